@@ -1,0 +1,7 @@
+"""apkscan: static scanner for Android APKs.
+
+Pipeline: sources (find APKs) -> apk (ZIP, manifest, signatures, certificates)
+-> rules and policy (match, decide) -> report (HTML, JSON, SARIF, CSV) -> cli.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,77 @@
+"""Random-access, bounded reads over a file, so no APK is ever loaded whole."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from apkscan.issues import ApkFormatError
+
+CHUNK = 1 << 20
+
+
+class ByteSource:
+    """A read-only view of ``size`` bytes with positional reads (``os.pread``)."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = os.fspath(path)
+        self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        self.size = os.fstat(self._fd).st_size
+
+    def read(self, offset: int, length: int) -> bytes:
+        """Exactly ``length`` bytes at ``offset``, or ``ApkFormatError`` if out of range."""
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise ApkFormatError(
+                "ZIP_OUT_OF_BOUNDS",
+                f"read of {length} bytes at offset {offset} is outside the {self.size}-byte file",
+            )
+        out = bytearray()
+        while len(out) < length:
+            chunk = os.pread(self._fd, min(length - len(out), 16 * CHUNK), offset + len(out))
+            if not chunk:
+                raise ApkFormatError("ZIP_OUT_OF_BOUNDS", "file shrank while being read")
+            out += chunk
+        return bytes(out)
+
+    def iter_range(self, offset: int, length: int, chunk: int = CHUNK) -> Iterator[bytes]:
+        """Yield ``[offset, offset+length)`` in chunks of at most ``chunk`` bytes."""
+        end = offset + length
+        if offset < 0 or length < 0 or end > self.size:
+            raise ApkFormatError("ZIP_OUT_OF_BOUNDS", f"range {offset}+{length} outside file")
+        pos = offset
+        while pos < end:
+            n = min(chunk, end - pos)
+            yield self.read(pos, n)
+            pos += n
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> "ByteSource":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class BytesSource(ByteSource):
+    """The same interface over bytes already in memory (small test inputs, nested entries)."""
+
+    def __init__(self, data: bytes, path: str = "<memory>"):  # noqa: D107
+        self.path = path
+        self._data = memoryview(data)
+        self.size = len(data)
+        self._fd = -1
+
+    def read(self, offset: int, length: int) -> bytes:
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise ApkFormatError(
+                "ZIP_OUT_OF_BOUNDS",
+                f"read of {length} bytes at offset {offset} is outside the {self.size}-byte input",
+            )
+        return bytes(self._data[offset : offset + length])
+
+    def close(self) -> None:
+        pass
