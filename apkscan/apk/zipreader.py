@@ -103,6 +103,7 @@ class ZipArchive:
             if z is not None:
                 zip64 = True
                 n_total, cd_size, cd_offset = z
+                n_disk = n_total  # the classic fields are 0xFFFF placeholders
                 found.append(tamper("TAMPER_ZIP64", "archive uses ZIP64 records (apksig does not sign ZIP64 APKs)"))
         if disk != 0 or cd_disk != 0 or n_disk != n_total:
             raise ApkFormatError("ZIP_MULTI_DISK", "multi-disk (spanned) ZIP archives are not APKs")
