@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
-from apkscan.issues import ApkFormatError
+from apkscan.issues import ApkFormatError, LimitExceeded
 
 CHUNK = 1 << 20
 
 
 class ByteSource:
-    """A read-only view of ``size`` bytes with positional reads (``os.pread``)."""
+    """A read-only view of ``size`` bytes with positional reads (``os.pread``).
+
+    Every byte of an input flows through ``read``, so this is also where the
+    per-input time budget is enforced: set ``deadline`` (a ``time.monotonic()``
+    value) and reads past it raise ``LimitExceeded("INPUT_TIMEOUT")``.
+    """
+
+    deadline: float | None = None
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = os.fspath(path)
         self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         self.size = os.fstat(self._fd).st_size
 
+    def check_deadline(self) -> None:
+        """Raise once the input's time budget is spent (called from long loops too)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise LimitExceeded("INPUT_TIMEOUT", "time budget for this input exhausted")
+
     def read(self, offset: int, length: int) -> bytes:
         """Exactly ``length`` bytes at ``offset``, or ``ApkFormatError`` if out of range."""
+        self.check_deadline()
         if offset < 0 or length < 0 or offset + length > self.size:
             raise ApkFormatError(
                 "ZIP_OUT_OF_BOUNDS",
@@ -66,6 +80,7 @@ class BytesSource(ByteSource):
         self._fd = -1
 
     def read(self, offset: int, length: int) -> bytes:
+        self.check_deadline()
         if offset < 0 or length < 0 or offset + length > self.size:
             raise ApkFormatError(
                 "ZIP_OUT_OF_BOUNDS",

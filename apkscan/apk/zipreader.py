@@ -220,6 +220,7 @@ class ZipArchive:
             for raw in self.source.iter_range(start, entry.compressed_size, chunk):
                 data = raw
                 while data:
+                    self.source.check_deadline()
                     out = inflater.decompress(data, chunk)
                     produced += len(out)
                     if produced > limit:
