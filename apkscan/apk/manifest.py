@@ -14,17 +14,26 @@ before it ships". Other manifest fields come from the same walk. Resource refere
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 
 from loguru import logger
 
+from apkscan.apk.axml import (
+    TYPE_INT_BOOLEAN,
+    TYPE_INT_DEC,
+    TYPE_INT_HEX,
+    TYPE_REFERENCE,
+    TYPE_STRING,
+    Attr,
+    AxmlError,
+    Element,
+    iter_start_elements,
+)
 from apkscan.apk.model import ManifestInfo
 from apkscan.issues import Issue, error, warning
 
 logger.disable("androguard")  # androguard logs through loguru; users must not see it
 
 MAX_INPUT_SIZE = 32 << 20  # refuse larger AndroidManifest.xml / resources.arsc
-MAX_ELEMENTS = 1_000_000  # bound the walk; more than a 32 MiB manifest can hold anyway
 
 # Issue codes. When one of MIN_SDK_BLOCKING_CODES is present apksig cannot determine the
 # APK's minSdkVersion and apksigner refuses to verify over the APK's own range.
@@ -49,17 +58,9 @@ ATTR_MAX_SDK = 0x01010271
 ATTR_TARGET_SANDBOX = 0x0101054C
 CUR_DEVELOPMENT = 10000  # Build.VERSION_CODES.CUR_DEVELOPMENT
 
-# Value types (Res_value).
-TYPE_REFERENCE, TYPE_STRING = 0x01, 0x03
-TYPE_INT_DEC, TYPE_INT_HEX, TYPE_INT_BOOLEAN = 0x10, 0x11, 0x12
-
 # apksig's codename -> API level table (first letter), pessimistic by design.
 _CODENAME_FIRST_LETTER = {"C": 2, "D": 3, "E": 4, "F": 7, "G": 8, "H": 10, "I": 13, "J": 15,
                           "K": 18, "L": 20, "M": 22, "N": 23, "O": 25}
-
-
-class AxmlError(Exception):
-    """The binary XML breaks a rule apksig's parser enforces."""
 
 
 def min_sdk_for_codename(codename: str) -> int:
@@ -74,168 +75,6 @@ def min_sdk_for_codename(codename: str) -> int:
         return 1  # 'A' or 'B': never released
     newest = max(older)
     return _CODENAME_FIRST_LETTER[newest] + (ord(first) - ord(newest))
-
-
-# --- binary XML walk with apksig's rules ---------------------------------------------------------
-
-
-def _chunks(buf: memoryview):
-    """(type, header, contents) of consecutive chunks; stops at a truncated one."""
-    pos = 0
-    while len(buf) - pos >= 8:
-        ctype, hsize, csize = struct.unpack_from("<HHI", buf, pos)
-        if csize - 8 > len(buf) - pos - 8:
-            return
-        if hsize < 8:
-            raise AxmlError(f"malformed chunk: header too short ({hsize} bytes)")
-        if hsize > csize:
-            raise AxmlError(f"malformed chunk: header {hsize} longer than chunk {csize}")
-        yield ctype, buf[pos:pos + hsize], buf[pos + hsize:pos + csize]
-        pos += csize
-
-
-class _StringPool:
-    def __init__(self, header: memoryview, contents: memoryview):
-        if len(header) - 8 < 20:
-            raise AxmlError("string pool header too short")
-        count, styles, flags, str_start, style_start = struct.unpack_from("<5I", header, 8)
-        self.count, self.utf8, self.contents = count, bool(flags & 0x100), contents
-        self.strings = memoryview(b"")
-        if count:
-            begin = str_start - len(header)
-            if styles:
-                if style_start < str_start:
-                    raise AxmlError("string pool styles before strings")
-                end = style_start - len(header)
-            else:
-                end = len(contents)
-            if begin < 0 or end < begin or end > len(contents):
-                raise AxmlError("string pool section out of bounds")
-            self.strings = contents[begin:end]
-        self.cache: dict[int, str] = {}
-
-    def get(self, index: int) -> str:
-        if index >= self.count:
-            raise AxmlError(f"string index {index} out of range ({self.count})")
-        if index in self.cache:
-            return self.cache[index]
-        if index * 4 + 4 > len(self.contents):
-            raise AxmlError("string offset table truncated")
-        (offset,) = struct.unpack_from("<I", self.contents, index * 4)
-        s = self.strings
-        if offset >= len(s):
-            raise AxmlError(f"string {index} offset out of bounds")
-        try:
-            if self.utf8:
-                pos = offset + (2 if s[offset] & 0x80 else 1)  # skip the UTF-16 length
-                n = s[pos]
-                pos += 1
-                if n & 0x80:
-                    n = ((n & 0x7F) << 8) | s[pos]
-                    pos += 1
-                if s[pos + n] != 0:
-                    raise AxmlError("UTF-8 string not NUL terminated")
-                value = bytes(s[pos:pos + n]).decode("utf-8", "replace")
-            else:
-                (n,) = struct.unpack_from("<H", s, offset)
-                pos = offset + 2
-                if n & 0x8000:
-                    n = ((n & 0x7FFF) << 16) | struct.unpack_from("<H", s, pos)[0]
-                    pos += 2
-                if s[pos + 2 * n] != 0 or s[pos + 2 * n + 1] != 0:
-                    raise AxmlError("UTF-16 string not NUL terminated")
-                value = bytes(s[pos:pos + 2 * n]).decode("utf-16-le", "replace")
-        except (IndexError, struct.error) as exc:
-            raise AxmlError(f"string {index} runs past the pool") from exc
-        self.cache[index] = value
-        return value
-
-
-@dataclass(slots=True)
-class Attr:
-    """One attribute; names and string values are decoded lazily, as apksig does."""
-
-    ns_id: int
-    name_id: int
-    res_id: int
-    vtype: int
-    data: int  # signed 32-bit
-    pool: _StringPool
-
-    def string(self) -> str:
-        return self.pool.get(self.data & 0xFFFFFFFF)
-
-    def name(self) -> str:
-        return self.pool.get(self.name_id)
-
-
-@dataclass(slots=True)
-class Element:
-    depth: int
-    name: str
-    ns: str
-    raw_attrs: list[Attr] = field(default_factory=list)
-    attr_error: str | None = None  # apksig fails only if it reads this element's attributes
-
-    @property
-    def attrs(self) -> list[Attr]:
-        if self.attr_error:
-            raise AxmlError(self.attr_error)
-        return self.raw_attrs
-
-
-def iter_start_elements(xml: bytes):
-    """Yield every start element in document order; raises AxmlError where apksig would fail."""
-    buf = memoryview(xml)
-    body = next((c for t, _, c in _chunks(buf) if t == 0x0003), None)
-    if body is None:
-        raise AxmlError("no XML chunk in file")
-    pool: _StringPool | None = None
-    res_map: memoryview | None = None
-    depth, count = 0, 0
-    for ctype, header, contents in _chunks(body):
-        if ctype == 0x0001:
-            if pool is not None:
-                raise AxmlError("multiple string pools")
-            pool = _StringPool(header, contents)
-        elif ctype == 0x0180:
-            if res_map is not None:
-                raise AxmlError("multiple resource maps")
-            res_map = contents[: len(contents) // 4 * 4]
-        elif ctype in (0x0102, 0x0103):
-            if pool is None:
-                raise AxmlError("element before string pool")
-            if ctype == 0x0103:
-                if len(contents) < 8:
-                    raise AxmlError("end element chunk too short")
-                ns_id, name_id = struct.unpack_from("<II", contents, 0)
-                pool.get(name_id)
-                if ns_id != 0xFFFFFFFF:
-                    pool.get(ns_id)
-                depth -= 1
-                continue
-            if len(contents) < 20:
-                raise AxmlError("start element chunk too short")
-            ns_id, name_id, a_start, a_size, a_count = struct.unpack_from("<IIHHH", contents, 0)
-            if a_start > len(contents) or a_start + a_count * a_size > len(contents):
-                raise AxmlError("attributes out of bounds")
-            count += 1
-            if count > MAX_ELEMENTS:
-                raise AxmlError(f"more than {MAX_ELEMENTS} elements")
-            depth += 1
-            el = Element(depth, pool.get(name_id), "" if ns_id == 0xFFFFFFFF else pool.get(ns_id))
-            if a_count and a_size < 20:
-                el.attr_error = f"attribute size {a_size} too small"
-                a_count = 0
-            for i in range(a_count):
-                off = a_start + i * a_size
-                a_ns, a_name = struct.unpack_from("<II", contents, off)
-                vtype, data = struct.unpack_from("<Bi", contents, off + 15)
-                rid = 0
-                if res_map is not None and a_name < len(res_map) // 4:
-                    (rid,) = struct.unpack_from("<I", res_map, a_name * 4)
-                el.raw_attrs.append(Attr(a_ns, a_name, rid, vtype, data, pool))
-            yield el
 
 
 def min_sdk_from_elements(elements: list[Element], codenames: list[str] | None = None) -> int | None:
