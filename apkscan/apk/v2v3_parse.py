@@ -134,11 +134,32 @@ class SignerContext:
 def parse_signer(block: Buf, index: int, ctx: SignerContext) -> ParsedSigner:
     """Parse one signer; problems land in ``signer.errors`` (``*_MALFORMED_SIGNER`` on overruns)."""
     signer = ParsedSigner(index, ctx.scheme)
+    start = block.pos
     try:
         _parse(block, signer, ctx)
     except Malformed as exc:
         signer.errors.append(error(ctx.prefix + "MALFORMED_SIGNER", f"signer #{index + 1}: malformed signer block ({exc})"))
+    if not signer.certificates and signer.errors:
+        _collect_present_certificates(block, start, signer)
     return signer
+
+
+def _collect_present_certificates(block: Buf, start: int, signer: ParsedSigner) -> None:
+    """Read the certificates of a signer that failed, as *present* (never verified).
+
+    apksig stops before the certificates when the signature over signed-data fails; we
+    still want to know whose certificate was pasted into a signature it did not make
+    (a forged WeChat certificate must be visible as present). Best effort, bounded.
+    """
+    try:
+        outer = Buf(block.data, start, block.end)
+        signed_data = outer.slice()
+        signed_data.slice()  # digests
+        certificates = signed_data.slice()
+        while certificates.remaining() and len(signer.certificates) < MAX_CERTIFICATES_PER_SIGNER:
+            signer.certificates.append(certificate_from_der(certificates.prefixed_bytes()))
+    except Malformed:
+        pass
 
 
 def _err(signer: ParsedSigner, ctx: SignerContext, name: str, message: str, *, raw: bool = False) -> None:
