@@ -1,0 +1,79 @@
+"""Findings + policy -> verdict, with the decision that produced it.
+
+Each finding takes the first decision whose condition holds (policy order is the
+author's priority order); the app's verdict is the most severe over its findings, else
+the policy default. An allow-list entry needs the package *and* a verified signing
+certificate, so an impostor under the same package name is never allowed by it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import Any
+
+from apkscan.apk.model import ApkIdentity
+from apkscan.policy.model import VERDICT_RANK, Condition, Policy
+from apkscan.rules.model import STRENGTH_RANK, Finding, RuleSet
+
+
+@dataclass(slots=True)
+class Outcome:
+    verdict: str
+    policy: dict[str, Any] | None  # provenance of the deciding decision / allow entry
+
+
+def decide(identity: ApkIdentity, findings: list[Finding], policy: Policy,
+           rules: RuleSet | None = None) -> Outcome:
+    """Set ``verdict``/``policy`` on every finding and return the app's outcome."""
+    allowed = _allow_entry(identity, policy)
+    best: Outcome = Outcome(policy.default, None)
+    for f in findings:
+        tags = _tags(f, rules)
+        decision = next((d for d in policy.decisions if holds(d.when, f, tags)), None)
+        if allowed is not None:
+            f.verdict, f.policy = "allowed", allowed
+            continue
+        if decision is None:
+            f.verdict, f.policy = policy.default, None
+        else:
+            f.verdict, f.policy = decision.verdict, decision.provenance(policy)
+        if best.policy is None and f.policy is not None and f.verdict == best.verdict:
+            best = Outcome(f.verdict, f.policy)
+        if VERDICT_RANK[f.verdict] > VERDICT_RANK[best.verdict]:
+            best = Outcome(f.verdict, f.policy)
+    if allowed is not None and findings:
+        return Outcome("allowed", allowed)
+    return best
+
+
+def holds(cond: Condition, f: Finding, tags: set[str]) -> bool:
+    if cond.rules and not any(fnmatch.fnmatchcase(f.rule, g) for g in cond.rules):
+        return False
+    if cond.tags and not tags.intersection(cond.tags):
+        return False
+    if cond.vendors and not any(fnmatch.fnmatchcase(f.vendor, g) for g in cond.vendors):
+        return False
+    if cond.kinds and f.kind not in cond.kinds:
+        return False
+    if cond.basis and not f.bases.intersection(cond.basis):
+        return False
+    return not (cond.min_strength and STRENGTH_RANK[f.strength] < STRENGTH_RANK[cond.min_strength])
+
+
+def _tags(f: Finding, rules: RuleSet | None) -> set[str]:
+    rule = rules.rule(f.rule) if rules is not None else None
+    return set(rule.tags) if rule is not None else set()
+
+
+def _allow_entry(identity: ApkIdentity, policy: Policy) -> dict[str, Any] | None:
+    if not policy.allow or not identity.verified or identity.manifest is None:
+        return None
+    v = identity.verification
+    verified = {c.sha256 for c in v.signers} | {n.certificate.sha256 for n in v.lineage if n.verified}
+    for entry in policy.allow:
+        if entry.package == identity.manifest.package and entry.certificate in verified:
+            return {"policy": policy.name, "decision": "allow-list", "verdict": "allowed",
+                    "text": entry.reason, "authority": "", "date": None, "url": None, "urls": [],
+                    "certificate": entry.certificate}
+    return None

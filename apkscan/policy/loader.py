@@ -1,0 +1,100 @@
+"""Load a policy by name (shipped in ``signatures/policies/``) or by path; bad files say where."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from apkscan.policy.model import AllowEntry, Condition, Decision, Policy
+from apkscan.rules.loader import RulesInvalid, builtin_dir
+from apkscan.rules.yamlsrc import (
+    Document,
+    RuleError,
+    normalise_hash,
+    read_document,
+    validate,
+)
+
+DEFAULT_POLICY = "canada-tbs-2023"
+
+
+def policy_dir() -> Path:
+    return builtin_dir() / "policies"
+
+
+def builtin_policies() -> list[str]:
+    return sorted(p.stem for p in policy_dir().glob("*.yaml"))
+
+
+def resolve(name_or_path: str) -> Path:
+    """A shipped policy name, or a path to a policy file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        return candidate
+    shipped = policy_dir() / f"{name_or_path}.yaml"
+    if shipped.exists():
+        return shipped
+    known = ", ".join(builtin_policies()) or "none"
+    raise RulesInvalid([RuleError(name_or_path, None, f"no such policy (shipped: {known})",
+                                  "POLICY_NOT_FOUND")])
+
+
+def load_policy(name_or_path: str = DEFAULT_POLICY, extra_allow: list[AllowEntry] | None = None) -> Policy:
+    """Parse and check one policy; raises :class:`RulesInvalid` listing file:line: reason."""
+    path = resolve(name_or_path)
+    policy, errors = lint_policy(path)
+    if errors or policy is None:
+        raise RulesInvalid(errors)
+    policy.allow.extend(extra_allow or [])
+    return policy
+
+
+def lint_policy(path: str | Path, text: str | None = None) -> tuple[Policy | None, list[RuleError]]:
+    try:
+        doc = read_document(path, text)
+    except RuleError as exc:
+        return None, [exc]
+    if not isinstance(doc.data, dict):
+        return None, [doc.error((), "a policy file is a mapping with schema, policy, decisions")]
+    errors = validate(doc, "policy")
+    if errors:
+        return None, errors
+    try:
+        return _build(doc), []
+    except RuleError as exc:
+        return None, [exc]
+    except (KeyError, TypeError, ValueError) as exc:  # only without jsonschema installed
+        return None, [doc.error((), f"malformed policy: {exc}")]
+
+
+def _build(doc: Document) -> Policy:
+    d = doc.data
+    policy = Policy(name=str(d["policy"]), version=str(d["version"]), title=str(d.get("title", "")),
+                    path=doc.path, reviewed=d.get("reviewed"), description=str(d.get("description", "")),
+                    default=str(d.get("default", "allowed")))
+    seen = set()
+    for i, dec in enumerate(d.get("decisions") or []):
+        if dec["id"] in seen:
+            raise doc.error(("decisions", i, "id"), f"decision id {dec['id']!r} used twice")
+        seen.add(dec["id"])
+        w = dec.get("when") or {}
+        urls = ([dec["url"]] if dec.get("url") else []) + list(dec.get("urls", []))
+        policy.decisions.append(Decision(
+            id=str(dec["id"]), verdict=str(dec["verdict"]), text=str(dec.get("text", "")),
+            authority=str(dec.get("authority", "")), date=dec.get("date"), urls=urls,
+            when=Condition(rules=list(w.get("rules", [])), tags=list(w.get("tags", [])),
+                           vendors=list(w.get("vendors", [])), kinds=list(w.get("kinds", [])),
+                           basis=list(w.get("basis", [])), min_strength=w.get("min_strength"))))
+    for i, a in enumerate(d.get("allow") or []):
+        policy.allow.append(parse_allow(f"{a['package']}:{a['certificate']}", a.get("reason", ""),
+                                        doc, ("allow", i)))
+    return policy
+
+
+def parse_allow(spec: str, reason: str = "", doc: Document | None = None, at: tuple = ()) -> AllowEntry:
+    """``PACKAGE:SHA256`` (colons inside the digest allowed) as an allow-list entry."""
+    package, _, cert = spec.partition(":")
+    digest = normalise_hash(cert)
+    if not package or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        reason_text = f"allow entry {spec!r} must be PACKAGE:SHA256-of-signing-certificate"
+        raise doc.error(at, reason_text) if doc else RuleError("--allow", None, reason_text)
+    return AllowEntry(package, digest, reason or "allow-listed by package and signing certificate")

@@ -1,0 +1,68 @@
+"""Typed policies: which findings make an app prohibited, to review, or allowed, and why.
+
+A verdict must be defensible, so every decision carries the text, authority, date and
+URL of the ban that motivates it, and that provenance travels with each finding into
+the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+VERDICTS = ("prohibited", "review", "allowed")
+VERDICT_RANK = {"prohibited": 3, "review": 2, "allowed": 1}
+
+
+@dataclass(slots=True)
+class Condition:
+    """All given lists must hold (any value within a list); empty lists are not checked."""
+
+    rules: list[str] = field(default_factory=list)  # globs on rule id
+    tags: list[str] = field(default_factory=list)
+    vendors: list[str] = field(default_factory=list)  # globs on vendor name
+    kinds: list[str] = field(default_factory=list)
+    basis: list[str] = field(default_factory=list)
+    min_strength: str | None = None
+
+
+@dataclass(slots=True)
+class Decision:
+    id: str
+    verdict: str
+    when: Condition
+    text: str = ""
+    authority: str = ""
+    date: str | None = None
+    urls: list[str] = field(default_factory=list)
+
+    def provenance(self, policy: Policy) -> dict[str, Any]:
+        """What a report shows next to a verdict."""
+        return {"policy": policy.name, "decision": self.id, "verdict": self.verdict,
+                "text": self.text, "authority": self.authority, "date": self.date,
+                "url": self.urls[0] if self.urls else None, "urls": list(self.urls)}
+
+
+@dataclass(slots=True)
+class AllowEntry:
+    package: str
+    certificate: str  # SHA-256 of a verified signer (or verified lineage) certificate
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Policy:
+    name: str
+    version: str
+    title: str = ""
+    path: str = ""
+    reviewed: str | None = None
+    description: str = ""
+    default: str = "allowed"
+    decisions: list[Decision] = field(default_factory=list)
+    allow: list[AllowEntry] = field(default_factory=list)
+
+    def meta(self) -> dict[str, Any]:
+        first_url = next((d.urls[0] for d in self.decisions if d.urls), None)
+        return {"name": self.name, "version": self.version, "title": self.title,
+                "path": self.path, "reviewed": self.reviewed, "url": first_url}

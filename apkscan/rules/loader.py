@@ -1,0 +1,221 @@
+"""Load rule packs: the built-in vendor packs, user files and folders, MVT STIX2 indicators.
+
+A bad file is rejected whole with every problem as file:line: reason, so a typo in a
+hash never silently turns a rule off. Built-in packs ship inside the wheel as package
+data of ``apkscan.signatures`` (mapped from the repository's top-level ``signatures/``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from apkscan.rules.model import (
+    KnownCert,
+    NamePattern,
+    Rule,
+    RuleCert,
+    RulePack,
+    RuleSet,
+)
+from apkscan.rules.yamlsrc import (
+    Document,
+    RuleError,
+    normalise_hash,
+    read_document,
+    validate,
+)
+
+RULE_SUFFIXES = (".yaml", ".yml")
+_HASH_LEN = {"sha256": 64, "sha1": 40, "md5": 32}
+
+
+class RulesInvalid(Exception):
+    """One or more rule files are unusable; ``errors`` lists each with file and line."""
+
+    def __init__(self, errors: list[RuleError]):
+        super().__init__("\n".join(e.message for e in errors))
+        self.errors = errors
+
+
+def builtin_dir() -> Path:
+    """Folder of the shipped packs: ``apkscan/signatures`` when installed from a wheel,
+    the repository's top-level ``signatures/`` in a checkout or editable install."""
+    package_root = Path(__file__).resolve().parents[1]
+    for candidate in (package_root / "signatures", package_root.parent / "signatures"):
+        if candidate.is_dir():
+            return candidate
+    return package_root / "signatures"
+
+
+def builtin_files() -> list[Path]:
+    return sorted(p for p in builtin_dir().glob("*.y*ml") if p.suffix in RULE_SUFFIXES)
+
+
+def rule_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand folders to their ``*.yaml``/``*.yml`` files (not recursing into policies/)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.iterdir() if f.is_file() and f.suffix in RULE_SUFFIXES)
+        else:
+            out.append(p)
+    return out
+
+
+def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
+                 iocs: Iterable[str | Path] = ()) -> RuleSet:
+    """Built-in packs (unless ``builtin=False``) plus user rule files and STIX2 indicator files."""
+    from apkscan.rules.stix import load_stix  # local: stix imports this module
+
+    files = (builtin_files() if builtin else []) + rule_files(paths)
+    packs: list[RulePack] = []
+    errors: list[RuleError] = []
+    for f in files:
+        pack, errs = lint_file(f)
+        errors += errs
+        if pack is not None:
+            packs.append(pack)
+    for f in iocs:
+        try:
+            packs.append(load_stix(f))
+        except RuleError as exc:
+            errors.append(exc)
+    errors += _duplicates(packs)
+    if errors:
+        raise RulesInvalid(errors)
+    return RuleSet(packs)
+
+
+def _duplicates(packs: list[RulePack]) -> list[RuleError]:
+    seen: dict[str, str] = {}
+    errors = []
+    for pack in packs:
+        for rule in pack.rules:
+            if rule.id in seen:
+                errors.append(RuleError(pack.path, rule.line,
+                                        f"rule id {rule.id!r} already defined in {seen[rule.id]}"))
+            seen[rule.id] = pack.path
+    return errors
+
+
+def lint_file(path: str | Path, text: str | None = None) -> tuple[RulePack | None, list[RuleError]]:
+    """Parse and check one rule file: (pack, []) when good, (None, errors) when not."""
+    try:
+        doc = read_document(path, text)
+    except RuleError as exc:
+        return None, [exc]
+    if not isinstance(doc.data, dict):
+        return None, [doc.error((), "a rule file is a mapping with schema, pack, vendor, rules")]
+    errors = validate(doc, "rules")
+    if errors:
+        return None, errors
+    try:
+        return build_pack(doc), []
+    except RuleError as exc:
+        return None, [exc]
+
+
+def build_pack(doc: Document) -> RulePack:
+    """Turn a validated document into a :class:`RulePack`; raises RuleError on semantic errors."""
+    d = doc.data
+    pack = RulePack(name=str(d["pack"]), vendor=str(d["vendor"]), version=str(d["version"]),
+                    reviewed=str(d["reviewed"]), path=doc.path,
+                    description=str(d.get("description", "")),
+                    sources={str(k): str(v) for k, v in (d.get("sources") or {}).items()})
+    for i, c in enumerate(d.get("certificates") or []):
+        kc = _known_cert(doc, ("certificates", i), c, pack)
+        if kc.id in pack.certificates:
+            raise doc.error(("certificates", i, "id"), f"certificate id {kc.id!r} defined twice")
+        pack.certificates[kc.id] = kc
+    for i, p in enumerate(d.get("publisher") or []):
+        at = ("publisher", i)
+        _check_refs(doc, at + ("references",), p.get("references", []), pack)
+        pack.publishers.append(_name_pattern(doc, at + ("subject",), p["subject"],
+                                             list(p.get("references", []))))
+    for i, r in enumerate(d.get("rules") or []):
+        pack.rules.append(_rule(doc, ("rules", i), r, pack))
+    return pack
+
+
+def _check_refs(doc: Document, at: tuple, refs: list[str], pack: RulePack) -> None:
+    if not pack.sources:
+        return
+    for j, ref in enumerate(refs):
+        key = str(ref).split()[0] if str(ref).startswith("S_") else None
+        if key is not None and key not in pack.sources:
+            raise doc.error(at + (j,), f"reference {ref!r} is not a key of sources")
+
+
+def _known_cert(doc: Document, at: tuple, c: dict[str, Any], pack: RulePack) -> KnownCert:
+    hashes = {}
+    for algo, length in _HASH_LEN.items():
+        if c.get(algo):
+            value = normalise_hash(c[algo])
+            if not re.fullmatch(f"[0-9a-f]{{{length}}}", value):
+                raise doc.error(at + (algo,), f"{algo} must be {length} hex digits, got {c[algo]!r}")
+            hashes[algo] = value
+    if not hashes:
+        raise doc.error(at, "a certificate needs sha256, sha1 or md5")
+    _check_refs(doc, at + ("references",), c.get("references", []), pack)
+    return KnownCert(id=str(c.get("id") or c.get("ref") or next(iter(hashes.values()))),
+                     confidence=str(c.get("confidence", "high")), subject=c.get("subject"),
+                     label=c.get("label"), references=list(c.get("references", [])), **hashes)
+
+
+def _regex(doc: Document, at: tuple, text: str) -> re.Pattern[str]:
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise doc.error(at, f"bad regular expression {text!r}: {exc}") from exc
+
+
+def _name_pattern(doc: Document, at: tuple, spec: dict[str, str], refs: list[str]) -> NamePattern:
+    return NamePattern({str(k): _regex(doc, at + (k,), str(v)) for k, v in spec.items()}, refs)
+
+
+def _cert_use(doc: Document, at: tuple, use: Any, pack: RulePack) -> RuleCert:
+    if isinstance(use, str):
+        use = {"ref": use}
+    if "ref" in use:
+        kc = pack.certificates.get(str(use["ref"]))
+        if kc is None:
+            raise doc.error(at, f"unknown certificate {use['ref']!r} (define it under certificates)")
+        return RuleCert(kc, bool(use.get("shared", False)))
+    return RuleCert(_known_cert(doc, at, use, pack), bool(use.get("shared", False)))
+
+
+def _rule(doc: Document, at: tuple, r: dict[str, Any], pack: RulePack) -> Rule:
+    m = r.get("match") or {}
+    _check_refs(doc, at + ("references",), r.get("references", []), pack)
+    rule = Rule(id=str(r["id"]), vendor=pack.vendor, app=str(r["app"]), pack=pack.name,
+                kind=str(r.get("kind", "app")), description=str(r.get("description", "")),
+                tags=list(r.get("tags", [])), references=list(r.get("references", [])),
+                examples=list(r.get("examples", [])), line=doc.line(at))
+    mat = at + ("match",)
+    rule.packages = [str(p) for p in m.get("package", [])]
+    rule.package_globs = [str(p) for p in m.get("package_glob", [])]
+    rule.package_regexes = [_regex(doc, mat + ("package_regex", i), p)
+                            for i, p in enumerate(m.get("package_regex", []))]
+    rule.labels = [_regex(doc, mat + ("label", i), p) for i, p in enumerate(m.get("label", []))]
+    rule.certificates = [_cert_use(doc, mat + ("certificates", i), u, pack)
+                         for i, u in enumerate(m.get("certificates", []))]
+    rule.subjects = [_name_pattern(doc, mat + ("subject", i), s, rule.references)
+                     for i, s in enumerate(m.get("subject", []))]
+    rule.issuers = [_name_pattern(doc, mat + ("issuer", i), s, rule.references)
+                    for i, s in enumerate(m.get("issuer", []))]
+    rule.source_stamps = [_cert_use(doc, mat + ("source_stamp", i), u, pack).cert
+                          for i, u in enumerate(m.get("source_stamp", []))]
+    rule.dex_prefixes = [str(p) for p in m.get("dex_prefix", [])]
+    rule.dex_exclude = [str(p) for p in m.get("dex_exclude", [])]
+    if rule.kind == "sdk" and not rule.dex_prefixes:
+        raise doc.error(at, f"sdk rule {rule.id!r} needs match.dex_prefix")
+    if rule.kind == "app" and rule.dex_prefixes:
+        raise doc.error(mat + ("dex_prefix",), "dex_prefix belongs in a rule with kind: sdk")
+    if rule.kind == "app" and not (rule.packages or rule.package_globs or rule.package_regexes
+                                   or rule.labels or rule.certificates or rule.subjects
+                                   or rule.issuers or rule.source_stamps):
+        raise doc.error(mat, f"rule {rule.id!r} matches nothing")
+    return rule

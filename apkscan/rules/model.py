@@ -1,0 +1,210 @@
+"""Typed rules and findings: what a vendor pack says, and what matching an APK found.
+
+A rule pack is one vendor's knowledge (its certificates, its publisher names, its apps),
+each fact with a reference to where it came from. A :class:`Finding` is one rule that
+matched one APK, with a strength that keeps *present* apart from *verified*:
+
+- ``confirmed``: a known vendor certificate is a verified signer (or in the verified lineage);
+- ``strong``: a verified signer's subject/issuer matches the vendor's publisher identity;
+- ``weak``: package name, label, SDK prefix, or a vendor certificate that is only present.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+STRENGTHS = ("confirmed", "strong", "weak")
+STRENGTH_RANK = {"confirmed": 3, "strong": 2, "weak": 1}
+KINDS = ("app", "impersonation", "forged-certificate", "sdk")
+CONFIDENCES = ("high", "medium-high", "medium", "low")
+
+# Evidence bases: which kind of fact matched (policies select on these).
+BASES = ("package", "label", "certificate", "certificate-present", "subject", "issuer",
+         "source-stamp", "dex")
+
+
+@dataclass(slots=True)
+class KnownCert:
+    """A certificate known by one or more of its DER digests (MD5-only entries are common)."""
+
+    id: str
+    sha256: str | None = None
+    sha1: str | None = None
+    md5: str | None = None
+    confidence: str = "high"
+    subject: str | None = None
+    label: str | None = None
+    references: list[str] = field(default_factory=list)
+
+    def matches(self, cert: Any) -> str | None:
+        """Name of the digest that matched ``cert`` (strongest first), or None."""
+        for algo in ("sha256", "sha1", "md5"):
+            want = getattr(self, algo)
+            if want and getattr(cert, algo, None) == want:
+                return algo
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"id": self.id, "sha256": self.sha256, "sha1": self.sha1, "md5": self.md5,
+               "confidence": self.confidence, "subject": self.subject, "label": self.label,
+               "references": list(self.references)}
+        return {k: v for k, v in out.items() if v not in (None, [])}
+
+
+@dataclass(slots=True)
+class RuleCert:
+    """A rule's use of a known certificate; ``shared`` keys only corroborate a package match."""
+
+    cert: KnownCert
+    shared: bool = False
+
+
+@dataclass(slots=True)
+class NamePattern:
+    """Regexes per X.500 attribute (``O``, ``CN`` ...); every listed attribute must match."""
+
+    attrs: dict[str, re.Pattern[str]]
+    references: list[str] = field(default_factory=list)
+
+    def match(self, name_attrs: dict[str, list[str]]) -> list[tuple[str, str]] | None:
+        """(attribute, value) pairs that matched, or None when any attribute fails."""
+        hits = []
+        for attr, pattern in self.attrs.items():
+            value = next((v for v in name_attrs.get(attr, []) if pattern.search(v)), None)
+            if value is None:
+                return None
+            hits.append((attr, value))
+        return hits
+
+    def describe(self) -> str:
+        return ", ".join(f"{a}: {p.pattern}" for a, p in self.attrs.items())
+
+
+@dataclass(slots=True)
+class Rule:
+    """One vendor app (kind ``app``) or one embedded vendor SDK (kind ``sdk``)."""
+
+    id: str
+    vendor: str
+    app: str
+    pack: str = ""
+    kind: str = "app"
+    description: str = ""
+    packages: list[str] = field(default_factory=list)
+    package_globs: list[str] = field(default_factory=list)
+    package_regexes: list[re.Pattern[str]] = field(default_factory=list)
+    labels: list[re.Pattern[str]] = field(default_factory=list)
+    certificates: list[RuleCert] = field(default_factory=list)
+    subjects: list[NamePattern] = field(default_factory=list)
+    issuers: list[NamePattern] = field(default_factory=list)
+    source_stamps: list[KnownCert] = field(default_factory=list)
+    dex_prefixes: list[str] = field(default_factory=list)
+    dex_exclude: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    line: int | None = None  # where the rule starts in its file
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id, "vendor": self.vendor, "app": self.app, "kind": self.kind,
+            "description": self.description, "packages": list(self.packages),
+            "package_globs": list(self.package_globs),
+            "package_regexes": [p.pattern for p in self.package_regexes],
+            "labels": [p.pattern for p in self.labels],
+            "certificates": [dict(rc.cert.to_dict(), shared=rc.shared) for rc in self.certificates],
+            "subjects": [p.describe() for p in self.subjects],
+            "issuers": [p.describe() for p in self.issuers],
+            "source_stamps": [c.to_dict() for c in self.source_stamps],
+            "dex_prefixes": list(self.dex_prefixes), "dex_exclude": list(self.dex_exclude),
+            "tags": list(self.tags), "references": list(self.references),
+        }
+        return {k: v for k, v in out.items() if v not in ([], "")}
+
+
+@dataclass(slots=True)
+class RulePack:
+    """One rule file: a vendor's certificates, publisher identity and rules, with sources."""
+
+    name: str
+    vendor: str
+    version: str
+    reviewed: str
+    path: str = ""
+    description: str = ""
+    sources: dict[str, str] = field(default_factory=dict)
+    certificates: dict[str, KnownCert] = field(default_factory=dict)
+    publishers: list[NamePattern] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+
+    def meta(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "vendor": self.vendor,
+                "reviewed": self.reviewed, "path": self.path,
+                "rules": [{"id": r.id, "vendor": r.vendor, "description": r.app, "kind": r.kind}
+                          for r in self.rules]}
+
+
+@dataclass(slots=True)
+class RuleSet:
+    """Every pack loaded for one run."""
+
+    packs: list[RulePack] = field(default_factory=list)
+
+    @property
+    def rules(self) -> list[Rule]:
+        return [r for p in self.packs for r in p.rules]
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    def meta(self) -> dict[str, Any]:
+        return {"packs": [p.meta() for p in self.packs]}
+
+
+@dataclass(slots=True)
+class Evidence:
+    """One fact that made a rule match: which field, which value, against what."""
+
+    field: str  # e.g. "package", "signer.sha256", "lineage[0].sha256", "signer.subject.O"
+    value: str
+    basis: str  # one of BASES
+    matched: str = ""  # the rule side: pattern, certificate id ...
+    verified: bool | None = None  # for certificate evidence: verified signer/lineage or not
+    confidence: str | None = None  # of the certificate fact
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"field": self.field, "value": self.value, "basis": self.basis,
+               "matched": self.matched, "verified": self.verified, "confidence": self.confidence}
+        return {k: v for k, v in out.items() if v not in (None, "")}
+
+
+@dataclass(slots=True)
+class Finding:
+    """One rule matched one APK. ``policy`` is filled in by :mod:`apkscan.policy.decide`."""
+
+    rule: str
+    vendor: str
+    app: str
+    strength: str
+    kind: str
+    evidence: list[Evidence]
+    message: str = ""
+    pack: str = ""
+    references: list[str] = field(default_factory=list)
+    verdict: str | None = None
+    policy: dict[str, Any] | None = None
+
+    @property
+    def bases(self) -> set[str]:
+        return {e.basis for e in self.evidence}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule, "vendor": self.vendor, "app": self.app,
+            "strength": self.strength, "kind": self.kind,
+            "evidence": [e.to_dict() for e in self.evidence],
+            "message": self.message, "pack": self.pack, "references": list(self.references),
+            "verdict": self.verdict, "policy": self.policy,
+        }

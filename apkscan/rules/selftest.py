@@ -1,0 +1,102 @@
+"""Run a rule file's own examples (``apkscan rules test``).
+
+Each example describes an APK by its facts (package, label, verified signers, lineage,
+merely present certificates, DEX class names) and the finding it must produce. A rule
+author can thus pin "this hash is confirmed, that one is only forged" next to the rule,
+and a later edit that breaks it fails ``rules test`` in CI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from apkscan.apk.model import (
+    ApkIdentity,
+    Certificate,
+    LineageNode,
+    ManifestInfo,
+    SchemeResult,
+    SignerResult,
+    VerificationResult,
+)
+from apkscan.rules.matcher import match_identity
+from apkscan.rules.model import Rule, RuleSet
+
+
+@dataclass(slots=True)
+class ExampleResult:
+    rule: str
+    index: int
+    passed: bool
+    detail: str
+
+
+def example_certificate(spec: dict[str, Any]) -> Certificate:
+    """A Certificate carrying only what the example states (digests, subject attributes)."""
+    attrs = {str(k): [str(v)] for k, v in (spec.get("subject") or {}).items()}
+    return Certificate(sha256=str(spec.get("sha256", "")).lower(), sha1=str(spec.get("sha1", "")).lower(),
+                       md5=str(spec.get("md5", "")).lower(),
+                       subject=",".join(f"{k}={v[0]}" for k, v in attrs.items()), issuer="",
+                       subject_attrs=attrs)
+
+
+def example_identity(ex: dict[str, Any]) -> ApkIdentity:
+    """An ApkIdentity as the apk layer would report it for the example's facts."""
+    return build_identity(
+        ex.get("package"), ex.get("label"),
+        signers=[example_certificate(c) for c in ex.get("signers", [])],
+        present=[example_certificate(c) for c in ex.get("present", [])],
+        lineage=[(example_certificate(c), True) for c in ex.get("lineage", [])])
+
+
+def build_identity(package: str | None, label: str | None = None, *,
+                   signers: list[Certificate] = (), present: list[Certificate] = (),
+                   lineage: list[tuple[Certificate, bool]] = (),
+                   stamp: tuple[Certificate, bool] | None = None,
+                   verified: bool | None = None) -> ApkIdentity:
+    """An identity shaped like the apk layer's: verified ``signers``, merely ``present`` ones.
+
+    ``verified`` defaults to "there is a signer"; pass False to model an APK whose signers
+    were all read but did not verify (then ``signers`` are reported only as present).
+    """
+    signers, present = list(signers), list(present)
+    ok = bool(signers) if verified is None else verified
+    if not ok:
+        present, signers = signers + present, []
+    scheme = SchemeResult("v2", present=bool(signers or present), verified=ok,
+                          signers=[SignerResult(f"signer #{i + 1}", c, verified=c in signers)
+                                   for i, c in enumerate(signers + present)])
+    v = VerificationResult(verified=ok, min_sdk=24, max_sdk=2147483647, schemes={"v2": scheme},
+                           signers=signers, certificates_present=signers + present,
+                           lineage=[LineageNode(c, flags=0, verified=good) for c, good in lineage],
+                           source_stamp=stamp[0] if stamp else None,
+                           source_stamp_verified=bool(stamp and stamp[1]))
+    manifest = ManifestInfo(package=package, label=label, labels={"": label} if label else {})
+    return ApkIdentity(path=f"example:{package}", manifest=manifest, verification=v)
+
+
+def run_examples(rules: RuleSet, only: str | None = None) -> list[ExampleResult]:
+    """Check every example of every rule (or of rule ids starting with ``only``)."""
+    results = []
+    for rule in rules.rules:
+        if only and not rule.id.startswith(only):
+            continue
+        for i, ex in enumerate(rule.examples):
+            results.append(_check(rule, i, ex, rules))
+    return results
+
+
+def _check(rule: Rule, index: int, ex: dict[str, Any], rules: RuleSet) -> ExampleResult:
+    classes = ex.get("dex_classes")
+    expect = ex.get("expect")
+    want_rule = expect.get("rule", rule.id) if isinstance(expect, dict) else rule.id
+    findings = [f for f in match_identity(example_identity(ex), rules, classes)
+                if f.rule == want_rule]
+    got = ", ".join(f"{f.kind}/{f.strength}" for f in findings) or "no finding"
+    if expect == "none":
+        return ExampleResult(rule.id, index, not findings, f"expected no finding, got {got}")
+    want_kind, want_strength = expect.get("kind", "app"), expect.get("strength")
+    ok = any(f.kind == want_kind and (want_strength is None or f.strength == want_strength)
+             for f in findings)
+    return ExampleResult(rule.id, index, ok, f"expected {want_kind}/{want_strength or 'any'}, got {got}")

@@ -1,0 +1,118 @@
+"""MVT-style STIX2 indicator files, both ways.
+
+MVT (Mobile Verification Toolkit) reads STIX2 bundles whose indicators carry patterns such
+as ``[app:id = 'com.example']`` and ``[app:cert.sha256 = '...']``, tied by ``indicates``
+relationships to a ``malware`` object naming the threat. We read those as rules (one rule
+per malware object) and export our packs the same way, so MVT users can consume them.
+Only equality patterns on ``app:*`` keys are understood; other indicators are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from apkscan.rules.model import KnownCert, Rule, RuleCert, RulePack, RuleSet
+from apkscan.rules.yamlsrc import MAX_RULE_FILE, RuleError, normalise_hash
+
+_PATTERN = re.compile(r"^\[\s*([a-z0-9:._-]+)\s*=\s*'((?:[^'\\]|\\.)*)'\s*\]$", re.IGNORECASE)
+_NS = uuid.UUID("6c1bb2f2-7d2c-4b8c-9f1e-0a1d3e5b7c90")  # fixed: stable ids across exports
+_CERT_KEYS = {"app:cert.sha256": "sha256", "app:cert.sha1": "sha1", "app:cert.md5": "md5"}
+_HASH_LEN = {"sha256": 64, "sha1": 40, "md5": 32}
+
+
+def load_stix(path: str | Path) -> RulePack:
+    """One STIX2 bundle as a rule pack; raises RuleError (with the file) when unusable."""
+    name = str(path)
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_RULE_FILE:
+            raise RuleError(name, None, f"indicator file larger than {MAX_RULE_FILE} bytes")
+        bundle = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RuleError(name, None, f"cannot read: {exc.strerror or exc}", "RULES_UNREADABLE") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        raise RuleError(name, line, f"not a JSON STIX2 bundle: {exc}") from exc
+    objects = bundle.get("objects") if isinstance(bundle, dict) else None
+    if not isinstance(objects, list):
+        raise RuleError(name, None, "not a STIX2 bundle: no 'objects' list")
+    return _pack_from_objects(objects, p.stem, name)
+
+
+def _pack_from_objects(objects: list[Any], stem: str, name: str) -> RulePack:
+    malware = {o["id"]: o for o in objects if isinstance(o, dict) and o.get("type") == "malware"
+               and "id" in o}
+    owner: dict[str, str] = {}
+    for o in objects:
+        if (isinstance(o, dict) and o.get("type") == "relationship"
+                and o.get("relationship_type") == "indicates" and o.get("target_ref") in malware):
+            owner[str(o.get("source_ref"))] = o["target_ref"]
+    vendor = f"IOC {stem}"
+    pack = RulePack(name=f"ioc.{stem}", vendor=vendor, version="stix2", reviewed="", path=name)
+    rules: dict[str, Rule] = {}
+    for o in objects:
+        if not isinstance(o, dict) or o.get("type") != "indicator":
+            continue
+        m = _PATTERN.match(str(o.get("pattern", "")).strip())
+        if not m:
+            continue
+        key, value = m.group(1).lower(), m.group(2).replace("\\'", "'")
+        if key != "app:id" and key not in _CERT_KEYS:
+            continue
+        mal_id = owner.get(str(o.get("id")), "")
+        mal = malware.get(mal_id, {})
+        rid = f"ioc.{stem}.{_slug(mal.get('name') or 'indicators')}"
+        rule = rules.get(rid)
+        if rule is None:
+            rule = rules[rid] = Rule(id=rid, vendor=vendor, app=str(mal.get("name") or stem),
+                                     pack=pack.name, description=str(mal.get("description", "")),
+                                     references=[f"{name} (STIX2 {mal_id or 'indicators'})"])
+        if key == "app:id":
+            rule.packages.append(value)
+            continue
+        algo = _CERT_KEYS[key]
+        digest = normalise_hash(value)
+        if not re.fullmatch(f"[0-9a-f]{{{_HASH_LEN[algo]}}}", digest):
+            raise RuleError(name, None, f"indicator {o.get('id')}: {key} is not a {algo} digest: {value!r}")
+        kc = KnownCert(id=f"{rid}:{digest[:12]}", references=list(rule.references), **{algo: digest})
+        rule.certificates.append(RuleCert(kc))
+    pack.rules = list(rules.values())
+    return pack
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "indicators"
+
+
+def export_stix(rules: RuleSet, *, created: datetime | None = None) -> dict[str, Any]:
+    """A STIX 2.1 bundle MVT can load: one malware object per app rule, one indicator per fact."""
+    when = (created or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    objects: list[dict[str, Any]] = []
+    for rule in rules.rules:
+        if rule.kind != "app":
+            continue
+        mal_id = f"malware--{uuid.uuid5(_NS, rule.id)}"
+        objects.append({"type": "malware", "spec_version": "2.1", "id": mal_id, "created": when,
+                        "modified": when, "name": f"{rule.vendor}: {rule.app}", "is_family": False,
+                        "description": f"apkscan rule {rule.id} (pack {rule.pack}); "
+                                       f"references: {', '.join(rule.references)}"})
+        patterns = [f"[app:id = '{p}']" for p in rule.packages]
+        for rc in rule.certificates:
+            algo = next(a for a in ("sha256", "sha1", "md5") if getattr(rc.cert, a))
+            patterns.append(f"[app:cert.{algo} = '{getattr(rc.cert, algo)}']")
+        for pattern in dict.fromkeys(patterns):
+            ind_id = f"indicator--{uuid.uuid5(_NS, rule.id + pattern)}"
+            objects.append({"type": "indicator", "spec_version": "2.1", "id": ind_id, "created": when,
+                            "modified": when, "valid_from": when, "pattern_type": "stix",
+                            "pattern": pattern, "indicator_types": ["attribution"],
+                            "name": rule.app})
+            objects.append({"type": "relationship", "spec_version": "2.1",
+                            "id": f"relationship--{uuid.uuid5(_NS, ind_id + mal_id)}",
+                            "created": when, "modified": when, "relationship_type": "indicates",
+                            "source_ref": ind_id, "target_ref": mal_id})
+    return {"type": "bundle", "id": f"bundle--{uuid.uuid5(_NS, when)}", "objects": objects}

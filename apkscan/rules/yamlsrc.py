@@ -1,0 +1,134 @@
+"""YAML with line numbers, and file/line/reason errors, for rule and policy files.
+
+Users write these files by hand; "invalid rule" is useless without the line. PyYAML's
+node tree carries marks, so we build plain Python objects from nodes ourselves and keep a
+map from each value's path (``("rules", 3, "match")``) to its 1-based line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from apkscan.issues import ApkScanError
+
+MAX_RULE_FILE = 8 << 20  # a rule or policy file larger than this is refused
+Path_ = tuple[Any, ...]
+
+
+class RuleError(ApkScanError):
+    """A rule, policy or indicator file is unusable: says which file, which line, and why."""
+
+    def __init__(self, file: str, line: int | None, reason: str, code: str = "RULES_INVALID"):
+        where = f"{file}:{line}" if line else file
+        super().__init__(code, f"{where}: {reason}")
+        self.file, self.line, self.reason = file, line, reason
+
+
+@dataclass(slots=True)
+class Document:
+    """A parsed file: its data and where each part of it sits."""
+
+    path: str
+    data: Any
+    lines: dict[Path_, int]
+
+    def line(self, at: Path_) -> int | None:
+        """Line of ``at`` or of its nearest enclosing value."""
+        at = tuple(at)
+        while at:
+            if at in self.lines:
+                return self.lines[at]
+            at = at[:-1]
+        return self.lines.get((), 1)
+
+    def error(self, at: Path_, reason: str) -> RuleError:
+        return RuleError(self.path, self.line(at), reason)
+
+
+def read_document(path: str | Path, text: str | None = None) -> Document:
+    """Parse one YAML (or JSON) file; raises :class:`RuleError` with the line on bad syntax."""
+    name = str(path)
+    if text is None:
+        p = Path(path)
+        try:
+            if p.stat().st_size > MAX_RULE_FILE:
+                raise RuleError(name, None, f"file larger than {MAX_RULE_FILE} bytes")
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise RuleError(name, None, f"cannot read: {exc.strerror or exc}", "RULES_UNREADABLE") from exc
+        except UnicodeDecodeError as exc:
+            raise RuleError(name, None, f"not UTF-8: {exc}") from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise RuleError(name, line, f"YAML syntax error: {reason}") from exc
+    lines: dict[Path_, int] = {}
+    data = _build(node, (), lines, name) if node is not None else None
+    return Document(name, data, lines)
+
+
+def _build(node: yaml.Node, at: Path_, lines: dict[Path_, int], name: str) -> Any:
+    lines[at] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str):
+                raise RuleError(name, key_node.start_mark.line + 1, "mapping keys must be strings")
+            if key in out:
+                raise RuleError(name, key_node.start_mark.line + 1, f"duplicate key {key!r}")
+            out[key] = _build(value_node, at + (key,), lines, name)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(v, at + (i,), lines, name) for i, v in enumerate(node.value)]
+    loader = yaml.SafeLoader("")
+    try:
+        value = loader.construct_object(node, deep=True)
+    except yaml.YAMLError as exc:
+        raise RuleError(name, node.start_mark.line + 1, f"bad value: {exc}") from exc
+    # Dates and numbers become strings where the schema wants text (e.g. reviewed: 2024-05-01).
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def schema(name: str) -> dict[str, Any]:
+    """A JSON Schema shipped beside this module (``schema.json``) or in apkscan.policy."""
+    package = "apkscan.rules" if name == "rules" else "apkscan.policy"
+    return json.loads(resources.files(package).joinpath("schema.json").read_text(encoding="utf-8"))
+
+
+def validate(doc: Document, schema_name: str) -> list[RuleError]:
+    """Schema errors with their lines; empty when jsonschema is not installed (checks still run)."""
+    try:
+        import jsonschema
+    except ImportError:  # optional dependency: the model builders still reject bad input
+        return []
+    validator = jsonschema.Draft202012Validator(schema(schema_name))
+    errors = []
+    for err in sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path))):
+        at = tuple(err.absolute_path)
+        where = "/".join(map(str, at)) or "(top level)"
+        errors.append(doc.error(at, f"{where}: {_short(err)}"))
+    return errors
+
+
+def _short(err: Any) -> str:
+    if err.validator in ("oneOf", "anyOf") and err.context:
+        best = min(err.context, key=lambda e: len(list(e.absolute_path)))
+        return best.message
+    return err.message
+
+
+def normalise_hash(value: Any) -> str:
+    """Lower-case hex without colons or spaces (apksigner and keytool print both forms)."""
+    return str(value).replace(":", "").replace(" ", "").lower()
