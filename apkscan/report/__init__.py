@@ -1,0 +1,1 @@
+"""Reports rendered from the scan result document (JSON, terminal, HTML, SARIF, CSV)."""

@@ -1,0 +1,72 @@
+"""CSV: one row per app (and one per input that could not be scanned) for spreadsheets.
+
+Why the neutralising: labels, package names and DNs come from hostile APKs, and a
+spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab / CR
+before one) as a formula (CSV injection, CWE-1236). Such cells get a leading
+apostrophe, OWASP's advice; the value is otherwise unchanged. Inputs that could not
+be scanned appear as rows with verdict ``error`` so totals match the HTML tiles.
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import TextIO
+
+from apkscan.report import view
+
+COLUMNS = [
+    "verdict", "strength", "vendors", "rules", "label", "package", "version_name",
+    "version_code", "publisher", "signer_verified", "signer_cert_sha256",
+    "unverified_cert_sha256", "schemes_verified", "source", "container", "apk_sha256",
+    "tamper", "errors", "policy_decision", "policy", "policy_url",
+]
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+
+
+def neutralise(value: object) -> str:
+    """Text for one cell that no spreadsheet will evaluate as a formula."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def app_record(a: view.AppRow) -> dict[str, object]:
+    d = a.detail()
+    return {
+        "verdict": a.verdict,
+        "strength": a.strength,
+        "vendors": "; ".join(a.vendors),
+        "rules": "; ".join(dict.fromkeys(f.rule for f in a.findings)),
+        "label": a.label,
+        "package": a.package,
+        "version_name": a.version,
+        "version_code": a.version_code,
+        "publisher": a.publisher,
+        "signer_verified": "yes" if a.verified else "no",
+        "signer_cert_sha256": a.signer_sha256,
+        "unverified_cert_sha256": a.present_sha256,
+        "schemes_verified": " ".join(s.name for s in d.schemes if s.verified),
+        "source": a.source,
+        "container": a.container,
+        "apk_sha256": a.sha256,
+        "tamper": " ".join(i.code for i in d.tamper),
+        "errors": " ".join(i.code for i in d.errors),
+        "policy_decision": a.policy_ref,
+        "policy": a.policy_text,
+        "policy_url": a.policy_url,
+    }
+
+
+def render(doc: dict, out: TextIO) -> None:
+    """Write the CSV (RFC 4180, CRLF rows, header first) for a scan result document."""
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for a in view.apps(doc):
+        rec = app_record(a)
+        writer.writerow([neutralise(rec[c]) for c in COLUMNS])
+    for e in view.errors(doc):
+        rec = {c: None for c in COLUMNS}
+        rec.update(verdict="error", source=e.source, container=e.container,
+                   errors=f"{e.code}: {e.message}")
+        writer.writerow([neutralise(rec[c]) for c in COLUMNS])

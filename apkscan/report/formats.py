@@ -1,0 +1,90 @@
+"""Format registry: name -> renderer, shared by ``apkscan scan`` and ``apkscan report``.
+
+Every renderer takes the scan result *document* (the dict ``--json`` writes), never
+Python objects, so any saved result re-renders in any format elsewhere. Several
+formats go out in one run; ``-`` means stdout (at most one format may claim it).
+Files are written to a temporary sibling and renamed, so a crash never leaves a
+half-written report that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from apkscan.report import csv_report, html, sarif
+
+
+def _render_json(doc: dict, out: TextIO) -> None:
+    json.dump(doc, out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    name: str
+    render: Callable[[dict, TextIO], None]
+    description: str
+    file_encoding: str = "utf-8"  # stdout always gets plain UTF-8
+    newline: str | None = None  # None: "\n" as written; "" leaves csv's CRLF alone
+
+
+FORMATS: dict[str, Format] = {
+    "html": Format("html", html.render, "self-contained HTML report"),
+    "json": Format("json", _render_json, "scan result document (see schema/scan-result.schema.json)"),
+    "sarif": Format("sarif", sarif.render, "SARIF 2.1.0, one result per finding"),
+    # Excel opens UTF-8 CSV correctly only with a BOM; labels are often CJK
+    "csv": Format("csv", csv_report.render, "one row per app", "utf-8-sig", ""),
+}
+
+
+class OutputError(Exception):
+    """Bad output request (e.g. two formats to stdout); the CLI maps it to a usage error."""
+
+
+def check_targets(targets: dict[str, str | None]) -> dict[str, str]:
+    """Drop unset formats; reject unknown names and more than one ``-``."""
+    chosen = {name: path for name, path in targets.items() if path}
+    unknown = sorted(set(chosen) - set(FORMATS))
+    if unknown:
+        raise OutputError(f"unknown report format: {', '.join(unknown)}")
+    to_stdout = [name for name, path in chosen.items() if path == "-"]
+    if len(to_stdout) > 1:
+        raise OutputError(f"only one format can be written to stdout ('-'), not {', '.join(to_stdout)}")
+    return chosen
+
+
+def write(doc: dict, name: str, path: str, *, stdout: TextIO | None = None) -> None:
+    """Render ``doc`` as format ``name`` to ``path`` (``-`` = stdout)."""
+    fmt = FORMATS[name]
+    if path == "-":
+        out = stdout or sys.stdout
+        fmt.render(doc, out)
+        out.flush()
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".apkscan-", suffix=f".{name}.tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding=fmt.file_encoding, newline=fmt.newline) as out:
+            fmt.render(doc, out)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_all(doc: dict, targets: dict[str, str | None], *, stdout: TextIO | None = None) -> list[str]:
+    """Write every requested format; returns the format names written, in order."""
+    chosen = check_targets(targets)
+    for name, path in chosen.items():
+        write(doc, name, path, stdout=stdout)
+    return list(chosen)

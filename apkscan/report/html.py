@@ -1,0 +1,139 @@
+"""Self-contained HTML report: one file that opens from a mail attachment, offline.
+
+Why this shape: the reader is a compliance officer on an air-gapped laptop, so the
+file carries its CSS and a little JS inline, loads nothing, and pins both with a
+Content-Security-Policy of hashes (no ``unsafe-inline``): even if hostile APK text
+slipped past escaping, an injected script or style could not run. Jinja2 autoescape
+is on for every template; APK-derived text is only ever passed as data.
+The table works without JS (all rows, ``<details>`` for the per-app detail); JS only
+adds sorting, filtering, search and copy.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TextIO
+
+from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
+
+from apkscan.report import view
+
+_BAR_WIDTH = 260  # px of the longest bar in the inline SVG charts
+
+
+@dataclass(slots=True)
+class Bar:
+    label: str
+    segments: list[tuple[str, int, int, int]]  # (css class, count, x, width)
+    total: int
+
+
+@lru_cache(maxsize=1)
+def _env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=ChainableUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["short"] = short_hash
+    env.tests["web_url"] = is_web_url
+    return env
+
+
+def short_hash(value: str | None, keep: int = 12) -> str:
+    if not value:
+        return ""
+    return value if len(value) <= keep + 4 else f"{value[:keep]}…"
+
+
+def is_web_url(value: object) -> bool:
+    """Only http(s) and mailto become links; anything else (``javascript:``...) stays text."""
+    return isinstance(value, str) and value.lower().startswith(("https://", "http://", "mailto:"))
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+@lru_cache(maxsize=1)
+def _assets() -> tuple[str, str, str]:
+    """CSS, JS and the CSP that allows exactly those two inline blocks and nothing else."""
+    env = _env()
+    css = env.get_template("report.css.j2").render()
+    js = env.get_template("report.js.j2").render()
+    csp = ("default-src 'none'; "
+           f"style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; "
+           "img-src data:; base-uri 'none'; form-action 'none'")
+    return css, js, csp
+
+
+def _bars(rows: dict[str, Counter], keep_order: bool = False) -> list[Bar]:
+    """Horizontal stacked bars (one per key, segments per verdict), scaled to the max."""
+    biggest = max((sum(c.values()) for c in rows.values()), default=0) or 1
+    bars = []
+    items = rows.items() if keep_order else sorted(
+        rows.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    for label, counter in items:
+        x, segments = 0, []
+        for verdict in (*view.VERDICTS, "unknown"):
+            n = counter.get(verdict, 0)
+            if n:
+                w = max(2, round(n * _BAR_WIDTH / biggest))
+                segments.append((verdict, n, x, w))
+                x += w
+        bars.append(Bar(label, segments, sum(counter.values())))
+    return bars
+
+
+def _containers(apps: list[view.AppRow]) -> list[dict]:
+    """Per-source section: which device/backup holds which flagged apps."""
+    by: dict[str, dict] = {}
+    for a in apps:
+        if a.container is None:
+            continue
+        entry = by.setdefault(a.container, {"name": a.container, "total": 0, "flagged": [],
+                                            "counts": Counter()})
+        entry["total"] += 1
+        entry["counts"][a.verdict] += 1
+        if a.flagged:
+            entry["flagged"].append(a)
+    return sorted(by.values(), key=lambda e: (-len(e["flagged"]), e["name"]))
+
+
+def context(doc: dict) -> dict:
+    apps = view.apps(doc)
+    errors = view.errors(doc)
+    per_vendor: dict[str, Counter] = {}
+    for a in apps:
+        for f in a.findings:
+            per_vendor.setdefault(f.vendor or "unknown", Counter())[a.verdict] += 1
+    counts = view.counts(apps, errors)
+    per_verdict = {v: Counter({v: counts.get(v, 0)}) for v in view.VERDICTS}
+    css, js, csp = _assets()
+    return {
+        "meta": view.meta(doc),
+        "apps": apps,
+        "errors": errors,
+        "counts": counts,
+        "vendors": sorted({v for a in apps for v in a.vendors}),
+        "vendor_bars": _bars(per_vendor),
+        "verdict_bars": _bars(per_verdict, keep_order=True),
+        "bar_width": _BAR_WIDTH,
+        "containers": _containers(apps),
+        "css": css,
+        "js": js,
+        "csp": csp,
+    }
+
+
+def render(doc: dict, out: TextIO) -> None:
+    """Write the HTML report for a scan result document to ``out``, streaming."""
+    template = _env().get_template("report.html.j2")
+    out.writelines(template.generate(**context(doc)))

@@ -1,0 +1,173 @@
+"""SARIF 2.1.0 output: one result per finding, for code-scanning dashboards and SIEMs.
+
+Why SARIF for binaries: pipelines already ingest it, dedupe it and track it over time.
+Mapping: a rule of a vendor pack is a ``reportingDescriptor``; a finding is a
+``result`` whose level follows the app's verdict (prohibited -> error, review ->
+warning, allowed -> note); its location names the APK and, when the APK came out of
+a backup or archive, the container as the artifact's parent (SARIF's nested
+artifacts). Inputs that could not be scanned become tool execution notifications,
+so "not scanned" is never mistaken for "clean".
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+from urllib.parse import quote
+
+from apkscan.report import view
+
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+LEVELS = {"prohibited": "error", "review": "warning", "allowed": "note"}
+RANK = {"confirmed": 95.0, "strong": 75.0, "weak": 40.0}  # SARIF rank: 0..100, higher = surer
+
+
+def uri(path: str) -> str:
+    """A SARIF-valid URI reference for a file path (absolute -> file URI, relative kept)."""
+    posix = path.replace("\\", "/")
+    encoded = quote(posix, safe="/:@-._~!$&'()*+,;=")
+    if posix.startswith("/"):
+        return "file://" + encoded
+    return encoded
+
+
+def _rules(catalog: dict[str, dict]) -> tuple[list[dict], dict[str, int]]:
+    rules, index = [], {}
+    for rid in sorted(catalog):
+        r = catalog[rid]
+        desc = r.get("description") or rid
+        vendor = r.get("vendor")
+        rules.append({
+            "id": rid,
+            "name": rid.replace(".", "_").replace("-", "_"),
+            "shortDescription": {"text": f"{vendor}: {desc}" if vendor else desc},
+            "properties": {k: v for k, v in (("vendor", vendor), ("pack", r.get("pack")),
+                                             ("packVersion", r.get("pack_version"))) if v},
+        })
+        index[rid] = len(rules) - 1
+    return rules, index
+
+
+def _artifacts(apps: list[view.AppRow]) -> tuple[list[dict], dict[tuple, int]]:
+    """Containers first, then APKs with ``parentIndex`` pointing at their container."""
+    artifacts: list[dict] = []
+    index: dict[tuple, int] = {}
+    for a in apps:
+        if not a.findings:
+            continue
+        parent = None
+        if a.container is not None:
+            key = ("container", a.container)
+            if key not in index:
+                index[key] = len(artifacts)
+                artifacts.append({"location": {"uri": uri(a.container)},
+                                  "roles": ["analysisTarget"]})
+            parent = index[key]
+        key = ("apk", a.container, a.source)
+        if key in index:
+            continue
+        art: dict[str, Any] = {"location": {"uri": uri(a.source)}, "roles": ["analysisTarget"],
+                               "mimeType": "application/vnd.android.package-archive"}
+        if parent is not None:
+            art["parentIndex"] = parent
+        if a.sha256:
+            art["hashes"] = {"sha-256": a.sha256}
+        index[key] = len(artifacts)
+        artifacts.append(art)
+    return artifacts, index
+
+
+def _message(a: view.AppRow, f: view.Finding) -> str:
+    who = a.publisher or (f"unverified ({a.present_publisher})" if a.present_publisher else "unverified")
+    return (f"{a.verdict.capitalize()}: {a.label or '(no label)'} ({a.package or 'no package'}) "
+            f"{f.kind or 'match'} of {f.vendor or '?'} {f.app or ''} rule {f.rule}, "
+            f"strength {f.strength or '?'}, signer {who}").replace("  ", " ")
+
+
+def _result(a: view.AppRow, f: view.Finding, rule_index: int, art_index: int) -> dict:
+    loc: dict[str, Any] = {
+        "physicalLocation": {"artifactLocation": {"uri": uri(a.source), "index": art_index}},
+        "logicalLocations": [{"name": a.package or a.source, "kind": "module",
+                              **({"fullyQualifiedName": f"{a.container}!/{a.source}"}
+                                 if a.container else {})}],
+    }
+    props: dict[str, Any] = {"verdict": a.verdict, "strength": f.strength, "kind": f.kind,
+                             "vendor": f.vendor, "app": f.app, "package": a.package,
+                             "label": a.label, "signerVerified": a.verified,
+                             "signerSha256": a.signer_sha256, "publisher": a.publisher,
+                             "evidence": [e for e in f.raw.get("evidence", []) if isinstance(e, dict)]
+                             if isinstance(f.raw.get("evidence"), list)
+                             else [{"field": k, "value": v} for k, v, _ in f.evidence]}
+    if a.container:
+        props["container"] = a.container
+    if isinstance(f.raw.get("policy"), dict):
+        props["policy"] = f.raw["policy"]
+    elif f.policy_text or a.policy_text or a.policy_ref:
+        props["policy"] = {"text": f.policy_text or a.policy_text,
+                           "url": f.policy_url or a.policy_url, "decision": a.policy_ref}
+    result: dict[str, Any] = {
+        "ruleId": f.rule,
+        "ruleIndex": rule_index,
+        "kind": "fail",
+        "level": LEVELS.get(a.verdict, "warning"),
+        "message": {"text": _message(a, f)},
+        "locations": [loc],
+        "partialFingerprints": {"apkSha256/v1": a.sha256 or "", "rule/v1": f.rule},
+        "properties": {k: v for k, v in props.items() if v is not None},
+    }
+    if f.strength in RANK:
+        result["rank"] = RANK[f.strength]
+    if not a.sha256:
+        del result["partialFingerprints"]["apkSha256/v1"]
+    return result
+
+
+def document(doc: dict) -> dict:
+    """The SARIF log (a dict) for a scan result document."""
+    meta = view.meta(doc)
+    apps = view.apps(doc)
+    errors = view.errors(doc)
+    rules, rule_index = _rules(view.rule_catalog(doc, apps))
+    artifacts, art_index = _artifacts(apps)
+    results = [_result(a, f, rule_index[f.rule], art_index[("apk", a.container, a.source)])
+               for a in apps for f in a.findings]
+    notifications = [{
+        "level": "error",
+        "message": {"text": f"{e.code}: {e.message}"},
+        "descriptor": {"id": e.code},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri(e.source)}}}],
+        **({"properties": {"container": e.container}} if e.container else {}),
+    } for e in errors]
+    invocation: dict[str, Any] = {"executionSuccessful": not errors,
+                                  "toolExecutionNotifications": notifications}
+    if meta.started:
+        invocation["startTimeUtc"] = meta.started
+    if meta.finished:
+        invocation["endTimeUtc"] = meta.finished
+    driver: dict[str, Any] = {"name": meta.tool, "rules": rules}
+    if meta.tool_version:
+        driver["version"] = meta.tool_version
+        driver["semanticVersion"] = meta.tool_version
+    run_props: dict[str, Any] = {"rulePacks": [{"name": n, "version": v} for n, v in meta.rules]}
+    if meta.policy:
+        run_props["policy"] = {"name": meta.policy[0], "version": meta.policy[1],
+                               "url": meta.policy_url}
+    if meta.schema_version:
+        run_props["resultSchemaVersion"] = meta.schema_version
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": driver},
+            "invocations": [invocation],
+            "artifacts": artifacts,
+            "results": results,
+            "columnKind": "unicodeCodePoints",
+            "properties": run_props,
+        }],
+    }
+
+
+def render(doc: dict, out: TextIO) -> None:
+    json.dump(document(doc), out, indent=2, ensure_ascii=False)
+    out.write("\n")

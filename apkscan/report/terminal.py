@@ -1,0 +1,176 @@
+"""Terminal output for a person: a progress bar while scanning, then a compact summary.
+
+Why the care: APK labels are hostile text and a terminal obeys escape sequences, so
+control and bidi-override characters are shown escaped, never written raw. Colour
+follows https://no-color.org: off with ``--no-color``, a non-empty ``NO_COLOR``,
+``TERM=dumb`` or when the stream is not a terminal. The progress bar goes to stderr
+and only to a TTY, so pipes and logs stay clean.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import unicodedata
+from typing import Self, TextIO
+
+from apkscan.report import view
+
+_COLORS = {"prohibited": "\x1b[1;31m", "review": "\x1b[1;33m", "allowed": "\x1b[32m",
+           "errors": "\x1b[1;35m", "dim": "\x1b[2m", "bold": "\x1b[1m"}
+_RESET = "\x1b[0m"
+_BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A)) | {0x200E, 0x200F, 0x061C}
+
+
+def use_color(stream: TextIO, no_color: bool = False) -> bool:
+    """Whether to colour ``stream``: never when asked not to or when it is not a TTY."""
+    if no_color or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def safe(text: object) -> str:
+    """Printable form of hostile text: control, format and bidi characters escaped."""
+    out = []
+    for ch in "" if text is None else str(text):
+        cp = ord(ch)
+        if cp < 0x20 or 0x7F <= cp < 0xA0 or cp in _BIDI or unicodedata.category(ch) in ("Cc", "Cs"):
+            out.append(f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else
+               0 if unicodedata.combining(c) else 1 for c in text)
+
+
+def fit(text: str, cols: int) -> str:
+    """Truncate to ``cols`` display columns (CJK counts double) and pad."""
+    if width(text) > cols:
+        out, w = [], 0
+        for c in text:
+            cw = width(c)
+            if w + cw > cols - 1:
+                break
+            out.append(c)
+            w += cw
+        text = "".join(out) + "…"
+    return text + " " * (cols - width(text))
+
+
+class _Paint:
+    def __init__(self, on: bool):
+        self.on = on
+
+    def __call__(self, key: str, text: str) -> str:
+        return f"{_COLORS[key]}{text}{_RESET}" if self.on and key in _COLORS else text
+
+
+def render(doc: dict, out: TextIO, *, color: bool = False, columns: int | None = None,
+           limit: int = 50) -> None:
+    """Counts, then flagged apps (prohibited first, up to ``limit``), then errors."""
+    paint = _Paint(color)
+    cols = columns or _terminal_columns(out)
+    apps = view.apps(doc)
+    errs = view.errors(doc)
+    counts = view.counts(apps, errs)
+    meta = view.meta(doc)
+    flagged = sorted((a for a in apps if a.flagged),
+                     key=lambda a: (view.VERDICT_RANK.get(a.verdict, 9),
+                                    view.STRENGTH_RANK.get(a.strength or "", 9),
+                                    (a.label or "").lower()))
+    if flagged:
+        label_w = max(12, min(30, (cols - 58) // 2))
+        pkg_w = max(12, cols - 58 - label_w)
+        head = (f"{fit('VERDICT', 10)} {fit('STRENGTH', 9)} {fit('LABEL', label_w)} "
+                f"{fit('PACKAGE', pkg_w)} {fit('PUBLISHER', 22)} VENDORS")
+        out.write(paint("bold", head.rstrip()) + "\n")
+        for a in flagged[:limit]:
+            publisher = a.publisher or (f"unverified: {a.present_publisher}"
+                                        if a.present_publisher else "unverified")
+            line = (f"{paint(a.verdict, fit(a.verdict, 10))} {fit(a.strength or '-', 9)} "
+                    f"{fit(safe(a.label or '(no label)'), label_w)} "
+                    f"{fit(safe(a.package or '-'), pkg_w)} {fit(safe(publisher), 22)} "
+                    f"{safe(', '.join(a.vendors))}")
+            out.write(line.rstrip() + "\n")
+        if len(flagged) > limit:
+            out.write(paint("dim", f"... and {len(flagged) - limit} more flagged apps "
+                                   "(see the HTML/CSV report)") + "\n")
+        out.write("\n")
+    for e in errs[:limit]:
+        where = f"{e.container} » {e.source}" if e.container else e.source
+        out.write(f"{paint('errors', 'error')} {safe(where)}: {safe(e.code)} {safe(e.message)}\n")
+    if len(errs) > limit:
+        out.write(f"... and {len(errs) - limit} more inputs that could not be scanned\n")
+    rules = ", ".join(f"{n} {v}" if v else n for n, v in meta.rules)
+    policy = f"{meta.policy[0]} {meta.policy[1] or ''}".strip() if meta.policy else "none"
+    out.write(paint("dim", f"rules: {safe(rules or 'none')}; policy: {safe(policy)}") + "\n")
+    out.write(
+        f"{counts['total']} inputs: "
+        f"{paint('prohibited', str(counts['prohibited']) + ' prohibited')}, "
+        f"{paint('review', str(counts['review']) + ' to review')}, "
+        f"{paint('allowed', str(counts['allowed']) + ' allowed')}, "
+        f"{paint('errors', str(counts['errors']) + ' errors')}\n")
+
+
+def _terminal_columns(out: TextIO) -> int:
+    try:
+        return max(80, os.get_terminal_size(out.fileno()).columns)
+    except (OSError, AttributeError, ValueError):
+        return 100
+
+
+class Progress:
+    """``[#####-----]  12/100  name`` on stderr; silent unless stderr is a TTY.
+
+    Use as a context manager; call :meth:`advance` after each input. Redraws at most
+    ten times a second so a fast scan is not slowed by the terminal.
+    """
+
+    def __init__(self, total: int | None, *, stream: TextIO | None = None,
+                 quiet: bool = False, color: bool | None = None, enabled: bool | None = None):
+        self.stream = stream or sys.stderr
+        self.total = total
+        self.done = 0
+        isatty = getattr(self.stream, "isatty", None)
+        self.enabled = (not quiet and bool(isatty and isatty())) if enabled is None else enabled
+        self.color = use_color(self.stream) if color is None else color
+        self._last = 0.0
+        self._drawn = False
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def advance(self, n: int = 1, name: str | None = None) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.1 and (self.total is None or self.done < self.total):
+            return
+        self._last = now
+        self.stream.write("\r" + self.line(name) + "\x1b[K")
+        self.stream.flush()
+        self._drawn = True
+
+    def line(self, name: str | None = None, bar: int = 30) -> str:
+        if self.total:
+            filled = min(bar, self.done * bar // self.total)
+            head = f"[{'#' * filled}{'-' * (bar - filled)}] {self.done:>{len(str(self.total))}}/{self.total}"
+        else:
+            head = f"{self.done} scanned"
+        tail = f"  {fit(safe(name), 40).rstrip()}" if name else ""
+        return head + tail
+
+    def close(self) -> None:
+        if self.enabled and self._drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._drawn = False

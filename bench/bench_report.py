@@ -1,0 +1,76 @@
+"""Benchmark: render N synthetic apps (default 10,000) in every report format.
+
+The apps are varied copies of the report tests' sample document, whose identities
+are real (``ApkIdentity.to_dict()`` around real vendor certificates), so each app
+carries full scheme, certificate and lineage detail like a real scan. For each
+format it renders to a file in a temporary folder twice: once timed, once under
+``tracemalloc`` for the peak of Python allocations made while rendering (the
+document itself, already in memory, is not counted). Prints a Markdown table.
+
+    python bench/bench_report.py [--apps 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from test_report_doc import synthetic_document
+
+from apkscan.report import formats, terminal
+
+
+def _render(doc: dict, name: str, path: Path) -> None:
+    if name == "terminal":
+        terminal.render(doc, io.StringIO(), color=False, columns=120)
+    else:
+        formats.write(doc, name, str(path))
+
+
+def measure(doc: dict, name: str, folder: Path) -> tuple[float, float, int]:
+    path = folder / f"report.{name}"
+    gc.collect()
+    start = time.perf_counter()
+    _render(doc, name, path)
+    seconds = time.perf_counter() - start
+    gc.collect()
+    tracemalloc.start()
+    _render(doc, name, path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    size = path.stat().st_size if path.exists() else 0
+    return seconds, peak / 2**20, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--apps", type=int, default=10_000)
+    args = parser.parse_args()
+    doc = synthetic_document(args.apps)
+    doc_mib = len(json.dumps(doc, ensure_ascii=False).encode()) / 2**20
+    flagged = sum(1 for a in doc["apps"] if a["verdict"] != "allowed")
+    print(f"{args.apps} apps ({flagged} flagged, {sum(len(a['findings']) for a in doc['apps'])} "
+          f"findings), JSON document {doc_mib:.1f} MiB, Python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} CPUs\n")
+    print("| format | render time (s) | peak extra memory (MiB) | per 1,000 apps (MiB) | output (MiB) |")
+    print("|---|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory(prefix="apkscan-bench-") as tmp:
+        for name in ("html", "json", "sarif", "csv", "terminal"):
+            seconds, peak, size = measure(doc, name, Path(tmp))
+            print(f"| {name} | {seconds:.2f} | {peak:.1f} | {peak * 1000 / args.apps:.2f} | "
+                  f"{size / 2**20:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

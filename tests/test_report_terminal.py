@@ -1,0 +1,69 @@
+"""Terminal summary and progress bar: colour rules, TTY rules, hostile text escaped."""
+
+from __future__ import annotations
+
+import io
+
+from test_report_doc import sample_document
+
+from apkscan.report import terminal
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_summary_lists_flagged_apps_and_counts():
+    out = io.StringIO()
+    terminal.render(sample_document(), out, color=False, columns=120)
+    text = out.getvalue()
+    assert "\x1b" not in text
+    lines = text.splitlines()
+    assert lines[0].startswith("VERDICT")
+    assert lines[1].startswith("prohibited confirmed")
+    assert "Firefox" not in text  # allowed apps are counted, not listed
+    assert "ZIP_EOCD_NOT_FOUND" in text
+    assert lines[-1] == "8 inputs: 2 prohibited, 2 to review, 2 allowed, 2 errors"
+
+
+def test_colour_rules(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert terminal.use_color(Tty()) is True
+    assert terminal.use_color(io.StringIO()) is False  # not a TTY
+    assert terminal.use_color(Tty(), no_color=True) is False
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert terminal.use_color(Tty()) is False
+    out = io.StringIO()
+    terminal.render(sample_document(), out, color=True)
+    assert "\x1b[1;31mprohibited" in out.getvalue()
+
+
+def test_escape_sequences_in_apk_text_are_not_emitted():
+    doc = sample_document()
+    doc["apps"][0]["label"] = "Evil\x1b]0;pwned\x07\x1b[2J\u202egnp.exe"
+    out = io.StringIO()
+    terminal.render(doc, out, color=False, columns=200)
+    text = out.getvalue()
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "Evil\\x1b]0;pwned" in text
+
+
+def test_progress_only_on_a_tty():
+    silent = io.StringIO()
+    with terminal.Progress(10, stream=silent) as p:
+        for _ in range(10):
+            p.advance(name="x.apk")
+    assert silent.getvalue() == "" and p.done == 10
+    tty = Tty()
+    with terminal.Progress(4, stream=tty) as p:
+        p.advance(4, name="last\x1b[31m.apk")
+    assert "[" + "#" * 30 + "] 4/4" in tty.getvalue()
+    assert "\x1b[31m" not in tty.getvalue()
+    assert tty.getvalue().endswith("\r\x1b[K")  # the bar is erased at the end
+    quiet = Tty()
+    with terminal.Progress(4, stream=quiet, quiet=True) as p:
+        p.advance(4)
+    assert quiet.getvalue() == ""
+    assert terminal.Progress(None, stream=Tty()).line() == "0 scanned"
