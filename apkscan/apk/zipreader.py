@@ -143,7 +143,18 @@ class ZipArchive:
             pos = end
         if pos != len(cd):
             self._tamper("TAMPER_CD_TRAILING_DATA", f"{len(cd) - pos} bytes after the last of {count} central directory records")
+        self._note_overlaps()
 
+    def _note_overlaps(self) -> None:
+        """Entries whose data share bytes: the zip-bomb trick of many names, one payload.
+
+        Uses the central directory only (local name/extra lengths are not read here), so it
+        flags what must overlap whatever the local headers say.
+        """
+        spans = sorted(((e.local_header_offset, e.local_header_offset + 30 + len(e.name_bytes) + e.stored_size, e) for e in self.entries), key=lambda t: (t[0], t[1]))
+        for (start, end, entry), (next_start, _, nxt) in zip(spans, spans[1:]):
+            if next_start < end:
+                self._tamper("TAMPER_OVERLAPPING_ENTRIES", f"{entry.name!r} and {nxt.name!r} share bytes of the archive")
     def _note_entry(self, entry: ZipEntry) -> None:
         if entry.name in self._by_name:
             self._tamper("TAMPER_DUPLICATE_ENTRY", f"duplicate entry name {entry.name!r}")
@@ -151,6 +162,8 @@ class ZipArchive:
             self._by_name[entry.name] = entry
         if not entry.name:
             self._tamper("TAMPER_EMPTY_NAME", f"entry #{entry.index} has an empty name")
+        elif _suspicious_name(entry.name_bytes):
+            self._tamper("TAMPER_SUSPICIOUS_ENTRY_NAME", f"entry #{entry.index} name {entry.name!r} has NUL/control characters, invalid UTF-8, '..' segments or an absolute path")
         if entry.method not in (METHOD_STORED, METHOD_DEFLATED):
             self._tamper("TAMPER_UNKNOWN_COMPRESSION_METHOD", f"{entry.name!r}: compression method {entry.method} (read as deflate, as Android does)")
         if entry.flags & 1:
@@ -247,6 +260,17 @@ class ZipArchive:
 
 
 # ---------------------------------------------------------------------- helpers
+def _suspicious_name(raw: bytes) -> bool:
+    """Names Android's libziparchive refuses or that escape a folder when extracted."""
+    try:
+        name = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+        return True
+    return name.startswith("/") or ".." in name.split("/")
+
+
 def _find_eocd(source: ByteSource) -> tuple[int, bytes, int]:
     """Find the EOCD as apksig does: scanning back, the record whose comment ends the file.
 
