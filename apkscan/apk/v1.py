@@ -1,0 +1,391 @@
+"""APK v1 (JAR) signature verification with Android's rules, after apksig's V1SchemeVerifier.
+
+Three links are checked, in apksig's order and with its issue names: each signature
+block (.RSA/.DSA/.EC, PKCS #7) signs its .SF file; each .SF file vouches for MANIFEST.MF
+(whole, or main section plus per-entry sections); MANIFEST.MF holds the digest of every
+ZIP entry outside META-INF/. What Android accepts varies with the SDK level (digest and
+signature algorithms, signed attributes, X-Android-APK-Signed stripping protection), so
+everything is decided over the caller's [min_sdk, max_sdk] range.
+
+Certificates of every signature block are reported even when nothing verifies, with
+``verified=False``: present is not the same as verified. Signers apksig *ignores* keep
+their issues as warnings, as they do not decide the verdict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from apkscan.apk import crypto, pkcs7
+from apkscan.apk import jar_manifest as jm
+from apkscan.apk.certificates import apksig_public_key_der, certificate_from_der
+from apkscan.apk.model import Certificate, SchemeResult, SignerResult
+from apkscan.apk.zipreader import ZipArchive, ZipEntry
+from apkscan.issues import ApkScanError, Issue, error, warning
+
+MANIFEST_NAME = jm.MANIFEST_NAME
+MAX_METADATA_SIZE = 16 << 20  # MANIFEST.MF, .SF and signature blocks
+MAX_SIGNERS = 10  # apksig Constants.MAX_APK_SIGNERS
+MAX_ISSUES_PER_CODE = 50
+SDK_KITKAT = 19
+SDK_N = 24
+BLOCK_SUFFIXES = (".RSA", ".DSA", ".EC")
+
+
+@dataclass(slots=True)
+class V1Result:
+    scheme: SchemeResult  # name "v1"
+    manifest_sha256: bytes | None  # SHA-256 of MANIFEST.MF (the source stamp's v1 digest)
+    apk_signed_schemes: set[int] = field(default_factory=set)  # X-Android-APK-Signed of verified .SF files
+
+
+@dataclass(slots=True, eq=False)
+class _Signer:
+    name: str  # signature block name without "META-INF/", as apksig names signers
+    block: ZipEntry
+    sf: ZipEntry
+    result: SignerResult
+    sf_bytes: bytes = b""
+    sf_main: jm.Section | None = None
+    sf_entries: set[str] = field(default_factory=set)
+
+
+class _Issues:
+    """Issue list with a per-code cap, so hostile archives give readable reports."""
+
+    def __init__(self, target: list[Issue]):
+        self.target, self.counts = target, {}
+
+    def add(self, issue: Issue) -> None:
+        n = self.counts[issue.code] = self.counts.get(issue.code, 0) + 1
+        if n <= MAX_ISSUES_PER_CODE:
+            self.target.append(issue)
+        elif n == MAX_ISSUES_PER_CODE + 1:
+            self.target.append(Issue(issue.code, f"further {issue.code} issues omitted", issue.severity))
+
+
+def verify_v1(zip: ZipArchive, min_sdk: int, max_sdk: int, present_scheme_ids: frozenset[int]) -> V1Result:
+    """Verify the JAR signature over [min_sdk, max_sdk]; never raises for bad input."""
+    scheme = SchemeResult("v1")
+    out = V1Result(scheme, None)
+    if min_sdk > max_sdk:
+        scheme.errors.append(error("INPUT_BAD_SDK_RANGE", f"minSdkVersion {min_sdk} is above maxSdkVersion {max_sdk}"))
+        return out
+    state = _State(zip, min_sdk, max_sdk, frozenset(present_scheme_ids), out)
+    try:
+        state.run()
+    except ApkScanError as exc:
+        scheme.errors.append(exc.to_issue())
+        state.done = False
+    for signer in state.signers + state.orphans:
+        if signer.result.certificate is None and not signer.result.chain:
+            _fill_present_certificates(zip, signer)
+    scheme.signers = [s.result for s in state.signers + state.orphans]
+    scheme.verified = state.done and not scheme.all_errors()
+    if not scheme.verified:
+        for s in scheme.signers:
+            s.verified = False
+        out.apk_signed_schemes = set()
+    return out
+
+
+class _State:
+    def __init__(self, zip: ZipArchive, min_sdk: int, max_sdk: int, found_ids: frozenset[int], out: V1Result):
+        self.zip, self.min_sdk, self.max_sdk, self.found_ids, self.out = zip, min_sdk, max_sdk, found_ids, out
+        self.scheme = out.scheme
+        self.errors, self.warnings = _Issues(self.scheme.errors), _Issues(self.scheme.warnings)
+        self.signers: list[_Signer] = []
+        self.orphans: list[_Signer] = []  # signature blocks without their .SF
+        self.done = False
+
+    # ------------------------------------------------------------------ top level
+    def run(self) -> None:
+        zip = self.zip
+        manifest_entry, sf_entries, blocks = self._find_signature_files()
+        self.scheme.present = bool(sf_entries or blocks)
+        for block in blocks:
+            base = block.name[: block.name.rfind(".")]
+            sf = sf_entries.get(base + ".SF")
+            signer = _Signer(block.name[len("META-INF/"):], block, sf, SignerResult(base + ".SF", None))
+            if sf is None:
+                signer.result.name = block.name
+                signer.result.warnings.append(warning("JAR_SIG_MISSING_FILE", f"partial JAR signature: found {block.name}, missing {base}.SF"))
+                self.orphans.append(signer)
+            else:
+                self.signers.append(signer)
+        names = self._check_duplicates()
+        if self.scheme.errors:
+            return
+        if manifest_entry is None:
+            self.errors.add(error("JAR_SIG_NO_MANIFEST", f"missing {MANIFEST_NAME}"))
+            return
+        manifest = zip.read(manifest_entry, MAX_METADATA_SIZE)
+        self.out.manifest_sha256 = hashlib.sha256(manifest).digest()
+        main, sections = self._parse_manifest(manifest, names)
+        if self.scheme.errors:
+            return
+        if not self.signers:
+            self.errors.add(error("JAR_SIG_NO_SIGNATURES", "no JAR signatures"))
+            return
+        if len(self.signers) > MAX_SIGNERS:
+            self.errors.add(error("JAR_SIG_MAX_SIGNATURES_EXCEEDED", f"{len(self.signers)} JAR signers, at most {MAX_SIGNERS} are supported"))
+            return
+        for signer in self.signers:  # any failure stops verification, as on Android
+            self._verify_block(signer)
+        if self._signer_errors():
+            return
+        remaining = []
+        for signer in self.signers:
+            check = jm.verify_sf(signer.sf_bytes, signer.sf.name, manifest, main, sections, self.min_sdk, self.max_sdk, self.found_ids)
+            signer.sf_main, signer.sf_entries = check.main, check.entries
+            warnings, errors = _Issues(signer.result.warnings), _Issues(signer.result.errors)
+            for issue in check.warnings:
+                warnings.add(issue)
+            for issue in check.errors:  # an ignored signer's problems do not decide the verdict
+                (warnings if check.ignored else errors).add(issue)
+            if not check.ignored and not check.errors:
+                remaining.append(signer)
+        if self._signer_errors():
+            return
+        if not remaining:
+            self.errors.add(error("JAR_SIG_NO_SIGNATURES", "no JAR signatures"))
+            return
+        apk_signers = self._verify_entries(sections, remaining)
+        if self.scheme.errors:
+            return
+        protected = {MANIFEST_NAME} | {n for s in apk_signers for n in (s.block.name, s.sf.name)}
+        for entry in zip.entries:
+            if entry.name.startswith("META-INF/") and not entry.name.endswith("/") and entry.name not in protected:
+                self.warnings.add(warning("JAR_SIG_UNPROTECTED_ZIP_ENTRY", f"{entry.name} not protected by signature; unauthorized modifications to this JAR entry will not be detected"))
+        for signer in apk_signers:  # the rest are ignored, as apksig's ignoredSigners
+            signer.result.verified = True
+            self.out.apk_signed_schemes |= jm.apk_signed_ids(signer.sf_main)
+        self.done = True
+
+    def _signer_errors(self) -> bool:
+        return any(s.result.errors for s in self.signers)
+
+    def _find_signature_files(self) -> tuple[ZipEntry | None, dict[str, ZipEntry], list[ZipEntry]]:
+        manifest, sfs, blocks = None, {}, []
+        for entry in self.zip.entries:
+            name = entry.name
+            if not name.startswith("META-INF/"):
+                continue
+            if manifest is None and name == MANIFEST_NAME:
+                manifest = entry
+            elif name.endswith(".SF"):
+                sfs[name] = entry
+            elif name.endswith(BLOCK_SUFFIXES):
+                blocks.append(entry)
+        return manifest, sfs, blocks
+
+    def _check_duplicates(self) -> set[str]:
+        names: set[str] = set()
+        reported: set[str] = set()
+        for entry in self.zip.entries:
+            if entry.name in names and entry.name not in reported:
+                reported.add(entry.name)
+                self.errors.add(error("JAR_SIG_DUPLICATE_ZIP_ENTRY", f"duplicate entry: {entry.name}"))
+            names.add(entry.name)
+        return names
+
+    def _parse_manifest(self, manifest: bytes, names: set[str]) -> tuple[jm.Section | None, dict[str, jm.Section]]:
+        main, individual = jm.parse(manifest)
+        sections: dict[str, jm.Section] = {}
+        for number, section in enumerate(individual, 1):
+            name = section.name
+            if name is None:
+                self.errors.add(error("JAR_SIG_UNNNAMED_MANIFEST_SECTION", f"malformed {MANIFEST_NAME}: invidual section #{number} does not have a name"))
+            elif name in sections:
+                self.errors.add(error("JAR_SIG_DUPLICATE_MANIFEST_SECTION", f"duplicate section in {MANIFEST_NAME}: {name}"))
+            else:
+                sections[name] = section
+                if name not in names:
+                    self.errors.add(error("JAR_SIG_MISSING_ZIP_ENTRY_REFERENCED_IN_MANIFEST", f"{name} entry referenced by {MANIFEST_NAME} not found in the APK"))
+        return main, sections
+
+    # ------------------------------------------------------------------ block -> .SF
+    def _verify_block(self, signer: _Signer) -> None:
+        res = signer.result
+        try:
+            block = self.zip.read(signer.block, MAX_METADATA_SIZE)
+            signer.sf_bytes = self.zip.read(signer.sf, MAX_METADATA_SIZE)
+        except ApkScanError as exc:
+            res.errors.append(exc.to_issue())
+            return
+        bname, sfname = signer.block.name, signer.sf.name
+        try:
+            sd = pkcs7.parse_signed_data(block)
+        except (pkcs7.Asn1Error, pkcs7.Pkcs7Error) as exc:
+            res.errors.append(error("JAR_SIG_PARSE_EXCEPTION", f"failed to parse JAR signature {bname}: {exc}"))
+            return
+        _set_certificates(res, sd)
+        if not sd.signer_infos:
+            res.errors.append(error("JAR_SIG_NO_SIGNERS", f"JAR signature {bname} contains no signers"))
+            return
+        infos = sd.signer_infos[:1] if self.min_sdk < SDK_N else sd.signer_infos  # pre-N: first only
+        try:
+            certs = [pkcs7.parse_certificate(der) for der in sd.certificates]
+        except (ValueError, IndexError) as exc:
+            res.errors.append(error("JAR_SIG_PARSE_EXCEPTION", f"failed to parse JAR signature {bname}: certificate: {exc}"))
+            return
+        verified = None
+        for si in infos:
+            try:
+                cert = verify_signer_info(sd, certs, si, signer.sf_bytes, self.min_sdk, self.max_sdk, bname, sfname)
+            except SignerInfoError as exc:
+                res.errors.append(error(exc.code, exc.message))
+                return
+            verified = verified or cert
+        if verified is None:
+            res.errors.append(error("JAR_SIG_DID_NOT_VERIFY", f"JAR signature {bname} did not verify against {sfname}"))
+            return
+        chain = pkcs7.certificate_chain(certs, verified)
+        rest = [c for c in certs if all(c is not x for x in chain)]
+        res.chain = [certificate_from_der(c.der) for c in chain + rest]
+        res.certificate = res.chain[0]
+
+    # ------------------------------------------------------------------ MANIFEST.MF -> entries
+    def _verify_entries(self, sections: dict[str, jm.Section], signers: list[_Signer]) -> list[_Signer]:
+        """Check every entry's digests; returns the signer set covering all signed entries."""
+        first_signers: list[_Signer] | None = None
+        first_name = None
+        for entry in sorted(self.zip.entries, key=lambda e: e.local_header_offset):
+            name = entry.name
+            if name.startswith("META-INF/") or name.endswith("/"):
+                continue
+            section = sections.get(name)
+            if section is None:
+                self.errors.add(error("JAR_SIG_NO_ZIP_ENTRY_DIGEST_IN_MANIFEST", f"no digest for {name} in {MANIFEST_NAME}"))
+                continue
+            entry_signers = [s for s in signers if name in s.sf_entries]
+            if not entry_signers:
+                self.errors.add(error("JAR_SIG_ZIP_ENTRY_NOT_SIGNED", f"{name} entry not signed"))
+                continue
+            if first_signers is None:
+                first_signers, first_name = entry_signers, name
+            elif entry_signers != first_signers:
+                self.errors.add(error("JAR_SIG_ZIP_ENTRY_SIGNERS_MISMATCH", f"entries {first_name} and {name} are signed with different sets of signers: <{_names(first_signers)}> vs <{_names(entry_signers)}>"))
+                continue
+            expected = jm.digests_to_verify(section, "-Digest", self.min_sdk, self.max_sdk)
+            if not expected:
+                self.errors.add(error("JAR_SIG_NO_ZIP_ENTRY_DIGEST_IN_MANIFEST", f"no digest for {name} in {MANIFEST_NAME}"))
+                continue
+            hashers = [hashlib.new(jm.HASHLIB_NAMES[d.algorithm]) for d in expected]  # one streamed pass
+            for chunk in self.zip.stream(entry):
+                for h in hashers:
+                    h.update(chunk)
+            for d, h in zip(expected, hashers):
+                if h.digest() != d.digest:
+                    self.errors.add(error("JAR_SIG_ZIP_ENTRY_DIGEST_DID_NOT_VERIFY", f"{d.algorithm} digest of {name} does not match the digest specified in {MANIFEST_NAME}"))
+        if first_signers is None:
+            self.errors.add(error("JAR_SIG_NO_SIGNED_ZIP_ENTRIES", "no JAR entries covered by JAR signatures"))
+            return []
+        return first_signers
+
+
+# ---------------------------------------------------------------------- SignerInfo -> .SF
+class SignerInfoError(Exception):
+    """Verification of a signature block must stop: apksig adds ``code`` and gives up."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def verify_signer_info(sd: pkcs7.SignedData, certs: list[pkcs7.BagCertificate], si: pkcs7.SignerInfo, sf_bytes: bytes,
+                       min_sdk: int, max_sdk: int, block_name: str, sf_name: str) -> pkcs7.BagCertificate | None:
+    """The signing certificate if ``si`` verifies ``sf_bytes``; None if it just does not.
+
+    Mirrors apksig's ``verifySignerInfoAgainstSigFile``: an unsupported algorithm, a
+    missing certificate, an unusable key or broken signed attributes stop verification of
+    the whole block (SignerInfoError); a wrong digest, content type or signature only
+    fails this SignerInfo, so another SignerInfo may still verify.
+    """
+    def fail(code: str, why: str) -> SignerInfoError:
+        return SignerInfoError(code, f"{block_name} against {sf_name}: {why}")
+
+    missing = pkcs7.unsupported_levels(min_sdk, max_sdk, pkcs7.supported_ranges(si.digest_oid, si.signature_oid))
+    if missing:
+        raise fail("JAR_SIG_UNSUPPORTED_SIG_ALG", f"digest algorithm {si.digest_oid} with signature algorithm {si.signature_oid} is not supported on API Levels {pkcs7.levels_text(missing)}")
+    cert = pkcs7.find_certificate(certs, si)
+    if cert is None:
+        raise fail("JAR_SIG_VERIFY_EXCEPTION", "signing certificate referenced in SignerInfo not found in SignedData")
+    if cert.unsupported_critical:
+        raise fail("JAR_SIG_VERIFY_EXCEPTION", f"signing certificate has unsupported critical extensions {cert.unsupported_critical}")
+    if cert.key_usage is not None:  # Android checks keyUsage itself
+        bits = cert.key_usage[1] if len(cert.key_usage) > 1 else 0
+        if not bits & 0xC0:
+            raise fail("JAR_SIG_VERIFY_EXCEPTION", "signing certificate keyUsage lacks digitalSignature and nonRepudiation")
+    jca = pkcs7.jca_signature_algorithm(si.digest_oid, si.signature_oid)
+    if jca is None:
+        raise fail("JAR_SIG_VERIFY_EXCEPTION", f"no signature algorithm for {si.digest_oid} with {si.signature_oid}")
+    digest_name, key_kind, pss = crypto.parse_jca(jca)
+    key = crypto.load_public_key(cert.spki)
+    if key is None:  # e.g. a negative RSA modulus: apksig re-encodes the key and retries
+        fixed = apksig_public_key_der(cert.der)
+        key = crypto.load_public_key(fixed) if fixed else None
+    if key is None or pkcs7.KEY_OIDS.get(pkcs7.spki_algorithm(cert.spki)) != key_kind:
+        raise fail("JAR_SIG_VERIFY_EXCEPTION", f"certificate public key cannot be used with {jca}")
+    data = sf_bytes
+    if si.signed_attrs is not None:
+        if min_sdk < SDK_KITKAT:  # older platforms never checked the digest: unsafe, refused
+            raise fail("JAR_SIG_VERIFY_EXCEPTION", f"APKs with signed attributes are broken on API Levels < {SDK_KITKAT}")
+        if not _signed_attrs_match(sd, si, sf_bytes, max_sdk, fail):
+            return None
+        data = b"\x31" + si.signed_attrs[1:]  # Android re-tags [0] IMPLICIT as SET, no re-encoding
+    return cert if crypto.verify_with_key(key, digest_name, key_kind, pss, data, si.signature) else None
+
+
+def _signed_attrs_match(sd: pkcs7.SignedData, si: pkcs7.SignerInfo, sf_bytes: bytes, max_sdk: int, fail) -> bool:
+    try:
+        attrs = pkcs7.parse_signed_attributes(si.signed_attrs)
+    except pkcs7.Pkcs7Error as exc:
+        raise fail("JAR_SIG_PARSE_EXCEPTION", str(exc)) from None
+    except pkcs7.Asn1Error as exc:
+        raise fail("JAR_SIG_VERIFY_EXCEPTION", f"failed to parse signed attributes: {exc}") from None
+    try:
+        if max_sdk >= SDK_N:  # content type is checked from Android N on
+            value = pkcs7.single_value(attrs, pkcs7.OID_CONTENT_TYPE)
+            if value is None:
+                raise fail("JAR_SIG_VERIFY_EXCEPTION", "no content type in signed attributes")
+            if pkcs7.decode_oid(*value) != sd.content_type:
+                return False
+        value = pkcs7.single_value(attrs, pkcs7.OID_MESSAGE_DIGEST)
+        if value is None:
+            raise fail("JAR_SIG_VERIFY_EXCEPTION", "no content digest in signed attributes")
+        expected = pkcs7.decode_octets(*value)
+    except (pkcs7.Pkcs7Error, pkcs7.Asn1Error) as exc:
+        raise fail("JAR_SIG_PARSE_EXCEPTION", f"bad signed attribute: {exc}") from None
+    return hashlib.new(pkcs7.DIGEST_OIDS[si.digest_oid][1], sf_bytes).digest() == expected
+
+
+# ---------------------------------------------------------------------- helpers
+def _names(signers: list[_Signer]) -> str:
+    return ", ".join(s.name for s in signers)
+
+
+def _set_certificates(res: SignerResult, sd: pkcs7.SignedData) -> None:
+    """Record the block's certificates as present (signer's first when it can be found)."""
+    certs: list[Certificate] = [certificate_from_der(der) for der in sd.certificates]
+    res.chain = certs
+    res.certificate = certs[0] if certs else None
+    if sd.signer_infos and certs:
+        try:
+            parsed = [pkcs7.parse_certificate(c.der) for c in certs]
+        except (ValueError, IndexError):
+            return
+        match = pkcs7.find_certificate(parsed, sd.signer_infos[0])
+        if match is not None:
+            res.certificate = certs[parsed.index(match)]
+
+
+def _fill_present_certificates(zip: ZipArchive, signer: _Signer) -> None:
+    """Certificates of a block verification never reached (present, not verified)."""
+    try:
+        sd = pkcs7.parse_signed_data(zip.read(signer.block, MAX_METADATA_SIZE))
+    except (ApkScanError, pkcs7.Asn1Error, pkcs7.Pkcs7Error):
+        return
+    _set_certificates(signer.result, sd)
