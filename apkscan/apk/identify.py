@@ -1,0 +1,143 @@
+"""One APK file in, one ``ApkIdentity`` out: the per-input error boundary.
+
+Whatever the bytes are, ``identify`` returns an identity: problems become ``Issue``s
+with stable codes in ``identity.errors`` and the caller's batch goes on. Only the
+manifest, resources.arsc and signature entries are extracted, each under a size cap;
+the rest of the file is streamed once through hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+from apkscan.apk.bytesource import ByteSource
+from apkscan.apk.manifest import read_manifest
+from apkscan.apk.model import ApkIdentity, FileFacts
+from apkscan.apk.verifier import MAX_SDK, verify
+from apkscan.apk.zipreader import ZipArchive
+from apkscan.issues import ApkScanError, error
+
+MAX_MANIFEST = 32 << 20
+MAX_ARSC = 32 << 20  # the largest real apps stay well below; a bomb gets no further
+DEFAULT_TIMEOUT = 300.0  # seconds per input; a 1 GiB APK needs a few
+
+
+def identify(
+    path: str | os.PathLike[str],
+    *,
+    min_sdk: int | None = None,
+    max_sdk: int = MAX_SDK,
+    idsig: str | os.PathLike[str] | None | bool = True,
+    display_path: str | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+) -> ApkIdentity:
+    """Read ``path`` like Android and verify it like apksigner; never raises.
+
+    ``idsig=True`` looks for ``<path>.idsig`` beside the APK (v4); a path uses that file;
+    ``False``/``None`` skips v4. ``timeout`` bounds the wall time spent on this input.
+    """
+    path = os.fspath(path)
+    identity = ApkIdentity(path=display_path or path)
+    try:
+        source = ByteSource(path)
+    except OSError as exc:
+        identity.errors.append(error("INPUT_UNREADABLE", f"cannot open: {exc.strerror or exc}"))
+        return identity
+    with source:
+        if timeout is not None:
+            source.deadline = time.monotonic() + timeout
+        try:
+            _identify_open(source, identity, min_sdk, max_sdk, _idsig_path(path, idsig))
+        except ApkScanError as exc:
+            identity.errors.append(_name_container(source, exc).to_issue())
+        except MemoryError:
+            identity.errors.append(error("INPUT_LIMIT_EXCEEDED", "ran out of memory reading this input"))
+        except OSError as exc:
+            identity.errors.append(error("INPUT_UNREADABLE", f"read failed: {exc.strerror or exc}"))
+        except Exception as exc:  # noqa: BLE001 - the per-input boundary: report, never crash a batch
+            identity.errors.append(error("INTERNAL_ERROR", f"unexpected {type(exc).__name__}: {exc}"))
+        source.deadline = None  # file facts are owed even for inputs that ran out of time
+        if identity.file is None:
+            identity.file = _hash_file(source, identity)
+    return identity
+
+
+def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, idsig_path) -> None:
+    zip = ZipArchive.open(source)
+    identity.tamper.extend(zip.tamper)  # same list object grows as entries are read
+    manifest_entry = zip.entry("AndroidManifest.xml")
+    arsc_entry = zip.entry("resources.arsc")
+    axml = zip.read(manifest_entry, MAX_MANIFEST) if manifest_entry else None
+    arsc = None
+    if arsc_entry is not None:
+        try:
+            arsc = zip.read(arsc_entry, MAX_ARSC)
+        except ApkScanError as exc:
+            identity.warnings.append(exc.to_issue())
+    identity.manifest = read_manifest(axml, arsc)
+    outcome = verify(zip, identity.manifest, axml, min_sdk=min_sdk, max_sdk=max_sdk, idsig_path=idsig_path)
+    identity.file = outcome.file
+    identity.verification = outcome.verification
+    # zip.tamper gained local-header findings while entries were read
+    identity.tamper = _unique(zip.tamper + outcome.tamper)
+
+
+# Magic numbers of containers users hand us that are not APKs (container readers are
+# a separate pipeline stage; until one claims the file, say what it is).
+_CONTAINER_MAGIC = (
+    (0, b"ANDROID BACKUP\n", "an adb backup (.ab)"),
+    (257, b"ustar", "a tar archive"),
+    (0, b"\x1f\x8b", "a gzip stream"),
+    (0, b"BZh", "a bzip2 stream"),
+    (0, b"\xfd7zXZ\x00", "an xz stream"),
+    (0, b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (0, b"\x28\xb5\x2f\xfd", "a zstd stream"),
+)
+
+
+def _name_container(source: ByteSource, exc: ApkScanError) -> ApkScanError:
+    """Turn "not a ZIP" into "this is a tar/backup/... container" when the magic says so."""
+    if exc.code != "ZIP_EOCD_NOT_FOUND":
+        return exc
+    try:
+        head = source.read(0, min(source.size, 512))
+    except ApkScanError:
+        return exc
+    for offset, magic, what in _CONTAINER_MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return ApkScanError("INPUT_UNSUPPORTED_CONTAINER", f"not an APK: this is {what}, which this reader does not open")
+    return exc
+
+
+def _idsig_path(path: str, idsig) -> str | None:
+    if idsig is True:
+        candidate = path + ".idsig"
+        return candidate if os.path.isfile(candidate) else None
+    if idsig:
+        return os.fspath(idsig)
+    return None
+
+
+def _hash_file(source: ByteSource, identity: ApkIdentity) -> FileFacts | None:
+    """Whole-file digests for inputs that never reached the signing-block pass."""
+    h256, h1, h5 = hashlib.sha256(), hashlib.sha1(), hashlib.md5()
+    try:
+        for chunk in source.iter_range(0, source.size):
+            h256.update(chunk)
+            h1.update(chunk)
+            h5.update(chunk)
+    except (ApkScanError, OSError) as exc:
+        identity.errors.append(error("INPUT_UNREADABLE", f"could not hash the file: {exc}"))
+        return None
+    return FileFacts(source.size, h256.hexdigest(), h1.hexdigest(), h5.hexdigest())
+
+
+def _unique(issues):
+    seen, out = set(), []
+    for i in issues:
+        if (i.code, i.message) not in seen:
+            seen.add((i.code, i.message))
+            out.append(i)
+    return out
