@@ -127,7 +127,7 @@ class Browser:
 
 @pytest.fixture(scope="module")
 def browser():
-    with tempfile.TemporaryDirectory(prefix="apkscan-chromium-") as profile:
+    with tempfile.TemporaryDirectory(prefix="apkscan-chromium-", ignore_cleanup_errors=True) as profile:  # chromium helpers may still be exiting
         b = Browser(profile)
         try:
             yield b

@@ -1,0 +1,27 @@
+"""Command-line entry point: ``apkscan <command>``.
+
+Each command lives in its own module beside this one and is registered here.
+Exit codes are documented in README.md and shared by every command.
+"""
+
+from __future__ import annotations
+
+import click
+
+from apkscan import __version__
+from apkscan.cli.inspect_cmd import inspect_command
+from apkscan.cli.rules_cmd import rules_command
+from apkscan.cli.scan_cmd import scan_command
+from apkscan.cli.report_cmd import report_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="apkscan")
+def main() -> None:
+    """Static scanner for Android APKs: verified signing identity, vendor rules, ban policies."""
+
+
+main.add_command(inspect_command)
+main.add_command(report_command)
+main.add_command(scan_command)
+main.add_command(rules_command)

@@ -1,0 +1,119 @@
+"""``apkscan rules list|lint|test|export``: inspect, validate, self-test and share rule packs."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+_rules_opt = click.option("--rules", "rule_paths", multiple=True, type=click.Path(),
+                          help="Extra rule file or folder (repeatable).")
+_builtin_opt = click.option("--no-builtin-rules", is_flag=True, help="Leave out the shipped packs.")
+_iocs_opt = click.option("--iocs", multiple=True, type=click.Path(), help="STIX2 indicator file (repeatable).")
+
+
+@click.group("rules")
+def rules_command() -> None:
+    """List, validate, self-test and export signature rules."""
+
+
+def _load(rule_paths, no_builtin_rules, iocs):
+    from apkscan.rules.loader import RulesInvalid, load_ruleset
+
+    try:
+        return load_ruleset(rule_paths, builtin=not no_builtin_rules, iocs=iocs)
+    except RulesInvalid as exc:
+        for err in exc.errors:
+            click.echo(f"error: {err.message}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+@rules_command.command("list")
+@_rules_opt
+@_builtin_opt
+@_iocs_opt
+@click.option("--json", "as_json", is_flag=True, help="Print packs and rules as JSON.")
+def list_command(rule_paths, no_builtin_rules, iocs, as_json) -> None:
+    """Print every loaded pack and rule with what it matches on."""
+    from apkscan.policy.loader import builtin_policies
+
+    rules = _load(rule_paths, no_builtin_rules, iocs)
+    if as_json:
+        out = {"packs": [dict(p.meta(), rules=[r.to_dict() for r in p.rules]) for p in rules.packs],
+               "policies": builtin_policies()}
+        json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return
+    for pack in rules.packs:
+        click.echo(f"{pack.name} ({pack.vendor}) version {pack.version}, reviewed {pack.reviewed or '-'}: "
+                   f"{len(pack.rules)} rules, {len(pack.certificates)} certificates, "
+                   f"{len(pack.publishers)} publisher patterns  [{pack.path}]")
+        for r in pack.rules:
+            on = [k for k, v in (("package", r.packages or r.package_globs or r.package_regexes),
+                                 ("label", r.labels), ("cert", r.certificates), ("subject", r.subjects),
+                                 ("issuer", r.issuers), ("stamp", r.source_stamps), ("dex", r.dex_prefixes)) if v]
+            click.echo(f"  {r.id:45} {r.kind:4} {'+'.join(on):22} {r.app}")
+    click.echo(f"policies: {', '.join(builtin_policies())}")
+
+
+@rules_command.command("lint")
+@click.argument("paths", nargs=-1, type=click.Path())
+def lint_command(paths) -> None:
+    """Validate rule and policy files (default: the shipped ones); exit 2 on any error."""
+    from apkscan.policy.loader import lint_policy, policy_dir
+    from apkscan.rules.loader import builtin_files, lint_file, rule_files
+
+    files = rule_files(paths) if paths else builtin_files() + sorted(policy_dir().glob("*.yaml"))
+    bad = 0
+    for f in files:
+        is_policy = _is_policy(f)
+        obj, errors = (lint_policy(f) if is_policy else lint_file(f))
+        for err in errors:
+            click.echo(f"{err.message}", err=True)
+        bad += bool(errors)
+        if not errors:
+            what = "policy" if is_policy else f"{len(obj.rules)} rules"
+            click.echo(f"ok  {f} ({what})")
+    sys.exit(EXIT_USAGE if bad else EXIT_OK)
+
+
+def _is_policy(path) -> bool:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return "apkscan-policy/" in fh.read(4096)
+    except OSError:
+        return False
+
+
+@rules_command.command("test")
+@_rules_opt
+@_builtin_opt
+@click.option("--rule", "only", help="Only rules whose id starts with this.")
+def test_command(rule_paths, no_builtin_rules, only) -> None:
+    """Run the examples embedded in rule files; exit 1 if any fails."""
+    from apkscan.rules.selftest import run_examples
+
+    rules = _load(rule_paths, no_builtin_rules, ())
+    results = run_examples(rules, only)
+    failed = [r for r in results if not r.passed]
+    for r in results:
+        click.echo(f"{'PASS' if r.passed else 'FAIL'} {r.rule} example {r.index}: {r.detail}")
+    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    sys.exit(EXIT_FAIL if failed else EXIT_OK)
+
+
+@rules_command.command("export")
+@_rules_opt
+@_builtin_opt
+@_iocs_opt
+@click.option("--format", "fmt", type=click.Choice(["stix2"]), default="stix2", show_default=True)
+@click.option("-o", "--output", default="-", help="Output file ('-' for stdout).")
+def export_command(rule_paths, no_builtin_rules, iocs, fmt, output) -> None:
+    """Export app rules as an MVT-compatible STIX2 bundle."""
+    from apkscan.report.json_report import write_json
+    from apkscan.rules.stix import export_stix
+
+    write_json(export_stix(_load(rule_paths, no_builtin_rules, iocs)), output)
