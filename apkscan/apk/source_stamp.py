@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from apkscan.apk import algorithms, crypto
 from apkscan.apk.algorithms import ContentDigest, SignatureAlgorithm, compare_strength
 from apkscan.apk.certificates import apksig_public_key_der, certificate_from_der, spki_der
+from apkscan.apk.lineage import LineageError, parse_lineage
 from apkscan.apk.model import Certificate, LineageNode, SchemeResult, SignerResult
 from apkscan.issues import ApkScanError, Issue, warning
 
@@ -298,52 +299,22 @@ def _read_lineage(value: bytes, ctx: _Ctx) -> None:
         ctx.stop("SOURCE_STAMP_POR_CERT_MISMATCH", _POR_CERT_MISMATCH)
 
 
+_LINEAGE_ISSUES = {  # lineage.LineageError kinds -> the stamp's own issues and texts
+    "malformed": ("SOURCE_STAMP_MALFORMED_LINEAGE", _MALFORMED_LINEAGE),
+    "did_not_verify": ("SOURCE_STAMP_POR_DID_NOT_VERIFY", _POR_DID_NOT_VERIFY),
+    "cert_mismatch": ("SOURCE_STAMP_POR_CERT_MISMATCH", _POR_CERT_MISMATCH),
+}
+
+
 def _parse_lineage(value: bytes) -> list[LineageNode]:
-    """``SourceStampCertificateLineage.readSigningCertificateLineage``: each node signed by the previous key."""
+    """The stamp's lineage has the v3 lineage's format and checks (apksig keeps two copies
+    of that parser; we keep one), with the stamp's issue names."""
     if not value:
-        raise _LineageFail("SOURCE_STAMP_MALFORMED_LINEAGE", _MALFORMED_LINEAGE)  # null list -> NPE
-    buf = _Buf(value)
-    nodes: list[LineageNode] = []
-    seen: set[bytes] = set()
-    last_der: bytes | None = None
-    last_alg_id = 0
+        raise _LineageFail(*_LINEAGE_ISSUES["malformed"])  # apksig: null list -> NPE
     try:
-        if buf.u32() != 1:
-            raise _LineageFail("SOURCE_STAMP_POR_CERT_MISMATCH", _POR_CERT_MISMATCH)  # IllegalArgumentException
-        while buf.remaining():
-            if len(nodes) >= MAX_LINEAGE_NODES:
-                raise _LineageFail("SOURCE_STAMP_MALFORMED_LINEAGE", _MALFORMED_LINEAGE)
-            node = buf.slice()
-            signed = node.slice()
-            signed_bytes = signed.data[signed.pos : signed.end]
-            flags = node.u32()
-            alg_id = node.u32()
-            signature = node.slice().rest()
-            if last_der is not None:
-                prev_alg = algorithms.by_id(last_alg_id)
-                if prev_alg is None:  # apksig dereferences a null algorithm: NullPointerException
-                    raise _LineageFail("SOURCE_STAMP_MALFORMED_LINEAGE", _MALFORMED_LINEAGE)
-                key = apksig_public_key_der(last_der)
-                try:
-                    ok = key is not None and crypto.verify_signature(key, prev_alg.jca, signed_bytes, signature)
-                except ApkScanError:
-                    ok = False
-                if not ok:
-                    raise _LineageFail("SOURCE_STAMP_POR_DID_NOT_VERIFY", _POR_DID_NOT_VERIFY)
-            der = signed.slice().rest()
-            signed_alg_id = signed.u32()
-            if last_der is not None and signed_alg_id != last_alg_id:
-                raise _LineageFail("SOURCE_STAMP_POR_DID_NOT_VERIFY", _POR_DID_NOT_VERIFY)
-            if spki_der(der) is None:
-                raise _LineageFail("SOURCE_STAMP_POR_DID_NOT_VERIFY", _POR_DID_NOT_VERIFY)  # CertificateException
-            if der in seen:
-                raise _LineageFail("SOURCE_STAMP_POR_DID_NOT_VERIFY", _POR_DID_NOT_VERIFY)
-            seen.add(der)
-            parent = algorithms.by_id(signed_alg_id) if last_der is not None else None
-            nodes.append(LineageNode(certificate_from_der(der), flags, parent.name if parent else None, verified=True))
-            last_der, last_alg_id = der, alg_id
-    except _Malformed:
-        raise _LineageFail("SOURCE_STAMP_MALFORMED_LINEAGE", _MALFORMED_LINEAGE) from None
-    if not nodes:  # get(size - 1) on an empty list
-        raise _LineageFail("SOURCE_STAMP_MALFORMED_LINEAGE", _MALFORMED_LINEAGE)
+        nodes = parse_lineage(value).nodes
+    except LineageError as exc:
+        raise _LineageFail(*_LINEAGE_ISSUES[exc.kind]) from None
+    if not nodes:  # apksig: get(size - 1) on an empty list
+        raise _LineageFail(*_LINEAGE_ISSUES["malformed"])
     return nodes

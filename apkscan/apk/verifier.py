@@ -79,7 +79,6 @@ def verify(
     if min_sdk is None:
         min_sdk = manifest.min_sdk if manifest and manifest.min_sdk is not None else 1
     schemes = {name: SchemeResult(name) for name in SCHEME_NAMES}
-    verdict_errors: list[Issue] = []
     verdict_warnings: list[Issue] = []
     tamper: list[Issue] = []
 
