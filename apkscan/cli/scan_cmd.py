@@ -1,6 +1,6 @@
 """``apkscan scan PATH...``: identity -> findings -> verdict, a summary, and ``--json``.
 
-Exit codes (documented in docs/rules.md / README): 0 nothing at or above ``--fail-on``;
+Exit codes (documented in README.md): 0 nothing at or above ``--fail-on``;
 1 something is; 2 usage or rule/policy file errors (nothing scanned); 3 some inputs could
 not be scanned (and nothing reached ``--fail-on``).
 """
