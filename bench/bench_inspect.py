@@ -47,7 +47,8 @@ def build_apk(folder: Path, size_mib: int) -> Path:
     signed = folder / "big.apk"
     subprocess.run(
         ["apksigner", "sign", "--key", str(KEY), "--cert", str(CERT), "--v1-signing-enabled", "true",
-         "--v2-signing-enabled", "true", "--v3-signing-enabled", "true", "--out", str(signed), str(unsigned)],
+         "--v2-signing-enabled", "true", "--v3-signing-enabled", "true",
+         "--v4-signing-enabled", "false", "--out", str(signed), str(unsigned)],
         check=True,
     )
     unsigned.unlink()

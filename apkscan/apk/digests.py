@@ -15,6 +15,7 @@ by the signing block's offset (so the digest does not depend on the block's size
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 import struct
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ from apkscan.apk.zipreader import ZipArchive
 from apkscan.issues import Issue, error
 
 READ_SIZE = 1 << 20
+PARALLEL_MIN_SIZE = 16 << 20  # below this a helper thread costs more than it saves
 CHUNK_SIZE = 1 << 20  # apksig's CONTENT_DIGESTED_CHUNK_MAX_SIZE_BYTES
 VERITY_BLOCK = 4096
 VERITY_SALT = bytes(8)  # apksig hashes the v2/v3 verity tree with 8 zero bytes of salt
@@ -203,20 +205,35 @@ def compute_digests(
 
     # Content sections as file ranges; the EOCD range is fed from ``eocd_bytes`` instead.
     ranges = [(0, section1), (zip.cd_offset, zip.cd_offset + cd_size)] if content_sinks else []
+    # MD5 is the slowest hash and hashlib releases the GIL on large buffers: on big files a
+    # helper thread runs it beside the other digests, at most two reads in flight.
+    helper = ThreadPoolExecutor(max_workers=1) if size >= PARALLEL_MIN_SIZE else None
+    here = whole if helper is None else whole[:2]
+    pending = None
     pos = 0
-    for piece in source.iter_range(0, size, READ_SIZE):
-        view = memoryview(piece)
-        for h in whole:
-            h.update(view)
-        if file_verity is not None:
-            file_verity.update(view)
-        end = pos + len(view)
-        for lo, hi in ranges:
-            a, b = max(lo, pos), min(hi, end)
-            if a < b:
-                for sink in content_sinks:
-                    sink.update(view[a - pos : b - pos])
-        pos = end
+    try:
+        for piece in source.iter_range(0, size, READ_SIZE):
+            view = memoryview(piece)
+            if helper is not None:
+                if pending is not None:
+                    pending.result()
+                pending = helper.submit(whole[2].update, piece)
+            for h in here:
+                h.update(view)
+            if file_verity is not None:
+                file_verity.update(view)
+            end = pos + len(view)
+            for lo, hi in ranges:
+                a, b = max(lo, pos), min(hi, end)
+                if a < b:
+                    for sink in content_sinks:
+                        sink.update(view[a - pos : b - pos])
+            pos = end
+        if pending is not None:
+            pending.result()
+    finally:
+        if helper is not None:
+            helper.shutdown(wait=True)
     content: dict[ContentDigest, bytes] = {}
     if content_sinks:
         tail = memoryview(eocd_bytes)
