@@ -211,3 +211,16 @@ def test_cli_rules_commands(tmp_path):
     bad.write_text("schema: apkscan-rules/1\n")
     res = runner.invoke(rules_command, ["lint", str(bad)])
     assert res.exit_code == 2 and "bad.yaml:1" in res.output
+
+
+@needs_identify
+def test_cli_scan_unwritable_report_keeps_the_other_formats_and_says_incomplete(tmp_path):
+    """An output that cannot be written is reported, the other formats still land, exit 3."""
+    from apkscan.cli import main
+
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(main, ["scan", str(_fixture("clean-v1v2v3.apk")), "--json", str(out),
+                                    "--html", str(tmp_path / "missing-dir" / "r.html"), "-q"])
+    assert res.exit_code == 3, res.output
+    assert "cannot write the html report" in res.stderr
+    assert json.loads(out.read_text())["apps"][0]["package"] == "com.example.clean"
