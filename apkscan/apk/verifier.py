@@ -125,6 +125,9 @@ def verify(
     )
     for name, p in parsed.items():
         schemes[name] = v2v3.finish_scheme(p, pass_.content)
+    # e.g. a verity digest that is undefined for a misaligned block: the signer fails on it,
+    # and the reason is kept here for the report
+    verdict_warnings.extend(warning(i.code, i.message) for i in pass_.issues)
 
     # --- 3. v1 (JAR) ----------------------------------------------------------
     # Stripping protection asks "was the scheme the .SF names found?". When apksig would
