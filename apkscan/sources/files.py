@@ -54,7 +54,8 @@ class FileSource:
                 if not name.lower().endswith(self.suffixes):
                     continue
                 full = os.path.join(dirpath, name)
-                if not os.path.isfile(full):
+                if not os.path.isfile(full):  # a dangling symlink, a FIFO... named *.apk: say so
+                    yield InputProblem(full, [error("INPUT_NOT_A_FILE", "named like an APK but not a regular file")])
                     continue
                 count += 1
                 if count > self.max_files:
