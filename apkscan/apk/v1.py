@@ -220,15 +220,13 @@ class _State:
         except (pkcs7.Asn1Error, pkcs7.Pkcs7Error) as exc:
             res.errors.append(error("JAR_SIG_PARSE_EXCEPTION", f"failed to parse JAR signature {bname}: {exc}"))
             return
-        _set_certificates(res, sd)
+        certs, cert_error = _set_certificates(res, sd)
         if not sd.signer_infos:
             res.errors.append(error("JAR_SIG_NO_SIGNERS", f"JAR signature {bname} contains no signers"))
             return
         infos = sd.signer_infos[:1] if self.min_sdk < SDK_N else sd.signer_infos  # pre-N: first only
-        try:
-            certs = [pkcs7.parse_certificate(der) for der in sd.certificates]
-        except (ValueError, IndexError) as exc:
-            res.errors.append(error("JAR_SIG_PARSE_EXCEPTION", f"failed to parse JAR signature {bname}: certificate: {exc}"))
+        if cert_error is not None:
+            res.errors.append(error("JAR_SIG_PARSE_EXCEPTION", f"failed to parse JAR signature {bname}: certificate: {cert_error}"))
             return
         verified = None
         for si in infos:
@@ -367,19 +365,24 @@ def _names(signers: list[_Signer]) -> str:
     return ", ".join(s.name for s in signers)
 
 
-def _set_certificates(res: SignerResult, sd: pkcs7.SignedData) -> None:
-    """Record the block's certificates as present (signer's first when it can be found)."""
+def _set_certificates(res: SignerResult, sd: pkcs7.SignedData) -> tuple[list, str | None]:
+    """Record the block's certificates as present (signer's first when it can be found).
+
+    Returns the certificates parsed for signer lookup (each parsed once, here), or the
+    reason they could not be.
+    """
     certs: list[Certificate] = [certificate_from_der(der) for der in sd.certificates]
     res.chain = certs
     res.certificate = certs[0] if certs else None
+    try:
+        parsed = [pkcs7.parse_certificate(der) for der in sd.certificates]
+    except (ValueError, IndexError) as exc:
+        return [], str(exc)
     if sd.signer_infos and certs:
-        try:
-            parsed = [pkcs7.parse_certificate(c.der) for c in certs]
-        except (ValueError, IndexError):
-            return
         match = pkcs7.find_certificate(parsed, sd.signer_infos[0])
         if match is not None:
             res.certificate = certs[parsed.index(match)]
+    return parsed, None
 
 
 def _fill_present_certificates(zip: ZipArchive, signer: _Signer) -> None:
