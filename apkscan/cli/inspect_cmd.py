@@ -60,7 +60,9 @@ def format_identity(identity: ApkIdentity) -> str:
             out.extend(_cert_lines(f"Signer #{n}", cert))
         others = [c for c in v.certificates_present if c.sha256 not in {s.sha256 for s in v.signers}]
         for cert in others:
-            out.extend(_cert_lines("Certificate present (not a verified signer)", cert))
+            roles = _verified_roles(v, cert.sha256)
+            title = f"Certificate (verified as {', '.join(roles)})" if roles else "Certificate present (NOT verified)"
+            out.extend(_cert_lines(title, cert))
         for n, node in enumerate(v.lineage, 1):
             out.append(f"  Lineage #{n}: {node.certificate.sha256} {_safe(node.certificate.subject)} flags={','.join(node.flag_names) or '-'}")
         if v.source_stamp is not None:
@@ -77,6 +79,15 @@ def format_identity(identity: ApkIdentity) -> str:
     for issue in d["tamper"]:
         out.append(f"  TAMPER {issue['code']}: {_safe(issue['message'])}")
     return "\n".join(out)
+
+
+def _verified_roles(v, sha256: str) -> list[str]:
+    """Where a certificate that is not in apksigner's signer list did verify, if anywhere."""
+    roles = [f"{name} signer" for name, scheme in v.schemes.items()
+             if any(s.verified and s.certificate and s.certificate.sha256 == sha256 for s in scheme.signers)]
+    if v.verified and any(n.verified and n.certificate.sha256 == sha256 for n in v.lineage):
+        roles.append("past key in the rotation lineage")
+    return roles
 
 
 def _cert_lines(title: str, cert: Certificate) -> list[str]:
