@@ -113,7 +113,8 @@ def test_command(rule_paths, no_builtin_rules, only) -> None:
 @click.option("-o", "--output", default="-", help="Output file ('-' for stdout).")
 def export_command(rule_paths, no_builtin_rules, iocs, fmt, output) -> None:
     """Export app rules as an MVT-compatible STIX2 bundle."""
-    from apkscan.report.json_report import write_json
+    from apkscan.report import formats
     from apkscan.rules.stix import export_stix
 
-    write_json(export_stix(_load(rule_paths, no_builtin_rules, iocs)), output)
+    # the JSON writer is generic: atomic file write, or stdout for '-'
+    formats.write(export_stix(_load(rule_paths, no_builtin_rules, iocs)), "json", output)

@@ -1,7 +1,7 @@
 """Adapter from the scan result *document* (what ``--json`` writes) to report rows.
 
 Every renderer (HTML, SARIF, CSV, terminal) reads the document only through this
-module, so a renamed field in ``scan.py``/``json_report.py`` is a one-line fix here,
+module, so a renamed field in ``scan.py`` is a one-line fix here,
 and a JSON file saved on a cluster re-renders anywhere. Everything read from an APK
 (labels, names, DNs, paths) stays plain ``str``: escaping is the renderer's job.
 Missing or malformed fields degrade to ``None``/empty rather than raising, because a
