@@ -239,7 +239,9 @@ def test_each_matcher(tmp_path):
     assert k(build_identity("p", "Secure Notes")) == {("m.label", "app", "weak")}
     assert ("m.issuer", "app", "strong") in k(build_identity("p", signers=[kl]))  # self-signed
     assert k(build_identity("p", signers=[rsa])) == {("m.low", "app", "strong")}  # low confidence caps
-    assert k(build_identity("p", stamp=(ec, True))) == {("m.stamp", "app", "strong")}
+    assert k(build_identity("p", stamp=(ec, True), verified=True)) == {("m.stamp", "app", "strong")}
+    # a verified stamp on an APK that does not verify vouches for nothing
+    assert k(build_identity("p", stamp=(ec, True), verified=False)) == {("m.stamp", "app", "weak")}
     assert k(build_identity("p", stamp=(ec, False))) == {("m.stamp", "app", "weak")}
     assert k(build_identity("p"), ["com.kaspersky.components.accessibility.A"]) == {("m.sdk", "sdk", "weak")}
     assert k(build_identity("p"), ["com.kaspersky.components.kautomator.K"]) == set()

@@ -307,8 +307,13 @@ def _verdict_signers(schemes: dict[str, SchemeResult], used: list[str]) -> list[
 
 
 def _lineage(schemes: dict[str, SchemeResult], used: list[str]):
+    """The rotation lineage, only from a v3.1/v3 scheme that counted and verified.
+
+    A lineage inside a scheme that failed or did not count for the SDK range stays in that
+    scheme's own result for the report; it must never vouch for a past key.
+    """
     for name in ("v31", "v3"):
-        if schemes[name].lineage:
+        if name in used and schemes[name].verified and schemes[name].lineage:
             return schemes[name].lineage
     return []
 

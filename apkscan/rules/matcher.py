@@ -58,7 +58,8 @@ class CertView:
             if cert.sha256 not in trusted and cert.sha256 not in seen:
                 seen.add(cert.sha256)
                 view.present.append((where, cert))
-        view.stamp, view.stamp_verified = v.source_stamp, bool(v.source_stamp_verified)
+        # a stamp only vouches for an APK that verifies as a whole
+        view.stamp, view.stamp_verified = v.source_stamp, bool(v.source_stamp_verified) and ok
         return view
 
 
