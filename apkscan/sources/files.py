@@ -61,6 +61,7 @@ class FileSource:
                 if count > self.max_files:
                     yield InputProblem(str(root), [error(
                         "INPUT_LIMIT_EXCEEDED", f"more than {self.max_files} APKs under this folder; rest skipped")])
+                    yield from problems  # folders that could not be listed are still reported
                     return
                 yield ScanInput(path=full, display=full)
         yield from problems
