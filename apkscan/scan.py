@@ -162,7 +162,7 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
     for src in sources:
         for item in src.inputs():
             if isinstance(item, InputProblem):
-                result.errors.append(InputError(item.display, item.container, list(item.issues)))
+                result.errors.append(InputError(item.display, None, list(item.issues)))
                 continue
             if progress:
                 progress(item.display)

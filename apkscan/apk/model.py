@@ -18,6 +18,7 @@ from typing import Any
 from apkscan.issues import Issue
 
 SCHEME_NAMES = ("v1", "v2", "v3", "v31", "v4", "source_stamp")
+ORIGINS = ("apk", "recorded", "listed")
 
 
 @dataclass(slots=True)
@@ -234,6 +235,14 @@ class ApkIdentity:
     tamper: list[Issue] = field(default_factory=list)
     errors: list[Issue] = field(default_factory=list)  # input-level: could not read, limits hit
     warnings: list[Issue] = field(default_factory=list)
+    # Where the identity comes from (one of ORIGINS). "apk": read and verified from APK bytes.
+    # "recorded": a device's records (backup _manifest, AndroidQF packages.json) name the
+    # package and its signing certificates, no APK bytes: the certificates are what the
+    # device recorded, never verified here, so rules match them at most at "strong".
+    # "listed": a package name only (pm list, dumpsys, backup-app metadata): a claim.
+    origin: str = "apk"
+    recorded_by: str | None = None
+    recorded_certificates: list[Certificate] = field(default_factory=list)
 
     @property
     def readable(self) -> bool:
@@ -251,6 +260,9 @@ class ApkIdentity:
                           else SchemeResult(name).to_dict()) for name in SCHEME_NAMES}
         return {
             "path": self.path,
+            "origin": self.origin,
+            "recorded_by": self.recorded_by,
+            "recorded_certificates": [c.to_dict() for c in self.recorded_certificates],
             "size": self.file.size if self.file else None,
             "sha256": self.file.sha256 if self.file else None,
             "sha1": self.file.sha1 if self.file else None,

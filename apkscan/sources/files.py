@@ -34,18 +34,18 @@ class FileSource:
             if p.is_dir():
                 yield from self._folder(p)
             elif p.is_file():
-                yield ScanInput(path=str(p), display=given)
+                yield ScanInput(path=str(p), chain=(given,))
             elif p.exists():
-                yield InputProblem(given, [error("INPUT_NOT_A_FILE", "not a regular file or folder")])
+                yield InputProblem((given,), [error("INPUT_NOT_A_FILE", "not a regular file or folder")])
             else:
-                yield InputProblem(given, [error("INPUT_NOT_FOUND", "no such file or folder")])
+                yield InputProblem((given,), [error("INPUT_NOT_FOUND", "no such file or folder")])
 
     def _folder(self, root: Path) -> Iterator[ScanInput | InputProblem]:
         count = 0
         problems: list[InputProblem] = []
 
         def on_error(exc: OSError) -> None:
-            problems.append(InputProblem(str(exc.filename or root),
+            problems.append(InputProblem((str(exc.filename or root),),
                                          [error("INPUT_UNREADABLE", f"cannot list: {exc.strerror or exc}")]))
 
         for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=False):
@@ -55,13 +55,13 @@ class FileSource:
                     continue
                 full = os.path.join(dirpath, name)
                 if not os.path.isfile(full):  # a dangling symlink, a FIFO... named *.apk: say so
-                    yield InputProblem(full, [error("INPUT_NOT_A_FILE", "named like an APK but not a regular file")])
+                    yield InputProblem((full,), [error("INPUT_NOT_A_FILE", "named like an APK but not a regular file")])
                     continue
                 count += 1
                 if count > self.max_files:
-                    yield InputProblem(str(root), [error(
+                    yield InputProblem((str(root),), [error(
                         "INPUT_LIMIT_EXCEEDED", f"more than {self.max_files} APKs under this folder; rest skipped")])
                     yield from problems  # folders that could not be listed are still reported
                     return
-                yield ScanInput(path=full, display=full)
+                yield ScanInput(path=full, chain=(full,))
         yield from problems

@@ -1,48 +1,191 @@
-"""Where APKs come from: a ``Source`` yields inputs, each a local file plus where it came from.
+"""Where APKs come from: sources yield inputs, each with the chain of containers it came from.
 
-Files and folders today (:mod:`apkscan.sources.files`); an adb backup or tar reader slots in
-beside it by yielding the same :class:`ScanInput` (extracting each APK to a temporary file it
-owns, with ``container`` naming the backup and ``display`` the path inside it). A source
-never raises for one bad input: it yields an :class:`InputProblem` and goes on.
+The contract between the sources stage and the scan loop, and between a container
+reader and the walker that recurses through containers:
+
+- a :class:`Source` (files and folders given on the command line) yields
+  :class:`ScanInput` (APK bytes to identify), :class:`RecordedApp` (an app a device's
+  records name, with no APK bytes), :class:`InputProblem` (could not be read) and
+  :class:`Skipped` (looked at, deliberately not scanned, counted with a reason);
+- a :class:`ContainerReader` (zip, tar, adb backup, bundle, AndroidQF, ...) opened on one
+  file or stream yields :class:`Member` (a file inside it, for the walker to classify
+  by content and recurse into), plus the same ``RecordedApp`` / ``InputProblem`` /
+  ``Skipped`` records.
+
+Nothing here raises for one bad input: problems are yielded and the batch goes on.
+
+Provenance is a ``chain``: the outermost input as given (a path on this machine) first,
+then the name of each member inside each container, e.g.
+``("device-07.ab", "apps/com.tencent.mm/a/base.apk")``. Member names are display
+strings only, never used as file-system paths.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from apkscan.issues import Issue
+
+CHAIN_SEPARATOR = " ▸ "
+
+
+def chain_display(chain: tuple[str, ...]) -> str:
+    """``device-07.ab ▸ apps/com.tencent.mm/a/base.apk``."""
+    return CHAIN_SEPARATOR.join(chain)
 
 
 @dataclass(slots=True)
 class ScanInput:
-    """One APK to scan: ``path`` is a readable local file; ``display`` is what reports show."""
+    """APK bytes to identify.
+
+    ``path`` is a readable local file. When ``length`` is set the APK is the window
+    ``[offset, offset + length)`` of that file (an APK stored uncompressed inside a ZIP is
+    read in place); otherwise it is the whole file. ``cleanup``: the source created
+    ``path`` (a spooled copy) and the scanner deletes it right after scanning.
+    ``bundle``: members of one split bundle share this key (the bundle's chain display),
+    so the scan can compare base and splits.
+    """
 
     path: str
-    display: str
-    container: str | None = None
-    cleanup: bool = False  # the source created ``path`` and the scanner may delete it afterwards
+    chain: tuple[str, ...]
+    offset: int = 0
+    length: int | None = None
+    cleanup: bool = False
+    bundle: str | None = None
 
-    def source_dict(self) -> dict[str, str | None]:
-        return {"path": self.display, "container": self.container}
+    @property
+    def display(self) -> str:
+        return chain_display(self.chain)
+
+    @property
+    def outermost(self) -> str:
+        return self.chain[0]
+
+    @property
+    def container(self) -> str | None:
+        """The chain above this APK, or None for an APK given directly."""
+        return chain_display(self.chain[:-1]) if len(self.chain) > 1 else None
+
+
+@dataclass(slots=True)
+class RecordedCertificate:
+    """A signing certificate as a device's record states it: full DER, or only digests/names."""
+
+    der: bytes | None = None
+    sha256: str | None = None
+    sha1: str | None = None
+    md5: str | None = None
+    subject: str | None = None
+    issuer: str | None = None
+
+
+@dataclass(slots=True)
+class RecordedApp:
+    """An app known only from records (backup ``_manifest``, ``packages.json``, ``dumpsys``).
+
+    No APK bytes: its certificates (if any) were recorded by the device, not verified by
+    apkscan, so rules match it at most at ``strong``. ``recorded_by`` names the record
+    (e.g. ``"adb backup _manifest"``).
+    """
+
+    chain: tuple[str, ...]
+    package: str
+    recorded_by: str
+    version_code: int | None = None
+    version_name: str | None = None
+    label: str | None = None
+    certificates: list[RecordedCertificate] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def display(self) -> str:
+        return chain_display(self.chain)
 
 
 @dataclass(slots=True)
 class InputProblem:
-    """Something given to scan that could not become an input (missing path, unreadable folder)."""
+    """Something given to scan that could not become an input (missing, unreadable, bad password)."""
 
-    display: str
+    chain: tuple[str, ...]
     issues: list[Issue] = field(default_factory=list)
-    container: str | None = None
+
+    @property
+    def display(self) -> str:
+        return chain_display(self.chain)
+
+
+@dataclass(slots=True)
+class Skipped:
+    """Files looked at and deliberately not scanned (not an APK, excluded, a symlink ...).
+
+    ``where`` is the folder or container chain they sit in; one record per (where, reason)
+    with a count and a few example names, so a tar of 10,000 text files is one line.
+    """
+
+    where: tuple[str, ...]
+    reason: str
+    count: int = 1
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Member:
+    """A file inside a container, handed to the walker to classify by content.
+
+    ``open()`` returns a fresh readable binary stream of the member's bytes. For a
+    streamed container (tar, adb backup) it is valid only until the reader's iterator
+    is advanced. ``window`` is ``(path, offset, length)`` when the bytes lie uncompressed
+    in a local file, so an APK can be read in place instead of spooled.
+    """
+
+    name: str
+    size: int | None
+    open: Callable[[], BinaryIO]
+    window: tuple[str, int, int] | None = None
+
+
+Item = ScanInput | RecordedApp | InputProblem | Skipped
+
+
+@runtime_checkable
+class Tree(Protocol):
+    """A folder or a random-access archive (ZIP) read by member name.
+
+    Layout readers (split folders, AndroidQF, Neo/Swift/Titanium backups) take a Tree, so
+    the same code reads an acquisition whether it is a folder or a ZIP of that folder.
+    Names use ``/`` separators, relative to the tree's root.
+    """
+
+    chain: tuple[str, ...]
+
+    def names(self) -> list[str]:
+        """Every regular file in the tree, sorted (bounded by the walker's limits)."""
+        ...
+
+    def member(self, name: str) -> Member:
+        """The file ``name`` as a :class:`Member` (KeyError when absent)."""
+        ...
 
 
 @runtime_checkable
 class Source(Protocol):
-    """Anything that can enumerate APKs to scan."""
+    """Anything that can enumerate inputs to scan."""
 
     description: str
 
-    def inputs(self) -> Iterator[ScanInput | InputProblem]:
+    def inputs(self) -> Iterator[Item]:
         """Every input, in a stable order; problems are yielded, not raised."""
+        ...
+
+
+@runtime_checkable
+class ContainerReader(Protocol):
+    """One container format opened on one file or stream."""
+
+    kind: str  # "zip", "tar", "adb-backup", "apks", "xapk", "androidqf", ...
+
+    def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+        """Members and records in container order; problems are yielded, not raised."""
         ...
