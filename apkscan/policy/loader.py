@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from apkscan.policy.model import AllowEntry, Condition, Decision, Policy
+from apkscan.policy.model import AllowEntry, Condition, Decision, Policy, UnverifiedUrl
 from apkscan.rules.loader import RulesInvalid, builtin_dir
 from apkscan.rules.yamlsrc import (
     Document,
@@ -70,24 +70,45 @@ def _build(doc: Document) -> Policy:
     d = doc.data
     policy = Policy(name=str(d["policy"]), version=str(d["version"]), title=str(d.get("title", "")),
                     path=doc.path, reviewed=d.get("reviewed"), description=str(d.get("description", "")),
-                    default=str(d.get("default", "allowed")))
+                    default=str(d.get("default", "allowed")), jurisdiction=str(d.get("jurisdiction", "")),
+                    effective=d.get("effective"), covers=str(d.get("covers", "")).strip(),
+                    uncertain=[str(u) for u in d.get("uncertain", [])], examples=list(d.get("examples") or []))
     seen = set()
     for i, dec in enumerate(d.get("decisions") or []):
         if dec["id"] in seen:
             raise doc.error(("decisions", i, "id"), f"decision id {dec['id']!r} used twice")
         seen.add(dec["id"])
         w = dec.get("when") or {}
-        urls = ([dec["url"]] if dec.get("url") else []) + list(dec.get("urls", []))
+        urls, unverified = _urls(([dec["url"]] if dec.get("url") else []) + list(dec.get("urls", [])))
         policy.decisions.append(Decision(
             id=str(dec["id"]), verdict=str(dec["verdict"]), text=str(dec.get("text", "")),
             authority=str(dec.get("authority", "")), date=dec.get("date"), urls=urls,
+            unverified_urls=unverified, uncertain=[str(u) for u in dec.get("uncertain", [])],
             when=Condition(rules=list(w.get("rules", [])), tags=list(w.get("tags", [])),
                            vendors=list(w.get("vendors", [])), kinds=list(w.get("kinds", [])),
                            basis=list(w.get("basis", [])), min_strength=w.get("min_strength"))))
+    for i, ex in enumerate(policy.examples):
+        want = (ex.get("expect") or {}).get("decision")
+        if want is not None and want not in seen and want != "allow-list":
+            raise doc.error(("examples", i, "expect", "decision"), f"example expects unknown decision {want!r}")
     for i, a in enumerate(d.get("allow") or []):
         policy.allow.append(parse_allow(f"{a['package']}:{a['certificate']}", a.get("reason", ""),
                                         doc, ("allow", i)))
     return policy
+
+
+def _urls(entries: list) -> tuple[list[str], list[UnverifiedUrl]]:
+    """Split sources into checked URLs and those marked ``verified: false``."""
+    urls, unverified = [], []
+    for e in entries:
+        if isinstance(e, dict):
+            if e.get("verified", True):
+                urls.append(str(e["url"]))
+            else:
+                unverified.append(UnverifiedUrl(str(e["url"]), str(e.get("note", ""))))
+        else:
+            urls.append(str(e))
+    return urls, unverified
 
 
 def parse_allow(spec: str, reason: str = "", doc: Document | None = None, at: tuple = ()) -> AllowEntry:

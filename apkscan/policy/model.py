@@ -34,13 +34,30 @@ class Decision:
     text: str = ""
     authority: str = ""
     date: str | None = None
-    urls: list[str] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)  # sources checked by the policy's author
+    unverified_urls: list[UnverifiedUrl] = field(default_factory=list)
+    uncertain: list[str] = field(default_factory=list)  # what the sources leave open
 
     def provenance(self, policy: Policy) -> dict[str, Any]:
-        """What a report shows next to a verdict."""
-        return {"policy": policy.name, "decision": self.id, "verdict": self.verdict,
-                "text": self.text, "authority": self.authority, "date": self.date,
-                "url": self.urls[0] if self.urls else None, "urls": list(self.urls)}
+        """What a report shows next to a verdict.
+
+        ``url`` is only ever a checked source; an unverified one travels apart, flagged,
+        so that a report never presents it as the measure's text.
+        """
+        out = {"policy": policy.name, "decision": self.id, "verdict": self.verdict,
+               "text": self.text, "authority": self.authority, "date": self.date,
+               "url": self.urls[0] if self.urls else None, "urls": list(self.urls)}
+        if self.unverified_urls:
+            out["unverified_urls"] = [{"url": u.url, "note": u.note} for u in self.unverified_urls]
+        if self.uncertain:
+            out["uncertain"] = list(self.uncertain)
+        return out
+
+
+@dataclass(slots=True)
+class UnverifiedUrl:
+    url: str
+    note: str = ""
 
 
 @dataclass(slots=True)
@@ -61,8 +78,14 @@ class Policy:
     default: str = "allowed"
     decisions: list[Decision] = field(default_factory=list)
     allow: list[AllowEntry] = field(default_factory=list)
+    jurisdiction: str = ""
+    effective: str | None = None
+    covers: str = ""
+    uncertain: list[str] = field(default_factory=list)
+    examples: list[dict[str, Any]] = field(default_factory=list)  # run by `policies test`
 
     def meta(self) -> dict[str, Any]:
         first_url = next((d.urls[0] for d in self.decisions if d.urls), None)
         return {"name": self.name, "version": self.version, "title": self.title,
-                "path": self.path, "reviewed": self.reviewed, "url": first_url}
+                "path": self.path, "reviewed": self.reviewed, "url": first_url,
+                "jurisdiction": self.jurisdiction or None, "effective": self.effective}

@@ -1,0 +1,52 @@
+"""Run a policy file's own examples (``apkscan policies test``).
+
+A policy is a reading of a measure's words ("is TikTok Lite TikTok?"); its examples pin
+that reading next to the decisions: an app described by its facts (package, label,
+verified signers, merely present certificates, lineage, DEX class names) and the verdict
+and deciding decision it must get against the shipped rule packs. An edit to a policy or
+to a rule pack that changes a verdict then fails in CI. Identities are built exactly as
+``rules test`` builds them, so both self-tests speak about the same apps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from apkscan.policy.decide import decide
+from apkscan.policy.model import Policy
+from apkscan.rules.matcher import match_identity
+from apkscan.rules.model import RuleSet
+from apkscan.rules.selftest import example_identity
+
+
+@dataclass(slots=True)
+class PolicyExampleResult:
+    policy: str
+    name: str
+    passed: bool
+    verdict: str
+    decision: str | None
+    detail: str
+
+
+def run_policy_examples(policy: Policy, rules: RuleSet) -> list[PolicyExampleResult]:
+    """Check every example of ``policy``; never raises for a failing example."""
+    return [check_example(policy, ex, rules) for ex in policy.examples]
+
+
+def check_example(policy: Policy, ex: dict[str, Any], rules: RuleSet) -> PolicyExampleResult:
+    identity = example_identity(ex)
+    findings = match_identity(identity, rules, ex.get("dex_classes"))
+    outcome = decide(identity, findings, policy, rules)
+    got_decision = outcome.policy.get("decision") if outcome.policy else None
+    expect = ex.get("expect") or {}
+    ok = outcome.verdict == expect.get("verdict")
+    if ok and "decision" in expect:
+        ok = got_decision == expect["decision"]
+    found = ", ".join(f"{f.rule}:{f.kind}/{f.strength}" for f in findings) or "no finding"
+    detail = (f"expected {expect.get('verdict')}"
+              f"{' by ' + str(expect['decision']) if 'decision' in expect else ''}, "
+              f"got {outcome.verdict} by {got_decision or 'default'} ({found})")
+    return PolicyExampleResult(policy.name, str(ex.get("name", "?")), ok, outcome.verdict,
+                               got_decision, detail)
