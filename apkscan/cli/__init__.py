@@ -10,6 +10,7 @@ import click
 
 from apkscan import __version__
 from apkscan.cli.inspect_cmd import inspect_command
+from apkscan.cli.policies_cmd import policies_command
 from apkscan.cli.rules_cmd import rules_command
 from apkscan.cli.scan_cmd import scan_command
 from apkscan.cli.report_cmd import report_command
@@ -25,3 +26,4 @@ main.add_command(inspect_command)
 main.add_command(report_command)
 main.add_command(scan_command)
 main.add_command(rules_command)
+main.add_command(policies_command)
