@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from apkscan import __version__
+from apkscan.cli.diff_cmd import diff_command
 from apkscan.cli.inspect_cmd import inspect_command
 from apkscan.cli.policies_cmd import policies_command
 from apkscan.cli.rules_cmd import rules_command
@@ -27,3 +28,4 @@ main.add_command(report_command)
 main.add_command(scan_command)
 main.add_command(rules_command)
 main.add_command(policies_command)
+main.add_command(diff_command)

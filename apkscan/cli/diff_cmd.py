@@ -1,0 +1,101 @@
+"""``apkscan diff OLD.json NEW.json``: what changed between two audits, per outermost source.
+
+Exit codes: 0 nothing got worse; 1 something got worse (a new prohibited app, a verdict
+raised, a verified signer set changed); 2 a document is unusable or an output cannot be
+written (each problem printed with its DIFF_* code).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+import click
+
+from apkscan.diff import EXIT_USAGE, AppChange, ScanDiff
+
+_MARK = {"added": "+", "removed": "-", "changed": "~"}
+
+
+@click.command("diff")
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option("--json", "json_out", metavar="FILE", help="Write the comparison as JSON ('-' for stdout).")
+@click.option("--html", "html_out", metavar="FILE", help="Write a self-contained HTML page ('-' for stdout).")
+def diff_command(old, new, json_out, html_out) -> None:
+    """Compare two saved scan results (apkscan scan --json): apps added, removed, changed."""
+    from apkscan.diff import DiffInputError, diff_documents, load_document
+
+    if json_out == "-" and html_out == "-":
+        click.echo("error: only one format can be written to stdout ('-')", err=True)
+        sys.exit(EXIT_USAGE)
+    docs = []
+    for path in (old, new):
+        try:
+            docs.append(load_document(path))
+        except DiffInputError as exc:
+            click.echo(f"error: {exc.issue}", err=True)
+            sys.exit(EXIT_USAGE)
+    result = diff_documents(docs[0], docs[1], old, new)
+    to_stdout = "-" in (json_out, html_out)
+    render_text(result, sys.stderr if to_stdout else sys.stdout)
+    for fmt, target in (("json", json_out), ("html", html_out)):
+        if target and not _write(result, fmt, target):
+            sys.exit(EXIT_USAGE)
+    sys.exit(result.exit_code())
+
+
+def _write(result: ScanDiff, fmt: str, target: str) -> bool:
+    from apkscan.report import diff_html, formats
+
+    try:
+        if fmt == "json":
+            formats.write(result.to_dict(), "json", target)
+        else:
+            diff_html.write(result, target)
+        return True
+    except OSError as exc:
+        click.echo(f"error: DIFF_OUTPUT_UNWRITABLE: cannot write {fmt} to {target}: {exc.strerror or exc}", err=True)
+        return False
+
+
+def render_text(result: ScanDiff, out: TextIO) -> None:
+    """The comparison for a terminal: notes, then one block per source, then the counts."""
+    from apkscan.report.terminal import safe
+
+    out.write(f"apkscan diff: {safe(result.old.path)} ({safe(result.old.started_at or '?')}) -> "
+              f"{safe(result.new.path)} ({safe(result.new.started_at or '?')})\n")
+    for note in result.notes:
+        out.write(f"note: {safe(note)}\n")
+    for src in result.sources:
+        if not src.changes:
+            continue
+        out.write(f"\n{safe(src.source) or '(APKs given directly)'}: {len(src.changes)} changed, "
+                  f"{src.unchanged} unchanged\n")
+        for c in src.changes:
+            out.write(f"  {_MARK[c.change]} {safe(c.package)}  {safe(describe(c))}"
+                      f"{'  [WORSE]' if c.worse else ''}\n")
+    n = result.counts()
+    out.write(f"\n{n['added']} added, {n['removed']} removed, {n['verdict']} verdict changes, "
+              f"{n['signer']} signer changes, {n['version']} version changes, {n['unchanged']} unchanged; "
+              f"{'WORSE: ' + str(n['worse']) + ' change(s) need a look' if n['worse'] else 'nothing got worse'}\n")
+
+
+def describe(c: AppChange) -> str:
+    """One line: what the change is, in words an auditor reads."""
+    if c.change == "added":
+        return f"new, {c.new.verdict}" + (f" ({c.new.decision})" if c.new.decision else "")
+    if c.change == "removed":
+        return f"gone, was {c.old.verdict}"
+    parts = []
+    if "verdict" in c.reasons:
+        parts.append(f"verdict {c.old.verdict} -> {c.new.verdict}")
+    if "signer" in c.reasons:
+        parts.append(f"signer {_keys(c.old.signers)} -> {_keys(c.new.signers)}")
+    if "version" in c.reasons:
+        parts.append(f"version {', '.join(c.old.versions)} -> {', '.join(c.new.versions)}")
+    return "; ".join(parts)
+
+
+def _keys(signers) -> str:
+    return ",".join(s[:12] for s in sorted(signers)) or "none verified"
