@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from apkscan.policy.model import AllowEntry, Condition, Decision, Policy, UnverifiedUrl
@@ -78,6 +79,7 @@ def _build(doc: Document) -> Policy:
         if dec["id"] in seen:
             raise doc.error(("decisions", i, "id"), f"decision id {dec['id']!r} used twice")
         seen.add(dec["id"])
+        _check_date(doc, ("decisions", i, "date"), dec.get("date"))
         w = dec.get("when") or {}
         urls, unverified = _urls(([dec["url"]] if dec.get("url") else []) + list(dec.get("urls", [])))
         policy.decisions.append(Decision(
@@ -95,6 +97,16 @@ def _build(doc: Document) -> Policy:
         policy.allow.append(parse_allow(f"{a['package']}:{a['certificate']}", a.get("reason", ""),
                                         doc, ("allow", i)))
     return policy
+
+
+def _check_date(doc: Document, at: tuple, value: object) -> None:
+    """A decision date travels into every report: it must be a real calendar date (or month)."""
+    if not isinstance(value, str):
+        return
+    try:
+        date.fromisoformat(value if len(value) == 10 else f"{value}-01")
+    except ValueError:
+        raise doc.error(at, f"date {value!r} is not a calendar date (YYYY-MM-DD or YYYY-MM)") from None
 
 
 def _urls(entries: list) -> tuple[list[str], list[UnverifiedUrl]]:
