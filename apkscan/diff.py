@@ -224,15 +224,16 @@ def _index(apps: Iterable[Any]) -> tuple[dict[tuple[str, str], AppState], int]:
 
 
 def _state(copies: list[dict[str, Any]]) -> AppState:
-    worst = max(copies, key=lambda a: _RANK.get(a.get("verdict"), 0))  # type: ignore[arg-type]
-    verdict = worst["verdict"] if worst.get("verdict") in _RANK else "allowed"
+    worst = max(copies, key=lambda a: _RANK[_verdict(a)])
+    verdict = _verdict(worst)
     pol = worst.get("policy") if isinstance(worst.get("policy"), dict) else {}
     decision = pol.get("decision") if isinstance(pol.get("decision"), str) else None
     signers: set[str] = set()
     versions, digests = set(), set()
     for app in copies:
         ident = app.get("identity") if isinstance(app.get("identity"), dict) else {}
-        for cert in ident.get("signers") or []:
+        certs = ident.get("signers")
+        for cert in certs if isinstance(certs, list) else []:
             if isinstance(cert, dict) and isinstance(cert.get("sha256"), str):
                 signers.add(cert["sha256"].lower())
         versions.add(f"{app.get('version_name') or '?'} ({app.get('version_code') if app.get('version_code') is not None else '?'})")
@@ -241,6 +242,11 @@ def _state(copies: list[dict[str, Any]]) -> AppState:
     label = next((a["label"] for a in copies if isinstance(a.get("label"), str)), None)
     return AppState(verdict, decision, frozenset(signers), tuple(sorted(versions)), tuple(sorted(digests)),
                     label, len(copies))
+
+
+def _verdict(app: dict[str, Any]) -> str:
+    v = app.get("verdict")
+    return v if isinstance(v, str) and v in _RANK else "allowed"
 
 
 def _summary(doc: dict[str, Any], path: str, apps: int, bad: int) -> DocSummary:

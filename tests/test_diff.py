@@ -1,0 +1,247 @@
+"""``apkscan diff``: two real scans of fixture folders (an added banned app, a removed one, a
+re-signed one), per-source matching, exit codes, and documents built to break it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from apkscan.cli import main
+from apkscan.diff import DIRECT, diff_documents, source_key
+
+REPO = Path(__file__).resolve().parents[1]
+APKS = REPO / "fixtures" / "apks"
+
+
+def _keys() -> dict[str, str]:
+    index = APKS / "index.json"
+    if not index.exists():
+        pytest.skip("fixtures not generated")
+    return {k: v["cert_sha256"] for k, v in json.loads(index.read_text())["keys"].items()}
+
+
+def _folder(path: Path, files: dict[str, str]) -> Path:
+    """A scan folder: target name -> fixture file copied under that name."""
+    path.mkdir()
+    for target, source in files.items():
+        if not (APKS / source).exists():
+            pytest.skip(f"fixture {source} not generated")
+        shutil.copy(APKS / source, path / target)
+    return path
+
+
+def _scan(folder: Path, out: Path, policy: str = "canada-tbs-2023") -> dict:
+    res = CliRunner().invoke(main, ["scan", str(folder), "--json", str(out), "--policy", policy, "--quiet"])
+    assert res.exit_code in (0, 1), res.output
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def audits(tmp_path_factory):
+    """Two audits of one device folder: WeChat re-signed, Kaspersky-signed notes gone, TikTok new."""
+    base = tmp_path_factory.mktemp("audits")
+    old = _folder(base / "old", {"clean.apk": "clean-v1v2v3.apk", "wechat.apk": "wechat-tencent-subject.apk",
+                                 "notes.apk": "kaspersky-subject-notes.apk", "v2.apk": "v2-only.apk"})
+    new = _folder(base / "new", {"clean.apk": "clean-v1v2v3.apk", "wechat.apk": "wechat-impostor.apk",
+                                 "tiktok.apk": "tiktok-bytedance-subject.apk", "v2.apk": "v2-only.apk"})
+    _scan(old, base / "old.json")
+    _scan(new, base / "new.json")
+    return base
+
+
+def test_added_removed_and_resigned(audits, tmp_path):
+    keys = _keys()
+    out_json, out_html = tmp_path / "d.json", tmp_path / "d.html"
+    res = CliRunner().invoke(main, ["diff", str(audits / "old.json"), str(audits / "new.json"),
+                                    "--json", str(out_json), "--html", str(out_html)])
+    assert res.exit_code == 1, res.output
+    d = json.loads(out_json.read_text())
+    assert d["worse"] is True and d["notes"] == []
+    [src] = d["sources"]
+    assert src["source"] is None and src["unchanged"] == 2  # clean + v2-only, same bytes
+    by = {c["package"]: c for c in src["changes"]}
+    assert set(by) == {"com.zhiliaoapp.musically", "com.example.notes", "com.tencent.mm"}
+    tiktok = by["com.zhiliaoapp.musically"]
+    assert tiktok["change"] == "added" and tiktok["worse"] and tiktok["new"]["verdict"] == "prohibited"
+    notes = by["com.example.notes"]
+    assert notes["change"] == "removed" and not notes["worse"] and notes["old"]["verdict"] == "prohibited"
+    wechat = by["com.tencent.mm"]
+    # same package, same verdict, another key: worth a look by itself
+    assert wechat["change"] == "changed" and wechat["reasons"] == ["signer"] and wechat["worse"]
+    assert wechat["old"]["verdict"] == wechat["new"]["verdict"] == "prohibited"
+    assert wechat["old"]["signers"] == [keys["tencent-like"]] and wechat["new"]["signers"] == [keys["impostor"]]
+    assert d["counts"] == {"added": 1, "removed": 1, "verdict": 0, "signer": 1, "version": 0,
+                           "worse": 2, "unchanged": 2}
+    assert "+ com.zhiliaoapp.musically" in res.output and "[WORSE]" in res.output
+    assert f"signer {keys['tencent-like'][:12]} -> {keys['impostor'][:12]}" in res.output
+    page = out_html.read_text(encoding="utf-8")
+    assert "com.zhiliaoapp.musically" in page and "default-src &#39;none&#39;" in page and "<script" not in page
+
+
+def test_same_scan_and_improvement_exit_0(audits):
+    runner = CliRunner()
+    same = runner.invoke(main, ["diff", str(audits / "new.json"), str(audits / "new.json")])
+    assert same.exit_code == 0 and "nothing got worse" in same.output
+    # new -> old: TikTok removed, notes added back (prohibited: worse), WeChat signer back
+    back = runner.invoke(main, ["diff", str(audits / "new.json"), str(audits / "old.json"), "--json", "-"])
+    assert back.exit_code == 1
+    d = json.loads(back.stdout)
+    assert {c["package"]: c["worse"] for c in d["sources"][0]["changes"]} == {
+        "com.zhiliaoapp.musically": False, "com.example.notes": True, "com.tencent.mm": True}
+
+
+def test_only_removals_are_not_worse(tmp_path):
+    old = _folder(tmp_path / "old", {"wechat.apk": "wechat-impostor.apk", "clean.apk": "clean-v1v2v3.apk"})
+    new = _folder(tmp_path / "new", {"clean.apk": "clean-v1v2v3.apk"})
+    a, b = _scan(old, tmp_path / "a.json"), _scan(new, tmp_path / "b.json")
+    result = diff_documents(a, b)
+    assert result.exit_code() == 0 and [c.change for c in result.changes()] == ["removed"]
+
+
+def test_verdict_raised_by_another_policy_is_worse_and_noted(tmp_path):
+    folder = _folder(tmp_path / "apks", {"wechat.apk": "wechat-tencent-subject.apk"})
+    watch = _scan(folder, tmp_path / "w.json", "vendor-watch")
+    ban = _scan(folder, tmp_path / "b.json", "canada-tbs-2023")
+    up = diff_documents(watch, ban)
+    [c] = up.changes()
+    assert c.reasons == ["verdict"] and c.old.verdict == "review" and c.new.verdict == "prohibited"
+    assert c.new.decision == "tbs-2023-10-wechat" and up.exit_code() == 1
+    assert [n.code for n in up.notes] == ["DIFF_POLICY_DIFFERS"]
+    down = diff_documents(ban, watch)
+    assert down.changes()[0].reasons == ["verdict"] and down.exit_code() == 0
+
+
+def test_per_outermost_source(audits):
+    """Two devices in containers hold the same package; only device B's copy was re-signed."""
+    old = json.loads((audits / "old.json").read_text())
+    new = json.loads((audits / "new.json").read_text())
+    wechat_old = next(a for a in old["apps"] if a["package"] == "com.tencent.mm")
+    wechat_new = next(a for a in new["apps"] if a["package"] == "com.tencent.mm")
+
+    def on(app, device, chain_form):
+        app = copy.deepcopy(app)
+        member = "apps/com.tencent.mm/a/base.apk"
+        if chain_form:  # the containers branch's provenance
+            app["source"] = {"path": f"{device} ▸ {member}", "chain": [device, member], "outermost": device}
+        else:  # today's documents: container only
+            app["source"] = {"path": f"{device} ▸ {member}", "container": device}
+            app["container"] = device
+        return app
+
+    for chain_form in (True, False):
+        a = dict(old, apps=[on(wechat_old, "device-a.ab", chain_form), on(wechat_old, "device-b.ab", chain_form)])
+        b = dict(new, apps=[on(wechat_old, "device-a.ab", chain_form), on(wechat_new, "device-b.ab", chain_form)])
+        result = diff_documents(a, b)
+        assert [(s.source, s.unchanged, [c.reasons for c in s.changes]) for s in result.sources] == [
+            ("device-a.ab", 1, []), ("device-b.ab", 0, [["signer"]])]
+        assert result.exit_code() == 1
+
+
+def test_source_key_fallbacks():
+    assert source_key({"source": {"path": "x.apk", "container": None}}) == DIRECT
+    assert source_key({"source": {"path": "x.apk", "chain": ["x.apk"], "outermost": "x.apk"}}) == DIRECT
+    assert source_key({"source": {"path": "d.tar ▸ a.zip ▸ b.apk", "container": "d.tar ▸ a.zip"}}) == "d.tar"
+    assert source_key({"container": "backup.ab", "source": "not a dict"}) == "backup.ab"
+
+
+def test_version_change_is_reported_not_worse(audits):
+    old = json.loads((audits / "old.json").read_text())
+    new = copy.deepcopy(old)
+    clean = next(a for a in new["apps"] if a["package"] == "com.example.clean")
+    clean["version_name"], clean["version_code"] = "2.0", 2
+    [c] = diff_documents(old, new).changes()
+    assert c.reasons == ["version"] and c.new.versions == ("2.0 (2)",) and not c.worse
+
+
+def test_first_verified_signer_is_a_change_not_worse(audits):
+    old = json.loads((audits / "old.json").read_text())
+    new = copy.deepcopy(old)
+    clean = next(a for a in old["apps"] if a["package"] == "com.example.clean")
+    clean["identity"]["signers"] = []  # e.g. the old copy did not verify
+    [c] = diff_documents(old, new).changes()
+    assert c.reasons == ["signer"] and not c.worse
+
+
+def test_hostile_package_names_are_escaped(audits, tmp_path):
+    old = json.loads((audits / "old.json").read_text())
+    new = copy.deepcopy(old)
+    evil = copy.deepcopy(new["apps"][0])
+    evil["package"] = "com.evil\x1b[2J\u202e<script>alert(1)</script>"
+    evil["verdict"] = "prohibited"
+    new["apps"].append(evil)
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    res = CliRunner().invoke(main, ["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json"),
+                                    "--html", str(tmp_path / "d.html")])
+    assert res.exit_code == 1
+    assert "\x1b" not in res.output and "\u202e" not in res.output and "\\x1b[2J\\u202e" in res.output
+    page = (tmp_path / "d.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+@pytest.mark.parametrize("content,code", [
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "DIFF_NOT_JSON"),
+    (b"[1, 2, 3]", "DIFF_NOT_A_SCAN"),
+    (b'{"apps": {"not": "a list"}}', "DIFF_NOT_A_SCAN"),
+    (b"[" * 100000, "DIFF_NOT_JSON"),  # nesting bomb
+    (b"\xff\xfe{", "DIFF_NOT_JSON"),
+])
+def test_unusable_documents_exit_2_with_a_code(tmp_path, audits, content, code):
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content)
+    res = CliRunner().invoke(main, ["diff", str(audits / "old.json"), str(bad)])
+    assert res.exit_code == 2 and f"error: {code}: " in res.output and "Traceback" not in res.output
+
+
+def test_missing_document_and_two_stdout_formats(tmp_path, audits):
+    res = CliRunner().invoke(main, ["diff", str(audits / "old.json"), str(tmp_path / "nope.json")])
+    assert res.exit_code == 2 and "DIFF_UNREADABLE" in res.output
+    res = CliRunner().invoke(main, ["diff", str(audits / "old.json"), str(audits / "old.json"),
+                                    "--json", "-", "--html", "-"])
+    assert res.exit_code == 2
+
+
+def test_unwritable_output_exit_2(tmp_path, audits):
+    res = CliRunner().invoke(main, ["diff", str(audits / "old.json"), str(audits / "new.json"),
+                                    "--json", str(tmp_path / "no" / "such" / "dir.json")])
+    assert res.exit_code == 2 and "DIFF_OUTPUT_UNWRITABLE" in res.output
+
+
+def test_malformed_entries_are_counted(audits):
+    old = json.loads((audits / "old.json").read_text())
+    new = dict(old, apps=old["apps"] + [1, "x", None, {"package": 5}, {"verdict": "prohibited"}])
+    result = diff_documents(old, new)
+    assert result.changes() == [] and result.new.skipped_entries == 5
+    assert [n.code for n in result.notes] == ["DIFF_BAD_ENTRY"]
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+                         st.sampled_from(["apps", "package", "sha256", "verdict", "policy", "identity",
+                                          "signers", "source", "container", "chain", "outermost",
+                                          "version_code", "rules", "packs", "name", "errors", "decision"]),
+                         inner, max_size=6), max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(a=_json, b=_json)
+def test_any_json_shape_never_crashes(a, b):
+    docs = [x if isinstance(x, dict) and isinstance(x.get("apps"), list) else {"apps": [x]} for x in (a, b)]
+    result = diff_documents(*docs)
+    json.dumps(result.to_dict())
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(apps=st.lists(st.fixed_dictionaries({"package": st.sampled_from(["a", "b"])}, optional={
+    k: _json for k in ("verdict", "policy", "identity", "source", "container", "version_code",
+                       "version_name", "label", "sha256")}), max_size=6))
+def test_any_app_entry_never_crashes(apps):
+    result = diff_documents({"apps": apps[:3]}, {"apps": apps[3:]})
+    json.dumps(result.to_dict())
