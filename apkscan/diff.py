@@ -72,11 +72,28 @@ class AppChange:
                 "new": self.new.to_dict() if self.new else None}
 
 
+@dataclass(slots=True, frozen=True)
+class NewFailure:
+    """An input the new scan could not read that the old scan read (or did not see).
+
+    Always worse: making a banned APK unreadable must not look like removing it.
+    """
+
+    source: str
+    name: str  # the input's own name (last element of its chain, file name only)
+    code: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source or None, "name": self.name, "code": self.code, "message": self.message}
+
+
 @dataclass(slots=True)
 class SourceDiff:
     source: str  # outermost source key; DIRECT for APKs given directly
     changes: list[AppChange] = field(default_factory=list)
     unchanged: int = 0
+    new_failures: list[NewFailure] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -107,10 +124,10 @@ class ScanDiff:
 
     @property
     def worse(self) -> bool:
-        return any(c.worse for c in self.changes())
+        return any(c.worse for c in self.changes()) or any(s.new_failures for s in self.sources)
 
     def exit_code(self) -> int:
-        """1 when something got worse (see :func:`_judge`), else 0."""
+        """1 when something got worse (see :func:`_judge`, :class:`NewFailure`), else 0."""
         return EXIT_WORSE if self.worse else EXIT_SAME
 
     def counts(self) -> dict[str, int]:
@@ -120,13 +137,15 @@ class ScanDiff:
                 "verdict": sum("verdict" in c.reasons for c in cs),
                 "signer": sum("signer" in c.reasons for c in cs),
                 "version": sum("version" in c.reasons for c in cs),
-                "worse": sum(c.worse for c in cs),
+                "worse": sum(c.worse for c in cs) + sum(len(s.new_failures) for s in self.sources),
+                "new_failures": sum(len(s.new_failures) for s in self.sources),
                 "unchanged": sum(s.unchanged for s in self.sources)}
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "apkscan-diff", "version": "1", "old": self.old.to_dict(), "new": self.new.to_dict(),
                 "worse": self.worse, "counts": self.counts(), "notes": [n.to_dict() for n in self.notes],
                 "sources": [{"source": s.source or None, "unchanged": s.unchanged,
+                             "new_failures": [f.to_dict() for f in s.new_failures],
                              "changes": [c.to_dict() for c in s.changes]} for s in self.sources]}
 
 
@@ -164,6 +183,8 @@ def diff_documents(old: dict[str, Any], new: dict[str, Any], old_path: str = "OL
             src.unchanged += 1
         else:
             src.changes.append(change)
+    for failure in _new_failures(old, new):
+        by_source.setdefault(failure.source, SourceDiff(failure.source)).new_failures.append(failure)
     result.sources = sorted(by_source.values(), key=lambda s: (s.source != DIRECT, s.source))
     return result
 
@@ -190,6 +211,23 @@ def _judge(key: tuple[str, str], old: AppState | None, new: AppState | None) -> 
     worse = (_RANK.get(new.verdict, 0) > _RANK.get(old.verdict, 0)
              or ("signer" in reasons and bool(old.signers)))
     return AppChange(source, package, "changed", old, new, reasons, worse)
+
+
+def _new_failures(old: dict[str, Any], new: dict[str, Any]) -> list[NewFailure]:
+    """Input errors of the new scan whose (source, name) did not already fail in the old one."""
+    def failures(doc: dict[str, Any]) -> list[NewFailure]:
+        errors = doc.get("errors")
+        out = []
+        for e in errors if isinstance(errors, list) else []:
+            if not isinstance(e, dict):
+                continue
+            src = e.get("source") if isinstance(e.get("source"), dict) else {}
+            path = src.get("path") if isinstance(src.get("path"), str) else ""
+            name = os.path.basename(path.split(CHAIN_SEPARATOR)[-1]) or path
+            out.append(NewFailure(source_key(e), name, str(e.get("code", "INPUT_ERROR")), str(e.get("message", ""))))
+        return out
+    before = {(f.source, f.name) for f in failures(old)}
+    return [f for f in failures(new) if (f.source, f.name) not in before]
 
 
 def source_key(app: dict[str, Any]) -> str:

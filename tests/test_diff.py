@@ -39,7 +39,7 @@ def _folder(path: Path, files: dict[str, str]) -> Path:
 
 def _scan(folder: Path, out: Path, policy: str = "canada-tbs-2023") -> dict:
     res = CliRunner().invoke(main, ["scan", str(folder), "--json", str(out), "--policy", policy, "--quiet"])
-    assert res.exit_code in (0, 1), res.output
+    assert res.exit_code in (0, 1, 3), res.output  # 3: some input could not be scanned
     return json.loads(out.read_text())
 
 
@@ -78,7 +78,7 @@ def test_added_removed_and_resigned(audits, tmp_path):
     assert wechat["old"]["verdict"] == wechat["new"]["verdict"] == "prohibited"
     assert wechat["old"]["signers"] == [keys["tencent-like"]] and wechat["new"]["signers"] == [keys["impostor"]]
     assert d["counts"] == {"added": 1, "removed": 1, "verdict": 0, "signer": 1, "version": 0,
-                           "worse": 2, "unchanged": 2}
+                           "worse": 2, "new_failures": 0, "unchanged": 2}
     assert "+ com.zhiliaoapp.musically" in res.output and "[WORSE]" in res.output
     assert f"signer {keys['tencent-like'][:12]} -> {keys['impostor'][:12]}" in res.output
     page = out_html.read_text(encoding="utf-8")
@@ -103,6 +103,24 @@ def test_only_removals_are_not_worse(tmp_path):
     a, b = _scan(old, tmp_path / "a.json"), _scan(new, tmp_path / "b.json")
     result = diff_documents(a, b)
     assert result.exit_code() == 0 and [c.change for c in result.changes()] == ["removed"]
+
+
+def test_banned_app_made_unreadable_is_worse_not_a_removal(tmp_path):
+    """Adversary: truncate the banned APK so the new scan cannot read it."""
+    old = _folder(tmp_path / "old", {"wechat.apk": "wechat-impostor.apk", "clean.apk": "clean-v1v2v3.apk"})
+    new = _folder(tmp_path / "new", {"clean.apk": "clean-v1v2v3.apk"})
+    (new / "wechat.apk").write_bytes((APKS / "wechat-impostor.apk").read_bytes()[:3000])
+    a, b = _scan(old, tmp_path / "a.json"), _scan(new, tmp_path / "b.json")
+    assert b["errors"], "the truncated APK is an input error of the new scan"
+    result = diff_documents(a, b)
+    [src] = result.sources
+    assert [c.change for c in src.changes] == ["removed"]
+    assert [(f.name, f.code[:4] in ("ZIP_", "INPU")) for f in src.new_failures] == [("wechat.apk", True)]
+    assert result.exit_code() == 1 and result.counts()["new_failures"] == 1
+    res = CliRunner().invoke(main, ["diff", str(tmp_path / "a.json"), str(tmp_path / "b.json")])
+    assert res.exit_code == 1 and "! wechat.apk  could not be scanned now" in res.output
+    # already failing in the old scan: not new
+    assert diff_documents(b, b).exit_code() == 0
 
 
 def test_verdict_raised_by_another_policy_is_worse_and_noted(tmp_path):

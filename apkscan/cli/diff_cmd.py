@@ -68,16 +68,19 @@ def render_text(result: ScanDiff, out: TextIO) -> None:
     for note in result.notes:
         out.write(f"note: {safe(note)}\n")
     for src in result.sources:
-        if not src.changes:
+        if not (src.changes or src.new_failures):
             continue
         out.write(f"\n{safe(src.source) or '(APKs given directly)'}: {len(src.changes)} changed, "
                   f"{src.unchanged} unchanged\n")
         for c in src.changes:
             out.write(f"  {_MARK[c.change]} {safe(c.package)}  {safe(describe(c))}"
                       f"{'  [WORSE]' if c.worse else ''}\n")
+        for f in src.new_failures:
+            out.write(f"  ! {safe(f.name)}  could not be scanned now: {safe(f.code)}: {safe(f.message)}  [WORSE]\n")
     n = result.counts()
     out.write(f"\n{n['added']} added, {n['removed']} removed, {n['verdict']} verdict changes, "
-              f"{n['signer']} signer changes, {n['version']} version changes, {n['unchanged']} unchanged; "
+              f"{n['signer']} signer changes, {n['version']} version changes, "
+              f"{n['new_failures']} new input failures, {n['unchanged']} unchanged; "
               f"{'WORSE: ' + str(n['worse']) + ' change(s) need a look' if n['worse'] else 'nothing got worse'}\n")
 
 
