@@ -40,19 +40,24 @@ def _when(d) -> str:
 def list_command() -> None:
     """Name, title, jurisdiction, effective date and number of decisions of each shipped policy."""
     from apkscan.policy.loader import builtin_policies
+    from apkscan.report.terminal import safe
 
     for name in builtin_policies():
         p = _load(name)
-        click.echo(f"{p.name:32} {p.jurisdiction or '-':36} {(p.effective or '-').split()[0]:10} "
-                   f"{len(p.decisions):2} decisions  {p.title}")
+        click.echo(safe(f"{p.name:32} {p.jurisdiction or '-':36} {(p.effective or '-').split()[0]:10} "
+                        f"{len(p.decisions):2} decisions  {p.title}"))
 
 
 @policies_command.command("show")
 @click.argument("name")
 def show_command(name) -> None:
     """What a policy covers, its decisions, sources and uncertainties."""
+    from apkscan.report.terminal import safe
+
     p = _load(name)
-    echo = click.echo
+
+    def echo(text: str) -> None:  # a policy file may come from elsewhere: no terminal escapes
+        click.echo("\n".join(safe(line) for line in text.split("\n")))
     echo(f"{p.name} (version {p.version}, reviewed {p.reviewed or '-'})\n  {p.title}")
     echo(f"jurisdiction: {p.jurisdiction or '-'}\neffective: {p.effective or '-'}")
     if p.covers:
