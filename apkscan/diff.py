@@ -168,10 +168,13 @@ def load_document(path: str) -> dict[str, Any]:
 
 
 def diff_documents(old: dict[str, Any], new: dict[str, Any], old_path: str = "OLD",
-                   new_path: str = "NEW") -> ScanDiff:
-    """Compare two scan documents; never raises for malformed entries (they are counted)."""
-    old_apps, old_bad = _index(old.get("apps", []))
-    new_apps, new_bad = _index(new.get("apps", []))
+                   new_path: str = "NEW", *, by_name: bool = False) -> ScanDiff:
+    """Compare two scan documents; never raises for malformed entries (they are counted).
+
+    ``by_name``: match outermost sources by file name, not path (audits kept in dated folders).
+    """
+    old_apps, old_bad = _index(old.get("apps", []), by_name)
+    new_apps, new_bad = _index(new.get("apps", []), by_name)
     result = ScanDiff(_summary(old, old_path, len(old_apps), old_bad),
                       _summary(new, new_path, len(new_apps), new_bad))
     result.notes = _notes(result.old, result.new)
@@ -183,7 +186,7 @@ def diff_documents(old: dict[str, Any], new: dict[str, Any], old_path: str = "OL
             src.unchanged += 1
         else:
             src.changes.append(change)
-    for failure in _new_failures(old, new):
+    for failure in _new_failures(old, new, by_name):
         by_source.setdefault(failure.source, SourceDiff(failure.source)).new_failures.append(failure)
     result.sources = sorted(by_source.values(), key=lambda s: (s.source != DIRECT, s.source))
     return result
@@ -213,7 +216,7 @@ def _judge(key: tuple[str, str], old: AppState | None, new: AppState | None) -> 
     return AppChange(source, package, "changed", old, new, reasons, worse)
 
 
-def _new_failures(old: dict[str, Any], new: dict[str, Any]) -> list[NewFailure]:
+def _new_failures(old: dict[str, Any], new: dict[str, Any], by_name: bool) -> list[NewFailure]:
     """Input errors of the new scan whose (source, name) did not already fail in the old one."""
     def failures(doc: dict[str, Any]) -> list[NewFailure]:
         errors = doc.get("errors")
@@ -224,19 +227,24 @@ def _new_failures(old: dict[str, Any], new: dict[str, Any]) -> list[NewFailure]:
             src = e.get("source") if isinstance(e.get("source"), dict) else {}
             path = src.get("path") if isinstance(src.get("path"), str) else ""
             name = os.path.basename(path.split(CHAIN_SEPARATOR)[-1]) or path
-            out.append(NewFailure(source_key(e), name, str(e.get("code", "INPUT_ERROR")), str(e.get("message", ""))))
+            out.append(NewFailure(source_key(e, by_name), name, str(e.get("code", "INPUT_ERROR")), str(e.get("message", ""))))
         return out
     before = {(f.source, f.name) for f in failures(old)}
     return [f for f in failures(new) if (f.source, f.name) not in before]
 
 
-def source_key(app: dict[str, Any]) -> str:
+def source_key(app: dict[str, Any], by_name: bool = False) -> str:
     """The outermost source an app came from, or DIRECT for an APK given directly.
 
     Prefers the document's ``source.outermost`` / ``source.chain`` (container scans) and
-    falls back to ``source.container`` / ``container``. Matched as written: re-scan a
-    device's container from the same path to compare it.
+    falls back to ``source.container`` / ``container``. Matched as written (same path),
+    or by its file name with ``by_name``.
     """
+    key = _outermost(app)
+    return os.path.basename(key.rstrip("/\\")) or key if by_name and key else key
+
+
+def _outermost(app: dict[str, Any]) -> str:
     src = app.get("source") if isinstance(app.get("source"), dict) else {}
     chain = src.get("chain")
     if isinstance(chain, list) and chain:
@@ -248,7 +256,7 @@ def source_key(app: dict[str, Any]) -> str:
     return DIRECT
 
 
-def _index(apps: Iterable[Any]) -> tuple[dict[tuple[str, str], AppState], int]:
+def _index(apps: Iterable[Any], by_name: bool) -> tuple[dict[tuple[str, str], AppState], int]:
     """Merge each (source, package)'s copies into one state; count unusable entries."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     bad = 0
@@ -257,7 +265,7 @@ def _index(apps: Iterable[Any]) -> tuple[dict[tuple[str, str], AppState], int]:
             bad += 1
             continue
         package = app.get("package") if isinstance(app.get("package"), str) else f"(no package) {app['sha256']}"
-        groups.setdefault((source_key(app), package), []).append(app)
+        groups.setdefault((source_key(app, by_name), package), []).append(app)
     return {k: _state(v) for k, v in groups.items()}, bad
 
 

@@ -162,6 +162,21 @@ def test_per_outermost_source(audits):
         assert result.exit_code() == 1
 
 
+def test_sources_in_dated_folders_match_by_name(audits):
+    old = json.loads((audits / "old.json").read_text())
+    app = next(a for a in old["apps"] if a["package"] == "com.example.clean")
+
+    def at(folder):
+        a = copy.deepcopy(app)
+        a["source"] = {"path": f"{folder}/device-07.ab ▸ base.apk", "container": f"{folder}/device-07.ab"}
+        return a
+    a, b = dict(old, apps=[at("/audits/2026-01")]), dict(old, apps=[at("/audits/2026-02")])
+    by_path = diff_documents(a, b)
+    assert sorted(c.change for c in by_path.changes()) == ["added", "removed"]
+    by_name = diff_documents(a, b, by_name=True)
+    assert by_name.changes() == [] and [s.source for s in by_name.sources] == ["device-07.ab"]
+
+
 def test_source_key_fallbacks():
     assert source_key({"source": {"path": "x.apk", "container": None}}) == DIRECT
     assert source_key({"source": {"path": "x.apk", "chain": ["x.apk"], "outermost": "x.apk"}}) == DIRECT

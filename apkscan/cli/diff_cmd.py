@@ -22,7 +22,9 @@ _MARK = {"added": "+", "removed": "-", "changed": "~"}
 @click.argument("new", type=click.Path(dir_okay=False))
 @click.option("--json", "json_out", metavar="FILE", help="Write the comparison as JSON ('-' for stdout).")
 @click.option("--html", "html_out", metavar="FILE", help="Write a self-contained HTML page ('-' for stdout).")
-def diff_command(old, new, json_out, html_out) -> None:
+@click.option("--source-by-name", is_flag=True,
+              help="Match containers/backups by file name, not path (audits kept in dated folders).")
+def diff_command(old, new, json_out, html_out, source_by_name) -> None:
     """Compare two saved scan results (apkscan scan --json): apps added, removed, changed."""
     from apkscan.diff import DiffInputError, diff_documents, load_document
 
@@ -36,7 +38,7 @@ def diff_command(old, new, json_out, html_out) -> None:
         except DiffInputError as exc:
             click.echo(f"error: {exc.issue}", err=True)
             sys.exit(EXIT_USAGE)
-    result = diff_documents(docs[0], docs[1], old, new)
+    result = diff_documents(docs[0], docs[1], old, new, by_name=source_by_name)
     to_stdout = "-" in (json_out, html_out)
     render_text(result, sys.stderr if to_stdout else sys.stdout)
     for fmt, target in (("json", json_out), ("html", html_out)):
