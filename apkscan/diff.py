@@ -62,7 +62,7 @@ class AppChange:
     change: str  # added | removed | changed
     old: AppState | None
     new: AppState | None
-    reasons: list[str] = field(default_factory=list)  # verdict, signer, version
+    reasons: list[str] = field(default_factory=list)  # verdict, signer, version, file (SHA-256)
     worse: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,6 +137,7 @@ class ScanDiff:
                 "verdict": sum("verdict" in c.reasons for c in cs),
                 "signer": sum("signer" in c.reasons for c in cs),
                 "version": sum("version" in c.reasons for c in cs),
+                "file": sum("file" in c.reasons for c in cs),
                 "worse": sum(c.worse for c in cs) + sum(len(s.new_failures) for s in self.sources),
                 "new_failures": sum(len(s.new_failures) for s in self.sources),
                 "unchanged": sum(s.unchanged for s in self.sources)}
@@ -198,7 +199,8 @@ def _judge(key: tuple[str, str], old: AppState | None, new: AppState | None) -> 
     Worse means: a new app whose verdict is prohibited; a verdict raised (allowed ->
     review, review -> prohibited...); or a verified signer set that changed while the
     old scan had one (a re-signed build). A lowered verdict, a removed app, a version
-    bump, or a first verified signer where none verified before are reported, not worse.
+    bump, other bytes (a rebuild), or a first verified signer where none verified before
+    are reported, not worse.
     """
     source, package = key
     if old is None and new is not None:
@@ -208,7 +210,8 @@ def _judge(key: tuple[str, str], old: AppState | None, new: AppState | None) -> 
     assert old is not None and new is not None
     reasons = [name for name, differs in (("verdict", old.verdict != new.verdict),
                                           ("signer", old.signers != new.signers),
-                                          ("version", old.versions != new.versions)) if differs]
+                                          ("version", old.versions != new.versions),
+                                          ("file", old.sha256 != new.sha256)) if differs]
     if not reasons:
         return None
     worse = (_RANK.get(new.verdict, 0) > _RANK.get(old.verdict, 0)

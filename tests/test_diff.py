@@ -74,10 +74,10 @@ def test_added_removed_and_resigned(audits, tmp_path):
     assert notes["change"] == "removed" and not notes["worse"] and notes["old"]["verdict"] == "prohibited"
     wechat = by["com.tencent.mm"]
     # same package, same verdict, another key: worth a look by itself
-    assert wechat["change"] == "changed" and wechat["reasons"] == ["signer"] and wechat["worse"]
+    assert wechat["change"] == "changed" and wechat["reasons"] == ["signer", "file"] and wechat["worse"]
     assert wechat["old"]["verdict"] == wechat["new"]["verdict"] == "prohibited"
     assert wechat["old"]["signers"] == [keys["tencent-like"]] and wechat["new"]["signers"] == [keys["impostor"]]
-    assert d["counts"] == {"added": 1, "removed": 1, "verdict": 0, "signer": 1, "version": 0,
+    assert d["counts"] == {"added": 1, "removed": 1, "verdict": 0, "signer": 1, "version": 0, "file": 1,
                            "worse": 2, "new_failures": 0, "unchanged": 2}
     assert "+ com.zhiliaoapp.musically" in res.output and "[WORSE]" in res.output
     assert f"signer {keys['tencent-like'][:12]} -> {keys['impostor'][:12]}" in res.output
@@ -158,7 +158,7 @@ def test_per_outermost_source(audits):
         b = dict(new, apps=[on(wechat_old, "device-a.ab", chain_form), on(wechat_new, "device-b.ab", chain_form)])
         result = diff_documents(a, b)
         assert [(s.source, s.unchanged, [c.reasons for c in s.changes]) for s in result.sources] == [
-            ("device-a.ab", 1, []), ("device-b.ab", 0, [["signer"]])]
+            ("device-a.ab", 1, []), ("device-b.ab", 0, [["signer", "file"]])]
         assert result.exit_code() == 1
 
 
@@ -191,6 +191,14 @@ def test_version_change_is_reported_not_worse(audits):
     clean["version_name"], clean["version_code"] = "2.0", 2
     [c] = diff_documents(old, new).changes()
     assert c.reasons == ["version"] and c.new.versions == ("2.0 (2)",) and not c.worse
+
+
+def test_other_bytes_same_version_and_signer_is_reported_not_worse(audits):
+    old = json.loads((audits / "old.json").read_text())
+    new = copy.deepcopy(old)
+    next(a for a in new["apps"] if a["package"] == "com.example.clean")["sha256"] = "ab" * 32
+    [c] = diff_documents(old, new).changes()
+    assert c.reasons == ["file"] and not c.worse
 
 
 def test_first_verified_signer_is_a_change_not_worse(audits):

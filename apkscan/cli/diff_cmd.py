@@ -99,6 +99,8 @@ def describe(c: AppChange) -> str:
         parts.append(f"signer {_keys(c.old.signers)} -> {_keys(c.new.signers)}")
     if "version" in c.reasons:
         parts.append(f"version {', '.join(c.old.versions)} -> {', '.join(c.new.versions)}")
+    if "file" in c.reasons and len(c.reasons) == 1:
+        parts.append(f"same version and signer, other bytes: {_keys(c.old.sha256)} -> {_keys(c.new.sha256)}")
     return "; ".join(parts)
 
 
