@@ -85,6 +85,25 @@ def test_added_removed_and_resigned(audits, tmp_path):
     assert "com.zhiliaoapp.musically" in page and "default-src &#39;none&#39;" in page and "<script" not in page
 
 
+@pytest.mark.skipif(shutil.which("apksigner") is None, reason="apksigner not installed")
+def test_allowed_app_resigned_with_apksigner_is_worse(tmp_path):
+    """The same APK re-signed by another key: the verdict stays allowed, the diff still says worse."""
+    import subprocess
+    keys = _keys()
+    old = _folder(tmp_path / "old", {"clean.apk": "clean-v1v2v3.apk"})
+    new = tmp_path / "new"
+    new.mkdir()
+    key = REPO / "fixtures" / "keys"
+    subprocess.run(["apksigner", "sign", "--in", str(old / "clean.apk"), "--out", str(new / "clean.apk"),
+                    "--key", str(key / "test-ec.pk8"), "--cert", str(key / "test-ec.pem"),
+                    "--min-sdk-version", "21"], check=True, capture_output=True)
+    result = diff_documents(_scan(old, tmp_path / "a.json"), _scan(new, tmp_path / "b.json"))
+    [c] = result.changes()
+    assert c.package == "com.example.clean" and c.reasons == ["signer", "file"]
+    assert c.old.verdict == c.new.verdict == "allowed" and c.worse and result.exit_code() == 1
+    assert c.old.signers == {keys["test-rsa"]} and c.new.signers == {keys["test-ec"]}
+
+
 def test_same_scan_and_improvement_exit_0(audits):
     runner = CliRunner()
     same = runner.invoke(main, ["diff", str(audits / "new.json"), str(audits / "new.json")])
