@@ -172,6 +172,7 @@ def test_citation_reaches_json_and_html_reports(name, fixture, tmp_path):
     assert app["policy"]["date"] == decision.date and app["policy"]["url"] == (decision.urls or [None])[0]
     assert any(f["policy"] and f["policy"]["decision"] == decision.id for f in app["findings"])
     assert doc["policy"]["name"] == name and doc["policy"]["jurisdiction"] == (policy.jurisdiction or None)
+    assert doc["policy"]["uncertain"] == policy.uncertain and (name == "vendor-watch" or policy.uncertain)
     page = out_html.read_text(encoding="utf-8")
     assert str(escape(decision.text.strip())) in page
     if decision.urls:

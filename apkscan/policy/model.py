@@ -88,4 +88,5 @@ class Policy:
         first_url = next((d.urls[0] for d in self.decisions if d.urls), None)
         return {"name": self.name, "version": self.version, "title": self.title,
                 "path": self.path, "reviewed": self.reviewed, "url": first_url,
-                "jurisdiction": self.jurisdiction or None, "effective": self.effective}
+                "jurisdiction": self.jurisdiction or None, "effective": self.effective,
+                "uncertain": list(self.uncertain)}
