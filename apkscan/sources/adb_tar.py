@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import tarfile
 
-from apkscan.sources.adb_stream import BackupReadError
+from apkscan.sources.adb_stream import CHUNK, BackupReadError
 
 MAX_EXTENDED_HEADER = 64 * 1024  # one pax record set or GNU long name; real ones are < 1 KiB
 MAX_EXTENDED_CHAIN = 8  # extended headers in a row before a real member
@@ -58,7 +58,7 @@ class BoundedTarInfo(tarfile.TarInfo):
 
 def open_stream(payload) -> tarfile.TarFile:
     """A ``r|`` TarFile over ``payload``; names decoded as UTF-8 with surrogate escapes."""
-    return tarfile.open(fileobj=payload, mode="r|", tarinfo=BoundedTarInfo,
+    return tarfile.open(fileobj=payload, mode="r|", tarinfo=BoundedTarInfo, bufsize=CHUNK,
                         encoding="utf-8", errors="surrogateescape")
 
 
