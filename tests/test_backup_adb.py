@@ -260,3 +260,21 @@ def test_reads_are_bounded(tmp_path, password):
     assert list(got.members) == ["apps/a.b/a/base.apk"] and got.problems == []
     assert all(s is not None and 0 <= s <= 64 * 1024 for s in stream.sizes), max(stream.sizes)
     assert len(stream.sizes) > 40  # streamed in many bounded reads, not one
+
+
+@pytest.mark.parametrize("compress,password", [(False, None), (True, None), (True, "pw")])
+def test_mutated_backups_never_raise(compress, password):
+    """A smoke fuzz: random byte flips and cuts give problems, never an exception."""
+    import random
+    der = pem_der("tencent-like")
+    base = build_ab([("apps/a.b/_manifest", manifest("a.b", 1, [der], True)), ("apps/a.b/a/base.apk", apk_bytes()),
+                     ("apps/a.b/f/" + "x" * 120, b"y" * 3000)], compress=compress, password=password)
+    rng = random.Random(7)
+    for _ in range(150 if password is None else 40):  # each encrypted try runs PBKDF2
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 6)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            data = data[: rng.randrange(len(data))]
+        got = read(bytes(data), password)  # must not raise
+        assert all(i.code for p in got.problems for i in p.issues)

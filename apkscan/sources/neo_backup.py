@@ -14,6 +14,7 @@ hide an APK from the walker.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 
@@ -63,14 +64,14 @@ class NeoBackupReader:
         self.recorded_by = "Neo Backup properties" if layout == "neo" else "OAndBackup log"
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
-        names = self.tree.names()
+        names = sorted(self.tree.names())
         instances = _instances(names, self.layout)
         skips = Skips(self.tree.chain)
         claimed: set[str] = set()
         latest: dict[str, RecordedApp] = {}
         with_apk: set[str] = set()
         for folder, meta_name in sorted(instances.items()):
-            files = [n for n in names if n.startswith(folder + "/") and n != meta_name]
+            files = [n for n in _under(names, folder + "/") if n != meta_name]
             claimed.update(files)
             claimed.add(meta_name)
             package, record, bad = self._record(folder, meta_name)
@@ -123,6 +124,13 @@ class NeoBackupReader:
         return package, listed_app(self.tree.chain + (meta_name,), package, self.recorded_by, label=label,
                                    version_code=meta.get("versionCode"),
                                    version_name=meta.get("versionName")), None
+
+
+def _under(names: list[str], prefix: str) -> list[str]:
+    """The names under ``prefix`` in a sorted list (bisect: no scan per instance)."""
+    start = bisect.bisect_left(names, prefix)
+    end = bisect.bisect_left(names, prefix + "\U0010ffff", start)
+    return names[start:end]
 
 
 def _folder_package(folder: str, layout: str) -> str | None:
