@@ -278,3 +278,11 @@ def test_mutated_backups_never_raise(compress, password):
             data = data[: rng.randrange(len(data))]
         got = read(bytes(data), password)  # must not raise
         assert all(i.code for p in got.problems for i in p.issues)
+
+
+def test_member_expires_at_the_end_of_the_stream():
+    reader = AdbBackupReader(io.BytesIO(build_ab([("apps/a.b/a/base.apk", apk_bytes())])), ("t",), None)
+    items = list(reader.entries())
+    assert [type(i).__name__ for i in items] == ["Member"]
+    with pytest.raises(OSError, match="opened once"):
+        items[0].open()

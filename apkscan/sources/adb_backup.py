@@ -100,6 +100,8 @@ class AdbBackupReader:
                     self._live["expired"] = True
                 count += 1
                 yield from self._entry(tf, info)
+            if self._live is not None:
+                self._live["expired"] = True
             stop = stop_reason(tf)
             if stop:
                 failure = error("BACKUP_TRUNCATED" if stop == "truncated" else "BACKUP_TAR_INVALID",
@@ -122,7 +124,7 @@ class AdbBackupReader:
     def _tar_failure(self, exc: tarfile.TarError, payload: Payload, count: int) -> Issue:
         if payload.produced == 0 or (count == 0 and "empty" in str(exc)):
             return warning("BACKUP_EMPTY", "empty backup: the archive holds no files")
-        if "unexpected end" in str(exc) or stop_reason_is_truncated(exc):
+        if "unexpected end" in str(exc) or "truncated" in str(exc).lower():
             return error("BACKUP_TRUNCATED", f"truncated inside the tar stream after {payload.produced} bytes")
         return error("BACKUP_TAR_INVALID", f"invalid tar data after {payload.produced} bytes: {exc}")
 
@@ -213,10 +215,6 @@ def _unsafe(name: str) -> bool:
     """Names a naive extractor would write outside its folder: layout is not read from them."""
     parts = name.replace("\\", "/").split("/")
     return name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")
-
-
-def stop_reason_is_truncated(exc: Exception) -> bool:
-    return "truncated" in str(exc).lower()
 
 
 def _join(note: str, more: str) -> str:
