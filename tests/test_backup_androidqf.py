@@ -107,3 +107,18 @@ def test_age_encrypted(tmp_path):
     got = Collected(AndroidQFReader(FolderTree(acq)).entries())
     assert got.codes == ["CONTAINER_AGE_ENCRYPTED"]
     assert "age --decrypt" in got.problems[0].issues[0].message
+
+
+def test_older_acquisition_without_acquisition_json(tmp_path):
+    acq = tmp_path / "acq"
+    shutil.copytree(ACQ, acq)
+    (acq / "acquisition.json").unlink()
+    shutil.rmtree(acq / "apks")
+    tree = FolderTree(acq)
+    assert is_androidqf(tree)  # packages.json + backup.ab/getprop.txt, as older androidqf wrote
+    got = Collected(AndroidQFReader(tree).entries())
+    assert list(got.members) == ["backup.ab"]
+    assert sorted(a.package for a in got.recorded) == ["com.example.clean", "com.example.fast", "com.tencent.mm",
+                                                       "com.zhiliaoapp.musically"]
+    assert cert_sha256s(got.app("com.tencent.mm")) == [pem_sha256("tencent-like")]
+    assert not is_androidqf(FolderTree(BACKUPS / "neo")) and acquisition_root(["packages.json"]) is None

@@ -33,6 +33,8 @@ HASH_CHUNK = 1 << 20
 AGE_MAGIC = b"age-encryption.org/v1\n"
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$")
 RECORDED_BY = "AndroidQF packages.json"
+# older androidqf versions write no acquisition.json: packages.json plus one of these will do
+COMPANIONS = ("backup.ab", "getprop.txt", "dumpsys.txt", "files.json", "root_binaries.json", "processes.txt")
 
 
 def looks_like_age(head: bytes) -> bool:
@@ -53,7 +55,8 @@ def acquisition_root(names: list[str]) -> str | None:
     present = set(names)
     for root in candidates:
         has_apks = any(n.startswith(root + "apks/") for n in names)
-        if root + "acquisition.json" in present or (root + "packages.json" in present and has_apks):
+        companions = has_apks or any(root + f in present for f in COMPANIONS)
+        if root + "acquisition.json" in present or (root + "packages.json" in present and companions):
             return root
     return None
 

@@ -30,7 +30,9 @@ PACKAGE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.]{0,254}$")
 BLOCK_RE = re.compile(r"^  Package \[([^\]\s]{1,255})\] \([0-9a-f]+\):")
 SIGS_RE = re.compile(r"signatures=PackageSignatures\{[^}]*?\bsignatures:\[([^\]]*)\]")
 HASH_RE = re.compile(r"^-?[0-9a-f]{1,8}$")
-DUMPSYS_FIRST_LINES = ("Activity Resolver Table:", "Database versions:", "Packages:", "DUMP OF SERVICE package:")
+DUMPSYS_FIRST_LINES = ("Activity Resolver Table:", "Database versions:", "Packages:", "DUMP OF SERVICE package:",
+                       "Verifiers:", "Intent Filter Verifier:", "Libraries:", "Features:",
+                       "Domain verification status:")
 
 
 def java_cert_hashcode(der: bytes) -> str:
