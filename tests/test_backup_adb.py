@@ -286,3 +286,13 @@ def test_member_expires_at_the_end_of_the_stream():
     assert [type(i).__name__ for i in items] == ["Member"]
     with pytest.raises(OSError, match="opened once"):
         items[0].open()
+
+
+def test_non_utf8_names_become_printable_display_strings():
+    info = tarfile.TarInfo("x")
+    info.name = "apps/a.b/a/\udcff.apk"  # raw byte 0xFF in the header
+    raw = info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape") + bytes(1024)
+    got = read(b"ANDROID BACKUP\n5\n0\nnone\n" + raw)
+    (name,) = got.members
+    name.encode("utf-8")  # no lone surrogates reach the reports
+    assert name == "apps/a.b/a/\ufffd.apk"

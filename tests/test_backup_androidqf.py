@@ -122,3 +122,12 @@ def test_older_acquisition_without_acquisition_json(tmp_path):
                                                        "com.zhiliaoapp.musically"]
     assert cert_sha256s(got.app("com.tencent.mm")) == [pem_sha256("tencent-like")]
     assert not is_androidqf(FolderTree(BACKUPS / "neo")) and acquisition_root(["packages.json"]) is None
+
+
+def test_lone_surrogates_in_json_do_not_reach_reports(tmp_path):
+    acq = tmp_path / "acq"
+    shutil.copytree(ACQ, acq)
+    (acq / "packages.json").write_text('[{"name": "com.x", "files": [{"sha256": "", "certificate": '
+                                       '{"Sha256": "' + "ab" * 32 + '", "Subject": "CN=\\ud800"}}]}]')
+    got = Collected(AndroidQFReader(FolderTree(acq)).entries())
+    got.app("com.x").certificates[0].subject.encode("utf-8")

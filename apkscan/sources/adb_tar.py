@@ -57,9 +57,10 @@ class BoundedTarInfo(tarfile.TarInfo):
 
 
 def open_stream(payload) -> tarfile.TarFile:
-    """A ``r|`` TarFile over ``payload``; names decoded as UTF-8 with surrogate escapes."""
+    """A ``r|`` TarFile over ``payload``; names are display strings, decoded as UTF-8 with
+    replacement (a lone surrogate would break every report writer downstream)."""
     return tarfile.open(fileobj=payload, mode="r|", tarinfo=BoundedTarInfo, bufsize=CHUNK,
-                        encoding="utf-8", errors="surrogateescape")
+                        encoding="utf-8", errors="replace")
 
 
 def stop_reason(tf: tarfile.TarFile) -> str | None:

@@ -209,4 +209,7 @@ def _hex(value: object, size: int) -> str | None:
 
 
 def _text(value: object) -> str | None:
-    return value[:1024] if isinstance(value, str) and value else None
+    """A display string: bounded, lone surrogates (legal in JSON) replaced."""
+    if not isinstance(value, str) or not value:
+        return None
+    return value[:1024].encode("utf-8", "replace").decode("utf-8")

@@ -67,7 +67,10 @@ def as_int(value: object) -> int | None:
 
 
 def as_text(value: object, limit: int = 256) -> str | None:
-    return value[:limit] if isinstance(value, str) and value else None
+    """A display string: bounded, lone surrogates (legal in JSON) replaced."""
+    if not isinstance(value, str) or not value:
+        return None
+    return value[:limit].encode("utf-8", "replace").decode("utf-8")
 
 
 def listed_app(chain: tuple[str, ...], package: str, recorded_by: str, *, label: object = None,
