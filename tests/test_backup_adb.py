@@ -296,3 +296,13 @@ def test_non_utf8_names_become_printable_display_strings():
     (name,) = got.members
     name.encode("utf-8")  # no lone surrogates reach the reports
     assert name == "apps/a.b/a/\ufffd.apk"
+
+
+def test_manifest_record_becomes_a_recorded_identity_never_a_verified_one():
+    from apkscan.sources.records import recorded_identity
+    with (BACKUPS / "adb-v5-compressed.ab").open("rb") as f:
+        app = Collected(AdbBackupReader(f, ("x.ab",), None).entries()).app("com.zhiliaoapp.musically")
+    identity = recorded_identity(app)
+    assert identity.origin == "recorded" and identity.recorded_by == "adb backup _manifest"
+    assert [c.sha256 for c in identity.recorded_certificates] == [pem_sha256("bytedance-like")]
+    assert "musical.ly" in identity.recorded_certificates[0].subject

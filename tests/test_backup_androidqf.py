@@ -131,3 +131,12 @@ def test_lone_surrogates_in_json_do_not_reach_reports(tmp_path):
                                        '{"Sha256": "' + "ab" * 32 + '", "Subject": "CN=\\ud800"}}]}]')
     got = Collected(AndroidQFReader(FolderTree(acq)).entries())
     got.app("com.x").certificates[0].subject.encode("utf-8")
+
+
+def test_digest_only_record_becomes_a_recorded_identity():
+    from apkscan.sources.records import recorded_identity
+    got = Collected(AndroidQFReader(FolderTree(ACQ)).entries())
+    identity = recorded_identity(got.app("com.zhiliaoapp.musically"))
+    assert identity.origin == "recorded"
+    assert [c.sha256 for c in identity.recorded_certificates] == [pem_sha256("bytedance-like")]
+    assert recorded_identity(got.app("com.example.fast")).origin == "listed"
