@@ -91,3 +91,18 @@ def test_hostile_text():
     _, got = read(b"Packages:\n  Package [com.sig] (1):\n    signatures=PackageSignatures{1 version:2, "
                   b"signatures:[zzzzzzzzzz, 1a2b], past signatures:[]}\n")
     assert "1a2b" in got.app("com.sig").note and "zzzz" not in got.app("com.sig").note
+
+
+def test_text_is_read_in_bounded_steps():
+    class Recording(io.BytesIO):
+        sizes: list = []
+
+        def read(self, size=-1):
+            self.sizes.append(size)
+            return super().read(size)
+
+    data = b"package:com.a.b\n" * 50_000
+    stream = Recording(data)
+    got = Collected(TextEvidenceReader(stream, ("t",)).entries())
+    assert [a.package for a in got.recorded] == ["com.a.b"]  # one record per package
+    assert all(0 <= s <= 64 * 1024 for s in stream.sizes) and len(stream.sizes) > 10
