@@ -1,0 +1,221 @@
+"""adb backup (``.ab``) reader: APKs as members, ``_manifest`` records as recorded apps.
+
+Streams header → AES (if any) → zlib (if any) → tar (``r|``); memory stays bounded for a
+multi-GB backup. Layout ``apps/<pkg>/<token>/...`` (shared ``backup-formats.md`` §1):
+
+- ``a/*.apk`` → :class:`Member` (its ``open()`` works once, until the iterator advances);
+- ``_manifest`` → parsed; a :class:`RecordedApp` is yielded only for packages whose APK is
+  *not* in the backup. When the APK is there its verified signers say more than the
+  device's record, and yielding both would list one app twice; the record stays
+  reachable in :attr:`AdbBackupReader.recorded` for a later cross-check;
+- data, OBB, key-value, shared storage, widget metadata → one :class:`Skipped` per reason;
+- names outside that layout (or with ``..``/absolute parts) are yielded as members under
+  their raw name (display only), so an odd name cannot hide an APK from the walker.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tarfile
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from apkscan.issues import Issue, error, tamper, warning
+from apkscan.sources.adb_header import (HeaderError, parse_header, read_header_bytes,
+                                        looks_like_adb_backup, unlock)
+from apkscan.sources.adb_manifest import MAX_MANIFEST_BYTES, ManifestError, parse_manifest
+from apkscan.sources.adb_stream import (MAX_EXPANDED, BackupReadError, Payload, decrypted_chunks,
+                                        raw_chunks)
+from apkscan.sources.adb_tar import MemberStream, open_stream, stop_reason
+from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
+
+__all__ = ["AdbBackupReader", "looks_like_adb_backup"]
+
+MAX_MANIFESTS = 20_000
+MAX_EXAMPLES = 3
+SKIP_REASONS = {
+    "obb": "OBB expansion files (not scanned)",
+    "k": "key-value backup data (not scanned)",
+    "_meta": "widget metadata (not scanned)",
+    **{t: "app data (not scanned)" for t in ("r", "f", "db", "sp", "c", "nb", "ef",
+                                             "d_r", "d_f", "d_db", "d_sp")},
+}
+
+
+class AdbBackupReader:
+    """One adb backup opened on a stream; see the module docstring for what it yields."""
+
+    kind = "adb-backup"
+
+    def __init__(self, stream: BinaryIO, chain: tuple[str, ...], password: str | None,
+                 max_expanded: int = MAX_EXPANDED):
+        self.stream = stream
+        self.chain = chain
+        self.password = password
+        self.max_expanded = max_expanded
+        self.recorded: dict[str, RecordedApp] = {}  # every parsed _manifest, by folder package
+        self._skipped: dict[str, Skipped] = {}
+        self._apks: set[str] = set()  # folder packages with an a/ member
+        self._claimed: set[str] = set()  # folder packages whose _manifest says "APK included"
+        self._live: dict[str, bool] | None = None  # the last yielded member's state
+
+    def _problem(self, issue: Issue) -> InputProblem:
+        return InputProblem(self.chain, [issue])
+
+    def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+        head = read_header_bytes(self.stream)
+        try:
+            header, body_at = parse_header(head)
+        except HeaderError as exc:
+            yield self._problem(error(exc.code, exc.message))
+            return
+        chunks = raw_chunks(self.stream, head[body_at:])
+        first = next(chunks, None)
+        if first is None:
+            yield self._problem(warning("BACKUP_EMPTY", "empty backup: the file holds only a header "
+                                        "(adb 1.0.32+ writes these when the device backs up nothing)"))
+            return
+        chunks = itertools.chain([first], chunks)
+        if header.encryption == "AES-256":
+            if self.password is None:
+                yield self._problem(error("BACKUP_PASSWORD_REQUIRED",
+                                          "the backup is encrypted: give its password"))
+                return
+            keys = unlock(header, self.password)
+            if keys is None:
+                yield self._problem(error("BACKUP_PASSWORD_WRONG", "the password does not open this backup "
+                                          "(master-key padding or checksum mismatch)"))
+                return
+            chunks = decrypted_chunks(chunks, *keys)
+        payload = Payload(chunks, header.compressed, self.max_expanded)
+        yield from self._walk(payload)
+
+    def _walk(self, payload: Payload) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+        count, failure = 0, None
+        try:
+            tf = open_stream(payload)
+            for info in tf:
+                tf.members.clear()  # stream mode appends every member; keep memory flat
+                if self._live is not None:
+                    self._live["expired"] = True
+                count += 1
+                yield from self._entry(tf, info)
+            if self._live is not None:
+                self._live["expired"] = True
+            stop = stop_reason(tf)
+            if stop:
+                failure = error("BACKUP_TRUNCATED" if stop == "truncated" else "BACKUP_TAR_INVALID",
+                                f"{stop} inside the tar stream after {payload.produced} bytes of payload")
+            else:
+                payload.check_trailing()
+        except BackupReadError as exc:
+            failure = error(exc.code, exc.message)
+        except tarfile.TarError as exc:
+            failure = self._tar_failure(exc, payload, count)
+        if failure is not None:
+            yield self._problem(failure)
+        elif count == 0:
+            yield self._problem(warning("BACKUP_EMPTY", "empty backup: the archive holds no files"))
+        if payload.trailing:
+            yield self._problem(tamper("BACKUP_TRAILING_DATA", "data follows the end of the compressed stream"))
+        yield from self._records()
+        yield from self._skipped.values()
+
+    def _tar_failure(self, exc: tarfile.TarError, payload: Payload, count: int) -> Issue:
+        if payload.produced == 0 or (count == 0 and "empty" in str(exc)):
+            return warning("BACKUP_EMPTY", "empty backup: the archive holds no files")
+        if "unexpected end" in str(exc) or "truncated" in str(exc).lower():
+            return error("BACKUP_TRUNCATED", f"truncated inside the tar stream after {payload.produced} bytes")
+        return error("BACKUP_TAR_INVALID", f"invalid tar data after {payload.produced} bytes: {exc}")
+
+    def _entry(self, tf: tarfile.TarFile, info: tarfile.TarInfo) -> Iterator[Member | InputProblem]:
+        name = info.name
+        if info.isdir():
+            return
+        if not info.isreg():
+            kind = ("symbolic link" if info.issym() else "hard link" if info.islnk()
+                    else "device or FIFO" if (info.ischr() or info.isblk() or info.isfifo()) else "special file")
+            self._skip(f"{kind} (not followed)", name)
+            return
+        parts = name.split("/")
+        if _unsafe(name) or len(parts) < 2:
+            yield self._member(tf, info)
+            return
+        if parts[0] == "shared":
+            self._skip("shared storage (not scanned)", name)
+            return
+        if parts[0] != "apps" or len(parts) < 3:
+            yield self._member(tf, info)
+            return
+        package, token = parts[1], parts[2]
+        if token == "_manifest" and len(parts) == 3:
+            yield from self._manifest(tf, info, package)
+        elif token == "a" and len(parts) >= 4:
+            self._apks.add(package)
+            yield self._member(tf, info)
+        elif token in SKIP_REASONS:
+            self._skip(SKIP_REASONS[token], name)
+        else:
+            yield self._member(tf, info)
+
+    def _member(self, tf: tarfile.TarFile, info: tarfile.TarInfo) -> Member:
+        state = self._live = {"opened": False, "expired": False}
+
+        def open_() -> MemberStream:
+            if state["opened"] or state["expired"]:
+                raise OSError(f"{info.name!r} is in a streamed backup: it can be opened once, "
+                              "before the reader moves on")
+            state["opened"] = True
+            return MemberStream(tf.extractfile(info), info.name)
+
+        return Member(name=info.name, size=info.size, open=open_)
+
+    def _manifest(self, tf: tarfile.TarFile, info: tarfile.TarInfo, package: str) -> Iterator[InputProblem]:
+        where = self.chain + (info.name,)
+        if info.size > MAX_MANIFEST_BYTES:
+            yield InputProblem(where, [error("BACKUP_MANIFEST_INVALID",
+                                             f"_manifest of {info.size} bytes (limit {MAX_MANIFEST_BYTES})")])
+            return
+        data = MemberStream(tf.extractfile(info), info.name).read(info.size)
+        try:
+            manifest = parse_manifest(data)
+        except ManifestError as exc:
+            yield InputProblem(where, [error("BACKUP_MANIFEST_INVALID", str(exc))])
+            return
+        note = ""
+        if manifest.package != package:
+            note = f"recorded under folder apps/{package}/"
+            yield InputProblem(where, [tamper("BACKUP_MANIFEST_MISMATCH",
+                                              f"_manifest names {manifest.package!r} but sits under apps/{package}/")])
+        if manifest.apk_included:
+            self._claimed.add(package)
+        if len(self.recorded) >= MAX_MANIFESTS:
+            yield InputProblem(where, [error("BACKUP_LIMIT_EXCEEDED", f"more than {MAX_MANIFESTS} _manifest files")])
+            return
+        self.recorded[package] = manifest.recorded_app(where, note)
+
+    def _records(self) -> Iterator[RecordedApp]:
+        """Recorded apps for packages whose APK was not in the backup (see the module docstring)."""
+        for package, app in self.recorded.items():
+            if package in self._apks:
+                app.note = _join(app.note, "its APK is also in this backup and is scanned instead")
+                continue
+            if package in self._claimed:
+                app.note = _join(app.note, "the _manifest says its APK was backed up, but it is not in this file")
+            yield app
+
+    def _skip(self, reason: str, name: str) -> None:
+        rec = self._skipped.setdefault(reason, Skipped(self.chain, reason, 0, []))
+        rec.count += 1
+        if len(rec.examples) < MAX_EXAMPLES:
+            rec.examples.append(name)
+
+
+def _unsafe(name: str) -> bool:
+    """Names a naive extractor would write outside its folder: layout is not read from them."""
+    parts = name.replace("\\", "/").split("/")
+    return name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")
+
+
+def _join(note: str, more: str) -> str:
+    return f"{note}; {more}" if note else more

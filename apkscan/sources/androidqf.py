@@ -1,0 +1,215 @@
+"""AndroidQF acquisitions (mvt-project/androidqf): APKs, package records and the nested backup.
+
+Layout (shared ``backup-formats.md`` §2): ``acquisition.json``, ``packages.json``,
+``apks/``, ``backup.ab`` and text files, as a folder or a ZIP of it (optionally under one
+top-level folder). What is yielded:
+
+- every file in ``apks/`` → :class:`Member`. AndroidQF's file names lie on Android 11+
+  (element [1] of the install path, collisions numbered), so an APK is tied to its
+  package record only by SHA-256 against ``files[].sha256``, never by name;
+- ``backup.ab`` → :class:`Member` (the walker recurses into it);
+- each package of ``packages.json`` whose APK is *not* among the files (deleted by
+  "remove trusted", or never pulled) → :class:`RecordedApp` with the certificate digests
+  the device reported. When the APK is present its verified signers are scanned instead,
+  and a second, weaker entry for the same app would only be noise; the record stays in
+  :attr:`AndroidQFReader.recorded`. (Whether the recorded certificate agrees with the
+  APK is only known after the scan, so it is not checked here.)
+- other acquisition files → one :class:`Skipped` per reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+
+from apkscan.issues import error
+from apkscan.sources.interface import InputProblem, Member, RecordedApp, RecordedCertificate, Skipped, Tree
+
+MAX_JSON_BYTES = 64 << 20
+MAX_PACKAGES = 100_000
+HASH_CHUNK = 1 << 20
+AGE_MAGIC = b"age-encryption.org/v1\n"
+PACKAGE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$")
+RECORDED_BY = "AndroidQF packages.json"
+# older androidqf versions write no acquisition.json: packages.json plus one of these will do
+COMPANIONS = ("backup.ab", "getprop.txt", "dumpsys.txt", "files.json", "root_binaries.json", "processes.txt")
+
+
+def looks_like_age(head: bytes) -> bool:
+    """An age-encrypted file (AndroidQF writes ``<uuid>.zip.age`` when given a key)."""
+    return head.startswith(AGE_MAGIC)
+
+
+def age_problem(chain: tuple[str, ...]) -> InputProblem:
+    return InputProblem(chain, [error("CONTAINER_AGE_ENCRYPTED",
+                                      "age-encrypted (AndroidQF with key.txt): decrypt it first with "
+                                      "`age --decrypt -i <key> -o acquisition.zip <file>.zip.age`, then scan the zip")])
+
+
+def acquisition_root(names: list[str]) -> str | None:
+    """The prefix ("" or "<folder>/") under which the acquisition's files sit, or None."""
+    tops = {n.split("/", 1)[0] for n in names}
+    candidates = [""] + ([f"{next(iter(tops))}/"] if len(tops) == 1 else [])
+    present = set(names)
+    for root in candidates:
+        has_apks = any(n.startswith(root + "apks/") for n in names)
+        companions = has_apks or any(root + f in present for f in COMPANIONS)
+        if root + "acquisition.json" in present or (root + "packages.json" in present and companions):
+            return root
+    return None
+
+
+def is_androidqf(tree: Tree) -> bool:
+    return acquisition_root(tree.names()) is not None
+
+
+class AndroidQFReader:
+    """One AndroidQF acquisition read from a Tree; see the module docstring."""
+
+    kind = "androidqf"
+
+    def __init__(self, tree: Tree):
+        self.tree = tree
+        self.recorded: dict[str, RecordedApp] = {}
+
+    def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+        names = self.tree.names()
+        root = acquisition_root(names)
+        if root is None:
+            yield InputProblem(self.tree.chain, [error("ANDROIDQF_INVALID", "no acquisition.json or packages.json")])
+            return
+        records, problems = self._packages(root)
+        yield from problems
+        present: set[str] = set()
+        skipped: dict[str, Skipped] = {}
+        for name in names:
+            rel = name[len(root):]
+            if rel.startswith("apks/"):
+                digest, problem = self._sha256(name)
+                if problem is not None:
+                    yield problem
+                    continue
+                present.add(digest)
+                yield self.tree.member(name)
+            elif rel == "backup.ab":
+                yield self.tree.member(name)
+            elif name.endswith(".age"):
+                yield age_problem(self.tree.chain + (name,))
+            elif rel != "packages.json":
+                reason = "AndroidQF acquisition file (not scanned)"
+                skipped.setdefault(reason, Skipped(self.tree.chain, reason, 0, []))
+                skipped[reason].count += 1
+                if len(skipped[reason].examples) < 3:
+                    skipped[reason].examples.append(name)
+        for app, digests in records:
+            self.recorded[app.package] = app
+            if digests & present:
+                continue
+            yield app
+        yield from skipped.values()
+
+    def _sha256(self, name: str) -> tuple[str, InputProblem | None]:
+        h = hashlib.sha256()
+        try:
+            with self.tree.member(name).open() as f:
+                while chunk := f.read(HASH_CHUNK):
+                    h.update(chunk)
+        except (OSError, KeyError) as exc:
+            return "", InputProblem(self.tree.chain + (name,), [error("INPUT_UNREADABLE", f"cannot read: {exc}")])
+        return h.hexdigest(), None
+
+    def _packages(self, root: str) -> tuple[list[tuple[RecordedApp, set[str]]], list[InputProblem]]:
+        name = root + "packages.json"
+        chain = self.tree.chain + (name,)
+        try:
+            member = self.tree.member(name)
+        except KeyError:
+            return [], []
+        try:
+            with member.open() as f:
+                raw = f.read(MAX_JSON_BYTES + 1)
+        except OSError as exc:
+            return [], [InputProblem(chain, [error("INPUT_UNREADABLE", f"cannot read: {exc}")])]
+        if len(raw) > MAX_JSON_BYTES:
+            return [], [InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID",
+                                                   f"larger than {MAX_JSON_BYTES} bytes")])]
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            return [], [InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID", f"not valid JSON: {exc}")])]
+        if not isinstance(data, list):
+            return [], [InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID", "not a list of packages")])]
+        records, bad = [], 0
+        for entry in data[:MAX_PACKAGES]:
+            parsed = _package(entry, chain)
+            if parsed is None:
+                bad += 1
+            else:
+                records.append(parsed)
+        problems = []
+        if bad or len(data) > MAX_PACKAGES:
+            problems.append(InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID",
+                                                       f"{bad} package entries unreadable, "
+                                                       f"{max(0, len(data) - MAX_PACKAGES)} over the limit")]))
+        return records, problems
+
+
+def _package(entry: object, chain: tuple[str, ...]) -> tuple[RecordedApp, set[str]] | None:
+    """One packages.json object → (record, SHA-256s of its files), or None when unusable."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+        return None
+    package = entry["name"]
+    if not PACKAGE_RE.match(package):
+        return None
+    files = entry.get("files") if isinstance(entry.get("files"), list) else []
+    digests: set[str] = set()
+    certs: dict[str, RecordedCertificate] = {}
+    trusted = False
+    for f in files:
+        if not isinstance(f, dict):
+            continue
+        digest = _hex(f.get("sha256"), 64)
+        if digest:
+            digests.add(digest)
+        trusted = trusted or f.get("trusted_certificate") is True
+        cert = _certificate(f.get("certificate"))
+        if cert is not None:
+            certs.setdefault(cert.sha256 or cert.sha1 or cert.md5 or "", cert)
+    installer = entry.get("installer")
+    notes = [f"installer {installer}" if isinstance(installer, str) and installer not in ("", "null")
+             else "no installer"]
+    if entry.get("system") is True:
+        notes.append("system app")
+    if trusted:
+        notes.append("AndroidQF judged its certificate trusted")
+    notes.append("its APK is not in this acquisition" if digests else
+                 "no file hashes recorded (-fast mode): its APK cannot be matched to apks/")
+    return RecordedApp(chain=chain, package=package, recorded_by=RECORDED_BY,
+                       certificates=list(certs.values()), note="; ".join(notes)), digests
+
+
+def _certificate(raw: object) -> RecordedCertificate | None:
+    if not isinstance(raw, dict):
+        return None
+    sha256, sha1, md5 = _hex(raw.get("Sha256"), 64), _hex(raw.get("Sha1"), 40), _hex(raw.get("Md5"), 32)
+    if not (sha256 or sha1 or md5):
+        return None
+    return RecordedCertificate(sha256=sha256, sha1=sha1, md5=md5,
+                               subject=_text(raw.get("Subject")), issuer=_text(raw.get("Issuer")))
+
+
+def _hex(value: object, size: int) -> str | None:
+    """A digest as lower-case hex when it is exactly ``size`` hex digits (colons allowed)."""
+    if not isinstance(value, str):
+        return None
+    v = value.replace(":", "").strip().lower()
+    return v if len(v) == size and all(c in "0123456789abcdef" for c in v) else None
+
+
+def _text(value: object) -> str | None:
+    """A display string: bounded, lone surrogates (legal in JSON) replaced."""
+    if not isinstance(value, str) or not value:
+        return None
+    return value[:1024].encode("utf-8", "replace").decode("utf-8")

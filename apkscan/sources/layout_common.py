@@ -1,0 +1,97 @@
+"""Helpers shared by the backup-app layout readers (Neo Backup, Swift, Titanium, ...).
+
+Layout readers read small metadata files whole (bounded) and yield APKs as members,
+package-only records as :class:`RecordedApp` without certificates (``origin="listed"``:
+a name in a file is a claim, not an identity) and data archives as counted skips.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from apkscan.issues import error
+from apkscan.sources.interface import InputProblem, RecordedApp, Skipped, Tree
+
+MAX_METADATA_BYTES = 1 << 20
+MAX_EXAMPLES = 3
+PACKAGE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
+LISTED_NOTE = "package name from the backup app's own record only: no APK, no certificate"
+
+
+def is_package(name: str) -> bool:
+    return len(name) <= 255 and PACKAGE_RE.match(name) is not None
+
+
+class MetadataError(Exception):
+    """A metadata file could not be read or parsed; ``code`` is the issue code."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def read_small(tree: Tree, name: str, limit: int = MAX_METADATA_BYTES) -> bytes:
+    try:
+        with tree.member(name).open() as f:
+            data = f.read(limit + 1)
+    except (OSError, KeyError) as exc:
+        raise MetadataError("INPUT_UNREADABLE", f"cannot read: {exc}") from None
+    if len(data) > limit:
+        raise MetadataError("BACKUP_METADATA_INVALID", f"larger than {limit} bytes")
+    return data
+
+
+def read_json_object(tree: Tree, name: str) -> dict:
+    try:
+        value = json.loads(read_small(tree, name))
+    except (ValueError, RecursionError) as exc:
+        raise MetadataError("BACKUP_METADATA_INVALID", f"not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise MetadataError("BACKUP_METADATA_INVALID", "not a JSON object")
+    return value
+
+
+def problem(tree: Tree, name: str, exc: MetadataError) -> InputProblem:
+    return InputProblem(tree.chain + (name,), [error(exc.code, str(exc))])
+
+
+def as_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
+        return int(value)
+    return None
+
+
+def as_text(value: object, limit: int = 256) -> str | None:
+    """A display string: bounded, lone surrogates (legal in JSON) replaced."""
+    if not isinstance(value, str) or not value:
+        return None
+    return value[:limit].encode("utf-8", "replace").decode("utf-8")
+
+
+def listed_app(chain: tuple[str, ...], package: str, recorded_by: str, *, label: object = None,
+               version_code: object = None, version_name: object = None, note: str = "") -> RecordedApp:
+    return RecordedApp(chain=chain, package=package, recorded_by=recorded_by, version_code=as_int(version_code),
+                       version_name=as_text(version_name), label=as_text(label),
+                       note=f"{LISTED_NOTE}; {note}" if note else LISTED_NOTE)
+
+
+class Skips:
+    """One :class:`Skipped` per reason, with a count and a few example names."""
+
+    def __init__(self, where: tuple[str, ...]):
+        self.where = where
+        self.by_reason: dict[str, Skipped] = {}
+
+    def add(self, reason: str, name: str) -> None:
+        rec = self.by_reason.setdefault(reason, Skipped(self.where, reason, 0, []))
+        rec.count += 1
+        if len(rec.examples) < MAX_EXAMPLES:
+            rec.examples.append(name)
+
+    def records(self) -> list[Skipped]:
+        return list(self.by_reason.values())

@@ -1,0 +1,143 @@
+"""Neo Backup / OAndBackupX and old OAndBackup folders (shared ``backup-formats.md`` §4).
+
+Neo Backup: instance folders ``<pkg>/<yyyy-MM-dd-HH-mm-ss[-SSS]>-user_<N>/`` with a sibling
+``<instance>.properties`` (JSON), or ``backup.properties`` inside (also the flat
+``<pkg>@<instance>`` form). APKs are copied verbatim (``base.apk``, ``split_*.apk``) and
+are yielded as members; data archives are skipped. Old OAndBackup: ``<pkg>/<pkg>.log``
+(JSON) beside ``base.apk`` and ``<pkg>.zip`` (data).
+
+A package gets a :class:`RecordedApp` (name, label, version; no certificate) only when
+none of its backups holds an APK: an APK's verified signer says more than a record.
+Files outside any recognised instance are yielded as members, so an unusual place cannot
+hide an APK from the walker.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator
+
+from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree
+from apkscan.sources.layout_common import (MetadataError, Skips, is_package, listed_app, problem,
+                                           read_json_object)
+
+INSTANCE = r"\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d(?:-\d{3})?-user_\d+"
+SIBLING_RE = re.compile(rf"^(?P<dir>(?:.*/)?{INSTANCE})\.properties$")
+INSIDE_RE = re.compile(rf"^(?P<dir>(?:.*/)?(?:[^/@]+@)?{INSTANCE})/backup\.properties$")
+OAB_LOG_RE = re.compile(r"^(?P<dir>(?:.*/)?(?P<pkg>[^/]+))/(?P=pkg)\.log$")
+NEO_DATA_RE = re.compile(r"^(data|device_protected_files|external_files|obb_files|media_files)"
+                         r"\.tar(\.gz|\.zst)?(\.enc)?$")
+DATA_REASON = "app data archive (not scanned)"
+
+
+def _instances(names: list[str], kind: str) -> dict[str, str]:
+    """Instance folder → its metadata file, for one layout kind."""
+    found: dict[str, str] = {}
+    for name in names:
+        if kind == "neo":
+            m = SIBLING_RE.match(name) or INSIDE_RE.match(name)
+        else:
+            m = OAB_LOG_RE.match(name)
+            if m and not is_package(m.group("pkg")):
+                m = None
+        if m:
+            found.setdefault(m.group("dir"), name)
+    return found
+
+
+def is_neo_backup(names: list[str]) -> bool:
+    return bool(_instances(names, "neo"))
+
+
+def is_oandbackup(names: list[str]) -> bool:
+    return bool(_instances(names, "oab"))
+
+
+class NeoBackupReader:
+    """Neo Backup (``kind="neo"``) or old OAndBackup (``kind="oab"``) folders in a Tree."""
+
+    def __init__(self, tree: Tree, layout: str = "neo"):
+        self.tree = tree
+        self.layout = layout
+        self.kind = "neo-backup" if layout == "neo" else "oandbackup"
+        self.recorded_by = "Neo Backup properties" if layout == "neo" else "OAndBackup log"
+
+    def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+        names = sorted(self.tree.names())
+        instances = _instances(names, self.layout)
+        skips = Skips(self.tree.chain)
+        claimed: set[str] = set()
+        latest: dict[str, RecordedApp] = {}
+        with_apk: set[str] = set()
+        for folder, meta_name in sorted(instances.items()):
+            files = [n for n in _under(names, folder + "/") if n != meta_name]
+            claimed.update(files)
+            claimed.add(meta_name)
+            package, record, bad = self._record(folder, meta_name)
+            if bad is not None:
+                yield bad
+            apks = False
+            for name in files:
+                base = name.rsplit("/", 1)[-1]
+                if name.lower().endswith(".apk"):
+                    apks = True
+                    yield self.tree.member(name)
+                elif self._is_data(base, package):
+                    skips.add(DATA_REASON, name)
+                else:
+                    yield self.tree.member(name)
+            if package is None:
+                continue
+            if apks:
+                with_apk.add(package)
+            if record is not None:
+                latest[package] = record  # sorted by folder: the last is the newest backup
+        for name in names:
+            if name not in claimed:
+                yield self.tree.member(name)
+        for package, record in latest.items():
+            if package not in with_apk:
+                yield record
+        yield from skips.records()
+
+    def _is_data(self, base: str, package: str | None) -> bool:
+        if self.layout == "neo":
+            return NEO_DATA_RE.match(base) is not None
+        return package is not None and base == f"{package}.zip"
+
+    def _record(self, folder: str, meta_name: str) -> tuple[str | None, RecordedApp | None, InputProblem | None]:
+        """(package, its record, a problem) from the instance's metadata file."""
+        guess = _folder_package(folder, self.layout)
+        try:
+            meta = read_json_object(self.tree, meta_name)
+        except MetadataError as exc:
+            record = listed_app(self.tree.chain + (meta_name,), guess, self.recorded_by,
+                                note="metadata unreadable; package from the folder name") if guess else None
+            return guess, record, problem(self.tree, meta_name, exc)
+        package = meta.get("packageName")
+        if not (isinstance(package, str) and is_package(package)):
+            package = guess
+        if package is None:
+            return None, None, None
+        label = meta.get("packageLabel") if self.layout == "neo" else meta.get("label")
+        return package, listed_app(self.tree.chain + (meta_name,), package, self.recorded_by, label=label,
+                                   version_code=meta.get("versionCode"),
+                                   version_name=meta.get("versionName")), None
+
+
+def _under(names: list[str], prefix: str) -> list[str]:
+    """The names under ``prefix`` in a sorted list (bisect: no scan per instance)."""
+    start = bisect.bisect_left(names, prefix)
+    end = bisect.bisect_left(names, prefix + "\U0010ffff", start)
+    return names[start:end]
+
+
+def _folder_package(folder: str, layout: str) -> str | None:
+    parts = folder.split("/")
+    last = parts[-1]
+    if layout == "neo":
+        candidate = last.split("@", 1)[0] if "@" in last else (parts[-2] if len(parts) > 1 else "")
+    else:
+        candidate = last
+    return candidate if is_package(candidate) else None

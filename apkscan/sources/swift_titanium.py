@@ -1,0 +1,235 @@
+"""Swift Backup and Titanium Backup folders (shared ``backup-formats.md`` §4).
+
+Swift Backup keys files by package: ``<pkg>.app`` (the base APK) and ``<pkg>.splits`` (a
+stored ZIP of split APKs) are yielded as members for the walker; ``.dat``/``.extdat``/
+``.exp`` (data, OBB) are skipped; ``.xml`` is obfuscated and not read.
+
+Titanium Backup: ``<pkg>-<md5>.apk[.gz|.bz2|.xz]`` is the whole APK, compressed; it is
+yielded as a member whose ``open()`` decompresses on the fly (streaming), so the walker
+sees APK bytes whatever the codec. ``<pkg>-<date>-<time>.properties`` (Java properties)
+gives label and version, and ``app_apk_md5``, which is checked against the MD5 in the
+APK's file name (a cheap consistency check; the content is not re-hashed here).
+Packages with a record but no APK become :class:`RecordedApp` s without certificates.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import re
+from collections.abc import Callable, Iterator
+
+from apkscan.issues import error, tamper
+from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree
+from apkscan.sources.layout_common import MetadataError, Skips, is_package, listed_app, problem, read_small
+
+SWIFT_RE = re.compile(r"^(?P<dir>(?:.*/)?)(?P<pkg>[^/]+)\.(?P<ext>app|splits|dat|extdat|exp|xml)$")
+SWIFT_SKIPS = {"dat": "app data archive (not scanned)", "extdat": "app data archive (not scanned)",
+               "exp": "OBB expansion archive (not scanned)",
+               "xml": "Swift Backup metadata (obfuscated, not read)"}
+TB_PROPS_RE = re.compile(r"^(?P<dir>(?:.*/)?)(?P<pkg>[^/]+)-\d{8}-\d{6}\.properties$")
+TB_APK_RE = re.compile(r"^(?P<dir>(?:.*/)?)(?P<pkg>[^/]+)-(?P<md5>[0-9a-f]{32})\.apk(?:\.(?P<codec>gz|bz2|xz|lzop))?$")
+TB_DATA_RE = re.compile(r"^(?:.*/)?[^/]+-\d{8}-\d{6}\.tar(?:\.[a-z0-9]+)?$")
+CODECS: dict[str | None, Callable | None] = {
+    None: None,
+    "gz": lambda f: gzip.GzipFile(fileobj=f, mode="rb"),
+    "bz2": lambda f: bz2.BZ2File(f, "rb"),
+    "xz": lambda f: lzma.LZMAFile(f, "rb"),
+}
+
+
+def _swift(names: list[str]) -> dict[tuple[str, str], dict[str, str]]:
+    groups: dict[tuple[str, str], dict[str, str]] = {}
+    for name in names:
+        m = SWIFT_RE.match(name)
+        if m and is_package(m.group("pkg")):
+            groups.setdefault((m.group("dir"), m.group("pkg")), {})[m.group("ext")] = name
+    return groups
+
+
+def is_swift_backup(names: list[str]) -> bool:
+    """A ``<pkg>.app`` or ``<pkg>.splits`` with a sibling of the same package (``.xml``, ``.dat``...)."""
+    return any(("app" in g or "splits" in g) and len(g) > 1 for g in _swift(names).values())
+
+
+def is_titanium_backup(names: list[str]) -> bool:
+    return any(TB_PROPS_RE.match(n) or TB_APK_RE.match(n) for n in names)
+
+
+class SwiftBackupReader:
+    kind = "swift-backup"
+
+    def __init__(self, tree: Tree):
+        self.tree = tree
+
+    def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+        names = self.tree.names()
+        groups = _swift(names)
+        claimed = {n for g in groups.values() for n in g.values()}
+        skips = Skips(self.tree.chain)
+        listed = []
+        for (_folder, package), files in sorted(groups.items()):
+            for ext, name in sorted(files.items()):
+                if ext in ("app", "splits"):
+                    yield self.tree.member(name)
+                else:
+                    skips.add(SWIFT_SKIPS[ext], name)
+            if "app" not in files and "splits" not in files:
+                listed.append(listed_app(self.tree.chain + (sorted(files.values())[0],), package,
+                                         "Swift Backup file names", note="package name from a file name"))
+        for name in names:
+            if name not in claimed:
+                yield self.tree.member(name)
+        yield from listed
+        yield from skips.records()
+
+
+class _Decompressed(io.RawIOBase):
+    """A decompressing stream whose truncation/corruption errors are OSErrors with a code."""
+
+    def __init__(self, raw, opener: Callable, name: str):
+        super().__init__()
+        self._raw, self._inner, self._name = raw, opener(raw), name
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        try:
+            data = self._inner.read(len(buf))
+        except EOFError:
+            raise _coded("BACKUP_TRUNCATED", f"{self._name}: compressed APK ends early") from None
+        except (OSError, lzma.LZMAError, ValueError) as exc:
+            raise _coded("BACKUP_CORRUPT", f"{self._name}: cannot decompress: {exc}") from None
+        buf[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._inner.close()
+        self._raw.close()
+        super().close()
+
+
+def _coded(code: str, message: str) -> OSError:
+    exc = OSError(message)
+    exc.code = code  # type: ignore[attr-defined]
+    return exc
+
+
+class TitaniumBackupReader:
+    kind = "titanium-backup"
+
+    def __init__(self, tree: Tree):
+        self.tree = tree
+
+    def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+        names = self.tree.names()
+        skips = Skips(self.tree.chain)
+        records: dict[str, tuple[RecordedApp, set[str]]] = {}
+        with_apk: set[str] = set()
+        for name in names:
+            m = TB_PROPS_RE.match(name)
+            if m and is_package(m.group("pkg")):
+                got = self._properties(name, m.group("pkg"))
+                if isinstance(got, InputProblem):
+                    yield got
+                else:
+                    prev = records.get(m.group("pkg"))
+                    records[m.group("pkg")] = (got[0], got[1] | (prev[1] if prev else set()))
+        for name in names:
+            m = TB_APK_RE.match(name)
+            if TB_PROPS_RE.match(name):
+                continue
+            if TB_DATA_RE.match(name):
+                skips.add("app data archive (not scanned)", name)
+            elif m is None:
+                yield self.tree.member(name)
+            else:
+                with_apk.add(m.group("pkg"))
+                yield from self._apk(name, m.group("pkg"), m.group("md5"), m.group("codec"), records)
+        for package, (record, _md5s) in records.items():
+            if package not in with_apk:
+                yield record
+        yield from skips.records()
+
+    def _apk(self, name: str, package: str, md5: str, codec: str | None,
+             records: dict[str, tuple[RecordedApp, set[str]]]) -> Iterator[Member | InputProblem]:
+        recorded_md5s = records.get(package, (None, set()))[1]
+        if recorded_md5s and md5 not in recorded_md5s:
+            yield InputProblem(self.tree.chain + (name,), [tamper(
+                "BACKUP_APK_MD5_MISMATCH", f"the file name says MD5 {md5}, the backup's properties record "
+                f"{', '.join(sorted(recorded_md5s))}: tampered or mixed-up backup")])
+        if codec not in CODECS:
+            yield InputProblem(self.tree.chain + (name,), [error(
+                "BACKUP_CODEC_UNSUPPORTED", f"{codec}-compressed APK: decompress it with {codec} first")])
+            return
+        inner = self.tree.member(name)
+        opener = CODECS[codec]
+        if opener is None:
+            yield inner
+            return
+        yield Member(name=name, size=None,
+                     open=lambda: _Decompressed(inner.open(), opener, name))
+
+    def _properties(self, name: str, package: str) -> tuple[RecordedApp, set[str]] | InputProblem:
+        try:
+            props = parse_java_properties(read_small(self.tree, name))
+        except MetadataError as exc:
+            return problem(self.tree, name, exc)
+        md5 = props.get("app_apk_md5", "").strip().lower()
+        app = listed_app(self.tree.chain + (name,), package, "Titanium Backup properties",
+                         label=props.get("app_label"), version_code=props.get("app_version_code"),
+                         version_name=props.get("app_version_name"))
+        return app, ({md5} if re.fullmatch(r"[0-9a-f]{32}", md5) else set())
+
+
+def parse_java_properties(data: bytes) -> dict[str, str]:
+    """``java.util.Properties.load`` essentials: comments, ``=``/``:``, escapes, continuations."""
+    text = data.decode("latin-1")
+    out: dict[str, str] = {}
+    logical = ""
+    for raw in text.splitlines():
+        line = raw.lstrip()
+        if not logical and (not line or line[0] in "#!"):
+            continue
+        if _continues(line):
+            logical += line[:-1]
+            continue
+        logical += line
+        key, value = _split(logical)
+        out[_unescape(key)] = _unescape(value)
+        logical = ""
+    if logical:
+        key, value = _split(logical)
+        out[_unescape(key)] = _unescape(value)
+    return out
+
+
+def _continues(line: str) -> bool:
+    return (len(line) - len(line.rstrip("\\"))) % 2 == 1
+
+
+def _split(line: str) -> tuple[str, str]:
+    i = 0
+    while i < len(line):
+        if line[i] == "\\":
+            i += 2
+            continue
+        if line[i] in "=: \t":
+            break
+        i += 1
+    key, rest = line[:i], line[i:].lstrip(" \t")
+    if rest[:1] in ("=", ":"):
+        rest = rest[1:].lstrip(" \t")
+    return key, rest
+
+
+def _unescape(s: str) -> str:
+    def sub(m: re.Match) -> str:
+        c = m.group(1)
+        if c.startswith("u"):
+            return chr(int(c[1:], 16))
+        return {"n": "\n", "t": "\t", "r": "\r", "f": "\f"}.get(c, c)
+    return re.sub(r"\\(u[0-9a-fA-F]{4}|.)", sub, s)

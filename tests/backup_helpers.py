@@ -1,0 +1,137 @@
+"""Shared helpers for the device-backup reader tests: fixture paths, writers, collectors."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import sys
+import zipfile
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
+
+REPO = Path(__file__).resolve().parents[1]
+BACKUPS = REPO / "fixtures" / "backups"
+APKS = REPO / "fixtures" / "apks"
+KEYS = REPO / "fixtures" / "keys"
+PASSWORD = "apkscan-test"  # documented in fixtures/backups/generate.py
+
+sys.path.insert(0, str(BACKUPS))
+from adb_writer import AbWriter, manifest  # noqa: E402,F401
+
+
+def pem_der(key: str) -> bytes:
+    return x509.load_pem_x509_certificate((KEYS / f"{key}.pem").read_bytes()).public_bytes(Encoding.DER)
+
+
+def pem_sha256(key: str) -> str:
+    return hashlib.sha256(pem_der(key)).hexdigest()
+
+
+def apk_sha256(name: str) -> str:
+    return hashlib.sha256((APKS / name).read_bytes()).hexdigest()
+
+
+def build_ab(entries, **kw) -> bytes:
+    """An adb backup in memory from (name, data) pairs, written by the independent fixture writer."""
+    out = io.BytesIO()
+    with AbWriter(out, **kw) as w:
+        for entry in entries:
+            w.add(*entry)
+    return out.getvalue()
+
+
+class Collected:
+    """Everything a reader yielded; each member is read fully while it is current."""
+
+    def __init__(self, items):
+        self.members: dict[str, str] = {}  # name -> sha256 of the bytes
+        self.member_errors: dict[str, str] = {}  # name -> error code raised while reading
+        self.recorded: list[RecordedApp] = []
+        self.problems: list[InputProblem] = []
+        self.skipped: list[Skipped] = []
+        for item in items:
+            if isinstance(item, Member):
+                try:
+                    with item.open() as f:
+                        h = hashlib.sha256()
+                        while chunk := f.read(65536):
+                            h.update(chunk)
+                    self.members[item.name] = h.hexdigest()
+                except OSError as exc:
+                    self.member_errors[item.name] = getattr(exc, "code", type(exc).__name__)
+            elif isinstance(item, RecordedApp):
+                self.recorded.append(item)
+            elif isinstance(item, InputProblem):
+                self.problems.append(item)
+            elif isinstance(item, Skipped):
+                self.skipped.append(item)
+            else:
+                raise AssertionError(f"unexpected item {item!r}")
+
+    @property
+    def codes(self) -> list[str]:
+        return [i.code for p in self.problems for i in p.issues]
+
+    @property
+    def skip_counts(self) -> dict[str, int]:
+        return {s.reason: s.count for s in self.skipped}
+
+    def app(self, package: str) -> RecordedApp:
+        found = [a for a in self.recorded if a.package == package]
+        assert len(found) == 1, (package, self.recorded)
+        return found[0]
+
+
+def cert_sha256s(app: RecordedApp) -> list[str]:
+    """SHA-256 of each recorded certificate: of the DER when present, else the recorded digest."""
+    return [hashlib.sha256(c.der).hexdigest() if c.der else (c.sha256 or "").lower() for c in app.certificates]
+
+
+class FolderTree:
+    """A folder as a sources Tree (test stand-in for the walker's own)."""
+
+    def __init__(self, root: Path, chain: tuple[str, ...] | None = None):
+        self.root = root
+        self.chain = chain or (str(root),)
+
+    def names(self) -> list[str]:
+        out = []
+        for dirpath, _dirs, files in os.walk(self.root):
+            for f in files:
+                out.append(os.path.relpath(os.path.join(dirpath, f), self.root).replace(os.sep, "/"))
+        return sorted(out)
+
+    def member(self, name: str) -> Member:
+        path = self.root / name
+        if not path.is_file():
+            raise KeyError(name)
+        return Member(name=name, size=path.stat().st_size, open=lambda: path.open("rb"),
+                      window=(str(path), 0, path.stat().st_size))
+
+
+class ZipTree:
+    """A ZIP file as a sources Tree (test stand-in)."""
+
+    def __init__(self, data: bytes, chain: tuple[str, ...] = ("acq.zip",)):
+        self.zf = zipfile.ZipFile(io.BytesIO(data))
+        self.chain = chain
+
+    def names(self) -> list[str]:
+        return sorted(i.filename for i in self.zf.infolist() if not i.is_dir())
+
+    def member(self, name: str) -> Member:
+        info = self.zf.getinfo(name)
+        return Member(name=name, size=info.file_size, open=lambda: self.zf.open(info))
+
+
+def zip_folder(root: Path, top: str | None = None) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name in FolderTree(root).names():
+            z.write(root / name, f"{top}/{name}" if top else name)
+    return buf.getvalue()
