@@ -88,6 +88,8 @@ class ScanResult:
     options: dict[str, Any] = field(default_factory=dict)
     started_at: str = ""
     finished_at: str = ""
+    interrupted: bool = False  # stopped by Ctrl-C / SIGTERM: the apps are what finished
+
 
     def counts(self) -> dict[str, int]:
         out = {"prohibited": 0, "review": 0, "allowed": 0}
@@ -109,6 +111,7 @@ class ScanResult:
             "tool": {"name": "apkscan", "version": __version__},
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "interrupted": self.interrupted,
             "inputs": list(self.inputs),
             "options": dict(self.options),
             "rules": self.rules,
@@ -159,8 +162,20 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
     sdk_kwargs: dict[str, Any] = {"min_sdk": min_sdk}
     if max_sdk is not None:
         sdk_kwargs["max_sdk"] = max_sdk
-    for src in sources:
-        for item in src.inputs():
+    try:
+        for src in sources:
+            _scan_source(src, rules, policy, deep, sdk_kwargs, result, progress)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one by the CLI: keep what finished
+        result.interrupted = True
+    result.finished_at = _now()
+    return result
+
+
+def _scan_source(src: Source, rules: RuleSet, policy: Policy, deep: bool, sdk_kwargs: dict[str, Any],
+                 result: ScanResult, progress: Callable[[str], None] | None) -> None:
+    items = iter(src.inputs())
+    try:
+        for item in items:
             if isinstance(item, InputProblem):
                 result.errors.append(InputError(item.display, None, list(item.issues)))
                 continue
@@ -174,8 +189,10 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
                         os.unlink(item.path)
                     except OSError:
                         pass
-    result.finished_at = _now()
-    return result
+    finally:
+        close = getattr(items, "close", None)
+        if close:  # a generator's own finally blocks (temporary files) run now, not at GC
+            close()
 
 
 def _scan_one(item: ScanInput, rules: RuleSet, policy: Policy, deep: bool,
