@@ -95,7 +95,7 @@ def test_report_command_stdout_and_errors(tmp_path):
     doc = sample_document()
     doc["schema_version"] = "2.0"
     (tmp_path / "future.json").write_text(json.dumps(doc), encoding="utf-8")
-    r = CliRunner().invoke(main, ["report", str(tmp_path / "future.json"), "--strict", "-q"])
+    r = CliRunner().invoke(main, ["report", str(tmp_path / "future.json"), "-q"])
     assert r.exit_code == 2 and "not supported" in r.output
 
 

@@ -27,11 +27,34 @@ _HELP = {
 FORCE_HELP = "Replace an existing FILE that is not an apkscan report (never an input)."
 
 
+_INPUT_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"ANDROID BACKUP", b"\x1f\x8b")
+
+
+def not_an_input(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse, while parsing, an output value that is an existing APK or archive.
+
+    ``scan --json a.apk b.apk`` makes click give ``a.apk`` to ``--json``; this says so
+    before anything else happens (the full check is :func:`checked_outputs`).
+    """
+    if not value or value == "-":
+        return value
+    try:
+        with open(value, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return value
+    if head.startswith(_INPUT_MAGIC):
+        raise click.BadParameter(f"{value} is an existing APK or archive: an input, not a report file. "
+                                 f"Put the report's FILE right after {param.opts[0]} ('-' for stdout).")
+    return value
+
+
 def report_options(func: Callable) -> Callable:
     """``--json --html --sarif --csv FILE`` and ``--force`` (values land in ``<name>_path``, ``force``)."""
     func = click.option("--force", is_flag=True, help=FORCE_HELP)(func)
     for name in reversed(REPORT_OPTIONS):
-        func = click.option(REPORT_OPTIONS[name], f"{name}_path", metavar="FILE", help=_HELP[name])(func)
+        func = click.option(REPORT_OPTIONS[name], f"{name}_path", metavar="FILE", help=_HELP[name],
+                            callback=not_an_input)(func)
     return func
 
 
@@ -78,3 +101,8 @@ def finish(*codes: int) -> None:
 
 __all__ = ["ExitCode", "checked_outputs", "command_epilog", "finish", "report_options", "summary_stream",
            "write_reports"]
+
+
+def write_json(value: object, path: str) -> list[str]:
+    """``inspect --json``: a JSON value written like a report (atomic, or ``-``)."""
+    return write_reports(value, {"json": path})  # the JSON writer dumps any value
