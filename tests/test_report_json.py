@@ -114,4 +114,4 @@ def test_pipeline_document_matches_schema_and_renders(validator):
         assert "WeChat" in out.getvalue()
     out = io.StringIO()
     terminal.render(doc, out)
-    assert out.getvalue().splitlines()[-1].endswith("1 errors")
+    assert out.getvalue().splitlines()[-1].endswith(", 1 error")  # not "1 errors"

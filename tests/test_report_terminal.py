@@ -21,7 +21,8 @@ def test_summary_lists_flagged_apps_and_counts():
     assert "\x1b" not in text
     lines = text.splitlines()
     assert lines[0].startswith("VERDICT")
-    assert lines[1].startswith("prohibited confirmed")
+    assert lines[0].split() == ["VERDICT", "KIND", "STRENGTH", "FILE", "LABEL", "PACKAGE", "SIGNER"]
+    assert lines[1].split()[:3] == ["prohibited", "match", "confirmed"]  # kind: "match" when none recorded
     assert "Firefox" not in text  # allowed apps are counted, not listed
     assert "ZIP_EOCD_NOT_FOUND" in text
     assert lines[-1] == "8 inputs: 2 prohibited, 2 to review, 2 allowed, 2 errors"

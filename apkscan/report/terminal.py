@@ -83,20 +83,11 @@ def render(doc: dict, out: TextIO, *, color: bool = False, columns: int | None =
                      key=lambda a: (view.VERDICT_RANK.get(a.verdict, 9),
                                     view.STRENGTH_RANK.get(a.strength or "", 9),
                                     (a.label or "").lower()))
+    if meta.interrupted:
+        out.write(paint("errors", "INTERRUPTED: this scan was stopped; only the inputs that finished "
+                                  "are counted below") + "\n")
     if flagged:
-        label_w = max(12, min(30, (cols - 58) // 2))
-        pkg_w = max(12, cols - 58 - label_w)
-        head = (f"{fit('VERDICT', 10)} {fit('STRENGTH', 9)} {fit('LABEL', label_w)} "
-                f"{fit('PACKAGE', pkg_w)} {fit('PUBLISHER', 22)} VENDORS")
-        out.write(paint("bold", head.rstrip()) + "\n")
-        for a in flagged[:limit]:
-            publisher = a.publisher or (f"unverified: {a.present_publisher}"
-                                        if a.present_publisher else "unverified")
-            line = (f"{paint(a.verdict, fit(a.verdict, 10))} {fit(a.strength or '-', 9)} "
-                    f"{fit(safe(a.label or '(no label)'), label_w)} "
-                    f"{fit(safe(a.package or '-'), pkg_w)} {fit(safe(publisher), 22)} "
-                    f"{safe(', '.join(a.vendors))}")
-            out.write(line.rstrip() + "\n")
+        _table(flagged[:limit], out, paint, cols)
         if len(flagged) > limit:
             out.write(paint("dim", f"... and {len(flagged) - limit} more flagged apps "
                                    "(see the HTML/CSV report)") + "\n")
@@ -114,10 +105,68 @@ def render(doc: dict, out: TextIO, *, color: bool = False, columns: int | None =
         f"{paint('prohibited', str(counts['prohibited']) + ' prohibited')}, "
         f"{paint('review', str(counts['review']) + ' to review')}, "
         f"{paint('allowed', str(counts['allowed']) + ' allowed')}, "
-        f"{paint('errors', str(counts['errors']) + ' errors')}\n")
+        f"{paint('errors', plural(counts['errors'], 'error'))}\n")
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def signer_text(a: view.AppRow) -> str:
+    """Who verifiably signed it; a debug key and an unverified certificate are said so."""
+    if a.publisher:
+        return a.publisher + (" [debug key]" if a.signer_debug else "")
+    return f"unverified: {a.present_publisher}" if a.present_publisher else "unverified"
+
+
+def _table(rows: list[view.AppRow], out: TextIO, paint: _Paint, cols: int) -> None:
+    """One line per flagged app. Verdict, kind and strength are never cut (they are the
+    reading); file, label, package and signer are cut with a visible ``…`` (a path from the
+    left, so the distinguishing end stays)."""
+    cells = [(a.verdict, "+".join(a.kinds) or "-", a.strength or "-", safe(a.file), safe(a.label or "(no label)"),
+              safe(a.package or "-"), safe(signer_text(a))) for a in rows]
+    head = ("VERDICT", "KIND", "STRENGTH", "FILE", "LABEL", "PACKAGE", "SIGNER")
+    fixed = [max(width(h), *(width(c[i]) for c in cells)) for i, h in enumerate(head[:3])]
+    room = max(40, cols - sum(fixed) - 6)
+    want = [max(width(head[i]), *(width(c[i]) for c in cells)) for i in range(3, 7)]
+    flex = _share(want, room)
+    widths = fixed + flex
+    out.write(paint("bold", " ".join(fit(h, w) for h, w in zip(head, widths)).rstrip()) + "\n")
+    for a, c in zip(rows, cells):
+        parts = [paint(a.verdict, fit(c[0], widths[0]))]
+        parts += [fit(c[i], widths[i]) for i in (1, 2)]
+        parts.append(fit_left(c[3], widths[3]))
+        parts += [fit(c[i], widths[i]) for i in (4, 5, 6)]
+        out.write(" ".join(parts).rstrip() + "\n")
+
+
+def _share(want: list[int], room: int) -> list[int]:
+    """Column widths within ``room``: everyone gets what they need if it fits, else shrink the widest."""
+    widths = list(want)
+    while sum(widths) > room and max(widths) > 8:
+        i = widths.index(max(widths))
+        widths[i] -= 1
+    return widths
+
+
+def fit_left(text: str, cols: int) -> str:
+    """Like :func:`fit` but cuts the start (``…/b/base.apk``): a path's end tells files apart."""
+    if width(text) <= cols:
+        return text + " " * (cols - width(text))
+    out, w = [], 0
+    for c in reversed(text):
+        if w + width(c) > cols - 1:
+            break
+        out.append(c)
+        w += width(c)
+    return fit("…" + "".join(reversed(out)), cols)
 
 
 def _terminal_columns(out: TextIO) -> int:
+    """The terminal's width; unlimited for a pipe or a log, where a cut helps nobody."""
+    isatty = getattr(out, "isatty", None)
+    if not (isatty and isatty()):
+        return 1 << 20
     try:
         return max(80, os.get_terminal_size(out.fileno()).columns)
     except (OSError, AttributeError, ValueError):
