@@ -63,11 +63,12 @@ def command_epilog() -> str:
                       "only if it is an apkscan report of that format, or with --force."
 
 
-def checked_outputs(opts: dict, inputs: Iterable[str]) -> dict[str, str]:
+def checked_outputs(opts: dict, inputs: Iterable[str], options: dict[str, str] | None = None) -> dict[str, str]:
     """The requested report paths, safe to write; a usage error (exit 2) otherwise."""
     targets = {name: opts.get(f"{name}_path") for name in REPORT_OPTIONS}
     try:
-        return check_outputs(targets, list(inputs), force=bool(opts.get("force")), options=REPORT_OPTIONS)
+        return check_outputs(targets, list(inputs), force=bool(opts.get("force")),
+                             options=options or REPORT_OPTIONS)
     except OutputError as exc:
         raise click.UsageError(str(exc)) from None
 

@@ -31,7 +31,8 @@ class ExitCode(IntEnum):
 
 MEANINGS: dict[ExitCode, str] = {
     ExitCode.OK: "every input scanned (inspect: read and verified); nothing at or above --fail-on",
-    ExitCode.FLAGGED: "an app is at or above --fail-on (scan, report); inspect: an APK does not verify",
+    ExitCode.FLAGGED: "an app is at or above --fail-on (scan, report); inspect: an APK does not "
+                      "verify; rules test: an example failed",
     ExitCode.USAGE: "usage error, unsafe output path, invalid rule/policy/indicator file or result "
                     "document; nothing was scanned or written",
     ExitCode.INCOMPLETE: "some inputs could not be scanned (missing, not an APK, limits hit)",
