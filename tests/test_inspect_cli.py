@@ -7,8 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from cli_helpers import evidence_unchanged  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[1]
 APKS = ROOT / "fixtures" / "apks"
+pytestmark = pytest.mark.usefixtures("evidence_unchanged")  # no command may touch fixtures/
 INDEX = json.loads((APKS / "index.json").read_text())
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cli_helpers import evidence_unchanged  # noqa: F401
 
 from apkscan.policy.loader import load_policy
 from apkscan.rules.loader import load_ruleset
@@ -18,6 +19,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 APKS = REPO / "fixtures" / "apks"
 REPORT_SCHEMA = REPO / "apkscan" / "report" / "schema" / "scan-result.schema.json"
 
+pytestmark = pytest.mark.usefixtures("evidence_unchanged")  # no command may touch fixtures/
 try:
     from apkscan.apk.identify import identify
     IDENTIFY_ERROR = None
