@@ -16,6 +16,7 @@ from typing import Any
 
 from apkscan import __version__
 from apkscan.apk.model import ApkIdentity
+from apkscan.cli.exit_codes import ExitCode
 from apkscan.issues import Issue
 from apkscan.policy.decide import decide
 from apkscan.policy.model import VERDICT_RANK, Policy
@@ -25,7 +26,8 @@ from apkscan.sources.interface import InputProblem, ScanInput, Source
 
 SCHEMA_VERSION = "1.0"
 FAIL_ON = ("prohibited", "review", "never")
-EXIT_OK, EXIT_FLAGGED, EXIT_USAGE, EXIT_INPUT_ERRORS = 0, 1, 2, 3
+EXIT_OK, EXIT_FLAGGED, EXIT_USAGE, EXIT_INPUT_ERRORS = (
+    ExitCode.OK, ExitCode.FLAGGED, ExitCode.USAGE, ExitCode.INCOMPLETE)  # the one definition: cli/exit_codes
 _UNSCANNABLE = ("INPUT_", "ZIP_", "INTERNAL_ERROR")
 
 

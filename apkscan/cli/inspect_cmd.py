@@ -78,6 +78,10 @@ def _identities(paths, min_sdk, max_sdk, idsig):
                 finally:
                     if item.cleanup:
                         _unlink(item.path)
+            else:  # records and skipped files (containers): said, never dropped silently
+                what = getattr(item, "reason", None) or "recorded app, no APK bytes to verify"
+                where = getattr(item, "display", None) or " ▸ ".join(getattr(item, "where", ()))
+                click.echo(f"note: {where}: {what}", err=True)
     finally:
         items.close()
 

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from apkscan.cli.exit_codes import ExitCode
+from apkscan.cli.exit_codes import ExitCode, epilog
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = ExitCode.OK, ExitCode.FLAGGED, ExitCode.USAGE
 
@@ -17,7 +17,7 @@ _builtin_opt = click.option("--no-builtin-rules", is_flag=True, help="Leave out 
 _iocs_opt = click.option("--iocs", multiple=True, type=click.Path(), help="STIX2 indicator file (repeatable).")
 
 
-@click.group("rules")
+@click.group("rules", epilog=epilog())
 def rules_command() -> None:
     """List, validate, self-test and export signature rules."""
 
