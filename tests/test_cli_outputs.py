@@ -7,6 +7,7 @@ checks, through ``evidence_unchanged`` and explicit hashes, that no input change
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -43,6 +44,11 @@ def test_output_is_never_an_input_nor_inside_one_even_with_force(tmp_path):
         (["inspect", folder, "--json", folder / "i.json"], "is inside the input"),
         (["report", notes, "--csv", notes, "--force"], "is the input"),
     ]
+    (tmp_path / "link.json").symlink_to(notes)
+    os.link(notes, tmp_path / "hard.json")
+    cases += [(["scan", notes, "--json", tmp_path / "link.json", "--force"], "is the input"),
+              (["scan", notes, "--json", tmp_path / "hard.json", "--force"], "is the input")]
+    before = tree_hashes(tmp_path)
     for cmd, words in cases:
         res = invoke(*cmd)
         assert res.exit_code == 2, (cmd, res.output)

@@ -91,3 +91,27 @@ def test_rules_lint_reports_every_problem_in_one_run(tmp_path):
 def test_counts_are_singular_when_one(tmp_path):
     res = invoke("scan", fixture("clean-v1v2v3.apk"), tmp_path / "gone.apk", "--no-color")
     assert res.stdout.rstrip().endswith("2 inputs: 0 prohibited, 0 to review, 1 allowed, 1 error")
+
+
+def test_split_without_version_name_or_label_prints_no_none(tmp_path):
+    """Why (smaller): `versionName: None` for a split. A real split-like manifest: no versionName, no label."""
+    import sys
+    import zipfile
+
+    from cli_helpers import FIXTURES
+
+    sys.path.insert(0, str(FIXTURES))
+    try:
+        from axml_writer import Attr, Element, encode
+    finally:
+        sys.path.remove(str(FIXTURES))
+    manifest = encode(Element("manifest", [Attr("versionCode", 7), Attr("package", "com.tencent.mm", android=False),
+                                           Attr("split", "config.arm64_v8a", android=False)],
+                              [Element("application", [])]))
+    split = tmp_path / "split_config.arm64_v8a.apk"
+    with zipfile.ZipFile(split, "w") as z:
+        z.writestr("AndroidManifest.xml", manifest)
+    res = run("inspect", split)
+    assert res.returncode == 1, res.stderr  # unsigned: does not verify
+    assert "None" not in res.stdout and "versionName" not in res.stdout
+    assert "Package: com.tencent.mm  versionCode: 7" in res.stdout and "split: config.arm64_v8a" in res.stdout

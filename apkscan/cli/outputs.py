@@ -86,10 +86,19 @@ def _existing_problem(name: str, path: str, real: str, force: bool) -> str | Non
             "(did an input slip in as the option's value? --force replaces it)")
 
 
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _problem(name: str, path: str, real: str, inputs: list[tuple[str, str]], force: bool) -> str | None:
+    out_id = _file_id(real)
     for given, real_input in inputs:
-        if real == real_input:
-            return f"is the input {given}"
+        if real == real_input or (out_id is not None and out_id == _file_id(real_input)):
+            return f"is the input {given}"  # also through a symlink or a hard link
         if _inside(real, real_input):
             return f"is inside the input {given}"
     problem = _existing_problem(name, path, real, force)

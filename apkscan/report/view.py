@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-CHAIN_SEPARATOR = " ▸ "  # as apkscan.sources.interface writes provenance chains
+from apkscan.report.paths import short_names
+
 VERDICTS = ("prohibited", "review", "allowed")
 VERDICT_RANK = {"prohibited": 0, "review": 1, "allowed": 2}
 STRENGTHS = ("confirmed", "strong", "weak")
@@ -350,33 +351,6 @@ def _basis(item: Any) -> str | None:
     basis = _fmt(item.get("basis"))
     matched = _s(item.get("matched")) or ""
     return f"{basis} (not the vendor's)" if matched.startswith("not ") else basis
-
-
-def _components(path: str) -> list[str]:
-    return [c for c in path.replace("\\", "/").replace(CHAIN_SEPARATOR, "/").split("/") if c] or [path]
-
-
-def short_names(paths: list[str]) -> dict[str, str]:
-    """Each path's shortest suffix of path components that no other path in the run shares.
-
-    Five ``base.apk`` from five backups become ``a/base.apk``, ``b/base.apk``...; a
-    unique file name stays just the name. Linear in the number of paths per level.
-    """
-    parts = {p: _components(p) for p in set(paths)}
-    out: dict[str, str] = {}
-    pending = set(parts)
-    depth = 1
-    while pending:
-        suffix = {p: tuple(parts[p][-depth:]) for p in parts}
-        taken: dict[tuple[str, ...], int] = {}
-        for p in parts:
-            taken[suffix[p]] = taken.get(suffix[p], 0) + 1
-        for p in list(pending):
-            if taken[suffix[p]] == 1 or depth >= len(parts[p]):
-                out[p] = "/".join(suffix[p]) if depth < len(parts[p]) else p
-                pending.discard(p)
-        depth += 1
-    return out
 
 
 def apps(doc: dict) -> list[AppRow]:
