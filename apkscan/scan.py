@@ -178,15 +178,15 @@ def _scan_source(src: Source, rules: RuleSet, policy: Policy, deep: bool, sdk_kw
     items = iter(src.inputs())
     try:
         for item in items:
-            if isinstance(item, InputProblem):
-                result.errors.append(InputError(item.display, None, list(item.issues)))
-                continue
-            if progress:
-                progress(item.display)
-            try:
+            try:  # from the moment the item is ours: an interrupt anywhere below still cleans up
+                if isinstance(item, InputProblem):
+                    result.errors.append(InputError(item.display, None, list(item.issues)))
+                    continue
+                if progress:
+                    progress(item.display)
                 _scan_one(item, rules, policy, deep, sdk_kwargs, result)
             finally:
-                if item.cleanup:
+                if getattr(item, "cleanup", False):
                     try:
                         os.unlink(item.path)
                     except OSError:

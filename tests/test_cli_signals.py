@@ -102,3 +102,53 @@ def test_interrupted_inspect_exits_130_with_what_finished(tmp_path):
     assert "Traceback" not in stderr
     done = json.loads(out.read_text())
     assert 0 < len(done) < COPIES
+
+
+class _SpoolingSource:
+    """A source that spools each APK to a temporary copy (as container sources do) and asks
+    the scanner to delete it; its own ``finally`` records that it was closed."""
+
+    description = "spooling test source"
+
+    def __init__(self, apk: Path, spool: Path):
+        self.apk, self.spool = apk, spool
+        self.closed = False
+
+    def inputs(self):
+        from apkscan.sources.interface import ScanInput
+
+        try:
+            for n in range(1000):
+                copy = self.spool / f"spooled-{n}.apk"
+                copy.write_bytes(self.apk.read_bytes())
+                yield ScanInput(path=str(copy), chain=("backup.tar", f"apps/{n}/base.apk"), cleanup=True)
+        finally:
+            self.closed = True
+
+
+def test_sigterm_unwinds_through_source_cleanup_and_keeps_what_finished(tmp_path):
+    """SIGTERM becomes KeyboardInterrupt: the spooled copy in flight is deleted, the source is
+    closed, and the result holds the inputs that finished, marked interrupted."""
+    from apkscan.cli.signals import sigterm_as_interrupt
+    from apkscan.policy.loader import load_policy
+    from apkscan.rules.loader import load_ruleset
+    from apkscan.scan import scan
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    source = _SpoolingSource(fixture("wechat-impostor.apk"), spool)
+    seen = []
+
+    def progress(name: str) -> None:  # called with the 6th spooled input in the scanner's hands
+        seen.append(name)
+        if len(seen) == 6:
+            os.kill(os.getpid(), signal.SIGTERM)  # a real signal, handled right here
+
+    previous = signal.getsignal(signal.SIGTERM)
+    with sigterm_as_interrupt():
+        result = scan([source], load_ruleset(), load_policy(), progress=progress)
+    assert signal.getsignal(signal.SIGTERM) is previous  # handler restored
+    assert result.interrupted and result.to_dict()["interrupted"] is True
+    assert len(result.apps) == 5 and all(a.verdict == "prohibited" for a in result.apps)
+    assert source.closed
+    assert list(spool.iterdir()) == []  # every spooled copy removed, including the one in flight
