@@ -17,11 +17,14 @@ from apkscan.cli.scan_cmd import scan_command
 
 
 class _Group(click.Group):
-    """Ctrl-C outside a scan loop exits 130 ("interrupted"), never click's 1 ("Aborted!")."""
+    """Ctrl-C or SIGTERM outside a scan loop exits 130 ("interrupted"), never click's 1 ("Aborted!")."""
 
     def invoke(self, ctx: click.Context):
+        from apkscan.cli.signals import sigterm_as_interrupt
+
         try:
-            return super().invoke(ctx)
+            with sigterm_as_interrupt():  # SIGTERM too: unwinds, cleans up, exits 130
+                return super().invoke(ctx)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             raise click.exceptions.Exit(ExitCode.INTERRUPTED) from None
