@@ -8,7 +8,7 @@ import shutil
 import sys
 
 import pytest
-from cli_helpers import FIXTURES, copy, evidence_unchanged, fixture, invoke  # noqa: F401
+from cli_helpers import FIXTURES, copy, evidence_unchanged, invoke  # noqa: F401
 
 from apkscan.report import terminal, view
 

@@ -7,8 +7,7 @@ does not verify makes the exit code non-zero (1) unless ``--fail-on never``.
 
 from __future__ import annotations
 
-import json
-import sys
+from contextlib import closing
 
 import click
 
@@ -40,9 +39,9 @@ def inspect_command(paths: tuple[str, ...], json_path: str | None, force: bool, 
     chosen = checked_outputs({"force": force, "json_path": json_path}, paths)
     identities: list[ApkIdentity] = []
     interrupted = False
-    try:
-        with sigterm_as_interrupt():
-            for identity in _identities(paths, min_sdk, max_sdk, idsig):
+    try:  # closing(): an interrupt closes the generator now, so its cleanup runs before we exit
+        with sigterm_as_interrupt(), closing(_identities(paths, min_sdk, max_sdk, idsig)) as found:
+            for identity in found:
                 identities.append(identity)
                 if "json" not in chosen:
                     click.echo(("\n" if len(identities) > 1 else "") + format_identity(identity))
