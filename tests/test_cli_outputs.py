@@ -157,3 +157,26 @@ def test_exit_code_module_precedence():
     assert combine(1, 4) == ExitCode.REPORT_FAILED
     assert combine(1, 4, 130) == ExitCode.INTERRUPTED
     assert combine(0, 0) == ExitCode.OK and combine(3) == ExitCode.INCOMPLETE
+
+
+def test_report_recognition_cannot_be_fooled_by_look_alikes(tmp_path):
+    """Only our writers' exact openings count, and never a file with a ZIP end record."""
+    apk = fixture("clean-v1v2v3.apk")
+    mention = tmp_path / "notes.json"
+    mention.write_text('{"schema_version": "1.0", "tool": {"name": "apkscan"}, "note": "my notes"}')
+    good = tmp_path / "good.json"
+    assert invoke("scan", apk, "--json", good, "-q").exit_code == 0
+    disguised = tmp_path / "evidence.bin"  # a report's opening, then an APK's bytes
+    disguised.write_bytes(good.read_bytes()[:300] + apk.read_bytes())
+    old_csv = tmp_path / "other.csv"
+    old_csv.write_text("verdict,comment\r\nok,mine\r\n")
+    before = tree_hashes(tmp_path)
+    for path, fmt in ((mention, "--json"), (disguised, "--json"), (old_csv, "--csv")):
+        res = invoke("scan", apk, fmt, path, "-q")
+        assert res.exit_code == 2 and "is not an apkscan" in res.output, (path, res.output)
+    assert tree_hashes(tmp_path) == before
+    stix = tmp_path / "rules.stix2"
+    assert invoke("rules", "export", "-o", stix).exit_code == 0
+    assert invoke("rules", "export", "-o", stix).exit_code == 0  # our own export is replaced
+    res = invoke("rules", "export", "-o", mention)
+    assert res.exit_code == 2 and "-o/--output" in res.output

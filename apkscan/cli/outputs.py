@@ -28,33 +28,47 @@ from apkscan.report.formats import OutputError, check_targets
 HEAD_BYTES = 64 * 1024  # how much of an existing file is read to recognise a report
 INPUT_SUFFIXES = (".apk", ".apks", ".xapk", ".apkm", ".aab", ".ab", ".idsig", ".dex", ".zip",
                   ".tar", ".tgz", ".gz", ".jar")
-CSV_HEADER_START = b"verdict,"
 HTML_MARKER = b"<!-- apkscan report -->"
+_ZIP_END = b"PK\x05\x06"  # an end-of-central-directory record: this is an archive, whatever its start
 
 
 def _is_json_report(head: bytes) -> bool:
-    text = head.lstrip()
-    if text.startswith(b"{"):  # a scan result, or a STIX bundle from `rules export`
-        return ((b'"schema_version"' in head and b'"apkscan"' in head)
-                or (b'"bundle"' in head and b"apkscan rule" in head))
-    return text.startswith(b"[") and b'"verified_sdk_range"' in head  # `inspect --json`
+    """Our writers' exact openings (json.dump, indent 2): a scan result, a STIX export, inspect's array."""
+    if head.startswith(b'{\n  "schema_version": "'):
+        return b'\n  "tool": {\n    "name": "apkscan",' in head[:4096]
+    if head.startswith(b'{\n  "type": "bundle",'):
+        return b'"description": "apkscan rule ' in head
+    return head.startswith(b'[\n  {\n    "path": ') and b'\n    "verified_sdk_range": ' in head
 
 
 def _is_sarif_report(head: bytes) -> bool:
-    return b'"$schema"' in head and b"sarif" in head and b'"apkscan"' in head
+    return (head.startswith(b'{\n  "$schema": "https://docs.oasis-open.org/sarif/')
+            and b'"driver": {\n          "name": "apkscan",' in head[:4096])
 
 
 def _is_csv_report(head: bytes) -> bool:
-    return head.removeprefix(b"\xef\xbb\xbf").startswith(CSV_HEADER_START)
+    first = head.removeprefix(b"\xef\xbb\xbf").split(b"\r\n", 1)[0]
+    return first.startswith(b"verdict,") and b",apk_sha256," in first
 
 
 def _is_html_report(head: bytes) -> bool:
-    return HTML_MARKER in head[:1024]
+    return head.startswith(b"<!DOCTYPE html>") and HTML_MARKER in head[:1024]
 
 
 RECOGNISERS: dict[str, Callable[[bytes], bool]] = {
     "json": _is_json_report, "sarif": _is_sarif_report, "csv": _is_csv_report, "html": _is_html_report,
 }
+
+
+def is_report(name: str, path: str) -> bool:
+    """Whether ``path`` is an apkscan ``name`` report: our writer's opening, and no ZIP end record
+    (an APK can carry any bytes before its first entry, so a report-like start proves nothing alone)."""
+    with open(path, "rb") as fh:
+        head = fh.read(HEAD_BYTES)
+        fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, fh.tell() - HEAD_BYTES))
+        tail = fh.read(HEAD_BYTES)
+    return RECOGNISERS.get(name, lambda _h: False)(head) and _ZIP_END not in head + tail
 
 
 def _inside(path: str, parent: str) -> bool:
@@ -76,12 +90,10 @@ def _existing_problem(name: str, path: str, real: str, force: bool) -> str | Non
     if force:
         return None
     try:
-        with open(real, "rb") as fh:
-            head = fh.read(HEAD_BYTES)
+        if is_report(name, real):
+            return None
     except OSError as exc:
         return f"cannot be read to check what it is: {exc.strerror or exc}"
-    if RECOGNISERS.get(name, lambda _h: False)(head):
-        return None
     return (f"exists and is not an apkscan {name} report; refusing to replace it "
             "(did an input slip in as the option's value? --force replaces it)")
 
