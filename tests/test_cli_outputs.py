@@ -91,6 +91,10 @@ def test_input_like_names_and_special_files_are_refused(tmp_path):
     res = invoke("scan", apk, "--json", "/dev/null", "-q")  # would be replaced by a regular file
     assert res.exit_code == 2 and "not a regular file" in res.output
     assert not __import__("pathlib").Path("/dev/null").is_file()
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)  # opening it to look inside would block forever
+    res = invoke("scan", apk, "--json", fifo, "-q")
+    assert res.exit_code == 2 and "not a regular file" in res.output
     res = invoke("scan", apk, "--json", tmp_path, "-q")
     assert res.exit_code == 2 and "is a folder" in res.output
     res = invoke("scan", apk, "--json", tmp_path / "same", "--csv", tmp_path / "same", "-q")

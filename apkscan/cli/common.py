@@ -36,7 +36,7 @@ def not_an_input(ctx: click.Context, param: click.Parameter, value: str | None) 
     ``scan --json a.apk b.apk`` makes click give ``a.apk`` to ``--json``; this says so
     before anything else happens (the full check is :func:`checked_outputs`).
     """
-    if not value or value == "-":
+    if not value or value == "-" or not os.path.isfile(value):  # never open a FIFO or device here
         return value
     try:
         with open(value, "rb") as fh:
