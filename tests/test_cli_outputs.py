@@ -179,6 +179,11 @@ def test_report_recognition_cannot_be_fooled_by_look_alikes(tmp_path):
         res = invoke("scan", apk, fmt, path, "-q")
         assert res.exit_code == 2 and "is not an apkscan" in res.output, (path, res.output)
     assert tree_hashes(tmp_path) == before
+    older = tmp_path / "older.html"  # a report written before the marker comment existed
+    assert invoke("scan", apk, "--html", older, "-q").exit_code == 0
+    older.write_text(older.read_text(encoding="utf-8").replace("<!-- apkscan report -->\n", ""), encoding="utf-8")
+    assert invoke("scan", apk, "--html", older, "-q").exit_code == 0
+    assert "<!-- apkscan report -->" in older.read_text(encoding="utf-8")
     stix = tmp_path / "rules.stix2"
     assert invoke("rules", "export", "-o", stix).exit_code == 0
     assert invoke("rules", "export", "-o", stix).exit_code == 0  # our own export is replaced

@@ -52,7 +52,9 @@ def _is_csv_report(head: bytes) -> bool:
 
 
 def _is_html_report(head: bytes) -> bool:
-    return head.startswith(b"<!DOCTYPE html>") and HTML_MARKER in head[:1024]
+    """The marker, or (reports written before it) our title in the head."""
+    return head.startswith(b"<!DOCTYPE html>") and (HTML_MARKER in head[:1024]
+                                                     or b"<title>apkscan report: " in head[:2048])
 
 
 RECOGNISERS: dict[str, Callable[[bytes], bool]] = {
