@@ -97,8 +97,12 @@ def test_narrow_terminal_never_cuts_verdict_kind_or_strength(tmp_path):
     res = invoke("scan", tmp_path, "--json", "-", "-q")
     import json
 
+    doc = json.loads(res.stdout)
+    doc["apps"].append(dict(doc["apps"][0], source={"path": str(tmp_path / "other" / "base.apk")}))
     out = io.StringIO()
-    terminal.render(json.loads(res.stdout), out, columns=60)
-    line = next(ln for ln in out.getvalue().splitlines() if ln.startswith("prohibited"))
-    assert line.split()[:3] == ["prohibited", "app+impersonation+forged-certificate", "weak"]
-    assert "…" in line and "base.apk" in line  # the path is cut from the left, its end kept
+    terminal.render(doc, out, columns=60)
+    lines = out.getvalue().splitlines()
+    i = next(n for n, ln in enumerate(lines) if ln.startswith("prohibited"))
+    assert lines[i].split()[:3] == ["prohibited", "app+impersonation+forged-certificate", "weak"]
+    assert lines[i].split()[3].startswith("…") and lines[i].rstrip().endswith("/base.apk")  # cut from the left
+    assert lines[i + 1].startswith("  WeChat · com.tencent.mm · unverified: ")

@@ -16,7 +16,7 @@ class Tty(io.StringIO):
 
 def test_summary_lists_flagged_apps_and_counts():
     out = io.StringIO()
-    terminal.render(sample_document(), out, color=False, columns=120)
+    terminal.render(sample_document(), out, color=False)  # not a terminal: never cut
     text = out.getvalue()
     assert "\x1b" not in text
     lines = text.splitlines()
@@ -26,6 +26,16 @@ def test_summary_lists_flagged_apps_and_counts():
     assert "Firefox" not in text  # allowed apps are counted, not listed
     assert "ZIP_EOCD_NOT_FOUND" in text
     assert lines[-1] == "8 inputs: 2 prohibited, 2 to review, 2 allowed, 2 errors"
+
+
+def test_narrow_terminal_puts_names_on_a_second_line():
+    out = io.StringIO()
+    terminal.render(sample_document(), out, color=False, columns=80)
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["VERDICT", "KIND", "STRENGTH", "FILE"]
+    assert lines[2].split()[:3] == ["prohibited", "match", "confirmed"]
+    assert lines[3].startswith("  TikTok · com.zhiliaoapp.musically · ")
+    assert all(terminal.width(ln) <= 80 for ln in lines[:10])
 
 
 def test_colour_rules(monkeypatch):

@@ -120,33 +120,29 @@ def signer_text(a: view.AppRow) -> str:
 
 
 def _table(rows: list[view.AppRow], out: TextIO, paint: _Paint, cols: int) -> None:
-    """One line per flagged app. Verdict, kind and strength are never cut (they are the
-    reading); file, label, package and signer are cut with a visible ``…`` (a path from the
-    left, so the distinguishing end stays)."""
+    """One line per flagged app when it fits, else two (verdict, kind, strength, file; then
+    label, package, signer indented). Verdict, kind and strength are never cut (they are the
+    reading); the rest is cut with a visible ``…`` (a path from the left: its end tells
+    files apart)."""
     cells = [(a.verdict, "+".join(a.kinds) or "-", a.strength or "-", safe(a.file), safe(a.label or "(no label)"),
               safe(a.package or "-"), safe(signer_text(a))) for a in rows]
     head = ("VERDICT", "KIND", "STRENGTH", "FILE", "LABEL", "PACKAGE", "SIGNER")
-    fixed = [max(width(h), *(width(c[i]) for c in cells)) for i, h in enumerate(head[:3])]
-    room = max(40, cols - sum(fixed) - 6)
-    want = [max(width(head[i]), *(width(c[i]) for c in cells)) for i in range(3, 7)]
-    flex = _share(want, room)
-    widths = fixed + flex
-    out.write(paint("bold", " ".join(fit(h, w) for h, w in zip(head, widths)).rstrip()) + "\n")
+    widths = [max(width(h), *(width(c[i]) for c in cells)) for i, h in enumerate(head)]
+    one_line = sum(widths) + len(widths) - 1 <= cols
+    if not one_line:  # the file takes what is left on line 1; line 2 is cut at the end
+        widths[3] = max(12, min(widths[3], cols - sum(widths[:3]) - 3))
+    shown = head if one_line else head[:4]
+    out.write(paint("bold", " ".join(fit(h, w) for h, w in zip(shown, widths)).rstrip()) + "\n")
+    if not one_line:
+        out.write(paint("bold", fit("  LABEL · PACKAGE · SIGNER", cols).rstrip()) + "\n")
     for a, c in zip(rows, cells):
-        parts = [paint(a.verdict, fit(c[0], widths[0]))]
-        parts += [fit(c[i], widths[i]) for i in (1, 2)]
-        parts.append(fit_left(c[3], widths[3]))
-        parts += [fit(c[i], widths[i]) for i in (4, 5, 6)]
-        out.write(" ".join(parts).rstrip() + "\n")
-
-
-def _share(want: list[int], room: int) -> list[int]:
-    """Column widths within ``room``: everyone gets what they need if it fits, else shrink the widest."""
-    widths = list(want)
-    while sum(widths) > room and max(widths) > 8:
-        i = widths.index(max(widths))
-        widths[i] -= 1
-    return widths
+        first = [paint(a.verdict, fit(c[0], widths[0])), fit(c[1], widths[1]), fit(c[2], widths[2]),
+                 fit_left(c[3], widths[3])]
+        if one_line:
+            first += [fit(c[i], widths[i]) for i in (4, 5, 6)]
+        out.write(" ".join(first).rstrip() + "\n")
+        if not one_line:
+            out.write(fit("  " + " · ".join(c[4:]), cols).rstrip() + "\n")
 
 
 def fit_left(text: str, cols: int) -> str:
