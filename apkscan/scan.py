@@ -92,7 +92,6 @@ class ScanResult:
     finished_at: str = ""
     interrupted: bool = False  # stopped by Ctrl-C / SIGTERM: the apps are what finished
 
-
     def counts(self) -> dict[str, int]:
         out = {"prohibited": 0, "review": 0, "allowed": 0}
         for a in self.apps:
