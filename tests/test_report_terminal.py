@@ -61,6 +61,17 @@ def test_escape_sequences_in_apk_text_are_not_emitted():
     assert "Evil\\x1b]0;pwned" in text
 
 
+def test_invisible_characters_are_shown_not_hidden():
+    """A zero-width space or a line separator must not make one package print like another."""
+    doc = sample_document()
+    doc["apps"][0]["package"] = "com.tencent\u200b.mm\u2028fake\ufeff"
+    out = io.StringIO()
+    terminal.render(doc, out, color=False)
+    text = out.getvalue()
+    assert "com.tencent\\u200b.mm\\u2028fake\\ufeff" in text
+    assert "\u200b" not in text and "\u2028" not in text and "\ufeff" not in text
+
+
 def test_progress_only_on_a_tty():
     silent = io.StringIO()
     with terminal.Progress(10, stream=silent) as p:

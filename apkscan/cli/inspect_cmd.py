@@ -13,6 +13,7 @@ import click
 
 from apkscan.apk.model import SCHEME_NAMES, ApkIdentity, Certificate
 from apkscan.cli.common import FORCE_HELP, ExitCode, command_epilog, finish, not_an_input
+from apkscan.report.terminal import safe as _safe  # one escaper for everything shown on a terminal
 
 
 @click.command("inspect", epilog=command_epilog())
@@ -167,9 +168,3 @@ def _cert_lines(title: str, cert: Certificate) -> list[str]:
 
 def _sdk(n: int) -> str:
     return "max" if n >= 2**31 - 1 else str(n)
-
-
-def _safe(text: object) -> str:
-    """Hostile APK text must not drive the terminal: escape control characters."""
-    s = "" if text is None else str(text)
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in s)

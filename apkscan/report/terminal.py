@@ -21,6 +21,9 @@ _COLORS = {"prohibited": "\x1b[1;31m", "review": "\x1b[1;33m", "allowed": "\x1b[
            "errors": "\x1b[1;35m", "dim": "\x1b[2m", "bold": "\x1b[1m"}
 _RESET = "\x1b[0m"
 _BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A)) | {0x200E, 0x200F, 0x061C}
+# control, format (zero-width, BOM), surrogate, private-use, unassigned, line/paragraph separators:
+# invisible or line-breaking, so "com.tencent\u200b.mm" must not print like "com.tencent.mm"
+_INVISIBLE = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
 
 
 def use_color(stream: TextIO, no_color: bool = False) -> bool:
@@ -32,11 +35,11 @@ def use_color(stream: TextIO, no_color: bool = False) -> bool:
 
 
 def safe(text: object) -> str:
-    """Printable form of hostile text: control, format and bidi characters escaped."""
+    """Printable form of hostile text: control, format, invisible and bidi characters escaped."""
     out = []
     for ch in "" if text is None else str(text):
         cp = ord(ch)
-        if cp < 0x20 or 0x7F <= cp < 0xA0 or cp in _BIDI or unicodedata.category(ch) in ("Cc", "Cs"):
+        if cp < 0x20 or 0x7F <= cp < 0xA0 or cp in _BIDI or unicodedata.category(ch) in _INVISIBLE:
             out.append(f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}")
         else:
             out.append(ch)
