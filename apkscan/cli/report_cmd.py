@@ -28,7 +28,6 @@ from apkscan.report import terminal
 MAX_RESULT_BYTES = 1 << 30
 SUPPORTED_MAJOR = "1"
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "report" / "schema" / "scan-result.schema.json"
-_RANK = {"prohibited": 2, "review": 1, "allowed": 0}
 
 
 class BadResult(click.ClickException):
@@ -105,7 +104,9 @@ def report_command(result: str, **opts) -> None:
     if not opts["quiet"]:
         stream = summary_stream(chosen)
         terminal.render(doc, stream, color=terminal.use_color(stream, opts["no_color"]))
+    from apkscan.policy.model import VERDICT_RANK  # the same ranking scan's --fail-on uses
+
     fail_on = opts["fail_on"]
     flagged = fail_on != "never" and any(
-        isinstance(a, dict) and _RANK.get(a.get("verdict"), -1) >= _RANK[fail_on] for a in doc["apps"])
+        isinstance(a, dict) and VERDICT_RANK.get(a.get("verdict"), -1) >= VERDICT_RANK[fail_on] for a in doc["apps"])
     finish(ExitCode.FLAGGED if flagged else ExitCode.OK, ExitCode.REPORT_FAILED if failed else ExitCode.OK)
