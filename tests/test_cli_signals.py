@@ -78,7 +78,9 @@ def test_interrupted_scan_writes_every_report_marked_interrupted_and_exits_130(t
     assert "Interrupted:" in paths["html"].read_text(encoding="utf-8")
     assert "INTERRUPTED" in stdout  # the terminal summary says so too
     assert paths["csv"].read_bytes().startswith(b"\xef\xbb\xbfverdict,")
-    assert json.loads(paths["sarif"].read_text(encoding="utf-8"))["version"] == "2.1.0"
+    invocation = json.loads(paths["sarif"].read_text(encoding="utf-8"))["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    assert invocation["toolExecutionNotifications"][0]["descriptor"]["id"] == "SCAN_INTERRUPTED"
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in paths.values())  # no temp files
     assert tree_hashes(fixture("clean-v1v2v3.apk").parent) == before
     jsonschema = pytest.importorskip("jsonschema")
