@@ -72,6 +72,17 @@ def test_invisible_characters_are_shown_not_hidden():
     assert "\u200b" not in text and "\u2028" not in text and "\ufeff" not in text
 
 
+def test_one_huge_label_is_not_padded_into_every_row():
+    """Into a pipe nothing is cut, but a 100,000-character label overflows only its own row."""
+    doc = sample_document()
+    doc["apps"][0]["label"] = "W" * 100_000
+    out = io.StringIO()
+    terminal.render(doc, out, color=False)
+    lines = out.getvalue().splitlines()
+    assert sum("W" * 100_000 in ln for ln in lines) == 1
+    assert max(len(ln) for ln in lines if "W" * 1000 not in ln) < 400
+
+
 def test_progress_only_on_a_tty():
     silent = io.StringIO()
     with terminal.Progress(10, stream=silent) as p:

@@ -17,6 +17,8 @@ from typing import Self, TextIO
 
 from apkscan.report import view
 
+UNLIMITED = 1 << 20  # "columns" of a pipe or a log: nothing is cut
+ALIGN_MAX = 48  # widest a column is padded to; longer text overflows its own row only
 _COLORS = {"prohibited": "\x1b[1;31m", "review": "\x1b[1;33m", "allowed": "\x1b[32m",
            "errors": "\x1b[1;35m", "dim": "\x1b[2m", "bold": "\x1b[1m"}
 _RESET = "\x1b[0m"
@@ -130,22 +132,31 @@ def _table(rows: list[view.AppRow], out: TextIO, paint: _Paint, cols: int) -> No
     cells = [(a.verdict, "+".join(a.kinds) or "-", a.strength or "-", safe(a.file), safe(a.label or "(no label)"),
               safe(a.package or "-"), safe(signer_text(a))) for a in rows]
     head = ("VERDICT", "KIND", "STRENGTH", "FILE", "LABEL", "PACKAGE", "SIGNER")
-    widths = [max(width(h), *(width(c[i]) for c in cells)) for i, h in enumerate(head)]
-    one_line = sum(widths) + len(widths) - 1 <= cols
+    # columns align up to ALIGN_MAX; a longer cell overflows its row (never padded into every
+    # row: one hostile 100k-character label must not multiply the output)
+    widths = [max(width(h), *(min(width(c[i]), ALIGN_MAX) for c in cells)) for i, h in enumerate(head)]
+    one_line = sum(widths) + len(widths) - 1 <= cols and (cols >= UNLIMITED or all(
+        width(c[i]) <= widths[i] for c in cells for i in range(len(head))))
     if not one_line:  # the file takes what is left on line 1; line 2 is cut at the end
         widths[3] = max(12, min(widths[3], cols - sum(widths[:3]) - 3))
     shown = head if one_line else head[:4]
-    out.write(paint("bold", " ".join(fit(h, w) for h, w in zip(shown, widths)).rstrip()) + "\n")
+    out.write(paint("bold", " ".join(pad(h, w) for h, w in zip(shown, widths)).rstrip()) + "\n")
     if not one_line:
         out.write(paint("bold", fit("  LABEL · PACKAGE · SIGNER", cols).rstrip()) + "\n")
     for a, c in zip(rows, cells):
-        first = [paint(a.verdict, fit(c[0], widths[0])), fit(c[1], widths[1]), fit(c[2], widths[2]),
-                 fit_left(c[3], widths[3])]
-        if one_line:
-            first += [fit(c[i], widths[i]) for i in (4, 5, 6)]
+        if one_line:  # nothing is cut: it fits, or the output is not a terminal
+            first = [paint(a.verdict, pad(c[0], widths[0]))] + [pad(c[i], widths[i]) for i in range(1, 7)]
+        else:
+            first = [paint(a.verdict, pad(c[0], widths[0])), pad(c[1], widths[1]), pad(c[2], widths[2]),
+                     fit_left(c[3], widths[3])]
         out.write(" ".join(first).rstrip() + "\n")
         if not one_line:
             out.write(fit("  " + " · ".join(c[4:]), cols).rstrip() + "\n")
+
+
+def pad(text: str, cols: int) -> str:
+    """Pad to ``cols`` display columns; longer text is left whole (never cut)."""
+    return text + " " * max(0, cols - width(text))
 
 
 def fit_left(text: str, cols: int) -> str:
@@ -165,7 +176,7 @@ def _terminal_columns(out: TextIO) -> int:
     """The terminal's width; unlimited for a pipe or a log, where a cut helps nobody."""
     isatty = getattr(out, "isatty", None)
     if not (isatty and isatty()):
-        return 1 << 20
+        return UNLIMITED
     try:
         return max(80, os.get_terminal_size(out.fileno()).columns)
     except (OSError, AttributeError, ValueError):
