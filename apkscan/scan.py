@@ -16,6 +16,7 @@ from typing import Any
 
 from apkscan import __version__
 from apkscan.apk.model import ApkIdentity
+from apkscan.cli.exit_codes import ExitCode
 from apkscan.issues import Issue
 from apkscan.policy.decide import decide
 from apkscan.policy.model import VERDICT_RANK, Policy
@@ -25,7 +26,8 @@ from apkscan.sources.interface import InputProblem, ScanInput, Source
 
 SCHEMA_VERSION = "1.0"
 FAIL_ON = ("prohibited", "review", "never")
-EXIT_OK, EXIT_FLAGGED, EXIT_USAGE, EXIT_INPUT_ERRORS = 0, 1, 2, 3
+EXIT_OK, EXIT_FLAGGED, EXIT_USAGE, EXIT_INPUT_ERRORS = (
+    ExitCode.OK, ExitCode.FLAGGED, ExitCode.USAGE, ExitCode.INCOMPLETE)  # the one definition: cli/exit_codes
 _UNSCANNABLE = ("INPUT_", "ZIP_", "INTERNAL_ERROR")
 
 
@@ -88,6 +90,7 @@ class ScanResult:
     options: dict[str, Any] = field(default_factory=dict)
     started_at: str = ""
     finished_at: str = ""
+    interrupted: bool = False  # stopped by Ctrl-C / SIGTERM: the apps are what finished
 
     def counts(self) -> dict[str, int]:
         out = {"prohibited": 0, "review": 0, "allowed": 0}
@@ -109,6 +112,7 @@ class ScanResult:
             "tool": {"name": "apkscan", "version": __version__},
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "interrupted": self.interrupted,
             "inputs": list(self.inputs),
             "options": dict(self.options),
             "rules": self.rules,
@@ -159,23 +163,37 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
     sdk_kwargs: dict[str, Any] = {"min_sdk": min_sdk}
     if max_sdk is not None:
         sdk_kwargs["max_sdk"] = max_sdk
-    for src in sources:
-        for item in src.inputs():
-            if isinstance(item, InputProblem):
-                result.errors.append(InputError(item.display, None, list(item.issues)))
-                continue
-            if progress:
-                progress(item.display)
-            try:
+    try:
+        for src in sources:
+            _scan_source(src, rules, policy, deep, sdk_kwargs, result, progress)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one by the CLI: keep what finished
+        result.interrupted = True
+    result.finished_at = _now()
+    return result
+
+
+def _scan_source(src: Source, rules: RuleSet, policy: Policy, deep: bool, sdk_kwargs: dict[str, Any],
+                 result: ScanResult, progress: Callable[[str], None] | None) -> None:
+    items = iter(src.inputs())
+    try:
+        for item in items:
+            try:  # from the moment the item is ours: an interrupt anywhere below still cleans up
+                if isinstance(item, InputProblem):
+                    result.errors.append(InputError(item.display, None, list(item.issues)))
+                    continue
+                if progress:
+                    progress(item.display)
                 _scan_one(item, rules, policy, deep, sdk_kwargs, result)
             finally:
-                if item.cleanup:
+                if getattr(item, "cleanup", False):
                     try:
                         os.unlink(item.path)
                     except OSError:
                         pass
-    result.finished_at = _now()
-    return result
+    finally:
+        close = getattr(items, "close", None)
+        if close:  # a generator's own finally blocks (temporary files) run now, not at GC
+            close()
 
 
 def _scan_one(item: ScanInput, rules: RuleSet, policy: Policy, deep: bool,

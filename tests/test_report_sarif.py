@@ -43,6 +43,15 @@ def test_sample_validates_against_official_schema(sarif_schema):
     assert log["version"] == "2.1.0"
 
 
+def test_interrupted_scan_is_not_a_successful_execution(sarif_schema):
+    doc = dict(sample_document(), interrupted=True)
+    log = sarif.document(doc)
+    assert _validate(sarif_schema, log) == []
+    invocation = log["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    assert invocation["toolExecutionNotifications"][0]["descriptor"]["id"] == "SCAN_INTERRUPTED"
+
+
 def test_one_result_per_finding_with_rules_levels_and_locations(sarif_schema):
     doc = sample_document()
     log = sarif.document(doc)

@@ -16,15 +16,26 @@ class Tty(io.StringIO):
 
 def test_summary_lists_flagged_apps_and_counts():
     out = io.StringIO()
-    terminal.render(sample_document(), out, color=False, columns=120)
+    terminal.render(sample_document(), out, color=False)  # not a terminal: never cut
     text = out.getvalue()
     assert "\x1b" not in text
     lines = text.splitlines()
     assert lines[0].startswith("VERDICT")
-    assert lines[1].startswith("prohibited confirmed")
+    assert lines[0].split() == ["VERDICT", "KIND", "STRENGTH", "FILE", "LABEL", "PACKAGE", "SIGNER"]
+    assert lines[1].split()[:3] == ["prohibited", "match", "confirmed"]  # kind: "match" when none recorded
     assert "Firefox" not in text  # allowed apps are counted, not listed
     assert "ZIP_EOCD_NOT_FOUND" in text
     assert lines[-1] == "8 inputs: 2 prohibited, 2 to review, 2 allowed, 2 errors"
+
+
+def test_narrow_terminal_puts_names_on_a_second_line():
+    out = io.StringIO()
+    terminal.render(sample_document(), out, color=False, columns=80)
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["VERDICT", "KIND", "STRENGTH", "FILE"]
+    assert lines[2].split()[:3] == ["prohibited", "match", "confirmed"]
+    assert lines[3].startswith("  TikTok · com.zhiliaoapp.musically · ")
+    assert all(terminal.width(ln) <= 80 for ln in lines[:10])
 
 
 def test_colour_rules(monkeypatch):
@@ -48,6 +59,28 @@ def test_escape_sequences_in_apk_text_are_not_emitted():
     text = out.getvalue()
     assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
     assert "Evil\\x1b]0;pwned" in text
+
+
+def test_invisible_characters_are_shown_not_hidden():
+    """A zero-width space or a line separator must not make one package print like another."""
+    doc = sample_document()
+    doc["apps"][0]["package"] = "com.tencent\u200b.mm\u2028fake\ufeff"
+    out = io.StringIO()
+    terminal.render(doc, out, color=False)
+    text = out.getvalue()
+    assert "com.tencent\\u200b.mm\\u2028fake\\ufeff" in text
+    assert "\u200b" not in text and "\u2028" not in text and "\ufeff" not in text
+
+
+def test_one_huge_label_is_not_padded_into_every_row():
+    """Into a pipe nothing is cut, but a 100,000-character label overflows only its own row."""
+    doc = sample_document()
+    doc["apps"][0]["label"] = "W" * 100_000
+    out = io.StringIO()
+    terminal.render(doc, out, color=False)
+    lines = out.getvalue().splitlines()
+    assert sum("W" * 100_000 in ln for ln in lines) == 1
+    assert max(len(ln) for ln in lines if "W" * 1000 not in ln) < 400
 
 
 def test_progress_only_on_a_tty():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cli_helpers import evidence_unchanged  # noqa: F401
 
 from apkscan.policy.loader import load_policy
 from apkscan.rules.loader import load_ruleset
@@ -18,6 +19,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 APKS = REPO / "fixtures" / "apks"
 REPORT_SCHEMA = REPO / "apkscan" / "report" / "schema" / "scan-result.schema.json"
 
+pytestmark = pytest.mark.usefixtures("evidence_unchanged")  # no command may touch fixtures/
 try:
     from apkscan.apk.identify import identify
     IDENTIFY_ERROR = None
@@ -214,13 +216,14 @@ def test_cli_rules_commands(tmp_path):
 
 
 @needs_identify
-def test_cli_scan_unwritable_report_keeps_the_other_formats_and_says_incomplete(tmp_path):
-    """An output that cannot be written is reported, the other formats still land, exit 3."""
+def test_cli_scan_unwritable_report_path_is_a_usage_error_before_scanning(tmp_path):
+    """A report folder that cannot be created stops the run before any input is read: exit 2, nothing written."""
     from apkscan.cli import main
 
     out = tmp_path / "r.json"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
     res = CliRunner().invoke(main, ["scan", str(_fixture("clean-v1v2v3.apk")), "--json", str(out),
-                                    "--html", str(tmp_path / "missing-dir" / "r.html"), "-q"])
-    assert res.exit_code == 3, res.output
-    assert "cannot write the html report" in res.stderr
-    assert json.loads(out.read_text())["apps"][0]["package"] == "com.example.clean"
+                                    "--html", str(blocker / "sub" / "r.html"), "-q"])
+    assert res.exit_code == 2, res.output
+    assert "--html" in res.stderr and not out.exists()

@@ -15,6 +15,7 @@ import warnings
 from datetime import datetime, timezone
 from typing import Any
 
+from apkscan.apk.interop import androidqf_name, serial_decimal
 from apkscan.apk.model import Certificate
 
 MAX_PARSE_SIZE = 1 << 20  # hash any size, but parse names only of certificates up to 1 MiB
@@ -384,6 +385,9 @@ def certificate_from_der(der: bytes) -> Certificate:
         cert.subject, cert.issuer = format_name(fields["subject"]), format_name(fields["issuer"])
         cert.subject_attrs, cert.issuer_attrs = name_attrs(fields["subject"]), name_attrs(fields["issuer"])
         cert.serial = _serial_hex(fields["serial"])
+        cert.serial_decimal = serial_decimal(cert.serial)
+        cert.subject_androidqf = androidqf_name(cert.subject_attrs)
+        cert.issuer_androidqf = androidqf_name(cert.issuer_attrs)
         cert.not_before, cert.not_after = _iso(fields["not_before"]), _iso(fields["not_after"])
         sig_oid = fields["sig_oid"]
         cert.signature_algorithm = SIGNATURE_ALGORITHMS.get(sig_oid, sig_oid)
@@ -392,6 +396,8 @@ def certificate_from_der(der: bytes) -> Certificate:
     spki = spki_der(der)
     if spki is not None:
         cert.public_key_sha256 = hashlib.sha256(spki).hexdigest()
+        cert.public_key_sha1 = hashlib.sha1(spki).hexdigest()
+        cert.public_key_md5 = hashlib.md5(spki).hexdigest()
         try:
             facts = _key_facts(spki)
             cert.key_algorithm, cert.key_size, cert.ec_curve = (

@@ -39,6 +39,11 @@ class Certificate:
     key_size: int | None = None  # bits (curve size for EC)
     ec_curve: str | None = None
     public_key_sha256: str | None = None  # SHA-256 of SubjectPublicKeyInfo DER
+    public_key_sha1: str | None = None  # SHA-1 and MD5 of it, as apksigner --print-certs prints them
+    public_key_md5: str | None = None
+    subject_androidqf: str = ""  # AndroidQF/apkverifier CertInfo form (what MVT reads), see apk/interop.py
+    issuer_androidqf: str = ""
+    serial_decimal: str = ""  # the same serial in decimal (AndroidQF's SerialNumber)
     signature_algorithm: str | None = None  # e.g. "sha256WithRSAEncryption"
     self_signed: bool = False
     is_android_debug: bool = False  # CN=Android Debug, O=Android, C=US
@@ -62,6 +67,11 @@ class Certificate:
             "key_size": self.key_size,
             "ec_curve": self.ec_curve,
             "public_key_sha256": self.public_key_sha256,
+            "public_key_sha1": self.public_key_sha1,
+            "public_key_md5": self.public_key_md5,
+            "subject_androidqf": self.subject_androidqf,
+            "issuer_androidqf": self.issuer_androidqf,
+            "serial_decimal": self.serial_decimal,
             "signature_algorithm": self.signature_algorithm,
             "self_signed": self.self_signed,
             "is_android_debug": self.is_android_debug,

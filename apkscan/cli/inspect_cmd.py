@@ -1,43 +1,98 @@
-"""``apkscan inspect``: the verified identity of APK files, as text or JSON."""
+"""``apkscan inspect``: the verified identity of APK files, as text or JSON.
+
+Inputs are read through the same sources as ``scan`` (files, folders of APKs), so a
+missing file is ``INPUT_NOT_FOUND`` in both. Like ``apksigner verify``, an APK that
+does not verify makes the exit code non-zero (1) unless ``--fail-on never``.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
+from contextlib import closing
 
 import click
 
 from apkscan.apk.model import SCHEME_NAMES, ApkIdentity, Certificate
+from apkscan.cli.common import FORCE_HELP, ExitCode, command_epilog, finish, not_an_input
+from apkscan.report.terminal import safe as _safe  # one escaper for everything shown on a terminal
 
-EXIT_OK = 0
-EXIT_UNREADABLE = 3  # same meaning as for ``scan``: some inputs could not be read
 
-
-@click.command("inspect")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per file.")
+@click.command("inspect", epilog=command_epilog())
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "json_path", is_flag=False, flag_value="-", default=None, metavar="[FILE]",
+              help="Write a JSON array, one object per APK, to FILE ('-' or no FILE: stdout).",
+              callback=not_an_input)
+@click.option("--force", is_flag=True, help=FORCE_HELP)
+@click.option("--fail-on", type=click.Choice(["unverified", "never"]), default="unverified", show_default=True,
+              help="Exit 1 when an APK does not verify (as apksigner does), or never.")
 @click.option("--min-sdk-version", "min_sdk", type=int, default=None, help="Lowest Android API level to verify for (default: the APK's minSdkVersion).")
 @click.option("--max-sdk-version", "max_sdk", type=int, default=2**31 - 1, show_default=False, help="Highest Android API level to verify for (default: no limit).")
 @click.option("--idsig/--no-idsig", default=True, help="Verify a v4 signature from FILE.idsig beside the APK.")
-def inspect_command(files: tuple[str, ...], as_json: bool, min_sdk: int | None, max_sdk: int, idsig: bool) -> None:
-    """Print package, version, label and verified signers of each APK FILE.
+def inspect_command(paths: tuple[str, ...], json_path: str | None, force: bool, fail_on: str,
+                    min_sdk: int | None, max_sdk: int, idsig: bool) -> None:
+    """Print package, version, label and verified signers of each APK in PATHS.
 
-    Like ``apksigner verify -v --print-certs``, plus what the manifest says and
-    every certificate that is merely present. Exit code 0 when every file could be
-    read as an APK (verified or not), 3 otherwise.
+    PATHS are APK files or folders of APKs. Like 'apksigner verify -v --print-certs',
+    plus what the manifest says and every certificate that is merely present.
     """
-    from apkscan.apk.identify import identify  # deferred: keeps --help fast
+    from apkscan.cli.common import checked_outputs, write_json
+    from apkscan.cli.signals import sigterm_as_interrupt
 
-    identities = [identify(f, min_sdk=min_sdk, max_sdk=max_sdk, idsig=idsig) for f in files]
-    if as_json:
-        json.dump([i.to_dict() for i in identities], sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
-    else:
-        for n, identity in enumerate(identities):
-            if n:
-                click.echo()
-            click.echo(format_identity(identity))
-    sys.exit(EXIT_OK if all(i.readable for i in identities) else EXIT_UNREADABLE)
+    chosen = checked_outputs({"force": force, "json_path": json_path}, paths)
+    identities: list[ApkIdentity] = []
+    interrupted = False
+    try:  # closing(): an interrupt closes the generator now, so its cleanup runs before we exit
+        with sigterm_as_interrupt(), closing(_identities(paths, min_sdk, max_sdk, idsig)) as found:
+            for identity in found:
+                identities.append(identity)
+                if "json" not in chosen:
+                    click.echo(("\n" if len(identities) > 1 else "") + format_identity(identity))
+    except KeyboardInterrupt:
+        interrupted = True
+        click.echo(f"interrupted: {len(identities)} inputs finished", err=True)
+    failed = []
+    if "json" in chosen:
+        failed = write_json([i.to_dict() for i in identities], chosen["json"])
+    unreadable = not all(i.readable for i in identities)
+    unverified = any(i.readable and not i.verified for i in identities)
+    finish(ExitCode.INCOMPLETE if unreadable else ExitCode.OK,
+           ExitCode.FLAGGED if unverified and fail_on == "unverified" else ExitCode.OK,
+           ExitCode.REPORT_FAILED if failed else ExitCode.OK,
+           ExitCode.INTERRUPTED if interrupted else ExitCode.OK)
+
+
+def _identities(paths, min_sdk, max_sdk, idsig):
+    """One identity per input the sources yield; a problem becomes an identity with its errors."""
+    from apkscan.apk.identify import identify  # deferred: keeps --help fast
+    from apkscan.sources.files import FileSource
+    from apkscan.sources.interface import InputProblem, ScanInput
+
+    items = FileSource(paths).inputs()
+    try:
+        for item in items:
+            if isinstance(item, InputProblem):
+                yield ApkIdentity(path=item.display, errors=list(item.issues))
+            elif isinstance(item, ScanInput):
+                try:
+                    yield identify(item.path, display_path=item.display, min_sdk=min_sdk, max_sdk=max_sdk,
+                                   idsig=idsig)
+                finally:
+                    if item.cleanup:
+                        _unlink(item.path)
+            else:  # records and skipped files (containers): said, never dropped silently
+                what = getattr(item, "reason", None) or "recorded app, no APK bytes to verify"
+                where = getattr(item, "display", None) or " ▸ ".join(getattr(item, "where", ()))
+                click.echo(f"note: {where}: {what}", err=True)
+    finally:
+        items.close()
+
+
+def _unlink(path: str) -> None:
+    import os
+
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def format_identity(identity: ApkIdentity) -> str:
@@ -47,8 +102,8 @@ def format_identity(identity: ApkIdentity) -> str:
     if d["size"] is not None:
         out.append(f"  Size: {d['size']} bytes  SHA-256: {d['sha256']}")
     if d["package"] is not None:
-        out.append(f"  Package: {d['package']}  versionCode: {d['version_code']}  versionName: {d['version_name']}")
-        out.append(f"  Label: {_safe(d['label'])}  minSdk: {d['min_sdk']}  targetSdk: {d['target_sdk']}" + (f"  split: {d['split']}" if d["split"] else ""))
+        out.append(_fields(Package=d["package"], versionCode=d["version_code"], versionName=d["version_name"]))
+        out.append(_fields(Label=d["label"], minSdk=d["min_sdk"], targetSdk=d["target_sdk"], split=d["split"]))
     v = identity.verification
     if v is not None:
         out.append(f"  Verifies: {'yes' if v.verified else 'NO'} (API levels {v.min_sdk}-{_sdk(v.max_sdk)})" + (f", using {', '.join(v.verified_using)}" if v.verified_using else ""))
@@ -69,16 +124,23 @@ def format_identity(identity: ApkIdentity) -> str:
             out.extend(_cert_lines("Source stamp" + (" (verified)" if v.source_stamp_verified else " (NOT verified)"), v.source_stamp))
         if v.unknown_blocks:
             out.append("  Unknown signing-block ids: " + ", ".join(f"0x{b:08x}" for b in v.unknown_blocks))
-    for issue in d["errors"]:
-        out.append(f"  ERROR {issue['code']}: {_safe(issue['message'])}")
-    for name in SCHEME_NAMES:
-        for issue in d["schemes"][name]["errors"]:
-            out.append(f"  ERROR ({name}) {issue['code']}: {_safe(issue['message'])}")
+    by_scheme = [(name, issue) for name in SCHEME_NAMES for issue in d["schemes"][name]["errors"]]
+    seen = {(i["code"], i["message"]) for _n, i in by_scheme}
+    for issue in d["errors"]:  # apksigner's overall list repeats the schemes' errors: print each once
+        if (issue["code"], issue["message"]) not in seen:
+            out.append(f"  ERROR {issue['code']}: {_safe(issue['message'])}")
+    for name, issue in by_scheme:
+        out.append(f"  ERROR ({name}) {issue['code']}: {_safe(issue['message'])}")
     for issue in d["warnings"]:
         out.append(f"  WARNING {issue['code']}: {_safe(issue['message'])}")
     for issue in d["tamper"]:
         out.append(f"  TAMPER {issue['code']}: {_safe(issue['message'])}")
     return "\n".join(out)
+
+
+def _fields(**values: object) -> str:
+    """``  Name: value`` pairs, leaving out what the manifest does not say (no "None")."""
+    return "  " + "  ".join(f"{k}: {_safe(v)}" for k, v in values.items() if v is not None and v != "")
 
 
 def _verified_roles(v, sha256: str) -> list[str]:
@@ -106,9 +168,3 @@ def _cert_lines(title: str, cert: Certificate) -> list[str]:
 
 def _sdk(n: int) -> str:
     return "max" if n >= 2**31 - 1 else str(n)
-
-
-def _safe(text: object) -> str:
-    """Hostile APK text must not drive the terminal: escape control characters."""
-    s = "" if text is None else str(text)
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in s)

@@ -1,33 +1,39 @@
 """``apkscan report``: re-render a saved scan result in any format.
 
 A scan run on a cluster writes ``--json``; an analyst elsewhere turns that document
-into HTML, SARIF or CSV without the APKs. The document is checked against the
-published schema when ``jsonschema`` is installed; problems are reported, and the
-renderers, which tolerate missing fields, still run unless ``--strict``.
+into HTML, SARIF or CSV without the APKs. The document must be an apkscan scan result:
+it is checked against the published JSON Schema (or, without ``jsonschema``, for the
+fields every renderer needs), and anything else exits 2 without writing a report.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
 
-from apkscan.report import formats, terminal
+from apkscan.cli.common import (
+    ExitCode,
+    checked_outputs,
+    command_epilog,
+    finish,
+    report_options,
+    summary_stream,
+    write_reports,
+)
+from apkscan.report import terminal
 
-EXIT_OK = 0
-EXIT_BAD_RESULT = 2  # the result file is unreadable, not JSON, too big, or (--strict) invalid
 MAX_RESULT_BYTES = 1 << 30
 SUPPORTED_MAJOR = "1"
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "report" / "schema" / "scan-result.schema.json"
 
 
 class BadResult(click.ClickException):
-    """RESULT cannot be used; exit code 2 like a usage error."""
+    """RESULT cannot be used: exit code 2, like a usage error."""
 
-    exit_code = EXIT_BAD_RESULT
+    exit_code = ExitCode.USAGE
 
 
 def load_result(path: str, max_bytes: int = MAX_RESULT_BYTES) -> dict:
@@ -50,14 +56,16 @@ def load_result(path: str, max_bytes: int = MAX_RESULT_BYTES) -> dict:
 
 
 def schema_problems(doc: dict, limit: int = 10) -> list[str]:
-    """Human-readable schema violations; empty when valid or when jsonschema is absent."""
-    version = str(doc.get("schema_version", ""))
-    if version and version.split(".")[0] != SUPPORTED_MAJOR:
+    """Why ``doc`` is not a scan result this apkscan reads; empty when it is."""
+    version = doc.get("schema_version")
+    if not isinstance(version, str):
+        return ["no schema_version: not an apkscan scan result"]
+    if version.split(".")[0] != SUPPORTED_MAJOR:
         return [f"schema_version {version} is not supported (this apkscan reads {SUPPORTED_MAJOR}.x)"]
     try:
         import jsonschema
-    except ImportError:
-        return [] if version else ["no schema_version"]
+    except ImportError:  # a runtime without the test extras: the fields the renderers need
+        return [f"{key}: missing or not a list" for key in ("apps", "errors") if not isinstance(doc.get(key), list)]
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     validator = jsonschema.Draft202012Validator(schema)
     out = []
@@ -69,46 +77,36 @@ def schema_problems(doc: dict, limit: int = 10) -> list[str]:
     return out
 
 
-@click.command("report")
+@click.command("report", epilog=command_epilog())
 @click.argument("result", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--html", "html_out", metavar="FILE", help="Write the self-contained HTML report ('-' = stdout).")
-@click.option("--json", "json_out", metavar="FILE", help="Write the scan result JSON again ('-' = stdout).")
-@click.option("--sarif", "sarif_out", metavar="FILE", help="Write SARIF 2.1.0 ('-' = stdout).")
-@click.option("--csv", "csv_out", metavar="FILE", help="Write CSV, one row per app ('-' = stdout).")
+@report_options
+@click.option("--fail-on", type=click.Choice(["prohibited", "review", "never"]), default="never",
+              show_default=True, help="Exit 1 when an app's verdict in RESULT is at or above this.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on the terminal.")
 @click.option("--no-color", is_flag=True, help="No colours (also: NO_COLOR environment variable).")
-@click.option("--strict", is_flag=True, help="Refuse a result that does not match the schema.")
-def report_command(result: str, html_out: str | None, json_out: str | None, sarif_out: str | None,
-                   csv_out: str | None, quiet: bool, no_color: bool, strict: bool) -> None:
+def report_command(result: str, **opts) -> None:
     """Re-render a saved scan RESULT (from 'apkscan scan --json') as HTML, SARIF, CSV.
 
     Several formats can be written in one run. Without any format option, prints
-    the summary of flagged apps and the verdict counts. Exit code 0 on success,
-    2 when RESULT cannot be used.
+    the summary of flagged apps and the verdict counts.
     """
-    targets = {"html": html_out, "json": json_out, "sarif": sarif_out, "csv": csv_out}
-    try:
-        chosen = formats.check_targets(targets)
-    except formats.OutputError as exc:
-        raise click.UsageError(str(exc)) from None
+    chosen = checked_outputs(opts, [result])
     try:
         doc = load_result(result)
     except OSError as exc:
         raise BadResult(f"{result}: {exc.strerror or exc}") from None
     problems = schema_problems(doc)
-    for p in problems:
-        click.echo(f"warning: {result}: {p}", err=True)
-    if problems and strict:
-        raise BadResult(f"{result}: does not match the scan result schema")
-    try:
-        formats.write_all(doc, chosen)
-    except BrokenPipeError:  # `apkscan report r.json --csv - | head`: the reader is done
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(EXIT_OK)
-    except OSError as exc:
-        raise click.ClickException(f"cannot write report: {exc}") from None
-    if not quiet:
-        stream = sys.stderr if "-" in chosen.values() else sys.stdout
-        terminal.render(doc, stream, color=terminal.use_color(stream, no_color))
-    sys.exit(EXIT_OK)
+    if problems:
+        for p in problems:
+            click.echo(f"error: {result}: {p}", err=True)
+        raise BadResult(f"{result}: not a valid apkscan scan result")
+    failed = write_reports(doc, chosen)
+    if not opts["quiet"]:
+        stream = summary_stream(chosen)
+        terminal.render(doc, stream, color=terminal.use_color(stream, opts["no_color"]))
+    from apkscan.policy.model import VERDICT_RANK  # the same ranking scan's --fail-on uses
 
+    fail_on = opts["fail_on"]
+    flagged = fail_on != "never" and any(
+        isinstance(a, dict) and VERDICT_RANK.get(a.get("verdict"), -1) >= VERDICT_RANK[fail_on] for a in doc["apps"])
+    finish(ExitCode.FLAGGED if flagged else ExitCode.OK, ExitCode.REPORT_FAILED if failed else ExitCode.OK)

@@ -7,7 +7,9 @@ import sys
 
 import click
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+from apkscan.cli.exit_codes import ExitCode, epilog
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = ExitCode.OK, ExitCode.FLAGGED, ExitCode.USAGE
 
 _rules_opt = click.option("--rules", "rule_paths", multiple=True, type=click.Path(),
                           help="Extra rule file or folder (repeatable).")
@@ -15,7 +17,7 @@ _builtin_opt = click.option("--no-builtin-rules", is_flag=True, help="Leave out 
 _iocs_opt = click.option("--iocs", multiple=True, type=click.Path(), help="STIX2 indicator file (repeatable).")
 
 
-@click.group("rules")
+@click.group("rules", epilog=epilog())
 def rules_command() -> None:
     """List, validate, self-test and export signature rules."""
 
@@ -67,16 +69,21 @@ def lint_command(paths) -> None:
     from apkscan.rules.loader import builtin_files, lint_file, rule_files
 
     files = rule_files(paths) if paths else builtin_files() + sorted(policy_dir().glob("*.yaml"))
-    bad = 0
+    bad = total = 0
     for f in files:
         is_policy = _is_policy(f)
         obj, errors = (lint_policy(f) if is_policy else lint_file(f))
         for err in errors:
             click.echo(f"{err.message}", err=True)
         bad += bool(errors)
+        total += len(errors)
         if not errors:
             what = "policy" if is_policy else f"{len(obj.rules)} rules"
             click.echo(f"ok  {f} ({what})")
+    if bad:
+        from apkscan.report.terminal import plural
+
+        click.echo(f"{plural(total, 'error')} in {plural(bad, 'file')}", err=True)
     sys.exit(EXIT_USAGE if bad else EXIT_OK)
 
 
@@ -110,11 +117,16 @@ def test_command(rule_paths, no_builtin_rules, only) -> None:
 @_builtin_opt
 @_iocs_opt
 @click.option("--format", "fmt", type=click.Choice(["stix2"]), default="stix2", show_default=True)
-@click.option("-o", "--output", default="-", help="Output file ('-' for stdout).")
-def export_command(rule_paths, no_builtin_rules, iocs, fmt, output) -> None:
+@click.option("-o", "--output", default="-", metavar="FILE", help="Output file ('-' for stdout).")
+@click.option("--force", is_flag=True, help="Replace an existing FILE that is not an apkscan export.")
+def export_command(rule_paths, no_builtin_rules, iocs, fmt, output, force) -> None:
     """Export app rules as an MVT-compatible STIX2 bundle."""
     from apkscan.report import formats
     from apkscan.rules.stix import export_stix
 
+    from apkscan.cli.common import checked_outputs
+
+    chosen = checked_outputs({"json_path": output, "force": force}, list(rule_paths) + list(iocs),
+                             options={"json": "-o/--output"})
     # the JSON writer is generic: atomic file write, or stdout for '-'
-    formats.write(export_stix(_load(rule_paths, no_builtin_rules, iocs)), "json", output)
+    formats.write(export_stix(_load(rule_paths, no_builtin_rules, iocs)), "json", chosen["json"])

@@ -5,17 +5,21 @@ spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab 
 before one) as a formula (CSV injection, CWE-1236). Such cells get a leading
 apostrophe, OWASP's advice; the value is otherwise unchanged. Inputs that could not
 be scanned appear as rows with verdict ``error`` so totals match the HTML tiles.
+Each row says which file it is (``file``: the shortest path suffix unique in the run;
+``source``/``container``: the full chain) and what kind of finding made the verdict.
 """
 
 from __future__ import annotations
 
 import csv
+from collections import Counter
+from collections.abc import Iterable
 from typing import TextIO
 
 from apkscan.report import view
 
 COLUMNS = [
-    "verdict", "strength", "vendors", "rules", "label", "package", "version_name",
+    "verdict", "kinds", "strength", "basis", "file", "signer_debug", "vendors", "rules", "label", "package", "version_name",
     "version_code", "publisher", "signer_verified", "signer_cert_sha256",
     "unverified_cert_sha256", "schemes_verified", "source", "container", "apk_sha256",
     "tamper", "errors", "policy_decision", "policy", "policy_url",
@@ -31,11 +35,21 @@ def neutralise(value: object) -> str:
     return text
 
 
+def counted(codes: Iterable[str]) -> str:
+    """``TAMPER_X×50 ZIP_Y``: each code once, in first-seen order, with its count when > 1."""
+    seen = Counter(codes)
+    return " ".join(code if n == 1 else f"{code}×{n}" for code, n in seen.items())
+
+
 def app_record(a: view.AppRow) -> dict[str, object]:
     d = a.detail()
     return {
         "verdict": a.verdict,
+        "kinds": " ".join(a.kinds),
         "strength": a.strength,
+        "basis": "; ".join(a.basis),
+        "file": a.file,
+        "signer_debug": "yes" if a.signer_debug else "no",
         "vendors": "; ".join(a.vendors),
         "rules": "; ".join(dict.fromkeys(f.rule for f in a.findings)),
         "label": a.label,
@@ -50,8 +64,8 @@ def app_record(a: view.AppRow) -> dict[str, object]:
         "source": a.source,
         "container": a.container,
         "apk_sha256": a.sha256,
-        "tamper": " ".join(i.code for i in d.tamper),
-        "errors": " ".join(i.code for i in d.errors),
+        "tamper": counted(i.code for i in d.tamper),
+        "errors": counted(i.code for i in d.errors),
         "policy_decision": a.policy_ref,
         "policy": a.policy_text,
         "policy_url": a.policy_url,
@@ -67,6 +81,6 @@ def render(doc: dict, out: TextIO) -> None:
         writer.writerow([neutralise(rec[c]) for c in COLUMNS])
     for e in view.errors(doc):
         rec = {c: None for c in COLUMNS}
-        rec.update(verdict="error", source=e.source, container=e.container,
+        rec.update(verdict="error", source=e.source, container=e.container, file=e.source,
                    errors=f"{e.code}: {e.message}")
         writer.writerow([neutralise(rec[c]) for c in COLUMNS])

@@ -138,7 +138,10 @@ def document(doc: dict) -> dict:
         "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri(e.source)}}}],
         **({"properties": {"container": e.container}} if e.container else {}),
     } for e in errors]
-    invocation: dict[str, Any] = {"executionSuccessful": not errors,
+    if meta.interrupted:  # stopped by Ctrl-C / SIGTERM: results cover only what finished
+        notifications.insert(0, {"level": "error", "descriptor": {"id": "SCAN_INTERRUPTED"},
+                                 "message": {"text": "the scan was interrupted; only inputs that finished are reported"}})
+    invocation: dict[str, Any] = {"executionSuccessful": not errors and not meta.interrupted,
                                   "toolExecutionNotifications": notifications}
     if meta.started:
         invocation["startTimeUtc"] = meta.started

@@ -17,10 +17,15 @@ from typing import Self, TextIO
 
 from apkscan.report import view
 
+UNLIMITED = 1 << 20  # "columns" of a pipe or a log: nothing is cut
+ALIGN_MAX = 48  # widest a column is padded to; longer text overflows its own row only
 _COLORS = {"prohibited": "\x1b[1;31m", "review": "\x1b[1;33m", "allowed": "\x1b[32m",
            "errors": "\x1b[1;35m", "dim": "\x1b[2m", "bold": "\x1b[1m"}
 _RESET = "\x1b[0m"
 _BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A)) | {0x200E, 0x200F, 0x061C}
+# control, format (zero-width, BOM), surrogate, private-use, unassigned, line/paragraph separators:
+# invisible or line-breaking, so "com.tencent\u200b.mm" must not print like "com.tencent.mm"
+_INVISIBLE = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
 
 
 def use_color(stream: TextIO, no_color: bool = False) -> bool:
@@ -32,11 +37,11 @@ def use_color(stream: TextIO, no_color: bool = False) -> bool:
 
 
 def safe(text: object) -> str:
-    """Printable form of hostile text: control, format and bidi characters escaped."""
+    """Printable form of hostile text: control, format, invisible and bidi characters escaped."""
     out = []
     for ch in "" if text is None else str(text):
         cp = ord(ch)
-        if cp < 0x20 or 0x7F <= cp < 0xA0 or cp in _BIDI or unicodedata.category(ch) in ("Cc", "Cs"):
+        if cp < 0x20 or 0x7F <= cp < 0xA0 or cp in _BIDI or unicodedata.category(ch) in _INVISIBLE:
             out.append(f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}")
         else:
             out.append(ch)
@@ -83,20 +88,11 @@ def render(doc: dict, out: TextIO, *, color: bool = False, columns: int | None =
                      key=lambda a: (view.VERDICT_RANK.get(a.verdict, 9),
                                     view.STRENGTH_RANK.get(a.strength or "", 9),
                                     (a.label or "").lower()))
+    if meta.interrupted:
+        out.write(paint("errors", "INTERRUPTED: this scan was stopped; only the inputs that finished "
+                                  "are counted below") + "\n")
     if flagged:
-        label_w = max(12, min(30, (cols - 58) // 2))
-        pkg_w = max(12, cols - 58 - label_w)
-        head = (f"{fit('VERDICT', 10)} {fit('STRENGTH', 9)} {fit('LABEL', label_w)} "
-                f"{fit('PACKAGE', pkg_w)} {fit('PUBLISHER', 22)} VENDORS")
-        out.write(paint("bold", head.rstrip()) + "\n")
-        for a in flagged[:limit]:
-            publisher = a.publisher or (f"unverified: {a.present_publisher}"
-                                        if a.present_publisher else "unverified")
-            line = (f"{paint(a.verdict, fit(a.verdict, 10))} {fit(a.strength or '-', 9)} "
-                    f"{fit(safe(a.label or '(no label)'), label_w)} "
-                    f"{fit(safe(a.package or '-'), pkg_w)} {fit(safe(publisher), 22)} "
-                    f"{safe(', '.join(a.vendors))}")
-            out.write(line.rstrip() + "\n")
+        _table(flagged[:limit], out, paint, cols)
         if len(flagged) > limit:
             out.write(paint("dim", f"... and {len(flagged) - limit} more flagged apps "
                                    "(see the HTML/CSV report)") + "\n")
@@ -114,10 +110,73 @@ def render(doc: dict, out: TextIO, *, color: bool = False, columns: int | None =
         f"{paint('prohibited', str(counts['prohibited']) + ' prohibited')}, "
         f"{paint('review', str(counts['review']) + ' to review')}, "
         f"{paint('allowed', str(counts['allowed']) + ' allowed')}, "
-        f"{paint('errors', str(counts['errors']) + ' errors')}\n")
+        f"{paint('errors', plural(counts['errors'], 'error'))}\n")
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def signer_text(a: view.AppRow) -> str:
+    """Who verifiably signed it; a debug key and an unverified certificate are said so."""
+    if a.publisher:
+        return a.publisher + (" [debug key]" if a.signer_debug else "")
+    return f"unverified: {a.present_publisher}" if a.present_publisher else "unverified"
+
+
+def _table(rows: list[view.AppRow], out: TextIO, paint: _Paint, cols: int) -> None:
+    """One line per flagged app when it fits, else two (verdict, kind, strength, file; then
+    label, package, signer indented). Verdict, kind and strength are never cut (they are the
+    reading); the rest is cut with a visible ``…`` (a path from the left: its end tells
+    files apart)."""
+    cells = [(a.verdict, "+".join(a.kinds) or "-", a.strength or "-", safe(a.file), safe(a.label or "(no label)"),
+              safe(a.package or "-"), safe(signer_text(a))) for a in rows]
+    head = ("VERDICT", "KIND", "STRENGTH", "FILE", "LABEL", "PACKAGE", "SIGNER")
+    # columns align up to ALIGN_MAX; a longer cell overflows its row (never padded into every
+    # row: one hostile 100k-character label must not multiply the output)
+    widths = [max(width(h), *(min(width(c[i]), ALIGN_MAX) for c in cells)) for i, h in enumerate(head)]
+    one_line = sum(widths) + len(widths) - 1 <= cols and (cols >= UNLIMITED or all(
+        width(c[i]) <= widths[i] for c in cells for i in range(len(head))))
+    if not one_line:  # the file takes what is left on line 1; line 2 is cut at the end
+        widths[3] = max(12, min(widths[3], cols - sum(widths[:3]) - 3))
+    shown = head if one_line else head[:4]
+    out.write(paint("bold", " ".join(pad(h, w) for h, w in zip(shown, widths)).rstrip()) + "\n")
+    if not one_line:
+        out.write(paint("bold", fit("  LABEL · PACKAGE · SIGNER", cols).rstrip()) + "\n")
+    for a, c in zip(rows, cells):
+        if one_line:  # nothing is cut: it fits, or the output is not a terminal
+            first = [paint(a.verdict, pad(c[0], widths[0]))] + [pad(c[i], widths[i]) for i in range(1, 7)]
+        else:
+            first = [paint(a.verdict, pad(c[0], widths[0])), pad(c[1], widths[1]), pad(c[2], widths[2]),
+                     fit_left(c[3], widths[3])]
+        out.write(" ".join(first).rstrip() + "\n")
+        if not one_line:
+            out.write(fit("  " + " · ".join(c[4:]), cols).rstrip() + "\n")
+
+
+def pad(text: str, cols: int) -> str:
+    """Pad to ``cols`` display columns; longer text is left whole (never cut)."""
+    return text + " " * max(0, cols - width(text))
+
+
+def fit_left(text: str, cols: int) -> str:
+    """Like :func:`fit` but cuts the start (``…/b/base.apk``): a path's end tells files apart."""
+    if width(text) <= cols:
+        return text + " " * (cols - width(text))
+    out, w = [], 0
+    for c in reversed(text):
+        if w + width(c) > cols - 1:
+            break
+        out.append(c)
+        w += width(c)
+    return fit("…" + "".join(reversed(out)), cols)
 
 
 def _terminal_columns(out: TextIO) -> int:
+    """The terminal's width; unlimited for a pipe or a log, where a cut helps nobody."""
+    isatty = getattr(out, "isatty", None)
+    if not (isatty and isatty()):
+        return UNLIMITED
     try:
         return max(80, os.get_terminal_size(out.fileno()).columns)
     except (OSError, AttributeError, ValueError):

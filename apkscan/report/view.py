@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from apkscan.report.paths import short_names
+
 VERDICTS = ("prohibited", "review", "allowed")
 VERDICT_RANK = {"prohibited": 0, "review": 1, "allowed": 2}
 STRENGTHS = ("confirmed", "strong", "weak")
@@ -183,6 +185,10 @@ class AppRow:
     policy_ref: str | None  # policy / decision (authority, date) that made the verdict
     identity: dict
     raw: dict = field(repr=False)
+    kinds: list[str] = field(default_factory=list)  # finding kinds, strongest finding's first
+    basis: list[str] = field(default_factory=list)  # what the strongest finding's evidence matched on
+    signer_debug: bool = False  # the verified signer is an Android debug certificate
+    file: str = ""  # shortest path suffix that tells this app's source apart in the run
 
     def detail(self) -> Detail:
         d = detail(self.identity)
@@ -213,6 +219,7 @@ class RunMeta:
     rules: list[tuple[str, str | None]]  # (pack or rule set name, version)
     policy: tuple[str, str | None] | None  # (name, version)
     policy_url: str | None
+    interrupted: bool = False  # the scan was stopped: the document covers only what finished
 
 
 def _source(raw: dict) -> tuple[str, str | None]:
@@ -300,6 +307,7 @@ def app_row(index: int, raw: dict) -> AppRow:
     signer = signers[0] if signers else None
     other = present[0] if present and not signer else None
     verdict = _s(raw.get("verdict")) or "unknown"
+    ranked = sorted(findings, key=lambda f: STRENGTH_RANK.get(f.strength or "", 9))
     text, url, ref = _policy(raw)
     if not text and not ref:  # the verdict-deciding finding carries the policy when the app does not
         decisive = next((f for f in findings if f.policy_text or f.policy_ref), None)
@@ -328,11 +336,29 @@ def app_row(index: int, raw: dict) -> AppRow:
         policy_ref=ref,
         identity=ident,
         raw=raw,
+        kinds=list(dict.fromkeys(f.kind or "match" for f in ranked)),
+        basis=list(dict.fromkeys(b for b in (_basis(e) for e in ranked[0].raw.get("evidence") or [])
+                                 if b)) if ranked else [],
+        signer_debug=bool(signer and signer.get("is_android_debug")),
+        file=path,
     )
 
 
+def _basis(item: Any) -> str | None:
+    """``certificate``, or ``certificate (not the vendor's)`` when the evidence says it did not match."""
+    if not isinstance(item, dict) or not item.get("basis"):
+        return None
+    basis = _fmt(item.get("basis"))
+    matched = _s(item.get("matched")) or ""
+    return f"{basis} (not the vendor's)" if matched.startswith("not ") else basis
+
+
 def apps(doc: dict) -> list[AppRow]:
-    return [app_row(i, a) for i, a in enumerate(_l(_d(doc).get("apps")))]
+    rows = [app_row(i, a) for i, a in enumerate(_l(_d(doc).get("apps")))]
+    names = short_names([r.file for r in rows])
+    for r in rows:
+        r.file = names.get(r.file, r.file)
+    return rows
 
 
 def errors(doc: dict) -> list[ErrorRow]:
@@ -397,6 +423,7 @@ def meta(doc: dict) -> RunMeta:
         rules=_versioned(doc.get("rules")),
         policy=policy,
         policy_url=policy_url,
+        interrupted=doc.get("interrupted") is True,
     )
 
 

@@ -110,34 +110,65 @@ def lint_file(path: str | Path, text: str | None = None) -> tuple[RulePack | Non
     if not isinstance(doc.data, dict):
         return None, [doc.error((), "a rule file is a mapping with schema, pack, vendor, rules")]
     errors = validate(doc, "rules")
-    if errors:
-        return None, errors
-    try:
-        return build_pack(doc), []
-    except RuleError as exc:
-        return None, [exc]
+    pack, semantic = _collect_pack(doc, schema_valid=not errors)
+    errors += semantic  # every problem of the file in one run, not one per run
+    return (None, errors) if errors or pack is None else (pack, [])
 
 
 def build_pack(doc: Document) -> RulePack:
-    """Turn a validated document into a :class:`RulePack`; raises RuleError on semantic errors."""
+    """Turn a validated document into a :class:`RulePack`; raises the first semantic RuleError."""
+    pack, errors = _collect_pack(doc)
+    if errors:
+        raise errors[0]
+    assert pack is not None
+    return pack
+
+
+def _collect_pack(doc: Document, schema_valid: bool = True) -> tuple[RulePack | None, list[RuleError]]:
+    """Build item by item, collecting each semantic error instead of stopping at the first.
+
+    On a schema-invalid document, items that are malformed (already reported by the schema)
+    are skipped silently; the others still get their semantic checks.
+    """
     d = doc.data
-    pack = RulePack(name=str(d["pack"]), vendor=str(d["vendor"]), version=str(d["version"]),
-                    reviewed=str(d["reviewed"]), path=doc.path,
-                    description=str(d.get("description", "")),
-                    sources={str(k): str(v) for k, v in (d.get("sources") or {}).items()})
-    for i, c in enumerate(d.get("certificates") or []):
+    errors: list[RuleError] = []
+    try:
+        pack = RulePack(name=str(d["pack"]), vendor=str(d["vendor"]), version=str(d["version"]),
+                        reviewed=str(d["reviewed"]), path=doc.path,
+                        description=str(d.get("description", "")),
+                        sources={str(k): str(v) for k, v in (d.get("sources") or {}).items()})
+    except (KeyError, TypeError, ValueError, AttributeError):
+        if schema_valid:
+            raise
+        return None, errors
+
+    def each(key: str, add) -> None:
+        items = d.get(key) or []
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            try:
+                add(i, item)
+            except RuleError as exc:
+                errors.append(exc)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                if schema_valid:
+                    raise
+
+    def add_cert(i: int, c) -> None:
         kc = _known_cert(doc, ("certificates", i), c, pack)
         if kc.id in pack.certificates:
             raise doc.error(("certificates", i, "id"), f"certificate id {kc.id!r} defined twice")
         pack.certificates[kc.id] = kc
-    for i, p in enumerate(d.get("publisher") or []):
+
+    def add_publisher(i: int, p) -> None:
         at = ("publisher", i)
         _check_refs(doc, at + ("references",), p.get("references", []), pack)
         pack.publishers.append(_name_pattern(doc, at + ("subject",), p["subject"],
                                              list(p.get("references", []))))
-    for i, r in enumerate(d.get("rules") or []):
-        pack.rules.append(_rule(doc, ("rules", i), r, pack))
-    return pack
+
+    each("certificates", add_cert)
+    each("publisher", add_publisher)
+    each("rules", lambda i, r: pack.rules.append(_rule(doc, ("rules", i), r, pack)))
+    return pack, errors
 
 
 def _check_refs(doc: Document, at: tuple, refs: list[str], pack: RulePack) -> None:

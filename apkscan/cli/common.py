@@ -1,0 +1,109 @@
+"""What every command shares: report options, the output check, writing, exit codes.
+
+One output convention everywhere: ``--json/--html/--sarif/--csv FILE`` (``-`` for
+stdout), checked by :func:`apkscan.cli.outputs.check_outputs` before any work, with
+``--force`` to replace a file that is not an apkscan report.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+
+import click
+
+from apkscan.cli.exit_codes import ExitCode, epilog
+from apkscan.cli.outputs import check_outputs
+from apkscan.report.formats import OutputError
+
+REPORT_OPTIONS = {"json": "--json", "html": "--html", "sarif": "--sarif", "csv": "--csv"}
+_HELP = {
+    "json": "Write the full result as JSON to FILE ('-' for stdout).",
+    "html": "Write a self-contained HTML report to FILE ('-' for stdout).",
+    "sarif": "Write SARIF 2.1.0, one result per finding, to FILE ('-' for stdout).",
+    "csv": "Write CSV, one row per app, to FILE ('-' for stdout).",
+}
+FORCE_HELP = "Replace an existing FILE that is not an apkscan report (never an input)."
+
+
+_INPUT_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"ANDROID BACKUP", b"\x1f\x8b")
+
+
+def not_an_input(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse, while parsing, an output value that is an existing APK or archive.
+
+    ``scan --json a.apk b.apk`` makes click give ``a.apk`` to ``--json``; this says so
+    before anything else happens (the full check is :func:`checked_outputs`).
+    """
+    if not value or value == "-" or not os.path.isfile(value):  # never open a FIFO or device here
+        return value
+    try:
+        with open(value, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return value
+    if head.startswith(_INPUT_MAGIC):
+        raise click.BadParameter(f"{value} is an existing APK or archive: an input, not a report file. "
+                                 f"Put the report's FILE right after {param.opts[0]} ('-' for stdout).")
+    return value
+
+
+def report_options(func: Callable) -> Callable:
+    """``--json --html --sarif --csv FILE`` and ``--force`` (values land in ``<name>_path``, ``force``)."""
+    func = click.option("--force", is_flag=True, help=FORCE_HELP)(func)
+    for name in reversed(REPORT_OPTIONS):
+        func = click.option(REPORT_OPTIONS[name], f"{name}_path", metavar="FILE", help=_HELP[name],
+                            callback=not_an_input)(func)
+    return func
+
+
+def command_epilog() -> str:
+    return epilog() + "\n\nReports: never written over or into an input; an existing file is replaced " \
+                      "only if it is an apkscan report of that format, or with --force."
+
+
+def checked_outputs(opts: dict, inputs: Iterable[str], options: dict[str, str] | None = None) -> dict[str, str]:
+    """The requested report paths, safe to write; a usage error (exit 2) otherwise."""
+    targets = {name: opts.get(f"{name}_path") for name in REPORT_OPTIONS}
+    try:
+        return check_outputs(targets, list(inputs), force=bool(opts.get("force")),
+                             options=options or REPORT_OPTIONS)
+    except OutputError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def write_reports(doc: dict, chosen: dict[str, str]) -> list[str]:
+    """Write every requested format even if one fails; returns the formats that failed."""
+    from apkscan.report import formats
+
+    failed = []
+    for name, path in chosen.items():
+        try:
+            formats.write(doc, name, path)
+        except BrokenPipeError:  # `... --csv - | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError as exc:
+            failed.append(name)
+            click.echo(f"error: cannot write the {name} report to {path}: {exc.strerror or exc}", err=True)
+    return failed
+
+
+def summary_stream(chosen: dict[str, str]):
+    """The terminal summary goes to stdout, or stderr when a report claims stdout."""
+    return sys.stderr if "-" in chosen.values() else sys.stdout
+
+
+def finish(*codes: int) -> None:
+    from apkscan.cli.exit_codes import combine
+
+    sys.exit(int(combine(*codes)))
+
+
+__all__ = ["ExitCode", "checked_outputs", "command_epilog", "finish", "report_options", "summary_stream",
+           "write_reports"]
+
+
+def write_json(value: object, path: str) -> list[str]:
+    """``inspect --json``: a JSON value written like a report (atomic, or ``-``)."""
+    return write_reports(value, {"json": path})  # the JSON writer dumps any value

@@ -1,0 +1,164 @@
+"""Output paths are checked before any work starts, so a report never overwrites evidence.
+
+Why: ``scan --json a.apk b.apk`` once replaced the analyst's ``a.apk`` with a JSON report
+(``--json`` takes a FILE; the slip is natural). Every command that writes a file runs
+:func:`check_outputs` first. A path is refused (usage error, exit 2) when it
+
+- is one of the inputs, or lies inside an input folder or an input container file;
+- is an existing directory or a non-regular file (``/dev/null``, a FIFO: a report is
+  written to a temporary sibling and renamed, which would replace the device node;
+  ``-`` is stdout);
+- exists and is not an apkscan report of that format (recognised by its first bytes),
+  unless ``--force``;
+- ends like an input (``.apk``, ``.apks``, ``.ab``, ...), unless ``--force``;
+- is given twice, or its folder cannot be created or written.
+
+Folders are created here, before scanning, so an unwritable path costs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterable
+
+from apkscan.report.formats import OutputError, check_targets
+
+HEAD_BYTES = 64 * 1024  # how much of an existing file is read to recognise a report
+INPUT_SUFFIXES = (".apk", ".apks", ".xapk", ".apkm", ".aab", ".ab", ".idsig", ".dex", ".zip",
+                  ".tar", ".tgz", ".gz", ".jar")
+HTML_MARKER = b"<!-- apkscan report -->"
+_ZIP_END = b"PK\x05\x06"  # an end-of-central-directory record: this is an archive, whatever its start
+
+
+def _is_json_report(head: bytes) -> bool:
+    """Our writers' exact openings (json.dump, indent 2): a scan result, a STIX export, inspect's array."""
+    if head.startswith(b'{\n  "schema_version": "'):
+        return b'\n  "tool": {\n    "name": "apkscan",' in head[:4096]
+    if head.startswith(b'{\n  "type": "bundle",'):
+        return b'"description": "apkscan rule ' in head
+    return head.startswith(b'[\n  {\n    "path": ') and b'\n    "verified_sdk_range": ' in head
+
+
+def _is_sarif_report(head: bytes) -> bool:
+    return (head.startswith(b'{\n  "$schema": "https://docs.oasis-open.org/sarif/')
+            and b'"driver": {\n          "name": "apkscan",' in head[:4096])
+
+
+def _is_csv_report(head: bytes) -> bool:
+    first = head.removeprefix(b"\xef\xbb\xbf").split(b"\r\n", 1)[0]
+    return first.startswith(b"verdict,") and b",apk_sha256," in first
+
+
+def _is_html_report(head: bytes) -> bool:
+    """The marker, or (reports written before it) our title in the head."""
+    return head.startswith(b"<!DOCTYPE html>") and (HTML_MARKER in head[:1024]
+                                                     or b"<title>apkscan report: " in head[:2048])
+
+
+RECOGNISERS: dict[str, Callable[[bytes], bool]] = {
+    "json": _is_json_report, "sarif": _is_sarif_report, "csv": _is_csv_report, "html": _is_html_report,
+}
+
+
+def is_report(name: str, path: str) -> bool:
+    """Whether ``path`` is an apkscan ``name`` report: our writer's opening, and no ZIP end record
+    (an APK can carry any bytes before its first entry, so a report-like start proves nothing alone)."""
+    with open(path, "rb") as fh:
+        head = fh.read(HEAD_BYTES)
+        fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, fh.tell() - HEAD_BYTES))
+        tail = fh.read(HEAD_BYTES)
+    return RECOGNISERS.get(name, lambda _h: False)(head) and _ZIP_END not in head + tail
+
+
+def _inside(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip(os.sep) + os.sep)
+
+
+def _existing_problem(name: str, path: str, real: str, force: bool) -> str | None:
+    """Why an existing ``path`` must not be replaced by a ``name`` report, or None."""
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot check it: {exc.strerror or exc}"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a folder; give a file name"
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file (use '-' for stdout)"
+    if force:
+        return None
+    try:
+        if is_report(name, real):
+            return None
+    except OSError as exc:
+        return f"cannot be read to check what it is: {exc.strerror or exc}"
+    return (f"exists and is not an apkscan {name} report; refusing to replace it "
+            "(did an input slip in as the option's value? --force replaces it)")
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _problem(name: str, path: str, real: str, inputs: list[tuple[str, str]], force: bool) -> str | None:
+    out_id = _file_id(real)
+    for given, real_input in inputs:
+        if real == real_input or (out_id is not None and out_id == _file_id(real_input)):
+            return f"is the input {given}"  # also through a symlink or a hard link
+        if _inside(real, real_input):
+            return f"is inside the input {given}"
+    problem = _existing_problem(name, path, real, force)
+    if problem:
+        return problem
+    if not force and path.lower().endswith(INPUT_SUFFIXES):
+        return "is named like an input, not a report (--force writes it anyway)"
+    return None
+
+
+def _prepare_folder(path: str) -> None:
+    """Create the report's folder and prove it is writable, before any scanning."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".apkscan-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def check_outputs(targets: dict[str, str | None], inputs: Iterable[str], *, force: bool = False,
+                  options: dict[str, str] | None = None) -> dict[str, str]:
+    """The requested ``{format: path}`` once every path is safe; raises :class:`OutputError`.
+
+    ``options`` maps a format to the option that named it (``{"json": "--json"}``) for
+    messages. ``--force`` only allows replacing a file that is not a report (or has an
+    input-like name); it never allows writing over or into an input.
+    """
+    chosen = check_targets(targets)
+    options = options or {}
+    real_inputs = [(i, os.path.realpath(i)) for i in inputs if i != "-"]
+    seen: dict[str, str] = {}
+    for name, path in chosen.items():
+        if path == "-":
+            continue
+        flag = options.get(name, f"--{name}")
+        real = os.path.realpath(path)
+        if real in seen:
+            raise OutputError(f"{flag} {path}: same file as {options.get(seen[real], seen[real])}")
+        seen[real] = name
+        problem = _problem(name, path, real, real_inputs, force)
+        if problem:
+            raise OutputError(f"{flag} {path}: {problem}")
+    for path in chosen.values():
+        if path != "-":
+            _prepare_folder(path)
+    return chosen

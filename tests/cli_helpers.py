@@ -1,0 +1,60 @@
+"""Shared by the CLI tests: run apkscan for real, and prove the evidence was not touched.
+
+``evidence_unchanged`` hashes every file under ``fixtures/`` before a test and checks the
+bytes after it, so no command in the CLI suite may write over or into an input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+APKS = FIXTURES / "apks"
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    """SHA-256 of every regular file under ``root`` (a file alone: just it)."""
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+@pytest.fixture
+def evidence_unchanged():
+    """Fail the test if any fixture file changed, appeared or vanished."""
+    before = tree_hashes(FIXTURES)
+    yield
+    assert tree_hashes(FIXTURES) == before, "a command changed files under fixtures/"
+
+
+def fixture(name: str) -> Path:
+    path = APKS / name
+    if not path.is_file():
+        pytest.skip(f"fixture {name} not generated")
+    return path
+
+
+def copy(name: str, dest: Path) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(fixture(name), dest)
+    return dest
+
+
+def invoke(*args: str) -> Result:
+    from apkscan.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    env = dict(os.environ, NO_COLOR="1")
+    return subprocess.run([sys.executable, "-m", "apkscan", *map(str, args)], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=120, **kwargs)

@@ -1,0 +1,108 @@
+"""Issue 10 item 4: every row says which file it is and what kind of finding made the verdict."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import sys
+
+import pytest
+from cli_helpers import FIXTURES, copy, evidence_unchanged, invoke  # noqa: F401
+
+from apkscan.report import terminal, view
+
+pytestmark = pytest.mark.usefixtures("evidence_unchanged")
+
+
+def _csv_rows(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+
+
+def test_identical_apps_from_different_folders_are_told_apart(tmp_path):
+    """Why #5: five identical "WeChat com.tencent.mm" rows, no way to tell which file."""
+    for n in range(1, 6):
+        copy("wechat-tencent-subject.apk", tmp_path / f"device-{n}" / "apps" / "base.apk")
+    res = invoke("scan", tmp_path, "--no-color")
+    assert res.exit_code == 1
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("prohibited")]
+    assert len(lines) == 5
+    shown = [next(w for w in ln.split() if w.endswith("base.apk")) for ln in lines]
+    assert sorted(shown) == [f"device-{n}/apps/base.apk" for n in range(1, 6)]
+    res = invoke("scan", tmp_path, "--csv", "-", "-q")
+    rows = _csv_rows(res.stdout)
+    assert sorted(r["file"] for r in rows) == sorted(shown)
+    assert all(r["source"].endswith(r["file"]) and r["source"] != r["file"] for r in rows)  # full path kept
+    assert {r["kinds"] for r in rows} == {"app"} and {r["basis"] for r in rows} == {"package; label; subject"}
+
+
+def test_short_names_are_unique_suffixes():
+    names = view.short_names(["a/x/base.apk", "b/x/base.apk", "c/y.apk", "y.apk", "z.apk",
+                              "dev.ab ▸ apps/com.tencent.mm/base.apk"])
+    assert names["a/x/base.apk"] == "a/x/base.apk" and names["b/x/base.apk"] == "b/x/base.apk"
+    assert names["c/y.apk"] == "c/y.apk" and names["y.apk"] == "y.apk" and names["z.apk"] == "z.apk"
+    assert names["dev.ab ▸ apps/com.tencent.mm/base.apk"] == "com.tencent.mm/base.apk"
+    assert len(set(names.values())) == len(names)
+
+
+def _build_debug_signed_wechat(dest) -> None:
+    if shutil.which("apksigner") is None:
+        pytest.skip("apksigner not installed")
+    sys.path.insert(0, str(FIXTURES))
+    try:
+        import generate
+    finally:
+        sys.path.remove(str(FIXTURES))
+    work = dest.parent / "work"
+    work.mkdir()
+    unsigned = generate.build_unsigned(generate.App("com.tencent.mm", "WeChat"))
+    dest.write_bytes(generate.sign(unsigned, work, ["android-debug"], v1=True, v2=True, v3=False, min_sdk=21))
+
+
+def test_debug_signed_impostor_does_not_read_like_a_genuine_match(tmp_path):
+    """Why #5: the debug-signed impostor read `prohibited strong ... Android`, like WeChat itself."""
+    impostor = tmp_path / "in" / "wechat.apk"
+    impostor.parent.mkdir()
+    _build_debug_signed_wechat(impostor)
+    genuine_like = copy("wechat-tencent-subject.apk", tmp_path / "in" / "wechat-tencent.apk")
+    res = invoke("scan", impostor, genuine_like, "--no-color")
+    rows = {ln.split()[3 if not ln.startswith("VERDICT") else 0]: ln for ln in res.stdout.splitlines()
+            if ln.startswith("prohibited")}
+    fake = rows["wechat.apk"]
+    assert fake.split()[:3] == ["prohibited", "impersonation+app", "strong"], fake
+    assert fake.rstrip().endswith("Android [debug key]")
+    assert rows["wechat-tencent.apk"].split()[1] == "app"
+    rows = {r["file"]: r for r in _csv_rows(invoke("scan", impostor, genuine_like, "--csv", "-", "-q").stdout)}
+    assert rows["wechat.apk"]["kinds"] == "impersonation app" and rows["wechat.apk"]["signer_debug"] == "yes"
+    assert "certificate (not the vendor's)" in rows["wechat.apk"]["basis"]
+    assert rows["wechat-tencent.apk"]["signer_debug"] == "no"
+    html = tmp_path / "r.html"
+    invoke("scan", impostor, "--html", html, "-q")
+    text = html.read_text(encoding="utf-8")
+    assert "[debug key]" in text and "impersonation, app" in text and "<code>wechat.apk</code>" in text
+
+
+def test_csv_cells_count_repeated_codes():
+    bomb = FIXTURES / "hostile" / "cases" / "zip-bomb-overlapping.apk"
+    if not bomb.is_file():
+        pytest.skip("hostile corpus not generated")
+    res = invoke("scan", bomb, "--csv", "-", "-q")
+    (row,) = _csv_rows(res.stdout)
+    assert "TAMPER_OVERLAPPING_ENTRIES×21" in row["tamper"]
+    assert row["tamper"].count("TAMPER_OVERLAPPING_ENTRIES") == 1
+
+
+def test_narrow_terminal_never_cuts_verdict_kind_or_strength(tmp_path):
+    copy("wechat-forged-cert.apk", tmp_path / "a-very-long-folder-name-for-the-evidence" / "base.apk")
+    res = invoke("scan", tmp_path, "--json", "-", "-q")
+    import json
+
+    doc = json.loads(res.stdout)
+    doc["apps"].append(dict(doc["apps"][0], source={"path": str(tmp_path / "other" / "base.apk")}))
+    out = io.StringIO()
+    terminal.render(doc, out, columns=60)
+    lines = out.getvalue().splitlines()
+    i = next(n for n, ln in enumerate(lines) if ln.startswith("prohibited"))
+    assert lines[i].split()[:3] == ["prohibited", "app+impersonation+forged-certificate", "weak"]
+    assert lines[i].split()[3].startswith("…") and lines[i].rstrip().endswith("/base.apk")  # cut from the left
+    assert lines[i + 1].startswith("  WeChat · com.tencent.mm · unverified: ")
