@@ -269,9 +269,13 @@ def test_missing_document_and_two_stdout_formats(tmp_path, audits):
 
 
 def test_unwritable_output_exit_2(tmp_path, audits):
+    (tmp_path / "afile").write_text("x")  # a folder that cannot be created: checked before any work
     res = CliRunner().invoke(main, ["diff", str(audits / "old.json"), str(audits / "new.json"),
-                                    "--json", str(tmp_path / "no" / "such" / "dir.json")])
-    assert res.exit_code == 2 and "DIFF_OUTPUT_UNWRITABLE" in res.output
+                                    "--json", str(tmp_path / "afile" / "out.json")])
+    assert res.exit_code == 2 and "afile/out.json" in res.output
+    res = CliRunner().invoke(main, ["diff", str(audits / "old.json"), str(audits / "new.json"),
+                                    "--json", str(tmp_path / "new" / "dir" / "out.json")])
+    assert res.exit_code == 1 and (tmp_path / "new" / "dir" / "out.json").is_file()  # parents created
 
 
 def test_malformed_entries_are_counted(audits):
@@ -305,3 +309,22 @@ def test_any_json_shape_never_crashes(a, b):
 def test_any_app_entry_never_crashes(apps):
     result = diff_documents({"apps": apps[:3]}, {"apps": apps[3:]})
     json.dumps(result.to_dict())
+
+
+def test_outputs_never_overwrite_an_audit_or_a_non_report(audits, tmp_path):
+    """``diff old.json new.json --json old.json`` would destroy the evidence it compares."""
+    old, new = audits / "old.json", audits / "new.json"
+    before = old.read_bytes()
+    res = CliRunner().invoke(main, ["diff", str(old), str(new), "--json", str(old)])
+    assert res.exit_code == 2 and "input" in res.output
+    assert old.read_bytes() == before
+    notes = tmp_path / "notes.txt"
+    notes.write_text("analyst notes")
+    res = CliRunner().invoke(main, ["diff", str(old), str(new), "--html", str(notes)])
+    assert res.exit_code == 2 and notes.read_text() == "analyst notes"
+    # a diff report of our own is recognised and may be replaced; --force replaces the rest
+    out = tmp_path / "d.json"
+    for _ in range(2):
+        assert CliRunner().invoke(main, ["diff", str(old), str(new), "--json", str(out)]).exit_code in (0, 1)
+    res = CliRunner().invoke(main, ["diff", str(old), str(new), "--html", str(notes), "--force"])
+    assert res.exit_code in (0, 1) and notes.read_text().startswith("<!DOCTYPE html>")

@@ -24,12 +24,17 @@ _MARK = {"added": "+", "removed": "-", "changed": "~"}
 @click.option("--html", "html_out", metavar="FILE", help="Write a self-contained HTML page ('-' for stdout).")
 @click.option("--source-by-name", is_flag=True,
               help="Match containers/backups by file name, not path (audits kept in dated folders).")
-def diff_command(old, new, json_out, html_out, source_by_name) -> None:
+@click.option("--force", is_flag=True, help="Replace an existing output file that is not an apkscan report.")
+def diff_command(old, new, json_out, html_out, source_by_name, force) -> None:
     """Compare two saved scan results (apkscan scan --json): apps added, removed, changed."""
+    from apkscan.cli.outputs import check_outputs
     from apkscan.diff import DiffInputError, diff_documents, load_document
+    from apkscan.report.formats import OutputError
 
-    if json_out == "-" and html_out == "-":
-        click.echo("error: only one format can be written to stdout ('-')", err=True)
+    try:  # before any work: never over either audit, never a file that is not a report
+        check_outputs({"json": json_out, "html": html_out}, [old, new], force=force)
+    except OutputError as exc:
+        click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     docs = []
     for path in (old, new):

@@ -36,6 +36,8 @@ def _is_json_report(head: bytes) -> bool:
     """Our writers' exact openings (json.dump, indent 2): a scan result, a STIX export, inspect's array."""
     if head.startswith(b'{\n  "schema_version": "'):
         return b'\n  "tool": {\n    "name": "apkscan",' in head[:4096]
+    if head.startswith(b'{\n  "kind": "apkscan-diff",'):
+        return True
     if head.startswith(b'{\n  "type": "bundle",'):
         return b'"description": "apkscan rule ' in head
     return head.startswith(b'[\n  {\n    "path": ') and b'\n    "verified_sdk_range": ' in head
@@ -54,7 +56,8 @@ def _is_csv_report(head: bytes) -> bool:
 def _is_html_report(head: bytes) -> bool:
     """The marker, or (reports written before it) our title in the head."""
     return head.startswith(b"<!DOCTYPE html>") and (HTML_MARKER in head[:1024]
-                                                     or b"<title>apkscan report: " in head[:2048])
+                                                     or b"<title>apkscan report: " in head[:2048]
+                                                     or b"<title>apkscan diff: " in head[:2048])
 
 
 RECOGNISERS: dict[str, Callable[[bytes], bool]] = {
