@@ -174,6 +174,22 @@ class FileFacts:
 
 
 @dataclass(slots=True)
+class PackageReading:
+    """One plausible reading of the manifest's ``package``; ``how`` says which.
+
+    ``how`` is ``framework`` (what the package manager installs: first chunk, first
+    ``package`` attribute, raw string), ``typed value``, ``RES_XML chunk N``
+    (apksig/androguard read the first RES_XML chunk) or ``duplicate attribute N``.
+    """
+
+    value: str
+    how: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "how": self.how}
+
+
+@dataclass(slots=True)
 class ManifestInfo:
     """What AndroidManifest.xml (and resources.arsc for the label) say."""
 
@@ -188,10 +204,18 @@ class ManifestInfo:
     labels: dict[str, str] = field(default_factory=dict)  # locale ("" = default) -> label
     debuggable: bool | None = None
     errors: list[Issue] = field(default_factory=list)
+    # every distinct reading of ``package``; more than one value is a tamper indicator
+    package_readings: list[PackageReading] = field(default_factory=list)
+
+    @property
+    def other_packages(self) -> list[PackageReading]:
+        """Readings whose value differs from the installed ``package``."""
+        return [r for r in self.package_readings if r.value != self.package]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "package": self.package,
+            "package_readings": [r.to_dict() for r in self.package_readings],
             "version_code": self.version_code,
             "version_name": self.version_name,
             "min_sdk": self.min_sdk,
@@ -268,6 +292,7 @@ class ApkIdentity:
             "sha1": self.file.sha1 if self.file else None,
             "md5": self.file.md5 if self.file else None,
             "package": m.package,
+            "package_readings": [r.to_dict() for r in m.package_readings],
             "version_code": m.version_code,
             "version_name": m.version_name,
             "label": m.label,
