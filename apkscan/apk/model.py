@@ -230,6 +230,27 @@ class ManifestInfo:
 
 
 @dataclass(slots=True)
+class CertificateSighting:
+    """Where one certificate was found, and whether the signature at that place verified.
+
+    ``role``: ``signer`` (the certificate whose key made the signature), ``extra`` (carried
+    in a signer's certificate set or chain but signing nothing: a v1 PKCS#7 set, a v2/v3
+    certificate list), ``lineage`` (a proof-of-rotation node), ``stamp`` (source stamp).
+    ``verified``: that signer / lineage node / stamp verified. An ``extra`` certificate in a
+    verified signature is still not a signer of anything.
+    """
+
+    certificate: Certificate
+    location: str  # e.g. "v1 META-INF/CERT.SF, extra certificate 2 of the PKCS#7 set"
+    role: str
+    verified: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha256": self.certificate.sha256, "location": self.location, "role": self.role,
+                "verified": self.verified}
+
+
+@dataclass(slots=True)
 class VerificationResult:
     """apksigner-equivalent verdict over an SDK range, with every scheme's detail."""
 
@@ -246,6 +267,7 @@ class VerificationResult:
     verified_using: list[str] = field(default_factory=list)  # schemes that decided the verdict
     errors: list[Issue] = field(default_factory=list)  # verdict-level errors
     warnings: list[Issue] = field(default_factory=list)
+    sightings: list[CertificateSighting] = field(default_factory=list)  # where each cert sits
 
 
 @dataclass(slots=True)
@@ -307,6 +329,7 @@ class ApkIdentity:
             "schemes": schemes,
             "signers": [c.to_dict() for c in v.signers] if v else [],
             "certificates_present": [c.to_dict() for c in v.certificates_present] if v else [],
+            "certificate_sightings": [x.to_dict() for x in v.sightings] if v else [],
             "lineage": [n.to_dict() for n in v.lineage] if v else [],
             "source_stamp": v.source_stamp.to_dict() if v and v.source_stamp else None,
             "source_stamp_verified": bool(v and v.source_stamp_verified),
