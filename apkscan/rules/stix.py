@@ -5,6 +5,9 @@ as ``[app:id = 'com.example']`` and ``[app:cert.sha256 = '...']``, tied by ``ind
 relationships to a ``malware`` object naming the threat. We read those as rules (one rule
 per malware object) and export our packs the same way, so MVT users can consume them.
 Only equality patterns on ``app:*`` keys are understood; other indicators are skipped.
+As in MVT, each indicator stands alone (a package indicator is a hit, a certificate
+indicator is a hit); the rule per malware object only groups them for display and never
+yields an impersonation claim.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ def _pack_from_objects(objects: list[Any], stem: str, name: str) -> RulePack:
         if rule is None:
             rule = rules[rid] = Rule(id=rid, vendor=vendor, app=str(mal.get("name") or stem),
                                      pack=pack.name, description=str(mal.get("description", "")),
+                                     indicator=True,
                                      references=[f"{name} (STIX2 {mal_id or 'indicators'})"])
         if key == "app:id":
             rule.packages.append(value)
