@@ -57,13 +57,14 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView,
     vendor_certs = [e for e in all_certs if e.basis != "certificate-present"]
     publisher = _publisher_evidence(pack, view)
     vendor_keys = cert_evidence(vendor_known, view)
+    exact = {p for r in pack.rules for p in r.packages}
     out: list[Finding] = []
     for rule in pack.rules:
         if rule.kind == "sdk":
             f = _match_sdk(rule, classes) if classes is not None else None
             out += [f] if f else []
             continue
-        own = _rule_evidence(rule, identity, view)
+        own = _rule_evidence(rule, identity, view, exact)
         if not own:
             continue
         impostor = _impersonation(rule, pack, own, vendor_keys, view)
@@ -172,7 +173,9 @@ def _package_values(identity: ApkIdentity) -> list[tuple[str, str]]:
     return readings
 
 
-def _package_evidence(rule: Rule, identity: ApkIdentity) -> list[Evidence]:
+def _package_evidence(rule: Rule, identity: ApkIdentity, exact: set[str]) -> list[Evidence]:
+    """Package evidence over every reading; a glob or regex never matches a package that
+    another rule of the pack names exactly (namespace rules yield to the app's own rule)."""
     out: list[Evidence] = []
     for how, pkg in _package_values(identity):
         basis = "package" if how == "framework" else "package-reading"
@@ -180,9 +183,10 @@ def _package_evidence(rule: Rule, identity: ApkIdentity) -> list[Evidence]:
         for form, value in forms(pkg):
             if any(fnmatch.fnmatchcase(value, g) for g in rule.package_exclude):
                 break
-            hit = (value if value in rule.packages else
-                   next((g for g in rule.package_globs if fnmatch.fnmatchcase(value, g)), None) or
-                   next((p.pattern for p in rule.package_regexes if p.search(value)), None))
+            hit = value if value in rule.packages else None
+            if hit is None and value not in exact:
+                hit = (next((g for g in rule.package_globs if fnmatch.fnmatchcase(value, g)), None)
+                       or next((p.pattern for p in rule.package_regexes if p.search(value)), None))
             if hit:
                 out.append(Evidence(field, pkg, basis, hit,
                                     normalised=None if form == "raw" else value))
@@ -207,8 +211,9 @@ def _label_evidence(rule: Rule, identity: ApkIdentity) -> list[Evidence]:
     return out
 
 
-def _rule_evidence(rule: Rule, identity: ApkIdentity, view: CertView) -> list[Evidence]:
-    out = _package_evidence(rule, identity) + _label_evidence(rule, identity)
+def _rule_evidence(rule: Rule, identity: ApkIdentity, view: CertView,
+                   exact: set[str]) -> list[Evidence]:
+    out = _package_evidence(rule, identity, exact) + _label_evidence(rule, identity)
     package_matched = any(e.basis == "package" for e in out)
     own_certs = [rc.cert for rc in rule.certificates if package_matched or not rc.shared]
     out += [e for e in cert_evidence(own_certs, view) if e.basis != "certificate-present"]
