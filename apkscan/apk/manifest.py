@@ -245,7 +245,7 @@ def _root_readings(elements: list[Element], where: str) -> list[PackageReading]:
     for n, attr in enumerate(attrs):
         dup = "" if n == 0 else f", duplicate attribute {n + 1}"
         try:
-            if n == 0 and where == "framework":
+            if n == 0 and where == "first chunk":
                 value = _framework_string(attr)
                 if value is not None:
                     out.append(PackageReading(value, "framework"))
@@ -279,7 +279,7 @@ def _roots(xml: bytes, chunk: str, index: int = 0) -> list[Element]:
 
 def package_readings(xml: bytes, framework: list[Element]) -> list[PackageReading]:
     """Every plausible reading of ``package``, the framework's first; duplicates dropped."""
-    readings = _root_readings(framework, "framework")
+    readings = _root_readings(framework, "first chunk")
     types = top_chunk_types(xml)
     xml_count = min(sum(1 for t in types if t == 0x0003), MAX_XML_CHUNKS)
     for i in range(xml_count):

@@ -178,8 +178,9 @@ class PackageReading:
     """One plausible reading of the manifest's ``package``; ``how`` says which.
 
     ``how`` is ``framework`` (what the package manager installs: first chunk, first
-    ``package`` attribute, raw string), ``typed value``, ``RES_XML chunk N``
-    (apksig/androguard read the first RES_XML chunk) or ``duplicate attribute N``.
+    ``package`` attribute, raw string) or says where another reading comes from: the
+    ``first chunk`` or ``first RES_XML chunk (apksig)`` / ``RES_XML chunk N`` (apksig and
+    androguard read the first RES_XML chunk), a ``typed value``, a ``duplicate attribute N``.
     """
 
     value: str
