@@ -91,6 +91,9 @@ def test_counterfeit_names_what_was_copied(rules):
     assert "serial" in fake.evidence[0].location and "validity" in fake.evidence[0].location
     app = next(f for f in findings if f.kind == "app")
     assert app.strength == "weak"  # the copied subject is a claim, not an identity
+    _, other = _one("counterfeit-cert-other-app.apk", rules)
+    assert {(f.kind, f.strength) for f in other} == {("counterfeit-certificate", "strong"),
+                                                     ("app", "weak")}
 
 
 def test_planted_certificate_message_says_the_signature_verified(rules):

@@ -55,7 +55,10 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView,
                 classes: list[str] | None, vendor_known: list[KnownCert]) -> list[Finding]:
     all_certs = cert_evidence(pack.certificates.values(), view)
     vendor_certs = [e for e in all_certs if e.basis != "certificate-present"]
+    counterfeit = counterfeit_findings(pack, view)
     publisher = _publisher_evidence(pack, view)
+    if counterfeit:  # the vendor's name on a counterfeit certificate is only a claim
+        publisher = [_as_claim(e) for e in publisher]
     vendor_keys = cert_evidence(vendor_known, view)
     exact = {p for r in pack.rules for p in r.packages}
     out: list[Finding] = []
@@ -80,9 +83,7 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView,
                            strength=_strength(vendor_certs + publisher),
                            evidence=vendor_certs + publisher, pack=pack.name,
                            message=_vendor_message(pack, vendor_certs + publisher)))
-    out += misplaced_findings(pack, all_certs)
-    out += counterfeit_findings(pack, view)
-    return out
+    return out + misplaced_findings(pack, all_certs) + counterfeit
 
 
 def _vendor_message(pack: RulePack, evidence: list[Evidence]) -> str:
