@@ -186,3 +186,17 @@ def test_aapt_agrees_on_package(path):
         pytest.skip(f"aapt reads no manifest in {path.name}")
     ident = identify(path)
     assert (ident.manifest.package or "") == want
+
+
+def test_scan_document_of_the_corpus_validates(rules, policy):
+    """New kinds, bases and evidence fields stay inside the report's JSON Schema."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from apkscan.scan import ScanResult
+
+    apps = [evaluate(identify(ADV / c["file"]), rules, policy, source=c["file"]) for c in CASES]
+    doc = ScanResult(apps=apps, rules=rules.meta(), policy=policy.meta()).to_dict()
+    schema = json.loads((REPO / "apkscan" / "report" / "schema" / "scan-result.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(doc)
+    kinds = {f["kind"] for a in doc["apps"] for f in a["findings"]}
+    assert {"impersonation", "planted-certificate", "counterfeit-certificate",
+            "manifest-ambiguity"} <= kinds

@@ -191,3 +191,35 @@ def test_package_agrees_with_aapt_on_the_corpus(corpus_identities):
         if got != rec["package"]:
             wrong[rec["file"]] = (got, rec["package"])
     assert compared > 250 and wrong == {}
+
+
+# --- the manifest readers never raise -------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from apkscan.apk.manifest import read_manifest  # noqa: E402
+
+_ADV_MANIFEST = None
+
+
+def _adversarial_manifest() -> bytes:
+    global _ADV_MANIFEST
+    if _ADV_MANIFEST is None:
+        import zipfile
+        with zipfile.ZipFile(REPO / "fixtures" / "adversarial" / "first-chunk-decoy.apk") as z:
+            _ADV_MANIFEST = z.read("AndroidManifest.xml")
+    return _ADV_MANIFEST
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 0xFFFF), st.integers(0, 400), st.binary(max_size=8))
+def test_package_readings_survive_mutation(chunk_type, pos, junk):
+    xml = bytearray(_adversarial_manifest())
+    xml[0:2] = chunk_type.to_bytes(2, "little")
+    pos = min(pos, len(xml))
+    xml[pos:pos + len(junk)] = junk
+    info = read_manifest(bytes(xml), None)  # promised never to raise
+    values = [r.value for r in info.package_readings]
+    assert len(values) == len(set(values))
+    assert info.package is None or info.package in values or not values

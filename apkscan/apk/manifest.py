@@ -265,13 +265,15 @@ def _name_is(attr: Attr, name: str) -> bool:
         return False
 
 
-def _roots(xml: bytes, chunk: str, index: int = 0) -> list[Element]:
-    """Depth <= 2 elements of one tree; [] when that tree cannot be read."""
+def _roots(xml: bytes, chunk: str, index: int = 0, *, root_only: bool = False) -> list[Element]:
+    """Depth <= 2 elements of one tree (only its root with ``root_only``); [] when unreadable."""
     out: list[Element] = []
     try:
         for el in iter_start_elements(xml, chunk=chunk, index=index):
             if el.depth <= 2:
                 out.append(el)
+            if root_only:
+                break  # the package is on the root: no need to walk the rest
     except (AxmlError, struct.error, IndexError, ValueError):
         pass  # a partial tree still names its root
     return out
@@ -286,7 +288,7 @@ def package_readings(xml: bytes, framework: list[Element]) -> list[PackageReadin
         if i == 0 and types[:1] == [0x0003]:
             continue  # the framework's chunk, already read
         label = "first RES_XML chunk (apksig)" if i == 0 else f"RES_XML chunk {i + 1}"
-        readings += _root_readings(_roots(xml, "xml", i), label)
+        readings += _root_readings(_roots(xml, "xml", i, root_only=True), label)
     seen: set[str] = set()
     out = []
     for r in readings:
