@@ -13,7 +13,8 @@ import os
 import time
 
 from apkscan.apk.bytesource import ByteSource
-from apkscan.apk.manifest import ambiguity, read_manifest
+from apkscan.apk.manifest import read_manifest
+from apkscan.apk.package_id import ambiguity
 from apkscan.apk.model import ApkIdentity, FileFacts
 from apkscan.apk.verifier import MAX_SDK, verify
 from apkscan.apk.zipreader import ZipArchive

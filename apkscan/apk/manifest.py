@@ -1,6 +1,8 @@
 """AndroidManifest.xml (binary AXML) and the app label from resources.arsc.
 
-The verifier needs ``min_sdk`` *exactly* as apksig computes it (it picks the Android
+The package identity (``package``, ``split``, every other reading of ``package``) is read
+as the package manager reads it, see :mod:`apkscan.apk.package_id`. The verifier needs
+``min_sdk`` *exactly* as apksig computes it (it picks the Android
 versions the signature must verify on), so the binary XML is walked with the rules of
 apksig's ``AndroidBinXmlParser`` and ``ApkUtils.getMinSdkVersionFromBinaryAndroidManifest``:
 attributes are matched by framework resource ID, ``<uses-sdk>`` counts only as a child of
@@ -27,10 +29,10 @@ from apkscan.apk.axml import (
     AxmlError,
     Element,
     iter_start_elements,
-    top_chunk_types,
 )
-from apkscan.apk.model import ManifestInfo, PackageReading
-from apkscan.issues import Issue, error, tamper, warning
+from apkscan.apk.model import ManifestInfo
+from apkscan.apk.package_id import framework_elements, framework_string, package_readings
+from apkscan.issues import Issue, error, warning
 
 logger.disable("androguard")  # androguard logs through loguru; users must not see it
 
@@ -45,9 +47,6 @@ MANIFEST_ARSC_MISSING = "MANIFEST_ARSC_MISSING"
 MANIFEST_TOO_LARGE = "MANIFEST_TOO_LARGE"
 MANIFEST_MIN_SDK_CODENAME = "MANIFEST_MIN_SDK_CODENAME"
 MANIFEST_MIN_SDK_UNSUPPORTED = "MANIFEST_MIN_SDK_UNSUPPORTED"
-MANIFEST_NOT_FRAMEWORK_READABLE = "MANIFEST_NOT_FRAMEWORK_READABLE"
-TAMPER_MANIFEST_AMBIGUOUS_PACKAGE = "TAMPER_MANIFEST_AMBIGUOUS_PACKAGE"
-MAX_XML_CHUNKS = 16  # RES_XML chunks read for other package readings
 MIN_SDK_BLOCKING_CODES = frozenset(
     {MANIFEST_MISSING, MANIFEST_MALFORMED, MANIFEST_TOO_LARGE, MANIFEST_MIN_SDK_UNSUPPORTED})
 
@@ -218,92 +217,12 @@ def _as_bool(attr: Attr | None, res: _Resources) -> bool | None:
     return {"true": True, "false": False}.get((value or "").lower())
 
 
-def _framework_string(attr: Attr | None) -> str | None:
-    """``XmlBlock.Parser.getAttributeValue``: the raw string first, else the typed value
-    coerced to text (``TypedValue.coerceToString``: a typed string without a raw one is null)."""
-    if attr is None:
-        return None
-    try:
-        if attr.raw_string() is not None:
-            return attr.raw_string()
-    except AxmlError:
-        return None  # ResStringPool::stringAt fails: no package at all
-    if attr.vtype in (TYPE_INT_DEC, TYPE_INT_HEX):
-        return str(attr.data)
-    if attr.vtype == TYPE_REFERENCE:
-        return f"@{attr.data & 0xFFFFFFFF}"
-    return None
-
-
-def _root_readings(elements: list[Element], where: str) -> list[PackageReading]:
-    """Every ``package`` value on a root element: raw and typed, first and duplicate attributes."""
-    root = next((e for e in elements if e.depth == 1), None)
-    if root is None:
-        return []
-    out: list[PackageReading] = []
-    attrs = [a for a in root.raw_attrs if a.ns_id == 0xFFFFFFFF and _name_is(a, "package")]
-    for n, attr in enumerate(attrs):
-        dup = "" if n == 0 else f", duplicate attribute {n + 1}"
-        try:
-            if n == 0 and where == "first chunk":
-                value = _framework_string(attr)
-                if value is not None:
-                    out.append(PackageReading(value, "framework"))
-            elif attr.raw_string() is not None:
-                out.append(PackageReading(attr.raw_string(), f"{where}{dup}"))
-            if attr.vtype == TYPE_STRING:
-                out.append(PackageReading(attr.string(), f"{where}{dup}, typed value"))
-        except AxmlError:
-            continue  # an index out of range is no reading at all
-    return out
-
-
-def _name_is(attr: Attr, name: str) -> bool:
-    try:
-        return attr.name() == name
-    except AxmlError:
-        return False
-
-
-def _roots(xml: bytes, chunk: str, index: int = 0, *, root_only: bool = False) -> list[Element]:
-    """Depth <= 2 elements of one tree (only its root with ``root_only``); [] when unreadable."""
-    out: list[Element] = []
-    try:
-        for el in iter_start_elements(xml, chunk=chunk, index=index):
-            if el.depth <= 2:
-                out.append(el)
-            if root_only:
-                break  # the package is on the root: no need to walk the rest
-    except (AxmlError, struct.error, IndexError, ValueError):
-        pass  # a partial tree still names its root
-    return out
-
-
-def package_readings(xml: bytes, framework: list[Element]) -> list[PackageReading]:
-    """Every plausible reading of ``package``, the framework's first; duplicates dropped."""
-    readings = _root_readings(framework, "first chunk")
-    types = top_chunk_types(xml)
-    xml_count = min(sum(1 for t in types if t == 0x0003), MAX_XML_CHUNKS)
-    for i in range(xml_count):
-        if i == 0 and types[:1] == [0x0003]:
-            continue  # the framework's chunk, already read
-        label = "first RES_XML chunk (apksig)" if i == 0 else f"RES_XML chunk {i + 1}"
-        readings += _root_readings(_roots(xml, "xml", i, root_only=True), label)
-    seen: set[str] = set()
-    out = []
-    for r in readings:
-        if r.value not in seen:
-            seen.add(r.value)
-            out.append(r)
-    return out
-
-
 def _fill(info: ManifestInfo, elements: list[Element], res: _Resources) -> None:
     root = next((e for e in elements if e.depth == 1), None)
     if root is None:
         return
-    info.package = _framework_string(_plain_attr(root, "package"))
-    info.split = _framework_string(_plain_attr(root, "split"))
+    info.package = framework_string(_plain_attr(root, "package"))
+    info.split = framework_string(_plain_attr(root, "split"))
     info.version_code = _as_int(_attr(root, ATTR_VERSION_CODE), res)
     info.version_name, _ = _as_str(_attr(root, ATTR_VERSION_NAME), res)
     for el in elements:
@@ -364,30 +283,6 @@ def apksig_target_sandbox_version(manifest_axml: bytes | None) -> int:
     return 1 if value is None else value
 
 
-def _framework_elements(xml: bytes, apksig: list[Element], info: ManifestInfo) -> list[Element]:
-    """The tree the package manager reads (the file's first chunk); apksig's when they agree."""
-    types = top_chunk_types(xml)
-    if types[:1] == [0x0003]:
-        return apksig
-    framework = _roots(xml, "framework")
-    if not framework:
-        info.errors.append(warning(MANIFEST_NOT_FRAMEWORK_READABLE, "the first chunk of "
-                                   "AndroidManifest.xml is not a tree Android can read; fields "
-                                   "are taken from the first RES_XML chunk"))
-        return apksig
-    return framework
-
-
-def ambiguity(info: ManifestInfo) -> Issue | None:
-    """TAMPER_MANIFEST_AMBIGUOUS_PACKAGE naming every reading, when they disagree."""
-    if len(info.package_readings) < 2:
-        return None
-    listed = "; ".join(f"{r.how}: {r.value!r}" for r in info.package_readings)
-    return tamper(TAMPER_MANIFEST_AMBIGUOUS_PACKAGE,
-                  f"package reads as {info.package!r} to Android but differently to other "
-                  f"parsers ({listed}); rules are matched against every reading")
-
-
 def read_manifest(manifest_axml: bytes | None, arsc: bytes | None) -> ManifestInfo:
     """Manifest facts; every problem becomes an Issue in ``errors``, nothing raises."""
     info = ManifestInfo()
@@ -408,7 +303,7 @@ def read_manifest(manifest_axml: bytes | None, arsc: bytes | None) -> ManifestIn
         malformed = True
         info.errors.append(error(MANIFEST_MALFORMED, f"AndroidManifest.xml: {exc}"))
     res = _Resources(arsc, info.errors)
-    framework = _framework_elements(bytes(manifest_axml), elements, info)
+    framework = framework_elements(bytes(manifest_axml), elements, info)
     try:
         info.package_readings = package_readings(bytes(manifest_axml), framework)
         _fill(info, framework, res)
