@@ -139,6 +139,13 @@ def test_recorded_foreign_certificate_is_strong_impersonation(rules):
     assert imp.strength == "strong" and "certificate-recorded" in imp.bases
 
 
+def test_recorded_kaspersky_named_certificate_is_weak(rules):
+    ident = _recorded("com.example.notes", _cert("AO Kaspersky Lab").der)
+    (f,) = match_identity(ident, rules)
+    assert (f.rule, f.strength) == ("kaspersky.vendor", "weak")
+    assert "recorded by adb backup" in f.evidence[0].location
+
+
 def test_listed_package_is_weak_and_never_impersonation(rules):
     ident = _recorded("com.tencent.mm")
     assert ident.origin == "listed"

@@ -146,8 +146,11 @@ def _publisher_evidence(pack: RulePack, view: CertView) -> list[Evidence]:
     keys = [(n, publisher_key(n).split()) for n in pack.publisher_names]
     candidates = [(c, "verified signer", True) for c in view.signers]
     # a known certificate out of place is a planted/forged finding, not a name claim
-    candidates += [(s.certificate, s.location, False) for s in view.present
-                   if not any(kc.matches(s.certificate) for kc in pack.certificates.values())]
+    others = [(s.certificate, s.location) for s in view.present]
+    others += [(c, f"recorded by {view.recorded_by or 'the device'}, not verified by apkscan")
+               for c in view.recorded]
+    candidates += [(c, where, False) for c, where in others
+                   if not any(kc.matches(c) for kc in pack.certificates.values())]
     for cert, where, verified in candidates:
         for value in cert.subject_attrs.get("O", []):
             words = publisher_key(value).split()
