@@ -39,6 +39,12 @@ class CertView:
     recorded_by: str | None = None
     stamp: Certificate | None = None
     stamp_verified: bool = False
+    places: dict[str, list[str]] = field(default_factory=dict)  # sha256 -> verified sightings
+
+    def place(self, cert: Certificate, default: str) -> str:
+        """Where a verified certificate signed, e.g. "verified signer (v2 signer #1, v3 signer #1)"."""
+        where = self.places.get(cert.sha256)
+        return f"{default} ({', '.join(where)})" if where else default
 
     @property
     def verified_keys(self) -> list[Certificate]:
@@ -67,6 +73,8 @@ class CertView:
         seen: dict[str, Seen] = {}
         for s in v.sightings:
             sha = s.certificate.sha256
+            if sha in trusted and s.verified and s.role in ("signer", "lineage"):
+                view.places.setdefault(sha, []).append(s.location.replace(", signing certificate", ""))
             if sha in trusted or s.role == "stamp":
                 continue
             prior = seen.get(sha)

@@ -30,7 +30,8 @@ def cert_evidence(certs: Iterable[KnownCert], view: CertView) -> list[Evidence]:
             algo = kc.matches(cert)
             if algo:
                 out.append(Evidence(f"signer.{algo}", getattr(cert, algo), "certificate",
-                                    kc.id, True, kc.confidence, location="verified signer"))
+                                    kc.id, True, kc.confidence,
+                                    location=view.place(cert, "verified signer")))
         for i, cert in view.lineage:
             algo = kc.matches(cert)
             if algo:

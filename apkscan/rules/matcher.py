@@ -133,7 +133,8 @@ def _name_evidence(patterns: list[NamePattern], view: CertView, which: str) -> l
             hits = pattern.match(cert.subject_attrs if which == "subject" else cert.issuer_attrs)
             if hits:
                 out += [Evidence(f"signer.{which}.{attr}", value, which,
-                                 pattern.attrs[attr].pattern, True, location="verified signer")
+                                 pattern.attrs[attr].pattern, True,
+                                 location=view.place(cert, "verified signer"))
                         for attr, value in hits]
                 break  # one signer per pattern is enough evidence
     return out
@@ -144,7 +145,7 @@ def _publisher_evidence(pack: RulePack, view: CertView) -> list[Evidence]:
     and on certificates present but not verified (``subject-present``, weak)."""
     out = _name_evidence(pack.publishers, view, "subject")
     keys = [(n, publisher_key(n).split()) for n in pack.publisher_names]
-    candidates = [(c, "verified signer", True) for c in view.signers]
+    candidates = [(c, view.place(c, "verified signer"), True) for c in view.signers]
     # a known certificate out of place is a planted/forged finding, not a name claim
     others = [(s.certificate, s.location) for s in view.present]
     others += [(c, f"recorded by {view.recorded_by or 'the device'}, not verified by apkscan")
