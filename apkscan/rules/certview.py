@@ -25,6 +25,20 @@ class Seen:
     location: str
     role: str  # signer | extra | lineage | stamp | file
     carrier_verified: bool  # the signature (signer, node) carrying it verified
+    apk_verified: bool = False  # the APK as a whole verified (apksigner's verdict)
+
+    @property
+    def planted(self) -> bool:
+        """Carried by a signature that verified, signing nothing itself."""
+        return self.role == "extra" and self.carrier_verified
+
+    def describe(self) -> str:
+        if not self.carrier_verified:
+            return f"{self.location} (that signature does not verify)"
+        if not self.apk_verified:
+            return (f"{self.location} (that signature verified, but the APK does not verify "
+                    "for its SDK range)")
+        return f"{self.location} (that signature verified)"
 
 
 @dataclass(slots=True)
@@ -80,7 +94,7 @@ class CertView:
             prior = seen.get(sha)
             # keep the most telling sighting: a failed signature over a valid carrier
             if prior is None or (prior.carrier_verified and not s.verified):
-                seen[sha] = Seen(s.certificate, s.location, s.role, s.verified)
+                seen[sha] = Seen(s.certificate, s.location, s.role, s.verified, ok)
         for c in v.certificates_present:  # anything the sightings do not place
             if c.sha256 not in trusted and c.sha256 not in seen:
                 seen[c.sha256] = Seen(c, "elsewhere in the signatures", "file", False)

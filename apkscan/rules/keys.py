@@ -43,7 +43,7 @@ def cert_evidence(certs: Iterable[KnownCert], view: CertView) -> list[Evidence]:
             if algo:
                 out.append(Evidence(f"present.{algo}", getattr(seen.certificate, algo),
                                     "certificate-present", kc.id, False, kc.confidence,
-                                    location=_place(seen.location, seen.carrier_verified)))
+                                    location=seen.describe()))
         for cert in view.recorded:
             algo = kc.matches(cert)
             if algo:
@@ -54,17 +54,13 @@ def cert_evidence(certs: Iterable[KnownCert], view: CertView) -> list[Evidence]:
     return out
 
 
-def _place(location: str, carrier_verified: bool) -> str:
-    state = "that signature verified" if carrier_verified else "that signature does not verify"
-    return f"{location} ({state})"
-
-
-def misplaced_findings(pack: RulePack, evidence: list[Evidence]) -> list[Finding]:
+def misplaced_findings(pack: RulePack, view: CertView) -> list[Finding]:
     """``planted-certificate`` / ``forged-certificate`` for known certificates found only
     outside a verified signing role."""
-    present = [e for e in evidence if e.basis == "certificate-present"]
-    planted = [e for e in present if e.location and e.location.endswith("(that signature verified)")]
-    forged = [e for e in present if e not in planted]
+    planted_view = CertView(present=[s for s in view.present if s.planted])
+    forged_view = CertView(present=[s for s in view.present if not s.planted])
+    planted = cert_evidence(pack.certificates.values(), planted_view)
+    forged = cert_evidence(pack.certificates.values(), forged_view)
     out = []
     if forged:
         out.append(_finding(pack, "forged-certificate", forged,

@@ -83,7 +83,7 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView,
                            strength=_strength(vendor_certs + publisher),
                            evidence=vendor_certs + publisher, pack=pack.name,
                            message=_vendor_message(pack, vendor_certs + publisher)))
-    return out + misplaced_findings(pack, all_certs) + counterfeit
+    return out + misplaced_findings(pack, view) + counterfeit
 
 
 def _vendor_message(pack: RulePack, evidence: list[Evidence]) -> str:
@@ -147,7 +147,7 @@ def _publisher_evidence(pack: RulePack, view: CertView) -> list[Evidence]:
     keys = [(n, publisher_key(n).split()) for n in pack.publisher_names]
     candidates = [(c, view.place(c, "verified signer"), True) for c in view.signers]
     # a known certificate out of place is a planted/forged finding, not a name claim
-    others = [(s.certificate, s.location) for s in view.present]
+    others = [(s.certificate, s.describe()) for s in view.present]
     others += [(c, f"recorded by {view.recorded_by or 'the device'}, not verified by apkscan")
                for c in view.recorded]
     candidates += [(c, where, False) for c, where in others

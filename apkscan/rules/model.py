@@ -195,7 +195,7 @@ class Evidence:
         out = {"field": self.field, "value": self.value, "basis": self.basis,
                "matched": self.matched, "verified": self.verified, "confidence": self.confidence,
                "normalised": self.normalised, "locale": self.locale, "location": self.location}
-        return {k: v for k, v in out.items() if v not in (None, "")}
+        return {k: v for k, v in out.items() if v is not None and (v != "" or k == "locale")}
 
 
 @dataclass(slots=True)
