@@ -283,7 +283,7 @@ def _ambiguity(identity: ApkIdentity) -> Finding | None:
         return None
     evidence = [Evidence(f"package ({r.how})", r.value, "manifest", "package reading")
                 for r in m.package_readings]
-    return Finding(rule="apkscan.manifest-ambiguity", vendor="apkscan",
+    return Finding(rule="apkscan.manifest-ambiguity", vendor="(manifest tamper)",
                    app=m.package or "(no package)", kind="manifest-ambiguity", strength="strong",
                    evidence=evidence,
                    message="the manifest's package reads differently to Android and to other "
