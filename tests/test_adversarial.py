@@ -96,6 +96,13 @@ def test_counterfeit_names_what_was_copied(rules):
                                                      ("app", "weak")}
 
 
+def test_same_subject_with_other_serial_and_dates_is_not_counterfeit(rules):
+    """A vendor may hold several keys under one subject: only copied serial/dates prove a fake."""
+    findings = match_identity(identify(REPO / "fixtures" / "apks" / "wechat-tencent-subject.apk"), rules)
+    assert not any(f.kind == "counterfeit-certificate" for f in findings)
+    assert any(f.kind == "impersonation" for f in findings)
+
+
 def test_planted_certificate_message_says_the_signature_verified(rules):
     ident, findings = _one("wechat-cert-planted.apk", rules)
     assert ident.verified

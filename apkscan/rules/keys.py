@@ -81,8 +81,8 @@ def counterfeit_findings(pack: RulePack, view: CertView) -> list[Finding]:
             continue  # known by hash only: a counterfeit subject cannot be recognised
         want = _dn(kc.subject)
         for where, cert in view.all_certificates():
-            if kc.matches(cert) or _dn_of(cert) != want:
-                continue
+            if any(k.matches(cert) for k in pack.certificates.values()) or _dn_of(cert) != want:
+                continue  # a known key (maybe another of the vendor's), or another subject
             copied = [f for f, mine, theirs in (
                 ("serial", cert.serial, kc.serial),
                 ("validity", (cert.not_before, cert.not_after), (kc.not_before, kc.not_after)))

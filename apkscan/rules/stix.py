@@ -98,8 +98,8 @@ def export_stix(rules: RuleSet, *, created: datetime | None = None) -> dict[str,
     when = (created or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     objects: list[dict[str, Any]] = []
     for rule in rules.rules:
-        if rule.kind != "app":
-            continue
+        if rule.kind != "app" or not (rule.packages or rule.certificates):
+            continue  # MVT indicators are exact packages and certificate digests only
         mal_id = f"malware--{uuid.uuid5(_NS, rule.id)}"
         objects.append({"type": "malware", "spec_version": "2.1", "id": mal_id, "created": when,
                         "modified": when, "name": f"{rule.vendor}: {rule.app}", "is_family": False,
