@@ -27,7 +27,8 @@ from apkscan.scan import evaluate
 REPO = Path(__file__).resolve().parents[1]
 ADV = REPO / "fixtures" / "adversarial"
 CASES = json.loads((ADV / "expected.json").read_text())["cases"]
-ALL_FIXTURES = sorted((REPO / "fixtures" / "apks").glob("*.apk")) + sorted(ADV.glob("*.apk"))
+ALL_FIXTURES = (sorted((REPO / "fixtures" / "apks").glob("*.apk")) + sorted(ADV.glob("*.apk"))
+                + sorted((REPO / "fixtures" / "hostile" / "cases").glob("*.apk")))
 
 
 @pytest.fixture(scope="module")
