@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 
 from apkscan.apk.axml import (
+    TYPE_INT_BOOLEAN,
     TYPE_INT_DEC,
     TYPE_INT_HEX,
     TYPE_REFERENCE,
@@ -45,10 +46,14 @@ def framework_string(attr: Attr | None) -> str | None:
             return attr.raw_string()
     except AxmlError:
         return None  # ResStringPool::stringAt fails: no package at all
-    if attr.vtype in (TYPE_INT_DEC, TYPE_INT_HEX):
+    if attr.vtype == TYPE_INT_DEC:
         return str(attr.data)
+    if attr.vtype == TYPE_INT_HEX:  # TypedValue.coerceToString: "0x" + Integer.toHexString
+        return f"0x{attr.data & 0xFFFFFFFF:x}"
+    if attr.vtype == TYPE_INT_BOOLEAN:
+        return "true" if attr.data else "false"
     if attr.vtype == TYPE_REFERENCE:
-        return f"@{attr.data & 0xFFFFFFFF}"
+        return f"@{attr.data}"
     return None
 
 
