@@ -90,6 +90,7 @@ def test_copied_publisher_subject_does_not_suppress_impersonation(rules):
     ev = next(f for f in findings if f.rule == "tencent.wechat" and f.kind == "app").evidence
     subj = next(e for e in ev if e.field == "signer.subject.O")
     assert subj.value.startswith("Tencent Technology") and "claim" in subj.location
+    assert subj.basis == "subject-present" and subj.verified is False  # no policy reads it as proof
 
 
 def test_impersonation_when_vendor_package_has_unrelated_signer(rules):

@@ -121,7 +121,8 @@ def _as_claim(e: Evidence) -> Evidence:
     """A subject/issuer that copies the vendor's name on a key that is not the vendor's."""
     if e.basis not in ("subject", "issuer") or not e.verified:
         return e
-    return Evidence(e.field, e.value, e.basis, e.matched, False, e.confidence, e.normalised,
+    basis = "subject-present" if e.basis == "subject" else e.basis  # policies never see it as proof
+    return Evidence(e.field, e.value, basis, e.matched, False, e.confidence, e.normalised,
                     e.locale, "verified signer whose key is none of the vendor's known keys: "
                     "the name is a claim")
 
