@@ -75,10 +75,14 @@ def test_counterfeit_wechat_is_prohibited_and_impersonation(rules):
     assert imp.verdict == "prohibited"
 
 
-def test_forged_wechat_cert_prohibited_never_confirmed(rules):
+def test_forged_wechat_cert_is_review_never_confirmed(rules):
+    # a pasted-in certificate proves nothing about who made the APK: review, not WeChat
     ident = build_identity("com.example.x", signers=[_vendor("TENCENT_WECHAT"), _pem("impostor")], verified=False)
     out, findings = verdict(ident, rules)
-    assert out.verdict == "prohibited"
+    assert out.verdict == "review"
+    assert "app" not in {f.kind for f in findings} or all(
+        f.strength == "weak" and "subject-present" in f.bases for f in findings if f.kind == "app")
+    assert "forged-certificate" in {f.kind for f in findings}
     assert all(f.strength != "confirmed" for f in findings)
 
 
@@ -97,9 +101,9 @@ def test_kaspersky_by_package_or_verified_signer(rules):
     assert verdict(build_identity("com.kaspersky.safekids"), rules)[0].verdict == "prohibited"
     kl = _pem("kaspersky-like")
     assert verdict(build_identity("com.example.notes", signers=[kl]), rules)[0].verdict == "prohibited"
-    # an unverified Kaspersky-subject certificate proves nothing
+    # an unverified Kaspersky-subject certificate proves nothing, but is worth a look
     unverified = build_identity("com.example.notes", signers=[kl], verified=False)
-    assert verdict(unverified, rules)[0].verdict == "allowed"
+    assert verdict(unverified, rules)[0].verdict == "review"
 
 
 def test_other_vendor_apps_review(rules):

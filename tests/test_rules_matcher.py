@@ -81,13 +81,16 @@ def test_shared_key_alone_gives_vendor_finding_not_an_app(rules):
     assert ("bytedance.tiktok-trill", "app", "confirmed") in _kinds(trill)
 
 
-def test_strong_when_verified_signer_subject_matches_publisher(rules):
+def test_copied_publisher_subject_does_not_suppress_impersonation(rules):
     tencent_like = _pem_cert("tencent-like")  # Tencent's subject, a test key
     findings = match_identity(build_identity("com.tencent.mm", "WeChat", signers=[tencent_like]), rules)
-    assert ("tencent.wechat", "app", "strong") in _kinds(findings)
-    assert not any(f.kind == "impersonation" for f in findings)
-    ev = next(f for f in findings if f.rule == "tencent.wechat").evidence
-    assert any(e.field == "signer.subject.O" and e.value.startswith("Tencent Technology") for e in ev)
+    # keys over names: a copied subject on a key WeChat never used is impersonation
+    assert ("tencent.wechat", "impersonation", "strong") in _kinds(findings)
+    assert ("tencent.wechat", "app", "weak") in _kinds(findings)
+    ev = next(f for f in findings if f.rule == "tencent.wechat" and f.kind == "app").evidence
+    subj = next(e for e in ev if e.field == "signer.subject.O")
+    assert subj.value.startswith("Tencent Technology") and "claim" in subj.location
+    assert subj.basis == "subject-present" and subj.verified is False  # no policy reads it as proof
 
 
 def test_impersonation_when_vendor_package_has_unrelated_signer(rules):
@@ -111,18 +114,19 @@ def test_forged_when_vendor_cert_present_but_not_verified(rules):
     identity = build_identity("com.tencent.mm", "WeChat", signers=[wechat, impostor], verified=False)
     findings = match_identity(identity, rules)
     assert all(f.strength != "confirmed" for f in findings)
-    assert ("tencent.wechat", "forged-certificate", "weak") in _kinds(findings)
+    assert ("tencent.forged-certificate", "forged-certificate", "weak") in _kinds(findings)
     assert ("tencent.wechat", "app", "weak") in _kinds(findings)
     forged = next(f for f in findings if f.kind == "forged-certificate")
     assert all(e.verified is False and e.basis == "certificate-present" for e in forged.evidence)
 
 
-def test_forged_on_other_package_still_never_confirmed(rules):
+def test_planted_on_other_package_never_identifies_the_app(rules):
     wechat = _vendor_cert("TENCENT_WECHAT")
     identity = build_identity("com.example.clean", present=[wechat], signers=[_pem_cert("test-rsa")])
     findings = match_identity(identity, rules)
-    assert findings and all(f.strength == "weak" for f in findings)
-    assert {"app", "forged-certificate"} <= {f.kind for f in findings}
+    assert {(f.kind, f.strength) for f in findings} == {("planted-certificate", "weak")}
+    assert "signs nothing" in findings[0].message
+    assert "that signature verified" in findings[0].evidence[0].location
 
 
 def test_kaspersky_subject_on_unrelated_package_is_strong(rules):
@@ -131,17 +135,20 @@ def test_kaspersky_subject_on_unrelated_package_is_strong(rules):
     assert _kinds(findings) == {("kaspersky.vendor", "app", "strong")}
 
 
-def test_subject_of_unverified_signer_is_not_evidence(rules):
+def test_subject_of_unverified_signer_is_only_weak(rules):
     kl = _pem_cert("kaspersky-like")
     identity = build_identity("com.example.notes", signers=[kl], verified=False)
-    assert match_identity(identity, rules) == []
+    findings = match_identity(identity, rules)
+    assert _kinds(findings) == {("kaspersky.vendor", "app", "weak")}
+    assert {e.basis for e in findings[0].evidence} == {"subject-present"}
 
 
 def test_bytedance_subject_on_tiktok_package(rules):
     bd = _pem_cert("bytedance-like")
     findings = match_identity(build_identity("com.zhiliaoapp.musically", "TikTok", signers=[bd]), rules)
-    assert ("bytedance.tiktok", "app", "strong") in _kinds(findings)
-    assert not any(f.kind == "impersonation" for f in findings)
+    # the subject copies musical.ly's, the key is not TikTok's: impersonation, not strong app
+    assert ("bytedance.tiktok", "impersonation", "strong") in _kinds(findings)
+    assert ("bytedance.tiktok", "app", "weak") in _kinds(findings)
 
 
 def test_clean_app_has_no_finding(rules):
@@ -185,7 +192,7 @@ def test_lineage_old_listed_cert_confirms(tmp_path):
     assert {f.strength for f in match_identity(bad, rules)} == {"weak"}
     # A lineage node whose chain did not verify is only present.
     unverified_node = build_identity("com.example.rotated", signers=[new], lineage=[(old, False)])
-    assert ("test.rotated", "forged-certificate", "weak") in _kinds(match_identity(unverified_node, rules))
+    assert ("test.forged-certificate", "forged-certificate", "weak") in _kinds(match_identity(unverified_node, rules))
 
 
 MATCHERS = """

@@ -22,6 +22,8 @@ class AxmlError(Exception):
 # Value types (Res_value).
 TYPE_REFERENCE, TYPE_STRING = 0x01, 0x03
 TYPE_INT_DEC, TYPE_INT_HEX, TYPE_INT_BOOLEAN = 0x10, 0x11, 0x12
+NO_INDEX = 0xFFFFFFFF
+RES_XML_TYPE = 0x0003
 
 
 
@@ -108,9 +110,14 @@ class Attr:
     vtype: int
     data: int  # signed 32-bit
     pool: _StringPool
+    raw: int = NO_INDEX  # rawValue string index: what the framework's getAttributeValue reads
 
     def string(self) -> str:
         return self.pool.get(self.data & 0xFFFFFFFF)
+
+    def raw_string(self) -> str | None:
+        """The raw string (``rawValue.index``), None when the attribute has none."""
+        return None if self.raw == NO_INDEX else self.pool.get(self.raw)
 
     def name(self) -> str:
         return self.pool.get(self.name_id)
@@ -131,10 +138,30 @@ class Element:
         return self.raw_attrs
 
 
-def iter_start_elements(xml: bytes):
-    """Yield every start element in document order; raises AxmlError where apksig would fail."""
+def top_chunk_types(xml: bytes) -> list[int]:
+    """Types of the file's top-level chunks (a manifest normally has exactly one, RES_XML)."""
+    try:
+        return [t for t, _, _ in _chunks(memoryview(xml))]
+    except AxmlError:
+        return []
+
+
+def iter_start_elements(xml: bytes, *, chunk: str = "apksig", index: int = 0):
+    """Yield every start element in document order; raises AxmlError where apksig would fail.
+
+    ``chunk`` picks the tree: ``"apksig"`` the first RES_XML chunk (apksig's
+    ``AndroidBinXmlParser``, which decides minSdkVersion for the verifier); ``"framework"``
+    the file's first chunk whatever its type (``ResXMLTree::setTo`` does not check it, so
+    that is what the package manager installs); ``"xml"`` the ``index``-th RES_XML chunk.
+    """
     buf = memoryview(xml)
-    body = next((c for t, _, c in _chunks(buf) if t == 0x0003), None)
+    if chunk == "framework":
+        body = next((c for _, _, c in _chunks(buf)), None)
+    elif chunk == "xml":
+        body = next((c for i, c in enumerate(c for t, _, c in _chunks(buf) if t == RES_XML_TYPE)
+                     if i == index), None)
+    else:
+        body = next((c for t, _, c in _chunks(buf) if t == RES_XML_TYPE), None)
     if body is None:
         raise AxmlError("no XML chunk in file")
     pool: _StringPool | None = None
@@ -176,10 +203,10 @@ def iter_start_elements(xml: bytes):
                 a_count = 0
             for i in range(a_count):
                 off = a_start + i * a_size
-                a_ns, a_name = struct.unpack_from("<II", contents, off)
+                a_ns, a_name, a_raw = struct.unpack_from("<III", contents, off)
                 vtype, data = struct.unpack_from("<Bi", contents, off + 15)
                 rid = 0
                 if res_map is not None and a_name < len(res_map) // 4:
                     (rid,) = struct.unpack_from("<I", res_map, a_name * 4)
-                el.raw_attrs.append(Attr(a_ns, a_name, rid, vtype, data, pool))
+                el.raw_attrs.append(Attr(a_ns, a_name, rid, vtype, data, pool, a_raw))
             yield el

@@ -14,6 +14,7 @@ import time
 
 from apkscan.apk.bytesource import ByteSource
 from apkscan.apk.manifest import read_manifest
+from apkscan.apk.package_id import ambiguity
 from apkscan.apk.model import ApkIdentity, FileFacts
 from apkscan.apk.verifier import MAX_SDK, verify
 from apkscan.apk.zipreader import ZipArchive
@@ -81,7 +82,8 @@ def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, 
     identity.file = outcome.file
     identity.verification = outcome.verification
     # zip.tamper gained local-header findings while entries were read
-    identity.tamper = _unique(zip.tamper + outcome.tamper)
+    ambiguous = ambiguity(identity.manifest)
+    identity.tamper = _unique(zip.tamper + outcome.tamper + ([ambiguous] if ambiguous else []))
 
 
 # Magic numbers of containers users hand us that are not APKs (container readers are

@@ -1,6 +1,8 @@
 """AndroidManifest.xml (binary AXML) and the app label from resources.arsc.
 
-The verifier needs ``min_sdk`` *exactly* as apksig computes it (it picks the Android
+The package identity (``package``, ``split``, every other reading of ``package``) is read
+as the package manager reads it, see :mod:`apkscan.apk.package_id`. The verifier needs
+``min_sdk`` *exactly* as apksig computes it (it picks the Android
 versions the signature must verify on), so the binary XML is walked with the rules of
 apksig's ``AndroidBinXmlParser`` and ``ApkUtils.getMinSdkVersionFromBinaryAndroidManifest``:
 attributes are matched by framework resource ID, ``<uses-sdk>`` counts only as a child of
@@ -29,6 +31,7 @@ from apkscan.apk.axml import (
     iter_start_elements,
 )
 from apkscan.apk.model import ManifestInfo
+from apkscan.apk.package_id import framework_elements, framework_string, package_readings
 from apkscan.issues import Issue, error, warning
 
 logger.disable("androguard")  # androguard logs through loguru; users must not see it
@@ -218,8 +221,8 @@ def _fill(info: ManifestInfo, elements: list[Element], res: _Resources) -> None:
     root = next((e for e in elements if e.depth == 1), None)
     if root is None:
         return
-    info.package, _ = _as_str(_plain_attr(root, "package"), res)
-    info.split, _ = _as_str(_plain_attr(root, "split"), res)
+    info.package = framework_string(_plain_attr(root, "package"))
+    info.split = framework_string(_plain_attr(root, "split"))
     info.version_code = _as_int(_attr(root, ATTR_VERSION_CODE), res)
     info.version_name, _ = _as_str(_attr(root, ATTR_VERSION_NAME), res)
     for el in elements:
@@ -300,8 +303,10 @@ def read_manifest(manifest_axml: bytes | None, arsc: bytes | None) -> ManifestIn
         malformed = True
         info.errors.append(error(MANIFEST_MALFORMED, f"AndroidManifest.xml: {exc}"))
     res = _Resources(arsc, info.errors)
+    framework = framework_elements(bytes(manifest_axml), elements, info)
     try:
-        _fill(info, elements, res)
+        info.package_readings = package_readings(bytes(manifest_axml), framework)
+        _fill(info, framework, res)
     except Exception as exc:  # noqa: BLE001 - partial facts are still worth reporting
         info.errors.append(error(MANIFEST_MALFORMED, f"AndroidManifest.xml fields: {exc}"))
     if not malformed:

@@ -184,6 +184,23 @@ class FileFacts:
 
 
 @dataclass(slots=True)
+class PackageReading:
+    """One plausible reading of the manifest's ``package``; ``how`` says which.
+
+    ``how`` is ``framework`` (what the package manager installs: first chunk, first
+    ``package`` attribute, raw string) or says where another reading comes from: the
+    ``first chunk`` or ``first RES_XML chunk (apksig)`` / ``RES_XML chunk N`` (apksig and
+    androguard read the first RES_XML chunk), a ``typed value``, a ``duplicate attribute N``.
+    """
+
+    value: str
+    how: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "how": self.how}
+
+
+@dataclass(slots=True)
 class ManifestInfo:
     """What AndroidManifest.xml (and resources.arsc for the label) say."""
 
@@ -198,10 +215,18 @@ class ManifestInfo:
     labels: dict[str, str] = field(default_factory=dict)  # locale ("" = default) -> label
     debuggable: bool | None = None
     errors: list[Issue] = field(default_factory=list)
+    # every distinct reading of ``package``; more than one value is a tamper indicator
+    package_readings: list[PackageReading] = field(default_factory=list)
+
+    @property
+    def other_packages(self) -> list[PackageReading]:
+        """Readings whose value differs from the installed ``package``."""
+        return [r for r in self.package_readings if r.value != self.package]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "package": self.package,
+            "package_readings": [r.to_dict() for r in self.package_readings],
             "version_code": self.version_code,
             "version_name": self.version_name,
             "min_sdk": self.min_sdk,
@@ -213,6 +238,27 @@ class ManifestInfo:
             "debuggable": self.debuggable,
             "errors": [i.to_dict() for i in self.errors],
         }
+
+
+@dataclass(slots=True)
+class CertificateSighting:
+    """Where one certificate was found, and whether the signature at that place verified.
+
+    ``role``: ``signer`` (the certificate whose key made the signature), ``extra`` (carried
+    in a signer's certificate set or chain but signing nothing: a v1 PKCS#7 set, a v2/v3
+    certificate list), ``lineage`` (a proof-of-rotation node), ``stamp`` (source stamp).
+    ``verified``: that signer / lineage node / stamp verified. An ``extra`` certificate in a
+    verified signature is still not a signer of anything.
+    """
+
+    certificate: Certificate
+    location: str  # e.g. "v1 META-INF/CERT.SF, extra certificate 2 of the PKCS#7 set"
+    role: str
+    verified: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha256": self.certificate.sha256, "location": self.location, "role": self.role,
+                "verified": self.verified}
 
 
 @dataclass(slots=True)
@@ -232,6 +278,7 @@ class VerificationResult:
     verified_using: list[str] = field(default_factory=list)  # schemes that decided the verdict
     errors: list[Issue] = field(default_factory=list)  # verdict-level errors
     warnings: list[Issue] = field(default_factory=list)
+    sightings: list[CertificateSighting] = field(default_factory=list)  # where each cert sits
 
 
 @dataclass(slots=True)
@@ -278,6 +325,7 @@ class ApkIdentity:
             "sha1": self.file.sha1 if self.file else None,
             "md5": self.file.md5 if self.file else None,
             "package": m.package,
+            "package_readings": [r.to_dict() for r in m.package_readings],
             "version_code": m.version_code,
             "version_name": m.version_name,
             "label": m.label,
@@ -292,6 +340,7 @@ class ApkIdentity:
             "schemes": schemes,
             "signers": [c.to_dict() for c in v.signers] if v else [],
             "certificates_present": [c.to_dict() for c in v.certificates_present] if v else [],
+            "certificate_sightings": [x.to_dict() for x in v.sightings] if v else [],
             "lineage": [n.to_dict() for n in v.lineage] if v else [],
             "source_stamp": v.source_stamp.to_dict() if v and v.source_stamp else None,
             "source_stamp_verified": bool(v and v.source_stamp_verified),

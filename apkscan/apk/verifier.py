@@ -26,6 +26,7 @@ from apkscan.apk.manifest import MIN_SDK_BLOCKING_CODES, apksig_target_sandbox_v
 from apkscan.apk.model import (
     SCHEME_NAMES,
     Certificate,
+    CertificateSighting,
     FileFacts,
     ManifestInfo,
     SchemeResult,
@@ -220,6 +221,7 @@ def verify(
         schemes=schemes,
         signers=signers,
         certificates_present=_all_certificates(schemes),
+        sightings=_sightings(schemes),
         lineage=_lineage(schemes, used),
         source_stamp=stamp.certificate if stamp else None,
         source_stamp_verified=bool(stamp and stamp.scheme.verified),
@@ -327,6 +329,32 @@ def _all_certificates(schemes: dict[str, SchemeResult]) -> list[Certificate]:
         for node in s.lineage:
             seen.setdefault(node.certificate.sha256, node.certificate)
     return list(seen.values())
+
+
+_SCHEME_LABEL = {"v1": "v1 JAR", "v2": "v2", "v3": "v3", "v31": "v3.1", "v4": "v4",
+                 "source_stamp": "source stamp"}
+
+
+def _sightings(schemes: dict[str, SchemeResult]) -> list[CertificateSighting]:
+    """Every place a certificate sits, in scheme order, with whether that place verified."""
+    out: list[CertificateSighting] = []
+    for name, s in schemes.items():
+        label = _SCHEME_LABEL.get(name, name)
+        for signer in s.signers:
+            role = "stamp" if name == "source_stamp" else "signer"
+            if signer.certificate is not None:
+                out.append(CertificateSighting(signer.certificate, f"{label} {signer.name}, signing "
+                                               "certificate", role, signer.verified))
+            where = "PKCS#7 certificate set" if name == "v1" else "certificate list"
+            for i, c in enumerate(signer.chain):
+                if signer.certificate is not None and c.sha256 == signer.certificate.sha256:
+                    continue
+                out.append(CertificateSighting(c, f"{label} {signer.name}, extra certificate "
+                                               f"{i + 1} of the {where}", "extra", signer.verified))
+        for i, node in enumerate(s.lineage):
+            out.append(CertificateSighting(node.certificate, f"{label} lineage node {i}",
+                                           "lineage", node.verified))
+    return out
 
 
 def _dedupe(issues: list[Issue]) -> list[Issue]:

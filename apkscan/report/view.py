@@ -247,6 +247,12 @@ def _evidence(value: Any) -> list[tuple[str, str, str]]:
                 note.append("verified signer" if item.get("verified") else "present only, not verified")
             if item.get("confidence"):
                 note.append(f"confidence {_fmt(item.get('confidence'))}")
+            if item.get("normalised"):
+                note.append(f"normalised {_fmt(item.get('normalised'))}")
+            if item.get("locale") is not None:
+                note.append(f"locale {_fmt(item.get('locale')) or 'default'}")
+            if item.get("location"):
+                note.append(f"at {_fmt(item.get('location'))}")
             out.append((str(name), _fmt(item.get("value", item.get("values"))), "; ".join(note)))
         else:
             out.append(("", _fmt(item), ""))

@@ -20,6 +20,7 @@ from apkscan.rules.model import (
     RulePack,
     RuleSet,
 )
+from apkscan.rules.normalise import publisher_key
 from apkscan.rules.yamlsrc import (
     Document,
     RuleError,
@@ -162,8 +163,13 @@ def _collect_pack(doc: Document, schema_valid: bool = True) -> tuple[RulePack | 
     def add_publisher(i: int, p) -> None:
         at = ("publisher", i)
         _check_refs(doc, at + ("references",), p.get("references", []), pack)
-        pack.publishers.append(_name_pattern(doc, at + ("subject",), p["subject"],
-                                             list(p.get("references", []))))
+        if p.get("subject"):
+            pack.publishers.append(_name_pattern(doc, at + ("subject",), p["subject"],
+                                                 list(p.get("references", []))))
+        for j, name in enumerate(p.get("names") or []):
+            if not publisher_key(str(name)):
+                raise doc.error(at + ("names", j), f"publisher name {name!r} is only legal-form words")
+            pack.publisher_names.append(str(name))
 
     each("certificates", add_cert)
     each("publisher", add_publisher)
@@ -193,7 +199,9 @@ def _known_cert(doc: Document, at: tuple, c: dict[str, Any], pack: RulePack) -> 
     _check_refs(doc, at + ("references",), c.get("references", []), pack)
     return KnownCert(id=str(c.get("id") or c.get("ref") or next(iter(hashes.values()))),
                      confidence=str(c.get("confidence", "high")), subject=c.get("subject"),
-                     label=c.get("label"), references=list(c.get("references", [])), **hashes)
+                     label=c.get("label"), references=list(c.get("references", [])),
+                     serial=c.get("serial"), not_before=c.get("not_before"),
+                     not_after=c.get("not_after"), **hashes)
 
 
 def _regex(doc: Document, at: tuple, text: str) -> re.Pattern[str]:
@@ -230,6 +238,7 @@ def _rule(doc: Document, at: tuple, r: dict[str, Any], pack: RulePack) -> Rule:
     rule.package_globs = [str(p) for p in m.get("package_glob", [])]
     rule.package_regexes = [_regex(doc, mat + ("package_regex", i), p)
                             for i, p in enumerate(m.get("package_regex", []))]
+    rule.package_exclude = [str(p) for p in m.get("package_exclude", [])]
     rule.labels = [_regex(doc, mat + ("label", i), p) for i, p in enumerate(m.get("label", []))]
     rule.certificates = [_cert_use(doc, mat + ("certificates", i), u, pack)
                          for i, u in enumerate(m.get("certificates", []))]

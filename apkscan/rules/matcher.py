@@ -1,19 +1,23 @@
 """Match one ``ApkIdentity`` against a ``RuleSet``: findings with evidence and strength.
 
 The matcher never decides what a certificate *means*; the apk layer already split
-certificates into verified signers, verified lineage, and merely present ones. Here a
-known vendor certificate earns ``confirmed`` only in a verified role; the same
-certificate merely present earns ``weak`` plus a ``forged-certificate`` finding, because
-a signature that does not verify proves nothing about who made it.
+certificates into verified signers, verified lineage, and merely present ones
+(:mod:`apkscan.rules.certview`). Here a known vendor certificate earns ``confirmed`` only in
+a verified role (:mod:`apkscan.rules.keys` says what it means anywhere else); a subject,
+label or package is a claim. Names are compared raw, normalised and as confusable
+skeletons (:mod:`apkscan.rules.normalise`), and against every reading of the manifest's
+package, not only the one Android installs.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-from apkscan.apk.model import ApkIdentity, Certificate
+from apkscan.apk.model import ApkIdentity
+from apkscan.rules.certview import CertView
+from apkscan.rules.keys import cert_evidence, counterfeit_findings, misplaced_findings
 from apkscan.rules.model import (
     STRENGTH_RANK,
     Evidence,
@@ -24,43 +28,9 @@ from apkscan.rules.model import (
     RulePack,
     RuleSet,
 )
+from apkscan.rules.normalise import forms, publisher_key
 
-
-@dataclass(slots=True)
-class CertView:
-    """The certificates of one APK, split by the role the verifier gave them."""
-
-    signers: list[Certificate] = field(default_factory=list)  # verified signers
-    lineage: list[tuple[int, Certificate]] = field(default_factory=list)  # verified lineage nodes
-    present: list[tuple[str, Certificate]] = field(default_factory=list)  # (where, cert) unverified
-    stamp: Certificate | None = None
-    stamp_verified: bool = False
-
-    @classmethod
-    def of(cls, identity: ApkIdentity) -> CertView:
-        view = cls()
-        v = identity.verification
-        if v is None:
-            return view
-        ok = identity.verified  # no verified role at all when the APK does not verify
-        if ok:
-            view.signers = list(v.signers)
-            view.lineage = [(i, n.certificate) for i, n in enumerate(v.lineage) if n.verified]
-        trusted = {c.sha256 for c in view.signers} | {c.sha256 for _, c in view.lineage}
-        seen: set[str] = set()
-        candidates = [("present", c) for c in v.certificates_present]
-        candidates += [(f"lineage[{i}]", n.certificate) for i, n in enumerate(v.lineage)]
-        for name, scheme in v.schemes.items():
-            for s in scheme.signers:
-                for c in ([s.certificate] if s.certificate else []) + list(s.chain):
-                    candidates.append((f"{name}.{s.name}", c))
-        for where, cert in candidates:
-            if cert.sha256 not in trusted and cert.sha256 not in seen:
-                seen.add(cert.sha256)
-                view.present.append((where, cert))
-        # a stamp only vouches for an APK that verifies as a whole
-        view.stamp, view.stamp_verified = v.source_stamp, bool(v.source_stamp_verified) and ok
-        return view
+__all__ = ["CertView", "match_identity"]
 
 
 def match_identity(identity: ApkIdentity, rules: RuleSet,
@@ -68,52 +38,59 @@ def match_identity(identity: ApkIdentity, rules: RuleSet,
     """Every finding for one APK, strongest first. ``dex_classes`` enables SDK rules (--deep)."""
     view = CertView.of(identity)
     classes = sorted(set(dex_classes)) if dex_classes is not None else None
+    by_vendor: dict[str, list[KnownCert]] = {}
+    for pack in rules.packs:
+        by_vendor.setdefault(pack.vendor, []).extend(pack.certificates.values())
     findings: list[Finding] = []
     for pack in rules.packs:
-        findings.extend(_match_pack(pack, identity, view, classes))
+        findings.extend(_match_pack(pack, identity, view, classes, by_vendor[pack.vendor]))
+    ambiguity = _ambiguity(identity)
+    if ambiguity is not None:
+        findings.append(ambiguity)
     findings.sort(key=lambda f: (-STRENGTH_RANK[f.strength], f.kind != "app", f.rule))
     return findings
 
 
 def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView,
-                classes: list[str] | None) -> list[Finding]:
-    vendor_certs = _cert_evidence(pack.certificates.values(), view)
-    publisher = _publisher_evidence(pack.publishers, view)
+                classes: list[str] | None, vendor_known: list[KnownCert]) -> list[Finding]:
+    all_certs = cert_evidence(pack.certificates.values(), view)
+    vendor_certs = [e for e in all_certs if e.basis != "certificate-present"]
+    counterfeit = counterfeit_findings(pack, view)
+    publisher = _publisher_evidence(pack, view)
+    if counterfeit:  # the vendor's name on a counterfeit certificate is only a claim
+        publisher = [_as_claim(e) for e in publisher]
+    vendor_keys = cert_evidence(vendor_known, view)
+    exact = {p for r in pack.rules for p in r.packages}
     out: list[Finding] = []
     for rule in pack.rules:
         if rule.kind == "sdk":
-            if classes is not None:
-                f = _match_sdk(rule, classes)
-                if f:
-                    out.append(f)
+            f = _match_sdk(rule, classes) if classes is not None else None
+            out += [f] if f else []
             continue
-        own = _rule_evidence(rule, identity, view)
+        own = _rule_evidence(rule, identity, view, exact)
         if not own:
             continue
+        impostor = _impersonation(rule, pack, own, vendor_keys, view)
+        if impostor is not None:
+            own = [_as_claim(e) for e in own]
         extra = [e for e in vendor_certs + publisher if e not in own]
-        evidence = own + extra
-        out.append(_finding(rule, pack, "app", evidence))
-        impostor = _impersonation(rule, pack, own, vendor_certs, publisher, view)
-        if impostor:
-            out.append(impostor)
+        out.append(_finding(rule, pack, "app", own + (extra if impostor is None
+                                                      else [_as_claim(e) for e in extra])))
+        out += [impostor] if impostor else []
     if not any(f.kind == "app" for f in out) and (vendor_certs or publisher):
         out.append(Finding(rule=f"{pack.name}.vendor", vendor=pack.vendor,
                            app=f"{pack.vendor} (app not identified)", kind="app",
                            strength=_strength(vendor_certs + publisher),
                            evidence=vendor_certs + publisher, pack=pack.name,
-                           message=f"signed with or carrying a known {pack.vendor} identity"))
-    forged = [e for e in vendor_certs if e.basis == "certificate-present"]
-    if forged:
-        owner = next((f.rule for f in out if f.kind == "app"), f"{pack.name}.vendor")
-        out.append(Finding(
-            rule=owner, vendor=pack.vendor, app=_app_of(out, owner, pack), kind="forged-certificate",
-            strength="weak", evidence=forged, pack=pack.name,
-            message=f"a {pack.vendor} certificate is present in a signature that does not verify"))
-    return out
+                           message=_vendor_message(pack, vendor_certs + publisher)))
+    return out + misplaced_findings(pack, view) + counterfeit
 
 
-def _app_of(findings: list[Finding], rule_id: str, pack: RulePack) -> str:
-    return next((f.app for f in findings if f.rule == rule_id), f"{pack.vendor} (app not identified)")
+def _vendor_message(pack: RulePack, evidence: list[Evidence]) -> str:
+    if all(e.basis == "subject-present" for e in evidence):
+        return (f"a certificate naming {pack.vendor} as publisher is present but is not a "
+                "verified signer")
+    return f"signed with or carrying a known {pack.vendor} identity"
 
 
 def _finding(rule: Rule, pack: RulePack, kind: str, evidence: list[Evidence]) -> Finding:
@@ -123,12 +100,15 @@ def _finding(rule: Rule, pack: RulePack, kind: str, evidence: list[Evidence]) ->
 
 
 def _strength(evidence: list[Evidence]) -> str:
-    """Best strength the evidence supports; low-confidence certificate facts cap at strong."""
+    """Best strength the evidence supports; low-confidence certificate facts cap at strong,
+    a certificate a device recorded (not verified here) caps at strong."""
     best = "weak"
     for e in evidence:
         if e.basis == "certificate" and e.verified:
             s = "strong" if e.confidence == "low" else "confirmed"
-        elif e.basis in ("subject", "issuer") and e.verified or e.basis == "source-stamp" and e.verified:
+        elif e.basis in ("subject", "issuer", "source-stamp") and e.verified:
+            s = "strong"
+        elif e.basis == "certificate-recorded":
             s = "strong"
         else:
             s = "weak"
@@ -137,63 +117,112 @@ def _strength(evidence: list[Evidence]) -> str:
     return best
 
 
-def _cert_evidence(certs: Iterable[KnownCert], view: CertView) -> list[Evidence]:
-    out: list[Evidence] = []
-    for kc in certs:
-        for cert in view.signers:
-            algo = kc.matches(cert)
-            if algo:
-                out.append(Evidence(f"signer.{algo}", getattr(cert, algo), "certificate",
-                                    kc.id, True, kc.confidence))
-        for i, cert in view.lineage:
-            algo = kc.matches(cert)
-            if algo:
-                out.append(Evidence(f"lineage[{i}].{algo}", getattr(cert, algo), "certificate",
-                                    kc.id, True, kc.confidence))
-        for where, cert in view.present:
-            algo = kc.matches(cert)
-            if algo:
-                out.append(Evidence(f"present[{where}].{algo}", getattr(cert, algo),
-                                    "certificate-present", kc.id, False, kc.confidence))
-    return out
+def _as_claim(e: Evidence) -> Evidence:
+    """A subject/issuer that copies the vendor's name on a key that is not the vendor's."""
+    if e.basis not in ("subject", "issuer") or not e.verified:
+        return e
+    basis = "subject-present" if e.basis == "subject" else e.basis  # policies never see it as proof
+    return Evidence(e.field, e.value, basis, e.matched, False, e.confidence, e.normalised,
+                    e.locale, "verified signer whose key is none of the vendor's known keys: "
+                    "the name is a claim")
 
 
 def _name_evidence(patterns: list[NamePattern], view: CertView, which: str) -> list[Evidence]:
     out: list[Evidence] = []
     for pattern in patterns:
         for cert in view.signers:
-            attrs = cert.subject_attrs if which == "subject" else cert.issuer_attrs
-            hits = pattern.match(attrs)
+            hits = pattern.match(cert.subject_attrs if which == "subject" else cert.issuer_attrs)
             if hits:
-                for attr, value in hits:
-                    out.append(Evidence(f"signer.{which}.{attr}", value, which,
-                                        pattern.attrs[attr].pattern, True))
+                out += [Evidence(f"signer.{which}.{attr}", value, which,
+                                 pattern.attrs[attr].pattern, True,
+                                 location=view.place(cert, "verified signer"))
+                        for attr, value in hits]
                 break  # one signer per pattern is enough evidence
     return out
 
 
-def _publisher_evidence(patterns: list[NamePattern], view: CertView) -> list[Evidence]:
-    return _name_evidence(patterns, view, "subject")
+def _publisher_evidence(pack: RulePack, view: CertView) -> list[Evidence]:
+    """Publisher subject patterns and normalised names on verified signers (``subject``),
+    and on certificates present but not verified (``subject-present``, weak)."""
+    out = _name_evidence(pack.publishers, view, "subject")
+    keys = [(n, publisher_key(n).split()) for n in pack.publisher_names]
+    candidates = [(c, view.place(c, "verified signer"), True) for c in view.signers]
+    # a known certificate out of place is a planted/forged finding, not a name claim
+    others = [(s.certificate, s.describe()) for s in view.present]
+    others += [(c, f"recorded by {view.recorded_by or 'the device'}, not verified by apkscan")
+               for c in view.recorded]
+    candidates += [(c, where, False) for c, where in others
+                   if not any(kc.matches(c) for kc in pack.certificates.values())]
+    for cert, where, verified in candidates:
+        for value in cert.subject_attrs.get("O", []):
+            words = publisher_key(value).split()
+            name = next((n for n, k in keys if k and words[:len(k)] == k), None)
+            if name is None and not verified:
+                name = next((p.describe() for p in pack.publishers if p.match(cert.subject_attrs)),
+                            None)
+            if name is None or any(e.value == value and e.verified == verified for e in out):
+                continue
+            out.append(Evidence("signer.subject.O" if verified else "present.subject.O", value,
+                                "subject" if verified else "subject-present", name, verified,
+                                normalised=publisher_key(value), location=where))
+    return out
 
 
-def _rule_evidence(rule: Rule, identity: ApkIdentity, view: CertView) -> list[Evidence]:
+def _package_values(identity: ApkIdentity) -> list[tuple[str, str]]:
+    """(how, value) of every package reading; ``framework`` is what Android installs."""
+    m = identity.manifest
+    if m is None:
+        return []
+    readings = [(r.how, r.value) for r in m.package_readings]
+    if m.package and all(v != m.package for _, v in readings):
+        readings.insert(0, ("framework", m.package))
+    return readings
+
+
+def _package_evidence(rule: Rule, identity: ApkIdentity, exact: set[str]) -> list[Evidence]:
+    """Package evidence over every reading; a glob or regex never matches a package that
+    another rule of the pack names exactly (namespace rules yield to the app's own rule)."""
     out: list[Evidence] = []
-    pkg = identity.manifest.package if identity.manifest else None
-    if pkg:
-        if pkg in rule.packages:
-            out.append(Evidence("package", pkg, "package", pkg))
-        out += [Evidence("package", pkg, "package", g) for g in rule.package_globs
-                if fnmatch.fnmatchcase(pkg, g)]
-        out += [Evidence("package", pkg, "package", p.pattern) for p in rule.package_regexes
-                if p.search(pkg)]
-    labels = _labels(identity)
+    for how, pkg in _package_values(identity):
+        basis = "package" if how == "framework" else "package-reading"
+        field = "package" if how == "framework" else f"package ({how})"
+        for form, value in forms(pkg):
+            if any(fnmatch.fnmatchcase(value, g) for g in rule.package_exclude):
+                break
+            hit = value if value in rule.packages else None
+            if hit is None and value not in exact:
+                hit = (next((g for g in rule.package_globs if fnmatch.fnmatchcase(value, g)), None)
+                       or next((p.pattern for p in rule.package_regexes if p.search(value)), None))
+            if hit:
+                out.append(Evidence(field, pkg, basis, hit,
+                                    normalised=None if form == "raw" else value))
+                break
+    return out
+
+
+def _label_evidence(rule: Rule, identity: ApkIdentity) -> list[Evidence]:
+    out: list[Evidence] = []
     for pattern in rule.labels:
-        hit = next((lab for lab in labels if pattern.search(lab)), None)
-        if hit is not None:
-            out.append(Evidence("label", hit, "label", pattern.pattern))
-    package_matched = bool(out) and out[0].basis == "package"
+        folded = re.compile(pattern.pattern, pattern.flags | re.IGNORECASE)
+        hit = None
+        for locale, label in _labels(identity):
+            for form, value in forms(label):
+                if (pattern if form == "raw" else folded).search(value):
+                    hit = Evidence("label", label, "label", pattern.pattern,
+                                   normalised=None if form == "raw" else value, locale=locale)
+                    break
+            if hit:
+                break
+        out += [hit] if hit else []
+    return out
+
+
+def _rule_evidence(rule: Rule, identity: ApkIdentity, view: CertView,
+                   exact: set[str]) -> list[Evidence]:
+    out = _package_evidence(rule, identity, exact) + _label_evidence(rule, identity)
+    package_matched = any(e.basis == "package" for e in out)
     own_certs = [rc.cert for rc in rule.certificates if package_matched or not rc.shared]
-    out += _cert_evidence(own_certs, view)
+    out += [e for e in cert_evidence(own_certs, view) if e.basis != "certificate-present"]
     out += _name_evidence(rule.subjects, view, "subject")
     out += _name_evidence(rule.issuers, view, "issuer")
     if view.stamp is not None:
@@ -205,35 +234,62 @@ def _rule_evidence(rule: Rule, identity: ApkIdentity, view: CertView) -> list[Ev
     return out
 
 
-def _labels(identity: ApkIdentity) -> list[str]:
+def _labels(identity: ApkIdentity) -> list[tuple[str, str]]:
+    """(locale, label): the default label first, then every locale's."""
     m = identity.manifest
     if m is None:
         return []
-    values = ([m.label] if m.label else []) + [v for v in m.labels.values() if v]
-    return list(dict.fromkeys(values))
+    out = [("", m.label)] if m.label else []
+    out += [(loc, v) for loc, v in m.labels.items() if v and (loc, v) not in out]
+    return out
 
 
-def _impersonation(rule: Rule, pack: RulePack, own: list[Evidence], vendor_certs: list[Evidence],
-                   publisher: list[Evidence], view: CertView) -> Finding | None:
-    """A vendor package whose verified signer is neither a known vendor key nor its publisher."""
-    if not rule.certificates or not any(e.basis == "package" for e in own):
+def _impersonation(rule: Rule, pack: RulePack, own: list[Evidence], vendor_keys: list[Evidence],
+                   view: CertView) -> Finding | None:
+    """The installed package of a vendor app whose known certificates are listed, not signed
+    by any key the vendor's packs know. A copied subject does not excuse it; an MVT indicator
+    never makes this claim; a device record without certificates cannot support it."""
+    if rule.indicator or not rule.certificates or not any(e.basis == "package" for e in own):
         return None
-    if any(e.basis == "certificate" and e.verified for e in own + vendor_certs):
-        return None
-    if any(e.basis in ("subject", "issuer") and e.verified for e in own + publisher):
-        return None
+    if any(e.basis in ("certificate", "certificate-recorded") for e in vendor_keys):
+        return None  # one of the vendor's keys (maybe another app's or region's): not an impostor
     evidence = [e for e in own if e.basis == "package"]
-    for cert in view.signers:
-        evidence.append(Evidence("signer.sha256", cert.sha256, "certificate", "not a known "
-                                 f"{pack.vendor} certificate", True))
-    if not view.signers:
-        evidence.append(Evidence("signer", "none verified", "certificate", "no verified signer"))
+    if view.origin != "apk":
+        if not view.recorded:
+            return None  # a listed package name proves nothing about keys
+        evidence += [Evidence("recorded.sha256", c.sha256, "certificate-recorded",
+                              f"not a known {pack.vendor} certificate",
+                              location=f"recorded by {view.recorded_by or 'the device'}")
+                     for c in view.recorded]
+        strength = "strong"
+    else:
+        evidence += [Evidence("signer.sha256", c.sha256, "certificate",
+                              f"not a known {pack.vendor} certificate", True,
+                              location="verified signer") for c in view.signers]
+        if not view.signers:
+            evidence.append(Evidence("signer", "none verified", "certificate", "no verified signer"))
+        strength = "strong" if view.signers else "weak"
     known = ", ".join(rc.cert.id for rc in rule.certificates)
     return Finding(rule=rule.id, vendor=rule.vendor, app=rule.app, kind="impersonation",
-                   strength="strong" if view.signers else "weak", evidence=evidence,
-                   pack=pack.name, references=list(rule.references),
+                   strength=strength, evidence=evidence, pack=pack.name,
+                   references=list(rule.references),
                    message=f"uses {rule.app}'s package name but is not signed by a known "
                            f"{pack.vendor} key ({known})")
+
+
+def _ambiguity(identity: ApkIdentity) -> Finding | None:
+    """Android installs one package name while other parsers read another: a tamper sign."""
+    m = identity.manifest
+    if m is None or len(m.package_readings) < 2:
+        return None
+    evidence = [Evidence(f"package ({r.how})", r.value, "manifest", "package reading")
+                for r in m.package_readings]
+    return Finding(rule="apkscan.manifest-ambiguity", vendor="(manifest tamper)",
+                   app=m.package or "(no package)", kind="manifest-ambiguity", strength="strong",
+                   evidence=evidence,
+                   message="the manifest's package reads differently to Android and to other "
+                           "parsers (TAMPER_MANIFEST_AMBIGUOUS_PACKAGE): rules were matched "
+                           "against every reading")
 
 
 def _match_sdk(rule: Rule, classes: list[str]) -> Finding | None:

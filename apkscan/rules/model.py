@@ -17,12 +17,18 @@ from typing import Any
 
 STRENGTHS = ("confirmed", "strong", "weak")
 STRENGTH_RANK = {"confirmed": 3, "strong": 2, "weak": 1}
-KINDS = ("app", "impersonation", "forged-certificate", "sdk")
+KINDS = ("app", "impersonation", "forged-certificate", "planted-certificate",
+         "counterfeit-certificate", "manifest-ambiguity", "sdk")
 CONFIDENCES = ("high", "medium-high", "medium", "low")
 
 # Evidence bases: which kind of fact matched (policies select on these).
-BASES = ("package", "label", "certificate", "certificate-present", "subject", "issuer",
-         "source-stamp", "dex")
+# ``package-reading``: a package reading other than the one Android installs;
+# ``certificate-recorded``: a certificate a device recorded (not verified by apkscan);
+# ``subject-present``: a publisher subject on a certificate that is not a verified signer;
+# ``manifest``: a structural fact of the manifest (ambiguous package).
+BASES = ("package", "package-reading", "label", "certificate", "certificate-present",
+         "certificate-recorded", "subject", "subject-present", "issuer", "source-stamp", "dex",
+         "manifest")
 
 
 @dataclass(slots=True)
@@ -37,6 +43,9 @@ class KnownCert:
     subject: str | None = None
     label: str | None = None
     references: list[str] = field(default_factory=list)
+    serial: str | None = None  # with subject (and dates): what a counterfeit would copy
+    not_before: str | None = None
+    not_after: str | None = None
 
     def matches(self, cert: Any) -> str | None:
         """Name of the digest that matched ``cert`` (strongest first), or None."""
@@ -49,6 +58,7 @@ class KnownCert:
     def to_dict(self) -> dict[str, Any]:
         out = {"id": self.id, "sha256": self.sha256, "sha1": self.sha1, "md5": self.md5,
                "confidence": self.confidence, "subject": self.subject, "label": self.label,
+               "serial": self.serial,
                "references": list(self.references)}
         return {k: v for k, v in out.items() if v not in (None, [])}
 
@@ -95,6 +105,8 @@ class Rule:
     packages: list[str] = field(default_factory=list)
     package_globs: list[str] = field(default_factory=list)
     package_regexes: list[re.Pattern[str]] = field(default_factory=list)
+    package_exclude: list[str] = field(default_factory=list)  # globs that never match
+    indicator: bool = False  # an MVT STIX2 indicator group: each fact is a hit on its own
     labels: list[re.Pattern[str]] = field(default_factory=list)
     certificates: list[RuleCert] = field(default_factory=list)
     subjects: list[NamePattern] = field(default_factory=list)
@@ -113,6 +125,7 @@ class Rule:
             "description": self.description, "packages": list(self.packages),
             "package_globs": list(self.package_globs),
             "package_regexes": [p.pattern for p in self.package_regexes],
+            "package_exclude": list(self.package_exclude),
             "labels": [p.pattern for p in self.labels],
             "certificates": [dict(rc.cert.to_dict(), shared=rc.shared) for rc in self.certificates],
             "subjects": [p.describe() for p in self.subjects],
@@ -137,6 +150,7 @@ class RulePack:
     sources: dict[str, str] = field(default_factory=dict)
     certificates: dict[str, KnownCert] = field(default_factory=dict)
     publishers: list[NamePattern] = field(default_factory=list)
+    publisher_names: list[str] = field(default_factory=list)  # compared by publisher_key
     rules: list[Rule] = field(default_factory=list)
 
     def meta(self) -> dict[str, Any]:
@@ -173,11 +187,15 @@ class Evidence:
     matched: str = ""  # the rule side: pattern, certificate id ...
     verified: bool | None = None  # for certificate evidence: verified signer/lineage or not
     confidence: str | None = None  # of the certificate fact
+    normalised: str | None = None  # the normalised/skeleton form that matched, when not raw
+    locale: str | None = None  # label evidence: the locale whose label matched ("" default)
+    location: str | None = None  # certificate evidence: where in the APK it sits
 
     def to_dict(self) -> dict[str, Any]:
         out = {"field": self.field, "value": self.value, "basis": self.basis,
-               "matched": self.matched, "verified": self.verified, "confidence": self.confidence}
-        return {k: v for k, v in out.items() if v not in (None, "")}
+               "matched": self.matched, "verified": self.verified, "confidence": self.confidence,
+               "normalised": self.normalised, "locale": self.locale, "location": self.location}
+        return {k: v for k, v in out.items() if v is not None and (v != "" or k == "locale")}
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ from typing import Any
 from apkscan.apk.model import (
     ApkIdentity,
     Certificate,
+    CertificateSighting,
     LineageNode,
     ManifestInfo,
     SchemeResult,
@@ -62,8 +63,19 @@ def build_identity(package: str | None, label: str | None = None, *,
     """
     signers, present = list(signers), list(present)
     ok = bool(signers) if verified is None else verified
-    if not ok:
+    sightings = [CertificateSighting(c, f"v2 signer #{i + 1}, signing certificate", "signer", ok)
+                 for i, c in enumerate(signers)]
+    if ok:  # extra certificates carried by the verified signature, signing nothing
+        sightings += [CertificateSighting(c, f"v2 signer #1, extra certificate {i + 2} of the "
+                                          "certificate list", "extra", True)
+                      for i, c in enumerate(present)]
+    else:
+        sightings += [CertificateSighting(c, f"v2 signer #{len(signers) + i + 1}, signing "
+                                          "certificate", "signer", False)
+                      for i, c in enumerate(present)]
         present, signers = signers + present, []
+    sightings += [CertificateSighting(c, f"v3 lineage node {i}", "lineage", good)
+                  for i, (c, good) in enumerate(lineage)]
     scheme = SchemeResult("v2", present=bool(signers or present), verified=ok,
                           signers=[SignerResult(f"signer #{i + 1}", c, verified=c in signers)
                                    for i, c in enumerate(signers + present)])
@@ -71,7 +83,8 @@ def build_identity(package: str | None, label: str | None = None, *,
                            signers=signers, certificates_present=signers + present,
                            lineage=[LineageNode(c, flags=0, verified=good) for c, good in lineage],
                            source_stamp=stamp[0] if stamp else None,
-                           source_stamp_verified=bool(stamp and stamp[1]))
+                           source_stamp_verified=bool(stamp and stamp[1]),
+                           verified_using=["v2"] if ok else [], sightings=sightings)
     manifest = ManifestInfo(package=package, label=label, labels={"": label} if label else {})
     return ApkIdentity(path=f"example:{package}", manifest=manifest, verification=v)
 

@@ -5,6 +5,9 @@ as ``[app:id = 'com.example']`` and ``[app:cert.sha256 = '...']``, tied by ``ind
 relationships to a ``malware`` object naming the threat. We read those as rules (one rule
 per malware object) and export our packs the same way, so MVT users can consume them.
 Only equality patterns on ``app:*`` keys are understood; other indicators are skipped.
+As in MVT, each indicator stands alone (a package indicator is a hit, a certificate
+indicator is a hit); the rule per malware object only groups them for display and never
+yields an impersonation claim.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ def _pack_from_objects(objects: list[Any], stem: str, name: str) -> RulePack:
         if rule is None:
             rule = rules[rid] = Rule(id=rid, vendor=vendor, app=str(mal.get("name") or stem),
                                      pack=pack.name, description=str(mal.get("description", "")),
+                                     indicator=True,
                                      references=[f"{name} (STIX2 {mal_id or 'indicators'})"])
         if key == "app:id":
             rule.packages.append(value)
@@ -94,8 +98,8 @@ def export_stix(rules: RuleSet, *, created: datetime | None = None) -> dict[str,
     when = (created or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     objects: list[dict[str, Any]] = []
     for rule in rules.rules:
-        if rule.kind != "app":
-            continue
+        if rule.kind != "app" or not (rule.packages or rule.certificates):
+            continue  # MVT indicators are exact packages and certificate digests only
         mal_id = f"malware--{uuid.uuid5(_NS, rule.id)}"
         objects.append({"type": "malware", "spec_version": "2.1", "id": mal_id, "created": when,
                         "modified": when, "name": f"{rule.vendor}: {rule.app}", "is_family": False,

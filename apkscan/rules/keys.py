@@ -1,0 +1,129 @@
+"""Keys over names: what a vendor's known certificates say about one identity.
+
+A known certificate earns ``confirmed`` only as a verified signer or verified lineage node.
+Anywhere else it proves nothing about who made the APK, and the finding says what happened:
+
+- ``forged-certificate``: it sits in a signature that does not verify (pasted in);
+- ``planted-certificate``: it rides along in a signature that *does* verify, signing nothing
+  (an extra certificate of a PKCS#7 set or v2/v3 certificate list);
+- ``counterfeit-certificate``: another key's certificate reproducing a known vendor
+  certificate's subject with its serial or validity dates, wherever it appears.
+
+None of these identifies the app as the vendor's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from apkscan.apk.model import Certificate
+from apkscan.rules.certview import CertView
+from apkscan.rules.model import Evidence, Finding, KnownCert, RulePack
+from apkscan.rules.normalise import normalise
+
+
+def cert_evidence(certs: Iterable[KnownCert], view: CertView) -> list[Evidence]:
+    """Every sighting of a known certificate, with its role and location."""
+    out: list[Evidence] = []
+    for kc in certs:
+        for cert in view.signers:
+            algo = kc.matches(cert)
+            if algo:
+                out.append(Evidence(f"signer.{algo}", getattr(cert, algo), "certificate",
+                                    kc.id, True, kc.confidence,
+                                    location=view.place(cert, "verified signer")))
+        for i, cert in view.lineage:
+            algo = kc.matches(cert)
+            if algo:
+                out.append(Evidence(f"lineage[{i}].{algo}", getattr(cert, algo), "certificate",
+                                    kc.id, True, kc.confidence,
+                                    location=f"verified lineage node {i}"))
+        for seen in view.present:
+            algo = kc.matches(seen.certificate)
+            if algo:
+                out.append(Evidence(f"present.{algo}", getattr(seen.certificate, algo),
+                                    "certificate-present", kc.id, False, kc.confidence,
+                                    location=seen.describe()))
+        for cert in view.recorded:
+            algo = kc.matches(cert)
+            if algo:
+                out.append(Evidence(f"recorded.{algo}", getattr(cert, algo),
+                                    "certificate-recorded", kc.id, False, kc.confidence,
+                                    location=f"recorded by {view.recorded_by or 'the device'}, "
+                                             "not verified by apkscan"))
+    return out
+
+
+def misplaced_findings(pack: RulePack, view: CertView) -> list[Finding]:
+    """``planted-certificate`` / ``forged-certificate`` for known certificates found only
+    outside a verified signing role."""
+    planted_view = CertView(present=[s for s in view.present if s.planted])
+    forged_view = CertView(present=[s for s in view.present if not s.planted])
+    planted = cert_evidence(pack.certificates.values(), planted_view)
+    forged = cert_evidence(pack.certificates.values(), forged_view)
+    out = []
+    if forged:
+        out.append(_finding(pack, "forged-certificate", forged,
+                            f"a {pack.vendor} certificate sits in a signature that does not "
+                            "verify: pasted in, it proves nothing about who made the APK"))
+    if planted:
+        out.append(_finding(pack, "planted-certificate", planted,
+                            f"a {pack.vendor} certificate rides along in a valid signature but "
+                            "signs nothing: the APK was signed by another key"))
+    return out
+
+
+def counterfeit_findings(pack: RulePack, view: CertView) -> list[Finding]:
+    """Certificates copying a known certificate's subject and serial or dates with another key."""
+    evidence: list[Evidence] = []
+    for kc in pack.certificates.values():
+        if not kc.subject or not (kc.serial or kc.not_before):
+            continue  # known by hash only: a counterfeit subject cannot be recognised
+        want = _dn(kc.subject)
+        for where, cert in view.all_certificates():
+            if any(k.matches(cert) for k in pack.certificates.values()) or _dn_of(cert) != want:
+                continue  # a known key (maybe another of the vendor's), or another subject
+            copied = [f for f, mine, theirs in (
+                ("serial", cert.serial, kc.serial),
+                ("validity", (cert.not_before, cert.not_after), (kc.not_before, kc.not_after)))
+                if theirs and theirs != (None, None) and mine == theirs]
+            if copied:
+                evidence.append(Evidence("certificate.sha256", cert.sha256, "subject", kc.id,
+                                         where.startswith("verified"), kc.confidence,
+                                         location=f"{where}; copies subject and "
+                                                  f"{' and '.join(copied)} of {kc.id}"))
+    if not evidence:
+        return []
+    return [_finding(pack, "counterfeit-certificate", evidence,
+                     f"a certificate copies a known {pack.vendor} certificate's subject, serial "
+                     "or dates but is another key: a counterfeit", strength="strong")]
+
+
+def _finding(pack: RulePack, kind: str, evidence: list[Evidence], message: str,
+             strength: str = "weak") -> Finding:
+    ids = ", ".join(dict.fromkeys(e.matched for e in evidence))
+    return Finding(rule=f"{pack.name}.{kind}", vendor=pack.vendor,
+                   app=f"{pack.vendor} certificate {ids}", kind=kind, strength=strength,
+                   evidence=evidence, pack=pack.name, message=message)
+
+
+def _dn(rfc4514: str) -> frozenset[tuple[str, str]]:
+    """Attribute/value pairs of a DN written as ``CN=a,O=b`` (order-free, normalised)."""
+    parts, cur, esc = [], "", False
+    for ch in rfc4514:
+        if esc:
+            cur, esc = cur + ch, False
+        elif ch == "\\":
+            esc = True
+        elif ch == ",":
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    pairs = [p.split("=", 1) for p in parts if "=" in p]
+    return frozenset((k.strip().upper(), normalise(v.strip())) for k, v in pairs)
+
+
+def _dn_of(cert: Certificate) -> frozenset[tuple[str, str]]:
+    return frozenset((k.upper(), normalise(v)) for k, vs in cert.subject_attrs.items() for v in vs)
