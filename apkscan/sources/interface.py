@@ -54,6 +54,7 @@ class ScanInput:
     length: int | None = None
     cleanup: bool = False
     bundle: str | None = None
+    flags: list[Issue] = field(default_factory=list)  # container facts about this member (odd names)
 
     @property
     def display(self) -> str:
@@ -144,9 +145,24 @@ class Member:
     size: int | None
     open: Callable[[], BinaryIO]
     window: tuple[str, int, int] | None = None
+    bundle: str | None = None  # set by bundle readers: the APKs of one split bundle share it
+    flags: list[Issue] = field(default_factory=list)  # e.g. a tar name with ``..``: shown, flagged
 
 
-Item = ScanInput | RecordedApp | InputProblem | Skipped
+@dataclass(slots=True)
+class InputFile:
+    """An outermost input (given, or met in a given folder): custody facts for the run metadata.
+
+    ``sha256`` is None for an APK: the scan fills it from the APK's own single hashing pass.
+    """
+
+    path: str
+    size: int
+    kind: str
+    sha256: str | None = None
+
+
+Item = ScanInput | RecordedApp | InputProblem | Skipped | InputFile
 
 
 @runtime_checkable
