@@ -23,7 +23,7 @@ from apkscan.rules.matcher import match_identity
 from apkscan.rules.model import Finding, RuleSet
 from apkscan.sources.interface import chain_display, InputFile, InputProblem, RecordedApp, ScanInput, Skipped, Source
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: source chain/outermost, splits, input_files, skipped
 FAIL_ON = ("prohibited", "review", "never")
 EXIT_OK, EXIT_FLAGGED, EXIT_USAGE, EXIT_INPUT_ERRORS = 0, 1, 2, 3
 _UNSCANNABLE = ("INPUT_", "ZIP_", "INTERNAL_ERROR")
@@ -70,7 +70,8 @@ class AppResult:
 def source_dict(path: str, container: str | None, chain: tuple[str, ...]) -> dict[str, Any]:
     """Where an app or error came from: display path, container, full chain, outermost input."""
     chain = chain or (path,)
-    return {"path": path, "container": container, "chain": list(chain), "outermost": chain[0]}
+    member = chain[-1] if len(chain) > 1 else path  # relative to its container, as schema 1.0 had it
+    return {"path": member, "container": container, "chain": list(chain), "outermost": chain[0]}
 
 
 @dataclass(slots=True)

@@ -183,6 +183,7 @@ class AppRow:
     policy_ref: str | None  # policy / decision (authority, date) that made the verdict
     identity: dict
     raw: dict = field(repr=False)
+    outermost: str | None = None  # the input file (device backup, archive, APK) it came from
 
     def detail(self) -> Detail:
         d = detail(self.identity)
@@ -200,6 +201,35 @@ class ErrorRow:
     container: str | None
     code: str
     message: str
+    outermost: str | None = None
+
+
+@dataclass(slots=True)
+class SkippedRow:
+    where: str  # folder or container chain
+    reason: str
+    count: int
+    examples: list[str]
+
+
+def skipped(doc: dict) -> list[SkippedRow]:
+    """Files looked at and not scanned, per folder/container and reason (largest first)."""
+    out = []
+    for raw in _l(_d(doc).get("skipped")):
+        raw = _d(raw)
+        where = _s(raw.get("where_display")) or " ▸ ".join(_strs(raw.get("where"))) or ""
+        count = raw.get("count") if isinstance(raw.get("count"), int) else 1
+        out.append(SkippedRow(where, _s(raw.get("reason")) or "", count, _strs(raw.get("examples"))[:5]))
+    return sorted(out, key=lambda r: (-r.count, r.where, r.reason))
+
+
+def outermost(raw: dict) -> str | None:
+    """The outermost input of an app or error record (schema 1.1), else its container or path."""
+    src = raw.get("source")
+    if isinstance(src, dict) and _s(src.get("outermost")):
+        return _s(src.get("outermost"))
+    path, container = _source(raw)
+    return container or path or None
 
 
 @dataclass(slots=True)
@@ -328,6 +358,7 @@ def app_row(index: int, raw: dict) -> AppRow:
         policy_ref=ref,
         identity=ident,
         raw=raw,
+        outermost=outermost(raw),
     )
 
 
@@ -346,7 +377,7 @@ def errors(doc: dict) -> list[ErrorRow]:
         message = _s(raw.get("message")) or "; ".join(
             _s(_d(i).get("message")) or "" for i in issues) or ""
         out.append(ErrorRow(source=path or _s(raw.get("path")) or "", container=container,
-                            code=code, message=message))
+                            code=code, message=message, outermost=outermost(raw)))
     return out
 
 
