@@ -12,6 +12,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import zlib
 from typing import BinaryIO
 
 from apkscan.issues import LimitExceeded
@@ -35,7 +36,7 @@ OPENERS = {
 }
 
 # Errors the decoders raise on corrupt or truncated data.
-DECODE_ERRORS = (OSError, EOFError, lzma.LZMAError, ValueError)
+DECODE_ERRORS = (OSError, EOFError, lzma.LZMAError, ValueError, zlib.error)
 
 
 def decompressed(kind: str, raw: BinaryIO, budget: InflateBudget) -> BinaryIO:

@@ -27,6 +27,8 @@ class TempSpace:
     @property
     def dir(self) -> str:
         if self._dir is None:
+            if self.parent:
+                os.makedirs(self.parent, mode=0o700, exist_ok=True)
             self._dir = tempfile.mkdtemp(prefix="apkscan-", dir=self.parent)
         return self._dir
 

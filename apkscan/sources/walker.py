@@ -13,6 +13,7 @@ Every failure is an :class:`InputProblem` for that blob only; the walk goes on.
 from __future__ import annotations
 
 import os
+import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -29,6 +30,8 @@ from apkscan.sources.tempspace import DEFAULT_TMP_LIMIT, TempSpace, release
 from apkscan.sources.zip_archive import ZipReader, ZipTree
 
 NOT_AN_INPUT = "not an APK or a known container"
+# What reading one blob may raise; each becomes an InputProblem for that blob.
+_READ_ERRORS = (ApkScanError, tarfile.TarError, *DECODE_ERRORS)
 
 
 @dataclass(slots=True)
@@ -93,7 +96,7 @@ class Walker:
     def blob(self, b: Blob, depth: int) -> Iterator[Item]:
         try:
             yield from self._dispatch(b, depth)
-        except (ApkScanError, *DECODE_ERRORS) as exc:
+        except _READ_ERRORS as exc:
             yield InputProblem(b.chain, [_issue(exc)])
 
     # ------------------------------------------------------------------ dispatch
@@ -201,7 +204,7 @@ class Walker:
                     yield from self.member(item, chain, depth)
                 else:
                     yield item
-        except (ApkScanError, *DECODE_ERRORS) as exc:
+        except _READ_ERRORS as exc:
             yield InputProblem(chain, [_issue(exc)])
 
     def member(self, m: Member, container: tuple[str, ...], depth: int) -> Iterator[Item]:
@@ -221,7 +224,7 @@ class Walker:
                                           flags=m.flags), depth)
             finally:
                 raw.close()
-        except (ApkScanError, *DECODE_ERRORS) as exc:
+        except _READ_ERRORS as exc:
             yield InputProblem(chain, [_issue(exc)])
 
 
