@@ -284,3 +284,28 @@ def test_truncated_magic_never_crashes(tmp_path, blob):
     (tmp_path / "top.bin").write_bytes(blob)
     found = items(tmp_path / "c.zip", tmp_path / "top.bin", tmp_dir=str(tmp_path / "t"))
     assert found  # records, no exception
+
+
+# --- property: mutated real containers never crash the walk ---------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SEEDS = {name: (CONTAINERS / name).read_bytes() for name in ("pull.tar.gz", "bundletool.apks", "hostile.tar", "clean.xapk")}
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(sorted(_SEEDS)), flips=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)),
+                                                            max_size=6), cut=st.integers(0, 1 << 20))
+def test_mutated_containers_yield_records_never_exceptions(tmp_path_factory, name, flips, cut):
+    data = bytearray(_SEEDS[name])
+    for pos, val in flips:
+        data[pos % len(data)] = val
+    data = data[: max(1, cut % (len(data) + 1))] if cut % 3 == 0 else data
+    d = tmp_path_factory.mktemp("m")
+    (d / name).write_bytes(bytes(data))
+    for item in FileSource([str(d / name)], WalkOptions(tmp_dir=str(d / "t"))).inputs():
+        if isinstance(item, ScanInput) and item.cleanup:
+            os.unlink(item.path)
+    assert not (d / "t").exists() or list((d / "t").iterdir()) == []
