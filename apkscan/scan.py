@@ -273,7 +273,7 @@ def _close_bundle(apps: list[AppResult], key: str | None, settings: ScanSettings
     from apkscan.splits import assemble
 
     merged, skipped = assemble(apps, key or "", settings.policy, settings.rules)
-    return [*merged, *skipped]
+    return [*merged, *skipped, *(_Custody(a) for a in apps)]
 
 
 def _add(result: ScanResult, records: list[Any]) -> None:
@@ -287,14 +287,30 @@ def _add(result: ScanResult, records: list[Any]) -> None:
             result.add_skipped(r)
         elif isinstance(r, InputFile):
             result.input_files.append(r)
+        elif isinstance(r, _Custody):
+            _fill_custody(result, r.app)
+
+
+@dataclass(slots=True)
+class _Custody:
+    """A split of a folder bundle: not an app record of its own, but its file's hash is owed."""
+
+    app: AppResult
 
 
 def _fill_custody(result: ScanResult, app: AppResult) -> None:
-    """An APK given as itself: its custody hash is the one identify already computed."""
-    if len(app.chain) == 1 and app.identity.file and result.input_files:
-        last = result.input_files[-1]
-        if last.path == app.chain[0] and last.sha256 is None:
-            last.sha256 = app.identity.file.sha256
+    """An APK given as itself: its custody hash is the one identify already computed.
+
+    Its InputFile was recorded just before it (or before the other files of its split
+    folder), so only the most recent records are searched.
+    """
+    if len(app.chain) != 1 or app.identity.file is None:
+        return
+    for rec in reversed(result.input_files[-256:]):
+        if rec.path == app.chain[0]:
+            if rec.sha256 is None:
+                rec.sha256 = app.identity.file.sha256
+            return
 
 
 def _container(chain: tuple[str, ...]) -> str | None:

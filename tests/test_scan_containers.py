@@ -262,3 +262,13 @@ def test_password_sources_in_order(tmp_path, monkeypatch):
     assert password_provider(None, None)() is None  # stdin is not a terminal under pytest: no prompt
     assert parse_size("500M") == 500 << 20 and parse_size("8G") == 8 << 30 and parse_size("123") == 123
     assert os.environ.get("APKSCAN_BACKUP_PASSWORD") is None
+
+
+def test_split_folder_custody_has_every_files_hash(run, tmp_path):
+    root = split_folder(tmp_path, (CONTAINERS / "splits" / "clean-config.xxhdpi-impostor.apk").read_bytes())
+    doc = run(root)
+    files = {Path(f["path"]).name: f["sha256"] for f in doc["input_files"]}
+    assert set(files) == {"base.apk", "split_config.en.apk", "split_config.x.apk"}
+    for name, digest in files.items():
+        assert digest == hashlib.sha256((root / "app" / "com.example.clean-1" / name).read_bytes()).hexdigest()
+    assert doc["apps"][0]["verdict"] == "review"
