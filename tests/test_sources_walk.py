@@ -309,3 +309,21 @@ def test_mutated_containers_yield_records_never_exceptions(tmp_path_factory, nam
         if isinstance(item, ScanInput) and item.cleanup:
             os.unlink(item.path)
     assert not (d / "t").exists() or list((d / "t").iterdir()) == []
+
+
+def test_zstd_is_read_or_clearly_unsupported(tmp_path):
+    try:
+        from compression import zstd  # noqa: F401
+        available = True
+    except ImportError:
+        try:
+            import zstandard  # noqa: F401
+            available = True
+        except ImportError:
+            available = False
+    if available:
+        pytest.skip("a zstd decoder is installed: covered by the gzip/xz paths")
+    (tmp_path / "x.tar.zst").write_bytes(b"\x28\xb5\x2f\xfd" + bytes(64))
+    found = items(tmp_path / "x.tar.zst", APKS / "v1v2.apk")
+    assert [p.issues[0].code for p in of(InputProblem, found)] == ["CONTAINER_UNSUPPORTED_COMPRESSION"]
+    assert len(of(ScanInput, found)) == 1

@@ -20,12 +20,19 @@ from apkscan.sources.streams import Budgeted, Counting, InflateBudget
 
 
 def _zstd_open(raw: BinaryIO) -> BinaryIO:
+    """Python 3.14's ``compression.zstd``, else the ``zstandard`` package if installed; no new dependency."""
     try:
         from compression import zstd  # Python >= 3.14 standard library
+
+        return zstd.ZstdFile(raw)
+    except ImportError:
+        pass
+    try:
+        import zstandard
     except ImportError:
         raise LimitExceeded("CONTAINER_UNSUPPORTED_COMPRESSION",
-                            "a zstd stream: this Python has no zstd decoder (Python 3.14+ does)") from None
-    return zstd.ZstdFile(raw)
+                            "a zstd stream: no zstd decoder here (Python 3.14+, or the zstandard package)") from None
+    return zstandard.ZstdDecompressor().stream_reader(raw)
 
 
 OPENERS = {
