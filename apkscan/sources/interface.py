@@ -45,7 +45,13 @@ class ScanInput:
     read in place); otherwise it is the whole file. ``cleanup``: the source created
     ``path`` (a spooled copy) and the scanner deletes it right after scanning.
     ``bundle``: members of one split bundle share this key (the bundle's chain display),
-    so the scan can compare base and splits.
+    so the scan can compare base and splits; they arrive one after another.
+    ``flags``: container facts about the member (e.g. ``TAMPER_MEMBER_NAME``), added to the
+    identity's tamper indicators.
+
+    Lifetime: ``path`` may be a spooled copy of a ZIP that the source deletes when its
+    iterator advances (a window into it has ``cleanup=False``). Scan an input before asking
+    the source for the next item; a parallel scanner must respect that (or copy the bytes).
     """
 
     path: str
