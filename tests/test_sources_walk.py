@@ -327,3 +327,15 @@ def test_zstd_is_read_or_clearly_unsupported(tmp_path):
     found = items(tmp_path / "x.tar.zst", APKS / "v1v2.apk")
     assert [p.issues[0].code for p in of(InputProblem, found)] == ["CONTAINER_UNSUPPORTED_COMPRESSION"]
     assert len(of(ScanInput, found)) == 1
+
+
+def test_empty_archives_are_accounted_for(tmp_path):
+    with zipfile.ZipFile(tmp_path / "empty.zip", "w"):
+        pass
+    with tarfile.open(tmp_path / "empty.tar", "w", format=tarfile.USTAR_FORMAT) as tf:
+        d = tarfile.TarInfo("only-a-folder/")
+        d.type = tarfile.DIRTYPE
+        tf.addfile(d)
+    found = items(tmp_path / "empty.zip", tmp_path / "empty.tar")
+    assert sorted(s.examples[0] for s in of(Skipped, found) if s.reason.startswith("empty container")) == \
+        [str(tmp_path / "empty.tar"), str(tmp_path / "empty.zip")]

@@ -198,14 +198,19 @@ class Walker:
     # ------------------------------------------------------------------ members
     def _entries(self, reader: ContainerReader, depth: int) -> Iterator[Item]:
         chain = getattr(reader, "chain", ())
+        seen = 0
         try:
             for item in reader.entries():
+                seen += 1
                 if isinstance(item, Member):
                     yield from self.member(item, chain, depth)
                 else:
                     yield item
         except _READ_ERRORS as exc:
+            seen += 1
             yield InputProblem(chain, [_issue(exc)])
+        if not seen:  # accounted for, not silently nothing
+            yield Skipped(chain[:-1] or chain, "empty container (no files in it)", 1, [chain[-1]])
 
     def member(self, m: Member, container: tuple[str, ...], depth: int) -> Iterator[Item]:
         """Classify one member by content and recurse into it."""
