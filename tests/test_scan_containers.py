@@ -272,3 +272,34 @@ def test_split_folder_custody_has_every_files_hash(run, tmp_path):
     for name, digest in files.items():
         assert digest == hashlib.sha256((root / "app" / "com.example.clean-1" / name).read_bytes()).hexdigest()
     assert doc["apps"][0]["verdict"] == "review"
+
+
+def test_html_groups_by_outermost_input_and_lists_skips_and_custody(run, tmp_path):
+    from apkscan.report import html
+
+    doc = run(CONTAINERS / "pull.tar.gz", CONTAINERS / "bomb.zip", APKS / "v1v2.apk")
+    ctx = html.context(doc)
+    rows = {c["name"]: c for c in ctx["containers"]}
+    pull = rows[str(CONTAINERS / "pull.tar.gz")]
+    assert pull["total"] == 3 and pull["counts"]["prohibited"] == 2 and pull["errors"] == 0
+    assert rows[str(CONTAINERS / "bomb.zip")]["errors"] == 10 and rows[str(CONTAINERS / "bomb.zip")]["total"] == 0
+    assert str(APKS / "v1v2.apk") not in rows  # an APK given directly is not a "source" row
+    assert sum(s.count for s in ctx["skipped"]) == 2
+    out = tmp_path / "r.html"
+    with open(out, "w", encoding="utf-8") as fh:
+        html.render(doc, fh)
+    page = out.read_text(encoding="utf-8")
+    digest = hashlib.sha256((CONTAINERS / "pull.tar.gz").read_bytes()).hexdigest()
+    assert digest in page and "Input files (3)" in page and "Files not scanned (2)" in page
+
+
+def test_full_apk_named_like_a_split_stays_an_app_of_its_own(run, tmp_path):
+    """Names are claims: a complete app hidden as ``split_*.apk`` is not folded into the base."""
+    d = tmp_path / "pulled"
+    d.mkdir()
+    shutil.copy(APKS / "clean-v1v2v3.apk", d / "base.apk")
+    shutil.copy(APKS / "wechat-impostor.apk", d / "split_config.en.apk")
+    doc = run(d)
+    apps = {a["package"]: a for a in doc["apps"]}
+    assert set(apps) == {"com.example.clean", "com.tencent.mm"}
+    assert apps["com.tencent.mm"]["verdict"] == "prohibited" and apps["com.example.clean"]["splits"] == []

@@ -137,6 +137,7 @@ def context(doc: dict) -> dict:
         "bar_width": _BAR_WIDTH,
         "containers": _containers(apps, errors),
         "skipped": view.skipped(doc),
+        "input_files": view.input_files(doc),
         "css": css,
         "js": js,
         "csp": csp,

@@ -223,6 +223,24 @@ def skipped(doc: dict) -> list[SkippedRow]:
     return sorted(out, key=lambda r: (-r.count, r.where, r.reason))
 
 
+@dataclass(slots=True)
+class InputFileRow:
+    path: str
+    kind: str
+    size: int | None
+    sha256: str | None
+
+
+def input_files(doc: dict) -> list[InputFileRow]:
+    """Custody records of the outermost input files (schema 1.1)."""
+    out = []
+    for raw in _l(_d(doc).get("input_files")):
+        raw = _d(raw)
+        size = raw.get("size") if isinstance(raw.get("size"), int) else None
+        out.append(InputFileRow(_s(raw.get("path")) or "", _s(raw.get("kind")) or "", size, _s(raw.get("sha256"))))
+    return out
+
+
 def outermost(raw: dict) -> str | None:
     """The outermost input of an app or error record (schema 1.1), else its container or path."""
     src = raw.get("source")
