@@ -203,26 +203,38 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
     if max_sdk is not None:
         settings.sdk_kwargs["max_sdk"] = max_sdk
     for src in sources:
-        bundle: list[Any] = []
-        key: str | None = None
-        for item in src.inputs():
-            item_key = item.bundle if isinstance(item, ScanInput) else None
-            if isinstance(item, ScanInput):  # records between a bundle's APKs (skips) keep it open
-                if bundle and item_key != key:
-                    _add(result, _close_bundle(bundle, key, settings))
-                    bundle = []
-                key = item_key
-            if progress and isinstance(item, (ScanInput, RecordedApp)):
-                progress(item.display)
-            records = scan_item(item, settings)
-            if item_key is not None:
-                bundle.extend(r for r in records if isinstance(r, AppResult))
-                records = [r for r in records if not isinstance(r, AppResult)]
-            _add(result, records)
-        if bundle:
-            _add(result, _close_bundle(bundle, key, settings))
+        items = src.inputs()
+        try:
+            _scan_source(items, settings, result, progress)
+        finally:  # interrupted or not: the source removes its temporary files now
+            close = getattr(items, "close", None)
+            if close:
+                close()
     result.finished_at = _now()
     return result
+
+
+def _scan_source(items: Iterable[Any], settings: ScanSettings, result: ScanResult,
+                 progress: Callable[[str], None] | None) -> None:
+    """Scan one source's items in order; a split bundle's APKs are assembled when it ends."""
+    bundle: list[Any] = []
+    key: str | None = None
+    for item in items:
+        item_key = item.bundle if isinstance(item, ScanInput) else None
+        if isinstance(item, ScanInput):  # records between a bundle's APKs (skips) keep it open
+            if bundle and item_key != key:
+                _add(result, _close_bundle(bundle, key, settings))
+                bundle = []
+            key = item_key
+        if progress and isinstance(item, (ScanInput, RecordedApp)):
+            progress(item.display)
+        records = scan_item(item, settings)
+        if item_key is not None:
+            bundle.extend(r for r in records if isinstance(r, AppResult))
+            records = [r for r in records if not isinstance(r, AppResult)]
+        _add(result, records)
+    if bundle:
+        _add(result, _close_bundle(bundle, key, settings))
 
 
 def scan_item(item: Any, settings: ScanSettings) -> list[Any]:

@@ -303,3 +303,19 @@ def test_full_apk_named_like_a_split_stays_an_app_of_its_own(run, tmp_path):
     apps = {a["package"]: a for a in doc["apps"]}
     assert set(apps) == {"com.example.clean", "com.tencent.mm"}
     assert apps["com.tencent.mm"]["verdict"] == "prohibited" and apps["com.example.clean"]["splits"] == []
+
+
+def test_interrupted_scan_leaves_no_temporary_files(rules, policy, tmp_path):
+    spool = tmp_path / "spool"
+    calls = []
+
+    def progress(name):
+        calls.append(name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        scan([FileSource([str(CONTAINERS / "wechat-sai.apks"), str(CONTAINERS / "pull.tar.gz")],
+                         WalkOptions(tmp_dir=str(spool)))], rules, policy, progress=progress)
+    assert len(calls) == 2
+    assert list(spool.iterdir()) == []
