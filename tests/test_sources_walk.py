@@ -339,3 +339,68 @@ def test_empty_archives_are_accounted_for(tmp_path):
     found = items(tmp_path / "empty.zip", tmp_path / "empty.tar")
     assert sorted(s.examples[0] for s in of(Skipped, found) if s.reason.startswith("empty container")) == \
         [str(tmp_path / "empty.tar"), str(tmp_path / "empty.zip")]
+
+
+class _MiniQF:
+    """A small real layout reader for the test: packages.json names apps, apks/ holds APKs."""
+
+    kind = "androidqf"
+
+    def __init__(self, tree):
+        self.tree, self.chain = tree, tree.chain
+
+    def entries(self):
+        import json
+
+        with self.tree.member("packages.json").open() as fh:
+            for pkg in json.loads(fh.read()):
+                yield RecordedApp(self.chain + ("packages.json",), pkg["name"], "androidqf packages.json")
+        for name in self.tree.names():
+            if name.startswith("apks/"):
+                yield self.tree.member(name)
+
+
+def _qf_folder(root: Path) -> Path:
+    (root / "apks").mkdir(parents=True)
+    (root / "packages.json").write_text('[{"name": "com.tencent.mm"}]')
+    (root / "acquisition.json").write_text("{}")
+    shutil.copy(APKS / "v1v2.apk", root / "apks" / "com.example.v1v2.apk")
+    return root
+
+
+def test_layout_registry_entry_reads_folders_and_zips(tmp_path, monkeypatch):
+    wired = [registry.LayoutFormat("androidqf", "an AndroidQF acquisition", registry._androidqf_marker,
+                                   registry._androidqf, lambda tree, ctx: _MiniQF(tree))]
+    monkeypatch.setattr(registry, "LAYOUT_FORMATS", wired)
+    root = _qf_folder(tmp_path / "acq")
+    found = items(tmp_path / "acq")
+    assert [(r.chain, r.package) for r in of(RecordedApp, found)] == [((str(root), "packages.json"), "com.tencent.mm")]
+    assert [i.chain for i in of(ScanInput, found)] == [(str(root), "apks/com.example.v1v2.apk")]
+    assert of(InputProblem, found) == []
+    archive = tmp_path / "acq.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for p in sorted(root.rglob("*")):
+            if p.is_file():
+                z.write(p, p.relative_to(root).as_posix())
+    found = items(archive)
+    assert [i.chain for i in of(ScanInput, found)] == [(str(archive), "apks/com.example.v1v2.apk")]
+    assert [r.package for r in of(RecordedApp, found)] == ["com.tencent.mm"]
+
+
+def test_unwired_layout_is_named_and_its_files_still_scanned(tmp_path):
+    root = _qf_folder(tmp_path / "acq")
+    found = items(root)
+    probs = of(InputProblem, found)
+    assert [p.issues[0].code for p in probs] == ["INPUT_UNSUPPORTED_CONTAINER"] and "AndroidQF" in probs[0].issues[0].message
+    assert [i.chain[-1] for i in of(ScanInput, found)] == [str(root / "apks" / "com.example.v1v2.apk")]
+    custody = of(InputFile, found)  # walked file by file: the APK has its custody record
+    assert [Path(f.path).name for f in custody] == ["com.example.v1v2.apk"]
+
+
+def test_layout_members_in_a_folder_get_custody_records(tmp_path, monkeypatch):
+    wired = [registry.LayoutFormat("androidqf", "an AndroidQF acquisition", registry._androidqf_marker,
+                                   registry._androidqf, lambda tree, ctx: _MiniQF(tree))]
+    monkeypatch.setattr(registry, "LAYOUT_FORMATS", wired)
+    root = _qf_folder(tmp_path / "acq")
+    found = items(root)
+    assert [(Path(f.path).name, f.kind) for f in of(InputFile, found)] == [("com.example.v1v2.apk", "apk")]

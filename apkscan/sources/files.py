@@ -12,16 +12,14 @@ one split bundle; layout readers (AndroidQF, backup apps) are offered each folde
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 from collections.abc import Iterable, Iterator
 
-from apkscan.apk.bytesource import ByteSource
-from apkscan.apk.zipreader import ZipArchive
-from apkscan.issues import ApkScanError, error
-from apkscan.sources import detect, registry
+from apkscan.issues import error
+from apkscan.sources import detect
 from apkscan.sources.bundles import SPLIT_NAME, is_split_folder
-from apkscan.sources.interface import InputFile, InputProblem, Item, Member, Skipped
+from apkscan.sources.custody import input_file
+from apkscan.sources.interface import InputProblem, Item, Member, Skipped
 from apkscan.sources.walker import WalkContext, Walker, WalkOptions, layout_format, unsupported_layout
 
 MAX_FILES_PER_FOLDER = 100_000
@@ -60,12 +58,9 @@ class FileSource:
         """One outermost file: its custody record, then whatever it holds."""
         walker.ctx.new_input()
         try:
-            size = os.path.getsize(path)
-            with open(path, "rb") as fh:
-                head = fh.read(detect.HEAD_SIZE)
-            kind = outer_kind(path, head)
-            if kind is not None or given:
-                yield InputFile(path, size, kind or "unknown", None if kind == detect.APK else sha256_file(path))
+            record = input_file(path, given=given)
+            if record is not None:
+                yield record
             yield from walker.local_file(path, (path,), where, given=given, bundle=bundle)
         except OSError as exc:
             yield InputProblem((path,), [error("INPUT_UNREADABLE", f"cannot read: {exc.strerror or exc}")])
@@ -139,7 +134,7 @@ class FileSource:
         if fmt.open is None:
             yield unsupported_layout(fmt, tree.chain)
             return False
-        yield from walker._entries(fmt.open(tree, walker.ctx), 1)
+        yield from walker._entries(fmt.open(tree, walker.ctx), 1, custody=True)
         return True
 
 
@@ -170,29 +165,3 @@ class FolderTree:
             raise KeyError(name)
         size = os.path.getsize(full)
         return Member(name, size, lambda: open(full, "rb"), window=(full, 0, size))
-
-
-def outer_kind(path: str, head: bytes) -> str | None:
-    """What an outermost file is (for custody records); None when it is no input."""
-    if detect.is_zip(head):
-        try:
-            with ByteSource(path) as src:
-                return detect.zip_kind([e.name for e in ZipArchive.open(src).entries])
-        except (ApkScanError, OSError):
-            return detect.APK  # a broken ZIP goes to identify, which says what is wrong
-    comp = registry.compression(head)
-    if comp:
-        return comp
-    fmt = registry.stream_format(head)
-    if fmt:
-        return fmt.kind
-    return detect.APK if path.lower().endswith(".apk") else None
-
-
-def sha256_file(path: str) -> str:
-    """Streamed SHA-256 of a container (custody: the bytes the results came from)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

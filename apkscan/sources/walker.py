@@ -196,17 +196,24 @@ class Walker:
         yield from self._entries(reader, depth + 1)
 
     # ------------------------------------------------------------------ members
-    def _entries(self, reader: ContainerReader, depth: int) -> Iterator[Item]:
+    def _entries(self, reader: ContainerReader, depth: int, custody: bool = False) -> Iterator[Item]:
+        """``custody``: the reader reads a folder, so its members are outermost files too."""
         chain = getattr(reader, "chain", ())
         seen = 0
         try:
             for item in reader.entries():
                 seen += 1
                 if isinstance(item, Member):
+                    if custody and item.window is not None and item.window[1] == 0:
+                        from apkscan.sources.custody import input_file
+
+                        record = input_file(item.window[0])
+                        if record is not None:
+                            yield record
                     yield from self.member(item, chain, depth)
                 else:
                     yield item
-        except _READ_ERRORS as exc:
+        except (*_READ_ERRORS, OSError) as exc:
             seen += 1
             yield InputProblem(chain, [_issue(exc)])
         if not seen:  # accounted for, not silently nothing
