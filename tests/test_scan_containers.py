@@ -319,3 +319,19 @@ def test_interrupted_scan_leaves_no_temporary_files(rules, policy, tmp_path):
                          WalkOptions(tmp_dir=str(spool)))], rules, policy, progress=progress)
     assert len(calls) == 2
     assert list(spool.iterdir()) == []
+
+
+def test_html_details_list_a_bundles_splits(run, tmp_path):
+    from apkscan.report import html
+
+    doc = run(CONTAINERS / "bundletool.apks")
+    out = tmp_path / "r.html"
+    with open(out, "w", encoding="utf-8") as fh:
+        html.render(doc, fh)
+    page = out.read_text(encoding="utf-8")
+    assert "Split APKs of this bundle (2)" in page
+    assert "no: verified signers differ from the base&#39;s" in page
+    doc["apps"][0]["splits"] = "not a list"  # a hand-edited document renders, without splits
+    with open(out, "w", encoding="utf-8") as fh:
+        html.render(doc, fh)
+    assert "Split APKs of this bundle" not in out.read_text(encoding="utf-8")

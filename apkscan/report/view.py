@@ -160,6 +160,17 @@ def detail(ident: dict) -> Detail:
 
 
 @dataclass(slots=True)
+class SplitRow:
+    path: str
+    split: str | None
+    package: str | None
+    sha256: str | None
+    verified: bool
+    verdict: str
+    mismatch: list[str]
+
+
+@dataclass(slots=True)
 class AppRow:
     index: int
     source: str  # the APK path (inside its container, if any)
@@ -184,6 +195,17 @@ class AppRow:
     identity: dict
     raw: dict = field(repr=False)
     outermost: str | None = None  # the input file (device backup, archive, APK) it came from
+
+    def splits(self) -> list[SplitRow]:
+        """Split APKs of a bundle (schema 1.1), each with its own verdict and mismatch reasons."""
+        out = []
+        for raw in _l(self.raw.get("splits")):
+            raw = _d(raw)
+            path, container = _source(raw)
+            out.append(SplitRow(path=path, split=_s(raw.get("split")), package=_s(raw.get("package")),
+                                sha256=_s(raw.get("sha256")), verified=bool(raw.get("verified")),
+                                verdict=_s(raw.get("verdict")) or "unknown", mismatch=_strs(raw.get("mismatch"))))
+        return out
 
     def detail(self) -> Detail:
         d = detail(self.identity)
