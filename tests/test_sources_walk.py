@@ -404,3 +404,14 @@ def test_layout_members_in_a_folder_get_custody_records(tmp_path, monkeypatch):
     root = _qf_folder(tmp_path / "acq")
     found = items(root)
     assert [(Path(f.path).name, f.kind) for f in of(InputFile, found)] == [("com.example.v1v2.apk", "apk")]
+
+
+def test_zip_member_names_that_escape_are_flagged_not_followed(tmp_path):
+    with zipfile.ZipFile(tmp_path / "evil.zip", "w") as z:
+        z.writestr("../../../tmp/evil.apk", (APKS / "v1v2.apk").read_bytes())
+        z.writestr("/etc/cron.d/x.apk", (APKS / "v2-only.apk").read_bytes())
+        z.writestr("fine/\x1b[31mred.txt", b"text")
+    found = items(tmp_path / "evil.zip")
+    flagged = {i.chain[-1]: [f.code for f in i.flags] for i in of(ScanInput, found)}
+    assert flagged == {"../../../tmp/evil.apk": ["TAMPER_MEMBER_NAME"], "/etc/cron.d/x.apk": ["TAMPER_MEMBER_NAME"]}
+    assert [s.examples for s in of(Skipped, found)] == [["fine/\x1b[31mred.txt"]]  # kept as data; reports escape it
