@@ -268,11 +268,12 @@ def _scan_input(item: ScanInput, settings: ScanSettings) -> list[Any]:
                         **settings.sdk_kwargs)
     identity.tamper.extend(item.flags)
     chain = tuple(item.chain)
+    custody = [_Custody(chain[0], identity.file.sha256)] if len(chain) == 1 and identity.file else []
     if unscannable(identity):
         issues = list(identity.errors) or [Issue("INPUT_UNREADABLE", "no manifest could be read")]
-        return [InputError(item.display, item.container, issues, chain)]
+        return [InputError(item.display, item.container, issues, chain), *custody]
     window = (item.offset, item.length)
-    out: list[Any] = [evaluate(identity, settings.rules, settings.policy, source=item.display,
+    out: list[Any] = [*custody, evaluate(identity, settings.rules, settings.policy, source=item.display,
                                container=item.container, dex_path=item.path if settings.deep else None,
                                dex_window=window, chain=chain)]
     partial = incomplete(identity)
@@ -285,14 +286,13 @@ def _close_bundle(apps: list[AppResult], key: str | None, settings: ScanSettings
     from apkscan.splits import assemble
 
     merged, skipped = assemble(apps, key or "", settings.policy, settings.rules)
-    return [*merged, *skipped, *(_Custody(a) for a in apps)]
+    return [*merged, *skipped]
 
 
 def _add(result: ScanResult, records: list[Any]) -> None:
     for r in records:
         if isinstance(r, AppResult):
             result.apps.append(r)
-            _fill_custody(result, r)
         elif isinstance(r, InputError):
             result.errors.append(r)
         elif isinstance(r, Skipped):
@@ -300,28 +300,23 @@ def _add(result: ScanResult, records: list[Any]) -> None:
         elif isinstance(r, InputFile):
             result.input_files.append(r)
         elif isinstance(r, _Custody):
-            _fill_custody(result, r.app)
+            _fill_custody(result, r)
 
 
 @dataclass(slots=True)
 class _Custody:
-    """A split of a folder bundle: not an app record of its own, but its file's hash is owed."""
+    """An APK given as itself (or met in a folder): the hash identify computed is its custody hash."""
 
-    app: AppResult
+    path: str
+    sha256: str
 
 
-def _fill_custody(result: ScanResult, app: AppResult) -> None:
-    """An APK given as itself: its custody hash is the one identify already computed.
-
-    Its InputFile was recorded just before it (or before the other files of its split
-    folder), so only the most recent records are searched.
-    """
-    if len(app.chain) != 1 or app.identity.file is None:
-        return
+def _fill_custody(result: ScanResult, c: _Custody) -> None:
+    """Its InputFile was recorded just before (or before the other files of its split folder)."""
     for rec in reversed(result.input_files[-256:]):
-        if rec.path == app.chain[0]:
+        if rec.path == c.path:
             if rec.sha256 is None:
-                rec.sha256 = app.identity.file.sha256
+                rec.sha256 = c.sha256
             return
 
 

@@ -335,3 +335,11 @@ def test_html_details_list_a_bundles_splits(run, tmp_path):
     with open(out, "w", encoding="utf-8") as fh:
         html.render(doc, fh)
     assert "Split APKs of this bundle" not in out.read_text(encoding="utf-8")
+
+
+def test_custody_hash_of_a_given_file_that_is_no_apk(run, tmp_path):
+    bad = tmp_path / "broken.apk"
+    bad.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
+    doc = run(bad)
+    assert [e["code"] for e in doc["errors"]] and doc["apps"] == []
+    assert doc["input_files"][0]["sha256"] == hashlib.sha256(bad.read_bytes()).hexdigest()

@@ -16,9 +16,7 @@ import os
 from collections.abc import Iterable, Iterator
 
 from apkscan.issues import error
-from apkscan.sources import detect
 from apkscan.sources.bundles import SPLIT_NAME, is_split_folder
-from apkscan.sources.custody import input_file
 from apkscan.sources.interface import InputProblem, Item, Member, Skipped
 from apkscan.sources.walker import WalkContext, Walker, WalkOptions, layout_format, unsupported_layout
 
@@ -58,9 +56,6 @@ class FileSource:
         """One outermost file: its custody record, then whatever it holds."""
         walker.ctx.new_input()
         try:
-            record = input_file(path, given=given)
-            if record is not None:
-                yield record
             yield from walker.local_file(path, (path,), where, given=given, bundle=bundle)
         except OSError as exc:
             yield InputProblem((path,), [error("INPUT_UNREADABLE", f"cannot read: {exc.strerror or exc}")])

@@ -22,6 +22,7 @@ from apkscan.apk.bytesource import ByteSource
 from apkscan.apk.zipreader import ZipArchive
 from apkscan.issues import ApkScanError, Issue, error
 from apkscan.sources import detect, registry
+from apkscan.sources.custody import record as custody_record
 from apkscan.sources.bundles import BundleReader
 from apkscan.sources.compressed import DECODE_ERRORS, decompressed
 from apkscan.sources.interface import ContainerReader, InputProblem, Item, Member, ScanInput, Skipped
@@ -78,6 +79,7 @@ class Blob:
     bundle: str | None = None
     flags: list[Issue] = field(default_factory=list)
     given: bool = False  # named on the command line: never skipped, always reported
+    custody: bool = False  # an outermost local file: its InputFile record is owed
 
 
 class Walker:
@@ -91,7 +93,8 @@ class Walker:
         size = os.path.getsize(path)
         with open(path, "rb") as fh:
             head = fh.read(detect.HEAD_SIZE)
-        yield from self.blob(Blob(chain, where, head, window=(path, 0, size), bundle=bundle, given=given), 0)
+        yield from self.blob(Blob(chain, where, head, window=(path, 0, size), bundle=bundle, given=given,
+                                  custody=True), 0)
 
     def blob(self, b: Blob, depth: int) -> Iterator[Item]:
         try:
@@ -109,6 +112,7 @@ class Walker:
         if comp is None and fmt is None:
             yield from self._unknown(b)
             return
+        yield from self._custody(b, comp or fmt.kind)
         if fmt is not None and fmt.open is None:
             yield InputProblem(b.chain, [error(fmt.code, f"{fmt.label}: this container is recognised but not read by this version")])
             return
@@ -131,6 +135,7 @@ class Walker:
         """Not an input. Given files and ``*.apk`` names go to ``identify`` for a precise error."""
         named_apk = b.chain[-1].lower().endswith(".apk")
         if b.window is not None and (b.given or named_apk):
+            yield from self._custody(b, "unknown")
             path, off, length = b.window
             yield ScanInput(path, b.chain, off, None if (off, length) == (0, os.path.getsize(path)) else length,
                             bundle=b.bundle, flags=b.flags)
@@ -138,6 +143,11 @@ class Walker:
             yield InputProblem(b.chain, [error("INPUT_NOT_AN_APK", "named like an APK but its bytes are no ZIP archive")])
         else:
             yield Skipped(b.where, NOT_AN_INPUT, 1, [b.chain[-1]])
+
+    def _custody(self, b: Blob, kind: str) -> Iterator[Item]:
+        """The custody record of an outermost file, once its kind is known (hashed unless an APK)."""
+        if b.custody and b.window is not None:
+            yield custody_record(b.window[0], b.window[2], kind)
 
     def _stream(self, b: Blob) -> BinaryIO:
         if b.stream is not None:
@@ -164,6 +174,7 @@ class Walker:
                 kind = detect.zip_kind([e.name for e in archive.entries])
             except ApkScanError:
                 kind = detect.APK  # a broken ZIP: identify reports exactly what is wrong with it
+            yield from self._custody(b, kind)
             if kind == detect.APK:
                 handed_on = True
                 whole = spooled is not None or (off, length) == (0, os.path.getsize(path))
@@ -204,13 +215,7 @@ class Walker:
             for item in reader.entries():
                 seen += 1
                 if isinstance(item, Member):
-                    if custody and item.window is not None and item.window[1] == 0:
-                        from apkscan.sources.custody import input_file
-
-                        record = input_file(item.window[0])
-                        if record is not None:
-                            yield record
-                    yield from self.member(item, chain, depth)
+                    yield from self.member(item, chain, depth, custody=custody)
                 else:
                     yield item
         except (*_READ_ERRORS, OSError) as exc:
@@ -219,15 +224,17 @@ class Walker:
         if not seen:  # accounted for, not silently nothing
             yield Skipped(chain[:-1] or chain, "empty container (no files in it)", 1, [chain[-1]])
 
-    def member(self, m: Member, container: tuple[str, ...], depth: int) -> Iterator[Item]:
-        """Classify one member by content and recurse into it."""
+    def member(self, m: Member, container: tuple[str, ...], depth: int, custody: bool = False) -> Iterator[Item]:
+        """Classify one member by content and recurse into it (``custody``: a whole file of a folder)."""
         chain = container + (m.name,)
         try:
             if m.window is not None:
                 path, off, length = m.window
                 with WindowStream(path, off, min(length, detect.HEAD_SIZE)) as ws:
                     head = read_head(ws, detect.HEAD_SIZE)
-                yield from self.blob(Blob(chain, container, head, window=m.window, bundle=m.bundle, flags=m.flags), depth)
+                whole = custody and off == 0 and length == os.path.getsize(path)
+                yield from self.blob(Blob(chain, container, head, window=m.window, bundle=m.bundle, flags=m.flags,
+                                          custody=whole), depth)
                 return
             raw = m.open()
             try:
