@@ -5,7 +5,7 @@ pipelines can act on, in the spirit of apksig's ``ApkVerifier.Issue`` names. Whe
 apksig has an issue for the same condition we use its name verbatim (for example
 ``JAR_SIG_NO_MANIFEST`` or ``V2_SIG_APK_DIGEST_DID_NOT_VERIFY``), so output can be
 compared with ``apksigner`` line by line. apkscan's own conditions use the
-prefixes ``ZIP_``, ``MANIFEST_``, ``INPUT_`` and ``TAMPER_``.
+prefixes ``ZIP_``, ``MANIFEST_``, ``INPUT_``, ``CONTAINER_`` and ``TAMPER_``.
 
 Codes are strings, never renumbered; a new condition gets a new code.
 """

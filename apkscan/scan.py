@@ -22,9 +22,9 @@ from apkscan.policy.decide import decide
 from apkscan.policy.model import VERDICT_RANK, Policy
 from apkscan.rules.matcher import match_identity
 from apkscan.rules.model import Finding, RuleSet
-from apkscan.sources.interface import InputProblem, ScanInput, Source
+from apkscan.sources.interface import chain_display, InputFile, InputProblem, RecordedApp, ScanInput, Skipped, Source
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: source chain/outermost, splits, input_files, skipped
 FAIL_ON = ("prohibited", "review", "never")
 EXIT_OK, EXIT_FLAGGED, EXIT_USAGE, EXIT_INPUT_ERRORS = (
     ExitCode.OK, ExitCode.FLAGGED, ExitCode.USAGE, ExitCode.INCOMPLETE)  # the one definition: cli/exit_codes
@@ -42,12 +42,17 @@ class AppResult:
     verdict: str = "allowed"
     policy: dict[str, Any] | None = None
     warnings: list[Issue] = field(default_factory=list)  # scan-level (e.g. DEX reading in --deep)
+    chain: tuple[str, ...] = ()  # outermost input first, then each member name
+    splits: list[dict[str, Any]] = field(default_factory=list)  # split APKs of a bundle (apkscan.splits)
+
+    def source_dict(self) -> dict[str, Any]:
+        return source_dict(self.source, self.container, self.chain)
 
     def to_dict(self) -> dict[str, Any]:
         m = self.identity.manifest
         f = self.identity.file
         return {
-            "source": {"path": self.source, "container": self.container},
+            "source": self.source_dict(),
             "container": self.container,
             "package": m.package if m else None,
             "label": m.label if m else None,
@@ -60,7 +65,15 @@ class AppResult:
             "findings": [x.to_dict() for x in self.findings],
             "warnings": [i.to_dict() for i in self.warnings],
             "identity": self.identity.to_dict(),
+            "splits": list(self.splits),
         }
+
+
+def source_dict(path: str, container: str | None, chain: tuple[str, ...]) -> dict[str, Any]:
+    """Where an app or error came from: display path, container, full chain, outermost input."""
+    chain = chain or (path,)
+    member = chain[-1] if len(chain) > 1 else path  # relative to its container, as schema 1.0 had it
+    return {"path": member, "container": container, "chain": list(chain), "outermost": chain[0]}
 
 
 @dataclass(slots=True)
@@ -70,10 +83,11 @@ class InputError:
     source: str
     container: str | None
     errors: list[Issue]
+    chain: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         first = self.errors[0] if self.errors else None
-        return {"source": {"path": self.source, "container": self.container},
+        return {"source": source_dict(self.source, self.container, self.chain),
                 "container": self.container,
                 "code": first.code if first else "INPUT_ERROR",
                 "message": first.message if first else "",
@@ -91,6 +105,17 @@ class ScanResult:
     started_at: str = ""
     finished_at: str = ""
     interrupted: bool = False  # stopped by Ctrl-C / SIGTERM: the apps are what finished
+    input_files: list[InputFile] = field(default_factory=list)  # custody: every outermost file
+    skipped: dict[tuple[tuple[str, ...], str], Skipped] = field(default_factory=dict)
+
+    def add_skipped(self, s: Skipped) -> None:
+        """One record per (where, reason): a tar of 10,000 text files is one line."""
+        have = self.skipped.get((s.where, s.reason))
+        if have is None:
+            self.skipped[(s.where, s.reason)] = Skipped(s.where, s.reason, s.count, list(s.examples[:5]))
+        else:
+            have.count += s.count
+            have.examples.extend(s.examples[: max(0, 5 - len(have.examples))])
 
     def counts(self) -> dict[str, int]:
         out = {"prohibited": 0, "review": 0, "allowed": 0}
@@ -98,6 +123,7 @@ class ScanResult:
             out[a.verdict] = out.get(a.verdict, 0) + 1
         out["errors"] = len(self.errors)
         out["total"] = len(self.apps) + len(self.errors)
+        out["skipped"] = sum(s.count for s in self.skipped.values())
         return out
 
     def exit_code(self, fail_on: str = "prohibited") -> int:
@@ -120,6 +146,10 @@ class ScanResult:
             "counts": self.counts(),
             "apps": [a.to_dict() for a in self.apps],
             "errors": [e.to_dict() for e in self.errors],
+            "input_files": [{"path": f.path, "size": f.size, "kind": f.kind, "sha256": f.sha256}
+                            for f in self.input_files],
+            "skipped": [{"where": list(s.where), "where_display": chain_display(s.where), "reason": s.reason,
+                         "count": s.count, "examples": list(s.examples)} for s in self.skipped.values()],
         }
 
 
@@ -128,18 +158,19 @@ def _now() -> str:
 
 
 def evaluate(identity: ApkIdentity, rules: RuleSet, policy: Policy, *, source: str,
-             container: str | None = None, dex_path: str | None = None) -> AppResult:
+             container: str | None = None, dex_path: str | None = None,
+             dex_window: tuple[int, int | None] = (0, None), chain: tuple[str, ...] = ()) -> AppResult:
     """Findings and verdict for one identified APK (``dex_path`` set = ``--deep``)."""
     classes = None
     warnings: list[Issue] = []
     if dex_path is not None:
         from apkscan.rules.dex import dex_class_names  # only --deep pays for it
 
-        classes, warnings = dex_class_names(dex_path)
+        classes, warnings = dex_class_names(dex_path, window=dex_window)
     findings = match_identity(identity, rules, classes)
     outcome = decide(identity, findings, policy, rules)
     return AppResult(source=source, container=container, identity=identity, findings=findings,
-                     verdict=outcome.verdict, policy=outcome.policy, warnings=warnings)
+                     verdict=outcome.verdict, policy=outcome.policy, warnings=warnings, chain=chain)
 
 
 def unscannable(identity: ApkIdentity) -> bool:
@@ -152,63 +183,149 @@ def incomplete(identity: ApkIdentity) -> list[Issue]:
     return [i for i in identity.errors if i.code.startswith(_UNSCANNABLE)]
 
 
+@dataclass(slots=True)
+class ScanSettings:
+    rules: RuleSet
+    policy: Policy
+    deep: bool = False
+    sdk_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
 def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: bool = False,
          min_sdk: int | None = None, max_sdk: int | None = None,
          progress: Callable[[str], None] | None = None) -> ScanResult:
-    """Scan every input of every source, in order; never raises for a bad input."""
+    """Scan every input of every source, in order; never raises for a bad input.
+
+    The APKs of one split bundle arrive one after another with the same ``bundle`` key;
+    they are scanned one by one and assembled into one app when the bundle ends.
+    """
     sources = list(sources)
     result = ScanResult(rules=rules.meta(), policy=policy.meta(), started_at=_now(),
                         inputs=[s.description for s in sources],
                         options={"deep": deep, "min_sdk": min_sdk, "max_sdk": max_sdk})
-    sdk_kwargs: dict[str, Any] = {"min_sdk": min_sdk}
+    settings = ScanSettings(rules, policy, deep, {"min_sdk": min_sdk})
     if max_sdk is not None:
-        sdk_kwargs["max_sdk"] = max_sdk
+        settings.sdk_kwargs["max_sdk"] = max_sdk
     try:
         for src in sources:
-            _scan_source(src, rules, policy, deep, sdk_kwargs, result, progress)
+            items = src.inputs()
+            try:
+                _scan_source(items, settings, result, progress)
+            finally:  # interrupted or not: the source removes its temporary files now
+                close = getattr(items, "close", None)
+                if close:
+                    close()
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one by the CLI: keep what finished
         result.interrupted = True
     result.finished_at = _now()
     return result
 
 
-def _scan_source(src: Source, rules: RuleSet, policy: Policy, deep: bool, sdk_kwargs: dict[str, Any],
-                 result: ScanResult, progress: Callable[[str], None] | None) -> None:
-    items = iter(src.inputs())
-    try:
-        for item in items:
-            try:  # from the moment the item is ours: an interrupt anywhere below still cleans up
-                if isinstance(item, InputProblem):
-                    result.errors.append(InputError(item.display, None, list(item.issues)))
-                    continue
-                if progress:
-                    progress(item.display)
-                _scan_one(item, rules, policy, deep, sdk_kwargs, result)
-            finally:
-                if getattr(item, "cleanup", False):
-                    try:
-                        os.unlink(item.path)
-                    except OSError:
-                        pass
-    finally:
-        close = getattr(items, "close", None)
-        if close:  # a generator's own finally blocks (temporary files) run now, not at GC
-            close()
+def _scan_source(items: Iterable[Any], settings: ScanSettings, result: ScanResult,
+                 progress: Callable[[str], None] | None) -> None:
+    """Scan one source's items in order; a split bundle's APKs are assembled when it ends."""
+    bundle: list[Any] = []
+    key: str | None = None
+    for item in items:
+        item_key = item.bundle if isinstance(item, ScanInput) else None
+        if isinstance(item, ScanInput):  # records between a bundle's APKs (skips) keep it open
+            if bundle and item_key != key:
+                _add(result, _close_bundle(bundle, key, settings))
+                bundle = []
+            key = item_key
+        if progress and isinstance(item, (ScanInput, RecordedApp)):
+            progress(item.display)
+        records = scan_item(item, settings)
+        if item_key is not None:
+            bundle.extend(r for r in records if isinstance(r, AppResult))
+            records = [r for r in records if not isinstance(r, AppResult)]
+        _add(result, records)
+    if bundle:
+        _add(result, _close_bundle(bundle, key, settings))
 
 
-def _scan_one(item: ScanInput, rules: RuleSet, policy: Policy, deep: bool,
-              sdk_kwargs: dict[str, Any], result: ScanResult) -> None:
+def scan_item(item: Any, settings: ScanSettings) -> list[Any]:
+    """One input -> its records (AppResult, InputError, Skipped, InputFile); the unit of work."""
+    if isinstance(item, ScanInput):
+        try:
+            return _scan_input(item, settings)
+        finally:
+            if item.cleanup:
+                try:
+                    os.unlink(item.path)
+                except OSError:
+                    pass
+    if isinstance(item, RecordedApp):
+        from apkscan.sources.records import recorded_identity
+
+        chain = tuple(item.chain)
+        return [evaluate(recorded_identity(item), settings.rules, settings.policy, source=item.display,
+                         container=chain_display(chain[:-1]) if len(chain) > 1 else None, chain=chain)]
+    if isinstance(item, InputProblem):
+        return [InputError(item.display, _container(item.chain), list(item.issues), tuple(item.chain))]
+    return [item]  # Skipped, InputFile: run metadata
+
+
+def _scan_input(item: ScanInput, settings: ScanSettings) -> list[Any]:
     from apkscan.apk.identify import (
         identify,  # deferred: the pipeline is usable without it
     )
 
-    identity = identify(item.path, display_path=item.display, **sdk_kwargs)
+    identity = identify(item.path, display_path=item.display, offset=item.offset, length=item.length,
+                        **settings.sdk_kwargs)
+    identity.tamper.extend(item.flags)
+    chain = tuple(item.chain)
+    custody = [_Custody(chain[0], identity.file.sha256)] if len(chain) == 1 and identity.file else []
     if unscannable(identity):
         issues = list(identity.errors) or [Issue("INPUT_UNREADABLE", "no manifest could be read")]
-        result.errors.append(InputError(item.display, item.container, issues))
-        return
-    result.apps.append(evaluate(identity, rules, policy, source=item.display,
-                                container=item.container, dex_path=item.path if deep else None))
+        return [InputError(item.display, item.container, issues, chain), *custody]
+    window = (item.offset, item.length)
+    out: list[Any] = [*custody, evaluate(identity, settings.rules, settings.policy, source=item.display,
+                               container=item.container, dex_path=item.path if settings.deep else None,
+                               dex_window=window, chain=chain)]
     partial = incomplete(identity)
     if partial:  # listed as an app (its findings count) and as an input error (exit code 3)
-        result.errors.append(InputError(item.display, item.container, partial))
+        out.append(InputError(item.display, item.container, partial, chain))
+    return out
+
+
+def _close_bundle(apps: list[AppResult], key: str | None, settings: ScanSettings) -> list[Any]:
+    from apkscan.splits import assemble
+
+    merged, skipped = assemble(apps, key or "", settings.policy, settings.rules)
+    return [*merged, *skipped]
+
+
+def _add(result: ScanResult, records: list[Any]) -> None:
+    for r in records:
+        if isinstance(r, AppResult):
+            result.apps.append(r)
+        elif isinstance(r, InputError):
+            result.errors.append(r)
+        elif isinstance(r, Skipped):
+            result.add_skipped(r)
+        elif isinstance(r, InputFile):
+            result.input_files.append(r)
+        elif isinstance(r, _Custody):
+            _fill_custody(result, r)
+
+
+@dataclass(slots=True)
+class _Custody:
+    """An APK given as itself (or met in a folder): the hash identify computed is its custody hash."""
+
+    path: str
+    sha256: str
+
+
+def _fill_custody(result: ScanResult, c: _Custody) -> None:
+    """Its InputFile was recorded just before (or before the other files of its split folder)."""
+    for rec in reversed(result.input_files[-256:]):
+        if rec.path == c.path:
+            if rec.sha256 is None:
+                rec.sha256 = c.sha256
+            return
+
+
+def _container(chain: tuple[str, ...]) -> str | None:
+    return chain_display(chain[:-1]) if len(chain) > 1 else None

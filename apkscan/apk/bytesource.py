@@ -17,14 +17,28 @@ class ByteSource:
     Every byte of an input flows through ``read``, so this is also where the
     per-input time budget is enforced: set ``deadline`` (a ``time.monotonic()``
     value) and reads past it raise ``LimitExceeded("INPUT_TIMEOUT")``.
+
+    A *window* (``offset``, ``length``) makes the bytes ``[offset, offset+length)`` of the
+    file look like a whole file: every offset a reader sees (EOCD, central directory,
+    signing block) is relative to the window, so an APK stored uncompressed inside a ZIP
+    is read in place exactly as if it had been extracted.
     """
 
     deadline: float | None = None
+    _base: int = 0
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], offset: int = 0, length: int | None = None):
         self.path = os.fspath(path)
         self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        self.size = os.fstat(self._fd).st_size
+        file_size = os.fstat(self._fd).st_size
+        if length is None:
+            length = file_size - offset
+        if offset < 0 or length < 0 or offset + length > file_size:
+            os.close(self._fd)
+            self._fd = -1
+            raise ApkFormatError("ZIP_OUT_OF_BOUNDS", f"window {offset}+{length} is outside the {file_size}-byte file")
+        self._base = offset
+        self.size = length
 
     def check_deadline(self) -> None:
         """Raise once the input's time budget is spent (called from long loops too)."""
@@ -41,7 +55,7 @@ class ByteSource:
             )
         out = bytearray()
         while len(out) < length:
-            chunk = os.pread(self._fd, min(length - len(out), 16 * CHUNK), offset + len(out))
+            chunk = os.pread(self._fd, min(length - len(out), 16 * CHUNK), self._base + offset + len(out))
             if not chunk:
                 raise ApkFormatError("ZIP_OUT_OF_BOUNDS", "file shrank while being read")
             out += chunk

@@ -33,18 +33,27 @@ def identify(
     idsig: str | os.PathLike[str] | None | bool = True,
     display_path: str | None = None,
     timeout: float | None = DEFAULT_TIMEOUT,
+    offset: int = 0,
+    length: int | None = None,
 ) -> ApkIdentity:
     """Read ``path`` like Android and verify it like apksigner; never raises.
 
     ``idsig=True`` looks for ``<path>.idsig`` beside the APK (v4); a path uses that file;
     ``False``/``None`` skips v4. ``timeout`` bounds the wall time spent on this input.
+    ``offset``/``length`` read a window of ``path`` (an APK stored inside a ZIP) as the
+    whole APK; no ``.idsig`` is looked for then (the file beside it belongs to the container).
     """
     path = os.fspath(path)
     identity = ApkIdentity(path=display_path or path)
+    if length is not None and idsig is True:
+        idsig = False
     try:
-        source = ByteSource(path)
+        source = ByteSource(path, offset, length)
     except OSError as exc:
         identity.errors.append(error("INPUT_UNREADABLE", f"cannot open: {exc.strerror or exc}"))
+        return identity
+    except ApkScanError as exc:
+        identity.errors.append(error("INPUT_UNREADABLE", exc.message))
         return identity
     with source:
         if timeout is not None:

@@ -8,6 +8,8 @@ Exit codes: :mod:`apkscan.cli.exit_codes`.
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from contextlib import nullcontext
 
@@ -45,17 +47,36 @@ FAIL_ON = ("prohibited", "review", "never")  # same as apkscan.scan.FAIL_ON (kep
 @click.option("--max-sdk-version", "max_sdk", type=int, default=None, help="Highest API level to verify for.")
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
 @click.option("-q", "--quiet", is_flag=True, help="No terminal summary.")
+@click.option("--include", multiple=True, metavar="GLOB",
+              help="In folders, read only files whose path relative to the folder matches (repeatable).")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="In folders, skip files whose relative path matches (repeatable).")
+@click.option("--follow-symlinks", is_flag=True, help="Follow symlinked files and folders (loops are detected).")
+@click.option("--max-depth", type=click.IntRange(0, 32), default=4, show_default=True,
+              help="How many containers deep to open (zip in tar.gz in backup ...).")
+@click.option("--tmp-dir", type=click.Path(file_okay=False), default=None,
+              help="Where APKs inside compressed containers are spooled (a private 0700 folder is made in it).")
+@click.option("--tmp-limit", default="4G", show_default=True, metavar="SIZE",
+              help="Most temporary disk space held at once (e.g. 500M, 8G); a larger member is an error.")
+@click.option("--password", default=None, help="Password of encrypted adb backups (visible to other users: prefer the file or env).")
+@click.option("--password-file", type=click.Path(dir_okay=False), default=None,
+              help="File whose first line is the backup password.")
 def scan_command(paths: tuple[str, ...], **opts) -> None:
-    """Scan APK files and folders of APKs: who published each app, and is it banned?"""
+    """Scan APKs, split bundles, archives and backups (by content): who published each app, and is it banned?
+
+    PATHS are files or folders; folders are walked and every file is classified by its bytes.
+    Backup password: --password, --password-file, env APKSCAN_BACKUP_PASSWORD, else a prompt
+    when stdin is a terminal.
+    """
     from apkscan.cli.signals import interrupts_deferred, sigterm_as_interrupt
     from apkscan.report import terminal
     from apkscan.scan import scan
     from apkscan.sources.files import FileSource
 
+    walk = _walk_options(opts)
     rules, policy = _load_rules_and_policy(opts)
     chosen = checked_outputs(opts, paths)
     with sigterm_as_interrupt(), terminal.Progress(None, quiet=opts["quiet"]) as bar:
-        result = scan([FileSource(paths)], rules, policy, deep=opts["deep"], min_sdk=opts["min_sdk"],
+        result = scan([FileSource(paths, walk)], rules, policy, deep=opts["deep"], min_sdk=opts["min_sdk"],
                       max_sdk=opts["max_sdk"], progress=lambda name: bar.advance(name=name))
     doc = result.to_dict()
     with interrupts_deferred() if result.interrupted else nullcontext():
@@ -92,3 +113,50 @@ def _load_rules_and_policy(opts: dict):
         sys.exit(ExitCode.USAGE)
     return rules, policy
 
+
+def _walk_options(opts: dict):
+    """How folders and containers are walked (a bad --tmp-limit is a usage error, exit 2)."""
+    from apkscan.sources.walker import WalkOptions
+
+    try:
+        limit = parse_size(opts["tmp_limit"])
+    except ValueError:
+        raise click.BadParameter(f"not a size: {opts['tmp_limit']!r} (e.g. 500M, 8G)",
+                                 param_hint="--tmp-limit") from None
+    return WalkOptions(max_depth=opts["max_depth"], include=tuple(opts["include"]),
+                       exclude=tuple(opts["exclude"]), follow_symlinks=opts["follow_symlinks"],
+                       tmp_dir=opts["tmp_dir"], tmp_limit=limit,
+                       password=password_provider(opts["password"], opts["password_file"]))
+
+
+_SIZE = re.compile(r"\s*(\d+)\s*([KMGT]?)i?B?\s*", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """``500M`` -> bytes (binary units)."""
+    m = _SIZE.fullmatch(text)
+    if not m:
+        raise ValueError(text)
+    return int(m.group(1)) << (10 * " KMGT".index(m.group(2).upper() or " "))
+
+
+def password_provider(password: str | None, password_file: str | None):
+    """Called once, only when an encrypted backup needs it: option, file, environment, prompt."""
+
+    def get() -> str | None:
+        if password is not None:
+            return password
+        if password_file:
+            try:
+                with open(password_file, encoding="utf-8") as fh:
+                    return fh.readline().rstrip("\r\n")
+            except OSError as exc:
+                click.echo(f"error: cannot read --password-file: {exc.strerror or exc}", err=True)
+                return None
+        if os.environ.get("APKSCAN_BACKUP_PASSWORD"):
+            return os.environ["APKSCAN_BACKUP_PASSWORD"]
+        if sys.stdin.isatty():
+            return click.prompt("Backup password", hide_input=True, default="", show_default=False, err=True) or None
+        return None
+
+    return get

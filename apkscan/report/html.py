@@ -92,18 +92,27 @@ def _bars(rows: dict[str, Counter], keep_order: bool = False) -> list[Bar]:
     return bars
 
 
-def _containers(apps: list[view.AppRow]) -> list[dict]:
-    """Per-source section: which device/backup holds which flagged apps."""
+def _containers(apps: list[view.AppRow], errors: list[view.ErrorRow]) -> list[dict]:
+    """Per-source section: apps grouped by outermost input (device backup, archive, bundle).
+
+    APKs given directly (no container) are not listed here: one row per APK says nothing.
+    """
     by: dict[str, dict] = {}
+
+    def entry(name: str) -> dict:
+        return by.setdefault(name, {"name": name, "total": 0, "flagged": [], "counts": Counter(), "errors": 0})
+
     for a in apps:
         if a.container is None:
             continue
-        entry = by.setdefault(a.container, {"name": a.container, "total": 0, "flagged": [],
-                                            "counts": Counter()})
-        entry["total"] += 1
-        entry["counts"][a.verdict] += 1
+        e = entry(a.outermost or a.container)
+        e["total"] += 1
+        e["counts"][a.verdict] += 1
         if a.flagged:
-            entry["flagged"].append(a)
+            e["flagged"].append(a)
+    for err in errors:
+        if err.container is not None:
+            entry(err.outermost or err.container)["errors"] += 1
     return sorted(by.values(), key=lambda e: (-len(e["flagged"]), e["name"]))
 
 
@@ -126,7 +135,9 @@ def context(doc: dict) -> dict:
         "vendor_bars": _bars(per_vendor),
         "verdict_bars": _bars(per_verdict, keep_order=True),
         "bar_width": _BAR_WIDTH,
-        "containers": _containers(apps),
+        "containers": _containers(apps, errors),
+        "skipped": view.skipped(doc),
+        "input_files": view.input_files(doc),
         "css": css,
         "js": js,
         "csp": csp,

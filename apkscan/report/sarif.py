@@ -100,6 +100,9 @@ def _result(a: view.AppRow, f: view.Finding, rule_index: int, art_index: int) ->
                              else [{"field": k, "value": v} for k, v, _ in f.evidence]}
     if a.container:
         props["container"] = a.container
+    chain = a.raw.get("source", {}).get("chain") if isinstance(a.raw.get("source"), dict) else None
+    if isinstance(chain, list) and len(chain) > 1:
+        props["chain"] = [str(c) for c in chain]  # outermost input first, then member names
     if isinstance(f.raw.get("policy"), dict):
         props["policy"] = f.raw["policy"]
     elif f.policy_text or a.policy_text or a.policy_ref:

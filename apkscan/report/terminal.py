@@ -102,6 +102,11 @@ def render(doc: dict, out: TextIO, *, color: bool = False, columns: int | None =
         out.write(f"{paint('errors', 'error')} {safe(where)}: {safe(e.code)} {safe(e.message)}\n")
     if len(errs) > limit:
         out.write(f"... and {len(errs) - limit} more inputs that could not be scanned\n")
+    skipped = view.skipped(doc)
+    for sk in skipped[:5]:
+        out.write(paint("dim", f"skipped {sk.count} in {safe(sk.where)}: {safe(sk.reason)}") + "\n")
+    if len(skipped) > 5:
+        out.write(paint("dim", f"... and {sum(s.count for s in skipped[5:])} more skipped files (see the JSON/HTML report)") + "\n")
     rules = ", ".join(f"{n} {v}" if v else n for n, v in meta.rules)
     policy = f"{meta.policy[0]} {meta.policy[1] or ''}".strip() if meta.policy else "none"
     out.write(paint("dim", f"rules: {safe(rules or 'none')}; policy: {safe(policy)}") + "\n")
@@ -110,7 +115,8 @@ def render(doc: dict, out: TextIO, *, color: bool = False, columns: int | None =
         f"{paint('prohibited', str(counts['prohibited']) + ' prohibited')}, "
         f"{paint('review', str(counts['review']) + ' to review')}, "
         f"{paint('allowed', str(counts['allowed']) + ' allowed')}, "
-        f"{paint('errors', plural(counts['errors'], 'error'))}\n")
+        f"{paint('errors', plural(counts['errors'], 'error'))}"
+        f"{f', {sum(s.count for s in skipped)} files skipped' if skipped else ''}\n")
 
 
 def plural(n: int, word: str) -> str:

@@ -162,6 +162,17 @@ def detail(ident: dict) -> Detail:
 
 
 @dataclass(slots=True)
+class SplitRow:
+    path: str
+    split: str | None
+    package: str | None
+    sha256: str | None
+    verified: bool
+    verdict: str
+    mismatch: list[str]
+
+
+@dataclass(slots=True)
 class AppRow:
     index: int
     source: str  # the APK path (inside its container, if any)
@@ -189,6 +200,18 @@ class AppRow:
     basis: list[str] = field(default_factory=list)  # what the strongest finding's evidence matched on
     signer_debug: bool = False  # the verified signer is an Android debug certificate
     file: str = ""  # shortest path suffix that tells this app's source apart in the run
+    outermost: str | None = None  # the input file (device backup, archive, APK) it came from
+
+    def splits(self) -> list[SplitRow]:
+        """Split APKs of a bundle (schema 1.1), each with its own verdict and mismatch reasons."""
+        out = []
+        for raw in _l(self.raw.get("splits")):
+            raw = _d(raw)
+            path, container = _source(raw)
+            out.append(SplitRow(path=path, split=_s(raw.get("split")), package=_s(raw.get("package")),
+                                sha256=_s(raw.get("sha256")), verified=bool(raw.get("verified")),
+                                verdict=_s(raw.get("verdict")) or "unknown", mismatch=_strs(raw.get("mismatch"))))
+        return out
 
     def detail(self) -> Detail:
         d = detail(self.identity)
@@ -206,6 +229,53 @@ class ErrorRow:
     container: str | None
     code: str
     message: str
+    outermost: str | None = None
+
+
+@dataclass(slots=True)
+class SkippedRow:
+    where: str  # folder or container chain
+    reason: str
+    count: int
+    examples: list[str]
+
+
+def skipped(doc: dict) -> list[SkippedRow]:
+    """Files looked at and not scanned, per folder/container and reason (largest first)."""
+    out = []
+    for raw in _l(_d(doc).get("skipped")):
+        raw = _d(raw)
+        where = _s(raw.get("where_display")) or " ▸ ".join(_strs(raw.get("where"))) or ""
+        count = raw.get("count") if isinstance(raw.get("count"), int) else 1
+        out.append(SkippedRow(where, _s(raw.get("reason")) or "", count, _strs(raw.get("examples"))[:5]))
+    return sorted(out, key=lambda r: (-r.count, r.where, r.reason))
+
+
+@dataclass(slots=True)
+class InputFileRow:
+    path: str
+    kind: str
+    size: int | None
+    sha256: str | None
+
+
+def input_files(doc: dict) -> list[InputFileRow]:
+    """Custody records of the outermost input files (schema 1.1)."""
+    out = []
+    for raw in _l(_d(doc).get("input_files")):
+        raw = _d(raw)
+        size = raw.get("size") if isinstance(raw.get("size"), int) else None
+        out.append(InputFileRow(_s(raw.get("path")) or "", _s(raw.get("kind")) or "", size, _s(raw.get("sha256"))))
+    return out
+
+
+def outermost(raw: dict) -> str | None:
+    """The outermost input of an app or error record (schema 1.1), else its container or path."""
+    src = raw.get("source")
+    if isinstance(src, dict) and _s(src.get("outermost")):
+        return _s(src.get("outermost"))
+    path, container = _source(raw)
+    return container or path or None
 
 
 @dataclass(slots=True)
@@ -347,6 +417,7 @@ def app_row(index: int, raw: dict) -> AppRow:
                                  if b)) if ranked else [],
         signer_debug=bool(signer and signer.get("is_android_debug")),
         file=path,
+        outermost=outermost(raw),
     )
 
 
@@ -378,7 +449,7 @@ def errors(doc: dict) -> list[ErrorRow]:
         message = _s(raw.get("message")) or "; ".join(
             _s(_d(i).get("message")) or "" for i in issues) or ""
         out.append(ErrorRow(source=path or _s(raw.get("path")) or "", container=container,
-                            code=code, message=message))
+                            code=code, message=message, outermost=outermost(raw)))
     return out
 
 

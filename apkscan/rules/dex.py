@@ -21,12 +21,15 @@ MAX_TYPES = 1 << 20  # per DEX; real apps have at most ~65k types per file
 _DEX_NAME = re.compile(r"^classes\d*\.dex$")
 
 
-def dex_class_names(path: str) -> tuple[set[str], list[Issue]]:
-    """Dotted class names from every top-level ``classes*.dex`` of the APK at ``path``."""
+def dex_class_names(path: str, window: tuple[int, int | None] = (0, None)) -> tuple[set[str], list[Issue]]:
+    """Dotted class names from every top-level ``classes*.dex`` of the APK at ``path``.
+
+    ``window`` (offset, length): the APK is that part of ``path`` (stored inside a ZIP).
+    """
     names: set[str] = set()
     issues: list[Issue] = []
     try:
-        with ByteSource(path) as source:
+        with ByteSource(path, *window) as source:
             archive = ZipArchive.open(source)
             entries = [e for e in archive.entries if _DEX_NAME.match(e.name)]
             if len(entries) > MAX_DEX_FILES:

@@ -1,67 +1,162 @@
-"""APK files and folders of APKs given on the command line.
+"""Files and folders given on the command line, every file classified by its content.
 
-A file is scanned whatever its name (the user asked for it); a folder is walked for
-``*.apk`` files, sorted, without following symlinked folders (no loops), and with a cap on
-how many files one folder can yield so a mistaken ``/`` does not run forever.
+A given file is always an input (a file that is no APK or known container gets a precise
+error from ``identify``). A given folder is walked, sorted, every regular file classified
+by its first bytes: APKs and containers are walked into, anything else is counted per
+folder with a reason (:class:`Skipped`), never dropped silently. Symlinks are not followed
+unless asked (then folder loops are detected); ``--include``/``--exclude`` globs apply to
+the path relative to the given folder; a folder holding ``base.apk`` + ``split_*.apk`` is
+one split bundle; layout readers (AndroidQF, backup apps) are offered each folder.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from apkscan.issues import error
-from apkscan.sources.interface import InputProblem, ScanInput
+from apkscan.sources.bundles import SPLIT_NAME, is_split_folder
+from apkscan.sources.interface import InputProblem, Item, Member, Skipped
+from apkscan.sources.walker import WalkContext, Walker, WalkOptions, layout_format, unsupported_layout
 
-APK_SUFFIXES = (".apk",)
 MAX_FILES_PER_FOLDER = 100_000
+SYMLINK = "symlink (not followed without --follow-symlinks)"
+EXCLUDED = "excluded by --include/--exclude"
+SPECIAL = "not a regular file (FIFO, socket, device or dangling symlink)"
+LOOP = "symlinked folder already walked (loop)"
 
 
 class FileSource:
-    """Files and folders on the local file system."""
+    """Files and folders on the local file system, containers walked by content."""
 
-    def __init__(self, paths: Iterable[str | os.PathLike[str]], suffixes: tuple[str, ...] = APK_SUFFIXES,
-                 max_files: int = MAX_FILES_PER_FOLDER):
+    def __init__(self, paths: Iterable[str | os.PathLike[str]], options: WalkOptions | None = None):
         self.paths = [os.fspath(p) for p in paths]
-        self.suffixes = suffixes
-        self.max_files = max_files
+        self.options = options or WalkOptions()
         self.description = ", ".join(self.paths)
 
-    def inputs(self) -> Iterator[ScanInput | InputProblem]:
-        for given in self.paths:
-            p = Path(given)
-            if p.is_dir():
-                yield from self._folder(p)
-            elif p.is_file():
-                yield ScanInput(path=str(p), chain=(given,))
-            elif p.exists():
-                yield InputProblem((given,), [error("INPUT_NOT_A_FILE", "not a regular file or folder")])
-            else:
-                yield InputProblem((given,), [error("INPUT_NOT_FOUND", "no such file or folder")])
+    def inputs(self) -> Iterator[Item]:
+        ctx = WalkContext(self.options)
+        walker = Walker(ctx)
+        try:
+            for given in self.paths:
+                if os.path.isdir(given):
+                    yield from self._folder(walker, given)
+                elif os.path.isfile(given):
+                    yield from self._file(walker, given, (given,), given=True)
+                elif os.path.lexists(given):
+                    yield InputProblem((given,), [error("INPUT_NOT_A_FILE", "not a regular file or folder")])
+                else:
+                    yield InputProblem((given,), [error("INPUT_NOT_FOUND", "no such file or folder")])
+        finally:
+            ctx.temp.close()
 
-    def _folder(self, root: Path) -> Iterator[ScanInput | InputProblem]:
-        count = 0
+    def _file(self, walker: Walker, path: str, where: tuple[str, ...], *, given: bool = False,
+              bundle: str | None = None) -> Iterator[Item]:
+        """One outermost file: its custody record, then whatever it holds."""
+        walker.ctx.new_input()
+        try:
+            yield from walker.local_file(path, (path,), where, given=given, bundle=bundle)
+        except OSError as exc:
+            yield InputProblem((path,), [error("INPUT_UNREADABLE", f"cannot read: {exc.strerror or exc}")])
+
+    def _folder(self, walker: Walker, root: str) -> Iterator[Item]:
+        follow = self.options.follow_symlinks
         problems: list[InputProblem] = []
+        seen: set[tuple[int, int]] = set()
+        count = 0
 
         def on_error(exc: OSError) -> None:
             problems.append(InputProblem((str(exc.filename or root),),
                                          [error("INPUT_UNREADABLE", f"cannot list: {exc.strerror or exc}")]))
 
-        for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=False):
-            dirnames.sort()
-            for name in sorted(filenames):
-                if not name.lower().endswith(self.suffixes):
+        for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=follow):
+            where = (dirpath,)
+            if follow:
+                st = os.stat(dirpath)
+                if (st.st_dev, st.st_ino) in seen:
+                    dirnames[:] = []
+                    yield Skipped(where, LOOP, 1, [dirpath])
                     continue
+                seen.add((st.st_dev, st.st_ino))
+            else:
+                links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+                if links:
+                    yield Skipped(where, SYMLINK, len(links), links[:5])
+                dirnames[:] = [d for d in dirnames if d not in links]
+            dirnames.sort()
+            names = sorted(filenames)
+            claimed = yield from self._layout(walker, dirpath, names)
+            if claimed:
+                dirnames[:] = []
+                continue
+            split = is_split_folder(names)
+            for name in names:
                 full = os.path.join(dirpath, name)
-                if not os.path.isfile(full):  # a dangling symlink, a FIFO... named *.apk: say so
-                    yield InputProblem((full,), [error("INPUT_NOT_A_FILE", "named like an APK but not a regular file")])
+                reason = self._refuse(root, full)
+                if reason:
+                    yield Skipped(where, reason, 1, [name])
                     continue
                 count += 1
-                if count > self.max_files:
-                    yield InputProblem((str(root),), [error(
-                        "INPUT_LIMIT_EXCEEDED", f"more than {self.max_files} APKs under this folder; rest skipped")])
-                    yield from problems  # folders that could not be listed are still reported
+                if count > self.options.max_files:
+                    yield InputProblem((root,), [error("INPUT_LIMIT_EXCEEDED",
+                                                       f"more than {self.options.max_files} files under this folder; rest not read")])
+                    yield from problems
                     return
-                yield ScanInput(path=full, chain=(full,))
+                bundle = dirpath if split and (name == "base.apk" or SPLIT_NAME.match(name)) else None
+                yield from self._file(walker, full, where, bundle=bundle)
         yield from problems
+
+    def _refuse(self, root: str, full: str) -> str | None:
+        """Why a file of a folder is not read, or None."""
+        rel = os.path.relpath(full, root).replace(os.sep, "/")
+        if self.options.include and not any(fnmatch.fnmatchcase(rel, g) for g in self.options.include):
+            return EXCLUDED
+        if any(fnmatch.fnmatchcase(rel, g) for g in self.options.exclude):
+            return EXCLUDED
+        if os.path.islink(full) and not self.options.follow_symlinks:
+            return SYMLINK
+        if not os.path.isfile(full):
+            return SPECIAL
+        return None
+
+    def _layout(self, walker: Walker, dirpath: str, names: list[str]):
+        """Offer the folder to the layout readers; True when one read it whole."""
+        tree = FolderTree(dirpath)
+        fmt = layout_format(tree, names)
+        if fmt is None:
+            return False
+        if fmt.open is None:
+            yield unsupported_layout(fmt, tree.chain)
+            return False
+        yield from walker._entries(fmt.open(tree, walker.ctx), 1, custody=True)
+        return True
+
+
+class FolderTree:
+    """A folder read by relative name (``/`` separators), for layout readers."""
+
+    def __init__(self, root: str, max_files: int = MAX_FILES_PER_FOLDER):
+        self.root, self.chain, self.max_files = root, (root,), max_files
+        self._names: list[str] | None = None
+
+    def names(self) -> list[str]:
+        if self._names is None:
+            out: list[str] = []
+            for dirpath, dirnames, filenames in os.walk(self.root):
+                dirnames.sort()
+                for f in sorted(filenames):
+                    full = os.path.join(dirpath, f)
+                    if os.path.isfile(full) and not os.path.islink(full):
+                        out.append(os.path.relpath(full, self.root).replace(os.sep, "/"))
+                if len(out) >= self.max_files:
+                    break
+            self._names = sorted(out[: self.max_files])
+        return self._names
+
+    def member(self, name: str) -> Member:
+        full = os.path.join(self.root, *name.split("/"))
+        if not os.path.isfile(full) or ".." in name.split("/"):
+            raise KeyError(name)
+        size = os.path.getsize(full)
+        return Member(name, size, lambda: open(full, "rb"), window=(full, 0, size))

@@ -45,7 +45,13 @@ class ScanInput:
     read in place); otherwise it is the whole file. ``cleanup``: the source created
     ``path`` (a spooled copy) and the scanner deletes it right after scanning.
     ``bundle``: members of one split bundle share this key (the bundle's chain display),
-    so the scan can compare base and splits.
+    so the scan can compare base and splits; they arrive one after another.
+    ``flags``: container facts about the member (e.g. ``TAMPER_MEMBER_NAME``), added to the
+    identity's tamper indicators.
+
+    Lifetime: ``path`` may be a spooled copy of a ZIP that the source deletes when its
+    iterator advances (a window into it has ``cleanup=False``). Scan an input before asking
+    the source for the next item; a parallel scanner must respect that (or copy the bytes).
     """
 
     path: str
@@ -54,6 +60,7 @@ class ScanInput:
     length: int | None = None
     cleanup: bool = False
     bundle: str | None = None
+    flags: list[Issue] = field(default_factory=list)  # container facts about this member (odd names)
 
     @property
     def display(self) -> str:
@@ -144,9 +151,24 @@ class Member:
     size: int | None
     open: Callable[[], BinaryIO]
     window: tuple[str, int, int] | None = None
+    bundle: str | None = None  # set by bundle readers: the APKs of one split bundle share it
+    flags: list[Issue] = field(default_factory=list)  # e.g. a tar name with ``..``: shown, flagged
 
 
-Item = ScanInput | RecordedApp | InputProblem | Skipped
+@dataclass(slots=True)
+class InputFile:
+    """An outermost input (given, or met in a given folder): custody facts for the run metadata.
+
+    ``sha256`` is None for an APK: the scan fills it from the APK's own single hashing pass.
+    """
+
+    path: str
+    size: int
+    kind: str
+    sha256: str | None = None
+
+
+Item = ScanInput | RecordedApp | InputProblem | Skipped | InputFile
 
 
 @runtime_checkable

@@ -1,0 +1,47 @@
+"""Split bundles from stores and tools: bundletool/SAI/AppManager ``.apks``, ``.xapk``, ``.apkm``.
+
+One rule for all of them (as SAI and AppManager install them): every ``*.apk`` entry at
+any depth is a member of the bundle, classified and verified on its own; the scan groups
+them by the bundle key, takes the base (no ``split`` attribute) as the app and compares
+every split with it. Metadata (``toc.pb``, ``manifest.json``, ``info.json``...) is a claim
+and is not trusted for identity; APKMirror's ``META-INF/APKMIRRO.*`` signs the *bundle*
+and is never the app's certificate; OBB expansion files are data, listed and not scanned.
+"""
+
+from __future__ import annotations
+
+import re
+
+from apkscan.sources.interface import chain_display
+from apkscan.sources.zip_archive import ZipReader
+
+_METADATA = re.compile(r"(toc\.pb|manifest\.json|info\.json|meta\.sai_v\d+\.json|icon\.png|APKM_installer\.url)\Z")
+
+
+class BundleReader(ZipReader):
+    """A ZIP-based split bundle of kind ``apks``, ``apks-sai``, ``xapk`` or ``apkm``."""
+
+    def __init__(self, *args, kind: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+
+    def skip_reason(self, name: str) -> str | None:
+        lower = name.lower()
+        if lower.endswith(".obb"):
+            return "OBB data, not an APK"
+        if name.startswith("META-INF/APKMIRRO."):
+            return "the bundle's own signature (APKMirror), not the app's"
+        if _METADATA.fullmatch(name):
+            return "bundle metadata (a claim, not an identity)"
+        return None
+
+    def bundle_key(self, name: str) -> str | None:
+        return chain_display(self.chain) if name.lower().endswith(".apk") else None
+
+
+SPLIT_NAME = re.compile(r"(split_.+|config\..+)\.apk\Z")
+
+
+def is_split_folder(file_names: list[str]) -> bool:
+    """A pulled install folder: ``base.apk`` beside ``split_*.apk`` / ``config.*.apk``."""
+    return "base.apk" in file_names and any(SPLIT_NAME.match(n) for n in file_names)

@@ -1,0 +1,100 @@
+"""What is this file? Decided from its bytes, never from its name.
+
+Two looks: the first :data:`HEAD_SIZE` bytes (magic numbers of streams and archives) and,
+for a ZIP, its central-directory names (read by :mod:`apkscan.apk.zipreader`), which tell
+an APK from a split bundle from a plain archive. A name or an extension is a claim an
+adversary controls; ``AndroidManifest.xml`` inside the ZIP is what makes it an APK.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+
+HEAD_SIZE = 4096
+
+# Kinds of ZIP, by their member names.
+APK = "apk"
+APKS_BUNDLETOOL = "apks"
+APKS_SAI = "apks-sai"
+XAPK = "xapk"
+APKM = "apkm"
+ZIP = "zip"
+BUNDLE_KINDS = (APKS_BUNDLETOOL, APKS_SAI, XAPK, APKM)
+
+
+def is_zip(head: bytes) -> bool:
+    """A local file header first (every ZIP writer), or an empty archive's EOCD."""
+    return head[:4] in (b"PK\x03\x04", b"PK\x05\x06")
+
+
+_MIUI_JUNK = re.compile(rb"\A(?:[\x20-\x7e\t\r]{0,200}\n){1,8}ANDROID BACKUP\n")
+
+
+def is_adb_backup(head: bytes) -> bool:
+    """``ANDROID BACKUP\\n``, also after a few short text lines (MIUI's backup writes some)."""
+    return head.startswith(b"ANDROID BACKUP\n") or bool(_MIUI_JUNK.match(head))
+
+
+def is_tar(head: bytes) -> bool:
+    """POSIX ustar or GNU tar: the magic at offset 257 of the first header block."""
+    return len(head) >= 263 and head[257:262] == b"ustar"
+
+
+def is_gzip(head: bytes) -> bool:
+    return head[:3] == b"\x1f\x8b\x08"
+
+
+def is_bzip2(head: bytes) -> bool:
+    return len(head) >= 10 and head[:3] == b"BZh" and head[3:4] in b"123456789" and head[4:10] == b"1AY&SY"
+
+
+def is_xz(head: bytes) -> bool:
+    return head[:6] == b"\xfd7zXZ\x00"
+
+
+def is_zstd(head: bytes) -> bool:
+    return head[:4] == b"\x28\xb5\x2f\xfd"
+
+
+def is_7z(head: bytes) -> bool:
+    return head[:6] == b"7z\xbc\xaf\x27\x1c"
+
+
+def is_legacy_apkm(head: bytes) -> bool:
+    """APKMirror's 2020 encrypted ``.apkm``: libsodium header fields in plausible ranges.
+
+    Layout (backup-formats.md §3): byte 0 unused, byte 1 algorithm (1 argon2i13, 2 argon2id13),
+    u64 opslimit, u64 memlimit, u64 chunk size, 16-byte salt, 24-byte stream header.
+    """
+    if len(head) < 2 + 24 + 16 + 24 + 17 or head[1] not in (1, 2) or is_zip(head):
+        return False
+    ops, mem, chunk = struct.unpack_from("<QQQ", head, 2)
+    return 1 <= ops <= 64 and 8192 <= mem <= 1 << 34 and 1 <= chunk <= 1 << 30
+
+
+_TEXT_EVIDENCE = re.compile(rb"\A\s*(?:package:\S|Packages:\r?\n|Activity Resolver Table:|DUMP OF SERVICE package:)")
+
+
+def looks_like_text_evidence(head: bytes) -> bool:
+    """``pm list packages [-f]`` or ``dumpsys package`` output (read by another reader)."""
+    return bool(_TEXT_EVIDENCE.match(head))
+
+
+def zip_kind(names: list[str]) -> str:
+    """APK, one of the split-bundle formats, or a plain archive, from the entry names."""
+    present = set(names)
+    if "AndroidManifest.xml" in present:
+        return APK
+    apks = [n for n in names if n.lower().endswith(".apk")]
+    if not apks:
+        return ZIP
+    if "toc.pb" in present or any(n.startswith(("splits/", "standalones/")) for n in apks) or "universal.apk" in present:
+        return APKS_BUNDLETOOL
+    if "manifest.json" in present:
+        return XAPK
+    if any(n.startswith("META-INF/APKMIRRO.") for n in names) or "APKM_installer.url" in present:
+        return APKM
+    if "base.apk" in present or any(re.fullmatch(r"meta\.sai_v\d+\.json", n) for n in names):
+        return APKS_SAI
+    return ZIP

@@ -1,0 +1,263 @@
+"""Recurse through containers by content, bounded in depth, bytes and temporary space.
+
+A *blob* is one file's bytes at some point of a chain: a window of a local file (read in
+place) or a stream (a tar member, a decompressed layer). The walker classifies each blob
+from its head (:mod:`detect`), then: an APK becomes a :class:`ScanInput`; a ZIP is opened
+(in place, or spooled when it only exists as a stream) and read as an archive, a split
+bundle or a layout; a compressed stream is decompressed under the same chain; a stream
+format of the registry is handed to its reader; anything else is counted as skipped.
+
+Every failure is an :class:`InputProblem` for that blob only; the walk goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from apkscan.apk.bytesource import ByteSource
+from apkscan.apk.zipreader import ZipArchive
+from apkscan.issues import ApkScanError, Issue, error
+from apkscan.sources import detect, registry
+from apkscan.sources.custody import record as custody_record
+from apkscan.sources.bundles import BundleReader
+from apkscan.sources.compressed import DECODE_ERRORS, decompressed
+from apkscan.sources.interface import ContainerReader, InputProblem, Item, Member, ScanInput, Skipped
+from apkscan.sources.streams import InflateBudget, Prefixed, WindowStream, read_head
+from apkscan.sources.tempspace import DEFAULT_TMP_LIMIT, TempSpace, release
+from apkscan.sources.zip_archive import ZipReader, ZipTree
+
+NOT_AN_INPUT = "not an APK or a known container"
+# What reading one blob may raise; each becomes an InputProblem for that blob.
+_READ_ERRORS = (ApkScanError, tarfile.TarError, *DECODE_ERRORS)
+
+
+@dataclass(slots=True)
+class WalkOptions:
+    """Bounds and choices of one run (the CLI's container options)."""
+
+    max_depth: int = 4
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    follow_symlinks: bool = False
+    tmp_dir: str | None = None
+    tmp_limit: int = DEFAULT_TMP_LIMIT
+    max_inflate: int = 64 << 30  # decompressed bytes per outermost input
+    max_ratio: int = 200  # decompressed/compressed beyond which a member is a bomb
+    max_files: int = 100_000  # files per given folder
+    password: Callable[[], str | None] | None = None  # asked at most once, when a reader needs it
+
+
+class WalkContext:
+    """What readers may need from the run: options, temporary space, budget, password."""
+
+    def __init__(self, options: WalkOptions):
+        self.options = options
+        self.temp = TempSpace(options.tmp_dir, options.tmp_limit)
+        self.budget = InflateBudget(options.max_inflate, options.max_ratio)
+        self._password: list[str | None] = []
+
+    def new_input(self) -> None:
+        self.budget = InflateBudget(self.options.max_inflate, self.options.max_ratio)
+
+    def password(self) -> str | None:
+        if not self._password:
+            self._password.append(self.options.password() if self.options.password else None)
+        return self._password[0]
+
+
+@dataclass(slots=True)
+class Blob:
+    chain: tuple[str, ...]
+    where: tuple[str, ...]  # the folder or container it sits in (for skipped counts)
+    head: bytes
+    window: tuple[str, int, int] | None = None
+    stream: BinaryIO | None = None
+    bundle: str | None = None
+    flags: list[Issue] = field(default_factory=list)
+    given: bool = False  # named on the command line: never skipped, always reported
+    custody: bool = False  # an outermost local file: its InputFile record is owed
+
+
+class Walker:
+    def __init__(self, ctx: WalkContext):
+        self.ctx = ctx
+
+    # ------------------------------------------------------------------ entry points
+    def local_file(self, path: str, chain: tuple[str, ...], where: tuple[str, ...], *, given: bool = False,
+                   bundle: str | None = None) -> Iterator[Item]:
+        """A file on this machine (given, or met in a folder)."""
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            head = fh.read(detect.HEAD_SIZE)
+        yield from self.blob(Blob(chain, where, head, window=(path, 0, size), bundle=bundle, given=given,
+                                  custody=True), 0)
+
+    def blob(self, b: Blob, depth: int) -> Iterator[Item]:
+        try:
+            yield from self._dispatch(b, depth)
+        except _READ_ERRORS as exc:
+            yield InputProblem(b.chain, [_issue(exc)])
+
+    # ------------------------------------------------------------------ dispatch
+    def _dispatch(self, b: Blob, depth: int) -> Iterator[Item]:
+        if detect.is_zip(b.head):
+            yield from self._zip(b, depth)
+            return
+        comp = registry.compression(b.head)
+        fmt = registry.stream_format(b.head) if comp is None else None
+        if comp is None and fmt is None:
+            yield from self._unknown(b)
+            return
+        yield from self._custody(b, comp or fmt.kind)
+        if fmt is not None and fmt.open is None:
+            yield InputProblem(b.chain, [error(fmt.code, f"{fmt.label}: this container is recognised but not read by this version")])
+            return
+        if depth >= self.ctx.options.max_depth:
+            yield InputProblem(b.chain, [error("CONTAINER_TOO_DEEP", f"nested more than {self.ctx.options.max_depth} containers deep (--max-depth)")])
+            return
+        stream = self._stream(b)
+        try:
+            if comp is not None:
+                inner = decompressed(comp, stream, self.ctx.budget)
+                head = read_head(inner, detect.HEAD_SIZE)
+                yield from self.blob(Blob(b.chain, b.where, head, stream=Prefixed(head, inner), bundle=b.bundle,
+                                          flags=b.flags, given=b.given), depth + 1)
+            else:
+                yield from self._entries(fmt.open(stream, b.chain, self.ctx), depth + 1)
+        finally:
+            stream.close()
+
+    def _unknown(self, b: Blob) -> Iterator[Item]:
+        """Not an input. Given files and ``*.apk`` names go to ``identify`` for a precise error."""
+        named_apk = b.chain[-1].lower().endswith(".apk")
+        if b.window is not None and (b.given or named_apk):
+            yield from self._custody(b, "unknown")
+            path, off, length = b.window
+            yield ScanInput(path, b.chain, off, None if (off, length) == (0, os.path.getsize(path)) else length,
+                            bundle=b.bundle, flags=b.flags)
+        elif named_apk:
+            yield InputProblem(b.chain, [error("INPUT_NOT_AN_APK", "named like an APK but its bytes are no ZIP archive")])
+        else:
+            yield Skipped(b.where, NOT_AN_INPUT, 1, [b.chain[-1]])
+
+    def _custody(self, b: Blob, kind: str) -> Iterator[Item]:
+        """The custody record of an outermost file, once its kind is known (hashed unless an APK)."""
+        if b.custody and b.window is not None:
+            yield custody_record(b.window[0], b.window[2], kind)
+
+    def _stream(self, b: Blob) -> BinaryIO:
+        if b.stream is not None:
+            return b.stream
+        return WindowStream(*b.window)
+
+    # ------------------------------------------------------------------ ZIP
+    def _zip(self, b: Blob, depth: int) -> Iterator[Item]:
+        spooled = None
+        if b.window is not None:
+            path, off, length = b.window
+        else:
+            spooled = path = self.ctx.temp.spool(b.stream, b.chain[-1])
+            off, length = 0, os.path.getsize(path)
+        try:
+            source = ByteSource(path, off, length)
+        except (OSError, ApkScanError):
+            release(path) if spooled else None
+            raise
+        handed_on = False
+        try:
+            try:
+                archive = ZipArchive.open(source)
+                kind = detect.zip_kind([e.name for e in archive.entries])
+            except ApkScanError:
+                kind = detect.APK  # a broken ZIP: identify reports exactly what is wrong with it
+            yield from self._custody(b, kind)
+            if kind == detect.APK:
+                handed_on = True
+                whole = spooled is not None or (off, length) == (0, os.path.getsize(path))
+                yield ScanInput(path, b.chain, 0 if whole else off, None if whole else length,
+                                cleanup=spooled is not None, bundle=b.bundle, flags=b.flags)
+                return
+            if depth >= self.ctx.options.max_depth:
+                yield InputProblem(b.chain, [error("CONTAINER_TOO_DEEP", f"nested more than {self.ctx.options.max_depth} containers deep (--max-depth)")])
+                return
+            yield from self._zip_entries(archive, kind, (path, off), b.chain, depth)
+        finally:
+            source.close()
+            if spooled and not handed_on:
+                release(spooled)
+
+    def _zip_entries(self, archive: ZipArchive, kind: str, window: tuple[str, int], chain: tuple[str, ...],
+                     depth: int) -> Iterator[Item]:
+        if kind in detect.BUNDLE_KINDS:
+            reader: ZipReader = BundleReader(archive, window, chain, self.ctx.budget, kind=kind)
+        else:
+            reader = ZipReader(archive, window, chain, self.ctx.budget)
+            tree = ZipTree(reader)
+            names = tree.names()
+            fmt = layout_format(tree, [n.rsplit("/", 1)[-1] for n in names if n.count("/") <= 1])
+            if fmt is not None:
+                if fmt.open is not None:
+                    yield from self._entries(fmt.open(tree, self.ctx), depth + 1)
+                    return
+                yield unsupported_layout(fmt, chain)
+        yield from self._entries(reader, depth + 1)
+
+    # ------------------------------------------------------------------ members
+    def _entries(self, reader: ContainerReader, depth: int, custody: bool = False) -> Iterator[Item]:
+        """``custody``: the reader reads a folder, so its members are outermost files too."""
+        chain = getattr(reader, "chain", ())
+        seen = 0
+        try:
+            for item in reader.entries():
+                seen += 1
+                if isinstance(item, Member):
+                    yield from self.member(item, chain, depth, custody=custody)
+                else:
+                    yield item
+        except (*_READ_ERRORS, OSError) as exc:
+            seen += 1
+            yield InputProblem(chain, [_issue(exc)])
+        if not seen:  # accounted for, not silently nothing
+            yield Skipped(chain[:-1] or chain, "empty container (no files in it)", 1, [chain[-1]])
+
+    def member(self, m: Member, container: tuple[str, ...], depth: int, custody: bool = False) -> Iterator[Item]:
+        """Classify one member by content and recurse into it (``custody``: a whole file of a folder)."""
+        chain = container + (m.name,)
+        try:
+            if m.window is not None:
+                path, off, length = m.window
+                with WindowStream(path, off, min(length, detect.HEAD_SIZE)) as ws:
+                    head = read_head(ws, detect.HEAD_SIZE)
+                whole = custody and off == 0 and length == os.path.getsize(path)
+                yield from self.blob(Blob(chain, container, head, window=m.window, bundle=m.bundle, flags=m.flags,
+                                          custody=whole), depth)
+                return
+            raw = m.open()
+            try:
+                head = read_head(raw, detect.HEAD_SIZE)
+                yield from self.blob(Blob(chain, container, head, stream=Prefixed(head, raw), bundle=m.bundle,
+                                          flags=m.flags), depth)
+            finally:
+                raw.close()
+        except _READ_ERRORS as exc:
+            yield InputProblem(chain, [_issue(exc)])
+
+
+def layout_format(tree, names: list[str]) -> registry.LayoutFormat | None:
+    """The layout (AndroidQF, backup app ...) that claims ``tree``, if any."""
+    return next((f for f in registry.LAYOUT_FORMATS if f.marker(names) and f.detect(tree)), None)
+
+
+def unsupported_layout(fmt: registry.LayoutFormat, chain: tuple[str, ...]) -> InputProblem:
+    return InputProblem(chain, [error("INPUT_UNSUPPORTED_CONTAINER",
+                                      f"{fmt.label}: recognised but not read by this version; its files are scanned one by one")])
+
+
+def _issue(exc: BaseException) -> Issue:
+    if isinstance(exc, ApkScanError):
+        return exc.to_issue()
+    return error("CONTAINER_CORRUPT", f"cannot read this container: {exc}")

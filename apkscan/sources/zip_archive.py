@@ -1,0 +1,81 @@
+"""A ZIP archive (or a ZIP-based bundle) as members, read with apkscan's own ZIP reader.
+
+The archive is a local file or a window of one (a ZIP stored inside a ZIP), so a member
+stored uncompressed is handed on as a window (an APK in it is read in place) and a
+deflated one as a stream inflated in chunks. Declared sizes are checked against the
+input's inflation budget before anything is inflated: a zip-in-zip bomb is refused by
+its central directory, and the reader never inflates more than an entry declares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from apkscan.apk.zipreader import ZipArchive, ZipEntry
+from apkscan.issues import ApkScanError, tamper
+from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
+from apkscan.sources.streams import InflateBudget, IterStream
+
+
+class ZipReader:
+    """Every file entry of a ZIP, in central-directory order."""
+
+    kind = "zip"
+
+    def __init__(self, archive: ZipArchive, window: tuple[str, int], chain: tuple[str, ...], budget: InflateBudget):
+        self.archive, self.path, self.base = archive, window[0], window[1]
+        self.chain, self.budget = chain, budget
+
+    def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+        for entry in self.archive.entries:
+            if entry.is_directory:
+                continue
+            skip = self.skip_reason(entry.name)
+            if skip:
+                yield Skipped(self.chain, skip, 1, [entry.name])
+                continue
+            try:
+                yield self.member(entry)
+            except ApkScanError as exc:
+                yield InputProblem(self.chain + (entry.name,), [exc.to_issue()])
+
+    def skip_reason(self, name: str) -> str | None:
+        """Entries deliberately not scanned (bundle readers name theirs)."""
+        return None
+
+    def bundle_key(self, name: str) -> str | None:
+        return None
+
+    def member(self, entry: ZipEntry) -> Member:
+        """The entry as a Member: a window when stored, an inflating stream otherwise."""
+        arc = self.archive
+        flags = [tamper("TAMPER_MEMBER_NAME", f"member name {entry.name!r} is absolute or has '..'; shown, never used as a path")] \
+            if _odd_name(entry.name) else []
+        if entry.compressed:
+            self.budget.check_declared(entry.name, entry.compressed_size, entry.uncompressed_size)
+            self.budget.charge(entry.uncompressed_size)
+            return Member(entry.name, entry.uncompressed_size, lambda: IterStream(arc.stream(entry)),
+                          bundle=self.bundle_key(entry.name), flags=flags)
+        start = self.base + arc.data_offset(entry)
+        return Member(entry.name, entry.uncompressed_size, lambda: IterStream(arc.stream(entry)),
+                      window=(self.path, start, entry.uncompressed_size), bundle=self.bundle_key(entry.name), flags=flags)
+
+
+class ZipTree:
+    """A ZIP read by member name, for layout readers (AndroidQF zip, backup-app archives)."""
+
+    def __init__(self, reader: ZipReader):
+        self.reader, self.chain = reader, reader.chain
+
+    def names(self) -> list[str]:
+        return sorted(e.name for e in self.reader.archive.entries if not e.is_directory)
+
+    def member(self, name: str) -> Member:
+        entry = self.reader.archive.entry(name)
+        if entry is None:
+            raise KeyError(name)
+        return self.reader.member(entry)
+
+
+def _odd_name(name: str) -> bool:
+    return name.startswith("/") or ".." in name.replace("\\", "/").split("/")
