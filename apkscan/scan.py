@@ -234,7 +234,11 @@ def _scan_source(items: Iterable[Any], settings: ScanSettings, result: ScanResul
                 bundle = []
             key = item_key
         if progress and isinstance(item, (ScanInput, RecordedApp)):
-            progress(item.display)
+            try:
+                progress(item.display)
+            except BaseException:  # the item is ours from here: an interrupt still removes its spooled copy
+                _discard(item)
+                raise
         records = scan_item(item, settings)
         if item_key is not None:
             bundle.extend(r for r in records if isinstance(r, AppResult))
@@ -244,17 +248,22 @@ def _scan_source(items: Iterable[Any], settings: ScanSettings, result: ScanResul
         _add(result, _close_bundle(bundle, key, settings))
 
 
+def _discard(item: Any) -> None:
+    """Remove a spooled copy the source handed over (``ScanInput.cleanup``)."""
+    if isinstance(item, ScanInput) and item.cleanup:
+        try:
+            os.unlink(item.path)
+        except OSError:
+            pass
+
+
 def scan_item(item: Any, settings: ScanSettings) -> list[Any]:
     """One input -> its records (AppResult, InputError, Skipped, InputFile); the unit of work."""
     if isinstance(item, ScanInput):
         try:
             return _scan_input(item, settings)
         finally:
-            if item.cleanup:
-                try:
-                    os.unlink(item.path)
-                except OSError:
-                    pass
+            _discard(item)
     if isinstance(item, RecordedApp):
         from apkscan.sources.records import recorded_identity
 

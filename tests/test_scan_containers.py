@@ -245,8 +245,13 @@ def test_cli_options_reports_and_exit_codes(tmp_path):
     assert "Files not scanned (2)" in page and str(CONTAINERS / "pull.tar.gz") in page
     res = runner.invoke(cli_main, ["scan", str(APKS / "v1v2.apk"), "--tmp-limit", "lots"])
     assert res.exit_code == 2 and "--tmp-limit" in res.output
-    res = runner.invoke(cli_main, ["scan", str(tmp_path), "--exclude", "*", "-q", "--json", str(out)])
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(APKS / "v1v2.apk", folder / "a.apk")
+    res = runner.invoke(cli_main, ["scan", str(folder), "--exclude", "*", "-q", "--json", str(out)])
     assert res.exit_code == 0 and json.loads(out.read_text())["apps"] == []
+    res = runner.invoke(cli_main, ["scan", str(folder), "-q", "--json", str(folder / "r.json")])
+    assert res.exit_code == 2  # a report inside an input folder is refused before any work
 
 
 def test_password_sources_in_order(tmp_path, monkeypatch):
@@ -314,9 +319,9 @@ def test_interrupted_scan_leaves_no_temporary_files(rules, policy, tmp_path):
         if len(calls) == 2:
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
-        scan([FileSource([str(CONTAINERS / "wechat-sai.apks"), str(CONTAINERS / "pull.tar.gz")],
-                         WalkOptions(tmp_dir=str(spool)))], rules, policy, progress=progress)
+    result = scan([FileSource([str(CONTAINERS / "wechat-sai.apks"), str(CONTAINERS / "pull.tar.gz")],
+                              WalkOptions(tmp_dir=str(spool)))], rules, policy, progress=progress)
+    assert result.interrupted and result.to_dict()["interrupted"] is True  # what finished is kept
     assert len(calls) == 2
     assert list(spool.iterdir()) == []
 

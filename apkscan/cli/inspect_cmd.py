@@ -64,7 +64,7 @@ def _identities(paths, min_sdk, max_sdk, idsig):
     """One identity per input the sources yield; a problem becomes an identity with its errors."""
     from apkscan.apk.identify import identify  # deferred: keeps --help fast
     from apkscan.sources.files import FileSource
-    from apkscan.sources.interface import InputProblem, ScanInput
+    from apkscan.sources.interface import InputFile, InputProblem, ScanInput
 
     items = FileSource(paths).inputs()
     try:
@@ -74,10 +74,13 @@ def _identities(paths, min_sdk, max_sdk, idsig):
             elif isinstance(item, ScanInput):
                 try:
                     yield identify(item.path, display_path=item.display, min_sdk=min_sdk, max_sdk=max_sdk,
-                                   idsig=idsig)
+                                   idsig=idsig if item.length is None else False,  # no .idsig for a window
+                                   offset=item.offset, length=item.length)
                 finally:
                     if item.cleanup:
                         _unlink(item.path)
+            elif isinstance(item, InputFile):  # custody metadata of a scan run: nothing to verify
+                continue
             else:  # records and skipped files (containers): said, never dropped silently
                 what = getattr(item, "reason", None) or "recorded app, no APK bytes to verify"
                 where = getattr(item, "display", None) or " ▸ ".join(getattr(item, "where", ()))
