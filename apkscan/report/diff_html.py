@@ -6,8 +6,6 @@ script at all), every value autoescaped: package names and labels come from APKs
 
 from __future__ import annotations
 
-import os
-import tempfile
 from typing import TextIO
 
 from apkscan.diff import ScanDiff
@@ -22,21 +20,7 @@ def render(result: ScanDiff, out: TextIO) -> None:
 
 
 def write(result: ScanDiff, path: str) -> None:
-    """To ``path`` (``-`` = stdout), through a temporary sibling so a crash leaves no half page."""
-    import sys
+    """To ``path`` (``-`` = stdout), atomically like every report."""
+    from apkscan.report.formats import write_text
 
-    if path == "-":
-        render(result, sys.stdout)
-        return
-    fd, tmp = tempfile.mkstemp(prefix=".apkscan-", suffix=".html.tmp", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            render(result, out)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_text(path, lambda out: render(result, out), suffix="html")

@@ -62,16 +62,24 @@ def check_targets(targets: dict[str, str | None]) -> dict[str, str]:
 def write(doc: dict, name: str, path: str, *, stdout: TextIO | None = None) -> None:
     """Render ``doc`` as format ``name`` to ``path`` (``-`` = stdout)."""
     fmt = FORMATS[name]
+    write_text(path, lambda out: fmt.render(doc, out), suffix=name, encoding=fmt.file_encoding,
+               newline=fmt.newline, stdout=stdout)
+
+
+def write_text(path: str, render: Callable[[TextIO], None], *, suffix: str, encoding: str = "utf-8",
+               newline: str | None = None, stdout: TextIO | None = None) -> None:
+    """Run ``render`` into ``path`` (``-`` = stdout) through a temporary sibling, so a crash or
+    an interrupt never leaves half a report where a whole one was."""
     if path == "-":
         out = stdout or sys.stdout
-        fmt.render(doc, out)
+        render(out)
         out.flush()
         return
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".apkscan-", suffix=f".{name}.tmp", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=".apkscan-", suffix=f".{suffix}.tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding=fmt.file_encoding, newline=fmt.newline) as out:
-            fmt.render(doc, out)
+        with os.fdopen(fd, "w", encoding=encoding, newline=newline) as out:
+            render(out)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
