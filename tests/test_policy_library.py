@@ -320,3 +320,33 @@ def test_every_policy_decides_the_adversarial_corpus(fixture, rules):
                                                         "certificate-recorded", "subject"}:
                 assert f.verdict != "prohibited", (name, f.rule, f.kind)
     assert " ".join(got) == ADVERSARIAL_VERDICTS[fixture]
+
+
+def test_listed_packages_from_a_device_list_count_like_installed_packages(rules):
+    """`pm list packages` names what IS installed: a banned package listed there gets the
+    measure's verdict (weak: no key was seen), a listed vendor package outside a measure's scope
+    does not, and an edited list cannot claim a key it does not have."""
+    from apkscan.sources.interface import RecordedApp
+    from apkscan.sources.records import recorded_identity
+    from apkscan.sources.text_evidence import TextEvidenceReader
+
+    text = REPO / "fixtures" / "backups" / "pm-list-packages.txt"
+    if not text.exists():
+        pytest.skip("backup fixtures not generated")
+    with text.open("rb") as fh:
+        listed = {a.package: recorded_identity(a) for a in TextEvidenceReader(fh, ("pm.txt",)).entries()
+                  if isinstance(a, RecordedApp)}
+    assert {"com.tencent.mm", "com.zhiliaoapp.musically"} <= set(listed)
+    assert {i.origin for i in listed.values()} == {"listed"}
+    want = {  # (WeChat, TikTok) per policy
+        "canada-tbs-2023": (P, P), "canada-house-of-commons-2023": (A, P),
+        "eu-commission-tiktok-2023": (A, P), "us-no-tiktok-gov-devices-2022": (A, P),
+        "texas-prohibited-tech": (A, P), "us-dhs-bod-17-01": (A, A),
+        "us-commerce-kaspersky-2024": (A, A), "vendor-watch": (R, R)}
+    for name, verdicts in want.items():
+        got = []
+        for pkg in ("com.tencent.mm", "com.zhiliaoapp.musically"):
+            app = evaluate(listed[pkg], rules, load_policy(name), source="pm.txt")
+            assert all(f.strength == "weak" and f.kind == "app" for f in app.findings), name
+            got.append(app.verdict)
+        assert tuple(got) == verdicts, name
