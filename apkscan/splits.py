@@ -100,6 +100,8 @@ def _package(identity: ApkIdentity) -> str | None:
 
 
 def _evidence(base: ApkIdentity, split: ApkIdentity) -> list[Evidence]:
-    return [Evidence("split.package", _package(split) or "", "package", matched=_package(base) or ""),
-            Evidence("split.signers", ",".join(sorted(signer_set(split))) or "(none verified)", "certificate",
+    """Basis ``bundle``: facts about how the bundle was put together, not an identity (a
+    policy selecting on ``package`` or ``certificate`` must not read a mismatch as a match)."""
+    return [Evidence("split.package", _package(split) or "", "bundle", matched=_package(base) or ""),
+            Evidence("split.signers", ",".join(sorted(signer_set(split))) or "(none verified)", "bundle",
                      matched=",".join(sorted(signer_set(base))), verified=split.verified)]

@@ -27,10 +27,11 @@ CONFIDENCES = ("high", "medium-high", "medium", "low")
 # ``certificate-unknown``: the key of an impersonation (a verified signer, or a recorded
 #   certificate, that is none of the vendor's known keys; "none verified" when nothing verified);
 # ``subject-present``: a publisher subject on a certificate that is not a verified signer;
-# ``manifest``: a structural fact of the manifest (ambiguous package).
+# ``manifest``: a structural fact of the manifest (ambiguous package);
+# ``bundle``: a structural fact of a split bundle (a split's package or verified signers).
 BASES = ("package", "package-reading", "label", "certificate", "certificate-present",
          "certificate-recorded", "certificate-unknown", "subject", "subject-present", "issuer",
-         "source-stamp", "dex", "manifest")
+         "source-stamp", "dex", "manifest", "bundle")
 
 
 @dataclass(slots=True)
