@@ -350,3 +350,14 @@ def test_listed_packages_from_a_device_list_count_like_installed_packages(rules)
             assert all(f.strength == "weak" and f.kind == "app" for f in app.findings), name
             got.append(app.verdict)
         assert tuple(got) == verdicts, name
+
+
+def test_an_example_cannot_mix_a_device_record_with_apk_facts(tmp_path):
+    """Otherwise the signers would be silently ignored and the example would prove nothing."""
+    path = tmp_path / "p.yaml"
+    path.write_text("schema: apkscan-policy/1\npolicy: x\nversion: '1'\ndecisions: []\nexamples:\n"
+                    "  - {name: a, package: com.tencent.mm, origin: listed,\n"
+                    "     signers: [{sha256: '00'}], expect: {verdict: allowed}}\n")
+    policy, errors = lint_policy(path)
+    assert policy is None and [e.line for e in errors] == [6]
+    assert "cannot also have signers" in errors[0].reason
