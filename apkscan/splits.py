@@ -58,16 +58,24 @@ def attach(base, split, policy: Policy, rules: RuleSet) -> None:
                "mismatch": reasons}
     base.splits.append(summary)
     candidates = [(split.verdict, split.policy)]
-    if reasons:
-        finding = Finding(rule="apkscan.split-mismatch", vendor="apkscan", app=_package(base.identity) or "",
-                          strength="confirmed", kind=KIND, evidence=_evidence(base.identity, split.identity),
-                          message=f"split {split.source} " + "; ".join(reasons), pack="apkscan")
+    finding = mismatch_finding(base.identity, split.identity, split.source)
+    if finding is not None:
         outcome = decide(split.identity, [finding], policy, rules)
         base.findings.append(finding)
         candidates.append((outcome.verdict, outcome.policy))
     for verdict, prov in candidates:
         if VERDICT_RANK[verdict] > VERDICT_RANK[base.verdict]:
             base.verdict, base.policy = verdict, prov
+
+
+def mismatch_finding(base: ApkIdentity, split: ApkIdentity, where: str) -> Finding | None:
+    """The base's ``split-mismatch`` finding for ``split`` (None: Android would install it)."""
+    reasons = mismatch(base, split)
+    if not reasons:
+        return None
+    return Finding(rule="apkscan.split-mismatch", vendor="apkscan", app=_package(base) or "",
+                   strength="confirmed", kind=KIND, evidence=_evidence(base, split),
+                   message=f"split {where} " + "; ".join(reasons), pack="apkscan")
 
 
 def mismatch(base: ApkIdentity, split: ApkIdentity) -> list[str]:
@@ -92,6 +100,8 @@ def _package(identity: ApkIdentity) -> str | None:
 
 
 def _evidence(base: ApkIdentity, split: ApkIdentity) -> list[Evidence]:
-    return [Evidence("split.package", _package(split) or "", "package", matched=_package(base) or ""),
-            Evidence("split.signers", ",".join(sorted(signer_set(split))) or "(none verified)", "certificate",
+    """Basis ``bundle``: facts about how the bundle was put together, not an identity (a
+    policy selecting on ``package`` or ``certificate`` must not read a mismatch as a match)."""
+    return [Evidence("split.package", _package(split) or "", "bundle", matched=_package(base) or ""),
+            Evidence("split.signers", ",".join(sorted(signer_set(split))) or "(none verified)", "bundle",
                      matched=",".join(sorted(signer_set(base))), verified=split.verified)]

@@ -90,6 +90,9 @@ def test_counterfeit_names_what_was_copied(rules):
     fake = next(f for f in findings if f.kind == "counterfeit-certificate")
     assert fake.evidence[0].matched == "TENCENT_WECHAT"
     assert "serial" in fake.evidence[0].location and "validity" in fake.evidence[0].location
+    # the copied subject sits on a verified signer, yet it is a claim: no policy selecting on
+    # basis `subject` may read it as the vendor's publisher identity
+    assert fake.bases == {"subject-present"} and fake.evidence[0].verified is True
     app = next(f for f in findings if f.kind == "app")
     assert app.strength == "weak"  # the copied subject is a claim, not an identity
     _, other = _one("counterfeit-cert-other-app.apk", rules)

@@ -33,7 +33,11 @@ def test_identical_apps_from_different_folders_are_told_apart(tmp_path):
     rows = _csv_rows(res.stdout)
     assert sorted(r["file"] for r in rows) == sorted(shown)
     assert all(r["source"].endswith(r["file"]) and r["source"] != r["file"] for r in rows)  # full path kept
-    assert {r["kinds"] for r in rows} == {"app"} and {r["basis"] for r in rows} == {"package; label; subject"}
+    # a self-made key with Tencent's subject on WeChat's package is an impersonation (keys over
+    # names): that finding is the strongest, its basis the package and a key that is not Tencent's
+    assert {r["kinds"] for r in rows} == {"impersonation app"}
+    assert {r["basis"] for r in rows} == {"package; certificate (not the vendor's)"}
+    assert {r["strength"] for r in rows} == {"strong"}
 
 
 def test_short_names_are_unique_suffixes():
@@ -71,10 +75,12 @@ def test_debug_signed_impostor_does_not_read_like_a_genuine_match(tmp_path):
     fake = rows["wechat.apk"]
     assert fake.split()[:3] == ["prohibited", "impersonation+app", "strong"], fake
     assert fake.rstrip().endswith("Android [debug key]")
-    assert rows["wechat-tencent.apk"].split()[1] == "app"
+    # the Tencent-named self-made key is no excuse either: impersonation too, but not a debug key
+    assert rows["wechat-tencent.apk"].split()[:3] == ["prohibited", "impersonation+app", "strong"]
+    assert not rows["wechat-tencent.apk"].rstrip().endswith("[debug key]")
     rows = {r["file"]: r for r in _csv_rows(invoke("scan", impostor, genuine_like, "--csv", "-", "-q").stdout)}
     assert rows["wechat.apk"]["kinds"] == "impersonation app" and rows["wechat.apk"]["signer_debug"] == "yes"
-    assert "certificate (not the vendor's)" in rows["wechat.apk"]["basis"]
+    assert rows["wechat.apk"]["basis"] == "package; certificate (not the vendor's)"
     assert rows["wechat-tencent.apk"]["signer_debug"] == "no"
     html = tmp_path / "r.html"
     invoke("scan", impostor, "--html", html, "-q")
@@ -106,3 +112,18 @@ def test_narrow_terminal_never_cuts_verdict_kind_or_strength(tmp_path):
     assert lines[i].split()[:3] == ["prohibited", "app+impersonation+forged-certificate", "weak"]
     assert lines[i].split()[3].startswith("…") and lines[i].rstrip().endswith("/base.apk")  # cut from the left
     assert lines[i + 1].startswith("  WeChat · com.tencent.mm · unverified: ")
+
+
+def test_basis_label_comes_from_the_basis_field_not_from_text():
+    """Adversary: free text (a matched pattern, a location) starting with "not" must not relabel
+    a vendor certificate; only the structured basis ``certificate-unknown`` reads "not the vendor's"."""
+    def row(*evidence):
+        f = {"rule": "tencent.wechat", "vendor": "Tencent", "app": "WeChat", "strength": "strong",
+             "kind": "app", "evidence": list(evidence)}
+        return view.app_row(0, {"source": "x.apk", "verdict": "prohibited", "findings": [f]})
+    known = {"field": "signer.sha256", "value": "ab" * 32, "basis": "certificate", "matched": "not me",
+             "verified": True}
+    assert row(known).basis == ["certificate"]
+    unknown = {"field": "signer.sha256", "value": "cd" * 32, "basis": "certificate-unknown",
+               "matched": "TENCENT_WECHAT", "verified": True}
+    assert row(unknown).basis == ["certificate (not the vendor's)"]

@@ -136,7 +136,10 @@ def test_recorded_foreign_certificate_is_strong_impersonation(rules):
                       digests=[{"sha256": "ab" * 32}])
     findings = match_identity(ident, rules)
     imp = next(f for f in findings if f.kind == "impersonation")
-    assert imp.strength == "strong" and "certificate-recorded" in imp.bases
+    assert imp.strength == "strong" and "certificate-unknown" in imp.bases
+    assert "certificate-recorded" not in imp.bases and "certificate" not in imp.bases
+    key = next(e for e in imp.evidence if e.basis == "certificate-unknown")
+    assert key.verified is False and key.location.startswith("recorded by adb backup _manifest")
 
 
 def test_recorded_kaspersky_named_certificate_is_weak(rules):

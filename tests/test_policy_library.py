@@ -185,7 +185,7 @@ def test_policies_list_and_show():
     assert listed.exit_code == 0
     lines = {line.split()[0]: line for line in listed.output.splitlines()}
     assert set(lines) == set(EXPECTED)
-    assert "Texas (state)" in lines["texas-prohibited-tech"] and "5 decisions" in lines["texas-prohibited-tech"]
+    assert "Texas (state)" in lines["texas-prohibited-tech"] and "7 decisions" in lines["texas-prohibited-tech"]
     assert "2017-09-13" in lines["us-dhs-bod-17-01"]
     shown = runner.invoke(main, ["policies", "show", "canada-tbs-2023"])
     assert shown.exit_code == 0
@@ -240,3 +240,124 @@ def test_every_other_fixture_is_allowed_by_every_policy(rules):
             if app.verdict != "allowed" or app.policy is not None:
                 flagged.append((name, policy.name, app.verdict))
     assert flagged == []
+
+
+# --- one vocabulary over every shipped policy (issues 9 and 13) ---------------------------------
+
+ADVERSARIAL = REPO / "fixtures" / "adversarial"
+CLAIM_KINDS = {"forged-certificate", "planted-certificate", "counterfeit-certificate",
+               "manifest-ambiguity", "split-mismatch"}
+# verdicts over the adversarial corpus (real signed APKs built to steer detection), per policy in
+# this order: tbs, house of commons, eu, us tiktok act, texas, dhs, commerce, vendor-watch
+ORDER = ["canada-tbs-2023", "canada-house-of-commons-2023", "eu-commission-tiktok-2023",
+         "us-no-tiktok-gov-devices-2022", "texas-prohibited-tech", "us-dhs-bod-17-01",
+         "us-commerce-kaspersky-2024", "vendor-watch"]
+ADVERSARIAL_VERDICTS = {
+    # Android installs WeChat (under another key): WeChat where WeChat is banned; the ambiguous
+    # manifest is reviewed under every policy, never allowed silently
+    "raw-typed-wechat.apk": "P R R R R R R R",
+    "first-chunk-decoy.apk": "P R R R R R R R",
+    "duplicate-package.apk": "P R R R R R R R",
+    # WeChat only to other parsers: a claim, reviewed everywhere (ambiguity)
+    "raw-typed-reverse.apk": "R R R R R R R R",
+    # a self-made key copying WeChat's certificate on WeChat's package is still WeChat
+    "wechat-counterfeit-subject.apk": "P A A A A A A R",
+    # the same counterfeit, or WeChat's real certificate planted, on another app: review
+    "counterfeit-cert-other-app.apk": "R A A A A A A R",
+    "wechat-cert-planted.apk": "R A A A A A A R",
+    "kaspersky-qrscanner.apk": "P A A A A P P R",        # Kaspersky namespace: every Kaspersky app
+    "kaspersky-name-variant.apk": "P A A A A P P R",     # verified signer, Kaspersky legal-name variant
+    "kaspersky-signer-unverified.apk": "R A A A A R R R",  # the same name on a signer that failed
+    "kaspersky-label.apk": "R A A A A R R R",
+    "wechat-confusable-label.apk": "R A A A A A A R",
+    "namespace-lookalike.apk": "A A A A A A A A",
+    "stamp-over-failed-scheme.apk": "A A A A A A A A",
+}
+
+
+def test_no_shipped_policy_prohibits_on_a_claim():
+    """Structure of every shipped policy: a prohibiting decision names the identifying kinds and
+    bases only, so forged/planted/counterfeit certificates, package readings, subjects on other
+    keys, ambiguous manifests and split mismatches can never prohibit; and every policy reviews
+    ambiguous manifests and split mismatches instead of allowing them by default."""
+    from apkscan.policy.decide import holds
+    from apkscan.rules.matcher import match_identity
+    from apkscan.rules.selftest import example_identity
+    from apkscan.splits import mismatch_finding
+
+    # the two findings as the matcher and the bundle assembly make them
+    (ambiguity,) = [f for f in match_identity(example_identity(
+        {"package": "com.example.a", "package_readings": [{"value": "com.example.b"}]}), load_ruleset())
+        if f.kind == "manifest-ambiguity"]
+    split = mismatch_finding(example_identity({"package": "com.example.a", "signers": [{"sha256": "aa" * 32}]}),
+                             example_identity({"package": "com.example.a"}), "split")
+    tamper_findings = [ambiguity, split]
+    for name in builtin_policies():
+        policy = load_policy(name)
+        for d in policy.decisions:
+            if d.verdict != "prohibited":
+                continue
+            assert d.when.kinds and set(d.when.kinds) <= {"app", "impersonation"}, (name, d.id)
+            assert d.when.basis and set(d.when.basis) <= {"package", "certificate",
+                                                           "certificate-recorded", "subject"}, (name, d.id)
+            assert d.when.tags or d.when.rules or d.when.vendors, (name, d.id)
+        for finding in tamper_findings:
+            first = next((d for d in policy.decisions if holds(d.when, finding, set())), None)
+            assert first is not None and first.verdict == "review", (name, finding.kind)
+
+
+@pytest.mark.parametrize("fixture", sorted(ADVERSARIAL_VERDICTS))
+def test_every_policy_decides_the_adversarial_corpus(fixture, rules):
+    if not (ADVERSARIAL / fixture).exists():
+        pytest.skip("adversarial corpus not generated")
+    ident = identify(ADVERSARIAL / fixture)
+    got = []
+    for name in ORDER:
+        app = evaluate(ident, rules, load_policy(name), source=fixture)
+        got.append(app.verdict[0].upper())
+        for f in app.findings:  # a claim never prohibits, whatever the policy
+            if f.kind in CLAIM_KINDS or not f.bases & {"package", "certificate",
+                                                        "certificate-recorded", "subject"}:
+                assert f.verdict != "prohibited", (name, f.rule, f.kind)
+    assert " ".join(got) == ADVERSARIAL_VERDICTS[fixture]
+
+
+def test_listed_packages_from_a_device_list_count_like_installed_packages(rules):
+    """`pm list packages` names what IS installed: a banned package listed there gets the
+    measure's verdict (weak: no key was seen), a listed vendor package outside a measure's scope
+    does not, and an edited list cannot claim a key it does not have."""
+    from apkscan.sources.interface import RecordedApp
+    from apkscan.sources.records import recorded_identity
+    from apkscan.sources.text_evidence import TextEvidenceReader
+
+    text = REPO / "fixtures" / "backups" / "pm-list-packages.txt"
+    if not text.exists():
+        pytest.skip("backup fixtures not generated")
+    with text.open("rb") as fh:
+        listed = {a.package: recorded_identity(a) for a in TextEvidenceReader(fh, ("pm.txt",)).entries()
+                  if isinstance(a, RecordedApp)}
+    assert {"com.tencent.mm", "com.zhiliaoapp.musically"} <= set(listed)
+    assert {i.origin for i in listed.values()} == {"listed"}
+    want = {  # (WeChat, TikTok) per policy
+        "canada-tbs-2023": (P, P), "canada-house-of-commons-2023": (A, P),
+        "eu-commission-tiktok-2023": (A, P), "us-no-tiktok-gov-devices-2022": (A, P),
+        "texas-prohibited-tech": (A, P), "us-dhs-bod-17-01": (A, A),
+        "us-commerce-kaspersky-2024": (A, A), "vendor-watch": (R, R)}
+    for name, verdicts in want.items():
+        got = []
+        for pkg in ("com.tencent.mm", "com.zhiliaoapp.musically"):
+            app = evaluate(listed[pkg], rules, load_policy(name), source="pm.txt")
+            assert all(f.strength == "weak" and f.kind == "app" for f in app.findings), name
+            got.append(app.verdict)
+        assert tuple(got) == verdicts, name
+
+
+def test_an_example_cannot_mix_a_device_record_with_apk_facts(tmp_path):
+    """Otherwise the signers would be silently ignored and the example would prove nothing."""
+    path = tmp_path / "p.yaml"
+    path.write_text("schema: apkscan-policy/1\npolicy: x\nversion: '1'\ndecisions: []\nexamples:\n"
+                    "  - {name: a, package: com.tencent.mm, origin: listed,\n"
+                    "     signers: [{sha256: '00'}], expect: {verdict: allowed}}\n")
+    policy, errors = lint_policy(path)
+    assert policy is None and [e.line for e in errors] == [6]
+    assert "cannot also have signers" in errors[0].reason

@@ -73,6 +73,8 @@ def test_bundletool_apks_one_app_with_a_planted_split(run):
     assert splits["config.xxhdpi"]["source"]["chain"][1] == "splits/base-xxhdpi.apk"
     mm = [f for f in app["findings"] if f["kind"] == "split-mismatch"]
     assert len(mm) == 1 and mm[0]["verdict"] == "review"
+    # a bundle fact, never read as a package or certificate match by a policy
+    assert {e["basis"] for e in mm[0]["evidence"]} == {"bundle"}
     assert app["verdict"] == "review" and app["policy"]["decision"] == "split-mismatch"
     # the standalone is a byte copy of the master: counted once, the copy listed as skipped
     assert skipped(doc)["identical APK already scanned in this bundle (bundletool variants)"] == 1

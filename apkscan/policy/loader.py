@@ -93,6 +93,11 @@ def _build(doc: Document) -> Policy:
         want = (ex.get("expect") or {}).get("decision")
         if want is not None and want not in seen and want != "allow-list":
             raise doc.error(("examples", i, "expect", "decision"), f"example expects unknown decision {want!r}")
+        device = [k for k in ("recorded", "origin") if ex.get(k) not in (None, [], "apk")]
+        apk = [k for k in ("signers", "present", "lineage", "package_readings", "splits", "dex_classes") if ex.get(k)]
+        if device and apk:  # a device record has no APK bytes: these facts would be ignored
+            raise doc.error(("examples", i, device[0]),
+                            f"a device record ({device[0]}) cannot also have {', '.join(apk)}")
     for i, a in enumerate(d.get("allow") or []):
         policy.allow.append(parse_allow(f"{a['package']}:{a['certificate']}", a.get("reason", ""),
                                         doc, ("allow", i)))

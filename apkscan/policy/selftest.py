@@ -2,7 +2,8 @@
 
 A policy is a reading of a measure's words ("is TikTok Lite TikTok?"); its examples pin
 that reading next to the decisions: an app described by its facts (package, label,
-verified signers, merely present certificates, lineage, DEX class names) and the verdict
+verified signers, merely present certificates, lineage, DEX class names, other readings of
+the manifest's package, device-recorded certificates, split APKs of its bundle) and the verdict
 and deciding decision it must get against the shipped rule packs. An edit to a policy or
 to a rule pack that changes a verdict then fails in CI. Identities are built exactly as
 ``rules test`` builds them, so both self-tests speak about the same apps.
@@ -18,6 +19,7 @@ from apkscan.policy.model import Policy
 from apkscan.rules.matcher import match_identity
 from apkscan.rules.model import RuleSet
 from apkscan.rules.selftest import example_identity
+from apkscan.splits import mismatch_finding
 
 
 @dataclass(slots=True)
@@ -38,6 +40,10 @@ def run_policy_examples(policy: Policy, rules: RuleSet) -> list[PolicyExampleRes
 def check_example(policy: Policy, ex: dict[str, Any], rules: RuleSet) -> PolicyExampleResult:
     identity = example_identity(ex)
     findings = match_identity(identity, rules, ex.get("dex_classes"))
+    for i, spec in enumerate(ex.get("splits", [])):  # split APKs of a bundle whose base is ``ex``
+        split = example_identity({"package": ex.get("package"), **spec})
+        mismatch = mismatch_finding(identity, split, f"example split #{i + 1}")
+        findings += [mismatch] if mismatch is not None else []
     outcome = decide(identity, findings, policy, rules)
     got_decision = outcome.policy.get("decision") if outcome.policy else None
     expect = ex.get("expect") or {}

@@ -421,13 +421,16 @@ def app_row(index: int, raw: dict) -> AppRow:
     )
 
 
+_BASIS_LABELS = {"certificate-unknown": "certificate (not the vendor's)"}
+
+
 def _basis(item: Any) -> str | None:
-    """``certificate``, or ``certificate (not the vendor's)`` when the evidence says it did not match."""
+    """The evidence's ``basis``, read from that structured field (never from free text):
+    an impersonation's key (``certificate-unknown``) reads ``certificate (not the vendor's)``."""
     if not isinstance(item, dict) or not item.get("basis"):
         return None
     basis = _fmt(item.get("basis"))
-    matched = _s(item.get("matched")) or ""
-    return f"{basis} (not the vendor's)" if matched.startswith("not ") else basis
+    return _BASIS_LABELS.get(basis, basis)
 
 
 def apps(doc: dict) -> list[AppRow]:

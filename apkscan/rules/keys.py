@@ -88,7 +88,9 @@ def counterfeit_findings(pack: RulePack, view: CertView) -> list[Finding]:
                 ("validity", (cert.not_before, cert.not_after), (kc.not_before, kc.not_after)))
                 if theirs and theirs != (None, None) and mine == theirs]
             if copied:
-                evidence.append(Evidence("certificate.sha256", cert.sha256, "subject", kc.id,
+                # the vendor's subject on another key is a claim (subject-present), even on a
+                # verified signer: no policy selecting on ``subject`` may take it as proof
+                evidence.append(Evidence("certificate.sha256", cert.sha256, "subject-present", kc.id,
                                          where.startswith("verified"), kc.confidence,
                                          location=f"{where}; copies subject and "
                                                   f"{' and '.join(copied)} of {kc.id}"))

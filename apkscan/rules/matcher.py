@@ -19,6 +19,7 @@ from apkscan.apk.model import ApkIdentity
 from apkscan.rules.certview import CertView
 from apkscan.rules.keys import cert_evidence, counterfeit_findings, misplaced_findings
 from apkscan.rules.model import (
+    KINDS,
     STRENGTH_RANK,
     Evidence,
     Finding,
@@ -47,7 +48,9 @@ def match_identity(identity: ApkIdentity, rules: RuleSet,
     ambiguity = _ambiguity(identity)
     if ambiguity is not None:
         findings.append(ambiguity)
-    findings.sort(key=lambda f: (-STRENGTH_RANK[f.strength], f.kind != "app", f.rule))
+    # strongest first; among equals in the order of KINDS (app, impersonation, then what the
+    # certificates and manifest say), so rows list kinds by meaning, not by rule-id spelling
+    findings.sort(key=lambda f: (-STRENGTH_RANK[f.strength], KINDS.index(f.kind), f.rule))
     return findings
 
 
@@ -248,7 +251,8 @@ def _impersonation(rule: Rule, pack: RulePack, own: list[Evidence], vendor_keys:
                    view: CertView) -> Finding | None:
     """The installed package of a vendor app whose known certificates are listed, not signed
     by any key the vendor's packs know. A copied subject does not excuse it; an MVT indicator
-    never makes this claim; a device record without certificates cannot support it."""
+    never makes this claim; a device record without certificates cannot support it.
+    The keys it names are ``certificate-unknown``: never read as the vendor's certificate."""
     if rule.indicator or not rule.certificates or not any(e.basis == "package" for e in own):
         return None
     if any(e.basis in ("certificate", "certificate-recorded") for e in vendor_keys):
@@ -257,17 +261,19 @@ def _impersonation(rule: Rule, pack: RulePack, own: list[Evidence], vendor_keys:
     if view.origin != "apk":
         if not view.recorded:
             return None  # a listed package name proves nothing about keys
-        evidence += [Evidence("recorded.sha256", c.sha256, "certificate-recorded",
-                              f"not a known {pack.vendor} certificate",
-                              location=f"recorded by {view.recorded_by or 'the device'}")
+        evidence += [Evidence("recorded.sha256", c.sha256, "certificate-unknown",
+                              f"not a known {pack.vendor} certificate", False,
+                              location=f"recorded by {view.recorded_by or 'the device'}, "
+                                       "not verified by apkscan")
                      for c in view.recorded]
         strength = "strong"
     else:
-        evidence += [Evidence("signer.sha256", c.sha256, "certificate",
+        evidence += [Evidence("signer.sha256", c.sha256, "certificate-unknown",
                               f"not a known {pack.vendor} certificate", True,
                               location="verified signer") for c in view.signers]
         if not view.signers:
-            evidence.append(Evidence("signer", "none verified", "certificate", "no verified signer"))
+            evidence.append(Evidence("signer", "none verified", "certificate-unknown",
+                                     "no verified signer"))
         strength = "strong" if view.signers else "weak"
     known = ", ".join(rc.cert.id for rc in rule.certificates)
     return Finding(rule=rule.id, vendor=rule.vendor, app=rule.app, kind="impersonation",

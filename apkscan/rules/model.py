@@ -18,17 +18,20 @@ from typing import Any
 STRENGTHS = ("confirmed", "strong", "weak")
 STRENGTH_RANK = {"confirmed": 3, "strong": 2, "weak": 1}
 KINDS = ("app", "impersonation", "forged-certificate", "planted-certificate",
-         "counterfeit-certificate", "manifest-ambiguity", "sdk")
+         "counterfeit-certificate", "manifest-ambiguity", "sdk", "split-mismatch")
 CONFIDENCES = ("high", "medium-high", "medium", "low")
 
 # Evidence bases: which kind of fact matched (policies select on these).
 # ``package-reading``: a package reading other than the one Android installs;
 # ``certificate-recorded``: a certificate a device recorded (not verified by apkscan);
+# ``certificate-unknown``: the key of an impersonation (a verified signer, or a recorded
+#   certificate, that is none of the vendor's known keys; "none verified" when nothing verified);
 # ``subject-present``: a publisher subject on a certificate that is not a verified signer;
-# ``manifest``: a structural fact of the manifest (ambiguous package).
+# ``manifest``: a structural fact of the manifest (ambiguous package);
+# ``bundle``: a structural fact of a split bundle (a split's package or verified signers).
 BASES = ("package", "package-reading", "label", "certificate", "certificate-present",
-         "certificate-recorded", "subject", "subject-present", "issuer", "source-stamp", "dex",
-         "manifest")
+         "certificate-recorded", "certificate-unknown", "subject", "subject-present", "issuer",
+         "source-stamp", "dex", "manifest", "bundle")
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ from apkscan.apk.model import (
     CertificateSighting,
     LineageNode,
     ManifestInfo,
+    PackageReading,
     SchemeResult,
     SignerResult,
     VerificationResult,
@@ -34,21 +35,43 @@ class ExampleResult:
 
 
 def example_certificate(spec: dict[str, Any]) -> Certificate:
-    """A Certificate carrying only what the example states (digests, subject attributes)."""
+    """A Certificate carrying only what the example states (digests, subject attributes, and
+    the serial and validity dates a counterfeit copies)."""
     attrs = {str(k): [str(v)] for k, v in (spec.get("subject") or {}).items()}
     return Certificate(sha256=str(spec.get("sha256", "")).lower(), sha1=str(spec.get("sha1", "")).lower(),
                        md5=str(spec.get("md5", "")).lower(),
                        subject=",".join(f"{k}={v[0]}" for k, v in attrs.items()), issuer="",
-                       subject_attrs=attrs)
+                       subject_attrs=attrs, serial=str(spec.get("serial", "")).lower(),
+                       not_before=spec.get("not_before"), not_after=spec.get("not_after"))
 
 
 def example_identity(ex: dict[str, Any]) -> ApkIdentity:
-    """An ApkIdentity as the apk layer would report it for the example's facts."""
-    return build_identity(
+    """An ApkIdentity as the apk layer (or a device record) would report it for the facts.
+
+    ``package_readings`` adds the readings other parsers make of the manifest (Android's is
+    ``package``); ``recorded`` certificates make a device record (origin ``recorded``, no APK
+    bytes), ``origin: listed`` a package known only from a device's list, as the sources
+    layer builds them.
+    """
+    recorded = [example_certificate(c) for c in ex.get("recorded", [])]
+    if recorded or ex.get("origin") in ("recorded", "listed"):
+        label = ex.get("label")
+        manifest = ManifestInfo(package=ex.get("package"), label=label,
+                                labels={"": label} if label else {})
+        return ApkIdentity(path=f"example:{ex.get('package')}", manifest=manifest,
+                           origin="recorded" if recorded else "listed",
+                           recorded_by="example device record", recorded_certificates=recorded)
+    identity = build_identity(
         ex.get("package"), ex.get("label"),
         signers=[example_certificate(c) for c in ex.get("signers", [])],
         present=[example_certificate(c) for c in ex.get("present", [])],
         lineage=[(example_certificate(c), True) for c in ex.get("lineage", [])])
+    readings = [PackageReading(str(r.get("value", "")), str(r.get("how", "other parser")))
+                for r in ex.get("package_readings", [])]
+    if readings and identity.manifest is not None:
+        identity.manifest.package_readings = [PackageReading(ex.get("package") or "", "framework"),
+                                              *readings]
+    return identity
 
 
 def build_identity(package: str | None, label: str | None = None, *,
