@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from apkscan.issues import Issue, error, tamper, warning
@@ -47,8 +47,10 @@ class AdbBackupReader:
 
     kind = "adb-backup"
 
-    def __init__(self, stream: BinaryIO, chain: tuple[str, ...], password: str | None,
-                 max_expanded: int = MAX_EXPANDED):
+    def __init__(self, stream: BinaryIO, chain: tuple[str, ...],
+                 password: str | None | Callable[[], str | None], max_expanded: int = MAX_EXPANDED):
+        """``password``: the string, or a callable asked only when the backup is encrypted
+        (so a run over plain backups never prompts)."""
         self.stream = stream
         self.chain = chain
         self.password = password
@@ -77,6 +79,8 @@ class AdbBackupReader:
             return
         chunks = itertools.chain([first], chunks)
         if header.encryption == "AES-256":
+            if callable(self.password):
+                self.password = self.password()
             if self.password is None:
                 yield self._problem(error("BACKUP_PASSWORD_REQUIRED",
                                           "the backup is encrypted: give its password"))

@@ -157,10 +157,10 @@ class TitaniumBackupReader:
     def _apk(self, name: str, package: str, md5: str, codec: str | None,
              records: dict[str, tuple[RecordedApp, set[str]]]) -> Iterator[Member | InputProblem]:
         recorded_md5s = records.get(package, (None, set()))[1]
+        flags = []  # a fact about this APK: it travels with it into the identity's tamper indicators
         if recorded_md5s and md5 not in recorded_md5s:
-            yield InputProblem(self.tree.chain + (name,), [tamper(
-                "BACKUP_APK_MD5_MISMATCH", f"the file name says MD5 {md5}, the backup's properties record "
-                f"{', '.join(sorted(recorded_md5s))}: tampered or mixed-up backup")])
+            flags.append(tamper("BACKUP_APK_MD5_MISMATCH", f"the file name says MD5 {md5}, the backup's properties "
+                                f"record {', '.join(sorted(recorded_md5s))}: tampered or mixed-up backup"))
         if codec not in CODECS:
             yield InputProblem(self.tree.chain + (name,), [error(
                 "BACKUP_CODEC_UNSUPPORTED", f"{codec}-compressed APK: decompress it with {codec} first")])
@@ -168,10 +168,10 @@ class TitaniumBackupReader:
         inner = self.tree.member(name)
         opener = CODECS[codec]
         if opener is None:
+            inner.flags.extend(flags)
             yield inner
             return
-        yield Member(name=name, size=None,
-                     open=lambda: _Decompressed(inner.open(), opener, name))
+        yield Member(name=name, size=None, open=lambda: _Decompressed(inner.open(), opener, name), flags=flags)
 
     def _properties(self, name: str, package: str) -> tuple[RecordedApp, set[str]] | InputProblem:
         try:
