@@ -226,7 +226,11 @@ def _scan_source(items: Iterable[Any], settings: ScanSettings, result: ScanResul
     """Scan one source's items in order; a split bundle's APKs are assembled when it ends."""
     bundle: list[Any] = []
     key: str | None = None
+    scanned: dict[str, list[tuple[str, ...]]] = {}  # APK sha256 -> chains it was scanned at
     for item in items:
+        if isinstance(item, RecordedApp) and _scanned_here(item, scanned):
+            _add(result, [Skipped(tuple(item.chain), RECORD_OF_SCANNED_APK, 1, [item.package])])
+            continue
         item_key = item.bundle if isinstance(item, ScanInput) else None
         if isinstance(item, ScanInput):  # records between a bundle's APKs (skips) keep it open
             if bundle and item_key != key:
@@ -240,12 +244,24 @@ def _scan_source(items: Iterable[Any], settings: ScanSettings, result: ScanResul
                 _discard(item)
                 raise
         records = scan_item(item, settings)
+        for r in records:
+            if isinstance(r, AppResult) and r.identity.file is not None and r.identity.origin == "apk":
+                scanned.setdefault(r.identity.file.sha256, []).append(r.chain)
         if item_key is not None:
             bundle.extend(r for r in records if isinstance(r, AppResult))
             records = [r for r in records if not isinstance(r, AppResult)]
         _add(result, records)
     if bundle:
         _add(result, _close_bundle(bundle, key, settings))
+
+
+RECORD_OF_SCANNED_APK = "package record whose APK was scanned (listed once, as the APK)"
+
+
+def _scanned_here(record: RecordedApp, scanned: dict[str, list[tuple[str, ...]]]) -> bool:
+    """An APK with one of the record's SHA-256s was scanned from the record's own container."""
+    container = tuple(record.chain[:-1])
+    return any(chain[:len(container)] == container for sha in record.apk_sha256s for chain in scanned.get(sha, ()))
 
 
 def _discard(item: Any) -> None:
@@ -284,7 +300,9 @@ def _scan_input(item: ScanInput, settings: ScanSettings) -> list[Any]:
                         **settings.sdk_kwargs)
     identity.tamper.extend(item.flags)
     chain = tuple(item.chain)
-    custody = [_Custody(chain[0], identity.file.sha256)] if len(chain) == 1 and identity.file else []
+    # a whole local file (given, met in a folder, or a file of a backup folder): its custody hash
+    whole = item.length is None and not item.cleanup and identity.file is not None
+    custody = [_Custody(item.path if len(chain) > 1 else chain[0], identity.file.sha256)] if whole else []
     if unscannable(identity):
         issues = list(identity.errors) or [Issue("INPUT_UNREADABLE", "no manifest could be read")]
         return [InputError(item.display, item.container, issues, chain), *custody]

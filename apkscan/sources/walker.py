@@ -209,7 +209,7 @@ class Walker:
     # ------------------------------------------------------------------ members
     def _entries(self, reader: ContainerReader, depth: int, custody: bool = False) -> Iterator[Item]:
         """``custody``: the reader reads a folder, so its members are outermost files too."""
-        chain = getattr(reader, "chain", ())
+        chain = getattr(reader, "chain", None) or getattr(getattr(reader, "tree", None), "chain", ())  # layout readers
         seen = 0
         try:
             for item in reader.entries():
