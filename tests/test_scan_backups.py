@@ -455,3 +455,26 @@ def test_html_groups_apps_by_device_backup(run, tmp_path):
                     str(BACKUPS / "titanium"): ["3", "3", "0", "0"]}
     assert str(APKS / "v1v2.apk") not in section  # an APK given directly is no source row
     assert "apps/com.tencent.mm/a/base.apk" in page and "_manifest" in page
+
+
+def test_a_flat_backup_folder_does_not_swallow_what_lies_beside_or_below_it(run, tmp_path):
+    """One Titanium record in a downloads folder: its own files are read as Titanium, the rest as usual."""
+    dl = tmp_path / "Download"
+    (dl / "sub").mkdir(parents=True)
+    shutil.copy(BACKUPS / "titanium" / "com.tencent.mm-20240501-100000.properties", dl)
+    shutil.copy(BACKUPS / "adb-v5-compressed.ab", dl / "x.ab")
+    shutil.copy(APKS / "v1v2.apk", dl / "sub" / "v1v2.apk")
+    shutil.copytree(BACKUPS / "neo", dl / "sub" / "neo")
+    doc = run(dl)
+    got = sorted((tuple(a["source"]["chain"]), a["package"], a["identity"]["origin"]) for a in doc["apps"])
+    neo = str(dl / "sub" / "neo")
+    assert got == sorted([
+        ((str(dl), "com.tencent.mm-20240501-100000.properties"), "com.tencent.mm", "listed"),  # no APK beside it
+        ((str(dl), "x.ab", "apps/com.tencent.mm/a/base.apk"), "com.tencent.mm", "apk"),
+        ((str(dl), "x.ab", "apps/com.zhiliaoapp.musically/_manifest"), "com.zhiliaoapp.musically", "recorded"),
+        ((str(dl / "sub" / "v1v2.apk"),), "com.example.v1v2", "apk"),
+        ((neo, "com.tencent.mm/2024-05-01-10-00-00-000-user_0/base.apk"), "com.tencent.mm", "apk"),
+        ((neo, "com.zhiliaoapp.musically/2024-05-02-11-00-00-user_0/backup.properties"), "com.zhiliaoapp.musically",
+         "listed"),
+    ])
+    assert doc["errors"] == []

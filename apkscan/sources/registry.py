@@ -58,6 +58,7 @@ class LayoutFormat:
     marker: Callable[[list[str]], bool]
     detect: Callable[[Tree], bool]
     open: TreeOpener | None = None
+    flat: bool = False  # the layout keeps its files in one folder: in a folder, sub-folders are walked on
 
 
 # Compression layers (apkscan.sources.compressed), tried before the stream formats.
@@ -149,9 +150,10 @@ LAYOUT_FORMATS: list[LayoutFormat] = [
     LayoutFormat("oandbackup", "an OAndBackup folder", _oab_marker,
                  lambda tree: is_oandbackup(tree.names()), lambda tree, ctx: NeoBackupReader(tree, "oab")),
     LayoutFormat("titanium-backup", "a Titanium Backup folder", _titanium_marker,
-                 lambda tree: is_titanium_backup(tree.names()), lambda tree, ctx: TitaniumBackupReader(tree)),
+                 lambda tree: is_titanium_backup(tree.names()), lambda tree, ctx: TitaniumBackupReader(tree),
+                 flat=True),
     LayoutFormat("swift-backup", "a Swift Backup folder", _swift_marker,
-                 lambda tree: is_swift_backup(tree.names()), lambda tree, ctx: SwiftBackupReader(tree)),
+                 lambda tree: is_swift_backup(tree.names()), lambda tree, ctx: SwiftBackupReader(tree), flat=True),
 ]
 
 
