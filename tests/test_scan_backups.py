@@ -478,3 +478,31 @@ def test_a_flat_backup_folder_does_not_swallow_what_lies_beside_or_below_it(run,
          "listed"),
     ])
     assert doc["errors"] == []
+
+
+# --- property: mutated real backups never crash the scan -----------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SEEDS = {name: (BACKUPS / name).read_bytes() for name in ("adb-v5-compressed.ab", "adb-v5-aes.ab",
+                                                           "adb-v1-aes-uncompressed.ab")}
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(sorted(_SEEDS)),
+       flips=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), max_size=4),
+       cut=st.integers(0, 1 << 16))
+def test_mutated_backups_give_records_never_exceptions(rules, policy, tmp_path_factory, name, flips, cut):
+    data = bytearray(_SEEDS[name])
+    for pos, val in flips:
+        data[60 + pos % (len(data) - 60)] = val  # past the magic, so the backup reader gets it
+    data = data[: max(1, cut % (len(data) + 1))] if cut % 2 == 0 else data
+    d = tmp_path_factory.mktemp("ab")
+    (d / name).write_bytes(bytes(data))
+    doc = scan([FileSource([str(d / name)], WalkOptions(tmp_dir=str(d / "t"), password=lambda: PASSWORD))],
+               rules, policy).to_dict()
+    assert doc["apps"] or doc["errors"]  # something to say about every backup
+    assert all(e["code"] != "INTERNAL_ERROR" for e in doc["errors"])
+    assert not (d / "t").exists() or list((d / "t").iterdir()) == []
