@@ -27,7 +27,7 @@ from apkscan.scan import RECORD_OF_SCANNED_APK, scan
 from apkscan.sources.files import FileSource
 from apkscan.sources.interface import chain_display
 from apkscan.sources.walker import WalkOptions
-from backup_helpers import APKS, BACKUPS, PASSWORD, apk_sha256, build_ab, pem_sha256, zip_folder
+from backup_helpers import APKS, BACKUPS, PASSWORD, apk_sha256, build_ab, manifest, pem_sha256, zip_folder
 
 UUID = "0b6c3f0e-5d1a-4c1e-9a57-6f1f2a3b4c5d"
 ACQ = BACKUPS / "androidqf" / UUID
@@ -161,12 +161,13 @@ def test_missing_or_wrong_password_is_one_error_and_the_run_goes_on(tmp_path):
 
 
 def _plain_ab() -> bytes:
-    sys_path = str(BACKUPS)
-    import sys
-    if sys_path not in sys.path:
-        sys.path.insert(0, sys_path)
-    from generate import adb_entries
-    return build_ab(adb_entries(), version=5, compress=False)
+    """The fixtures' backup content, uncompressed and unencrypted (the generator's own entries)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("backup_fixture_generate", BACKUPS / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return build_ab(module.adb_entries(), version=5, compress=False)
 
 
 @pytest.mark.parametrize("layer,source,fraction,words", [
@@ -224,11 +225,6 @@ def test_backup_inside_a_tar_gz_and_the_depth_bound(run, tmp_path):
 
 def test_a_backup_that_lies_about_its_folders(run, tmp_path):
     """A _manifest filed under another package's folder, an APK outside apps/<pkg>/a/, a `..` name."""
-    sys_path = str(BACKUPS)
-    import sys
-    if sys_path not in sys.path:
-        sys.path.insert(0, sys_path)
-    from adb_writer import manifest
     wechat = (APKS / "wechat-tencent-subject.apk").read_bytes()
     ab = tmp_path / "liar.ab"
     ab.write_bytes(build_ab([
