@@ -502,3 +502,14 @@ def test_mutated_backups_give_records_never_exceptions(rules, policy, tmp_path_f
     assert doc["apps"] or doc["errors"]  # something to say about every backup
     assert all(e["code"] != "INTERNAL_ERROR" for e in doc["errors"])
     assert not (d / "t").exists() or list((d / "t").iterdir()) == []
+
+
+@pytest.mark.parametrize("layout", ["neo", "oandbackup", "swift", "titanium"])
+@pytest.mark.parametrize("top", [None, "Backups"])
+def test_a_zipped_backup_folder_gives_the_same_apps(run, tmp_path, layout, top):
+    archive = tmp_path / f"{layout}.zip"
+    archive.write_bytes(zip_folder(BACKUPS / layout, top))
+    zipped, folder = run(archive), run(BACKUPS / layout)
+    assert summary_multi(zipped, f"{top}/" if top else "") == summary_multi(folder)
+    assert zipped["errors"] == [] and len(zipped["apps"]) >= 1
+    assert {a["source"]["outermost"] for a in zipped["apps"]} == {str(archive)}

@@ -7,8 +7,9 @@ Two kinds of formats:
   :class:`~apkscan.sources.interface.ContainerReader`;
 - :data:`LAYOUT_FORMATS`, recognised from the file names of a folder or a ZIP (a
   :class:`~apkscan.sources.interface.Tree`): AndroidQF acquisitions, backup-app folders.
-  ``marker(names)`` is a cheap look at one folder's own file names, ``detect(tree)`` the
-  real test, ``open(tree, ctx)`` the reader.
+  ``marker(names)`` is a cheap look at the tree's shallow names (below), ``detect(tree)``
+  the real test, ``open(tree, ctx)`` the reader; ``flat`` layouts (Titanium, Swift) read a
+  folder's own files only.
 
 A format whose ``open`` is None is recognised but not read: it becomes one problem
 (``code``) naming the format, never a silent skip.
@@ -22,11 +23,10 @@ files appear somewhere below it; it is walked, and each backup is claimed at its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
-
-import re
 
 from apkscan.sources import detect
 from apkscan.sources.adb_backup import AdbBackupReader
@@ -65,6 +65,7 @@ class LayoutFormat:
 COMPRESSIONS: tuple[tuple[str, Callable[[bytes], bool]], ...] = (
     ("gzip", detect.is_gzip), ("bzip2", detect.is_bzip2), ("xz", detect.is_xz), ("zstd", detect.is_zstd),
 )
+
 
 class _AgeReader:
     """An age-encrypted file: nothing to read without the key, one problem saying what to run."""
