@@ -513,3 +513,15 @@ def test_a_zipped_backup_folder_gives_the_same_apps(run, tmp_path, layout, top):
     assert summary_multi(zipped, f"{top}/" if top else "") == summary_multi(folder)
     assert zipped["errors"] == [] and len(zipped["apps"]) >= 1
     assert {a["source"]["outermost"] for a in zipped["apps"]} == {str(archive)}
+
+
+def test_inspect_reads_an_encrypted_backup_with_the_environment_password(tmp_path):
+    out = tmp_path / "ids.json"
+    res = CliRunner().invoke(cli_main, ["inspect", str(BACKUPS / "adb-v5-aes.ab"), "--json", str(out)],
+                             env={"APKSCAN_BACKUP_PASSWORD": PASSWORD})
+    assert res.exit_code == 0, res.output
+    assert [i["package"] for i in json.loads(out.read_text())] == ["com.tencent.mm"]
+    res = CliRunner().invoke(cli_main, ["inspect", str(BACKUPS / "adb-v5-aes.ab"), "--json", str(out), "--force"],
+                             env={"APKSCAN_BACKUP_PASSWORD": ""})
+    assert res.exit_code != 0  # (inspect gives 1 for any input problem today, not 3)
+    assert [e["code"] for i in json.loads(out.read_text()) for e in i["errors"]] == ["BACKUP_PASSWORD_REQUIRED"]
