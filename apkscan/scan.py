@@ -226,7 +226,7 @@ def _scan_source(items: Iterable[Any], settings: ScanSettings, result: ScanResul
     """Scan one source's items in order; a split bundle's APKs are assembled when it ends."""
     bundle: list[Any] = []
     key: str | None = None
-    scanned: dict[str, list[tuple[str, ...]]] = {}  # APK sha256 -> chains it was scanned at
+    scanned: dict[str, list[tuple[tuple[str, ...], str]]] = {}  # APK sha256 -> (chain, package) scanned
     for item in items:
         if isinstance(item, RecordedApp) and _scanned_here(item, scanned):
             _add(result, [Skipped(tuple(item.chain), RECORD_OF_SCANNED_APK, 1, [item.package])])
@@ -245,8 +245,8 @@ def _scan_source(items: Iterable[Any], settings: ScanSettings, result: ScanResul
                 raise
         records = scan_item(item, settings)
         for r in records:
-            if isinstance(r, AppResult) and r.identity.file is not None and r.identity.origin == "apk":
-                scanned.setdefault(r.identity.file.sha256, []).append(r.chain)
+            if isinstance(r, AppResult) and r.identity.file and r.identity.manifest and r.identity.origin == "apk":
+                scanned.setdefault(r.identity.file.sha256, []).append((r.chain, r.identity.manifest.package))
         if item_key is not None:
             bundle.extend(r for r in records if isinstance(r, AppResult))
             records = [r for r in records if not isinstance(r, AppResult)]
@@ -258,10 +258,13 @@ def _scan_source(items: Iterable[Any], settings: ScanSettings, result: ScanResul
 RECORD_OF_SCANNED_APK = "package record whose APK was scanned (listed once, as the APK)"
 
 
-def _scanned_here(record: RecordedApp, scanned: dict[str, list[tuple[str, ...]]]) -> bool:
-    """An APK with one of the record's SHA-256s was scanned from the record's own container."""
+def _scanned_here(record: RecordedApp, scanned: dict[str, list[tuple[tuple[str, ...], str]]]) -> bool:
+    """An APK with one of the record's SHA-256s and the record's package was scanned from the
+    record's own container. (A record whose hash names an APK of another package is a lie, or
+    a mix-up: it stays listed, so a hash cannot hide a record.)"""
     container = tuple(record.chain[:-1])
-    return any(chain[:len(container)] == container for sha in record.apk_sha256s for chain in scanned.get(sha, ()))
+    return any(chain[:len(container)] == container and package == record.package
+               for sha in record.apk_sha256s for chain, package in scanned.get(sha, ()))
 
 
 def _discard(item: Any) -> None:

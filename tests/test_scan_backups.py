@@ -525,3 +525,21 @@ def test_inspect_reads_an_encrypted_backup_with_the_environment_password(tmp_pat
                              env={"APKSCAN_BACKUP_PASSWORD": ""})
     assert res.exit_code != 0  # (inspect gives 1 for any input problem today, not 3)
     assert [e["code"] for i in json.loads(out.read_text()) for e in i["errors"]] == ["BACKUP_PASSWORD_REQUIRED"]
+
+
+def test_a_record_whose_hash_names_another_apps_apk_stays_listed(run, tmp_path):
+    """packages.json gives WeChat the hash of the clean APK that is present: the WeChat record is not hidden."""
+    acq = tmp_path / "acq"
+    shutil.copytree(ACQ, acq)
+    (acq / "backup.ab").unlink()
+    packages = json.loads((acq / "packages.json").read_text())
+    for p in packages:
+        if p["name"] == "com.tencent.mm":
+            p["files"][0]["sha256"] = apk_sha256("clean-v1v2v3.apk")
+        if p["name"] == "com.example.clean":
+            p["files"][0]["sha256"] = "00" * 32
+    (acq / "packages.json").write_text(json.dumps(packages))
+    doc = run(acq)
+    records = sorted(a["package"] for a in doc["apps"] if a["identity"]["origin"] != "apk")
+    assert records == ["com.example.clean", "com.example.fast", "com.tencent.mm", "com.zhiliaoapp.musically"]
+    assert RECORD_OF_SCANNED_APK not in skips(doc)

@@ -10,7 +10,7 @@ top-level folder). What is yielded:
 - ``backup.ab`` → :class:`Member` (the walker recurses into it);
 - each package of ``packages.json`` → :class:`RecordedApp` with the certificate digests
   the device reported and ``apk_sha256s``, the SHA-256s of its files. The scan lists the
-  record only when no APK with one of those digests was scanned from this acquisition
+  record only when no APK of that package with one of those digests was scanned from this acquisition
   (deleted by "remove trusted", never pulled, or unreadable): when the APK is there its
   verified signers say more. The tie uses the hash the scan computes anyway, so each APK
   is read once. (Whether the recorded certificate agrees with the APK is not checked.)
