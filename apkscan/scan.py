@@ -226,7 +226,7 @@ def _scan_source(items: Iterable[Any], settings: ScanSettings, result: ScanResul
     """Scan one source's items in order; a split bundle's APKs are assembled when it ends."""
     bundle: list[Any] = []
     key: str | None = None
-    scanned: dict[str, list[tuple[tuple[str, ...], str]]] = {}  # APK sha256 -> (chain, package) scanned
+    scanned: dict[str, list[tuple[tuple[str, ...], str]]] = {}  # package -> (chain, sha256) of its scanned APKs
     for item in items:
         if isinstance(item, RecordedApp) and _scanned_here(item, scanned):
             _add(result, [Skipped(tuple(item.chain), RECORD_OF_SCANNED_APK, 1, [item.package])])
@@ -246,7 +246,7 @@ def _scan_source(items: Iterable[Any], settings: ScanSettings, result: ScanResul
         records = scan_item(item, settings)
         for r in records:
             if isinstance(r, AppResult) and r.identity.file and r.identity.manifest and r.identity.origin == "apk":
-                scanned.setdefault(r.identity.file.sha256, []).append((r.chain, r.identity.manifest.package))
+                scanned.setdefault(r.identity.manifest.package, []).append((r.chain, r.identity.file.sha256))
         if item_key is not None:
             bundle.extend(r for r in records if isinstance(r, AppResult))
             records = [r for r in records if not isinstance(r, AppResult)]
@@ -259,12 +259,17 @@ RECORD_OF_SCANNED_APK = "package record whose APK was scanned (listed once, as t
 
 
 def _scanned_here(record: RecordedApp, scanned: dict[str, list[tuple[tuple[str, ...], str]]]) -> bool:
-    """An APK with one of the record's SHA-256s and the record's package was scanned from the
-    record's own container. (A record whose hash names an APK of another package is a lie, or
-    a mix-up: it stays listed, so a hash cannot hide a record.)"""
+    """An APK of the record's package was scanned from the record's own container (backup,
+    acquisition, backup folder) and, when the record names its files' SHA-256s, is one of them.
+
+    The package is the one Android reads from the scanned APK, never a folder or file name:
+    an APK of another app filed under a banned app's name does not hide the banned app's record.
+    """
     container = tuple(record.chain[:-1])
-    return any(chain[:len(container)] == container and package == record.package
-               for sha in record.apk_sha256s for chain, package in scanned.get(sha, ()))
+    if not container:  # a record read from a given file (text evidence): no container to look in
+        return False
+    return any(chain[:len(container)] == container and (not record.apk_sha256s or sha in record.apk_sha256s)
+               for chain, sha in scanned.get(record.package, ()))
 
 
 def _discard(item: Any) -> None:

@@ -35,7 +35,8 @@ WECHAT_KEY = "0fe4ff85c215918396dadc7cd8ce6963339af33d37751a56e54c7206b63a3c7c" 
 IMPERSONATED = {("app", "weak"), ("impersonation", "strong")}  # vendor package, a key that is not the vendor's
 BY_NAME = {("app", "weak")}  # a package name from a list or a backup app's record
 ADB_SKIPS = {"app data (not scanned)": 3, "OBB expansion files (not scanned)": 1,
-             "key-value backup data (not scanned)": 1, "shared storage (not scanned)": 1}
+             "key-value backup data (not scanned)": 1, "shared storage (not scanned)": 1,
+             RECORD_OF_SCANNED_APK: 1}  # WeChat's _manifest: its APK is listed instead
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +186,9 @@ def test_truncated_backup_says_where_and_keeps_what_was_read(run, tmp_path, laye
     assert len(backup_errors) == 1 and words in backup_errors[0]["message"]
     # the APK being read when the stream ended is named too; nothing after it is invented
     assert all(e["source"]["chain"][:1] == [str(cut)] for e in doc["errors"])
-    assert [a["package"] for a in doc["apps"]] == ["com.example.v1v2"]  # the batch went on
+    # WeChat's _manifest was read before its APK was cut short: with no APK scanned, the record is listed
+    assert [(a["package"], a["identity"]["origin"]) for a in doc["apps"]] == [
+        ("com.tencent.mm", "recorded"), ("com.example.v1v2", "apk")]  # and the batch went on
 
 
 def test_truncated_after_the_apk_keeps_the_apk(run, tmp_path):
@@ -277,7 +280,8 @@ def test_androidqf_folder_every_app(run):
     doc = run(ACQ)
     assert summary_multi(doc) == QF_APPS and doc["errors"] == []
     # the names lie (Android 11+): the records of the two APKs present are tied to them by hash, listed once
-    assert skips(doc)[RECORD_OF_SCANNED_APK] == 2
+    # (and WeChat's _manifest in the nested backup, by package)
+    assert skips(doc)[RECORD_OF_SCANNED_APK] == 3
     tiktok = next(a for a in doc["apps"] if a["source"]["chain"][1:] == ["packages.json"]
                   and a["package"] == "com.zhiliaoapp.musically")
     assert tiktok["identity"]["recorded_by"] == "AndroidQF packages.json"
@@ -296,7 +300,7 @@ def test_androidqf_zip_gives_the_same_apps_as_the_folder(run, tmp_path, top):
     folder = run(ACQ)
     assert summary_multi(zipped, f"{top}/" if top else "") == summary_multi(folder) == QF_APPS
     assert len(zipped["apps"]) == 7 and zipped["errors"] == []
-    assert skips(zipped)[RECORD_OF_SCANNED_APK] == 2
+    assert skips(zipped)[RECORD_OF_SCANNED_APK] == 3
 
 
 def test_recorded_known_vendor_key_is_strong_never_confirmed(run, tmp_path):
@@ -352,14 +356,14 @@ def test_neo_backup(run):
     }
     listed = doc["apps"][1]
     assert listed["label"] == "TikTok" and listed["identity"]["recorded_by"] == "Neo Backup properties"
-    assert skips(doc) == {"app data archive (not scanned)": 2} and doc["errors"] == []
+    assert skips(doc) == {"app data archive (not scanned)": 2, RECORD_OF_SCANNED_APK: 1} and doc["errors"] == []
     assert {a["source"]["outermost"] for a in doc["apps"]} == {str(BACKUPS / "neo")}
 
 
 def test_oandbackup(run):
     doc = run(BACKUPS / "oandbackup")
     assert summary(doc) == {("com.example.clean/base.apk",): ("com.example.clean", "apk", "allowed", set())}
-    assert skips(doc) == {"app data archive (not scanned)": 1} and doc["errors"] == []
+    assert skips(doc) == {"app data archive (not scanned)": 1, RECORD_OF_SCANNED_APK: 1} and doc["errors"] == []
 
 
 def test_swift_backup(run):
@@ -385,7 +389,7 @@ def test_titanium_backup_md5_mismatch_is_a_tamper_fact_of_the_apk(run):
     }
     tamper = {a["source"]["chain"][-1]: [t["code"] for t in a["identity"]["tamper"]] for a in doc["apps"]}
     assert tamper[notes] == ["BACKUP_APK_MD5_MISMATCH"] and tamper[wechat] == []
-    assert doc["errors"] == [] and skips(doc) == {"app data archive (not scanned)": 2}
+    assert doc["errors"] == [] and skips(doc) == {"app data archive (not scanned)": 2, RECORD_OF_SCANNED_APK: 2}
     apps = {a["package"]: a for a in doc["apps"]}
     assert apps["com.example.notes"]["sha256"] == apk_sha256("kaspersky-subject-notes.apk")  # decompressed
 
@@ -465,7 +469,7 @@ def test_a_flat_backup_folder_does_not_swallow_what_lies_beside_or_below_it(run,
     got = sorted((tuple(a["source"]["chain"]), a["package"], a["identity"]["origin"]) for a in doc["apps"])
     neo = str(dl / "sub" / "neo")
     assert got == sorted([
-        ((str(dl), "com.tencent.mm-20240501-100000.properties"), "com.tencent.mm", "listed"),  # no APK beside it
+        # (the Titanium record of WeChat is not listed: a WeChat APK was scanned from this folder, in x.ab)
         ((str(dl), "x.ab", "apps/com.tencent.mm/a/base.apk"), "com.tencent.mm", "apk"),
         ((str(dl), "x.ab", "apps/com.zhiliaoapp.musically/_manifest"), "com.zhiliaoapp.musically", "recorded"),
         ((str(dl / "sub" / "v1v2.apk"),), "com.example.v1v2", "apk"),
@@ -542,4 +546,26 @@ def test_a_record_whose_hash_names_another_apps_apk_stays_listed(run, tmp_path):
     doc = run(acq)
     records = sorted(a["package"] for a in doc["apps"] if a["identity"]["origin"] != "apk")
     assert records == ["com.example.clean", "com.example.fast", "com.tencent.mm", "com.zhiliaoapp.musically"]
+    assert RECORD_OF_SCANNED_APK not in skips(doc)
+
+
+def test_another_apk_filed_under_a_banned_apps_folder_does_not_hide_its_record(run, tmp_path):
+    """Folder names are claims: the record is dropped only for a scanned APK *of that package*."""
+    clean = (APKS / "clean-v1v2v3.apk").read_bytes()
+    ab = tmp_path / "swap.ab"
+    ab.write_bytes(build_ab([
+        ("apps/com.tencent.mm/_manifest", manifest("com.tencent.mm", 2080, [], True)),
+        ("apps/com.tencent.mm/a/base.apk", clean),
+    ], version=5, compress=True))
+    neo = tmp_path / "neo"
+    shutil.copytree(BACKUPS / "neo", neo)
+    (neo / "com.tencent.mm" / "2024-05-01-10-00-00-000-user_0" / "base.apk").write_bytes(clean)
+    doc = run(ab, neo)
+    got = sorted((a["source"]["chain"][0] == str(ab), a["package"], a["identity"]["origin"], a["verdict"])
+                 for a in doc["apps"])
+    assert got == sorted([
+        (True, "com.example.clean", "apk", "allowed"), (True, "com.tencent.mm", "listed", "prohibited"),
+        (False, "com.example.clean", "apk", "allowed"), (False, "com.tencent.mm", "listed", "prohibited"),
+        (False, "com.zhiliaoapp.musically", "listed", "prohibited"),
+    ])
     assert RECORD_OF_SCANNED_APK not in skips(doc)

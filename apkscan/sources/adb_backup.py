@@ -4,10 +4,10 @@ Streams header → AES (if any) → zlib (if any) → tar (``r|``); memory stays
 multi-GB backup. Layout ``apps/<pkg>/<token>/...`` (shared ``backup-formats.md`` §1):
 
 - ``a/*.apk`` → :class:`Member` (its ``open()`` works once, until the iterator advances);
-- ``_manifest`` → parsed; a :class:`RecordedApp` is yielded only for packages whose APK is
-  *not* in the backup. When the APK is there its verified signers say more than the
-  device's record, and yielding both would list one app twice; the record stays
-  reachable in :attr:`AdbBackupReader.recorded` for a later cross-check;
+- ``_manifest`` → parsed into a :class:`RecordedApp` (also kept in
+  :attr:`AdbBackupReader.recorded`). The scan lists it only when no APK of that package was
+  scanned from this backup: when the APK is there its verified signers say more than the
+  device's record, and listing both would list one app twice;
 - data, OBB, key-value, shared storage, widget metadata → one :class:`Skipped` per reason;
 - names outside that layout (or with ``..``/absolute parts) are yielded as members under
   their raw name (display only), so an odd name cannot hide an APK from the walker.
@@ -199,12 +199,13 @@ class AdbBackupReader:
         self.recorded[package] = manifest.recorded_app(where, note)
 
     def _records(self) -> Iterator[RecordedApp]:
-        """Recorded apps for packages whose APK was not in the backup (see the module docstring)."""
+        """Every recorded app. The scan lists one only when no APK *of that package* was scanned
+        from this backup (a folder name is a claim: an APK of another app filed under
+        ``apps/<pkg>/a/`` must not hide the record of ``<pkg>``)."""
         for package, app in self.recorded.items():
             if package in self._apks:
-                app.note = _join(app.note, "its APK is also in this backup and is scanned instead")
-                continue
-            if package in self._claimed:
+                app.note = _join(app.note, "an APK was backed up in its folder, but none of this package was scanned")
+            elif package in self._claimed:
                 app.note = _join(app.note, "the _manifest says its APK was backed up, but it is not in this file")
             yield app
 
