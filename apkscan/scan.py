@@ -226,7 +226,11 @@ def _scan_source(items: Iterable[Any], settings: ScanSettings, result: ScanResul
     """Scan one source's items in order; a split bundle's APKs are assembled when it ends."""
     bundle: list[Any] = []
     key: str | None = None
+    scanned: dict[str, list[tuple[tuple[str, ...], str]]] = {}  # package -> (chain, sha256) of its scanned APKs
     for item in items:
+        if isinstance(item, RecordedApp) and _scanned_here(item, scanned):
+            _add(result, [Skipped(tuple(item.chain), RECORD_OF_SCANNED_APK, 1, [item.package])])
+            continue
         item_key = item.bundle if isinstance(item, ScanInput) else None
         if isinstance(item, ScanInput):  # records between a bundle's APKs (skips) keep it open
             if bundle and item_key != key:
@@ -240,12 +244,32 @@ def _scan_source(items: Iterable[Any], settings: ScanSettings, result: ScanResul
                 _discard(item)
                 raise
         records = scan_item(item, settings)
+        for r in records:
+            if isinstance(r, AppResult) and r.identity.file and r.identity.manifest and r.identity.origin == "apk":
+                scanned.setdefault(r.identity.manifest.package, []).append((r.chain, r.identity.file.sha256))
         if item_key is not None:
             bundle.extend(r for r in records if isinstance(r, AppResult))
             records = [r for r in records if not isinstance(r, AppResult)]
         _add(result, records)
     if bundle:
         _add(result, _close_bundle(bundle, key, settings))
+
+
+RECORD_OF_SCANNED_APK = "package record whose APK was scanned (listed once, as the APK)"
+
+
+def _scanned_here(record: RecordedApp, scanned: dict[str, list[tuple[tuple[str, ...], str]]]) -> bool:
+    """An APK of the record's package was scanned from the record's own container (backup,
+    acquisition, backup folder) and, when the record names its files' SHA-256s, is one of them.
+
+    The package is the one Android reads from the scanned APK, never a folder or file name:
+    an APK of another app filed under a banned app's name does not hide the banned app's record.
+    """
+    container = tuple(record.chain[:-1])
+    if not container:  # a record read from a given file (text evidence): no container to look in
+        return False
+    return any(chain[:len(container)] == container and (not record.apk_sha256s or sha in record.apk_sha256s)
+               for chain, sha in scanned.get(record.package, ()))
 
 
 def _discard(item: Any) -> None:
@@ -284,7 +308,9 @@ def _scan_input(item: ScanInput, settings: ScanSettings) -> list[Any]:
                         **settings.sdk_kwargs)
     identity.tamper.extend(item.flags)
     chain = tuple(item.chain)
-    custody = [_Custody(chain[0], identity.file.sha256)] if len(chain) == 1 and identity.file else []
+    # a whole local file (given, met in a folder, or a file of a backup folder): its custody hash
+    whole = item.length is None and not item.cleanup and identity.file is not None
+    custody = [_Custody(item.path if len(chain) > 1 else chain[0], identity.file.sha256)] if whole else []
     if unscannable(identity):
         issues = list(identity.errors) or [Issue("INPUT_UNREADABLE", "no manifest could be read")]
         return [InputError(item.display, item.container, issues, chain), *custody]

@@ -7,7 +7,7 @@ the repo) by the fixture writer. Then, each in its own process so peak RSS is it
   sha256   a plain streaming sha256 pass over the .ab (the I/O floor)
   reader   AdbBackupReader over the file, reading every yielded member to the end
   scan     (--scan) `apkscan scan FILE` with APKSCAN_BACKUP_PASSWORD set: the full
-           pipeline, once the walker dispatches .ab files to the reader
+           pipeline (custody hash, reader, walker, identify, rules, terminal report)
 
 and prints wall time, MB/s, peak RSS and peak temporary-disk use (the child's TMPDIR is a
 fresh folder polled during the run) as a Markdown table.

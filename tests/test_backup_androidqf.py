@@ -26,8 +26,13 @@ def check_acquisition(got: Collected, prefix: str = "") -> None:
     expected[prefix + "backup.ab"] = hashlib.sha256(backup).hexdigest()
     assert got.members == expected
     assert got.problems == []
-    # WeChat and the clean app are matched by hash despite the swapped names: not recorded twice
-    assert sorted(a.package for a in got.recorded) == ["com.example.fast", "com.zhiliaoapp.musically"]
+    # every record carries the SHA-256s of its files: the scan ties them to the scanned APKs by hash
+    # (despite the swapped names) and lists a record only when none of its APKs was scanned
+    assert sorted(a.package for a in got.recorded) == ["com.example.clean", "com.example.fast", "com.tencent.mm",
+                                                       "com.zhiliaoapp.musically"]
+    assert got.app("com.tencent.mm").apk_sha256s == {apk_sha256("wechat-tencent-subject.apk")}
+    assert got.app("com.example.clean").apk_sha256s == {apk_sha256("clean-v1v2v3.apk")}
+    assert got.app("com.example.fast").apk_sha256s == frozenset()
     tiktok = got.app("com.zhiliaoapp.musically")
     assert tiktok.recorded_by == "AndroidQF packages.json"
     assert cert_sha256s(tiktok) == [pem_sha256("bytedance-like")]

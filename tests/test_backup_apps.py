@@ -26,7 +26,8 @@ def test_neo_backup():
     kind, got = collect(BACKUPS / "neo")
     assert kind == "neo-backup"
     assert got.members == {"com.tencent.mm/2024-05-01-10-00-00-000-user_0/base.apk": WECHAT}
-    assert [a.package for a in got.recorded] == ["com.zhiliaoapp.musically"]  # WeChat has its APK
+    # every package's newest record; the scan drops WeChat's when its APK is scanned as com.tencent.mm
+    assert [a.package for a in got.recorded] == ["com.tencent.mm", "com.zhiliaoapp.musically"]
     tiktok = got.app("com.zhiliaoapp.musically")
     assert (tiktok.recorded_by, tiktok.label, tiktok.version_code, tiktok.version_name) == \
         ("Neo Backup properties", "TikTok", 310501, "31.5.1")
@@ -52,14 +53,16 @@ def test_neo_backup_hostile(tmp_path):
     assert got.codes == ["BACKUP_METADATA_INVALID"]
     assert set(got.members) == {"com.tencent.mm/2024-05-01-10-00-00-000-user_0/base.apk",
                                 "com.tencent.mm/2024-05-01-10-00-00-000-user_0/notes.txt", "stray.apk"}
-    assert [a.package for a in got.recorded] == ["com.zhiliaoapp.musically"]
+    # the broken record is still listed, by its folder's package name
+    assert [a.package for a in got.recorded] == ["com.tencent.mm", "com.zhiliaoapp.musically"]
 
 
 def test_oandbackup():
     kind, got = collect(BACKUPS / "oandbackup")
     assert kind == "oandbackup"
     assert got.members == {"com.example.clean/base.apk": apk_sha256("clean-v1v2v3.apk")}
-    assert got.recorded == [] and got.skip_counts == {"app data archive (not scanned)": 1}
+    assert [a.package for a in got.recorded] == ["com.example.clean"]  # dropped by the scan: its APK is scanned
+    assert got.skip_counts == {"app data archive (not scanned)": 1}
 
 
 def test_oandbackup_without_apk_is_listed(tmp_path):
@@ -90,10 +93,15 @@ def test_titanium_backup():
     md5n = hashlib.md5((APKS / "kaspersky-subject-notes.apk").read_bytes()).hexdigest()
     # members are the decompressed APK bytes
     assert got.members == {f"com.tencent.mm-{md5w}.apk.gz": WECHAT, f"com.example.notes-{md5n}.apk.bz2": notes}
-    assert got.codes == ["BACKUP_APK_MD5_MISMATCH"]  # the notes record names another APK
+    assert got.codes == []
+    # the notes record names another APK: a tamper fact carried by that APK's member
+    from apkscan.sources.interface import Member
+    flags = {m.name: [f.code for f in m.flags] for m in backup_app_reader(FolderTree(BACKUPS / "titanium")).entries()
+             if isinstance(m, Member)}
+    assert flags == {f"com.tencent.mm-{md5w}.apk.gz": [], f"com.example.notes-{md5n}.apk.bz2": ["BACKUP_APK_MD5_MISMATCH"]}
     tiktok = got.app("com.zhiliaoapp.musically")
     assert (tiktok.label, tiktok.version_code, tiktok.version_name) == ("TikTok\u00ae", 310501, "31.5.1")
-    assert [a.package for a in got.recorded] == ["com.zhiliaoapp.musically"]
+    assert sorted(a.package for a in got.recorded) == ["com.example.notes", "com.tencent.mm", "com.zhiliaoapp.musically"]
     assert got.skip_counts == {"app data archive (not scanned)": 2}
 
 

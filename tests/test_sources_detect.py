@@ -16,6 +16,7 @@ from apkscan.apk.bytesource import ByteSource
 from apkscan.apk.identify import identify
 from apkscan.apk.zipreader import ZipArchive
 from apkscan.sources import detect, registry
+from apkscan.sources.text_evidence import looks_like_text_evidence
 
 REPO = Path(__file__).resolve().parents[1]
 APKS = REPO / "fixtures" / "apks"
@@ -71,9 +72,9 @@ def test_legacy_encrypted_apkm_and_what_must_not_look_like_it():
 
 
 def test_text_evidence_hook():
-    assert detect.looks_like_text_evidence(b"package:/data/app/x/base.apk=com.tencent.mm\n")
-    assert detect.looks_like_text_evidence(b"Packages:\n  Package [com.tencent.mm] (1a2b):\n")
-    assert not detect.looks_like_text_evidence(b"this package: is a note\n")
+    assert looks_like_text_evidence(b"package:/data/app/x/base.apk=com.tencent.mm\n")
+    assert looks_like_text_evidence(b"Packages:\n  Package [com.tencent.mm] (1a2b):\n")
+    assert not looks_like_text_evidence(b"this package: is a note\n")
 
 
 def test_a_zip_named_txt_holding_an_apk_layout_is_an_apk(tmp_path):

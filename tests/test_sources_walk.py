@@ -206,15 +206,17 @@ def test_ten_thousand_tiny_files_in_a_tar(tmp_path):
     assert [i.chain for i in of(ScanInput, found)] == [(str(path), "d/app.apk")]
 
 
-def test_recognised_but_unwired_formats_are_named(tmp_path):
-    (tmp_path / "device.ab").write_bytes(b"ANDROID BACKUP\n5\n1\nnone\n" + bytes(100))
-    (tmp_path / "miui.bak").write_bytes(b"MIUI v1\n\nANDROID BACKUP\n5\n0\nnone\n" + bytes(100))
+def test_recognised_formats_reach_their_readers_and_unread_ones_are_named(tmp_path):
+    (tmp_path / "device.ab").write_bytes(b"ANDROID BACKUP\n5\n1\nnone\n" + bytes(100))  # zlib flag, no zlib
+    (tmp_path / "miui.bak").write_bytes(b"MIUI v1\n\nANDROID BACKUP\n5\n0\nnone\n" + bytes(1024))
     (tmp_path / "pm.txt").write_text("package:/data/app/base.apk=com.tencent.mm\n")
+    (tmp_path / "x.7z").write_bytes(b"7z\xbc\xaf\x27\x1c" + bytes(40))
     found = items(tmp_path)
     probs = {Path(p.chain[0]).name: p.issues[0] for p in of(InputProblem, found)}
-    assert probs["device.ab"].code == "INPUT_UNSUPPORTED_CONTAINER" and "adb backup" in probs["device.ab"].message
-    assert probs["miui.bak"].code == "INPUT_UNSUPPORTED_CONTAINER"
-    assert "text evidence" in probs["pm.txt"].message
+    assert probs["device.ab"].code == "BACKUP_CORRUPT"
+    assert probs["miui.bak"].code == "BACKUP_EMPTY"  # junk lines skipped, an empty tar behind them
+    assert probs["x.7z"].code == "INPUT_UNSUPPORTED_CONTAINER" and "7-Zip" in probs["x.7z"].message
+    assert [(r.package, r.recorded_by) for r in of(RecordedApp, found)] == [("com.tencent.mm", "pm list packages")]
 
 
 class _PlainAdb:
@@ -387,7 +389,10 @@ def test_layout_registry_entry_reads_folders_and_zips(tmp_path, monkeypatch):
     assert [r.package for r in of(RecordedApp, found)] == ["com.tencent.mm"]
 
 
-def test_unwired_layout_is_named_and_its_files_still_scanned(tmp_path):
+def test_unwired_layout_is_named_and_its_files_still_scanned(tmp_path, monkeypatch):
+    unwired = [registry.LayoutFormat("androidqf", "an AndroidQF acquisition", registry._androidqf_marker,
+                                     registry._androidqf, None)]
+    monkeypatch.setattr(registry, "LAYOUT_FORMATS", unwired)
     root = _qf_folder(tmp_path / "acq")
     found = items(root)
     probs = of(InputProblem, found)

@@ -66,7 +66,11 @@ def _identities(paths, min_sdk, max_sdk, idsig):
     from apkscan.sources.files import FileSource
     from apkscan.sources.interface import InputFile, InputProblem, ScanInput
 
-    items = FileSource(paths).inputs()
+    from apkscan.cli.scan_cmd import password_provider
+    from apkscan.sources.walker import WalkOptions
+
+    # encrypted backups: APKSCAN_BACKUP_PASSWORD, else a prompt on a terminal (as scan does)
+    items = FileSource(paths, WalkOptions(password=password_provider(None, None))).inputs()
     try:
         for item in items:
             if isinstance(item, InputProblem):

@@ -4,10 +4,10 @@ Streams header → AES (if any) → zlib (if any) → tar (``r|``); memory stays
 multi-GB backup. Layout ``apps/<pkg>/<token>/...`` (shared ``backup-formats.md`` §1):
 
 - ``a/*.apk`` → :class:`Member` (its ``open()`` works once, until the iterator advances);
-- ``_manifest`` → parsed; a :class:`RecordedApp` is yielded only for packages whose APK is
-  *not* in the backup. When the APK is there its verified signers say more than the
-  device's record, and yielding both would list one app twice; the record stays
-  reachable in :attr:`AdbBackupReader.recorded` for a later cross-check;
+- ``_manifest`` → parsed into a :class:`RecordedApp` (also kept in
+  :attr:`AdbBackupReader.recorded`). The scan lists it only when no APK of that package was
+  scanned from this backup: when the APK is there its verified signers say more than the
+  device's record, and listing both would list one app twice;
 - data, OBB, key-value, shared storage, widget metadata → one :class:`Skipped` per reason;
 - names outside that layout (or with ``..``/absolute parts) are yielded as members under
   their raw name (display only), so an odd name cannot hide an APK from the walker.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from apkscan.issues import Issue, error, tamper, warning
@@ -47,8 +47,10 @@ class AdbBackupReader:
 
     kind = "adb-backup"
 
-    def __init__(self, stream: BinaryIO, chain: tuple[str, ...], password: str | None,
-                 max_expanded: int = MAX_EXPANDED):
+    def __init__(self, stream: BinaryIO, chain: tuple[str, ...],
+                 password: str | None | Callable[[], str | None], max_expanded: int = MAX_EXPANDED):
+        """``password``: the string, or a callable asked only when the backup is encrypted
+        (so a run over plain backups never prompts)."""
         self.stream = stream
         self.chain = chain
         self.password = password
@@ -77,6 +79,8 @@ class AdbBackupReader:
             return
         chunks = itertools.chain([first], chunks)
         if header.encryption == "AES-256":
+            if callable(self.password):
+                self.password = self.password()
             if self.password is None:
                 yield self._problem(error("BACKUP_PASSWORD_REQUIRED",
                                           "the backup is encrypted: give its password"))
@@ -195,12 +199,13 @@ class AdbBackupReader:
         self.recorded[package] = manifest.recorded_app(where, note)
 
     def _records(self) -> Iterator[RecordedApp]:
-        """Recorded apps for packages whose APK was not in the backup (see the module docstring)."""
+        """Every recorded app. The scan lists one only when no APK *of that package* was scanned
+        from this backup (a folder name is a claim: an APK of another app filed under
+        ``apps/<pkg>/a/`` must not hide the record of ``<pkg>``)."""
         for package, app in self.recorded.items():
             if package in self._apks:
-                app.note = _join(app.note, "its APK is also in this backup and is scanned instead")
-                continue
-            if package in self._claimed:
+                app.note = _join(app.note, "an APK was backed up in its folder, but none of this package was scanned")
+            elif package in self._claimed:
                 app.note = _join(app.note, "the _manifest says its APK was backed up, but it is not in this file")
             yield app
 

@@ -8,18 +8,17 @@ top-level folder). What is yielded:
   (element [1] of the install path, collisions numbered), so an APK is tied to its
   package record only by SHA-256 against ``files[].sha256``, never by name;
 - ``backup.ab`` → :class:`Member` (the walker recurses into it);
-- each package of ``packages.json`` whose APK is *not* among the files (deleted by
-  "remove trusted", or never pulled) → :class:`RecordedApp` with the certificate digests
-  the device reported. When the APK is present its verified signers are scanned instead,
-  and a second, weaker entry for the same app would only be noise; the record stays in
-  :attr:`AndroidQFReader.recorded`. (Whether the recorded certificate agrees with the
-  APK is only known after the scan, so it is not checked here.)
+- each package of ``packages.json`` → :class:`RecordedApp` with the certificate digests
+  the device reported and ``apk_sha256s``, the SHA-256s of its files. The scan lists the
+  record only when no APK of that package with one of those digests was scanned from this acquisition
+  (deleted by "remove trusted", never pulled, or unreadable): when the APK is there its
+  verified signers say more. The tie uses the hash the scan computes anyway, so each APK
+  is read once. (Whether the recorded certificate agrees with the APK is not checked.)
 - other acquisition files → one :class:`Skipped` per reason.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -29,7 +28,6 @@ from apkscan.sources.interface import InputProblem, Member, RecordedApp, Recorde
 
 MAX_JSON_BYTES = 64 << 20
 MAX_PACKAGES = 100_000
-HASH_CHUNK = 1 << 20
 AGE_MAGIC = b"age-encryption.org/v1\n"
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$")
 RECORDED_BY = "AndroidQF packages.json"
@@ -82,18 +80,10 @@ class AndroidQFReader:
             return
         records, problems = self._packages(root)
         yield from problems
-        present: set[str] = set()
         skipped: dict[str, Skipped] = {}
         for name in names:
             rel = name[len(root):]
-            if rel.startswith("apks/"):
-                digest, problem = self._sha256(name)
-                if problem is not None:
-                    yield problem
-                    continue
-                present.add(digest)
-                yield self.tree.member(name)
-            elif rel == "backup.ab":
+            if rel.startswith("apks/") or rel == "backup.ab":
                 yield self.tree.member(name)
             elif name.endswith(".age"):
                 yield age_problem(self.tree.chain + (name,))
@@ -103,24 +93,12 @@ class AndroidQFReader:
                 skipped[reason].count += 1
                 if len(skipped[reason].examples) < 3:
                     skipped[reason].examples.append(name)
-        for app, digests in records:
+        for app in records:
             self.recorded[app.package] = app
-            if digests & present:
-                continue
             yield app
         yield from skipped.values()
 
-    def _sha256(self, name: str) -> tuple[str, InputProblem | None]:
-        h = hashlib.sha256()
-        try:
-            with self.tree.member(name).open() as f:
-                while chunk := f.read(HASH_CHUNK):
-                    h.update(chunk)
-        except (OSError, KeyError) as exc:
-            return "", InputProblem(self.tree.chain + (name,), [error("INPUT_UNREADABLE", f"cannot read: {exc}")])
-        return h.hexdigest(), None
-
-    def _packages(self, root: str) -> tuple[list[tuple[RecordedApp, set[str]]], list[InputProblem]]:
+    def _packages(self, root: str) -> tuple[list[RecordedApp], list[InputProblem]]:
         name = root + "packages.json"
         chain = self.tree.chain + (name,)
         try:
@@ -156,8 +134,8 @@ class AndroidQFReader:
         return records, problems
 
 
-def _package(entry: object, chain: tuple[str, ...]) -> tuple[RecordedApp, set[str]] | None:
-    """One packages.json object → (record, SHA-256s of its files), or None when unusable."""
+def _package(entry: object, chain: tuple[str, ...]) -> RecordedApp | None:
+    """One packages.json object → its record (with the SHA-256s of its files), or None when unusable."""
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
         return None
     package = entry["name"]
@@ -184,10 +162,10 @@ def _package(entry: object, chain: tuple[str, ...]) -> tuple[RecordedApp, set[st
         notes.append("system app")
     if trusted:
         notes.append("AndroidQF judged its certificate trusted")
-    notes.append("its APK is not in this acquisition" if digests else
+    notes.append("no APK with its recorded SHA-256 was scanned from this acquisition" if digests else
                  "no file hashes recorded (-fast mode): its APK cannot be matched to apks/")
-    return RecordedApp(chain=chain, package=package, recorded_by=RECORDED_BY,
-                       certificates=list(certs.values()), note="; ".join(notes)), digests
+    return RecordedApp(chain=chain, package=package, recorded_by=RECORDED_BY, certificates=list(certs.values()),
+                       note="; ".join(notes), apk_sha256s=frozenset(digests))
 
 
 def _certificate(raw: object) -> RecordedCertificate | None:

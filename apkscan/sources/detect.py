@@ -73,14 +73,6 @@ def is_legacy_apkm(head: bytes) -> bool:
     return 1 <= ops <= 64 and 8192 <= mem <= 1 << 34 and 1 <= chunk <= 1 << 30
 
 
-_TEXT_EVIDENCE = re.compile(rb"\A\s*(?:package:\S|Packages:\r?\n|Activity Resolver Table:|DUMP OF SERVICE package:)")
-
-
-def looks_like_text_evidence(head: bytes) -> bool:
-    """``pm list packages [-f]`` or ``dumpsys package`` output (read by another reader)."""
-    return bool(_TEXT_EVIDENCE.match(head))
-
-
 def zip_kind(names: list[str]) -> str:
     """APK, one of the split-bundle formats, or a plain archive, from the entry names."""
     present = set(names)

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from apkscan.issues import error
 from apkscan.sources.bundles import SPLIT_NAME, is_split_folder
 from apkscan.sources.interface import InputProblem, Item, Member, Skipped
+from apkscan.sources.registry import shallow_names
 from apkscan.sources.walker import WalkContext, Walker, WalkOptions, layout_format, unsupported_layout
 
 MAX_FILES_PER_FOLDER = 100_000
@@ -88,8 +89,9 @@ class FileSource:
             names = sorted(filenames)
             claimed = yield from self._layout(walker, dirpath, names)
             if claimed:
-                dirnames[:] = []
-                continue
+                if claimed == "tree":
+                    dirnames[:] = []
+                continue  # a flat layout read this folder's files; its sub-folders are walked on
             split = is_split_folder(names)
             for name in names:
                 full = os.path.join(dirpath, name)
@@ -121,29 +123,57 @@ class FileSource:
         return None
 
     def _layout(self, walker: Walker, dirpath: str, names: list[str]):
-        """Offer the folder to the layout readers; True when one read it whole."""
-        tree = FolderTree(dirpath)
-        fmt = layout_format(tree, names)
+        """Offer the folder to the layout readers: "tree" when one read it whole, "files" when a
+        flat layout (Titanium, Swift) read only its own files, else False."""
+        fmt = layout_format(FolderTree(dirpath), shallow_listing(dirpath, names))
         if fmt is None:
             return False
+        tree = FolderTree(dirpath, flat=fmt.flat)
         if fmt.open is None:
             yield unsupported_layout(fmt, tree.chain)
             return False
+        walker.ctx.new_input()  # a backup folder is one outermost input: its own inflate budget
         yield from walker._entries(fmt.open(tree, walker.ctx), 1, custody=True)
-        return True
+        return "files" if fmt.flat else "tree"
+
+
+def shallow_listing(dirpath: str, names: list[str], depth: int = 2, cap: int = 10_000) -> list[str]:
+    """The folder's files and its sub-folders' files down to ``depth``, as layout markers see a
+    ZIP (:func:`registry.shallow_names`); symlinks are not followed; bounded by ``cap`` entries."""
+    out = list(names)
+    frontier = [""]
+    for _ in range(depth + 1):
+        below = []
+        for rel in frontier:
+            try:
+                with os.scandir(os.path.join(dirpath, rel) if rel else dirpath) as it:
+                    for e in it:
+                        if len(out) >= cap:
+                            return shallow_names(out)
+                        if e.is_dir(follow_symlinks=False):
+                            below.append(f"{rel}{e.name}/")
+                        elif rel and e.is_file(follow_symlinks=False):
+                            out.append(rel + e.name)
+            except OSError:
+                continue
+        frontier = below
+    return shallow_names(out)
 
 
 class FolderTree:
     """A folder read by relative name (``/`` separators), for layout readers."""
 
-    def __init__(self, root: str, max_files: int = MAX_FILES_PER_FOLDER):
-        self.root, self.chain, self.max_files = root, (root,), max_files
+    def __init__(self, root: str, max_files: int = MAX_FILES_PER_FOLDER, flat: bool = False):
+        """``flat``: only the folder's own files (a flat layout leaves sub-folders to the walk)."""
+        self.root, self.chain, self.max_files, self.flat = root, (root,), max_files, flat
         self._names: list[str] | None = None
 
     def names(self) -> list[str]:
         if self._names is None:
             out: list[str] = []
             for dirpath, dirnames, filenames in os.walk(self.root):
+                if self.flat:
+                    dirnames[:] = []
                 dirnames.sort()
                 for f in sorted(filenames):
                     full = os.path.join(dirpath, f)

@@ -105,6 +105,10 @@ class RecordedApp:
     label: str | None = None
     certificates: list[RecordedCertificate] = field(default_factory=list)
     note: str = ""
+    # SHA-256s of the APK files the record describes (AndroidQF). When an APK of the same
+    # package with one of them was scanned from the same container, the scan does not list the
+    # record again: the verified APK says more; the tie is by content, never by a file name.
+    apk_sha256s: frozenset[str] = frozenset()
 
     @property
     def display(self) -> str:

@@ -6,8 +6,9 @@ Neo Backup: instance folders ``<pkg>/<yyyy-MM-dd-HH-mm-ss[-SSS]>-user_<N>/`` wit
 are yielded as members; data archives are skipped. Old OAndBackup: ``<pkg>/<pkg>.log``
 (JSON) beside ``base.apk`` and ``<pkg>.zip`` (data).
 
-A package gets a :class:`RecordedApp` (name, label, version; no certificate) only when
-none of its backups holds an APK: an APK's verified signer says more than a record.
+Each package gets a :class:`RecordedApp` (name, label, version; no certificate) from its
+newest backup; the scan lists it only when no APK of that package was scanned from this
+folder (an APK's verified signer says more than a record; a folder name proves nothing).
 Files outside any recognised instance are yielded as members, so an unusual place cannot
 hide an APK from the walker.
 """
@@ -69,7 +70,6 @@ class NeoBackupReader:
         skips = Skips(self.tree.chain)
         claimed: set[str] = set()
         latest: dict[str, RecordedApp] = {}
-        with_apk: set[str] = set()
         for folder, meta_name in sorted(instances.items()):
             files = [n for n in _under(names, folder + "/") if n != meta_name]
             claimed.update(files)
@@ -77,28 +77,21 @@ class NeoBackupReader:
             package, record, bad = self._record(folder, meta_name)
             if bad is not None:
                 yield bad
-            apks = False
             for name in files:
                 base = name.rsplit("/", 1)[-1]
                 if name.lower().endswith(".apk"):
-                    apks = True
                     yield self.tree.member(name)
                 elif self._is_data(base, package):
                     skips.add(DATA_REASON, name)
                 else:
                     yield self.tree.member(name)
-            if package is None:
-                continue
-            if apks:
-                with_apk.add(package)
-            if record is not None:
+            if package is not None and record is not None:
                 latest[package] = record  # sorted by folder: the last is the newest backup
         for name in names:
             if name not in claimed:
                 yield self.tree.member(name)
-        for package, record in latest.items():
-            if package not in with_apk:
-                yield record
+        for package, record in latest.items():  # listed by the scan unless an APK of that package was scanned
+            yield record
         yield from skips.records()
 
     def _is_data(self, base: str, package: str | None) -> bool:

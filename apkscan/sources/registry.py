@@ -7,23 +7,36 @@ Two kinds of formats:
   :class:`~apkscan.sources.interface.ContainerReader`;
 - :data:`LAYOUT_FORMATS`, recognised from the file names of a folder or a ZIP (a
   :class:`~apkscan.sources.interface.Tree`): AndroidQF acquisitions, backup-app folders.
-  ``marker(names)`` is a cheap look at one folder's own file names, ``detect(tree)`` the
-  real test, ``open(tree, ctx)`` the reader.
+  ``marker(names)`` is a cheap look at the tree's shallow names (below), ``detect(tree)``
+  the real test, ``open(tree, ctx)`` the reader; ``flat`` layouts (Titanium, Swift) read a
+  folder's own files only.
 
-A format whose ``open`` is None is recognised but not read yet: it becomes one
-``INPUT_UNSUPPORTED_CONTAINER`` problem naming the format, never a silent skip. Wiring a
-reader is replacing that None (see README "Containers").
+A format whose ``open`` is None is recognised but not read: it becomes one problem
+(``code``) naming the format, never a silent skip.
+
+Layout markers get the *shallow* names of a folder or ZIP (relative paths at most two
+folders deep, see :func:`shallow_names`) and look for the layout's files where the layout
+puts them relative to its root. Anchoring matters: a folder holding a Neo Backup folder,
+a Titanium folder and an ``.ab`` must not be claimed whole by the first layout whose
+files appear somewhere below it; it is walked, and each backup is claimed at its own root.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from apkscan.sources import detect
+from apkscan.sources.adb_backup import AdbBackupReader
+from apkscan.sources.androidqf import AndroidQFReader, age_problem, is_androidqf, looks_like_age
 from apkscan.sources.interface import ContainerReader, Tree
+from apkscan.sources.neo_backup import INSTANCE, NeoBackupReader, is_neo_backup, is_oandbackup
+from apkscan.sources.swift_titanium import (TB_APK_RE, TB_PROPS_RE, SwiftBackupReader, TitaniumBackupReader,
+                                            is_swift_backup, is_titanium_backup)
 from apkscan.sources.tar_archive import TarReader
+from apkscan.sources.text_evidence import TextEvidenceReader, looks_like_text_evidence
 
 StreamOpener = Callable[[BinaryIO, tuple[str, ...], Any], ContainerReader]
 TreeOpener = Callable[[Tree, Any], ContainerReader]
@@ -45,6 +58,7 @@ class LayoutFormat:
     marker: Callable[[list[str]], bool]
     detect: Callable[[Tree], bool]
     open: TreeOpener | None = None
+    flat: bool = False  # the layout keeps its files in one folder: in a folder, sub-folders are walked on
 
 
 # Compression layers (apkscan.sources.compressed), tried before the stream formats.
@@ -52,32 +66,95 @@ COMPRESSIONS: tuple[tuple[str, Callable[[bytes], bool]], ...] = (
     ("gzip", detect.is_gzip), ("bzip2", detect.is_bzip2), ("xz", detect.is_xz), ("zstd", detect.is_zstd),
 )
 
+
+class _AgeReader:
+    """An age-encrypted file: nothing to read without the key, one problem saying what to run."""
+
+    kind = "age"
+
+    def __init__(self, chain: tuple[str, ...]):
+        self.chain = chain
+
+    def entries(self):
+        yield age_problem(self.chain)
+
+
 STREAM_FORMATS: list[StreamFormat] = [
-    # adb backup: AdbBackupReader(stream, chain, password=ctx.password()) once merged.
-    StreamFormat("adb-backup", "an adb backup (.ab)", detect.is_adb_backup, None),
+    # the password is asked lazily: only when a backup turns out to be encrypted
+    StreamFormat("adb-backup", "an adb backup (.ab)", detect.is_adb_backup,
+                 lambda stream, chain, ctx: AdbBackupReader(stream, chain, ctx.password)),
     StreamFormat("tar", "a tar archive", detect.is_tar, lambda stream, chain, ctx: TarReader(stream, chain)),
     StreamFormat("7z", "a 7-Zip archive", detect.is_7z, None),
     StreamFormat("apkm-encrypted", "a legacy encrypted APKMirror bundle (.apkm, 2020)", detect.is_legacy_apkm, None,
                  code="CONTAINER_ENCRYPTED_APKM"),
-    # text evidence (dumpsys package, pm list packages): its reader replaces None.
-    StreamFormat("text-evidence", "text evidence (pm list / dumpsys package output)",
-                 detect.looks_like_text_evidence, None),
+    StreamFormat("age", "an age-encrypted file (AndroidQF .zip.age)", looks_like_age,
+                 lambda stream, chain, ctx: _AgeReader(chain)),
+    StreamFormat("text-evidence", "text evidence (pm list / dumpsys package output)", looks_like_text_evidence,
+                 lambda stream, chain, ctx: TextEvidenceReader(stream, chain)),
 ]
 
 
+def shallow_names(names: list[str]) -> list[str]:
+    """Relative paths at most two folders deep; with one top folder, also relative to it.
+
+    What the markers look at: cheap (a folder and its children are listed, not the whole
+    tree) and where each layout keeps its metadata. ZIPs of a folder often hold that folder.
+    """
+    out = [n for n in names if n.count("/") <= 2]
+    tops = {n.split("/", 1)[0] for n in names}
+    if len(tops) == 1 and all("/" in n for n in names):
+        out += [n.split("/", 1)[1] for n in names if 1 <= n.count("/") <= 3]
+    return out
+
+
+def _top(names: list[str]) -> list[str]:
+    return [n for n in names if "/" not in n]
+
+
 def _androidqf_marker(names: list[str]) -> bool:
-    return "packages.json" in names
+    return any(n in ("packages.json", "acquisition.json") for n in names)
 
 
 def _androidqf(tree: Tree) -> bool:
-    names = set(tree.names())
-    return "packages.json" in names and ("acquisition.json" in names or any(n.startswith("apks/") for n in names))
+    return is_androidqf(tree)
+
+
+# Neo Backup root (<pkg>/<instance>.properties, <pkg>/<instance>/backup.properties, <pkg>@<instance>/...)
+# or one package's folder (<instance>.properties, <instance>/backup.properties)
+_NEO_MARK = re.compile(rf"^(?:[^/]+/)?{INSTANCE}\.properties$|^(?:[^/@]+@{INSTANCE}|(?:[^/]+/)?{INSTANCE})/backup\.properties$")
+_OAB_MARK = re.compile(r"^([^/]+)/\1\.log$")
+_SWIFT_MARK = re.compile(r"^[^/]+\.(?:app|splits)$")
+
+
+def _neo_marker(names: list[str]) -> bool:
+    return any(_NEO_MARK.match(n) for n in names)
+
+
+def _oab_marker(names: list[str]) -> bool:
+    return any(_OAB_MARK.match(n) for n in names)
+
+
+def _titanium_marker(names: list[str]) -> bool:
+    return any(TB_PROPS_RE.match(n) or TB_APK_RE.match(n) for n in _top(names))
+
+
+def _swift_marker(names: list[str]) -> bool:
+    top = _top(names)
+    return any(_SWIFT_MARK.match(n) for n in top) and is_swift_backup(top)
 
 
 LAYOUT_FORMATS: list[LayoutFormat] = [
-    # AndroidQF: AndroidQFReader(tree) with androidqf.is_androidqf once merged.
-    LayoutFormat("androidqf", "an AndroidQF acquisition", _androidqf_marker, _androidqf, None),
-    # Neo / Swift / Titanium / SAI backup layouts plug in here.
+    LayoutFormat("androidqf", "an AndroidQF acquisition", _androidqf_marker, _androidqf,
+                 lambda tree, ctx: AndroidQFReader(tree)),
+    LayoutFormat("neo-backup", "a Neo Backup / OAndBackupX folder", _neo_marker,
+                 lambda tree: is_neo_backup(tree.names()), lambda tree, ctx: NeoBackupReader(tree, "neo")),
+    LayoutFormat("oandbackup", "an OAndBackup folder", _oab_marker,
+                 lambda tree: is_oandbackup(tree.names()), lambda tree, ctx: NeoBackupReader(tree, "oab")),
+    LayoutFormat("titanium-backup", "a Titanium Backup folder", _titanium_marker,
+                 lambda tree: is_titanium_backup(tree.names()), lambda tree, ctx: TitaniumBackupReader(tree),
+                 flat=True),
+    LayoutFormat("swift-backup", "a Swift Backup folder", _swift_marker,
+                 lambda tree: is_swift_backup(tree.names()), lambda tree, ctx: SwiftBackupReader(tree), flat=True),
 ]
 
 

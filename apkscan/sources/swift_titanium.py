@@ -9,7 +9,8 @@ yielded as a member whose ``open()`` decompresses on the fly (streaming), so the
 sees APK bytes whatever the codec. ``<pkg>-<date>-<time>.properties`` (Java properties)
 gives label and version, and ``app_apk_md5``, which is checked against the MD5 in the
 APK's file name (a cheap consistency check; the content is not re-hashed here).
-Packages with a record but no APK become :class:`RecordedApp` s without certificates.
+Every ``.properties`` record becomes a :class:`RecordedApp` without certificates; the scan
+lists it only when no APK of that package was scanned from this folder.
 """
 
 from __future__ import annotations
@@ -128,7 +129,6 @@ class TitaniumBackupReader:
         names = self.tree.names()
         skips = Skips(self.tree.chain)
         records: dict[str, tuple[RecordedApp, set[str]]] = {}
-        with_apk: set[str] = set()
         for name in names:
             m = TB_PROPS_RE.match(name)
             if m and is_package(m.group("pkg")):
@@ -147,20 +147,18 @@ class TitaniumBackupReader:
             elif m is None:
                 yield self.tree.member(name)
             else:
-                with_apk.add(m.group("pkg"))
                 yield from self._apk(name, m.group("pkg"), m.group("md5"), m.group("codec"), records)
-        for package, (record, _md5s) in records.items():
-            if package not in with_apk:
-                yield record
+        for record, _md5s in records.values():  # listed by the scan unless an APK of that package was scanned
+            yield record
         yield from skips.records()
 
     def _apk(self, name: str, package: str, md5: str, codec: str | None,
              records: dict[str, tuple[RecordedApp, set[str]]]) -> Iterator[Member | InputProblem]:
         recorded_md5s = records.get(package, (None, set()))[1]
+        flags = []  # a fact about this APK: it travels with it into the identity's tamper indicators
         if recorded_md5s and md5 not in recorded_md5s:
-            yield InputProblem(self.tree.chain + (name,), [tamper(
-                "BACKUP_APK_MD5_MISMATCH", f"the file name says MD5 {md5}, the backup's properties record "
-                f"{', '.join(sorted(recorded_md5s))}: tampered or mixed-up backup")])
+            flags.append(tamper("BACKUP_APK_MD5_MISMATCH", f"the file name says MD5 {md5}, the backup's properties "
+                                f"record {', '.join(sorted(recorded_md5s))}: tampered or mixed-up backup"))
         if codec not in CODECS:
             yield InputProblem(self.tree.chain + (name,), [error(
                 "BACKUP_CODEC_UNSUPPORTED", f"{codec}-compressed APK: decompress it with {codec} first")])
@@ -168,10 +166,10 @@ class TitaniumBackupReader:
         inner = self.tree.member(name)
         opener = CODECS[codec]
         if opener is None:
+            inner.flags.extend(flags)
             yield inner
             return
-        yield Member(name=name, size=None,
-                     open=lambda: _Decompressed(inner.open(), opener, name))
+        yield Member(name=name, size=None, open=lambda: _Decompressed(inner.open(), opener, name), flags=flags)
 
     def _properties(self, name: str, package: str) -> tuple[RecordedApp, set[str]] | InputProblem:
         try:

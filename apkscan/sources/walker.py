@@ -198,7 +198,7 @@ class Walker:
             reader = ZipReader(archive, window, chain, self.ctx.budget)
             tree = ZipTree(reader)
             names = tree.names()
-            fmt = layout_format(tree, [n.rsplit("/", 1)[-1] for n in names if n.count("/") <= 1])
+            fmt = layout_format(tree, registry.shallow_names(names))
             if fmt is not None:
                 if fmt.open is not None:
                     yield from self._entries(fmt.open(tree, self.ctx), depth + 1)
@@ -209,7 +209,7 @@ class Walker:
     # ------------------------------------------------------------------ members
     def _entries(self, reader: ContainerReader, depth: int, custody: bool = False) -> Iterator[Item]:
         """``custody``: the reader reads a folder, so its members are outermost files too."""
-        chain = getattr(reader, "chain", ())
+        chain = getattr(reader, "chain", None) or getattr(getattr(reader, "tree", None), "chain", ())  # layout readers
         seen = 0
         try:
             for item in reader.entries():
@@ -260,4 +260,7 @@ def unsupported_layout(fmt: registry.LayoutFormat, chain: tuple[str, ...]) -> In
 def _issue(exc: BaseException) -> Issue:
     if isinstance(exc, ApkScanError):
         return exc.to_issue()
+    code = getattr(exc, "code", None)  # readers' read errors (BACKUP_TRUNCATED ...) carry their code
+    if isinstance(code, str) and code.isupper():
+        return error(code, str(exc))
     return error("CONTAINER_CORRUPT", f"cannot read this container: {exc}")
