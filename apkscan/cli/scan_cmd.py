@@ -24,6 +24,7 @@ from apkscan.cli.common import (
     summary_stream,
     write_reports,
 )
+from apkscan.cli.batch_opts import batch_options, batch_run
 
 FAIL_ON = ("prohibited", "review", "never")  # same as apkscan.scan.FAIL_ON (kept import-free)
 
@@ -60,6 +61,7 @@ FAIL_ON = ("prohibited", "review", "never")  # same as apkscan.scan.FAIL_ON (kep
 @click.option("--password", default=None, help="Password of encrypted adb backups (visible to other users: prefer the file or env).")
 @click.option("--password-file", type=click.Path(dir_okay=False), default=None,
               help="File whose first line is the backup password.")
+@batch_options
 def scan_command(paths: tuple[str, ...], **opts) -> None:
     """Scan APKs, split bundles, archives and backups (by content): who published each app, and is it banned?
 
@@ -67,6 +69,7 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     Backup password: --password, --password-file, env APKSCAN_BACKUP_PASSWORD, else a prompt
     when stdin is a terminal.
     """
+    from apkscan.batch.progress import BatchProgress
     from apkscan.cli.signals import interrupts_deferred, sigterm_as_interrupt
     from apkscan.report import terminal
     from apkscan.scan import scan
@@ -75,9 +78,13 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     walk = _walk_options(opts)
     rules, policy = _load_rules_and_policy(opts)
     chosen = checked_outputs(opts, paths)
-    with sigterm_as_interrupt(), terminal.Progress(None, quiet=opts["quiet"]) as bar:
+    jsonl = _checked_jsonl(opts, paths, chosen)
+    with sigterm_as_interrupt(), batch_run(opts, paths, walk, jsonl) as run, \
+            BatchProgress(quiet=opts["quiet"]) as bar:
         result = scan([FileSource(paths, walk)], rules, policy, deep=opts["deep"], min_sdk=opts["min_sdk"],
-                      max_sdk=opts["max_sdk"], progress=lambda name: bar.advance(name=name))
+                      max_sdk=opts["max_sdk"], progress=lambda name: bar.advance(name=name),
+                      runner=run.runner, on_records=run.on_records, store=run.store, rehash=opts["rehash"])
+        run.finish(result)
     doc = result.to_dict()
     with interrupts_deferred() if result.interrupted else nullcontext():
         failed = write_reports(doc, chosen)
@@ -90,6 +97,29 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     finish(result.exit_code(opts["fail_on"]),
            ExitCode.REPORT_FAILED if failed else ExitCode.OK,
            ExitCode.INTERRUPTED if result.interrupted else ExitCode.OK)
+
+
+def _checked_jsonl(opts: dict, paths: tuple[str, ...], chosen: dict[str, str]) -> str | None:
+    """--jsonl is never an input, inside one, a report's path, or a file that is not an earlier JSONL stream."""
+    path = opts["jsonl_path"]
+    if not path:
+        return None
+    real = os.path.realpath(path)
+    for given in paths:
+        inp = os.path.realpath(given)
+        if real == inp or real.startswith(inp.rstrip(os.sep) + os.sep):
+            raise click.UsageError(f"--jsonl {path}: is (inside) the input {given}")
+    if any(p != "-" and os.path.realpath(p) == real for p in chosen.values()):
+        raise click.UsageError(f"--jsonl {path}: same file as a report")
+    if os.path.exists(real) and not opts.get("force"):
+        try:
+            with open(real, "rb") as fh:
+                first = fh.read(64)
+        except OSError as exc:
+            raise click.UsageError(f"--jsonl {path}: {exc.strerror or exc}") from None
+        if first and not first.startswith(b'{"type": "run"'):
+            raise click.UsageError(f"--jsonl {path}: exists and is not an apkscan JSONL stream (--force replaces it)")
+    return path
 
 
 def _load_rules_and_policy(opts: dict):

@@ -1,0 +1,255 @@
+"""``scan --jobs N``: the same units of work on N worker processes, results in input order.
+
+Why a hand-made pool and not ``concurrent.futures``: one input that hangs in C code or
+kills its process (segfault, out of memory) must cost that input only. Here each worker
+has its own pipe and one task at a time, so the parent knows which input a dead or
+overdue worker held: that input becomes an error (``BATCH_WORKER_DIED``,
+``BATCH_TIMEOUT``), the worker is killed and replaced, and the batch goes on.
+
+Streaming and bounds: the source is read lazily while workers scan; at most
+``2 * jobs`` inputs are in flight or waiting for their turn in the output order, so the
+parent's memory does not grow with the batch. Results are yielded in the order the source
+gave the items (a reorder buffer), so reports are the same whatever ``--jobs`` is.
+
+Lifetimes (see ``ScanInput``): a window into a *spooled* container is only valid until
+the source advances, so before dispatch the parent copies such a window into its own
+temporary file (``cleanup=True``); a spooled file the source handed over
+(``cleanup=True``) is owned by the pool from then on. Both are deleted when their result
+is back, or by the parent when the worker died, timed out or the run was interrupted.
+Windows into the user's own files are read in place by the workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from typing import Any
+
+from apkscan.issues import ApkScanError, error
+from apkscan.scan import InputError, ScanSettings, scan_item
+from apkscan.sources.interface import ScanInput
+from apkscan.sources.streams import WindowStream
+from apkscan.sources.tempspace import TempSpace, is_temporary, release
+
+_unit = scan_item  # what a worker runs per input (tests replace it before the pool starts)
+
+
+def default_jobs() -> int:
+    """The cores this process may use (cgroup/affinity aware where the OS says)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def _worker_main(conn: Any, settings: ScanSettings) -> None:
+    """Receive ``(seq, item)``, send ``(seq, records)``; the parent alone decides when to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent unwinds
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        seq, item = msg
+        try:
+            records = _unit(item, settings)
+            conn.send((seq, records))
+        except Exception as exc:  # scan_item never raises for input; this is a bug or an unpicklable record
+            conn.send((seq, [_failed(item, "INTERNAL_ERROR", f"worker: {type(exc).__name__}: {exc}")]))
+
+
+def _failed(item: ScanInput, code: str, message: str) -> InputError:
+    return InputError(item.display, item.container, [error(code, message)], tuple(item.chain))
+
+
+@dataclass(slots=True)
+class _Task:
+    seq: int
+    item: ScanInput  # as the source gave it (reported)
+    sent: ScanInput  # what the worker reads (maybe our own copy)
+    lease: str | None  # a file to delete once the result is back
+
+
+class _Worker:
+    def __init__(self, ctx: Any, settings: ScanSettings):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, settings), daemon=True)
+        self.proc.start()
+        child.close()
+        self.task: _Task | None = None
+        self.started = 0.0
+
+    def send(self, task: _Task) -> None:
+        self.task, self.started = task, time.monotonic()
+        self.conn.send((task.seq, task.sent))
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+
+
+class Pool:
+    """A runner for :func:`apkscan.scan.scan`: ``Pool(jobs, timeout)(items, settings)``."""
+
+    def __init__(self, jobs: int | None = None, timeout: float | None = None, *,
+                 tmp_dir: str | None = None, tmp_limit: int = 4 << 30, on_dispatch: Any = None):
+        self.jobs = jobs or default_jobs()
+        self.timeout = timeout
+        self.temp = TempSpace(tmp_dir, tmp_limit)
+        self.on_dispatch = on_dispatch  # called with (pid, item) as a worker takes an input
+        methods = multiprocessing.get_all_start_methods()
+        self.ctx = multiprocessing.get_context("fork" if "fork" in methods and sys.platform == "linux" else "spawn")
+
+    def __call__(self, items: Iterable[Any], settings: ScanSettings) -> Iterator[tuple[Any, list[Any]]]:
+        run = _Run(self, settings)
+        try:
+            yield from run.loop(iter(items))
+        finally:
+            run.close()
+
+
+class _Run:
+    """One source's items through the pool: fill, dispatch, wait, emit in order."""
+
+    def __init__(self, pool: Pool, settings: ScanSettings):
+        self.pool, self.settings = pool, settings
+        self.workers = [_Worker(pool.ctx, settings) for _ in range(pool.jobs)]
+        self.queue: deque[_Task] = deque()
+        self.done: dict[int, tuple[Any, list[Any]]] = {}
+        self.seq = self.next_emit = 0
+        self.limit = 2 * pool.jobs
+
+    def loop(self, items: Iterator[Any]) -> Iterator[tuple[Any, list[Any]]]:
+        exhausted = False
+        while True:
+            while not exhausted and self.seq - self.next_emit < self.limit:
+                item = next(items, _END)
+                if item is _END:
+                    exhausted = True
+                else:
+                    self._take(item)
+            self._dispatch()
+            while self.next_emit in self.done:
+                yield self.done.pop(self.next_emit)
+                self.next_emit += 1
+            busy = [w for w in self.workers if w.task is not None]
+            if not busy:
+                if exhausted and not self.queue and not self.done:
+                    return
+                continue
+            self._wait(busy)
+
+    def _take(self, item: Any) -> None:
+        """Number the item; APK bytes go to the queue, records are decided here at once."""
+        seq, self.seq = self.seq, self.seq + 1
+        if not isinstance(item, ScanInput):
+            self.done[seq] = (item, scan_item(item, self.settings))
+            return
+        try:
+            sent, lease = self._stabilise(item)
+        except (OSError, ApkScanError) as exc:
+            code = getattr(exc, "code", "INPUT_UNREADABLE")
+            self.done[seq] = (item, [_failed(item, code, f"cannot copy for a worker: {exc}")])
+            return
+        self.queue.append(_Task(seq, item, sent, lease))
+
+    def _stabilise(self, item: ScanInput) -> tuple[ScanInput, str | None]:
+        """An input whose bytes outlive the source's next step, and the file we must delete."""
+        if item.cleanup:
+            return item, item.path
+        if not is_temporary(item.path):
+            return item, None
+        length = item.length if item.length is not None else os.path.getsize(item.path) - item.offset
+        stream = WindowStream(item.path, item.offset, length)
+        try:
+            copy = self.pool.temp.spool(stream, item.display)
+        finally:
+            stream.close()
+        sent = ScanInput(copy, item.chain, cleanup=True, bundle=item.bundle, flags=list(item.flags))
+        return sent, copy
+
+    def _dispatch(self) -> None:
+        for w in self.workers:
+            if w.task is None and self.queue:
+                task = self.queue.popleft()
+                w.send(task)
+                if self.pool.on_dispatch:
+                    self.pool.on_dispatch(w.proc.pid, task.item)
+
+    def _wait(self, busy: list[_Worker]) -> None:
+        timeout = None
+        if self.pool.timeout is not None:
+            now = time.monotonic()
+            timeout = max(0.0, min(w.started + self.pool.timeout - now for w in busy))
+        ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout)
+        for i, w in enumerate(self.workers):
+            if w.task is None:
+                continue
+            if w.conn in ready:
+                self._receive(i, w)
+            elif w.proc.sentinel in ready:
+                w.proc.join(1)
+                code = w.proc.exitcode
+                why = f"killed by signal {-code}" if code and code < 0 else f"exit status {code}"
+                self._replace(i, "BATCH_WORKER_DIED", f"the worker scanning this input died ({why}); "
+                              "the input may crash or exhaust its process")
+            elif self.pool.timeout is not None and time.monotonic() - w.started >= self.pool.timeout:
+                self._replace(i, "BATCH_TIMEOUT", f"not scanned within --timeout {self.pool.timeout:g} s; "
+                              "its worker was stopped")
+
+    def _receive(self, i: int, w: _Worker) -> None:
+        task = w.task
+        try:
+            seq, records = w.conn.recv()
+        except (EOFError, OSError):  # died while sending
+            self._replace(i, "BATCH_WORKER_DIED", "the worker scanning this input died while answering")
+            return
+        w.task = None
+        self._finish(task, records)
+
+    def _replace(self, i: int, code: str, message: str) -> None:
+        w = self.workers[i]
+        task = w.task
+        w.kill()
+        self.workers[i] = _Worker(self.pool.ctx, self.settings)
+        self._finish(task, [_failed(task.item, code, message)])
+
+    def _finish(self, task: _Task, records: list[Any]) -> None:
+        if task.lease:
+            release(task.lease)
+        self.done[task.seq] = (task.item, records)
+
+    def close(self) -> None:
+        """Stop every worker and delete every file we still hold (normal end or interrupt)."""
+        for w in self.workers:
+            if w.task is None and w.proc.is_alive():
+                try:
+                    w.conn.send(None)
+                except OSError:
+                    pass
+        for w in self.workers:
+            if w.task is not None and w.task.lease:
+                release(w.task.lease)
+            w.kill() if w.task is not None else w.proc.join(2)
+            if w.proc.is_alive():
+                w.kill()
+        for task in self.queue:
+            if task.lease:
+                release(task.lease)
+        self.queue.clear()
+        self.pool.temp.close()
+
+
+_END = object()
