@@ -21,6 +21,7 @@ Windows into the user's own files are read in place by the workers.
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing
 import os
 import signal
@@ -53,6 +54,7 @@ def _worker_main(conn: Any, settings: ScanSettings) -> None:
     """Receive ``(seq, item)``, send ``(seq, records)``; the parent alone decides when to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent unwinds
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    faulthandler.disable()  # a crash costs this input an error record, not a traceback on the user's terminal
     while True:
         try:
             msg = conn.recv()

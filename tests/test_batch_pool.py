@@ -1,0 +1,124 @@
+"""``--jobs``: the process pool gives the sequential scan's records, in its order, whatever fails.
+
+Real fixture APKs, containers and backups; workers are real processes, killed for real
+(``os.kill``). A slow or crashing unit of work is made by replacing the pool's ``_unit``
+before the pool forks, so the worker runs it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from apkscan.batch import pool as pool_mod
+from apkscan.policy.loader import load_policy
+from apkscan.rules.loader import load_ruleset
+from apkscan.scan import scan
+from apkscan.sources.files import FileSource
+from apkscan.sources.walker import WalkOptions
+
+REPO = Path(__file__).resolve().parents[1]
+FIX = REPO / "fixtures"
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="fork-based pool tests")
+
+
+@pytest.fixture(scope="module")
+def rp():
+    return load_ruleset(), load_policy()
+
+
+def _doc(result) -> dict:
+    doc = result.to_dict()
+    doc.pop("started_at"), doc.pop("finished_at")
+    return doc
+
+
+def _scan(rp, paths, runner=None, tmp=None, progress=None):
+    walk = WalkOptions(tmp_dir=str(tmp) if tmp else None, password=lambda: "apkscan-test")
+    return scan([FileSource([str(p) for p in paths], walk)], *rp, runner=runner, progress=progress)
+
+
+def test_jobs_2_equals_sequential_on_apks_containers_and_backups(rp, tmp_path):
+    paths = [FIX / "apks", FIX / "containers", FIX / "backups"]
+    reference = _scan(rp, paths)
+    pooled = _scan(rp, paths, pool_mod.Pool(2, tmp_dir=str(tmp_path / "pool")), tmp=tmp_path / "walk")
+    assert _doc(pooled) == _doc(reference)
+    assert len(reference.apps) > 30 and reference.errors  # the comparison covers apps and errors
+    assert any(a.splits for a in pooled.apps)  # split bundles were assembled after their members returned
+    assert not any((tmp_path / "pool").iterdir()) and not any((tmp_path / "walk").iterdir())
+    assert not multiprocessing.active_children()
+
+
+def _slow_or_real(slow: str, seconds: float):
+    real = pool_mod.scan_item
+
+    def unit(item, settings):
+        if getattr(item, "display", "").endswith(slow):
+            time.sleep(seconds)
+        return real(item, settings)
+    return unit
+
+
+def test_timeout_costs_that_input_only_and_replaces_its_worker(rp, monkeypatch):
+    monkeypatch.setattr(pool_mod, "_unit", _slow_or_real("v1-only.apk", 120))
+    reference = _scan(rp, [FIX / "apks"])
+    result = _scan(rp, [FIX / "apks"], pool_mod.Pool(2, timeout=1.0))
+    timed_out = [e for e in result.errors if e.errors[0].code == "BATCH_TIMEOUT"]
+    assert [e.source for e in timed_out] == [str(FIX / "apks" / "v1-only.apk")]
+    others = [a.to_dict() for a in reference.apps if not a.source.endswith("/v1-only.apk")]
+    assert [a.to_dict() for a in result.apps] == others  # every other input, in the same order
+    assert not multiprocessing.active_children()
+
+
+def test_worker_killed_by_a_real_signal_costs_that_input_only(rp, monkeypatch):
+    victim = "wechat-impostor.apk"
+    monkeypatch.setattr(pool_mod, "_unit", _slow_or_real(victim, 30))  # long enough to be killed mid-scan
+
+    def kill_it(pid, item):
+        if item.display.endswith(victim):
+            os.kill(pid, signal.SIGKILL)
+
+    reference = _scan(rp, [FIX / "apks"])
+    result = _scan(rp, [FIX / "apks"], pool_mod.Pool(2, timeout=60, on_dispatch=kill_it))
+    died = [e for e in result.errors if e.errors[0].code == "BATCH_WORKER_DIED"]
+    assert [e.source for e in died] == [str(FIX / "apks" / victim)]
+    assert "signal 9" in died[0].errors[0].message
+    assert [a.to_dict() for a in result.apps] == [a.to_dict() for a in reference.apps
+                                                  if not a.source.endswith(victim)]
+
+
+def test_worker_that_crashes_itself_costs_that_input_only(rp, monkeypatch):
+    real = pool_mod.scan_item
+
+    def unit(item, settings):
+        if item.display.endswith("clean-v1v2v3.apk"):
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return real(item, settings)
+
+    monkeypatch.setattr(pool_mod, "_unit", unit)
+    result = _scan(rp, [FIX / "apks"], pool_mod.Pool(2))
+    died = [e for e in result.errors if e.errors[0].code == "BATCH_WORKER_DIED"]
+    assert len(died) == 1 and died[0].source.endswith("clean-v1v2v3.apk")
+    assert len(result.apps) == len(_scan(rp, [FIX / "apks"]).apps) - 1
+
+
+def test_interrupt_keeps_what_finished_stops_workers_and_removes_temp_files(rp, tmp_path):
+    seen = []
+
+    def progress(name):
+        seen.append(name)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    result = _scan(rp, [FIX / "containers" / "pull.tar.gz", FIX / "apks"],
+                   pool_mod.Pool(2, tmp_dir=str(tmp_path / "pool")), tmp=tmp_path / "walk", progress=progress)
+    assert result.interrupted
+    assert 1 <= len(result.apps) + len(result.errors) <= 4  # what finished, in order, nothing invented
+    assert not multiprocessing.active_children()
+    assert not any((tmp_path / "pool").iterdir()) and not any((tmp_path / "walk").iterdir())
