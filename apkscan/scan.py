@@ -260,6 +260,8 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
     key: str | None = None
     try:
         for item, records in pairs:
+            if progress and isinstance(item, (ScanInput, RecordedApp)):  # an interrupt here: not yet recorded
+                progress(item.display)
             item_key = item.bundle if isinstance(item, ScanInput) else None
             if isinstance(item, ScanInput):  # records between a bundle's APKs (skips) keep it open
                 if bundle and item_key != key:
@@ -270,8 +272,6 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
                 bundle.extend(r for r in records if isinstance(r, AppResult))
                 records = [r for r in records if not isinstance(r, AppResult)]
             sink.add(records)
-            if progress and isinstance(item, (ScanInput, RecordedApp)):
-                progress(item.display)
         if bundle:
             sink.add(_close_bundle(bundle, key, settings))
     finally:  # a runner holding workers or leases releases them now, interrupted or not

@@ -8,8 +8,11 @@ What is keyed by what (the decision, and why):
   rescan after a rule or policy change re-matches stored identities and parses nothing.
 - ``stat_keys``: an APK the scanner reads in place from the user's own files (an APK
   given or met in a folder, or a stored member of a ZIP read by window) maps
-  ``(real path, offset, length)`` + ``(size, mtime_ns, inode, device)`` to its SHA-256, so
-  an unchanged file is recognised without reading it (``--rehash`` reads it anyway).
+  ``(real path, offset, length)`` + ``(size, mtime_ns, ctime_ns, inode, device)`` to its
+  SHA-256, so an unchanged file is recognised without reading it (``--rehash`` reads it
+  anyway). ctime is in the key because nobody can set it: a file replaced by another of the
+  same size, with its mtime copied back and the freed inode number reused (ext4 does), still
+  misses (tested).
   A file modified in the last two seconds gets no stat key (the same tick could hide a
   second write: git's "racy clean" rule). Members that had to be spooled (inside
   compressed or streamed containers) have no stable path: they are hashed after reading
@@ -52,7 +55,8 @@ _MIGRATIONS: list[str] = [
                                 identity BLOB NOT NULL, stored_at REAL NOT NULL,
                                 PRIMARY KEY (sha256, parser, options));
        CREATE TABLE stat_keys (path TEXT NOT NULL, off INTEGER NOT NULL, len INTEGER NOT NULL,
-                               size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
+                               size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+                               inode INTEGER NOT NULL,
                                dev INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (path, off, len));""",
     # 2: runs, for --resume
     """CREATE TABLE runs (run_id TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL,
@@ -187,7 +191,7 @@ def stat_key(item: ScanInput) -> tuple[tuple[str, int, int], tuple[int, int, int
         return None
     st = os.stat(item.path)
     place = (os.path.realpath(item.path), item.offset, -1 if item.length is None else item.length)
-    return place, (st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+    return place, (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
 def _sha256(item: ScanInput) -> str:
@@ -212,7 +216,7 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
         options = repr(sorted(sdk.items()))
         if key is not None and not rehash:
             row = conn.execute("SELECT sha256 FROM stat_keys WHERE path=? AND off=? AND len=? AND size=? AND "
-                               "mtime_ns=? AND inode=? AND dev=?", (*key[0], *key[1])).fetchone()
+                               "mtime_ns=? AND ctime_ns=? AND inode=? AND dev=?", (*key[0], *key[1])).fetchone()
             found = row and _load(conn, row[0], options)
             if found:
                 return _adapt(found, item), _ignore
@@ -249,7 +253,7 @@ def _adapt(identity: Any, item: ScanInput) -> Any:
 def _put_stat(conn: sqlite3.Connection, key: Any, sha: str) -> None:
     if key is None or time.time_ns() - key[1][1] < RACY_NS:
         return
-    conn.execute("INSERT OR REPLACE INTO stat_keys VALUES (?,?,?,?,?,?,?,?)", (*key[0], *key[1], sha))
+    conn.execute("INSERT OR REPLACE INTO stat_keys VALUES (?,?,?,?,?,?,?,?,?)", (*key[0], *key[1], sha))
 
 
 def _save(conn: sqlite3.Connection, identity: Any, options: str, key: Any) -> None:
@@ -271,15 +275,15 @@ def run_id(inputs: list[str], options: dict[str, Any]) -> str:
     return h.hexdigest()[:16]
 
 
-def begin_run(conn: sqlite3.Connection, rid: str, resume: bool) -> float | None:
-    """Record a run's start; with ``resume``, the start time of the interrupted run it continues."""
+def begin_run(conn: sqlite3.Connection, rid: str, resume: bool) -> tuple[float, float | None]:
+    """Record a run's start: its own key, and with ``resume`` the start of the interrupted run it continues."""
     prior = conn.execute("SELECT started_at FROM runs WHERE run_id=? AND status='interrupted' "
                          "ORDER BY started_at DESC LIMIT 1", (rid,)).fetchone() if resume else None
-    conn.execute("INSERT INTO runs VALUES (?,?,NULL,'running')", (rid, time.time()))
-    return prior[0] if prior else None
+    started = time.time()
+    conn.execute("INSERT INTO runs VALUES (?,?,NULL,'running')", (rid, started))
+    return started, (prior[0] if prior else None)
 
 
-def end_run(conn: sqlite3.Connection, rid: str, interrupted: bool) -> None:
-    conn.execute("UPDATE runs SET finished_at=?, status=? WHERE run_id=? AND status='running' AND started_at="
-                 "(SELECT MAX(started_at) FROM runs WHERE run_id=?)",
-                 (time.time(), "interrupted" if interrupted else "finished", rid, rid))
+def end_run(conn: sqlite3.Connection, rid: str, started: float, interrupted: bool) -> None:
+    conn.execute("UPDATE runs SET finished_at=?, status=? WHERE run_id=? AND started_at=?",
+                 (time.time(), "interrupted" if interrupted else "finished", rid, started))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+import time
 from typing import Any
 
 import click
@@ -47,10 +48,11 @@ class BatchRun:
     runner: Any = None
     store: str | None = None
     on_records: Callable[[list[Any]], None] | None = None
-    notes: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)  # added to the document's options: run id, jobs, store
     _finish: list[Callable[[Any], None]] = field(default_factory=list)
 
     def finish(self, result: Any) -> None:
+        result.options.update(self.meta)
         for f in self._finish:
             f(result)
 
@@ -74,11 +76,14 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
         run.store = path if conn is not None else None
     rid = st.run_id(list(paths), _result_options(opts))
     if conn is not None:
-        prior = st.begin_run(conn, rid, opts["resume"])
+        started, prior = st.begin_run(conn, rid, opts["resume"])
         if opts["resume"]:
             click.echo("resuming the interrupted run: finished inputs come from the store" if prior else
                        "--resume: no interrupted run over these inputs and options; scanning them all", err=True)
-        run._finish.append(lambda result: st.end_run(conn, rid, result.interrupted))
+        run._finish.append(lambda result: st.end_run(conn, rid, started, result.interrupted))
+        if prior:
+            run.meta["resumed_from"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(prior))
+    run.meta.update(run_id=rid, store=run.store is not None)
     if jsonl_path:
         from apkscan.batch.jsonl import JsonlWriter
 
