@@ -122,3 +122,19 @@ def _runner(opts: dict, walk: Any, store: str | None) -> tuple[Any, Callable[[],
         return None, lambda: None  # the sequential reference path (a --timeout needs a worker to stop)
     return Pool(jobs, opts["timeout"], tmp_dir=walk.tmp_dir, tmp_limit=walk.tmp_limit), lambda: None
 
+
+
+def sources(paths: tuple[str, ...], walk: Any, opts: dict) -> list[Any]:
+    """Local paths (walked), then fsspec URLs (``s3://...``: Dask only, workers fetch them)."""
+    from apkscan.sources.files import FileSource
+
+    urls = [p for p in paths if "://" in p]
+    local = [p for p in paths if "://" not in p]
+    out: list[Any] = [FileSource(local, walk)] if local else []
+    if urls:
+        if not (opts["dask_local"] or opts["scheduler"]):
+            raise click.UsageError("URL inputs are read by Dask workers: add --dask local:N or --scheduler")
+        from apkscan.batch.dask_runner import UrlSource
+
+        out.append(UrlSource(urls))
+    return out

@@ -24,7 +24,7 @@ from apkscan.cli.common import (
     summary_stream,
     write_reports,
 )
-from apkscan.cli.batch_opts import batch_options, batch_run
+from apkscan.cli.batch_opts import batch_options, batch_run, sources
 
 FAIL_ON = ("prohibited", "review", "never")  # same as apkscan.scan.FAIL_ON (kept import-free)
 
@@ -73,7 +73,6 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     from apkscan.cli.signals import interrupts_deferred, sigterm_as_interrupt
     from apkscan.report import terminal
     from apkscan.scan import scan
-    from apkscan.sources.files import FileSource
 
     walk = _walk_options(opts)
     rules, policy = _load_rules_and_policy(opts)
@@ -81,7 +80,7 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     jsonl = _checked_jsonl(opts, paths, chosen)
     with sigterm_as_interrupt(), batch_run(opts, paths, walk, jsonl) as run, \
             BatchProgress(quiet=opts["quiet"]) as bar:
-        result = scan([FileSource(paths, walk)], rules, policy, deep=opts["deep"], min_sdk=opts["min_sdk"],
+        result = scan(sources(paths, walk, opts), rules, policy, deep=opts["deep"], min_sdk=opts["min_sdk"],
                       max_sdk=opts["max_sdk"], progress=lambda name: bar.advance(name=name),
                       runner=run.runner, on_records=run.on_records, store=run.store, rehash=opts["rehash"])
         run.finish(result)
