@@ -127,7 +127,7 @@ class _Run:
 
     def __init__(self, pool: Pool, settings: ScanSettings):
         self.pool, self.settings = pool, settings
-        self.workers = [_Worker(pool.ctx, settings) for _ in range(pool.jobs)]
+        self.workers: list[_Worker] = []  # started as work arrives: one APK costs one worker, not N
         self.queue: deque[_Task] = deque()
         self.done: dict[int, tuple[Any, list[Any]]] = {}
         self.seq = self.next_emit = 0
@@ -183,6 +183,10 @@ class _Run:
         return sent, copy
 
     def _dispatch(self) -> None:
+        idle = sum(w.task is None for w in self.workers)
+        while len(self.queue) > idle and len(self.workers) < self.pool.jobs:
+            self.workers.append(_Worker(self.pool.ctx, self.settings))
+            idle += 1
         for w in self.workers:
             if w.task is None and self.queue:
                 task = self.queue.popleft()
