@@ -40,7 +40,7 @@ def _doc(result) -> dict:
 
 
 def _scan(rp, paths, runner=None, tmp=None, progress=None):
-    walk = WalkOptions(tmp_dir=str(tmp) if tmp else None, password=lambda: "apkscan-test")
+    walk = WalkOptions(tmp_dir=str(tmp) if tmp else None, password=lambda: "apkscan-test", max_depth=6)
     return scan([FileSource([str(p) for p in paths], walk)], *rp, runner=runner, progress=progress)
 
 
@@ -50,6 +50,8 @@ def test_jobs_2_equals_sequential_on_apks_containers_and_backups(rp, tmp_path):
     pooled = _scan(rp, paths, pool_mod.Pool(2, tmp_dir=str(tmp_path / "pool")), tmp=tmp_path / "walk")
     assert _doc(pooled) == _doc(reference)
     assert len(reference.apps) > 30 and reference.errors  # the comparison covers apps and errors
+    # deep.zip's APK is a spooled file handed over last: the walker removes its folder right after
+    assert any(a.source.endswith("level6.zip ▸ app.apk") for a in pooled.apps)
     assert any(a.splits for a in pooled.apps)  # split bundles were assembled after their members returned
     assert not any((tmp_path / "pool").iterdir()) and not any((tmp_path / "walk").iterdir())
     assert not multiprocessing.active_children()
@@ -122,3 +124,29 @@ def test_interrupt_keeps_what_finished_stops_workers_and_removes_temp_files(rp, 
     assert 1 <= len(result.apps) + len(result.errors) <= 4  # what finished, in order, nothing invented
     assert not multiprocessing.active_children()
     assert not any((tmp_path / "pool").iterdir()) and not any((tmp_path / "walk").iterdir())
+
+
+def test_sigterm_to_a_pooled_cli_scan_writes_reports_kills_workers_and_exits_130(tmp_path):
+    import json
+    import subprocess
+
+    jsonl, report, tmp = tmp_path / "run.jsonl", tmp_path / "run.json", tmp_path / "tmp"
+    inputs = [str(FIX / "apks")] * 60 + [str(FIX / "containers" / "pull.tar.gz")] * 20  # a few thousand inputs
+    proc = subprocess.Popen([sys.executable, "-c", "from apkscan.cli import main; main()", "scan", *inputs,
+                             "--jobs", "2", "--no-store", "-q", "--jsonl", str(jsonl), "--json", str(report),
+                             "--tmp-dir", str(tmp)], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not jsonl.exists() or jsonl.read_text().count("\n") < 5):
+        time.sleep(0.05)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    assert children, "the pool has workers"
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    doc = json.loads(report.read_text())
+    assert doc["interrupted"] is True and 5 <= doc["counts"]["total"] < 60 * 27
+    lines = [json.loads(x) for x in jsonl.read_text().splitlines()]
+    assert lines[-1]["type"] == "end" and lines[-1]["interrupted"] is True
+    assert sum(x["type"] in ("app", "error") for x in lines) == len(doc["apps"]) + len(doc["errors"])
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # workers killed and reaped
+    assert not tmp.exists() or not any(tmp.rglob("*"))  # every spooled or copied file removed

@@ -14,7 +14,8 @@ gave the items (a reorder buffer), so reports are the same whatever ``--jobs`` i
 Lifetimes (see ``ScanInput``): a window into a *spooled* container is only valid until
 the source advances, so before dispatch the parent copies such a window into its own
 temporary file (``cleanup=True``); a spooled file the source handed over
-(``cleanup=True``) is owned by the pool from then on. Both are deleted when their result
+(``cleanup=True``) is moved into the pool's own folder (the walker removes its folder
+when it ends, possibly before a worker has read the file). Both are deleted when their result
 is back, or by the parent when the worker died, timed out or the run was interrupted.
 Windows into the user's own files are read in place by the workers.
 """
@@ -169,8 +170,10 @@ class _Run:
 
     def _stabilise(self, item: ScanInput) -> tuple[ScanInput, str | None]:
         """An input whose bytes outlive the source's next step, and the file we must delete."""
-        if item.cleanup:
-            return item, item.path
+        if item.cleanup:  # ours now; moved out of the walker's folder, which it removes when it ends
+            moved = self.pool.temp.adopt(item.path)
+            return ScanInput(moved, item.chain, item.offset, item.length, cleanup=True, bundle=item.bundle,
+                             flags=list(item.flags)), moved
         if not is_temporary(item.path):
             return item, None
         length = item.length if item.length is not None else os.path.getsize(item.path) - item.offset
@@ -206,11 +209,7 @@ class _Run:
             if w.conn in ready:
                 self._receive(i, w)
             elif w.proc.sentinel in ready:
-                w.proc.join(1)
-                code = w.proc.exitcode
-                why = f"killed by signal {-code}" if code and code < 0 else f"exit status {code}"
-                self._replace(i, "BATCH_WORKER_DIED", f"the worker scanning this input died ({why}); "
-                              "the input may crash or exhaust its process")
+                self._died(i, w)
             elif self.pool.timeout is not None and time.monotonic() - w.started >= self.pool.timeout:
                 self._replace(i, "BATCH_TIMEOUT", f"not scanned within --timeout {self.pool.timeout:g} s; "
                               "its worker was stopped")
@@ -219,11 +218,18 @@ class _Run:
         task = w.task
         try:
             seq, records = w.conn.recv()
-        except (EOFError, OSError):  # died while sending
-            self._replace(i, "BATCH_WORKER_DIED", "the worker scanning this input died while answering")
+        except (EOFError, OSError):  # the pipe closed: the process is gone (or going)
+            self._died(i, w)
             return
         w.task = None
         self._finish(task, records)
+
+    def _died(self, i: int, w: _Worker) -> None:
+        w.proc.join(5)
+        code = w.proc.exitcode
+        why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+        self._replace(i, "BATCH_WORKER_DIED", f"the worker scanning this input died ({why}); "
+                      "the input may crash or exhaust its process")
 
     def _replace(self, i: int, code: str, message: str) -> None:
         w = self.workers[i]

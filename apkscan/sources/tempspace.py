@@ -73,6 +73,17 @@ class TempSpace:
             release(path)
             raise
 
+    def adopt(self, path: str) -> str:
+        """Move another TempSpace's file into this one (same file system: a rename, else a copy)."""
+        fd, target = tempfile.mkstemp(dir=self.dir, suffix=".part")  # a name of ours, never another file's
+        os.close(fd)
+        try:
+            os.rename(path, target)
+        except OSError:
+            shutil.copyfile(path, target)
+            release(path)
+        return target
+
     def close(self) -> None:
         if self._dir is not None:
             _LIVE.discard(os.path.abspath(self._dir))
