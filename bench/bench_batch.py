@@ -28,9 +28,6 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import batch_corpus  # noqa: E402
-
 SHARED = HERE.parents[1] / "shared" / "corpus"
 WRAP = ("import json,resource,subprocess,sys,time\nt=time.perf_counter()\n"
         "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL).returncode\n"
@@ -56,6 +53,14 @@ def apkscan(args: list[str]) -> tuple[float, float, float]:
     r = subprocess.run([sys.executable, "-c", APKSCAN, "scan", *args, "-q"], capture_output=True, text=True)
     secs, parent, children, _code = json.loads(r.stderr.strip().splitlines()[-1])
     return secs, parent, children
+
+
+def generate(kind: str, folder: Path, *args: int) -> None:
+    """In a child process: a process's peak RSS is inherited by the processes it starts, so
+    the runner itself must stay small for the tools' figures to be their own."""
+    code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import batch_corpus; from pathlib import Path; "
+            f"batch_corpus.{kind}_corpus(Path({str(folder)!r}), *{args!r})")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def bench(name: str, folder: Path, sample: int, tmp: Path) -> list[tuple]:
@@ -114,11 +119,11 @@ def main() -> None:
         rows = []
         if not a.only or "small" in a.only:
             t = time.perf_counter()
-            batch_corpus.small_corpus(tmp / "small", a.count)
+            generate("small", tmp / "small", a.count)
             print(f"generated {a.count} small APKs in {time.perf_counter() - t:.1f}s", file=sys.stderr)
             rows += bench("small", tmp / "small", a.sample, tmp)
         if a.big_count and (not a.only or "big" in a.only):
-            batch_corpus.big_corpus(tmp / "big", a.big_count, a.big_mib)
+            generate("big", tmp / "big", a.big_count, a.big_mib)
             rows += bench("big", tmp / "big", min(a.sample, a.big_count), tmp)
         if SHARED.is_dir() and (not a.only or "shared" in a.only):
             rows += bench("shared", SHARED, a.sample, tmp)

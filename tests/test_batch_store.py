@@ -219,3 +219,18 @@ def test_resume_finds_the_interrupted_run(tmp_path):
     assert "no interrupted run" in res.stderr
     res = CliRunner().invoke(main, ["scan", str(APKS / "v2-only.apk"), "--resume", "--no-store"])
     assert res.exit_code == 2
+
+
+def test_an_apk_spooled_from_two_backups_is_parsed_once(rules, tmp_path, parses):
+    """Members of compressed containers have no stat key: found by SHA-256 after reading."""
+    src = REPO / "fixtures" / "containers" / "pull.tar.gz"
+    a, b = tmp_path / "device-1.tar.gz", tmp_path / "device-2.tar.gz"
+    shutil.copy(src, a)
+    shutil.copy(src, b)
+    doc = _run([a, b], rules, load_policy(), tmp_path / "s.sqlite")
+    per_backup = len(doc["apps"]) // 2
+    assert per_backup >= 2 and len(parses) == per_backup
+    first = [x["identity"] for x in doc["apps"][:per_backup]]
+    second = [x["identity"] for x in doc["apps"][per_backup:]]
+    assert [x["sha256"] for x in first] == [x["sha256"] for x in second]
+    assert all(x["path"].startswith(str(b)) for x in second)  # each app names where it was found
