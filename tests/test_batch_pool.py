@@ -150,3 +150,20 @@ def test_sigterm_to_a_pooled_cli_scan_writes_reports_kills_workers_and_exits_130
     assert sum(x["type"] in ("app", "error") for x in lines) == len(doc["apps"]) + len(doc["errors"])
     assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # workers killed and reaped
     assert not tmp.exists() or not any(tmp.rglob("*"))  # every spooled or copied file removed
+
+
+def test_an_idle_worker_killed_between_inputs_is_replaced(rp):
+    """The OOM killer may pick a worker while it waits: the next input goes to a new one."""
+    killed = []
+
+    def kill_others(pid, item):
+        if not killed:  # after the first dispatch, kill every other (idle) worker of this process
+            for child in multiprocessing.active_children():
+                if child.pid != pid:
+                    os.kill(child.pid, signal.SIGKILL)
+                    child.join(10)  # dead before anything is sent to it
+                    killed.append(child.pid)
+
+    reference = _scan(rp, [FIX / "apks"])
+    result = _scan(rp, [FIX / "apks"], pool_mod.Pool(2, on_dispatch=kill_others))
+    assert killed and _doc(result) == _doc(reference)

@@ -190,10 +190,16 @@ class _Run:
         while len(self.queue) > idle and len(self.workers) < self.pool.jobs:
             self.workers.append(_Worker(self.pool.ctx, self.settings))
             idle += 1
-        for w in self.workers:
+        for i, w in enumerate(self.workers):
             if w.task is None and self.queue:
                 task = self.queue.popleft()
-                w.send(task)
+                try:
+                    w.send(task)
+                except OSError:  # an idle worker died (OOM killer): a new one takes the input
+                    w.task = None
+                    w.kill()
+                    w = self.workers[i] = _Worker(self.pool.ctx, self.settings)
+                    w.send(task)
                 if self.pool.on_dispatch:
                     self.pool.on_dispatch(w.proc.pid, task.item)
 
@@ -254,9 +260,9 @@ class _Run:
         for w in self.workers:
             if w.task is not None and w.task.lease:
                 release(w.task.lease)
-            w.kill() if w.task is not None else w.proc.join(2)
-            if w.proc.is_alive():
-                w.kill()
+            if w.task is None:
+                w.proc.join(2)
+            w.kill()  # joins and closes the pipe; kills only one still running
         for task in self.queue:
             if task.lease:
                 release(task.lease)
