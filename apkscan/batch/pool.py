@@ -7,8 +7,10 @@ overdue worker held: that input becomes an error (``BATCH_WORKER_DIED``,
 ``BATCH_TIMEOUT``), the worker is killed and replaced, and the batch goes on.
 
 Streaming and bounds: the source is read lazily while workers scan; at most
-``2 * jobs`` inputs are in flight or waiting for their turn in the output order, so the
-parent's memory does not grow with the batch. Results are yielded in the order the source
+``4 * jobs`` inputs are in flight or waiting for their turn in the output order, so the
+parent's memory does not grow with the batch. Each worker is sent ``DEPTH`` (2) inputs
+ahead so it never idles waiting for the parent; only the one it is scanning is charged
+when it dies or overruns ``--timeout``, the others are sent to its replacement. Results are yielded in the order the source
 gave the items (a reorder buffer), so reports are the same whatever ``--jobs`` is.
 
 Lifetimes (see ``ScanInput``): a window into a *spooled* container is only valid until
@@ -83,18 +85,32 @@ class _Task:
     lease: str | None  # a file to delete once the result is back
 
 
+DEPTH = 2  # tasks sent ahead to a worker, so it never waits for the parent between inputs
+
+
 class _Worker:
+    """One process and the tasks sent to it, oldest first: the head is the one it is scanning."""
+
     def __init__(self, ctx: Any, settings: ScanSettings):
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child, settings), daemon=True)
         self.proc.start()
         child.close()
-        self.task: _Task | None = None
-        self.started = 0.0
+        self.tasks: deque[_Task] = deque()
+        self.started = 0.0  # when the head task started (its --timeout runs from here)
 
-    def send(self, task: _Task) -> None:
-        self.task, self.started = task, time.monotonic()
+    @property
+    def task(self) -> _Task | None:
+        return self.tasks[0] if self.tasks else None
+
+    def send(self, task: _Task) -> bool:
+        """True when the task is at the head now (the worker starts it at once)."""
         self.conn.send((task.seq, task.sent))
+        self.tasks.append(task)
+        if len(self.tasks) == 1:
+            self.started = time.monotonic()
+            return True
+        return False
 
     def kill(self) -> None:
         if self.proc.is_alive():
@@ -132,7 +148,7 @@ class _Run:
         self.queue: deque[_Task] = deque()
         self.done: dict[int, tuple[Any, list[Any]]] = {}
         self.seq = self.next_emit = 0
-        self.limit = 2 * pool.jobs
+        self.limit = 2 * DEPTH * pool.jobs
 
     def loop(self, items: Iterator[Any]) -> Iterator[tuple[Any, list[Any]]]:
         exhausted = False
@@ -190,18 +206,28 @@ class _Run:
         while len(self.queue) > idle and len(self.workers) < self.pool.jobs:
             self.workers.append(_Worker(self.pool.ctx, self.settings))
             idle += 1
-        for i, w in enumerate(self.workers):
-            if w.task is None and self.queue:
+        for i in range(len(self.workers)):
+            while self.queue and len(self.workers[i].tasks) < DEPTH:
                 task = self.queue.popleft()
                 try:
-                    w.send(task)
-                except OSError:  # an idle worker died (OOM killer): a new one takes the input
-                    w.task = None
-                    w.kill()
-                    w = self.workers[i] = _Worker(self.pool.ctx, self.settings)
-                    w.send(task)
-                if self.pool.on_dispatch:
-                    self.pool.on_dispatch(w.proc.pid, task.item)
+                    head = self.workers[i].send(task)
+                except OSError:  # a worker that died waiting (OOM killer): its inputs go to a new one
+                    self.queue.appendleft(task)
+                    self._requeue(i)
+                    continue
+                if head:
+                    self._started(self.workers[i])
+
+    def _started(self, w: _Worker) -> None:
+        if self.pool.on_dispatch and w.task is not None:
+            self.pool.on_dispatch(w.proc.pid, w.task.item)
+
+    def _requeue(self, i: int) -> None:
+        """Replace worker ``i``; the tasks it held (none of them at fault) wait for their turn again."""
+        w = self.workers[i]
+        w.kill()
+        self.queue.extendleft(reversed(w.tasks))
+        self.workers[i] = _Worker(self.pool.ctx, self.settings)
 
     def _wait(self, busy: list[_Worker]) -> None:
         timeout = None
@@ -221,14 +247,15 @@ class _Run:
                               "its worker was stopped")
 
     def _receive(self, i: int, w: _Worker) -> None:
-        task = w.task
         try:
             seq, records = w.conn.recv()
         except (EOFError, OSError):  # the pipe closed: the process is gone (or going)
             self._died(i, w)
             return
-        w.task = None
+        task = w.tasks.popleft()
+        w.started = time.monotonic()
         self._finish(task, records)
+        self._started(w)
 
     def _died(self, i: int, w: _Worker) -> None:
         w.proc.join(5)
@@ -238,10 +265,9 @@ class _Run:
                       "the input may crash or exhaust its process")
 
     def _replace(self, i: int, code: str, message: str) -> None:
-        w = self.workers[i]
-        task = w.task
-        w.kill()
-        self.workers[i] = _Worker(self.pool.ctx, self.settings)
+        """The head task is charged (the worker was scanning it); the others are sent again."""
+        task = self.workers[i].tasks.popleft()
+        self._requeue(i)
         self._finish(task, [_failed(task.item, code, message)])
 
     def _finish(self, task: _Task, records: list[Any]) -> None:
@@ -258,8 +284,9 @@ class _Run:
                 except OSError:
                     pass
         for w in self.workers:
-            if w.task is not None and w.task.lease:
-                release(w.task.lease)
+            for task in w.tasks:
+                if task.lease:
+                    release(task.lease)
             if w.task is None:
                 w.proc.join(2)
             w.kill()  # joins and closes the pipe; kills only one still running
