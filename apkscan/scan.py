@@ -8,7 +8,9 @@ serialises with ``to_dict()`` into the document ``--json`` writes (schema
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -248,9 +250,25 @@ class _Sink:
     on_records: Callable[[list[Any]], None] | None = None
 
     def add(self, records: list[Any]) -> None:
-        _add(self.result, records)
-        if self.on_records and records:
-            self.on_records(records)
+        """Atomic for Ctrl-C/SIGTERM: the report and the JSONL stream never disagree on a record."""
+        with _signals_held():
+            _add(self.result, records)
+            if self.on_records and records:
+                self.on_records(records)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT/SIGTERM wait until the block ends (then raise as usual); Unix main thread only."""
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    except (AttributeError, ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings, sink: _Sink,
