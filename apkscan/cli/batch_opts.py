@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+import os
 import time
 from typing import Any
 
@@ -138,3 +139,26 @@ def sources(paths: tuple[str, ...], walk: Any, opts: dict) -> list[Any]:
 
         out.append(UrlSource(urls))
     return out
+
+
+def checked_jsonl(opts: dict, paths: tuple[str, ...], chosen: dict[str, str]) -> str | None:
+    """--jsonl is never an input, inside one, a report's path, or a file that is not an earlier JSONL stream."""
+    path = opts["jsonl_path"]
+    if not path:
+        return None
+    real = os.path.realpath(path)
+    for given in paths:
+        inp = os.path.realpath(given)
+        if real == inp or real.startswith(inp.rstrip(os.sep) + os.sep):
+            raise click.UsageError(f"--jsonl {path}: is (inside) the input {given}")
+    if any(p != "-" and os.path.realpath(p) == real for p in chosen.values()):
+        raise click.UsageError(f"--jsonl {path}: same file as a report")
+    if os.path.exists(real) and not opts.get("force"):
+        try:
+            with open(real, "rb") as fh:
+                first = fh.read(64)
+        except OSError as exc:
+            raise click.UsageError(f"--jsonl {path}: {exc.strerror or exc}") from None
+        if first and not first.startswith(b'{"type": "run"'):
+            raise click.UsageError(f"--jsonl {path}: exists and is not an apkscan JSONL stream (--force replaces it)")
+    return path

@@ -24,7 +24,7 @@ from apkscan.cli.common import (
     summary_stream,
     write_reports,
 )
-from apkscan.cli.batch_opts import batch_options, batch_run, sources
+from apkscan.cli.batch_opts import batch_options, batch_run, checked_jsonl, sources
 
 FAIL_ON = ("prohibited", "review", "never")  # same as apkscan.scan.FAIL_ON (kept import-free)
 
@@ -77,10 +77,10 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     walk = _walk_options(opts)
     rules, policy = _load_rules_and_policy(opts)
     chosen = checked_outputs(opts, paths)
-    jsonl = _checked_jsonl(opts, paths, chosen)
+    jsonl, inputs = checked_jsonl(opts, paths, chosen), sources(paths, walk, opts)
     with sigterm_as_interrupt(), batch_run(opts, paths, walk, jsonl) as run, \
             BatchProgress(quiet=opts["quiet"]) as bar:
-        result = scan(sources(paths, walk, opts), rules, policy, deep=opts["deep"], min_sdk=opts["min_sdk"],
+        result = scan(inputs, rules, policy, deep=opts["deep"], min_sdk=opts["min_sdk"],
                       max_sdk=opts["max_sdk"], progress=lambda name: bar.advance(name=name),
                       runner=run.runner, on_records=run.on_records, store=run.store, rehash=opts["rehash"])
         run.finish(result)
@@ -96,29 +96,6 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     finish(result.exit_code(opts["fail_on"]),
            ExitCode.REPORT_FAILED if failed else ExitCode.OK,
            ExitCode.INTERRUPTED if result.interrupted else ExitCode.OK)
-
-
-def _checked_jsonl(opts: dict, paths: tuple[str, ...], chosen: dict[str, str]) -> str | None:
-    """--jsonl is never an input, inside one, a report's path, or a file that is not an earlier JSONL stream."""
-    path = opts["jsonl_path"]
-    if not path:
-        return None
-    real = os.path.realpath(path)
-    for given in paths:
-        inp = os.path.realpath(given)
-        if real == inp or real.startswith(inp.rstrip(os.sep) + os.sep):
-            raise click.UsageError(f"--jsonl {path}: is (inside) the input {given}")
-    if any(p != "-" and os.path.realpath(p) == real for p in chosen.values()):
-        raise click.UsageError(f"--jsonl {path}: same file as a report")
-    if os.path.exists(real) and not opts.get("force"):
-        try:
-            with open(real, "rb") as fh:
-                first = fh.read(64)
-        except OSError as exc:
-            raise click.UsageError(f"--jsonl {path}: {exc.strerror or exc}") from None
-        if first and not first.startswith(b'{"type": "run"'):
-            raise click.UsageError(f"--jsonl {path}: exists and is not an apkscan JSONL stream (--force replaces it)")
-    return path
 
 
 def _load_rules_and_policy(opts: dict):
