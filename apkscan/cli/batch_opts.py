@@ -81,7 +81,8 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
         if opts["resume"]:
             click.echo("resuming the interrupted run: finished inputs come from the store" if prior else
                        "--resume: no interrupted run over these inputs and options; scanning them all", err=True)
-        run._finish.append(lambda result: st.end_run(conn, rid, started, result.interrupted))
+        conn.close()  # no connection may cross the workers' fork (SQLite's rule); reopened at the end
+        run._finish.append(lambda result: _end_run(run.store, rid, started, result.interrupted))
         if prior:
             run.meta["resumed_from"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(prior))
     run.meta.update(run_id=rid, store=run.store is not None)
@@ -96,8 +97,20 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
         yield run
     finally:
         close()
-        if conn is not None:
-            conn.close()
+
+
+def _end_run(path: str, rid: str, started: float, interrupted: bool) -> None:
+    from apkscan.batch import store as st
+
+    try:
+        conn = st.connect(path)
+    except Exception as exc:  # the store is a cache: a run left "running" is not worth failing a scan
+        click.echo(f"warning: STORE_UNAVAILABLE: {path}: {exc}", err=True)
+        return
+    try:
+        st.end_run(conn, rid, started, interrupted)
+    finally:
+        conn.close()
 
 
 def _result_options(opts: dict) -> dict[str, Any]:
