@@ -156,9 +156,22 @@ def test_corrupt_store_is_set_aside_and_replaced(tmp_path):
     assert list(tmp_path.glob("s.sqlite.corrupt-*"))
 
 
+def test_foreign_files_and_folders_given_as_store_are_left_alone(tmp_path):
+    notes, folder = tmp_path / "notes.txt", tmp_path / "cases"
+    notes.write_text("my notes")
+    folder.mkdir()
+    res = CliRunner().invoke(main, ["scan", str(APKS / "v2-only.apk"), "--store", str(notes), "-q"])
+    assert res.exit_code == 0 and "STORE_UNAVAILABLE" in res.stderr, res.output
+    res = CliRunner().invoke(main, ["scan", str(APKS / "v2-only.apk"), "--store", str(folder), "-q"])
+    assert res.exit_code == 2  # a folder: a usage error before anything is read
+    conn, issues = st.open_checked(str(folder))  # and the library leaves it alone too
+    assert conn is None and [i.code for i in issues] == ["STORE_UNAVAILABLE"]
+    assert notes.read_text() == "my notes" and folder.is_dir() and not list(tmp_path.glob("*.corrupt-*"))
+
+
 def test_garbage_store_via_cli_is_not_fatal(tmp_path):
     db = tmp_path / "s.sqlite"
-    db.write_bytes(b"this is not a database" * 100)
+    db.write_bytes(b"SQLite format 3\x00" + b"this is not a database" * 100)  # a store, damaged
     res = CliRunner().invoke(main, ["scan", str(APKS / "v2-only.apk"), "--store", str(db), "-q",
                                     "--json", str(tmp_path / "o.json")])
     assert res.exit_code == 0, res.output

@@ -144,8 +144,29 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
         raise
 
 
+def _foreign(path: str) -> str | None:
+    """Why ``path`` is not ours to set aside (a folder, a device, a file that is no SQLite file)."""
+    if not os.path.lexists(path):
+        return None
+    if not os.path.isfile(path):
+        return "not a regular file"
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    return None if not head or head == b"SQLite format 3\x00" else "not an SQLite file"
+
+
 def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
-    """The parent's open: integrity checked; a corrupt store is set aside and replaced."""
+    """The parent's open: integrity checked; a corrupt store is set aside and replaced.
+
+    Only a file that is an SQLite database is ever renamed: ``--store ~/notes.txt`` or a
+    folder given by mistake is left alone and the scan runs without a store.
+    """
+    try:
+        why = _foreign(path)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+    if why:
+        return None, [warning("STORE_UNAVAILABLE", f"{path}: {why}; left alone, scanning without a store")]
     try:
         conn = connect(path)
         row = conn.execute("PRAGMA quick_check").fetchone()
