@@ -167,3 +167,28 @@ def test_an_idle_worker_killed_between_inputs_is_replaced(rp):
     reference = _scan(rp, [FIX / "apks"])
     result = _scan(rp, [FIX / "apks"], pool_mod.Pool(2, on_dispatch=kill_others))
     assert killed and _doc(result) == _doc(reference)
+
+
+class _CountingSource:
+    """Many inputs (the same fixture APK, read in place); counts how far the pool has read."""
+
+    description = "counting"
+
+    def __init__(self, apk: Path, n: int):
+        self.apk, self.n, self.taken = apk, n, 0
+
+    def inputs(self):
+        from apkscan.sources.interface import ScanInput
+
+        for i in range(self.n):
+            self.taken += 1
+            yield ScanInput(str(self.apk), (f"copy-{i:03d}.apk",))
+
+
+def test_the_source_is_read_at_most_a_bounded_window_ahead_of_the_results(rp):
+    source = _CountingSource(FIX / "apks" / "v2-only.apk", 120)
+    ahead = []
+    result = scan([source], *rp, runner=pool_mod.Pool(2),
+                  progress=lambda name: ahead.append(source.taken - len(ahead) - 1))
+    assert [a.source for a in result.apps] == [f"copy-{i:03d}.apk" for i in range(120)]  # input order
+    assert max(ahead) <= 2 * pool_mod.DEPTH * 2  # never more than 4 x jobs inputs read and not yet emitted
