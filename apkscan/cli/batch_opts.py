@@ -20,7 +20,7 @@ _OPTIONS = [
     click.option("--jobs", "-j", type=click.IntRange(1, 512), default=None,
                  help="Worker processes (default: the cores available; 1 = scan in this process)."),
     click.option("--timeout", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
-                 help="Per-input limit with --jobs > 1: past it the input is a BATCH_TIMEOUT error and its worker is replaced."),
+                 help="Per-input time limit (inputs then run in worker processes, also with --jobs 1): past it the input is a BATCH_TIMEOUT error and its worker is replaced."),
     click.option("--jsonl", "jsonl_path", type=click.Path(dir_okay=False), default=None,
                  help="Stream one JSON line per app or error to FILE as it is decided."),
     click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
