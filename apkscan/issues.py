@@ -5,7 +5,8 @@ pipelines can act on, in the spirit of apksig's ``ApkVerifier.Issue`` names. Whe
 apksig has an issue for the same condition we use its name verbatim (for example
 ``JAR_SIG_NO_MANIFEST`` or ``V2_SIG_APK_DIGEST_DID_NOT_VERIFY``), so output can be
 compared with ``apksigner`` line by line. apkscan's own conditions use the
-prefixes ``ZIP_``, ``MANIFEST_``, ``INPUT_``, ``CONTAINER_`` and ``TAMPER_``.
+prefixes ``ZIP_``, ``MANIFEST_``, ``INPUT_``, ``CONTAINER_``, ``TAMPER_``, ``BATCH_``
+(the pool or Dask lost an input) and ``STORE_`` (the scan store).
 
 Codes are strings, never renumbered; a new condition gets a new code.
 """

@@ -8,8 +8,10 @@ serialises with ``to_dict()`` into the document ``--json`` writes (schema
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterable
+import signal
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -185,17 +187,35 @@ def incomplete(identity: ApkIdentity) -> list[Issue]:
 
 @dataclass(slots=True)
 class ScanSettings:
+    """What every unit of work needs; picklable, so a worker process or Dask task gets a copy."""
+
     rules: RuleSet
     policy: Policy
     deep: bool = False
     sdk_kwargs: dict[str, Any] = field(default_factory=dict)
+    store: str | None = None  # scan store (SQLite file, apkscan.batch.store); None = off
+    rehash: bool = False  # --rehash: never trust a stat key, hash the bytes again
+
+
+Runner = Callable[[Iterable[Any], ScanSettings], Iterator[tuple[Any, list[Any]]]]
+
+
+def sequential(items: Iterable[Any], settings: ScanSettings) -> Iterator[tuple[Any, list[Any]]]:
+    """The reference runner: each item scanned before the source is asked for the next one."""
+    for item in items:
+        yield item, scan_item(item, settings)
 
 
 def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: bool = False,
          min_sdk: int | None = None, max_sdk: int | None = None,
-         progress: Callable[[str], None] | None = None) -> ScanResult:
+         progress: Callable[[str], None] | None = None, runner: Runner | None = None,
+         on_records: Callable[[list[Any]], None] | None = None, store: str | None = None,
+         rehash: bool = False) -> ScanResult:
     """Scan every input of every source, in order; never raises for a bad input.
 
+    ``runner`` does the units of work (default :func:`sequential`; ``apkscan.batch.pool``
+    and ``apkscan.batch.dask_runner`` give the same records in the same order).
+    ``on_records`` sees every decided record as it is added (``--jsonl``).
     The APKs of one split bundle arrive one after another with the same ``bundle`` key;
     they are scanned one by one and assembled into one app when the bundle ends.
     """
@@ -203,14 +223,15 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
     result = ScanResult(rules=rules.meta(), policy=policy.meta(), started_at=_now(),
                         inputs=[s.description for s in sources],
                         options={"deep": deep, "min_sdk": min_sdk, "max_sdk": max_sdk})
-    settings = ScanSettings(rules, policy, deep, {"min_sdk": min_sdk})
+    settings = ScanSettings(rules, policy, deep, {"min_sdk": min_sdk}, store=store, rehash=rehash)
     if max_sdk is not None:
         settings.sdk_kwargs["max_sdk"] = max_sdk
+    sink = _Sink(result, on_records)
     try:
         for src in sources:
             items = src.inputs()
             try:
-                _scan_source(items, settings, result, progress)
+                _scan_source((runner or sequential)(items, settings), settings, sink, progress)
             finally:  # interrupted or not: the source removes its temporary files now
                 close = getattr(items, "close", None)
                 if close:
@@ -221,38 +242,67 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
     return result
 
 
-def _scan_source(items: Iterable[Any], settings: ScanSettings, result: ScanResult,
+@dataclass(slots=True)
+class _Sink:
+    """Adds records to the result and shows them to ``on_records`` (the JSONL stream)."""
+
+    result: ScanResult
+    on_records: Callable[[list[Any]], None] | None = None
+
+    def add(self, records: list[Any]) -> None:
+        """Atomic for Ctrl-C/SIGTERM: the report and the JSONL stream never disagree on a record."""
+        with _signals_held():
+            _add(self.result, records)
+            if self.on_records and records:
+                self.on_records(records)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT/SIGTERM wait until the block ends (then raise as usual); Unix main thread only."""
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    except (AttributeError, ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings, sink: _Sink,
                  progress: Callable[[str], None] | None) -> None:
-    """Scan one source's items in order; a split bundle's APKs are assembled when it ends."""
+    """Take one source's scanned items in order; a split bundle's APKs are assembled when it ends."""
     bundle: list[Any] = []
     key: str | None = None
     scanned: dict[str, list[tuple[tuple[str, ...], str]]] = {}  # package -> (chain, sha256) of its scanned APKs
-    for item in items:
-        if isinstance(item, RecordedApp) and _scanned_here(item, scanned):
-            _add(result, [Skipped(tuple(item.chain), RECORD_OF_SCANNED_APK, 1, [item.package])])
-            continue
-        item_key = item.bundle if isinstance(item, ScanInput) else None
-        if isinstance(item, ScanInput):  # records between a bundle's APKs (skips) keep it open
-            if bundle and item_key != key:
-                _add(result, _close_bundle(bundle, key, settings))
-                bundle = []
-            key = item_key
-        if progress and isinstance(item, (ScanInput, RecordedApp)):
-            try:
+    try:
+        for item, records in pairs:
+            if isinstance(item, RecordedApp) and _scanned_here(item, scanned):
+                sink.add([Skipped(tuple(item.chain), RECORD_OF_SCANNED_APK, 1, [item.package])])
+                continue
+            if progress and isinstance(item, (ScanInput, RecordedApp)):  # an interrupt here: not yet recorded
                 progress(item.display)
-            except BaseException:  # the item is ours from here: an interrupt still removes its spooled copy
-                _discard(item)
-                raise
-        records = scan_item(item, settings)
-        for r in records:
-            if isinstance(r, AppResult) and r.identity.file and r.identity.manifest and r.identity.origin == "apk":
-                scanned.setdefault(r.identity.manifest.package, []).append((r.chain, r.identity.file.sha256))
-        if item_key is not None:
-            bundle.extend(r for r in records if isinstance(r, AppResult))
-            records = [r for r in records if not isinstance(r, AppResult)]
-        _add(result, records)
-    if bundle:
-        _add(result, _close_bundle(bundle, key, settings))
+            for r in records:
+                if isinstance(r, AppResult) and r.identity.file and r.identity.manifest and r.identity.origin == "apk":
+                    scanned.setdefault(r.identity.manifest.package, []).append((r.chain, r.identity.file.sha256))
+            item_key = item.bundle if isinstance(item, ScanInput) else None
+            if isinstance(item, ScanInput):  # records between a bundle's APKs (skips) keep it open
+                if bundle and item_key != key:
+                    sink.add(_close_bundle(bundle, key, settings))
+                    bundle = []
+                key = item_key
+            if item_key is not None:
+                bundle.extend(r for r in records if isinstance(r, AppResult))
+                records = [r for r in records if not isinstance(r, AppResult)]
+            sink.add(records)
+        if bundle:
+            sink.add(_close_bundle(bundle, key, settings))
+    finally:  # a runner holding workers or leases releases them now, interrupted or not
+        close = getattr(pairs, "close", None)
+        if close:
+            close()
 
 
 RECORD_OF_SCANNED_APK = "package record whose APK was scanned (listed once, as the APK)"
@@ -304,8 +354,16 @@ def _scan_input(item: ScanInput, settings: ScanSettings) -> list[Any]:
         identify,  # deferred: the pipeline is usable without it
     )
 
-    identity = identify(item.path, display_path=item.display, offset=item.offset, length=item.length,
-                        **settings.sdk_kwargs)
+    identity = None
+    if settings.store and not settings.deep:
+        from apkscan.batch.store import recall  # the scan store: identical bytes are parsed once
+
+        identity, remember = recall(settings.store, item, settings.sdk_kwargs, rehash=settings.rehash)
+    if identity is None:
+        identity = identify(item.path, display_path=item.display, offset=item.offset, length=item.length,
+                            **settings.sdk_kwargs)
+        if settings.store and not settings.deep:
+            remember(identity)
     identity.tamper.extend(item.flags)
     chain = tuple(item.chain)
     # a whole local file (given, met in a folder, or a file of a backup folder): its custody hash

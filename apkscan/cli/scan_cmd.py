@@ -24,6 +24,7 @@ from apkscan.cli.common import (
     summary_stream,
     write_reports,
 )
+from apkscan.cli.batch_opts import batch_options, batch_run, checked_jsonl, sources
 
 FAIL_ON = ("prohibited", "review", "never")  # same as apkscan.scan.FAIL_ON (kept import-free)
 
@@ -60,6 +61,7 @@ FAIL_ON = ("prohibited", "review", "never")  # same as apkscan.scan.FAIL_ON (kep
 @click.option("--password", default=None, help="Password of encrypted adb backups (visible to other users: prefer the file or env).")
 @click.option("--password-file", type=click.Path(dir_okay=False), default=None,
               help="File whose first line is the backup password.")
+@batch_options
 def scan_command(paths: tuple[str, ...], **opts) -> None:
     """Scan APKs, split bundles, archives and backups (by content): who published each app, and is it banned?
 
@@ -67,17 +69,21 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     Backup password: --password, --password-file, env APKSCAN_BACKUP_PASSWORD, else a prompt
     when stdin is a terminal.
     """
+    from apkscan.batch.progress import BatchProgress
     from apkscan.cli.signals import interrupts_deferred, sigterm_as_interrupt
     from apkscan.report import terminal
     from apkscan.scan import scan
-    from apkscan.sources.files import FileSource
 
     walk = _walk_options(opts)
     rules, policy = _load_rules_and_policy(opts)
     chosen = checked_outputs(opts, paths)
-    with sigterm_as_interrupt(), terminal.Progress(None, quiet=opts["quiet"]) as bar:
-        result = scan([FileSource(paths, walk)], rules, policy, deep=opts["deep"], min_sdk=opts["min_sdk"],
-                      max_sdk=opts["max_sdk"], progress=lambda name: bar.advance(name=name))
+    jsonl, inputs = checked_jsonl(opts, paths, chosen), sources(paths, walk, opts)
+    with sigterm_as_interrupt(), batch_run(opts, paths, walk, jsonl) as run, \
+            BatchProgress(quiet=opts["quiet"]) as bar:
+        result = scan(inputs, rules, policy, deep=opts["deep"], min_sdk=opts["min_sdk"],
+                      max_sdk=opts["max_sdk"], progress=lambda name: bar.advance(name=name),
+                      runner=run.runner, on_records=run.on_records, store=run.store, rehash=opts["rehash"])
+        run.finish(result)
     doc = result.to_dict()
     with interrupts_deferred() if result.interrupted else nullcontext():
         failed = write_reports(doc, chosen)

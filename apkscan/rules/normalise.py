@@ -22,6 +22,7 @@ machine ships confusables.txt in a form worth a new runtime dependency.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -58,12 +59,14 @@ def _ignorable(ch: str) -> bool:
     return any(lo <= cp <= hi for lo, hi in _IGNORABLE_RANGES)
 
 
+@functools.lru_cache(maxsize=16384)  # pure; the matcher asks for the same rule patterns per app
 def normalise(text: str) -> str:
     """NFKC, format/default-ignorable characters removed, case-folded."""
     nfkc = unicodedata.normalize("NFKC", text)
     return "".join(ch for ch in nfkc if not _ignorable(ch)).casefold()
 
 
+@functools.lru_cache(maxsize=16384)
 def skeleton(text: str) -> str:
     """:func:`normalise` then the TR39 confusable prototypes of :data:`CONFUSABLES`."""
     folded = unicodedata.normalize("NFD", normalise(text))

@@ -16,6 +16,12 @@ from typing import BinaryIO
 from apkscan.issues import LimitExceeded
 
 DEFAULT_TMP_LIMIT = 4 << 30
+_LIVE: set[str] = set()  # every private folder in use: a file in one is deleted when its source moves on
+
+
+def is_temporary(path: str) -> bool:
+    """True for a file a :class:`TempSpace` made (a parallel scan copies windows into it first)."""
+    return os.path.dirname(os.path.abspath(path)) in _LIVE
 
 
 class TempSpace:
@@ -30,6 +36,7 @@ class TempSpace:
             if self.parent:
                 os.makedirs(self.parent, mode=0o700, exist_ok=True)
             self._dir = tempfile.mkdtemp(prefix="apkscan-", dir=self.parent)
+            _LIVE.add(os.path.abspath(self._dir))
         return self._dir
 
     def used(self) -> int:
@@ -66,8 +73,20 @@ class TempSpace:
             release(path)
             raise
 
+    def adopt(self, path: str) -> str:
+        """Move another TempSpace's file into this one (same file system: a rename, else a copy)."""
+        fd, target = tempfile.mkstemp(dir=self.dir, suffix=".part")  # a name of ours, never another file's
+        os.close(fd)
+        try:
+            os.rename(path, target)
+        except OSError:
+            shutil.copyfile(path, target)
+            release(path)
+        return target
+
     def close(self) -> None:
         if self._dir is not None:
+            _LIVE.discard(os.path.abspath(self._dir))
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
 

@@ -1,0 +1,1 @@
+"""Batch scans at scale: a process pool, a scan store, Dask, and streamed results."""

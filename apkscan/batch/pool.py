@@ -1,0 +1,300 @@
+"""``scan --jobs N``: the same units of work on N worker processes, results in input order.
+
+Why a hand-made pool and not ``concurrent.futures``: one input that hangs in C code or
+kills its process (segfault, out of memory) must cost that input only. Here each worker
+has its own pipe and one task at a time, so the parent knows which input a dead or
+overdue worker held: that input becomes an error (``BATCH_WORKER_DIED``,
+``BATCH_TIMEOUT``), the worker is killed and replaced, and the batch goes on.
+
+Streaming and bounds: the source is read lazily while workers scan; at most
+``4 * jobs`` inputs are in flight or waiting for their turn in the output order, so the
+parent's memory does not grow with the batch. Each worker is sent ``DEPTH`` (2) inputs
+ahead so it never idles waiting for the parent; only the one it is scanning is charged
+when it dies or overruns ``--timeout``, the others are sent to its replacement. Results are yielded in the order the source
+gave the items (a reorder buffer), so reports are the same whatever ``--jobs`` is.
+
+Lifetimes (see ``ScanInput``): a window into a *spooled* container is only valid until
+the source advances, so before dispatch the parent copies such a window into its own
+temporary file (``cleanup=True``); a spooled file the source handed over
+(``cleanup=True``) is moved into the pool's own folder (the walker removes its folder
+when it ends, possibly before a worker has read the file). Both are deleted when their result
+is back, or by the parent when the worker died, timed out or the run was interrupted.
+Windows into the user's own files are read in place by the workers.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from typing import Any
+
+from apkscan.issues import ApkScanError, error
+from apkscan.scan import InputError, ScanSettings, scan_item
+from apkscan.sources.interface import ScanInput
+from apkscan.sources.streams import WindowStream
+from apkscan.sources.tempspace import TempSpace, is_temporary, release
+
+_unit = scan_item  # what a worker runs per input (tests replace it before the pool starts)
+
+
+def default_jobs() -> int:
+    """The cores this process may use (cgroup/affinity aware where the OS says)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def _worker_main(conn: Any, settings: ScanSettings) -> None:
+    """Receive ``(seq, item)``, send ``(seq, records)``; the parent alone decides when to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent unwinds
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    faulthandler.disable()  # a crash costs this input an error record, not a traceback on the user's terminal
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        seq, item = msg
+        try:
+            records = _unit(item, settings)
+            conn.send((seq, records))
+        except Exception as exc:  # scan_item never raises for input; this is a bug or an unpicklable record
+            conn.send((seq, [_failed(item, "INTERNAL_ERROR", f"worker: {type(exc).__name__}: {exc}")]))
+
+
+def _failed(item: ScanInput, code: str, message: str) -> InputError:
+    return InputError(item.display, item.container, [error(code, message)], tuple(item.chain))
+
+
+@dataclass(slots=True)
+class _Task:
+    seq: int
+    item: ScanInput  # as the source gave it (reported)
+    sent: ScanInput  # what the worker reads (maybe our own copy)
+    lease: str | None  # a file to delete once the result is back
+
+
+DEPTH = 2  # tasks sent ahead to a worker, so it never waits for the parent between inputs
+
+
+class _Worker:
+    """One process and the tasks sent to it, oldest first: the head is the one it is scanning."""
+
+    def __init__(self, ctx: Any, settings: ScanSettings):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, settings), daemon=True)
+        self.proc.start()
+        child.close()
+        self.tasks: deque[_Task] = deque()
+        self.started = 0.0  # when the head task started (its --timeout runs from here)
+
+    @property
+    def task(self) -> _Task | None:
+        return self.tasks[0] if self.tasks else None
+
+    def send(self, task: _Task) -> bool:
+        """True when the task is at the head now (the worker starts it at once)."""
+        self.conn.send((task.seq, task.sent))
+        self.tasks.append(task)
+        if len(self.tasks) == 1:
+            self.started = time.monotonic()
+            return True
+        return False
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+
+
+class Pool:
+    """A runner for :func:`apkscan.scan.scan`: ``Pool(jobs, timeout)(items, settings)``."""
+
+    def __init__(self, jobs: int | None = None, timeout: float | None = None, *,
+                 tmp_dir: str | None = None, tmp_limit: int = 4 << 30, on_dispatch: Any = None):
+        self.jobs = jobs or default_jobs()
+        self.timeout = timeout
+        self.temp = TempSpace(tmp_dir, tmp_limit)
+        self.on_dispatch = on_dispatch  # called with (pid, item) as a worker takes an input
+        methods = multiprocessing.get_all_start_methods()
+        self.ctx = multiprocessing.get_context("fork" if "fork" in methods and sys.platform == "linux" else "spawn")
+
+    def __call__(self, items: Iterable[Any], settings: ScanSettings) -> Iterator[tuple[Any, list[Any]]]:
+        run = _Run(self, settings)
+        try:
+            yield from run.loop(iter(items))
+        finally:
+            run.close()
+
+
+class _Run:
+    """One source's items through the pool: fill, dispatch, wait, emit in order."""
+
+    def __init__(self, pool: Pool, settings: ScanSettings):
+        self.pool, self.settings = pool, settings
+        self.workers: list[_Worker] = []  # started as work arrives: one APK costs one worker, not N
+        self.queue: deque[_Task] = deque()
+        self.done: dict[int, tuple[Any, list[Any]]] = {}
+        self.seq = self.next_emit = 0
+        self.limit = 2 * DEPTH * pool.jobs
+
+    def loop(self, items: Iterator[Any]) -> Iterator[tuple[Any, list[Any]]]:
+        exhausted = False
+        while True:
+            while not exhausted and self.seq - self.next_emit < self.limit:
+                item = next(items, _END)
+                if item is _END:
+                    exhausted = True
+                else:
+                    self._take(item)
+            self._dispatch()
+            while self.next_emit in self.done:
+                yield self.done.pop(self.next_emit)
+                self.next_emit += 1
+            busy = [w for w in self.workers if w.task is not None]
+            if not busy:
+                if exhausted and not self.queue and not self.done:
+                    return
+                continue
+            self._wait(busy)
+
+    def _take(self, item: Any) -> None:
+        """Number the item; APK bytes go to the queue, records are decided here at once."""
+        seq, self.seq = self.seq, self.seq + 1
+        if not isinstance(item, ScanInput):
+            self.done[seq] = (item, scan_item(item, self.settings))
+            return
+        try:
+            sent, lease = self._stabilise(item)
+        except (OSError, ApkScanError) as exc:
+            code = getattr(exc, "code", "INPUT_UNREADABLE")
+            self.done[seq] = (item, [_failed(item, code, f"cannot copy for a worker: {exc}")])
+            return
+        self.queue.append(_Task(seq, item, sent, lease))
+
+    def _stabilise(self, item: ScanInput) -> tuple[ScanInput, str | None]:
+        """An input whose bytes outlive the source's next step, and the file we must delete."""
+        if item.cleanup:  # ours now; moved out of the walker's folder, which it removes when it ends
+            moved = self.pool.temp.adopt(item.path)
+            return ScanInput(moved, item.chain, item.offset, item.length, cleanup=True, bundle=item.bundle,
+                             flags=list(item.flags)), moved
+        if not is_temporary(item.path):
+            return item, None
+        length = item.length if item.length is not None else os.path.getsize(item.path) - item.offset
+        stream = WindowStream(item.path, item.offset, length)
+        try:
+            copy = self.pool.temp.spool(stream, item.display)
+        finally:
+            stream.close()
+        sent = ScanInput(copy, item.chain, cleanup=True, bundle=item.bundle, flags=list(item.flags))
+        return sent, copy
+
+    def _dispatch(self) -> None:
+        idle = sum(w.task is None for w in self.workers)
+        while len(self.queue) > idle and len(self.workers) < self.pool.jobs:
+            self.workers.append(_Worker(self.pool.ctx, self.settings))
+            idle += 1
+        for i in range(len(self.workers)):
+            while self.queue and len(self.workers[i].tasks) < DEPTH:
+                task = self.queue.popleft()
+                try:
+                    head = self.workers[i].send(task)
+                except OSError:  # a worker that died waiting (OOM killer): its inputs go to a new one
+                    self.queue.appendleft(task)
+                    self._requeue(i)
+                    continue
+                if head:
+                    self._started(self.workers[i])
+
+    def _started(self, w: _Worker) -> None:
+        if self.pool.on_dispatch and w.task is not None:
+            self.pool.on_dispatch(w.proc.pid, w.task.item)
+
+    def _requeue(self, i: int) -> None:
+        """Replace worker ``i``; the tasks it held (none of them at fault) wait for their turn again."""
+        w = self.workers[i]
+        w.kill()
+        self.queue.extendleft(reversed(w.tasks))
+        self.workers[i] = _Worker(self.pool.ctx, self.settings)
+
+    def _wait(self, busy: list[_Worker]) -> None:
+        timeout = None
+        if self.pool.timeout is not None:
+            now = time.monotonic()
+            timeout = max(0.0, min(w.started + self.pool.timeout - now for w in busy))
+        ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout)
+        for i, w in enumerate(self.workers):
+            if w.task is None:
+                continue
+            if w.conn in ready:
+                self._receive(i, w)
+            elif w.proc.sentinel in ready:
+                self._died(i, w)
+            elif self.pool.timeout is not None and time.monotonic() - w.started >= self.pool.timeout:
+                self._replace(i, "BATCH_TIMEOUT", f"not scanned within --timeout {self.pool.timeout:g} s; "
+                              "its worker was stopped")
+
+    def _receive(self, i: int, w: _Worker) -> None:
+        try:
+            seq, records = w.conn.recv()
+        except (EOFError, OSError):  # the pipe closed: the process is gone (or going)
+            self._died(i, w)
+            return
+        task = w.tasks.popleft()
+        w.started = time.monotonic()
+        self._finish(task, records)
+        self._started(w)
+
+    def _died(self, i: int, w: _Worker) -> None:
+        w.proc.join(5)
+        code = w.proc.exitcode
+        why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+        self._replace(i, "BATCH_WORKER_DIED", f"the worker scanning this input died ({why}); "
+                      "the input may crash or exhaust its process")
+
+    def _replace(self, i: int, code: str, message: str) -> None:
+        """The head task is charged (the worker was scanning it); the others are sent again."""
+        task = self.workers[i].tasks.popleft()
+        self._requeue(i)
+        self._finish(task, [_failed(task.item, code, message)])
+
+    def _finish(self, task: _Task, records: list[Any]) -> None:
+        if task.lease:
+            release(task.lease)
+        self.done[task.seq] = (task.item, records)
+
+    def close(self) -> None:
+        """Stop every worker and delete every file we still hold (normal end or interrupt)."""
+        for w in self.workers:
+            if w.task is None and w.proc.is_alive():
+                try:
+                    w.conn.send(None)
+                except OSError:
+                    pass
+        for w in self.workers:
+            for task in w.tasks:
+                if task.lease:
+                    release(task.lease)
+            if w.task is None:
+                w.proc.join(2)
+            w.kill()  # joins and closes the pipe; kills only one still running
+        for task in self.queue:
+            if task.lease:
+                release(task.lease)
+        self.queue.clear()
+        self.pool.temp.close()
+
+
+_END = object()

@@ -1,0 +1,310 @@
+"""The scan store: identities kept in SQLite so the same bytes are never parsed twice.
+
+What is keyed by what (the decision, and why):
+
+- ``identities``: the identity ``identify`` computed, keyed by the APK's **SHA-256**, the
+  **parser version** (a digest of the apk layer's source, so any parser change misses)
+  and the SDK options it was verified for. Rules and policy are *not* in the key: a
+  rescan after a rule or policy change re-matches stored identities and parses nothing.
+- ``stat_keys``: an APK the scanner reads in place from the user's own files (an APK
+  given or met in a folder, or a stored member of a ZIP read by window) maps
+  ``(real path, offset, length)`` + ``(size, mtime_ns, ctime_ns, inode, device)`` to its
+  SHA-256, so an unchanged file is recognised without reading it (``--rehash`` reads it
+  anyway). ctime is in the key because nobody can set it: a file replaced by another of the
+  same size, with its mtime copied back and the freed inode number reused (ext4 does), still
+  misses (tested).
+  A file modified in the last two seconds gets no stat key (the same tick could hide a
+  second write: git's "racy clean" rule). Members that had to be spooled (inside
+  compressed or streamed containers) have no stable path: they are hashed after reading
+  and found by SHA-256, so two copies of an APK in two backups cost one parse.
+- APKs with a ``.idsig`` beside them are not stored (the v4 result depends on that file).
+- Identities whose reading hit a transient condition (time budget, internal error,
+  unreadable file) are not stored.
+
+Stored identities are pickles of the apk layer's plain dataclasses, read back with an
+unpickler that only builds ``apkscan`` classes and a few value types: a planted store
+cannot run code. Safety for two runs on one store: WAL journal, a busy timeout, one
+short transaction per write. A store that SQLite cannot read is set aside (renamed
+``*.corrupt-<time>``), reported as ``STORE_CORRUPT``, and a fresh one is made; a store
+from a newer apkscan is left alone and not used (``STORE_NEWER``). Neither stops a scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from apkscan.issues import Issue, warning
+from apkscan.sources.interface import ScanInput
+from apkscan.sources.streams import WindowStream
+from apkscan.sources.tempspace import is_temporary
+
+BUSY_MS = 30_000
+RACY_NS = 2_000_000_000
+_TRANSIENT = ("INPUT_TIMEOUT", "INTERNAL_ERROR", "INPUT_UNREADABLE", "INPUT_LIMIT")
+_MIGRATIONS: list[str] = [
+    # 1: identities by content, stat keys by place
+    """CREATE TABLE identities (sha256 TEXT NOT NULL, parser TEXT NOT NULL, options TEXT NOT NULL,
+                                identity BLOB NOT NULL, stored_at REAL NOT NULL,
+                                PRIMARY KEY (sha256, parser, options));
+       CREATE TABLE stat_keys (path TEXT NOT NULL, off INTEGER NOT NULL, len INTEGER NOT NULL,
+                               size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+                               inode INTEGER NOT NULL,
+                               dev INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (path, off, len));""",
+    # 2: runs, for --resume
+    """CREATE TABLE runs (run_id TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL,
+                          status TEXT NOT NULL, PRIMARY KEY (run_id, started_at));""",
+]
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def default_path() -> str:
+    """``$XDG_CACHE_HOME/apkscan/store.sqlite`` (``~/.cache`` when unset)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "apkscan", "store.sqlite")
+
+
+def parser_version() -> str:
+    """apkscan's version + a digest of the apk layer's source: a parser change is a miss."""
+    global _PARSER
+    if _PARSER is None:
+        from apkscan import __version__
+
+        root = Path(__file__).resolve().parents[1] / "apk"
+        h = hashlib.sha256()
+        for f in sorted(root.rglob("*.py")):
+            h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+        _PARSER = f"{__version__}+{h.hexdigest()[:16]}"
+    return _PARSER
+
+
+_PARSER: str | None = None
+
+
+class _Unpickler(pickle.Unpickler):
+    """Builds only apkscan's own classes and plain value types."""
+
+    _ALLOWED = {("builtins", n) for n in ("set", "frozenset", "bytearray", "complex")} | {
+        ("datetime", n) for n in ("datetime", "date", "timedelta", "timezone")} | {
+        ("copyreg", "_reconstructor"), ("builtins", "object")}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module.startswith("apkscan.") or (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"not allowed in a scan store: {module}.{name}")
+
+
+def loads(blob: bytes) -> Any:
+    return _Unpickler(io.BytesIO(blob)).load()
+
+
+class StoreProblem(Exception):
+    def __init__(self, issue: Issue):
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """Open (creating or migrating) the store; StoreProblem when it cannot be used as is."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", mode=0o700, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=BUSY_MS / 1000, isolation_level=None)
+    try:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        _migrate(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection, path: str) -> None:
+    conn.execute("BEGIN IMMEDIATE")  # two runs migrating at once: one waits, then sees the new version
+    try:
+        have = conn.execute("PRAGMA user_version").fetchone()[0]
+        if have > SCHEMA_VERSION:
+            raise StoreProblem(warning("STORE_NEWER", f"{path}: store schema {have} is newer than this "
+                                       f"apkscan's {SCHEMA_VERSION}; not used"))
+        for version in range(have, SCHEMA_VERSION):
+            for statement in _MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _foreign(path: str) -> str | None:
+    """Why ``path`` is not ours to set aside (a folder, a device, a file that is no SQLite file)."""
+    if not os.path.lexists(path):
+        return None
+    if not os.path.isfile(path):
+        return "not a regular file"
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    return None if not head or head == b"SQLite format 3\x00" else "not an SQLite file"
+
+
+def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
+    """The parent's open: integrity checked; a corrupt store is set aside and replaced.
+
+    Only a file that is an SQLite database is ever renamed: ``--store ~/notes.txt`` or a
+    folder given by mistake is left alone and the scan runs without a store.
+    """
+    try:
+        why = _foreign(path)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+    if why:
+        return None, [warning("STORE_UNAVAILABLE", f"{path}: {why}; left alone, scanning without a store")]
+    try:
+        conn = connect(path)
+        row = conn.execute("PRAGMA quick_check").fetchone()
+        if row and row[0] == "ok":
+            return conn, []
+        conn.close()
+        why = row[0] if row else "no answer"
+    except StoreProblem as exc:
+        return None, [exc.issue]
+    except sqlite3.DatabaseError as exc:
+        why = str(exc)
+    except OSError as exc:
+        return None, [warning("STORE_UNAVAILABLE", f"{path}: {exc.strerror or exc}; scanning without a store")]
+    aside = f"{path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+    issues = [warning("STORE_CORRUPT", f"{path}: unreadable store ({why}); set aside as {aside}, a new one is used")]
+    try:
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.replace(path + suffix, aside + suffix)
+        return connect(path), issues
+    except (OSError, sqlite3.DatabaseError, StoreProblem) as exc:
+        issues.append(warning("STORE_UNAVAILABLE", f"{path}: {exc}; scanning without a store"))
+        return None, issues
+
+
+_CONNS: dict[tuple[int, str], sqlite3.Connection | None] = {}
+
+
+def _conn(path: str) -> sqlite3.Connection | None:
+    """One connection per process and store (never one inherited across fork)."""
+    key = (os.getpid(), path)
+    if key not in _CONNS:
+        try:
+            _CONNS[key] = connect(path)
+        except (sqlite3.Error, StoreProblem, OSError):
+            _CONNS[key] = None  # the parent already reported why; scan without it
+    return _CONNS[key]
+
+
+def stat_key(item: ScanInput) -> tuple[tuple[str, int, int], tuple[int, int, int, int]] | None:
+    """``(place, stat)`` of an APK read in place from the user's own file; None otherwise."""
+    if item.cleanup or is_temporary(item.path):
+        return None
+    st = os.stat(item.path)
+    place = (os.path.realpath(item.path), item.offset, -1 if item.length is None else item.length)
+    return place, (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def _sha256(item: ScanInput) -> str:
+    length = item.length if item.length is not None else os.path.getsize(item.path) - item.offset
+    h = hashlib.sha256()
+    stream = WindowStream(item.path, item.offset, length)
+    try:
+        while chunk := stream.read(1 << 20):
+            h.update(chunk)
+    finally:
+        stream.close()
+    return h.hexdigest()
+
+
+def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = False) -> tuple[Any, Callable[[Any], None]]:
+    """The stored identity of ``item`` (or None) and how to remember a freshly computed one."""
+    conn = _conn(path)
+    if conn is None or (item.length is None and os.path.exists(item.path + ".idsig")):
+        return None, _ignore
+    try:
+        key = stat_key(item)
+        options = repr(sorted(sdk.items()))
+        if key is not None and not rehash:
+            row = conn.execute("SELECT sha256 FROM stat_keys WHERE path=? AND off=? AND len=? AND size=? AND "
+                               "mtime_ns=? AND ctime_ns=? AND inode=? AND dev=?", (*key[0], *key[1])).fetchone()
+            found = row and _load(conn, row[0], options)
+            if found:
+                return _adapt(found, item), _ignore
+        sha = _sha256(item)
+        found = _load(conn, sha, options)
+        if found:
+            _put_stat(conn, key, sha)
+            return _adapt(found, item), _ignore
+    except (OSError, sqlite3.Error):
+        return None, _ignore
+    return None, lambda identity: _save(conn, identity, options, key)
+
+
+def _ignore(_identity: Any) -> None:
+    return None
+
+
+def _load(conn: sqlite3.Connection, sha: str, options: str) -> Any:
+    row = conn.execute("SELECT identity FROM identities WHERE sha256=? AND parser=? AND options=?",
+                       (sha, parser_version(), options)).fetchone()
+    if not row:
+        return None
+    try:
+        return loads(row[0])
+    except Exception:  # a damaged or planted row: parse the APK again
+        return None
+
+
+def _adapt(identity: Any, item: ScanInput) -> Any:
+    identity.path = item.display
+    return identity
+
+
+def _put_stat(conn: sqlite3.Connection, key: Any, sha: str) -> None:
+    if key is None or time.time_ns() - key[1][1] < RACY_NS:
+        return
+    conn.execute("INSERT OR REPLACE INTO stat_keys VALUES (?,?,?,?,?,?,?,?,?)", (*key[0], *key[1], sha))
+
+
+def _save(conn: sqlite3.Connection, identity: Any, options: str, key: Any) -> None:
+    if identity.file is None or any(i.code.startswith(_TRANSIENT) for i in identity.errors):
+        return
+    try:
+        blob = pickle.dumps(identity, protocol=pickle.HIGHEST_PROTOCOL)
+        conn.execute("INSERT OR REPLACE INTO identities VALUES (?,?,?,?,?)",
+                     (identity.file.sha256, parser_version(), options, blob, time.time()))
+        _put_stat(conn, key, identity.file.sha256)
+    except (sqlite3.Error, pickle.PicklingError, TypeError):
+        return  # the store is a cache: a write that fails costs a parse next time, nothing else
+
+
+# ---------------------------------------------------------------------- runs (--resume)
+def run_id(inputs: list[str], options: dict[str, Any]) -> str:
+    """A run is its inputs (real paths, in order) and the options that change results."""
+    h = hashlib.sha256(repr(([os.path.realpath(i) for i in inputs], sorted(options.items()))).encode())
+    return h.hexdigest()[:16]
+
+
+def begin_run(conn: sqlite3.Connection, rid: str, resume: bool) -> tuple[float, float | None]:
+    """Record a run's start: its own key, and with ``resume`` the start of the interrupted run it continues."""
+    prior = conn.execute("SELECT started_at FROM runs WHERE run_id=? AND status='interrupted' "
+                         "ORDER BY started_at DESC LIMIT 1", (rid,)).fetchone() if resume else None
+    started = time.time()
+    conn.execute("INSERT INTO runs VALUES (?,?,NULL,'running')", (rid, started))
+    return started, (prior[0] if prior else None)
+
+
+def end_run(conn: sqlite3.Connection, rid: str, started: float, interrupted: bool) -> None:
+    conn.execute("UPDATE runs SET finished_at=?, status=? WHERE run_id=? AND started_at=?",
+                 (time.time(), "interrupted" if interrupted else "finished", rid, started))

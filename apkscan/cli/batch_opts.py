@@ -1,0 +1,177 @@
+"""The ``scan`` options of batch runs: --jobs, --timeout, --jsonl, the store, --resume, Dask.
+
+``batch_run`` turns them into what :func:`apkscan.scan.scan` takes (a runner, the store
+path, the JSONL callback) and ends the run's bookkeeping afterwards, so ``scan_cmd``
+stays a short sequence of steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+import os
+import time
+from typing import Any
+
+import click
+
+_OPTIONS = [
+    click.option("--jobs", "-j", type=click.IntRange(1, 512), default=None,
+                 help="Worker processes (default: the cores available; 1 = scan in this process)."),
+    click.option("--timeout", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
+                 help="Per-input time limit (inputs then run in worker processes, also with --jobs 1): past it the input is a BATCH_TIMEOUT error and its worker is replaced."),
+    click.option("--jsonl", "jsonl_path", type=click.Path(dir_okay=False), default=None,
+                 help="Stream one JSON line per app or error to FILE as it is decided."),
+    click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
+                 help="Scan store (SQLite) of identities; default $XDG_CACHE_HOME/apkscan/store.sqlite."),
+    click.option("--no-store", is_flag=True, help="Neither read nor write a scan store."),
+    click.option("--rehash", is_flag=True, help="Read every file again even when its stat key is unchanged."),
+    click.option("--resume", is_flag=True,
+                 help="Continue the interrupted run over the same inputs and options (finished inputs come from the store)."),
+    click.option("--dask", "dask_local", default=None, metavar="local:N",
+                 help="Run the units of work on a local Dask cluster of N workers (pip install apkscan[dask])."),
+    click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                 help="Run the units of work on an existing Dask cluster (pip install apkscan[dask])."),
+]
+
+
+def batch_options(f: Callable) -> Callable:
+    for option in reversed(_OPTIONS):
+        f = option(f)
+    return f
+
+
+@dataclass
+class BatchRun:
+    """What the scan loop gets, and what is closed after it."""
+
+    runner: Any = None
+    store: str | None = None
+    on_records: Callable[[list[Any]], None] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # added to the document's options: run id, jobs, store
+    _finish: list[Callable[[Any], None]] = field(default_factory=list)
+
+    def finish(self, result: Any) -> None:
+        result.options.update(self.meta)
+        for f in self._finish:
+            f(result)
+
+
+@contextmanager
+def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | None) -> Iterator[BatchRun]:
+    """Open the store, the JSONL stream and the runner for one scan; close them afterwards."""
+    from apkscan.batch import store as st
+
+    run = BatchRun()
+    if opts["dask_local"] and opts["scheduler"]:
+        raise click.UsageError("--dask and --scheduler exclude each other")
+    if opts["resume"] and opts["no_store"]:
+        raise click.UsageError("--resume needs the scan store (drop --no-store)")
+    conn = None
+    if not opts["no_store"] and not opts["deep"]:
+        path = opts["store_path"] or st.default_path()
+        conn, issues = st.open_checked(path)
+        for i in issues:
+            click.echo(f"warning: {i.code}: {i.message}", err=True)
+        run.store = path if conn is not None else None
+    rid = st.run_id(list(paths), _result_options(opts))
+    if conn is not None:
+        started, prior = st.begin_run(conn, rid, opts["resume"])
+        if opts["resume"]:
+            click.echo("resuming the interrupted run: finished inputs come from the store" if prior else
+                       "--resume: no interrupted run over these inputs and options; scanning them all", err=True)
+        conn.close()  # no connection may cross the workers' fork (SQLite's rule); reopened at the end
+        run._finish.append(lambda result: _end_run(run.store, rid, started, result.interrupted))
+        if prior:
+            run.meta["resumed_from"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(prior))
+    run.meta.update(run_id=rid, store=run.store is not None)
+    if jsonl_path:
+        from apkscan.batch.jsonl import JsonlWriter
+
+        writer = JsonlWriter(jsonl_path, {"run_id": rid, "inputs": list(paths)})
+        run.on_records = writer.records
+        run._finish.append(writer.finish)
+    run.runner, close = _runner(opts, walk, run.store)
+    try:
+        yield run
+    finally:
+        close()
+
+
+def _end_run(path: str, rid: str, started: float, interrupted: bool) -> None:
+    from apkscan.batch import store as st
+
+    try:
+        conn = st.connect(path)
+    except Exception as exc:  # the store is a cache: a run left "running" is not worth failing a scan
+        click.echo(f"warning: STORE_UNAVAILABLE: {path}: {exc}", err=True)
+        return
+    try:
+        st.end_run(conn, rid, started, interrupted)
+    finally:
+        conn.close()
+
+
+def _result_options(opts: dict) -> dict[str, Any]:
+    keys = ("deep", "min_sdk", "max_sdk", "rule_paths", "no_builtin_rules", "iocs", "policy_name", "allow",
+            "include", "exclude", "follow_symlinks", "max_depth")
+    return {k: opts.get(k) for k in keys}
+
+
+def _runner(opts: dict, walk: Any, store: str | None) -> tuple[Any, Callable[[], None]]:
+    if opts["dask_local"] or opts["scheduler"]:
+        from apkscan.batch.dask_runner import DaskRunner, DaskUnavailable
+
+        try:
+            runner = DaskRunner.connect(scheduler=opts["scheduler"], local=opts["dask_local"],
+                                        store_visible=bool(opts["dask_local"]))
+        except DaskUnavailable as exc:
+            raise click.UsageError(str(exc)) from None
+        return runner, runner.close
+    from apkscan.batch.pool import Pool, default_jobs
+
+    jobs = opts["jobs"] or default_jobs()
+    if jobs == 1 and opts["timeout"] is None:
+        return None, lambda: None  # the sequential reference path (a --timeout needs a worker to stop)
+    return Pool(jobs, opts["timeout"], tmp_dir=walk.tmp_dir, tmp_limit=walk.tmp_limit), lambda: None
+
+
+
+def sources(paths: tuple[str, ...], walk: Any, opts: dict) -> list[Any]:
+    """Local paths (walked), then fsspec URLs (``s3://...``: Dask only, workers fetch them)."""
+    from apkscan.sources.files import FileSource
+
+    urls = [p for p in paths if "://" in p]
+    local = [p for p in paths if "://" not in p]
+    out: list[Any] = [FileSource(local, walk)] if local else []
+    if urls:
+        if not (opts["dask_local"] or opts["scheduler"]):
+            raise click.UsageError("URL inputs are read by Dask workers: add --dask local:N or --scheduler")
+        from apkscan.batch.dask_runner import UrlSource
+
+        out.append(UrlSource(urls))
+    return out
+
+
+def checked_jsonl(opts: dict, paths: tuple[str, ...], chosen: dict[str, str]) -> str | None:
+    """--jsonl is never an input, inside one, a report's path, or a file that is not an earlier JSONL stream."""
+    path = opts["jsonl_path"]
+    if not path:
+        return None
+    real = os.path.realpath(path)
+    for given in paths:
+        inp = os.path.realpath(given)
+        if real == inp or real.startswith(inp.rstrip(os.sep) + os.sep):
+            raise click.UsageError(f"--jsonl {path}: is (inside) the input {given}")
+    if any(p != "-" and os.path.realpath(p) == real for p in chosen.values()):
+        raise click.UsageError(f"--jsonl {path}: same file as a report")
+    if os.path.exists(real) and not opts.get("force"):
+        try:
+            with open(real, "rb") as fh:
+                first = fh.read(64)
+        except OSError as exc:
+            raise click.UsageError(f"--jsonl {path}: {exc.strerror or exc}") from None
+        if first and not first.startswith(b'{"type": "run"'):
+            raise click.UsageError(f"--jsonl {path}: exists and is not an apkscan JSONL stream (--force replaces it)")
+    return path

@@ -1,0 +1,138 @@
+"""Benchmark: `apkscan scan` at scale against the baselines, in one run.
+
+Corpora (generated in a temporary folder, never in the repo; see batch_corpus.py):
+  small   --count (1,000) distinct validly signed small APKs
+  big     --big-count APKs of --big-mib MiB (0 = skipped)
+  shared  ../shared/corpus (real APKs; skipped when absent)
+
+For each corpus, each tool runs in its own process (peak RSS = that process; for apkscan
+also the largest worker):
+  sha256       one streaming sha256 pass over every file (the I/O floor)
+  androguard   androguard APK() + get_certificates() per file, one process
+  apksigner    `apksigner verify` one JVM per file, as users script it: on --sample files,
+               extrapolated to the corpus (printed as such)
+  apkscan      --jobs 1 and --jobs 2 (no store); store cold, warm, and after a policy change
+
+    python bench/bench_batch.py [--count 1000] [--big-count 0 --big-mib 150] [--sample 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parents[1] / "shared" / "corpus"
+WRAP = ("import json,resource,subprocess,sys,time\nt=time.perf_counter()\n"
+        "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL).returncode\n"
+        "print(json.dumps([time.perf_counter()-t,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024,r]))")
+# apkscan in-process so its own peak RSS and its workers' (children) are told apart
+APKSCAN = ("import json,resource,sys,time\nfrom apkscan.cli import main\nt=time.perf_counter()\n"
+           "try:\n main(sys.argv[1:])\nexcept SystemExit as e:\n code=e.code\n"
+           "print(json.dumps([time.perf_counter()-t,resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024,"
+           "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024,code]),file=sys.stderr)")
+SHA = ("import hashlib,sys\nfor p in sys.argv[1:]:\n h=hashlib.sha256()\n f=open(p,'rb')\n"
+       " for b in iter(lambda:f.read(1<<20),b''): h.update(b)\n f.close()")
+ANDRO = ("import sys\nfrom loguru import logger\nlogger.remove()\nfrom androguard.core.apk import APK\n"
+         "for p in sys.argv[1:]:\n try:\n  a=APK(p); a.get_package(); a.get_certificates()\n except Exception: pass")
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    out = subprocess.run([sys.executable, "-c", WRAP, *cmd], capture_output=True, text=True, check=True).stdout
+    secs, rss, _ = json.loads(out)
+    return secs, rss
+
+
+def apkscan(args: list[str]) -> tuple[float, float, float]:
+    """Wall time of the whole process, start-up included, like every other tool's."""
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", APKSCAN, "scan", *args, "-q"], capture_output=True, text=True)
+    secs = time.perf_counter() - t
+    _inner, parent, children, _code = json.loads(r.stderr.strip().splitlines()[-1])
+    return secs, parent, children
+
+
+def generate(kind: str, folder: Path, *args: int) -> None:
+    """In a child process: a process's peak RSS is inherited by the processes it starts, so
+    the runner itself must stay small for the tools' figures to be their own."""
+    code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import batch_corpus; from pathlib import Path; "
+            f"batch_corpus.{kind}_corpus(Path({str(folder)!r}), *{args!r})")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def bench(name: str, folder: Path, sample: int, tmp: Path) -> list[tuple]:
+    files = sorted(p for p in folder.rglob("*.apk") if p.is_file())
+    mb = sum(p.stat().st_size for p in files) / 1e6
+    rows = []
+
+    def row(tool: str, secs: float, rss: float, worker: float | None = None, note: str = ""):
+        rows.append((name, tool, len(files), mb, secs, rss, worker, note))
+
+    row("sha256", *timed([sys.executable, "-c", SHA, *map(str, files)]))
+    row("androguard", *timed([sys.executable, "-c", ANDRO, *map(str, files)]))
+    step = max(1, len(files) // sample)
+    picked = files[::step][:sample]
+    t, rss = timed(["sh", "-c", 'for f in "$@"; do apksigner verify "$f"; done', "sh", *map(str, picked)])
+    row("apksigner (1 JVM/file)", t * len(files) / len(picked), rss, note=f"{len(picked)} files, extrapolated")
+    store = tmp / f"{name}.sqlite"
+    base = [*map(str, files), "--jsonl", str(tmp / "out.jsonl"), "--force"]  # streamed: the C JSON encoder
+    for tool, extra in [("apkscan --jobs 1", ["--jobs", "1", "--no-store"]),
+                        ("apkscan --jobs 2", ["--jobs", "2", "--no-store"]),
+                        ("apkscan -j2 store cold", ["--jobs", "2", "--store", str(store)]),
+                        ("apkscan -j2 store warm", ["--jobs", "2", "--store", str(store)]),
+                        ("apkscan -j2 policy changed", ["--jobs", "2", "--store", str(store),
+                                                        "--policy", "vendor-watch"])]:
+        secs, parent, children = apkscan(base + extra)
+        row(tool, secs, parent, children if "--jobs 1" not in tool else None)
+    return rows
+
+
+def render(rows: list[tuple]) -> str:
+    out = ["| corpus | tool | files | MB | s | files/s | MB/s | peak RSS MB (parent) | worker MB | note |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for name, tool, n, mb, secs, rss, worker, note in rows:
+        out.append(f"| {name} | {tool} | {n} | {mb:.0f} | {secs:.2f} | {n / secs:.1f} | {mb / secs:.1f} | "
+                   f"{rss:.0f} | {'' if worker is None else f'{worker:.0f}'} | {note} |")
+    by = {(r[0], r[1]): r[4] for r in rows}
+    for name in dict.fromkeys(r[0] for r in rows):
+        g = lambda tool: by.get((name, tool))  # noqa: E731
+        out.append(f"\n{name}: --jobs 1 -> 2: {g('apkscan --jobs 1') / g('apkscan --jobs 2'):.2f}x; "
+                   f"cold -> warm store: {g('apkscan -j2 store cold') / g('apkscan -j2 store warm'):.1f}x; "
+                   f"cold -> after policy change: {g('apkscan -j2 store cold') / g('apkscan -j2 policy changed'):.1f}x; "
+                   f"apksigner / apkscan -j2: {g('apksigner (1 JVM/file)') / g('apkscan --jobs 2'):.0f}x")
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--count", type=int, default=1000)
+    ap.add_argument("--big-count", type=int, default=0)
+    ap.add_argument("--big-mib", type=int, default=150)
+    ap.add_argument("--sample", type=int, default=20)
+    ap.add_argument("--only", choices=("small", "big", "shared"), action="append")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="apkscan-bench-") as d:
+        tmp = Path(d)
+        rows = []
+        if not a.only or "small" in a.only:
+            t = time.perf_counter()
+            generate("small", tmp / "small", a.count)
+            print(f"generated {a.count} small APKs in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+            rows += bench("small", tmp / "small", a.sample, tmp)
+        if a.big_count and (not a.only or "big" in a.only):
+            generate("big", tmp / "big", a.big_count, a.big_mib)
+            rows += bench("big", tmp / "big", min(a.sample, a.big_count), tmp)
+        if SHARED.is_dir() and (not a.only or "shared" in a.only):
+            rows += bench("shared", SHARED, a.sample, tmp)
+        print(render(rows))
+    print(f"\nmachine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Dask: a LocalCluster and a real two-worker cluster started with the ``dask`` command line
+give the same documents as a local run (apart from timings); fsspec URLs are fetched by workers."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from apkscan.cli import main
+
+distributed = pytest.importorskip("distributed")
+REPO = Path(__file__).resolve().parents[1]
+FIX = REPO / "fixtures"
+INPUTS = [str(FIX / "apks"), str(FIX / "containers" / "bundletool.apks"), str(FIX / "containers" / "pull.tar.gz")]
+
+
+def _doc(tmp_path, name, *extra, inputs=INPUTS):
+    out = tmp_path / f"{name}.json"
+    res = CliRunner().invoke(main, ["scan", *inputs, "-q", "--no-store", "--json", str(out), *extra])
+    assert res.exit_code == 1, res.output  # the fixtures hold prohibited apps
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    doc.pop("started_at"), doc.pop("finished_at")
+    return doc
+
+
+def test_local_cluster_equals_local_run(tmp_path):
+    local = _doc(tmp_path, "local")
+    assert _doc(tmp_path, "dask", "--dask", "local:2") == local
+    assert len(local["apps"]) > 25 and any(a["splits"] for a in local["apps"])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_worker_cluster_from_the_dask_command_line_equals_local_run(tmp_path):
+    dask = str(Path(sys.executable).parent / "dask")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--dashboard-address", ":0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(2):
+            procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "1", "--nthreads", "1",
+                                           "--dashboard-address", ":0"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        with distributed.Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+        assert _doc(tmp_path, "cluster", "--scheduler", address) == _doc(tmp_path, "local")
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def test_file_urls_are_fetched_by_workers(tmp_path):
+    folder = FIX / "apks"
+    local = _doc(tmp_path, "plain", inputs=[str(folder)])
+    urls = _doc(tmp_path, "urls", "--dask", "local:2", inputs=[folder.as_uri() + "/"])
+    assert [a["source"]["path"] for a in urls["apps"]] == [f"file://{a['source']['path']}" for a in local["apps"]]
+    strip = ("source", "identity")
+    assert [{k: v for k, v in a.items() if k not in strip} for a in urls["apps"]] == \
+           [{k: v for k, v in a.items() if k not in strip} for a in local["apps"]]
+
+
+def test_url_inputs_without_dask_are_a_usage_error():
+    res = CliRunner().invoke(main, ["scan", (FIX / "apks").as_uri()])
+    assert res.exit_code == 2 and "--dask" in res.output

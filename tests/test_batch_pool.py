@@ -1,0 +1,194 @@
+"""``--jobs``: the process pool gives the sequential scan's records, in its order, whatever fails.
+
+Real fixture APKs, containers and backups; workers are real processes, killed for real
+(``os.kill``). A slow or crashing unit of work is made by replacing the pool's ``_unit``
+before the pool forks, so the worker runs it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from apkscan.batch import pool as pool_mod
+from apkscan.policy.loader import load_policy
+from apkscan.rules.loader import load_ruleset
+from apkscan.scan import scan
+from apkscan.sources.files import FileSource
+from apkscan.sources.walker import WalkOptions
+
+REPO = Path(__file__).resolve().parents[1]
+FIX = REPO / "fixtures"
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="fork-based pool tests")
+
+
+@pytest.fixture(scope="module")
+def rp():
+    return load_ruleset(), load_policy()
+
+
+def _doc(result) -> dict:
+    doc = result.to_dict()
+    doc.pop("started_at"), doc.pop("finished_at")
+    return doc
+
+
+def _scan(rp, paths, runner=None, tmp=None, progress=None):
+    walk = WalkOptions(tmp_dir=str(tmp) if tmp else None, password=lambda: "apkscan-test", max_depth=6)
+    return scan([FileSource([str(p) for p in paths], walk)], *rp, runner=runner, progress=progress)
+
+
+def test_jobs_2_equals_sequential_on_apks_containers_and_backups(rp, tmp_path):
+    paths = [FIX / "apks", FIX / "containers", FIX / "backups"]
+    reference = _scan(rp, paths)
+    pooled = _scan(rp, paths, pool_mod.Pool(2, tmp_dir=str(tmp_path / "pool")), tmp=tmp_path / "walk")
+    assert _doc(pooled) == _doc(reference)
+    assert len(reference.apps) > 30 and reference.errors  # the comparison covers apps and errors
+    # deep.zip's APK is a spooled file handed over last: the walker removes its folder right after
+    assert any(a.source.endswith("level6.zip ▸ app.apk") for a in pooled.apps)
+    assert any(a.splits for a in pooled.apps)  # split bundles were assembled after their members returned
+    assert not any((tmp_path / "pool").iterdir()) and not any((tmp_path / "walk").iterdir())
+    assert not multiprocessing.active_children()
+
+
+def _slow_or_real(slow: str, seconds: float):
+    real = pool_mod.scan_item
+
+    def unit(item, settings):
+        if getattr(item, "display", "").endswith(slow):
+            time.sleep(seconds)
+        return real(item, settings)
+    return unit
+
+
+def test_timeout_costs_that_input_only_and_replaces_its_worker(rp, monkeypatch):
+    monkeypatch.setattr(pool_mod, "_unit", _slow_or_real("v1-only.apk", 120))
+    reference = _scan(rp, [FIX / "apks"])
+    result = _scan(rp, [FIX / "apks"], pool_mod.Pool(2, timeout=1.0))
+    timed_out = [e for e in result.errors if e.errors[0].code == "BATCH_TIMEOUT"]
+    assert [e.source for e in timed_out] == [str(FIX / "apks" / "v1-only.apk")]
+    others = [a.to_dict() for a in reference.apps if not a.source.endswith("/v1-only.apk")]
+    assert [a.to_dict() for a in result.apps] == others  # every other input, in the same order
+    assert not multiprocessing.active_children()
+
+
+def test_worker_killed_by_a_real_signal_costs_that_input_only(rp, monkeypatch):
+    victim = "wechat-impostor.apk"
+    monkeypatch.setattr(pool_mod, "_unit", _slow_or_real(victim, 30))  # long enough to be killed mid-scan
+
+    def kill_it(pid, item):
+        if item.display.endswith(victim):
+            os.kill(pid, signal.SIGKILL)
+
+    reference = _scan(rp, [FIX / "apks"])
+    result = _scan(rp, [FIX / "apks"], pool_mod.Pool(2, timeout=60, on_dispatch=kill_it))
+    died = [e for e in result.errors if e.errors[0].code == "BATCH_WORKER_DIED"]
+    assert [e.source for e in died] == [str(FIX / "apks" / victim)]
+    assert "signal 9" in died[0].errors[0].message
+    assert [a.to_dict() for a in result.apps] == [a.to_dict() for a in reference.apps
+                                                  if not a.source.endswith(victim)]
+
+
+def test_worker_that_crashes_itself_costs_that_input_only(rp, monkeypatch):
+    real = pool_mod.scan_item
+
+    def unit(item, settings):
+        if item.display.endswith("clean-v1v2v3.apk"):
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return real(item, settings)
+
+    monkeypatch.setattr(pool_mod, "_unit", unit)
+    result = _scan(rp, [FIX / "apks"], pool_mod.Pool(2))
+    died = [e for e in result.errors if e.errors[0].code == "BATCH_WORKER_DIED"]
+    assert len(died) == 1 and died[0].source.endswith("clean-v1v2v3.apk")
+    assert len(result.apps) == len(_scan(rp, [FIX / "apks"]).apps) - 1
+
+
+def test_interrupt_keeps_what_finished_stops_workers_and_removes_temp_files(rp, tmp_path):
+    seen = []
+
+    def progress(name):
+        seen.append(name)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    result = _scan(rp, [FIX / "containers" / "pull.tar.gz", FIX / "apks"],
+                   pool_mod.Pool(2, tmp_dir=str(tmp_path / "pool")), tmp=tmp_path / "walk", progress=progress)
+    assert result.interrupted
+    assert 1 <= len(result.apps) + len(result.errors) <= 4  # what finished, in order, nothing invented
+    assert not multiprocessing.active_children()
+    assert not any((tmp_path / "pool").iterdir()) and not any((tmp_path / "walk").iterdir())
+
+
+def test_sigterm_to_a_pooled_cli_scan_writes_reports_kills_workers_and_exits_130(tmp_path):
+    import json
+    import subprocess
+
+    jsonl, report, tmp = tmp_path / "run.jsonl", tmp_path / "run.json", tmp_path / "tmp"
+    inputs = [str(FIX / "apks")] * 60 + [str(FIX / "containers" / "pull.tar.gz")] * 20  # a few thousand inputs
+    proc = subprocess.Popen([sys.executable, "-c", "from apkscan.cli import main; main()", "scan", *inputs,
+                             "--jobs", "2", "--no-store", "-q", "--jsonl", str(jsonl), "--json", str(report),
+                             "--tmp-dir", str(tmp)], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not jsonl.exists() or jsonl.read_text().count("\n") < 6):  # the run line + 5 records
+        time.sleep(0.05)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    assert children, "the pool has workers"
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    doc = json.loads(report.read_text())
+    assert doc["interrupted"] is True and 5 <= doc["counts"]["total"] < 60 * 27
+    lines = [json.loads(x) for x in jsonl.read_text().splitlines()]
+    assert lines[-1]["type"] == "end" and lines[-1]["interrupted"] is True
+    assert sum(x["type"] in ("app", "error") for x in lines) == len(doc["apps"]) + len(doc["errors"])
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # workers killed and reaped
+    assert not tmp.exists() or not any(tmp.rglob("*"))  # every spooled or copied file removed
+
+
+def test_an_idle_worker_killed_between_inputs_is_replaced(rp):
+    """The OOM killer may pick a worker while it waits: the next input goes to a new one."""
+    killed = []
+
+    def kill_others(pid, item):
+        if not killed:  # after the first dispatch, kill every other (idle) worker of this process
+            for child in multiprocessing.active_children():
+                if child.pid != pid:
+                    os.kill(child.pid, signal.SIGKILL)
+                    child.join(10)  # dead before anything is sent to it
+                    killed.append(child.pid)
+
+    reference = _scan(rp, [FIX / "apks"])
+    result = _scan(rp, [FIX / "apks"], pool_mod.Pool(2, on_dispatch=kill_others))
+    assert killed and _doc(result) == _doc(reference)
+
+
+class _CountingSource:
+    """Many inputs (the same fixture APK, read in place); counts how far the pool has read."""
+
+    description = "counting"
+
+    def __init__(self, apk: Path, n: int):
+        self.apk, self.n, self.taken = apk, n, 0
+
+    def inputs(self):
+        from apkscan.sources.interface import ScanInput
+
+        for i in range(self.n):
+            self.taken += 1
+            yield ScanInput(str(self.apk), (f"copy-{i:03d}.apk",))
+
+
+def test_the_source_is_read_at_most_a_bounded_window_ahead_of_the_results(rp):
+    source = _CountingSource(FIX / "apks" / "v2-only.apk", 120)
+    ahead = []
+    result = scan([source], *rp, runner=pool_mod.Pool(2),
+                  progress=lambda name: ahead.append(source.taken - len(ahead) - 1))
+    assert [a.source for a in result.apps] == [f"copy-{i:03d}.apk" for i in range(120)]  # input order
+    assert max(ahead) <= 2 * pool_mod.DEPTH * 2  # never more than 4 x jobs inputs read and not yet emitted

@@ -1,0 +1,249 @@
+"""The scan store on real SQLite files: parse once, re-match after a rule change, stat keys,
+corrupt and newer stores, migrations, a planted pickle, two runs at once, --resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import apkscan.apk.identify as identify_mod
+from apkscan.batch import store as st
+from apkscan.cli import main
+from apkscan.policy.loader import load_policy
+from apkscan.rules.loader import load_ruleset
+from apkscan.scan import scan
+from apkscan.sources.files import FileSource
+
+REPO = Path(__file__).resolve().parents[1]
+APKS = REPO / "fixtures" / "apks"
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_ruleset()
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """A few fixture APKs copied with old mtimes (so stat keys are recorded)."""
+    d = tmp_path / "in"
+    d.mkdir()
+    for name in ("wechat-tencent-subject.apk", "tiktok-bytedance-subject.apk", "clean-v1v2v3.apk", "v1-only.apk"):
+        shutil.copy(APKS / name, d / name)
+        os.utime(d / name, ns=(1_600_000_000 * 10**9, 1_600_000_000 * 10**9))
+    return d
+
+
+@pytest.fixture
+def parses(monkeypatch):
+    """Counts real parses: every call of identify."""
+    calls = []
+    real = identify_mod.identify
+
+    def counting(path, **kw):
+        calls.append(kw.get("display_path"))
+        return real(path, **kw)
+
+    monkeypatch.setattr(identify_mod, "identify", counting)
+    return calls
+
+
+def _run(paths, rules, policy, store, **kw):
+    r = scan([FileSource([str(p) for p in paths])], rules, policy, store=str(store), **kw)
+    d = r.to_dict()
+    d.pop("started_at"), d.pop("finished_at")
+    return d
+
+
+def test_warm_store_parses_nothing_and_gives_the_same_document(corpus, rules, tmp_path, parses):
+    db = tmp_path / "s.sqlite"
+    st.open_checked(str(db))[0].close()
+    cold = _run([corpus], rules, load_policy(), db)
+    assert len(parses) == 4
+    warm = _run([corpus], rules, load_policy(), db)
+    assert len(parses) == 4 and warm == cold
+    no_store = scan([FileSource([str(corpus)])], rules, load_policy()).to_dict()
+    assert [a["identity"] for a in no_store["apps"]] == [a["identity"] for a in cold["apps"]]
+
+
+def test_rule_or_policy_change_rematches_stored_identities(corpus, rules, tmp_path, parses):
+    db = tmp_path / "s.sqlite"
+    strict = _run([corpus], rules, load_policy("canada-tbs-2023"), db)
+    watch = _run([corpus], rules, load_policy("vendor-watch"), db)
+    assert len(parses) == 4  # second run: matched again, parsed never
+    assert [a["verdict"] for a in strict["apps"]] != [a["verdict"] for a in watch["apps"]]
+
+
+def test_identical_bytes_at_two_places_are_parsed_once(corpus, rules, tmp_path, parses):
+    other = tmp_path / "backup2"
+    other.mkdir()
+    shutil.copy(corpus / "wechat-tencent-subject.apk", other / "renamed.apk")
+    doc = _run([corpus, other], rules, load_policy(), tmp_path / "s.sqlite")
+    assert len(parses) == 4 and len(doc["apps"]) == 5
+    copy = doc["apps"][-1]
+    assert copy["source"]["path"].endswith("renamed.apk") and copy["identity"]["path"].endswith("renamed.apk")
+
+
+def test_unchanged_file_is_not_read_changed_file_is(corpus, rules, tmp_path, monkeypatch, parses):
+    db = tmp_path / "s.sqlite"
+    _run([corpus], rules, load_policy(), db)
+    hashed = []
+    real = st._sha256
+    monkeypatch.setattr(st, "_sha256", lambda item: hashed.append(item.path) or real(item))
+    _run([corpus], rules, load_policy(), db)
+    assert hashed == []  # every file known by its stat key
+    _run([corpus], rules, load_policy(), db, rehash=True)
+    assert len(hashed) == 4 and len(parses) == 4  # --rehash reads, but the bytes are known
+    # same size, same mtime, other bytes, and (ext4) the same inode number reused: must not pass for the old file
+    target = corpus / "clean-v1v2v3.apk"
+    data = (APKS / "v1v2.apk").read_bytes()
+    target.unlink()
+    target.write_bytes(data)
+    os.utime(target, ns=(1_600_000_000 * 10**9, 1_600_000_000 * 10**9))
+    doc = _run([corpus], rules, load_policy(), db)
+    app = next(a for a in doc["apps"] if a["source"]["path"].endswith("clean-v1v2v3.apk"))
+    import hashlib
+    assert app["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_recently_modified_file_gets_no_stat_key(tmp_path, rules):
+    d = tmp_path / "fresh"
+    d.mkdir()
+    shutil.copy(APKS / "v2-only.apk", d / "a.apk")  # mtime: now
+    db = tmp_path / "s.sqlite"
+    _run([d], rules, load_policy(), db)
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT COUNT(*) FROM stat_keys").fetchone()[0] == 0
+        assert c.execute("SELECT COUNT(*) FROM identities").fetchone()[0] == 1
+
+
+def test_planted_pickle_is_refused_and_the_apk_parsed(corpus, rules, tmp_path, parses):
+    db = tmp_path / "s.sqlite"
+    _run([corpus], rules, load_policy(), db)
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    with sqlite3.connect(db) as c:
+        c.execute("UPDATE identities SET identity=?", (pickle.dumps(Evil()),))
+    doc = _run([corpus], rules, load_policy(), db)
+    assert not marker.exists()
+    assert len(parses) == 8 and all(a["identity"]["package"] for a in doc["apps"])
+
+
+def test_corrupt_store_is_set_aside_and_replaced(tmp_path):
+    db = tmp_path / "s.sqlite"
+    conn, issues = st.open_checked(str(db))
+    conn.execute("INSERT INTO stat_keys VALUES ('x',0,-1,1,1,1,1,1,'y')")
+    conn.close()
+    raw = bytearray(db.read_bytes())
+    raw[100:4096] = os.urandom(3996)  # header and first page destroyed
+    db.write_bytes(raw)
+    conn, issues = st.open_checked(str(db))
+    assert conn is not None and [i.code for i in issues] == ["STORE_CORRUPT"]
+    assert conn.execute("SELECT COUNT(*) FROM stat_keys").fetchone()[0] == 0
+    assert list(tmp_path.glob("s.sqlite.corrupt-*"))
+
+
+def test_foreign_files_and_folders_given_as_store_are_left_alone(tmp_path):
+    notes, folder = tmp_path / "notes.txt", tmp_path / "cases"
+    notes.write_text("my notes")
+    folder.mkdir()
+    res = CliRunner().invoke(main, ["scan", str(APKS / "v2-only.apk"), "--store", str(notes), "-q"])
+    assert res.exit_code == 0 and "STORE_UNAVAILABLE" in res.stderr, res.output
+    res = CliRunner().invoke(main, ["scan", str(APKS / "v2-only.apk"), "--store", str(folder), "-q"])
+    assert res.exit_code == 2  # a folder: a usage error before anything is read
+    conn, issues = st.open_checked(str(folder))  # and the library leaves it alone too
+    assert conn is None and [i.code for i in issues] == ["STORE_UNAVAILABLE"]
+    assert notes.read_text() == "my notes" and folder.is_dir() and not list(tmp_path.glob("*.corrupt-*"))
+
+
+def test_garbage_store_via_cli_is_not_fatal(tmp_path):
+    db = tmp_path / "s.sqlite"
+    db.write_bytes(b"SQLite format 3\x00" + b"this is not a database" * 100)  # a store, damaged
+    res = CliRunner().invoke(main, ["scan", str(APKS / "v2-only.apk"), "--store", str(db), "-q",
+                                    "--json", str(tmp_path / "o.json")])
+    assert res.exit_code == 0, res.output
+    assert "STORE_CORRUPT" in res.stderr
+    assert json.loads((tmp_path / "o.json").read_text())["apps"][0]["verified"] is True
+
+
+def test_newer_store_is_left_alone(tmp_path):
+    db = tmp_path / "s.sqlite"
+    with sqlite3.connect(db) as c:
+        c.execute("PRAGMA user_version=99")
+    conn, issues = st.open_checked(str(db))
+    assert conn is None and [i.code for i in issues] == ["STORE_NEWER"]
+    with sqlite3.connect(db) as c:
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 99
+
+
+def test_migration_from_schema_1_keeps_identities(tmp_path):
+    db = tmp_path / "s.sqlite"
+    with sqlite3.connect(db) as c:
+        c.executescript(st._MIGRATIONS[0])
+        c.execute("INSERT INTO identities VALUES ('ab', 'p', 'o', x'00', 0)")
+        c.execute("PRAGMA user_version=1")
+    conn = st.connect(str(db))
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 2
+    assert conn.execute("SELECT sha256 FROM identities").fetchall() == [("ab",)]
+    assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_two_concurrent_runs_on_one_store(tmp_path):
+    db = tmp_path / "shared.sqlite"
+    cmd = [sys.executable, "-c", "from apkscan.cli import main; main()", "scan", str(APKS), "--store", str(db), "-q", "--jobs", "2"]
+    procs = [subprocess.Popen([*cmd, "--json", str(tmp_path / f"r{i}.json")], stderr=subprocess.PIPE)
+             for i in range(2)]
+    errs = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [1, 1], errs  # prohibited fixtures found, nothing else
+    docs = [json.loads((tmp_path / f"r{i}.json").read_text()) for i in range(2)]
+    assert [a["identity"] for a in docs[0]["apps"]] == [a["identity"] for a in docs[1]["apps"]]
+    with sqlite3.connect(db) as c:
+        assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert c.execute("SELECT COUNT(DISTINCT run_id), COUNT(*) FROM runs WHERE status='finished'").fetchone() == (1, 2)
+
+
+def test_resume_finds_the_interrupted_run(tmp_path):
+    conn = st.connect(str(tmp_path / "s.sqlite"))
+    rid = st.run_id(["a.apk"], {"deep": False})
+    assert st.run_id(["a.apk"], {"deep": True}) != rid  # other options: another run
+    first, prior = st.begin_run(conn, rid, resume=True)
+    assert prior is None
+    st.end_run(conn, rid, first, interrupted=True)
+    second, prior = st.begin_run(conn, rid, resume=True)
+    assert prior == first
+    st.end_run(conn, rid, second, interrupted=False)
+    assert conn.execute("SELECT status FROM runs ORDER BY started_at").fetchall() == [("interrupted",), ("finished",)]
+    res = CliRunner().invoke(main, ["scan", str(APKS / "v2-only.apk"), "--resume", "-q",
+                                    "--store", str(tmp_path / "t.sqlite")])
+    assert "no interrupted run" in res.stderr
+    res = CliRunner().invoke(main, ["scan", str(APKS / "v2-only.apk"), "--resume", "--no-store"])
+    assert res.exit_code == 2
+
+
+def test_an_apk_spooled_from_two_backups_is_parsed_once(rules, tmp_path, parses):
+    """Members of compressed containers have no stat key: found by SHA-256 after reading."""
+    src = REPO / "fixtures" / "containers" / "pull.tar.gz"
+    a, b = tmp_path / "device-1.tar.gz", tmp_path / "device-2.tar.gz"
+    shutil.copy(src, a)
+    shutil.copy(src, b)
+    doc = _run([a, b], rules, load_policy(), tmp_path / "s.sqlite")
+    per_backup = len(doc["apps"]) // 2
+    assert per_backup >= 2 and len(parses) == per_backup
+    first = [x["identity"] for x in doc["apps"][:per_backup]]
+    second = [x["identity"] for x in doc["apps"][per_backup:]]
+    assert [x["sha256"] for x in first] == [x["sha256"] for x in second]
+    assert all(x["path"].startswith(str(b)) for x in second)  # each app names where it was found
