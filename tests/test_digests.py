@@ -6,9 +6,9 @@ import hashlib
 import os
 import zipfile
 
-from apkscan.apk import digests
-from apkscan.apk.bytesource import ByteSource
-from apkscan.apk.zipreader import ZipArchive
+from apkscan.apk.signing import digests
+from apkscan.apk.io.bytesource import ByteSource
+from apkscan.apk.io.zipreader import ZipArchive
 
 
 def test_file_facts_on_a_file_large_enough_for_the_helper_thread(tmp_path):

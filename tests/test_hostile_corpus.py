@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from apkscan.apk.bytesource import ByteSource
-from apkscan.apk.manifest import read_manifest
-from apkscan.apk.signing_block import find_signing_block
-from apkscan.apk.zipreader import ZipArchive
+from apkscan.apk.io.bytesource import ByteSource
+from apkscan.apk.manifest.android_manifest import read_manifest
+from apkscan.apk.signing.signing_block import find_signing_block
+from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError
 
 ROOT = Path(__file__).resolve().parents[1]

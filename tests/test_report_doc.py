@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from apkscan.apk.certificates import certificate_from_der
+from apkscan.apk.crypto.certificates import certificate_from_der
 from apkscan.apk.model import (
     ApkIdentity,
     Certificate,

@@ -19,9 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from apkscan.apk import jar_manifest, pkcs7, signing_block, v1
-from apkscan.apk.bytesource import ByteSource, BytesSource
-from apkscan.apk.zipreader import ZipArchive
+from apkscan.apk.signing.v1 import jar_manifest
+from apkscan.apk.crypto import pkcs7
+from apkscan.apk.signing import signing_block
+from apkscan.apk.signing.v1 import verifier as v1
+from apkscan.apk.io.bytesource import ByteSource, BytesSource
+from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

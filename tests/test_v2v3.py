@@ -20,10 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from apkscan.apk import digests, signing_block, v2v3
-from apkscan.apk.algorithms import ContentDigest
-from apkscan.apk.bytesource import ByteSource, BytesSource
-from apkscan.apk.zipreader import ZipArchive
+from apkscan.apk.signing import digests
+from apkscan.apk.signing import signing_block
+from apkscan.apk.signing.v2v3 import verifier as v2v3
+from apkscan.apk.crypto.algorithms import ContentDigest
+from apkscan.apk.io.bytesource import ByteSource, BytesSource
+from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

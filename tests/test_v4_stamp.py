@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from apkscan.apk import source_stamp, v2v3, v4
-from apkscan.apk.algorithms import ContentDigest
-from apkscan.apk.bytesource import ByteSource
-from apkscan.apk.signing_block import find_signing_block
-from apkscan.apk.zipreader import ZipArchive
+from apkscan.apk.signing.stamp import verifier as source_stamp
+from apkscan.apk.signing.v2v3 import verifier as v2v3
+from apkscan.apk.signing.v4 import verifier as v4
+from apkscan.apk.crypto.algorithms import ContentDigest
+from apkscan.apk.io.bytesource import ByteSource
+from apkscan.apk.signing.signing_block import find_signing_block
+from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -12,12 +12,12 @@ import hashlib
 import os
 import time
 
-from apkscan.apk.bytesource import ByteSource
-from apkscan.apk.manifest import read_manifest
-from apkscan.apk.package_id import ambiguity
+from apkscan.apk.io.bytesource import ByteSource
+from apkscan.apk.manifest.android_manifest import read_manifest
+from apkscan.apk.manifest.package_id import ambiguity
 from apkscan.apk.model import ApkIdentity, FileFacts
-from apkscan.apk.verifier import MAX_SDK, verify
-from apkscan.apk.zipreader import ZipArchive
+from apkscan.apk.signing.verifier import MAX_SDK, verify
+from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError, error
 
 MAX_MANIFEST = 32 << 20

@@ -31,10 +31,11 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from apkscan.apk import algorithms, crypto
-from apkscan.apk.algorithms import ContentDigest, SignatureAlgorithm, compare_strength
-from apkscan.apk.certificates import apksig_public_key_der, certificate_from_der, spki_der
-from apkscan.apk.lineage import LineageError, parse_lineage
+from apkscan.apk.crypto import algorithms
+from apkscan.apk.crypto import signatures as crypto
+from apkscan.apk.crypto.algorithms import ContentDigest, SignatureAlgorithm, compare_strength
+from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der, spki_der
+from apkscan.apk.signing.v2v3.lineage import LineageError, parse_lineage
 from apkscan.apk.model import Certificate, LineageNode, SchemeResult, SignerResult
 from apkscan.issues import ApkScanError, Issue, warning
 

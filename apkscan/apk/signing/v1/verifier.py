@@ -17,11 +17,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from apkscan.apk import crypto, pkcs7
-from apkscan.apk import jar_manifest as jm
-from apkscan.apk.certificates import apksig_public_key_der, certificate_from_der
+from apkscan.apk.crypto import signatures as crypto
+from apkscan.apk.crypto import pkcs7
+from apkscan.apk.signing.v1 import jar_manifest as jm
+from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der
 from apkscan.apk.model import Certificate, SchemeResult, SignerResult
-from apkscan.apk.zipreader import ZipArchive, ZipEntry
+from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
 from apkscan.issues import ApkScanError, Issue, error, warning
 
 MANIFEST_NAME = jm.MANIFEST_NAME

@@ -15,7 +15,7 @@ import warnings
 from datetime import datetime, timezone
 from typing import Any
 
-from apkscan.apk.interop import androidqf_name, serial_decimal
+from apkscan.apk.crypto.interop import androidqf_name, serial_decimal
 from apkscan.apk.model import Certificate
 
 MAX_PARSE_SIZE = 1 << 20  # hash any size, but parse names only of certificates up to 1 MiB

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 
-from apkscan.apk.axml import (
+from apkscan.apk.manifest.axml import (
     TYPE_INT_BOOLEAN,
     TYPE_INT_DEC,
     TYPE_INT_HEX,

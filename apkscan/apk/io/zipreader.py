@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from apkscan.apk.bytesource import ByteSource
+from apkscan.apk.io.bytesource import ByteSource
 from apkscan.issues import ApkFormatError, Issue, LimitExceeded, tamper
 
 EOCD_SIG = 0x06054B50

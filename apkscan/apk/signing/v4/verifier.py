@@ -15,11 +15,12 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from apkscan.apk import algorithms, crypto
-from apkscan.apk.algorithms import ContentDigest
-from apkscan.apk.certificates import apksig_public_key_der, certificate_from_der, spki_der
+from apkscan.apk.crypto import algorithms
+from apkscan.apk.crypto import signatures as crypto
+from apkscan.apk.crypto.algorithms import ContentDigest
+from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der, spki_der
 from apkscan.apk.model import SchemeResult, SignerResult
-from apkscan.apk.v4_file import (  # noqa: F401 - parse_idsig/V4File are part of this module's API
+from apkscan.apk.signing.v4.idsig import (  # noqa: F401 - parse_idsig/V4File are part of this module's API
     HashingInfo,
     SigningInfo,
     V4File,

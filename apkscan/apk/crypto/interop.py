@@ -7,7 +7,7 @@ reads as is) writes each APK certificate as avast/apkverifier's ``CertInfo``:
 several values of one attribute joined with ``;``, separated by ``", "``, only those six
 attributes, the last CN) and ``SerialNumber`` as a decimal integer. apksigner
 ``--print-certs`` prints public-key digests of the SubjectPublicKeyInfo DER in
-lower-case hex, as :mod:`apkscan.apk.certificates` computes them.
+lower-case hex, as :mod:`apkscan.apk.crypto.certificates` computes them.
 """
 
 from __future__ import annotations

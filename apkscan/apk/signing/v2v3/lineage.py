@@ -19,8 +19,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from apkscan.apk import algorithms, crypto
-from apkscan.apk.certificates import apksig_public_key_der, certificate_from_der, spki_der
+from apkscan.apk.crypto import algorithms
+from apkscan.apk.crypto import signatures as crypto
+from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der, spki_der
 from apkscan.apk.model import LineageNode
 from apkscan.issues import ApkScanError
 

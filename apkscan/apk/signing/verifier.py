@@ -20,9 +20,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from apkscan.apk import digests, signing_block, source_stamp, v1, v2v3, v4
-from apkscan.apk.algorithms import ContentDigest
-from apkscan.apk.manifest import MIN_SDK_BLOCKING_CODES, apksig_target_sandbox_version, apksig_target_sdk
+from apkscan.apk.signing import digests
+from apkscan.apk.signing import signing_block
+from apkscan.apk.signing.stamp import verifier as source_stamp
+from apkscan.apk.signing.v1 import verifier as v1
+from apkscan.apk.signing.v2v3 import verifier as v2v3
+from apkscan.apk.signing.v4 import verifier as v4
+from apkscan.apk.crypto.algorithms import ContentDigest
+from apkscan.apk.manifest.android_manifest import MIN_SDK_BLOCKING_CODES, apksig_target_sandbox_version, apksig_target_sdk
 from apkscan.apk.model import (
     SCHEME_NAMES,
     Certificate,
@@ -32,7 +37,7 @@ from apkscan.apk.model import (
     SchemeResult,
     VerificationResult,
 )
-from apkscan.apk.zipreader import ZipArchive
+from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError, Issue, error, warning
 
 MAX_SDK = 2**31 - 1

@@ -16,10 +16,11 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from apkscan.apk import algorithms, crypto
-from apkscan.apk.algorithms import ContentDigest, SignatureAlgorithm
-from apkscan.apk.certificates import apksig_public_key_der, certificate_from_der, spki_der
-from apkscan.apk.lineage import Lineage, LineageError, parse_lineage, sub_lineage
+from apkscan.apk.crypto import algorithms
+from apkscan.apk.crypto import signatures as crypto
+from apkscan.apk.crypto.algorithms import ContentDigest, SignatureAlgorithm
+from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der, spki_der
+from apkscan.apk.signing.v2v3.lineage import Lineage, LineageError, parse_lineage, sub_lineage
 from apkscan.apk.model import Certificate
 from apkscan.issues import ApkScanError, Issue, error, warning
 

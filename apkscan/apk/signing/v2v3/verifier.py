@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from apkscan.apk.algorithms import ContentDigest, by_id
-from apkscan.apk.lineage import LineageError, consolidate
+from apkscan.apk.crypto.algorithms import ContentDigest, by_id
+from apkscan.apk.signing.v2v3.lineage import LineageError, consolidate
 from apkscan.apk.model import SchemeResult, SignerResult
-from apkscan.apk.v2v3_parse import Buf, Malformed, ParsedSigner, SignerContext, parse_signer
+from apkscan.apk.signing.v2v3.signer import Buf, Malformed, ParsedSigner, SignerContext, parse_signer
 from apkscan.issues import Issue, error
 
 SDK_P, SDK_T = 28, 33

@@ -19,9 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 import struct
 from dataclasses import dataclass, field
 
-from apkscan.apk.algorithms import ContentDigest
+from apkscan.apk.crypto.algorithms import ContentDigest
 from apkscan.apk.model import FileFacts
-from apkscan.apk.zipreader import ZipArchive
+from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import Issue, error
 
 READ_SIZE = 1 << 20

@@ -1,7 +1,7 @@
 """AndroidManifest.xml (binary AXML) and the app label from resources.arsc.
 
 The package identity (``package``, ``split``, every other reading of ``package``) is read
-as the package manager reads it, see :mod:`apkscan.apk.package_id`. The verifier needs
+as the package manager reads it, see :mod:`apkscan.apk.manifest.package_id`. The verifier needs
 ``min_sdk`` *exactly* as apksig computes it (it picks the Android
 versions the signature must verify on), so the binary XML is walked with the rules of
 apksig's ``AndroidBinXmlParser`` and ``ApkUtils.getMinSdkVersionFromBinaryAndroidManifest``:
@@ -19,7 +19,7 @@ import struct
 
 from loguru import logger
 
-from apkscan.apk.axml import (
+from apkscan.apk.manifest.axml import (
     TYPE_INT_BOOLEAN,
     TYPE_INT_DEC,
     TYPE_INT_HEX,
@@ -31,7 +31,7 @@ from apkscan.apk.axml import (
     iter_start_elements,
 )
 from apkscan.apk.model import ManifestInfo
-from apkscan.apk.package_id import framework_elements, framework_string, package_readings
+from apkscan.apk.manifest.package_id import framework_elements, framework_string, package_readings
 from apkscan.issues import Issue, error, warning
 
 logger.disable("androguard")  # androguard logs through loguru; users must not see it

@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from apkscan.apk.zipreader import ZipArchive
+from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError, Issue, tamper
 
 MAGIC = b"APK Sig Block 42"
