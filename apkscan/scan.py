@@ -174,8 +174,9 @@ def evaluate(identity: ApkIdentity, rules: RuleSet, policy: Policy, *, source: s
 
 
 def unscannable(identity: ApkIdentity) -> bool:
-    """Nothing to match at all: the file could not be opened as an APK."""
-    return not identity.readable or identity.manifest is None
+    """Nothing to match at all: no manifest was read. Decided by what identify states it
+    read, not by error codes: a timed-out APK whose manifest was read is still matched."""
+    return not identity.completeness.has("manifest")
 
 
 def incomplete(identity: ApkIdentity) -> list[Issue]:

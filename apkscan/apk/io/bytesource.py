@@ -53,7 +53,10 @@ class ByteSource:
                 "ZIP_OUT_OF_BOUNDS",
                 f"read of {length} bytes at offset {offset} is outside the {self.size}-byte file",
             )
-        out = bytearray()
+        first = os.pread(self._fd, length, self._base + offset)
+        if len(first) == length:  # the usual case: the kernel's copy is the only one
+            return first
+        out = bytearray(first)
         while len(out) < length:
             chunk = os.pread(self._fd, min(length - len(out), 16 * CHUNK), self._base + offset + len(out))
             if not chunk:

@@ -70,6 +70,16 @@ class ZipEntry:
         return self.compressed_size if self.compressed else self.uncompressed_size
 
 
+@dataclass(frozen=True, slots=True)
+class LocalHeader:
+    """What an entry's local header says: where its data starts and how it disagrees
+    with the central directory (tamper facts), or why its data cannot be located."""
+
+    data_offset: int
+    facts: tuple[Issue, ...] = ()
+    error: ApkFormatError | None = None  # the data lies outside the file (facts still count)
+
+
 @dataclass(slots=True)
 class ZipArchive:
     """An opened archive: EOCD and central directory parsed, entries on demand."""
@@ -81,7 +91,8 @@ class ZipArchive:
     comment: bytes
     entries: list[ZipEntry]
     zip64: bool = False
-    tamper: list[Issue] = field(default_factory=list)
+    central_tamper: list[Issue] = field(default_factory=list)  # EOCD and central directory facts
+    _local_tamper: list[Issue] = field(default_factory=list, repr=False)  # local headers read so far
     _by_name: dict[str, ZipEntry] = field(default_factory=dict, repr=False)
     _tamper_counts: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -171,13 +182,23 @@ class ZipArchive:
         if entry.local_header_offset >= self.cd_offset:
             self._tamper("TAMPER_LOCAL_HEADER_OUT_OF_RANGE", f"{entry.name!r}: local header offset {entry.local_header_offset} is not before the central directory")
 
-    def _tamper(self, code: str, message: str) -> None:
+    def _tamper(self, code: str, message: str, into: list[Issue] | None = None) -> None:
+        """Record a fact, at most ``MAX_TAMPER_PER_KIND`` of one code (hostile archives repeat)."""
+        into = self.central_tamper if into is None else into
         n = self._tamper_counts.get(code, 0) + 1
         self._tamper_counts[code] = n
         if n <= MAX_TAMPER_PER_KIND:
-            self.tamper.append(tamper(code, message))
+            into.append(tamper(code, message))
         elif n == MAX_TAMPER_PER_KIND + 1:
-            self.tamper.append(tamper(code, f"further {code} indicators omitted"))
+            into.append(tamper(code, f"further {code} indicators omitted"))
+
+    @property
+    def tamper(self) -> list[Issue]:
+        """A fresh list of every fact so far: the central directory's, then the local headers read.
+
+        Callers read it when they are done (``identify`` does so whatever failed), so a
+        fact found just before an error is never lost in an earlier copy."""
+        return self.central_tamper + self._local_tamper
 
     # ------------------------------------------------------------------ entries
     def entry(self, name: str) -> ZipEntry | None:
@@ -185,34 +206,15 @@ class ZipArchive:
         return self._by_name.get(name)
 
     def data_offset(self, entry: ZipEntry) -> int:
-        """Where the entry's data starts; local-header lies become tamper indicators."""
-        if entry._data_offset is not None:
-            return entry._data_offset
-        lho = entry.local_header_offset
-        if lho + LFH_HEADER > self.source.size:
-            raise ApkFormatError("ZIP_LOCAL_HEADER_OUT_OF_RANGE", f"{entry.name!r}: local header at {lho} is outside the file")
-        hdr = self.source.read(lho, LFH_HEADER)
-        (sig, _v, flags, method, _t, _d, crc, csize, usize, nlen, xlen) = struct.unpack("<IHHHHHIIIHH", hdr)
-        if sig != LFH_SIG:
-            raise ApkFormatError("ZIP_LOCAL_HEADER_BAD_SIGNATURE", f"{entry.name!r}: no local file header at offset {lho}")
-        if method != entry.method:
-            self._tamper("TAMPER_LOCAL_METHOD_MISMATCH", f"{entry.name!r}: local header says method {method}, central directory {entry.method}")
-        if (flags & 1) != (entry.flags & 1):
-            self._tamper("TAMPER_LOCAL_ENCRYPTION_FLAG", f"{entry.name!r}: local and central encryption flags differ")
-        descriptor = bool(flags & 8)
-        if (flags & 8) != (entry.flags & 8):
-            self._tamper("TAMPER_DATA_DESCRIPTOR_MISMATCH", f"{entry.name!r}: data-descriptor flag differs between local header and central directory")
-        if not descriptor and (crc, csize, usize) != (entry.crc32, entry.compressed_size & 0xFFFFFFFF, entry.uncompressed_size & 0xFFFFFFFF) and 0xFFFFFFFF not in (csize, usize):
-            self._tamper("TAMPER_LOCAL_SIZE_MISMATCH", f"{entry.name!r}: local header CRC/sizes ({crc:#x}, {csize}, {usize}) differ from the central directory's ({entry.crc32:#x}, {entry.compressed_size}, {entry.uncompressed_size})")
-        if nlen != len(entry.name_bytes) or (nlen and self.source.read(lho + LFH_HEADER, nlen) != entry.name_bytes):
-            self._tamper("TAMPER_LOCAL_NAME_MISMATCH", f"{entry.name!r}: local header names a different entry")
-        start = lho + LFH_HEADER + nlen + xlen
-        if start + entry.stored_size > self.source.size:
-            raise ApkFormatError("ZIP_ENTRY_OUT_OF_RANGE", f"{entry.name!r}: data ({start}+{entry.stored_size}) runs past the end of the file")
-        if start + entry.stored_size > self.cd_offset:
-            self._tamper("TAMPER_ENTRY_OVERLAPS_CD", f"{entry.name!r}: data overlaps the central directory")
-        entry._data_offset = start
-        return start
+        """Where the entry's data starts; the local header's lies stay with the entry."""
+        if entry._data_offset is None:
+            local = read_local_header(self.source, entry, self.cd_offset)
+            for fact in local.facts:
+                self._tamper(fact.code, fact.message, self._local_tamper)
+            if local.error is not None:
+                raise local.error
+            entry._data_offset = local.data_offset
+        return entry._data_offset
 
     def stream(self, entry: ZipEntry, chunk: int = 1 << 20, max_size: int | None = None) -> Iterator[bytes]:
         """Yield the entry's uncompressed bytes in chunks, never more than declared.
@@ -260,6 +262,34 @@ class ZipArchive:
 
 
 # ---------------------------------------------------------------------- helpers
+def read_local_header(source: ByteSource, entry: ZipEntry, cd_offset: int) -> LocalHeader:
+    """Parse the local header of ``entry``: its data offset plus every disagreement with
+    the central directory. Pure: raises only when the data cannot be located at all."""
+    lho = entry.local_header_offset
+    if lho + LFH_HEADER > source.size:
+        raise ApkFormatError("ZIP_LOCAL_HEADER_OUT_OF_RANGE", f"{entry.name!r}: local header at {lho} is outside the file")
+    (sig, _v, flags, method, _t, _d, crc, csize, usize, nlen, xlen) = struct.unpack("<IHHHHHIIIHH", source.read(lho, LFH_HEADER))
+    if sig != LFH_SIG:
+        raise ApkFormatError("ZIP_LOCAL_HEADER_BAD_SIGNATURE", f"{entry.name!r}: no local file header at offset {lho}")
+    facts: list[Issue] = []
+    if method != entry.method:
+        facts.append(tamper("TAMPER_LOCAL_METHOD_MISMATCH", f"{entry.name!r}: local header says method {method}, central directory {entry.method}"))
+    if (flags & 1) != (entry.flags & 1):
+        facts.append(tamper("TAMPER_LOCAL_ENCRYPTION_FLAG", f"{entry.name!r}: local and central encryption flags differ"))
+    if (flags & 8) != (entry.flags & 8):
+        facts.append(tamper("TAMPER_DATA_DESCRIPTOR_MISMATCH", f"{entry.name!r}: data-descriptor flag differs between local header and central directory"))
+    if not flags & 8 and (crc, csize, usize) != (entry.crc32, entry.compressed_size & 0xFFFFFFFF, entry.uncompressed_size & 0xFFFFFFFF) and 0xFFFFFFFF not in (csize, usize):
+        facts.append(tamper("TAMPER_LOCAL_SIZE_MISMATCH", f"{entry.name!r}: local header CRC/sizes ({crc:#x}, {csize}, {usize}) differ from the central directory's ({entry.crc32:#x}, {entry.compressed_size}, {entry.uncompressed_size})"))
+    if nlen != len(entry.name_bytes) or (nlen and source.read(lho + LFH_HEADER, nlen) != entry.name_bytes):
+        facts.append(tamper("TAMPER_LOCAL_NAME_MISMATCH", f"{entry.name!r}: local header names a different entry"))
+    start = lho + LFH_HEADER + nlen + xlen
+    if start + entry.stored_size > source.size:
+        return LocalHeader(start, tuple(facts), ApkFormatError("ZIP_ENTRY_OUT_OF_RANGE", f"{entry.name!r}: data ({start}+{entry.stored_size}) runs past the end of the file"))
+    if start + entry.stored_size > cd_offset:
+        facts.append(tamper("TAMPER_ENTRY_OVERLAPS_CD", f"{entry.name!r}: data overlaps the central directory"))
+    return LocalHeader(start, tuple(facts))
+
+
 def _suspicious_name(raw: bytes) -> bool:
     """Names Android's libziparchive refuses or that escape a folder when extracted."""
     try:

@@ -1,11 +1,15 @@
 """Every digest an APK needs, from ONE sequential read of the file.
 
-A file is read once, in 1 MiB pieces, and each piece is fed to every consumer that
-wants it: the whole-file SHA-256/SHA-1/MD5 (``FileFacts``), the v2/v3 content digests
-over apksig's three sections (``ApkSigningBlockUtils.computeContentDigests``), and the
-fs-verity Merkle root of the whole file for v4. Reading once matters for large APKs
-and slow disks; memory stays bounded because chunk digests go straight into the
-top-level hash and Merkle levels keep only one partial 4 KiB page each.
+The file is read once, in pieces, and each piece is handed to every consumer that wants
+it: the whole-file hashes (``FileFacts``: SHA-256 always, SHA-1/MD5 when asked for), the
+v2/v3 content digests over apksig's three sections
+(``ApkSigningBlockUtils.computeContentDigests``), the v1 digests of large STORED entries
+(so v1 needs no second read), and the fs-verity Merkle root of the whole file, only when a
+v4 signature is there to check. hashlib releases the GIL on large buffers, so the work is
+spread over threads: the whole-file hashes on one helper, the fs-verity tree on another,
+the content and entry digests on the reading thread. Pieces are immutable ``bytes`` read
+once from the file and shared, never copied; at most a few are in flight, so memory stays
+bounded (Merkle levels keep one partial 4 KiB page each).
 
 The three sections: bytes before the APK Signing Block, the central directory, and
 the End of Central Directory record whose central-directory-offset field is replaced
@@ -15,31 +19,44 @@ by the signing block's offset (so the digest does not depend on the block's size
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 import struct
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from apkscan.apk.crypto.algorithms import ContentDigest
-from apkscan.apk.model import FileFacts
 from apkscan.apk.io.zipreader import ZipArchive
+from apkscan.apk.model import FileFacts
 from apkscan.issues import Issue, error
 
-READ_SIZE = 1 << 20
+READ_SIZE = 4 << 20
 PARALLEL_MIN_SIZE = 16 << 20  # below this a helper thread costs more than it saves
+IN_FLIGHT = 4  # pieces a helper may lag behind the reader: bounds memory to a few MiB
 CHUNK_SIZE = 1 << 20  # apksig's CONTENT_DIGESTED_CHUNK_MAX_SIZE_BYTES
 VERITY_BLOCK = 4096
 VERITY_SALT = bytes(8)  # apksig hashes the v2/v3 verity tree with 8 zero bytes of salt
 CHUNKED = (ContentDigest.CHUNKED_SHA256, ContentDigest.CHUNKED_SHA512)
+FILE_HASHES = ("sha256", "sha1", "md5")  # whole-file digests apkscan can report; SHA-256 always
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRange:
+    """A STORED entry's bytes in the file, and the digests (hashlib names) v1 will want of it."""
+
+    start: int
+    length: int
+    algorithms: tuple[str, ...]
 
 
 @dataclass(slots=True)
 class DigestPass:
-    """Results of the single pass: file facts, requested content digests, v4 root."""
+    """Results of the single pass: file facts, requested content digests, v4 root, v1 entries."""
 
     file: FileFacts
     content: dict[ContentDigest, bytes] = field(default_factory=dict)
     verity_root: bytes | None = None  # fs-verity root of the whole file (v4), unsalted
     issues: list[Issue] = field(default_factory=list)  # digests that could not be computed
+    entries: dict[int, dict[str, bytes]] = field(default_factory=dict)  # entry index -> name -> digest
 
 
 class _ChunkedDigest:
@@ -166,83 +183,144 @@ def modified_eocd(zip: ZipArchive, signing_block_offset: int) -> bytes:
     return bytes(eocd)
 
 
+class _RangeSinks:
+    """Consumers of file ranges: each gets exactly the bytes of its ranges, in order."""
+
+    def __init__(self):
+        self.ranges: list[tuple[int, int, list]] = []  # (start, end, sinks with .update)
+
+    def add(self, start: int, end: int, sinks: list) -> None:
+        if start < end and sinks:
+            self.ranges.append((start, end, sinks))
+
+    def feed(self, view: memoryview, pos: int) -> None:
+        end = pos + len(view)
+        for lo, hi, sinks in self.ranges:
+            a, b = max(lo, pos), min(hi, end)
+            if a < b:
+                part = view[a - pos : b - pos]
+                for sink in sinks:
+                    sink.update(part)
+
+
+class _Content:
+    """The v2/v3 content digests planned for one signing block."""
+
+    def __init__(self, zip: ZipArchive, offset: int | None, wanted: set[ContentDigest], issues: list[Issue]):
+        self.chunked: list[_ChunkedDigest] = []
+        self.verity: MerkleTree | None = None
+        self.eocd = b""
+        self.sizes = [0, 0, 0]
+        want = {d for d in wanted if d in CHUNKED or d is ContentDigest.VERITY_CHUNKED_SHA256}
+        if want and offset is None:
+            issues.append(error("INPUT_CONTENT_DIGEST_UNAVAILABLE", "no APK Signing Block: content digests cannot be computed"))
+        if not want or offset is None:
+            return
+        self.eocd = modified_eocd(zip, offset)
+        self.sizes = [offset, zip.eocd_offset - zip.cd_offset, len(self.eocd)]
+        self.chunked = [_ChunkedDigest(d, self.sizes) for d in CHUNKED if d in want]
+        if ContentDigest.VERITY_CHUNKED_SHA256 in want:
+            block_size = zip.cd_offset - offset
+            if offset % VERITY_BLOCK or block_size % VERITY_BLOCK:
+                issues.append(error("INPUT_VERITY_DIGEST_UNAVAILABLE", f"APK Signing Block at {offset} ({block_size} bytes) is not 4 KiB aligned, so the verity content digest is undefined"))
+            else:
+                self.verity = MerkleTree(sum(self.sizes), VERITY_SALT)
+
+    @property
+    def sinks(self) -> list:
+        return [*self.chunked, *([self.verity] if self.verity else [])]
+
+    def add_ranges(self, ranges: _RangeSinks, zip: ZipArchive) -> None:
+        """Section 1 and the central directory from the file; the EOCD comes from ``self.eocd``."""
+        ranges.add(0, self.sizes[0], self.sinks)
+        ranges.add(zip.cd_offset, zip.cd_offset + self.sizes[1], self.sinks)
+
+    def finish(self) -> dict[ContentDigest, bytes]:
+        out: dict[ContentDigest, bytes] = {}
+        for sink in self.sinks:
+            sink.update(memoryview(self.eocd))
+        for c in self.chunked:
+            out[ContentDigest.CHUNKED_SHA512 if c.name == "sha512" else ContentDigest.CHUNKED_SHA256] = c.digest()
+        if self.verity is not None:
+            out[ContentDigest.VERITY_CHUNKED_SHA256] = self.verity.root() + struct.pack("<Q", sum(self.sizes))
+        return out
+
+
+class _Helper:
+    """One worker thread applying ``work`` to each piece in order, at most IN_FLIGHT behind."""
+
+    def __init__(self, work):
+        self.work = work
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.pending: deque = deque()
+
+    def submit(self, piece: bytes) -> None:
+        if len(self.pending) >= IN_FLIGHT:
+            self.pending.popleft().result()
+        self.pending.append(self.pool.submit(self.work, piece))
+
+    def close(self, wait: bool = True) -> None:
+        try:
+            while wait and self.pending:
+                self.pending.popleft().result()
+        finally:
+            for f in self.pending:
+                f.cancel()
+            self.pool.shutdown(wait=True)
+
+
 def compute_digests(
     zip: ZipArchive,
     signing_block_offset: int | None,
     wanted: set[ContentDigest],
     want_verity_root: bool = False,
+    file_hashes: tuple[str, ...] = ("sha256",),
+    entries: dict[int, EntryRange] | None = None,
 ) -> DigestPass:
-    """Read the file once; return whole-file facts, wanted content digests and the v4 root.
+    """Read the file once; return whole-file facts, wanted content digests, the v4 root and
+    the digests of ``entries`` (v1's large STORED entries, by entry index).
 
     Content digests need a signing block (``signing_block_offset`` not None) followed
     directly by the central directory and the EOCD; otherwise none are computed.
     """
     source = zip.source
-    size = source.size
-    whole = [hashlib.sha256(), hashlib.sha1(), hashlib.md5()]
     issues: list[Issue] = []
-    chunked: list[_ChunkedDigest] = []
-    content_verity: MerkleTree | None = None
-    eocd_bytes = b""
-    section1 = cd_size = 0
-    content_wanted = {d for d in wanted if d in CHUNKED or d is ContentDigest.VERITY_CHUNKED_SHA256}
-    if content_wanted and signing_block_offset is not None:
-        section1 = signing_block_offset
-        cd_size = zip.eocd_offset - zip.cd_offset
-        eocd_bytes = modified_eocd(zip, signing_block_offset)
-        sizes = [section1, cd_size, len(eocd_bytes)]
-        chunked = [_ChunkedDigest(d, sizes) for d in CHUNKED if d in content_wanted]
-        if ContentDigest.VERITY_CHUNKED_SHA256 in content_wanted:
-            block_size = zip.cd_offset - signing_block_offset
-            if section1 % VERITY_BLOCK or block_size % VERITY_BLOCK:
-                issues.append(error("INPUT_VERITY_DIGEST_UNAVAILABLE", f"APK Signing Block at {section1} ({block_size} bytes) is not 4 KiB aligned, so the verity content digest is undefined"))
-            else:
-                content_verity = MerkleTree(sum(sizes), VERITY_SALT)
-    elif content_wanted:
-        issues.append(error("INPUT_CONTENT_DIGEST_UNAVAILABLE", "no APK Signing Block: content digests cannot be computed"))
-    file_verity = MerkleTree(size) if want_verity_root else None
-    content_sinks = [*chunked, *([content_verity] if content_verity else [])]
+    whole = {name: hashlib.new(name) for name in FILE_HASHES if name == "sha256" or name in file_hashes}
+    content = _Content(zip, signing_block_offset, wanted, issues)
+    ranges = _RangeSinks()
+    content.add_ranges(ranges, zip)
+    entry_hashers = {i: {a: hashlib.new(a) for a in r.algorithms} for i, r in (entries or {}).items()}
+    for i, r in (entries or {}).items():
+        ranges.add(r.start, r.start + r.length, list(entry_hashers[i].values()))
+    file_verity = MerkleTree(source.size) if want_verity_root else None
+    threaded = source.size >= PARALLEL_MIN_SIZE
+    helpers = []
+    if threaded:
+        helpers.append(_Helper(lambda piece: [h.update(piece) for h in whole.values()]))
+        if file_verity is not None:
+            helpers.append(_Helper(lambda piece: file_verity.update(memoryview(piece))))
+    _read_once(source, helpers, ranges, None if threaded else [*whole.values(), *([file_verity] if file_verity else [])])
+    facts = FileFacts(source.size, whole["sha256"].hexdigest(),
+                      whole["sha1"].hexdigest() if "sha1" in whole else None,
+                      whole["md5"].hexdigest() if "md5" in whole else None)
+    entry_digests = {i: {a: h.digest() for a, h in hs.items()} for i, hs in entry_hashers.items()}
+    return DigestPass(facts, content.finish(), file_verity.root() if file_verity else None, issues, entry_digests)
 
-    # Content sections as file ranges; the EOCD range is fed from ``eocd_bytes`` instead.
-    ranges = [(0, section1), (zip.cd_offset, zip.cd_offset + cd_size)] if content_sinks else []
-    # MD5 is the slowest hash and hashlib releases the GIL on large buffers: on big files a
-    # helper thread runs it beside the other digests, at most two reads in flight.
-    helper = ThreadPoolExecutor(max_workers=1) if size >= PARALLEL_MIN_SIZE else None
-    here = whole if helper is None else whole[:2]
-    pending = None
+
+def _read_once(source, helpers: list[_Helper], ranges: _RangeSinks, here: list | None) -> None:
+    """The single read: each piece goes to the helper threads, then to the range consumers."""
     pos = 0
+    ok = False
     try:
-        for piece in source.iter_range(0, size, READ_SIZE):
+        for piece in source.iter_range(0, source.size, READ_SIZE):
+            for helper in helpers:
+                helper.submit(piece)
             view = memoryview(piece)
-            if helper is not None:
-                if pending is not None:
-                    pending.result()
-                pending = helper.submit(whole[2].update, piece)
-            for h in here:
+            for h in here or ():
                 h.update(view)
-            if file_verity is not None:
-                file_verity.update(view)
-            end = pos + len(view)
-            for lo, hi in ranges:
-                a, b = max(lo, pos), min(hi, end)
-                if a < b:
-                    for sink in content_sinks:
-                        sink.update(view[a - pos : b - pos])
-            pos = end
-        if pending is not None:
-            pending.result()
+            ranges.feed(view, pos)
+            pos += len(piece)
+        ok = True
     finally:
-        if helper is not None:
-            helper.shutdown(wait=True)
-    content: dict[ContentDigest, bytes] = {}
-    if content_sinks:
-        tail = memoryview(eocd_bytes)
-        for sink in content_sinks:
-            sink.update(tail)
-        for c in chunked:
-            content[ContentDigest.CHUNKED_SHA512 if c.name == "sha512" else ContentDigest.CHUNKED_SHA256] = c.digest()
-        if content_verity is not None:
-            total = section1 + cd_size + len(eocd_bytes)
-            content[ContentDigest.VERITY_CHUNKED_SHA256] = content_verity.root() + struct.pack("<Q", total)
-    facts = FileFacts(size, whole[0].hexdigest(), whole[1].hexdigest(), whole[2].hexdigest())
-    return DigestPass(facts, content, file_verity.root() if file_verity else None, issues)
+        for helper in helpers:
+            helper.close(wait=ok)

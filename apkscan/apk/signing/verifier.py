@@ -20,13 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from apkscan.apk.signing import digests
-from apkscan.apk.signing import signing_block
-from apkscan.apk.signing.stamp import verifier as source_stamp
-from apkscan.apk.signing.v1 import verifier as v1
-from apkscan.apk.signing.v2v3 import verifier as v2v3
-from apkscan.apk.signing.v4 import verifier as v4
 from apkscan.apk.crypto.algorithms import ContentDigest
+from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.apk.manifest.android_manifest import MIN_SDK_BLOCKING_CODES, apksig_target_sandbox_version, apksig_target_sdk
 from apkscan.apk.model import (
     SCHEME_NAMES,
@@ -37,28 +32,18 @@ from apkscan.apk.model import (
     SchemeResult,
     VerificationResult,
 )
-from apkscan.apk.io.zipreader import ZipArchive
+from apkscan.apk.signing import digests, signing_block
+from apkscan.apk.signing.common import KNOWN_BLOCK_IDS, MAX_SDK, SCHEME_ID, BlockId, SchemePlan, Sdk
+from apkscan.apk.signing.stamp import verifier as source_stamp
+from apkscan.apk.signing.v1 import verifier as v1
+from apkscan.apk.signing.v1.entry_digests import plan_entry_digests
+from apkscan.apk.signing.v2v3 import verifier as v2v3
+from apkscan.apk.signing.v4 import verifier as v4
 from apkscan.issues import ApkScanError, Issue, error, warning
 
-MAX_SDK = 2**31 - 1
-SDK_N, SDK_O, SDK_P, SDK_R, SDK_T = 24, 26, 28, 30, 33
-
-V2_BLOCK_ID = 0x7109871A
-V3_BLOCK_ID = 0xF05368C0
-V31_BLOCK_ID = 0x1B93AD61
-STAMP_V1_BLOCK_ID, STAMP_V2_BLOCK_ID = 0x2B09189E, 0x6DFF800D
-STAMP_BLOCK_IDS = (STAMP_V1_BLOCK_ID, STAMP_V2_BLOCK_ID)
-KNOWN_BLOCK_IDS = {
-    V2_BLOCK_ID,
-    V3_BLOCK_ID,
-    V31_BLOCK_ID,
-    *STAMP_BLOCK_IDS,
-    0x42726577,  # verity padding
-    0x504B4453,  # dependency info (Play)
-    0x71777777,  # Play "frosting" metadata
-}
-SCHEME_VERSION = {"v1": 1, "v2": 2, "v3": 3, "v31": 31, "v4": 4}
+__all__ = ["MAX_SDK", "VerifyOutcome", "verify"]
 STAMP_CERT_ENTRY = "stamp-cert-sha256"
+SIG_BLOCK_SCHEMES = ("v2", "v3", "v31")
 
 
 @dataclass(slots=True)
@@ -66,6 +51,30 @@ class VerifyOutcome:
     verification: VerificationResult
     file: FileFacts
     tamper: list[Issue] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Verdict:
+    """apksig's order of decision: schemes are taken one by one; the first with errors stops."""
+
+    schemes: dict[str, SchemeResult]
+    used: list[str] = field(default_factory=list)
+    errors: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
+    ok: bool = True
+
+    def take(self, name: str) -> None:
+        """Count scheme ``name`` towards the verdict (only while nothing failed)."""
+        if self.ok:
+            self.used.append(name)
+            errs = self.schemes[name].all_errors()
+            self.errors.extend(errs)
+            self.ok = not errs
+
+    def fail(self, issue: Issue) -> None:
+        if self.ok:
+            self.errors.append(issue)
+            self.ok = False
 
 
 def verify(
@@ -76,177 +85,165 @@ def verify(
     min_sdk: int | None = None,
     max_sdk: int = MAX_SDK,
     idsig_path: str | None = None,
+    file_hashes: tuple[str, ...] = ("sha256",),
 ) -> VerifyOutcome:
-    """Verify every scheme of the APK and decide apksigner's verdict over the SDK range."""
+    """Verify every scheme of the APK and decide apksigner's verdict over the SDK range.
+
+    ``file_hashes``: whole-file digests to report besides SHA-256 ("sha1", "md5").
+    """
     # apksigner reads minSdkVersion from the manifest unless told; when it cannot, it refuses.
     min_sdk_known = min_sdk is not None or (
         manifest is not None and not any(i.code in MIN_SDK_BLOCKING_CODES for i in manifest.errors)
     )
     if min_sdk is None:
         min_sdk = manifest.min_sdk if manifest and manifest.min_sdk is not None else 1
-    schemes = {name: SchemeResult(name) for name in SCHEME_NAMES}
-    verdict_warnings: list[Issue] = []
-    tamper: list[Issue] = []
-
-    # --- 1. APK Signing Block: parse v2/v3/v3.1 without touching content ---------
     block = signing_block.find_signing_block(zip)
-    tamper.extend(block.tamper)
     pairs = block.pairs if block.found else {}
-    unknown = [bid for bid in block.pair_ids if bid not in KNOWN_BLOCK_IDS] if block.found else []
+    plan = SchemePlan.for_range(min_sdk, max_sdk, pairs.keys())
+    verdict = _Verdict({name: SchemeResult(name) for name in SCHEME_NAMES})
+    schemes = verdict.schemes
 
-    # Every block present is parsed (reports show it); which ones count follows apksig:
-    # v3.1 from API 33, v3 from 28, v2 when the range starts below 28 or no v3 exists.
-    parsed: dict[str, v2v3.ParsedScheme] = {}
-    if V31_BLOCK_ID in pairs:
-        parsed["v31"] = v2v3.parse_scheme(pairs[V31_BLOCK_ID], "v31", max(min_sdk, SDK_T), max_sdk)
-    v31_counts = "v31" in parsed and max_sdk >= SDK_T
-    if V3_BLOCK_ID in pairs:
-        parsed["v3"] = v2v3.parse_scheme(
-            pairs[V3_BLOCK_ID], "v3", max(min_sdk, SDK_P), max_sdk,
-            rotation_min_sdk=parsed["v31"].rotation_min_sdk() if v31_counts else 0,
-        )
-    found_ids = {31} if v31_counts else set()
-    if "v3" in parsed and max_sdk >= SDK_P:
-        found_ids.add(3)
-    if V2_BLOCK_ID in pairs:
-        parsed["v2"] = v2v3.parse_scheme(
-            pairs[V2_BLOCK_ID], "v2", max(min_sdk, SDK_N), max_sdk,
-            found_scheme_ids=frozenset(found_ids), supported_scheme_ids=_supported_ids(max_sdk),
-        )
-        if max_sdk >= SDK_N and (min_sdk < SDK_P or not found_ids):
-            found_ids.add(2)
-
-    # --- 2. one pass over the file: whole-file hashes + every needed content digest
-    wanted: set[ContentDigest] = set()
-    for p in parsed.values():
-        wanted |= p.required_digests()
-    v4_file = None
-    if idsig_path is not None:
-        try:
-            v4_file = v4.parse_idsig(idsig_path)
-        except ApkScanError as exc:
-            schemes["v4"] = SchemeResult("v4", present=True, errors=[exc.to_issue()])
-    pass_ = digests.compute_digests(
-        zip, block.offset if block.found else None, wanted, want_verity_root=v4_file is not None
-    )
+    # 1. parse every signing-block scheme present (reports show them all), no content read yet
+    parsed = _parse_block_schemes(pairs, plan)
+    v4_file = _read_idsig(idsig_path, schemes)
+    # 2. one pass over the file: whole-file hashes + every needed content digest
+    wanted = set().union(*(p.required_digests() for p in parsed.values()))
+    pass_ = digests.compute_digests(zip, block.offset if block.found else None, wanted,
+                                    want_verity_root=v4_file is not None, file_hashes=file_hashes,
+                                    entries=plan_entry_digests(zip, min_sdk, max_sdk))
     for name, p in parsed.items():
         schemes[name] = v2v3.finish_scheme(p, pass_.content)
-    # e.g. a verity digest that is undefined for a misaligned block: the signer fails on it,
-    # and the reason is kept here for the report
-    verdict_warnings.extend(warning(i.code, i.message) for i in pass_.issues)
-
-    # --- 3. v1 (JAR) ----------------------------------------------------------
-    # Stripping protection asks "was the scheme the .SF names found?". When apksig would
-    # verify v1 this is its own found set; otherwise v1 is checked only for the report,
-    # against the blocks present, so a v1 that is simply not needed raises no alarm.
-    v1_counts = min_sdk < SDK_N or not found_ids
-    present_ids = found_ids | {SCHEME_VERSION[s] for s in parsed if s in ("v2", "v3")}
-    v1_result = v1.verify_v1(zip, min_sdk, max_sdk, frozenset(found_ids if v1_counts else present_ids))
+    # e.g. a verity digest undefined for a misaligned block: the signer fails on it, the reason stays here
+    verdict.warnings.extend(warning(i.code, i.message) for i in pass_.issues)
+    # 3. v1: stripping protection asks "was the scheme the .SF names found?" -- apksig's own
+    # found set when v1 counts, else (checked for the report only) the blocks present
+    present = plan.found_ids | {SCHEME_ID[s] for s in parsed if s in ("v2", "v3")}
+    v1_result = v1.verify_v1(zip, min_sdk, max_sdk, plan.found_ids if plan.counts("v1") else frozenset(present),
+                             precomputed=pass_.entries)
     schemes["v1"] = v1_result.scheme
+    # 4. apksig's order of decision
+    _decide_block_schemes(verdict, plan, parsed, v4_file, pass_, idsig_path is not None)
+    _check_sandbox(verdict, plan, manifest_axml)
+    if plan.counts("v1") or not any(s in verdict.used for s in SIG_BLOCK_SCHEMES):
+        verdict.take("v1")
+    stamp = _check_stamp(verdict, plan, zip, pairs, parsed, v1_result)
+    _check_after_stamp(verdict, max_sdk, manifest_axml, min_sdk_known)
+    result = _result(verdict, plan, stamp, [b for b in block.pair_ids if b not in KNOWN_BLOCK_IDS] if block.found else [])
+    return VerifyOutcome(result, pass_.file, list(block.tamper))
 
-    # --- 4. apksig's order of decision -----------------------------------------
-    used: list[str] = []
-    decided_errors: list[Issue] = []
 
-    def take(name: str) -> bool:
-        """Count scheme ``name`` towards the verdict; False stops (it has errors)."""
-        s = schemes[name]
-        used.append(name)
-        errs = s.all_errors()
-        decided_errors.extend(errs)
-        return not errs
+def _parse_block_schemes(pairs: dict[int, bytes], plan: SchemePlan) -> dict[str, v2v3.ParsedScheme]:
+    """v3.1, v3, v2 parsed against the part of the range in which each scheme exists."""
+    parsed: dict[str, v2v3.ParsedScheme] = {}
+    lo, hi = plan.min_sdk, plan.max_sdk
+    if BlockId.V31 in pairs:
+        parsed["v31"] = v2v3.parse_scheme(pairs[BlockId.V31], "v31", max(lo, Sdk.T), hi)
+    if BlockId.V3 in pairs:
+        rotation = parsed["v31"].rotation_min_sdk() if plan.counts("v31") else 0
+        parsed["v3"] = v2v3.parse_scheme(pairs[BlockId.V3], "v3", max(lo, Sdk.P), hi, rotation_min_sdk=rotation)
+    if BlockId.V2 in pairs:
+        parsed["v2"] = v2v3.parse_scheme(pairs[BlockId.V2], "v2", max(lo, Sdk.N), hi,
+                                         found_scheme_ids=plan.v2_found_ids, supported_scheme_ids=plan.supported_ids)
+    return parsed
 
-    ok = True
-    if max_sdk >= SDK_N:
-        if ok and v31_counts:
-            ok = take("v31")
-        if ok and max_sdk >= SDK_P:
-            if "v3" in parsed:
-                ok = take("v3")
-            elif v31_counts:
-                decided_errors.append(error("V31_BLOCK_FOUND_WITHOUT_V3_BLOCK", "v3.1 signature block found without a v3 block"))
-                ok = False
-        found_for_v2 = [s for s in ("v31", "v3") if s in used]
-        if ok and "v2" in parsed and (min_sdk < SDK_P or not found_for_v2):
-            ok = take("v2")
-        if v4_file is not None:
-            schemes["v4"] = v4.verify_v4(
-                v4_file, pass_.verity_root, _best_v2v3_digests(parsed, used), min_sdk, max_sdk,
-                apk_size=pass_.file.size, signers=v4.signers_from_parsed(parsed, used),
-            )
-        if ok and idsig_path is not None:
-            ok = take("v4")
-    if ok and max_sdk >= SDK_O and manifest_axml is not None:
-        sandbox = apksig_target_sandbox_version(manifest_axml)
-        if sandbox > 1 and not any(s in used for s in ("v2", "v3", "v31")):
-            decided_errors.append(error("NO_SIG_FOR_TARGET_SANDBOX_VERSION", f"targetSandboxVersion {sandbox} requires an APK Signature Scheme v2 or newer signature"))
-            ok = False
-    sig_block_used = [s for s in used if s in ("v2", "v3", "v31")]
-    if ok and (min_sdk < SDK_N or not sig_block_used):
-        ok = take("v1")
 
-    # source stamp
-    stamp_entry = zip.entry(STAMP_CERT_ENTRY)
-    stamp_blocks = [pairs[b] for b in STAMP_BLOCK_IDS if b in pairs]
-    stamp = None
-    if stamp_entry is not None or stamp_blocks:
-        stamp = source_stamp.verify_source_stamp(
-            pairs.get(STAMP_V2_BLOCK_ID),  # current apksig ignores the v1 stamp block
-            _read_small(zip, stamp_entry),
-            _scheme_digests(parsed, used, v1_result),
-            max(min_sdk, SDK_R),
-            max_sdk,
+def _read_idsig(idsig_path: str | None, schemes: dict[str, SchemeResult]):
+    if idsig_path is None:
+        return None
+    try:
+        return v4.parse_idsig(idsig_path)
+    except ApkScanError as exc:
+        schemes["v4"] = SchemeResult("v4", present=True, errors=[exc.to_issue()])
+        return None
+
+
+def _decide_block_schemes(verdict: _Verdict, plan: SchemePlan, parsed, v4_file, pass_, has_idsig: bool) -> None:
+    """v3.1, v3 (v3.1 needs it), v2, then v4 over the schemes that were used."""
+    if plan.max_sdk < Sdk.N:
+        return
+    for name in ("v31", "v3"):
+        if plan.counts(name):
+            verdict.take(name)
+    if plan.v31_without_v3:
+        verdict.fail(error("V31_BLOCK_FOUND_WITHOUT_V3_BLOCK", "v3.1 signature block found without a v3 block"))
+    if plan.counts("v2"):
+        verdict.take("v2")
+    if v4_file is not None:
+        verdict.schemes["v4"] = v4.verify_v4(
+            v4_file, pass_.verity_root, _best_v2v3_digests(parsed, verdict.used), plan.min_sdk, plan.max_sdk,
+            apk_size=pass_.file.size, signers=v4.signers_from_parsed(parsed, verdict.used),
         )
-        schemes["source_stamp"] = stamp.scheme
-        if ok and stamp_entry is not None:
-            if stamp_blocks:
-                stamp_errs = stamp.scheme.all_errors()
-                decided_errors.extend(stamp_errs)
-                ok = not stamp_errs
-            else:
-                verdict_warnings.append(warning("SOURCE_STAMP_SIG_MISSING", "stamp-cert-sha256 entry present but no source stamp block"))
+    if has_idsig:
+        verdict.take("v4")
 
-    if ok:
-        ok = _cross_scheme_checks(schemes, used, decided_errors)
-    if ok and manifest_axml is not None:
+
+def _check_sandbox(verdict: _Verdict, plan: SchemePlan, manifest_axml: bytes | None) -> None:
+    if verdict.ok and plan.max_sdk >= Sdk.O and manifest_axml is not None:
+        sandbox = apksig_target_sandbox_version(manifest_axml)
+        if sandbox > 1 and not any(s in verdict.used for s in SIG_BLOCK_SCHEMES):
+            verdict.fail(error("NO_SIG_FOR_TARGET_SANDBOX_VERSION", f"targetSandboxVersion {sandbox} requires an APK Signature Scheme v2 or newer signature"))
+
+
+def _check_stamp(verdict: _Verdict, plan: SchemePlan, zip: ZipArchive, pairs, parsed, v1_result):
+    """The source stamp is checked whenever present; it decides only when its entry is there."""
+    stamp_entry = zip.entry(STAMP_CERT_ENTRY)
+    stamp_blocks = [pairs[b] for b in (BlockId.STAMP_V1, BlockId.STAMP_V2) if b in pairs]
+    if stamp_entry is None and not stamp_blocks:
+        return None
+    stamp = source_stamp.verify_source_stamp(
+        pairs.get(BlockId.STAMP_V2),  # current apksig ignores the v1 stamp block
+        _read_small(zip, stamp_entry),
+        _scheme_digests(parsed, verdict.used, v1_result),
+        max(plan.min_sdk, Sdk.R),
+        plan.max_sdk,
+    )
+    verdict.schemes["source_stamp"] = stamp.scheme
+    if verdict.ok and stamp_entry is not None:
+        if stamp_blocks:
+            stamp_errs = stamp.scheme.all_errors()
+            verdict.errors.extend(stamp_errs)
+            verdict.ok = not stamp_errs
+        else:
+            verdict.warnings.append(warning("SOURCE_STAMP_SIG_MISSING", "stamp-cert-sha256 entry present but no source stamp block"))
+    return stamp
+
+
+def _check_after_stamp(verdict: _Verdict, max_sdk: int, manifest_axml: bytes | None, min_sdk_known: bool) -> None:
+    """Cross-scheme signer rules, v2+ for targetSdk >= 30, and a readable minSdkVersion."""
+    if verdict.ok:
+        verdict.ok = _cross_scheme_checks(verdict.schemes, verdict.used, verdict.errors)
+    if verdict.ok and manifest_axml is not None:
         target = apksig_target_sdk(manifest_axml)
-        if target >= SDK_R and max_sdk >= target and not any(s in used for s in ("v2", "v3", "v31")):
-            decided_errors.append(error("MIN_SIG_SCHEME_FOR_TARGET_SDK_NOT_MET", f"targetSdkVersion {target} requires an APK Signature Scheme v2 or newer signature"))
-            ok = False
+        if target >= Sdk.R and max_sdk >= target and not any(s in verdict.used for s in SIG_BLOCK_SCHEMES):
+            verdict.fail(error("MIN_SIG_SCHEME_FOR_TARGET_SDK_NOT_MET", f"targetSdkVersion {target} requires an APK Signature Scheme v2 or newer signature"))
     if not min_sdk_known:
-        decided_errors.append(error("MIN_SDK_UNKNOWN", "minSdkVersion cannot be read from AndroidManifest.xml, so the SDK range to verify for is unknown (apksigner refuses the APK; use --min-sdk-version)"))
-        ok = False
+        verdict.errors.append(error("MIN_SDK_UNKNOWN", "minSdkVersion cannot be read from AndroidManifest.xml, so the SDK range to verify for is unknown (apksigner refuses the APK; use --min-sdk-version)"))
+        verdict.ok = False
 
-    verified = ok and bool(used) and not decided_errors
-    signers = _verdict_signers(schemes, used) if verified else []
+
+def _result(verdict: _Verdict, plan: SchemePlan, stamp, unknown: list[int]) -> VerificationResult:
+    schemes, used = verdict.schemes, verdict.used
+    verified = verdict.ok and bool(used) and not verdict.errors
     result = VerificationResult(
         verified=verified,
-        min_sdk=min_sdk,
-        max_sdk=max_sdk,
+        min_sdk=plan.min_sdk,
+        max_sdk=plan.max_sdk,
         schemes=schemes,
-        signers=signers,
+        signers=_verdict_signers(schemes, used) if verified else [],
         certificates_present=_all_certificates(schemes),
         sightings=_sightings(schemes),
         lineage=_lineage(schemes, used),
         source_stamp=stamp.certificate if stamp else None,
         source_stamp_verified=bool(stamp and stamp.scheme.verified),
         unknown_blocks=unknown,
-        errors=[] if verified else _dedupe(decided_errors),
-        warnings=verdict_warnings,
+        errors=[] if verified else _dedupe(verdict.errors),
+        warnings=verdict.warnings,
     )
     result.verified_using = [s for s in used if schemes[s].verified] if verified else []
-    return VerifyOutcome(result, pass_.file, tamper)
+    return result
 
 
 # ---------------------------------------------------------------------- helpers
-def _supported_ids(max_sdk: int) -> frozenset[int]:
-    if max_sdk >= SDK_P:
-        return frozenset({2, 3})
-    if max_sdk >= SDK_N:
-        return frozenset({2})
-    return frozenset()
-
-
 def _read_small(zip: ZipArchive, entry) -> bytes | None:
     if entry is None:
         return None
@@ -267,7 +264,7 @@ def _scheme_digests(parsed, used, v1_result):
     out: dict[int, dict[ContentDigest, bytes]] = {}
     for name, p in parsed.items():
         if name in used:  # apksig hands the stamp only the digests of schemes it verified
-            out[SCHEME_VERSION[name]] = p.signed_digests()
+            out[SCHEME_ID[name]] = p.signed_digests()
     if "v1" in used:  # no MANIFEST.MF: an empty map, which makes the stamp fail as in apksig
         out[1] = {} if v1_result.manifest_sha256 is None else {ContentDigest.SHA256: v1_result.manifest_sha256}
     return out

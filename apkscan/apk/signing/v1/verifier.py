@@ -66,14 +66,19 @@ class _Issues:
             self.target.append(Issue(issue.code, f"further {issue.code} issues omitted", issue.severity))
 
 
-def verify_v1(zip: ZipArchive, min_sdk: int, max_sdk: int, present_scheme_ids: frozenset[int]) -> V1Result:
-    """Verify the JAR signature over [min_sdk, max_sdk]; never raises for bad input."""
+def verify_v1(zip: ZipArchive, min_sdk: int, max_sdk: int, present_scheme_ids: frozenset[int],
+              precomputed: dict[int, dict[str, bytes]] | None = None) -> V1Result:
+    """Verify the JAR signature over [min_sdk, max_sdk]; never raises for bad input.
+
+    ``precomputed``: entry index -> hashlib name -> digest of entries the file pass hashed.
+    """
     scheme = SchemeResult("v1")
     out = V1Result(scheme, None)
     if min_sdk > max_sdk:
         scheme.errors.append(error("INPUT_BAD_SDK_RANGE", f"minSdkVersion {min_sdk} is above maxSdkVersion {max_sdk}"))
         return out
     state = _State(zip, min_sdk, max_sdk, frozenset(present_scheme_ids), out)
+    state.precomputed = precomputed or {}
     try:
         state.run()
     except ApkScanError as exc:
@@ -99,6 +104,7 @@ class _State:
         self.signers: list[_Signer] = []
         self.orphans: list[_Signer] = []  # signature blocks without their .SF
         self.done = False
+        self.precomputed: dict[int, dict[str, bytes]] = {}
 
     # ------------------------------------------------------------------ top level
     def run(self) -> None:
@@ -271,17 +277,26 @@ class _State:
             if not expected:
                 self.errors.add(error("JAR_SIG_NO_ZIP_ENTRY_DIGEST_IN_MANIFEST", f"no digest for {name} in {MANIFEST_NAME}"))
                 continue
-            hashers = [hashlib.new(jm.HASHLIB_NAMES[d.algorithm]) for d in expected]  # one streamed pass
-            for chunk in self.zip.stream(entry):
-                for h in hashers:
-                    h.update(chunk)
-            for d, h in zip(expected, hashers):
-                if h.digest() != d.digest:
+            for d, got in zip(expected, self._entry_digests(entry, expected)):
+                if got != d.digest:
                     self.errors.add(error("JAR_SIG_ZIP_ENTRY_DIGEST_DID_NOT_VERIFY", f"{d.algorithm} digest of {name} does not match the digest specified in {MANIFEST_NAME}"))
         if first_signers is None:
             self.errors.add(error("JAR_SIG_NO_SIGNED_ZIP_ENTRIES", "no JAR entries covered by JAR signatures"))
             return []
         return first_signers
+
+    def _entry_digests(self, entry: ZipEntry, expected) -> list[bytes]:
+        """Digests of the entry's uncompressed bytes: from the file pass when it computed
+        them (large STORED entries), else streamed here, every algorithm in one read."""
+        names = [jm.HASHLIB_NAMES[d.algorithm] for d in expected]
+        done = self.precomputed.get(entry.index, {})
+        if all(n in done for n in names):
+            return [done[n] for n in names]
+        hashers = [hashlib.new(n) for n in names]
+        for chunk in self.zip.stream(entry):
+            for h in hashers:
+                h.update(chunk)
+        return [h.digest() for h in hashers]
 
 
 # ---------------------------------------------------------------------- SignerInfo -> .SF

@@ -1,0 +1,89 @@
+"""Completeness is a field: identify states what it read, the scan matches whatever was read,
+and tamper facts survive the error they explain (issue 11, item 2)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from apkscan.apk.identify import identify
+from apkscan.apk.io.bytesource import BytesSource
+from apkscan.apk.io.zipreader import ZipArchive
+from apkscan.issues import error
+from apkscan.policy.loader import load_policy
+from apkscan.rules.loader import load_ruleset
+from apkscan.scan import evaluate, incomplete, unscannable
+
+REPO = Path(__file__).resolve().parents[1]
+APKS = REPO / "fixtures" / "apks"
+sys.path.insert(0, str(REPO / "fixtures"))
+import tamper as tamper_tools  # noqa: E402  (fixtures/tamper.py: byte-level APK edits)
+
+
+def codes(issues) -> set[str]:
+    return {i.code for i in issues}
+
+
+def test_a_full_read_says_every_part_was_read():
+    identity = identify(APKS / "clean-v1v2v3.apk")
+    assert identity.completeness.complete
+    assert identity.to_dict()["completeness"] == {
+        "complete": True, "manifest": "read", "signatures": "read", "content_digests": "read",
+        "file_hashes": "read", "why": {}}
+
+
+def test_an_input_out_of_time_says_what_was_not_read():
+    identity = identify(APKS / "clean-v1v2v3.apk", timeout=-1)
+    c = identity.completeness
+    assert not c.complete and not c.has("manifest") and not c.has("signatures")
+    assert c.why["manifest"] == "INPUT_TIMEOUT"
+    assert c.has("file_hashes")  # owed even after the budget ran out
+    assert unscannable(identity)
+
+
+def test_timed_out_after_the_manifest_is_still_matched_and_reported_partial():
+    """The defect: INPUT_TIMEOUT made a readable WeChat package 'unscannable', so it was never matched."""
+    identity = identify(APKS / "wechat-impostor.apk")
+    # the state identify leaves when the budget runs out during the digest pass
+    identity.verification = None
+    identity.completeness.state.update(signatures="not read", content_digests="not read")
+    identity.errors.append(error("INPUT_TIMEOUT", "time budget for this input exhausted"))
+    identity.completeness.stopped("INPUT_TIMEOUT")
+    assert not unscannable(identity)
+    app = evaluate(identity, load_ruleset(), load_policy(), source="wechat-impostor.apk")
+    assert app.identity.manifest.package == "com.tencent.mm"
+    assert any(f.rule.startswith("tencent.") for f in app.findings)
+    assert app.verdict != "allowed"
+    assert codes(incomplete(identity)) == {"INPUT_TIMEOUT"}
+    assert identity.to_dict()["completeness"]["why"]["signatures"] == "INPUT_TIMEOUT"
+
+
+def _lying_corrupt_manifest() -> bytes:
+    """Local header says STORED, central directory DEFLATE, and the deflate data is garbage."""
+    data = (APKS / "clean-v1v2v3.apk").read_bytes()
+    rec = tamper_tools.record(data, "AndroidManifest.xml")
+    assert rec.method == 8
+    data = tamper_tools.set_local_method(data, "AndroidManifest.xml", 0)
+    start = tamper_tools.local_data_offset(data, rec)
+    return data[:start] + b"\xff\xff" + data[start + 2:]  # BTYPE=11: invalid deflate block
+
+
+def test_tamper_fact_survives_the_inflate_error_it_explains(tmp_path):
+    apk = tmp_path / "lying.apk"
+    apk.write_bytes(_lying_corrupt_manifest())
+    identity = identify(apk)
+    assert "ZIP_ENTRY_INFLATE_FAILED" in codes(identity.errors)
+    assert "TAMPER_LOCAL_METHOD_MISMATCH" in codes(identity.tamper)
+    assert identity.completeness.why["manifest"] == "ZIP_ENTRY_INFLATE_FAILED"
+
+
+def test_local_header_facts_are_not_a_side_effect_of_a_copy():
+    archive = ZipArchive.open(BytesSource(_lying_corrupt_manifest()))
+    before = archive.tamper
+    with pytest.raises(Exception):
+        archive.read(archive.entry("AndroidManifest.xml"), 1 << 20)
+    assert "TAMPER_LOCAL_METHOD_MISMATCH" not in codes(before)  # a snapshot stays what it was
+    assert "TAMPER_LOCAL_METHOD_MISMATCH" in codes(archive.tamper)  # the archive's facts do not lose it
+    assert codes(archive.central_tamper) == codes(before)
