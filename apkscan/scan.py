@@ -194,7 +194,8 @@ class ScanSettings:
 
 def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: bool = False,
          min_sdk: int | None = None, max_sdk: int | None = None,
-         progress: Callable[[str], None] | None = None) -> ScanResult:
+         progress: Callable[[str], None] | None = None,
+         identify_options: dict[str, Any] | None = None) -> ScanResult:
     """Scan every input of every source, in order; never raises for a bad input.
 
     The APKs of one split bundle arrive one after another with the same ``bundle`` key;
@@ -203,8 +204,8 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
     sources = list(sources)
     result = ScanResult(rules=rules.meta(), policy=policy.meta(), started_at=_now(),
                         inputs=[s.description for s in sources],
-                        options={"deep": deep, "min_sdk": min_sdk, "max_sdk": max_sdk})
-    settings = ScanSettings(rules, policy, deep, {"min_sdk": min_sdk})
+                        options={"deep": deep, "min_sdk": min_sdk, "max_sdk": max_sdk, **(identify_options or {})})
+    settings = ScanSettings(rules, policy, deep, {"min_sdk": min_sdk, **(identify_options or {})})
     if max_sdk is not None:
         settings.sdk_kwargs["max_sdk"] = max_sdk
     try:

@@ -37,6 +37,7 @@ def identify(
     offset: int = 0,
     length: int | None = None,
     hashes: tuple[str, ...] = ("sha256",),
+    quick: bool = False,
 ) -> ApkIdentity:
     """Read ``path`` like Android and verify it like apksigner; never raises.
 
@@ -45,6 +46,8 @@ def identify(
     ``offset``/``length`` read a window of ``path`` (an APK stored inside a ZIP) as the
     whole APK; no ``.idsig`` is looked for then (the file beside it belongs to the container).
     ``hashes``: whole-file digests to report; SHA-256 always, "sha1"/"md5" when listed.
+    ``quick``: triage; signatures and certificates only, the file is neither hashed nor its
+    content digests checked (``completeness`` says so) and it is never "verified".
     """
     path = os.fspath(path)
     identity = ApkIdentity(path=display_path or path)
@@ -62,7 +65,7 @@ def identify(
         if timeout is not None:
             source.deadline = time.monotonic() + timeout
         try:
-            _identify_open(source, identity, min_sdk, max_sdk, _idsig_path(path, idsig), tuple(hashes))
+            _identify_open(source, identity, min_sdk, max_sdk, _idsig_path(path, idsig), tuple(hashes), quick)
         except ApkScanError as exc:
             identity.errors.append(_name_container(source, exc).to_issue())
         except MemoryError:
@@ -74,14 +77,14 @@ def identify(
         if identity.errors:
             identity.completeness.stopped(identity.errors[0].code)
         source.deadline = None  # file facts are owed even for inputs that ran out of time
-        if identity.file is None:
+        if identity.file is None and not quick:
             identity.file = _hash_file(source, identity, tuple(hashes))
             if identity.file is not None:
                 identity.completeness.done("file_hashes")
     return identity
 
 
-def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, idsig_path, hashes) -> None:
+def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, idsig_path, hashes, quick) -> None:
     """Fill ``identity`` stage by stage; whatever raises, the ZIP's tamper facts so far are kept."""
     zip = ZipArchive.open(source)
     outcome = None
@@ -89,11 +92,15 @@ def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, 
         identity.manifest, axml = _read_manifest(zip, identity)
         identity.completeness.done("manifest")
         outcome = verify(zip, identity.manifest, axml, min_sdk=min_sdk, max_sdk=max_sdk,
-                         idsig_path=idsig_path, file_hashes=hashes)
+                         idsig_path=idsig_path, file_hashes=hashes, quick=quick)
         identity.file = outcome.file
         identity.verification = outcome.verification
-        for part in ("signatures", "content_digests", "file_hashes"):
-            identity.completeness.done(part)
+        identity.completeness.done("signatures")
+        for part in ("content_digests", "file_hashes"):
+            if quick:
+                identity.completeness.skip(part, "--quick")
+            else:
+                identity.completeness.done(part)
     finally:
         ambiguous = ambiguity(identity.manifest) if identity.manifest else None
         identity.tamper = _unique(identity.tamper + zip.tamper + (outcome.tamper if outcome else [])

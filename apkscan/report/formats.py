@@ -17,7 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from apkscan.report import csv_report, html, sarif
+import importlib
+
+
+def _lazy(module: str, function: str = "render") -> Callable[[dict, TextIO], None]:
+    """A renderer imported when first used: jinja2 and the SARIF code stay out of start-up."""
+    def render(doc: dict, out: TextIO) -> None:
+        getattr(importlib.import_module(f"apkscan.report.{module}"), function)(doc, out)
+    return render
 
 
 def _render_json(doc: dict, out: TextIO) -> None:
@@ -35,11 +42,11 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {
-    "html": Format("html", html.render, "self-contained HTML report"),
+    "html": Format("html", _lazy("html"), "self-contained HTML report"),
     "json": Format("json", _render_json, "scan result document (see schema/scan-result.schema.json)"),
-    "sarif": Format("sarif", sarif.render, "SARIF 2.1.0, one result per finding"),
+    "sarif": Format("sarif", _lazy("sarif"), "SARIF 2.1.0, one result per finding"),
     # Excel opens UTF-8 CSV correctly only with a BOM; labels are often CJK
-    "csv": Format("csv", csv_report.render, "one row per app", "utf-8-sig", ""),
+    "csv": Format("csv", _lazy("csv_report"), "one row per app", "utf-8-sig", ""),
 }
 
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import struct
 
-from loguru import logger
-
 from apkscan.apk.manifest.axml import (
     TYPE_INT_BOOLEAN,
     TYPE_INT_DEC,
@@ -33,8 +31,6 @@ from apkscan.apk.manifest.axml import (
 from apkscan.apk.model import ManifestInfo
 from apkscan.apk.manifest.package_id import framework_elements, framework_string, package_readings
 from apkscan.issues import Issue, error, warning
-
-logger.disable("androguard")  # androguard logs through loguru; users must not see it
 
 MAX_INPUT_SIZE = 32 << 20  # refuse larger AndroidManifest.xml / resources.arsc
 
@@ -139,8 +135,10 @@ class _Resources:
                                           f"resources.arsc of {len(self._raw)} bytes not parsed"))
             else:
                 try:
-                    from androguard.core.axml import ARSCParser
+                    from androguard.core.axml import ARSCParser  # heavy: imported only when an ARSC is read
+                    from loguru import logger
 
+                    logger.disable("androguard")  # androguard logs through loguru; users must not see it
                     self._parser = ARSCParser(self._raw)
                 except Exception as exc:  # noqa: BLE001 - any parser failure is malformed input
                     self._errors.append(error(MANIFEST_ARSC_MALFORMED, f"resources.arsc: {exc}"))

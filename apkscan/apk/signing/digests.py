@@ -36,6 +36,7 @@ CHUNK_SIZE = 1 << 20  # apksig's CONTENT_DIGESTED_CHUNK_MAX_SIZE_BYTES
 VERITY_BLOCK = 4096
 VERITY_SALT = bytes(8)  # apksig hashes the v2/v3 verity tree with 8 zero bytes of salt
 CHUNKED = (ContentDigest.CHUNKED_SHA256, ContentDigest.CHUNKED_SHA512)
+_EMPTY_SHA256 = hashlib.sha256().digest()
 FILE_HASHES = ("sha256", "sha1", "md5")  # whole-file digests apkscan can report; SHA-256 always
 
 
@@ -136,6 +137,28 @@ class MerkleTree:
             self._push(level + 1, self._hash(buf))
             buf.clear()
 
+    def _push_blocks(self, data: memoryview) -> None:
+        """Level-0 digests of whole blocks, joined and pushed a page at a time (the hot loop)."""
+        salted = self.salted
+        if salted.digest() == _EMPTY_SHA256:  # unsalted (v4): no state to copy per block
+            digests = [hashlib.sha256(data[i : i + VERITY_BLOCK]).digest() for i in range(0, len(data), VERITY_BLOCK)]
+        else:
+            digests = [self._hash(data[i : i + VERITY_BLOCK]) for i in range(0, len(data), VERITY_BLOCK)]
+        per_page = VERITY_BLOCK // 32
+        buf = self.pending[0]
+        start = 0
+        if buf:  # complete the partial page first
+            start = (VERITY_BLOCK - len(buf)) // 32
+            for d in digests[:start]:
+                self._push(0, d)
+        for i in range(start, len(digests), per_page):
+            page = digests[i : i + per_page]
+            if len(page) == per_page and not buf and self.levels > 1:
+                self._push(1, self._hash(b"".join(page)))
+            else:
+                for d in page:
+                    self._push(0, d)
+
     def update(self, data: memoryview) -> None:
         pos = 0
         if self.block:
@@ -146,9 +169,10 @@ class MerkleTree:
                 self._push(0, self._hash(self.block))
                 self.block.clear()
         end = len(data)
-        while end - pos >= VERITY_BLOCK:
-            self._push(0, self._hash(data[pos : pos + VERITY_BLOCK]))
-            pos += VERITY_BLOCK
+        full = (end - pos) // VERITY_BLOCK * VERITY_BLOCK
+        if full:
+            self._push_blocks(data[pos : pos + full])
+            pos += full
         if pos < end:
             self.block += data[pos:end]
 
@@ -254,10 +278,10 @@ class _Helper:
         self.pool = ThreadPoolExecutor(max_workers=1)
         self.pending: deque = deque()
 
-    def submit(self, piece: bytes) -> None:
+    def submit(self, piece: bytes, pos: int) -> None:
         if len(self.pending) >= IN_FLIGHT:
             self.pending.popleft().result()
-        self.pending.append(self.pool.submit(self.work, piece))
+        self.pending.append(self.pool.submit(self.work, piece, pos))
 
     def close(self, wait: bool = True) -> None:
         try:
@@ -289,16 +313,21 @@ def compute_digests(
     content = _Content(zip, signing_block_offset, wanted, issues)
     ranges = _RangeSinks()
     content.add_ranges(ranges, zip)
-    entry_hashers = {i: {a: hashlib.new(a) for a in r.algorithms} for i, r in (entries or {}).items()}
-    for i, r in (entries or {}).items():
-        ranges.add(r.start, r.start + r.length, list(entry_hashers[i].values()))
-    file_verity = MerkleTree(source.size) if want_verity_root else None
     threaded = source.size >= PARALLEL_MIN_SIZE
+    entry_hashers = {i: {a: hashlib.new(a) for a in r.algorithms} for i, r in (entries or {}).items()}
+    entry_ranges = _RangeSinks() if threaded else ranges  # threaded: beside the file hashes
+    for i, r in (entries or {}).items():
+        entry_ranges.add(r.start, r.start + r.length, list(entry_hashers[i].values()))
+    file_verity = MerkleTree(source.size) if want_verity_root else None
     helpers = []
-    if threaded:
-        helpers.append(_Helper(lambda piece: [h.update(piece) for h in whole.values()]))
+    if threaded:  # balance: file hashes + v1 entries | fs-verity tree | content digests (reader)
+        def file_work(piece: bytes, pos: int) -> None:
+            for h in whole.values():
+                h.update(piece)
+            entry_ranges.feed(memoryview(piece), pos)
+        helpers.append(_Helper(file_work))
         if file_verity is not None:
-            helpers.append(_Helper(lambda piece: file_verity.update(memoryview(piece))))
+            helpers.append(_Helper(lambda piece, pos: file_verity.update(memoryview(piece))))
     _read_once(source, helpers, ranges, None if threaded else [*whole.values(), *([file_verity] if file_verity else [])])
     facts = FileFacts(source.size, whole["sha256"].hexdigest(),
                       whole["sha1"].hexdigest() if "sha1" in whole else None,
@@ -314,7 +343,7 @@ def _read_once(source, helpers: list[_Helper], ranges: _RangeSinks, here: list |
     try:
         for piece in source.iter_range(0, source.size, READ_SIZE):
             for helper in helpers:
-                helper.submit(piece)
+                helper.submit(piece, pos)
             view = memoryview(piece)
             for h in here or ():
                 h.update(view)

@@ -49,7 +49,7 @@ SIG_BLOCK_SCHEMES = ("v2", "v3", "v31")
 @dataclass(slots=True)
 class VerifyOutcome:
     verification: VerificationResult
-    file: FileFacts
+    file: FileFacts | None  # None with quick: the file was not read
     tamper: list[Issue] = field(default_factory=list)
 
 
@@ -86,10 +86,13 @@ def verify(
     max_sdk: int = MAX_SDK,
     idsig_path: str | None = None,
     file_hashes: tuple[str, ...] = ("sha256",),
+    quick: bool = False,
 ) -> VerifyOutcome:
     """Verify every scheme of the APK and decide apksigner's verdict over the SDK range.
 
     ``file_hashes``: whole-file digests to report besides SHA-256 ("sha1", "md5").
+    ``quick``: signatures over the signed data and certificates only; the file is not read,
+    content digests are not checked, and the verdict is never "verified" (``file`` is None).
     """
     # apksigner reads minSdkVersion from the manifest unless told; when it cannot, it refuses.
     min_sdk_known = min_sdk is not None or (
@@ -107,29 +110,39 @@ def verify(
     parsed = _parse_block_schemes(pairs, plan)
     v4_file = _read_idsig(idsig_path, schemes)
     # 2. one pass over the file: whole-file hashes + every needed content digest
-    wanted = set().union(*(p.required_digests() for p in parsed.values()))
-    pass_ = digests.compute_digests(zip, block.offset if block.found else None, wanted,
-                                    want_verity_root=v4_file is not None, file_hashes=file_hashes,
-                                    entries=plan_entry_digests(zip, min_sdk, max_sdk))
+    pass_ = None if quick else _digest_pass(zip, block, parsed, v4_file, file_hashes, plan)
     for name, p in parsed.items():
-        schemes[name] = v2v3.finish_scheme(p, pass_.content)
-    # e.g. a verity digest undefined for a misaligned block: the signer fails on it, the reason stays here
-    verdict.warnings.extend(warning(i.code, i.message) for i in pass_.issues)
+        schemes[name] = v2v3.finish_scheme(p, pass_.content if pass_ else None)
+    if pass_ is None:
+        verdict.warnings.append(warning("CONTENT_DIGESTS_NOT_CHECKED", "--quick: content digests not checked, so this is not a full verification"))
+        if v4_file is not None:  # v4 signs the fs-verity root of the whole file: not read here
+            schemes["v4"] = SchemeResult("v4", present=True, warnings=[warning("CONTENT_DIGESTS_NOT_CHECKED", "v4 not checked (--quick)")])
+        v4_file = None
+    else:  # e.g. a verity digest undefined for a misaligned block: the signer fails on it, the reason stays here
+        verdict.warnings.extend(warning(i.code, i.message) for i in pass_.issues)
     # 3. v1: stripping protection asks "was the scheme the .SF names found?" -- apksig's own
     # found set when v1 counts, else (checked for the report only) the blocks present
     present = plan.found_ids | {SCHEME_ID[s] for s in parsed if s in ("v2", "v3")}
     v1_result = v1.verify_v1(zip, min_sdk, max_sdk, plan.found_ids if plan.counts("v1") else frozenset(present),
-                             precomputed=pass_.entries)
+                             precomputed=pass_.entries if pass_ else None, quick=quick)
     schemes["v1"] = v1_result.scheme
     # 4. apksig's order of decision
-    _decide_block_schemes(verdict, plan, parsed, v4_file, pass_, idsig_path is not None)
+    _decide_block_schemes(verdict, plan, parsed, v4_file, pass_, idsig_path is not None and not quick)
     _check_sandbox(verdict, plan, manifest_axml)
     if plan.counts("v1") or not any(s in verdict.used for s in SIG_BLOCK_SCHEMES):
         verdict.take("v1")
     stamp = _check_stamp(verdict, plan, zip, pairs, parsed, v1_result)
     _check_after_stamp(verdict, max_sdk, manifest_axml, min_sdk_known)
+    verdict.ok = verdict.ok and not quick  # never a full verification without the content
     result = _result(verdict, plan, stamp, [b for b in block.pair_ids if b not in KNOWN_BLOCK_IDS] if block.found else [])
-    return VerifyOutcome(result, pass_.file, list(block.tamper))
+    return VerifyOutcome(result, pass_.file if pass_ else None, list(block.tamper))
+
+
+def _digest_pass(zip: ZipArchive, block, parsed, v4_file, file_hashes, plan: SchemePlan) -> digests.DigestPass:
+    wanted = set().union(*(p.required_digests() for p in parsed.values()))
+    return digests.compute_digests(zip, block.offset if block.found else None, wanted,
+                                   want_verity_root=v4_file is not None, file_hashes=file_hashes,
+                                   entries=plan_entry_digests(zip, plan.min_sdk, plan.max_sdk))
 
 
 def _parse_block_schemes(pairs: dict[int, bytes], plan: SchemePlan) -> dict[str, v2v3.ParsedScheme]:

@@ -67,10 +67,11 @@ class _Issues:
 
 
 def verify_v1(zip: ZipArchive, min_sdk: int, max_sdk: int, present_scheme_ids: frozenset[int],
-              precomputed: dict[int, dict[str, bytes]] | None = None) -> V1Result:
+              precomputed: dict[int, dict[str, bytes]] | None = None, quick: bool = False) -> V1Result:
     """Verify the JAR signature over [min_sdk, max_sdk]; never raises for bad input.
 
     ``precomputed``: entry index -> hashlib name -> digest of entries the file pass hashed.
+    ``quick``: .SF signatures and .SF -> MANIFEST.MF only; entry digests are not checked.
     """
     scheme = SchemeResult("v1")
     out = V1Result(scheme, None)
@@ -79,6 +80,7 @@ def verify_v1(zip: ZipArchive, min_sdk: int, max_sdk: int, present_scheme_ids: f
         return out
     state = _State(zip, min_sdk, max_sdk, frozenset(present_scheme_ids), out)
     state.precomputed = precomputed or {}
+    state.quick = quick
     try:
         state.run()
     except ApkScanError as exc:
@@ -105,6 +107,7 @@ class _State:
         self.orphans: list[_Signer] = []  # signature blocks without their .SF
         self.done = False
         self.precomputed: dict[int, dict[str, bytes]] = {}
+        self.quick = False
 
     # ------------------------------------------------------------------ top level
     def run(self) -> None:
@@ -165,6 +168,8 @@ class _State:
         for entry in zip.entries:
             if entry.name.startswith("META-INF/") and not entry.name.endswith("/") and entry.name not in protected:
                 self.warnings.add(warning("JAR_SIG_UNPROTECTED_ZIP_ENTRY", f"{entry.name} not protected by signature; unauthorized modifications to this JAR entry will not be detected"))
+        if self.quick:
+            self.warnings.add(warning("CONTENT_DIGESTS_NOT_CHECKED", "JAR entry digests not checked (--quick): signatures over MANIFEST.MF only"))
         for signer in apk_signers:  # the rest are ignored, as apksig's ignoredSigners
             signer.result.verified = True
             self.out.apk_signed_schemes |= jm.apk_signed_ids(signer.sf_main)
@@ -276,6 +281,8 @@ class _State:
             expected = jm.digests_to_verify(section, "-Digest", self.min_sdk, self.max_sdk)
             if not expected:
                 self.errors.add(error("JAR_SIG_NO_ZIP_ENTRY_DIGEST_IN_MANIFEST", f"no digest for {name} in {MANIFEST_NAME}"))
+                continue
+            if self.quick:
                 continue
             for d, got in zip(expected, self._entry_digests(entry, expected)):
                 if got != d.digest:

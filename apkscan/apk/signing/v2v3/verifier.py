@@ -20,7 +20,7 @@ from apkscan.apk.crypto.algorithms import ContentDigest, by_id
 from apkscan.apk.signing.v2v3.lineage import LineageError, consolidate
 from apkscan.apk.model import SchemeResult, SignerResult
 from apkscan.apk.signing.v2v3.signer import Buf, Malformed, ParsedSigner, SignerContext, parse_signer
-from apkscan.issues import Issue, error
+from apkscan.issues import Issue, error, warning
 
 SDK_P, SDK_T = 28, 33
 MAX_APK_SIGNERS = 10  # apksig Constants.MAX_APK_SIGNERS (v2; v1 has the same limit)
@@ -164,14 +164,23 @@ def _check_sdk_ranges_and_lineage(parsed: ParsedScheme, ctx: SignerContext) -> N
         parsed.lineage_nodes = list(merged.nodes)
 
 
-def finish_scheme(parsed: ParsedScheme, computed: Mapping[ContentDigest, bytes]) -> SchemeResult:
-    """Phase 2: compare signed content digests with ``computed`` and build the result."""
+def finish_scheme(parsed: ParsedScheme, computed: Mapping[ContentDigest, bytes] | None) -> SchemeResult:
+    """Phase 2: compare signed content digests with ``computed`` and build the result.
+
+    ``computed=None`` (``--quick``): content not checked; a signer counts as verified when
+    its signatures over the signed data verify, and the scheme says what was skipped.
+    """
     result = SchemeResult(parsed.scheme, present=True)
     result.errors.extend(parsed.errors)
     result.warnings.extend(parsed.warnings)
     integrity_checked = not parsed.has_parse_errors()
     signer_errors: dict[int, list[Issue]] = {s.index: list(s.errors) for s in parsed.signers}
-    if integrity_checked:
+    if integrity_checked and computed is None:
+        result.warnings.append(warning("CONTENT_DIGESTS_NOT_CHECKED", "content digests not checked (--quick): signatures over the signed data only"))
+        result.lineage = list(parsed.lineage_nodes)
+        for s in parsed.signers:
+            s.verified_digests.update(by_id(a).digest for a, _ in s.content_digests if by_id(a) is not None)
+    elif integrity_checked:
         wanted = parsed.required_digests()
         code = "V2_SIG_APK_DIGEST_DID_NOT_VERIFY" if parsed.scheme == "v2" else "V3_SIG_APK_DIGEST_DID_NOT_VERIFY"
         for s in parsed.signers:
