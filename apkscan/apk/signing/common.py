@@ -1,4 +1,5 @@
-"""What every signature scheme shares: SDK levels, block ids, and which schemes count.
+"""What every signature scheme shares: SDK levels, block ids, which schemes count, and the
+one reader of the length-prefixed little-endian records every APK signature format uses.
 
 ``SchemePlan.for_range`` is apksig's ``ApkVerifier`` rule "which schemes does a platform
 in [min_sdk, max_sdk] check" written once: the verifier follows it, and the tests that
@@ -7,6 +8,7 @@ drive schemes by hand use it instead of restating the rule.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -92,3 +94,53 @@ class SchemePlan:
         if self.max_sdk >= Sdk.P:
             return frozenset({2, 3})
         return frozenset({2}) if self.max_sdk >= Sdk.N else frozenset()
+
+
+class Malformed(Exception):
+    """A length or field ran past its container (apksig's ApkFormatException/BufferUnderflow)."""
+
+
+class Buf:
+    """Bounded little-endian reader over one length-prefixed record (v2, v3, v3.1, v4,
+    source stamp, lineage): ``int32`` lengths, never reading past ``end``."""
+
+    __slots__ = ("data", "pos", "end")
+
+    def __init__(self, data: bytes | memoryview, pos: int = 0, end: int | None = None):
+        self.data, self.pos = data, pos
+        self.end = len(data) if end is None else end
+
+    def remaining(self) -> int:
+        return self.end - self.pos
+
+    def u8(self) -> int:
+        if self.remaining() < 1:
+            raise Malformed("buffer underflow reading a byte")
+        self.pos += 1
+        return self.data[self.pos - 1]
+
+    def i32(self) -> int:
+        if self.remaining() < 4:
+            raise Malformed("buffer underflow reading a 32-bit value")
+        (v,) = struct.unpack_from("<i", self.data, self.pos)
+        self.pos += 4
+        return v
+
+    def u32(self) -> int:
+        return self.i32() & 0xFFFFFFFF
+
+    def slice(self) -> "Buf":
+        n = self.i32()
+        if n < 0 or n > self.remaining():
+            raise Malformed(f"length-prefixed field of {n} bytes, {self.remaining()} remaining")
+        out = Buf(self.data, self.pos, self.pos + n)
+        self.pos += n
+        return out
+
+    def prefixed_bytes(self) -> bytes:
+        return self.slice().rest()
+
+    def rest(self) -> bytes:
+        out = bytes(self.data[self.pos : self.end])
+        self.pos = self.end
+        return out

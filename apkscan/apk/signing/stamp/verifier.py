@@ -35,12 +35,11 @@ from apkscan.apk.crypto import algorithms
 from apkscan.apk.crypto import signatures as crypto
 from apkscan.apk.crypto.algorithms import ContentDigest, SignatureAlgorithm, compare_strength
 from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der, spki_der
+from apkscan.apk.signing.common import BlockId, Buf, Malformed
 from apkscan.apk.signing.v2v3.lineage import LineageError, parse_lineage
 from apkscan.apk.model import Certificate, LineageNode, SchemeResult, SignerResult
 from apkscan.issues import ApkScanError, Issue, warning
 
-V1_SOURCE_STAMP_BLOCK_ID = 0x2B09189E  # ignored by apksig
-V2_SOURCE_STAMP_BLOCK_ID = 0x6DFF800D
 STAMP_CERT_ENTRY = "stamp-cert-sha256"
 PROOF_OF_ROTATION_ATTR_ID = 0x9D6303F7
 STAMP_TIME_ATTR_ID = 0xE43C5946
@@ -56,40 +55,6 @@ class StampResult:
     lineage: list[LineageNode] = field(default_factory=list)  # stamp key rotation, oldest first
     timestamp: int | None = None  # epoch seconds from the signed timestamp attribute
     info: list[Issue] = field(default_factory=list)  # apksig "info messages": never fatal
-
-
-class _Malformed(Exception):
-    """apksig's ApkFormatException / BufferUnderflowException."""
-
-
-class _Buf:
-    __slots__ = ("data", "pos", "end")
-
-    def __init__(self, data: bytes, pos: int = 0, end: int | None = None):
-        self.data, self.pos, self.end = data, pos, len(data) if end is None else end
-
-    def remaining(self) -> int:
-        return self.end - self.pos
-
-    def u32(self) -> int:
-        if self.remaining() < 4:
-            raise _Malformed("buffer underflow")
-        (v,) = struct.unpack_from("<I", self.data, self.pos)
-        self.pos += 4
-        return v
-
-    def slice(self) -> "_Buf":
-        n = self.u32()
-        if n >= 1 << 31 or n > self.remaining():
-            raise _Malformed(f"length {n} exceeds the {self.remaining()} bytes remaining")
-        out = _Buf(self.data, self.pos, self.pos + n)
-        self.pos += n
-        return out
-
-    def rest(self) -> bytes:
-        out = self.data[self.pos : self.end]
-        self.pos = self.end
-        return out
 
 
 class _Stop(Exception):
@@ -145,7 +110,7 @@ def verify_source_stamp(
             _verify_block(block_value, stamp_cert_entry, scheme_digests, ctx)
         except _Stop:
             pass
-        except _Malformed:
+        except Malformed:
             ctx.warnings.append(warning("SOURCE_STAMP_MALFORMED_SIGNATURE", "Malformed SourceStamp signature"))
     scheme.warnings.extend(ctx.warnings)
     if block_value is not None:
@@ -165,7 +130,7 @@ def verify_source_stamp(
 
 
 def _verify_block(value: bytes, entry: bytes | None, scheme_digests: Mapping[int, Mapping[ContentDigest, bytes]], ctx: _Ctx) -> None:
-    data = _Buf(value).slice()  # the pair value is itself one length-prefixed stamp block
+    data = Buf(value).slice()  # the pair value is itself one length-prefixed stamp block
     cert_der = data.slice().rest()
     if spki_der(cert_der) is None:
         ctx.stop("SOURCE_STAMP_MALFORMED_CERTIFICATE", "Malformed certificate: no readable X.509 certificate in the stamp block")
@@ -179,7 +144,7 @@ def _verify_block(value: bytes, entry: bytes | None, scheme_digests: Mapping[int
         ctx.stop("SOURCE_STAMP_CERTIFICATE_MISMATCH_BETWEEN_SIGNATURE_BLOCK_AND_APK",
                  f"Certificate mismatch between SourceStamp block in APK signing block and SourceStamp file in APK: <{actual.hex()}> vs <{entry.hex()}>")
     signed_schemes = data.slice()
-    signed: dict[int, _Buf] = {}
+    signed: dict[int, Buf] = {}
     while signed_schemes.remaining():
         item = signed_schemes.slice()
         scheme_id = item.u32()
@@ -191,7 +156,7 @@ def _verify_block(value: bytes, entry: bytes | None, scheme_digests: Mapping[int
         if scheme_id not in signed:
             ctx.stop("SOURCE_STAMP_NO_SIGNATURE", f"No signature (the stamp does not sign scheme v{scheme_id})")
         sigs = signed[scheme_id]
-        _verify_signatures(encode_digests(scheme_digests[scheme_id]), _Buf(sigs.data, sigs.pos, sigs.end), ctx)
+        _verify_signatures(encode_digests(scheme_digests[scheme_id]), Buf(sigs.data, sigs.pos, sigs.end), ctx)
     if data.remaining():
         attrs = data.slice()
         attr_sigs = data.slice()
@@ -200,7 +165,7 @@ def _verify_block(value: bytes, entry: bytes | None, scheme_digests: Mapping[int
         _parse_attributes(attrs, ctx)
 
 
-def _verify_signatures(data: bytes, signatures: _Buf, ctx: _Ctx) -> None:
+def _verify_signatures(data: bytes, signatures: Buf, ctx: _Ctx) -> None:
     """apksig ``verifySourceStampSignature``: best known algorithm per platform, all must verify."""
     supported: list[tuple[SignatureAlgorithm, bytes]] = []
     count = 0
@@ -212,7 +177,7 @@ def _verify_signatures(data: bytes, signatures: _Buf, ctx: _Ctx) -> None:
             sig = signatures.slice()
             alg_id = sig.u32()
             sig_bytes = sig.slice().rest()
-        except _Malformed:
+        except Malformed:
             ctx.stop("SOURCE_STAMP_MALFORMED_SIGNATURE", f"Malformed SourceStamp signature #{count}")
         alg = algorithms.by_id(alg_id)
         if alg is None:
@@ -252,7 +217,7 @@ def _signatures_to_verify(sigs: list[tuple[SignatureAlgorithm, bytes]], min_sdk:
     return sorted(best.values(), key=lambda item: item[0].id)
 
 
-def _parse_attributes(attrs: _Buf, ctx: _Ctx) -> None:
+def _parse_attributes(attrs: Buf, ctx: _Ctx) -> None:
     """Signed stamp attributes: lineage, timestamp; unknown ones are only informational."""
     seq = attrs.slice()  # outer malformation -> SOURCE_STAMP_MALFORMED_SIGNATURE, as in apksig
     count = 0
@@ -266,7 +231,7 @@ def _parse_attributes(attrs: _Buf, ctx: _Ctx) -> None:
                 _read_lineage(value, ctx)
             elif attr_id == STAMP_TIME_ATTR_ID:
                 if len(value) < 8:
-                    raise _Malformed("timestamp shorter than 8 bytes")
+                    raise Malformed("timestamp shorter than 8 bytes")
                 (ts,) = struct.unpack_from("<q", value, 0)
                 if ts > 0:
                     ctx.timestamp = ts
@@ -274,7 +239,7 @@ def _parse_attributes(attrs: _Buf, ctx: _Ctx) -> None:
                     ctx.stop("SOURCE_STAMP_INVALID_TIMESTAMP", f"The source stamp timestamp attribute has an invalid value: {ts}")
             else:
                 ctx.info.append(warning("SOURCE_STAMP_UNKNOWN_ATTRIBUTE", f"Unknown stamp attribute: ID {attr_id:#x}"))
-        except _Malformed:
+        except Malformed:
             ctx.stop("SOURCE_STAMP_MALFORMED_ATTRIBUTE", f"Malformed stamp attribute #{count}")
 
 

@@ -17,11 +17,8 @@ import hashlib
 from dataclasses import dataclass, field
 
 from apkscan.issues import Issue, error, warning
+from apkscan.apk.signing.common import Sdk
 
-SDK_GINGERBREAD = 9
-SDK_JELLY_BEAN_MR2 = 18
-SDK_N = 24
-SDK_P = 28
 MANIFEST_NAME = "META-INF/MANIFEST.MF"
 SCHEME_NAMES = {2: "APK Signature Scheme v2", 3: "APK Signature Scheme v3"}
 
@@ -32,7 +29,7 @@ HASHLIB_NAMES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": 
 _CANONICAL = {"MD5": "MD5", "SHA": "SHA-1", "SHA1": "SHA-1", "SHA-1": "SHA-1",
               "SHA-256": "SHA-256", "SHA-384": "SHA-384", "SHA-512": "SHA-512"}
 # First SDK level whose JAR verifier understands a digest in MANIFEST.MF / .SF
-_DIGEST_MIN_SDK = {"MD5": 0, "SHA-1": 0, "SHA-256": 0, "SHA-384": SDK_GINGERBREAD, "SHA-512": SDK_GINGERBREAD}
+_DIGEST_MIN_SDK = {"MD5": 0, "SHA-1": 0, "SHA-256": 0, "SHA-384": Sdk.GINGERBREAD, "SHA-512": Sdk.GINGERBREAD}
 # JB MR2+ picks the strongest of these that is present
 _JB_MR2_ALGS = ("SHA-512", "SHA-384", "SHA-256", "SHA-1")
 
@@ -191,7 +188,7 @@ def digests_to_verify(section: Section, suffix: str, min_sdk: int, max_sdk: int)
     Both apply when the range spans 18. An empty result means "no usable digest".
     """
     result: list[NamedDigest] = []
-    if min_sdk < SDK_JELLY_BEAN_MR2:
+    if min_sdk < Sdk.JELLY_BEAN_MR2:
         algs = section.get("Digest-Algorithms")
         for alg in (algs if algs is not None else "SHA SHA1").split():
             value = section.get(alg + suffix)
@@ -204,7 +201,7 @@ def digests_to_verify(section: Section, suffix: str, min_sdk: int, max_sdk: int)
             break
         if not result:
             return result
-    if max_sdk >= SDK_JELLY_BEAN_MR2:
+    if max_sdk >= Sdk.JELLY_BEAN_MR2:
         for alg in _JB_MR2_ALGS:
             value = section.get(attribute_name(alg, suffix))
             if value is None:
@@ -238,7 +235,7 @@ def verify_sf(sf_bytes: bytes, sf_name: str, manifest: bytes, main: Section | No
         out.errors.append(error("JAR_SIG_MISSING_VERSION_ATTR_IN_SIG_FILE", f"malformed {sf_name}: missing Signature-Version attribute"))
         out.ignored = True
         return out
-    if max_sdk >= SDK_N:  # N+ rejects APKs whose v2+ signature was stripped
+    if max_sdk >= Sdk.N:  # N+ rejects APKs whose v2+ signature was stripped
         _check_stripping(sf_main, sf_name, max_sdk, found_ids, out)
         if out.errors:
             return out
@@ -280,7 +277,7 @@ def _check_stripping(sf_main: Section, sf_name: str, max_sdk: int, found_ids: fr
         if found_ids:
             out.warnings.append(warning("JAR_SIG_NO_APK_SIG_STRIP_PROTECTION", f"{sf_name} does not protect against APK Signature Scheme v2 stripping"))
         return
-    supported = SCHEME_NAMES if max_sdk >= SDK_P else {2: SCHEME_NAMES[2]}
+    supported = SCHEME_NAMES if max_sdk >= Sdk.P else {2: SCHEME_NAMES[2]}
     expected = set()
     for token in value.split(","):
         scheme_id = java_int(token.strip())

@@ -24,13 +24,12 @@ from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_f
 from apkscan.apk.model import Certificate, SchemeResult, SignerResult
 from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
 from apkscan.issues import ApkScanError, Issue, error, warning
+from apkscan.apk.signing.common import Sdk
 
 MANIFEST_NAME = jm.MANIFEST_NAME
 MAX_METADATA_SIZE = 16 << 20  # MANIFEST.MF, .SF and signature blocks
 MAX_SIGNERS = 10  # apksig Constants.MAX_APK_SIGNERS
 MAX_ISSUES_PER_CODE = 50
-SDK_KITKAT = 19
-SDK_N = 24
 BLOCK_SUFFIXES = (".RSA", ".DSA", ".EC")
 
 
@@ -236,7 +235,7 @@ class _State:
         if not sd.signer_infos:
             res.errors.append(error("JAR_SIG_NO_SIGNERS", f"JAR signature {bname} contains no signers"))
             return
-        infos = sd.signer_infos[:1] if self.min_sdk < SDK_N else sd.signer_infos  # pre-N: first only
+        infos = sd.signer_infos[:1] if self.min_sdk < Sdk.N else sd.signer_infos  # pre-N: first only
         if cert_error is not None:
             res.errors.append(error("JAR_SIG_PARSE_EXCEPTION", f"failed to parse JAR signature {bname}: certificate: {cert_error}"))
             return
@@ -352,8 +351,8 @@ def verify_signer_info(sd: pkcs7.SignedData, certs: list[pkcs7.BagCertificate], 
         raise fail("JAR_SIG_VERIFY_EXCEPTION", f"certificate public key cannot be used with {jca}")
     data = sf_bytes
     if si.signed_attrs is not None:
-        if min_sdk < SDK_KITKAT:  # older platforms never checked the digest: unsafe, refused
-            raise fail("JAR_SIG_VERIFY_EXCEPTION", f"APKs with signed attributes are broken on API Levels < {SDK_KITKAT}")
+        if min_sdk < Sdk.KITKAT:  # older platforms never checked the digest: unsafe, refused
+            raise fail("JAR_SIG_VERIFY_EXCEPTION", f"APKs with signed attributes are broken on API Levels < {Sdk.KITKAT}")
         if not _signed_attrs_match(sd, si, sf_bytes, max_sdk, fail):
             return None
         data = b"\x31" + si.signed_attrs[1:]  # Android re-tags [0] IMPLICIT as SET, no re-encoding
@@ -368,7 +367,7 @@ def _signed_attrs_match(sd: pkcs7.SignedData, si: pkcs7.SignerInfo, sf_bytes: by
     except pkcs7.Asn1Error as exc:
         raise fail("JAR_SIG_VERIFY_EXCEPTION", f"failed to parse signed attributes: {exc}") from None
     try:
-        if max_sdk >= SDK_N:  # content type is checked from Android N on
+        if max_sdk >= Sdk.N:  # content type is checked from Android N on
             value = pkcs7.single_value(attrs, pkcs7.OID_CONTENT_TYPE)
             if value is None:
                 raise fail("JAR_SIG_VERIFY_EXCEPTION", "no content type in signed attributes")

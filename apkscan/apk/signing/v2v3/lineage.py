@@ -16,7 +16,6 @@ that mapping through :class:`LineageError.kind`:
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
 from apkscan.apk.crypto import algorithms
@@ -24,10 +23,11 @@ from apkscan.apk.crypto import signatures as crypto
 from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der, spki_der
 from apkscan.apk.model import LineageNode
 from apkscan.issues import ApkScanError
+from apkscan.apk.signing.common import Buf, Malformed, Sdk
 
 LINEAGE_VERSION = 1
 MAX_NODES = 64  # rotations are rare events; real lineages have a handful of nodes
-SDK_P = 28
+
 
 
 class LineageError(Exception):
@@ -45,7 +45,7 @@ class Lineage:
     """Verified nodes, oldest first, with the DER of each certificate for comparisons."""
 
     nodes: list[LineageNode]
-    min_sdk: int = SDK_P
+    min_sdk: int = Sdk.P
 
     @property
     def ders(self) -> list[bytes]:
@@ -55,29 +55,22 @@ class Lineage:
         return len(self.nodes)
 
 
-class _Reader:
-    """Little-endian reads that raise ``LineageError('malformed')`` instead of overrunning."""
+class _Reader(Buf):
+    """The common reader, failing as ``LineageError('malformed')`` as apksig's lineage parser does."""
 
-    def __init__(self, data: bytes):
-        self.data, self.pos = data, 0
-
-    def remaining(self) -> int:
-        return len(self.data) - self.pos
+    __slots__ = ()
 
     def u32(self) -> int:
-        if self.remaining() < 4:
-            raise LineageError("malformed", "Failed to parse V3SigningCertificateLineage object: truncated")
-        (v,) = struct.unpack_from("<I", self.data, self.pos)
-        self.pos += 4
-        return v
+        try:
+            return super().u32()
+        except Malformed as exc:
+            raise LineageError("malformed", f"Failed to parse V3SigningCertificateLineage object: {exc}") from None
 
     def prefixed(self) -> bytes:
-        n = self.u32()
-        if n >= 1 << 31 or n > self.remaining():
-            raise LineageError("malformed", f"Failed to parse V3SigningCertificateLineage object: length {n} exceeds the {self.remaining()} bytes left")
-        out = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return out
+        try:
+            return self.prefixed_bytes()
+        except Malformed as exc:
+            raise LineageError("malformed", f"Failed to parse V3SigningCertificateLineage object: {exc}") from None
 
 
 def parse_lineage(value: bytes) -> Lineage:
@@ -91,7 +84,7 @@ def parse_lineage(value: bytes) -> Lineage:
     seen: set[bytes] = set()
     last_der: bytes | None = None
     last_alg_id = 0
-    min_sdk = SDK_P
+    min_sdk = Sdk.P
     while r.remaining():
         number = len(nodes) + 1
         if number > MAX_NODES:

@@ -13,13 +13,13 @@ for both v3 and v3.1 (apksig reuses the v3 names for v3.1).
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 
 from apkscan.apk.crypto import algorithms
 from apkscan.apk.crypto import signatures as crypto
 from apkscan.apk.crypto.algorithms import ContentDigest, SignatureAlgorithm
 from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der, spki_der
+from apkscan.apk.signing.common import Buf, Malformed, Sdk
 from apkscan.apk.signing.v2v3.lineage import Lineage, LineageError, parse_lineage, sub_lineage
 from apkscan.apk.model import Certificate
 from apkscan.issues import ApkScanError, Issue, error, warning
@@ -28,7 +28,6 @@ STRIPPING_PROTECTION_ATTR_ID = 0xBEEFF00D  # v2: "also signed with scheme N"
 PROOF_OF_ROTATION_ATTR_ID = 0x3BA06F8C
 ROTATION_MIN_SDK_VERSION_ATTR_ID = 0x559F8B02
 ROTATION_ON_DEV_RELEASE_ATTR_ID = 0xC2A6B3BA
-SDK_T = 33
 
 MAX_SIGNATURES_PER_SIGNER = 64
 MAX_CERTIFICATES_PER_SIGNER = 32
@@ -40,49 +39,6 @@ LINEAGE_ISSUES = {
     "cert_mismatch": ("V3_SIG_POR_CERT_MISMATCH", "v3 signing certificate does not match the newest certificate of its SigningCertificateLineage"),
     "malformed": ("V3_SIG_MALFORMED_LINEAGE", "failed to parse the SigningCertificateLineage attribute"),
 }
-
-
-class Malformed(Exception):
-    """A length or field ran past its container (apksig's ApkFormatException/BufferUnderflow)."""
-
-
-class Buf:
-    """Bounded little-endian reader over one length-prefixed record."""
-
-    __slots__ = ("data", "pos", "end")
-
-    def __init__(self, data: bytes | memoryview, pos: int = 0, end: int | None = None):
-        self.data, self.pos = data, pos
-        self.end = len(data) if end is None else end
-
-    def remaining(self) -> int:
-        return self.end - self.pos
-
-    def i32(self) -> int:
-        if self.remaining() < 4:
-            raise Malformed("buffer underflow reading a 32-bit value")
-        (v,) = struct.unpack_from("<i", self.data, self.pos)
-        self.pos += 4
-        return v
-
-    def u32(self) -> int:
-        return self.i32() & 0xFFFFFFFF
-
-    def slice(self) -> "Buf":
-        n = self.i32()
-        if n < 0 or n > self.remaining():
-            raise Malformed(f"length-prefixed field of {n} bytes, {self.remaining()} remaining")
-        out = Buf(self.data, self.pos, self.pos + n)
-        self.pos += n
-        return out
-
-    def prefixed_bytes(self) -> bytes:
-        return self.slice().rest()
-
-    def rest(self) -> bytes:
-        out = bytes(self.data[self.pos : self.end])
-        self.pos = self.end
-        return out
 
 
 @dataclass(slots=True)
@@ -308,7 +264,7 @@ def _parse_attributes(attributes: Buf, signer: ParsedSigner, ctx: SignerContext)
                 _read_lineage(value, signer, ctx)
             elif attr_id == ROTATION_MIN_SDK_VERSION_ATTR_ID:
                 rotation_attr_found = True
-                if ctx.max_sdk >= SDK_T:
+                if ctx.max_sdk >= Sdk.T:
                     attr_min = Buf(value).i32()
                     if ctx.rotation_min_sdk > 0:
                         if attr_min != ctx.rotation_min_sdk:

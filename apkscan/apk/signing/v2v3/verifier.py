@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from apkscan.apk.crypto.algorithms import ContentDigest, by_id
 from apkscan.apk.signing.v2v3.lineage import LineageError, consolidate
 from apkscan.apk.model import SchemeResult, SignerResult
-from apkscan.apk.signing.v2v3.signer import Buf, Malformed, ParsedSigner, SignerContext, parse_signer
+from apkscan.apk.signing.common import Buf, Malformed, Sdk
+from apkscan.apk.signing.v2v3.signer import ParsedSigner, SignerContext, parse_signer
 from apkscan.issues import Issue, error, warning
 
-SDK_P, SDK_T = 28, 33
 MAX_APK_SIGNERS = 10  # apksig Constants.MAX_APK_SIGNERS (v2; v1 has the same limit)
 MAX_PARSED_SIGNERS = 64  # hard bound for hostile blocks, all schemes
 SCHEMES = ("v2", "v3", "v31")
@@ -91,11 +91,11 @@ def parse_scheme(
     if scheme not in SCHEMES:
         raise ValueError(f"unknown scheme {scheme!r}")
     if scheme == "v3":
-        min_sdk = max(min_sdk, SDK_P)
+        min_sdk = max(min_sdk, Sdk.P)
     elif scheme == "v31":
         min_sdk = max_sdk  # apksig: v3.1 may start anywhere as long as v3 covers the rest
     if supported_scheme_ids is None:
-        supported_scheme_ids = frozenset({2, 3}) if max_sdk >= SDK_P else frozenset({2}) if max_sdk >= 24 else frozenset()
+        supported_scheme_ids = frozenset({2, 3}) if max_sdk >= Sdk.P else frozenset({2}) if max_sdk >= 24 else frozenset()
     ctx = SignerContext(scheme, min_sdk, max_sdk, rotation_min_sdk, frozenset(found_scheme_ids), frozenset(supported_scheme_ids))
     parsed = ParsedScheme(scheme, min_sdk, max_sdk)
     prefix = ctx.prefix

@@ -16,6 +16,7 @@ import struct
 from dataclasses import dataclass, field
 
 from apkscan.issues import ApkScanError, Issue, LimitExceeded, tamper
+from apkscan.apk.signing.common import Buf, Malformed
 
 CURRENT_VERSION = 2
 PAGE = 4096
@@ -58,63 +59,34 @@ class V4File:
     warnings: list[Issue] = field(default_factory=list)
 
 
-class _Malformed(Exception):
-    pass
-
-
-def _take(data: bytes, pos: int) -> tuple[bytes, int]:
-    """apksig ``readBytes(ByteBuffer)``: int32 length + bytes, EOF when either is short."""
-    if len(data) - pos < 4:
-        raise _Malformed("truncated length")
-    (n,) = struct.unpack_from("<i", data, pos)
-    pos += 4
-    if n < 0 or n > len(data) - pos:
-        raise _Malformed(f"length {n} exceeds the {len(data) - pos} bytes left")
-    return data[pos : pos + n], pos + n
-
-
-def _int(data: bytes, pos: int) -> tuple[int, int]:
-    if len(data) - pos < 4:
-        raise _Malformed("truncated int")
-    return struct.unpack_from("<i", data, pos)[0], pos + 4
-
-
 def _parse_hashing_info(data: bytes) -> HashingInfo:
+    buf = Buf(data)
     try:
-        alg, pos = _int(data, 0)
-        if pos >= len(data):
-            raise _Malformed("truncated log2 block size")
-        log2, pos = data[pos], pos + 1
-        salt, pos = _take(data, pos)
-        root, pos = _take(data, pos)
-    except _Malformed as exc:
+        alg, log2 = buf.i32(), buf.u8()
+        salt, root = buf.prefixed_bytes(), buf.prefixed_bytes()
+    except Malformed as exc:
         raise ApkScanError("V4_SIG_MALFORMED_HASHING_INFO", f"malformed v4 hashing info: {exc}") from None
     return HashingInfo(alg, log2, salt, root)
 
 
-def _parse_signing_info(data: bytes, pos: int, block_id: int | None) -> tuple[SigningInfo, int]:
-    apk_digest, pos = _take(data, pos)
-    cert, pos = _take(data, pos)
-    additional, pos = _take(data, pos)
-    key, pos = _take(data, pos)
-    alg, pos = _int(data, pos)
-    sig, pos = _take(data, pos)
-    return SigningInfo(apk_digest, cert, additional, key, alg & 0xFFFFFFFF, sig, block_id), pos
+def _parse_signing_info(buf: Buf, block_id: int | None) -> SigningInfo:
+    apk_digest, cert, additional, key = (buf.prefixed_bytes() for _ in range(4))
+    alg = buf.i32()
+    return SigningInfo(apk_digest, cert, additional, key, alg & 0xFFFFFFFF, buf.prefixed_bytes(), block_id)
 
 
 def _parse_signing_infos(data: bytes) -> list[SigningInfo]:
     """Primary SigningInfo, then (int32 block id, bytes SigningInfo) blocks (v3.1)."""
+    buf = Buf(data)
     try:
-        first, pos = _parse_signing_info(data, 0, None)
-        out = [first]
-        while pos < len(data):
+        out = [_parse_signing_info(buf, None)]
+        while buf.remaining():
             if len(out) >= MAX_SIGNING_INFOS:
-                raise _Malformed(f"more than {MAX_SIGNING_INFOS} signing infos")
-            block_id, pos = _int(data, pos)
-            blob, pos = _take(data, pos)
-            info, used = _parse_signing_info(blob, 0, block_id & 0xFFFFFFFF)
-            out.append(info)  # apksig ignores bytes after a block's SigningInfo
-    except _Malformed as exc:
+                raise Malformed(f"more than {MAX_SIGNING_INFOS} signing infos")
+            block_id = buf.i32()
+            # apksig ignores bytes after a block's SigningInfo
+            out.append(_parse_signing_info(buf.slice(), block_id & 0xFFFFFFFF))
+    except Malformed as exc:
         raise ApkScanError("V4_SIG_MALFORMED_SIGNERS", f"V4 signature has malformed signer block: {exc}") from None
     return out
 
