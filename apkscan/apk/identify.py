@@ -19,7 +19,7 @@ from apkscan.apk.model import ApkIdentity, FileFacts, ManifestInfo
 from apkscan.apk.signing.digests import FILE_HASHES, READ_SIZE
 from apkscan.apk.signing.verifier import MAX_SDK, verify
 from apkscan.apk.io.zipreader import ZipArchive
-from apkscan.issues import ApkScanError, error
+from apkscan.issues import ApkScanError, error, unique
 
 MAX_MANIFEST = 32 << 20
 MAX_ARSC = 32 << 20  # the largest real apps stay well below; a bomb gets no further
@@ -103,7 +103,7 @@ def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, 
                 identity.completeness.done(part)
     finally:
         ambiguous = ambiguity(identity.manifest) if identity.manifest else None
-        identity.tamper = _unique(identity.tamper + zip.tamper + (outcome.tamper if outcome else [])
+        identity.tamper = unique(identity.tamper + zip.tamper + (outcome.tamper if outcome else [])
                                   + ([ambiguous] if ambiguous else []))
 
 
@@ -168,12 +168,3 @@ def _hash_file(source: ByteSource, identity: ApkIdentity, hashes: tuple[str, ...
         identity.errors.append(error("INPUT_UNREADABLE", f"could not hash the file: {exc}"))
         return None
     return FileFacts(source.size, *(wanted[n].hexdigest() if n in wanted else None for n in FILE_HASHES))
-
-
-def _unique(issues):
-    seen, out = set(), []
-    for i in issues:
-        if (i.code, i.message) not in seen:
-            seen.add((i.code, i.message))
-            out.append(i)
-    return out

@@ -71,3 +71,24 @@ def compare_strength(a: SignatureAlgorithm, b: SignatureAlgorithm) -> int:
         ContentDigest.CHUNKED_SHA256: 1,
     }
     return rank.get(a.digest, 0) - rank.get(b.digest, 0)
+
+
+def signatures_to_verify(
+    signatures: list[tuple[SignatureAlgorithm, bytes]], min_sdk: int, max_sdk: int, *, jca_only: bool = False,
+) -> list[tuple[SignatureAlgorithm, bytes]]:
+    """apksig's ``getSignaturesToVerify``: the strongest signature per platform level, sorted
+    by algorithm id; [] when the lowest level is above ``min_sdk`` (or nothing applies).
+
+    ``jca_only``: levels from the JCA name alone (``onlyRequireJcaSupport``, the source stamp).
+    """
+    best: dict[int, tuple[SignatureAlgorithm, bytes]] = {}
+    for alg, sig in signatures:
+        level = alg.jca_min_sdk if jca_only else alg.min_sdk
+        if level > max_sdk:
+            continue
+        current = best.get(level)
+        if current is None or compare_strength(alg, current[0]) > 0:
+            best[level] = (alg, sig)
+    if not best or min_sdk < min(best):
+        return []
+    return sorted(best.values(), key=lambda item: item[0].id)

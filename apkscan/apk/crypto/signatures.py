@@ -71,3 +71,9 @@ def verify_with_key(key, digest_name: str, key_kind: str, pss: bool, data: bytes
     except (InvalidSignature, ValueError, UnsupportedAlgorithm, TypeError):
         return False
     return True
+
+
+def key_type(key) -> str:
+    """"RSA", "EC" or "DSA" for a loaded public key (the key type an algorithm requires)."""
+    kinds = ((rsa.RSAPublicKey, "RSA"), (ec.EllipticCurvePublicKey, "EC"), (dsa.DSAPublicKey, "DSA"))
+    return next((name for cls, name in kinds if isinstance(key, cls)), type(key).__name__)

@@ -39,7 +39,7 @@ from apkscan.apk.signing.v1 import verifier as v1
 from apkscan.apk.signing.v1.entry_digests import plan_entry_digests
 from apkscan.apk.signing.v2v3 import verifier as v2v3
 from apkscan.apk.signing.v4 import verifier as v4
-from apkscan.issues import ApkScanError, Issue, error, warning
+from apkscan.issues import ApkScanError, Issue, error, unique, warning
 
 __all__ = ["MAX_SDK", "VerifyOutcome", "verify"]
 STAMP_CERT_ENTRY = "stamp-cert-sha256"
@@ -249,7 +249,7 @@ def _result(verdict: _Verdict, plan: SchemePlan, stamp, unknown: list[int]) -> V
         source_stamp=stamp.certificate if stamp else None,
         source_stamp_verified=bool(stamp and stamp.scheme.verified),
         unknown_blocks=unknown,
-        errors=[] if verified else _dedupe(verdict.errors),
+        errors=[] if verified else unique(verdict.errors),
         warnings=verdict.warnings,
     )
     result.verified_using = [s for s in used if schemes[s].verified] if verified else []
@@ -369,13 +369,4 @@ def _sightings(schemes: dict[str, SchemeResult]) -> list[CertificateSighting]:
         for i, node in enumerate(s.lineage):
             out.append(CertificateSighting(node.certificate, f"{label} lineage node {i}",
                                            "lineage", node.verified))
-    return out
-
-
-def _dedupe(issues: list[Issue]) -> list[Issue]:
-    out, seen = [], set()
-    for i in issues:
-        if (i.code, i.message) not in seen:
-            seen.add((i.code, i.message))
-            out.append(i)
     return out

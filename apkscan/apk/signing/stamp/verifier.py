@@ -186,8 +186,8 @@ def _verify_signatures(data: bytes, signatures: Buf, ctx: _Ctx) -> None:
         supported.append((alg, sig_bytes))
     if not supported:
         ctx.stop("SOURCE_STAMP_NO_SIGNATURE", "No signature")
-    chosen = _signatures_to_verify(supported, ctx.min_sdk, ctx.max_sdk)
-    if chosen is None:
+    chosen = algorithms.signatures_to_verify(supported, ctx.min_sdk, ctx.max_sdk, jca_only=True)
+    if not chosen:
         names = ", ".join(a.name for a, _ in supported)
         ctx.stop("SOURCE_STAMP_NO_SUPPORTED_SIGNATURE", f"Signature(s) {{{names}}} not supported: none usable on SDK {ctx.min_sdk}")
     key = apksig_public_key_der(ctx.cert_der)
@@ -198,23 +198,6 @@ def _verify_signatures(data: bytes, signatures: Buf, ctx: _Ctx) -> None:
             ctx.stop("SOURCE_STAMP_VERIFY_EXCEPTION", f"Failed to verify {alg.name} signature: {exc.message}")
         if not ok:
             ctx.stop("SOURCE_STAMP_DID_NOT_VERIFY", f"{alg.name} signature over signed-data did not verify")
-
-
-def _signatures_to_verify(sigs: list[tuple[SignatureAlgorithm, bytes]], min_sdk: int, max_sdk: int):
-    """apksig ``getSignaturesToVerify(..., onlyRequireJcaSupport=true)``; None if unusable."""
-    best: dict[int, tuple[SignatureAlgorithm, bytes]] = {}
-    lowest = None
-    for alg, sig in sigs:
-        level = alg.jca_min_sdk
-        if level > max_sdk:
-            continue
-        lowest = level if lowest is None else min(lowest, level)
-        cur = best.get(level)
-        if cur is None or compare_strength(alg, cur[0]) > 0:
-            best[level] = (alg, sig)
-    if lowest is None or min_sdk < lowest:
-        return None
-    return sorted(best.values(), key=lambda item: item[0].id)
 
 
 def _parse_attributes(attrs: Buf, ctx: _Ctx) -> None:

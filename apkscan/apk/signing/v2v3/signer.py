@@ -164,13 +164,13 @@ def _parse(block: Buf, signer: ParsedSigner, ctx: SignerContext) -> None:
         _err(signer, ctx, "NO_SIGNATURES", "no signatures")
         return
     lo, hi = (signer.min_sdk, signer.max_sdk) if v3 else (ctx.min_sdk, ctx.max_sdk)
-    to_verify = signatures_to_verify(supported, lo, hi)
+    to_verify = algorithms.signatures_to_verify(supported, lo, hi)
     if not to_verify:
         _err(signer, ctx, "NO_SUPPORTED_SIGNATURES", f"no supported signatures for Android API levels {lo}-{hi}")
         return
     key = crypto.load_public_key(signer.public_key)
     for alg, sig in to_verify:
-        if key is None or _key_type(key) != alg.key_type:
+        if key is None or crypto.key_type(key) != alg.key_type:
             _err(signer, ctx, "MALFORMED_PUBLIC_KEY", f"malformed {alg.key_type} public key in the signer record")
             return
         try:
@@ -298,36 +298,6 @@ def _read_lineage(value: bytes, signer: ParsedSigner, ctx: SignerContext) -> Non
         _err(signer, ctx, code, f"{message}: {exc.message}", raw=True)
         if signer.lineage is None and exc.nodes:
             signer.lineage = Lineage(exc.nodes)
-
-
-def signatures_to_verify(
-    supported: list[tuple[SignatureAlgorithm, bytes]], min_sdk: int, max_sdk: int
-) -> list[tuple[SignatureAlgorithm, bytes]]:
-    """apksig's ``getSignaturesToVerify``: the strongest signature per platform level; [] if none."""
-    best: dict[int, tuple[SignatureAlgorithm, bytes]] = {}
-    lowest = 2**31
-    for alg, sig in supported:
-        if alg.min_sdk > max_sdk:
-            continue
-        lowest = min(lowest, alg.min_sdk)
-        current = best.get(alg.min_sdk)
-        if current is None or algorithms.compare_strength(alg, current[0]) > 0:
-            best[alg.min_sdk] = (alg, sig)
-    if min_sdk < lowest or not best:
-        return []
-    return sorted(best.values(), key=lambda item: item[0].id)
-
-
-def _key_type(key) -> str:
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
-
-    if isinstance(key, rsa.RSAPublicKey):
-        return "RSA"
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return "EC"
-    if isinstance(key, dsa.DSAPublicKey):
-        return "DSA"
-    return type(key).__name__
 
 
 def _malformed_certificate(cert: Certificate) -> bool:

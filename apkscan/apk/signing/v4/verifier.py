@@ -62,7 +62,7 @@ def _verify_signer(index: int, info: SigningInfo, data: bytes) -> SignerResult:
         return out
     out.signature_algorithms.append(alg.name)
     key = crypto.load_public_key(info.public_key)
-    if key is None or _key_type(key) != alg.key_type:
+    if key is None or crypto.key_type(key) != alg.key_type:
         out.errors.append(error("V4_SIG_MALFORMED_PUBLIC_KEY", f"Malformed public key: not a usable {alg.key_type} SubjectPublicKeyInfo"))
         return out
     try:
@@ -86,13 +86,6 @@ def _verify_signer(index: int, info: SigningInfo, data: bytes) -> SignerResult:
             f"V4 signature has mismatched certificate and signature: <{(cert_key or b'').hex()}> vs <{info.public_key.hex()}>",
         ))
     return out
-
-
-def _key_type(key) -> str:
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
-
-    kinds = ((rsa.RSAPublicKey, "RSA"), (ec.EllipticCurvePublicKey, "EC"), (dsa.DSAPublicKey, "DSA"))
-    return next((name for cls, name in kinds if isinstance(key, cls)), type(key).__name__)
 
 
 def pick_best_digest(digests: Mapping[ContentDigest, bytes]) -> bytes | None:
