@@ -141,25 +141,16 @@ def _parse(block: Buf, signer: ParsedSigner, ctx: SignerContext) -> None:
     signer.public_key = block.prefixed_bytes()
 
     supported: list[tuple[SignatureAlgorithm, bytes]] = []
-    count = 0
-    while signatures.remaining():
-        count += 1
-        if count > MAX_SIGNATURES_PER_SIGNER:
-            _err(signer, ctx, "INPUT_TOO_MANY_SIGNATURES", f"more than {MAX_SIGNATURES_PER_SIGNER} signature records", raw=True)
-            return
-        try:
-            record = signatures.slice()
-            alg_id = record.u32()
-            sig = record.prefixed_bytes()
-        except Malformed:
-            _err(signer, ctx, "MALFORMED_SIGNATURE", f"malformed signature record #{count}")
-            return
-        signer.signatures.append((alg_id, sig))
-        alg = algorithms.by_id(alg_id)
-        if alg is None:
-            _warn(signer, ctx, "UNKNOWN_SIG_ALGORITHM", f"unknown signature algorithm {alg_id:#x}")
-            continue
-        supported.append((alg, sig))
+    try:
+        for alg_id, sig in _records(signatures, MAX_SIGNATURES_PER_SIGNER, "SIGNATURES", "SIGNATURE", signer, ctx):
+            signer.signatures.append((alg_id, sig))
+            alg = algorithms.by_id(alg_id)
+            if alg is None:
+                _warn(signer, ctx, "UNKNOWN_SIG_ALGORITHM", f"unknown signature algorithm {alg_id:#x}")
+                continue
+            supported.append((alg, sig))
+    except _Stopped:
+        return
     if not signer.signatures:
         _err(signer, ctx, "NO_SIGNATURES", "no signatures")
         return
@@ -215,19 +206,10 @@ def _parse(block: Buf, signer: ParsedSigner, ctx: SignerContext) -> None:
         _err(signer, ctx, "PUBLIC_KEY_MISMATCH_BETWEEN_CERTIFICATE_AND_SIGNATURES_RECORD", f"public key mismatch between certificate and signature record: <{(cert_key or b'').hex()}> vs <{signer.public_key.hex()}>")
         return
 
-    count = 0
-    while digests.remaining():
-        count += 1
-        if count > MAX_DIGESTS_PER_SIGNER:
-            _err(signer, ctx, "INPUT_TOO_MANY_DIGESTS", f"more than {MAX_DIGESTS_PER_SIGNER} digest records", raw=True)
-            return
-        try:
-            record = digests.slice()
-            alg_id = record.u32()
-            signer.content_digests.append((alg_id, record.prefixed_bytes()))
-        except Malformed:
-            _err(signer, ctx, "MALFORMED_DIGEST", f"malformed digest record #{count}")
-            return
+    try:
+        signer.content_digests.extend(_records(digests, MAX_DIGESTS_PER_SIGNER, "DIGESTS", "DIGEST", signer, ctx))
+    except _Stopped:
+        return
     sig_ids = [a for a, _ in signer.signatures]
     digest_ids = [a for a, _ in signer.content_digests]
     if sig_ids != digest_ids:
@@ -298,6 +280,29 @@ def _read_lineage(value: bytes, signer: ParsedSigner, ctx: SignerContext) -> Non
         _err(signer, ctx, code, f"{message}: {exc.message}", raw=True)
         if signer.lineage is None and exc.nodes:
             signer.lineage = Lineage(exc.nodes)
+
+
+class _Stopped(Exception):
+    """The signer's error is recorded; apksig stops reading this signer here."""
+
+
+def _records(seq: Buf, limit: int, plural: str, singular: str, signer, ctx):
+    """(algorithm id, value) records of a signer's signatures or digests, one at a time as
+    apksig reads them; past ``limit`` or on a malformed record the error is recorded and
+    :class:`_Stopped` ends the caller's loop."""
+    count = 0
+    while seq.remaining():
+        count += 1
+        if count > limit:
+            _err(signer, ctx, f"INPUT_TOO_MANY_{plural}", f"more than {limit} {singular.lower()} records", raw=True)
+            raise _Stopped
+        try:
+            record = seq.slice()
+            item = (record.u32(), record.prefixed_bytes())
+        except Malformed:
+            _err(signer, ctx, f"MALFORMED_{singular}", f"malformed {singular.lower()} record #{count}")
+            raise _Stopped from None
+        yield item
 
 
 def _malformed_certificate(cert: Certificate) -> bool:
