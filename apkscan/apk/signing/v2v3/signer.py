@@ -130,6 +130,16 @@ def _warn(signer: ParsedSigner, ctx: SignerContext, name: str, message: str, *, 
 
 
 def _parse(block: Buf, signer: ParsedSigner, ctx: SignerContext) -> None:
+    """apksig's signer parse: verify a signature over signed-data, and only then read it."""
+    try:
+        signed_data = _check_signatures(block, signer, ctx)
+        _read_signed_data(signed_data, signer, ctx)
+    except _Stopped:
+        return
+
+
+def _check_signatures(block: Buf, signer: ParsedSigner, ctx: SignerContext) -> Buf:
+    """The signatures over signed-data, strongest per platform level; raises _Stopped."""
     signed_data = block.slice()
     signed_bytes = bytes(signed_data.data[signed_data.pos : signed_data.end])
     v3 = ctx.scheme != "v2"
@@ -141,41 +151,42 @@ def _parse(block: Buf, signer: ParsedSigner, ctx: SignerContext) -> None:
     signer.public_key = block.prefixed_bytes()
 
     supported: list[tuple[SignatureAlgorithm, bytes]] = []
-    try:
-        for alg_id, sig in _records(signatures, MAX_SIGNATURES_PER_SIGNER, "SIGNATURES", "SIGNATURE", signer, ctx):
-            signer.signatures.append((alg_id, sig))
-            alg = algorithms.by_id(alg_id)
-            if alg is None:
-                _warn(signer, ctx, "UNKNOWN_SIG_ALGORITHM", f"unknown signature algorithm {alg_id:#x}")
-                continue
-            supported.append((alg, sig))
-    except _Stopped:
-        return
+    for alg_id, sig in _records(signatures, MAX_SIGNATURES_PER_SIGNER, "SIGNATURES", "SIGNATURE", signer, ctx):
+        signer.signatures.append((alg_id, sig))
+        alg = algorithms.by_id(alg_id)
+        if alg is None:
+            _warn(signer, ctx, "UNKNOWN_SIG_ALGORITHM", f"unknown signature algorithm {alg_id:#x}")
+            continue
+        supported.append((alg, sig))
     if not signer.signatures:
         _err(signer, ctx, "NO_SIGNATURES", "no signatures")
-        return
+        raise _Stopped
     lo, hi = (signer.min_sdk, signer.max_sdk) if v3 else (ctx.min_sdk, ctx.max_sdk)
     to_verify = algorithms.signatures_to_verify(supported, lo, hi)
     if not to_verify:
         _err(signer, ctx, "NO_SUPPORTED_SIGNATURES", f"no supported signatures for Android API levels {lo}-{hi}")
-        return
+        raise _Stopped
     key = crypto.load_public_key(signer.public_key)
     for alg, sig in to_verify:
         if key is None or crypto.key_type(key) != alg.key_type:
             _err(signer, ctx, "MALFORMED_PUBLIC_KEY", f"malformed {alg.key_type} public key in the signer record")
-            return
+            raise _Stopped
         try:
             digest_name, key_kind, pss = crypto.parse_jca(alg.jca)
             ok = crypto.verify_with_key(key, digest_name, key_kind, pss, signed_bytes, sig)
         except ApkScanError as exc:
             _err(signer, ctx, "VERIFY_EXCEPTION", f"failed to verify {alg.name} signature: {exc.message}")
-            return
+            raise _Stopped
         if not ok:
             _err(signer, ctx, "DID_NOT_VERIFY", f"{alg.name} signature over signed-data did not verify")
-            return
+            raise _Stopped
         signer.verified_algorithms.append(alg)
+    return signed_data
 
-    # A signature over signed-data verified: only now interpret it.
+
+def _read_signed_data(signed_data: Buf, signer: ParsedSigner, ctx: SignerContext) -> None:
+    """Certificates, SDK range, digests and attributes of verified signed-data; raises _Stopped."""
+    v3 = ctx.scheme != "v2"
     digests = signed_data.slice()
     certificates = signed_data.slice()
     if v3:
@@ -191,30 +202,27 @@ def _parse(block: Buf, signer: ParsedSigner, ctx: SignerContext) -> None:
         index += 1
         if index >= MAX_CERTIFICATES_PER_SIGNER:
             _err(signer, ctx, "INPUT_TOO_MANY_CERTIFICATES", f"more than {MAX_CERTIFICATES_PER_SIGNER} certificates", raw=True)
-            return
+            raise _Stopped
         der = certificates.prefixed_bytes()
         cert = certificate_from_der(der)
         if _malformed_certificate(cert):
             _err(signer, ctx, "MALFORMED_CERTIFICATE", f"malformed certificate #{index + 1}: {'; '.join(cert.parse_errors) or 'no public key'}")
-            return
+            raise _Stopped
         signer.certificates.append(cert)
     if not signer.certificates:
         _err(signer, ctx, "NO_CERTIFICATES", "no certificates")
-        return
+        raise _Stopped
     cert_key = apksig_public_key_der(signer.certificates[0].der)
     if cert_key != signer.public_key:
         _err(signer, ctx, "PUBLIC_KEY_MISMATCH_BETWEEN_CERTIFICATE_AND_SIGNATURES_RECORD", f"public key mismatch between certificate and signature record: <{(cert_key or b'').hex()}> vs <{signer.public_key.hex()}>")
-        return
+        raise _Stopped
 
-    try:
-        signer.content_digests.extend(_records(digests, MAX_DIGESTS_PER_SIGNER, "DIGESTS", "DIGEST", signer, ctx))
-    except _Stopped:
-        return
+    signer.content_digests.extend(_records(digests, MAX_DIGESTS_PER_SIGNER, "DIGESTS", "DIGEST", signer, ctx))
     sig_ids = [a for a, _ in signer.signatures]
     digest_ids = [a for a, _ in signer.content_digests]
     if sig_ids != digest_ids:
         _err(signer, ctx, "SIG_ALG_MISMATCH_BETWEEN_SIGNATURES_AND_DIGESTS_RECORDS", f"signature algorithms mismatch between signatures and digests records: {sig_ids} vs {digest_ids}")
-        return
+        raise _Stopped
     _parse_attributes(attributes, signer, ctx)
 
 
