@@ -3,10 +3,8 @@ and tamper facts survive the error they explain (issue 11, item 2)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
+from conftest import APKS, codes, fixture_tools
 
 from apkscan.apk.identify import identify
 from apkscan.apk.io.bytesource import BytesSource
@@ -16,14 +14,7 @@ from apkscan.policy.loader import load_policy
 from apkscan.rules.loader import load_ruleset
 from apkscan.scan import evaluate, incomplete, unscannable
 
-REPO = Path(__file__).resolve().parents[1]
-APKS = REPO / "fixtures" / "apks"
-sys.path.insert(0, str(REPO / "fixtures"))
-import tamper as tamper_tools  # noqa: E402  (fixtures/tamper.py: byte-level APK edits)
-
-
-def codes(issues) -> set[str]:
-    return {i.code for i in issues}
+tamper_tools = fixture_tools()
 
 
 def test_a_full_read_says_every_part_was_read():

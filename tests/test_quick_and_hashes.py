@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 from cli_helpers import evidence_unchanged  # noqa: F401
@@ -21,9 +20,7 @@ from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.apk.signing import digests
 from apkscan.apk.signing.v1.entry_digests import plan_entry_digests
 
-ROOT = Path(__file__).resolve().parents[1]
-APKS = ROOT / "fixtures" / "apks"
-KEYS = ROOT / "fixtures" / "keys"
+from conftest import APKS, KEYS, REPO as ROOT  # noqa: E402
 pytestmark = pytest.mark.usefixtures("evidence_unchanged")
 BLOB = digests.PARALLEL_MIN_SIZE + (1 << 20)
 
