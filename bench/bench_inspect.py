@@ -7,6 +7,7 @@ Then runs, each in its own process so peak RSS and CPU time are that tool's alon
 
   sha256          a plain streaming sha256 pass over the file (the I/O floor)
   apkscan         apkscan inspect --json FILE (full verification, file SHA-256)
+  apkscan-no-v4   the same with --no-idsig (no fs-verity tree of the file to build)
   apkscan-quick   apkscan inspect --quick --json FILE (signatures only, content not checked)
   androguard      androguard.core.apk.APK(FILE) + get_certificates() (no signature checks)
   apksigner       apksigner verify -v --print-certs FILE (the JVM reference)
@@ -72,6 +73,8 @@ def command(tool: str, apk: Path) -> list[str]:
     apkscan = [sys.executable, "-m", "apkscan"]
     if tool == "apkscan":
         return apkscan + ["inspect", "--json", "-", str(apk)]
+    if tool == "apkscan-no-v4":
+        return apkscan + ["inspect", "--no-idsig", "--json", "-", str(apk)]
     if tool == "apkscan-quick":
         return apkscan + ["inspect", "--quick", "--json", "-", str(apk)]
     if tool == "apkscan-scan":
@@ -123,7 +126,7 @@ def main() -> None:
         apk = args.apk or build_apk(tmp, args.size_mib)
         size = apk.stat().st_size
         signer = ["apksigner"] if shutil.which("apksigner") else []
-        tools = ["sha256", "apkscan", "apkscan-quick"] + ([] if args.no_androguard else ["androguard"]) + signer
+        tools = ["sha256", "apkscan", "apkscan-no-v4", "apkscan-quick"] + ([] if args.no_androguard else ["androguard"]) + signer
         print(f"\nAPK: {size / (1 << 20):.0f} MiB ({apk.name}, .idsig beside: {Path(str(apk) + '.idsig').exists()}), "
               f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, median of {args.repeat} rounds\n")
         table(rounds(tools, apk, args.repeat), "apksigner" if signer else "sha256")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from apkscan.apk.crypto.algorithms import ContentDigest
@@ -274,6 +273,8 @@ class _Helper:
     """One worker thread applying ``work`` to each piece in order, at most IN_FLIGHT behind."""
 
     def __init__(self, work):
+        from concurrent.futures import ThreadPoolExecutor  # only big files need threads: keeps start-up short
+
         self.work = work
         self.pool = ThreadPoolExecutor(max_workers=1)
         self.pending: deque = deque()

@@ -163,8 +163,12 @@ class _State:
         apk_signers = self._verify_entries(sections, remaining)
         if self.scheme.errors:
             return
+        self._finish(apk_signers)
+
+    def _finish(self, apk_signers: list[_Signer]) -> None:
+        """Every entry verified: note unprotected META-INF entries, mark the signers verified."""
         protected = {MANIFEST_NAME} | {n for s in apk_signers for n in (s.block.name, s.sf.name)}
-        for entry in zip.entries:
+        for entry in self.zip.entries:
             if entry.name.startswith("META-INF/") and not entry.name.endswith("/") and entry.name not in protected:
                 self.warnings.add(warning("JAR_SIG_UNPROTECTED_ZIP_ENTRY", f"{entry.name} not protected by signature; unauthorized modifications to this JAR entry will not be detected"))
         if self.quick:
