@@ -17,6 +17,7 @@ from typing import Any
 
 from apkscan.apk.crypto.interop import androidqf_name, serial_decimal
 from apkscan.apk.model import Certificate
+from apkscan.apk.crypto.asn1 import Asn1Error, read_tlv
 
 MAX_PARSE_SIZE = 1 << 20  # hash any size, but parse names only of certificates up to 1 MiB
 
@@ -93,27 +94,15 @@ Rdns = list[list[tuple[str, str]]]  # RDN sequence as encoded: [[(oid, value), .
 
 
 def _tlv(buf: bytes, pos: int, end: int) -> tuple[int, int, int, int]:
-    """(tag byte, header start, content start, content end) of the element at ``pos``."""
-    if pos + 2 > end:
-        raise ValueError("truncated ASN.1 header")
-    tag = buf[pos]
-    if tag & 0x1F == 0x1F:
-        raise ValueError("high-tag-number form not expected here")
-    first = buf[pos + 1]
-    hdr = pos + 2
-    if first < 0x80:
-        length = first
-    elif first == 0x80:
-        raise ValueError("indefinite length")
-    else:
-        n = first & 0x7F
-        if n > 4 or hdr + n > end:
-            raise ValueError("bad ASN.1 length")
-        length = int.from_bytes(buf[hdr:hdr + n], "big")
-        hdr += n
-    if hdr + length > end:
-        raise ValueError("ASN.1 element runs past its parent")
-    return tag, pos, hdr, hdr + length
+    """(tag byte, header start, content start, content end), DER-like only: indefinite
+    lengths and high tag numbers are left to asn1crypto (the caller's fallback)."""
+    try:
+        el = read_tlv(buf, pos, end)
+    except Asn1Error as exc:
+        raise ValueError(str(exc)) from None
+    if el.end != el.content_end or el.number >= 0x1F:
+        raise ValueError("indefinite length or high-tag-number form not expected here")
+    return buf[pos], el.start, el.content_start, el.content_end
 
 
 def _tbs_children(der: bytes) -> list[tuple[int, int, int, int]]:

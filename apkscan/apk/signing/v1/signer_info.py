@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 
 from apkscan.apk.crypto import pkcs7
+from apkscan.apk.crypto.asn1 import Asn1Error
 from apkscan.apk.crypto import signatures as crypto
 from apkscan.apk.crypto.certificates import apksig_public_key_der
 from apkscan.apk.signing.common import Sdk
@@ -69,7 +70,7 @@ def _signed_attrs_match(sd: pkcs7.SignedData, si: pkcs7.SignerInfo, sf_bytes: by
         attrs = pkcs7.parse_signed_attributes(si.signed_attrs)
     except pkcs7.Pkcs7Error as exc:
         raise fail("JAR_SIG_PARSE_EXCEPTION", str(exc)) from None
-    except pkcs7.Asn1Error as exc:
+    except Asn1Error as exc:
         raise fail("JAR_SIG_VERIFY_EXCEPTION", f"failed to parse signed attributes: {exc}") from None
     try:
         if max_sdk >= Sdk.N:  # content type is checked from Android N on
@@ -82,6 +83,6 @@ def _signed_attrs_match(sd: pkcs7.SignedData, si: pkcs7.SignerInfo, sf_bytes: by
         if value is None:
             raise fail("JAR_SIG_VERIFY_EXCEPTION", "no content digest in signed attributes")
         expected = pkcs7.decode_octets(*value)
-    except (pkcs7.Pkcs7Error, pkcs7.Asn1Error) as exc:
+    except (pkcs7.Pkcs7Error, Asn1Error) as exc:
         raise fail("JAR_SIG_PARSE_EXCEPTION", f"bad signed attribute: {exc}") from None
     return hashlib.new(pkcs7.DIGEST_OIDS[si.digest_oid][1], sf_bytes).digest() == expected

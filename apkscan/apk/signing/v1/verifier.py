@@ -18,6 +18,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from apkscan.apk.crypto import pkcs7
+from apkscan.apk.crypto.asn1 import Asn1Error
 from apkscan.apk.signing.v1 import jar_manifest as jm
 from apkscan.apk.crypto.certificates import certificate_from_der
 from apkscan.apk.model import Certificate, SchemeResult, SignerResult
@@ -232,7 +233,7 @@ class _State:
         bname, sfname = signer.block.name, signer.sf.name
         try:
             sd = pkcs7.parse_signed_data(block)
-        except (pkcs7.Asn1Error, pkcs7.Pkcs7Error) as exc:
+        except (Asn1Error, pkcs7.Pkcs7Error) as exc:
             res.errors.append(error("JAR_SIG_PARSE_EXCEPTION", f"failed to parse JAR signature {bname}: {exc}"))
             return
         certs, cert_error = _set_certificates(res, sd)
@@ -338,6 +339,6 @@ def _fill_present_certificates(zip: ZipArchive, signer: _Signer) -> None:
     """Certificates of a block verification never reached (present, not verified)."""
     try:
         sd = pkcs7.parse_signed_data(zip.read(signer.block, MAX_METADATA_SIZE))
-    except (ApkScanError, pkcs7.Asn1Error, pkcs7.Pkcs7Error):
+    except (ApkScanError, Asn1Error, pkcs7.Pkcs7Error):
         return
     _set_certificates(signer.result, sd)
