@@ -45,14 +45,18 @@ class ByteSource:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise LimitExceeded("INPUT_TIMEOUT", "time budget for this input exhausted")
 
-    def read(self, offset: int, length: int) -> bytes:
-        """Exactly ``length`` bytes at ``offset``, or ``ApkFormatError`` if out of range."""
+    def _check_read(self, offset: int, length: int) -> None:
+        """Every read passes here: the time budget, then the bounds."""
         self.check_deadline()
         if offset < 0 or length < 0 or offset + length > self.size:
             raise ApkFormatError(
                 "ZIP_OUT_OF_BOUNDS",
-                f"read of {length} bytes at offset {offset} is outside the {self.size}-byte file",
+                f"read of {length} bytes at offset {offset} is outside the {self.size}-byte input",
             )
+
+    def read(self, offset: int, length: int) -> bytes:
+        """Exactly ``length`` bytes at ``offset``, or ``ApkFormatError`` if out of range."""
+        self._check_read(offset, length)
         first = os.pread(self._fd, length, self._base + offset)
         if len(first) == length:  # the usual case: the kernel's copy is the only one
             return first
@@ -97,12 +101,7 @@ class BytesSource(ByteSource):
         self._fd = -1
 
     def read(self, offset: int, length: int) -> bytes:
-        self.check_deadline()
-        if offset < 0 or length < 0 or offset + length > self.size:
-            raise ApkFormatError(
-                "ZIP_OUT_OF_BOUNDS",
-                f"read of {length} bytes at offset {offset} is outside the {self.size}-byte input",
-            )
+        self._check_read(offset, length)
         return bytes(self._data[offset : offset + length])
 
     def close(self) -> None:
