@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 from cli_helpers import evidence_unchanged  # noqa: F401
@@ -113,3 +114,42 @@ def test_a_byte_changed_in_a_large_stored_entry_fails_v1_from_the_pass(big_store
     assert not identity.verified
     codes = {i.code for i in identity.verification.schemes["v1"].errors}
     assert "JAR_SIG_ZIP_ENTRY_DIGEST_DID_NOT_VERIFY" in codes
+
+
+def _many_names_one_payload(tmp_path) -> Path:
+    """Hostile: 40 central-directory names over ONE 2 MiB stored payload, each with a
+    MANIFEST.MF digest, so a naive planner would hash the same bytes 40 times per pass."""
+    import base64
+    import struct
+
+    from conftest import fixture_tools
+
+    tools = fixture_tools()
+    payload = os.urandom(2 << 20)
+    digest = base64.b64encode(hashlib.sha256(payload).digest()).decode()
+    names = [f"assets/n{i:02d}" for i in range(40)]
+    mf = "Manifest-Version: 1.0\r\n\r\n" + "".join(f"Name: {n}\r\nSHA-256-Digest: {digest}\r\n\r\n" for n in names)
+    path = tmp_path / "many-names.apk"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("META-INF/MANIFEST.MF", mf)
+        for n in names:
+            zf.writestr(zipfile.ZipInfo(n), payload if n == names[0] else b"x", compress_type=zipfile.ZIP_STORED)
+    data = bytearray(path.read_bytes())
+    first = tools.record(bytes(data), names[0])
+    for n in names[1:]:  # point every other name at the first payload, sizes and CRC included
+        rec = tools.record(bytes(data), n)
+        struct.pack_into("<III", data, rec.offset + 16, first.crc32, first.compressed_size, first.uncompressed_size)
+        struct.pack_into("<I", data, rec.offset + 42, first.local_offset)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_many_names_over_one_payload_are_hashed_once_in_the_pass(tmp_path):
+    path = _many_names_one_payload(tmp_path)
+    with ByteSource(path) as src:
+        archive = ZipArchive.open(src)
+        assert "TAMPER_OVERLAPPING_ENTRIES" in {i.code for i in archive.tamper}
+        plan = plan_entry_digests(archive, 24, 2**31 - 1)
+    assert len(plan) == 1  # the rest stay with v1's own (bounded, reported) path
+    identity = identify(path, min_sdk=21)
+    assert not identity.verified and "TAMPER_OVERLAPPING_ENTRIES" in {i.code for i in identity.tamper}
