@@ -153,3 +153,15 @@ def test_many_names_over_one_payload_are_hashed_once_in_the_pass(tmp_path):
     assert len(plan) == 1  # the rest stay with v1's own (bounded, reported) path
     identity = identify(path, min_sdk=21)
     assert not identity.verified and "TAMPER_OVERLAPPING_ENTRIES" in {i.code for i in identity.tamper}
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "sarif", "html"])
+def test_scan_quick_says_content_digests_not_checked_in_every_format(fmt, tmp_path):
+    out = tmp_path / f"report.{fmt}"
+    proc = run("scan", "--quick", "-q", f"--{fmt}", str(out), str(APKS / "wechat-tencent-subject.apk"))
+    assert proc.returncode in (0, 1), proc.stderr
+    text = out.read_text(encoding="utf-8-sig")
+    assert ("not checked" in text) or ("CONTENT_DIGESTS_NOT_CHECKED" in text)
+    if fmt == "json":
+        app = json.loads(text)["apps"][0]
+        assert app["verified"] is False and app["identity"]["completeness"]["content_digests"] == "not checked"
