@@ -321,12 +321,13 @@ def compute_digests(
         entry_ranges.add(r.start, r.start + r.length, list(entry_hashers[i].values()))
     file_verity = MerkleTree(source.size) if want_verity_root else None
     helpers = []
-    if threaded:  # balance: file hashes + v1 entries | fs-verity tree | content digests (reader)
+    if threaded:  # one thread each: file hashes | v1 entries | fs-verity tree | content digests (reader)
         def file_work(piece: bytes, pos: int) -> None:
             for h in whole.values():
                 h.update(piece)
-            entry_ranges.feed(memoryview(piece), pos)
         helpers.append(_Helper(file_work))
+        if entry_ranges.ranges:
+            helpers.append(_Helper(lambda piece, pos: entry_ranges.feed(memoryview(piece), pos)))
         if file_verity is not None:
             helpers.append(_Helper(lambda piece, pos: file_verity.update(memoryview(piece))))
     _read_once(source, helpers, ranges, None if threaded else [*whole.values(), *([file_verity] if file_verity else [])])
