@@ -298,6 +298,7 @@ class Completeness:
 
     def done(self, part: str) -> None:
         self.state[part] = "read"
+        self.why.pop(part, None)
 
     def skip(self, part: str, why: str) -> None:
         self.state[part], self.why[part] = "not checked", why
