@@ -10,7 +10,8 @@ Then runs, each in its own process so peak RSS and CPU time are that tool's alon
   apkscan-no-v4   the same with --no-idsig (no fs-verity tree of the file to build)
   apkscan-quick   apkscan inspect --quick --json FILE (signatures only, content not checked)
   androguard      androguard.core.apk.APK(FILE) + get_certificates() (no signature checks)
-  apksigner       apksigner verify -v --print-certs FILE (the JVM reference)
+  apksigner       apksigner verify -v --print-certs FILE (the JVM reference; checks the .idsig)
+  apksigner-no-v4 the same on a hard link without the .idsig (v1+v2+v3 only)
 
 and on one small fixture APK the whole process of `apkscan inspect`, `apkscan scan` and
 `apksigner verify`. Every round runs every tool once, so ratios compare tools under the
@@ -81,7 +82,22 @@ def command(tool: str, apk: Path) -> list[str]:
         return apkscan + ["scan", "-q", "--json", "-", str(apk)]
     if tool == "apksigner":
         return ["apksigner", "verify", "-v", "--print-certs", str(apk)]
+    if tool == "apksigner-no-v4":  # a hard link without the .idsig beside it: v1+v2+v3 only
+        return ["apksigner", "verify", "-v", "--print-certs", str(no_v4_link(apk))]
     return [sys.executable, "-c", CHILD[tool], str(apk)]
+
+
+def no_v4_link(apk: Path) -> Path:
+    """The same bytes under another name in a fresh folder, so apksigner finds no .idsig."""
+    folder = Path(tempfile.gettempdir()) / f"apkscan-bench-nov4-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    link = folder / apk.name
+    if not link.exists():
+        try:
+            os.link(apk, link)
+        except OSError:
+            shutil.copyfile(apk, link)
+    return link
 
 
 def measure_one(tool: str, apk: Path) -> tuple[float, float, float, int]:
@@ -127,12 +143,15 @@ def main() -> None:
         size = apk.stat().st_size
         signer = ["apksigner"] if shutil.which("apksigner") else []
         tools = ["sha256", "apkscan", "apkscan-no-v4", "apkscan-quick"] + ([] if args.no_androguard else ["androguard"]) + signer
+        if signer and Path(str(apk) + ".idsig").exists():
+            tools.append("apksigner-no-v4")
         print(f"\nAPK: {size / (1 << 20):.0f} MiB ({apk.name}, .idsig beside: {Path(str(apk) + '.idsig').exists()}), "
               f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, median of {args.repeat} rounds\n")
         table(rounds(tools, apk, args.repeat), "apksigner" if signer else "sha256")
         print(f"\nSmall APK: {SMALL_APK.name}, whole process\n")
         table(rounds(["apkscan", "apkscan-scan"] + signer, SMALL_APK, args.repeat), "apksigner" if signer else "apkscan")
     finally:
+        shutil.rmtree(Path(tempfile.gettempdir()) / f"apkscan-bench-nov4-{os.getpid()}", ignore_errors=True)
         if args.keep:
             print(f"kept {tmp}", file=sys.stderr)
         else:
