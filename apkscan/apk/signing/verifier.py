@@ -1,8 +1,8 @@
 """apksigner's overall verdict, assembled from one verifier per scheme.
 
 Mirrors ``ApkVerifier.verify`` of apksig: which schemes a platform in the SDK range
-[min_sdk, max_sdk] would check (v3.1 from 33, v3 from 28, v2 from 24, v1 below 24 or
-when no signing-block scheme exists), in which order errors stop the verdict, the
+[min_sdk, max_sdk] would check (``common.SchemePlan``: v3.1 from 33, v3 from 28, v2 from 24,
+v1 below 24 or when no signing-block scheme exists), in which order errors stop the verdict, the
 cross-scheme rules (v1 and v2 signers must match, v3's past signer must be the v1/v2
 signer or the root of its lineage, v4 must agree with v2/v3) and the target-SDK >= 30
 requirement for v2+.
@@ -11,9 +11,10 @@ Unlike apksig we evaluate *every* scheme present, even those the verdict ignores
 reports can say "v2 present and verified, but not used on this SDK range". Which schemes
 decided the verdict is ``VerificationResult.verified_using``.
 
-The file is read once for the signing-block schemes: their blocks are parsed first to
-learn which content digests are needed, then ``digests.compute_digests`` makes one
-sequential pass computing those digests together with the whole-file hashes.
+The file is read once: the blocks are parsed first to learn which content digests are
+needed and MANIFEST.MF to learn which large entries v1 will digest, then
+``digests.compute_digests`` makes one sequential pass computing all of them together with
+the whole-file hashes. ``quick`` skips that pass (signatures only, never "verified").
 """
 
 from __future__ import annotations

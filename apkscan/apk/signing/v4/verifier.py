@@ -6,7 +6,7 @@ signers and sign the same content digest; with v3.1 there are two v4 signers).
 
 The signature covers the APK's size and the fs-verity root of the *whole* APK file
 (SHA-256, 4 KiB pages, no salt), so verifying needs the root from the single file pass
-(``digests.compute_digests``). Reading the ``.idsig`` file itself is ``v4_file``.
+(``digests.compute_digests``). Reading the ``.idsig`` file itself is ``v4.idsig``.
 """
 
 from __future__ import annotations
