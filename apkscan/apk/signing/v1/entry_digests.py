@@ -30,7 +30,7 @@ def plan_entry_digests(zip: ZipArchive, min_sdk: int, max_sdk: int) -> dict[int,
         return {}
     try:
         _main, sections = jm.parse(zip.read(manifest, MAX_MANIFEST))
-    except (ApkScanError, ValueError, IndexError):
+    except Exception:  # noqa: BLE001 - advisory only: v1 reads MANIFEST.MF itself and reports why
         return {}
     by_name = {s.name: s for s in sections if s.name is not None}
     out: dict[int, EntryRange] = {}
