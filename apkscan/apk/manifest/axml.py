@@ -146,15 +146,8 @@ def top_chunk_types(xml: bytes) -> list[int]:
         return []
 
 
-def iter_start_elements(xml: bytes, *, chunk: str = "apksig", index: int = 0):
-    """Yield every start element in document order; raises AxmlError where apksig would fail.
-
-    ``chunk`` picks the tree: ``"apksig"`` the first RES_XML chunk (apksig's
-    ``AndroidBinXmlParser``, which decides minSdkVersion for the verifier); ``"framework"``
-    the file's first chunk whatever its type (``ResXMLTree::setTo`` does not check it, so
-    that is what the package manager installs); ``"xml"`` the ``index``-th RES_XML chunk.
-    """
-    buf = memoryview(xml)
+def _select_tree(buf: memoryview, chunk: str, index: int) -> memoryview:
+    """The chunk ``iter_start_elements`` walks (see there); AxmlError when there is none."""
     if chunk == "framework":
         body = next((c for _, _, c in _chunks(buf)), None)
     elif chunk == "xml":
@@ -164,6 +157,34 @@ def iter_start_elements(xml: bytes, *, chunk: str = "apksig", index: int = 0):
         body = next((c for t, _, c in _chunks(buf) if t == RES_XML_TYPE), None)
     if body is None:
         raise AxmlError("no XML chunk in file")
+    return body
+
+
+def _read_attrs(el: "Element", contents, a_start: int, a_size: int, a_count: int, pool, res_map) -> None:
+    """The element's attributes (bounds checked by the caller); a too-small record size is
+    kept as ``attr_error``: apksig fails only if it reads this element's attributes."""
+    if a_count and a_size < 20:
+        el.attr_error = f"attribute size {a_size} too small"
+        return
+    for i in range(a_count):
+        off = a_start + i * a_size
+        a_ns, a_name, a_raw = struct.unpack_from("<III", contents, off)
+        vtype, data = struct.unpack_from("<Bi", contents, off + 15)
+        rid = 0
+        if res_map is not None and a_name < len(res_map) // 4:
+            (rid,) = struct.unpack_from("<I", res_map, a_name * 4)
+        el.raw_attrs.append(Attr(a_ns, a_name, rid, vtype, data, pool, a_raw))
+
+
+def iter_start_elements(xml: bytes, *, chunk: str = "apksig", index: int = 0):
+    """Yield every start element in document order; raises AxmlError where apksig would fail.
+
+    ``chunk`` picks the tree: ``"apksig"`` the first RES_XML chunk (apksig's
+    ``AndroidBinXmlParser``, which decides minSdkVersion for the verifier); ``"framework"``
+    the file's first chunk whatever its type (``ResXMLTree::setTo`` does not check it, so
+    that is what the package manager installs); ``"xml"`` the ``index``-th RES_XML chunk.
+    """
+    body = _select_tree(memoryview(xml), chunk, index)
     pool: _StringPool | None = None
     res_map: memoryview | None = None
     depth, count = 0, 0
@@ -198,15 +219,5 @@ def iter_start_elements(xml: bytes, *, chunk: str = "apksig", index: int = 0):
                 raise AxmlError(f"more than {MAX_ELEMENTS} elements")
             depth += 1
             el = Element(depth, pool.get(name_id), "" if ns_id == 0xFFFFFFFF else pool.get(ns_id))
-            if a_count and a_size < 20:
-                el.attr_error = f"attribute size {a_size} too small"
-                a_count = 0
-            for i in range(a_count):
-                off = a_start + i * a_size
-                a_ns, a_name, a_raw = struct.unpack_from("<III", contents, off)
-                vtype, data = struct.unpack_from("<Bi", contents, off + 15)
-                rid = 0
-                if res_map is not None and a_name < len(res_map) // 4:
-                    (rid,) = struct.unpack_from("<I", res_map, a_name * 4)
-                el.raw_attrs.append(Attr(a_ns, a_name, rid, vtype, data, pool, a_raw))
+            _read_attrs(el, contents, a_start, a_size, a_count, pool, res_map)
             yield el
