@@ -165,3 +165,43 @@ def test_scan_quick_says_content_digests_not_checked_in_every_format(fmt, tmp_pa
     if fmt == "json":
         app = json.loads(text)["apps"][0]
         assert app["verified"] is False and app["identity"]["completeness"]["content_digests"] == "not checked"
+
+
+_TEST_VENDOR = """schema: apkscan-rules/1
+pack: testvendor
+vendor: TestVendor
+version: "2026.11.29"
+reviewed: "2026-11-29"
+sources:
+  S1: "fixtures/keys/test-rsa.pem: the vendor key in this test"
+certificates:
+  - id: TV_KEY
+    sha256: 3400f8cb881670708bd665c5ae32ae27bb3a1bac6b3f0dc572c6c1b2b796ba81
+    confidence: high
+    references: [S1]
+rules:
+  - id: testvendor.clean
+    app: Clean Notes
+    match:
+      package: [com.example.clean]
+      certificates: [TV_KEY]
+    references: [S1]
+"""
+
+
+def _findings(tmp_path, *extra: str) -> list[tuple[str, str]]:
+    rules = tmp_path / "rules"
+    rules.mkdir(exist_ok=True)
+    (rules / "testvendor.yaml").write_text(_TEST_VENDOR)
+    proc = run("scan", *extra, "--no-builtin-rules", "--rules", str(rules), "--policy", "vendor-watch", "-q",
+               "--json", "-", str(APKS / "clean-v1v2v3.apk"))
+    app = json.loads(proc.stdout)["apps"][0]
+    return sorted((f["kind"], f["strength"]) for f in app["findings"])
+
+
+def test_quick_never_accuses_a_genuinely_signed_vendor_app(tmp_path):
+    """Built to fool --quick: the vendor's own key signs the app. Nothing is verified in quick
+    mode, so 'no verified vendor key' must not turn into impersonation or forged-certificate."""
+    assert _findings(tmp_path) == [("app", "confirmed")]
+    quick = _findings(tmp_path, "--quick")
+    assert {k for k, _ in quick} == {"app"} and all(s != "confirmed" for _, s in quick)

@@ -61,6 +61,9 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView,
         publisher = [_as_claim(e) for e in publisher]
     vendor_keys = cert_evidence(vendor_known, view)
     exact = {p for r in pack.rules for p in r.packages}
+    # --quick: signatures checked, content not; nothing is verified, so "no verified key" proves
+    # nothing either: no impersonation, forged or planted claim (counterfeit needs no verdict)
+    unchecked = identity.completeness.state.get("content_digests") == "not checked"
     out: list[Finding] = []
     for rule in pack.rules:
         if rule.kind == "sdk":
@@ -70,7 +73,7 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView,
         own = _rule_evidence(rule, identity, view, exact)
         if not own:
             continue
-        impostor = _impersonation(rule, pack, own, vendor_keys, view)
+        impostor = None if unchecked else _impersonation(rule, pack, own, vendor_keys, view)
         if impostor is not None:
             own = [_as_claim(e) for e in own]
         extra = [e for e in vendor_certs + publisher if e not in own]
@@ -83,7 +86,7 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView,
                            strength=_strength(vendor_certs + publisher),
                            evidence=vendor_certs + publisher, pack=pack.name,
                            message=_vendor_message(pack, vendor_certs + publisher)))
-    return out + misplaced_findings(pack, view) + counterfeit
+    return out + ([] if unchecked else misplaced_findings(pack, view)) + counterfeit
 
 
 def _vendor_message(pack: RulePack, evidence: list[Evidence]) -> str:
