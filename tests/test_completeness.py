@@ -78,3 +78,44 @@ def test_local_header_facts_are_not_a_side_effect_of_a_copy():
     assert "TAMPER_LOCAL_METHOD_MISMATCH" not in codes(before)  # a snapshot stays what it was
     assert "TAMPER_LOCAL_METHOD_MISMATCH" in codes(archive.tamper)  # the archive's facts do not lose it
     assert codes(archive.central_tamper) == codes(before)
+
+
+def test_a_genuine_vendor_app_out_of_time_is_not_called_an_impersonation(tmp_path):
+    """Built to fool the partial scan: the vendor key signs the app, but the budget ran out
+    before the signatures were read. The package still matches; no key claim is made."""
+    from apkscan.rules.loader import load_ruleset as load
+
+    rules = tmp_path / "testvendor.yaml"
+    rules.write_text(TEST_VENDOR_RULES)
+    ruleset = load([rules], builtin=False)
+    full = evaluate(identify(APKS / "clean-v1v2v3.apk"), ruleset, load_policy("vendor-watch"), source="x")
+    assert [(f.kind, f.strength) for f in full.findings] == [("app", "confirmed")]
+    identity = identify(APKS / "clean-v1v2v3.apk")
+    identity.verification = None
+    identity.completeness.state.update(signatures="not read", content_digests="not read")
+    identity.errors.append(error("INPUT_TIMEOUT", "time budget for this input exhausted"))
+    identity.completeness.stopped("INPUT_TIMEOUT")
+    partial = evaluate(identity, ruleset, load_policy("vendor-watch"), source="x")
+    assert {f.kind for f in partial.findings} == {"app"}
+
+
+TEST_VENDOR_RULES = """schema: apkscan-rules/1
+pack: testvendor
+vendor: TestVendor
+version: "2026.11.29"
+reviewed: "2026-11-29"
+sources:
+  S1: "fixtures/keys/test-rsa.pem: the vendor key in this test"
+certificates:
+  - id: TV_KEY
+    sha256: 3400f8cb881670708bd665c5ae32ae27bb3a1bac6b3f0dc572c6c1b2b796ba81
+    confidence: high
+    references: [S1]
+rules:
+  - id: testvendor.clean
+    app: Clean Notes
+    match:
+      package: [com.example.clean]
+      certificates: [TV_KEY]
+    references: [S1]
+"""

@@ -61,9 +61,11 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView,
         publisher = [_as_claim(e) for e in publisher]
     vendor_keys = cert_evidence(vendor_known, view)
     exact = {p for r in pack.rules for p in r.packages}
-    # --quick: signatures checked, content not; nothing is verified, so "no verified key" proves
-    # nothing either: no impersonation, forged or planted claim (counterfeit needs no verdict)
-    unchecked = identity.completeness.state.get("content_digests") == "not checked"
+    # --quick (content not checked) or signatures never read (timeout, limit): nothing could be
+    # verified, so "no verified vendor key" proves nothing: no impersonation, forged or planted
+    # claim (counterfeit needs no verdict)
+    c = identity.completeness
+    unchecked = c.state.get("content_digests") == "not checked" or (identity.origin == "apk" and "signatures" in c.why)
     out: list[Finding] = []
     for rule in pack.rules:
         if rule.kind == "sdk":
