@@ -18,12 +18,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from apkscan.ranks import VERDICT_RANK
 from apkscan.issues import Issue, Severity
 
 MAX_DOCUMENT_BYTES = 1 << 30  # a 10,000-app scan document is ~140 MiB
 DIRECT = ""  # source key of APKs given directly (files and folders on the command line)
 CHAIN_SEPARATOR = " ▸ "  # as apkscan.sources.interface.chain_display writes it
-_RANK = {"prohibited": 3, "review": 2, "allowed": 1}
+_RANK = VERDICT_RANK
 EXIT_SAME, EXIT_WORSE, EXIT_USAGE = 0, 1, 2
 
 

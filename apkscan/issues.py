@@ -38,6 +38,16 @@ class Issue:
         return f"{self.code}: {self.message}"
 
 
+def unique(issues) -> list[Issue]:
+    """Issues in order, each (code, message) once: schemes and stages report some facts twice."""
+    seen, out = set(), []
+    for i in issues:
+        if (i.code, i.message) not in seen:
+            seen.add((i.code, i.message))
+            out.append(i)
+    return out
+
+
 def error(code: str, message: str) -> Issue:
     return Issue(code, message, Severity.ERROR)
 

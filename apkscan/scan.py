@@ -176,8 +176,9 @@ def evaluate(identity: ApkIdentity, rules: RuleSet, policy: Policy, *, source: s
 
 
 def unscannable(identity: ApkIdentity) -> bool:
-    """Nothing to match at all: the file could not be opened as an APK."""
-    return not identity.readable or identity.manifest is None
+    """Nothing to match at all: no manifest was read. Decided by what identify states it
+    read, not by error codes: a timed-out APK whose manifest was read is still matched."""
+    return not identity.completeness.has("manifest")
 
 
 def incomplete(identity: ApkIdentity) -> list[Issue]:
@@ -210,7 +211,7 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
          min_sdk: int | None = None, max_sdk: int | None = None,
          progress: Callable[[str], None] | None = None, runner: Runner | None = None,
          on_records: Callable[[list[Any]], None] | None = None, store: str | None = None,
-         rehash: bool = False) -> ScanResult:
+         rehash: bool = False, identify_options: dict[str, Any] | None = None) -> ScanResult:
     """Scan every input of every source, in order; never raises for a bad input.
 
     ``runner`` does the units of work (default :func:`sequential`; ``apkscan.batch.pool``
@@ -222,8 +223,10 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
     sources = list(sources)
     result = ScanResult(rules=rules.meta(), policy=policy.meta(), started_at=_now(),
                         inputs=[s.description for s in sources],
-                        options={"deep": deep, "min_sdk": min_sdk, "max_sdk": max_sdk})
-    settings = ScanSettings(rules, policy, deep, {"min_sdk": min_sdk}, store=store, rehash=rehash)
+                        options={"deep": deep, "min_sdk": min_sdk, "max_sdk": max_sdk, **(identify_options or {})})
+    quick = bool((identify_options or {}).get("quick"))
+    settings = ScanSettings(rules, policy, deep, {"min_sdk": min_sdk, **(identify_options or {})},
+                            store=None if quick else store, rehash=rehash)  # --quick never reads the file: no store key
     if max_sdk is not None:
         settings.sdk_kwargs["max_sdk"] = max_sdk
     sink = _Sink(result, on_records)

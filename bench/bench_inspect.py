@@ -1,18 +1,23 @@
-"""Benchmark: `apkscan inspect` on a big APK beside androguard, apksigner and sha256.
+"""Benchmark: apkscan on a big APK and a small one, beside apksigner, sha256 and androguard.
 
 Builds a signed APK of --size-mib (default 1024) in a temporary folder (never in the
 repo): the entries of a small fixture plus one incompressible stored asset, signed
-v1+v2+v3 by Debian's apksigner with the committed test key. Then runs, each in its own
-process so peak RSS is that tool's alone:
+v1+v2+v3+v4 by Debian's apksigner with the committed test key (the .idsig lies beside it).
+Then runs, each in its own process so peak RSS and CPU time are that tool's alone:
 
-  sha256      a plain streaming sha256 pass over the file (the I/O floor)
-  apkscan     apkscan inspect --json FILE
-  androguard  androguard.core.apk.APK(FILE) + get_certificates() (no signature checks)
-  apksigner   apksigner verify -v --print-certs FILE (the JVM reference)
+  sha256          a plain streaming sha256 pass over the file (the I/O floor)
+  apkscan         apkscan inspect --json FILE (full verification, file SHA-256)
+  apkscan-no-v4   the same with --no-idsig (no fs-verity tree of the file to build)
+  apkscan-quick   apkscan inspect --quick --json FILE (signatures only, content not checked)
+  androguard      androguard.core.apk.APK(FILE) + get_certificates() (no signature checks)
+  apksigner       apksigner verify -v --print-certs FILE (the JVM reference; checks the .idsig)
+  apksigner-no-v4 the same on a hard link without the .idsig (v1+v2+v3 only)
 
-and prints wall time, peak RSS and the ratio to sha256 for each, as a Markdown table.
+and on one small fixture APK the whole process of `apkscan inspect`, `apkscan scan` and
+`apksigner verify`. Every round runs every tool once, so ratios compare tools under the
+same machine load; the table shows the median over --repeat rounds.
 
-    python bench/bench_inspect.py [--size-mib 1024] [--keep]
+    python bench/bench_inspect.py [--size-mib 1024] [--repeat 3] [--keep] [--apk FILE]
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,7 +54,7 @@ def build_apk(folder: Path, size_mib: int) -> Path:
     subprocess.run(
         ["apksigner", "sign", "--key", str(KEY), "--cert", str(CERT), "--v1-signing-enabled", "true",
          "--v2-signing-enabled", "true", "--v3-signing-enabled", "true",
-         "--v4-signing-enabled", "false", "--out", str(signed), str(unsigned)],
+         "--v4-signing-enabled", "true", "--out", str(signed), str(unsigned)],
         check=True,
     )
     unsigned.unlink()
@@ -61,40 +67,91 @@ CHILD = {
 }
 
 
-def measure_one(tool: str, apk: Path) -> tuple[float, float, int]:
-    """Run each tool in a fresh interpreter so RUSAGE_CHILDREN's max is its own."""
+SMALL_APK = ROOT / "fixtures" / "apks" / "clean-v1v2v3.apk"
+
+
+def command(tool: str, apk: Path) -> list[str]:
+    apkscan = [sys.executable, "-m", "apkscan"]
     if tool == "apkscan":
-        cmd = [sys.executable, "-m", "apkscan", "inspect", "--json", str(apk)]
-    elif tool == "apksigner":
-        cmd = ["apksigner", "verify", "-v", "--print-certs", str(apk)]
-    else:
-        cmd = [sys.executable, "-c", CHILD[tool], str(apk)]
+        return apkscan + ["inspect", "--json", "-", str(apk)]
+    if tool == "apkscan-no-v4":
+        return apkscan + ["inspect", "--no-idsig", "--json", "-", str(apk)]
+    if tool == "apkscan-quick":
+        return apkscan + ["inspect", "--quick", "--json", "-", str(apk)]
+    if tool == "apkscan-scan":
+        return apkscan + ["scan", "-q", "--json", "-", str(apk)]
+    if tool == "apksigner":
+        return ["apksigner", "verify", "-v", "--print-certs", str(apk)]
+    if tool == "apksigner-no-v4":  # a hard link without the .idsig beside it: v1+v2+v3 only
+        return ["apksigner", "verify", "-v", "--print-certs", str(no_v4_link(apk))]
+    return [sys.executable, "-c", CHILD[tool], str(apk)]
+
+
+def no_v4_link(apk: Path) -> Path:
+    """The same bytes under another name in a fresh folder, so apksigner finds no .idsig."""
+    folder = Path(tempfile.gettempdir()) / f"apkscan-bench-nov4-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    link = folder / apk.name
+    if not link.exists():
+        try:
+            os.link(apk, link)
+        except OSError:
+            shutil.copyfile(apk, link)
+    return link
+
+
+def measure_one(tool: str, apk: Path) -> tuple[float, float, float, int]:
+    """(wall s, CPU s, peak RSS MiB, exit code) of one fresh process; RUSAGE_CHILDREN is its own."""
     wrapper = [sys.executable, "-c",
                "import resource,subprocess,sys,time\nt=time.perf_counter()\nr=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL).returncode\n"
-               "e=time.perf_counter()-t\nprint(e, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024, r)"] + cmd
+               "e=time.perf_counter()-t\nu=resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+               "print(e, u.ru_utime+u.ru_stime, u.ru_maxrss/1024, r)"] + command(tool, apk)
     out = subprocess.run(wrapper, capture_output=True, text=True, check=True).stdout.split()
-    return float(out[0]), float(out[1]), int(out[2])
+    return float(out[0]), float(out[1]), float(out[2]), int(out[3])
+
+
+def rounds(tools: list[str], apk: Path, repeat: int) -> dict[str, list[tuple]]:
+    got: dict[str, list[tuple]] = {t: [] for t in tools}
+    for _ in range(repeat):
+        for t in tools:
+            got[t].append(measure_one(t, apk))
+    return got
+
+
+def table(got: dict[str, list[tuple]], base_tool: str) -> None:
+    base = statistics.median(r[0] for r in got[base_tool])
+    print(f"| tool | wall (s) | CPU (s) | x {base_tool} wall | peak RSS (MiB) | exit |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for t, runs in got.items():
+        wall = statistics.median(r[0] for r in runs)
+        cpu = statistics.median(r[1] for r in runs)
+        rss = statistics.median(r[2] for r in runs)
+        print(f"| {t} | {wall:.3f} | {cpu:.2f} | {wall / base:.2f} | {rss:.0f} | {runs[-1][3]} |")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mib", type=int, default=1024)
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", action="store_true", help="keep the temporary APK")
     ap.add_argument("--apk", type=Path, help="benchmark this APK instead of building one")
+    ap.add_argument("--no-androguard", action="store_true")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="apkscan-bench-"))
     try:
         apk = args.apk or build_apk(tmp, args.size_mib)
         size = apk.stat().st_size
-        tools = ["sha256", "apkscan", "androguard"] + (["apksigner"] if shutil.which("apksigner") else [])
-        results = {t: measure_one(t, apk) for t in tools}
-        base = results["sha256"][0]
-        print(f"\nAPK: {size / (1 << 20):.0f} MiB ({apk.name}), Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
-        print("| tool | wall time (s) | x sha256 time | peak RSS (MiB) | exit |")
-        print("|---|---:|---:|---:|---:|")
-        for t, (sec, rss, rc) in results.items():
-            print(f"| {t} | {sec:.2f} | {sec / base:.2f} | {rss:.0f} | {rc} |")
+        signer = ["apksigner"] if shutil.which("apksigner") else []
+        tools = ["sha256", "apkscan", "apkscan-no-v4", "apkscan-quick"] + ([] if args.no_androguard else ["androguard"]) + signer
+        if signer and Path(str(apk) + ".idsig").exists():
+            tools.append("apksigner-no-v4")
+        print(f"\nAPK: {size / (1 << 20):.0f} MiB ({apk.name}, .idsig beside: {Path(str(apk) + '.idsig').exists()}), "
+              f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, median of {args.repeat} rounds\n")
+        table(rounds(tools, apk, args.repeat), "apksigner" if signer else "sha256")
+        print(f"\nSmall APK: {SMALL_APK.name}, whole process\n")
+        table(rounds(["apkscan", "apkscan-scan"] + signer, SMALL_APK, args.repeat), "apksigner" if signer else "apkscan")
     finally:
+        shutil.rmtree(Path(tempfile.gettempdir()) / f"apkscan-bench-nov4-{os.getpid()}", ignore_errors=True)
         if args.keep:
             print(f"kept {tmp}", file=sys.stderr)
         else:

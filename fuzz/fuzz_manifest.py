@@ -8,7 +8,7 @@ import atheris
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 with atheris.instrument_imports():
-    from apkscan.apk.manifest import read_manifest
+    from apkscan.apk.manifest.android_manifest import read_manifest
 
 
 def TestOneInput(data: bytes) -> None:

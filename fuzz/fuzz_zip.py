@@ -12,10 +12,10 @@ import atheris
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 with atheris.instrument_imports():
-    from apkscan.apk.bytesource import BytesSource
-    from apkscan.apk.manifest import read_manifest
-    from apkscan.apk.signing_block import find_signing_block
-    from apkscan.apk.zipreader import ZipArchive
+    from apkscan.apk.io.bytesource import BytesSource
+    from apkscan.apk.manifest.android_manifest import read_manifest
+    from apkscan.apk.signing.signing_block import find_signing_block
+    from apkscan.apk.io.zipreader import ZipArchive
     from apkscan.issues import ApkScanError
 
 MAX_ENTRY = 1 << 20

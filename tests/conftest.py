@@ -1,11 +1,42 @@
-"""Every test gets its own cache folder, so the default scan store (XDG cache) of one test
-or of the developer's own runs never answers for another."""
+"""Shared test helpers: where the repository's fixtures and the shared corpus are, and
+small helpers every test file wrote again (issue codes of a list, skipping without corpus).
+
+Plain functions and constants are imported from here (``from conftest import APKS``);
+pytest puts this folder on ``sys.path`` because it holds ``conftest.py``.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "fixtures"
+APKS = FIXTURES / "apks"
+KEYS = FIXTURES / "keys"
+SHARED = REPO.parent / "shared"  # /work/shared beside the worktree; tests skip when absent
+CORPUS = SHARED / "corpus"
 
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS}")
+
+
+def codes(issues) -> set[str]:
+    """The codes of a list of ``Issue`` objects (or of their dicts)."""
+    return {i["code"] if isinstance(i, dict) else i.code for i in issues}
+
+
+def fixture_tools():
+    """``fixtures/tamper.py``: byte-level edits of APKs (lying headers, flipped bytes, ...)."""
+    if str(FIXTURES) not in sys.path:
+        sys.path.insert(0, str(FIXTURES))
+    import tamper
+
+    return tamper
+
+# Every test gets its own cache folder, so the default scan store (XDG cache) of one test
+# or of the developer's own runs never answers for another.
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from apkscan.apk.certificates import certificate_from_der
-from apkscan.apk.interop import androidqf_name, serial_decimal
+from apkscan.apk.crypto.certificates import certificate_from_der
+from apkscan.apk.crypto.interop import androidqf_name, serial_decimal
 
 from cli_helpers import APKS
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from apkscan.apk.certificates import (
+from apkscan.apk.crypto.certificates import (
     MAX_PARSE_SIZE,
     apksig_public_key_der,
     certificate_from_der,

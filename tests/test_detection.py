@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from apkscan.apk.certificates import certificate_from_der
+from apkscan.apk.crypto.certificates import certificate_from_der
 from apkscan.policy.loader import load_policy
 from apkscan.rules.loader import load_ruleset
 from apkscan.rules.matcher import match_identity
@@ -208,7 +208,7 @@ def test_package_agrees_with_aapt_on_the_corpus(corpus_identities):
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from apkscan.apk.manifest import read_manifest  # noqa: E402
+from apkscan.apk.manifest.android_manifest import read_manifest  # noqa: E402
 
 _ADV_MANIFEST = None
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from apkscan.apk.manifest import (
+from apkscan.apk.manifest.android_manifest import (
     ATTR_LABEL,
     ATTR_MIN_SDK,
     ATTR_TARGET_SANDBOX,

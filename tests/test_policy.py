@@ -9,7 +9,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from apkscan.apk.certificates import certificate_from_der
+from apkscan.apk.crypto.certificates import certificate_from_der
 from apkscan.policy.decide import decide
 from apkscan.policy.loader import (
     builtin_policies,

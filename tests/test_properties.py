@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apkscan.apk.bytesource import BytesSource
-from apkscan.apk.manifest import read_manifest
-from apkscan.apk.signing_block import find_signing_block
-from apkscan.apk.zipreader import ZipArchive
+from apkscan.apk.io.bytesource import BytesSource
+from apkscan.apk.manifest.android_manifest import read_manifest
+from apkscan.apk.signing.signing_block import find_signing_block
+from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -29,7 +29,7 @@ def test_one_row_per_app_and_per_error():
     assert wechat["container"] == "backups/alice-pixel7.ab"
     qq = rows[3] if rows[3]["package"] == "com.tencent.mobileqq" else rows[2]
     assert qq["signer_verified"] == "no" and qq["publisher"] == ""  # present is not verified
-    assert "TAMPER_LOCAL_HEADER_NAME_MISMATCH" in qq["tamper"]
+    assert "TAMPER_LOCAL_NAME_MISMATCH" in qq["tamper"]
     assert rows[-1]["errors"].startswith("INPUT_UNREADABLE")
     assert buf.getvalue().split("\n")[0].endswith("\r")  # RFC 4180 CRLF
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from apkscan.apk.certificates import certificate_from_der
+from apkscan.apk.crypto.certificates import certificate_from_der
 from apkscan.apk.model import (
     ApkIdentity,
     Certificate,
@@ -184,7 +184,7 @@ def sample_document() -> dict:
                        [("signer.sha256", musically.sha256)], BAN)],
              container="backups/bob-galaxy.tar", policy=BAN),
         _app(_identity("downloads/qq-lite.apk", "com.tencent.mobileqq", "QQ 轻聊版", None,
-                       verified=False, tampers=[tamper("TAMPER_LOCAL_HEADER_NAME_MISMATCH",
+                       verified=False, tampers=[tamper("TAMPER_LOCAL_NAME_MISMATCH",
                                                        "local header names a different file")],
                        errors=[error("JAR_SIG_NO_MANIFEST", "Missing META-INF/MANIFEST.MF")]),
              "review",

@@ -15,7 +15,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from apkscan.apk.certificates import certificate_from_der
+from apkscan.apk.crypto.certificates import certificate_from_der
 from apkscan.rules.loader import lint_file, load_ruleset
 from apkscan.rules.matcher import match_identity
 from apkscan.rules.model import RuleSet

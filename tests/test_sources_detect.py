@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from apkscan.apk.bytesource import ByteSource
+from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.identify import identify
-from apkscan.apk.zipreader import ZipArchive
+from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.sources import detect, registry
 from apkscan.sources.text_evidence import looks_like_text_evidence
 

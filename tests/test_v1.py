@@ -19,9 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from apkscan.apk import jar_manifest, pkcs7, signing_block, v1
-from apkscan.apk.bytesource import ByteSource, BytesSource
-from apkscan.apk.zipreader import ZipArchive
+from apkscan.apk.signing.v1 import jar_manifest
+from apkscan.apk.crypto import asn1, pkcs7
+from apkscan.apk.signing import signing_block
+from apkscan.apk.signing.v1 import verifier as v1
+from apkscan.apk.io.bytesource import ByteSource, BytesSource
+from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -327,13 +330,13 @@ def test_ber_indefinite_and_long_form_lengths():
     # SEQUENCE (indefinite) { INTEGER 5 with a redundant long-form length, OID 1.2.840.113549.1.7.2 }
     oid = bytes.fromhex("06092a864886f70d010702")
     data = b"\x30\x80" + b"\x02\x82\x00\x01\x05" + oid + b"\x00\x00"
-    top = pkcs7.read_tlv(data, 0, len(data))
+    top = asn1.read_tlv(data, 0, len(data))
     assert top.end == len(data)
-    first, second = pkcs7.children(data, top)
+    first, second = asn1.children(data, top)
     assert pkcs7.decode_int(data, first) == 5
     assert pkcs7.decode_oid(data, second) == pkcs7.OID_SIGNED_DATA
-    with pytest.raises(pkcs7.Asn1Error):
-        pkcs7.read_tlv(b"\x30\x84\xff\xff\xff\xff", 0, 6)
+    with pytest.raises(asn1.Asn1Error):
+        asn1.read_tlv(b"\x30\x84\xff\xff\xff\xff", 0, 6)
 
 
 # ----------------------------------------------------------------------------- self-signed JARs

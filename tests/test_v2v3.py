@@ -20,15 +20,18 @@ from pathlib import Path
 
 import pytest
 
-from apkscan.apk import digests, signing_block, v2v3
-from apkscan.apk.algorithms import ContentDigest
-from apkscan.apk.bytesource import ByteSource, BytesSource
-from apkscan.apk.zipreader import ZipArchive
+from apkscan.apk.signing import digests
+from apkscan.apk.signing import signing_block
+from apkscan.apk.signing.common import BlockId, SchemePlan, Sdk
+from apkscan.apk.signing.v2v3 import verifier as v2v3
+from apkscan.apk.crypto.algorithms import ContentDigest
+from apkscan.apk.io.bytesource import ByteSource, BytesSource
+from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus"
-V2, V3, V31 = 0x7109871A, 0xF05368C0, 0x1B93AD61
+V2, V3, V31 = BlockId.V2, BlockId.V3, BlockId.V31
 MAX_SDK = 2**31 - 1
 
 # Files where Debian's apksigner 31.0.2 predates current apksig (corpus README): it
@@ -79,14 +82,15 @@ def analyse(path, min_sdk: int = 24, max_sdk: int = MAX_SDK, use_v31: bool = Tru
     block = signing_block.find_signing_block(zip)
     parsed: dict[str, v2v3.ParsedScheme] = {}
     rotation = 0
-    if use_v31 and V31 in block.pairs and max_sdk >= 33:
-        parsed["v31"] = v2v3.parse_scheme(block.pairs[V31], "v31", max(min_sdk, 33), max_sdk)
+    plan = SchemePlan.for_range(min_sdk, max_sdk, {b for b in block.pairs if use_v31 or b != V31})
+    if plan.counts("v31"):
+        parsed["v31"] = v2v3.parse_scheme(block.pairs[V31], "v31", max(min_sdk, Sdk.T), max_sdk)
         rotation = parsed["v31"].rotation_min_sdk()
-    if V3 in block.pairs and max_sdk >= 28:
-        parsed["v3"] = v2v3.parse_scheme(block.pairs[V3], "v3", max(min_sdk, 28), max_sdk, rotation_min_sdk=rotation)
-    found = frozenset({3} if "v3" in parsed else set()) | frozenset({31} if "v31" in parsed else set())
+    if plan.counts("v3"):
+        parsed["v3"] = v2v3.parse_scheme(block.pairs[V3], "v3", max(min_sdk, Sdk.P), max_sdk, rotation_min_sdk=rotation)
     if V2 in block.pairs:
-        parsed["v2"] = v2v3.parse_scheme(block.pairs[V2], "v2", max(min_sdk, 24), max_sdk, found_scheme_ids=found)
+        parsed["v2"] = v2v3.parse_scheme(block.pairs[V2], "v2", max(min_sdk, Sdk.N), max_sdk,
+                                         found_scheme_ids=plan.v2_found_ids)
     wanted: set[ContentDigest] = set()
     for p in parsed.values():
         wanted |= p.required_digests()
@@ -135,7 +139,7 @@ def test_file_facts_match_ground_truth():
         except ApkScanError:
             continue  # not a ZIP archive: FileFacts come from the caller, not from this pass
         data = _path(name).read_bytes()
-        facts = digests.compute_digests(zip, None, set()).file
+        facts = digests.compute_digests(zip, None, set(), file_hashes=("sha1", "md5")).file
         checked += 1
         assert facts.sha256 == rec["sha256"], name
         assert facts.size == rec["size"] == len(data), name

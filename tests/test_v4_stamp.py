@@ -15,18 +15,21 @@ from pathlib import Path
 
 import pytest
 
-from apkscan.apk import source_stamp, v2v3, v4
-from apkscan.apk.algorithms import ContentDigest
-from apkscan.apk.bytesource import ByteSource
-from apkscan.apk.signing_block import find_signing_block
-from apkscan.apk.zipreader import ZipArchive
+from apkscan.apk.signing.common import BlockId, SchemePlan, Sdk
+from apkscan.apk.signing.stamp import verifier as source_stamp
+from apkscan.apk.signing.v2v3 import verifier as v2v3
+from apkscan.apk.signing.v4 import verifier as v4
+from apkscan.apk.crypto.algorithms import ContentDigest
+from apkscan.apk.io.bytesource import ByteSource
+from apkscan.apk.signing.signing_block import find_signing_block
+from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus" / "apksig"
 MAX_SDK = 2**31 - 1
-V2_ID, V3_ID, V31_ID = 0x7109871A, 0xF05368C0, 0x1B93AD61
-STAMP_V2_ID, STAMP_V1_ID = 0x6DFF800D, 0x2B09189E
+V2_ID, V3_ID, V31_ID = BlockId.V2, BlockId.V3, BlockId.V31
+STAMP_V2_ID, STAMP_V1_ID = BlockId.STAMP_V2, BlockId.STAMP_V1
 
 # apksigner 31.0.2 (the ground truth) reported unknown stamp attributes -- including the
 # timestamp attribute it predates -- and unknown signature algorithms as WARNINGs, so it did
@@ -98,17 +101,11 @@ class Apk:
     def scheme_digests(self, min_sdk: int, max_sdk: int) -> dict[int, dict[ContentDigest, bytes]]:
         """apksig ``ApkVerifier``: digests of the schemes it checks over [min_sdk, max_sdk]."""
         out: dict[int, dict[ContentDigest, bytes]] = {}
-        found = False
-        if max_sdk >= 33 and V31_ID in self.pairs:
-            out[31] = v2v3.parse_scheme(self.pairs[V31_ID], "v31", max(min_sdk, 33), max_sdk).signed_digests()
-            found = True
-        if max_sdk >= 28 and V3_ID in self.pairs:
-            out[3] = v2v3.parse_scheme(self.pairs[V3_ID], "v3", max(min_sdk, 28), max_sdk).signed_digests()
-            found = True
-        if max_sdk >= 24 and V2_ID in self.pairs and (min_sdk < 28 or not found):
-            out[2] = v2v3.parse_scheme(self.pairs[V2_ID], "v2", max(min_sdk, 24), max_sdk).signed_digests()
-            found = True
-        if min_sdk < 24 or not found:
+        plan = SchemePlan.for_range(min_sdk, max_sdk, self.pairs.keys())
+        for name, block_id, sdk, scheme_id in (("v31", V31_ID, Sdk.T, 31), ("v3", V3_ID, Sdk.P, 3), ("v2", V2_ID, Sdk.N, 2)):
+            if plan.counts(name):
+                out[scheme_id] = v2v3.parse_scheme(self.pairs[block_id], name, max(min_sdk, sdk), max_sdk).signed_digests()
+        if plan.counts("v1"):
             out[1] = {ContentDigest.SHA256: self.manifest_sha256} if self.manifest_sha256 else {}
         return out
 

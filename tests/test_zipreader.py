@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from apkscan.apk.bytesource import BytesSource, ByteSource
-from apkscan.apk.zipreader import ZipArchive
+from apkscan.apk.io.bytesource import BytesSource, ByteSource
+from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkFormatError, LimitExceeded
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"

@@ -12,13 +12,14 @@ import hashlib
 import os
 import time
 
-from apkscan.apk.bytesource import ByteSource
-from apkscan.apk.manifest import read_manifest
-from apkscan.apk.package_id import ambiguity
-from apkscan.apk.model import ApkIdentity, FileFacts
-from apkscan.apk.verifier import MAX_SDK, verify
-from apkscan.apk.zipreader import ZipArchive
-from apkscan.issues import ApkScanError, error
+from apkscan.apk.io.bytesource import ByteSource
+from apkscan.apk.manifest.android_manifest import read_manifest
+from apkscan.apk.manifest.package_id import ambiguity
+from apkscan.apk.model import ApkIdentity, FileFacts, ManifestInfo
+from apkscan.apk.signing.digests import FILE_HASHES, READ_SIZE
+from apkscan.apk.signing.verifier import MAX_SDK, verify
+from apkscan.apk.io.zipreader import ZipArchive
+from apkscan.issues import ApkScanError, error, unique
 
 MAX_MANIFEST = 32 << 20
 MAX_ARSC = 32 << 20  # the largest real apps stay well below; a bomb gets no further
@@ -35,6 +36,8 @@ def identify(
     timeout: float | None = DEFAULT_TIMEOUT,
     offset: int = 0,
     length: int | None = None,
+    hashes: tuple[str, ...] = ("sha256",),
+    quick: bool = False,
 ) -> ApkIdentity:
     """Read ``path`` like Android and verify it like apksigner; never raises.
 
@@ -42,6 +45,9 @@ def identify(
     ``False``/``None`` skips v4. ``timeout`` bounds the wall time spent on this input.
     ``offset``/``length`` read a window of ``path`` (an APK stored inside a ZIP) as the
     whole APK; no ``.idsig`` is looked for then (the file beside it belongs to the container).
+    ``hashes``: whole-file digests to report; SHA-256 always, "sha1"/"md5" when listed.
+    ``quick``: triage; signatures and certificates only, the file is neither hashed nor its
+    content digests checked (``completeness`` says so) and it is never "verified".
     """
     path = os.fspath(path)
     identity = ApkIdentity(path=display_path or path)
@@ -59,7 +65,7 @@ def identify(
         if timeout is not None:
             source.deadline = time.monotonic() + timeout
         try:
-            _identify_open(source, identity, min_sdk, max_sdk, _idsig_path(path, idsig))
+            _identify_open(source, identity, min_sdk, max_sdk, _idsig_path(path, idsig), tuple(hashes), quick)
         except ApkScanError as exc:
             identity.errors.append(_name_container(source, exc).to_issue())
         except MemoryError:
@@ -68,31 +74,51 @@ def identify(
             identity.errors.append(error("INPUT_UNREADABLE", f"read failed: {exc.strerror or exc}"))
         except Exception as exc:  # noqa: BLE001 - the per-input boundary: report, never crash a batch
             identity.errors.append(error("INTERNAL_ERROR", f"unexpected {type(exc).__name__}: {exc}"))
+        if identity.errors:
+            identity.completeness.stopped(identity.errors[0].code)
         source.deadline = None  # file facts are owed even for inputs that ran out of time
-        if identity.file is None:
-            identity.file = _hash_file(source, identity)
+        if identity.file is None and not quick:
+            identity.file = _hash_file(source, identity, tuple(hashes))
+            if identity.file is not None:
+                identity.completeness.done("file_hashes")
     return identity
 
 
-def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, idsig_path) -> None:
+def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, idsig_path, hashes, quick) -> None:
+    """Fill ``identity`` stage by stage; whatever raises, the ZIP's tamper facts so far are kept."""
     zip = ZipArchive.open(source)
-    identity.tamper.extend(zip.tamper)  # same list object grows as entries are read
-    manifest_entry = zip.entry("AndroidManifest.xml")
+    outcome = None
+    try:
+        identity.manifest, axml = _read_manifest(zip, identity)
+        identity.completeness.done("manifest")
+        outcome = verify(zip, identity.manifest, axml, min_sdk=min_sdk, max_sdk=max_sdk,
+                         idsig_path=idsig_path, file_hashes=hashes, quick=quick)
+        identity.file = outcome.file
+        identity.verification = outcome.verification
+        identity.completeness.done("signatures")
+        for part in ("content_digests", "file_hashes"):
+            if quick:
+                identity.completeness.skip(part, "--quick")
+            else:
+                identity.completeness.done(part)
+    finally:
+        ambiguous = ambiguity(identity.manifest) if identity.manifest else None
+        identity.tamper = unique(identity.tamper + zip.tamper + (outcome.tamper if outcome else [])
+                                  + ([ambiguous] if ambiguous else []))
+
+
+def _read_manifest(zip: ZipArchive, identity: ApkIdentity) -> tuple[ManifestInfo, bytes | None]:
+    """The manifest facts and its raw bytes (the verifier reads target SDK levels from them)."""
+    entry = zip.entry("AndroidManifest.xml")
+    axml = zip.read(entry, MAX_MANIFEST) if entry else None
     arsc_entry = zip.entry("resources.arsc")
-    axml = zip.read(manifest_entry, MAX_MANIFEST) if manifest_entry else None
     arsc = None
     if arsc_entry is not None:
         try:
             arsc = zip.read(arsc_entry, MAX_ARSC)
         except ApkScanError as exc:
             identity.warnings.append(exc.to_issue())
-    identity.manifest = read_manifest(axml, arsc)
-    outcome = verify(zip, identity.manifest, axml, min_sdk=min_sdk, max_sdk=max_sdk, idsig_path=idsig_path)
-    identity.file = outcome.file
-    identity.verification = outcome.verification
-    # zip.tamper gained local-header findings while entries were read
-    ambiguous = ambiguity(identity.manifest)
-    identity.tamper = _unique(zip.tamper + outcome.tamper + ([ambiguous] if ambiguous else []))
+    return read_manifest(axml, arsc), axml
 
 
 # Magic numbers of containers users hand us that are not APKs (container readers are
@@ -131,24 +157,14 @@ def _idsig_path(path: str, idsig) -> str | None:
     return None
 
 
-def _hash_file(source: ByteSource, identity: ApkIdentity) -> FileFacts | None:
+def _hash_file(source: ByteSource, identity: ApkIdentity, hashes: tuple[str, ...]) -> FileFacts | None:
     """Whole-file digests for inputs that never reached the signing-block pass."""
-    h256, h1, h5 = hashlib.sha256(), hashlib.sha1(), hashlib.md5()
+    wanted = {name: hashlib.new(name) for name in FILE_HASHES if name == "sha256" or name in hashes}
     try:
-        for chunk in source.iter_range(0, source.size):
-            h256.update(chunk)
-            h1.update(chunk)
-            h5.update(chunk)
+        for chunk in source.iter_range(0, source.size, READ_SIZE):
+            for h in wanted.values():
+                h.update(chunk)
     except (ApkScanError, OSError) as exc:
         identity.errors.append(error("INPUT_UNREADABLE", f"could not hash the file: {exc}"))
         return None
-    return FileFacts(source.size, h256.hexdigest(), h1.hexdigest(), h5.hexdigest())
-
-
-def _unique(issues):
-    seen, out = set(), []
-    for i in issues:
-        if (i.code, i.message) not in seen:
-            seen.add((i.code, i.message))
-            out.append(i)
-    return out
+    return FileFacts(source.size, *(wanted[n].hexdigest() if n in wanted else None for n in FILE_HASHES))

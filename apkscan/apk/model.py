@@ -176,8 +176,8 @@ class FileFacts:
 
     size: int
     sha256: str
-    sha1: str
-    md5: str
+    sha1: str | None = None  # only when asked for (--hashes)
+    md5: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"size": self.size, "sha256": self.sha256, "sha1": self.sha1, "md5": self.md5}
@@ -281,6 +281,45 @@ class VerificationResult:
     sightings: list[CertificateSighting] = field(default_factory=list)  # where each cert sits
 
 
+PARTS = ("manifest", "signatures", "content_digests", "file_hashes")
+
+
+@dataclass(slots=True)
+class Completeness:
+    """What ``identify`` read of one input and what it did not, stated rather than guessed.
+
+    Each part of ``PARTS`` is ``read`` once done; until then it is ``not read`` with the
+    code that stopped it in ``why`` (``INPUT_TIMEOUT``, ``ZIP_...``), or ``not checked``
+    when skipped on purpose (``--quick`` skips the content digests).
+    """
+
+    state: dict[str, str] = field(default_factory=lambda: dict.fromkeys(PARTS, "not read"))
+    why: dict[str, str] = field(default_factory=dict)
+
+    def done(self, part: str) -> None:
+        self.state[part] = "read"
+        self.why.pop(part, None)
+
+    def skip(self, part: str, why: str) -> None:
+        self.state[part], self.why[part] = "not checked", why
+
+    def stopped(self, code: str) -> None:
+        """Every part not yet read was stopped by ``code``."""
+        for part, state in self.state.items():
+            if state == "not read":
+                self.why.setdefault(part, code)
+
+    def has(self, part: str) -> bool:
+        return self.state.get(part) == "read"
+
+    @property
+    def complete(self) -> bool:
+        return all(v == "read" for v in self.state.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"complete": self.complete, **self.state, "why": dict(self.why)}
+
+
 @dataclass(slots=True)
 class ApkIdentity:
     """Everything the apk layer learned about one APK file."""
@@ -300,6 +339,7 @@ class ApkIdentity:
     origin: str = "apk"
     recorded_by: str | None = None
     recorded_certificates: list[Certificate] = field(default_factory=list)
+    completeness: Completeness = field(default_factory=Completeness)
 
     @property
     def readable(self) -> bool:
@@ -345,6 +385,7 @@ class ApkIdentity:
             "source_stamp": v.source_stamp.to_dict() if v and v.source_stamp else None,
             "source_stamp_verified": bool(v and v.source_stamp_verified),
             "unknown_signing_blocks": [f"0x{i:08x}" for i in v.unknown_blocks] if v else [],
+            "completeness": self.completeness.to_dict(),
             "tamper": [i.to_dict() for i in self.tamper],
             "errors": [i.to_dict() for i in self.errors]
             + (m.errors and [i.to_dict() for i in m.errors] or [])

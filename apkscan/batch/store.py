@@ -48,7 +48,7 @@ from apkscan.sources.tempspace import is_temporary
 
 BUSY_MS = 30_000
 RACY_NS = 2_000_000_000
-_TRANSIENT = ("INPUT_TIMEOUT", "INTERNAL_ERROR", "INPUT_UNREADABLE", "INPUT_LIMIT")
+_TRANSIENT = ("INPUT_TIMEOUT", "INTERNAL_ERROR", "INPUT_UNREADABLE", "INPUT_LIMIT_EXCEEDED")
 _MIGRATIONS: list[str] = [
     # 1: identities by content, stat keys by place
     """CREATE TABLE identities (sha256 TEXT NOT NULL, parser TEXT NOT NULL, options TEXT NOT NULL,

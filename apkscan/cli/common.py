@@ -15,15 +15,11 @@ import click
 
 from apkscan.cli.exit_codes import ExitCode, epilog
 from apkscan.cli.outputs import check_outputs
-from apkscan.report.formats import OutputError
+from apkscan.report.formats import FORMATS, OutputError
 
-REPORT_OPTIONS = {"json": "--json", "html": "--html", "sarif": "--sarif", "csv": "--csv"}
-_HELP = {
-    "json": "Write the full result as JSON to FILE ('-' for stdout).",
-    "html": "Write a self-contained HTML report to FILE ('-' for stdout).",
-    "sarif": "Write SARIF 2.1.0, one result per finding, to FILE ('-' for stdout).",
-    "csv": "Write CSV, one row per app, to FILE ('-' for stdout).",
-}
+# generated from the format registry: a new format there is a new option everywhere
+REPORT_OPTIONS = {name: f"--{name}" for name in FORMATS}
+_HELP = {name: fmt.option_help for name, fmt in FORMATS.items()}
 FORCE_HELP = "Replace an existing FILE that is not an apkscan report (never an input)."
 
 

@@ -13,6 +13,7 @@ import click
 
 from apkscan.apk.model import SCHEME_NAMES, ApkIdentity, Certificate
 from apkscan.cli.common import FORCE_HELP, ExitCode, command_epilog, finish, not_an_input
+from apkscan.cli.identify_options import HASHES_HELP, QUICK_HELP, parse_hashes
 from apkscan.report.terminal import safe as _safe  # one escaper for everything shown on a terminal
 
 
@@ -27,8 +28,10 @@ from apkscan.report.terminal import safe as _safe  # one escaper for everything 
 @click.option("--min-sdk-version", "min_sdk", type=int, default=None, help="Lowest Android API level to verify for (default: the APK's minSdkVersion).")
 @click.option("--max-sdk-version", "max_sdk", type=int, default=2**31 - 1, show_default=False, help="Highest Android API level to verify for (default: no limit).")
 @click.option("--idsig/--no-idsig", default=True, help="Verify a v4 signature from FILE.idsig beside the APK.")
+@click.option("--quick", is_flag=True, help=QUICK_HELP)
+@click.option("--hashes", default="sha256", show_default=True, callback=parse_hashes, metavar="LIST", help=HASHES_HELP)
 def inspect_command(paths: tuple[str, ...], json_path: str | None, force: bool, fail_on: str,
-                    min_sdk: int | None, max_sdk: int, idsig: bool) -> None:
+                    min_sdk: int | None, max_sdk: int, idsig: bool, quick: bool, hashes: tuple[str, ...]) -> None:
     """Print package, version, label and verified signers of each APK in PATHS.
 
     PATHS are APK files or folders of APKs. Like 'apksigner verify -v --print-certs',
@@ -41,7 +44,7 @@ def inspect_command(paths: tuple[str, ...], json_path: str | None, force: bool, 
     identities: list[ApkIdentity] = []
     interrupted = False
     try:  # closing(): an interrupt closes the generator now, so its cleanup runs before we exit
-        with sigterm_as_interrupt(), closing(_identities(paths, min_sdk, max_sdk, idsig)) as found:
+        with sigterm_as_interrupt(), closing(_identities(paths, min_sdk, max_sdk, idsig, quick, hashes)) as found:
             for identity in found:
                 identities.append(identity)
                 if "json" not in chosen:
@@ -60,7 +63,7 @@ def inspect_command(paths: tuple[str, ...], json_path: str | None, force: bool, 
            ExitCode.INTERRUPTED if interrupted else ExitCode.OK)
 
 
-def _identities(paths, min_sdk, max_sdk, idsig):
+def _identities(paths, min_sdk, max_sdk, idsig, quick=False, hashes=("sha256",)):
     """One identity per input the sources yield; a problem becomes an identity with its errors."""
     from apkscan.apk.identify import identify  # deferred: keeps --help fast
     from apkscan.sources.files import FileSource
@@ -79,7 +82,7 @@ def _identities(paths, min_sdk, max_sdk, idsig):
                 try:
                     yield identify(item.path, display_path=item.display, min_sdk=min_sdk, max_sdk=max_sdk,
                                    idsig=idsig if item.length is None else False,  # no .idsig for a window
-                                   offset=item.offset, length=item.length)
+                                   offset=item.offset, length=item.length, quick=quick, hashes=hashes)
                 finally:
                     if item.cleanup:
                         _unlink(item.path)
@@ -114,10 +117,14 @@ def format_identity(identity: ApkIdentity) -> str:
     v = identity.verification
     if v is not None:
         out.append(f"  Verifies: {'yes' if v.verified else 'NO'} (API levels {v.min_sdk}-{_sdk(v.max_sdk)})" + (f", using {', '.join(v.verified_using)}" if v.verified_using else ""))
+        quick = identity.completeness.state.get("content_digests") == "not checked"
+        if quick:
+            out.append("  content_digests: not checked (--quick): signatures only, NOT a full verification")
         for name in SCHEME_NAMES:
             s = v.schemes[name]
             if s.present:
-                out.append(f"  Scheme {name}: present, {'verified' if s.verified else 'NOT verified'}")
+                state = ("signatures verified, content not checked" if quick else "verified") if s.verified else "NOT verified"
+                out.append(f"  Scheme {name}: present, {state}")
         for n, cert in enumerate(v.signers, 1):
             out.extend(_cert_lines(f"Signer #{n}", cert))
         others = [c for c in v.certificates_present if c.sha256 not in {s.sha256 for s in v.signers}]

@@ -15,6 +15,7 @@ from contextlib import nullcontext
 
 import click
 
+from apkscan.cli.identify_options import HASHES_HELP, QUICK_HELP, parse_hashes
 from apkscan.cli.common import (
     ExitCode,
     checked_outputs,
@@ -46,6 +47,8 @@ FAIL_ON = ("prohibited", "review", "never")  # same as apkscan.scan.FAIL_ON (kep
 @click.option("--deep", is_flag=True, help="Also read classes*.dex type tables for vendor SDK prefixes.")
 @click.option("--min-sdk-version", "min_sdk", type=int, default=None, help="Lowest API level to verify for.")
 @click.option("--max-sdk-version", "max_sdk", type=int, default=None, help="Highest API level to verify for.")
+@click.option("--quick", is_flag=True, help=QUICK_HELP)
+@click.option("--hashes", default="sha256", show_default=True, callback=parse_hashes, metavar="LIST", help=HASHES_HELP)
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
 @click.option("-q", "--quiet", is_flag=True, help="No terminal summary.")
 @click.option("--include", multiple=True, metavar="GLOB",
@@ -82,7 +85,8 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
             BatchProgress(quiet=opts["quiet"]) as bar:
         result = scan(inputs, rules, policy, deep=opts["deep"], min_sdk=opts["min_sdk"],
                       max_sdk=opts["max_sdk"], progress=lambda name: bar.advance(name=name),
-                      runner=run.runner, on_records=run.on_records, store=run.store, rehash=opts["rehash"])
+                      runner=run.runner, on_records=run.on_records, store=run.store, rehash=opts["rehash"],
+                      identify_options={"quick": opts["quick"], "hashes": opts["hashes"]})
         run.finish(result)
     doc = result.to_dict()
     with interrupts_deferred() if result.interrupted else nullcontext():

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-VERDICTS = ("prohibited", "review", "allowed")
-VERDICT_RANK = {"prohibited": 3, "review": 2, "allowed": 1}
+from apkscan.ranks import VERDICT_RANK, VERDICTS  # noqa: F401 - defined once in apkscan.ranks
+
 
 
 @dataclass(slots=True)

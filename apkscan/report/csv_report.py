@@ -60,7 +60,7 @@ def app_record(a: view.AppRow) -> dict[str, object]:
         "signer_verified": "yes" if a.verified else "no",
         "signer_cert_sha256": a.signer_sha256,
         "unverified_cert_sha256": a.present_sha256,
-        "schemes_verified": " ".join(s.name for s in d.schemes if s.verified),
+        "schemes_verified": _schemes_verified(a, d),
         "source": a.source,
         "container": a.container,
         "apk_sha256": a.sha256,
@@ -70,6 +70,16 @@ def app_record(a: view.AppRow) -> dict[str, object]:
         "policy": a.policy_text,
         "policy_url": a.policy_url,
     }
+
+
+def _schemes_verified(a, d) -> str:
+    """Schemes that verified; with --quick only their signatures did, and the cell says so."""
+    names = " ".join(s.name for s in d.schemes if s.verified)
+    identity = a.raw.get("identity") if isinstance(a.raw.get("identity"), dict) else {}
+    completeness = identity.get("completeness") if isinstance(identity.get("completeness"), dict) else {}
+    if names and completeness.get("content_digests") == "not checked":
+        return f"signatures only, content_digests: not checked ({names})"
+    return names
 
 
 def render(doc: dict, out: TextIO) -> None:

@@ -17,7 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from apkscan.report import csv_report, html, sarif
+import importlib
+
+
+def _lazy(module: str, function: str = "render") -> Callable[[dict, TextIO], None]:
+    """A renderer imported when first used: jinja2 and the SARIF code stay out of start-up."""
+    def render(doc: dict, out: TextIO) -> None:
+        getattr(importlib.import_module(f"apkscan.report.{module}"), function)(doc, out)
+    return render
 
 
 def _render_json(doc: dict, out: TextIO) -> None:
@@ -30,16 +37,21 @@ class Format:
     name: str
     render: Callable[[dict, TextIO], None]
     description: str
+    option_help: str = ""  # the CLI's --<name> FILE help, generated from this registry
     file_encoding: str = "utf-8"  # stdout always gets plain UTF-8
     newline: str | None = None  # None: "\n" as written; "" leaves csv's CRLF alone
 
 
 FORMATS: dict[str, Format] = {
-    "html": Format("html", html.render, "self-contained HTML report"),
-    "json": Format("json", _render_json, "scan result document (see schema/scan-result.schema.json)"),
-    "sarif": Format("sarif", sarif.render, "SARIF 2.1.0, one result per finding"),
+    "json": Format("json", _render_json, "scan result document (see schema/scan-result.schema.json)",
+                   "Write the full result as JSON to FILE ('-' for stdout)."),
+    "html": Format("html", _lazy("html"), "self-contained HTML report",
+                   "Write a self-contained HTML report to FILE ('-' for stdout)."),
+    "sarif": Format("sarif", _lazy("sarif"), "SARIF 2.1.0, one result per finding",
+                    "Write SARIF 2.1.0, one result per finding, to FILE ('-' for stdout)."),
     # Excel opens UTF-8 CSV correctly only with a BOM; labels are often CJK
-    "csv": Format("csv", csv_report.render, "one row per app", "utf-8-sig", ""),
+    "csv": Format("csv", _lazy("csv_report"), "one row per app",
+                  "Write CSV, one row per app, to FILE ('-' for stdout).", "utf-8-sig", ""),
 }
 
 

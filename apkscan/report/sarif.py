@@ -160,6 +160,8 @@ def document(doc: dict) -> dict:
                                "url": meta.policy_url}
     if meta.schema_version:
         run_props["resultSchemaVersion"] = meta.schema_version
+    if (doc.get("options") or {}).get("quick"):  # --quick: no content digest was checked
+        run_props["content_digests"] = "not checked"
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",

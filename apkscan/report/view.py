@@ -13,12 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from apkscan.ranks import STRENGTHS, VERDICTS, display_order
 from apkscan.report.paths import short_names
 
-VERDICTS = ("prohibited", "review", "allowed")
-VERDICT_RANK = {"prohibited": 0, "review": 1, "allowed": 2}
-STRENGTHS = ("confirmed", "strong", "weak")
-STRENGTH_RANK = {"confirmed": 0, "strong": 1, "weak": 2}
+VERDICT_RANK = display_order(VERDICTS)  # sort keys here: 0 = most severe / strongest first
+STRENGTH_RANK = display_order(STRENGTHS)
 SCHEME_LABELS = {"v1": "v1 (JAR)", "v2": "v2", "v3": "v3", "v31": "v3.1", "v4": "v4",
                  "source_stamp": "source stamp"}
 

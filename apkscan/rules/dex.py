@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import struct
 
-from apkscan.apk.bytesource import ByteSource
-from apkscan.apk.zipreader import ZipArchive
+from apkscan.apk.io.bytesource import ByteSource
+from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError, Issue, warning
 
 MAX_DEX_SIZE = 64 << 20  # per classes*.dex entry

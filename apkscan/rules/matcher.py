@@ -64,6 +64,11 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView,
         publisher = [_as_claim(e) for e in publisher]
     vendor_keys = cert_evidence(vendor_known, view)
     exact = {p for r in pack.rules for p in r.packages}
+    # --quick (content not checked) or signatures never read (timeout, limit): nothing could be
+    # verified, so "no verified vendor key" proves nothing: no impersonation, forged or planted
+    # claim (counterfeit needs no verdict)
+    c = identity.completeness
+    unchecked = c.state.get("content_digests") == "not checked" or (identity.origin == "apk" and "signatures" in c.why)
     out: list[Finding] = []
     for rule in pack.rules:
         if rule.kind == "sdk":
@@ -73,7 +78,7 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView,
         own = _rule_evidence(rule, identity, view, exact)
         if not own:
             continue
-        impostor = _impersonation(rule, pack, own, vendor_keys, view)
+        impostor = None if unchecked else _impersonation(rule, pack, own, vendor_keys, view)
         if impostor is not None:
             own = [_as_claim(e) for e in own]
         extra = [e for e in vendor_certs + publisher if e not in own]
@@ -86,7 +91,7 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView,
                            strength=_strength(vendor_certs + publisher),
                            evidence=vendor_certs + publisher, pack=pack.name,
                            message=_vendor_message(pack, vendor_certs + publisher)))
-    return out + misplaced_findings(pack, view) + counterfeit
+    return out + ([] if unchecked else misplaced_findings(pack, view)) + counterfeit
 
 
 def _vendor_message(pack: RulePack, evidence: list[Evidence]) -> str:

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-STRENGTHS = ("confirmed", "strong", "weak")
-STRENGTH_RANK = {"confirmed": 3, "strong": 2, "weak": 1}
+from apkscan.ranks import STRENGTH_RANK, STRENGTHS  # noqa: F401 - defined once in apkscan.ranks
+
 KINDS = ("app", "impersonation", "forged-certificate", "planted-certificate",
          "counterfeit-certificate", "manifest-ambiguity", "sdk", "split-mismatch")
 CONFIDENCES = ("high", "medium-high", "medium", "low")

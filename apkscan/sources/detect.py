@@ -1,7 +1,7 @@
 """What is this file? Decided from its bytes, never from its name.
 
 Two looks: the first :data:`HEAD_SIZE` bytes (magic numbers of streams and archives) and,
-for a ZIP, its central-directory names (read by :mod:`apkscan.apk.zipreader`), which tell
+for a ZIP, its central-directory names (read by :mod:`apkscan.apk.io.zipreader`), which tell
 an APK from a split bundle from a plain archive. A name or an extension is a claim an
 adversary controls; ``AndroidManifest.xml`` inside the ZIP is what makes it an APK.
 """

@@ -9,7 +9,7 @@ with the certificates in ``recorded_certificates`` (never in ``verification``), 
 
 from __future__ import annotations
 
-from apkscan.apk.certificates import certificate_from_der
+from apkscan.apk.crypto.certificates import certificate_from_der
 from apkscan.apk.model import ApkIdentity, Certificate, ManifestInfo
 from apkscan.sources.interface import RecordedApp, RecordedCertificate
 

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from apkscan.apk.bytesource import ByteSource
-from apkscan.apk.zipreader import ZipArchive
+from apkscan.apk.io.bytesource import ByteSource
+from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError, Issue, error
 from apkscan.sources import detect, registry
 from apkscan.sources.custody import record as custody_record

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from apkscan.apk.zipreader import ZipArchive, ZipEntry
+from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
 from apkscan.issues import ApkScanError, tamper
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
 from apkscan.sources.streams import InflateBudget, IterStream

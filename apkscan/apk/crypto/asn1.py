@@ -1,0 +1,90 @@
+"""The one ASN.1 (BER) walker: exact byte ranges of elements, which re-encoding parsers lose.
+
+Used by PKCS #7 (v1 signature blocks) and by certificates (the SubjectPublicKeyInfo as
+stored). Definite lengths in any long form and indefinite lengths (constructed only), tag
+numbers up to four bytes, nesting bounded by ``MAX_DEPTH``; every overrun is ``Asn1Error``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_DEPTH = 32
+
+
+class Asn1Error(ValueError):
+    """The bytes are not the BER structure expected (apksig: Asn1DecodingException)."""
+
+
+
+@dataclass(frozen=True, slots=True)
+class Tlv:
+    cls: int  # 0 universal, 1 application, 2 context, 3 private
+    constructed: bool
+    number: int
+    start: int
+    content_start: int
+    content_end: int
+    end: int
+
+    def is_(self, cls: int, number: int) -> bool:
+        return self.cls == cls and self.number == number
+
+
+def read_tlv(buf: bytes, pos: int, end: int, depth: int = 0) -> Tlv:
+    """The element at ``pos``; definite (any long form) and indefinite lengths."""
+    if depth > MAX_DEPTH:
+        raise Asn1Error("ASN.1 nesting too deep")
+    if pos + 2 > end:
+        raise Asn1Error("truncated ASN.1 element")
+    first = buf[pos]
+    cls, constructed, number = first >> 6, bool(first & 0x20), first & 0x1F
+    p = pos + 1
+    if number == 0x1F:
+        number = 0
+        for _ in range(4):
+            if p >= end:
+                raise Asn1Error("truncated ASN.1 tag")
+            b = buf[p]
+            p += 1
+            number = (number << 7) | (b & 0x7F)
+            if not b & 0x80:
+                break
+        else:
+            raise Asn1Error("ASN.1 tag number too large")
+    if p >= end:
+        raise Asn1Error("truncated ASN.1 length")
+    lb = buf[p]
+    p += 1
+    if lb == 0x80:
+        if not constructed:
+            raise Asn1Error("indefinite length on a primitive element")
+        q = p
+        while True:
+            if q + 2 > end:
+                raise Asn1Error("indefinite-length element has no end-of-contents")
+            if buf[q] == 0 and buf[q + 1] == 0:
+                return Tlv(cls, constructed, number, pos, p, q, q + 2)
+            q = read_tlv(buf, q, end, depth + 1).end
+    if lb < 0x80:
+        length = lb
+    else:
+        n = lb & 0x7F
+        if n == 0x7F or p + n > end:
+            raise Asn1Error("bad ASN.1 length")
+        length = int.from_bytes(buf[p:p + n], "big")
+        p += n
+    if p + length > end:
+        raise Asn1Error("ASN.1 element runs past its container")
+    return Tlv(cls, constructed, number, pos, p, p + length, p + length)
+
+
+def children(buf: bytes, tlv: Tlv, depth: int = 0) -> list[Tlv]:
+    if not tlv.constructed:
+        raise Asn1Error("expected a constructed element")
+    out, pos = [], tlv.content_start
+    while pos < tlv.content_end:
+        child = read_tlv(buf, pos, tlv.content_end, depth + 1)
+        out.append(child)
+        pos = child.end
+    return out

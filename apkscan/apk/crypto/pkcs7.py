@@ -1,0 +1,370 @@
+"""PKCS #7 / CMS SignedData as found in JAR signature blocks (.RSA/.DSA/.EC).
+
+Android accepts BER here (long-form lengths with redundant bytes, indefinite lengths)
+and identifies signers by the exact encoded bytes of their certificates, so this module
+walks the ASN.1 itself and keeps every element's original byte range instead of
+re-encoding through a strict DER library. It also holds Android's table of which
+(digest OID, signature OID) pairs each SDK level accepts in a SignerInfo, taken from
+apksig's ``OidConstants``. Verifying a SignerInfo against a .SF file is Android JAR
+policy and lives in ``v1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MAX_CERTIFICATES = 1000
+MAX_SIGNER_INFOS = 100
+ANY = 0x7FFFFFFF
+
+from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, children, read_tlv
+
+OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+OID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
+OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+
+
+class Pkcs7Error(ValueError):
+    """Well-formed BER with PKCS #7 semantics Android refuses (apksig: Pkcs7DecodingException)."""
+
+
+def _expect(tlv: Tlv, cls: int, number: int, what: str) -> Tlv:
+    if not tlv.is_(cls, number):
+        raise Asn1Error(f"expected {what}")
+    return tlv
+
+
+def decode_oid(buf: bytes, tlv: Tlv) -> str:
+    _expect(tlv, 0, 6, "OBJECT IDENTIFIER")
+    raw = buf[tlv.content_start:tlv.content_end]
+    if not raw or raw[-1] & 0x80:
+        raise Asn1Error("malformed OBJECT IDENTIFIER")
+    arcs, value = [], 0
+    for b in raw:
+        value = (value << 7) | (b & 0x7F)
+        if not b & 0x80:
+            arcs.append(value)
+            value = 0
+    head = arcs[0]
+    first = [min(head // 40, 2), head - 40 * min(head // 40, 2)]
+    return ".".join(str(a) for a in first + arcs[1:])
+
+
+def decode_int(buf: bytes, tlv: Tlv) -> int:
+    _expect(tlv, 0, 2, "INTEGER")
+    raw = buf[tlv.content_start:tlv.content_end]
+    if not raw:
+        raise Asn1Error("empty INTEGER")
+    return int.from_bytes(raw, "big", signed=True)
+
+
+def decode_octets(buf: bytes, tlv: Tlv, depth: int = 0) -> bytes:
+    """OCTET STRING content, joining the chunks of a constructed (BER) one."""
+    _expect(tlv, 0, 4, "OCTET STRING")
+    if not tlv.constructed:
+        return bytes(buf[tlv.content_start:tlv.content_end])
+    return b"".join(decode_octets(buf, c, depth + 1) for c in children(buf, tlv, depth))
+
+
+# --------------------------------------------------------------------------- structures
+@dataclass(slots=True)
+class SignerInfo:
+    issuer: bytes | None  # Name as encoded; None when identified by subjectKeyIdentifier
+    serial: int | None
+    digest_oid: str
+    signature_oid: str
+    signed_attrs: bytes | None  # whole [0] IMPLICIT element, original encoding
+    signature: bytes
+
+
+@dataclass(slots=True)
+class SignedData:
+    content_type: str  # encapContentInfo.eContentType
+    certificates: list[bytes]  # each exactly as encoded in the block
+    signer_infos: list[SignerInfo] = field(default_factory=list)
+
+
+def parse_signed_data(block: bytes) -> SignedData:
+    """ContentInfo -> SignedData; raises Asn1Error / Pkcs7Error."""
+    top = read_tlv(block, 0, len(block))
+    ci = children(block, _expect(top, 0, 16, "ContentInfo SEQUENCE"))
+    if len(ci) < 2:
+        raise Asn1Error("ContentInfo has no content")
+    content_type = decode_oid(block, ci[0])
+    if content_type != OID_SIGNED_DATA:
+        raise Asn1Error(f"unsupported ContentInfo.contentType: {content_type}")
+    wrapped = children(block, _expect(ci[1], 2, 0, "[0] EXPLICIT content"))
+    if len(wrapped) != 1:
+        raise Asn1Error("[0] EXPLICIT content must hold one element")
+    fields = children(block, _expect(wrapped[0], 0, 16, "SignedData SEQUENCE"))
+    it = iter(fields)
+    try:
+        decode_int(block, next(it))
+        _expect(next(it), 0, 17, "digestAlgorithms SET")
+        encap = children(block, _expect(next(it), 0, 16, "encapContentInfo SEQUENCE"))
+        if not encap:
+            raise Asn1Error("empty encapContentInfo")
+        encap_type = decode_oid(block, encap[0])
+        el = next(it)
+        certs: list[bytes] = []
+        if el.is_(2, 0):
+            bag = children(block, el)
+            if len(bag) > MAX_CERTIFICATES:
+                raise Pkcs7Error(f"{len(bag)} certificates in SignedData exceed the limit of {MAX_CERTIFICATES}")
+            certs = [bytes(block[c.start:c.end]) for c in bag]
+            el = next(it)
+        if el.is_(2, 1):  # crls
+            el = next(it)
+        infos = children(block, _expect(el, 0, 17, "signerInfos SET"))
+    except StopIteration:
+        raise Asn1Error("SignedData is missing fields") from None
+    if len(infos) > MAX_SIGNER_INFOS:
+        raise Pkcs7Error(f"{len(infos)} SignerInfos exceed the limit of {MAX_SIGNER_INFOS}")
+    return SignedData(encap_type, certs, [_parse_signer_info(block, si) for si in infos])
+
+
+def _parse_signer_info(buf: bytes, tlv: Tlv) -> SignerInfo:
+    f = children(buf, _expect(tlv, 0, 16, "SignerInfo SEQUENCE"))
+    if len(f) < 5:
+        raise Asn1Error("SignerInfo is missing fields")
+    decode_int(buf, f[0])
+    issuer = serial = None
+    if f[1].is_(0, 16):
+        ias = children(buf, f[1])
+        if len(ias) != 2:
+            raise Asn1Error("malformed IssuerAndSerialNumber")
+        issuer, serial = bytes(buf[ias[0].start:ias[0].end]), decode_int(buf, ias[1])
+    elif not f[1].is_(2, 0):
+        raise Asn1Error("malformed SignerIdentifier")
+    digest_oid = _algorithm_oid(buf, f[2])
+    i = 3
+    signed_attrs = None
+    if f[i].is_(2, 0):
+        signed_attrs = bytes(buf[f[i].start:f[i].end])
+        i += 1
+    if i + 1 >= len(f):
+        raise Asn1Error("SignerInfo is missing fields")
+    signature_oid = _algorithm_oid(buf, f[i])
+    signature = decode_octets(buf, f[i + 1])
+    return SignerInfo(issuer, serial, digest_oid, signature_oid, signed_attrs, signature)
+
+
+def _algorithm_oid(buf: bytes, tlv: Tlv) -> str:
+    parts = children(buf, _expect(tlv, 0, 16, "AlgorithmIdentifier SEQUENCE"))
+    if not parts:
+        raise Asn1Error("empty AlgorithmIdentifier")
+    return decode_oid(buf, parts[0])
+
+
+def parse_signed_attributes(encoded: bytes) -> dict[str, list[tuple[bytes, Tlv]]]:
+    """[0] IMPLICIT SET OF Attribute -> {type OID: [(buffer, value element), ...]}.
+
+    Raises Asn1Error for malformed BER and Pkcs7Error for a repeated attribute type.
+    """
+    outer = read_tlv(encoded, 0, len(encoded))
+    attrs: dict[str, list[tuple[bytes, Tlv]]] = {}
+    for attr in children(encoded, outer):
+        parts = children(encoded, _expect(attr, 0, 16, "Attribute SEQUENCE"))
+        if len(parts) != 2:
+            raise Asn1Error("malformed Attribute")
+        oid = decode_oid(encoded, parts[0])
+        values = [(encoded, v) for v in children(encoded, _expect(parts[1], 0, 17, "attrValues SET"))]
+        if oid in attrs:
+            raise Pkcs7Error(f"duplicate signed attribute: {oid}")
+        attrs[oid] = values
+    return attrs
+
+
+def single_value(attrs: dict[str, list[tuple[bytes, Tlv]]], oid: str) -> tuple[bytes, Tlv] | None:
+    values = attrs.get(oid)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise Pkcs7Error(f"attribute {oid} has multiple values")
+    return values[0]
+
+
+# --------------------------------------------------------------------------- certificates
+@dataclass(slots=True)
+class BagCertificate:
+    """The fields of a certificate that SignerInfo matching and Android's checks need."""
+
+    der: bytes  # exactly as in the block
+    serial: int
+    issuer: bytes
+    subject: bytes
+    spki: bytes
+    unsupported_critical: list[str]
+    key_usage: bytes | None  # KeyUsage BIT STRING content (unused-bits byte first)
+
+
+# Critical extensions OpenJDK's X509Certificate understands (hasUnsupportedCriticalExtension).
+_KNOWN_EXTENSIONS = {
+    "2.5.29.9", "2.5.29.14", "2.5.29.15", "2.5.29.16", "2.5.29.17", "2.5.29.18", "2.5.29.19",
+    "2.5.29.30", "2.5.29.31", "2.5.29.32", "2.5.29.33", "2.5.29.35", "2.5.29.36", "2.5.29.37",
+    "2.5.29.46", "2.5.29.54", "1.3.6.1.5.5.7.1.1", "1.3.6.1.5.5.7.1.11",
+    "1.3.6.1.5.5.7.48.1.5", "2.16.840.1.113730.1.1",
+}
+
+
+def parse_certificate(der: bytes) -> BagCertificate:
+    """Read one bag certificate leniently (BER allowed); raises Asn1Error if unusable."""
+    top = read_tlv(der, 0, len(der))
+    if top.end != len(der):
+        raise Asn1Error("trailing bytes after certificate")
+    parts = children(der, _expect(top, 0, 16, "Certificate SEQUENCE"))
+    if len(parts) != 3:
+        raise Asn1Error("Certificate must have 3 fields")
+    tbs = children(der, _expect(parts[0], 0, 16, "TBSCertificate SEQUENCE"))
+    if tbs and tbs[0].is_(2, 0):
+        tbs = tbs[1:]
+    if len(tbs) < 6:
+        raise Asn1Error("TBSCertificate is missing fields")
+    serial = decode_int(der, tbs[0])
+    issuer = bytes(der[tbs[2].start:tbs[2].end])
+    subject = bytes(der[tbs[4].start:tbs[4].end])
+    spki = bytes(der[_expect(tbs[5], 0, 16, "SubjectPublicKeyInfo").start:tbs[5].end])
+    unsupported, key_usage = [], None
+    for el in tbs[6:]:
+        if not el.is_(2, 3):
+            continue
+        seq = children(der, el)
+        for ext in children(der, seq[0]) if seq else []:
+            f = children(der, ext)
+            oid = decode_oid(der, f[0])
+            critical = len(f) == 3 and f[1].is_(0, 1) and der[f[1].content_start:f[1].content_end] != b"\x00"
+            value = decode_octets(der, f[-1])
+            if oid == "2.5.29.15":
+                ku = read_tlv(value, 0, len(value))
+                key_usage = bytes(value[ku.content_start:ku.content_end])
+            if critical and oid not in _KNOWN_EXTENSIONS:
+                unsupported.append(oid)
+    return BagCertificate(der, serial, issuer, subject, spki, unsupported, key_usage)
+
+
+def names_equal(a: bytes, b: bytes) -> bool:
+    """X500Principal.equals: same bytes, or the same name after RFC 5280 normalisation."""
+    if a == b:
+        return True
+    try:
+        from asn1crypto import x509
+
+        return x509.Name.load(a) == x509.Name.load(b)
+    except Exception:  # noqa: BLE001 - unparseable names are simply different
+        return False
+
+
+def find_certificate(certs: list[BagCertificate], si: SignerInfo) -> BagCertificate | None:
+    """The bag certificate named by the SignerInfo's issuer and serial number (as Android)."""
+    if si.issuer is None:
+        return None  # Android does not support subjectKeyIdentifier
+    for cert in certs:
+        if cert.serial == si.serial and names_equal(si.issuer, cert.issuer):
+            return cert
+    return None
+
+
+def spki_algorithm(spki: bytes) -> str | None:
+    """The key algorithm OID of a SubjectPublicKeyInfo, or None if unreadable."""
+    try:
+        top = read_tlv(spki, 0, len(spki))
+        return decode_oid(spki, children(spki, children(spki, top)[0])[0])
+    except (Asn1Error, IndexError):
+        return None
+
+
+def certificate_chain(certs: list[BagCertificate], leaf: BagCertificate) -> list[BagCertificate]:
+    """Leaf first, then issuers found in the bag by DN, as apksig's getCertificateChain."""
+    unused = [c for c in certs if c is not leaf]
+    chain, root = [leaf], leaf
+    while not names_equal(root.subject, root.issuer):
+        nxt = next((c for c in unused if names_equal(root.issuer, c.subject)), None)
+        if nxt is None:
+            break
+        unused.remove(nxt)
+        chain.append(nxt)
+        root = nxt
+    return chain
+
+
+# --------------------------------------------------------------------------- algorithms
+DIGEST_OIDS = {  # OID -> (JCA digest name, hashlib name)
+    "1.2.840.113549.2.5": ("MD5", "md5"), "1.3.14.3.2.26": ("SHA1", "sha1"),
+    "2.16.840.1.101.3.4.2.4": ("SHA224", "sha224"), "2.16.840.1.101.3.4.2.1": ("SHA256", "sha256"),
+    "2.16.840.1.101.3.4.2.2": ("SHA384", "sha384"), "2.16.840.1.101.3.4.2.3": ("SHA512", "sha512"),
+}
+_SIG_OIDS = {  # OID -> (key kind, digest it implies or None for a bare key-algorithm OID)
+    "1.2.840.113549.1.1.1": ("RSA", None), "1.2.840.10040.4.1": ("DSA", None), "1.2.840.10045.2.1": ("ECDSA", None),
+    "1.2.840.10040.4.3": ("DSA", "SHA1"), "1.2.840.10045.4.1": ("ECDSA", "SHA1"),
+}
+_SHA2 = ((1, "SHA224"), (2, "SHA256"), (3, "SHA384"), (4, "SHA512"))
+_SIG_OIDS.update({f"1.2.840.113549.1.1.{n}": ("RSA", h) for n, h in ((4, "MD5"), (5, "SHA1"), (14, "SHA224"), (11, "SHA256"), (12, "SHA384"), (13, "SHA512"))})
+_SIG_OIDS.update({f"2.16.840.1.101.3.4.3.{n}": ("DSA", h) for n, h in _SHA2})
+_SIG_OIDS.update({f"1.2.840.10045.4.3.{n}": ("ECDSA", h) for n, h in _SHA2})
+KEY_OIDS = {"1.2.840.113549.1.1.1": "RSA", "1.2.840.10040.4.1": "DSA", "1.2.840.10045.2.1": "ECDSA"}
+_FROM = lambda lo: [(lo, ANY)]
+_OLD_AND = lambda lo: [(0, 8), (lo, ANY)]
+# (digest, key kind, signature's own digest) -> SDK ranges where Android accepts the pair.
+# Pairs not listed: 21-23 for "<hash>with<key>" OIDs, nothing for bare key OIDs and
+# for SHA384/512withDSA. Source: apksig OidConstants.SUPPORTED_SIG_ALG_OIDS.
+_SPECIAL = {
+    ("MD5", "RSA", None): _FROM(0), ("SHA1", "RSA", None): _FROM(0),
+    ("SHA224", "RSA", None): _OLD_AND(21), ("SHA256", "RSA", None): _OLD_AND(18),
+    ("SHA384", "RSA", None): _FROM(18), ("SHA512", "RSA", None): _FROM(18),
+    ("MD5", "RSA", "MD5"): _OLD_AND(21), ("SHA1", "RSA", "SHA1"): _FROM(0),
+    ("SHA224", "RSA", "SHA224"): _OLD_AND(21), ("SHA224", "RSA", "SHA256"): [(21, 21)],
+    ("SHA256", "RSA", "SHA1"): [(21, 21)], ("SHA256", "RSA", "SHA256"): _OLD_AND(18),
+    ("SHA384", "RSA", "SHA384"): _FROM(21), ("SHA512", "RSA", "SHA384"): [(21, 21)],
+    ("SHA512", "RSA", "SHA512"): _FROM(21),
+    ("SHA1", "DSA", None): _FROM(0), ("SHA224", "DSA", None): _FROM(22), ("SHA256", "DSA", None): _FROM(22),
+    ("SHA1", "DSA", "SHA1"): _FROM(9), ("SHA224", "DSA", "SHA224"): _FROM(21),
+    ("SHA256", "DSA", "SHA256"): _FROM(21),
+    ("SHA1", "ECDSA", None): _FROM(18), ("SHA224", "ECDSA", None): _FROM(21),
+    ("SHA256", "ECDSA", None): _FROM(18), ("SHA384", "ECDSA", None): _FROM(18),
+    ("SHA512", "ECDSA", None): _FROM(18),
+    ("SHA1", "ECDSA", "SHA1"): _FROM(18), ("SHA224", "ECDSA", "SHA224"): _FROM(21),
+    ("SHA256", "ECDSA", "SHA256"): _FROM(21), ("SHA384", "ECDSA", "SHA384"): _FROM(21),
+    ("SHA512", "ECDSA", "SHA512"): _FROM(21),
+}
+
+
+def supported_ranges(digest_oid: str, signature_oid: str) -> list[tuple[int, int]]:
+    """SDK ranges on which Android accepts this SignerInfo digest/signature OID pair."""
+    digest, sig = DIGEST_OIDS.get(digest_oid), _SIG_OIDS.get(signature_oid)
+    if digest is None or sig is None:
+        return []
+    kind, implied = sig
+    key = (digest[0], kind, implied)
+    if key in _SPECIAL:
+        return _SPECIAL[key]
+    if implied is None or (kind == "DSA" and implied in ("SHA384", "SHA512")):
+        return []
+    return [(21, 23)]
+
+
+def unsupported_levels(min_sdk: int, max_sdk: int, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of [min_sdk, max_sdk] not covered by ``ranges``."""
+    out, lo = [], min_sdk
+    for r_lo, r_hi in sorted(ranges):
+        if r_hi < lo:
+            continue
+        if r_lo > max_sdk:
+            break
+        if r_lo > lo:
+            out.append((lo, r_lo - 1))
+        lo = max(lo, r_hi + 1) if r_hi < ANY else max_sdk + 1
+        if lo > max_sdk:
+            break
+    if lo <= max_sdk:
+        out.append((lo, max_sdk))
+    return out
+
+
+def levels_text(levels: list[tuple[int, int]]) -> str:
+    return ", ".join(str(a) if a == b else f"{a}+" if b >= ANY else f"{a}-{b}" for a, b in levels)
+
+
+def jca_signature_algorithm(digest_oid: str, signature_oid: str) -> str | None:
+    kind, implied = _SIG_OIDS.get(signature_oid, (None, None))
+    digest = implied or DIGEST_OIDS.get(digest_oid, (None,))[0]
+    return f"{digest}with{kind}" if kind and digest else None

@@ -1,0 +1,79 @@
+"""One place that turns (public key, Java algorithm name, data, signature) into yes/no.
+
+Signature schemes name algorithms the way Java's JCA does ("SHA256withRSA/PSS"); this
+module maps those names onto ``cryptography`` primitives so the per-scheme verifiers
+stay free of crypto-library details.
+"""
+
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa
+
+from apkscan.issues import ApkScanError
+
+_HASHES = {
+    "MD5": hashes.MD5,
+    "SHA1": hashes.SHA1,
+    "SHA224": hashes.SHA224,
+    "SHA256": hashes.SHA256,
+    "SHA384": hashes.SHA384,
+    "SHA512": hashes.SHA512,
+}
+
+
+def parse_jca(jca_algorithm: str) -> tuple[str, str, bool]:
+    """Split "SHA256withRSA/PSS" into ("SHA256", "RSA", pss=True)."""
+    name = jca_algorithm.upper().replace("-", "")
+    pss = name.endswith("/PSS")
+    if pss:
+        name = name[: -len("/PSS")]
+    digest, sep, key = name.partition("WITH")
+    if not sep or digest not in _HASHES or key not in ("RSA", "ECDSA", "DSA"):
+        raise ApkScanError("UNSUPPORTED_ALGORITHM", f"unsupported signature algorithm {jca_algorithm}")
+    return digest, key, pss
+
+
+def load_public_key(spki_der: bytes):
+    """Parse a SubjectPublicKeyInfo; None when it cannot be used."""
+    try:
+        return serialization.load_der_public_key(spki_der)
+    except (ValueError, UnsupportedAlgorithm, TypeError):
+        return None
+
+
+def verify_signature(spki_der: bytes, jca_algorithm: str, data: bytes, signature: bytes) -> bool:
+    """True only when ``signature`` over ``data`` verifies under the key and algorithm."""
+    digest_name, key_kind, pss = parse_jca(jca_algorithm)
+    key = load_public_key(spki_der)
+    if key is None:
+        return False
+    return verify_with_key(key, digest_name, key_kind, pss, data, signature)
+
+
+def verify_with_key(key, digest_name: str, key_kind: str, pss: bool, data: bytes, signature: bytes) -> bool:
+    algorithm = _HASHES[digest_name]()
+    try:
+        if key_kind == "RSA" and isinstance(key, rsa.RSAPublicKey):
+            pad = (
+                padding.PSS(mgf=padding.MGF1(algorithm), salt_length=algorithm.digest_size)
+                if pss
+                else padding.PKCS1v15()
+            )
+            key.verify(signature, data, pad, algorithm)
+        elif key_kind == "ECDSA" and isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, data, ec.ECDSA(algorithm))
+        elif key_kind == "DSA" and isinstance(key, dsa.DSAPublicKey):
+            key.verify(signature, data, algorithm)
+        else:
+            return False
+    except (InvalidSignature, ValueError, UnsupportedAlgorithm, TypeError):
+        return False
+    return True
+
+
+def key_type(key) -> str:
+    """"RSA", "EC" or "DSA" for a loaded public key (the key type an algorithm requires)."""
+    kinds = ((rsa.RSAPublicKey, "RSA"), (ec.EllipticCurvePublicKey, "EC"), (dsa.DSAPublicKey, "DSA"))
+    return next((name for cls, name in kinds if isinstance(key, cls)), type(key).__name__)

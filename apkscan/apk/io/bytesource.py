@@ -1,0 +1,108 @@
+"""Random-access, bounded reads over a file, so no APK is ever loaded whole."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+from apkscan.issues import ApkFormatError, LimitExceeded
+
+CHUNK = 1 << 20
+
+
+class ByteSource:
+    """A read-only view of ``size`` bytes with positional reads (``os.pread``).
+
+    Every byte of an input flows through ``read``, so this is also where the
+    per-input time budget is enforced: set ``deadline`` (a ``time.monotonic()``
+    value) and reads past it raise ``LimitExceeded("INPUT_TIMEOUT")``.
+
+    A *window* (``offset``, ``length``) makes the bytes ``[offset, offset+length)`` of the
+    file look like a whole file: every offset a reader sees (EOCD, central directory,
+    signing block) is relative to the window, so an APK stored uncompressed inside a ZIP
+    is read in place exactly as if it had been extracted.
+    """
+
+    deadline: float | None = None
+    _base: int = 0
+
+    def __init__(self, path: str | os.PathLike[str], offset: int = 0, length: int | None = None):
+        self.path = os.fspath(path)
+        self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        file_size = os.fstat(self._fd).st_size
+        if length is None:
+            length = file_size - offset
+        if offset < 0 or length < 0 or offset + length > file_size:
+            os.close(self._fd)
+            self._fd = -1
+            raise ApkFormatError("ZIP_OUT_OF_BOUNDS", f"window {offset}+{length} is outside the {file_size}-byte file")
+        self._base = offset
+        self.size = length
+
+    def check_deadline(self) -> None:
+        """Raise once the input's time budget is spent (called from long loops too)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise LimitExceeded("INPUT_TIMEOUT", "time budget for this input exhausted")
+
+    def _check_read(self, offset: int, length: int) -> None:
+        """Every read passes here: the time budget, then the bounds."""
+        self.check_deadline()
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise ApkFormatError(
+                "ZIP_OUT_OF_BOUNDS",
+                f"read of {length} bytes at offset {offset} is outside the {self.size}-byte input",
+            )
+
+    def read(self, offset: int, length: int) -> bytes:
+        """Exactly ``length`` bytes at ``offset``, or ``ApkFormatError`` if out of range."""
+        self._check_read(offset, length)
+        first = os.pread(self._fd, length, self._base + offset)
+        if len(first) == length:  # the usual case: the kernel's copy is the only one
+            return first
+        out = bytearray(first)
+        while len(out) < length:
+            chunk = os.pread(self._fd, min(length - len(out), 16 * CHUNK), self._base + offset + len(out))
+            if not chunk:
+                raise ApkFormatError("ZIP_OUT_OF_BOUNDS", "file shrank while being read")
+            out += chunk
+        return bytes(out)
+
+    def iter_range(self, offset: int, length: int, chunk: int = CHUNK) -> Iterator[bytes]:
+        """Yield ``[offset, offset+length)`` in chunks of at most ``chunk`` bytes."""
+        end = offset + length
+        if offset < 0 or length < 0 or end > self.size:
+            raise ApkFormatError("ZIP_OUT_OF_BOUNDS", f"range {offset}+{length} outside file")
+        pos = offset
+        while pos < end:
+            n = min(chunk, end - pos)
+            yield self.read(pos, n)
+            pos += n
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> "ByteSource":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class BytesSource(ByteSource):
+    """The same interface over bytes already in memory (small test inputs, nested entries)."""
+
+    def __init__(self, data: bytes, path: str = "<memory>"):  # noqa: D107
+        self.path = path
+        self._data = memoryview(data)
+        self.size = len(data)
+        self._fd = -1
+
+    def read(self, offset: int, length: int) -> bytes:
+        self._check_read(offset, length)
+        return bytes(self._data[offset : offset + length])
+
+    def close(self) -> None:
+        pass

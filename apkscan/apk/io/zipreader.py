@@ -1,0 +1,364 @@
+"""ZIP access the way Android reads APKs: central directory first, local headers barely.
+
+Android (libziparchive) and apksig locate the End of Central Directory record, trust
+the central directory for every entry's compression method and sizes, and use the
+local file header only to find where the data starts. Tampered APKs ("BadPack") rely
+on that: their local headers lie (bogus method, zero or absurd sizes, fake encryption
+flag) so tools that trust local headers crash or misread them, while Android installs
+them. We read like Android and record every disagreement as a tamper indicator.
+
+Nothing here loads a whole archive: we read the EOCD tail, the central directory (size
+bounded) and, on request, single entries, inflated in bounded chunks.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from apkscan.apk.io.bytesource import ByteSource
+from apkscan.issues import ApkFormatError, Issue, LimitExceeded, tamper
+
+EOCD_SIG = 0x06054B50
+ZIP64_EOCD_SIG = 0x06064B50
+ZIP64_LOCATOR_SIG = 0x07064B50
+CD_SIG = 0x02014B50
+LFH_SIG = 0x04034B50
+EOCD_MIN = 22
+CD_HEADER = 46
+LFH_HEADER = 30
+MAX_COMMENT = 0xFFFF
+
+METHOD_STORED = 0
+METHOD_DEFLATED = 8
+
+MAX_CD_SIZE = 64 << 20  # a central directory larger than this is hostile, not an app
+MAX_ENTRIES = 200_000
+MAX_TAMPER_PER_KIND = 20  # keep reports readable for archives with 100k lying headers
+
+
+@dataclass(slots=True)
+class ZipEntry:
+    """One central-directory record: the values Android trusts."""
+
+    index: int
+    name: str  # UTF-8, undecodable bytes replaced, as apksig decodes names
+    name_bytes: bytes
+    method: int
+    flags: int
+    crc32: int
+    compressed_size: int
+    uncompressed_size: int
+    local_header_offset: int
+    cd_record_offset: int
+    _data_offset: int | None = field(default=None, repr=False)
+
+    @property
+    def is_directory(self) -> bool:
+        return self.name.endswith("/")
+
+    @property
+    def compressed(self) -> bool:
+        """apksig and Android inflate every entry whose method is not STORED."""
+        return self.method != METHOD_STORED
+
+    @property
+    def stored_size(self) -> int:
+        """Bytes the entry occupies in the file (CD sizes, as Android uses them)."""
+        return self.compressed_size if self.compressed else self.uncompressed_size
+
+
+@dataclass(frozen=True, slots=True)
+class LocalHeader:
+    """What an entry's local header says: where its data starts and how it disagrees
+    with the central directory (tamper facts), or why its data cannot be located."""
+
+    data_offset: int
+    facts: tuple[Issue, ...] = ()
+    error: ApkFormatError | None = None  # the data lies outside the file (facts still count)
+
+
+@dataclass(slots=True)
+class ZipArchive:
+    """An opened archive: EOCD and central directory parsed, entries on demand."""
+
+    source: ByteSource
+    eocd_offset: int
+    cd_offset: int
+    cd_size: int
+    comment: bytes
+    entries: list[ZipEntry]
+    zip64: bool = False
+    central_tamper: list[Issue] = field(default_factory=list)  # EOCD and central directory facts
+    _local_tamper: list[Issue] = field(default_factory=list, repr=False)  # local headers read so far
+    _by_name: dict[str, ZipEntry] = field(default_factory=dict, repr=False)
+    _tamper_counts: dict[str, int] = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, source: ByteSource) -> "ZipArchive":
+        """Parse EOCD and central directory; raise ApkFormatError when Android would refuse."""
+        if source.size < EOCD_MIN:
+            raise ApkFormatError("ZIP_EOCD_NOT_FOUND", f"{source.size}-byte input is too small to be a ZIP archive")
+        eocd_offset, eocd, candidates = _find_eocd(source)
+        found: list[Issue] = []
+        if candidates > 1:
+            found.append(tamper("TAMPER_MULTIPLE_EOCD", f"{candidates} end-of-central-directory signatures in the archive tail; used the one at offset {eocd_offset}"))
+        (_sig, disk, cd_disk, n_disk, n_total, cd_size, cd_offset, comment_len) = struct.unpack_from("<IHHHHIIH", eocd)
+        comment = eocd[EOCD_MIN : EOCD_MIN + comment_len]
+        zip64 = False
+        if cd_offset == 0xFFFFFFFF or cd_size == 0xFFFFFFFF or n_total == 0xFFFF:
+            z = _read_zip64(source, eocd_offset)
+            if z is not None:
+                zip64 = True
+                n_total, cd_size, cd_offset = z
+                n_disk = n_total  # the classic fields are 0xFFFF placeholders
+                found.append(tamper("TAMPER_ZIP64", "archive uses ZIP64 records (apksig does not sign ZIP64 APKs)"))
+        if disk != 0 or cd_disk != 0 or n_disk != n_total:
+            raise ApkFormatError("ZIP_MULTI_DISK", "multi-disk (spanned) ZIP archives are not APKs")
+        if cd_offset > eocd_offset:
+            raise ApkFormatError("ZIP_CD_OUT_OF_RANGE", f"central directory offset {cd_offset} is beyond the EOCD at {eocd_offset}")
+        if cd_offset + cd_size > eocd_offset:
+            raise ApkFormatError("ZIP_CD_OVERLAPS_EOCD", f"central directory ({cd_offset}+{cd_size}) overlaps the EOCD at {eocd_offset}")
+        if cd_offset + cd_size < eocd_offset:
+            found.append(tamper("TAMPER_DATA_BEFORE_EOCD", f"{eocd_offset - cd_offset - cd_size} bytes between the central directory and the EOCD"))
+        if cd_size > MAX_CD_SIZE:
+            raise LimitExceeded("ZIP_CD_TOO_LARGE", f"central directory of {cd_size} bytes exceeds the {MAX_CD_SIZE}-byte limit")
+        if n_total > MAX_ENTRIES:
+            raise LimitExceeded("ZIP_TOO_MANY_ENTRIES", f"{n_total} entries exceed the limit of {MAX_ENTRIES}")
+        archive = cls(source, eocd_offset, cd_offset, cd_size, comment, [], zip64, found)
+        archive._parse_cd(n_total)
+        return archive
+
+    def _parse_cd(self, count: int) -> None:
+        cd = self.source.read(self.cd_offset, self.cd_size)
+        pos = 0
+        for index in range(count):
+            if pos + CD_HEADER > len(cd):
+                raise ApkFormatError("ZIP_CD_TRUNCATED", f"central directory ends after {index} of {count} records")
+            (sig, _vm, _vn, flags, method, _t, _d, crc, csize, usize, nlen, xlen, clen, _ds, _ia, _ea, lho) = struct.unpack_from("<IHHHHHHIIIHHHHHII", cd, pos)
+            if sig != CD_SIG:
+                raise ApkFormatError("ZIP_CD_BAD_SIGNATURE", f"central directory record {index} at offset {self.cd_offset + pos} has a bad signature")
+            end = pos + CD_HEADER + nlen + xlen + clen
+            if end > len(cd):
+                raise ApkFormatError("ZIP_CD_TRUNCATED", f"central directory record {index} runs past the central directory")
+            name_bytes = bytes(cd[pos + CD_HEADER : pos + CD_HEADER + nlen])
+            extra = cd[pos + CD_HEADER + nlen : pos + CD_HEADER + nlen + xlen]
+            if 0xFFFFFFFF in (csize, usize, lho):
+                csize, usize, lho = _zip64_extra(extra, csize, usize, lho)
+            entry = ZipEntry(index, name_bytes.decode("utf-8", "replace"), name_bytes, method, flags, crc, csize, usize, lho, self.cd_offset + pos)
+            self._note_entry(entry)
+            self.entries.append(entry)
+            pos = end
+        if pos != len(cd):
+            self._tamper("TAMPER_CD_TRAILING_DATA", f"{len(cd) - pos} bytes after the last of {count} central directory records")
+        self._note_overlaps()
+
+    def _note_overlaps(self) -> None:
+        """Entries whose data share bytes: the zip-bomb trick of many names, one payload.
+
+        Uses the central directory only (local name/extra lengths are not read here), so it
+        flags what must overlap whatever the local headers say.
+        """
+        spans = sorted(((e.local_header_offset, e.local_header_offset + 30 + len(e.name_bytes) + e.stored_size, e) for e in self.entries), key=lambda t: (t[0], t[1]))
+        for (start, end, entry), (next_start, _, nxt) in zip(spans, spans[1:]):
+            if next_start < end:
+                self._tamper("TAMPER_OVERLAPPING_ENTRIES", f"{entry.name!r} and {nxt.name!r} share bytes of the archive")
+    def _note_entry(self, entry: ZipEntry) -> None:
+        if entry.name in self._by_name:
+            self._tamper("TAMPER_DUPLICATE_ENTRY", f"duplicate entry name {entry.name!r}")
+        else:
+            self._by_name[entry.name] = entry
+        if not entry.name:
+            self._tamper("TAMPER_EMPTY_NAME", f"entry #{entry.index} has an empty name")
+        elif _suspicious_name(entry.name_bytes):
+            self._tamper("TAMPER_SUSPICIOUS_ENTRY_NAME", f"entry #{entry.index} name {entry.name!r} has NUL/control characters, invalid UTF-8, '..' segments or an absolute path")
+        if entry.method not in (METHOD_STORED, METHOD_DEFLATED):
+            self._tamper("TAMPER_UNKNOWN_COMPRESSION_METHOD", f"{entry.name!r}: compression method {entry.method} (read as deflate, as Android does)")
+        if entry.flags & 1:
+            self._tamper("TAMPER_ENCRYPTION_FLAG", f"{entry.name!r}: central directory sets the encryption flag (Android ignores it)")
+        if entry.local_header_offset >= self.cd_offset:
+            self._tamper("TAMPER_LOCAL_HEADER_OUT_OF_RANGE", f"{entry.name!r}: local header offset {entry.local_header_offset} is not before the central directory")
+
+    def _tamper(self, code: str, message: str, into: list[Issue] | None = None) -> None:
+        """Record a fact, at most ``MAX_TAMPER_PER_KIND`` of one code (hostile archives repeat)."""
+        into = self.central_tamper if into is None else into
+        n = self._tamper_counts.get(code, 0) + 1
+        self._tamper_counts[code] = n
+        if n <= MAX_TAMPER_PER_KIND:
+            into.append(tamper(code, message))
+        elif n == MAX_TAMPER_PER_KIND + 1:
+            into.append(tamper(code, f"further {code} indicators omitted"))
+
+    @property
+    def tamper(self) -> list[Issue]:
+        """A fresh list of every fact so far: the central directory's, then the local headers read.
+
+        Callers read it when they are done (``identify`` does so whatever failed), so a
+        fact found just before an error is never lost in an earlier copy."""
+        return self.central_tamper + self._local_tamper
+
+    # ------------------------------------------------------------------ entries
+    def entry(self, name: str) -> ZipEntry | None:
+        """The first central-directory entry with this name."""
+        return self._by_name.get(name)
+
+    def data_offset(self, entry: ZipEntry) -> int:
+        """Where the entry's data starts; the local header's lies stay with the entry."""
+        if entry._data_offset is None:
+            local = read_local_header(self.source, entry, self.cd_offset)
+            for fact in local.facts:
+                self._tamper(fact.code, fact.message, self._local_tamper)
+            if local.error is not None:
+                raise local.error
+            entry._data_offset = local.data_offset
+        return entry._data_offset
+
+    def stream(self, entry: ZipEntry, chunk: int = 1 << 20, max_size: int | None = None) -> Iterator[bytes]:
+        """Yield the entry's uncompressed bytes in chunks, never more than declared.
+
+        ``max_size`` (default: unbounded apart from the declared size) guards callers
+        that hold the output; the inflater itself never emits more than ``chunk`` at once.
+        """
+        limit = entry.uncompressed_size
+        if max_size is not None and limit > max_size:
+            raise LimitExceeded("ZIP_ENTRY_TOO_LARGE", f"{entry.name!r} declares {limit} bytes, over the {max_size}-byte limit")
+        start = self.data_offset(entry)
+        if not entry.compressed:
+            yield from self.source.iter_range(start, entry.uncompressed_size, chunk)
+            return
+        inflater = zlib.decompressobj(-15)
+        produced = 0
+        try:
+            for raw in self.source.iter_range(start, entry.compressed_size, chunk):
+                data = raw
+                while data:
+                    self.source.check_deadline()
+                    out = inflater.decompress(data, chunk)
+                    produced += len(out)
+                    if produced > limit:
+                        raise ApkFormatError("ZIP_ENTRY_SIZE_MISMATCH", f"{entry.name!r} inflates to more than the declared {limit} bytes")
+                    if out:
+                        yield out
+                    data = inflater.unconsumed_tail
+                if inflater.eof:
+                    break
+            tail = inflater.flush()
+            produced += len(tail)
+            if produced > limit:
+                raise ApkFormatError("ZIP_ENTRY_SIZE_MISMATCH", f"{entry.name!r} inflates to more than the declared {limit} bytes")
+            if tail:
+                yield tail
+        except zlib.error as exc:
+            raise ApkFormatError("ZIP_ENTRY_INFLATE_FAILED", f"{entry.name!r}: deflate data is corrupt ({exc})") from None
+        if not inflater.eof or produced != limit:
+            raise ApkFormatError("ZIP_ENTRY_SIZE_MISMATCH", f"{entry.name!r} inflated to {produced} bytes, central directory declares {limit}")
+
+    def read(self, entry: ZipEntry, max_size: int) -> bytes:
+        """The whole uncompressed entry, for small metadata entries (manifest, .SF, ...)."""
+        return b"".join(self.stream(entry, max_size=max_size))
+
+
+# ---------------------------------------------------------------------- helpers
+def read_local_header(source: ByteSource, entry: ZipEntry, cd_offset: int) -> LocalHeader:
+    """Parse the local header of ``entry``: its data offset plus every disagreement with
+    the central directory. Pure: raises only when the data cannot be located at all."""
+    lho = entry.local_header_offset
+    if lho + LFH_HEADER > source.size:
+        raise ApkFormatError("ZIP_LOCAL_HEADER_OUT_OF_RANGE", f"{entry.name!r}: local header at {lho} is outside the file")
+    (sig, _v, flags, method, _t, _d, crc, csize, usize, nlen, xlen) = struct.unpack("<IHHHHHIIIHH", source.read(lho, LFH_HEADER))
+    if sig != LFH_SIG:
+        raise ApkFormatError("ZIP_LOCAL_HEADER_BAD_SIGNATURE", f"{entry.name!r}: no local file header at offset {lho}")
+    facts: list[Issue] = []
+    if method != entry.method:
+        facts.append(tamper("TAMPER_LOCAL_METHOD_MISMATCH", f"{entry.name!r}: local header says method {method}, central directory {entry.method}"))
+    if (flags & 1) != (entry.flags & 1):
+        facts.append(tamper("TAMPER_LOCAL_ENCRYPTION_FLAG", f"{entry.name!r}: local and central encryption flags differ"))
+    if (flags & 8) != (entry.flags & 8):
+        facts.append(tamper("TAMPER_DATA_DESCRIPTOR_MISMATCH", f"{entry.name!r}: data-descriptor flag differs between local header and central directory"))
+    if not flags & 8 and (crc, csize, usize) != (entry.crc32, entry.compressed_size & 0xFFFFFFFF, entry.uncompressed_size & 0xFFFFFFFF) and 0xFFFFFFFF not in (csize, usize):
+        facts.append(tamper("TAMPER_LOCAL_SIZE_MISMATCH", f"{entry.name!r}: local header CRC/sizes ({crc:#x}, {csize}, {usize}) differ from the central directory's ({entry.crc32:#x}, {entry.compressed_size}, {entry.uncompressed_size})"))
+    if nlen != len(entry.name_bytes) or (nlen and source.read(lho + LFH_HEADER, nlen) != entry.name_bytes):
+        facts.append(tamper("TAMPER_LOCAL_NAME_MISMATCH", f"{entry.name!r}: local header names a different entry"))
+    start = lho + LFH_HEADER + nlen + xlen
+    if start + entry.stored_size > source.size:
+        return LocalHeader(start, tuple(facts), ApkFormatError("ZIP_ENTRY_OUT_OF_RANGE", f"{entry.name!r}: data ({start}+{entry.stored_size}) runs past the end of the file"))
+    if start + entry.stored_size > cd_offset:
+        facts.append(tamper("TAMPER_ENTRY_OVERLAPS_CD", f"{entry.name!r}: data overlaps the central directory"))
+    return LocalHeader(start, tuple(facts))
+
+
+def _suspicious_name(raw: bytes) -> bool:
+    """Names Android's libziparchive refuses or that escape a folder when extracted."""
+    try:
+        name = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+        return True
+    return name.startswith("/") or ".." in name.split("/")
+
+
+def _find_eocd(source: ByteSource) -> tuple[int, bytes, int]:
+    """Find the EOCD as apksig does: scanning back, the record whose comment ends the file.
+
+    Returns (offset, record bytes, number of EOCD signatures seen in the tail).
+    """
+    tail_len = min(source.size, EOCD_MIN + MAX_COMMENT)
+    tail_start = source.size - tail_len
+    tail = source.read(tail_start, tail_len)
+    candidates = 0
+    chosen = -1
+    pos = tail.rfind(b"PK\x05\x06")
+    while pos >= 0:
+        if pos + EOCD_MIN <= tail_len:
+            candidates += 1
+            (comment_len,) = struct.unpack_from("<H", tail, pos + 20)
+            if chosen < 0 and pos + EOCD_MIN + comment_len == tail_len:
+                chosen = pos
+        pos = tail.rfind(b"PK\x05\x06", 0, pos)
+    if chosen < 0:
+        raise ApkFormatError("ZIP_EOCD_NOT_FOUND", "no end-of-central-directory record: not a ZIP archive, or truncated")
+    return tail_start + chosen, tail[chosen:], candidates
+
+
+def _read_zip64(source: ByteSource, eocd_offset: int) -> tuple[int, int, int] | None:
+    """(entry count, CD size, CD offset) from the ZIP64 EOCD, or None if there is none."""
+    if eocd_offset < 20:
+        return None
+    loc = source.read(eocd_offset - 20, 20)
+    sig, _disk, z64_offset, _disks = struct.unpack("<IIQI", loc)
+    if sig != ZIP64_LOCATOR_SIG:
+        return None
+    if z64_offset + 56 > eocd_offset - 20:
+        raise ApkFormatError("ZIP_ZIP64_MALFORMED", "ZIP64 end-of-central-directory offset is out of range")
+    rec = source.read(z64_offset, 56)
+    (sig, _size, _vm, _vn, _d, _cdd, _nd, n_total, cd_size, cd_offset) = struct.unpack("<IQHHIIQQQQ", rec)
+    if sig != ZIP64_EOCD_SIG:
+        raise ApkFormatError("ZIP_ZIP64_MALFORMED", "ZIP64 end-of-central-directory record has a bad signature")
+    return n_total, cd_size, cd_offset
+
+
+def _zip64_extra(extra: bytes, csize: int, usize: int, lho: int) -> tuple[int, int, int]:
+    """Replace 0xFFFFFFFF sizes/offset by the ZIP64 extended-information extra field."""
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, pos)
+        body = extra[pos + 4 : pos + 4 + size]
+        if tag == 0x0001:
+            vals = [v for (v,) in struct.iter_unpack("<Q", body[: len(body) // 8 * 8])]
+            it = iter(vals)
+            try:
+                if usize == 0xFFFFFFFF:
+                    usize = next(it)
+                if csize == 0xFFFFFFFF:
+                    csize = next(it)
+                if lho == 0xFFFFFFFF:
+                    lho = next(it)
+            except StopIteration:
+                raise ApkFormatError("ZIP_ZIP64_MALFORMED", "ZIP64 extra field is too short") from None
+            return csize, usize, lho
+        pos += 4 + size
+    return csize, usize, lho

@@ -1,0 +1,1 @@
+"""AndroidManifest.xml and resources.arsc: binary XML, the manifest facts, the package as Android reads it."""

@@ -1,0 +1,320 @@
+"""AndroidManifest.xml (binary AXML) and the app label from resources.arsc.
+
+The package identity (``package``, ``split``, every other reading of ``package``) is read
+as the package manager reads it, see :mod:`apkscan.apk.manifest.package_id`. The verifier needs
+``min_sdk`` *exactly* as apksig computes it (it picks the Android
+versions the signature must verify on), so the binary XML is walked with the rules of
+apksig's ``AndroidBinXmlParser`` and ``ApkUtils.getMinSdkVersionFromBinaryAndroidManifest``:
+attributes are matched by framework resource ID, ``<uses-sdk>`` counts only as a child of
+the root element, the largest ``minSdkVersion`` wins and a codename means "the release
+before it ships". Other manifest fields come from the same walk. Resource references
+(label, versionName) are resolved with androguard's ``ARSCParser``.
+
+:func:`read_manifest` never raises: problems become ``ManifestInfo.errors``.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from apkscan.apk.manifest.axml import (
+    TYPE_INT_BOOLEAN,
+    TYPE_INT_DEC,
+    TYPE_INT_HEX,
+    TYPE_REFERENCE,
+    TYPE_STRING,
+    Attr,
+    AxmlError,
+    Element,
+    iter_start_elements,
+)
+from apkscan.apk.model import ManifestInfo
+from apkscan.apk.manifest.package_id import framework_elements, framework_string, package_readings
+from apkscan.issues import Issue, error, warning
+
+MAX_INPUT_SIZE = 32 << 20  # refuse larger AndroidManifest.xml / resources.arsc
+
+# Issue codes. When one of MIN_SDK_BLOCKING_CODES is present apksig cannot determine the
+# APK's minSdkVersion and apksigner refuses to verify over the APK's own range.
+MANIFEST_MISSING = "MANIFEST_MISSING"
+MANIFEST_MALFORMED = "MANIFEST_MALFORMED"
+MANIFEST_ARSC_MALFORMED = "MANIFEST_ARSC_MALFORMED"
+MANIFEST_ARSC_MISSING = "MANIFEST_ARSC_MISSING"
+MANIFEST_TOO_LARGE = "MANIFEST_TOO_LARGE"
+MANIFEST_MIN_SDK_CODENAME = "MANIFEST_MIN_SDK_CODENAME"
+MANIFEST_MIN_SDK_UNSUPPORTED = "MANIFEST_MIN_SDK_UNSUPPORTED"
+MIN_SDK_BLOCKING_CODES = frozenset(
+    {MANIFEST_MISSING, MANIFEST_MALFORMED, MANIFEST_TOO_LARGE, MANIFEST_MIN_SDK_UNSUPPORTED})
+
+# Framework attribute resource IDs (android.R.attr).
+ATTR_LABEL = 0x01010001
+ATTR_DEBUGGABLE = 0x0101000F
+ATTR_MIN_SDK = 0x0101020C
+ATTR_VERSION_CODE = 0x0101021B
+ATTR_VERSION_NAME = 0x0101021C
+ATTR_TARGET_SDK = 0x01010270
+ATTR_MAX_SDK = 0x01010271
+ATTR_TARGET_SANDBOX = 0x0101054C
+CUR_DEVELOPMENT = 10000  # Build.VERSION_CODES.CUR_DEVELOPMENT
+
+# apksig's codename -> API level table (first letter), pessimistic by design.
+_CODENAME_FIRST_LETTER = {"C": 2, "D": 3, "E": 4, "F": 7, "G": 8, "H": 10, "I": 13, "J": 15,
+                          "K": 18, "L": 20, "M": 22, "N": 23, "O": 25}
+
+
+def min_sdk_for_codename(codename: str) -> int:
+    """API level apksig assumes for a pre-release codename; AxmlError if unsupported."""
+    if codename == "Baklava":
+        return 34
+    first = codename[:1]
+    if not ("A" <= first <= "Z"):
+        raise AxmlError(f"unsupported codename {codename!r} in minSdkVersion")
+    older = [c for c in _CODENAME_FIRST_LETTER if c <= first]
+    if not older:
+        return 1  # 'A' or 'B': never released
+    newest = max(older)
+    return _CODENAME_FIRST_LETTER[newest] + (ord(first) - ord(newest))
+
+
+def min_sdk_from_elements(elements: list[Element], codenames: list[str] | None = None) -> int | None:
+    """apksig's minSdkVersion: max over depth-2 <uses-sdk>; None when none declares one."""
+    result: int | None = None
+    for el in elements:
+        if el.depth != 2 or el.name != "uses-sdk" or el.ns:
+            continue
+        value = 1
+        for attr in el.attrs:
+            if attr.res_id != ATTR_MIN_SDK:
+                continue
+            if attr.vtype in (TYPE_INT_DEC, TYPE_INT_HEX):
+                value = attr.data
+            elif attr.vtype == TYPE_STRING:
+                value = min_sdk_for_codename(attr.string())
+                if codenames is not None:
+                    codenames.append(attr.string())
+            else:
+                raise AxmlError(f"unsupported value type 0x{attr.vtype:x} of minSdkVersion")
+            break
+        result = max(result or 1, value)
+    return result
+
+
+# --- manifest fields -------------------------------------------------------------------------
+
+
+def _attr(el: Element, res_id: int) -> Attr | None:
+    """The attribute with framework ID ``res_id``: Android matches android: attributes by ID."""
+    return next((a for a in el.raw_attrs if a.res_id == res_id), None)
+
+
+def _plain_attr(el: Element, name: str) -> Attr | None:
+    """A no-namespace attribute (``package``, ``split``) matched by name."""
+    for a in el.raw_attrs:
+        try:
+            if a.ns_id == 0xFFFFFFFF and a.name() == name:
+                return a
+        except AxmlError:
+            continue
+    return None
+
+
+class _Resources:
+    """resources.arsc, parsed on first use; reference resolution per locale."""
+
+    def __init__(self, arsc: bytes | None, errors: list[Issue]):
+        self._raw, self._errors, self._parser, self._tried = arsc, errors, None, False
+
+    def _get(self):
+        if not self._tried:
+            self._tried = True
+            if self._raw is None:
+                self._errors.append(warning(MANIFEST_ARSC_MISSING,
+                                            "resources.arsc missing: resource references unresolved"))
+            elif len(self._raw) > MAX_INPUT_SIZE:
+                self._errors.append(error(MANIFEST_TOO_LARGE,
+                                          f"resources.arsc of {len(self._raw)} bytes not parsed"))
+            else:
+                try:
+                    from androguard.core.axml import ARSCParser  # heavy: imported only when an ARSC is read
+                    from loguru import logger
+
+                    logger.disable("androguard")  # androguard logs through loguru; users must not see it
+                    self._parser = ARSCParser(self._raw)
+                except Exception as exc:  # noqa: BLE001 - any parser failure is malformed input
+                    self._errors.append(error(MANIFEST_ARSC_MALFORMED, f"resources.arsc: {exc}"))
+        return self._parser
+
+    def resolve(self, res_id: int) -> dict[str, str]:
+        """{locale: value} for a resource ID; "" is the default locale."""
+        parser = self._get()
+        if parser is None:
+            return {}
+        try:
+            configs = parser.get_resolved_res_configs(res_id)
+        except (Exception, RecursionError) as exc:  # noqa: BLE001
+            self._errors.append(warning(MANIFEST_ARSC_MALFORMED,
+                                        f"resource 0x{res_id:08x} unresolvable: {exc}"))
+            return {}
+        out: dict[str, str] = {}
+        for config, value in configs:
+            if not isinstance(value, str):
+                continue  # complex (bag) values are not labels
+            try:
+                locale = _locale(config)
+                is_default = config.is_default()
+            except Exception:  # noqa: BLE001
+                continue
+            if locale not in out or is_default:
+                out[locale] = value
+        return out
+
+
+def _locale(config) -> str:
+    raw = config.get_language_and_region()
+    if raw == "\x00\x00" or not raw.strip("\x00"):
+        return ""
+    return raw.replace("-r", "-", 1)
+
+
+def _as_str(attr: Attr | None, res: _Resources) -> tuple[str | None, dict[str, str]]:
+    """(default value, per-locale values) of a string-ish attribute."""
+    if attr is None:
+        return None, {}
+    if attr.vtype == TYPE_STRING:
+        try:
+            value = attr.string()
+        except AxmlError:
+            return None, {}
+        return value, {"": value}
+    if attr.vtype == TYPE_REFERENCE:
+        values = res.resolve(attr.data & 0xFFFFFFFF)
+        return values.get("", next(iter(values.values()), None)), values
+    if attr.vtype in (TYPE_INT_DEC, TYPE_INT_HEX):
+        return str(attr.data), {}
+    return None, {}
+
+
+def _as_int(attr: Attr | None, res: _Resources) -> int | None:
+    if attr is None:
+        return None
+    if attr.vtype in (TYPE_INT_DEC, TYPE_INT_HEX):
+        return attr.data
+    value, _ = _as_str(attr, res)
+    try:
+        return int(value, 0) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _as_bool(attr: Attr | None, res: _Resources) -> bool | None:
+    if attr is None:
+        return None
+    if attr.vtype == TYPE_INT_BOOLEAN:
+        return attr.data != 0
+    value, _ = _as_str(attr, res)
+    return {"true": True, "false": False}.get((value or "").lower())
+
+
+def _fill(info: ManifestInfo, elements: list[Element], res: _Resources) -> None:
+    root = next((e for e in elements if e.depth == 1), None)
+    if root is None:
+        return
+    info.package = framework_string(_plain_attr(root, "package"))
+    info.split = framework_string(_plain_attr(root, "split"))
+    info.version_code = _as_int(_attr(root, ATTR_VERSION_CODE), res)
+    info.version_name, _ = _as_str(_attr(root, ATTR_VERSION_NAME), res)
+    for el in elements:
+        if el.depth != 2 or el.ns:
+            continue
+        if el.name == "uses-sdk":
+            if info.target_sdk is None:
+                info.target_sdk = _sdk_value(_attr(el, ATTR_TARGET_SDK), res)
+            if info.max_sdk is None:
+                info.max_sdk = _sdk_value(_attr(el, ATTR_MAX_SDK), res)
+        elif el.name == "application" and info.label is None and not info.labels:
+            info.label, info.labels = _as_str(_attr(el, ATTR_LABEL), res)
+            info.debuggable = _as_bool(_attr(el, ATTR_DEBUGGABLE), res)
+
+
+def _sdk_value(attr: Attr | None, res: _Resources) -> int | None:
+    """An SDK level; a codename target means "in development", which Android numbers 10000."""
+    value = _as_int(attr, res)
+    if value is None and attr is not None and attr.vtype == TYPE_STRING:
+        return CUR_DEVELOPMENT
+    return value
+
+
+def _apksig_int_attr(xml: bytes | None, element: str, res_id: int) -> int | None:
+    """apksig's getAttributeValueFromBinaryAndroidManifest; None where it throws."""
+    if xml is None or len(xml) > MAX_INPUT_SIZE:
+        return None
+    try:
+        for el in iter_start_elements(xml):
+            if el.name == element:
+                for a in el.attrs:
+                    if a.res_id == res_id:
+                        return a.data if a.vtype in (TYPE_INT_DEC, TYPE_INT_HEX) else None
+    except (AxmlError, struct.error, IndexError, ValueError):
+        return None
+    return None
+
+
+def apksig_target_sdk(manifest_axml: bytes | None) -> int:
+    """targetSdkVersion as ApkVerifier uses it (MIN_SIG_SCHEME_FOR_TARGET_SDK_NOT_MET).
+
+    First ``uses-sdk`` element (any depth) with an integer targetSdkVersion; otherwise
+    apksig's minSdkVersion; otherwise 1.
+    """
+    value = _apksig_int_attr(manifest_axml, "uses-sdk", ATTR_TARGET_SDK)
+    if value is not None or manifest_axml is None or len(manifest_axml) > MAX_INPUT_SIZE:
+        return 1 if value is None else value
+    try:
+        shallow = [e for e in iter_start_elements(manifest_axml) if e.depth == 2]
+        return min_sdk_from_elements(shallow) or 1
+    except (AxmlError, struct.error, IndexError, ValueError):
+        return 1
+
+
+def apksig_target_sandbox_version(manifest_axml: bytes | None) -> int:
+    """targetSandboxVersion as ApkVerifier uses it (NO_SIG_FOR_TARGET_SANDBOX_VERSION); default 1."""
+    value = _apksig_int_attr(manifest_axml, "manifest", ATTR_TARGET_SANDBOX)
+    return 1 if value is None else value
+
+
+def read_manifest(manifest_axml: bytes | None, arsc: bytes | None) -> ManifestInfo:
+    """Manifest facts; every problem becomes an Issue in ``errors``, nothing raises."""
+    info = ManifestInfo()
+    if manifest_axml is None:
+        info.errors.append(error(MANIFEST_MISSING, "AndroidManifest.xml not found"))
+        return info
+    if len(manifest_axml) > MAX_INPUT_SIZE:
+        info.errors.append(error(MANIFEST_TOO_LARGE,
+                                 f"AndroidManifest.xml of {len(manifest_axml)} bytes not parsed"))
+        return info
+    elements: list[Element] = []
+    malformed = False
+    try:
+        for el in iter_start_elements(bytes(manifest_axml)):
+            if el.depth <= 2:  # all any field needs; deeper elements are only walked over
+                elements.append(el)
+    except (AxmlError, struct.error, IndexError, ValueError) as exc:
+        malformed = True
+        info.errors.append(error(MANIFEST_MALFORMED, f"AndroidManifest.xml: {exc}"))
+    res = _Resources(arsc, info.errors)
+    framework = framework_elements(bytes(manifest_axml), elements, info)
+    try:
+        info.package_readings = package_readings(bytes(manifest_axml), framework)
+        _fill(info, framework, res)
+    except Exception as exc:  # noqa: BLE001 - partial facts are still worth reporting
+        info.errors.append(error(MANIFEST_MALFORMED, f"AndroidManifest.xml fields: {exc}"))
+    if not malformed:
+        codenames: list[str] = []
+        try:
+            info.min_sdk = min_sdk_from_elements(elements, codenames)
+        except (AxmlError, struct.error, IndexError) as exc:
+            info.errors.append(error(MANIFEST_MIN_SDK_UNSUPPORTED,
+                                     f"cannot determine minSdkVersion as apksig does: {exc}"))
+        for name in codenames if info.min_sdk is not None else ():
+            info.errors.append(warning(MANIFEST_MIN_SDK_CODENAME, f"minSdkVersion is codename "
+                                       f"{name!r}; apksig treats the APK as minSdk {info.min_sdk}"))
+    return info

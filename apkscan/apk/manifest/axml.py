@@ -1,0 +1,223 @@
+"""Binary XML (AXML) walk with the rules of apksig's ``AndroidBinXmlParser``.
+
+Why our own walker rather than androguard's ``AXMLPrinter``: the verifier needs
+``minSdkVersion`` exactly as apksig reads it (attributes matched by framework resource
+id, the same failure points), because it decides which Android releases a signature
+must verify on. androguard is lenient in different places. The walk is streaming and
+bounded; malformed input raises :class:`AxmlError`.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+MAX_ELEMENTS = 1_000_000  # bound the walk; more than a 32 MiB manifest can hold anyway
+
+class AxmlError(Exception):
+    """The binary XML breaks a rule apksig's parser enforces."""
+
+
+
+# Value types (Res_value).
+TYPE_REFERENCE, TYPE_STRING = 0x01, 0x03
+TYPE_INT_DEC, TYPE_INT_HEX, TYPE_INT_BOOLEAN = 0x10, 0x11, 0x12
+NO_INDEX = 0xFFFFFFFF
+RES_XML_TYPE = 0x0003
+
+
+
+
+def _chunks(buf: memoryview):
+    """(type, header, contents) of consecutive chunks; stops at a truncated one."""
+    pos = 0
+    while len(buf) - pos >= 8:
+        ctype, hsize, csize = struct.unpack_from("<HHI", buf, pos)
+        if csize - 8 > len(buf) - pos - 8:
+            return
+        if hsize < 8:
+            raise AxmlError(f"malformed chunk: header too short ({hsize} bytes)")
+        if hsize > csize:
+            raise AxmlError(f"malformed chunk: header {hsize} longer than chunk {csize}")
+        yield ctype, buf[pos:pos + hsize], buf[pos + hsize:pos + csize]
+        pos += csize
+
+
+class _StringPool:
+    def __init__(self, header: memoryview, contents: memoryview):
+        if len(header) - 8 < 20:
+            raise AxmlError("string pool header too short")
+        count, styles, flags, str_start, style_start = struct.unpack_from("<5I", header, 8)
+        self.count, self.utf8, self.contents = count, bool(flags & 0x100), contents
+        self.strings = memoryview(b"")
+        if count:
+            begin = str_start - len(header)
+            if styles:
+                if style_start < str_start:
+                    raise AxmlError("string pool styles before strings")
+                end = style_start - len(header)
+            else:
+                end = len(contents)
+            if begin < 0 or end < begin or end > len(contents):
+                raise AxmlError("string pool section out of bounds")
+            self.strings = contents[begin:end]
+        self.cache: dict[int, str] = {}
+
+    def get(self, index: int) -> str:
+        if index >= self.count:
+            raise AxmlError(f"string index {index} out of range ({self.count})")
+        if index in self.cache:
+            return self.cache[index]
+        if index * 4 + 4 > len(self.contents):
+            raise AxmlError("string offset table truncated")
+        (offset,) = struct.unpack_from("<I", self.contents, index * 4)
+        s = self.strings
+        if offset >= len(s):
+            raise AxmlError(f"string {index} offset out of bounds")
+        try:
+            if self.utf8:
+                pos = offset + (2 if s[offset] & 0x80 else 1)  # skip the UTF-16 length
+                n = s[pos]
+                pos += 1
+                if n & 0x80:
+                    n = ((n & 0x7F) << 8) | s[pos]
+                    pos += 1
+                if s[pos + n] != 0:
+                    raise AxmlError("UTF-8 string not NUL terminated")
+                value = bytes(s[pos:pos + n]).decode("utf-8", "replace")
+            else:
+                (n,) = struct.unpack_from("<H", s, offset)
+                pos = offset + 2
+                if n & 0x8000:
+                    n = ((n & 0x7FFF) << 16) | struct.unpack_from("<H", s, pos)[0]
+                    pos += 2
+                if s[pos + 2 * n] != 0 or s[pos + 2 * n + 1] != 0:
+                    raise AxmlError("UTF-16 string not NUL terminated")
+                value = bytes(s[pos:pos + 2 * n]).decode("utf-16-le", "replace")
+        except (IndexError, struct.error) as exc:
+            raise AxmlError(f"string {index} runs past the pool") from exc
+        self.cache[index] = value
+        return value
+
+
+@dataclass(slots=True)
+class Attr:
+    """One attribute; names and string values are decoded lazily, as apksig does."""
+
+    ns_id: int
+    name_id: int
+    res_id: int
+    vtype: int
+    data: int  # signed 32-bit
+    pool: _StringPool
+    raw: int = NO_INDEX  # rawValue string index: what the framework's getAttributeValue reads
+
+    def string(self) -> str:
+        return self.pool.get(self.data & 0xFFFFFFFF)
+
+    def raw_string(self) -> str | None:
+        """The raw string (``rawValue.index``), None when the attribute has none."""
+        return None if self.raw == NO_INDEX else self.pool.get(self.raw)
+
+    def name(self) -> str:
+        return self.pool.get(self.name_id)
+
+
+@dataclass(slots=True)
+class Element:
+    depth: int
+    name: str
+    ns: str
+    raw_attrs: list[Attr] = field(default_factory=list)
+    attr_error: str | None = None  # apksig fails only if it reads this element's attributes
+
+    @property
+    def attrs(self) -> list[Attr]:
+        if self.attr_error:
+            raise AxmlError(self.attr_error)
+        return self.raw_attrs
+
+
+def top_chunk_types(xml: bytes) -> list[int]:
+    """Types of the file's top-level chunks (a manifest normally has exactly one, RES_XML)."""
+    try:
+        return [t for t, _, _ in _chunks(memoryview(xml))]
+    except AxmlError:
+        return []
+
+
+def _select_tree(buf: memoryview, chunk: str, index: int) -> memoryview:
+    """The chunk ``iter_start_elements`` walks (see there); AxmlError when there is none."""
+    if chunk == "framework":
+        body = next((c for _, _, c in _chunks(buf)), None)
+    elif chunk == "xml":
+        body = next((c for i, c in enumerate(c for t, _, c in _chunks(buf) if t == RES_XML_TYPE)
+                     if i == index), None)
+    else:
+        body = next((c for t, _, c in _chunks(buf) if t == RES_XML_TYPE), None)
+    if body is None:
+        raise AxmlError("no XML chunk in file")
+    return body
+
+
+def _read_attrs(el: "Element", contents, a_start: int, a_size: int, a_count: int, pool, res_map) -> None:
+    """The element's attributes (bounds checked by the caller); a too-small record size is
+    kept as ``attr_error``: apksig fails only if it reads this element's attributes."""
+    if a_count and a_size < 20:
+        el.attr_error = f"attribute size {a_size} too small"
+        return
+    for i in range(a_count):
+        off = a_start + i * a_size
+        a_ns, a_name, a_raw = struct.unpack_from("<III", contents, off)
+        vtype, data = struct.unpack_from("<Bi", contents, off + 15)
+        rid = 0
+        if res_map is not None and a_name < len(res_map) // 4:
+            (rid,) = struct.unpack_from("<I", res_map, a_name * 4)
+        el.raw_attrs.append(Attr(a_ns, a_name, rid, vtype, data, pool, a_raw))
+
+
+def iter_start_elements(xml: bytes, *, chunk: str = "apksig", index: int = 0):
+    """Yield every start element in document order; raises AxmlError where apksig would fail.
+
+    ``chunk`` picks the tree: ``"apksig"`` the first RES_XML chunk (apksig's
+    ``AndroidBinXmlParser``, which decides minSdkVersion for the verifier); ``"framework"``
+    the file's first chunk whatever its type (``ResXMLTree::setTo`` does not check it, so
+    that is what the package manager installs); ``"xml"`` the ``index``-th RES_XML chunk.
+    """
+    body = _select_tree(memoryview(xml), chunk, index)
+    pool: _StringPool | None = None
+    res_map: memoryview | None = None
+    depth, count = 0, 0
+    for ctype, header, contents in _chunks(body):
+        if ctype == 0x0001:
+            if pool is not None:
+                raise AxmlError("multiple string pools")
+            pool = _StringPool(header, contents)
+        elif ctype == 0x0180:
+            if res_map is not None:
+                raise AxmlError("multiple resource maps")
+            res_map = contents[: len(contents) // 4 * 4]
+        elif ctype in (0x0102, 0x0103):
+            if pool is None:
+                raise AxmlError("element before string pool")
+            if ctype == 0x0103:
+                if len(contents) < 8:
+                    raise AxmlError("end element chunk too short")
+                ns_id, name_id = struct.unpack_from("<II", contents, 0)
+                pool.get(name_id)
+                if ns_id != 0xFFFFFFFF:
+                    pool.get(ns_id)
+                depth -= 1
+                continue
+            if len(contents) < 20:
+                raise AxmlError("start element chunk too short")
+            ns_id, name_id, a_start, a_size, a_count = struct.unpack_from("<IIHHH", contents, 0)
+            if a_start > len(contents) or a_start + a_count * a_size > len(contents):
+                raise AxmlError("attributes out of bounds")
+            count += 1
+            if count > MAX_ELEMENTS:
+                raise AxmlError(f"more than {MAX_ELEMENTS} elements")
+            depth += 1
+            el = Element(depth, pool.get(name_id), "" if ns_id == 0xFFFFFFFF else pool.get(ns_id))
+            _read_attrs(el, contents, a_start, a_size, a_count, pool, res_map)
+            yield el

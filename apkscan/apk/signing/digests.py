@@ -1,0 +1,357 @@
+"""Every digest an APK needs, from ONE sequential read of the file.
+
+The file is read once, in pieces, and each piece is handed to every consumer that wants
+it: the whole-file hashes (``FileFacts``: SHA-256 always, SHA-1/MD5 when asked for), the
+v2/v3 content digests over apksig's three sections
+(``ApkSigningBlockUtils.computeContentDigests``), the v1 digests of large STORED entries
+(so v1 needs no second read), and the fs-verity Merkle root of the whole file, only when a
+v4 signature is there to check. hashlib releases the GIL on large buffers, so the work is
+spread over threads: the whole-file hashes on one helper, the fs-verity tree on another,
+the content and entry digests on the reading thread. Pieces are immutable ``bytes`` read
+once from the file and shared, never copied; at most a few are in flight, so memory stays
+bounded (Merkle levels keep one partial 4 KiB page each).
+
+The three sections: bytes before the APK Signing Block, the central directory, and
+the End of Central Directory record whose central-directory-offset field is replaced
+by the signing block's offset (so the digest does not depend on the block's size).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections import deque
+from dataclasses import dataclass, field
+
+from apkscan.apk.crypto.algorithms import ContentDigest
+from apkscan.apk.io.zipreader import ZipArchive
+from apkscan.apk.model import FileFacts
+from apkscan.issues import Issue, error
+
+READ_SIZE = 4 << 20
+PARALLEL_MIN_SIZE = 16 << 20  # below this a helper thread costs more than it saves
+IN_FLIGHT = 4  # pieces a helper may lag behind the reader: bounds memory to a few MiB
+CHUNK_SIZE = 1 << 20  # apksig's CONTENT_DIGESTED_CHUNK_MAX_SIZE_BYTES
+VERITY_BLOCK = 4096
+VERITY_SALT = bytes(8)  # apksig hashes the v2/v3 verity tree with 8 zero bytes of salt
+CHUNKED = (ContentDigest.CHUNKED_SHA256, ContentDigest.CHUNKED_SHA512)
+_EMPTY_SHA256 = hashlib.sha256().digest()
+FILE_HASHES = ("sha256", "sha1", "md5")  # whole-file digests apkscan can report; SHA-256 always
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRange:
+    """A STORED entry's bytes in the file, and the digests (hashlib names) v1 will want of it."""
+
+    start: int
+    length: int
+    algorithms: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class DigestPass:
+    """Results of the single pass: file facts, requested content digests, v4 root, v1 entries."""
+
+    file: FileFacts
+    content: dict[ContentDigest, bytes] = field(default_factory=dict)
+    verity_root: bytes | None = None  # fs-verity root of the whole file (v4), unsalted
+    issues: list[Issue] = field(default_factory=list)  # digests that could not be computed
+    entries: dict[int, dict[str, bytes]] = field(default_factory=dict)  # entry index -> name -> digest
+
+
+class _ChunkedDigest:
+    """apksig's chunked digest over consecutive sections, fed in arbitrary pieces.
+
+    Each section is cut into 1 MiB chunks (the last one shorter); chunk digest =
+    H(0xa5 || uint32le length || chunk); result = H(0x5a || uint32le count || chunk digests).
+    """
+
+    def __init__(self, algorithm: ContentDigest, section_sizes: list[int]):
+        self.name = algorithm.hash_name
+        self.lengths = _chunk_lengths(section_sizes)
+        self.top = hashlib.new(self.name, b"\x5a" + struct.pack("<I", len(self.lengths)))
+        self.index = 0
+        self.left = 0
+        self.current = None
+        self._start_chunk()
+
+    def _start_chunk(self) -> None:
+        if self.index < len(self.lengths):
+            n = self.lengths[self.index]
+            self.current = hashlib.new(self.name, b"\xa5" + struct.pack("<I", n))
+            self.left = n
+        else:
+            self.current = None
+
+    def update(self, data: memoryview) -> None:
+        pos = 0
+        while pos < len(data) and self.current is not None:
+            n = min(self.left, len(data) - pos)
+            self.current.update(data[pos : pos + n])
+            pos += n
+            self.left -= n
+            if self.left == 0:
+                self.top.update(self.current.digest())
+                self.index += 1
+                self._start_chunk()
+
+    def digest(self) -> bytes:
+        return self.top.digest()
+
+
+def _chunk_lengths(section_sizes: list[int]) -> list[int]:
+    out: list[int] = []
+    for size in section_sizes:
+        full, rest = divmod(size, CHUNK_SIZE)
+        out.extend([CHUNK_SIZE] * full)
+        if rest:
+            out.append(rest)
+    return out
+
+
+class MerkleTree:
+    """fs-verity style SHA-256 Merkle tree root, built while data streams by.
+
+    Mirrors apksig's ``VerityTreeBuilder``: 4 KiB blocks, the last one zero-padded,
+    each level's digests zero-padded to whole pages, levels until one page holds them
+    all; the root is the (salted) digest of that page. Only one partial page per level
+    is kept, so memory is O(log size).
+    """
+
+    def __init__(self, total_size: int, salt: bytes | None = None):
+        self.salted = hashlib.sha256(salt or b"")
+        self.levels = _level_count(total_size)
+        self.pending = [bytearray() for _ in range(self.levels)]
+        self.block = bytearray()
+
+    def _hash(self, data) -> bytes:
+        h = self.salted.copy()
+        h.update(data)
+        return h.digest()
+
+    def _push(self, level: int, digest: bytes) -> None:
+        buf = self.pending[level]
+        buf += digest
+        if len(buf) == VERITY_BLOCK and level + 1 < self.levels:
+            self._push(level + 1, self._hash(buf))
+            buf.clear()
+
+    def _push_blocks(self, data: memoryview) -> None:
+        """Level-0 digests of whole blocks, joined and pushed a page at a time (the hot loop)."""
+        salted = self.salted
+        if salted.digest() == _EMPTY_SHA256:  # unsalted (v4): no state to copy per block
+            digests = [hashlib.sha256(data[i : i + VERITY_BLOCK]).digest() for i in range(0, len(data), VERITY_BLOCK)]
+        else:
+            digests = [self._hash(data[i : i + VERITY_BLOCK]) for i in range(0, len(data), VERITY_BLOCK)]
+        per_page = VERITY_BLOCK // 32
+        buf = self.pending[0]
+        start = 0
+        if buf:  # complete the partial page first
+            start = (VERITY_BLOCK - len(buf)) // 32
+            for d in digests[:start]:
+                self._push(0, d)
+        for i in range(start, len(digests), per_page):
+            page = digests[i : i + per_page]
+            if len(page) == per_page and not buf and self.levels > 1:
+                self._push(1, self._hash(b"".join(page)))
+            else:
+                for d in page:
+                    self._push(0, d)
+
+    def update(self, data: memoryview) -> None:
+        pos = 0
+        if self.block:
+            take = min(VERITY_BLOCK - len(self.block), len(data))
+            self.block += data[:take]
+            pos = take
+            if len(self.block) == VERITY_BLOCK:
+                self._push(0, self._hash(self.block))
+                self.block.clear()
+        end = len(data)
+        full = (end - pos) // VERITY_BLOCK * VERITY_BLOCK
+        if full:
+            self._push_blocks(data[pos : pos + full])
+            pos += full
+        if pos < end:
+            self.block += data[pos:end]
+
+    def root(self) -> bytes:
+        if self.block:
+            self._push(0, self._hash(bytes(self.block) + bytes(VERITY_BLOCK - len(self.block))))
+            self.block.clear()
+        for level in range(self.levels - 1):
+            buf = self.pending[level]
+            if buf:
+                self._push(level + 1, self._hash(bytes(buf) + bytes(VERITY_BLOCK - len(buf))))
+                buf.clear()
+        top = self.pending[self.levels - 1]
+        return self._hash(bytes(top) + bytes(VERITY_BLOCK - len(top)))
+
+
+def _level_count(size: int) -> int:
+    """Number of digest levels apksig's ``calculateLevelOffset`` builds for ``size`` bytes."""
+    levels = 0
+    while True:
+        levels += 1
+        count = -(-size // VERITY_BLOCK)
+        if count * 32 <= VERITY_BLOCK:
+            return levels
+        size = count * 32
+
+
+def modified_eocd(zip: ZipArchive, signing_block_offset: int) -> bytes:
+    """The EOCD (and comment) with its central directory offset set to the block offset."""
+    eocd = bytearray(zip.source.read(zip.eocd_offset, zip.source.size - zip.eocd_offset))
+    struct.pack_into("<I", eocd, 16, signing_block_offset & 0xFFFFFFFF)
+    return bytes(eocd)
+
+
+class _RangeSinks:
+    """Consumers of file ranges: each gets exactly the bytes of its ranges, in order."""
+
+    def __init__(self):
+        self.ranges: list[tuple[int, int, list]] = []  # (start, end, sinks with .update)
+
+    def add(self, start: int, end: int, sinks: list) -> None:
+        if start < end and sinks:
+            self.ranges.append((start, end, sinks))
+
+    def feed(self, view: memoryview, pos: int) -> None:
+        end = pos + len(view)
+        for lo, hi, sinks in self.ranges:
+            a, b = max(lo, pos), min(hi, end)
+            if a < b:
+                part = view[a - pos : b - pos]
+                for sink in sinks:
+                    sink.update(part)
+
+
+class _Content:
+    """The v2/v3 content digests planned for one signing block."""
+
+    def __init__(self, zip: ZipArchive, offset: int | None, wanted: set[ContentDigest], issues: list[Issue]):
+        self.chunked: list[_ChunkedDigest] = []
+        self.verity: MerkleTree | None = None
+        self.eocd = b""
+        self.sizes = [0, 0, 0]
+        want = {d for d in wanted if d in CHUNKED or d is ContentDigest.VERITY_CHUNKED_SHA256}
+        if want and offset is None:
+            issues.append(error("INPUT_CONTENT_DIGEST_UNAVAILABLE", "no APK Signing Block: content digests cannot be computed"))
+        if not want or offset is None:
+            return
+        self.eocd = modified_eocd(zip, offset)
+        self.sizes = [offset, zip.eocd_offset - zip.cd_offset, len(self.eocd)]
+        self.chunked = [_ChunkedDigest(d, self.sizes) for d in CHUNKED if d in want]
+        if ContentDigest.VERITY_CHUNKED_SHA256 in want:
+            block_size = zip.cd_offset - offset
+            if offset % VERITY_BLOCK or block_size % VERITY_BLOCK:
+                issues.append(error("INPUT_VERITY_DIGEST_UNAVAILABLE", f"APK Signing Block at {offset} ({block_size} bytes) is not 4 KiB aligned, so the verity content digest is undefined"))
+            else:
+                self.verity = MerkleTree(sum(self.sizes), VERITY_SALT)
+
+    @property
+    def sinks(self) -> list:
+        return [*self.chunked, *([self.verity] if self.verity else [])]
+
+    def add_ranges(self, ranges: _RangeSinks, zip: ZipArchive) -> None:
+        """Section 1 and the central directory from the file; the EOCD comes from ``self.eocd``."""
+        ranges.add(0, self.sizes[0], self.sinks)
+        ranges.add(zip.cd_offset, zip.cd_offset + self.sizes[1], self.sinks)
+
+    def finish(self) -> dict[ContentDigest, bytes]:
+        out: dict[ContentDigest, bytes] = {}
+        for sink in self.sinks:
+            sink.update(memoryview(self.eocd))
+        for c in self.chunked:
+            out[ContentDigest.CHUNKED_SHA512 if c.name == "sha512" else ContentDigest.CHUNKED_SHA256] = c.digest()
+        if self.verity is not None:
+            out[ContentDigest.VERITY_CHUNKED_SHA256] = self.verity.root() + struct.pack("<Q", sum(self.sizes))
+        return out
+
+
+class _Helper:
+    """One worker thread applying ``work`` to each piece in order, at most IN_FLIGHT behind."""
+
+    def __init__(self, work):
+        from concurrent.futures import ThreadPoolExecutor  # only big files need threads: keeps start-up short
+
+        self.work = work
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.pending: deque = deque()
+
+    def submit(self, piece: bytes, pos: int) -> None:
+        if len(self.pending) >= IN_FLIGHT:
+            self.pending.popleft().result()
+        self.pending.append(self.pool.submit(self.work, piece, pos))
+
+    def close(self, wait: bool = True) -> None:
+        try:
+            while wait and self.pending:
+                self.pending.popleft().result()
+        finally:
+            for f in self.pending:
+                f.cancel()
+            self.pool.shutdown(wait=True)
+
+
+def compute_digests(
+    zip: ZipArchive,
+    signing_block_offset: int | None,
+    wanted: set[ContentDigest],
+    want_verity_root: bool = False,
+    file_hashes: tuple[str, ...] = ("sha256",),
+    entries: dict[int, EntryRange] | None = None,
+) -> DigestPass:
+    """Read the file once; return whole-file facts, wanted content digests, the v4 root and
+    the digests of ``entries`` (v1's large STORED entries, by entry index).
+
+    Content digests need a signing block (``signing_block_offset`` not None) followed
+    directly by the central directory and the EOCD; otherwise none are computed.
+    """
+    source = zip.source
+    issues: list[Issue] = []
+    whole = {name: hashlib.new(name) for name in FILE_HASHES if name == "sha256" or name in file_hashes}
+    content = _Content(zip, signing_block_offset, wanted, issues)
+    ranges = _RangeSinks()
+    content.add_ranges(ranges, zip)
+    threaded = source.size >= PARALLEL_MIN_SIZE
+    entry_hashers = {i: {a: hashlib.new(a) for a in r.algorithms} for i, r in (entries or {}).items()}
+    entry_ranges = _RangeSinks() if threaded else ranges  # threaded: beside the file hashes
+    for i, r in (entries or {}).items():
+        entry_ranges.add(r.start, r.start + r.length, list(entry_hashers[i].values()))
+    file_verity = MerkleTree(source.size) if want_verity_root else None
+    helpers = []
+    if threaded:  # one thread each: file hashes | v1 entries | fs-verity tree | content digests (reader)
+        def file_work(piece: bytes, pos: int) -> None:
+            for h in whole.values():
+                h.update(piece)
+        helpers.append(_Helper(file_work))
+        if entry_ranges.ranges:
+            helpers.append(_Helper(lambda piece, pos: entry_ranges.feed(memoryview(piece), pos)))
+        if file_verity is not None:
+            helpers.append(_Helper(lambda piece, pos: file_verity.update(memoryview(piece))))
+    _read_once(source, helpers, ranges, None if threaded else [*whole.values(), *([file_verity] if file_verity else [])])
+    facts = FileFacts(source.size, whole["sha256"].hexdigest(),
+                      whole["sha1"].hexdigest() if "sha1" in whole else None,
+                      whole["md5"].hexdigest() if "md5" in whole else None)
+    entry_digests = {i: {a: h.digest() for a, h in hs.items()} for i, hs in entry_hashers.items()}
+    return DigestPass(facts, content.finish(), file_verity.root() if file_verity else None, issues, entry_digests)
+
+
+def _read_once(source, helpers: list[_Helper], ranges: _RangeSinks, here: list | None) -> None:
+    """The single read: each piece goes to the helper threads, then to the range consumers."""
+    pos = 0
+    ok = False
+    try:
+        for piece in source.iter_range(0, source.size, READ_SIZE):
+            for helper in helpers:
+                helper.submit(piece, pos)
+            view = memoryview(piece)
+            for h in here or ():
+                h.update(view)
+            ranges.feed(view, pos)
+            pos += len(piece)
+        ok = True
+    finally:
+        for helper in helpers:
+            helper.close(wait=ok)

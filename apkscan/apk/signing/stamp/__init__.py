@@ -1,0 +1,1 @@
+"""Source stamp (v1/v2 stamp blocks and the stamp-cert-sha256 entry)."""

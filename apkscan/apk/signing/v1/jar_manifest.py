@@ -1,0 +1,339 @@
+"""MANIFEST.MF / .SF parsing and the .SF -> MANIFEST.MF link, as Android's JAR verifier does.
+
+The section byte ranges matter as much as the attributes: .SF files sign individual
+manifest sections by digesting their exact bytes, so the parser tracks where each
+section starts and ends, mirroring apksig's ``ManifestParser`` line by line (lone CR,
+LF and CRLF all end a line; a line starting with a space continues the previous one;
+an empty line ends a section). Which digest attributes Android checks depends on the
+SDK range; :func:`digests_to_verify` mirrors apksig's ``getDigestsToVerify`` and
+:func:`verify_sf` its ``verifySigFileAgainstManifest`` (issue names verbatim).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass, field
+
+from apkscan.issues import Issue, error, warning
+from apkscan.apk.signing.common import Sdk
+
+MANIFEST_NAME = "META-INF/MANIFEST.MF"
+SCHEME_NAMES = {2: "APK Signature Scheme v2", 3: "APK Signature Scheme v3"}
+
+# JCA digest name -> hashlib name
+HASHLIB_NAMES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
+
+# Names accepted in Digest-Algorithms (upper-cased) -> canonical JCA name
+_CANONICAL = {"MD5": "MD5", "SHA": "SHA-1", "SHA1": "SHA-1", "SHA-1": "SHA-1",
+              "SHA-256": "SHA-256", "SHA-384": "SHA-384", "SHA-512": "SHA-512"}
+# First SDK level whose JAR verifier understands a digest in MANIFEST.MF / .SF
+_DIGEST_MIN_SDK = {"MD5": 0, "SHA-1": 0, "SHA-256": 0, "SHA-384": Sdk.GINGERBREAD, "SHA-512": Sdk.GINGERBREAD}
+# JB MR2+ picks the strongest of these that is present
+_JB_MR2_ALGS = ("SHA-512", "SHA-384", "SHA-256", "SHA-1")
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One manifest section: its attributes and the exact byte range it occupies."""
+
+    start: int
+    size: int
+    attributes: tuple[tuple[str, str], ...]
+
+    @property
+    def name(self) -> str | None:
+        """Value of a first attribute called Name (case-insensitive), else None."""
+        if self.attributes and self.attributes[0][0].lower() == "name":
+            return self.attributes[0][1]
+        return None
+
+    def get(self, name: str) -> str | None:
+        """First attribute of that name, compared case-insensitively as Java's Attributes do."""
+        lname = name.lower()
+        for key, value in self.attributes:
+            if key.lower() == lname:
+                return value
+        return None
+
+
+class ManifestParser:
+    """Sequential section reader over manifest bytes (apksig's ManifestParser semantics)."""
+
+    def __init__(self, data: bytes):
+        self._data = data
+        self._offset = 0
+        self._end = len(data)
+        self._buffered: bytes | None = None
+
+    def read_all_sections(self) -> list[Section]:
+        out = []
+        while (section := self.read_section()) is not None:
+            out.append(section)
+        return out
+
+    def read_section(self) -> Section | None:
+        """The next section, skipping leading empty lines; None at the end of the data."""
+        while True:
+            start = self._offset
+            attr = self._read_attribute()
+            if attr is None:
+                return None
+            if attr:
+                break
+        attrs = [_parse_attr(attr)]
+        while True:
+            attr = self._read_attribute()
+            if not attr:  # None (end of data) or "" (end of section)
+                break
+            attrs.append(_parse_attr(attr))
+        return Section(start, self._offset - start, tuple(attrs))
+
+    def _read_attribute(self) -> str | None:
+        raw = self._read_attribute_bytes()
+        if raw is None:
+            return None
+        return raw.decode("utf-8", "replace") if raw else ""
+
+    def _read_attribute_bytes(self) -> bytes | None:
+        # A buffered empty line means "end of section" was seen while reading ahead.
+        if self._buffered is not None and len(self._buffered) == 0:
+            self._buffered = None
+            return b""
+        line = self._read_line()
+        if line is None:
+            if self._buffered is not None:
+                result, self._buffered = self._buffered, None
+                return result
+            return None
+        if not line:
+            if self._buffered is not None:
+                result, self._buffered = self._buffered, b""
+                return result
+            return b""
+        if self._buffered is None:
+            attr = line
+        else:
+            if line[:1] != b" ":
+                result, self._buffered = self._buffered, line
+                return result
+            attr, self._buffered = self._buffered + line[1:], None
+        while True:
+            line = self._read_line()
+            if line is None:
+                return attr
+            if not line:
+                self._buffered = b""
+                return attr
+            if line[:1] == b" ":
+                attr += line[1:]
+            else:
+                self._buffered = line
+                return attr
+
+    def _read_line(self) -> bytes | None:
+        """Next line without its terminator (CRLF, CR or LF); None at the end."""
+        if self._offset >= self._end:
+            return None
+        data, start = self._data, self._offset
+        cr = data.find(b"\r", start, self._end)
+        lf = data.find(b"\n", start, self._end)
+        if cr < 0 and lf < 0:
+            nl_start = nl_end = self._end
+        elif cr >= 0 and (lf < 0 or cr < lf):
+            nl_start = cr
+            nl_end = cr + 2 if cr + 1 < self._end and data[cr + 1] == 0x0A else cr + 1
+        else:
+            nl_start, nl_end = lf, lf + 1
+        self._offset = nl_end
+        return data[start:nl_start]
+
+
+def _parse_attr(attr: str) -> tuple[str, str]:
+    name, sep, value = attr.partition(": ")
+    return (name, value) if sep else (attr, "")
+
+
+def parse(data: bytes) -> tuple[Section | None, list[Section]]:
+    """(main section, individual sections) of a manifest or signature file."""
+    parser = ManifestParser(data)
+    main = parser.read_section()
+    return main, parser.read_all_sections()
+
+
+@dataclass(frozen=True, slots=True)
+class NamedDigest:
+    algorithm: str  # JCA name: "SHA-1", "SHA-256", ...
+    digest: bytes | None  # None when the attribute value is not valid base64
+
+
+def decode_base64(value: str) -> bytes | None:
+    """Java's basic Base64 decoder: padding optional, no stray characters."""
+    try:
+        return base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def attribute_name(algorithm: str, suffix: str) -> str:
+    return ("SHA1" if algorithm == "SHA-1" else algorithm) + suffix
+
+
+def digests_to_verify(section: Section, suffix: str, min_sdk: int, max_sdk: int) -> list[NamedDigest]:
+    """The digests Android checks for ``section`` over [min_sdk, max_sdk] (apksig's rules).
+
+    Before JB MR2 (18) Android walks ``Digest-Algorithms`` (default "SHA SHA1") and uses
+    the first supported one present; from 18 it picks the strongest of SHA-512/384/256/1.
+    Both apply when the range spans 18. An empty result means "no usable digest".
+    """
+    result: list[NamedDigest] = []
+    if min_sdk < Sdk.JELLY_BEAN_MR2:
+        algs = section.get("Digest-Algorithms")
+        for alg in (algs if algs is not None else "SHA SHA1").split():
+            value = section.get(alg + suffix)
+            if value is None:
+                continue
+            canonical = _CANONICAL.get(alg.upper())
+            if canonical is None or _DIGEST_MIN_SDK[canonical] > min_sdk:
+                continue
+            result.append(NamedDigest(canonical, decode_base64(value)))
+            break
+        if not result:
+            return result
+    if max_sdk >= Sdk.JELLY_BEAN_MR2:
+        for alg in _JB_MR2_ALGS:
+            value = section.get(attribute_name(alg, suffix))
+            if value is None:
+                continue
+            digest = decode_base64(value)
+            if not any(d.algorithm == alg and d.digest == digest for d in result):
+                result.append(NamedDigest(alg, digest))
+            break
+    return result
+
+
+# --------------------------------------------------------------------------- .SF -> MANIFEST.MF
+@dataclass(slots=True)
+class SfCheck:
+    """Outcome of checking one .SF file against MANIFEST.MF."""
+
+    main: Section | None = None
+    entries: set[str] = field(default_factory=set)  # entry names the .SF covers
+    errors: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
+    ignored: bool = False  # Android skips this signer instead of rejecting the APK
+
+
+def verify_sf(sf_bytes: bytes, sf_name: str, manifest: bytes, main: Section | None, sections: dict[str, Section],
+              min_sdk: int, max_sdk: int, found_ids: frozenset[int]) -> SfCheck:
+    """Check a .SF file's digests of MANIFEST.MF and its stripping protection."""
+    out = SfCheck()
+    sf_main, sf_sections = parse(sf_bytes)
+    out.main = sf_main
+    if sf_main is None or sf_main.get("Signature-Version") is None:
+        out.errors.append(error("JAR_SIG_MISSING_VERSION_ATTR_IN_SIG_FILE", f"malformed {sf_name}: missing Signature-Version attribute"))
+        out.ignored = True
+        return out
+    if max_sdk >= Sdk.N:  # N+ rejects APKs whose v2+ signature was stripped
+        _check_stripping(sf_main, sf_name, max_sdk, found_ids, out)
+        if out.errors:
+            return out
+    created_by = sf_main.get("Created-By")
+    signtool = created_by is not None and "signtool" in created_by
+    whole_ok = _manifest_digest(sf_main, sf_name, signtool, manifest, min_sdk, max_sdk, out)
+    if not signtool:
+        start, size = (main.start, main.size) if main else (0, 0)
+        for d in digests_to_verify(sf_main, "-Digest-Manifest-Main-Attributes", min_sdk, max_sdk):
+            if digest(d.algorithm, manifest[start:start + size]) != d.digest:
+                out.errors.append(error("JAR_SIG_MANIFEST_MAIN_SECTION_DIGEST_DID_NOT_VERIFY", f"{d.algorithm} digest of {MANIFEST_NAME} main section does not match the digest specified in {sf_name}"))
+    if out.errors:
+        return out
+    for number, sf_section in enumerate(sf_sections, 1):
+        name = sf_section.name
+        if name is None:
+            out.errors.append(error("JAR_SIG_UNNNAMED_SIG_FILE_SECTION", f"malformed {sf_name}: invidual section #{number} does not have a name"))
+            out.ignored = True
+            return out
+        if name in out.entries:
+            out.errors.append(error("JAR_SIG_DUPLICATE_SIG_FILE_SECTION", f"duplicate section in {sf_name}: {name}"))
+            out.ignored = True
+            return out
+        out.entries.add(name)
+        if whole_ok:  # the whole manifest verified: per-entry sections need not
+            continue
+        section = sections.get(name)
+        if section is None:
+            out.errors.append(error("JAR_SIG_NO_ZIP_ENTRY_DIGEST_IN_SIG_FILE", f"no digest for {name} in {sf_name}"))
+            out.ignored = True
+            continue
+        _section_digest(sf_section, sf_name, signtool, section, manifest, min_sdk, max_sdk, out)
+    return out
+
+
+def _check_stripping(sf_main: Section, sf_name: str, max_sdk: int, found_ids: frozenset[int], out: SfCheck) -> None:
+    value = sf_main.get("X-Android-APK-Signed")
+    if value is None:
+        if found_ids:
+            out.warnings.append(warning("JAR_SIG_NO_APK_SIG_STRIP_PROTECTION", f"{sf_name} does not protect against APK Signature Scheme v2 stripping"))
+        return
+    supported = SCHEME_NAMES if max_sdk >= Sdk.P else {2: SCHEME_NAMES[2]}
+    expected = set()
+    for token in value.split(","):
+        scheme_id = java_int(token.strip())
+        if scheme_id is None:
+            continue
+        if scheme_id in supported:
+            expected.add(scheme_id)
+        else:
+            out.warnings.append(warning("JAR_SIG_UNKNOWN_APK_SIG_SCHEME_ID", f"{sf_name} references unknown APK signature scheme ID: {scheme_id}"))
+    for scheme_id in sorted(expected - found_ids):
+        out.errors.append(error("JAR_SIG_MISSING_APK_SIG_REFERENCED", f"{sf_name} indicates the APK is signed using {supported[scheme_id]} but no such signature was found. Signature stripped?"))
+
+
+def _manifest_digest(sf_main: Section, sf_name: str, signtool: bool, manifest: bytes, min_sdk: int, max_sdk: int, out: SfCheck) -> bool:
+    expected = digests_to_verify(sf_main, "-Digest" if signtool else "-Digest-Manifest", min_sdk, max_sdk)
+    if not expected:
+        out.warnings.append(warning("JAR_SIG_NO_MANIFEST_DIGEST_IN_SIG_FILE", f"{sf_name} does not specify digest of {MANIFEST_NAME}"))
+        return False
+    ok = True
+    for d in expected:
+        if digest(d.algorithm, manifest) != d.digest:  # only a warning: sections may still verify
+            out.warnings.append(warning("JAR_SIG_ZIP_ENTRY_DIGEST_DID_NOT_VERIFY", f"{d.algorithm} digest of {MANIFEST_NAME} does not match the digest specified in {sf_name}"))
+            ok = False
+    return ok
+
+
+def _section_digest(sf_section: Section, sf_name: str, signtool: bool, section: Section, manifest: bytes,
+                    min_sdk: int, max_sdk: int, out: SfCheck) -> None:
+    name = sf_section.name
+    expected = digests_to_verify(sf_section, "-Digest", min_sdk, max_sdk)
+    if not expected:
+        out.errors.append(error("JAR_SIG_NO_ZIP_ENTRY_DIGEST_IN_SIG_FILE", f"no digest for {name} in {sf_name}"))
+        return
+    start, size = section.start, section.size
+    if signtool and size >= 2 and manifest[start + size - 2:start + size] == b"\n\n":
+        size -= 1  # signtool digests sections without their final blank line
+    for d in expected:
+        if digest(d.algorithm, manifest[start:start + size]) != d.digest:
+            out.errors.append(error("JAR_SIG_MANIFEST_SECTION_DIGEST_DID_NOT_VERIFY", f"{d.algorithm} digest of {MANIFEST_NAME} section for {name} does not match the digest specified in {sf_name}"))
+
+
+def digest(algorithm: str, data: bytes) -> bytes:
+    return hashlib.new(HASHLIB_NAMES[algorithm], data).digest()
+
+
+def java_int(text: str) -> int | None:
+    """Integer.parseInt: optional sign, decimal digits only, 32-bit range."""
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return None
+    value = int(text)
+    return value if -(1 << 31) <= value < (1 << 31) else None
+
+
+def apk_signed_ids(sf_main: Section | None) -> set[int]:
+    """Scheme ids listed in X-Android-APK-Signed."""
+    value = sf_main.get("X-Android-APK-Signed") if sf_main else None
+    ids = (java_int(t.strip()) for t in (value or "").split(","))
+    return {i for i in ids if i is not None}

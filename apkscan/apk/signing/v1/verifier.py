@@ -1,0 +1,344 @@
+"""APK v1 (JAR) signature verification with Android's rules, after apksig's V1SchemeVerifier.
+
+Three links are checked, in apksig's order and with its issue names: each signature
+block (.RSA/.DSA/.EC, PKCS #7) signs its .SF file; each .SF file vouches for MANIFEST.MF
+(whole, or main section plus per-entry sections); MANIFEST.MF holds the digest of every
+ZIP entry outside META-INF/. What Android accepts varies with the SDK level (digest and
+signature algorithms, signed attributes, X-Android-APK-Signed stripping protection), so
+everything is decided over the caller's [min_sdk, max_sdk] range.
+
+Certificates of every signature block are reported even when nothing verifies, with
+``verified=False``: present is not the same as verified. Signers apksig *ignores* keep
+their issues as warnings, as they do not decide the verdict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from apkscan.apk.crypto import pkcs7
+from apkscan.apk.crypto.asn1 import Asn1Error
+from apkscan.apk.signing.v1 import jar_manifest as jm
+from apkscan.apk.crypto.certificates import certificate_from_der
+from apkscan.apk.model import Certificate, SchemeResult, SignerResult
+from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
+from apkscan.issues import ApkScanError, Issue, error, warning
+from apkscan.apk.signing.common import Sdk
+from apkscan.apk.signing.v1.signer_info import SignerInfoError, verify_signer_info
+
+MANIFEST_NAME = jm.MANIFEST_NAME
+MAX_METADATA_SIZE = 16 << 20  # MANIFEST.MF, .SF and signature blocks
+MAX_SIGNERS = 10  # apksig Constants.MAX_APK_SIGNERS
+MAX_ISSUES_PER_CODE = 50
+BLOCK_SUFFIXES = (".RSA", ".DSA", ".EC")
+
+
+@dataclass(slots=True)
+class V1Result:
+    scheme: SchemeResult  # name "v1"
+    manifest_sha256: bytes | None  # SHA-256 of MANIFEST.MF (the source stamp's v1 digest)
+    apk_signed_schemes: set[int] = field(default_factory=set)  # X-Android-APK-Signed of verified .SF files
+
+
+@dataclass(slots=True, eq=False)
+class _Signer:
+    name: str  # signature block name without "META-INF/", as apksig names signers
+    block: ZipEntry
+    sf: ZipEntry
+    result: SignerResult
+    sf_bytes: bytes = b""
+    sf_main: jm.Section | None = None
+    sf_entries: set[str] = field(default_factory=set)
+
+
+class _Issues:
+    """Issue list with a per-code cap, so hostile archives give readable reports."""
+
+    def __init__(self, target: list[Issue]):
+        self.target, self.counts = target, {}
+
+    def add(self, issue: Issue) -> None:
+        n = self.counts[issue.code] = self.counts.get(issue.code, 0) + 1
+        if n <= MAX_ISSUES_PER_CODE:
+            self.target.append(issue)
+        elif n == MAX_ISSUES_PER_CODE + 1:
+            self.target.append(Issue(issue.code, f"further {issue.code} issues omitted", issue.severity))
+
+
+def verify_v1(zip: ZipArchive, min_sdk: int, max_sdk: int, present_scheme_ids: frozenset[int],
+              precomputed: dict[int, dict[str, bytes]] | None = None, quick: bool = False) -> V1Result:
+    """Verify the JAR signature over [min_sdk, max_sdk]; never raises for bad input.
+
+    ``precomputed``: entry index -> hashlib name -> digest of entries the file pass hashed.
+    ``quick``: .SF signatures and .SF -> MANIFEST.MF only; entry digests are not checked.
+    """
+    scheme = SchemeResult("v1")
+    out = V1Result(scheme, None)
+    if min_sdk > max_sdk:
+        scheme.errors.append(error("INPUT_BAD_SDK_RANGE", f"minSdkVersion {min_sdk} is above maxSdkVersion {max_sdk}"))
+        return out
+    state = _State(zip, min_sdk, max_sdk, frozenset(present_scheme_ids), out)
+    state.precomputed = precomputed or {}
+    state.quick = quick
+    try:
+        state.run()
+    except ApkScanError as exc:
+        scheme.errors.append(exc.to_issue())
+        state.done = False
+    for signer in state.signers + state.orphans:
+        if signer.result.certificate is None and not signer.result.chain:
+            _fill_present_certificates(zip, signer)
+    scheme.signers = [s.result for s in state.signers + state.orphans]
+    scheme.verified = state.done and not scheme.all_errors()
+    if not scheme.verified:
+        for s in scheme.signers:
+            s.verified = False
+        out.apk_signed_schemes = set()
+    return out
+
+
+class _State:
+    def __init__(self, zip: ZipArchive, min_sdk: int, max_sdk: int, found_ids: frozenset[int], out: V1Result):
+        self.zip, self.min_sdk, self.max_sdk, self.found_ids, self.out = zip, min_sdk, max_sdk, found_ids, out
+        self.scheme = out.scheme
+        self.errors, self.warnings = _Issues(self.scheme.errors), _Issues(self.scheme.warnings)
+        self.signers: list[_Signer] = []
+        self.orphans: list[_Signer] = []  # signature blocks without their .SF
+        self.done = False
+        self.precomputed: dict[int, dict[str, bytes]] = {}
+        self.quick = False
+
+    # ------------------------------------------------------------------ top level
+    def run(self) -> None:
+        zip = self.zip
+        manifest_entry, sf_entries, blocks = self._find_signature_files()
+        self.scheme.present = bool(sf_entries or blocks)
+        for block in blocks:
+            base = block.name[: block.name.rfind(".")]
+            sf = sf_entries.get(base + ".SF")
+            signer = _Signer(block.name[len("META-INF/"):], block, sf, SignerResult(base + ".SF", None))
+            if sf is None:
+                signer.result.name = block.name
+                signer.result.warnings.append(warning("JAR_SIG_MISSING_FILE", f"partial JAR signature: found {block.name}, missing {base}.SF"))
+                self.orphans.append(signer)
+            else:
+                self.signers.append(signer)
+        names = self._check_duplicates()
+        if self.scheme.errors:
+            return
+        if manifest_entry is None:
+            self.errors.add(error("JAR_SIG_NO_MANIFEST", f"missing {MANIFEST_NAME}"))
+            return
+        manifest = zip.read(manifest_entry, MAX_METADATA_SIZE)
+        self.out.manifest_sha256 = hashlib.sha256(manifest).digest()
+        main, sections = self._parse_manifest(manifest, names)
+        if self.scheme.errors:
+            return
+        if not self.signers:
+            self.errors.add(error("JAR_SIG_NO_SIGNATURES", "no JAR signatures"))
+            return
+        if len(self.signers) > MAX_SIGNERS:
+            self.errors.add(error("JAR_SIG_MAX_SIGNATURES_EXCEEDED", f"{len(self.signers)} JAR signers, at most {MAX_SIGNERS} are supported"))
+            return
+        for signer in self.signers:  # any failure stops verification, as on Android
+            self._verify_block(signer)
+        if self._signer_errors():
+            return
+        remaining = []
+        for signer in self.signers:
+            check = jm.verify_sf(signer.sf_bytes, signer.sf.name, manifest, main, sections, self.min_sdk, self.max_sdk, self.found_ids)
+            signer.sf_main, signer.sf_entries = check.main, check.entries
+            warnings, errors = _Issues(signer.result.warnings), _Issues(signer.result.errors)
+            for issue in check.warnings:
+                warnings.add(issue)
+            for issue in check.errors:  # an ignored signer's problems do not decide the verdict
+                (warnings if check.ignored else errors).add(issue)
+            if not check.ignored and not check.errors:
+                remaining.append(signer)
+        if self._signer_errors():
+            return
+        if not remaining:
+            self.errors.add(error("JAR_SIG_NO_SIGNATURES", "no JAR signatures"))
+            return
+        apk_signers = self._verify_entries(sections, remaining)
+        if self.scheme.errors:
+            return
+        self._finish(apk_signers)
+
+    def _finish(self, apk_signers: list[_Signer]) -> None:
+        """Every entry verified: note unprotected META-INF entries, mark the signers verified."""
+        protected = {MANIFEST_NAME} | {n for s in apk_signers for n in (s.block.name, s.sf.name)}
+        for entry in self.zip.entries:
+            if entry.name.startswith("META-INF/") and not entry.name.endswith("/") and entry.name not in protected:
+                self.warnings.add(warning("JAR_SIG_UNPROTECTED_ZIP_ENTRY", f"{entry.name} not protected by signature; unauthorized modifications to this JAR entry will not be detected"))
+        if self.quick:
+            self.warnings.add(warning("CONTENT_DIGESTS_NOT_CHECKED", "JAR entry digests not checked (--quick): signatures over MANIFEST.MF only"))
+        for signer in apk_signers:  # the rest are ignored, as apksig's ignoredSigners
+            signer.result.verified = True
+            self.out.apk_signed_schemes |= jm.apk_signed_ids(signer.sf_main)
+        self.done = True
+
+    def _signer_errors(self) -> bool:
+        return any(s.result.errors for s in self.signers)
+
+    def _find_signature_files(self) -> tuple[ZipEntry | None, dict[str, ZipEntry], list[ZipEntry]]:
+        manifest, sfs, blocks = None, {}, []
+        for entry in self.zip.entries:
+            name = entry.name
+            if not name.startswith("META-INF/"):
+                continue
+            if manifest is None and name == MANIFEST_NAME:
+                manifest = entry
+            elif name.endswith(".SF"):
+                sfs[name] = entry
+            elif name.endswith(BLOCK_SUFFIXES):
+                blocks.append(entry)
+        return manifest, sfs, blocks
+
+    def _check_duplicates(self) -> set[str]:
+        names: set[str] = set()
+        reported: set[str] = set()
+        for entry in self.zip.entries:
+            if entry.name in names and entry.name not in reported:
+                reported.add(entry.name)
+                self.errors.add(error("JAR_SIG_DUPLICATE_ZIP_ENTRY", f"duplicate entry: {entry.name}"))
+            names.add(entry.name)
+        return names
+
+    def _parse_manifest(self, manifest: bytes, names: set[str]) -> tuple[jm.Section | None, dict[str, jm.Section]]:
+        main, individual = jm.parse(manifest)
+        sections: dict[str, jm.Section] = {}
+        for number, section in enumerate(individual, 1):
+            name = section.name
+            if name is None:
+                self.errors.add(error("JAR_SIG_UNNNAMED_MANIFEST_SECTION", f"malformed {MANIFEST_NAME}: invidual section #{number} does not have a name"))
+            elif name in sections:
+                self.errors.add(error("JAR_SIG_DUPLICATE_MANIFEST_SECTION", f"duplicate section in {MANIFEST_NAME}: {name}"))
+            else:
+                sections[name] = section
+                if name not in names:
+                    self.errors.add(error("JAR_SIG_MISSING_ZIP_ENTRY_REFERENCED_IN_MANIFEST", f"{name} entry referenced by {MANIFEST_NAME} not found in the APK"))
+        return main, sections
+
+    # ------------------------------------------------------------------ block -> .SF
+    def _verify_block(self, signer: _Signer) -> None:
+        res = signer.result
+        try:
+            block = self.zip.read(signer.block, MAX_METADATA_SIZE)
+            signer.sf_bytes = self.zip.read(signer.sf, MAX_METADATA_SIZE)
+        except ApkScanError as exc:
+            res.errors.append(exc.to_issue())
+            return
+        bname, sfname = signer.block.name, signer.sf.name
+        try:
+            sd = pkcs7.parse_signed_data(block)
+        except (Asn1Error, pkcs7.Pkcs7Error) as exc:
+            res.errors.append(error("JAR_SIG_PARSE_EXCEPTION", f"failed to parse JAR signature {bname}: {exc}"))
+            return
+        certs, cert_error = _set_certificates(res, sd)
+        if not sd.signer_infos:
+            res.errors.append(error("JAR_SIG_NO_SIGNERS", f"JAR signature {bname} contains no signers"))
+            return
+        infos = sd.signer_infos[:1] if self.min_sdk < Sdk.N else sd.signer_infos  # pre-N: first only
+        if cert_error is not None:
+            res.errors.append(error("JAR_SIG_PARSE_EXCEPTION", f"failed to parse JAR signature {bname}: certificate: {cert_error}"))
+            return
+        verified = None
+        for si in infos:
+            try:
+                cert = verify_signer_info(sd, certs, si, signer.sf_bytes, self.min_sdk, self.max_sdk, bname, sfname)
+            except SignerInfoError as exc:
+                res.errors.append(error(exc.code, exc.message))
+                return
+            verified = verified or cert
+        if verified is None:
+            res.errors.append(error("JAR_SIG_DID_NOT_VERIFY", f"JAR signature {bname} did not verify against {sfname}"))
+            return
+        chain = pkcs7.certificate_chain(certs, verified)
+        rest = [c for c in certs if all(c is not x for x in chain)]
+        res.chain = [certificate_from_der(c.der) for c in chain + rest]
+        res.certificate = res.chain[0]
+
+    # ------------------------------------------------------------------ MANIFEST.MF -> entries
+    def _verify_entries(self, sections: dict[str, jm.Section], signers: list[_Signer]) -> list[_Signer]:
+        """Check every entry's digests; returns the signer set covering all signed entries."""
+        first_signers: list[_Signer] | None = None
+        first_name = None
+        for entry in sorted(self.zip.entries, key=lambda e: e.local_header_offset):
+            name = entry.name
+            if name.startswith("META-INF/") or name.endswith("/"):
+                continue
+            section = sections.get(name)
+            if section is None:
+                self.errors.add(error("JAR_SIG_NO_ZIP_ENTRY_DIGEST_IN_MANIFEST", f"no digest for {name} in {MANIFEST_NAME}"))
+                continue
+            entry_signers = [s for s in signers if name in s.sf_entries]
+            if not entry_signers:
+                self.errors.add(error("JAR_SIG_ZIP_ENTRY_NOT_SIGNED", f"{name} entry not signed"))
+                continue
+            if first_signers is None:
+                first_signers, first_name = entry_signers, name
+            elif entry_signers != first_signers:
+                self.errors.add(error("JAR_SIG_ZIP_ENTRY_SIGNERS_MISMATCH", f"entries {first_name} and {name} are signed with different sets of signers: <{_names(first_signers)}> vs <{_names(entry_signers)}>"))
+                continue
+            expected = jm.digests_to_verify(section, "-Digest", self.min_sdk, self.max_sdk)
+            if not expected:
+                self.errors.add(error("JAR_SIG_NO_ZIP_ENTRY_DIGEST_IN_MANIFEST", f"no digest for {name} in {MANIFEST_NAME}"))
+                continue
+            if self.quick:
+                continue
+            for d, got in zip(expected, self._entry_digests(entry, expected)):
+                if got != d.digest:
+                    self.errors.add(error("JAR_SIG_ZIP_ENTRY_DIGEST_DID_NOT_VERIFY", f"{d.algorithm} digest of {name} does not match the digest specified in {MANIFEST_NAME}"))
+        if first_signers is None:
+            self.errors.add(error("JAR_SIG_NO_SIGNED_ZIP_ENTRIES", "no JAR entries covered by JAR signatures"))
+            return []
+        return first_signers
+
+    def _entry_digests(self, entry: ZipEntry, expected) -> list[bytes]:
+        """Digests of the entry's uncompressed bytes: from the file pass when it computed
+        them (large STORED entries), else streamed here, every algorithm in one read."""
+        names = [jm.HASHLIB_NAMES[d.algorithm] for d in expected]
+        done = self.precomputed.get(entry.index, {})
+        if all(n in done for n in names):
+            return [done[n] for n in names]
+        hashers = [hashlib.new(n) for n in names]
+        for chunk in self.zip.stream(entry):
+            for h in hashers:
+                h.update(chunk)
+        return [h.digest() for h in hashers]
+
+
+# ---------------------------------------------------------------------- helpers
+def _names(signers: list[_Signer]) -> str:
+    return ", ".join(s.name for s in signers)
+
+
+def _set_certificates(res: SignerResult, sd: pkcs7.SignedData) -> tuple[list, str | None]:
+    """Record the block's certificates as present (signer's first when it can be found).
+
+    Returns the certificates parsed for signer lookup (each parsed once, here), or the
+    reason they could not be.
+    """
+    certs: list[Certificate] = [certificate_from_der(der) for der in sd.certificates]
+    res.chain = certs
+    res.certificate = certs[0] if certs else None
+    try:
+        parsed = [pkcs7.parse_certificate(der) for der in sd.certificates]
+    except (ValueError, IndexError) as exc:
+        return [], str(exc)
+    if sd.signer_infos and certs:
+        match = pkcs7.find_certificate(parsed, sd.signer_infos[0])
+        if match is not None:
+            res.certificate = certs[parsed.index(match)]
+    return parsed, None
+
+
+def _fill_present_certificates(zip: ZipArchive, signer: _Signer) -> None:
+    """Certificates of a block verification never reached (present, not verified)."""
+    try:
+        sd = pkcs7.parse_signed_data(zip.read(signer.block, MAX_METADATA_SIZE))
+    except (ApkScanError, Asn1Error, pkcs7.Pkcs7Error):
+        return
+    _set_certificates(signer.result, sd)

@@ -1,0 +1,373 @@
+"""apksigner's overall verdict, assembled from one verifier per scheme.
+
+Mirrors ``ApkVerifier.verify`` of apksig: which schemes a platform in the SDK range
+[min_sdk, max_sdk] would check (``common.SchemePlan``: v3.1 from 33, v3 from 28, v2 from 24,
+v1 below 24 or when no signing-block scheme exists), in which order errors stop the verdict, the
+cross-scheme rules (v1 and v2 signers must match, v3's past signer must be the v1/v2
+signer or the root of its lineage, v4 must agree with v2/v3) and the target-SDK >= 30
+requirement for v2+.
+
+Unlike apksig we evaluate *every* scheme present, even those the verdict ignores, so
+reports can say "v2 present and verified, but not used on this SDK range". Which schemes
+decided the verdict is ``VerificationResult.verified_using``.
+
+The file is read once: the blocks are parsed first to learn which content digests are
+needed and MANIFEST.MF to learn which large entries v1 will digest, then
+``digests.compute_digests`` makes one sequential pass computing all of them together with
+the whole-file hashes. ``quick`` skips that pass (signatures only, never "verified").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from apkscan.apk.crypto.algorithms import ContentDigest
+from apkscan.apk.io.zipreader import ZipArchive
+from apkscan.apk.manifest.android_manifest import MIN_SDK_BLOCKING_CODES, apksig_target_sandbox_version, apksig_target_sdk
+from apkscan.apk.model import (
+    SCHEME_NAMES,
+    Certificate,
+    CertificateSighting,
+    FileFacts,
+    ManifestInfo,
+    SchemeResult,
+    VerificationResult,
+)
+from apkscan.apk.signing import digests, signing_block
+from apkscan.apk.signing.common import KNOWN_BLOCK_IDS, MAX_SDK, SCHEME_ID, BlockId, SchemePlan, Sdk
+from apkscan.apk.signing.stamp import verifier as source_stamp
+from apkscan.apk.signing.v1 import verifier as v1
+from apkscan.apk.signing.v1.entry_digests import plan_entry_digests
+from apkscan.apk.signing.v2v3 import verifier as v2v3
+from apkscan.apk.signing.v4 import verifier as v4
+from apkscan.issues import ApkScanError, Issue, error, unique, warning
+
+__all__ = ["MAX_SDK", "VerifyOutcome", "verify"]
+STAMP_CERT_ENTRY = "stamp-cert-sha256"
+SIG_BLOCK_SCHEMES = ("v2", "v3", "v31")
+
+
+@dataclass(slots=True)
+class VerifyOutcome:
+    verification: VerificationResult
+    file: FileFacts | None  # None with quick: the file was not read
+    tamper: list[Issue] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Verdict:
+    """apksig's order of decision: schemes are taken one by one; the first with errors stops."""
+
+    schemes: dict[str, SchemeResult]
+    used: list[str] = field(default_factory=list)
+    errors: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
+    ok: bool = True
+
+    def take(self, name: str) -> None:
+        """Count scheme ``name`` towards the verdict (only while nothing failed)."""
+        if self.ok:
+            self.used.append(name)
+            errs = self.schemes[name].all_errors()
+            self.errors.extend(errs)
+            self.ok = not errs
+
+    def fail(self, issue: Issue) -> None:
+        if self.ok:
+            self.errors.append(issue)
+            self.ok = False
+
+
+def verify(
+    zip: ZipArchive,
+    manifest: ManifestInfo | None,
+    manifest_axml: bytes | None = None,
+    *,
+    min_sdk: int | None = None,
+    max_sdk: int = MAX_SDK,
+    idsig_path: str | None = None,
+    file_hashes: tuple[str, ...] = ("sha256",),
+    quick: bool = False,
+) -> VerifyOutcome:
+    """Verify every scheme of the APK and decide apksigner's verdict over the SDK range.
+
+    ``file_hashes``: whole-file digests to report besides SHA-256 ("sha1", "md5").
+    ``quick``: signatures over the signed data and certificates only; the file is not read,
+    content digests are not checked, and the verdict is never "verified" (``file`` is None).
+    """
+    # apksigner reads minSdkVersion from the manifest unless told; when it cannot, it refuses.
+    min_sdk_known = min_sdk is not None or (
+        manifest is not None and not any(i.code in MIN_SDK_BLOCKING_CODES for i in manifest.errors)
+    )
+    if min_sdk is None:
+        min_sdk = manifest.min_sdk if manifest and manifest.min_sdk is not None else 1
+    block = signing_block.find_signing_block(zip)
+    pairs = block.pairs if block.found else {}
+    plan = SchemePlan.for_range(min_sdk, max_sdk, pairs.keys())
+    verdict = _Verdict({name: SchemeResult(name) for name in SCHEME_NAMES})
+    schemes = verdict.schemes
+
+    # 1. parse every signing-block scheme present (reports show them all), no content read yet
+    parsed = _parse_block_schemes(pairs, plan)
+    v4_file = _read_idsig(idsig_path, schemes)
+    # 2. one pass over the file: whole-file hashes + every needed content digest
+    pass_ = None if quick else _digest_pass(zip, block, parsed, v4_file, file_hashes, plan)
+    for name, p in parsed.items():
+        schemes[name] = v2v3.finish_scheme(p, pass_.content if pass_ else None)
+    if pass_ is None:
+        verdict.warnings.append(warning("CONTENT_DIGESTS_NOT_CHECKED", "--quick: content digests not checked, so this is not a full verification"))
+        if v4_file is not None:  # v4 signs the fs-verity root of the whole file: not read here
+            schemes["v4"] = SchemeResult("v4", present=True, warnings=[warning("CONTENT_DIGESTS_NOT_CHECKED", "v4 not checked (--quick)")])
+        v4_file = None
+    else:  # e.g. a verity digest undefined for a misaligned block: the signer fails on it, the reason stays here
+        verdict.warnings.extend(warning(i.code, i.message) for i in pass_.issues)
+    # 3. v1: stripping protection asks "was the scheme the .SF names found?" -- apksig's own
+    # found set when v1 counts, else (checked for the report only) the blocks present
+    present = plan.found_ids | {SCHEME_ID[s] for s in parsed if s in ("v2", "v3")}
+    v1_result = v1.verify_v1(zip, min_sdk, max_sdk, plan.found_ids if plan.counts("v1") else frozenset(present),
+                             precomputed=pass_.entries if pass_ else None, quick=quick)
+    schemes["v1"] = v1_result.scheme
+    # 4. apksig's order of decision
+    _decide_block_schemes(verdict, plan, parsed, v4_file, pass_, idsig_path is not None and not quick)
+    _check_sandbox(verdict, plan, manifest_axml)
+    if plan.counts("v1") or not any(s in verdict.used for s in SIG_BLOCK_SCHEMES):
+        verdict.take("v1")
+    stamp = _check_stamp(verdict, plan, zip, pairs, parsed, v1_result)
+    _check_after_stamp(verdict, max_sdk, manifest_axml, min_sdk_known)
+    verdict.ok = verdict.ok and not quick  # never a full verification without the content
+    result = _result(verdict, plan, stamp, [b for b in block.pair_ids if b not in KNOWN_BLOCK_IDS] if block.found else [])
+    return VerifyOutcome(result, pass_.file if pass_ else None, list(block.tamper))
+
+
+def _digest_pass(zip: ZipArchive, block, parsed, v4_file, file_hashes, plan: SchemePlan) -> digests.DigestPass:
+    wanted = set().union(*(p.required_digests() for p in parsed.values()))
+    return digests.compute_digests(zip, block.offset if block.found else None, wanted,
+                                   want_verity_root=v4_file is not None, file_hashes=file_hashes,
+                                   entries=plan_entry_digests(zip, plan.min_sdk, plan.max_sdk))
+
+
+def _parse_block_schemes(pairs: dict[int, bytes], plan: SchemePlan) -> dict[str, v2v3.ParsedScheme]:
+    """v3.1, v3, v2 parsed against the part of the range in which each scheme exists."""
+    parsed: dict[str, v2v3.ParsedScheme] = {}
+    lo, hi = plan.min_sdk, plan.max_sdk
+    if BlockId.V31 in pairs:
+        parsed["v31"] = v2v3.parse_scheme(pairs[BlockId.V31], "v31", max(lo, Sdk.T), hi)
+    if BlockId.V3 in pairs:
+        rotation = parsed["v31"].rotation_min_sdk() if plan.counts("v31") else 0
+        parsed["v3"] = v2v3.parse_scheme(pairs[BlockId.V3], "v3", max(lo, Sdk.P), hi, rotation_min_sdk=rotation)
+    if BlockId.V2 in pairs:
+        parsed["v2"] = v2v3.parse_scheme(pairs[BlockId.V2], "v2", max(lo, Sdk.N), hi,
+                                         found_scheme_ids=plan.v2_found_ids, supported_scheme_ids=plan.supported_ids)
+    return parsed
+
+
+def _read_idsig(idsig_path: str | None, schemes: dict[str, SchemeResult]):
+    if idsig_path is None:
+        return None
+    try:
+        return v4.parse_idsig(idsig_path)
+    except ApkScanError as exc:
+        schemes["v4"] = SchemeResult("v4", present=True, errors=[exc.to_issue()])
+        return None
+
+
+def _decide_block_schemes(verdict: _Verdict, plan: SchemePlan, parsed, v4_file, pass_, has_idsig: bool) -> None:
+    """v3.1, v3 (v3.1 needs it), v2, then v4 over the schemes that were used."""
+    if plan.max_sdk < Sdk.N:
+        return
+    for name in ("v31", "v3"):
+        if plan.counts(name):
+            verdict.take(name)
+    if plan.v31_without_v3:
+        verdict.fail(error("V31_BLOCK_FOUND_WITHOUT_V3_BLOCK", "v3.1 signature block found without a v3 block"))
+    if plan.counts("v2"):
+        verdict.take("v2")
+    if v4_file is not None:
+        verdict.schemes["v4"] = v4.verify_v4(
+            v4_file, pass_.verity_root, _best_v2v3_digests(parsed, verdict.used), plan.min_sdk, plan.max_sdk,
+            apk_size=pass_.file.size, signers=v4.signers_from_parsed(parsed, verdict.used),
+        )
+    if has_idsig:
+        verdict.take("v4")
+
+
+def _check_sandbox(verdict: _Verdict, plan: SchemePlan, manifest_axml: bytes | None) -> None:
+    if verdict.ok and plan.max_sdk >= Sdk.O and manifest_axml is not None:
+        sandbox = apksig_target_sandbox_version(manifest_axml)
+        if sandbox > 1 and not any(s in verdict.used for s in SIG_BLOCK_SCHEMES):
+            verdict.fail(error("NO_SIG_FOR_TARGET_SANDBOX_VERSION", f"targetSandboxVersion {sandbox} requires an APK Signature Scheme v2 or newer signature"))
+
+
+def _check_stamp(verdict: _Verdict, plan: SchemePlan, zip: ZipArchive, pairs, parsed, v1_result):
+    """The source stamp is checked whenever present; it decides only when its entry is there."""
+    stamp_entry = zip.entry(STAMP_CERT_ENTRY)
+    stamp_blocks = [pairs[b] for b in (BlockId.STAMP_V1, BlockId.STAMP_V2) if b in pairs]
+    if stamp_entry is None and not stamp_blocks:
+        return None
+    stamp = source_stamp.verify_source_stamp(
+        pairs.get(BlockId.STAMP_V2),  # current apksig ignores the v1 stamp block
+        _read_small(zip, stamp_entry),
+        _scheme_digests(parsed, verdict.used, v1_result),
+        max(plan.min_sdk, Sdk.R),
+        plan.max_sdk,
+    )
+    verdict.schemes["source_stamp"] = stamp.scheme
+    if verdict.ok and stamp_entry is not None:
+        if stamp_blocks:
+            stamp_errs = stamp.scheme.all_errors()
+            verdict.errors.extend(stamp_errs)
+            verdict.ok = not stamp_errs
+        else:
+            verdict.warnings.append(warning("SOURCE_STAMP_SIG_MISSING", "stamp-cert-sha256 entry present but no source stamp block"))
+    return stamp
+
+
+def _check_after_stamp(verdict: _Verdict, max_sdk: int, manifest_axml: bytes | None, min_sdk_known: bool) -> None:
+    """Cross-scheme signer rules, v2+ for targetSdk >= 30, and a readable minSdkVersion."""
+    if verdict.ok:
+        verdict.ok = _cross_scheme_checks(verdict.schemes, verdict.used, verdict.errors)
+    if verdict.ok and manifest_axml is not None:
+        target = apksig_target_sdk(manifest_axml)
+        if target >= Sdk.R and max_sdk >= target and not any(s in verdict.used for s in SIG_BLOCK_SCHEMES):
+            verdict.fail(error("MIN_SIG_SCHEME_FOR_TARGET_SDK_NOT_MET", f"targetSdkVersion {target} requires an APK Signature Scheme v2 or newer signature"))
+    if not min_sdk_known:
+        verdict.errors.append(error("MIN_SDK_UNKNOWN", "minSdkVersion cannot be read from AndroidManifest.xml, so the SDK range to verify for is unknown (apksigner refuses the APK; use --min-sdk-version)"))
+        verdict.ok = False
+
+
+def _result(verdict: _Verdict, plan: SchemePlan, stamp, unknown: list[int]) -> VerificationResult:
+    schemes, used = verdict.schemes, verdict.used
+    verified = verdict.ok and bool(used) and not verdict.errors
+    result = VerificationResult(
+        verified=verified,
+        min_sdk=plan.min_sdk,
+        max_sdk=plan.max_sdk,
+        schemes=schemes,
+        signers=_verdict_signers(schemes, used) if verified else [],
+        certificates_present=_all_certificates(schemes),
+        sightings=_sightings(schemes),
+        lineage=_lineage(schemes, used),
+        source_stamp=stamp.certificate if stamp else None,
+        source_stamp_verified=bool(stamp and stamp.scheme.verified),
+        unknown_blocks=unknown,
+        errors=[] if verified else unique(verdict.errors),
+        warnings=verdict.warnings,
+    )
+    result.verified_using = [s for s in used if schemes[s].verified] if verified else []
+    return result
+
+
+# ---------------------------------------------------------------------- helpers
+def _read_small(zip: ZipArchive, entry) -> bytes | None:
+    if entry is None:
+        return None
+    try:
+        return zip.read(entry, 1 << 16)
+    except ApkScanError:
+        return b""
+
+
+def _best_v2v3_digests(parsed, used):
+    for name in ("v31", "v3", "v2"):
+        if name in parsed and name in used:
+            return parsed[name].signed_digests()
+    return {}
+
+
+def _scheme_digests(parsed, used, v1_result):
+    out: dict[int, dict[ContentDigest, bytes]] = {}
+    for name, p in parsed.items():
+        if name in used:  # apksig hands the stamp only the digests of schemes it verified
+            out[SCHEME_ID[name]] = p.signed_digests()
+    if "v1" in used:  # no MANIFEST.MF: an empty map, which makes the stamp fail as in apksig
+        out[1] = {} if v1_result.manifest_sha256 is None else {ContentDigest.SHA256: v1_result.manifest_sha256}
+    return out
+
+
+def _cross_scheme_checks(schemes: dict[str, SchemeResult], used: list[str], errors: list[Issue]) -> bool:
+    """v1 <-> v2 signer identity, and v3's link to the v1/v2 signer (apksig's rules)."""
+    before = len(errors)
+    v1s = [s.certificate.der for s in schemes["v1"].signers if s.verified and s.certificate] if "v1" in used else []
+    v2s = [s.certificate.der for s in schemes["v2"].signers if s.verified and s.certificate] if "v2" in used else []
+    if v1s and v2s:
+        if any(c not in v2s for c in v1s):
+            errors.append(error("V2_SIG_MISSING", "a JAR signer has no matching APK Signature Scheme v2 signer"))
+        if any(c not in v1s for c in v2s):
+            errors.append(error("JAR_SIG_MISSING", "an APK Signature Scheme v2 signer has no matching JAR signer"))
+    v3name = "v3" if "v3" in used else None
+    if v3name and (v1s or v2s):
+        old = v1s if v1s else v2s
+        if len(old) != 1:
+            errors.append(error("V3_SIG_MULTIPLE_PAST_SIGNERS", "v3 supports a single past signer, found several"))
+        old_cert = old[0]
+        lineage = schemes["v3"].lineage
+        if not lineage:
+            v3s = [s for s in schemes["v3"].signers if s.certificate]
+            if len(v3s) != 1:
+                errors.append(error("V3_SIG_MULTIPLE_SIGNERS", "several v3 signers without a rotation lineage"))
+            if not v3s or v3s[0].certificate.der != old_cert:
+                errors.append(error("V3_SIG_PAST_SIGNERS_MISMATCH", "v1/v2 signer differs from the v3 signer and no lineage links them"))
+        elif lineage[0].certificate.der != old_cert:
+            errors.append(error("V3_SIG_PAST_SIGNERS_MISMATCH", "v1/v2 signer is not the root of the v3 signing-certificate lineage"))
+    return len(errors) == before
+
+
+def _verdict_signers(schemes: dict[str, SchemeResult], used: list[str]) -> list[Certificate]:
+    """apksigner's signer list: newest v3.1/v3 signer, else all v2, else all v1 signers."""
+    for name in ("v31", "v3"):
+        if name in used and schemes[name].verified and schemes[name].signers:
+            cert = schemes[name].signers[-1].certificate
+            return [cert] if cert else []
+    for name in ("v2", "v1"):
+        if name in used and schemes[name].verified:
+            return [s.certificate for s in schemes[name].signers if s.verified and s.certificate]
+    return []
+
+
+def _lineage(schemes: dict[str, SchemeResult], used: list[str]):
+    """The rotation lineage, only from a v3.1/v3 scheme that counted and verified.
+
+    A lineage inside a scheme that failed or did not count for the SDK range stays in that
+    scheme's own result for the report; it must never vouch for a past key.
+    """
+    for name in ("v31", "v3"):
+        if name in used and schemes[name].verified and schemes[name].lineage:
+            return schemes[name].lineage
+    return []
+
+
+def _all_certificates(schemes: dict[str, SchemeResult]) -> list[Certificate]:
+    seen: dict[str, Certificate] = {}
+    for s in schemes.values():
+        for signer in s.signers:
+            for c in ([signer.certificate] if signer.certificate else []) + signer.chain:
+                seen.setdefault(c.sha256, c)
+        for node in s.lineage:
+            seen.setdefault(node.certificate.sha256, node.certificate)
+    return list(seen.values())
+
+
+_SCHEME_LABEL = {"v1": "v1 JAR", "v2": "v2", "v3": "v3", "v31": "v3.1", "v4": "v4",
+                 "source_stamp": "source stamp"}
+
+
+def _sightings(schemes: dict[str, SchemeResult]) -> list[CertificateSighting]:
+    """Every place a certificate sits, in scheme order, with whether that place verified."""
+    out: list[CertificateSighting] = []
+    for name, s in schemes.items():
+        label = _SCHEME_LABEL.get(name, name)
+        for signer in s.signers:
+            role = "stamp" if name == "source_stamp" else "signer"
+            if signer.certificate is not None:
+                out.append(CertificateSighting(signer.certificate, f"{label} {signer.name}, signing "
+                                               "certificate", role, signer.verified))
+            where = "PKCS#7 certificate set" if name == "v1" else "certificate list"
+            for i, c in enumerate(signer.chain):
+                if signer.certificate is not None and c.sha256 == signer.certificate.sha256:
+                    continue
+                out.append(CertificateSighting(c, f"{label} {signer.name}, extra certificate "
+                                               f"{i + 1} of the {where}", "extra", signer.verified))
+        for i, node in enumerate(s.lineage):
+            out.append(CertificateSighting(node.certificate, f"{label} lineage node {i}",
+                                           "lineage", node.verified))
+    return out

@@ -1,0 +1,25 @@
+"""Options that choose how much of each APK ``identify`` reads: ``--quick`` and ``--hashes``.
+
+Shared by ``inspect`` and ``scan``; kept apart from the output options so the two
+commands' other options stay untouched.
+"""
+
+from __future__ import annotations
+
+import click
+
+QUICK_HELP = ("Triage: check the signatures over the signed data and the certificates, but not the "
+              "content digests; the file is not hashed. Every output says 'content_digests: not "
+              "checked' and no APK counts as verified.")
+HASHES_HELP = ("Whole-file digests to report, comma-separated: sha256 (always), sha1, md5. "
+               "SHA-1/MD5 cost a second and third hash of every byte.")
+FILE_HASHES = ("sha256", "sha1", "md5")
+
+
+def parse_hashes(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
+    """``sha1,md5`` -> ("sha256", "sha1", "md5"); SHA-256 is always computed."""
+    names = {n.strip().lower().replace("-", "") for n in (value or "").split(",") if n.strip()}
+    unknown = sorted(names - set(FILE_HASHES))
+    if unknown:
+        raise click.BadParameter(f"unknown hash {', '.join(unknown)}; choose from {', '.join(FILE_HASHES)}")
+    return tuple(n for n in FILE_HASHES if n == "sha256" or n in names)
