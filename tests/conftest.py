@@ -40,3 +40,18 @@ def fixture_tools():
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
+# The shipped rule packs and default policy, loaded once per test module (most scan tests use them).
+@pytest.fixture(scope="module")
+def rules():
+    from apkscan.rules.loader import load_ruleset
+
+    return load_ruleset()
+
+
+@pytest.fixture(scope="module")
+def policy():
+    from apkscan.policy.loader import load_policy
+
+    return load_policy()

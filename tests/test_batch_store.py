@@ -19,17 +19,11 @@ import apkscan.apk.identify as identify_mod
 from apkscan.batch import store as st
 from apkscan.cli import main
 from apkscan.policy.loader import load_policy
-from apkscan.rules.loader import load_ruleset
 from apkscan.scan import scan
 from apkscan.sources.files import FileSource
 
 REPO = Path(__file__).resolve().parents[1]
 APKS = REPO / "fixtures" / "apks"
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_ruleset()
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from apkscan.apk.crypto.certificates import certificate_from_der
 from apkscan.policy.loader import load_policy
-from apkscan.rules.loader import load_ruleset
 from apkscan.rules.matcher import match_identity
 from apkscan.rules.normalise import normalise, publisher_key, skeleton
 from apkscan.rules.selftest import build_identity
@@ -29,11 +28,6 @@ from apkscan.sources.records import recorded_identity
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 KEY = ec.generate_private_key(ec.SECP256R1())
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_ruleset()
 
 
 def _cert(org: str, cn: str = "Signer"):

@@ -17,7 +17,7 @@ from apkscan.policy.loader import (
     load_policy,
     parse_allow,
 )
-from apkscan.rules.loader import RulesInvalid, load_ruleset
+from apkscan.rules.loader import RulesInvalid
 from apkscan.rules.matcher import match_identity
 from apkscan.rules.selftest import build_identity
 from apkscan.rules.yamlsrc import RuleError
@@ -38,11 +38,6 @@ def _vendor(cert_id):
     if not ref.exists():
         pytest.skip("../shared/reference absent")
     return certificate_from_der(bytes.fromhex(json.loads(ref.read_text())["certificates"][cert_id]["der_hex"]))
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_ruleset()
 
 
 def verdict(identity, rules, policy="canada-tbs-2023", classes=None):

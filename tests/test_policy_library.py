@@ -41,11 +41,6 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def rules():
-    return load_ruleset()
-
-
-@pytest.fixture(scope="module")
 def identities():
     out = {}
     for name in FIXTURES:

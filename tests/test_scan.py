@@ -30,16 +30,6 @@ except ImportError as exc:  # the lead merges the identity layer separately
 needs_identify = pytest.mark.skipif(identify is None, reason=f"apkscan.apk.identify not importable yet: {IDENTIFY_ERROR}")
 
 
-@pytest.fixture(scope="module")
-def rules():
-    return load_ruleset()
-
-
-@pytest.fixture(scope="module")
-def policy():
-    return load_policy()
-
-
 def _fixture(name: str) -> Path:
     path = APKS / name
     if not path.exists():

@@ -21,8 +21,6 @@ import pytest
 from click.testing import CliRunner
 
 from apkscan.cli import main as cli_main
-from apkscan.policy.loader import load_policy
-from apkscan.rules.loader import load_ruleset
 from apkscan.scan import RECORD_OF_SCANNED_APK, scan
 from apkscan.sources.files import FileSource
 from apkscan.sources.interface import chain_display
@@ -37,16 +35,6 @@ BY_NAME = {("app", "weak")}  # a package name from a list or a backup app's reco
 ADB_SKIPS = {"app data (not scanned)": 3, "OBB expansion files (not scanned)": 1,
              "key-value backup data (not scanned)": 1, "shared storage (not scanned)": 1,
              RECORD_OF_SCANNED_APK: 1}  # WeChat's _manifest: its APK is listed instead
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_ruleset()
-
-
-@pytest.fixture(scope="module")
-def policy():
-    return load_policy()
 
 
 @pytest.fixture()

@@ -13,8 +13,6 @@ import pytest
 from click.testing import CliRunner
 
 from apkscan.cli import main as cli_main
-from apkscan.policy.loader import load_policy
-from apkscan.rules.loader import load_ruleset
 from apkscan.scan import scan, scan_item, ScanSettings
 from apkscan.sources.files import FileSource
 from apkscan.sources.interface import RecordedApp, RecordedCertificate
@@ -26,16 +24,6 @@ CONTAINERS = REPO / "fixtures" / "containers"
 SCHEMA = REPO / "apkscan" / "report" / "schema" / "scan-result.schema.json"
 INDEX = json.loads((APKS / "index.json").read_text())
 KEYS = INDEX["keys"]
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_ruleset()
-
-
-@pytest.fixture(scope="module")
-def policy():
-    return load_policy()
 
 
 @pytest.fixture()
