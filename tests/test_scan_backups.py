@@ -515,7 +515,7 @@ def test_inspect_reads_an_encrypted_backup_with_the_environment_password(tmp_pat
     assert [i["package"] for i in json.loads(out.read_text())] == ["com.tencent.mm"]
     res = CliRunner().invoke(cli_main, ["inspect", str(BACKUPS / "adb-v5-aes.ab"), "--json", str(out), "--force"],
                              env={"APKSCAN_BACKUP_PASSWORD": ""})
-    assert res.exit_code != 0  # (inspect gives 1 for any input problem today, not 3)
+    assert res.exit_code == 3  # nothing read as an APK (as scan): 3, not 1 ("does not verify")
     assert [e["code"] for i in json.loads(out.read_text()) for e in i["errors"]] == ["BACKUP_PASSWORD_REQUIRED"]
 
 

@@ -55,8 +55,11 @@ def inspect_command(paths: tuple[str, ...], json_path: str | None, force: bool, 
     failed = []
     if "json" in chosen:
         failed = write_json([i.to_dict() for i in identities], chosen["json"])
-    unreadable = not all(i.readable for i in identities)
-    unverified = any(i.readable and not i.verified for i in identities)
+    # not read as an APK at all (missing, not an APK, a backup without its password): 3, as in scan;
+    # read and not verified: 1, as apksigner
+    unread = [i for i in identities if not i.readable or not i.completeness.has("manifest")]
+    unreadable = bool(unread)
+    unverified = any(not i.verified for i in identities if not any(i is u for u in unread))
     finish(ExitCode.INCOMPLETE if unreadable else ExitCode.OK,
            ExitCode.FLAGGED if unverified and fail_on == "unverified" else ExitCode.OK,
            ExitCode.REPORT_FAILED if failed else ExitCode.OK,
