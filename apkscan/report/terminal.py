@@ -98,7 +98,7 @@ def render(doc: dict, out: TextIO, *, color: bool = False, columns: int | None =
                                    "(see the HTML/CSV report)") + "\n")
         out.write("\n")
     for e in errs[:limit]:
-        where = f"{e.container} » {e.source}" if e.container else e.source
+        where = f"{e.container} ▸ {e.source}" if e.container else e.source
         out.write(f"{paint('errors', 'error')} {safe(where)}: {safe(e.code)} {safe(e.message)}\n")
     if len(errs) > limit:
         out.write(f"... and {len(errs) - limit} more inputs that could not be scanned\n")
@@ -116,7 +116,7 @@ def render(doc: dict, out: TextIO, *, color: bool = False, columns: int | None =
         f"{paint('review', str(counts['review']) + ' to review')}, "
         f"{paint('allowed', str(counts['allowed']) + ' allowed')}, "
         f"{paint('errors', plural(counts['errors'], 'error'))}"
-        f"{f', {sum(s.count for s in skipped)} files skipped' if skipped else ''}\n")
+        f"{', ' + plural(sum(s.count for s in skipped), 'file') + ' skipped' if skipped else ''}\n")
 
 
 def plural(n: int, word: str) -> str:
