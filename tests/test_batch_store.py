@@ -136,6 +136,36 @@ def test_planted_pickle_is_refused_and_the_apk_parsed(corpus, rules, tmp_path, p
     assert len(parses) == 8 and all(a["identity"]["package"] for a in doc["apps"])
 
 
+def _short(text: str) -> bytes:
+    raw = text.encode()
+    return b"\x8c" + bytes([len(raw)]) + raw  # SHORT_BINUNICODE
+
+
+@pytest.mark.parametrize("module, name", [
+    ("apkscan.batch.store", "os.system"),      # a dotted name walks from an allowed module to anything
+    ("apkscan.batch.store", "os"),             # a module object, not a record type
+    ("apkscan.apk.identify", "identify"),      # an apkscan function (reads files): not a record
+    ("apkscan.batch.store", "Path"),           # imported into the module, defined elsewhere
+    ("posix", "system"),
+])
+def test_store_rows_cannot_name_callables(tmp_path, module, name):
+    """A planted row built by hand (STACK_GLOBAL + REDUCE) must not run anything."""
+    marker = tmp_path / "pwned"
+    blob = (b"\x80\x04" + _short(module) + _short(name) + b"\x93"
+            + _short(f"touch {marker}") + b"\x85R.")
+    with pytest.raises(pickle.UnpicklingError):
+        st.loads(blob)
+    assert not marker.exists()
+
+
+def test_store_still_loads_its_own_records(corpus, rules, tmp_path):
+    db = tmp_path / "s.sqlite"
+    _run([corpus], rules, load_policy(), db)
+    with sqlite3.connect(db) as c:
+        blobs = [r[0] for r in c.execute("SELECT identity FROM identities")]
+    assert blobs and all(st.loads(b).manifest.package for b in blobs)
+
+
 def test_corrupt_store_is_set_aside_and_replaced(tmp_path):
     db = tmp_path / "s.sqlite"
     conn, issues = st.open_checked(str(db))
@@ -241,3 +271,16 @@ def test_an_apk_spooled_from_two_backups_is_parsed_once(rules, tmp_path, parses)
     second = [x["identity"] for x in doc["apps"][per_backup:]]
     assert [x["sha256"] for x in first] == [x["sha256"] for x in second]
     assert all(x["path"].startswith(str(b)) for x in second)  # each app names where it was found
+
+
+def test_store_inside_an_input_folder_is_refused_before_any_work(tmp_path):
+    cli = main
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    shutil.copy(APKS / "v2-only.apk", evidence / "a.apk")
+    before = sorted(p.name for p in evidence.iterdir())
+    res = CliRunner().invoke(cli, ["scan", str(evidence), "-q", "--store", str(evidence / "store.sqlite")])
+    assert res.exit_code == 2 and "inside the input" in res.output
+    assert sorted(p.name for p in evidence.iterdir()) == before  # no store, no -wal/-shm beside the evidence
+    res = CliRunner().invoke(cli, ["scan", str(evidence / "a.apk"), "-q", "--store", str(evidence / "a.apk")])
+    assert res.exit_code == 2 and "is the input" in res.output

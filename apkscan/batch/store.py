@@ -31,6 +31,8 @@ from a newer apkscan is left alone and not used (``STORE_NEWER``). Neither stops
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import hashlib
 import io
 import os
@@ -89,15 +91,25 @@ _PARSER: str | None = None
 
 
 class _Unpickler(pickle.Unpickler):
-    """Builds only apkscan's own classes and plain value types."""
+    """Builds only apkscan's own record types (dataclasses, enums) and plain value types.
+
+    A store is a file anyone with write access can plant rows in. ``find_class`` resolves
+    dotted names (``apkscan.x`` + ``os.system`` would reach any attribute), so a name must
+    be one identifier naming a dataclass or an enum *defined* in that apkscan module:
+    calling one builds a record, never runs code of the planter's choosing.
+    """
 
     _ALLOWED = {("builtins", n) for n in ("set", "frozenset", "bytearray", "complex")} | {
-        ("datetime", n) for n in ("datetime", "date", "timedelta", "timezone")} | {
-        ("copyreg", "_reconstructor"), ("builtins", "object")}
+        ("datetime", n) for n in ("datetime", "date", "timedelta", "timezone")}
 
     def find_class(self, module: str, name: str) -> Any:
-        if module.startswith("apkscan.") or (module, name) in self._ALLOWED:
+        if (module, name) in self._ALLOWED:
             return super().find_class(module, name)
+        if module.startswith("apkscan.") and name.isidentifier() and not name.startswith("_"):
+            obj = super().find_class(module, name)
+            if (isinstance(obj, type) and obj.__module__ == module
+                    and (dataclasses.is_dataclass(obj) or issubclass(obj, enum.Enum))):
+                return obj
         raise pickle.UnpicklingError(f"not allowed in a scan store: {module}.{name}")
 
 

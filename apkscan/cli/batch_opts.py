@@ -71,6 +71,11 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
     conn = None
     if not opts["no_store"] and not opts["deep"]:
         path = opts["store_path"] or st.default_path()
+        from apkscan.cli.outputs import input_conflict
+
+        conflict = input_conflict(path, paths)  # the store writes path, path-wal, path-shm
+        if conflict:
+            raise click.UsageError(f"--store {path}: {conflict} (the scan never writes into evidence)")
         conn, issues = st.open_checked(path)
         for i in issues:
             click.echo(f"warning: {i.code}: {i.message}", err=True)

@@ -111,13 +111,27 @@ def _file_id(path: str) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def _problem(name: str, path: str, real: str, inputs: list[tuple[str, str]], force: bool) -> str | None:
+def input_conflict(path: str, inputs: Iterable[str]) -> str | None:
+    """Why writing ``path`` would touch evidence (it is an input or lies inside one), or None.
+
+    Also for files that are not reports (the scan store and its -wal/-shm siblings)."""
+    return _input_conflict(os.path.realpath(path), [(i, os.path.realpath(i)) for i in inputs if i != "-"])
+
+
+def _input_conflict(real: str, inputs: list[tuple[str, str]]) -> str | None:
     out_id = _file_id(real)
     for given, real_input in inputs:
         if real == real_input or (out_id is not None and out_id == _file_id(real_input)):
             return f"is the input {given}"  # also through a symlink or a hard link
         if _inside(real, real_input):
             return f"is inside the input {given}"
+    return None
+
+
+def _problem(name: str, path: str, real: str, inputs: list[tuple[str, str]], force: bool) -> str | None:
+    problem = _input_conflict(real, inputs)
+    if problem:
+        return problem
     problem = _existing_problem(name, path, real, force)
     if problem:
         return problem
