@@ -192,3 +192,23 @@ def test_the_source_is_read_at_most_a_bounded_window_ahead_of_the_results(rp):
                   progress=lambda name: ahead.append(source.taken - len(ahead) - 1))
     assert [a.source for a in result.apps] == [f"copy-{i:03d}.apk" for i in range(120)]  # input order
     assert max(ahead) <= 2 * pool_mod.DEPTH * 2  # never more than 4 x jobs inputs read and not yet emitted
+
+
+def test_pool_copies_stay_under_twice_the_tmp_limit_whatever_the_read_ahead(rp, tmp_path):
+    """Members spooled from a tar.gz are moved to the pool; read-ahead (4 x jobs) must not pile
+    up more than --tmp-limit there (plus the one member in transit)."""
+    import io
+    import tarfile
+
+    apk = (FIX / "apks" / "v2-only.apk").read_bytes()
+    archive = tmp_path / "pull.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for i in range(16):
+            info = tarfile.TarInfo(f"apps/copy-{i:02d}.apk")
+            info.size = len(apk)
+            tar.addfile(info, io.BytesIO(apk))
+    limit = 3 * len(apk)
+    runner = pool_mod.Pool(2, tmp_dir=str(tmp_path / "pool"), tmp_limit=limit)
+    result = _scan(rp, [archive], runner=runner, tmp=tmp_path / "walk")
+    assert len(result.apps) == 16 and not result.errors
+    assert 0 < runner.temp.peak < 2 * limit

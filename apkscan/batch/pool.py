@@ -153,7 +153,7 @@ class _Run:
     def loop(self, items: Iterator[Any]) -> Iterator[tuple[Any, list[Any]]]:
         exhausted = False
         while True:
-            while not exhausted and self.seq - self.next_emit < self.limit:
+            while not exhausted and self.seq - self.next_emit < self.limit and self._room():
                 item = next(items, _END)
                 if item is _END:
                     exhausted = True
@@ -169,6 +169,13 @@ class _Run:
                     return
                 continue
             self._wait(busy)
+
+    def _room(self) -> bool:
+        """Read ahead only while the pool's copies hold less than --tmp-limit (or nothing is in
+        flight): one more member (itself at most --tmp-limit) may then arrive, so the pool holds
+        under twice the limit, the walker at most the limit beside it."""
+        nothing_in_flight = not self.queue and all(w.task is None for w in self.workers)
+        return nothing_in_flight or self.pool.temp.used() < self.pool.temp.limit
 
     def _take(self, item: Any) -> None:
         """Number the item; APK bytes go to the queue, records are decided here at once."""

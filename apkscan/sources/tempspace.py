@@ -82,6 +82,7 @@ class TempSpace:
         except OSError:
             shutil.copyfile(path, target)
             release(path)
+        self.peak = max(self.peak, self.used())
         return target
 
     def close(self) -> None:
