@@ -73,6 +73,8 @@ def test_file_urls_are_fetched_by_workers(tmp_path):
     strip = ("source", "identity")
     assert [{k: v for k, v in a.items() if k not in strip} for a in urls["apps"]] == \
            [{k: v for k, v in a.items() if k not in strip} for a in local["apps"]]
+    # fixtures/apks/index.json is not an APK: counted as skipped behind the URL, never dropped
+    assert [(s["reason"].startswith("not an .apk"), s["count"]) for s in urls["skipped"]] == [(True, 1)]
 
 
 def test_url_inputs_without_dask_are_a_usage_error():

@@ -31,11 +31,18 @@ from typing import Any
 
 from apkscan.issues import error
 from apkscan.scan import InputError, ScanSettings, scan_item
-from apkscan.sources.interface import ScanInput
+from apkscan.sources.interface import ScanInput, Skipped
 from apkscan.sources.tempspace import is_temporary
 
 
 class DaskUnavailable(Exception):
+    pass
+
+
+URL_FETCH_LIMIT = 16 << 30  # one fetched APK at most (a worker copies it to its local disk)
+
+
+class _TooLarge(Exception):
     pass
 
 
@@ -47,12 +54,17 @@ def _remote_unit(item: ScanInput, settings: ScanSettings) -> list[Any]:
 
     fd, local = tempfile.mkstemp(prefix="apkscan-dask-", suffix=".apk")
     try:
+        fetched = 0
         with os.fdopen(fd, "wb") as out, fsspec.open(item.path, "rb") as src:
             while chunk := src.read(1 << 20):
+                fetched += len(chunk)
+                if fetched > URL_FETCH_LIMIT:  # the worker's disk is bounded like the client's temp space
+                    raise _TooLarge(f"more than {URL_FETCH_LIMIT} bytes")
                 out.write(chunk)
     except Exception as exc:  # a worker that cannot reach the URL: an error for this input
         os.unlink(local)
-        return [InputError(item.display, item.container, [error("INPUT_UNREADABLE", f"cannot fetch: {exc}")],
+        code = "INPUT_LIMIT_EXCEEDED" if isinstance(exc, _TooLarge) else "INPUT_UNREADABLE"
+        return [InputError(item.display, item.container, [error(code, f"cannot fetch: {exc}")],
                            tuple(item.chain))]
     return scan_item(replace(item, path=local, cleanup=True), settings)
 
@@ -148,13 +160,17 @@ class UrlSource:
         for url in self.urls:
             try:
                 fs, root = fsspec.core.url_to_fs(url)
-                if fs.isfile(root):
-                    names = [root]
-                else:
-                    names = sorted(n for n in fs.find(root) if n.lower().endswith(".apk"))
+                names = [root] if fs.isfile(root) else sorted(fs.find(root))
                 proto = fs.protocol[0] if isinstance(fs.protocol, (tuple, list)) else fs.protocol
+                others = []
                 for name in names:
                     full = name if "://" in name else f"{proto}://{name}"
-                    yield ScanInput(full, (full,))
+                    if name == root or name.lower().endswith(".apk"):
+                        yield ScanInput(full, (full,))
+                    else:
+                        others.append(full)
+                if others:  # containers behind a URL are not opened on workers: said, never dropped
+                    yield Skipped((url,), "not an .apk: containers and other files behind a URL are not "
+                                  "opened (give the file's URL itself, or copy it locally)", len(others), others[:5])
             except Exception as exc:  # unreachable bucket, bad URL, missing protocol package
                 yield InputProblem((url,), [error("INPUT_UNREADABLE", f"cannot list: {type(exc).__name__}: {exc}")])
