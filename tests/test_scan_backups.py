@@ -557,3 +557,42 @@ def test_another_apk_filed_under_a_banned_apps_folder_does_not_hide_its_record(r
         (False, "com.zhiliaoapp.musically", "listed", "prohibited"),
     ])
     assert RECORD_OF_SCANNED_APK not in skips(doc)
+
+
+@pytest.mark.parametrize("bad", [b"--5", "\u00b2".encode(), b"1" * 25])
+def test_one_bad_manifest_number_drops_that_entry_only(run, tmp_path, bad):
+    """'--5' and '²' passed the isdigit checks, then int() raised: the bare ValueError became one
+    CONTAINER_CORRUPT and every app after it was lost ('0 prohibited, 1 error')."""
+    evil = b"1\naaa.evil\n" + bad + b"\n30\n\n1\n0\n"
+    (tmp_path / "evil.ab").write_bytes(build_ab([
+        ("apps/aaa.evil/_manifest", evil),
+        ("apps/com.tencent.mm/a/base.apk", (APKS / "wechat-tencent-subject.apk").read_bytes()),
+        ("apps/com.zhiliaoapp.musically/a/base.apk", (APKS / "tiktok-bytedance-subject.apk").read_bytes()),
+    ]))
+    doc = run(tmp_path / "evil.ab")
+    assert codes(doc) == ["BACKUP_MANIFEST_INVALID"]
+    assert sorted(a["package"] for a in doc["apps"] if a["verdict"] == "prohibited") == \
+        ["com.tencent.mm", "com.zhiliaoapp.musically"]
+
+
+def test_one_bad_layout_version_code_drops_nothing(run, tmp_path):
+    """Neo ``versionCode: "²"`` and Titanium ``app_version_code=²``: the record stays, without a version."""
+    neo = tmp_path / "neo"
+    shutil.copytree(BACKUPS / "neo", neo)
+    props = neo / "com.zhiliaoapp.musically" / "2024-05-02-11-00-00-user_0" / "backup.properties"
+    props.write_text(props.read_text().replace("310501", '"\u00b2"'))
+    doc = run(neo)
+    assert doc["errors"] == []
+    assert sorted(a["package"] for a in doc["apps"] if a["verdict"] == "prohibited") == \
+        ["com.tencent.mm", "com.zhiliaoapp.musically"]
+    titanium = tmp_path / "titanium"
+    shutil.copytree(BACKUPS / "titanium", titanium)
+    for name, value in (("com.zhiliaoapp.musically-20240502-110000.properties", "\\u00b2"),
+                        ("com.example.notes-20240501-100000.properties", "--5")):
+        p = titanium / name
+        p.write_text("".join(f"app_version_code={value}\n" if line.startswith("app_version_code=") else line
+                             for line in p.read_text().splitlines(keepends=True)))
+    doc = run(titanium)
+    assert doc["errors"] == []
+    assert sorted(a["package"] for a in doc["apps"] if a["verdict"] == "prohibited") == \
+        ["com.example.notes", "com.tencent.mm", "com.zhiliaoapp.musically"]
