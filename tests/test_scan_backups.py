@@ -596,3 +596,19 @@ def test_one_bad_layout_version_code_drops_nothing(run, tmp_path):
     assert doc["errors"] == []
     assert sorted(a["package"] for a in doc["apps"] if a["verdict"] == "prohibited") == \
         ["com.example.notes", "com.tencent.mm", "com.zhiliaoapp.musically"]
+
+
+def test_a_layout_folder_over_the_file_cap_says_so(run, tmp_path):
+    """The layout listing stopped at 100,000 files without a word: acquisition.json + 100,000
+    files + apks/zzz.apk lost zzz.apk with 0 errors. Same bound here, made small by the option."""
+    acq = tmp_path / "acq"
+    shutil.copytree(ACQ, acq)
+    for i in range(40):
+        (acq / f"filler-{i:03}.txt").write_text("x")
+    shutil.copy(APKS / "wechat-impostor.apk", acq / "apks" / "zzz.apk")
+    doc = run(acq, max_files=30)
+    assert "INPUT_LIMIT_EXCEEDED" in codes(doc)
+    assert doc["apps"]  # what was listed is still scanned; the cap is said, not silent
+    doc = run(acq)  # under the default cap: the APK is found
+    assert "INPUT_LIMIT_EXCEEDED" not in codes(doc)
+    assert any(a["source"]["chain"][-1] == "apks/zzz.apk" and a["verdict"] == "prohibited" for a in doc["apps"])
