@@ -612,3 +612,31 @@ def test_a_layout_folder_over_the_file_cap_says_so(run, tmp_path):
     doc = run(acq)  # under the default cap: the APK is found
     assert "INPUT_LIMIT_EXCEEDED" not in codes(doc)
     assert any(a["source"]["chain"][-1] == "apks/zzz.apk" and a["verdict"] == "prohibited" for a in doc["apps"])
+
+
+def _gzip_zeros(size: int, head: bytes = b"") -> bytes:
+    """A gzip stream of ``head`` + ``size`` zero bytes, built in 1 MiB steps (tiny on disk, never
+    whole in memory)."""
+    import gzip as _gzip
+    out = io.BytesIO()
+    with _gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9, mtime=0) as g:
+        g.write(head)
+        block = bytes(1 << 20)
+        for _ in range(size >> 20):
+            g.write(block)
+    return out.getvalue()
+
+
+def test_titanium_compressed_apk_bomb_is_stopped_and_the_batch_goes_on(run, tmp_path):
+    """Titanium's .apk.gz was decompressed outside the walker's budget: a 1 MB file inflating to
+    1 GiB was spooled whole. Here 80 MiB of zeros (~80 KB on disk) must trip the ratio bound."""
+    titanium = tmp_path / "titanium"
+    shutil.copytree(BACKUPS / "titanium", titanium)
+    bomb = _gzip_zeros(80 << 20, head=(APKS / "wechat-impostor.apk").read_bytes())  # looks like an APK: spooled
+    assert len(bomb) < 300_000
+    (titanium / f"com.evil.bomb-{'0' * 32}.apk.gz").write_bytes(bomb)
+    doc = run(titanium)
+    errs = [e for e in doc["errors"] if e["code"] == "CONTAINER_BOMB"]
+    assert len(errs) == 1 and errs[0]["source"]["chain"][-1].startswith("com.evil.bomb-"), doc["errors"]
+    assert sorted(a["package"] for a in doc["apps"] if a["verdict"] == "prohibited") == \
+        ["com.example.notes", "com.tencent.mm", "com.zhiliaoapp.musically"]
