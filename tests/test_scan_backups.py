@@ -640,3 +640,19 @@ def test_titanium_compressed_apk_bomb_is_stopped_and_the_batch_goes_on(run, tmp_
     assert len(errs) == 1 and errs[0]["source"]["chain"][-1].startswith("com.evil.bomb-"), doc["errors"]
     assert sorted(a["package"] for a in doc["apps"] if a["verdict"] == "prohibited") == \
         ["com.example.notes", "com.tencent.mm", "com.zhiliaoapp.musically"]
+
+
+def test_adb_payload_bomb_is_stopped_by_ratio_and_the_batch_goes_on(run, tmp_path):
+    """The adb payload had a 1 TiB cap but no ratio check: 80 MiB of zeros (~80 KB in the file)
+    behind WeChat's APK now stops with CONTAINER_BOMB; what came before it is kept."""
+    bomb = build_ab([("apps/com.tencent.mm/a/base.apk", (APKS / "wechat-tencent-subject.apk").read_bytes()),
+                     ("apps/a.b/f/zeros", bytes(80 << 20)),
+                     ("apps/com.zhiliaoapp.musically/a/base.apk", (APKS / "tiktok-bytedance-subject.apk").read_bytes())])
+    assert len(bomb) < 300_000
+    (tmp_path / "bomb.ab").write_bytes(bomb)
+    doc = run(tmp_path / "bomb.ab", APKS / "wechat-impostor.apk")
+    assert codes(doc) == ["CONTAINER_BOMB"]
+    assert [e["source"]["chain"] for e in doc["errors"]] == [[str(tmp_path / "bomb.ab")]]
+    chains = {tuple(a["source"]["chain"]): a["verdict"] for a in doc["apps"]}
+    assert chains[(str(tmp_path / "bomb.ab"), "apps/com.tencent.mm/a/base.apk")] == "prohibited"
+    assert chains[(str(APKS / "wechat-impostor.apk"),)] == "prohibited"  # the batch went on
