@@ -557,3 +557,102 @@ def test_another_apk_filed_under_a_banned_apps_folder_does_not_hide_its_record(r
         (False, "com.zhiliaoapp.musically", "listed", "prohibited"),
     ])
     assert RECORD_OF_SCANNED_APK not in skips(doc)
+
+
+@pytest.mark.parametrize("bad", [b"--5", "\u00b2".encode(), b"1" * 25])
+def test_one_bad_manifest_number_drops_that_entry_only(run, tmp_path, bad):
+    """'--5' and '²' passed the isdigit checks, then int() raised: the bare ValueError became one
+    CONTAINER_CORRUPT and every app after it was lost ('0 prohibited, 1 error')."""
+    evil = b"1\naaa.evil\n" + bad + b"\n30\n\n1\n0\n"
+    (tmp_path / "evil.ab").write_bytes(build_ab([
+        ("apps/aaa.evil/_manifest", evil),
+        ("apps/com.tencent.mm/a/base.apk", (APKS / "wechat-tencent-subject.apk").read_bytes()),
+        ("apps/com.zhiliaoapp.musically/a/base.apk", (APKS / "tiktok-bytedance-subject.apk").read_bytes()),
+    ]))
+    doc = run(tmp_path / "evil.ab")
+    assert codes(doc) == ["BACKUP_MANIFEST_INVALID"]
+    assert sorted(a["package"] for a in doc["apps"] if a["verdict"] == "prohibited") == \
+        ["com.tencent.mm", "com.zhiliaoapp.musically"]
+
+
+def test_one_bad_layout_version_code_drops_nothing(run, tmp_path):
+    """Neo ``versionCode: "²"`` and Titanium ``app_version_code=²``: the record stays, without a version."""
+    neo = tmp_path / "neo"
+    shutil.copytree(BACKUPS / "neo", neo)
+    props = neo / "com.zhiliaoapp.musically" / "2024-05-02-11-00-00-user_0" / "backup.properties"
+    props.write_text(props.read_text().replace("310501", '"\u00b2"'))
+    doc = run(neo)
+    assert doc["errors"] == []
+    assert sorted(a["package"] for a in doc["apps"] if a["verdict"] == "prohibited") == \
+        ["com.tencent.mm", "com.zhiliaoapp.musically"]
+    titanium = tmp_path / "titanium"
+    shutil.copytree(BACKUPS / "titanium", titanium)
+    for name, value in (("com.zhiliaoapp.musically-20240502-110000.properties", "\\u00b2"),
+                        ("com.example.notes-20240501-100000.properties", "--5")):
+        p = titanium / name
+        p.write_text("".join(f"app_version_code={value}\n" if line.startswith("app_version_code=") else line
+                             for line in p.read_text().splitlines(keepends=True)))
+    doc = run(titanium)
+    assert doc["errors"] == []
+    assert sorted(a["package"] for a in doc["apps"] if a["verdict"] == "prohibited") == \
+        ["com.example.notes", "com.tencent.mm", "com.zhiliaoapp.musically"]
+
+
+def test_a_layout_folder_over_the_file_cap_says_so(run, tmp_path):
+    """The layout listing stopped at 100,000 files without a word: acquisition.json + 100,000
+    files + apks/zzz.apk lost zzz.apk with 0 errors. Same bound here, made small by the option."""
+    acq = tmp_path / "acq"
+    shutil.copytree(ACQ, acq)
+    for i in range(40):
+        (acq / f"filler-{i:03}.txt").write_text("x")
+    shutil.copy(APKS / "wechat-impostor.apk", acq / "apks" / "zzz.apk")
+    doc = run(acq, max_files=30)
+    assert "INPUT_LIMIT_EXCEEDED" in codes(doc)
+    assert doc["apps"]  # what was listed is still scanned; the cap is said, not silent
+    doc = run(acq)  # under the default cap: the APK is found
+    assert "INPUT_LIMIT_EXCEEDED" not in codes(doc)
+    assert any(a["source"]["chain"][-1] == "apks/zzz.apk" and a["verdict"] == "prohibited" for a in doc["apps"])
+
+
+def _gzip_zeros(size: int, head: bytes = b"") -> bytes:
+    """A gzip stream of ``head`` + ``size`` zero bytes, built in 1 MiB steps (tiny on disk, never
+    whole in memory)."""
+    import gzip as _gzip
+    out = io.BytesIO()
+    with _gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9, mtime=0) as g:
+        g.write(head)
+        block = bytes(1 << 20)
+        for _ in range(size >> 20):
+            g.write(block)
+    return out.getvalue()
+
+
+def test_titanium_compressed_apk_bomb_is_stopped_and_the_batch_goes_on(run, tmp_path):
+    """Titanium's .apk.gz was decompressed outside the walker's budget: a 1 MB file inflating to
+    1 GiB was spooled whole. Here 80 MiB of zeros (~80 KB on disk) must trip the ratio bound."""
+    titanium = tmp_path / "titanium"
+    shutil.copytree(BACKUPS / "titanium", titanium)
+    bomb = _gzip_zeros(80 << 20, head=(APKS / "wechat-impostor.apk").read_bytes())  # looks like an APK: spooled
+    assert len(bomb) < 300_000
+    (titanium / f"com.evil.bomb-{'0' * 32}.apk.gz").write_bytes(bomb)
+    doc = run(titanium)
+    errs = [e for e in doc["errors"] if e["code"] == "CONTAINER_BOMB"]
+    assert len(errs) == 1 and errs[0]["source"]["chain"][-1].startswith("com.evil.bomb-"), doc["errors"]
+    assert sorted(a["package"] for a in doc["apps"] if a["verdict"] == "prohibited") == \
+        ["com.example.notes", "com.tencent.mm", "com.zhiliaoapp.musically"]
+
+
+def test_adb_payload_bomb_is_stopped_by_ratio_and_the_batch_goes_on(run, tmp_path):
+    """The adb payload had a 1 TiB cap but no ratio check: 80 MiB of zeros (~80 KB in the file)
+    behind WeChat's APK now stops with CONTAINER_BOMB; what came before it is kept."""
+    bomb = build_ab([("apps/com.tencent.mm/a/base.apk", (APKS / "wechat-tencent-subject.apk").read_bytes()),
+                     ("apps/a.b/f/zeros", bytes(80 << 20)),
+                     ("apps/com.zhiliaoapp.musically/a/base.apk", (APKS / "tiktok-bytedance-subject.apk").read_bytes())])
+    assert len(bomb) < 300_000
+    (tmp_path / "bomb.ab").write_bytes(bomb)
+    doc = run(tmp_path / "bomb.ab", APKS / "wechat-impostor.apk")
+    assert codes(doc) == ["CONTAINER_BOMB"]
+    assert [e["source"]["chain"] for e in doc["errors"]] == [[str(tmp_path / "bomb.ab")]]
+    chains = {tuple(a["source"]["chain"]): a["verdict"] for a in doc["apps"]}
+    assert chains[(str(tmp_path / "bomb.ab"), "apps/com.tencent.mm/a/base.apk")] == "prohibited"
+    assert chains[(str(APKS / "wechat-impostor.apk"),)] == "prohibited"  # the batch went on

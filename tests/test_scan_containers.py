@@ -338,3 +338,56 @@ def test_custody_hash_of_a_given_file_that_is_no_apk(run, tmp_path):
     doc = run(bad)
     assert [e["code"] for e in doc["errors"]] and doc["apps"] == []
     assert doc["input_files"][0]["sha256"] == hashlib.sha256(bad.read_bytes()).hexdigest()
+
+
+def _tar_member(name: str, data: bytes) -> bytes:
+    import io
+    import tarfile
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    raw = out.getvalue()
+    return raw[: 512 + -(-len(data) // 512) * 512]  # header + padded body, no end marker
+
+
+def test_plain_tar_garbled_header_between_members_is_an_error_not_a_silent_end(run, tmp_path):
+    """stdlib tarfile in ``r|`` mode ends silently on a bad header after the first member:
+    ``wechat.apk`` behind 512 bytes of X was lost with '1 allowed, 0 errors'."""
+    banned = (APKS / "wechat-impostor.apk").read_bytes()
+    raw = (_tar_member("innocent.apk", (APKS / "v1v2.apk").read_bytes()) + b"X" * 512
+           + _tar_member("wechat.apk", banned) + bytes(1024))
+    (tmp_path / "hide.tar").write_bytes(raw)
+    doc = run(tmp_path / "hide.tar", APKS / "v1v2.apk")
+    assert [e["code"] for e in doc["errors"]] == ["CONTAINER_TAR_CORRUPT"]
+    assert len(doc["apps"]) == 2  # the member before the damage, and the batch went on
+    # a clean archive (end-of-archive marker) records nothing
+    (tmp_path / "clean.tar").write_bytes(_tar_member("wechat.apk", banned) + bytes(1024))
+    doc = run(tmp_path / "clean.tar")
+    assert doc["errors"] == [] and [a["verdict"] for a in doc["apps"]] == ["prohibited"]
+    # an archive that just stops (no end marker) is truncated, said so
+    (tmp_path / "cut.tar").write_bytes(_tar_member("wechat.apk", banned))
+    doc = run(tmp_path / "cut.tar")
+    assert [e["code"] for e in doc["errors"]] == ["CONTAINER_TAR_CORRUPT"]
+    assert [a["verdict"] for a in doc["apps"]] == ["prohibited"]
+
+
+@pytest.mark.parametrize("typeflag", [b"L", b"x"])
+def test_plain_tar_huge_extended_header_is_refused_not_read_whole(run, tmp_path, typeflag):
+    """A GNU long name / pax header declaring 1 GiB: tarfile read it whole (3.19 GB RSS).
+    The header here declares 1 GiB but the file is a few KB: the cap refuses it unread."""
+    import tarfile
+    banned = (APKS / "wechat-impostor.apk").read_bytes()
+    info = tarfile.TarInfo("././@LongLink")
+    info.type = typeflag
+    info.size = 1 << 30
+    hdr = info.tobuf(format=tarfile.GNU_FORMAT if typeflag == b"L" else tarfile.USTAR_FORMAT)
+    assert len(hdr) == 512
+    raw = _tar_member("wechat.apk", banned) + hdr + b"A" * 4096 + bytes(1024)
+    (tmp_path / "long.tar").write_bytes(raw)
+    doc = run(tmp_path / "long.tar", APKS / "v1v2.apk")
+    codes = [e["code"] for e in doc["errors"]]
+    assert codes == ["CONTAINER_TAR_CORRUPT"]
+    assert "extended header" in doc["errors"][0]["message"]
+    assert sorted(a["verdict"] for a in doc["apps"])[-1] == "prohibited" and len(doc["apps"]) == 2

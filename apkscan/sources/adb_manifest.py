@@ -9,6 +9,7 @@ bounded, and becomes a :class:`RecordedApp`, never a verified identity.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from apkscan.sources.interface import RecordedApp, RecordedCertificate
@@ -16,6 +17,9 @@ from apkscan.sources.interface import RecordedApp, RecordedCertificate
 MAX_MANIFEST_BYTES = 256 * 1024
 MAX_SIGNATURES = 16  # Android apps have one signer; lineage is not in the _manifest
 MAX_PACKAGE = 255
+# ASCII digits only: str.isdigit() also accepts "²" and lstrip("-") accepts "--5", both of
+# which int() then refuses with a bare ValueError that dropped the whole backup.
+NUMBER_RE = re.compile(r"-?[0-9]{1,19}")
 
 
 class ManifestError(ValueError):
@@ -67,7 +71,7 @@ def parse_manifest(data: bytes) -> AppManifest:
 
 
 def _number(raw: str, what: str) -> int:
-    if not raw.isascii() or not raw.lstrip("-").isdigit() or len(raw) > 20:
+    if NUMBER_RE.fullmatch(raw) is None:
         raise ManifestError(f"_manifest {what} {raw[:20]!r} is not a number")
     return int(raw)
 

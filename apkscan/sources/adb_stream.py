@@ -19,6 +19,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 CHUNK = 64 * 1024
 MAX_EXPANDED = 1 << 40  # 1 TiB of tar out of one backup: beyond any phone, far short of forever
+# The walker's bomb bound (WalkOptions.max_ratio, InflateBudget's floor): past 64 MiB of tar, more
+# than 200x the compressed bytes read is a decompression bomb, as for any gzip/ZIP member.
+MAX_RATIO = 200
+RATIO_FLOOR = 64 << 20
 
 
 class BackupReadError(OSError):
@@ -69,13 +73,16 @@ def decrypted_chunks(chunks: Iterator[bytes], key: bytes, iv: bytes) -> Iterator
 class Payload:
     """The tar stream inside the backup: ``read(n)`` returns at most ``n`` bytes."""
 
-    def __init__(self, chunks: Iterator[bytes], compressed: bool, max_expanded: int = MAX_EXPANDED):
+    def __init__(self, chunks: Iterator[bytes], compressed: bool, max_expanded: int = MAX_EXPANDED,
+                 max_ratio: int = MAX_RATIO, ratio_floor: int = RATIO_FLOOR):
         self._chunks = chunks
         self._z = zlib.decompressobj() if compressed else None
         self._pending = b""
         self._failure: BackupReadError | None = None
         self._max = max_expanded
+        self._max_ratio, self._ratio_floor = max_ratio, ratio_floor
         self.produced = 0  # payload bytes handed out
+        self.consumed = 0  # body bytes taken in (compressed, when compressed)
         self.trailing = 0  # bytes after the end of the zlib stream (ignored, reported)
 
     def read(self, n: int = -1) -> bytes:
@@ -92,10 +99,17 @@ class Payload:
         if self.produced > self._max:
             self._failure = BackupReadError("BACKUP_LIMIT_EXCEEDED", f"more than {self._max} bytes of payload")
             raise self._failure
+        if (self._z is not None and self.produced > self._ratio_floor
+                and self.produced > self._max_ratio * max(self.consumed, 1)):
+            self._failure = BackupReadError("CONTAINER_BOMB", f"{self.produced} bytes of payload inflated from "
+                                            f"{self.consumed} (ratio over {self._max_ratio}): a decompression bomb")
+            raise self._failure
         return out
 
     def _next_chunk(self) -> bytes | None:
-        return next(self._chunks, None)
+        chunk = next(self._chunks, None)
+        self.consumed += len(chunk or b"")
+        return chunk
 
     def _read(self, n: int) -> bytes:
         while True:

@@ -5,7 +5,8 @@ of extended headers recursively and, in stream mode, ends iteration *silently* o
 truncated or garbled header after the first one. :class:`BoundedTarInfo` (via the
 documented ``_proc_member`` / ``fromtarfile`` hooks) caps extended-header sizes and
 chains, refuses GNU sparse maps (Android never writes them), and records why iteration
-stopped so the reader can tell a clean end-of-archive from truncation.
+stopped so the reader can tell a clean end-of-archive from truncation. The plain tar
+reader (``tar_archive.py``) uses the same :func:`open_stream` and :func:`stop_reason`.
 """
 
 from __future__ import annotations

@@ -125,15 +125,19 @@ class FileSource:
     def _layout(self, walker: Walker, dirpath: str, names: list[str]):
         """Offer the folder to the layout readers: "tree" when one read it whole, "files" when a
         flat layout (Titanium, Swift) read only its own files, else False."""
-        fmt = layout_format(FolderTree(dirpath), shallow_listing(dirpath, names))
+        cap = self.options.max_files
+        fmt = layout_format(FolderTree(dirpath, cap), shallow_listing(dirpath, names))
         if fmt is None:
             return False
-        tree = FolderTree(dirpath, flat=fmt.flat)
+        tree = FolderTree(dirpath, cap, flat=fmt.flat)
         if fmt.open is None:
             yield unsupported_layout(fmt, tree.chain)
             return False
         walker.ctx.new_input()  # a backup folder is one outermost input: its own inflate budget
         yield from walker._entries(fmt.open(tree, walker.ctx), 1, custody=True)
+        if tree.truncated:
+            yield InputProblem(tree.chain, [error("INPUT_LIMIT_EXCEEDED", f"more than {cap} files in {fmt.label} "
+                                                  f"(a folder); the rest were not listed or read")])
         return "files" if fmt.flat else "tree"
 
 
@@ -167,6 +171,7 @@ class FolderTree:
         """``flat``: only the folder's own files (a flat layout leaves sub-folders to the walk)."""
         self.root, self.chain, self.max_files, self.flat = root, (root,), max_files, flat
         self._names: list[str] | None = None
+        self.truncated = False  # more than max_files files: the listing stopped (the caller reports it)
 
     def names(self) -> list[str]:
         if self._names is None:
@@ -179,7 +184,8 @@ class FolderTree:
                     full = os.path.join(dirpath, f)
                     if os.path.isfile(full) and not os.path.islink(full):
                         out.append(os.path.relpath(full, self.root).replace(os.sep, "/"))
-                if len(out) >= self.max_files:
+                if len(out) > self.max_files:
+                    self.truncated = True
                     break
             self._names = sorted(out[: self.max_files])
         return self._names

@@ -16,6 +16,7 @@ from apkscan.sources.interface import InputProblem, RecordedApp, Skipped, Tree
 MAX_METADATA_BYTES = 1 << 20
 MAX_EXAMPLES = 3
 PACKAGE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
+INT_RE = re.compile(r"-?[0-9]{1,19}")  # ASCII only: "²".isdigit() is True, int("²") raises
 LISTED_NOTE = "package name from the backup app's own record only: no APK, no certificate"
 
 
@@ -60,9 +61,9 @@ def as_int(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
-        return int(value)
+        return value if abs(value) < 10 ** 19 else None
+    if isinstance(value, str) and INT_RE.fullmatch(value.strip()) is not None:
+        return int(value.strip())
     return None
 
 

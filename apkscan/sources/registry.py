@@ -151,7 +151,7 @@ LAYOUT_FORMATS: list[LayoutFormat] = [
     LayoutFormat("oandbackup", "an OAndBackup folder", _oab_marker,
                  lambda tree: is_oandbackup(tree.names()), lambda tree, ctx: NeoBackupReader(tree, "oab")),
     LayoutFormat("titanium-backup", "a Titanium Backup folder", _titanium_marker,
-                 lambda tree: is_titanium_backup(tree.names()), lambda tree, ctx: TitaniumBackupReader(tree),
+                 lambda tree: is_titanium_backup(tree.names()), lambda tree, ctx: TitaniumBackupReader(tree, ctx.budget),
                  flat=True),
     LayoutFormat("swift-backup", "a Swift Backup folder", _swift_marker,
                  lambda tree: is_swift_backup(tree.names()), lambda tree, ctx: SwiftBackupReader(tree), flat=True),

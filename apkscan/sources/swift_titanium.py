@@ -6,7 +6,8 @@ stored ZIP of split APKs) are yielded as members for the walker; ``.dat``/``.ext
 
 Titanium Backup: ``<pkg>-<md5>.apk[.gz|.bz2|.xz]`` is the whole APK, compressed; it is
 yielded as a member whose ``open()`` decompresses on the fly (streaming), so the walker
-sees APK bytes whatever the codec. ``<pkg>-<date>-<time>.properties`` (Java properties)
+sees APK bytes whatever the codec; it decompresses through :mod:`compressed`, charged to the
+input's inflation budget with the ratio watched (a bomb is ``CONTAINER_BOMB``). ``<pkg>-<date>-<time>.properties`` (Java properties)
 gives label and version, and ``app_apk_md5``, which is checked against the MD5 in the
 APK's file name (a cheap consistency check; the content is not re-hashed here).
 Every ``.properties`` record becomes a :class:`RecordedApp` without certificates; the scan
@@ -15,16 +16,16 @@ lists it only when no APK of that package was scanned from this folder.
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import io
 import lzma
 import re
 from collections.abc import Callable, Iterator
 
 from apkscan.issues import error, tamper
+from apkscan.sources.compressed import decompressed
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree
 from apkscan.sources.layout_common import MetadataError, Skips, is_package, listed_app, problem, read_small
+from apkscan.sources.streams import InflateBudget
 
 SWIFT_RE = re.compile(r"^(?P<dir>(?:.*/)?)(?P<pkg>[^/]+)\.(?P<ext>app|splits|dat|extdat|exp|xml)$")
 SWIFT_SKIPS = {"dat": "app data archive (not scanned)", "extdat": "app data archive (not scanned)",
@@ -33,11 +34,11 @@ SWIFT_SKIPS = {"dat": "app data archive (not scanned)", "extdat": "app data arch
 TB_PROPS_RE = re.compile(r"^(?P<dir>(?:.*/)?)(?P<pkg>[^/]+)-\d{8}-\d{6}\.properties$")
 TB_APK_RE = re.compile(r"^(?P<dir>(?:.*/)?)(?P<pkg>[^/]+)-(?P<md5>[0-9a-f]{32})\.apk(?:\.(?P<codec>gz|bz2|xz|lzop))?$")
 TB_DATA_RE = re.compile(r"^(?:.*/)?[^/]+-\d{8}-\d{6}\.tar(?:\.[a-z0-9]+)?$")
-CODECS: dict[str | None, Callable | None] = {
+CODECS: dict[str | None, str | None] = {  # file suffix -> compressed.py's stream kind
     None: None,
-    "gz": lambda f: gzip.GzipFile(fileobj=f, mode="rb"),
-    "bz2": lambda f: bz2.BZ2File(f, "rb"),
-    "xz": lambda f: lzma.LZMAFile(f, "rb"),
+    "gz": "gzip",
+    "bz2": "bzip2",
+    "xz": "xz",
 }
 
 
@@ -122,8 +123,10 @@ def _coded(code: str, message: str) -> OSError:
 class TitaniumBackupReader:
     kind = "titanium-backup"
 
-    def __init__(self, tree: Tree):
+    def __init__(self, tree: Tree, budget: InflateBudget | None = None):
         self.tree = tree
+        # the walker passes the outermost input's budget; alone, the walker's defaults (64 GiB, 200x)
+        self.budget = budget if budget is not None else InflateBudget(64 << 30, 200)
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         names = self.tree.names()
@@ -164,12 +167,14 @@ class TitaniumBackupReader:
                 "BACKUP_CODEC_UNSUPPORTED", f"{codec}-compressed APK: decompress it with {codec} first")])
             return
         inner = self.tree.member(name)
-        opener = CODECS[codec]
-        if opener is None:
+        kind = CODECS[codec]
+        if kind is None:
             inner.flags.extend(flags)
             yield inner
             return
-        yield Member(name=name, size=None, open=lambda: _Decompressed(inner.open(), opener, name), flags=flags)
+        budget = self.budget
+        yield Member(name=name, size=None, flags=flags,
+                     open=lambda: _Decompressed(inner.open(), lambda raw: decompressed(kind, raw, budget), name))
 
     def _properties(self, name: str, package: str) -> tuple[RecordedApp, set[str]] | InputProblem:
         try:

@@ -5,6 +5,12 @@ they are counted as skipped with a tamper-like reason (a tar that points outside
 an attack on extractors). Names are display strings; an absolute name or one with ``..``
 is shown as it is and flagged on whatever is found in it. A truncated or corrupt tar is one
 error for the archive after the members read so far.
+
+Headers are read with the adb path's :class:`~apkscan.sources.adb_tar.BoundedTarInfo`:
+extended headers (pax, GNU long names) are capped at 64 KiB, and ``tarfile``'s silent stop
+on a bad header after the first member is recorded, so anything but a clean end-of-archive
+marker is ``CONTAINER_TAR_CORRUPT`` (members hidden behind a garbled header are not lost
+without a word).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from apkscan.issues import error, tamper
+from apkscan.sources.adb_tar import open_stream, stop_reason
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
 
 LINK_REASON = "tar link or special file (symlink, hardlink, device, FIFO): not followed"
@@ -27,7 +34,7 @@ class TarReader:
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         try:
-            tf = tarfile.open(fileobj=self.stream, mode="r|")
+            tf = open_stream(self.stream)
         except (tarfile.TarError, EOFError, OSError) as exc:
             yield InputProblem(self.chain, [error("CONTAINER_TAR_CORRUPT", f"not a readable tar archive: {exc}")])
             return
@@ -36,10 +43,15 @@ class TarReader:
                 info = tf.next()
                 tf.members = []  # streamed: do not keep every header of a huge archive
                 if info is None:
-                    return
+                    break
                 yield from self._entry(tf, info)
         except (tarfile.TarError, EOFError, OSError, UnicodeError) as exc:
             yield InputProblem(self.chain, [error("CONTAINER_TAR_CORRUPT", f"tar archive is truncated or corrupt: {exc}")])
+            return
+        stop = stop_reason(tf)
+        if stop:
+            yield InputProblem(self.chain, [error("CONTAINER_TAR_CORRUPT", f"tar archive is truncated or corrupt: "
+                                                  f"{stop} (members after it, if any, were not read)")])
 
     def _entry(self, tf: tarfile.TarFile, info: tarfile.TarInfo) -> Iterator[Member | Skipped]:
         name = info.name
