@@ -21,7 +21,7 @@ from typing import TextIO
 
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 
-from apkscan.report import view
+from apkscan.report import policy_view, view
 
 _BAR_WIDTH = 260  # px of the longest bar in the inline SVG charts
 
@@ -116,6 +116,14 @@ def _containers(apps: list[view.AppRow], errors: list[view.ErrorRow]) -> list[di
     return sorted(by.values(), key=lambda e: (-len(e["flagged"]), e["name"]))
 
 
+def _columns(policies: list[str]) -> list[tuple[str, str]]:
+    """The apps table's (header, sort kind): one verdict column per policy when several."""
+    verdicts = [(name, "num") for name in policies] if len(policies) > 1 else [("Verdict", "num")]
+    return [("Label", "text"), ("Package", "text"), ("Version", "text"), ("Publisher", "text"),
+            ("Signing cert SHA-256", "text"), *verdicts, ("Kind", "text"), ("Strength", "num"),
+            ("File", "text"), ("Vendors", "text")]
+
+
 def context(doc: dict) -> dict:
     apps = view.apps(doc)
     errors = view.errors(doc)
@@ -126,8 +134,12 @@ def context(doc: dict) -> dict:
     counts = view.counts(apps, errors)
     per_verdict = {v: Counter({v: counts.get(v, 0)}) for v in view.VERDICTS}
     css, js, csp = _assets()
+    meta = view.meta(doc)
     return {
-        "meta": view.meta(doc),
+        "meta": meta,
+        "policies": policy_view.policy_metas(doc),  # several: a verdict column and filter per policy
+        "policy_counts": policy_view.counts(apps, meta.policies),
+        "columns": _columns(meta.policies),
         "apps": apps,
         "errors": errors,
         "counts": counts,

@@ -97,3 +97,23 @@ def finding_verdicts(raw: dict) -> dict[str, tuple[str, str | None]]:
 def _strip(value: Any) -> str | None:
     text = _s(value)
     return text.strip() if text else None
+
+
+@dataclass(slots=True)
+class PolicyMeta:
+    name: str
+    title: str | None
+    version: str | None
+    url: str | None
+
+
+def policy_metas(doc: dict) -> list[PolicyMeta]:
+    """Name, title, version and first checked URL of each policy, in :func:`policy_names` order."""
+    doc = _d(doc)
+    given = {_s(_d(p).get("name")): _d(p) for p in _l(doc.get("policies"))}
+    first = _d(doc.get("policy"))
+    out = []
+    for name in policy_names(doc):
+        p = given.get(name) or (first if _s(first.get("name")) == name else {})
+        out.append(PolicyMeta(name, _s(p.get("title")), _s(p.get("version")), _s(p.get("url"))))
+    return out
