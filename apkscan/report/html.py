@@ -93,7 +93,8 @@ def _bars(rows: dict[str, Counter], keep_order: bool = False) -> list[Bar]:
 
 
 def _containers(apps: list[view.AppRow], errors: list[view.ErrorRow]) -> list[dict]:
-    """Per-source section: apps grouped by outermost input (device backup, archive, bundle).
+    """Per-source section: apps grouped by outermost input (device backup, archive, bundle),
+    counted by their most severe verdict over the scan's policies.
 
     APKs given directly (no container) are not listed here: one row per APK says nothing.
     """
@@ -107,7 +108,7 @@ def _containers(apps: list[view.AppRow], errors: list[view.ErrorRow]) -> list[di
             continue
         e = entry(a.outermost or a.container)
         e["total"] += 1
-        e["counts"][a.verdict] += 1
+        e["counts"][a.worst] += 1  # several policies: the most severe (one policy: its verdict)
         if a.flagged:
             e["flagged"].append(a)
     for err in errors:
