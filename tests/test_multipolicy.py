@@ -315,3 +315,30 @@ def test_hostile_policy_names_in_a_document_stay_inert(three_doc):
     html.render(doc, page)
     assert "<img src=x" not in page.getvalue() and "&lt;img src=x onerror=alert(1)&gt;" in page.getvalue()
     assert "<b>banned</b>" not in page.getvalue()
+
+
+@pytest.mark.parametrize("policies, verdicts", [
+    ("canada-tbs-2023", "prohibited"), ([None, 7, {"name": 5}, {"name": ""}], []),
+    ([{"name": "a"}, {"name": "a"}], {"a": "prohibited"}), ([{"name": "a"}, {"name": "b"}], {"a": None, "b": [1]}),
+])
+def test_malformed_policy_fields_degrade_to_unknown_never_raise(three_doc, policies, verdicts):
+    """A hand-edited document: wrong types under ``policies``/``verdicts`` render in every format."""
+    from apkscan.report import html
+
+    doc = json.loads(json.dumps({k: v for k, v in three_doc.items() if k != "_dir"}))
+    doc["policies"] = policies
+    for a in doc["apps"]:
+        a["verdicts"] = verdicts
+    for render in (html.render, sarif.render, csv_report.render, terminal.render):
+        out = io.StringIO()
+        render(doc, out)
+        assert out.getvalue()
+    rows = list(csv.reader(io.StringIO(_csv(doc))))
+    assert all(cell in ("prohibited", "review", "allowed", "unknown") for row in rows[1:]
+               for name, cell in zip(rows[0], row) if name.startswith("verdict:"))
+
+
+def _csv(doc: dict) -> str:
+    buf = io.StringIO()
+    csv_report.render(doc, buf)
+    return buf.getvalue()
