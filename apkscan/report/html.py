@@ -44,6 +44,7 @@ def _env() -> Environment:
     )
     env.filters["short"] = short_hash
     env.tests["web_url"] = is_web_url
+    env.globals["finding_verdicts"] = policy_view.finding_verdicts  # checked values, never raw document text
     return env
 
 
