@@ -157,7 +157,7 @@ class ScanResult:
             "options": dict(self.options),
             "rules": self.rules,
             "policy": self.policy,
-            "policies": list(self.policies) or [self.policy],
+            "policies": list(self.policies) or ([self.policy] if self.policy else []),
             "counts": self.counts(),
             "apps": [a.to_dict() for a in self.apps],
             "errors": [e.to_dict() for e in self.errors],
