@@ -20,13 +20,14 @@ from apkscan import __version__
 from apkscan.apk.model import ApkIdentity
 from apkscan.cli.exit_codes import ExitCode
 from apkscan.issues import Issue
-from apkscan.policy.decide import decide
-from apkscan.policy.model import VERDICT_RANK, Policy
+from apkscan.policy.decide import Outcome
+from apkscan.policy.multi import FailOn, decide_all, verdict_entry
+from apkscan.policy.model import Policy
 from apkscan.rules.matcher import match_identity
 from apkscan.rules.model import Finding, RuleSet
 from apkscan.sources.interface import chain_display, InputFile, InputProblem, RecordedApp, ScanInput, Skipped, Source
 
-SCHEMA_VERSION = "1.1"  # 1.1: source chain/outermost, splits, input_files, skipped
+SCHEMA_VERSION = "1.2"  # 1.1: source chain/outermost, splits, input_files, skipped; 1.2: verdicts, policies
 FAIL_ON = ("prohibited", "review", "never")
 EXIT_OK, EXIT_FLAGGED, EXIT_USAGE, EXIT_INPUT_ERRORS = (
     ExitCode.OK, ExitCode.FLAGGED, ExitCode.USAGE, ExitCode.INCOMPLETE)  # the one definition: cli/exit_codes
@@ -46,6 +47,13 @@ class AppResult:
     warnings: list[Issue] = field(default_factory=list)  # scan-level (e.g. DEX reading in --deep)
     chain: tuple[str, ...] = ()  # outermost input first, then each member name
     splits: list[dict[str, Any]] = field(default_factory=list)  # split APKs of a bundle (apkscan.splits)
+    verdicts: dict[str, Outcome] = field(default_factory=dict)  # every policy's, in --policy order
+
+    def set_outcomes(self, outcomes: dict[str, Outcome]) -> None:
+        """Every policy's outcome; ``verdict``/``policy`` are the first policy's."""
+        self.verdicts = dict(outcomes)
+        first = next(iter(outcomes.values()))
+        self.verdict, self.policy = first.verdict, first.policy
 
     def source_dict(self) -> dict[str, Any]:
         return source_dict(self.source, self.container, self.chain)
@@ -64,6 +72,7 @@ class AppResult:
             "verified": self.identity.verified,
             "verdict": self.verdict,
             "policy": self.policy,
+            "verdicts": {name: verdict_entry(o, name) for name, o in self.verdicts.items()},
             "findings": [x.to_dict() for x in self.findings],
             "warnings": [i.to_dict() for i in self.warnings],
             "identity": self.identity.to_dict(),
@@ -101,7 +110,8 @@ class ScanResult:
     apps: list[AppResult] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
     rules: dict[str, Any] = field(default_factory=dict)
-    policy: dict[str, Any] = field(default_factory=dict)
+    policy: dict[str, Any] = field(default_factory=dict)  # the first policy's meta (schema 1.1)
+    policies: list[dict[str, Any]] = field(default_factory=list)  # every policy's meta, in order
     inputs: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
     started_at: str = ""
@@ -128,9 +138,11 @@ class ScanResult:
         out["skipped"] = sum(s.count for s in self.skipped.values())
         return out
 
-    def exit_code(self, fail_on: str = "prohibited") -> int:
-        """1 when an app is at or above ``fail_on``; else 3 when inputs failed; else 0."""
-        if fail_on != "never" and any(VERDICT_RANK[a.verdict] >= VERDICT_RANK[fail_on] for a in self.apps):
+    def exit_code(self, fail_on: str | FailOn = "prohibited") -> int:
+        """1 when an app is at or above ``fail_on`` (under any policy, or the one it names);
+        else 3 when inputs failed; else 0."""
+        spec = fail_on if isinstance(fail_on, FailOn) else FailOn.parse(fail_on)
+        if any(spec.flags(_verdict_names(a)) for a in self.apps):
             return EXIT_FLAGGED
         return EXIT_INPUT_ERRORS if self.errors else EXIT_OK
 
@@ -145,6 +157,7 @@ class ScanResult:
             "options": dict(self.options),
             "rules": self.rules,
             "policy": self.policy,
+            "policies": list(self.policies) or ([self.policy] if self.policy else []),
             "counts": self.counts(),
             "apps": [a.to_dict() for a in self.apps],
             "errors": [e.to_dict() for e in self.errors],
@@ -155,14 +168,18 @@ class ScanResult:
         }
 
 
+def _verdict_names(app: AppResult) -> dict[str, str]:
+    return {name: o.verdict for name, o in app.verdicts.items()} or {"": app.verdict}
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def evaluate(identity: ApkIdentity, rules: RuleSet, policy: Policy, *, source: str,
+def evaluate(identity: ApkIdentity, rules: RuleSet, policy: Policy | list[Policy], *, source: str,
              container: str | None = None, dex_path: str | None = None,
              dex_window: tuple[int, int | None] = (0, None), chain: tuple[str, ...] = ()) -> AppResult:
-    """Findings and verdict for one identified APK (``dex_path`` set = ``--deep``)."""
+    """Findings and a verdict per policy for one identified APK (``dex_path`` set = ``--deep``)."""
     classes = None
     warnings: list[Issue] = []
     if dex_path is not None:
@@ -170,9 +187,11 @@ def evaluate(identity: ApkIdentity, rules: RuleSet, policy: Policy, *, source: s
 
         classes, warnings = dex_class_names(dex_path, window=dex_window)
     findings = match_identity(identity, rules, classes)
-    outcome = decide(identity, findings, policy, rules)
-    return AppResult(source=source, container=container, identity=identity, findings=findings,
-                     verdict=outcome.verdict, policy=outcome.policy, warnings=warnings, chain=chain)
+    policies = policy if isinstance(policy, list) else [policy]
+    app = AppResult(source=source, container=container, identity=identity, findings=findings,
+                    warnings=warnings, chain=chain)
+    app.set_outcomes(decide_all(identity, findings, policies, rules))
+    return app
 
 
 def unscannable(identity: ApkIdentity) -> bool:
@@ -191,11 +210,16 @@ class ScanSettings:
     """What every unit of work needs; picklable, so a worker process or Dask task gets a copy."""
 
     rules: RuleSet
-    policy: Policy
+    policy: Policy  # the first policy (its verdict is every app's ``verdict``)
     deep: bool = False
     sdk_kwargs: dict[str, Any] = field(default_factory=dict)
     store: str | None = None  # scan store (SQLite file, apkscan.batch.store); None = off
     rehash: bool = False  # --rehash: never trust a stat key, hash the bytes again
+    more_policies: list[Policy] = field(default_factory=list)  # --policy given again: decided too
+
+    @property
+    def policies(self) -> list[Policy]:
+        return [self.policy, *self.more_policies]
 
 
 Runner = Callable[[Iterable[Any], ScanSettings], Iterator[tuple[Any, list[Any]]]]
@@ -211,22 +235,27 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
          min_sdk: int | None = None, max_sdk: int | None = None,
          progress: Callable[[str], None] | None = None, runner: Runner | None = None,
          on_records: Callable[[list[Any]], None] | None = None, store: str | None = None,
-         rehash: bool = False, identify_options: dict[str, Any] | None = None) -> ScanResult:
+         rehash: bool = False, identify_options: dict[str, Any] | None = None,
+         more_policies: list[Policy] | None = None) -> ScanResult:
     """Scan every input of every source, in order; never raises for a bad input.
 
     ``runner`` does the units of work (default :func:`sequential`; ``apkscan.batch.pool``
     and ``apkscan.batch.dask_runner`` give the same records in the same order).
     ``on_records`` sees every decided record as it is added (``--jsonl``).
+    ``more_policies`` are decided too (``AppResult.verdicts``); ``policy`` stays *the* verdict.
     The APKs of one split bundle arrive one after another with the same ``bundle`` key;
     they are scanned one by one and assembled into one app when the bundle ends.
     """
     sources = list(sources)
+    more_policies = list(more_policies or [])
     result = ScanResult(rules=rules.meta(), policy=policy.meta(), started_at=_now(),
+                        policies=[p.meta() for p in (policy, *more_policies)],
                         inputs=[s.description for s in sources],
                         options={"deep": deep, "min_sdk": min_sdk, "max_sdk": max_sdk, **(identify_options or {})})
     quick = bool((identify_options or {}).get("quick"))
     settings = ScanSettings(rules, policy, deep, {"min_sdk": min_sdk, **(identify_options or {})},
-                            store=None if quick else store, rehash=rehash)  # --quick never reads the file: no store key
+                            store=None if quick else store, rehash=rehash,
+                            more_policies=more_policies)  # --quick never reads the file: no store key
     if max_sdk is not None:
         settings.sdk_kwargs["max_sdk"] = max_sdk
     sink = _Sink(result, on_records)
@@ -345,7 +374,7 @@ def scan_item(item: Any, settings: ScanSettings) -> list[Any]:
         from apkscan.sources.records import recorded_identity
 
         chain = tuple(item.chain)
-        return [evaluate(recorded_identity(item), settings.rules, settings.policy, source=item.display,
+        return [evaluate(recorded_identity(item), settings.rules, settings.policies, source=item.display,
                          container=chain_display(chain[:-1]) if len(chain) > 1 else None, chain=chain)]
     if isinstance(item, InputProblem):
         return [InputError(item.display, _container(item.chain), list(item.issues), tuple(item.chain))]
@@ -376,7 +405,7 @@ def _scan_input(item: ScanInput, settings: ScanSettings) -> list[Any]:
         issues = list(identity.errors) or [Issue("INPUT_UNREADABLE", "no manifest could be read")]
         return [InputError(item.display, item.container, issues, chain), *custody]
     window = (item.offset, item.length)
-    out: list[Any] = [*custody, evaluate(identity, settings.rules, settings.policy, source=item.display,
+    out: list[Any] = [*custody, evaluate(identity, settings.rules, settings.policies, source=item.display,
                                container=item.container, dex_path=item.path if settings.deep else None,
                                dex_window=window, chain=chain)]
     partial = incomplete(identity)
@@ -388,7 +417,7 @@ def _scan_input(item: ScanInput, settings: ScanSettings) -> list[Any]:
 def _close_bundle(apps: list[AppResult], key: str | None, settings: ScanSettings) -> list[Any]:
     from apkscan.splits import assemble
 
-    merged, skipped = assemble(apps, key or "", settings.policy, settings.rules)
+    merged, skipped = assemble(apps, key or "", settings.policies, settings.rules)
     return [*merged, *skipped]
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from apkscan.apk.model import ApkIdentity
 from apkscan.issues import warning
-from apkscan.policy.decide import decide
-from apkscan.policy.model import VERDICT_RANK, Policy
+from apkscan.policy.model import Policy
+from apkscan.policy.multi import decide_all, worse
 from apkscan.rules.model import Evidence, Finding, RuleSet
 from apkscan.sources.interface import Skipped
 
@@ -23,8 +23,11 @@ KIND = "split-mismatch"
 DUPLICATE = "identical APK already scanned in this bundle (bundletool variants)"
 
 
-def assemble(apps: list, key: str, policy: Policy, rules: RuleSet) -> tuple[list, list[Skipped]]:
-    """``apps`` (AppResults of one bundle, in order) -> app records with their splits attached."""
+def assemble(apps: list, key: str, policies: list[Policy], rules: RuleSet) -> tuple[list, list[Skipped]]:
+    """``apps`` (AppResults of one bundle, in order) -> app records with their splits attached.
+
+    Each policy decides on its own: the base's verdict under a policy is the worst of its
+    own, each split's and each mismatch's under that policy."""
     unique, dupes = [], []
     seen: set[str] = set()
     for a in apps:
@@ -43,29 +46,29 @@ def assemble(apps: list, key: str, policy: Policy, rules: RuleSet) -> tuple[list
         return splits, skipped
     for s in splits:
         base = next((b for b in bases if _package(b.identity) == _package(s.identity)), bases[0])
-        attach(base, s, policy, rules)
+        attach(base, s, policies, rules)
     return bases, skipped
 
 
-def attach(base, split, policy: Policy, rules: RuleSet) -> None:
-    """Add ``split``'s summary to ``base``; a mismatch becomes a finding; verdict is the worst."""
+def attach(base, split, policies: list[Policy], rules: RuleSet) -> None:
+    """Add ``split``'s summary to ``base``; a mismatch becomes a finding; verdicts are the worst."""
     reasons = mismatch(base.identity, split.identity)
     summary = {"source": split.source_dict(), "package": _package(split.identity),
                "split": split.identity.manifest.split if split.identity.manifest else None,
                "sha256": split.identity.file.sha256 if split.identity.file else None,
                "verified": split.identity.verified, "signers": sorted(signer_set(split.identity)),
-               "verdict": split.verdict, "findings": [f.to_dict() for f in split.findings],
-               "mismatch": reasons}
+               "verdict": split.verdict, "verdicts": {n: o.verdict for n, o in split.verdicts.items()},
+               "findings": [f.to_dict() for f in split.findings], "mismatch": reasons}
     base.splits.append(summary)
-    candidates = [(split.verdict, split.policy)]
     finding = mismatch_finding(base.identity, split.identity, split.source)
+    mismatched = decide_all(split.identity, [finding], policies, rules) if finding is not None else {}
     if finding is not None:
-        outcome = decide(split.identity, [finding], policy, rules)
         base.findings.append(finding)
-        candidates.append((outcome.verdict, outcome.policy))
-    for verdict, prov in candidates:
-        if VERDICT_RANK[verdict] > VERDICT_RANK[base.verdict]:
-            base.verdict, base.policy = verdict, prov
+    outcomes = {}
+    for name, mine in base.verdicts.items():
+        outcome = worse(mine, split.verdicts[name])
+        outcomes[name] = worse(outcome, mismatched[name]) if name in mismatched else outcome
+    base.set_outcomes(outcomes)
 
 
 def mismatch_finding(base: ApkIdentity, split: ApkIdentity, where: str) -> Finding | None:

@@ -289,3 +289,75 @@ def test_dark_theme_print_stylesheet_and_keyboard(browser, report):
     assert browser.eval("document.querySelectorAll('#apps-table th')[0].getAttribute('aria-sort')") \
         == "ascending"
     assert browser.problems() == []
+
+
+THREE = ("canada-tbs-2023", "us-dhs-bod-17-01", "canada-house-of-commons-2023")
+
+
+@pytest.fixture(scope="module")
+def three_policy_report(tmp_path_factory) -> Path:
+    """fixtures/apks scanned under three policies (real APKs, real verdicts), as HTML."""
+    apks = Path(__file__).resolve().parents[1] / "fixtures" / "apks"
+    if not (apks / "tiktok-bytedance-subject.apk").is_file():
+        pytest.skip("fixture APKs not generated")
+    from apkscan.policy.loader import load_policy
+    from apkscan.rules.loader import load_ruleset
+    from apkscan.scan import scan
+    from apkscan.sources.files import FileSource
+
+    policies = [load_policy(n) for n in THREE]
+    doc = scan([FileSource([str(apks)])], load_ruleset(), policies[0], more_policies=policies[1:]).to_dict()
+    path = tmp_path_factory.mktemp("html3") / "three.html"
+    with open(path, "w", encoding="utf-8") as out:
+        html.render(doc, out)
+    return path
+
+
+def test_a_verdict_column_and_filter_per_policy(browser, three_policy_report):
+    browser.open(three_policy_report.as_uri())
+    assert browser.problems() == [] and browser.requests() == [three_policy_report.as_uri()]
+    heads = browser.eval("Array.from(document.querySelectorAll('#apps-table th')).map(th => th.textContent.trim())")
+    assert heads[5:8] == list(THREE) and "Verdict" not in heads
+    shown = ("Array.from(document.querySelectorAll('tbody.app')).filter(b => !b.hidden)"
+             ".map(b => b.querySelector('td:nth-child(2)').textContent)")
+
+    def choose(index: int, value: str) -> None:
+        browser.eval(f"var s = document.getElementById('f-policy-{index}'); s.value = '{value}';"
+                     "s.dispatchEvent(new Event('change'))")
+
+    total = len(browser.eval(shown))
+    choose(2, "prohibited")  # House of Commons: TikTok only
+    assert browser.eval(shown) == ["com.zhiliaoapp.musically"]
+    choose(2, "")
+    choose(1, "prohibited")  # DHS BOD 17-01: Kaspersky only
+    assert browser.eval(shown) == ["com.example.notes"]
+    choose(0, "prohibited")  # and TBS: both filters hold
+    assert browser.eval(shown) == ["com.example.notes"]
+    choose(1, "")
+    choose(0, "")
+    assert len(browser.eval(shown)) == total
+    # the cells under each policy's column are that policy's verdicts
+    cells = browser.eval("Array.from(document.querySelectorAll('tbody.app')).filter(b => "
+                         "b.querySelector('td:nth-child(2)').textContent === 'com.zhiliaoapp.musically')"
+                         ".map(b => [6, 7, 8].map(i => b.querySelector('td:nth-child(' + i + ')').textContent))")
+    assert cells == [["prohibited", "allowed", "prohibited"]]
+    # the tiles count the first policy (the page says so) and filter on it
+    assert "first policy" in browser.eval("document.getElementById('tiles-note').textContent")
+    browser.eval("document.querySelector('.tile a[data-filter=\"prohibited\"]').click()")
+    assert browser.eval("document.getElementById('f-policy-0').value") == "prohibited"
+    assert len(browser.eval(shown)) == 5
+    # the per-policy counts link filters on its own policy
+    browser.eval("document.querySelector('#policy-counts a[data-policy=\"1\"][data-filter=\"prohibited\"]').click()")
+    assert browser.eval(shown) == ["com.example.notes"]
+    # sorting a policy's column sorts by that policy's severity
+    browser.eval("document.getElementById('f-policy-1').value = ''; document.getElementById('f-policy-1')"
+                 ".dispatchEvent(new Event('change'));"
+                 "document.querySelector('button.sort[data-col=\"7\"]').click()")
+    first = browser.eval("document.querySelector('tbody.app td:nth-child(8)').textContent")
+    assert first == "prohibited"
+    # the details cite each policy's decision
+    text = browser.eval("var b = Array.from(document.querySelectorAll('tbody.app')).find(b => "
+                        "b.querySelector('td:nth-child(2)').textContent === 'com.example.notes');"
+                        "var d = b.querySelector('details'); d.open = true; d.innerText")
+    assert "Verdict per policy" in text and all(f"{n} / " in text for n in THREE)
+    assert browser.problems() == []

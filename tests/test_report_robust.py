@@ -22,12 +22,13 @@ json_values = st.recursive(
                          "schemes", "signers", "certificates_present", "lineage", "evidence",
                          "subject_attrs", "sha256", "policy", "rule", "vendor", "strength",
                          "container", "tamper", "errors", "packs", "rules", "O", "CN", "v1",
-                         "certificate", "code", "message", "x"]), inner, max_size=5),
+                         "certificate", "code", "message", "x", "verdicts", "decision", "name",
+                         "canada-tbs-2023"]), inner, max_size=5),
     max_leaves=25)
 
 documents = st.fixed_dictionaries({}, optional={
     "schema_version": json_values, "tool": json_values, "rules": json_values,
-    "policy": json_values, "inputs": json_values, "started_at": json_values,
+    "policy": json_values, "policies": json_values, "inputs": json_values, "started_at": json_values,
     "apps": st.lists(json_values, max_size=4), "errors": st.lists(json_values, max_size=3)})
 
 

@@ -80,8 +80,8 @@ def schema_problems(doc: dict, limit: int = 10) -> list[str]:
 @click.command("report", epilog=command_epilog())
 @click.argument("result", type=click.Path(dir_okay=False, allow_dash=True))
 @report_options
-@click.option("--fail-on", type=click.Choice(["prohibited", "review", "never"]), default="never",
-              show_default=True, help="Exit 1 when an app's verdict in RESULT is at or above this.")
+@click.option("--fail-on", default="never", show_default=True, metavar="[POLICY:]LEVEL",
+              help="Exit 1 when an app's verdict in RESULT (under any of its policies, or POLICY's) is at or above LEVEL.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on the terminal.")
 @click.option("--no-color", is_flag=True, help="No colours (also: NO_COLOR environment variable).")
 def report_command(result: str, **opts) -> None:
@@ -90,6 +90,12 @@ def report_command(result: str, **opts) -> None:
     Several formats can be written in one run. Without any format option, prints
     the summary of flagged apps and the verdict counts.
     """
+    from apkscan.policy.multi import FailOn
+
+    try:
+        fail_on = FailOn.parse(opts["fail_on"])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fail-on") from None
     chosen = checked_outputs(opts, [result])
     try:
         doc = load_result(result)
@@ -100,13 +106,26 @@ def report_command(result: str, **opts) -> None:
         for p in problems:
             click.echo(f"error: {result}: {p}", err=True)
         raise BadResult(f"{result}: not a valid apkscan scan result")
+    first, names = document_policies(doc)
+    try:
+        fail_on.check_names(names)
+    except ValueError as exc:
+        raise BadResult(f"{result}: {exc}") from None
     failed = write_reports(doc, chosen)
     if not opts["quiet"]:
         stream = summary_stream(chosen)
         terminal.render(doc, stream, color=terminal.use_color(stream, opts["no_color"]))
-    from apkscan.policy.model import VERDICT_RANK  # the same ranking scan's --fail-on uses
+    from apkscan.policy.multi import document_verdicts  # the same test scan's --fail-on makes
 
-    fail_on = opts["fail_on"]
-    flagged = fail_on != "never" and any(
-        isinstance(a, dict) and VERDICT_RANK.get(a.get("verdict"), -1) >= VERDICT_RANK[fail_on] for a in doc["apps"])
+    flagged = any(isinstance(a, dict) and fail_on.flags(document_verdicts(a, first)) for a in doc["apps"])
     finish(ExitCode.FLAGGED if flagged else ExitCode.OK, ExitCode.REPORT_FAILED if failed else ExitCode.OK)
+
+
+def document_policies(doc: dict) -> tuple[str | None, list[str]]:
+    """The first policy's name and every policy's, as the document states (1.1: one)."""
+    names = [p["name"] for p in doc.get("policies") or () if isinstance(p, dict) and isinstance(p.get("name"), str)]
+    one = doc.get("policy")
+    first = one.get("name") if isinstance(one, dict) and isinstance(one.get("name"), str) else None
+    if not names and first:
+        names = [first]
+    return (names[0] if names else first), names

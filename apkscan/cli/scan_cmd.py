@@ -28,6 +28,8 @@ from apkscan.cli.common import (
 from apkscan.cli.batch_opts import batch_options, batch_run, checked_jsonl, sources
 
 FAIL_ON = ("prohibited", "review", "never")  # same as apkscan.scan.FAIL_ON (kept import-free)
+FAIL_ON_HELP = ("Exit 1 when an app's verdict under any --policy is at or above LEVEL "
+                "(prohibited, review, never); POLICY:LEVEL looks at that policy only.")
 
 
 @click.command("scan", epilog=command_epilog())
@@ -37,12 +39,12 @@ FAIL_ON = ("prohibited", "review", "never")  # same as apkscan.scan.FAIL_ON (kep
 @click.option("--no-builtin-rules", is_flag=True, help="Use only --rules/--iocs, not the shipped vendor packs.")
 @click.option("--iocs", multiple=True, type=click.Path(),
               help="MVT-style STIX2 indicator file (app:id, app:cert.sha256|sha1|md5); repeatable.")
-@click.option("--policy", "policy_name", default="canada-tbs-2023", show_default=True,
-              help="Shipped policy name (canada-tbs-2023, vendor-watch) or path to a policy file.")
+@click.option("--policy", "policy_name", multiple=True, default=("canada-tbs-2023",), show_default=True,
+              help="Shipped policy name (canada-tbs-2023, vendor-watch) or path to a policy file; repeatable: "
+                   "a verdict per policy, the first one's is the app's verdict.")
 @click.option("--allow", "allow", multiple=True, metavar="PACKAGE:SHA256",
               help="Allow-list an app by package and the SHA-256 of its verified signing certificate.")
-@click.option("--fail-on", type=click.Choice(FAIL_ON), default="prohibited", show_default=True,
-              help="Exit 1 when an app's verdict is at or above this.")
+@click.option("--fail-on", default="prohibited", show_default=True, metavar="[POLICY:]LEVEL", help=FAIL_ON_HELP)
 @report_options
 @click.option("--deep", is_flag=True, help="Also read classes*.dex type tables for vendor SDK prefixes.")
 @click.option("--min-sdk-version", "min_sdk", type=int, default=None, help="Lowest API level to verify for.")
@@ -78,12 +80,13 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     from apkscan.scan import scan
 
     walk = _walk_options(opts)
-    rules, policy = _load_rules_and_policy(opts)
+    rules, policies = _load_rules_and_policy(opts)
+    fail_on = fail_on_spec(opts["fail_on"], [p.name for p in policies])
     chosen = checked_outputs(opts, paths)
     jsonl, inputs = checked_jsonl(opts, paths, chosen), sources(paths, walk, opts)
     with sigterm_as_interrupt(), batch_run(opts, paths, walk, jsonl) as run, \
             BatchProgress(quiet=opts["quiet"]) as bar:
-        result = scan(inputs, rules, policy, deep=opts["deep"], min_sdk=opts["min_sdk"],
+        result = scan(inputs, rules, policies[0], more_policies=policies[1:], deep=opts["deep"], min_sdk=opts["min_sdk"],
                       max_sdk=opts["max_sdk"], progress=lambda name: bar.advance(name=name),
                       runner=run.runner, on_records=run.on_records, store=run.store, rehash=opts["rehash"],
                       identify_options={"quick": opts["quick"], "hashes": opts["hashes"]})
@@ -97,20 +100,33 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     if result.interrupted:
         click.echo(f"interrupted: {len(result.apps) + len(result.errors)} inputs finished; "
                    "reports cover only those and are marked interrupted", err=True)
-    finish(result.exit_code(opts["fail_on"]),
+    finish(result.exit_code(fail_on),
            ExitCode.REPORT_FAILED if failed else ExitCode.OK,
            ExitCode.INTERRUPTED if result.interrupted else ExitCode.OK)
 
 
+def fail_on_spec(text: str, names: list[str]):
+    """``--fail-on`` checked against the run's policies before any input is read (exit 2)."""
+    from apkscan.policy.multi import FailOn
+
+    try:
+        spec = FailOn.parse(text)
+        spec.check_names(names)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fail-on") from None
+    return spec
+
+
 def _load_rules_and_policy(opts: dict):
-    """Rule packs, indicators and the policy; every problem printed, then exit 2."""
+    """Rule packs, indicators and the policies; every problem printed, then exit 2."""
     from apkscan.policy.loader import load_policy, parse_allow
     from apkscan.rules.loader import RulesInvalid, load_ruleset
     from apkscan.rules.yamlsrc import RuleError
 
     try:
         rules = load_ruleset(opts["rule_paths"], builtin=not opts["no_builtin_rules"], iocs=opts["iocs"])
-        policy = load_policy(opts["policy_name"], [parse_allow(a) for a in opts["allow"]])
+        allow = [parse_allow(a) for a in opts["allow"]]
+        policies = [load_policy(name, allow) for name in opts["policy_name"]]
     except RulesInvalid as exc:
         for err in exc.errors:
             click.echo(f"error: {err.message}", err=True)
@@ -121,7 +137,12 @@ def _load_rules_and_policy(opts: dict):
     if not rules.rules:
         click.echo("error: no rules loaded", err=True)
         sys.exit(ExitCode.USAGE)
-    return rules, policy
+    names = [p.name for p in policies]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # verdicts are keyed by policy name: two policies of one name would hide one
+        click.echo(f"error: --policy given twice for the policy named {', '.join(twice)}", err=True)
+        sys.exit(ExitCode.USAGE)
+    return rules, policies
 
 
 def _walk_options(opts: dict):

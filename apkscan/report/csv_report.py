@@ -7,6 +7,9 @@ apostrophe, OWASP's advice; the value is otherwise unchanged. Inputs that could 
 be scanned appear as rows with verdict ``error`` so totals match the HTML tiles.
 Each row says which file it is (``file``: the shortest path suffix unique in the run;
 ``source``/``container``: the full chain) and what kind of finding made the verdict.
+``verdict`` is the first policy's; after the fixed columns come ``verdict:<policy>`` and
+``decision:<policy>`` for every policy of the scan, in ``--policy`` order (one pair for a
+single policy), so existing column positions never move.
 """
 
 from __future__ import annotations
@@ -82,15 +85,24 @@ def _schemes_verified(a, d) -> str:
     return names
 
 
+def policy_columns(names: list[str]) -> list[str]:
+    return [f"{kind}:{name}" for name in names for kind in ("verdict", "decision")]
+
+
 def render(doc: dict, out: TextIO) -> None:
     """Write the CSV (RFC 4180, CRLF rows, header first) for a scan result document."""
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    names = view.meta(doc).policies
+    columns = COLUMNS + policy_columns(names)
+    writer.writerow([neutralise(c) for c in columns])  # a policy file names its policy: a claim too
     for a in view.apps(doc):
         rec = app_record(a)
-        writer.writerow([neutralise(rec[c]) for c in COLUMNS])
+        for pv in a.verdicts:
+            rec[f"verdict:{pv.policy}"], rec[f"decision:{pv.policy}"] = pv.verdict, pv.decision
+        writer.writerow([neutralise(rec.get(c)) for c in columns])
     for e in view.errors(doc):
-        rec = {c: None for c in COLUMNS}
+        rec = {c: None for c in columns}
         rec.update(verdict="error", source=e.source, container=e.container, file=e.source,
                    errors=f"{e.code}: {e.message}")
-        writer.writerow([neutralise(rec[c]) for c in COLUMNS])
+        rec.update({f"verdict:{n}": "error" for n in names})
+        writer.writerow([neutralise(rec[c]) for c in columns])

@@ -21,7 +21,7 @@ from typing import TextIO
 
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 
-from apkscan.report import view
+from apkscan.report import policy_view, view
 
 _BAR_WIDTH = 260  # px of the longest bar in the inline SVG charts
 
@@ -44,6 +44,7 @@ def _env() -> Environment:
     )
     env.filters["short"] = short_hash
     env.tests["web_url"] = is_web_url
+    env.globals["finding_verdicts"] = policy_view.finding_verdicts  # checked values, never raw document text
     return env
 
 
@@ -93,7 +94,8 @@ def _bars(rows: dict[str, Counter], keep_order: bool = False) -> list[Bar]:
 
 
 def _containers(apps: list[view.AppRow], errors: list[view.ErrorRow]) -> list[dict]:
-    """Per-source section: apps grouped by outermost input (device backup, archive, bundle).
+    """Per-source section: apps grouped by outermost input (device backup, archive, bundle),
+    counted by their most severe verdict over the scan's policies.
 
     APKs given directly (no container) are not listed here: one row per APK says nothing.
     """
@@ -107,13 +109,21 @@ def _containers(apps: list[view.AppRow], errors: list[view.ErrorRow]) -> list[di
             continue
         e = entry(a.outermost or a.container)
         e["total"] += 1
-        e["counts"][a.verdict] += 1
+        e["counts"][a.worst] += 1  # several policies: the most severe (one policy: its verdict)
         if a.flagged:
             e["flagged"].append(a)
     for err in errors:
         if err.container is not None:
             entry(err.outermost or err.container)["errors"] += 1
     return sorted(by.values(), key=lambda e: (-len(e["flagged"]), e["name"]))
+
+
+def _columns(policies: list[str]) -> list[tuple[str, str]]:
+    """The apps table's (header, sort kind): one verdict column per policy when several."""
+    verdicts = [(name, "num") for name in policies] if len(policies) > 1 else [("Verdict", "num")]
+    return [("Label", "text"), ("Package", "text"), ("Version", "text"), ("Publisher", "text"),
+            ("Signing cert SHA-256", "text"), *verdicts, ("Kind", "text"), ("Strength", "num"),
+            ("File", "text"), ("Vendors", "text")]
 
 
 def context(doc: dict) -> dict:
@@ -126,8 +136,12 @@ def context(doc: dict) -> dict:
     counts = view.counts(apps, errors)
     per_verdict = {v: Counter({v: counts.get(v, 0)}) for v in view.VERDICTS}
     css, js, csp = _assets()
+    meta = view.meta(doc)
     return {
-        "meta": view.meta(doc),
+        "meta": meta,
+        "policies": policy_view.policy_metas(doc),  # several: a verdict column and filter per policy
+        "policy_counts": policy_view.counts(apps, meta.policies),
+        "columns": _columns(meta.policies),
         "apps": apps,
         "errors": errors,
         "counts": counts,

@@ -7,6 +7,9 @@ warning, allowed -> note); its location names the APK and, when the APK came out
 a backup or archive, the container as the artifact's parent (SARIF's nested
 artifacts). Inputs that could not be scanned become tool execution notifications,
 so "not scanned" is never mistaken for "clean".
+With several policies, a result's ``properties.verdicts`` carries every policy's verdict
+for the app (and for the finding, with its decision); ``level`` follows the most severe
+of them, and ``properties.verdict`` stays the first policy's.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from apkscan.report import view
+from apkscan.report.policy_view import finding_verdicts
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVELS = {"prohibited": "error", "review": "warning", "allowed": "note"}
@@ -100,6 +104,7 @@ def _result(a: view.AppRow, f: view.Finding, rule_index: int, art_index: int) ->
                              else [{"field": k, "value": v} for k, v, _ in f.evidence]}
     if a.container:
         props["container"] = a.container
+    props["verdicts"] = _verdicts(a, f)
     chain = a.raw.get("source", {}).get("chain") if isinstance(a.raw.get("source"), dict) else None
     if isinstance(chain, list) and len(chain) > 1:
         props["chain"] = [str(c) for c in chain]  # outermost input first, then member names
@@ -112,7 +117,7 @@ def _result(a: view.AppRow, f: view.Finding, rule_index: int, art_index: int) ->
         "ruleId": f.rule,
         "ruleIndex": rule_index,
         "kind": "fail",
-        "level": LEVELS.get(a.verdict, "warning"),
+        "level": LEVELS.get(a.worst, "warning"),
         "message": {"text": _message(a, f)},
         "locations": [loc],
         "partialFingerprints": {"apkSha256/v1": a.sha256 or "", "rule/v1": f.rule},
@@ -123,6 +128,18 @@ def _result(a: view.AppRow, f: view.Finding, rule_index: int, art_index: int) ->
     if not a.sha256:
         del result["partialFingerprints"]["apkSha256/v1"]
     return result
+
+
+def _verdicts(a: view.AppRow, f: view.Finding) -> dict[str, dict[str, Any]]:
+    """Each policy: the app's verdict and its citation, and what this finding got under it."""
+    of_finding = finding_verdicts(f.raw)
+    out = {}
+    for pv in a.verdicts:
+        entry = {"verdict": pv.verdict, "decision": pv.decision, "url": pv.url}
+        if pv.policy in of_finding:
+            entry["findingVerdict"], entry["findingDecision"] = of_finding[pv.policy]
+        out[pv.policy] = {k: v for k, v in entry.items() if v is not None}
+    return out
 
 
 def document(doc: dict) -> dict:
@@ -158,6 +175,7 @@ def document(doc: dict) -> dict:
     if meta.policy:
         run_props["policy"] = {"name": meta.policy[0], "version": meta.policy[1],
                                "url": meta.policy_url}
+    run_props["policies"] = list(meta.policies)
     if meta.schema_version:
         run_props["resultSchemaVersion"] = meta.schema_version
     if (doc.get("options") or {}).get("quick"):  # --quick: no content digest was checked

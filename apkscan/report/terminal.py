@@ -15,7 +15,8 @@ import time
 import unicodedata
 from typing import Self, TextIO
 
-from apkscan.report import view
+from apkscan.report import policy_view, view
+from apkscan.report.policy_view import headers
 
 UNLIMITED = 1 << 20  # "columns" of a pipe or a log: nothing is cut
 ALIGN_MAX = 48  # widest a column is padded to; longer text overflows its own row only
@@ -85,14 +86,17 @@ def render(doc: dict, out: TextIO, *, color: bool = False, columns: int | None =
     counts = view.counts(apps, errs)
     meta = view.meta(doc)
     flagged = sorted((a for a in apps if a.flagged),
-                     key=lambda a: (view.VERDICT_RANK.get(a.verdict, 9),
+                     key=lambda a: (view.VERDICT_RANK.get(a.worst, 9),
                                     view.STRENGTH_RANK.get(a.strength or "", 9),
                                     (a.label or "").lower()))
     if meta.interrupted:
         out.write(paint("errors", "INTERRUPTED: this scan was stopped; only the inputs that finished "
                                   "are counted below") + "\n")
     if flagged:
-        _table(flagged[:limit], out, paint, cols)
+        if len(meta.policies) > 1:
+            legend = "  ".join(f"{h} {n}" for h, n in zip(headers(meta.policies), meta.policies))
+            out.write(paint("dim", f"policies: {safe(legend)}") + "\n")
+        _table(flagged[:limit], out, paint, cols, headers(meta.policies))
         if len(flagged) > limit:
             out.write(paint("dim", f"... and {len(flagged) - limit} more flagged apps "
                                    "(see the HTML/CSV report)") + "\n")
@@ -110,13 +114,20 @@ def render(doc: dict, out: TextIO, *, color: bool = False, columns: int | None =
     rules = ", ".join(f"{n} {v}" if v else n for n, v in meta.rules)
     policy = f"{meta.policy[0]} {meta.policy[1] or ''}".strip() if meta.policy else "none"
     out.write(paint("dim", f"rules: {safe(rules or 'none')}; policy: {safe(policy)}") + "\n")
-    out.write(
-        f"{counts['total']} inputs: "
-        f"{paint('prohibited', str(counts['prohibited']) + ' prohibited')}, "
-        f"{paint('review', str(counts['review']) + ' to review')}, "
-        f"{paint('allowed', str(counts['allowed']) + ' allowed')}, "
-        f"{paint('errors', plural(counts['errors'], 'error'))}"
-        f"{', ' + plural(sum(s.count for s in skipped), 'file') + ' skipped' if skipped else ''}\n")
+    tail = f"{', ' + plural(sum(s.count for s in skipped), 'file') + ' skipped' if skipped else ''}"
+    errors = paint('errors', plural(counts['errors'], 'error'))
+    if len(meta.policies) <= 1:
+        out.write(f"{counts['total']} inputs: {_counted(counts, paint)}, {errors}{tail}\n")
+        return
+    out.write(f"{counts['total']} inputs: {errors}{tail}; apps per policy:\n")  # counts differ by measure
+    for name, c in policy_view.counts(apps, meta.policies).items():
+        out.write(f"  {safe(name)}: {_counted(c, paint)}\n")
+
+
+def _counted(c: dict[str, int], paint: _Paint) -> str:
+    return (f"{paint('prohibited', str(c['prohibited']) + ' prohibited')}, "
+            f"{paint('review', str(c['review']) + ' to review')}, "
+            f"{paint('allowed', str(c['allowed']) + ' allowed')}")
 
 
 def plural(n: int, word: str) -> str:
@@ -130,34 +141,38 @@ def signer_text(a: view.AppRow) -> str:
     return f"unverified: {a.present_publisher}" if a.present_publisher else "unverified"
 
 
-def _table(rows: list[view.AppRow], out: TextIO, paint: _Paint, cols: int) -> None:
-    """One line per flagged app when it fits, else two (verdict, kind, strength, file; then
-    label, package, signer indented). Verdict, kind and strength are never cut (they are the
-    reading); the rest is cut with a visible ``…`` (a path from the left: its end tells
-    files apart)."""
-    cells = [(a.verdict, "+".join(a.kinds) or "-", a.strength or "-", safe(a.file), safe(a.label or "(no label)"),
-              safe(a.package or "-"), safe(signer_text(a))) for a in rows]
-    head = ("VERDICT", "KIND", "STRENGTH", "FILE", "LABEL", "PACKAGE", "SIGNER")
+def _table(rows: list[view.AppRow], out: TextIO, paint: _Paint, cols: int, verdict_heads: list[str]) -> None:
+    """One line per flagged app when it fits, else two (verdicts, kind, strength, file; then
+    label, package, signer indented). Verdicts (one column per policy), kind and strength are
+    never cut (they are the reading); the rest is cut with a visible ``…`` (a path from the
+    left: its end tells files apart)."""
+    k = len(verdict_heads)
+    verdicts = [[pv.verdict for pv in a.verdicts][:k] or [a.verdict] for a in rows]
+    verdicts = [v + ["-"] * (k - len(v)) for v in verdicts]
+    cells = [(*v, "+".join(a.kinds) or "-", a.strength or "-", safe(a.file), safe(a.label or "(no label)"),
+              safe(a.package or "-"), safe(signer_text(a))) for a, v in zip(rows, verdicts)]
+    head = (*verdict_heads, "KIND", "STRENGTH", "FILE", "LABEL", "PACKAGE", "SIGNER")
     # columns align up to ALIGN_MAX; a longer cell overflows its row (never padded into every
     # row: one hostile 100k-character label must not multiply the output)
     widths = [max(width(h), *(min(width(c[i]), ALIGN_MAX) for c in cells)) for i, h in enumerate(head)]
     one_line = sum(widths) + len(widths) - 1 <= cols and (cols >= UNLIMITED or all(
         width(c[i]) <= widths[i] for c in cells for i in range(len(head))))
+    fixed = k + 2  # verdicts, kind, strength: never cut; FILE is column ``fixed``
     if not one_line:  # the file takes what is left on line 1; line 2 is cut at the end
-        widths[3] = max(12, min(widths[3], cols - sum(widths[:3]) - 3))
-    shown = head if one_line else head[:4]
+        widths[fixed] = max(12, min(widths[fixed], cols - sum(widths[:fixed]) - fixed))
+    shown = head if one_line else head[:fixed + 1]
     out.write(paint("bold", " ".join(pad(h, w) for h, w in zip(shown, widths)).rstrip()) + "\n")
     if not one_line:
         out.write(paint("bold", fit("  LABEL · PACKAGE · SIGNER", cols).rstrip()) + "\n")
-    for a, c in zip(rows, cells):
+    for c in cells:
+        first = [paint(c[i], pad(c[i], widths[i])) for i in range(k)] + [pad(c[i], widths[i]) for i in (k, k + 1)]
         if one_line:  # nothing is cut: it fits, or the output is not a terminal
-            first = [paint(a.verdict, pad(c[0], widths[0]))] + [pad(c[i], widths[i]) for i in range(1, 7)]
+            first += [pad(c[i], widths[i]) for i in range(fixed, len(head))]
         else:
-            first = [paint(a.verdict, pad(c[0], widths[0])), pad(c[1], widths[1]), pad(c[2], widths[2]),
-                     fit_left(c[3], widths[3])]
+            first.append(fit_left(c[fixed], widths[fixed]))
         out.write(" ".join(first).rstrip() + "\n")
         if not one_line:
-            out.write(fit("  " + " · ".join(c[4:]), cols).rstrip() + "\n")
+            out.write(fit("  " + " · ".join(c[fixed + 1:]), cols).rstrip() + "\n")
 
 
 def pad(text: str, cols: int) -> str:

@@ -17,6 +17,7 @@ from apkscan.ranks import STRENGTHS, VERDICTS, display_order
 from apkscan.report.coerce import _d, _l, _s, _strs
 from apkscan.report.detail_view import Detail, _issues, detail, first_attr
 from apkscan.report.paths import short_names
+from apkscan.report.policy_view import PolicyVerdict, app_verdicts, policy_names, worst
 
 VERDICT_RANK = display_order(VERDICTS)  # sort keys here: 0 = most severe / strongest first
 STRENGTH_RANK = display_order(STRENGTHS)
@@ -77,6 +78,7 @@ class AppRow:
     signer_debug: bool = False  # the verified signer is an Android debug certificate
     file: str = ""  # shortest path suffix that tells this app's source apart in the run
     outermost: str | None = None  # the input file (device backup, archive, APK) it came from
+    verdicts: list[PolicyVerdict] = field(default_factory=list)  # one per policy, scan order
 
     def splits(self) -> list[SplitRow]:
         """Split APKs of a bundle (schema 1.1), each with its own verdict and mismatch reasons."""
@@ -95,8 +97,14 @@ class AppRow:
         return d
 
     @property
+    def worst(self) -> str:
+        """The most severe verdict over every policy of the scan."""
+        return worst(self.verdicts, self.verdict)
+
+    @property
     def flagged(self) -> bool:
-        return self.verdict in ("prohibited", "review")
+        """Prohibited or to review under any policy of the scan."""
+        return self.worst in ("prohibited", "review")
 
 
 @dataclass(slots=True)
@@ -166,6 +174,7 @@ class RunMeta:
     policy: tuple[str, str | None] | None  # (name, version)
     policy_url: str | None
     interrupted: bool = False  # the scan was stopped: the document covers only what finished
+    policies: list[str] = field(default_factory=list)  # every policy's name, scan order (first = policy)
 
 
 def _source(raw: dict) -> tuple[str, str | None]:
@@ -312,8 +321,10 @@ def _basis(item: Any) -> str | None:
 def apps(doc: dict) -> list[AppRow]:
     rows = [app_row(i, a) for i, a in enumerate(_l(_d(doc).get("apps")))]
     names = short_names([r.file for r in rows])
+    policies = policy_names(doc)
     for r in rows:
         r.file = names.get(r.file, r.file)
+        r.verdicts = app_verdicts(r.raw, policies)
     return rows
 
 
@@ -380,6 +391,7 @@ def meta(doc: dict) -> RunMeta:
         policy=policy,
         policy_url=policy_url,
         interrupted=doc.get("interrupted") is True,
+        policies=policy_names(doc),
     )
 
 

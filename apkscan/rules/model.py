@@ -216,6 +216,7 @@ class Finding:
     references: list[str] = field(default_factory=list)
     verdict: str | None = None
     policy: dict[str, Any] | None = None
+    verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)  # per policy (apkscan.policy.multi)
 
     @property
     def bases(self) -> set[str]:
@@ -227,5 +228,5 @@ class Finding:
             "strength": self.strength, "kind": self.kind,
             "evidence": [e.to_dict() for e in self.evidence],
             "message": self.message, "pack": self.pack, "references": list(self.references),
-            "verdict": self.verdict, "policy": self.policy,
+            "verdict": self.verdict, "policy": self.policy, "verdicts": dict(self.verdicts),
         }
