@@ -25,7 +25,7 @@ MAX_DOCUMENT_BYTES = 1 << 30  # a 10,000-app scan document is ~140 MiB
 DIRECT = ""  # source key of APKs given directly (files and folders on the command line)
 CHAIN_SEPARATOR = " ▸ "  # as apkscan.sources.interface.chain_display writes it
 _RANK = VERDICT_RANK
-EXIT_SAME, EXIT_WORSE, EXIT_USAGE = 0, 1, 2
+EXIT_SAME, EXIT_WORSE, EXIT_USAGE = 0, 1, 2  # ExitCode OK, FLAGGED, USAGE (cli/exit_codes; not imported: cli imports this module)
 
 
 class DiffInputError(Exception):

@@ -16,160 +16,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from apkscan import __version__
 from apkscan.apk.model import ApkIdentity
-from apkscan.cli.exit_codes import ExitCode
 from apkscan.issues import Issue
-from apkscan.policy.decide import Outcome
-from apkscan.policy.multi import FailOn, decide_all, verdict_entry
+from apkscan.policy.multi import decide_all
 from apkscan.policy.model import Policy
 from apkscan.rules.matcher import match_identity
-from apkscan.rules.model import Finding, RuleSet
+from apkscan.rules.model import RuleSet
+from apkscan.result import AppResult, InputError, ScanResult
 from apkscan.sources.interface import chain_display, InputFile, InputProblem, RecordedApp, ScanInput, Skipped, Source
 
-SCHEMA_VERSION = "1.2"  # 1.1: source chain/outermost, splits, input_files, skipped; 1.2: verdicts, policies
 FAIL_ON = ("prohibited", "review", "never")
-EXIT_OK, EXIT_FLAGGED, EXIT_USAGE, EXIT_INPUT_ERRORS = (
-    ExitCode.OK, ExitCode.FLAGGED, ExitCode.USAGE, ExitCode.INCOMPLETE)  # the one definition: cli/exit_codes
 _UNSCANNABLE = ("INPUT_", "ZIP_", "INTERNAL_ERROR")
-
-
-@dataclass(slots=True)
-class AppResult:
-    """One APK: where it came from, what it is, what matched, and the verdict."""
-
-    source: str
-    container: str | None
-    identity: ApkIdentity
-    findings: list[Finding] = field(default_factory=list)
-    verdict: str = "allowed"
-    policy: dict[str, Any] | None = None
-    warnings: list[Issue] = field(default_factory=list)  # scan-level (e.g. DEX reading in --deep)
-    chain: tuple[str, ...] = ()  # outermost input first, then each member name
-    splits: list[dict[str, Any]] = field(default_factory=list)  # split APKs of a bundle (apkscan.splits)
-    verdicts: dict[str, Outcome] = field(default_factory=dict)  # every policy's, in --policy order
-
-    def set_outcomes(self, outcomes: dict[str, Outcome]) -> None:
-        """Every policy's outcome; ``verdict``/``policy`` are the first policy's."""
-        self.verdicts = dict(outcomes)
-        first = next(iter(outcomes.values()))
-        self.verdict, self.policy = first.verdict, first.policy
-
-    def source_dict(self) -> dict[str, Any]:
-        return source_dict(self.source, self.container, self.chain)
-
-    def to_dict(self) -> dict[str, Any]:
-        m = self.identity.manifest
-        f = self.identity.file
-        return {
-            "source": self.source_dict(),
-            "container": self.container,
-            "package": m.package if m else None,
-            "label": m.label if m else None,
-            "version_name": m.version_name if m else None,
-            "version_code": m.version_code if m else None,
-            "sha256": f.sha256 if f else None,
-            "verified": self.identity.verified,
-            "verdict": self.verdict,
-            "policy": self.policy,
-            "verdicts": {name: verdict_entry(o, name) for name, o in self.verdicts.items()},
-            "findings": [x.to_dict() for x in self.findings],
-            "warnings": [i.to_dict() for i in self.warnings],
-            "identity": self.identity.to_dict(),
-            "splits": list(self.splits),
-        }
-
-
-def source_dict(path: str, container: str | None, chain: tuple[str, ...]) -> dict[str, Any]:
-    """Where an app or error came from: display path, container, full chain, outermost input."""
-    chain = chain or (path,)
-    member = chain[-1] if len(chain) > 1 else path  # relative to its container, as schema 1.0 had it
-    return {"path": member, "container": container, "chain": list(chain), "outermost": chain[0]}
-
-
-@dataclass(slots=True)
-class InputError:
-    """Something that could not be scanned at all."""
-
-    source: str
-    container: str | None
-    errors: list[Issue]
-    chain: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        first = self.errors[0] if self.errors else None
-        return {"source": source_dict(self.source, self.container, self.chain),
-                "container": self.container,
-                "code": first.code if first else "INPUT_ERROR",
-                "message": first.message if first else "",
-                "errors": [i.to_dict() for i in self.errors]}
-
-
-@dataclass(slots=True)
-class ScanResult:
-    apps: list[AppResult] = field(default_factory=list)
-    errors: list[InputError] = field(default_factory=list)
-    rules: dict[str, Any] = field(default_factory=dict)
-    policy: dict[str, Any] = field(default_factory=dict)  # the first policy's meta (schema 1.1)
-    policies: list[dict[str, Any]] = field(default_factory=list)  # every policy's meta, in order
-    inputs: list[str] = field(default_factory=list)
-    options: dict[str, Any] = field(default_factory=dict)
-    started_at: str = ""
-    finished_at: str = ""
-    interrupted: bool = False  # stopped by Ctrl-C / SIGTERM: the apps are what finished
-    input_files: list[InputFile] = field(default_factory=list)  # custody: every outermost file
-    skipped: dict[tuple[tuple[str, ...], str], Skipped] = field(default_factory=dict)
-
-    def add_skipped(self, s: Skipped) -> None:
-        """One record per (where, reason): a tar of 10,000 text files is one line."""
-        have = self.skipped.get((s.where, s.reason))
-        if have is None:
-            self.skipped[(s.where, s.reason)] = Skipped(s.where, s.reason, s.count, list(s.examples[:5]))
-        else:
-            have.count += s.count
-            have.examples.extend(s.examples[: max(0, 5 - len(have.examples))])
-
-    def counts(self) -> dict[str, int]:
-        out = {"prohibited": 0, "review": 0, "allowed": 0}
-        for a in self.apps:
-            out[a.verdict] = out.get(a.verdict, 0) + 1
-        out["errors"] = len(self.errors)
-        out["total"] = len(self.apps) + len(self.errors)
-        out["skipped"] = sum(s.count for s in self.skipped.values())
-        return out
-
-    def exit_code(self, fail_on: str | FailOn = "prohibited") -> int:
-        """1 when an app is at or above ``fail_on`` (under any policy, or the one it names);
-        else 3 when inputs failed; else 0."""
-        spec = fail_on if isinstance(fail_on, FailOn) else FailOn.parse(fail_on)
-        if any(spec.flags(_verdict_names(a)) for a in self.apps):
-            return EXIT_FLAGGED
-        return EXIT_INPUT_ERRORS if self.errors else EXIT_OK
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "tool": {"name": "apkscan", "version": __version__},
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "interrupted": self.interrupted,
-            "inputs": list(self.inputs),
-            "options": dict(self.options),
-            "rules": self.rules,
-            "policy": self.policy,
-            "policies": list(self.policies) or ([self.policy] if self.policy else []),
-            "counts": self.counts(),
-            "apps": [a.to_dict() for a in self.apps],
-            "errors": [e.to_dict() for e in self.errors],
-            "input_files": [{"path": f.path, "size": f.size, "kind": f.kind, "sha256": f.sha256}
-                            for f in self.input_files],
-            "skipped": [{"where": list(s.where), "where_display": chain_display(s.where), "reason": s.reason,
-                         "count": s.count, "examples": list(s.examples)} for s in self.skipped.values()],
-        }
-
-
-def _verdict_names(app: AppResult) -> dict[str, str]:
-    return {name: o.verdict for name, o in app.verdicts.items()} or {"": app.verdict}
 
 
 def _now() -> str:

@@ -205,7 +205,7 @@ def test_aapt_agrees_on_package(path):
 def test_scan_document_of_the_corpus_validates(rules, policy):
     """New kinds, bases and evidence fields stay inside the report's JSON Schema."""
     jsonschema = pytest.importorskip("jsonschema")
-    from apkscan.scan import ScanResult
+    from apkscan.result import ScanResult
 
     apps = [evaluate(identify(ADV / c["file"]), rules, policy, source=c["file"]) for c in CASES]
     doc = ScanResult(apps=apps, rules=rules.meta(), policy=policy.meta()).to_dict()

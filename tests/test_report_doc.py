@@ -139,7 +139,8 @@ def pipeline_document() -> dict:
     try:
         from apkscan.policy.loader import load_policy
         from apkscan.rules.loader import load_ruleset
-        from apkscan.scan import InputError, ScanResult, evaluate
+        from apkscan.result import InputError, ScanResult
+        from apkscan.scan import evaluate
     except ImportError as exc:
         pytest.skip(f"scan pipeline not available: {exc}")
     certs = _vendor_certs()

@@ -12,7 +12,8 @@ from cli_helpers import evidence_unchanged  # noqa: F401
 from apkscan.policy.loader import load_policy
 from apkscan.rules.loader import load_ruleset
 from apkscan.rules.selftest import build_identity
-from apkscan.scan import AppResult, InputError, ScanResult, evaluate
+from apkscan.result import AppResult, InputError, ScanResult
+from apkscan.scan import evaluate
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -30,7 +30,8 @@ from dataclasses import replace
 from typing import Any
 
 from apkscan.issues import error
-from apkscan.scan import InputError, ScanSettings, scan_item
+from apkscan.result import InputError
+from apkscan.scan import ScanSettings, scan_item
 from apkscan.sources.interface import ScanInput, Skipped
 from apkscan.sources.tempspace import is_temporary
 

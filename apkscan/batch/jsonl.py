@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
-from apkscan.scan import AppResult, InputError, ScanResult
+from apkscan.result import AppResult, InputError, ScanResult
 
 
 class JsonlWriter:

@@ -37,7 +37,8 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from apkscan.issues import ApkScanError, error
-from apkscan.scan import InputError, ScanSettings, scan_item
+from apkscan.result import InputError
+from apkscan.scan import ScanSettings, scan_item
 from apkscan.sources.interface import ScanInput
 from apkscan.sources.streams import WindowStream
 from apkscan.sources.tempspace import TempSpace, is_temporary, release

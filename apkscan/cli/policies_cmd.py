@@ -6,7 +6,9 @@ import sys
 
 import click
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+from apkscan.cli.exit_codes import ExitCode
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = ExitCode.OK, ExitCode.FLAGGED, ExitCode.USAGE
 
 
 @click.group("policies")
