@@ -19,7 +19,7 @@ from typing import Any
 from apkscan import __version__
 from apkscan.apk.model import ApkIdentity
 from apkscan.cli.exit_codes import ExitCode
-from apkscan.issues import Issue
+from apkscan.issues import Issue, Severity
 from apkscan.policy.decide import decide
 from apkscan.policy.model import VERDICT_RANK, Policy
 from apkscan.rules.matcher import match_identity
@@ -373,7 +373,8 @@ def _scan_input(item: ScanInput, settings: ScanSettings) -> list[Any]:
     whole = item.length is None and not item.cleanup and identity.file is not None
     custody = [_Custody(item.path if len(chain) > 1 else chain[0], identity.file.sha256)] if whole else []
     if unscannable(identity):
-        issues = list(identity.errors) or [Issue("INPUT_UNREADABLE", "no manifest could be read")]
+        manifest = [i for i in (identity.manifest.errors if identity.manifest else []) if i.severity == Severity.ERROR]
+        issues = list(identity.errors) + manifest or [Issue("INPUT_UNREADABLE", "no manifest could be read")]
         return [InputError(item.display, item.container, issues, chain), *custody]
     window = (item.offset, item.length)
     out: list[Any] = [*custody, evaluate(identity, settings.rules, settings.policy, source=item.display,

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 import struct
+import zlib
+
+from apkscan.issues import ApkScanError
 
 HEAD_SIZE = 4096
 
@@ -90,3 +93,53 @@ def zip_kind(names: list[str]) -> str:
     if "base.apk" in present or any(re.fullmatch(r"meta\.sai_v\d+\.json", n) for n in names):
         return APKS_SAI
     return ZIP
+
+
+# Names of members an APK may carry that are themselves APKs or containers (droppers, decoys).
+NESTED_SUFFIXES = (".apk", ".apks", ".xapk", ".apkm", ".zip", ".ab", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".7z")
+_MIN_ZIP = 22  # the smallest ZIP (an empty archive's EOCD)
+
+
+def zip_entry_head(archive, entry, size: int = 512) -> bytes:
+    """The first ``size`` bytes of a ZIP entry (stored: read in place; deflated: inflated no further)."""
+    out = b""
+    gen = archive.stream(entry, chunk=size)
+    try:
+        for chunk in gen:
+            out += chunk
+            if len(out) >= size:
+                break
+    finally:
+        gen.close()
+    return out[:size]
+
+
+def is_container_head(head: bytes) -> bool:
+    """An APK or a container by its magic (ZIP, adb backup, tar, compressed stream, 7z, age).
+
+    Not the heuristic ones (text evidence, legacy .apkm): an APK's own text assets are not evidence."""
+    return (is_zip(head) or is_adb_backup(head) or is_tar(head) or is_gzip(head) or is_bzip2(head) or is_xz(head)
+            or is_zstd(head) or is_7z(head) or head.startswith(b"age-encryption.org/v1\n"))
+
+
+def nested_members(archive) -> list:
+    """Entries of an APK that are APKs or containers themselves: by name suffix, or by head bytes.
+
+    Each entry's head is read (a few hundred bytes, inflated no further); an entry that cannot
+    be read is left to ``identify``, which reads the APK and reports its ZIP problems."""
+    out = []
+    for entry in archive.entries:
+        if entry.is_directory or entry.name == "AndroidManifest.xml":
+            continue
+        if entry.name.lower().endswith(NESTED_SUFFIXES):
+            out.append(entry)
+            continue
+        if entry.uncompressed_size < _MIN_ZIP:
+            continue
+        try:
+            head = zip_entry_head(archive, entry)
+        except (ApkScanError, OSError, zlib.error):  # a corrupt entry is identify's to report
+            continue
+        if is_container_head(head):
+            out.append(entry)
+    return out

@@ -1,0 +1,150 @@
+"""Banned apps hidden behind a decoy: an empty manifest, an acquisition.json, a bundle member's name.
+
+Each test builds the adversary's file from the shipped fixtures (real bytes) and checks
+that the banned app inside IS reported with its chain, or a coded error is recorded, and
+that the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import shutil
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from apkscan.apk.identify import identify
+from apkscan.cli import main as cli_main
+from apkscan.scan import scan, unscannable
+from apkscan.sources.files import FileSource
+from apkscan.sources.walker import WalkOptions
+
+REPO = Path(__file__).resolve().parents[1]
+APKS = REPO / "fixtures" / "apks"
+WECHAT = APKS / "wechat-impostor.apk"
+TIKTOK = APKS / "tiktok-bytedance-subject.apk"
+CLEAN = APKS / "clean-v1v2v3.apk"
+
+
+@pytest.fixture()
+def run(rules, policy, tmp_path):
+    def go(*paths, **opts):
+        opts.setdefault("tmp_dir", str(tmp_path / "spool"))
+        doc = scan([FileSource([str(p) for p in paths], WalkOptions(**opts))], rules, policy).to_dict()
+        spool = tmp_path / "spool"
+        assert not spool.exists() or list(spool.iterdir()) == []  # temporary files are gone
+        return doc
+    return go
+
+
+def verdicts(doc) -> dict[tuple[str, ...], tuple[str | None, str]]:
+    return {tuple(a["source"]["chain"][1:]): (a["package"], a["verdict"]) for a in doc["apps"]}
+
+
+def error_codes(doc) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for e in doc["errors"]:
+        out.setdefault(" ▸ ".join(e["source"]["chain"]), set()).update(i["code"] for i in e["errors"])
+    return out
+
+
+def _decoy_zip(path: Path, *extra: str, compress=zipfile.ZIP_STORED) -> Path:
+    with zipfile.ZipFile(path, "w", compress) as z:
+        z.writestr("AndroidManifest.xml", b"")
+        for name in extra:
+            z.writestr(name, b"{}")
+        z.write(WECHAT, "wechat.apk")
+        z.write(TIKTOK, "tiktok.apk")
+    return path
+
+
+# ---------------------------------------------------------------- 2: empty manifest, nested APKs
+def test_an_empty_manifest_is_no_scanned_app(tmp_path):
+    ident = identify(_decoy_zip(tmp_path / "decoy.zip"))
+    assert ident.manifest is not None and ident.manifest.package is None
+    assert ident.completeness.to_dict()["manifest"] == "not read"
+    assert ident.completeness.why["manifest"] == "MANIFEST_MALFORMED"
+    assert unscannable(ident)
+
+
+@pytest.mark.parametrize("name,extra,compress", [
+    ("decoy.zip", (), zipfile.ZIP_STORED),
+    ("decoy.apks", ("meta.sai_v2.json",), zipfile.ZIP_DEFLATED),
+])
+def test_zip_with_an_empty_manifest_hides_no_banned_app(run, tmp_path, name, extra, compress):
+    decoy = _decoy_zip(tmp_path / name, *extra, compress=compress)
+    doc = run(decoy, CLEAN)
+    got = verdicts(doc)
+    assert got[("wechat.apk",)] == ("com.tencent.mm", "prohibited")
+    assert got[("tiktok.apk",)] == ("com.zhiliaoapp.musically", "prohibited")
+    assert got[()] == ("com.example.clean", "allowed")  # the batch went on
+    assert error_codes(doc)[str(decoy)] == {"MANIFEST_MALFORMED"}
+    assert [a for a in doc["apps"] if a["source"]["chain"] == [str(decoy)]] == []  # never "allowed"
+
+
+def test_cli_exit_code_for_the_empty_manifest_decoy(tmp_path):
+    decoy = _decoy_zip(tmp_path / "decoy.zip")
+    res = CliRunner().invoke(cli_main, ["scan", str(decoy), "--no-color", "--tmp-dir", str(tmp_path / "t")])
+    assert res.exit_code == 1, res.output  # prohibited apps inside
+    only = tmp_path / "only.zip"
+    with zipfile.ZipFile(only, "w") as z:
+        z.writestr("AndroidManifest.xml", b"")
+    res = CliRunner().invoke(cli_main, ["scan", str(only), "--no-color"])
+    assert res.exit_code == 3 and "MANIFEST_MALFORMED" in res.output, res.output
+
+
+def test_a_manifest_without_package_is_coded(monkeypatch):
+    """A manifest read without error that names no package: MANIFEST_NO_PACKAGE, not a scanned app."""
+    import apkscan.apk.identify as ident_mod
+    from apkscan.apk.model import ManifestInfo
+    assert identify(CLEAN).completeness.has("manifest")
+    monkeypatch.setattr(ident_mod, "read_manifest", lambda axml, arsc: ManifestInfo())
+    ident = identify(CLEAN)
+    assert [i.code for i in ident.manifest.errors] == ["MANIFEST_NO_PACKAGE"]
+    assert unscannable(ident) and ident.completeness.why["manifest"] == "MANIFEST_NO_PACKAGE"
+
+
+def test_real_apk_carrying_apks_and_containers_gets_them_walked(run, tmp_path):
+    """A dropper: a real, readable APK with a banned APK under an innocent name and a tar.gz of one."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        t.add(TIKTOK, "payload/tiktok.apk")
+    dropper = tmp_path / "dropper.apk"
+    shutil.copy(CLEAN, dropper)
+    with zipfile.ZipFile(dropper, "a", zipfile.ZIP_DEFLATED) as z:
+        z.write(WECHAT, "res/raw/logo.png")  # by head bytes, not by name
+        z.writestr("assets/update.bin", buf.getvalue())
+        z.writestr("assets/readme.txt", "package:com.tencent.mm\n" * 4)  # text is not evidence inside an APK
+    doc = run(dropper)
+    got = verdicts(doc)
+    assert got[()][0] == "com.example.clean"
+    assert got[("res/raw/logo.png",)] == ("com.tencent.mm", "prohibited")
+    assert got[("assets/update.bin", "payload/tiktok.apk")] == ("com.zhiliaoapp.musically", "prohibited")
+    assert len(doc["apps"]) == 3
+
+
+def test_dropper_inside_a_compressed_stream_is_spooled_walked_and_released(run, tmp_path):
+    decoy = _decoy_zip(tmp_path / "decoy.zip")
+    gz = tmp_path / "decoy.zip.gz"
+    gz.write_bytes(gzip.compress(decoy.read_bytes()))
+    doc = run(gz)
+    got = verdicts(doc)
+    assert got[("wechat.apk",)][1] == got[("tiktok.apk",)][1] == "prohibited"
+    assert error_codes(doc)[str(gz)] == {"MANIFEST_MALFORMED"}
+
+
+def test_nested_members_respect_max_depth(run, tmp_path):
+    doc = run(_decoy_zip(tmp_path / "decoy.zip"), max_depth=0)
+    assert doc["apps"] == []
+    assert {"CONTAINER_TOO_DEEP", "MANIFEST_MALFORMED"} <= set().union(*error_codes(doc).values())
+
+
+def test_real_apks_results_unchanged(run):
+    doc = run(CLEAN, WECHAT)
+    assert sorted((a["package"], a["verdict"]) for a in doc["apps"]) == [("com.example.clean", "allowed"), ("com.tencent.mm", "prohibited")]
+    assert doc["errors"] == [] and doc["skipped"] == []
