@@ -148,3 +148,50 @@ def test_real_apks_results_unchanged(run):
     doc = run(CLEAN, WECHAT)
     assert sorted((a["package"], a["verdict"]) for a in doc["apps"]) == [("com.example.clean", "allowed"), ("com.tencent.mm", "prohibited")]
     assert doc["errors"] == [] and doc["skipped"] == []
+
+
+# ---------------------------------------------------------------- 8: bundle members skipped by name
+def test_apkm_members_named_like_its_signature_or_an_obb_are_scanned_by_content(run, tmp_path):
+    apkm = tmp_path / "decoy.apkm"
+    real_obb = b"\x00OBB game data " * 100
+    with zipfile.ZipFile(apkm, "w") as z:
+        z.write(CLEAN, "base.apk")
+        z.write(WECHAT, "META-INF/APKMIRRO.wechat.apk")  # stored: checked in place
+        z.write(WECHAT, "Android/obb/main.obb", compress_type=zipfile.ZIP_DEFLATED)  # inflated head
+        z.writestr("META-INF/APKMIRRO.RSA", b"0\x82\x01\x00 not a zip")
+        z.writestr("Android/obb/data.obb", real_obb, compress_type=zipfile.ZIP_DEFLATED)
+        with zipfile.ZipFile(io.BytesIO(), "w") as _:
+            pass
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as inner:  # a ZIP-format OBB without a manifest: data
+            inner.writestr("assets/level1.dat", b"x" * 100)
+        z.writestr("Android/obb/patch.obb", buf.getvalue())
+        z.write(TIKTOK, "icon.png")  # metadata name, APK bytes
+    doc = run(apkm, CLEAN)
+    banned = {(tuple(a["source"]["chain"][1:]), a["package"]) for a in doc["apps"] if a["verdict"] == "prohibited"}
+    banned |= {(("split",), s["package"]) for a in doc["apps"] for s in a.get("splits", [])
+               if s["verdict"] == "prohibited"}
+    packages = {p for _, p in banned}
+    assert {"com.tencent.mm", "com.zhiliaoapp.musically"} <= packages, doc["apps"]
+    assert any(a["verdict"] == "prohibited" and "Android/obb/main.obb" in a["source"]["chain"] for a in doc["apps"])
+    skips = {s["reason"]: s for s in doc["skipped"]}
+    assert skips["OBB data, not an APK"]["count"] == 2  # real OBB data stays skipped, unread
+    assert skips["the bundle's own signature (APKMirror), not the app's"]["examples"] == ["META-INF/APKMIRRO.RSA"]
+    assert any(a["package"] == "com.example.clean" and a["source"]["chain"] == [str(CLEAN)] for a in doc["apps"])
+
+
+def test_swift_and_titanium_data_named_files_that_are_apks_are_scanned(run, tmp_path):
+    backups = REPO / "fixtures" / "backups"
+    swift = tmp_path / "swift"
+    shutil.copytree(backups / "swift", swift)
+    shutil.copy(WECHAT, swift / "com.example.game.exp")
+    titanium = tmp_path / "titanium"
+    shutil.copytree(backups / "titanium", titanium)
+    shutil.copy(TIKTOK, titanium / "com.example.notes-20240501-100000.tar.gz")
+    doc = run(swift, titanium)
+    chains = {tuple(a["source"]["chain"][1:]): (a["package"], a["verdict"]) for a in doc["apps"]
+              if a["identity"]["origin"] == "apk"}
+    assert chains[("com.example.game.exp",)] == ("com.tencent.mm", "prohibited")
+    assert chains[("com.example.notes-20240501-100000.tar.gz",)] == ("com.zhiliaoapp.musically", "prohibited")
+    reasons = {s["reason"] for s in doc["skipped"]}
+    assert "app data archive (not scanned)" in reasons  # the real data archives stay skipped

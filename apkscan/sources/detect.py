@@ -143,3 +143,30 @@ def nested_members(archive) -> list:
         if is_container_head(head):
             out.append(entry)
     return out
+
+
+def member_holds_apk(member) -> bool:
+    """Is this container member (skipped by its name otherwise) an APK after all? By its bytes.
+
+    A ZIP whose central directory names ``AndroidManifest.xml`` is. A member stored in place
+    (a window) is checked exactly; a compressed one with a ZIP head is handed to the walker,
+    which classifies it by content (an APK is scanned, another ZIP walked member by member).
+    A ZIP head that does not open as a ZIP goes on too: ``identify`` says what is wrong with it.
+    """
+    from apkscan.apk.io.bytesource import ByteSource
+    from apkscan.apk.io.zipreader import ZipArchive
+
+    try:
+        if member.window is None:
+            with member.open() as fh:
+                return is_zip(fh.read(4))
+        path, off, length = member.window
+        with ByteSource(path, off, length) as source:
+            if not is_zip(source.read(0, min(4, source.size))):
+                return False
+            try:
+                return ZipArchive.open(source).entry("AndroidManifest.xml") is not None
+            except ApkScanError:
+                return True
+    except (ApkScanError, OSError, zlib.error, EOFError):
+        return True  # unreadable: the walker reads it again and reports the error, never a silent skip
