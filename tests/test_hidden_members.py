@@ -160,12 +160,10 @@ def test_apkm_members_named_like_its_signature_or_an_obb_are_scanned_by_content(
         z.write(WECHAT, "Android/obb/main.obb", compress_type=zipfile.ZIP_DEFLATED)  # inflated head
         z.writestr("META-INF/APKMIRRO.RSA", b"0\x82\x01\x00 not a zip")
         z.writestr("Android/obb/data.obb", real_obb, compress_type=zipfile.ZIP_DEFLATED)
-        with zipfile.ZipFile(io.BytesIO(), "w") as _:
-            pass
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as inner:  # a ZIP-format OBB without a manifest: data
             inner.writestr("assets/level1.dat", b"x" * 100)
-        z.writestr("Android/obb/patch.obb", buf.getvalue())
+        z.writestr("Android/obb/patch.obb", buf.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
         z.write(TIKTOK, "icon.png")  # metadata name, APK bytes
     doc = run(apkm, CLEAN)
     banned = {(tuple(a["source"]["chain"][1:]), a["package"]) for a in doc["apps"] if a["verdict"] == "prohibited"}

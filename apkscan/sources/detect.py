@@ -149,9 +149,9 @@ def member_holds_apk(member) -> bool:
     """Is this container member (skipped by its name otherwise) an APK after all? By its bytes.
 
     A ZIP whose central directory names ``AndroidManifest.xml`` is. A member stored in place
-    (a window) is checked exactly; a compressed one with a ZIP head is handed to the walker,
-    which classifies it by content (an APK is scanned, another ZIP walked member by member).
-    A ZIP head that does not open as a ZIP goes on too: ``identify`` says what is wrong with it.
+    (a window) is opened as a ZIP; a compressed one is streamed once (bounded by its declared
+    size) looking for that central-directory record. A ZIP head that does not open as a ZIP
+    goes on too: ``identify`` says what is wrong with it.
     """
     from apkscan.apk.io.bytesource import ByteSource
     from apkscan.apk.io.zipreader import ZipArchive
@@ -159,7 +159,7 @@ def member_holds_apk(member) -> bool:
     try:
         if member.window is None:
             with member.open() as fh:
-                return is_zip(fh.read(4))
+                return _streams_manifest_record(fh)
         path, off, length = member.window
         with ByteSource(path, off, length) as source:
             if not is_zip(source.read(0, min(4, source.size))):
@@ -170,3 +170,24 @@ def member_holds_apk(member) -> bool:
                 return True
     except (ApkScanError, OSError, zlib.error, EOFError):
         return True  # unreadable: the walker reads it again and reports the error, never a silent skip
+
+
+# A central-directory record (PK\x01\x02) whose 19-byte name is AndroidManifest.xml.
+_CD_MANIFEST = re.compile(rb"PK\x01\x02.{24}\x13\x00.{16}AndroidManifest\.xml", re.DOTALL)
+_CD_SPAN = 46 + 19
+
+
+def _streams_manifest_record(fh) -> bool:
+    """A ZIP head, then a central-directory record naming the manifest somewhere in the stream."""
+    head = fh.read(4)
+    if not is_zip(head):
+        return False
+    tail = head
+    while True:
+        chunk = fh.read(1 << 20)
+        if not chunk:
+            return False
+        buf = tail + chunk
+        if _CD_MANIFEST.search(buf):
+            return True
+        tail = buf[-_CD_SPAN:]
