@@ -193,3 +193,66 @@ def test_swift_and_titanium_data_named_files_that_are_apks_are_scanned(run, tmp_
     assert chains[("com.example.notes-20240501-100000.tar.gz",)] == ("com.zhiliaoapp.musically", "prohibited")
     reasons = {s["reason"] for s in doc["skipped"]}
     assert "app data archive (not scanned)" in reasons  # the real data archives stay skipped
+
+
+# ---------------------------------------------------------------- 3: acquisition.json hides a folder
+QF = REPO / "fixtures" / "backups" / "androidqf" / "0b6c3f0e-5d1a-4c1e-9a57-6f1f2a3b4c5d"
+
+
+def _zip_of(folder: Path, out: Path, compress=zipfile.ZIP_DEFLATED) -> Path:
+    with zipfile.ZipFile(out, "w", compress) as z:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                z.write(p, p.relative_to(folder).as_posix())
+    return out
+
+
+def test_an_empty_acquisition_json_hides_nothing(run, tmp_path):
+    dl = tmp_path / "dl"
+    (dl / "sub").mkdir(parents=True)
+    (dl / "acquisition.json").write_text("{}")
+    shutil.copy(WECHAT, dl / "sub" / "wechat.apk")
+    shutil.copy(TIKTOK, dl / "tiktok.apk")
+    doc = run(dl)
+    got = {(a["source"]["chain"][-1], a["package"], a["verdict"]) for a in doc["apps"]}
+    assert got == {(str(dl / "sub" / "wechat.apk"), "com.tencent.mm", "prohibited"),
+                   (str(dl / "tiktok.apk"), "com.zhiliaoapp.musically", "prohibited")}
+    assert doc["skipped"] == [] or all("AndroidQF" not in s["reason"] for s in doc["skipped"])
+    z = tmp_path / "acq.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("acquisition.json", "{}")
+        zf.write(WECHAT, "wechat.apk")
+    assert verdicts(run(z)) == {("wechat.apk",): ("com.tencent.mm", "prohibited")}
+
+
+def test_acquisition_json_is_read_not_trusted_by_name(tmp_path):
+    from apkscan.sources.androidqf import is_androidqf
+    from apkscan.sources.files import FolderTree
+    assert is_androidqf(FolderTree(QF))
+    for text in ("{}", "[]", "not json", '{"uuid": 5, "started": "x"}', '{"uuid": "u"}'):
+        d = tmp_path / f"d{len(text)}{text[:2]}"
+        d.mkdir()
+        (d / "acquisition.json").write_text(text)
+        assert not is_androidqf(FolderTree(d)), text
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+def test_a_real_acquisition_walks_files_it_did_not_write(run, tmp_path, zipped):
+    acq = tmp_path / "acq"
+    shutil.copytree(QF, acq)
+    (acq / "sub").mkdir()
+    shutil.copy(WECHAT, acq / "sub" / "wechat.apk")
+    shutil.copy(TIKTOK, acq / "notes.bin")  # a name AndroidQF never writes
+    (acq / "logs").mkdir()
+    shutil.copy(WECHAT, acq / "logs" / "kernel.log")  # a known place, APK bytes
+    (acq / "logs" / "main.log").write_text("I/ActivityManager: start\n")
+    target = _zip_of(acq, tmp_path / "acq.zip") if zipped else acq
+    doc = run(target)
+    got = verdicts(doc)
+    assert got[("sub/wechat.apk",)] == ("com.tencent.mm", "prohibited")
+    assert got[("notes.bin",)] == ("com.zhiliaoapp.musically", "prohibited")
+    assert got[("logs/kernel.log",)] == ("com.tencent.mm", "prohibited")
+    # the acquisition is still read as one: its apks/ and backup.ab as before, its own text files skipped
+    assert any(c and c[0].startswith("apks/") for c in got)
+    skips = {s["reason"]: s for s in doc["skipped"]}
+    assert skips["AndroidQF acquisition file (not scanned)"]["count"] >= 3  # getprop.txt, command.log, logs/main.log
