@@ -279,6 +279,7 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
     """Take one source's scanned items in order; a split bundle's APKs are assembled when it ends."""
     bundle: list[Any] = []
     key: str | None = None
+    carrier: tuple[str, ...] = ()  # chain of the open bundle's last APK
     scanned: dict[str, list[tuple[tuple[str, ...], str]]] = {}  # package -> (chain, sha256) of its scanned APKs
     try:
         for item, records in pairs:
@@ -291,6 +292,11 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
                 if isinstance(r, AppResult) and r.identity.file and r.identity.manifest and r.identity.origin == "apk":
                     scanned.setdefault(r.identity.manifest.package, []).append((r.chain, r.identity.file.sha256))
             item_key = item.bundle if isinstance(item, ScanInput) else None
+            if isinstance(item, ScanInput) and item_key is None and bundle and _carried(item.chain, carrier):
+                sink.add(records)  # an APK inside a bundle's APK (a dropper): its own app, the bundle stays open
+                continue
+            if item_key is not None and isinstance(item, ScanInput):
+                carrier = item.chain
             if isinstance(item, ScanInput):  # records between a bundle's APKs (skips) keep it open
                 if bundle and item_key != key:
                     sink.add(_close_bundle(bundle, key, settings))
@@ -384,6 +390,10 @@ def _scan_input(item: ScanInput, settings: ScanSettings) -> list[Any]:
     if partial:  # listed as an app (its findings count) and as an input error (exit code 3)
         out.append(InputError(item.display, item.container, partial, chain))
     return out
+
+
+def _carried(chain: tuple[str, ...], carrier: tuple[str, ...]) -> bool:
+    return len(chain) > len(carrier) > 0 and tuple(chain[:len(carrier)]) == tuple(carrier)
 
 
 def _close_bundle(apps: list[AppResult], key: str | None, settings: ScanSettings) -> list[Any]:

@@ -256,3 +256,22 @@ def test_a_real_acquisition_walks_files_it_did_not_write(run, tmp_path, zipped):
     assert any(c and c[0].startswith("apks/") for c in got)
     skips = {s["reason"]: s for s in doc["skipped"]}
     assert skips["AndroidQF acquisition file (not scanned)"]["count"] >= 3  # getprop.txt, command.log, logs/main.log
+
+
+def test_an_apk_carried_by_a_bundles_base_does_not_break_the_bundle(run, tmp_path):
+    base = tmp_path / "base.apk"
+    shutil.copy(CLEAN, base)
+    with zipfile.ZipFile(base, "a") as z:
+        z.write(WECHAT, "assets/plugin.apk")
+    bundle = tmp_path / "app.apks"
+    with zipfile.ZipFile(bundle, "w") as z:
+        z.write(base, "base.apk")
+        z.write(REPO / "fixtures" / "containers" / "splits" / "clean-config.en.apk", "split_config.en.apk")
+        z.writestr("meta.sai_v2.json", "{}")
+    doc = run(bundle)
+    got = verdicts(doc)
+    assert set(got) == {("base.apk",), ("base.apk", "assets/plugin.apk")}  # one bundle app, one carried app
+    assert got[("base.apk", "assets/plugin.apk")] == ("com.tencent.mm", "prohibited")
+    (app,) = [a for a in doc["apps"] if a["package"] == "com.example.clean"]  # the base (re-zipped: unverified)
+    assert [s["split"] for s in app["splits"]] == ["config.en"]
+    assert "CONTAINER_BUNDLE_NO_BASE" not in json.dumps(doc)
