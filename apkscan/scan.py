@@ -176,8 +176,9 @@ def evaluate(identity: ApkIdentity, rules: RuleSet, policy: Policy, *, source: s
 
 
 def unscannable(identity: ApkIdentity) -> bool:
-    """Nothing to match at all: no manifest was read. Decided by what identify states it
-    read, not by error codes: a timed-out APK whose manifest was read is still matched."""
+    """Nothing to match at all: no manifest was read (``identify`` marks it read only when a
+    package came out of it: an empty manifest is not an "allowed" app). Decided by what identify
+    states it read, not by error codes: a timed-out APK whose manifest was read is still matched."""
     return not identity.completeness.has("manifest")
 
 

@@ -3,7 +3,10 @@
 Two looks: the first :data:`HEAD_SIZE` bytes (magic numbers of streams and archives) and,
 for a ZIP, its central-directory names (read by :mod:`apkscan.apk.io.zipreader`), which tell
 an APK from a split bundle from a plain archive. A name or an extension is a claim an
-adversary controls; ``AndroidManifest.xml`` inside the ZIP is what makes it an APK.
+adversary controls; ``AndroidManifest.xml`` inside the ZIP is what makes it an APK (and only
+a package read from it makes a scanned app, see ``scan.unscannable``). An APK's own members
+that are APKs or containers are walked too (:func:`nested_members`), and members skipped by
+their names are checked by their bytes (:func:`member_holds_apk`).
 """
 
 from __future__ import annotations
