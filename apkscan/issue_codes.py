@@ -111,6 +111,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MANIFEST_MIN_SDK_CODENAME": (W, "minSdkVersion is codename …; apksig treats the APK as minSdk …"),
     "MANIFEST_MIN_SDK_UNSUPPORTED": (E, "cannot determine minSdkVersion as apksig does: …"),
     "MANIFEST_MISSING": (E, "AndroidManifest.xml not found"),
+    "MANIFEST_NO_PACKAGE": (E, "AndroidManifest.xml names no package"),
     "MANIFEST_NOT_FRAMEWORK_READABLE": (W, "the first chunk of AndroidManifest.xml is not a tree Android can read; fields are taken from the first RES_XML chunk"),
     "MANIFEST_TOO_LARGE": (E, "AndroidManifest.xml of … bytes not parsed"),
     "MIN_SDK_UNKNOWN": (E, "minSdkVersion cannot be read from AndroidManifest.xml, so the SDK range to verify for is unknown (apksigner refuses the APK; use --min-sdk-version)"),

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apkscan.apk.model import ApkIdentity
-from apkscan.issues import Issue
+from apkscan.issues import Issue, Severity
 from apkscan.policy.multi import decide_all
 from apkscan.policy.model import Policy
 from apkscan.rules.matcher import match_identity
@@ -52,8 +52,9 @@ def evaluate(identity: ApkIdentity, rules: RuleSet, policy: Policy | list[Policy
 
 
 def unscannable(identity: ApkIdentity) -> bool:
-    """Nothing to match at all: no manifest was read. Decided by what identify states it
-    read, not by error codes: a timed-out APK whose manifest was read is still matched."""
+    """Nothing to match at all: no manifest was read (``identify`` marks it read only when a
+    package came out of it: an empty manifest is not an "allowed" app). Decided by what identify
+    states it read, not by error codes: a timed-out APK whose manifest was read is still matched."""
     return not identity.completeness.has("manifest")
 
 
@@ -165,6 +166,7 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
     """Take one source's scanned items in order; a split bundle's APKs are assembled when it ends."""
     bundle: list[Any] = []
     key: str | None = None
+    carrier: tuple[str, ...] = ()  # chain of the open bundle's last APK
     scanned: dict[str, list[tuple[tuple[str, ...], str]]] = {}  # package -> (chain, sha256) of its scanned APKs
     try:
         for item, records in pairs:
@@ -177,6 +179,11 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
                 if isinstance(r, AppResult) and r.identity.file and r.identity.manifest and r.identity.origin == "apk":
                     scanned.setdefault(r.identity.manifest.package, []).append((r.chain, r.identity.file.sha256))
             item_key = item.bundle if isinstance(item, ScanInput) else None
+            if isinstance(item, ScanInput) and item_key is None and bundle and _carried(item.chain, carrier):
+                sink.add(records)  # an APK inside a bundle's APK (a dropper): its own app, the bundle stays open
+                continue
+            if item_key is not None and isinstance(item, ScanInput):
+                carrier = item.chain
             if isinstance(item, ScanInput):  # records between a bundle's APKs (skips) keep it open
                 if bundle and item_key != key:
                     sink.add(_close_bundle(bundle, key, settings))
@@ -259,7 +266,8 @@ def _scan_input(item: ScanInput, settings: ScanSettings) -> list[Any]:
     whole = item.length is None and not item.cleanup and identity.file is not None
     custody = [_Custody(item.path if len(chain) > 1 else chain[0], identity.file.sha256)] if whole else []
     if unscannable(identity):
-        issues = list(identity.errors) or [Issue("INPUT_UNREADABLE", "no manifest could be read")]
+        manifest = [i for i in (identity.manifest.errors if identity.manifest else []) if i.severity == Severity.ERROR]
+        issues = list(identity.errors) + manifest or [Issue("INPUT_UNREADABLE", "no manifest could be read")]
         return [InputError(item.display, item.container, issues, chain), *custody]
     window = (item.offset, item.length)
     out: list[Any] = [*custody, evaluate(identity, settings.rules, settings.policies, source=item.display,
@@ -269,6 +277,10 @@ def _scan_input(item: ScanInput, settings: ScanSettings) -> list[Any]:
     if partial:  # listed as an app (its findings count) and as an input error (exit code 3)
         out.append(InputError(item.display, item.container, partial, chain))
     return out
+
+
+def _carried(chain: tuple[str, ...], carrier: tuple[str, ...]) -> bool:
+    return len(chain) > len(carrier) > 0 and tuple(chain[:len(carrier)]) == tuple(carrier)
 
 
 def _close_bundle(apps: list[AppResult], key: str | None, settings: ScanSettings) -> list[Any]:

@@ -90,7 +90,12 @@ def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, 
     outcome = None
     try:
         identity.manifest, axml = _read_manifest(zip, identity)
-        identity.completeness.done("manifest")
+        if identity.manifest.package:
+            identity.completeness.done("manifest")
+        else:  # no package came out of it: nothing to match, not a scanned app
+            if not identity.manifest.errors:
+                identity.manifest.errors.append(error("MANIFEST_NO_PACKAGE", "AndroidManifest.xml names no package"))
+            identity.completeness.why["manifest"] = identity.manifest.errors[0].code
         outcome = verify(zip, identity.manifest, axml, min_sdk=min_sdk, max_sdk=max_sdk,
                          idsig_path=idsig_path, file_hashes=hashes, quick=quick)
         identity.file = outcome.file

@@ -14,7 +14,13 @@ top-level folder). What is yielded:
   (deleted by "remove trusted", never pulled, or unreadable): when the APK is there its
   verified signers say more. The tie uses the hash the scan computes anyway, so each APK
   is read once. (Whether the recorded certificate agrees with the APK is not checked.)
-- other acquisition files → one :class:`Skipped` per reason.
+- the files AndroidQF itself writes (:data:`KNOWN_FILES`: text, JSON, logs, ``bugreport.zip``)
+  → one :class:`Skipped` per reason, unless their bytes are an APK (then a :class:`Member`);
+- every other file, sub-folders included → :class:`Member`, classified by content by the
+  walker: an ``acquisition.json`` beside an APK does not hide it.
+
+Detection: ``packages.json`` beside ``apks/`` or a companion file, or an ``acquisition.json``
+that is AndroidQF's (a JSON object with ``uuid`` and ``androidqf_version`` or ``started``).
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ import json
 import re
 from collections.abc import Iterator
 
-from apkscan.issues import error
+from apkscan.issues import ApkScanError, error
+from apkscan.sources import detect
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, RecordedCertificate, Skipped, Tree
 
 MAX_JSON_BYTES = 64 << 20
@@ -33,6 +40,13 @@ PACKAGE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$")
 RECORDED_BY = "AndroidQF packages.json"
 # older androidqf versions write no acquisition.json: packages.json plus one of these will do
 COMPANIONS = ("backup.ab", "getprop.txt", "dumpsys.txt", "files.json", "root_binaries.json", "processes.txt")
+MAX_ACQUISITION_JSON = 1 << 20
+# What AndroidQF writes besides apks/, backup.ab and packages.json (mvt-project/androidqf modules).
+KNOWN_FILES = frozenset({"acquisition.json", "command.log", "getprop.txt", "dumpsys.txt", "env.txt", "files.json",
+                         "root_binaries.json", "processes.txt", "selinux.txt", "services.txt", "mounts.txt",
+                         "logcat.txt", "logcat_old.txt", "bugreport.zip", "sms.txt", "key.txt", "hashes.csv"})
+KNOWN_FOLDERS = ("logs/",)
+_SETTINGS = re.compile(r"settings_[a-z]+\.txt")
 
 
 def looks_like_age(head: bytes) -> bool:
@@ -46,21 +60,46 @@ def age_problem(chain: tuple[str, ...]) -> InputProblem:
                                       "`age --decrypt -i <key> -o acquisition.zip <file>.zip.age`, then scan the zip")])
 
 
-def acquisition_root(names: list[str]) -> str | None:
-    """The prefix ("" or "<folder>/") under which the acquisition's files sit, or None."""
+def acquisition_root(names: list[str], tree: Tree | None = None) -> str | None:
+    """The prefix ("" or "<folder>/") under which the acquisition's files sit, or None.
+
+    An acquisition has ``packages.json`` beside ``apks/`` or one of :data:`COMPANIONS`, or an
+    ``acquisition.json`` that is AndroidQF's (read from ``tree``: see :func:`is_acquisition_json`).
+    A file merely *named* ``acquisition.json`` claims nothing.
+    """
     tops = {n.split("/", 1)[0] for n in names}
     candidates = [""] + ([f"{next(iter(tops))}/"] if len(tops) == 1 else [])
     present = set(names)
     for root in candidates:
         has_apks = any(n.startswith(root + "apks/") for n in names)
         companions = has_apks or any(root + f in present for f in COMPANIONS)
-        if root + "acquisition.json" in present or (root + "packages.json" in present and companions):
+        if root + "packages.json" in present and companions:
+            return root
+        if root + "acquisition.json" in present and tree is not None and is_acquisition_json(tree, root + "acquisition.json"):
             return root
     return None
 
 
+def is_acquisition_json(tree: Tree, name: str) -> bool:
+    """AndroidQF's ``acquisition.json``: a small JSON object with its ``uuid`` and its version or start time."""
+    try:
+        with tree.member(name).open() as fh:
+            raw = fh.read(MAX_ACQUISITION_JSON + 1)
+        data = json.loads(raw) if len(raw) <= MAX_ACQUISITION_JSON else None
+    except (KeyError, OSError, ValueError, RecursionError, ApkScanError):
+        return False
+    return (isinstance(data, dict) and isinstance(data.get("uuid"), str) and bool(data["uuid"])
+            and any(isinstance(data.get(k), str) for k in ("androidqf_version", "started")))
+
+
 def is_androidqf(tree: Tree) -> bool:
-    return acquisition_root(tree.names()) is not None
+    return acquisition_root(tree.names(), tree) is not None
+
+
+def known_file(rel: str) -> bool:
+    """A file AndroidQF itself writes (relative to the acquisition's root): read or skipped by name,
+    unless its bytes are an APK. Anything else in the folder or ZIP is classified by content."""
+    return rel in KNOWN_FILES or rel.startswith(KNOWN_FOLDERS) or bool(_SETTINGS.fullmatch(rel))
 
 
 class AndroidQFReader:
@@ -83,11 +122,18 @@ class AndroidQFReader:
         skipped: dict[str, Skipped] = {}
         for name in names:
             rel = name[len(root):]
-            if rel.startswith("apks/") or rel == "backup.ab":
-                yield self.tree.member(name)
-            elif name.endswith(".age"):
+            if name.endswith(".age"):
                 yield age_problem(self.tree.chain + (name,))
-            elif rel != "packages.json":
+            elif rel == "packages.json":
+                continue
+            elif not known_file(rel):  # apks/, backup.ab and every file AndroidQF does not write: by content
+                try:
+                    yield self.tree.member(name)
+                except ApkScanError as exc:  # e.g. over the bomb ratio: this member only
+                    yield InputProblem(self.tree.chain + (name,), [exc.to_issue()])
+            elif (member := self._apk_after_all(name)) is not None:
+                yield member
+            else:
                 reason = "AndroidQF acquisition file (not scanned)"
                 skipped.setdefault(reason, Skipped(self.tree.chain, reason, 0, []))
                 skipped[reason].count += 1
@@ -97,6 +143,14 @@ class AndroidQFReader:
             self.recorded[app.package] = app
             yield app
         yield from skipped.values()
+
+    def _apk_after_all(self, name: str) -> Member | None:
+        """A file AndroidQF writes whose bytes are an APK all the same (a ZIP naming a manifest)."""
+        try:
+            member = self.tree.member(name)
+        except (KeyError, OSError, ApkScanError):  # e.g. a log over the bomb ratio: data, not read
+            return None
+        return member if detect.member_holds_apk(member) else None
 
     def _packages(self, root: str) -> tuple[list[RecordedApp], list[InputProblem]]:
         name = root + "packages.json"

@@ -6,13 +6,18 @@ them by the bundle key, takes the base (no ``split`` attribute) as the app and c
 every split with it. Metadata (``toc.pb``, ``manifest.json``, ``info.json``...) is a claim
 and is not trusted for identity; APKMirror's ``META-INF/APKMIRRO.*`` signs the *bundle*
 and is never the app's certificate; OBB expansion files are data, listed and not scanned.
+Those names are claims too: a member skipped by its name whose bytes are an APK (a ZIP
+holding ``AndroidManifest.xml``) is scanned like any other member.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-from apkscan.sources.interface import chain_display
+from apkscan.issues import ApkScanError
+from apkscan.sources import detect
+from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, chain_display
 from apkscan.sources.zip_archive import ZipReader
 
 _METADATA = re.compile(r"(toc\.pb|manifest\.json|info\.json|meta\.sai_v\d+\.json|icon\.png|APKM_installer\.url)\Z")
@@ -24,6 +29,24 @@ class BundleReader(ZipReader):
     def __init__(self, *args, kind: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.kind = kind
+
+    def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+        """Like :meth:`ZipReader.entries`, but a member skipped by its name (OBB, APKMirror's
+        signature) is scanned after all when its bytes are an APK (a ZIP holding a manifest)."""
+        for entry in self.archive.entries:
+            if entry.is_directory:
+                continue
+            skip = self.skip_reason(entry.name)
+            try:  # a skipped name is looked at by its head first: data is neither inflated nor charged
+                apk = not skip or detect.is_zip(detect.zip_entry_head(self.archive, entry, 4))
+                member = self.member(entry) if apk else None
+                if member is None or (skip and not detect.member_holds_apk(member)):
+                    yield Skipped(self.chain, skip, 1, [entry.name])
+                    continue
+            except ApkScanError as exc:
+                yield InputProblem(self.chain + (entry.name,), [exc.to_issue()])
+                continue
+            yield member
 
     def skip_reason(self, name: str) -> str | None:
         lower = name.lower()

@@ -3,13 +3,19 @@
 Two looks: the first :data:`HEAD_SIZE` bytes (magic numbers of streams and archives) and,
 for a ZIP, its central-directory names (read by :mod:`apkscan.apk.io.zipreader`), which tell
 an APK from a split bundle from a plain archive. A name or an extension is a claim an
-adversary controls; ``AndroidManifest.xml`` inside the ZIP is what makes it an APK.
+adversary controls; ``AndroidManifest.xml`` inside the ZIP is what makes it an APK (and only
+a package read from it makes a scanned app, see ``scan.unscannable``). An APK's own members
+that are APKs or containers are walked too (:func:`nested_members`), and members skipped by
+their names are checked by their bytes (:func:`member_holds_apk`).
 """
 
 from __future__ import annotations
 
 import re
 import struct
+import zlib
+
+from apkscan.issues import ApkScanError
 
 HEAD_SIZE = 4096
 
@@ -90,3 +96,101 @@ def zip_kind(names: list[str]) -> str:
     if "base.apk" in present or any(re.fullmatch(r"meta\.sai_v\d+\.json", n) for n in names):
         return APKS_SAI
     return ZIP
+
+
+# Names of members an APK may carry that are themselves APKs or containers (droppers, decoys).
+NESTED_SUFFIXES = (".apk", ".apks", ".xapk", ".apkm", ".zip", ".ab", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".7z")
+_MIN_ZIP = 22  # the smallest ZIP (an empty archive's EOCD)
+
+
+def zip_entry_head(archive, entry, size: int = 512) -> bytes:
+    """The first ``size`` bytes of a ZIP entry (stored: read in place; deflated: inflated no further)."""
+    out = b""
+    gen = archive.stream(entry, chunk=size)
+    try:
+        for chunk in gen:
+            out += chunk
+            if len(out) >= size:
+                break
+    finally:
+        gen.close()
+    return out[:size]
+
+
+def is_container_head(head: bytes) -> bool:
+    """An APK or a container by its magic (ZIP, adb backup, tar, compressed stream, 7z, age).
+
+    Not the heuristic ones (text evidence, legacy .apkm): an APK's own text assets are not evidence."""
+    return (is_zip(head) or is_adb_backup(head) or is_tar(head) or is_gzip(head) or is_bzip2(head) or is_xz(head)
+            or is_zstd(head) or is_7z(head) or head.startswith(b"age-encryption.org/v1\n"))
+
+
+def nested_members(archive) -> list:
+    """Entries of an APK that are APKs or containers themselves: by name suffix, or by head bytes.
+
+    Each entry's head is read (a few hundred bytes, inflated no further); an entry that cannot
+    be read is left to ``identify``, which reads the APK and reports its ZIP problems."""
+    out = []
+    for entry in archive.entries:
+        if entry.is_directory or entry.name == "AndroidManifest.xml":
+            continue
+        if entry.name.lower().endswith(NESTED_SUFFIXES):
+            out.append(entry)
+            continue
+        if entry.uncompressed_size < _MIN_ZIP:
+            continue
+        try:
+            head = zip_entry_head(archive, entry)
+        except (ApkScanError, OSError, zlib.error):  # a corrupt entry is identify's to report
+            continue
+        if is_container_head(head):
+            out.append(entry)
+    return out
+
+
+def member_holds_apk(member) -> bool:
+    """Is this container member (skipped by its name otherwise) an APK after all? By its bytes.
+
+    A ZIP whose central directory names ``AndroidManifest.xml`` is. A member stored in place
+    (a window) is opened as a ZIP; a compressed one is streamed once (bounded by its declared
+    size) looking for that central-directory record. A ZIP head that does not open as a ZIP
+    goes on too: ``identify`` says what is wrong with it.
+    """
+    from apkscan.apk.io.bytesource import ByteSource
+    from apkscan.apk.io.zipreader import ZipArchive
+
+    try:
+        if member.window is None:
+            with member.open() as fh:
+                return _streams_manifest_record(fh)
+        path, off, length = member.window
+        with ByteSource(path, off, length) as source:
+            if not is_zip(source.read(0, min(4, source.size))):
+                return False
+            try:
+                return ZipArchive.open(source).entry("AndroidManifest.xml") is not None
+            except ApkScanError:
+                return True
+    except (ApkScanError, OSError, zlib.error, EOFError):
+        return True  # unreadable: the walker reads it again and reports the error, never a silent skip
+
+
+# A central-directory record (PK\x01\x02) whose 19-byte name is AndroidManifest.xml.
+_CD_MANIFEST = re.compile(rb"PK\x01\x02.{24}\x13\x00.{16}AndroidManifest\.xml", re.DOTALL)
+_CD_SPAN = 46 + 19
+
+
+def _streams_manifest_record(fh) -> bool:
+    """A ZIP head, then a central-directory record naming the manifest somewhere in the stream."""
+    head = fh.read(4)
+    if not is_zip(head):
+        return False
+    tail = head
+    while True:
+        chunk = fh.read(1 << 20)
+        if not chunk:
+            return False
+        buf = tail + chunk
+        if _CD_MANIFEST.search(buf):
+            return True
+        tail = buf[-_CD_SPAN:]

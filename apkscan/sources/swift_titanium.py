@@ -2,7 +2,8 @@
 
 Swift Backup keys files by package: ``<pkg>.app`` (the base APK) and ``<pkg>.splits`` (a
 stored ZIP of split APKs) are yielded as members for the walker; ``.dat``/``.extdat``/
-``.exp`` (data, OBB) are skipped; ``.xml`` is obfuscated and not read.
+``.exp`` (data, OBB) are skipped; ``.xml`` is obfuscated and not read. A file skipped by its
+name whose bytes are an APK (a ZIP holding ``AndroidManifest.xml``) is scanned (both layouts).
 
 Titanium Backup: ``<pkg>-<md5>.apk[.gz|.bz2|.xz]`` is the whole APK, compressed; it is
 yielded as a member whose ``open()`` decompresses on the fly (streaming), so the walker
@@ -21,7 +22,8 @@ import lzma
 import re
 from collections.abc import Callable, Iterator
 
-from apkscan.issues import error, tamper
+from apkscan.issues import ApkScanError, error, tamper
+from apkscan.sources import detect
 from apkscan.sources.compressed import decompressed
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree
 from apkscan.sources.layout_common import MetadataError, Skips, is_package, listed_app, problem, read_small
@@ -76,6 +78,8 @@ class SwiftBackupReader:
             for ext, name in sorted(files.items()):
                 if ext in ("app", "splits"):
                     yield self.tree.member(name)
+                elif (apk := apk_after_all(self.tree, name)) is not None:
+                    yield apk
                 else:
                     skips.add(SWIFT_SKIPS[ext], name)
             if "app" not in files and "splits" not in files:
@@ -86,6 +90,15 @@ class SwiftBackupReader:
                 yield self.tree.member(name)
         yield from listed
         yield from skips.records()
+
+
+def apk_after_all(tree: Tree, name: str) -> Member | None:
+    """A file skipped by its name (data, OBB, metadata) that is an APK by its bytes, as a Member."""
+    try:
+        member = tree.member(name)
+    except (ApkScanError, KeyError, OSError):  # e.g. a data archive over the bomb ratio: data, skipped
+        return None
+    return member if detect.member_holds_apk(member) else None
 
 
 class _Decompressed(io.RawIOBase):
@@ -146,7 +159,10 @@ class TitaniumBackupReader:
             if TB_PROPS_RE.match(name):
                 continue
             if TB_DATA_RE.match(name):
-                skips.add("app data archive (not scanned)", name)
+                if (apk := apk_after_all(self.tree, name)) is not None:
+                    yield apk
+                else:
+                    skips.add("app data archive (not scanned)", name)
             elif m is None:
                 yield self.tree.member(name)
             else:

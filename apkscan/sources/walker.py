@@ -168,6 +168,7 @@ class Walker:
             release(path) if spooled else None
             raise
         handed_on = False
+        archive = None
         try:
             try:
                 archive = ZipArchive.open(source)
@@ -176,10 +177,14 @@ class Walker:
                 kind = detect.APK  # a broken ZIP: identify reports exactly what is wrong with it
             yield from self._custody(b, kind)
             if kind == detect.APK:
-                handed_on = True
+                nested = detect.nested_members(archive) if archive is not None else []
+                # with members still to walk, the spooled copy stays ours until they are done
+                handed_on = spooled is not None and not nested
                 whole = spooled is not None or (off, length) == (0, os.path.getsize(path))
                 yield ScanInput(path, b.chain, 0 if whole else off, None if whole else length,
-                                cleanup=spooled is not None, bundle=b.bundle, flags=b.flags)
+                                cleanup=handed_on, bundle=b.bundle, flags=b.flags)
+                if nested:
+                    yield from self._nested(archive, nested, (path, off), b.chain, depth)
                 return
             if depth >= self.ctx.options.max_depth:
                 yield InputProblem(b.chain, [error("CONTAINER_TOO_DEEP", f"nested more than {self.ctx.options.max_depth} containers deep (--max-depth)")])
@@ -189,6 +194,21 @@ class Walker:
             source.close()
             if spooled and not handed_on:
                 release(spooled)
+
+    def _nested(self, archive: ZipArchive, entries: list, window: tuple[str, int], chain: tuple[str, ...],
+                depth: int) -> Iterator[Item]:
+        """APKs and containers an APK carries (droppers, decoys): walked like any container's members."""
+        if depth >= self.ctx.options.max_depth:
+            yield InputProblem(chain, [error("CONTAINER_TOO_DEEP", f"nested more than {self.ctx.options.max_depth} containers deep (--max-depth)")])
+            return
+        reader = ZipReader(archive, window, chain, self.ctx.budget)
+        for entry in entries:
+            try:
+                m = reader.member(entry)
+            except ApkScanError as exc:
+                yield InputProblem(chain + (entry.name,), [exc.to_issue()])
+                continue
+            yield from self.member(m, chain, depth + 1)
 
     def _zip_entries(self, archive: ZipArchive, kind: str, window: tuple[str, int], chain: tuple[str, ...],
                      depth: int) -> Iterator[Item]:
