@@ -114,8 +114,14 @@ class AndroidQFReader:
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         names = self.tree.names()
         root = acquisition_root(names)
-        if root is None:
+        if root is None:  # claimed but not readable as one (or cut by the file cap): every file by content
             yield InputProblem(self.tree.chain, [error("ANDROIDQF_INVALID", "no acquisition.json or packages.json")])
+            for name in names:
+                try:
+                    yield self.tree.member(name)
+                except (KeyError, ApkScanError) as exc:
+                    issue = exc.to_issue() if isinstance(exc, ApkScanError) else error("INPUT_UNREADABLE", str(exc))
+                    yield InputProblem(self.tree.chain + (name,), [issue])
             return
         records, problems = self._packages(root)
         yield from problems
