@@ -55,3 +55,27 @@ def policy():
     from apkscan.policy.loader import load_policy
 
     return load_policy()
+
+
+# A one-rule pack whose "vendor key" is the fixtures' test-rsa key: lets a test see a genuine
+# vendor-signed app (confirmed) without any real vendor's key.
+TEST_VENDOR_RULES = """schema: apkscan-rules/1
+pack: testvendor
+vendor: TestVendor
+version: "2026.11.29"
+reviewed: "2026-11-29"
+sources:
+  S1: "fixtures/keys/test-rsa.pem: the vendor key in this test"
+certificates:
+  - id: TV_KEY
+    sha256: 3400f8cb881670708bd665c5ae32ae27bb3a1bac6b3f0dc572c6c1b2b796ba81
+    confidence: high
+    references: [S1]
+rules:
+  - id: testvendor.clean
+    app: Clean Notes
+    match:
+      package: [com.example.clean]
+      certificates: [TV_KEY]
+    references: [S1]
+"""

@@ -4,7 +4,7 @@ and tamper facts survive the error they explain (issue 11, item 2)."""
 from __future__ import annotations
 
 import pytest
-from conftest import APKS, codes, fixture_tools
+from conftest import APKS, TEST_VENDOR_RULES, codes, fixture_tools
 
 from apkscan.apk.identify import identify
 from apkscan.apk.io.bytesource import BytesSource
@@ -97,25 +97,3 @@ def test_a_genuine_vendor_app_out_of_time_is_not_called_an_impersonation(tmp_pat
     identity.completeness.stopped("INPUT_TIMEOUT")
     partial = evaluate(identity, ruleset, load_policy("vendor-watch"), source="x")
     assert {f.kind for f in partial.findings} == {"app"}
-
-
-TEST_VENDOR_RULES = """schema: apkscan-rules/1
-pack: testvendor
-vendor: TestVendor
-version: "2026.11.29"
-reviewed: "2026-11-29"
-sources:
-  S1: "fixtures/keys/test-rsa.pem: the vendor key in this test"
-certificates:
-  - id: TV_KEY
-    sha256: 3400f8cb881670708bd665c5ae32ae27bb3a1bac6b3f0dc572c6c1b2b796ba81
-    confidence: high
-    references: [S1]
-rules:
-  - id: testvendor.clean
-    app: Clean Notes
-    match:
-      package: [com.example.clean]
-      certificates: [TV_KEY]
-    references: [S1]
-"""

@@ -21,7 +21,7 @@ from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.apk.signing import digests
 from apkscan.apk.signing.v1.entry_digests import plan_entry_digests
 
-from conftest import APKS, KEYS, REPO as ROOT  # noqa: E402
+from conftest import APKS, KEYS, REPO as ROOT, TEST_VENDOR_RULES  # noqa: E402
 pytestmark = pytest.mark.usefixtures("evidence_unchanged")
 BLOB = digests.PARALLEL_MIN_SIZE + (1 << 20)
 
@@ -167,32 +167,12 @@ def test_scan_quick_says_content_digests_not_checked_in_every_format(fmt, tmp_pa
         assert app["verified"] is False and app["identity"]["completeness"]["content_digests"] == "not checked"
 
 
-_TEST_VENDOR = """schema: apkscan-rules/1
-pack: testvendor
-vendor: TestVendor
-version: "2026.11.29"
-reviewed: "2026-11-29"
-sources:
-  S1: "fixtures/keys/test-rsa.pem: the vendor key in this test"
-certificates:
-  - id: TV_KEY
-    sha256: 3400f8cb881670708bd665c5ae32ae27bb3a1bac6b3f0dc572c6c1b2b796ba81
-    confidence: high
-    references: [S1]
-rules:
-  - id: testvendor.clean
-    app: Clean Notes
-    match:
-      package: [com.example.clean]
-      certificates: [TV_KEY]
-    references: [S1]
-"""
 
 
 def _findings(tmp_path, *extra: str) -> list[tuple[str, str]]:
     rules = tmp_path / "rules"
     rules.mkdir(exist_ok=True)
-    (rules / "testvendor.yaml").write_text(_TEST_VENDOR)
+    (rules / "testvendor.yaml").write_text(TEST_VENDOR_RULES)
     proc = run("scan", *extra, "--no-builtin-rules", "--rules", str(rules), "--policy", "vendor-watch", "-q",
                "--json", "-", str(APKS / "clean-v1v2v3.apk"))
     app = json.loads(proc.stdout)["apps"][0]
