@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from apkscan.issues import ApkScanError
+from apkscan.rules import validated
 
 # libyaml's parser when PyYAML was built with it (start-up: the shipped packs parse ~10x faster)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -103,14 +103,24 @@ def _build(node: yaml.Node, at: Path_, lines: dict[Path_, int], name: str, const
     return value
 
 
+def _schema_package(name: str) -> str:
+    return "apkscan.rules" if name == "rules" else "apkscan.policy"
+
+
 def schema(name: str) -> dict[str, Any]:
     """A JSON Schema shipped beside this module (``schema.json``) or in apkscan.policy."""
-    package = "apkscan.rules" if name == "rules" else "apkscan.policy"
-    return json.loads(resources.files(package).joinpath("schema.json").read_text(encoding="utf-8"))
+    return json.loads(validated.schema_bytes(_schema_package(name)).decode("utf-8"))
 
 
 def validate(doc: Document, schema_name: str) -> list[RuleError]:
-    """Schema errors with their lines; empty when jsonschema is not installed (checks still run)."""
+    """Schema errors with their lines; empty when jsonschema is not installed (checks still run).
+
+    A document that already validated cleanly (same data, schema and versions) is not
+    validated again (:mod:`apkscan.rules.validated`): jsonschema is not even imported.
+    """
+    marker = validated.key(_schema_package(schema_name), doc.data)
+    if validated.known_valid(marker):
+        return []
     try:
         import jsonschema
     except ImportError:  # optional dependency: the model builders still reject bad input
@@ -121,6 +131,8 @@ def validate(doc: Document, schema_name: str) -> list[RuleError]:
         at = tuple(err.absolute_path)
         where = "/".join(map(str, at)) or "(top level)"
         errors.append(doc.error(at, f"{where}: {_short(err)}"))
+    if not errors:
+        validated.remember_valid(marker)
     return errors
 
 

@@ -1,0 +1,126 @@
+"""Rule/policy schema validation is remembered only for documents that passed it (rules/validated.py).
+
+Each test runs with its own XDG_CACHE_HOME (conftest). The adversary edits a pack that
+was validated before, keeps its size and time stamp, or plants a marker where others can
+write: every such pack must still be validated and rejected with the same messages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import TEST_VENDOR_RULES
+
+from apkscan.policy.loader import load_policy
+from apkscan.rules import validated
+from apkscan.rules.loader import lint_file
+from apkscan.rules.yamlsrc import read_document
+
+# schema-invalid (additionalProperties: false at the top) but buildable: only the schema rejects it
+UNKNOWN_KEY = TEST_VENDOR_RULES + "x-note: trust me\n"
+BAD_HASH = TEST_VENDOR_RULES.replace("sha256: 3400f8cb", "sha256: 3400f8cZ")
+
+
+def _messages(path) -> list[str]:
+    pack, errors = lint_file(path)
+    return [str(e) for e in errors]
+
+
+def _markers() -> list[str]:
+    folder = validated.cache_dir()
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def _lint_in_subprocess(path) -> dict:
+    """lint_file in a fresh interpreter: its errors and whether jsonschema got imported."""
+    code = ("import json, sys\nfrom apkscan.rules.loader import lint_file\n"
+            f"pack, errors = lint_file({str(path)!r})\n"
+            "print(json.dumps({'errors': [str(e) for e in errors], 'jsonschema': 'jsonschema' in sys.modules}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
+    return json.loads(out.stdout)
+
+
+def test_a_clean_pack_is_validated_once_then_jsonschema_is_not_even_imported(tmp_path):
+    pack = tmp_path / "vendor.yaml"
+    pack.write_text(TEST_VENDOR_RULES)
+    first = _lint_in_subprocess(pack)
+    assert first == {"errors": [], "jsonschema": True}
+    assert len(_markers()) == 1
+    second = _lint_in_subprocess(pack)
+    assert second == {"errors": [], "jsonschema": False}
+    assert len(_markers()) == 1
+
+
+def test_an_edited_pack_is_validated_again_with_the_same_messages(tmp_path):
+    pack = tmp_path / "vendor.yaml"
+    pack.write_text(TEST_VENDOR_RULES)
+    assert _messages(pack) == []
+    stamp = os.stat(pack)
+    pack.write_text(BAD_HASH)  # same length, same time stamp: only the bytes differ
+    os.utime(pack, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert os.stat(pack).st_size == stamp.st_size
+    with_cache = _messages(pack)
+    assert with_cache and "certificates/0/sha256" in with_cache[0], with_cache
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path / "fresh")  # conftest's monkeypatch restores it
+    assert _messages(pack) == with_cache
+    assert _markers() == []  # errors are never remembered
+
+
+def test_only_the_data_counts_not_comments_or_layout(tmp_path):
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(TEST_VENDOR_RULES)
+    b.write_text("# reformatted\n" + TEST_VENDOR_RULES.replace("references: [S1]", "references:\n      - S1", 1))
+    key_a = validated.key("apkscan.rules", read_document(a).data)
+    assert key_a == validated.key("apkscan.rules", read_document(b).data)
+    assert key_a != validated.key("apkscan.policy", read_document(a).data)
+    assert key_a != validated.key("apkscan.rules", read_document(a).data | {"x": 1})
+
+
+def test_a_marker_planted_where_others_can_write_is_not_trusted(tmp_path):
+    pack = tmp_path / "vendor.yaml"
+    pack.write_text(UNKNOWN_KEY)
+    expected = _messages(pack)
+    assert expected and "Additional properties" in expected[0], expected
+    folder = validated.cache_dir()
+    os.makedirs(folder)
+    marker = validated.key("apkscan.rules", read_document(pack).data)
+    open(os.path.join(folder, marker), "w").close()
+    os.chmod(folder, 0o777)
+    assert _messages(pack) == expected
+    os.chmod(folder, 0o700)  # the same marker in the user's own folder is believed: the check above matters
+    assert _messages(pack) == []
+
+
+def test_an_unusable_cache_folder_just_means_validate_now(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    os.environ["XDG_CACHE_HOME"] = str(blocker)
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(TEST_VENDOR_RULES)
+    bad.write_text(BAD_HASH)
+    for _ in range(2):
+        assert _messages(good) == []
+        assert "certificates/0/sha256" in _messages(bad)[0]
+    assert blocker.read_text() == "x"
+
+
+def test_a_relative_xdg_cache_home_is_ignored(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", "rel-cache")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    pack = tmp_path / "vendor.yaml"
+    pack.write_text(TEST_VENDOR_RULES)
+    assert _messages(pack) == []
+    assert not (tmp_path / "rel-cache").exists()
+    assert len(os.listdir(tmp_path / "home" / ".cache" / "apkscan" / "validated")) == 1
+
+
+def test_policies_are_remembered_too():
+    first = load_policy()
+    count = len(_markers())
+    assert count >= 1
+    assert load_policy() == first
+    assert len(_markers()) == count
