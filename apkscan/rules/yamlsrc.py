@@ -12,13 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from apkscan.issues import ApkScanError
-from apkscan.rules import validated
-
-# libyaml's parser when PyYAML was built with it (start-up: the shipped packs parse ~10x faster)
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from apkscan.rules import cache
 
 MAX_RULE_FILE = 8 << 20  # a rule or policy file larger than this is refused
 Path_ = tuple[Any, ...]
@@ -55,20 +50,42 @@ class Document:
 
 
 def read_document(path: str | Path, text: str | None = None) -> Document:
-    """Parse one YAML (or JSON) file; raises :class:`RuleError` with the line on bad syntax."""
+    """Parse one YAML (or JSON) file; raises :class:`RuleError` with the line on bad syntax.
+
+    A text parsed before (same bytes, same PyYAML) comes from :mod:`apkscan.rules.cache`
+    without importing yaml; errors are never cached, so a bad file fails the same way.
+    """
     name = str(path)
     if text is None:
-        p = Path(path)
-        try:
-            if p.stat().st_size > MAX_RULE_FILE:
-                raise RuleError(name, None, f"file larger than {MAX_RULE_FILE} bytes")
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise RuleError(name, None, f"cannot read: {exc.strerror or exc}", "RULES_UNREADABLE") from exc
-        except UnicodeDecodeError as exc:
-            raise RuleError(name, None, f"not UTF-8: {exc}") from exc
+        text = _read_text(name)
+    key = cache.parse_key(text)
+    hit = cache.parsed(key)
+    if hit is not None:
+        return Document(name, *hit)
+    data, lines = _parse(name, text)
+    cache.remember_parsed(key, data, lines)
+    return Document(name, data, lines)
+
+
+def _read_text(name: str) -> str:
+    p = Path(name)
     try:
-        node = yaml.compose(text, Loader=_LOADER)
+        if p.stat().st_size > MAX_RULE_FILE:
+            raise RuleError(name, None, f"file larger than {MAX_RULE_FILE} bytes")
+        return p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RuleError(name, None, f"cannot read: {exc.strerror or exc}", "RULES_UNREADABLE") from exc
+    except UnicodeDecodeError as exc:
+        raise RuleError(name, None, f"not UTF-8: {exc}") from exc
+
+
+def _parse(name: str, text: str) -> tuple[Any, dict[Path_, int]]:
+    import yaml  # here, not at import: a cached parse needs no yaml (start-up)
+
+    # libyaml's parser when PyYAML was built with it (start-up: the shipped packs parse ~10x faster)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        node = yaml.compose(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -76,10 +93,12 @@ def read_document(path: str | Path, text: str | None = None) -> Document:
         raise RuleError(name, line, f"YAML syntax error: {reason}") from exc
     lines: dict[Path_, int] = {}
     data = _build(node, (), lines, name, yaml.constructor.SafeConstructor()) if node is not None else None
-    return Document(name, data, lines)
+    return data, lines
 
 
 def _build(node: yaml.Node, at: Path_, lines: dict[Path_, int], name: str, constructor) -> Any:
+    import yaml  # already loaded by _parse: a dictionary look-up
+
     lines[at] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
@@ -109,17 +128,17 @@ def _schema_package(name: str) -> str:
 
 def schema(name: str) -> dict[str, Any]:
     """A JSON Schema shipped beside this module (``schema.json``) or in apkscan.policy."""
-    return json.loads(validated.schema_bytes(_schema_package(name)).decode("utf-8"))
+    return json.loads(cache.schema_bytes(_schema_package(name)).decode("utf-8"))
 
 
 def validate(doc: Document, schema_name: str) -> list[RuleError]:
     """Schema errors with their lines; empty when jsonschema is not installed (checks still run).
 
     A document that already validated cleanly (same data, schema and versions) is not
-    validated again (:mod:`apkscan.rules.validated`): jsonschema is not even imported.
+    validated again (:mod:`apkscan.rules.cache`): jsonschema is not even imported.
     """
-    marker = validated.key(_schema_package(schema_name), doc.data)
-    if validated.known_valid(marker):
+    marker = cache.validation_key(_schema_package(schema_name), doc.data)
+    if cache.known_valid(marker):
         return []
     try:
         import jsonschema
@@ -132,7 +151,7 @@ def validate(doc: Document, schema_name: str) -> list[RuleError]:
         where = "/".join(map(str, at)) or "(top level)"
         errors.append(doc.error(at, f"{where}: {_short(err)}"))
     if not errors:
-        validated.remember_valid(marker)
+        cache.remember_valid(marker)
     return errors
 
 

@@ -1,4 +1,5 @@
-"""Rule/policy schema validation is remembered only for documents that passed it (rules/validated.py).
+"""What reading rule/policy files established is remembered per user (rules/cache.py): parsed
+documents by their exact text, schema validation only for documents that passed it.
 
 Each test runs with its own XDG_CACHE_HOME (conftest). The adversary edits a pack that
 was validated before, keeps its size and time stamp, or plants a marker where others can
@@ -15,7 +16,7 @@ import sys
 from conftest import TEST_VENDOR_RULES
 
 from apkscan.policy.loader import load_policy
-from apkscan.rules import validated
+from apkscan.rules import cache
 from apkscan.rules.loader import lint_file
 from apkscan.rules.yamlsrc import read_document
 
@@ -30,27 +31,28 @@ def _messages(path) -> list[str]:
 
 
 def _markers() -> list[str]:
-    folder = validated.cache_dir()
+    folder = cache.cache_dir("validated")
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
 
 
 def _lint_in_subprocess(path) -> dict:
-    """lint_file in a fresh interpreter: its errors and whether jsonschema got imported."""
+    """lint_file in a fresh interpreter: its errors and whether jsonschema/yaml got imported."""
     code = ("import json, sys\nfrom apkscan.rules.loader import lint_file\n"
             f"pack, errors = lint_file({str(path)!r})\n"
-            "print(json.dumps({'errors': [str(e) for e in errors], 'jsonschema': 'jsonschema' in sys.modules}))")
+            "print(json.dumps({'errors': [str(e) for e in errors], 'jsonschema': 'jsonschema' in sys.modules,"
+            " 'yaml': 'yaml' in sys.modules}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
     return json.loads(out.stdout)
 
 
-def test_a_clean_pack_is_validated_once_then_jsonschema_is_not_even_imported(tmp_path):
+def test_a_clean_pack_is_parsed_and_validated_once_then_neither_yaml_nor_jsonschema_is_imported(tmp_path):
     pack = tmp_path / "vendor.yaml"
     pack.write_text(TEST_VENDOR_RULES)
     first = _lint_in_subprocess(pack)
-    assert first == {"errors": [], "jsonschema": True}
+    assert first == {"errors": [], "jsonschema": True, "yaml": True}
     assert len(_markers()) == 1
     second = _lint_in_subprocess(pack)
-    assert second == {"errors": [], "jsonschema": False}
+    assert second == {"errors": [], "jsonschema": False, "yaml": False}
     assert len(_markers()) == 1
 
 
@@ -73,10 +75,10 @@ def test_only_the_data_counts_not_comments_or_layout(tmp_path):
     a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
     a.write_text(TEST_VENDOR_RULES)
     b.write_text("# reformatted\n" + TEST_VENDOR_RULES.replace("references: [S1]", "references:\n      - S1", 1))
-    key_a = validated.key("apkscan.rules", read_document(a).data)
-    assert key_a == validated.key("apkscan.rules", read_document(b).data)
-    assert key_a != validated.key("apkscan.policy", read_document(a).data)
-    assert key_a != validated.key("apkscan.rules", read_document(a).data | {"x": 1})
+    key_a = cache.validation_key("apkscan.rules", read_document(a).data)
+    assert key_a == cache.validation_key("apkscan.rules", read_document(b).data)
+    assert key_a != cache.validation_key("apkscan.policy", read_document(a).data)
+    assert key_a != cache.validation_key("apkscan.rules", read_document(a).data | {"x": 1})
 
 
 def test_a_marker_planted_where_others_can_write_is_not_trusted(tmp_path):
@@ -84,9 +86,9 @@ def test_a_marker_planted_where_others_can_write_is_not_trusted(tmp_path):
     pack.write_text(UNKNOWN_KEY)
     expected = _messages(pack)
     assert expected and "Additional properties" in expected[0], expected
-    folder = validated.cache_dir()
+    folder = cache.cache_dir("validated")
     os.makedirs(folder)
-    marker = validated.key("apkscan.rules", read_document(pack).data)
+    marker = cache.validation_key("apkscan.rules", read_document(pack).data)
     open(os.path.join(folder, marker), "w").close()
     os.chmod(folder, 0o777)
     assert _messages(pack) == expected
@@ -116,6 +118,7 @@ def test_a_relative_xdg_cache_home_is_ignored(tmp_path, monkeypatch):
     assert _messages(pack) == []
     assert not (tmp_path / "rel-cache").exists()
     assert len(os.listdir(tmp_path / "home" / ".cache" / "apkscan" / "validated")) == 1
+    assert len(os.listdir(tmp_path / "home" / ".cache" / "apkscan" / "parsed")) == 1
 
 
 def test_policies_are_remembered_too():
@@ -124,3 +127,56 @@ def test_policies_are_remembered_too():
     assert count >= 1
     assert load_policy() == first
     assert len(_markers()) == count
+
+
+def _parsed_entry(text: str) -> str:
+    folder = cache.cache_dir("parsed")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    return os.path.join(folder, cache.parse_key(text) + ".json")
+
+
+def test_a_parsed_document_comes_back_with_the_same_data_and_lines(tmp_path):
+    pack = tmp_path / "vendor.yaml"
+    pack.write_text(TEST_VENDOR_RULES)
+    first = read_document(pack)
+    assert os.path.isfile(_parsed_entry(TEST_VENDOR_RULES))
+    second = read_document(pack)
+    assert (second.data, second.lines) == (first.data, first.lines)
+    assert second.line(("rules", 0, "match", "certificates")) == 18
+
+
+def test_yaml_errors_are_never_cached_and_stay_the_same(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TEST_VENDOR_RULES + "rules: [unclosed\n")
+    assert "YAML syntax error" in _messages(bad)[0]
+    assert _messages(bad) == _messages(bad)
+    dup = tmp_path / "dup.yaml"
+    dup.write_text(TEST_VENDOR_RULES + "vendor: Again\n")
+    assert _messages(dup) == [f"RULES_INVALID: {dup}:20: duplicate key 'vendor'"] == _messages(dup)
+    assert not os.path.isdir(cache.cache_dir("parsed")) or os.listdir(cache.cache_dir("parsed")) == []
+
+
+def test_a_damaged_or_planted_parse_is_not_believed(tmp_path):
+    pack = tmp_path / "vendor.yaml"
+    pack.write_text(TEST_VENDOR_RULES)
+    entry = _parsed_entry(TEST_VENDOR_RULES)
+    for junk in (b"", b"{not json", b'{"data": 1}', b'{"data": {}, "lines": [[1]]}', b"\xff" * 64):
+        with open(entry, "wb") as fh:
+            fh.write(junk)
+        assert read_document(pack).data["pack"] == "testvendor", junk
+    forged = {"data": {**read_document(pack).data, "pack": "forged"}, "lines": [[[], 1]]}
+    with open(entry, "w") as fh:
+        json.dump(forged, fh)
+    os.chmod(os.path.dirname(entry), 0o777)
+    assert read_document(pack).data["pack"] == "testvendor"
+    os.chmod(os.path.dirname(entry), 0o700)  # the user's own folder is believed: the check above matters
+    assert read_document(pack).data["pack"] == "forged"
+
+
+def test_values_json_cannot_carry_are_parsed_every_time(tmp_path):
+    odd = tmp_path / "odd.yaml"
+    odd.write_text("blob: !!binary aGVsbG8=\nset: !!set {a, b}\n")
+    doc = read_document(odd)
+    assert doc.data == {"blob": b"hello", "set": {"a": None, "b": None}}
+    assert read_document(odd).data == doc.data
+    assert not os.path.isdir(cache.cache_dir("parsed")) or os.listdir(cache.cache_dir("parsed")) == []
