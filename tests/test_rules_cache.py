@@ -180,3 +180,20 @@ def test_values_json_cannot_carry_are_parsed_every_time(tmp_path):
     assert doc.data == {"blob": b"hello", "set": {"a": None, "b": None}}
     assert read_document(odd).data == doc.data
     assert not os.path.isdir(cache.cache_dir("parsed")) or os.listdir(cache.cache_dir("parsed")) == []
+
+
+def test_scan_never_writes_the_cache_into_its_evidence(tmp_path, monkeypatch):
+    """``scan ~`` with the cache in ~/.cache: entries are read, never written into the input."""
+    from cli_helpers import copy, run, tree_hashes
+
+    evidence = tmp_path / "home"
+    copy("clean-v1v2v3.apk", evidence / "apps" / "clean.apk")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(evidence / ".cache"))
+    before = tree_hashes(evidence)
+    res = run("scan", evidence, "--no-store", "--json", tmp_path / "scan.json", "-q")
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "scan.json").read_text())["apps"][0]["package"] == "com.example.clean"
+    assert tree_hashes(evidence) == before and not (evidence / ".cache").exists()
+    res = run("scan", evidence / "apps", "--no-store", "-q")  # the cache is not in this input: written
+    assert res.returncode == 0, res.stderr
+    assert len(os.listdir(evidence / ".cache" / "apkscan" / "validated")) >= 2  # the packs and the policy

@@ -31,6 +31,8 @@ from typing import Any
 from apkscan import __version__
 
 MAX_ENTRY = 32 << 20  # a parsed-document entry larger than this is not read (rule files are <= 8 MiB)
+KINDS = ("parsed", "validated")
+_writable = True
 
 
 def cache_dir(kind: str) -> str:
@@ -39,6 +41,12 @@ def cache_dir(kind: str) -> str:
     if not os.path.isabs(base):
         base = os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "apkscan", kind)
+
+
+def read_only() -> None:
+    """Read entries, write none, for the rest of this process (the cache lies in the evidence: ``scan ~``)."""
+    global _writable
+    _writable = False
 
 
 @cache
@@ -84,6 +92,8 @@ def _trusted(folder: str) -> bool:
 
 def _write(kind: str, name: str, content: bytes) -> None:
     """Create an entry atomically; any failure (read-only, full, foreign folder) only means no cache."""
+    if not _writable:
+        return
     folder = cache_dir(kind)
     tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     try:
