@@ -197,3 +197,14 @@ def test_scan_never_writes_the_cache_into_its_evidence(tmp_path, monkeypatch):
     res = run("scan", evidence / "apps", "--no-store", "-q")  # the cache is not in this input: written
     assert res.returncode == 0, res.stderr
     assert len(os.listdir(evidence / ".cache" / "apkscan" / "validated")) >= 2  # the packs and the policy
+
+
+def test_deep_nesting_is_a_rule_error_not_a_crash(tmp_path):
+    """500 nested lists overflowed the recursive builder (a traceback); now one coded error, every time."""
+    deep = tmp_path / "deep.yaml"
+    deep.write_text(TEST_VENDOR_RULES.replace("rules:\n", "extra: " + "[" * 500 + "]" * 500 + "\nrules:\n"))
+    first = _messages(deep)
+    assert first == [f"RULES_INVALID: {deep}:13: nested deeper than 64 levels"] == _messages(deep)
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(TEST_VENDOR_RULES.replace("rules:\n", "extra: " + "[" * 60 + "]" * 60 + "\nrules:\n"))
+    assert "Additional properties" in _messages(ok)[0]  # 60 levels still parse; the schema rejects the key

@@ -16,6 +16,7 @@ from apkscan.issues import ApkScanError
 from apkscan.rules import cache
 
 MAX_RULE_FILE = 8 << 20  # a rule or policy file larger than this is refused
+MAX_NESTING = 64  # rule files nest ~6 deep; deeper is refused before any recursive stage can overflow
 Path_ = tuple[Any, ...]
 
 
@@ -100,6 +101,8 @@ def _build(node: yaml.Node, at: Path_, lines: dict[Path_, int], name: str, const
     import yaml  # already loaded by _parse: a dictionary look-up
 
     lines[at] = node.start_mark.line + 1
+    if len(at) > MAX_NESTING:
+        raise RuleError(name, lines[at], f"nested deeper than {MAX_NESTING} levels")
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
