@@ -1,21 +1,63 @@
 """Command-line entry point: ``apkscan <command>``.
 
-Each command lives in its own module beside this one and is registered here.
+Each command lives in its own module beside this one and is registered here by name
+only: :class:`LazyCommands` imports a command's module when that command is looked up,
+so ``apkscan inspect`` never imports the report, diff or batch code (start-up time).
+``--help`` looks every command up and lists them all, with their short help.
 Exit codes live in :mod:`apkscan.cli.exit_codes`, shared by every command.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, MutableMapping
+
 import click
 
 from apkscan import __version__
-from apkscan.cli.diff_cmd import diff_command
 from apkscan.cli.exit_codes import ExitCode, epilog
-from apkscan.cli.inspect_cmd import inspect_command
-from apkscan.cli.policies_cmd import policies_command
-from apkscan.cli.report_cmd import report_command
-from apkscan.cli.rules_cmd import rules_command
-from apkscan.cli.scan_cmd import scan_command
+
+# name -> "module:attribute" of its click command, in the order --help lists them (sorted)
+COMMANDS = {
+    "inspect": "apkscan.cli.inspect_cmd:inspect_command",
+    "report": "apkscan.cli.report_cmd:report_command",
+    "scan": "apkscan.cli.scan_cmd:scan_command",
+    "rules": "apkscan.cli.rules_cmd:rules_command",
+    "policies": "apkscan.cli.policies_cmd:policies_command",
+    "diff": "apkscan.cli.diff_cmd:diff_command",
+}
+
+
+class LazyCommands(MutableMapping):
+    """click's ``Group.commands`` mapping, importing each command's module on first access.
+
+    Names are known up front (listing, "no such command" suggestions); a value is loaded
+    only when read, so parsing ``apkscan inspect ...`` imports ``inspect_cmd`` alone.
+    """
+
+    def __init__(self, specs: dict[str, str]):
+        self._specs = dict(specs)
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            module, attr = self._specs[name].split(":")  # KeyError: no such command
+            self._loaded[name] = getattr(importlib.import_module(module), attr)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, cmd: click.Command) -> None:
+        self._specs[name] = ""
+        self._loaded[name] = cmd
+
+    def __delitem__(self, name: str) -> None:
+        del self._specs[name]
+        self._loaded.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
 
 
 class _Group(click.Group):
@@ -32,15 +74,8 @@ class _Group(click.Group):
             raise click.exceptions.Exit(ExitCode.INTERRUPTED) from None
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, epilog=epilog())
+@click.group(cls=_Group, commands=LazyCommands(COMMANDS), context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=epilog())
 @click.version_option(__version__, prog_name="apkscan")
 def main() -> None:
     """Static scanner for Android APKs: verified signing identity, vendor rules, ban policies."""
-
-
-main.add_command(inspect_command)
-main.add_command(report_command)
-main.add_command(scan_command)
-main.add_command(rules_command)
-main.add_command(policies_command)
-main.add_command(diff_command)

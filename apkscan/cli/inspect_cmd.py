@@ -14,7 +14,7 @@ import click
 from apkscan.apk.model import SCHEME_NAMES, ApkIdentity, Certificate
 from apkscan.cli.common import FORCE_HELP, ExitCode, command_epilog, finish, not_an_input
 from apkscan.cli.identify_options import HASHES_HELP, QUICK_HELP, parse_hashes
-from apkscan.report.terminal import safe as _safe  # one escaper for everything shown on a terminal
+from apkscan.report.escape import safe as _safe  # one escaper for everything shown on a terminal
 
 
 @click.command("inspect", epilog=command_epilog())

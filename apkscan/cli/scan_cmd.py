@@ -80,6 +80,7 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     from apkscan.scan import scan
 
     walk = _walk_options(opts)
+    _rules_cache_out_of(paths)
     rules, policies = _load_rules_and_policy(opts)
     fail_on = fail_on_spec(opts["fail_on"], [p.name for p in policies])
     chosen = checked_outputs(opts, paths)
@@ -115,6 +116,16 @@ def fail_on_spec(text: str, names: list[str]):
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--fail-on") from None
     return spec
+
+
+def _rules_cache_out_of(paths: tuple[str, ...]) -> None:
+    """The rule cache (parses, validations) is never written into evidence, e.g. by ``scan ~``."""
+    from apkscan.cli.outputs import input_conflict
+    from apkscan.rules import cache
+
+    for folder in map(cache.cache_dir, cache.KINDS):
+        if input_conflict(folder, paths) or any(input_conflict(p, [folder]) for p in paths):
+            cache.read_only()
 
 
 def _load_rules_and_policy(opts: dict):

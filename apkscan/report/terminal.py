@@ -16,6 +16,7 @@ import unicodedata
 from typing import Self, TextIO
 
 from apkscan.report import policy_view, view
+from apkscan.report.escape import safe  # noqa: F401 - re-exported: the one escaper
 from apkscan.report.policy_view import headers
 
 UNLIMITED = 1 << 20  # "columns" of a pipe or a log: nothing is cut
@@ -23,10 +24,6 @@ ALIGN_MAX = 48  # widest a column is padded to; longer text overflows its own ro
 _COLORS = {"prohibited": "\x1b[1;31m", "review": "\x1b[1;33m", "allowed": "\x1b[32m",
            "errors": "\x1b[1;35m", "dim": "\x1b[2m", "bold": "\x1b[1m"}
 _RESET = "\x1b[0m"
-_BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A)) | {0x200E, 0x200F, 0x061C}
-# control, format (zero-width, BOM), surrogate, private-use, unassigned, line/paragraph separators:
-# invisible or line-breaking, so "com.tencent\u200b.mm" must not print like "com.tencent.mm"
-_INVISIBLE = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
 
 
 def use_color(stream: TextIO, no_color: bool = False) -> bool:
@@ -35,18 +32,6 @@ def use_color(stream: TextIO, no_color: bool = False) -> bool:
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
-
-
-def safe(text: object) -> str:
-    """Printable form of hostile text: control, format, invisible and bidi characters escaped."""
-    out = []
-    for ch in "" if text is None else str(text):
-        cp = ord(ch)
-        if cp < 0x20 or 0x7F <= cp < 0xA0 or cp in _BIDI or unicodedata.category(ch) in _INVISIBLE:
-            out.append(f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def width(text: str) -> int:

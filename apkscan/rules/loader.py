@@ -69,8 +69,6 @@ def rule_files(paths: Iterable[str | Path]) -> list[Path]:
 def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
                  iocs: Iterable[str | Path] = ()) -> RuleSet:
     """Built-in packs (unless ``builtin=False``) plus user rule files and STIX2 indicator files."""
-    from apkscan.rules.stix import load_stix  # local: stix imports this module
-
     files = (builtin_files() if builtin else []) + rule_files(paths)
     packs: list[RulePack] = []
     errors: list[RuleError] = []
@@ -80,6 +78,8 @@ def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
         if pack is not None:
             packs.append(pack)
     for f in iocs:
+        from apkscan.rules.stix import load_stix  # local: stix imports this module; only with --iocs
+
         try:
             packs.append(load_stix(f))
         except RuleError as exc:

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from apkscan.issues import ApkScanError
-
-# libyaml's parser when PyYAML was built with it (start-up: the shipped packs parse ~10x faster)
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from apkscan.rules import cache
 
 MAX_RULE_FILE = 8 << 20  # a rule or policy file larger than this is refused
+MAX_NESTING = 64  # rule files nest ~6 deep; deeper is refused before any recursive stage can overflow
 Path_ = tuple[Any, ...]
 
 
@@ -55,20 +51,42 @@ class Document:
 
 
 def read_document(path: str | Path, text: str | None = None) -> Document:
-    """Parse one YAML (or JSON) file; raises :class:`RuleError` with the line on bad syntax."""
+    """Parse one YAML (or JSON) file; raises :class:`RuleError` with the line on bad syntax.
+
+    A text parsed before (same bytes, same PyYAML) comes from :mod:`apkscan.rules.cache`
+    without importing yaml; errors are never cached, so a bad file fails the same way.
+    """
     name = str(path)
     if text is None:
-        p = Path(path)
-        try:
-            if p.stat().st_size > MAX_RULE_FILE:
-                raise RuleError(name, None, f"file larger than {MAX_RULE_FILE} bytes")
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise RuleError(name, None, f"cannot read: {exc.strerror or exc}", "RULES_UNREADABLE") from exc
-        except UnicodeDecodeError as exc:
-            raise RuleError(name, None, f"not UTF-8: {exc}") from exc
+        text = _read_text(name)
+    key = cache.parse_key(text)
+    hit = cache.parsed(key)
+    if hit is not None:
+        return Document(name, *hit)
+    data, lines = _parse(name, text)
+    cache.remember_parsed(key, data, lines)
+    return Document(name, data, lines)
+
+
+def _read_text(name: str) -> str:
+    p = Path(name)
     try:
-        node = yaml.compose(text, Loader=_LOADER)
+        if p.stat().st_size > MAX_RULE_FILE:
+            raise RuleError(name, None, f"file larger than {MAX_RULE_FILE} bytes")
+        return p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RuleError(name, None, f"cannot read: {exc.strerror or exc}", "RULES_UNREADABLE") from exc
+    except UnicodeDecodeError as exc:
+        raise RuleError(name, None, f"not UTF-8: {exc}") from exc
+
+
+def _parse(name: str, text: str) -> tuple[Any, dict[Path_, int]]:
+    import yaml  # here, not at import: a cached parse needs no yaml (start-up)
+
+    # libyaml's parser when PyYAML was built with it (start-up: the shipped packs parse ~10x faster)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        node = yaml.compose(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -76,11 +94,15 @@ def read_document(path: str | Path, text: str | None = None) -> Document:
         raise RuleError(name, line, f"YAML syntax error: {reason}") from exc
     lines: dict[Path_, int] = {}
     data = _build(node, (), lines, name, yaml.constructor.SafeConstructor()) if node is not None else None
-    return Document(name, data, lines)
+    return data, lines
 
 
 def _build(node: yaml.Node, at: Path_, lines: dict[Path_, int], name: str, constructor) -> Any:
+    import yaml  # already loaded by _parse: a dictionary look-up
+
     lines[at] = node.start_mark.line + 1
+    if len(at) > MAX_NESTING:
+        raise RuleError(name, lines[at], f"nested deeper than {MAX_NESTING} levels")
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -103,14 +125,24 @@ def _build(node: yaml.Node, at: Path_, lines: dict[Path_, int], name: str, const
     return value
 
 
+def _schema_package(name: str) -> str:
+    return "apkscan.rules" if name == "rules" else "apkscan.policy"
+
+
 def schema(name: str) -> dict[str, Any]:
     """A JSON Schema shipped beside this module (``schema.json``) or in apkscan.policy."""
-    package = "apkscan.rules" if name == "rules" else "apkscan.policy"
-    return json.loads(resources.files(package).joinpath("schema.json").read_text(encoding="utf-8"))
+    return json.loads(cache.schema_bytes(_schema_package(name)).decode("utf-8"))
 
 
 def validate(doc: Document, schema_name: str) -> list[RuleError]:
-    """Schema errors with their lines; empty when jsonschema is not installed (checks still run)."""
+    """Schema errors with their lines; empty when jsonschema is not installed (checks still run).
+
+    A document that already validated cleanly (same data, schema and versions) is not
+    validated again (:mod:`apkscan.rules.cache`): jsonschema is not even imported.
+    """
+    marker = cache.validation_key(_schema_package(schema_name), doc.data)
+    if cache.known_valid(marker):
+        return []
     try:
         import jsonschema
     except ImportError:  # optional dependency: the model builders still reject bad input
@@ -121,6 +153,8 @@ def validate(doc: Document, schema_name: str) -> list[RuleError]:
         at = tuple(err.absolute_path)
         where = "/".join(map(str, at)) or "(top level)"
         errors.append(doc.error(at, f"{where}: {_short(err)}"))
+    if not errors:
+        cache.remember_valid(marker)
     return errors
 
 

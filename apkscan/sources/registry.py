@@ -23,20 +23,41 @@ files appear somewhere below it; it is walked, and each backup is claimed at its
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, BinaryIO
 
 from apkscan.sources import detect
-from apkscan.sources.adb_backup import AdbBackupReader
-from apkscan.sources.androidqf import AndroidQFReader, age_problem, is_androidqf, looks_like_age
 from apkscan.sources.interface import ContainerReader, Tree
-from apkscan.sources.neo_backup import INSTANCE, NeoBackupReader, is_neo_backup, is_oandbackup
-from apkscan.sources.swift_titanium import (TB_APK_RE, TB_PROPS_RE, SwiftBackupReader, TitaniumBackupReader,
-                                            is_swift_backup, is_titanium_backup)
-from apkscan.sources.tar_archive import TarReader
-from apkscan.sources.text_evidence import TextEvidenceReader, looks_like_text_evidence
+
+
+def _use(module: str, name: str) -> Callable[..., Any]:
+    """``apkscan.sources.<module>.<name>``, imported at its first call.
+
+    Start-up: a plain APK path never needs the backup and archive readers, so their
+    modules load only when a file or tree turns out to be (possibly) theirs.
+    """
+    def call(*args: Any) -> Any:
+        return getattr(importlib.import_module(f"apkscan.sources.{module}"), name)(*args)
+    call.__name__ = name
+    return call
+
+
+AdbBackupReader = _use("adb_backup", "AdbBackupReader")
+AndroidQFReader = _use("androidqf", "AndroidQFReader")
+age_problem, is_androidqf, looks_like_age = (_use("androidqf", n) for n in ("age_problem", "is_androidqf",
+                                                                             "looks_like_age"))
+NeoBackupReader, is_neo_backup, is_oandbackup = (_use("neo_backup", n) for n in ("NeoBackupReader", "is_neo_backup",
+                                                                                  "is_oandbackup"))
+SwiftBackupReader, TitaniumBackupReader, is_swift_backup, is_titanium_backup = (
+    _use("swift_titanium", n) for n in ("SwiftBackupReader", "TitaniumBackupReader", "is_swift_backup",
+                                        "is_titanium_backup"))
+TarReader = _use("tar_archive", "TarReader")
+TextEvidenceReader, looks_like_text_evidence = (_use("text_evidence", n) for n in ("TextEvidenceReader",
+                                                                                    "looks_like_text_evidence"))
 
 StreamOpener = Callable[[BinaryIO, tuple[str, ...], Any], ContainerReader]
 TreeOpener = Callable[[Tree, Any], ContainerReader]
@@ -119,15 +140,21 @@ def _androidqf(tree: Tree) -> bool:
     return is_androidqf(tree)
 
 
-# Neo Backup root (<pkg>/<instance>.properties, <pkg>/<instance>/backup.properties, <pkg>@<instance>/...)
-# or one package's folder (<instance>.properties, <instance>/backup.properties)
-_NEO_MARK = re.compile(rf"^(?:[^/]+/)?{INSTANCE}\.properties$|^(?:[^/@]+@{INSTANCE}|(?:[^/]+/)?{INSTANCE})/backup\.properties$")
+@cache
+def _neo_mark() -> re.Pattern[str]:
+    """Neo Backup root (<pkg>/<instance>.properties, <pkg>/<instance>/backup.properties,
+    <pkg>@<instance>/...) or one package's folder (<instance>.properties, <instance>/backup.properties)."""
+    from apkscan.sources.neo_backup import INSTANCE
+
+    return re.compile(rf"^(?:[^/]+/)?{INSTANCE}\.properties$|^(?:[^/@]+@{INSTANCE}|(?:[^/]+/)?{INSTANCE})/backup\.properties$")
+
+
 _OAB_MARK = re.compile(r"^([^/]+)/\1\.log$")
 _SWIFT_MARK = re.compile(r"^[^/]+\.(?:app|splits)$")
 
 
 def _neo_marker(names: list[str]) -> bool:
-    return any(_NEO_MARK.match(n) for n in names)
+    return any(_neo_mark().match(n) for n in names)
 
 
 def _oab_marker(names: list[str]) -> bool:
@@ -135,6 +162,8 @@ def _oab_marker(names: list[str]) -> bool:
 
 
 def _titanium_marker(names: list[str]) -> bool:
+    from apkscan.sources.swift_titanium import TB_APK_RE, TB_PROPS_RE
+
     return any(TB_PROPS_RE.match(n) or TB_APK_RE.match(n) for n in _top(names))
 
 

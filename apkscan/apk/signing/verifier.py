@@ -35,11 +35,9 @@ from apkscan.apk.model import (
 )
 from apkscan.apk.signing import digests, signing_block
 from apkscan.apk.signing.common import KNOWN_BLOCK_IDS, MAX_SDK, SCHEME_ID, BlockId, SchemePlan, Sdk
-from apkscan.apk.signing.stamp import verifier as source_stamp
 from apkscan.apk.signing.v1 import verifier as v1
 from apkscan.apk.signing.v1.entry_digests import plan_entry_digests
 from apkscan.apk.signing.v2v3 import verifier as v2v3
-from apkscan.apk.signing.v4 import verifier as v4
 from apkscan.issues import ApkScanError, Issue, error, unique, warning
 
 __all__ = ["MAX_SDK", "VerifyOutcome", "verify"]
@@ -164,6 +162,8 @@ def _parse_block_schemes(pairs: dict[int, bytes], plan: SchemePlan) -> dict[str,
 def _read_idsig(idsig_path: str | None, schemes: dict[str, SchemeResult]):
     if idsig_path is None:
         return None
+    from apkscan.apk.signing.v4 import verifier as v4  # only with a .idsig: start-up
+
     try:
         return v4.parse_idsig(idsig_path)
     except ApkScanError as exc:
@@ -183,6 +183,8 @@ def _decide_block_schemes(verdict: _Verdict, plan: SchemePlan, parsed, v4_file, 
     if plan.counts("v2"):
         verdict.take("v2")
     if v4_file is not None:
+        from apkscan.apk.signing.v4 import verifier as v4  # only with a .idsig: start-up
+
         verdict.schemes["v4"] = v4.verify_v4(
             v4_file, pass_.verity_root, _best_v2v3_digests(parsed, verdict.used), plan.min_sdk, plan.max_sdk,
             apk_size=pass_.file.size, signers=v4.signers_from_parsed(parsed, verdict.used),
@@ -204,6 +206,8 @@ def _check_stamp(verdict: _Verdict, plan: SchemePlan, zip: ZipArchive, pairs, pa
     stamp_blocks = [pairs[b] for b in (BlockId.STAMP_V1, BlockId.STAMP_V2) if b in pairs]
     if stamp_entry is None and not stamp_blocks:
         return None
+    from apkscan.apk.signing.stamp import verifier as source_stamp  # only with a stamp: start-up
+
     stamp = source_stamp.verify_source_stamp(
         pairs.get(BlockId.STAMP_V2),  # current apksig ignores the v1 stamp block
         _read_small(zip, stamp_entry),

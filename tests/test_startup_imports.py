@@ -1,0 +1,73 @@
+"""Start-up stays small (issue 11): a command imports only what it uses.
+
+A structural check, not a timing: each case runs a real command in a fresh interpreter
+and lists which heavy modules were imported by the time it exited. A module-level import
+added in the wrong place (the CLI package, the sources registry, the signing verifier, the
+rule loader) puts one of these back and fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import APKS
+
+APK = str(APKS / "clean-v1v2v3.apk")
+
+# never needed to inspect or scan one plain APK
+HEAVY = ("jinja2", "jsonschema", "yaml", "apkscan.report.html",
+         "apkscan.report.sarif", "apkscan.report.csv_report", "apkscan.diff", "apkscan.cli.diff_cmd",
+         "apkscan.cli.report_cmd", "apkscan.cli.rules_cmd", "apkscan.cli.policies_cmd",
+         "apkscan.sources.adb_backup", "apkscan.sources.androidqf", "apkscan.sources.neo_backup",
+         "apkscan.sources.swift_titanium", "apkscan.sources.tar_archive", "apkscan.sources.text_evidence",
+         "apkscan.rules.stix", "apkscan.apk.signing.v4.verifier", "apkscan.apk.signing.stamp.verifier")
+# inspect has no rules, policies, reports or store either
+INSPECT_ONLY = ("apkscan.scan", "apkscan.rules.loader", "apkscan.policy.loader", "apkscan.report.view",
+                "apkscan.report.terminal", "apkscan.batch.store", "apkscan.batch.pool", "sqlite3")
+
+_PROBE = """
+import atexit, json, sys
+atexit.register(lambda: print("MODULES " + json.dumps(sorted(sys.modules)), file=sys.stderr))
+from apkscan.cli import main
+main(sys.argv[1:], prog_name="apkscan")
+"""
+
+
+def _modules_after(*args: str) -> tuple[int, set[str]]:
+    """Exit code and sys.modules at exit of ``apkscan ARGS`` in a fresh interpreter."""
+    proc = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, env=os.environ,
+                          timeout=120)
+    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("MODULES "))
+    return proc.returncode, set(json.loads(line[len("MODULES "):]))
+
+
+def test_inspect_imports_no_report_rule_batch_or_container_code():
+    code, modules = _modules_after("inspect", APK)
+    assert code == 0
+    assert {"apkscan.apk.identify", "apkscan.cli.inspect_cmd", "cryptography.x509"} <= modules  # it did the work
+    assert sorted(m for m in HEAVY + INSPECT_ONLY if m in modules) == []
+
+
+def test_inspect_quick_json_imports_no_more():
+    code, modules = _modules_after("inspect", "--quick", APK, "--json", "-")
+    assert code == 1  # --quick never counts as verified
+    assert sorted(m for m in HEAVY + INSPECT_ONLY if m in modules) == []
+
+
+def test_a_second_scan_imports_neither_yaml_nor_jsonschema_nor_the_unused_readers(tmp_path):
+    out = tmp_path / "scan.json"
+    first_code, first = _modules_after("scan", "--no-store", APK, "--json", str(out), "-q")
+    assert first_code == 0 and {"yaml", "jsonschema"} <= first  # the first run parses and validates the packs
+    code, modules = _modules_after("scan", "--no-store", APK, "--json", str(out), "-q")
+    assert code == 0 and json.loads(out.read_text())["apps"][0]["package"] == "com.example.clean"
+    assert {"apkscan.scan", "apkscan.rules.loader", "apkscan.policy.loader"} <= modules
+    assert sorted(m for m in HEAVY if m in modules) == []
+
+
+def test_help_still_lists_every_command():
+    proc = subprocess.run([sys.executable, "-m", "apkscan", "--help"], capture_output=True, text=True, timeout=120)
+    listed = [ln.split()[0] for ln in proc.stdout.split("Commands:")[1].strip().splitlines()[:6]]
+    assert sorted(listed) == ["diff", "inspect", "policies", "report", "rules", "scan"]
