@@ -246,6 +246,11 @@ class ScanDocument(Record):
                                 f"schema_version {version} is not supported (this apkscan reads {SUPPORTED_MAJOR}.x)")
         return decoder(cls)(doc)
 
+    @classmethod
+    def of(cls, doc: ScanDocument | Json) -> ScanDocument:
+        """``doc`` itself when already typed, else :meth:`from_dict` of it (renderers take either)."""
+        return doc if isinstance(doc, ScanDocument) else cls.from_dict(doc)
+
     def to_dict(self) -> dict[str, Json]:
         """The JSON document (free-form values such as ``options`` are shared, not copied)."""
         return encode(self)

@@ -15,6 +15,7 @@ import time
 import unicodedata
 from typing import Self, TextIO
 
+from apkscan.document import ScanDocument
 from apkscan.report import policy_view, view
 from apkscan.report.policy_view import headers
 
@@ -76,9 +77,10 @@ class _Paint:
         return f"{_COLORS[key]}{text}{_RESET}" if self.on and key in _COLORS else text
 
 
-def render(doc: dict, out: TextIO, *, color: bool = False, columns: int | None = None,
+def render(doc: ScanDocument | dict, out: TextIO, *, color: bool = False, columns: int | None = None,
            limit: int = 50) -> None:
     """Counts, then flagged apps (prohibited first, up to ``limit``), then errors."""
+    doc = ScanDocument.of(doc)
     paint = _Paint(color)
     cols = columns or _terminal_columns(out)
     apps = view.apps(doc)
