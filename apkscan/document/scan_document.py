@@ -12,6 +12,7 @@ as a string and ``policy`` as text; 1.1 has no ``policies``/``verdicts`` (one po
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -241,7 +242,7 @@ class ScanDocument(Record):
         version = doc.get("schema_version")
         if not isinstance(version, str):
             raise DocumentError("DOCUMENT_NOT_A_SCAN", "no schema_version: not an apkscan scan result")
-        if version.split(".")[0] != SUPPORTED_MAJOR:
+        if not re.fullmatch(r"[0-9]+\.[0-9]+", version) or version.split(".")[0] != SUPPORTED_MAJOR:
             raise DocumentError("DOCUMENT_VERSION_UNSUPPORTED",
                                 f"schema_version {version} is not supported (this apkscan reads {SUPPORTED_MAJOR}.x)")
         return decoder(cls)(doc)
