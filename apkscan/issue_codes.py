@@ -49,7 +49,6 @@ CODES: dict[str, tuple[Severity, str]] = {
     "DEX_MALFORMED": (W, "…"),
     "DIFF_BAD_ENTRY": (W, "… app entries without package or sha256 were not compared"),
     "DIFF_DOCUMENT_TOO_LARGE": (E, "… bytes, more than …"),
-    "DIFF_NOT_A_SCAN": (E, "not an apkscan scan document (no \"apps\" list)"),
     "DIFF_NOT_JSON": (E, "not a JSON document (…)"),
     "DIFF_OUTPUT_UNWRITABLE": (E, "apkscan diff cannot write a report to the given path"),
     "DIFF_POLICY_DIFFERS": (W, "verdicts come from different policies: … then …"),
