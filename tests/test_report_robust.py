@@ -135,9 +135,9 @@ def test_a_wrong_field_deep_inside_names_its_path(real_document):
     with pytest.raises(DocumentError) as err:
         ScanDocument.from_dict(doc)
     assert str(err.value) == ("DOCUMENT_MALFORMED: apps/1/identity/signers/0/key_size: "
-                              "expected integer, found string")
+                              "expected integer or null, found string")
     doc["apps"][1]["identity"]["signers"][0]["key_size"] = True  # JSON true is not a number either
-    with pytest.raises(DocumentError, match="expected integer, found boolean"):
+    with pytest.raises(DocumentError, match="expected integer or null, found boolean"):
         ScanDocument.from_dict(doc)
 
 

@@ -50,6 +50,7 @@ class DocumentError(ValueError):
 
 
 MALFORMED = "DOCUMENT_MALFORMED"
+_NO_EXTRA: Mapping[str, Json] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,7 +58,7 @@ class Record:
     """Base of every document record: the keys it was read from and the ones it does not know."""
 
     _keys: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
-    _extra: Mapping[str, Json] = field(default_factory=dict, repr=False, compare=False)
+    _extra: Mapping[str, Json] = field(default_factory=lambda: _NO_EXTRA, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, value: Json):
@@ -76,25 +77,32 @@ def _bad(expected: str, value: Json) -> DocumentError:
     return DocumentError(MALFORMED, f"expected {expected}, found {_kind(value)}")
 
 
-def _scalar(py: type, name: str) -> Callable[[Json], Json]:
-    def check(value: Json) -> Json:
-        if type(value) is not py:  # bool is not an int here, and an int is not a float
-            raise _bad(name, value)
-        return value
-    return check
-
-
-_SCALARS = {str: _scalar(str, "string"), int: _scalar(int, "integer"), bool: _scalar(bool, "boolean"),
-            float: _scalar(float, "number")}
-
-
-def _none(value: Json) -> None:
-    if value is not None:
-        raise _bad("null", value)
-
-
 def _json(value: Json) -> Json:
     return value
+
+
+_NAMES = {str: "string", int: "integer", bool: "boolean", float: "number", type(None): "null"}
+
+
+def _plain(tp: Any) -> frozenset[type] | None:
+    """The Python types of a scalar type or a union of scalars (``str | None``), else None."""
+    if tp in _NAMES:
+        return frozenset((tp,))
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        parts = [_plain(a) for a in typing.get_args(tp)]
+        return frozenset().union(*parts) if all(parts) else None
+    return None
+
+
+def _plain_check(allowed: frozenset[type]) -> Callable[[Json], Json]:
+    expected = " or ".join(sorted(_NAMES[t] for t in allowed))
+
+    def check(value: Json) -> Json:
+        if type(value) in allowed:  # exact types: a JSON true is not an integer here
+            return value
+        raise _bad(expected, value)
+    check.plain = allowed  # type: ignore[attr-defined]  # lets arrays check their items in one pass
+    return check
 
 
 @cache
@@ -102,10 +110,9 @@ def decoder(tp: Any) -> Callable[[Json], Any]:
     """A function that checks and converts one JSON value of type ``tp``."""
     if tp is Any:
         return _json
-    if tp in _SCALARS:
-        return _SCALARS[tp]
-    if tp is type(None) or tp is None:
-        return _none
+    plain = _plain(tp)
+    if plain:
+        return _plain_check(plain)
     if isinstance(tp, type) and issubclass(tp, Record):
         return _record_decoder(tp)
     origin, args = typing.get_origin(tp), typing.get_args(tp)
@@ -148,9 +155,13 @@ def _union(options: tuple) -> Callable[[Json], Json]:
 
 
 def _array(item: Callable[[Json], Any]) -> Callable[[Json], tuple]:
+    plain = getattr(item, "plain", None)
+
     def check(value: Json) -> tuple:
         if type(value) is not list:
             raise _bad("array", value)
+        if plain is not None and all(type(v) in plain for v in value):
+            return tuple(value)
         out = []
         for i, v in enumerate(value):
             try:
@@ -181,6 +192,7 @@ def _record_decoder(cls: type[Record]) -> Callable[[Json], Record]:
                        and f.default_factory is dataclasses.MISSING)
               for f in dataclasses.fields(cls) if not f.name.startswith("_")}
     required = [name for name, (_, req) in fields.items() if req]
+    key_orders: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per distinct key order
 
     def check(value: Json) -> Record:
         if type(value) is not dict:
@@ -198,7 +210,9 @@ def _record_decoder(cls: type[Record]) -> Callable[[Json], Record]:
         for name in required:
             if name not in kwargs:
                 raise DocumentError(MALFORMED, f"required field {name!r} is missing")
-        return cls(**kwargs, _keys=tuple(value), _extra=extra)
+        keys = tuple(value)
+        keys = key_orders.setdefault(keys, keys) if len(key_orders) < 256 else keys
+        return cls(**kwargs, _keys=keys, _extra=MappingProxyType(extra) if extra else _NO_EXTRA)
     return check
 
 
@@ -209,12 +223,45 @@ def encode(value: Any) -> Json:
     as they are, not walked, so a deeply nested option cannot exhaust the stack here.
     """
     if isinstance(value, Record):
-        keys = value._keys if value._keys is not None else [
-            f.name for f in dataclasses.fields(value) if not f.name.startswith("_")]
-        extra = value._extra
-        return {k: extra[k] if k in extra else encode(getattr(value, k)) for k in keys}
+        return _record_encoder(type(value))(value)
     if isinstance(value, tuple):
         return [encode(v) for v in value]
     if isinstance(value, MappingProxyType):
         return {k: encode(v) for k, v in value.items()}
     return value
+
+
+@cache
+def _encoder(tp: Any) -> Callable[[Any], Json] | None:
+    """How to write a value of the declared type ``tp``; None: as it is (scalars, ``Json``)."""
+    if tp is Any or _plain(tp) or typing.get_origin(tp) is Literal:
+        return None
+    if isinstance(tp, type) and issubclass(tp, Record):
+        return _record_encoder(tp)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is tuple:
+        item = _encoder(args[0])
+        return list if item is None else (lambda v: [item(x) for x in v])
+    if origin in (Mapping, dict, typing.Mapping):
+        item = _encoder(args[1])
+        return dict if item is None else (lambda v: {k: item(x) for k, x in v.items()})
+    return encode  # a union of records, arrays and text: by the value's own type
+
+
+@cache
+def _record_encoder(cls: type[Record]) -> Callable[[Record], dict[str, Json]]:
+    hints = typing.get_type_hints(cls)
+    names = tuple(f.name for f in dataclasses.fields(cls) if not f.name.startswith("_"))
+    fields = {name: _encoder(hints[name]) for name in names}
+
+    def write(record: Record) -> dict[str, Json]:
+        out = {}
+        extra = record._extra
+        for key in record._keys if record._keys is not None else names:
+            if key in extra:
+                out[key] = extra[key]
+                continue
+            enc, value = fields[key], getattr(record, key)
+            out[key] = value if enc is None else enc(value)
+        return out
+    return write
