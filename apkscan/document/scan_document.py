@@ -12,10 +12,11 @@ as a string and ``policy`` as text; 1.1 has no ``policies``/``verdicts`` (one po
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, fields
+from typing import Literal, TextIO
 
 from apkscan.document.codec import DocumentError, Json, Record, decoder, encode
 from apkscan.document.identity import RECORD, Identity, Issue
@@ -102,6 +103,11 @@ class Split(Record):
     verdicts: Mapping[str, Verdict] = field(default_factory=dict)
     findings: tuple[Finding, ...] = ()
     mismatch: tuple[str, ...]
+
+
+def _dumps(value: Json, indent: int) -> str:
+    """``json.dumps(indent=2)`` of a value nested ``indent`` spaces deep (JSON text has no raw newline in strings)."""
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + " " * indent)
 
 
 def _where(source: Source | str) -> Source:
@@ -255,6 +261,22 @@ class ScanDocument(Record):
     def to_dict(self) -> dict[str, Json]:
         """The JSON document (free-form values such as ``options`` are shared, not copied)."""
         return encode(self)
+
+    def write_json(self, out: TextIO) -> None:
+        """``to_dict()`` as ``json.dump(indent=2)`` writes it, byte for byte, one app at a time:
+        a 10,000-app document never exists twice in memory."""
+        out.write("{")
+        keys = self._keys if self._keys is not None else [f.name for f in fields(self) if not f.name.startswith("_")]
+        for i, key in enumerate(keys):
+            out.write(("\n" if i == 0 else ",\n") + "  " + json.dumps(key, ensure_ascii=False) + ": ")
+            if key == "apps" and self.apps:
+                for j, app in enumerate(self.apps):
+                    out.write(("[\n" if j == 0 else ",\n") + "    " + _dumps(encode(app), 4))
+                out.write("\n  ]")
+            else:
+                value = self._extra[key] if key in self._extra else encode(getattr(self, key))
+                out.write(_dumps(value, 2))
+        out.write("\n}\n" if keys else "}\n")
 
     @property
     def quick(self) -> bool:

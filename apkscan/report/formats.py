@@ -36,7 +36,10 @@ def _render_json(doc: object, out: TextIO) -> None:
     """Any JSON value (diffs and rule exports use it too); a typed document as its JSON."""
     from apkscan.document import ScanDocument
 
-    json.dump(doc.to_dict() if isinstance(doc, ScanDocument) else doc, out, indent=2, ensure_ascii=False)
+    if isinstance(doc, ScanDocument):
+        doc.write_json(out)  # streamed, app by app; the same bytes as dumping to_dict()
+        return
+    json.dump(doc, out, indent=2, ensure_ascii=False)
     out.write("\n")
 
 
