@@ -152,3 +152,18 @@ def test_only_web_urls_become_links():
     assert 'href="javascript' not in page.lower()
     assert "javascript:alert(1)" in page  # still shown, as text
     assert 'href="https://intranet.example/policies/review"' in page
+
+
+@pytest.mark.parametrize("content", [b"[" * 100000, b"\xff\xfe{", b"{not json", b"null"])
+def test_report_command_refuses_non_documents_with_a_code(tmp_path, content):
+    """``apkscan report`` on bytes that are no JSON document (a nesting bomb too): exit 2, a code, no traceback."""
+    from click.testing import CliRunner
+
+    from apkscan.cli import main
+
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content)
+    res = CliRunner().invoke(main, ["report", str(bad), "--html", str(tmp_path / "r.html")])
+    assert res.exit_code == 2 and "DOCUMENT_NOT_A_SCAN" in res.output and "Traceback" not in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    assert not (tmp_path / "r.html").exists()

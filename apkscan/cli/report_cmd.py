@@ -50,7 +50,9 @@ def load_result(path: str, max_bytes: int = MAX_RESULT_BYTES) -> object:
     try:
         doc = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadResult(f"{path}: not a JSON scan result: {exc}") from None
+        raise BadResult(f"{path}: DOCUMENT_NOT_A_SCAN: not a JSON scan result: {exc}") from None
+    except RecursionError:  # "[[[[..." nested past the parser's depth
+        raise BadResult(f"{path}: DOCUMENT_NOT_A_SCAN: not a JSON scan result: nested too deeply") from None
     return doc  # what it holds is checked by typed()
 
 

@@ -16,13 +16,13 @@ SCHEME_LABELS = {"v1": "v1 (JAR)", "v2": "v2", "v3": "v3", "v31": "v3.1", "v4": 
 
 
 @dataclass(slots=True)
-class IssueView:
+class IssueRow:
     code: str
     message: str
 
 
 @dataclass(slots=True)
-class CertView:
+class CertRow:
     sha256: str
     sha1: str
     subject: str
@@ -36,18 +36,18 @@ class CertView:
 
 
 @dataclass(slots=True)
-class SchemeView:
+class SchemeRow:
     name: str
     label: str
     present: bool
     verified: bool
-    errors: list[IssueView]
-    warnings: list[IssueView]
+    errors: list[IssueRow]
+    warnings: list[IssueRow]
 
 
 @dataclass(slots=True)
-class LineageView:
-    cert: CertView
+class LineageRow:
+    cert: CertRow
     flags: list[str]
     verified: bool
 
@@ -59,36 +59,36 @@ class Detail:
     min_sdk: int | None
     target_sdk: int | None
     verified_using: list[str]
-    schemes: list[SchemeView]
-    signers: list[CertView]  # verified signers
-    present_only: list[CertView]  # present, not a verified signer
-    lineage: list[LineageView]
-    tamper: list[IssueView]
-    errors: list[IssueView]
-    warnings: list[IssueView]
+    schemes: list[SchemeRow]
+    signers: list[CertRow]  # verified signers
+    present_only: list[CertRow]  # present, not a verified signer
+    lineage: list[LineageRow]
+    tamper: list[IssueRow]
+    errors: list[IssueRow]
+    warnings: list[IssueRow]
 
 
-def issue_views(issues: Iterable[Issue]) -> list[IssueView]:
-    return [IssueView(i.code or "?", i.message) for i in issues]
+def issue_rows(issues: Iterable[Issue]) -> list[IssueRow]:
+    return [IssueRow(i.code or "?", i.message) for i in issues]
 
 
-def cert_view(cert: Certificate) -> CertView:
+def cert_row(cert: Certificate) -> CertRow:
     key = " ".join("" if v is None else str(v) for v in (cert.key_algorithm, cert.key_size, cert.ec_curve)).split()
     flags = list(cert.weaknesses) + (["android-debug"] if cert.is_android_debug else [])
-    return CertView(sha256=cert.sha256, sha1=cert.sha1, subject=cert.subject, issuer=cert.issuer,
+    return CertRow(sha256=cert.sha256, sha1=cert.sha1, subject=cert.subject, issuer=cert.issuer,
                     not_before=cert.not_before, not_after=cert.not_after, key=" ".join(key) or "?",
                     signature_algorithm=cert.signature_algorithm, flags=flags,
                     parse_errors=list(cert.parse_errors))
 
 
 def detail(ident: Identity) -> Detail:
-    schemes = [SchemeView(name, SCHEME_LABELS.get(name, name), s.present, s.verified,
-                          issue_views(s.errors), issue_views(s.warnings)) for name, s in ident.schemes.items()]
-    signers = [cert_view(c) for c in ident.signers]
+    schemes = [SchemeRow(name, SCHEME_LABELS.get(name, name), s.present, s.verified,
+                          issue_rows(s.errors), issue_rows(s.warnings)) for name, s in ident.schemes.items()]
+    signers = [cert_row(c) for c in ident.signers]
     signer_hashes = {c.sha256 for c in signers}
-    present = [cert_view(c) for c in ident.certificates_present if c.sha256 not in signer_hashes]
-    lineage = [LineageView(cert_view(n.certificate), list(n.flag_names), n.verified) for n in ident.lineage]
+    present = [cert_row(c) for c in ident.certificates_present if c.sha256 not in signer_hashes]
+    lineage = [LineageRow(cert_row(n.certificate), list(n.flag_names), n.verified) for n in ident.lineage]
     return Detail(min_sdk=ident.min_sdk, target_sdk=ident.target_sdk, verified_using=list(ident.verified_using),
                   schemes=schemes, signers=signers, present_only=present, lineage=lineage,
-                  tamper=issue_views(ident.tamper), errors=issue_views(ident.errors),
-                  warnings=issue_views(ident.warnings))
+                  tamper=issue_rows(ident.tamper), errors=issue_rows(ident.errors),
+                  warnings=issue_rows(ident.warnings))

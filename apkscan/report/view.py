@@ -16,7 +16,7 @@ from typing import Any
 from apkscan.document import App, Decision, Finding, InputError, ScanDocument, Source
 from apkscan.document.scan_document import Evidence, PolicyMeta, RulesMeta, Tool
 from apkscan.ranks import STRENGTHS, VERDICTS, display_order
-from apkscan.report.detail_view import Detail, detail, issue_views
+from apkscan.report.detail_view import Detail, detail, issue_rows
 from apkscan.report.paths import short_names
 from apkscan.report.policy_view import PolicyVerdict, app_verdicts, worst
 
@@ -88,7 +88,7 @@ class AppRow:
 
     def detail(self) -> Detail:
         d = detail(self.app.identity)
-        d.warnings.extend(issue_views(self.app.warnings))  # scan-level, e.g. --deep DEX reading
+        d.warnings.extend(issue_rows(self.app.warnings))  # scan-level, e.g. --deep DEX reading
         return d
 
     @property
