@@ -127,7 +127,8 @@ def _columns(policies: list[str]) -> list[tuple[str, str]]:
             ("File", "text"), ("Vendors", "text")]
 
 
-def context(doc: ScanDocument) -> dict:
+def context(doc: ScanDocument | dict) -> dict:
+    doc = ScanDocument.of(doc)
     apps = view.apps(doc)
     errors = view.errors(doc)
     per_vendor: dict[str, Counter] = {}
@@ -162,4 +163,4 @@ def context(doc: ScanDocument) -> dict:
 def render(doc: ScanDocument | dict, out: TextIO) -> None:
     """Write the HTML report for a scan document (typed, or its JSON: checked first) to ``out``, streaming."""
     template = _env().get_template("report.html.j2")
-    out.writelines(template.generate(**context(ScanDocument.of(doc))))
+    out.writelines(template.generate(**context(doc)))
