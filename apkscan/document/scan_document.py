@@ -70,6 +70,14 @@ class Decision(Record):
 
 
 @dataclass(**RECORD)
+class VerdictEntry(Decision):
+    """1.2: one policy's verdict for an app (``decision`` null: the policy default), with its citation."""
+
+    verdict: Verdict
+    decision: str | None
+
+
+@dataclass(**RECORD)
 class FindingVerdict(Record):
     verdict: Verdict
     decision: str | None = None
@@ -126,7 +134,7 @@ class App(Record):
     verified: bool | None = None
     verdict: Verdict
     policy: Decision | str | None = None
-    verdicts: Mapping[str, Decision] = field(default_factory=dict)
+    verdicts: Mapping[str, VerdictEntry] = field(default_factory=dict)
     findings: tuple[Finding, ...]
     warnings: tuple[Issue, ...] = ()
     identity: Identity
