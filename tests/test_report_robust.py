@@ -167,3 +167,16 @@ def test_report_command_refuses_non_documents_with_a_code(tmp_path, content):
     assert res.exit_code == 2 and "DOCUMENT_NOT_A_SCAN" in res.output and "Traceback" not in res.output
     assert res.exception is None or isinstance(res.exception, SystemExit)
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_hostile_key_in_the_error_path_is_printed_inert(real_document):
+    """The path names document keys (policy names): escape and bidi characters are shown escaped."""
+    doc = json.loads(json.dumps(real_document))
+    evil = "x\x1b[2J\u202eevil"
+    doc["apps"][0]["verdicts"] = {evil: {"verdict": "banned", "decision": None}}
+    with pytest.raises(DocumentError) as err:
+        ScanDocument.from_dict(doc)
+    text = str(err.value)
+    assert "\x1b" not in text and "\u202e" not in text
+    assert text.startswith("DOCUMENT_MALFORMED: apps/0/verdicts/x\\u001b[2J\\u202eevil/verdict: expected one of")
+    assert err.value.path[3] == evil  # the raw key stays available to code

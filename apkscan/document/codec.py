@@ -40,13 +40,19 @@ class DocumentError(ValueError):
         return DocumentError(self.code, self.message, (str(step), *self.path))
 
     def __str__(self) -> str:
-        where = "/".join(self.path)
+        where = "/".join(map(_printable, self.path))
         return f"{self.code}: {where + ': ' if where else ''}{self.message}"
 
     def issue(self):
         from apkscan.issues import Issue
 
         return Issue(self.code, str(self).split(": ", 1)[1])
+
+
+def _printable(step: str) -> str:
+    """A path step as safe text: keys come from the document (a policy name may hold escape
+    sequences or bidi controls), and the error goes to a terminal."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in step)
 
 
 MALFORMED = "DOCUMENT_MALFORMED"
