@@ -180,3 +180,16 @@ def test_a_hostile_key_in_the_error_path_is_printed_inert(real_document):
     assert "\x1b" not in text and "\u202e" not in text
     assert text.startswith("DOCUMENT_MALFORMED: apps/0/verdicts/x\\u001b[2J\\u202eevil/verdict: expected one of")
     assert err.value.path[3] == evil  # the raw key stays available to code
+
+
+def test_messages_say_what_the_field_takes(real_document):
+    """A union's message names the alternatives, or the error of the alternative of the value's kind."""
+    doc = json.loads(json.dumps(real_document))
+    doc["apps"][0]["findings"][0]["verdict"] = "banned"  # Verdict | None: the literal's own message
+    with pytest.raises(DocumentError, match=r"apps/0/findings/0/verdict: expected one of allowed, prohibited, "
+                                            r"review, found 'banned'"):
+        ScanDocument.from_dict(doc)
+    doc = json.loads(json.dumps(real_document))
+    doc["apps"][0]["source"] = 5  # Source | str (1.0 gave a string)
+    with pytest.raises(DocumentError, match=r"apps/0/source: expected object or string, found integer$"):
+        ScanDocument.from_dict(doc)

@@ -143,20 +143,33 @@ def _literal(allowed: tuple) -> Callable[[Json], Json]:
     return check
 
 
+def _expected(tp: Any) -> str:
+    """The JSON kind a declared type takes, for messages."""
+    origin = typing.get_origin(tp)
+    if _plain(tp):
+        return " or ".join(sorted(_NAMES[t] for t in _plain(tp)))
+    if origin is tuple:
+        return "array"
+    if origin is Literal:
+        return "string"
+    return "object"
+
+
 def _union(options: tuple) -> Callable[[Json], Json]:
     nullable = type(None) in options
-    rest = [decoder(o) for o in options if o is not type(None)]
+    rest = [(decoder(o), _expected(o).split(" or ")) for o in options if o is not type(None)]
+    expected = " or ".join(dict.fromkeys(_expected(o) for o in options))
 
     def check(value: Json) -> Json:
         if value is None and nullable:
             return None
-        first: DocumentError | None = None
-        for dec in rest:
+        fitting: DocumentError | None = None  # from the alternative of the value's own kind
+        for dec, kinds in rest:
             try:
                 return dec(value)
             except DocumentError as exc:
-                first = first or exc
-        raise first or _bad("null", value)
+                fitting = fitting or (exc if _kind(value) in kinds else None)
+        raise fitting or _bad(expected, value)
     return check
 
 
