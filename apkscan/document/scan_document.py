@@ -236,7 +236,7 @@ class ScanDocument(Record):
     started_at: str | None = None
     finished_at: str | None = None
     interrupted: bool = False
-    inputs: tuple[Json, ...] = ()
+    inputs: tuple[str | Mapping[str, Json], ...] = ()  # paths given (an object with a path: older tools)
     options: Mapping[str, Json] = field(default_factory=dict)
     rules: RulesMeta | None = None
     policy: PolicyMeta | str | None = None

@@ -305,8 +305,7 @@ def meta(doc: ScanDocument) -> RunMeta:
     return RunMeta(
         tool=name, tool_version=version, schema_version=doc.schema_version,
         started=doc.started_at or None, finished=doc.finished_at or None,
-        scanned=[s if isinstance(s, str) else _fmt(s.get("path")) if isinstance(s, dict) else _fmt(s)
-                 for s in doc.inputs],
+        scanned=[s if isinstance(s, str) else _fmt(s.get("path")) for s in doc.inputs],
         rules=_rules(doc.rules), policy=policy, policy_url=policy_url,
         interrupted=doc.interrupted, policies=doc.policy_names())
 
