@@ -177,3 +177,26 @@ def test_report_json_rewrites_the_document_unchanged(scanned, tmp_path):
     assert res.exit_code in (0, 1), res.output
     assert (tmp_path / "out.json").read_text(encoding="utf-8") == text
     assert Path(src).read_text(encoding="utf-8") == text
+
+
+def test_the_typed_model_and_the_json_schema_agree():
+    """Two descriptions of one document must not drift: for every record with a schema
+    definition, the same required fields, and every property the schema names is a declared field."""
+    from apkscan.document import identity as ident
+    from apkscan.document import scan_document as sd
+
+    schema = json.loads((Path(__file__).resolve().parents[1] / "apkscan" / "report" / "schema"
+                         / "scan-result.schema.json").read_text(encoding="utf-8"))
+    defs = schema["$defs"]
+    top = schema["properties"]
+    pairs = {ident.Issue: defs["issue"], ident.Certificate: defs["certificate"], ident.Signer: defs["signer"],
+             ident.LineageNode: defs["lineage_node"], ident.Scheme: defs["scheme"], ident.Identity: defs["identity"],
+             sd.Finding: defs["finding"], sd.Split: defs["split"], sd.App: defs["app"],
+             sd.InputError: defs["input_error"], sd.VerdictEntry: defs["policy_verdict"], sd.ScanDocument: schema,
+             sd.InputFile: top["input_files"]["items"], sd.Skipped: top["skipped"]["items"]}
+    for cls, spec in pairs.items():
+        declared = {f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")}
+        required = {f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")
+                    and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+        assert required == set(spec.get("required", ())), cls.__name__
+        assert set(spec.get("properties", {})) <= declared, (cls.__name__, set(spec["properties"]) - declared)
