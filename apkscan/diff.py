@@ -19,10 +19,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from apkscan.document import App, Decision, DocumentError, InputError, ScanDocument, Source
-from apkscan.document.scan_document import PolicyMeta
+from typing import TYPE_CHECKING
+
 from apkscan.issues import Issue, Severity
 from apkscan.ranks import VERDICT_RANK
+
+if TYPE_CHECKING:  # the typed document is imported where used: other commands' start-up does not pay for it
+    from apkscan.document import App, InputError, ScanDocument, Source
 
 MAX_DOCUMENT_BYTES = 1 << 30  # a 10,000-app scan document is ~140 MiB
 DIRECT = ""  # source key of APKs given directly (files and folders on the command line)
@@ -168,6 +171,8 @@ def load_document(path: str) -> ScanDocument:
         raise DiffInputError(Issue("DIFF_UNREADABLE", f"{path}: {exc.strerror or exc}")) from None
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, absurd nesting
         raise DiffInputError(Issue("DIFF_NOT_JSON", f"{path}: not a JSON document ({type(exc).__name__})")) from None
+    from apkscan.document import DocumentError, ScanDocument
+
     try:
         return ScanDocument.from_dict(doc)
     except DocumentError as exc:
@@ -180,6 +185,8 @@ def diff_documents(old: ScanDocument | dict[str, Any], new: ScanDocument | dict[
 
     ``by_name``: match outermost sources by file name, not path (audits kept in dated folders).
     """
+    from apkscan.document import ScanDocument
+
     old, new = ScanDocument.of(old), ScanDocument.of(new)
     old_apps, old_bad = _index(old.apps, by_name)
     new_apps, new_bad = _index(new.apps, by_name)
@@ -277,7 +284,7 @@ def _index(apps: Iterable[App], by_name: bool) -> tuple[dict[tuple[str, str], Ap
 
 def _state(copies: list[App]) -> AppState:
     worst = max(copies, key=lambda a: _RANK[a.verdict])
-    decision = worst.policy.decision if isinstance(worst.policy, Decision) else None
+    decision = None if isinstance(worst.policy, (str, type(None))) else worst.policy.decision
     signers = {c.sha256.lower() for app in copies for c in app.identity.signers}
     versions = {f"{a.version_name or '?'} ({a.version_code if a.version_code is not None else '?'})" for a in copies}
     digests = {a.sha256 for a in copies if a.sha256 is not None}
@@ -288,7 +295,7 @@ def _state(copies: list[App]) -> AppState:
 
 def _summary(doc: ScanDocument, path: str, apps: int, bad: int) -> DocSummary:
     pol = doc.policy
-    policy = pol.name if isinstance(pol, PolicyMeta) else pol
+    policy = pol if isinstance(pol, (str, type(None))) else pol.name
     rules = {p.name: str(p.version) for p in doc.rules.packs} if doc.rules else {}
     return DocSummary(path, doc.started_at, policy, rules, apps, len(doc.errors), bad)
 

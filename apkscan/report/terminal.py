@@ -13,11 +13,11 @@ import os
 import sys
 import time
 import unicodedata
-from typing import Self, TextIO
+from typing import TYPE_CHECKING, Self, TextIO
 
-from apkscan.document import ScanDocument
-from apkscan.report import policy_view, view
-from apkscan.report.policy_view import headers
+if TYPE_CHECKING:  # the views and the typed document are imported by render(): inspect only needs safe()
+    from apkscan.document import ScanDocument
+    from apkscan.report import view
 
 UNLIMITED = 1 << 20  # "columns" of a pipe or a log: nothing is cut
 ALIGN_MAX = 48  # widest a column is padded to; longer text overflows its own row only
@@ -80,6 +80,10 @@ class _Paint:
 def render(doc: ScanDocument | dict, out: TextIO, *, color: bool = False, columns: int | None = None,
            limit: int = 50) -> None:
     """Counts, then flagged apps (prohibited first, up to ``limit``), then errors."""
+    from apkscan.document import ScanDocument
+    from apkscan.report import policy_view, view
+    from apkscan.report.policy_view import headers
+
     doc = ScanDocument.of(doc)
     paint = _Paint(color)
     cols = columns or _terminal_columns(out)
