@@ -15,11 +15,13 @@ from apkscan.document.codec import Record
 
 Severity = Literal["error", "warning", "tamper"]
 Part = Literal["read", "not read", "not checked"]
-RECORD = dict(frozen=True, slots=True, kw_only=True)
+RECORD = dict(frozen=True, slots=True, kw_only=True, eq=False, match_args=False)  # records compare by identity
 
 
 @dataclass(**RECORD)
 class Issue(Record):
+    """A problem with a stable code (``apkscan/issue_codes.py``)."""
+
     code: str
     message: str
     severity: Severity | None = None
@@ -27,6 +29,8 @@ class Issue(Record):
 
 @dataclass(**RECORD)
 class Certificate(Record):
+    """An X.509 certificate as the apk layer describes it; an identity only where it verified."""
+
     sha256: str
     sha1: str
     md5: str
@@ -63,6 +67,8 @@ class Certificate(Record):
 
 @dataclass(**RECORD)
 class Signer(Record):
+    """One signer of one scheme (a v1 signature file, a v2/v3 signer block)."""
+
     name: str
     certificate: Certificate | None
     chain: tuple[Certificate, ...] = ()
@@ -76,6 +82,8 @@ class Signer(Record):
 
 @dataclass(**RECORD)
 class LineageNode(Record):
+    """One certificate of a v3 proof-of-rotation lineage, oldest first."""
+
     certificate: Certificate
     flags: int
     flag_names: tuple[str, ...] = ()
@@ -85,6 +93,8 @@ class LineageNode(Record):
 
 @dataclass(**RECORD)
 class Scheme(Record):
+    """One signature scheme: present, verified, by whom, why not."""
+
     present: bool
     verified: bool
     signers: tuple[Signer, ...] = ()
@@ -95,12 +105,16 @@ class Scheme(Record):
 
 @dataclass(**RECORD)
 class PackageReading(Record):
+    """One reading of the manifest's package (several: a tamper indicator)."""
+
     value: str
     how: str
 
 
 @dataclass(**RECORD)
 class Sighting(Record):
+    """Where a certificate sits in the APK and whether that place verified."""
+
     sha256: str
     location: str
     role: str | None = None
@@ -121,6 +135,8 @@ class Completeness(Record):
 
 @dataclass(**RECORD)
 class Identity(Record):
+    """What the apk layer established about one APK (or what a device recorded)."""
+
     path: str
     origin: Literal["apk", "recorded", "listed"] = "apk"
     recorded_by: str | None = None

@@ -38,6 +38,8 @@ class Source(Record):
 
 @dataclass(**RECORD)
 class Evidence(Record):
+    """One fact that made a rule match."""
+
     field: str
     value: Json = None
     values: Json = None
@@ -79,12 +81,16 @@ class VerdictEntry(Decision):
 
 @dataclass(**RECORD)
 class FindingVerdict(Record):
+    """1.2: the verdict a finding got under one policy."""
+
     verdict: Verdict
     decision: str | None = None
 
 
 @dataclass(**RECORD)
 class Finding(Record):
+    """One rule that matched one app, with its evidence and verdicts."""
+
     rule: str
     vendor: str | None = None
     app: str | None = None
@@ -101,6 +107,8 @@ class Finding(Record):
 
 @dataclass(**RECORD)
 class Split(Record):
+    """A split APK of a bundle, attached to its base app."""
+
     source: Source | str
     package: str | None
     split: str | None
@@ -124,6 +132,8 @@ def _where(source: Source | str) -> Source:
 
 @dataclass(**RECORD)
 class App(Record):
+    """One app: where it came from, its identity, findings and verdicts."""
+
     source: Source | str
     container: str | None = None
     package: str | None = None
@@ -168,12 +178,16 @@ class InputError(Record):
 
 @dataclass(**RECORD)
 class Tool(Record):
+    """The program that wrote the document."""
+
     name: str | None = None
     version: str | None = None
 
 
 @dataclass(**RECORD)
 class RuleMeta(Record):
+    """A rule of a pack, as the run's metadata lists it."""
+
     id: str | None = None
     vendor: str | None = None
     description: str | None = None
@@ -182,6 +196,8 @@ class RuleMeta(Record):
 
 @dataclass(**RECORD)
 class PackMeta(Record):
+    """A rule pack used by the run, with its version."""
+
     name: str
     version: str | None = None
     vendor: str | None = None
@@ -192,11 +208,15 @@ class PackMeta(Record):
 
 @dataclass(**RECORD)
 class RulesMeta(Record):
+    """The rule packs used by the run."""
+
     packs: tuple[PackMeta, ...] = ()
 
 
 @dataclass(**RECORD)
 class PolicyMeta(Record):
+    """A policy the run decided under."""
+
     name: str | None = None
     version: str | None = None
     title: str | None = None
@@ -220,6 +240,8 @@ class InputFile(Record):
 
 @dataclass(**RECORD)
 class Skipped(Record):
+    """Files looked at and deliberately not scanned, per place and reason."""
+
     where: tuple[str, ...]
     where_display: str | None = None
     reason: str
