@@ -37,18 +37,17 @@ def uri(path: str) -> str:
     return encoded
 
 
-def _rules(catalog: dict[str, dict]) -> tuple[list[dict], dict[str, int]]:
+def _rules(catalog: dict[str, view.RuleRow]) -> tuple[list[dict], dict[str, int]]:
     rules, index = [], {}
     for rid in sorted(catalog):
         r = catalog[rid]
-        desc = r.get("description") or rid
-        vendor = r.get("vendor")
+        desc = r.description or rid
         rules.append({
             "id": rid,
             "name": rid.replace(".", "_").replace("-", "_"),
-            "shortDescription": {"text": f"{vendor}: {desc}" if vendor else desc},
-            "properties": {k: v for k, v in (("vendor", vendor), ("pack", r.get("pack")),
-                                             ("packVersion", r.get("pack_version"))) if v},
+            "shortDescription": {"text": f"{r.vendor}: {desc}" if r.vendor else desc},
+            "properties": {k: v for k, v in (("vendor", r.vendor), ("pack", r.pack),
+                                             ("packVersion", r.pack_version)) if v},
         })
         index[rid] = len(rules) - 1
     return rules, index

@@ -310,18 +310,25 @@ def meta(doc: ScanDocument) -> RunMeta:
         interrupted=doc.interrupted, policies=doc.policy_names())
 
 
-def rule_catalog(doc: ScanDocument, rows: list[AppRow]) -> dict[str, dict]:
+@dataclass(slots=True)
+class RuleRow:
+    id: str
+    vendor: str | None
+    description: str | None
+    pack: str | None
+    pack_version: str | None
+
+
+def rule_catalog(doc: ScanDocument, rows: list[AppRow]) -> dict[str, RuleRow]:
     """Rule id -> description, from the rule packs in the metadata, then from findings."""
-    catalog: dict[str, dict] = {}
+    catalog: dict[str, RuleRow] = {}
     for pack in doc.rules.packs if doc.rules else ():
         for r in pack.rules:
             if r.id:
-                catalog[r.id] = {"id": r.id, "vendor": r.vendor or pack.vendor, "description": r.description,
-                                 "pack": pack.name, "pack_version": pack.version}
+                catalog[r.id] = RuleRow(r.id, r.vendor or pack.vendor, r.description, pack.name, pack.version)
     for row in rows:
         for f in row.findings:
-            catalog.setdefault(f.rule, {"id": f.rule, "vendor": f.vendor, "description": f.app,
-                                        "pack": None, "pack_version": None})
+            catalog.setdefault(f.rule, RuleRow(f.rule, f.vendor, f.app, None, None))
     return catalog
 
 
