@@ -193,3 +193,12 @@ def test_messages_say_what_the_field_takes(real_document):
     doc["apps"][0]["source"] = 5  # Source | str (1.0 gave a string)
     with pytest.raises(DocumentError, match=r"apps/0/source: expected object or string, found integer$"):
         ScanDocument.from_dict(doc)
+
+
+def test_keys_named_like_the_records_internals_are_plain_unknown_fields(real_document):
+    """``_keys``/``_extra``/``__class__`` in a document are data, never the record's own slots."""
+    doc = json.loads(json.dumps(real_document))
+    doc["_keys"], doc["_extra"], doc["apps"][0]["__class__"] = ["apps"], {"x": 1}, "App"
+    typed = ScanDocument.from_dict(doc)
+    assert typed.to_dict() == doc and len(typed.apps) == len(doc["apps"])
+    assert type(typed.apps[0]).__name__ == "App" and typed._extra["_keys"] == ["apps"]
