@@ -6,8 +6,9 @@ now verified under another key is a re-signed (possibly trojanised) build even w
 verdict did not move. Apps are matched per outermost source (the device backup or
 container the scan read them from; APKs given directly form one group) and package.
 
-Both documents are our own ``--json`` output but are still read defensively: a bad file
-is a coded ``DIFF_*`` problem, a malformed entry is counted, never a crash.
+Both documents are read through ``ScanDocument.from_dict``: a file that is not a scan
+document is a coded problem (``DIFF_*`` for the file, ``DOCUMENT_*`` for its content, with
+the field's path), never a crash; an app with neither package nor SHA-256 is counted, not compared.
 """
 
 from __future__ import annotations
@@ -18,8 +19,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from apkscan.ranks import VERDICT_RANK
+from typing import TYPE_CHECKING
+
 from apkscan.issues import Issue, Severity
+from apkscan.ranks import VERDICT_RANK
+
+if TYPE_CHECKING:  # the typed document is imported where used: other commands' start-up does not pay for it
+    from apkscan.document import App, InputError, ScanDocument, Source
 
 MAX_DOCUMENT_BYTES = 1 << 30  # a 10,000-app scan document is ~140 MiB
 DIRECT = ""  # source key of APKs given directly (files and folders on the command line)
@@ -151,8 +157,9 @@ class ScanDiff:
                              "changes": [c.to_dict() for c in s.changes]} for s in self.sources]}
 
 
-def load_document(path: str) -> dict[str, Any]:
-    """A scan document from disk, bounded; raises :class:`DiffInputError` with a DIFF_* code."""
+def load_document(path: str) -> ScanDocument:
+    """A scan document from disk, bounded and typed; raises :class:`DiffInputError` with a
+    ``DIFF_*`` code (file) or ``DOCUMENT_*`` code (content, naming the field)."""
     try:
         size = os.stat(path).st_size
         if size > MAX_DOCUMENT_BYTES:
@@ -164,19 +171,25 @@ def load_document(path: str) -> dict[str, Any]:
         raise DiffInputError(Issue("DIFF_UNREADABLE", f"{path}: {exc.strerror or exc}")) from None
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, absurd nesting
         raise DiffInputError(Issue("DIFF_NOT_JSON", f"{path}: not a JSON document ({type(exc).__name__})")) from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("apps"), list):
-        raise DiffInputError(Issue("DIFF_NOT_A_SCAN", f"{path}: not an apkscan scan document (no 'apps' list)"))
-    return doc
+    from apkscan.document import DocumentError, ScanDocument
+
+    try:
+        return ScanDocument.from_dict(doc)
+    except DocumentError as exc:
+        raise DiffInputError(Issue(exc.code, f"{path}: {str(exc).split(': ', 1)[1]}")) from None
 
 
-def diff_documents(old: dict[str, Any], new: dict[str, Any], old_path: str = "OLD",
-                   new_path: str = "NEW", *, by_name: bool = False) -> ScanDiff:
-    """Compare two scan documents; never raises for malformed entries (they are counted).
+def diff_documents(old: ScanDocument | dict[str, Any], new: ScanDocument | dict[str, Any],
+                   old_path: str = "OLD", new_path: str = "NEW", *, by_name: bool = False) -> ScanDiff:
+    """Compare two scan documents (typed, or their JSON: :class:`DocumentError` when malformed).
 
     ``by_name``: match outermost sources by file name, not path (audits kept in dated folders).
     """
-    old_apps, old_bad = _index(old.get("apps", []), by_name)
-    new_apps, new_bad = _index(new.get("apps", []), by_name)
+    from apkscan.document import ScanDocument
+
+    old, new = ScanDocument.of(old), ScanDocument.of(new)
+    old_apps, old_bad = _index(old.apps, by_name)
+    new_apps, new_bad = _index(new.apps, by_name)
     result = ScanDiff(_summary(old, old_path, len(old_apps), old_bad),
                       _summary(new, new_path, len(new_apps), new_bad))
     result.notes = _notes(result.old, result.new)
@@ -220,98 +233,71 @@ def _judge(key: tuple[str, str], old: AppState | None, new: AppState | None) -> 
     return AppChange(source, package, "changed", old, new, reasons, worse)
 
 
-def _new_failures(old: dict[str, Any], new: dict[str, Any], by_name: bool) -> list[NewFailure]:
+def _new_failures(old: ScanDocument, new: ScanDocument, by_name: bool) -> list[NewFailure]:
     """Input errors of the new scan whose (source, name) did not already fail in the old one."""
-    def failures(doc: dict[str, Any]) -> list[NewFailure]:
-        errors = doc.get("errors")
-        out = []
-        for e in errors if isinstance(errors, list) else []:
-            if not isinstance(e, dict):
-                continue
-            src = e.get("source") if isinstance(e.get("source"), dict) else {}
-            path = src.get("path") if isinstance(src.get("path"), str) else ""
-            name = os.path.basename(path.split(CHAIN_SEPARATOR)[-1]) or path
-            out.append(NewFailure(source_key(e, by_name), name, str(e.get("code", "INPUT_ERROR")), str(e.get("message", ""))))
-        return out
+    def failures(doc: ScanDocument) -> list[NewFailure]:
+        return [_failure(e, by_name) for e in doc.errors]
     before = {(f.source, f.name) for f in failures(old)}
     return [f for f in failures(new) if (f.source, f.name) not in before]
 
 
-def source_key(app: dict[str, Any], by_name: bool = False) -> str:
-    """The outermost source an app came from, or DIRECT for an APK given directly.
+def _failure(e: InputError, by_name: bool) -> NewFailure:
+    path = e.where.path
+    name = os.path.basename(path.split(CHAIN_SEPARATOR)[-1]) or path
+    code = e.code or (e.errors[0].code if e.errors else "INPUT_ERROR")
+    return NewFailure(source_key(e.where, e.container, by_name), name, code, e.message or "")
 
-    Prefers the document's ``source.outermost`` / ``source.chain`` (container scans) and
-    falls back to ``source.container`` / ``container``. Matched as written (same path),
-    or by its file name with ``by_name``.
+
+def source_key(where: Source, container: str | None = None, by_name: bool = False) -> str:
+    """The outermost source an app or error came from, or DIRECT for an APK given directly.
+
+    Prefers ``source.chain`` (container scans: its first element), then ``source.outermost``
+    with the container, then the container (``source.container``, else the record's own)
+    cut at its first chain separator. Matched as written (same path), or by its file name
+    with ``by_name``.
     """
-    key = _outermost(app)
+    key = _outermost(where, container)
     return os.path.basename(key.rstrip("/\\")) or key if by_name and key else key
 
 
-def _outermost(app: dict[str, Any]) -> str:
-    src = app.get("source") if isinstance(app.get("source"), dict) else {}
-    chain = src.get("chain")
-    if isinstance(chain, list) and chain:
-        return str(chain[0]) if len(chain) > 1 else DIRECT
-    container = src.get("container") or app.get("container")
-    if isinstance(container, str) and container:
-        outermost = src.get("outermost")
-        return str(outermost) if isinstance(outermost, str) and outermost else container.split(CHAIN_SEPARATOR)[0]
+def _outermost(where: Source, container: str | None) -> str:
+    if where.chain:
+        return where.chain[0] if len(where.chain) > 1 else DIRECT
+    container = where.container or container
+    if container:
+        return where.outermost or container.split(CHAIN_SEPARATOR)[0]
     return DIRECT
 
 
-def _index(apps: Iterable[Any], by_name: bool) -> tuple[dict[tuple[str, str], AppState], int]:
-    """Merge each (source, package)'s copies into one state; count unusable entries."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+def _index(apps: Iterable[App], by_name: bool) -> tuple[dict[tuple[str, str], AppState], int]:
+    """Merge each (source, package)'s copies into one state; count apps with nothing to match on."""
+    groups: dict[tuple[str, str], list[App]] = {}
     bad = 0
     for app in apps:
-        if not isinstance(app, dict) or not isinstance(app.get("package") or app.get("sha256"), str):
+        if not (app.package or app.sha256):
             bad += 1
             continue
-        package = app.get("package") if isinstance(app.get("package"), str) else f"(no package) {app['sha256']}"
-        groups.setdefault((source_key(app, by_name), package), []).append(app)
+        package = app.package if app.package is not None else f"(no package) {app.sha256}"
+        groups.setdefault((source_key(app.where, app.container, by_name), package), []).append(app)
     return {k: _state(v) for k, v in groups.items()}, bad
 
 
-def _state(copies: list[dict[str, Any]]) -> AppState:
-    worst = max(copies, key=lambda a: _RANK[_verdict(a)])
-    verdict = _verdict(worst)
-    pol = worst.get("policy") if isinstance(worst.get("policy"), dict) else {}
-    decision = pol.get("decision") if isinstance(pol.get("decision"), str) else None
-    signers: set[str] = set()
-    versions, digests = set(), set()
-    for app in copies:
-        ident = app.get("identity") if isinstance(app.get("identity"), dict) else {}
-        certs = ident.get("signers")
-        for cert in certs if isinstance(certs, list) else []:
-            if isinstance(cert, dict) and isinstance(cert.get("sha256"), str):
-                signers.add(cert["sha256"].lower())
-        versions.add(f"{app.get('version_name') or '?'} ({app.get('version_code') if app.get('version_code') is not None else '?'})")
-        if isinstance(app.get("sha256"), str):
-            digests.add(app["sha256"])
-    label = next((a["label"] for a in copies if isinstance(a.get("label"), str)), None)
-    return AppState(verdict, decision, frozenset(signers), tuple(sorted(versions)), tuple(sorted(digests)),
+def _state(copies: list[App]) -> AppState:
+    worst = max(copies, key=lambda a: _RANK[a.verdict])
+    decision = None if isinstance(worst.policy, (str, type(None))) else worst.policy.decision
+    signers = {c.sha256.lower() for app in copies for c in app.identity.signers}
+    versions = {f"{a.version_name or '?'} ({a.version_code if a.version_code is not None else '?'})" for a in copies}
+    digests = {a.sha256 for a in copies if a.sha256 is not None}
+    label = next((a.label for a in copies if a.label is not None), None)
+    return AppState(worst.verdict, decision, frozenset(signers), tuple(sorted(versions)), tuple(sorted(digests)),
                     label, len(copies))
 
 
-def _verdict(app: dict[str, Any]) -> str:
-    v = app.get("verdict")
-    return v if isinstance(v, str) and v in _RANK else "allowed"
-
-
-def _summary(doc: dict[str, Any], path: str, apps: int, bad: int) -> DocSummary:
-    pol = doc.get("policy")
-    policy = pol.get("name") if isinstance(pol, dict) else pol if isinstance(pol, str) else None
-    rules: dict[str, str] = {}
-    packs = doc.get("rules", {}).get("packs") if isinstance(doc.get("rules"), dict) else None
-    for p in packs if isinstance(packs, list) else []:
-        if isinstance(p, dict) and isinstance(p.get("name"), str):
-            rules[p["name"]] = str(p.get("version"))
-    errors = doc.get("errors")
-    started = doc.get("started_at")
-    return DocSummary(path, started if isinstance(started, str) else None,
-                      policy if isinstance(policy, str) else None, rules, apps,
-                      len(errors) if isinstance(errors, list) else 0, bad)
+def _summary(doc: ScanDocument, path: str, apps: int, bad: int) -> DocSummary:
+    pol = doc.policy
+    policy = pol if isinstance(pol, (str, type(None))) else pol.name
+    rules = {p.name: str(p.version) for p in doc.rules.packs} if doc.rules else {}
+    return DocSummary(path, doc.started_at, policy, rules, apps, len(doc.errors), bad)
 
 
 def _notes(old: DocSummary, new: DocSummary) -> list[Issue]:

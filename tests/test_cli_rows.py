@@ -10,6 +10,7 @@ import sys
 import pytest
 from cli_helpers import FIXTURES, copy, evidence_unchanged, invoke  # noqa: F401
 
+from apkscan.document import App
 from apkscan.report import terminal, view
 
 pytestmark = pytest.mark.usefixtures("evidence_unchanged")
@@ -120,7 +121,10 @@ def test_basis_label_comes_from_the_basis_field_not_from_text():
     def row(*evidence):
         f = {"rule": "tencent.wechat", "vendor": "Tencent", "app": "WeChat", "strength": "strong",
              "kind": "app", "evidence": list(evidence)}
-        return view.app_row(0, {"source": "x.apk", "verdict": "prohibited", "findings": [f]})
+        ident = {"path": "x.apk", "verified": False, "schemes": {}, "signers": [], "certificates_present": [],
+                 "tamper": [], "errors": []}
+        return view.app_row(0, App.from_json({"source": "x.apk", "verdict": "prohibited", "findings": [f],
+                                              "identity": ident}))
     known = {"field": "signer.sha256", "value": "ab" * 32, "basis": "certificate", "matched": "not me",
              "verified": True}
     assert row(known).basis == ["certificate"]

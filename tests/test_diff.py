@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from apkscan.cli import main
 from apkscan.diff import DIRECT, diff_documents, source_key
+from apkscan.document import DocumentError, Source
 
 REPO = Path(__file__).resolve().parents[1]
 APKS = REPO / "fixtures" / "apks"
@@ -197,10 +198,11 @@ def test_sources_in_dated_folders_match_by_name(audits):
 
 
 def test_source_key_fallbacks():
-    assert source_key({"source": {"path": "x.apk", "container": None}}) == DIRECT
-    assert source_key({"source": {"path": "x.apk", "chain": ["x.apk"], "outermost": "x.apk"}}) == DIRECT
-    assert source_key({"source": {"path": "d.tar ▸ a.zip ▸ b.apk", "container": "d.tar ▸ a.zip"}}) == "d.tar"
-    assert source_key({"container": "backup.ab", "source": "not a dict"}) == "backup.ab"
+    assert source_key(Source(path="x.apk", container=None)) == DIRECT
+    assert source_key(Source(path="x.apk", chain=("x.apk",), outermost="x.apk")) == DIRECT
+    assert source_key(Source(path="d.tar ▸ a.zip ▸ b.apk", container="d.tar ▸ a.zip")) == "d.tar"
+    assert source_key(Source(path="not a dict"), "backup.ab") == "backup.ab"  # 1.0: a string source
+    assert source_key(Source(path="b.apk", chain=("/x/d.tar", "b.apk")), by_name=True) == "d.tar"
 
 
 def test_version_change_is_reported_not_worse(audits):
@@ -248,8 +250,10 @@ def test_hostile_package_names_are_escaped(audits, tmp_path):
 
 @pytest.mark.parametrize("content,code", [
     (b"\x89PNG\r\n\x1a\n\x00\x00", "DIFF_NOT_JSON"),
-    (b"[1, 2, 3]", "DIFF_NOT_A_SCAN"),
-    (b'{"apps": {"not": "a list"}}', "DIFF_NOT_A_SCAN"),
+    (b"[1, 2, 3]", "DOCUMENT_NOT_A_SCAN"),
+    (b'{"apps": {"not": "a list"}}', "DOCUMENT_NOT_A_SCAN"),
+    (b'{"schema_version": "1.2", "apps": {"not": "a list"}, "errors": []}', "DOCUMENT_MALFORMED"),
+    (b'{"schema_version": "3.0", "apps": [], "errors": []}', "DOCUMENT_VERSION_UNSUPPORTED"),
     (b"[" * 100000, "DIFF_NOT_JSON"),  # nesting bomb
     (b"\xff\xfe{", "DIFF_NOT_JSON"),
 ])
@@ -278,11 +282,24 @@ def test_unwritable_output_exit_2(tmp_path, audits):
     assert res.exit_code == 1 and (tmp_path / "new" / "dir" / "out.json").is_file()  # parents created
 
 
-def test_malformed_entries_are_counted(audits):
+def test_malformed_entries_are_refused_naming_the_entry(audits, tmp_path):
     old = json.loads((audits / "old.json").read_text())
-    new = dict(old, apps=old["apps"] + [1, "x", None, {"package": 5}, {"verdict": "prohibited"}])
-    result = diff_documents(old, new)
-    assert result.changes() == [] and result.new.skipped_entries == 5
+    for entry, where in ((1, "apps/4"), ({"verdict": "prohibited"}, "apps/4"),  # not an object; no source
+                         ({**old["apps"][0], "package": 5}, "apps/4/package")):
+        new = dict(old, apps=[*old["apps"], entry])
+        with pytest.raises(DocumentError) as err:
+            diff_documents(old, new)
+        assert err.value.code == "DOCUMENT_MALFORMED" and "/".join(err.value.path) == where
+        (tmp_path / "new.json").write_text(json.dumps(new))
+        res = CliRunner().invoke(main, ["diff", str(audits / "old.json"), str(tmp_path / "new.json")])
+        assert res.exit_code == 2 and f"error: DOCUMENT_MALFORMED: {tmp_path / 'new.json'}: {where}: " in res.output
+
+
+def test_an_app_with_nothing_to_match_on_is_counted_not_compared(audits):
+    old = json.loads((audits / "old.json").read_text())
+    anonymous = {**old["apps"][0], "package": None, "sha256": None}  # e.g. a record naming no package
+    result = diff_documents(old, dict(old, apps=[*old["apps"], anonymous]))
+    assert result.changes() == [] and result.new.skipped_entries == 1
     assert [n.code for n in result.notes] == ["DIFF_BAD_ENTRY"]
 
 
@@ -296,9 +313,14 @@ _json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_siz
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(a=_json, b=_json)
-def test_any_json_shape_never_crashes(a, b):
+def test_any_json_shape_is_refused_with_a_code_or_compared(a, b):
     docs = [x if isinstance(x, dict) and isinstance(x.get("apps"), list) else {"apps": [x]} for x in (a, b)]
-    result = diff_documents(*docs)
+    docs = [{"schema_version": "1.2", "errors": [], **d} for d in docs]
+    try:
+        result = diff_documents(*docs)
+    except DocumentError as exc:
+        assert exc.code.startswith("DOCUMENT_")
+        return
     json.dumps(result.to_dict())
 
 
@@ -306,8 +328,13 @@ def test_any_json_shape_never_crashes(a, b):
 @given(apps=st.lists(st.fixed_dictionaries({"package": st.sampled_from(["a", "b"])}, optional={
     k: _json for k in ("verdict", "policy", "identity", "source", "container", "version_code",
                        "version_name", "label", "sha256")}), max_size=6))
-def test_any_app_entry_never_crashes(apps):
-    result = diff_documents({"apps": apps[:3]}, {"apps": apps[3:]})
+def test_any_app_entry_is_refused_with_a_code_or_compared(apps):
+    try:
+        result = diff_documents({"schema_version": "1.2", "errors": [], "apps": apps[:3]},
+                                {"schema_version": "1.2", "errors": [], "apps": apps[3:]})
+    except DocumentError as exc:
+        assert exc.code == "DOCUMENT_MALFORMED" and exc.path[0] == "apps"
+        return
     json.dumps(result.to_dict())
 
 

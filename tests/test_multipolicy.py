@@ -297,45 +297,52 @@ def test_a_schema_1_1_document_still_renders_everywhere(three_doc, tmp_path):
 
 def test_hostile_policy_names_in_a_document_stay_inert(three_doc):
     """A crafted document naming a policy like a formula or markup: the CSV header is
-    neutralised, the HTML escapes it, a verdict that is not a verdict reads ``unknown``."""
+    neutralised and the HTML escapes it."""
     from apkscan.report import html
 
     doc = json.loads(json.dumps({k: v for k, v in three_doc.items() if k != "_dir"}))
     evil = '=HYPERLINK("x")<img src=x onerror=alert(1)>'
     doc["policies"].append({"name": evil})
     for a in doc["apps"]:
-        a["verdicts"][evil] = {"verdict": "<b>banned</b>", "decision": None}
+        a["verdicts"][evil] = {"verdict": "review", "decision": "<b>banned</b>"}
     buf = io.StringIO()
     csv_report.render(doc, buf)
     header = next(csv.reader(io.StringIO(buf.getvalue())))
     assert "'verdict:=HYPERLINK" not in header and f"verdict:{evil}" in header  # starts with 'v': inert
     rows = list(csv.reader(io.StringIO(buf.getvalue())))
-    assert {r[header.index(f"verdict:{evil}")] for r in rows[1:]} == {"unknown"}
+    assert {r[header.index(f"verdict:{evil}")] for r in rows[1:]} == {"review"}
     page = io.StringIO()
     html.render(doc, page)
     assert "<img src=x" not in page.getvalue() and "&lt;img src=x onerror=alert(1)&gt;" in page.getvalue()
     assert "<b>banned</b>" not in page.getvalue()
 
 
-@pytest.mark.parametrize("policies, verdicts", [
-    ("canada-tbs-2023", "prohibited"), ([None, 7, {"name": 5}, {"name": ""}], []),
-    ([{"name": "a"}, {"name": "a"}], {"a": "prohibited"}), ([{"name": "a"}, {"name": "b"}], {"a": None, "b": [1]}),
+@pytest.mark.parametrize("policies, verdicts, where", [
+    ("canada-tbs-2023", None, "policies"), ([None, 7], None, "policies/0"), ([{"name": 5}], None, "policies/0/name"),
+    (None, {"a": "prohibited"}, "apps/0/verdicts/a"), (None, {"a": None, "b": [1]}, "apps/0/verdicts/a"),
+    (None, {"a": {"verdict": "<b>banned</b>", "decision": None}}, "apps/0/verdicts/a/verdict"),
 ])
-def test_malformed_policy_fields_degrade_to_unknown_never_raise(three_doc, policies, verdicts):
-    """A hand-edited document: wrong types under ``policies``/``verdicts`` render in every format."""
+def test_malformed_policy_fields_are_a_coded_error_naming_the_field(three_doc, tmp_path, policies, verdicts, where):
+    """A hand-edited document with wrong types under ``policies``/``verdicts``: every renderer and
+    ``apkscan report`` refuse it with DOCUMENT_MALFORMED and the field's path, never a blank cell."""
+    from apkscan.document import DocumentError
     from apkscan.report import html
 
     doc = json.loads(json.dumps({k: v for k, v in three_doc.items() if k != "_dir"}))
-    doc["policies"] = policies
-    for a in doc["apps"]:
-        a["verdicts"] = verdicts
+    if policies is not None:
+        doc["policies"] = policies
+    if verdicts is not None:
+        for a in doc["apps"]:
+            a["verdicts"] = verdicts
     for render in (html.render, sarif.render, csv_report.render, terminal.render):
-        out = io.StringIO()
-        render(doc, out)
-        assert out.getvalue()
-    rows = list(csv.reader(io.StringIO(_csv(doc))))
-    assert all(cell in ("prohibited", "review", "allowed", "unknown") for row in rows[1:]
-               for name, cell in zip(rows[0], row) if name.startswith("verdict:"))
+        with pytest.raises(DocumentError) as err:
+            render(doc, io.StringIO())
+        assert err.value.code == "DOCUMENT_MALFORMED" and "/".join(err.value.path) == where
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    res = invoke("report", path, "--csv", tmp_path / "out.csv")
+    assert res.exit_code == 2 and f"DOCUMENT_MALFORMED: {where}: " in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "out.csv").exists()
 
 
 def _csv(doc: dict) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -326,10 +327,10 @@ def test_html_details_list_a_bundles_splits(run, tmp_path):
     page = out.read_text(encoding="utf-8")
     assert "Split APKs of this bundle (2)" in page
     assert "no: verified signers differ from the base&#39;s" in page
-    doc["apps"][0]["splits"] = "not a list"  # a hand-edited document renders, without splits
-    with open(out, "w", encoding="utf-8") as fh:
-        html.render(doc, fh)
-    assert "Split APKs of this bundle" not in out.read_text(encoding="utf-8")
+    doc["apps"][0]["splits"] = "not a list"  # a hand-edited document is refused, naming the field
+    from apkscan.document import DocumentError
+    with pytest.raises(DocumentError, match="^DOCUMENT_MALFORMED: apps/0/splits: expected array"):
+        html.render(doc, io.StringIO())
 
 
 def test_custody_hash_of_a_given_file_that_is_no_apk(run, tmp_path):

@@ -71,6 +71,7 @@ def checked_outputs(opts: dict, inputs: Iterable[str], options: dict[str, str] |
 
 def write_reports(doc: dict, chosen: dict[str, str]) -> list[str]:
     """Write every requested format even if one fails; returns the formats that failed."""
+    from apkscan.document import DocumentError
     from apkscan.report import formats
 
     failed = []
@@ -82,6 +83,9 @@ def write_reports(doc: dict, chosen: dict[str, str]) -> list[str]:
         except OSError as exc:
             failed.append(name)
             click.echo(f"error: cannot write the {name} report to {path}: {exc.strerror or exc}", err=True)
+        except DocumentError as exc:  # a typed format refused the document (DOCUMENT_*): the rest are still written
+            failed.append(name)
+            click.echo(f"error: cannot write the {name} report to {path}: {exc}", err=True)
     return failed
 
 

@@ -2,8 +2,9 @@
 
 A scan run on a cluster writes ``--json``; an analyst elsewhere turns that document
 into HTML, SARIF or CSV without the APKs. The document must be an apkscan scan result:
-it is checked against the published JSON Schema (or, without ``jsonschema``, for the
-fields every renderer needs), and anything else exits 2 without writing a report.
+it is read through ``ScanDocument.from_dict`` (every field checked against its type; a
+``DOCUMENT_*`` code and the field's path otherwise) and, when ``jsonschema`` is installed,
+against the published JSON Schema; anything else exits 2 without writing a report.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ class BadResult(click.ClickException):
     exit_code = ExitCode.USAGE
 
 
-def load_result(path: str, max_bytes: int = MAX_RESULT_BYTES) -> dict:
-    """Read a saved result document (``-`` = stdin), bounded in size."""
+def load_result(path: str, max_bytes: int = MAX_RESULT_BYTES) -> object:
+    """Read a saved result's JSON (``-`` = stdin), bounded in size."""
     stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     try:
         data = stream.read(max_bytes + 1)
@@ -49,10 +50,10 @@ def load_result(path: str, max_bytes: int = MAX_RESULT_BYTES) -> dict:
     try:
         doc = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadResult(f"{path}: not a JSON scan result: {exc}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("apps", []), list):
-        raise BadResult(f"{path}: not an apkscan scan result (no 'apps' list)")
-    return doc
+        raise BadResult(f"{path}: DOCUMENT_NOT_A_SCAN: not a JSON scan result: {exc}") from None
+    except RecursionError:  # "[[[[..." nested past the parser's depth
+        raise BadResult(f"{path}: DOCUMENT_NOT_A_SCAN: not a JSON scan result: nested too deeply") from None
+    return doc  # what it holds is checked by typed()
 
 
 def schema_problems(doc: dict, limit: int = 10) -> list[str]:
@@ -98,34 +99,36 @@ def report_command(result: str, **opts) -> None:
         raise click.BadParameter(str(exc), param_hint="--fail-on") from None
     chosen = checked_outputs(opts, [result])
     try:
-        doc = load_result(result)
+        data = load_result(result)
     except OSError as exc:
         raise BadResult(f"{result}: {exc.strerror or exc}") from None
-    problems = schema_problems(doc)
-    if problems:
-        for p in problems:
-            click.echo(f"error: {result}: {p}", err=True)
-        raise BadResult(f"{result}: not a valid apkscan scan result")
-    first, names = document_policies(doc)
+    doc = typed(result, data)
+    del data  # the typed records are what is rendered: the parsed JSON need not stay beside them
     try:
-        fail_on.check_names(names)
+        fail_on.check_names(doc.stated_policies())
     except ValueError as exc:
         raise BadResult(f"{result}: {exc}") from None
     failed = write_reports(doc, chosen)
     if not opts["quiet"]:
         stream = summary_stream(chosen)
         terminal.render(doc, stream, color=terminal.use_color(stream, opts["no_color"]))
-    from apkscan.policy.multi import document_verdicts  # the same test scan's --fail-on makes
-
-    flagged = any(isinstance(a, dict) and fail_on.flags(document_verdicts(a, first)) for a in doc["apps"])
+    first = doc.first_policy()  # --fail-on reads the verdicts as scan's does
+    flagged = any(fail_on.flags(a.verdict_names(first)) for a in doc.apps)
     finish(ExitCode.FLAGGED if flagged else ExitCode.OK, ExitCode.REPORT_FAILED if failed else ExitCode.OK)
 
 
-def document_policies(doc: dict) -> tuple[str | None, list[str]]:
-    """The first policy's name and every policy's, as the document states (1.1: one)."""
-    names = [p["name"] for p in doc.get("policies") or () if isinstance(p, dict) and isinstance(p.get("name"), str)]
-    one = doc.get("policy")
-    first = one.get("name") if isinstance(one, dict) and isinstance(one.get("name"), str) else None
-    if not names and first:
-        names = [first]
-    return (names[0] if names else first), names
+def typed(path: str, data: object):
+    """The loaded JSON as a ``ScanDocument``; every problem printed (code, field path), exit 2."""
+    from apkscan.document import DocumentError, ScanDocument
+
+    try:
+        doc = ScanDocument.from_dict(data)
+    except DocumentError as exc:
+        click.echo(f"error: {path}: {exc}", err=True)
+        raise BadResult(f"{path}: not a valid apkscan scan result") from None
+    problems = schema_problems(data)
+    if problems:
+        for p in problems:
+            click.echo(f"error: {path}: {p}", err=True)
+        raise BadResult(f"{path}: not a valid apkscan scan result")
+    return doc

@@ -19,7 +19,9 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import TextIO
 
+from apkscan.document import ScanDocument
 from apkscan.report import view
+from apkscan.report.detail_view import Detail
 
 COLUMNS = [
     "verdict", "kinds", "strength", "basis", "file", "signer_debug", "vendors", "rules", "label", "package", "version_name",
@@ -75,12 +77,10 @@ def app_record(a: view.AppRow) -> dict[str, object]:
     }
 
 
-def _schemes_verified(a, d) -> str:
+def _schemes_verified(a: view.AppRow, d: Detail) -> str:
     """Schemes that verified; with --quick only their signatures did, and the cell says so."""
     names = " ".join(s.name for s in d.schemes if s.verified)
-    identity = a.raw.get("identity") if isinstance(a.raw.get("identity"), dict) else {}
-    completeness = identity.get("completeness") if isinstance(identity.get("completeness"), dict) else {}
-    if names and completeness.get("content_digests") == "not checked":
+    if names and a.app.identity.quick:
         return f"signatures only, content_digests: not checked ({names})"
     return names
 
@@ -89,8 +89,9 @@ def policy_columns(names: list[str]) -> list[str]:
     return [f"{kind}:{name}" for name in names for kind in ("verdict", "decision")]
 
 
-def render(doc: dict, out: TextIO) -> None:
-    """Write the CSV (RFC 4180, CRLF rows, header first) for a scan result document."""
+def render(doc: ScanDocument | dict, out: TextIO) -> None:
+    """Write the CSV (RFC 4180, CRLF rows, header first) for a scan document (typed, or its JSON)."""
+    doc = ScanDocument.of(doc)
     writer = csv.writer(out, lineterminator="\r\n")
     names = view.meta(doc).policies
     columns = COLUMNS + policy_columns(names)

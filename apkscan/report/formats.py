@@ -1,7 +1,9 @@
 """Format registry: name -> renderer, shared by ``apkscan scan`` and ``apkscan report``.
 
-Every renderer takes the scan result *document* (the dict ``--json`` writes), never
-Python objects, so any saved result re-renders in any format elsewhere. Several
+Every renderer takes the scan *document*: typed (:class:`apkscan.document.ScanDocument`,
+what ``apkscan report`` loads) or the dict ``--json`` writes (checked by
+``ScanDocument.from_dict`` first), never the scan's Python objects, so any saved result
+re-renders in any format elsewhere. Several
 formats go out in one run; ``-`` means stdout (at most one format may claim it).
 Files are written to a temporary sibling and renamed, so a crash never leaves a
 half-written report that looks complete.
@@ -15,19 +17,28 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 import importlib
 
 
-def _lazy(module: str, function: str = "render") -> Callable[[dict, TextIO], None]:
+Document = Any  # a ScanDocument or its JSON dict (any JSON value for the json format)
+
+
+def _lazy(module: str, function: str = "render") -> Callable[[Document, TextIO], None]:
     """A renderer imported when first used: jinja2 and the SARIF code stay out of start-up."""
-    def render(doc: dict, out: TextIO) -> None:
+    def render(doc: Document, out: TextIO) -> None:
         getattr(importlib.import_module(f"apkscan.report.{module}"), function)(doc, out)
     return render
 
 
-def _render_json(doc: dict, out: TextIO) -> None:
+def _render_json(doc: object, out: TextIO) -> None:
+    """Any JSON value (diffs and rule exports use it too); a typed document as its JSON."""
+    from apkscan.document import ScanDocument
+
+    if isinstance(doc, ScanDocument):
+        doc.write_json(out)  # streamed, app by app; the same bytes as dumping to_dict()
+        return
     json.dump(doc, out, indent=2, ensure_ascii=False)
     out.write("\n")
 
@@ -35,7 +46,7 @@ def _render_json(doc: dict, out: TextIO) -> None:
 @dataclass(frozen=True, slots=True)
 class Format:
     name: str
-    render: Callable[[dict, TextIO], None]
+    render: Callable[[Document, TextIO], None]
     description: str
     option_help: str = ""  # the CLI's --<name> FILE help, generated from this registry
     file_encoding: str = "utf-8"  # stdout always gets plain UTF-8
@@ -71,7 +82,7 @@ def check_targets(targets: dict[str, str | None]) -> dict[str, str]:
     return chosen
 
 
-def write(doc: dict, name: str, path: str, *, stdout: TextIO | None = None) -> None:
+def write(doc: Document, name: str, path: str, *, stdout: TextIO | None = None) -> None:
     """Render ``doc`` as format ``name`` to ``path`` (``-`` = stdout)."""
     fmt = FORMATS[name]
     write_text(path, lambda out: fmt.render(doc, out), suffix=name, encoding=fmt.file_encoding,
@@ -102,7 +113,7 @@ def write_text(path: str, render: Callable[[TextIO], None], *, suffix: str, enco
         raise
 
 
-def write_all(doc: dict, targets: dict[str, str | None], *, stdout: TextIO | None = None) -> list[str]:
+def write_all(doc: Document, targets: dict[str, str | None], *, stdout: TextIO | None = None) -> list[str]:
     """Write every requested format; returns the format names written, in order."""
     chosen = check_targets(targets)
     for name, path in chosen.items():

@@ -21,6 +21,7 @@ from typing import TextIO
 
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 
+from apkscan.document import ScanDocument
 from apkscan.report import policy_view, view
 
 _BAR_WIDTH = 260  # px of the longest bar in the inline SVG charts
@@ -44,7 +45,7 @@ def _env() -> Environment:
     )
     env.filters["short"] = short_hash
     env.tests["web_url"] = is_web_url
-    env.globals["finding_verdicts"] = policy_view.finding_verdicts  # checked values, never raw document text
+    env.globals["finding_verdicts"] = policy_view.finding_verdicts  # a finding's typed per-policy verdicts
     return env
 
 
@@ -126,7 +127,8 @@ def _columns(policies: list[str]) -> list[tuple[str, str]]:
             ("File", "text"), ("Vendors", "text")]
 
 
-def context(doc: dict) -> dict:
+def context(doc: ScanDocument | dict) -> dict:
+    doc = ScanDocument.of(doc)
     apps = view.apps(doc)
     errors = view.errors(doc)
     per_vendor: dict[str, Counter] = {}
@@ -158,7 +160,7 @@ def context(doc: dict) -> dict:
     }
 
 
-def render(doc: dict, out: TextIO) -> None:
-    """Write the HTML report for a scan result document to ``out``, streaming."""
+def render(doc: ScanDocument | dict, out: TextIO) -> None:
+    """Write the HTML report for a scan document (typed, or its JSON: checked first) to ``out``, streaming."""
     template = _env().get_template("report.html.j2")
     out.writelines(template.generate(**context(doc)))

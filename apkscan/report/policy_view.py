@@ -2,7 +2,6 @@
 
 Renderers show one verdict column per policy; a 1.1 document (or one scan with a single
 policy) gives one column, the app's ``verdict``, so old documents render as before.
-Missing or malformed fields degrade to ``unknown``/``None`` rather than raising.
 """
 
 from __future__ import annotations
@@ -10,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from apkscan.document import App, Decision, Finding, ScanDocument
+from apkscan.document.scan_document import PolicyMeta as DocPolicyMeta
 from apkscan.ranks import VERDICTS, display_order
-from apkscan.report.coerce import _d, _l, _s
 
 VERDICT_ORDER = display_order(VERDICTS)  # 0 = most severe
 
@@ -21,7 +21,7 @@ class PolicyVerdict:
     """One policy's verdict for one app, with the citation of the decision behind it."""
 
     policy: str
-    verdict: str  # prohibited / review / allowed / unknown
+    verdict: str  # prohibited / review / allowed / unknown (no entry for this policy)
     decision: str | None
     text: str | None
     authority: str | None
@@ -36,30 +36,18 @@ class PolicyVerdict:
         return f"{name} ({extra})" if extra else name
 
 
-def policy_names(doc: dict) -> list[str]:
-    """The document's policies in scan order (1.2 ``policies``; else the one ``policy``)."""
-    doc = _d(doc)
-    names = [n for n in (_s(_d(p).get("name")) for p in _l(doc.get("policies"))) if n]
-    if names:
-        return list(dict.fromkeys(names))
-    one = doc.get("policy")
-    name = _s(_d(one).get("name")) if isinstance(one, dict) else _s(one)
-    return [name or "policy"]
-
-
-def app_verdicts(raw: dict, names: list[str]) -> list[PolicyVerdict]:
+def app_verdicts(app: App, names: list[str]) -> list[PolicyVerdict]:
     """The app's verdict under each of ``names`` (1.1 app: the first name gets ``verdict``)."""
-    raw = _d(raw)
-    given = _d(raw.get("verdicts"))
     out = []
     for i, name in enumerate(names):
-        entry = _d(given.get(name))
-        if not entry and i == 0 and not given:  # schema 1.1: the one verdict is the first policy's
-            entry = {**_d(raw.get("policy")), "verdict": raw.get("verdict")}
-        verdict = _s(entry.get("verdict"))
-        out.append(PolicyVerdict(name, verdict if verdict in VERDICTS else "unknown", _s(entry.get("decision")),
-                                 _strip(entry.get("text")), _s(entry.get("authority")), _s(entry.get("date")),
-                                 _s(entry.get("url"))))
+        entry = app.verdicts.get(name)
+        verdict = entry.verdict if entry else None
+        if entry is None and i == 0 and not app.verdicts:  # schema 1.1: the one verdict is the first policy's
+            entry = app.policy if isinstance(app.policy, Decision) else Decision()
+            verdict = app.verdict
+        entry = entry or Decision()
+        out.append(PolicyVerdict(name, verdict or "unknown", entry.decision, _strip(entry.text),
+                                 entry.authority, entry.date, entry.url))
     return out
 
 
@@ -84,18 +72,12 @@ def headers(names: list[str]) -> list[str]:
     return ["VERDICT"] if len(names) <= 1 else [f"P{i}" for i in range(1, len(names) + 1)]
 
 
-def finding_verdicts(raw: dict) -> dict[str, tuple[str, str | None]]:
+def finding_verdicts(f: Finding) -> dict[str, tuple[str, str | None]]:
     """A finding's ``{policy: (verdict, decision)}`` (1.2); empty for a 1.1 finding."""
-    out = {}
-    for name, entry in _d(_d(raw).get("verdicts")).items():
-        entry = _d(entry)
-        verdict = _s(entry.get("verdict"))
-        out[str(name)] = (verdict if verdict in VERDICTS else "unknown", _s(entry.get("decision")))
-    return out
+    return {name: (v.verdict, v.decision) for name, v in f.verdicts.items()}
 
 
-def _strip(value: Any) -> str | None:
-    text = _s(value)
+def _strip(text: str | None) -> str | None:
     return text.strip() if text else None
 
 
@@ -107,13 +89,12 @@ class PolicyMeta:
     url: str | None
 
 
-def policy_metas(doc: dict) -> list[PolicyMeta]:
-    """Name, title, version and first checked URL of each policy, in :func:`policy_names` order."""
-    doc = _d(doc)
-    given = {_s(_d(p).get("name")): _d(p) for p in _l(doc.get("policies"))}
-    first = _d(doc.get("policy"))
+def policy_metas(doc: ScanDocument) -> list[PolicyMeta]:
+    """Name, title, version and first checked URL of each policy, in scan order."""
+    given = {p.name: p for p in doc.policies}
+    first = doc.policy if isinstance(doc.policy, DocPolicyMeta) else None
     out = []
-    for name in policy_names(doc):
-        p = given.get(name) or (first if _s(first.get("name")) == name else {})
-        out.append(PolicyMeta(name, _s(p.get("title")), _s(p.get("version")), _s(p.get("url"))))
+    for name in doc.policy_names():
+        p = given.get(name) or (first if first and first.name == name else None) or DocPolicyMeta()
+        out.append(PolicyMeta(name, p.title, p.version, p.url))
     return out

@@ -18,6 +18,8 @@ import json
 from typing import Any, TextIO
 from urllib.parse import quote
 
+from apkscan.document import Decision, ScanDocument
+from apkscan.document.codec import encode
 from apkscan.report import view
 from apkscan.report.policy_view import finding_verdicts
 
@@ -35,18 +37,17 @@ def uri(path: str) -> str:
     return encoded
 
 
-def _rules(catalog: dict[str, dict]) -> tuple[list[dict], dict[str, int]]:
+def _rules(catalog: dict[str, view.RuleRow]) -> tuple[list[dict], dict[str, int]]:
     rules, index = [], {}
     for rid in sorted(catalog):
         r = catalog[rid]
-        desc = r.get("description") or rid
-        vendor = r.get("vendor")
+        desc = r.description or rid
         rules.append({
             "id": rid,
             "name": rid.replace(".", "_").replace("-", "_"),
-            "shortDescription": {"text": f"{vendor}: {desc}" if vendor else desc},
-            "properties": {k: v for k, v in (("vendor", vendor), ("pack", r.get("pack")),
-                                             ("packVersion", r.get("pack_version"))) if v},
+            "shortDescription": {"text": f"{r.vendor}: {desc}" if r.vendor else desc},
+            "properties": {k: v for k, v in (("vendor", r.vendor), ("pack", r.pack),
+                                             ("packVersion", r.pack_version)) if v},
         })
         index[rid] = len(rules) - 1
     return rules, index
@@ -81,14 +82,14 @@ def _artifacts(apps: list[view.AppRow]) -> tuple[list[dict], dict[tuple, int]]:
     return artifacts, index
 
 
-def _message(a: view.AppRow, f: view.Finding) -> str:
+def _message(a: view.AppRow, f: view.FindingRow) -> str:
     who = a.publisher or (f"unverified ({a.present_publisher})" if a.present_publisher else "unverified")
     return (f"{a.verdict.capitalize()}: {a.label or '(no label)'} ({a.package or 'no package'}) "
             f"{f.kind or 'match'} of {f.vendor or '?'} {f.app or ''} rule {f.rule}, "
             f"strength {f.strength or '?'}, signer {who}").replace("  ", " ")
 
 
-def _result(a: view.AppRow, f: view.Finding, rule_index: int, art_index: int) -> dict:
+def _result(a: view.AppRow, f: view.FindingRow, rule_index: int, art_index: int) -> dict:
     loc: dict[str, Any] = {
         "physicalLocation": {"artifactLocation": {"uri": uri(a.source), "index": art_index}},
         "logicalLocations": [{"name": a.package or a.source, "kind": "module",
@@ -99,17 +100,16 @@ def _result(a: view.AppRow, f: view.Finding, rule_index: int, art_index: int) ->
                              "vendor": f.vendor, "app": f.app, "package": a.package,
                              "label": a.label, "signerVerified": a.verified,
                              "signerSha256": a.signer_sha256, "publisher": a.publisher,
-                             "evidence": [e for e in f.raw.get("evidence", []) if isinstance(e, dict)]
-                             if isinstance(f.raw.get("evidence"), list)
+                             "evidence": encode(f.record.evidence) if isinstance(f.record.evidence, tuple)
                              else [{"field": k, "value": v} for k, v, _ in f.evidence]}
     if a.container:
         props["container"] = a.container
     props["verdicts"] = _verdicts(a, f)
-    chain = a.raw.get("source", {}).get("chain") if isinstance(a.raw.get("source"), dict) else None
-    if isinstance(chain, list) and len(chain) > 1:
-        props["chain"] = [str(c) for c in chain]  # outermost input first, then member names
-    if isinstance(f.raw.get("policy"), dict):
-        props["policy"] = f.raw["policy"]
+    chain = a.app.where.chain
+    if len(chain) > 1:
+        props["chain"] = list(chain)  # outermost input first, then member names
+    if isinstance(f.record.policy, Decision):
+        props["policy"] = encode(f.record.policy)
     elif f.policy_text or a.policy_text or a.policy_ref:
         props["policy"] = {"text": f.policy_text or a.policy_text,
                            "url": f.policy_url or a.policy_url, "decision": a.policy_ref}
@@ -130,9 +130,9 @@ def _result(a: view.AppRow, f: view.Finding, rule_index: int, art_index: int) ->
     return result
 
 
-def _verdicts(a: view.AppRow, f: view.Finding) -> dict[str, dict[str, Any]]:
+def _verdicts(a: view.AppRow, f: view.FindingRow) -> dict[str, dict[str, Any]]:
     """Each policy: the app's verdict and its citation, and what this finding got under it."""
-    of_finding = finding_verdicts(f.raw)
+    of_finding = finding_verdicts(f.record)
     out = {}
     for pv in a.verdicts:
         entry = {"verdict": pv.verdict, "decision": pv.decision, "url": pv.url}
@@ -142,8 +142,9 @@ def _verdicts(a: view.AppRow, f: view.Finding) -> dict[str, dict[str, Any]]:
     return out
 
 
-def document(doc: dict) -> dict:
-    """The SARIF log (a dict) for a scan result document."""
+def document(doc: ScanDocument | dict) -> dict:
+    """The SARIF log (a dict) for a scan document (typed, or its JSON: checked first)."""
+    doc = ScanDocument.of(doc)
     meta = view.meta(doc)
     apps = view.apps(doc)
     errors = view.errors(doc)
@@ -178,7 +179,7 @@ def document(doc: dict) -> dict:
     run_props["policies"] = list(meta.policies)
     if meta.schema_version:
         run_props["resultSchemaVersion"] = meta.schema_version
-    if (doc.get("options") or {}).get("quick"):  # --quick: no content digest was checked
+    if doc.quick:  # --quick: no content digest was checked
         run_props["content_digests"] = "not checked"
     return {
         "$schema": SARIF_SCHEMA,
@@ -194,6 +195,6 @@ def document(doc: dict) -> dict:
     }
 
 
-def render(doc: dict, out: TextIO) -> None:
+def render(doc: ScanDocument | dict, out: TextIO) -> None:
     json.dump(document(doc), out, indent=2, ensure_ascii=False)
     out.write("\n")

@@ -13,11 +13,13 @@ import os
 import sys
 import time
 import unicodedata
-from typing import Self, TextIO
+from typing import TYPE_CHECKING, Self, TextIO
 
-from apkscan.report import policy_view, view
 from apkscan.report.escape import safe  # noqa: F401 - re-exported: the one escaper
-from apkscan.report.policy_view import headers
+
+if TYPE_CHECKING:  # the views and the typed document are imported by render(): inspect only needs safe()
+    from apkscan.document import ScanDocument
+    from apkscan.report import view
 
 UNLIMITED = 1 << 20  # "columns" of a pipe or a log: nothing is cut
 ALIGN_MAX = 48  # widest a column is padded to; longer text overflows its own row only
@@ -61,9 +63,14 @@ class _Paint:
         return f"{_COLORS[key]}{text}{_RESET}" if self.on and key in _COLORS else text
 
 
-def render(doc: dict, out: TextIO, *, color: bool = False, columns: int | None = None,
+def render(doc: ScanDocument | dict, out: TextIO, *, color: bool = False, columns: int | None = None,
            limit: int = 50) -> None:
     """Counts, then flagged apps (prohibited first, up to ``limit``), then errors."""
+    from apkscan.document import ScanDocument
+    from apkscan.report import policy_view, view
+    from apkscan.report.policy_view import headers
+
+    doc = ScanDocument.of(doc)
     paint = _Paint(color)
     cols = columns or _terminal_columns(out)
     apps = view.apps(doc)

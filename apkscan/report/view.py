@@ -1,30 +1,31 @@
-"""Adapter from the scan result *document* (what ``--json`` writes) to report rows.
+"""Report rows from the typed scan document (:class:`apkscan.document.ScanDocument`).
 
-Every renderer (HTML, SARIF, CSV, terminal) reads the document only through this
-module, so a renamed field in ``scan.py`` is a one-line fix here,
-and a JSON file saved on a cluster re-renders anywhere. Everything read from an APK
-(labels, names, DNs, paths) stays plain ``str``: escaping is the renderer's job.
-Missing or malformed fields degrade to ``None``/empty rather than raising, because a
-report of a partly broken scan is still worth reading.
+Every renderer (HTML, SARIF, CSV, terminal) reads the document through this module: the
+document's records are checked once when loaded, so this module only *derives* what a
+reader wants to see (publisher, strongest finding, the policy citation, short file names).
+Everything read from an APK (labels, names, DNs, paths) stays plain ``str``: escaping is
+the renderer's job.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from apkscan.document import App, Decision, Finding, InputError, ScanDocument, Source
+from apkscan.document.scan_document import Evidence, PolicyMeta, RulesMeta, Tool
 from apkscan.ranks import STRENGTHS, VERDICTS, display_order
-from apkscan.report.coerce import _d, _l, _s, _strs
-from apkscan.report.detail_view import Detail, _issues, detail, first_attr
+from apkscan.report.detail_view import Detail, detail, issue_rows
 from apkscan.report.paths import short_names
-from apkscan.report.policy_view import PolicyVerdict, app_verdicts, policy_names, worst
+from apkscan.report.policy_view import PolicyVerdict, app_verdicts, worst
 
 VERDICT_RANK = display_order(VERDICTS)  # sort keys here: 0 = most severe / strongest first
 STRENGTH_RANK = display_order(STRENGTHS)
 
 
 @dataclass(slots=True)
-class Finding:
+class FindingRow:
     rule: str
     vendor: str | None
     app: str | None
@@ -35,7 +36,7 @@ class Finding:
     policy_url: str | None
     policy_ref: str | None
     message: str | None
-    raw: dict
+    record: Finding = field(repr=False)
 
 
 @dataclass(slots=True)
@@ -59,10 +60,10 @@ class AppRow:
     version: str | None
     version_code: int | str | None
     sha256: str | None  # of the APK file
-    verdict: str  # prohibited / review / allowed / unknown
+    verdict: str  # prohibited / review / allowed
     strength: str | None  # strongest finding's strength
     vendors: list[str]
-    findings: list[Finding]
+    findings: list[FindingRow]
     publisher: str | None  # O (or CN) of the first *verified* signer; None when unverified
     signer_sha256: str | None  # SHA-256 of the verified signing certificate
     present_sha256: str | None  # first certificate present when no signer verified
@@ -71,8 +72,7 @@ class AppRow:
     policy_text: str | None
     policy_url: str | None
     policy_ref: str | None  # policy / decision (authority, date) that made the verdict
-    identity: dict
-    raw: dict = field(repr=False)
+    app: App = field(repr=False)
     kinds: list[str] = field(default_factory=list)  # finding kinds, strongest finding's first
     basis: list[str] = field(default_factory=list)  # what the strongest finding's evidence matched on
     signer_debug: bool = False  # the verified signer is an Android debug certificate
@@ -82,18 +82,13 @@ class AppRow:
 
     def splits(self) -> list[SplitRow]:
         """Split APKs of a bundle (schema 1.1), each with its own verdict and mismatch reasons."""
-        out = []
-        for raw in _l(self.raw.get("splits")):
-            raw = _d(raw)
-            path, container = _source(raw)
-            out.append(SplitRow(path=path, split=_s(raw.get("split")), package=_s(raw.get("package")),
-                                sha256=_s(raw.get("sha256")), verified=bool(raw.get("verified")),
-                                verdict=_s(raw.get("verdict")) or "unknown", mismatch=_strs(raw.get("mismatch"))))
-        return out
+        return [SplitRow(path=_source(s.source, None, None)[0], split=s.split,
+                         package=s.package, sha256=s.sha256, verified=s.verified, verdict=s.verdict,
+                         mismatch=list(s.mismatch)) for s in self.app.splits]
 
     def detail(self) -> Detail:
-        d = detail(self.identity)
-        d.warnings.extend(_issues(self.raw.get("warnings")))  # scan-level, e.g. --deep DEX reading
+        d = detail(self.app.identity)
+        d.warnings.extend(issue_rows(self.app.warnings))  # scan-level, e.g. --deep DEX reading
         return d
 
     @property
@@ -124,14 +119,10 @@ class SkippedRow:
     examples: list[str]
 
 
-def skipped(doc: dict) -> list[SkippedRow]:
+def skipped(doc: ScanDocument) -> list[SkippedRow]:
     """Files looked at and not scanned, per folder/container and reason (largest first)."""
-    out = []
-    for raw in _l(_d(doc).get("skipped")):
-        raw = _d(raw)
-        where = _s(raw.get("where_display")) or " ▸ ".join(_strs(raw.get("where"))) or ""
-        count = raw.get("count") if isinstance(raw.get("count"), int) else 1
-        out.append(SkippedRow(where, _s(raw.get("reason")) or "", count, _strs(raw.get("examples"))[:5]))
+    out = [SkippedRow(s.where_display or " ▸ ".join(s.where), s.reason, s.count, list(s.examples[:5]))
+           for s in doc.skipped]
     return sorted(out, key=lambda r: (-r.count, r.where, r.reason))
 
 
@@ -143,22 +134,22 @@ class InputFileRow:
     sha256: str | None
 
 
-def input_files(doc: dict) -> list[InputFileRow]:
+def input_files(doc: ScanDocument) -> list[InputFileRow]:
     """Custody records of the outermost input files (schema 1.1)."""
-    out = []
-    for raw in _l(_d(doc).get("input_files")):
-        raw = _d(raw)
-        size = raw.get("size") if isinstance(raw.get("size"), int) else None
-        out.append(InputFileRow(_s(raw.get("path")) or "", _s(raw.get("kind")) or "", size, _s(raw.get("sha256"))))
-    return out
+    return [InputFileRow(f.path, f.kind, f.size, f.sha256) for f in doc.input_files]
 
 
-def outermost(raw: dict) -> str | None:
-    """The outermost input of an app or error record (schema 1.1), else its container or path."""
-    src = raw.get("source")
-    if isinstance(src, dict) and _s(src.get("outermost")):
-        return _s(src.get("outermost"))
-    path, container = _source(raw)
+def _source(source: Source | str, container: str | None, identity_path: str | None) -> tuple[str, str | None]:
+    """(path, container) of an app, split or error record; a 1.0 string source is the path."""
+    if isinstance(source, Source):
+        return source.path, container or source.container
+    return source or identity_path or "", container
+
+
+def _outermost(source: Source | str, path: str, container: str | None) -> str | None:
+    """The outermost input (schema 1.1), else the container or the path."""
+    if isinstance(source, Source) and source.outermost:
+        return source.outermost
     return container or path or None
 
 
@@ -170,48 +161,35 @@ class RunMeta:
     started: str | None
     finished: str | None
     scanned: list[str]  # what was scanned (input paths / containers)
-    rules: list[tuple[str, str | None]]  # (pack or rule set name, version)
+    rules: list[tuple[str, str | None]]  # (pack name, version)
     policy: tuple[str, str | None] | None  # (name, version)
     policy_url: str | None
     interrupted: bool = False  # the scan was stopped: the document covers only what finished
     policies: list[str] = field(default_factory=list)  # every policy's name, scan order (first = policy)
 
 
-def _source(raw: dict) -> tuple[str, str | None]:
-    src = raw.get("source")
-    container = _s(raw.get("container"))
-    if isinstance(src, dict):
-        container = container or _s(src.get("container") or src.get("device") or src.get("backup"))
-        path = _s(src.get("path") or src.get("member") or src.get("name")) or ""
-        return path, container
-    path = _s(src) or _s(_d(raw.get("identity")).get("path")) or ""
-    return path, container
-
-
-def _evidence(value: Any) -> list[tuple[str, str, str]]:
-    if isinstance(value, dict):
+def _evidence(value: tuple[Evidence, ...] | Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    if not isinstance(value, tuple):  # 1.0: {field: value}
         return [(str(k), _fmt(v), "") for k, v in value.items()]
-    out = []
-    for item in _l(value):
-        if isinstance(item, dict):
-            name = item.get("field", item.get("name", ""))
-            note = [_fmt(item.get("basis"))] if item.get("basis") else []
-            if item.get("matched"):
-                note.append(f"matched {_fmt(item.get('matched'))}")
-            if item.get("verified") is not None:
-                note.append("verified signer" if item.get("verified") else "present only, not verified")
-            if item.get("confidence"):
-                note.append(f"confidence {_fmt(item.get('confidence'))}")
-            if item.get("normalised"):
-                note.append(f"normalised {_fmt(item.get('normalised'))}")
-            if item.get("locale") is not None:
-                note.append(f"locale {_fmt(item.get('locale')) or 'default'}")
-            if item.get("location"):
-                note.append(f"at {_fmt(item.get('location'))}")
-            out.append((str(name), _fmt(item.get("value", item.get("values"))), "; ".join(note)))
-        else:
-            out.append(("", _fmt(item), ""))
-    return out
+    return [(e.field, _fmt(e.value if e.value is not None else e.values), "; ".join(_notes(e)))
+            for e in value]
+
+
+def _notes(e: Evidence) -> list[str]:
+    note = [_fmt(e.basis)] if e.basis else []
+    if e.matched:
+        note.append(f"matched {e.matched}")
+    if e.verified is not None:
+        note.append("verified signer" if e.verified else "present only, not verified")
+    if e.confidence:
+        note.append(f"confidence {e.confidence}")
+    if e.normalised:
+        note.append(f"normalised {e.normalised}")
+    if e.locale is not None:
+        note.append(f"locale {e.locale or 'default'}")
+    if e.location:
+        note.append(f"at {e.location}")
+    return note
 
 
 def _fmt(value: Any) -> str:
@@ -220,198 +198,137 @@ def _fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _policy(raw: dict) -> tuple[str | None, str | None, str | None]:
+def _policy(pol: Decision | str | None) -> tuple[str | None, str | None, str | None]:
     """(text, url, reference) of the policy decision behind a verdict.
 
     The reference names the policy, the decision and its authority and date, e.g.
     ``canada-tbs-2023 / tbs-2023-10-wechat (Treasury Board, 2023-10-30)``.
     """
-    pol = raw.get("policy")
-    if isinstance(pol, dict):
-        name = " / ".join(x for x in (_s(pol.get("policy") or pol.get("name")),
-                                      _s(pol.get("decision"))) if x)
-        extra = ", ".join(x for x in (_s(pol.get("authority")), _s(pol.get("date"))) if x)
+    if isinstance(pol, Decision):
+        name = " / ".join(x for x in (pol.policy or pol.name, pol.decision) if x)
+        extra = ", ".join(x for x in (pol.authority, pol.date) if x)
         ref = f"{name} ({extra})" if name and extra else (name or extra or None)
-        text = _s(pol.get("text") or pol.get("reason"))
-        return (text.strip() if text else None), _s(pol.get("url")), ref
-    return _s(pol or raw.get("policy_text") or raw.get("reason")), _s(raw.get("policy_url")), None
+        text = pol.text or pol.reason
+        return (text.strip() if text else None), pol.url, ref
+    return pol or None, None, None  # 1.0: the policy's text alone
 
 
-def finding(raw: dict) -> Finding:
-    raw = _d(raw)
-    text, url, ref = _policy(raw)
-    return Finding(
-        rule=_s(raw.get("rule") or raw.get("rule_id")) or "unknown-rule",
-        vendor=_s(raw.get("vendor")),
-        app=_s(raw.get("app")),
-        strength=_s(raw.get("strength")),
-        kind=_s(raw.get("kind")),
-        evidence=_evidence(raw.get("evidence")),
-        policy_text=text,
-        policy_url=url,
-        policy_ref=ref,
-        message=_s(raw.get("message") or raw.get("description")),
-        raw=raw,
-    )
+def finding(f: Finding) -> FindingRow:
+    text, url, ref = _policy(f.policy)
+    return FindingRow(rule=f.rule or "unknown-rule", vendor=f.vendor, app=f.app, strength=f.strength,
+                      kind=f.kind, evidence=_evidence(f.evidence), policy_text=text, policy_url=url,
+                      policy_ref=ref, message=f.message or None, record=f)
 
 
-def app_row(index: int, raw: dict) -> AppRow:
-    raw = _d(raw)
-    ident = _d(raw.get("identity"))
-    path, container = _source(raw)
-    findings = [finding(f) for f in _l(raw.get("findings"))]
-    strengths = sorted((f.strength for f in findings if f.strength),
-                       key=lambda s: STRENGTH_RANK.get(s, 9))
-    vendors = sorted({f.vendor for f in findings if f.vendor})
-    signers = [_d(c) for c in _l(ident.get("signers"))]
-    present = [_d(c) for c in _l(ident.get("certificates_present"))]
-    signer = signers[0] if signers else None
-    other = present[0] if present and not signer else None
-    verdict = _s(raw.get("verdict")) or "unknown"
+def app_row(index: int, app: App) -> AppRow:
+    ident = app.identity
+    path, container = _source(app.source, app.container, ident.path)
+    findings = [finding(f) for f in app.findings]
     ranked = sorted(findings, key=lambda f: STRENGTH_RANK.get(f.strength or "", 9))
-    text, url, ref = _policy(raw)
+    signer = ident.signers[0] if ident.signers else None
+    other = ident.certificates_present[0] if ident.certificates_present and not signer else None
+    text, url, ref = _policy(app.policy)
     if not text and not ref:  # the verdict-deciding finding carries the policy when the app does not
         decisive = next((f for f in findings if f.policy_text or f.policy_ref), None)
         if decisive:
             text, url, ref = decisive.policy_text, decisive.policy_url, decisive.policy_ref
     return AppRow(
-        index=index,
-        source=path,
-        container=container,
-        package=_s(raw.get("package") or ident.get("package")),
-        label=_s(raw.get("label") or ident.get("label")),
-        version=_s(raw.get("version_name") or ident.get("version_name")),
-        version_code=raw.get("version_code", ident.get("version_code")),
-        sha256=_s(raw.get("sha256") or ident.get("sha256")),
-        verdict=verdict,
-        strength=strengths[0] if strengths else None,
-        vendors=vendors,
-        findings=findings,
-        publisher=first_attr(signer, "O", "CN") if signer else None,
-        signer_sha256=_s(signer.get("sha256")) if signer else None,
-        present_sha256=_s(other.get("sha256")) if other else None,
-        present_publisher=first_attr(other, "O", "CN") if other else None,
-        verified=bool(ident.get("verified")) and bool(signer),
-        policy_text=text,
-        policy_url=url,
-        policy_ref=ref,
-        identity=ident,
-        raw=raw,
+        index=index, source=path, container=container,
+        package=app.package or ident.package, label=app.label or ident.label,
+        version=app.version_name or ident.version_name,
+        version_code=app.version_code if app.version_code is not None else ident.version_code,
+        sha256=app.sha256 or ident.sha256, verdict=app.verdict,
+        strength=ranked[0].strength if ranked else None,
+        vendors=sorted({f.vendor for f in findings if f.vendor}), findings=findings,
+        publisher=signer.first_attr("O", "CN") if signer else None,
+        signer_sha256=signer.sha256 if signer else None,
+        present_sha256=other.sha256 if other else None,
+        present_publisher=other.first_attr("O", "CN") if other else None,
+        verified=ident.verified and bool(signer),
+        policy_text=text, policy_url=url, policy_ref=ref, app=app,
         kinds=list(dict.fromkeys(f.kind or "match" for f in ranked)),
-        basis=list(dict.fromkeys(b for b in (_basis(e) for e in ranked[0].raw.get("evidence") or [])
-                                 if b)) if ranked else [],
-        signer_debug=bool(signer and signer.get("is_android_debug")),
-        file=path,
-        outermost=outermost(raw),
-    )
+        basis=_bases(ranked[0].record) if ranked else [],
+        signer_debug=bool(signer and signer.is_android_debug),
+        file=path, outermost=_outermost(app.source, path, container))
 
 
 _BASIS_LABELS = {"certificate-unknown": "certificate (not the vendor's)"}
 
 
-def _basis(item: Any) -> str | None:
-    """The evidence's ``basis``, read from that structured field (never from free text):
-    an impersonation's key (``certificate-unknown``) reads ``certificate (not the vendor's)``."""
-    if not isinstance(item, dict) or not item.get("basis"):
-        return None
-    basis = _fmt(item.get("basis"))
-    return _BASIS_LABELS.get(basis, basis)
+def _bases(f: Finding) -> list[str]:
+    """What the finding's evidence matched on, read from its ``basis`` field (never from free
+    text): an impersonation's key (``certificate-unknown``) reads ``certificate (not the vendor's)``."""
+    if not isinstance(f.evidence, tuple):
+        return []
+    return list(dict.fromkeys(_BASIS_LABELS.get(e.basis, e.basis) for e in f.evidence if e.basis))
 
 
-def apps(doc: dict) -> list[AppRow]:
-    rows = [app_row(i, a) for i, a in enumerate(_l(_d(doc).get("apps")))]
+def apps(doc: ScanDocument) -> list[AppRow]:
+    rows = [app_row(i, a) for i, a in enumerate(doc.apps)]
     names = short_names([r.file for r in rows])
-    policies = policy_names(doc)
+    policies = doc.policy_names()
     for r in rows:
         r.file = names.get(r.file, r.file)
-        r.verdicts = app_verdicts(r.raw, policies)
+        r.verdicts = app_verdicts(r.app, policies)
     return rows
 
 
-def errors(doc: dict) -> list[ErrorRow]:
+def errors(doc: ScanDocument) -> list[ErrorRow]:
     """Inputs that could not be scanned: the document's ``errors`` list."""
-    out = []
-    for raw in _l(_d(doc).get("errors")):
-        raw = _d(raw)
-        path, container = _source(raw)
-        issues = _l(raw.get("errors"))
-        code = _s(raw.get("code")) or (issues and _s(_d(issues[0]).get("code"))) or "INPUT_ERROR"
-        message = _s(raw.get("message")) or "; ".join(
-            _s(_d(i).get("message")) or "" for i in issues) or ""
-        out.append(ErrorRow(source=path or _s(raw.get("path")) or "", container=container,
-                            code=code, message=message, outermost=outermost(raw)))
-    return out
+    return [_error_row(e) for e in doc.errors]
 
 
-def _versioned(value: Any) -> list[tuple[str, str | None]]:
-    if isinstance(value, dict) and ("packs" in value or "name" in value):
-        packs = _l(value.get("packs"))
-        if packs:
-            return [(_s(_d(p).get("name") or _d(p).get("id")) or "?", _s(_d(p).get("version")))
-                    for p in packs]
-        return [(_s(value.get("name")) or "rules", _s(value.get("version")))]
-    if isinstance(value, dict):  # {"tencent": "2024.1", ...}
-        return [(str(k), _s(v)) for k, v in value.items()]
-    if isinstance(value, list):
-        return [pair for v in value for pair in _versioned(v)]
-    if isinstance(value, str):
-        return [(value, None)]
-    return []
+def _error_row(e: InputError) -> ErrorRow:
+    path, container = _source(e.source, e.container, None)
+    code = e.code or (e.errors[0].code if e.errors else None) or "INPUT_ERROR"
+    message = e.message or "; ".join(i.message for i in e.errors)
+    return ErrorRow(source=path, container=container, code=code, message=message,
+                    outermost=_outermost(e.source, path, container))
 
 
-def meta(doc: dict) -> RunMeta:
-    doc = _d(doc)
-    tool = doc.get("tool")
-    tool_name, tool_version = ("apkscan", _s(doc.get("tool_version")))
-    if isinstance(tool, dict):
-        tool_name = _s(tool.get("name")) or tool_name
-        tool_version = _s(tool.get("version")) or tool_version
-    elif isinstance(tool, str):
-        tool_name = tool
-    pol = doc.get("policy")
-    policy = None
-    policy_url = None
-    if isinstance(pol, dict):
-        name = _s(pol.get("name") or pol.get("id")) or "policy"
-        title = _s(pol.get("title"))
-        policy = (f"{name}: {title}" if title else name, _s(pol.get("version")))
-        policy_url = _s(pol.get("url"))
-    elif isinstance(pol, str):
-        policy = (pol, _s(doc.get("policy_version")))
-    scanned = doc.get("inputs", doc.get("scanned"))
+def _rules(rules: RulesMeta | None) -> list[tuple[str, str | None]]:
+    return [(p.name, p.version) for p in rules.packs] if rules else []
+
+
+def meta(doc: ScanDocument) -> RunMeta:
+    tool = doc.tool
+    name, version = ((tool.name or "apkscan", tool.version) if isinstance(tool, Tool)
+                     else (tool or "apkscan", None))
+    pol = doc.policy
+    policy, policy_url = None, None
+    if isinstance(pol, PolicyMeta):
+        pname = pol.name or "policy"
+        policy = (f"{pname}: {pol.title}" if pol.title else pname, pol.version)
+        policy_url = pol.url
+    elif pol:
+        policy = (pol, None)
     return RunMeta(
-        tool=tool_name,
-        tool_version=tool_version,
-        schema_version=_s(doc.get("schema_version")),
-        started=_s(doc.get("started_at") or doc.get("started") or doc.get("time")),
-        finished=_s(doc.get("finished_at") or doc.get("finished")),
-        scanned=[_s(s if not isinstance(s, dict) else s.get("path")) or "" for s in _l(scanned)]
-        if isinstance(scanned, list) else ([scanned] if isinstance(scanned, str) else []),
-        rules=_versioned(doc.get("rules")),
-        policy=policy,
-        policy_url=policy_url,
-        interrupted=doc.get("interrupted") is True,
-        policies=policy_names(doc),
-    )
+        tool=name, tool_version=version, schema_version=doc.schema_version,
+        started=doc.started_at or None, finished=doc.finished_at or None,
+        scanned=[s if isinstance(s, str) else _fmt(s.get("path")) for s in doc.inputs],
+        rules=_rules(doc.rules), policy=policy, policy_url=policy_url,
+        interrupted=doc.interrupted, policies=doc.policy_names())
 
 
-def rule_catalog(doc: dict, rows: list[AppRow]) -> dict[str, dict]:
+@dataclass(slots=True)
+class RuleRow:
+    id: str
+    vendor: str | None
+    description: str | None
+    pack: str | None
+    pack_version: str | None
+
+
+def rule_catalog(doc: ScanDocument, rows: list[AppRow]) -> dict[str, RuleRow]:
     """Rule id -> description, from the rule packs in the metadata, then from findings."""
-    catalog: dict[str, dict] = {}
-    rules = _d(doc).get("rules")
-    for pack in _l(_d(rules).get("packs")) if isinstance(rules, dict) else []:
-        for r in _l(_d(pack).get("rules")):
-            r = _d(r)
-            rid = _s(r.get("id") or r.get("rule"))
-            if rid:
-                catalog[rid] = {"id": rid, "vendor": _s(r.get("vendor") or _d(pack).get("vendor")),
-                                "description": _s(r.get("description") or r.get("name")),
-                                "pack": _s(_d(pack).get("name")),
-                                "pack_version": _s(_d(pack).get("version"))}
+    catalog: dict[str, RuleRow] = {}
+    for pack in doc.rules.packs if doc.rules else ():
+        for r in pack.rules:
+            if r.id:
+                catalog[r.id] = RuleRow(r.id, r.vendor or pack.vendor, r.description, pack.name, pack.version)
     for row in rows:
         for f in row.findings:
-            catalog.setdefault(f.rule, {"id": f.rule, "vendor": f.vendor, "description": f.app,
-                                        "pack": None, "pack_version": None})
+            catalog.setdefault(f.rule, RuleRow(f.rule, f.vendor, f.app, None, None))
     return catalog
 
 

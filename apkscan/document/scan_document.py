@@ -1,0 +1,334 @@
+"""``ScanDocument``: the one typed form of a scan result between the scan and every consumer.
+
+``ScanResult.to_dict()`` (:mod:`apkscan.result`) produces the JSON document; reports,
+``apkscan report`` and ``apkscan diff`` read it through :meth:`ScanDocument.from_dict`, which
+checks every field against its type once, so a renamed or mistyped field is a coded error
+(``DOCUMENT_*``) at the door instead of a blank cell or a ``KeyError`` in a template.
+``to_dict()`` gives back the same JSON, byte for byte once dumped.
+
+Versions: 1.x only (a minor version adds optional fields). 1.0 documents may give ``source``
+as a string and ``policy`` as text; 1.1 has no ``policies``/``verdicts`` (one policy).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Literal, TextIO
+
+from apkscan.document.codec import DocumentError, Json, Record, decoder, encode
+from apkscan.document.identity import RECORD, Identity, Issue
+
+Verdict = Literal["prohibited", "review", "allowed"]
+Strength = Literal["confirmed", "strong", "weak"]
+SUPPORTED_MAJOR = "1"
+
+
+@dataclass(**RECORD)
+class Source(Record):
+    """Where an app or error came from: ``chain`` is the outermost input, then member names."""
+
+    path: str = ""
+    container: str | None = None
+    chain: tuple[str, ...] = ()
+    outermost: str | None = None
+
+
+@dataclass(**RECORD)
+class Evidence(Record):
+    """One fact that made a rule match."""
+
+    field: str
+    value: Json = None
+    values: Json = None
+    basis: str | None = None
+    matched: str | None = None
+    verified: bool | None = None
+    confidence: str | None = None
+    normalised: str | None = None
+    locale: str | None = None
+    location: str | None = None
+
+
+@dataclass(**RECORD)
+class Decision(Record):
+    """The policy decision behind a verdict (an app's or finding's ``policy``, a ``verdicts`` entry)."""
+
+    policy: str | None = None
+    name: str | None = None
+    decision: str | None = None
+    verdict: Verdict | None = None
+    text: str | None = None
+    reason: str | None = None
+    authority: str | None = None
+    date: str | None = None
+    url: str | None = None
+    urls: tuple[str, ...] = ()
+    unverified_urls: Json = None
+    uncertain: Json = None
+    certificate: str | None = None
+
+
+@dataclass(**RECORD)
+class VerdictEntry(Decision):
+    """1.2: one policy's verdict for an app (``decision`` null: the policy default), with its citation."""
+
+    verdict: Verdict
+    decision: str | None
+
+
+@dataclass(**RECORD)
+class FindingVerdict(Record):
+    """1.2: the verdict a finding got under one policy."""
+
+    verdict: Verdict
+    decision: str | None = None
+
+
+@dataclass(**RECORD)
+class Finding(Record):
+    """One rule that matched one app, with its evidence and verdicts."""
+
+    rule: str
+    vendor: str | None = None
+    app: str | None = None
+    strength: Strength
+    kind: str
+    evidence: tuple[Evidence, ...] | Mapping[str, Json]
+    message: str | None = None
+    pack: str | None = None
+    references: tuple[str, ...] = ()
+    verdict: Verdict | None = None
+    policy: Decision | str | None = None
+    verdicts: Mapping[str, FindingVerdict] = field(default_factory=dict)
+
+
+@dataclass(**RECORD)
+class Split(Record):
+    """A split APK of a bundle, attached to its base app."""
+
+    source: Source | str
+    package: str | None
+    split: str | None
+    sha256: str | None
+    verified: bool
+    signers: tuple[str, ...]
+    verdict: Verdict
+    verdicts: Mapping[str, Verdict] = field(default_factory=dict)
+    findings: tuple[Finding, ...] = ()
+    mismatch: tuple[str, ...]
+
+
+def _dumps(value: Json, indent: int) -> str:
+    """``json.dumps(indent=2)`` of a value nested ``indent`` spaces deep (JSON text has no raw newline in strings)."""
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + " " * indent)
+
+
+def _where(source: Source | str) -> Source:
+    return source if isinstance(source, Source) else Source(path=source)
+
+
+@dataclass(**RECORD)
+class App(Record):
+    """One app: where it came from, its identity, findings and verdicts."""
+
+    source: Source | str
+    container: str | None = None
+    package: str | None = None
+    label: str | None = None
+    version_name: str | None = None
+    version_code: int | str | None = None
+    sha256: str | None = None
+    verified: bool | None = None
+    verdict: Verdict
+    policy: Decision | str | None = None
+    verdicts: Mapping[str, VerdictEntry] = field(default_factory=dict)
+    findings: tuple[Finding, ...]
+    warnings: tuple[Issue, ...] = ()
+    identity: Identity
+    splits: tuple[Split, ...] = ()
+
+    @property
+    def where(self) -> Source:
+        """``source`` as a record (1.0 gave a string)."""
+        return _where(self.source)
+
+    def verdict_names(self, first_policy: str | None) -> dict[str, str]:
+        """``{policy: verdict}``; a 1.1 app has only ``verdict`` (the one policy's)."""
+        out = {name: d.verdict for name, d in self.verdicts.items() if d.verdict}
+        return out or {first_policy or "policy": self.verdict}
+
+
+@dataclass(**RECORD)
+class InputError(Record):
+    """An input that could not be scanned: ``code``/``message`` are its first issue's."""
+
+    source: Source | str
+    container: str | None = None
+    code: str | None = None
+    message: str | None = None
+    errors: tuple[Issue, ...] = ()
+
+    @property
+    def where(self) -> Source:
+        return _where(self.source)
+
+
+@dataclass(**RECORD)
+class Tool(Record):
+    """The program that wrote the document."""
+
+    name: str | None = None
+    version: str | None = None
+
+
+@dataclass(**RECORD)
+class RuleMeta(Record):
+    """A rule of a pack, as the run's metadata lists it."""
+
+    id: str | None = None
+    vendor: str | None = None
+    description: str | None = None
+    kind: str | None = None
+
+
+@dataclass(**RECORD)
+class PackMeta(Record):
+    """A rule pack used by the run, with its version."""
+
+    name: str
+    version: str | None = None
+    vendor: str | None = None
+    reviewed: str | None = None
+    path: str | None = None
+    rules: tuple[RuleMeta, ...] = ()
+
+
+@dataclass(**RECORD)
+class RulesMeta(Record):
+    """The rule packs used by the run."""
+
+    packs: tuple[PackMeta, ...] = ()
+
+
+@dataclass(**RECORD)
+class PolicyMeta(Record):
+    """A policy the run decided under."""
+
+    name: str | None = None
+    version: str | None = None
+    title: str | None = None
+    path: str | None = None
+    reviewed: str | None = None
+    url: str | None = None
+    jurisdiction: Json = None
+    effective: Json = None
+    uncertain: Json = None
+
+
+@dataclass(**RECORD)
+class InputFile(Record):
+    """Custody: an outermost input file as read."""
+
+    path: str
+    size: int
+    kind: str
+    sha256: str | None
+
+
+@dataclass(**RECORD)
+class Skipped(Record):
+    """Files looked at and deliberately not scanned, per place and reason."""
+
+    where: tuple[str, ...]
+    where_display: str | None = None
+    reason: str
+    count: int
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(**RECORD)
+class ScanDocument(Record):
+    """A whole scan result (schema 1.x), typed."""
+
+    schema_version: str
+    tool: Tool | str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    interrupted: bool = False
+    inputs: tuple[str | Mapping[str, Json], ...] = ()  # paths given (an object with a path: older tools)
+    options: Mapping[str, Json] = field(default_factory=dict)
+    rules: RulesMeta | None = None
+    policy: PolicyMeta | str | None = None
+    policies: tuple[PolicyMeta, ...] = ()
+    counts: Mapping[str, int] = field(default_factory=dict)
+    apps: tuple[App, ...]
+    errors: tuple[InputError, ...]
+    input_files: tuple[InputFile, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+
+    @classmethod
+    def from_dict(cls, doc: Json) -> ScanDocument:
+        """The typed document; :class:`DocumentError` (``DOCUMENT_NOT_A_SCAN``,
+        ``DOCUMENT_VERSION_UNSUPPORTED``, ``DOCUMENT_MALFORMED`` with the path) otherwise."""
+        if not isinstance(doc, dict):
+            raise DocumentError("DOCUMENT_NOT_A_SCAN", "not an apkscan scan result (not a JSON object)")
+        version = doc.get("schema_version")
+        if not isinstance(version, str):
+            raise DocumentError("DOCUMENT_NOT_A_SCAN", "no schema_version: not an apkscan scan result")
+        if not re.fullmatch(r"[0-9]+\.[0-9]+", version) or version.split(".")[0] != SUPPORTED_MAJOR:
+            raise DocumentError("DOCUMENT_VERSION_UNSUPPORTED",
+                                f"schema_version {version} is not supported (this apkscan reads {SUPPORTED_MAJOR}.x)")
+        return decoder(cls)(doc)
+
+    @classmethod
+    def of(cls, doc: ScanDocument | Json) -> ScanDocument:
+        """``doc`` itself when already typed, else :meth:`from_dict` of it (renderers take either)."""
+        return doc if isinstance(doc, ScanDocument) else cls.from_dict(doc)
+
+    def to_dict(self) -> dict[str, Json]:
+        """The JSON document (free-form values such as ``options`` are shared, not copied)."""
+        return encode(self)
+
+    def write_json(self, out: TextIO) -> None:
+        """``to_dict()`` as ``json.dump(indent=2)`` writes it, byte for byte, one app at a time:
+        a 10,000-app document never exists twice in memory."""
+        out.write("{")
+        keys = self._keys if self._keys is not None else [f.name for f in fields(self) if not f.name.startswith("_")]
+        for i, key in enumerate(keys):
+            out.write(("\n" if i == 0 else ",\n") + "  " + json.dumps(key, ensure_ascii=False) + ": ")
+            if key == "apps" and self.apps:
+                for j, app in enumerate(self.apps):
+                    out.write(("[\n" if j == 0 else ",\n") + "    " + _dumps(encode(app), 4))
+                out.write("\n  ]")
+            else:
+                value = self._extra[key] if key in self._extra else encode(getattr(self, key))
+                out.write(_dumps(value, 2))
+        out.write("\n}\n" if keys else "}\n")
+
+    @property
+    def quick(self) -> bool:
+        """The scan ran with ``--quick``: no content digest was checked."""
+        return bool(self.options.get("quick"))
+
+    def policy_names(self) -> list[str]:
+        """Every policy in scan order (1.2 ``policies``; else the one ``policy``; else ``policy``)."""
+        names = [p.name for p in self.policies if p.name]
+        if names:
+            return list(dict.fromkeys(names))
+        one = self.policy
+        name = one.name if isinstance(one, PolicyMeta) else one
+        return [name or "policy"]
+
+    def first_policy(self) -> str | None:
+        """The first policy's name as the document states it (it gives each app's ``verdict``)."""
+        one = self.policy.name if isinstance(self.policy, PolicyMeta) else None
+        return next((p.name for p in self.policies if p.name), None) or one
+
+    def stated_policies(self) -> list[str]:
+        """Policy names the document states (``--fail-on POLICY:`` must name one of these)."""
+        names = [p.name for p in self.policies if p.name]
+        first = self.policy.name if isinstance(self.policy, PolicyMeta) else None
+        return names or ([first] if first else [])
