@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -39,17 +40,54 @@ KEY = ROOT / "fixtures" / "keys" / "test-rsa.pk8"
 CERT = ROOT / "fixtures" / "keys" / "test-rsa.pem"
 
 
-def build_apk(folder: Path, size_mib: int) -> Path:
+def _pools() -> tuple[bytes, bytes]:
+    """8 MiB of code-like bytes (a 2,048-token vocabulary: deflates ~2.3:1, like dex and
+    resources) and 8 MiB of incompressible bytes (media, packed game data)."""
+    rng = random.Random(11)
+    vocab = [rng.randbytes(rng.randint(2, 12)) for _ in range(2048)]
+    text = b"".join(rng.choices(vocab, k=1_300_000))[: 8 << 20]
+    return text, rng.randbytes(8 << 20)
+
+
+def _piece(pool: bytes, i: int, size: int) -> bytes:
+    """``size`` bytes of ``pool`` rotated by entry number: entries differ, compressibility does not."""
+    k = (i * 7919) % len(pool)
+    out = (pool[k:] + pool[:k]) * (size // len(pool) + 1)
+    return out[:size]
+
+
+def _write(dst: zipfile.ZipFile, name: str, method: int, pool: bytes, i: int, size: int) -> None:
+    info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+    info.compress_type = method
+    with dst.open(info, "w", force_zip64=False) as out:
+        for start in range(0, size, 8 << 20):
+            out.write(_piece(pool, i + start, min(8 << 20, size - start)))
+
+
+def build_apk(folder: Path, size_mib: int, layout: str = "realistic") -> Path:
+    """A signed APK of about ``size_mib`` MiB (see LAYOUTS in the module docstring)."""
     unsigned = folder / "big-unsigned.apk"
+    text, noise = _pools()
+    rng = random.Random(5)
+    mib = 1 << 20
     with zipfile.ZipFile(BASE_APK) as src, zipfile.ZipFile(unsigned, "w") as dst:
         for info in src.infolist():
             dst.writestr(info, src.read(info))
-        info = zipfile.ZipInfo("assets/big.bin", date_time=(2024, 1, 1, 0, 0, 0))
-        info.compress_type = zipfile.ZIP_STORED
-        with dst.open(info, "w", force_zip64=False) as out:
-            block = os.urandom(1 << 20)
-            for i in range(size_mib):
-                out.write(block[i % 97 :] + block[: i % 97])  # varied, incompressible
+        if layout == "stored":
+            _write(dst, "assets/big.bin", zipfile.ZIP_STORED, noise, 0, size_mib * mib)
+        else:
+            scale = size_mib / 1024
+            deflated = [(f"classes{n + 2}.dex", int(16 * mib * scale)) for n in range(6)]
+            deflated += [(f"assets/scripts/s{n}.lua", int(16 * mib * scale)) for n in range(4)]
+            deflated += [(f"res/drawable/r{n}.xml", rng.randint(4 << 10, 60 << 10)) for n in range(int(2048 * scale))]
+            stored = [("assets/packed.res", int(8 * mib * scale))]
+            stored += [(f"lib/arm64-v8a/lib{n}.so", int(48 * mib * scale)) for n in range(4)]
+            left = size_mib * mib - sum(s for _, s in stored) - sum(s for _, s in deflated) * 10 // 23
+            stored += [(f"assets/bin/Data/d{n}.unity3d", left // 8) for n in range(8)]
+            for i, (name, size) in enumerate(deflated):
+                _write(dst, name, zipfile.ZIP_DEFLATED, text, i, size)
+            for i, (name, size) in enumerate(stored):
+                _write(dst, name, zipfile.ZIP_STORED, noise, i, size)
     signed = folder / "big.apk"
     subprocess.run(
         ["apksigner", "sign", "--key", str(KEY), "--cert", str(CERT), "--v1-signing-enabled", "true",
@@ -67,6 +105,8 @@ CHILD = {
 }
 
 
+# Users have bytecode: children run without PYTHONDONTWRITEBYTECODE (a warm-up round fills __pycache__).
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 SMALL_APK = ROOT / "fixtures" / "apks" / "clean-v1v2v3.apk"
 
 
@@ -106,7 +146,7 @@ def measure_one(tool: str, apk: Path) -> tuple[float, float, float, int]:
                "import resource,subprocess,sys,time\nt=time.perf_counter()\nr=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL).returncode\n"
                "e=time.perf_counter()-t\nu=resource.getrusage(resource.RUSAGE_CHILDREN)\n"
                "print(e, u.ru_utime+u.ru_stime, u.ru_maxrss/1024, r)"] + command(tool, apk)
-    out = subprocess.run(wrapper, capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(wrapper, capture_output=True, text=True, check=True, env=CHILD_ENV).stdout.split()
     return float(out[0]), float(out[1]), float(out[2]), int(out[3])
 
 
@@ -136,10 +176,17 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the temporary APK")
     ap.add_argument("--apk", type=Path, help="benchmark this APK instead of building one")
     ap.add_argument("--no-androguard", action="store_true")
+    ap.add_argument("--layout", choices=("realistic", "stored"), default="realistic",
+                    help="realistic: deflated dex/res/scripts + stored libs/assets (default); stored: one stored asset (the old bench)")
+    ap.add_argument("--build-only", type=Path, metavar="DIR", help="build the APK (and .idsig) into DIR and stop")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="apkscan-bench-"))
     try:
-        apk = args.apk or build_apk(tmp, args.size_mib)
+        if args.build_only:
+            args.build_only.mkdir(parents=True, exist_ok=True)
+            print(build_apk(args.build_only, args.size_mib, args.layout))
+            return
+        apk = args.apk or build_apk(tmp, args.size_mib, args.layout)
         size = apk.stat().st_size
         signer = ["apksigner"] if shutil.which("apksigner") else []
         tools = ["sha256", "apkscan", "apkscan-no-v4", "apkscan-quick"] + ([] if args.no_androguard else ["androguard"]) + signer
