@@ -192,6 +192,9 @@ def main() -> None:
         tools = ["sha256", "apkscan", "apkscan-no-v4", "apkscan-quick"] + ([] if args.no_androguard else ["androguard"]) + signer
         if signer and Path(str(apk) + ".idsig").exists():
             tools.append("apksigner-no-v4")
+        for t in ("apkscan-quick", "apkscan-scan"):  # warm-up: fill __pycache__ (users have bytecode)
+            subprocess.run(command(t, SMALL_APK), env=CHILD_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print("children run without PYTHONDONTWRITEBYTECODE, after a warm-up run that filled __pycache__")
         print(f"\nAPK: {size / (1 << 20):.0f} MiB ({apk.name}, .idsig beside: {Path(str(apk) + '.idsig').exists()}), "
               f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, median of {args.repeat} rounds\n")
         table(rounds(tools, apk, args.repeat), "apksigner" if signer else "sha256")
