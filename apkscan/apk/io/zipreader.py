@@ -13,6 +13,7 @@ bounded) and, on request, single entries, inflated in bounded chunks.
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ METHOD_DEFLATED = 8
 
 MAX_CD_SIZE = 64 << 20  # a central directory larger than this is hostile, not an app
 MAX_ENTRIES = 200_000
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 MAX_TAMPER_PER_KIND = 20  # keep reports readable for archives with 100k lying headers
 
 
@@ -340,7 +342,7 @@ def _suspicious_name(raw: bytes) -> bool:
         name = raw.decode("utf-8")
     except UnicodeDecodeError:
         return True
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+    if _CONTROL.search(raw):  # in UTF-8 these bytes only ever stand for themselves
         return True
     return name.startswith("/") or ".." in name.split("/")
 

@@ -16,6 +16,7 @@ from apkscan.apk.signing.v1 import jar_manifest as jm
 from apkscan.issues import ApkScanError
 
 MAX_MANIFEST = 16 << 20
+MAX_ENTRIES = 50_000  # the pass keeps ~0.5 KB per planned entry: at most ~25 MB; the rest stay with v1
 
 
 def plan_entry_digests(zip: ZipArchive, min_sdk: int, max_sdk: int) -> dict[int, EntryRange]:
@@ -36,6 +37,8 @@ def plan_entry_digests(zip: ZipArchive, min_sdk: int, max_sdk: int) -> dict[int,
     out: dict[int, EntryRange] = {}
     taken_until = -1
     for entry in sorted(zip.entries, key=lambda e: e.local_header_offset):
+        if len(out) >= MAX_ENTRIES:
+            break
         section = by_name.get(entry.name)
         if section is None or entry.name.startswith("META-INF/") or entry.is_directory:
             continue
