@@ -15,7 +15,7 @@ import pytest
 
 from apkscan.apk.identify import identify
 from apkscan.apk.io.bytesource import ByteSource
-from apkscan.apk.io.zipreader import ZipArchive
+from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
 from apkscan.apk.signing import digests, lanes
 from apkscan.apk.signing.v1 import verifier as v1
 from apkscan.apk.signing.v1.entry_digests import plan_entry_digests
@@ -133,3 +133,22 @@ def test_the_two_lanes_share_the_entries_and_each_gets_the_file_work():
     a, b = lanes.split(spans, entries, size, 2)
     assert len(a.spans) == len(b.spans) == 1
     assert 10 <= len(a.entries) <= 30 and len(a.entries) + len(b.entries) == 40
+
+
+def test_one_unsplittable_entry_gets_a_lane_of_its_own():
+    """A 1 GiB stored entry is one job: with the file hashes and the chunked digest on two
+    lanes, it must go to the third, even when small deflated entries came first, or one
+    core does two thirds of the work."""
+    class Sink:
+        def update(self, view):
+            pass
+    size = 1 << 30
+    spans = [lanes.Span([(0, size)], Sink(), 1.0), lanes.Span([(0, size)], Sink(), 1.0)]
+    def entry(i, method, csize, usize, start):
+        e = ZipEntry(i, f"e{i}", b"e%d" % i, method, 0, 0, csize, usize, start - 30, 0)
+        return lanes.EntryDigest(e, start, ("sha256",), lambda: None)
+    small = [entry(0, 8, 100, 10 << 10, 100), entry(1, 8, 100, 10 << 10, 300)]
+    big = entry(2, 0, size - 4096, size - 4096, 500)
+    split = lanes.split(spans, [*small, big], size, 3)
+    owner = next(l for l in split if big in l.entries)
+    assert owner.spans == [] and owner.rate == 0

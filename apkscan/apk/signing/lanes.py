@@ -21,6 +21,7 @@ from apkscan.apk.io.zipreader import EntryInflater, ZipEntry
 from apkscan.issues import ApkFormatError
 
 READ_SIZE = 4 << 20
+LANES = 3  # threads: finer than the 2 cores, so one unsplittable job (a 1 GiB stored entry) still balances
 RING = 4  # reused read buffers: the reader runs at most RING - 1 pieces ahead of the slower lane
 PARALLEL_MIN_SIZE = 16 << 20  # below this a helper thread costs more than it saves
 INFLATE_CHUNK = 1 << 20  # largest inflated piece held at once
@@ -145,14 +146,14 @@ class Lane:
 
 def split(spans: list[Span], entries: list[EntryDigest], size: int, lanes: int) -> list[Lane]:
     """Share the work between ``lanes`` by estimated cost: spans heaviest first to the lighter
-    lane, then entries in file order to the lane that is behind at the entry's offset."""
+    lane, then entries in file order to the lane that will be least loaded where the entry ends."""
     out = [Lane() for _ in range(lanes)]
     for span in sorted(spans, key=lambda s: -s.cost):
         lane = min(out, key=lambda l: l.rate)
         lane.spans.append(span)
         lane.rate += span.cost / max(size, 1)
     for e in sorted(entries, key=lambda e: e.start):
-        lane = min(out, key=lambda l: l.load_at(e.start))
+        lane = min(out, key=lambda l: l.load_at(e.end))
         lane.entries.append(e)
         lane.entry_cost += e.cost
     return out
@@ -169,7 +170,7 @@ def read_once(source: ByteSource, spans: list[Span], entries: list[EntryDigest])
             lane.feed(view.toreadonly(), pos)
         lane.finish()
         return
-    _read_threaded(source, split(spans, entries, source.size, 2))
+    _read_threaded(source, split(spans, entries, source.size, LANES))
 
 
 def _read_threaded(source: ByteSource, lanes: list[Lane]) -> None:
