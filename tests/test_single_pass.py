@@ -152,3 +152,16 @@ def test_one_unsplittable_entry_gets_a_lane_of_its_own():
     split = lanes.split(spans, [*small, big], size, 3)
     owner = next(l for l in split if big in l.entries)
     assert owner.spans == [] and owner.rate == 0
+
+
+@pytest.mark.parametrize("size", [5000, digests.PARALLEL_MIN_SIZE + 4097])
+def test_a_file_that_is_no_zip_still_gets_its_file_hashes(tmp_path, size):
+    """Inputs that never reach the pass are hashed by the same reader (threads when big)."""
+    data = os.urandom(size)
+    path = tmp_path / "noise.apk"
+    path.write_bytes(data)
+    identity = identify(path, hashes=("sha1", "md5"))
+    assert [i.code for i in identity.errors] == ["ZIP_EOCD_NOT_FOUND"]
+    assert identity.file.size == size
+    assert (identity.file.sha256, identity.file.sha1, identity.file.md5) == (
+        hashlib.sha256(data).hexdigest(), hashlib.sha1(data).hexdigest(), hashlib.md5(data).hexdigest())
