@@ -1,8 +1,17 @@
 """Benchmark: apkscan on a big APK and a small one, beside apksigner, sha256 and androguard.
 
 Builds a signed APK of --size-mib (default 1024) in a temporary folder (never in the
-repo): the entries of a small fixture plus one incompressible stored asset, signed
-v1+v2+v3+v4 by Debian's apksigner with the committed test key (the .idsig lies beside it).
+repo), signed v1+v2+v3+v4 by Debian's apksigner with the committed test key (minSdk 21 from
+the fixture manifest, so v1 digests are SHA-256; the .idsig lies beside it). LAYOUTS:
+
+  realistic (default)  laid out like a big real app: 6 deflated classesN.dex and 4 deflated
+                       scripts (16 MiB each), ~2,048 small deflated res/ files (4-60 KiB),
+                       all code-like bytes deflating ~2.3:1 (~220 MiB inflated); stored
+                       lib/*.so (4 x 48 MiB), a stored 8 MiB resource pack, and stored packed
+                       game assets filling the rest (incompressible, as Unity data is)
+  stored               one incompressible stored asset (the bench before 29 Nov 2026): v1
+                       then costs one hash of one entry and nothing is inflated
+
 Then runs, each in its own process so peak RSS and CPU time are that tool's alone:
 
   sha256          a plain streaming sha256 pass over the file (the I/O floor)
@@ -17,7 +26,12 @@ and on one small fixture APK the whole process of `apkscan inspect`, `apkscan sc
 `apksigner verify`. Every round runs every tool once, so ratios compare tools under the
 same machine load; the table shows the median over --repeat rounds.
 
-    python bench/bench_inspect.py [--size-mib 1024] [--repeat 3] [--keep] [--apk FILE]
+    python bench/bench_inspect.py [--size-mib 1024] [--repeat 3] [--layout realistic|stored]
+        [--keep] [--apk FILE] [--tools sha256,apkscan-no-v4,apksigner-no-v4] [--no-small]
+    python bench/bench_inspect.py --build-only DIR     # just build the APK (and .idsig)
+
+Python children run without PYTHONDONTWRITEBYTECODE (users have bytecode), after a warm-up
+run that filled __pycache__; the load average before and after is printed.
 """
 
 from __future__ import annotations
@@ -178,6 +192,8 @@ def main() -> None:
     ap.add_argument("--no-androguard", action="store_true")
     ap.add_argument("--layout", choices=("realistic", "stored"), default="realistic",
                     help="realistic: deflated dex/res/scripts + stored libs/assets (default); stored: one stored asset (the old bench)")
+    ap.add_argument("--tools", help="comma-separated subset of the big-APK tools (shorter rounds), e.g. sha256,apkscan-no-v4,apksigner-no-v4")
+    ap.add_argument("--no-small", action="store_true", help="skip the small-APK table")
     ap.add_argument("--build-only", type=Path, metavar="DIR", help="build the APK (and .idsig) into DIR and stop")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="apkscan-bench-"))
@@ -192,12 +208,19 @@ def main() -> None:
         tools = ["sha256", "apkscan", "apkscan-no-v4", "apkscan-quick"] + ([] if args.no_androguard else ["androguard"]) + signer
         if signer and Path(str(apk) + ".idsig").exists():
             tools.append("apksigner-no-v4")
+        if args.tools:
+            tools = [t for t in args.tools.split(",") if t in tools]
         for t in ("apkscan-quick", "apkscan-scan"):  # warm-up: fill __pycache__ (users have bytecode)
             subprocess.run(command(t, SMALL_APK), env=CHILD_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         print("children run without PYTHONDONTWRITEBYTECODE, after a warm-up run that filled __pycache__")
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(f"\nAPK: {size / (1 << 20):.0f} MiB ({apk.name}, .idsig beside: {Path(str(apk) + '.idsig').exists()}), "
               f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, median of {args.repeat} rounds\n")
-        table(rounds(tools, apk, args.repeat), "apksigner" if signer else "sha256")
+        base = next((t for t in ("apksigner", "apksigner-no-v4") if t in tools), "sha256")
+        table(rounds(tools, apk, args.repeat), base)
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if args.no_small:
+            return
         print(f"\nSmall APK: {SMALL_APK.name}, whole process\n")
         table(rounds(["apkscan", "apkscan-scan"] + signer, SMALL_APK, args.repeat), "apksigner" if signer else "apkscan")
     finally:
