@@ -17,7 +17,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from apkscan.apk.io.bytesource import ByteSource
-from apkscan.apk.io.zipreader import EntryInflater, ZipEntry
+from apkscan.apk.io.inflate import EntryInflater
+from apkscan.apk.io.zipreader import ZipEntry
 from apkscan.issues import ApkFormatError
 
 READ_SIZE = 4 << 20
