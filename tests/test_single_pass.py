@@ -165,3 +165,20 @@ def test_a_file_that_is_no_zip_still_gets_its_file_hashes(tmp_path, size):
     assert identity.file.size == size
     assert (identity.file.sha256, identity.file.sha1, identity.file.md5) == (
         hashlib.sha256(data).hexdigest(), hashlib.sha1(data).hexdigest(), hashlib.md5(data).hexdigest())
+
+
+def test_readinto_reads_the_window_and_refuses_to_run_past_it(tmp_path):
+    from apkscan.apk.io.bytesource import BytesSource
+    from apkscan.issues import ApkFormatError
+
+    data = os.urandom(10_000)
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    for src in (ByteSource(path, 1000, 5000), BytesSource(data[1000:6000])):
+        with src:
+            buf = memoryview(bytearray(4000))
+            src.readinto(500, buf)
+            assert bytes(buf) == data[1500:5500]
+            with pytest.raises(ApkFormatError) as exc:
+                src.readinto(1001, buf)  # 1001 + 4000 > 5000: the window ends first
+            assert exc.value.code == "ZIP_OUT_OF_BOUNDS"
