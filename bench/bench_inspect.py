@@ -1,8 +1,17 @@
 """Benchmark: apkscan on a big APK and a small one, beside apksigner, sha256 and androguard.
 
 Builds a signed APK of --size-mib (default 1024) in a temporary folder (never in the
-repo): the entries of a small fixture plus one incompressible stored asset, signed
-v1+v2+v3+v4 by Debian's apksigner with the committed test key (the .idsig lies beside it).
+repo), signed v1+v2+v3+v4 by Debian's apksigner with the committed test key (minSdk 21 from
+the fixture manifest, so v1 digests are SHA-256; the .idsig lies beside it). LAYOUTS:
+
+  realistic (default)  laid out like a big real app: 6 deflated classesN.dex and 4 deflated
+                       scripts (16 MiB each), ~2,048 small deflated res/ files (4-60 KiB),
+                       all code-like bytes deflating ~2.3:1 (~220 MiB inflated); stored
+                       lib/*.so (4 x 48 MiB), a stored 8 MiB resource pack, and stored packed
+                       game assets filling the rest (incompressible, as Unity data is)
+  stored               one incompressible stored asset (the bench before 29 Nov 2026): v1
+                       then costs one hash of one entry and nothing is inflated
+
 Then runs, each in its own process so peak RSS and CPU time are that tool's alone:
 
   sha256          a plain streaming sha256 pass over the file (the I/O floor)
@@ -17,13 +26,19 @@ and on one small fixture APK the whole process of `apkscan inspect`, `apkscan sc
 `apksigner verify`. Every round runs every tool once, so ratios compare tools under the
 same machine load; the table shows the median over --repeat rounds.
 
-    python bench/bench_inspect.py [--size-mib 1024] [--repeat 3] [--keep] [--apk FILE]
+    python bench/bench_inspect.py [--size-mib 1024] [--repeat 3] [--layout realistic|stored]
+        [--keep] [--apk FILE] [--tools sha256,apkscan-no-v4,apksigner-no-v4] [--no-small]
+    python bench/bench_inspect.py --build-only DIR     # just build the APK (and .idsig)
+
+Python children run without PYTHONDONTWRITEBYTECODE (users have bytecode), after a warm-up
+run that filled __pycache__; the load average before and after is printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -39,17 +54,54 @@ KEY = ROOT / "fixtures" / "keys" / "test-rsa.pk8"
 CERT = ROOT / "fixtures" / "keys" / "test-rsa.pem"
 
 
-def build_apk(folder: Path, size_mib: int) -> Path:
+def _pools() -> tuple[bytes, bytes]:
+    """8 MiB of code-like bytes (a 2,048-token vocabulary: deflates ~2.3:1, like dex and
+    resources) and 8 MiB of incompressible bytes (media, packed game data)."""
+    rng = random.Random(11)
+    vocab = [rng.randbytes(rng.randint(2, 12)) for _ in range(2048)]
+    text = b"".join(rng.choices(vocab, k=1_300_000))[: 8 << 20]
+    return text, rng.randbytes(8 << 20)
+
+
+def _piece(pool: bytes, i: int, size: int) -> bytes:
+    """``size`` bytes of ``pool`` rotated by entry number: entries differ, compressibility does not."""
+    k = (i * 7919) % len(pool)
+    out = (pool[k:] + pool[:k]) * (size // len(pool) + 1)
+    return out[:size]
+
+
+def _write(dst: zipfile.ZipFile, name: str, method: int, pool: bytes, i: int, size: int) -> None:
+    info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+    info.compress_type = method
+    with dst.open(info, "w", force_zip64=False) as out:
+        for start in range(0, size, 8 << 20):
+            out.write(_piece(pool, i + start, min(8 << 20, size - start)))
+
+
+def build_apk(folder: Path, size_mib: int, layout: str = "realistic") -> Path:
+    """A signed APK of about ``size_mib`` MiB (see LAYOUTS in the module docstring)."""
     unsigned = folder / "big-unsigned.apk"
+    text, noise = _pools()
+    rng = random.Random(5)
+    mib = 1 << 20
     with zipfile.ZipFile(BASE_APK) as src, zipfile.ZipFile(unsigned, "w") as dst:
         for info in src.infolist():
             dst.writestr(info, src.read(info))
-        info = zipfile.ZipInfo("assets/big.bin", date_time=(2024, 1, 1, 0, 0, 0))
-        info.compress_type = zipfile.ZIP_STORED
-        with dst.open(info, "w", force_zip64=False) as out:
-            block = os.urandom(1 << 20)
-            for i in range(size_mib):
-                out.write(block[i % 97 :] + block[: i % 97])  # varied, incompressible
+        if layout == "stored":
+            _write(dst, "assets/big.bin", zipfile.ZIP_STORED, noise, 0, size_mib * mib)
+        else:
+            scale = size_mib / 1024
+            deflated = [(f"classes{n + 2}.dex", int(16 * mib * scale)) for n in range(6)]
+            deflated += [(f"assets/scripts/s{n}.lua", int(16 * mib * scale)) for n in range(4)]
+            deflated += [(f"res/drawable/r{n}.xml", rng.randint(4 << 10, 60 << 10)) for n in range(int(2048 * scale))]
+            stored = [("assets/packed.res", int(8 * mib * scale))]
+            stored += [(f"lib/arm64-v8a/lib{n}.so", int(48 * mib * scale)) for n in range(4)]
+            left = size_mib * mib - sum(s for _, s in stored) - sum(s for _, s in deflated) * 10 // 23
+            stored += [(f"assets/bin/Data/d{n}.unity3d", left // 8) for n in range(8)]
+            for i, (name, size) in enumerate(deflated):
+                _write(dst, name, zipfile.ZIP_DEFLATED, text, i, size)
+            for i, (name, size) in enumerate(stored):
+                _write(dst, name, zipfile.ZIP_STORED, noise, i, size)
     signed = folder / "big.apk"
     subprocess.run(
         ["apksigner", "sign", "--key", str(KEY), "--cert", str(CERT), "--v1-signing-enabled", "true",
@@ -67,6 +119,8 @@ CHILD = {
 }
 
 
+# Users have bytecode: children run without PYTHONDONTWRITEBYTECODE (a warm-up round fills __pycache__).
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 SMALL_APK = ROOT / "fixtures" / "apks" / "clean-v1v2v3.apk"
 
 
@@ -106,7 +160,7 @@ def measure_one(tool: str, apk: Path) -> tuple[float, float, float, int]:
                "import resource,subprocess,sys,time\nt=time.perf_counter()\nr=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL).returncode\n"
                "e=time.perf_counter()-t\nu=resource.getrusage(resource.RUSAGE_CHILDREN)\n"
                "print(e, u.ru_utime+u.ru_stime, u.ru_maxrss/1024, r)"] + command(tool, apk)
-    out = subprocess.run(wrapper, capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(wrapper, capture_output=True, text=True, check=True, env=CHILD_ENV).stdout.split()
     return float(out[0]), float(out[1]), float(out[2]), int(out[3])
 
 
@@ -136,18 +190,37 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the temporary APK")
     ap.add_argument("--apk", type=Path, help="benchmark this APK instead of building one")
     ap.add_argument("--no-androguard", action="store_true")
+    ap.add_argument("--layout", choices=("realistic", "stored"), default="realistic",
+                    help="realistic: deflated dex/res/scripts + stored libs/assets (default); stored: one stored asset (the old bench)")
+    ap.add_argument("--tools", help="comma-separated subset of the big-APK tools (shorter rounds), e.g. sha256,apkscan-no-v4,apksigner-no-v4")
+    ap.add_argument("--no-small", action="store_true", help="skip the small-APK table")
+    ap.add_argument("--build-only", type=Path, metavar="DIR", help="build the APK (and .idsig) into DIR and stop")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="apkscan-bench-"))
     try:
-        apk = args.apk or build_apk(tmp, args.size_mib)
+        if args.build_only:
+            args.build_only.mkdir(parents=True, exist_ok=True)
+            print(build_apk(args.build_only, args.size_mib, args.layout))
+            return
+        apk = args.apk or build_apk(tmp, args.size_mib, args.layout)
         size = apk.stat().st_size
         signer = ["apksigner"] if shutil.which("apksigner") else []
         tools = ["sha256", "apkscan", "apkscan-no-v4", "apkscan-quick"] + ([] if args.no_androguard else ["androguard"]) + signer
         if signer and Path(str(apk) + ".idsig").exists():
             tools.append("apksigner-no-v4")
+        if args.tools:
+            tools = [t for t in args.tools.split(",") if t in tools]
+        for t in ("apkscan-quick", "apkscan-scan"):  # warm-up: fill __pycache__ (users have bytecode)
+            subprocess.run(command(t, SMALL_APK), env=CHILD_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print("children run without PYTHONDONTWRITEBYTECODE, after a warm-up run that filled __pycache__")
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(f"\nAPK: {size / (1 << 20):.0f} MiB ({apk.name}, .idsig beside: {Path(str(apk) + '.idsig').exists()}), "
               f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, median of {args.repeat} rounds\n")
-        table(rounds(tools, apk, args.repeat), "apksigner" if signer else "sha256")
+        base = next((t for t in ("apksigner", "apksigner-no-v4") if t in tools), "sha256")
+        table(rounds(tools, apk, args.repeat), base)
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if args.no_small:
+            return
         print(f"\nSmall APK: {SMALL_APK.name}, whole process\n")
         table(rounds(["apkscan", "apkscan-scan"] + signer, SMALL_APK, args.repeat), "apksigner" if signer else "apkscan")
     finally:

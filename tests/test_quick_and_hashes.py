@@ -92,12 +92,14 @@ def big_stored_apk(tmp_path_factory):
     return signed
 
 
-def test_large_stored_entries_are_digested_in_the_single_pass(big_stored_apk):
+def test_every_signed_entry_is_digested_in_the_single_pass(big_stored_apk):
     with ByteSource(big_stored_apk) as src:
         archive = ZipArchive.open(src)
         plan = plan_entry_digests(archive, 21, 2**31 - 1)
         blob = archive.entry("assets/blob.bin")
-        assert list(plan) == [blob.index] and plan[blob.index].length == BLOB
+        signed = {e.index for e in archive.entries if not e.name.startswith("META-INF/")}
+        assert set(plan) == signed and plan[blob.index].entry.stored_size == BLOB
+        assert any(archive.entries[i].compressed for i in plan)  # deflated ones too
     ok = identify(big_stored_apk)
     assert ok.verified and ok.verification.schemes["v1"].verified
 

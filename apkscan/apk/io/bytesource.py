@@ -68,6 +68,21 @@ class ByteSource:
             out += chunk
         return bytes(out)
 
+    def readinto(self, offset: int, buffer: memoryview) -> None:
+        """Fill ``buffer`` with the bytes at ``offset``: the kernel copies straight into a
+        buffer the caller reuses (no allocation per read, no second copy)."""
+        self._check_read(offset, len(buffer))
+        done = 0
+        while done < len(buffer):
+            if not hasattr(os, "preadv"):  # no preadv (Windows): one extra copy
+                n = len(chunk := os.pread(self._fd, len(buffer) - done, self._base + offset + done))
+                buffer[done : done + n] = chunk
+            else:
+                n = os.preadv(self._fd, [buffer[done:]], self._base + offset + done)
+            if n <= 0:
+                raise ApkFormatError("ZIP_OUT_OF_BOUNDS", "file shrank while being read")
+            done += n
+
     def iter_range(self, offset: int, length: int, chunk: int = CHUNK) -> Iterator[bytes]:
         """Yield ``[offset, offset+length)`` in chunks of at most ``chunk`` bytes."""
         end = offset + length
@@ -103,6 +118,10 @@ class BytesSource(ByteSource):
     def read(self, offset: int, length: int) -> bytes:
         self._check_read(offset, length)
         return bytes(self._data[offset : offset + length])
+
+    def readinto(self, offset: int, buffer: memoryview) -> None:
+        self._check_read(offset, len(buffer))
+        buffer[:] = self._data[offset : offset + len(buffer)]
 
     def close(self) -> None:
         pass

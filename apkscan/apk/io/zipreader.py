@@ -13,12 +13,13 @@ bounded) and, on request, single entries, inflated in bounded chunks.
 
 from __future__ import annotations
 
+import re
 import struct
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from apkscan.apk.io.bytesource import ByteSource
+from apkscan.apk.io.inflate import EntryInflater
 from apkscan.issues import ApkFormatError, Issue, LimitExceeded, tamper
 
 EOCD_SIG = 0x06054B50
@@ -36,6 +37,7 @@ METHOD_DEFLATED = 8
 
 MAX_CD_SIZE = 64 << 20  # a central directory larger than this is hostile, not an app
 MAX_ENTRIES = 200_000
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 MAX_TAMPER_PER_KIND = 20  # keep reports readable for archives with 100k lying headers
 
 
@@ -229,32 +231,14 @@ class ZipArchive:
         if not entry.compressed:
             yield from self.source.iter_range(start, entry.uncompressed_size, chunk)
             return
-        inflater = zlib.decompressobj(-15)
-        produced = 0
-        try:
-            for raw in self.source.iter_range(start, entry.compressed_size, chunk):
-                data = raw
-                while data:
-                    self.source.check_deadline()
-                    out = inflater.decompress(data, chunk)
-                    produced += len(out)
-                    if produced > limit:
-                        raise ApkFormatError("ZIP_ENTRY_SIZE_MISMATCH", f"{entry.name!r} inflates to more than the declared {limit} bytes")
-                    if out:
-                        yield out
-                    data = inflater.unconsumed_tail
-                if inflater.eof:
-                    break
-            tail = inflater.flush()
-            produced += len(tail)
-            if produced > limit:
-                raise ApkFormatError("ZIP_ENTRY_SIZE_MISMATCH", f"{entry.name!r} inflates to more than the declared {limit} bytes")
-            if tail:
-                yield tail
-        except zlib.error as exc:
-            raise ApkFormatError("ZIP_ENTRY_INFLATE_FAILED", f"{entry.name!r}: deflate data is corrupt ({exc})") from None
-        if not inflater.eof or produced != limit:
-            raise ApkFormatError("ZIP_ENTRY_SIZE_MISMATCH", f"{entry.name!r} inflated to {produced} bytes, central directory declares {limit}")
+        inflater = EntryInflater(entry, self.source.check_deadline, chunk)
+        for raw in self.source.iter_range(start, entry.compressed_size, chunk):
+            yield from inflater.feed(raw)
+            if inflater.eof:
+                break
+        tail = inflater.finish()
+        if tail:
+            yield tail
 
     def read(self, entry: ZipEntry, max_size: int) -> bytes:
         """The whole uncompressed entry, for small metadata entries (manifest, .SF, ...)."""
@@ -296,7 +280,7 @@ def _suspicious_name(raw: bytes) -> bool:
         name = raw.decode("utf-8")
     except UnicodeDecodeError:
         return True
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+    if _CONTROL.search(raw):  # in UTF-8 these bytes only ever stand for themselves
         return True
     return name.startswith("/") or ".." in name.split("/")
 

@@ -3,13 +3,11 @@
 The file is read once, in pieces, and each piece is handed to every consumer that wants
 it: the whole-file hashes (``FileFacts``: SHA-256 always, SHA-1/MD5 when asked for), the
 v2/v3 content digests over apksig's three sections
-(``ApkSigningBlockUtils.computeContentDigests``), the v1 digests of large STORED entries
-(so v1 needs no second read), and the fs-verity Merkle root of the whole file, only when a
-v4 signature is there to check. hashlib releases the GIL on large buffers, so the work is
-spread over threads: the whole-file hashes on one helper, the fs-verity tree on another,
-the content and entry digests on the reading thread. Pieces are immutable ``bytes`` read
-once from the file and shared, never copied; at most a few are in flight, so memory stays
-bounded (Merkle levels keep one partial 4 KiB page each).
+(``ApkSigningBlockUtils.computeContentDigests``), v1's entry digests (stored entries hashed,
+deflated ones inflated, bounded, on the way: v1 needs no second read), and the fs-verity
+Merkle root of the whole file, only when a v4 signature is there to check. How the pieces
+are read and the work shared over the cores is ``lanes``; memory stays bounded (a few
+reused read buffers, one inflated piece per lane, one partial 4 KiB page per Merkle level).
 
 The three sections: bytes before the APK Signing Block, the central directory, and
 the End of Central Directory record whose central-directory-offset field is replaced
@@ -20,17 +18,16 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections import deque
 from dataclasses import dataclass, field
 
 from apkscan.apk.crypto.algorithms import ContentDigest
-from apkscan.apk.io.zipreader import ZipArchive
+from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
 from apkscan.apk.model import FileFacts
-from apkscan.issues import Issue, error
+from apkscan.apk.signing.lanes import COST, PARALLEL_MIN_SIZE, READ_SIZE, EntryDigest, Span, read_once
+from apkscan.issues import ApkFormatError, Issue, error
 
-READ_SIZE = 4 << 20
-PARALLEL_MIN_SIZE = 16 << 20  # below this a helper thread costs more than it saves
-IN_FLIGHT = 4  # pieces a helper may lag behind the reader: bounds memory to a few MiB
+__all__ = ["PARALLEL_MIN_SIZE", "READ_SIZE", "DigestPass", "EntryRange", "compute_digests"]
+
 CHUNK_SIZE = 1 << 20  # apksig's CONTENT_DIGESTED_CHUNK_MAX_SIZE_BYTES
 VERITY_BLOCK = 4096
 VERITY_SALT = bytes(8)  # apksig hashes the v2/v3 verity tree with 8 zero bytes of salt
@@ -41,10 +38,10 @@ FILE_HASHES = ("sha256", "sha1", "md5")  # whole-file digests apkscan can report
 
 @dataclass(frozen=True, slots=True)
 class EntryRange:
-    """A STORED entry's bytes in the file, and the digests (hashlib names) v1 will want of it."""
+    """An entry v1 will digest: where its data starts, and the digests (hashlib names) wanted."""
 
+    entry: ZipEntry
     start: int
-    length: int
     algorithms: tuple[str, ...]
 
 
@@ -56,7 +53,8 @@ class DigestPass:
     content: dict[ContentDigest, bytes] = field(default_factory=dict)
     verity_root: bytes | None = None  # fs-verity root of the whole file (v4), unsalted
     issues: list[Issue] = field(default_factory=list)  # digests that could not be computed
-    entries: dict[int, dict[str, bytes]] = field(default_factory=dict)  # entry index -> name -> digest
+    # entry index -> hashlib name -> digest, or the error reading the entry (v1 reports it)
+    entries: dict[int, dict[str, bytes] | ApkFormatError] = field(default_factory=dict)
 
 
 class _ChunkedDigest:
@@ -206,26 +204,6 @@ def modified_eocd(zip: ZipArchive, signing_block_offset: int) -> bytes:
     return bytes(eocd)
 
 
-class _RangeSinks:
-    """Consumers of file ranges: each gets exactly the bytes of its ranges, in order."""
-
-    def __init__(self):
-        self.ranges: list[tuple[int, int, list]] = []  # (start, end, sinks with .update)
-
-    def add(self, start: int, end: int, sinks: list) -> None:
-        if start < end and sinks:
-            self.ranges.append((start, end, sinks))
-
-    def feed(self, view: memoryview, pos: int) -> None:
-        end = pos + len(view)
-        for lo, hi, sinks in self.ranges:
-            a, b = max(lo, pos), min(hi, end)
-            if a < b:
-                part = view[a - pos : b - pos]
-                for sink in sinks:
-                    sink.update(part)
-
-
 class _Content:
     """The v2/v3 content digests planned for one signing block."""
 
@@ -253,10 +231,11 @@ class _Content:
     def sinks(self) -> list:
         return [*self.chunked, *([self.verity] if self.verity else [])]
 
-    def add_ranges(self, ranges: _RangeSinks, zip: ZipArchive) -> None:
+    def spans(self, zip: ZipArchive) -> list[Span]:
         """Section 1 and the central directory from the file; the EOCD comes from ``self.eocd``."""
-        ranges.add(0, self.sizes[0], self.sinks)
-        ranges.add(zip.cd_offset, zip.cd_offset + self.sizes[1], self.sinks)
+        ranges = [(0, self.sizes[0]), (zip.cd_offset, zip.cd_offset + self.sizes[1])]
+        out = [Span(ranges, c, 2.0 if c.name == "sha512" else 1.0) for c in self.chunked]
+        return out + ([Span(ranges, self.verity, 1.3)] if self.verity else [])
 
     def finish(self) -> dict[ContentDigest, bytes]:
         out: dict[ContentDigest, bytes] = {}
@@ -269,31 +248,6 @@ class _Content:
         return out
 
 
-class _Helper:
-    """One worker thread applying ``work`` to each piece in order, at most IN_FLIGHT behind."""
-
-    def __init__(self, work):
-        from concurrent.futures import ThreadPoolExecutor  # only big files need threads: keeps start-up short
-
-        self.work = work
-        self.pool = ThreadPoolExecutor(max_workers=1)
-        self.pending: deque = deque()
-
-    def submit(self, piece: bytes, pos: int) -> None:
-        if len(self.pending) >= IN_FLIGHT:
-            self.pending.popleft().result()
-        self.pending.append(self.pool.submit(self.work, piece, pos))
-
-    def close(self, wait: bool = True) -> None:
-        try:
-            while wait and self.pending:
-                self.pending.popleft().result()
-        finally:
-            for f in self.pending:
-                f.cancel()
-            self.pool.shutdown(wait=True)
-
-
 def compute_digests(
     zip: ZipArchive,
     signing_block_offset: int | None,
@@ -303,7 +257,7 @@ def compute_digests(
     entries: dict[int, EntryRange] | None = None,
 ) -> DigestPass:
     """Read the file once; return whole-file facts, wanted content digests, the v4 root and
-    the digests of ``entries`` (v1's large STORED entries, by entry index).
+    the digests of ``entries`` (v1's entries, by entry index; their ranges must not overlap).
 
     Content digests need a signing block (``signing_block_offset`` not None) followed
     directly by the central directory and the EOCD; otherwise none are computed.
@@ -312,46 +266,14 @@ def compute_digests(
     issues: list[Issue] = []
     whole = {name: hashlib.new(name) for name in FILE_HASHES if name == "sha256" or name in file_hashes}
     content = _Content(zip, signing_block_offset, wanted, issues)
-    ranges = _RangeSinks()
-    content.add_ranges(ranges, zip)
-    threaded = source.size >= PARALLEL_MIN_SIZE
-    entry_hashers = {i: {a: hashlib.new(a) for a in r.algorithms} for i, r in (entries or {}).items()}
-    entry_ranges = _RangeSinks() if threaded else ranges  # threaded: beside the file hashes
-    for i, r in (entries or {}).items():
-        entry_ranges.add(r.start, r.start + r.length, list(entry_hashers[i].values()))
+    spans = [Span([(0, source.size)], h, COST[name]) for name, h in whole.items()] + content.spans(zip)
     file_verity = MerkleTree(source.size) if want_verity_root else None
-    helpers = []
-    if threaded:  # one thread each: file hashes | v1 entries | fs-verity tree | content digests (reader)
-        def file_work(piece: bytes, pos: int) -> None:
-            for h in whole.values():
-                h.update(piece)
-        helpers.append(_Helper(file_work))
-        if entry_ranges.ranges:
-            helpers.append(_Helper(lambda piece, pos: entry_ranges.feed(memoryview(piece), pos)))
-        if file_verity is not None:
-            helpers.append(_Helper(lambda piece, pos: file_verity.update(memoryview(piece))))
-    _read_once(source, helpers, ranges, None if threaded else [*whole.values(), *([file_verity] if file_verity else [])])
+    if file_verity is not None:  # a Python loop per 4 KiB block: dearer than one hash
+        spans.append(Span([(0, source.size)], file_verity, 1.3))
+    digesters = {i: EntryDigest(r.entry, r.start, r.algorithms, source.check_deadline) for i, r in (entries or {}).items()}
+    read_once(source, spans, list(digesters.values()))
     facts = FileFacts(source.size, whole["sha256"].hexdigest(),
                       whole["sha1"].hexdigest() if "sha1" in whole else None,
                       whole["md5"].hexdigest() if "md5" in whole else None)
-    entry_digests = {i: {a: h.digest() for a, h in hs.items()} for i, hs in entry_hashers.items()}
+    entry_digests = {i: d.result for i, d in digesters.items() if d.result is not None}
     return DigestPass(facts, content.finish(), file_verity.root() if file_verity else None, issues, entry_digests)
-
-
-def _read_once(source, helpers: list[_Helper], ranges: _RangeSinks, here: list | None) -> None:
-    """The single read: each piece goes to the helper threads, then to the range consumers."""
-    pos = 0
-    ok = False
-    try:
-        for piece in source.iter_range(0, source.size, READ_SIZE):
-            for helper in helpers:
-                helper.submit(piece, pos)
-            view = memoryview(piece)
-            for h in here or ():
-                h.update(view)
-            ranges.feed(view, pos)
-            pos += len(piece)
-        ok = True
-    finally:
-        for helper in helpers:
-            helper.close(wait=ok)

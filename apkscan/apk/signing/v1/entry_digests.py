@@ -1,10 +1,11 @@
-"""Which v1 entry digests the single file pass can compute, so v1 needs no second read.
+"""Which v1 entry digests the single file pass computes, so v1 needs no second read.
 
-Before the pass, MANIFEST.MF is read (small, capped) and, for every large STORED entry it
-names, the digest algorithms apksig would check over the SDK range are noted with the
-entry's byte range. The pass hashes those ranges as they stream by; ``verify_v1`` then
-uses the results instead of streaming the entries again. Nothing is decided here: any
-problem just leaves the entry to v1's own streaming path, which reports it.
+Before the pass, MANIFEST.MF is read (small, capped) and, for every entry it names, the
+digest algorithms apksig would check over the SDK range are noted with the entry's data
+offset. The pass hashes each entry's bytes as they stream by (inflating deflated entries,
+bounded as ``ZipArchive.stream`` bounds them); ``verify_v1`` then uses the digests, or
+reports the error the pass met, where it would have streamed the entry itself. Nothing is
+decided here: an entry left out just stays with v1's own streaming path, which reports it.
 """
 
 from __future__ import annotations
@@ -14,16 +15,16 @@ from apkscan.apk.signing.digests import EntryRange
 from apkscan.apk.signing.v1 import jar_manifest as jm
 from apkscan.issues import ApkScanError
 
-MIN_SIZE = 1 << 20  # smaller entries are streamed by v1 itself: not worth a range
-MAX_ENTRIES = 256  # bounds the hashers the pass carries
 MAX_MANIFEST = 16 << 20
+MAX_ENTRIES = 50_000  # the pass keeps ~0.5 KB per planned entry: at most ~25 MB; the rest stay with v1
 
 
 def plan_entry_digests(zip: ZipArchive, min_sdk: int, max_sdk: int) -> dict[int, EntryRange]:
-    """Entry index -> range and hashlib names, for large STORED entries MANIFEST.MF names.
+    """Entry index -> data offset and hashlib names, for the entries MANIFEST.MF names.
 
     Ranges never overlap (a hostile archive with many names over one payload would
-    otherwise make the pass hash the same bytes many times); the rest stay with v1.
+    otherwise make the pass hash, or inflate, the same bytes many times); the rest, and
+    entries whose data cannot be located, stay with v1.
     """
     manifest = zip.entry(jm.MANIFEST_NAME)
     if manifest is None or min_sdk > max_sdk:
@@ -39,7 +40,7 @@ def plan_entry_digests(zip: ZipArchive, min_sdk: int, max_sdk: int) -> dict[int,
         if len(out) >= MAX_ENTRIES:
             break
         section = by_name.get(entry.name)
-        if entry.compressed or entry.uncompressed_size < MIN_SIZE or section is None:
+        if section is None or entry.name.startswith("META-INF/") or entry.is_directory:
             continue
         try:
             start = zip.data_offset(entry)
@@ -47,6 +48,6 @@ def plan_entry_digests(zip: ZipArchive, min_sdk: int, max_sdk: int) -> dict[int,
         except (ApkScanError, KeyError, ValueError):
             continue
         if algorithms and start > taken_until:
-            out[entry.index] = EntryRange(start, entry.uncompressed_size, algorithms)
-            taken_until = start + entry.uncompressed_size - 1
+            out[entry.index] = EntryRange(entry, start, algorithms)
+            taken_until = start + max(entry.stored_size, 1) - 1
     return out

@@ -67,10 +67,11 @@ class _Issues:
 
 
 def verify_v1(zip: ZipArchive, min_sdk: int, max_sdk: int, present_scheme_ids: frozenset[int],
-              precomputed: dict[int, dict[str, bytes]] | None = None, quick: bool = False) -> V1Result:
+              precomputed: dict[int, dict[str, bytes] | ApkScanError] | None = None, quick: bool = False) -> V1Result:
     """Verify the JAR signature over [min_sdk, max_sdk]; never raises for bad input.
 
-    ``precomputed``: entry index -> hashlib name -> digest of entries the file pass hashed.
+    ``precomputed``: entry index -> hashlib name -> digest of entries the file pass hashed,
+    or the error the pass met reading the entry (raised here as if v1 had streamed it).
     ``quick``: .SF signatures and .SF -> MANIFEST.MF only; entry digests are not checked.
     """
     scheme = SchemeResult("v1")
@@ -106,7 +107,7 @@ class _State:
         self.signers: list[_Signer] = []
         self.orphans: list[_Signer] = []  # signature blocks without their .SF
         self.done = False
-        self.precomputed: dict[int, dict[str, bytes]] = {}
+        self.precomputed: dict[int, dict[str, bytes] | ApkScanError] = {}
         self.quick = False
 
     # ------------------------------------------------------------------ top level
@@ -298,9 +299,11 @@ class _State:
 
     def _entry_digests(self, entry: ZipEntry, expected) -> list[bytes]:
         """Digests of the entry's uncompressed bytes: from the file pass when it computed
-        them (large STORED entries), else streamed here, every algorithm in one read."""
+        them, else streamed here, every algorithm in one read."""
         names = [jm.HASHLIB_NAMES[d.algorithm] for d in expected]
         done = self.precomputed.get(entry.index, {})
+        if isinstance(done, ApkScanError):
+            raise done
         if all(n in done for n in names):
             return [done[n] for n in names]
         hashers = [hashlib.new(n) for n in names]
