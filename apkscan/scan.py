@@ -74,10 +74,20 @@ class ScanSettings:
     store: str | None = None  # scan store (SQLite file, apkscan.batch.store); None = off
     rehash: bool = False  # --rehash: never trust a stat key, hash the bytes again
     more_policies: list[Policy] = field(default_factory=list)  # --policy given again: decided too
+    result_keys: tuple[str, str] | None = None  # store keys of (rule set, policies): see result_keys()
 
     @property
     def policies(self) -> list[Policy]:
         return [self.policy, *self.more_policies]
+
+
+def result_keys(rules: RuleSet, policies: list[Policy]) -> tuple[str, str]:
+    """What stored findings and decisions are keyed by besides the identity: the rule set's and
+    the policies' content and the code that matches and decides (any change is a miss)."""
+    from apkscan.batch.digest import code_digest, content_digest
+
+    return (content_digest(rules) + code_digest("rules", "scan.py"),
+            content_digest(policies) + code_digest("policy"))
 
 
 Runner = Callable[[Iterable[Any], ScanSettings], Iterator[tuple[Any, list[Any]]]]
@@ -116,6 +126,8 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
                             more_policies=more_policies)  # --quick never reads the file: no store key
     if max_sdk is not None:
         settings.sdk_kwargs["max_sdk"] = max_sdk
+    if settings.store and not deep:
+        settings.result_keys = result_keys(rules, settings.policies)
     sink = _Sink(result, on_records)
     try:
         for src in sources:
@@ -245,20 +257,24 @@ def scan_item(item: Any, settings: ScanSettings) -> list[Any]:
     return [item]  # Skipped, InputFile: run metadata
 
 
-def _scan_input(item: ScanInput, settings: ScanSettings) -> list[Any]:
-    from apkscan.apk.identify import (
-        identify,  # deferred: the pipeline is usable without it
-    )
-
+def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = False) -> list[Any] | None:
+    """``stored_only``: the records only if the store answers without reading the file or
+    matching (None otherwise): the pool's parent asks this before starting a worker."""
     identity = None
-    if settings.store and not settings.deep:
+    use_store = bool(settings.store) and not settings.deep
+    if use_store:
         from apkscan.batch.store import recall  # the scan store: identical bytes are parsed once
 
-        identity, remember = recall(settings.store, item, settings.sdk_kwargs, rehash=settings.rehash)
+        identity, remember = recall(settings.store, item, settings.sdk_kwargs, rehash=settings.rehash,
+                                    stat_only=stored_only)
     if identity is None:
+        if stored_only:
+            return None
+        from apkscan.apk.identify import identify  # deferred: the pipeline is usable without it
+
         identity = identify(item.path, display_path=item.display, offset=item.offset, length=item.length,
                             **settings.sdk_kwargs)
-        if settings.store and not settings.deep:
+        if use_store:
             remember(identity)
     identity.tamper.extend(item.flags)
     chain = tuple(item.chain)
@@ -269,14 +285,60 @@ def _scan_input(item: ScanInput, settings: ScanSettings) -> list[Any]:
         manifest = [i for i in (identity.manifest.errors if identity.manifest else []) if i.severity == Severity.ERROR]
         issues = list(identity.errors) + manifest or [Issue("INPUT_UNREADABLE", "no manifest could be read")]
         return [InputError(item.display, item.container, issues, chain), *custody]
-    window = (item.offset, item.length)
-    out: list[Any] = [*custody, evaluate(identity, settings.rules, settings.policies, source=item.display,
-                               container=item.container, dex_path=item.path if settings.deep else None,
-                               dex_window=window, chain=chain)]
+    if use_store and settings.result_keys and not item.flags and identity.file is not None:
+        app = _through_store(identity, item, settings, chain, stored_only)
+        if app is None:
+            return None
+    else:
+        app = evaluate(identity, settings.rules, settings.policies, source=item.display, container=item.container,
+                       dex_path=item.path if settings.deep else None, dex_window=(item.offset, item.length),
+                       chain=chain)
+    out: list[Any] = [*custody, app]
     partial = incomplete(identity)
     if partial:  # listed as an app (its findings count) and as an input error (exit code 3)
         out.append(InputError(item.display, item.container, partial, chain))
     return out
+
+
+def _through_store(identity: ApkIdentity, item: ScanInput, settings: ScanSettings, chain: tuple[str, ...],
+                   stored_only: bool) -> AppResult | None:
+    """:func:`evaluate` without ``--deep``, answered by the store when it holds this identity's
+    findings for this rule set (then only decided again) or its decisions for these policies too."""
+    import pickle
+
+    from apkscan.batch import store
+
+    assert identity.file is not None and settings.store and settings.result_keys
+    hit = store.recall_result(settings.store, identity.file.sha256, settings.sdk_kwargs, *settings.result_keys)
+    app = AppResult(source=item.display, container=item.container, identity=identity, chain=chain)
+    if hit is not None and hit.outcomes is not None:
+        app.findings = hit.findings
+        app.set_outcomes(hit.outcomes)
+        return app
+    if hit is None and stored_only:
+        return None  # matching is a worker's job
+    matched = None
+    if hit is None:
+        app.findings = match_identity(identity, settings.rules)
+        matched = pickle.dumps(app.findings, protocol=pickle.HIGHEST_PROTOCOL)  # before deciding sets verdicts
+    else:
+        app.findings = hit.findings
+    app.set_outcomes(decide_all(identity, app.findings, settings.policies, settings.rules))
+    store.remember_result(settings.store, identity, settings.sdk_kwargs, *settings.result_keys, matched,
+                          app.findings, app.verdicts)
+    return app
+
+
+def stored_records(item: Any, settings: ScanSettings) -> list[Any] | None:
+    """The records of ``item`` when the store knows its file by stat key and its findings under
+    this rule set (None: a worker must read or match it)."""
+    if not (isinstance(item, ScanInput) and settings.store and not settings.deep and not settings.rehash
+            and not item.cleanup):
+        return None
+    try:
+        return _scan_input(item, settings, stored_only=True)
+    except OSError:
+        return None
 
 
 def _carried(chain: tuple[str, ...], carrier: tuple[str, ...]) -> bool:

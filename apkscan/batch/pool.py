@@ -38,7 +38,7 @@ from typing import Any
 
 from apkscan.issues import ApkScanError, error
 from apkscan.result import InputError
-from apkscan.scan import ScanSettings, scan_item
+from apkscan.scan import ScanSettings, scan_item, stored_records
 from apkscan.sources.interface import ScanInput
 from apkscan.sources.streams import WindowStream
 from apkscan.sources.tempspace import TempSpace, is_temporary, release
@@ -184,6 +184,10 @@ class _Run:
         if not isinstance(item, ScanInput):
             self.done[seq] = (item, scan_item(item, self.settings))
             return
+        stored = stored_records(item, self.settings)  # known by stat key and matched before: no worker
+        if stored is not None:
+            self.done[seq] = (item, stored)
+            return
         try:
             sent, lease = self._stabilise(item)
         except (OSError, ApkScanError) as exc:
@@ -211,6 +215,8 @@ class _Run:
 
     def _dispatch(self) -> None:
         idle = sum(w.task is None for w in self.workers)
+        if self.queue and not self.workers:
+            _preload()
         while len(self.queue) > idle and len(self.workers) < self.pool.jobs:
             self.workers.append(_Worker(self.pool.ctx, self.settings))
             idle += 1
@@ -306,3 +312,11 @@ class _Run:
 
 
 _END = object()
+
+
+def _preload() -> None:
+    """Import what every worker runs before forking the first one: forked children share these
+    modules instead of each importing (and compiling) them again."""
+    import apkscan.apk.identify  # noqa: F401
+    import apkscan.rules.matcher  # noqa: F401
+    import apkscan.splits  # noqa: F401
