@@ -75,6 +75,7 @@ class ScanSettings:
     rehash: bool = False  # --rehash: never trust a stat key, hash the bytes again
     more_policies: list[Policy] = field(default_factory=list)  # --policy given again: decided too
     result_keys: tuple[str, str] | None = None  # store keys of (rule set, policies): see result_keys()
+    timeout: float | None = None  # identify's own time budget per input (Dask tasks: --timeout)
 
     @property
     def policies(self) -> list[Policy]:
@@ -272,8 +273,9 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
             return None
         from apkscan.apk.identify import identify  # deferred: the pipeline is usable without it
 
+        budget = {"timeout": settings.timeout} if settings.timeout is not None else {}
         identity = identify(item.path, display_path=item.display, offset=item.offset, length=item.length,
-                            **settings.sdk_kwargs)
+                            **settings.sdk_kwargs, **budget)
         if use_store:
             remember(identity)
     identity.tamper.extend(item.flags)
