@@ -105,7 +105,7 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
          progress: Callable[[str], None] | None = None, runner: Runner | None = None,
          on_records: Callable[[list[Any]], None] | None = None, store: str | None = None,
          rehash: bool = False, identify_options: dict[str, Any] | None = None,
-         more_policies: list[Policy] | None = None) -> ScanResult:
+         more_policies: list[Policy] | None = None, keep: bool = True) -> ScanResult:
     """Scan every input of every source, in order; never raises for a bad input.
 
     ``runner`` does the units of work (default :func:`sequential`; ``apkscan.batch.pool``
@@ -114,6 +114,9 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
     ``more_policies`` are decided too (``AppResult.verdicts``); ``policy`` stays *the* verdict.
     The APKs of one split bundle arrive one after another with the same ``bundle`` key;
     they are scanned one by one and assembled into one app when the bundle ends.
+    ``keep=False`` (only a JSONL stream is written): an app shown to ``on_records`` is kept as
+    its verdicts only (:class:`StreamedApp`), so the run's memory does not grow with its apps;
+    the counts and exit code stay right, ``to_dict()`` cannot be made.
     """
     sources = list(sources)
     more_policies = list(more_policies or [])
@@ -129,7 +132,7 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
         settings.sdk_kwargs["max_sdk"] = max_sdk
     if settings.store and not deep:
         settings.result_keys = result_keys(rules, settings.policies)
-    sink = _Sink(result, on_records)
+    sink = _Sink(result, on_records, keep)
     try:
         for src in sources:
             items = src.inputs()
@@ -151,13 +154,39 @@ class _Sink:
 
     result: ScanResult
     on_records: Callable[[list[Any]], None] | None = None
+    keep: bool = True
 
     def add(self, records: list[Any]) -> None:
         """Atomic for Ctrl-C/SIGTERM: the report and the JSONL stream never disagree on a record."""
         with _signals_held():
-            _add(self.result, records)
             if self.on_records and records:
                 self.on_records(records)
+            _add(self.result, records if self.keep else [_streamed(r) for r in records])
+            if not self.keep and len(self.result.input_files) > 512:
+                del self.result.input_files[:-256]  # custody is filled from the last ones only
+
+
+@dataclass(slots=True)
+class StreamedApp:
+    """An app already written to the JSONL stream when no report needs it (``keep=False``):
+    its verdicts only, for the counts and the exit code."""
+
+    verdict: str
+    verdicts: dict[str, Any]
+
+
+_OUTCOMES: dict[str, Any] = {}
+
+
+def _streamed(r: Any) -> Any:
+    if not isinstance(r, AppResult):
+        return r
+    from apkscan.policy.decide import Outcome
+
+    def slim(verdict: str) -> Any:
+        return _OUTCOMES.setdefault(verdict, Outcome(verdict, None))  # shared: one per verdict
+
+    return StreamedApp(r.verdict, {name: slim(o.verdict) for name, o in r.verdicts.items()})
 
 
 @contextlib.contextmanager
@@ -356,7 +385,7 @@ def _close_bundle(apps: list[AppResult], key: str | None, settings: ScanSettings
 
 def _add(result: ScanResult, records: list[Any]) -> None:
     for r in records:
-        if isinstance(r, AppResult):
+        if isinstance(r, (AppResult, StreamedApp)):
             result.apps.append(r)
         elif isinstance(r, InputError):
             result.errors.append(r)
