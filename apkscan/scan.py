@@ -320,6 +320,8 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
         app = _through_store(identity, item, settings, chain, stored_only)
         if app is None:
             return None
+    elif stored_only:
+        return None  # matching is a worker's job
     else:
         app = evaluate(identity, settings.rules, settings.policies, source=item.display, container=item.container,
                        dex_path=item.path if settings.deep else None, dex_window=(item.offset, item.length),
