@@ -395,3 +395,29 @@ def test_container_flags_are_never_answered_from_stored_results(rules, tmp_path,
     flagged = ScanInput(str(d / "a.apk"), (str(d / "a.apk"),), flags=[warning("TAMPER_MEMBER_NAME", "a member name with .. (planted by a test)")])
     scan_item(flagged, settings)
     assert len(matches) == 2
+
+
+def test_no_store_connection_crosses_a_workers_fork(tmp_path, rules, monkeypatch):
+    """The pool's parent answers known inputs from the store; it must close that connection
+    before each fork (SQLite's lock bookkeeping must not be copied into a child)."""
+    from apkscan.batch import pool as pool_mod
+
+    d = tmp_path / "in"
+    d.mkdir()
+    for name in ("wechat-tencent-subject.apk", "v1-only.apk", "v2-only.apk"):
+        shutil.copy(APKS / name, d / name)
+        os.utime(d / name, ns=(1_600_000_000 * 10**9,) * 2)
+    db = str(tmp_path / "s.sqlite")
+    _run([d], rules, load_policy(), db)  # known now, by stat key
+    for name in ("v3-only.apk", "v1v2.apk"):  # new files: workers are needed
+        shutil.copy(APKS / name, d / name)
+    open_at_fork = []
+    real_fork = os.fork
+
+    def fork():
+        open_at_fork.append([k for k, c in st._CONNS.items() if k[0] == os.getpid() and c is not None])
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", fork)
+    r = scan([FileSource([str(d)])], rules, load_policy(), store=db, runner=pool_mod.Pool(2))
+    assert len(r.apps) == 5 and open_at_fork and all(not o for o in open_at_fork)

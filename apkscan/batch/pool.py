@@ -96,6 +96,9 @@ class _Worker:
     """One process and the tasks sent to it, oldest first: the head is the one it is scanning."""
 
     def __init__(self, ctx: Any, settings: ScanSettings):
+        store = sys.modules.get("apkscan.batch.store")
+        if store is not None:  # the parent's lookups (stored_records) opened one: never across a fork
+            store.close_connections()
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child, settings), daemon=True)
         self.proc.start()

@@ -225,6 +225,16 @@ def _conn(path: str) -> sqlite3.Connection | None:
     return _CONNS[key]
 
 
+def close_connections() -> None:
+    """Close this process's connections: called before forking a worker, because SQLite's
+    per-process lock bookkeeping must not be copied into a child (it would believe it holds
+    locks it does not). The next lookup reopens."""
+    for key in [k for k in _CONNS if k[0] == os.getpid()]:
+        conn = _CONNS.pop(key)
+        if conn is not None:
+            conn.close()
+
+
 def stat_key(item: ScanInput) -> tuple[tuple[str, int, int], tuple[int, int, int, int]] | None:
     """``(place, stat)`` of an APK read in place from the user's own file; None otherwise."""
     if item.cleanup or is_temporary(item.path):
