@@ -175,18 +175,21 @@ class StreamedApp:
     verdicts: dict[str, Any]
 
 
-_OUTCOMES: dict[str, Any] = {}
+_STREAMED: dict[tuple[str, tuple[tuple[str, str], ...]], StreamedApp] = {}
 
 
 def _streamed(r: Any) -> Any:
+    """One shared (never modified) StreamedApp per combination of verdicts: the run holds a
+    reference per app, not an object."""
     if not isinstance(r, AppResult):
         return r
-    from apkscan.policy.decide import Outcome
+    key = (r.verdict, tuple((name, o.verdict) for name, o in r.verdicts.items()))
+    hit = _STREAMED.get(key)
+    if hit is None:
+        from apkscan.policy.decide import Outcome
 
-    def slim(verdict: str) -> Any:
-        return _OUTCOMES.setdefault(verdict, Outcome(verdict, None))  # shared: one per verdict
-
-    return StreamedApp(r.verdict, {name: slim(o.verdict) for name, o in r.verdicts.items()})
+        hit = _STREAMED[key] = StreamedApp(r.verdict, {name: Outcome(v, None) for name, v in key[1]})
+    return hit
 
 
 @contextlib.contextmanager
