@@ -87,8 +87,8 @@ def result_keys(rules: RuleSet, policies: list[Policy]) -> tuple[str, str]:
     the policies' content and the code that matches and decides (any change is a miss)."""
     from apkscan.batch.digest import code_digest, content_digest
 
-    return (content_digest(rules) + code_digest("rules", "scan.py"),
-            content_digest(policies) + code_digest("policy"))
+    return (content_digest(rules) + code_digest("rules", "scan.py", "ranks.py"),
+            content_digest(policies) + code_digest("policy", "ranks.py"))
 
 
 Runner = Callable[[Iterable[Any], ScanSettings], Iterator[tuple[Any, list[Any]]]]
