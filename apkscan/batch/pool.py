@@ -329,12 +329,23 @@ class _Run:
 _END = object()
 
 
+_DEFERRED = ("asn1crypto.x509", "asn1crypto.keys", "cryptography.x509")
+
+
 def _preload() -> None:
     """Import what every worker runs before forking the first one: forked children share these
     modules instead of each importing (and compiling) them again."""
+    import importlib
+
     import apkscan.apk.identify  # noqa: F401
     import apkscan.rules.matcher  # noqa: F401
     import apkscan.splits  # noqa: F401
+
+    for name in _DEFERRED:  # what the apk layer imports on its first certificate (~20 ms a worker)
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
 
     gc.collect()
     gc.freeze()  # what exists now is never traversed by a child's collector: its pages stay shared
