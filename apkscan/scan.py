@@ -82,15 +82,6 @@ class ScanSettings:
         return [self.policy, *self.more_policies]
 
 
-def result_keys(rules: RuleSet, policies: list[Policy]) -> tuple[str, str]:
-    """What stored findings and decisions are keyed by besides the identity: the rule set's and
-    the policies' content and the code that matches and decides (any change is a miss)."""
-    from apkscan.batch.digest import code_digest, content_digest
-
-    return (content_digest(rules) + code_digest("rules", "scan.py", "ranks.py"),
-            content_digest(policies) + code_digest("policy", "ranks.py"))
-
-
 Runner = Callable[[Iterable[Any], ScanSettings], Iterator[tuple[Any, list[Any]]]]
 
 
@@ -131,6 +122,8 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
     if max_sdk is not None:
         settings.sdk_kwargs["max_sdk"] = max_sdk
     if settings.store and not deep:
+        from apkscan.batch.results import result_keys
+
         settings.result_keys = result_keys(rules, settings.policies)
     sink = _Sink(result, on_records, keep)
     try:
@@ -320,7 +313,9 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
         issues = list(identity.errors) + manifest or [Issue("INPUT_UNREADABLE", "no manifest could be read")]
         return [InputError(item.display, item.container, issues, chain), *custody]
     if use_store and settings.result_keys and not item.flags and identity.file is not None:
-        app = _through_store(identity, item, settings, chain, stored_only)
+        from apkscan.batch.results import through_store
+
+        app = through_store(identity, item, settings, chain, stored_only)
         if app is None:
             return None
     elif stored_only:
@@ -334,35 +329,6 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
     if partial:  # listed as an app (its findings count) and as an input error (exit code 3)
         out.append(InputError(item.display, item.container, partial, chain))
     return out
-
-
-def _through_store(identity: ApkIdentity, item: ScanInput, settings: ScanSettings, chain: tuple[str, ...],
-                   stored_only: bool) -> AppResult | None:
-    """:func:`evaluate` without ``--deep``, answered by the store when it holds this identity's
-    findings for this rule set (then only decided again) or its decisions for these policies too."""
-    import pickle
-
-    from apkscan.batch import store
-
-    assert identity.file is not None and settings.store and settings.result_keys
-    hit = store.recall_result(settings.store, identity.file.sha256, settings.sdk_kwargs, *settings.result_keys)
-    app = AppResult(source=item.display, container=item.container, identity=identity, chain=chain)
-    if hit is not None and hit.outcomes is not None:
-        app.findings = hit.findings
-        app.set_outcomes(hit.outcomes)
-        return app
-    if hit is None and stored_only:
-        return None  # matching is a worker's job
-    matched = None
-    if hit is None:
-        app.findings = match_identity(identity, settings.rules)
-        matched = pickle.dumps(app.findings, protocol=pickle.HIGHEST_PROTOCOL)  # before deciding sets verdicts
-    else:
-        app.findings = hit.findings
-    app.set_outcomes(decide_all(identity, app.findings, settings.policies, settings.rules))
-    store.remember_result(settings.store, identity, settings.sdk_kwargs, *settings.result_keys, matched,
-                          app.findings, app.verdicts)
-    return app
 
 
 def stored_records(item: Any, settings: ScanSettings) -> list[Any] | None:

@@ -292,16 +292,18 @@ def test_store_inside_an_input_folder_is_refused_before_any_work(tmp_path):
 @pytest.fixture
 def matches(monkeypatch):
     """Counts real matching: every call of match_identity made by the scan."""
+    import apkscan.rules.matcher as matcher_mod
     import apkscan.scan as scan_mod
 
     calls = []
-    real = scan_mod.match_identity
+    real = matcher_mod.match_identity
 
     def counting(identity, rules, *a, **kw):
         calls.append(identity.path)
         return real(identity, rules, *a, **kw)
 
-    monkeypatch.setattr(scan_mod, "match_identity", counting)
+    monkeypatch.setattr(scan_mod, "match_identity", counting)  # evaluate()
+    monkeypatch.setattr(matcher_mod, "match_identity", counting)  # apkscan.batch.results
     return calls
 
 
@@ -345,7 +347,7 @@ def test_rule_change_matches_again(corpus, rules, tmp_path, parses, matches):
 
 
 def st_keys(rules):
-    from apkscan.scan import result_keys
+    from apkscan.batch.results import result_keys
 
     return result_keys(rules, [load_policy()])
 
@@ -353,7 +355,7 @@ def st_keys(rules):
 def test_result_keys_are_the_same_in_another_process(rules):
     """Sets of strings iterate in a per-process order: the key must not depend on it."""
     code = ("from apkscan.rules.loader import load_ruleset; from apkscan.policy.loader import load_policy; "
-            "from apkscan.scan import result_keys; print(result_keys(load_ruleset(), [load_policy()]))")
+            "from apkscan.batch.results import result_keys; print(result_keys(load_ruleset(), [load_policy()]))")
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
     assert outs == {str(st_keys(rules)) + "\n"}
@@ -372,7 +374,7 @@ def test_planted_decision_is_refused_and_the_apk_matched(corpus, rules, tmp_path
         c.execute("UPDATE decisions SET decided=?", (pickle.dumps(Evil()),))
         c.execute("UPDATE matches SET findings=?", (pickle.dumps([]),))  # a list, but of nothing: wrong but well-formed
         c.execute("UPDATE matches SET findings=? WHERE rowid=1", (pickle.dumps(Evil()),))
-    doc = _run([corpus], rules, load_policy(), db)
+    _run([corpus], rules, load_policy(), db)
     assert not marker.exists() and len(parses) == 4
     assert len(matches) == 5  # the refused row is matched again; the others were taken from the store
 
@@ -388,7 +390,7 @@ def test_container_flags_are_never_answered_from_stored_results(rules, tmp_path,
     shutil.copy(APKS / "wechat-tencent-subject.apk", d / "a.apk")
     os.utime(d / "a.apk", ns=(1_600_000_000 * 10**9,) * 2)
     settings = ScanSettings(rules, load_policy(), store=str(tmp_path / "s.sqlite"))
-    from apkscan.scan import result_keys
+    from apkscan.batch.results import result_keys
 
     settings.result_keys = result_keys(rules, settings.policies)
     scan_item(ScanInput(str(d / "a.apk"), (str(d / "a.apk"),)), settings)

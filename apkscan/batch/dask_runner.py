@@ -24,8 +24,9 @@ the task runs ``identify`` with that time budget, so it gives up by itself on it
 (``INPUT_TIMEOUT``, the input is listed as read in part); and the client waits for each
 result at most ``--timeout`` from the moment it is the oldest one still awaited (inputs
 before it are settled): past that it stops waiting, cancels the task and records
-``BATCH_TIMEOUT``, and the batch goes on. A task stuck in C code may keep its worker thread
-busy after that (the scheduler then runs other tasks on other threads).
+``BATCH_TIMEOUT``, restarts the worker that ran it (Dask workers under a nanny, as ``dask
+worker`` starts them; a task stuck in C code is gone with its process) and goes on. Bytes
+the client scans itself get the same budget.
 """
 
 from __future__ import annotations
@@ -115,16 +116,17 @@ class DaskRunner:
     def __call__(self, items: Iterable[Any], settings: ScanSettings) -> Iterator[tuple[Any, list[Any]]]:
         remote = replace(settings, store=settings.store if self.store_visible else None, timeout=self.timeout)
         self._remote = remote
-        self._shared = shared = self.client.scatter(remote, broadcast=True)
+        self._shared = self.client.scatter(remote, broadcast=True)  # scattered again after a worker restart
+        local = replace(settings, timeout=self.timeout)
         threads = sum(self.client.nthreads().values()) or 1
         window: deque[tuple[Any, Any]] = deque()
         head: list[Any] = [None, 0.0]  # the oldest awaited future and since when it is the oldest
         try:
             for item in items:
                 if isinstance(item, ScanInput) and not item.cleanup and not is_temporary(item.path):
-                    window.append((item, self.client.submit(self.unit, item, shared, pure=False)))
-                else:  # records, and bytes only this machine holds
-                    window.append((item, scan_item(item, settings)))
+                    window.append((item, self.client.submit(self.unit, item, self._shared, pure=False)))
+                else:  # records, and bytes only this machine holds (same time budget as a task's)
+                    window.append((item, scan_item(item, local)))
                 while len(window) > 4 * threads or (window and not _pending(window[0][1])):
                     yield self._settle(*window.popleft(), head)
             while window:
