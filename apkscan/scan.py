@@ -312,7 +312,7 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
         manifest = [i for i in (identity.manifest.errors if identity.manifest else []) if i.severity == Severity.ERROR]
         issues = list(identity.errors) + manifest or [Issue("INPUT_UNREADABLE", "no manifest could be read")]
         return [InputError(item.display, item.container, issues, chain), *custody]
-    if use_store and settings.result_keys and not item.flags and identity.file is not None:
+    if use_store and settings.result_keys and not item.flags and _whole(identity):
         from apkscan.batch.results import through_store
 
         app = through_store(identity, item, settings, chain, stored_only)
@@ -329,6 +329,14 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
     if partial:  # listed as an app (its findings count) and as an input error (exit code 3)
         out.append(InputError(item.display, item.container, partial, chain))
     return out
+
+
+def _whole(identity: ApkIdentity) -> bool:
+    """Read to the end (no time budget or internal error cut it): only then are stored findings,
+    made from a whole reading of the same bytes, this identity's findings."""
+    from apkscan.batch.store import storable
+
+    return storable(identity)
 
 
 def stored_records(item: Any, settings: ScanSettings) -> list[Any] | None:

@@ -423,3 +423,32 @@ def test_no_store_connection_crosses_a_workers_fork(tmp_path, rules, monkeypatch
     monkeypatch.setattr(os, "fork", fork)
     r = scan([FileSource([str(d)])], rules, load_policy(), store=db, runner=pool_mod.Pool(2))
     assert len(r.apps) == 5 and open_at_fork and all(not o for o in open_at_fork)
+
+
+def test_an_identity_cut_short_is_never_given_stored_findings(rules, tmp_path, matches, monkeypatch):
+    """The same bytes read whole before, cut by the time budget now (a real reading with the
+    budget's error added): matched on what was read, never given the whole reading's findings."""
+    from apkscan.batch.results import result_keys
+    from apkscan.issues import error
+    from apkscan.scan import ScanSettings, scan_item
+    from apkscan.sources.interface import ScanInput
+
+    apk = tmp_path / "a.apk"
+    shutil.copy(APKS / "wechat-tencent-subject.apk", apk)
+    settings = ScanSettings(rules, load_policy(), store=str(tmp_path / "s.sqlite"))
+    settings.result_keys = result_keys(rules, settings.policies)
+    scan_item(ScanInput(str(apk), (str(apk),)), settings)
+    with sqlite3.connect(tmp_path / "s.sqlite") as c:
+        assert c.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 1
+        c.execute("DELETE FROM identities")  # so it is parsed again
+    real = identify_mod.identify
+
+    def cut(path, **kw):
+        identity = real(path, **kw)
+        identity.errors.append(error("INPUT_TIMEOUT", "time budget for this input exhausted"))
+        return identity
+
+    monkeypatch.setattr(identify_mod, "identify", cut)
+    records = scan_item(ScanInput(str(apk), (str(apk),)), settings)
+    assert len(matches) == 2  # matched again, not answered from the stored decisions
+    assert [i.code for r in records if hasattr(r, "errors") for i in r.errors] == ["INPUT_TIMEOUT"]
