@@ -74,6 +74,8 @@ class ScanSettings:
     store: str | None = None  # scan store (SQLite file, apkscan.batch.store); None = off
     rehash: bool = False  # --rehash: never trust a stat key, hash the bytes again
     more_policies: list[Policy] = field(default_factory=list)  # --policy given again: decided too
+    result_keys: tuple[str, str] | None = None  # store keys of (rule set, policies): see result_keys()
+    timeout: float | None = None  # identify's own time budget per input (Dask tasks: --timeout)
 
     @property
     def policies(self) -> list[Policy]:
@@ -94,7 +96,7 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
          progress: Callable[[str], None] | None = None, runner: Runner | None = None,
          on_records: Callable[[list[Any]], None] | None = None, store: str | None = None,
          rehash: bool = False, identify_options: dict[str, Any] | None = None,
-         more_policies: list[Policy] | None = None) -> ScanResult:
+         more_policies: list[Policy] | None = None, keep: bool = True) -> ScanResult:
     """Scan every input of every source, in order; never raises for a bad input.
 
     ``runner`` does the units of work (default :func:`sequential`; ``apkscan.batch.pool``
@@ -103,6 +105,9 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
     ``more_policies`` are decided too (``AppResult.verdicts``); ``policy`` stays *the* verdict.
     The APKs of one split bundle arrive one after another with the same ``bundle`` key;
     they are scanned one by one and assembled into one app when the bundle ends.
+    ``keep=False`` (only a JSONL stream is written): an app shown to ``on_records`` is kept as
+    its verdicts only (:class:`StreamedApp`), so the run's memory does not grow with its apps;
+    the counts and exit code stay right, ``to_dict()`` cannot be made.
     """
     sources = list(sources)
     more_policies = list(more_policies or [])
@@ -116,7 +121,11 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
                             more_policies=more_policies)  # --quick never reads the file: no store key
     if max_sdk is not None:
         settings.sdk_kwargs["max_sdk"] = max_sdk
-    sink = _Sink(result, on_records)
+    if settings.store and not deep:
+        from apkscan.batch.results import result_keys
+
+        settings.result_keys = result_keys(rules, settings.policies)
+    sink = _Sink(result, on_records, keep)
     try:
         for src in sources:
             items = src.inputs()
@@ -138,13 +147,42 @@ class _Sink:
 
     result: ScanResult
     on_records: Callable[[list[Any]], None] | None = None
+    keep: bool = True
 
     def add(self, records: list[Any]) -> None:
         """Atomic for Ctrl-C/SIGTERM: the report and the JSONL stream never disagree on a record."""
         with _signals_held():
-            _add(self.result, records)
             if self.on_records and records:
                 self.on_records(records)
+            _add(self.result, records if self.keep else [_streamed(r) for r in records])
+            if not self.keep and len(self.result.input_files) > 512:
+                del self.result.input_files[:-256]  # custody is filled from the last ones only
+
+
+@dataclass(slots=True)
+class StreamedApp:
+    """An app already written to the JSONL stream when no report needs it (``keep=False``):
+    its verdicts only, for the counts and the exit code."""
+
+    verdict: str
+    verdicts: dict[str, Any]
+
+
+_STREAMED: dict[tuple[str, tuple[tuple[str, str], ...]], StreamedApp] = {}
+
+
+def _streamed(r: Any) -> Any:
+    """One shared (never modified) StreamedApp per combination of verdicts: the run holds a
+    reference per app, not an object."""
+    if not isinstance(r, AppResult):
+        return r
+    key = (r.verdict, tuple((name, o.verdict) for name, o in r.verdicts.items()))
+    hit = _STREAMED.get(key)
+    if hit is None:
+        from apkscan.policy.decide import Outcome
+
+        hit = _STREAMED[key] = StreamedApp(r.verdict, {name: Outcome(v, None) for name, v in key[1]})
+    return hit
 
 
 @contextlib.contextmanager
@@ -245,20 +283,25 @@ def scan_item(item: Any, settings: ScanSettings) -> list[Any]:
     return [item]  # Skipped, InputFile: run metadata
 
 
-def _scan_input(item: ScanInput, settings: ScanSettings) -> list[Any]:
-    from apkscan.apk.identify import (
-        identify,  # deferred: the pipeline is usable without it
-    )
-
+def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = False) -> list[Any] | None:
+    """``stored_only``: the records only if the store answers without reading the file or
+    matching (None otherwise): the pool's parent asks this before starting a worker."""
     identity = None
-    if settings.store and not settings.deep:
+    use_store = bool(settings.store) and not settings.deep
+    if use_store:
         from apkscan.batch.store import recall  # the scan store: identical bytes are parsed once
 
-        identity, remember = recall(settings.store, item, settings.sdk_kwargs, rehash=settings.rehash)
+        identity, remember = recall(settings.store, item, settings.sdk_kwargs, rehash=settings.rehash,
+                                    stat_only=stored_only)
     if identity is None:
+        if stored_only:
+            return None
+        from apkscan.apk.identify import identify  # deferred: the pipeline is usable without it
+
+        budget = {"timeout": settings.timeout} if settings.timeout is not None else {}
         identity = identify(item.path, display_path=item.display, offset=item.offset, length=item.length,
-                            **settings.sdk_kwargs)
-        if settings.store and not settings.deep:
+                            **settings.sdk_kwargs, **budget)
+        if use_store:
             remember(identity)
     identity.tamper.extend(item.flags)
     chain = tuple(item.chain)
@@ -269,14 +312,43 @@ def _scan_input(item: ScanInput, settings: ScanSettings) -> list[Any]:
         manifest = [i for i in (identity.manifest.errors if identity.manifest else []) if i.severity == Severity.ERROR]
         issues = list(identity.errors) + manifest or [Issue("INPUT_UNREADABLE", "no manifest could be read")]
         return [InputError(item.display, item.container, issues, chain), *custody]
-    window = (item.offset, item.length)
-    out: list[Any] = [*custody, evaluate(identity, settings.rules, settings.policies, source=item.display,
-                               container=item.container, dex_path=item.path if settings.deep else None,
-                               dex_window=window, chain=chain)]
+    if use_store and settings.result_keys and not item.flags and _whole(identity):
+        from apkscan.batch.results import through_store
+
+        app = through_store(identity, item, settings, chain, stored_only)
+        if app is None:
+            return None
+    elif stored_only:
+        return None  # matching is a worker's job
+    else:
+        app = evaluate(identity, settings.rules, settings.policies, source=item.display, container=item.container,
+                       dex_path=item.path if settings.deep else None, dex_window=(item.offset, item.length),
+                       chain=chain)
+    out: list[Any] = [*custody, app]
     partial = incomplete(identity)
     if partial:  # listed as an app (its findings count) and as an input error (exit code 3)
         out.append(InputError(item.display, item.container, partial, chain))
     return out
+
+
+def _whole(identity: ApkIdentity) -> bool:
+    """Read to the end (no time budget or internal error cut it): only then are stored findings,
+    made from a whole reading of the same bytes, this identity's findings."""
+    from apkscan.batch.store import storable
+
+    return storable(identity)
+
+
+def stored_records(item: Any, settings: ScanSettings) -> list[Any] | None:
+    """The records of ``item`` when the store knows its file by stat key and its findings under
+    this rule set (None: a worker must read or match it)."""
+    if not (isinstance(item, ScanInput) and settings.store and not settings.deep and not settings.rehash
+            and not item.cleanup):
+        return None
+    try:
+        return _scan_input(item, settings, stored_only=True)
+    except OSError:
+        return None
 
 
 def _carried(chain: tuple[str, ...], carrier: tuple[str, ...]) -> bool:
@@ -292,7 +364,7 @@ def _close_bundle(apps: list[AppResult], key: str | None, settings: ScanSettings
 
 def _add(result: ScanResult, records: list[Any]) -> None:
     for r in records:
-        if isinstance(r, AppResult):
+        if isinstance(r, (AppResult, StreamedApp)):
             result.apps.append(r)
         elif isinstance(r, InputError):
             result.errors.append(r)

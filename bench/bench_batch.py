@@ -13,7 +13,12 @@ also the largest worker):
                extrapolated to the corpus (printed as such)
   apkscan      --jobs 1 and --jobs 2 (no store); store cold, warm, and after a policy change
 
-    python bench/bench_batch.py [--count 1000] [--big-count 0 --big-mib 150] [--sample 20]
+    python bench/bench_batch.py [--count 1000] [--big-count 0 --big-mib 150] [--sample 20] [--queued 100000]
+
+Every process runs with bytecode caching on (``PYTHONDONTWRITEBYTECODE`` removed from its
+environment; one apkscan run first fills ``__pycache__``), as users run it. ``--queued N``:
+N hard links to one small APK in one folder, scanned with ``--jobs 2 --no-store --jsonl -q``,
+for the parent's peak RSS with N inputs queued.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,8 +41,10 @@ WRAP = ("import json,resource,subprocess,sys,time\nt=time.perf_counter()\n"
 # apkscan in-process so its own peak RSS and its workers' (children) are told apart
 APKSCAN = ("import json,resource,sys,time\nfrom apkscan.cli import main\nt=time.perf_counter()\n"
            "try:\n main(sys.argv[1:])\nexcept SystemExit as e:\n code=e.code\n"
-           "print(json.dumps([time.perf_counter()-t,resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024,"
-           "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024,code]),file=sys.stderr)")
+           "s=resource.getrusage(resource.RUSAGE_SELF);c=resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+           "print(json.dumps([time.perf_counter()-t,s.ru_maxrss/1024,c.ru_maxrss/1024,code,"
+           "s.ru_utime+s.ru_stime+c.ru_utime+c.ru_stime]),file=sys.stderr)")
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # users have bytecode
 SHA = ("import hashlib,sys\nfor p in sys.argv[1:]:\n h=hashlib.sha256()\n f=open(p,'rb')\n"
        " for b in iter(lambda:f.read(1<<20),b''): h.update(b)\n f.close()")
 ANDRO = ("import sys\nfrom loguru import logger\nlogger.remove()\nfrom androguard.core.apk import APK\n"
@@ -44,18 +52,23 @@ ANDRO = ("import sys\nfrom loguru import logger\nlogger.remove()\nfrom androguar
 
 
 def timed(cmd: list[str]) -> tuple[float, float]:
-    out = subprocess.run([sys.executable, "-c", WRAP, *cmd], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", WRAP, *cmd], capture_output=True, text=True, check=True,
+                         env=ENV).stdout
     secs, rss, _ = json.loads(out)
     return secs, rss
 
 
-def apkscan(args: list[str]) -> tuple[float, float, float]:
-    """Wall time of the whole process, start-up included, like every other tool's."""
+CPU: dict[str, float] = {}  # tool -> CPU seconds of the process and its workers (steadier than wall time)
+
+
+def apkscan(args: list[str]) -> tuple[float, float, float, float]:
+    """Wall time of the whole process, start-up included, like every other tool's; and its CPU."""
     t = time.perf_counter()
-    r = subprocess.run([sys.executable, "-c", APKSCAN, "scan", *args, "-q"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-c", APKSCAN, "scan", *args, "-q"], capture_output=True, text=True,
+                       env=ENV)
     secs = time.perf_counter() - t
-    _inner, parent, children, _code = json.loads(r.stderr.strip().splitlines()[-1])
-    return secs, parent, children
+    _inner, parent, children, _code, cpu = json.loads(r.stderr.strip().splitlines()[-1])
+    return secs, parent, children, cpu
 
 
 def generate(kind: str, folder: Path, *args: int) -> None:
@@ -63,7 +76,7 @@ def generate(kind: str, folder: Path, *args: int) -> None:
     the runner itself must stay small for the tools' figures to be their own."""
     code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import batch_corpus; from pathlib import Path; "
             f"batch_corpus.{kind}_corpus(Path({str(folder)!r}), *{args!r})")
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, env=ENV)
 
 
 def bench(name: str, folder: Path, sample: int, tmp: Path) -> list[tuple]:
@@ -88,9 +101,33 @@ def bench(name: str, folder: Path, sample: int, tmp: Path) -> list[tuple]:
                         ("apkscan -j2 store warm", ["--jobs", "2", "--store", str(store)]),
                         ("apkscan -j2 policy changed", ["--jobs", "2", "--store", str(store),
                                                         "--policy", "vendor-watch"])]:
-        secs, parent, children = apkscan(base + extra)
-        row(tool, secs, parent, children if "--jobs 1" not in tool else None)
+        secs, parent, children, cpu = apkscan(base + extra)
+        row(tool, secs, parent, children if "--jobs 1" not in tool else None, note=f"CPU {cpu:.2f} s")
     return rows
+
+
+def queued(n: int, tmp: Path) -> list[tuple]:
+    """The parent's peak RSS with ``n`` inputs queued: hard links to one small APK (cheap to make)."""
+    folder = tmp / "queued"
+    generate("small", tmp / "one", 1)
+    base = next((tmp / "one").glob("*.apk"))
+    folder.mkdir()
+    for i in range(n):
+        if i % 50_000 == 0 and i:  # ext4 allows 65,000 links to one file: a fresh copy every 50,000
+            shutil.copy(base, tmp / "one" / f"copy-{i}.apk")
+            base = tmp / "one" / f"copy-{i}.apk"
+        os.link(base, folder / f"q{i:06d}.apk")
+    secs, parent, children, cpu = apkscan([str(folder), "--jobs", "2", "--no-store", "--force",
+                                           "--jsonl", str(tmp / "queued.jsonl")])
+    shutil.rmtree(folder)
+    return [("queued", "apkscan -j2 --no-store --jsonl", n, n * base.stat().st_size / 1e6, secs, parent, children,
+             f"CPU {cpu:.2f} s")]
+
+
+def warm_up(tmp: Path) -> None:
+    """One apkscan run so every module's bytecode is cached before anything is timed."""
+    apk = next((HERE.parent / "fixtures" / "apks").glob("*.apk"))
+    apkscan([str(apk), "--no-store", "--jsonl", str(tmp / "warm-up.jsonl"), "--force"])
 
 
 def render(rows: list[tuple]) -> str:
@@ -100,7 +137,7 @@ def render(rows: list[tuple]) -> str:
         out.append(f"| {name} | {tool} | {n} | {mb:.0f} | {secs:.2f} | {n / secs:.1f} | {mb / secs:.1f} | "
                    f"{rss:.0f} | {'' if worker is None else f'{worker:.0f}'} | {note} |")
     by = {(r[0], r[1]): r[4] for r in rows}
-    for name in dict.fromkeys(r[0] for r in rows):
+    for name in dict.fromkeys(r[0] for r in rows if r[0] != "queued"):
         g = lambda tool: by.get((name, tool))  # noqa: E731
         out.append(f"\n{name}: --jobs 1 -> 2: {g('apkscan --jobs 1') / g('apkscan --jobs 2'):.2f}x; "
                    f"cold -> warm store: {g('apkscan -j2 store cold') / g('apkscan -j2 store warm'):.1f}x; "
@@ -115,10 +152,14 @@ def main() -> None:
     ap.add_argument("--big-count", type=int, default=0)
     ap.add_argument("--big-mib", type=int, default=150)
     ap.add_argument("--sample", type=int, default=20)
-    ap.add_argument("--only", choices=("small", "big", "shared"), action="append")
+    ap.add_argument("--queued", type=int, default=0, help="also: the parent's RSS with N inputs queued")
+    ap.add_argument("--only", choices=("small", "big", "shared", "queued"), action="append")
     a = ap.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.2f}; bytecode cached (PYTHONDONTWRITEBYTECODE unset "
+          "for every process, one warm-up run first)", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="apkscan-bench-") as d:
         tmp = Path(d)
+        warm_up(tmp)
         rows = []
         if not a.only or "small" in a.only:
             t = time.perf_counter()
@@ -130,8 +171,14 @@ def main() -> None:
             rows += bench("big", tmp / "big", min(a.sample, a.big_count), tmp)
         if SHARED.is_dir() and (not a.only or "shared" in a.only):
             rows += bench("shared", SHARED, a.sample, tmp)
+        if a.queued and (not a.only or "queued" in a.only):
+            print(render(rows), flush=True)  # the corpora's figures are kept if the long run fails
+            rows += queued(a.queued, tmp)
         print(render(rows))
-    print(f"\nmachine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+        print("\nCPU = user + system seconds of the process and its workers; "
+              "bytecode cached for every process (as users run it)")
+    print(f"\nmachine: {os.cpu_count()} cores; python {sys.version.split()[0]}; "
+          f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

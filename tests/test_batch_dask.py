@@ -80,3 +80,51 @@ def test_file_urls_are_fetched_by_workers(tmp_path):
 def test_url_inputs_without_dask_are_a_usage_error():
     res = CliRunner().invoke(main, ["scan", (FIX / "apks").as_uri()])
     assert res.exit_code == 2 and "--dask" in res.output
+
+
+def _slow_unit(name: str, seconds: float):
+    """A task body that hangs on one input (a closure: Dask ships it to the workers by value)."""
+    from apkscan.batch.dask_runner import _remote_unit
+
+    def unit(item, settings):
+        if item.path.endswith("/" + name):
+            import time
+
+            time.sleep(seconds)
+        return _remote_unit(item, settings)
+
+    return unit
+
+
+def test_timeout_on_a_local_cluster_costs_that_input_only(rules, policy):
+    """The client stops waiting for the hung task, records BATCH_TIMEOUT, and every other input
+    equals a local run's, in order."""
+    from apkscan.batch.dask_runner import DaskRunner
+    from apkscan.scan import scan
+    from apkscan.sources.files import FileSource
+
+    folder = str(FIX / "apks")
+    reference = scan([FileSource([folder])], rules, policy)
+    runner = DaskRunner.connect(local="local:2", timeout=2.0)
+    runner.unit = _slow_unit("v1-only.apk", 60)
+    try:
+        result = scan([FileSource([folder])], rules, policy, runner=runner)
+    finally:
+        runner.close()
+    timed_out = [e for e in result.errors if e.errors[0].code == "BATCH_TIMEOUT"]
+    assert [e.source for e in timed_out] == [str(FIX / "apks" / "v1-only.apk")]
+    assert [a.to_dict() for a in result.apps] == [a.to_dict() for a in reference.apps
+                                                   if not a.source.endswith("/v1-only.apk")]
+
+
+def test_a_dask_task_gets_the_time_budget_itself(rules, policy):
+    """The cooperative layer: the task's identify stops on its own budget with INPUT_TIMEOUT."""
+    from apkscan.scan import ScanSettings, scan_item
+    from apkscan.sources.interface import ScanInput
+
+    apk = str(FIX / "apks" / "v1v2.apk")
+    records = scan_item(ScanInput(apk, (apk,)), ScanSettings(rules, policy, timeout=0.0))
+    codes = [i.code for r in records if hasattr(r, "errors") for i in r.errors]
+    assert "INPUT_TIMEOUT" in codes
+    assert not [i.code for r in scan_item(ScanInput(apk, (apk,)), ScanSettings(rules, policy))
+                if hasattr(r, "errors") for i in r.errors]

@@ -40,3 +40,34 @@ def test_jsonl_never_replaces_an_input_or_a_foreign_file(tmp_path):
     for _ in range(2):  # an earlier stream is replaced
         res = CliRunner().invoke(main, ["scan", str(apk), "-q", "--jsonl", str(first)])
         assert res.exit_code == 0, res.output
+
+
+def _lines(path):
+    out = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+    for x in out:
+        x.pop("finished_at", None)
+    return out
+
+
+def test_jsonl_alone_streams_the_same_lines_and_exit_code_without_keeping_apps(tmp_path):
+    """--jsonl -q without a report: the run keeps verdicts only (bounded memory), same stream."""
+    args = ["scan", str(FIX / "apks"), str(FIX / "containers"), "--jobs", "2", "-q", "--no-store"]
+    kept, streamed = tmp_path / "kept.jsonl", tmp_path / "streamed.jsonl"
+    with_doc = CliRunner().invoke(main, [*args, "--jsonl", str(kept), "--json", str(tmp_path / "d.json")])
+    alone = CliRunner().invoke(main, [*args, "--jsonl", str(streamed)])
+    assert alone.exit_code == with_doc.exit_code == 1
+    assert _lines(streamed) == _lines(kept) and _lines(kept)[-1]["counts"]["prohibited"] > 0
+    never = CliRunner().invoke(main, [*args, "--jsonl", str(streamed), "--fail-on", "never"])
+    assert never.exit_code == 3  # the fixtures' unreadable inputs still count
+
+
+def test_scan_without_keep_holds_verdicts_not_identities(rules, policy):
+    from apkscan.scan import StreamedApp, scan
+    from apkscan.sources.files import FileSource
+
+    seen = []
+    kept = scan([FileSource([str(FIX / "apks")])], rules, policy, on_records=seen.extend)
+    slim = scan([FileSource([str(FIX / "apks")])], rules, policy, on_records=lambda r: None, keep=False)
+    assert all(isinstance(a, StreamedApp) for a in slim.apps) and len(slim.apps) == len(kept.apps)
+    assert slim.counts() == kept.counts() and slim.exit_code("review") == kept.exit_code("review")
+    assert [a.verdicts.keys() for a in slim.apps] == [a.verdicts.keys() for a in kept.apps]

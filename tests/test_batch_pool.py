@@ -191,7 +191,7 @@ def test_the_source_is_read_at_most_a_bounded_window_ahead_of_the_results(rp):
     result = scan([source], *rp, runner=pool_mod.Pool(2),
                   progress=lambda name: ahead.append(source.taken - len(ahead) - 1))
     assert [a.source for a in result.apps] == [f"copy-{i:03d}.apk" for i in range(120)]  # input order
-    assert max(ahead) <= 2 * pool_mod.DEPTH * 2  # never more than 4 x jobs inputs read and not yet emitted
+    assert max(ahead) <= pool_mod.WINDOW * 2  # never more than WINDOW x jobs inputs read and not yet emitted
 
 
 def test_pool_copies_stay_under_twice_the_tmp_limit_whatever_the_read_ahead(rp, tmp_path):
@@ -212,3 +212,15 @@ def test_pool_copies_stay_under_twice_the_tmp_limit_whatever_the_read_ahead(rp, 
     result = _scan(rp, [archive], runner=runner, tmp=tmp_path / "walk")
     assert len(result.apps) == 16 and not result.errors
     assert 0 < runner.temp.peak < 2 * limit
+
+
+def test_a_single_input_is_scanned_without_starting_a_worker(rp, monkeypatch):
+    started = []
+    real = pool_mod._Worker.__init__
+    monkeypatch.setattr(pool_mod._Worker, "__init__", lambda self, *a: started.append(1) or real(self, *a))
+    one = _scan(rp, [FIX / "apks" / "v2-only.apk"], pool_mod.Pool(2))
+    assert started == [] and _doc(one) == _doc(_scan(rp, [FIX / "apks" / "v2-only.apk"]))
+    _scan(rp, [FIX / "apks" / "v2-only.apk", FIX / "apks" / "v1-only.apk"], pool_mod.Pool(2))
+    assert started == [1, 1]
+    _scan(rp, [FIX / "apks" / "v2-only.apk"], pool_mod.Pool(2, timeout=30))  # a time limit needs a process
+    assert started == [1, 1, 1]

@@ -220,9 +220,11 @@ def test_migration_from_schema_1_keeps_identities(tmp_path):
         c.execute("INSERT INTO identities VALUES ('ab', 'p', 'o', x'00', 0)")
         c.execute("PRAGMA user_version=1")
     conn = st.connect(str(db))
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 3
     assert conn.execute("SELECT sha256 FROM identities").fetchall() == [("ab",)]
     assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM matches").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -284,3 +286,169 @@ def test_store_inside_an_input_folder_is_refused_before_any_work(tmp_path):
     assert sorted(p.name for p in evidence.iterdir()) == before  # no store, no -wal/-shm beside the evidence
     res = CliRunner().invoke(cli, ["scan", str(evidence / "a.apk"), "-q", "--store", str(evidence / "a.apk")])
     assert res.exit_code == 2 and "is the input" in res.output
+
+
+# ------------------------------------------------------------ stored findings and decisions
+@pytest.fixture
+def matches(monkeypatch):
+    """Counts real matching: every call of match_identity made by the scan."""
+    import apkscan.rules.matcher as matcher_mod
+    import apkscan.scan as scan_mod
+
+    calls = []
+    real = matcher_mod.match_identity
+
+    def counting(identity, rules, *a, **kw):
+        calls.append(identity.path)
+        return real(identity, rules, *a, **kw)
+
+    monkeypatch.setattr(scan_mod, "match_identity", counting)  # evaluate()
+    monkeypatch.setattr(matcher_mod, "match_identity", counting)  # apkscan.batch.results
+    return calls
+
+
+def _apps(doc):
+    return [(a["source"]["path"], a["verdict"], a["verdicts"], a["findings"]) for a in doc["apps"]]
+
+
+def test_warm_store_matches_nothing_and_equals_a_run_without_store(corpus, rules, tmp_path, parses, matches):
+    db = tmp_path / "s.sqlite"
+    cold = _run([corpus], rules, load_policy(), db)
+    assert len(matches) == 4
+    warm = _run([corpus], rules, load_policy(), db)
+    assert len(parses) == 4 and len(matches) == 4 and warm == cold  # neither parsed nor matched again
+    plain = scan([FileSource([str(corpus)])], rules, load_policy()).to_dict()
+    assert _apps(warm) == _apps(plain) and any(a[1] == "prohibited" for a in _apps(plain))
+
+
+def test_policy_change_decides_again_without_matching(corpus, rules, tmp_path, parses, matches):
+    db = tmp_path / "s.sqlite"
+    _run([corpus], rules, load_policy("canada-tbs-2023"), db)
+    watch = _run([corpus], rules, load_policy("vendor-watch"), db)
+    assert len(parses) == 4 and len(matches) == 4
+    plain = scan([FileSource([str(corpus)])], rules, load_policy("vendor-watch")).to_dict()
+    assert _apps(watch) == _apps(plain)
+
+
+def test_rule_change_matches_again(corpus, rules, tmp_path, parses, matches):
+    """One regex of one rule edited: another key, the stored findings are not reused."""
+    import copy
+    import re
+
+    db = tmp_path / "s.sqlite"
+    _run([corpus], rules, load_policy(), db)
+    edited = copy.deepcopy(rules)
+    rule = next(r for p in edited.packs for r in p.rules if r.package_regexes or r.labels)
+    target = rule.package_regexes if rule.package_regexes else rule.labels
+    target[0] = re.compile(target[0].pattern + "|^never-an-app$", target[0].flags)
+    assert st_keys(edited) != st_keys(rules)
+    _run([corpus], edited, load_policy(), db)
+    assert len(parses) == 4 and len(matches) == 8
+
+
+def st_keys(rules):
+    from apkscan.batch.results import result_keys
+
+    return result_keys(rules, [load_policy()])
+
+
+def test_result_keys_are_the_same_in_another_process(rules):
+    """Sets of strings iterate in a per-process order: the key must not depend on it."""
+    code = ("from apkscan.rules.loader import load_ruleset; from apkscan.policy.loader import load_policy; "
+            "from apkscan.batch.results import result_keys; print(result_keys(load_ruleset(), [load_policy()]))")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert outs == {str(st_keys(rules)) + "\n"}
+
+
+def test_planted_decision_is_refused_and_the_apk_matched(corpus, rules, tmp_path, parses, matches):
+    db = tmp_path / "s.sqlite"
+    _run([corpus], rules, load_policy(), db)
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    with sqlite3.connect(db) as c:
+        c.execute("UPDATE decisions SET decided=?", (pickle.dumps(Evil()),))
+        c.execute("UPDATE matches SET findings=?", (pickle.dumps([]),))  # a list, but of nothing: wrong but well-formed
+        c.execute("UPDATE matches SET findings=? WHERE rowid=1", (pickle.dumps(Evil()),))
+    _run([corpus], rules, load_policy(), db)
+    assert not marker.exists() and len(parses) == 4
+    assert len(matches) == 5  # the refused row is matched again; the others were taken from the store
+
+
+def test_container_flags_are_never_answered_from_stored_results(rules, tmp_path, matches):
+    """The same bytes carried with tamper flags by a container: decided on the flags too, so matched."""
+    from apkscan.issues import warning
+    from apkscan.scan import ScanSettings, scan_item
+    from apkscan.sources.interface import ScanInput
+
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(APKS / "wechat-tencent-subject.apk", d / "a.apk")
+    os.utime(d / "a.apk", ns=(1_600_000_000 * 10**9,) * 2)
+    settings = ScanSettings(rules, load_policy(), store=str(tmp_path / "s.sqlite"))
+    from apkscan.batch.results import result_keys
+
+    settings.result_keys = result_keys(rules, settings.policies)
+    scan_item(ScanInput(str(d / "a.apk"), (str(d / "a.apk"),)), settings)
+    flagged = ScanInput(str(d / "a.apk"), (str(d / "a.apk"),), flags=[warning("TAMPER_MEMBER_NAME", "a member name with .. (planted by a test)")])
+    scan_item(flagged, settings)
+    assert len(matches) == 2
+
+
+def test_no_store_connection_crosses_a_workers_fork(tmp_path, rules, monkeypatch):
+    """The pool's parent answers known inputs from the store; it must close that connection
+    before each fork (SQLite's lock bookkeeping must not be copied into a child)."""
+    from apkscan.batch import pool as pool_mod
+
+    d = tmp_path / "in"
+    d.mkdir()
+    for name in ("wechat-tencent-subject.apk", "v1-only.apk", "v2-only.apk"):
+        shutil.copy(APKS / name, d / name)
+        os.utime(d / name, ns=(1_600_000_000 * 10**9,) * 2)
+    db = str(tmp_path / "s.sqlite")
+    _run([d], rules, load_policy(), db)  # known now, by stat key
+    for name in ("v3-only.apk", "v1v2.apk"):  # new files: workers are needed
+        shutil.copy(APKS / name, d / name)
+    open_at_fork = []
+    real_fork = os.fork
+
+    def fork():
+        open_at_fork.append([k for k, c in st._CONNS.items() if k[0] == os.getpid() and c is not None])
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", fork)
+    r = scan([FileSource([str(d)])], rules, load_policy(), store=db, runner=pool_mod.Pool(2))
+    assert len(r.apps) == 5 and open_at_fork and all(not o for o in open_at_fork)
+
+
+def test_an_identity_cut_short_is_never_given_stored_findings(rules, tmp_path, matches, monkeypatch):
+    """The same bytes read whole before, cut by the time budget now (a real reading with the
+    budget's error added): matched on what was read, never given the whole reading's findings."""
+    from apkscan.batch.results import result_keys
+    from apkscan.issues import error
+    from apkscan.scan import ScanSettings, scan_item
+    from apkscan.sources.interface import ScanInput
+
+    apk = tmp_path / "a.apk"
+    shutil.copy(APKS / "wechat-tencent-subject.apk", apk)
+    settings = ScanSettings(rules, load_policy(), store=str(tmp_path / "s.sqlite"))
+    settings.result_keys = result_keys(rules, settings.policies)
+    scan_item(ScanInput(str(apk), (str(apk),)), settings)
+    with sqlite3.connect(tmp_path / "s.sqlite") as c:
+        assert c.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 1
+        c.execute("DELETE FROM identities")  # so it is parsed again
+    real = identify_mod.identify
+
+    def cut(path, **kw):
+        identity = real(path, **kw)
+        identity.errors.append(error("INPUT_TIMEOUT", "time budget for this input exhausted"))
+        return identity
+
+    monkeypatch.setattr(identify_mod, "identify", cut)
+    records = scan_item(ScanInput(str(apk), (str(apk),)), settings)
+    assert len(matches) == 2  # matched again, not answered from the stored decisions
+    assert [i.code for r in records if hasattr(r, "errors") for i in r.errors] == ["INPUT_TIMEOUT"]

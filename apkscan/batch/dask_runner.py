@@ -17,13 +17,23 @@ Results come back in input order (at most ``4 x`` the cluster's threads in fligh
 the reports equal a local run's. A task whose worker died twice (Dask's ``KilledWorker``)
 or that failed is a ``BATCH_WORKER_DIED`` / ``BATCH_TASK_FAILED`` error for that input.
 The scan store is used by workers only with ``--dask local:N`` (same machine, same file);
-on a remote cluster it is off for the tasks. ``--timeout`` is not enforced on Dask.
+on a remote cluster it is off for the tasks.
+
+``--timeout`` on Dask, in two layers (a Dask worker thread cannot be killed from outside):
+the task runs ``identify`` with that time budget, so it gives up by itself on its next read
+(``INPUT_TIMEOUT``, the input is listed as read in part); and the client waits for each
+result at most ``--timeout`` from the moment it is the oldest one still awaited (inputs
+before it are settled): past that it stops waiting, cancels the task and records
+``BATCH_TIMEOUT``, restarts the worker that ran it (Dask workers under a nanny, as ``dask
+worker`` starts them; a task stuck in C code is gone with its process) and goes on. Bytes
+the client scans itself get the same budget.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -73,12 +83,18 @@ def _remote_unit(item: ScanInput, settings: ScanSettings) -> list[Any]:
 class DaskRunner:
     """A runner for :func:`apkscan.scan.scan` backed by a ``distributed.Client``."""
 
-    def __init__(self, client: Any, cluster: Any = None, store_visible: bool = False):
+    def __init__(self, client: Any, cluster: Any = None, store_visible: bool = False,
+                 timeout: float | None = None, unit: Any = None):
         self.client, self.cluster, self.store_visible = client, cluster, store_visible
+        self.timeout = timeout
+        self.unit = unit or _remote_unit  # what a task runs per input (tests give a slow one)
+        self._restarts = self._scattered_at = 0  # workers restarted for overdue tasks; settings scattered after
+        self._remote: Any = None
+        self._shared: Any = None
 
     @classmethod
     def connect(cls, *, scheduler: str | None = None, local: str | None = None,
-                store_visible: bool = False) -> DaskRunner:
+                store_visible: bool = False, timeout: float | None = None) -> DaskRunner:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -86,9 +102,9 @@ class DaskRunner:
         if local is not None:
             n = _local_workers(local)
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
-            return cls(Client(cluster), cluster, store_visible)
+            return cls(Client(cluster), cluster, store_visible, timeout)
         try:
-            return cls(Client(scheduler, timeout=30), None, False)
+            return cls(Client(scheduler, timeout=30), None, False, timeout)
         except (OSError, TimeoutError) as exc:
             raise DaskUnavailable(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
 
@@ -98,41 +114,81 @@ class DaskRunner:
             self.cluster.close()
 
     def __call__(self, items: Iterable[Any], settings: ScanSettings) -> Iterator[tuple[Any, list[Any]]]:
-        remote = settings if self.store_visible else replace(settings, store=None)
-        shared = self.client.scatter(remote, broadcast=True)
+        remote = replace(settings, store=settings.store if self.store_visible else None, timeout=self.timeout)
+        self._remote = remote
+        self._shared = self.client.scatter(remote, broadcast=True)  # scattered again after a worker restart
+        local = replace(settings, timeout=self.timeout)
         threads = sum(self.client.nthreads().values()) or 1
         window: deque[tuple[Any, Any]] = deque()
+        head: list[Any] = [None, 0.0]  # the oldest awaited future and since when it is the oldest
         try:
             for item in items:
                 if isinstance(item, ScanInput) and not item.cleanup and not is_temporary(item.path):
-                    window.append((item, self.client.submit(_remote_unit, item, shared, pure=False)))
-                else:  # records, and bytes only this machine holds
-                    window.append((item, scan_item(item, settings)))
+                    window.append((item, self.client.submit(self.unit, item, self._shared, pure=False)))
+                else:  # records, and bytes only this machine holds (same time budget as a task's)
+                    window.append((item, scan_item(item, local)))
                 while len(window) > 4 * threads or (window and not _pending(window[0][1])):
-                    yield _settle(*window.popleft())
+                    yield self._settle(*window.popleft(), head)
             while window:
-                yield _settle(*window.popleft())
+                yield self._settle(*window.popleft(), head)
         finally:
             for _item, fut in window:
                 if not isinstance(fut, list):
                     fut.cancel()
+
+    def _settle(self, item: Any, x: Any, head: list[Any], retried: bool = False) -> tuple[Any, list[Any]]:
+        if isinstance(x, list):
+            return item, x
+        if head[0] is not x:
+            head[0], head[1] = x, time.monotonic()
+        wait = None if self.timeout is None else max(0.0, head[1] + self.timeout - time.monotonic())
+        try:
+            return item, x.result(timeout=wait)
+        except TimeoutError:
+            self._abandon(x)
+            return item, [_failed(item, "BATCH_TIMEOUT", f"not scanned within --timeout {self.timeout:g} s; "
+                                  "the client stopped waiting, cancelled its Dask task and restarted its worker")]
+        except Exception as exc:
+            from distributed import KilledWorker
+            from distributed.client import FutureCancelledError
+
+            if isinstance(exc, FutureCancelledError) and self._restarts and not retried:
+                return self._settle(item, self._resubmit(item), head, retried=True)
+            code = "BATCH_WORKER_DIED" if isinstance(exc, KilledWorker) else "BATCH_TASK_FAILED"
+            return item, [_failed(item, code, f"Dask task: {type(exc).__name__}: {exc}")]
+
+
+    def _abandon(self, fut: Any) -> None:
+        """Cancel an overdue task and restart the worker running it (as the local pool replaces
+        its process): a cancelled task's thread runs on, and tasks queued behind it on that
+        worker would wait for it. Workers without a nanny cannot be restarted: left as they are."""
+        try:
+            where = [w for w, keys in self.client.processing().items() if fut.key in keys]
+        except Exception:  # the scheduler did not answer: cancelling is all that is left
+            where = []
+        fut.cancel()
+        if where:
+            try:
+                self.client.restart_workers(where, raise_for_error=False)
+                self._restarts += 1
+            except Exception:
+                pass  # not restartable (no nanny) or gone already: the scheduler reschedules what it held
+
+    def _resubmit(self, item: Any) -> Any:
+        """A task that the restart cancelled with the settings it read ("lost dependencies"):
+        the settings are scattered again and the task sent once more."""
+        if self._scattered_at != self._restarts:
+            self._shared = self.client.scatter(self._remote, broadcast=True)
+            self._scattered_at = self._restarts
+        return self.client.submit(self.unit, item, self._shared, pure=False)
 
 
 def _pending(x: Any) -> bool:
     return not isinstance(x, list) and not x.done()
 
 
-def _settle(item: Any, x: Any) -> tuple[Any, list[Any]]:
-    if isinstance(x, list):
-        return item, x
-    try:
-        return item, x.result()
-    except Exception as exc:
-        from distributed import KilledWorker
-
-        code = "BATCH_WORKER_DIED" if isinstance(exc, KilledWorker) else "BATCH_TASK_FAILED"
-        return item, [InputError(item.display, item.container, [error(code, f"Dask task: {type(exc).__name__}: {exc}")],
-                                 tuple(item.chain))]
+def _failed(item: Any, code: str, message: str) -> InputError:
+    return InputError(item.display, item.container, [error(code, message)], tuple(item.chain))
 
 
 def _local_workers(spec: str) -> int:

@@ -7,9 +7,10 @@ overdue worker held: that input becomes an error (``BATCH_WORKER_DIED``,
 ``BATCH_TIMEOUT``), the worker is killed and replaced, and the batch goes on.
 
 Streaming and bounds: the source is read lazily while workers scan; at most
-``4 * jobs`` inputs are in flight or waiting for their turn in the output order, so the
-parent's memory does not grow with the batch. Each worker is sent ``DEPTH`` (2) inputs
-ahead so it never idles waiting for the parent; only the one it is scanning is charged
+``WINDOW * jobs`` (16 per job) inputs are in flight or waiting for their turn in the output
+order, so the parent's memory does not grow with the batch (one slow input does not stall
+the other workers either). Each worker is sent ``DEPTH`` (3) inputs ahead so it never
+idles waiting for a busy parent; only the one it is scanning is charged
 when it dies or overruns ``--timeout``, the others are sent to its replacement. Results are yielded in the order the source
 gave the items (a reorder buffer), so reports are the same whatever ``--jobs`` is.
 
@@ -25,6 +26,7 @@ Windows into the user's own files are read in place by the workers.
 from __future__ import annotations
 
 import faulthandler
+import gc
 import multiprocessing
 import os
 import signal
@@ -38,7 +40,7 @@ from typing import Any
 
 from apkscan.issues import ApkScanError, error
 from apkscan.result import InputError
-from apkscan.scan import ScanSettings, scan_item
+from apkscan.scan import ScanSettings, scan_item, stored_records
 from apkscan.sources.interface import ScanInput
 from apkscan.sources.streams import WindowStream
 from apkscan.sources.tempspace import TempSpace, is_temporary, release
@@ -86,13 +88,17 @@ class _Task:
     lease: str | None  # a file to delete once the result is back
 
 
-DEPTH = 2  # tasks sent ahead to a worker, so it never waits for the parent between inputs
+DEPTH = 3  # tasks sent ahead to a worker, so it never waits for the parent between inputs
+WINDOW = 16  # inputs per job read ahead of the oldest not yet emitted (the reorder window)
 
 
 class _Worker:
     """One process and the tasks sent to it, oldest first: the head is the one it is scanning."""
 
     def __init__(self, ctx: Any, settings: ScanSettings):
+        store = sys.modules.get("apkscan.batch.store")
+        if store is not None:  # the parent's lookups (stored_records) opened one: never across a fork
+            store.close_connections()
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child, settings), daemon=True)
         self.proc.start()
@@ -149,7 +155,7 @@ class _Run:
         self.queue: deque[_Task] = deque()
         self.done: dict[int, tuple[Any, list[Any]]] = {}
         self.seq = self.next_emit = 0
-        self.limit = 2 * DEPTH * pool.jobs
+        self.limit = WINDOW * pool.jobs
 
     def loop(self, items: Iterator[Any]) -> Iterator[tuple[Any, list[Any]]]:
         exhausted = False
@@ -160,6 +166,9 @@ class _Run:
                     exhausted = True
                 else:
                     self._take(item)
+            if exhausted and not self.workers and len(self.queue) == 1 and self.pool.timeout is None:
+                task = self.queue.popleft()  # one input in all: scanned here, no process started
+                self._finish(task, scan_item(task.sent, self.settings))
             self._dispatch()
             while self.next_emit in self.done:
                 yield self.done.pop(self.next_emit)
@@ -183,6 +192,10 @@ class _Run:
         seq, self.seq = self.seq, self.seq + 1
         if not isinstance(item, ScanInput):
             self.done[seq] = (item, scan_item(item, self.settings))
+            return
+        stored = stored_records(item, self.settings)  # known by stat key and matched before: no worker
+        if stored is not None:
+            self.done[seq] = (item, stored)
             return
         try:
             sent, lease = self._stabilise(item)
@@ -211,18 +224,26 @@ class _Run:
 
     def _dispatch(self) -> None:
         idle = sum(w.task is None for w in self.workers)
+        if self.queue and not self.workers:
+            _preload()
         while len(self.queue) > idle and len(self.workers) < self.pool.jobs:
             self.workers.append(_Worker(self.pool.ctx, self.settings))
             idle += 1
-        for i in range(len(self.workers)):
-            while self.queue and len(self.workers[i].tasks) < DEPTH:
+        sent = True
+        while self.queue and sent:  # one task at a time to the least loaded worker: the tail stays balanced
+            sent = False
+            for i in sorted(range(len(self.workers)), key=lambda i: len(self.workers[i].tasks)):
+                if not self.queue or len(self.workers[i].tasks) >= DEPTH:
+                    continue
                 task = self.queue.popleft()
                 try:
                     head = self.workers[i].send(task)
                 except OSError:  # a worker that died waiting (OOM killer): its inputs go to a new one
                     self.queue.appendleft(task)
                     self._requeue(i)
+                    sent = True
                     continue
+                sent = True
                 if head:
                     self._started(self.workers[i])
 
@@ -306,3 +327,25 @@ class _Run:
 
 
 _END = object()
+
+
+_DEFERRED = ("asn1crypto.x509", "asn1crypto.keys", "cryptography.x509")
+
+
+def _preload() -> None:
+    """Import what every worker runs before forking the first one: forked children share these
+    modules instead of each importing (and compiling) them again."""
+    import importlib
+
+    import apkscan.apk.identify  # noqa: F401
+    import apkscan.rules.matcher  # noqa: F401
+    import apkscan.splits  # noqa: F401
+
+    for name in _DEFERRED:  # what the apk layer imports on its first certificate (~20 ms a worker)
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+    gc.collect()
+    gc.freeze()  # what exists now is never traversed by a child's collector: its pages stay shared

@@ -63,6 +63,13 @@ _MIGRATIONS: list[str] = [
     # 2: runs, for --resume
     """CREATE TABLE runs (run_id TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL,
                           status TEXT NOT NULL, PRIMARY KEY (run_id, started_at));""",
+    # 3: what matching and deciding made of a stored identity, by rule set and policies
+    """CREATE TABLE matches (sha256 TEXT NOT NULL, parser TEXT NOT NULL, options TEXT NOT NULL,
+                             rules TEXT NOT NULL, findings BLOB NOT NULL,
+                             PRIMARY KEY (sha256, parser, options, rules));
+       CREATE TABLE decisions (sha256 TEXT NOT NULL, parser TEXT NOT NULL, options TEXT NOT NULL,
+                               rules TEXT NOT NULL, policies TEXT NOT NULL, decided BLOB NOT NULL,
+                               PRIMARY KEY (sha256, parser, options, rules, policies));""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -218,6 +225,16 @@ def _conn(path: str) -> sqlite3.Connection | None:
     return _CONNS[key]
 
 
+def close_connections() -> None:
+    """Close this process's connections: called before forking a worker, because SQLite's
+    per-process lock bookkeeping must not be copied into a child (it would believe it holds
+    locks it does not). The next lookup reopens."""
+    for key in [k for k in _CONNS if k[0] == os.getpid()]:
+        conn = _CONNS.pop(key)
+        if conn is not None:
+            conn.close()
+
+
 def stat_key(item: ScanInput) -> tuple[tuple[str, int, int], tuple[int, int, int, int]] | None:
     """``(place, stat)`` of an APK read in place from the user's own file; None otherwise."""
     if item.cleanup or is_temporary(item.path):
@@ -239,20 +256,26 @@ def _sha256(item: ScanInput) -> str:
     return h.hexdigest()
 
 
-def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = False) -> tuple[Any, Callable[[Any], None]]:
-    """The stored identity of ``item`` (or None) and how to remember a freshly computed one."""
+def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = False,
+           stat_only: bool = False) -> tuple[Any, Callable[[Any], None]]:
+    """The stored identity of ``item`` (or None) and how to remember a freshly computed one.
+
+    ``stat_only``: answer from the stat key alone, never read the file (the pool's parent
+    asks this way before handing an input to a worker)."""
     conn = _conn(path)
     if conn is None or (item.length is None and os.path.exists(item.path + ".idsig")):
         return None, _ignore
     try:
         key = stat_key(item)
-        options = repr(sorted(sdk.items()))
+        options = _options(sdk)
         if key is not None and not rehash:
             row = conn.execute("SELECT sha256 FROM stat_keys WHERE path=? AND off=? AND len=? AND size=? AND "
                                "mtime_ns=? AND ctime_ns=? AND inode=? AND dev=?", (*key[0], *key[1])).fetchone()
             found = row and _load(conn, row[0], options)
             if found:
                 return _adapt(found, item), _ignore
+        if stat_only:
+            return None, _ignore
         sha = _sha256(item)
         found = _load(conn, sha, options)
         if found:
@@ -263,6 +286,70 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
     return None, lambda identity: _save(conn, identity, options, key)
 
 
+def _options(sdk: dict[str, Any]) -> str:
+    return repr(sorted(sdk.items()))
+
+
+@dataclasses.dataclass(slots=True)
+class StoredResult:
+    """Findings of a stored identity under this rule set: decided (``outcomes`` set) under
+    these policies, or only matched (``outcomes`` None: decide them again)."""
+
+    findings: list[Any]
+    outcomes: dict[str, Any] | None
+
+
+def recall_result(path: str, sha: str, sdk: dict[str, Any], rules_key: str, policies_key: str) -> StoredResult | None:
+    """What matching (and deciding) made of the identity with SHA-256 ``sha`` before; None = match it."""
+    conn = _conn(path)
+    if conn is None:
+        return None
+    where = (sha, parser_version(), _options(sdk), rules_key)
+    try:
+        row = conn.execute("SELECT decided FROM decisions WHERE sha256=? AND parser=? AND options=? AND rules=? "
+                           "AND policies=?", (*where, policies_key)).fetchone()
+        got = _loads_or_none(row[0]) if row else None
+        if isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], list) and isinstance(got[1], dict):
+            return StoredResult(got[0], got[1])
+        row = conn.execute("SELECT findings FROM matches WHERE sha256=? AND parser=? AND options=? AND rules=?",
+                           where).fetchone()
+        got = _loads_or_none(row[0]) if row else None
+    except sqlite3.Error:
+        return None
+    return StoredResult(got, None) if isinstance(got, list) else None
+
+
+def remember_result(path: str, identity: Any, sdk: dict[str, Any], rules_key: str, policies_key: str,
+                    matched: bytes | None, findings: list[Any], outcomes: dict[str, Any]) -> None:
+    """Store the findings as matched (``matched``: their pickle before deciding) and as decided."""
+    conn = _conn(path)
+    if conn is None or not storable(identity):
+        return
+    where = (identity.file.sha256, parser_version(), _options(sdk), rules_key)
+    try:
+        decided = pickle.dumps((findings, outcomes), protocol=pickle.HIGHEST_PROTOCOL)
+        conn.execute("BEGIN")
+        if matched is not None:
+            conn.execute("INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?)", (*where, matched))
+        conn.execute("INSERT OR REPLACE INTO decisions VALUES (?,?,?,?,?,?)", (*where, policies_key, decided))
+        conn.execute("COMMIT")
+    except (sqlite3.Error, pickle.PicklingError, TypeError):
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+
+def storable(identity: Any) -> bool:
+    """Only an identity read to the end is kept (not one cut by a time budget or an internal error)."""
+    return identity.file is not None and not any(i.code.startswith(_TRANSIENT) for i in identity.errors)
+
+
+def _loads_or_none(blob: bytes) -> Any:
+    try:
+        return loads(blob)
+    except Exception:  # a damaged or planted row: compute it again
+        return None
+
+
 def _ignore(_identity: Any) -> None:
     return None
 
@@ -270,12 +357,7 @@ def _ignore(_identity: Any) -> None:
 def _load(conn: sqlite3.Connection, sha: str, options: str) -> Any:
     row = conn.execute("SELECT identity FROM identities WHERE sha256=? AND parser=? AND options=?",
                        (sha, parser_version(), options)).fetchone()
-    if not row:
-        return None
-    try:
-        return loads(row[0])
-    except Exception:  # a damaged or planted row: parse the APK again
-        return None
+    return _loads_or_none(row[0]) if row else None  # a damaged or planted row: parse the APK again
 
 
 def _adapt(identity: Any, item: ScanInput) -> Any:
@@ -290,7 +372,7 @@ def _put_stat(conn: sqlite3.Connection, key: Any, sha: str) -> None:
 
 
 def _save(conn: sqlite3.Connection, identity: Any, options: str, key: Any) -> None:
-    if identity.file is None or any(i.code.startswith(_TRANSIENT) for i in identity.errors):
+    if not storable(identity):
         return
     try:
         blob = pickle.dumps(identity, protocol=pickle.HIGHEST_PROTOCOL)

@@ -20,7 +20,7 @@ _OPTIONS = [
     click.option("--jobs", "-j", type=click.IntRange(1, 512), default=None,
                  help="Worker processes (default: the cores available; 1 = scan in this process)."),
     click.option("--timeout", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
-                 help="Per-input time limit (inputs then run in worker processes, also with --jobs 1): past it the input is a BATCH_TIMEOUT error and its worker is replaced."),
+                 help="Per-input time limit (inputs then run in worker processes, also with --jobs 1): past it the input is a BATCH_TIMEOUT error and its worker is replaced (Dask: the task stops itself, the client stops waiting)."),
     click.option("--jsonl", "jsonl_path", type=click.Path(dir_okay=False), default=None,
                  help="Stream one JSON line per app or error to FILE as it is decided."),
     click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
@@ -130,7 +130,7 @@ def _runner(opts: dict, walk: Any, store: str | None) -> tuple[Any, Callable[[],
 
         try:
             runner = DaskRunner.connect(scheduler=opts["scheduler"], local=opts["dask_local"],
-                                        store_visible=bool(opts["dask_local"]))
+                                        store_visible=bool(opts["dask_local"]), timeout=opts["timeout"])
         except DaskUnavailable as exc:
             raise click.UsageError(str(exc)) from None
         return runner, runner.close

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 from apkscan.apk.model import ApkIdentity
 from apkscan.rules.certview import CertView
+from apkscan.rules.index import candidates, index_of
 from apkscan.rules.keys import cert_evidence, counterfeit_findings, misplaced_findings
 from apkscan.rules.model import (
     KINDS,
@@ -35,8 +36,10 @@ __all__ = ["CertView", "match_identity"]
 
 
 def match_identity(identity: ApkIdentity, rules: RuleSet,
-                   dex_classes: Iterable[str] | None = None) -> list[Finding]:
-    """Every finding for one APK, strongest first. ``dex_classes`` enables SDK rules (--deep)."""
+                   dex_classes: Iterable[str] | None = None, *, indexed: bool = True) -> list[Finding]:
+    """Every finding for one APK, strongest first. ``dex_classes`` enables SDK rules (--deep).
+
+    ``indexed=False`` asks every rule (the reference the index is tested against)."""
     view = CertView.of(identity)
     classes = sorted(set(dex_classes)) if dex_classes is not None else None
     by_vendor: dict[str, list[KnownCert]] = {}
@@ -44,7 +47,7 @@ def match_identity(identity: ApkIdentity, rules: RuleSet,
         by_vendor.setdefault(pack.vendor, []).extend(pack.certificates.values())
     findings: list[Finding] = []
     for pack in rules.packs:
-        findings.extend(_match_pack(pack, identity, view, classes, by_vendor[pack.vendor]))
+        findings.extend(_match_pack(pack, identity, view, classes, by_vendor[pack.vendor], indexed))
     ambiguity = _ambiguity(identity)
     if ambiguity is not None:
         findings.append(ambiguity)
@@ -55,7 +58,7 @@ def match_identity(identity: ApkIdentity, rules: RuleSet,
 
 
 def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView,
-                classes: list[str] | None, vendor_known: list[KnownCert]) -> list[Finding]:
+                classes: list[str] | None, vendor_known: list[KnownCert], indexed: bool = True) -> list[Finding]:
     all_certs = cert_evidence(pack.certificates.values(), view)
     vendor_certs = [e for e in all_certs if e.basis != "certificate-present"]
     counterfeit = counterfeit_findings(pack, view)
@@ -63,14 +66,19 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView,
     if counterfeit:  # the vendor's name on a counterfeit certificate is only a claim
         publisher = [_as_claim(e) for e in publisher]
     vendor_keys = cert_evidence(vendor_known, view)
-    exact = {p for r in pack.rules for p in r.packages}
+    if indexed:  # only the rules that could match (apkscan.rules.index); the same code decides
+        ix = index_of(pack)
+        exact, rules = ix.exact, candidates(pack, ix, [v for _, v in _package_values(identity)], view,
+                                            sdk=classes is not None)
+    else:
+        exact, rules = {p for r in pack.rules for p in r.packages}, pack.rules
     # --quick (content not checked) or signatures never read (timeout, limit): nothing could be
     # verified, so "no verified vendor key" proves nothing: no impersonation, forged or planted
     # claim (counterfeit needs no verdict)
     c = identity.completeness
     unchecked = c.state.get("content_digests") == "not checked" or (identity.origin == "apk" and "signatures" in c.why)
     out: list[Finding] = []
-    for rule in pack.rules:
+    for rule in rules:
         if rule.kind == "sdk":
             f = _match_sdk(rule, classes) if classes is not None else None
             out += [f] if f else []

@@ -1,0 +1,96 @@
+"""Which rules of a pack can say anything about one identity, without asking every rule.
+
+Why: a pack of ~100 rules, each asked about every app, cost ~1 ms per app, most of it
+rules that name another package. A rule yields evidence only through its exact package
+names, its known certificates' digests, or a pattern (glob, regex, label, subject, issuer,
+source stamp). So a pack is compiled once into exact package names -> rules and
+certificate digests -> rules; rules with a pattern are always asked. The candidates are
+then matched by the same code as before (:func:`apkscan.rules.matcher._rule_evidence`):
+the index may only leave out rules that could not have matched, never decide anything.
+
+Packs are read-only once loaded (the loader builds them before any match); an index is
+kept per pack object (a few at a time) and holds the pack, so its ``id`` is not reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from apkscan.rules.certview import CertView
+from apkscan.rules.model import Rule, RulePack
+from apkscan.rules.normalise import forms
+
+DIGESTS = ("sha256", "sha1", "md5")  # what KnownCert.matches compares
+
+
+@dataclass(slots=True)
+class PackIndex:
+    by_package: dict[str, list[int]] = field(default_factory=dict)  # exact name -> rule positions
+    by_digest: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # (algo, hex) -> positions
+    always: list[int] = field(default_factory=list)  # rules with a pattern: always asked
+    sdk: list[int] = field(default_factory=list)  # SDK rules: asked when DEX classes were read (--deep)
+    exact: set[str] = field(default_factory=set)  # every exact package name of the pack
+
+
+def build(pack: RulePack) -> PackIndex:
+    ix = PackIndex()
+    for pos, rule in enumerate(pack.rules):
+        if rule.kind == "sdk":
+            ix.sdk.append(pos)
+        elif _has_pattern(rule):
+            ix.always.append(pos)
+        for name in rule.packages:
+            ix.by_package.setdefault(name, []).append(pos)
+            ix.exact.add(name)
+        for rc in rule.certificates:
+            for algo in DIGESTS:
+                value = getattr(rc.cert, algo)
+                if value:
+                    ix.by_digest.setdefault((algo, value), []).append(pos)
+    return ix
+
+
+def _has_pattern(rule: Rule) -> bool:
+    return bool(rule.package_globs or rule.package_regexes or rule.labels or rule.subjects
+                or rule.issuers or rule.source_stamps)
+
+
+_CACHE: dict[int, tuple[RulePack, PackIndex]] = {}
+_KEEP = 16
+
+
+def index_of(pack: RulePack) -> PackIndex:
+    hit = _CACHE.get(id(pack))
+    if hit is not None and hit[0] is pack:
+        return hit[1]
+    if len(_CACHE) >= _KEEP:
+        del _CACHE[next(iter(_CACHE))]
+    ix = build(pack)
+    _CACHE[id(pack)] = (pack, ix)
+    return ix
+
+
+def candidates(pack: RulePack, ix: PackIndex, packages: Iterable[str], view: CertView,
+               sdk: bool = False) -> list[Rule]:
+    """The rules of ``pack`` (in pack order) that could yield evidence for these package
+    readings (every normalised form is looked up, as the matcher compares every form) and
+    these certificates (every role: signer, lineage, present, recorded); SDK rules with ``sdk``."""
+    hit = set(ix.always)
+    if sdk:
+        hit.update(ix.sdk)
+    for pkg in packages:
+        for _form, value in forms(pkg):
+            hit.update(ix.by_package.get(value, ()))
+    if ix.by_digest:
+        for cert in _certificates(view):
+            for algo in DIGESTS:
+                value = getattr(cert, algo, None)
+                if value:
+                    hit.update(ix.by_digest.get((algo, value), ()))
+    return [pack.rules[i] for i in sorted(hit)]
+
+
+def _certificates(view: CertView) -> list[Any]:
+    return [*view.signers, *(c for _i, c in view.lineage), *(s.certificate for s in view.present), *view.recorded]
