@@ -77,15 +77,3 @@ class FailOn:
         chosen = [verdicts.get(self.policy)] if self.policy else list(verdicts.values())
         return any(VERDICT_RANK.get(v, -1) >= VERDICT_RANK[self.level] for v in chosen if isinstance(v, str))
 
-
-def document_verdicts(app: Mapping[str, Any], first_policy: str | None) -> dict[str, str]:
-    """An app dict's ``{policy: verdict}``; a 1.1 document has only ``verdict`` (the one policy's)."""
-    out: dict[str, str] = {}
-    verdicts = app.get("verdicts")
-    if isinstance(verdicts, Mapping):
-        for name, entry in verdicts.items():
-            if isinstance(entry, Mapping) and isinstance(entry.get("verdict"), str):
-                out[str(name)] = entry["verdict"]
-    if not out and isinstance(app.get("verdict"), str):
-        out[first_policy or "policy"] = app["verdict"]
-    return out
