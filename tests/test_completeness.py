@@ -97,3 +97,42 @@ def test_a_genuine_vendor_app_out_of_time_is_not_called_an_impersonation(tmp_pat
     identity.completeness.stopped("INPUT_TIMEOUT")
     partial = evaluate(identity, ruleset, load_policy("vendor-watch"), source="x")
     assert {f.kind for f in partial.findings} == {"app"}
+
+
+class _TickingClock:
+    """A clock that advances one unit per reading: the budget runs out after exactly ``k``
+    deadline checks, so every place a read can be cut short is reached, deterministically."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+@pytest.mark.parametrize("name", ["clean-v1v2v3.apk", "kaspersky-subject-notes.apk"])
+def test_a_budget_running_out_anywhere_is_an_input_error_never_a_quiet_failed_scheme(name, monkeypatch):
+    """Review finding: v1's own reads, resources.arsc and the stamp caught INPUT_TIMEOUT as "does
+    not verify", so a cut-short reading looked whole (stored, served later as 'review')."""
+    import apkscan.apk.identify as identify_mod
+    import apkscan.apk.io.bytesource as bytesource_mod
+
+    clock = _TickingClock()
+    monkeypatch.setattr(bytesource_mod, "time", clock)
+    monkeypatch.setattr(identify_mod, "time", clock)
+    full = identify(APKS / name, timeout=10**9)
+    checks = int(clock.now)
+    assert full.completeness.complete and "INPUT_TIMEOUT" not in str(full.to_dict())
+    cut_in_v1 = 0
+    for k in range(checks + 2):
+        identity = identify(APKS / name, timeout=k)
+        text = str(identity.to_dict())
+        if "INPUT_TIMEOUT" not in text:
+            assert identity.completeness.complete
+            continue
+        assert "INPUT_TIMEOUT" in codes(identity.errors), k
+        assert not identity.completeness.complete, k
+        v1 = identity.verification.schemes.get("v1") if identity.verification else None
+        cut_in_v1 += bool(v1 and "INPUT_TIMEOUT" in str(v1))
+    assert cut_in_v1, "no budget ran out inside v1's own reads: the test no longer reaches the case"

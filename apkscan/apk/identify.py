@@ -75,6 +75,15 @@ def identify(
             identity.errors.append(error("INPUT_UNREADABLE", f"read failed: {exc.strerror or exc}"))
         except Exception as exc:  # noqa: BLE001 - the per-input boundary: report, never crash a batch
             identity.errors.append(error("INTERNAL_ERROR", f"unexpected {type(exc).__name__}: {exc}"))
+        if source.expired and not any(e.code == "INPUT_TIMEOUT" for e in identity.errors):
+            # a reader that treats its own failures as "this scheme does not verify" (v1's
+            # streaming, resources.arsc, the stamp) also caught the budget's error: the input was
+            # still read only in part, and must say so (never stored, never a whole reading)
+            identity.errors.append(error("INPUT_TIMEOUT", "time budget for this input exhausted; "
+                                         "what was read before is reported"))
+            for part in ("signatures", "content_digests"):  # a verdict reached on part of the reads
+                if identity.completeness.has(part):
+                    identity.completeness.state[part] = "not read"
         if identity.errors:
             identity.completeness.stopped(identity.errors[0].code)
         source.deadline = None  # file facts are owed even for inputs that ran out of time

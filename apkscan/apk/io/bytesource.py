@@ -25,6 +25,7 @@ class ByteSource:
     """
 
     deadline: float | None = None
+    expired: bool = False  # the budget ran out at least once, even if a reader caught the error
     _base: int = 0
 
     def __init__(self, path: str | os.PathLike[str], offset: int = 0, length: int | None = None):
@@ -43,6 +44,7 @@ class ByteSource:
     def check_deadline(self) -> None:
         """Raise once the input's time budget is spent (called from long loops too)."""
         if self.deadline is not None and time.monotonic() > self.deadline:
+            self.expired = True
             raise LimitExceeded("INPUT_TIMEOUT", "time budget for this input exhausted")
 
     def _check_read(self, offset: int, length: int) -> None:
