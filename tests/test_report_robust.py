@@ -154,7 +154,8 @@ def test_only_web_urls_become_links():
     assert 'href="https://intranet.example/policies/review"' in page
 
 
-@pytest.mark.parametrize("content", [b"[" * 100000, b"\xff\xfe{", b"{not json", b"null"])
+@pytest.mark.parametrize("content", [b"[" * 100000, b"\xff\xfe{", b"{not json", b"null",
+                                     b'{"schema_version": ' + b"9" * 5000 + b"}"])  # past int's 4,300 digits
 def test_report_command_refuses_non_documents_with_a_code(tmp_path, content):
     """``apkscan report`` on bytes that are no JSON document (a nesting bomb too): exit 2, a code, no traceback."""
     from click.testing import CliRunner

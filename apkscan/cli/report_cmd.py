@@ -49,7 +49,7 @@ def load_result(path: str, max_bytes: int = MAX_RESULT_BYTES) -> object:
         raise BadResult(f"{path}: larger than {max_bytes} bytes")
     try:
         doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer past 4,300 digits
         raise BadResult(f"{path}: DOCUMENT_NOT_A_SCAN: not a JSON scan result: {exc}") from None
     except RecursionError:  # "[[[[..." nested past the parser's depth
         raise BadResult(f"{path}: DOCUMENT_NOT_A_SCAN: not a JSON scan result: nested too deeply") from None
