@@ -145,6 +145,16 @@ def test_a_parsed_document_comes_back_with_the_same_data_and_lines(tmp_path):
     assert second.line(("rules", 0, "match", "certificates")) == 18
 
 
+def test_a_parse_made_by_other_builder_code_is_not_served(tmp_path, monkeypatch):
+    """The key covers the YAML-to-data builder itself, not only apkscan's version string."""
+    pack = tmp_path / "vendor.yaml"
+    pack.write_text(TEST_VENDOR_RULES)
+    read_document(pack)
+    before = _parsed_entry(TEST_VENDOR_RULES)
+    assert os.path.isfile(before)
+    monkeypatch.setattr(cache, "_builder_code", lambda: b"another builder")
+    assert _parsed_entry(TEST_VENDOR_RULES) != before
+
 def test_yaml_errors_are_never_cached_and_stay_the_same(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(TEST_VENDOR_RULES + "rules: [unclosed\n")

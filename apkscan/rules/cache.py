@@ -140,8 +140,18 @@ def remember_valid(marker: str | None) -> None:
 # --- parsed documents -------------------------------------------------------------------------
 
 
+@cache
+def _builder_code() -> bytes:
+    """The code that turns YAML into data: a changed builder must never be served old parses,
+    even by a development tree whose version string did not move."""
+    from apkscan.rules import yamlsrc
+
+    with open(yamlsrc.__file__ or "", "rb") as fh:
+        return hashlib.sha256(fh.read()).digest()
+
+
 def parse_key(text: str) -> str:
-    return _digest("apkscan-parsed/1", __version__, installed("yaml", "PyYAML"), text)
+    return _digest("apkscan-parsed/2", __version__, installed("yaml", "PyYAML"), _builder_code(), text)
 
 
 def parsed(key: str) -> tuple[Any, dict[tuple, int]] | None:
