@@ -96,7 +96,7 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
          progress: Callable[[str], None] | None = None, runner: Runner | None = None,
          on_records: Callable[[list[Any]], None] | None = None, store: str | None = None,
          rehash: bool = False, identify_options: dict[str, Any] | None = None,
-         more_policies: list[Policy] | None = None, keep: bool = True) -> ScanResult:
+         more_policies: list[Policy] | None = None, keep: bool = True, known: Any = None) -> ScanResult:
     """Scan every input of every source, in order; never raises for a bad input.
 
     ``runner`` does the units of work (default :func:`sequential`; ``apkscan.batch.pool``
@@ -108,6 +108,7 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
     ``keep=False`` (only a JSONL stream is written): an app shown to ``on_records`` is kept as
     its verdicts only (:class:`StreamedApp`), so the run's memory does not grow with its apps;
     the counts and exit code stay right, ``to_dict()`` cannot be made.
+    ``known``: the store's fast lane (:class:`apkscan.batch.known.KnownFiles`), told every decided item.
     """
     sources = list(sources)
     more_policies = list(more_policies or [])
@@ -125,7 +126,9 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
         from apkscan.batch.results import result_keys
 
         settings.result_keys = result_keys(rules, settings.policies)
-    sink = _Sink(result, on_records, keep)
+    if known is not None:
+        known.bind(settings.sdk_kwargs, settings.result_keys if settings.store else None)
+    sink = _Sink(result, on_records, keep, known)
     try:
         for src in sources:
             items = src.inputs()
@@ -148,6 +151,7 @@ class _Sink:
     result: ScanResult
     on_records: Callable[[list[Any]], None] | None = None
     keep: bool = True
+    known: Any = None  # apkscan.batch.known.KnownFiles: learns each plain APK's line as it is written
 
     def add(self, records: list[Any]) -> None:
         """Atomic for Ctrl-C/SIGTERM: the report and the JSONL stream never disagree on a record."""
@@ -157,6 +161,10 @@ class _Sink:
             _add(self.result, records if self.keep else [_streamed(r) for r in records])
             if not self.keep and len(self.result.input_files) > 512:
                 del self.result.input_files[:-256]  # custody is filled from the last ones only
+
+    def observe(self, item: Any, records: list[Any]) -> None:
+        if self.known is not None:
+            self.known.observe(item, records)
 
 
 @dataclass(slots=True)
@@ -174,9 +182,12 @@ _STREAMED: dict[tuple[str, tuple[tuple[str, str], ...]], StreamedApp] = {}
 def _streamed(r: Any) -> Any:
     """One shared (never modified) StreamedApp per combination of verdicts: the run holds a
     reference per app, not an object."""
-    if not isinstance(r, AppResult):
+    if type(r).__name__ == "KnownApp":
+        key = (r.verdict, r.verdicts)
+    elif not isinstance(r, AppResult):
         return r
-    key = (r.verdict, tuple((name, o.verdict) for name, o in r.verdicts.items()))
+    else:
+        key = (r.verdict, tuple((name, o.verdict) for name, o in r.verdicts.items()))
     hit = _STREAMED.get(key)
     if hit is None:
         from apkscan.policy.decide import Outcome
@@ -211,6 +222,10 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
             if isinstance(item, RecordedApp) and _scanned_here(item, scanned):
                 sink.add([Skipped(tuple(item.chain), RECORD_OF_SCANNED_APK, 1, [item.package])])
                 continue
+            if type(item).__name__ == "KnownApp":  # answered by the store's fast lane (a plain top-level APK)
+                scanned.setdefault(item.package, []).append(((item.path,), item.sha256))
+                if progress:
+                    progress(item.path)
             if progress and isinstance(item, (ScanInput, RecordedApp)):  # an interrupt here: not yet recorded
                 progress(item.display)
             for r in records:
@@ -231,6 +246,7 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
                 bundle.extend(r for r in records if isinstance(r, AppResult))
                 records = [r for r in records if not isinstance(r, AppResult)]
             sink.add(records)
+            sink.observe(item, records)
         if bundle:
             sink.add(_close_bundle(bundle, key, settings))
     finally:  # a runner holding workers or leases releases them now, interrupted or not
@@ -374,6 +390,9 @@ def _add(result: ScanResult, records: list[Any]) -> None:
             result.input_files.append(r)
         elif isinstance(r, _Custody):
             _fill_custody(result, r)
+        elif type(r).__name__ == "KnownApp":  # only when no report is kept (the CLI's stream-only mode)
+            _fill_custody(result, _Custody(r.path, r.sha256))
+            result.apps.append(_streamed(r))
 
 
 @dataclass(slots=True)

@@ -70,6 +70,13 @@ _MIGRATIONS: list[str] = [
        CREATE TABLE decisions (sha256 TEXT NOT NULL, parser TEXT NOT NULL, options TEXT NOT NULL,
                                rules TEXT NOT NULL, policies TEXT NOT NULL, decided BLOB NOT NULL,
                                PRIMARY KEY (sha256, parser, options, rules, policies));""",
+    # 4: the warm fast lane (apkscan.batch.known): a plain top-level APK's JSONL line by path and stat
+    """CREATE TABLE known_lines (chain TEXT NOT NULL, parser TEXT NOT NULL, options TEXT NOT NULL,
+                                 rules TEXT NOT NULL, policies TEXT NOT NULL, fmt TEXT NOT NULL,
+                                 real TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+                                 ctime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, dev INTEGER NOT NULL,
+                                 sha256 TEXT NOT NULL, package TEXT, verdicts TEXT NOT NULL, line TEXT NOT NULL,
+                                 PRIMARY KEY (chain, parser, options, rules, policies, fmt));""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -288,6 +295,9 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
 
 def _options(sdk: dict[str, Any]) -> str:
     return repr(sorted(sdk.items()))
+
+
+options_key, connection = _options, _conn  # for apkscan.batch.known
 
 
 @dataclasses.dataclass(slots=True)

@@ -86,12 +86,13 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     chosen = checked_outputs(opts, paths)
     jsonl, inputs = checked_jsonl(opts, paths, chosen), sources(paths, walk, opts)
     stream_only = bool(jsonl) and not chosen and opts["quiet"]  # nothing needs the whole document
-    with sigterm_as_interrupt(), batch_run(opts, paths, walk, jsonl) as run, \
+    with sigterm_as_interrupt(), batch_run(opts, paths, walk, jsonl, stream_only) as run, \
             BatchProgress(quiet=opts["quiet"]) as bar:
         result = scan(inputs, rules, policies[0], more_policies=policies[1:], deep=opts["deep"], min_sdk=opts["min_sdk"],
                       max_sdk=opts["max_sdk"], progress=lambda name: bar.advance(name=name),
                       runner=run.runner, on_records=run.on_records, store=run.store, rehash=opts["rehash"],
-                      identify_options={"quick": opts["quick"], "hashes": opts["hashes"]}, keep=not stream_only)
+                      identify_options={"quick": opts["quick"], "hashes": opts["hashes"]}, keep=not stream_only,
+                      known=run.known)
         run.finish(result)
     doc = {} if stream_only else result.to_dict()
     with interrupts_deferred() if result.interrupted else nullcontext():
