@@ -76,6 +76,7 @@ class ScanSettings:
     more_policies: list[Policy] = field(default_factory=list)  # --policy given again: decided too
     result_keys: tuple[str, str] | None = None  # store keys of (rule set, policies): see result_keys()
     timeout: float | None = None  # identify's own time budget per input (Dask tasks: --timeout)
+    encoded: bool = False  # no report keeps apps: a pool worker returns each as its JSONL line (batch.known)
 
     @property
     def policies(self) -> list[Policy]:
@@ -128,6 +129,7 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
         settings.result_keys = result_keys(rules, settings.policies)
     if known is not None:
         known.bind(settings.sdk_kwargs, settings.result_keys if settings.store else None)
+    settings.encoded = not keep and on_records is not None
     sink = _Sink(result, on_records, keep, known)
     try:
         for src in sources:
@@ -181,18 +183,19 @@ _STREAMED: dict[tuple[str, tuple[tuple[str, str], ...]], StreamedApp] = {}
 
 def _streamed(r: Any) -> Any:
     """One shared (never modified) StreamedApp per combination of verdicts: the run holds a
-    reference per app, not an object."""
-    if type(r).__name__ == "KnownApp":
-        key = (r.verdict, r.verdicts)
-    elif not isinstance(r, AppResult):
+    reference per app, not an object. An app as its line (KnownApp) is already that small."""
+    if not isinstance(r, AppResult):
         return r
-    else:
-        key = (r.verdict, tuple((name, o.verdict) for name, o in r.verdicts.items()))
+    return _shared(r.verdict, tuple((name, o.verdict) for name, o in r.verdicts.items()))
+
+
+def _shared(verdict: str, verdicts: tuple[tuple[str, str], ...]) -> StreamedApp:
+    key = (verdict, verdicts)
     hit = _STREAMED.get(key)
     if hit is None:
         from apkscan.policy.decide import Outcome
 
-        hit = _STREAMED[key] = StreamedApp(r.verdict, {name: Outcome(v, None) for name, v in key[1]})
+        hit = _STREAMED[key] = StreamedApp(verdict, {name: Outcome(v, None) for name, v in verdicts})
     return hit
 
 
@@ -222,15 +225,15 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
             if isinstance(item, RecordedApp) and _scanned_here(item, scanned):
                 sink.add([Skipped(tuple(item.chain), RECORD_OF_SCANNED_APK, 1, [item.package])])
                 continue
-            if type(item).__name__ == "KnownApp":  # answered by the store's fast lane (a plain top-level APK)
-                scanned.setdefault(item.package, []).append(((item.path,), item.sha256))
-                if progress:
-                    progress(item.path)
+            if type(item).__name__ == "KnownApp" and progress:  # answered by the store's fast lane
+                progress(item.path)
             if progress and isinstance(item, (ScanInput, RecordedApp)):  # an interrupt here: not yet recorded
                 progress(item.display)
-            for r in records:
+            for r in (item, *records) if type(item).__name__ == "KnownApp" else records:
                 if isinstance(r, AppResult) and r.identity.file and r.identity.manifest and r.identity.origin == "apk":
                     scanned.setdefault(r.identity.manifest.package, []).append((r.chain, r.identity.file.sha256))
+                elif type(r).__name__ == "KnownApp" and r.package:  # an app as its line (apkscan.batch.known)
+                    scanned.setdefault(r.package, []).append((r.chain, r.sha256))
             item_key = item.bundle if isinstance(item, ScanInput) else None
             if isinstance(item, ScanInput) and item_key is None and bundle and _carried(item.chain, carrier):
                 sink.add(records)  # an APK inside a bundle's APK (a dropper): its own app, the bundle stays open
@@ -391,8 +394,9 @@ def _add(result: ScanResult, records: list[Any]) -> None:
         elif isinstance(r, _Custody):
             _fill_custody(result, r)
         elif type(r).__name__ == "KnownApp":  # only when no report is kept (the CLI's stream-only mode)
-            _fill_custody(result, _Custody(r.path, r.sha256))
-            result.apps.append(_streamed(r))
+            if r.path is not None:
+                _fill_custody(result, _Custody(r.path, r.sha256))
+            result.apps.append(_shared(r.verdict, r.verdicts))
 
 
 @dataclass(slots=True)

@@ -184,3 +184,25 @@ def test_rehash_turns_the_lane_off(corpus, tmp_path, opened):
     walked.clear()
     assert _scan([corpus], tmp_path / "re.jsonl", "--store", str(db), "--rehash") == cold
     assert len(walked) == len(NAMES)
+
+
+def test_pool_workers_send_apps_as_their_lines_when_no_report_keeps_them(rules, policy):
+    """Stream-only: a worker returns one string per app, the very line the parent would have
+    encoded; a split bundle's APKs stay apps (the parent assembles them)."""
+    from apkscan.batch.jsonl import app_line
+    from apkscan.batch.known import KnownApp
+    from apkscan.batch.pool import Pool
+    from apkscan.result import AppResult
+    from apkscan.scan import scan
+    from apkscan.sources.files import FileSource
+
+    inputs = [str(APKS), str(REPO / "fixtures" / "containers")]
+    kept: list = []
+    scan([FileSource(inputs)], rules, policy, on_records=kept.extend)
+    sent: list = []
+    slim = scan([FileSource(inputs)], rules, policy, on_records=sent.extend, keep=False, runner=Pool(2))
+    apps = [r for r in sent if isinstance(r, (AppResult, KnownApp))]
+    assert any(isinstance(r, KnownApp) for r in apps) and all(isinstance(r, KnownApp) or r.splits for r in apps)
+    assert [r.line if isinstance(r, KnownApp) else app_line(r) for r in apps] == \
+        [app_line(r) for r in kept if isinstance(r, AppResult)]
+    assert slim.counts()["total"] == len(apps) + len([r for r in kept if type(r).__name__ == "InputError"])

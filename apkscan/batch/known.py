@@ -52,15 +52,37 @@ def format_key() -> str:
 
 @dataclass(slots=True)
 class KnownApp:
-    """An app answered from ``known_lines``: its JSONL line as stored, and what the run's counts,
-    exit code and custody need."""
+    """An app as its JSONL line and what the run's counts, exit code and custody need: answered
+    from ``known_lines``, or encoded by the worker that scanned it (:func:`encoded`) when no
+    report needs the app itself (one string crosses the pipe, not the identity's object graph)."""
 
-    path: str
+    path: str | None  # a top-level file whose custody record this app's SHA-256 fills (None: no custody)
     sha256: str
     package: str | None
     verdict: str
     verdicts: tuple[tuple[str, str], ...]
     line: str
+    chain: tuple[str, ...] = ()
+    whole: bool = True  # read to the end (store.storable): its line may be kept by the fast lane
+
+
+def encoded(item: Any, records: list[Any]) -> list[Any]:
+    """A worker's records with each app of a non-bundle input as its line (a split bundle's APKs
+    stay apps: the parent assembles them)."""
+    from apkscan.batch.jsonl import app_line
+    from apkscan.result import AppResult
+
+    if not isinstance(item, ScanInput) or item.bundle is not None:
+        return records
+    out = []
+    for r in records:
+        if isinstance(r, AppResult) and r.identity.file is not None:
+            m = r.identity.manifest
+            r = KnownApp(None, r.identity.file.sha256, m.package if m else None, r.verdict,
+                         tuple((n, o.verdict) for n, o in r.verdicts.items()), app_line(r), tuple(r.chain),
+                         store.storable(r.identity))
+        out.append(r)
+    return out
 
 
 class KnownFiles:
@@ -102,7 +124,8 @@ class KnownFiles:
             verdict, verdicts = _verdicts(row[8])
         except (ValueError, TypeError):
             return None  # a damaged row: walk the file
-        return [InputFile(path, stat[0], "apk", None), KnownApp(path, row[6], row[7], verdict, verdicts, row[9])]
+        return [InputFile(path, stat[0], "apk", None),
+                KnownApp(path, row[6], row[7], verdict, verdicts, row[9], (path,))]
 
     # ------------------------------------------------------------------ learning
     def on_plain(self, path: str) -> None:
@@ -123,16 +146,14 @@ class KnownFiles:
             return
         from apkscan.result import AppResult, InputError
 
-        apps = [r for r in records if isinstance(r, AppResult)]
-        if len(apps) != 1 or any(isinstance(r, InputError) for r in records) or id(apps[0]) not in lines:
+        apps = [r for r in records if isinstance(r, (AppResult, KnownApp))]
+        if len(apps) != 1 or any(isinstance(r, InputError) for r in records):
             return
-        app = apps[0]
-        if not store.storable(app.identity) or _racy(walked[1]) or not self._recorded(walked, app.identity.file.sha256):
+        app = apps[0] if isinstance(apps[0], KnownApp) else _as_known(apps[0], lines)
+        if app is None or not app.whole or _racy(walked[1]) or not self._recorded(walked, app.sha256):
             return
-        m = app.identity.manifest
-        verdicts = json.dumps([app.verdict, [[n, o.verdict] for n, o in app.verdicts.items()]])
-        self._rows.append((item.path, *self.key, *walked[0:1], *walked[1], app.identity.file.sha256,
-                           m.package if m else None, verdicts, lines[id(app)]))
+        verdicts = json.dumps([app.verdict, [list(p) for p in app.verdicts]])
+        self._rows.append((item.path, *self.key, *walked[0:1], *walked[1], app.sha256, app.package, verdicts, app.line))
         if len(self._rows) >= FLUSH:
             self.flush()
 
@@ -160,6 +181,17 @@ class KnownFiles:
         except sqlite3.Error:  # a cache: a write that fails costs a walk next time
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+
+
+def _as_known(app: Any, lines: dict[int, str]) -> KnownApp | None:
+    """An app the JSONL writer just wrote, with that line (None: it wrote none)."""
+    line = lines.get(id(app))
+    if line is None or app.identity.file is None:
+        return None
+    m = app.identity.manifest
+    return KnownApp(None, app.identity.file.sha256, m.package if m else None, app.verdict,
+                    tuple((n, o.verdict) for n, o in app.verdicts.items()), line, tuple(app.chain),
+                    store.storable(app.identity))
 
 
 def _stat(path: str) -> tuple[str, tuple[int, int, int, int, int]]:

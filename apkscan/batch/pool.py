@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
+from apkscan.batch.known import encoded
 from apkscan.issues import ApkScanError, error
 from apkscan.result import InputError
 from apkscan.scan import ScanSettings, scan_item, stored_records
@@ -71,7 +72,7 @@ def _worker_main(conn: Any, settings: ScanSettings) -> None:
         seq, item = msg
         try:
             records = _unit(item, settings)
-            conn.send((seq, records))
+            conn.send((seq, encoded(item, records) if settings.encoded else records))
         except Exception as exc:  # scan_item never raises for input; this is a bug or an unpicklable record
             conn.send((seq, [_failed(item, "INTERNAL_ERROR", f"worker: {type(exc).__name__}: {exc}")]))
 
