@@ -76,7 +76,6 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     """
     from apkscan.batch.progress import BatchProgress
     from apkscan.cli.signals import interrupts_deferred, sigterm_as_interrupt
-    from apkscan.report import terminal
     from apkscan.scan import scan
 
     walk = _walk_options(opts)
@@ -96,8 +95,10 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
         run.finish(result)
     doc = {} if stream_only else result.to_dict()
     with interrupts_deferred() if result.interrupted else nullcontext():
-        failed = write_reports(doc, chosen)
+        failed = write_reports(doc, chosen) if chosen else []  # none: the report layer is not even imported
         if not opts["quiet"]:
+            from apkscan.report import terminal
+
             stream = summary_stream(chosen)
             terminal.render(doc, stream, color=terminal.use_color(stream, opts["no_color"]))
     if result.interrupted:
