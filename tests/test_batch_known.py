@@ -6,6 +6,7 @@ again and gives what a run without a store gives."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -82,16 +83,26 @@ def test_warm_run_opens_nothing_and_streams_the_cold_runs_lines(corpus, tmp_path
     assert '"prohibited": 2' in end and '"total": 4' in end
 
 
-def test_a_report_run_is_never_answered_by_lines_but_teaches_them(corpus, tmp_path, opened):
-    walked, _ = opened
+def test_a_report_run_is_never_answered_by_lines_but_skips_the_classification(corpus, tmp_path, opened):
+    """With a report the document needs every app: known plain APKs are not opened to be classified,
+    but scanned (from the store) as usual; the documents equal a run without a store."""
+    walked, parsed = opened
     db = tmp_path / "s.sqlite"
-    res = CliRunner().invoke(main, ["scan", str(corpus), "--store", str(db), "--jsonl", str(tmp_path / "a.jsonl"),
-                                    "--json", str(tmp_path / "a.json"), "-q"])
-    assert res.exit_code == 1 and _rows(db) == len(NAMES)
-    walked.clear()
-    res = CliRunner().invoke(main, ["scan", str(corpus), "--store", str(db), "--jsonl", str(tmp_path / "b.jsonl"),
-                                    "--json", str(tmp_path / "b.json"), "-q"])
-    assert res.exit_code == 1 and len(walked) == len(NAMES)  # the document needs every app: walked as before
+
+    def doc(name: str, *store: str) -> dict:
+        res = CliRunner().invoke(main, ["scan", str(corpus), *store, "--jsonl", str(tmp_path / f"{name}.jsonl"),
+                                        "--json", str(tmp_path / f"{name}.json"), "-q", "--force"])
+        assert res.exit_code == 1, res.output
+        d = json.loads((tmp_path / f"{name}.json").read_text())
+        for k in ("started_at", "finished_at", "options"):
+            d.pop(k)
+        return d
+
+    reference = doc("ref", "--no-store")
+    assert doc("cold", "--store", str(db)) == reference and _rows(db) == len(NAMES)
+    walked.clear(), parsed.clear()
+    assert doc("warm", "--store", str(db)) == reference
+    assert walked == [] and parsed == []
 
 
 def test_file_replaced_by_a_container_of_the_same_size_and_mtime_is_read_as_a_container(tmp_path, opened):
@@ -158,23 +169,27 @@ def test_a_dropper_is_never_answered_by_a_line(tmp_path, opened):
 
 @pytest.mark.parametrize("change", [("--policy", "vendor-watch"),
                                     ("--no-builtin-rules", "--rules", str(REPO / "signatures" / "tencent.yaml"))])
-def test_a_changed_policy_or_rule_pack_never_gets_old_lines(corpus, tmp_path, change):
+def test_a_changed_policy_or_rule_pack_never_gets_old_lines(corpus, tmp_path, change, opened):
+    walked, parsed = opened
     db = tmp_path / "s.sqlite"
     _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db))
+    walked.clear(), parsed.clear()
     changed = _scan([corpus], tmp_path / "changed.jsonl", "--store", str(db), *change)
+    assert walked == [] and parsed == []  # known plain APKs, stored identities: matched or decided again only
     assert changed == _scan([corpus], tmp_path / "ref.jsonl", "--no-store", *change)
     assert changed != _scan([corpus], tmp_path / "old.jsonl", "--store", str(db))
 
 
-def test_a_damaged_row_is_walked_again(corpus, tmp_path, opened):
-    walked, _ = opened
+@pytest.mark.parametrize("damage", ["verdicts='[\"allowed\", []]'", "line=x'789c00'", "line='not zlib'"])
+def test_a_damaged_row_is_scanned_again_and_rewritten(corpus, tmp_path, damage):
     db = tmp_path / "s.sqlite"
     cold = _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db))
     with sqlite3.connect(db) as c:
-        c.execute("UPDATE known_lines SET verdicts='[\"allowed\", []]'")
-    walked.clear()
+        good = sorted(c.execute("SELECT chain, verdicts, line FROM known_lines"))
+        c.execute(f"UPDATE known_lines SET {damage}")
     assert _scan([corpus], tmp_path / "warm.jsonl", "--store", str(db)) == cold
-    assert len(walked) == len(NAMES)
+    with sqlite3.connect(db) as c:
+        assert sorted(c.execute("SELECT chain, verdicts, line FROM known_lines")) == good
 
 
 def test_rehash_turns_the_lane_off(corpus, tmp_path, opened):

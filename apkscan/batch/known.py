@@ -23,8 +23,11 @@ What a row may answer, and nothing else (table ``known_lines``, :mod:`apkscan.ba
 Containers are never answered this way. ``--rehash``, ``--deep``, ``--quick`` and Dask
 turn the lane off. The stat key's limit is documented in README (a file replaced with
 the same size, mtime *and* ctime, inode and device is taken for the old one; ``--rehash``).
-Answers (:class:`KnownApp`) are given only when no report needs the whole document
-(``--jsonl -q``); rows are written by any run that writes JSONL.
+Lines (:class:`KnownApp`) answer only when no report needs the whole document (``--jsonl
+-q``). Otherwise (a report, or another rule set or policy: no line fits) a row for the same
+path, parser, options and format whose stat still matches proves the file is one plain APK:
+it is handed on as that input without being opened to be classified, and the store answers
+its identity (and findings) as usual. Rows are written by any run that writes JSONL.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import json
 import os
 import sqlite3
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -45,9 +49,10 @@ FLUSH = 256  # rows written per transaction
 
 
 def format_key() -> str:
-    """The code that turns a record into its JSONL line (the apk layer is the parser version;
-    rules, policy and scan.py are in the result keys)."""
-    return code_digest("result.py", "issues.py", "batch/jsonl.py", "batch/known.py", "sources/interface.py")
+    """The code that turns a record into its JSONL line and that decides a file is one plain APK
+    (the sources layer: a walker that finds more nested members must walk again); the apk layer
+    is in the parser version, rules, policy and scan.py in the result keys."""
+    return code_digest("result.py", "issues.py", "batch/jsonl.py", "batch/known.py", "sources")
 
 
 @dataclass(slots=True)
@@ -103,8 +108,10 @@ class KnownFiles:
 
     # ------------------------------------------------------------------ answering
     def known(self, path: str) -> list[Any] | None:
-        """The custody record and the stored app of an unchanged plain APK; None: walk it."""
-        if not self.answer or self.key is None:
+        """An unchanged plain APK: its custody record and stored app (its line), or, when no line
+        fits this run (a report is written, a policy or rule changed), its custody record and the
+        input unclassified; None: walk it."""
+        if self.key is None:
             return None
         conn = store.connection(self.path)
         if conn is None:
@@ -112,20 +119,31 @@ class KnownFiles:
         try:
             row = conn.execute("SELECT real, size, mtime_ns, ctime_ns, inode, dev, sha256, package, verdicts, line "
                                "FROM known_lines WHERE chain=? AND parser=? AND options=? AND rules=? AND policies=? "
-                               "AND fmt=?", (path, *self.key)).fetchone()
-            if row is None:
+                               "AND fmt=?", (path, *self.key)).fetchone() if self.answer else None
+            seen = row or conn.execute("SELECT real, size, mtime_ns, ctime_ns, inode, dev FROM known_lines WHERE "
+                                       "chain=? AND parser=? AND options=? AND fmt=? LIMIT 1",
+                                       (path, *self.key[:2], self.key[4])).fetchone()
+            if seen is None:
                 return None
             real, stat = _stat(path)
         except (OSError, sqlite3.Error):
             return None
-        if (real, *stat) != tuple(row[:6]) or _racy(stat) or os.path.exists(path + ".idsig"):
+        if (real, *stat) != tuple(seen[:6]) or _racy(stat) or os.path.exists(path + ".idsig"):
             return None
+        custody = InputFile(path, stat[0], "apk", None)
         try:
-            verdict, verdicts = _verdicts(row[8])
+            verdict, verdicts = _verdicts(row[8]) if row else (None, None)
         except (ValueError, TypeError):
-            return None  # a damaged row: walk the file
-        return [InputFile(path, stat[0], "apk", None),
-                KnownApp(path, row[6], row[7], verdict, verdicts, row[9], (path,))]
+            row = None  # a damaged row: the input is scanned (from the store) and the row written again
+        if row is None:
+            self._plain[path] = (real, stat)
+            return [custody, ScanInput(path, (path,))]  # what the walker yields for a plain APK
+        try:
+            line = zlib.decompress(row[9]).decode("utf-8")
+        except (zlib.error, TypeError, UnicodeDecodeError):
+            self._plain[path] = (real, stat)
+            return [custody, ScanInput(path, (path,))]
+        return [custody, KnownApp(path, row[6], row[7], verdict, verdicts, line, (path,))]
 
     # ------------------------------------------------------------------ learning
     def on_plain(self, path: str) -> None:
@@ -153,7 +171,8 @@ class KnownFiles:
         if app is None or not app.whole or _racy(walked[1]) or not self._recorded(walked, app.sha256):
             return
         verdicts = json.dumps([app.verdict, [list(p) for p in app.verdicts]])
-        self._rows.append((item.path, *self.key, *walked[0:1], *walked[1], app.sha256, app.package, verdicts, app.line))
+        line = zlib.compress(app.line.encode("utf-8"), 1)  # ~7x smaller: a store of 100,000 files stays small
+        self._rows.append((item.path, *self.key, *walked[0:1], *walked[1], app.sha256, app.package, verdicts, line))
         if len(self._rows) >= FLUSH:
             self.flush()
 

@@ -75,7 +75,7 @@ _MIGRATIONS: list[str] = [
                                  rules TEXT NOT NULL, policies TEXT NOT NULL, fmt TEXT NOT NULL,
                                  real TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
                                  ctime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, dev INTEGER NOT NULL,
-                                 sha256 TEXT NOT NULL, package TEXT, verdicts TEXT NOT NULL, line TEXT NOT NULL,
+                                 sha256 TEXT NOT NULL, package TEXT, verdicts TEXT NOT NULL, line BLOB NOT NULL,
                                  PRIMARY KEY (chain, parser, options, rules, policies, fmt));""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
