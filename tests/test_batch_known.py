@@ -221,3 +221,15 @@ def test_pool_workers_send_apps_as_their_lines_when_no_report_keeps_them(rules, 
     assert [r.line if isinstance(r, KnownApp) else app_line(r) for r in apps] == \
         [app_line(r) for r in kept if isinstance(r, AppResult)]
     assert slim.counts()["total"] == len(apps) + len([r for r in kept if type(r).__name__ == "InputError"])
+
+
+def test_an_idsig_put_beside_a_known_apk_makes_it_read_again(corpus, tmp_path, opened):
+    """v4 depends on the .idsig file: an APK with one beside it is never answered (nor stored)."""
+    walked, _ = opened
+    db = tmp_path / "s.sqlite"
+    _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db))
+    (corpus / "clean-v1v2v3.apk.idsig").write_bytes(b"not a v4 signature")
+    walked.clear()
+    warm = _scan([corpus], tmp_path / "warm.jsonl", "--store", str(db))
+    assert str(corpus / "clean-v1v2v3.apk") in walked
+    assert warm == _scan([corpus], tmp_path / "ref.jsonl", "--no-store")
