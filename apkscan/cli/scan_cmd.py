@@ -123,11 +123,13 @@ def fail_on_spec(text: str, names: list[str]):
 
 def _rules_cache_out_of(paths: tuple[str, ...]) -> None:
     """The rule cache (parses, validations) is never written into evidence, e.g. by ``scan ~``."""
-    from apkscan.cli.outputs import input_conflict
+    from apkscan.cli.outputs import _input_conflict, _inside
     from apkscan.rules import cache
 
+    inputs = [(p, os.path.realpath(p)) for p in paths if p != "-"]  # once: a run may name 100,000 files
     for folder in map(cache.cache_dir, cache.KINDS):
-        if input_conflict(folder, paths) or any(input_conflict(p, [folder]) for p in paths):
+        real = os.path.realpath(folder)
+        if _input_conflict(real, inputs) or any(_inside(r, real) for _, r in inputs):
             cache.read_only()
 
 
