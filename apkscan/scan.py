@@ -291,6 +291,10 @@ def scan_item(item: Any, settings: ScanSettings) -> list[Any]:
             return _scan_input(item, settings)
         finally:
             _discard(item)
+            if settings.store:  # what the store learnt about this input: one transaction
+                from apkscan.batch.store import commit_writes
+
+                commit_writes()
     if isinstance(item, RecordedApp):
         from apkscan.sources.records import recorded_identity
 
@@ -368,6 +372,10 @@ def stored_records(item: Any, settings: ScanSettings) -> list[Any] | None:
         return _scan_input(item, settings, stored_only=True)
     except OSError:
         return None
+    finally:  # decided again here after a policy change: those decisions are written now
+        from apkscan.batch.store import commit_writes
+
+        commit_writes()
 
 
 def _carried(chain: tuple[str, ...], carrier: tuple[str, ...]) -> bool:

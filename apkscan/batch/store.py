@@ -236,6 +236,7 @@ def close_connections() -> None:
     """Close this process's connections: called before forking a worker, because SQLite's
     per-process lock bookkeeping must not be copied into a child (it would believe it holds
     locks it does not). The next lookup reopens."""
+    commit_writes()
     for key in [k for k in _CONNS if k[0] == os.getpid()]:
         conn = _CONNS.pop(key)
         if conn is not None:
@@ -338,12 +339,34 @@ def remember_result(path: str, identity: Any, sdk: dict[str, Any], rules_key: st
     where = (identity.file.sha256, parser_version(), _options(sdk), rules_key)
     try:
         decided = pickle.dumps((findings, outcomes), protocol=pickle.HIGHEST_PROTOCOL)
-        conn.execute("BEGIN")
-        if matched is not None:
-            conn.execute("INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?)", (*where, matched))
-        conn.execute("INSERT OR REPLACE INTO decisions VALUES (?,?,?,?,?,?)", (*where, policies_key, decided))
+    except (pickle.PicklingError, TypeError):
+        return
+    if matched is not None:
+        _write(conn, "INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?)", (*where, matched))
+    _write(conn, "INSERT OR REPLACE INTO decisions VALUES (?,?,?,?,?,?)", (*where, policies_key, decided))
+
+
+_PENDING: list[tuple[sqlite3.Connection, str, tuple[Any, ...]]] = []
+
+
+def _write(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> None:
+    """Buffered until :func:`commit_writes`: one transaction per input, not one per row."""
+    _PENDING.append((conn, sql, params))
+
+
+def commit_writes() -> None:
+    """Write what scanning one input buffered (identity, stat key, findings, decisions) in one
+    transaction; the store is a cache: a write that fails costs a parse or a match next time."""
+    if not _PENDING:
+        return
+    rows, _PENDING[:] = list(_PENDING), []
+    conn = rows[0][0]
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for _, sql, params in rows:
+            conn.execute(sql, params)
         conn.execute("COMMIT")
-    except (sqlite3.Error, pickle.PicklingError, TypeError):
+    except sqlite3.Error:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
 
@@ -378,7 +401,7 @@ def _adapt(identity: Any, item: ScanInput) -> Any:
 def _put_stat(conn: sqlite3.Connection, key: Any, sha: str) -> None:
     if key is None or time.time_ns() - key[1][1] < RACY_NS:
         return
-    conn.execute("INSERT OR REPLACE INTO stat_keys VALUES (?,?,?,?,?,?,?,?,?)", (*key[0], *key[1], sha))
+    _write(conn, "INSERT OR REPLACE INTO stat_keys VALUES (?,?,?,?,?,?,?,?,?)", (*key[0], *key[1], sha))
 
 
 def _save(conn: sqlite3.Connection, identity: Any, options: str, key: Any) -> None:
@@ -386,11 +409,11 @@ def _save(conn: sqlite3.Connection, identity: Any, options: str, key: Any) -> No
         return
     try:
         blob = pickle.dumps(identity, protocol=pickle.HIGHEST_PROTOCOL)
-        conn.execute("INSERT OR REPLACE INTO identities VALUES (?,?,?,?,?)",
-                     (identity.file.sha256, parser_version(), options, blob, time.time()))
-        _put_stat(conn, key, identity.file.sha256)
-    except (sqlite3.Error, pickle.PicklingError, TypeError):
+    except (pickle.PicklingError, TypeError):
         return  # the store is a cache: a write that fails costs a parse next time, nothing else
+    _write(conn, "INSERT OR REPLACE INTO identities VALUES (?,?,?,?,?)",
+           (identity.file.sha256, parser_version(), options, blob, time.time()))
+    _put_stat(conn, key, identity.file.sha256)
 
 
 # ---------------------------------------------------------------------- runs (--resume)
