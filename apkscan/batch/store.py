@@ -43,6 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from apkscan.batch.runs import begin_run, end_run, run_id  # noqa: F401 (--resume: its own module, same names)
 from apkscan.issues import Issue, warning
 from apkscan.sources.interface import ScanInput
 from apkscan.sources.streams import WindowStream
@@ -414,24 +415,3 @@ def _save(conn: sqlite3.Connection, identity: Any, options: str, key: Any) -> No
     _write(conn, "INSERT OR REPLACE INTO identities VALUES (?,?,?,?,?)",
            (identity.file.sha256, parser_version(), options, blob, time.time()))
     _put_stat(conn, key, identity.file.sha256)
-
-
-# ---------------------------------------------------------------------- runs (--resume)
-def run_id(inputs: list[str], options: dict[str, Any]) -> str:
-    """A run is its inputs (real paths, in order) and the options that change results."""
-    h = hashlib.sha256(repr(([os.path.realpath(i) for i in inputs], sorted(options.items()))).encode())
-    return h.hexdigest()[:16]
-
-
-def begin_run(conn: sqlite3.Connection, rid: str, resume: bool) -> tuple[float, float | None]:
-    """Record a run's start: its own key, and with ``resume`` the start of the interrupted run it continues."""
-    prior = conn.execute("SELECT started_at FROM runs WHERE run_id=? AND status='interrupted' "
-                         "ORDER BY started_at DESC LIMIT 1", (rid,)).fetchone() if resume else None
-    started = time.time()
-    conn.execute("INSERT INTO runs VALUES (?,?,NULL,'running')", (rid, started))
-    return started, (prior[0] if prior else None)
-
-
-def end_run(conn: sqlite3.Connection, rid: str, started: float, interrupted: bool) -> None:
-    conn.execute("UPDATE runs SET finished_at=?, status=? WHERE run_id=? AND started_at=?",
-                 (time.time(), "interrupted" if interrupted else "finished", rid, started))
