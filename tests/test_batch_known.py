@@ -233,3 +233,23 @@ def test_an_idsig_put_beside_a_known_apk_makes_it_read_again(corpus, tmp_path, o
     warm = _scan([corpus], tmp_path / "warm.jsonl", "--store", str(db))
     assert str(corpus / "clean-v1v2v3.apk") in walked
     assert warm == _scan([corpus], tmp_path / "ref.jsonl", "--no-store")
+
+
+def test_decisions_made_in_the_parent_after_a_policy_change_are_written(corpus, tmp_path, opened):
+    """The pool's parent decides stored findings again itself (no worker): its buffered store
+    writes are committed, so the next run under that policy decides nothing and reads no file."""
+    walked, parsed = opened
+    db = tmp_path / "s.sqlite"
+
+    def decisions() -> int:
+        with sqlite3.connect(db) as c:
+            return c.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
+
+    _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db), "--jobs", "2")
+    before = decisions()
+    parsed.clear()
+    first = _scan([corpus], tmp_path / "p1.jsonl", "--store", str(db), "--jobs", "2", "--policy", "vendor-watch")
+    assert decisions() == before + len(NAMES) and parsed == []
+    walked.clear()
+    again = _scan([corpus], tmp_path / "p2.jsonl", "--store", str(db), "--jobs", "2", "--policy", "vendor-watch")
+    assert again == first and walked == [] and decisions() == before + len(NAMES)
