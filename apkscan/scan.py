@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apkscan.apk.model import ApkIdentity
+from apkscan.batch.streamed import StreamedApp, shared, streamed
 from apkscan.issues import Issue, Severity
 from apkscan.policy.multi import decide_all
 from apkscan.policy.model import Policy
@@ -160,43 +161,13 @@ class _Sink:
         with _signals_held():
             if self.on_records and records:
                 self.on_records(records)
-            _add(self.result, records if self.keep else [_streamed(r) for r in records])
+            _add(self.result, records if self.keep else [streamed(r) for r in records])
             if not self.keep and len(self.result.input_files) > 512:
                 del self.result.input_files[:-256]  # custody is filled from the last ones only
 
     def observe(self, item: Any, records: list[Any]) -> None:
         if self.known is not None:
             self.known.observe(item, records)
-
-
-@dataclass(slots=True)
-class StreamedApp:
-    """An app already written to the JSONL stream when no report needs it (``keep=False``):
-    its verdicts only, for the counts and the exit code."""
-
-    verdict: str
-    verdicts: dict[str, Any]
-
-
-_STREAMED: dict[tuple[str, tuple[tuple[str, str], ...]], StreamedApp] = {}
-
-
-def _streamed(r: Any) -> Any:
-    """One shared (never modified) StreamedApp per combination of verdicts: the run holds a
-    reference per app, not an object. An app as its line (KnownApp) is already that small."""
-    if not isinstance(r, AppResult):
-        return r
-    return _shared(r.verdict, tuple((name, o.verdict) for name, o in r.verdicts.items()))
-
-
-def _shared(verdict: str, verdicts: tuple[tuple[str, str], ...]) -> StreamedApp:
-    key = (verdict, verdicts)
-    hit = _STREAMED.get(key)
-    if hit is None:
-        from apkscan.policy.decide import Outcome
-
-        hit = _STREAMED[key] = StreamedApp(verdict, {name: Outcome(v, None) for name, v in verdicts})
-    return hit
 
 
 @contextlib.contextmanager
@@ -404,7 +375,7 @@ def _add(result: ScanResult, records: list[Any]) -> None:
         elif type(r).__name__ == "KnownApp":  # only when no report is kept (the CLI's stream-only mode)
             if r.path is not None:
                 _fill_custody(result, _Custody(r.path, r.sha256))
-            result.apps.append(_shared(r.verdict, r.verdicts))
+            result.apps.append(shared(r.verdict, r.verdicts))
 
 
 @dataclass(slots=True)
