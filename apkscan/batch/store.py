@@ -117,15 +117,23 @@ class _Unpickler(pickle.Unpickler):
     _ALLOWED = {("builtins", n) for n in ("set", "frozenset", "bytearray", "complex")} | {
         ("datetime", n) for n in ("datetime", "date", "timedelta", "timezone")}
 
+    _PASSED: dict[tuple[str, str], Any] = {}  # names already checked (an identity names ~10 classes)
+
     def find_class(self, module: str, name: str) -> Any:
+        hit = self._PASSED.get((module, name))
+        if hit is not None:
+            return hit
         if (module, name) in self._ALLOWED:
-            return super().find_class(module, name)
-        if module.startswith("apkscan.") and name.isidentifier() and not name.startswith("_"):
             obj = super().find_class(module, name)
-            if (isinstance(obj, type) and obj.__module__ == module
+        elif module.startswith("apkscan.") and name.isidentifier() and not name.startswith("_"):
+            obj = super().find_class(module, name)
+            if not (isinstance(obj, type) and obj.__module__ == module
                     and (dataclasses.is_dataclass(obj) or issubclass(obj, enum.Enum))):
-                return obj
-        raise pickle.UnpicklingError(f"not allowed in a scan store: {module}.{name}")
+                raise pickle.UnpicklingError(f"not allowed in a scan store: {module}.{name}")
+        else:
+            raise pickle.UnpicklingError(f"not allowed in a scan store: {module}.{name}")
+        self._PASSED[(module, name)] = obj
+        return obj
 
 
 def loads(blob: bytes) -> Any:
