@@ -111,6 +111,8 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
     its verdicts only (:class:`StreamedApp`), so the run's memory does not grow with its apps;
     the counts and exit code stay right, ``to_dict()`` cannot be made.
     ``known``: the store's fast lane (:class:`apkscan.batch.known.KnownFiles`), told every decided item.
+    With ``keep=False`` and a pool, ``on_records`` sees the apps of non-bundle inputs as
+    :class:`apkscan.batch.known.KnownApp` (their JSONL line and verdicts), as the lane's answers.
     """
     sources = list(sources)
     more_policies = list(more_policies or [])
@@ -200,7 +202,7 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
                 progress(item.path)
             if progress and isinstance(item, (ScanInput, RecordedApp)):  # an interrupt here: not yet recorded
                 progress(item.display)
-            for r in (item, *records) if type(item).__name__ == "KnownApp" else records:
+            for r in records:  # an answered KnownApp item is its own record
                 if isinstance(r, AppResult) and r.identity.file and r.identity.manifest and r.identity.origin == "apk":
                     scanned.setdefault(r.identity.manifest.package, []).append((r.chain, r.identity.file.sha256))
                 elif type(r).__name__ == "KnownApp" and r.package:  # an app as its line (apkscan.batch.known)
