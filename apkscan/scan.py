@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apkscan.apk.model import ApkIdentity
+from apkscan.batch.streamed import StreamedApp, shared, streamed
 from apkscan.issues import Issue, Severity
 from apkscan.policy.multi import decide_all
 from apkscan.policy.model import Policy
@@ -76,6 +77,7 @@ class ScanSettings:
     more_policies: list[Policy] = field(default_factory=list)  # --policy given again: decided too
     result_keys: tuple[str, str] | None = None  # store keys of (rule set, policies): see result_keys()
     timeout: float | None = None  # identify's own time budget per input (Dask tasks: --timeout)
+    encoded: bool = False  # no report keeps apps: a pool worker returns each as its JSONL line (batch.known)
 
     @property
     def policies(self) -> list[Policy]:
@@ -96,7 +98,7 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
          progress: Callable[[str], None] | None = None, runner: Runner | None = None,
          on_records: Callable[[list[Any]], None] | None = None, store: str | None = None,
          rehash: bool = False, identify_options: dict[str, Any] | None = None,
-         more_policies: list[Policy] | None = None, keep: bool = True) -> ScanResult:
+         more_policies: list[Policy] | None = None, keep: bool = True, known: Any = None) -> ScanResult:
     """Scan every input of every source, in order; never raises for a bad input.
 
     ``runner`` does the units of work (default :func:`sequential`; ``apkscan.batch.pool``
@@ -108,6 +110,9 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
     ``keep=False`` (only a JSONL stream is written): an app shown to ``on_records`` is kept as
     its verdicts only (:class:`StreamedApp`), so the run's memory does not grow with its apps;
     the counts and exit code stay right, ``to_dict()`` cannot be made.
+    ``known``: the store's fast lane (:class:`apkscan.batch.known.KnownFiles`), told every decided item.
+    With ``keep=False`` and a pool, ``on_records`` sees the apps of non-bundle inputs as
+    :class:`apkscan.batch.known.KnownApp` (their JSONL line and verdicts), as the lane's answers.
     """
     sources = list(sources)
     more_policies = list(more_policies or [])
@@ -125,7 +130,10 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
         from apkscan.batch.results import result_keys
 
         settings.result_keys = result_keys(rules, settings.policies)
-    sink = _Sink(result, on_records, keep)
+    if known is not None:
+        known.bind(settings.sdk_kwargs, settings.result_keys if settings.store else None)
+    settings.encoded = not keep and on_records is not None
+    sink = _Sink(result, on_records, keep, known)
     try:
         for src in sources:
             items = src.inputs()
@@ -148,41 +156,20 @@ class _Sink:
     result: ScanResult
     on_records: Callable[[list[Any]], None] | None = None
     keep: bool = True
+    known: Any = None  # apkscan.batch.known.KnownFiles: learns each plain APK's line as it is written
 
     def add(self, records: list[Any]) -> None:
         """Atomic for Ctrl-C/SIGTERM: the report and the JSONL stream never disagree on a record."""
         with _signals_held():
             if self.on_records and records:
                 self.on_records(records)
-            _add(self.result, records if self.keep else [_streamed(r) for r in records])
+            _add(self.result, records if self.keep else [streamed(r) for r in records])
             if not self.keep and len(self.result.input_files) > 512:
                 del self.result.input_files[:-256]  # custody is filled from the last ones only
 
-
-@dataclass(slots=True)
-class StreamedApp:
-    """An app already written to the JSONL stream when no report needs it (``keep=False``):
-    its verdicts only, for the counts and the exit code."""
-
-    verdict: str
-    verdicts: dict[str, Any]
-
-
-_STREAMED: dict[tuple[str, tuple[tuple[str, str], ...]], StreamedApp] = {}
-
-
-def _streamed(r: Any) -> Any:
-    """One shared (never modified) StreamedApp per combination of verdicts: the run holds a
-    reference per app, not an object."""
-    if not isinstance(r, AppResult):
-        return r
-    key = (r.verdict, tuple((name, o.verdict) for name, o in r.verdicts.items()))
-    hit = _STREAMED.get(key)
-    if hit is None:
-        from apkscan.policy.decide import Outcome
-
-        hit = _STREAMED[key] = StreamedApp(r.verdict, {name: Outcome(v, None) for name, v in key[1]})
-    return hit
+    def observe(self, item: Any, records: list[Any]) -> None:
+        if self.known is not None:
+            self.known.observe(item, records)
 
 
 @contextlib.contextmanager
@@ -211,11 +198,15 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
             if isinstance(item, RecordedApp) and _scanned_here(item, scanned):
                 sink.add([Skipped(tuple(item.chain), RECORD_OF_SCANNED_APK, 1, [item.package])])
                 continue
+            if type(item).__name__ == "KnownApp" and progress:  # answered by the store's fast lane
+                progress(item.path)
             if progress and isinstance(item, (ScanInput, RecordedApp)):  # an interrupt here: not yet recorded
                 progress(item.display)
-            for r in records:
+            for r in records:  # an answered KnownApp item is its own record
                 if isinstance(r, AppResult) and r.identity.file and r.identity.manifest and r.identity.origin == "apk":
                     scanned.setdefault(r.identity.manifest.package, []).append((r.chain, r.identity.file.sha256))
+                elif type(r).__name__ == "KnownApp" and r.package:  # an app as its line (apkscan.batch.known)
+                    scanned.setdefault(r.package, []).append((r.chain, r.sha256))
             item_key = item.bundle if isinstance(item, ScanInput) else None
             if isinstance(item, ScanInput) and item_key is None and bundle and _carried(item.chain, carrier):
                 sink.add(records)  # an APK inside a bundle's APK (a dropper): its own app, the bundle stays open
@@ -231,6 +222,7 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
                 bundle.extend(r for r in records if isinstance(r, AppResult))
                 records = [r for r in records if not isinstance(r, AppResult)]
             sink.add(records)
+            sink.observe(item, records)
         if bundle:
             sink.add(_close_bundle(bundle, key, settings))
     finally:  # a runner holding workers or leases releases them now, interrupted or not
@@ -272,6 +264,10 @@ def scan_item(item: Any, settings: ScanSettings) -> list[Any]:
             return _scan_input(item, settings)
         finally:
             _discard(item)
+            if settings.store:  # what the store learnt about this input: one transaction
+                from apkscan.batch.store import commit_writes
+
+                commit_writes()
     if isinstance(item, RecordedApp):
         from apkscan.sources.records import recorded_identity
 
@@ -349,6 +345,10 @@ def stored_records(item: Any, settings: ScanSettings) -> list[Any] | None:
         return _scan_input(item, settings, stored_only=True)
     except OSError:
         return None
+    finally:  # decided again here after a policy change: those decisions are written now
+        from apkscan.batch.store import commit_writes
+
+        commit_writes()
 
 
 def _carried(chain: tuple[str, ...], carrier: tuple[str, ...]) -> bool:
@@ -374,6 +374,10 @@ def _add(result: ScanResult, records: list[Any]) -> None:
             result.input_files.append(r)
         elif isinstance(r, _Custody):
             _fill_custody(result, r)
+        elif type(r).__name__ == "KnownApp":  # only when no report is kept (the CLI's stream-only mode)
+            if r.path is not None:
+                _fill_custody(result, _Custody(r.path, r.sha256))
+            result.apps.append(shared(r.verdict, r.verdicts))
 
 
 @dataclass(slots=True)

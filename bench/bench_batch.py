@@ -43,7 +43,7 @@ APKSCAN = ("import json,resource,sys,time\nfrom apkscan.cli import main\nt=time.
            "try:\n main(sys.argv[1:])\nexcept SystemExit as e:\n code=e.code\n"
            "s=resource.getrusage(resource.RUSAGE_SELF);c=resource.getrusage(resource.RUSAGE_CHILDREN)\n"
            "print(json.dumps([time.perf_counter()-t,s.ru_maxrss/1024,c.ru_maxrss/1024,code,"
-           "s.ru_utime+s.ru_stime+c.ru_utime+c.ru_stime]),file=sys.stderr)")
+           "s.ru_utime+s.ru_stime+c.ru_utime+c.ru_stime,s.ru_utime+s.ru_stime]),file=sys.stderr)")
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # users have bytecode
 SHA = ("import hashlib,sys\nfor p in sys.argv[1:]:\n h=hashlib.sha256()\n f=open(p,'rb')\n"
        " for b in iter(lambda:f.read(1<<20),b''): h.update(b)\n f.close()")
@@ -61,14 +61,15 @@ def timed(cmd: list[str]) -> tuple[float, float]:
 CPU: dict[str, float] = {}  # tool -> CPU seconds of the process and its workers (steadier than wall time)
 
 
-def apkscan(args: list[str]) -> tuple[float, float, float, float]:
-    """Wall time of the whole process, start-up included, like every other tool's; and its CPU."""
+def apkscan(args: list[str]) -> tuple[float, float, float, float, float]:
+    """Wall time of the whole process, start-up included, like every other tool's; its CPU with
+    its workers', and the parent's own CPU (what --jobs cannot spread)."""
     t = time.perf_counter()
     r = subprocess.run([sys.executable, "-c", APKSCAN, "scan", *args, "-q"], capture_output=True, text=True,
                        env=ENV)
     secs = time.perf_counter() - t
-    _inner, parent, children, _code, cpu = json.loads(r.stderr.strip().splitlines()[-1])
-    return secs, parent, children, cpu
+    _inner, parent, children, _code, cpu, own = json.loads(r.stderr.strip().splitlines()[-1])
+    return secs, parent, children, cpu, own
 
 
 def generate(kind: str, folder: Path, *args: int) -> None:
@@ -101,8 +102,9 @@ def bench(name: str, folder: Path, sample: int, tmp: Path) -> list[tuple]:
                         ("apkscan -j2 store warm", ["--jobs", "2", "--store", str(store)]),
                         ("apkscan -j2 policy changed", ["--jobs", "2", "--store", str(store),
                                                         "--policy", "vendor-watch"])]:
-        secs, parent, children, cpu = apkscan(base + extra)
-        row(tool, secs, parent, children if "--jobs 1" not in tool else None, note=f"CPU {cpu:.2f} s")
+        secs, parent, children, cpu, own = apkscan(base + extra)
+        row(tool, secs, parent, children if "--jobs 1" not in tool else None,
+            note=f"CPU {cpu:.2f} s (parent {own:.2f})")
     return rows
 
 
@@ -117,7 +119,7 @@ def queued(n: int, tmp: Path) -> list[tuple]:
             shutil.copy(base, tmp / "one" / f"copy-{i}.apk")
             base = tmp / "one" / f"copy-{i}.apk"
         os.link(base, folder / f"q{i:06d}.apk")
-    secs, parent, children, cpu = apkscan([str(folder), "--jobs", "2", "--no-store", "--force",
+    secs, parent, children, cpu, _own = apkscan([str(folder), "--jobs", "2", "--no-store", "--force",
                                            "--jsonl", str(tmp / "queued.jsonl")])
     shutil.rmtree(folder)
     return [("queued", "apkscan -j2 --no-store --jsonl", n, n * base.stat().st_size / 1e6, secs, parent, children,

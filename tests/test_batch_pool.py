@@ -214,13 +214,18 @@ def test_pool_copies_stay_under_twice_the_tmp_limit_whatever_the_read_ahead(rp, 
     assert 0 < runner.temp.peak < 2 * limit
 
 
-def test_a_single_input_is_scanned_without_starting_a_worker(rp, monkeypatch):
+def test_a_single_input_or_a_small_tail_is_scanned_without_starting_a_worker(rp, monkeypatch):
     started = []
     real = pool_mod._Worker.__init__
     monkeypatch.setattr(pool_mod._Worker, "__init__", lambda self, *a: started.append(1) or real(self, *a))
     one = _scan(rp, [FIX / "apks" / "v2-only.apk"], pool_mod.Pool(2))
     assert started == [] and _doc(one) == _doc(_scan(rp, [FIX / "apks" / "v2-only.apk"]))
-    _scan(rp, [FIX / "apks" / "v2-only.apk", FIX / "apks" / "v1-only.apk"], pool_mod.Pool(2))
+    two = [FIX / "apks" / "v2-only.apk", FIX / "apks" / "v1-only.apk"]
+    assert _doc(_scan(rp, two, pool_mod.Pool(2))) == _doc(_scan(rp, two)) and started == []  # 12 KB in all
+    monkeypatch.setattr(pool_mod, "TAIL_BYTES", 1024)  # the same two, "too big" for the parent
+    _scan(rp, two, pool_mod.Pool(2))
     assert started == [1, 1]
+    _scan(rp, [FIX / "apks"], pool_mod.Pool(2))  # more than TAIL inputs
+    assert started == [1, 1, 1, 1]
     _scan(rp, [FIX / "apks" / "v2-only.apk"], pool_mod.Pool(2, timeout=30))  # a time limit needs a process
-    assert started == [1, 1, 1]
+    assert started == [1, 1, 1, 1, 1]

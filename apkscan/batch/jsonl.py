@@ -12,7 +12,13 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
+from apkscan.batch.known import KnownApp
 from apkscan.result import AppResult, InputError, ScanResult
+
+
+def app_line(app: AppResult) -> str:
+    """An app's JSONL line (without the newline): what the fast lane stores and replays."""
+    return json.dumps({"type": "app", **app.to_dict()}, ensure_ascii=False)
 
 
 class JsonlWriter:
@@ -20,19 +26,28 @@ class JsonlWriter:
 
     def __init__(self, path: str, run: dict[str, Any]):
         self.path = path
+        self.last: dict[int, str] = {}
         self._fh: TextIO = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in finish()
         self._line({"type": "run", **run})
 
     def _line(self, obj: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        self._write(json.dumps(obj, ensure_ascii=False))
+
+    def _write(self, line: str) -> None:
+        self._fh.write(line + "\n")
         self._fh.flush()
 
     def records(self, records: list[Any]) -> None:
+        """``last``: each app's line of this call by ``id``, for the store's fast lane to keep."""
+        self.last = {}
         for r in records:
             if isinstance(r, AppResult):
-                self._line({"type": "app", **r.to_dict()})
+                self.last[id(r)] = line = app_line(r)
+                self._write(line)
             elif isinstance(r, InputError):
                 self._line({"type": "error", **r.to_dict()})
+            elif isinstance(r, KnownApp):  # the line a run with these keys wrote for this unchanged file
+                self._write(r.line)
 
     def finish(self, result: ScanResult) -> None:
         self._line({"type": "end", "interrupted": result.interrupted, "counts": result.counts(),

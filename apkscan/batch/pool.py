@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
+from apkscan.batch.known import encoded
 from apkscan.issues import ApkScanError, error
 from apkscan.result import InputError
 from apkscan.scan import ScanSettings, scan_item, stored_records
@@ -71,7 +72,7 @@ def _worker_main(conn: Any, settings: ScanSettings) -> None:
         seq, item = msg
         try:
             records = _unit(item, settings)
-            conn.send((seq, records))
+            conn.send((seq, encoded(item, records) if settings.encoded else records))
         except Exception as exc:  # scan_item never raises for input; this is a bug or an unpicklable record
             conn.send((seq, [_failed(item, "INTERNAL_ERROR", f"worker: {type(exc).__name__}: {exc}")]))
 
@@ -90,6 +91,7 @@ class _Task:
 
 DEPTH = 3  # tasks sent ahead to a worker, so it never waits for the parent between inputs
 WINDOW = 16  # inputs per job read ahead of the oldest not yet emitted (the reorder window)
+TAIL, TAIL_BYTES = 4, 4 << 20  # a run left with this little to scan (a warm run's misses) starts no worker
 
 
 class _Worker:
@@ -166,9 +168,10 @@ class _Run:
                     exhausted = True
                 else:
                     self._take(item)
-            if exhausted and not self.workers and len(self.queue) == 1 and self.pool.timeout is None:
-                task = self.queue.popleft()  # one input in all: scanned here, no process started
-                self._finish(task, scan_item(task.sent, self.settings))
+            if not self.workers and self._small_tail():  # read ahead as far as allowed, still only a few:
+                while self.queue:  # scanned here (a warm run's misses); more, and workers start for good
+                    task = self.queue.popleft()
+                    self._finish(task, scan_item(task.sent, self.settings))
             self._dispatch()
             while self.next_emit in self.done:
                 yield self.done.pop(self.next_emit)
@@ -179,6 +182,21 @@ class _Run:
                     return
                 continue
             self._wait(busy)
+
+    def _small_tail(self) -> bool:
+        """Before any worker exists, the queue (all the source gave as far as the window reads
+        ahead) is one input, or at most ``TAIL`` inputs of under ``TAIL_BYTES`` together: forking
+        a worker (and its imports) would cost more than scanning them here. Never with --timeout."""
+        if self.pool.timeout is not None or not self.queue or len(self.queue) > TAIL:
+            return False
+        if len(self.queue) == 1:
+            return True
+        try:
+            size = sum(t.sent.length if t.sent.length is not None else os.path.getsize(t.sent.path) - t.sent.offset
+                       for t in self.queue)
+        except OSError:
+            return False
+        return size < TAIL_BYTES
 
     def _room(self) -> bool:
         """Read ahead only while the pool's copies hold less than --tmp-limit (or nothing is in

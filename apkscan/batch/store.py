@@ -43,6 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from apkscan.batch.runs import begin_run, end_run, run_id  # noqa: F401 (--resume: its own module, same names)
 from apkscan.issues import Issue, warning
 from apkscan.sources.interface import ScanInput
 from apkscan.sources.streams import WindowStream
@@ -70,6 +71,13 @@ _MIGRATIONS: list[str] = [
        CREATE TABLE decisions (sha256 TEXT NOT NULL, parser TEXT NOT NULL, options TEXT NOT NULL,
                                rules TEXT NOT NULL, policies TEXT NOT NULL, decided BLOB NOT NULL,
                                PRIMARY KEY (sha256, parser, options, rules, policies));""",
+    # 4: the warm fast lane (apkscan.batch.known): a plain top-level APK's JSONL line by path and stat
+    """CREATE TABLE known_lines (chain TEXT NOT NULL, parser TEXT NOT NULL, options TEXT NOT NULL,
+                                 rules TEXT NOT NULL, policies TEXT NOT NULL, fmt TEXT NOT NULL,
+                                 real TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+                                 ctime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, dev INTEGER NOT NULL,
+                                 sha256 TEXT NOT NULL, package TEXT, verdicts TEXT NOT NULL, line BLOB NOT NULL,
+                                 PRIMARY KEY (chain, parser, options, rules, policies, fmt));""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -109,15 +117,23 @@ class _Unpickler(pickle.Unpickler):
     _ALLOWED = {("builtins", n) for n in ("set", "frozenset", "bytearray", "complex")} | {
         ("datetime", n) for n in ("datetime", "date", "timedelta", "timezone")}
 
+    _PASSED: dict[tuple[str, str], Any] = {}  # names already checked (an identity names ~10 classes)
+
     def find_class(self, module: str, name: str) -> Any:
+        hit = self._PASSED.get((module, name))
+        if hit is not None:
+            return hit
         if (module, name) in self._ALLOWED:
-            return super().find_class(module, name)
-        if module.startswith("apkscan.") and name.isidentifier() and not name.startswith("_"):
             obj = super().find_class(module, name)
-            if (isinstance(obj, type) and obj.__module__ == module
+        elif module.startswith("apkscan.") and name.isidentifier() and not name.startswith("_"):
+            obj = super().find_class(module, name)
+            if not (isinstance(obj, type) and obj.__module__ == module
                     and (dataclasses.is_dataclass(obj) or issubclass(obj, enum.Enum))):
-                return obj
-        raise pickle.UnpicklingError(f"not allowed in a scan store: {module}.{name}")
+                raise pickle.UnpicklingError(f"not allowed in a scan store: {module}.{name}")
+        else:
+            raise pickle.UnpicklingError(f"not allowed in a scan store: {module}.{name}")
+        self._PASSED[(module, name)] = obj
+        return obj
 
 
 def loads(blob: bytes) -> Any:
@@ -229,6 +245,7 @@ def close_connections() -> None:
     """Close this process's connections: called before forking a worker, because SQLite's
     per-process lock bookkeeping must not be copied into a child (it would believe it holds
     locks it does not). The next lookup reopens."""
+    commit_writes()
     for key in [k for k in _CONNS if k[0] == os.getpid()]:
         conn = _CONNS.pop(key)
         if conn is not None:
@@ -290,6 +307,9 @@ def _options(sdk: dict[str, Any]) -> str:
     return repr(sorted(sdk.items()))
 
 
+options_key, connection = _options, _conn  # for apkscan.batch.known
+
+
 @dataclasses.dataclass(slots=True)
 class StoredResult:
     """Findings of a stored identity under this rule set: decided (``outcomes`` set) under
@@ -328,12 +348,34 @@ def remember_result(path: str, identity: Any, sdk: dict[str, Any], rules_key: st
     where = (identity.file.sha256, parser_version(), _options(sdk), rules_key)
     try:
         decided = pickle.dumps((findings, outcomes), protocol=pickle.HIGHEST_PROTOCOL)
-        conn.execute("BEGIN")
-        if matched is not None:
-            conn.execute("INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?)", (*where, matched))
-        conn.execute("INSERT OR REPLACE INTO decisions VALUES (?,?,?,?,?,?)", (*where, policies_key, decided))
+    except (pickle.PicklingError, TypeError):
+        return
+    if matched is not None:
+        _write(conn, "INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?)", (*where, matched))
+    _write(conn, "INSERT OR REPLACE INTO decisions VALUES (?,?,?,?,?,?)", (*where, policies_key, decided))
+
+
+_PENDING: list[tuple[sqlite3.Connection, str, tuple[Any, ...]]] = []
+
+
+def _write(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> None:
+    """Buffered until :func:`commit_writes`: one transaction per input, not one per row."""
+    _PENDING.append((conn, sql, params))
+
+
+def commit_writes() -> None:
+    """Write what scanning one input buffered (identity, stat key, findings, decisions) in one
+    transaction; the store is a cache: a write that fails costs a parse or a match next time."""
+    if not _PENDING:
+        return
+    rows, _PENDING[:] = list(_PENDING), []
+    conn = rows[0][0]
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for _, sql, params in rows:
+            conn.execute(sql, params)
         conn.execute("COMMIT")
-    except (sqlite3.Error, pickle.PicklingError, TypeError):
+    except sqlite3.Error:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
 
@@ -368,7 +410,7 @@ def _adapt(identity: Any, item: ScanInput) -> Any:
 def _put_stat(conn: sqlite3.Connection, key: Any, sha: str) -> None:
     if key is None or time.time_ns() - key[1][1] < RACY_NS:
         return
-    conn.execute("INSERT OR REPLACE INTO stat_keys VALUES (?,?,?,?,?,?,?,?,?)", (*key[0], *key[1], sha))
+    _write(conn, "INSERT OR REPLACE INTO stat_keys VALUES (?,?,?,?,?,?,?,?,?)", (*key[0], *key[1], sha))
 
 
 def _save(conn: sqlite3.Connection, identity: Any, options: str, key: Any) -> None:
@@ -376,29 +418,8 @@ def _save(conn: sqlite3.Connection, identity: Any, options: str, key: Any) -> No
         return
     try:
         blob = pickle.dumps(identity, protocol=pickle.HIGHEST_PROTOCOL)
-        conn.execute("INSERT OR REPLACE INTO identities VALUES (?,?,?,?,?)",
-                     (identity.file.sha256, parser_version(), options, blob, time.time()))
-        _put_stat(conn, key, identity.file.sha256)
-    except (sqlite3.Error, pickle.PicklingError, TypeError):
+    except (pickle.PicklingError, TypeError):
         return  # the store is a cache: a write that fails costs a parse next time, nothing else
-
-
-# ---------------------------------------------------------------------- runs (--resume)
-def run_id(inputs: list[str], options: dict[str, Any]) -> str:
-    """A run is its inputs (real paths, in order) and the options that change results."""
-    h = hashlib.sha256(repr(([os.path.realpath(i) for i in inputs], sorted(options.items()))).encode())
-    return h.hexdigest()[:16]
-
-
-def begin_run(conn: sqlite3.Connection, rid: str, resume: bool) -> tuple[float, float | None]:
-    """Record a run's start: its own key, and with ``resume`` the start of the interrupted run it continues."""
-    prior = conn.execute("SELECT started_at FROM runs WHERE run_id=? AND status='interrupted' "
-                         "ORDER BY started_at DESC LIMIT 1", (rid,)).fetchone() if resume else None
-    started = time.time()
-    conn.execute("INSERT INTO runs VALUES (?,?,NULL,'running')", (rid, started))
-    return started, (prior[0] if prior else None)
-
-
-def end_run(conn: sqlite3.Connection, rid: str, started: float, interrupted: bool) -> None:
-    conn.execute("UPDATE runs SET finished_at=?, status=? WHERE run_id=? AND started_at=?",
-                 (time.time(), "interrupted" if interrupted else "finished", rid, started))
+    _write(conn, "INSERT OR REPLACE INTO identities VALUES (?,?,?,?,?)",
+           (identity.file.sha256, parser_version(), options, blob, time.time()))
+    _put_stat(conn, key, identity.file.sha256)

@@ -49,6 +49,7 @@ class BatchRun:
     runner: Any = None
     store: str | None = None
     on_records: Callable[[list[Any]], None] | None = None
+    known: Any = None  # apkscan.batch.known.KnownFiles: the store's fast lane (--jsonl with a store)
     meta: dict[str, Any] = field(default_factory=dict)  # added to the document's options: run id, jobs, store
     _finish: list[Callable[[Any], None]] = field(default_factory=list)
 
@@ -59,8 +60,10 @@ class BatchRun:
 
 
 @contextmanager
-def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | None) -> Iterator[BatchRun]:
-    """Open the store, the JSONL stream and the runner for one scan; close them afterwards."""
+def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | None,
+              stream_only: bool = False) -> Iterator[BatchRun]:
+    """Open the store, the JSONL stream and the runner for one scan; close them afterwards.
+    ``stream_only``: no report needs the document, so the fast lane may answer with stored lines."""
     from apkscan.batch import store as st
 
     run = BatchRun()
@@ -96,12 +99,25 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
 
         writer = JsonlWriter(jsonl_path, {"run_id": rid, "inputs": list(paths)})
         run.on_records = writer.records
+        _known_files(run, opts, walk, writer, stream_only)
         run._finish.append(writer.finish)
     run.runner, close = _runner(opts, walk, run.store)
     try:
         yield run
     finally:
         close()
+
+
+def _known_files(run: BatchRun, opts: dict, walk: Any, writer: Any, stream_only: bool) -> None:
+    """The warm fast lane (apkscan.batch.known): on with a store and JSONL, off wherever a file
+    must be read again or is read elsewhere (--rehash, --deep, --quick, Dask)."""
+    if not run.store or opts["rehash"] or opts["deep"] or opts["quick"] or opts["dask_local"] or opts["scheduler"]:
+        return
+    from apkscan.batch.known import KnownFiles
+
+    run.known = KnownFiles(run.store, stream_only, lambda: writer.last)
+    walk.known, walk.on_plain = run.known.known, run.known.on_plain
+    run._finish.append(lambda _result: run.known.flush())
 
 
 def _end_run(path: str, rid: str, started: float, interrupted: bool) -> None:

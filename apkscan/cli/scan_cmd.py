@@ -76,7 +76,6 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     """
     from apkscan.batch.progress import BatchProgress
     from apkscan.cli.signals import interrupts_deferred, sigterm_as_interrupt
-    from apkscan.report import terminal
     from apkscan.scan import scan
 
     walk = _walk_options(opts)
@@ -86,17 +85,20 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     chosen = checked_outputs(opts, paths)
     jsonl, inputs = checked_jsonl(opts, paths, chosen), sources(paths, walk, opts)
     stream_only = bool(jsonl) and not chosen and opts["quiet"]  # nothing needs the whole document
-    with sigterm_as_interrupt(), batch_run(opts, paths, walk, jsonl) as run, \
+    with sigterm_as_interrupt(), batch_run(opts, paths, walk, jsonl, stream_only) as run, \
             BatchProgress(quiet=opts["quiet"]) as bar:
         result = scan(inputs, rules, policies[0], more_policies=policies[1:], deep=opts["deep"], min_sdk=opts["min_sdk"],
                       max_sdk=opts["max_sdk"], progress=lambda name: bar.advance(name=name),
                       runner=run.runner, on_records=run.on_records, store=run.store, rehash=opts["rehash"],
-                      identify_options={"quick": opts["quick"], "hashes": opts["hashes"]}, keep=not stream_only)
+                      identify_options={"quick": opts["quick"], "hashes": opts["hashes"]}, keep=not stream_only,
+                      known=run.known)
         run.finish(result)
     doc = {} if stream_only else result.to_dict()
     with interrupts_deferred() if result.interrupted else nullcontext():
-        failed = write_reports(doc, chosen)
+        failed = write_reports(doc, chosen) if chosen else []  # none: the report layer is not even imported
         if not opts["quiet"]:
+            from apkscan.report import terminal
+
             stream = summary_stream(chosen)
             terminal.render(doc, stream, color=terminal.use_color(stream, opts["no_color"]))
     if result.interrupted:
@@ -121,11 +123,13 @@ def fail_on_spec(text: str, names: list[str]):
 
 def _rules_cache_out_of(paths: tuple[str, ...]) -> None:
     """The rule cache (parses, validations) is never written into evidence, e.g. by ``scan ~``."""
-    from apkscan.cli.outputs import input_conflict
+    from apkscan.cli.outputs import _input_conflict, _inside
     from apkscan.rules import cache
 
+    inputs = [(p, os.path.realpath(p)) for p in paths if p != "-"]  # once: a run may name 100,000 files
     for folder in map(cache.cache_dir, cache.KINDS):
-        if input_conflict(folder, paths) or any(input_conflict(p, [folder]) for p in paths):
+        real = os.path.realpath(folder)
+        if _input_conflict(real, inputs) or any(_inside(r, real) for _, r in inputs):
             cache.read_only()
 
 

@@ -56,6 +56,10 @@ class FileSource:
               bundle: str | None = None) -> Iterator[Item]:
         """One outermost file: its custody record, then whatever it holds."""
         walker.ctx.new_input()
+        known = self.options.known(path) if self.options.known and bundle is None else None
+        if known is not None:  # unchanged and already decided (the caller's store says): not opened
+            yield from known
+            return
         try:
             yield from walker.local_file(path, (path,), where, given=given, bundle=bundle)
         except OSError as exc:

@@ -1,0 +1,230 @@
+"""The warm fast lane: a top-level APK file the store has seen, unchanged, is answered with its
+JSONL line before it is opened or classified.
+
+Why: a warm rescan neither parses nor matches, yet each file still cost a classification
+by its bytes (open, central directory, nested-member heads), three store lookups with
+two unpicklings, and ``to_dict`` + ``json.dumps``. Here one indexed query and one ``stat``
+replace all of it, and the line written is the very line a cold run wrote.
+
+What a row may answer, and nothing else (table ``known_lines``, :mod:`apkscan.batch.store`):
+
+- the key is the walked path exactly as the run names it (the line embeds it), the parser
+  version and identify options, the rule set's and the policies' result keys, and
+  :data:`FORMAT` (the code that writes a line): another path, option, rule pack, policy
+  or version is a miss;
+- the file's stat (real path, size, mtime, ctime, inode, device) must equal the one
+  recorded; the file must not have been modified in the last two seconds (racy clean)
+  nor have a ``.idsig`` beside it (v4 depends on that file);
+- rows are written only for a file the walker read as **one plain APK** (a ZIP whose
+  members make it an APK, carrying no nested APK or container: ``on_plain``), whose
+  stat at walk time equals the stat key the scan recorded with its SHA-256, and whose
+  records were one app read to the end (no input error, no container flags).
+
+Containers are never answered this way. ``--rehash``, ``--deep``, ``--quick`` and Dask
+turn the lane off. The stat key's limit is documented in README (a file replaced with
+the same size, mtime *and* ctime, inode and device is taken for the old one; ``--rehash``).
+Lines (:class:`KnownApp`) answer only when no report needs the whole document (``--jsonl
+-q``). Otherwise (a report, or another rule set or policy: no line fits) a row for the same
+path, parser, options and format whose stat still matches proves the file is one plain APK:
+it is handed on as that input without being opened to be classified, and the store answers
+its identity (and findings) as usual. Rows are written by any run that writes JSONL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from apkscan.batch import store
+from apkscan.batch.digest import code_digest
+from apkscan.sources.interface import InputFile, ScanInput
+
+FLUSH = 256  # rows written per transaction
+
+
+def format_key() -> str:
+    """The code that turns a record into its JSONL line and that decides a file is one plain APK
+    (the sources layer: a walker that finds more nested members must walk again); the apk layer
+    is in the parser version, rules, policy and scan.py in the result keys."""
+    return code_digest("result.py", "issues.py", "batch/jsonl.py", "batch/known.py", "sources")
+
+
+@dataclass(slots=True)
+class KnownApp:
+    """An app as its JSONL line and what the run's counts, exit code and custody need: answered
+    from ``known_lines``, or encoded by the worker that scanned it (:func:`encoded`) when no
+    report needs the app itself (one string crosses the pipe, not the identity's object graph)."""
+
+    path: str | None  # a top-level file whose custody record this app's SHA-256 fills (None: no custody)
+    sha256: str
+    package: str | None
+    verdict: str
+    verdicts: tuple[tuple[str, str], ...]
+    line: str
+    chain: tuple[str, ...] = ()
+    whole: bool = True  # read to the end (store.storable): its line may be kept by the fast lane
+
+
+def encoded(item: Any, records: list[Any]) -> list[Any]:
+    """A worker's records with each app of a non-bundle input as its line (a split bundle's APKs
+    stay apps: the parent assembles them)."""
+    from apkscan.batch.jsonl import app_line
+    from apkscan.result import AppResult
+
+    if not isinstance(item, ScanInput) or item.bundle is not None:
+        return records
+    out = []
+    for r in records:
+        if isinstance(r, AppResult) and r.identity.file is not None:
+            m = r.identity.manifest
+            r = KnownApp(None, r.identity.file.sha256, m.package if m else None, r.verdict,
+                         tuple((n, o.verdict) for n, o in r.verdicts.items()), app_line(r), tuple(r.chain),
+                         store.storable(r.identity))
+        out.append(r)
+    return out
+
+
+class KnownFiles:
+    """The lane of one run: ``known`` and ``on_plain`` are the walker's hooks (``WalkOptions``),
+    ``observe`` sees every decided item and writes the rows."""
+
+    def __init__(self, path: str, answer: bool, lines: Callable[[], dict[int, str]]):
+        """``lines``: the app lines the JSONL writer wrote for the last records (by ``id``)."""
+        self.path, self.answer, self.lines = path, answer, lines
+        self.key: tuple[str, ...] | None = None  # (parser, options, rules, policies, format) once bound
+        self._plain: dict[str, tuple[str, tuple[int, ...]]] = {}  # walked path -> (real path, stat)
+        self._rows: list[tuple[Any, ...]] = []
+
+    def bind(self, sdk: dict[str, Any], result_keys: tuple[str, str] | None) -> None:
+        """The run's keys (known when ``scan`` has its settings); without result keys: off."""
+        if result_keys is not None:
+            self.key = (store.parser_version(), store.options_key(sdk), *result_keys, format_key())
+
+    # ------------------------------------------------------------------ answering
+    def known(self, path: str) -> list[Any] | None:
+        """An unchanged plain APK: its custody record and stored app (its line), or, when no line
+        fits this run (a report is written, a policy or rule changed), its custody record and the
+        input unclassified; None: walk it."""
+        if self.key is None:
+            return None
+        conn = store.connection(self.path)
+        if conn is None:
+            return None
+        try:
+            row = conn.execute("SELECT real, size, mtime_ns, ctime_ns, inode, dev, sha256, package, verdicts, line "
+                               "FROM known_lines WHERE chain=? AND parser=? AND options=? AND rules=? AND policies=? "
+                               "AND fmt=?", (path, *self.key)).fetchone() if self.answer else None
+            seen = row or conn.execute("SELECT real, size, mtime_ns, ctime_ns, inode, dev FROM known_lines WHERE "
+                                       "chain=? AND parser=? AND options=? AND fmt=? LIMIT 1",
+                                       (path, *self.key[:2], self.key[4])).fetchone()
+            if seen is None:
+                return None
+            real, stat = _stat(path)
+        except (OSError, sqlite3.Error):
+            return None
+        if (real, *stat) != tuple(seen[:6]) or _racy(stat) or os.path.exists(path + ".idsig"):
+            return None
+        custody = InputFile(path, stat[0], "apk", None)
+        try:
+            verdict, verdicts = _verdicts(row[8]) if row else (None, None)
+        except (ValueError, TypeError):
+            row = None  # a damaged row: the input is scanned (from the store) and the row written again
+        if row is None:
+            self._plain[path] = (real, stat)
+            return [custody, ScanInput(path, (path,))]  # what the walker yields for a plain APK
+        try:
+            line = zlib.decompress(row[9]).decode("utf-8")
+        except (zlib.error, TypeError, UnicodeDecodeError):
+            self._plain[path] = (real, stat)
+            return [custody, ScanInput(path, (path,))]
+        return [custody, KnownApp(path, row[6], row[7], verdict, verdicts, line, (path,))]
+
+    # ------------------------------------------------------------------ learning
+    def on_plain(self, path: str) -> None:
+        """The walker read ``path`` (a top-level file) as one APK with nothing nested in it."""
+        if self.key is not None:
+            try:
+                self._plain[path] = _stat(path)
+            except OSError:
+                pass
+
+    def observe(self, item: Any, records: list[Any]) -> None:
+        """Remember the line of a plain top-level APK whose records are one whole app."""
+        lines = self.lines()
+        if not isinstance(item, ScanInput) or item.chain != (item.path,):
+            return
+        walked = self._plain.pop(item.path, None)
+        if walked is None or item.offset or item.length is not None or item.cleanup or item.bundle or item.flags:
+            return
+        from apkscan.result import AppResult, InputError
+
+        apps = [r for r in records if isinstance(r, (AppResult, KnownApp))]
+        if len(apps) != 1 or any(isinstance(r, InputError) for r in records):
+            return
+        app = apps[0] if isinstance(apps[0], KnownApp) else _as_known(apps[0], lines)
+        if app is None or not app.whole or _racy(walked[1]) or not self._recorded(walked, app.sha256):
+            return
+        verdicts = json.dumps([app.verdict, [list(p) for p in app.verdicts]])
+        line = zlib.compress(app.line.encode("utf-8"), 1)  # ~7x smaller: a store of 100,000 files stays small
+        self._rows.append((item.path, *self.key, *walked[0:1], *walked[1], app.sha256, app.package, verdicts, line))
+        if len(self._rows) >= FLUSH:
+            self.flush()
+
+    def _recorded(self, walked: tuple[str, tuple[int, ...]], sha: str) -> bool:
+        """The scan's stat key says these bytes, at this very stat, have this SHA-256."""
+        conn = store.connection(self.path)
+        if conn is None:
+            return False
+        try:
+            row = conn.execute("SELECT size, mtime_ns, ctime_ns, inode, dev, sha256 FROM stat_keys WHERE path=? "
+                               "AND off=0 AND len=-1", (walked[0],)).fetchone()
+        except sqlite3.Error:
+            return False
+        return row is not None and tuple(row) == (*walked[1], sha)
+
+    def flush(self) -> None:
+        rows, self._rows = self._rows, []
+        conn = store.connection(self.path) if rows else None
+        if conn is None:
+            return
+        try:
+            conn.execute("BEGIN")
+            conn.executemany("INSERT OR REPLACE INTO known_lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            conn.execute("COMMIT")
+        except sqlite3.Error:  # a cache: a write that fails costs a walk next time
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
+
+def _as_known(app: Any, lines: dict[int, str]) -> KnownApp | None:
+    """An app the JSONL writer just wrote, with that line (None: it wrote none)."""
+    line = lines.get(id(app))
+    if line is None or app.identity.file is None:
+        return None
+    m = app.identity.manifest
+    return KnownApp(None, app.identity.file.sha256, m.package if m else None, app.verdict,
+                    tuple((n, o.verdict) for n, o in app.verdicts.items()), line, tuple(app.chain),
+                    store.storable(app.identity))
+
+
+def _stat(path: str) -> tuple[str, tuple[int, int, int, int, int]]:
+    st = os.stat(path)
+    return os.path.realpath(path), (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def _racy(stat: tuple[int, ...]) -> bool:
+    return time.time_ns() - stat[1] < store.RACY_NS
+
+
+def _verdicts(text: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    verdict, pairs = json.loads(text)
+    out = tuple((str(n), str(v)) for n, v in pairs)
+    if not isinstance(verdict, str) or not out:
+        raise ValueError("no verdicts")
+    return verdict, out

@@ -1,0 +1,30 @@
+"""Runs in the scan store (``--resume``): a run is its inputs and the options that change results;
+the ``runs`` table (schema: :mod:`apkscan.batch.store`) says which runs were interrupted."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import time
+from typing import Any
+
+
+def run_id(inputs: list[str], options: dict[str, Any]) -> str:
+    """A run is its inputs (real paths, in order) and the options that change results."""
+    h = hashlib.sha256(repr(([os.path.realpath(i) for i in inputs], sorted(options.items()))).encode())
+    return h.hexdigest()[:16]
+
+
+def begin_run(conn: sqlite3.Connection, rid: str, resume: bool) -> tuple[float, float | None]:
+    """Record a run's start: its own key, and with ``resume`` the start of the interrupted run it continues."""
+    prior = conn.execute("SELECT started_at FROM runs WHERE run_id=? AND status='interrupted' "
+                         "ORDER BY started_at DESC LIMIT 1", (rid,)).fetchone() if resume else None
+    started = time.time()
+    conn.execute("INSERT INTO runs VALUES (?,?,NULL,'running')", (rid, started))
+    return started, (prior[0] if prior else None)
+
+
+def end_run(conn: sqlite3.Connection, rid: str, started: float, interrupted: bool) -> None:
+    conn.execute("UPDATE runs SET finished_at=?, status=? WHERE run_id=? AND started_at=?",
+                 (time.time(), "interrupted" if interrupted else "finished", rid, started))

@@ -1,0 +1,255 @@
+"""The warm fast lane (apkscan.batch.known) on real APKs and real SQLite stores: an unchanged
+plain top-level APK is answered with its stored JSONL line without being opened, and every
+case built to fool it (a file replaced by a container of the same size and mtime, the same
+path naming another file, a dropper, a changed policy or rule pack, a damaged row) is read
+again and gives what a run without a store gives."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import apkscan.apk.identify as identify_mod
+from apkscan.cli import main
+from apkscan.sources.walker import Walker
+
+REPO = Path(__file__).resolve().parents[1]
+APKS = REPO / "fixtures" / "apks"
+OLD = 1_600_000_000 * 10**9  # an mtime well past the racy window
+NAMES = ("wechat-tencent-subject.apk", "tiktok-bytedance-subject.apk", "clean-v1v2v3.apk", "v1-only.apk")
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    for name in NAMES:
+        shutil.copy(APKS / name, d / name)
+        os.utime(d / name, ns=(OLD, OLD))
+    return d
+
+
+@pytest.fixture
+def opened(monkeypatch):
+    """Every top-level file the walker opens, and every real parse."""
+    walked, parsed = [], []
+    real_local, real_identify = Walker.local_file, identify_mod.identify
+
+    def local_file(self, path, *a, **kw):
+        walked.append(path)
+        return real_local(self, path, *a, **kw)
+
+    def identify(path, **kw):
+        parsed.append(path)
+        return real_identify(path, **kw)
+
+    monkeypatch.setattr(Walker, "local_file", local_file)
+    monkeypatch.setattr(identify_mod, "identify", identify)
+    return walked, parsed
+
+
+def _scan(paths, out: Path, *extra: str) -> list[str]:
+    """The JSONL records (the run and end lines, which carry ids and times, left out)."""
+    res = CliRunner().invoke(main, ["scan", *map(str, paths), "--jsonl", str(out), "--force", "-q", *extra])
+    assert res.exit_code in (0, 1, 3), res.output
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith('{"type": "run"') and lines[-1].startswith('{"type": "end"')
+    return lines[1:-1]
+
+
+def _rows(db: Path) -> int:
+    with sqlite3.connect(db) as c:
+        return c.execute("SELECT COUNT(*) FROM known_lines").fetchone()[0]
+
+
+def test_warm_run_opens_nothing_and_streams_the_cold_runs_lines(corpus, tmp_path, opened):
+    walked, parsed = opened
+    db = tmp_path / "s.sqlite"
+    reference = _scan([corpus], tmp_path / "ref.jsonl", "--no-store", "--jobs", "1")
+    cold = _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db), "--jobs", "1")
+    assert _rows(db) == len(NAMES)
+    walked.clear(), parsed.clear()
+    warm = _scan([corpus], tmp_path / "warm.jsonl", "--store", str(db), "--jobs", "2")
+    assert walked == [] and parsed == []  # answered before being opened
+    assert warm == cold == reference
+    end = (tmp_path / "warm.jsonl").read_text().splitlines()[-1]
+    assert '"prohibited": 2' in end and '"total": 4' in end
+
+
+def test_a_report_run_is_never_answered_by_lines_but_skips_the_classification(corpus, tmp_path, opened):
+    """With a report the document needs every app: known plain APKs are not opened to be classified,
+    but scanned (from the store) as usual; the documents equal a run without a store."""
+    walked, parsed = opened
+    db = tmp_path / "s.sqlite"
+
+    def doc(name: str, *store: str) -> dict:
+        res = CliRunner().invoke(main, ["scan", str(corpus), *store, "--jsonl", str(tmp_path / f"{name}.jsonl"),
+                                        "--json", str(tmp_path / f"{name}.json"), "-q", "--force"])
+        assert res.exit_code == 1, res.output
+        d = json.loads((tmp_path / f"{name}.json").read_text())
+        for k in ("started_at", "finished_at", "options"):
+            d.pop(k)
+        return d
+
+    reference = doc("ref", "--no-store")
+    assert doc("cold", "--store", str(db)) == reference and _rows(db) == len(NAMES)
+    walked.clear(), parsed.clear()
+    assert doc("warm", "--store", str(db)) == reference
+    assert walked == [] and parsed == []
+
+
+def test_file_replaced_by_a_container_of_the_same_size_and_mtime_is_read_as_a_container(tmp_path, opened):
+    """Same path, size and mtime (restored), same inode: a ZIP holding an APK. ctime moved, so even
+    without --rehash the file is read again; with --rehash it always is."""
+    d = tmp_path / "in"
+    d.mkdir()
+    target = d / "app.apk"
+    shutil.copy(APKS / "clean-v1v2v3.apk", target)
+    os.utime(target, ns=(OLD, OLD))
+    container = tmp_path / "c.zip"
+    with zipfile.ZipFile(container, "w", zipfile.ZIP_STORED) as z:
+        z.write(APKS / "v1-only.apk", "inner.apk")
+    pad = target.stat().st_size - container.stat().st_size
+    with zipfile.ZipFile(container, "a") as z:
+        z.comment = b"x" * pad
+    assert container.stat().st_size == target.stat().st_size
+    db = tmp_path / "s.sqlite"
+    _scan([d], tmp_path / "cold.jsonl", "--store", str(db))
+    inode = target.stat().st_ino
+    with open(target, "r+b") as fh:
+        fh.write(container.read_bytes())
+    os.utime(target, ns=(OLD, OLD))
+    assert (target.stat().st_ino, target.stat().st_size, target.stat().st_mtime_ns) == (inode, 8663, OLD)
+    for extra in ((), ("--rehash",)):
+        lines = _scan([d], tmp_path / "after.jsonl", "--store", str(db), *extra)
+        assert len(lines) == 1 and '"chain": [' + f'"{target}", "inner.apk"]' in lines[0], extra
+    assert lines == _scan([d], tmp_path / "ref.jsonl", "--no-store")
+
+
+def test_the_same_path_naming_another_file_is_not_answered(tmp_path, monkeypatch):
+    """``in/app.apk`` relative to two working folders: the line is keyed by the path as named,
+    the row also by the real file and its stat."""
+    for side, name in (("a", "wechat-tencent-subject.apk"), ("b", "clean-v1v2v3.apk")):
+        (tmp_path / side / "in").mkdir(parents=True)
+        shutil.copy(APKS / name, tmp_path / side / "in" / "app.apk")
+        os.utime(tmp_path / side / "in" / "app.apk", ns=(OLD, OLD))
+    db = tmp_path / "s.sqlite"
+    monkeypatch.chdir(tmp_path / "a")
+    first = _scan(["in"], tmp_path / "a.jsonl", "--store", str(db))
+    monkeypatch.chdir(tmp_path / "b")
+    second = _scan(["in"], tmp_path / "b.jsonl", "--store", str(db))
+    assert second == _scan(["in"], tmp_path / "ref.jsonl", "--no-store") != first
+    assert '"package": "com.tencent.mm"' in first[0] and '"package": "com.tencent.mm"' not in second[0]
+
+
+def test_a_dropper_is_never_answered_by_a_line(tmp_path, opened):
+    """An APK carrying an APK is walked every time (its nested app is a record of its own)."""
+    walked, _ = opened
+    d = tmp_path / "in"
+    d.mkdir()
+    dropper = d / "dropper.apk"
+    shutil.copy(APKS / "clean-v1v2v3.apk", dropper)
+    with zipfile.ZipFile(dropper, "a", zipfile.ZIP_DEFLATED) as z:
+        z.write(APKS / "wechat-tencent-subject.apk", "assets/update.bin")
+    os.utime(dropper, ns=(OLD, OLD))
+    db = tmp_path / "s.sqlite"
+    cold = _scan([d], tmp_path / "cold.jsonl", "--store", str(db))
+    assert _rows(db) == 0
+    walked.clear()
+    warm = _scan([d], tmp_path / "warm.jsonl", "--store", str(db))
+    assert walked == [str(dropper)] and warm == cold and len(warm) == 2
+
+
+@pytest.mark.parametrize("change", [("--policy", "vendor-watch"),
+                                    ("--no-builtin-rules", "--rules", str(REPO / "signatures" / "tencent.yaml"))])
+def test_a_changed_policy_or_rule_pack_never_gets_old_lines(corpus, tmp_path, change, opened):
+    walked, parsed = opened
+    db = tmp_path / "s.sqlite"
+    _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db))
+    walked.clear(), parsed.clear()
+    changed = _scan([corpus], tmp_path / "changed.jsonl", "--store", str(db), *change)
+    assert walked == [] and parsed == []  # known plain APKs, stored identities: matched or decided again only
+    assert changed == _scan([corpus], tmp_path / "ref.jsonl", "--no-store", *change)
+    assert changed != _scan([corpus], tmp_path / "old.jsonl", "--store", str(db))
+
+
+@pytest.mark.parametrize("damage", ["verdicts='[\"allowed\", []]'", "line=x'789c00'", "line='not zlib'"])
+def test_a_damaged_row_is_scanned_again_and_rewritten(corpus, tmp_path, damage):
+    db = tmp_path / "s.sqlite"
+    cold = _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db))
+    with sqlite3.connect(db) as c:
+        good = sorted(c.execute("SELECT chain, verdicts, line FROM known_lines"))
+        c.execute(f"UPDATE known_lines SET {damage}")
+    assert _scan([corpus], tmp_path / "warm.jsonl", "--store", str(db)) == cold
+    with sqlite3.connect(db) as c:
+        assert sorted(c.execute("SELECT chain, verdicts, line FROM known_lines")) == good
+
+
+def test_rehash_turns_the_lane_off(corpus, tmp_path, opened):
+    walked, _ = opened
+    db = tmp_path / "s.sqlite"
+    cold = _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db))
+    walked.clear()
+    assert _scan([corpus], tmp_path / "re.jsonl", "--store", str(db), "--rehash") == cold
+    assert len(walked) == len(NAMES)
+
+
+def test_pool_workers_send_apps_as_their_lines_when_no_report_keeps_them(rules, policy):
+    """Stream-only: a worker returns one string per app, the very line the parent would have
+    encoded; a split bundle's APKs stay apps (the parent assembles them)."""
+    from apkscan.batch.jsonl import app_line
+    from apkscan.batch.known import KnownApp
+    from apkscan.batch.pool import Pool
+    from apkscan.result import AppResult
+    from apkscan.scan import scan
+    from apkscan.sources.files import FileSource
+
+    inputs = [str(APKS), str(REPO / "fixtures" / "containers")]
+    kept: list = []
+    scan([FileSource(inputs)], rules, policy, on_records=kept.extend)
+    sent: list = []
+    slim = scan([FileSource(inputs)], rules, policy, on_records=sent.extend, keep=False, runner=Pool(2))
+    apps = [r for r in sent if isinstance(r, (AppResult, KnownApp))]
+    assert any(isinstance(r, KnownApp) for r in apps) and all(isinstance(r, KnownApp) or r.splits for r in apps)
+    assert [r.line if isinstance(r, KnownApp) else app_line(r) for r in apps] == \
+        [app_line(r) for r in kept if isinstance(r, AppResult)]
+    assert slim.counts()["total"] == len(apps) + len([r for r in kept if type(r).__name__ == "InputError"])
+
+
+def test_an_idsig_put_beside_a_known_apk_makes_it_read_again(corpus, tmp_path, opened):
+    """v4 depends on the .idsig file: an APK with one beside it is never answered (nor stored)."""
+    walked, _ = opened
+    db = tmp_path / "s.sqlite"
+    _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db))
+    (corpus / "clean-v1v2v3.apk.idsig").write_bytes(b"not a v4 signature")
+    walked.clear()
+    warm = _scan([corpus], tmp_path / "warm.jsonl", "--store", str(db))
+    assert str(corpus / "clean-v1v2v3.apk") in walked
+    assert warm == _scan([corpus], tmp_path / "ref.jsonl", "--no-store")
+
+
+def test_decisions_made_in_the_parent_after_a_policy_change_are_written(corpus, tmp_path, opened):
+    """The pool's parent decides stored findings again itself (no worker): its buffered store
+    writes are committed, so the next run under that policy decides nothing and reads no file."""
+    walked, parsed = opened
+    db = tmp_path / "s.sqlite"
+
+    def decisions() -> int:
+        with sqlite3.connect(db) as c:
+            return c.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
+
+    _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db), "--jobs", "2")
+    before = decisions()
+    parsed.clear()
+    first = _scan([corpus], tmp_path / "p1.jsonl", "--store", str(db), "--jobs", "2", "--policy", "vendor-watch")
+    assert decisions() == before + len(NAMES) and parsed == []
+    walked.clear()
+    again = _scan([corpus], tmp_path / "p2.jsonl", "--store", str(db), "--jobs", "2", "--policy", "vendor-watch")
+    assert again == first and walked == [] and decisions() == before + len(NAMES)
