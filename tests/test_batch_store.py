@@ -453,3 +453,31 @@ def test_an_identity_cut_short_is_never_given_stored_findings(rules, tmp_path, m
     records = scan_item(ScanInput(str(apk), (str(apk),)), settings)
     assert len(matches) == 2  # matched again, not answered from the stored decisions
     assert [i.code for r in records if hasattr(r, "errors") for i in r.errors] == ["INPUT_TIMEOUT"]
+
+
+def test_an_idsig_beside_one_copy_never_decides_for_another_copy(tmp_path):
+    """Review finding F1: garbage ``k.apk.idsig`` beside one copy made v4 fail, the app 'review';
+    that decision was stored under the APK's SHA-256 and served to a clean copy elsewhere
+    (banned Kaspersky key, exit 0 instead of 1). The reverse way round too."""
+    apk = Path(__file__).resolve().parents[1] / "fixtures" / "apks" / "kaspersky-subject-notes.apk"
+    e1, e2 = tmp_path / "e1", tmp_path / "e2"
+    for d in (e1, e2):
+        d.mkdir()
+        shutil.copy(apk, d / "k.apk")
+    (e1 / "k.apk.idsig").write_bytes(b"garbage")
+    db = tmp_path / "s.sqlite"
+
+    def verdict(folder, *store):
+        out = tmp_path / f"{folder.name}-{len(store)}-{len(list(tmp_path.glob('*.json')))}.json"
+        res = CliRunner().invoke(main, ["scan", str(folder), "-q", "--json", str(out), *store])
+        app, = json.loads(out.read_text())["apps"]
+        return res.exit_code, app["verdict"], app["verified"], [f["strength"] for f in app["findings"]]
+
+    truth = {d.name: verdict(d, "--no-store") for d in (e1, e2)}
+    assert truth["e2"][:2] == (1, "prohibited") and truth["e1"] != truth["e2"]
+    for order in ((e1, e2), (e2, e1)):
+        db.unlink(missing_ok=True)
+        for d in order:
+            assert verdict(d, "--store", str(db)) == truth[d.name], (order, d)
+        for d in order:  # warm, both ways
+            assert verdict(d, "--store", str(db)) == truth[d.name], (order, d)

@@ -381,8 +381,15 @@ def commit_writes() -> None:
 
 
 def storable(identity: Any) -> bool:
-    """Only an identity read to the end is kept (not one cut by a time budget or an internal error)."""
-    return identity.file is not None and not any(i.code.startswith(_TRANSIENT) for i in identity.errors)
+    """Only an identity read to the end is kept (not one cut by a time budget or an internal error),
+    and only one that depends on its own bytes alone: a v4 result (verified or not) depends on the
+    ``.idsig`` beside the file, which is not in the key; stored findings or verdicts of such a
+    reading would be served to every other copy of the same bytes. Decided from what identify
+    read, not from whether a ``.idsig`` exists now (it may appear or go during the scan)."""
+    if identity.file is None or any(i.code.startswith(_TRANSIENT) for i in identity.errors):
+        return False
+    v4 = identity.verification.schemes.get("v4") if identity.verification is not None else None
+    return v4 is None or not v4.present
 
 
 def _loads_or_none(blob: bytes) -> Any:
