@@ -343,7 +343,7 @@ def stored_records(item: Any, settings: ScanSettings) -> list[Any] | None:
         return None
     try:
         return _scan_input(item, settings, stored_only=True)
-    except OSError:
+    except Exception:  # noqa: BLE001 - the store only ever saves work: any failure here means a worker reads it
         return None
     finally:  # decided again here after a policy change: those decisions are written now
         from apkscan.batch.store import commit_writes

@@ -228,13 +228,18 @@ def test_migration_from_schema_1_keeps_identities(tmp_path):
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_two_concurrent_runs_on_one_store(tmp_path):
+@pytest.mark.parametrize("round_", range(3))  # the race is at creation: a few fresh stores
+def test_two_concurrent_runs_on_one_store(tmp_path, round_):
+    """Two runs started together on a new store: before, one could read the other's switch to WAL
+    as "database is locked", call the store corrupt and move it aside under the other run."""
     db = tmp_path / "shared.sqlite"
     cmd = [sys.executable, "-c", "from apkscan.cli import main; main()", "scan", str(APKS), "--store", str(db), "-q", "--jobs", "2"]
     procs = [subprocess.Popen([*cmd, "--json", str(tmp_path / f"r{i}.json")], stderr=subprocess.PIPE)
              for i in range(2)]
     errs = [p.communicate(timeout=300)[1] for p in procs]
     assert [p.returncode for p in procs] == [1, 1], errs  # prohibited fixtures found, nothing else
+    assert not any(b"STORE_" in e for e in errs), errs
+    assert not list(tmp_path.glob("*.corrupt-*"))
     docs = [json.loads((tmp_path / f"r{i}.json").read_text()) for i in range(2)]
     assert [a["identity"] for a in docs[0]["apps"]] == [a["identity"] for a in docs[1]["apps"]]
     with sqlite3.connect(db) as c:
@@ -481,3 +486,17 @@ def test_an_idsig_beside_one_copy_never_decides_for_another_copy(tmp_path):
             assert verdict(d, "--store", str(db)) == truth[d.name], (order, d)
         for d in order:  # warm, both ways
             assert verdict(d, "--store", str(db)) == truth[d.name], (order, d)
+
+
+@pytest.mark.parametrize("planted", [([], {}), ([], {"canada-tbs-2023": "allowed"}), (["a finding?"], None),
+                                     ([], {"someone-else": None}), ({}, [])])
+def test_a_well_formed_row_of_the_wrong_shape_is_a_miss_not_a_crash(corpus, rules, tmp_path, planted):
+    """Review finding F3: ``([], {})`` in ``decisions`` passed the type check and crashed the run in
+    ``set_outcomes`` (StopIteration -> RuntimeError, exit 1, no report)."""
+    db = tmp_path / "s.sqlite"
+    cold = _run([corpus], rules, load_policy(), db)
+    with sqlite3.connect(db) as c:
+        c.execute("UPDATE decisions SET decided=?", (pickle.dumps(planted),))
+        if planted[0] != []:  # an empty list of findings is well formed: the store is trusted (README)
+            c.execute("UPDATE matches SET findings=?", (pickle.dumps(planted[0]),))
+    assert _run([corpus], rules, load_policy(), db) == cold

@@ -27,9 +27,14 @@ if TYPE_CHECKING:
 def result_keys(rules: RuleSet, policies: list[Policy]) -> tuple[str, str]:
     """What stored findings and decisions are keyed by besides the identity: the rule set's and
     the policies' content and the code that matches and decides (any change is a miss)."""
+    import unicodedata
+
     from apkscan.batch.digest import code_digest, content_digest
 
-    return (content_digest(rules) + code_digest("rules", "scan.py", "batch/results.py", "ranks.py"),
+    # names are matched after NFKC and case folding: another Python's Unicode tables may match
+    # differently, so a store shared between interpreters never serves the other's findings
+    return (content_digest(rules) + code_digest("rules", "scan.py", "batch/results.py", "ranks.py")
+            + ":unicode-" + unicodedata.unidata_version,
             content_digest(policies) + code_digest("policy", "ranks.py"))
 
 
@@ -38,7 +43,8 @@ def through_store(identity: ApkIdentity, item: ScanInput, settings: ScanSettings
     """:func:`apkscan.scan.evaluate` without ``--deep``, answered by the store when it holds this identity's
     findings for this rule set (then only decided again) or its decisions for these policies too."""
     assert identity.file is not None and settings.store and settings.result_keys
-    hit = store.recall_result(settings.store, identity.file.sha256, settings.sdk_kwargs, *settings.result_keys)
+    hit = store.recall_result(settings.store, identity.file.sha256, settings.sdk_kwargs, *settings.result_keys,
+                              tuple(p.name for p in settings.policies))
     app = AppResult(source=item.display, container=item.container, identity=identity, chain=chain)
     if hit is not None and hit.outcomes is not None:
         app.findings = hit.findings

@@ -203,7 +203,7 @@ def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
     if why:
         return None, [warning("STORE_UNAVAILABLE", f"{path}: {why}; left alone, scanning without a store")]
     try:
-        conn = connect(path)
+        conn = _connect_when_free(path)
         row = conn.execute("PRAGMA quick_check").fetchone()
         if row and row[0] == "ok":
             return conn, []
@@ -211,6 +211,10 @@ def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
         why = row[0] if row else "no answer"
     except StoreProblem as exc:
         return None, [exc.issue]
+    except sqlite3.OperationalError as exc:
+        if _busy(exc):  # another run holds it: in use is not corrupt, and never ours to move
+            return None, [warning("STORE_UNAVAILABLE", f"{path}: in use by another run ({exc}); scanning without a store")]
+        why = str(exc)
     except sqlite3.DatabaseError as exc:
         why = str(exc)
     except OSError as exc:
@@ -227,6 +231,25 @@ def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
         return None, issues
 
 
+def _busy(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _connect_when_free(path: str, attempts: int = 50) -> sqlite3.Connection:
+    """:func:`connect`, waiting out another run that is creating or migrating the same store:
+    switching a new file to WAL can answer "database is locked" at once, without the busy
+    handler (two runs started together on a new store set each other's store aside before)."""
+    for attempt in range(attempts):
+        try:
+            return connect(path)
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.1)
+    raise AssertionError("unreachable")
+
+
 _CONNS: dict[tuple[int, str], sqlite3.Connection | None] = {}
 
 
@@ -235,7 +258,7 @@ def _conn(path: str) -> sqlite3.Connection | None:
     key = (os.getpid(), path)
     if key not in _CONNS:
         try:
-            _CONNS[key] = connect(path)
+            _CONNS[key] = _connect_when_free(path)
         except (sqlite3.Error, StoreProblem, OSError):
             _CONNS[key] = None  # the parent already reported why; scan without it
     return _CONNS[key]
@@ -319,8 +342,11 @@ class StoredResult:
     outcomes: dict[str, Any] | None
 
 
-def recall_result(path: str, sha: str, sdk: dict[str, Any], rules_key: str, policies_key: str) -> StoredResult | None:
-    """What matching (and deciding) made of the identity with SHA-256 ``sha`` before; None = match it."""
+def recall_result(path: str, sha: str, sdk: dict[str, Any], rules_key: str, policies_key: str,
+                  policy_names: tuple[str, ...] = ()) -> StoredResult | None:
+    """What matching (and deciding) made of the identity with SHA-256 ``sha`` before; None = match it.
+    A row of the wrong shape (damaged, or planted with the right types in the wrong places) is a
+    miss, never a crash: findings must be findings, and outcomes one per policy of this run, in order."""
     conn = _conn(path)
     if conn is None:
         return None
@@ -329,14 +355,29 @@ def recall_result(path: str, sha: str, sdk: dict[str, Any], rules_key: str, poli
         row = conn.execute("SELECT decided FROM decisions WHERE sha256=? AND parser=? AND options=? AND rules=? "
                            "AND policies=?", (*where, policies_key)).fetchone()
         got = _loads_or_none(row[0]) if row else None
-        if isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], list) and isinstance(got[1], dict):
+        if (isinstance(got, tuple) and len(got) == 2 and _findings(got[0])
+                and _outcomes(got[1], policy_names)):
             return StoredResult(got[0], got[1])
         row = conn.execute("SELECT findings FROM matches WHERE sha256=? AND parser=? AND options=? AND rules=?",
                            where).fetchone()
         got = _loads_or_none(row[0]) if row else None
     except sqlite3.Error:
         return None
-    return StoredResult(got, None) if isinstance(got, list) else None
+    return StoredResult(got, None) if _findings(got) else None
+
+
+def _findings(value: Any) -> bool:
+    from apkscan.rules.model import Finding
+
+    return isinstance(value, list) and all(isinstance(f, Finding) for f in value)
+
+
+def _outcomes(value: Any, policy_names: tuple[str, ...]) -> bool:
+    from apkscan.policy.decide import Outcome
+    from apkscan.ranks import VERDICTS
+
+    return (isinstance(value, dict) and tuple(value) == policy_names and bool(policy_names)
+            and all(isinstance(o, Outcome) and o.verdict in VERDICTS for o in value.values()))
 
 
 def remember_result(path: str, identity: Any, sdk: dict[str, Any], rules_key: str, policies_key: str,
