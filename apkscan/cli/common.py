@@ -71,13 +71,19 @@ def checked_outputs(opts: dict, inputs: Iterable[str], options: dict[str, str] |
 
 def write_reports(doc: dict, chosen: dict[str, str]) -> list[str]:
     """Write every requested format even if one fails; returns the formats that failed."""
-    from apkscan.document import DocumentError
+    from apkscan.document import DocumentError, ScanDocument
     from apkscan.report import formats
 
+    typed: ScanDocument | dict = doc
+    if any(name != "json" for name in chosen):  # typed once for every format (not once per format);
+        try:  # the JSON report is written from the scan's own dict
+            typed = ScanDocument.of(doc)
+        except DocumentError:
+            pass  # each typed format refuses it below, alone
     failed = []
     for name, path in chosen.items():
         try:
-            formats.write(doc, name, path)
+            formats.write(doc if name == "json" else typed, name, path)
         except BrokenPipeError:  # `... --csv - | head`: the reader has what it wanted
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         except OSError as exc:
