@@ -26,6 +26,14 @@ OLD = 1_600_000_000 * 10**9  # an mtime well past the racy window
 NAMES = ("wechat-tencent-subject.apk", "tiktok-bytedance-subject.apk", "clean-v1v2v3.apk", "v1-only.apk")
 
 
+@pytest.fixture(autouse=True)
+def no_racy_wait(monkeypatch, request):
+    """The racy window (2 s since the last change of mtime *or ctime*) is waited out only by the
+    tests about it: files copied here have a fresh ctime, which no utime can set back."""
+    if "racy" not in request.node.name:
+        monkeypatch.setattr("apkscan.batch.store.RACY_NS", 0)
+
+
 @pytest.fixture
 def corpus(tmp_path):
     d = tmp_path / "in"
@@ -253,3 +261,95 @@ def test_decisions_made_in_the_parent_after_a_policy_change_are_written(corpus, 
     walked.clear()
     again = _scan([corpus], tmp_path / "p2.jsonl", "--store", str(db), "--jobs", "2", "--policy", "vendor-watch")
     assert again == first and walked == [] and decisions() == before + len(NAMES)
+
+
+# --- review of the fast lane (second round): cases built to fool it ------------------------------
+
+
+def _zip_with_payload(base: Path, out: Path, name: str, payload: bytes) -> None:
+    shutil.copy(base, out)
+    with zipfile.ZipFile(out, "a", zipfile.ZIP_STORED) as z:
+        z.writestr(name, payload)
+
+
+def test_a_file_renamed_over_the_path_while_it_is_classified_is_never_stored(tmp_path, monkeypatch):
+    """The walker classified the file it opened (plain), an attacker renamed a same-size APK that
+    carries a banned APK over the path meanwhile: the row used to take the path's stat (the new
+    file's) and serve 'allowed' for it on every later run."""
+    from apkscan.sources import detect
+
+    wechat = (APKS / "wechat-tencent-subject.apk").read_bytes()
+    d = tmp_path / "in"
+    d.mkdir()
+    plain, carrier = d / "app.apk", tmp_path / "y.apk"
+    _zip_with_payload(APKS / "clean-v1v2v3.apk", plain, "assets/payload.bin", os.urandom(len(wechat)))
+    _zip_with_payload(APKS / "clean-v1v2v3.apk", carrier, "assets/payload.apk", wechat)
+    assert plain.stat().st_size == carrier.stat().st_size
+    for f in (plain, carrier):
+        os.utime(f, ns=(OLD, OLD))
+    real_nested = detect.nested_members
+
+    def swap_during_classification(archive):
+        found = real_nested(archive)  # read through the descriptor of the old file: nothing nested
+        if carrier.exists():
+            os.rename(carrier, plain)
+        return found
+
+    monkeypatch.setattr(detect, "nested_members", swap_during_classification)
+    db = tmp_path / "s.sqlite"
+    _scan([d], tmp_path / "cold.jsonl", "--store", str(db))
+    assert _rows(db) == 0
+    monkeypatch.setattr(detect, "nested_members", real_nested)
+    warm = _scan([d], tmp_path / "warm.jsonl", "--store", str(db))
+    assert any('"package": "com.tencent.mm"' in line for line in warm)
+    assert warm == _scan([d], tmp_path / "ref.jsonl", "--no-store")
+
+
+def test_a_fresh_ctime_is_racy_whatever_the_mtime_says(corpus, tmp_path):
+    """mtime can be set back by anyone (touch -d); ctime cannot: a file changed within the racy
+    window is neither stored nor answered, however old its mtime looks."""
+    db = tmp_path / "s.sqlite"
+    assert all(f.stat().st_mtime_ns == OLD for f in corpus.iterdir())
+    _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db))
+    assert _rows(db) == 0  # copied just now: ctime is fresh
+
+
+_PLANTS = {
+    "a verdict no policy gives": "verdicts='[\"bogus\", [[\"canada-tbs-2023\", \"bogus\"]]]'",
+    "another policy's verdicts": "verdicts='[\"allowed\", [[\"other-policy\", \"allowed\"]]]'",
+    "first verdict not the first policy's": "verdicts='[\"allowed\", [[\"canada-tbs-2023\", \"prohibited\"]]]'",
+    "a line that is several lines": None,
+    "a line of another file": None,
+    "a decompression bomb": None,
+}
+
+
+@pytest.mark.parametrize("plant", sorted(_PLANTS))
+def test_a_planted_row_out_of_shape_is_scanned_not_served(corpus, tmp_path, plant):
+    """The store is trusted like your own files, but a row out of shape must not crash the run,
+    exhaust memory, bend the counts or exit code, or write extra or foreign lines."""
+    import zlib
+
+    db = tmp_path / "s.sqlite"
+    cold = _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db))
+    with sqlite3.connect(db) as c:
+        rows = c.execute("SELECT rowid, chain, line FROM known_lines").fetchall()
+        assert len(rows) == len(NAMES)
+        if _PLANTS[plant]:
+            c.execute(f"UPDATE known_lines SET {_PLANTS[plant]}")
+        for rowid, chain, blob in rows:
+            line = zlib.decompress(blob).decode()
+            if plant == "a line that is several lines":
+                line += '\n{"type": "end", "counts": {"allowed": 99}}'
+            elif plant == "a line of another file":
+                line = line.replace(json.dumps(chain), json.dumps(chain + ".other"))
+            elif plant == "a decompression bomb":
+                c.execute("UPDATE known_lines SET line=? WHERE rowid=?", (zlib.compress(b" " * (64 << 20), 9), rowid))
+                continue
+            c.execute("UPDATE known_lines SET line=? WHERE rowid=?", (zlib.compress(line.encode()), rowid))
+    assert _scan([corpus], tmp_path / "warm.jsonl", "--store", str(db)) == cold
+
+    def counts(name):
+        return json.loads((tmp_path / name).read_text().splitlines()[-1])["counts"]
+
+    assert counts("warm.jsonl") == counts("cold.jsonl")

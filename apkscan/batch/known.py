@@ -98,11 +98,14 @@ class KnownFiles:
         """``lines``: the app lines the JSONL writer wrote for the last records (by ``id``)."""
         self.path, self.answer, self.lines = path, answer, lines
         self.key: tuple[str, ...] | None = None  # (parser, options, rules, policies, format) once bound
+        self.policy_names: tuple[str, ...] = ()
         self._plain: dict[str, tuple[str, tuple[int, ...]]] = {}  # walked path -> (real path, stat)
         self._rows: list[tuple[Any, ...]] = []
 
-    def bind(self, sdk: dict[str, Any], result_keys: tuple[str, str] | None) -> None:
+    def bind(self, sdk: dict[str, Any], result_keys: tuple[str, str] | None,
+             policy_names: tuple[str, ...] = ()) -> None:
         """The run's keys (known when ``scan`` has its settings); without result keys: off."""
+        self.policy_names = policy_names
         if result_keys is not None:
             self.key = (store.parser_version(), store.options_key(sdk), *result_keys, format_key())
 
@@ -131,28 +134,26 @@ class KnownFiles:
         if (real, *stat) != tuple(seen[:6]) or _racy(stat) or os.path.exists(path + ".idsig"):
             return None
         custody = InputFile(path, stat[0], "apk", None)
-        try:
-            verdict, verdicts = _verdicts(row[8]) if row else (None, None)
-        except (ValueError, TypeError):
-            row = None  # a damaged row: the input is scanned (from the store) and the row written again
-        if row is None:
+        served = _served(row, path, self.policy_names) if row else None
+        if served is None:  # no line for this run, or a damaged one: scanned (from the store), row written again
             self._plain[path] = (real, stat)
             return [custody, ScanInput(path, (path,))]  # what the walker yields for a plain APK
-        try:
-            line = zlib.decompress(row[9]).decode("utf-8")
-        except (zlib.error, TypeError, UnicodeDecodeError):
-            self._plain[path] = (real, stat)
-            return [custody, ScanInput(path, (path,))]
-        return [custody, KnownApp(path, row[6], row[7], verdict, verdicts, line, (path,))]
+        return [custody, KnownApp(path, row[6], row[7], *served, (path,))]
 
     # ------------------------------------------------------------------ learning
-    def on_plain(self, path: str) -> None:
-        """The walker read ``path`` (a top-level file) as one APK with nothing nested in it."""
-        if self.key is not None:
-            try:
-                self._plain[path] = _stat(path)
-            except OSError:
-                pass
+    def on_plain(self, path: str, classified: os.stat_result) -> None:
+        """The walker read ``path`` (a top-level file) as one APK with nothing nested in it;
+        ``classified``: the stat of the descriptor it read. Remembered only when the path still
+        names that very file: a file renamed over it during the walk was never classified."""
+        if self.key is None:
+            return
+        try:
+            real, stat = _stat(path)
+        except OSError:
+            return
+        if stat == (classified.st_size, classified.st_mtime_ns, classified.st_ctime_ns,
+                    classified.st_ino, classified.st_dev):
+            self._plain[path] = (real, stat)
 
     def observe(self, item: Any, records: list[Any]) -> None:
         """Remember the line of a plain top-level APK whose records are one whole app."""
@@ -219,12 +220,31 @@ def _stat(path: str) -> tuple[str, tuple[int, int, int, int, int]]:
 
 
 def _racy(stat: tuple[int, ...]) -> bool:
-    return time.time_ns() - stat[1] < store.RACY_NS
+    """Changed too recently to trust the stat (mtime can be set back by anyone; ctime cannot)."""
+    return time.time_ns() - max(stat[1], stat[2]) < store.RACY_NS
 
 
-def _verdicts(text: str) -> tuple[str, tuple[tuple[str, str], ...]]:
-    verdict, pairs = json.loads(text)
-    out = tuple((str(n), str(v)) for n, v in pairs)
-    if not isinstance(verdict, str) or not out:
-        raise ValueError("no verdicts")
-    return verdict, out
+MAX_LINE = 1 << 20  # a stored line inflates to at most this (real ones: ~15 KB)
+
+
+def _served(row: Any, path: str, policy_names: tuple[str, ...]) -> tuple[str, tuple[tuple[str, str], ...], str] | None:
+    """A row's verdicts and line, checked to be what this run would have written for ``path``
+    (None: damaged or planted out of shape; the file is then scanned). The store is trusted
+    (README), but a bad row must never crash the run, exhaust memory, bend the counts or the
+    exit code, or put more than one line, or a line for another file, into the JSONL."""
+    from apkscan.ranks import VERDICTS
+
+    try:
+        verdict, pairs = json.loads(row[8])
+        verdicts = tuple((n, v) for n, v in pairs)
+        inflater = zlib.decompressobj()
+        line = inflater.decompress(row[9], MAX_LINE).decode("utf-8")
+    except (ValueError, TypeError, zlib.error):
+        return None
+    if (inflater.unconsumed_tail or not inflater.eof or tuple(n for n, _ in verdicts) != policy_names
+            or not policy_names or verdict != verdicts[0][1] or any(v not in VERDICTS for _, v in verdicts)):
+        return None
+    if ("\n" in line or "\r" in line or not line.startswith('{"type": "app", ') or not line.endswith("}")
+            or f'"sha256": "{row[6]}"' not in line or f'"path": {json.dumps(path, ensure_ascii=False)}' not in line):
+        return None
+    return verdict, verdicts, line

@@ -171,7 +171,11 @@ class _Run:
             if not self.workers and self._small_tail():  # read ahead as far as allowed, still only a few:
                 while self.queue:  # scanned here (a warm run's misses); more, and workers start for good
                     task = self.queue.popleft()
-                    self._finish(task, scan_item(task.sent, self.settings))
+                    try:
+                        records = scan_item(task.sent, self.settings)
+                    except Exception as exc:  # noqa: BLE001 - as in a worker: this input's error, the run goes on
+                        records = [_failed(task.sent, "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")]
+                    self._finish(task, records)
             self._dispatch()
             while self.next_emit in self.done:
                 yield self.done.pop(self.next_emit)

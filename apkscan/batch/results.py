@@ -52,13 +52,17 @@ def through_store(identity: ApkIdentity, item: ScanInput, settings: ScanSettings
         return app
     if hit is None and stored_only:
         return None  # matching is a worker's job
+    if hit is not None:
+        try:  # stored findings of the right type but a damaged inside: match again, never fail the run
+            app.findings = hit.findings
+            app.set_outcomes(decide_all(identity, app.findings, settings.policies, settings.rules))
+        except Exception:  # noqa: BLE001
+            hit = None
     matched = None
     if hit is None:
         app.findings = matcher.match_identity(identity, settings.rules)
         matched = pickle.dumps(app.findings, protocol=pickle.HIGHEST_PROTOCOL)  # before deciding sets verdicts
-    else:
-        app.findings = hit.findings
-    app.set_outcomes(decide_all(identity, app.findings, settings.policies, settings.rules))
+        app.set_outcomes(decide_all(identity, app.findings, settings.policies, settings.rules))
     store.remember_result(settings.store, identity, settings.sdk_kwargs, *settings.result_keys, matched,
                           app.findings, app.verdicts)
     return app

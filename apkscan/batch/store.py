@@ -369,7 +369,14 @@ def recall_result(path: str, sha: str, sdk: dict[str, Any], rules_key: str, poli
 def _findings(value: Any) -> bool:
     from apkscan.rules.model import Finding
 
-    return isinstance(value, list) and all(isinstance(f, Finding) for f in value)
+    if not (isinstance(value, list) and all(isinstance(f, Finding) for f in value)):
+        return False
+    try:  # right type, damaged inside (a field of another type): would fail in matching or a report
+        for f in value:  # (not to_dict: findings stored as matched have no verdicts yet)
+            _ = f.bases  # iterates the evidence
+    except Exception:  # noqa: BLE001 - a planted or damaged row is a miss
+        return False
+    return True
 
 
 def _outcomes(value: Any, policy_names: tuple[str, ...]) -> bool:
@@ -456,7 +463,7 @@ def _adapt(identity: Any, item: ScanInput) -> Any:
 
 
 def _put_stat(conn: sqlite3.Connection, key: Any, sha: str) -> None:
-    if key is None or time.time_ns() - key[1][1] < RACY_NS:
+    if key is None or time.time_ns() - max(key[1][1], key[1][2]) < RACY_NS:  # mtime can be set back; ctime not
         return
     _write(conn, "INSERT OR REPLACE INTO stat_keys VALUES (?,?,?,?,?,?,?,?,?)", (*key[0], *key[1], sha))
 

@@ -51,7 +51,8 @@ class WalkOptions:
     password: Callable[[], str | None] | None = None  # asked at most once, when a reader needs it
     # injected by a caller that remembers files (the scan store's fast lane; this layer knows no store):
     known: Callable[[str], list | None] | None = None  # a top-level file's items without reading it, or None
-    on_plain: Callable[[str], None] | None = None  # told: this top-level file was read as one plain APK
+    on_plain: Callable[[str, os.stat_result], None] | None = None  # told: this top-level file (the
+    # descriptor's stat given) was read as one plain APK
 
 
 class WalkContext:
@@ -184,7 +185,7 @@ class Walker:
                 # with members still to walk, the spooled copy stays ours until they are done
                 handed_on = spooled is not None and not nested
                 if not nested and b.custody and len(b.chain) == 1 and self.ctx.options.on_plain:
-                    self.ctx.options.on_plain(path)
+                    self.ctx.options.on_plain(path, source.stat())
                 whole = spooled is not None or (off, length) == (0, os.path.getsize(path))
                 yield ScanInput(path, b.chain, 0 if whole else off, None if whole else length,
                                 cleanup=handed_on, bundle=b.bundle, flags=b.flags)

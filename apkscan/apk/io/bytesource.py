@@ -41,6 +41,10 @@ class ByteSource:
         self._base = offset
         self.size = length
 
+    def stat(self) -> os.stat_result:
+        """The opened file's own stat (not the path's: the path may name another file by now)."""
+        return os.fstat(self._fd)
+
     def check_deadline(self) -> None:
         """Raise once the input's time budget is spent (called from long loops too)."""
         if self.deadline is not None and time.monotonic() > self.deadline:
