@@ -75,15 +75,7 @@ def identify(
             identity.errors.append(error("INPUT_UNREADABLE", f"read failed: {exc.strerror or exc}"))
         except Exception as exc:  # noqa: BLE001 - the per-input boundary: report, never crash a batch
             identity.errors.append(error("INTERNAL_ERROR", f"unexpected {type(exc).__name__}: {exc}"))
-        if source.expired and not any(e.code == "INPUT_TIMEOUT" for e in identity.errors):
-            # a reader that treats its own failures as "this scheme does not verify" (v1's
-            # streaming, resources.arsc, the stamp) also caught the budget's error: the input was
-            # still read only in part, and must say so (never stored, never a whole reading)
-            identity.errors.append(error("INPUT_TIMEOUT", "time budget for this input exhausted; "
-                                         "what was read before is reported"))
-            for part in ("signatures", "content_digests"):  # a verdict reached on part of the reads
-                if identity.completeness.has(part):
-                    identity.completeness.state[part] = "not read"
+        _note_expired(source, identity)
         if identity.errors:
             identity.completeness.stopped(identity.errors[0].code)
         source.deadline = None  # file facts are owed even for inputs that ran out of time
@@ -92,6 +84,18 @@ def identify(
             if identity.file is not None:
                 identity.completeness.done("file_hashes")
     return identity
+
+
+def _note_expired(source: ByteSource, identity: ApkIdentity) -> None:
+    """A reader that treats its own failures as "this scheme does not verify" (v1's streaming,
+    resources.arsc, the stamp) may also have caught the time budget's error: the input was still
+    read only in part and must say so (an input error; never stored as a whole reading)."""
+    if not source.expired or any(e.code == "INPUT_TIMEOUT" for e in identity.errors):
+        return
+    identity.errors.append(error("INPUT_TIMEOUT", "time budget for this input exhausted; what was read before is reported"))
+    for part in ("signatures", "content_digests"):  # a verdict reached on part of the reads
+        if identity.completeness.has(part):
+            identity.completeness.state[part] = "not read"
 
 
 def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, idsig_path, hashes, quick) -> None:

@@ -3,13 +3,16 @@ store-backed form of :func:`apkscan.scan.evaluate` (without ``--deep``).
 
 A warm rescan (same rule set, same policies, same code) takes the findings and verdicts from
 the store; after a policy change it takes the findings and decides again; otherwise it
-matches. Keys: :func:`result_keys`; rows: :mod:`apkscan.batch.store`.
+matches. Keys: :func:`result_keys`; rows: the ``matches`` and ``decisions`` tables of
+:mod:`apkscan.batch.store`, read (:func:`recall`, shape-checked) and written (:func:`remember`) here.
 """
 
 from __future__ import annotations
 
 import pickle
-from typing import TYPE_CHECKING
+import sqlite3
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from apkscan.batch import store
 from apkscan.policy.multi import decide_all
@@ -43,7 +46,7 @@ def through_store(identity: ApkIdentity, item: ScanInput, settings: ScanSettings
     """:func:`apkscan.scan.evaluate` without ``--deep``, answered by the store when it holds this identity's
     findings for this rule set (then only decided again) or its decisions for these policies too."""
     assert identity.file is not None and settings.store and settings.result_keys
-    hit = store.recall_result(settings.store, identity.file.sha256, settings.sdk_kwargs, *settings.result_keys,
+    hit = recall(settings.store, identity.file.sha256, settings.sdk_kwargs, *settings.result_keys,
                               tuple(p.name for p in settings.policies))
     app = AppResult(source=item.display, container=item.container, identity=identity, chain=chain)
     if hit is not None and hit.outcomes is not None:
@@ -63,6 +66,79 @@ def through_store(identity: ApkIdentity, item: ScanInput, settings: ScanSettings
         app.findings = matcher.match_identity(identity, settings.rules)
         matched = pickle.dumps(app.findings, protocol=pickle.HIGHEST_PROTOCOL)  # before deciding sets verdicts
         app.set_outcomes(decide_all(identity, app.findings, settings.policies, settings.rules))
-    store.remember_result(settings.store, identity, settings.sdk_kwargs, *settings.result_keys, matched,
+    remember(settings.store, identity, settings.sdk_kwargs, *settings.result_keys, matched,
                           app.findings, app.verdicts)
     return app
+
+
+# --- rows (tables matches and decisions of apkscan.batch.store) ----------------------------------
+
+
+@dataclass(slots=True)
+class StoredResult:
+    """Findings of a stored identity under this rule set: decided (``outcomes`` set) under
+    these policies, or only matched (``outcomes`` None: decide them again)."""
+
+    findings: list[Any]
+    outcomes: dict[str, Any] | None
+
+
+def recall(path: str, sha: str, sdk: dict[str, Any], rules_key: str, policies_key: str,
+                  policy_names: tuple[str, ...] = ()) -> StoredResult | None:
+    """What matching (and deciding) made of the identity with SHA-256 ``sha`` before; None = match it.
+    A row of the wrong shape (damaged, or planted with the right types in the wrong places) is a
+    miss, never a crash: findings must be findings, and outcomes one per policy of this run, in order."""
+    conn = store._conn(path)
+    if conn is None:
+        return None
+    where = (sha, store.parser_version(), store._options(sdk), rules_key)
+    try:
+        row = conn.execute("SELECT decided FROM decisions WHERE sha256=? AND parser=? AND options=? AND rules=? "
+                           "AND policies=?", (*where, policies_key)).fetchone()
+        got = store._loads_or_none(row[0]) if row else None
+        if (isinstance(got, tuple) and len(got) == 2 and _findings(got[0])
+                and _outcomes(got[1], policy_names)):
+            return StoredResult(got[0], got[1])
+        row = conn.execute("SELECT findings FROM matches WHERE sha256=? AND parser=? AND options=? AND rules=?",
+                           where).fetchone()
+        got = store._loads_or_none(row[0]) if row else None
+    except sqlite3.Error:
+        return None
+    return StoredResult(got, None) if _findings(got) else None
+
+
+def _findings(value: Any) -> bool:
+    from apkscan.rules.model import Finding
+
+    if not (isinstance(value, list) and all(isinstance(f, Finding) for f in value)):
+        return False
+    try:  # right type, damaged inside (a field of another type): would fail in matching or a report
+        for f in value:  # (not to_dict: findings stored as matched have no verdicts yet)
+            _ = f.bases  # iterates the evidence
+    except Exception:  # noqa: BLE001 - a planted or damaged row is a miss
+        return False
+    return True
+
+
+def _outcomes(value: Any, policy_names: tuple[str, ...]) -> bool:
+    from apkscan.policy.decide import Outcome
+    from apkscan.ranks import VERDICTS
+
+    return (isinstance(value, dict) and tuple(value) == policy_names and bool(policy_names)
+            and all(isinstance(o, Outcome) and o.verdict in VERDICTS for o in value.values()))
+
+
+def remember(path: str, identity: Any, sdk: dict[str, Any], rules_key: str, policies_key: str,
+                    matched: bytes | None, findings: list[Any], outcomes: dict[str, Any]) -> None:
+    """Store the findings as matched (``matched``: their pickle before deciding) and as decided."""
+    conn = store._conn(path)
+    if conn is None or not store.storable(identity):
+        return
+    where = (identity.file.sha256, store.parser_version(), store._options(sdk), rules_key)
+    try:
+        decided = pickle.dumps((findings, outcomes), protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError):
+        return
+    if matched is not None:
+        store._write(conn, "INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?)", (*where, matched))
+    store._write(conn, "INSERT OR REPLACE INTO decisions VALUES (?,?,?,?,?,?)", (*where, policies_key, decided))
