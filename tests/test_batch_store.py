@@ -128,17 +128,23 @@ def test_a_racy_recently_modified_file_gets_no_stat_key(tmp_path, rules):
         assert c.execute("SELECT COUNT(*) FROM identities").fetchone()[0] == 1
 
 
+def _shell_pickle(command: str) -> bytes:
+    """A pickle that runs ``command`` when a plain unpickler loads it."""
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (command,))
+
+    return pickle.dumps(Evil())
+
+
 def test_planted_pickle_is_refused_and_the_apk_parsed(corpus, rules, tmp_path, parses):
     db = tmp_path / "s.sqlite"
     _run([corpus], rules, load_policy(), db)
     marker = tmp_path / "pwned"
-
-    class Evil:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
+    evil = _shell_pickle(f"touch {marker}")
     with sqlite3.connect(db) as c:
-        c.execute("UPDATE identities SET identity=?", (pickle.dumps(Evil()),))
+        c.execute("UPDATE identities SET identity=?", (evil,))
     doc = _run([corpus], rules, load_policy(), db)
     assert not marker.exists()
     assert len(parses) == 8 and all(a["identity"]["package"] for a in doc["apps"])
@@ -378,15 +384,11 @@ def test_planted_decision_is_refused_and_the_apk_matched(corpus, rules, tmp_path
     db = tmp_path / "s.sqlite"
     _run([corpus], rules, load_policy(), db)
     marker = tmp_path / "pwned"
-
-    class Evil:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
+    evil = _shell_pickle(f"touch {marker}")
     with sqlite3.connect(db) as c:
-        c.execute("UPDATE decisions SET decided=?", (pickle.dumps(Evil()),))
+        c.execute("UPDATE decisions SET decided=?", (evil,))
         c.execute("UPDATE matches SET findings=?", (pickle.dumps([]),))  # a list, but of nothing: wrong but well-formed
-        c.execute("UPDATE matches SET findings=? WHERE rowid=1", (pickle.dumps(Evil()),))
+        c.execute("UPDATE matches SET findings=? WHERE rowid=1", (evil,))
     _run([corpus], rules, load_policy(), db)
     assert not marker.exists() and len(parses) == 4
     assert len(matches) == 5  # the refused row is matched again; the others were taken from the store
