@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -131,7 +130,7 @@ class KnownFiles:
             real, stat = _stat(path)
         except (OSError, sqlite3.Error):
             return None
-        if (real, *stat) != tuple(seen[:6]) or _racy(stat) or os.path.exists(path + ".idsig"):
+        if (real, *stat) != tuple(seen[:6]) or store.racy(stat) or os.path.exists(path + ".idsig"):
             return None
         custody = InputFile(path, stat[0], "apk", None)
         served = _served(row, path, self.policy_names) if row else None
@@ -151,8 +150,7 @@ class KnownFiles:
             real, stat = _stat(path)
         except OSError:
             return
-        if stat == (classified.st_size, classified.st_mtime_ns, classified.st_ctime_ns,
-                    classified.st_ino, classified.st_dev):
+        if stat == store.stat_of(classified):
             self._plain[path] = (real, stat)
 
     def observe(self, item: Any, records: list[Any]) -> None:
@@ -169,7 +167,7 @@ class KnownFiles:
         if len(apps) != 1 or any(isinstance(r, InputError) for r in records):
             return
         app = apps[0] if isinstance(apps[0], KnownApp) else _as_known(apps[0], lines)
-        if app is None or not app.whole or _racy(walked[1]) or not self._recorded(walked, app.sha256):
+        if app is None or not app.whole or store.racy(walked[1]) or not self._recorded(walked, app.sha256):
             return
         verdicts = json.dumps([app.verdict, [list(p) for p in app.verdicts]])
         line = zlib.compress(app.line.encode("utf-8"), 1)  # ~7x smaller: a store of 100,000 files stays small
@@ -215,13 +213,7 @@ def _as_known(app: Any, lines: dict[int, str]) -> KnownApp | None:
 
 
 def _stat(path: str) -> tuple[str, tuple[int, int, int, int, int]]:
-    st = os.stat(path)
-    return os.path.realpath(path), (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-
-
-def _racy(stat: tuple[int, ...]) -> bool:
-    """Changed too recently to trust the stat (mtime can be set back by anyone; ctime cannot)."""
-    return time.time_ns() - max(stat[1], stat[2]) < store.RACY_NS
+    return os.path.realpath(path), store.stat_of(os.stat(path))
 
 
 MAX_LINE = 1 << 20  # a stored line inflates to at most this (real ones: ~15 KB)

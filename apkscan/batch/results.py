@@ -88,20 +88,20 @@ def recall(path: str, sha: str, sdk: dict[str, Any], rules_key: str, policies_ke
     """What matching (and deciding) made of the identity with SHA-256 ``sha`` before; None = match it.
     A row of the wrong shape (damaged, or planted with the right types in the wrong places) is a
     miss, never a crash: findings must be findings, and outcomes one per policy of this run, in order."""
-    conn = store._conn(path)
+    conn = store.connection(path)
     if conn is None:
         return None
-    where = (sha, store.parser_version(), store._options(sdk), rules_key)
+    where = (sha, store.parser_version(), store.options_key(sdk), rules_key)
     try:
         row = conn.execute("SELECT decided FROM decisions WHERE sha256=? AND parser=? AND options=? AND rules=? "
                            "AND policies=?", (*where, policies_key)).fetchone()
-        got = store._loads_or_none(row[0]) if row else None
+        got = store.loads_or_none(row[0]) if row else None
         if (isinstance(got, tuple) and len(got) == 2 and _findings(got[0])
                 and _outcomes(got[1], policy_names)):
             return StoredResult(got[0], got[1])
         row = conn.execute("SELECT findings FROM matches WHERE sha256=? AND parser=? AND options=? AND rules=?",
                            where).fetchone()
-        got = store._loads_or_none(row[0]) if row else None
+        got = store.loads_or_none(row[0]) if row else None
     except sqlite3.Error:
         return None
     return StoredResult(got, None) if _findings(got) else None
@@ -131,14 +131,14 @@ def _outcomes(value: Any, policy_names: tuple[str, ...]) -> bool:
 def remember(path: str, identity: Any, sdk: dict[str, Any], rules_key: str, policies_key: str,
                     matched: bytes | None, findings: list[Any], outcomes: dict[str, Any]) -> None:
     """Store the findings as matched (``matched``: their pickle before deciding) and as decided."""
-    conn = store._conn(path)
+    conn = store.connection(path)
     if conn is None or not store.storable(identity):
         return
-    where = (identity.file.sha256, store.parser_version(), store._options(sdk), rules_key)
+    where = (identity.file.sha256, store.parser_version(), store.options_key(sdk), rules_key)
     try:
         decided = pickle.dumps((findings, outcomes), protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError):
         return
     if matched is not None:
-        store._write(conn, "INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?)", (*where, matched))
-    store._write(conn, "INSERT OR REPLACE INTO decisions VALUES (?,?,?,?,?,?)", (*where, policies_key, decided))
+        store.buffered_write(conn, "INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?)", (*where, matched))
+    store.buffered_write(conn, "INSERT OR REPLACE INTO decisions VALUES (?,?,?,?,?,?)", (*where, policies_key, decided))

@@ -33,20 +33,18 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import hashlib
 import io
 import os
 import pickle
 import sqlite3
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from apkscan.batch.runs import begin_run, end_run, run_id  # noqa: F401 (--resume: its own module, same names)
 from apkscan.issues import Issue, warning
 from apkscan.sources.interface import ScanInput
-from apkscan.sources.streams import WindowStream
+from apkscan.sources.custody import sha256_file
 from apkscan.sources.tempspace import is_temporary
 
 BUSY_MS = 30_000
@@ -93,12 +91,9 @@ def parser_version() -> str:
     global _PARSER
     if _PARSER is None:
         from apkscan import __version__
+        from apkscan.batch.digest import code_digest
 
-        root = Path(__file__).resolve().parents[1] / "apk"
-        h = hashlib.sha256()
-        for f in sorted(root.rglob("*.py")):
-            h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
-        _PARSER = f"{__version__}+{h.hexdigest()[:16]}"
+        _PARSER = f"{__version__}+{code_digest('apk')}"
     return _PARSER
 
 
@@ -146,8 +141,23 @@ class StoreProblem(Exception):
         self.issue = issue
 
 
-def connect(path: str) -> sqlite3.Connection:
-    """Open (creating or migrating) the store; StoreProblem when it cannot be used as is."""
+def connect(path: str, attempts: int = 50) -> sqlite3.Connection:
+    """Open (creating or migrating) the store; StoreProblem when it cannot be used as is.
+
+    Waits out another run that is creating or migrating the same store: switching a new file
+    to WAL can answer "database is locked" at once, without the busy handler (two runs started
+    together on a new store used to call it corrupt and set each other's store aside)."""
+    for attempt in range(attempts):
+        try:
+            return _open(path)
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.1)
+    raise AssertionError("unreachable")
+
+
+def _open(path: str) -> sqlite3.Connection:
     os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", mode=0o700, exist_ok=True)
     conn = sqlite3.connect(path, timeout=BUSY_MS / 1000, isolation_level=None)
     try:
@@ -159,6 +169,11 @@ def connect(path: str) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
 
 def _migrate(conn: sqlite3.Connection, path: str) -> None:
@@ -203,7 +218,7 @@ def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
     if why:
         return None, [warning("STORE_UNAVAILABLE", f"{path}: {why}; left alone, scanning without a store")]
     try:
-        conn = _connect_when_free(path)
+        conn = connect(path)
         row = conn.execute("PRAGMA quick_check").fetchone()
         if row and row[0] == "ok":
             return conn, []
@@ -231,34 +246,15 @@ def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
         return None, issues
 
 
-def _busy(exc: sqlite3.Error) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
-
-
-def _connect_when_free(path: str, attempts: int = 50) -> sqlite3.Connection:
-    """:func:`connect`, waiting out another run that is creating or migrating the same store:
-    switching a new file to WAL can answer "database is locked" at once, without the busy
-    handler (two runs started together on a new store set each other's store aside before)."""
-    for attempt in range(attempts):
-        try:
-            return connect(path)
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.1)
-    raise AssertionError("unreachable")
-
-
 _CONNS: dict[tuple[int, str], sqlite3.Connection | None] = {}
 
 
-def _conn(path: str) -> sqlite3.Connection | None:
+def connection(path: str) -> sqlite3.Connection | None:
     """One connection per process and store (never one inherited across fork)."""
     key = (os.getpid(), path)
     if key not in _CONNS:
         try:
-            _CONNS[key] = _connect_when_free(path)
+            _CONNS[key] = connect(path)
         except (sqlite3.Error, StoreProblem, OSError):
             _CONNS[key] = None  # the parent already reported why; scan without it
     return _CONNS[key]
@@ -279,21 +275,23 @@ def stat_key(item: ScanInput) -> tuple[tuple[str, int, int], tuple[int, int, int
     """``(place, stat)`` of an APK read in place from the user's own file; None otherwise."""
     if item.cleanup or is_temporary(item.path):
         return None
-    st = os.stat(item.path)
     place = (os.path.realpath(item.path), item.offset, -1 if item.length is None else item.length)
-    return place, (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+    return place, stat_of(os.stat(item.path))
+
+
+def stat_of(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    """What a stat key compares: size, mtime, ctime (ns), inode, device."""
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
+
+
+def racy(stat: tuple[int, ...]) -> bool:
+    """Changed too recently to trust the stat (git's "racy clean"): mtime can be set back by
+    anyone, ctime cannot, so either being under RACY_NS old counts."""
+    return time.time_ns() - max(stat[1], stat[2]) < RACY_NS
 
 
 def _sha256(item: ScanInput) -> str:
-    length = item.length if item.length is not None else os.path.getsize(item.path) - item.offset
-    h = hashlib.sha256()
-    stream = WindowStream(item.path, item.offset, length)
-    try:
-        while chunk := stream.read(1 << 20):
-            h.update(chunk)
-    finally:
-        stream.close()
-    return h.hexdigest()
+    return sha256_file(item.path, item.offset, item.length)
 
 
 def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = False,
@@ -302,12 +300,12 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
 
     ``stat_only``: answer from the stat key alone, never read the file (the pool's parent
     asks this way before handing an input to a worker)."""
-    conn = _conn(path)
+    conn = connection(path)
     if conn is None or (item.length is None and os.path.exists(item.path + ".idsig")):
         return None, _ignore
     try:
         key = stat_key(item)
-        options = _options(sdk)
+        options = options_key(sdk)
         if key is not None and not rehash:
             row = conn.execute("SELECT sha256 FROM stat_keys WHERE path=? AND off=? AND len=? AND size=? AND "
                                "mtime_ns=? AND ctime_ns=? AND inode=? AND dev=?", (*key[0], *key[1])).fetchone()
@@ -326,17 +324,15 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
     return None, lambda identity: _save(conn, identity, options, key)
 
 
-def _options(sdk: dict[str, Any]) -> str:
+def options_key(sdk: dict[str, Any]) -> str:
     return repr(sorted(sdk.items()))
 
-
-options_key, connection = _options, _conn  # for apkscan.batch.known
 
 
 _PENDING: list[tuple[sqlite3.Connection, str, tuple[Any, ...]]] = []
 
 
-def _write(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> None:
+def buffered_write(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> None:
     """Buffered until :func:`commit_writes`: one transaction per input, not one per row."""
     _PENDING.append((conn, sql, params))
 
@@ -370,7 +366,7 @@ def storable(identity: Any) -> bool:
     return v4 is None or not v4.present
 
 
-def _loads_or_none(blob: bytes) -> Any:
+def loads_or_none(blob: bytes) -> Any:
     try:
         return loads(blob)
     except Exception:  # a damaged or planted row: compute it again
@@ -384,7 +380,7 @@ def _ignore(_identity: Any) -> None:
 def _load(conn: sqlite3.Connection, sha: str, options: str) -> Any:
     row = conn.execute("SELECT identity FROM identities WHERE sha256=? AND parser=? AND options=?",
                        (sha, parser_version(), options)).fetchone()
-    return _loads_or_none(row[0]) if row else None  # a damaged or planted row: parse the APK again
+    return loads_or_none(row[0]) if row else None  # a damaged or planted row: parse the APK again
 
 
 def _adapt(identity: Any, item: ScanInput) -> Any:
@@ -393,9 +389,9 @@ def _adapt(identity: Any, item: ScanInput) -> Any:
 
 
 def _put_stat(conn: sqlite3.Connection, key: Any, sha: str) -> None:
-    if key is None or time.time_ns() - max(key[1][1], key[1][2]) < RACY_NS:  # mtime can be set back; ctime not
+    if key is None or racy(key[1]):
         return
-    _write(conn, "INSERT OR REPLACE INTO stat_keys VALUES (?,?,?,?,?,?,?,?,?)", (*key[0], *key[1], sha))
+    buffered_write(conn, "INSERT OR REPLACE INTO stat_keys VALUES (?,?,?,?,?,?,?,?,?)", (*key[0], *key[1], sha))
 
 
 def _save(conn: sqlite3.Connection, identity: Any, options: str, key: Any) -> None:
@@ -405,6 +401,6 @@ def _save(conn: sqlite3.Connection, identity: Any, options: str, key: Any) -> No
         blob = pickle.dumps(identity, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError):
         return  # the store is a cache: a write that fails costs a parse next time, nothing else
-    _write(conn, "INSERT OR REPLACE INTO identities VALUES (?,?,?,?,?)",
+    buffered_write(conn, "INSERT OR REPLACE INTO identities VALUES (?,?,?,?,?)",
            (identity.file.sha256, parser_version(), options, blob, time.time()))
     _put_stat(conn, key, identity.file.sha256)

@@ -17,10 +17,13 @@ def record(path: str, size: int, kind: str) -> InputFile:
     return InputFile(path, size, kind, None if kind == detect.APK else sha256_file(path))
 
 
-def sha256_file(path: str) -> str:
-    """Streamed SHA-256 of a file."""
+def sha256_file(path: str, offset: int = 0, length: int | None = None) -> str:
+    """Streamed SHA-256 of a file, or of ``length`` bytes at ``offset`` (an APK stored in a ZIP)."""
     h = hashlib.sha256()
+    left = -1 if length is None else length
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
+        fh.seek(offset)
+        while left and (chunk := fh.read(1 << 20 if left < 0 else min(1 << 20, left))):
             h.update(chunk)
+            left -= len(chunk) if left > 0 else 0
     return h.hexdigest()
