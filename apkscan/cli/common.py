@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 from collections.abc import Callable, Iterable
 
 import click
@@ -69,17 +70,26 @@ def checked_outputs(opts: dict, inputs: Iterable[str], options: dict[str, str] |
         raise click.UsageError(str(exc)) from None
 
 
-def write_reports(doc: dict, chosen: dict[str, str]) -> list[str]:
-    """Write every requested format even if one fails; returns the formats that failed."""
+def typed_document(doc: dict) -> Any:
+    """The scan's document as a ``ScanDocument``, made once for every report and the terminal
+    summary (each would otherwise convert it again); the dict itself if it does not convert,
+    so that each typed format refuses it alone."""
     from apkscan.document import DocumentError, ScanDocument
+
+    try:
+        return ScanDocument.of(doc)
+    except DocumentError:
+        return doc
+
+
+def write_reports(doc: dict, chosen: dict[str, str], typed: Any = None) -> list[str]:
+    """Write every requested format even if one fails; returns the formats that failed.
+    The JSON report is written from the scan's own dict, the others from ``typed``."""
+    from apkscan.document import DocumentError
     from apkscan.report import formats
 
-    typed: ScanDocument | dict = doc
-    if any(name != "json" for name in chosen):  # typed once for every format (not once per format);
-        try:  # the JSON report is written from the scan's own dict
-            typed = ScanDocument.of(doc)
-        except DocumentError:
-            pass  # each typed format refuses it below, alone
+    if typed is None and any(name != "json" for name in chosen):
+        typed = typed_document(doc)
     failed = []
     for name, path in chosen.items():
         try:
@@ -107,7 +117,7 @@ def finish(*codes: int) -> None:
 
 
 __all__ = ["ExitCode", "checked_outputs", "command_epilog", "finish", "report_options", "summary_stream",
-           "write_reports"]
+           "typed_document", "write_reports"]
 
 
 def write_json(value: object, path: str) -> list[str]:

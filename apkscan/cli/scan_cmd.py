@@ -23,6 +23,7 @@ from apkscan.cli.common import (
     finish,
     report_options,
     summary_stream,
+    typed_document,
     write_reports,
 )
 from apkscan.cli.batch_opts import batch_options, batch_run, checked_jsonl, sources
@@ -94,13 +95,15 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
                       known=run.known)
         run.finish(result)
     doc = {} if stream_only else result.to_dict()
+    # typed once for the reports and the summary; none of either: the report layer is not imported
+    typed = typed_document(doc) if not opts["quiet"] or any(n != "json" for n in chosen) else None
     with interrupts_deferred() if result.interrupted else nullcontext():
-        failed = write_reports(doc, chosen) if chosen else []  # none: the report layer is not even imported
+        failed = write_reports(doc, chosen, typed) if chosen else []
         if not opts["quiet"]:
             from apkscan.report import terminal
 
             stream = summary_stream(chosen)
-            terminal.render(doc, stream, color=terminal.use_color(stream, opts["no_color"]))
+            terminal.render(typed, stream, color=terminal.use_color(stream, opts["no_color"]))
     if result.interrupted:
         click.echo(f"interrupted: {len(result.apps) + len(result.errors)} inputs finished; "
                    "reports cover only those and are marked interrupted", err=True)
