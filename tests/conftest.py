@@ -27,6 +27,19 @@ def codes(issues) -> set[str]:
     return {i["code"] if isinstance(i, dict) else i.code for i in issues}
 
 
+def as_schema_1_1(doc: dict) -> dict:
+    """``doc`` (a 1.2 scan document) as a 1.1 one, in place: no ``policies``, no ``verdicts``."""
+    doc["schema_version"] = "1.1"
+    doc.pop("policies")
+    for a in doc["apps"]:
+        a.pop("verdicts")
+        for f in a["findings"]:
+            f.pop("verdicts")
+        for s in a.get("splits", []):
+            s.pop("verdicts", None)
+    return doc
+
+
 def fixture_tools():
     """``fixtures/tamper.py``: byte-level edits of APKs (lying headers, flipped bytes, ...)."""
     if str(FIXTURES) not in sys.path:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import FIXTURES, invoke
+from conftest import as_schema_1_1
 
 from apkscan.document import DocumentError, ScanDocument
 from apkscan.document.codec import Record
@@ -123,13 +124,7 @@ def test_older_minor_versions_still_load_and_round_trip():
     doc = ScanDocument.from_dict(old)
     assert doc.to_dict() == old and doc.apps[0].where.path == "apps/com.tencent.mm/base.apk"
     assert doc.policy_names() == ["corporate-ban"]
-    v11 = pipeline_document()
-    v11["schema_version"] = "1.1"
-    v11.pop("policies")
-    for a in v11["apps"]:
-        a.pop("verdicts")
-        for f in a["findings"]:
-            f.pop("verdicts")
+    v11 = as_schema_1_1(pipeline_document())
     doc = ScanDocument.from_dict(v11)
     assert doc.to_dict() == v11 and doc.policies == () and doc.apps[0].verdicts == {}
     assert doc.apps[0].verdict_names(doc.first_policy()) == {"canada-tbs-2023": doc.apps[0].verdict}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import APKS, fixture, invoke
+from conftest import as_schema_1_1
 
 from apkscan.batch import store as st
 from apkscan.cli.report_cmd import schema_problems
@@ -273,15 +274,7 @@ def test_fail_on_parsing_is_strict():
 
 def test_a_schema_1_1_document_still_renders_everywhere(three_doc, tmp_path):
     """An old document: no ``policies``, no ``verdicts``; one verdict column, the policy's."""
-    doc = json.loads(json.dumps({k: v for k, v in three_doc.items() if k != "_dir"}))
-    doc["schema_version"] = "1.1"
-    doc.pop("policies")
-    for a in doc["apps"]:
-        a.pop("verdicts")
-        for f in a["findings"]:
-            f.pop("verdicts")
-        for s in a["splits"]:
-            s.pop("verdicts", None)
+    doc = as_schema_1_1(json.loads(json.dumps({k: v for k, v in three_doc.items() if k != "_dir"})))
     path = tmp_path / "old.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
     out = tmp_path / "o"
