@@ -8,7 +8,6 @@ the rest of the file is streamed once through hashes.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 
@@ -16,8 +15,8 @@ from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.manifest.android_manifest import read_manifest
 from apkscan.apk.manifest.package_id import ambiguity
 from apkscan.apk.model import ApkIdentity, FileFacts, ManifestInfo
-from apkscan.apk.signing.digests import FILE_HASHES
-from apkscan.apk.signing.lanes import COST, Span, read_once
+from apkscan.apk.signing.digests import WholeFile
+from apkscan.apk.signing.lanes import read_once
 from apkscan.apk.signing.verifier import MAX_SDK, verify
 from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError, error, unique
@@ -178,10 +177,10 @@ def _idsig_path(path: str, idsig) -> str | None:
 
 def _hash_file(source: ByteSource, identity: ApkIdentity, hashes: tuple[str, ...]) -> FileFacts | None:
     """Whole-file digests for inputs that never reached the signing-block pass."""
-    wanted = {name: hashlib.new(name) for name in FILE_HASHES if name == "sha256" or name in hashes}
+    whole = WholeFile(source.size, hashes)
     try:  # the pass's reader: reused buffers, and each digest on its own thread for big files
-        read_once(source, [Span([(0, source.size)], h, COST[n]) for n, h in wanted.items()], [])
+        read_once(source, whole.spans(), [])
     except (ApkScanError, OSError) as exc:
         identity.errors.append(error("INPUT_UNREADABLE", f"could not hash the file: {exc}"))
         return None
-    return FileFacts(source.size, *(wanted[n].hexdigest() if n in wanted else None for n in FILE_HASHES))
+    return whole.facts()

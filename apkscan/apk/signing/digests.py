@@ -36,6 +36,20 @@ _EMPTY_SHA256 = hashlib.sha256().digest()
 FILE_HASHES = ("sha256", "sha1", "md5")  # whole-file digests apkscan can report; SHA-256 always
 
 
+class WholeFile:
+    """The whole-file digests asked for (SHA-256 always), fed by :func:`read_once` spans."""
+
+    def __init__(self, size: int, names: tuple[str, ...]):
+        self.size = size
+        self.hashers = {n: hashlib.new(n) for n in FILE_HASHES if n == "sha256" or n in names}
+
+    def spans(self) -> list[Span]:
+        return [Span([(0, self.size)], h, COST[n]) for n, h in self.hashers.items()]
+
+    def facts(self) -> FileFacts:
+        return FileFacts(self.size, *(self.hashers[n].hexdigest() if n in self.hashers else None for n in FILE_HASHES))
+
+
 @dataclass(frozen=True, slots=True)
 class EntryRange:
     """An entry v1 will digest: where its data starts, and the digests (hashlib names) wanted."""
@@ -264,16 +278,14 @@ def compute_digests(
     """
     source = zip.source
     issues: list[Issue] = []
-    whole = {name: hashlib.new(name) for name in FILE_HASHES if name == "sha256" or name in file_hashes}
+    whole = WholeFile(source.size, file_hashes)
     content = _Content(zip, signing_block_offset, wanted, issues)
-    spans = [Span([(0, source.size)], h, COST[name]) for name, h in whole.items()] + content.spans(zip)
+    spans = whole.spans() + content.spans(zip)
     file_verity = MerkleTree(source.size) if want_verity_root else None
     if file_verity is not None:  # a Python loop per 4 KiB block: dearer than one hash
         spans.append(Span([(0, source.size)], file_verity, 1.3))
     digesters = {i: EntryDigest(r.entry, r.start, r.algorithms, source.check_deadline) for i, r in (entries or {}).items()}
     read_once(source, spans, list(digesters.values()))
-    facts = FileFacts(source.size, whole["sha256"].hexdigest(),
-                      whole["sha1"].hexdigest() if "sha1" in whole else None,
-                      whole["md5"].hexdigest() if "md5" in whole else None)
+    facts = whole.facts()
     entry_digests = {i: d.result for i, d in digesters.items() if d.result is not None}
     return DigestPass(facts, content.finish(), file_verity.root() if file_verity else None, issues, entry_digests)
