@@ -4,15 +4,15 @@ the ``runs`` table (schema: :mod:`apkscan.batch.store`) says which runs were int
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import time
 from typing import Any
 
 
-def run_id(inputs: list[str], options: dict[str, Any]) -> str:
-    """A run is its inputs (real paths, in order) and the options that change results."""
-    h = hashlib.sha256(repr(([os.path.realpath(i) for i in inputs], sorted(options.items()))).encode())
+def run_id(real_inputs: list[str], options: dict[str, Any]) -> str:
+    """A run is its inputs (their real paths, in order: the caller resolves them) and the options
+    that change results."""
+    h = hashlib.sha256(repr((list(real_inputs), sorted(options.items()))).encode())
     return h.hexdigest()[:16]
 
 

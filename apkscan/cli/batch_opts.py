@@ -61,9 +61,10 @@ class BatchRun:
 
 @contextmanager
 def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | None,
-              stream_only: bool = False) -> Iterator[BatchRun]:
+              stream_only: bool = False, real: Any = None) -> Iterator[BatchRun]:
     """Open the store, the JSONL stream and the runner for one scan; close them afterwards.
-    ``stream_only``: no report needs the document, so the fast lane may answer with stored lines."""
+    ``stream_only``: no report needs the document, so the fast lane may answer with stored lines.
+    ``real``: the inputs' :class:`~apkscan.cli.outputs.ResolvedInputs` when the caller has them."""
     from apkscan.batch import store as st
 
     run = BatchRun()
@@ -76,14 +77,15 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
         path = opts["store_path"] or st.default_path()
         from apkscan.cli.outputs import input_conflict
 
-        conflict = input_conflict(path, paths)  # the store writes path, path-wal, path-shm
+        conflict = input_conflict(path, real if real is not None else paths)  # the store writes path, path-wal, path-shm
         if conflict:
             raise click.UsageError(f"--store {path}: {conflict} (the scan never writes into evidence)")
         conn, issues = st.open_checked(path)
         for i in issues:
             click.echo(f"warning: {i.code}: {i.message}", err=True)
         run.store = path if conn is not None else None
-    rid = st.run_id(list(paths), _result_options(opts))
+    rid = st.run_id([r for _, r in real] if real is not None else [os.path.realpath(p) for p in paths],
+                    _result_options(opts))
     if conn is not None:
         started, prior = st.begin_run(conn, rid, opts["resume"])
         if opts["resume"]:
@@ -175,14 +177,16 @@ def sources(paths: tuple[str, ...], walk: Any, opts: dict) -> list[Any]:
     return out
 
 
-def checked_jsonl(opts: dict, paths: tuple[str, ...], chosen: dict[str, str]) -> str | None:
-    """--jsonl is never an input, inside one, a report's path, or a file that is not an earlier JSONL stream."""
+def checked_jsonl(opts: dict, inputs: Any, chosen: dict[str, str]) -> str | None:
+    """--jsonl is never an input, inside one, a report's path, or a file that is not an earlier JSONL stream.
+    ``inputs``: :class:`~apkscan.cli.outputs.ResolvedInputs` (or the paths)."""
+    from apkscan.cli.outputs import ResolvedInputs
+
     path = opts["jsonl_path"]
     if not path:
         return None
     real = os.path.realpath(path)
-    for given in paths:
-        inp = os.path.realpath(given)
+    for given, inp in ResolvedInputs.of(inputs):
         if real == inp or real.startswith(inp.rstrip(os.sep) + os.sep):
             raise click.UsageError(f"--jsonl {path}: is (inside) the input {given}")
     if any(p != "-" and os.path.realpath(p) == real for p in chosen.values()):

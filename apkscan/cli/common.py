@@ -64,7 +64,7 @@ def checked_outputs(opts: dict, inputs: Iterable[str], options: dict[str, str] |
     """The requested report paths, safe to write; a usage error (exit 2) otherwise."""
     targets = {name: opts.get(f"{name}_path") for name in REPORT_OPTIONS}
     try:
-        return check_outputs(targets, list(inputs), force=bool(opts.get("force")),
+        return check_outputs(targets, inputs if isinstance(inputs, list) else list(inputs), force=bool(opts.get("force")),
                              options=options or REPORT_OPTIONS)
     except OutputError as exc:
         raise click.UsageError(str(exc)) from None

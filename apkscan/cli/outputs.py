@@ -111,24 +111,44 @@ def _file_id(path: str) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+class ResolvedInputs(list):
+    """The run's inputs as ``(given, real path)`` pairs, resolved once: a run may name 100,000
+    files, and every output, the store, the JSONL stream and the rule cache are checked against
+    them (each check resolving them again cost ~5 ``realpath`` per input). ``-`` (stdin) is left out."""
+
+    def __init__(self, inputs: Iterable[str]):
+        super().__init__((i, os.path.realpath(i)) for i in inputs if i != "-")
+        self._ids: list[tuple[int, int] | None] | None = None
+
+    @classmethod
+    def of(cls, inputs: Iterable[str]) -> ResolvedInputs:
+        return inputs if isinstance(inputs, ResolvedInputs) else cls(inputs)
+
+    def file_ids(self) -> list[tuple[int, int] | None]:
+        """(device, inode) of each real input, read once (hard links are the same file)."""
+        if self._ids is None:
+            self._ids = [_file_id(real) for _, real in self]
+        return self._ids
+
+
 def input_conflict(path: str, inputs: Iterable[str]) -> str | None:
     """Why writing ``path`` would touch evidence (it is an input or lies inside one), or None.
 
     Also for files that are not reports (the scan store and its -wal/-shm siblings)."""
-    return _input_conflict(os.path.realpath(path), [(i, os.path.realpath(i)) for i in inputs if i != "-"])
+    return _input_conflict(os.path.realpath(path), ResolvedInputs.of(inputs))
 
 
-def _input_conflict(real: str, inputs: list[tuple[str, str]]) -> str | None:
+def _input_conflict(real: str, inputs: ResolvedInputs) -> str | None:
     out_id = _file_id(real)
-    for given, real_input in inputs:
-        if real == real_input or (out_id is not None and out_id == _file_id(real_input)):
+    for (given, real_input), in_id in zip(inputs, inputs.file_ids()):
+        if real == real_input or (out_id is not None and out_id == in_id):
             return f"is the input {given}"  # also through a symlink or a hard link
         if _inside(real, real_input):
             return f"is inside the input {given}"
     return None
 
 
-def _problem(name: str, path: str, real: str, inputs: list[tuple[str, str]], force: bool) -> str | None:
+def _problem(name: str, path: str, real: str, inputs: ResolvedInputs, force: bool) -> str | None:
     problem = _input_conflict(real, inputs)
     if problem:
         return problem
@@ -162,7 +182,7 @@ def check_outputs(targets: dict[str, str | None], inputs: Iterable[str], *, forc
     """
     chosen = check_targets(targets)
     options = options or {}
-    real_inputs = [(i, os.path.realpath(i)) for i in inputs if i != "-"]
+    real_inputs = ResolvedInputs.of(inputs)
     seen: dict[str, str] = {}
     for name, path in chosen.items():
         if path == "-":

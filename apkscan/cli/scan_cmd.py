@@ -79,14 +79,17 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     from apkscan.cli.signals import interrupts_deferred, sigterm_as_interrupt
     from apkscan.scan import scan
 
+    from apkscan.cli.outputs import ResolvedInputs
+
     walk = _walk_options(opts)
-    _rules_cache_out_of(paths)
+    real = ResolvedInputs(paths)  # every check below compares against the inputs' real paths
+    _rules_cache_out_of(real)
     rules, policies = _load_rules_and_policy(opts)
     fail_on = fail_on_spec(opts["fail_on"], [p.name for p in policies])
-    chosen = checked_outputs(opts, paths)
-    jsonl, inputs = checked_jsonl(opts, paths, chosen), sources(paths, walk, opts)
+    chosen = checked_outputs(opts, real)
+    jsonl, inputs = checked_jsonl(opts, real, chosen), sources(paths, walk, opts)
     stream_only = bool(jsonl) and not chosen and opts["quiet"]  # nothing needs the whole document
-    with sigterm_as_interrupt(), batch_run(opts, paths, walk, jsonl, stream_only) as run, \
+    with sigterm_as_interrupt(), batch_run(opts, paths, walk, jsonl, stream_only, real) as run, \
             BatchProgress(quiet=opts["quiet"]) as bar:
         result = scan(inputs, rules, policies[0], more_policies=policies[1:], deep=opts["deep"], min_sdk=opts["min_sdk"],
                       max_sdk=opts["max_sdk"], progress=lambda name: bar.advance(name=name),
@@ -124,12 +127,12 @@ def fail_on_spec(text: str, names: list[str]):
     return spec
 
 
-def _rules_cache_out_of(paths: tuple[str, ...]) -> None:
-    """The rule cache (parses, validations) is never written into evidence, e.g. by ``scan ~``."""
+def _rules_cache_out_of(inputs) -> None:
+    """The rule cache (parses, validations) is never written into evidence, e.g. by ``scan ~``.
+    ``inputs``: :class:`apkscan.cli.outputs.ResolvedInputs`."""
     from apkscan.cli.outputs import _input_conflict, _inside
     from apkscan.rules import cache
 
-    inputs = [(p, os.path.realpath(p)) for p in paths if p != "-"]  # once: a run may name 100,000 files
     for folder in map(cache.cache_dir, cache.KINDS):
         real = os.path.realpath(folder)
         if _input_conflict(real, inputs) or any(_inside(r, real) for _, r in inputs):
