@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 from apkscan.issues import Issue, error, warning
@@ -58,6 +59,19 @@ class Section:
         return None
 
 
+# Bounds on what one manifest or .SF file may hold (each is at most 16 MiB): a file of tiny
+# lines would otherwise become millions of Python objects (16 MiB of "a\n\n" took 1.1 GiB).
+# Real APKs stay far below: a ZIP without ZIP64 holds at most 65,535 entries, each a section
+# of a name and two or three digests.
+MAX_SECTIONS = 1 << 17
+MAX_ATTRIBUTES = 1 << 18
+MAX_LINES = 1 << 21  # non-empty lines, continuations included (each costs a Python step)
+
+
+class ManifestTooLarge(ValueError):
+    """More sections, attributes or lines than :data:`MAX_SECTIONS`, :data:`MAX_ATTRIBUTES`, :data:`MAX_LINES`."""
+
+
 class ManifestParser:
     """Sequential section reader over manifest bytes (apksig's ManifestParser semantics)."""
 
@@ -66,6 +80,8 @@ class ManifestParser:
         self._offset = 0
         self._end = len(data)
         self._buffered: bytes | None = None
+        self._terminators = _LINE_END.finditer(data)  # found once each: the parse stays linear
+        self._sections = self._attributes = self._lines = 0
 
     def read_all_sections(self) -> list[Section]:
         out = []
@@ -74,8 +90,11 @@ class ManifestParser:
         return out
 
     def read_section(self) -> Section | None:
-        """The next section, skipping leading empty lines; None at the end of the data."""
+        """The next section, skipping leading empty lines; None at the end of the data.
+        Raises :class:`ManifestTooLarge` past the bounds."""
         while True:
+            if self._buffered is None:
+                self._skip_empty_lines()
             start = self._offset
             attr = self._read_attribute()
             if attr is None:
@@ -88,7 +107,22 @@ class ManifestParser:
             if not attr:  # None (end of data) or "" (end of section)
                 break
             attrs.append(_parse_attr(attr))
+            if len(attrs) + self._attributes > MAX_ATTRIBUTES:
+                raise ManifestTooLarge(f"more than {MAX_ATTRIBUTES} attributes")
+        self._sections += 1
+        self._attributes += len(attrs)
+        if self._sections > MAX_SECTIONS:
+            raise ManifestTooLarge(f"more than {MAX_SECTIONS} sections")
         return Section(start, self._offset - start, tuple(attrs))
+
+    def _skip_empty_lines(self) -> None:
+        """Empty lines between sections, in one step (as many single steps, they cost seconds):
+        any run of CR and LF bytes is a run of line ends with nothing between them."""
+        text = _NOT_LINE_END.search(self._data, self._offset)
+        skip_to = text.start() if text else self._end
+        if skip_to > self._offset:
+            self._offset = skip_to
+            self._terminators = _LINE_END.finditer(self._data, skip_to)
 
     def _read_attribute(self) -> str | None:
         raw = self._read_attribute_bytes()
@@ -119,35 +153,40 @@ class ManifestParser:
                 result, self._buffered = self._buffered, line
                 return result
             attr, self._buffered = self._buffered + line[1:], None
+        value = bytearray(attr)  # continuation lines appended in place (bytes += bytes was quadratic)
         while True:
             line = self._read_line()
             if line is None:
-                return attr
+                return bytes(value)
             if not line:
                 self._buffered = b""
-                return attr
+                return bytes(value)
             if line[:1] == b" ":
-                attr += line[1:]
+                value += memoryview(line)[1:]
             else:
                 self._buffered = line
-                return attr
+                return bytes(value)
 
     def _read_line(self) -> bytes | None:
-        """Next line without its terminator (CRLF, CR or LF); None at the end."""
+        """Next line without its terminator (CRLF, CR or LF); None at the end.
+
+        The terminators are found by one forward scan: looking for the next CR and the next LF
+        from each line's start rescanned the rest of a manifest that has only one kind (16 MiB
+        of LF-only lines took hours)."""
         if self._offset >= self._end:
             return None
-        data, start = self._data, self._offset
-        cr = data.find(b"\r", start, self._end)
-        lf = data.find(b"\n", start, self._end)
-        if cr < 0 and lf < 0:
-            nl_start = nl_end = self._end
-        elif cr >= 0 and (lf < 0 or cr < lf):
-            nl_start = cr
-            nl_end = cr + 2 if cr + 1 < self._end and data[cr + 1] == 0x0A else cr + 1
-        else:
-            nl_start, nl_end = lf, lf + 1
+        self._lines += 1
+        if self._lines > MAX_LINES:
+            raise ManifestTooLarge(f"more than {MAX_LINES} lines")
+        start = self._offset
+        found = next(self._terminators, None)
+        nl_start, nl_end = (found.start(), found.end()) if found else (self._end, self._end)
         self._offset = nl_end
-        return data[start:nl_start]
+        return self._data[start:nl_start]
+
+
+_LINE_END = re.compile(rb"\r\n?|\n")  # CRLF, a lone CR or LF, as apksig's ManifestParser
+_NOT_LINE_END = re.compile(rb"[^\r\n]")
 
 
 def _parse_attr(attr: str) -> tuple[str, str]:
@@ -229,7 +268,11 @@ def verify_sf(sf_bytes: bytes, sf_name: str, manifest: bytes, main: Section | No
               min_sdk: int, max_sdk: int, found_ids: frozenset[int]) -> SfCheck:
     """Check a .SF file's digests of MANIFEST.MF and its stripping protection."""
     out = SfCheck()
-    sf_main, sf_sections = parse(sf_bytes)
+    try:
+        sf_main, sf_sections = parse(sf_bytes)
+    except ManifestTooLarge as exc:
+        out.errors.append(error("JAR_SIG_MANIFEST_TOO_LARGE", f"{sf_name}: {exc}, not read"))
+        return out
     out.main = sf_main
     if sf_main is None or sf_main.get("Signature-Version") is None:
         out.errors.append(error("JAR_SIG_MISSING_VERSION_ATTR_IN_SIG_FILE", f"malformed {sf_name}: missing Signature-Version attribute"))

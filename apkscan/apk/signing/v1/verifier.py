@@ -208,7 +208,11 @@ class _State:
         return names
 
     def _parse_manifest(self, manifest: bytes, names: set[str]) -> tuple[jm.Section | None, dict[str, jm.Section]]:
-        main, individual = jm.parse(manifest)
+        try:
+            main, individual = jm.parse(manifest)
+        except jm.ManifestTooLarge as exc:
+            self.errors.add(error("JAR_SIG_MANIFEST_TOO_LARGE", f"{MANIFEST_NAME}: {exc}, not read"))
+            return None, {}
         sections: dict[str, jm.Section] = {}
         for number, section in enumerate(individual, 1):
             name = section.name

@@ -1,0 +1,137 @@
+"""MANIFEST.MF / .SF parsing: apksig's line semantics, in linear time and bounded memory.
+
+A JAR manifest may be up to 16 MiB (``MAX_METADATA_SIZE``). The parser once looked for the
+next CR and the next LF from every line's start, so a manifest with only one kind of line
+end rescanned the rest of the file for each line (16 MiB of LF-only lines: hours), appended
+continuation lines to an immutable ``bytes`` (quadratic), and kept every tiny line as Python
+objects (16 MiB of ``a\\n\\n``: 1.1 GiB). Each hostile shape below runs in a child process with
+a CPU and an address-space limit, so the old behaviour fails the test instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import re
+import resource
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from apkscan.apk.identify import identify
+from apkscan.apk.signing.v1 import jar_manifest as jm
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "apks"
+
+
+def _reference(data: bytes) -> tuple:
+    """apksig's ManifestParser written another way (all lines first, then sections), as an oracle.
+
+    A section starts at its first non-empty line and ends after the empty line that closes it
+    (or at the end). An attribute is a line (taken whole, even when it starts with a space, as
+    the first of a section) plus every following line that starts with a space, minus that space.
+    """
+    lines, pos = [], 0
+    for m in re.finditer(rb"\r\n?|\n", data):
+        lines.append((pos, data[pos:m.start()], m.end()))
+        pos = m.end()
+    if pos < len(data):
+        lines.append((pos, data[pos:], len(data)))
+    sections, i = [], 0
+    while i < len(lines):
+        if not lines[i][1]:
+            i += 1
+            continue
+        start, attrs = lines[i][0], []
+        while i < len(lines) and lines[i][1]:
+            value = lines[i][1]
+            i += 1
+            while i < len(lines) and lines[i][1][:1] == b" ":
+                value += lines[i][1][1:]
+                i += 1
+            name, sep, rest = value.decode("utf-8", "replace").partition(": ")
+            attrs.append((name, rest) if sep else (name + rest, ""))
+        end = lines[i][2] if i < len(lines) else len(data)  # after the closing empty line
+        i += 1
+        sections.append(jm.Section(start, end - start, tuple(attrs)))
+    return (sections[0] if sections else None), sections[1:]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_manifests_parse_as_the_reference_does(seed):
+    rng = random.Random(seed)
+    pieces = [b"a", b"Name", b": ", b" ", b"\r", b"\n", b"\r\n", b"\xff", b"\xc3\xa9", b":"]
+    for _ in range(3000):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randrange(0, 40)))
+        assert jm.parse(data) == _reference(data), data
+
+
+def test_real_manifests_parse_as_the_reference_does():
+    seen = 0
+    for apk in sorted(FIXTURES.glob("*.apk")):
+        try:
+            z = zipfile.ZipFile(apk)
+        except zipfile.BadZipFile:  # the BadPack fixtures: Python's zipfile refuses them
+            continue
+        with z:
+            for name in z.namelist():
+                if name.startswith("META-INF/") and name.endswith((".MF", ".SF")):
+                    data = z.read(name)
+                    for variant in (data, data.replace(b"\r\n", b"\n"), data.replace(b"\r\n", b"\r")):
+                        assert jm.parse(variant) == _reference(variant), (apk.name, name)
+                    seen += 1
+    assert seen >= 20
+
+
+_CHILD = """
+import resource, sys, time
+resource.setrlimit(resource.RLIMIT_CPU, (20, 20))
+resource.setrlimit(resource.RLIMIT_AS, (600 << 20, 600 << 20))
+from apkscan.apk.signing.v1 import jar_manifest as jm
+data = eval(sys.argv[1])
+try:
+    main, sections = jm.parse(data)
+    print("parsed", len(sections))
+except jm.ManifestTooLarge as exc:
+    print("too large:", exc)
+"""
+
+HOSTILE = {  # 16 MiB each, the most MAX_METADATA_SIZE lets through; expected outcome
+    "empty lines (LF)": ("b'\\n' * (16 << 20)", "parsed 0"),
+    "empty lines (CR)": ("b'\\r' * (16 << 20)", "parsed 0"),
+    "LF-only sections": ("b'Manifest-Version: 1.0\\n\\n' + (b'Name: ' + b'x' * 100 + b'\\nSHA-256-Digest: ' + b'A' * 44 + b'\\n\\n') * 100000",
+                         "parsed 100000"),  # a real shape, within the bounds: was quadratic
+    "one-byte attributes": ("b'a\\n' * (8 << 20)", "too large: more than 262144 attributes"),
+    "one-byte sections": ("b'a\\n\\n' * (5 << 20)", "too large: more than 131072 sections"),
+    "continuation lines": ("b'A: 1\\n' + b' a\\n' * (5 << 20)", "too large: more than 2097152 lines"),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(HOSTILE))
+def test_hostile_manifest_is_bounded(shape):
+    expr, expected = HOSTILE[shape]
+    done = subprocess.run([sys.executable, "-c", _CHILD, expr], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]  # killed by the CPU limit, or a MemoryError
+    assert done.stdout.strip() == expected
+
+
+def _with_manifest(src: Path, dst: Path, manifest: bytes) -> Path:
+    """The same APK with its MANIFEST.MF replaced (its v2/v3 signatures now fail too: fine here)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = manifest if info.filename == jm.MANIFEST_NAME else zin.read(info)
+            zout.writestr(info, data)
+    return dst
+
+
+def test_apk_with_an_oversized_manifest_gets_a_code_not_a_hang(tmp_path):
+    apk = _with_manifest(FIXTURES / "v1-only.apk", tmp_path / "huge-manifest.apk", b"a\n" * (4 << 20))
+    identity = identify(str(apk))
+    v1 = identity.verification.schemes["v1"]
+    codes = {i.code for i in v1.errors}
+    assert "JAR_SIG_MANIFEST_TOO_LARGE" in codes
+    assert not v1.verified
+    assert identity.manifest is not None and identity.manifest.package  # the rest is still read
