@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -234,7 +235,7 @@ def test_migration_from_schema_1_keeps_identities(tmp_path):
         c.execute("INSERT INTO identities VALUES ('ab', 'p', 'o', x'00', 0)")
         c.execute("PRAGMA user_version=1")
     conn = st.connect(str(db))
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 5
     assert conn.execute("SELECT sha256 FROM identities").fetchall() == [("ab",)]
     assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
     assert conn.execute("SELECT COUNT(*) FROM matches").fetchone()[0] == 0
@@ -528,3 +529,48 @@ def test_a_stored_finding_damaged_inside_is_matched_again_not_a_crash(corpus, ru
     res = CliRunner().invoke(main, ["scan", str(corpus), "--store", str(db), "-q", "--jobs", "2"])
     assert res.exit_code == 1, res.output  # the banned fixtures found; no traceback (exit 1 would hide one: checked below)
     assert "Traceback" not in res.output
+
+
+def _big_store_damaged_deep(db: Path) -> None:
+    """A store whose identities fill most of the file, then damage in the second half of it:
+    the pages of that table's rows, not the schema or the small tables opening reads."""
+    conn, _ = st.open_checked(str(db))
+    conn.executemany("INSERT INTO identities VALUES (?, 'p', 'o', ?, 0)",
+                     [(f"{i:064x}", os.urandom(900)) for i in range(3000)])
+    conn.close()
+    raw = bytearray(db.read_bytes())
+    half = len(raw) // 2 // 4096 * 4096
+    raw[half:half + 16 * 4096] = os.urandom(16 * 4096)
+    db.write_bytes(raw)
+
+
+def test_big_store_recently_checked_is_not_read_whole_on_open(tmp_path, monkeypatch):
+    db = tmp_path / "s.sqlite"
+    _big_store_damaged_deep(db)
+    monkeypatch.setattr(st, "CHECK_ALWAYS_BYTES", 0)  # every store counts as big
+    conn, issues = st.open_checked(str(db))  # checked on creation, minutes ago: no full read
+    assert conn is not None and issues == []
+    with pytest.raises(sqlite3.DatabaseError):  # the damage is there, found by the pages a lookup reads
+        conn.execute("SELECT COUNT(*), SUM(LENGTH(identity)) FROM identities").fetchone()
+    conn.execute("UPDATE checks SET checked_at = ?", (time.time() - st.CHECK_EVERY - 1,))
+    conn.close()
+    conn, issues = st.open_checked(str(db))  # a day later: checked, found, set aside
+    assert conn is not None and [i.code for i in issues] == ["STORE_CORRUPT"]
+    assert list(tmp_path.glob("s.sqlite.corrupt-*"))
+
+
+def test_big_store_is_checked_after_a_run_that_did_not_end(tmp_path, monkeypatch):
+    db = tmp_path / "s.sqlite"
+    _big_store_damaged_deep(db)
+    monkeypatch.setattr(st, "CHECK_ALWAYS_BYTES", 0)
+    with sqlite3.connect(db) as c:  # a run began after the last check and never finished (killed)
+        c.execute("INSERT INTO runs VALUES ('r', ?, NULL, 'running')", (time.time(),))
+    conn, issues = st.open_checked(str(db))
+    assert conn is not None and [i.code for i in issues] == ["STORE_CORRUPT"]
+
+
+def test_small_store_is_checked_on_every_open(tmp_path):
+    db = tmp_path / "s.sqlite"
+    _big_store_damaged_deep(db)  # ~3 MB: under CHECK_ALWAYS_BYTES, checked although just checked
+    conn, issues = st.open_checked(str(db))
+    assert conn is not None and [i.code for i in issues] == ["STORE_CORRUPT"]

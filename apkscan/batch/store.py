@@ -24,7 +24,8 @@ What is keyed by what (the decision, and why):
 Stored identities are pickles of the apk layer's plain dataclasses, read back with an
 unpickler that only builds ``apkscan`` classes and a few value types: a planted store
 cannot run code. Safety for two runs on one store: WAL journal, a busy timeout, one
-short transaction per write. A store that SQLite cannot read is set aside (renamed
+short transaction per write. A store that SQLite cannot read, or that fails ``PRAGMA
+quick_check`` (every open up to 64 MiB, daily above: :func:`_needs_check`), is set aside (renamed
 ``*.corrupt-<time>``), reported as ``STORE_CORRUPT``, and a fresh one is made; a store
 from a newer apkscan is left alone and not used (``STORE_NEWER``). Neither stops a scan.
 """
@@ -76,6 +77,8 @@ _MIGRATIONS: list[str] = [
                                  ctime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, dev INTEGER NOT NULL,
                                  sha256 TEXT NOT NULL, package TEXT, verdicts TEXT NOT NULL, line BLOB NOT NULL,
                                  PRIMARY KEY (chain, parser, options, rules, policies, fmt));""",
+    # 5: when the store's integrity was last checked (a big store is not read whole on every run)
+    """CREATE TABLE checks (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at REAL NOT NULL);""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -219,8 +222,11 @@ def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
         return None, [warning("STORE_UNAVAILABLE", f"{path}: {why}; left alone, scanning without a store")]
     try:
         conn = connect(path)
+        if not _needs_check(conn, path):
+            return conn, []
         row = conn.execute("PRAGMA quick_check").fetchone()
         if row and row[0] == "ok":
+            conn.execute("INSERT OR REPLACE INTO checks VALUES (1, ?)", (time.time(),))
             return conn, []
         conn.close()
         why = row[0] if row else "no answer"
@@ -244,6 +250,26 @@ def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
     except (OSError, sqlite3.DatabaseError, StoreProblem) as exc:
         issues.append(warning("STORE_UNAVAILABLE", f"{path}: {exc}; scanning without a store"))
         return None, issues
+
+
+CHECK_ALWAYS_BYTES = 64 << 20  # a store up to this size is checked on every open (~30 ms)
+CHECK_EVERY = 24 * 3600.0  # a bigger one at least daily (quick_check reads it whole: ~0.45 ms/MB)
+
+
+def _needs_check(conn: sqlite3.Connection, path: str) -> bool:
+    """``PRAGMA quick_check`` on this open? Always for a small store; for a big one when its
+    last check is over a day old, or when a run started since then has not ended (it died
+    mid-write, or it is running now). SQLite also finds damage in the pages a lookup reads:
+    that lookup is then a miss (``sqlite3.Error`` is never fatal here), and the next check
+    sets the store aside."""
+    size = sum(os.path.getsize(path + s) for s in ("", "-wal") if os.path.exists(path + s))
+    if size <= CHECK_ALWAYS_BYTES:
+        return True
+    row = conn.execute("SELECT checked_at FROM checks WHERE id = 1").fetchone()
+    if row is None or not isinstance(row[0], float) or time.time() - row[0] > CHECK_EVERY:
+        return True
+    return conn.execute("SELECT 1 FROM runs WHERE status = 'running' AND started_at >= ? LIMIT 1",
+                        (row[0],)).fetchone() is not None
 
 
 _CONNS: dict[tuple[int, str], sqlite3.Connection | None] = {}
