@@ -182,3 +182,27 @@ def test_readinto_reads_the_window_and_refuses_to_run_past_it(tmp_path):
             with pytest.raises(ApkFormatError) as exc:
                 src.readinto(1001, buf)  # 1001 + 4000 > 5000: the window ends first
             assert exc.value.code == "ZIP_OUT_OF_BOUNDS"
+
+
+@pytest.mark.parametrize("apk", ["v1-only.apk", "clean-v1v2v3.apk"])
+def test_manifest_mf_is_read_and_parsed_once_for_the_plan_and_v1(apk, monkeypatch):
+    """The pass's plan and v1 share one read (and inflate) and one parse of MANIFEST.MF."""
+    from apkscan.apk.signing.v1 import jar_manifest
+
+    reads, parses = [], []
+    real_read, real_parse = ZipArchive.read, jar_manifest.parse
+
+    def counting_read(self, entry, *args, **kwargs):
+        reads.append(entry.name)
+        return real_read(self, entry, *args, **kwargs)
+
+    def counting_parse(data):
+        parses.append(data[:16])
+        return real_parse(data)
+
+    monkeypatch.setattr(ZipArchive, "read", counting_read)
+    monkeypatch.setattr(jar_manifest, "parse", counting_parse)
+    identity = identify(str(APKS / apk))
+    assert identity.verification.schemes["v1"].verified
+    assert reads.count("META-INF/MANIFEST.MF") == 1
+    assert len([p for p in parses if p.startswith(b"Manifest-Version")]) == 1

@@ -37,6 +37,7 @@ from apkscan.apk.signing import digests, signing_block
 from apkscan.apk.signing.common import KNOWN_BLOCK_IDS, MAX_SDK, SCHEME_ID, BlockId, SchemePlan, Sdk
 from apkscan.apk.signing.v1 import verifier as v1
 from apkscan.apk.signing.v1.entry_digests import plan_entry_digests
+from apkscan.apk.signing.v1.jar_manifest import ManifestOnce
 from apkscan.apk.signing.v2v3 import verifier as v2v3
 from apkscan.issues import ApkScanError, Issue, error, unique, warning
 
@@ -109,7 +110,8 @@ def verify(
     parsed = _parse_block_schemes(pairs, plan)
     v4_file = _read_idsig(idsig_path, schemes)
     # 2. one pass over the file: whole-file hashes + every needed content digest
-    pass_ = None if quick else _digest_pass(zip, block, parsed, v4_file, file_hashes, plan)
+    manifests = ManifestOnce(zip)  # MANIFEST.MF read and parsed once, for the pass's plan and for v1
+    pass_ = None if quick else _digest_pass(zip, block, parsed, v4_file, file_hashes, plan, manifests)
     for name, p in parsed.items():
         schemes[name] = v2v3.finish_scheme(p, pass_.content if pass_ else None)
     if pass_ is None:
@@ -123,7 +125,7 @@ def verify(
     # found set when v1 counts, else (checked for the report only) the blocks present
     present = plan.found_ids | {SCHEME_ID[s] for s in parsed if s in ("v2", "v3")}
     v1_result = v1.verify_v1(zip, min_sdk, max_sdk, plan.found_ids if plan.counts("v1") else frozenset(present),
-                             precomputed=pass_.entries if pass_ else None, quick=quick)
+                             precomputed=pass_.entries if pass_ else None, quick=quick, manifests=manifests)
     schemes["v1"] = v1_result.scheme
     # 4. apksig's order of decision
     _decide_block_schemes(verdict, plan, parsed, v4_file, pass_, idsig_path is not None and not quick)
@@ -137,11 +139,12 @@ def verify(
     return VerifyOutcome(result, pass_.file if pass_ else None, list(block.tamper))
 
 
-def _digest_pass(zip: ZipArchive, block, parsed, v4_file, file_hashes, plan: SchemePlan) -> digests.DigestPass:
+def _digest_pass(zip: ZipArchive, block, parsed, v4_file, file_hashes, plan: SchemePlan,
+                 manifests: ManifestOnce) -> digests.DigestPass:
     wanted = set().union(*(p.required_digests() for p in parsed.values()))
     return digests.compute_digests(zip, block.offset if block.found else None, wanted,
                                    want_verity_root=v4_file is not None, file_hashes=file_hashes,
-                                   entries=plan_entry_digests(zip, plan.min_sdk, plan.max_sdk))
+                                   entries=plan_entry_digests(zip, plan.min_sdk, plan.max_sdk, manifests))
 
 
 def _parse_block_schemes(pairs: dict[int, bytes], plan: SchemePlan) -> dict[str, v2v3.ParsedScheme]:

@@ -19,8 +19,10 @@ MAX_MANIFEST = 16 << 20
 MAX_ENTRIES = 50_000  # the pass keeps ~0.5 KB per planned entry: at most ~25 MB; the rest stay with v1
 
 
-def plan_entry_digests(zip: ZipArchive, min_sdk: int, max_sdk: int) -> dict[int, EntryRange]:
+def plan_entry_digests(zip: ZipArchive, min_sdk: int, max_sdk: int,
+                       manifests: jm.ManifestOnce | None = None) -> dict[int, EntryRange]:
     """Entry index -> data offset and hashlib names, for the entries MANIFEST.MF names.
+    ``manifests``: shared with v1, which then neither reads nor parses MANIFEST.MF again.
 
     Ranges never overlap (a hostile archive with many names over one payload would
     otherwise make the pass hash, or inflate, the same bytes many times); the rest, and
@@ -30,7 +32,7 @@ def plan_entry_digests(zip: ZipArchive, min_sdk: int, max_sdk: int) -> dict[int,
     if manifest is None or min_sdk > max_sdk:
         return {}
     try:
-        _main, sections = jm.parse(zip.read(manifest, MAX_MANIFEST))
+        _main, sections = (manifests or jm.ManifestOnce(zip)).parse(manifest, MAX_MANIFEST)
     except Exception:  # noqa: BLE001 - advisory only: v1 reads MANIFEST.MF itself and reports why
         return {}
     by_name = {s.name: s for s in sections if s.name is not None}

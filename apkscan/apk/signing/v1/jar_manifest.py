@@ -201,6 +201,47 @@ def parse(data: bytes) -> tuple[Section | None, list[Section]]:
     return main, parser.read_all_sections()
 
 
+class ManifestOnce:
+    """MANIFEST.MF entries read and parsed once per APK, for the file pass's plan and for v1
+    (each read, inflated and parsed it before). A failure is kept and raised again to the next
+    caller, at the point where that caller would have met it."""
+
+    def __init__(self, zip):
+        self._zip = zip
+        self._read: dict[tuple[int, int], bytes | Exception] = {}
+        self._parsed: dict[tuple[int, int], tuple[Section | None, list[Section]] | Exception] = {}
+
+    def read(self, entry, limit: int) -> bytes:
+        """``zip.read(entry, limit)``, once."""
+        got = self._read.get((entry.index, limit))
+        if got is None:
+            try:
+                got = self._zip.read(entry, limit)
+            except Exception as exc:  # noqa: BLE001 - kept for the caller, raised below
+                got = exc
+            self._read[(entry.index, limit)] = got
+        if isinstance(got, Exception):
+            raise got
+        return got
+
+    def parse(self, entry, limit: int) -> tuple[Section | None, list[Section]]:
+        """``parse(read(entry))``, once; the sections list is the caller's own copy."""
+        key = (entry.index, limit)
+        got = self._parsed.get(key)
+        if got is None:
+            try:
+                got = parse(self.read(entry, limit))
+            except ManifestTooLarge as exc:
+                got = exc
+            else:
+                self._parsed[key] = got
+                return got[0], list(got[1])
+            self._parsed[key] = got
+        if isinstance(got, Exception):
+            raise got
+        return got[0], list(got[1])
+
+
 @dataclass(frozen=True, slots=True)
 class NamedDigest:
     algorithm: str  # JCA name: "SHA-1", "SHA-256", ...

@@ -67,12 +67,14 @@ class _Issues:
 
 
 def verify_v1(zip: ZipArchive, min_sdk: int, max_sdk: int, present_scheme_ids: frozenset[int],
-              precomputed: dict[int, dict[str, bytes] | ApkScanError] | None = None, quick: bool = False) -> V1Result:
+              precomputed: dict[int, dict[str, bytes] | ApkScanError] | None = None, quick: bool = False,
+              manifests: jm.ManifestOnce | None = None) -> V1Result:
     """Verify the JAR signature over [min_sdk, max_sdk]; never raises for bad input.
 
     ``precomputed``: entry index -> hashlib name -> digest of entries the file pass hashed,
     or the error the pass met reading the entry (raised here as if v1 had streamed it).
     ``quick``: .SF signatures and .SF -> MANIFEST.MF only; entry digests are not checked.
+    ``manifests``: MANIFEST.MF as the pass's plan already read and parsed it.
     """
     scheme = SchemeResult("v1")
     out = V1Result(scheme, None)
@@ -82,6 +84,7 @@ def verify_v1(zip: ZipArchive, min_sdk: int, max_sdk: int, present_scheme_ids: f
     state = _State(zip, min_sdk, max_sdk, frozenset(present_scheme_ids), out)
     state.precomputed = precomputed or {}
     state.quick = quick
+    state.manifests = manifests or jm.ManifestOnce(zip)
     try:
         state.run()
     except ApkScanError as exc:
@@ -109,10 +112,10 @@ class _State:
         self.done = False
         self.precomputed: dict[int, dict[str, bytes] | ApkScanError] = {}
         self.quick = False
+        self.manifests = jm.ManifestOnce(zip)
 
     # ------------------------------------------------------------------ top level
     def run(self) -> None:
-        zip = self.zip
         manifest_entry, sf_entries, blocks = self._find_signature_files()
         self.scheme.present = bool(sf_entries or blocks)
         for block in blocks:
@@ -131,9 +134,9 @@ class _State:
         if manifest_entry is None:
             self.errors.add(error("JAR_SIG_NO_MANIFEST", f"missing {MANIFEST_NAME}"))
             return
-        manifest = zip.read(manifest_entry, MAX_METADATA_SIZE)
+        manifest = self.manifests.read(manifest_entry, MAX_METADATA_SIZE)
         self.out.manifest_sha256 = hashlib.sha256(manifest).digest()
-        main, sections = self._parse_manifest(manifest, names)
+        main, sections = self._parse_manifest(manifest_entry, names)
         if self.scheme.errors:
             return
         if not self.signers:
@@ -207,9 +210,9 @@ class _State:
             names.add(entry.name)
         return names
 
-    def _parse_manifest(self, manifest: bytes, names: set[str]) -> tuple[jm.Section | None, dict[str, jm.Section]]:
+    def _parse_manifest(self, entry: ZipEntry, names: set[str]) -> tuple[jm.Section | None, dict[str, jm.Section]]:
         try:
-            main, individual = jm.parse(manifest)
+            main, individual = self.manifests.parse(entry, MAX_METADATA_SIZE)
         except jm.ManifestTooLarge as exc:
             self.errors.add(error("JAR_SIG_MANIFEST_TOO_LARGE", f"{MANIFEST_NAME}: {exc}, not read"))
             return None, {}
