@@ -25,6 +25,25 @@ from apkscan.rules.normalise import forms
 DIGESTS = ("sha256", "sha1", "md5")  # what KnownCert.matches compares
 
 
+class KnownIndex:
+    """Known certificates by digest, so the few certificates of an APK find the ones they are
+    (a pack knows ~60: asking each about each was most of the matching's time)."""
+
+    def __init__(self, certs: Iterable[Any]):
+        self.certs = list(certs)
+        self.by_digest: dict[tuple[str, str], list[int]] = {}
+        for pos, kc in enumerate(self.certs):
+            for algo in DIGESTS:
+                value = getattr(kc, algo)
+                if value:
+                    self.by_digest.setdefault((algo, value), []).append(pos)
+
+    def sighted(self, digests: Iterable[tuple[str, str]]) -> list[Any]:
+        """The known certificates matching any of these (algorithm, hex) digests, in their order."""
+        hits = {pos for d in digests for pos in self.by_digest.get(d, ())}
+        return [self.certs[pos] for pos in sorted(hits)]
+
+
 @dataclass(slots=True)
 class PackIndex:
     by_package: dict[str, list[int]] = field(default_factory=dict)  # exact name -> rule positions
@@ -32,10 +51,11 @@ class PackIndex:
     always: list[int] = field(default_factory=list)  # rules with a pattern: always asked
     sdk: list[int] = field(default_factory=list)  # SDK rules: asked when DEX classes were read (--deep)
     exact: set[str] = field(default_factory=set)  # every exact package name of the pack
+    certificates: KnownIndex = field(default_factory=lambda: KnownIndex(()))  # the pack's known certificates
 
 
 def build(pack: RulePack) -> PackIndex:
-    ix = PackIndex()
+    ix = PackIndex(certificates=KnownIndex(pack.certificates.values()))
     for pos, rule in enumerate(pack.rules):
         if rule.kind == "sdk":
             ix.sdk.append(pos)
@@ -70,6 +90,23 @@ def index_of(pack: RulePack) -> PackIndex:
     ix = build(pack)
     _CACHE[id(pack)] = (pack, ix)
     return ix
+
+
+_VENDORS: dict[int, tuple[Any, dict[str, KnownIndex]]] = {}
+
+
+def vendor_index(rules: Any, vendor: str) -> KnownIndex:
+    """Every known certificate of ``vendor`` across the rule set's packs, indexed (kept per
+    rule-set object, like the packs' indexes)."""
+    hit = _VENDORS.get(id(rules))
+    if hit is None or hit[0] is not rules:
+        if len(_VENDORS) >= _KEEP:
+            del _VENDORS[next(iter(_VENDORS))]
+        by_vendor: dict[str, list[Any]] = {}
+        for pack in rules.packs:
+            by_vendor.setdefault(pack.vendor, []).extend(pack.certificates.values())
+        hit = _VENDORS[id(rules)] = (rules, {v: KnownIndex(certs) for v, certs in by_vendor.items()})
+    return hit[1][vendor]
 
 
 def candidates(pack: RulePack, ix: PackIndex, packages: Iterable[str], view: CertView,

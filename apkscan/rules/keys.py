@@ -14,18 +14,39 @@ None of these identifies the app as the vendor's.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from apkscan.apk.model import Certificate
 from apkscan.rules.certview import CertView
+from apkscan.rules.index import DIGESTS, KnownIndex
 from apkscan.rules.model import Evidence, Finding, KnownCert, RulePack
 from apkscan.rules.normalise import normalise
 
 
-def cert_evidence(certs: Iterable[KnownCert], view: CertView) -> list[Evidence]:
-    """Every sighting of a known certificate, with its role and location."""
+def _digests_of(cert: Certificate) -> list[tuple[str, str]]:
+    return [(algo, value) for algo in DIGESTS if (value := getattr(cert, algo, None))]
+
+
+def _asked(certs: Iterable[KnownCert] | KnownIndex, view: CertView) -> Iterable[KnownCert]:
+    """The known certificates to ask about the view's: through an index, only those one of the
+    view's certificates is (in their order); from a plain list, every one (the reference)."""
+    if isinstance(certs, KnownIndex):
+        return certs.sighted(d for _, cert in view.all_certificates() for d in _digests_of(cert))
+    return certs
+
+
+def _is_known(cert: Certificate, known: Iterable[KnownCert] | KnownIndex) -> bool:
+    if isinstance(known, KnownIndex):
+        return bool(known.sighted(_digests_of(cert)))
+    return any(k.matches(cert) for k in known)
+
+
+def cert_evidence(certs: Iterable[KnownCert] | KnownIndex, view: CertView) -> list[Evidence]:
+    """Every sighting of a known certificate, with its role and location. ``certs`` indexed
+    (:class:`~apkscan.rules.index.KnownIndex`) or a plain list: the same evidence."""
     out: list[Evidence] = []
-    for kc in certs:
+    for kc in _asked(certs, view):
         for cert in view.signers:
             algo = kc.matches(cert)
             if algo:
@@ -54,13 +75,14 @@ def cert_evidence(certs: Iterable[KnownCert], view: CertView) -> list[Evidence]:
     return out
 
 
-def misplaced_findings(pack: RulePack, view: CertView) -> list[Finding]:
+def misplaced_findings(pack: RulePack, view: CertView, known: KnownIndex | None = None) -> list[Finding]:
     """``planted-certificate`` / ``forged-certificate`` for known certificates found only
-    outside a verified signing role."""
+    outside a verified signing role. ``known``: the pack's certificates, indexed."""
+    certs = known if known is not None else list(pack.certificates.values())
     planted_view = CertView(present=[s for s in view.present if s.planted])
     forged_view = CertView(present=[s for s in view.present if not s.planted])
-    planted = cert_evidence(pack.certificates.values(), planted_view)
-    forged = cert_evidence(pack.certificates.values(), forged_view)
+    planted = cert_evidence(certs, planted_view)
+    forged = cert_evidence(certs, forged_view)
     out = []
     if forged:
         out.append(_finding(pack, "forged-certificate", forged,
@@ -73,15 +95,19 @@ def misplaced_findings(pack: RulePack, view: CertView) -> list[Finding]:
     return out
 
 
-def counterfeit_findings(pack: RulePack, view: CertView) -> list[Finding]:
-    """Certificates copying a known certificate's subject and serial or dates with another key."""
+def counterfeit_findings(pack: RulePack, view: CertView, known: KnownIndex | None = None) -> list[Finding]:
+    """Certificates copying a known certificate's subject and serial or dates with another key.
+    ``known``: the pack's certificates, indexed (None: each asked about each, the reference)."""
     evidence: list[Evidence] = []
+    keys = known if known is not None else list(pack.certificates.values())
+    # each certificate's subject and whether it is one of the pack's keys, once (not per known one)
+    certs = [(where, cert, _dn_of(cert), _is_known(cert, keys)) for where, cert in view.all_certificates()]
     for kc in pack.certificates.values():
         if not kc.subject or not (kc.serial or kc.not_before):
             continue  # known by hash only: a counterfeit subject cannot be recognised
         want = _dn(kc.subject)
-        for where, cert in view.all_certificates():
-            if any(k.matches(cert) for k in pack.certificates.values()) or _dn_of(cert) != want:
+        for where, cert, dn, is_known in certs:
+            if is_known or dn != want:
                 continue  # a known key (maybe another of the vendor's), or another subject
             copied = [f for f, mine, theirs in (
                 ("serial", cert.serial, kc.serial),
@@ -109,6 +135,7 @@ def _finding(pack: RulePack, kind: str, evidence: list[Evidence], message: str,
                    evidence=evidence, pack=pack.name, message=message)
 
 
+@functools.lru_cache(maxsize=4096)
 def _dn(rfc4514: str) -> frozenset[tuple[str, str]]:
     """Attribute/value pairs of a DN written as ``CN=a,O=b`` (order-free, normalised)."""
     parts, cur, esc = [], "", False

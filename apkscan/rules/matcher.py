@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from apkscan.apk.model import ApkIdentity
 from apkscan.rules.certview import CertView
-from apkscan.rules.index import candidates, index_of
+from apkscan.rules.index import KnownIndex, candidates, index_of, vendor_index
 from apkscan.rules.keys import cert_evidence, counterfeit_findings, misplaced_findings
 from apkscan.rules.model import (
     KINDS,
@@ -39,15 +39,17 @@ def match_identity(identity: ApkIdentity, rules: RuleSet,
                    dex_classes: Iterable[str] | None = None, *, indexed: bool = True) -> list[Finding]:
     """Every finding for one APK, strongest first. ``dex_classes`` enables SDK rules (--deep).
 
-    ``indexed=False`` asks every rule (the reference the index is tested against)."""
+    ``indexed=False`` asks every rule, and every known certificate about every certificate
+    (the reference the rule and certificate indexes are tested against)."""
     view = CertView.of(identity)
     classes = sorted(set(dex_classes)) if dex_classes is not None else None
     by_vendor: dict[str, list[KnownCert]] = {}
-    for pack in rules.packs:
+    for pack in rules.packs if not indexed else ():
         by_vendor.setdefault(pack.vendor, []).extend(pack.certificates.values())
     findings: list[Finding] = []
     for pack in rules.packs:
-        findings.extend(_match_pack(pack, identity, view, classes, by_vendor[pack.vendor], indexed))
+        vendor_known = vendor_index(rules, pack.vendor) if indexed else by_vendor[pack.vendor]
+        findings.extend(_match_pack(pack, identity, view, classes, vendor_known, indexed))
     ambiguity = _ambiguity(identity)
     if ambiguity is not None:
         findings.append(ambiguity)
@@ -57,11 +59,12 @@ def match_identity(identity: ApkIdentity, rules: RuleSet,
     return findings
 
 
-def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView,
-                classes: list[str] | None, vendor_known: list[KnownCert], indexed: bool = True) -> list[Finding]:
-    all_certs = cert_evidence(pack.certificates.values(), view)
+def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: list[str] | None,
+                vendor_known: list[KnownCert] | KnownIndex, indexed: bool = True) -> list[Finding]:
+    known = index_of(pack).certificates if indexed else None
+    all_certs = cert_evidence(known if known is not None else list(pack.certificates.values()), view)
     vendor_certs = [e for e in all_certs if e.basis != "certificate-present"]
-    counterfeit = counterfeit_findings(pack, view)
+    counterfeit = counterfeit_findings(pack, view, known)
     publisher = _publisher_evidence(pack, view)
     if counterfeit:  # the vendor's name on a counterfeit certificate is only a claim
         publisher = [_as_claim(e) for e in publisher]
@@ -99,7 +102,7 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView,
                            strength=_strength(vendor_certs + publisher),
                            evidence=vendor_certs + publisher, pack=pack.name,
                            message=_vendor_message(pack, vendor_certs + publisher)))
-    return out + ([] if unchecked else misplaced_findings(pack, view)) + counterfeit
+    return out + ([] if unchecked else misplaced_findings(pack, view, known)) + counterfeit
 
 
 def _vendor_message(pack: RulePack, evidence: list[Evidence]) -> str:
