@@ -61,7 +61,12 @@ class _StringPool:
             if begin < 0 or end < begin or end > len(contents):
                 raise AxmlError("string pool section out of bounds")
             self.strings = contents[begin:end]
-        self.cache: dict[int, str] = {}
+        self.cache: dict[int, str] = {}  # by index
+        self.decoded: dict[int, str] = {}  # by offset: many indices may name one string
+        # Every distinct string decoded at most once, and all of them together at most twice the
+        # pool's bytes: a legitimate pool decodes each string once (the sum is its size), while
+        # offsets into the middle of long strings could otherwise decode the pool many times over.
+        self.budget = 2 * len(self.strings) + 4096
 
     def get(self, index: int) -> str:
         if index >= self.count:
@@ -71,6 +76,13 @@ class _StringPool:
         if index * 4 + 4 > len(self.contents):
             raise AxmlError("string offset table truncated")
         (offset,) = struct.unpack_from("<I", self.contents, index * 4)
+        value = self.decoded.get(offset)
+        if value is None:
+            value = self.decoded[offset] = self._decode(index, offset)
+        self.cache[index] = value
+        return value
+
+    def _decode(self, index: int, offset: int) -> str:
         s = self.strings
         if offset >= len(s):
             raise AxmlError(f"string {index} offset out of bounds")
@@ -84,6 +96,7 @@ class _StringPool:
                     pos += 1
                 if s[pos + n] != 0:
                     raise AxmlError("UTF-8 string not NUL terminated")
+                self._spend(n)
                 value = bytes(s[pos:pos + n]).decode("utf-8", "replace")
             else:
                 (n,) = struct.unpack_from("<H", s, offset)
@@ -93,11 +106,16 @@ class _StringPool:
                     pos += 2
                 if s[pos + 2 * n] != 0 or s[pos + 2 * n + 1] != 0:
                     raise AxmlError("UTF-16 string not NUL terminated")
+                self._spend(2 * n)
                 value = bytes(s[pos:pos + 2 * n]).decode("utf-16-le", "replace")
         except (IndexError, struct.error) as exc:
             raise AxmlError(f"string {index} runs past the pool") from exc
-        self.cache[index] = value
         return value
+
+    def _spend(self, nbytes: int) -> None:
+        self.budget -= nbytes
+        if self.budget < 0:
+            raise AxmlError("string pool decodes to more than twice its size (overlapping strings)")
 
 
 @dataclass(slots=True)
