@@ -360,3 +360,38 @@ def test_key_readers_on_mutated_keys_never_raise_nor_differ():
             if fixed is not None:
                 with _fast_path_off(), mock.patch.object(certificates, "spki_der", lambda der: data):
                     assert fixed == certificates.apksig_public_key_der(b"unused"), data.hex()
+
+
+# --- keys loaded for verification -----------------------------------------------------------------
+
+
+def _same_key_as_the_der_loader(spki: bytes) -> bool:
+    """When the numbers API loads ``spki``, the DER loader loads the very same key; True if it did."""
+    from cryptography.hazmat.primitives import serialization
+
+    from apkscan.apk.crypto import signatures
+
+    fast = signatures._from_numbers(spki)
+    if fast is None:
+        return False
+    slow = serialization.load_der_public_key(spki)
+    assert type(fast) is type(slow) and fast.public_numbers() == slow.public_numbers(), spki.hex()
+    assert signatures.load_public_key(spki).public_numbers() == slow.public_numbers()
+    return True
+
+
+def test_verification_keys_from_numbers_are_the_der_loaders_keys():
+    ders = list(_certificates_seen_identifying(sorted(FIXTURES.rglob("*.apk"))).values())
+    if CORPUS.is_dir():
+        ders += list(_certificates_seen_identifying(sorted(CORPUS.rglob("*.apk"))).values())
+    spkis = {spki_der(der) for der in ders} - {None}
+    spkis |= {EDGES[c].spki for c in ("EC P-256", "RSA key negative modulus", "RSA key zero exponent",
+                                      "RSA key without NULL", "EC implicit curve")}
+    loaded = [spki for spki in sorted(spkis) if _same_key_as_the_der_loader(spki)]
+    assert len(loaded) >= 10  # RSA and P-256/384/521 keys: the numbers path is really taken
+    rng = random.Random(5)
+    for spki in loaded[:6]:
+        for _ in range(150):
+            data = bytearray(spki)
+            data[rng.randrange(len(data))] = rng.randrange(256)
+            _same_key_as_the_der_loader(bytes(data))

@@ -253,6 +253,25 @@ def _key_facts(spki: bytes) -> dict[str, Any]:
     return facts
 
 
+def key_numbers(spki: bytes) -> tuple[str, int | str, int | bytes] | None:
+    """("RSA", n, e) or ("EC", curve OID, point) of a plain key, else None.
+
+    For loading a key to verify with through cryptography's numbers API instead of its DER
+    loader (whose package drags in the SSH and cipher modules): only the plainest forms,
+    RSA with NULL parameters and a positive modulus and exponent, EC on a named curve.
+    """
+    try:
+        algo, params, bits = _spki_parts(spki)
+        if algo == RSA_OID and _is_null(spki, params):
+            _octets, n, e = _rsa_key(bits)
+            return ("RSA", n, e) if n > 0 and e > 0 else None
+        if algo == EC_OID and len(params) == 1 and spki[params[0].start] == 0x06:
+            return "EC", oid(spki, params[0]), bits
+    except Decline:
+        pass
+    return None
+
+
 def apksig_public_key(spki: bytes) -> bytes | None:
     """The key as apksig compares it (RSA re-encoded, negative modulus made positive), or None."""
     try:
