@@ -67,8 +67,9 @@ def test_a_second_scan_imports_neither_yaml_nor_jsonschema_nor_the_unused_reader
     assert sorted(m for m in HEAVY if m in modules) == []
 
 
-# certificate parsers for what the strict reader (apk/crypto/x509_fast) declines: not on a normal APK
-CERT_FALLBACKS = ("cryptography.x509", "asn1crypto")
+# certificate parsers for what the strict reader (apk/crypto/x509_fast) declines, and the DER key
+# loader's package (SSH keys, ciphers) for keys the numbers API does not take: not on a normal APK
+CERT_FALLBACKS = ("cryptography.x509", "asn1crypto", "cryptography.hazmat.primitives.serialization")
 
 
 def _fallbacks(modules: set[str]) -> list[str]:
