@@ -152,6 +152,9 @@ EDGES = {
     "multi-valued unsorted": BASE.with_(subject=d.name([d.atv(d.O, "b"), d.atv(d.CN, "a")])),
     "multi-valued repeated": BASE.with_(subject=d.name([d.atv(d.CN, "a"), d.atv(d.CN, "a")])),
     "repeated value, two types": BASE.with_(subject=d.name(sorted([d.atv(d.CN, "a", 0x13), d.atv(d.CN, "a")]))),
+    "two CNs in one RDN": BASE.with_(subject=d.name(sorted([d.atv(d.CN, "Tencent"), d.atv(d.CN, "WeChat")]))),
+    "Android Debug as one multi-valued RDN": BASE.with_(subject=d.name(sorted(
+        [d.atv(d.C, "US", 0x13), d.atv(d.O, "Android"), d.atv(d.CN, "Android Debug")]))),
     "same attribute in two RDNs": BASE.with_(subject=d.name(d.atv(d.OU, "x"), d.atv(d.OU, "y"))),
     "escapes": _name1(',+"\\<>;#= x '),
     "leading hash and spaces": _name1("# a "),
