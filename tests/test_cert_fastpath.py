@@ -132,6 +132,19 @@ def _name1(value, tag=0x0C, attr=d.CN):
     return BASE.with_(subject=d.name(d.atv(attr, value, tag)))
 
 
+def _key(algorithm: str, params: bytes | None, key: bytes) -> d.Cert:
+    return BASE.with_(spki=d.seq(d.alg(algorithm, params), d.bitstring(key)))
+
+
+def _exts(*extensions: bytes) -> d.Cert:
+    return BASE.with_(tail=d.tlv(0xA3, d.seq(*extensions)))
+
+
+DSA = "1.2.840.10040.4.1"
+BC = d.oid("2.5.29.19")  # basicConstraints
+RSA_KEY = d.seq(d.integer(d.RSA_N), d.integer(3))
+
+
 EDGES = {
     "base": BASE,
     "v1 (no version)": BASE.with_(version=b""),
@@ -239,19 +252,20 @@ EDGES = {
     "RSA key negative exponent": BASE.with_(spki=d.rsa_spki(e=-3)),
     "RSA key padded modulus": BASE.with_(spki=d.seq(d.alg(d.RSA), d.bitstring(d.seq(
         d.tlv(2, b"\x00\x00" + d.RSA_N.to_bytes(128, "big")), d.integer(65537))))),
-    "RSA key trailing": BASE.with_(spki=d.seq(d.alg(d.RSA), d.bitstring(d.seq(d.integer(d.RSA_N), d.integer(3)) + b"\x00"))),
+    "RSA key trailing": _key(d.RSA, d.NULL, RSA_KEY + b"\x00"),
     "RSA key INTEGER params": BASE.with_(spki=d.rsa_spki(params=d.integer(1))),
-    "PSS key": BASE.with_(spki=d.seq(d.alg("1.2.840.113549.1.1.10", None), d.bitstring(d.seq(d.integer(d.RSA_N), d.integer(3))))),
+    "PSS key": _key("1.2.840.113549.1.1.10", None, RSA_KEY),
     "EC P-256": BASE.with_(spki=d.ec_spki()),
     "EC P-384 claims": BASE.with_(spki=d.ec_spki(97, d.oid("1.3.132.0.34"))),
     "EC unknown curve": BASE.with_(spki=d.ec_spki(65, d.oid("1.3.132.0.99"))),
     "EC implicit curve": BASE.with_(spki=d.ec_spki(65, d.NULL)),
-    "EC explicit curve": BASE.with_(spki=d.ec_spki(65, d.seq(d.integer(1), d.seq(d.oid("1.2.840.10045.1.1"), d.integer(7))))),
-    "EC explicit curve compressed": BASE.with_(spki=d.seq(d.alg(d.EC, d.seq(d.integer(1))), d.bitstring(b"\x02abc"))),
-    "EC no params": BASE.with_(spki=d.seq(d.alg(d.EC, None), d.bitstring(b"\x04ab"))),
-    "DSA key": BASE.with_(spki=d.seq(d.alg("1.2.840.10040.4.1", d.seq(d.integer((1 << 1023) + 5), d.integer(7), d.integer(3))), d.bitstring(d.integer(12345)))),
-    "DSA key negative p": BASE.with_(spki=d.seq(d.alg("1.2.840.10040.4.1", d.seq(d.integer(-5), d.integer(7), d.integer(3))), d.bitstring(d.integer(1)))),
-    "DSA key no params": BASE.with_(spki=d.seq(d.alg("1.2.840.10040.4.1", None), d.bitstring(d.integer(5)))),
+    "EC explicit curve": BASE.with_(spki=d.ec_spki(
+        65, d.seq(d.integer(1), d.seq(d.oid("1.2.840.10045.1.1"), d.integer(7))))),
+    "EC explicit curve compressed": _key(d.EC, d.seq(d.integer(1)), b"\x02abc"),
+    "EC no params": _key(d.EC, None, b"\x04ab"),
+    "DSA key": _key(DSA, d.seq(d.integer((1 << 1023) + 5), d.integer(7), d.integer(3)), d.integer(12345)),
+    "DSA key negative p": _key(DSA, d.seq(d.integer(-5), d.integer(7), d.integer(3)), d.integer(1)),
+    "DSA key no params": _key(DSA, None, d.integer(5)),
     "Ed25519 key": BASE.with_(spki=d.seq(d.alg("1.3.101.112", None), d.bitstring(b"k" * 32))),
     "Ed448 key": BASE.with_(spki=d.seq(d.alg("1.3.101.113", None), d.bitstring(b"k" * 57))),
     "X25519 key": BASE.with_(spki=d.seq(d.alg("1.3.101.110", None), d.bitstring(b"k" * 32))),
@@ -264,12 +278,12 @@ EDGES = {
     "unique ids": BASE.with_(tail=d.tlv(0x81, b"\x00ab") + d.tlv(0x82, b"\x00cd")),
     "unique ids swapped": BASE.with_(tail=d.tlv(0x82, b"\x00ab") + d.tlv(0x81, b"\x00cd")),
     "unique id constructed": BASE.with_(tail=d.tlv(0xA1, b"\x03\x02\x00a")),
-    "extensions": BASE.with_(tail=d.tlv(0xA3, d.seq(d.seq(d.oid("2.5.29.19"), b"\x01\x01\xff", d.tlv(4, d.seq()))))),
+    "extensions": _exts(d.seq(BC, b"\x01\x01\xff", d.tlv(4, d.seq()))),
     "extensions empty": BASE.with_(tail=d.tlv(0xA3, d.seq())),
-    "extension critical FALSE": BASE.with_(tail=d.tlv(0xA3, d.seq(d.seq(d.oid("2.5.29.19"), b"\x01\x01\x00", d.tlv(4, b""))))),
-    "extension critical 01": BASE.with_(tail=d.tlv(0xA3, d.seq(d.seq(d.oid("2.5.29.19"), b"\x01\x01\x01", d.tlv(4, b""))))),
-    "extension repeated": BASE.with_(tail=d.tlv(0xA3, d.seq(*[d.seq(d.oid("2.5.29.19"), d.tlv(4, d.seq()))] * 2))),
-    "extension garbage value": BASE.with_(tail=d.tlv(0xA3, d.seq(d.seq(d.oid("2.5.29.19"), d.tlv(4, b"\xff\xff"))))),
+    "extension critical FALSE": _exts(d.seq(BC, b"\x01\x01\x00", d.tlv(4, b""))),
+    "extension critical 01": _exts(d.seq(BC, b"\x01\x01\x01", d.tlv(4, b""))),
+    "extension repeated": _exts(*[d.seq(BC, d.tlv(4, d.seq()))] * 2),
+    "extension garbage value": _exts(d.seq(BC, d.tlv(4, b"\xff\xff"))),
     "extensions twice": BASE.with_(tail=d.tlv(0xA3, d.seq()) * 2),
     "field after extensions": BASE.with_(tail=d.tlv(0xA3, d.seq()) + d.NULL),
     "trailing byte": BASE.der() + b"\x00",
