@@ -77,9 +77,10 @@ def _fallbacks(modules: set[str]) -> list[str]:
 
 
 def test_inspect_and_scan_of_a_normal_apk_import_no_certificate_parser():
-    code, modules = _modules_after("inspect", APK, "--json", "-")
-    assert code == 0 and "apkscan.apk.crypto.certificates" in modules
-    assert _fallbacks(modules) == []
+    for apk in (APK, str(APKS / "ec-v2v3.apk")):  # RSA (v1+v2+v3) and EC P-256 signers
+        code, modules = _modules_after("inspect", apk, "--json", "-")
+        assert code == 0 and "apkscan.apk.crypto.certificates" in modules
+        assert _fallbacks(modules) == [], apk
     code, modules = _modules_after("scan", "--no-store", APK, "-q")
     assert code == 0 and "apkscan.apk.crypto.certificates" in modules
     assert _fallbacks(modules) == []
