@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-from conftest import APKS
+from conftest import APKS, CORPUS, needs_corpus
 
 APK = str(APKS / "clean-v1v2v3.apk")
 
@@ -47,7 +47,7 @@ def _modules_after(*args: str) -> tuple[int, set[str]]:
 def test_inspect_imports_no_report_rule_batch_or_container_code():
     code, modules = _modules_after("inspect", APK)
     assert code == 0
-    assert {"apkscan.apk.identify", "apkscan.cli.inspect_cmd", "cryptography.x509"} <= modules  # it did the work
+    assert {"apkscan.apk.identify", "apkscan.cli.inspect_cmd", "apkscan.apk.crypto.x509_fast"} <= modules  # it did the work
     assert sorted(m for m in HEAVY + INSPECT_ONLY if m in modules) == []
 
 
@@ -65,6 +65,32 @@ def test_a_second_scan_imports_neither_yaml_nor_jsonschema_nor_the_unused_reader
     assert code == 0 and json.loads(out.read_text())["apps"][0]["package"] == "com.example.clean"
     assert {"apkscan.scan", "apkscan.rules.loader", "apkscan.policy.loader"} <= modules
     assert sorted(m for m in HEAVY if m in modules) == []
+
+
+# certificate parsers for what the strict reader (apk/crypto/x509_fast) declines, and the DER key
+# loader's package (SSH keys, ciphers) for keys the numbers API does not take: not on a normal APK
+CERT_FALLBACKS = ("cryptography.x509", "asn1crypto", "cryptography.hazmat.primitives.serialization")
+
+
+def _fallbacks(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.startswith(CERT_FALLBACKS))
+
+
+def test_inspect_and_scan_of_a_normal_apk_import_no_certificate_parser():
+    for apk in (APK, str(APKS / "ec-v2v3.apk")):  # RSA (v1+v2+v3) and EC P-256 signers
+        code, modules = _modules_after("inspect", apk, "--json", "-")
+        assert code == 0 and "apkscan.apk.crypto.certificates" in modules
+        assert _fallbacks(modules) == [], apk
+    code, modules = _modules_after("scan", "--no-store", APK, "-q")
+    assert code == 0 and "apkscan.apk.crypto.certificates" in modules
+    assert _fallbacks(modules) == []
+
+
+@needs_corpus
+def test_a_certificate_outside_der_still_reaches_the_fallback_parsers():
+    """The other side of the guard above: BER certificates are still read (leniently)."""
+    code, modules = _modules_after("inspect", str(CORPUS / "apksig" / "v1-only-with-rsa-1024-cert-not-der.apk"))
+    assert "cryptography.x509" in modules and "asn1crypto.x509" in modules
 
 
 def test_help_still_lists_every_command():

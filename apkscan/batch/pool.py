@@ -351,7 +351,7 @@ class _Run:
 _END = object()
 
 
-_DEFERRED = ("asn1crypto.x509", "asn1crypto.keys", "cryptography.x509")
+_DEFERRED: tuple[str, ...] = ()  # certificates no longer import cryptography.x509/asn1crypto (apk/crypto/x509_fast)
 
 
 def _preload() -> None:

@@ -6,6 +6,8 @@ whatever they contain. Android (and apksig) accept certificates that strict pars
 refuse (BER instead of DER, a negative RSA modulus, odd string types), so parsing uses
 ``cryptography`` first and falls back to the lenient ``asn1crypto``; the reason for the
 fallback goes into ``Certificate.parse_errors``. :func:`certificate_from_der` never raises.
+Both are imported only when needed: the strict reader :mod:`~apkscan.apk.crypto.x509_fast`
+answers first, for the DER subset where it reads exactly what they would read.
 """
 
 from __future__ import annotations
@@ -15,77 +17,13 @@ import warnings
 from datetime import datetime, timezone
 from typing import Any
 
-from apkscan.apk.crypto.interop import androidqf_name, serial_decimal
-from apkscan.apk.model import Certificate
+from apkscan.apk.crypto import x509_fast
 from apkscan.apk.crypto.asn1 import Asn1Error, read_tlv
+from apkscan.apk.crypto.interop import androidqf_name, serial_decimal
+from apkscan.apk.crypto.oids import ATTR_NAMES, EC_CURVES, KEY_ALGORITHMS, SIGNATURE_ALGORITHMS  # noqa: F401
+from apkscan.apk.model import Certificate
 
 MAX_PARSE_SIZE = 1 << 20  # hash any size, but parse names only of certificates up to 1 MiB
-
-# Short names for DN attributes (RFC 4514's set plus E for emailAddress); others stay dotted.
-ATTR_NAMES = {
-    "2.5.4.3": "CN",
-    "2.5.4.6": "C",
-    "2.5.4.7": "L",
-    "2.5.4.8": "ST",
-    "2.5.4.9": "STREET",
-    "2.5.4.10": "O",
-    "2.5.4.11": "OU",
-    "0.9.2342.19200300.100.1.25": "DC",
-    "0.9.2342.19200300.100.1.1": "UID",
-    "1.2.840.113549.1.9.1": "E",
-}
-
-KEY_ALGORITHMS = {
-    "1.2.840.113549.1.1.1": "RSA",
-    "1.2.840.113549.1.1.10": "RSASSA-PSS",
-    "1.2.840.10045.2.1": "EC",
-    "1.2.840.10040.4.1": "DSA",
-    "1.3.101.110": "X25519",
-    "1.3.101.111": "X448",
-    "1.3.101.112": "Ed25519",
-    "1.3.101.113": "Ed448",
-}
-
-# OpenSSL-style names of certificate signature algorithms.
-SIGNATURE_ALGORITHMS = {
-    "1.2.840.113549.1.1.2": "md2WithRSAEncryption",
-    "1.2.840.113549.1.1.4": "md5WithRSAEncryption",
-    "1.2.840.113549.1.1.5": "sha1WithRSAEncryption",
-    "1.2.840.113549.1.1.10": "rsassaPss",
-    "1.2.840.113549.1.1.11": "sha256WithRSAEncryption",
-    "1.2.840.113549.1.1.12": "sha384WithRSAEncryption",
-    "1.2.840.113549.1.1.13": "sha512WithRSAEncryption",
-    "1.2.840.113549.1.1.14": "sha224WithRSAEncryption",
-    "1.2.840.10040.4.3": "dsa_with_SHA1",
-    "2.16.840.1.101.3.4.3.1": "dsa_with_SHA224",
-    "2.16.840.1.101.3.4.3.2": "dsa_with_SHA256",
-    "1.2.840.10045.4.1": "ecdsa-with-SHA1",
-    "1.2.840.10045.4.3.1": "ecdsa-with-SHA224",
-    "1.2.840.10045.4.3.2": "ecdsa-with-SHA256",
-    "1.2.840.10045.4.3.3": "ecdsa-with-SHA384",
-    "1.2.840.10045.4.3.4": "ecdsa-with-SHA512",
-    "1.3.101.112": "Ed25519",
-    "1.3.101.113": "Ed448",
-}
-
-# Named curves by OID -> (name, field size in bits).
-EC_CURVES = {
-    "1.2.840.10045.3.1.7": ("secp256r1", 256),
-    "1.3.132.0.34": ("secp384r1", 384),
-    "1.3.132.0.35": ("secp521r1", 521),
-    "1.3.132.0.33": ("secp224r1", 224),
-    "1.2.840.10045.3.1.1": ("secp192r1", 192),
-    "1.3.132.0.10": ("secp256k1", 256),
-    "1.3.132.0.8": ("secp160r1", 160),
-    "1.3.132.0.9": ("secp160k1", 160),
-    "1.3.132.0.30": ("secp160r2", 160),
-    "1.3.132.0.6": ("secp112r1", 112),
-    "1.3.132.0.7": ("secp112r2", 112),
-    "1.3.132.0.28": ("secp128r1", 128),
-    "1.3.36.3.3.2.8.1.1.7": ("brainpoolP256r1", 256),
-    "1.3.36.3.3.2.8.1.1.11": ("brainpoolP384r1", 384),
-    "1.3.36.3.3.2.8.1.1.13": ("brainpoolP512r1", 512),
-}
 
 Rdns = list[list[tuple[str, str]]]  # RDN sequence as encoded: [[(oid, value), ...], ...]
 
@@ -146,6 +84,9 @@ def apksig_public_key_der(der: bytes) -> bytes | None:
     raw = spki_der(der)
     if raw is None:
         return None
+    fast = x509_fast.apksig_public_key(raw)
+    if fast is not None:
+        return fast
     try:
         from asn1crypto import core, keys
 
@@ -347,6 +288,28 @@ def _is_android_debug(attrs: dict[str, list[str]]) -> bool:
     return attrs == {"CN": ["Android Debug"], "O": ["Android"], "C": ["US"]}
 
 
+def _fast_or(fast, slow, data: bytes):
+    """``fast(data)`` unless it declines (None) or fails; then the full parser, as before."""
+    try:
+        result = fast(data)
+    except Exception:  # noqa: BLE001 - the fast path never raises; if it did, the old path decides
+        result = None
+    return result if result is not None else slow(data)
+
+
+def _fields(der: bytes, errors: list[str]) -> dict[str, Any] | None:
+    """The strict fast reader, else ``cryptography``, else ``asn1crypto`` (reasons in ``errors``)."""
+    try:
+        return _fast_or(x509_fast.certificate_fields, _fields_cryptography, der)
+    except Exception as exc:  # noqa: BLE001 - strict parser refused: try the lenient one
+        errors.append(f"not strict DER, read leniently ({type(exc).__name__}: {exc})")
+    try:
+        return _fields_asn1crypto(der)
+    except Exception as exc2:  # noqa: BLE001
+        errors.append(f"unparseable certificate ({type(exc2).__name__}: {exc2})")
+    return None
+
+
 def certificate_from_der(der: bytes) -> Certificate:
     """Describe one certificate; never raises, whatever the bytes."""
     der = bytes(der) if not isinstance(der, bytes) else der
@@ -361,15 +324,7 @@ def certificate_from_der(der: bytes) -> Certificate:
     if len(der) > MAX_PARSE_SIZE:
         cert.parse_errors.append(f"certificate of {len(der)} bytes not parsed (limit {MAX_PARSE_SIZE})")
         return cert
-    fields: dict[str, Any] | None = None
-    try:
-        fields = _fields_cryptography(der)
-    except Exception as exc:  # noqa: BLE001 - strict parser refused: try the lenient one
-        cert.parse_errors.append(f"not strict DER, read leniently ({type(exc).__name__}: {exc})")
-        try:
-            fields = _fields_asn1crypto(der)
-        except Exception as exc2:  # noqa: BLE001
-            cert.parse_errors.append(f"unparseable certificate ({type(exc2).__name__}: {exc2})")
+    fields = _fields(der, cert.parse_errors)
     if fields is not None:
         cert.subject, cert.issuer = format_name(fields["subject"]), format_name(fields["issuer"])
         cert.subject_attrs, cert.issuer_attrs = name_attrs(fields["subject"]), name_attrs(fields["issuer"])
@@ -388,7 +343,7 @@ def certificate_from_der(der: bytes) -> Certificate:
         cert.public_key_sha1 = hashlib.sha1(spki).hexdigest()
         cert.public_key_md5 = hashlib.md5(spki).hexdigest()
         try:
-            facts = _key_facts(spki)
+            facts = _fast_or(x509_fast.key_facts, _key_facts, spki)
             cert.key_algorithm, cert.key_size, cert.ec_curve = (
                 facts["key_algorithm"], facts["key_size"], facts["ec_curve"])
         except Exception as exc:  # noqa: BLE001

@@ -8,10 +8,14 @@ stay free of crypto-library details.
 from __future__ import annotations
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa
 
+from apkscan.apk.crypto.x509_fast import key_numbers
 from apkscan.issues import ApkScanError
+
+# Named curves loaded through the numbers API (others go through the DER loader).
+_CURVES = {"1.2.840.10045.3.1.7": ec.SECP256R1, "1.3.132.0.34": ec.SECP384R1, "1.3.132.0.35": ec.SECP521R1}
 
 _HASHES = {
     "MD5": hashes.MD5,
@@ -36,11 +40,34 @@ def parse_jca(jca_algorithm: str) -> tuple[str, str, bool]:
 
 
 def load_public_key(spki_der: bytes):
-    """Parse a SubjectPublicKeyInfo; None when it cannot be used."""
+    """Parse a SubjectPublicKeyInfo; None when it cannot be used.
+
+    Plain RSA and named-curve EC keys are built from their numbers (the same key the DER
+    loader makes, checked by tests/test_cert_fastpath.py); everything else, and anything
+    the numbers API refuses, goes to ``load_der_public_key``, whose package imports the SSH
+    and cipher modules (~5-10 ms of start-up), so it is imported only then.
+    """
+    key = _from_numbers(spki_der)
+    if key is not None:
+        return key
+    from cryptography.hazmat.primitives import serialization
+
     try:
         return serialization.load_der_public_key(spki_der)
     except (ValueError, UnsupportedAlgorithm, TypeError):
         return None
+
+
+def _from_numbers(spki_der: bytes):
+    parts = key_numbers(spki_der)
+    try:
+        if parts is not None and parts[0] == "RSA":
+            return rsa.RSAPublicNumbers(parts[2], parts[1]).public_key()
+        if parts is not None and parts[1] in _CURVES:
+            return ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[parts[1]](), parts[2])
+    except (ValueError, UnsupportedAlgorithm, TypeError):
+        pass  # e.g. an even exponent or a point off the curve: the DER loader decides
+    return None
 
 
 def verify_signature(spki_der: bytes, jca_algorithm: str, data: bytes, signature: bytes) -> bool:
