@@ -120,49 +120,62 @@ class _Pool:
             chars_end = styles_at
         self.chars = buf[start + strings_at:start + chars_end]
         self._cache: dict[int, str] = {}
+        self._ok: set[int] = set()
 
     def string(self, idx: int) -> str:
         """getString(idx), or _Decline where androguard would raise."""
-        if idx >= self.count:
-            return ""
         found = self._cache.get(idx)
         if found is None:
-            offset = _U32.unpack_from(self.buf, self.offsets_at + 4 * idx)[0]
-            found = self._decode8(offset) if self.utf8 else self._decode16(offset)
+            span = self._span(idx)
+            found = "" if span is None else self.chars[span[0]:span[1]].decode(
+                "utf-8" if self.utf8 else "utf-16", "replace")  # androguard's codecs ("utf-16": BOM-aware)
             self._cache[idx] = found
         return found
 
-    def _length(self, offset: int, width: int) -> tuple[int, int]:
-        chars = self.chars
-        _need(offset + 2 * width <= len(chars))
-        if width == 1:
+    def check(self, idx: int) -> None:
+        """_Decline if androguard's getString(idx) would raise; remembered per index."""
+        if idx not in self._ok:
+            self._span(idx)
+            self._ok.add(idx)
+
+    def check_all(self) -> None:
+        """check() of every index; the common case (short UTF-8 strings) inline."""
+        chars, n, span = self.chars, len(self.chars), self._span
+        offsets = struct.unpack_from(f"<{self.count}I", self.buf, self.offsets_at)
+        for idx, offset in enumerate(offsets):
+            if self.utf8 and offset + 3 <= n and chars[offset] < 0x80 and chars[offset + 1] < 0x80:
+                end = offset + 2 + chars[offset + 1]
+                if end != n:  # end == n: androguard indexes past the pool (IndexError): _span declines
+                    continue
+            span(idx)
+        self._ok.update(range(self.count))
+
+    def _span(self, idx: int) -> tuple[int, int] | None:
+        """Where string ``idx``'s bytes are; None where androguard returns "" (out of range,
+        running past the pool, a UTF-8 string without its NUL)."""
+        if idx >= self.count:
+            return None
+        chars, offset = self.chars, _U32.unpack_from(self.buf, self.offsets_at + 4 * idx)[0]
+        n = len(chars)
+        if self.utf8:  # two lengths (UTF-16 units, then bytes), each 1 or 2 bytes
+            _need(offset + 2 <= n)
+            offset += 2 if chars[offset] & 0x80 else 1
+            _need(offset + 2 <= n)
             first, second = chars[offset], chars[offset + 1]
-        else:
-            first, second = struct.unpack_from("<HH", chars, offset)
-        high = 0x80 << (8 * (width - 1))
-        if first & high:
-            return ((first & ~high) << (8 * width)) | second, 2 * width
-        return first, width
-
-    def _decode8(self, offset: int) -> str:
-        _, skip = self._length(offset, 1)  # the UTF-16 length: androguard only warns on it
-        encoded, skip2 = self._length(offset + skip, 1)
-        start = offset + skip + skip2
-        chars = self.chars
-        if len(chars) < start + encoded:
-            return ""
-        _need(start + encoded < len(chars))  # androguard indexes the terminator: IndexError
-        if chars[start + encoded] != 0:
-            return ""
-        return chars[start:start + encoded].decode("utf-8", "replace")
-
-    def _decode16(self, offset: int) -> str:
-        length, skip = self._length(offset, 2)
-        start, chars = offset + skip, self.chars
-        if len(chars) < start + 2 * length:
-            return ""
-        _need(chars[start + 2 * length:start + 2 * length + 2] == b"\x00\x00")
-        return chars[start:start + 2 * length].decode("utf-16", "replace")
+            length, offset = (((first & 0x7F) << 8) | second, offset + 2) if first & 0x80 else (first, offset + 1)
+            end = offset + length
+            if end > n:
+                return None
+            _need(end < n)  # androguard indexes the terminator: IndexError
+            return (offset, end) if chars[end] == 0 else None
+        _need(offset + 4 <= n)
+        first, second = struct.unpack_from("<HH", chars, offset)
+        length, offset = (((first & 0x7FFF) << 16) | second, offset + 4) if first & 0x8000 else (first, offset + 2)
+        end = offset + 2 * length
+        if end > n:
+            return None
+        _need(chars[end:end + 2] == b"\x00\x00")  # androguard raises on a missing terminator
+        return offset, end
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +279,7 @@ class ArscTable:
         _, _, key_size = _chunk(buf, start + key_strings, end)
         type_names = _Pool(buf, start + type_strings, start + type_strings + type_size)
         keys = _Pool(buf, start + key_strings, start + key_strings + key_size)
+        keys.check_all()  # androguard decodes the key of every entry; nearly all keys are used
         pos = start + key_strings + key_size
         while pos <= end - 8:
             kind, _, chunk_size = _chunk(buf, pos, end)
@@ -295,31 +309,26 @@ class ArscTable:
     def _vet_entries(self, chunk: _TypeChunk, type_name: str) -> None:
         """Every check androguard's constructor and _analyse make on this chunk's entries.
 
-        androguard reads each entry, decodes its key name, and for ``string`` types its
-        value; a complex entry in a string/integer/color/dimen type makes it raise.
+        androguard reads each entry, decodes its key name (every key string is checked once
+        per package, see _package), and for ``string`` types its value; a complex entry in a
+        string/integer/color/dimen type makes it raise. Hot loop: no helper calls per entry.
         """
-        buf, end, keys, base = self.buf, chunk.end, chunk.keys, chunk.entries_at
+        buf, end, base = self.buf, chunk.end, chunk.entries_at
         strict = type_name in ("string", "integer", "color", "dimen")
         values = self.pool if type_name == "string" else None
-        checked: set[int] = set()
+        unpack_entry, unpack_u32 = _ENTRY.unpack_from, _U32.unpack_from
         for off in chunk.offsets(buf):
             pos = base + off
-            _need(pos + 8 <= end)
-            size, flags, key = _ENTRY.unpack_from(buf, pos)
+            if pos + 16 > end:  # a compact entry is 8 bytes: only one may end a chunk
+                if pos + 8 > end or not unpack_entry(buf, pos)[1] & ENTRY_COMPACT:
+                    raise _Decline
+            size, flags, key = unpack_entry(buf, pos)
             if flags & ENTRY_COMPLEX:
-                _need(not strict and not flags & ENTRY_COMPACT)
+                if strict or flags & ENTRY_COMPACT:
+                    raise _Decline
                 self._vet_complex(pos, end)
-            elif flags & ENTRY_COMPACT:
-                key, value = size, key  # compact: the key index sits in the size field
-                if values is not None:
-                    values.string(value)
-            else:
-                _need(pos + 16 <= end)
-                if values is not None:
-                    values.string(_U32.unpack_from(buf, pos + 12)[0])
-            if key not in checked:
-                keys.string(key)
-                checked.add(key)
+            elif values is not None:
+                values.check(key if flags & ENTRY_COMPACT else unpack_u32(buf, pos + 12)[0])
 
     def _vet_complex(self, pos: int, end: int) -> None:
         """ARSCComplex reads a 12-byte item while 4 bytes of it fit in the chunk."""
