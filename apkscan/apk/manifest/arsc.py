@@ -43,6 +43,7 @@ TYPE_REFERENCE, TYPE_STRING = 0x01, 0x03
 NO_ENTRY_32, NO_ENTRY_16 = 0xFFFFFFFF, 0xFFFF
 MAX_DEPTH = 32  # reference chain; androguard recurses without bound (RecursionError): decline
 MAX_STEPS = 1024  # entries visited by one resolve (a DAG of references can fan out)
+MAX_WORK = 1 << 16  # type chunks scanned by all resolves of a table (a hostile one has 10**5 configs)
 _PACKAGE_FIELDS_END = 8 + 4 + 256 + 16  # what ARSCResTablePackage reads, whatever headerSize says
 
 
@@ -59,15 +60,13 @@ def _need(cond: bool) -> None:
 class Config:
     """The ResTable_config fields androguard compares, with its locale and default tests."""
 
-    imsi: int
-    locale: int
-    fields: tuple[int, ...]  # androguard's _get_tuple(): equality and hashing
+    fields: tuple[int, ...]  # androguard's _get_tuple(): imsi, locale, screenType, ...
 
     def get_language_and_region(self) -> str:
         """androguard's rendering: "\\x00\\x00" for no locale, "fr", "pt-rBR", packed 3-letter codes."""
-        if self.locale == 0:
+        loc = self.fields[1]
+        if loc == 0:
             return "\x00\x00"
-        loc = self.locale
         language = _unpack_code(loc & 0xFF, (loc >> 8) & 0xFF, ord("a"))
         region = _unpack_code((loc >> 16) & 0xFF, (loc >> 24) & 0xFF, ord("0"))
         return f"{language}-r{region}" if region else language
@@ -93,10 +92,8 @@ def _read_config(buf: bytes, pos: int, size: int) -> Config:
     def field(off: int, at_least: int) -> int:
         return _U32.unpack_from(buf, pos + off)[0] if size >= at_least else 0
 
-    imsi, locale, screen_type = struct.unpack_from("<III", buf, pos + 4)
-    fields = (imsi, locale, screen_type, field(16, 20), field(20, 24), field(24, 28),
-              field(28, 32), field(32, 36), field(48, 52))
-    return Config(imsi, locale, fields)
+    return Config((*struct.unpack_from("<III", buf, pos + 4), field(16, 20), field(20, 24),
+                   field(24, 28), field(28, 32), field(32, 36), field(48, 52)))
 
 
 class _Pool:
@@ -188,17 +185,14 @@ class _TypeChunk:
     offsets_at: int
     entries_at: int
     end: int
-    keys: _Pool
+
+    def sparse_index(self, buf: bytes) -> dict[int, int]:
+        """{entry index: absolute position} of a sparse chunk; a repeated index: the last wins."""
+        pairs = struct.unpack_from(f"<{2 * self.count}H", buf, self.offsets_at)
+        return {idx: self.entries_at + 4 * off for idx, off in zip(pairs[::2], pairs[1::2])}
 
     def entry(self, buf: bytes, index: int) -> int | None:
-        """Absolute position of entry ``index`` (the last one for a sparse duplicate), or None."""
-        if self.flags & FLAG_SPARSE:
-            found = None
-            pairs = buf[self.offsets_at:self.offsets_at + 4 * self.count]
-            for idx, off in struct.iter_unpack("<HH", pairs):
-                if idx == index:
-                    found = off * 4
-            return None if found is None else self.entries_at + found
+        """Absolute position of dense entry ``index``, or None (NO_ENTRY, beyond the count)."""
         if index >= self.count:
             return None
         if self.flags & FLAG_OFFSET16:
@@ -236,6 +230,8 @@ class ArscTable:
         self.buf = buf
         self.pool: _Pool | None = None
         self.types: dict[tuple[int, int], list[_TypeChunk]] = {}
+        self._sparse: dict[int, dict[int, int]] = {}  # per sparse chunk (by offsets_at), built on use
+        self._work = 0  # chunks looked at by resolve(), across calls: bounded by MAX_WORK
 
     @classmethod
     def open(cls, raw: bytes) -> ArscTable | None:
@@ -286,13 +282,13 @@ class ArscTable:
             if kind == RES_TABLE_TYPE_SPEC_TYPE:
                 _need(pos + 12 <= len(buf))  # androguard reads its id and count unguarded
             elif kind == RES_TABLE_TYPE_TYPE:
-                chunk = self._type_chunk(pos, chunk_size, keys)
+                chunk = self._type_chunk(pos, chunk_size)
                 type_id = buf[pos + 8]
                 self._vet_entries(chunk, type_names.string(type_id - 1) if type_id else "")
                 self.types.setdefault((package_id, type_id), []).append(chunk)
             pos += chunk_size  # typeSpec, library and unknown chunks change nothing androguard answers
 
-    def _type_chunk(self, start: int, size: int, keys: _Pool) -> _TypeChunk:
+    def _type_chunk(self, start: int, size: int) -> _TypeChunk:
         buf = self.buf
         header_size = _U16.unpack_from(buf, start + 2)[0]
         _need(size >= 20 + 16)
@@ -304,7 +300,7 @@ class ArscTable:
         width = 2 if flags & FLAG_OFFSET16 and not flags & FLAG_SPARSE else 4
         _need(header_size + width * count <= size and entries_start <= size)
         return _TypeChunk(_read_config(buf, start + 20, config_size), flags, count,
-                          start + header_size, start + entries_start, start + size, keys)
+                          start + header_size, start + entries_start, start + size)
 
     def _vet_entries(self, chunk: _TypeChunk, type_name: str) -> None:
         """Every check androguard's constructor and _analyse make on this chunk's entries.
@@ -380,8 +376,17 @@ class ArscTable:
     def _configs(self, res_id: int) -> list[tuple[Config, int]]:
         """resource_values[res_id]: {config: entry}, first-seen order, last entry wins."""
         found: dict[tuple[int, ...], tuple[Config, int]] = {}
-        for chunk in self.types.get((res_id >> 24, (res_id >> 16) & 0xFF), ()):
-            pos = chunk.entry(self.buf, res_id & 0xFFFF)
+        chunks = self.types.get((res_id >> 24, (res_id >> 16) & 0xFF), ())
+        self._work += len(chunks)
+        _need(self._work <= MAX_WORK)
+        for chunk in chunks:
+            if chunk.flags & FLAG_SPARSE:
+                index = self._sparse.get(chunk.offsets_at)
+                if index is None:
+                    index = self._sparse[chunk.offsets_at] = chunk.sparse_index(self.buf)
+                pos = index.get(res_id & 0xFFFF)
+            else:
+                pos = chunk.entry(self.buf, res_id & 0xFFFF)
             if pos is not None:  # equal fields: an equal Config, so which one is kept is moot
                 found[chunk.config.fields] = (chunk.config, pos)
         return list(found.values())
