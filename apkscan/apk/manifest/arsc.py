@@ -117,7 +117,7 @@ class _Pool:
             chars_end = styles_at
         self.chars = buf[start + strings_at:start + chars_end]
         self._cache: dict[int, str] = {}
-        self._ok: set[int] = set()
+        self._all = False  # check_all() passed
 
     def string(self, idx: int) -> str:
         """getString(idx), or _Decline where androguard would raise."""
@@ -129,23 +129,21 @@ class _Pool:
             self._cache[idx] = found
         return found
 
-    def check(self, idx: int) -> None:
-        """_Decline if androguard's getString(idx) would raise; remembered per index."""
-        if idx not in self._ok:
-            self._span(idx)
-            self._ok.add(idx)
-
     def check_all(self) -> None:
-        """check() of every index; the common case (short UTF-8 strings) inline."""
-        chars, n, span = self.chars, len(self.chars), self._span
-        offsets = struct.unpack_from(f"<{self.count}I", self.buf, self.offsets_at)
-        for idx, offset in enumerate(offsets):
-            if self.utf8 and offset + 3 <= n and chars[offset] < 0x80 and chars[offset + 1] < 0x80:
-                end = offset + 2 + chars[offset + 1]
-                if end != n:  # end == n: androguard indexes past the pool (IndexError): _span declines
+        """check() of every index, once; short strings (nearly all) inline."""
+        if self._all:
+            return
+        chars, n, span, utf8 = self.chars, len(self.chars), self._span, self.utf8
+        for idx, offset in enumerate(struct.unpack_from(f"<{self.count}I", self.buf, self.offsets_at)):
+            if utf8 and offset + 3 <= n and chars[offset] < 0x80 and chars[offset + 1] < 0x80:
+                if offset + 2 + chars[offset + 1] != n:  # == n: androguard's IndexError
                     continue
-            span(idx)
-        self._ok.update(range(self.count))
+            elif not utf8 and offset + 4 <= n and chars[offset + 1] < 0x80:
+                end = offset + 2 + 2 * (chars[offset] | chars[offset + 1] << 8)
+                if end > n or (end + 2 <= n and chars[end] == 0 and chars[end + 1] == 0):
+                    continue
+            span(idx)  # the long forms, and every string androguard would raise on: declines
+        self._all = True
 
     def _span(self, idx: int) -> tuple[int, int] | None:
         """Where string ``idx``'s bytes are; None where androguard returns "" (out of range,
@@ -305,26 +303,25 @@ class ArscTable:
     def _vet_entries(self, chunk: _TypeChunk, type_name: str) -> None:
         """Every check androguard's constructor and _analyse make on this chunk's entries.
 
-        androguard reads each entry, decodes its key name (every key string is checked once
-        per package, see _package), and for ``string`` types its value; a complex entry in a
-        string/integer/color/dimen type makes it raise. Hot loop: no helper calls per entry.
+        androguard reads each entry, decodes its key name and, in ``string`` types, its value
+        (both pools are checked whole, once); a complex entry in a string/integer/color/dimen
+        type makes it raise. Hot loop: no helper calls per entry.
         """
         buf, end, base = self.buf, chunk.end, chunk.entries_at
         strict = type_name in ("string", "integer", "color", "dimen")
-        values = self.pool if type_name == "string" else None
-        unpack_entry, unpack_u32 = _ENTRY.unpack_from, _U32.unpack_from
-        for off in chunk.offsets(buf):
-            pos = base + off
-            if pos + 16 > end:  # a compact entry is 8 bytes: only one may end a chunk
-                if pos + 8 > end or not unpack_entry(buf, pos)[1] & ENTRY_COMPACT:
+        if type_name == "string":  # androguard decodes each value: check the whole pool once
+            self.pool.check_all()
+        offsets = chunk.offsets(buf)
+        if offsets and base + max(offsets) + 16 > end:  # a compact entry (8 bytes) may end a chunk
+            for off in offsets:
+                if base + off + 16 > end and (base + off + 8 > end or not buf[base + off + 2] & ENTRY_COMPACT):
                     raise _Decline
-            size, flags, key = unpack_entry(buf, pos)
+        for off in offsets:
+            flags = buf[base + off + 2]  # the low byte holds FLAG_COMPLEX and FLAG_COMPACT
             if flags & ENTRY_COMPLEX:
                 if strict or flags & ENTRY_COMPACT:
                     raise _Decline
-                self._vet_complex(pos, end)
-            elif values is not None:
-                values.check(key if flags & ENTRY_COMPACT else unpack_u32(buf, pos + 12)[0])
+                self._vet_complex(base + off, end)
 
     def _vet_complex(self, pos: int, end: int) -> None:
         """ARSCComplex reads a 12-byte item while 4 bytes of it fit in the chunk."""
