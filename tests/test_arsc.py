@@ -246,6 +246,40 @@ def test_complex_entries():
     _same(broken, [LABEL, LABEL])
 
 
+@pytest.mark.parametrize("damage", ["bag-in-integer", "entry-past-chunk", "broken-key", "broken-type-name"])
+def test_damage_elsewhere_in_the_table_is_not_answered_around(damage):
+    """androguard indexes the whole table before it answers: damage in a type the label does
+    not use still empties today's answer (with MANIFEST_ARSC_MALFORMED). The fast path must
+    not answer around it."""
+    keys, names = ["label", "n"], ["string", "integer"]
+    other = b.type_chunk(2, {0: b.simple(1, b.TYPE_INT_DEC, 5)})
+    if damage == "bag-in-integer":
+        other = b.type_chunk(2, {0: b.complex_(1, [(0x01000000, b.TYPE_INT_DEC, 1)])})
+    elif damage == "entry-past-chunk":
+        other = bytearray(other)
+        struct.pack_into("<I", other, 20 + 64, 4096)  # the only entry's offset
+        other = bytes(other)
+    elif damage == "broken-key":
+        keys = ["label", b"\x01\x00n\x00n\x00"]  # UTF-16, length 1, no terminator after it
+    else:
+        names = ["string", b"\x01\x00i\x00i\x00"]
+    pkg = b.package(0x7F, "com.example", names, keys, [b.type_chunk(1, {0: b.string(0, 0)}), other])
+    raw = b.table(["Label"], [pkg])
+    assert ArscTable.open(raw) is None
+    errors: list = []
+    assert _Resources(raw, errors).resolve(LABEL) == {}
+    assert [e.code for e in errors] == ["MANIFEST_ARSC_MALFORMED"]
+    _same(raw, [LABEL])
+
+
+def test_undamaged_twin_of_those_tables_is_answered():
+    pkg = b.package(0x7F, "com.example", ["string", "integer"], ["label", "n"],
+                    [b.type_chunk(1, {0: b.string(0, 0)}), b.type_chunk(2, {0: b.simple(1, b.TYPE_INT_DEC, 5)})])
+    raw = b.table(["Label"], [pkg])
+    assert _same(raw, [LABEL, b.rid(0x7F, 2, 0)], answered=True) == {"": "Label"}
+    assert _Resources(raw, []).resolve(b.rid(0x7F, 2, 0)) == {"": "5"}
+
+
 def test_compact_entries_read_a_pool_string_whatever_their_type():
     chunks = [b.type_chunk(1, {0: b.compact(0, b.TYPE_STRING, 1), 1: b.compact(1, b.TYPE_INT_DEC, 0)})]
     raw = _strings_table(chunks, ["zero", "Compact"])
@@ -325,3 +359,40 @@ def test_fuzz_byte_flips(name, raw, ids):
             damaged[i] = rng.randrange(256) if rng.random() < 0.5 else damaged[i] ^ (1 << rng.randrange(8))
         answered += compare(bytes(damaged), ids)[0]
     assert answered > 0  # flips in string bytes leave the table readable: the fast path answers
+
+
+def _header_fields(raw: bytes) -> list[int]:
+    """Offsets of every 16-bit field in the headers (and just after) of the chunks a walk finds."""
+    out: set[int] = set()
+
+    def walk(pos: int, end: int, depth: int) -> None:
+        while pos + 8 <= end and depth < 3:
+            kind, header, size = struct.unpack_from("<HHI", raw, pos)
+            if size < 8 or pos + size > end:
+                return
+            out.update(range(pos, pos + min(max(header, 32) + 64, size) - 1, 2))
+            if kind in (0x0002, 0x0200):  # table, package: their chunks follow the header
+                walk(pos + header, pos + size, depth + 1)
+            pos += size
+
+    walk(0, len(raw), 0)
+    return sorted(out)
+
+
+@pytest.mark.parametrize("name,raw,ids", _fuzz_inputs(), ids=lambda v: v if isinstance(v, str) else "")
+def test_fuzz_header_fields(name, raw, ids):
+    """Sizes, counts and offsets set to the values that break parsers: equal or declined."""
+    rng = random.Random(f"fields-{name}")
+    fields = _header_fields(raw)
+    assert len(fields) > 100
+    answered = 0
+    for _ in range(600):
+        at, width = rng.choice(fields), rng.choice((2, 4))
+        if at + width > len(raw):
+            continue
+        old = int.from_bytes(raw[at:at + width], "little")
+        new = rng.choice((0, 1, 4, 8, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0xFFFFFFFF, old + 1,
+                          old - 1, old + 4, old - 4, 2 * old, len(raw) - at, len(raw))) % (1 << 8 * width)
+        damaged = raw[:at] + new.to_bytes(width, "little") + raw[at + width:]
+        answered += compare(damaged, ids)[0]
+    assert answered > 0
