@@ -9,7 +9,10 @@ where it should (a resolver that always declined would pass the comparisons and 
 from __future__ import annotations
 
 import random
+import shutil
 import struct
+import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -298,11 +301,38 @@ def test_typed_values_format_as_androguard(data_type, data):
     _same(raw, answered=answered)
 
 
+def _size_trick_table() -> bytes:
+    """The label entry declares 16 bytes: a decoy Res_value at +8, the real one at +16."""
+    entry = b.simple(0, b.TYPE_STRING, 0, size=16) + b.simple(0, b.TYPE_STRING, 1)[8:]
+    spec = struct.pack("<HHIBBHII", 0x0202, 16, 20, 1, 0, 0, 1, 0)  # aapt needs the typeSpec
+    pkg = b.package(0x7F, "com.example", ["string"], ["app_name"], [spec, b.type_chunk(1, {0: entry})])
+    return b.table(["Calculator", "WeChat"], [pkg])
+
+
 def test_entry_size_field_is_ignored_like_androguard():
     """androguard reads the Res_value right after the 8-byte header whatever ``size`` says."""
-    entry = b.simple(0, b.TYPE_STRING, 0, size=16) + b.simple(0, b.TYPE_STRING, 1)[8:]
-    raw = _strings_table([b.type_chunk(1, {0: entry})], ["androguard", "android"])
-    assert _same(raw, answered=True) == {"": "androguard"}
+    assert _same(_size_trick_table(), answered=True) == {"": "Calculator"}
+
+
+def _label_manifest() -> bytes:
+    with zipfile.ZipFile(REPO / "fixtures" / "apks" / "label-arsc-locales.apk") as zf:
+        return zf.read("AndroidManifest.xml")  # android:label="@string/app_name" (0x7f010000)
+
+
+@pytest.mark.skipif(shutil.which("aapt") is None, reason="aapt (Debian package) not installed")
+def test_entry_size_trick_is_read_by_android_at_entry_plus_size(tmp_path):
+    apk = tmp_path / "size-trick.apk"
+    with zipfile.ZipFile(apk, "w") as zf:
+        zf.writestr("AndroidManifest.xml", _label_manifest())
+        zf.writestr("resources.arsc", _size_trick_table())
+    badging = subprocess.run(["aapt", "dump", "badging", str(apk)], capture_output=True, text=True).stdout
+    assert "application-label:'WeChat'" in badging
+
+
+@pytest.mark.xfail(strict=True, reason="known evasion, inherited from androguard and kept by the "
+                   "identity contract: Android reads the Res_value at entry + size (test above)")
+def test_entry_size_trick_label_as_android_reads_it():
+    assert read_manifest(_label_manifest(), _size_trick_table()).label == "WeChat"
 
 
 @pytest.mark.parametrize("size", [16, 28, 36, 40, 44, 48, 52, 56, 64, 80])
