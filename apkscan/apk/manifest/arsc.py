@@ -25,6 +25,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from apkscan.apk.manifest.arsc_config import Config, config_consumed, read_config
+
 _U16, _U32 = struct.Struct("<H"), struct.Struct("<I")
 _HDR = struct.Struct("<HHI")  # ResChunk_header: type, headerSize, size
 _ENTRY = struct.Struct("<HHI")  # ResTable_entry: size, flags, key (or compact data)
@@ -54,46 +56,6 @@ class _Decline(Exception):
 def _need(cond: bool) -> None:
     if not cond:
         raise _Decline
-
-
-@dataclass(frozen=True, slots=True)
-class Config:
-    """The ResTable_config fields androguard compares, with its locale and default tests."""
-
-    fields: tuple[int, ...]  # androguard's _get_tuple(): imsi, locale, screenType, ...
-
-    def get_language_and_region(self) -> str:
-        """androguard's rendering: "\\x00\\x00" for no locale, "fr", "pt-rBR", packed 3-letter codes."""
-        loc = self.fields[1]
-        if loc == 0:
-            return "\x00\x00"
-        language = _unpack_code(loc & 0xFF, (loc >> 8) & 0xFF, ord("a"))
-        region = _unpack_code((loc >> 16) & 0xFF, (loc >> 24) & 0xFF, ord("0"))
-        return f"{language}-r{region}" if region else language
-
-    def is_default(self) -> bool:
-        return not any(self.fields)
-
-
-def _unpack_code(c0: int, c1: int, base: int) -> str:
-    if c0 & 0x80:  # three letters packed in 15 bits
-        first, second, third = c1 & 0x1F, ((c1 & 0xE0) >> 5) + ((c0 & 0x03) << 3), (c0 & 0x7C) >> 2
-        return chr(first + base) + chr(second + base) + chr(third + base)
-    return (chr(c0) if c0 else "") + (chr(c1) if c1 else "")
-
-
-def _config_consumed(size: int) -> int:
-    """Bytes androguard's ARSCResTableConfig reads before its padding, for a declared size."""
-    steps = ((20, 4), (24, 4), (28, 4), (32, 4), (36, 4), (40, 4), (44, 8), (52, 4))
-    return 16 + sum(n for at_least, n in steps if size >= at_least)
-
-
-def _read_config(buf: bytes, pos: int, size: int) -> Config:
-    def field(off: int, at_least: int) -> int:
-        return _U32.unpack_from(buf, pos + off)[0] if size >= at_least else 0
-
-    return Config((*struct.unpack_from("<III", buf, pos + 4), field(16, 20), field(20, 24),
-                   field(24, 28), field(28, 32), field(32, 36), field(48, 52)))
 
 
 class _Pool:
@@ -293,11 +255,11 @@ class ArscTable:
         _, flags, _, count, entries_start = _TYPE.unpack_from(buf, start + 8)
         config_size = _U32.unpack_from(buf, start + 20)[0]
         # androguard reads the offsets right after the config it parsed, not at headerSize
-        _need(_config_consumed(config_size) <= config_size and header_size == 20 + config_size)
+        _need(config_consumed(config_size) <= config_size and header_size == 20 + config_size)
         _need(count <= 0x10000)  # androguard ORs the index into the ID: above 16 bits it spills
         width = 2 if flags & FLAG_OFFSET16 and not flags & FLAG_SPARSE else 4
         _need(header_size + width * count <= size and entries_start <= size)
-        return _TypeChunk(_read_config(buf, start + 20, config_size), flags, count,
+        return _TypeChunk(read_config(buf, start + 20, config_size), flags, count,
                           start + header_size, start + entries_start, start + size)
 
     def _vet_entries(self, chunk: _TypeChunk, type_name: str) -> None:
