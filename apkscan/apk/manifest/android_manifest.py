@@ -8,7 +8,8 @@ apksig's ``AndroidBinXmlParser`` and ``ApkUtils.getMinSdkVersionFromBinaryAndroi
 attributes are matched by framework resource ID, ``<uses-sdk>`` counts only as a child of
 the root element, the largest ``minSdkVersion`` wins and a codename means "the release
 before it ships". Other manifest fields come from the same walk. Resource references
-(label, versionName) are resolved with androguard's ``ARSCParser``.
+(label, versionName) are resolved by :mod:`apkscan.apk.manifest.arsc`, which reads only what
+a lookup needs and declines to androguard's ``ARSCParser`` whenever it cannot promise its answer.
 
 :func:`read_manifest` never raises: problems become ``ManifestInfo.errors``.
 """
@@ -28,6 +29,7 @@ from apkscan.apk.manifest.axml import (
     Element,
     iter_start_elements,
 )
+from apkscan.apk.manifest.arsc import ArscTable
 from apkscan.apk.model import ManifestInfo
 from apkscan.apk.manifest.package_id import framework_elements, framework_string, package_readings
 from apkscan.issues import Issue, error, warning
@@ -119,10 +121,16 @@ def _plain_attr(el: Element, name: str) -> Attr | None:
 
 
 class _Resources:
-    """resources.arsc, parsed on first use; reference resolution per locale."""
+    """resources.arsc: reference resolution per locale.
+
+    :class:`ArscTable` answers when it can promise androguard's answer; otherwise (it
+    declines) androguard's ``ARSCParser`` is built, once, and answers as it always did.
+    """
 
     def __init__(self, arsc: bytes | None, errors: list[Issue]):
         self._raw, self._errors, self._parser, self._tried = arsc, errors, None, False
+        self._fast: ArscTable | None = None
+        self._fast_tried = False
 
     def _get(self):
         if not self._tried:
@@ -144,8 +152,23 @@ class _Resources:
                     self._errors.append(error(MANIFEST_ARSC_MALFORMED, f"resources.arsc: {exc}"))
         return self._parser
 
+    def _fast_table(self) -> ArscTable | None:
+        if not self._fast_tried:
+            self._fast_tried = True
+            if self._raw is not None and len(self._raw) <= MAX_INPUT_SIZE:
+                self._fast = ArscTable.open(self._raw)
+        return self._fast
+
     def resolve(self, res_id: int) -> dict[str, str]:
         """{locale: value} for a resource ID; "" is the default locale."""
+        table = self._fast_table()
+        configs = table.resolve(res_id) if table is not None else None
+        if configs is not None:
+            return _by_locale(configs)
+        return self.resolve_with_androguard(res_id)
+
+    def resolve_with_androguard(self, res_id: int) -> dict[str, str]:
+        """The reference path (and the fast path's fallback): androguard's whole-table parse."""
         parser = self._get()
         if parser is None:
             return {}
@@ -155,18 +178,23 @@ class _Resources:
             self._errors.append(warning(MANIFEST_ARSC_MALFORMED,
                                         f"resource 0x{res_id:08x} unresolvable: {exc}"))
             return {}
-        out: dict[str, str] = {}
-        for config, value in configs:
-            if not isinstance(value, str):
-                continue  # complex (bag) values are not labels
-            try:
-                locale = _locale(config)
-                is_default = config.is_default()
-            except Exception:  # noqa: BLE001
-                continue
-            if locale not in out or is_default:
-                out[locale] = value
-        return out
+        return _by_locale(configs)
+
+
+def _by_locale(configs) -> dict[str, str]:
+    """{locale: value}: the first value of a locale, unless a default config comes later."""
+    out: dict[str, str] = {}
+    for config, value in configs:
+        if not isinstance(value, str):
+            continue  # complex (bag) values are not labels
+        try:
+            locale = _locale(config)
+            is_default = config.is_default()
+        except Exception:  # noqa: BLE001
+            continue
+        if locale not in out or is_default:
+            out[locale] = value
+    return out
 
 
 def _locale(config) -> str:
