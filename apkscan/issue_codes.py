@@ -77,6 +77,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "INPUT_V4_ROOT_UNAVAILABLE": (E, "the APK\"s fs-verity root hash was not computed"),
     "INPUT_VERITY_DIGEST_UNAVAILABLE": (E, "APK Signing Block at … (… bytes) is not 4 KiB aligned, so the verity content digest is undefined"),
     "INTERNAL_ERROR": (E, "unexpected …: …"),
+    "JAR_SIG_BLOCKS_NOT_READ": (W, "… more signature blocks whose certificates were not read (at most …)"),
     "JAR_SIG_DID_NOT_VERIFY": (E, "JAR signature … did not verify against …"),
     "JAR_SIG_DUPLICATE_MANIFEST_SECTION": (E, "duplicate section in …: …"),
     "JAR_SIG_DUPLICATE_SIG_FILE_SECTION": (E, "duplicate section in …: …"),

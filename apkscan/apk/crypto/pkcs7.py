@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 
 MAX_CERTIFICATES = 1000
 MAX_SIGNER_INFOS = 100
+MAX_OID_BYTES = 128  # real OIDs are under 30 bytes; a longer one is decoded as a huge integer
+MAX_OID_ARC_BYTES = 9  # 63 bits, Java's long
+MAX_NORMALISED_NAME = 1024  # names compared after RFC 5280 normalisation; longer ones by their bytes
 ANY = 0x7FFFFFFF
 
 from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, children, read_tlv
@@ -39,12 +42,17 @@ def decode_oid(buf: bytes, tlv: Tlv) -> str:
     raw = buf[tlv.content_start:tlv.content_end]
     if not raw or raw[-1] & 0x80:
         raise Asn1Error("malformed OBJECT IDENTIFIER")
-    arcs, value = [], 0
+    if len(raw) > MAX_OID_BYTES:  # (value << 7) on an ever longer integer, then str(): quadratic
+        raise Asn1Error(f"OBJECT IDENTIFIER of {len(raw)} bytes, over the {MAX_OID_BYTES}-byte limit")
+    arcs, value, arc_len = [], 0, 0
     for b in raw:
         value = (value << 7) | (b & 0x7F)
+        arc_len += 1
+        if arc_len > MAX_OID_ARC_BYTES:
+            raise Asn1Error(f"OBJECT IDENTIFIER arc longer than {MAX_OID_ARC_BYTES} bytes")
         if not b & 0x80:
             arcs.append(value)
-            value = 0
+            value, arc_len = 0, 0
     head = arcs[0]
     first = [min(head // 40, 2), head - 40 * min(head // 40, 2)]
     return ".".join(str(a) for a in first + arcs[1:])
@@ -108,19 +116,30 @@ def parse_signed_data(block: bytes) -> SignedData:
         el = next(it)
         certs: list[bytes] = []
         if el.is_(2, 0):
-            bag = children(block, el)
-            if len(bag) > MAX_CERTIFICATES:
-                raise Pkcs7Error(f"{len(bag)} certificates in SignedData exceed the limit of {MAX_CERTIFICATES}")
+            bag = _at_most(block, el, MAX_CERTIFICATES, "certificates in SignedData")
             certs = [bytes(block[c.start:c.end]) for c in bag]
             el = next(it)
         if el.is_(2, 1):  # crls
             el = next(it)
-        infos = children(block, _expect(el, 0, 17, "signerInfos SET"))
+        infos = _at_most(block, _expect(el, 0, 17, "signerInfos SET"), MAX_SIGNER_INFOS, "SignerInfos")
     except StopIteration:
         raise Asn1Error("SignedData is missing fields") from None
-    if len(infos) > MAX_SIGNER_INFOS:
-        raise Pkcs7Error(f"{len(infos)} SignerInfos exceed the limit of {MAX_SIGNER_INFOS}")
     return SignedData(encap_type, certs, [_parse_signer_info(block, si) for si in infos])
+
+
+def _at_most(buf: bytes, tlv: Tlv, limit: int, what: str) -> list[Tlv]:
+    """The children of ``tlv``, refused as soon as there are more than ``limit`` (listing them
+    all first turned a 16 MiB bag of two-byte elements into millions of objects)."""
+    if not tlv.constructed:
+        raise Asn1Error("expected a constructed element")
+    out, pos = [], tlv.content_start
+    while pos < tlv.content_end:
+        if len(out) == limit:
+            raise Pkcs7Error(f"more than {limit} {what} (the limit)")
+        child = read_tlv(buf, pos, tlv.content_end, 1)
+        out.append(child)
+        pos = child.end
+    return out
 
 
 def _parse_signer_info(buf: bytes, tlv: Tlv) -> SignerInfo:
@@ -242,16 +261,46 @@ def parse_certificate(der: bytes) -> BagCertificate:
     return BagCertificate(der, serial, issuer, subject, spki, unsupported, key_usage)
 
 
+class Names:
+    """X500Principal.equals over one block's names: same bytes, or the same name after RFC 5280
+    normalisation (asn1crypto), each name parsed once. A name over MAX_NORMALISED_NAME bytes is
+    compared by its bytes only: normalising a 2 KB name costs ~2 ms, and a bag of 1,000 such
+    certificates made chain building take half an hour (no real name is that long)."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[bytes, object] = {}
+
+    def _name(self, der: bytes):
+        if der not in self._parsed:
+            try:
+                from asn1crypto import x509
+
+                name = x509.Name.load(der) if len(der) <= MAX_NORMALISED_NAME else None
+                key = name.hashable if name is not None else None  # prepares every value once
+            except Exception:  # noqa: BLE001 - unparseable names equal only their own bytes
+                name, key = None, None
+            self._parsed[der] = (name, key)
+        return self._parsed[der]
+
+    def key(self, der: bytes):
+        """Equal names have equal keys (the normalised form), so names can be grouped by it."""
+        return self._name(der)[1] or ("bytes", der)
+
+    def equal(self, a: bytes, b: bytes) -> bool:
+        if a == b:
+            return True
+        (na, ka), (nb, kb) = self._name(a), self._name(b)
+        if na is None or nb is None or ka != kb:
+            return False
+        try:
+            return na == nb
+        except Exception:  # noqa: BLE001
+            return False
+
+
 def names_equal(a: bytes, b: bytes) -> bool:
     """X500Principal.equals: same bytes, or the same name after RFC 5280 normalisation."""
-    if a == b:
-        return True
-    try:
-        from asn1crypto import x509
-
-        return x509.Name.load(a) == x509.Name.load(b)
-    except Exception:  # noqa: BLE001 - unparseable names are simply different
-        return False
+    return Names().equal(a, b)
 
 
 def find_certificate(certs: list[BagCertificate], si: SignerInfo) -> BagCertificate | None:
@@ -274,14 +323,21 @@ def spki_algorithm(spki: bytes) -> str | None:
 
 
 def certificate_chain(certs: list[BagCertificate], leaf: BagCertificate) -> list[BagCertificate]:
-    """Leaf first, then issuers found in the bag by DN, as apksig's getCertificateChain."""
-    unused = [c for c in certs if c is not leaf]
+    """Leaf first, then issuers found in the bag by DN, as apksig's getCertificateChain: the
+    first unused certificate (in bag order) whose subject equals the issuer. Certificates are
+    grouped by their subject's normalised form, so each step looks in one group, not the bag."""
+    names = Names()
+    by_subject: dict[object, list[BagCertificate]] = {}
+    for c in certs:
+        if c is not leaf:
+            by_subject.setdefault(names.key(c.subject), []).append(c)
     chain, root = [leaf], leaf
-    while not names_equal(root.subject, root.issuer):
-        nxt = next((c for c in unused if names_equal(root.issuer, c.subject)), None)
+    while not names.equal(root.subject, root.issuer):
+        group = by_subject.get(names.key(root.issuer), [])
+        nxt = next((c for c in group if names.equal(root.issuer, c.subject)), None)
         if nxt is None:
             break
-        unused.remove(nxt)
+        group.remove(nxt)
         chain.append(nxt)
         root = nxt
     return chain

@@ -90,9 +90,12 @@ def verify_v1(zip: ZipArchive, min_sdk: int, max_sdk: int, present_scheme_ids: f
     except ApkScanError as exc:
         scheme.errors.append(exc.to_issue())
         state.done = False
-    for signer in state.signers + state.orphans:
-        if signer.result.certificate is None and not signer.result.chain:
-            _fill_present_certificates(zip, signer)
+    unread = [s for s in state.signers + state.orphans if s.result.certificate is None and not s.result.chain]
+    for signer in unread[:MAX_SIGNERS]:  # each block up to 16 MiB: a bound on how many are read for display
+        _fill_present_certificates(zip, signer)
+    if len(unread) > MAX_SIGNERS:
+        scheme.warnings.append(warning("JAR_SIG_BLOCKS_NOT_READ", f"{len(unread) - MAX_SIGNERS} more signature blocks "
+                                       f"whose certificates were not read (at most {MAX_SIGNERS})"))
     scheme.signers = [s.result for s in state.signers + state.orphans]
     scheme.verified = state.done and not scheme.all_errors()
     if not scheme.verified:
@@ -241,7 +244,7 @@ class _State:
         bname, sfname = signer.block.name, signer.sf.name
         try:
             sd = pkcs7.parse_signed_data(block)
-        except (Asn1Error, pkcs7.Pkcs7Error) as exc:
+        except (Asn1Error, pkcs7.Pkcs7Error, ValueError) as exc:  # ValueError: e.g. int/str limits on hostile numbers
             res.errors.append(error("JAR_SIG_PARSE_EXCEPTION", f"failed to parse JAR signature {bname}: {exc}"))
             return
         certs, cert_error = _set_certificates(res, sd)
@@ -349,6 +352,6 @@ def _fill_present_certificates(zip: ZipArchive, signer: _Signer) -> None:
     """Certificates of a block verification never reached (present, not verified)."""
     try:
         sd = pkcs7.parse_signed_data(zip.read(signer.block, MAX_METADATA_SIZE))
-    except (ApkScanError, Asn1Error, pkcs7.Pkcs7Error):
+    except (ApkScanError, Asn1Error, ValueError):  # Pkcs7Error is a ValueError
         return
     _set_certificates(signer.result, sd)
