@@ -144,6 +144,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "STORE_CORRUPT": (W, "the scan store is not a readable SQLite database: set aside, a new one is used"),
     "STORE_NEWER": (W, "the scan store's schema is newer than this apkscan: left unused"),
     "STORE_UNAVAILABLE": (W, "the scan store cannot be opened or written: scanning without it"),
+    "TAMPER_APK_SIG_BLOCK_ENTRIES": (T, "APK Signing Block holds … entries; the first … ids are listed (real blocks hold a few)"),
     "TAMPER_APK_SIG_BLOCK_DUPLICATE_ID": (T, "APK Signing Block holds id … more than once; the first is used"),
     "TAMPER_APK_SIG_BLOCK_IGNORED": (T, "APK Signing Block ignored: the central directory is not immediately followed by the EOCD"),
     "TAMPER_APK_SIG_BLOCK_MALFORMED": (T, "APK Signing Block size out of range: …"),

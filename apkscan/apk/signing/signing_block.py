@@ -17,6 +17,7 @@ import struct
 from dataclasses import dataclass, field
 
 from apkscan.apk.io.zipreader import ZipArchive
+from apkscan.apk.signing.common import KNOWN_BLOCK_IDS
 from apkscan.issues import ApkScanError, Issue, tamper
 
 MAGIC = b"APK Sig Block 42"
@@ -84,18 +85,29 @@ def _locate(zip: ZipArchive, out: SigningBlock) -> None:
         return
     out.found, out.offset, out.size = True, offset, total
     block = zip.source.read(offset, total)
-    _parse_pairs(memoryview(block)[8 : total - FOOTER_SIZE], out)
+    _parse_pairs(memoryview(block)[8 : total - FOOTER_SIZE], out, zip.source.check_deadline)
 
 
 def _has_magic(zip: ZipArchive, cd_offset: int) -> bool:
     return cd_offset >= MIN_BLOCK_SIZE and zip.source.read(cd_offset - 16, 16) == MAGIC
 
 
-def _parse_pairs(pairs: memoryview, out: SigningBlock) -> None:
-    """uint64 length, uint32 id, value; stop at the first entry whose length lies."""
+MAX_LISTED_IDS = 256  # ids kept in file order for the report (real blocks hold a handful)
+MAX_DUPLICATE_FACTS = 20  # one tamper fact per duplicated id, then a count
+
+
+def _parse_pairs(pairs: memoryview, out: SigningBlock, check_deadline=lambda: None) -> None:
+    """uint64 length, uint32 id, value; stop at the first entry whose length lies.
+
+    Every entry is read (apksig finds a scheme's block wherever it is), but only the first
+    MAX_LISTED_IDS ids are listed and values are kept for the first occurrence of each id only:
+    a 64 MiB block of 12-byte entries is 5.6 million of them (one fact per duplicate was 1.2 GB)."""
     pos, count, end = 0, 0, len(pairs)
+    duplicates = 0
     while pos < end:
         count += 1
+        if not count & 0xFFFF:
+            check_deadline()
         if end - pos < 8:
             out.tamper.append(tamper("TAMPER_APK_SIG_BLOCK_MALFORMED", f"insufficient data to read size of APK Signing Block entry #{count}"))
             return
@@ -105,11 +117,17 @@ def _parse_pairs(pairs: memoryview, out: SigningBlock) -> None:
             out.tamper.append(tamper("TAMPER_APK_SIG_BLOCK_MALFORMED", f"APK Signing Block entry #{count} size out of range: {length}, available: {end - pos}"))
             return
         (block_id,) = struct.unpack_from("<I", pairs, pos)
-        value = bytes(pairs[pos + 4 : pos + length])
-        out.pair_ids.append(block_id)
+        if len(out.pair_ids) < MAX_LISTED_IDS:
+            out.pair_ids.append(block_id)
         if block_id in out.pairs:
-            out.duplicate_ids.append(block_id)
-            out.tamper.append(tamper("TAMPER_APK_SIG_BLOCK_DUPLICATE_ID", f"APK Signing Block holds id {block_id:#010x} more than once; the first is used"))
-        else:
-            out.pairs[block_id] = value
+            duplicates += 1
+            if block_id not in out.duplicate_ids and len(out.duplicate_ids) < MAX_DUPLICATE_FACTS:
+                out.duplicate_ids.append(block_id)
+                out.tamper.append(tamper("TAMPER_APK_SIG_BLOCK_DUPLICATE_ID", f"APK Signing Block holds id {block_id:#010x} more than once; the first is used"))
+        elif block_id in KNOWN_BLOCK_IDS or len(out.pairs) < MAX_LISTED_IDS:
+            out.pairs[block_id] = bytes(pairs[pos + 4 : pos + length])
         pos += length
+    if count > MAX_LISTED_IDS:
+        out.tamper.append(tamper("TAMPER_APK_SIG_BLOCK_ENTRIES", f"APK Signing Block holds {count} entries; the first {MAX_LISTED_IDS} ids are listed (real blocks hold a few)"))
+    if duplicates > len(out.duplicate_ids):
+        out.tamper.append(tamper("TAMPER_APK_SIG_BLOCK_DUPLICATE_ID", f"{duplicates} entries repeat an id in all"))
