@@ -19,6 +19,7 @@ from __future__ import annotations
 import struct
 
 from apkscan.apk.manifest.axml import (
+    TopLevel,
     TYPE_INT_BOOLEAN,
     TYPE_INT_DEC,
     TYPE_INT_HEX,
@@ -321,17 +322,19 @@ def read_manifest(manifest_axml: bytes | None, arsc: bytes | None) -> ManifestIn
         return info
     elements: list[Element] = []
     malformed = False
+    xml = bytes(manifest_axml)
+    top = TopLevel.of(xml)  # the top-level chunks, walked once for every tree read below
     try:
-        for el in iter_start_elements(bytes(manifest_axml)):
+        for el in iter_start_elements(xml, top=top):
             if el.depth <= 2:  # all any field needs; deeper elements are only walked over
                 elements.append(el)
     except (AxmlError, struct.error, IndexError, ValueError) as exc:
         malformed = True
         info.errors.append(error(MANIFEST_MALFORMED, f"AndroidManifest.xml: {exc}"))
     res = _Resources(arsc, info.errors)
-    framework = framework_elements(bytes(manifest_axml), elements, info)
+    framework = framework_elements(xml, elements, info, top)
     try:
-        info.package_readings = package_readings(bytes(manifest_axml), framework)
+        info.package_readings = package_readings(xml, framework, top)
         _fill(info, framework, res)
     except Exception as exc:  # noqa: BLE001 - partial facts are still worth reporting
         info.errors.append(error(MANIFEST_MALFORMED, f"AndroidManifest.xml fields: {exc}"))

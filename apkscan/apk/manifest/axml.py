@@ -156,26 +156,57 @@ class Element:
         return self.raw_attrs
 
 
-def top_chunk_types(xml: bytes) -> list[int]:
-    """Types of the file's top-level chunks (a manifest normally has exactly one, RES_XML)."""
-    try:
-        return [t for t, _, _ in _chunks(memoryview(xml))]
-    except AxmlError:
-        return []
+MAX_TREES = 16  # RES_XML chunks kept for other readings of the manifest
 
 
-def _select_tree(buf: memoryview, chunk: str, index: int) -> memoryview:
-    """The chunk ``iter_start_elements`` walks (see there); AxmlError when there is none."""
-    if chunk == "framework":
-        body = next((c for _, _, c in _chunks(buf)), None)
-    elif chunk == "xml":
-        body = next((c for i, c in enumerate(c for t, _, c in _chunks(buf) if t == RES_XML_TYPE)
-                     if i == index), None)
-    else:
-        body = next((c for t, _, c in _chunks(buf) if t == RES_XML_TYPE), None)
-    if body is None:
-        raise AxmlError("no XML chunk in file")
-    return body
+@dataclass(slots=True)
+class TopLevel:
+    """The file's top-level chunks, walked once (a manifest normally has exactly one, RES_XML):
+    a hostile file of millions of empty chunks was walked again for every tree read from it."""
+
+    first: tuple[int, memoryview] | None = None  # (type, contents) of the first chunk
+    trees: list[memoryview] = field(default_factory=list)  # the first MAX_TREES RES_XML chunks
+    xml_count: int = 0  # every RES_XML chunk
+    error: AxmlError | None = None  # where the walk stopped on a malformed chunk header
+
+    @classmethod
+    def of(cls, xml: bytes) -> TopLevel:
+        top = cls()
+        try:
+            for ctype, _, contents in _chunks(memoryview(xml)):
+                if top.first is None:
+                    top.first = (ctype, contents)
+                if ctype == RES_XML_TYPE:
+                    top.xml_count += 1
+                    if len(top.trees) < MAX_TREES:
+                        top.trees.append(contents)
+        except AxmlError as exc:
+            top.error = exc
+        return top
+
+    @property
+    def first_is_xml(self) -> bool:
+        """The first chunk is RES_XML (and every chunk header is sound)."""
+        return self.error is None and self.first is not None and self.first[0] == RES_XML_TYPE
+
+    @property
+    def trees_readable(self) -> int:
+        """RES_XML chunks other readings may use (none when a chunk header is malformed)."""
+        return 0 if self.error is not None else min(self.xml_count, MAX_TREES)
+
+    def select(self, chunk: str, index: int) -> memoryview:
+        """The chunk ``iter_start_elements`` walks (see there); AxmlError when there is none, or
+        the malformed header met before it."""
+        if chunk == "framework":
+            body = self.first[1] if self.first is not None else None
+        else:
+            i = index if chunk == "xml" else 0
+            body = self.trees[i] if i < len(self.trees) else None
+        if body is None:
+            raise self.error if self.error is not None else AxmlError("no XML chunk in file")
+        return body
+
+
 
 
 def _read_attrs(el: "Element", contents, a_start: int, a_size: int, a_count: int, pool, res_map) -> None:
@@ -194,15 +225,16 @@ def _read_attrs(el: "Element", contents, a_start: int, a_size: int, a_count: int
         el.raw_attrs.append(Attr(a_ns, a_name, rid, vtype, data, pool, a_raw))
 
 
-def iter_start_elements(xml: bytes, *, chunk: str = "apksig", index: int = 0):
+def iter_start_elements(xml: bytes, *, chunk: str = "apksig", index: int = 0, top: TopLevel | None = None):
     """Yield every start element in document order; raises AxmlError where apksig would fail.
 
     ``chunk`` picks the tree: ``"apksig"`` the first RES_XML chunk (apksig's
     ``AndroidBinXmlParser``, which decides minSdkVersion for the verifier); ``"framework"``
     the file's first chunk whatever its type (``ResXMLTree::setTo`` does not check it, so
     that is what the package manager installs); ``"xml"`` the ``index``-th RES_XML chunk.
+    ``top``: the file's :class:`TopLevel`, when the caller reads several trees of it.
     """
-    body = _select_tree(memoryview(xml), chunk, index)
+    body = (top or TopLevel.of(xml)).select(chunk, index)
     pool: _StringPool | None = None
     res_map: memoryview | None = None
     depth, count = 0, 0

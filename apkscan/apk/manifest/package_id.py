@@ -25,8 +25,8 @@ from apkscan.apk.manifest.axml import (
     Attr,
     AxmlError,
     Element,
+    TopLevel,
     iter_start_elements,
-    top_chunk_types,
 )
 from apkscan.apk.model import ManifestInfo, PackageReading
 from apkscan.issues import Issue, tamper, warning
@@ -87,11 +87,12 @@ def _name_is(attr: Attr, name: str) -> bool:
         return False
 
 
-def _roots(xml: bytes, chunk: str, index: int = 0, *, root_only: bool = False) -> list[Element]:
+def _roots(xml: bytes, chunk: str, index: int = 0, *, root_only: bool = False,
+           top: TopLevel | None = None) -> list[Element]:
     """Depth <= 2 elements of one tree (only its root with ``root_only``); [] when unreadable."""
     out: list[Element] = []
     try:
-        for el in iter_start_elements(xml, chunk=chunk, index=index):
+        for el in iter_start_elements(xml, chunk=chunk, index=index, top=top):
             if el.depth <= 2:
                 out.append(el)
             if root_only:
@@ -101,16 +102,16 @@ def _roots(xml: bytes, chunk: str, index: int = 0, *, root_only: bool = False) -
     return out
 
 
-def package_readings(xml: bytes, framework: list[Element]) -> list[PackageReading]:
-    """Every plausible reading of ``package``, the framework's first; duplicates dropped."""
+def package_readings(xml: bytes, framework: list[Element], top: TopLevel | None = None) -> list[PackageReading]:
+    """Every plausible reading of ``package``, the framework's first; duplicates dropped.
+    ``top``: the file's top-level chunks, when the caller has them."""
     readings = _root_readings(framework, "first chunk")
-    types = top_chunk_types(xml)
-    xml_count = min(sum(1 for t in types if t == 0x0003), MAX_XML_CHUNKS)
-    for i in range(xml_count):
-        if i == 0 and types[:1] == [0x0003]:
+    top = top or TopLevel.of(xml)
+    for i in range(min(top.trees_readable, MAX_XML_CHUNKS)):
+        if i == 0 and top.first_is_xml:
             continue  # the framework's chunk, already read
         label = "first RES_XML chunk (apksig)" if i == 0 else f"RES_XML chunk {i + 1}"
-        readings += _root_readings(_roots(xml, "xml", i, root_only=True), label)
+        readings += _root_readings(_roots(xml, "xml", i, root_only=True, top=top), label)
     seen: set[str] = set()
     out = []
     for r in readings:
@@ -120,12 +121,13 @@ def package_readings(xml: bytes, framework: list[Element]) -> list[PackageReadin
     return out
 
 
-def framework_elements(xml: bytes, apksig: list[Element], info: ManifestInfo) -> list[Element]:
+def framework_elements(xml: bytes, apksig: list[Element], info: ManifestInfo,
+                       top: TopLevel | None = None) -> list[Element]:
     """The tree the package manager reads (the file's first chunk); apksig's when they agree."""
-    types = top_chunk_types(xml)
-    if types[:1] == [0x0003]:
+    top = top or TopLevel.of(xml)
+    if top.first_is_xml:
         return apksig
-    framework = _roots(xml, "framework")
+    framework = _roots(xml, "framework", top=top)
     if not framework:
         info.errors.append(warning(MANIFEST_NOT_FRAMEWORK_READABLE, "the first chunk of "
                                    "AndroidManifest.xml is not a tree Android can read; fields "
