@@ -329,10 +329,40 @@ def test_entry_size_trick_is_read_by_android_at_entry_plus_size(tmp_path):
     assert "application-label:'WeChat'" in badging
 
 
-@pytest.mark.xfail(strict=True, reason="known evasion, inherited from androguard and kept by the "
-                   "identity contract: Android reads the Res_value at entry + size (test above)")
 def test_entry_size_trick_label_as_android_reads_it():
-    assert read_manifest(_label_manifest(), _size_trick_table()).label == "WeChat"
+    """The label is Android's reading (aapt's, test above); the decoy parsers see is kept and said."""
+    info = read_manifest(_label_manifest(), _size_trick_table())
+    assert info.label == "WeChat" and info.labels == {"": "WeChat"}
+    assert info.other_labels == ["Calculator"]
+    from apkscan.apk.manifest.android_manifest import label_ambiguity
+
+    fact = label_ambiguity(info)
+    assert fact is not None and fact.code == "TAMPER_MANIFEST_AMBIGUOUS_LABEL"
+    assert "'WeChat'" in fact.message and "'Calculator'" in fact.message
+
+
+def test_entry_size_trick_in_an_apk_is_matched_both_ways(tmp_path, rules):
+    """Both readings reach the matcher: a rule on either label matches, and the fact is reported."""
+    from apkscan.apk.identify import identify
+    from apkscan.rules.matcher import match_identity
+
+    apk = tmp_path / "size-trick.apk"
+    with zipfile.ZipFile(apk, "w") as zf:
+        zf.writestr("AndroidManifest.xml", _label_manifest())
+        zf.writestr("resources.arsc", _size_trick_table())
+    identity = identify(str(apk))
+    assert "TAMPER_MANIFEST_AMBIGUOUS_LABEL" in {t.code for t in identity.tamper}
+    from apkscan.rules.matcher import _labels
+
+    assert [v for _, v in _labels(identity)] == ["WeChat", "Calculator"]
+    assert isinstance(match_identity(identity, rules), list)
+
+
+def test_honest_entries_read_the_same_both_ways():
+    raw = _strings_table([b.type_chunk(1, {0: b.string(0, 0)}), b.type_chunk(1, {0: b.string(0, 1)}, cfg=b.config("fr"))],
+                         ["App", "Appli"])
+    info = read_manifest(_label_manifest(), raw)
+    assert info.other_labels == [] and info.label == "App"
 
 
 @pytest.mark.parametrize("size", [16, 28, 36, 40, 44, 48, 52, 56, 64, 80])

@@ -12,7 +12,7 @@ import os
 import time
 
 from apkscan.apk.io.bytesource import ByteSource
-from apkscan.apk.manifest.android_manifest import read_manifest
+from apkscan.apk.manifest.android_manifest import label_ambiguity, read_manifest
 from apkscan.apk.manifest.package_id import ambiguity
 from apkscan.apk.model import ApkIdentity, FileFacts, ManifestInfo
 from apkscan.apk.signing.digests import WholeFile
@@ -120,9 +120,9 @@ def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, 
             else:
                 identity.completeness.done(part)
     finally:
-        ambiguous = ambiguity(identity.manifest) if identity.manifest else None
-        identity.tamper = unique(identity.tamper + zip.tamper + (outcome.tamper if outcome else [])
-                                  + ([ambiguous] if ambiguous else []))
+        ambiguous = [a for a in (ambiguity(identity.manifest), label_ambiguity(identity.manifest))
+                     if a is not None] if identity.manifest else []
+        identity.tamper = unique(identity.tamper + zip.tamper + (outcome.tamper if outcome else []) + ambiguous)
 
 
 def _read_manifest(zip: ZipArchive, identity: ApkIdentity) -> tuple[ManifestInfo, bytes | None]:

@@ -217,6 +217,9 @@ class ManifestInfo:
     errors: list[Issue] = field(default_factory=list)
     # every distinct reading of ``package``; more than one value is a tamper indicator
     package_readings: list[PackageReading] = field(default_factory=list)
+    # labels a parser reading resources.arsc another way sees (matched too; named by the
+    # TAMPER_MANIFEST_AMBIGUOUS_LABEL fact, not a field of the document)
+    other_labels: list[str] = field(default_factory=list)
 
     @property
     def other_packages(self) -> list[PackageReading]:

@@ -260,6 +260,7 @@ def _labels(identity: ApkIdentity) -> list[tuple[str, str]]:
         return []
     out = [("", m.label)] if m.label else []
     out += [(loc, v) for loc, v in m.labels.items() if v and (loc, v) not in out]
+    out += [("as other parsers read it", v) for v in getattr(m, "other_labels", ()) if v]
     return out
 
 

@@ -33,7 +33,7 @@ from apkscan.apk.manifest.axml import (
 from apkscan.apk.manifest.arsc import ArscTable
 from apkscan.apk.model import ManifestInfo
 from apkscan.apk.manifest.package_id import framework_elements, framework_string, package_readings
-from apkscan.issues import Issue, error, warning
+from apkscan.issues import Issue, error, tamper, warning
 
 MAX_INPUT_SIZE = 32 << 20  # refuse larger AndroidManifest.xml / resources.arsc
 
@@ -43,6 +43,7 @@ MANIFEST_MISSING = "MANIFEST_MISSING"
 MANIFEST_MALFORMED = "MANIFEST_MALFORMED"
 MANIFEST_ARSC_MALFORMED = "MANIFEST_ARSC_MALFORMED"
 MANIFEST_ARSC_MISSING = "MANIFEST_ARSC_MISSING"
+TAMPER_MANIFEST_AMBIGUOUS_LABEL = "TAMPER_MANIFEST_AMBIGUOUS_LABEL"
 MANIFEST_TOO_LARGE = "MANIFEST_TOO_LARGE"
 MANIFEST_MIN_SDK_CODENAME = "MANIFEST_MIN_SDK_CODENAME"
 MANIFEST_MIN_SDK_UNSUPPORTED = "MANIFEST_MIN_SDK_UNSUPPORTED"
@@ -168,6 +169,13 @@ class _Resources:
             return _by_locale(configs)
         return self.resolve_with_androguard(res_id)
 
+    def resolve_as_android(self, res_id: int) -> dict[str, str] | None:
+        """{locale: value} with each value read where Android reads it (see ``ArscTable.resolve``);
+        None when the table is not one :class:`ArscTable` reads."""
+        table = self._fast_table()
+        configs = table.resolve(res_id, as_android=True) if table is not None else None
+        return _by_locale(configs) if configs is not None else None
+
     def resolve_with_androguard(self, res_id: int) -> dict[str, str]:
         """The reference path (and the fast path's fallback): androguard's whole-table parse."""
         parser = self._get()
@@ -261,8 +269,33 @@ def _fill(info: ManifestInfo, elements: list[Element], res: _Resources) -> None:
             if info.max_sdk is None:
                 info.max_sdk = _sdk_value(_attr(el, ATTR_MAX_SDK), res)
         elif el.name == "application" and info.label is None and not info.labels:
-            info.label, info.labels = _as_str(_attr(el, ATTR_LABEL), res)
+            _fill_label(info, _attr(el, ATTR_LABEL), res)
             info.debuggable = _as_bool(_attr(el, ATTR_DEBUGGABLE), res)
+
+
+def _fill_label(info: ManifestInfo, attr: Attr | None, res: _Resources) -> None:
+    """The label as Android shows it; where a parser reading the same bytes another way sees
+    other labels (an entry whose size field lies), those are kept in ``other_labels`` (rules
+    match them too) and :func:`label_ambiguity` says so."""
+    info.label, info.labels = _as_str(attr, res)  # androguard's reading
+    if attr is None or attr.vtype != TYPE_REFERENCE:
+        return
+    android = res.resolve_as_android(attr.data & 0xFFFFFFFF)
+    if android is None or android == info.labels:
+        return
+    parsers = info.labels
+    info.labels = android
+    info.label = android.get("", next(iter(android.values()), None))
+    info.other_labels = [v for v in dict.fromkeys(parsers.values()) if v not in android.values()]
+
+
+def label_ambiguity(info: ManifestInfo) -> Issue | None:
+    """TAMPER_MANIFEST_AMBIGUOUS_LABEL naming both readings, when another parser sees other labels."""
+    if not info.other_labels:
+        return None
+    return tamper(TAMPER_MANIFEST_AMBIGUOUS_LABEL,
+                  f"the label reads as {info.label!r} to Android but as {', '.join(map(repr, info.other_labels))} "
+                  "to parsers that ignore a resource entry's size (androguard); rules are matched against both")
 
 
 def _sdk_value(attr: Attr | None, res: _Resources) -> int | None:
