@@ -23,9 +23,9 @@ from unittest import mock
 import pytest
 
 import der_build as d
-from conftest import CORPUS, FIXTURES, SHARED
+from conftest import APKS, CORPUS, FIXTURES, SHARED
 from apkscan.apk.crypto import x509_fast
-from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der, spki_der
+from apkscan.apk.crypto.certificates import _describe, apksig_public_key_der, certificate_from_der, spki_der
 from apkscan.apk.identify import identify
 
 VENDORS = SHARED / "reference" / "vendor-identities.json"
@@ -39,13 +39,13 @@ def _fast_path_off():
         yield
 
 
-def _old(der: bytes):
+def _old(der: bytes):  # _describe: certificate_from_der remembers descriptions (one path would answer both)
     with _fast_path_off():
-        return certificate_from_der(der), apksig_public_key_der(der)
+        return _describe(der), apksig_public_key_der(der)
 
 
 def _new(der: bytes):
-    return certificate_from_der(der), apksig_public_key_der(der)
+    return _describe(der), apksig_public_key_der(der)
 
 
 def _compare(der: bytes) -> bool:
@@ -69,7 +69,10 @@ def _certificates_seen_identifying(paths: list[Path]) -> dict[str, bytes]:
         seen[der.hex()] = der
         return real(der)
 
-    with mock.patch.object(x509_fast, "certificate_fields", record):
+    from apkscan.apk.crypto import certificates
+
+    # no remembered descriptions: every certificate is described (and seen) again
+    with mock.patch.object(x509_fast, "certificate_fields", record), mock.patch.object(certificates, "MEMO_MAX_DER", -1):
         for path in paths:
             identify(path, quick=True, timeout=30)
     return seen
@@ -412,3 +415,21 @@ def test_verification_keys_from_numbers_are_the_der_loaders_keys():
             data = bytearray(spki)
             data[rng.randrange(len(data))] = rng.randrange(256)
             _same_key_as_the_der_loader(bytes(data))
+
+
+def test_remembered_descriptions_are_equal_and_each_callers_own():
+    import zipfile
+
+    from apkscan.apk.crypto import certificates, pkcs7
+
+    with zipfile.ZipFile(APKS / "v1-only.apk") as z:
+        block = next(z.read(n) for n in z.namelist() if n.endswith(".RSA"))
+    der = pkcs7.parse_signed_data(block).certificates[0]
+    certificates._MEMO.clear()
+    first, second = certificate_from_der(der), certificate_from_der(der)
+    assert first == second == _describe(der) and first is not second
+    first.subject_attrs.setdefault("CN", []).append("changed by a caller")
+    first.parse_errors.append("changed by a caller")
+    third = certificate_from_der(der)
+    assert third == _describe(der) and "changed by a caller" not in third.parse_errors
+    assert len(certificates._MEMO) == 1

@@ -12,8 +12,10 @@ answers first, for the DER subset where it reads exactly what they would read.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import warnings
+from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any
 
@@ -310,9 +312,37 @@ def _fields(der: bytes, errors: list[str]) -> dict[str, Any] | None:
     return None
 
 
+MEMO_SIZE = 256  # certificates described, by their DER bytes: an APK names its signer's ~3 times
+MEMO_MAX_DER = 64 << 10  # (v1, v2, v3, lineage) and a batch meets the same publishers again
+_MEMO: OrderedDict[bytes, Certificate] = OrderedDict()
+
+
 def certificate_from_der(der: bytes) -> Certificate:
-    """Describe one certificate; never raises, whatever the bytes."""
+    """Describe one certificate; never raises, whatever the bytes.
+
+    The description is a pure function of the bytes, so it is remembered for the last
+    MEMO_SIZE certificates; every caller gets its own copy (callers may change theirs)."""
     der = bytes(der) if not isinstance(der, bytes) else der
+    if len(der) > MEMO_MAX_DER:
+        return _describe(der)
+    cert = _MEMO.get(der)
+    if cert is None:
+        cert = _MEMO[der] = _describe(der)
+        if len(_MEMO) > MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    else:
+        _MEMO.move_to_end(der)
+    return _copy(cert)
+
+
+def _copy(cert: Certificate) -> Certificate:
+    return dataclasses.replace(
+        cert, subject_attrs={k: list(v) for k, v in cert.subject_attrs.items()},
+        issuer_attrs={k: list(v) for k, v in cert.issuer_attrs.items()},
+        weaknesses=list(cert.weaknesses), parse_errors=list(cert.parse_errors))
+
+
+def _describe(der: bytes) -> Certificate:
     cert = Certificate(
         sha256=hashlib.sha256(der).hexdigest(),
         sha1=hashlib.sha1(der).hexdigest(),
