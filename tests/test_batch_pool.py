@@ -229,3 +229,32 @@ def test_a_single_input_or_a_small_tail_is_scanned_without_starting_a_worker(rp,
     assert started == [1, 1, 1, 1]
     _scan(rp, [FIX / "apks" / "v2-only.apk"], pool_mod.Pool(2, timeout=30))  # a time limit needs a process
     assert started == [1, 1, 1, 1, 1]
+
+
+def _vm_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) << 10
+    raise AssertionError("no VmSize")
+
+
+def test_worker_memory_cap_turns_an_exhausting_input_into_its_error(rp, monkeypatch):
+    """--worker-memory: the input that would take 2 GiB fails alone (MemoryError in its worker,
+    recorded for it); the worker lives on and the other inputs are scanned."""
+    real = pool_mod.scan_item
+
+    def unit(item, settings):
+        if getattr(item, "display", "").endswith("v1-only.apk"):
+            hog = bytearray(2 << 30)  # what a memory bomb amounts to
+            del hog
+        return real(item, settings)
+
+    monkeypatch.setattr(pool_mod, "_unit", unit)
+    paths = [FIX / "apks" / n for n in ("v2-only.apk", "v1-only.apk", "v3-only.apk", "ec-v2v3.apk", "v1v2.apk")]
+    capped = pool_mod.Pool(2, memory_limit=_vm_bytes() + (768 << 20))  # workers fork from this process
+    result = _scan(rp, paths, capped)
+    failed = {e.source: [i.code for i in e.errors] for e in result.errors}
+    assert list(failed) == [str(FIX / "apks" / "v1-only.apk")], failed
+    assert failed[str(FIX / "apks" / "v1-only.apk")] == ["INTERNAL_ERROR"]
+    assert "MemoryError" in result.errors[0].errors[0].message
+    assert sorted(a.source for a in result.apps) == sorted(str(p) for p in paths if p.name != "v1-only.apk")

@@ -21,6 +21,9 @@ _OPTIONS = [
                  help="Worker processes (default: the cores available; 1 = scan in this process)."),
     click.option("--timeout", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
                  help="Per-input time limit (inputs then run in worker processes, also with --jobs 1): past it the input is a BATCH_TIMEOUT error and its worker is replaced (Dask: the task stops itself, the client stops waiting)."),
+    click.option("--worker-memory", default="2G", show_default=True, metavar="SIZE",
+                 help="Most address space a worker process may take (e.g. 1G; 0 = no cap): an input needing "
+                      "more is an INPUT_LIMIT_EXCEEDED error, not an out-of-memory kill."),
     click.option("--jsonl", "jsonl_path", type=click.Path(dir_okay=False), default=None,
                  help="Stream one JSON line per app or error to FILE as it is decided."),
     click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
@@ -157,7 +160,23 @@ def _runner(opts: dict, walk: Any, store: str | None) -> tuple[Any, Callable[[],
     jobs = opts["jobs"] or default_jobs()
     if jobs == 1 and opts["timeout"] is None:
         return None, lambda: None  # the sequential reference path (a --timeout needs a worker to stop)
-    return Pool(jobs, opts["timeout"], tmp_dir=walk.tmp_dir, tmp_limit=walk.tmp_limit), lambda: None
+    return Pool(jobs, opts["timeout"], tmp_dir=walk.tmp_dir, tmp_limit=walk.tmp_limit,
+                memory_limit=worker_memory(opts)), lambda: None
+
+
+def worker_memory(opts: dict) -> int | None:
+    """--worker-memory in bytes (None: no cap); a usage error (exit 2) when it is no size."""
+    from apkscan.cli.scan_cmd import parse_size
+
+    try:
+        limit = parse_size(str(opts.get("worker_memory") or "0"))
+    except ValueError:
+        raise click.BadParameter(f"not a size: {opts['worker_memory']!r} (e.g. 1G, 0 for no cap)",
+                                 param_hint="--worker-memory") from None
+    if limit and limit < 256 << 20:
+        raise click.BadParameter("at least 256M (a worker's own code takes ~150 MB of address space)",
+                                 param_hint="--worker-memory")
+    return limit or None
 
 
 

@@ -26,7 +26,7 @@ from apkscan.cli.common import (
     typed_document,
     write_reports,
 )
-from apkscan.cli.batch_opts import batch_options, batch_run, checked_jsonl, sources
+from apkscan.cli.batch_opts import batch_options, batch_run, checked_jsonl, sources, worker_memory
 
 FAIL_ON = ("prohibited", "review", "never")  # same as apkscan.scan.FAIL_ON (kept import-free)
 FAIL_ON_HELP = ("Exit 1 when an app's verdict under any --policy is at or above LEVEL "
@@ -82,6 +82,7 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     from apkscan.cli.outputs import ResolvedInputs
 
     walk = _walk_options(opts)
+    worker_memory(opts)  # checked before anything is read or written (used when the pool starts)
     real = ResolvedInputs(paths)  # every check below compares against the inputs' real paths
     _rules_cache_out_of(real)
     rules, policies = _load_rules_and_policy(opts)
