@@ -60,13 +60,35 @@ def _reference(data: bytes) -> tuple:
     return (sections[0] if sections else None), sections[1:]
 
 
+def _line_by_line(data: bytes):
+    """ManifestParser itself (parse() splits all lines at once below FAST_MAX_LINES)."""
+    parser = jm.ManifestParser(data)
+    main = parser.read_section()
+    return main, parser.read_all_sections()
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_random_manifests_parse_as_the_reference_does(seed):
     rng = random.Random(seed)
     pieces = [b"a", b"Name", b": ", b" ", b"\r", b"\n", b"\r\n", b"\xff", b"\xc3\xa9", b":"]
     for _ in range(3000):
         data = b"".join(rng.choice(pieces) for _ in range(rng.randrange(0, 40)))
-        assert jm.parse(data) == _reference(data), data
+        assert jm.parse(data) == _reference(data) == _line_by_line(data), data
+
+
+def test_both_readers_hit_the_bounds_at_the_same_place(monkeypatch):
+    monkeypatch.setattr(jm, "MAX_ATTRIBUTES", 7)
+    monkeypatch.setattr(jm, "MAX_SECTIONS", 3)
+    rng = random.Random(9)
+    for _ in range(2000):
+        data = b"".join(rng.choice([b"a\n", b"\n", b" b\n", b"c: d\r\n"]) for _ in range(rng.randrange(0, 30)))
+        outcomes = []
+        for reader in (jm.parse, _line_by_line):
+            try:
+                outcomes.append(reader(data))
+            except jm.ManifestTooLarge as exc:
+                outcomes.append(str(exc))
+        assert outcomes[0] == outcomes[1], data
 
 
 def test_real_manifests_parse_as_the_reference_does():
@@ -81,7 +103,7 @@ def test_real_manifests_parse_as_the_reference_does():
                 if name.startswith("META-INF/") and name.endswith((".MF", ".SF")):
                     data = z.read(name)
                     for variant in (data, data.replace(b"\r\n", b"\n"), data.replace(b"\r\n", b"\r")):
-                        assert jm.parse(variant) == _reference(variant), (apk.name, name)
+                        assert jm.parse(variant) == _reference(variant) == _line_by_line(variant), (apk.name, name)
                     seen += 1
     assert seen >= 20
 

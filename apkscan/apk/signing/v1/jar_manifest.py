@@ -194,11 +194,62 @@ def _parse_attr(attr: str) -> tuple[str, str]:
     return (name, value) if sep else (attr, "")
 
 
+FAST_MAX_LINES = 1 << 19  # up to this many line ends, all lines are split at once (bytes.splitlines)
+
+
 def parse(data: bytes) -> tuple[Section | None, list[Section]]:
     """(main section, individual sections) of a manifest or signature file."""
-    parser = ManifestParser(data)
+    if data.count(b"\n") + data.count(b"\r") <= FAST_MAX_LINES:
+        sections = _split_sections(data)
+        return (sections[0] if sections else None), sections[1:]
+    parser = ManifestParser(data)  # a file of that many lines: read line by line, bounded as it goes
     main = parser.read_section()
     return main, parser.read_all_sections()
+
+
+def _split_sections(data: bytes) -> list[Section]:
+    """The same sections as :class:`ManifestParser`, from all lines split at once (bytes.splitlines
+    breaks at CRLF, CR and LF, as apksig does): a line per loop step, not a few method calls.
+    An empty line ends a section (and is part of it); empty lines between sections belong to none;
+    a line starting with a space continues the attribute before it, unless it opens a section."""
+    sections: list[Section] = []
+    attributes = 0
+    start = pos = 0
+    attrs: list[tuple[str, str]] = []
+    current: bytearray | None = None  # the attribute being read
+    for line in data.splitlines(keepends=True):
+        end = pos + len(line)
+        text = line.rstrip(b"\r\n")
+        if not text:  # an empty line: ends the open section, or is skipped between sections
+            if current is not None:
+                attrs.append(_parse_attr(current.decode("utf-8", "replace")))
+                attributes = _close(sections, attrs, start, end, attributes)
+                attrs, current = [], None
+        elif current is None:  # a section's first line, taken whole
+            start, current = pos, bytearray(text)
+        elif text[:1] == b" ":
+            current += memoryview(text)[1:]
+        else:
+            attrs.append(_parse_attr(current.decode("utf-8", "replace")))
+            current = bytearray(text)
+            if len(attrs) + attributes >= MAX_ATTRIBUTES:
+                raise ManifestTooLarge(f"more than {MAX_ATTRIBUTES} attributes")
+        pos = end
+    if current is not None:
+        attrs.append(_parse_attr(current.decode("utf-8", "replace")))
+        _close(sections, attrs, start, pos, attributes)
+    return sections
+
+
+def _close(sections: list[Section], attrs: list[tuple[str, str]], start: int, end: int, attributes: int) -> int:
+    """Add a read section; the bounds are checked as ManifestParser checks them (an attribute
+    past MAX_ATTRIBUTES other than a section's first, then the section count)."""
+    if len(attrs) > 1 and len(attrs) + attributes > MAX_ATTRIBUTES:
+        raise ManifestTooLarge(f"more than {MAX_ATTRIBUTES} attributes")
+    sections.append(Section(start, end - start, tuple(attrs)))
+    if len(sections) > MAX_SECTIONS:
+        raise ManifestTooLarge(f"more than {MAX_SECTIONS} sections")
+    return attributes + len(attrs)
 
 
 class ManifestOnce:
