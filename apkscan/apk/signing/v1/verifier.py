@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from apkscan.apk.crypto import pkcs7
 from apkscan.apk.crypto.asn1 import Asn1Error
 from apkscan.apk.signing.v1 import jar_manifest as jm
+from apkscan.apk.signing.v1 import signature_file as sf_check
 from apkscan.apk.crypto.certificates import certificate_from_der
 from apkscan.apk.model import Certificate, SchemeResult, SignerResult
 from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
@@ -154,7 +155,7 @@ class _State:
             return
         remaining = []
         for signer in self.signers:
-            check = jm.verify_sf(signer.sf_bytes, signer.sf.name, manifest, main, sections, self.min_sdk, self.max_sdk, self.found_ids)
+            check = sf_check.verify_sf(signer.sf_bytes, signer.sf.name, manifest, main, sections, self.min_sdk, self.max_sdk, self.found_ids)
             signer.sf_main, signer.sf_entries = check.main, check.entries
             warnings, errors = _Issues(signer.result.warnings), _Issues(signer.result.errors)
             for issue in check.warnings:
@@ -183,7 +184,7 @@ class _State:
             self.warnings.add(warning("CONTENT_DIGESTS_NOT_CHECKED", "JAR entry digests not checked (--quick): signatures over MANIFEST.MF only"))
         for signer in apk_signers:  # the rest are ignored, as apksig's ignoredSigners
             signer.result.verified = True
-            self.out.apk_signed_schemes |= jm.apk_signed_ids(signer.sf_main)
+            self.out.apk_signed_schemes |= sf_check.apk_signed_ids(signer.sf_main)
         self.done = True
 
     def _signer_errors(self) -> bool:
