@@ -63,128 +63,14 @@ class Section:
 # of a name and two or three digests.
 MAX_SECTIONS = 1 << 17
 MAX_ATTRIBUTES = 1 << 18
-MAX_LINES = 1 << 21  # non-empty lines, continuations included (each costs a Python step)
+MAX_LINES = 1 << 21  # non-empty lines, continuations included
 
 
 class ManifestTooLarge(ValueError):
     """More sections, attributes or lines than :data:`MAX_SECTIONS`, :data:`MAX_ATTRIBUTES`, :data:`MAX_LINES`."""
 
 
-class ManifestParser:
-    """Sequential section reader over manifest bytes (apksig's ManifestParser semantics)."""
-
-    def __init__(self, data: bytes):
-        self._data = data
-        self._offset = 0
-        self._end = len(data)
-        self._buffered: bytes | None = None
-        self._terminators = _LINE_END.finditer(data)  # found once each: the parse stays linear
-        self._sections = self._attributes = self._lines = 0
-
-    def read_all_sections(self) -> list[Section]:
-        out = []
-        while (section := self.read_section()) is not None:
-            out.append(section)
-        return out
-
-    def read_section(self) -> Section | None:
-        """The next section, skipping leading empty lines; None at the end of the data.
-        Raises :class:`ManifestTooLarge` past the bounds."""
-        while True:
-            if self._buffered is None:
-                self._skip_empty_lines()
-            start = self._offset
-            attr = self._read_attribute()
-            if attr is None:
-                return None
-            if attr:
-                break
-        attrs = [_parse_attr(attr)]
-        while True:
-            attr = self._read_attribute()
-            if not attr:  # None (end of data) or "" (end of section)
-                break
-            attrs.append(_parse_attr(attr))
-            if len(attrs) + self._attributes > MAX_ATTRIBUTES:
-                raise ManifestTooLarge(f"more than {MAX_ATTRIBUTES} attributes")
-        self._sections += 1
-        self._attributes += len(attrs)
-        if self._sections > MAX_SECTIONS:
-            raise ManifestTooLarge(f"more than {MAX_SECTIONS} sections")
-        return Section(start, self._offset - start, tuple(attrs))
-
-    def _skip_empty_lines(self) -> None:
-        """Empty lines between sections, in one step (as many single steps, they cost seconds):
-        any run of CR and LF bytes is a run of line ends with nothing between them."""
-        text = _NOT_LINE_END.search(self._data, self._offset)
-        skip_to = text.start() if text else self._end
-        if skip_to > self._offset:
-            self._offset = skip_to
-            self._terminators = _LINE_END.finditer(self._data, skip_to)
-
-    def _read_attribute(self) -> str | None:
-        raw = self._read_attribute_bytes()
-        if raw is None:
-            return None
-        return raw.decode("utf-8", "replace") if raw else ""
-
-    def _read_attribute_bytes(self) -> bytes | None:
-        # A buffered empty line means "end of section" was seen while reading ahead.
-        if self._buffered is not None and len(self._buffered) == 0:
-            self._buffered = None
-            return b""
-        line = self._read_line()
-        if line is None:
-            if self._buffered is not None:
-                result, self._buffered = self._buffered, None
-                return result
-            return None
-        if not line:
-            if self._buffered is not None:
-                result, self._buffered = self._buffered, b""
-                return result
-            return b""
-        if self._buffered is None:
-            attr = line
-        else:
-            if line[:1] != b" ":
-                result, self._buffered = self._buffered, line
-                return result
-            attr, self._buffered = self._buffered + line[1:], None
-        value = bytearray(attr)  # continuation lines appended in place (bytes += bytes was quadratic)
-        while True:
-            line = self._read_line()
-            if line is None:
-                return bytes(value)
-            if not line:
-                self._buffered = b""
-                return bytes(value)
-            if line[:1] == b" ":
-                value += memoryview(line)[1:]
-            else:
-                self._buffered = line
-                return bytes(value)
-
-    def _read_line(self) -> bytes | None:
-        """Next line without its terminator (CRLF, CR or LF); None at the end.
-
-        The terminators are found by one forward scan: looking for the next CR and the next LF
-        from each line's start rescanned the rest of a manifest that has only one kind (16 MiB
-        of LF-only lines took hours)."""
-        if self._offset >= self._end:
-            return None
-        self._lines += 1
-        if self._lines > MAX_LINES:
-            raise ManifestTooLarge(f"more than {MAX_LINES} lines")
-        start = self._offset
-        found = next(self._terminators, None)
-        nl_start, nl_end = (found.start(), found.end()) if found else (self._end, self._end)
-        self._offset = nl_end
-        return self._data[start:nl_start]
-
-
 _LINE_END = re.compile(rb"\r\n?|\n")  # CRLF, a lone CR or LF, as apksig's ManifestParser
-_NOT_LINE_END = re.compile(rb"[^\r\n]")
 
 
 def _parse_attr(attr: str) -> tuple[str, str]:
@@ -192,30 +78,22 @@ def _parse_attr(attr: str) -> tuple[str, str]:
     return (name, value) if sep else (attr, "")
 
 
-FAST_MAX_LINES = 1 << 19  # up to this many line ends, all lines are split at once (bytes.splitlines)
+WINDOW = 1 << 20  # lines are split a window at a time (the lines of a whole file at once could be millions)
 
 
 def parse(data: bytes) -> tuple[Section | None, list[Section]]:
-    """(main section, individual sections) of a manifest or signature file."""
-    if data.count(b"\n") + data.count(b"\r") <= FAST_MAX_LINES:
-        sections = _split_sections(data)
-        return (sections[0] if sections else None), sections[1:]
-    parser = ManifestParser(data)  # a file of that many lines: read line by line, bounded as it goes
-    main = parser.read_section()
-    return main, parser.read_all_sections()
+    """(main section, individual sections) of a manifest or signature file.
 
-
-def _split_sections(data: bytes) -> list[Section]:
-    """The same sections as :class:`ManifestParser`, from all lines split at once (bytes.splitlines
-    breaks at CRLF, CR and LF, as apksig does): a line per loop step, not a few method calls.
-    An empty line ends a section (and is part of it); empty lines between sections belong to none;
-    a line starting with a space continues the attribute before it, unless it opens a section."""
+    apksig's ManifestParser: lines end at CRLF, CR or LF; an empty line ends a section (and is
+    part of it); empty lines between sections belong to none; a line starting with a space
+    continues the attribute before it, unless it opens a section (then it is taken whole).
+    Raises :class:`ManifestTooLarge` past the bounds."""
     sections: list[Section] = []
-    attributes = 0
+    attributes = lines = 0
     start = pos = 0
     attrs: list[tuple[str, str]] = []
     current: bytearray | None = None  # the attribute being read
-    for line in data.splitlines(keepends=True):
+    for line in _lines(data):
         end = pos + len(line)
         text = line.rstrip(b"\r\n")
         if not text:  # an empty line: ends the open section, or is skipped between sections
@@ -223,7 +101,12 @@ def _split_sections(data: bytes) -> list[Section]:
                 attrs.append(_parse_attr(current.decode("utf-8", "replace")))
                 attributes = _close(sections, attrs, start, end, attributes)
                 attrs, current = [], None
-        elif current is None:  # a section's first line, taken whole
+            pos = end
+            continue
+        lines += 1
+        if lines > MAX_LINES:
+            raise ManifestTooLarge(f"more than {MAX_LINES} lines")
+        if current is None:  # a section's first line, taken whole
             start, current = pos, bytearray(text)
         elif text[:1] == b" ":
             current += memoryview(text)[1:]
@@ -236,13 +119,30 @@ def _split_sections(data: bytes) -> list[Section]:
     if current is not None:
         attrs.append(_parse_attr(current.decode("utf-8", "replace")))
         _close(sections, attrs, start, pos, attributes)
-    return sections
+    return (sections[0] if sections else None), sections[1:]
+
+
+def _lines(data: bytes, window: int | None = None):
+    """Every line with its end (CRLF, CR or LF, as ``bytes.splitlines`` breaks), a window of
+    the data at a time; a window ends after a line end (a CRLF is never cut in two)."""
+    window = window or WINDOW
+    pos, size = 0, len(data)
+    while pos < size:
+        stop = min(size, pos + window)
+        if stop < size:
+            cut = max(data.rfind(b"\n", pos, stop), data.rfind(b"\r", pos, stop))
+            if cut < 0:  # one line longer than the window: up to its end
+                found = _LINE_END.search(data, stop)
+                stop = found.end() if found else size
+            else:
+                stop = cut + 2 if data[cut] == 0x0D and data[cut + 1:cut + 2] == b"\n" else cut + 1
+        yield from data[pos:stop].splitlines(keepends=True)
+        pos = stop
 
 
 def _close(sections: list[Section], attrs: list[tuple[str, str]], start: int, end: int, attributes: int) -> int:
-    """Add a read section; the bounds are checked as ManifestParser checks them (an attribute
-    past MAX_ATTRIBUTES other than a section's first, then the section count)."""
-    if len(attrs) > 1 and len(attrs) + attributes > MAX_ATTRIBUTES:
+    """Add a read section (its attributes, then the section count, checked against the bounds)."""
+    if len(attrs) + attributes > MAX_ATTRIBUTES:
         raise ManifestTooLarge(f"more than {MAX_ATTRIBUTES} attributes")
     sections.append(Section(start, end - start, tuple(attrs)))
     if len(sections) > MAX_SECTIONS:
