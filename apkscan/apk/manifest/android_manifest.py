@@ -225,10 +225,15 @@ def _as_str(attr: Attr | None, res: _Resources) -> tuple[str | None, dict[str, s
         return value, {"": value}
     if attr.vtype == TYPE_REFERENCE:
         values = res.resolve(attr.data & 0xFFFFFFFF)
-        return values.get("", next(iter(values.values()), None)), values
+        return _default(values), values
     if attr.vtype in (TYPE_INT_DEC, TYPE_INT_HEX):
         return str(attr.data), {}
     return None, {}
+
+
+def _default(values: dict[str, str]) -> str | None:
+    """The default locale's value, else the first locale's."""
+    return values.get("", next(iter(values.values()), None))
 
 
 def _as_int(attr: Attr | None, res: _Resources) -> int | None:
@@ -285,7 +290,7 @@ def _fill_label(info: ManifestInfo, attr: Attr | None, res: _Resources) -> None:
         return
     parsers = info.labels
     info.labels = android
-    info.label = android.get("", next(iter(android.values()), None))
+    info.label = _default(android)
     info.other_labels = [v for v in dict.fromkeys(parsers.values()) if v not in android.values()]
 
 
