@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from apkscan.apk.signing.v1 import jar_manifest
-from apkscan.apk.crypto import asn1, pkcs7
+from apkscan.apk.crypto import asn1, pkcs7, pkcs7_algorithms
 from apkscan.apk.signing import signing_block
 from apkscan.apk.signing.v1 import verifier as v1
 from apkscan.apk.io.bytesource import ByteSource, BytesSource
@@ -319,11 +319,11 @@ def test_digest_selection_by_sdk_range():
 
 def test_algorithm_sdk_ranges():
     sha384, dsa_sha384 = "2.16.840.1.101.3.4.2.2", "2.16.840.1.101.3.4.3.3"
-    assert pkcs7.supported_ranges(sha384, dsa_sha384) == []
+    assert pkcs7_algorithms.supported_ranges(sha384, dsa_sha384) == []
     sha256, rsa = "2.16.840.1.101.3.4.2.1", "1.2.840.113549.1.1.1"
-    assert pkcs7.unsupported_levels(1, MAX_SDK, pkcs7.supported_ranges(sha256, rsa)) == [(9, 17)]
-    assert pkcs7.unsupported_levels(18, MAX_SDK, pkcs7.supported_ranges(sha256, rsa)) == []
-    assert pkcs7.unsupported_levels(1, MAX_SDK, [(21, 23)]) == [(1, 20), (24, MAX_SDK)]
+    assert pkcs7_algorithms.unsupported_levels(1, MAX_SDK, pkcs7_algorithms.supported_ranges(sha256, rsa)) == [(9, 17)]
+    assert pkcs7_algorithms.unsupported_levels(18, MAX_SDK, pkcs7_algorithms.supported_ranges(sha256, rsa)) == []
+    assert pkcs7_algorithms.unsupported_levels(1, MAX_SDK, [(21, 23)]) == [(1, 20), (24, MAX_SDK)]
 
 
 def test_ber_indefinite_and_long_form_lengths():

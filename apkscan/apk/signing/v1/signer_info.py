@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 
 from apkscan.apk.crypto import pkcs7
+from apkscan.apk.crypto import pkcs7_algorithms as algorithms
 from apkscan.apk.crypto.asn1 import Asn1Error
 from apkscan.apk.crypto import signatures as crypto
 from apkscan.apk.crypto.certificates import apksig_public_key_der
@@ -33,9 +34,9 @@ def verify_signer_info(sd: pkcs7.SignedData, certs: list[pkcs7.BagCertificate], 
     def fail(code: str, why: str) -> SignerInfoError:
         return SignerInfoError(code, f"{block_name} against {sf_name}: {why}")
 
-    missing = pkcs7.unsupported_levels(min_sdk, max_sdk, pkcs7.supported_ranges(si.digest_oid, si.signature_oid))
+    missing = algorithms.unsupported_levels(min_sdk, max_sdk, algorithms.supported_ranges(si.digest_oid, si.signature_oid))
     if missing:
-        raise fail("JAR_SIG_UNSUPPORTED_SIG_ALG", f"digest algorithm {si.digest_oid} with signature algorithm {si.signature_oid} is not supported on API Levels {pkcs7.levels_text(missing)}")
+        raise fail("JAR_SIG_UNSUPPORTED_SIG_ALG", f"digest algorithm {si.digest_oid} with signature algorithm {si.signature_oid} is not supported on API Levels {algorithms.levels_text(missing)}")
     cert = pkcs7.find_certificate(certs, si)
     if cert is None:
         raise fail("JAR_SIG_VERIFY_EXCEPTION", "signing certificate referenced in SignerInfo not found in SignedData")
@@ -45,7 +46,7 @@ def verify_signer_info(sd: pkcs7.SignedData, certs: list[pkcs7.BagCertificate], 
         bits = cert.key_usage[1] if len(cert.key_usage) > 1 else 0
         if not bits & 0xC0:
             raise fail("JAR_SIG_VERIFY_EXCEPTION", "signing certificate keyUsage lacks digitalSignature and nonRepudiation")
-    jca = pkcs7.jca_signature_algorithm(si.digest_oid, si.signature_oid)
+    jca = algorithms.jca_signature_algorithm(si.digest_oid, si.signature_oid)
     if jca is None:
         raise fail("JAR_SIG_VERIFY_EXCEPTION", f"no signature algorithm for {si.digest_oid} with {si.signature_oid}")
     digest_name, key_kind, pss = crypto.parse_jca(jca)
@@ -53,7 +54,7 @@ def verify_signer_info(sd: pkcs7.SignedData, certs: list[pkcs7.BagCertificate], 
     if key is None:  # e.g. a negative RSA modulus: apksig re-encodes the key and retries
         fixed = apksig_public_key_der(cert.der)
         key = crypto.load_public_key(fixed) if fixed else None
-    if key is None or pkcs7.KEY_OIDS.get(pkcs7.spki_algorithm(cert.spki)) != key_kind:
+    if key is None or algorithms.KEY_OIDS.get(pkcs7.spki_algorithm(cert.spki)) != key_kind:
         raise fail("JAR_SIG_VERIFY_EXCEPTION", f"certificate public key cannot be used with {jca}")
     data = sf_bytes
     if si.signed_attrs is not None:
@@ -85,4 +86,4 @@ def _signed_attrs_match(sd: pkcs7.SignedData, si: pkcs7.SignerInfo, sf_bytes: by
         expected = pkcs7.decode_octets(*value)
     except (pkcs7.Pkcs7Error, Asn1Error) as exc:
         raise fail("JAR_SIG_PARSE_EXCEPTION", f"bad signed attribute: {exc}") from None
-    return hashlib.new(pkcs7.DIGEST_OIDS[si.digest_oid][1], sf_bytes).digest() == expected
+    return hashlib.new(algorithms.DIGEST_OIDS[si.digest_oid][1], sf_bytes).digest() == expected
