@@ -84,7 +84,6 @@ CODES: dict[str, tuple[Severity, str]] = {
     "JAR_SIG_DUPLICATE_ZIP_ENTRY": (E, "duplicate entry: …"),
     "JAR_SIG_MANIFEST_MAIN_SECTION_DIGEST_DID_NOT_VERIFY": (E, "… digest of … main section does not match the digest specified in …"),
     "JAR_SIG_MANIFEST_SECTION_DIGEST_DID_NOT_VERIFY": (E, "… digest of … section for … does not match the digest specified in …"),
-    "JAR_SIG_MANIFEST_TOO_LARGE": (E, "…: more than … sections, attributes or lines, not read (this scanner's bound)"),
     "JAR_SIG_MAX_SIGNATURES_EXCEEDED": (E, "… JAR signers, at most … are supported"),
     "JAR_SIG_MISSING": (E, "an APK Signature Scheme v2 signer has no matching JAR signer"),
     "JAR_SIG_MISSING_APK_SIG_REFERENCED": (E, "… indicates the APK is signed using … but no such signature was found. Signature stripped?"),

@@ -1,11 +1,13 @@
-"""MANIFEST.MF / .SF parsing: apksig's line semantics, in linear time and bounded memory.
+"""MANIFEST.MF / .SF parsing: apksig's line semantics, in linear time.
 
 A JAR manifest may be up to 16 MiB (``MAX_METADATA_SIZE``). The parser once looked for the
 next CR and the next LF from every line's start, so a manifest with only one kind of line
-end rescanned the rest of the file for each line (16 MiB of LF-only lines: hours), appended
-continuation lines to an immutable ``bytes`` (quadratic), and kept every tiny line as Python
-objects (16 MiB of ``a\\n\\n``: 1.1 GiB). Each hostile shape below runs in a child process with
-a CPU and an address-space limit, so the old behaviour fails the test instead of hanging it.
+end rescanned the rest of the file for each line (16 MiB of LF-only lines: hours), and
+appended continuation lines to an immutable ``bytes`` (quadratic). Each hostile shape below
+runs in a child process with a CPU and an address-space limit, so the old behaviour fails the
+test instead of hanging it. No count is refused (apksig reads any, and a signer can write
+any): the worst shapes, measured (not run here), are 16 MiB of ``a\\n\\n`` (5.2 million sections:
+8 s, 1.1 GB) and of ``a\\n`` (8 million attributes: 3 s, 0.7 GB).
 """
 
 from __future__ import annotations
@@ -80,21 +82,6 @@ def test_random_manifests_parse_as_the_reference_does(seed):
         assert jm.parse(data) == _reference(data) == _line_by_line(data), data
 
 
-def test_window_size_never_changes_where_the_bounds_are_hit(monkeypatch):
-    monkeypatch.setattr(jm, "MAX_ATTRIBUTES", 7)
-    monkeypatch.setattr(jm, "MAX_SECTIONS", 3)
-    rng = random.Random(9)
-    for _ in range(2000):
-        data = b"".join(rng.choice([b"a\n", b"\n", b" b\n", b"c: d\r\n"]) for _ in range(rng.randrange(0, 30)))
-        outcomes = []
-        for reader in (jm.parse, _line_by_line):
-            try:
-                outcomes.append(reader(data))
-            except jm.ManifestTooLarge as exc:
-                outcomes.append(str(exc))
-        assert outcomes[0] == outcomes[1], data
-
-
 def test_real_manifests_parse_as_the_reference_does():
     seen = 0
     for apk in sorted(FIXTURES.glob("*.apk")):
@@ -115,24 +102,19 @@ def test_real_manifests_parse_as_the_reference_does():
 _CHILD = """
 import resource, sys, time
 resource.setrlimit(resource.RLIMIT_CPU, (20, 20))
-resource.setrlimit(resource.RLIMIT_AS, (600 << 20, 600 << 20))
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 from apkscan.apk.signing.v1 import jar_manifest as jm
 data = eval(sys.argv[1])
-try:
-    main, sections = jm.parse(data)
-    print("parsed", len(sections))
-except jm.ManifestTooLarge as exc:
-    print("too large:", exc)
+main, sections = jm.parse(data)
+print("parsed", len(sections), len(main.attributes) if main else 0)
 """
 
-HOSTILE = {  # 16 MiB each, the most MAX_METADATA_SIZE lets through; expected outcome
-    "empty lines (LF)": ("b'\\n' * (16 << 20)", "parsed 0"),
-    "empty lines (CR)": ("b'\\r' * (16 << 20)", "parsed 0"),
+HOSTILE = {  # 16 MiB, the most MAX_METADATA_SIZE lets through (or a real shape): expected outcome
+    "empty lines (LF)": ("b'\\n' * (16 << 20)", "parsed 0 0"),
+    "empty lines (CR)": ("b'\\r' * (16 << 20)", "parsed 0 0"),
     "LF-only sections": ("b'Manifest-Version: 1.0\\n\\n' + (b'Name: ' + b'x' * 100 + b'\\nSHA-256-Digest: ' + b'A' * 44 + b'\\n\\n') * 100000",
-                         "parsed 100000"),  # a real shape, within the bounds: was quadratic
-    "one-byte attributes": ("b'a\\n' * (8 << 20)", "too large: more than 262144 attributes"),
-    "one-byte sections": ("b'a\\n\\n' * (5 << 20)", "too large: more than 131072 sections"),
-    "continuation lines": ("b'A: 1\\n' + b' a\\n' * (5 << 20)", "too large: more than 2097152 lines"),
+                         "parsed 100000 1"),  # a real shape: was quadratic
+    "continuation lines": ("b'A: 1\\n' + b' a\\n' * (5 << 20)", "parsed 0 1"),  # one attribute: was quadratic
 }
 
 
@@ -153,11 +135,12 @@ def _with_manifest(src: Path, dst: Path, manifest: bytes) -> Path:
     return dst
 
 
-def test_apk_with_an_oversized_manifest_gets_a_code_not_a_hang(tmp_path):
+def test_apk_with_a_huge_manifest_is_read_not_refused(tmp_path):
+    """4 million one-byte attribute lines: read (no count is refused, as apksig refuses none);
+    this copy's digests no longer match, so v1 fails for that reason, and the rest is read."""
     apk = _with_manifest(FIXTURES / "v1-only.apk", tmp_path / "huge-manifest.apk", b"a\n" * (4 << 20))
     identity = identify(str(apk))
     v1 = identity.verification.schemes["v1"]
-    codes = {i.code for i in v1.errors}
-    assert "JAR_SIG_MANIFEST_TOO_LARGE" in codes
-    assert not v1.verified
-    assert identity.manifest is not None and identity.manifest.package  # the rest is still read
+    assert not v1.verified and v1.all_errors()
+    assert not any(i.code == "INTERNAL_ERROR" for i in identity.errors)
+    assert identity.manifest is not None and identity.manifest.package

@@ -68,8 +68,8 @@ def _limit_memory(limit: int | None) -> None:
 
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
-    except (ImportError, ValueError, OSError):
-        pass  # no RLIMIT_AS here (Windows, some containers): the worker runs without the cap
+    except (ImportError, ValueError, OverflowError, OSError):
+        pass  # no RLIMIT_AS here (Windows, some containers), or past what it holds: no cap
 
 
 def _worker_main(conn: Any, settings: ScanSettings, memory_limit: int | None = None) -> None:

@@ -173,8 +173,8 @@ def worker_memory(opts: dict) -> int | None:
     except ValueError:
         raise click.BadParameter(f"not a size: {opts['worker_memory']!r} (e.g. 1G, 0 for no cap)",
                                  param_hint="--worker-memory") from None
-    if limit and limit < 256 << 20:
-        raise click.BadParameter("at least 256M (a worker's own code takes ~150 MB of address space)",
+    if limit and not 256 << 20 <= limit <= 1 << 50:
+        raise click.BadParameter("between 256M (a worker's own code takes ~150 MB of address space) and 1024T",
                                  param_hint="--worker-memory")
     return limit or None
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import threading
 import warnings
 from collections import OrderedDict
 from datetime import datetime, timezone
@@ -315,6 +316,7 @@ def _fields(der: bytes, errors: list[str]) -> dict[str, Any] | None:
 MEMO_SIZE = 256  # certificates described, by their DER bytes: an APK names its signer's ~3 times
 MEMO_MAX_DER = 64 << 10  # (v1, v2, v3, lineage) and a batch meets the same publishers again
 _MEMO: OrderedDict[bytes, Certificate] = OrderedDict()
+_MEMO_LOCK = threading.Lock()
 
 
 def certificate_from_der(der: bytes) -> Certificate:
@@ -325,13 +327,16 @@ def certificate_from_der(der: bytes) -> Certificate:
     der = bytes(der) if not isinstance(der, bytes) else der
     if len(der) > MEMO_MAX_DER:
         return _describe(der)
-    cert = _MEMO.get(der)
+    with _MEMO_LOCK:  # Dask workers run tasks on threads
+        cert = _MEMO.get(der)
+        if cert is not None:
+            _MEMO.move_to_end(der)
     if cert is None:
-        cert = _MEMO[der] = _describe(der)
-        if len(_MEMO) > MEMO_SIZE:
-            _MEMO.popitem(last=False)
-    else:
-        _MEMO.move_to_end(der)
+        cert = _describe(der)
+        with _MEMO_LOCK:
+            _MEMO[der] = cert
+            if len(_MEMO) > MEMO_SIZE:
+                _MEMO.popitem(last=False)
     return _copy(cert)
 
 

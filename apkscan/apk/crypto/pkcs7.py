@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 
 MAX_CERTIFICATES = 1000
 MAX_SIGNER_INFOS = 100
-MAX_OID_BYTES = 128  # real OIDs are under 30 bytes; a longer one is decoded as a huge integer
-MAX_OID_ARC_BYTES = 9  # 63 bits, Java's long
-MAX_NORMALISED_NAME = 1024  # names compared after RFC 5280 normalisation; longer ones by their bytes
+MAX_NORMALISED_NAME = 1024  # chain building normalises names up to this size; longer ones by their bytes
 
 from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, children, read_tlv
 
@@ -37,24 +35,36 @@ def _expect(tlv: Tlv, cls: int, number: int, what: str) -> Tlv:
 
 
 def decode_oid(buf: bytes, tlv: Tlv) -> str:
+    """Dotted OID text. Any arc is accepted, as apksig's BigInteger decoding does, in linear
+    time: padding (leading 0x80 groups, value 0) is skipped, and an arc past 63 bits is written
+    in hex (no OID apkscan compares with is that big; shifting an ever longer integer and
+    printing it in decimal was quadratic: a 400 KB arc took 10 s, and past 4,300 digits str() raised)."""
     _expect(tlv, 0, 6, "OBJECT IDENTIFIER")
-    raw = buf[tlv.content_start:tlv.content_end]
+    raw = bytes(buf[tlv.content_start:tlv.content_end])
     if not raw or raw[-1] & 0x80:
         raise Asn1Error("malformed OBJECT IDENTIFIER")
-    if len(raw) > MAX_OID_BYTES:  # (value << 7) on an ever longer integer, then str(): quadratic
-        raise Asn1Error(f"OBJECT IDENTIFIER of {len(raw)} bytes, over the {MAX_OID_BYTES}-byte limit")
-    arcs, value, arc_len = [], 0, 0
-    for b in raw:
-        value = (value << 7) | (b & 0x7F)
-        arc_len += 1
-        if arc_len > MAX_OID_ARC_BYTES:
-            raise Asn1Error(f"OBJECT IDENTIFIER arc longer than {MAX_OID_ARC_BYTES} bytes")
+    arcs: list[int | str] = []
+    start = 0
+    for end, b in enumerate(raw, 1):
         if not b & 0x80:
-            arcs.append(value)
-            value, arc_len = 0, 0
+            arcs.append(_arc(raw[start:end]))
+            start = end
     head = arcs[0]
-    first = [min(head // 40, 2), head - 40 * min(head // 40, 2)]
+    if isinstance(head, str):
+        first: list[int | str] = [2, head]  # 2.(head - 80), in hex like any huge arc
+    else:
+        first = [min(head // 40, 2), head - 40 * min(head // 40, 2)]
     return ".".join(str(a) for a in first + arcs[1:])
+
+
+def _arc(group: bytes) -> int | str:
+    digits = group.lstrip(b"\x80")
+    if len(digits) <= 9:
+        value = 0
+        for b in digits:
+            value = (value << 7) | (b & 0x7F)
+        return value
+    return hex(int("".join(format(b & 0x7F, "07b") for b in digits), 2))
 
 
 def decode_int(buf: bytes, tlv: Tlv) -> int:
@@ -262,19 +272,22 @@ def parse_certificate(der: bytes) -> BagCertificate:
 
 class Names:
     """X500Principal.equals over one block's names: same bytes, or the same name after RFC 5280
-    normalisation (asn1crypto), each name parsed once. A name over MAX_NORMALISED_NAME bytes is
-    compared by its bytes only: normalising a 2 KB name costs ~2 ms, and a bag of 1,000 such
-    certificates made chain building take half an hour (no real name is that long)."""
+    normalisation (asn1crypto), each name parsed once. ``longest``: names over that many bytes
+    are compared by their bytes only, for building the chain shown in reports (normalising a 2 KB
+    name costs ~2 ms; a bag of 1,000 such certificates took half an hour); finding the signer's
+    certificate normalises every name, as Android does (an unsigned issuer padded with spaces
+    must still name it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, longest: int | None = None) -> None:
         self._parsed: dict[bytes, object] = {}
+        self._longest = longest
 
     def _name(self, der: bytes):
         if der not in self._parsed:
             try:
                 from asn1crypto import x509
 
-                name = x509.Name.load(der) if len(der) <= MAX_NORMALISED_NAME else None
+                name = x509.Name.load(der) if self._longest is None or len(der) <= self._longest else None
                 key = name.hashable if name is not None else None  # prepares every value once
             except Exception:  # noqa: BLE001 - unparseable names equal only their own bytes
                 name, key = None, None
@@ -306,8 +319,9 @@ def find_certificate(certs: list[BagCertificate], si: SignerInfo) -> BagCertific
     """The bag certificate named by the SignerInfo's issuer and serial number (as Android)."""
     if si.issuer is None:
         return None  # Android does not support subjectKeyIdentifier
+    names = Names()
     for cert in certs:
-        if cert.serial == si.serial and names_equal(si.issuer, cert.issuer):
+        if cert.serial == si.serial and names.equal(si.issuer, cert.issuer):
             return cert
     return None
 
@@ -325,7 +339,7 @@ def certificate_chain(certs: list[BagCertificate], leaf: BagCertificate) -> list
     """Leaf first, then issuers found in the bag by DN, as apksig's getCertificateChain: the
     first unused certificate (in bag order) whose subject equals the issuer. Certificates are
     grouped by their subject's normalised form, so each step looks in one group, not the bag."""
-    names = Names()
+    names = Names(longest=MAX_NORMALISED_NAME)  # the chain is for display: long names by bytes
     by_subject: dict[object, list[BagCertificate]] = {}
     for c in certs:
         if c is not leaf:

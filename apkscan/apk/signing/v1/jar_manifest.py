@@ -57,19 +57,6 @@ class Section:
         return None
 
 
-# Bounds on what one manifest or .SF file may hold (each is at most 16 MiB): a file of tiny
-# lines would otherwise become millions of Python objects (16 MiB of "a\n\n" took 1.1 GiB).
-# Real APKs stay far below: a ZIP without ZIP64 holds at most 65,535 entries, each a section
-# of a name and two or three digests.
-MAX_SECTIONS = 1 << 17
-MAX_ATTRIBUTES = 1 << 18
-MAX_LINES = 1 << 21  # non-empty lines, continuations included
-
-
-class ManifestTooLarge(ValueError):
-    """More sections, attributes or lines than :data:`MAX_SECTIONS`, :data:`MAX_ATTRIBUTES`, :data:`MAX_LINES`."""
-
-
 _LINE_END = re.compile(rb"\r\n?|\n")  # CRLF, a lone CR or LF, as apksig's ManifestParser
 
 
@@ -87,9 +74,10 @@ def parse(data: bytes) -> tuple[Section | None, list[Section]]:
     apksig's ManifestParser: lines end at CRLF, CR or LF; an empty line ends a section (and is
     part of it); empty lines between sections belong to none; a line starting with a space
     continues the attribute before it, unless it opens a section (then it is taken whole).
-    Raises :class:`ManifestTooLarge` past the bounds."""
+    No count is refused (apksig reads any, and a signer can write any): time is linear and the
+    16 MiB size cap bounds memory (~1.1 GB of objects at worst: 5.6 million empty sections,
+    under ``--worker-memory`` in a pool)."""
     sections: list[Section] = []
-    attributes = lines = 0
     start = pos = 0
     attrs: list[tuple[str, str]] = []
     current: bytearray | None = None  # the attribute being read
@@ -99,13 +87,10 @@ def parse(data: bytes) -> tuple[Section | None, list[Section]]:
         if not text:  # an empty line: ends the open section, or is skipped between sections
             if current is not None:
                 attrs.append(_parse_attr(current.decode("utf-8", "replace")))
-                attributes = _close(sections, attrs, start, end, attributes)
+                sections.append(Section(start, end - start, tuple(attrs)))
                 attrs, current = [], None
             pos = end
             continue
-        lines += 1
-        if lines > MAX_LINES:
-            raise ManifestTooLarge(f"more than {MAX_LINES} lines")
         if current is None:  # a section's first line, taken whole
             start, current = pos, bytearray(text)
         elif text[:1] == b" ":
@@ -113,12 +98,10 @@ def parse(data: bytes) -> tuple[Section | None, list[Section]]:
         else:
             attrs.append(_parse_attr(current.decode("utf-8", "replace")))
             current = bytearray(text)
-            if len(attrs) + attributes >= MAX_ATTRIBUTES:
-                raise ManifestTooLarge(f"more than {MAX_ATTRIBUTES} attributes")
         pos = end
     if current is not None:
         attrs.append(_parse_attr(current.decode("utf-8", "replace")))
-        _close(sections, attrs, start, pos, attributes)
+        sections.append(Section(start, pos - start, tuple(attrs)))
     return (sections[0] if sections else None), sections[1:]
 
 
@@ -140,16 +123,6 @@ def _lines(data: bytes, window: int | None = None):
         pos = stop
 
 
-def _close(sections: list[Section], attrs: list[tuple[str, str]], start: int, end: int, attributes: int) -> int:
-    """Add a read section (its attributes, then the section count, checked against the bounds)."""
-    if len(attrs) + attributes > MAX_ATTRIBUTES:
-        raise ManifestTooLarge(f"more than {MAX_ATTRIBUTES} attributes")
-    sections.append(Section(start, end - start, tuple(attrs)))
-    if len(sections) > MAX_SECTIONS:
-        raise ManifestTooLarge(f"more than {MAX_SECTIONS} sections")
-    return attributes + len(attrs)
-
-
 class ManifestOnce:
     """MANIFEST.MF entries read and parsed once per APK, for the file pass's plan and for v1
     (each read, inflated and parsed it before). A failure is kept and raised again to the next
@@ -158,7 +131,7 @@ class ManifestOnce:
     def __init__(self, zip):
         self._zip = zip
         self._read: dict[tuple[int, int], bytes | Exception] = {}
-        self._parsed: dict[tuple[int, int], tuple[Section | None, list[Section]] | Exception] = {}
+        self._parsed: dict[tuple[int, int], tuple[Section | None, list[Section]]] = {}
 
     def read(self, entry, limit: int) -> bytes:
         """``zip.read(entry, limit)``, once."""
@@ -178,16 +151,7 @@ class ManifestOnce:
         key = (entry.index, limit)
         got = self._parsed.get(key)
         if got is None:
-            try:
-                got = parse(self.read(entry, limit))
-            except ManifestTooLarge as exc:
-                got = exc
-            else:
-                self._parsed[key] = got
-                return got[0], list(got[1])
-            self._parsed[key] = got
-        if isinstance(got, Exception):
-            raise got
+            got = self._parsed[key] = parse(self.read(entry, limit))
         return got[0], list(got[1])
 
 

@@ -12,7 +12,6 @@ from apkscan.apk.signing.common import Sdk
 from apkscan.apk.signing.v1.jar_manifest import (
     HASHLIB_NAMES,
     MANIFEST_NAME,
-    ManifestTooLarge,
     Section,
     digests_to_verify,
     parse,
@@ -37,11 +36,7 @@ def verify_sf(sf_bytes: bytes, sf_name: str, manifest: bytes, main: Section | No
               min_sdk: int, max_sdk: int, found_ids: frozenset[int]) -> SfCheck:
     """Check a .SF file's digests of MANIFEST.MF and its stripping protection."""
     out = SfCheck()
-    try:
-        sf_main, sf_sections = parse(sf_bytes)
-    except ManifestTooLarge as exc:
-        out.errors.append(error("JAR_SIG_MANIFEST_TOO_LARGE", f"{sf_name}: {exc}, not read"))
-        return out
+    sf_main, sf_sections = parse(sf_bytes)
     out.main = sf_main
     if sf_main is None or sf_main.get("Signature-Version") is None:
         out.errors.append(error("JAR_SIG_MISSING_VERSION_ATTR_IN_SIG_FILE", f"malformed {sf_name}: missing Signature-Version attribute"))

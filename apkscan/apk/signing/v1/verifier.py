@@ -215,11 +215,7 @@ class _State:
         return names
 
     def _parse_manifest(self, entry: ZipEntry, names: set[str]) -> tuple[jm.Section | None, dict[str, jm.Section]]:
-        try:
-            main, individual = self.manifests.parse(entry, MAX_METADATA_SIZE)
-        except jm.ManifestTooLarge as exc:
-            self.errors.add(error("JAR_SIG_MANIFEST_TOO_LARGE", f"{MANIFEST_NAME}: {exc}, not read"))
-            return None, {}
+        main, individual = self.manifests.parse(entry, MAX_METADATA_SIZE)
         sections: dict[str, jm.Section] = {}
         for number, section in enumerate(individual, 1):
             name = section.name
