@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass, field
 
 MAX_ELEMENTS = 1_000_000  # bound the walk; more than a 32 MiB manifest can hold anyway
+DECODE_BUDGET = 64 << 20  # bytes of string a pool may decode in all (see _StringPool)
 
 class AxmlError(Exception):
     """The binary XML breaks a rule apksig's parser enforces."""
@@ -63,10 +64,11 @@ class _StringPool:
             self.strings = contents[begin:end]
         self.cache: dict[int, str] = {}  # by index
         self.decoded: dict[int, str] = {}  # by offset: many indices may name one string
-        # Every distinct string decoded at most once, and all of them together at most twice the
-        # pool's bytes: a legitimate pool decodes each string once (the sum is its size), while
-        # offsets into the middle of long strings could otherwise decode the pool many times over.
-        self.budget = 2 * len(self.strings) + 4096
+        # Every distinct string decoded at most once, and all of them together at most
+        # DECODE_BUDGET bytes (or 4x the pool): a legitimate pool decodes each string once (the
+        # sum is its size, and Android allows offsets into the middle of a string), while offsets
+        # into long strings could otherwise decode the pool quadratically many times.
+        self.budget = max(DECODE_BUDGET, 4 * len(self.strings))
 
     def get(self, index: int) -> str:
         if index >= self.count:
@@ -115,7 +117,7 @@ class _StringPool:
     def _spend(self, nbytes: int) -> None:
         self.budget -= nbytes
         if self.budget < 0:
-            raise AxmlError("string pool decodes to more than twice its size (overlapping strings)")
+            raise AxmlError(f"string pool decodes to more than {max(DECODE_BUDGET, 4 * len(self.strings))} bytes (overlapping strings)")
 
 
 @dataclass(slots=True)
@@ -225,6 +227,18 @@ def _read_attrs(el: "Element", contents, a_start: int, a_size: int, a_count: int
         el.raw_attrs.append(Attr(a_ns, a_name, rid, vtype, data, pool, a_raw))
 
 
+def _strings_first(root: Element) -> None:
+    """Decode the root's attribute strings (``package`` among them) as soon as it is met: later
+    elements cannot then spend the pool's decode budget before the package is read."""
+    for a in root.raw_attrs:
+        for index in (a.name_id, a.raw, a.data if a.vtype == TYPE_STRING else NO_INDEX):
+            if index != NO_INDEX:
+                try:
+                    a.pool.get(index & 0xFFFFFFFF)
+                except AxmlError:
+                    pass  # read again (and failing the same way) where it is asked for
+
+
 def iter_start_elements(xml: bytes, *, chunk: str = "apksig", index: int = 0, top: TopLevel | None = None):
     """Yield every start element in document order; raises AxmlError where apksig would fail.
 
@@ -270,4 +284,6 @@ def iter_start_elements(xml: bytes, *, chunk: str = "apksig", index: int = 0, to
             depth += 1
             el = Element(depth, pool.get(name_id), "" if ns_id == 0xFFFFFFFF else pool.get(ns_id))
             _read_attrs(el, contents, a_start, a_size, a_count, pool, res_map)
+            if depth == 1:
+                _strings_first(el)
             yield el
