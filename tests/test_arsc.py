@@ -505,3 +505,19 @@ def _tables(draw):
 def test_generated_tables_resolve_as_androguard(case):
     raw, ids = case
     compare(raw, ids)
+
+
+def test_a_table_not_read_as_android_reads_it_is_said(tmp_path):
+    """A second global string pool (Android uses the first) makes ArscTable decline: only
+    androguard's reading of the size trick exists, and the label fact says so."""
+    raw = bytearray(_size_trick_table())
+    pool_size = struct.unpack_from("<I", raw, 12 + 4)[0]
+    pool = bytes(raw[12:12 + pool_size])
+    doubled = bytearray(raw[:12 + pool_size] + pool + raw[12 + pool_size:])
+    struct.pack_into("<I", doubled, 4, len(doubled))
+    info = read_manifest(_label_manifest(), bytes(doubled))
+    from apkscan.apk.manifest.android_manifest import label_ambiguity
+
+    fact = label_ambiguity(info)
+    assert info.label_unchecked and fact is not None and fact.code == "TAMPER_MANIFEST_AMBIGUOUS_LABEL"
+    assert "androguard's reading" in fact.message

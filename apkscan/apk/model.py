@@ -220,6 +220,7 @@ class ManifestInfo:
     # labels a parser reading resources.arsc another way sees (matched too; named by the
     # TAMPER_MANIFEST_AMBIGUOUS_LABEL fact, not a field of the document)
     other_labels: list[str] = field(default_factory=list)
+    label_unchecked: bool = False  # the label is androguard's reading only (also named by that fact)
 
     @property
     def other_packages(self) -> list[PackageReading]:

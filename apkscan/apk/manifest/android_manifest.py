@@ -286,7 +286,10 @@ def _fill_label(info: ManifestInfo, attr: Attr | None, res: _Resources) -> None:
     if attr is None or attr.vtype != TYPE_REFERENCE:
         return
     android = res.resolve_as_android(attr.data & 0xFFFFFFFF)
-    if android is None or android == info.labels:
+    if android is None:
+        info.label_unchecked = bool(info.labels)  # only androguard's reading: say so
+        return
+    if android == info.labels:
         return
     parsers = info.labels
     info.labels = android
@@ -295,7 +298,12 @@ def _fill_label(info: ManifestInfo, attr: Attr | None, res: _Resources) -> None:
 
 
 def label_ambiguity(info: ManifestInfo) -> Issue | None:
-    """TAMPER_MANIFEST_AMBIGUOUS_LABEL naming both readings, when another parser sees other labels."""
+    """TAMPER_MANIFEST_AMBIGUOUS_LABEL naming both readings, when another parser sees other labels,
+    or saying that only androguard's reading exists (a table :class:`ArscTable` does not read)."""
+    if info.label_unchecked:
+        return tamper(TAMPER_MANIFEST_AMBIGUOUS_LABEL,
+                      f"the label {info.label!r} is androguard's reading of a resources.arsc laid out in a way "
+                      "apkscan does not read as Android does: Android may show another label")
     if not info.other_labels:
         return None
     return tamper(TAMPER_MANIFEST_AMBIGUOUS_LABEL,
