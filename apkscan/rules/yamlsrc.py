@@ -3,6 +3,12 @@
 Users write these files by hand; "invalid rule" is useless without the line. PyYAML's
 node tree carries marks, so we build plain Python objects from nodes ourselves and keep a
 map from each value's path (``("rules", 3, "match")``) to its 1-based line.
+
+Building walks each node once: YAML aliases (``*name``) are refused, because PyYAML shares
+the aliased node and a walk that follows every reference expands ``l1: &l1 [*l0, *l0, ...]``
+chains exponentially (360 bytes: 36 s and 3.6 GB). No shipped or documented rule or policy
+file uses one. Numbers longer than :data:`MAX_NUMBER` characters are refused before
+conversion (a 4,301-digit integer raises; ``1:2:3:...`` base-60 integers convert in quadratic time).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from apkscan.rules import cache
 
 MAX_RULE_FILE = 8 << 20  # a rule or policy file larger than this is refused
 MAX_NESTING = 64  # rule files nest ~6 deep; deeper is refused before any recursive stage can overflow
+MAX_NUMBER = 64  # characters of an int or float scalar; rule and policy files hold small numbers
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 Path_ = tuple[Any, ...]
 
 
@@ -92,32 +100,69 @@ def _parse(name: str, text: str) -> tuple[Any, dict[Path_, int]]:
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
         raise RuleError(name, line, f"YAML syntax error: {reason}") from exc
+    except RecursionError:  # PyYAML's pure-Python composer (no libyaml) recurses per nesting level
+        raise RuleError(name, None, f"YAML nested deeper than {MAX_NESTING} levels") from None
     lines: dict[Path_, int] = {}
-    data = _build(node, (), lines, name, yaml.constructor.SafeConstructor()) if node is not None else None
+    if node is None:
+        return None, lines
+    try:
+        data = _build(node, (), lines, name, _Builder(yaml.constructor.SafeConstructor()))
+    except _AliasFound:
+        raise RuleError(name, _alias_line(yaml, loader, text),
+                        "YAML aliases (*name) are not allowed in rule and policy files: write the value out") from None
     return data, lines
 
 
-def _build(node: yaml.Node, at: Path_, lines: dict[Path_, int], name: str, constructor) -> Any:
+class _AliasFound(Exception):
+    """A node met a second time: it is the target of an alias."""
+
+
+class _Builder:
+    """The scalar constructor and the nodes already built (by identity: each once)."""
+
+    def __init__(self, constructor):
+        self.constructor = constructor
+        self.seen: set[int] = set()
+
+    def visit(self, node) -> None:
+        if id(node) in self.seen:
+            raise _AliasFound
+        self.seen.add(id(node))
+
+
+def _alias_line(yaml, loader, text: str) -> int | None:
+    """Line of the first alias: only asked once an alias was found (a second, event-only parse)."""
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent):
+            return event.start_mark.line + 1
+    return None
+
+
+def _build(node: yaml.Node, at: Path_, lines: dict[Path_, int], name: str, builder: _Builder) -> Any:
     import yaml  # already loaded by _parse: a dictionary look-up
 
+    builder.visit(node)
     lines[at] = node.start_mark.line + 1
     if len(at) > MAX_NESTING:
         raise RuleError(name, lines[at], f"nested deeper than {MAX_NESTING} levels")
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
+            builder.visit(key_node)
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str):
                 raise RuleError(name, key_node.start_mark.line + 1, "mapping keys must be strings")
             if key in out:
                 raise RuleError(name, key_node.start_mark.line + 1, f"duplicate key {key!r}")
-            out[key] = _build(value_node, at + (key,), lines, name, constructor)
+            out[key] = _build(value_node, at + (key,), lines, name, builder)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(v, at + (i,), lines, name, constructor) for i, v in enumerate(node.value)]
+        return [_build(v, at + (i,), lines, name, builder) for i, v in enumerate(node.value)]
+    if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER:
+        raise RuleError(name, lines[at], f"bad value: a number of {len(node.value)} characters (at most {MAX_NUMBER})")
     try:
-        value = constructor.construct_object(node, deep=True)
-    except yaml.YAMLError as exc:
+        value = builder.constructor.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:  # e.g. !!timestamp 2024-13-45
         raise RuleError(name, node.start_mark.line + 1, f"bad value: {exc}") from exc
     # Dates and numbers become strings where the schema wants text (e.g. reviewed: 2024-05-01).
     if hasattr(value, "isoformat"):
