@@ -48,7 +48,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "DEX_LIMIT_EXCEEDED": (W, "… DEX files; read the first …"),
     "DEX_MALFORMED": (W, "…"),
     "DIFF_BAD_ENTRY": (W, "… app entries without package or sha256 were not compared"),
-    "DIFF_DOCUMENT_TOO_LARGE": (E, "… bytes, more than …"),
+    "DIFF_DOCUMENT_TOO_LARGE": (E, "… bytes (or JSON values), more than …"),
     "DIFF_NOT_JSON": (E, "not a JSON document (…)"),
     "DIFF_OUTPUT_UNWRITABLE": (E, "apkscan diff cannot write a report to the given path"),
     "DIFF_POLICY_DIFFERS": (W, "verdicts come from different policies: … then …"),
