@@ -53,7 +53,7 @@ def value_bound(data: bytes | bytearray, *, exact: bool = True) -> int:
     return _outside_strings(data) + 1
 
 
-def _outside_strings(data: bytes | bytearray) -> int:
+def _outside_strings(data: bytes | bytearray, stop_above: int | None = None) -> int:
     """``,[{`` bytes outside JSON strings, a chunk at a time, each step a C-speed bytes method.
 
     In a chunk, escape pairs (``\\\\`` then ``\\"``, left to right as JSON pairs them) are
@@ -61,6 +61,7 @@ def _outside_strings(data: bytes | bytearray) -> int:
     outside strings follows from the count of quotes before. A chunk never splits an escape:
     one ending in an odd run of backslashes takes the byte they escape with it. Past the first
     syntax error the count may be off, but not before it, which is all ``json.loads`` builds.
+    ``stop_above``: return as soon as the count is past it (a refusal need not count on).
     """
     total, inside, start, size = 0, False, 0, len(data)
     while start < size:
@@ -71,6 +72,8 @@ def _outside_strings(data: bytes | bytearray) -> int:
         total += outside.count(b",") + outside.count(b"[") + outside.count(b"{")
         inside ^= len(parts) % 2 == 0  # an odd number of quotes
         start += len(chunk) + escaped
+        if stop_above is not None and total > stop_above:
+            break
     return total
 
 
@@ -87,12 +90,10 @@ def check_values(data: bytes | bytearray, max_values: int) -> None:
     subjects, labels: attacker-chosen text) never make a real document refused.
     """
     limit = value_limit(len(data), max_values)
-    if value_bound(data, exact=False) <= limit:
+    if value_bound(data, exact=False) <= limit or _outside_strings(data, stop_above=limit - 1) + 1 <= limit:
         return
-    found = value_bound(data)
-    if found > limit:
-        raise TooManyValues(f"up to {found} JSON values in {len(data)} bytes, more than the {limit} allowed "
-                            f"(at most {max_values}, and one per {MIN_BYTES_PER_VALUE} bytes on average)")
+    raise TooManyValues(f"more than {limit} JSON values in {len(data)} bytes (at most {max_values}, "
+                        f"and one per {MIN_BYTES_PER_VALUE} bytes on average)")
 
 
 def loads(data: bytes | bytearray, max_values: int) -> Any:

@@ -56,14 +56,14 @@ def real_scan(tmp_path_factory):
 def test_report_refuses_an_amplifying_document(amplifying, tmp_path):
     code, output = _cli_limited("report", amplifying, "--html", tmp_path / "r.html")
     assert code == 2, output
-    assert "DOCUMENT_NOT_A_SCAN: not a JSON scan result: up to 33554435 JSON values in 50331652 bytes" in output
+    assert "DOCUMENT_NOT_A_SCAN: not a JSON scan result: more than 6291456 JSON values in 50331652 bytes" in output
     assert not (tmp_path / "r.html").exists()
 
 
 def test_diff_refuses_an_amplifying_document(amplifying, real_scan):
     code, output = _cli_limited("diff", real_scan, amplifying)
     assert code == 2, output
-    assert "error: DIFF_DOCUMENT_TOO_LARGE: " in output and "up to 33554435 JSON values" in output
+    assert "error: DIFF_DOCUMENT_TOO_LARGE: " in output and "more than 6291456 JSON values in 50331652 bytes" in output
 
 
 def test_androidqf_refuses_an_amplifying_packages_json_and_goes_on(tmp_path):
@@ -76,7 +76,7 @@ def test_androidqf_refuses_an_amplifying_packages_json_and_goes_on(tmp_path):
     doc = json.loads((tmp_path / "o.json").read_text())
     (error,) = doc["errors"]
     assert error["code"] == "ANDROIDQF_PACKAGES_INVALID" and error["source"]["path"] == "packages.json"
-    assert error["message"].startswith("refused unparsed: up to 33554435 JSON values in 50331652 bytes")
+    assert error["message"].startswith("refused unparsed: more than 2000000 JSON values in 50331652 bytes (at most 2000000,")
     assert [a["source"]["path"] for a in doc["apps"]] == ["apks/com.example_1.apk"]
 
 
