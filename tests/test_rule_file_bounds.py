@@ -13,7 +13,7 @@ traceback (reviewer's r03 and r12).
 from __future__ import annotations
 
 import json
-import shutil
+import os
 
 import pytest
 import yaml
@@ -140,6 +140,37 @@ def test_hostile_stix_is_a_usage_error_not_a_traceback(tmp_path, content, messag
     assert result.exit_code == 2, result.output
     assert f"error: {path}: not a JSON STIX2 bundle:" in result.output and message in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+_ENDLESS_CHILD = """
+import sys
+from apkscan.rules.stix import load_stix
+from apkscan.rules.yamlsrc import RuleError, read_document
+for load in (read_document, load_stix):
+    try:
+        load(sys.argv[1])
+    except RuleError as exc:
+        print(exc.code, exc.reason)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
+def test_an_endless_file_is_read_only_up_to_the_cap():
+    """``stat`` says 0 bytes for a device or a pipe: the read itself is capped (it read to exhaustion)."""
+    out = assert_finished(run_limited(_ENDLESS_CHILD, "/dev/zero", cpu=10, mem_mb=500))
+    assert out.splitlines() == ["RULES_INVALID file larger than 8388608 bytes",
+                                "RULES_INVALID indicator file larger than 8388608 bytes"]
+
+
+def test_line_ends_read_as_before(tmp_path):
+    text = (REPO / "signatures" / "tencent.yaml").read_text(encoding="utf-8")
+    crlf, cr = tmp_path / "crlf.yaml", tmp_path / "cr.yaml"
+    crlf.write_bytes(text.replace("\n", "\r\n").encode())
+    cr.write_bytes(text.replace("\n", "\r").encode())
+    plain = read_document(REPO / "signatures" / "tencent.yaml")
+    for path in (crlf, cr):
+        doc = read_document(path)
+        assert (doc.data, doc.lines) == (plain.data, plain.lines)
 
 
 def test_stix_still_reads_real_bundles(tmp_path):

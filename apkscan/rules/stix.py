@@ -21,7 +21,7 @@ from typing import Any
 
 from apkscan import jsonbound
 from apkscan.rules.model import KnownCert, Rule, RuleCert, RulePack, RuleSet
-from apkscan.rules.yamlsrc import MAX_RULE_FILE, RuleError, normalise_hash
+from apkscan.rules.yamlsrc import RuleError, normalise_hash, read_capped
 
 # An indicator bundle per MVT: ~3 objects of ~10 values per indicator. 1M values is ~30,000
 # indicators, more than MVT's largest published files, and ~100 MB of parsed objects at most.
@@ -37,14 +37,10 @@ def load_stix(path: str | Path) -> RulePack:
     """One STIX2 bundle as a rule pack; raises RuleError (with the file) when unusable."""
     name = str(path)
     p = Path(path)
+    data = read_capped(name, "indicator file")
     try:
-        if p.stat().st_size > MAX_RULE_FILE:
-            raise RuleError(name, None, f"indicator file larger than {MAX_RULE_FILE} bytes")
-        data = p.read_bytes()
         jsonbound.check_values(data, MAX_STIX_VALUES)
         bundle = json.loads(data.decode("utf-8"))
-    except OSError as exc:
-        raise RuleError(name, None, f"cannot read: {exc.strerror or exc}", "RULES_UNREADABLE") from exc
     except ValueError as exc:  # bad UTF-8 or JSON, a 4,301-digit integer, too many values
         line = getattr(exc, "lineno", None)
         raise RuleError(name, line, f"not a JSON STIX2 bundle: {exc}") from exc

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from apkscan import jsonbound
 from apkscan.issues import ApkScanError
 from apkscan.rules import cache
 
@@ -76,14 +77,23 @@ def read_document(path: str | Path, text: str | None = None) -> Document:
     return Document(name, data, lines)
 
 
-def _read_text(name: str) -> str:
-    p = Path(name)
+def read_capped(name: str, what: str = "file") -> bytes:
+    """At most :data:`MAX_RULE_FILE` bytes of ``name``, read so: the size ``stat`` gives is no
+    bound for a device, a pipe (``--rules <(...)``) or a file still growing (``/dev/zero``)."""
     try:
-        if p.stat().st_size > MAX_RULE_FILE:
-            raise RuleError(name, None, f"file larger than {MAX_RULE_FILE} bytes")
-        return p.read_text(encoding="utf-8")
+        if Path(name).stat().st_size <= MAX_RULE_FILE:
+            with open(name, "rb") as fh:
+                data = jsonbound.read_at_most(fh, MAX_RULE_FILE)
+            if len(data) <= MAX_RULE_FILE:
+                return bytes(data)
     except OSError as exc:
         raise RuleError(name, None, f"cannot read: {exc.strerror or exc}", "RULES_UNREADABLE") from exc
+    raise RuleError(name, None, f"{what} larger than {MAX_RULE_FILE} bytes")
+
+
+def _read_text(name: str) -> str:
+    try:  # newlines as read_text() gave them: the text is also the parse cache's key
+        return read_capped(name).decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
         raise RuleError(name, None, f"not UTF-8: {exc}") from exc
 
