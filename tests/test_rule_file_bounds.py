@@ -4,6 +4,7 @@ traceback (reviewer's r03 and r12).
 - YAML aliases: the builder followed every ``*alias`` and kept a line per path, so
   ``l0: &l0 [x x9]``, ``lN: &lN [*lN-1 x9]`` (360 bytes) took 36 s and 3.6 GB. Aliases are
   now refused, through ``rules lint`` and ``scan --rules``/``--policy`` alike.
+- YAML values: 8 MB of ``[x,x,...]`` became ~2 GB of PyYAML nodes; now counted first.
 - YAML numbers: a 4,301-digit integer raised ``ValueError`` (a traceback); ``1:1:1:...``
   (base 60) converted in quadratic time.
 - STIX JSON: deep nesting (``RecursionError``) and a 5,000-digit number (``ValueError``)
@@ -50,7 +51,9 @@ except RuleError as exc:
     (_laughs(8), "RULES_INVALID 2 YAML aliases (*name) are not allowed in rule and policy files: write the value out"),
     # a million base-60 digits: the old conversion was quadratic (minutes)
     ("a: " + "1:" * 1_000_000 + "1\n", "RULES_INVALID 1 bad value: a number of 2000001 characters (at most 64)"),
-], ids=["alias-expansion", "base-60-integer"])
+    # 4M values in 8 MB: PyYAML's nodes took ~2 GB and ~17 s
+    ("a: [" + "x," * 4_000_000 + "x]\n", "RULES_INVALID 1 more than 200000 YAML values"),
+], ids=["alias-expansion", "base-60-integer", "many-values"])
 def test_hostile_yaml_is_refused_within_limits(tmp_path, text, expected):
     path = tmp_path / "rules.yaml"
     path.write_text(text)

@@ -4,10 +4,11 @@ Users write these files by hand; "invalid rule" is useless without the line. PyY
 node tree carries marks, so we build plain Python objects from nodes ourselves and keep a
 map from each value's path (``("rules", 3, "match")``) to its 1-based line.
 
-Building walks each node once: YAML aliases (``*name``) are refused, because PyYAML shares
-the aliased node and a walk that follows every reference expands ``l1: &l1 [*l0, *l0, ...]``
-chains exponentially (360 bytes: 36 s and 3.6 GB). No shipped or documented rule or policy
-file uses one. Numbers longer than :data:`MAX_NUMBER` characters are refused before
+Before any node is built, the parser's events are checked: YAML aliases (``*name``) are
+refused, because PyYAML shares the aliased node and a walk that follows every reference
+expands ``l1: &l1 [*l0, *l0, ...]`` chains exponentially (360 bytes: 36 s and 3.6 GB; no
+shipped or documented rule or policy file uses one), and so are more than :data:`MAX_NODES`
+values. Numbers longer than :data:`MAX_NUMBER` characters are refused before
 conversion (a 4,301-digit integer raises; ``1:2:3:...`` base-60 integers convert in quadratic time).
 """
 
@@ -24,6 +25,10 @@ from apkscan.rules import cache
 
 MAX_RULE_FILE = 8 << 20  # a rule or policy file larger than this is refused
 MAX_NESTING = 64  # rule files nest ~6 deep; deeper is refused before any recursive stage can overflow
+# Values per file: the largest shipped pack has ~2,200; 200k (~110 MB of PyYAML nodes at most)
+# leaves room for big indicator lists. Counted from the event stream before composing: 2 MB of
+# "[x,x,...]" composed to 550 MB and took 4 s, so the 8 MiB file cap alone allowed ~2 GB.
+MAX_NODES = 200_000
 MAX_NUMBER = 64  # characters of an int or float scalar; rule and policy files hold small numbers
 _NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 Path_ = tuple[Any, ...]
@@ -104,6 +109,7 @@ def _parse(name: str, text: str) -> tuple[Any, dict[Path_, int]]:
     # libyaml's parser when PyYAML was built with it (start-up: the shipped packs parse ~10x faster)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
+        _check_events(name, yaml, yaml.parse(text, Loader=loader))
         node = yaml.compose(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -113,65 +119,46 @@ def _parse(name: str, text: str) -> tuple[Any, dict[Path_, int]]:
     except RecursionError:  # PyYAML's pure-Python composer (no libyaml) recurses per nesting level
         raise RuleError(name, None, f"YAML nested deeper than {MAX_NESTING} levels") from None
     lines: dict[Path_, int] = {}
-    if node is None:
-        return None, lines
-    try:
-        data = _build(node, (), lines, name, _Builder(yaml.constructor.SafeConstructor()))
-    except _AliasFound:
-        raise RuleError(name, _alias_line(yaml, loader, text),
-                        "YAML aliases (*name) are not allowed in rule and policy files: write the value out") from None
+    data = _build(node, (), lines, name, yaml.constructor.SafeConstructor()) if node is not None else None
     return data, lines
 
 
-class _AliasFound(Exception):
-    """A node met a second time: it is the target of an alias."""
-
-
-class _Builder:
-    """The scalar constructor and the nodes already built (by identity: each once)."""
-
-    def __init__(self, constructor):
-        self.constructor = constructor
-        self.seen: set[int] = set()
-
-    def visit(self, node) -> None:
-        if id(node) in self.seen:
-            raise _AliasFound
-        self.seen.add(id(node))
-
-
-def _alias_line(yaml, loader, text: str) -> int | None:
-    """Line of the first alias: only asked once an alias was found (a second, event-only parse)."""
-    for event in yaml.parse(text, Loader=loader):
+def _check_events(name: str, yaml, events) -> None:
+    """One pass over the parser's events, before any node is built: no alias, at most
+    :data:`MAX_NODES` values (streamed: a refusal costs no memory)."""
+    nodes = 0
+    for event in events:
         if isinstance(event, yaml.AliasEvent):
-            return event.start_mark.line + 1
-    return None
+            raise RuleError(name, event.start_mark.line + 1,
+                            "YAML aliases (*name) are not allowed in rule and policy files: write the value out")
+        if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise RuleError(name, event.start_mark.line + 1, f"more than {MAX_NODES} YAML values")
 
 
-def _build(node: yaml.Node, at: Path_, lines: dict[Path_, int], name: str, builder: _Builder) -> Any:
+def _build(node: yaml.Node, at: Path_, lines: dict[Path_, int], name: str, constructor) -> Any:
     import yaml  # already loaded by _parse: a dictionary look-up
 
-    builder.visit(node)
     lines[at] = node.start_mark.line + 1
     if len(at) > MAX_NESTING:
         raise RuleError(name, lines[at], f"nested deeper than {MAX_NESTING} levels")
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            builder.visit(key_node)
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str):
                 raise RuleError(name, key_node.start_mark.line + 1, "mapping keys must be strings")
             if key in out:
                 raise RuleError(name, key_node.start_mark.line + 1, f"duplicate key {key!r}")
-            out[key] = _build(value_node, at + (key,), lines, name, builder)
+            out[key] = _build(value_node, at + (key,), lines, name, constructor)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(v, at + (i,), lines, name, builder) for i, v in enumerate(node.value)]
+        return [_build(v, at + (i,), lines, name, constructor) for i, v in enumerate(node.value)]
     if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER:
         raise RuleError(name, lines[at], f"bad value: a number of {len(node.value)} characters (at most {MAX_NUMBER})")
     try:
-        value = builder.constructor.construct_object(node, deep=True)
+        value = constructor.construct_object(node, deep=True)
     except (yaml.YAMLError, ValueError, OverflowError) as exc:  # e.g. !!timestamp 2024-13-45
         raise RuleError(name, node.start_mark.line + 1, f"bad value: {exc}") from exc
     # Dates and numbers become strings where the schema wants text (e.g. reviewed: 2024-05-01).
