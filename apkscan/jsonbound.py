@@ -87,8 +87,13 @@ def check_values(data: bytes | bytearray, max_values: int) -> None:
 
     The cheap count (strings included) settles every ordinary document; only one over the
     limit is counted again without its strings, so commas inside strings (certificate
-    subjects, labels: attacker-chosen text) never make a real document refused.
+    subjects, labels: attacker-chosen text) never make a real document refused. Only UTF-8 is
+    counted (and read): ``json.loads`` also decodes UTF-16/32, whose code units can hold a 0x22
+    byte (U+2200) that would flip the count's idea of what is inside a string.
     """
+    encoding = json.detect_encoding(data)
+    if encoding not in ("utf-8", "utf-8-sig"):
+        raise ValueError(f"JSON in {encoding}: only UTF-8 is read (RFC 8259)")
     limit = value_limit(len(data), max_values)
     if value_bound(data, exact=False) <= limit or _outside_strings(data, stop_above=limit - 1) + 1 <= limit:
         return

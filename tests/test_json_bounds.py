@@ -95,6 +95,23 @@ def test_commas_inside_strings_never_refuse_a_real_document(real_scan, tmp_path)
     assert res.exit_code in (0, 1), res.output
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16", "utf-32-be"])
+def test_only_utf8_is_counted_or_read(tmp_path, encoding):
+    """U+2200 is the bytes 00 22 in UTF-16-LE: a quote to a byte count, so '["\u2200", [], [], ...]'
+    would hide its lists inside a "string". json.loads reads UTF-16/32; apkscan no longer does."""
+    text = '["\u2200", ' + ", ".join(["[]"] * 50_000) + "]"
+    data = text.encode(encoding)
+    assert json.loads(data)[0] == "\u2200"  # what json.loads alone would have built
+    with pytest.raises(ValueError, match="only UTF-8 is read"):
+        jsonbound.loads(data, 1 << 30)
+    path = tmp_path / "utf16.json"
+    path.write_bytes(data)
+    res = invoke("report", path, "--csv", tmp_path / "r.csv")
+    assert res.exit_code == 2 and "DOCUMENT_NOT_A_SCAN: not a JSON scan result: JSON in utf-" in res.output
+    for utf8 in ("utf-8", "utf-8-sig"):  # UTF-8, BOM or not, reads as before
+        assert jsonbound.loads('["\u2200", [], []]'.encode(utf8), 1 << 30) == ["\u2200", [], []]
+
+
 def test_real_documents_are_far_from_the_bound(real_scan):
     data = real_scan.read_bytes()
     assert len(data) / jsonbound.value_bound(data) > 4 * jsonbound.MIN_BYTES_PER_VALUE
