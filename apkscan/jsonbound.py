@@ -21,9 +21,7 @@ from typing import Any, BinaryIO
 MIN_BYTES_PER_VALUE = 8
 ALWAYS_ALLOWED = 4096  # values any document may hold, however short it is
 CHUNK = 1 << 18  # the exact count reads this much at a time: its memory does not grow with the document
-
-
-READ_STEP = 1 << 20
+READ_STEP = 1 << 20  # documents are read this much at a time
 
 
 def read_at_most(stream: BinaryIO, limit: int) -> bytearray:
