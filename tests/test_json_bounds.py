@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
@@ -121,7 +122,7 @@ def test_real_documents_are_far_from_the_bound(real_scan):
         assert len(raw) / jsonbound.value_bound(raw) > 2 * jsonbound.MIN_BYTES_PER_VALUE
 
 
-_TEXT = st.text(alphabet=st.sampled_from(list(',[]{}":\\ aé\n\x00\u2028')), max_size=8)
+_TEXT = st.text(alphabet=st.sampled_from(list(',[]{}":\\ aé\n\x00\u2028')), max_size=12)
 _JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _TEXT,
                      lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
                      max_leaves=30)
@@ -143,6 +144,9 @@ def test_the_exact_bound_is_the_values_plus_the_empty_containers(value, indent, 
     values, empty = _values(json.loads(data))
     assert jsonbound.value_bound(data) == values + empty
     assert jsonbound.value_bound(data, exact=False) >= values + empty
+    for chunk in (1, 2, 3, 5):  # chunk ends inside strings, escapes and runs of backslashes
+        with patch.object(jsonbound, "CHUNK", chunk):
+            assert jsonbound.value_bound(data) == values + empty, chunk
 
 
 _STRINGS_CHILD = """
