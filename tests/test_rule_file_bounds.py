@@ -98,9 +98,9 @@ def test_deep_yaml_without_libyaml_is_a_rule_error(monkeypatch, tmp_path):
     """PyYAML's pure-Python composer recurses per level (libyaml stops at its own depth limit)."""
     monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
     with pytest.raises(RuleError) as info:
-        yamlsrc.read_document(tmp_path / "x.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n")
+        yamlsrc.read_document(tmp_path / "x.yaml", "a: " + "[" * 1200 + "]" * 1200 + "\n")
     assert info.value.code == "RULES_INVALID" and "nested deeper than" in info.value.reason
-
+    assert (info.value.code, info.value.line, info.value.reason) == ("RULES_INVALID", None, "YAML nested deeper than 64 levels")
 
 def _rule_file_with_alias(tmp_path):
     text = (REPO / "signatures" / "tencent.yaml").read_text(encoding="utf-8")
