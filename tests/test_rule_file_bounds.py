@@ -99,8 +99,8 @@ def test_deep_yaml_without_libyaml_is_a_rule_error(monkeypatch, tmp_path):
     monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
     with pytest.raises(RuleError) as info:
         yamlsrc.read_document(tmp_path / "x.yaml", "a: " + "[" * 1200 + "]" * 1200 + "\n")
-    assert info.value.code == "RULES_INVALID" and "nested deeper than" in info.value.reason
     assert (info.value.code, info.value.line, info.value.reason) == ("RULES_INVALID", None, "YAML nested deeper than 64 levels")
+
 
 def _rule_file_with_alias(tmp_path):
     text = (REPO / "signatures" / "tencent.yaml").read_text(encoding="utf-8")
