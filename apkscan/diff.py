@@ -13,7 +13,6 @@ the field's path), never a crash; an app with neither package nor SHA-256 is cou
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 
 from typing import TYPE_CHECKING
 
+from apkscan import jsonbound
 from apkscan.issues import Issue, Severity
 from apkscan.ranks import VERDICT_RANK
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the typed document is imported where used: other commands' 
     from apkscan.document import App, InputError, ScanDocument, Source
 
 MAX_DOCUMENT_BYTES = 1 << 30  # a 10,000-app scan document is ~140 MiB
+MAX_DOCUMENT_VALUES = 32 << 20  # what 1 GiB of a real scan document (indented) holds: ~40 bytes a value
 DIRECT = ""  # source key of APKs given directly (files and folders on the command line)
 CHAIN_SEPARATOR = " ▸ "  # as apkscan.sources.interface.chain_display writes it
 _RANK = VERDICT_RANK
@@ -166,9 +167,11 @@ def load_document(path: str) -> ScanDocument:
             raise DiffInputError(Issue("DIFF_DOCUMENT_TOO_LARGE",
                                        f"{path}: {size} bytes, more than {MAX_DOCUMENT_BYTES}"))
         with open(path, "rb") as fh:
-            doc = json.loads(fh.read(MAX_DOCUMENT_BYTES + 1))
+            doc = jsonbound.loads(jsonbound.read_at_most(fh, MAX_DOCUMENT_BYTES), MAX_DOCUMENT_VALUES)
     except OSError as exc:
         raise DiffInputError(Issue("DIFF_UNREADABLE", f"{path}: {exc.strerror or exc}")) from None
+    except jsonbound.TooManyValues as exc:  # memory would grow ~26x the bytes: refused unparsed
+        raise DiffInputError(Issue("DIFF_DOCUMENT_TOO_LARGE", f"{path}: {exc}")) from None
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, absurd nesting
         raise DiffInputError(Issue("DIFF_NOT_JSON", f"{path}: not a JSON document ({type(exc).__name__})")) from None
     from apkscan.document import DocumentError, ScanDocument

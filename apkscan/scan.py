@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,14 +37,16 @@ def _now() -> str:
 
 def evaluate(identity: ApkIdentity, rules: RuleSet, policy: Policy | list[Policy], *, source: str,
              container: str | None = None, dex_path: str | None = None,
-             dex_window: tuple[int, int | None] = (0, None), chain: tuple[str, ...] = ()) -> AppResult:
-    """Findings and a verdict per policy for one identified APK (``dex_path`` set = ``--deep``)."""
+             dex_window: tuple[int, int | None] = (0, None), chain: tuple[str, ...] = (),
+             dex_deadline: float | None = None) -> AppResult:
+    """Findings and a verdict per policy for one identified APK (``dex_path`` set = ``--deep``;
+    ``dex_deadline``: the input's time budget, a ``time.monotonic()`` value)."""
     classes = None
     warnings: list[Issue] = []
     if dex_path is not None:
         from apkscan.rules.dex import dex_class_names  # only --deep pays for it
 
-        classes, warnings = dex_class_names(dex_path, window=dex_window)
+        classes, warnings = dex_class_names(dex_path, window=dex_window, deadline=dex_deadline)
     findings = match_identity(identity, rules, classes)
     policies = policy if isinstance(policy, list) else [policy]
     app = AppResult(source=source, container=container, identity=identity, findings=findings,
@@ -283,6 +286,7 @@ def scan_item(item: Any, settings: ScanSettings) -> list[Any]:
 def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = False) -> list[Any] | None:
     """``stored_only``: the records only if the store answers without reading the file or
     matching (None otherwise): the pool's parent asks this before starting a worker."""
+    deadline = None if settings.timeout is None else time.monotonic() + settings.timeout  # --deep's DEX reading too
     identity = None
     use_store = bool(settings.store) and not settings.deep
     if use_store:
@@ -320,7 +324,7 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
     else:
         app = evaluate(identity, settings.rules, settings.policies, source=item.display, container=item.container,
                        dex_path=item.path if settings.deep else None, dex_window=(item.offset, item.length),
-                       chain=chain)
+                       chain=chain, dex_deadline=deadline)
     out: list[Any] = [*custody, app]
     partial = incomplete(identity)
     if partial:  # listed as an app (its findings count) and as an input error (exit code 3)

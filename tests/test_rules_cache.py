@@ -170,7 +170,8 @@ def test_a_damaged_or_planted_parse_is_not_believed(tmp_path):
     pack = tmp_path / "vendor.yaml"
     pack.write_text(TEST_VENDOR_RULES)
     entry = _parsed_entry(TEST_VENDOR_RULES)
-    for junk in (b"", b"{not json", b'{"data": 1}', b'{"data": {}, "lines": [[1]]}', b"\xff" * 64):
+    for junk in (b"", b"{not json", b'{"data": 1}', b'{"data": {}, "lines": [[1]]}', b"\xff" * 64,
+                 b"[" * 100_000, b'{"data": ' + b"9" * 5000 + b"}"):  # RecursionError, ValueError
         with open(entry, "wb") as fh:
             fh.write(junk)
         assert read_document(pack).data["pack"] == "testvendor", junk

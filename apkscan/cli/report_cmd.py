@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from apkscan import jsonbound
 from apkscan.cli.common import (
     ExitCode,
     checked_outputs,
@@ -27,6 +28,7 @@ from apkscan.cli.common import (
 from apkscan.report import terminal
 
 MAX_RESULT_BYTES = 1 << 30
+MAX_RESULT_VALUES = 32 << 20  # what 1 GiB of a real scan document (indented) holds: ~40 bytes a value
 SUPPORTED_MAJOR = "1"
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "report" / "schema" / "scan-result.schema.json"
 
@@ -41,15 +43,15 @@ def load_result(path: str, max_bytes: int = MAX_RESULT_BYTES) -> object:
     """Read a saved result's JSON (``-`` = stdin), bounded in size."""
     stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     try:
-        data = stream.read(max_bytes + 1)
+        data = jsonbound.read_at_most(stream, max_bytes)
     finally:
         if path != "-":
             stream.close()
     if len(data) > max_bytes:
         raise BadResult(f"{path}: larger than {max_bytes} bytes")
     try:
-        doc = json.loads(data)
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer past 4,300 digits
+        doc = jsonbound.loads(data, MAX_RESULT_VALUES)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a 4,301-digit integer, too many values
         raise BadResult(f"{path}: DOCUMENT_NOT_A_SCAN: not a JSON scan result: {exc}") from None
     except RecursionError:  # "[[[[..." nested past the parser's depth
         raise BadResult(f"{path}: DOCUMENT_NOT_A_SCAN: not a JSON scan result: nested too deeply") from None

@@ -166,7 +166,7 @@ def parsed(key: str) -> tuple[Any, dict[tuple, int]] | None:
         with open(path, "rb") as fh:
             entry = json.loads(fh.read())
         return entry["data"], {tuple(at): int(line) for at, line in entry["lines"]}
-    except (OSError, ValueError, KeyError, TypeError):  # absent or damaged: parse again
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):  # absent or damaged: parse again
         return None
 
 

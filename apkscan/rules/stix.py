@@ -19,8 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from apkscan import jsonbound
 from apkscan.rules.model import KnownCert, Rule, RuleCert, RulePack, RuleSet
-from apkscan.rules.yamlsrc import MAX_RULE_FILE, RuleError, normalise_hash
+from apkscan.rules.yamlsrc import RuleError, normalise_hash, read_capped
+
+# An indicator bundle per MVT: ~3 objects of ~10 values per indicator. 1M values is ~30,000
+# indicators, more than MVT's largest published files, and ~100 MB of parsed objects at most.
+MAX_STIX_VALUES = 1 << 20
 
 _PATTERN = re.compile(r"^\[\s*([a-z0-9:._-]+)\s*=\s*'((?:[^'\\]|\\.)*)'\s*\]$", re.IGNORECASE)
 _NS = uuid.UUID("6c1bb2f2-7d2c-4b8c-9f1e-0a1d3e5b7c90")  # fixed: stable ids across exports
@@ -32,15 +37,15 @@ def load_stix(path: str | Path) -> RulePack:
     """One STIX2 bundle as a rule pack; raises RuleError (with the file) when unusable."""
     name = str(path)
     p = Path(path)
+    data = read_capped(name, "indicator file")
     try:
-        if p.stat().st_size > MAX_RULE_FILE:
-            raise RuleError(name, None, f"indicator file larger than {MAX_RULE_FILE} bytes")
-        bundle = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RuleError(name, None, f"cannot read: {exc.strerror or exc}", "RULES_UNREADABLE") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        jsonbound.check_values(data, MAX_STIX_VALUES)
+        bundle = json.loads(data.decode("utf-8"))
+    except ValueError as exc:  # bad UTF-8 or JSON, a 4,301-digit integer, too many values
         line = getattr(exc, "lineno", None)
         raise RuleError(name, line, f"not a JSON STIX2 bundle: {exc}") from exc
+    except RecursionError:  # "[[[[..." nested past the parser's depth
+        raise RuleError(name, None, "not a JSON STIX2 bundle: nested too deeply") from None
     objects = bundle.get("objects") if isinstance(bundle, dict) else None
     if not isinstance(objects, list):
         raise RuleError(name, None, "not a STIX2 bundle: no 'objects' list")

@@ -3,6 +3,13 @@
 Users write these files by hand; "invalid rule" is useless without the line. PyYAML's
 node tree carries marks, so we build plain Python objects from nodes ourselves and keep a
 map from each value's path (``("rules", 3, "match")``) to its 1-based line.
+
+Before any node is built, the parser's events are checked: YAML aliases (``*name``) are
+refused, because PyYAML shares the aliased node and a walk that follows every reference
+expands ``l1: &l1 [*l0, *l0, ...]`` chains exponentially (360 bytes: 36 s and 3.6 GB; no
+shipped or documented rule or policy file uses one), and so are more than :data:`MAX_NODES`
+values. Numbers longer than :data:`MAX_NUMBER` characters are refused before
+conversion (a 4,301-digit integer raises; ``1:2:3:...`` base-60 integers convert in quadratic time).
 """
 
 from __future__ import annotations
@@ -12,11 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from apkscan import jsonbound
 from apkscan.issues import ApkScanError
 from apkscan.rules import cache
 
 MAX_RULE_FILE = 8 << 20  # a rule or policy file larger than this is refused
 MAX_NESTING = 64  # rule files nest ~6 deep; deeper is refused before any recursive stage can overflow
+# Values per file: the largest shipped pack has ~2,200; 200k (~110 MB of PyYAML nodes at most)
+# leaves room for big indicator lists. Counted from the event stream before composing: 2 MB of
+# "[x,x,...]" composed to 550 MB and took 4 s, so the 8 MiB file cap alone allowed ~2 GB.
+MAX_NODES = 200_000
+MAX_NUMBER = 64  # characters of an int or float scalar; rule and policy files hold small numbers
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 Path_ = tuple[Any, ...]
 
 
@@ -68,14 +82,23 @@ def read_document(path: str | Path, text: str | None = None) -> Document:
     return Document(name, data, lines)
 
 
-def _read_text(name: str) -> str:
-    p = Path(name)
+def read_capped(name: str, what: str = "file") -> bytes:
+    """At most :data:`MAX_RULE_FILE` bytes of ``name``, read so: the size ``stat`` gives is no
+    bound for a device, a pipe (``--rules <(...)``) or a file still growing (``/dev/zero``)."""
     try:
-        if p.stat().st_size > MAX_RULE_FILE:
-            raise RuleError(name, None, f"file larger than {MAX_RULE_FILE} bytes")
-        return p.read_text(encoding="utf-8")
+        if Path(name).stat().st_size <= MAX_RULE_FILE:
+            with open(name, "rb") as fh:
+                data = jsonbound.read_at_most(fh, MAX_RULE_FILE)
+            if len(data) <= MAX_RULE_FILE:
+                return bytes(data)
     except OSError as exc:
         raise RuleError(name, None, f"cannot read: {exc.strerror or exc}", "RULES_UNREADABLE") from exc
+    raise RuleError(name, None, f"{what} larger than {MAX_RULE_FILE} bytes")
+
+
+def _read_text(name: str) -> str:
+    try:  # newlines as read_text() gave them: the text is also the parse cache's key
+        return read_capped(name).decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
         raise RuleError(name, None, f"not UTF-8: {exc}") from exc
 
@@ -86,15 +109,32 @@ def _parse(name: str, text: str) -> tuple[Any, dict[Path_, int]]:
     # libyaml's parser when PyYAML was built with it (start-up: the shipped packs parse ~10x faster)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
+        _check_events(name, yaml, yaml.parse(text, Loader=loader))
         node = yaml.compose(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
         raise RuleError(name, line, f"YAML syntax error: {reason}") from exc
+    except RecursionError:  # PyYAML's pure-Python composer (no libyaml) recurses per nesting level
+        raise RuleError(name, None, f"YAML nested deeper than {MAX_NESTING} levels") from None
     lines: dict[Path_, int] = {}
     data = _build(node, (), lines, name, yaml.constructor.SafeConstructor()) if node is not None else None
     return data, lines
+
+
+def _check_events(name: str, yaml, events) -> None:
+    """One pass over the parser's events, before any node is built: no alias, at most
+    :data:`MAX_NODES` values (streamed: a refusal costs no memory)."""
+    nodes = 0
+    for event in events:
+        if isinstance(event, yaml.AliasEvent):
+            raise RuleError(name, event.start_mark.line + 1,
+                            "YAML aliases (*name) are not allowed in rule and policy files: write the value out")
+        if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise RuleError(name, event.start_mark.line + 1, f"more than {MAX_NODES} YAML values")
 
 
 def _build(node: yaml.Node, at: Path_, lines: dict[Path_, int], name: str, constructor) -> Any:
@@ -115,9 +155,11 @@ def _build(node: yaml.Node, at: Path_, lines: dict[Path_, int], name: str, const
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(v, at + (i,), lines, name, constructor) for i, v in enumerate(node.value)]
+    if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER:
+        raise RuleError(name, lines[at], f"bad value: a number of {len(node.value)} characters (at most {MAX_NUMBER})")
     try:
         value = constructor.construct_object(node, deep=True)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:  # e.g. !!timestamp 2024-13-45
         raise RuleError(name, node.start_mark.line + 1, f"bad value: {exc}") from exc
     # Dates and numbers become strings where the schema wants text (e.g. reviewed: 2024-05-01).
     if hasattr(value, "isoformat"):

@@ -29,11 +29,15 @@ import json
 import re
 from collections.abc import Iterator
 
+from apkscan import jsonbound
 from apkscan.issues import ApkScanError, error
 from apkscan.sources import detect
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, RecordedCertificate, Skipped, Tree
 
 MAX_JSON_BYTES = 64 << 20
+# A phone's packages.json: ~700 packages x 1-3 files x ~40 values (~16 bytes each): ~80k values.
+# 2M is 25x that, and bounds the parse to ~200 MB of objects whatever the bytes' shape.
+MAX_JSON_VALUES = 2_000_000
 MAX_PACKAGES = 100_000
 AGE_MAGIC = b"age-encryption.org/v1\n"
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$")
@@ -167,14 +171,16 @@ class AndroidQFReader:
             return [], []
         try:
             with member.open() as f:
-                raw = f.read(MAX_JSON_BYTES + 1)
+                raw = jsonbound.read_at_most(f, MAX_JSON_BYTES)
         except OSError as exc:
             return [], [InputProblem(chain, [error("INPUT_UNREADABLE", f"cannot read: {exc}")])]
         if len(raw) > MAX_JSON_BYTES:
             return [], [InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID",
                                                    f"larger than {MAX_JSON_BYTES} bytes")])]
         try:
-            data = json.loads(raw)
+            data = jsonbound.loads(raw, MAX_JSON_VALUES)
+        except jsonbound.TooManyValues as exc:
+            return [], [InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID", f"refused unparsed: {exc}")])]
         except (ValueError, RecursionError) as exc:
             return [], [InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID", f"not valid JSON: {exc}")])]
         if not isinstance(data, list):

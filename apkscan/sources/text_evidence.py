@@ -9,7 +9,8 @@ record's ``note`` and in :attr:`TextEvidenceReader.hashcodes`, and
 match it later. Such a hash is not cryptographic: it can be forged and only *points at*
 a known certificate, never proves one.
 
-Reading is line by line with a cap on line length, line count and bytes.
+Reading is line by line with a cap on line length, line count and bytes, and every line is
+read in time linear in its length (no backtracking pattern: see :func:`signature_list`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ MAX_APPS = 100_000
 CHUNK = 64 * 1024
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.]{0,254}$")
 BLOCK_RE = re.compile(r"^  Package \[([^\]\s]{1,255})\] \([0-9a-f]+\):")
-SIGS_RE = re.compile(r"signatures=PackageSignatures\{[^}]*?\bsignatures:\[([^\]]*)\]")
+SIGS_PREFIX = "signatures=PackageSignatures{"
 HASH_RE = re.compile(r"^-?[0-9a-f]{1,8}$")
 DUMPSYS_FIRST_LINES = ("Activity Resolver Table:", "Database versions:", "Packages:", "DUMP OF SERVICE package:",
                        "Verifiers:", "Intent Filter Verifier:", "Libraries:", "Features:",
@@ -63,6 +64,7 @@ class TextEvidenceReader:
         self.stream = stream
         self.chain = chain
         self.hashcodes: dict[str, list[str]] = {}
+        self.unread_signatures = 0  # PackageSignatures lines without a readable signature list
         self._notes: list[str] = []
 
     def entries(self) -> Iterator[RecordedApp | InputProblem]:
@@ -89,6 +91,9 @@ class TextEvidenceReader:
             yield app
         if bad:
             yield InputProblem(self.chain, [warning("TEXT_LINES_UNREADABLE", f"{bad} 'package:' lines not understood")])
+        if self.unread_signatures:
+            yield InputProblem(self.chain, [warning("TEXT_LINES_UNREADABLE", f"{self.unread_signatures} "
+                                                    "'PackageSignatures' lines without a signature list")])
         if len(apps) >= MAX_APPS:
             self._notes.append(f"more than {MAX_APPS} packages; the rest ignored")
         for note in self._notes:
@@ -147,9 +152,40 @@ class TextEvidenceReader:
             app.version_code = int(m.group(1))
         elif app.version_name is None and stripped.startswith("versionName="):
             app.version_name = stripped[len("versionName="):][:256] or None
-        elif (m := SIGS_RE.search(stripped)) and app.package not in self.hashcodes:
-            hashes = [h.strip() for h in m.group(1).split(",") if HASH_RE.match(h.strip())]
-            self.hashcodes[app.package] = hashes
+        elif app.package not in self.hashcodes and SIGS_PREFIX in stripped:
+            listed = signature_list(stripped)
+            if listed is None:
+                self.unread_signatures += 1
+                return
+            self.hashcodes[app.package] = [h.strip() for h in listed.split(",") if HASH_RE.match(h.strip())]
+
+
+def signature_list(line: str) -> str | None:
+    """What ``signatures=PackageSignatures{... signatures:[<list>]`` holds, in one left-to-right pass.
+
+    Same answer as the regex ``signatures=PackageSignatures\\{[^}]*?\\bsignatures:\\[([^\\]]*)\\]``
+    (the first ``signatures:[`` at a word start before the block's ``}``, up to the next ``]``),
+    which backtracked cubically: 16 KB of repeated prefixes took 2 s a line. Here a prefix whose
+    block holds no list is skipped with its whole block (a later prefix inside that block has
+    its block inside it, so no list either): every character is looked at a bounded number of times.
+    """
+    start = line.find(SIGS_PREFIX)
+    while start >= 0:
+        body = start + len(SIGS_PREFIX)
+        end = line.find("}", body)
+        end = len(line) if end < 0 else end
+        at = line.find("signatures:[", body, end)
+        while at > body and _word_char(line[at - 1]):  # the regex's \b: not inside a longer word
+            at = line.find("signatures:[", at + 1, end)
+        if at >= 0:
+            close = line.find("]", at + len("signatures:["))
+            return None if close < 0 else line[at + len("signatures:["):close]
+        start = line.find(SIGS_PREFIX, end)
+    return None
+
+
+def _word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
 
 
 class _DumpsysState:

@@ -1,0 +1,72 @@
+"""dumpsys ``PackageSignatures`` lines are read in linear time (reviewer's r04).
+
+The signature list was found with a regex whose lazy ``[^}]*?`` and ``[^\\]]*`` backtracked
+cubically over a 16 KB line of repeated ``signatures=PackageSignatures{signatures:[``
+(2 lines: 3.8 s; 10 lines: 19 s; a 1 GiB file: ~35 h), and it was searched on every line of a
+package block, even after the package's hashes were known.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import re
+
+from apkscan.sources.text_evidence import TextEvidenceReader, signature_list
+from backup_helpers import Collected
+from limited_child import assert_finished, run_limited
+
+OLD_SIGS_RE = re.compile(r"signatures=PackageSignatures\{[^}]*?\bsignatures:\[([^\]]*)\]")  # the oracle
+
+
+def _old(line: str) -> str | None:
+    m = OLD_SIGS_RE.search(line)
+    return m.group(1) if m else None
+
+
+def test_signature_list_answers_as_the_old_regex():
+    rng = random.Random(4)
+    pieces = ["signatures=PackageSignatures{", "PackageSignatures{", "signatures:[", "past ", "xsignatures:[",
+              "_", "é", "]", "}", "{", "1a2b", ", ", "version:3", "signatures="]
+    for _ in range(20000):
+        line = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 12)))
+        assert signature_list(line) == _old(line), line
+    real = "signatures=PackageSignatures{9fbbd5c version:3, signatures:[d2e25fd3, -1a2b], past signatures:[]}"
+    assert signature_list(real) == _old(real) == "d2e25fd3, -1a2b"
+
+
+_CHILD = """
+import io
+from apkscan.sources.text_evidence import TextEvidenceReader
+unit = "signatures=PackageSignatures{signatures:["
+hostile = "    " + (unit * (16000 // len(unit) + 1))[:16000]
+text = ("Packages:\\n  Package [com.example.app] (1a2b3c):\\n" + (hostile + "\\n") * 20
+        + "    signatures=PackageSignatures{1 version:3, signatures:[d2e25fd3], past signatures:[]}\\n"
+        + "  Package [com.next] (2):\\n" + (hostile + "\\n") * 20)
+reader = TextEvidenceReader(io.BytesIO(text.encode()), ("dumpsys.txt",))
+for entry in reader.entries():
+    print(type(entry).__name__, getattr(entry, "package", ""), [i.code for i in getattr(entry, "issues", [])],
+          [i.message for i in getattr(entry, "issues", [])])
+print("hashcodes", reader.hashcodes)
+"""
+
+
+def test_hostile_signature_lines_are_linear_and_reported():
+    """40 lines of 16 KB: the old regex needs over a minute of CPU (killed at 10 s); now a warning."""
+    out = assert_finished(run_limited(_CHILD, cpu=10, mem_mb=400)).splitlines()
+    assert out == [
+        "RecordedApp com.example.app [] []",
+        "RecordedApp com.next [] []",
+        "InputProblem  ['TEXT_LINES_UNREADABLE'] [\"40 'PackageSignatures' lines without a signature list\"]",
+        "hashcodes {'com.example.app': ['d2e25fd3']}",
+    ]
+
+
+def test_a_package_with_hashes_skips_later_signature_lines():
+    data = (b"Packages:\n  Package [com.sig] (1):\n"
+            b"    signatures=PackageSignatures{1 version:2, signatures:[1a2b], past signatures:[]}\n"
+            b"    signatures=PackageSignatures{signatures:[\n"  # after the hashes: not looked at
+            b"    signatures=PackageSignatures{2 version:2, signatures:[3c4d]}\n")
+    reader = TextEvidenceReader(io.BytesIO(data), ("t.txt",))
+    got = Collected(reader.entries())
+    assert reader.hashcodes == {"com.sig": ["1a2b"]} and got.codes == []
