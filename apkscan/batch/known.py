@@ -231,7 +231,7 @@ def _served(row: Any, path: str, policy_names: tuple[str, ...]) -> tuple[str, tu
         verdicts = tuple((n, v) for n, v in pairs)
         inflater = zlib.decompressobj()
         line = inflater.decompress(row[9], MAX_LINE).decode("utf-8")
-    except (ValueError, TypeError, zlib.error):
+    except (ValueError, TypeError, RecursionError, zlib.error):  # RecursionError: a planted deep row
         return None
     if (inflater.unconsumed_tail or not inflater.eof or tuple(n for n, _ in verdicts) != policy_names
             or not policy_names or verdict != verdicts[0][1] or any(v not in VERDICTS for _, v in verdicts)):
