@@ -507,17 +507,88 @@ def test_generated_tables_resolve_as_androguard(case):
     compare(raw, ids)
 
 
-def test_a_table_not_read_as_android_reads_it_is_said(tmp_path):
-    """A second global string pool (Android uses the first) makes ArscTable decline: only
-    androguard's reading of the size trick exists, and the label fact says so."""
-    raw = bytearray(_size_trick_table())
+def _second_pool(raw: bytes, decoy: list[str] | None = None) -> bytes:
+    """The table with another global string pool after the first (Android reads the first)."""
+    raw = bytearray(raw)
     pool_size = struct.unpack_from("<I", raw, 12 + 4)[0]
-    pool = bytes(raw[12:12 + pool_size])
-    doubled = bytearray(raw[:12 + pool_size] + pool + raw[12 + pool_size:])
-    struct.pack_into("<I", doubled, 4, len(doubled))
-    info = read_manifest(_label_manifest(), bytes(doubled))
+    extra = b.pool(decoy) if decoy else bytes(raw[12:12 + pool_size])
+    out = bytearray(raw[:12 + pool_size] + extra + raw[12 + pool_size:])
+    struct.pack_into("<I", out, 4, len(out))
+    return bytes(out)
+
+
+def _header_size_plus_4(raw: bytes) -> bytes:
+    """The label's type chunk with 4 more header bytes: Android reads the entry offsets at
+    headerSize; a reader that takes them right after the config reads 4 bytes early."""
+    raw = bytearray(raw)
+    at = raw.index(struct.pack("<HH", 0x0201, 20 + 64))
+    header, size, _tid, _flags, _res, count, start = struct.unpack_from("<HIBBHII", raw, at + 2)
+    new = bytearray(raw[at:at + header]) + b"\x00" * 4 + raw[at + header:at + size]
+    struct.pack_into("<HI", new, 2, header + 4, size + 4)
+    struct.pack_into("<I", new, 16, start + 4)
+    out = raw[:at] + new + raw[at + size:]
+    delta = 4
+    struct.pack_into("<I", out, 4, struct.unpack_from("<I", out, 4)[0] + delta)  # the table
+    pkg = out.index(struct.pack("<HH", 0x0200, 288))
+    struct.pack_into("<I", out, pkg + 4, struct.unpack_from("<I", out, pkg + 4)[0] + delta)
+    return bytes(out)
+
+
+TRICKS = {
+    "second global pool": lambda: _second_pool(_size_trick_table()),
+    "decoy second pool": lambda: _second_pool(_size_trick_table(), ["Calculator", "Calculator"]),
+    "type header 4 bytes longer": lambda: _header_size_plus_4(_size_trick_table()),
+}
+
+
+@pytest.mark.parametrize("trick", sorted(TRICKS))
+def test_label_tricks_androguard_parity_cannot_read_are_read_as_android(trick):
+    """Layouts that make the androguard-exact reader decline (or read elsewhere) still give the
+    label Android shows, from arsc_android's own reading; the decoy is kept and said."""
+    info = read_manifest(_label_manifest(), TRICKS[trick]())
+    assert info.label == "WeChat", (info.label, info.other_labels)
     from apkscan.apk.manifest.android_manifest import label_ambiguity
 
     fact = label_ambiguity(info)
-    assert info.label_unchecked and fact is not None and fact.code == "TAMPER_MANIFEST_AMBIGUOUS_LABEL"
-    assert "androguard's reading" in fact.message
+    assert fact is not None and fact.code == "TAMPER_MANIFEST_AMBIGUOUS_LABEL"
+
+
+@pytest.mark.skipif(shutil.which("aapt") is None, reason="aapt (Debian package) not installed")
+@pytest.mark.parametrize("trick", sorted(TRICKS))
+def test_label_tricks_as_aapt_reads_them(tmp_path, trick):
+    apk = tmp_path / "trick.apk"
+    with zipfile.ZipFile(apk, "w") as zf:
+        zf.writestr("AndroidManifest.xml", _label_manifest())
+        zf.writestr("resources.arsc", TRICKS[trick]())
+    badging = subprocess.run(["aapt", "dump", "badging", str(apk)], capture_output=True, text=True).stdout
+    assert "application-label:'WeChat'" in badging
+    assert read_manifest(_label_manifest(), TRICKS[trick]()).label == "WeChat"
+
+
+def test_when_android_cannot_read_the_table_only_androguards_label_is_said(monkeypatch):
+    """Android's reader finding nothing while androguard gives a label: kept, and said."""
+    from apkscan.apk.manifest import android_manifest
+    from apkscan.apk.manifest.android_manifest import label_ambiguity
+
+    monkeypatch.setattr(android_manifest.AndroidArsc, "resolve", lambda self, res_id: {})
+    info = read_manifest(_label_manifest(), _size_trick_table())
+    assert info.label == "Calculator" and info.label_unchecked
+    assert "androguard's reading" in label_ambiguity(info).message
+
+
+def test_android_reader_never_raises_on_damaged_tables():
+    from apkscan.apk.manifest.arsc_android import AndroidArsc
+
+    rng = __import__("random").Random(11)
+    for raw in (_size_trick_table(), _header_size_plus_4(_size_trick_table()), _second_pool(_size_trick_table())):
+        for cut in range(0, len(raw), 3):
+            table = AndroidArsc.open(raw[:cut])
+            if table is not None:
+                table.resolve(LABEL)
+        for _ in range(400):
+            data = bytearray(raw)
+            for _ in range(rng.randrange(1, 4)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            table = AndroidArsc.open(bytes(data))
+            if table is not None:
+                assert isinstance(table.resolve(LABEL), dict)

@@ -31,6 +31,7 @@ from apkscan.apk.manifest.axml import (
     iter_start_elements,
 )
 from apkscan.apk.manifest.arsc import ArscTable
+from apkscan.apk.manifest.arsc_android import AndroidArsc
 from apkscan.apk.model import ManifestInfo
 from apkscan.apk.manifest.package_id import framework_elements, framework_string, package_readings
 from apkscan.issues import Issue, error, tamper, warning
@@ -133,6 +134,8 @@ class _Resources:
         self._raw, self._errors, self._parser, self._tried = arsc, errors, None, False
         self._fast: ArscTable | None = None
         self._fast_tried = False
+        self._android: AndroidArsc | None = None
+        self._android_tried = False
 
     def _get(self):
         if not self._tried:
@@ -170,11 +173,13 @@ class _Resources:
         return self.resolve_with_androguard(res_id)
 
     def resolve_as_android(self, res_id: int) -> dict[str, str] | None:
-        """{locale: value} with each value read where Android reads it (see ``ArscTable.resolve``);
-        None when the table is not one :class:`ArscTable` reads."""
-        table = self._fast_table()
-        configs = table.resolve(res_id, as_android=True) if table is not None else None
-        return _by_locale(configs) if configs is not None else None
+        """{locale: string} as Android reads the table (:mod:`apkscan.apk.manifest.arsc_android`,
+        lenient where Android is: not androguard's layout); None without a readable table."""
+        if not self._android_tried:
+            self._android_tried = True
+            if self._raw is not None and len(self._raw) <= MAX_INPUT_SIZE:
+                self._android = AndroidArsc.open(self._raw)
+        return self._android.resolve(res_id) if self._android is not None else None
 
     def resolve_with_androguard(self, res_id: int) -> dict[str, str]:
         """The reference path (and the fast path's fallback): androguard's whole-table parse."""
@@ -286,11 +291,11 @@ def _fill_label(info: ManifestInfo, attr: Attr | None, res: _Resources) -> None:
     if attr is None or attr.vtype != TYPE_REFERENCE:
         return
     android = res.resolve_as_android(attr.data & 0xFFFFFFFF)
-    if android is None:
+    if not android:
         info.label_unchecked = bool(info.labels)  # only androguard's reading: say so
         return
-    if android == info.labels:
-        return
+    if set(android.values()) == set(info.labels.values()):
+        return  # the same labels (locale names may be spelt differently by the two readers)
     parsers = info.labels
     info.labels = android
     info.label = _default(android)

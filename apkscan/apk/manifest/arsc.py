@@ -192,7 +192,6 @@ class ArscTable:
         self.types: dict[tuple[int, int], list[_TypeChunk]] = {}
         self._sparse: dict[int, dict[int, int]] = {}  # per sparse chunk (by offsets_at), built on use
         self._work = 0  # chunks looked at by resolve(), across calls: bounded by MAX_WORK
-        self._as_android = False  # resolve(): read values where Android does (see there)
 
     @classmethod
     def open(cls, raw: bytes) -> ArscTable | None:
@@ -295,23 +294,19 @@ class ArscTable:
         read = min(count, fitting)
         _need(read == 0 or items_at + 12 * read <= end)
 
-    def resolve(self, res_id: int, *, as_android: bool = False) -> list[tuple[Config, str]] | None:
+    def resolve(self, res_id: int) -> list[tuple[Config, str]] | None:
         """``get_resolved_res_configs(res_id)``: (config, value) in androguard's order, or None.
 
         androguard lists a resource's configs in first-seen order, the last entry of equal
         configs winning; a reference is replaced by every config of its target (a
         self-reference by nothing). Loops, deep chains, complex entries and the value types
-        whose formatting is not mirrored here decline.
-
-        ``as_android``: each Res_value read where Android reads it, at the entry's declared size
-        (androguard reads it right after the 8-byte header): the two differ only for an entry
-        whose size field lies, which is how a decoy label is shown to parsers.
+        whose formatting is not mirrored here decline. (Android's own reading, which differs
+        for hostile layouts: :mod:`apkscan.apk.manifest.arsc_android`.)
         """
         if not 0 < res_id <= 0xFFFFFFFF:
             return None
         try:
             out: list[tuple[Config, str]] = []
-            self._as_android = as_android
             self._expand(res_id, out)
             return out
         except (_Decline, struct.error, IndexError, ValueError, OverflowError, RecursionError):
@@ -359,14 +354,11 @@ class ArscTable:
     def _value(self, config: Config, pos: int, out: list[tuple[Config, str]]) -> int | None:
         """Append the entry's value to ``out``; a reference's target ID is returned instead."""
         buf = self.buf
-        size, flags, key = _ENTRY.unpack_from(buf, pos)
+        _, flags, key = _ENTRY.unpack_from(buf, pos)
         _need(not flags & ENTRY_COMPLEX)  # a bag: androguard lists it, _Resources skips it
         if flags & ENTRY_COMPACT:
             out.append((config, self.pool.string(key)))  # androguard: a pool string, whatever the type
             return None
-        if self._as_android and size != 8:
-            _need(size > 8 and pos + size + 8 <= len(buf))  # Res_value at entry + size, as Android
-            pos += size - 8
         data_type, data = buf[pos + 11], _U32.unpack_from(buf, pos + 12)[0]
         if data_type == TYPE_REFERENCE:
             return data or None

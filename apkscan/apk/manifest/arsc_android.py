@@ -1,0 +1,155 @@
+"""resources.arsc read the way Android reads it, for the values an app shows (its label).
+
+:mod:`apkscan.apk.manifest.arsc` gives androguard's answer or declines; this reader gives
+Android's (``ResTable``/``LoadedArsc``): the first global string pool, entry offsets at the
+type chunk's ``headerSize``, a value at its entry's declared size, sparse and 16-bit offsets,
+compact entries, references and dynamic references followed. It is lenient where Android is
+(it does not need androguard's layout), so a table laid out to make androguard and Android
+disagree (a decoy label for parsers) is still read as the device shows it. Bounded: one walk of
+the chunks, a few reference hops; anything unreadable is simply absent, never an exception.
+"""
+
+from __future__ import annotations
+
+import struct
+
+RES_STRING_POOL, RES_TABLE, RES_TABLE_PACKAGE, RES_TABLE_TYPE = 0x0001, 0x0002, 0x0200, 0x0201
+TYPE_REFERENCE, TYPE_STRING, TYPE_DYNAMIC_REFERENCE = 0x01, 0x03, 0x07
+FLAG_COMPLEX, FLAG_COMPACT = 0x0001, 0x0008
+TYPE_SPARSE, TYPE_OFFSET16 = 0x01, 0x02
+MAX_HOPS = 16
+
+
+class AndroidArsc:
+    """A table's global string pool and type chunks, indexed once by (package, type)."""
+
+    def __init__(self, buf: bytes):
+        self.buf = buf
+        self.pool: tuple[int, int, int, bool] | None = None  # (strings at, count, offsets at, utf8)
+        self.types: dict[tuple[int, int], list[int]] = {}  # (package id, type id) -> type chunk starts
+
+    @classmethod
+    def open(cls, raw: bytes | None) -> AndroidArsc | None:
+        if raw is None:
+            return None
+        table = cls(bytes(raw))
+        try:
+            table._walk()
+        except (struct.error, IndexError, ValueError):
+            pass  # what was read before the damage is what Android would have too
+        return table if table.pool is not None else None
+
+    def _chunks(self, start: int, end: int):
+        pos = start
+        while pos + 8 <= end:
+            kind, header, size = struct.unpack_from("<HHI", self.buf, pos)
+            if size < 8 or header < 8 or header > size or pos + size > end:
+                return
+            yield pos, kind, header, size
+            pos += size
+
+    def _walk(self) -> None:
+        kind, header, size = struct.unpack_from("<HHI", self.buf, 0)
+        if kind != RES_TABLE or size > len(self.buf):
+            return
+        for pos, kind, chunk_header, chunk_size in self._chunks(header, size):
+            if kind == RES_STRING_POOL and self.pool is None:  # later pools are ignored
+                count, _, flags, strings = struct.unpack_from("<IIII", self.buf, pos + 8)
+                self.pool = (pos + strings, count, pos + chunk_header, bool(flags & 0x100))
+                self._pool_end = pos + chunk_size
+            elif kind == RES_TABLE_PACKAGE:
+                package_id = struct.unpack_from("<I", self.buf, pos + 8)[0] & 0xFF
+                for t_pos, t_kind, _, _ in self._chunks(pos + chunk_header, pos + chunk_size):
+                    if t_kind == RES_TABLE_TYPE:
+                        self.types.setdefault((package_id, self.buf[t_pos + 8]), []).append(t_pos)
+
+    def string(self, index: int) -> str | None:
+        strings, count, offsets, utf8 = self.pool
+        if index >= count:
+            return None
+        at = strings + struct.unpack_from("<I", self.buf, offsets + 4 * index)[0]
+        buf = self.buf
+        if utf8:
+            at += 2 if buf[at] & 0x80 else 1  # the UTF-16 length
+            n = buf[at]
+            at += 1
+            if n & 0x80:
+                n, at = ((n & 0x7F) << 8) | buf[at], at + 1
+            return bytes(buf[at:at + n]).decode("utf-8", "replace") if at + n <= self._pool_end else None
+        n = struct.unpack_from("<H", buf, at)[0]
+        at += 2
+        if n & 0x8000:
+            n, at = ((n & 0x7FFF) << 16) | struct.unpack_from("<H", buf, at)[0], at + 2
+        return bytes(buf[at:at + 2 * n]).decode("utf-16-le", "replace") if at + 2 * n <= self._pool_end else None
+
+    def resolve(self, res_id: int) -> dict[str, str]:
+        """{locale: string} of a resource ("" the default), references followed; {} if none."""
+        out: dict[str, str] = {}
+        try:
+            self._resolve(res_id, out, 0, set())
+        except (struct.error, IndexError, ValueError):
+            pass
+        return out
+
+    def _resolve(self, res_id: int, out: dict[str, str], hops: int, seen: set[int]) -> None:
+        if hops > MAX_HOPS or res_id in seen:
+            return
+        seen.add(res_id)
+        for locale, default, value in self._values(res_id):
+            if value[0] in (TYPE_REFERENCE, TYPE_DYNAMIC_REFERENCE) and value[1]:
+                target: dict[str, str] = {}
+                self._resolve(value[1], target, hops + 1, seen)
+                for loc, text in target.items():
+                    if loc not in out or default:
+                        out[loc] = text
+            elif value[0] == TYPE_STRING:
+                text = self.string(value[1])
+                if text is not None and (locale not in out or default):
+                    out[locale] = text
+
+    def _values(self, res_id: int):
+        """(locale, config is the default, (type, data)) of each config's entry for ``res_id``."""
+        buf, index = self.buf, res_id & 0xFFFF
+        for start in self.types.get((res_id >> 24, (res_id >> 16) & 0xFF), ()):
+            header, size = struct.unpack_from("<HI", buf, start + 2)
+            flags, count, entries = buf[start + 9], *struct.unpack_from("<II", buf, start + 12)
+            offset = self._offset(start + header, flags, count, index)
+            if offset is None:
+                continue
+            entry = start + entries + offset
+            e_size, e_flags, key = struct.unpack_from("<HHI", buf, entry)
+            if e_flags & FLAG_COMPACT:
+                value = (e_flags >> 8, key)
+            elif e_flags & FLAG_COMPLEX or e_size < 8 or entry + e_size + 8 > start + size:
+                continue
+            else:
+                value = (buf[entry + e_size + 3], struct.unpack_from("<I", buf, entry + e_size + 4)[0])
+            yield (*_locale(buf, start + 20), value)
+
+    def _offset(self, at: int, flags: int, count: int, index: int) -> int | None:
+        buf = self.buf
+        if flags & TYPE_SPARSE:
+            lo, hi = 0, count
+            while lo < hi:  # entries sorted by index
+                mid = (lo + hi) // 2
+                idx, off = struct.unpack_from("<HH", buf, at + 4 * mid)
+                if idx == index:
+                    return off * 4
+                lo, hi = (mid + 1, hi) if idx < index else (lo, mid)
+            return None
+        if index >= count:
+            return None
+        if flags & TYPE_OFFSET16:
+            off = struct.unpack_from("<H", buf, at + 2 * index)[0]
+            return None if off == 0xFFFF else off * 4
+        off = struct.unpack_from("<I", buf, at + 4 * index)[0]
+        return None if off == 0xFFFFFFFF else off
+
+
+def _locale(buf: bytes, config: int) -> tuple[str, bool]:
+    """("lang" or "lang-REGION", "" for none; whether the config has no qualifier at all)."""
+    size = struct.unpack_from("<I", buf, config)[0]
+    body = bytes(buf[config + 4:config + max(size, 4)])
+    language = bytes(buf[config + 8:config + 10]).rstrip(b"\x00").decode("latin-1") if size >= 12 else ""
+    region = bytes(buf[config + 10:config + 12]).rstrip(b"\x00").decode("latin-1") if size >= 12 else ""
+    return (language + (f"-{region}" if region else "") if language else ""), not any(body)
