@@ -592,3 +592,22 @@ def test_android_reader_never_raises_on_damaged_tables():
             table = AndroidArsc.open(bytes(data))
             if table is not None:
                 assert isinstance(table.resolve(LABEL), dict)
+
+
+def test_a_label_attribute_typed_dynamic_reference_is_resolved(tmp_path):
+    """android:label as TYPE_DYNAMIC_REFERENCE (0x07) names the same resource (aapt shows it)."""
+    manifest = _label_manifest()
+    plain = struct.pack("<HBBI", 8, 0, 0x01, LABEL)
+    assert manifest.count(plain) == 1
+    dynamic = manifest.replace(plain, struct.pack("<HBBI", 8, 0, 0x07, LABEL))
+    spec = struct.pack("<HHIBBHII", 0x0202, 16, 20, 1, 0, 0, 1, 0)  # aapt needs the typeSpec
+    pkg = b.package(0x7F, "com.example", ["string"], ["app_name"], [spec, b.type_chunk(1, {0: b.string(0, 0)})])
+    table = b.table(["WeChat"], [pkg])
+    assert read_manifest(dynamic, table).label == "WeChat"
+    if shutil.which("aapt"):
+        apk = tmp_path / "dynref.apk"
+        with zipfile.ZipFile(apk, "w") as zf:
+            zf.writestr("AndroidManifest.xml", dynamic)
+            zf.writestr("resources.arsc", table)
+        badging = subprocess.run(["aapt", "dump", "badging", str(apk)], capture_output=True, text=True).stdout
+        assert "application-label:'WeChat'" in badging

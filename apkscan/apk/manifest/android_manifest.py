@@ -45,6 +45,9 @@ MANIFEST_MALFORMED = "MANIFEST_MALFORMED"
 MANIFEST_ARSC_MALFORMED = "MANIFEST_ARSC_MALFORMED"
 MANIFEST_ARSC_MISSING = "MANIFEST_ARSC_MISSING"
 TAMPER_MANIFEST_AMBIGUOUS_LABEL = "TAMPER_MANIFEST_AMBIGUOUS_LABEL"
+# A reference, or a dynamic one (TYPE_DYNAMIC_REFERENCE: a shared library's ids, rewritten at
+# load time; an app's own 0x7f ids stay as they are): both name a resource to resolve.
+REFERENCE_TYPES = (TYPE_REFERENCE, 0x07)
 MANIFEST_TOO_LARGE = "MANIFEST_TOO_LARGE"
 MANIFEST_MIN_SDK_CODENAME = "MANIFEST_MIN_SDK_CODENAME"
 MANIFEST_MIN_SDK_UNSUPPORTED = "MANIFEST_MIN_SDK_UNSUPPORTED"
@@ -228,7 +231,7 @@ def _as_str(attr: Attr | None, res: _Resources) -> tuple[str | None, dict[str, s
         except AxmlError:
             return None, {}
         return value, {"": value}
-    if attr.vtype == TYPE_REFERENCE:
+    if attr.vtype in REFERENCE_TYPES:
         values = res.resolve(attr.data & 0xFFFFFFFF)
         return _default(values), values
     if attr.vtype in (TYPE_INT_DEC, TYPE_INT_HEX):
@@ -288,7 +291,7 @@ def _fill_label(info: ManifestInfo, attr: Attr | None, res: _Resources) -> None:
     other labels (an entry whose size field lies), those are kept in ``other_labels`` (rules
     match them too) and :func:`label_ambiguity` says so."""
     info.label, info.labels = _as_str(attr, res)  # androguard's reading
-    if attr is None or attr.vtype != TYPE_REFERENCE:
+    if attr is None or attr.vtype not in REFERENCE_TYPES:
         return
     android = res.resolve_as_android(attr.data & 0xFFFFFFFF)
     if not android:
