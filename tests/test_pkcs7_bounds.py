@@ -48,7 +48,7 @@ def big_bag_block(elements: int) -> bytes:
 
 def test_a_huge_oid_decodes_in_linear_time_and_matches_nothing():
     block = long_oid_block(400_000)
-    with pytest.raises(Asn1Error, match="unsupported ContentInfo.contentType: 2.0x"):
+    with pytest.raises(Asn1Error, match="unsupported ContentInfo.contentType: (2.0x|long-oid)"):
         pkcs7.parse_signed_data(block)  # read whole (as apksig's BigInteger does), then not SignedData
 
 
@@ -223,3 +223,16 @@ def test_certificates_of_at_most_ten_orphan_blocks_are_read(tmp_path):
     warned = [w for w in v1.warnings if w.code == "JAR_SIG_BLOCKS_NOT_READ"]
     assert len(warned) == 1 and warned[0].message.startswith("2 more signature blocks")
     assert sum(1 for s in v1.signers if s.chain) == 1 + 10  # the real signer, and ten orphans shown
+
+
+def test_any_amount_of_arc_padding_is_the_same_oid():
+    padded = bytes.fromhex("2a864886f70d0107") + b"\x80" * 100_000 + b"\x02"
+    der = _der(0x06, padded)
+    assert pkcs7.decode_oid(der, read_tlv(der, 0, len(der))) == "1.2.840.113549.1.7.2"
+
+
+def test_a_long_unpadded_oid_is_named_by_its_digest():
+    long = b"\x2a" + b"\x01" * 300_000
+    der = _der(0x06, long)
+    text = pkcs7.decode_oid(der, read_tlv(der, 0, len(der)))
+    assert text.startswith("long-oid:300001:") and len(text) < 64  # reports stay small

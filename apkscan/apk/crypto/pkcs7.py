@@ -11,11 +11,14 @@ policy and lives in ``v1``.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 
 MAX_CERTIFICATES = 1000
 MAX_SIGNER_INFOS = 100
 MAX_NORMALISED_NAME = 1024  # chain building normalises names up to this size; longer ones by their bytes
+MAX_NAME_NORMALISED = 64 << 10  # finding the signer normalises names up to this (a 15 MiB issuer: 63 s, 2 GB)
 
 from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, children, read_tlv
 
@@ -43,6 +46,9 @@ def decode_oid(buf: bytes, tlv: Tlv) -> str:
     raw = bytes(buf[tlv.content_start:tlv.content_end])
     if not raw or raw[-1] & 0x80:
         raise Asn1Error("malformed OBJECT IDENTIFIER")
+    raw = _ARC_PADDING.sub(rb"\1", raw)  # leading 0x80 groups of each arc: value 0, dropped at C speed
+    if len(raw) > LONG_OID:  # no OID apkscan compares with is this long once unpadded
+        return f"long-oid:{len(raw)}:{hashlib.sha256(raw).hexdigest()[:16]}"
     arcs: list[int | str] = []
     start = 0
     for end, b in enumerate(raw, 1):
@@ -55,6 +61,10 @@ def decode_oid(buf: bytes, tlv: Tlv) -> str:
     else:
         first = [min(head // 40, 2), head - 40 * min(head // 40, 2)]
     return ".".join(str(a) for a in first + arcs[1:])
+
+
+_ARC_PADDING = re.compile(rb"(^|[\x00-\x7f])\x80+")
+LONG_OID = 256  # bytes, padding removed: longer ones are named by length and digest (reports stay small)
 
 
 def _arc(group: bytes) -> int | str:
@@ -278,7 +288,7 @@ class Names:
     certificate normalises every name, as Android does (an unsigned issuer padded with spaces
     must still name it)."""
 
-    def __init__(self, longest: int | None = None) -> None:
+    def __init__(self, longest: int | None = MAX_NAME_NORMALISED) -> None:
         self._parsed: dict[bytes, object] = {}
         self._longest = longest
 
