@@ -175,9 +175,10 @@ class _Resources:
             return _by_locale(configs)
         return self.resolve_with_androguard(res_id)
 
-    def resolve_as_android(self, res_id: int) -> dict[str, str] | None:
-        """{locale: string} as Android reads the table (:mod:`apkscan.apk.manifest.arsc_android`,
-        lenient where Android is: not androguard's layout); None without a readable table."""
+    def resolve_as_android(self, res_id: int) -> tuple[dict[str, str], list[str]] | None:
+        """({locale: string} as Android reads the table, every string reachable in any
+        configuration) (:mod:`apkscan.apk.manifest.arsc_android`, lenient where Android is:
+        not androguard's layout); None without a readable table."""
         if not self._android_tried:
             self._android_tried = True
             if self._raw is not None and len(self._raw) <= MAX_INPUT_SIZE:
@@ -293,16 +294,18 @@ def _fill_label(info: ManifestInfo, attr: Attr | None, res: _Resources) -> None:
     info.label, info.labels = _as_str(attr, res)  # androguard's reading
     if attr is None or attr.vtype not in REFERENCE_TYPES:
         return
-    android = res.resolve_as_android(attr.data & 0xFFFFFFFF)
-    if not android:
+    read = res.resolve_as_android(attr.data & 0xFFFFFFFF)
+    if read is None or not read[0]:
         info.label_unchecked = bool(info.labels)  # only androguard's reading: say so
         return
-    if set(android.values()) == set(info.labels.values()):
-        return  # the same labels (locale names may be spelt differently by the two readers)
+    android, reachable = read
     parsers = info.labels
-    info.labels = android
-    info.label = _default(android)
-    info.other_labels = [v for v in dict.fromkeys(parsers.values()) if v not in android.values()]
+    if set(android.values()) != set(parsers.values()):  # locale names may be spelt differently
+        info.labels, info.label = android, _default(android)
+    shown = set(info.labels.values())
+    # every other string the label resource reaches (another configuration such as -v21, a
+    # reference's other locales, the other reader's): a device may show it, so it is matched too
+    info.other_labels = [v for v in dict.fromkeys([*parsers.values(), *reachable]) if v not in shown]
 
 
 def label_ambiguity(info: ManifestInfo) -> Issue | None:
@@ -315,8 +318,9 @@ def label_ambiguity(info: ManifestInfo) -> Issue | None:
     if not info.other_labels:
         return None
     return tamper(TAMPER_MANIFEST_AMBIGUOUS_LABEL,
-                  f"the label reads as {info.label!r} to Android but as {', '.join(map(repr, info.other_labels))} "
-                  "to parsers that ignore a resource entry's size (androguard); rules are matched against both")
+                  f"the label reads as {info.label!r} in Android's default configuration, but the same resource "
+                  f"also gives {', '.join(map(repr, info.other_labels))} (other configurations, or parsers that "
+                  "read resources.arsc another way); rules are matched against all of them")
 
 
 def _sdk_value(attr: Attr | None, res: _Resources) -> int | None:

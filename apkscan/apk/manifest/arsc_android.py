@@ -17,7 +17,12 @@ RES_STRING_POOL, RES_TABLE, RES_TABLE_PACKAGE, RES_TABLE_TYPE = 0x0001, 0x0002, 
 TYPE_REFERENCE, TYPE_STRING, TYPE_DYNAMIC_REFERENCE = 0x01, 0x03, 0x07
 FLAG_COMPLEX, FLAG_COMPACT = 0x0001, 0x0008
 TYPE_SPARSE, TYPE_OFFSET16 = 0x01, 0x02
-MAX_HOPS = 16
+MAX_HOPS = 20  # aapt follows reference chains of up to 19 hops
+MAX_WORK = 1 << 16  # type chunks looked at per resolve: a table of chained ids cannot stall it
+
+
+class _Budget(Exception):
+    """More than MAX_WORK type chunks looked at for one resolve."""
 
 
 class AndroidArsc:
@@ -82,14 +87,19 @@ class AndroidArsc:
             n, at = ((n & 0x7FFF) << 16) | struct.unpack_from("<H", buf, at)[0], at + 2
         return bytes(buf[at:at + 2 * n]).decode("utf-16-le", "replace") if at + 2 * n <= self._pool_end else None
 
-    def resolve(self, res_id: int) -> dict[str, str]:
-        """{locale: string} of a resource ("" the default), references followed; {} if none."""
+    def resolve(self, res_id: int) -> tuple[dict[str, str], list[str]] | None:
+        """({locale: string} as shown, "" the default; every string reachable from the resource in
+        any configuration: what other devices, or other readers, may show), or None when the
+        work budget ran out (the table is built to stall a reader)."""
         out: dict[str, str] = {}
+        self._work, self._candidates = 0, []
         try:
             self._resolve(res_id, out, 0, set())
         except (struct.error, IndexError, ValueError):
             pass
-        return out
+        except _Budget:
+            return None
+        return out, list(dict.fromkeys(self._candidates))
 
     def _resolve(self, res_id: int, out: dict[str, str], hops: int, seen: set[int]) -> None:
         if hops > MAX_HOPS or res_id in seen:
@@ -104,13 +114,19 @@ class AndroidArsc:
                         out[loc] = text
             elif value[0] == TYPE_STRING:
                 text = self.string(value[1])
-                if text is not None and (locale not in out or default):
-                    out[locale] = text
+                if text is not None:
+                    self._candidates.append(text)
+                    if locale not in out or default:
+                        out[locale] = text
 
     def _values(self, res_id: int):
         """(locale, config is the default, (type, data)) of each config's entry for ``res_id``."""
         buf, index = self.buf, res_id & 0xFFFF
-        for start in self.types.get((res_id >> 24, (res_id >> 16) & 0xFF), ()):
+        chunks = self.types.get((res_id >> 24, (res_id >> 16) & 0xFF), ())
+        self._work += len(chunks)
+        if self._work > MAX_WORK:
+            raise _Budget
+        for start in chunks:
             header, size = struct.unpack_from("<HI", buf, start + 2)
             flags, count, entries = buf[start + 9], *struct.unpack_from("<II", buf, start + 12)
             offset = self._offset(start + header, flags, count, index)
