@@ -32,6 +32,8 @@ class AndroidArsc:
         self.buf = buf
         self.pool: tuple[int, int, int, bool] | None = None  # (strings at, count, offsets at, utf8)
         self.types: dict[tuple[int, int], list[int]] = {}  # (package id, type id) -> type chunk starts
+        self._work = 0  # type chunks looked at by the current resolve (MAX_WORK)
+        self._candidates: list[str] = []  # every string the current resolve met
 
     @classmethod
     def open(cls, raw: bytes | None) -> AndroidArsc | None:
