@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import struct
 
+from apkscan.apk.manifest.axml import AxmlError, StringPool
+
 RES_STRING_POOL, RES_TABLE, RES_TABLE_PACKAGE, RES_TABLE_TYPE = 0x0001, 0x0002, 0x0200, 0x0201
 TYPE_REFERENCE, TYPE_STRING, TYPE_DYNAMIC_REFERENCE = 0x01, 0x03, 0x07
 FLAG_COMPLEX, FLAG_COMPACT = 0x0001, 0x0008
@@ -30,7 +32,7 @@ class AndroidArsc:
 
     def __init__(self, buf: bytes):
         self.buf = buf
-        self.pool: tuple[int, int, int, bool] | None = None  # (strings at, count, offsets at, utf8)
+        self.pool: StringPool | None = None  # the first global string pool
         self.types: dict[tuple[int, int], list[int]] = {}  # (package id, type id) -> type chunk starts
         self._work = 0  # type chunks looked at by the current resolve (MAX_WORK)
         self._candidates: list[str] = []  # every string the current resolve met
@@ -42,7 +44,7 @@ class AndroidArsc:
         table = cls(bytes(raw))
         try:
             table._walk()
-        except (struct.error, IndexError, ValueError):
+        except (struct.error, IndexError, ValueError, AxmlError):
             pass  # what was read before the damage is what Android would have too
         return table if table.pool is not None else None
 
@@ -61,9 +63,8 @@ class AndroidArsc:
             return
         for pos, kind, chunk_header, chunk_size in self._chunks(header, size):
             if kind == RES_STRING_POOL and self.pool is None:  # later pools are ignored
-                count, _, flags, strings = struct.unpack_from("<IIII", self.buf, pos + 8)
-                self.pool = (pos + strings, count, pos + chunk_header, bool(flags & 0x100))
-                self._pool_end = pos + chunk_size
+                view = memoryview(self.buf)
+                self.pool = StringPool(view[pos:pos + chunk_header], view[pos + chunk_header:pos + chunk_size])
             elif kind == RES_TABLE_PACKAGE:
                 package_id = struct.unpack_from("<I", self.buf, pos + 8)[0] & 0xFF
                 for t_pos, t_kind, _, _ in self._chunks(pos + chunk_header, pos + chunk_size):
@@ -71,23 +72,10 @@ class AndroidArsc:
                         self.types.setdefault((package_id, self.buf[t_pos + 8]), []).append(t_pos)
 
     def string(self, index: int) -> str | None:
-        strings, count, offsets, utf8 = self.pool
-        if index >= count:
+        try:
+            return self.pool.get(index)
+        except AxmlError:
             return None
-        at = strings + struct.unpack_from("<I", self.buf, offsets + 4 * index)[0]
-        buf = self.buf
-        if utf8:
-            at += 2 if buf[at] & 0x80 else 1  # the UTF-16 length
-            n = buf[at]
-            at += 1
-            if n & 0x80:
-                n, at = ((n & 0x7F) << 8) | buf[at], at + 1
-            return bytes(buf[at:at + n]).decode("utf-8", "replace") if at + n <= self._pool_end else None
-        n = struct.unpack_from("<H", buf, at)[0]
-        at += 2
-        if n & 0x8000:
-            n, at = ((n & 0x7FFF) << 16) | struct.unpack_from("<H", buf, at)[0], at + 2
-        return bytes(buf[at:at + 2 * n]).decode("utf-16-le", "replace") if at + 2 * n <= self._pool_end else None
 
     def resolve(self, res_id: int) -> tuple[dict[str, str], list[str]] | None:
         """({locale: string} as shown, "" the default; every string reachable from the resource in

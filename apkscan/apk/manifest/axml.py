@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass, field
 
 MAX_ELEMENTS = 1_000_000  # bound the walk; more than a 32 MiB manifest can hold anyway
-DECODE_BUDGET = 64 << 20  # bytes of string a pool may decode in all (see _StringPool)
+DECODE_BUDGET = 64 << 20  # bytes of string a pool may decode in all (see StringPool)
 
 class AxmlError(Exception):
     """The binary XML breaks a rule apksig's parser enforces."""
@@ -44,7 +44,10 @@ def _chunks(buf: memoryview):
         pos += csize
 
 
-class _StringPool:
+class StringPool:
+    """A ResStringPool decoded as Android reads it (lazily, each string once, NUL-terminated),
+    for AndroidManifest.xml and for resources.arsc as Android reads it (``arsc_android``)."""
+
     def __init__(self, header: memoryview, contents: memoryview):
         if len(header) - 8 < 20:
             raise AxmlError("string pool header too short")
@@ -129,7 +132,7 @@ class Attr:
     res_id: int
     vtype: int
     data: int  # signed 32-bit
-    pool: _StringPool
+    pool: StringPool
     raw: int = NO_INDEX  # rawValue string index: what the framework's getAttributeValue reads
 
     def string(self) -> str:
@@ -249,14 +252,14 @@ def iter_start_elements(xml: bytes, *, chunk: str = "apksig", index: int = 0, to
     ``top``: the file's :class:`TopLevel`, when the caller reads several trees of it.
     """
     body = (top or TopLevel.of(xml)).select(chunk, index)
-    pool: _StringPool | None = None
+    pool: StringPool | None = None
     res_map: memoryview | None = None
     depth, count = 0, 0
     for ctype, header, contents in _chunks(body):
         if ctype == 0x0001:
             if pool is not None:
                 raise AxmlError("multiple string pools")
-            pool = _StringPool(header, contents)
+            pool = StringPool(header, contents)
         elif ctype == 0x0180:
             if res_map is not None:
                 raise AxmlError("multiple resource maps")
