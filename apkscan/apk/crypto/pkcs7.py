@@ -320,11 +320,6 @@ class Names:
             return False
 
 
-def names_equal(a: bytes, b: bytes) -> bool:
-    """X500Principal.equals: same bytes, or the same name after RFC 5280 normalisation."""
-    return Names().equal(a, b)
-
-
 def find_certificate(certs: list[BagCertificate], si: SignerInfo) -> BagCertificate | None:
     """The bag certificate named by the SignerInfo's issuer and serial number (as Android)."""
     if si.issuer is None:
