@@ -15,7 +15,7 @@ import re
 import struct
 import zlib
 
-from apkscan.issues import ApkScanError
+from apkscan.issues import ApkFormatError, ApkScanError
 
 HEAD_SIZE = 4096
 
@@ -104,17 +104,31 @@ _MIN_ZIP = 22  # the smallest ZIP (an empty archive's EOCD)
 
 
 def zip_entry_head(archive, entry, size: int = 512) -> bytes:
-    """The first ``size`` bytes of a ZIP entry (stored: read in place; deflated: inflated no further)."""
-    out = b""
-    gen = archive.stream(entry, chunk=size)
-    try:
-        for chunk in gen:
-            out += chunk
-            if len(out) >= size:
-                break
-    finally:
-        gen.close()
-    return out[:size]
+    """The first ``size`` bytes of a ZIP entry (stored: read in place; deflated: inflated no further).
+
+    Raises as ``ZipArchive.stream`` would when read this far (an entry shorter than ``size``
+    is read to its end, and its end checked), so a member that cannot be read is never taken
+    for a container. The walker calls this for every member of every APK it meets (the
+    nested-APK check): one read and one inflate call per member, not the streaming reader.
+    """
+    start = archive.data_offset(entry)  # bounds of the entry's data checked there
+    whole = entry.uncompressed_size < size
+    want = min(size, entry.uncompressed_size)
+    if not entry.compressed:
+        return archive.source.read(start, want)
+    inflater = zlib.decompressobj(-15)
+    out, pos, end, step = b"", start, start + entry.compressed_size, 1024
+    goal = want + whole  # a whole entry: one byte more than declared is an error
+    while len(out) < goal and pos < end and not inflater.eof:
+        data = archive.source.read(pos, min(step, end - pos))
+        pos += len(data)
+        step = min(step * 4, 1 << 20)  # empty stored blocks first: a longer run is read, in growing steps
+        while data and len(out) < goal and not inflater.eof:
+            out += inflater.decompress(data, goal - len(out))
+            data = inflater.unconsumed_tail
+    if len(out) != want or (whole and not inflater.eof):
+        raise ApkFormatError("ZIP_ENTRY_SIZE_MISMATCH", f"{entry.name!r} does not inflate to its declared size")
+    return out
 
 
 def is_container_head(head: bytes) -> bool:

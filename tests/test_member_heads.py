@@ -1,0 +1,180 @@
+"""``detect.zip_entry_head`` (the walker's look into every member of every APK, for nested
+APKs and containers) reads one member's first bytes without the streaming entry reader.
+
+It must give what that reader gave on real APKs (fixtures, corpus), and on crafted and
+mutated deflate streams what the rule says (``spec_head``, one inflate call over the whole
+entry): the chunked reads must not change the answer. The old streaming answer for a corrupt
+entry depended on where its read steps ended, so it is no reference for mutated streams.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from apkscan.apk.io.bytesource import BytesSource, ByteSource
+from apkscan.apk.io.zipreader import ZipArchive
+from apkscan.issues import ApkScanError
+from apkscan.sources import detect
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus"
+FAILS = (ApkScanError, OSError, zlib.error)
+
+
+def streamed_head(archive, entry, size):
+    """What the walker read before: the first ``size`` bytes through ``ZipArchive.stream``."""
+    out = b""
+    gen = archive.stream(entry, chunk=size)
+    try:
+        for chunk in gen:
+            out += chunk
+            if len(out) >= size:
+                break
+    finally:
+        gen.close()
+    return out[:size]
+
+
+def spec_head(archive, entry, size):
+    """The rule, in one inflate call over all the entry's data: the first ``size`` bytes if the
+    stream yields that many before it fails; an entry declaring fewer is read to its end and
+    must end (deflate's end-of-stream) at exactly its declared size."""
+    start = archive.data_offset(entry)
+    whole = entry.uncompressed_size < size
+    want = min(size, entry.uncompressed_size)
+    data = archive.source.read(start, entry.stored_size)
+    if not entry.compressed:
+        return data[:want]
+    z = zlib.decompressobj(-15)
+    out = z.decompress(data, want + whole)
+    if len(out) != want or (whole and not z.eof):
+        raise ApkScanError("SPEC", "no head")
+    return out
+
+
+def outcome(fn, archive, entry, size):
+    try:
+        return fn(archive, entry, size)
+    except FAILS:
+        return "error"
+
+
+def assert_same(archive, reference=streamed_head, size=512):
+    for entry in archive.entries:
+        if entry.is_directory:
+            continue
+        for n in (size, 4):
+            want = outcome(reference, archive, entry, n)
+            got = outcome(detect.zip_entry_head, archive, entry, n)
+            assert got == want, (entry.name, n, entry.method, entry.uncompressed_size)
+
+
+def raw_zip(name: bytes, data: bytes, *, method: int, usize: int, crc: int = 0) -> bytes:
+    """One entry with exactly these bytes, method and declared size (zipfile would fix them)."""
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0, crc, len(data), usize, len(name), 0)
+    cd = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, method, 0, 0, crc, len(data), usize,
+                     len(name), 0, 0, 0, 0, 0, 0)
+    body = local + name + data
+    eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(cd) + len(name), len(body), 0)
+    return body + cd + name + eocd
+
+
+def deflate(data: bytes, level: int = 6) -> bytes:
+    c = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush()
+
+
+EMPTY_STORED_BLOCK = b"\x00\x00\x00\xff\xff"  # BFINAL=0, BTYPE=00, LEN=0, NLEN=0xffff
+ZIP_MAGIC = b"PK\x03\x04" + bytes(600)
+
+
+def crafted() -> dict[str, tuple[bytes, int, int]]:
+    """name -> (entry data, method, declared size): each one a way to disagree with the reader."""
+    body = deflate(ZIP_MAGIC)
+    return {
+        "plain": (body, 8, len(ZIP_MAGIC)),
+        "stored": (ZIP_MAGIC, 0, len(ZIP_MAGIC)),
+        # the magic only after 100 KiB of empty stored blocks: found all the same
+        "empty-blocks-first": (EMPTY_STORED_BLOCK * 20000 + body, 8, len(ZIP_MAGIC)),
+        "declares-more": (body, 8, len(ZIP_MAGIC) + 100),
+        "declares-less-than-head": (deflate(ZIP_MAGIC[:300]), 8, 200),
+        "short-and-longer-than-declared": (deflate(b"PK\x03\x04" + bytes(96)), 8, 60),
+        "short-and-shorter-than-declared": (deflate(b"PK\x03\x04" + bytes(96)), 8, 300),
+        "short-exact": (deflate(b"PK\x03\x04" + bytes(96)), 8, 100),
+        "exactly-512": (deflate(ZIP_MAGIC[:512]), 8, 512),
+        "truncated": (body[: len(body) // 2], 8, len(ZIP_MAGIC)),
+        "truncated-short": (deflate(b"PK\x03\x04" + bytes(200))[:6], 8, 204),
+        "corrupt": (b"\xff" * 64 + body, 8, len(ZIP_MAGIC)),
+        "trailing-garbage": (deflate(b"PK\x03\x04" + bytes(96)) + b"garbage", 8, 100),
+        "unfinished-then-empty-final": (deflate(b"PK\x03\x04" + bytes(96))[:-2], 8, 100),
+        "unknown-method": (body, 21, len(ZIP_MAGIC)),
+        "empty": (deflate(b""), 8, 0),
+        "empty-stored": (b"", 0, 0),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(crafted()))
+def test_crafted_entries_read_as_the_streaming_reader_reads_them(case):
+    data, method, usize = crafted()[case]
+    archive = ZipArchive.open(BytesSource(raw_zip(b"assets/x.bin", data, method=method, usize=usize)))
+    assert_same(archive, spec_head)
+    assert_same(archive, streamed_head)  # these corrupt ones read as before too
+
+
+def test_a_magic_behind_empty_blocks_is_still_a_container():
+    data, method, usize = crafted()["empty-blocks-first"]
+    archive = ZipArchive.open(BytesSource(raw_zip(b"assets/x.bin", data, method=method, usize=usize)))
+    assert [e.name for e in detect.nested_members(archive)] == ["assets/x.bin"]
+
+
+def test_mutated_deflate_streams_read_as_the_streaming_reader_reads_them():
+    rng = random.Random(1129)
+    seeds = [ZIP_MAGIC, b"PK\x03\x04" + bytes(rng.randrange(256) for _ in range(3000)), b"ANDROID BACKUP\n" + bytes(40)]
+    for i in range(1500):
+        plain = rng.choice(seeds)[: rng.choice((30, 200, 511, 512, 513, 4000))]
+        body = bytearray(deflate(plain, rng.choice((0, 1, 9))))
+        for _ in range(rng.randrange(1, 4)):
+            op = rng.randrange(3)
+            if op == 0 and body:
+                body[rng.randrange(len(body))] ^= 1 << rng.randrange(8)
+            elif op == 1:
+                del body[rng.randrange(len(body) + 1):]
+            else:
+                body += bytes(rng.randrange(256) for _ in range(rng.randrange(1, 8)))
+        usize = rng.choice((len(plain), len(plain) + rng.randrange(-40, 41)))
+        archive = ZipArchive.open(BytesSource(raw_zip(b"m", bytes(body), method=8, usize=max(0, usize))))
+        assert_same(archive, spec_head)
+
+
+def _apks(folder: Path, limit: int) -> list[Path]:
+    return sorted(folder.rglob("*.apk"))[:limit] if folder.is_dir() else []
+
+
+@pytest.mark.parametrize("apk", _apks(ROOT / "fixtures" / "apks", 200), ids=lambda p: p.name)
+def test_fixture_members_read_the_same(apk):
+    try:
+        with ByteSource(apk) as source:
+            assert_same(ZipArchive.open(source))
+    except ApkScanError:
+        pytest.skip("not a ZIP apkscan opens (a hostile fixture)")
+
+
+def test_corpus_members_read_the_same():
+    apks = _apks(CORPUS, 400)
+    if not apks:
+        pytest.skip("../shared/corpus is not here")
+    checked = 0
+    for apk in apks:
+        try:
+            with ByteSource(apk) as source:
+                archive = ZipArchive.open(source)
+                assert_same(archive)
+                checked += 1
+        except ApkScanError:
+            continue  # not a ZIP apkscan opens: nothing to compare
+    assert checked > 100
