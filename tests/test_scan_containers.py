@@ -246,7 +246,8 @@ def test_cli_options_reports_and_exit_codes(tmp_path):
 
 
 def test_password_sources_in_order(tmp_path, monkeypatch):
-    from apkscan.cli.scan_cmd import parse_size, password_provider
+    from apkscan.cli.passwords import password_provider
+    from apkscan.cli.scan_cmd import parse_size
 
     pw = tmp_path / "pw"
     pw.write_text("from-file\nsecond line\n")

@@ -24,9 +24,14 @@ HEAVY = ("jinja2", "jsonschema", "yaml", "apkscan.report.html",
          "apkscan.sources.adb_backup", "apkscan.sources.androidqf", "apkscan.sources.neo_backup",
          "apkscan.sources.swift_titanium", "apkscan.sources.tar_archive", "apkscan.sources.text_evidence",
          "apkscan.rules.stix", "apkscan.apk.signing.v4.verifier", "apkscan.apk.signing.stamp.verifier")
-# inspect has no rules, policies, reports or store either
+# inspect has no rules, policies, reports or store either, nor the scan command, and a plain
+# APK needs no decompressor, tar reader or temporary folder
 INSPECT_ONLY = ("apkscan.scan", "apkscan.rules.loader", "apkscan.policy.loader", "apkscan.report.view",
-                "apkscan.report.terminal", "apkscan.batch.store", "apkscan.batch.pool", "sqlite3")
+                "apkscan.report.terminal", "apkscan.batch.store", "apkscan.batch.pool", "sqlite3",
+                "apkscan.cli.scan_cmd", "apkscan.cli.batch_opts", "tarfile", "gzip", "bz2", "lzma", "tempfile",
+                "shutil")
+# one input without a store is scanned in this process: no pool workers, no SQLite
+ONE_INPUT_NO_STORE = ("multiprocessing", "sqlite3", "apkscan.batch.store", "tarfile")
 
 _PROBE = """
 import atexit, json, sys
@@ -64,7 +69,7 @@ def test_a_second_scan_imports_neither_yaml_nor_jsonschema_nor_the_unused_reader
     code, modules = _modules_after("scan", "--no-store", APK, "--json", str(out), "-q")
     assert code == 0 and json.loads(out.read_text())["apps"][0]["package"] == "com.example.clean"
     assert {"apkscan.scan", "apkscan.rules.loader", "apkscan.policy.loader"} <= modules
-    assert sorted(m for m in HEAVY if m in modules) == []
+    assert sorted(m for m in HEAVY + ONE_INPUT_NO_STORE if m in modules) == []
 
 
 # certificate parsers for what the strict reader (apk/crypto/x509_fast) declines, and the DER key

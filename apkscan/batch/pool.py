@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import faulthandler
 import gc
-import multiprocessing
 import os
 import signal
 import sys
@@ -35,10 +34,8 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from multiprocessing.connection import wait
 from typing import Any
 
-from apkscan.batch.known import encoded
 from apkscan.issues import ApkScanError, error
 from apkscan.result import InputError
 from apkscan.scan import ScanSettings, scan_item, stored_records
@@ -78,6 +75,8 @@ def _worker_main(conn: Any, settings: ScanSettings, memory_limit: int | None = N
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent unwinds
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     faulthandler.disable()  # a crash costs this input an error record, not a traceback on the user's terminal
+    from apkscan.batch.known import encoded  # lines for the fast lane (its store module: not in a --no-store parent)
+
     while True:
         try:
             msg = conn.recv()
@@ -155,8 +154,18 @@ class Pool:
         self.memory_limit = memory_limit  # each worker's address space (--worker-memory); None: no cap
         self.temp = TempSpace(tmp_dir, tmp_limit)
         self.on_dispatch = on_dispatch  # called with (pid, item) as a worker takes an input
-        methods = multiprocessing.get_all_start_methods()
-        self.ctx = multiprocessing.get_context("fork" if "fork" in methods and sys.platform == "linux" else "spawn")
+        self._ctx: Any = None
+
+    @property
+    def ctx(self) -> Any:
+        """The multiprocessing context, imported with the first worker: a run answered from the
+        store or scanned here (one input) never imports multiprocessing."""
+        if self._ctx is None:
+            import multiprocessing
+
+            methods = multiprocessing.get_all_start_methods()
+            self._ctx = multiprocessing.get_context("fork" if "fork" in methods and sys.platform == "linux" else "spawn")
+        return self._ctx
 
     def __call__(self, items: Iterable[Any], settings: ScanSettings) -> Iterator[tuple[Any, list[Any]]]:
         run = _Run(self, settings)
@@ -303,6 +312,8 @@ class _Run:
         if self.pool.timeout is not None:
             now = time.monotonic()
             timeout = max(0.0, min(w.started + self.pool.timeout - now for w in busy))
+        from multiprocessing.connection import wait  # imported with the first worker already
+
         ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout)
         for i, w in enumerate(self.workers):
             if w.task is None:
@@ -378,6 +389,7 @@ def _preload() -> None:
     import importlib
 
     import apkscan.apk.identify  # noqa: F401
+    import apkscan.batch.known  # noqa: F401 - the workers' line encoder
     import apkscan.rules.matcher  # noqa: F401
     import apkscan.splits  # noqa: F401
 

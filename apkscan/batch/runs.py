@@ -4,9 +4,11 @@ the ``runs`` table (schema: :mod:`apkscan.batch.store`) says which runs were int
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # a --no-store run needs run_id alone, not sqlite3
+    import sqlite3
 
 
 def run_id(real_inputs: list[str], options: dict[str, Any]) -> str:

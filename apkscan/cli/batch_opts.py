@@ -68,7 +68,7 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
     """Open the store, the JSONL stream and the runner for one scan; close them afterwards.
     ``stream_only``: no report needs the document, so the fast lane may answer with stored lines.
     ``real``: the inputs' :class:`~apkscan.cli.outputs.ResolvedInputs` when the caller has them."""
-    from apkscan.batch import store as st
+    from apkscan.batch.runs import begin_run, run_id
 
     run = BatchRun()
     if opts["dask_local"] and opts["scheduler"]:
@@ -77,6 +77,8 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
         raise click.UsageError("--resume needs the scan store (drop --no-store)")
     conn = None
     if not opts["no_store"] and not opts["deep"]:
+        from apkscan.batch import store as st  # sqlite3 and the store only when there is one
+
         path = opts["store_path"] or st.default_path()
         from apkscan.cli.outputs import input_conflict
 
@@ -87,10 +89,10 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
         for i in issues:
             click.echo(f"warning: {i.code}: {i.message}", err=True)
         run.store = path if conn is not None else None
-    rid = st.run_id([r for _, r in real] if real is not None else [os.path.realpath(p) for p in paths],
+    rid = run_id([r for _, r in real] if real is not None else [os.path.realpath(p) for p in paths],
                     _result_options(opts))
     if conn is not None:
-        started, prior = st.begin_run(conn, rid, opts["resume"])
+        started, prior = begin_run(conn, rid, opts["resume"])
         if opts["resume"]:
             click.echo("resuming the interrupted run: finished inputs come from the store" if prior else
                        "--resume: no interrupted run over these inputs and options; scanning them all", err=True)

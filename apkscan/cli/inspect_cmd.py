@@ -72,7 +72,7 @@ def _identities(paths, min_sdk, max_sdk, idsig, quick=False, hashes=("sha256",))
     from apkscan.sources.files import FileSource
     from apkscan.sources.interface import InputFile, InputProblem, ScanInput
 
-    from apkscan.cli.scan_cmd import password_provider
+    from apkscan.cli.passwords import password_provider
     from apkscan.sources.walker import WalkOptions
 
     # encrypted backups: APKSCAN_BACKUP_PASSWORD, else a prompt on a terminal (as scan does)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from collections.abc import Callable, Iterable
 
 from apkscan.report.formats import OutputError, check_targets
@@ -162,6 +161,8 @@ def _problem(name: str, path: str, real: str, inputs: ResolvedInputs, force: boo
 
 def _prepare_folder(path: str) -> None:
     """Create the report's folder and prove it is writable, before any scanning."""
+    import tempfile  # only when a report is asked for
+
     folder = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(folder, exist_ok=True)

@@ -27,6 +27,7 @@ from apkscan.cli.common import (
     write_reports,
 )
 from apkscan.cli.batch_opts import batch_options, batch_run, checked_jsonl, sources, worker_memory
+from apkscan.cli.passwords import password_provider
 
 FAIL_ON = ("prohibited", "review", "never")  # same as apkscan.scan.FAIL_ON (kept import-free)
 FAIL_ON_HELP = ("Exit 1 when an app's verdict under any --policy is at or above LEVEL "
@@ -192,25 +193,3 @@ def parse_size(text: str) -> int:
     if not m:
         raise ValueError(text)
     return int(m.group(1)) << (10 * " KMGT".index(m.group(2).upper() or " "))
-
-
-def password_provider(password: str | None, password_file: str | None):
-    """Called once, only when an encrypted backup needs it: option, file, environment, prompt."""
-
-    def get() -> str | None:
-        if password is not None:
-            return password
-        if password_file:
-            try:
-                with open(password_file, encoding="utf-8") as fh:
-                    return fh.readline().rstrip("\r\n")
-            except OSError as exc:
-                click.echo(f"error: cannot read --password-file: {exc.strerror or exc}", err=True)
-                return None
-        if os.environ.get("APKSCAN_BACKUP_PASSWORD"):
-            return os.environ["APKSCAN_BACKUP_PASSWORD"]
-        if sys.stdin.isatty():
-            return click.prompt("Backup password", hide_input=True, default="", show_default=False, err=True) or None
-        return None
-
-    return get

@@ -11,10 +11,8 @@ half-written report that looks complete.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -39,6 +37,8 @@ def _render_json(doc: object, out: TextIO) -> None:
     if isinstance(doc, ScanDocument):
         doc.write_json(out)  # streamed, app by app; the same bytes as dumping to_dict()
         return
+    import json  # json and tempfile are imported when a report is written: not at every start-up
+
     json.dump(doc, out, indent=2, ensure_ascii=False)
     out.write("\n")
 
@@ -98,6 +98,8 @@ def write_text(path: str, render: Callable[[TextIO], None], *, suffix: str, enco
         render(out)
         out.flush()
         return
+    import tempfile
+
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".apkscan-", suffix=f".{suffix}.tmp", dir=directory)
     try:

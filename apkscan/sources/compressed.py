@@ -9,9 +9,7 @@ watched, so a bomb stops with ``CONTAINER_BOMB`` instead of filling memory or di
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import lzma
+import sys
 import zlib
 from typing import BinaryIO
 
@@ -35,15 +33,31 @@ def _zstd_open(raw: BinaryIO) -> BinaryIO:
     return zstandard.ZstdDecompressor().stream_reader(raw)
 
 
-OPENERS = {
-    "gzip": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
-    "bzip2": lambda raw: bz2.BZ2File(raw),
-    "xz": lambda raw: lzma.LZMAFile(raw),
-    "zstd": _zstd_open,
-}
+def _gzip_open(raw: BinaryIO) -> BinaryIO:  # each decoder imported when a stream needs it
+    import gzip
 
-# Errors the decoders raise on corrupt or truncated data.
-DECODE_ERRORS = (OSError, EOFError, lzma.LZMAError, ValueError, zlib.error)
+    return gzip.GzipFile(fileobj=raw, mode="rb")
+
+
+def _bzip2_open(raw: BinaryIO) -> BinaryIO:
+    import bz2
+
+    return bz2.BZ2File(raw)
+
+
+def _xz_open(raw: BinaryIO) -> BinaryIO:
+    import lzma
+
+    return lzma.LZMAFile(raw)
+
+
+OPENERS = {"gzip": _gzip_open, "bzip2": _bzip2_open, "xz": _xz_open, "zstd": _zstd_open}
+
+
+def decode_errors() -> tuple[type[BaseException], ...]:
+    """Errors the decoders raise on corrupt or truncated data (lzma's once a stream needed lzma)."""
+    lz = sys.modules.get("lzma")
+    return (OSError, EOFError, ValueError, zlib.error, *((lz.LZMAError,) if lz is not None else ()))
 
 
 def decompressed(kind: str, raw: BinaryIO, budget: InflateBudget) -> BinaryIO:

@@ -9,8 +9,6 @@ user's ``--tmp-limit``: a member over the bound is an error for that member only
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from typing import BinaryIO
 
 from apkscan.issues import LimitExceeded
@@ -35,6 +33,8 @@ class TempSpace:
         if self._dir is None:
             if self.parent:
                 os.makedirs(self.parent, mode=0o700, exist_ok=True)
+            import tempfile  # tempfile and shutil only once something is spooled: not at start-up
+
             self._dir = tempfile.mkdtemp(prefix="apkscan-", dir=self.parent)
             _LIVE.add(os.path.abspath(self._dir))
         return self._dir
@@ -53,6 +53,8 @@ class TempSpace:
 
     def spool(self, stream: BinaryIO, what: str) -> str:
         """Copy ``stream`` into a new private file; LimitExceeded (file removed) past the bound."""
+        import tempfile
+
         room = self.limit - self.used()
         fd, path = tempfile.mkstemp(dir=self.dir, suffix=".part")
         written = 0
@@ -75,6 +77,9 @@ class TempSpace:
 
     def adopt(self, path: str) -> str:
         """Move another TempSpace's file into this one (same file system: a rename, else a copy)."""
+        import shutil
+        import tempfile
+
         fd, target = tempfile.mkstemp(dir=self.dir, suffix=".part")  # a name of ours, never another file's
         os.close(fd)
         try:
@@ -87,6 +92,8 @@ class TempSpace:
 
     def close(self) -> None:
         if self._dir is not None:
+            import shutil
+
             _LIVE.discard(os.path.abspath(self._dir))
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None

@@ -13,7 +13,7 @@ Every failure is an :class:`InputProblem` for that blob only; the walk goes on.
 from __future__ import annotations
 
 import os
-import tarfile
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -24,15 +24,20 @@ from apkscan.issues import ApkScanError, Issue, error
 from apkscan.sources import detect, registry
 from apkscan.sources.custody import record as custody_record
 from apkscan.sources.bundles import BundleReader
-from apkscan.sources.compressed import DECODE_ERRORS, decompressed
+from apkscan.sources.compressed import decode_errors, decompressed
 from apkscan.sources.interface import ContainerReader, InputProblem, Item, Member, ScanInput, Skipped
 from apkscan.sources.streams import InflateBudget, Prefixed, WindowStream, read_head
 from apkscan.sources.tempspace import DEFAULT_TMP_LIMIT, TempSpace, release
 from apkscan.sources.zip_archive import ZipReader, ZipTree
 
 NOT_AN_INPUT = "not an APK or a known container"
-# What reading one blob may raise; each becomes an InputProblem for that blob.
-_READ_ERRORS = (ApkScanError, tarfile.TarError, *DECODE_ERRORS)
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """What reading one blob may raise; each becomes an InputProblem for that blob. tarfile's
+    errors once a tar reader has imported it (an ``except`` evaluates this only when needed)."""
+    tar = sys.modules.get("tarfile")
+    return (ApkScanError, *decode_errors(), *((tar.TarError,) if tar is not None else ()))
 
 
 @dataclass(slots=True)
@@ -103,7 +108,7 @@ class Walker:
     def blob(self, b: Blob, depth: int) -> Iterator[Item]:
         try:
             yield from self._dispatch(b, depth)
-        except _READ_ERRORS as exc:
+        except _read_errors() as exc:
             yield InputProblem(b.chain, [_issue(exc)])
 
     # ------------------------------------------------------------------ dispatch
@@ -244,7 +249,7 @@ class Walker:
                     yield from self.member(item, chain, depth, custody=custody)
                 else:
                     yield item
-        except (*_READ_ERRORS, OSError) as exc:
+        except (*_read_errors(), OSError) as exc:
             seen += 1
             yield InputProblem(chain, [_issue(exc)])
         if not seen:  # accounted for, not silently nothing
@@ -269,7 +274,7 @@ class Walker:
                                           flags=m.flags), depth)
             finally:
                 raw.close()
-        except _READ_ERRORS as exc:
+        except _read_errors() as exc:
             yield InputProblem(chain, [_issue(exc)])
 
 
