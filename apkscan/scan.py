@@ -350,10 +350,10 @@ def stored_records(item: Any, settings: ScanSettings) -> list[Any] | None:
         return _scan_input(item, settings, stored_only=True)
     except Exception:  # noqa: BLE001 - the store only ever saves work: any failure here means a worker reads it
         return None
-    finally:  # decided again here after a policy change: those decisions are written now
-        from apkscan.batch.store import commit_writes
+    finally:  # decided again here after a policy change: written in batches (the pool writes the rest as it closes)
+        from apkscan.batch.store import BATCH, commit_writes
 
-        commit_writes()
+        commit_writes(at_least=BATCH)
 
 
 def _carried(chain: tuple[str, ...], carrier: tuple[str, ...]) -> bool:

@@ -375,6 +375,9 @@ class _Run:
                 release(task.lease)
         self.queue.clear()
         self.pool.temp.close()
+        store = sys.modules.get("apkscan.batch.store")
+        if store is not None:  # what the parent decided from the store (stored_records), still buffered
+            store.commit_writes()
 
 
 _END = object()

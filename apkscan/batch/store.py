@@ -356,6 +356,7 @@ def options_key(sdk: dict[str, Any]) -> str:
 
 
 _PENDING: list[tuple[sqlite3.Connection, str, tuple[Any, ...]]] = []
+BATCH = 256
 
 
 def buffered_write(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> None:
@@ -363,10 +364,12 @@ def buffered_write(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) 
     _PENDING.append((conn, sql, params))
 
 
-def commit_writes() -> None:
+def commit_writes(at_least: int = 1) -> None:
     """Write what scanning one input buffered (identity, stat key, findings, decisions) in one
-    transaction; the store is a cache: a write that fails costs a parse or a match next time."""
-    if not _PENDING:
+    transaction; the store is a cache: a write that fails costs a parse or a match next time.
+    ``at_least``: only once that many rows wait (the pool's parent deciding stored identities
+    again after a policy change: one transaction per ``BATCH`` rows, the rest when it closes)."""
+    if not _PENDING or len(_PENDING) < at_least:
         return
     rows, _PENDING[:] = list(_PENDING), []
     conn = rows[0][0]
