@@ -1,6 +1,6 @@
 """Allow ``python -m apkscan``."""
 
-from apkscan.cli import main
+from apkscan.cli import run
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

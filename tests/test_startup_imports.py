@@ -102,3 +102,22 @@ def test_help_still_lists_every_command():
     proc = subprocess.run([sys.executable, "-m", "apkscan", "--help"], capture_output=True, text=True, timeout=120)
     listed = [ln.split()[0] for ln in proc.stdout.split("Commands:")[1].strip().splitlines()[:6]]
     assert sorted(listed) == ["diff", "inspect", "policies", "report", "rules", "scan"]
+
+
+def test_the_program_exits_without_walking_its_objects_again(tmp_path):
+    """``apkscan`` (console script and ``python -m``) freezes the collector once the command is
+    done, so the interpreter's final collections skip what the run left (~10 ms of `inspect`).
+    The command's own cleanup has run by then: its report is whole, its temporary folder gone."""
+    probe = ("import atexit, gc, sys\n"
+             "atexit.register(lambda: print('FROZEN', gc.get_freeze_count(), file=sys.stderr))\n"
+             "from apkscan.cli import run\n"
+             "sys.argv = ['apkscan', *sys.argv[1:]]\n"
+             "run()\n")
+    out = tmp_path / "scan.json"
+    proc = subprocess.run([sys.executable, "-c", probe, "scan", "--no-store", APK, "--json", str(out), "-q"],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert proc.returncode == 0
+    frozen = next(ln for ln in proc.stderr.splitlines() if ln.startswith("FROZEN "))
+    assert int(frozen.split()[1]) > 10_000
+    assert json.loads(out.read_text())["apps"][0]["package"] == "com.example.clean"
+    assert [p.name for p in tmp_path.iterdir()] == ["scan.json"]

@@ -79,3 +79,20 @@ class _Group(click.Group):
 @click.version_option(__version__, prog_name="apkscan")
 def main() -> None:
     """Static scanner for Android APKs: verified signing identity, vendor rules, ban policies."""
+
+
+def run() -> None:
+    """The ``apkscan`` program (console script, ``python -m apkscan``): the command, then a quick exit.
+
+    By the time the command returns (or exits), it has closed what it opened (reports, the JSONL
+    stream, the store, temporary folders, workers); what is left lives until the process ends.
+    ``gc.freeze()`` keeps the interpreter's final collections from walking all of it again: they
+    took ~10 ms of a ~90 ms ``inspect``. Objects are still released and ``atexit`` still runs.
+    In-process callers (tests, ``CliRunner``) call ``main`` and keep a normal collector.
+    """
+    import gc
+
+    try:
+        main()
+    finally:
+        gc.freeze()
