@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 import os
+import sys
 import time
 from typing import Any
 
@@ -113,6 +114,9 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
         yield run
     finally:
         close()
+        store = sys.modules.get("apkscan.batch.store")
+        if store is not None:  # committed and closed now: the last close folds the WAL into the file
+            store.close_connections()
 
 
 def _known_files(run: BatchRun, opts: dict, walk: Any, writer: Any, stream_only: bool) -> None:
