@@ -89,6 +89,25 @@ def test_xapk_lists_the_obb_and_does_not_scan_it(run):
     assert s["OBB data, not an APK"]["examples"] == ["Android/obb/com.example.clean/main.1.com.example.clean.obb"]
 
 
+@pytest.mark.parametrize("decoy", ["manifest.json", "icon.png", "Android/obb/com.x/main.1.com.x.obb"])
+def test_a_corrupt_metadata_member_hides_no_later_apk_of_a_bundle(run, tmp_path, decoy):
+    """Members skipped by name are checked by their first bytes; one whose deflate data is
+    corrupt is that member's problem, not the bundle's: the TikTok APK after it is still
+    scanned. (A review found a plain zlib.error ending the whole bundle walk.)"""
+    xapk = tmp_path / "x.xapk"
+    with zipfile.ZipFile(xapk, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(decoy, b'{"package_name": "com.zhiliaoapp.musically"}' * 40)
+        z.write(APKS / "tiktok-bytedance-subject.apk", "base.apk")
+    data = bytearray(xapk.read_bytes())
+    info = zipfile.ZipFile(xapk).getinfo(decoy)
+    start = info.header_offset + 30 + len(decoy.encode()) + len(info.extra)
+    data[start] = 0xFF  # no valid deflate block starts with 0b11 as its type
+    xapk.write_bytes(bytes(data))
+    doc = run(xapk)
+    assert [(a["package"], a["verdict"]) for a in doc["apps"]] == [("com.zhiliaoapp.musically", "prohibited")]
+    assert "CONTAINER_CORRUPT" not in [e["code"] for e in doc["errors"]]
+
+
 def test_apkm_bundle_signature_never_becomes_the_apps_certificate(run):
     """META-INF/APKMIRRO.RSA here holds WeChat's real certificate: it signs the bundle, not the app."""
     doc = run(CONTAINERS / "clean.apkm")

@@ -15,7 +15,7 @@ import re
 import struct
 import zlib
 
-from apkscan.issues import ApkFormatError, ApkScanError
+from apkscan.issues import ApkFormatError, ApkScanError, LimitExceeded
 
 HEAD_SIZE = 4096
 
@@ -103,7 +103,26 @@ NESTED_SUFFIXES = (".apk", ".apks", ".xapk", ".apkm", ".zip", ".ab", ".tar", ".g
 _MIN_ZIP = 22  # the smallest ZIP (an empty archive's EOCD)
 
 
-def zip_entry_head(archive, entry, size: int = 512) -> bytes:
+class HeadBudget:
+    """The compressed bytes the head checks of one archive may read: the archive's size (and
+    1 MiB). Heads are read from the start of each member's data, so members whose data do not
+    overlap never need more; thousands of names over one run of empty deflate blocks (a bomb's
+    trick) would read it once per name, for hours."""
+
+    def __init__(self, archive_size: int):
+        self.left = archive_size + (1 << 20)
+
+    def take(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise LimitExceeded(NESTED_UNCHECKED, "reading the heads of members whose data overlap would read "
+                                                  "more than the archive's size")
+
+
+NESTED_UNCHECKED = "CONTAINER_NESTED_UNCHECKED"
+
+
+def zip_entry_head(archive, entry, size: int = 512, budget: HeadBudget | None = None) -> bytes:
     """The first ``size`` bytes of a ZIP entry (stored: read in place; deflated: inflated no further).
 
     Raises as ``ZipArchive.stream`` would when read this far (an entry shorter than ``size``
@@ -115,16 +134,23 @@ def zip_entry_head(archive, entry, size: int = 512) -> bytes:
     whole = entry.uncompressed_size < size
     want = min(size, entry.uncompressed_size)
     if not entry.compressed:
+        if budget is not None:
+            budget.take(want)
         return archive.source.read(start, want)
     inflater = zlib.decompressobj(-15)
     out, pos, end, step = b"", start, start + entry.compressed_size, 1024
     goal = want + whole  # a whole entry: one byte more than declared is an error
     while len(out) < goal and pos < end and not inflater.eof:
+        if budget is not None:
+            budget.take(min(step, end - pos))
         data = archive.source.read(pos, min(step, end - pos))
         pos += len(data)
         step = min(step * 4, 1 << 20)  # empty stored blocks first: a longer run is read, in growing steps
         while data and len(out) < goal and not inflater.eof:
-            out += inflater.decompress(data, goal - len(out))
+            try:
+                out += inflater.decompress(data, goal - len(out))
+            except zlib.error as exc:  # coded as the entry reader codes it: callers catch ApkScanError
+                raise ApkFormatError("ZIP_ENTRY_INFLATE_FAILED", f"{entry.name!r}: deflate data is corrupt ({exc})") from None
             data = inflater.unconsumed_tail
     if len(out) != want or (whole and not inflater.eof):
         raise ApkFormatError("ZIP_ENTRY_SIZE_MISMATCH", f"{entry.name!r} does not inflate to its declared size")
@@ -139,27 +165,36 @@ def is_container_head(head: bytes) -> bool:
             or is_zstd(head) or is_7z(head) or head.startswith(b"age-encryption.org/v1\n"))
 
 
-def nested_members(archive) -> list:
-    """Entries of an APK that are APKs or containers themselves: by name suffix, or by head bytes.
+def nested_members(archive) -> tuple[list, list]:
+    """Entries of an APK that are APKs or containers themselves (by name suffix, or by head
+    bytes), and the entries left unchecked because the archive's :class:`HeadBudget` ran out
+    (their data overlap: the caller reports them, ``CONTAINER_NESTED_UNCHECKED``).
 
     Each entry's head is read (a few hundred bytes, inflated no further); an entry that cannot
     be read is left to ``identify``, which reads the APK and reports its ZIP problems."""
-    out = []
-    for entry in archive.entries:
-        if entry.is_directory or entry.name == "AndroidManifest.xml":
-            continue
+    out: list = []
+    budget = HeadBudget(archive.source.size)
+    entries = [e for e in archive.entries if not e.is_directory and e.name != "AndroidManifest.xml"]
+    for i, entry in enumerate(entries):
         if entry.name.lower().endswith(NESTED_SUFFIXES):
             out.append(entry)
             continue
         if entry.uncompressed_size < _MIN_ZIP:
             continue
         try:
-            head = zip_entry_head(archive, entry)
-        except (ApkScanError, OSError, zlib.error):  # a corrupt entry is identify's to report
+            head = zip_entry_head(archive, entry, budget=budget)
+        except LimitExceeded as exc:
+            if exc.code != NESTED_UNCHECKED:
+                continue
+            rest = entries[i:]
+            out += [e for e in rest if e.name.lower().endswith(NESTED_SUFFIXES)]  # known by name alone
+            return out, [e for e in rest if not e.name.lower().endswith(NESTED_SUFFIXES)
+                         and e.uncompressed_size >= _MIN_ZIP]
+        except (ApkScanError, OSError):  # a corrupt entry is identify's to report
             continue
         if is_container_head(head):
             out.append(entry)
-    return out
+    return out, []
 
 
 def member_holds_apk(member) -> bool:

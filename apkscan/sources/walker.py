@@ -186,14 +186,19 @@ class Walker:
                 kind = detect.APK  # a broken ZIP: identify reports exactly what is wrong with it
             yield from self._custody(b, kind)
             if kind == detect.APK:
-                nested = detect.nested_members(archive) if archive is not None else []
+                nested, unchecked = detect.nested_members(archive) if archive is not None else ([], [])
                 # with members still to walk, the spooled copy stays ours until they are done
                 handed_on = spooled is not None and not nested
-                if not nested and b.custody and len(b.chain) == 1 and self.ctx.options.on_plain:
-                    self.ctx.options.on_plain(path, source.stat())
+                if not nested and not unchecked and b.custody and len(b.chain) == 1 and self.ctx.options.on_plain:
+                    self.ctx.options.on_plain(path, source.stat())  # plain: the fast lane may answer it next time
                 whole = spooled is not None or (off, length) == (0, os.path.getsize(path))
                 yield ScanInput(path, b.chain, 0 if whole else off, None if whole else length,
                                 cleanup=handed_on, bundle=b.bundle, flags=b.flags)
+                if unchecked:
+                    names = ", ".join(repr(e.name) for e in unchecked[:3])
+                    yield InputProblem(b.chain, [error(detect.NESTED_UNCHECKED, f"{len(unchecked)} members not checked "
+                                                       f"for nested APKs ({names}, ...): their data overlap, and reading "
+                                                       "each one's head would read more than the archive's size")])
                 if nested:
                     yield from self._nested(archive, nested, (path, off), b.chain, depth)
                 return
