@@ -49,9 +49,12 @@ def commands(apk: Path, tmp: Path, baseline: Path | None) -> dict[str, list[str]
                                                           str(tmp / "scan.json")],
         "apkscan scan --no-store (cold validation)": apkscan + ["scan", "--no-store", str(apk)],
     }
-    if baseline is not None:
+    if baseline is not None:  # that tree's own console-script entry (older trees: cli.main)
+        entry = "run" if "def run(" in (baseline / "apkscan" / "cli" / "__init__.py").read_text() else "main"
+        shim = py + ["-c", f"import sys; from apkscan.cli import {entry}; sys.argv[0] = 'apkscan'; sys.exit({entry}())"]
         for name in [n for n in cmds if n.startswith("apkscan")]:
-            cmds[f"{name} [baseline]"] = ["env", f"PYTHONPATH={baseline}"] + cmds[name]
+            args = cmds[name][len(apkscan):]
+            cmds[f"{name} [baseline]"] = ["env", f"PYTHONPATH={baseline}"] + shim + args
     return cmds
 
 
