@@ -71,3 +71,15 @@ def test_scan_without_keep_holds_verdicts_not_identities(rules, policy):
     assert all(isinstance(a, StreamedApp) for a in slim.apps) and len(slim.apps) == len(kept.apps)
     assert slim.counts() == kept.counts() and slim.exit_code("review") == kept.exit_code("review")
     assert [a.verdicts.keys() for a in slim.apps] == [a.verdicts.keys() for a in kept.apps]
+
+
+def test_jsonl_folder_is_made_like_a_reports_and_an_unwritable_one_is_a_usage_error(tmp_path):
+    """A review found `--jsonl /missing/dir/x` ending in a FileNotFoundError traceback after the scan."""
+    apk = str(FIX / "apks" / "clean-v1v2v3.apk")
+    made = tmp_path / "new" / "sub" / "run.jsonl"
+    res = CliRunner().invoke(main, ["scan", "--no-store", apk, "-q", "--jsonl", str(made)])
+    assert res.exit_code == 0 and _lines(made)[0]["type"] == "run"
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    res = CliRunner().invoke(main, ["scan", "--no-store", apk, "-q", "--jsonl", str(blocked / "x.jsonl")])
+    assert res.exit_code == 2 and "--jsonl cannot write" in res.output and res.exception.__class__ is SystemExit

@@ -224,4 +224,12 @@ def checked_jsonl(opts: dict, inputs: Any, chosen: dict[str, str]) -> str | None
             raise click.UsageError(f"--jsonl {path}: {exc.strerror or exc}") from None
         if first and not first.startswith(b'{"type": "run"'):
             raise click.UsageError(f"--jsonl {path}: exists and is not an apkscan JSONL stream (--force replaces it)")
+    if path != "-":  # its folder made and proven writable now, as a report's is: not a traceback after the scan
+        from apkscan.cli.outputs import prepare_folder
+        from apkscan.report.formats import OutputError
+
+        try:
+            prepare_folder(path)
+        except OutputError as exc:
+            raise click.UsageError(f"--jsonl {exc}") from None
     return path

@@ -159,8 +159,8 @@ def _problem(name: str, path: str, real: str, inputs: ResolvedInputs, force: boo
     return None
 
 
-def _prepare_folder(path: str) -> None:
-    """Create the report's folder and prove it is writable, before any scanning."""
+def prepare_folder(path: str) -> None:
+    """Create the folder of a report (or the JSONL stream) and prove it is writable, before any scanning."""
     import tempfile  # only when a report is asked for
 
     folder = os.path.dirname(os.path.abspath(path))
@@ -198,5 +198,5 @@ def check_outputs(targets: dict[str, str | None], inputs: Iterable[str], *, forc
             raise OutputError(f"{flag} {path}: {problem}")
     for path in chosen.values():
         if path != "-":
-            _prepare_folder(path)
+            prepare_folder(path)
     return chosen
