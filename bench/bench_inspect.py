@@ -125,7 +125,8 @@ SMALL_APK = ROOT / "fixtures" / "apks" / "clean-v1v2v3.apk"
 
 
 def command(tool: str, apk: Path) -> list[str]:
-    apkscan = [sys.executable, "-m", "apkscan"]
+    script = Path(sys.executable).parent / "apkscan"  # the console script, as users run it
+    apkscan = [str(script)] if script.exists() else [sys.executable, "-m", "apkscan"]
     if tool == "apkscan":
         return apkscan + ["inspect", "--json", "-", str(apk)]
     if tool == "apkscan-no-v4":

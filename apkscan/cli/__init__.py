@@ -85,10 +85,12 @@ def run() -> None:
     """The ``apkscan`` program (console script, ``python -m apkscan``): the command, then a quick exit.
 
     By the time the command returns (or exits), it has closed what it opened (reports, the JSONL
-    stream, the store, temporary folders, workers); what is left lives until the process ends.
-    ``gc.freeze()`` keeps the interpreter's final collections from walking all of it again: they
-    took ~10 ms of a ~90 ms ``inspect``. Objects are still released and ``atexit`` still runs.
-    In-process callers (tests, ``CliRunner``) call ``main`` and keep a normal collector.
+    stream, the store's connections, temporary folders, workers); what is left lives until the
+    process ends. ``gc.freeze()`` keeps the interpreter's final collections from walking all of
+    it again: they took ~10 ms of a ~90 ms ``inspect``. ``atexit`` still runs and objects outside
+    reference cycles are still released; a resource caught in a cycle is never finalized, so a
+    command closes what it opens itself (``batch_run`` closes the store: its connection sits in a
+    cycle). In-process callers (tests, ``CliRunner``) call ``main`` and keep a normal collector.
     """
     import gc
 
