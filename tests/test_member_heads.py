@@ -221,5 +221,63 @@ def test_members_sharing_their_data_are_checked_within_the_archives_size(tmp_pat
     path = tmp_path / "overlap.apk"
     path.write_bytes(data)
     problems = [i for i in FileSource([str(path)]).inputs() if type(i).__name__ == "InputProblem"]
-    unread = [p for p in problems if p.issues[0].code == "CONTAINER_NESTED_UNCHECKED"]
+    unread = [p for p in problems if p.issues[0].code == "CONTAINER_OVERLAP_LIMIT"]
     assert len(unread) == 1 and f"{len(unchecked)} members not checked" in unread[0].issues[0].message
+
+
+def overlapping_zip(names: int, payload: bytes, usize: int, name: str, first: bytes = b"") -> bytes:
+    """A plain ZIP (or a bundle, by its member names) whose ``names`` entries share one local
+    header and its data; ``first``: a real member stored before them (``base.apk``)."""
+    body, cd = b"", b""
+    if first:
+        n = b"base.apk"
+        body = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0, zlib.crc32(first), len(first), len(first),
+                           len(n), 0) + n + first
+        cd = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0, zlib.crc32(first), len(first),
+                         len(first), len(n), 0, 0, 0, 0, 0, 0) + n
+    shared_at, n0 = len(body), name.format(0).encode()
+    body += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, 0, len(payload), usize, len(n0), 0) + n0 + payload
+    for i in range(names):
+        n = name.format(i).encode()
+        cd += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, 0, len(payload), usize, len(n),
+                          0, 0, 0, 0, 0, shared_at) + n
+    count = names + (1 if first else 0)
+    return body + cd + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, len(cd), len(body), 0)
+
+
+def _walk(path: Path) -> tuple[list, int]:
+    """The walker's items for ``path`` and the bytes its archives' members were read for."""
+    from apkscan.apk.io import bytesource
+    from apkscan.sources.files import FileSource
+
+    read = [0]
+    real = bytesource.ByteSource.read
+
+    def counting(self, offset, length):
+        read[0] += length
+        return real(self, offset, length)
+
+    bytesource.ByteSource.read = counting
+    try:
+        return list(FileSource([str(path)]).inputs()), read[0]
+    finally:
+        bytesource.ByteSource.read = real
+
+
+@pytest.mark.parametrize("name", ["apps/x{}.apk", "Android/obb/x/main.{}.x.obb"])
+def test_container_members_sharing_their_data_are_read_within_the_archives_size(tmp_path, name):
+    """400 names over 2 MB: a member's head is cheap (the magic comes first, empty deflate
+    blocks after it), so only reading members whole (spooling an .apk, streaming an .obb
+    to see whether it is an APK) costs; it was 400 x 2 MB. Now the archive's size, once."""
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    head = b"PK\x03\x04" + bytes(600)
+    payload = c.compress(head) + c.flush(zlib.Z_FULL_FLUSH) + EMPTY_STORED_BLOCK * 400_000 + c.flush()
+    base = (ROOT / "fixtures" / "apks" / "clean-v1v2v3.apk").read_bytes()
+    path = tmp_path / ("x.xapk" if "obb" in name else "x.zip")
+    path.write_bytes(overlapping_zip(400, payload, len(head), name, first=base))
+    items, read = _walk(path)
+    assert read < 3 * path.stat().st_size + (4 << 20)  # not 400 x 2 MB
+    problems = [i for i in items if type(i).__name__ == "InputProblem"]
+    refused = [p for p in problems if p.issues[0].code == "CONTAINER_OVERLAP_LIMIT"]
+    assert len(refused) >= 390 and all(p.chain[-1].startswith(name.split("{")[0]) for p in refused)
+    assert any(type(i).__name__ == "ScanInput" and i.chain[-1] == "base.apk" for i in items)  # the real APK: read

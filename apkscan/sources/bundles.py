@@ -33,13 +33,12 @@ class BundleReader(ZipReader):
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         """Like :meth:`ZipReader.entries`, but a member skipped by its name (OBB, APKMirror's
         signature) is scanned after all when its bytes are an APK (a ZIP holding a manifest)."""
-        budget = detect.HeadBudget(self.archive.source.size)  # members sharing their data: read once over
         for entry in self.archive.entries:
             if entry.is_directory:
                 continue
             skip = self.skip_reason(entry.name)
             try:  # a skipped name is looked at by its head first: data is neither inflated nor charged
-                apk = not skip or detect.is_zip(detect.zip_entry_head(self.archive, entry, 4, budget))
+                apk = not skip or detect.is_zip(detect.zip_entry_head(self.archive, entry, 4, self.reads))
                 member = self.member(entry) if apk else None
                 if member is None or (skip and not detect.member_holds_apk(member)):
                     yield Skipped(self.chain, skip, 1, [entry.name])

@@ -16,6 +16,7 @@ import struct
 import zlib
 
 from apkscan.issues import ApkFormatError, ApkScanError, LimitExceeded
+from apkscan.sources.streams import OVERLAP_LIMIT, ReadBudget
 
 HEAD_SIZE = 4096
 
@@ -103,26 +104,7 @@ NESTED_SUFFIXES = (".apk", ".apks", ".xapk", ".apkm", ".zip", ".ab", ".tar", ".g
 _MIN_ZIP = 22  # the smallest ZIP (an empty archive's EOCD)
 
 
-class HeadBudget:
-    """The compressed bytes the head checks of one archive may read: the archive's size (and
-    1 MiB). Heads are read from the start of each member's data, so members whose data do not
-    overlap never need more; thousands of names over one run of empty deflate blocks (a bomb's
-    trick) would read it once per name, for hours."""
-
-    def __init__(self, archive_size: int):
-        self.left = archive_size + (1 << 20)
-
-    def take(self, n: int) -> None:
-        self.left -= n
-        if self.left < 0:
-            raise LimitExceeded(NESTED_UNCHECKED, "reading the heads of members whose data overlap would read "
-                                                  "more than the archive's size")
-
-
-NESTED_UNCHECKED = "CONTAINER_NESTED_UNCHECKED"
-
-
-def zip_entry_head(archive, entry, size: int = 512, budget: HeadBudget | None = None) -> bytes:
+def zip_entry_head(archive, entry, size: int = 512, budget: ReadBudget | None = None) -> bytes:
     """The first ``size`` bytes of a ZIP entry (stored: read in place; deflated: inflated no further).
 
     Raises as ``ZipArchive.stream`` would when read this far (an entry shorter than ``size``
@@ -135,14 +117,14 @@ def zip_entry_head(archive, entry, size: int = 512, budget: HeadBudget | None = 
     want = min(size, entry.uncompressed_size)
     if not entry.compressed:
         if budget is not None:
-            budget.take(want)
+            budget.take(want, repr(entry.name))
         return archive.source.read(start, want)
     inflater = zlib.decompressobj(-15)
     out, pos, end, step = b"", start, start + entry.compressed_size, 1024
     goal = want + whole  # a whole entry: one byte more than declared is an error
     while len(out) < goal and pos < end and not inflater.eof:
         if budget is not None:
-            budget.take(min(step, end - pos))
+            budget.take(min(step, end - pos), repr(entry.name))
         data = archive.source.read(pos, min(step, end - pos))
         pos += len(data)
         step = min(step * 4, 1 << 20)  # empty stored blocks first: a longer run is read, in growing steps
@@ -167,13 +149,13 @@ def is_container_head(head: bytes) -> bool:
 
 def nested_members(archive) -> tuple[list, list]:
     """Entries of an APK that are APKs or containers themselves (by name suffix, or by head
-    bytes), and the entries left unchecked because the archive's :class:`HeadBudget` ran out
-    (their data overlap: the caller reports them, ``CONTAINER_NESTED_UNCHECKED``).
+    bytes), and the entries left unchecked because the archive's :class:`ReadBudget` ran out
+    (their data overlap: the caller reports them, ``CONTAINER_OVERLAP_LIMIT``).
 
     Each entry's head is read (a few hundred bytes, inflated no further); an entry that cannot
     be read is left to ``identify``, which reads the APK and reports its ZIP problems."""
     out: list = []
-    budget = HeadBudget(archive.source.size)
+    budget = ReadBudget(archive.source.size)
     entries = [e for e in archive.entries if not e.is_directory and e.name != "AndroidManifest.xml"]
     for i, entry in enumerate(entries):
         if entry.name.lower().endswith(NESTED_SUFFIXES):
@@ -184,7 +166,7 @@ def nested_members(archive) -> tuple[list, list]:
         try:
             head = zip_entry_head(archive, entry, budget=budget)
         except LimitExceeded as exc:
-            if exc.code != NESTED_UNCHECKED:
+            if exc.code != OVERLAP_LIMIT:
                 continue
             rest = entries[i:]
             out += [e for e in rest if e.name.lower().endswith(NESTED_SUFFIXES)]  # known by name alone

@@ -127,6 +127,27 @@ class InflateBudget:
                                 f"(ratio over {self.max_ratio}): a decompression bomb")
 
 
+OVERLAP_LIMIT = "CONTAINER_OVERLAP_LIMIT"
+
+
+class ReadBudget:
+    """Compressed bytes one ZIP's members may be read for: the archive's size (and 1 MiB).
+
+    Members whose data do not overlap never need more, whatever they hold. Thousands of names
+    over one run of data (empty deflate blocks inflate to nothing, so :class:`InflateBudget`
+    never sees them) would otherwise read that run once per name: for hours, from a file of a
+    few MB. Past the budget each member is an error (``CONTAINER_OVERLAP_LIMIT``), not read."""
+
+    def __init__(self, archive_size: int):
+        self.left = archive_size + (1 << 20)
+
+    def take(self, n: int, what: str) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise LimitExceeded(OVERLAP_LIMIT, f"{what}: members whose data overlap; reading them would read "
+                                               "more than the archive's size (not read)")
+
+
 class Counting(_Readable):
     """Counts bytes read from ``raw`` (the compressed side of a decompressor)."""
 

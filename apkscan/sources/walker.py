@@ -26,7 +26,7 @@ from apkscan.sources.custody import record as custody_record
 from apkscan.sources.bundles import BundleReader
 from apkscan.sources.compressed import decode_errors, decompressed
 from apkscan.sources.interface import ContainerReader, InputProblem, Item, Member, ScanInput, Skipped
-from apkscan.sources.streams import InflateBudget, Prefixed, WindowStream, read_head
+from apkscan.sources.streams import OVERLAP_LIMIT, InflateBudget, Prefixed, WindowStream, read_head
 from apkscan.sources.tempspace import DEFAULT_TMP_LIMIT, TempSpace, release
 from apkscan.sources.zip_archive import ZipReader, ZipTree
 
@@ -196,8 +196,8 @@ class Walker:
                                 cleanup=handed_on, bundle=b.bundle, flags=b.flags)
                 if unchecked:
                     names = ", ".join(repr(e.name) for e in unchecked[:3])
-                    yield InputProblem(b.chain, [error(detect.NESTED_UNCHECKED, f"{len(unchecked)} members not checked "
-                                                       f"for nested APKs ({names}, ...): their data overlap, and reading "
+                    yield InputProblem(b.chain, [error(OVERLAP_LIMIT, f"{len(unchecked)} members not checked for "
+                                                       f"nested APKs ({names}, ...): their data overlap, and reading "
                                                        "each one's head would read more than the archive's size")])
                 if nested:
                     yield from self._nested(archive, nested, (path, off), b.chain, depth)

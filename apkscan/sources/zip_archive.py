@@ -4,7 +4,9 @@ The archive is a local file or a window of one (a ZIP stored inside a ZIP), so a
 stored uncompressed is handed on as a window (an APK in it is read in place) and a
 deflated one as a stream inflated in chunks. Declared sizes are checked against the
 input's inflation budget before anything is inflated: a zip-in-zip bomb is refused by
-its central directory, and the reader never inflates more than an entry declares.
+its central directory, and the reader never inflates more than an entry declares. Members
+are read for at most the archive's size in all (:class:`ReadBudget`): only members whose
+data overlap need more.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterator
 from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
 from apkscan.issues import ApkScanError, tamper
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
-from apkscan.sources.streams import InflateBudget, IterStream
+from apkscan.sources.streams import InflateBudget, IterStream, ReadBudget
 
 
 class ZipReader:
@@ -25,6 +27,8 @@ class ZipReader:
     def __init__(self, archive: ZipArchive, window: tuple[str, int], chain: tuple[str, ...], budget: InflateBudget):
         self.archive, self.path, self.base = archive, window[0], window[1]
         self.chain, self.budget = chain, budget
+        self.reads = ReadBudget(archive.source.size)  # each member's stored bytes, once: overlapping data is refused
+        self._charged: set[int] = set()
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         for entry in self.archive.entries:
@@ -49,6 +53,9 @@ class ZipReader:
     def member(self, entry: ZipEntry) -> Member:
         """The entry as a Member: a window when stored, an inflating stream otherwise."""
         arc = self.archive
+        if entry.index not in self._charged:  # what reading it whole (scanning, spooling, looking for an APK) reads
+            self.reads.take(entry.stored_size, repr(entry.name))
+            self._charged.add(entry.index)
         flags = [tamper("TAMPER_MEMBER_NAME", f"member name {entry.name!r} is absolute or has '..'; shown, never used as a path")] \
             if _odd_name(entry.name) else []
         if entry.compressed:
