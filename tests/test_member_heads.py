@@ -184,45 +184,58 @@ def test_corpus_members_read_the_same():
 
 
 def overlapping_apk(names: int, payload: bytes, usize: int) -> bytes:
-    """An 'APK' (it names AndroidManifest.xml) whose ``names`` entries all point at one local
-    header: one run of data read once per name, the bomb's trick."""
+    """An 'APK' (it names AndroidManifest.xml) with ``names`` entries over one run of data: each
+    has its own local header, whose extra field reaches past the headers after it to the
+    shared data (so no two entries share a header that a cache could key on)."""
     manifest = raw_zip(b"AndroidManifest.xml", b"\x03\x00\x08\x00" + bytes(60), method=0, usize=64)
-    first = manifest[: manifest.index(b"PK\x01\x02")]  # its local header and data
-    shared_at = len(first)
-    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, 0, len(payload), usize, 10, 0)
-    body = first + local + b"res/raw/d0" + payload
+    body = manifest[: manifest.index(b"PK\x01\x02")]  # its local header and data
+    names_b = [f"res/raw/d{i}".encode() for i in range(names)]
+    offsets, at = [], len(body)
+    for n in names_b:
+        offsets.append(at)
+        at += 30 + len(n)
+    shared_at = at
+    for off, n in zip(offsets, names_b):
+        extra = shared_at - (off + 30 + len(n))
+        body += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, 0, len(payload), usize, len(n), extra) + n
+    body += payload
     cd = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0, 0, 64, 64, 19, 0, 0, 0, 0, 0, 0)
     cd += b"AndroidManifest.xml"
-    for i in range(names):
-        name = f"res/raw/d{i}".encode()
+    for off, n in zip(offsets, names_b):
         cd += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, 0, len(payload), usize,
-                          len(name), 0, 0, 0, 0, 0, shared_at) + name
+                          len(n), 0, 0, 0, 0, 0, off) + n
     eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, names + 1, names + 1, len(cd), len(body), 0)
     return body + cd + eocd
 
 
-def test_members_sharing_their_data_are_checked_within_the_archives_size(tmp_path):
-    """2,000 names over 400 KiB of empty deflate blocks: without a bound the walker read
-    800 MB to find each head (a review's 21 MB file took 107 s, in the pool's parent). Heads
-    are read up to the archive's size (and 1 MiB); the rest are reported, never skipped."""
+def test_members_sharing_their_data_are_checked_within_the_inputs_size(tmp_path):
+    """1,000 names, each with its own local header, over 400 KiB of empty deflate blocks: the
+    nested-APK look read it once per name (400 MB; a review's 21 MB file took 107 s, in the
+    pool's parent). Bytes read again are bounded by the input's size (and 1 MiB): the rest are
+    one CONTAINER_OVERLAP_LIMIT error on the APK, which is still scanned."""
     payload = EMPTY_STORED_BLOCK * 80_000 + deflate(ZIP_MAGIC)
-    data = overlapping_apk(2000, payload, len(ZIP_MAGIC))
+    path = tmp_path / "overlap.apk"
+    path.write_bytes(overlapping_apk(1000, payload, len(ZIP_MAGIC)))
+    items, read = _walk(path)
+    assert read < 3 * path.stat().st_size + (2 << 20)  # bounded by the input, not by names x data
+    problems = [i for i in items if type(i).__name__ == "InputProblem"]
+    unread = [p for p in problems if p.issues[0].code == "CONTAINER_OVERLAP_LIMIT"]
+    assert len(unread) >= 1 and any(" members not checked" in p.issues[0].message for p in unread)
+    assert [i.chain for i in items if type(i).__name__ == "ScanInput"][0] == (str(path),)  # the APK itself
+
+
+def test_names_sharing_one_local_header_are_looked_at_once():
+    """The nested-APK look reads one head per place in the file: 2,000 names over one local
+    header cost one read (an APK deduplicating resources must not trip the overlap bound)."""
+    payload = deflate(ZIP_MAGIC)
+    data = overlapping_zip(2000, payload, len(ZIP_MAGIC), "res/raw/d{}")
     archive = ZipArchive.open(BytesSource(data))
     reads = []
     real = archive.source.read
     archive.source.read = lambda off, n: (reads.append(n), real(off, n))[1]
     nested, unchecked = detect.nested_members(archive)
-    assert sum(reads) < 2 * len(data) + (2 << 20)  # bounded by the archive, not by names × data
-    assert len(nested) >= 1 and len(nested) + len(unchecked) == 2000
-    assert len(unchecked) > 1900
-
-    from apkscan.sources.files import FileSource
-
-    path = tmp_path / "overlap.apk"
-    path.write_bytes(data)
-    problems = [i for i in FileSource([str(path)]).inputs() if type(i).__name__ == "InputProblem"]
-    unread = [p for p in problems if p.issues[0].code == "CONTAINER_OVERLAP_LIMIT"]
-    assert len(unread) == 1 and f"{len(unchecked)} members not checked" in unread[0].issues[0].message
+    assert len(nested) == 2000 and unchecked == []
+    assert sum(reads) < 8 * 1024  # one local header, one head: not 2,000
 
 
 def overlapping_zip(names: int, payload: bytes, usize: int, name: str, first: bytes = b"") -> bytes:

@@ -31,8 +31,8 @@ from collections.abc import Iterator
 
 from apkscan import jsonbound
 from apkscan.issues import ApkScanError, error
-from apkscan.sources import detect
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, RecordedCertificate, Skipped, Tree
+from apkscan.sources.layout_common import apk_after_all
 
 MAX_JSON_BYTES = 64 << 20
 # A phone's packages.json: ~700 packages x 1-3 files x ~40 values (~16 bytes each): ~80k values.
@@ -141,7 +141,7 @@ class AndroidQFReader:
                     yield self.tree.member(name)
                 except ApkScanError as exc:  # e.g. over the bomb ratio: this member only
                     yield InputProblem(self.tree.chain + (name,), [exc.to_issue()])
-            elif (member := self._apk_after_all(name)) is not None:
+            elif (member := apk_after_all(self.tree, name)) is not None:
                 yield member
             else:
                 reason = "AndroidQF acquisition file (not scanned)"
@@ -154,14 +154,6 @@ class AndroidQFReader:
             yield app
         yield from skipped.values()
 
-    def _apk_after_all(self, name: str) -> Member | None:
-        """A file AndroidQF writes whose bytes are an APK all the same (a ZIP naming a manifest)."""
-        try:
-            member = self.tree.member(name)
-        except (KeyError, OSError, ApkScanError):  # e.g. a log over the bomb ratio: data, not read
-            return None
-        return member if detect.member_holds_apk(member) else None
-
     def _packages(self, root: str) -> tuple[list[RecordedApp], list[InputProblem]]:
         name = root + "packages.json"
         chain = self.tree.chain + (name,)
@@ -169,6 +161,8 @@ class AndroidQFReader:
             member = self.tree.member(name)
         except KeyError:
             return [], []
+        except ApkScanError as exc:  # over the bomb ratio, data overlapping other members: this file only
+            return [], [InputProblem(chain, [exc.to_issue()])]
         try:
             with member.open() as f:
                 raw = jsonbound.read_at_most(f, MAX_JSON_BYTES)

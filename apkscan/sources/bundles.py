@@ -38,7 +38,7 @@ class BundleReader(ZipReader):
                 continue
             skip = self.skip_reason(entry.name)
             try:  # a skipped name is looked at by its head first: data is neither inflated nor charged
-                apk = not skip or detect.is_zip(detect.zip_entry_head(self.archive, entry, 4, self.reads))
+                apk = not skip or detect.is_zip(detect.zip_entry_head(self.archive, entry, 4))
                 member = self.member(entry) if apk else None
                 if member is None or (skip and not detect.member_holds_apk(member)):
                     yield Skipped(self.chain, skip, 1, [entry.name])

@@ -16,7 +16,7 @@ import struct
 import zlib
 
 from apkscan.issues import ApkFormatError, ApkScanError, LimitExceeded
-from apkscan.sources.streams import OVERLAP_LIMIT, ReadBudget
+from apkscan.sources.streams import OVERLAP_LIMIT
 
 HEAD_SIZE = 4096
 
@@ -104,7 +104,7 @@ NESTED_SUFFIXES = (".apk", ".apks", ".xapk", ".apkm", ".zip", ".ab", ".tar", ".g
 _MIN_ZIP = 22  # the smallest ZIP (an empty archive's EOCD)
 
 
-def zip_entry_head(archive, entry, size: int = 512, budget: ReadBudget | None = None) -> bytes:
+def zip_entry_head(archive, entry, size: int = 512) -> bytes:
     """The first ``size`` bytes of a ZIP entry (stored: read in place; deflated: inflated no further).
 
     Raises as ``ZipArchive.stream`` would when read this far (an entry shorter than ``size``
@@ -116,15 +116,11 @@ def zip_entry_head(archive, entry, size: int = 512, budget: ReadBudget | None = 
     whole = entry.uncompressed_size < size
     want = min(size, entry.uncompressed_size)
     if not entry.compressed:
-        if budget is not None:
-            budget.take(want, repr(entry.name))
         return archive.source.read(start, want)
     inflater = zlib.decompressobj(-15)
     out, pos, end, step = b"", start, start + entry.compressed_size, 1024
     goal = want + whole  # a whole entry: one byte more than declared is an error
     while len(out) < goal and pos < end and not inflater.eof:
-        if budget is not None:
-            budget.take(min(step, end - pos), repr(entry.name))
         data = archive.source.read(pos, min(step, end - pos))
         pos += len(data)
         step = min(step * 4, 1 << 20)  # empty stored blocks first: a longer run is read, in growing steps
@@ -149,13 +145,15 @@ def is_container_head(head: bytes) -> bool:
 
 def nested_members(archive) -> tuple[list, list]:
     """Entries of an APK that are APKs or containers themselves (by name suffix, or by head
-    bytes), and the entries left unchecked because the archive's :class:`ReadBudget` ran out
-    (their data overlap: the caller reports them, ``CONTAINER_OVERLAP_LIMIT``).
+    bytes), and the entries left unchecked because reading their heads would read the input's
+    bytes again past its :class:`~apkscan.sources.streams.ReadLedger` bound (their data
+    overlap: the caller reports them, ``CONTAINER_OVERLAP_LIMIT``).
 
-    Each entry's head is read (a few hundred bytes, inflated no further); an entry that cannot
-    be read is left to ``identify``, which reads the APK and reports its ZIP problems."""
+    Each entry's head is read (a few hundred bytes, inflated no further), once per place in the
+    file: names sharing one local header share its head. An entry that cannot be read is left
+    to ``identify``, which reads the APK and reports its ZIP problems."""
     out: list = []
-    budget = ReadBudget(archive.source.size)
+    heads: dict[tuple[int, int, int], bool] = {}  # (local header, method, size) -> a container's head?
     entries = [e for e in archive.entries if not e.is_directory and e.name != "AndroidManifest.xml"]
     for i, entry in enumerate(entries):
         if entry.name.lower().endswith(NESTED_SUFFIXES):
@@ -163,18 +161,20 @@ def nested_members(archive) -> tuple[list, list]:
             continue
         if entry.uncompressed_size < _MIN_ZIP:
             continue
-        try:
-            head = zip_entry_head(archive, entry, budget=budget)
-        except LimitExceeded as exc:
-            if exc.code != OVERLAP_LIMIT:
+        key = (entry.local_header_offset, entry.method, min(entry.uncompressed_size, 512))
+        if key not in heads:
+            try:
+                heads[key] = is_container_head(zip_entry_head(archive, entry))
+            except LimitExceeded as exc:
+                if exc.code != OVERLAP_LIMIT:
+                    continue
+                rest = entries[i:]
+                out += [e for e in rest if e.name.lower().endswith(NESTED_SUFFIXES)]  # known by name alone
+                return out, [e for e in rest if not e.name.lower().endswith(NESTED_SUFFIXES)
+                             and e.uncompressed_size >= _MIN_ZIP]
+            except (ApkScanError, OSError):  # a corrupt entry is identify's to report
                 continue
-            rest = entries[i:]
-            out += [e for e in rest if e.name.lower().endswith(NESTED_SUFFIXES)]  # known by name alone
-            return out, [e for e in rest if not e.name.lower().endswith(NESTED_SUFFIXES)
-                         and e.uncompressed_size >= _MIN_ZIP]
-        except (ApkScanError, OSError):  # a corrupt entry is identify's to report
-            continue
-        if is_container_head(head):
+        if heads[key]:
             out.append(entry)
     return out, []
 

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator
 
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree
-from apkscan.sources.layout_common import (MetadataError, Skips, is_package, listed_app, problem,
+from apkscan.sources.layout_common import (MetadataError, Skips, is_package, listed_app, member_or_problem, problem,
                                            read_json_object)
 
 INSTANCE = r"\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d(?:-\d{3})?-user_\d+"
@@ -80,16 +80,16 @@ class NeoBackupReader:
             for name in files:
                 base = name.rsplit("/", 1)[-1]
                 if name.lower().endswith(".apk"):
-                    yield self.tree.member(name)
+                    yield member_or_problem(self.tree, name)
                 elif self._is_data(base, package):
                     skips.add(DATA_REASON, name)
                 else:
-                    yield self.tree.member(name)
+                    yield member_or_problem(self.tree, name)
             if package is not None and record is not None:
                 latest[package] = record  # sorted by folder: the last is the newest backup
         for name in names:
             if name not in claimed:
-                yield self.tree.member(name)
+                yield member_or_problem(self.tree, name)
         for package, record in latest.items():  # listed by the scan unless an APK of that package was scanned
             yield record
         yield from skips.records()

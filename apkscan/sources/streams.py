@@ -7,11 +7,13 @@ that stops decompression past the run's inflation budget (bombs).
 
 from __future__ import annotations
 
+import bisect
 import io
 import os
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from apkscan.apk.io.bytesource import ByteSource
 from apkscan.issues import LimitExceeded
 
 
@@ -130,22 +132,54 @@ class InflateBudget:
 OVERLAP_LIMIT = "CONTAINER_OVERLAP_LIMIT"
 
 
-class ReadBudget:
-    """Compressed bytes one ZIP's members may be read for: the archive's size (and 1 MiB).
+class ReadLedger:
+    """The bytes of one outermost input that the walker reads more than once, by file and range.
 
-    Members whose data do not overlap never need more, whatever they hold. Thousands of names
-    over one run of data (empty deflate blocks inflate to nothing, so :class:`InflateBudget`
-    never sees them) would otherwise read that run once per name: for hours, from a file of a
-    few MB. Past the budget each member is an error (``CONTAINER_OVERLAP_LIMIT``), not read."""
+    Members whose data do not overlap are read once each, however many there are, and nested
+    ZIPs are windows of the same file: a legitimate input re-reads little (a member's first
+    bytes, looked at, then read whole). Thousands of names over one run of data (empty deflate
+    blocks inflate to nothing, so :class:`InflateBudget` never sees them), or one stored ZIP named
+    many times, would read that run once per name, for hours from a few MB. Past ``limit`` bytes
+    read again, every further re-read raises ``CONTAINER_OVERLAP_LIMIT`` for the member reading
+    it; first reads go on, so a member is never refused for what another member claims."""
 
-    def __init__(self, archive_size: int):
-        self.left = archive_size + (1 << 20)
+    def __init__(self, limit: int | None = None):
+        self.limit, self.again = limit, 0
+        self._files: dict[str, tuple[list[int], list[int]]] = {}
 
-    def take(self, n: int, what: str) -> None:
-        self.left -= n
-        if self.left < 0:
-            raise LimitExceeded(OVERLAP_LIMIT, f"{what}: members whose data overlap; reading them would read "
-                                               "more than the archive's size (not read)")
+    def read(self, path: str, start: int, end: int) -> None:
+        starts, ends = self._files.setdefault(path, ([], []))
+        i = bisect.bisect_left(ends, start)  # spans before i end before ``start``: untouched
+        j, lo, hi, covered = i, start, end, 0
+        while j < len(starts) and starts[j] <= end:  # spans that overlap or touch [start, end)
+            covered += max(0, min(ends[j], end) - max(starts[j], start))
+            lo, hi, j = min(lo, starts[j]), max(hi, ends[j]), j + 1
+        starts[i:j], ends[i:j] = [lo], [hi]
+        self.again += covered
+        if covered and self.limit is not None and self.again > self.limit:
+            raise LimitExceeded(OVERLAP_LIMIT, f"{self.again} bytes of this input read again: members whose "
+                                               "data overlap (or one archive named many times); not read")
+
+
+class LedgerSource(ByteSource):
+    """A :class:`ByteSource` whose reads are written in the input's :class:`ReadLedger` (in the
+    file's own offsets, so the windows of nested ZIPs share it with their parent)."""
+
+    def __init__(self, path: str, offset: int, length: int, ledger: ReadLedger):
+        super().__init__(path, offset, length)
+        self._ledger = ledger
+
+    def read(self, offset: int, length: int) -> bytes:
+        if length > 0:
+            self._check_read(offset, length)
+            self._ledger.read(self.path, self._base + offset, self._base + offset + length)
+        return super().read(offset, length)
+
+    def readinto(self, offset: int, buffer: memoryview) -> None:
+        if len(buffer):
+            self._check_read(offset, len(buffer))
+            self._ledger.read(self.path, self._base + offset, self._base + offset + len(buffer))
+        super().readinto(offset, buffer)
 
 
 class Counting(_Readable):

@@ -22,11 +22,11 @@ import lzma
 import re
 from collections.abc import Callable, Iterator
 
-from apkscan.issues import ApkScanError, error, tamper
-from apkscan.sources import detect
+from apkscan.issues import error, tamper
 from apkscan.sources.compressed import decompressed
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree
-from apkscan.sources.layout_common import MetadataError, Skips, is_package, listed_app, problem, read_small
+from apkscan.sources.layout_common import (MetadataError, Skips, apk_after_all, is_package, listed_app,
+                                          member_or_problem, problem, read_small)
 from apkscan.sources.streams import InflateBudget
 
 SWIFT_RE = re.compile(r"^(?P<dir>(?:.*/)?)(?P<pkg>[^/]+)\.(?P<ext>app|splits|dat|extdat|exp|xml)$")
@@ -77,7 +77,7 @@ class SwiftBackupReader:
         for (_folder, package), files in sorted(groups.items()):
             for ext, name in sorted(files.items()):
                 if ext in ("app", "splits"):
-                    yield self.tree.member(name)
+                    yield member_or_problem(self.tree, name)
                 elif (apk := apk_after_all(self.tree, name)) is not None:
                     yield apk
                 else:
@@ -87,18 +87,9 @@ class SwiftBackupReader:
                                          "Swift Backup file names", note="package name from a file name"))
         for name in names:
             if name not in claimed:
-                yield self.tree.member(name)
+                yield member_or_problem(self.tree, name)
         yield from listed
         yield from skips.records()
-
-
-def apk_after_all(tree: Tree, name: str) -> Member | None:
-    """A file skipped by its name (data, OBB, metadata) that is an APK by its bytes, as a Member."""
-    try:
-        member = tree.member(name)
-    except (ApkScanError, KeyError, OSError):  # e.g. a data archive over the bomb ratio: data, skipped
-        return None
-    return member if detect.member_holds_apk(member) else None
 
 
 class _Decompressed(io.RawIOBase):
@@ -164,7 +155,7 @@ class TitaniumBackupReader:
                 else:
                     skips.add("app data archive (not scanned)", name)
             elif m is None:
-                yield self.tree.member(name)
+                yield member_or_problem(self.tree, name)
             else:
                 yield from self._apk(name, m.group("pkg"), m.group("md5"), m.group("codec"), records)
         for record, _md5s in records.values():  # listed by the scan unless an APK of that package was scanned
@@ -182,7 +173,10 @@ class TitaniumBackupReader:
             yield InputProblem(self.tree.chain + (name,), [error(
                 "BACKUP_CODEC_UNSUPPORTED", f"{codec}-compressed APK: decompress it with {codec} first")])
             return
-        inner = self.tree.member(name)
+        inner = member_or_problem(self.tree, name)
+        if isinstance(inner, InputProblem):
+            yield inner
+            return
         kind = CODECS[codec]
         if kind is None:
             inner.flags.extend(flags)

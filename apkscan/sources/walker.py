@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError, Issue, error
 from apkscan.sources import detect, registry
@@ -26,7 +25,8 @@ from apkscan.sources.custody import record as custody_record
 from apkscan.sources.bundles import BundleReader
 from apkscan.sources.compressed import decode_errors, decompressed
 from apkscan.sources.interface import ContainerReader, InputProblem, Item, Member, ScanInput, Skipped
-from apkscan.sources.streams import OVERLAP_LIMIT, InflateBudget, Prefixed, WindowStream, read_head
+from apkscan.sources.streams import (OVERLAP_LIMIT, InflateBudget, LedgerSource, Prefixed, ReadLedger,
+                                     WindowStream, read_head)
 from apkscan.sources.tempspace import DEFAULT_TMP_LIMIT, TempSpace, release
 from apkscan.sources.zip_archive import ZipReader, ZipTree
 
@@ -67,10 +67,12 @@ class WalkContext:
         self.options = options
         self.temp = TempSpace(options.tmp_dir, options.tmp_limit)
         self.budget = InflateBudget(options.max_inflate, options.max_ratio)
+        self.ledger = ReadLedger(1 << 20)
         self._password: list[str | None] = []
 
     def new_input(self) -> None:
         self.budget = InflateBudget(self.options.max_inflate, self.options.max_ratio)
+        self.ledger = ReadLedger(1 << 20)  # raised once the outermost file's size is known (local_file)
 
     def password(self) -> str | None:
         if not self._password:
@@ -100,6 +102,7 @@ class Walker:
                    bundle: str | None = None) -> Iterator[Item]:
         """A file on this machine (given, or met in a folder)."""
         size = os.path.getsize(path)
+        self.ctx.ledger.limit = size + (1 << 20)  # bytes read again: a legitimate input needs little
         with open(path, "rb") as fh:
             head = fh.read(detect.HEAD_SIZE)
         yield from self.blob(Blob(chain, where, head, window=(path, 0, size), bundle=bundle, given=given,
@@ -172,7 +175,7 @@ class Walker:
             spooled = path = self.ctx.temp.spool(b.stream, b.chain[-1])
             off, length = 0, os.path.getsize(path)
         try:
-            source = ByteSource(path, off, length)
+            source = LedgerSource(path, off, length, self.ctx.ledger)
         except (OSError, ApkScanError):
             release(path) if spooled else None
             raise
@@ -269,6 +272,8 @@ class Walker:
                 with WindowStream(path, off, min(length, detect.HEAD_SIZE)) as ws:
                     head = read_head(ws, detect.HEAD_SIZE)
                 whole = custody and off == 0 and length == os.path.getsize(path)
+                if whole:  # a whole file of a folder: an outermost input of its own
+                    self.ctx.ledger = ReadLedger(length + (1 << 20))
                 yield from self.blob(Blob(chain, container, head, window=m.window, bundle=m.bundle, flags=m.flags,
                                           custody=whole), depth)
                 return

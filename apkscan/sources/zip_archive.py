@@ -4,9 +4,9 @@ The archive is a local file or a window of one (a ZIP stored inside a ZIP), so a
 stored uncompressed is handed on as a window (an APK in it is read in place) and a
 deflated one as a stream inflated in chunks. Declared sizes are checked against the
 input's inflation budget before anything is inflated: a zip-in-zip bomb is refused by
-its central directory, and the reader never inflates more than an entry declares. Members
-are read for at most the archive's size in all (:class:`ReadBudget`): only members whose
-data overlap need more.
+its central directory, and the reader never inflates more than an entry declares. The walker
+reads the archive through a :class:`~apkscan.sources.streams.LedgerSource`: members whose data
+overlap are read again only up to a bound (``CONTAINER_OVERLAP_LIMIT``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
 from apkscan.issues import ApkScanError, tamper
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
-from apkscan.sources.streams import InflateBudget, IterStream, ReadBudget
+from apkscan.sources.streams import InflateBudget, IterStream
 
 
 class ZipReader:
@@ -27,8 +27,6 @@ class ZipReader:
     def __init__(self, archive: ZipArchive, window: tuple[str, int], chain: tuple[str, ...], budget: InflateBudget):
         self.archive, self.path, self.base = archive, window[0], window[1]
         self.chain, self.budget = chain, budget
-        self.reads = ReadBudget(archive.source.size)  # each member's stored bytes, once: overlapping data is refused
-        self._charged: set[int] = set()
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         for entry in self.archive.entries:
@@ -53,9 +51,6 @@ class ZipReader:
     def member(self, entry: ZipEntry) -> Member:
         """The entry as a Member: a window when stored, an inflating stream otherwise."""
         arc = self.archive
-        if entry.index not in self._charged:  # what reading it whole (scanning, spooling, looking for an APK) reads
-            self.reads.take(entry.stored_size, repr(entry.name))
-            self._charged.add(entry.index)
         flags = [tamper("TAMPER_MEMBER_NAME", f"member name {entry.name!r} is absolute or has '..'; shown, never used as a path")] \
             if _odd_name(entry.name) else []
         if entry.compressed:
@@ -82,6 +77,15 @@ class ZipTree:
         if entry is None:
             raise KeyError(name)
         return self.reader.member(entry)
+
+    def head(self, name: str, size: int) -> bytes:
+        """The member's first bytes, even when it cannot be read whole (a layout reader's check)."""
+        from apkscan.sources import detect
+
+        entry = self.reader.archive.entry(name)
+        if entry is None:
+            raise KeyError(name)
+        return detect.zip_entry_head(self.reader.archive, entry, size)
 
 
 def _odd_name(name: str) -> bool:
