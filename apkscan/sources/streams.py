@@ -148,17 +148,34 @@ class ReadLedger:
         self._files: dict[str, tuple[list[int], list[int]]] = {}
 
     def read(self, path: str, start: int, end: int) -> None:
-        starts, ends = self._files.setdefault(path, ([], []))
+        spans = self._files.get(path)
+        if spans is None:
+            spans = self._files[path] = ([], [])
+        starts, ends = spans
         i = bisect.bisect_left(ends, start)  # spans before i end before ``start``: untouched
+        if i == len(starts) or starts[i] > end:  # bytes not read yet, touching nothing
+            starts.insert(i, start)
+            ends.insert(i, end)
+            return
+        if i + 1 == len(starts) or starts[i + 1] > end:  # the usual case: one span met (a header, then its data)
+            covered = max(0, min(ends[i], end) - max(starts[i], start))
+            starts[i], ends[i] = min(starts[i], start), max(ends[i], end)
+        else:
+            covered = self._merge(starts, ends, i, start, end)
+        self.again += covered
+        if covered and self.limit is not None and self.again > self.limit:
+            raise LimitExceeded(OVERLAP_LIMIT, f"{self.again} bytes of this input read again: members whose "
+                                               "data overlap (or one archive named many times); not read")
+
+    @staticmethod
+    def _merge(starts: list[int], ends: list[int], i: int, start: int, end: int) -> int:
+        """Merge [start, end) into the spans from ``i`` on that it overlaps or touches; the bytes it re-reads."""
         j, lo, hi, covered = i, start, end, 0
         while j < len(starts) and starts[j] <= end:  # spans that overlap or touch [start, end)
             covered += max(0, min(ends[j], end) - max(starts[j], start))
             lo, hi, j = min(lo, starts[j]), max(hi, ends[j]), j + 1
         starts[i:j], ends[i:j] = [lo], [hi]
-        self.again += covered
-        if covered and self.limit is not None and self.again > self.limit:
-            raise LimitExceeded(OVERLAP_LIMIT, f"{self.again} bytes of this input read again: members whose "
-                                               "data overlap (or one archive named many times); not read")
+        return covered
 
 
 class LedgerSource(ByteSource):
@@ -170,16 +187,15 @@ class LedgerSource(ByteSource):
         self._ledger = ledger
 
     def read(self, offset: int, length: int) -> bytes:
+        data = super().read(offset, length)  # checked there; a re-read past the bound fails right after it
         if length > 0:
-            self._check_read(offset, length)
             self._ledger.read(self.path, self._base + offset, self._base + offset + length)
-        return super().read(offset, length)
+        return data
 
     def readinto(self, offset: int, buffer: memoryview) -> None:
-        if len(buffer):
-            self._check_read(offset, len(buffer))
-            self._ledger.read(self.path, self._base + offset, self._base + offset + len(buffer))
         super().readinto(offset, buffer)
+        if len(buffer):
+            self._ledger.read(self.path, self._base + offset, self._base + offset + len(buffer))
 
 
 class Counting(_Readable):
