@@ -187,15 +187,14 @@ class LedgerSource(ByteSource):
         self._ledger = ledger
 
     def read(self, offset: int, length: int) -> bytes:
-        data = super().read(offset, length)  # checked there; a re-read past the bound fails right after it
-        if length > 0:
+        if length > 0:  # written first: a re-read past the bound is refused before it is made
             self._ledger.read(self.path, self._base + offset, self._base + offset + length)
-        return data
+        return super().read(offset, length)  # bounds checked there (a span past the end is harmless)
 
     def readinto(self, offset: int, buffer: memoryview) -> None:
-        super().readinto(offset, buffer)
         if len(buffer):
             self._ledger.read(self.path, self._base + offset, self._base + offset + len(buffer))
+        super().readinto(offset, buffer)
 
 
 class Counting(_Readable):
