@@ -40,7 +40,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "CONTAINER_CORRUPT": (E, "cannot read this container: …"),
     "CONTAINER_ENCRYPTED_APKM": (E, "legacy encrypted APKMirror bundle (.apkm, 2020): not readable without its key"),
     "CONTAINER_INFLATE_LIMIT": (E, "… would take the bytes inflated from this input over the …-byte limit"),
-    "CONTAINER_OVERLAP_LIMIT": (E, "… bytes of this input read again: members whose data overlap (or one archive named many times); not read"),
+    "CONTAINER_OVERLAP_LIMIT": (E, "… members not checked for nested APKs: their data overlap, and looking into each would read more than the archive's size"),
     "CONTAINER_TAR_CORRUPT": (E, "not a readable tar archive: …"),
     "CONTAINER_TMP_LIMIT": (E, "… needs more than the … bytes of temporary space left (--tmp-limit …)"),
     "CONTAINER_TOO_DEEP": (E, "nested more than … containers deep (--max-depth)"),

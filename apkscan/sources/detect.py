@@ -16,7 +16,6 @@ import struct
 import zlib
 
 from apkscan.issues import ApkFormatError, ApkScanError, LimitExceeded
-from apkscan.sources.streams import OVERLAP_LIMIT
 
 HEAD_SIZE = 4096
 
@@ -104,7 +103,28 @@ NESTED_SUFFIXES = (".apk", ".apks", ".xapk", ".apkm", ".zip", ".ab", ".tar", ".g
 _MIN_ZIP = 22  # the smallest ZIP (an empty archive's EOCD)
 
 
-def zip_entry_head(archive, entry, size: int = 512) -> bytes:
+OVERLAP_LIMIT = "CONTAINER_OVERLAP_LIMIT"
+
+
+class HeadBudget:
+    """The compressed bytes the nested-APK look may read in one archive: its size and 1 MiB.
+
+    Heads are read from the start of each member's data, so members whose data do not overlap
+    never need more (and names sharing one local header are looked at once). Thousands of names
+    over one run of empty deflate blocks would read it once per name: 107 s for a 21 MB APK, in
+    the pool's parent. Past the budget the members left are reported (``CONTAINER_OVERLAP_LIMIT``)."""
+
+    def __init__(self, archive_size: int):
+        self.left = archive_size + (1 << 20)
+
+    def take(self, n: int) -> None:
+        if n > self.left:
+            raise LimitExceeded(OVERLAP_LIMIT, "looking into members whose data overlap would read more than "
+                                               "the archive's size")
+        self.left -= n
+
+
+def zip_entry_head(archive, entry, size: int = 512, budget: HeadBudget | None = None) -> bytes:
     """The first ``size`` bytes of a ZIP entry (stored: read in place; deflated: inflated no further).
 
     Raises as ``ZipArchive.stream`` would when read this far (an entry shorter than ``size``
@@ -116,11 +136,15 @@ def zip_entry_head(archive, entry, size: int = 512) -> bytes:
     whole = entry.uncompressed_size < size
     want = min(size, entry.uncompressed_size)
     if not entry.compressed:
+        if budget is not None:
+            budget.take(want)
         return archive.source.read(start, want)
     inflater = zlib.decompressobj(-15)
     out, pos, end, step = b"", start, start + entry.compressed_size, 1024
     goal = want + whole  # a whole entry: one byte more than declared is an error
     while len(out) < goal and pos < end and not inflater.eof:
+        if budget is not None:
+            budget.take(min(step, end - pos))
         data = archive.source.read(pos, min(step, end - pos))
         pos += len(data)
         step = min(step * 4, 1 << 20)  # empty stored blocks first: a longer run is read, in growing steps
@@ -145,15 +169,15 @@ def is_container_head(head: bytes) -> bool:
 
 def nested_members(archive) -> tuple[list, list]:
     """Entries of an APK that are APKs or containers themselves (by name suffix, or by head
-    bytes), and the entries left unchecked because reading their heads would read the input's
-    bytes again past its :class:`~apkscan.sources.streams.ReadLedger` bound (their data
-    overlap: the caller reports them, ``CONTAINER_OVERLAP_LIMIT``).
+    bytes), and the entries left unchecked because the archive's :class:`HeadBudget` ran out
+    (their data overlap: the caller reports them, ``CONTAINER_OVERLAP_LIMIT``).
 
     Each entry's head is read (a few hundred bytes, inflated no further), once per place in the
     file: names sharing one local header share its head. An entry that cannot be read is left
     to ``identify``, which reads the APK and reports its ZIP problems."""
     out: list = []
-    heads: dict[tuple[int, int, int], bool] = {}  # (local header, method, size) -> a container's head?
+    heads: dict[tuple[int, int, int, int], bool] = {}  # (local header, method, sizes) -> a container's head?
+    budget = HeadBudget(archive.source.size)
     entries = [e for e in archive.entries if not e.is_directory and e.name != "AndroidManifest.xml"]
     for i, entry in enumerate(entries):
         if entry.name.lower().endswith(NESTED_SUFFIXES):
@@ -161,10 +185,10 @@ def nested_members(archive) -> tuple[list, list]:
             continue
         if entry.uncompressed_size < _MIN_ZIP:
             continue
-        key = (entry.local_header_offset, entry.method, min(entry.uncompressed_size, 512))
+        key = (entry.local_header_offset, entry.method, min(entry.uncompressed_size, 512), entry.compressed_size)
         if key not in heads:
             try:
-                heads[key] = is_container_head(zip_entry_head(archive, entry))
+                heads[key] = is_container_head(zip_entry_head(archive, entry, budget=budget))
             except LimitExceeded as exc:
                 if exc.code != OVERLAP_LIMIT:
                     continue

@@ -13,7 +13,6 @@ import re
 from apkscan.issues import ApkScanError, error
 from apkscan.sources import detect
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree
-from apkscan.sources.streams import OVERLAP_LIMIT
 
 MAX_METADATA_BYTES = 1 << 20
 MAX_EXAMPLES = 3
@@ -35,8 +34,8 @@ class MetadataError(Exception):
 
 
 def member_or_problem(tree: Tree, name: str) -> Member | InputProblem:
-    """``tree.member(name)``, or that member's coded error (a bomb, data overlapping other
-    members, a bad local header): one member's problem, never the end of the whole layout."""
+    """``tree.member(name)``, or that member's coded error (a bomb, a bad local header): one
+    member's problem, never the end of the whole layout."""
     try:
         return tree.member(name)
     except ApkScanError as exc:
@@ -46,8 +45,8 @@ def member_or_problem(tree: Tree, name: str) -> Member | InputProblem:
 def apk_after_all(tree: Tree, name: str) -> Member | InputProblem | None:
     """A file skipped by its name (data, logs, OBB, metadata) that is an APK by its bytes, as a
     Member; None when it is what its name says. One that cannot be read is data only when its
-    first bytes are no ZIP: a banned APK padded past the bomb ratio, or stored over other
-    members' data, under a log's name is that member's error, not a skipped file."""
+    first bytes are no ZIP: a banned APK padded past the bomb ratio under a log's name is that
+    member's error, not a skipped file."""
     try:
         member = tree.member(name)
     except (KeyError, OSError):
@@ -58,7 +57,7 @@ def apk_after_all(tree: Tree, name: str) -> Member | InputProblem | None:
             looks_like_zip = head is not None and detect.is_zip(head(name, 4))
         except (ApkScanError, OSError, KeyError):
             looks_like_zip = True  # not even its head reads: said, not skipped
-        if exc.code == OVERLAP_LIMIT or looks_like_zip:
+        if looks_like_zip:
             return InputProblem(tree.chain + (name,), [exc.to_issue()])
         return None  # e.g. a log over the bomb ratio: data, not read
     return member if detect.member_holds_apk(member) else None

@@ -7,13 +7,11 @@ that stops decompression past the run's inflation budget (bombs).
 
 from __future__ import annotations
 
-import bisect
 import io
 import os
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from apkscan.apk.io.bytesource import ByteSource
 from apkscan.issues import LimitExceeded
 
 
@@ -127,74 +125,6 @@ class InflateBudget:
         if produced > self.ratio_floor and produced > self.max_ratio * max(consumed, 1):
             raise LimitExceeded("CONTAINER_BOMB", f"{produced} bytes inflated from {consumed} "
                                 f"(ratio over {self.max_ratio}): a decompression bomb")
-
-
-OVERLAP_LIMIT = "CONTAINER_OVERLAP_LIMIT"
-
-
-class ReadLedger:
-    """The bytes of one outermost input that the walker reads more than once, by file and range.
-
-    Members whose data do not overlap are read once each, however many there are, and nested
-    ZIPs are windows of the same file: a legitimate input re-reads little (a member's first
-    bytes, looked at, then read whole). Thousands of names over one run of data (empty deflate
-    blocks inflate to nothing, so :class:`InflateBudget` never sees them), or one stored ZIP named
-    many times, would read that run once per name, for hours from a few MB. Past ``limit`` bytes
-    read again, every further re-read raises ``CONTAINER_OVERLAP_LIMIT`` for the member reading
-    it; first reads go on, so a member is never refused for what another member claims."""
-
-    def __init__(self, limit: int | None = None):
-        self.limit, self.again = limit, 0
-        self._files: dict[str, tuple[list[int], list[int]]] = {}
-
-    def read(self, path: str, start: int, end: int) -> None:
-        spans = self._files.get(path)
-        if spans is None:
-            spans = self._files[path] = ([], [])
-        starts, ends = spans
-        i = bisect.bisect_left(ends, start)  # spans before i end before ``start``: untouched
-        if i == len(starts) or starts[i] > end:  # bytes not read yet, touching nothing
-            starts.insert(i, start)
-            ends.insert(i, end)
-            return
-        if i + 1 == len(starts) or starts[i + 1] > end:  # the usual case: one span met (a header, then its data)
-            covered = max(0, min(ends[i], end) - max(starts[i], start))
-            starts[i], ends[i] = min(starts[i], start), max(ends[i], end)
-        else:
-            covered = self._merge(starts, ends, i, start, end)
-        self.again += covered
-        if covered and self.limit is not None and self.again > self.limit:
-            raise LimitExceeded(OVERLAP_LIMIT, f"{self.again} bytes of this input read again: members whose "
-                                               "data overlap (or one archive named many times); not read")
-
-    @staticmethod
-    def _merge(starts: list[int], ends: list[int], i: int, start: int, end: int) -> int:
-        """Merge [start, end) into the spans from ``i`` on that it overlaps or touches; the bytes it re-reads."""
-        j, lo, hi, covered = i, start, end, 0
-        while j < len(starts) and starts[j] <= end:  # spans that overlap or touch [start, end)
-            covered += max(0, min(ends[j], end) - max(starts[j], start))
-            lo, hi, j = min(lo, starts[j]), max(hi, ends[j]), j + 1
-        starts[i:j], ends[i:j] = [lo], [hi]
-        return covered
-
-
-class LedgerSource(ByteSource):
-    """A :class:`ByteSource` whose reads are written in the input's :class:`ReadLedger` (in the
-    file's own offsets, so the windows of nested ZIPs share it with their parent)."""
-
-    def __init__(self, path: str, offset: int, length: int, ledger: ReadLedger):
-        super().__init__(path, offset, length)
-        self._ledger = ledger
-
-    def read(self, offset: int, length: int) -> bytes:
-        if length > 0:  # written first: a re-read past the bound is refused before it is made
-            self._ledger.read(self.path, self._base + offset, self._base + offset + length)
-        return super().read(offset, length)  # bounds checked there (a span past the end is harmless)
-
-    def readinto(self, offset: int, buffer: memoryview) -> None:
-        if len(buffer):
-            self._ledger.read(self.path, self._base + offset, self._base + offset + len(buffer))
-        super().readinto(offset, buffer)
 
 
 class Counting(_Readable):

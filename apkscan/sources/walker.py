@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError, Issue, error
 from apkscan.sources import detect, registry
@@ -25,10 +26,9 @@ from apkscan.sources.custody import record as custody_record
 from apkscan.sources.bundles import BundleReader
 from apkscan.sources.compressed import decode_errors, decompressed
 from apkscan.sources.interface import ContainerReader, InputProblem, Item, Member, ScanInput, Skipped
-from apkscan.sources.streams import (OVERLAP_LIMIT, InflateBudget, LedgerSource, Prefixed, ReadLedger,
-                                     WindowStream, read_head)
+from apkscan.sources.streams import InflateBudget, Prefixed, WindowStream, read_head
 from apkscan.sources.tempspace import DEFAULT_TMP_LIMIT, TempSpace, release
-from apkscan.sources.zip_archive import ZipReader, ZipTree
+from apkscan.sources.zip_archive import SAME_DATA, ZipReader, ZipTree
 
 NOT_AN_INPUT = "not an APK or a known container"
 
@@ -67,12 +67,10 @@ class WalkContext:
         self.options = options
         self.temp = TempSpace(options.tmp_dir, options.tmp_limit)
         self.budget = InflateBudget(options.max_inflate, options.max_ratio)
-        self.ledger = ReadLedger(1 << 20)
         self._password: list[str | None] = []
 
     def new_input(self) -> None:
         self.budget = InflateBudget(self.options.max_inflate, self.options.max_ratio)
-        self.ledger = ReadLedger(1 << 20)  # raised once the outermost file's size is known (local_file)
 
     def password(self) -> str | None:
         if not self._password:
@@ -102,7 +100,6 @@ class Walker:
                    bundle: str | None = None) -> Iterator[Item]:
         """A file on this machine (given, or met in a folder)."""
         size = os.path.getsize(path)
-        self.ctx.ledger.limit = size + (1 << 20)  # bytes read again: a legitimate input needs little
         with open(path, "rb") as fh:
             head = fh.read(detect.HEAD_SIZE)
         yield from self.blob(Blob(chain, where, head, window=(path, 0, size), bundle=bundle, given=given,
@@ -175,7 +172,7 @@ class Walker:
             spooled = path = self.ctx.temp.spool(b.stream, b.chain[-1])
             off, length = 0, os.path.getsize(path)
         try:
-            source = LedgerSource(path, off, length, self.ctx.ledger)
+            source = ByteSource(path, off, length)
         except (OSError, ApkScanError):
             release(path) if spooled else None
             raise
@@ -199,7 +196,7 @@ class Walker:
                                 cleanup=handed_on, bundle=b.bundle, flags=b.flags)
                 if unchecked:
                     names = ", ".join(repr(e.name) for e in unchecked[:3])
-                    yield InputProblem(b.chain, [error(OVERLAP_LIMIT, f"{len(unchecked)} members not checked for "
+                    yield InputProblem(b.chain, [error(detect.OVERLAP_LIMIT, f"{len(unchecked)} members not checked for "
                                                        f"nested APKs ({names}, ...): their data overlap, and reading "
                                                        "each one's head would read more than the archive's size")])
                 if nested:
@@ -222,6 +219,9 @@ class Walker:
             return
         reader = ZipReader(archive, window, chain, self.ctx.budget)
         for entry in entries:
+            if reader.alias_of(entry):
+                yield Skipped(chain, SAME_DATA, 1, [entry.name])
+                continue
             try:
                 m = reader.member(entry)
             except ApkScanError as exc:
@@ -272,8 +272,6 @@ class Walker:
                 with WindowStream(path, off, min(length, detect.HEAD_SIZE)) as ws:
                     head = read_head(ws, detect.HEAD_SIZE)
                 whole = custody and off == 0 and length == os.path.getsize(path)
-                if whole:  # a whole file of a folder: an outermost input of its own
-                    self.ctx.ledger = ReadLedger(length + (1 << 20))
                 yield from self.blob(Blob(chain, container, head, window=m.window, bundle=m.bundle, flags=m.flags,
                                           custody=whole), depth)
                 return

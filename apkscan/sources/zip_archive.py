@@ -4,9 +4,7 @@ The archive is a local file or a window of one (a ZIP stored inside a ZIP), so a
 stored uncompressed is handed on as a window (an APK in it is read in place) and a
 deflated one as a stream inflated in chunks. Declared sizes are checked against the
 input's inflation budget before anything is inflated: a zip-in-zip bomb is refused by
-its central directory, and the reader never inflates more than an entry declares. The walker
-reads the archive through a :class:`~apkscan.sources.streams.LedgerSource`: members whose data
-overlap are read again only up to a bound (``CONTAINER_OVERLAP_LIMIT``).
+its central directory, and the reader never inflates more than an entry declares.
 """
 
 from __future__ import annotations
@@ -19,6 +17,9 @@ from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
 from apkscan.sources.streams import InflateBudget, IterStream
 
 
+SAME_DATA = "another name for a member already read (one local header, several names)"
+
+
 class ZipReader:
     """Every file entry of a ZIP, in central-directory order."""
 
@@ -27,12 +28,20 @@ class ZipReader:
     def __init__(self, archive: ZipArchive, window: tuple[str, int], chain: tuple[str, ...], budget: InflateBudget):
         self.archive, self.path, self.base = archive, window[0], window[1]
         self.chain, self.budget = chain, budget
+        self._by_header: dict[int, ZipEntry] = {}
+
+    def alias_of(self, entry: ZipEntry) -> str | None:
+        """The member already read from this entry's local header, else None. Several names over
+        one local header are one member's bytes: read once, the other names counted as skipped
+        (thousands of names over one run of empty deflate blocks were read once per name)."""
+        first = self._by_header.setdefault(entry.local_header_offset, entry)
+        return None if first is entry else first.name
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         for entry in self.archive.entries:
             if entry.is_directory:
                 continue
-            skip = self.skip_reason(entry.name)
+            skip = self.skip_reason(entry.name) or (SAME_DATA if self.alias_of(entry) else None)
             if skip:
                 yield Skipped(self.chain, skip, 1, [entry.name])
                 continue
@@ -70,7 +79,8 @@ class ZipTree:
         self.reader, self.chain = reader, reader.chain
 
     def names(self) -> list[str]:
-        return sorted(e.name for e in self.reader.archive.entries if not e.is_directory)
+        """Each name once (a name listed twice reads as its first entry anyway)."""
+        return sorted({e.name for e in self.reader.archive.entries if not e.is_directory})
 
     def member(self, name: str) -> Member:
         entry = self.reader.archive.entry(name)
