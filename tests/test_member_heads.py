@@ -321,3 +321,23 @@ def test_an_apk_whose_nested_names_share_one_local_header_is_walked_once(tmp_pat
     items, read = _walk(path)
     assert read < 3 * path.stat().st_size + (4 << 20)
     assert sum(s.count for s in items if type(s).__name__ == "Skipped" and s.reason.startswith("another name")) == 999
+
+
+def test_a_name_reading_the_same_header_another_way_is_read(tmp_path):
+    """Two central-directory records over one local header: a decoy read as stored (its first
+    bytes: deflate data, junk) and the banned APK read inflated from the same bytes. They are
+    not one member: an alias rule keyed on the header alone skipped the APK."""
+    from apkscan.sources.files import FileSource
+
+    apk = (ROOT / "fixtures" / "apks" / "tiktok-bytedance-subject.apk").read_bytes()
+    packed = deflate(apk)
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, zlib.crc32(apk), len(packed), len(apk), 7, 0)
+    body = local + b"app.apk" + packed
+    cd = b""
+    for name, method, csize, usize in ((b"decoy.bin", 0, 64, 64), (b"app.apk", 8, len(packed), len(apk))):
+        cd += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, method, 0, 0, 0, csize, usize,
+                          len(name), 0, 0, 0, 0, 0, 0) + name
+    path = tmp_path / "two-ways.zip"
+    path.write_bytes(body + cd + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 2, 2, len(cd), len(body), 0))
+    items = list(FileSource([str(path)]).inputs())
+    assert [i.chain[-1] for i in items if type(i).__name__ == "ScanInput"] == ["app.apk"]

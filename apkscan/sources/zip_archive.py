@@ -28,13 +28,16 @@ class ZipReader:
     def __init__(self, archive: ZipArchive, window: tuple[str, int], chain: tuple[str, ...], budget: InflateBudget):
         self.archive, self.path, self.base = archive, window[0], window[1]
         self.chain, self.budget = chain, budget
-        self._by_header: dict[int, ZipEntry] = {}
+        self._by_header: dict[tuple[int, bool, int, int], ZipEntry] = {}
 
     def alias_of(self, entry: ZipEntry) -> str | None:
-        """The member already read from this entry's local header, else None. Several names over
-        one local header are one member's bytes: read once, the other names counted as skipped
-        (thousands of names over one run of empty deflate blocks were read once per name)."""
-        first = self._by_header.setdefault(entry.local_header_offset, entry)
+        """The member already read from this entry's local header *as this entry reads it*
+        (stored or inflated, the same sizes), else None. Such names are one member's bytes: read
+        once, the others counted as skipped (thousands of names over one run of empty deflate
+        blocks were read once per name). A name over the same header read another way (stored
+        against deflated, other sizes) is other bytes, and is read."""
+        key = (entry.local_header_offset, entry.compressed, entry.compressed_size, entry.uncompressed_size)
+        first = self._by_header.setdefault(key, entry)
         return None if first is entry else first.name
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
