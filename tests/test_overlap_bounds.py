@@ -121,3 +121,16 @@ def test_an_aliased_member_of_a_backup_folder_costs_that_member_only(rules, poli
     assert verdicts(doc)["base.apk"] == "prohibited"
     assert {n for n, c in error_codes(doc) if c == "CONTAINER_OVERLAP_LIMIT"} <= {"a0.apk", "a1.apk", "a2.apk"}
     assert "neo.zip" not in {n for n, _ in error_codes(doc)}
+
+
+def test_a_bundle_name_over_a_metadata_members_header_is_read(rules, policy, tmp_path):
+    """Review 7: icon.png is a plain ZIP holding WeChat, and base.apk's record points at the same
+    local header. Skipping base.apk as 'another name for a member already read' (icon.png,
+    skipped by its name) hid WeChat with exit 0; both names are read by what they are."""
+    wechat = (APKS / "wechat-tencent-subject.apk").read_bytes()
+    files = [("manifest.json", b'{"package_name": "com.tencent.mm"}', zipfile.ZIP_DEFLATED),
+             ("icon.png", zip_of([("wechat.apk", wechat, zipfile.ZIP_STORED)]), zipfile.ZIP_STORED)]
+    path = tmp_path / "hide.xapk"
+    path.write_bytes(with_aliases(zip_of(files), [("base.apk", "icon.png")]))
+    doc = scanned(path, rules, policy, tmp_path)
+    assert verdicts(doc).get("wechat.apk") == "prohibited"

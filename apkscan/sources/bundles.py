@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from apkscan.issues import ApkScanError
 from apkscan.sources import detect
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, chain_display
-from apkscan.sources.zip_archive import SAME_DATA, ZipReader
+from apkscan.sources.zip_archive import ZipReader
 
 _METADATA = re.compile(r"(toc\.pb|manifest\.json|info\.json|meta\.sai_v\d+\.json|icon\.png|APKM_installer\.url)\Z")
 
@@ -35,9 +35,6 @@ class BundleReader(ZipReader):
         signature) is scanned after all when its bytes are an APK (a ZIP holding a manifest)."""
         for entry in self.archive.entries:
             if entry.is_directory:
-                continue
-            if self.alias_of(entry):
-                yield Skipped(self.chain, SAME_DATA, 1, [entry.name])
                 continue
             skip = self.skip_reason(entry.name)
             try:  # a skipped name is looked at by its head first: data is neither inflated nor charged

@@ -110,7 +110,7 @@ class HeadBudget:
     """The compressed bytes the nested-APK look may read in one archive: its size and 1 MiB.
 
     Heads are read from the start of each member's data, so members whose data do not overlap
-    never need more (and names sharing one local header are looked at once). Thousands of names
+    never need more. Thousands of names
     over one run of empty deflate blocks would read it once per name: 107 s for a 21 MB APK, in
     the pool's parent. Past the budget the members left are reported (``CONTAINER_OVERLAP_LIMIT``)."""
 
@@ -172,11 +172,9 @@ def nested_members(archive) -> tuple[list, list]:
     bytes), and the entries left unchecked because the archive's :class:`HeadBudget` ran out
     (their data overlap: the caller reports them, ``CONTAINER_OVERLAP_LIMIT``).
 
-    Each entry's head is read (a few hundred bytes, inflated no further), once per place in the
-    file: names sharing one local header share its head. An entry that cannot be read is left
-    to ``identify``, which reads the APK and reports its ZIP problems."""
+    Each entry's head is read (a few hundred bytes, inflated no further); an entry that cannot
+    be read is left to ``identify``, which reads the APK and reports its ZIP problems."""
     out: list = []
-    heads: dict[tuple[int, int, int, int], bool] = {}  # (local header, method, sizes) -> a container's head?
     budget = HeadBudget(archive.source.size)
     entries = [e for e in archive.entries if not e.is_directory and e.name != "AndroidManifest.xml"]
     for i, entry in enumerate(entries):
@@ -185,20 +183,18 @@ def nested_members(archive) -> tuple[list, list]:
             continue
         if entry.uncompressed_size < _MIN_ZIP:
             continue
-        key = (entry.local_header_offset, entry.method, min(entry.uncompressed_size, 512), entry.compressed_size)
-        if key not in heads:
-            try:
-                heads[key] = is_container_head(zip_entry_head(archive, entry, budget=budget))
-            except LimitExceeded as exc:
-                if exc.code != OVERLAP_LIMIT:
-                    continue
-                rest = entries[i:]
-                out += [e for e in rest if e.name.lower().endswith(NESTED_SUFFIXES)]  # known by name alone
-                return out, [e for e in rest if not e.name.lower().endswith(NESTED_SUFFIXES)
-                             and e.uncompressed_size >= _MIN_ZIP]
-            except (ApkScanError, OSError):  # a corrupt entry is identify's to report
+        try:
+            head = zip_entry_head(archive, entry, budget=budget)
+        except LimitExceeded as exc:
+            if exc.code != OVERLAP_LIMIT:
                 continue
-        if heads[key]:
+            rest = entries[i:]
+            out += [e for e in rest if e.name.lower().endswith(NESTED_SUFFIXES)]  # known by name alone
+            return out, [e for e in rest if not e.name.lower().endswith(NESTED_SUFFIXES)
+                         and e.uncompressed_size >= _MIN_ZIP]
+        except (ApkScanError, OSError):  # a corrupt entry is identify's to report
+            continue
+        if is_container_head(head):
             out.append(entry)
     return out, []
 

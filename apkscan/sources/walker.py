@@ -28,7 +28,7 @@ from apkscan.sources.compressed import decode_errors, decompressed
 from apkscan.sources.interface import ContainerReader, InputProblem, Item, Member, ScanInput, Skipped
 from apkscan.sources.streams import InflateBudget, Prefixed, WindowStream, read_head
 from apkscan.sources.tempspace import DEFAULT_TMP_LIMIT, TempSpace, release
-from apkscan.sources.zip_archive import SAME_DATA, ZipReader, ZipTree
+from apkscan.sources.zip_archive import ZipReader, ZipTree
 
 NOT_AN_INPUT = "not an APK or a known container"
 
@@ -219,9 +219,6 @@ class Walker:
             return
         reader = ZipReader(archive, window, chain, self.ctx.budget)
         for entry in entries:
-            if reader.alias_of(entry):
-                yield Skipped(chain, SAME_DATA, 1, [entry.name])
-                continue
             try:
                 m = reader.member(entry)
             except ApkScanError as exc:

@@ -17,9 +17,6 @@ from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
 from apkscan.sources.streams import InflateBudget, IterStream
 
 
-SAME_DATA = "another name for a member already read (one local header, several names)"
-
-
 class ZipReader:
     """Every file entry of a ZIP, in central-directory order."""
 
@@ -28,23 +25,12 @@ class ZipReader:
     def __init__(self, archive: ZipArchive, window: tuple[str, int], chain: tuple[str, ...], budget: InflateBudget):
         self.archive, self.path, self.base = archive, window[0], window[1]
         self.chain, self.budget = chain, budget
-        self._by_header: dict[tuple[int, bool, int, int], ZipEntry] = {}
-
-    def alias_of(self, entry: ZipEntry) -> str | None:
-        """The member already read from this entry's local header *as this entry reads it*
-        (stored or inflated, the same sizes), else None. Such names are one member's bytes: read
-        once, the others counted as skipped (thousands of names over one run of empty deflate
-        blocks were read once per name). A name over the same header read another way (stored
-        against deflated, other sizes) is other bytes, and is read."""
-        key = (entry.local_header_offset, entry.compressed, entry.compressed_size, entry.uncompressed_size)
-        first = self._by_header.setdefault(key, entry)
-        return None if first is entry else first.name
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         for entry in self.archive.entries:
             if entry.is_directory:
                 continue
-            skip = self.skip_reason(entry.name) or (SAME_DATA if self.alias_of(entry) else None)
+            skip = self.skip_reason(entry.name)
             if skip:
                 yield Skipped(self.chain, skip, 1, [entry.name])
                 continue
