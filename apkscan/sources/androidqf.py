@@ -161,7 +161,7 @@ class AndroidQFReader:
             member = self.tree.member(name)
         except KeyError:
             return [], []
-        except ApkScanError as exc:  # over the bomb ratio, data overlapping other members: this file only
+        except ApkScanError as exc:  # over the bomb ratio, a bad local header: this file's problem only
             return [], [InputProblem(chain, [exc.to_issue()])]
         try:
             with member.open() as f:

@@ -110,9 +110,9 @@ class HeadBudget:
     """The compressed bytes the nested-APK look may read in one archive: its size and 1 MiB.
 
     Heads are read from the start of each member's data, so members whose data do not overlap
-    never need more. Thousands of names
-    over one run of empty deflate blocks would read it once per name: 107 s for a 21 MB APK, in
-    the pool's parent. Past the budget the members left are reported (``CONTAINER_OVERLAP_LIMIT``)."""
+    never need more. Thousands of names over one run of empty deflate blocks would read it once
+    per name: 107 s for a 21 MB APK, in the pool's parent. Past the budget the members left are
+    reported (``CONTAINER_OVERLAP_LIMIT``)."""
 
     def __init__(self, archive_size: int):
         self.left = archive_size + (1 << 20)
