@@ -133,6 +133,7 @@ def _known_files(run: BatchRun, opts: dict, walk: Any, writer: Any, stream_only:
 
 def _end_run(path: str, rid: str, started: float, interrupted: bool) -> None:
     from apkscan.batch import store as st
+    from apkscan.batch.runs import end_run
 
     try:
         conn = st.connect(path)
@@ -140,7 +141,7 @@ def _end_run(path: str, rid: str, started: float, interrupted: bool) -> None:
         click.echo(f"warning: STORE_UNAVAILABLE: {path}: {exc}", err=True)
         return
     try:
-        st.end_run(conn, rid, started, interrupted)
+        end_run(conn, rid, started, interrupted)
     finally:
         conn.close()
 

@@ -143,9 +143,10 @@ def zip_entry_head(archive, entry, size: int = 512, budget: HeadBudget | None = 
     out, pos, end, step = b"", start, start + entry.compressed_size, 1024
     goal = want + whole  # a whole entry: one byte more than declared is an error
     while len(out) < goal and pos < end and not inflater.eof:
+        n = min(step, end - pos)
         if budget is not None:
-            budget.take(min(step, end - pos))
-        data = archive.source.read(pos, min(step, end - pos))
+            budget.take(n)
+        data = archive.source.read(pos, n)
         pos += len(data)
         step = min(step * 4, 1 << 20)  # empty stored blocks first: a longer run is read, in growing steps
         while data and len(out) < goal and not inflater.eof:

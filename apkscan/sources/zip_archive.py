@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
 from apkscan.issues import ApkScanError, tamper
+from apkscan.sources import detect
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
 from apkscan.sources.streams import InflateBudget, IterStream
 
@@ -79,8 +80,6 @@ class ZipTree:
 
     def head(self, name: str, size: int) -> bytes:
         """The member's first bytes, even when it cannot be read whole (a layout reader's check)."""
-        from apkscan.sources import detect
-
         entry = self.reader.archive.entry(name)
         if entry is None:
             raise KeyError(name)
