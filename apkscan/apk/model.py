@@ -222,11 +222,6 @@ class ManifestInfo:
     other_labels: list[str] = field(default_factory=list)
     label_unchecked: bool = False  # the label is androguard's reading only (also named by that fact)
 
-    @property
-    def other_packages(self) -> list[PackageReading]:
-        """Readings whose value differs from the installed ``package``."""
-        return [r for r in self.package_readings if r.value != self.package]
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "package": self.package,

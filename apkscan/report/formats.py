@@ -113,11 +113,3 @@ def write_text(path: str, render: Callable[[TextIO], None], *, suffix: str, enco
         except OSError:
             pass
         raise
-
-
-def write_all(doc: Document, targets: dict[str, str | None], *, stdout: TextIO | None = None) -> list[str]:
-    """Write every requested format; returns the format names written, in order."""
-    chosen = check_targets(targets)
-    for name, path in chosen.items():
-        write(doc, name, path, stdout=stdout)
-    return list(chosen)

@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 
 from apkscan.apk.crypto import algorithms
 from apkscan.apk.crypto import signatures as crypto
-from apkscan.apk.crypto.algorithms import ContentDigest, SignatureAlgorithm, compare_strength
+from apkscan.apk.crypto.algorithms import ContentDigest, SignatureAlgorithm
 from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der, spki_der
-from apkscan.apk.signing.common import BlockId, Buf, Malformed
+from apkscan.apk.signing.common import Buf, Malformed
 from apkscan.apk.signing.v2v3.lineage import LineageError, parse_lineage
 from apkscan.apk.model import Certificate, LineageNode, SchemeResult, SignerResult
 from apkscan.issues import ApkScanError, Issue, warning
