@@ -61,6 +61,10 @@ FAIL_ON_HELP = ("Exit 1 when an app's verdict under any --policy is at or above 
 @click.option("--follow-symlinks", is_flag=True, help="Follow symlinked files and folders (loops are detected).")
 @click.option("--max-depth", type=click.IntRange(0, 32), default=4, show_default=True,
               help="How many containers deep to open (zip in tar.gz in backup ...).")
+@click.option("--walk-timeout", type=click.FloatRange(min=1, max=1e7), default=120, show_default=True,
+              metavar="SECONDS", callback=lambda ctx, param, v: _finite(v, param),
+              help="Time to walk one input's containers, plus 1 s per 8 MiB of it and of its decompressed "
+                   "layers; then CONTAINER_WALK_TIMEOUT.")
 @click.option("--tmp-dir", type=click.Path(file_okay=False), default=None,
               help="Where APKs inside compressed containers are spooled (a private 0700 folder is made in it).")
 @click.option("--tmp-limit", default="4G", show_default=True, metavar="SIZE",
@@ -169,6 +173,12 @@ def _load_rules_and_policy(opts: dict):
     return rules, policies
 
 
+def _finite(value: float, param) -> float:
+    if value != value:  # NaN passes FloatRange's comparisons and would turn the budget off
+        raise click.BadParameter("not a number", param=param)
+    return value
+
+
 def _walk_options(opts: dict):
     """How folders and containers are walked (a bad --tmp-limit is a usage error, exit 2)."""
     from apkscan.sources.walker import WalkOptions
@@ -180,7 +190,7 @@ def _walk_options(opts: dict):
                                  param_hint="--tmp-limit") from None
     return WalkOptions(max_depth=opts["max_depth"], include=tuple(opts["include"]),
                        exclude=tuple(opts["exclude"]), follow_symlinks=opts["follow_symlinks"],
-                       tmp_dir=opts["tmp_dir"], tmp_limit=limit,
+                       tmp_dir=opts["tmp_dir"], tmp_limit=limit, walk_timeout=opts["walk_timeout"],
                        password=password_provider(opts["password"], opts["password_file"]))
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import tarfile
 
+from apkscan.sources import walkclock
 from apkscan.sources.adb_stream import CHUNK, BackupReadError
 
 MAX_EXTENDED_HEADER = 64 * 1024  # one pax record set or GNU long name; real ones are < 1 KiB
@@ -28,6 +29,10 @@ class BoundedTarInfo(tarfile.TarInfo):
 
     @classmethod
     def fromtarfile(cls, tf):
+        # Every header is a checkpoint of the walk's time budget: directory entries yield no
+        # member, and Python before 3.11.10 parses a crafted 64 KiB pax body in seconds
+        # (CVE-2024-6232's quadratic regex), so a tar of such headers held the walk for minutes.
+        walkclock.check()
         depth = getattr(tf, "apkscan_depth", 0)
         if depth > MAX_EXTENDED_CHAIN:
             raise tarfile.InvalidHeaderError(f"more than {MAX_EXTENDED_CHAIN} extended headers in a row")

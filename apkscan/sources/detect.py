@@ -11,11 +11,14 @@ their names are checked by their bytes (:func:`member_holds_apk`).
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import struct
 import zlib
 
 from apkscan.issues import ApkFormatError, ApkScanError, LimitExceeded
+from apkscan.sources import walkclock
 
 HEAD_SIZE = 4096
 
@@ -179,6 +182,7 @@ def nested_members(archive) -> tuple[list, list]:
     budget = HeadBudget(archive.source.size)
     entries = [e for e in archive.entries if not e.is_directory and e.name != "AndroidManifest.xml"]
     for i, entry in enumerate(entries):
+        walkclock.check()
         if entry.name.lower().endswith(NESTED_SUFFIXES):
             out.append(entry)
             continue
@@ -208,28 +212,44 @@ def member_holds_apk(member) -> bool:
     size) looking for that central-directory record. A ZIP head that does not open as a ZIP
     goes on too: ``identify`` says what is wrong with it.
     """
-    from apkscan.apk.io.bytesource import ByteSource
-    from apkscan.apk.io.zipreader import ZipArchive
-
+    walkclock.check()
     try:
         if member.window is None:
             with member.open() as fh:
                 return _streams_manifest_record(fh)
         path, off, length = member.window
-        with ByteSource(path, off, length) as source:
-            if not is_zip(source.read(0, min(4, source.size))):
-                return False
-            try:
-                return ZipArchive.open(source).entry("AndroidManifest.xml") is not None
-            except ApkScanError:
-                return True
+        st = os.stat(path)
+        return _window_holds_apk(path, off, length, (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
     except (ApkScanError, OSError, zlib.error, EOFError):
         return True  # unreadable: the walker reads it again and reports the error, never a silent skip
+
+
+@functools.lru_cache(maxsize=64)
+def _window_holds_apk(path: str, off: int, length: int, file_key: tuple) -> bool:
+    """The answer for a window, which depends on its bytes alone: many names over one stored ZIP
+    (whose central directory may be large) cost one parse, not one per name. ``file_key``: the
+    file's identity and version (``st_ctime_ns`` too, which no user can set back), so a file
+    changed or replaced on disk is read again; forgotten at each outermost input anyway."""
+    from apkscan.apk.io.bytesource import ByteSource
+    from apkscan.apk.io.zipreader import ZipArchive
+
+    with ByteSource(path, off, length) as source:
+        if not is_zip(source.read(0, min(4, source.size))):
+            return False
+        try:
+            return ZipArchive.open(source).entry("AndroidManifest.xml") is not None
+        except ApkScanError:
+            return True
 
 
 # A central-directory record (PK\x01\x02) whose 19-byte name is AndroidManifest.xml.
 _CD_MANIFEST = re.compile(rb"PK\x01\x02.{24}\x13\x00.{16}AndroidManifest\.xml", re.DOTALL)
 _CD_SPAN = 46 + 19
+
+
+def forget_windows() -> None:
+    """A new outermost input: no answer from another input's walk is reused."""
+    _window_holds_apk.cache_clear()
 
 
 def _streams_manifest_record(fh) -> bool:

@@ -19,6 +19,7 @@ from apkscan.issues import error
 from apkscan.sources.bundles import SPLIT_NAME, is_split_folder
 from apkscan.sources.interface import InputProblem, Item, Member, Skipped
 from apkscan.sources.registry import shallow_names
+from apkscan.sources.walkclock import WalkClock
 from apkscan.sources.walker import WalkContext, Walker, WalkOptions, layout_format, unsupported_layout
 
 MAX_FILES_PER_FOLDER = 100_000
@@ -61,7 +62,8 @@ class FileSource:
             yield from known
             return
         try:
-            yield from walker.local_file(path, (path,), where, given=given, bundle=bundle)
+            clock = WalkClock(self.options.walk_timeout, os.path.getsize(path))
+            yield from clock.run(walker.local_file(path, (path,), where, given=given, bundle=bundle), (path,))
         except OSError as exc:
             yield InputProblem((path,), [error("INPUT_UNREADABLE", f"cannot read: {exc.strerror or exc}")])
 
@@ -138,7 +140,8 @@ class FileSource:
             yield unsupported_layout(fmt, tree.chain)
             return False
         walker.ctx.new_input()  # a backup folder is one outermost input: its own inflate budget
-        yield from walker._entries(fmt.open(tree, walker.ctx), 1, custody=True)
+        walk = walker._entries(fmt.open(tree, walker.ctx), 1, custody=True)
+        yield from WalkClock(self.options.walk_timeout).run(walk, tree.chain)  # each file adds its share
         if tree.truncated:
             yield InputProblem(tree.chain, [error("INPUT_LIMIT_EXCEEDED", f"more than {cap} files in {fmt.label} "
                                                   f"(a folder); the rest were not listed or read")])

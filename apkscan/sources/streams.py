@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from apkscan.issues import LimitExceeded
+from apkscan.sources import walkclock
 
 
 class _Readable(io.RawIOBase):
@@ -57,6 +58,7 @@ class WindowStream(_Readable):
         n = left if n < 0 else min(n, left)
         if n <= 0:
             return b""
+        walkclock.check()
         data = os.pread(self._fd, min(n, 1 << 20), self._pos)
         self._pos += len(data)
         return data
@@ -117,6 +119,7 @@ class InflateBudget:
                                 f"input over the {self.max_bytes}-byte limit")
 
     def charge(self, produced: int) -> None:
+        walkclock.check()  # every inflated chunk is a checkpoint of the walk's time budget
         self.used += produced
         if self.used > self.max_bytes:
             raise LimitExceeded("CONTAINER_INFLATE_LIMIT", f"more than {self.max_bytes} bytes inflated from this input")
@@ -151,6 +154,7 @@ class Budgeted(_Readable):
             return b"".join(iter(lambda: self.read(1 << 20), b""))
         data = self._inner.read(n)
         self._produced += len(data)
+        walkclock.allow(len(data))  # bytes a compressed layer yields are work the walk is given time for
         self._budget.charge(len(data))
         self._budget.check_ratio(self._produced, self._compressed.count)
         return data

@@ -21,7 +21,7 @@ from typing import BinaryIO
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError, Issue, error
-from apkscan.sources import detect, registry
+from apkscan.sources import detect, registry, walkclock
 from apkscan.sources.custody import record as custody_record
 from apkscan.sources.bundles import BundleReader
 from apkscan.sources.compressed import decode_errors, decompressed
@@ -53,6 +53,7 @@ class WalkOptions:
     max_inflate: int = 64 << 30  # decompressed bytes per outermost input
     max_ratio: int = 200  # decompressed/compressed beyond which a member is a bomb
     max_files: int = 100_000  # files per given folder
+    walk_timeout: float = walkclock.DEFAULT_WALK_TIMEOUT  # seconds of walking per outermost input (+ per size)
     password: Callable[[], str | None] | None = None  # asked at most once, when a reader needs it
     # injected by a caller that remembers files (the scan store's fast lane; this layer knows no store):
     known: Callable[[str], list | None] | None = None  # a top-level file's items without reading it, or None
@@ -71,10 +72,12 @@ class WalkContext:
 
     def new_input(self) -> None:
         self.budget = InflateBudget(self.options.max_inflate, self.options.max_ratio)
+        detect.forget_windows()
 
     def password(self) -> str | None:
         if not self._password:
-            self._password.append(self.options.password() if self.options.password else None)
+            with walkclock.paused():  # a prompt's wait is not the input's walking time
+                self._password.append(self.options.password() if self.options.password else None)
         return self._password[0]
 
 
@@ -106,6 +109,7 @@ class Walker:
                                   custody=True), 0)
 
     def blob(self, b: Blob, depth: int) -> Iterator[Item]:
+        walkclock.check()
         try:
             yield from self._dispatch(b, depth)
         except _read_errors() as exc:
@@ -263,12 +267,15 @@ class Walker:
     def member(self, m: Member, container: tuple[str, ...], depth: int, custody: bool = False) -> Iterator[Item]:
         """Classify one member by content and recurse into it (``custody``: a whole file of a folder)."""
         chain = container + (m.name,)
+        walkclock.check()
         try:
             if m.window is not None:
                 path, off, length = m.window
                 with WindowStream(path, off, min(length, detect.HEAD_SIZE)) as ws:
                     head = read_head(ws, detect.HEAD_SIZE)
                 whole = custody and off == 0 and length == os.path.getsize(path)
+                if whole:
+                    walkclock.allow(length)  # a file of a backup folder: an outermost file's share of time
                 yield from self.blob(Blob(chain, container, head, window=m.window, bundle=m.bundle, flags=m.flags,
                                           custody=whole), depth)
                 return

@@ -1,0 +1,108 @@
+"""A time budget for walking one outermost input, whatever its bytes make the walk do.
+
+The byte bounds (inflation, temporary space, depth, the nested look's head budget) do not
+bound everything a container can make the walk repeat: one stored ZIP named 20,000 times, or
+20,000 names over one large central directory, cost a full parse per name, and the walk runs
+in the run's parent, where ``--timeout`` does not reach. So each outermost input (a file given
+or met in a folder, or one backup folder) gets a budget of walking time: ``--walk-timeout``
+seconds plus one second per :data:`BYTES_PER_SECOND` of its size and of what its compressed
+layers yield (bzip2 yields about 25 MB/s: a big ``.tar.bz2`` is slow work, not an attack; those
+bytes are bounded by the inflation budget). Only time inside the walk counts, not the time its
+consumer spends scanning what it yielded, nor a password prompt.
+
+Past the budget, :func:`check` raises :class:`WalkTimeout` at the next checkpoint. It is a
+``BaseException``: readers turn their ``ApkScanError``\\ s into one member's problem, or read
+"cannot open" as "not a ZIP", and must not do either with it. Only :meth:`WalkClock.run` catches
+it and ends that input with a ``CONTAINER_WALK_TIMEOUT`` error; what it found before is kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+
+from apkscan.issues import error
+from apkscan.sources.interface import InputProblem
+
+DEFAULT_WALK_TIMEOUT = 120.0
+BYTES_PER_SECOND = 8 << 20  # a legitimate walk reads far faster: the slack for big inputs on slow disks
+WALK_TIMEOUT = "CONTAINER_WALK_TIMEOUT"
+
+_active: WalkClock | None = None  # the clock of the walk running now (one walk at a time per process)
+
+
+class WalkTimeout(BaseException):
+    """The walk of one outermost input ran past its budget (see the module's docstring)."""
+
+
+class WalkClock:
+    def __init__(self, base: float, size: int = 0):
+        self.base = base
+        self.limit = base + size / BYTES_PER_SECOND
+        self.spent = 0.0
+        self._since: float | None = None
+
+    def allow(self, size: int) -> None:
+        """``size`` more bytes to read (a backup folder's file, a compressed layer's output)."""
+        self.limit += size / BYTES_PER_SECOND
+
+    def run(self, items: Generator, chain: tuple[str, ...]) -> Iterator:
+        """``items`` (one input's walk), timed only while it runs; ended by its budget."""
+        global _active
+        ended = False
+        try:
+            while not ended:
+                outer, _active, self._since = _active, self, time.monotonic()
+                try:
+                    item = next(items)
+                except StopIteration:
+                    return
+                except WalkTimeout:  # the walk's generators are closed by now; this problem ends it
+                    ended, item = True, InputProblem(chain, [error(WALK_TIMEOUT, self.message())])
+                finally:
+                    self._stop()
+                    _active = outer
+                yield item
+        finally:
+            items.close()
+
+    def message(self) -> str:
+        return (f"walking this input took more than {self.limit:.0f} s (--walk-timeout {self.base:g} s, plus 1 s "
+                f"per {BYTES_PER_SECOND >> 20} MiB of it and of its decompressed layers): what it held after that "
+                "point was not read; what was found before it is scanned")
+
+    def check(self) -> None:
+        if self._since is not None and self.spent + time.monotonic() - self._since > self.limit:
+            raise WalkTimeout
+
+    def _stop(self) -> None:
+        if self._since is not None:
+            self.spent += time.monotonic() - self._since
+            self._since = None
+
+
+def allow(size: int) -> None:
+    """The running walk has ``size`` more bytes to read: their share of time."""
+    if _active is not None:
+        _active.allow(size)
+
+
+def check() -> None:
+    """A checkpoint: raise :class:`WalkTimeout` when the running walk is past its budget."""
+    if _active is not None:
+        _active.check()
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """Time the walk does not spend on its input (a password typed at the terminal)."""
+    clock = _active
+    if clock is None or clock._since is None:
+        yield
+        return
+    clock._stop()
+    try:
+        yield
+    finally:
+        clock._since = time.monotonic()
