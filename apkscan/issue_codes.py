@@ -45,7 +45,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "CONTAINER_TMP_LIMIT": (E, "… needs more than the … bytes of temporary space left (--tmp-limit …)"),
     "CONTAINER_TOO_DEEP": (E, "nested more than … containers deep (--max-depth)"),
     "CONTAINER_UNSUPPORTED_COMPRESSION": (E, "a zstd stream: no zstd decoder here (Python 3.14+, or the zstandard package)"),
-    "CONTAINER_WALK_TIMEOUT": (E, "walking this input took more than … s (--walk-timeout, plus 1 s per 8 MiB of it and of its decompressed layers): what it held after that point was not read"),
+    "CONTAINER_WALK_TIMEOUT": (E, "walking this input took more than … s (--walk-timeout, plus 1 s per MiB of it): what it held after that point was not read"),
     "CONTENT_DIGESTS_NOT_CHECKED": (W, "--quick: content digests were not checked, so this is not a full verification"),
     "DEX_LIMIT_EXCEEDED": (W, "… DEX files; read the first … (or more than … bytes of type descriptors: class names partial)"),
     "DEX_MALFORMED": (W, "a classes*.dex is not a DEX file a compiler writes (bad header, tables outside the file, repeated type ids)"),

@@ -154,7 +154,6 @@ class Budgeted(_Readable):
             return b"".join(iter(lambda: self.read(1 << 20), b""))
         data = self._inner.read(n)
         self._produced += len(data)
-        walkclock.allow(len(data))  # bytes a compressed layer yields are work the walk is given time for
         self._budget.charge(len(data))
         self._budget.check_ratio(self._produced, self._compressed.count)
         return data
