@@ -299,3 +299,32 @@ def test_every_tar_header_is_a_checkpoint(monkeypatch, tmp_path):
     records = items([path], walk_timeout=100)
     assert problems(records) == [((str(path),), walkclock.WALK_TIMEOUT)] and not found(records)
     assert found(items([path], walk_timeout=1000)) == ["tiktok.apk"]
+
+
+def test_bytes_nobody_supplied_earn_no_time(clock, tmp_path):
+    """Review 11: a tar whose 64 MiB pad is a hole (sparse: it takes no disk), and a backup folder
+    of 40 hard links to one 2 MiB file, earned time by their apparent sizes."""
+    import os
+
+    header = tar_of([("pad.bin", bytes(64 << 20)), ("slow1.apk", CLEAN)])
+    sparse = tmp_path / "sparse.tar"
+    with open(sparse, "wb") as fh:  # the same bytes, with the pad's 64 MiB of zeros left as a hole
+        fh.write(header[:512])
+        fh.seek(512 + (64 << 20))
+        fh.write(header[512 + (64 << 20):])
+    assert sparse.read_bytes() == header
+    if sparse.stat().st_blocks * 512 >= 1 << 20:
+        pytest.skip("this file system does not keep holes")
+    assert problems(items([sparse], walk_timeout=99)) == [((str(sparse),), walkclock.WALK_TIMEOUT)]
+    assert found(items([write(tmp_path / "dense.tar", header)], walk_timeout=99)) == ["slow1.apk"]
+
+    neo = tmp_path / "neo"
+    shutil.copytree(REPO / "fixtures" / "backups" / "neo", neo)
+    inst = neo / "com.tencent.mm" / "2024-05-01-10-00-00-000-user_0"
+    (inst / "pad.bin").write_bytes(os.urandom(2 << 20))
+    for i in range(40):
+        os.link(inst / "pad.bin", inst / f"pad{i:02d}.bin")
+    (inst / "slow1.apk").write_bytes(CLEAN)
+    size = sum(p.stat().st_size for p in inst.iterdir() if p.name.startswith("pad"))
+    assert size > 80 << 20  # 82 s by apparent size: enough for slow1.apk's 100 s over 30 s
+    assert [c for _, c in problems(items([neo], walk_timeout=30))] == [walkclock.WALK_TIMEOUT]

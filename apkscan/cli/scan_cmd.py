@@ -63,7 +63,7 @@ FAIL_ON_HELP = ("Exit 1 when an app's verdict under any --policy is at or above 
               help="How many containers deep to open (zip in tar.gz in backup ...).")
 @click.option("--walk-timeout", type=click.FloatRange(min=1, max=1e7), default=120, show_default=True,
               metavar="SECONDS", callback=lambda ctx, param, v: _finite(v, param),
-              help="Time to walk one input's containers, plus 1 s per MiB of it; then CONTAINER_WALK_TIMEOUT.")
+              help="Time to walk one input's containers, plus 1 s per MiB of it on disk; then CONTAINER_WALK_TIMEOUT.")
 @click.option("--tmp-dir", type=click.Path(file_okay=False), default=None,
               help="Where APKs inside compressed containers are spooled (a private 0700 folder is made in it).")
 @click.option("--tmp-limit", default="4G", show_default=True, metavar="SIZE",

@@ -62,7 +62,8 @@ class FileSource:
             yield from known
             return
         try:
-            clock = WalkClock(self.options.walk_timeout, os.path.getsize(path))
+            clock = WalkClock(self.options.walk_timeout)
+            clock.allow(os.stat(path))
             yield from clock.run(walker.local_file(path, (path,), where, given=given, bundle=bundle), (path,))
         except OSError as exc:
             yield InputProblem((path,), [error("INPUT_UNREADABLE", f"cannot read: {exc.strerror or exc}")])

@@ -5,7 +5,8 @@ bound everything a container can make the walk repeat: one stored ZIP named 20,0
 20,000 names over one large central directory, cost a full parse per name, and the walk runs
 in the run's parent, where ``--timeout`` does not reach. So each outermost input (a file given
 or met in a folder, or one backup folder) gets a budget of walking time: ``--walk-timeout``
-seconds plus one second per :data:`BYTES_PER_SECOND` of its size (bytes someone had to supply).
+seconds plus one second per :data:`BYTES_PER_SECOND` of its size on disk (bytes someone had to
+supply: a sparse file's holes and a hard link's second name earn nothing).
 Only time inside the walk counts: not the time its consumer spends scanning what it yielded,
 nor a password prompt. Decompressing counts like any other work, and what it yields earns no
 time: 148 bytes of bzip2 inflate to 63 MiB of zeros in 0.1 s and would have bought 8 s of
@@ -21,6 +22,7 @@ it and ends that input with a ``CONTAINER_WALK_TIMEOUT`` error; what it found be
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
@@ -40,15 +42,22 @@ class WalkTimeout(BaseException):
 
 
 class WalkClock:
-    def __init__(self, base: float, size: int = 0):
+    def __init__(self, base: float):
         self.base = base
-        self.limit = base + size / BYTES_PER_SECOND
+        self.limit = base
         self.spent = 0.0
         self._since: float | None = None
+        self._files: set[tuple[int, int]] = set()
 
-    def allow(self, size: int) -> None:
-        """``size`` more bytes to read (one more file of a backup folder)."""
-        self.limit += size / BYTES_PER_SECOND
+    def allow(self, st: os.stat_result) -> None:
+        """One more file to walk (the input, or a file of a backup folder): its share of time, by
+        the bytes it holds on disk (a sparse file's hole was supplied by nobody), once per file
+        (a thousand hard links to one file are one file; review 11)."""
+        if (st.st_dev, st.st_ino) in self._files:
+            return
+        self._files.add((st.st_dev, st.st_ino))
+        blocks = getattr(st, "st_blocks", None)
+        self.limit += (st.st_size if blocks is None else min(st.st_size, blocks * 512)) / BYTES_PER_SECOND
 
     def run(self, items: Generator, chain: tuple[str, ...]) -> Iterator:
         """``items`` (one input's walk), timed only while it runs; ended by its budget."""
@@ -84,10 +93,10 @@ class WalkClock:
             self._since = None
 
 
-def allow(size: int) -> None:
-    """The running walk met one more file of ``size`` bytes (of a backup folder): its share."""
+def allow(st: os.stat_result) -> None:
+    """The running walk met one more file of a backup folder (``st``: its stat): its share."""
     if _active is not None:
-        _active.allow(size)
+        _active.allow(st)
 
 
 def check() -> None:

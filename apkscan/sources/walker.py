@@ -273,9 +273,10 @@ class Walker:
                 path, off, length = m.window
                 with WindowStream(path, off, min(length, detect.HEAD_SIZE)) as ws:
                     head = read_head(ws, detect.HEAD_SIZE)
-                whole = custody and off == 0 and length == os.path.getsize(path)
+                st = os.stat(path) if custody else None
+                whole = st is not None and off == 0 and length == st.st_size
                 if whole:
-                    walkclock.allow(length)  # a file of a backup folder: an outermost file's share of time
+                    walkclock.allow(st)  # a file of a backup folder: an outermost file's share of time
                 yield from self.blob(Blob(chain, container, head, window=m.window, bundle=m.bundle, flags=m.flags,
                                           custody=whole), depth)
                 return
