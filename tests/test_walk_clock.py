@@ -276,15 +276,18 @@ def test_a_window_rewritten_in_place_is_asked_again(tmp_path):
     assert found(items([path])) == ["base.apk", "icon.png"]
 
 
+class Ticking(FakeTime):
+    """A clock that moves 1 s each time it is read: every checkpoint costs a second."""
+
+    def monotonic(self) -> float:
+        self.now += 1
+        return self.now
+
+
 def test_every_tar_header_is_a_checkpoint(monkeypatch, tmp_path):
     """Review 8: a plain tar of headers that yield no member (directories here; crafted pax
     bodies cost seconds each on Python before 3.11.10) reached no checkpoint until its last
-    member. With a clock that moves 1 s each time it is read, 300 headers end the walk."""
-    class Ticking(FakeTime):
-        def monotonic(self) -> float:
-            self.now += 1
-            return self.now
-
+    member. With a clock that ticks at each checkpoint, 300 headers end the walk."""
     monkeypatch.setattr(walkclock, "time", Ticking())
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as t:
@@ -328,3 +331,19 @@ def test_bytes_nobody_supplied_earn_no_time(clock, tmp_path):
     size = sum(p.stat().st_size for p in inst.iterdir() if p.name.startswith("pad"))
     assert size > 80 << 20  # 82 s by apparent size: enough for slow1.apk's 100 s over 30 s
     assert [c for _, c in problems(items([neo], walk_timeout=30))] == [walkclock.WALK_TIMEOUT]
+
+
+def test_hashing_a_container_for_custody_is_walking_it(monkeypatch, tmp_path):
+    """Review 11: a tar with a 100 GiB hole spent 80 s in its custody hash, which had no
+    checkpoint (found after the fix for holes). Each MiB hashed is one now: the walk can end
+    inside the hash, before the file's record."""
+    from apkscan.sources.interface import InputFile
+
+    monkeypatch.setattr(walkclock, "time", Ticking())
+    data = tar_of([("pad.bin", bytes(40 << 20)), ("tiktok.apk", TIKTOK)])
+    path = write(tmp_path / "big.tar", data)
+    records = items([path], walk_timeout=1)  # 41 s for its 40 MiB: spent by the 41 MiB of the hash
+    assert problems(records) == [((str(path),), walkclock.WALK_TIMEOUT)]
+    assert not [r for r in records if isinstance(r, InputFile)]
+    records = items([path], walk_timeout=1000)
+    assert [r.kind for r in records if isinstance(r, InputFile)] == ["tar"] and found(records) == ["tiktok.apk"]
