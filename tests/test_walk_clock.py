@@ -347,3 +347,28 @@ def test_hashing_a_container_for_custody_is_walking_it(monkeypatch, tmp_path):
     assert not [r for r in records if isinstance(r, InputFile)]
     records = items([path], walk_timeout=1000)
     assert [r.kind for r in records if isinstance(r, InputFile)] == ["tar"] and found(records) == ["tiktok.apk"]
+
+
+def test_skipping_through_an_adb_backup_is_walking_it(monkeypatch, tmp_path):
+    """A compressed adb backup: 40 MiB of app data (a few KiB compressed), then an APK. tarfile
+    skips the data by reading the backup's body, chunk by chunk, with no checkpoint but its
+    headers'; each chunk is one now, so the walk's time runs out inside the skip."""
+    from backup_helpers import build_ab
+
+    monkeypatch.setattr(walkclock, "time", Ticking())
+    data = build_ab([("apps/com.example/f/data.bin", bytes(40 << 20)), ("apps/com.example/a/base.apk", TIKTOK)])
+    path = write(tmp_path / "device.ab", data)
+    assert path.stat().st_size < 1 << 20
+    assert problems(items([path], walk_timeout=100)) == [((str(path),), walkclock.WALK_TIMEOUT)]
+    assert found(items([path], walk_timeout=5000)) == ["apps/com.example/a/base.apk"]
+
+
+def test_skipping_through_a_deflated_tar_in_a_zip_is_walking_it(monkeypatch, tmp_path):
+    """The same skip through a ZIP member being inflated: each inflated chunk is a checkpoint."""
+    monkeypatch.setattr(walkclock, "time", Ticking())
+    import os
+
+    tar = tar_of([("data.bin", os.urandom(8 << 20)), ("tiktok.apk", TIKTOK)])  # no bomb: it does not deflate
+    path = write(tmp_path / "pull.zip", zip_of([("pull.tar", tar, DEFLATED)]))
+    assert problems(items([path], walk_timeout=35)) == [((str(path),), walkclock.WALK_TIMEOUT)]  # ~30 others
+    assert found(items([path], walk_timeout=5000)) == ["tiktok.apk"]

@@ -17,6 +17,8 @@ from typing import BinaryIO
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from apkscan.sources import walkclock
+
 CHUNK = 64 * 1024
 MAX_EXPANDED = 1 << 40  # 1 TiB of tar out of one backup: beyond any phone, far short of forever
 # The walker's bomb bound (WalkOptions.max_ratio, InflateBudget's floor): past 64 MiB of tar, more
@@ -90,6 +92,7 @@ class Payload:
             raise self._failure
         if n is None or n < 0:  # tarfile never does this; kept correct, still chunked
             return b"".join(iter(lambda: self.read(CHUNK), b""))
+        walkclock.check()  # each read of the payload (tarfile skips a member's data by reading it)
         try:
             out = self._read(n)
         except BackupReadError as exc:
@@ -107,6 +110,7 @@ class Payload:
         return out
 
     def _next_chunk(self) -> bytes | None:
+        walkclock.check()  # each chunk of the body (empty deflate blocks yield nothing for many)
         chunk = next(self._chunks, None)
         self.consumed += len(chunk or b"")
         return chunk

@@ -259,6 +259,7 @@ def _streams_manifest_record(fh) -> bool:
         return False
     tail = head
     while True:
+        walkclock.check()
         chunk = fh.read(1 << 20)
         if not chunk:
             return False

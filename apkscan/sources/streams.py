@@ -35,6 +35,7 @@ class IterStream(_Readable):
 
     def read(self, n: int = -1) -> bytes:
         while n < 0 or len(self._buf) < n:
+            walkclock.check()  # a ZIP member's inflated chunks (a tar in it is skipped through by reading)
             chunk = next(self._chunks, None)
             if chunk is None:
                 break
