@@ -372,3 +372,25 @@ def test_skipping_through_a_deflated_tar_in_a_zip_is_walking_it(monkeypatch, tmp
     path = write(tmp_path / "pull.zip", zip_of([("pull.tar", tar, DEFLATED)]))
     assert problems(items([path], walk_timeout=35)) == [((str(path),), walkclock.WALK_TIMEOUT)]  # ~30 others
     assert found(items([path], walk_timeout=5000)) == ["tiktok.apk"]
+
+
+def test_a_bundles_skipped_names_over_one_empty_run_pass_checkpoints(monkeypatch, tmp_path):
+    """Review 12: an XAPK's .obb names all over one run of empty deflate blocks (which inflate to
+    nothing) each read the whole run to see their first bytes, with no checkpoint: 5,000 names
+    held the walk 64 s past a 20 s budget. Each step of that read is a checkpoint now."""
+    import struct
+
+    monkeypatch.setattr(walkclock, "time", Ticking())
+    run = b"\x00\x00\x00\xff\xff" * (2 << 20) + b"\x03\x00"  # 10 MiB of empty stored blocks, then an end
+    data = bytearray(zip_of([("manifest.json", b'{"package_name": "com.example"}', DEFLATED),
+                             ("base.apk", CLEAN, STORED), ("main.obb", run, STORED)]))
+    local = data.rfind(b"PK\x03\x04", 0, data.find(b"main.obb"))
+    cd = data.rfind(b"PK\x01\x02", 0, data.rfind(b"main.obb"))
+    for at, off in ((local, 8), (cd, 10)):  # method: deflated; sizes: the run, inflating to nothing
+        struct.pack_into("<H", data, at + off, 8)
+    for at, off in ((local, 14), (cd, 16)):
+        struct.pack_into("<III", data, at + off, 0, len(run), 0)
+    path = write(tmp_path / "empty.xapk", with_aliases(bytes(data), [(f"p{i}.obb", "main.obb") for i in range(10)]))
+    records = items([path], walk_timeout=20)  # 10 MiB on disk: 30 s, less than 11 reads of the run
+    assert problems(records) == [((str(path),), walkclock.WALK_TIMEOUT)]
+    assert found(items([path], walk_timeout=1000)) == ["base.apk"]
