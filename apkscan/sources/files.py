@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from apkscan.issues import error
 from apkscan.sources.bundles import SPLIT_NAME, is_split_folder
@@ -78,7 +78,7 @@ class FileSource:
             problems.append(InputProblem((str(exc.filename or root),),
                                          [error("INPUT_UNREADABLE", f"cannot list: {exc.strerror or exc}")]))
 
-        for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=follow):
+        for dirpath, dirnames, filenames in walk_down(root, onerror=on_error, followlinks=follow):
             where = (dirpath,)
             if follow:
                 st = os.stat(dirpath)
@@ -149,6 +149,35 @@ class FileSource:
         return "files" if fmt.flat else "tree"
 
 
+def walk_down(root: str, onerror: Callable[[OSError], None] | None = None,
+              followlinks: bool = False) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk`` top-down (the caller may prune or sort ``dirnames`` in place), without
+    recursion: Python 3.11's ``os.walk`` recurses once per level, so a chain of ~1,000 nested
+    folders, which anyone can make, ended the run in a RecursionError (review 12)."""
+    stack = [root]
+    while stack:
+        top = stack.pop()
+        dirs: list[str] = []
+        files: list[str] = []
+        try:
+            with os.scandir(top) as it:
+                for entry in it:
+                    try:
+                        is_dir = entry.is_dir()  # a symlink to a folder is listed as a folder, as os.walk does
+                    except OSError:
+                        is_dir = False
+                    (dirs if is_dir else files).append(entry.name)
+        except OSError as exc:
+            if onerror is not None:
+                onerror(exc)
+            continue
+        yield top, dirs, files
+        for name in reversed(dirs):  # popped in the order the caller left them: depth first, as os.walk
+            path = os.path.join(top, name)
+            if followlinks or not os.path.islink(path):
+                stack.append(path)
+
+
 def shallow_listing(dirpath: str, names: list[str], depth: int = 2, cap: int = 10_000) -> list[str]:
     """The folder's files and its sub-folders' files down to ``depth``, as layout markers see a
     ZIP (:func:`registry.shallow_names`); symlinks are not followed; bounded by ``cap`` entries."""
@@ -184,7 +213,7 @@ class FolderTree:
     def names(self) -> list[str]:
         if self._names is None:
             out: list[str] = []
-            for dirpath, dirnames, filenames in os.walk(self.root):
+            for dirpath, dirnames, filenames in walk_down(self.root):
                 if self.flat:
                     dirnames[:] = []
                 dirnames.sort()
