@@ -42,13 +42,24 @@ def test_a_thousand_nested_folders_are_walked(tmp_path):
             top.mkdir()
         return top
 
+    def remove(top):  # bottom-up, without recursion: shutil.rmtree (and pytest's cleanup) recurse
+        for path, _, files in reversed(list(walk_down(str(top)))):
+            for f in files:
+                os.unlink(os.path.join(path, f))
+            os.rmdir(path)
+
     deep = tmp_path / "pull"
     deep.mkdir()
-    shutil.copy(APKS / "tiktok-bytedance-subject.apk", chain(deep) / "tiktok.apk")
     aqf = tmp_path / "acq"
-    shutil.copytree(REPO / "fixtures" / "backups" / "androidqf", aqf)
-    shutil.copy(APKS / "tiktok-bytedance-subject.apk", chain(next(aqf.iterdir())) / "x.apk")
-    for root in (deep, aqf):
-        found = [r for r in FileSource([str(root)], WalkOptions()).inputs() if isinstance(r, ScanInput)]
-        assert [r.chain[-1].rsplit("/", 1)[-1] for r in found if r.chain[-1].endswith(("tiktok.apk", "x.apk"))] \
-            in (["tiktok.apk"], ["x.apk"])
+    try:
+        shutil.copy(APKS / "tiktok-bytedance-subject.apk", chain(deep) / "tiktok.apk")
+        shutil.copytree(REPO / "fixtures" / "backups" / "androidqf", aqf)
+        shutil.copy(APKS / "tiktok-bytedance-subject.apk", chain(next(aqf.iterdir())) / "x.apk")
+        for root in (deep, aqf):
+            found = [r for r in FileSource([str(root)], WalkOptions()).inputs() if isinstance(r, ScanInput)]
+            names = [r.chain[-1].rsplit("/", 1)[-1] for r in found]
+            assert names.count("tiktok.apk") + names.count("x.apk") == 1
+    finally:
+        for top in (deep, aqf):
+            if top.exists():
+                remove(top)
