@@ -34,6 +34,12 @@ FAIL_ON_HELP = ("Exit 1 when an app's verdict under any --policy is at or above 
                 "(prohibited, review, never); POLICY:LEVEL looks at that policy only.")
 
 
+def _finite(ctx, param, value: float) -> float:
+    if value != value:  # NaN passes FloatRange's comparisons and would turn the budget off
+        raise click.BadParameter("not a number", param=param)
+    return value
+
+
 @click.command("scan", epilog=command_epilog())
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--rules", "rule_paths", multiple=True, type=click.Path(),
@@ -62,7 +68,7 @@ FAIL_ON_HELP = ("Exit 1 when an app's verdict under any --policy is at or above 
 @click.option("--max-depth", type=click.IntRange(0, 32), default=4, show_default=True,
               help="How many containers deep to open (zip in tar.gz in backup ...).")
 @click.option("--walk-timeout", type=click.FloatRange(min=1, max=1e7), default=120, show_default=True,
-              metavar="SECONDS", callback=lambda ctx, param, v: _finite(v, param),
+              metavar="SECONDS", callback=_finite,
               help="Time to walk one input's containers, plus 1 s per MiB of it on disk; then CONTAINER_WALK_TIMEOUT.")
 @click.option("--tmp-dir", type=click.Path(file_okay=False), default=None,
               help="Where APKs inside compressed containers are spooled (a private 0700 folder is made in it).")
@@ -170,12 +176,6 @@ def _load_rules_and_policy(opts: dict):
         click.echo(f"error: --policy given twice for the policy named {', '.join(twice)}", err=True)
         sys.exit(ExitCode.USAGE)
     return rules, policies
-
-
-def _finite(value: float, param) -> float:
-    if value != value:  # NaN passes FloatRange's comparisons and would turn the budget off
-        raise click.BadParameter("not a number", param=param)
-    return value
 
 
 def _walk_options(opts: dict):

@@ -260,8 +260,7 @@ def _streams_manifest_record(fh) -> bool:
         return False
     tail = head
     while True:
-        walkclock.check()
-        chunk = fh.read(1 << 20)
+        chunk = fh.read(1 << 20)  # an inflating member or a tar member: its stream is the walk's checkpoint
         if not chunk:
             return False
         buf = tail + chunk
