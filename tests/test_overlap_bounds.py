@@ -5,7 +5,9 @@ to make one run of bytes many members. Whatever bound the walker puts on reading
 member must never hide an APK read on its own bytes (no silent skip as a known file, no
 whole-container error), and a member whose size lies is blamed alone. (Two bounds on reading
 overlapping members whole were tried and withdrawn, see README "Bounds": only the look for
-nested APKs inside an APK is bounded, tests/test_member_heads.py.)
+nested APKs inside an APK is bounded, tests/test_member_heads.py.) What is bounded without
+any byte count: records whose data key is equal (same data offset, method and declared sizes:
+the very same bytes) are read once per archive; the other names are counted as skipped.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from apkscan.scan import scan
+from apkscan.sources import zip_archive
 from apkscan.sources.files import FileSource
-from apkscan.sources.walker import WalkOptions
+from apkscan.sources.walker import SAME_DATA, WalkOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 APKS = ROOT / "fixtures" / "apks"
@@ -63,8 +66,8 @@ def with_aliases(data: bytes, aliases: list[tuple[str, str]]) -> bytes:
     return data[:cd_off] + cd + extra + bytes(tail)
 
 
-def scanned(path: Path, rules, policy, tmp_path) -> dict:
-    result = scan([FileSource([str(path)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy)
+def scanned(path: Path, rules, policy, tmp_path, **options) -> dict:
+    result = scan([FileSource([str(path)], WalkOptions(tmp_dir=str(tmp_path / "spool"), **options))], rules, policy)
     return result.to_dict()
 
 
@@ -134,3 +137,114 @@ def test_a_bundle_name_over_a_metadata_members_header_is_read(rules, policy, tmp
     path.write_bytes(with_aliases(zip_of(files), [("base.apk", "icon.png")]))
     doc = scanned(path, rules, policy, tmp_path)
     assert verdicts(doc).get("wechat.apk") == "prohibited"
+
+
+# ---------------------------------------------------------------- one data key, read once
+
+def same_data_skips(doc: dict) -> list[dict]:
+    return [s for s in doc["skipped"] if s["reason"] == SAME_DATA]
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_one_apk_named_many_times_is_scanned_once(rules, policy, tmp_path, method):
+    """One banned APK and 300 more records pointing at its local header: each was a scan of its
+    own (65,535 of them, in an 11 MB file: hours). Now one app, prohibited, and the 300 other
+    names counted as skipped, each saying whose data it is."""
+    path = tmp_path / "many-names.zip"
+    path.write_bytes(with_aliases(zip_of([("tiktok.apk", TIKTOK, method)]),
+                                  [(f"copy{i:03d}.apk", "tiktok.apk") for i in range(300)]))
+    doc = scanned(path, rules, policy, tmp_path)
+    assert verdicts(doc) == {"tiktok.apk": "prohibited"} and not doc["errors"]
+    [skip] = same_data_skips(doc)
+    assert skip["count"] == 300 and skip["examples"][0] == "copy000.apk (= tiktok.apk)"
+
+
+def test_names_over_one_deflated_apk_are_charged_to_the_inflation_budget_once(rules, policy, tmp_path):
+    """The budget allows the APK's bytes once (and a little): 50 more names over its data used to
+    be charged each, and every one after the first was a CONTAINER_INFLATE_LIMIT error."""
+    path = tmp_path / "deflated.zip"
+    path.write_bytes(with_aliases(zip_of([("tiktok.apk", TIKTOK, zipfile.ZIP_DEFLATED)]),
+                                  [(f"copy{i:02d}.apk", "tiktok.apk") for i in range(50)]))
+    doc = scanned(path, rules, policy, tmp_path, max_inflate=len(TIKTOK) + 4096)
+    assert verdicts(doc) == {"tiktok.apk": "prohibited"} and not doc["errors"]
+    assert same_data_skips(doc)[0]["count"] == 50
+
+
+def test_a_record_that_reads_the_same_offset_differently_is_read_on_its_own(rules, policy, tmp_path):
+    """Equal data offsets are not enough: a record that declares other sizes reads other bytes (or
+    fails), so it is no copy. Here it declares TikTok's data 100 bytes short: its own error, and
+    TikTok is still prohibited."""
+    data = bytearray(with_aliases(zip_of([("tiktok.apk", TIKTOK, zipfile.ZIP_STORED)]), [("short.apk", "tiktok.apk")]))
+    cd = struct.unpack_from("<I", data, data.rfind(b"PK\x05\x06") + 16)[0]
+    short = data.index(b"short.apk", cd) - 46
+    for field in (20, 24):  # compressed and uncompressed size of the alias's record
+        struct.pack_into("<I", data, short + field, len(TIKTOK) - 100)
+    path = tmp_path / "short.zip"
+    path.write_bytes(bytes(data))
+    doc = scanned(path, rules, policy, tmp_path)
+    assert verdicts(doc) == {"tiktok.apk": "prohibited"}
+    assert [n for n, _ in error_codes(doc)] == ["short.apk"] and not same_data_skips(doc)
+
+
+def test_names_in_an_apk_over_one_nested_apk_are_walked_once(rules, policy, tmp_path):
+    """The nested look: an APK carrying TikTok, with 200 more records in the carrier's central
+    directory pointing at it. The carrier and TikTok are scanned once each."""
+    path = tmp_path / "carrier.apk"
+    path.write_bytes((APKS / "clean-v1v2v3.apk").read_bytes())
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr(zipfile.ZipInfo("assets/payload.apk"), TIKTOK)
+    path.write_bytes(with_aliases(path.read_bytes(), [(f"assets/p{i:03d}.apk", "assets/payload.apk") for i in range(200)]))
+    doc = scanned(path, rules, policy, tmp_path)
+    assert [a["source"]["chain"][1:] for a in doc["apps"]] == [[], ["assets/payload.apk"]]
+    assert verdicts(doc)["payload.apk"] == "prohibited"
+    assert same_data_skips(doc)[0]["count"] == 200
+
+
+def test_a_copy_of_data_a_bundle_skipped_by_name_is_still_read(rules, policy, tmp_path):
+    """Data keys only spare what the walker read: main.obb's bytes (a plain ZIP holding WeChat)
+    are skipped by their name and never walked, so apps.zip, a second record over them, is."""
+    wechat = (APKS / "wechat-tencent-subject.apk").read_bytes()
+    files = [("manifest.json", b'{"package_name": "com.example"}', zipfile.ZIP_DEFLATED),
+             ("base.apk", (APKS / "clean-v1v2v3.apk").read_bytes(), zipfile.ZIP_STORED),
+             ("main.obb", zip_of([("wechat.apk", wechat, zipfile.ZIP_STORED)]), zipfile.ZIP_STORED)]
+    path = tmp_path / "obb.xapk"
+    path.write_bytes(with_aliases(zip_of(files), [("apps.zip", "main.obb")]))
+    doc = scanned(path, rules, policy, tmp_path)
+    assert verdicts(doc).get("wechat.apk") == "prohibited"
+    assert not same_data_skips(doc)
+
+
+def test_data_keys_belong_to_one_archive(tmp_path):
+    """Two readers never share keys (a spooled archive's file name may come back after it is
+    deleted): equal offsets in two archives are two members."""
+    from apkscan.apk.io.bytesource import ByteSource
+    from apkscan.apk.io.zipreader import ZipArchive
+    from apkscan.sources.streams import InflateBudget
+
+    path = tmp_path / "a.zip"
+    path.write_bytes(zip_of([("a.apk", TIKTOK, zipfile.ZIP_STORED)]))
+    keys = []
+    for _ in range(2):
+        archive = ZipArchive.open(ByteSource(str(path), 0, path.stat().st_size))
+        reader = zip_archive.ZipReader(archive, (str(path), 0), (str(path),), InflateBudget(1 << 30, 200))
+        keys.append(reader.member(archive.entries[0]).data_key)
+    assert keys[0][1:] == keys[1][1:] and keys[0] != keys[1]
+
+
+def test_obb_names_over_one_deflated_zip_are_looked_into_once(rules, policy, tmp_path, monkeypatch):
+    """Whether a member skipped by its name is an APK after all depends on its bytes: 100 OBB
+    names over one deflated ZIP inflated it 100 times to ask. Now asked once; all still skipped."""
+    from apkscan.sources import detect
+
+    calls = []
+    real = detect.member_holds_apk
+    monkeypatch.setattr(detect, "member_holds_apk", lambda m: calls.append(m.name) or real(m))
+    files = [("manifest.json", b'{"package_name": "com.example"}', zipfile.ZIP_DEFLATED),
+             ("base.apk", (APKS / "clean-v1v2v3.apk").read_bytes(), zipfile.ZIP_STORED),
+             ("main.obb", zip_of([(f"d/{i}", os.urandom(64), zipfile.ZIP_STORED) for i in range(50)]), zipfile.ZIP_DEFLATED)]
+    path = tmp_path / "obbs.xapk"
+    path.write_bytes(with_aliases(zip_of(files), [(f"p{i:03d}.obb", "main.obb") for i in range(100)]))
+    doc = scanned(path, rules, policy, tmp_path)
+    assert calls == ["main.obb"]
+    assert [a["source"]["chain"][-1] for a in doc["apps"]] == ["base.apk"] and not doc["errors"]
+    assert sum(s["count"] for s in doc["skipped"] if "OBB" in s["reason"]) == 101

@@ -207,7 +207,7 @@ def test_many_obb_names_over_one_stored_zip_cost_one_parse(rules, policy, tmp_pa
     detect._window_holds_apk.cache_clear()
     result = scan([FileSource([str(path)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy).to_dict()
     info = detect._window_holds_apk.cache_info()
-    assert (info.misses, info.hits) == (1, 400)
+    assert info.misses == 1  # the 400 aliases share main.obb's data key: the bundle asks once (bundles._holds_apk)
     assert [a["source"]["chain"][-1] for a in result["apps"]] == ["base.apk"] and not result["errors"]
     assert sum(s["count"] for s in result["skipped"] if "OBB" in s["reason"]) == 401
 

@@ -29,6 +29,7 @@ class BundleReader(ZipReader):
     def __init__(self, *args, kind: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.kind = kind
+        self._judged: dict[tuple | None, bool] = {}  # data key -> an APK? (names skipped as data)
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         """Like :meth:`ZipReader.entries`, but a member skipped by its name (OBB, APKMirror's
@@ -40,13 +41,20 @@ class BundleReader(ZipReader):
             try:  # a skipped name is looked at by its head first: data is neither inflated nor charged
                 apk = not skip or detect.is_zip(detect.zip_entry_head(self.archive, entry, 4))
                 member = self.member(entry) if apk else None
-                if member is None or (skip and not detect.member_holds_apk(member)):
+                if member is None or (skip and not self._holds_apk(member)):
                     yield Skipped(self.chain, skip, 1, [entry.name])
                     continue
             except ApkScanError as exc:
                 yield InputProblem(self.chain + (entry.name,), [exc.to_issue()])
                 continue
             yield member
+
+    def _holds_apk(self, member: Member) -> bool:
+        """:func:`detect.member_holds_apk`, asked once per data key: names that all point at one
+        deflated OBB would otherwise inflate it once each."""
+        if member.data_key not in self._judged:
+            self._judged[member.data_key] = detect.member_holds_apk(member)
+        return self._judged[member.data_key]
 
     def skip_reason(self, name: str) -> str | None:
         lower = name.lower()

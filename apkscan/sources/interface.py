@@ -148,7 +148,9 @@ class Member:
     ``open()`` returns a fresh readable binary stream of the member's bytes. For a
     streamed container (tar, adb backup) it is valid only until the reader's iterator
     is advanced. ``window`` is ``(path, offset, length)`` when the bytes lie uncompressed
-    in a local file, so an APK can be read in place instead of spooled.
+    in a local file, so an APK can be read in place instead of spooled. ``data_key``: where a
+    ZIP member's data lie and how they are read; members with equal keys are the same bytes
+    (a ZIP's records may all point at one APK), which the walker reads once.
     """
 
     name: str
@@ -157,6 +159,7 @@ class Member:
     window: tuple[str, int, int] | None = None
     bundle: str | None = None  # set by bundle readers: the APKs of one split bundle share it
     flags: list[Issue] = field(default_factory=list)  # e.g. a tar name with ``..``: shown, flagged
+    data_key: tuple | None = None
 
 
 @dataclass(slots=True)

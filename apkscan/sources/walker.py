@@ -31,6 +31,7 @@ from apkscan.sources.tempspace import DEFAULT_TMP_LIMIT, TempSpace, release
 from apkscan.sources.zip_archive import ZipReader, ZipTree
 
 NOT_AN_INPUT = "not an APK or a known container"
+SAME_DATA = "same data as another member, read once (the ZIP names those bytes more than once)"
 
 
 def _read_errors() -> tuple[type[BaseException], ...]:
@@ -68,10 +69,12 @@ class WalkContext:
         self.options = options
         self.temp = TempSpace(options.tmp_dir, options.tmp_limit)
         self.budget = InflateBudget(options.max_inflate, options.max_ratio)
+        self.walked: dict[tuple, str] = {}  # data key of each ZIP member walked in this input -> its name
         self._password: list[str | None] = []
 
     def new_input(self) -> None:
         self.budget = InflateBudget(self.options.max_inflate, self.options.max_ratio)
+        self.walked = {}
         detect.forget_windows()
 
     def password(self) -> str | None:
@@ -268,6 +271,12 @@ class Walker:
         """Classify one member by content and recurse into it (``custody``: a whole file of a folder)."""
         chain = container + (m.name,)
         walkclock.check()
+        if m.data_key is not None:
+            first = self.ctx.walked.get(m.data_key)
+            if first is not None:  # walked under that name (keys are one archive's: same depth, same reader)
+                yield Skipped(container, SAME_DATA, 1, [f"{m.name} (= {first})"])
+                return
+            self.ctx.walked[m.data_key] = m.name
         try:
             if m.window is not None:
                 path, off, length = m.window

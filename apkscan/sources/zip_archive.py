@@ -5,10 +5,18 @@ stored uncompressed is handed on as a window (an APK in it is read in place) and
 deflated one as a stream inflated in chunks. Declared sizes are checked against the
 input's inflation budget before anything is inflated: a zip-in-zip bomb is refused by
 its central directory, and the reader never inflates more than an entry declares.
+
+Central-directory records are claims, and any number of them may point at the same bytes:
+one 20 MB APK named 65,535 times is an 11 MB file that would cost 65,535 scans. Each member
+carries a ``data_key`` (where its data lie and everything that decides what reading them
+gives); the walker reads one key once per outermost input and counts the other names as
+skipped, saying whose data they are. A record naming data already handed on is neither
+charged to the inflation budget nor inflated again.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
@@ -16,6 +24,8 @@ from apkscan.issues import ApkScanError, tamper
 from apkscan.sources import detect
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
 from apkscan.sources.streams import InflateBudget, IterStream
+
+_READERS = itertools.count()
 
 
 class ZipReader:
@@ -26,6 +36,8 @@ class ZipReader:
     def __init__(self, archive: ZipArchive, window: tuple[str, int], chain: tuple[str, ...], budget: InflateBudget):
         self.archive, self.path, self.base = archive, window[0], window[1]
         self.chain, self.budget = chain, budget
+        self.token = next(_READERS)  # data keys are this archive's: a spooled file's name may come back
+        self._charged: set[tuple] = set()  # data keys of the deflated members charged to the budget
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         for entry in self.archive.entries:
@@ -48,18 +60,23 @@ class ZipReader:
         return None
 
     def member(self, entry: ZipEntry) -> Member:
-        """The entry as a Member: a window when stored, an inflating stream otherwise."""
+        """The entry as a Member: a window when stored, an inflating stream otherwise (charged
+        to the inflation budget once per data key)."""
         arc = self.archive
         flags = [tamper("TAMPER_MEMBER_NAME", f"member name {entry.name!r} is absolute or has '..'; shown, never used as a path")] \
             if _odd_name(entry.name) else []
-        if entry.compressed:
-            self.budget.check_declared(entry.name, entry.compressed_size, entry.uncompressed_size)
-            self.budget.charge(entry.uncompressed_size)
-            return Member(entry.name, entry.uncompressed_size, lambda: IterStream(arc.stream(entry)),
-                          bundle=self.bundle_key(entry.name), flags=flags)
         start = self.base + arc.data_offset(entry)
+        if entry.compressed:  # the declared sizes decide what inflating gives (or that it fails); the CRC does not
+            key = (self.token, start, True, entry.compressed_size, entry.uncompressed_size)
+            if key not in self._charged:
+                self.budget.check_declared(entry.name, entry.compressed_size, entry.uncompressed_size)
+                self.budget.charge(entry.uncompressed_size)
+                self._charged.add(key)
+            return Member(entry.name, entry.uncompressed_size, lambda: IterStream(arc.stream(entry)),
+                          bundle=self.bundle_key(entry.name), flags=flags, data_key=key)
         return Member(entry.name, entry.uncompressed_size, lambda: IterStream(arc.stream(entry)),
-                      window=(self.path, start, entry.uncompressed_size), bundle=self.bundle_key(entry.name), flags=flags)
+                      window=(self.path, start, entry.uncompressed_size), bundle=self.bundle_key(entry.name), flags=flags,
+                      data_key=(self.token, start, False, entry.uncompressed_size))
 
 
 class ZipTree:
