@@ -18,7 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 with atheris.instrument_imports():
     from apkscan.apk.identify import identify
 
-_FD, _PATH = tempfile.mkstemp(prefix="apkscan-fuzz-", suffix=".apk")
+_FD, _NAME = tempfile.mkstemp(prefix="apkscan-fuzz-", suffix=".apk")
+os.unlink(_NAME)  # libFuzzer ends the process with exit(): no cleanup would run, and every run left a file
+_PATH = f"/dev/fd/{_FD}"  # the open, nameless file (identify opens it by path)
 
 
 def TestOneInput(data: bytes) -> None:
