@@ -118,6 +118,36 @@ def test_unchanged_file_is_not_read_changed_file_is(corpus, rules, tmp_path, mon
     assert app["sha256"] == hashlib.sha256(data).hexdigest()
 
 
+def test_another_hard_link_to_a_known_file_is_not_read_again(corpus, rules, tmp_path, monkeypatch, parses):
+    """Backup snapshots made with ``rsync --link-dest`` hold each unchanged APK as one more hard
+    link: known by its inode and stat, it is neither hashed nor parsed again, and its own path is
+    remembered. A copy (another inode) is hashed, and a link whose file changed is read again."""
+    db = tmp_path / "s.sqlite"
+    snap = tmp_path / "snapshot-2"
+    snap.mkdir()
+    for name in ("wechat-tencent-subject.apk", "clean-v1v2v3.apk"):
+        os.link(corpus / name, snap / name)  # the inode's ctime moves now: the first run sees it so
+    shutil.copy(corpus / "v1-only.apk", snap / "v1-only.apk")
+    _run([corpus], rules, load_policy(), db)
+    hashed = []
+    real = st._sha256
+    monkeypatch.setattr(st, "_sha256", lambda item: hashed.append(os.path.basename(item.path)) or real(item))
+    doc = _run([snap], rules, load_policy(), db)
+    assert hashed == ["v1-only.apk"] and len(parses) == 4
+    assert {a["source"]["path"]: a["verdict"] for a in doc["apps"]} == {
+        str(snap / "clean-v1v2v3.apk"): "allowed", str(snap / "v1-only.apk"): "allowed",
+        str(snap / "wechat-tencent-subject.apk"): "prohibited"}
+    with sqlite3.connect(db) as c:  # the link's own place now has its stat key
+        assert c.execute("SELECT COUNT(*) FROM stat_keys WHERE path=?", (str(snap / "clean-v1v2v3.apk"),)).fetchone()[0] == 1
+    with open(snap / "clean-v1v2v3.apk", "r+b") as f:  # one write through a link changes the file for both
+        f.seek(100)
+        f.write(b"\x00")
+    os.utime(snap / "clean-v1v2v3.apk", ns=(1_600_000_000 * 10**9, 1_600_000_000 * 10**9))  # mtime set back; ctime moved
+    hashed.clear()
+    _run([corpus], rules, load_policy(), db)
+    assert hashed == ["clean-v1v2v3.apk"]
+
+
 def test_a_racy_recently_modified_file_gets_no_stat_key(tmp_path, rules):
     d = tmp_path / "fresh"
     d.mkdir()
@@ -235,7 +265,8 @@ def test_migration_from_schema_1_keeps_identities(tmp_path):
         c.execute("INSERT INTO identities VALUES ('ab', 'p', 'o', x'00', 0)")
         c.execute("PRAGMA user_version=1")
     conn = st.connect(str(db))
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 6
+    assert conn.execute("SELECT name FROM sqlite_master WHERE type='index' AND name='stat_keys_by_file'").fetchone()
     assert conn.execute("SELECT sha256 FROM identities").fetchall() == [("ab",)]
     assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
     assert conn.execute("SELECT COUNT(*) FROM matches").fetchone()[0] == 0

@@ -12,7 +12,8 @@ What is keyed by what (the decision, and why):
   SHA-256, so an unchanged file is recognised without reading it (``--rehash`` reads it
   anyway). ctime is in the key because nobody can set it: a file replaced by another of the
   same size, with its mtime copied back and the freed inode number reused (ext4 does), still
-  misses (tested).
+  misses (tested). A path not seen before is also looked up by inode and device with the same
+  stat: another hard link to a file already known (backup snapshots share files that way).
   A file modified in the last two seconds gets no stat key (the same tick could hide a
   second write: git's "racy clean" rule). Members that had to be spooled (inside
   compressed or streamed containers) have no stable path: they are hashed after reading
@@ -79,6 +80,8 @@ _MIGRATIONS: list[str] = [
                                  PRIMARY KEY (chain, parser, options, rules, policies, fmt));""",
     # 5: when the store's integrity was last checked (a big store is not read whole on every run)
     """CREATE TABLE checks (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at REAL NOT NULL);""",
+    # 6: stat keys found by file too (inode, device), not only by place: another hard link to it
+    """CREATE INDEX stat_keys_by_file ON stat_keys (inode, dev, off, len);""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -335,8 +338,11 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
         if key is not None and not rehash:
             row = conn.execute("SELECT sha256 FROM stat_keys WHERE path=? AND off=? AND len=? AND size=? AND "
                                "mtime_ns=? AND ctime_ns=? AND inode=? AND dev=?", (*key[0], *key[1])).fetchone()
-            found = row and _load(conn, row[0], options)
+            linked = row is None and _by_file(conn, key)
+            found = (row or linked) and _load(conn, (row or linked)[0], options)
             if found:
+                if linked:
+                    _put_stat(conn, key, linked[0])
                 return _adapt(found, item), _ignore
         if stat_only:
             return None, _ignore
@@ -348,6 +354,16 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
     except (OSError, sqlite3.Error):
         return None, _ignore
     return None, lambda identity: _save(conn, identity, options, key)
+
+
+def _by_file(conn: sqlite3.Connection, key: Any) -> Any:
+    """The stat key of the same file under another path: another hard link to it (backup
+    snapshots made with ``rsync --link-dest`` share every unchanged APK this way). The same
+    inode on the same device, unchanged since (size, mtime and ctime, which any write or new
+    link moves and nobody can set back), is the same bytes whatever its name."""
+    (_, off, length), (size, mtime, ctime, inode, dev) = key
+    return conn.execute("SELECT sha256 FROM stat_keys WHERE inode=? AND dev=? AND off=? AND len=? AND size=? AND "
+                        "mtime_ns=? AND ctime_ns=? LIMIT 1", (inode, dev, off, length, size, mtime, ctime)).fetchone()
 
 
 def options_key(sdk: dict[str, Any]) -> str:
