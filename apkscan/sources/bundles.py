@@ -51,9 +51,12 @@ class BundleReader(ZipReader):
 
     def _holds_apk(self, member: Member) -> bool:
         """:func:`detect.member_holds_apk`, asked once per data key: names that all point at one
-        deflated OBB would otherwise inflate it once each."""
+        deflated OBB would otherwise inflate it once each (a "no" reused inflates nothing: that
+        member's charge is given back; a "yes" goes to the walker, which settles its charge)."""
         if member.data_key not in self._judged:
             self._judged[member.data_key] = detect.member_holds_apk(member)
+        elif not self._judged[member.data_key]:
+            self.budget.refund(member.charged)
         return self._judged[member.data_key]
 
     def skip_reason(self, name: str) -> str | None:

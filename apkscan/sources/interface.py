@@ -149,8 +149,9 @@ class Member:
     streamed container (tar, adb backup) it is valid only until the reader's iterator
     is advanced. ``window`` is ``(path, offset, length)`` when the bytes lie uncompressed
     in a local file, so an APK can be read in place instead of spooled. ``data_key``: where a
-    ZIP member's data lie and how they are read; members with equal keys are the same bytes
-    (a ZIP's records may all point at one APK), which the walker reads once.
+    ZIP member's data lie and how they are read (a ZIP's records may all point at one APK: the
+    walker reads such bytes once, see :mod:`apkscan.sources.zip_archive`); ``charged``: the bytes
+    its reader charged to the inflation budget, given back when it is not read after all.
     """
 
     name: str
@@ -160,6 +161,7 @@ class Member:
     bundle: str | None = None  # set by bundle readers: the APKs of one split bundle share it
     flags: list[Issue] = field(default_factory=list)  # e.g. a tar name with ``..``: shown, flagged
     data_key: tuple | None = None
+    charged: int = 0
 
 
 @dataclass(slots=True)

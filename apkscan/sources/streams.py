@@ -125,6 +125,11 @@ class InflateBudget:
         if self.used > self.max_bytes:
             raise LimitExceeded("CONTAINER_INFLATE_LIMIT", f"more than {self.max_bytes} bytes inflated from this input")
 
+    def refund(self, charged: int) -> None:
+        """Give back what was charged for a member that is not inflated after all (another name
+        for data already read)."""
+        self.used = max(0, self.used - charged)
+
     def check_ratio(self, produced: int, consumed: int) -> None:
         if produced > self.ratio_floor and produced > self.max_ratio * max(consumed, 1):
             raise LimitExceeded("CONTAINER_BOMB", f"{produced} bytes inflated from {consumed} "

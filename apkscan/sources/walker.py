@@ -69,7 +69,7 @@ class WalkContext:
         self.options = options
         self.temp = TempSpace(options.tmp_dir, options.tmp_limit)
         self.budget = InflateBudget(options.max_inflate, options.max_ratio)
-        self.walked: dict[tuple, str] = {}  # data key of each ZIP member walked in this input -> its name
+        self.walked: dict[int, dict[tuple, str]] = {}  # per ZIP reader being walked: what was read, by whose name
         self._password: list[str | None] = []
 
     def new_input(self) -> None:
@@ -225,13 +225,16 @@ class Walker:
             yield InputProblem(chain, [error("CONTAINER_TOO_DEEP", f"nested more than {self.ctx.options.max_depth} containers deep (--max-depth)")])
             return
         reader = ZipReader(archive, window, chain, self.ctx.budget)
-        for entry in entries:
-            try:
-                m = reader.member(entry)
-            except ApkScanError as exc:
-                yield InputProblem(chain + (entry.name,), [exc.to_issue()])
-                continue
-            yield from self.member(m, chain, depth + 1)
+        try:
+            for entry in entries:
+                try:
+                    m = reader.member(entry)
+                except ApkScanError as exc:
+                    yield InputProblem(chain + (entry.name,), [exc.to_issue()])
+                    continue
+                yield from self.member(m, chain, depth + 1)
+        finally:
+            self.ctx.walked.pop(reader.token, None)
 
     def _zip_entries(self, archive: ZipArchive, kind: str, window: tuple[str, int], chain: tuple[str, ...],
                      depth: int) -> Iterator[Item]:
@@ -239,15 +242,18 @@ class Walker:
             reader: ZipReader = BundleReader(archive, window, chain, self.ctx.budget, kind=kind)
         else:
             reader = ZipReader(archive, window, chain, self.ctx.budget)
-            tree = ZipTree(reader)
-            names = tree.names()
-            fmt = layout_format(tree, registry.shallow_names(names))
-            if fmt is not None:
-                if fmt.open is not None:
-                    yield from self._entries(fmt.open(tree, self.ctx), depth + 1)
-                    return
-                yield unsupported_layout(fmt, chain)
-        yield from self._entries(reader, depth + 1)
+        try:
+            if kind not in detect.BUNDLE_KINDS:
+                tree = ZipTree(reader)
+                fmt = layout_format(tree, registry.shallow_names(tree.names()))
+                if fmt is not None:
+                    if fmt.open is not None:
+                        yield from self._entries(fmt.open(tree, self.ctx), depth + 1)
+                        return
+                    yield unsupported_layout(fmt, chain)
+            yield from self._entries(reader, depth + 1)
+        finally:
+            self.ctx.walked.pop(reader.token, None)
 
     # ------------------------------------------------------------------ members
     def _entries(self, reader: ContainerReader, depth: int, custody: bool = False) -> Iterator[Item]:
@@ -268,15 +274,31 @@ class Walker:
             yield Skipped(chain[:-1] or chain, "empty container (no files in it)", 1, [chain[-1]])
 
     def member(self, m: Member, container: tuple[str, ...], depth: int, custody: bool = False) -> Iterator[Item]:
-        """Classify one member by content and recurse into it (``custody``: a whole file of a folder)."""
-        chain = container + (m.name,)
+        """Classify one member by content and recurse into it (``custody``: a whole file of a folder).
+
+        A ZIP member whose bytes, treated the same way, were already read without an error under
+        another name of the same archive is counted as skipped instead (:func:`_same_bytes`)."""
         walkclock.check()
-        if m.data_key is not None:
-            first = self.ctx.walked.get(m.data_key)
-            if first is not None:  # walked under that name (keys are one archive's: same depth, same reader)
-                yield Skipped(container, SAME_DATA, 1, [f"{m.name} (= {first})"])
-                return
-            self.ctx.walked[m.data_key] = m.name
+        key = _same_bytes(m)
+        if key is None:
+            yield from self._member(m, container, depth, custody)
+            return
+        walked = self.ctx.walked.setdefault(key[0], {})  # this archive's (key[0]: its reader), dropped at its end
+        first = walked.get(key)
+        if first is not None:
+            self.ctx.budget.refund(m.charged)  # not inflated again
+            yield Skipped(container, SAME_DATA, 1, [f"{m.name} (= {first})"])
+            return
+        chain = container + (m.name,)
+        failed = False
+        for item in self._member(m, container, depth, custody):
+            failed = failed or (isinstance(item, InputProblem) and tuple(item.chain) == chain)
+            yield item
+        if not failed:  # a copy whose read failed (cut short, too deep ...) spares no other name
+            walked[key] = m.name
+
+    def _member(self, m: Member, container: tuple[str, ...], depth: int, custody: bool) -> Iterator[Item]:
+        chain = container + (m.name,)
         try:
             if m.window is not None:
                 path, off, length = m.window
@@ -298,6 +320,16 @@ class Walker:
                 raw.close()
         except _read_errors() as exc:
             yield InputProblem(chain, [_issue(exc)])
+
+
+def _same_bytes(m: Member) -> tuple | None:
+    """What makes two ZIP members read alike: their data key (the same bytes, see
+    :mod:`apkscan.sources.zip_archive`) and all the walker does by name: a name ending in ``.apk``
+    goes to ``identify`` even when its first bytes are no ZIP, a bundle groups its members, and
+    flags (odd names, a backup's MD5 mismatch) are kept with the app, by code."""
+    if m.data_key is None:
+        return None
+    return (*m.data_key, m.name.lower().endswith(".apk"), m.bundle, tuple(sorted({f.code for f in m.flags})))
 
 
 def layout_format(tree, names: list[str]) -> registry.LayoutFormat | None:

@@ -7,11 +7,12 @@ input's inflation budget before anything is inflated: a zip-in-zip bomb is refus
 its central directory, and the reader never inflates more than an entry declares.
 
 Central-directory records are claims, and any number of them may point at the same bytes:
-one 20 MB APK named 65,535 times is an 11 MB file that would cost 65,535 scans. Each member
-carries a ``data_key`` (where its data lie and everything that decides what reading them
-gives); the walker reads one key once per outermost input and counts the other names as
-skipped, saying whose data they are. A record naming data already handed on is neither
-charged to the inflation budget nor inflated again.
+a 2 MB APK named 65,535 times is an 11 MB file that would cost 65,535 scans. Each member
+carries a ``data_key``: its reader, its data offset, whether it is inflated, and its declared
+size. Two members with one key give the same bytes when both are read to the end (a deflate
+stream ends by itself, whatever compressed size a record declares; a shorter one fails), so
+the walker, once it has read a key without an error, counts the other names as skipped
+(:meth:`apkscan.sources.walker.Walker.member`, where what a name changes is in the key too).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ class ZipReader:
         self.archive, self.path, self.base = archive, window[0], window[1]
         self.chain, self.budget = chain, budget
         self.token = next(_READERS)  # data keys are this archive's: a spooled file's name may come back
-        self._charged: set[tuple] = set()  # data keys of the deflated members charged to the budget
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         for entry in self.archive.entries:
@@ -60,23 +60,22 @@ class ZipReader:
         return None
 
     def member(self, entry: ZipEntry) -> Member:
-        """The entry as a Member: a window when stored, an inflating stream otherwise (charged
-        to the inflation budget once per data key)."""
+        """The entry as a Member: a window when stored, an inflating stream otherwise (its declared
+        size charged to the inflation budget: ``charged``, given back if it is never read)."""
         arc = self.archive
         flags = [tamper("TAMPER_MEMBER_NAME", f"member name {entry.name!r} is absolute or has '..'; shown, never used as a path")] \
             if _odd_name(entry.name) else []
         start = self.base + arc.data_offset(entry)
-        if entry.compressed:  # the declared sizes decide what inflating gives (or that it fails); the CRC does not
-            key = (self.token, start, True, entry.compressed_size, entry.uncompressed_size)
-            if key not in self._charged:
-                self.budget.check_declared(entry.name, entry.compressed_size, entry.uncompressed_size)
-                self.budget.charge(entry.uncompressed_size)
-                self._charged.add(key)
+        key = (self.token, start, entry.compressed, entry.uncompressed_size)
+        if entry.compressed:
+            self.budget.check_declared(entry.name, entry.compressed_size, entry.uncompressed_size)
+            self.budget.charge(entry.uncompressed_size)
             return Member(entry.name, entry.uncompressed_size, lambda: IterStream(arc.stream(entry)),
-                          bundle=self.bundle_key(entry.name), flags=flags, data_key=key)
+                          bundle=self.bundle_key(entry.name), flags=flags, data_key=key,
+                          charged=entry.uncompressed_size)
         return Member(entry.name, entry.uncompressed_size, lambda: IterStream(arc.stream(entry)),
                       window=(self.path, start, entry.uncompressed_size), bundle=self.bundle_key(entry.name), flags=flags,
-                      data_key=(self.token, start, False, entry.uncompressed_size))
+                      data_key=key)
 
 
 class ZipTree:
