@@ -148,6 +148,23 @@ def test_another_hard_link_to_a_known_file_is_not_read_again(corpus, rules, tmp_
     assert hashed == ["clean-v1v2v3.apk"]
 
 
+def test_a_row_found_by_inode_counts_only_while_its_path_names_that_file(corpus, rules, tmp_path, monkeypatch):
+    """Review 14: device and inode numbers come back with the next mounted image, whose ctimes its
+    maker set: a row recorded for /mnt/a/x.apk (TikTok) matched /mnt/b/y.apk (another app, same
+    device, inode, size and times) and served TikTok's identity for it. A row found by inode now
+    counts only while its own path names, now, that very file with that stat."""
+    db = tmp_path / "s.sqlite"
+    _run([corpus / "tiktok-bytedance-subject.apk"], rules, load_policy(), db)
+    target = corpus / "clean-v1v2v3.apk"
+    place, stat = st.stat_key(st.ScanInput(str(target), (str(target),)))
+    with sqlite3.connect(db) as c:  # the remounted image's row: another file's path, this file's numbers
+        sha = c.execute("SELECT sha256 FROM stat_keys").fetchone()[0]
+        c.execute("INSERT INTO stat_keys VALUES (?,?,?,?,?,?,?,?,?)",
+                  (str(corpus / "wechat-tencent-subject.apk"), place[1], place[2], *stat, sha))
+    doc = _run([target], rules, load_policy(), db)
+    assert [(a["package"], a["verdict"]) for a in doc["apps"]] == [("com.example.clean", "allowed")]
+
+
 def test_a_racy_recently_modified_file_gets_no_stat_key(tmp_path, rules):
     d = tmp_path / "fresh"
     d.mkdir()

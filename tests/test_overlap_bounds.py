@@ -324,3 +324,26 @@ def test_what_the_walker_keeps_of_an_archive_goes_when_its_walk_ends(tmp_path):
     for _ in Walker(ctx).local_file(str(path), (str(path),), (str(tmp_path),)):
         seen.append(len(ctx.walked))
     assert max(seen) == 2 and ctx.walked == {}  # the outer archive and the inner one being walked
+
+
+def test_names_a_layout_inflates_to_look_at_stay_charged(rules, policy, tmp_path, monkeypatch):
+    """Review 14: an AndroidQF log whose bytes are an APK (TikTok padded to 1 MiB) is inflated
+    whole to ask "an APK after all?"; the walker then skipped each of 200 more names over it as a
+    copy and gave back its charge, so 8 MiB of --max-inflate let 201 MiB through. What was
+    inflated stays charged: the names past the limit are errors, as before copies were skipped."""
+    from apkscan.apk.io import inflate
+
+    produced = []
+    real = inflate.EntryInflater._count
+    monkeypatch.setattr(inflate.EntryInflater, "_count", lambda self, n: produced.append(n) or real(self, n))
+    with zipfile.ZipFile(io.BytesIO(TIKTOK)) as src:
+        blob = zip_of([(i.filename, src.read(i), zipfile.ZIP_STORED) for i in src.infolist()]
+                      + [("assets/pad.bin", os.urandom(1 << 20), zipfile.ZIP_STORED)])
+    files = folder_files(BACKUPS / "androidqf") + [(AQF_ROOT + "logs/0.txt", blob, zipfile.ZIP_DEFLATED)]
+    path = tmp_path / "logs.zip"
+    path.write_bytes(with_aliases(zip_of(files), [(f"{AQF_ROOT}logs/{k}.txt", AQF_ROOT + "logs/0.txt")
+                                                  for k in range(1, 200)]))
+    doc = scanned(path, rules, policy, tmp_path, max_inflate=8 << 20)
+    assert sum(produced) <= (8 << 20) + 2 * len(blob)  # the limit, and the first log read twice (look, walk)
+    assert {c for _, c in error_codes(doc)} == {"CONTAINER_INFLATE_LIMIT"}
+    assert verdicts(doc)["0.txt"] == "prohibited"

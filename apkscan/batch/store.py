@@ -13,7 +13,9 @@ What is keyed by what (the decision, and why):
   anyway). ctime is in the key because nobody can set it: a file replaced by another of the
   same size, with its mtime copied back and the freed inode number reused (ext4 does), still
   misses (tested). A path not seen before is also looked up by inode and device with the same
-  stat: another hard link to a file already known (backup snapshots share files that way).
+  stat: another hard link to a file already known (backup snapshots share files that way),
+  taken only while the known path still names that very file (a remounted image may reuse
+  device and inode numbers).
   A file modified in the last two seconds gets no stat key (the same tick could hide a
   second write: git's "racy clean" rule). Members that had to be spooled (inside
   compressed or streamed containers) have no stable path: they are hashed after reading
@@ -358,12 +360,25 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
 
 def _by_file(conn: sqlite3.Connection, key: Any) -> Any:
     """The stat key of the same file under another path: another hard link to it (backup
-    snapshots made with ``rsync --link-dest`` share every unchanged APK this way). The same
-    inode on the same device, unchanged since (size, mtime and ctime, which any write or new
-    link moves and nobody can set back), is the same bytes whatever its name."""
+    snapshots made with ``rsync --link-dest`` share every unchanged APK this way), or None.
+
+    Device and inode numbers name a file only while its file system is mounted (a loop or USB
+    device number comes back with the next image, whose ctimes its maker set: review 14), so the
+    row's own path must still name, now, this very file with this stat: two links that exist
+    together. A file with a single link, or inode number 0, is never matched so."""
     (_, off, length), (size, mtime, ctime, inode, dev) = key
-    return conn.execute("SELECT sha256 FROM stat_keys WHERE inode=? AND dev=? AND off=? AND len=? AND size=? AND "
-                        "mtime_ns=? AND ctime_ns=? LIMIT 1", (inode, dev, off, length, size, mtime, ctime)).fetchone()
+    if not inode:
+        return None
+    rows = conn.execute("SELECT path, sha256 FROM stat_keys WHERE inode=? AND dev=? AND off=? AND len=? AND size=? "
+                        "AND mtime_ns=? AND ctime_ns=? LIMIT 8", (inode, dev, off, length, size, mtime, ctime)).fetchall()
+    for path, sha in rows:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if st.st_nlink >= 2 and stat_of(st) == (size, mtime, ctime, inode, dev):
+            return (sha,)
+    return None
 
 
 def options_key(sdk: dict[str, Any]) -> str:

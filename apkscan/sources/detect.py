@@ -216,6 +216,7 @@ def member_holds_apk(member) -> bool:
     walkclock.check()
     try:
         if member.window is None:
+            member.charged = 0  # inflated here: its charge is spent, never given back (review 14)
             with member.open() as fh:
                 return _streams_manifest_record(fh)
         path, off, length = member.window
