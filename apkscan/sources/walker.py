@@ -126,7 +126,7 @@ class Walker:
         comp = registry.compression(b.head)
         fmt = registry.stream_format(b.head) if comp is None else None
         if comp is None and fmt is None:
-            yield from self._unknown(b)
+            yield from self._unknown(b, depth)
             return
         yield from self._custody(b, comp or fmt.kind)
         if fmt is not None and fmt.open is None:
@@ -147,8 +147,15 @@ class Walker:
         finally:
             stream.close()
 
-    def _unknown(self, b: Blob) -> Iterator[Item]:
-        """Not an input. Given files and ``*.apk`` names go to ``identify`` for a precise error."""
+    def _unknown(self, b: Blob, depth: int) -> Iterator[Item]:
+        """Not an input by its first bytes. A ZIP behind other bytes (an APK after a prefix, as a
+        self-extractor carries its archive) is one when it opens as a ZIP, as Android opens it:
+        read like any ZIP. Otherwise given files and ``*.apk`` names go to ``identify`` for a
+        precise error; the rest is counted as skipped. (A stream cannot be read from its end:
+        only in-place bytes are looked at so.)"""
+        if b.window is not None and detect.opens_as_zip(*b.window):
+            yield from self._zip(b, depth)
+            return
         named_apk = b.chain[-1].lower().endswith(".apk")
         if b.window is not None and (b.given or named_apk):
             yield from self._custody(b, "unknown")
