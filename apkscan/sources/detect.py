@@ -205,19 +205,23 @@ def nested_members(archive) -> tuple[list, list]:
     return out, []
 
 
-def opens_as_zip(path: str, off: int, length: int) -> bool:
-    """Do these bytes open as a ZIP read from its end (the end record, then the central directory
-    where it says), whatever their first bytes? A file whose head is no ZIP costs one read of its
-    last 64 KiB at most: the end record is not there."""
+def opened_as_zip(path: str, off: int, length: int):
+    """These bytes opened as a ZIP read from its end (the end record, then the central directory
+    where it says), whatever their first bytes; None when they do not open so. The caller owns
+    the archive and closes its ``source``. A file whose head is no ZIP costs one read of its last
+    64 KiB at most: the end record is not there."""
     from apkscan.apk.io.bytesource import ByteSource
     from apkscan.apk.io.zipreader import ZipArchive
 
     try:
-        with ByteSource(path, off, length) as source:
-            ZipArchive.open(source)
+        source = ByteSource(path, off, length)
     except (ApkScanError, OSError):
-        return False
-    return True
+        return None
+    try:
+        return ZipArchive.open(source)
+    except (ApkScanError, OSError):
+        source.close()
+        return None
 
 
 def member_holds_apk(member) -> bool:

@@ -153,8 +153,9 @@ class Walker:
         read like any ZIP. Otherwise given files and ``*.apk`` names go to ``identify`` for a
         precise error; the rest is counted as skipped. (A stream cannot be read from its end:
         only in-place bytes are looked at so.)"""
-        if b.window is not None and detect.opens_as_zip(*b.window):
-            yield from self._zip(b, depth)
+        archive = detect.opened_as_zip(*b.window) if b.window is not None else None
+        if archive is not None:
+            yield from self._zip(b, depth, archive)  # closes its source
             return
         named_apk = b.chain[-1].lower().endswith(".apk")
         if b.window is not None and (b.given or named_apk):
@@ -178,7 +179,8 @@ class Walker:
         return WindowStream(*b.window)
 
     # ------------------------------------------------------------------ ZIP
-    def _zip(self, b: Blob, depth: int) -> Iterator[Item]:
+    def _zip(self, b: Blob, depth: int, opened: ZipArchive | None = None) -> Iterator[Item]:
+        """``opened``: the archive already read from ``b.window`` (found from its end), not parsed twice."""
         spooled = None
         if b.window is not None:
             path, off, length = b.window
@@ -186,7 +188,7 @@ class Walker:
             spooled = path = self.ctx.temp.spool(b.stream, b.chain[-1])
             off, length = 0, os.path.getsize(path)
         try:
-            source = ByteSource(path, off, length)
+            source = opened.source if opened is not None else ByteSource(path, off, length)
         except (OSError, ApkScanError):
             release(path) if spooled else None
             raise
@@ -194,7 +196,7 @@ class Walker:
         archive = None
         try:
             try:
-                archive = ZipArchive.open(source)
+                archive = opened or ZipArchive.open(source)
                 kind = detect.zip_kind([e.name for e in archive.entries])
             except ApkScanError:
                 kind = detect.APK  # a broken ZIP: identify reports exactly what is wrong with it
