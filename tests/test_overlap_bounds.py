@@ -266,15 +266,16 @@ def prefixed(apk: bytes, prefix: bytes) -> bytes:
 
 
 def test_a_name_the_walker_treats_otherwise_is_no_copy(rules, policy, tmp_path):
-    """Review 13: TikTok behind 16 bytes of junk is no ZIP by its head, so as ``a.dat`` it is
-    skipped as no input, while a name ending in .apk goes to identify, which reads it. Its second
-    record, ``tiktok.apk``, was skipped as a copy of ``a.dat``: exit 0. What a name changes is in
-    the key, so both are read by what they are."""
+    """Review 13: TikTok behind 16 bytes of junk is no ZIP by its head, and a name ending in .apk
+    goes to identify whatever its head. Its second record, ``tiktok.apk``, was skipped as a copy
+    of ``a.dat``, then skipped as no input: exit 0. What a name changes is in the key, so each is
+    read by what it is (and since stored bytes are also looked at from their end, ``a.dat``
+    opens as the ZIP it is too)."""
     path = tmp_path / "prefixed.zip"
     path.write_bytes(with_aliases(zip_of([("a.dat", prefixed(TIKTOK, b"JUNK" * 4), zipfile.ZIP_STORED)]),
                                   [("tiktok.apk", "a.dat")]))
     doc = scanned(path, rules, policy, tmp_path)
-    assert verdicts(doc) == {"tiktok.apk": "prohibited"} and not same_data_skips(doc)
+    assert verdicts(doc) == {"a.dat": "prohibited", "tiktok.apk": "prohibited"} and not same_data_skips(doc)
 
 
 def test_declared_compressed_sizes_do_not_make_copies_of_one_deflated_apk_new(rules, policy, tmp_path):

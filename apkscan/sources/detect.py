@@ -205,6 +205,25 @@ def nested_members(archive) -> tuple[list, list]:
     return out, []
 
 
+def opened_as_zip(path: str, off: int, length: int):
+    """These bytes opened as a ZIP read from its end (the end record, then the central directory
+    where it says), whatever their first bytes; None when they do not open so. The caller owns
+    the archive and closes its ``source``. A file whose head is no ZIP costs one read of its last
+    64 KiB at most: the end record is not there."""
+    from apkscan.apk.io.bytesource import ByteSource
+    from apkscan.apk.io.zipreader import ZipArchive
+
+    try:
+        source = ByteSource(path, off, length)
+    except (ApkScanError, OSError):
+        return None
+    try:
+        return ZipArchive.open(source)
+    except (ApkScanError, OSError):
+        source.close()
+        return None
+
+
 def member_holds_apk(member) -> bool:
     """Is this container member (skipped by its name otherwise) an APK after all? By its bytes.
 

@@ -1,7 +1,7 @@
 """Files and folders given on the command line, every file classified by its content.
 
-A given file is always an input (a file that is no APK or known container gets a precise
-error from ``identify``). A given folder is walked, sorted, every regular file classified
+A given file is always an input (a file that is no APK, no known container and opens as no
+ZIP gets a precise error from ``identify``). A given folder is walked, sorted, every regular file classified
 by its first bytes: APKs and containers are walked into, anything else is counted per
 folder with a reason (:class:`Skipped`), never dropped silently. Symlinks are not followed
 unless asked (then folder loops are detected); ``--include``/``--exclude`` globs apply to

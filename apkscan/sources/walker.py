@@ -126,7 +126,7 @@ class Walker:
         comp = registry.compression(b.head)
         fmt = registry.stream_format(b.head) if comp is None else None
         if comp is None and fmt is None:
-            yield from self._unknown(b)
+            yield from self._unknown(b, depth)
             return
         yield from self._custody(b, comp or fmt.kind)
         if fmt is not None and fmt.open is None:
@@ -147,8 +147,16 @@ class Walker:
         finally:
             stream.close()
 
-    def _unknown(self, b: Blob) -> Iterator[Item]:
-        """Not an input. Given files and ``*.apk`` names go to ``identify`` for a precise error."""
+    def _unknown(self, b: Blob, depth: int) -> Iterator[Item]:
+        """Not an input by its first bytes. A ZIP behind other bytes (an APK after a prefix, as a
+        self-extractor carries its archive) is one when it opens as a ZIP, as Android opens it:
+        read like any ZIP. Otherwise given files and ``*.apk`` names go to ``identify`` for a
+        precise error; the rest is counted as skipped. (A stream cannot be read from its end:
+        only in-place bytes are looked at so.)"""
+        archive = detect.opened_as_zip(*b.window) if b.window is not None else None
+        if archive is not None:
+            yield from self._zip(b, depth, archive)  # closes its source
+            return
         named_apk = b.chain[-1].lower().endswith(".apk")
         if b.window is not None and (b.given or named_apk):
             yield from self._custody(b, "unknown")
@@ -171,7 +179,8 @@ class Walker:
         return WindowStream(*b.window)
 
     # ------------------------------------------------------------------ ZIP
-    def _zip(self, b: Blob, depth: int) -> Iterator[Item]:
+    def _zip(self, b: Blob, depth: int, opened: ZipArchive | None = None) -> Iterator[Item]:
+        """``opened``: the archive already read from ``b.window`` (found from its end), not parsed twice."""
         spooled = None
         if b.window is not None:
             path, off, length = b.window
@@ -179,7 +188,7 @@ class Walker:
             spooled = path = self.ctx.temp.spool(b.stream, b.chain[-1])
             off, length = 0, os.path.getsize(path)
         try:
-            source = ByteSource(path, off, length)
+            source = opened.source if opened is not None else ByteSource(path, off, length)
         except (OSError, ApkScanError):
             release(path) if spooled else None
             raise
@@ -187,7 +196,7 @@ class Walker:
         archive = None
         try:
             try:
-                archive = ZipArchive.open(source)
+                archive = opened or ZipArchive.open(source)
                 kind = detect.zip_kind([e.name for e in archive.entries])
             except ApkScanError:
                 kind = detect.APK  # a broken ZIP: identify reports exactly what is wrong with it
