@@ -57,6 +57,42 @@ def test_jobs_2_equals_sequential_on_apks_containers_and_backups(rp, tmp_path):
     assert not multiprocessing.active_children()
 
 
+def test_a_copy_for_a_worker_waits_for_room_instead_of_failing(rp, tmp_path):
+    """Review 14: APKs stored in ZIPs that only exist as deflated members are windows into the
+    walker's spooled copy, so the pool copies each for its worker. With a --tmp-limit that holds
+    one such copy, the second failed (CONTAINER_TMP_LIMIT) while the first was still being
+    scanned: --jobs 2 reported an error where --jobs 1 (which copies nothing) reported TikTok.
+    The copy now waits until the inputs in flight are done."""
+    import io
+    import zipfile
+
+    def zipped(files, method):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            for name, data in files:
+                z.writestr(zipfile.ZipInfo(name), data, compress_type=method)
+        return buf.getvalue()
+
+    def padded(apk: Path, n: int) -> bytes:
+        with zipfile.ZipFile(apk) as src:
+            return zipped([(i.filename, src.read(i)) for i in src.infolist()] + [("assets/pad.bin", os.urandom(n))],
+                          zipfile.ZIP_STORED)
+
+    outer = tmp_path / "in" / "pull.zip"
+    outer.parent.mkdir()
+    outer.write_bytes(zipped([("a.zip", zipped([("clean.apk", padded(FIX / "apks" / "clean-v1v2v3.apk", 1_500_000))],
+                                                 zipfile.ZIP_STORED)),
+                              ("b.zip", zipped([("tiktok.apk", padded(FIX / "apks" / "tiktok-bytedance-subject.apk",
+                                                                       1_500_000))], zipfile.ZIP_STORED))],
+                             zipfile.ZIP_DEFLATED))
+    walk = WalkOptions(tmp_dir=str(tmp_path / "walk"), tmp_limit=2_000_000)
+    reference = scan([FileSource([str(outer)], walk)], *rp)
+    pooled = scan([FileSource([str(outer)], walk)], *rp,
+                  runner=pool_mod.Pool(2, tmp_dir=str(tmp_path / "pool"), tmp_limit=2_000_000))
+    assert _doc(pooled) == _doc(reference)
+    assert [a.verdict for a in pooled.apps] == ["allowed", "prohibited"] and not pooled.errors
+
+
 def _slow_or_real(slow: str, seconds: float):
     real = pool_mod.scan_item
 

@@ -263,6 +263,7 @@ class _Run:
         if not is_temporary(item.path):
             return item, None
         length = item.length if item.length is not None else os.path.getsize(item.path) - item.offset
+        self._make_room(length)
         stream = WindowStream(item.path, item.offset, length)
         try:
             copy = self.pool.temp.spool(stream, item.display)
@@ -270,6 +271,18 @@ class _Run:
             stream.close()
         sent = ScanInput(copy, item.chain, cleanup=True, bundle=item.bundle, flags=list(item.flags))
         return sent, copy
+
+    def _make_room(self, need: int) -> None:
+        """Finish inputs in flight until ``need`` bytes of the pool's temporary space are free, or
+        nothing is left to finish: a copy is refused only when it could never fit, not because
+        other inputs still hold theirs (``--jobs 1`` copies nothing: the results would differ,
+        review 14). The source has not moved on, so the window being copied is still there."""
+        while self.pool.temp.limit - self.pool.temp.used() < need:
+            self._dispatch()
+            busy = [w for w in self.workers if w.task is not None]
+            if not busy:
+                return
+            self._wait(busy)
 
     def _dispatch(self) -> None:
         idle = sum(w.task is None for w in self.workers)
