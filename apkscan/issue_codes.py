@@ -153,6 +153,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "TAMPER_APK_SIG_BLOCK_UNREADABLE": (T, "tamper apk sig block unreadable"),
     "TAMPER_CD_TRAILING_DATA": (T, "… bytes after the last of … central directory records"),
     "TAMPER_DATA_BEFORE_EOCD": (T, "… bytes between the central directory and the EOCD"),
+    "TAMPER_DATA_BEFORE_FIRST_ENTRY": (T, "… bytes before the first entry's local header (a prefix: a self-extractor stub, or a DEX file as in Janus)"),
     "TAMPER_DATA_DESCRIPTOR_MISMATCH": (T, "data-descriptor flag differs between local header and central directory"),
     "TAMPER_DUPLICATE_ENTRY": (T, "duplicate entry name …"),
     "TAMPER_EMPTY_NAME": (T, "entry #… has an empty name"),

@@ -310,3 +310,30 @@ def test_an_apk_behind_a_prefix_under_any_name_is_read(run, tmp_path):
     assert {a["source"]["chain"][-1].rsplit("/", 1)[-1]: (a["package"], a["verdict"]) for a in doc["apps"]} == {
         "3f2a9c0d": ("com.zhiliaoapp.musically", "prohibited"), "a.dat": ("com.tencent.mm", "prohibited")}
     assert [s["examples"] for s in doc["skipped"]] == [[str(pulls / "appended.bin")]]
+
+
+def test_bytes_before_the_first_entry_are_a_tamper_fact_and_the_signature_still_counts(tmp_path):
+    """Review 15: a prefixed APK was scanned with no tamper indicator. apksigner signs and
+    verifies such a file, prefix and all (a DEX file there was Janus, CVE-2017-13156), so its
+    verdict is apksigner's and the prefix is a fact beside it; a plain APK has none."""
+    import shutil as sh
+    import subprocess
+
+    plain = identify(str(CLEAN))
+    assert "TAMPER_DATA_BEFORE_FIRST_ENTRY" not in {i.code for i in plain.tamper}
+    prefixed = tmp_path / "prefixed.apk"
+    prefixed.write_bytes(_prefixed(TIKTOK.read_bytes(), b"dex\n035\x00" + bytes(56)))
+    facts = [i for i in identify(str(prefixed)).tamper if i.code == "TAMPER_DATA_BEFORE_FIRST_ENTRY"]
+    assert [i.message.split()[0] for i in facts] == ["64"]
+    if sh.which("apksigner") is None:
+        pytest.skip("apksigner not installed")
+    keys = REPO / "fixtures" / "keys"
+    signed = tmp_path / "signed.apk"
+    subprocess.run(["apksigner", "sign", "--key", str(keys / "android-debug.pk8"), "--cert",
+                    str(keys / "android-debug.pem"), "--v4-signing-enabled", "false", "--out", str(signed),
+                    str(prefixed)], check=True, capture_output=True)
+    assert signed.read_bytes().startswith(b"dex\n035\x00")
+    oracle = subprocess.run(["apksigner", "verify", str(signed)], capture_output=True, text=True)
+    identity = identify(str(signed))
+    assert oracle.returncode == 0 and identity.verified
+    assert "TAMPER_DATA_BEFORE_FIRST_ENTRY" in {i.code for i in identity.tamper}

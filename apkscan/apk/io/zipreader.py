@@ -165,6 +165,9 @@ class ZipArchive:
         flags what must overlap whatever the local headers say.
         """
         spans = sorted(((e.local_header_offset, e.local_header_offset + 30 + len(e.name_bytes) + e.stored_size, e) for e in self.entries), key=lambda t: (t[0], t[1]))
+        if spans and spans[0][0] > 0:  # Android and apksigner read such a file; a DEX there was Janus (CVE-2017-13156)
+            self._tamper("TAMPER_DATA_BEFORE_FIRST_ENTRY", f"{spans[0][0]} bytes before the first entry's local header "
+                                                           "(a prefix: a self-extractor stub, or a DEX file as in Janus)")
         for (start, end, entry), (next_start, _, nxt) in zip(spans, spans[1:]):
             if next_start < end:
                 self._tamper("TAMPER_OVERLAPPING_ENTRIES", f"{entry.name!r} and {nxt.name!r} share bytes of the archive")
