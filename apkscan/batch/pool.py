@@ -246,6 +246,12 @@ class _Run:
         if stored is not None:
             self.done[seq] = (item, stored)
             return
+        if not item.cleanup and is_temporary(item.path):  # a window the pool will copy for its worker
+            try:
+                need = item.length if item.length is not None else os.path.getsize(item.path) - item.offset
+            except OSError:
+                need = 0  # _stabilise reports it
+            self._make_room(need)  # outside the try below: a worker failing to start is no copy error
         try:
             sent, lease = self._stabilise(item)
         except (OSError, ApkScanError) as exc:
@@ -263,7 +269,6 @@ class _Run:
         if not is_temporary(item.path):
             return item, None
         length = item.length if item.length is not None else os.path.getsize(item.path) - item.offset
-        self._make_room(length)
         stream = WindowStream(item.path, item.offset, length)
         try:
             copy = self.pool.temp.spool(stream, item.display)
@@ -277,6 +282,8 @@ class _Run:
         nothing is left to finish: a copy is refused only when it could never fit, not because
         other inputs still hold theirs (``--jobs 1`` copies nothing: the results would differ,
         review 14). The source has not moved on, so the window being copied is still there."""
+        if need > self.pool.temp.limit:
+            return  # can never fit: the copy fails at once
         while self.pool.temp.limit - self.pool.temp.used() < need:
             self._dispatch()
             busy = [w for w in self.workers if w.task is not None]
