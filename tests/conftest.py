@@ -22,6 +22,23 @@ CORPUS = SHARED / "corpus"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS}")
 
 
+def prefixed_apk(apk: bytes, prefix: bytes) -> bytes:
+    """``apk`` after ``prefix`` with every offset moved by it, as ``zip -A`` leaves a self-extractor:
+    its first bytes are no ZIP, yet it opens as one from its end (apksigner signs and verifies such
+    a file, prefix and all; the Janus family put a DEX file there)."""
+    import struct
+
+    eocd = apk.rfind(b"PK\x05\x06")
+    cd_size, cd_off = struct.unpack_from("<II", apk, eocd + 12)
+    cd, i = bytearray(apk[cd_off:cd_off + cd_size]), 0
+    while i < len(cd):
+        struct.pack_into("<I", cd, i + 42, struct.unpack_from("<I", cd, i + 42)[0] + len(prefix))
+        i += 46 + sum(struct.unpack_from("<HHH", cd, i + 28))
+    tail = bytearray(apk[eocd:])
+    struct.pack_into("<I", tail, 16, cd_off + len(prefix))
+    return prefix + apk[:cd_off] + bytes(cd) + bytes(tail)
+
+
 def codes(issues) -> set[str]:
     """The codes of a list of ``Issue`` objects (or of their dicts)."""
     return {i["code"] if isinstance(i, dict) else i.code for i in issues}

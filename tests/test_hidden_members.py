@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from apkscan.apk.identify import identify
+from conftest import prefixed_apk
 from apkscan.cli import main as cli_main
 from apkscan.scan import scan, unscannable
 from apkscan.sources.files import FileSource
@@ -277,23 +278,6 @@ def test_an_apk_carried_by_a_bundles_base_does_not_break_the_bundle(run, tmp_pat
     assert "CONTAINER_BUNDLE_NO_BASE" not in json.dumps(doc)
 
 
-def _prefixed(apk: bytes, prefix: bytes) -> bytes:
-    """``apk`` after ``prefix`` with every offset moved by it, as ``zip -A`` leaves a
-    self-extractor: its first bytes are no ZIP, yet it opens as one from its end (apksigner signs
-    and verifies such an APK, prefix and all; the Janus family put a DEX file there)."""
-    import struct
-
-    eocd = apk.rfind(b"PK\x05\x06")
-    cd_size, cd_off = struct.unpack_from("<II", apk, eocd + 12)
-    cd, i = bytearray(apk[cd_off:cd_off + cd_size]), 0
-    while i < len(cd):
-        struct.pack_into("<I", cd, i + 42, struct.unpack_from("<I", cd, i + 42)[0] + len(prefix))
-        i += 46 + sum(struct.unpack_from("<HHH", cd, i + 28))
-    tail = bytearray(apk[eocd:])
-    struct.pack_into("<I", tail, 16, cd_off + len(prefix))
-    return prefix + apk[:cd_off] + bytes(cd) + bytes(tail)
-
-
 def test_an_apk_behind_a_prefix_under_any_name_is_read(run, tmp_path):
     """Review 13: a pull named by hash, no extension, whose bytes are TikTok behind a JPEG header,
     was skipped as 'not an APK or a known container' (exit 0); so was the same bytes stored as
@@ -302,10 +286,10 @@ def test_an_apk_behind_a_prefix_under_any_name_is_read(run, tmp_path):
     still skipped."""
     pulls = tmp_path / "pulls"
     pulls.mkdir()
-    (pulls / "3f2a9c0d").write_bytes(_prefixed(TIKTOK.read_bytes(), b"\xff\xd8\xff\xe0" + b"J" * 60))
+    (pulls / "3f2a9c0d").write_bytes(prefixed_apk(TIKTOK.read_bytes(), b"\xff\xd8\xff\xe0" + b"J" * 60))
     (pulls / "appended.bin").write_bytes(b"JUNK" * 4 + TIKTOK.read_bytes())
     with zipfile.ZipFile(pulls / "box.zip", "w") as z:
-        z.writestr(zipfile.ZipInfo("a.dat"), _prefixed(WECHAT.read_bytes(), b"JUNK" * 4))
+        z.writestr(zipfile.ZipInfo("a.dat"), prefixed_apk(WECHAT.read_bytes(), b"JUNK" * 4))
     doc = run(pulls)
     assert {a["source"]["chain"][-1].rsplit("/", 1)[-1]: (a["package"], a["verdict"]) for a in doc["apps"]} == {
         "3f2a9c0d": ("com.zhiliaoapp.musically", "prohibited"), "a.dat": ("com.tencent.mm", "prohibited")}
@@ -322,7 +306,7 @@ def test_bytes_before_the_first_entry_are_a_tamper_fact_and_the_signature_still_
     plain = identify(str(CLEAN))
     assert "TAMPER_DATA_BEFORE_FIRST_ENTRY" not in {i.code for i in plain.tamper}
     prefixed = tmp_path / "prefixed.apk"
-    prefixed.write_bytes(_prefixed(TIKTOK.read_bytes(), b"dex\n035\x00" + bytes(56)))
+    prefixed.write_bytes(prefixed_apk(TIKTOK.read_bytes(), b"dex\n035\x00" + bytes(56)))
     facts = [i for i in identify(str(prefixed)).tamper if i.code == "TAMPER_DATA_BEFORE_FIRST_ENTRY"]
     assert [i.message.split()[0] for i in facts] == ["64"]
     if sh.which("apksigner") is None:

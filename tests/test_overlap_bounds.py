@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from apkscan.scan import scan
+from conftest import prefixed_apk
 from apkscan.sources import zip_archive
 from apkscan.sources.files import FileSource
 from apkscan.sources.walker import SAME_DATA, WalkOptions
@@ -251,20 +252,6 @@ def test_obb_names_over_one_deflated_zip_are_looked_into_once(rules, policy, tmp
     assert sum(s["count"] for s in doc["skipped"] if "OBB" in s["reason"]) == 101
 
 
-def prefixed(apk: bytes, prefix: bytes) -> bytes:
-    """``apk`` after ``prefix``, every offset shifted: a ZIP that does not begin with ``PK``, which
-    ``identify`` reads (and Android installs) like the APK itself."""
-    eocd = apk.rfind(b"PK\x05\x06")
-    cd_size, cd_off = struct.unpack_from("<II", apk, eocd + 12)
-    cd, i = bytearray(apk[cd_off:cd_off + cd_size]), 0
-    while i < len(cd):
-        struct.pack_into("<I", cd, i + 42, struct.unpack_from("<I", cd, i + 42)[0] + len(prefix))
-        i += 46 + sum(struct.unpack_from("<HHH", cd, i + 28))
-    tail = bytearray(apk[eocd:])
-    struct.pack_into("<I", tail, 16, cd_off + len(prefix))
-    return prefix + apk[:cd_off] + bytes(cd) + bytes(tail)
-
-
 def test_a_name_the_walker_treats_otherwise_is_no_copy(rules, policy, tmp_path):
     """Review 13: TikTok behind 16 bytes of junk is no ZIP by its head, and a name ending in .apk
     goes to identify whatever its head. Its second record, ``tiktok.apk``, was skipped as a copy
@@ -272,7 +259,7 @@ def test_a_name_the_walker_treats_otherwise_is_no_copy(rules, policy, tmp_path):
     read by what it is (and since stored bytes are also looked at from their end, ``a.dat``
     opens as the ZIP it is too)."""
     path = tmp_path / "prefixed.zip"
-    path.write_bytes(with_aliases(zip_of([("a.dat", prefixed(TIKTOK, b"JUNK" * 4), zipfile.ZIP_STORED)]),
+    path.write_bytes(with_aliases(zip_of([("a.dat", prefixed_apk(TIKTOK, b"JUNK" * 4), zipfile.ZIP_STORED)]),
                                   [("tiktok.apk", "a.dat")]))
     doc = scanned(path, rules, policy, tmp_path)
     assert verdicts(doc) == {"a.dat": "prohibited", "tiktok.apk": "prohibited"} and not same_data_skips(doc)
