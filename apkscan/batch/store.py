@@ -25,8 +25,8 @@ What is keyed by what (the decision, and why):
   unreadable file) are not stored.
 
 Stored identities are pickles of the apk layer's plain dataclasses, read back with an
-unpickler that only builds ``apkscan`` classes and a few value types: a planted store
-cannot run code. Safety for two runs on one store: WAL journal, a busy timeout, one
+unpickler that only builds ``apkscan`` classes and a few value types
+(:mod:`apkscan.batch.safe_pickle`): a planted store cannot run code. Safety for two runs on one store: WAL journal, a busy timeout, one
 short transaction per write. A store that SQLite cannot read, or that fails ``PRAGMA
 quick_check`` (every open up to 64 MiB, daily above: :func:`_needs_check`), is set aside (renamed
 ``*.corrupt-<time>``), reported as ``STORE_CORRUPT``, and a fresh one is made; a store
@@ -35,9 +35,6 @@ from a newer apkscan is left alone and not used (``STORE_NEWER``). Neither stops
 
 from __future__ import annotations
 
-import dataclasses
-import enum
-import io
 import os
 import pickle
 import sqlite3
@@ -46,6 +43,7 @@ from collections.abc import Callable
 from typing import Any
 
 from apkscan.batch.runs import begin_run, end_run, run_id  # noqa: F401 (--resume: its own module, same names)
+from apkscan.batch.safe_pickle import loads, loads_or_none  # noqa: F401 (rows are read through these)
 from apkscan.issues import Issue, warning
 from apkscan.sources.interface import ScanInput
 from apkscan.sources.custody import sha256_file
@@ -106,41 +104,6 @@ def parser_version() -> str:
 
 
 _PARSER: str | None = None
-
-
-class _Unpickler(pickle.Unpickler):
-    """Builds only apkscan's own record types (dataclasses, enums) and plain value types.
-
-    A store is a file anyone with write access can plant rows in. ``find_class`` resolves
-    dotted names (``apkscan.x`` + ``os.system`` would reach any attribute), so a name must
-    be one identifier naming a dataclass or an enum *defined* in that apkscan module:
-    calling one builds a record, never runs code of the planter's choosing.
-    """
-
-    _ALLOWED = {("builtins", n) for n in ("set", "frozenset", "bytearray", "complex")} | {
-        ("datetime", n) for n in ("datetime", "date", "timedelta", "timezone")}
-
-    _PASSED: dict[tuple[str, str], Any] = {}  # names already checked (an identity names ~10 classes)
-
-    def find_class(self, module: str, name: str) -> Any:
-        hit = self._PASSED.get((module, name))
-        if hit is not None:
-            return hit
-        if (module, name) in self._ALLOWED:
-            obj = super().find_class(module, name)
-        elif module.startswith("apkscan.") and name.isidentifier() and not name.startswith("_"):
-            obj = super().find_class(module, name)
-            if not (isinstance(obj, type) and obj.__module__ == module
-                    and (dataclasses.is_dataclass(obj) or issubclass(obj, enum.Enum))):
-                raise pickle.UnpicklingError(f"not allowed in a scan store: {module}.{name}")
-        else:
-            raise pickle.UnpicklingError(f"not allowed in a scan store: {module}.{name}")
-        self._PASSED[(module, name)] = obj
-        return obj
-
-
-def loads(blob: bytes) -> Any:
-    return _Unpickler(io.BytesIO(blob)).load()
 
 
 class StoreProblem(Exception):
@@ -424,13 +387,6 @@ def storable(identity: Any) -> bool:
         return False
     v4 = identity.verification.schemes.get("v4") if identity.verification is not None else None
     return v4 is None or not v4.present
-
-
-def loads_or_none(blob: bytes) -> Any:
-    try:
-        return loads(blob)
-    except Exception:  # a damaged or planted row: compute it again
-        return None
 
 
 def _ignore(_identity: Any) -> None:
