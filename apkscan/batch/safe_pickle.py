@@ -1,12 +1,5 @@
-"""Stored identities and findings read back from the scan store: pickles that can build only
-apkscan's own records.
-
-A store is a file anyone with write access can plant rows in, and ``pickle`` runs whatever a
-row names. So rows are read with an unpickler that builds only dataclasses and enums defined in
-apkscan's modules, named by one identifier, and a few value types (:class:`_Unpickler`): a
-planted row naming ``os.system``, a function or a dotted path is refused, and the caller
-computes the record again.
-"""
+"""Rows of the scan store read back: pickles that can build only apkscan's own records
+(:class:`_Unpickler`), so a planted row never runs code and is computed again instead."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ from collections.abc import Callable
 from typing import Any
 
 from apkscan.batch.runs import begin_run, end_run, run_id  # noqa: F401 (--resume: its own module, same names)
-from apkscan.batch.safe_pickle import loads, loads_or_none  # noqa: F401 (rows are read through these)
+from apkscan.batch.safe_pickle import loads, loads_or_none  # noqa: F401 (results.py and the tests read rows here)
 from apkscan.issues import Issue, warning
 from apkscan.sources.interface import ScanInput
 from apkscan.sources.custody import sha256_file
@@ -303,11 +303,11 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
         if key is not None and not rehash:
             row = conn.execute("SELECT sha256 FROM stat_keys WHERE path=? AND off=? AND len=? AND size=? AND "
                                "mtime_ns=? AND ctime_ns=? AND inode=? AND dev=?", (*key[0], *key[1])).fetchone()
-            linked = row is None and _by_file(conn, key)
-            found = (row or linked) and _load(conn, (row or linked)[0], options)
+            linked = _by_file(conn, key) if row is None else None
+            found = (row or linked) and _load(conn, row[0] if row else linked, options)
             if found:
                 if linked:
-                    _put_stat(conn, key, linked[0])
+                    _put_stat(conn, key, linked)
                 return _adapt(found, item), _ignore
         if stat_only:
             return None, _ignore
@@ -321,14 +321,14 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
     return None, lambda identity: _save(conn, identity, options, key)
 
 
-def _by_file(conn: sqlite3.Connection, key: Any) -> Any:
-    """The stat key of the same file under another path: another hard link to it (backup
-    snapshots made with ``rsync --link-dest`` share every unchanged APK this way), or None.
+def _by_file(conn: sqlite3.Connection, key: Any) -> str | None:
+    """The SHA-256 the stat key of the same file under another path holds: another hard link to
+    it (backup snapshots made with ``rsync --link-dest`` share every unchanged APK this way).
 
     Device and inode numbers name a file only while its file system is mounted (a loop or USB
     device number comes back with the next image, whose ctimes its maker set: review 14), so the
-    row's own path must still name, now, this very file with this stat: two links that exist
-    together. A file with a single link, or inode number 0, is never matched so."""
+    row's own path must still name, now, this very file with this stat. Inode 0 (no inode
+    numbers) never matches."""
     (_, off, length), (size, mtime, ctime, inode, dev) = key
     if not inode:
         return None
@@ -339,8 +339,8 @@ def _by_file(conn: sqlite3.Connection, key: Any) -> Any:
             st = os.stat(path)
         except OSError:
             continue
-        if st.st_nlink >= 2 and stat_of(st) == (size, mtime, ctime, inode, dev):
-            return (sha,)
+        if stat_of(st) == (size, mtime, ctime, inode, dev):
+            return sha
     return None
 
 

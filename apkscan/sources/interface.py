@@ -151,7 +151,8 @@ class Member:
     in a local file, so an APK can be read in place instead of spooled. ``data_key``: where a
     ZIP member's data lie and how they are read (a ZIP's records may all point at one APK: the
     walker reads such bytes once, see :mod:`apkscan.sources.zip_archive`); ``charged``: the bytes
-    its reader charged to the inflation budget, given back when it is not read after all.
+    its reader charged to the inflation budget and not yet spent, given back when the walker
+    skips it as a copy (zero once something inflated it).
     """
 
     name: str

@@ -292,7 +292,7 @@ class Walker:
         if key is None:
             yield from self._member(m, container, depth, custody)
             return
-        walked = self.ctx.walked.setdefault(key[0], {})  # this archive's (key[0]: its reader), dropped at its end
+        walked = self.ctx.walked.setdefault(m.data_key[0], {})  # its reader's (the archive's), dropped at its end
         first = walked.get(key)
         if first is not None:
             self.ctx.budget.refund(m.charged)  # not inflated again

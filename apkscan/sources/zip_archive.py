@@ -9,7 +9,7 @@ its central directory, and the reader never inflates more than an entry declares
 Central-directory records are claims, and any number of them may point at the same bytes:
 a 2 MB APK named 65,535 times is an 11 MB file that would cost 65,535 scans. Each member
 carries a ``data_key``: its reader, its data offset, whether it is inflated, and its declared
-size. Two members with one key give the same bytes when both are read to the end (a deflate
+uncompressed size. Two members with one key give the same bytes when both are read to the end (a deflate
 stream ends by itself, whatever compressed size a record declares; a shorter one fails), so
 the walker, once it has read a key without an error, counts the other names as skipped
 (:meth:`apkscan.sources.walker.Walker.member`, where what a name changes is in the key too).

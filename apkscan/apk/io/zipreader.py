@@ -159,7 +159,8 @@ class ZipArchive:
         self._note_overlaps()
 
     def _note_overlaps(self) -> None:
-        """Entries whose data share bytes: the zip-bomb trick of many names, one payload.
+        """Entries whose data share bytes (the zip-bomb trick of many names, one payload), and
+        bytes before the first entry (a prefix).
 
         Uses the central directory only (local name/extra lengths are not read here), so it
         flags what must overlap whatever the local headers say.
