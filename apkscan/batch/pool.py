@@ -248,7 +248,7 @@ class _Run:
             return
         if not item.cleanup and is_temporary(item.path):  # a window the pool will copy for its worker
             try:
-                need = item.length if item.length is not None else os.path.getsize(item.path) - item.offset
+                need = _window_length(item)
             except OSError:
                 need = 0  # _stabilise reports it
             self._make_room(need)  # outside the try below: a worker failing to start is no copy error
@@ -268,7 +268,7 @@ class _Run:
                              flags=list(item.flags)), moved
         if not is_temporary(item.path):
             return item, None
-        length = item.length if item.length is not None else os.path.getsize(item.path) - item.offset
+        length = _window_length(item)
         stream = WindowStream(item.path, item.offset, length)
         try:
             copy = self.pool.temp.spool(stream, item.display)
@@ -401,6 +401,11 @@ class _Run:
 
 
 _END = object()
+
+
+def _window_length(item: ScanInput) -> int:
+    """How many bytes the pool copies for a window into a spooled container."""
+    return item.length if item.length is not None else os.path.getsize(item.path) - item.offset
 
 
 _DEFERRED: tuple[str, ...] = ()  # certificates no longer import cryptography.x509/asn1crypto (apk/crypto/x509_fast)

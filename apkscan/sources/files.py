@@ -1,9 +1,10 @@
 """Files and folders given on the command line, every file classified by its content.
 
 A given file is always an input (a file that is no APK, no known container and opens as no
-ZIP gets a precise error from ``identify``). A given folder is walked, sorted, every regular file classified
-by its first bytes: APKs and containers are walked into, anything else is counted per
-folder with a reason (:class:`Skipped`), never dropped silently. Symlinks are not followed
+ZIP gets a precise error from ``identify``). A given folder is walked, sorted, every regular
+file classified by its first bytes (and, when they say nothing, by whether it opens as a ZIP
+from its end): APKs and containers are walked into, anything else is counted per folder
+with a reason (:class:`Skipped`), never dropped silently. Symlinks are not followed
 unless asked (then folder loops are detected); ``--include``/``--exclude`` globs apply to
 the path relative to the given folder; a folder holding ``base.apk`` + ``split_*.apk`` is
 one split bundle; layout readers (AndroidQF, backup apps) are offered each folder.
