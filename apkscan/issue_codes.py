@@ -117,7 +117,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MANIFEST_MIN_SDK_UNSUPPORTED": (E, "cannot determine minSdkVersion as apksig does: …"),
     "MANIFEST_MISSING": (E, "AndroidManifest.xml not found"),
     "MANIFEST_NO_PACKAGE": (E, "AndroidManifest.xml names no package"),
-    "MANIFEST_NOT_FRAMEWORK_READABLE": (W, "the first chunk of AndroidManifest.xml is not a tree Android can read; fields are taken from the first RES_XML chunk"),
+    "MANIFEST_NOT_FRAMEWORK_READABLE": (W, "Android's package manager would refuse AndroidManifest.xml (…); its package and fields are read as apksig reads the file"),
     "MANIFEST_TOO_LARGE": (E, "AndroidManifest.xml of … bytes not parsed"),
     "MIN_SDK_UNKNOWN": (E, "minSdkVersion cannot be read from AndroidManifest.xml, so the SDK range to verify for is unknown (apksigner refuses the APK; use --min-sdk-version)"),
     "MIN_SIG_SCHEME_FOR_TARGET_SDK_NOT_MET": (E, "targetSdkVersion … requires an APK Signature Scheme v2 or newer signature"),

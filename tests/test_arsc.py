@@ -534,7 +534,24 @@ def _header_size_plus_4(raw: bytes) -> bytes:
     return bytes(out)
 
 
+def _label_table(strings: list[str], utf8: bool = False) -> bytes:
+    """A table whose one label (0x7f010000) is global string 0."""
+    spec = struct.pack("<HHIBBHII", 0x0202, 16, 20, 1, 0, 0, 1, 0)
+    pkg = b.package(0x7F, "com.example", ["string"], ["app_name"], [spec, b.type_chunk(1, {0: b.string(0, 0)})])
+    return b.table(strings, [pkg], utf8=utf8)
+
+
+def _odd_offset_label() -> bytes:
+    """The label's UTF-16 offset one byte past its start (review 20): Android divides byte
+    offsets by two and reads "WeChat"; a parser taking the byte offset reads from the odd byte."""
+    raw = bytearray(_label_table(["WeChat"]))
+    struct.pack_into("<I", raw, 12 + 28, 1)  # the first (only) entry of the global pool's offsets
+    return bytes(raw)
+
+
 TRICKS = {
+    "odd UTF-16 string offset": _odd_offset_label,
+    "NUL inside a UTF-8 label": lambda: _label_table(["WeChat\x00 Notes"], utf8=True),
     "second global pool": lambda: _second_pool(_size_trick_table()),
     "decoy second pool": lambda: _second_pool(_size_trick_table(), ["Calculator", "Calculator"]),
     "type header 4 bytes longer": lambda: _header_size_plus_4(_size_trick_table()),

@@ -17,6 +17,7 @@ a lookup needs and declines to androguard's ``ARSCParser`` whenever it cannot pr
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 
 from apkscan.apk.manifest.axml import (
     TopLevel,
@@ -29,11 +30,13 @@ from apkscan.apk.manifest.axml import (
     AxmlError,
     Element,
     iter_start_elements,
+    kept,
 )
 from apkscan.apk.manifest.arsc import ArscTable
 from apkscan.apk.manifest.arsc_android import AndroidArsc
 from apkscan.apk.model import ManifestInfo
-from apkscan.apk.manifest.package_id import framework_elements, framework_string, package_readings
+from apkscan.apk.manifest.framework_xml import FrameworkRoot, read_root
+from apkscan.apk.manifest.package_id import framework_elements, framework_string, no_namespace, package_readings
 from apkscan.issues import Issue, error, tamper, warning
 
 MAX_INPUT_SIZE = 32 << 20  # refuse larger AndroidManifest.xml / resources.arsc
@@ -84,7 +87,7 @@ def min_sdk_for_codename(codename: str) -> int:
     return _CODENAME_FIRST_LETTER[newest] + (ord(first) - ord(newest))
 
 
-def min_sdk_from_elements(elements: list[Element], codenames: list[str] | None = None) -> int | None:
+def min_sdk_from_elements(elements: Iterable[Element], codenames: list[str] | None = None) -> int | None:
     """apksig's minSdkVersion: max over depth-2 <uses-sdk>; None when none declares one."""
     result: int | None = None
     for el in elements:
@@ -119,7 +122,7 @@ def _plain_attr(el: Element, name: str) -> Attr | None:
     """A no-namespace attribute (``package``, ``split``) matched by name."""
     for a in el.raw_attrs:
         try:
-            if a.ns_id == 0xFFFFFFFF and a.name() == name:
+            if no_namespace(a) and a.name() == name:
                 return a
         except AxmlError:
             continue
@@ -266,12 +269,17 @@ def _as_bool(attr: Attr | None, res: _Resources) -> bool | None:
     return {"true": True, "false": False}.get((value or "").lower())
 
 
-def _fill(info: ManifestInfo, elements: list[Element], res: _Resources) -> None:
+def _fill(info: ManifestInfo, elements: list[Element], res: _Resources, android: FrameworkRoot) -> None:
+    """``android``: the package and split as Android reads them; where it would refuse the
+    manifest, apksig's root stands in (``MANIFEST_NOT_FRAMEWORK_READABLE`` says so)."""
     root = next((e for e in elements if e.depth == 1), None)
+    if android.refused is None:
+        info.package, info.split = android.package, android.split
+    elif root is not None:
+        info.package = framework_string(_plain_attr(root, "package"))
+        info.split = framework_string(_plain_attr(root, "split"))
     if root is None:
         return
-    info.package = framework_string(_plain_attr(root, "package"))
-    info.split = framework_string(_plain_attr(root, "split"))
     info.version_code = _as_int(_attr(root, ATTR_VERSION_CODE), res)
     info.version_name, _ = _as_str(_attr(root, ATTR_VERSION_NAME), res)
     for el in elements:
@@ -356,8 +364,7 @@ def apksig_target_sdk(manifest_axml: bytes | None) -> int:
     if value is not None or manifest_axml is None or len(manifest_axml) > MAX_INPUT_SIZE:
         return 1 if value is None else value
     try:
-        shallow = [e for e in iter_start_elements(manifest_axml) if e.depth == 2]
-        return min_sdk_from_elements(shallow) or 1
+        return min_sdk_from_elements(e for e in iter_start_elements(manifest_axml) if e.depth == 2) or 1
     except (AxmlError, struct.error, IndexError, ValueError):
         return 1
 
@@ -384,16 +391,17 @@ def read_manifest(manifest_axml: bytes | None, arsc: bytes | None) -> ManifestIn
     top = TopLevel.of(xml)  # the top-level chunks, walked once for every tree read below
     try:
         for el in iter_start_elements(xml, top=top):
-            if el.depth <= 2:  # all any field needs; deeper elements are only walked over
+            if kept(el):  # all any field needs; the others are only walked over
                 elements.append(el)
     except (AxmlError, struct.error, IndexError, ValueError) as exc:
         malformed = True
         info.errors.append(error(MANIFEST_MALFORMED, f"AndroidManifest.xml: {exc}"))
     res = _Resources(arsc, info.errors)
-    framework = framework_elements(xml, elements, info, top)
+    android = read_root(xml)
+    framework = framework_elements(xml, elements, info, top, android)
     try:
-        info.package_readings = package_readings(xml, framework, top)
-        _fill(info, framework, res)
+        info.package_readings = package_readings(xml, framework, top, android)
+        _fill(info, framework or elements, res, android)
     except Exception as exc:  # noqa: BLE001 - partial facts are still worth reporting
         info.errors.append(error(MANIFEST_MALFORMED, f"AndroidManifest.xml fields: {exc}"))
     if not malformed:

@@ -64,7 +64,8 @@ class AndroidArsc:
         for pos, kind, chunk_header, chunk_size in self._chunks(header, size):
             if kind == RES_STRING_POOL and self.pool is None:  # later pools are ignored
                 view = memoryview(self.buf)
-                self.pool = StringPool(view[pos:pos + chunk_header], view[pos + chunk_header:pos + chunk_size])
+                self.pool = StringPool(view[pos:pos + chunk_header], view[pos + chunk_header:pos + chunk_size],
+                                       android=True)
             elif kind == RES_TABLE_PACKAGE:
                 package_id = struct.unpack_from("<I", self.buf, pos + 8)[0] & 0xFF
                 for t_pos, t_kind, _, _ in self._chunks(pos + chunk_header, pos + chunk_size):

@@ -45,14 +45,16 @@ def _chunks(buf: memoryview):
 
 
 class StringPool:
-    """A ResStringPool decoded as Android reads it (lazily, each string once, NUL-terminated),
-    for AndroidManifest.xml and for resources.arsc as Android reads it (``arsc_android``)."""
+    """A ResStringPool decoded lazily, each string once, NUL-terminated: as apksig reads it (for
+    AndroidManifest.xml), or with ``android`` as Android's ``ResStringPool`` does (for
+    resources.arsc as Android reads it, ``arsc_android``): a UTF-16 offset is in bytes and
+    Android divides it by two, so an odd one reads the string starting a byte earlier."""
 
-    def __init__(self, header: memoryview, contents: memoryview):
+    def __init__(self, header: memoryview, contents: memoryview, *, android: bool = False):
         if len(header) - 8 < 20:
             raise AxmlError("string pool header too short")
         count, styles, flags, str_start, style_start = struct.unpack_from("<5I", header, 8)
-        self.count, self.utf8, self.contents = count, bool(flags & 0x100), contents
+        self.count, self.utf8, self.contents, self.android = count, bool(flags & 0x100), contents, android
         self.strings = memoryview(b"")
         if count:
             begin = str_start - len(header)
@@ -81,6 +83,8 @@ class StringPool:
         if index * 4 + 4 > len(self.contents):
             raise AxmlError("string offset table truncated")
         (offset,) = struct.unpack_from("<I", self.contents, index * 4)
+        if self.android and not self.utf8:
+            offset &= ~1
         value = self.decoded.get(offset)
         if value is None:
             value = self.decoded[offset] = self._decode(index, offset)
@@ -102,7 +106,10 @@ class StringPool:
                 if s[pos + n] != 0:
                     raise AxmlError("UTF-8 string not NUL terminated")
                 self._spend(n)
-                value = bytes(s[pos:pos + n]).decode("utf-8", "replace")
+                raw = bytes(s[pos:pos + n])
+                if self.android:  # StringBlock.nativeGetString: NewStringUTF reads to the first NUL
+                    raw = raw.split(b"\x00", 1)[0]
+                value = raw.decode("utf-8", "replace")
             else:
                 (n,) = struct.unpack_from("<H", s, offset)
                 pos = offset + 2
@@ -148,17 +155,36 @@ class Attr:
 
 @dataclass(slots=True)
 class Element:
+    """A start element; its attributes are decoded when asked for, each time: a manifest of
+    many elements with 65,535 attributes each held 360 MB of them (review 20), while only the
+    root, ``<uses-sdk>`` and ``<application>`` are ever read."""
+
     depth: int
     name: str
     ns: str
-    raw_attrs: list[Attr] = field(default_factory=list)
+    contents: memoryview | None = None  # the start element's body (attributes at a_start)
+    layout: tuple[int, int, int] = (0, 0, 0)  # a_start, a_size, a_count (bounds checked by the walk)
+    pool: StringPool | None = None
+    res_map: memoryview | None = None
     attr_error: str | None = None  # apksig fails only if it reads this element's attributes
+
+    @property
+    def raw_attrs(self) -> list[Attr]:
+        if self.attr_error or self.contents is None:
+            return []
+        return _read_attrs(self.contents, *self.layout, self.pool, self.res_map)
 
     @property
     def attrs(self) -> list[Attr]:
         if self.attr_error:
             raise AxmlError(self.attr_error)
         return self.raw_attrs
+
+
+def kept(el: Element) -> bool:
+    """An element some manifest field is read from: the root, and ``<uses-sdk>``/``<application>``
+    below it (the others are only walked over)."""
+    return el.depth == 1 or (el.depth == 2 and el.name in ("uses-sdk", "application"))
 
 
 MAX_TREES = 16  # RES_XML chunks kept for other readings of the manifest
@@ -214,12 +240,8 @@ class TopLevel:
 
 
 
-def _read_attrs(el: "Element", contents, a_start: int, a_size: int, a_count: int, pool, res_map) -> None:
-    """The element's attributes (bounds checked by the caller); a too-small record size is
-    kept as ``attr_error``: apksig fails only if it reads this element's attributes."""
-    if a_count and a_size < 20:
-        el.attr_error = f"attribute size {a_size} too small"
-        return
+def _read_attrs(contents, a_start: int, a_size: int, a_count: int, pool, res_map) -> list[Attr]:
+    out = []
     for i in range(a_count):
         off = a_start + i * a_size
         a_ns, a_name, a_raw = struct.unpack_from("<III", contents, off)
@@ -227,7 +249,8 @@ def _read_attrs(el: "Element", contents, a_start: int, a_size: int, a_count: int
         rid = 0
         if res_map is not None and a_name < len(res_map) // 4:
             (rid,) = struct.unpack_from("<I", res_map, a_name * 4)
-        el.raw_attrs.append(Attr(a_ns, a_name, rid, vtype, data, pool, a_raw))
+        out.append(Attr(a_ns, a_name, rid, vtype, data, pool, a_raw))
+    return out
 
 
 def _strings_first(root: Element) -> None:
@@ -285,8 +308,10 @@ def iter_start_elements(xml: bytes, *, chunk: str = "apksig", index: int = 0, to
             if count > MAX_ELEMENTS:
                 raise AxmlError(f"more than {MAX_ELEMENTS} elements")
             depth += 1
-            el = Element(depth, pool.get(name_id), "" if ns_id == 0xFFFFFFFF else pool.get(ns_id))
-            _read_attrs(el, contents, a_start, a_size, a_count, pool, res_map)
+            el = Element(depth, pool.get(name_id), "" if ns_id == 0xFFFFFFFF else pool.get(ns_id),
+                         contents, (a_start, a_size, a_count), pool, res_map)
+            if a_count and a_size < 20:  # kept, not raised: apksig fails only if it reads them
+                el.attr_error = f"attribute size {a_size} too small"
             if depth == 1:
                 _strings_first(el)
             yield el

@@ -1,15 +1,16 @@
 """The manifest's package identity as Android's package manager reads it, and every other reading.
 
-The framework (``ApkLiteParseUtils`` through ``XmlBlock``/``ResXMLParser``) parses the
-file's *first chunk whatever its type* (``ResXMLTree::setTo`` does not check it), finds the
-first ``package`` attribute of the root element by name and takes its *raw* string
-(``getAttributeValue``: ``rawValue.index`` first; a typed value only when there is no raw
-string, coerced to text, and a typed string alone reads as no package). ``aapt dump
+Android's reading (``package`` and ``split`` of the first start tag, with libandroidfw's and
+the framework's rules byte for byte) is :mod:`apkscan.apk.manifest.framework_xml`; ``aapt dump
 badging`` reads the same way and is the test oracle. apksig and androguard read the first
 RES_XML chunk and the typed value, so an adversary can show scanners one package and install
-another; every reading is kept and a disagreement is a tamper indicator. (Where aapt and the
-framework differ the framework wins: installs are decided there. On the fixtures and the
-corpus they agree.)
+another; every reading is kept and a disagreement is a tamper indicator. Beside Android's own:
+the root of every RES_XML chunk (first and duplicate ``package`` attributes, raw and typed
+values, any attribute whose namespace does not resolve), the reading under older releases'
+namespace test, and every reading cut at its first NUL (what ``aapt`` prints, and what
+Android installs from a UTF-8 pool). Where Android would refuse the manifest, apksig's walk of
+the first chunk stands in for its reading (as before there was a framework reader), with
+``MANIFEST_NOT_FRAMEWORK_READABLE`` saying why.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ from apkscan.apk.manifest.axml import (
     Attr,
     AxmlError,
     Element,
+    NO_INDEX,
     TopLevel,
     iter_start_elements,
+    kept,
 )
+from apkscan.apk.manifest.framework_xml import FrameworkRoot
 from apkscan.apk.model import ManifestInfo, PackageReading
 from apkscan.issues import Issue, tamper, warning
 
@@ -57,17 +61,19 @@ def framework_string(attr: Attr | None) -> str | None:
     return None
 
 
-def _root_readings(elements: list[Element], where: str) -> list[PackageReading]:
-    """Every ``package`` value on a root element: raw and typed, first and duplicate attributes."""
+def _root_readings(elements: list[Element], where: str, *, framework: bool = False) -> list[PackageReading]:
+    """Every ``package`` value on a root element: raw and typed, first and duplicate attributes.
+    ``framework``: the first attribute's raw-or-coerced value is Android's (when no framework
+    reading exists: the manifest is one Android would refuse)."""
     root = next((e for e in elements if e.depth == 1), None)
     if root is None:
         return []
     out: list[PackageReading] = []
-    attrs = [a for a in root.raw_attrs if a.ns_id == 0xFFFFFFFF and _name_is(a, "package")]
+    attrs = [a for a in root.raw_attrs if no_namespace(a) and _name_is(a, "package")]
     for n, attr in enumerate(attrs):
         dup = "" if n == 0 else f", duplicate attribute {n + 1}"
         try:
-            if n == 0 and where == "first chunk":
+            if n == 0 and framework:
                 value = framework_string(attr)
                 if value is not None:
                     out.append(PackageReading(value, "framework"))
@@ -80,6 +86,18 @@ def _root_readings(elements: list[Element], where: str) -> list[PackageReading]:
     return out
 
 
+def no_namespace(attr: Attr) -> bool:
+    """A plain attribute to some parser: no namespace index, or one that names no string
+    (Android's test; apksig's is the index alone, so both are kept as readings)."""
+    if attr.ns_id == NO_INDEX:
+        return True
+    try:
+        attr.pool.get(attr.ns_id)
+    except AxmlError:
+        return True
+    return False
+
+
 def _name_is(attr: Attr, name: str) -> bool:
     try:
         return attr.name() == name
@@ -89,11 +107,11 @@ def _name_is(attr: Attr, name: str) -> bool:
 
 def _roots(xml: bytes, chunk: str, index: int = 0, *, root_only: bool = False,
            top: TopLevel | None = None) -> list[Element]:
-    """Depth <= 2 elements of one tree (only its root with ``root_only``); [] when unreadable."""
+    """The elements of one tree fields are read from (only its root with ``root_only``); [] when unreadable."""
     out: list[Element] = []
     try:
         for el in iter_start_elements(xml, chunk=chunk, index=index, top=top):
-            if el.depth <= 2:
+            if kept(el):
                 out.append(el)
             if root_only:
                 break  # the package is on the root: no need to walk the rest
@@ -102,16 +120,25 @@ def _roots(xml: bytes, chunk: str, index: int = 0, *, root_only: bool = False,
     return out
 
 
-def package_readings(xml: bytes, framework: list[Element], top: TopLevel | None = None) -> list[PackageReading]:
-    """Every plausible reading of ``package``, the framework's first; duplicates dropped.
-    ``top``: the file's top-level chunks, when the caller has them."""
-    readings = _root_readings(framework, "first chunk")
+def package_readings(xml: bytes, framework: list[Element], top: TopLevel | None,
+                     root: FrameworkRoot) -> list[PackageReading]:
+    """Every plausible reading of ``package``, Android's first; duplicates dropped.
+    ``framework``: apksig's walk of the file's first chunk; ``root``: Android's reading."""
+    readings = []
+    if root.refused is None:
+        if root.package is not None:
+            readings.append(PackageReading(root.package, "framework"))
+        if root.package_older is not None:
+            readings.append(PackageReading(root.package_older, "framework, older releases' namespace test"))
+    readings += _root_readings(framework, "first chunk", framework=root.refused is not None)
     top = top or TopLevel.of(xml)
     for i in range(min(top.trees_readable, MAX_XML_CHUNKS)):
         if i == 0 and top.first_is_xml:
             continue  # the framework's chunk, already read
         label = "first RES_XML chunk (apksig)" if i == 0 else f"RES_XML chunk {i + 1}"
         readings += _root_readings(_roots(xml, "xml", i, root_only=True, top=top), label)
+    readings += [PackageReading(r.value.split("\x00", 1)[0], f"{r.how}, up to its first NUL")
+                 for r in readings if "\x00" in r.value]
     seen: set[str] = set()
     out = []
     for r in readings:
@@ -122,17 +149,16 @@ def package_readings(xml: bytes, framework: list[Element], top: TopLevel | None 
 
 
 def framework_elements(xml: bytes, apksig: list[Element], info: ManifestInfo,
-                       top: TopLevel | None = None) -> list[Element]:
-    """The tree the package manager reads (the file's first chunk); apksig's when they agree."""
+                       top: TopLevel | None, root: FrameworkRoot) -> list[Element]:
+    """apksig's walk of the file's first chunk, the chunk Android reads ([] when it is no tree
+    that walk can read). ``MANIFEST_NOT_FRAMEWORK_READABLE`` when Android would refuse the
+    manifest (``root.refused``)."""
     top = top or TopLevel.of(xml)
-    if top.first_is_xml:
-        return apksig
-    framework = _roots(xml, "framework", top=top)
-    if not framework:
-        info.errors.append(warning(MANIFEST_NOT_FRAMEWORK_READABLE, "the first chunk of "
-                                   "AndroidManifest.xml is not a tree Android can read; fields "
-                                   "are taken from the first RES_XML chunk"))
-        return apksig
+    framework = apksig if top.first_is_xml else _roots(xml, "framework", top=top)
+    if root.refused is not None:
+        info.errors.append(warning(MANIFEST_NOT_FRAMEWORK_READABLE, "Android's package manager would refuse "
+                                   f"AndroidManifest.xml ({root.refused}); its package and fields are read "
+                                   "as apksig reads the file"))
     return framework
 
 

@@ -1,0 +1,226 @@
+"""The package as Android's package manager reads it (framework_xml), on manifests built to be
+read two ways (review 20): every case states Android's package and the other readings that
+must be kept; ``aapt dump badging`` (Debian's, libandroidfw) must find its package among them.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from axml_raw import (
+    APPLICATION,
+    BASE,
+    MANIFEST,
+    TYPE_STRING,
+    USES_SDK,
+    apk,
+    attr,
+    end,
+    manifest,
+    package_attr,
+    pool,
+    start,
+    utf16_entry,
+    utf8_entry,
+)
+
+from apkscan.apk.manifest.android_manifest import read_manifest
+
+WECHAT, DECOY = 9, 10  # pool indices of the usual pool plus these two
+STRINGS = BASE + ["com.tencent.mm", "com.example.notes"]
+
+
+def _odd(strings: list[str], index: int) -> bytes:
+    """A UTF-16 pool whose entry ``index`` is declared one byte past where it starts: Android
+    divides byte offsets by two and reads it; apksig and androguard read from the odd byte."""
+    offsets, at = [], 0
+    for s in strings:
+        offsets.append(at)
+        at += len(utf16_entry(s))
+    offsets[index] += 1
+    return pool(strings, offsets=offsets)
+
+
+def _bad_namespace_string() -> bytes:
+    """String 11 (a namespace) declares 0x7000 characters: Android gets NULL for it. Android 12
+    on treats that as "no namespace"; older releases (and Debian's aapt) only when the length
+    they decoded is 0."""
+    strings: list[str | bytes] = [*STRINGS, b"\x00\x70" + "x".encode("utf-16-le") + b"\x00\x00"]
+    return manifest([package_attr(WECHAT, ns=11), package_attr(DECOY)], pool_chunk=pool(strings))
+
+
+CASES = {
+    # name: (manifest, Android's package, other readings that must be kept)
+    "plain": (manifest([package_attr(WECHAT)], pool_chunk=pool(STRINGS)), "com.tencent.mm", set()),
+    "namespace index past the pool, decoy after it": (
+        manifest([package_attr(WECHAT, ns=0x7FFFFFFF), package_attr(DECOY)], pool_chunk=pool(STRINGS)),
+        "com.tencent.mm", {"com.example.notes"}),
+    "namespace index past a UTF-8 pool, decoy after it": (
+        manifest([package_attr(WECHAT, ns=200), package_attr(DECOY)], pool_chunk=pool(STRINGS, utf8=True)),
+        "com.tencent.mm", {"com.example.notes"}),
+    "namespace index past the pool, no decoy": (
+        manifest([package_attr(WECHAT, ns=0x7FFFFFFF)], pool_chunk=pool(STRINGS)), "com.tencent.mm", set()),
+    "namespace string Android cannot read": (_bad_namespace_string(), "com.tencent.mm", {"com.example.notes"}),
+    "odd UTF-16 offset of the value": (
+        manifest([package_attr(WECHAT)], pool_chunk=_odd(STRINGS, WECHAT)), "com.tencent.mm", set()),
+    "odd UTF-16 offset of the name 'package', decoy after it": (
+        manifest([package_attr(WECHAT), package_attr(DECOY)], pool_chunk=_odd(STRINGS, 6)),
+        "com.tencent.mm", set()),
+    "NUL inside a UTF-8 name": (
+        manifest([package_attr(WECHAT)], pool_chunk=pool([*BASE, "com.tencent.mm\x00.x"], utf8=True)),
+        "com.tencent.mm", {"com.tencent.mm\x00.x"}),
+    "NUL inside a UTF-16 name": (  # Java keeps it (no valid name: no install); aapt prints up to it
+        manifest([package_attr(WECHAT)], pool_chunk=pool([*BASE, "com.tencent.mm\x00.x"])),
+        "com.tencent.mm\x00.x", {"com.tencent.mm"}),
+    "two string pools (Android uses the last)": (
+        manifest([package_attr(WECHAT)], pool_chunk=pool([*BASE, "com.example.notes"]) + pool(STRINGS)),
+        "com.tencent.mm", set()),
+    "attribute records of 16 bytes": (
+        manifest([package_attr(WECHAT)], pool_chunk=pool(STRINGS), size=16), "com.tencent.mm", set()),
+    "an end tag before the root, a nested decoy <manifest>": (
+        manifest([package_attr(WECHAT)], pool_chunk=pool(STRINGS), before=end(MANIFEST),
+                 inside=start(MANIFEST, [package_attr(DECOY)]) + end(MANIFEST)),
+        "com.tencent.mm", set()),
+}
+
+
+def _info(name: str):
+    return read_manifest(CASES[name][0], None)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_package_as_android_reads_it(name):
+    _, package, others = CASES[name]
+    info = _info(name)
+    readings = {r.value for r in info.package_readings}
+    assert info.package == package and package in readings
+    assert [r.how for r in info.package_readings if r.value == package] == ["framework"]
+    assert others <= readings, info.package_readings
+    assert "MANIFEST_NOT_FRAMEWORK_READABLE" not in {i.code for i in info.errors}
+
+
+def _aapt(path) -> str | None:
+    out = subprocess.run(["aapt", "dump", "badging", str(path)], capture_output=True, timeout=60).stdout
+    m = re.search(rb"^package: name='([^']*)'", out, re.MULTILINE)
+    return m.group(1).decode("utf-8", "replace") if m and m.group(1) else None
+
+
+@pytest.mark.skipif(shutil.which("aapt") is None, reason="aapt (Debian package) not installed")
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_aapts_package_is_one_of_the_readings(tmp_path, name):
+    """aapt prints C strings (a name up to its NUL) and tests namespaces as older releases do."""
+    path = tmp_path / "case.apk"
+    path.write_bytes(apk(CASES[name][0]))
+    want = _aapt(path)
+    readings = {r.value for r in _info(name).package_readings}
+    if name.startswith("an end tag before the root"):
+        assert want is None  # aapt counts depth and finds <uses-sdk> first; the framework does not count
+    else:
+        assert want in readings
+
+
+def test_two_readings_are_a_tamper_fact_and_both_are_matched(tmp_path):
+    from apkscan.apk.identify import identify
+    from apkscan.policy.loader import load_policy
+    from apkscan.rules.loader import load_ruleset
+    from apkscan.scan import evaluate
+
+    rules, policy = load_ruleset(), load_policy()
+    verdicts = {}
+    for name in ("namespace index past the pool, decoy after it", "NUL inside a UTF-8 name"):
+        path = tmp_path / "case.apk"
+        path.write_bytes(apk(CASES[name][0]))
+        identity = identify(str(path))
+        assert "TAMPER_MANIFEST_AMBIGUOUS_PACKAGE" in {t.code for t in identity.tamper}
+        app = evaluate(identity, rules, policy, source="case.apk")
+        verdicts[name] = (app.verdict, {f.rule for f in app.findings})
+    for verdict, found in verdicts.values():
+        assert verdict == "prohibited" and "tencent.wechat" in found, verdicts
+
+
+def test_tiktok_with_a_nul_in_a_utf8_pool_is_tiktok():
+    """Review 20: ``com.zhiliaoapp.musically\\0.x`` matched no rule exactly (verdict allowed)."""
+    axml = manifest([package_attr(WECHAT)], pool_chunk=pool([*BASE, "com.zhiliaoapp.musically\x00.x"], utf8=True))
+    assert read_manifest(axml, None).package == "com.zhiliaoapp.musically"
+
+
+REFUSED = {
+    # name: (manifest, the reason Android gives, in words)
+    "root is <uses-sdk>": (manifest([package_attr(WECHAT)], pool_chunk=pool(STRINGS), root_name=USES_SDK),
+                           "not <manifest>"),
+    "root is <application>": (manifest([package_attr(WECHAT)], pool_chunk=pool(STRINGS), root_name=APPLICATION),
+                              "not <manifest>"),
+    "no string pool": (manifest([package_attr(WECHAT)], pool_chunk=b""), "string pool"),
+    "value index past the pool": (manifest([attr(0xFFFFFFFF, 6, 400, TYPE_STRING, 400)], pool_chunk=pool(STRINGS)),
+                                  "cannot be read"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_what_android_refuses_is_said_and_still_matched(name):
+    """Android would not install these; the package other parsers read is kept (never hidden),
+    and MANIFEST_NOT_FRAMEWORK_READABLE gives Android's reason."""
+    axml, why = REFUSED[name]
+    info = read_manifest(axml, None)
+    warned = [i for i in info.errors if i.code == "MANIFEST_NOT_FRAMEWORK_READABLE"]
+    assert len(warned) == 1 and why in warned[0].message
+    if name.startswith("root is"):
+        assert info.package == "com.tencent.mm"
+
+
+@pytest.mark.skipif(shutil.which("aapt") is None, reason="aapt (Debian package) not installed")
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_aapt_refuses_them_too(tmp_path, name):
+    path = tmp_path / "case.apk"
+    path.write_bytes(apk(REFUSED[name][0]))
+    assert _aapt(path) is None
+
+
+def test_split_as_android_reads_it():
+    strings = [*STRINGS, "split", "config.arm64_v8a"]
+    axml = manifest([package_attr(WECHAT), attr(0x7FFFFFFF, 11, 12, TYPE_STRING, 12)], pool_chunk=pool(strings))
+    assert read_manifest(axml, None).split == "config.arm64_v8a"
+
+
+def test_every_fixture_and_utf8_pool_reads_without_a_warning():
+    """No false alarm on what aapt2 writes: the fixture manifests and a UTF-8 pool."""
+    import zipfile
+    from pathlib import Path
+
+    axml = manifest([package_attr(WECHAT)], pool_chunk=pool([utf8_entry(s) for s in STRINGS], utf8=True))
+    assert read_manifest(axml, None).errors == []
+    for path in sorted((Path(__file__).resolve().parents[1] / "fixtures" / "apks").glob("*.apk")):
+        try:
+            xml = zipfile.ZipFile(path).read("AndroidManifest.xml")
+        except (zipfile.BadZipFile, KeyError, RuntimeError):
+            continue
+        codes = {i.code for i in read_manifest(xml, None).errors}
+        assert "MANIFEST_NOT_FRAMEWORK_READABLE" not in codes, path.name
+
+
+_CHILD = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (200 << 20, 200 << 20))
+axml = open(sys.argv[1], "rb").read()
+from apkscan.apk.manifest.android_manifest import apksig_target_sdk, read_manifest
+print(len(axml) >> 20, read_manifest(axml, None).package, apksig_target_sdk(axml))
+"""
+
+
+def test_many_attributes_are_not_all_held(tmp_path):
+    """Review 20: 24 elements of 65,535 attributes (a 31 MB manifest in a 78 KB APK) held 250 MB
+    of decoded attributes; now what is read is decoded when asked (~50 MB in all)."""
+    from pathlib import Path
+
+    elements = b"".join(start(9 + i % 2, [attr(0xFFFFFFFF, 9, 9, TYPE_STRING, 9)] * 65535) + end(9) for i in range(24))
+    path = tmp_path / "big.axml"
+    path.write_bytes(manifest([package_attr(11)], pool_chunk=pool([*BASE, "x", "uses-sdk", "com.tencent.mm"]),
+                              inside=elements))
+    done = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])  # this tree's apkscan, not an installed one
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["30", "com.tencent.mm", "21"]
