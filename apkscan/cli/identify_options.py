@@ -23,3 +23,11 @@ def parse_hashes(ctx: click.Context, param: click.Parameter, value: str | None) 
     if unknown:
         raise click.BadParameter(f"unknown hash {', '.join(unknown)}; choose from {', '.join(FILE_HASHES)}")
     return tuple(n for n in FILE_HASHES if n == "sha256" or n in names)
+
+
+def check_sdk_range(min_sdk: int | None, max_sdk: int | None) -> None:
+    """``--min-sdk-version`` above ``--max-sdk-version`` verifies for no release: a usage error,
+    as apksigner refuses it (an APK's own minSdkVersion above ``--max-sdk-version`` is that
+    APK's INPUT_BAD_SDK_RANGE)."""
+    if min_sdk is not None and max_sdk is not None and min_sdk > max_sdk:
+        raise click.UsageError(f"--min-sdk-version {min_sdk} is above --max-sdk-version {max_sdk}")

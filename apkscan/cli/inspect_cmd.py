@@ -13,7 +13,7 @@ import click
 
 from apkscan.apk.model import SCHEME_NAMES, ApkIdentity, Certificate
 from apkscan.cli.common import FORCE_HELP, ExitCode, command_epilog, finish, not_an_input
-from apkscan.cli.identify_options import HASHES_HELP, QUICK_HELP, parse_hashes
+from apkscan.cli.identify_options import HASHES_HELP, QUICK_HELP, check_sdk_range, parse_hashes
 from apkscan.report.escape import safe as _safe  # one escaper for everything shown on a terminal
 
 
@@ -40,6 +40,7 @@ def inspect_command(paths: tuple[str, ...], json_path: str | None, force: bool, 
     from apkscan.cli.common import checked_outputs, write_json
     from apkscan.cli.signals import sigterm_as_interrupt
 
+    check_sdk_range(min_sdk, max_sdk)
     chosen = checked_outputs({"force": force, "json_path": json_path}, paths)
     identities: list[ApkIdentity] = []
     interrupted = False

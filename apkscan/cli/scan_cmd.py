@@ -15,7 +15,7 @@ from contextlib import nullcontext
 
 import click
 
-from apkscan.cli.identify_options import HASHES_HELP, QUICK_HELP, parse_hashes
+from apkscan.cli.identify_options import HASHES_HELP, QUICK_HELP, check_sdk_range, parse_hashes
 from apkscan.cli.common import (
     ExitCode,
     checked_outputs,
@@ -91,6 +91,7 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
 
     from apkscan.cli.outputs import ResolvedInputs
 
+    check_sdk_range(opts["min_sdk"], opts["max_sdk"])
     walk = _walk_options(opts)
     worker_memory(opts)  # checked before anything is read or written (used when the pool starts)
     real = ResolvedInputs(paths)  # every check below compares against the inputs' real paths

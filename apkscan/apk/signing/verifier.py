@@ -63,11 +63,13 @@ class _Verdict:
     warnings: list[Issue] = field(default_factory=list)
     ok: bool = True
 
-    def take(self, name: str) -> None:
-        """Count scheme ``name`` towards the verdict (only while nothing failed)."""
+    def take(self, name: str, *, signers_count: bool = True) -> None:
+        """Count scheme ``name`` towards the verdict (only while nothing failed). ``signers_count``
+        False: only the scheme's own errors decide (apksig's ``Result.containsErrors`` looks at the
+        v1, v2, v3 and v3.1 signers, never at the v4 ones)."""
         if self.ok:
             self.used.append(name)
-            errs = self.schemes[name].all_errors()
+            errs = self.schemes[name].all_errors() if signers_count else list(self.schemes[name].errors)
             self.errors.extend(errs)
             self.ok = not errs
 
@@ -105,6 +107,8 @@ def verify(
     plan = SchemePlan.for_range(min_sdk, max_sdk, pairs.keys())
     verdict = _Verdict({name: SchemeResult(name) for name in SCHEME_NAMES})
     schemes = verdict.schemes
+    if min_sdk > max_sdk:  # apksig throws before verifying anything; the schemes are still read for the report
+        verdict.fail(error("INPUT_BAD_SDK_RANGE", f"minSdkVersion {min_sdk} is above maxSdkVersion {max_sdk}"))
 
     # 1. parse every signing-block scheme present (reports show them all), no content read yet
     parsed = _parse_block_schemes(pairs, plan)
@@ -192,8 +196,8 @@ def _decide_block_schemes(verdict: _Verdict, plan: SchemePlan, parsed, v4_file, 
             v4_file, pass_.verity_root, _best_v2v3_digests(parsed, verdict.used), plan.min_sdk, plan.max_sdk,
             apk_size=pass_.file.size, signers=v4.signers_from_parsed(parsed, verdict.used),
         )
-    if has_idsig:
-        verdict.take("v4")
+    if has_idsig:  # a v4 signature, root hash or tree that does not verify leaves v4 unverified, not the APK
+        verdict.take("v4", signers_count=False)
 
 
 def _check_sandbox(verdict: _Verdict, plan: SchemePlan, manifest_axml: bytes | None) -> None:
@@ -307,7 +311,8 @@ def _cross_scheme_checks(schemes: dict[str, SchemeResult], used: list[str], erro
         if len(old) != 1:
             errors.append(error("V3_SIG_MULTIPLE_PAST_SIGNERS", "v3 supports a single past signer, found several"))
         old_cert = old[0]
-        lineage = schemes["v3"].lineage
+        # Result.mergeFrom: the v3.1 block's lineage when v3.1 counted and has one, else v3's
+        lineage = (schemes["v31"].lineage if "v31" in used else []) or schemes["v3"].lineage
         if not lineage:
             v3s = [s for s in schemes["v3"].signers if s.certificate]
             if len(v3s) != 1:
@@ -315,7 +320,7 @@ def _cross_scheme_checks(schemes: dict[str, SchemeResult], used: list[str], erro
             if not v3s or v3s[0].certificate.der != old_cert:
                 errors.append(error("V3_SIG_PAST_SIGNERS_MISMATCH", "v1/v2 signer differs from the v3 signer and no lineage links them"))
         elif lineage[0].certificate.der != old_cert:
-            errors.append(error("V3_SIG_PAST_SIGNERS_MISMATCH", "v1/v2 signer is not the root of the v3 signing-certificate lineage"))
+            errors.append(error("V3_SIG_PAST_SIGNERS_MISMATCH", "v1/v2 signer is not the root of the v3.1/v3 signing-certificate lineage"))
     return len(errors) == before
 
 
