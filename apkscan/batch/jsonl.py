@@ -10,6 +10,7 @@ without an ``end`` line is the record of a run that did not finish.
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any, TextIO
 
 from apkscan.batch.known import KnownApp
@@ -25,9 +26,10 @@ class JsonlWriter:
     """Opened before the scan; ``records`` is the ``on_records`` callback of :func:`apkscan.scan.scan`."""
 
     def __init__(self, path: str, run: dict[str, Any]):
+        """``path`` ``-``: stdout (then the terminal summary goes to stderr, as for a report on ``-``)."""
         self.path = path
         self.last: dict[int, str] = {}
-        self._fh: TextIO = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in finish()
+        self._fh: TextIO = sys.stdout if path == "-" else open(path, "w", encoding="utf-8")  # noqa: SIM115
         self._line({"type": "run", **run})
 
     def _line(self, obj: dict[str, Any]) -> None:
@@ -52,4 +54,5 @@ class JsonlWriter:
     def finish(self, result: ScanResult) -> None:
         self._line({"type": "end", "interrupted": result.interrupted, "counts": result.counts(),
                     "finished_at": result.finished_at})
-        self._fh.close()
+        if self._fh is not sys.stdout:
+            self._fh.close()

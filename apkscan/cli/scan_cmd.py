@@ -116,7 +116,7 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
         if not opts["quiet"]:
             from apkscan.report import terminal
 
-            stream = summary_stream(chosen)
+            stream = summary_stream({**chosen, "jsonl": jsonl or ""})
             terminal.render(typed, stream, color=terminal.use_color(stream, opts["no_color"]))
     if result.interrupted:
         click.echo(f"interrupted: {len(result.apps) + len(result.errors)} inputs finished; "
