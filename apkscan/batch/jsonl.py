@@ -14,6 +14,7 @@ import sys
 from typing import Any, TextIO
 
 from apkscan.batch.known import KnownApp
+from apkscan.report.escape import visible_surrogates
 from apkscan.result import AppResult, InputError, ScanResult
 
 
@@ -36,7 +37,7 @@ class JsonlWriter:
         self._write(json.dumps(obj, ensure_ascii=False))
 
     def _write(self, line: str) -> None:
-        self._fh.write(line + "\n")
+        self._fh.write(visible_surrogates(line, in_json=True) + "\n")  # a non-UTF-8 file name: \xff
         self._fh.flush()
 
     def records(self, records: list[Any]) -> None:

@@ -64,6 +64,10 @@ def _write(result: ScanDiff, fmt: str, target: str) -> bool:
     except OSError as exc:
         click.echo(f"error: DIFF_OUTPUT_UNWRITABLE: cannot write {fmt} to {target}: {exc.strerror or exc}", err=True)
         return False
+    except ValueError as exc:  # an encoding error no renderer foresaw: a message and exit 2, not a traceback and 1
+        click.echo(f"error: DIFF_OUTPUT_UNWRITABLE: cannot write {fmt} to {target}: {type(exc).__name__}: {exc}",
+                   err=True)
+        return False
 
 
 def render_text(result: ScanDiff, out: TextIO) -> None:

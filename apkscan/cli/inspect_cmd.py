@@ -111,7 +111,7 @@ def _unlink(path: str) -> None:
 def format_identity(identity: ApkIdentity) -> str:
     """A human summary, ordered like apksigner's verbose output."""
     d = identity.to_dict()
-    out = [f"File: {d['path']}"]
+    out = [f"File: {_safe(d['path'])}"]  # a file or member name: escapes, newlines, bytes not UTF-8
     if d["size"] is not None:
         out.append(f"  Size: {d['size']} bytes  SHA-256: {d['sha256']}")
     if d["package"] is not None:

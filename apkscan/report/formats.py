@@ -6,7 +6,9 @@ what ``apkscan report`` loads) or the dict ``--json`` writes (checked by
 re-renders in any format elsewhere. Several
 formats go out in one run; ``-`` means stdout (at most one format may claim it).
 Files are written to a temporary sibling and renamed, so a crash never leaves a
-half-written report that looks complete.
+half-written report that looks complete. Every report (file or stdout) is written through
+:class:`apkscan.report.escape.VisibleText`: a file name that is not UTF-8 shows as ``\\xff``
+instead of ending the run in an encoding error.
 """
 
 from __future__ import annotations
@@ -92,10 +94,14 @@ def write(doc: Document, name: str, path: str, *, stdout: TextIO | None = None) 
 def write_text(path: str, render: Callable[[TextIO], None], *, suffix: str, encoding: str = "utf-8",
                newline: str | None = None, stdout: TextIO | None = None) -> None:
     """Run ``render`` into ``path`` (``-`` = stdout) through a temporary sibling, so a crash or
-    an interrupt never leaves half a report where a whole one was."""
+    an interrupt never leaves half a report where a whole one was. ``suffix`` json or sarif:
+    the text is JSON (lone surrogates are escaped as JSON text)."""
+    from apkscan.report.escape import VisibleText
+
+    in_json = suffix in ("json", "sarif")
     if path == "-":
         out = stdout or sys.stdout
-        render(out)
+        render(VisibleText(out, in_json))
         out.flush()
         return
     import tempfile
@@ -104,7 +110,7 @@ def write_text(path: str, render: Callable[[TextIO], None], *, suffix: str, enco
     fd, tmp = tempfile.mkstemp(prefix=".apkscan-", suffix=f".{suffix}.tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding=encoding, newline=newline) as out:
-            render(out)
+            render(VisibleText(out, in_json))
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
