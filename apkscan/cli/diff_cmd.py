@@ -2,7 +2,8 @@
 
 Exit codes: 0 nothing got worse; 1 something got worse (a new prohibited app, a verdict
 raised, a verified signer set changed); 2 a document is unusable or an output cannot be
-written (each problem printed with its DIFF_* code).
+written (each problem printed with its DIFF_* code); 3 nothing got worse as far as can be
+told, but a scan was interrupted (DIFF_SCAN_INTERRUPTED): the comparison is incomplete.
 """
 
 from __future__ import annotations
@@ -92,7 +93,17 @@ def render_text(result: ScanDiff, out: TextIO) -> None:
     out.write(f"\n{n['added']} added, {n['removed']} removed, {n['verdict']} verdict changes, "
               f"{n['signer']} signer changes, {n['version']} version changes, "
               f"{n['new_failures']} new input failures, {n['unchanged']} unchanged; "
-              f"{'WORSE: ' + str(n['worse']) + ' change(s) need a look' if n['worse'] else 'nothing got worse'}\n")
+              f"{_verdict(result, n)}\n")
+
+
+def _verdict(result: ScanDiff, n: dict[str, int]) -> str:
+    """The last word: never "nothing got worse" when a scan holds only what finished."""
+    if n["worse"]:
+        verdict = f"WORSE: {n['worse']} change(s) need a look"
+        return verdict if result.complete else verdict + "; INCOMPLETE: a scan was interrupted"
+    if not result.complete:
+        return "INCOMPLETE: a scan was interrupted, so nothing can be said to be unchanged or removed"
+    return "nothing got worse"
 
 
 def describe(c: AppChange) -> str:
