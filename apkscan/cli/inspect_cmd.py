@@ -94,7 +94,7 @@ def _identities(paths, min_sdk, max_sdk, idsig, quick=False, hashes=("sha256",))
             else:  # records and skipped files (containers): said, never dropped silently
                 what = getattr(item, "reason", None) or "recorded app, no APK bytes to verify"
                 where = getattr(item, "display", None) or " ▸ ".join(getattr(item, "where", ()))
-                click.echo(f"note: {where}: {what}", err=True)
+                click.echo(f"note: {_safe(where)}: {_safe(what)}", err=True)  # names from folders and archives
     finally:
         items.close()
 
