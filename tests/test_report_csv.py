@@ -59,3 +59,18 @@ def test_file_has_bom_for_excel_stdout_does_not(tmp_path):
     out = io.StringIO(newline="")
     formats.write(sample_document(), "csv", "-", stdout=out)
     assert out.getvalue().startswith("verdict,")
+
+
+def test_an_interrupted_scan_says_so_in_its_first_row():
+    """Review 19 #9: JSON, HTML, SARIF and JSONL said "interrupted", the CSV looked complete."""
+    doc = sample_document()
+    whole = io.StringIO(newline="")
+    csv_report.render(doc, whole)
+    assert all(r["verdict"] != "interrupted" for r in _rows(whole.getvalue()))
+    doc["interrupted"] = True
+    buf = io.StringIO(newline="")
+    csv_report.render(doc, buf)
+    rows = _rows(buf.getvalue())
+    assert buf.getvalue().startswith("verdict,")  # the header stays first (consumers, report recognition)
+    assert rows[0]["verdict"] == "interrupted" and rows[0]["errors"].startswith("interrupted: the scan was stopped")
+    assert rows[1:] == _rows(whole.getvalue())

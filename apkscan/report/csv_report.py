@@ -9,7 +9,9 @@ Each row says which file it is (``file``: the shortest path suffix unique in the
 ``source``/``container``: the full chain) and what kind of finding made the verdict.
 ``verdict`` is the first policy's; after the fixed columns come ``verdict:<policy>`` and
 ``decision:<policy>`` for every policy of the scan, in ``--policy`` order (one pair for a
-single policy), so existing column positions never move.
+single policy), so existing column positions never move. An interrupted scan's CSV has
+a first row with verdict ``interrupted`` (and the reason under ``errors``), so a sheet of
+what finished never passes for the whole run, and the header stays the first line.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ COLUMNS = [
     "unverified_cert_sha256", "schemes_verified", "source", "container", "apk_sha256",
     "tamper", "errors", "policy_decision", "policy", "policy_url",
 ]
+INTERRUPTED = ("interrupted: the scan was stopped (Ctrl-C or SIGTERM) before it finished; "
+               "only the inputs that finished are listed")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 
 
@@ -96,6 +100,10 @@ def render(doc: ScanDocument | dict, out: TextIO) -> None:
     names = view.meta(doc).policies
     columns = COLUMNS + policy_columns(names)
     writer.writerow([neutralise(c) for c in columns])  # a policy file names its policy: a claim too
+    if doc.interrupted:
+        rec = {c: None for c in columns}
+        rec.update(verdict="interrupted", errors=INTERRUPTED)
+        writer.writerow([neutralise(rec[c]) for c in columns])
     for a in view.apps(doc):
         rec = app_record(a)
         for pv in a.verdicts:
