@@ -24,6 +24,7 @@ from typing import TextIO
 from apkscan.document import ScanDocument
 from apkscan.report import view
 from apkscan.report.detail_view import Detail
+from apkscan.report.escape import visible
 
 COLUMNS = [
     "verdict", "kinds", "strength", "basis", "file", "signer_debug", "vendors", "rules", "label", "package", "version_name",
@@ -37,8 +38,9 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "�
 
 
 def neutralise(value: object) -> str:
-    """Text for one cell that no spreadsheet will evaluate as a formula."""
-    text = "" if value is None else str(value)
+    """Text for one cell that no spreadsheet will evaluate as a formula, with bidi controls
+    and invisible characters shown as escapes (:func:`apkscan.report.escape.visible`)."""
+    text = visible("" if value is None else str(value))
     if text.startswith(_FORMULA_START):
         return "'" + text
     return text

@@ -63,14 +63,34 @@ class VisibleText:
         return getattr(self._out, name)
 
 
-def safe(text: object) -> str:
-    """Printable form of hostile text: control, format, invisible and bidi characters escaped."""
+_ASCII_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_NOTHING: frozenset[str] = frozenset()
+_LINE_BREAKS = frozenset("\t\n\r")
+
+
+def _escape(text: str, keep: frozenset[str]) -> str:
+    if text.isascii() and not _ASCII_CONTROL.search(text):
+        return text  # the common case, without a look at every character
     out = []
-    for ch in "" if text is None else str(text):
+    for ch in text:
         cp = ord(ch)
-        if cp < 0x20 or 0x7F <= cp < 0xA0 or cp in _BIDI or unicodedata.category(ch) in _INVISIBLE:
+        if ch in keep:
+            out.append(ch)
+        elif cp < 0x20 or 0x7F <= cp < 0xA0 or cp in _BIDI or unicodedata.category(ch) in _INVISIBLE:
             out.append(surrogate_escape(cp) if 0xD800 <= cp <= 0xDFFF else
                        f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}")
         else:
             out.append(ch)
     return "".join(out)
+
+
+def safe(text: object) -> str:
+    """Printable form of hostile text: control, format, invisible and bidi characters escaped."""
+    return _escape("" if text is None else str(text), _NOTHING)
+
+
+def visible(text: str) -> str:
+    """:func:`safe` for HTML and CSV, which show tabs and line breaks themselves (and quote or
+    escape them): bidi controls, zero-width and other invisible characters are escaped, so
+    ``\\u202emm.tnecnet.moc`` never displays as ``com.tencent.mm``."""
+    return _escape(text, _LINE_BREAKS)
