@@ -30,9 +30,11 @@ RANK = {"confirmed": 95.0, "strong": 75.0, "weak": 40.0}  # SARIF rank: 0..100, 
 
 
 def uri(path: str) -> str:
-    """A SARIF-valid URI reference for a file path (absolute -> file URI, relative kept)."""
+    """A SARIF-valid URI reference for a file path (absolute -> file URI, relative kept). ``:`` is
+    percent-encoded: a member named ``https://evil.example/x.apk`` or ``javascript:...`` must
+    stay a relative reference, never become an absolute URI a viewer would follow."""
     posix = visible_surrogates(path.replace("\\", "/"))  # a non-UTF-8 name's byte: %5Cxff, not an encoding error
-    encoded = quote(posix, safe="/:@-._~!$&'()*+,;=")
+    encoded = quote(posix, safe="/@-._~!$&'()*+,;=")
     if posix.startswith("/"):
         return "file://" + encoded
     return encoded
