@@ -189,8 +189,11 @@ def check_outputs(targets: dict[str, str | None], inputs: Iterable[str], *, forc
     messages. ``--force`` only allows replacing a file that is not a report (or has an
     input-like name); it never allows writing over or into an input.
     """
-    chosen = check_targets(targets)
     options = options or {}
+    for name, path in targets.items():
+        if path == "":  # named here with the option that gave it; check_targets refuses it too
+            raise OutputError(f"{options.get(name, f'--{name}')}: empty file name ('-' for stdout)")
+    chosen = check_targets(targets)
     real_inputs = ResolvedInputs.of(inputs)
     seen: dict[str, str] = {}
     for name, path in chosen.items():

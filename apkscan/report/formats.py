@@ -73,8 +73,13 @@ class OutputError(Exception):
 
 
 def check_targets(targets: dict[str, str | None]) -> dict[str, str]:
-    """Drop unset formats; reject unknown names and more than one ``-``."""
-    chosen = {name: path for name, path in targets.items() if path}
+    """Drop unset formats (None); reject unknown names, an empty path and more than one ``-``.
+    An empty path is an error, not "unset": ``--json "$OUT"`` with OUT unset must not be a
+    green run without its evidence report."""
+    empty = [name for name, path in targets.items() if path == ""]
+    if empty:
+        raise OutputError(f"--{empty[0]}: empty file name ('-' for stdout)")
+    chosen = {name: path for name, path in targets.items() if path is not None}
     unknown = sorted(set(chosen) - set(FORMATS))
     if unknown:
         raise OutputError(f"unknown report format: {', '.join(unknown)}")
