@@ -14,6 +14,7 @@ instead of ending the run in an encoding error.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,6 +97,18 @@ def write(doc: Document, name: str, path: str, *, stdout: TextIO | None = None) 
                newline=fmt.newline, stdout=stdout)
 
 
+def _report_mode(path: str) -> int:
+    """The permission bits a report gets: the replaced file's (a report someone made 0600 stays
+    0600), else what ``open()`` would give a new file under the umask (``umask 077``: 0600).
+    The temporary sibling is 0600 (``mkstemp``) until then."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mask = os.umask(0o077)  # reading the umask means setting it: set it back at once
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
 def write_text(path: str, render: Callable[[TextIO], None], *, suffix: str, encoding: str = "utf-8",
                newline: str | None = None, stdout: TextIO | None = None) -> None:
     """Run ``render`` into ``path`` (``-`` = stdout) through a temporary sibling, so a crash or
@@ -116,7 +129,7 @@ def write_text(path: str, render: Callable[[TextIO], None], *, suffix: str, enco
     try:
         with os.fdopen(fd, "w", encoding=encoding, newline=newline) as out:
             render(VisibleText(out, in_json))
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, _report_mode(path))
         os.replace(tmp, path)
     except BaseException:
         try:
