@@ -3,7 +3,8 @@
 Why the neutralising: labels, package names and DNs come from hostile APKs, and a
 spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab / CR
 before one) as a formula (CSV injection, CWE-1236). Such cells get a leading
-apostrophe, OWASP's advice; the value is otherwise unchanged. Inputs that could not
+apostrophe, OWASP's advice, as does such a start after ``;``, ``,``, ``|`` or a tab inside
+a cell (a sheet read with another delimiter); the value is otherwise unchanged. Inputs that could not
 be scanned appear as rows with verdict ``error`` so totals match the HTML tiles.
 Each row says which file it is (``file``: the shortest path suffix unique in the run;
 ``source``/``container``: the full chain) and what kind of finding made the verdict.
@@ -17,6 +18,7 @@ what finished never passes for the whole run, and the header stays the first lin
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import TextIO
@@ -35,12 +37,15 @@ COLUMNS = [
 INTERRUPTED = ("interrupted: the scan was stopped (Ctrl-C or SIGTERM) before it finished; "
                "only the inputs that finished are listed")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+_AFTER_DELIMITER = re.compile("([;,|\t][ \t]*)([=+\\-@＝＋－＠])")  # a cell's start under another delimiter
 
 
 def neutralise(value: object) -> str:
     """Text for one cell that no spreadsheet will evaluate as a formula, with bidi controls
-    and invisible characters shown as escapes (:func:`apkscan.report.escape.visible`)."""
-    text = visible("" if value is None else str(value))
+    and invisible characters shown as escapes (:func:`apkscan.report.escape.visible`).
+    A formula start after a delimiter-like character gets the apostrophe too: Excel in many
+    locales splits on ``;``, so ``Notes;=10+20`` would be two cells there, one a formula."""
+    text = _AFTER_DELIMITER.sub(r"\1'\2", visible("" if value is None else str(value)))
     if text.startswith(_FORMULA_START):
         return "'" + text
     return text
