@@ -92,3 +92,22 @@ def test_an_unforeseen_encoding_error_is_a_lost_report_not_a_traceback(tmp_path,
     failed = write_reports(doc, {"csv": str(tmp_path / "r.csv"), "json": str(tmp_path / "r.json")}, typed=doc)
     assert failed == ["csv"] and json.loads((tmp_path / "r.json").read_text()) == doc
     assert not (tmp_path / "r.csv").exists()
+
+
+def test_diff_maps_an_unforeseen_encoding_error_to_its_output_code(tmp_path, monkeypatch):
+    """diff's writer: a renderer's ValueError is DIFF_OUTPUT_UNWRITABLE, exit 2, not a traceback and 1."""
+    from click.testing import CliRunner
+
+    from apkscan.cli import main
+    from apkscan.report import diff_html
+
+    doc = tmp_path / "s.json"
+    assert run("scan", fixture("clean-v1v2v3.apk"), "--no-store", "-q", "--json", doc).returncode == 0
+
+    def broken(result, out):
+        raise UnicodeEncodeError("utf-8", "\udcff", 0, 1, "surrogates not allowed")
+
+    monkeypatch.setattr(diff_html, "render", broken)
+    res = CliRunner().invoke(main, ["diff", str(doc), str(doc), "--html", str(tmp_path / "d.html")])
+    assert res.exit_code == 2 and res.exception.__class__ is SystemExit, res.output
+    assert "DIFF_OUTPUT_UNWRITABLE" in res.stderr and "UnicodeEncodeError" in res.stderr
