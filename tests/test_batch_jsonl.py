@@ -137,3 +137,17 @@ def test_jsonl_dash_is_stdout_and_empty_is_a_usage_error(tmp_path, monkeypatch):
     res = CliRunner().invoke(main, ["scan", apk, "--no-store", "-q", "--jsonl", ""])
     assert res.exit_code == 2 and "empty file name" in res.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_jsonl_to_a_closed_stdout_pipe_finishes_the_scan(tmp_path):
+    """`--jsonl - | head`: the reader left; the scan still ends normally and writes its reports."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "apkscan", "scan", str(FIX / "apks" / "clean-v1v2v3.apk"),
+                             "--no-store", "-q", "--jsonl", "-", "--csv", str(tmp_path / "r.csv")],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and "Traceback" not in err, err
+    assert (tmp_path / "r.csv").read_text(encoding="utf-8-sig").startswith("verdict,")

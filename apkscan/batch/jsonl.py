@@ -10,6 +10,7 @@ without an ``end`` line is the record of a run that did not finish.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any, TextIO
 
@@ -37,8 +38,13 @@ class JsonlWriter:
         self._write(json.dumps(obj, ensure_ascii=False))
 
     def _write(self, line: str) -> None:
-        self._fh.write(visible_surrogates(line, in_json=True) + "\n")  # a non-UTF-8 file name: \xff
-        self._fh.flush()
+        try:
+            self._fh.write(visible_surrogates(line, in_json=True) + "\n")  # a non-UTF-8 file name: \xff
+            self._fh.flush()
+        except BrokenPipeError:  # `--jsonl - | head`: the reader has what it wanted; the scan goes on
+            if self._fh is not sys.stdout:
+                raise
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
     def records(self, records: list[Any]) -> None:
         """``last``: each app's line of this call by ``id``, for the store's fast lane to keep."""
