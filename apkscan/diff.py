@@ -32,7 +32,8 @@ MAX_DOCUMENT_VALUES = 32 << 20  # what 1 GiB of a real scan document (indented) 
 DIRECT = ""  # source key of APKs given directly (files and folders on the command line)
 CHAIN_SEPARATOR = " ▸ "  # as apkscan.sources.interface.chain_display writes it
 _RANK = VERDICT_RANK
-EXIT_SAME, EXIT_WORSE, EXIT_USAGE = 0, 1, 2  # ExitCode OK, FLAGGED, USAGE (cli/exit_codes; not imported: cli imports this module)
+EXIT_SAME, EXIT_WORSE, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3  # ExitCode OK, FLAGGED, USAGE, INCOMPLETE
+# (cli/exit_codes; not imported: cli imports this module)
 
 
 class DiffInputError(Exception):
@@ -113,11 +114,12 @@ class DocSummary:
     apps: int
     errors: int
     skipped_entries: int  # app entries too malformed to compare
+    interrupted: bool = False  # the scan was stopped (Ctrl-C, SIGTERM): it holds what finished only
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "started_at": self.started_at, "policy": self.policy,
                 "rules": dict(self.rules), "apps": self.apps, "errors": self.errors,
-                "skipped_entries": self.skipped_entries}
+                "skipped_entries": self.skipped_entries, "interrupted": self.interrupted}
 
 
 @dataclass(slots=True)
@@ -134,9 +136,18 @@ class ScanDiff:
     def worse(self) -> bool:
         return any(c.worse for c in self.changes()) or any(s.new_failures for s in self.sources)
 
+    @property
+    def complete(self) -> bool:
+        """Neither scan was interrupted. An interrupted NEW scan lacks the apps it did not
+        reach (they would read as "removed"), an interrupted OLD one those it did not reach."""
+        return not (self.old.interrupted or self.new.interrupted)
+
     def exit_code(self) -> int:
-        """1 when something got worse (see :func:`_judge`, :class:`NewFailure`), else 0."""
-        return EXIT_WORSE if self.worse else EXIT_SAME
+        """1 when something got worse (see :func:`_judge`, :class:`NewFailure`); else 3 when a
+        scan was interrupted (never "nothing got worse" from half an audit); else 0."""
+        if self.worse:
+            return EXIT_WORSE
+        return EXIT_SAME if self.complete else EXIT_INCOMPLETE
 
     def counts(self) -> dict[str, int]:
         cs = self.changes()
@@ -152,7 +163,7 @@ class ScanDiff:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "apkscan-diff", "version": "1", "old": self.old.to_dict(), "new": self.new.to_dict(),
-                "worse": self.worse, "counts": self.counts(), "notes": [n.to_dict() for n in self.notes],
+                "worse": self.worse, "complete": self.complete, "counts": self.counts(), "notes": [n.to_dict() for n in self.notes],
                 "sources": [{"source": s.source or None, "unchanged": s.unchanged,
                              "new_failures": [f.to_dict() for f in s.new_failures],
                              "changes": [c.to_dict() for c in s.changes]} for s in self.sources]}
@@ -300,12 +311,20 @@ def _summary(doc: ScanDocument, path: str, apps: int, bad: int) -> DocSummary:
     pol = doc.policy
     policy = pol if isinstance(pol, (str, type(None))) else pol.name
     rules = {p.name: str(p.version) for p in doc.rules.packs} if doc.rules else {}
-    return DocSummary(path, doc.started_at, policy, rules, apps, len(doc.errors), bad)
+    return DocSummary(path, doc.started_at, policy, rules, apps, len(doc.errors), bad, doc.interrupted)
 
 
 def _notes(old: DocSummary, new: DocSummary) -> list[Issue]:
     """What makes the comparison less than like-for-like; shown above the changes."""
     notes = []
+    if new.interrupted:
+        notes.append(Issue("DIFF_SCAN_INTERRUPTED", f"the newer scan {new.path} was interrupted: it covers only the "
+                           "inputs that finished, so a \"removed\" app may simply not have been scanned; "
+                           "the comparison is incomplete", Severity.WARNING))
+    if old.interrupted:
+        notes.append(Issue("DIFF_SCAN_INTERRUPTED", f"the older scan {old.path} was interrupted: it covers only the "
+                           "inputs that finished, so an \"added\" app may only have been missed before; "
+                           "the comparison is incomplete", Severity.WARNING))
     if old.policy != new.policy:
         notes.append(Issue("DIFF_POLICY_DIFFERS", f"verdicts come from different policies: "
                            f"{old.policy or 'none'} then {new.policy or 'none'}", Severity.WARNING))

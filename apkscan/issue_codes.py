@@ -53,6 +53,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "DIFF_DOCUMENT_TOO_LARGE": (E, "… bytes (or JSON values), more than …"),
     "DIFF_NOT_JSON": (E, "not a JSON document (…)"),
     "DIFF_OUTPUT_UNWRITABLE": (E, "apkscan diff cannot write a report to the given path"),
+    "DIFF_SCAN_INTERRUPTED": (W, "… was interrupted: it covers only the inputs that finished, so the comparison is incomplete (exit 3)"),
     "DIFF_POLICY_DIFFERS": (W, "verdicts come from different policies: … then …"),
     "DIFF_RULES_DIFFER": (W, "rule pack versions differ between the scans: a verdict may have moved because the rules changed"),
     "DIFF_UNREADABLE": (E, "…"),

@@ -121,7 +121,9 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
     more_policies = list(more_policies or [])
     result = ScanResult(rules=rules.meta(), policy=policy.meta(), started_at=_now(),
                         policies=[p.meta() for p in (policy, *more_policies)],
-                        inputs=[s.description for s in sources],
+                        # one entry per path given (a source joins its paths with ", " in its description,
+                        # which a name holding ", " made ambiguous); a source without ``named``: its description
+                        inputs=[n for s in sources for n in getattr(s, "named", (s.description,))],
                         options={"deep": deep, "min_sdk": min_sdk, "max_sdk": max_sdk, **(identify_options or {})})
     quick = bool((identify_options or {}).get("quick"))
     settings = ScanSettings(rules, policy, deep, {"min_sdk": min_sdk, **(identify_options or {})},

@@ -82,4 +82,72 @@ def test_jsonl_folder_is_made_like_a_reports_and_an_unwritable_one_is_a_usage_er
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
     res = CliRunner().invoke(main, ["scan", "--no-store", apk, "-q", "--jsonl", str(blocked / "x.jsonl")])
-    assert res.exit_code == 2 and "--jsonl cannot write" in res.output and res.exception.__class__ is SystemExit
+    assert res.exit_code == 2 and res.exception.__class__ is SystemExit  # checked like a report's path now:
+    assert f"--jsonl {blocked / 'x.jsonl'}: cannot check it: Not a directory" in res.output
+
+
+def test_jsonl_through_a_hard_link_to_an_input_is_refused_even_with_force(tmp_path):
+    """Review 19 #1: `--jsonl out.apk --force`, out.apk a hard link to the input, truncated the
+    evidence (only the real path was compared; reports and --store also compare the file id)."""
+    import hashlib
+    import os
+    import shutil
+
+    evidence, out = tmp_path / "ev", tmp_path / "out"
+    evidence.mkdir()
+    out.mkdir()
+    apk = evidence / "a.apk"
+    shutil.copyfile(FIX / "apks" / "clean-v1v2v3.apk", apk)
+    text = evidence / "pm.txt"
+    text.write_text("package:/data/app/com.x-1/base.apk=com.x\n")
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (apk, text)}
+    for given in (apk, text):
+        link = out / f"hard-{given.name}"
+        os.link(given, link)
+        res = CliRunner().invoke(main, ["scan", str(given), "--no-store", "-q", "--jsonl", str(link), "--force"])
+        assert res.exit_code == 2 and f"is the input {given}" in res.output, res.output
+    assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (apk, text)} == before
+
+
+def test_jsonl_to_a_fifo_is_refused_not_opened(tmp_path):
+    """Review 19 #12: opening a FIFO for writing waited for a reader forever."""
+    import os
+
+    from cli_helpers import run
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for force in ([], ["--force"]):
+        res = run("scan", FIX / "apks" / "clean-v1v2v3.apk", "--no-store", "-q", "--jsonl", fifo, *force)
+        assert res.returncode == 2 and "not a regular file" in res.stderr, res.stderr
+
+
+def test_jsonl_dash_is_stdout_and_empty_is_a_usage_error(tmp_path, monkeypatch):
+    """Review 19 #12/#13: `--jsonl -` wrote a file named `-`; `--jsonl ""` silently streamed nothing."""
+    monkeypatch.chdir(tmp_path)
+    apk = str(FIX / "apks" / "clean-v1v2v3.apk")
+    res = CliRunner().invoke(main, ["scan", apk, "--no-store", "--jsonl", "-", "--no-color"])
+    assert res.exit_code == 0, res.output
+    assert not (tmp_path / "-").exists()
+    lines = [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
+    assert [x["type"] for x in lines] == ["run", "app", "end"]
+    assert "1 input" in res.stderr  # the summary moved to stderr: stdout is the stream
+    res = CliRunner().invoke(main, ["scan", apk, "--no-store", "--jsonl", "-", "--json", "-"])
+    assert res.exit_code == 2 and "stdout is already taken" in res.output
+    res = CliRunner().invoke(main, ["scan", apk, "--no-store", "-q", "--jsonl", ""])
+    assert res.exit_code == 2 and "empty file name" in res.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_jsonl_to_a_closed_stdout_pipe_finishes_the_scan(tmp_path):
+    """`--jsonl - | head`: the reader left; the scan still ends normally and writes its reports."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "apkscan", "scan", str(FIX / "apks" / "clean-v1v2v3.apk"),
+                             "--no-store", "-q", "--jsonl", "-", "--csv", str(tmp_path / "r.csv")],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and "Traceback" not in err, err
+    assert (tmp_path / "r.csv").read_text(encoding="utf-8-sig").startswith("verdict,")

@@ -237,6 +237,8 @@ def test_hostile_package_names_are_escaped(audits, tmp_path):
     evil = copy.deepcopy(new["apps"][0])
     evil["package"] = "com.evil\x1b[2J\u202e<script>alert(1)</script>"
     evil["verdict"] = "prohibited"
+    for entry in evil.get("verdicts", {}).values():  # consistent: a document whose two disagree is refused
+        entry["verdict"] = "prohibited"
     new["apps"].append(evil)
     (tmp_path / "old.json").write_text(json.dumps(old))
     (tmp_path / "new.json").write_text(json.dumps(new))

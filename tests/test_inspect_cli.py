@@ -60,3 +60,25 @@ def test_unreadable_inputs_get_coded_errors_and_exit_3(tmp_path):
     assert docs[1]["sha256"] is not None  # file facts are still reported
     assert [e["code"] for e in docs[2]["errors"]] == ["INPUT_NOT_FOUND"]  # the same code as `scan`
     assert "Traceback" not in proc.stderr
+
+
+def test_file_names_and_notes_are_escaped_on_a_terminal(tmp_path):
+    """Review 19 #8: `File:` and `note:` lines printed names raw; click strips ANSI only when
+    the output is not a terminal (color=True: as on a terminal), and a newline forged a line."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from apkscan.cli import main
+
+    ev = tmp_path / "ev"
+    (ev / "d\x1b[2J\nnote: forged").mkdir(parents=True)
+    (ev / "d\x1b[2J\nnote: forged" / "readme.txt").write_text("not an APK")
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "fixtures" / "apks" / "clean-v1v2v3.apk",
+                    ev / "a\x1b[32m.apk")
+    res = CliRunner().invoke(main, ["inspect", str(ev)], color=True)
+    assert res.exit_code == 0, res.output
+    assert "\x1b" not in res.stdout + res.stderr
+    assert f"File: {ev}/a\\x1b[32m.apk" in res.stdout
+    assert f"note: {ev}/d\\x1b[2J\\x0anote: forged: " in res.stderr
+    assert not any(line.startswith("note: forged") for line in res.stderr.splitlines())

@@ -35,8 +35,9 @@ def test_one_row_per_app_and_per_error():
 
 
 def test_formula_injection_neutralised():
-    for bad in ("=1+1", "+cmd", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "＝1"):
+    for bad in ("=1+1", "+cmd", "-2+3", "@SUM(A1)", "\r=1", "＝1"):
         assert csv_report.neutralise(bad) == "'" + bad
+    assert csv_report.neutralise("\t=1") == "'\t'=1"  # the tab is also a delimiter to a tab-split reader
     assert csv_report.neutralise("WeChat") == "WeChat"
     assert csv_report.neutralise(None) == ""
     assert csv_report.neutralise(2420) == "2420"
@@ -59,3 +60,42 @@ def test_file_has_bom_for_excel_stdout_does_not(tmp_path):
     out = io.StringIO(newline="")
     formats.write(sample_document(), "csv", "-", stdout=out)
     assert out.getvalue().startswith("verdict,")
+
+
+def test_an_interrupted_scan_says_so_in_its_first_row():
+    """Review 19 #9: JSON, HTML, SARIF and JSONL said "interrupted", the CSV looked complete."""
+    doc = sample_document()
+    whole = io.StringIO(newline="")
+    csv_report.render(doc, whole)
+    assert all(r["verdict"] != "interrupted" for r in _rows(whole.getvalue()))
+    doc["interrupted"] = True
+    buf = io.StringIO(newline="")
+    csv_report.render(doc, buf)
+    rows = _rows(buf.getvalue())
+    assert buf.getvalue().startswith("verdict,")  # the header stays first (consumers, report recognition)
+    assert rows[0]["verdict"] == "interrupted" and rows[0]["errors"].startswith("interrupted: the scan was stopped")
+    assert rows[1:] == _rows(whole.getvalue())
+
+
+def test_no_formula_cell_when_the_sheet_is_split_on_semicolons(tmp_path):
+    """Review 19 #15: a label `Notes;=10+20;-3+4` was written as is; read with `;` as the
+    delimiter (Excel's list separator in many locales) it gave the cells `=10+20` and `-3+4,...`."""
+    import sys
+
+    from cli_helpers import FIXTURES, invoke
+
+    sys.path.insert(0, str(FIXTURES))
+    try:
+        import generate
+    finally:
+        sys.path.remove(str(FIXTURES))
+    (tmp_path / "in").mkdir()
+    label = "Notes;=10+20;-3+4|@SUM(A1); +cmd"
+    (tmp_path / "in" / "notes.apk").write_bytes(generate.build_unsigned(generate.App("com.example.notes", label)))
+    res = invoke("scan", tmp_path / "in", "--no-store", "-q", "--csv", tmp_path / "r.csv")
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
+    assert "Notes;'=10+20;'-3+4|'@SUM(A1); '+cmd" in {r["label"] for r in _rows(text)}
+    for delimiter in (";", "|", ",", "\t"):
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            assert not [c for c in row if c.lstrip(" \t").startswith(("=", "+", "-", "@"))], (delimiter, row)

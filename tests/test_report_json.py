@@ -115,3 +115,19 @@ def test_pipeline_document_matches_schema_and_renders(validator):
     out = io.StringIO()
     terminal.render(doc, out)
     assert out.getvalue().splitlines()[-1].endswith(", 1 error")  # not "1 errors"
+
+
+def test_inputs_lists_each_path_given(tmp_path):
+    """Review 19 (info): several paths were one string joined with ", ", ambiguous once a name
+    holds ", "; each is now its own entry of the (already array-typed) ``inputs``."""
+    import shutil
+
+    from cli_helpers import fixture, invoke
+
+    a, b = tmp_path / "a, b", tmp_path / "c"
+    a.mkdir()
+    b.mkdir()
+    shutil.copyfile(fixture("clean-v1v2v3.apk"), a / "x.apk")
+    res = invoke("scan", a, b, "--no-store", "-q", "--json", tmp_path / "r.json")
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["inputs"] == [str(a), str(b)]

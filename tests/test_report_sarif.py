@@ -90,3 +90,26 @@ def test_empty_scan_is_valid(sarif_schema):
     log = sarif.document({"schema_version": "1.0", "apps": [], "errors": []})
     assert _validate(sarif_schema, log) == []
     assert log["runs"][0]["results"] == []
+
+
+def test_member_names_with_a_colon_never_become_absolute_uris(tmp_path):
+    """Review 19 #11: ':' was left unencoded, so these member names became exactly those URIs."""
+    import zipfile
+    from urllib.parse import urlsplit
+
+    from cli_helpers import fixture, invoke
+
+    names = ["https://evil.example/update.apk", "javascript:alert(document.domain)//x.apk"]
+    pull = tmp_path / "pull.zip"
+    with zipfile.ZipFile(pull, "w") as z:
+        for name in names:
+            z.write(fixture("wechat-tencent-subject.apk"), name)
+    res = invoke("scan", pull, "--no-store", "-q", "--sarif", tmp_path / "r.sarif")
+    assert res.exit_code == 1, res.output
+    log = json.loads((tmp_path / "r.sarif").read_text(encoding="utf-8"))
+    uris = [a["location"]["uri"] for a in log["runs"][0]["artifacts"]]
+    uris += [loc["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]
+             for loc in r["locations"]]
+    assert {urlsplit(u).scheme for u in uris} <= {"", "file"}, uris
+    # (zipfile.write normalises "//" to "/" in the names)
+    assert "https%3A/evil.example/update.apk" in uris and "javascript%3Aalert(document.domain)/x.apk" in uris

@@ -100,3 +100,16 @@ def test_progress_only_on_a_tty():
         p.advance(4)
     assert quiet.getvalue() == ""
     assert terminal.Progress(None, stream=Tty()).line() == "0 scanned"
+
+
+def test_a_hostile_finding_kind_cannot_forge_a_row():
+    """Review 19 #7: kinds are free text in a saved document; they were printed raw."""
+    doc = sample_document()
+    app = next(a for a in doc["apps"] if a["verdict"] == "prohibited" and a["findings"])
+    app["findings"][0]["kind"] = "app\x1b[2K\r\x1b[32mallowed\x1b[0m\nallowed    app   strong   fake.apk\n\u202e"
+    out = io.StringIO()
+    terminal.render(doc, out, color=False, columns=200)
+    text = out.getvalue()
+    assert "\x1b" not in text and "\r" not in text and "\u202e" not in text
+    assert not any(line.startswith("allowed ") for line in text.splitlines())
+    assert "app\\x1b[2K\\x0d\\x1b[32mallowed\\x1b[0m\\x0aallowed" in text

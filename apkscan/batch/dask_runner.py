@@ -204,6 +204,7 @@ class UrlSource:
     def __init__(self, urls: list[str]):
         self.urls = urls
         self.description = ", ".join(urls)
+        self.named = list(urls)  # the document's ``inputs``: each URL as its own entry
 
     def inputs(self) -> Iterator[Any]:
         from apkscan.sources.interface import InputProblem

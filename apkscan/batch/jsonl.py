@@ -10,9 +10,12 @@ without an ``end`` line is the record of a run that did not finish.
 from __future__ import annotations
 
 import json
+import os
+import sys
 from typing import Any, TextIO
 
 from apkscan.batch.known import KnownApp
+from apkscan.report.escape import visible_surrogates
 from apkscan.result import AppResult, InputError, ScanResult
 
 
@@ -25,17 +28,23 @@ class JsonlWriter:
     """Opened before the scan; ``records`` is the ``on_records`` callback of :func:`apkscan.scan.scan`."""
 
     def __init__(self, path: str, run: dict[str, Any]):
+        """``path`` ``-``: stdout (then the terminal summary goes to stderr, as for a report on ``-``)."""
         self.path = path
         self.last: dict[int, str] = {}
-        self._fh: TextIO = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in finish()
+        self._fh: TextIO = sys.stdout if path == "-" else open(path, "w", encoding="utf-8")  # noqa: SIM115
         self._line({"type": "run", **run})
 
     def _line(self, obj: dict[str, Any]) -> None:
         self._write(json.dumps(obj, ensure_ascii=False))
 
     def _write(self, line: str) -> None:
-        self._fh.write(line + "\n")
-        self._fh.flush()
+        try:
+            self._fh.write(visible_surrogates(line, in_json=True) + "\n")  # a non-UTF-8 file name: \xff
+            self._fh.flush()
+        except BrokenPipeError:  # `--jsonl - | head`: the reader has what it wanted; the scan goes on
+            if self._fh is not sys.stdout:
+                raise
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
     def records(self, records: list[Any]) -> None:
         """``last``: each app's line of this call by ``id``, for the store's fast lane to keep."""
@@ -52,4 +61,5 @@ class JsonlWriter:
     def finish(self, result: ScanResult) -> None:
         self._line({"type": "end", "interrupted": result.interrupted, "counts": result.counts(),
                     "finished_at": result.finished_at})
-        self._fh.close()
+        if self._fh is not sys.stdout:
+            self._fh.close()

@@ -204,33 +204,32 @@ def sources(paths: tuple[str, ...], walk: Any, opts: dict) -> list[Any]:
 
 
 def checked_jsonl(opts: dict, inputs: Any, chosen: dict[str, str]) -> str | None:
-    """--jsonl is never an input, inside one, a report's path, or a file that is not an earlier JSONL stream.
-    ``inputs``: :class:`~apkscan.cli.outputs.ResolvedInputs` (or the paths)."""
-    from apkscan.cli.outputs import ResolvedInputs
+    """--jsonl passes the checks a report's path passes (:func:`apkscan.cli.outputs.output_problem`:
+    never an input by path or file id, never inside one, never a FIFO or device, never a foreign
+    file or an input-like name without ``--force``), and is never a report's path. ``-`` is
+    stdout, as for every report option. ``inputs``: :class:`~apkscan.cli.outputs.ResolvedInputs`."""
+    from apkscan.cli.outputs import ResolvedInputs, output_problem
 
     path = opts["jsonl_path"]
-    if not path:
+    if path is None:
         return None
+    if path == "":  # `--jsonl "$OUT"` with OUT unset: not "no stream" on a green run
+        raise click.UsageError("--jsonl: empty file name ('-' for stdout)")
+    if path == "-":
+        if "-" in chosen.values():
+            raise click.UsageError("--jsonl -: stdout is already taken by a report ('-' once only)")
+        return path
     real = os.path.realpath(path)
-    for given, inp in ResolvedInputs.of(inputs):
-        if real == inp or real.startswith(inp.rstrip(os.sep) + os.sep):
-            raise click.UsageError(f"--jsonl {path}: is (inside) the input {given}")
+    problem = output_problem("jsonl", path, real, ResolvedInputs.of(inputs), bool(opts.get("force")))
+    if problem:
+        raise click.UsageError(f"--jsonl {path}: {problem}")
     if any(p != "-" and os.path.realpath(p) == real for p in chosen.values()):
         raise click.UsageError(f"--jsonl {path}: same file as a report")
-    if os.path.exists(real) and not opts.get("force"):
-        try:
-            with open(real, "rb") as fh:
-                first = fh.read(64)
-        except OSError as exc:
-            raise click.UsageError(f"--jsonl {path}: {exc.strerror or exc}") from None
-        if first and not first.startswith(b'{"type": "run"'):
-            raise click.UsageError(f"--jsonl {path}: exists and is not an apkscan JSONL stream (--force replaces it)")
-    if path != "-":  # its folder made and proven writable now, as a report's is: not a traceback after the scan
-        from apkscan.cli.outputs import prepare_folder
-        from apkscan.report.formats import OutputError
+    from apkscan.cli.outputs import prepare_folder  # made and proven writable now, as a report's folder is
+    from apkscan.report.formats import OutputError
 
-        try:
-            prepare_folder(path)
-        except OutputError as exc:
-            raise click.UsageError(f"--jsonl {exc}") from None
+    try:
+        prepare_folder(path)
+    except OutputError as exc:
+        raise click.UsageError(f"--jsonl {exc}") from None
     return path

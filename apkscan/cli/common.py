@@ -102,6 +102,9 @@ def write_reports(doc: dict, chosen: dict[str, str], typed: Any = None) -> list[
         except DocumentError as exc:  # a typed format refused the document (DOCUMENT_*): the rest are still written
             failed.append(name)
             click.echo(f"error: cannot write the {name} report to {path}: {exc}", err=True)
+        except ValueError as exc:  # e.g. a UnicodeError no renderer foresaw: exit 4 and a message, not a traceback and 1
+            failed.append(name)
+            click.echo(f"error: cannot write the {name} report to {path}: {type(exc).__name__}: {exc}", err=True)
     return failed
 
 

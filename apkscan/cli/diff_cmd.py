@@ -2,7 +2,8 @@
 
 Exit codes: 0 nothing got worse; 1 something got worse (a new prohibited app, a verdict
 raised, a verified signer set changed); 2 a document is unusable or an output cannot be
-written (each problem printed with its DIFF_* code).
+written (each problem printed with its DIFF_* code); 3 nothing got worse as far as can be
+told, but a scan was interrupted (DIFF_SCAN_INTERRUPTED): the comparison is incomplete.
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ def _write(result: ScanDiff, fmt: str, target: str) -> bool:
     except OSError as exc:
         click.echo(f"error: DIFF_OUTPUT_UNWRITABLE: cannot write {fmt} to {target}: {exc.strerror or exc}", err=True)
         return False
+    except ValueError as exc:  # an encoding error no renderer foresaw: a message and exit 2, not a traceback and 1
+        click.echo(f"error: DIFF_OUTPUT_UNWRITABLE: cannot write {fmt} to {target}: {type(exc).__name__}: {exc}",
+                   err=True)
+        return False
 
 
 def render_text(result: ScanDiff, out: TextIO) -> None:
@@ -88,7 +93,17 @@ def render_text(result: ScanDiff, out: TextIO) -> None:
     out.write(f"\n{n['added']} added, {n['removed']} removed, {n['verdict']} verdict changes, "
               f"{n['signer']} signer changes, {n['version']} version changes, "
               f"{n['new_failures']} new input failures, {n['unchanged']} unchanged; "
-              f"{'WORSE: ' + str(n['worse']) + ' change(s) need a look' if n['worse'] else 'nothing got worse'}\n")
+              f"{_verdict(result, n)}\n")
+
+
+def _verdict(result: ScanDiff, n: dict[str, int]) -> str:
+    """The last word: never "nothing got worse" when a scan holds only what finished."""
+    if n["worse"]:
+        verdict = f"WORSE: {n['worse']} change(s) need a look"
+        return verdict if result.complete else verdict + "; INCOMPLETE: a scan was interrupted"
+    if not result.complete:
+        return "INCOMPLETE: a scan was interrupted, so nothing can be said to be unchanged or removed"
+    return "nothing got worse"
 
 
 def describe(c: AppChange) -> str:

@@ -95,7 +95,7 @@ def _identities(paths, min_sdk, max_sdk, idsig, quick=False, hashes=("sha256",))
             else:  # records and skipped files (containers): said, never dropped silently
                 what = getattr(item, "reason", None) or "recorded app, no APK bytes to verify"
                 where = getattr(item, "display", None) or " ▸ ".join(getattr(item, "where", ()))
-                click.echo(f"note: {where}: {what}", err=True)
+                click.echo(f"note: {_safe(where)}: {_safe(what)}", err=True)  # names from folders and archives
     finally:
         items.close()
 
@@ -112,7 +112,7 @@ def _unlink(path: str) -> None:
 def format_identity(identity: ApkIdentity) -> str:
     """A human summary, ordered like apksigner's verbose output."""
     d = identity.to_dict()
-    out = [f"File: {d['path']}"]
+    out = [f"File: {_safe(d['path'])}"]  # a file or member name: escapes, newlines, bytes not UTF-8
     if d["size"] is not None:
         out.append(f"  Size: {d['size']} bytes  SHA-256: {d['sha256']}")
     if d["package"] is not None:

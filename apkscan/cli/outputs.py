@@ -52,6 +52,11 @@ def _is_csv_report(head: bytes) -> bool:
     return first.startswith(b"verdict,") and b",apk_sha256," in first
 
 
+def _is_jsonl_stream(head: bytes) -> bool:
+    """``scan --jsonl``'s first line (:class:`apkscan.batch.jsonl.JsonlWriter`)."""
+    return head.startswith(b'{"type": "run", "run_id": ')
+
+
 def _is_html_report(head: bytes) -> bool:
     """The marker, or (reports written before it) our title in the head."""
     return head.startswith(b"<!DOCTYPE html>") and (HTML_MARKER in head[:1024]
@@ -61,6 +66,7 @@ def _is_html_report(head: bytes) -> bool:
 
 RECOGNISERS: dict[str, Callable[[bytes], bool]] = {
     "json": _is_json_report, "sarif": _is_sarif_report, "csv": _is_csv_report, "html": _is_html_report,
+    "jsonl": _is_jsonl_stream,
 }
 
 
@@ -147,7 +153,9 @@ def _input_conflict(real: str, inputs: ResolvedInputs) -> str | None:
     return None
 
 
-def _problem(name: str, path: str, real: str, inputs: ResolvedInputs, force: bool) -> str | None:
+def output_problem(name: str, path: str, real: str, inputs: ResolvedInputs, force: bool) -> str | None:
+    """Why ``path`` (real path ``real``) must not receive a ``name`` output, or None. The input
+    check comes first: ``--force`` never reaches it."""
     problem = _input_conflict(real, inputs)
     if problem:
         return problem
@@ -181,8 +189,11 @@ def check_outputs(targets: dict[str, str | None], inputs: Iterable[str], *, forc
     messages. ``--force`` only allows replacing a file that is not a report (or has an
     input-like name); it never allows writing over or into an input.
     """
-    chosen = check_targets(targets)
     options = options or {}
+    for name, path in targets.items():
+        if path == "":  # named here with the option that gave it; check_targets refuses it too
+            raise OutputError(f"{options.get(name, f'--{name}')}: empty file name ('-' for stdout)")
+    chosen = check_targets(targets)
     real_inputs = ResolvedInputs.of(inputs)
     seen: dict[str, str] = {}
     for name, path in chosen.items():
@@ -193,7 +204,7 @@ def check_outputs(targets: dict[str, str | None], inputs: Iterable[str], *, forc
         if real in seen:
             raise OutputError(f"{flag} {path}: same file as {options.get(seen[real], seen[real])}")
         seen[real] = name
-        problem = _problem(name, path, real, real_inputs, force)
+        problem = output_problem(name, path, real, real_inputs, force)
         if problem:
             raise OutputError(f"{flag} {path}: {problem}")
     for path in chosen.values():

@@ -28,6 +28,7 @@ from apkscan.cli.common import (
 )
 from apkscan.cli.batch_opts import batch_options, batch_run, checked_jsonl, sources, worker_memory
 from apkscan.cli.passwords import password_provider
+from apkscan.cli.tmp_dir import check_temp, made_tmp_dir
 
 FAIL_ON = ("prohibited", "review", "never")  # same as apkscan.scan.FAIL_ON (kept import-free)
 FAIL_ON_HELP = ("Exit 1 when an app's verdict under any --policy is at or above LEVEL "
@@ -71,7 +72,8 @@ def _finite(ctx, param, value: float) -> float:
               metavar="SECONDS", callback=_finite,
               help="Time to walk one input's containers, plus 1 s per MiB of it on disk; then CONTAINER_WALK_TIMEOUT.")
 @click.option("--tmp-dir", type=click.Path(file_okay=False), default=None,
-              help="Where APKs inside compressed containers are spooled (a private 0700 folder is made in it).")
+              help="Where APKs inside compressed containers are spooled (a private 0700 folder is made in it; "
+                   "never an input or inside one).")
 @click.option("--tmp-limit", default="4G", show_default=True, metavar="SIZE",
               help="Most temporary disk space held at once (e.g. 500M, 8G); a larger member is an error.")
 @click.option("--password", default=None, help="Password of encrypted adb backups (visible to other users: prefer the file or env).")
@@ -100,9 +102,10 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     fail_on = fail_on_spec(opts["fail_on"], [p.name for p in policies])
     chosen = checked_outputs(opts, real)
     jsonl, inputs = checked_jsonl(opts, real, chosen), sources(paths, walk, opts)
+    check_temp(opts["tmp_dir"], real)  # spooled copies never go into evidence either
     stream_only = bool(jsonl) and not chosen and opts["quiet"]  # nothing needs the whole document
-    with sigterm_as_interrupt(), batch_run(opts, paths, walk, jsonl, stream_only, real) as run, \
-            BatchProgress(quiet=opts["quiet"]) as bar:
+    with made_tmp_dir(opts["tmp_dir"]), sigterm_as_interrupt(), \
+            batch_run(opts, paths, walk, jsonl, stream_only, real) as run, BatchProgress(quiet=opts["quiet"]) as bar:
         result = scan(inputs, rules, policies[0], more_policies=policies[1:], deep=opts["deep"], min_sdk=opts["min_sdk"],
                       max_sdk=opts["max_sdk"], progress=lambda name: bar.advance(name=name),
                       runner=run.runner, on_records=run.on_records, store=run.store, rehash=opts["rehash"],
@@ -117,7 +120,7 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
         if not opts["quiet"]:
             from apkscan.report import terminal
 
-            stream = summary_stream(chosen)
+            stream = summary_stream({**chosen, "jsonl": jsonl or ""})
             terminal.render(typed, stream, color=terminal.use_color(stream, opts["no_color"]))
     if result.interrupted:
         click.echo(f"interrupted: {len(result.apps) + len(result.errors)} inputs finished; "

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Literal, TextIO
 
-from apkscan.document.codec import DocumentError, Json, Record, decoder, encode
+from apkscan.document.codec import MALFORMED, DocumentError, Json, Record, decoder, encode
 from apkscan.document.identity import RECORD, Identity, Issue
 
 Verdict = Literal["prohibited", "review", "allowed"]
@@ -281,7 +281,27 @@ class ScanDocument(Record):
         if not re.fullmatch(r"[0-9]+\.[0-9]+", version) or version.split(".")[0] != SUPPORTED_MAJOR:
             raise DocumentError("DOCUMENT_VERSION_UNSUPPORTED",
                                 f"schema_version {version} is not supported (this apkscan reads {SUPPORTED_MAJOR}.x)")
-        return decoder(cls)(doc)
+        typed = decoder(cls)(doc)
+        typed._check_first_verdicts()
+        return typed
+
+    def _check_first_verdicts(self) -> None:
+        """Each app's ``verdict`` is its first policy's ``verdicts`` entry. The views count
+        ``verdict`` and ``--fail-on`` reads ``verdicts``: a document where they differ (edited)
+        would show counts its exit code contradicts, so it is refused (DOCUMENT_MALFORMED)."""
+        first = self.first_policy()
+        if first is None:
+            return
+        for i, app in enumerate(self.apps):
+            if not app.verdicts:
+                continue  # 1.0/1.1: ``verdict`` alone
+            entry = app.verdicts.get(first)
+            if entry is None:
+                raise DocumentError(MALFORMED, f"no verdict for the first policy {first!r}",
+                                    ("apps", str(i), "verdicts"))
+            if entry.verdict != app.verdict:
+                raise DocumentError(MALFORMED, f"{entry.verdict!r} contradicts the app's verdict {app.verdict!r} "
+                                               "(the first policy's)", ("apps", str(i), "verdicts", first, "verdict"))
 
     @classmethod
     def of(cls, doc: ScanDocument | Json) -> ScanDocument:

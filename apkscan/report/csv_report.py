@@ -3,18 +3,22 @@
 Why the neutralising: labels, package names and DNs come from hostile APKs, and a
 spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab / CR
 before one) as a formula (CSV injection, CWE-1236). Such cells get a leading
-apostrophe, OWASP's advice; the value is otherwise unchanged. Inputs that could not
+apostrophe, OWASP's advice, as does such a start after ``;``, ``,``, ``|`` or a tab inside
+a cell (a sheet read with another delimiter); the value is otherwise unchanged. Inputs that could not
 be scanned appear as rows with verdict ``error`` so totals match the HTML tiles.
 Each row says which file it is (``file``: the shortest path suffix unique in the run;
 ``source``/``container``: the full chain) and what kind of finding made the verdict.
 ``verdict`` is the first policy's; after the fixed columns come ``verdict:<policy>`` and
 ``decision:<policy>`` for every policy of the scan, in ``--policy`` order (one pair for a
-single policy), so existing column positions never move.
+single policy), so existing column positions never move. An interrupted scan's CSV has
+a first row with verdict ``interrupted`` (and the reason under ``errors``), so a sheet of
+what finished never passes for the whole run, and the header stays the first line.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import TextIO
@@ -22,6 +26,7 @@ from typing import TextIO
 from apkscan.document import ScanDocument
 from apkscan.report import view
 from apkscan.report.detail_view import Detail
+from apkscan.report.escape import visible
 
 COLUMNS = [
     "verdict", "kinds", "strength", "basis", "file", "signer_debug", "vendors", "rules", "label", "package", "version_name",
@@ -29,12 +34,18 @@ COLUMNS = [
     "unverified_cert_sha256", "schemes_verified", "source", "container", "apk_sha256",
     "tamper", "errors", "policy_decision", "policy", "policy_url",
 ]
+INTERRUPTED = ("interrupted: the scan was stopped (Ctrl-C or SIGTERM) before it finished; "
+               "only the inputs that finished are listed")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+_AFTER_DELIMITER = re.compile("([;,|\t][ \t]*)([=+\\-@＝＋－＠])")  # a cell's start under another delimiter
 
 
 def neutralise(value: object) -> str:
-    """Text for one cell that no spreadsheet will evaluate as a formula."""
-    text = "" if value is None else str(value)
+    """Text for one cell that no spreadsheet will evaluate as a formula, with bidi controls
+    and invisible characters shown as escapes (:func:`apkscan.report.escape.visible`).
+    A formula start after a delimiter-like character gets the apostrophe too: Excel in many
+    locales splits on ``;``, so ``Notes;=10+20`` would be two cells there, one a formula."""
+    text = _AFTER_DELIMITER.sub(r"\1'\2", visible("" if value is None else str(value)))
     if text.startswith(_FORMULA_START):
         return "'" + text
     return text
@@ -96,6 +107,10 @@ def render(doc: ScanDocument | dict, out: TextIO) -> None:
     names = view.meta(doc).policies
     columns = COLUMNS + policy_columns(names)
     writer.writerow([neutralise(c) for c in columns])  # a policy file names its policy: a claim too
+    if doc.interrupted:
+        rec = {c: None for c in columns}
+        rec.update(verdict="interrupted", errors=INTERRUPTED)
+        writer.writerow([neutralise(rec[c]) for c in columns])
     for a in view.apps(doc):
         rec = app_record(a)
         for pv in a.verdicts:

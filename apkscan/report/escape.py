@@ -2,11 +2,18 @@
 
 Its own module so that ``inspect`` prints safely without importing the report views
 (start-up time); :mod:`apkscan.report.terminal` re-exports :func:`safe`.
+
+Lone surrogates: Python reads a file name that is not UTF-8 with ``surrogateescape``
+(byte 0xff becomes U+DCFF), and a saved document may hold a ``\\ud800`` escape. No UTF-8
+output can encode them, so every output shows them one way: ``\\xff`` for a byte of a file
+name, ``\\ud800`` otherwise (:func:`surrogate_escape`; in JSON text as an escaped backslash).
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from typing import Any, TextIO
 
 _BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A)) | {0x200E, 0x200F, 0x061C}
 # control, format (zero-width, BOM), surrogate, private-use, unassigned, line/paragraph separators:
@@ -14,13 +21,76 @@ _BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A)) | {0x200E, 0x200
 _INVISIBLE = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
 
 
-def safe(text: object) -> str:
-    """Printable form of hostile text: control, format, invisible and bidi characters escaped."""
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def surrogate_escape(cp: int) -> str:
+    """The visible form of a lone surrogate: the file-name byte it stands for, else its code point."""
+    return f"\\x{cp - 0xDC00:02x}" if 0xDC80 <= cp <= 0xDCFF else f"\\u{cp:04x}"
+
+
+def _text_form(m: re.Match) -> str:
+    return surrogate_escape(ord(m.group()))
+
+
+def _json_form(m: re.Match) -> str:
+    return "\\" + surrogate_escape(ord(m.group()))  # inside a JSON string: the backslash escaped
+
+
+def visible_surrogates(text: str, in_json: bool = False) -> str:
+    """``text`` with every lone surrogate written as its escape (``in_json``: ``text`` is JSON
+    written with ``ensure_ascii=False``, where a surrogate can only stand inside a string)."""
+    if text.isascii():
+        return text
+    return _SURROGATES.sub(_json_form if in_json else _text_form, text)
+
+
+class VisibleText:
+    """A text stream that writes lone surrogates visibly (:func:`visible_surrogates`) instead of
+    failing to encode them: every report file and stdout report goes through one."""
+
+    def __init__(self, out: TextIO, in_json: bool = False):
+        self._out, self._in_json = out, in_json
+
+    def write(self, text: str) -> int:
+        return self._out.write(visible_surrogates(text, self._in_json))
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._out, name)
+
+
+_ASCII_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_NOTHING: frozenset[str] = frozenset()
+_LINE_BREAKS = frozenset("\t\n\r")
+
+
+def _escape(text: str, keep: frozenset[str]) -> str:
+    if text.isascii() and not _ASCII_CONTROL.search(text):
+        return text  # the common case, without a look at every character
     out = []
-    for ch in "" if text is None else str(text):
+    for ch in text:
         cp = ord(ch)
-        if cp < 0x20 or 0x7F <= cp < 0xA0 or cp in _BIDI or unicodedata.category(ch) in _INVISIBLE:
-            out.append(f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}")
+        if ch in keep:
+            out.append(ch)
+        elif cp < 0x20 or 0x7F <= cp < 0xA0 or cp in _BIDI or unicodedata.category(ch) in _INVISIBLE:
+            out.append(surrogate_escape(cp) if 0xD800 <= cp <= 0xDFFF else
+                       f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}")
         else:
             out.append(ch)
     return "".join(out)
+
+
+def safe(text: object) -> str:
+    """Printable form of hostile text: control, format, invisible and bidi characters escaped."""
+    return _escape("" if text is None else str(text), _NOTHING)
+
+
+def visible(text: str) -> str:
+    """:func:`safe` for HTML and CSV, which show tabs and line breaks themselves (and quote or
+    escape them): bidi controls, zero-width and other invisible characters are escaped, so
+    ``\\u202emm.tnecnet.moc`` never displays as ``com.tencent.mm``."""
+    return _escape(text, _LINE_BREAKS)

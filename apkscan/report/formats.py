@@ -6,12 +6,15 @@ what ``apkscan report`` loads) or the dict ``--json`` writes (checked by
 re-renders in any format elsewhere. Several
 formats go out in one run; ``-`` means stdout (at most one format may claim it).
 Files are written to a temporary sibling and renamed, so a crash never leaves a
-half-written report that looks complete.
+half-written report that looks complete. Every report (file or stdout) is written through
+:class:`apkscan.report.escape.VisibleText`: a file name that is not UTF-8 shows as ``\\xff``
+instead of ending the run in an encoding error.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,8 +74,13 @@ class OutputError(Exception):
 
 
 def check_targets(targets: dict[str, str | None]) -> dict[str, str]:
-    """Drop unset formats; reject unknown names and more than one ``-``."""
-    chosen = {name: path for name, path in targets.items() if path}
+    """Drop unset formats (None); reject unknown names, an empty path and more than one ``-``.
+    An empty path is an error, not "unset": ``--json "$OUT"`` with OUT unset must not be a
+    green run without its evidence report."""
+    empty = [name for name, path in targets.items() if path == ""]
+    if empty:
+        raise OutputError(f"--{empty[0]}: empty file name ('-' for stdout)")
+    chosen = {name: path for name, path in targets.items() if path is not None}
     unknown = sorted(set(chosen) - set(FORMATS))
     if unknown:
         raise OutputError(f"unknown report format: {', '.join(unknown)}")
@@ -89,13 +97,29 @@ def write(doc: Document, name: str, path: str, *, stdout: TextIO | None = None) 
                newline=fmt.newline, stdout=stdout)
 
 
+def _report_mode(path: str) -> int:
+    """The permission bits a report gets: the replaced file's (a report someone made 0600 stays
+    0600), else what ``open()`` would give a new file under the umask (``umask 077``: 0600).
+    The temporary sibling is 0600 (``mkstemp``) until then."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mask = os.umask(0o077)  # reading the umask means setting it: set it back at once
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
 def write_text(path: str, render: Callable[[TextIO], None], *, suffix: str, encoding: str = "utf-8",
                newline: str | None = None, stdout: TextIO | None = None) -> None:
     """Run ``render`` into ``path`` (``-`` = stdout) through a temporary sibling, so a crash or
-    an interrupt never leaves half a report where a whole one was."""
+    an interrupt never leaves half a report where a whole one was. ``suffix`` json or sarif:
+    the text is JSON (lone surrogates are escaped as JSON text)."""
+    from apkscan.report.escape import VisibleText
+
+    in_json = suffix in ("json", "sarif")
     if path == "-":
         out = stdout or sys.stdout
-        render(out)
+        render(VisibleText(out, in_json))
         out.flush()
         return
     import tempfile
@@ -104,8 +128,8 @@ def write_text(path: str, render: Callable[[TextIO], None], *, suffix: str, enco
     fd, tmp = tempfile.mkstemp(prefix=".apkscan-", suffix=f".{suffix}.tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding=encoding, newline=newline) as out:
-            render(out)
-        os.chmod(tmp, 0o644)
+            render(VisibleText(out, in_json))
+        os.chmod(tmp, _report_mode(path))
         os.replace(tmp, path)
     except BaseException:
         try:

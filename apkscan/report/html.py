@@ -23,6 +23,7 @@ from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_aut
 
 from apkscan.document import ScanDocument
 from apkscan.report import policy_view, view
+from apkscan.report.escape import visible
 
 _BAR_WIDTH = 260  # px of the longest bar in the inline SVG charts
 
@@ -34,6 +35,14 @@ class Bar:
     total: int
 
 
+def _visible(value: object) -> object:
+    """Every text a template prints, before autoescaping: bidi controls and invisible characters
+    as escapes (labels and packages are hostile). Markup (our CSS and JS) is ours: as it is."""
+    if type(value) is str:
+        return visible(value)
+    return value
+
+
 @lru_cache(maxsize=1)
 def _env() -> Environment:
     env = Environment(
@@ -42,6 +51,7 @@ def _env() -> Environment:
         undefined=ChainableUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_visible,
     )
     env.filters["short"] = short_hash
     env.tests["web_url"] = is_web_url

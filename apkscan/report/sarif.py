@@ -21,6 +21,7 @@ from urllib.parse import quote
 from apkscan.document import Decision, ScanDocument
 from apkscan.document.codec import encode
 from apkscan.report import view
+from apkscan.report.escape import visible_surrogates
 from apkscan.report.policy_view import finding_verdicts
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -29,9 +30,11 @@ RANK = {"confirmed": 95.0, "strong": 75.0, "weak": 40.0}  # SARIF rank: 0..100, 
 
 
 def uri(path: str) -> str:
-    """A SARIF-valid URI reference for a file path (absolute -> file URI, relative kept)."""
-    posix = path.replace("\\", "/")
-    encoded = quote(posix, safe="/:@-._~!$&'()*+,;=")
+    """A SARIF-valid URI reference for a file path (absolute -> file URI, relative kept). ``:`` is
+    percent-encoded: a member named ``https://evil.example/x.apk`` or ``javascript:...`` must
+    stay a relative reference, never become an absolute URI a viewer would follow."""
+    posix = visible_surrogates(path.replace("\\", "/"))  # a non-UTF-8 name's byte: %5Cxff, not an encoding error
+    encoded = quote(posix, safe="/@-._~!$&'()*+,;=")
     if posix.startswith("/"):
         return "file://" + encoded
     return encoded

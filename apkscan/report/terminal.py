@@ -141,7 +141,8 @@ def _table(rows: list[view.AppRow], out: TextIO, paint: _Paint, cols: int, verdi
     k = len(verdict_heads)
     verdicts = [[pv.verdict for pv in a.verdicts][:k] or [a.verdict] for a in rows]
     verdicts = [v + ["-"] * (k - len(v)) for v in verdicts]
-    cells = [(*v, "+".join(a.kinds) or "-", a.strength or "-", safe(a.file), safe(a.label or "(no label)"),
+    # every cell escaped: a saved document given to ``report`` is hostile, its finding kinds too
+    cells = [(*v, safe("+".join(a.kinds) or "-"), safe(a.strength or "-"), safe(a.file), safe(a.label or "(no label)"),
               safe(a.package or "-"), safe(signer_text(a))) for a, v in zip(rows, verdicts)]
     head = (*verdict_heads, "KIND", "STRENGTH", "FILE", "LABEL", "PACKAGE", "SIGNER")
     # columns align up to ALIGN_MAX; a longer cell overflows its row (never padded into every

@@ -37,6 +37,7 @@ class FileSource:
         self.paths = [os.fspath(p) for p in paths]
         self.options = options or WalkOptions()
         self.description = ", ".join(self.paths)
+        self.named = list(self.paths)  # the document's ``inputs``: each path as its own entry
 
     def inputs(self) -> Iterator[Item]:
         ctx = WalkContext(self.options)

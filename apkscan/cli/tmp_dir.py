@@ -1,0 +1,84 @@
+"""Where ``scan`` spools container members: never into evidence, and no folder left behind.
+
+Copies of APKs from compressed containers go to a private folder under ``--tmp-dir``, else
+under Python's temporary folder (``TMPDIR``, ``TEMP``, ``TMP``, then ``/tmp``). Either
+inside an input folder (or equal to it) would create folders and files in the evidence, so
+the run is refused (exit 2) before any input is read, as an output path there is. Python's
+choice is found without asking ``tempfile.gettempdir``, which writes a probe file into its
+candidate (:func:`default_temp`). A ``--tmp-dir`` that did not exist
+is created here and removed after the run if it is empty then (review 19 #6).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+TMP_VARIABLES = ("TMPDIR", "TEMP", "TMP")  # tempfile's order
+
+
+def temp_parents(tmp_dir: str | None) -> list[tuple[str, str]]:
+    """``(how it was named, path)`` of the folder the run puts temporary files under: ``--tmp-dir``,
+    else the one ``tempfile`` would pick (:func:`default_temp`)."""
+    if tmp_dir is not None:
+        return [(f"--tmp-dir {tmp_dir}", tmp_dir)]
+    return [default_temp()]
+
+
+def default_temp() -> tuple[str, str]:
+    """``tempfile.gettempdir()``'s choice, found without its probe file: its cached value, else the
+    first of its candidates that is a writable folder (the variables, the system folders, cwd)."""
+    import tempfile
+
+    if tempfile.tempdir:
+        return f"the temporary folder {tempfile.tempdir}", tempfile.tempdir
+    named = [(f"{v}={os.environ[v]}", os.environ[v]) for v in TMP_VARIABLES if os.environ.get(v)]
+    named += [(f"the temporary folder {p}", p) for p in ("/tmp", "/var/tmp", "/usr/tmp")]
+    for name, path in named:
+        if os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK):
+            return name, path
+    return f"the temporary folder {os.getcwd()} (the current folder)", os.getcwd()
+
+
+def check_temp(tmp_dir: str | None, inputs) -> None:
+    """A usage error (exit 2) when a temporary folder is an input or inside one.
+    ``inputs``: :class:`apkscan.cli.outputs.ResolvedInputs`."""
+    from apkscan.cli.outputs import input_conflict
+
+    for name, path in temp_parents(tmp_dir):
+        conflict = input_conflict(path, inputs)
+        if conflict:
+            hint = "" if tmp_dir is not None else "; give --tmp-dir outside the inputs"
+            raise click.UsageError(f"{name}: {conflict} (temporary copies never go into evidence{hint})")
+
+
+@contextmanager
+def made_tmp_dir(tmp_dir: str | None) -> Iterator[None]:
+    """Create a missing ``--tmp-dir`` (mode 0700) for the run; remove what was created, when
+    empty, afterwards. A folder that existed is left as it was."""
+    if tmp_dir is None:
+        yield
+        return
+    created = []
+    folder = os.path.abspath(tmp_dir)
+    while not os.path.lexists(folder):
+        created.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    try:
+        os.makedirs(tmp_dir, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise click.UsageError(f"--tmp-dir {tmp_dir}: cannot create it: {exc.strerror or exc}") from None
+    try:
+        yield
+    finally:
+        for folder in created:  # deepest first; a folder someone else filled meanwhile stays
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break
