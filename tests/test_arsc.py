@@ -552,6 +552,7 @@ def _odd_offset_label() -> bytes:
 TRICKS = {
     "odd UTF-16 string offset": _odd_offset_label,
     "NUL inside a UTF-8 label": lambda: _label_table(["WeChat\x00 Notes"], utf8=True),
+    "overlong UTF-8 in a label": lambda: _label_table([bytes([6, 7]) + b"We\xc1\x83hat\x00"], utf8=True),
     "second global pool": lambda: _second_pool(_size_trick_table()),
     "decoy second pool": lambda: _second_pool(_size_trick_table(), ["Calculator", "Calculator"]),
     "type header 4 bytes longer": lambda: _header_size_plus_4(_size_trick_table()),

@@ -44,6 +44,33 @@ def _chunks(buf: memoryview):
         pos += csize
 
 
+def art_utf8(raw: bytes) -> str:
+    """``NewStringUTF`` as ART runs it: up to the first NUL, each sequence's length set by its lead
+    byte alone, nothing validated (an overlong ``C1 AE`` is ``n``, ``C0 80`` is U+0000, four bytes a
+    surrogate pair). A strict decoder would read ``com.te\ufffd\ufffdcent.mm`` where Android installs
+    ``com.tencent.mm`` (review 21)."""
+    raw = raw.split(b"\x00", 1)[0]
+    units, i, n = [], 0, len(raw)
+    while i < n:
+        one = raw[i]
+        if one < 0x80:
+            units.append(one)
+            i += 1
+            continue
+        two, three, four = (raw[i + k] if i + k < n else 0 for k in (1, 2, 3))
+        if not one & 0x20:
+            units.append(((one & 0x1F) << 6) | (two & 0x3F))
+            i += 2
+        elif not one & 0x10:
+            units.append(((one & 0x0F) << 12) | ((two & 0x3F) << 6) | (three & 0x3F))
+            i += 3
+        else:
+            point = ((one & 0x0F) << 18) | ((two & 0x3F) << 12) | ((three & 0x3F) << 6) | (four & 0x3F)
+            units += [((point >> 10) + 0xD7C0) & 0xFFFF, ((point & 0x3FF) + 0xDC00) & 0xFFFF]
+            i += 4
+    return struct.pack(f"<{len(units)}H", *units).decode("utf-16-le", "surrogatepass")
+
+
 class StringPool:
     """A ResStringPool decoded lazily, each string once, NUL-terminated: as apksig reads it (for
     AndroidManifest.xml), or with ``android`` as Android's ``ResStringPool`` does (for
@@ -107,9 +134,8 @@ class StringPool:
                     raise AxmlError("UTF-8 string not NUL terminated")
                 self._spend(n)
                 raw = bytes(s[pos:pos + n])
-                if self.android:  # StringBlock.nativeGetString: NewStringUTF reads to the first NUL
-                    raw = raw.split(b"\x00", 1)[0]
-                value = raw.decode("utf-8", "replace")
+                # StringBlock.nativeGetString: NewStringUTF reads to the first NUL, decoding as ART does
+                value = art_utf8(raw) if self.android else raw.decode("utf-8", "replace")
             else:
                 (n,) = struct.unpack_from("<H", s, offset)
                 pos = offset + 2
@@ -253,11 +279,21 @@ def _read_attrs(contents, a_start: int, a_size: int, a_count: int, pool, res_map
     return out
 
 
-def _strings_first(root: Element) -> None:
-    """Decode the root's attribute strings (``package`` among them) as soon as it is met: later
-    elements cannot then spend the pool's decode budget before the package is read."""
+def _strings_first(root: Element, most: int = 17) -> None:
+    """Decode the strings of the root's ``package`` and ``split`` attributes (the first ``most`` of
+    each name) as soon as it is met: later elements cannot then spend the pool's decode budget
+    before the package is read. Only those: a root of 65,000 attributes decoded all their values
+    (review 21)."""
+    seen: dict[str, int] = {}
     for a in root.raw_attrs:
-        for index in (a.name_id, a.raw, a.data if a.vtype == TYPE_STRING else NO_INDEX):
+        try:
+            name = a.pool.get(a.name_id)
+        except AxmlError:
+            continue
+        if name not in ("package", "split") or seen.get(name, 0) >= most:
+            continue
+        seen[name] = seen.get(name, 0) + 1
+        for index in (a.raw, a.data if a.vtype == TYPE_STRING else NO_INDEX):
             if index != NO_INDEX:
                 try:
                     a.pool.get(index & 0xFFFFFFFF)

@@ -29,6 +29,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from apkscan.apk.manifest.axml import art_utf8
+
 NO_INDEX = 0xFFFFFFFF
 STRING_POOL, RESOURCE_MAP = 0x0001, 0x0180
 FIRST_NODE, LAST_NODE = 0x0100, 0x017F
@@ -153,7 +155,7 @@ class _Pool:
             if n & 0x80:
                 n = ((n & 0x7F) << 8) | self.buf[pos]
                 pos += 1
-            return (pos if pos - self.base + n < self.units else None), n
+            return self._terminated(pos, n)
         pos = self.base + 2 * off
         (n,) = struct.unpack_from("<H", self.buf, pos)
         pos += 2
@@ -163,6 +165,18 @@ class _Pool:
         if (pos - self.base) // 2 + n >= self.units or any(self.buf[pos + 2 * n:pos + 2 * n + 2]):
             return None, n
         return pos, n
+
+    def _terminated(self, pos: int, n: int) -> tuple[int | None, int]:
+        """``stringDecodeAt``: a UTF-8 string must end on a NUL inside the pool, at its length or,
+        for pools aapt2 wrote with lengths cut to 15 bits, at that length plus a multiple of 2^15
+        (which is then its length); (None, the declared length) when there is none."""
+        end, i = n, 0
+        while pos - self.base + end < self.units:
+            if self.buf[pos + end] == 0:
+                return pos, end
+            i += 1
+            end = (i << 15) | n
+        return None, n
 
     def java(self, index: int, limit: int | None = None) -> str:
         """``StringBlock.get`` (what ``getName``/``getAttributeValue`` return to Java): a UTF-8
@@ -174,9 +188,7 @@ class _Pool:
         if not self.utf8:
             n = length if limit is None else min(length, limit)
             return bytes(self.buf[start:start + 2 * n]).decode("utf-16-le", "replace")
-        window = bytes(self.buf[start:start + (MAX_NUL_SCAN if limit is None else 4 * limit)])
-        end = window.find(b"\x00")
-        return window[:end if end >= 0 else len(window)].decode("utf-8", "replace")
+        return art_utf8(bytes(self.buf[start:start + (MAX_NUL_SCAN if limit is None else 4 * limit)]))
 
     def java_is(self, index: int, text: str) -> bool:
         """``java(index)`` is ``text``, decoding no more than it takes to tell."""
@@ -243,7 +255,9 @@ class _Tree:
                 break  # the loop's own bound (a chunk must end before the tree does)
             if header < 8 or header > size or (header | size) & 3:  # validate_chunk
                 raise Refused(f"XML chunk at {pos} is malformed (header {header}, size {size})")
-            if kind == STRING_POOL:
+            if kind == STRING_POOL and size < 28:  # no header: refused without raising (a flood of them)
+                self.pool, self._pool_error = None, "string pool header malformed"
+            elif kind == STRING_POOL:
                 try:
                     self.pool, self._pool_error = _Pool(buf, pos, size), None
                 except Refused as exc:  # kept: setTo's result is the *last* pool's state

@@ -38,6 +38,9 @@ from apkscan.issues import Issue, tamper, warning
 MANIFEST_NOT_FRAMEWORK_READABLE = "MANIFEST_NOT_FRAMEWORK_READABLE"
 TAMPER_MANIFEST_AMBIGUOUS_PACKAGE = "TAMPER_MANIFEST_AMBIGUOUS_PACKAGE"
 MAX_XML_CHUNKS = 16  # RES_XML chunks read for other package readings
+# duplicate ``package`` attributes read per root (the first ones and the last): review 21 matched
+# 845,001 readings of 13 roots of 65,000 attributes each, 140 s and 1.4 GB for one 6 MB APK
+MAX_DUPLICATES = 16
 
 
 def framework_string(attr: Attr | None) -> str | None:
@@ -69,8 +72,10 @@ def _root_readings(elements: list[Element], where: str, *, framework: bool = Fal
     if root is None:
         return []
     out: list[PackageReading] = []
-    attrs = [a for a in root.raw_attrs if no_namespace(a) and _name_is(a, "package")]
-    for n, attr in enumerate(attrs):
+    attrs = list(enumerate(a for a in root.raw_attrs if no_namespace(a) and _name_is(a, "package")))
+    if len(attrs) > MAX_DUPLICATES + 1:  # the first ones and the last: any parser reads one of those
+        attrs = attrs[:MAX_DUPLICATES] + attrs[-1:]
+    for n, attr in attrs:
         dup = "" if n == 0 else f", duplicate attribute {n + 1}"
         try:
             if n == 0 and framework:
