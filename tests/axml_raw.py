@@ -88,14 +88,15 @@ def package_attr(index: int, *, ns: int = NO, name: int = PACKAGE) -> bytes:
 
 
 def manifest(root_attrs: list[bytes], *, pool_chunk: bytes, before: bytes = b"", inside: bytes = b"",
-             root_name: int = MANIFEST, size: int = 20) -> bytes:
+             root_name: int = MANIFEST, size: int = 20, after: bytes = b"") -> bytes:
     """``<manifest>`` with ``root_attrs`` (plus versionCode 1), a ``<uses-sdk minSdkVersion=21>``
-    and ``inside`` as children; ``before``: nodes between the namespace and the root."""
+    and ``inside`` as children; ``before``/``after``: nodes between the namespace and the root,
+    and after the root."""
     version = attr(3, 0, NO, TYPE_INT_DEC, 1)
     return document(pool_chunk, resource_map(), namespace(4, 3), before,
                     start(root_name, [version, *root_attrs], size=size),
                     start(USES_SDK, [attr(3, 1, NO, TYPE_INT_DEC, 21)]), end(USES_SDK), inside,
-                    end(root_name), namespace(4, 3, closing=True))
+                    end(root_name), after, namespace(4, 3, closing=True))
 
 
 def apk(axml: bytes, extra: dict[str, bytes] | None = None) -> bytes:

@@ -93,6 +93,10 @@ CASES = {
         manifest([package_attr(DECOY, name=11), package_attr(WECHAT)],
                  pool_chunk=_utf8_raw([*STRINGS, "packageX"], {11: bytes([7, 7]) + b"packageX\x00"})),
         "com.tencent.mm", set()),
+    "a second <manifest> root after the first (Android 16 may skip the first by a feature flag)": (
+        manifest([package_attr(DECOY)], pool_chunk=pool(STRINGS), after=start(MANIFEST, [package_attr(WECHAT)])
+                 + end(MANIFEST)),
+        "com.example.notes", {"com.tencent.mm"}),
     "an end tag before the root, a nested decoy <manifest>": (
         manifest([package_attr(WECHAT)], pool_chunk=pool(STRINGS), before=end(MANIFEST),
                  inside=start(MANIFEST, [package_attr(DECOY)]) + end(MANIFEST)),
