@@ -119,7 +119,12 @@ class ZipArchive:
                 n_disk = n_total  # the classic fields are 0xFFFF placeholders
                 found.append(tamper("TAMPER_ZIP64", "archive uses ZIP64 records (apksig does not sign ZIP64 APKs)"))
         if disk != 0 or cd_disk != 0 or n_disk != n_total:
-            raise ApkFormatError("ZIP_MULTI_DISK", "multi-disk (spanned) ZIP archives are not APKs")
+            # apksig (ZipUtils: total count, CD offset and size only) and libziparchive ignore
+            # these fields, so the file is read and verified; libcore's old java.util.zip.ZipFile
+            # (and its copies in apps) refuse it as "Spanned archives not supported".
+            found.append(tamper("TAMPER_EOCD_DISK_FIELDS", f"EOCD says disk {disk}, central directory on disk {cd_disk}, "
+                                f"{n_disk} of {n_total} entries on this disk: a spanned archive's fields; read as one "
+                                "archive with the total count, as apksig and libziparchive do (java.util.zip.ZipFile refuses it)"))
         if cd_offset > eocd_offset:
             raise ApkFormatError("ZIP_CD_OUT_OF_RANGE", f"central directory offset {cd_offset} is beyond the EOCD at {eocd_offset}")
         if cd_offset + cd_size > eocd_offset:
