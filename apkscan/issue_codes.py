@@ -62,6 +62,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "INPUT_BAD_SDK_RANGE": (E, "minSdkVersion … is above maxSdkVersion …"),
     "INPUT_CONTENT_DIGEST_UNAVAILABLE": (E, "no APK Signing Block: content digests cannot be computed"),
     "INPUT_ERROR": (E, "an input error whose document gave no code (old or hand-edited scan documents)"),
+    "INPUT_JAR_MANIFEST_LIMIT": (E, "more than … attributes in one MANIFEST.MF or .SF file: not parsed further (apksig has no such limit)"),
     "INPUT_LIMIT_EXCEEDED": (E, "ran out of memory reading this input"),
     "INPUT_NOT_AN_APK": (E, "named like an APK but its bytes are no ZIP archive"),
     "INPUT_NOT_A_FILE": (E, "not a regular file or folder"),

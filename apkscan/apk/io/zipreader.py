@@ -97,6 +97,12 @@ class ZipArchive:
     _local_tamper: list[Issue] = field(default_factory=list, repr=False)  # local headers read so far
     _by_name: dict[str, ZipEntry] = field(default_factory=dict, repr=False)
     _tamper_counts: dict[str, int] = field(default_factory=dict, repr=False)
+    limits_hit: list[Issue] = field(default_factory=list)  # caps that stopped a reader whose failure would read as a verdict
+
+    def note_limit(self, issue: Issue) -> None:
+        """Keep a cap the signature verifier hit, for ``identify`` to list as an input error."""
+        if all(i.code != issue.code or i.message != issue.message for i in self.limits_hit):
+            self.limits_hit.append(issue)
 
     # ------------------------------------------------------------------ opening
     @classmethod
