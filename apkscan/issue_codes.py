@@ -254,6 +254,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "ZIP_ENTRY_TOO_LARGE": (E, "… declares … bytes, over the …-byte limit"),
     "ZIP_EOCD_NOT_FOUND": (E, "no end-of-central-directory record: not a ZIP archive, or truncated"),
     "ZIP_LOCAL_HEADER_BAD_SIGNATURE": (E, "no local file header at offset …"),
+    "ZIP_LOCAL_HEADER_MISMATCH": (E, "malformed ZIP entry …: its local header's name, or CRC-32/sizes with no data descriptor, disagree with the central directory (apksig and Android refuse it)"),
     "ZIP_LOCAL_HEADER_OUT_OF_RANGE": (E, "local header at … is outside the file"),
     "ZIP_OUT_OF_BOUNDS": (E, "window …+… is outside the …-byte file"),
     "ZIP_TOO_MANY_ENTRIES": (E, "… entries exceed the limit of …"),

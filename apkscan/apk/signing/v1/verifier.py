@@ -140,6 +140,7 @@ class _State:
         if manifest_entry is None:
             self.errors.add(error("JAR_SIG_NO_MANIFEST", f"missing {MANIFEST_NAME}"))
             return
+        self.zip.check_local_header(manifest_entry)  # apksig reads each entry through LocalFileRecord
         manifest = self.manifests.read(manifest_entry, MAX_MANIFEST_SIZE)
         self.out.manifest_sha256 = hashlib.sha256(manifest).digest()
         main, sections = self._parse_manifest(manifest_entry, names)
@@ -236,7 +237,9 @@ class _State:
     def _verify_block(self, signer: _Signer) -> None:
         res = signer.result
         try:
+            self.zip.check_local_header(signer.block)
             block = self.zip.read(signer.block, MAX_METADATA_SIZE)
+            self.zip.check_local_header(signer.sf)
             signer.sf_bytes = self.zip.read(signer.sf, MAX_MANIFEST_SIZE)
         except ApkScanError as exc:
             res.errors.append(exc.to_issue())
@@ -312,6 +315,7 @@ class _State:
         """Digests of the entry's uncompressed bytes: from the file pass when it computed
         them, else streamed here, every algorithm in one read."""
         names = [jm.HASHLIB_NAMES[d.algorithm] for d in expected]
+        self.zip.check_local_header(entry)  # where apksig's LocalFileRecord throws "Malformed ZIP entry"
         done = self.precomputed.get(entry.index, {})
         if isinstance(done, ApkScanError):
             raise done
