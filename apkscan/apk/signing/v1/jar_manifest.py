@@ -84,7 +84,14 @@ WINDOW = 1 << 20  # lines are split a window at a time (the lines of a whole fil
 
 
 def parse(data: bytes, max_items: int = MAX_ITEMS) -> tuple[Section | None, list[Section]]:
-    """(main section, individual sections) of a manifest or signature file.
+    """(main section, individual sections) of a manifest or signature file (``iter_sections``)."""
+    sections = list(iter_sections(data, max_items))
+    return (sections[0] if sections else None), sections[1:]
+
+
+def iter_sections(data: bytes, max_items: int = MAX_ITEMS):
+    """Every section of a manifest or signature file in order, the main section first; one at a
+    time, so a caller that looks at each once (the .SF check) holds one, not all.
 
     apksig's ManifestParser: lines end at CRLF, CR or LF; an empty line ends a section (and is
     part of it); empty lines between sections belong to none; a line starting with a space
@@ -92,7 +99,6 @@ def parse(data: bytes, max_items: int = MAX_ITEMS) -> tuple[Section | None, list
     Time is linear; memory is bounded by the caller's byte cap (``MAX_MANIFEST_SIZE``) and by
     ``max_items`` attributes (a section opens with one). apksig reads any count: past the bound
     ``LimitExceeded("INPUT_JAR_MANIFEST_LIMIT")`` is an input-level limit, never a verdict."""
-    sections: list[Section] = []
     start = pos = 0
     items = 0
     attrs: list[tuple[str, str]] = []
@@ -108,7 +114,7 @@ def parse(data: bytes, max_items: int = MAX_ITEMS) -> tuple[Section | None, list
         if not text:  # an empty line: ends the open section, or is skipped between sections
             if current is not None:
                 attrs.append(_parse_attr(current.decode("utf-8", "replace")))
-                sections.append(Section(start, end - start, tuple(attrs)))
+                yield Section(start, end - start, tuple(attrs))
                 attrs, current = [], None
             pos = end
             continue
@@ -122,8 +128,7 @@ def parse(data: bytes, max_items: int = MAX_ITEMS) -> tuple[Section | None, list
         pos = end
     if current is not None:
         attrs.append(_parse_attr(current.decode("utf-8", "replace")))
-        sections.append(Section(start, pos - start, tuple(attrs)))
-    return (sections[0] if sections else None), sections[1:]
+        yield Section(start, pos - start, tuple(attrs))
 
 
 def _lines(data: bytes, window: int | None = None):
