@@ -22,7 +22,7 @@ CORPUS = sorted(SHARED.rglob("*.apk")) if SHARED.is_dir() else []
 
 # Where apkscan deliberately differs from apksigner on our own fixtures.
 FIXTURE_DIFFERENCES = {
-    "badpack-local-sizes.apk": (True, "apksig refuses a local header whose sizes disagree with the central directory; Android (libziparchive) uses the central directory and installs it, and so do we (tamper indicator TAMPER_LOCAL_SIZE_MISMATCH)"),
+    "badpack-cd-data-descriptor-flag.apk": (True, "apksig (LocalFileRecord.getRecord) refuses a data-descriptor flag that differs between local header and central directory; libziparchive's FindEntry only logs a warning, compares CRC/sizes as the local header's flag says (here: equal) and reads on, and so do we (tamper indicator TAMPER_DATA_DESCRIPTOR_MISMATCH). A different name, CRC or size both refuse, and so do we (ZIP_LOCAL_HEADER_MISMATCH; badpack-local-sizes.apk agrees)"),
 }
 
 pytestmark = pytest.mark.skipif(not apksigner_available(), reason="apksigner not installed (apt-get install apksigner)")

@@ -109,7 +109,7 @@ main, sections = jm.parse(data)
 print("parsed", len(sections), len(main.attributes) if main else 0)
 """
 
-HOSTILE = {  # 16 MiB, the most MAX_METADATA_SIZE lets through (or a real shape): expected outcome
+HOSTILE = {  # 16 MiB shapes (or a real one; MANIFEST.MF/.SF may be 64 MiB, jm.MAX_ITEMS attributes): expected outcome
     "empty lines (LF)": ("b'\\n' * (16 << 20)", "parsed 0 0"),
     "empty lines (CR)": ("b'\\r' * (16 << 20)", "parsed 0 0"),
     "LF-only sections": ("b'Manifest-Version: 1.0\\n\\n' + (b'Name: ' + b'x' * 100 + b'\\nSHA-256-Digest: ' + b'A' * 44 + b'\\n\\n') * 100000",

@@ -98,8 +98,9 @@ def test_corrupt_deflate_data_is_the_same_issue_from_the_pass(apk, tmp_path):
 
 
 def test_a_deflated_entry_inflating_past_its_declared_size_is_stopped_in_the_pass(apk, tmp_path):
-    def shrink(data, entry, start):  # the central directory now declares 100 bytes fewer
+    def shrink(data, entry, start):  # both headers now declare 100 bytes fewer (one alone: a malformed entry)
         struct.pack_into("<I", data, entry.cd_record_offset + 24, entry.uncompressed_size - 100)
+        struct.pack_into("<I", data, entry.local_header_offset + 22, entry.uncompressed_size - 100)
     bad = _patched(apk, tmp_path, "assets/text.txt", shrink)
     identity = identify(bad, min_sdk=21, max_sdk=23)
     assert _v1_issues(identity) == _streamed_v1_issues(bad)

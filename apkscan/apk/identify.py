@@ -97,6 +97,19 @@ def _note_expired(source: ByteSource, identity: ApkIdentity) -> None:
             identity.completeness.state[part] = "not read"
 
 
+def _note_limits(zip: ZipArchive, identity: ApkIdentity) -> None:
+    """A cap hit inside signature verification (MANIFEST.MF or .SF over its size or attribute
+    bound, ...): the verifier reports "v1 not verified", but the input was read only in part, so
+    it is an input error too and the signatures are not claimed read (no key claim is made)."""
+    if not zip.limits_hit:
+        return
+    identity.errors.extend(zip.limits_hit)
+    for part in ("signatures", "content_digests"):
+        if identity.completeness.state.get(part) != "not checked":
+            identity.completeness.state[part] = "not read"
+            identity.completeness.why[part] = zip.limits_hit[0].code
+
+
 def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, idsig_path, hashes, quick) -> None:
     """Fill ``identity`` stage by stage; whatever raises, the ZIP's tamper facts so far are kept."""
     zip = ZipArchive.open(source)
@@ -119,6 +132,7 @@ def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, 
                 identity.completeness.skip(part, "--quick")
             else:
                 identity.completeness.done(part)
+        _note_limits(zip, identity)
     finally:
         ambiguous = [a for a in (ambiguity(identity.manifest), label_ambiguity(identity.manifest))
                      if a is not None] if identity.manifest else []

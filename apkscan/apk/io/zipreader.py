@@ -56,6 +56,7 @@ class ZipEntry:
     local_header_offset: int
     cd_record_offset: int
     _data_offset: int | None = field(default=None, repr=False)
+    _local_refusal: ApkFormatError | None = field(default=None, repr=False)  # see LocalHeader.refusal
 
     @property
     def is_directory(self) -> bool:
@@ -80,6 +81,11 @@ class LocalHeader:
     data_offset: int
     facts: tuple[Issue, ...] = ()
     error: ApkFormatError | None = None  # the data lies outside the file (facts still count)
+    # the local header names another entry, or (no data descriptor flagged in it) its CRC-32 or
+    # sizes differ from the central directory's: apksig (LocalFileRecord.getRecord) and
+    # libziparchive (FindEntry: kInconsistentInformation) both refuse the entry. Readers that
+    # decide signatures raise it (ZipArchive.check_local_header); the others read on, like before.
+    refusal: ApkFormatError | None = None
 
 
 @dataclass(slots=True)
@@ -97,6 +103,12 @@ class ZipArchive:
     _local_tamper: list[Issue] = field(default_factory=list, repr=False)  # local headers read so far
     _by_name: dict[str, ZipEntry] = field(default_factory=dict, repr=False)
     _tamper_counts: dict[str, int] = field(default_factory=dict, repr=False)
+    limits_hit: list[Issue] = field(default_factory=list)  # caps that stopped a reader whose failure would read as a verdict
+
+    def note_limit(self, issue: Issue) -> None:
+        """Keep a cap the signature verifier hit, for ``identify`` to list as an input error."""
+        if all(i.code != issue.code or i.message != issue.message for i in self.limits_hit):
+            self.limits_hit.append(issue)
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -119,7 +131,12 @@ class ZipArchive:
                 n_disk = n_total  # the classic fields are 0xFFFF placeholders
                 found.append(tamper("TAMPER_ZIP64", "archive uses ZIP64 records (apksig does not sign ZIP64 APKs)"))
         if disk != 0 or cd_disk != 0 or n_disk != n_total:
-            raise ApkFormatError("ZIP_MULTI_DISK", "multi-disk (spanned) ZIP archives are not APKs")
+            # apksig (ZipUtils: total count, CD offset and size only) and libziparchive ignore
+            # these fields, so the file is read and verified; libcore's old java.util.zip.ZipFile
+            # (and its copies in apps) refuse it as "Spanned archives not supported".
+            found.append(tamper("TAMPER_EOCD_DISK_FIELDS", f"EOCD says disk {disk}, central directory on disk {cd_disk}, "
+                                f"{n_disk} of {n_total} entries on this disk: a spanned archive's fields; read as one "
+                                "archive with the total count, as apksig and libziparchive do (java.util.zip.ZipFile refuses it)"))
         if cd_offset > eocd_offset:
             raise ApkFormatError("ZIP_CD_OUT_OF_RANGE", f"central directory offset {cd_offset} is beyond the EOCD at {eocd_offset}")
         if cd_offset + cd_size > eocd_offset:
@@ -219,8 +236,16 @@ class ZipArchive:
                 self._tamper(fact.code, fact.message, self._local_tamper)
             if local.error is not None:
                 raise local.error
-            entry._data_offset = local.data_offset
+            entry._data_offset, entry._local_refusal = local.data_offset, local.refusal
         return entry._data_offset
+
+    def check_local_header(self, entry: ZipEntry) -> None:
+        """Raise ``ZIP_LOCAL_HEADER_MISMATCH`` where apksig and Android refuse the entry's local
+        header (``LocalHeader.refusal``): the signature verifiers call it before reading an entry,
+        as apksig's LocalFileRecord does; the tamper facts are recorded either way."""
+        self.data_offset(entry)
+        if entry._local_refusal is not None:
+            raise entry._local_refusal
 
     def stream(self, entry: ZipEntry, chunk: int = 1 << 20, max_size: int | None = None) -> Iterator[bytes]:
         """Yield the entry's uncompressed bytes in chunks, never more than declared.
@@ -260,22 +285,35 @@ def read_local_header(source: ByteSource, entry: ZipEntry, cd_offset: int) -> Lo
     if sig != LFH_SIG:
         raise ApkFormatError("ZIP_LOCAL_HEADER_BAD_SIGNATURE", f"{entry.name!r}: no local file header at offset {lho}")
     facts: list[Issue] = []
+    refused: list[str] = []  # what apksig and libziparchive both refuse
     if method != entry.method:
         facts.append(tamper("TAMPER_LOCAL_METHOD_MISMATCH", f"{entry.name!r}: local header says method {method}, central directory {entry.method}"))
     if (flags & 1) != (entry.flags & 1):
         facts.append(tamper("TAMPER_LOCAL_ENCRYPTION_FLAG", f"{entry.name!r}: local and central encryption flags differ"))
-    if (flags & 8) != (entry.flags & 8):
+    if (flags & 8) != (entry.flags & 8):  # apksig refuses; libziparchive warns and reads on (README: deliberate differences)
         facts.append(tamper("TAMPER_DATA_DESCRIPTOR_MISMATCH", f"{entry.name!r}: data-descriptor flag differs between local header and central directory"))
+    # CRC-32 and sizes are compared when the *local* header flags no data descriptor, as libziparchive
+    # does (apksig compares under the same condition, having refused a flag mismatch first)
     if not flags & 8 and (crc, csize, usize) != (entry.crc32, entry.compressed_size & 0xFFFFFFFF, entry.uncompressed_size & 0xFFFFFFFF) and 0xFFFFFFFF not in (csize, usize):
         facts.append(tamper("TAMPER_LOCAL_SIZE_MISMATCH", f"{entry.name!r}: local header CRC/sizes ({crc:#x}, {csize}, {usize}) differ from the central directory's ({entry.crc32:#x}, {entry.compressed_size}, {entry.uncompressed_size})"))
-    if nlen != len(entry.name_bytes) or (nlen and source.read(lho + LFH_HEADER, nlen) != entry.name_bytes):
+        refused.append("CRC-32/sizes")
+    local_name = source.read(lho + LFH_HEADER, nlen) if nlen else b""
+    if local_name != entry.name_bytes:
         facts.append(tamper("TAMPER_LOCAL_NAME_MISMATCH", f"{entry.name!r}: local header names a different entry"))
+        # libziparchive compares the bytes; apksig the names decoded as UTF-8 (a longer local name
+        # refused first): refused as apksig does, where libziparchive refuses too
+        if nlen > len(entry.name_bytes) or local_name.decode("utf-8", "replace") != entry.name:
+            refused.append("name")
     start = lho + LFH_HEADER + nlen + xlen
+    refusal = None
+    if refused:
+        refusal = ApkFormatError("ZIP_LOCAL_HEADER_MISMATCH", f"malformed ZIP entry {entry.name!r}: its local header's {' and '.join(refused)} "
+                                 "disagree with the central directory (apksig and Android refuse it)")
     if start + entry.stored_size > source.size:
-        return LocalHeader(start, tuple(facts), ApkFormatError("ZIP_ENTRY_OUT_OF_RANGE", f"{entry.name!r}: data ({start}+{entry.stored_size}) runs past the end of the file"))
+        return LocalHeader(start, tuple(facts), ApkFormatError("ZIP_ENTRY_OUT_OF_RANGE", f"{entry.name!r}: data ({start}+{entry.stored_size}) runs past the end of the file"), refusal)
     if start + entry.stored_size > cd_offset:
         facts.append(tamper("TAMPER_ENTRY_OVERLAPS_CD", f"{entry.name!r}: data overlaps the central directory"))
-    return LocalHeader(start, tuple(facts))
+    return LocalHeader(start, tuple(facts), refusal=refusal)
 
 
 def _suspicious_name(raw: bytes) -> bool:

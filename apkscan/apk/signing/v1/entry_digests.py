@@ -15,7 +15,7 @@ from apkscan.apk.signing.digests import EntryRange
 from apkscan.apk.signing.v1 import jar_manifest as jm
 from apkscan.issues import ApkScanError
 
-MAX_MANIFEST = 16 << 20
+MAX_MANIFEST = jm.MAX_MANIFEST_SIZE  # the same cap as v1's, so ManifestOnce reads it once for both
 MAX_ENTRIES = 50_000  # the pass keeps ~0.5 KB per planned entry: at most ~25 MB; the rest stay with v1
 
 

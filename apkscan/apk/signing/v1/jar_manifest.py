@@ -15,11 +15,24 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import sys
 from dataclasses import dataclass
 
 from apkscan.apk.signing.common import Sdk
+from apkscan.issues import LimitExceeded
 
 MANIFEST_NAME = "META-INF/MANIFEST.MF"
+
+# MANIFEST.MF and .SF files hold one section per signed entry: 17 MB each for 65,000 entries
+# with 190-byte names (a real apksigner-signed APK, review 18). apksig has no cap; these two
+# bound memory instead, and hitting either is an input-level limit (the identity is partly
+# read), never a "does not verify". MAX_ITEMS counts the attributes of one file (a section
+# opens with one): it keeps the worst case where the old 16 MiB byte cap had it (~1.1 GB of
+# objects: 5 million empty sections, ~216 bytes each); a real manifest has 2-3 per entry
+# (at most ~600,000 for ZipArchive's 200,000 entries).
+MAX_MANIFEST_SIZE = 64 << 20
+MAX_ITEMS = 5_000_000
+
 
 # JCA digest name -> hashlib name
 HASHLIB_NAMES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
@@ -62,32 +75,46 @@ _LINE_END = re.compile(rb"\r\n?|\n")  # CRLF, a lone CR or LF, as apksig's Manif
 
 def _parse_attr(attr: str) -> tuple[str, str]:
     name, sep, value = attr.partition(": ")
-    return (name, value) if sep else (attr, "")
+    # names repeat in every section ("Name", "SHA-256-Digest"): one string each (a 65,000-entry
+    # manifest and its .SF held ~15 MB of copies)
+    return (sys.intern(name), value) if sep else (attr, "")
 
 
 WINDOW = 1 << 20  # lines are split a window at a time (the lines of a whole file at once could be millions)
 
 
-def parse(data: bytes) -> tuple[Section | None, list[Section]]:
-    """(main section, individual sections) of a manifest or signature file.
+def parse(data: bytes, max_items: int = MAX_ITEMS) -> tuple[Section | None, list[Section]]:
+    """(main section, individual sections) of a manifest or signature file (``iter_sections``)."""
+    sections = list(iter_sections(data, max_items))
+    return (sections[0] if sections else None), sections[1:]
+
+
+def iter_sections(data: bytes, max_items: int = MAX_ITEMS):
+    """Every section of a manifest or signature file in order, the main section first; one at a
+    time, so a caller that looks at each once (the .SF check) holds one, not all.
 
     apksig's ManifestParser: lines end at CRLF, CR or LF; an empty line ends a section (and is
     part of it); empty lines between sections belong to none; a line starting with a space
     continues the attribute before it, unless it opens a section (then it is taken whole).
-    No count is refused (apksig reads any, and a signer can write any): time is linear and the
-    16 MiB size cap bounds memory (~1.1 GB of objects at worst: 5.6 million empty sections,
-    under ``--worker-memory`` in a pool)."""
-    sections: list[Section] = []
+    Time is linear; memory is bounded by the caller's byte cap (``MAX_MANIFEST_SIZE``) and by
+    ``max_items`` attributes (a section opens with one). apksig reads any count: past the bound
+    ``LimitExceeded("INPUT_JAR_MANIFEST_LIMIT")`` is an input-level limit, never a verdict."""
     start = pos = 0
+    items = 0
     attrs: list[tuple[str, str]] = []
     current: bytearray | None = None  # the attribute being read
     for line in _lines(data):
         end = pos + len(line)
         text = line.rstrip(b"\r\n")
+        if text and (current is None or text[:1] != b" "):  # a new attribute (a section's first opens it)
+            items += 1
+            if items > max_items:
+                raise LimitExceeded("INPUT_JAR_MANIFEST_LIMIT", f"more than {max_items} attributes in one MANIFEST.MF or "
+                                    ".SF file: not parsed further (apksig has no such limit)")
         if not text:  # an empty line: ends the open section, or is skipped between sections
             if current is not None:
                 attrs.append(_parse_attr(current.decode("utf-8", "replace")))
-                sections.append(Section(start, end - start, tuple(attrs)))
+                yield Section(start, end - start, tuple(attrs))
                 attrs, current = [], None
             pos = end
             continue
@@ -101,8 +128,7 @@ def parse(data: bytes) -> tuple[Section | None, list[Section]]:
         pos = end
     if current is not None:
         attrs.append(_parse_attr(current.decode("utf-8", "replace")))
-        sections.append(Section(start, pos - start, tuple(attrs)))
-    return (sections[0] if sections else None), sections[1:]
+        yield Section(start, pos - start, tuple(attrs))
 
 
 def _lines(data: bytes, window: int | None = None):

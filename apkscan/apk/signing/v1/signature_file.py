@@ -14,7 +14,7 @@ from apkscan.apk.signing.v1.jar_manifest import (
     MANIFEST_NAME,
     Section,
     digests_to_verify,
-    parse,
+    iter_sections,
 )
 from apkscan.issues import Issue, error, warning
 
@@ -36,7 +36,8 @@ def verify_sf(sf_bytes: bytes, sf_name: str, manifest: bytes, main: Section | No
               min_sdk: int, max_sdk: int, found_ids: frozenset[int]) -> SfCheck:
     """Check a .SF file's digests of MANIFEST.MF and its stripping protection."""
     out = SfCheck()
-    sf_main, sf_sections = parse(sf_bytes)
+    sf_sections = iter_sections(sf_bytes)  # one at a time: a .SF holds a section per entry
+    sf_main = next(sf_sections, None)
     out.main = sf_main
     if sf_main is None or sf_main.get("Signature-Version") is None:
         out.errors.append(error("JAR_SIG_MISSING_VERSION_ATTR_IN_SIG_FILE", f"malformed {sf_name}: missing Signature-Version attribute"))

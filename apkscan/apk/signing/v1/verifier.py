@@ -24,12 +24,13 @@ from apkscan.apk.signing.v1 import signature_file as sf_check
 from apkscan.apk.crypto.certificates import certificate_from_der
 from apkscan.apk.model import Certificate, SchemeResult, SignerResult
 from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
-from apkscan.issues import ApkScanError, Issue, error, warning
+from apkscan.issues import ApkScanError, Issue, LimitExceeded, error, warning
 from apkscan.apk.signing.common import Sdk
 from apkscan.apk.signing.v1.signer_info import SignerInfoError, verify_signer_info
 
 MANIFEST_NAME = jm.MANIFEST_NAME
-MAX_METADATA_SIZE = 16 << 20  # MANIFEST.MF, .SF and signature blocks
+MAX_METADATA_SIZE = 16 << 20  # signature blocks (.RSA/.DSA/.EC): certificates and a signature
+MAX_MANIFEST_SIZE = jm.MAX_MANIFEST_SIZE  # MANIFEST.MF and .SF: one section per entry (apksig: no cap)
 MAX_SIGNERS = 10  # apksig Constants.MAX_APK_SIGNERS
 MAX_ISSUES_PER_CODE = 50
 BLOCK_SUFFIXES = (".RSA", ".DSA", ".EC")
@@ -90,6 +91,7 @@ def verify_v1(zip: ZipArchive, min_sdk: int, max_sdk: int, present_scheme_ids: f
         state.run()
     except ApkScanError as exc:
         scheme.errors.append(exc.to_issue())
+        _note_limit(zip, exc)
         state.done = False
     unread = [s for s in state.signers + state.orphans if s.result.certificate is None and not s.result.chain]
     for signer in unread[:MAX_SIGNERS]:  # each block up to 16 MiB: a bound on how many are read for display
@@ -138,7 +140,8 @@ class _State:
         if manifest_entry is None:
             self.errors.add(error("JAR_SIG_NO_MANIFEST", f"missing {MANIFEST_NAME}"))
             return
-        manifest = self.manifests.read(manifest_entry, MAX_METADATA_SIZE)
+        self.zip.check_local_header(manifest_entry)  # apksig reads each entry through LocalFileRecord
+        manifest = self.manifests.read(manifest_entry, MAX_MANIFEST_SIZE)
         self.out.manifest_sha256 = hashlib.sha256(manifest).digest()
         main, sections = self._parse_manifest(manifest_entry, names)
         if self.scheme.errors:
@@ -157,6 +160,7 @@ class _State:
         for signer in self.signers:
             check = sf_check.verify_sf(signer.sf_bytes, signer.sf.name, manifest, main, sections, self.min_sdk, self.max_sdk, self.found_ids)
             signer.sf_main, signer.sf_entries = check.main, check.entries
+            signer.sf_bytes = b""  # checked: up to MAX_MANIFEST_SIZE not held while the entries are
             warnings, errors = _Issues(signer.result.warnings), _Issues(signer.result.errors)
             for issue in check.warnings:
                 warnings.add(issue)
@@ -215,7 +219,7 @@ class _State:
         return names
 
     def _parse_manifest(self, entry: ZipEntry, names: set[str]) -> tuple[jm.Section | None, dict[str, jm.Section]]:
-        main, individual = self.manifests.parse(entry, MAX_METADATA_SIZE)
+        main, individual = self.manifests.parse(entry, MAX_MANIFEST_SIZE)
         sections: dict[str, jm.Section] = {}
         for number, section in enumerate(individual, 1):
             name = section.name
@@ -233,10 +237,13 @@ class _State:
     def _verify_block(self, signer: _Signer) -> None:
         res = signer.result
         try:
+            self.zip.check_local_header(signer.block)
             block = self.zip.read(signer.block, MAX_METADATA_SIZE)
-            signer.sf_bytes = self.zip.read(signer.sf, MAX_METADATA_SIZE)
+            self.zip.check_local_header(signer.sf)
+            signer.sf_bytes = self.zip.read(signer.sf, MAX_MANIFEST_SIZE)
         except ApkScanError as exc:
             res.errors.append(exc.to_issue())
+            _note_limit(self.zip, exc)
             return
         bname, sfname = signer.block.name, signer.sf.name
         try:
@@ -308,6 +315,7 @@ class _State:
         """Digests of the entry's uncompressed bytes: from the file pass when it computed
         them, else streamed here, every algorithm in one read."""
         names = [jm.HASHLIB_NAMES[d.algorithm] for d in expected]
+        self.zip.check_local_header(entry)  # where apksig's LocalFileRecord throws "Malformed ZIP entry"
         done = self.precomputed.get(entry.index, {})
         if isinstance(done, ApkScanError):
             raise done
@@ -321,6 +329,14 @@ class _State:
 
 
 # ---------------------------------------------------------------------- helpers
+def _note_limit(zip: ZipArchive, exc: ApkScanError) -> None:
+    """A size or count cap (not the input's bytes) stopped v1: the archive keeps it, and
+    ``identify`` lists it as an input-level error with the signatures partly read. The time
+    budget has its own path (``identify._note_expired``)."""
+    if isinstance(exc, LimitExceeded) and exc.code != "INPUT_TIMEOUT":
+        zip.note_limit(exc.to_issue())
+
+
 def _names(signers: list[_Signer]) -> str:
     return ", ".join(s.name for s in signers)
 
