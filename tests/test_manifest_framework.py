@@ -6,6 +6,7 @@ must be kept; ``aapt dump badging`` (Debian's, libandroidfw) must find its packa
 from __future__ import annotations
 
 import re
+import struct
 import shutil
 import subprocess
 import sys
@@ -252,3 +253,76 @@ def test_duplicate_package_attributes_give_a_bounded_number_of_readings():
     got = [r.value for r in info.package_readings]
     assert info.package == "com.tencent.mm" and len(got) <= 2 * 17
     assert "com.example.n0" in got and "com.example.n299" in got and "com.example.n100" not in got
+
+
+def test_a_later_manifest_tag_is_read_with_androids_rules():
+    """Review 23: later roots were read with apksig's string rules; an odd UTF-16 offset of the
+    later root's attribute name 'package' hid WeChat (scanned allowed)."""
+    strings = [*STRINGS, "package"]
+    axml = manifest([package_attr(DECOY)], pool_chunk=_odd(strings, 11),
+                    after=start(MANIFEST, [package_attr(WECHAT, name=11)]) + end(MANIFEST))
+    readings = {r.value: r.how for r in read_manifest(axml, None).package_readings}
+    assert readings["com.example.notes"] == "framework" and "feature flag" in readings["com.tencent.mm"]
+
+
+def test_a_first_tag_that_is_no_manifest_still_gives_the_later_manifests_package(tmp_path):
+    """Review 23: <application package=...> first, then <manifest package="com.tencent.mm">: Android
+    refuses it unless a feature flag skips the first tag; WeChat was read nowhere. Now it is a
+    reading, matched, and (Android reading no package) an input error, never a silent pass."""
+    from apkscan.apk.identify import identify
+    from apkscan.scan import incomplete, unscannable
+
+    axml = manifest([], pool_chunk=pool(STRINGS), root_name=APPLICATION,
+                    after=start(MANIFEST, [package_attr(WECHAT)]) + end(MANIFEST))
+    path = tmp_path / "case.apk"
+    path.write_bytes(apk(axml))
+    identity = identify(str(path))
+    assert identity.manifest.package is None
+    assert "com.tencent.mm" in {r.value for r in identity.manifest.package_readings}
+    assert not unscannable(identity)
+    assert [i.code for i in incomplete(identity)] == ["INPUT_PACKAGE_ONLY_READ_BY_OTHERS"]
+
+
+_BUDGET_CHILD = """
+import resource, sys
+axml = open(sys.argv[1], "rb").read()
+from apkscan.apk.manifest.android_manifest import read_manifest
+info = read_manifest(axml, None)
+print(info.package, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10)
+"""
+
+
+def test_the_decode_budget_bounds_memory_not_bytes(tmp_path):
+    """Review 23: the 64 MiB decode budget counted input bytes, but a decoded str takes up to 4
+    bytes a character (invalid UTF-8 read as U+FFFD plus one astral character): 2,100 attribute
+    names into overlapping 32,764-byte strings held 270 MB from a 92 KB manifest."""
+    from pathlib import Path
+
+    k = 2100
+    region = bytearray(bytes([0x00, 0xFF, 0xFC, 0x00]) * ((32767 + 4 * k) // 4 + 8))
+    astral = set(range(1000, len(region) // 4, 2048))
+    for p in astral:
+        region[4 * p:4 * p + 4] = "\U0001F600".encode("utf-8")
+    starts, p = [], 0
+    while len(starts) < k:  # strings at 4p: lengths 00 / FF FC (32,764 bytes), the NUL 32,767 bytes on
+        if p not in astral and p + 8191 not in astral:
+            starts.append(4 * p)
+        p += 1
+    entries = [utf8_entry(s) for s in STRINGS]
+    base = sum(len(e) for e in entries)
+    offsets = [sum(len(e) for e in entries[:i]) for i in range(len(entries))] + [base + s for s in starts]
+    strings_chunk = pool([*entries, bytes(region) + b"\x00"], utf8=True)
+    # the pool's offsets table: STRINGS, then the k overlapping starts (one data blob holds them all)
+    count = len(offsets)
+    head = struct.pack("<HHIIIIII", 0x0001, 28, 0, count, 0, 0x100, 28 + 4 * count, 0)
+    data = strings_chunk[28 + 4 * (len(entries) + 1):]
+    chunk = head + b"".join(struct.pack("<I", o) for o in offsets) + data
+    chunk = chunk[:4] + struct.pack("<I", len(chunk)) + chunk[8:]
+    spend = [attr(0xFFFFFFFF, len(STRINGS) + i, 0xFFFFFFFF, 0x10, 0) for i in range(k)]
+    path = tmp_path / "budget.axml"
+    path.write_bytes(manifest([package_attr(WECHAT), *spend], pool_chunk=chunk))
+    done = subprocess.run([sys.executable, "-c", _BUDGET_CHILD, str(path)], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    package, peak_mib = done.stdout.split()
+    assert package == "com.tencent.mm" and int(peak_mib) < 150, done.stdout  # 270 MB before

@@ -118,6 +118,12 @@ def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, 
         identity.manifest, axml = _read_manifest(zip, identity)
         if identity.manifest.package:
             identity.completeness.done("manifest")
+        elif identity.manifest.package_readings:  # Android reads none, other parsers do: matched, and an input error
+            identity.completeness.done("manifest")
+            identity.errors.append(error("INPUT_PACKAGE_ONLY_READ_BY_OTHERS", "Android reads no package from "
+                                         "AndroidManifest.xml; the app is matched on what other readings give ("
+                                         + ", ".join(repr(r.value) for r in identity.manifest.package_readings[:4])
+                                         + ")"))
         else:  # no package came out of it: nothing to match, not a scanned app
             if not identity.manifest.errors:
                 identity.manifest.errors.append(error("MANIFEST_NO_PACKAGE", "AndroidManifest.xml names no package"))

@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass, field
 
 MAX_ELEMENTS = 1_000_000  # bound the walk; more than a 32 MiB manifest can hold anyway
-DECODE_BUDGET = 64 << 20  # bytes of string a pool may decode in all (see StringPool)
+DECODE_BUDGET = 64 << 20  # memory a pool's decoded strings may take in all, at 4 bytes a character (see StringPool)
 
 class AxmlError(Exception):
     """The binary XML breaks a rule apksig's parser enforces."""
@@ -57,6 +57,10 @@ def art_utf8(raw: bytes) -> str:
             units.append(one)
             i += 1
             continue
+        width = 2 if not one & 0x20 else 3 if not one & 0x10 else 4
+        if i + width > n:  # cut short by the end: ART writes '?'
+            units.append(0x3F)
+            break
         two, three, four = (raw[i + k] if i + k < n else 0 for k in (1, 2, 3))
         if not one & 0x20:
             units.append(((one & 0x1F) << 6) | (two & 0x3F))
@@ -132,7 +136,7 @@ class StringPool:
                     pos += 1
                 if s[pos + n] != 0:
                     raise AxmlError("UTF-8 string not NUL terminated")
-                self._spend(n)
+                self._spend(4 * n)  # a decoded str may take 4 bytes a character (review 23)
                 raw = bytes(s[pos:pos + n])
                 # StringBlock.nativeGetString: NewStringUTF reads to the first NUL, decoding as ART does
                 value = art_utf8(raw) if self.android else raw.decode("utf-8", "replace")
@@ -144,7 +148,7 @@ class StringPool:
                     pos += 2
                 if s[pos + 2 * n] != 0 or s[pos + 2 * n + 1] != 0:
                     raise AxmlError("UTF-16 string not NUL terminated")
-                self._spend(2 * n)
+                self._spend(4 * n)
                 value = bytes(s[pos:pos + 2 * n]).decode("utf-16-le", "replace")
         except (IndexError, struct.error) as exc:
             raise AxmlError(f"string {index} runs past the pool") from exc

@@ -27,7 +27,7 @@ Never raises: what Android would refuse is ``FrameworkRoot.refused``.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from apkscan.apk.manifest.axml import art_utf8
 
@@ -55,21 +55,50 @@ class FrameworkRoot:
     split: str | None = None
     refused: str | None = None
     package_older: str | None = None  # the package under older releases' namespace test, when it differs
+    later: list[str] = field(default_factory=list)  # package of later <manifest> tags (see _later_manifests)
 
 
 def read_root(xml: bytes) -> FrameworkRoot:
     try:
         tree = _Tree(memoryview(xml))
         start = tree.first_start_tag()
-        if not tree.pool.java_is(start.name_index(), "manifest"):
-            raise Refused("the first start tag is not <manifest>")
-        package = start.attribute_value("package")
-        older, split = _or_none(start.attribute_value, "package", older=True), _or_none(start.attribute_value, "split")
-        return FrameworkRoot(package, split, package_older=older if older != package else None)
     except Refused as exc:
         return FrameworkRoot(refused=str(exc))
     except (struct.error, IndexError, ValueError) as exc:  # a read past the file: Android reads garbage
         return FrameworkRoot(refused=f"reads past the end of the file ({exc})")
+    later = _later_manifests(tree, start)
+    try:
+        if not tree.pool.java_is(start.name_index(), "manifest"):
+            raise Refused("the first start tag is not <manifest>")
+        package = start.attribute_value("package")
+        older, split = _or_none(start.attribute_value, "package", older=True), _or_none(start.attribute_value, "split")
+        return FrameworkRoot(package, split, package_older=older if older != package else None, later=later)
+    except Refused as exc:
+        return FrameworkRoot(refused=str(exc), later=later)
+    except (struct.error, IndexError, ValueError) as exc:
+        return FrameworkRoot(refused=f"reads past the end of the file ({exc})", later=later)
+
+
+def _later_manifests(tree: _Tree, first: _StartTag, most: int = 16) -> list[str]:
+    """``package`` of the later start tags named ``manifest``, as Android would read each if the
+    tags before it were skipped: Android 16 skips a start tag (and all it holds) whose
+    ``android:featureFlag`` is off, so a decoy first tag could hide the real ``<manifest>``
+    (review 21's lead, read from framework code; review 23 hid WeChat this way from a reading
+    taken with apksig's rules). Real manifests have one ``<manifest>``: this is empty for them."""
+    out: list[str] = []
+    try:
+        node = tree._next_node(first.node)
+        while node is not None and len(out) < most:
+            if struct.unpack_from("<H", tree.buf, node)[0] == START_TAG:
+                tag = _StartTag(tree, node)
+                if _or_none(tag.name_is, "manifest"):
+                    value = _or_none(tag.attribute_value, "package")
+                    if value is not None:
+                        out.append(value)
+            node = tree._next_node(node)
+    except (Refused, struct.error, IndexError, ValueError):
+        pass  # Android stops at the same bad node (BAD_DOCUMENT): what came before stands
+    return out
 
 
 def _or_none(read, *args, **kwargs) -> str | None:
@@ -198,9 +227,13 @@ class _Pool:
 class _StartTag:
     """A START_TAG node's attribute extension, read as ``ResXMLParser`` reads it."""
 
-    def __init__(self, tree: _Tree, ext: int):
-        self.tree, self.ext = tree, ext
-        self.start, self.size, self.count = struct.unpack_from("<HHH", tree.buf, ext + 8)
+    def __init__(self, tree: _Tree, node: int):
+        self.tree, self.node = tree, node
+        self.ext = node + struct.unpack_from("<H", tree.buf, node + 2)[0]
+        self.start, self.size, self.count = struct.unpack_from("<HHH", tree.buf, self.ext + 8)
+
+    def name_is(self, text: str) -> bool:
+        return self.tree.pool.java_is(self.name_index(), text)
 
     def name_index(self) -> int:
         (index,) = struct.unpack_from("<i", self.tree.buf, self.ext + 4)
@@ -302,9 +335,8 @@ class _Tree:
         """``ApkLiteParseUtils``: events until the first START_TAG, whatever its depth."""
         node: int | None = self.root
         while node is not None:
-            kind, header = struct.unpack_from("<HH", self.buf, node)
-            if kind == START_TAG:
-                return _StartTag(self, node + header)
+            if struct.unpack_from("<H", self.buf, node)[0] == START_TAG:
+                return _StartTag(self, node)
             node = self._next_node(node)
         raise Refused("no start tag")
 

@@ -136,12 +136,10 @@ def package_readings(xml: bytes, framework: list[Element], top: TopLevel | None,
         if root.package_older is not None:
             readings.append(PackageReading(root.package_older, "framework, older releases' namespace test"))
     readings += _root_readings(framework, "first chunk", framework=root.refused is not None)
-    # Android 16 can skip a start tag (and all it holds) whose android:featureFlag is off; a second
-    # <manifest> root would then be the package manager's. Real manifests have one root.
-    later = [e for e in framework if e.depth == 1 and e.name == "manifest"][1:MAX_XML_CHUNKS + 1]
-    for n, el in enumerate(later, 2):
-        readings += _root_readings([el], f"first chunk, <manifest> root {n} (read if an earlier one is skipped "
-                                         "by a feature flag)")
+    # Android 16 can skip a start tag (and all it holds) whose android:featureFlag is off: a later
+    # <manifest> would then be the package manager's (read with Android's rules, framework_xml)
+    readings += [PackageReading(value, f"framework, <manifest> tag {n} (if the tags before it are skipped by "
+                                       "a feature flag)") for n, value in enumerate(root.later, 2)]
     top = top or TopLevel.of(xml)
     for i in range(min(top.trees_readable, MAX_XML_CHUNKS)):
         if i == 0 and top.first_is_xml:
