@@ -130,7 +130,7 @@ def connect(path: str, attempts: int = 50) -> sqlite3.Connection:
 
 def _open(path: str) -> sqlite3.Connection:
     os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", mode=0o700, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=BUSY_MS / 1000, isolation_level=None)
+    conn = sqlite3.connect(os.fsencode(path), timeout=BUSY_MS / 1000, isolation_level=None)  # a non-UTF-8 name too
     try:
         conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
         conn.execute("PRAGMA journal_mode=WAL")
@@ -265,11 +265,22 @@ def close_connections() -> None:
             conn.close()
 
 
-def stat_key(item: ScanInput) -> tuple[tuple[str, int, int], tuple[int, int, int, int]] | None:
+def path_key(path: str) -> str | bytes:
+    """A path as the store keys it, losslessly: the text itself when it is UTF-8, else its bytes
+    (``os.fsencode``: a name holding byte 0xff is read as U+DCFF, which SQLite cannot encode).
+    A BLOB never equals a TEXT in SQLite, so the two forms cannot collide."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def stat_key(item: ScanInput) -> tuple[tuple[str | bytes, int, int], tuple[int, int, int, int]] | None:
     """``(place, stat)`` of an APK read in place from the user's own file; None otherwise."""
     if item.cleanup or is_temporary(item.path):
         return None
-    place = (os.path.realpath(item.path), item.offset, -1 if item.length is None else item.length)
+    place = (path_key(os.path.realpath(item.path)), item.offset, -1 if item.length is None else item.length)
     return place, stat_of(os.stat(item.path))
 
 
@@ -316,7 +327,7 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
         if found:
             _put_stat(conn, key, sha)
             return _adapt(found, item), _ignore
-    except (OSError, sqlite3.Error):
+    except (OSError, sqlite3.Error, ValueError):  # ValueError: UnicodeError, a NUL: a miss, never an error
         return None, _ignore
     return None, lambda identity: _save(conn, identity, options, key)
 
@@ -372,7 +383,7 @@ def commit_writes(at_least: int = 1) -> None:
         for _, sql, params in rows:
             conn.execute(sql, params)
         conn.execute("COMMIT")
-    except sqlite3.Error:
+    except (sqlite3.Error, ValueError):  # ValueError: a value SQLite cannot take (UnicodeError)
         if conn.in_transaction:
             conn.execute("ROLLBACK")
 
