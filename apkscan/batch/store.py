@@ -166,21 +166,18 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
 
 
 def _foreign(path: str) -> str | None:
-    """Why ``path`` is not ours to set aside (a folder, a device, a file that is no SQLite file)."""
-    if not os.path.lexists(path):
-        return None
-    if not os.path.isfile(path):
-        return "not a regular file"
-    with open(path, "rb") as fh:
-        head = fh.read(16)
-    return None if not head or head == b"SQLite format 3\x00" else "not an SQLite file"
+    """Why ``path`` is not ours to open or set aside (:mod:`apkscan.batch.store_file`)."""
+    from apkscan.batch.store_file import foreign
+
+    return foreign(path, _MIGRATIONS)
 
 
 def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
     """The parent's open: integrity checked; a corrupt store is set aside and replaced.
 
-    Only a file that is an SQLite database is ever renamed: ``--store ~/notes.txt`` or a
-    folder given by mistake is left alone and the scan runs without a store.
+    Only a file that is an SQLite database is ever renamed: ``--store ~/notes.txt``, a folder,
+    another program's database or a file with other hard links is left alone (never written)
+    and the scan runs without a store.
     """
     try:
         why = _foreign(path)
