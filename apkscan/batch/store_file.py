@@ -70,7 +70,9 @@ def _foreign_schema(path: str, migrations: list[str]) -> str | None:
             conn.close()
     except sqlite3.DatabaseError:
         return None  # unreadable: the integrity check decides (a damaged store is set aside)
-    if version > len(migrations) or names == expected_names(migrations, version):
-        return None  # newer: STORE_NEWER, left unused by the open itself
+    if names == expected_names(migrations, version):
+        return None
+    if version > len(migrations) and expected_names(migrations, len(migrations)) <= names:
+        return None  # a newer apkscan's store: STORE_NEWER, left unused by the open itself
     return (f"an SQLite database that is not an apkscan scan store (schema {version}, "
             f"{len(names)} tables and indexes not apkscan's)")
