@@ -40,8 +40,13 @@ def inspect_command(paths: tuple[str, ...], json_path: str | None, force: bool, 
     from apkscan.cli.common import checked_outputs, write_json
     from apkscan.cli.signals import sigterm_as_interrupt
 
+    from apkscan.cli.outputs import ResolvedInputs
+    from apkscan.cli.tmp_dir import check_temp
+
     check_sdk_range(min_sdk, max_sdk)
-    chosen = checked_outputs({"force": force, "json_path": json_path}, paths)
+    real = ResolvedInputs(paths)
+    chosen = checked_outputs({"force": force, "json_path": json_path}, real)
+    check_temp(None, real, "set TMPDIR outside the inputs")  # spooled members never go into evidence
     identities: list[ApkIdentity] = []
     interrupted = False
     try:  # closing(): an interrupt closes the generator now, so its cleanup runs before we exit

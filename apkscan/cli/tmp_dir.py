@@ -1,4 +1,4 @@
-"""Where ``scan`` spools container members: never into evidence, and no folder left behind.
+"""Where ``scan`` and ``inspect`` spool container members: never into evidence, no folder left behind.
 
 Copies of APKs from compressed containers go to a private folder under ``--tmp-dir``, else
 under Python's temporary folder (``TMPDIR``, ``TEMP``, ``TMP``, then ``/tmp``). Either
@@ -43,15 +43,16 @@ def default_temp() -> tuple[str, str]:
     return f"the temporary folder {os.getcwd()} (the current folder)", os.getcwd()
 
 
-def check_temp(tmp_dir: str | None, inputs) -> None:
-    """A usage error (exit 2) when a temporary folder is an input or inside one.
-    ``inputs``: :class:`apkscan.cli.outputs.ResolvedInputs`."""
+def check_temp(tmp_dir: str | None, inputs, hint: str = "give --tmp-dir outside the inputs") -> None:
+    """A usage error (exit 2) when a temporary folder is an input or inside one. ``scan`` and
+    ``inspect`` (which spools members of compressed containers too) call it before reading.
+    ``inputs``: :class:`apkscan.cli.outputs.ResolvedInputs`; ``hint``: the way out, for the default folder."""
     from apkscan.cli.outputs import input_conflict
 
     for name, path in temp_parents(tmp_dir):
         conflict = input_conflict(path, inputs)
         if conflict:
-            hint = "" if tmp_dir is not None else "; give --tmp-dir outside the inputs"
+            hint = "" if tmp_dir is not None else f"; {hint}"
             raise click.UsageError(f"{name}: {conflict} (temporary copies never go into evidence{hint})")
 
 
