@@ -4,6 +4,7 @@ give the same documents as a local run (apart from timings); fsspec URLs are fet
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -48,9 +49,10 @@ def test_two_worker_cluster_from_the_dask_command_line_equals_local_run(tmp_path
     procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                "--dashboard-address", ":0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
+        env = dict(os.environ, PYTHONPATH=str(REPO))  # the workers run the tree under test, not the venv's install
         for _ in range(2):
             procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "1", "--nthreads", "1",
-                                           "--dashboard-address", ":0"],
+                                           "--dashboard-address", ":0"], env=env,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         with distributed.Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=120)
