@@ -163,7 +163,8 @@ def _runner(opts: dict, walk: Any, store: str | None) -> tuple[Any, Callable[[],
 
         try:
             runner = DaskRunner.connect(scheduler=opts["scheduler"], local=opts["dask_local"],
-                                        store_visible=bool(opts["dask_local"]), timeout=opts["timeout"])
+                                        store_visible=bool(opts["dask_local"]), timeout=opts["timeout"],
+                                        tmp_dir=walk.tmp_dir)  # checked by check_temp, as the spool is
         except DaskUnavailable as exc:
             raise click.UsageError(str(exc)) from None
         return runner, runner.close
