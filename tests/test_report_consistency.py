@@ -54,3 +54,34 @@ def test_a_consistent_document_still_renders_and_flags(scanned, tmp_path):
     doc.write_text(json.dumps(scanned), encoding="utf-8")
     res = run("report", doc, "--fail-on", "prohibited")
     assert res.returncode == 1 and "1 prohibited" in res.stdout, res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("unnamed", ["no-policies-null-policy", "policy-as-a-string", "empty-names"])
+@pytest.mark.parametrize("edit", ["verdicts", "verdict"])
+def test_the_check_holds_when_the_document_names_no_first_policy(scanned, tmp_path, unnamed, edit):
+    """``policies: []`` with ``policy`` null or a string (1.0), or nameless policies, used to skip
+    the check: "1 prohibited" on screen and exit 0 (review 22 #5)."""
+    first = scanned["policies"][0]["name"]
+    if unnamed == "empty-names":
+        scanned["policies"][0]["name"] = scanned["policy"]["name"] = ""
+        for a in scanned["apps"]:
+            a["verdicts"] = {"": a["verdicts"][first]}
+        first = ""
+    else:
+        scanned["policies"] = []
+        scanned["policy"] = None if unnamed == "no-policies-null-policy" else first
+    i, app = next((i, a) for i, a in enumerate(scanned["apps"]) if a["verdict"] == "prohibited")
+    consistent = tmp_path / "consistent.json"
+    consistent.write_text(json.dumps(scanned), encoding="utf-8")
+    res = run("report", consistent, "--fail-on", "prohibited")
+    assert res.returncode == 1 and "1 prohibited" in res.stdout, res.stdout + res.stderr
+    if edit == "verdicts":
+        app["verdicts"][first]["verdict"] = "allowed"
+    else:
+        app["verdict"] = "allowed"
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(scanned), encoding="utf-8")
+    res = run("report", edited, "--fail-on", "prohibited", "--csv", tmp_path / "r.csv")
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert f"DOCUMENT_MALFORMED: apps/{i}/verdicts/{first}/verdict:" in res.stderr
+    assert not (tmp_path / "r.csv").exists()

@@ -288,13 +288,15 @@ class ScanDocument(Record):
     def _check_first_verdicts(self) -> None:
         """Each app's ``verdict`` is its first policy's ``verdicts`` entry. The views count
         ``verdict`` and ``--fail-on`` reads ``verdicts``: a document where they differ (edited)
-        would show counts its exit code contradicts, so it is refused (DOCUMENT_MALFORMED)."""
-        first = self.first_policy()
-        if first is None:
-            return
+        would show counts its exit code contradicts, so it is refused (DOCUMENT_MALFORMED).
+        A document that names no first policy (``policies: []``, ``policy`` null or the 1.0
+        string) is held to the app's own first ``verdicts`` entry (scan order): the check is
+        never skipped (review 22 #5)."""
+        named = self.first_policy()
         for i, app in enumerate(self.apps):
             if not app.verdicts:
                 continue  # 1.0/1.1: ``verdict`` alone
+            first = named if named is not None else next(iter(app.verdicts))
             entry = app.verdicts.get(first)
             if entry is None:
                 raise DocumentError(MALFORMED, f"no verdict for the first policy {first!r}",
