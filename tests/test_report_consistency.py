@@ -85,3 +85,27 @@ def test_the_check_holds_when_the_document_names_no_first_policy(scanned, tmp_pa
     assert res.returncode == 2, res.stdout + res.stderr
     assert f"DOCUMENT_MALFORMED: apps/{i}/verdicts/{first}/verdict:" in res.stderr
     assert not (tmp_path / "r.csv").exists()
+
+
+def test_forged_counts_are_never_written_back(scanned, tmp_path):
+    """``counts`` all 0 over a prohibited app: report --json used to copy it (review 22 #6)."""
+    honest = tmp_path / "honest.json"
+    honest.write_text(json.dumps(scanned, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    true_counts = dict(scanned["counts"])
+    scanned["counts"] = {**{k: 0 for k in scanned["counts"]}, "later_key": 7}
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(scanned), encoding="utf-8")
+    res = run("report", forged, "--fail-on", "prohibited", "--json", tmp_path / "r.json")
+    assert res.returncode == 1 and "1 prohibited" in res.stdout, res.stdout + res.stderr
+    written = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["counts"]
+    assert written == {**true_counts, "later_key": 7}  # recomputed; a key this apkscan does not know is kept
+    assert run("report", honest, "--json", tmp_path / "h.json").returncode == 0
+    assert (tmp_path / "h.json").read_bytes() == honest.read_bytes()  # an honest document: byte for byte
+
+
+def test_a_document_without_counts_stays_without(scanned, tmp_path):
+    del scanned["counts"]
+    doc = tmp_path / "nocounts.json"
+    doc.write_text(json.dumps(scanned), encoding="utf-8")
+    assert run("report", doc, "--json", tmp_path / "r.json").returncode == 0
+    assert "counts" not in json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
