@@ -43,6 +43,7 @@ from typing import Any
 from apkscan.batch import store
 from apkscan.batch.digest import code_digest
 from apkscan.sources.interface import InputFile, ScanInput
+from apkscan.sources.names import name_text
 
 FLUSH = 256  # rows written per transaction
 
@@ -240,6 +241,6 @@ def _served(row: Any, path: str, policy_names: tuple[str, ...]) -> tuple[str, tu
             or not policy_names or verdict != verdicts[0][1] or any(v not in VERDICTS for _, v in verdicts)):
         return None
     if ("\n" in line or "\r" in line or not line.startswith('{"type": "app", ') or not line.endswith("}")
-            or f'"sha256": "{row[6]}"' not in line or f'"path": {json.dumps(path, ensure_ascii=False)}' not in line):
+            or f'"sha256": "{row[6]}"' not in line or f'"path": {json.dumps(name_text(path), ensure_ascii=False)}' not in line):
         return None
     return verdict, verdicts, line

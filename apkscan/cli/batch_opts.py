@@ -110,7 +110,9 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
     if jsonl_path:
         from apkscan.batch.jsonl import JsonlWriter
 
-        writer = JsonlWriter(jsonl_path, {"run_id": rid, "inputs": list(paths)})
+        from apkscan.sources.names import name_text
+
+        writer = JsonlWriter(jsonl_path, {"run_id": rid, "inputs": [name_text(p) for p in paths]})
         run.on_records = writer.records
         _known_files(run, opts, walk, writer, stream_only)
         run._finish.append(writer.finish)

@@ -23,6 +23,7 @@ from apkscan.document.codec import encode
 from apkscan.report import view
 from apkscan.report.escape import visible_surrogates
 from apkscan.report.policy_view import finding_verdicts
+from apkscan.sources.names import name_bytes
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVELS = {"prohibited": "error", "review": "warning", "allowed": "note"}
@@ -32,10 +33,12 @@ RANK = {"confirmed": 95.0, "strong": 75.0, "weak": 40.0}  # SARIF rank: 0..100, 
 def uri(path: str) -> str:
     """A SARIF-valid URI reference for a file path (absolute -> file URI, relative kept). ``:`` is
     percent-encoded: a member named ``https://evil.example/x.apk`` or ``javascript:...`` must
-    stay a relative reference, never become an absolute URI a viewer would follow."""
-    posix = visible_surrogates(path.replace("\\", "/"))  # a non-UTF-8 name's byte: %5Cxff, not an encoding error
-    encoded = quote(posix, safe="/@-._~!$&'()*+,;=")
-    if posix.startswith("/"):
+    stay a relative reference, never become an absolute URI a viewer would follow. The name's
+    own bytes are encoded (:func:`~apkscan.sources.names.name_bytes`: a byte 0xff of a file
+    name is ``%FF``, a name holding the text ``\\xff`` stays that text)."""
+    raw = name_bytes(visible_surrogates(path)).replace(b"\\", b"/")  # a lone surrogate of a saved document: its escape
+    encoded = quote(raw, safe="/@-._~!$&'()*+,;=")
+    if raw.startswith(b"/"):
         return "file://" + encoded
     return encoded
 
