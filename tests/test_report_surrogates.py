@@ -141,7 +141,7 @@ def test_a_literal_backslash_x_name_never_looks_like_a_byte(tmp_path):
     rows = {r["verdict"] + r["file"] for r in csv.DictReader(io.StringIO((out / "rr.csv").read_text(encoding="utf-8-sig")))}
     assert {"prohibited\\xff.apk", "allowed\\\\xff.apk", "allowedevil\\clean.apk"} <= rows, rows
     html = (out / "r.html").read_text(encoding="utf-8")
-    assert f"<code>\\xff.apk</code>" in html and f"<code>\\\\xff.apk</code>" in html
+    assert "<code>\\xff.apk</code>" in html and "<code>\\\\xff.apk</code>" in html
     sarif = json.loads((out / "r.sarif").read_text(encoding="utf-8"))
     uris = {a["location"]["uri"] for a in sarif["runs"][0]["artifacts"]}
     assert any(u.endswith("/%FF.apk") for u in uris), uris  # only the prohibited one has findings

@@ -12,6 +12,7 @@ is created here and removed after the run if it is empty then (review 19 #6).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -31,9 +32,8 @@ def temp_parents(tmp_dir: str | None) -> list[tuple[str, str]]:
 def default_temp() -> tuple[str, str]:
     """``tempfile.gettempdir()``'s choice, found without its probe file: its cached value, else the
     first of its candidates that is a writable folder (the variables, the system folders, cwd)."""
-    import tempfile
-
-    if tempfile.tempdir:
+    tempfile = sys.modules.get("tempfile")  # only a loaded tempfile can have a cached choice (inspect's start-up)
+    if tempfile is not None and tempfile.tempdir:
         return f"the temporary folder {tempfile.tempdir}", tempfile.tempdir
     named = [(f"{v}={os.environ[v]}", os.environ[v]) for v in TMP_VARIABLES if os.environ.get(v)]
     named += [(f"the temporary folder {p}", p) for p in ("/tmp", "/var/tmp", "/usr/tmp")]
