@@ -16,6 +16,7 @@ from apkscan.policy.decide import Outcome
 from apkscan.policy.multi import FailOn, verdict_entry
 from apkscan.rules.model import Finding
 from apkscan.sources.interface import InputFile, Skipped, chain_display
+from apkscan.sources.names import name_text
 
 SCHEMA_VERSION = "1.2"  # 1.1: source chain/outermost, splits, input_files, skipped; 1.2: verdicts, policies
 EXIT_OK, EXIT_FLAGGED, EXIT_USAGE, EXIT_INPUT_ERRORS = (
@@ -49,9 +50,12 @@ class AppResult:
     def to_dict(self) -> dict[str, Any]:
         m = self.identity.manifest
         f = self.identity.file
+        identity = self.identity.to_dict()
+        if isinstance(identity.get("path"), str):
+            identity["path"] = name_text(identity["path"])
         return {
             "source": self.source_dict(),
-            "container": self.container,
+            "container": _name(self.container),
             "package": m.package if m else None,
             "label": m.label if m else None,
             "version_name": m.version_name if m else None,
@@ -63,16 +67,21 @@ class AppResult:
             "verdicts": {name: verdict_entry(o, name) for name, o in self.verdicts.items()},
             "findings": [x.to_dict() for x in self.findings],
             "warnings": [i.to_dict() for i in self.warnings],
-            "identity": self.identity.to_dict(),
+            "identity": identity,
             "splits": list(self.splits),
         }
 
 
 def source_dict(path: str, container: str | None, chain: tuple[str, ...]) -> dict[str, Any]:
-    """Where an app or error came from: display path, container, full chain, outermost input."""
-    chain = chain or (path,)
-    member = chain[-1] if len(chain) > 1 else path  # relative to its container, as schema 1.0 had it
-    return {"path": member, "container": container, "chain": list(chain), "outermost": chain[0]}
+    """Where an app or error came from: display path, container, full chain, outermost input.
+    Every name as :func:`~apkscan.sources.names.name_text` writes it (a byte 0xff: ``\\xff``)."""
+    chain = tuple(name_text(c) for c in (chain or (path,)))
+    member = chain[-1] if len(chain) > 1 else name_text(path)  # relative to its container, as schema 1.0 had it
+    return {"path": member, "container": _name(container), "chain": list(chain), "outermost": chain[0]}
+
+
+def _name(text: str | None) -> str | None:
+    return None if text is None else name_text(text)
 
 
 @dataclass(slots=True)
@@ -87,7 +96,7 @@ class InputError:
     def to_dict(self) -> dict[str, Any]:
         first = self.errors[0] if self.errors else None
         return {"source": source_dict(self.source, self.container, self.chain),
-                "container": self.container,
+                "container": _name(self.container),
                 "code": first.code if first else "INPUT_ERROR",
                 "message": first.message if first else "",
                 "errors": [i.to_dict() for i in self.errors]}
@@ -141,7 +150,7 @@ class ScanResult:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "interrupted": self.interrupted,
-            "inputs": list(self.inputs),
+            "inputs": [name_text(i) for i in self.inputs],
             "options": dict(self.options),
             "rules": self.rules,
             "policy": self.policy,
@@ -149,10 +158,11 @@ class ScanResult:
             "counts": self.counts(),
             "apps": [a.to_dict() for a in self.apps],
             "errors": [e.to_dict() for e in self.errors],
-            "input_files": [{"path": f.path, "size": f.size, "kind": f.kind, "sha256": f.sha256}
+            "input_files": [{"path": name_text(f.path), "size": f.size, "kind": f.kind, "sha256": f.sha256}
                             for f in self.input_files],
-            "skipped": [{"where": list(s.where), "where_display": chain_display(s.where), "reason": s.reason,
-                         "count": s.count, "examples": list(s.examples)} for s in self.skipped.values()],
+            "skipped": [{"where": [name_text(w) for w in s.where], "where_display": name_text(chain_display(s.where)),
+                         "reason": s.reason, "count": s.count, "examples": [name_text(e) for e in s.examples]}
+                        for s in self.skipped.values()],
         }
 
 

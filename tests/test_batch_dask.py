@@ -4,6 +4,7 @@ give the same documents as a local run (apart from timings); fsspec URLs are fet
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -48,9 +49,10 @@ def test_two_worker_cluster_from_the_dask_command_line_equals_local_run(tmp_path
     procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                "--dashboard-address", ":0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
+        env = dict(os.environ, PYTHONPATH=str(REPO))  # the workers run the tree under test, not the venv's install
         for _ in range(2):
             procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "1", "--nthreads", "1",
-                                           "--dashboard-address", ":0"],
+                                           "--dashboard-address", ":0"], env=env,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         with distributed.Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=120)
@@ -128,3 +130,30 @@ def test_a_dask_task_gets_the_time_budget_itself(rules, policy):
     assert "INPUT_TIMEOUT" in codes
     assert not [i.code for r in scan_item(ScanInput(apk, (apk,)), ScanSettings(rules, policy))
                 if hasattr(r, "errors") for i in r.errors]
+
+
+def test_a_local_cluster_keeps_its_scratch_space_under_the_checked_folder_and_removes_it(tmp_path):
+    """Dask's default ``dask-scratch-space`` goes under TMPDIR, which --tmp-dir does not cover:
+    with TMPDIR inside the evidence it was created there and left behind (review 22 #4)."""
+    import os
+    import shutil
+
+    ev, spool = tmp_path / "ev", tmp_path / "spool"
+    ev.mkdir()
+    spool.mkdir()
+    shutil.copyfile(FIX / "containers" / "pull.tar.gz", ev / "pull.tar.gz")
+    shutil.copyfile(FIX / "apks" / "clean-v1v2v3.apk", ev / "a.apk")
+    os.utime(ev, (1_000_000_000, 1_000_000_000))
+    env = dict(os.environ, TMPDIR=str(ev))
+    res = subprocess.run([sys.executable, "-m", "apkscan", "scan", str(ev), "--no-store", "-q", "--dask", "local:2",
+                          "--tmp-dir", str(spool), "--json", str(tmp_path / "r.json")],
+                         capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert sorted(os.listdir(ev)) == ["a.apk", "pull.tar.gz"] and os.stat(ev).st_mtime == 1_000_000_000
+    assert os.listdir(spool) == []  # the cluster's private folder is gone too
+    clean = tmp_path / "clean-tmp"
+    clean.mkdir()
+    res = subprocess.run([sys.executable, "-m", "apkscan", "scan", str(ev), "--no-store", "-q", "--dask", "local:2"],
+                         capture_output=True, text=True, cwd=REPO, env=dict(os.environ, TMPDIR=str(clean)), timeout=300)
+    assert res.returncode == 1, res.stderr
+    assert os.listdir(clean) == []  # without --tmp-dir: under the default folder, and removed

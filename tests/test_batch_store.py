@@ -267,12 +267,26 @@ def test_garbage_store_via_cli_is_not_fatal(tmp_path):
 
 def test_newer_store_is_left_alone(tmp_path):
     db = tmp_path / "s.sqlite"
-    with sqlite3.connect(db) as c:
+    st.connect(str(db)).close()
+    with sqlite3.connect(db) as c:  # a newer apkscan's store: this one's tables and more
+        c.execute("CREATE TABLE later (x)")
         c.execute("PRAGMA user_version=99")
     conn, issues = st.open_checked(str(db))
     assert conn is None and [i.code for i in issues] == ["STORE_NEWER"]
     with sqlite3.connect(db) as c:
         assert c.execute("PRAGMA user_version").fetchone()[0] == 99
+
+
+def test_a_database_with_a_high_user_version_and_other_tables_is_foreign_and_untouched(tmp_path):
+    db = tmp_path / "app.db"
+    with sqlite3.connect(db) as c:
+        c.execute("CREATE TABLE t (x)")
+        c.execute("PRAGMA user_version=99")
+    c.close()
+    before = db.read_bytes()
+    conn, issues = st.open_checked(str(db))
+    assert conn is None and [i.code for i in issues] == ["STORE_UNAVAILABLE"]
+    assert db.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
 
 
 def test_migration_from_schema_1_keeps_identities(tmp_path):

@@ -66,3 +66,18 @@ def test_the_default_temporary_folder_is_checked_too(tmp_path):
                          text=True, cwd=ROOT, env=dict(env, TMP=str(ev)), timeout=120)
     assert res.returncode == 2 and f"TMP={ev}: is the input" in res.stderr, res.stderr
     _untouched(ev, before)
+
+
+def test_inspect_checks_the_temporary_folder_too(tmp_path):
+    """inspect spools the members of compressed containers as scan does (review 22 #3)."""
+    ev = _evidence(tmp_path)
+    before = tree_hashes(ev)
+    res = subprocess.run([sys.executable, "-m", "apkscan", "inspect", str(ev)], capture_output=True,
+                         text=True, cwd=ROOT, env=dict(os.environ, TMPDIR=str(ev)), timeout=120)
+    assert res.returncode == 2 and f"TMPDIR={ev}: is the input" in res.stderr, res.stderr
+    assert "set TMPDIR outside the inputs" in res.stderr and "Traceback" not in res.stderr
+    _untouched(ev, before)
+    res = subprocess.run([sys.executable, "-m", "apkscan", "inspect", str(ev)], capture_output=True,
+                         text=True, cwd=ROOT, env=dict(os.environ, TMPDIR=str(tmp_path)), timeout=120)
+    assert res.returncode in (0, 1) and "File: " in res.stdout, res.stderr  # outside the inputs: read as usual
+    _untouched(ev, before)

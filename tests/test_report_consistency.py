@@ -54,3 +54,58 @@ def test_a_consistent_document_still_renders_and_flags(scanned, tmp_path):
     doc.write_text(json.dumps(scanned), encoding="utf-8")
     res = run("report", doc, "--fail-on", "prohibited")
     assert res.returncode == 1 and "1 prohibited" in res.stdout, res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("unnamed", ["no-policies-null-policy", "policy-as-a-string", "empty-names"])
+@pytest.mark.parametrize("edit", ["verdicts", "verdict"])
+def test_the_check_holds_when_the_document_names_no_first_policy(scanned, tmp_path, unnamed, edit):
+    """``policies: []`` with ``policy`` null or a string (1.0), or nameless policies, used to skip
+    the check: "1 prohibited" on screen and exit 0 (review 22 #5)."""
+    first = scanned["policies"][0]["name"]
+    if unnamed == "empty-names":
+        scanned["policies"][0]["name"] = scanned["policy"]["name"] = ""
+        for a in scanned["apps"]:
+            a["verdicts"] = {"": a["verdicts"][first]}
+        first = ""
+    else:
+        scanned["policies"] = []
+        scanned["policy"] = None if unnamed == "no-policies-null-policy" else first
+    i, app = next((i, a) for i, a in enumerate(scanned["apps"]) if a["verdict"] == "prohibited")
+    consistent = tmp_path / "consistent.json"
+    consistent.write_text(json.dumps(scanned), encoding="utf-8")
+    res = run("report", consistent, "--fail-on", "prohibited")
+    assert res.returncode == 1 and "1 prohibited" in res.stdout, res.stdout + res.stderr
+    if edit == "verdicts":
+        app["verdicts"][first]["verdict"] = "allowed"
+    else:
+        app["verdict"] = "allowed"
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(scanned), encoding="utf-8")
+    res = run("report", edited, "--fail-on", "prohibited", "--csv", tmp_path / "r.csv")
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert f"DOCUMENT_MALFORMED: apps/{i}/verdicts/{first}/verdict:" in res.stderr
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_forged_counts_are_never_written_back(scanned, tmp_path):
+    """``counts`` all 0 over a prohibited app: report --json used to copy it (review 22 #6)."""
+    honest = tmp_path / "honest.json"
+    honest.write_text(json.dumps(scanned, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    true_counts = dict(scanned["counts"])
+    scanned["counts"] = {**{k: 0 for k in scanned["counts"]}, "later_key": 7}
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(scanned), encoding="utf-8")
+    res = run("report", forged, "--fail-on", "prohibited", "--json", tmp_path / "r.json")
+    assert res.returncode == 1 and "1 prohibited" in res.stdout, res.stdout + res.stderr
+    written = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["counts"]
+    assert written == {**true_counts, "later_key": 7}  # recomputed; a key this apkscan does not know is kept
+    assert run("report", honest, "--json", tmp_path / "h.json").returncode == 0
+    assert (tmp_path / "h.json").read_bytes() == honest.read_bytes()  # an honest document: byte for byte
+
+
+def test_a_document_without_counts_stays_without(scanned, tmp_path):
+    del scanned["counts"]
+    doc = tmp_path / "nocounts.json"
+    doc.write_text(json.dumps(scanned), encoding="utf-8")
+    assert run("report", doc, "--json", tmp_path / "r.json").returncode == 0
+    assert "counts" not in json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))

@@ -41,7 +41,7 @@ def test_a_non_utf8_file_name_is_shown_escaped_in_every_output(tmp_path):
     assert f"<code>{SHOWN}</code>" in (out / "r.html").read_text(encoding="utf-8")
     sarif = json.loads((out / "r.sarif").read_text(encoding="utf-8"))
     uris = {a["location"]["uri"] for a in sarif["runs"][0]["artifacts"]}
-    assert any(u.endswith("/%5Cxfe%5Cxff.apk") for u in uris), uris
+    assert any(u.endswith("/%FE%FF.apk") for u in uris), uris  # the name's own bytes (review 22 #7)
 
 
 def test_inspect_json_and_terminal_show_a_non_utf8_name_escaped(tmp_path):
@@ -111,3 +111,39 @@ def test_diff_maps_an_unforeseen_encoding_error_to_its_output_code(tmp_path, mon
     res = CliRunner().invoke(main, ["diff", str(doc), str(doc), "--html", str(tmp_path / "d.html")])
     assert res.exit_code == 2 and res.exception.__class__ is SystemExit, res.output
     assert "DIFF_OUTPUT_UNWRITABLE" in res.stderr and "UnicodeEncodeError" in res.stderr
+
+
+def test_a_literal_backslash_x_name_never_looks_like_a_byte(tmp_path):
+    """A file named with byte 0xff and one literally named ``\\xff.apk`` (four characters) used to
+    get the same ``source``, the same CSV ``file`` and ``inspect`` line (review 22 #7): a
+    backslash that could start an escape is now doubled, in every output."""
+    folder, out = tmp_path / "forge", tmp_path / "out"
+    folder.mkdir()
+    raw = os.fsencode(folder)
+    shutil.copyfile(fixture("wechat-tencent-subject.apk"), os.path.join(raw, b"\xff.apk"))
+    shutil.copyfile(fixture("clean-v1v2v3.apk"), os.path.join(raw, b"\\xff.apk"))
+    shutil.copyfile(fixture("clean-v1v2v3.apk"), os.path.join(raw, b"evil\\clean.apk"))
+    res = run("scan", folder, "--no-store", "--no-color", "--jsonl", out / "r.jsonl",
+              *(x for f in ("json", "csv", "html", "sarif") for x in (f"--{f}", out / f"r.{f}")))
+    assert res.returncode == 1, res.stderr
+    doc = json.loads((out / "r.json").read_text(encoding="utf-8"))
+    by_verdict = {a["verdict"]: a for a in doc["apps"] if "xff" in a["source"]["path"]}
+    assert by_verdict["prohibited"]["source"]["path"] == f"{folder}/\\xff.apk"
+    assert by_verdict["allowed"]["source"]["path"] == f"{folder}/\\\\xff.apk"
+    assert by_verdict["allowed"]["identity"]["path"] == by_verdict["allowed"]["source"]["outermost"]
+    jsonl = [json.loads(x) for x in (out / "r.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted(x["source"]["path"] for x in jsonl if x["type"] == "app") == sorted(
+        a["source"]["path"] for a in doc["apps"])
+    rows = {r["verdict"] + r["file"]: r for r in csv.DictReader(io.StringIO((out / "r.csv").read_text(encoding="utf-8-sig")))}
+    assert {"prohibited\\xff.apk", "allowed\\\\xff.apk", "allowedevil\\clean.apk"} <= set(rows), rows
+    res = run("report", out / "r.json", "--csv", out / "rr.csv")  # the same names, never split on an escape
+    assert res.returncode == 0, res.stderr
+    rows = {r["verdict"] + r["file"] for r in csv.DictReader(io.StringIO((out / "rr.csv").read_text(encoding="utf-8-sig")))}
+    assert {"prohibited\\xff.apk", "allowed\\\\xff.apk", "allowedevil\\clean.apk"} <= rows, rows
+    html = (out / "r.html").read_text(encoding="utf-8")
+    assert "<code>\\xff.apk</code>" in html and "<code>\\\\xff.apk</code>" in html
+    sarif = json.loads((out / "r.sarif").read_text(encoding="utf-8"))
+    uris = {a["location"]["uri"] for a in sarif["runs"][0]["artifacts"]}
+    assert any(u.endswith("/%FF.apk") for u in uris), uris  # only the prohibited one has findings
+    res = run("inspect", folder, "--fail-on", "never")
+    assert f"File: {folder}/\\xff.apk\n" in res.stdout and f"File: {folder}/\\\\xff.apk\n" in res.stdout

@@ -24,6 +24,25 @@ def app_line(app: AppResult) -> str:
     return json.dumps({"type": "app", **app.to_dict()}, ensure_ascii=False)
 
 
+def _create(path: str) -> TextIO:
+    """A new file put in place of ``path`` before the first line: created exclusively (``mkstemp``,
+    ``O_EXCL``) and renamed over the old name, so an existing file is never opened for writing
+    (a hard link to evidence keeps its bytes under its other name). Mode as a report's."""
+    import tempfile
+
+    from apkscan.report.formats import report_mode
+
+    fd, tmp = tempfile.mkstemp(prefix=".apkscan-", suffix=".jsonl.tmp", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        os.chmod(tmp, report_mode(path))
+        os.replace(tmp, path)  # now, not at the end: a crash must leave the lines written so far at path
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    return os.fdopen(fd, "w", encoding="utf-8")
+
+
 class JsonlWriter:
     """Opened before the scan; ``records`` is the ``on_records`` callback of :func:`apkscan.scan.scan`."""
 
@@ -31,7 +50,7 @@ class JsonlWriter:
         """``path`` ``-``: stdout (then the terminal summary goes to stderr, as for a report on ``-``)."""
         self.path = path
         self.last: dict[int, str] = {}
-        self._fh: TextIO = sys.stdout if path == "-" else open(path, "w", encoding="utf-8")  # noqa: SIM115
+        self._fh: TextIO = sys.stdout if path == "-" else _create(path)
         self._line({"type": "run", **run})
 
     def _line(self, obj: dict[str, Any]) -> None:

@@ -43,6 +43,7 @@ from typing import Any
 from apkscan.batch import store
 from apkscan.batch.digest import code_digest
 from apkscan.sources.interface import InputFile, ScanInput
+from apkscan.sources.names import name_text
 
 FLUSH = 256  # rows written per transaction
 
@@ -98,7 +99,7 @@ class KnownFiles:
         self.path, self.answer, self.lines = path, answer, lines
         self.key: tuple[str, ...] | None = None  # (parser, options, rules, policies, format) once bound
         self.policy_names: tuple[str, ...] = ()
-        self._plain: dict[str, tuple[str, tuple[int, ...]]] = {}  # walked path -> (real path, stat)
+        self._plain: dict[str, tuple[str | bytes, tuple[int, ...]]] = {}  # walked path -> (real path, stat)
         self._rows: list[tuple[Any, ...]] = []
 
     def bind(self, sdk: dict[str, Any], result_keys: tuple[str, str] | None,
@@ -121,14 +122,14 @@ class KnownFiles:
         try:
             row = conn.execute("SELECT real, size, mtime_ns, ctime_ns, inode, dev, sha256, package, verdicts, line "
                                "FROM known_lines WHERE chain=? AND parser=? AND options=? AND rules=? AND policies=? "
-                               "AND fmt=?", (path, *self.key)).fetchone() if self.answer else None
+                               "AND fmt=?", (store.path_key(path), *self.key)).fetchone() if self.answer else None
             seen = row or conn.execute("SELECT real, size, mtime_ns, ctime_ns, inode, dev FROM known_lines WHERE "
                                        "chain=? AND parser=? AND options=? AND fmt=? LIMIT 1",
-                                       (path, *self.key[:2], self.key[4])).fetchone()
+                                       (store.path_key(path), *self.key[:2], self.key[4])).fetchone()
             if seen is None:
                 return None
             real, stat = _stat(path)
-        except (OSError, sqlite3.Error):
+        except (OSError, sqlite3.Error, ValueError):  # ValueError: UnicodeError, a NUL: walked as usual
             return None
         if (real, *stat) != tuple(seen[:6]) or store.racy(stat) or os.path.exists(path + ".idsig"):
             return None
@@ -148,7 +149,7 @@ class KnownFiles:
             return
         try:
             real, stat = _stat(path)
-        except OSError:
+        except (OSError, ValueError):
             return
         if stat == store.stat_of(classified):
             self._plain[path] = (real, stat)
@@ -170,12 +171,14 @@ class KnownFiles:
         if app is None or not app.whole or store.racy(walked[1]) or not self._recorded(walked, app.sha256):
             return
         verdicts = json.dumps([app.verdict, [list(p) for p in app.verdicts]])
-        line = zlib.compress(app.line.encode("utf-8"), 1)  # ~7x smaller: a store of 100,000 files stays small
-        self._rows.append((item.path, *self.key, *walked[0:1], *walked[1], app.sha256, app.package, verdicts, line))
+        # ~7x smaller: a store of 100,000 files stays small; surrogatepass: a non-UTF-8 file name's
+        # U+DCFF kept as is (the JSONL writer escapes it when the line is written)
+        line = zlib.compress(app.line.encode("utf-8", "surrogatepass"), 1)
+        self._rows.append((store.path_key(item.path), *self.key, *walked[0:1], *walked[1], app.sha256, app.package, verdicts, line))
         if len(self._rows) >= FLUSH:
             self.flush()
 
-    def _recorded(self, walked: tuple[str, tuple[int, ...]], sha: str) -> bool:
+    def _recorded(self, walked: tuple[str | bytes, tuple[int, ...]], sha: str) -> bool:
         """The scan's stat key says these bytes, at this very stat, have this SHA-256."""
         conn = store.connection(self.path)
         if conn is None:
@@ -183,7 +186,7 @@ class KnownFiles:
         try:
             row = conn.execute("SELECT size, mtime_ns, ctime_ns, inode, dev, sha256 FROM stat_keys WHERE path=? "
                                "AND off=0 AND len=-1", (walked[0],)).fetchone()
-        except sqlite3.Error:
+        except (sqlite3.Error, ValueError):
             return False
         return row is not None and tuple(row) == (*walked[1], sha)
 
@@ -196,7 +199,7 @@ class KnownFiles:
             conn.execute("BEGIN")
             conn.executemany("INSERT OR REPLACE INTO known_lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             conn.execute("COMMIT")
-        except sqlite3.Error:  # a cache: a write that fails costs a walk next time
+        except (sqlite3.Error, ValueError):  # a cache: a write that fails costs a walk next time
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
 
@@ -212,8 +215,9 @@ def _as_known(app: Any, lines: dict[int, str]) -> KnownApp | None:
                     store.storable(app.identity))
 
 
-def _stat(path: str) -> tuple[str, tuple[int, int, int, int, int]]:
-    return os.path.realpath(path), store.stat_of(os.stat(path))
+def _stat(path: str) -> tuple[str | bytes, tuple[int, int, int, int, int]]:
+    """The real path as the store keys it (:func:`store.path_key`) and the stat."""
+    return store.path_key(os.path.realpath(path)), store.stat_of(os.stat(path))
 
 
 MAX_LINE = 1 << 20  # a stored line inflates to at most this (real ones: ~15 KB)
@@ -230,13 +234,13 @@ def _served(row: Any, path: str, policy_names: tuple[str, ...]) -> tuple[str, tu
         verdict, pairs = json.loads(row[8])
         verdicts = tuple((n, v) for n, v in pairs)
         inflater = zlib.decompressobj()
-        line = inflater.decompress(row[9], MAX_LINE).decode("utf-8")
+        line = inflater.decompress(row[9], MAX_LINE).decode("utf-8", "surrogatepass")
     except (ValueError, TypeError, RecursionError, zlib.error):  # RecursionError: a planted deep row
         return None
     if (inflater.unconsumed_tail or not inflater.eof or tuple(n for n, _ in verdicts) != policy_names
             or not policy_names or verdict != verdicts[0][1] or any(v not in VERDICTS for _, v in verdicts)):
         return None
     if ("\n" in line or "\r" in line or not line.startswith('{"type": "app", ') or not line.endswith("}")
-            or f'"sha256": "{row[6]}"' not in line or f'"path": {json.dumps(path, ensure_ascii=False)}' not in line):
+            or f'"sha256": "{row[6]}"' not in line or f'"path": {json.dumps(name_text(path), ensure_ascii=False)}' not in line):
         return None
     return verdict, verdicts, line

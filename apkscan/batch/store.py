@@ -130,7 +130,7 @@ def connect(path: str, attempts: int = 50) -> sqlite3.Connection:
 
 def _open(path: str) -> sqlite3.Connection:
     os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", mode=0o700, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=BUSY_MS / 1000, isolation_level=None)
+    conn = sqlite3.connect(os.fsencode(path), timeout=BUSY_MS / 1000, isolation_level=None)  # a non-UTF-8 name too
     try:
         conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
         conn.execute("PRAGMA journal_mode=WAL")
@@ -166,21 +166,18 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
 
 
 def _foreign(path: str) -> str | None:
-    """Why ``path`` is not ours to set aside (a folder, a device, a file that is no SQLite file)."""
-    if not os.path.lexists(path):
-        return None
-    if not os.path.isfile(path):
-        return "not a regular file"
-    with open(path, "rb") as fh:
-        head = fh.read(16)
-    return None if not head or head == b"SQLite format 3\x00" else "not an SQLite file"
+    """Why ``path`` is not ours to open or set aside (:mod:`apkscan.batch.store_file`)."""
+    from apkscan.batch.store_file import foreign
+
+    return foreign(path, _MIGRATIONS)
 
 
 def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
     """The parent's open: integrity checked; a corrupt store is set aside and replaced.
 
-    Only a file that is an SQLite database is ever renamed: ``--store ~/notes.txt`` or a
-    folder given by mistake is left alone and the scan runs without a store.
+    Only a file that is an SQLite database is ever renamed: ``--store ~/notes.txt``, a folder,
+    another program's database or a file with other hard links is left alone (never written)
+    and the scan runs without a store.
     """
     try:
         why = _foreign(path)
@@ -265,11 +262,22 @@ def close_connections() -> None:
             conn.close()
 
 
-def stat_key(item: ScanInput) -> tuple[tuple[str, int, int], tuple[int, int, int, int]] | None:
+def path_key(path: str) -> str | bytes:
+    """A path as the store keys it, losslessly: the text itself when it is UTF-8, else its bytes
+    (``os.fsencode``: a name holding byte 0xff is read as U+DCFF, which SQLite cannot encode).
+    A BLOB never equals a TEXT in SQLite, so the two forms cannot collide."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def stat_key(item: ScanInput) -> tuple[tuple[str | bytes, int, int], tuple[int, int, int, int]] | None:
     """``(place, stat)`` of an APK read in place from the user's own file; None otherwise."""
     if item.cleanup or is_temporary(item.path):
         return None
-    place = (os.path.realpath(item.path), item.offset, -1 if item.length is None else item.length)
+    place = (path_key(os.path.realpath(item.path)), item.offset, -1 if item.length is None else item.length)
     return place, stat_of(os.stat(item.path))
 
 
@@ -316,7 +324,7 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
         if found:
             _put_stat(conn, key, sha)
             return _adapt(found, item), _ignore
-    except (OSError, sqlite3.Error):
+    except (OSError, sqlite3.Error, ValueError):  # ValueError: UnicodeError, a NUL: a miss, never an error
         return None, _ignore
     return None, lambda identity: _save(conn, identity, options, key)
 
@@ -372,7 +380,7 @@ def commit_writes(at_least: int = 1) -> None:
         for _, sql, params in rows:
             conn.execute(sql, params)
         conn.execute("COMMIT")
-    except sqlite3.Error:
+    except (sqlite3.Error, ValueError):  # ValueError: a value SQLite cannot take (UnicodeError)
         if conn.in_transaction:
             conn.execute("ROLLBACK")
 

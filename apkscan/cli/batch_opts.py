@@ -86,6 +86,11 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
         conflict = input_conflict(path, real if real is not None else paths)  # the store writes path, path-wal, path-shm
         if conflict:
             raise click.UsageError(f"--store {path}: {conflict} (the scan never writes into evidence)")
+        from apkscan.batch.store_file import hard_links
+
+        for p in (path, path + "-wal", path + "-shm"):  # even with --force: it may be evidence elsewhere
+            if hard_links(p):
+                raise click.UsageError(f"--store {p}: {hard_links(p)} (or --no-store)")
         conn, issues = st.open_checked(path)
         for i in issues:
             click.echo(f"warning: {i.code}: {i.message}", err=True)
@@ -105,7 +110,9 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
     if jsonl_path:
         from apkscan.batch.jsonl import JsonlWriter
 
-        writer = JsonlWriter(jsonl_path, {"run_id": rid, "inputs": list(paths)})
+        from apkscan.sources.names import name_text
+
+        writer = JsonlWriter(jsonl_path, {"run_id": rid, "inputs": [name_text(p) for p in paths]})
         run.on_records = writer.records
         _known_files(run, opts, walk, writer, stream_only)
         run._finish.append(writer.finish)
@@ -158,7 +165,8 @@ def _runner(opts: dict, walk: Any, store: str | None) -> tuple[Any, Callable[[],
 
         try:
             runner = DaskRunner.connect(scheduler=opts["scheduler"], local=opts["dask_local"],
-                                        store_visible=bool(opts["dask_local"]), timeout=opts["timeout"])
+                                        store_visible=bool(opts["dask_local"]), timeout=opts["timeout"],
+                                        tmp_dir=walk.tmp_dir)  # checked by check_temp, as the spool is
         except DaskUnavailable as exc:
             raise click.UsageError(str(exc)) from None
         return runner, runner.close
@@ -207,7 +215,9 @@ def checked_jsonl(opts: dict, inputs: Any, chosen: dict[str, str]) -> str | None
     """--jsonl passes the checks a report's path passes (:func:`apkscan.cli.outputs.output_problem`:
     never an input by path or file id, never inside one, never a FIFO or device, never a foreign
     file or an input-like name without ``--force``), and is never a report's path. ``-`` is
-    stdout, as for every report option. ``inputs``: :class:`~apkscan.cli.outputs.ResolvedInputs`."""
+    stdout, as for every report option. An existing file with other hard links is refused even with
+    ``--force`` (it is replaced by a new file, never written in place: :mod:`apkscan.batch.jsonl`).
+    ``inputs``: :class:`~apkscan.cli.outputs.ResolvedInputs`."""
     from apkscan.cli.outputs import ResolvedInputs, output_problem
 
     path = opts["jsonl_path"]
@@ -225,6 +235,11 @@ def checked_jsonl(opts: dict, inputs: Any, chosen: dict[str, str]) -> str | None
         raise click.UsageError(f"--jsonl {path}: {problem}")
     if any(p != "-" and os.path.realpath(p) == real for p in chosen.values()):
         raise click.UsageError(f"--jsonl {path}: same file as a report")
+    from apkscan.batch.store_file import hard_links
+
+    linked = hard_links(real)  # even with --force: the other name may lie inside an input folder
+    if linked:
+        raise click.UsageError(f"--jsonl {path}: {linked}")
     from apkscan.cli.outputs import prepare_folder  # made and proven writable now, as a report's folder is
     from apkscan.report.formats import OutputError
 

@@ -40,8 +40,13 @@ def inspect_command(paths: tuple[str, ...], json_path: str | None, force: bool, 
     from apkscan.cli.common import checked_outputs, write_json
     from apkscan.cli.signals import sigterm_as_interrupt
 
+    from apkscan.cli.outputs import ResolvedInputs
+    from apkscan.cli.tmp_dir import check_temp
+
     check_sdk_range(min_sdk, max_sdk)
-    chosen = checked_outputs({"force": force, "json_path": json_path}, paths)
+    real = ResolvedInputs(paths)
+    chosen = checked_outputs({"force": force, "json_path": json_path}, real)
+    check_temp(None, real, "set TMPDIR outside the inputs")  # spooled members never go into evidence
     identities: list[ApkIdentity] = []
     interrupted = False
     try:  # closing(): an interrupt closes the generator now, so its cleanup runs before we exit
@@ -74,6 +79,7 @@ def _identities(paths, min_sdk, max_sdk, idsig, quick=False, hashes=("sha256",))
     from apkscan.sources.interface import InputFile, InputProblem, ScanInput
 
     from apkscan.cli.passwords import password_provider
+    from apkscan.sources.names import name_text  # names written as scan writes them (\xff, \\)
     from apkscan.sources.walker import WalkOptions
 
     # encrypted backups: APKSCAN_BACKUP_PASSWORD, else a prompt on a terminal (as scan does)
@@ -81,10 +87,10 @@ def _identities(paths, min_sdk, max_sdk, idsig, quick=False, hashes=("sha256",))
     try:
         for item in items:
             if isinstance(item, InputProblem):
-                yield ApkIdentity(path=item.display, errors=list(item.issues))
+                yield ApkIdentity(path=name_text(item.display), errors=list(item.issues))
             elif isinstance(item, ScanInput):
                 try:
-                    yield identify(item.path, display_path=item.display, min_sdk=min_sdk, max_sdk=max_sdk,
+                    yield identify(item.path, display_path=name_text(item.display), min_sdk=min_sdk, max_sdk=max_sdk,
                                    idsig=idsig if item.length is None else False,  # no .idsig for a window
                                    offset=item.offset, length=item.length, quick=quick, hashes=hashes)
                 finally:
@@ -95,7 +101,7 @@ def _identities(paths, min_sdk, max_sdk, idsig, quick=False, hashes=("sha256",))
             else:  # records and skipped files (containers): said, never dropped silently
                 what = getattr(item, "reason", None) or "recorded app, no APK bytes to verify"
                 where = getattr(item, "display", None) or " ▸ ".join(getattr(item, "where", ()))
-                click.echo(f"note: {_safe(where)}: {_safe(what)}", err=True)  # names from folders and archives
+                click.echo(f"note: {_safe(name_text(where))}: {_safe(what)}", err=True)  # names from folders and archives
     finally:
         items.close()
 

@@ -1,4 +1,4 @@
-"""Where ``scan`` spools container members: never into evidence, and no folder left behind.
+"""Where ``scan`` and ``inspect`` spool container members: never into evidence, no folder left behind.
 
 Copies of APKs from compressed containers go to a private folder under ``--tmp-dir``, else
 under Python's temporary folder (``TMPDIR``, ``TEMP``, ``TMP``, then ``/tmp``). Either
@@ -12,6 +12,7 @@ is created here and removed after the run if it is empty then (review 19 #6).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -31,9 +32,8 @@ def temp_parents(tmp_dir: str | None) -> list[tuple[str, str]]:
 def default_temp() -> tuple[str, str]:
     """``tempfile.gettempdir()``'s choice, found without its probe file: its cached value, else the
     first of its candidates that is a writable folder (the variables, the system folders, cwd)."""
-    import tempfile
-
-    if tempfile.tempdir:
+    tempfile = sys.modules.get("tempfile")  # only a loaded tempfile can have a cached choice (inspect's start-up)
+    if tempfile is not None and tempfile.tempdir:
         return f"the temporary folder {tempfile.tempdir}", tempfile.tempdir
     named = [(f"{v}={os.environ[v]}", os.environ[v]) for v in TMP_VARIABLES if os.environ.get(v)]
     named += [(f"the temporary folder {p}", p) for p in ("/tmp", "/var/tmp", "/usr/tmp")]
@@ -43,15 +43,16 @@ def default_temp() -> tuple[str, str]:
     return f"the temporary folder {os.getcwd()} (the current folder)", os.getcwd()
 
 
-def check_temp(tmp_dir: str | None, inputs) -> None:
-    """A usage error (exit 2) when a temporary folder is an input or inside one.
-    ``inputs``: :class:`apkscan.cli.outputs.ResolvedInputs`."""
+def check_temp(tmp_dir: str | None, inputs, hint: str = "give --tmp-dir outside the inputs") -> None:
+    """A usage error (exit 2) when a temporary folder is an input or inside one. ``scan`` and
+    ``inspect`` (which spools members of compressed containers too) call it before reading.
+    ``inputs``: :class:`apkscan.cli.outputs.ResolvedInputs`; ``hint``: the way out, for the default folder."""
     from apkscan.cli.outputs import input_conflict
 
     for name, path in temp_parents(tmp_dir):
         conflict = input_conflict(path, inputs)
         if conflict:
-            hint = "" if tmp_dir is not None else "; give --tmp-dir outside the inputs"
+            hint = "" if tmp_dir is not None else f"; {hint}"
             raise click.UsageError(f"{name}: {conflict} (temporary copies never go into evidence{hint})")
 
 

@@ -283,18 +283,39 @@ class ScanDocument(Record):
                                 f"schema_version {version} is not supported (this apkscan reads {SUPPORTED_MAJOR}.x)")
         typed = decoder(cls)(doc)
         typed._check_first_verdicts()
+        typed._recount()
         return typed
+
+    def _recount(self) -> None:
+        """``counts`` as ``apps``, ``errors`` and ``skipped`` add up (as scan computes it), whatever
+        the file said: ``report --json`` writes it back and dashboards read it, so a forged
+        ``counts`` (0 prohibited over 14 prohibited apps) must never be passed on (review 22 #6).
+        Recomputed rather than refused: a document trimmed with ``jq`` is still a document. A
+        document without ``counts`` (1.0) stays without; a key this apkscan does not compute (a
+        later 1.x) is kept as it is; a count an older writer left out is added only when not 0."""
+        if not self.counts:
+            return
+        computed: dict[str, int] = {"prohibited": 0, "review": 0, "allowed": 0}
+        for app in self.apps:
+            computed[app.verdict] = computed.get(app.verdict, 0) + 1
+        computed.update(errors=len(self.errors), total=len(self.apps) + len(self.errors),
+                        skipped=sum(s.count for s in self.skipped))
+        counts = dict(self.counts)
+        counts.update((k, v) for k, v in computed.items() if k in counts or v)
+        object.__setattr__(self, "counts", counts)  # a frozen record: set once, while decoding
 
     def _check_first_verdicts(self) -> None:
         """Each app's ``verdict`` is its first policy's ``verdicts`` entry. The views count
         ``verdict`` and ``--fail-on`` reads ``verdicts``: a document where they differ (edited)
-        would show counts its exit code contradicts, so it is refused (DOCUMENT_MALFORMED)."""
-        first = self.first_policy()
-        if first is None:
-            return
+        would show counts its exit code contradicts, so it is refused (DOCUMENT_MALFORMED).
+        A document that names no first policy (``policies: []``, ``policy`` null or the 1.0
+        string) is held to the app's own first ``verdicts`` entry (scan order): the check is
+        never skipped (review 22 #5)."""
+        named = self.first_policy()
         for i, app in enumerate(self.apps):
             if not app.verdicts:
                 continue  # 1.0/1.1: ``verdict`` alone
+            first = named if named is not None else next(iter(app.verdicts))
             entry = app.verdicts.get(first)
             if entry is None:
                 raise DocumentError(MALFORMED, f"no verdict for the first policy {first!r}",

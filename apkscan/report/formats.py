@@ -97,7 +97,7 @@ def write(doc: Document, name: str, path: str, *, stdout: TextIO | None = None) 
                newline=fmt.newline, stdout=stdout)
 
 
-def _report_mode(path: str) -> int:
+def report_mode(path: str) -> int:
     """The permission bits a report gets: the replaced file's (a report someone made 0600 stays
     0600), else what ``open()`` would give a new file under the umask (``umask 077``: 0600).
     The temporary sibling is 0600 (``mkstemp``) until then."""
@@ -129,7 +129,7 @@ def write_text(path: str, render: Callable[[TextIO], None], *, suffix: str, enco
     try:
         with os.fdopen(fd, "w", encoding=encoding, newline=newline) as out:
             render(VisibleText(out, in_json))
-        os.chmod(tmp, _report_mode(path))
+        os.chmod(tmp, report_mode(path))
         os.replace(tmp, path)
     except BaseException:
         try:

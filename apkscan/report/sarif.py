@@ -23,19 +23,29 @@ from apkscan.document.codec import encode
 from apkscan.report import view
 from apkscan.report.escape import visible_surrogates
 from apkscan.report.policy_view import finding_verdicts
+from apkscan.sources.names import name_bytes
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVELS = {"prohibited": "error", "review": "warning", "allowed": "note"}
 RANK = {"confirmed": 95.0, "strong": 75.0, "weak": 40.0}  # SARIF rank: 0..100, higher = surer
 
 
-def uri(path: str) -> str:
-    """A SARIF-valid URI reference for a file path (absolute -> file URI, relative kept). ``:`` is
-    percent-encoded: a member named ``https://evil.example/x.apk`` or ``javascript:...`` must
-    stay a relative reference, never become an absolute URI a viewer would follow."""
-    posix = visible_surrogates(path.replace("\\", "/"))  # a non-UTF-8 name's byte: %5Cxff, not an encoding error
-    encoded = quote(posix, safe="/@-._~!$&'()*+,;=")
-    if posix.startswith("/"):
+def uri(path: str, member: bool = False) -> str:
+    """A SARIF-valid URI reference for a file path. ``:`` is percent-encoded: a member named
+    ``https://evil.example/x.apk`` or ``javascript:...`` must stay a relative reference, never
+    become an absolute URI a viewer would follow. Only a path given on the command line (or met
+    in a folder) that is absolute becomes a ``file://`` URI; a ``member`` name is relative to its
+    container whatever it starts with: its backslashes are separators (Windows-made ZIPs) and
+    its leading slashes are encoded (``//host/share/a.apk`` would be a UNC path, review 22 #8).
+    The name's own bytes are encoded (:func:`~apkscan.sources.names.name_bytes`: a byte 0xff
+    of a file name is ``%FF``, a name holding the text ``\\xff`` stays that text)."""
+    raw = name_bytes(visible_surrogates(path))  # a lone surrogate of a saved document: its escape
+    if member:
+        raw = raw.replace(b"\\", b"/")
+        stripped = raw.lstrip(b"/")
+        return "%2F" * (len(raw) - len(stripped)) + quote(stripped, safe="/@-._~!$&'()*+,;=")
+    encoded = quote(raw, safe="/@-._~!$&'()*+,;=")
+    if raw.startswith(b"/"):
         return "file://" + encoded
     return encoded
 
@@ -74,7 +84,7 @@ def _artifacts(apps: list[view.AppRow]) -> tuple[list[dict], dict[tuple, int]]:
         key = ("apk", a.container, a.source)
         if key in index:
             continue
-        art: dict[str, Any] = {"location": {"uri": uri(a.source)}, "roles": ["analysisTarget"],
+        art: dict[str, Any] = {"location": {"uri": uri(a.source, a.container is not None)}, "roles": ["analysisTarget"],
                                "mimeType": "application/vnd.android.package-archive"}
         if parent is not None:
             art["parentIndex"] = parent
@@ -94,7 +104,7 @@ def _message(a: view.AppRow, f: view.FindingRow) -> str:
 
 def _result(a: view.AppRow, f: view.FindingRow, rule_index: int, art_index: int) -> dict:
     loc: dict[str, Any] = {
-        "physicalLocation": {"artifactLocation": {"uri": uri(a.source), "index": art_index}},
+        "physicalLocation": {"artifactLocation": {"uri": uri(a.source, a.container is not None), "index": art_index}},
         "logicalLocations": [{"name": a.package or a.source, "kind": "module",
                               **({"fullyQualifiedName": f"{a.container}!/{a.source}"}
                                  if a.container else {})}],
@@ -159,7 +169,7 @@ def document(doc: ScanDocument | dict) -> dict:
         "level": "error",
         "message": {"text": f"{e.code}: {e.message}"},
         "descriptor": {"id": e.code},
-        "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri(e.source)}}}],
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri(e.source, e.container is not None)}}}],
         **({"properties": {"container": e.container}} if e.container else {}),
     } for e in errors]
     if meta.interrupted:  # stopped by Ctrl-C / SIGTERM: results cover only what finished

@@ -265,7 +265,7 @@ def _bases(f: Finding) -> list[str]:
 
 def apps(doc: ScanDocument) -> list[AppRow]:
     rows = [app_row(i, a) for i, a in enumerate(doc.apps)]
-    names = short_names([r.file for r in rows])
+    names = short_names([r.file for r in rows], {r.file for r in rows if r.container is not None})
     policies = doc.policy_names()
     for r in rows:
         r.file = names.get(r.file, r.file)

@@ -1,0 +1,78 @@
+"""Whether an existing file may be opened as the scan store: checked before SQLite writes a byte.
+
+Why: opening a file as the store writes into it (WAL mode in its header, apkscan's tables).
+A store path given by mistake, or a hard link into evidence (an SQLite database from a
+device backup), must be left exactly as it is (review 22 #2). A file is the store's when it
+is empty, or an SQLite database holding exactly the tables and indexes of apkscan's schema at
+its ``user_version``; anything else is foreign and never opened for writing nor set aside.
+A file SQLite cannot read at all is not decided here: the store's integrity check sets a
+damaged store aside (renamed, its bytes untouched).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+_CREATED = re.compile(r"CREATE\s+(?:TABLE|INDEX)\s+(\w+)", re.IGNORECASE)
+
+
+def hard_links(path: str) -> str | None:
+    """Why ``path`` (if it exists) must not be written in place: it has other names."""
+    try:
+        links = os.stat(path).st_nlink
+    except OSError:
+        return None
+    if links > 1:
+        return (f"has {links} names (hard links): writing it in place would change the file under "
+                "its other names too, which may be evidence; give a new file name")
+    return None
+
+
+def expected_names(migrations: list[str], version: int) -> set[str]:
+    """The tables and indexes apkscan's first ``version`` migrations create."""
+    return {name for m in migrations[:version] for name in _CREATED.findall(m)}
+
+
+def foreign(path: str, migrations: list[str]) -> str | None:
+    """Why ``path`` is not ours to open as the store, or None (absent, empty, or apkscan's store)."""
+    if not os.path.lexists(path):
+        return None
+    if not os.path.isfile(path):
+        return "not a regular file"
+    for p in (path, path + "-wal", path + "-shm"):
+        why = hard_links(p)
+        if why:
+            return f"{os.path.basename(p)} {why}"
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if not head:
+        return None
+    if head != SQLITE_MAGIC:
+        return "not an SQLite file"
+    return _foreign_schema(path, migrations)
+
+
+def _foreign_schema(path: str, migrations: list[str]) -> str | None:
+    """Read-only and without locks (``immutable``: not even a ``-shm`` is created)."""
+    import sqlite3  # not for --jsonl's link check (hard_links) in a --no-store run
+    from urllib.parse import quote
+
+    uri = "file:" + quote(os.fsencode(os.path.abspath(path))) + "?mode=ro&immutable=1"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' "
+                                                "ESCAPE '\\'")}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return None  # unreadable: the integrity check decides (a damaged store is set aside)
+    if names == expected_names(migrations, version):
+        return None
+    if version > len(migrations) and expected_names(migrations, len(migrations)) <= names:
+        return None  # a newer apkscan's store: STORE_NEWER, left unused by the open itself
+    return (f"an SQLite database that is not an apkscan scan store (schema {version}, "
+            f"{len(names)} tables and indexes not apkscan's)")
