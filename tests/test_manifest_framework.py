@@ -180,13 +180,16 @@ REFUSED = {
 @pytest.mark.parametrize("name", sorted(REFUSED))
 def test_what_android_refuses_is_said_and_still_matched(name):
     """Android would not install these; the package other parsers read is kept (never hidden),
-    and MANIFEST_NOT_FRAMEWORK_READABLE gives Android's reason."""
+    and MANIFEST_NOT_FRAMEWORK_READABLE gives Android's reason. A first tag that is no <manifest>
+    never stands in for Android's package (review 25: a decoy there read as "framework"): its
+    package is a reading, and identify makes it an input error (INPUT_PACKAGE_ONLY_READ_BY_OTHERS)."""
     axml, why = REFUSED[name]
     info = read_manifest(axml, None)
     warned = [i for i in info.errors if i.code == "MANIFEST_NOT_FRAMEWORK_READABLE"]
     assert len(warned) == 1 and why in warned[0].message
     if name.startswith("root is"):
-        assert info.package == "com.tencent.mm"
+        assert info.package is None and [(r.value, r.how) for r in info.package_readings] == [
+            ("com.tencent.mm", "first chunk")]
 
 
 @pytest.mark.skipif(shutil.which("aapt") is None, reason="aapt (Debian package) not installed")
@@ -328,3 +331,43 @@ def test_the_decode_budget_bounds_memory_not_bytes(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     package, peak_mib = done.stdout.split()
     assert package == "com.tencent.mm" and int(peak_mib) < 150, done.stdout  # 270 MB before
+
+
+def test_seventeen_decoy_manifest_tags_do_not_hide_the_last_one():
+    """Review 25: 17 copies of a decoy <manifest> filled the 16 later readings; WeChat, the last
+    top-level tag (aapt2's reading), was read nowhere and the scan said allowed."""
+    decoys = b"".join(start(MANIFEST, [package_attr(DECOY)]) + end(MANIFEST) for _ in range(17))
+    axml = manifest([package_attr(DECOY)], pool_chunk=pool(STRINGS),
+                    after=decoys + start(MANIFEST, [package_attr(WECHAT)]) + end(MANIFEST))
+    readings = {r.value for r in read_manifest(axml, None).package_readings}
+    assert readings == {"com.example.notes", "com.tencent.mm"}
+
+
+def test_a_decoy_first_tag_is_no_stand_in(tmp_path):
+    """Review 25: <application package=decoy> first, <manifest package=WeChat> next: the decoy was
+    the package ("framework") and no input error was raised."""
+    from apkscan.apk.identify import identify
+    from apkscan.scan import incomplete
+
+    axml = manifest([package_attr(DECOY)], pool_chunk=pool(STRINGS), root_name=APPLICATION,
+                    after=start(MANIFEST, [package_attr(WECHAT)]) + end(MANIFEST))
+    path = tmp_path / "case.apk"
+    path.write_bytes(apk(axml))
+    identity = identify(str(path))
+    assert identity.manifest.package is None
+    assert {r.value: r.how for r in identity.manifest.package_readings}["com.example.notes"] == "first chunk"
+    assert "com.tencent.mm" in {r.value for r in identity.manifest.package_readings}
+    assert [i.code for i in incomplete(identity)] == ["INPUT_PACKAGE_ONLY_READ_BY_OTHERS"]
+
+
+def test_inspect_says_does_not_verify_before_partly_read(tmp_path):
+    """Review 25: an APK whose package only other parsers read (an input error) and that does not
+    verify made inspect exit 3; 1 (does not verify) wins over 3, as README's table says."""
+    from cli_helpers import run
+
+    axml = manifest([], pool_chunk=pool(STRINGS), root_name=APPLICATION,
+                    after=start(MANIFEST, [package_attr(WECHAT)]) + end(MANIFEST))
+    path = tmp_path / "case.apk"
+    path.write_bytes(apk(axml))  # unsigned
+    done = run("inspect", path, "--json", tmp_path / "out.json")
+    assert done.returncode == 1, (done.stdout, done.stderr)

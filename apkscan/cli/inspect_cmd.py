@@ -65,7 +65,7 @@ def inspect_command(paths: tuple[str, ...], json_path: str | None, force: bool, 
     # read and not verified: 1, as apksigner
     unread = [i for i in identities if not i.readable or not i.completeness.has("manifest")]
     unreadable = bool(unread)
-    unverified = any(not i.verified for i in identities if not any(i is u for u in unread))
+    unverified = any(not i.verified for i in identities if i.completeness.has("signatures"))
     finish(ExitCode.INCOMPLETE if unreadable else ExitCode.OK,
            ExitCode.FLAGGED if unverified and fail_on == "unverified" else ExitCode.OK,
            ExitCode.REPORT_FAILED if failed else ExitCode.OK,

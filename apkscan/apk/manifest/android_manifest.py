@@ -275,7 +275,7 @@ def _fill(info: ManifestInfo, elements: list[Element], res: _Resources, android:
     root = next((e for e in elements if e.depth == 1), None)
     if android.refused is None:
         info.package, info.split = android.package, android.split
-    elif root is not None:
+    elif root is not None and root.name == "manifest":  # a decoy <foo package=...> first is no stand-in (review 25)
         info.package = framework_string(_plain_attr(root, "package"))
         info.split = framework_string(_plain_attr(root, "split"))
     if root is None:

@@ -135,7 +135,9 @@ def package_readings(xml: bytes, framework: list[Element], top: TopLevel | None,
             readings.append(PackageReading(root.package, "framework"))
         if root.package_older is not None:
             readings.append(PackageReading(root.package_older, "framework, older releases' namespace test"))
-    readings += _root_readings(framework, "first chunk", framework=root.refused is not None)
+    first = next((e for e in framework if e.depth == 1), None)
+    stands_in = root.refused is not None and first is not None and first.name == "manifest"
+    readings += _root_readings(framework, "first chunk", framework=stands_in)
     # Android 16 can skip a start tag (and all it holds) whose android:featureFlag is off: a later
     # <manifest> would then be the package manager's (read with Android's rules, framework_xml)
     readings += [PackageReading(value, f"framework, <manifest> tag {n} (if the tags before it are skipped by "
