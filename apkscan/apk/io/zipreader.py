@@ -55,6 +55,7 @@ class ZipEntry:
     uncompressed_size: int
     local_header_offset: int
     cd_record_offset: int
+    raw_sizes: tuple[int, int] | None = None  # the record's own 32-bit (compressed, uncompressed) fields
     _data_offset: int | None = field(default=None, repr=False)
     _local_refusal: ApkFormatError | None = field(default=None, repr=False)  # see LocalHeader.refusal
 
@@ -165,9 +166,11 @@ class ZipArchive:
                 raise ApkFormatError("ZIP_CD_TRUNCATED", f"central directory record {index} runs past the central directory")
             name_bytes = bytes(cd[pos + CD_HEADER : pos + CD_HEADER + nlen])
             extra = cd[pos + CD_HEADER + nlen : pos + CD_HEADER + nlen + xlen]
+            raw = (csize, usize)
             if 0xFFFFFFFF in (csize, usize, lho):
                 csize, usize, lho = _zip64_extra(extra, csize, usize, lho)
-            entry = ZipEntry(index, name_bytes.decode("utf-8", "replace"), name_bytes, method, flags, crc, csize, usize, lho, self.cd_offset + pos)
+            entry = ZipEntry(index, name_bytes.decode("utf-8", "replace"), name_bytes, method, flags, crc, csize, usize,
+                             lho, self.cd_offset + pos, raw)
             self._note_entry(entry)
             self.entries.append(entry)
             pos = end
@@ -290,11 +293,15 @@ def read_local_header(source: ByteSource, entry: ZipEntry, cd_offset: int) -> Lo
         facts.append(tamper("TAMPER_LOCAL_METHOD_MISMATCH", f"{entry.name!r}: local header says method {method}, central directory {entry.method}"))
     if (flags & 1) != (entry.flags & 1):
         facts.append(tamper("TAMPER_LOCAL_ENCRYPTION_FLAG", f"{entry.name!r}: local and central encryption flags differ"))
-    if (flags & 8) != (entry.flags & 8):  # apksig refuses; libziparchive warns and reads on (README: deliberate differences)
+    if (flags & 8) != (entry.flags & 8):
         facts.append(tamper("TAMPER_DATA_DESCRIPTOR_MISMATCH", f"{entry.name!r}: data-descriptor flag differs between local header and central directory"))
-    # CRC-32 and sizes are compared when the *local* header flags no data descriptor, as libziparchive
-    # does (apksig compares under the same condition, having refused a flag mismatch first)
-    if not flags & 8 and (crc, csize, usize) != (entry.crc32, entry.compressed_size & 0xFFFFFFFF, entry.uncompressed_size & 0xFFFFFFFF) and 0xFFFFFFFF not in (csize, usize):
+        if flags & 8:  # apksig refuses both ways; libziparchive only this one (it then wants the descriptor
+            refused.append("data-descriptor flag")  # on extraction: review 24). The other way: a listed difference
+    # CRC-32 and sizes, the raw 32-bit fields, compared when the *local* header flags no data
+    # descriptor, as libziparchive does (apksig compares under the same condition, having refused a
+    # flag mismatch first); no exemption for 0xFFFFFFFF (review 24: a wrong CRC hid behind it)
+    cd_sizes = entry.raw_sizes or (entry.compressed_size & 0xFFFFFFFF, entry.uncompressed_size & 0xFFFFFFFF)
+    if not flags & 8 and (crc, csize, usize) != (entry.crc32, *cd_sizes):
         facts.append(tamper("TAMPER_LOCAL_SIZE_MISMATCH", f"{entry.name!r}: local header CRC/sizes ({crc:#x}, {csize}, {usize}) differ from the central directory's ({entry.crc32:#x}, {entry.compressed_size}, {entry.uncompressed_size})"))
         refused.append("CRC-32/sizes")
     local_name = source.read(lho + LFH_HEADER, nlen) if nlen else b""
@@ -313,6 +320,9 @@ def read_local_header(source: ByteSource, entry: ZipEntry, cd_offset: int) -> Lo
         return LocalHeader(start, tuple(facts), ApkFormatError("ZIP_ENTRY_OUT_OF_RANGE", f"{entry.name!r}: data ({start}+{entry.stored_size}) runs past the end of the file"), refusal)
     if start + entry.stored_size > cd_offset:
         facts.append(tamper("TAMPER_ENTRY_OVERLAPS_CD", f"{entry.name!r}: data overlaps the central directory"))
+        if refusal is None:  # apksig refuses it, and libziparchive (review 24)
+            refusal = ApkFormatError("ZIP_LOCAL_HEADER_MISMATCH", f"malformed ZIP entry {entry.name!r}: its data runs "
+                                     "into the central directory (apksig and Android refuse it)")
     return LocalHeader(start, tuple(facts), refusal=refusal)
 
 
