@@ -79,3 +79,13 @@ def test_manifest_over_the_size_cap_is_an_input_limit(tmp_path):
 def test_manifest_over_the_attribute_cap_is_an_input_limit(tmp_path):
     path = _with_manifest(tmp_path / "many.apk", b"a\n" * (jm.MAX_ITEMS + 1))
     _assert_partly_read(identify(path, idsig=False), "INPUT_JAR_MANIFEST_LIMIT")
+
+
+def test_inspect_says_the_signatures_were_not_read(tmp_path):
+    """Review 24: inspect's text showed a plain "Verifies: NO" for a cap hit (the JSON said more)."""
+    from cli_helpers import run
+
+    path = _with_manifest(tmp_path / "many.apk", b"a\n" * (jm.MAX_ITEMS + 1))
+    done = run("inspect", path)
+    assert done.returncode == 3, done.stderr
+    assert "signatures: not read (INPUT_JAR_MANIFEST_LIMIT)" in done.stdout

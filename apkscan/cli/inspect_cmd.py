@@ -127,6 +127,9 @@ def format_identity(identity: ApkIdentity) -> str:
     v = identity.verification
     if v is not None:
         out.append(f"  Verifies: {'yes' if v.verified else 'NO'} (API levels {v.min_sdk}-{_sdk(v.max_sdk)})" + (f", using {', '.join(v.verified_using)}" if v.verified_using else ""))
+        if identity.completeness.state.get("signatures") == "not read":  # a cap hit: partly read (review 24)
+            why = identity.completeness.why.get("signatures", "")
+            out.append(f"  signatures: not read ({why}): a limit stopped verification, this is no verdict on them")
         quick = identity.completeness.state.get("content_digests") == "not checked"
         if quick:
             out.append("  content_digests: not checked (--quick): signatures only, NOT a full verification")
