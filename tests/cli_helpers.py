@@ -7,6 +7,7 @@ bytes after it, so no command in the CLI suite may write over or into an input.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -58,3 +59,20 @@ def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
     env = dict(os.environ, NO_COLOR="1")
     return subprocess.run([sys.executable, "-m", "apkscan", *map(str, args)], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=120, **kwargs)
+
+
+def scanned_document(tmp_path: Path, name: str = "scan.json") -> tuple[Path, dict]:
+    """A scan of a prohibited WeChat APK and a clean one, as its JSON document (path, parsed)."""
+    out = tmp_path / name
+    res = run("scan", fixture("wechat-tencent-subject.apk"), fixture("clean-v1v2v3.apk"), "--no-store", "-q",
+              "--json", out)
+    assert res.returncode == 1, res.stderr
+    return out, json.loads(out.read_text(encoding="utf-8"))
+
+
+def planted_wechat(tmp_path: Path, name: bytes) -> Path:
+    """A folder holding the WeChat fixture under the file name ``name`` (bytes: any, not only UTF-8)."""
+    folder = tmp_path / "ev"
+    folder.mkdir()
+    shutil.copyfile(fixture("wechat-tencent-subject.apk"), os.path.join(os.fsencode(folder), name))
+    return folder

@@ -7,16 +7,12 @@ import json
 
 import pytest
 
-from cli_helpers import fixture, run
+from cli_helpers import run, scanned_document
 
 
 @pytest.fixture
 def audits(tmp_path):
-    full = tmp_path / "full.json"
-    res = run("scan", fixture("wechat-tencent-subject.apk"), fixture("clean-v1v2v3.apk"), "--no-store", "-q",
-              "--json", full)
-    assert res.returncode == 1, res.stderr
-    doc = json.loads(full.read_text(encoding="utf-8"))
+    full, doc = scanned_document(tmp_path, "full.json")
     doc["apps"] = [a for a in doc["apps"] if a["verdict"] != "prohibited"]  # what finished before the signal
     doc["interrupted"] = True
     part = tmp_path / "part.json"

@@ -8,16 +8,24 @@ import json
 
 import pytest
 
-from cli_helpers import fixture, run
+from cli_helpers import run, scanned_document
 
 
 @pytest.fixture
 def scanned(tmp_path):
-    out = tmp_path / "s.json"
-    res = run("scan", fixture("wechat-tencent-subject.apk"), fixture("clean-v1v2v3.apk"), "--no-store", "-q",
-              "--json", out)
-    assert res.returncode == 1, res.stderr
-    return json.loads(out.read_text(encoding="utf-8"))
+    return scanned_document(tmp_path, "s.json")[1]
+
+
+def _contradict(scanned: dict, app: dict, first: str, edit: str, tmp_path) -> object:
+    """The document with ``app``'s verdict or its first policy's verdicts entry set to allowed:
+    edit "verdicts" and the exit code would say allowed, the counts prohibited; "verdict" the reverse."""
+    if edit == "verdicts":
+        app["verdicts"][first]["verdict"] = "allowed"
+    else:
+        app["verdict"] = "allowed"
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(scanned), encoding="utf-8")
+    return edited
 
 
 @pytest.mark.parametrize("edit", ["verdicts", "verdict"])
@@ -26,12 +34,7 @@ def test_report_and_diff_refuse_a_verdict_that_contradicts_the_first_policys(sca
     original.write_text(json.dumps(scanned), encoding="utf-8")
     i, app = next((i, a) for i, a in enumerate(scanned["apps"]) if a["verdict"] == "prohibited")
     first = scanned["policies"][0]["name"]
-    if edit == "verdicts":  # the exit code would say "allowed", the counts "prohibited"
-        app["verdicts"][first]["verdict"] = "allowed"
-    else:  # the counts would say "allowed", the exit code "prohibited"
-        app["verdict"] = "allowed"
-    edited = tmp_path / "edited.json"
-    edited.write_text(json.dumps(scanned), encoding="utf-8")
+    edited = _contradict(scanned, app, first, edit, tmp_path)
     res = run("report", edited, "--fail-on", "prohibited", "--html", tmp_path / "r.html")
     assert res.returncode == 2, res.stdout + res.stderr
     assert f"DOCUMENT_MALFORMED: apps/{i}/verdicts/{first}/verdict:" in res.stderr
@@ -75,12 +78,7 @@ def test_the_check_holds_when_the_document_names_no_first_policy(scanned, tmp_pa
     consistent.write_text(json.dumps(scanned), encoding="utf-8")
     res = run("report", consistent, "--fail-on", "prohibited")
     assert res.returncode == 1 and "1 prohibited" in res.stdout, res.stdout + res.stderr
-    if edit == "verdicts":
-        app["verdicts"][first]["verdict"] = "allowed"
-    else:
-        app["verdict"] = "allowed"
-    edited = tmp_path / "edited.json"
-    edited.write_text(json.dumps(scanned), encoding="utf-8")
+    edited = _contradict(scanned, app, first, edit, tmp_path)
     res = run("report", edited, "--fail-on", "prohibited", "--csv", tmp_path / "r.csv")
     assert res.returncode == 2, res.stdout + res.stderr
     assert f"DOCUMENT_MALFORMED: apps/{i}/verdicts/{first}/verdict:" in res.stderr

@@ -13,16 +13,13 @@ import json
 import os
 import shutil
 
-from cli_helpers import fixture, run
+from cli_helpers import fixture, planted_wechat, run
 
 SHOWN = "\\xfe\\xff.apk"  # what every output shows for the bytes fe ff in the name
 
 
 def _planted(tmp_path):
-    folder = tmp_path / "ev"
-    folder.mkdir()
-    shutil.copyfile(fixture("wechat-tencent-subject.apk"), os.path.join(os.fsencode(folder), b"\xfe\xff.apk"))
-    return folder
+    return planted_wechat(tmp_path, b"\xfe\xff.apk")
 
 
 def test_a_non_utf8_file_name_is_shown_escaped_in_every_output(tmp_path):

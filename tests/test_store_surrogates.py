@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 
-from cli_helpers import fixture, run
+from cli_helpers import planted_wechat, run
 
 
 def _planted(tmp_path):
-    folder = tmp_path / "ev"
-    folder.mkdir()
-    shutil.copyfile(fixture("wechat-tencent-subject.apk"), os.path.join(os.fsencode(folder), b"\xff.apk"))
-    return folder
+    return planted_wechat(tmp_path, b"\xff.apk")
 
 
 def _apps(jsonl):
