@@ -118,13 +118,7 @@ def verify(
     pass_ = None if quick else _digest_pass(zip, block, parsed, v4_file, file_hashes, plan, manifests)
     for name, p in parsed.items():
         schemes[name] = v2v3.finish_scheme(p, pass_.content if pass_ else None)
-    if pass_ is None:
-        verdict.warnings.append(warning("CONTENT_DIGESTS_NOT_CHECKED", "--quick: content digests not checked, so this is not a full verification"))
-        if v4_file is not None:  # v4 signs the fs-verity root of the whole file: not read here
-            schemes["v4"] = SchemeResult("v4", present=True, warnings=[warning("CONTENT_DIGESTS_NOT_CHECKED", "v4 not checked (--quick)")])
-        v4_file = None
-    else:  # e.g. a verity digest undefined for a misaligned block: the signer fails on it, the reason stays here
-        verdict.warnings.extend(warning(i.code, i.message) for i in pass_.issues)
+    v4_file = _note_pass(verdict, pass_, v4_file)
     # 3. v1: stripping protection asks "was the scheme the .SF names found?" -- apksig's own
     # found set when v1 counts, else (checked for the report only) the blocks present
     present = plan.found_ids | {SCHEME_ID[s] for s in parsed if s in ("v2", "v3")}
@@ -141,6 +135,18 @@ def verify(
     verdict.ok = verdict.ok and not quick  # never a full verification without the content
     result = _result(verdict, plan, stamp, [b for b in block.pair_ids if b not in KNOWN_BLOCK_IDS] if block.found else [])
     return VerifyOutcome(result, pass_.file if pass_ else None, list(block.tamper))
+
+
+def _note_pass(verdict: _Verdict, pass_, v4_file):
+    """The pass's warnings; with ``--quick`` (no pass) that nothing was checked, v4 included. The v4
+    file still to verify (None with ``--quick``)."""
+    if pass_ is not None:  # e.g. a verity digest undefined for a misaligned block: the signer fails on it, the reason stays here
+        verdict.warnings.extend(warning(i.code, i.message) for i in pass_.issues)
+        return v4_file
+    verdict.warnings.append(warning("CONTENT_DIGESTS_NOT_CHECKED", "--quick: content digests not checked, so this is not a full verification"))
+    if v4_file is not None:  # v4 signs the fs-verity root of the whole file: not read here
+        verdict.schemes["v4"] = SchemeResult("v4", present=True, warnings=[warning("CONTENT_DIGESTS_NOT_CHECKED", "v4 not checked (--quick)")])
+    return None
 
 
 def _digest_pass(zip: ZipArchive, block, parsed, v4_file, file_hashes, plan: SchemePlan,
