@@ -65,6 +65,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "INPUT_ERROR": (E, "an input error whose document gave no code (old or hand-edited scan documents)"),
     "INPUT_JAR_MANIFEST_LIMIT": (E, "more than … attributes in one MANIFEST.MF or .SF file: not parsed further (apksig has no such limit)"),
     "INPUT_LIMIT_EXCEEDED": (E, "ran out of memory reading this input"),
+    "INPUT_MANIFEST_TOO_MANY_TAGS": (E, "more than 16 distinct packages on later <manifest> tags: the ones past 16 are not read (Android 16 may read one of them)"),
     "INPUT_PACKAGE_ONLY_READ_BY_OTHERS": (E, "Android reads no package from AndroidManifest.xml; the app is matched on what other readings give (…)"),
     "INPUT_NOT_AN_APK": (E, "named like an APK but its bytes are no ZIP archive"),
     "INPUT_NOT_A_FILE": (E, "not a regular file or folder"),

@@ -371,3 +371,32 @@ def test_inspect_says_does_not_verify_before_partly_read(tmp_path):
     path.write_bytes(apk(axml))  # unsigned
     done = run("inspect", path, "--json", tmp_path / "out.json")
     assert done.returncode == 1, (done.stdout, done.stderr)
+
+
+def test_more_distinct_later_manifests_than_read_is_an_input_error(tmp_path):
+    """Review 26: 17 distinct decoy <manifest> tags, then WeChat's, then one more top-level tag:
+    WeChat was past the 16 read and not the last; now the input is said to be read in part."""
+    from apkscan.apk.identify import identify
+    from apkscan.scan import incomplete
+
+    decoys = [f"com.example.d{i}" for i in range(17)]
+    strings = [*STRINGS, *decoys]
+    tags = b"".join(start(MANIFEST, [package_attr(11 + i)]) + end(MANIFEST) for i in range(17))
+    axml = manifest([package_attr(DECOY)], pool_chunk=pool(strings),
+                    after=tags + start(MANIFEST, [package_attr(WECHAT)]) + end(MANIFEST)
+                    + start(MANIFEST, [package_attr(DECOY)]) + end(MANIFEST))
+    path = tmp_path / "case.apk"
+    path.write_bytes(apk(axml))
+    identity = identify(str(path))
+    hows = {r.value: r.how for r in identity.manifest.package_readings}
+    assert "<manifest> tag 2 " in hows["com.example.d0"] and "<manifest> tag 17 " in hows["com.example.d15"]
+    assert [i.code for i in incomplete(identity)] == ["INPUT_MANIFEST_TOO_MANY_TAGS"]
+
+
+def test_a_huge_package_value_is_read_to_4096_characters():
+    """Review 26: a 15-million-character package held 1.4 GB and wrote a 135 MB report; no package
+    that long installs."""
+    axml = manifest([package_attr(WECHAT)], pool_chunk=pool([*BASE, "com." + "a" * 30000]))
+    info = read_manifest(axml, None)
+    assert info.package == ("com." + "a" * 30000)[:4096]
+    assert info.package_readings and all(len(r.value) <= 4096 for r in info.package_readings)

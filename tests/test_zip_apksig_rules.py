@@ -168,3 +168,32 @@ def test_local_header_refusal_is_kept_apart_from_the_facts():
     dd = ZipArchive.open(BytesSource(tamper.set_central_flags(V1, NOTES, 0x08)))
     local = read_local_header(dd.source, dd.entry(NOTES), dd.cd_offset)
     assert local.refusal is None and [f.code for f in local.facts] == ["TAMPER_DATA_DESCRIPTOR_MISMATCH"]
+
+
+def _zip64_offset(data: bytes, name: str) -> bytes:
+    """``name``'s central record with its local-header offset moved into a ZIP64 extra (the 32-bit
+    field 0xFFFFFFFF), the central directory's size grown to match."""
+    rec = tamper.record(data, name)
+    eocd = tamper.find_eocd(data)
+    cd_size = struct.unpack_from("<I", data, eocd + 12)[0]
+    r = bytearray(data[rec.offset:rec.offset + rec.size])
+    nlen, xlen = struct.unpack_from("<HH", r, 28)
+    extra = struct.pack("<HHQ", 1, 8, rec.local_offset)
+    struct.pack_into("<I", r, 42, 0xFFFFFFFF)
+    struct.pack_into("<H", r, 30, xlen + len(extra))
+    r[46 + nlen + xlen:46 + nlen + xlen] = extra
+    out = bytearray(data[:rec.offset] + bytes(r) + data[rec.offset + rec.size:])
+    struct.pack_into("<I", out, tamper.find_eocd(bytes(out)) + 12, cd_size + len(extra))
+    return bytes(out)
+
+
+def test_a_zip64_extra_does_not_move_apksigs_bounds(tmp_path):
+    """Review 26: with the offset in a ZIP64 extra, apksig still checks the record's own 32-bit
+    field (0xFFFFFFFF: 'extends beyond start of Central Directory') and refuses the entry;
+    apkscan checked the extra's value and verified a v1-only APK anyone can edit so."""
+    path = _write(tmp_path, "zip64-offset.apk", _zip64_offset(V1, NOTES))
+    ident = identify(path, idsig=False)
+    assert not ident.verified
+    assert "ZIP_LOCAL_HEADER_MISMATCH" in {i.code for i in ident.verification.schemes["v1"].all_errors()}
+    assert ident.manifest.package == "com.example.v1only"
+    _apksigner_agrees(path, False)

@@ -116,6 +116,7 @@ def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, 
     outcome = None
     try:
         identity.manifest, axml = _read_manifest(zip, identity)
+        identity.errors.extend(i for i in identity.manifest.errors if i.code.startswith("INPUT_"))  # read in part
         if identity.manifest.package:
             identity.completeness.done("manifest")
         elif identity.manifest.package_readings:  # Android reads none, other parsers do: matched, and an input error

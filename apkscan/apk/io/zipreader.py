@@ -56,6 +56,7 @@ class ZipEntry:
     local_header_offset: int
     cd_record_offset: int
     raw_sizes: tuple[int, int] | None = None  # the record's own 32-bit (compressed, uncompressed) fields
+    raw_offset: int | None = None  # its own 32-bit local-header offset (a ZIP64 extra may replace it)
     _data_offset: int | None = field(default=None, repr=False)
     _local_refusal: ApkFormatError | None = field(default=None, repr=False)  # see LocalHeader.refusal
 
@@ -166,11 +167,11 @@ class ZipArchive:
                 raise ApkFormatError("ZIP_CD_TRUNCATED", f"central directory record {index} runs past the central directory")
             name_bytes = bytes(cd[pos + CD_HEADER : pos + CD_HEADER + nlen])
             extra = cd[pos + CD_HEADER + nlen : pos + CD_HEADER + nlen + xlen]
-            raw = (csize, usize)
+            raw, raw_offset = (csize, usize), lho
             if 0xFFFFFFFF in (csize, usize, lho):
                 csize, usize, lho = _zip64_extra(extra, csize, usize, lho)
             entry = ZipEntry(index, name_bytes.decode("utf-8", "replace"), name_bytes, method, flags, crc, csize, usize,
-                             lho, self.cd_offset + pos, raw)
+                             lho, self.cd_offset + pos, raw, raw_offset)
             self._note_entry(entry)
             self.entries.append(entry)
             pos = end
@@ -320,10 +321,21 @@ def read_local_header(source: ByteSource, entry: ZipEntry, cd_offset: int) -> Lo
         return LocalHeader(start, tuple(facts), ApkFormatError("ZIP_ENTRY_OUT_OF_RANGE", f"{entry.name!r}: data ({start}+{entry.stored_size}) runs past the end of the file"), refusal)
     if start + entry.stored_size > cd_offset:
         facts.append(tamper("TAMPER_ENTRY_OVERLAPS_CD", f"{entry.name!r}: data overlaps the central directory"))
-        if refusal is None:  # apksig refuses it, and libziparchive (review 24)
-            refusal = ApkFormatError("ZIP_LOCAL_HEADER_MISMATCH", f"malformed ZIP entry {entry.name!r}: its data runs "
-                                     "into the central directory (apksig and Android refuse it)")
+    if refusal is None and _beyond_cd(entry, nlen, xlen, cd_offset):  # apksig refuses it, and libziparchive (reviews 24, 26)
+        refusal = ApkFormatError("ZIP_LOCAL_HEADER_MISMATCH", f"malformed ZIP entry {entry.name!r}: its local header "
+                                 "or data runs into the central directory (apksig refuses it)")
     return LocalHeader(start, tuple(facts), refusal=refusal)
+
+
+def _beyond_cd(entry: ZipEntry, nlen: int, xlen: int, cd_offset: int) -> bool:
+    """apksig's bounds, on the record's own 32-bit fields (a ZIP64 extra does not move them:
+    review 26): the local header with the central name, and the data (stored: uncompressed size,
+    else compressed) must end before the central directory."""
+    offset = entry.local_header_offset if entry.raw_offset is None else entry.raw_offset
+    csize, usize = entry.raw_sizes or (entry.compressed_size, entry.uncompressed_size)
+    size = csize if entry.compressed else usize
+    return (offset + LFH_HEADER + len(entry.name_bytes) > cd_offset
+            or offset + LFH_HEADER + nlen + xlen + size > cd_offset)
 
 
 def _suspicious_name(raw: bytes) -> bool:

@@ -398,6 +398,9 @@ def read_manifest(manifest_axml: bytes | None, arsc: bytes | None) -> ManifestIn
         info.errors.append(error(MANIFEST_MALFORMED, f"AndroidManifest.xml: {exc}"))
     res = _Resources(arsc, info.errors)
     android = read_root(xml)
+    if android.later_overflow:
+        info.errors.append(error("INPUT_MANIFEST_TOO_MANY_TAGS", "more than 16 distinct packages on later <manifest> "
+                                 "tags: the ones past 16 are not read (Android 16 may read one of them)"))
     framework = framework_elements(xml, elements, info, top, android)
     try:
         info.package_readings = package_readings(xml, framework, top, android)

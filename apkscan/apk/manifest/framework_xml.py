@@ -57,7 +57,8 @@ class FrameworkRoot:
     split: str | None = None
     refused: str | None = None
     package_older: str | None = None  # the package under older releases' namespace test, when it differs
-    later: list[str] = field(default_factory=list)  # package of later <manifest> tags (see _later_manifests)
+    later: list[tuple[int, str]] = field(default_factory=list)  # (tag number, package) of later <manifest> tags
+    later_overflow: bool = False  # more distinct later packages than were read (see _later_manifests)
 
 
 def read_root(xml: bytes) -> FrameworkRoot:
@@ -68,30 +69,32 @@ def read_root(xml: bytes) -> FrameworkRoot:
         return FrameworkRoot(refused=str(exc))
     except (struct.error, IndexError, ValueError) as exc:  # a read past the file: Android reads garbage
         return FrameworkRoot(refused=f"reads past the end of the file ({exc})")
-    later = _later_manifests(tree, start)
+    later, overflow = _later_manifests(tree, start)
     try:
         if not tree.pool.java_is(start.name_index(), "manifest"):
             raise Refused("the first start tag is not <manifest>")
         package = start.attribute_value("package")
         older, split = _or_none(start.attribute_value, "package", older=True), _or_none(start.attribute_value, "split")
-        return FrameworkRoot(package, split, package_older=older if older != package else None, later=later)
+        return FrameworkRoot(package, split, package_older=older if older != package else None, later=later,
+                             later_overflow=overflow)
     except Refused as exc:
-        return FrameworkRoot(refused=str(exc), later=later)
+        return FrameworkRoot(refused=str(exc), later=later, later_overflow=overflow)
     except (struct.error, IndexError, ValueError) as exc:
-        return FrameworkRoot(refused=f"reads past the end of the file ({exc})", later=later)
+        return FrameworkRoot(refused=f"reads past the end of the file ({exc})", later=later, later_overflow=overflow)
 
 
-def _later_manifests(tree: _Tree, first: _StartTag, most: int = 16) -> list[str]:
-    """``package`` of the later start tags named ``manifest``, as Android would read each if the
-    tags before it were skipped: Android 16 skips a start tag (and all it holds) whose
+def _later_manifests(tree: _Tree, first: _StartTag, most: int = 16) -> tuple[list[tuple[int, str]], bool]:
+    """(tag number, ``package``) of the later start tags named ``manifest``, as Android would read
+    each if the tags before it were skipped: Android 16 skips a start tag (and all it holds) whose
     ``android:featureFlag`` is off, so a decoy first tag could hide the real ``<manifest>``
     (review 21's lead, read from framework code; review 23 hid WeChat this way from a reading
     taken with apksig's rules). Distinct values, the first ``most`` and always the last top-level
-    one (aapt2's reading: review 25 hid WeChat behind 17 copies of a decoy). Real manifests have
-    one ``<manifest>``: this is empty for them."""
-    out: list[str] = []
-    last_top: str | None = None
-    depth = 1
+    one (aapt2's reading: review 25 hid WeChat behind 17 copies of a decoy); and whether more
+    distinct values were left out (review 26: 17 distinct decoys: then the input is said to be
+    read in part). Real manifests have one ``<manifest>``: this is empty for them."""
+    out: list[tuple[int, str]] = []
+    last_top: tuple[int, str] | None = None
+    depth, number, overflow = 1, 1, False
     try:
         node = tree._next_node(first.node)
         while node is not None:
@@ -102,17 +105,21 @@ def _later_manifests(tree: _Tree, first: _StartTag, most: int = 16) -> list[str]
                 depth += 1
                 tag = _StartTag(tree, node)
                 if _or_none(tag.name_is, "manifest"):
+                    number += 1
                     value = _or_none(tag.attribute_value, "package")
-                    if value is not None and len(out) < most and value not in out:
-                        out.append(value)
+                    if value is not None and all(v != value for _, v in out):
+                        if len(out) < most:
+                            out.append((number, value))
+                        else:
+                            overflow = True
                     if depth == 1:
-                        last_top = value
+                        last_top = (number, value) if value is not None else None
             node = tree._next_node(node)
     except (Refused, struct.error, IndexError, ValueError):
         pass  # Android stops at the same bad node (BAD_DOCUMENT): what came before stands
-    if last_top is not None and last_top not in out:
+    if last_top is not None and all(v != last_top[1] for _, v in out):
         out.append(last_top)
-    return out
+    return out, overflow
 
 
 def _or_none(read, *args, **kwargs) -> str | None:
@@ -141,6 +148,7 @@ class _Pool:
         count, styles, flags, strings_start, styles_start = struct.unpack_from("<5I", buf, pos + 8)
         self.buf, self.count, self.utf8 = buf, count, bool(flags & 0x100)
         self.entries, self.base, self.units = pos + header, pos + strings_start, 0
+        self.answers: dict[tuple[int, str], bool] = {}  # java_is
         if count:
             if header + 4 * count > size:
                 raise Refused("string pool offsets run past the chunk")
@@ -231,7 +239,17 @@ class _Pool:
 
     def java_is(self, index: int, text: str) -> bool:
         """``java(index)`` is ``text``, decoding no more than it takes to tell (a first character
-        that is plainly another is told without decoding: 700,000 tag names, review 25)."""
+        that is plainly another is told without decoding: 700,000 tag names, review 25), and an
+        answer kept for the first 4,096 questions (932,000 tags of one name, review 26)."""
+        key = (index, text)
+        if key not in self.answers:
+            answer = self._java_is(index, text)
+            if len(self.answers) >= 4096:
+                return answer
+            self.answers[key] = answer
+        return self.answers[key]
+
+    def _java_is(self, index: int, text: str) -> bool:
         start, _ = self._span(index)
         if start is not None and text:
             first = self.buf[start] if self.utf8 else struct.unpack_from("<H", self.buf, start)[0]

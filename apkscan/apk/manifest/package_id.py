@@ -31,7 +31,7 @@ from apkscan.apk.manifest.axml import (
     iter_start_elements,
     kept,
 )
-from apkscan.apk.manifest.framework_xml import FrameworkRoot
+from apkscan.apk.manifest.framework_xml import MAX_VALUE, FrameworkRoot
 from apkscan.apk.model import ManifestInfo, PackageReading
 from apkscan.issues import Issue, tamper, warning
 
@@ -141,7 +141,7 @@ def package_readings(xml: bytes, framework: list[Element], top: TopLevel | None,
     # Android 16 can skip a start tag (and all it holds) whose android:featureFlag is off: a later
     # <manifest> would then be the package manager's (read with Android's rules, framework_xml)
     readings += [PackageReading(value, f"framework, <manifest> tag {n} (if the tags before it are skipped by "
-                                       "a feature flag)") for n, value in enumerate(root.later, 2)]
+                                       "a feature flag)") for n, value in root.later]
     top = top or TopLevel.of(xml)
     for i in range(min(top.trees_readable, MAX_XML_CHUNKS)):
         if i == 0 and top.first_is_xml:
@@ -150,6 +150,8 @@ def package_readings(xml: bytes, framework: list[Element], top: TopLevel | None,
         readings += _root_readings(_roots(xml, "xml", i, root_only=True, top=top), label)
     readings += [PackageReading(r.value.split("\x00", 1)[0], f"{r.how}, up to its first NUL")
                  for r in readings if "\x00" in r.value]
+    readings = [r if len(r.value) <= MAX_VALUE else PackageReading(r.value[:MAX_VALUE], f"{r.how}, first {MAX_VALUE} "
+                "characters") for r in readings]  # a 15M-character value held 1.4 GB downstream (review 26)
     seen: set[str] = set()
     out = []
     for r in readings:
