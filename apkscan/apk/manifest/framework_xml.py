@@ -29,16 +29,14 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from apkscan.apk.manifest.axml import art_utf8
+from apkscan.apk.manifest.axml import TYPE_INT_BOOLEAN, TYPE_INT_DEC, TYPE_INT_HEX, TYPE_REFERENCE, art_utf8
 
-NO_INDEX = 0xFFFFFFFF
-STRING_POOL, RESOURCE_MAP = 0x0001, 0x0180
+STRING_POOL = 0x0001
 FIRST_NODE, LAST_NODE = 0x0100, 0x017F
 START_NAMESPACE, END_NAMESPACE, START_TAG, END_TAG, CDATA = 0x0100, 0x0101, 0x0102, 0x0103, 0x0104
 MIN_EXT = {START_NAMESPACE: 8, END_NAMESPACE: 8, START_TAG: 20, END_TAG: 8, CDATA: 12}
 NODE_HEADER = 16  # sizeof(ResXMLTree_node)
-TYPE_NULL, TYPE_REFERENCE, TYPE_STRING = 0x00, 0x01, 0x03
-TYPE_INT_DEC, TYPE_INT_HEX, TYPE_INT_BOOLEAN = 0x10, 0x11, 0x12
+TYPE_NULL = 0x00
 # characters of a value read: no package longer than this installs (Android allows 255), and a
 # 15M-character one on 16 tags cost 1.4 GB (review 25)
 MAX_VALUE = 4096
@@ -381,12 +379,18 @@ class _Tree:
             return self.pool.java(raw)
         if vtype == TYPE_NULL:
             raise Refused("attribute without a value (IndexOutOfBoundsException)")
-        if vtype == TYPE_INT_DEC:
-            return str(data)
-        if vtype == TYPE_INT_HEX:
-            return f"0x{data & 0xFFFFFFFF:x}"
-        if vtype == TYPE_INT_BOOLEAN:
-            return "true" if data else "false"
-        if vtype == TYPE_REFERENCE:
-            return f"@{data}"
-        return None
+        return coerce_to_string(vtype, data)
+
+
+def coerce_to_string(vtype: int, data: int) -> str | None:
+    """``TypedValue.coerceToString`` for the types a package could be given as (a typed string
+    is null: only its raw string counts)."""
+    if vtype == TYPE_INT_DEC:
+        return str(data)
+    if vtype == TYPE_INT_HEX:  # "0x" + Integer.toHexString
+        return f"0x{data & 0xFFFFFFFF:x}"
+    if vtype == TYPE_INT_BOOLEAN:
+        return "true" if data else "false"
+    if vtype == TYPE_REFERENCE:
+        return f"@{data}"
+    return None

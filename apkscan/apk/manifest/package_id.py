@@ -18,10 +18,6 @@ from __future__ import annotations
 import struct
 
 from apkscan.apk.manifest.axml import (
-    TYPE_INT_BOOLEAN,
-    TYPE_INT_DEC,
-    TYPE_INT_HEX,
-    TYPE_REFERENCE,
     TYPE_STRING,
     Attr,
     AxmlError,
@@ -31,7 +27,7 @@ from apkscan.apk.manifest.axml import (
     iter_start_elements,
     kept,
 )
-from apkscan.apk.manifest.framework_xml import MAX_VALUE, FrameworkRoot
+from apkscan.apk.manifest.framework_xml import MAX_VALUE, FrameworkRoot, coerce_to_string
 from apkscan.apk.model import ManifestInfo, PackageReading
 from apkscan.issues import Issue, tamper, warning
 
@@ -53,15 +49,7 @@ def framework_string(attr: Attr | None) -> str | None:
             return attr.raw_string()
     except AxmlError:
         return None  # ResStringPool::stringAt fails: no package at all
-    if attr.vtype == TYPE_INT_DEC:
-        return str(attr.data)
-    if attr.vtype == TYPE_INT_HEX:  # TypedValue.coerceToString: "0x" + Integer.toHexString
-        return f"0x{attr.data & 0xFFFFFFFF:x}"
-    if attr.vtype == TYPE_INT_BOOLEAN:
-        return "true" if attr.data else "false"
-    if attr.vtype == TYPE_REFERENCE:
-        return f"@{attr.data}"
-    return None
+    return coerce_to_string(attr.vtype, attr.data)
 
 
 def _root_readings(elements: list[Element], where: str, *, framework: bool = False) -> list[PackageReading]:
