@@ -46,7 +46,7 @@ def framework_string(attr: Attr | None) -> str | None:
         return None
     try:
         if attr.raw_string() is not None:
-            return attr.raw_string()
+            return attr.raw_string()[:MAX_VALUE]  # as Android's reading is kept (review 26)
     except AxmlError:
         return None  # ResStringPool::stringAt fails: no package at all
     return coerce_to_string(attr.vtype, attr.data)
