@@ -30,6 +30,15 @@ def hard_links(path: str) -> str | None:
     return None
 
 
+def store_links(path: str) -> str | None:
+    """Why the store at ``path`` must not be opened: the database or its ``-wal``/``-shm`` has other names."""
+    for p in (path, path + "-wal", path + "-shm"):
+        why = hard_links(p)
+        if why:
+            return f"{os.path.basename(p)} {why}"
+    return None
+
+
 def expected_names(migrations: list[str], version: int) -> set[str]:
     """The tables and indexes apkscan's first ``version`` migrations create."""
     return {name for m in migrations[:version] for name in _CREATED.findall(m)}
@@ -41,10 +50,9 @@ def foreign(path: str, migrations: list[str]) -> str | None:
         return None
     if not os.path.isfile(path):
         return "not a regular file"
-    for p in (path, path + "-wal", path + "-shm"):
-        why = hard_links(p)
-        if why:
-            return f"{os.path.basename(p)} {why}"
+    why = store_links(path)
+    if why:
+        return why
     with open(path, "rb") as fh:
         head = fh.read(16)
     if not head:

@@ -86,11 +86,11 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
         conflict = input_conflict(path, real if real is not None else paths)  # the store writes path, path-wal, path-shm
         if conflict:
             raise click.UsageError(f"--store {path}: {conflict} (the scan never writes into evidence)")
-        from apkscan.batch.store_file import hard_links
+        from apkscan.batch.store_file import store_links
 
-        for p in (path, path + "-wal", path + "-shm"):  # even with --force: it may be evidence elsewhere
-            if hard_links(p):
-                raise click.UsageError(f"--store {p}: {hard_links(p)} (or --no-store)")
+        linked = store_links(path)  # even with --force: it may be evidence elsewhere
+        if linked:
+            raise click.UsageError(f"--store {path}: {linked} (or --no-store)")
         conn, issues = st.open_checked(path)
         for i in issues:
             click.echo(f"warning: {i.code}: {i.message}", err=True)
