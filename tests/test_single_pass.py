@@ -197,9 +197,9 @@ def test_manifest_mf_is_read_and_parsed_once_for_the_plan_and_v1(apk, monkeypatc
         reads.append(entry.name)
         return real_read(self, entry, *args, **kwargs)
 
-    def counting_parse(data):
+    def counting_parse(data, *args, **kwargs):
         parses.append(data[:16])
-        return real_parse(data)
+        return real_parse(data, *args, **kwargs)
 
     monkeypatch.setattr(ZipArchive, "read", counting_read)
     monkeypatch.setattr(jar_manifest, "parse", counting_parse)

@@ -89,3 +89,47 @@ def test_inspect_says_the_signatures_were_not_read(tmp_path):
     done = run("inspect", path)
     assert done.returncode == 3, done.stderr
     assert "signatures: not read (INPUT_JAR_MANIFEST_LIMIT)" in done.stdout
+
+
+@pytest.mark.skipif(not apksigner_available(), reason="apksigner not installed")
+def test_entry_names_are_held_once(tmp_path):
+    """A long entry name is held once: the ZIP entry keeps no byte copy of an ASCII name, and the
+    MANIFEST.MF and .SF sections name the entry with the ZIP's own string (65,000 names of 190
+    bytes held ~45 MB of copies). A non-ASCII name keeps its bytes, and both still verify."""
+    import generate
+
+    from apkscan.apk.io.bytesource import ByteSource
+    from apkscan.apk.io.zipreader import ZipArchive
+    from apkscan.apk.signing.v1 import signature_file
+
+    app = generate.App("com.example.names", "Names", min_sdk=21, target_sdk=29)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(generate.build_unsigned(app))) as zin, zipfile.ZipFile(buf, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info, zin.read(info))
+        for i in range(200):
+            zout.writestr(zipfile.ZipInfo(f"assets/{'x' * 180}/{i:03d}", generate.ENTRY_DATE), b"%d" % i)
+        zout.writestr(zipfile.ZipInfo("assets/caf\u00e9-\u5fae\u4fe1", generate.ENTRY_DATE), b"accent")
+    path = tmp_path / "names.apk"
+    path.write_bytes(generate.sign(buf.getvalue(), tmp_path, ["test-rsa"], v1=True, v2=False, v3=False, min_sdk=21))
+
+    with ByteSource(str(path)) as source:
+        archive = ZipArchive.open(source)
+        with zipfile.ZipFile(path) as z:
+            assert [e.name_bytes for e in archive.entries] == [i.orig_filename.encode() for i in z.infolist()]
+        accented = archive.entry("assets/caf\u00e9-\u5fae\u4fe1")
+        assert accented.raw_name == "assets/caf\u00e9-\u5fae\u4fe1".encode()
+        assert all(e.raw_name is None for e in archive.entries if e.name.isascii())
+        manifests = jm.ManifestOnce(archive)
+        entry = archive.entry(jm.MANIFEST_NAME)
+        main, sections = manifests.parse(entry, jm.MAX_MANIFEST_SIZE)
+        by_name = {s.name: s for s in sections}
+        assert len(by_name) > 200 and all(name is archive.entry(name).name for name in by_name)
+        sf = archive.read(archive.entry("META-INF/TEST-RSA.SF"), jm.MAX_MANIFEST_SIZE)
+        check = signature_file.verify_sf(sf, "META-INF/TEST-RSA.SF", manifests.read(entry, jm.MAX_MANIFEST_SIZE),
+                                         main, by_name, 21, 29, frozenset())
+        assert not check.errors and check.entries == set(by_name)
+        assert all(name is by_name[name].name for name in check.entries)
+    ident = identify(path, idsig=False)
+    assert ident.verified and ident.verification.verified_using == ["v1"], ident.errors
+    assert apksigner_verify(path)["verified"]

@@ -47,7 +47,7 @@ class ZipEntry:
 
     index: int
     name: str  # UTF-8, undecodable bytes replaced, as apksig decodes names
-    name_bytes: bytes
+    raw_name: bytes | None  # the name's bytes; None when ASCII (``name`` is then the same bytes)
     method: int
     flags: int
     crc32: int
@@ -59,6 +59,12 @@ class ZipEntry:
     raw_offset: int | None = None  # its own 32-bit local-header offset (a ZIP64 extra may replace it)
     _data_offset: int | None = field(default=None, repr=False)
     _local_refusal: ApkFormatError | None = field(default=None, repr=False)  # see LocalHeader.refusal
+
+    @property
+    def name_bytes(self) -> bytes:
+        """The name as the central directory holds it (an ASCII name is not kept twice: 65,000
+        entries with long names held 15 MB of copies)."""
+        return self.name.encode("ascii") if self.raw_name is None else self.raw_name
 
     @property
     def is_directory(self) -> bool:
@@ -167,11 +173,13 @@ class ZipArchive:
                 raise ApkFormatError("ZIP_CD_TRUNCATED", f"central directory record {index} runs past the central directory")
             name_bytes = bytes(cd[pos + CD_HEADER : pos + CD_HEADER + nlen])
             extra = cd[pos + CD_HEADER + nlen : pos + CD_HEADER + nlen + xlen]
-            raw, raw_offset = (csize, usize), lho
+            raw, raw_offset = None, None  # kept only when a ZIP64 extra replaces them
             if 0xFFFFFFFF in (csize, usize, lho):
+                raw, raw_offset = (csize, usize), lho
                 csize, usize, lho = _zip64_extra(extra, csize, usize, lho)
-            entry = ZipEntry(index, name_bytes.decode("utf-8", "replace"), name_bytes, method, flags, crc, csize, usize,
-                             lho, self.cd_offset + pos, raw, raw_offset)
+            name = name_bytes.decode("utf-8", "replace")
+            entry = ZipEntry(index, name, None if name_bytes.isascii() else name_bytes, method, flags, crc, csize,
+                             usize, lho, self.cd_offset + pos, raw, raw_offset)
             self._note_entry(entry)
             self.entries.append(entry)
             pos = end

@@ -82,13 +82,13 @@ def _parse_attr(attr: str) -> tuple[str, str]:
 WINDOW = 1 << 20  # lines are split a window at a time (the lines of a whole file at once could be millions)
 
 
-def parse(data: bytes, max_items: int = MAX_ITEMS) -> tuple[Section | None, list[Section]]:
+def parse(data: bytes, max_items: int = MAX_ITEMS, same_name=None) -> tuple[Section | None, list[Section]]:
     """(main section, individual sections) of a manifest or signature file (``iter_sections``)."""
-    sections = list(iter_sections(data, max_items))
+    sections = list(iter_sections(data, max_items, same_name))
     return (sections[0] if sections else None), sections[1:]
 
 
-def iter_sections(data: bytes, max_items: int = MAX_ITEMS):
+def iter_sections(data: bytes, max_items: int = MAX_ITEMS, same_name=None):
     """Every section of a manifest or signature file in order, the main section first; one at a
     time, so a caller that looks at each once (the .SF check) holds one, not all.
 
@@ -97,7 +97,9 @@ def iter_sections(data: bytes, max_items: int = MAX_ITEMS):
     continues the attribute before it, unless it opens a section (then it is taken whole).
     Time is linear; memory is bounded by the caller's byte cap (``MAX_MANIFEST_SIZE``) and by
     ``max_items`` attributes (a section opens with one). apksig reads any count: past the bound
-    ``LimitExceeded("INPUT_JAR_MANIFEST_LIMIT")`` is an input-level limit, never a verdict."""
+    ``LimitExceeded("INPUT_JAR_MANIFEST_LIMIT")`` is an input-level limit, never a verdict.
+    ``same_name``: str -> an equal str already held (the ZIP entry's name), so that a section's
+    Name is not a second copy of it (65,000 long names: ~16 MB)."""
     start = pos = 0
     items = 0
     attrs: list[tuple[str, str]] = []
@@ -113,7 +115,7 @@ def iter_sections(data: bytes, max_items: int = MAX_ITEMS):
         if not text:  # an empty line: ends the open section, or is skipped between sections
             if current is not None:
                 attrs.append(_parse_attr(current.decode("utf-8", "replace")))
-                yield Section(start, end - start, tuple(attrs))
+                yield Section(start, end - start, _shared_name(attrs, same_name))
                 attrs, current = [], None
             pos = end
             continue
@@ -127,7 +129,13 @@ def iter_sections(data: bytes, max_items: int = MAX_ITEMS):
         pos = end
     if current is not None:
         attrs.append(_parse_attr(current.decode("utf-8", "replace")))
-        yield Section(start, pos - start, tuple(attrs))
+        yield Section(start, pos - start, _shared_name(attrs, same_name))
+
+
+def _shared_name(attrs: list[tuple[str, str]], same_name) -> tuple[tuple[str, str], ...]:
+    if same_name is not None and attrs[0][0].lower() == "name":
+        attrs[0] = (attrs[0][0], same_name(attrs[0][1]))
+    return tuple(attrs)
 
 
 def _lines(data: bytes, window: int | None = None):
@@ -176,8 +184,12 @@ class ManifestOnce:
         key = (entry.index, limit)
         got = self._parsed.get(key)
         if got is None:
-            got = self._parsed[key] = parse(self.read(entry, limit))
+            got = self._parsed[key] = parse(self.read(entry, limit), same_name=self._entry_name)
         return got[0], list(got[1])
+
+    def _entry_name(self, name: str) -> str:
+        entry = self._zip.entry(name)
+        return name if entry is None else entry.name
 
 
 @dataclass(frozen=True, slots=True)
