@@ -197,3 +197,35 @@ def test_a_zip64_extra_does_not_move_apksigs_bounds(tmp_path):
     assert "ZIP_LOCAL_HEADER_MISMATCH" in {i.code for i in ident.verification.schemes["v1"].all_errors()}
     assert ident.manifest.package == "com.example.v1only"
     _apksigner_agrees(path, False)
+
+
+# --- a deflate stream the declared compressed size cuts short (review 26, Z2) ----------------
+
+def _compressed_size_minus(data: bytes, name: str, delta: int) -> bytes:
+    """``name``'s compressed size made ``delta`` bytes smaller in both headers (v1 signs neither)."""
+    rec = tamper.record(data, name)
+    out = bytearray(data)
+    for at in (rec.offset + 20, rec.local_offset + 18):
+        struct.pack_into("<I", out, at, rec.compressed_size - delta)
+    return bytes(out)
+
+
+def test_a_deflate_stream_cut_one_byte_short_verifies_as_apksig_reads_it(tmp_path):
+    """apksig inflates the declared compressed bytes and checks only the count of bytes they give
+    (``LocalFileRecord.outputUncompressedData``); the stream need not reach its end marker. apkscan
+    refused it: a header edit made a v1 signer apksigner verifies "does not verify"."""
+    path = _write(tmp_path, "short.apk", _compressed_size_minus(V1, "classes.dex", 1))
+    ident = identify(path, idsig=False)
+    assert ident.verified, ident.verification.schemes["v1"].errors
+    assert [c.sha256[:8] for c in ident.verification.signers] == [TEST_RSA]
+    _apksigner_agrees(path, True)
+
+
+def test_a_deflate_stream_cut_short_of_its_bytes_still_fails(tmp_path):
+    """Cut further, the stream gives fewer bytes than declared: both refuse, with the two counts."""
+    path = _write(tmp_path, "shorter.apk", _compressed_size_minus(V1, "classes.dex", 8))
+    ident = identify(path, idsig=False)
+    assert not ident.verified
+    errors = [e for e in ident.verification.schemes["v1"].errors if e.code == "ZIP_ENTRY_SIZE_MISMATCH"]
+    assert errors and "declares 140" in errors[0].message and "inflated to 140" not in errors[0].message
+    _apksigner_agrees(path, False)
