@@ -1,0 +1,122 @@
+"""Review 27: what a rule match is worth, on APKs built and signed here (real bytes).
+
+F2 ``--quick`` kept a vendor key out of every finding; F3 a vendor's publisher name on another
+key was a strong identity; F4 any ``O=Kaspersky...`` was a legal name; F5 look-alike capitals
+dodged label rules; F6 decoy DEX files pushed the real ones out of ``--deep``; F9 a package that
+only folds to a vendor's was "the package Android installs".
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import unicodedata
+from pathlib import Path
+
+import pytest
+from cli_helpers import FIXTURES, invoke
+
+from apkscan.rules.normalise import CAPITAL_CONFUSABLES, skeleton
+
+KEYS = FIXTURES / "keys"
+
+
+@pytest.fixture
+def gen(tmp_path, monkeypatch):
+    """fixtures/generate.py with its key folder in tmp_path (the committed test keys copied),
+    so keys with made-up subjects never land in fixtures/keys."""
+    if shutil.which("apksigner") is None:
+        pytest.skip("apksigner not installed")
+    sys.path.insert(0, str(FIXTURES))
+    try:
+        import generate
+    finally:
+        sys.path.remove(str(FIXTURES))
+    keys = tmp_path / "keys"
+    shutil.copytree(KEYS, keys)
+    monkeypatch.setattr(generate, "KEYS", keys)
+    return generate
+
+
+def _apk(gen, tmp_path: Path, name: str, package: str, label: str | None, key: str,
+         subject: str | None = None) -> Path:
+    if subject is not None:
+        gen.KEY_SPECS[key] = (subject, "ec")
+    work = tmp_path / f"work-{name}"
+    work.mkdir()
+    out = tmp_path / "in" / name
+    out.parent.mkdir(exist_ok=True)
+    unsigned = gen.build_unsigned(gen.App(package, label))
+    out.write_bytes(gen.sign(unsigned, work, [key], v1=True, v2=True, v3=False, min_sdk=21))
+    return out
+
+
+def _scan(tmp_path: Path, *args) -> tuple[int, dict]:
+    out = tmp_path / f"scan-{len(list(tmp_path.glob('scan-*.json')))}.json"
+    res = invoke("scan", "--no-store", "--no-color", "--json", out, *args)
+    assert res.exit_code in (0, 1, 3), res.output
+    return res.exit_code, json.loads(out.read_text())
+
+
+def _app(doc: dict, name: str) -> dict:
+    (app,) = [a for a in doc["apps"] if a["source"]["path"].endswith(name)]
+    return app
+
+
+def _verdicts(app: dict) -> dict[str, tuple[str, str | None]]:
+    return {p: (v["verdict"], v["decision"]) for p, v in app["verdicts"].items()}
+
+
+# --- F5: look-alike capitals ---------------------------------------------------------------------
+
+def _capitals():
+    for lo, hi in ((0x0370, 0x03FF), (0x0400, 0x052F), (0x0531, 0x0556)):
+        for cp in range(lo, hi + 1):
+            ch = chr(cp)
+            if "CAPITAL" in unicodedata.name(ch, "") and unicodedata.category(ch) == "Lu":
+                yield ch
+
+
+# Capitals of the Greek, Cyrillic and Armenian blocks that confusables.txt (UTS #39) maps to an
+# ASCII capital (I-like ones read as I). Written here from the table, not from the code.
+LOOK_ALIKE_CAPITALS = {
+    "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "Ι": "i", "Κ": "k", "Μ": "m", "Ν": "n",
+    "Ο": "o", "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x", "Ϲ": "c", "Ϳ": "j",
+    "А": "a", "В": "b", "С": "c", "Е": "e", "Н": "h", "І": "i", "Ј": "j", "К": "k", "М": "m",
+    "О": "o", "Р": "p", "Ѕ": "s", "Т": "t", "Х": "x", "У": "y", "Ү": "y", "Һ": "h", "Ӏ": "i",
+    "Ԛ": "q", "Ԝ": "w", "Ѵ": "v", "Օ": "o", "Ս": "u", "Տ": "s", "Լ": "l",
+}
+
+
+def test_every_capital_reads_as_its_look_alike_or_as_its_lower_case():
+    """The whole Greek/Cyrillic/Armenian capital ranges: a look-alike of an ASCII capital reads
+    as that letter; any other capital reads exactly as its lower case does (case never decides).
+    Before, Т/К/Τ/Κ/В/М/Н... folded to letters no rule sees, and Greek Ν read as v."""
+    seen = 0
+    for ch in _capitals():
+        seen += 1
+        base = unicodedata.normalize("NFD", ch)[0]  # Έ is Ε with a mark the skeleton drops
+        want = LOOK_ALIKE_CAPITALS.get(base, skeleton(ch.casefold()))
+        assert skeleton(ch) == want, (hex(ord(ch)), unicodedata.name(ch), skeleton(ch), want)
+        assert skeleton(f"x{ch}x") == f"x{want}x"
+    assert seen > 200
+    assert set(LOOK_ALIKE_CAPITALS) == set(CAPITAL_CONFUSABLES)
+    # a capital with a diacritic is its base letter too (NFD, marks dropped)
+    assert skeleton("Ё") == "e" and skeleton("Ά") == "a"
+
+
+@pytest.mark.parametrize("label,policy,decision", [
+    ("\u0422ik\u0422ok", "canada-house-of-commons-2023", "hoc-2023-tiktok-claim"),   # Cyrillic Т
+    ("\u03a4ik\u03a4ok", "canada-house-of-commons-2023", "hoc-2023-tiktok-claim"),   # Greek Τ
+    ("\u041aaspersky VPN", "us-dhs-bod-17-01", "bod-17-01-claim"),                   # Cyrillic К
+    ("\u039aaspersky VPN", "us-dhs-bod-17-01", "bod-17-01-claim"),                   # Greek Κ
+    ("\u0412YTED\u0410NCE", "vendor-watch", "vendor-watch"),                         # В, А
+])
+def test_look_alike_capital_labels_are_label_claims(gen, tmp_path, label, policy, decision):
+    apk = _apk(gen, tmp_path, "renamed.apk", "com.example.video3", label, "test-rsa")
+    rc, doc = _scan(tmp_path, apk, "--policy", policy)
+    app = _app(doc, "renamed.apk")
+    assert _verdicts(app)[policy] == ("review", decision)
+    assert any(e["basis"] == "label" for f in app["findings"] for e in f["evidence"])
+    assert rc == 0 or rc == 1
