@@ -120,3 +120,43 @@ def test_look_alike_capital_labels_are_label_claims(gen, tmp_path, label, policy
     assert _verdicts(app)[policy] == ("review", decision)
     assert any(e["basis"] == "label" for f in app["findings"] for e in f["evidence"])
     assert rc == 0 or rc == 1
+
+
+# --- F3: a vendor's publisher name on a key that is none of the vendor's known keys ---------------
+
+@pytest.mark.parametrize("key,subject", [
+    ("bytedance-like", None),  # TikTok's subject (musical.ly Inc.) with its own serial
+    ("bytedance-name", "CN=Video,O=ByteDance Ltd,C=SG"),
+])
+def test_vendor_name_on_another_key_is_a_claim_reviewed(gen, tmp_path, key, subject):
+    """Review 27 F3: ByteDance lists its keys, so its name on another verified signer is a
+    claim (subject-present, weak): House of Commons and EC review it, they no longer allow it."""
+    apk = _apk(gen, tmp_path, "video.apk", "com.example.video", "Video", key, subject)
+    clean = _apk(gen, tmp_path, "clean.apk", "com.example.clean", "Notes", "test-rsa")
+    rc, doc = _scan(tmp_path, apk, clean, "--policy", "canada-house-of-commons-2023",
+                    "--policy", "eu-commission-tiktok-2023")
+    app = _app(doc, "video.apk")
+    (f,) = app["findings"]
+    assert (f["rule"], f["strength"]) == ("bytedance.vendor", "weak")
+    (ev,) = f["evidence"]
+    assert (ev["basis"], ev["verified"]) == ("subject-present", False)
+    assert "none of the vendor's known keys" in ev["location"]
+    assert _verdicts(app) == {"canada-house-of-commons-2023": ("review", "hoc-2023-bytedance-claim"),
+                              "eu-commission-tiktok-2023": ("review", "ec-2023-bytedance-claim")}
+    assert _app(doc, "clean.apk")["verdict"] == "allowed"  # the batch goes on
+
+
+# --- F4: the Kaspersky legal-name exception is for the listed legal names only ----------------
+
+@pytest.mark.parametrize("org,verdict,decision,basis", [
+    ("Kaspersky Fan Club", "review", "bod-17-01-claim", "subject-present"),
+    ("KASPERSKY", "review", "bod-17-01-claim", "subject-present"),
+    ("AO Kaspersky Lab", "prohibited", "bod-17-01-kaspersky", "subject"),  # the exception, kept
+])
+def test_only_a_listed_kaspersky_legal_name_is_an_identity(gen, tmp_path, org, verdict, decision, basis):
+    apk = _apk(gen, tmp_path, "notes.apk", "com.example.notes", "Notes", "kname", f"CN=Notes,O={org}")
+    rc, doc = _scan(tmp_path, apk, "--policy", "us-dhs-bod-17-01")
+    app = _app(doc, "notes.apk")
+    assert _verdicts(app)["us-dhs-bod-17-01"] == (verdict, decision)
+    assert [e["basis"] for f in app["findings"] for e in f["evidence"]] == [basis]
+    assert rc == (1 if verdict == "prohibited" else 0)

@@ -67,7 +67,9 @@ _CAPITAL_TABLE = str.maketrans(CAPITAL_CONFUSABLES)
 # Legal-form words dropped from publisher names (English, Russian transliteration, German ...).
 LEGAL_FORMS = frozenset({"zao", "ao", "oao", "ooo", "pao", "jsc", "cjsc", "inc", "incorporated",
                          "ltd", "limited", "llc", "plc", "gmbh", "ag", "sa", "bv", "co", "corp",
-                         "corporation", "company", "pte", "lab", "labs", "laboratory"})
+                         "corporation", "company", "pte"})
+# "Lab"/"Labs" are part of a name ("Kaspersky Lab", "Kaspersky Labs Limited"), not a legal form:
+# dropping them made a bare "Kaspersky" read as the legal name "Kaspersky Lab" (review 27 F4).
 
 
 def _ignorable(ch: str) -> bool:
@@ -103,7 +105,7 @@ def skeleton(text: str) -> str:
 
 def publisher_key(name: str) -> str:
     """A publisher name reduced to its distinctive words: ``Kaspersky Lab, Inc.`` ->
-    ``kaspersky``; punctuation and whitespace runs become one space, legal forms go."""
+    ``kaspersky lab``; punctuation and whitespace runs become one space, legal forms go."""
     words = re.split(r"[\W_]+", skeleton(name))
     return " ".join(w for w in words if w and w not in LEGAL_FORMS)
 
