@@ -160,3 +160,21 @@ def test_only_a_listed_kaspersky_legal_name_is_an_identity(gen, tmp_path, org, v
     assert _verdicts(app)["us-dhs-bod-17-01"] == (verdict, decision)
     assert [e["basis"] for f in app["findings"] for e in f["evidence"]] == [basis]
     assert rc == (1 if verdict == "prohibited" else 0)
+
+
+# --- F9: a package that only case-folds or skeletons to a vendor's is another package -----------
+
+def test_case_variant_of_a_banned_package_is_a_lookalike_claim(gen, tmp_path):
+    """Review 27 F9: com.Tencent.MM (another installable package) was basis ``package`` and an
+    impersonation, prohibited by tbs-2023-10-wechat; it is a look-alike claim (review). The
+    real package name under another key stays an impersonation (prohibited)."""
+    variant = _apk(gen, tmp_path, "variant.apk", "com.Tencent.MM", "Chat", "test-rsa")
+    exact = _apk(gen, tmp_path, "exact.apk", "com.tencent.mm", "Chat", "test-rsa")
+    rc, doc = _scan(tmp_path, variant, exact)
+    app = _app(doc, "variant.apk")
+    assert [(f["rule"], f["kind"], f["strength"]) for f in app["findings"]] == [("tencent.wechat", "app", "weak")]
+    (ev,) = app["findings"][0]["evidence"]
+    assert (ev["basis"], ev["value"], ev["normalised"]) == ("package-lookalike", "com.Tencent.MM", "com.tencent.mm")
+    assert _verdicts(app)["canada-tbs-2023"] == ("review", "vendor-app-review")
+    assert _verdicts(_app(doc, "exact.apk"))["canada-tbs-2023"] == ("prohibited", "tbs-2023-10-wechat")
+    assert rc == 1

@@ -239,12 +239,16 @@ def _package_values(identity: ApkIdentity) -> list[tuple[str, str]]:
 
 def _package_evidence(rule: Rule, identity: ApkIdentity, exact: set[str]) -> list[Evidence]:
     """Package evidence over every reading; a glob or regex never matches a package that
-    another rule of the pack names exactly (namespace rules yield to the app's own rule)."""
+    another rule of the pack names exactly (namespace rules yield to the app's own rule).
+    Only the installed package as written is ``package``: one that only case-folds or
+    skeletons to a rule's (``com.Tencent.MM``) is another installable package, a claim
+    (``package-lookalike``; review 27 F9)."""
     out: list[Evidence] = []
     for how, pkg in _package_values(identity):
-        basis = "package" if how == "framework" else "package-reading"
         field = "package" if how == "framework" else f"package ({how})"
         for form, value in forms(pkg):
+            basis = ("package-reading" if how != "framework" else
+                     "package" if form == "raw" else "package-lookalike")
             if any(fnmatch.fnmatchcase(value, g) for g in rule.package_exclude):
                 break
             hit = value if value in rule.packages else None
