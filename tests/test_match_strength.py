@@ -8,6 +8,7 @@ only folds to a vendor's was "the package Android installs".
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -178,3 +179,63 @@ def test_case_variant_of_a_banned_package_is_a_lookalike_claim(gen, tmp_path):
     assert _verdicts(app)["canada-tbs-2023"] == ("review", "vendor-app-review")
     assert _verdicts(_app(doc, "exact.apk"))["canada-tbs-2023"] == ("prohibited", "tbs-2023-10-wechat")
     assert rc == 1
+
+
+# --- F2: --quick keeps a vendor key present as weak evidence, saying why ---------------------------
+
+BYTEDANCE_EXTRA = """schema: apkscan-rules/1
+pack: bdextra
+vendor: ByteDance
+version: "2026.11.29"
+reviewed: "2026-11-29"
+sources:
+  S1: "fixtures/keys/test-rsa.pem and test-ec.pem standing in for ByteDance keys"
+certificates:
+  - id: BD_SHARED
+    sha256: {rsa}
+    confidence: high
+    references: [S1]
+  - id: BD_APP_UNKNOWN
+    sha256: {ec}
+    confidence: high
+    references: [S1]
+rules:
+  - id: bdextra.shared-app
+    app: An app sharing the key
+    tags: [tiktok]
+    match:
+      package: [com.example.sharedkey]
+      certificates:
+        - ref: BD_SHARED
+          shared: true
+    references: [S1]
+"""
+
+
+@pytest.mark.parametrize("package,key,rule,cert,verdict", [
+    ("com.example.ownclean", "test-ec", "bdextra.vendor", "BD_APP_UNKNOWN", "review"),  # known for no app
+    ("com.example.ownclean", "test-rsa", "bdextra.vendor", "BD_SHARED", "review"),      # a shared key alone
+    # with its package: the installed package makes it the app (weak, the measure's verdict)
+    ("com.example.sharedkey", "test-rsa", "bdextra.shared-app", "BD_SHARED", "prohibited"),
+])
+def test_quick_keeps_a_vendor_key_as_weak_evidence(gen, tmp_path, package, key, rule, cert, verdict):
+    """Review 27 F2: under --quick a verified ByteDance key left no finding at all (allowed, rc 0).
+    Nothing is verified under --quick, so the key is present: weak, never confirmed, saying why."""
+    sha = {k: hashlib.sha256(gen.cert_der(k)).hexdigest() for k in ("test-rsa", "test-ec")}
+    pack = tmp_path / "bdextra.yaml"
+    pack.write_text(BYTEDANCE_EXTRA.format(rsa=sha["test-rsa"], ec=sha["test-ec"]))
+    apk = _apk(gen, tmp_path, "own.apk", package, "Own", key)
+    clean = _apk(gen, tmp_path, "clean.apk", "com.example.clean", "Notes", "android-debug")
+    policy = "us-no-tiktok-gov-devices-2022"
+    rc, full = _scan(tmp_path, "--rules", pack, apk, clean, "--policy", policy)
+    f = next(f for f in _app(full, "own.apk")["findings"] if f["rule"] == rule)
+    assert f["strength"] == "confirmed" and _app(full, "own.apk")["verdict"] == "prohibited"
+    rc, quick = _scan(tmp_path, "--quick", "--rules", pack, apk, clean, "--policy", policy)
+    app = _app(quick, "own.apk")
+    (f,) = [f for f in app["findings"] if f["rule"] == rule]
+    assert f["strength"] == "weak"
+    (ev,) = [e for e in f["evidence"] if e["field"].endswith("sha256")]
+    assert (ev["basis"], ev["verified"], ev["matched"]) == ("certificate-present", False, cert)
+    assert "not verified: --quick" in ev["location"]
+    assert app["verdict"] == verdict
+    assert _app(quick, "clean.apk")["verdict"] == "allowed"

@@ -11,6 +11,7 @@ package, not only the one Android installs.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import re
 from collections.abc import Callable, Iterable
@@ -62,8 +63,12 @@ def match_identity(identity: ApkIdentity, rules: RuleSet,
 def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: list[str] | None,
                 vendor_known: list[KnownCert] | KnownIndex, indexed: bool = True) -> list[Finding]:
     known = index_of(pack).certificates if indexed else None
+    # --quick (content not checked) or signatures never read (timeout, limit): nothing could be
+    # verified, so "no verified vendor key" proves nothing: no impersonation, forged or planted
+    # claim (counterfeit needs no verdict); a known key present is then weak evidence, saying why
+    unverified = _unverified_because(identity)
     all_certs = cert_evidence(known if known is not None else list(pack.certificates.values()), view)
-    vendor_certs = [e for e in all_certs if e.basis != "certificate-present"]
+    vendor_certs = _usable(all_certs, unverified)
     counterfeit = counterfeit_findings(pack, view, known)
     foreign = _foreign_keys(vendor_known, view)
     publisher = _publisher_evidence(pack, view, foreign)
@@ -76,18 +81,14 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
                                             sdk=classes is not None)
     else:
         exact, rules = {p for r in pack.rules for p in r.packages}, pack.rules
-    # --quick (content not checked) or signatures never read (timeout, limit): nothing could be
-    # verified, so "no verified vendor key" proves nothing: no impersonation, forged or planted
-    # claim (counterfeit needs no verdict)
-    c = identity.completeness
-    unchecked = c.state.get("content_digests") == "not checked" or (identity.origin == "apk" and "signatures" in c.why)
+    unchecked = unverified is not None
     out: list[Finding] = []
     for rule in rules:
         if rule.kind == "sdk":
             f = _match_sdk(rule, classes) if classes is not None else None
             out += [f] if f else []
             continue
-        own = _rule_evidence(rule, identity, view, exact, foreign)
+        own = _rule_evidence(rule, identity, view, exact, foreign, unverified)
         if not own:
             continue
         impostor = None if unchecked else _impersonation(rule, pack, own, vendor_keys, view)
@@ -106,7 +107,31 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
     return out + ([] if unchecked else misplaced_findings(pack, view, known)) + counterfeit
 
 
+def _unverified_because(identity: ApkIdentity) -> str | None:
+    """Why nothing could be verified (``--quick``, signatures never read), or None."""
+    c = identity.completeness
+    if c.state.get("content_digests") == "not checked":
+        return "--quick (content digests not checked)"
+    if identity.origin == "apk" and "signatures" in c.why:
+        return f"signatures not read ({c.why['signatures']})"
+    return None
+
+
+def _usable(evidence: list[Evidence], unverified: str | None) -> list[Evidence]:
+    """Known-certificate evidence a finding may rest on. A key merely present is a forged or
+    planted finding when verification ran; when it could not run, the key is kept as weak
+    ``certificate-present`` evidence saying why, never dropped (review 27 F2: under --quick a
+    vendor key left no trace and the app was ``allowed``)."""
+    if unverified is None:
+        return [e for e in evidence if e.basis != "certificate-present"]
+    return [dataclasses.replace(e, location=f"{e.location}; not verified: {unverified}")
+            if e.basis == "certificate-present" else e for e in evidence]
+
+
 def _vendor_message(pack: RulePack, evidence: list[Evidence]) -> str:
+    if all(e.basis == "certificate-present" for e in evidence):
+        return (f"a known {pack.vendor} certificate is present, but nothing could be verified: "
+                "weak, never confirmed")
     if all(e.basis == "subject-present" and e.field.startswith("signer") for e in evidence):
         return (f"a verified signer names {pack.vendor} as publisher, but its key is none of "
                 f"{pack.vendor}'s known keys (or the name is not a listed one): a claim")
@@ -280,11 +305,12 @@ def _label_evidence(rule: Rule, identity: ApkIdentity) -> list[Evidence]:
 
 
 def _rule_evidence(rule: Rule, identity: ApkIdentity, view: CertView, exact: set[str],
-                   foreign: Callable[[Certificate], bool] = lambda c: False) -> list[Evidence]:
+                   foreign: Callable[[Certificate], bool] = lambda c: False,
+                   unverified: str | None = None) -> list[Evidence]:
     out = _package_evidence(rule, identity, exact) + _label_evidence(rule, identity)
     package_matched = any(e.basis == "package" for e in out)
     own_certs = [rc.cert for rc in rule.certificates if package_matched or not rc.shared]
-    out += [e for e in cert_evidence(own_certs, view) if e.basis != "certificate-present"]
+    out += _usable(cert_evidence(own_certs, view), unverified)
     out += _name_evidence(rule.subjects, view, "subject", foreign)
     out += _name_evidence(rule.issuers, view, "issuer", foreign)
     if view.stamp is not None:
