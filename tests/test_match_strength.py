@@ -239,3 +239,83 @@ def test_quick_keeps_a_vendor_key_as_weak_evidence(gen, tmp_path, package, key, 
     assert "not verified: --quick" in ev["location"]
     assert app["verdict"] == verdict
     assert _app(quick, "clean.apk")["verdict"] == "allowed"
+
+
+# --- F6: --deep reads DEX files as Android loads them; a pass cut short is a partial scan -------
+
+def _with_dex(gen, path: Path, dex: list[tuple[str, bytes]]) -> Path:
+    """An unsigned APK (manifest from generate.py) whose DEX entries are ``dex``, in that order."""
+    import io
+    import zipfile
+
+    base = zipfile.ZipFile(io.BytesIO(gen.build_unsigned(gen.App("com.example.video", "Video"))))
+    path.parent.mkdir(exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in base.infolist():
+            if not info.filename.endswith(".dex"):
+                z.writestr(info, base.read(info))
+        for name, body in dex:
+            z.writestr(name, body)
+    return path
+
+
+SDK_CLASS = b"Lcom/bytedance/sdk/open/tiktok/TikTokOpenApi;"
+
+
+def test_decoy_dex_files_cannot_push_the_loaded_ones_out(gen, tmp_path):
+    """Review 27 F6: 65 decoys classes100..164.dex listed before the real classes2.dex were the
+    'first 64' read; the ByteDance SDK went unseen (allowed, rc 0). Android never loads them."""
+    from test_dex_bounds import _dex
+
+    plain = _dex([b"Lcom/example/Main;"], [0])
+    decoys = [(f"classes{n}.dex", plain) for n in range(100, 165)]
+    apk = _with_dex(gen, tmp_path / "in" / "decoys.apk",
+                    [("classes.dex", plain), *decoys, ("classes2.dex", _dex([SDK_CLASS], [0]))])
+    rc, doc = _scan(tmp_path, "--deep", apk, "--policy", "us-no-tiktok-gov-devices-2022")
+    app = _app(doc, "decoys.apk")
+    assert [f["kind"] for f in app["findings"]] == ["sdk"]
+    assert _verdicts(app)["us-no-tiktok-gov-devices-2022"] == ("review", "us-nttgda-sdk")
+    assert [w["code"] for w in app["warnings"]] == ["DEX_NOT_LOADED"]
+    assert app["identity"]["completeness"]["dex"] == "read" and doc["errors"] == [] and rc == 0
+
+
+def test_a_dex_pass_cut_short_is_a_partial_scan(gen, tmp_path, monkeypatch):
+    """More DEX files Android loads than the limit: the ``dex`` part is not read (why: the code)
+    and the input is an input error beside its findings (exit 3); the next input is scanned."""
+    from test_dex_bounds import _dex
+
+    from apkscan.rules import dex as dexmod
+
+    monkeypatch.setattr(dexmod, "MAX_DEX_FILES", 2)
+    plain = _dex([b"Lcom/example/Main;"], [0])
+    many = _with_dex(gen, tmp_path / "in" / "many.apk",
+                     [("classes.dex", plain), ("classes2.dex", plain), ("classes3.dex", _dex([SDK_CLASS], [0]))])
+    few = _with_dex(gen, tmp_path / "in" / "few.apk", [("classes.dex", plain), ("classes2.dex", _dex([SDK_CLASS], [0]))])
+    rc, doc = _scan(tmp_path, "--deep", many, few, "--policy", "us-no-tiktok-gov-devices-2022")
+    part = _app(doc, "many.apk")["identity"]["completeness"]
+    assert (part["dex"], part["why"]["dex"], part["complete"]) == ("not read", "DEX_LIMIT_EXCEEDED", False)
+    (err,) = doc["errors"]
+    assert err["source"]["path"].endswith("many.apk")
+    assert [i["code"] for i in err["errors"]] == ["DEX_LIMIT_EXCEEDED"]
+    assert _app(doc, "few.apk")["verdict"] == "review" and _app(doc, "few.apk")["identity"]["completeness"]["dex"] == "read"
+    assert rc == 3
+
+
+def test_a_timed_out_dex_pass_is_cut_and_says_why(tmp_path):
+    """The deadline stops the pass: ``dex_pass`` names the INPUT_TIMEOUT that cut it, so the scan
+    marks the ``dex`` part not read (not only a warning)."""
+    from test_dex_bounds import _apk as dex_apk
+    from test_dex_bounds import _dex
+
+    from apkscan.apk.identify import identify
+    from apkscan.rules.dex import dex_pass
+    from apkscan.scan import _dex_part, incomplete
+
+    apk = dex_apk(tmp_path / "one.apk", [_dex([b"Lcom/a/B;"], [0])])
+    assert dex_pass(str(apk))[2] is None
+    names, issues, cut = dex_pass(str(apk), deadline=0.0)
+    assert names == set() and cut is not None and cut.code == "INPUT_TIMEOUT" and cut in issues
+    identity = identify(str(FIXTURES / "apks" / "clean-v1v2v3.apk"))
+    _dex_part(identity, cut)
+    assert identity.completeness.to_dict()["dex"] == "not read"
+    assert [i.code for i in incomplete(identity)] == ["INPUT_TIMEOUT"]
