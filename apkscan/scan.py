@@ -44,15 +44,26 @@ def evaluate(identity: ApkIdentity, rules: RuleSet, policy: Policy | list[Policy
     classes = None
     warnings: list[Issue] = []
     if dex_path is not None:
-        from apkscan.rules.dex import dex_class_names  # only --deep pays for it
+        from apkscan.rules.dex import dex_pass  # only --deep pays for it
 
-        classes, warnings = dex_class_names(dex_path, window=dex_window, deadline=dex_deadline)
+        classes, warnings, cut = dex_pass(dex_path, window=dex_window, deadline=dex_deadline)
+        _dex_part(identity, cut)
     findings = match_identity(identity, rules, classes)
     policies = policy if isinstance(policy, list) else [policy]
     app = AppResult(source=source, container=container, identity=identity, findings=findings,
                     warnings=warnings, chain=chain)
     app.set_outcomes(decide_all(identity, findings, policies, rules))
     return app
+
+
+def _dex_part(identity: ApkIdentity, cut: Issue | None) -> None:
+    """``--deep``: the ``dex`` part of ``completeness``, ``not read`` with the code that cut the
+    pass short (a limit, the deadline), so the input counts as partly scanned (review 27 F6)."""
+    c = identity.completeness
+    if cut is None:
+        c.done("dex")
+    else:
+        c.state["dex"], c.why["dex"] = "not read", cut.code
 
 
 def unscannable(identity: ApkIdentity) -> bool:
@@ -63,8 +74,15 @@ def unscannable(identity: ApkIdentity) -> bool:
 
 
 def incomplete(identity: ApkIdentity) -> list[Issue]:
-    """Input-level errors of a readable APK (limits, timeouts, internal errors): scanned in part."""
-    return [i for i in identity.errors if i.code.startswith(_UNSCANNABLE)]
+    """Input-level errors of a readable APK (limits, timeouts, internal errors): scanned in part;
+    a ``--deep`` DEX pass cut short too (SDK rules saw only part of the classes)."""
+    out = [i for i in identity.errors if i.code.startswith(_UNSCANNABLE)]
+    c = identity.completeness
+    if c.state.get("dex") == "not read":
+        out.append(Issue(c.why.get("dex", "DEX_LIMIT_EXCEEDED"), "--deep: the DEX pass stopped before "
+                         "every classes*.dex Android loads was read; SDK rules saw part of the classes",
+                         Severity.WARNING))
+    return out
 
 
 @dataclass(slots=True)

@@ -67,15 +67,25 @@ def test_ascii_is_its_own_skeleton_and_chinese_is_untouched():
     assert skeleton("微信") == "微信"
 
 
-@pytest.mark.parametrize("name", ["Kaspersky Lab, Inc.", "Kaspersky Labs Limited", "Kaspersky",
+@pytest.mark.parametrize("name", ["Kaspersky Lab, Inc.", "Kaspersky Labs Limited",
                                   "AO  Kaspersky   Lab", "Kaspersky Lab ZAO", "KASPERSKY LAB",
-                                  "Kaspersky Lab Switzerland GmbH", "Kaspersky Group",
-                                  "АО Kaspersky Lab"])
+                                  "Kaspersky Group", "АО Kaspersky Lab"])
 def test_kaspersky_name_variants_are_the_vendor(name, rules):
     findings = match_identity(build_identity("com.example.notes", signers=[_cert(name)]), rules)
     assert {(f.rule, f.strength) for f in findings} == {("kaspersky.vendor", "strong")}
     ev = findings[0].evidence[0]
-    assert ev.value == name and ev.normalised.startswith("kaspersky")
+    assert ev.value == name and ev.normalised.startswith("kaspersky") and ev.basis == "subject"
+
+
+@pytest.mark.parametrize("name", ["Kaspersky", "Kaspersky Fan Club", "Kaspersky-Free Alternatives Inc",
+                                  "Kaspersky Lab Switzerland GmbH", "KASPERSKY"])
+def test_names_that_only_begin_like_a_kaspersky_legal_name_are_claims(name, rules):
+    """Review 27 F4: any O= starting with the word "Kaspersky" was a legal name (strong, and
+    prohibited by BOD 17-01); the exception covers the listed legal names only, the rest is a claim."""
+    findings = match_identity(build_identity("com.example.notes", signers=[_cert(name)]), rules)
+    assert {(f.rule, f.strength) for f in findings} == {("kaspersky.vendor", "weak")}
+    (ev,) = findings[0].evidence
+    assert (ev.basis, ev.verified) == ("subject-present", False) and "not a listed" in ev.location
 
 
 @pytest.mark.parametrize("name", ["Kasperskyy Notes Ltd", "Anti-Kaspersky Club", "Lab Inc."])
@@ -84,7 +94,7 @@ def test_names_that_only_resemble_kaspersky_do_not_match(name, rules):
 
 
 def test_publisher_key_drops_legal_forms_only():
-    assert publisher_key("Kaspersky Lab, Inc.") == "kaspersky"
+    assert publisher_key("Kaspersky Lab, Inc.") == "kaspersky lab"  # "Lab" is part of the name
     assert publisher_key("Tencent Technology(Shenzhen) Company Limited") == "tencent technology shenzhen"
 
 

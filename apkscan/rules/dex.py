@@ -5,6 +5,13 @@ each class descriptor ``Lcom/foo/Bar;`` is a MUTF-8 string. That table lists eve
 the file defines or references, which is exactly what "embeds vendor SDK X" needs.
 Every size is bounded; a malformed DEX yields a warning, never an exception.
 
+The files are read as Android loads them: ``classes.dex``, ``classes2.dex``, ... up to the
+first missing number (ART's ``DexFileLoader``); other ``classes*.dex`` entries are never loaded
+and are only named (``DEX_NOT_LOADED``), so decoys listed first cannot push the real ones past
+the file limit (review 27 F6). A pass cut short (a limit, the deadline, an unreadable ZIP) is
+``cut``: the scan reports the ``dex`` part of ``completeness`` as not read, and the input as
+partly scanned.
+
 Work is bounded too: each distinct string is read once (a compiler writes each type once;
 a hostile table naming one 4 KiB string 2^20 times took 3 minutes over 64 DEX files), the
 descriptor bytes read per APK are capped (:data:`MAX_DESCRIPTOR_BYTES`), and the reading
@@ -20,7 +27,7 @@ from array import array
 from collections.abc import Callable
 
 from apkscan.apk.io.bytesource import ByteSource
-from apkscan.apk.io.zipreader import ZipArchive
+from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
 from apkscan.issues import ApkScanError, Issue, warning
 
 MAX_DEX_SIZE = 64 << 20  # per classes*.dex entry
@@ -42,8 +49,13 @@ class _Reading:
     def __init__(self, check_deadline: Callable[[], None] = lambda: None, budget: int = MAX_DESCRIPTOR_BYTES):
         self.names: set[str] = set()
         self.issues: list[Issue] = []
+        self.cut: Issue | None = None  # what stopped the pass before every loaded DEX was read
         self.budget = budget
         self.check_deadline = check_deadline
+
+    def stop(self, issue: Issue) -> None:
+        self.issues.append(issue)
+        self.cut = self.cut or issue
 
     @property
     def spent(self) -> bool:
@@ -104,12 +116,19 @@ def parse_types(dex: bytes) -> set[str]:
 
 def dex_class_names(path: str, window: tuple[int, int | None] = (0, None),
                     deadline: float | None = None) -> tuple[set[str], list[Issue]]:
-    """Dotted class names from every top-level ``classes*.dex`` of the APK at ``path``.
+    """Dotted class names from the ``classes*.dex`` files Android loads from the APK at ``path``.
 
     ``window`` (offset, length): the APK is that part of ``path`` (stored inside a ZIP).
     ``deadline`` (``time.monotonic()``): the input's time budget; past it, an ``INPUT_TIMEOUT``
     warning and the names read so far.
     """
+    names, issues, _cut = dex_pass(path, window, deadline)
+    return names, issues
+
+
+def dex_pass(path: str, window: tuple[int, int | None] = (0, None),
+             deadline: float | None = None) -> tuple[set[str], list[Issue], Issue | None]:
+    """:func:`dex_class_names` and the issue that cut the pass short (None: every DEX read)."""
     reading = _Reading()
     try:
         with ByteSource(path, *window) as source:
@@ -117,26 +136,45 @@ def dex_class_names(path: str, window: tuple[int, int | None] = (0, None),
             reading.check_deadline = source.check_deadline
             _read_entries(ZipArchive.open(source), reading)
     except ApkScanError as exc:
-        reading.issues.append(warning(exc.code, f"DEX scan: {exc.message}"))
+        reading.stop(warning(exc.code, f"DEX scan: {exc.message}"))
     except OSError as exc:
-        reading.issues.append(warning("INPUT_UNREADABLE", f"DEX scan: {exc.strerror or exc}"))
-    return reading.names, reading.issues
+        reading.stop(warning("INPUT_UNREADABLE", f"DEX scan: {exc.strerror or exc}"))
+    return reading.names, reading.issues, reading.cut
+
+
+def _load_order(archive: ZipArchive) -> tuple[list[ZipEntry], list[str]]:
+    """(entries Android loads, in its order; other ``classes*.dex`` names). One past the limit
+    is looked up, so more than :data:`MAX_DEX_FILES` loaded files can be told."""
+    loaded: list[ZipEntry] = []
+    while len(loaded) <= MAX_DEX_FILES:
+        entry = archive.entry("classes.dex" if not loaded else f"classes{len(loaded) + 1}.dex")
+        if entry is None:
+            break
+        loaded.append(entry)
+    names = {e.name for e in loaded}
+    others = [e.name for e in archive.entries if _DEX_NAME.match(e.name) and e.name not in names]
+    return loaded, others
 
 
 def _read_entries(archive: ZipArchive, reading: _Reading) -> None:
-    entries = [e for e in archive.entries if _DEX_NAME.match(e.name)]
+    entries, others = _load_order(archive)
+    if others:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        reading.issues.append(warning("DEX_NOT_LOADED", f"{len(others)} classes*.dex entries Android does not "
+                                      f"load (not in the classes.dex, classes2.dex, ... sequence): not read ({shown})"))
     if len(entries) > MAX_DEX_FILES:
-        reading.issues.append(warning("DEX_LIMIT_EXCEEDED", f"{len(entries)} DEX files; read the first {MAX_DEX_FILES}"))
+        reading.stop(warning("DEX_LIMIT_EXCEEDED", f"more than {MAX_DEX_FILES} DEX files Android loads; read "
+                             f"classes.dex to classes{MAX_DEX_FILES}.dex"))
     for entry in entries[:MAX_DEX_FILES]:
         try:
             reading.add_dex(archive.read(entry, MAX_DEX_SIZE), entry.name)
         except ApkScanError as exc:
             if exc.code == "INPUT_TIMEOUT":
                 raise
-            reading.issues.append(warning(exc.code, f"{entry.name}: {exc.message}"))
+            reading.stop(warning(exc.code, f"{entry.name}: {exc.message}"))  # a loaded DEX unread
         except (ValueError, struct.error, IndexError) as exc:
             reading.issues.append(warning("DEX_MALFORMED", f"{entry.name}: {exc}"))
         if reading.spent:
-            reading.issues.append(warning("DEX_LIMIT_EXCEEDED", f"more than {MAX_DESCRIPTOR_BYTES} bytes of type "
-                                          f"descriptors; class names from {entry.name} on are partial"))
+            reading.stop(warning("DEX_LIMIT_EXCEEDED", f"more than {MAX_DESCRIPTOR_BYTES} bytes of type "
+                                 f"descriptors; class names from {entry.name} on are partial"))
             return

@@ -36,7 +36,7 @@ def _asked(certs: Iterable[KnownCert] | KnownIndex, view: CertView) -> Iterable[
     return certs
 
 
-def _is_known(cert: Certificate, known: Iterable[KnownCert] | KnownIndex) -> bool:
+def is_known(cert: Certificate, known: Iterable[KnownCert] | KnownIndex) -> bool:
     if isinstance(known, KnownIndex):
         return bool(known.sighted(_digests_of(cert)))
     return any(k.matches(cert) for k in known)
@@ -101,13 +101,13 @@ def counterfeit_findings(pack: RulePack, view: CertView, known: KnownIndex | Non
     evidence: list[Evidence] = []
     keys = known if known is not None else list(pack.certificates.values())
     # each certificate's subject and whether it is one of the pack's keys, once (not per known one)
-    certs = [(where, cert, _dn_of(cert), _is_known(cert, keys)) for where, cert in view.all_certificates()]
+    certs = [(where, cert, _dn_of(cert), is_known(cert, keys)) for where, cert in view.all_certificates()]
     for kc in pack.certificates.values():
         if not kc.subject or not (kc.serial or kc.not_before):
             continue  # known by hash only: a counterfeit subject cannot be recognised
         want = _dn(kc.subject)
-        for where, cert, dn, is_known in certs:
-            if is_known or dn != want:
+        for where, cert, dn, known_key in certs:
+            if known_key or dn != want:
                 continue  # a known key (maybe another of the vendor's), or another subject
             copied = [f for f, mine, theirs in (
                 ("serial", cert.serial, kc.serial),

@@ -11,14 +11,15 @@ package, not only the one Android installs.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from apkscan.apk.model import ApkIdentity
+from apkscan.apk.model import ApkIdentity, Certificate
 from apkscan.rules.certview import CertView
 from apkscan.rules.index import KnownIndex, candidates, index_of, vendor_index
-from apkscan.rules.keys import cert_evidence, counterfeit_findings, misplaced_findings
+from apkscan.rules.keys import cert_evidence, counterfeit_findings, is_known, misplaced_findings
 from apkscan.rules.model import (
     KINDS,
     STRENGTH_RANK,
@@ -62,10 +63,15 @@ def match_identity(identity: ApkIdentity, rules: RuleSet,
 def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: list[str] | None,
                 vendor_known: list[KnownCert] | KnownIndex, indexed: bool = True) -> list[Finding]:
     known = index_of(pack).certificates if indexed else None
+    # --quick (content not checked) or signatures never read (timeout, limit): nothing could be
+    # verified, so "no verified vendor key" proves nothing: no impersonation, forged or planted
+    # claim (counterfeit needs no verdict); a known key present is then weak evidence, saying why
+    unverified = _unverified_because(identity)
     all_certs = cert_evidence(known if known is not None else list(pack.certificates.values()), view)
-    vendor_certs = [e for e in all_certs if e.basis != "certificate-present"]
+    vendor_certs = _usable(all_certs, unverified)
     counterfeit = counterfeit_findings(pack, view, known)
-    publisher = _publisher_evidence(pack, view)
+    foreign = _foreign_keys(vendor_known, view)
+    publisher = _publisher_evidence(pack, view, foreign)
     if counterfeit:  # the vendor's name on a counterfeit certificate is only a claim
         publisher = [_as_claim(e) for e in publisher]
     vendor_keys = cert_evidence(vendor_known, view)
@@ -75,18 +81,14 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
                                             sdk=classes is not None)
     else:
         exact, rules = {p for r in pack.rules for p in r.packages}, pack.rules
-    # --quick (content not checked) or signatures never read (timeout, limit): nothing could be
-    # verified, so "no verified vendor key" proves nothing: no impersonation, forged or planted
-    # claim (counterfeit needs no verdict)
-    c = identity.completeness
-    unchecked = c.state.get("content_digests") == "not checked" or (identity.origin == "apk" and "signatures" in c.why)
+    unchecked = unverified is not None
     out: list[Finding] = []
     for rule in rules:
         if rule.kind == "sdk":
             f = _match_sdk(rule, classes) if classes is not None else None
             out += [f] if f else []
             continue
-        own = _rule_evidence(rule, identity, view, exact)
+        own = _rule_evidence(rule, identity, view, exact, foreign, unverified)
         if not own:
             continue
         impostor = None if unchecked else _impersonation(rule, pack, own, vendor_keys, view)
@@ -105,7 +107,34 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
     return out + ([] if unchecked else misplaced_findings(pack, view, known)) + counterfeit
 
 
+def _unverified_because(identity: ApkIdentity) -> str | None:
+    """Why nothing could be verified (``--quick``, signatures never read), or None."""
+    c = identity.completeness
+    if c.state.get("content_digests") == "not checked":
+        return "--quick (content digests not checked)"
+    if identity.origin == "apk" and "signatures" in c.why:
+        return f"signatures not read ({c.why['signatures']})"
+    return None
+
+
+def _usable(evidence: list[Evidence], unverified: str | None) -> list[Evidence]:
+    """Known-certificate evidence a finding may rest on. A key merely present is a forged or
+    planted finding when verification ran; when it could not run, the key is kept as weak
+    ``certificate-present`` evidence saying why, never dropped (review 27 F2: under --quick a
+    vendor key left no trace and the app was ``allowed``)."""
+    if unverified is None:
+        return [e for e in evidence if e.basis != "certificate-present"]
+    return [dataclasses.replace(e, location=f"{e.location}; not verified: {unverified}")
+            if e.basis == "certificate-present" else e for e in evidence]
+
+
 def _vendor_message(pack: RulePack, evidence: list[Evidence]) -> str:
+    if all(e.basis == "certificate-present" for e in evidence):
+        return (f"a known {pack.vendor} certificate is present, but nothing could be verified: "
+                "weak, never confirmed")
+    if all(e.basis == "subject-present" and e.field.startswith("signer") for e in evidence):
+        return (f"a verified signer names {pack.vendor} as publisher, but its key is none of "
+                f"{pack.vendor}'s known keys (or the name is not a listed one): a claim")
     if all(e.basis == "subject-present" for e in evidence):
         return (f"a certificate naming {pack.vendor} as publisher is present but is not a "
                 "verified signer")
@@ -136,35 +165,64 @@ def _strength(evidence: list[Evidence]) -> str:
     return best
 
 
-def _as_claim(e: Evidence) -> Evidence:
+def _as_claim(e: Evidence, location: str | None = None) -> Evidence:
     """A subject/issuer that copies the vendor's name on a key that is not the vendor's."""
     if e.basis not in ("subject", "issuer") or not e.verified:
         return e
     basis = "subject-present" if e.basis == "subject" else e.basis  # policies never see it as proof
     return Evidence(e.field, e.value, basis, e.matched, False, e.confidence, e.normalised,
-                    e.locale, "verified signer whose key is none of the vendor's known keys: "
-                    "the name is a claim")
+                    e.locale, location or "verified signer whose key is none of the vendor's "
+                    "known keys: the name is a claim")
 
 
-def _name_evidence(patterns: list[NamePattern], view: CertView, which: str) -> list[Evidence]:
+def _name_evidence(patterns: list[NamePattern], view: CertView, which: str,
+                   foreign: Callable[[Certificate], bool] = lambda c: False) -> list[Evidence]:
+    """Subject/issuer patterns on verified signers; on a ``foreign`` signer (none of the
+    vendor's known keys) the name is a claim (:func:`_as_claim`)."""
     out: list[Evidence] = []
     for pattern in patterns:
         for cert in view.signers:
             hits = pattern.match(cert.subject_attrs if which == "subject" else cert.issuer_attrs)
             if hits:
-                out += [Evidence(f"signer.{which}.{attr}", value, which,
-                                 pattern.attrs[attr].pattern, True,
-                                 location=view.place(cert, "verified signer"))
-                        for attr, value in hits]
+                found = [Evidence(f"signer.{which}.{attr}", value, which,
+                                  pattern.attrs[attr].pattern, True,
+                                  location=view.place(cert, "verified signer"))
+                         for attr, value in hits]
+                out += [_as_claim(e) for e in found] if foreign(cert) else found
                 break  # one signer per pattern is enough evidence
     return out
 
 
-def _publisher_evidence(pack: RulePack, view: CertView) -> list[Evidence]:
-    """Publisher subject patterns and normalised names on verified signers (``subject``),
-    and on certificates present but not verified (``subject-present``, weak)."""
-    out = _name_evidence(pack.publishers, view, "subject")
+def _foreign_keys(vendor_known: list[KnownCert] | KnownIndex, view: CertView) -> Callable[[Certificate], bool]:
+    """Whether a verified signer's name is only a claim: the vendor lists known keys and neither
+    the signer nor a verified lineage node is one of them (review 27 F3: a ByteDance name on
+    another key was a ``strong`` identity). A vendor that lists no key (Kaspersky) keeps names."""
+    certs = vendor_known.certs if isinstance(vendor_known, KnownIndex) else vendor_known
+    if not certs:
+        return lambda cert: False
+    if any(is_known(c, vendor_known) for _, c in view.lineage):
+        return lambda cert: False  # rotated from a vendor key: the app is the vendor's (confirmed)
+    return lambda cert: not is_known(cert, vendor_known)
+
+
+def _listed_name(pack: RulePack, value: str) -> tuple[str | None, bool]:
+    """(listed publisher name, whole) for an ``O=`` value: ``whole`` when the normalised name *is*
+    a listed legal name; a name that only begins with a listed name's first word ("Kaspersky Fan
+    Club", an unlisted affiliate) is returned with ``whole`` False: a claim (review 27 F4)."""
+    words = publisher_key(value).split()
     keys = [(n, publisher_key(n).split()) for n in pack.publisher_names]
+    hit = next((n for n, k in keys if k and words == k), None)
+    if hit is not None:
+        return hit, True
+    return next((n for n, k in keys if k and words[:1] == k[:1]), None), False
+
+
+def _publisher_evidence(pack: RulePack, view: CertView,
+                        foreign: Callable[[Certificate], bool] = lambda c: False) -> list[Evidence]:
+    """Publisher subject patterns and listed names on verified signers (``subject``; a claim,
+    ``subject-present``, on a ``foreign`` signer or for a name that only starts like a listed
+    one), and on certificates present but not verified (``subject-present``, weak)."""
+    out = _name_evidence(pack.publishers, view, "subject", foreign)
     candidates = [(c, view.place(c, "verified signer"), True) for c in view.signers]
     # a known certificate out of place is a planted/forged finding, not a name claim
     others = [(s.certificate, s.describe()) for s in view.present]
@@ -174,16 +232,22 @@ def _publisher_evidence(pack: RulePack, view: CertView) -> list[Evidence]:
                    if not any(kc.matches(c) for kc in pack.certificates.values())]
     for cert, where, verified in candidates:
         for value in cert.subject_attrs.get("O", []):
-            words = publisher_key(value).split()
-            name = next((n for n, k in keys if k and words[:len(k)] == k), None)
+            name, whole = _listed_name(pack, value)
             if name is None and not verified:
                 name = next((p.describe() for p in pack.publishers if p.match(cert.subject_attrs)),
                             None)
-            if name is None or any(e.value == value and e.verified == verified for e in out):
+            if name is None or any(e.value == value and e.field.startswith("signer" if verified else "present")
+                                   for e in out):
                 continue
-            out.append(Evidence("signer.subject.O" if verified else "present.subject.O", value,
-                                "subject" if verified else "subject-present", name, verified,
-                                normalised=publisher_key(value), location=where))
+            e = Evidence("signer.subject.O" if verified else "present.subject.O", value,
+                         "subject" if verified else "subject-present", name, verified,
+                         normalised=publisher_key(value), location=where)
+            if verified and not whole:
+                e = _as_claim(e, f"{where}; not a listed {pack.vendor} legal name, only begins "
+                                 f"like {name}: the name is a claim")
+            elif verified and foreign(cert):
+                e = _as_claim(e)
+            out.append(e)
     return out
 
 
@@ -200,12 +264,16 @@ def _package_values(identity: ApkIdentity) -> list[tuple[str, str]]:
 
 def _package_evidence(rule: Rule, identity: ApkIdentity, exact: set[str]) -> list[Evidence]:
     """Package evidence over every reading; a glob or regex never matches a package that
-    another rule of the pack names exactly (namespace rules yield to the app's own rule)."""
+    another rule of the pack names exactly (namespace rules yield to the app's own rule).
+    Only the installed package as written is ``package``: one that only case-folds or
+    skeletons to a rule's (``com.Tencent.MM``) is another installable package, a claim
+    (``package-lookalike``; review 27 F9)."""
     out: list[Evidence] = []
     for how, pkg in _package_values(identity):
-        basis = "package" if how == "framework" else "package-reading"
         field = "package" if how == "framework" else f"package ({how})"
         for form, value in forms(pkg):
+            basis = ("package-reading" if how != "framework" else
+                     "package" if form == "raw" else "package-lookalike")
             if any(fnmatch.fnmatchcase(value, g) for g in rule.package_exclude):
                 break
             hit = value if value in rule.packages else None
@@ -236,14 +304,15 @@ def _label_evidence(rule: Rule, identity: ApkIdentity) -> list[Evidence]:
     return out
 
 
-def _rule_evidence(rule: Rule, identity: ApkIdentity, view: CertView,
-                   exact: set[str]) -> list[Evidence]:
+def _rule_evidence(rule: Rule, identity: ApkIdentity, view: CertView, exact: set[str],
+                   foreign: Callable[[Certificate], bool] = lambda c: False,
+                   unverified: str | None = None) -> list[Evidence]:
     out = _package_evidence(rule, identity, exact) + _label_evidence(rule, identity)
     package_matched = any(e.basis == "package" for e in out)
     own_certs = [rc.cert for rc in rule.certificates if package_matched or not rc.shared]
-    out += [e for e in cert_evidence(own_certs, view) if e.basis != "certificate-present"]
-    out += _name_evidence(rule.subjects, view, "subject")
-    out += _name_evidence(rule.issuers, view, "issuer")
+    out += _usable(cert_evidence(own_certs, view), unverified)
+    out += _name_evidence(rule.subjects, view, "subject", foreign)
+    out += _name_evidence(rule.issuers, view, "issuer", foreign)
     if view.stamp is not None:
         for kc in rule.source_stamps:
             algo = kc.matches(view.stamp)

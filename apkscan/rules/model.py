@@ -23,13 +23,15 @@ CONFIDENCES = ("high", "medium-high", "medium", "low")
 
 # Evidence bases: which kind of fact matched (policies select on these).
 # ``package-reading``: a package reading other than the one Android installs;
+# ``package-lookalike``: the installed package only case-folded or skeletoned is a rule's
+#   (another package Android installs side by side: a claim);
 # ``certificate-recorded``: a certificate a device recorded (not verified by apkscan);
 # ``certificate-unknown``: the key of an impersonation (a verified signer, or a recorded
 #   certificate, that is none of the vendor's known keys; "none verified" when nothing verified);
 # ``subject-present``: a publisher subject on a certificate that is not a verified signer;
 # ``manifest``: a structural fact of the manifest (ambiguous package);
 # ``bundle``: a structural fact of a split bundle (a split's package or verified signers).
-BASES = ("package", "package-reading", "label", "certificate", "certificate-present",
+BASES = ("package", "package-reading", "package-lookalike", "label", "certificate", "certificate-present",
          "certificate-recorded", "certificate-unknown", "subject", "subject-present", "issuer",
          "source-stamp", "dex", "manifest", "bundle")
 

@@ -12,9 +12,12 @@ compare them the way a reader sees them:
 
 The confusable table is a documented subset of Unicode's ``confusables.txt`` (UTS #39,
 https://www.unicode.org/Public/security/latest/confusables.txt): the Cyrillic, Greek,
-Armenian and Latin-extension letters whose prototype is a *lower-case ASCII* letter or digit
-(entries mapping to upper case were folded first, as we compare case-folded text), kept
-only where the mapping was certain; it is not the whole table. Only
+Armenian and Latin-extension letters whose prototype is a *lower-case ASCII* letter or digit,
+and (:data:`CAPITAL_CONFUSABLES`) the capitals that look like an ASCII capital, mapped
+*before* case folding: folding first turned Cyrillic ``Т``/``К`` and Greek ``Τ``/``Κ`` into
+``т``/``к``/``τ``/``κ``, which look like no ASCII letter, and Greek ``Ν`` into ``ν`` (read as
+``v``), so ``ТikТok`` dodged the label rules (review 27 F5). Kept only where the mapping was
+certain; it is not the whole table. Only
 non-ASCII characters are mapped, so an ASCII name is its own skeleton and rule patterns
 written in ASCII keep matching. No maintained PyPI package or Debian package on this
 machine ships confusables.txt in a form worth a new runtime dependency.
@@ -46,10 +49,27 @@ CONFUSABLES: dict[str, str] = {
 }
 _CONFUSABLE_TABLE = str.maketrans(CONFUSABLES)
 
+# confusables.txt subset: capitals whose prototype is an ASCII capital (I-like ones read as I),
+# mapped before folding. A capital not listed here folds and goes through CONFUSABLES.
+CAPITAL_CONFUSABLES: dict[str, str] = {
+    # Cyrillic
+    "А": "A", "В": "B", "С": "C", "Е": "E", "Н": "H", "І": "I", "Ј": "J", "К": "K", "М": "M",
+    "О": "O", "Р": "P", "Ѕ": "S", "Т": "T", "Х": "X", "У": "Y", "Ү": "Y", "Һ": "H", "Ӏ": "I",
+    "Ԛ": "Q", "Ԝ": "W", "Ѵ": "V",
+    # Greek
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N",
+    "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "Ϲ": "C", "Ϳ": "J",
+    # Armenian
+    "Օ": "O", "Ս": "U", "Տ": "S", "Լ": "L",
+}
+_CAPITAL_TABLE = str.maketrans(CAPITAL_CONFUSABLES)
+
 # Legal-form words dropped from publisher names (English, Russian transliteration, German ...).
 LEGAL_FORMS = frozenset({"zao", "ao", "oao", "ooo", "pao", "jsc", "cjsc", "inc", "incorporated",
                          "ltd", "limited", "llc", "plc", "gmbh", "ag", "sa", "bv", "co", "corp",
-                         "corporation", "company", "pte", "lab", "labs", "laboratory"})
+                         "corporation", "company", "pte"})
+# "Lab"/"Labs" are part of a name ("Kaspersky Lab", "Kaspersky Labs Limited"), not a legal form:
+# dropping them made a bare "Kaspersky" read as the legal name "Kaspersky Lab" (review 27 F4).
 
 
 def _ignorable(ch: str) -> bool:
@@ -62,22 +82,30 @@ def _ignorable(ch: str) -> bool:
 @functools.lru_cache(maxsize=16384)  # pure; the matcher asks for the same rule patterns per app
 def normalise(text: str) -> str:
     """NFKC, format/default-ignorable characters removed, case-folded."""
+    return _visible(text).casefold()
+
+
+def _visible(text: str) -> str:
     nfkc = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in nfkc if not _ignorable(ch)).casefold()
+    return "".join(ch for ch in nfkc if not _ignorable(ch))
 
 
 @functools.lru_cache(maxsize=16384)
 def skeleton(text: str) -> str:
-    """:func:`normalise` then the TR39 confusable prototypes of :data:`CONFUSABLES`."""
-    folded = unicodedata.normalize("NFD", normalise(text))
-    stripped = "".join(ch for ch in folded if unicodedata.category(ch) != "Mn" or ord(ch) < 0x300
+    """:func:`normalise` with combining diacritics dropped, the capitals of
+    :data:`CAPITAL_CONFUSABLES` mapped before folding, then :data:`CONFUSABLES`."""
+    # mapped before NFKC too: NFKC turns lunate sigma Ϲ/ϲ (a c look-alike) into Σ/σ
+    early = text.translate(_CAPITAL_TABLE).translate(_CONFUSABLE_TABLE)
+    decomposed = unicodedata.normalize("NFD", _visible(early))
+    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn" or ord(ch) < 0x300
                        or ord(ch) > 0x36F)
-    return unicodedata.normalize("NFC", stripped.translate(_CONFUSABLE_TABLE))
+    folded = stripped.translate(_CAPITAL_TABLE).casefold()
+    return unicodedata.normalize("NFC", folded.translate(_CONFUSABLE_TABLE))
 
 
 def publisher_key(name: str) -> str:
     """A publisher name reduced to its distinctive words: ``Kaspersky Lab, Inc.`` ->
-    ``kaspersky``; punctuation and whitespace runs become one space, legal forms go."""
+    ``kaspersky lab``; punctuation and whitespace runs become one space, legal forms go."""
     words = re.split(r"[\W_]+", skeleton(name))
     return " ".join(w for w in words if w and w not in LEGAL_FORMS)
 
