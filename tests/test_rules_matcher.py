@@ -272,3 +272,34 @@ def test_finding_to_dict_shape(rules):
     assert {"rule", "vendor", "app", "strength", "kind", "evidence"} <= set(f)
     assert all("field" in e and "value" in e for e in f["evidence"])
     assert re.fullmatch(r"[0-9a-f]{64}", next(e["value"] for e in f["evidence"] if e["field"] == "signer.sha256"))
+
+
+def _self_signed(organisation: str):
+    """A throw-away self-signed certificate whose subject carries ``organisation``."""
+    import datetime
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Android"),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation)])
+    start = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(7).not_valid_before(start).not_valid_after(start + datetime.timedelta(days=3650))
+            .sign(key, hashes.SHA256()))
+    return certificate_from_der(cert.public_bytes(Encoding.DER))
+
+
+@pytest.mark.parametrize("organisation", ["Friends of Tencent Company", "Fans of Tencent Company"])
+def test_a_name_ending_like_qzones_is_no_tencent_publisher(rules, organisation):
+    """Review 28 F10: the QZone key's O= was matched by its last words, so any
+    "... of Tencent Company" was a Tencent publisher; it is matched whole now."""
+    signer = _self_signed(organisation)
+    assert match_identity(build_identity("com.example.club", "Club", signers=[signer]), rules) == []
+
+
+def test_qzones_own_organisation_is_still_a_tencent_publisher(rules):
+    findings = match_identity(build_identity("com.example.club", "Club", signers=[_self_signed("QZone Team of Tencent Company")]), rules)
+    assert {f.rule for f in findings} == {"tencent.vendor"}
