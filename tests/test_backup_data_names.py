@@ -1,0 +1,73 @@
+"""Backup layouts: a data name is a claim, and one bad metadata file is that file's error (review 30: 2, 5, 11).
+
+Each test builds the adversary's backup from the shipped APK fixtures in tmp_path and checks
+that the banned app IS scanned (prohibited) or a coded error IS recorded for the one file,
+while the rest of the backup goes on.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from apkscan.scan import scan
+from apkscan.sources.files import FileSource
+from apkscan.sources.layout_common import MetadataError
+from apkscan.sources.swift_titanium import parse_java_properties
+from apkscan.sources.walker import WalkOptions
+from backup_helpers import build_ab, manifest
+
+REPO = Path(__file__).resolve().parents[1]
+WECHAT = (REPO / "fixtures" / "apks" / "wechat-impostor.apk").read_bytes()
+CLEAN = (REPO / "fixtures" / "apks" / "clean-v1v2v3.apk").read_bytes()
+INSTANCE = "2024-05-01-10-00-00-000-user_0"
+
+
+@pytest.fixture()
+def run(rules, policy, tmp_path):
+    def go(*paths):
+        return scan([FileSource([str(p) for p in paths], WalkOptions(tmp_dir=str(tmp_path / "spool")))],
+                    rules, policy).to_dict()
+    return go
+
+
+def by_chain(doc) -> dict[tuple[str, ...], tuple[str | None, str]]:
+    return {tuple(a["source"]["chain"][1:]): (a["package"], a["verdict"]) for a in doc["apps"]
+            if a["identity"]["origin"] == "apk"}
+
+
+def test_titanium_bad_unicode_escape_is_that_files_error(run, tmp_path):
+    root = tmp_path / "tb"
+    root.mkdir()
+    md5 = hashlib.md5(WECHAT).hexdigest()
+    (root / f"com.tencent.mm-{md5}.apk.gz").write_bytes(gzip.compress(WECHAT, mtime=0))
+    (root / "com.tencent.mm-20240501-100000.properties").write_text(f"app_label=WeChat\napp_apk_md5={md5}\n")
+    bad = "com.example.clean-20240501-100000.properties"
+    (root / bad).write_text("app_label=Clean \\u00\n")
+    doc = run(root)
+    assert by_chain(doc)[(f"com.tencent.mm-{md5}.apk.gz",)] == ("com.tencent.mm", "prohibited")
+    errors = {tuple(e["source"]["chain"][1:]): [i["code"] for i in e["errors"]] for e in doc["errors"]}
+    assert errors == {(bad,): ["BACKUP_METADATA_INVALID"]}
+
+
+@pytest.mark.parametrize("text", ["a=\\u", "a=\\u00", "a=\\uZZZZ", "\\u12=x", "a=\\\\\\u1"])
+def test_java_properties_malformed_escape_is_a_metadata_error(text):
+    with pytest.raises(MetadataError) as got:
+        parse_java_properties(text.encode())
+    assert got.value.code == "BACKUP_METADATA_INVALID"
+
+
+def test_java_properties_fuzz_raises_only_metadata_errors():
+    rng = random.Random(30)
+    alphabet = b"\\u0aF=: \t\r\n#!x\xff\x00"
+    for _ in range(20_000):
+        data = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+        try:
+            parse_java_properties(data)
+        except MetadataError:
+            pass
