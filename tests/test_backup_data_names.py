@@ -41,6 +41,33 @@ def by_chain(doc) -> dict[tuple[str, ...], tuple[str | None, str]]:
             if a["identity"]["origin"] == "apk"}
 
 
+def test_neo_backup_data_archive_names_hide_no_apk(run, tmp_path):
+    root = tmp_path / "neo" / "com.example.clean"
+    (root / INSTANCE).mkdir(parents=True)
+    (root / f"{INSTANCE}.properties").write_text(json.dumps({"packageName": "com.example.clean", "versionCode": 1}))
+    (root / INSTANCE / "base.apk").write_bytes(CLEAN)
+    (root / INSTANCE / "data.tar.gz").write_bytes(WECHAT)
+    (root / INSTANCE / "external_files.tar").write_bytes(WECHAT)
+    (root / INSTANCE / "media_files.tar").write_bytes(b"\0" * 1024)  # real data stays skipped
+    doc = run(tmp_path / "neo")
+    apps = by_chain(doc)
+    inst = f"com.example.clean/{INSTANCE}/"
+    assert apps[(inst + "data.tar.gz",)] == ("com.tencent.mm", "prohibited")
+    assert apps[(inst + "external_files.tar",)] == ("com.tencent.mm", "prohibited")
+    assert [(s["reason"], s["count"]) for s in doc["skipped"] if "data" in s["reason"]] == \
+        [("app data archive (not scanned)", 1)]
+
+
+def test_oandbackup_data_zip_name_hides_no_apk(run, tmp_path):
+    root = tmp_path / "oab" / "com.example.clean"
+    root.mkdir(parents=True)
+    (root / "com.example.clean.log").write_text(json.dumps({"packageName": "com.example.clean", "label": "Clean"}))
+    (root / "base.apk").write_bytes(CLEAN)
+    (root / "com.example.clean.zip").write_bytes(WECHAT)
+    apps = by_chain(run(tmp_path / "oab"))
+    assert apps[("com.example.clean/com.example.clean.zip",)] == ("com.tencent.mm", "prohibited")
+
+
 def test_titanium_bad_unicode_escape_is_that_files_error(run, tmp_path):
     root = tmp_path / "tb"
     root.mkdir()
