@@ -68,6 +68,24 @@ def test_oandbackup_data_zip_name_hides_no_apk(run, tmp_path):
     assert apps[("com.example.clean/com.example.clean.zip",)] == ("com.tencent.mm", "prohibited")
 
 
+def test_adb_backup_data_obb_and_shared_names_hide_no_apk(run, tmp_path):
+    ab = tmp_path / "phone.ab"
+    ab.write_bytes(build_ab([("apps/com.example.clean/_manifest", manifest("com.example.clean", 1, [], True)),
+                             ("apps/com.example.clean/a/base.apk", CLEAN),
+                             ("apps/com.example.clean/f/cache.bin", WECHAT),
+                             ("apps/com.example.clean/obb/main.1.com.example.clean.obb", WECHAT),
+                             ("apps/com.example.clean/db/notes.db", b"SQLite format 3\0" + b"\0" * 100),
+                             ("shared/0/Download/WeChat.apk", WECHAT)]))
+    doc = run(ab)
+    apps = by_chain(doc)
+    for name in ("apps/com.example.clean/f/cache.bin", "apps/com.example.clean/obb/main.1.com.example.clean.obb",
+                 "shared/0/Download/WeChat.apk"):
+        assert apps[(name,)] == ("com.tencent.mm", "prohibited"), name
+    assert apps[("apps/com.example.clean/a/base.apk",)][1] == "allowed"
+    assert {(s["reason"], s["count"]) for s in doc["skipped"]} >= {("app data (not scanned)", 1)}
+    assert doc["errors"] == []
+
+
 def test_titanium_bad_unicode_escape_is_that_files_error(run, tmp_path):
     root = tmp_path / "tb"
     root.mkdir()
