@@ -179,7 +179,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "TAMPER_V4_TREE_TRUNCATED": (T, "v4 file declares a …-byte Merkle tree but only … bytes follow; the tree is ignored, as apksig does"),
     "TAMPER_ZIP64": (T, "archive uses ZIP64 records (apksig does not sign ZIP64 APKs)"),
     "TEXT_LIMIT_EXCEEDED": (W, "text limit exceeded"),
-    "TEXT_LINES_UNREADABLE": (W, "… \"package:\" lines not understood (or … PackageSignatures lines without a signature list)"),
+    "TEXT_LINES_UNREADABLE": (W, "… \"package:\" lines (or other lines of a listing) not understood, or … PackageSignatures lines without a signature list: each dropped line counted"),
     "UNSUPPORTED_ALGORITHM": (E, "unsupported signature algorithm …"),
     "V2_SIG_APK_DIGEST_DID_NOT_VERIFY": (E, "v2 content digest differs from the APK contents (modified after signing)"),
     "V2_SIG_DID_NOT_VERIFY": (E, "… signature over signed-data did not verify"),
