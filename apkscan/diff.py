@@ -89,7 +89,7 @@ class NewFailure:
     """
 
     source: str
-    name: str  # the input's own name (last element of its chain, file name only)
+    name: str  # where in its source: path below the scanned input, or the member chain in a container
     code: str
     message: str
 
@@ -248,18 +248,45 @@ def _judge(key: tuple[str, str], old: AppState | None, new: AppState | None) -> 
 
 
 def _new_failures(old: ScanDocument, new: ScanDocument, by_name: bool) -> list[NewFailure]:
-    """Input errors of the new scan whose (source, name) did not already fail in the old one."""
+    """Input errors of the new scan whose (source, place, code) did not already fail in the old one.
+
+    The place is the whole path below the scanned input (or the member chain inside a
+    container), never the file name alone: pulled installs and backups name every APK
+    ``base.apk``, and an unrelated ``base.apk`` that failed before must not hide a banned one
+    made unreadable now. A file that fails with another code than before failed anew.
+    """
     def failures(doc: ScanDocument) -> list[NewFailure]:
-        return [_failure(e, by_name) for e in doc.errors]
-    before = {(f.source, f.name) for f in failures(old)}
-    return [f for f in failures(new) if (f.source, f.name) not in before]
+        roots = _input_paths(doc)
+        return [_failure(e, by_name, roots) for e in doc.errors]
+    before = {(f.source, f.name, f.code) for f in failures(old)}
+    return [f for f in failures(new) if (f.source, f.name, f.code) not in before]
 
 
-def _failure(e: InputError, by_name: bool) -> NewFailure:
-    path = e.where.path
-    name = os.path.basename(path.split(CHAIN_SEPARATOR)[-1]) or path
+def _failure(e: InputError, by_name: bool, roots: list[str]) -> NewFailure:
     code = e.code or (e.errors[0].code if e.errors else "INPUT_ERROR")
-    return NewFailure(source_key(e.where, e.container, by_name), name, code, e.message or "")
+    return NewFailure(source_key(e.where, e.container, by_name), _place(e.where, roots), code, e.message or "")
+
+
+def _place(where: Source, roots: list[str]) -> str:
+    """Where in its source an input is: the member chain inside a container, else its path
+    below the scanned input it came from (the input's file name when it was given itself;
+    the whole path when no recorded input holds it)."""
+    chain = where.chain or tuple(where.path.split(CHAIN_SEPARATOR))
+    if len(chain) > 1:
+        return CHAIN_SEPARATOR.join(chain[1:])
+    path = chain[0] if chain else ""
+    for root in roots:  # longest first
+        if path == root:
+            return os.path.basename(path.rstrip("/\\")) or path
+        if path.startswith(root) and path[len(root):][:1] in ("/", "\\"):
+            return path[len(root) + 1:]
+    return path
+
+
+def _input_paths(doc: ScanDocument) -> list[str]:
+    """The paths the scan was given (``inputs``), longest first, without a trailing separator."""
+    paths = [i if isinstance(i, str) else i.get("path") for i in doc.inputs]
+    return sorted({p.rstrip("/\\") or p for p in paths if isinstance(p, str) and p}, key=len, reverse=True)
 
 
 def source_key(where: Source, container: str | None = None, by_name: bool = False) -> str:
