@@ -24,6 +24,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "BACKUP_LIMIT_EXCEEDED": (E, "more than … _manifest files"),
     "BACKUP_MANIFEST_INVALID": (E, "_manifest of … bytes (limit …)"),
     "BACKUP_MANIFEST_MISMATCH": (T, "_manifest names … but sits under apps/…/"),
+    "BACKUP_RECORD_SIGNER_MISMATCH": (T, "a device record (_manifest, packages.json) names signing certificates the APK scanned beside it does not verify under: a tampered record or a swapped APK"),
     "BACKUP_METADATA_INVALID": (E, "a backup\"s metadata file cannot be parsed"),
     "BACKUP_PASSWORD_REQUIRED": (E, "the backup is encrypted: give its password"),
     "BACKUP_PASSWORD_WRONG": (E, "the password does not open this backup (master-key padding or checksum mismatch)"),
