@@ -55,11 +55,25 @@ class AppState:
     sha256: tuple[str, ...]
     label: str | None
     copies: int = 1
+    splits: tuple[SplitState, ...] = ()  # a bundle's split APKs, sorted
 
     def to_dict(self) -> dict[str, Any]:
         return {"verdict": self.verdict, "decision": self.decision, "signers": sorted(self.signers),
                 "versions": list(self.versions), "sha256": list(self.sha256), "label": self.label,
-                "copies": self.copies}
+                "copies": self.copies, "splits": [s.to_dict() for s in self.splits]}
+
+
+@dataclass(slots=True, frozen=True)
+class SplitState:
+    """One split APK of a bundle as a scan saw it: a split rebuilt or re-signed is a change too."""
+
+    split: str  # its split name ("?" when the manifest gave none)
+    package: str | None  # the package its own manifest names (a planted split may name another app)
+    sha256: str | None
+    signers: tuple[str, ...]  # SHA-256 of its verified signers
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"split": self.split, "package": self.package, "sha256": self.sha256, "signers": list(self.signers)}
 
 
 @dataclass(slots=True)
@@ -71,7 +85,7 @@ class AppChange:
     change: str  # added | removed | changed
     old: AppState | None
     new: AppState | None
-    reasons: list[str] = field(default_factory=list)  # verdict, signer, version, file (SHA-256)
+    reasons: list[str] = field(default_factory=list)  # verdict, signer, version, file (SHA-256), split
     worse: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -157,6 +171,7 @@ class ScanDiff:
                 "signer": sum("signer" in c.reasons for c in cs),
                 "version": sum("version" in c.reasons for c in cs),
                 "file": sum("file" in c.reasons for c in cs),
+                "split": sum("split" in c.reasons for c in cs),
                 "worse": sum(c.worse for c in cs) + sum(len(s.new_failures) for s in self.sources),
                 "new_failures": sum(len(s.new_failures) for s in self.sources),
                 "unchanged": sum(s.unchanged for s in self.sources)}
@@ -239,12 +254,27 @@ def _judge(key: tuple[str, str], old: AppState | None, new: AppState | None) -> 
     reasons = [name for name, differs in (("verdict", old.verdict != new.verdict),
                                           ("signer", old.signers != new.signers),
                                           ("version", old.versions != new.versions),
-                                          ("file", old.sha256 != new.sha256)) if differs]
+                                          ("file", old.sha256 != new.sha256),
+                                          ("split", old.splits != new.splits)) if differs]
     if not reasons:
         return None
     worse = (_RANK.get(new.verdict, 0) > _RANK.get(old.verdict, 0)
-             or ("signer" in reasons and bool(old.signers)))
+             or ("signer" in reasons and bool(old.signers)) or split_resigned(old, new))
     return AppChange(source, package, "changed", old, new, reasons, worse)
+
+
+def split_signers(state: AppState) -> dict[str, frozenset[str]]:
+    """Each split name's verified signers (copies merged)."""
+    out: dict[str, frozenset[str]] = {}
+    for s in state.splits:
+        out[s.split] = out.get(s.split, frozenset()) | frozenset(s.signers)
+    return out
+
+
+def split_resigned(old: AppState, new: AppState) -> bool:
+    """A split whose verified signer set changed while it had one: as for the base, a re-signed build."""
+    before, after = split_signers(old), split_signers(new)
+    return any(keys and name in after and after[name] != keys for name, keys in before.items())
 
 
 def _new_failures(old: ScanDocument, new: ScanDocument, by_name: bool) -> list[NewFailure]:
@@ -330,8 +360,14 @@ def _state(copies: list[App]) -> AppState:
     versions = {f"{a.version_name or '?'} ({a.version_code if a.version_code is not None else '?'})" for a in copies}
     digests = {a.sha256 for a in copies if a.sha256 is not None}
     label = next((a.label for a in copies if a.label is not None), None)
+    splits = {SplitState(s.split or "?", s.package, s.sha256, tuple(sorted(k.lower() for k in s.signers)))
+              for a in copies for s in a.splits}
     return AppState(worst.verdict, decision, frozenset(signers), tuple(sorted(versions)), tuple(sorted(digests)),
-                    label, len(copies))
+                    label, len(copies), tuple(sorted(splits, key=_split_order)))
+
+
+def _split_order(s: SplitState) -> tuple:
+    return s.split, s.package or "", s.sha256 or "", s.signers
 
 
 def _summary(doc: ScanDocument, path: str, apps: int, bad: int) -> DocSummary:
