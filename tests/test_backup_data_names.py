@@ -7,10 +7,12 @@ while the rest of the backup goes on.
 
 from __future__ import annotations
 
+import copy
 import gzip
 import hashlib
 import json
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -116,3 +118,42 @@ def test_java_properties_fuzz_raises_only_metadata_errors():
             parse_java_properties(data)
         except MetadataError:
             pass
+
+
+def _json_paths(value, path=()):
+    yield path
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _json_paths(v, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value[:2]):
+            yield from _json_paths(v, path + (i,))
+
+
+@pytest.mark.parametrize("layout,meta", [("neo", "com.zhiliaoapp.musically/*/backup.properties"),
+                                         ("oandbackup", "*/*.log"),
+                                         ("androidqf/0b6c3f0e-5d1a-4c1e-9a57-6f1f2a3b4c5d", "packages.json")])
+def test_metadata_of_any_shape_is_read_or_a_coded_problem(tmp_path, layout, meta):
+    """Every field of a layout's JSON metadata replaced by a wrong-typed value: the reader yields
+    its items (a coded problem at worst), never an exception that would lose the whole folder."""
+    from apkscan.sources.androidqf import AndroidQFReader
+    from apkscan.sources.backup_apps import backup_app_reader
+    from backup_helpers import BACKUPS, Collected, FolderTree
+
+    root = tmp_path / "b"
+    shutil.copytree(BACKUPS / layout, root)
+    reader = AndroidQFReader if layout.startswith("androidqf") else backup_app_reader
+    [target] = sorted(root.glob(meta))[:1]
+    original = json.loads(target.read_text())
+    for path in list(_json_paths(original)):
+        for value in (None, -1, 1.5, 10**30, "", [], {}, True, "\ud800", "²"):
+            doc = copy.deepcopy(original)
+            if not path:
+                doc = value
+            else:
+                node = doc
+                for key in path[:-1]:
+                    node = node[key]
+                node[path[-1]] = value
+            target.write_text(json.dumps(doc))
+            Collected(reader(FolderTree(root)).entries())  # raises on a bug
