@@ -69,3 +69,13 @@ def test_junk_is_tolerated_within_a_bound_only():
     assert looks_like_text_evidence((junk[: -len("WARNING: line 8\n")] + PM).encode())
     assert not looks_like_text_evidence((junk + PM).encode())
     assert not looks_like_text_evidence(b"\x00\x01binary\x00package:com.tencent.mm\n")
+
+
+def test_a_dumpsys_block_whose_header_does_not_read_is_counted():
+    data = (b"Packages:\n  Package [com.tencent.mm] (1a2b3c):\n    versionCode=1\n"
+            b"  Package [com.bad name] (4d5e6f):\n  Package [bad!name] (7a8b9c):\n"
+            b"  Package [com.example.notes] (abcdef):\n")
+    got = Collected(TextEvidenceReader(io.BytesIO(data), ("t.txt",)).entries())
+    assert [a.package for a in got.recorded] == ["com.tencent.mm", "com.example.notes"]
+    messages = [i.message for p in got.problems for i in p.issues]
+    assert got.codes == ["TEXT_LINES_UNREADABLE"] and messages[0].startswith("2 'Package [...]' block headers")

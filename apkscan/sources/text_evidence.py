@@ -122,13 +122,15 @@ class TextEvidenceReader:
                 app.note = "signature hashcodes (Java Arrays.hashCode of the certificate DER, not proof): " + \
                     ", ".join(hashes)
             yield app
-        yield from self._warnings(bad, stray if not state.structured else _Unread(), len(apps))
+        yield from self._warnings(bad, state.bad_blocks, stray if not state.structured else _Unread(), len(apps))
 
-    def _warnings(self, bad: _Unread, stray: _Unread, apps: int) -> Iterator[InputProblem]:
+    def _warnings(self, bad: _Unread, blocks: _Unread, stray: _Unread, apps: int) -> Iterator[InputProblem]:
         """Every line dropped is said: a listing's line that names no package is not silence."""
         said = []
         if bad.count:
             said.append(warning("TEXT_LINES_UNREADABLE", bad.say("'package:' lines not understood")))
+        if blocks.count:
+            said.append(warning("TEXT_LINES_UNREADABLE", blocks.say("'Package [...]' block headers not understood")))
         if stray.count:
             said.append(warning("TEXT_LINES_UNREADABLE", stray.say("lines that are no 'package:' line and no "
                                                                    "dumpsys structure, not understood")))
@@ -271,6 +273,7 @@ class _DumpsysState:
         self.services_seen = False
         self.in_package_service = False
         self.structured = False  # a dumpsys/bugreport section was seen: other lines are other sections
+        self.bad_blocks = _Unread()  # "  Package [...]" lines of the Packages section that name no package
         self.package: str | None = None
 
     def feed(self, line: str) -> str | None:
@@ -291,7 +294,11 @@ class _DumpsysState:
         m = BLOCK_RE.match(line)
         if m:
             self.package = m.group(1) if PACKAGE_RE.match(m.group(1)) else None
+            if self.package is None:
+                self.bad_blocks.add(line)
             return self.package
+        if line.startswith("  Package ["):  # a package block whose header does not read: said, not dropped
+            self.bad_blocks.add(line)
         if line.startswith("  ") and not line.startswith("    ") and line.strip():
             self.package = None  # another 2-space item ends the block
         return None
