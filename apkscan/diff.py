@@ -55,11 +55,25 @@ class AppState:
     sha256: tuple[str, ...]
     label: str | None
     copies: int = 1
+    splits: tuple[SplitState, ...] = ()  # a bundle's split APKs, sorted
 
     def to_dict(self) -> dict[str, Any]:
         return {"verdict": self.verdict, "decision": self.decision, "signers": sorted(self.signers),
                 "versions": list(self.versions), "sha256": list(self.sha256), "label": self.label,
-                "copies": self.copies}
+                "copies": self.copies, "splits": [s.to_dict() for s in self.splits]}
+
+
+@dataclass(slots=True, frozen=True)
+class SplitState:
+    """One split APK of a bundle as a scan saw it: a split rebuilt or re-signed is a change too."""
+
+    split: str  # its split name ("?" when the manifest gave none)
+    package: str | None  # the package its own manifest names (a planted split may name another app)
+    sha256: str | None
+    signers: tuple[str, ...]  # SHA-256 of its verified signers
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"split": self.split, "package": self.package, "sha256": self.sha256, "signers": list(self.signers)}
 
 
 @dataclass(slots=True)
@@ -71,7 +85,7 @@ class AppChange:
     change: str  # added | removed | changed
     old: AppState | None
     new: AppState | None
-    reasons: list[str] = field(default_factory=list)  # verdict, signer, version, file (SHA-256)
+    reasons: list[str] = field(default_factory=list)  # verdict, signer, version, file (SHA-256), split
     worse: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,7 +103,7 @@ class NewFailure:
     """
 
     source: str
-    name: str  # the input's own name (last element of its chain, file name only)
+    name: str  # where in its source: path below the scanned input, or the member chain in a container
     code: str
     message: str
 
@@ -157,6 +171,7 @@ class ScanDiff:
                 "signer": sum("signer" in c.reasons for c in cs),
                 "version": sum("version" in c.reasons for c in cs),
                 "file": sum("file" in c.reasons for c in cs),
+                "split": sum("split" in c.reasons for c in cs),
                 "worse": sum(c.worse for c in cs) + sum(len(s.new_failures) for s in self.sources),
                 "new_failures": sum(len(s.new_failures) for s in self.sources),
                 "unchanged": sum(s.unchanged for s in self.sources)}
@@ -239,27 +254,69 @@ def _judge(key: tuple[str, str], old: AppState | None, new: AppState | None) -> 
     reasons = [name for name, differs in (("verdict", old.verdict != new.verdict),
                                           ("signer", old.signers != new.signers),
                                           ("version", old.versions != new.versions),
-                                          ("file", old.sha256 != new.sha256)) if differs]
+                                          ("file", old.sha256 != new.sha256),
+                                          ("split", old.splits != new.splits)) if differs]
     if not reasons:
         return None
     worse = (_RANK.get(new.verdict, 0) > _RANK.get(old.verdict, 0)
-             or ("signer" in reasons and bool(old.signers)))
+             or ("signer" in reasons and bool(old.signers)) or split_resigned(old, new))
     return AppChange(source, package, "changed", old, new, reasons, worse)
 
 
+def split_signers(state: AppState) -> dict[str, frozenset[str]]:
+    """Each split name's verified signers (copies merged)."""
+    out: dict[str, frozenset[str]] = {}
+    for s in state.splits:
+        out[s.split] = out.get(s.split, frozenset()) | frozenset(s.signers)
+    return out
+
+
+def split_resigned(old: AppState, new: AppState) -> bool:
+    """A split whose verified signer set changed while it had one: as for the base, a re-signed build."""
+    before, after = split_signers(old), split_signers(new)
+    return any(keys and name in after and after[name] != keys for name, keys in before.items())
+
+
 def _new_failures(old: ScanDocument, new: ScanDocument, by_name: bool) -> list[NewFailure]:
-    """Input errors of the new scan whose (source, name) did not already fail in the old one."""
+    """Input errors of the new scan whose (source, place, code) did not already fail in the old one.
+
+    The place is the whole path below the scanned input (or the member chain inside a
+    container), never the file name alone: pulled installs and backups name every APK
+    ``base.apk``, and an unrelated ``base.apk`` that failed before must not hide a banned one
+    made unreadable now. A file that fails with another code than before failed anew.
+    """
     def failures(doc: ScanDocument) -> list[NewFailure]:
-        return [_failure(e, by_name) for e in doc.errors]
-    before = {(f.source, f.name) for f in failures(old)}
-    return [f for f in failures(new) if (f.source, f.name) not in before]
+        roots = _input_paths(doc)
+        return [_failure(e, by_name, roots) for e in doc.errors]
+    before = {(f.source, f.name, f.code) for f in failures(old)}
+    return [f for f in failures(new) if (f.source, f.name, f.code) not in before]
 
 
-def _failure(e: InputError, by_name: bool) -> NewFailure:
-    path = e.where.path
-    name = os.path.basename(path.split(CHAIN_SEPARATOR)[-1]) or path
+def _failure(e: InputError, by_name: bool, roots: list[str]) -> NewFailure:
     code = e.code or (e.errors[0].code if e.errors else "INPUT_ERROR")
-    return NewFailure(source_key(e.where, e.container, by_name), name, code, e.message or "")
+    return NewFailure(source_key(e.where, e.container, by_name), _place(e.where, roots), code, e.message or "")
+
+
+def _place(where: Source, roots: list[str]) -> str:
+    """Where in its source an input is: the member chain inside a container, else its path
+    below the scanned input it came from (the input's file name when it was given itself;
+    the whole path when no recorded input holds it)."""
+    chain = where.chain or tuple(where.path.split(CHAIN_SEPARATOR))
+    if len(chain) > 1:
+        return CHAIN_SEPARATOR.join(chain[1:])
+    path = chain[0] if chain else ""
+    for root in roots:  # longest first
+        if path == root:
+            return os.path.basename(path.rstrip("/\\")) or path
+        if path.startswith(root) and path[len(root):][:1] in ("/", "\\"):
+            return path[len(root) + 1:]
+    return path
+
+
+def _input_paths(doc: ScanDocument) -> list[str]:
+    """The paths the scan was given (``inputs``), longest first, without a trailing separator."""
+    paths = [i if isinstance(i, str) else i.get("path") for i in doc.inputs]
+    return sorted({p.rstrip("/\\") or p for p in paths if isinstance(p, str) and p}, key=len, reverse=True)
 
 
 def source_key(where: Source, container: str | None = None, by_name: bool = False) -> str:
@@ -303,8 +360,14 @@ def _state(copies: list[App]) -> AppState:
     versions = {f"{a.version_name or '?'} ({a.version_code if a.version_code is not None else '?'})" for a in copies}
     digests = {a.sha256 for a in copies if a.sha256 is not None}
     label = next((a.label for a in copies if a.label is not None), None)
+    splits = {SplitState(s.split or "?", s.package, s.sha256, tuple(sorted(k.lower() for k in s.signers)))
+              for a in copies for s in a.splits}
     return AppState(worst.verdict, decision, frozenset(signers), tuple(sorted(versions)), tuple(sorted(digests)),
-                    label, len(copies))
+                    label, len(copies), tuple(sorted(splits, key=_split_order)))
+
+
+def _split_order(s: SplitState) -> tuple:
+    return s.split, s.package or "", s.sha256 or "", s.signers
 
 
 def _summary(doc: ScanDocument, path: str, apps: int, bad: int) -> DocSummary:

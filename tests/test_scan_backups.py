@@ -220,7 +220,8 @@ def test_a_backup_that_lies_about_its_folders(run, tmp_path):
     ab = tmp_path / "liar.ab"
     ab.write_bytes(build_ab([
         ("apps/com.example.clean/_manifest", manifest("com.zhiliaoapp.musically", 1, [], False)),
-        ("apps/com.example.clean/db/hidden.apk", wechat),  # data folder, but an APK by content? skipped as data
+        ("apps/com.example.clean/db/hidden.apk", wechat),  # data folder, but an APK by content: scanned
+        ("apps/com.example.clean/db/notes.db", b"SQLite format 3\0"),  # real data: skipped
         ("apps/../../evil.apk", wechat),
         ("junk/wechat.bin", wechat),
     ], version=5, compress=True))
@@ -229,6 +230,7 @@ def test_a_backup_that_lies_about_its_folders(run, tmp_path):
     # APKs under odd names are still found by content, whatever they are called
     assert got[("apps/../../evil.apk",)][0] == "com.tencent.mm"
     assert got[("junk/wechat.bin",)][0] == "com.tencent.mm"
+    assert got[("apps/com.example.clean/db/hidden.apk",)][0] == "com.tencent.mm"
     # the mismatched record is listed (under the package it names) and the mismatch is reported
     rec = [a for a in doc["apps"] if a["identity"]["origin"] != "apk"]
     assert [(a["package"], a["identity"]["origin"]) for a in rec] == [("com.zhiliaoapp.musically", "listed")]

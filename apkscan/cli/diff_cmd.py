@@ -91,7 +91,7 @@ def render_text(result: ScanDiff, out: TextIO) -> None:
             out.write(f"  ! {safe(f.name)}  could not be scanned now: {safe(f.code)}: {safe(f.message)}  [WORSE]\n")
     n = result.counts()
     out.write(f"\n{n['added']} added, {n['removed']} removed, {n['verdict']} verdict changes, "
-              f"{n['signer']} signer changes, {n['version']} version changes, "
+              f"{n['signer']} signer changes, {n['version']} version changes, {n['split']} split changes, "
               f"{n['new_failures']} new input failures, {n['unchanged']} unchanged; "
               f"{_verdict(result, n)}\n")
 
@@ -119,9 +119,34 @@ def describe(c: AppChange) -> str:
         parts.append(f"signer {_keys(c.old.signers)} -> {_keys(c.new.signers)}")
     if "version" in c.reasons:
         parts.append(f"version {', '.join(c.old.versions)} -> {', '.join(c.new.versions)}")
-    if "file" in c.reasons and len(c.reasons) == 1:
+    if "file" in c.reasons and len(c.reasons) - ("split" in c.reasons) == 1:
         parts.append(f"same version and signer, other bytes: {_keys(c.old.sha256)} -> {_keys(c.new.sha256)}")
+    if "split" in c.reasons:
+        parts.extend(_split_changes(c))
     return "; ".join(parts)
+
+
+def _split_changes(c: AppChange) -> list[str]:
+    """Per split name: added, gone, re-signed or rebuilt; a split naming another package says which."""
+    old = {s.split: s for s in c.old.splits}
+    new = {s.split: s for s in c.new.splits}
+    out = []
+    for name in sorted(set(old) | set(new)):
+        a, b = old.get(name), new.get(name)
+        if a == b:
+            continue
+        shown = b or a
+        other = f" (package {shown.package})" if shown.package != c.package else ""
+        if a is None:
+            out.append(f"split {name}{other} new, signer {_keys(b.signers)}")
+        elif b is None:
+            out.append(f"split {name}{other} gone")
+        elif a.signers != b.signers:
+            out.append(f"split {name}{other} signer {_keys(a.signers)} -> {_keys(b.signers)}")
+        else:
+            out.append(f"split {name}{other} other bytes: {_keys([a.sha256 or ''])} -> {_keys([b.sha256 or ''])}"
+                       + (f", package {a.package} -> {b.package}" if a.package != b.package else ""))
+    return out
 
 
 def _keys(signers) -> str:

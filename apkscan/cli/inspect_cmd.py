@@ -16,6 +16,8 @@ from apkscan.cli.common import FORCE_HELP, ExitCode, command_epilog, finish, not
 from apkscan.cli.identify_options import HASHES_HELP, QUICK_HELP, check_sdk_range, parse_hashes
 from apkscan.report.escape import safe as _safe  # one escaper for everything shown on a terminal
 
+MAX_NOTED = 3  # recorded certificates named in one note
+
 
 @click.command("inspect", epilog=command_epilog())
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
@@ -84,26 +86,53 @@ def _identities(paths, min_sdk, max_sdk, idsig, quick=False, hashes=("sha256",))
 
     # encrypted backups: APKSCAN_BACKUP_PASSWORD, else a prompt on a terminal (as scan does)
     items = FileSource(paths, WalkOptions(password=password_provider(None, None))).inputs()
+    inspected: set[tuple[str, str]] = set()  # (outermost input, package) of every APK shown
     try:
         for item in items:
             if isinstance(item, InputProblem):
                 yield ApkIdentity(path=name_text(item.display), errors=list(item.issues))
             elif isinstance(item, ScanInput):
                 try:
-                    yield identify(item.path, display_path=name_text(item.display), min_sdk=min_sdk, max_sdk=max_sdk,
-                                   idsig=idsig if item.length is None else False,  # no .idsig for a window
-                                   offset=item.offset, length=item.length, quick=quick, hashes=hashes)
+                    identity = identify(item.path, display_path=name_text(item.display), min_sdk=min_sdk,
+                                        max_sdk=max_sdk, idsig=idsig if item.length is None else False,  # no .idsig
+                                        offset=item.offset, length=item.length, quick=quick, hashes=hashes)
+                    if identity.manifest is not None and identity.manifest.package:
+                        inspected.add((item.chain[0] if item.chain else "", identity.manifest.package))
+                    yield identity
                 finally:
                     if item.cleanup:
                         _unlink(item.path)
             elif isinstance(item, InputFile):  # custody metadata of a scan run: nothing to verify
                 continue
             else:  # records and skipped files (containers): said, never dropped silently
-                what = getattr(item, "reason", None) or "recorded app, no APK bytes to verify"
-                where = getattr(item, "display", None) or " ▸ ".join(getattr(item, "where", ()))
-                click.echo(f"note: {_safe(name_text(where))}: {_safe(what)}", err=True)  # names from folders and archives
+                click.echo(_note(item, inspected), err=True)
     finally:
         items.close()
+
+
+def _note(item, inspected: set[tuple[str, str]]) -> str:
+    """What was not verified and why: a record names its package and the certificates the
+    device recorded (never verified here); a skip names how many files and a few of them.
+    Every name is escaped (names come from folders, archives and the records themselves)."""
+    from apkscan.sources.interface import RecordedApp
+    from apkscan.sources.names import name_text
+
+    if isinstance(item, RecordedApp):
+        where = _safe(name_text(item.display))
+        seen = (item.chain[0] if item.chain else "", item.package) in inspected
+        what = (f"recorded app {_safe(item.package)} ({_safe(item.recorded_by)}): "
+                + ("an APK of this package from this input is inspected above" if seen
+                   else "no APK bytes to verify: a name in a record is a claim, not an identity"))
+        certs = [_safe(c.sha256 or c.sha1 or c.md5 or "?") + (f" {_safe(c.subject)}" if c.subject else "")
+                 for c in item.certificates[:MAX_NOTED]]
+        if certs:
+            more = f" and {len(item.certificates) - MAX_NOTED} more" if len(item.certificates) > MAX_NOTED else ""
+            what += f"; certificate recorded by the device, NOT verified: {'; '.join(certs)}{more}"
+        return f"note: {where}: {what}"
+    where = _safe(name_text(" ▸ ".join(getattr(item, "where", ()))))
+    count, examples = getattr(item, "count", 1), [_safe(name_text(e)) for e in getattr(item, "examples", [])]
+    files = f"{count} file{'s' if count != 1 else ''}" + (f", e.g. {', '.join(examples)}" if examples else "")
+    return f"note: {where}: {_safe(getattr(item, 'reason', 'not inspected'))}: {files} not inspected"
 
 
 def _unlink(path: str) -> None:

@@ -8,7 +8,9 @@ multi-GB backup. Layout ``apps/<pkg>/<token>/...`` (shared ``backup-formats.md``
   :attr:`AdbBackupReader.recorded`). The scan lists it only when no APK of that package was
   scanned from this backup: when the APK is there its verified signers say more than the
   device's record, and listing both would list one app twice;
-- data, OBB, key-value, shared storage, widget metadata → one :class:`Skipped` per reason;
+- data, OBB, key-value, shared storage, widget metadata → one :class:`Skipped` per reason,
+  unless a file's first bytes are a ZIP's: then it is a :class:`Member` (an APK under a data
+  name is scanned; the walker classifies it by content);
 - names outside that layout (or with ``..``/absolute parts) are yielded as members under
   their raw name (display only), so an odd name cannot hide an APK from the walker.
 """
@@ -27,6 +29,7 @@ from apkscan.sources.adb_manifest import MAX_MANIFEST_BYTES, ManifestError, pars
 from apkscan.sources.adb_stream import (MAX_EXPANDED, BackupReadError, Payload, decrypted_chunks,
                                         raw_chunks)
 from apkscan.sources.adb_tar import MemberStream, open_stream, stop_reason
+from apkscan.sources.detect import is_zip
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
 
 __all__ = ["AdbBackupReader", "looks_like_adb_backup"]
@@ -146,7 +149,7 @@ class AdbBackupReader:
             yield self._member(tf, info)
             return
         if parts[0] == "shared":
-            self._skip("shared storage (not scanned)", name)
+            yield from self._data(tf, info, "shared storage (not scanned)")
             return
         if parts[0] != "apps" or len(parts) < 3:
             yield self._member(tf, info)
@@ -158,11 +161,28 @@ class AdbBackupReader:
             self._apks.add(package)
             yield self._member(tf, info)
         elif token in SKIP_REASONS:
-            self._skip(SKIP_REASONS[token], name)
+            yield from self._data(tf, info, SKIP_REASONS[token])
         else:
             yield self._member(tf, info)
 
-    def _member(self, tf: tarfile.TarFile, info: tarfile.TarInfo) -> Member:
+    def _data(self, tf: tarfile.TarFile, info: tarfile.TarInfo, reason: str) -> Iterator[Member]:
+        """A file skipped by its name (data, OBB, shared storage) unless its first bytes are a ZIP's:
+        then it is yielded as a member and the walker classifies it by content (a name is a claim:
+        an APK under ``f/cache.bin`` is scanned). Only the head is looked at (peeked from the
+        stream's buffer, nothing spooled); a head that cannot be read is yielded too, so its
+        error is said, never skipped."""
+        inner = tf.extractfile(info)
+        try:
+            head = inner.peek(4)[:4] if info.size else b""
+        except (tarfile.TarError, OSError):
+            head = b"PK\x03\x04"  # unreadable: the member's own read reports the coded error
+        if is_zip(head):
+            yield self._member(tf, info, inner)
+        else:
+            self._skip(reason, info.name)
+
+    def _member(self, tf: tarfile.TarFile, info: tarfile.TarInfo, inner=None) -> Member:
+        """``inner``: the member's file object when its head was already peeked (one pass only)."""
         state = self._live = {"opened": False, "expired": False}
 
         def open_() -> MemberStream:
@@ -170,7 +190,7 @@ class AdbBackupReader:
                 raise OSError(f"{info.name!r} is in a streamed backup: it can be opened once, "
                               "before the reader moves on")
             state["opened"] = True
-            return MemberStream(tf.extractfile(info), info.name)
+            return MemberStream(inner if inner is not None else tf.extractfile(info), info.name)
 
         return Member(name=info.name, size=info.size, open=open_)
 

@@ -13,7 +13,8 @@ top-level folder). What is yielded:
   record only when no APK of that package with one of those digests was scanned from this acquisition
   (deleted by "remove trusted", never pulled, or unreadable): when the APK is there its
   verified signers say more. The tie uses the hash the scan computes anyway, so each APK
-  is read once. (Whether the recorded certificate agrees with the APK is not checked.)
+  is read once. When the record names certificates and that APK verifies under none of
+  them, the scan says so (``BACKUP_RECORD_SIGNER_MISMATCH``, :mod:`record_check`).
 - the files AndroidQF itself writes (:data:`KNOWN_FILES`: text, JSON, logs, ``bugreport.zip``)
   → one :class:`Skipped` per reason, unless their bytes are an APK (then a :class:`Member`);
 - every other file, sub-folders included → :class:`Member`, classified by content by the

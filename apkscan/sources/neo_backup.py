@@ -3,8 +3,9 @@
 Neo Backup: instance folders ``<pkg>/<yyyy-MM-dd-HH-mm-ss[-SSS]>-user_<N>/`` with a sibling
 ``<instance>.properties`` (JSON), or ``backup.properties`` inside (also the flat
 ``<pkg>@<instance>`` form). APKs are copied verbatim (``base.apk``, ``split_*.apk``) and
-are yielded as members; data archives are skipped. Old OAndBackup: ``<pkg>/<pkg>.log``
-(JSON) beside ``base.apk`` and ``<pkg>.zip`` (data).
+are yielded as members; data archives are skipped, unless their bytes are an APK (a name is
+a claim: such a file is yielded as a member after all). Old OAndBackup: ``<pkg>/<pkg>.log``
+(JSON) beside ``base.apk`` and ``<pkg>.zip`` (data, same rule).
 
 Each package gets a :class:`RecordedApp` (name, label, version; no certificate) from its
 newest backup; the scan lists it only when no APK of that package was scanned from this
@@ -20,8 +21,8 @@ import re
 from collections.abc import Iterator
 
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree
-from apkscan.sources.layout_common import (MetadataError, Skips, is_package, listed_app, member_or_problem, problem,
-                                           read_json_object)
+from apkscan.sources.layout_common import (MetadataError, Skips, apk_after_all, is_package, listed_app,
+                                           member_or_problem, problem, read_json_object)
 
 INSTANCE = r"\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d(?:-\d{3})?-user_\d+"
 SIBLING_RE = re.compile(rf"^(?P<dir>(?:.*/)?{INSTANCE})\.properties$")
@@ -82,7 +83,10 @@ class NeoBackupReader:
                 if name.lower().endswith(".apk"):
                     yield member_or_problem(self.tree, name)
                 elif self._is_data(base, package):
-                    skips.add(DATA_REASON, name)
+                    if (apk := apk_after_all(self.tree, name)) is not None:  # a data name is a claim
+                        yield apk
+                    else:
+                        skips.add(DATA_REASON, name)
                 else:
                     yield member_or_problem(self.tree, name)
             if package is not None and record is not None:

@@ -189,7 +189,7 @@ class TitaniumBackupReader:
     def _properties(self, name: str, package: str) -> tuple[RecordedApp, set[str]] | InputProblem:
         try:
             props = parse_java_properties(read_small(self.tree, name))
-        except MetadataError as exc:
+        except MetadataError as exc:  # this one file's error: every APK beside it is still read
             return problem(self.tree, name, exc)
         md5 = props.get("app_apk_md5", "").strip().lower()
         app = listed_app(self.tree.chain + (name,), package, "Titanium Backup properties",
@@ -199,7 +199,10 @@ class TitaniumBackupReader:
 
 
 def parse_java_properties(data: bytes) -> dict[str, str]:
-    """``java.util.Properties.load`` essentials: comments, ``=``/``:``, escapes, continuations."""
+    """``java.util.Properties.load`` essentials: comments, ``=``/``:``, escapes, continuations.
+
+    What Java refuses (``Malformed \\uxxxx encoding``) is a :class:`MetadataError`
+    ``BACKUP_METADATA_INVALID``; no other exception leaves this function, whatever the bytes."""
     text = data.decode("latin-1")
     out: dict[str, str] = {}
     logical = ""
@@ -242,7 +245,9 @@ def _split(line: str) -> tuple[str, str]:
 def _unescape(s: str) -> str:
     def sub(m: re.Match) -> str:
         c = m.group(1)
+        if c == "u":  # "\u" without four hex digits: Java's Properties.load throws
+            raise MetadataError("BACKUP_METADATA_INVALID", f"malformed \\uxxxx escape at character {m.start()}")
         if c.startswith("u"):
             return chr(int(c[1:], 16))
         return {"n": "\n", "t": "\t", "r": "\r", "f": "\f"}.get(c, c)
-    return re.sub(r"\\(u[0-9a-fA-F]{4}|.)", sub, s)
+    return re.sub(r"\\(u[0-9a-fA-F]{4}|u|.)", sub, s)

@@ -15,6 +15,7 @@ read in time linear in its length (no backtracking pattern: see :func:`signature
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -26,7 +27,10 @@ MAX_LINE = 16 * 1024
 MAX_LINES = 5_000_000
 MAX_BYTES = 1 << 30
 MAX_APPS = 100_000
+LEADING_JUNK_LINES = 8  # lines before the first recognised one that detection tolerates
 CHUNK = 64 * 1024
+HEAD = 4096  # what detection saw (detect.HEAD_SIZE): the reader decides the encoding on the same bytes
+MAX_EXAMPLE = 80
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.]{0,254}$")
 BLOCK_RE = re.compile(r"^  Package \[([^\]\s]{1,255})\] \([0-9a-f]+\):")
 SIGS_PREFIX = "signatures=PackageSignatures{"
@@ -45,14 +49,39 @@ def java_cert_hashcode(der: bytes) -> str:
 
 
 def looks_like_text_evidence(head: bytes) -> bool:
-    """``pm list packages`` output, ``dumpsys package`` output, or a bugreport's main text."""
-    if b"\0" in head:
+    """``pm list packages`` output, ``dumpsys package`` output, or a bugreport's main text.
+
+    UTF-8 (a BOM is dropped) or UTF-16 (with a BOM, as PowerShell 5's ``>`` writes it, or
+    little-endian ASCII without one). A ``pm list`` listing may follow up to
+    :data:`LEADING_JUNK_LINES` other lines (``WARNING: linker: ...`` from ``adb shell``); the
+    reader counts such lines as not understood (``TEXT_LINES_UNREADABLE``)."""
+    text = _head_text(head)
+    if text is None:
         return False
-    text = head.decode("utf-8", "replace").lstrip("\ufeff")
-    first = text.lstrip().split("\n", 1)[0].rstrip("\r")
-    return (first.startswith("package:") or first.startswith(DUMPSYS_FIRST_LINES)
-            or first.startswith("== dumpstate:") or "\n  Package [" in text
+    lines = [line.rstrip("\r") for line in text.lstrip().split("\n")[:LEADING_JUNK_LINES + 1]]
+    first = lines[0]
+    return (first.startswith(DUMPSYS_FIRST_LINES) or first.startswith("== dumpstate:")
+            or any(line.startswith("package:") for line in lines) or "\n  Package [" in text
             or (first.startswith("=====") and "== dumpstate:" in text[:1024]))
+
+
+def text_encoding(head: bytes) -> str | None:
+    """``utf-16`` (BOM), ``utf-16-le`` (no BOM, every other byte NUL), ``utf-8``, or None (binary)."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    sample = head[:256]
+    if len(sample) >= 8 and not any(sample[1::2]) and all(sample[0::2]):
+        return "utf-16-le"
+    return None if b"\0" in head else "utf-8"
+
+
+def _head_text(head: bytes) -> str | None:
+    encoding = text_encoding(head)
+    if encoding is None:
+        return None
+    if encoding != "utf-8":
+        head = head[:len(head) & ~1]
+    return head.decode(encoding, "replace").lstrip("\ufeff")
 
 
 class TextEvidenceReader:
@@ -70,15 +99,19 @@ class TextEvidenceReader:
     def entries(self) -> Iterator[RecordedApp | InputProblem]:
         apps: dict[str, RecordedApp] = {}
         state = _DumpsysState()
-        bad = 0
+        bad = _Unread()  # 'package:' lines not understood
+        stray = _Unread()  # other non-blank lines, which only dumpsys/bugreport structure explains
         for line in self._lines():
             if line.startswith("package:"):
                 app = self._pm_line(line)
-                bad += app is None
-                if app is not None and len(apps) < MAX_APPS:
+                if app is None:
+                    bad.add(line)
+                elif len(apps) < MAX_APPS:
                     apps.setdefault(app.package, app)
                 continue
             current = state.feed(line)
+            if line.strip() and not state.structured:
+                stray.add(line)
             if current is not None and current not in apps and len(apps) < MAX_APPS:
                 apps[current] = RecordedApp(chain=self.chain, package=current, recorded_by="dumpsys package")
             if state.package is not None and state.package in apps:
@@ -89,33 +122,57 @@ class TextEvidenceReader:
                 app.note = "signature hashcodes (Java Arrays.hashCode of the certificate DER, not proof): " + \
                     ", ".join(hashes)
             yield app
-        if bad:
-            yield InputProblem(self.chain, [warning("TEXT_LINES_UNREADABLE", f"{bad} 'package:' lines not understood")])
+        yield from self._warnings(bad, state.bad_blocks, stray if not state.structured else _Unread(), len(apps))
+
+    def _warnings(self, bad: _Unread, blocks: _Unread, stray: _Unread, apps: int) -> Iterator[InputProblem]:
+        """Every line dropped is said: a listing's line that names no package is not silence."""
+        said = []
+        if bad.count:
+            said.append(warning("TEXT_LINES_UNREADABLE", bad.say("'package:' lines not understood")))
+        if blocks.count:
+            said.append(warning("TEXT_LINES_UNREADABLE", blocks.say("'Package [...]' block headers not understood")))
+        if stray.count:
+            said.append(warning("TEXT_LINES_UNREADABLE", stray.say("lines that are no 'package:' line and no "
+                                                                   "dumpsys structure, not understood")))
         if self.unread_signatures:
-            yield InputProblem(self.chain, [warning("TEXT_LINES_UNREADABLE", f"{self.unread_signatures} "
-                                                    "'PackageSignatures' lines without a signature list")])
-        if len(apps) >= MAX_APPS:
+            said.append(warning("TEXT_LINES_UNREADABLE", f"{self.unread_signatures} "
+                                "'PackageSignatures' lines without a signature list"))
+        if apps >= MAX_APPS:
             self._notes.append(f"more than {MAX_APPS} packages; the rest ignored")
-        for note in self._notes:
-            yield InputProblem(self.chain, [warning("TEXT_LIMIT_EXCEEDED", note)])
+        said += [warning("TEXT_LIMIT_EXCEEDED", note) for note in self._notes]
+        for issue in said:
+            yield InputProblem(self.chain, [issue])
 
     def _lines(self) -> Iterator[str]:
-        """Decoded lines, each at most MAX_LINE bytes, within MAX_LINES and MAX_BYTES."""
+        """Decoded lines, each at most MAX_LINE bytes, within MAX_LINES and MAX_BYTES; a BOM dropped."""
         for count, raw in enumerate(self._raw_lines(), 1):
             if count > MAX_LINES:
                 self._notes.append(f"more than {MAX_LINES} lines; the rest ignored")
                 return
-            yield raw.decode("utf-8", "replace").rstrip("\r")
+            line = raw.decode("utf-8", "replace").rstrip("\r")
+            yield line[1:] if count == 1 and line.startswith("\ufeff") else line
+
+    def _chunks(self) -> Iterator[bytes]:
+        """The stream as UTF-8 bytes: UTF-16 text (PowerShell 5's ``>``) is transcoded chunk by chunk."""
+        chunk = self.stream.read(CHUNK)
+        encoding = text_encoding(chunk[:HEAD])
+        if encoding in (None, "utf-8"):
+            while chunk:
+                yield chunk
+                chunk = self.stream.read(CHUNK)
+            return
+        decoder = codecs.getincrementaldecoder(encoding)("replace")
+        while chunk:
+            yield decoder.decode(chunk).encode("utf-8", "replace")
+            chunk = self.stream.read(CHUNK)
+        yield decoder.decode(b"", final=True).encode("utf-8", "replace")
 
     def _raw_lines(self) -> Iterator[bytes]:
         buf, total, cut, skipping = b"", 0, 0, False
-        while True:
-            chunk = self.stream.read(CHUNK)
+        for chunk in self._chunks():
             total += len(chunk)
             if total > MAX_BYTES:
                 self._notes.append(f"text larger than {MAX_BYTES} bytes; the rest ignored")
-                chunk = b""
-            if not chunk:
                 break
             parts = (buf + chunk).split(b"\n")
             buf = parts.pop()
@@ -188,6 +245,22 @@ def _word_char(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
+class _Unread:
+    """A count of dropped lines and the first one (bounded), for the warning."""
+
+    def __init__(self):
+        self.count = 0
+        self.first = ""
+
+    def add(self, line: str) -> None:
+        self.count += 1
+        if self.count == 1:
+            self.first = line[:MAX_EXAMPLE]
+
+    def say(self, what: str) -> str:
+        return f"{self.count} {what} (first: {self.first!r})"
+
+
 class _DumpsysState:
     """Where we are in ``dumpsys package`` output: only ``Packages:`` blocks count.
 
@@ -199,10 +272,14 @@ class _DumpsysState:
         self.in_packages = False
         self.services_seen = False
         self.in_package_service = False
+        self.structured = False  # a dumpsys/bugreport section was seen: other lines are other sections
+        self.bad_blocks = _Unread()  # "  Package [...]" lines of the Packages section that name no package
         self.package: str | None = None
 
     def feed(self, line: str) -> str | None:
         """The package whose block starts on ``line``, if any."""
+        if line.startswith(DUMPSYS_FIRST_LINES + ("DUMP OF SERVICE ", "== dumpstate:", "=====")):
+            self.structured = True
         if line.startswith("DUMP OF SERVICE "):
             self.services_seen = True
             self.in_package_service = line.strip() == "DUMP OF SERVICE package:"
@@ -217,7 +294,11 @@ class _DumpsysState:
         m = BLOCK_RE.match(line)
         if m:
             self.package = m.group(1) if PACKAGE_RE.match(m.group(1)) else None
+            if self.package is None:
+                self.bad_blocks.add(line)
             return self.package
+        if line.startswith("  Package ["):  # a package block whose header does not read: said, not dropped
+            self.bad_blocks.add(line)
         if line.startswith("  ") and not line.startswith("    ") and line.strip():
             self.package = None  # another 2-space item ends the block
         return None

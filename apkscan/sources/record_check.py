@@ -1,0 +1,62 @@
+"""A device's record against the APK scanned beside it: does the recorded signer agree?
+
+A backup's ``_manifest`` or an AndroidQF ``packages.json`` record is not listed when an APK of
+its package (one of its recorded files, when it names their SHA-256s) was scanned from the
+same container: the verified APK says more. When the record names signing certificates and
+that APK *verifies* under none of them, the two contradict each other (a tampered record or
+a swapped APK): that is said, as the tamper fact ``BACKUP_RECORD_SIGNER_MISMATCH``, never
+dropped. An APK that does not verify has no identity to contradict a record with; nothing
+is claimed then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from apkscan.issues import Issue, tamper
+from apkscan.sources.interface import RecordedApp, RecordedCertificate, chain_display
+
+MAX_NAMED = 3  # certificates named in one message
+
+
+def verified_signers(identity: Any) -> frozenset[tuple[str, str, str]] | None:
+    """(SHA-256, SHA-1, MD5) of the APK's verified signers; None when it did not verify."""
+    v = getattr(identity, "verification", None)
+    if v is None or not v.verified or not v.signers:
+        return None
+    return frozenset(((c.sha256 or "").lower(), (c.sha1 or "").lower(), (c.md5 or "").lower()) for c in v.signers)
+
+
+def record_contradiction(record: RecordedApp, matched: list[tuple]) -> list[Issue]:
+    """One tamper fact per scanned APK (``(chain, sha256, verified signers or None)``) that
+    verifies under none of the certificates ``record`` names; [] when they agree or cannot be compared."""
+    recorded = [d for d in (_digests(c) for c in record.certificates) if any(d)]
+    if not recorded:
+        return []
+    issues = []
+    for chain, _sha, signers in matched:
+        if signers is None or any(_same(d, s) for d in recorded for s in signers):
+            continue
+        said = ", ".join(next(x for x in d if x) for d in recorded[:MAX_NAMED])
+        verified = ", ".join(sorted(s[0] for s in signers)[:MAX_NAMED])
+        issues.append(tamper("BACKUP_RECORD_SIGNER_MISMATCH",
+                             f"{record.recorded_by} records {record.package} as signed by {said}, but the APK "
+                             f"scanned from this input ({chain_display(tuple(chain))}) verifies under {verified}: "
+                             "a tampered record or a swapped APK"))
+    return issues
+
+
+def _digests(cert: RecordedCertificate) -> tuple[str, str, str]:
+    if cert.der:
+        return (hashlib.sha256(cert.der).hexdigest(), hashlib.sha1(cert.der).hexdigest(),
+                hashlib.md5(cert.der).hexdigest())
+    return ((cert.sha256 or "").lower(), (cert.sha1 or "").lower(), (cert.md5 or "").lower())
+
+
+def _same(recorded: tuple[str, str, str], signer: tuple[str, str, str]) -> bool:
+    """The same certificate when a digest both sides know is equal (the strongest one known)."""
+    for mine, theirs in zip(recorded, signer):
+        if mine and theirs:
+            return mine == theirs
+    return False

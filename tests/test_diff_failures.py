@@ -1,0 +1,66 @@
+"""diff: a new input failure is keyed by where it is, not its file name (review 30: 4).
+
+Pulled installs and backups name every APK ``base.apk``: an unrelated ``base.apk`` that
+failed in the old audit hid the banned APK made unreadable in the new one ("nothing got worse").
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from apkscan.cli import main
+from apkscan.diff import diff_documents
+
+APKS = Path(__file__).resolve().parents[1] / "fixtures" / "apks"
+WECHAT = APKS / "wechat-impostor.apk"
+CLEAN = APKS / "clean-v1v2v3.apk"
+
+
+def _pulls(root: Path, wechat: bytes) -> Path:
+    for folder, data in (("com.example.clean-1", CLEAN.read_bytes()), ("com.broken-1", b"not an apk at all" * 2),
+                         ("com.tencent.mm-1", wechat)):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "base.apk").write_bytes(data)
+    return root
+
+
+def _scan(folder: Path, out: Path) -> dict:
+    res = CliRunner().invoke(main, ["scan", str(folder), "--json", str(out), "--quiet", "-j1"])
+    assert res.exit_code in (1, 3), res.output
+    return json.loads(out.read_text())
+
+
+def test_a_banned_base_apk_made_unreadable_is_new_beside_an_old_base_apk_failure(tmp_path):
+    old = _scan(_pulls(tmp_path / "audit-2024" / "pulls", WECHAT.read_bytes()), tmp_path / "old.json")
+    new = _scan(_pulls(tmp_path / "audit-2025" / "pulls", WECHAT.read_bytes()[:3000]), tmp_path / "new.json")
+    result = diff_documents(old, new)
+    [src] = result.sources
+    assert [(c.package, c.change) for c in src.changes] == [("com.tencent.mm", "removed")]
+    # the broken pull failed in both audits (same place, same code): not new; WeChat's failure is
+    assert [f.name for f in src.new_failures] == ["com.tencent.mm-1/base.apk"]
+    assert result.exit_code() == 1
+    res = CliRunner().invoke(main, ["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json")])
+    assert res.exit_code == 1 and "com.tencent.mm-1/base.apk  could not be scanned now" in res.output
+
+
+def test_the_same_failure_in_both_audits_is_not_new(tmp_path):
+    old = _scan(_pulls(tmp_path / "a", b"PK\x03\x04 cut"), tmp_path / "old.json")
+    new = _scan(_pulls(tmp_path / "b", b"PK\x03\x04 cut"), tmp_path / "new.json")
+    result = diff_documents(old, new)
+    assert result.counts()["new_failures"] == 0 and result.exit_code() == 0
+
+
+def test_a_failure_inside_a_container_is_keyed_by_its_member_chain(tmp_path):
+    def zipped(name: str, wechat: bytes) -> Path:
+        folder = _pulls(tmp_path / name / "pulls", wechat)
+        shutil.make_archive(str(tmp_path / name / "device"), "zip", folder)
+        return tmp_path / name / "device.zip"
+    old = _scan(zipped("old", WECHAT.read_bytes()), tmp_path / "old.json")
+    new = _scan(zipped("new", WECHAT.read_bytes()[:3000]), tmp_path / "new.json")
+    result = diff_documents(old, new, by_name=True)
+    assert [f.name for s in result.sources for f in s.new_failures] == ["com.tencent.mm-1/base.apk"]
+    assert result.exit_code() == 1

@@ -1,0 +1,71 @@
+"""A device record whose certificate contradicts the verified APK beside it is said (review 30: 14).
+
+AndroidQF ``packages.json`` recorded ``com.example.clean`` with WeChat's certificate next to
+the innocent APK (its own file hash, or ``-fast`` with none): the record was counted as
+"record whose APK was scanned" and the contradiction disappeared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from apkscan.scan import scan
+from apkscan.sources.files import FileSource
+from apkscan.sources.walker import WalkOptions
+from backup_helpers import build_ab, manifest, pem_der, pem_sha256
+
+APKS = Path(__file__).resolve().parents[1] / "fixtures" / "apks"
+CLEAN = (APKS / "clean-v1v2v3.apk").read_bytes()
+
+
+@pytest.fixture()
+def run(rules, policy, tmp_path):
+    def go(path):
+        return scan([FileSource([str(path)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy).to_dict()
+    return go
+
+
+def _acquisition(root: Path, files: list[dict]) -> Path:
+    (root / "apks").mkdir(parents=True)
+    (root / "acquisition.json").write_text(json.dumps({"uuid": "u1", "androidqf_version": "1.7.0"}))
+    (root / "packages.json").write_text(json.dumps([{"name": "com.example.clean", "files": files}]))
+    (root / "apks" / "com.example.clean.apk").write_bytes(CLEAN)
+    return root
+
+
+def _codes(doc) -> list[str]:
+    return [i["code"] for e in doc["errors"] for i in e["errors"]]
+
+
+@pytest.mark.parametrize("with_hash", [True, False], ids=["file-hash", "fast-mode"])
+def test_a_recorded_wechat_certificate_over_an_innocent_apk_is_a_tamper_fact(run, tmp_path, with_hash):
+    wechat = pem_sha256("tencent-like")
+    f = {"path": "/data/app/x/base.apk", "certificate": {"Sha256": wechat.upper(), "Subject": "CN=Tencent"}}
+    if with_hash:
+        f["sha256"] = hashlib.sha256(CLEAN).hexdigest()
+    doc = run(_acquisition(tmp_path / "acq", [f]))
+    assert [(a["package"], a["identity"]["origin"]) for a in doc["apps"]] == [("com.example.clean", "apk")]
+    assert _codes(doc) == ["BACKUP_RECORD_SIGNER_MISMATCH"]
+    [err] = doc["errors"]
+    assert err["source"]["chain"][-1] == "packages.json" and wechat in err["errors"][0]["message"]
+
+
+def test_a_record_that_agrees_with_the_apk_says_nothing(run, tmp_path):
+    signer = next(a for a in run(APKS / "clean-v1v2v3.apk")["apps"])["identity"]["signers"][0]["sha256"]
+    doc = run(_acquisition(tmp_path / "acq", [{"sha256": hashlib.sha256(CLEAN).hexdigest(),
+                                                "certificate": {"Sha256": signer}}]))
+    assert doc["errors"] == [] and len(doc["apps"]) == 1
+
+
+def test_an_adb_manifest_contradicting_its_apk_is_a_tamper_fact(run, tmp_path):
+    ab = tmp_path / "phone.ab"
+    ab.write_bytes(build_ab([("apps/com.example.clean/_manifest",
+                              manifest("com.example.clean", 1, [pem_der("tencent-like")], True)),
+                             ("apps/com.example.clean/a/base.apk", CLEAN)]))
+    doc = run(ab)
+    assert "BACKUP_RECORD_SIGNER_MISMATCH" in _codes(doc)
+    assert [a["verdict"] for a in doc["apps"]] == ["allowed"]  # the record is not listed again
