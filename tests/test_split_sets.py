@@ -178,3 +178,33 @@ def test_bundletool_standalones_are_not_a_second_base(rules, policy, tmp_path, a
     doc = run(rules, policy, tmp_path, target)
     notes = [a for a in doc["apps"] if a["package"] == "com.example.notes"]
     assert len(notes) == 2 and all(a["verdict"] == "allowed" and mismatches(a) == [] for a in notes)
+
+
+# --- R30-6: a split's vendor findings are named by every report, marked as the split's
+
+def test_wechat_split_is_named_in_every_report(rules, policy, tmp_path, apk):
+    d = folder(tmp_path / "wx", {"base.apk": apk("com.example.notes", "test-rsa"),
+                                 "split_config.en.apk": apk("com.example.notes", "test-rsa", "config.en"),
+                                 "split_config.arm64_v8a.apk": apk("com.tencent.mm", "tencent-like", "config.arm64_v8a")})
+    doc = run(rules, policy, tmp_path, d)
+    app = bundle_app(doc)
+    assert app["verdict"] == "prohibited"
+    wechat_rules = {f["rule"] for s in app["splits"] for f in s["findings"] if f["verdict"] == "prohibited"}
+    assert wechat_rules and all(r.startswith("tencent") for r in wechat_rules)
+    out = io.StringIO()
+    csv_report.render(doc, out)
+    row = next(r for r in csv.DictReader(io.StringIO(out.getvalue())) if r["package"] == "com.example.notes")
+    assert "Tencent" in row["vendors"] and wechat_rules <= set(row["rules"].split("; "))
+    assert row["kinds"].split()[0] != "split-mismatch" and row["strength"] != "confirmed"
+    log = sarif.document(doc)
+    results = [r for r in log["runs"][0]["results"] if r["ruleId"] in wechat_rules]
+    assert results and all(r["properties"]["split"].endswith("split_config.arm64_v8a.apk") for r in results)
+    assert all("found in split APK" in r["message"]["text"] for r in results)
+    page = io.StringIO()
+    html.render(doc, page)
+    assert "in split APK" in page.getvalue() and next(iter(wechat_rules)) in page.getvalue()
+    text = io.StringIO()
+    terminal.render(doc, text, color=False)
+    line = next(x for x in text.getvalue().splitlines() if "com.example.notes" in x)
+    assert "prohibited" in line and not line.split("prohibited", 1)[1].strip().startswith("split-mismatch")
+    json.dumps(doc)
