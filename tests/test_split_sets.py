@@ -208,3 +208,55 @@ def test_wechat_split_is_named_in_every_report(rules, policy, tmp_path, apk):
     line = next(x for x in text.getvalue().splitlines() if "com.example.notes" in x)
     assert "prohibited" in line and not line.split("prohibited", 1)[1].strip().startswith("split-mismatch")
     json.dumps(doc)
+
+
+# --- R30-8: split sets inside backups are one install, compared like a pulled install folder
+
+def _neo(root: Path, base: bytes, split: bytes) -> Path:
+    inst = "2024-05-01-10-00-00-000-user_0"
+    (root / "com.example.notes" / inst).mkdir(parents=True)
+    (root / "com.example.notes" / f"{inst}.properties").write_text(json.dumps({"packageName": "com.example.notes", "versionCode": 1}))
+    (root / "com.example.notes" / inst / "base.apk").write_bytes(base)
+    (root / "com.example.notes" / inst / "split_config.en.apk").write_bytes(split)
+    return root
+
+
+def _swift(root: Path, base: bytes, split: bytes) -> Path:
+    root.mkdir()
+    (root / "com.example.notes.app").write_bytes(base)
+    with zipfile.ZipFile(root / "com.example.notes.splits", "w", zipfile.ZIP_STORED) as z:
+        z.writestr("split_config.en.apk", split)
+    (root / "com.example.notes.xml").write_bytes(b"x")
+    return root
+
+
+def _adb(root: Path, base: bytes, split: bytes) -> Path:
+    if str(FIXTURES / "backups") not in sys.path:
+        sys.path.insert(0, str(FIXTURES / "backups"))
+    from adb_writer import AbWriter, manifest
+
+    root.mkdir()
+    target = root / "device.ab"
+    with target.open("wb") as out, AbWriter(out) as w:
+        w.add("apps/com.example.notes/_manifest", manifest("com.example.notes", 1, [], True))
+        w.add("apps/com.example.notes/a/base.apk", base)
+        w.add("apps/com.example.notes/a/split_config.en.apk", split)
+    return target
+
+
+@pytest.mark.parametrize("layout", [_neo, _swift, _adb], ids=["neo", "swift", "adb"])
+def test_planted_split_in_a_backup_is_compared_with_its_base(rules, policy, tmp_path, apk, layout):
+    target = layout(tmp_path / "backup", apk("com.example.notes", "test-rsa"),
+                    apk("com.example.notes", "impostor", "config.en"))
+    doc = run(rules, policy, tmp_path, target)
+    app = bundle_app(doc)  # one app, not the base and the split as two allowed "apps"
+    assert [s["split"] for s in app["splits"]] == ["config.en"]
+    assert len(mismatches(app)) == 1 and app["verdict"] == "review"
+
+
+@pytest.mark.parametrize("layout", [_neo, _swift, _adb], ids=["neo", "swift", "adb"])
+def test_consistent_split_in_a_backup_is_one_allowed_app(rules, policy, tmp_path, apk, layout):
+    target = layout(tmp_path / "backup", apk("com.example.notes", "test-rsa"),
+                    apk("com.example.notes", "test-rsa", "config.en"))
+    app = bundle_app(run(rules, policy, tmp_path, target))
+    assert app["verdict"] == "allowed" and mismatches(app) == [] and len(app["splits"]) == 1
