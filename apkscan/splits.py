@@ -13,8 +13,9 @@ names, a signature that fails, verified signer sets that differ), ``weak`` when 
 signer certificates *present* could be compared (``--quick``, or signatures not read): such a
 comparison is said as not verified, and a signature that was not checked is never said to
 fail. Identical APKs (bundletool repeats them across variants) are counted once, the copies
-as skipped; bundletool's variants (``standalones/``, ``universal.apk``, ``instant/``) are
-bases of their own install sets, any other second base is flagged.
+as skipped; bundletool's variants (``splits/``, ``standalones/``, ``universal.apk``, ``instant/``)
+are install sets of their own (only each split's own checks apply there); elsewhere a second base
+is flagged.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from apkscan.sources.interface import Skipped
 
 KIND = "split-mismatch"
 DUPLICATE = "identical APK already scanned in this bundle (bundletool variants)"
-# bundletool's other install sets in one .apks (each holds a base of its own): by the member's place
-VARIANT = re.compile(r"(standalones/.*|universal\.apk|instant/.*)\Z")
+# bundletool's .apks holds several install sets (variants: splits/base-master.apk and
+# splits/base-master_2.apk, standalones/, universal.apk, instant/), told apart only by its toc.pb
+# (a claim): there, only each split's own checks apply, not the set's (one base, distinct names)
+BUNDLETOOL = re.compile(r"((splits|standalones|instant|asset-slices)/.*|universal\.apk)\Z")
 UNCHECKED = "not verified: content digests not checked or signatures not read"
 
 
@@ -53,14 +56,15 @@ def assemble(apps: list, key: str, policies: list[Policy], rules: RuleSet) -> tu
         for a in splits:
             a.warnings.append(warning("CONTAINER_BUNDLE_NO_BASE", "split bundle without a base APK (no manifest without a split attribute)"))
         return splits, skipped
-    installed = [b for b in bases if not _variant(b)] or bases[:1]
+    one_set = not any(_bundletool(a) for a in unique)
     names: dict[tuple[int, str], str] = {}  # (base, split name) -> the member that gave it first
     for s in splits:
-        base = next((b for b in bases if _package(b.identity) == _package(s.identity)), installed[0])
+        base = next((b for b in bases if _package(b.identity) == _package(s.identity)), bases[0])
         split_name = s.identity.manifest.split if s.identity.manifest else None
-        first = names.setdefault((id(base), split_name or ""), s.source) if split_name else s.source
+        first = names.setdefault((id(base), split_name), s.source) if split_name and one_set else s.source
         duplicate = [(f"split name {split_name!r} already given by {first}", "strong")] if first != s.source else []
         attach(base, s, policies, rules, extra=duplicate)
+    installed = bases if one_set else bases[:1]
     for other in installed[1:]:
         add_mismatch(installed[0], other, [(_second_base(installed[0].identity, other.identity), "strong")], policies, rules)
     return bases, skipped
@@ -79,8 +83,8 @@ def _unique(apps: list, key: str) -> tuple[list, list[Skipped]]:
     return unique, [Skipped((key,), DUPLICATE, len(dupes), dupes[:5])] if dupes else []
 
 
-def _variant(app) -> bool:
-    return len(app.chain) > 1 and VARIANT.match(app.chain[-1]) is not None
+def _bundletool(app) -> bool:
+    return len(app.chain) > 1 and BUNDLETOOL.match(app.chain[-1]) is not None
 
 
 def _second_base(base: ApkIdentity, other: ApkIdentity) -> str:

@@ -174,10 +174,12 @@ def test_bundletool_standalones_are_not_a_second_base(rules, policy, tmp_path, a
     with zipfile.ZipFile(target, "w") as z:
         z.writestr("splits/base-master.apk", apk("com.example.notes", "test-rsa"))
         z.writestr("splits/base-en.apk", apk("com.example.notes", "test-rsa", "config.en"))
-        z.writestr("standalones/standalone-hdpi.apk", apk("com.example.notes", "test-rsa", name="2"))
+        z.writestr("splits/base-master_2.apk", apk("com.example.notes", "test-rsa", name="2"))  # another variant
+        z.writestr("splits/base-en_2.apk", apk("com.example.notes", "test-rsa", "config.en", name="2"))
+        z.writestr("standalones/standalone-hdpi.apk", apk("com.example.notes", "test-rsa", name="3"))
     doc = run(rules, policy, tmp_path, target)
     notes = [a for a in doc["apps"] if a["package"] == "com.example.notes"]
-    assert len(notes) == 2 and all(a["verdict"] == "allowed" and mismatches(a) == [] for a in notes)
+    assert len(notes) == 3 and all(a["verdict"] == "allowed" and mismatches(a) == [] for a in notes)
 
 
 # --- R30-6: a split's vendor findings are named by every report, marked as the split's
