@@ -201,7 +201,7 @@ def test_wechat_split_is_named_in_every_report(rules, policy, tmp_path, apk):
     log = sarif.document(doc)
     results = [r for r in log["runs"][0]["results"] if r["ruleId"] in wechat_rules]
     assert results and all(r["properties"]["split"].endswith("split_config.arm64_v8a.apk") for r in results)
-    assert all("found in split APK" in r["message"]["text"] for r in results)
+    assert all("found in split APK" in r["message"]["text"] and r["partialFingerprints"]["split/v1"] for r in results)
     page = io.StringIO()
     html.render(doc, page)
     assert "in split APK" in page.getvalue() and next(iter(wechat_rules)) in page.getvalue()

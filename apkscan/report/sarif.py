@@ -139,6 +139,8 @@ def _result(a: view.AppRow, f: view.FindingRow, rule_index: int, art_index: int)
         "partialFingerprints": {"apkSha256/v1": a.sha256 or "", "rule/v1": f.rule},
         "properties": {k: v for k, v in props.items() if v is not None},
     }
+    if f.split:  # two splits may match one rule: each its own result
+        result["partialFingerprints"]["split/v1"] = f.split
     if f.strength in RANK:
         result["rank"] = RANK[f.strength]
     if not a.sha256:
