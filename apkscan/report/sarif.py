@@ -97,9 +97,10 @@ def _artifacts(apps: list[view.AppRow]) -> tuple[list[dict], dict[tuple, int]]:
 
 def _message(a: view.AppRow, f: view.FindingRow) -> str:
     who = a.publisher or (f"unverified ({a.present_publisher})" if a.present_publisher else "unverified")
+    where = f"found in split APK {f.split} of this bundle" if f.split else f"signer {who}"  # a split has its own signer
     return (f"{a.verdict.capitalize()}: {a.label or '(no label)'} ({a.package or 'no package'}) "
             f"{f.kind or 'match'} of {f.vendor or '?'} {f.app or ''} rule {f.rule}, "
-            f"strength {f.strength or '?'}, signer {who}").replace("  ", " ")
+            f"strength {f.strength or '?'}, {where}").replace("  ", " ")
 
 
 def _result(a: view.AppRow, f: view.FindingRow, rule_index: int, art_index: int) -> dict:
@@ -117,6 +118,8 @@ def _result(a: view.AppRow, f: view.FindingRow, rule_index: int, art_index: int)
                              else [{"field": k, "value": v} for k, v, _ in f.evidence]}
     if a.container:
         props["container"] = a.container
+    if f.split:  # a split's finding carried to its bundle's app: which split
+        props["split"] = f.split
     props["verdicts"] = _verdicts(a, f)
     chain = a.app.where.chain
     if len(chain) > 1:
@@ -136,6 +139,8 @@ def _result(a: view.AppRow, f: view.FindingRow, rule_index: int, art_index: int)
         "partialFingerprints": {"apkSha256/v1": a.sha256 or "", "rule/v1": f.rule},
         "properties": {k: v for k, v in props.items() if v is not None},
     }
+    if f.split:  # two splits may match one rule: each its own result
+        result["partialFingerprints"]["split/v1"] = f.split
     if f.strength in RANK:
         result["rank"] = RANK[f.strength]
     if not a.sha256:

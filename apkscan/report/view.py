@@ -37,6 +37,7 @@ class FindingRow:
     policy_ref: str | None
     message: str | None
     record: Finding = field(repr=False)
+    split: str | None = None  # a split APK's finding carried to its bundle's app: that split's path
 
 
 @dataclass(slots=True)
@@ -213,18 +214,30 @@ def _policy(pol: Decision | str | None) -> tuple[str | None, str | None, str | N
     return pol or None, None, None  # 1.0: the policy's text alone
 
 
-def finding(f: Finding) -> FindingRow:
+def finding(f: Finding, split: str | None = None) -> FindingRow:
     text, url, ref = _policy(f.policy)
     return FindingRow(rule=f.rule or "unknown-rule", vendor=f.vendor, app=f.app, strength=f.strength,
                       kind=f.kind, evidence=_evidence(f.evidence), policy_text=text, policy_url=url,
-                      policy_ref=ref, message=f.message or None, record=f)
+                      policy_ref=ref, message=f.message or None, record=f, split=split)
+
+
+def app_findings(app: App) -> list[FindingRow]:
+    """The app's own findings, then each split's (a bundle is one app to Android: a WeChat split
+    makes it WeChat's too), each marked with its split's path so no report credits the base."""
+    own = [finding(f) for f in app.findings]
+    return own + [finding(f, _source(s.source, None, None)[0]) for s in app.splits for f in s.findings]
+
+
+def _decisive(f: FindingRow) -> tuple[int, int]:
+    """Sort key: the finding that made the verdict first (most severe), then the strongest."""
+    return VERDICT_RANK.get(f.record.verdict or "", 9), STRENGTH_RANK.get(f.strength or "", 9)
 
 
 def app_row(index: int, app: App) -> AppRow:
     ident = app.identity
     path, container = _source(app.source, app.container, ident.path)
-    findings = [finding(f) for f in app.findings]
-    ranked = sorted(findings, key=lambda f: STRENGTH_RANK.get(f.strength or "", 9))
+    findings = app_findings(app)
+    ranked = sorted(findings, key=_decisive)
     signer = ident.signers[0] if ident.signers else None
     other = ident.certificates_present[0] if ident.certificates_present and not signer else None
     text, url, ref = _policy(app.policy)

@@ -31,6 +31,7 @@ from apkscan.sources.adb_stream import (MAX_EXPANDED, BackupReadError, Payload, 
 from apkscan.sources.adb_tar import MemberStream, open_stream, stop_reason
 from apkscan.sources.detect import is_zip
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
+from apkscan.sources.layout_common import in_install, install_key
 
 __all__ = ["AdbBackupReader", "looks_like_adb_backup"]
 
@@ -159,7 +160,7 @@ class AdbBackupReader:
             yield from self._manifest(tf, info, package)
         elif token == "a" and len(parts) >= 4:
             self._apks.add(package)
-            yield self._member(tf, info)
+            yield in_install(self._member(tf, info), install_key(self.chain, f"apps/{package}/a"))  # base + splits
         elif token in SKIP_REASONS:
             yield from self._data(tf, info, SKIP_REASONS[token])
         else:

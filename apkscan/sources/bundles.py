@@ -79,3 +79,16 @@ SPLIT_NAME = re.compile(r"(split_.+|config\..+)\.apk\Z")
 def is_split_folder(file_names: list[str]) -> bool:
     """A pulled install folder: ``base.apk`` beside ``split_*.apk`` / ``config.*.apk``."""
     return "base.apk" in file_names and any(SPLIT_NAME.match(n) for n in file_names)
+
+
+class InstallSetReader(ZipReader):
+    """A plain ZIP that a backup layout says holds part of one install (Swift Backup's
+    ``<pkg>.splits``): every member carries that install's bundle key, so its APKs are assembled
+    with the base beside it; which member is an APK, a base or a split is read from its bytes."""
+
+    def __init__(self, *args, key: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.key = key
+
+    def bundle_key(self, name: str) -> str | None:
+        return self.key

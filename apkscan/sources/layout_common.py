@@ -12,7 +12,7 @@ import re
 
 from apkscan.issues import ApkScanError, error
 from apkscan.sources import detect
-from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree
+from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree, chain_display
 
 MAX_METADATA_BYTES = 1 << 20
 MAX_EXAMPLES = 3
@@ -61,6 +61,22 @@ def apk_after_all(tree: Tree, name: str) -> Member | InputProblem | None:
             return InputProblem(tree.chain + (name,), [exc.to_issue()])
         return None  # e.g. a log over the bomb ratio: data, not read
     return member if detect.member_holds_apk(member) else None
+
+
+def install_key(chain: tuple[str, ...], place: str) -> str:
+    """The bundle key of one backed-up install (a Neo instance folder, a Swift package, an adb
+    ``apps/<pkg>/a/``): its members are assembled like a pulled install folder's."""
+    return chain_display(tuple(chain) + (place.rstrip("/") + "/",))
+
+
+def in_install(item: Member | InputProblem | None, key: str) -> Member | InputProblem | None:
+    """``item`` as a member of the install ``key`` (a problem or None stays as it is). Every
+    member of the install gets it, whatever its name: the walker reads which are APKs, and the
+    scan reads which is the base and which are splits, from their bytes (a planted split under
+    an odd name is still compared with the base)."""
+    if isinstance(item, Member):
+        item.bundle = key
+    return item
 
 
 def read_small(tree: Tree, name: str, limit: int = MAX_METADATA_BYTES) -> bytes:

@@ -21,8 +21,8 @@ import re
 from collections.abc import Iterator
 
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree
-from apkscan.sources.layout_common import (MetadataError, Skips, apk_after_all, is_package, listed_app,
-                                           member_or_problem, problem, read_json_object)
+from apkscan.sources.layout_common import (MetadataError, Skips, apk_after_all, in_install, install_key, is_package,
+                                           listed_app, member_or_problem, problem, read_json_object)
 
 INSTANCE = r"\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d(?:-\d{3})?-user_\d+"
 SIBLING_RE = re.compile(rf"^(?P<dir>(?:.*/)?{INSTANCE})\.properties$")
@@ -78,17 +78,18 @@ class NeoBackupReader:
             package, record, bad = self._record(folder, meta_name)
             if bad is not None:
                 yield bad
+            key = install_key(self.tree.chain, folder)  # one backed-up install: base and splits compared
             for name in files:
                 base = name.rsplit("/", 1)[-1]
                 if name.lower().endswith(".apk"):
-                    yield member_or_problem(self.tree, name)
+                    yield in_install(member_or_problem(self.tree, name), key)
                 elif self._is_data(base, package):
                     if (apk := apk_after_all(self.tree, name)) is not None:  # a data name is a claim
-                        yield apk
+                        yield in_install(apk, key)
                     else:
                         skips.add(DATA_REASON, name)
                 else:
-                    yield member_or_problem(self.tree, name)
+                    yield in_install(member_or_problem(self.tree, name), key)
             if package is not None and record is not None:
                 latest[package] = record  # sorted by folder: the last is the newest backup
         for name in names:

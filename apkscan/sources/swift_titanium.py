@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterator
 from apkscan.issues import error, tamper
 from apkscan.sources.compressed import decompressed
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree
-from apkscan.sources.layout_common import (MetadataError, Skips, apk_after_all, is_package, listed_app,
-                                          member_or_problem, problem, read_small)
+from apkscan.sources.layout_common import (MetadataError, Skips, apk_after_all, in_install, install_key, is_package,
+                                          listed_app, member_or_problem, problem, read_small)
 from apkscan.sources.streams import InflateBudget
 
 SWIFT_RE = re.compile(r"^(?P<dir>(?:.*/)?)(?P<pkg>[^/]+)\.(?P<ext>app|splits|dat|extdat|exp|xml)$")
@@ -75,11 +75,12 @@ class SwiftBackupReader:
         skips = Skips(self.tree.chain)
         listed = []
         for (_folder, package), files in sorted(groups.items()):
+            key = install_key(self.tree.chain, _folder + package)  # .app and .splits: one install, compared
             for ext, name in sorted(files.items()):
                 if ext in ("app", "splits"):
-                    yield member_or_problem(self.tree, name)
+                    yield in_install(member_or_problem(self.tree, name), key)
                 elif (apk := apk_after_all(self.tree, name)) is not None:
-                    yield apk
+                    yield in_install(apk, key)
                 else:
                     skips.add(SWIFT_SKIPS[ext], name)
             if "app" not in files and "splits" not in files:

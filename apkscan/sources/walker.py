@@ -23,7 +23,7 @@ from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError, Issue, error
 from apkscan.sources import detect, registry, walkclock
 from apkscan.sources.custody import record as custody_record
-from apkscan.sources.bundles import BundleReader
+from apkscan.sources.bundles import BundleReader, InstallSetReader
 from apkscan.sources.compressed import decode_errors, decompressed
 from apkscan.sources.interface import ContainerReader, InputProblem, Item, Member, ScanInput, Skipped
 from apkscan.sources.streams import InflateBudget, Prefixed, WindowStream, read_head
@@ -221,7 +221,7 @@ class Walker:
             if depth >= self.ctx.options.max_depth:
                 yield InputProblem(b.chain, [error("CONTAINER_TOO_DEEP", f"nested more than {self.ctx.options.max_depth} containers deep (--max-depth)")])
                 return
-            yield from self._zip_entries(archive, kind, (path, off), b.chain, depth)
+            yield from self._zip_entries(archive, kind, (path, off), b.chain, depth, b.bundle)
         finally:
             source.close()
             if spooled and not handed_on:
@@ -246,9 +246,12 @@ class Walker:
             self.ctx.walked.pop(reader.token, None)
 
     def _zip_entries(self, archive: ZipArchive, kind: str, window: tuple[str, int], chain: tuple[str, ...],
-                     depth: int) -> Iterator[Item]:
+                     depth: int, bundle: str | None = None) -> Iterator[Item]:
+        """``bundle``: the ZIP is part of one install (Swift's ``.splits``): its members join it."""
         if kind in detect.BUNDLE_KINDS:
             reader: ZipReader = BundleReader(archive, window, chain, self.ctx.budget, kind=kind)
+        elif bundle is not None:
+            reader = InstallSetReader(archive, window, chain, self.ctx.budget, key=bundle)
         else:
             reader = ZipReader(archive, window, chain, self.ctx.budget)
         try:
