@@ -61,6 +61,35 @@ def test_allowed_decision_allows_under_a_review_default(tmp_path, apks):
     assert by_pkg["com.example.ownclean"]["verdicts"]["review-by-default"]["decision"] is None
 
 
+# --- F7: synthetic finding ids are reserved ------------------------------------------------------
+
+@pytest.mark.parametrize("rule_id", ["bytedance.vendor", "mine.forged-certificate", "x.planted-certificate",
+                                     "tencent.counterfeit-certificate", "apkscan.split-mismatch",
+                                     "ioc.feed.vendor"])
+def test_reserved_rule_ids_are_refused(tmp_path, apks, rule_id):
+    pack = tmp_path / "mine.yaml"
+    pack.write_text(f"""schema: apkscan-rules/1
+pack: mine
+vendor: Mine
+version: "1"
+reviewed: "2026-01-01"
+rules:
+  - id: {rule_id}
+    app: Something
+    tags: [tiktok]
+    references: [mine]
+    match: {{package: [com.example.unrelated]}}
+""", encoding="utf-8")
+    with pytest.raises(RulesInvalid) as info:
+        load_ruleset([pack])
+    assert [e.code for e in info.value.errors] == ["RULES_ID_RESERVED"]
+    assert info.value.errors[0].line == 7 and "reserved" in info.value.errors[0].reason
+    code, err, _ = scan("--rules", pack, apks["clean"])
+    assert code == 2 and "is reserved" in err
+    lint = CliRunner().invoke(main, ["rules", "lint", str(pack)])
+    assert lint.exit_code == 2
+
+
 def test_a_rule_lends_tags_only_to_its_own_packs_findings():
     """Even a rule set built without the loader: a ``bytedance.vendor`` rule of another pack
     does not make the shipped pack's vendor finding a TikTok one."""
@@ -78,3 +107,85 @@ def test_a_rule_lends_tags_only_to_its_own_packs_findings():
                   evidence=[Evidence("package", "com.example.unrelated", "package", "com.example.unrelated")])
     decide(build_identity("com.example.unrelated"), [own], policy, rules)
     assert own.policy is not None and "tiktok" in own.policy["decision"]
+
+
+def test_user_pack_reusing_a_shipped_pack_name_is_refused(tmp_path, apks):
+    pack = tmp_path / "shadow.yaml"
+    pack.write_text("""schema: apkscan-rules/1
+pack: bytedance
+vendor: ByteDance
+version: "1"
+reviewed: "2026-01-01"
+rules:
+  - id: shadow.app
+    app: Something
+    references: [mine]
+    match: {package: [com.example.unrelated]}
+""", encoding="utf-8")
+    with pytest.raises(RulesInvalid) as info:
+        load_ruleset([pack])
+    assert [e.code for e in info.value.errors] == ["RULES_ID_RESERVED"]
+    assert "already used by" in info.value.errors[0].reason
+    assert load_ruleset([pack], builtin=False).packs[0].name == "bytedance"  # replacing is explicit
+    code, err, _ = scan("--rules", pack, apks["clean"])
+    assert code == 2 and "--no-builtin-rules" in err
+
+
+# --- F10 and NIT: indicator files ----------------------------------------------------------------
+
+def _bundle(*patterns: str, malware: str = "spy") -> dict:
+    objects = [{"type": "malware", "id": "malware--1", "name": malware}]
+    for i, p in enumerate(patterns):
+        objects += [{"type": "indicator", "id": f"indicator--{i}", "pattern": p},
+                    {"type": "relationship", "id": f"relationship--{i}", "relationship_type": "indicates",
+                     "source_ref": f"indicator--{i}", "target_ref": "malware--1"}]
+    return {"type": "bundle", "id": "bundle--1", "objects": objects}
+
+
+def _write(path: Path, bundle: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    return path
+
+
+FILE_HASH = "[file:hashes.sha256 = '" + "ab" * 32 + "']"
+
+
+@pytest.mark.parametrize("patterns", [
+    (FILE_HASH,), ("[file:hashes.'SHA-256' = '" + "ab" * 32 + "']",), ('[app:id = "com.example.ownclean"]',),
+    ("[app:id = 'a' OR app:id = 'com.example.ownclean']",), (),
+])
+def test_indicator_file_without_a_usable_indicator_is_refused(tmp_path, apks, patterns):
+    f = _write(tmp_path / "feed.stix2", _bundle(*patterns))
+    with pytest.raises(RulesInvalid) as info:
+        load_ruleset(builtin=False, iocs=[f])
+    assert [e.code for e in info.value.errors] == ["RULES_IOC_EMPTY"]
+    code, err, _ = scan("--iocs", f, apks["clean"])
+    assert code == 2 and "no indicator apkscan can match" in err
+    if patterns and "hashes" in patterns[0]:
+        assert "file hashes are not matched" in err
+
+
+def test_skipped_indicators_are_counted_on_stderr_and_the_rest_used(tmp_path, apks):
+    f = _write(tmp_path / "feed.stix2", _bundle(FILE_HASH, "[app:id = 'com.example.ownclean']", FILE_HASH))
+    code, err, doc = scan("--iocs", f, apks["clean"])
+    assert code in (0, 1), err
+    assert "warning: RULES_IOC_SKIPPED" in err and "2 indicators left out" in err and "file:hashes" in err
+    assert [x["rule"] for x in doc["apps"][0]["findings"]] == ["ioc.feed.spy"]
+    assert doc["apps"][0]["verdict"] == "review"
+
+
+def test_two_indicator_files_of_one_name_both_load(tmp_path, apks):
+    a = _write(tmp_path / "a" / "indicators.stix2", _bundle("[app:id = 'com.example.other']", malware="evil"))
+    b = _write(tmp_path / "b" / "indicators.stix2", _bundle("[app:id = 'com.example.ownclean']", malware="evil"))
+    rules = load_ruleset(builtin=False, iocs=[a, b])
+    assert [p.name for p in rules.packs] == ["ioc.indicators", "ioc.indicators-2"]
+    assert [r.id for r in rules.rules] == ["ioc.indicators.evil", "ioc.indicators-2.evil"]
+    code, err, doc = scan("--iocs", a, "--iocs", b, apks["clean"])
+    assert code in (0, 1), err
+    assert [x["rule"] for x in doc["apps"][0]["findings"]] == ["ioc.indicators-2.evil"]
+
+
+def test_malware_named_vendor_gets_no_synthetic_id(tmp_path):
+    f = _write(tmp_path / "feed.stix2", _bundle("[app:id = 'com.example.x']", malware="Vendor"))
+    assert [r.id for r in load_ruleset(builtin=False, iocs=[f]).rules] == ["ioc.feed.vendor-indicators"]

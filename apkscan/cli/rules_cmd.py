@@ -26,11 +26,14 @@ def _load(rule_paths, no_builtin_rules, iocs):
     from apkscan.rules.loader import RulesInvalid, load_ruleset
 
     try:
-        return load_ruleset(rule_paths, builtin=not no_builtin_rules, iocs=iocs)
+        rules = load_ruleset(rule_paths, builtin=not no_builtin_rules, iocs=iocs)
     except RulesInvalid as exc:
         for err in exc.errors:
             click.echo(f"error: {err.message}", err=True)
         sys.exit(EXIT_USAGE)
+    for note in rules.notices:  # e.g. indicators of a kind apkscan cannot match
+        click.echo(f"warning: {note.code}: {note.message}", err=True)
+    return rules
 
 
 @rules_command.command("list")

@@ -4,7 +4,8 @@ MVT (Mobile Verification Toolkit) reads STIX2 bundles whose indicators carry pat
 as ``[app:id = 'com.example']`` and ``[app:cert.sha256 = '...']``, tied by ``indicates``
 relationships to a ``malware`` object naming the threat. We read those as rules (one rule
 per malware object) and export our packs the same way, so MVT users can consume them.
-Only equality patterns on ``app:*`` keys are understood; other indicators are skipped.
+Only equality patterns on ``app:*`` keys are understood; other indicators are left out with
+a RULES_IOC_SKIPPED notice (count, one example), and a file with none is refused.
 As in MVT, each indicator stands alone (a package indicator is a hit, a certificate
 indicator is a hit); the rule per malware object only groups them for display and never
 yields an impersonation claim.
@@ -16,10 +17,12 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from apkscan import jsonbound
+from apkscan.rules.loader import SYNTHETIC_SUFFIXES
 from apkscan.rules.model import KnownCert, Rule, RuleCert, RulePack, RuleSet
 from apkscan.rules.yamlsrc import RuleError, normalise_hash, read_capped
 
@@ -31,10 +34,15 @@ _PATTERN = re.compile(r"^\[\s*([a-z0-9:._-]+)\s*=\s*'((?:[^'\\]|\\.)*)'\s*\]$", 
 _NS = uuid.UUID("6c1bb2f2-7d2c-4b8c-9f1e-0a1d3e5b7c90")  # fixed: stable ids across exports
 _CERT_KEYS = {"app:cert.sha256": "sha256", "app:cert.sha1": "sha1", "app:cert.md5": "md5"}
 _HASH_LEN = {"sha256": 64, "sha1": 40, "md5": 32}
+SUPPORTED = "[app:id = '...'] and [app:cert.sha256|sha1|md5 = '...'], one comparison, single quotes"
 
 
-def load_stix(path: str | Path) -> RulePack:
-    """One STIX2 bundle as a rule pack; raises RuleError (with the file) when unusable."""
+def load_stix(path: str | Path, taken: Iterable[str] = (), notices: list[RuleError] | None = None) -> RulePack:
+    """One STIX2 bundle as a rule pack; raises RuleError (with the file) when unusable.
+
+    ``taken``: pack names already loaded (a second ``indicators.stix2`` becomes ``ioc.indicators-2``);
+    ``notices``: gets a RULES_IOC_SKIPPED warning when indicators apkscan cannot read were left out.
+    """
     name = str(path)
     p = Path(path)
     data = read_capped(name, "indicator file")
@@ -49,10 +57,29 @@ def load_stix(path: str | Path) -> RulePack:
     objects = bundle.get("objects") if isinstance(bundle, dict) else None
     if not isinstance(objects, list):
         raise RuleError(name, None, "not a STIX2 bundle: no 'objects' list")
-    return _pack_from_objects(objects, p.stem, name)
+    taken = set(taken)
+    stem, n = p.stem, 2
+    while f"ioc.{stem}" in taken:
+        stem, n = f"{p.stem}-{n}", n + 1
+    pack, skipped = _pack_from_objects(objects, stem, name)
+    if skipped and pack.rules:
+        if notices is not None:
+            notices.append(RuleError(name, None, f"{_skip_text(skipped)}; the other indicators are used",
+                                     "RULES_IOC_SKIPPED"))
+    elif not pack.rules:  # the user would believe a feed is in use when nothing of it is
+        what = _skip_text(skipped) if skipped else "the bundle has no indicator"
+        raise RuleError(name, None, f"no indicator apkscan can match: {what}", "RULES_IOC_EMPTY")
+    return pack
 
 
-def _pack_from_objects(objects: list[Any], stem: str, name: str) -> RulePack:
+def _skip_text(skipped: list[str]) -> str:
+    example = skipped[0] if len(skipped[0]) <= 120 else skipped[0][:117] + "..."
+    return (f"{len(skipped)} indicator{'s' if len(skipped) != 1 else ''} left out, e.g. {example!r} "
+            f"(apkscan reads only {SUPPORTED}; file hashes are not matched: rules match packages "
+            "and signing certificates, not file digests)")
+
+
+def _pack_from_objects(objects: list[Any], stem: str, name: str) -> tuple[RulePack, list[str]]:
     malware = {o["id"]: o for o in objects if isinstance(o, dict) and o.get("type") == "malware"
                and "id" in o}
     owner: dict[str, str] = {}
@@ -63,14 +90,15 @@ def _pack_from_objects(objects: list[Any], stem: str, name: str) -> RulePack:
     vendor = f"IOC {stem}"
     pack = RulePack(name=f"ioc.{stem}", vendor=vendor, version="stix2", reviewed="", path=name)
     rules: dict[str, Rule] = {}
+    skipped: list[str] = []
     for o in objects:
         if not isinstance(o, dict) or o.get("type") != "indicator":
             continue
-        m = _PATTERN.match(str(o.get("pattern", "")).strip())
-        if not m:
-            continue
-        key, value = m.group(1).lower(), m.group(2).replace("\\'", "'")
+        pattern = str(o.get("pattern", "")).strip()
+        m = _PATTERN.match(pattern)
+        key, value = (m.group(1).lower(), m.group(2).replace("\\'", "'")) if m else ("", "")
         if key != "app:id" and key not in _CERT_KEYS:
+            skipped.append(pattern)
             continue
         mal_id = owner.get(str(o.get("id")), "")
         mal = malware.get(mal_id, {})
@@ -91,11 +119,13 @@ def _pack_from_objects(objects: list[Any], stem: str, name: str) -> RulePack:
         kc = KnownCert(id=f"{rid}:{digest[:12]}", references=list(rule.references), **{algo: digest})
         rule.certificates.append(RuleCert(kc))
     pack.rules = list(rules.values())
-    return pack
+    return pack, skipped
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "indicators"
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "indicators"
+    # "vendor" etc. name the findings apkscan makes for a pack (ioc.<stem>.vendor): never a rule's id
+    return f"{slug}-indicators" if slug in SYNTHETIC_SUFFIXES else slug
 
 
 def export_stix(rules: RuleSet, *, created: datetime | None = None) -> dict[str, Any]:
