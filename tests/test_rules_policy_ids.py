@@ -189,3 +189,27 @@ def test_two_indicator_files_of_one_name_both_load(tmp_path, apks):
 def test_malware_named_vendor_gets_no_synthetic_id(tmp_path):
     f = _write(tmp_path / "feed.stix2", _bundle("[app:id = 'com.example.x']", malware="Vendor"))
     assert [r.id for r in load_ruleset(builtin=False, iocs=[f]).rules] == ["ioc.feed.vendor-indicators"]
+
+
+# --- F12: shared keys are not exported as stand-alone indicators --------------------------------
+
+def test_export_leaves_shared_certificates_out_with_a_note():
+    rules = load_ruleset()
+    shared = {(r.id, rc.cert.sha256) for r in rules.rules for rc in r.certificates if rc.shared}
+    assert shared, "the shipped packs mark the Micro Cao key shared"
+    bundle = export_stix(rules)
+    objs = {o["id"]: o for o in bundle["objects"]}
+    rule_of = {o["id"]: o["description"].split()[2] for o in objs.values() if o["type"] == "malware"}
+    exported = set()
+    for rel in (o for o in objs.values() if o["type"] == "relationship"):
+        pattern = objs[rel["source_ref"]]["pattern"]
+        assert " AND " not in pattern and pattern.count("=") == 1  # MVT splits at the one '='
+        exported.add((rule_of[rel["target_ref"]], pattern.split("'")[1]))
+    assert not shared & exported
+    trill = next(o for o in objs.values() if o["type"] == "malware" and "bytedance.tiktok" in o["description"]
+                 and "left out" in o["description"])
+    assert "shared with other apps" in trill["description"]
+    # a key the vendor does not share is still exported
+    own = {(r.id, rc.cert.sha256) for r in rules.rules if r.kind == "app" for rc in r.certificates
+           if not rc.shared and rc.cert.sha256}
+    assert own and own <= exported

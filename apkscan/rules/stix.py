@@ -129,29 +129,44 @@ def _slug(text: str) -> str:
 
 
 def export_stix(rules: RuleSet, *, created: datetime | None = None) -> dict[str, Any]:
-    """A STIX 2.1 bundle MVT can load: one malware object per app rule, one indicator per fact."""
+    """A STIX 2.1 bundle MVT can load: one malware object per app rule, one indicator per fact.
+
+    MVT reads each indicator alone and splits a pattern at its one ``=`` (no ``AND``), so a
+    certificate a rule marks ``shared`` (it confirms the app only together with the package)
+    is left out: alone it would name every app of that key as this one (review 27 F12).
+    The malware object's description says so.
+    """
     when = (created or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     objects: list[dict[str, Any]] = []
     for rule in rules.rules:
-        if rule.kind != "app" or not (rule.packages or rule.certificates):
+        own = [rc for rc in rule.certificates if not rc.shared]
+        shared = len(rule.certificates) - len(own)
+        if rule.kind != "app" or not (rule.packages or own):
             continue  # MVT indicators are exact packages and certificate digests only
         mal_id = f"malware--{uuid.uuid5(_NS, rule.id)}"
+        note = (f"; {shared} certificate{'s' if shared > 1 else ''} shared with other apps left out "
+                "(it identifies this app only together with its package, and MVT reads each "
+                "indicator alone)") if shared else ""
         objects.append({"type": "malware", "spec_version": "2.1", "id": mal_id, "created": when,
                         "modified": when, "name": f"{rule.vendor}: {rule.app}", "is_family": False,
                         "description": f"apkscan rule {rule.id} (pack {rule.pack}); "
-                                       f"references: {', '.join(rule.references)}"})
+                                       f"references: {', '.join(rule.references)}{note}"})
         patterns = [f"[app:id = '{p}']" for p in rule.packages]
-        for rc in rule.certificates:
+        for rc in own:
             algo = next(a for a in ("sha256", "sha1", "md5") if getattr(rc.cert, a))
             patterns.append(f"[app:cert.{algo} = '{getattr(rc.cert, algo)}']")
         for pattern in dict.fromkeys(patterns):
-            ind_id = f"indicator--{uuid.uuid5(_NS, rule.id + pattern)}"
-            objects.append({"type": "indicator", "spec_version": "2.1", "id": ind_id, "created": when,
-                            "modified": when, "valid_from": when, "pattern_type": "stix",
-                            "pattern": pattern, "indicator_types": ["attribution"],
-                            "name": rule.app})
-            objects.append({"type": "relationship", "spec_version": "2.1",
-                            "id": f"relationship--{uuid.uuid5(_NS, ind_id + mal_id)}",
-                            "created": when, "modified": when, "relationship_type": "indicates",
-                            "source_ref": ind_id, "target_ref": mal_id})
+            objects += _indicator(rule, pattern, mal_id, when)
     return {"type": "bundle", "id": f"bundle--{uuid.uuid5(_NS, when)}", "objects": objects}
+
+
+def _indicator(rule: Rule, pattern: str, mal_id: str, when: str) -> list[dict[str, Any]]:
+    """One indicator and its ``indicates`` relationship to the rule's malware object."""
+    ind_id = f"indicator--{uuid.uuid5(_NS, rule.id + pattern)}"
+    return [{"type": "indicator", "spec_version": "2.1", "id": ind_id, "created": when,
+             "modified": when, "valid_from": when, "pattern_type": "stix",
+             "pattern": pattern, "indicator_types": ["attribution"], "name": rule.app},
+            {"type": "relationship", "spec_version": "2.1",
+             "id": f"relationship--{uuid.uuid5(_NS, ind_id + mal_id)}",
+             "created": when, "modified": when, "relationship_type": "indicates",
+             "source_ref": ind_id, "target_ref": mal_id}]
