@@ -213,3 +213,26 @@ def test_export_leaves_shared_certificates_out_with_a_note():
     own = {(r.id, rc.cert.sha256) for r in rules.rules if r.kind == "app" for rc in r.certificates
            if not rc.shared and rc.cert.sha256}
     assert own and own <= exported
+
+
+# --- NIT: rules lint warns about decisions no loaded rule can satisfy ---------------------------
+
+def test_lint_warns_about_selectors_nothing_produces(tmp_path):
+    policy = tmp_path / "typo.yaml"
+    policy.write_text("""schema: apkscan-policy/1
+policy: typo
+version: "1"
+default: allowed
+decisions:
+  - {id: tag, verdict: prohibited, when: {tags: [tik-tok]}}
+  - {id: vendor, verdict: prohibited, when: {vendors: [Bytedance]}}
+  - {id: rule, verdict: prohibited, when: {rules: [bytedance.tiktokk]}}
+  - {id: fine, verdict: review, when: {tags: [tiktok], vendors: [Byte*], rules: [bytedance.vendor, "ioc.*"]}}
+""", encoding="utf-8")
+    res = CliRunner().invoke(main, ["rules", "lint", str(policy)])
+    assert res.exit_code == 0  # a warning: the file is valid
+    warnings = [ln for ln in res.stderr.splitlines() if ln.startswith("warning: POLICY_SELECTS_NOTHING")]
+    assert len(warnings) == 3, res.stderr
+    assert all(f"decision {d!r}" in w for d, w in zip(("tag", "vendor", "rule"), warnings, strict=True))
+    shipped = CliRunner().invoke(main, ["rules", "lint"])
+    assert shipped.exit_code == 0 and "POLICY_SELECTS_NOTHING" not in shipped.stderr
