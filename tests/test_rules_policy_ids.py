@@ -181,6 +181,8 @@ def test_two_indicator_files_of_one_name_both_load(tmp_path, apks):
     rules = load_ruleset(builtin=False, iocs=[a, b])
     assert [p.name for p in rules.packs] == ["ioc.indicators", "ioc.indicators-2"]
     assert [r.id for r in rules.rules] == ["ioc.indicators.evil", "ioc.indicators-2.evil"]
+    with pytest.raises(RulesInvalid, match="given twice"):  # one file twice is no second feed
+        load_ruleset(builtin=False, iocs=[a, b, tmp_path / "a" / ".." / "a" / "indicators.stix2"])
     code, err, doc = scan("--iocs", a, "--iocs", b, apks["clean"])
     assert code in (0, 1), err
     assert [x["rule"] for x in doc["apps"][0]["findings"]] == ["ioc.indicators-2.evil"]

@@ -7,6 +7,7 @@ data of ``apkscan.signatures`` (mapped from the repository's top-level ``signatu
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -84,9 +85,14 @@ def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
         if pack is not None:
             packs.append(pack)
     taken = {p.name for p in packs}
+    given: set[str] = set()
     for f in iocs:
         from apkscan.rules.stix import load_stix  # local: stix imports this module; only with --iocs
 
+        if os.path.realpath(f) in given:  # its indicators would count twice
+            errors.append(RuleError(str(f), None, "indicator file given twice"))
+            continue
+        given.add(os.path.realpath(f))
         try:  # two files of one name in two folders: the second pack is ioc.<stem>-2
             pack = load_stix(f, taken, notices)
         except RuleError as exc:
