@@ -95,16 +95,13 @@ def test_a_path_opens_the_file(evidence):
     assert res.returncode == 0, res.stderr  # the operator asked for that file: allowed by it
 
 
-def test_bare_name_of_a_local_file_is_refused_with_a_hint(evidence):
+def test_bare_name_of_a_local_file_is_refused_with_a_hint(evidence, monkeypatch):
     res = apkscan(evidence, "scan", "--no-store", "-q", "wechat.apk", "--policy", "my-org")
     assert res.returncode == 2
     assert "no such policy" in res.stderr and "./my-org" in res.stderr
+    monkeypatch.chdir(evidence)
     with pytest.raises(RulesInvalid) as info:
-        os.chdir(evidence)
-        try:
-            resolve("my-org")
-        finally:
-            os.chdir(ROOT)
+        resolve("my-org")
     assert info.value.errors[0].code == "POLICY_NOT_FOUND"
 
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import UTC, datetime
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
