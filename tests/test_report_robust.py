@@ -104,6 +104,10 @@ def test_one_field_of_a_real_document_replaced_by_anything(real_document, pick, 
             return  # the verdict/verdicts check names where the two fields disagree, not what was changed
         assert list(exc.path[:len(changed)]) == changed or list(exc.path) == changed[:len(exc.path)], (exc, path)
         return
+    if path[0] == "counts":  # recomputed from apps, errors and skipped whatever the file says (review 22 #6)
+        got = typed.to_dict().get("counts") or {}
+        assert all(got[k] == v for k, v in real_document["counts"].items() if k in got), (path, got)
+        doc["counts"] = got
     assert typed.to_dict() == doc
     _render_all(typed)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -26,11 +27,14 @@ def _load(rule_paths, no_builtin_rules, iocs):
     from apkscan.rules.loader import RulesInvalid, load_ruleset
 
     try:
-        return load_ruleset(rule_paths, builtin=not no_builtin_rules, iocs=iocs)
+        rules = load_ruleset(rule_paths, builtin=not no_builtin_rules, iocs=iocs)
     except RulesInvalid as exc:
         for err in exc.errors:
             click.echo(f"error: {err.message}", err=True)
         sys.exit(EXIT_USAGE)
+    for note in rules.notices:  # e.g. indicators of a kind apkscan cannot match
+        click.echo(f"warning: {note.code}: {note.message}", err=True)
+    return rules
 
 
 @rules_command.command("list")
@@ -70,6 +74,7 @@ def lint_command(paths) -> None:
 
     files = rule_files(paths) if paths else builtin_files() + sorted(policy_dir().glob("*.yaml"))
     bad = total = 0
+    packs, policies = {}, []
     for f in files:
         is_policy = _is_policy(f)
         obj, errors = (lint_policy(f) if is_policy else lint_file(f))
@@ -80,11 +85,35 @@ def lint_command(paths) -> None:
         if not errors:
             what = "policy" if is_policy else f"{len(obj.rules)} rules"
             click.echo(f"ok  {f} ({what})")
+            if is_policy:
+                policies.append(obj)
+            else:
+                packs[os.path.realpath(f)] = obj
+    _warn_selects_nothing(policies, packs)
     if bad:
         from apkscan.report.terminal import plural
 
         click.echo(f"{plural(total, 'error')} in {plural(bad, 'file')}", err=True)
     sys.exit(EXIT_USAGE if bad else EXIT_OK)
+
+
+def _warn_selects_nothing(policies, packs: dict) -> None:
+    """A policy's decisions against the shipped packs plus the rule files linted with it."""
+    from apkscan.policy.selftest import selects_nothing
+    from apkscan.rules.loader import builtin_files, lint_file
+    from apkscan.rules.model import RuleSet
+
+    if not policies:
+        return
+    for f in builtin_files():
+        if os.path.realpath(f) not in packs:
+            pack, _errors = lint_file(f)  # a bad shipped pack is linted (and reported) on its own
+            if pack is not None:
+                packs[os.path.realpath(f)] = pack
+    rules = RuleSet(list(packs.values()))
+    for policy in policies:
+        for text in selects_nothing(policy, rules):
+            click.echo(f"warning: POLICY_SELECTS_NOTHING: {policy.path}: {text}", err=True)
 
 
 def _is_policy(path) -> bool:

@@ -171,6 +171,8 @@ def _load_rules_and_policy(opts: dict):
     except RuleError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(ExitCode.USAGE)
+    for note in rules.notices:  # e.g. indicators of a kind apkscan cannot match
+        click.echo(f"warning: {note.code}: {note.message}", err=True)
     if not rules.rules:
         click.echo("error: no rules loaded", err=True)
         sys.exit(ExitCode.USAGE)

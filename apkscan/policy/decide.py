@@ -27,7 +27,7 @@ def decide(identity: ApkIdentity, findings: list[Finding], policy: Policy,
            rules: RuleSet | None = None) -> Outcome:
     """Set ``verdict``/``policy`` on every finding and return the app's outcome."""
     allowed = _allow_entry(identity, policy)
-    best: Outcome = Outcome(policy.default, None)
+    best: Outcome | None = None  # the default speaks only for findings no decision takes
     for f in findings:
         tags = _tags(f, rules)
         decision = next((d for d in policy.decisions if holds(d.when, f, tags)), None)
@@ -38,13 +38,12 @@ def decide(identity: ApkIdentity, findings: list[Finding], policy: Policy,
             f.verdict, f.policy = policy.default, None
         else:
             f.verdict, f.policy = decision.verdict, decision.provenance(policy)
-        if best.policy is None and f.policy is not None and f.verdict == best.verdict:
-            best = Outcome(f.verdict, f.policy)
-        if VERDICT_RANK[f.verdict] > VERDICT_RANK[best.verdict]:
-            best = Outcome(f.verdict, f.policy)
+        if best is None or VERDICT_RANK[f.verdict] > VERDICT_RANK[best.verdict] or (
+                f.verdict == best.verdict and best.policy is None and f.policy is not None):
+            best = Outcome(f.verdict, f.policy)  # among equals, the one a decision gave cites it
     if allowed is not None:  # package + verified certificate allow-listed: also against a review default
         return Outcome("allowed", allowed)
-    return best
+    return best if best is not None else Outcome(policy.default, None)
 
 
 def holds(cond: Condition, f: Finding, tags: set[str]) -> bool:
@@ -63,7 +62,8 @@ def holds(cond: Condition, f: Finding, tags: set[str]) -> bool:
 
 def _tags(f: Finding, rules: RuleSet | None) -> set[str]:
     rule = rules.rule(f.rule) if rules is not None else None
-    return set(rule.tags) if rule is not None else set()
+    # a rule lends its tags only to its own pack's findings (never to a synthetic <pack>.vendor)
+    return set(rule.tags) if rule is not None and rule.pack == f.pack else set()
 
 
 def _allow_entry(identity: ApkIdentity, policy: Policy) -> dict[str, Any] | None:

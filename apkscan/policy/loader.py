@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -26,16 +27,28 @@ def builtin_policies() -> list[str]:
     return sorted(p.stem for p in policy_dir().glob("*.yaml"))
 
 
+def is_path_like(name_or_path: str) -> bool:
+    """A folder separator or a ``.yaml``/``.yml`` suffix: the user means a file."""
+    seps = {"/", os.sep} | ({os.altsep} if os.altsep else set())
+    return any(s in name_or_path for s in seps) or Path(name_or_path).suffix.lower() in (".yaml", ".yml")
+
+
 def resolve(name_or_path: str) -> Path:
-    """A shipped policy name, or a path to a policy file."""
-    candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
-        return candidate
+    """A shipped policy name, or a path to a policy file.
+
+    A bare name means the shipped policy only, never a file of that name in the current
+    folder: a pulled device folder or an evidence tree may hold a file called
+    ``canada-tbs-2023`` (review 27 F1). Only something path-like opens a file.
+    """
+    if is_path_like(name_or_path):
+        return Path(name_or_path)
     shipped = policy_dir() / f"{name_or_path}.yaml"
-    if shipped.exists():
+    if name_or_path in builtin_policies() and shipped.is_file():
         return shipped
     known = ", ".join(builtin_policies()) or "none"
-    raise RulesInvalid([RuleError(name_or_path, None, f"no such policy (shipped: {known})",
+    hint = (f"; to use the file of that name, pass it as a path: ./{name_or_path}"
+            if os.path.lexists(name_or_path) else "")
+    raise RulesInvalid([RuleError(name_or_path, None, f"no such policy (shipped: {known}){hint}",
                                   "POLICY_NOT_FOUND")])
 
 

@@ -11,6 +11,7 @@ to a rule pack that changes a verdict then fails in CI. Identities are built exa
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,3 +57,27 @@ def check_example(policy: Policy, ex: dict[str, Any], rules: RuleSet) -> PolicyE
               f"got {outcome.verdict} by {got_decision or 'default'} ({found})")
     return PolicyExampleResult(policy.name, str(ex.get("name", "?")), ok, outcome.verdict,
                                got_decision, detail)
+
+
+SYNTHETIC_RULES = ("apkscan.manifest-ambiguity", "apkscan.split-mismatch")
+
+
+def selects_nothing(policy: Policy, rules: RuleSet) -> list[str]:
+    """Decision selectors (tags, vendors, rule-id globs) no loaded rule can produce: a typo
+    such as ``tik-tok`` or ``Bytedance`` would silently never match. Indicator packs
+    (``ioc.*``, vendor ``IOC *``) are named after files not yet given, so not judged."""
+    from apkscan.rules.loader import SYNTHETIC_SUFFIXES
+
+    tags = {t for r in rules.rules for t in r.tags}
+    vendors = {p.vendor for p in rules.packs} | {r.vendor for r in rules.rules} | {"apkscan", "(manifest tamper)"}
+    ids = ({r.id for r in rules.rules} | set(SYNTHETIC_RULES)
+           | {f"{p.name}.{s}" for p in rules.packs for s in SYNTHETIC_SUFFIXES})
+    out = []
+    for d in policy.decisions:
+        w = d.when
+        out += [f"decision {d.id!r}: no loaded rule has tag {t!r}" for t in w.tags if t not in tags]
+        out += [f"decision {d.id!r}: no loaded pack has vendor {v!r} (vendors are case-sensitive globs)"
+                for v in w.vendors if not v.startswith("IOC") and not fnmatch.filter(vendors, v)]
+        out += [f"decision {d.id!r}: no loaded rule id matches {g!r}"
+                for g in w.rules if not g.startswith("ioc.") and not fnmatch.filter(ids, g)]
+    return out

@@ -7,6 +7,7 @@ data of ``apkscan.signatures`` (mapped from the repository's top-level ``signatu
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,6 +31,11 @@ from apkscan.rules.yamlsrc import (
 )
 
 RULE_SUFFIXES = (".yaml", ".yml")
+# ids apkscan gives findings no rule wrote (``<pack>.vendor``, ``<pack>.forged-certificate``,
+# ..., ``apkscan.manifest-ambiguity``) and its indicator packs (``ioc.<file>``): a rule
+# taking one would lend its tags to those findings (review 27 F7), so none may
+SYNTHETIC_SUFFIXES = ("vendor", "forged-certificate", "planted-certificate", "counterfeit-certificate")
+RESERVED_PREFIXES = ("apkscan.", "ioc.")
 _HASH_LEN = {"sha256": 64, "sha1": 40, "md5": 32}
 
 
@@ -72,28 +78,57 @@ def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
     files = (builtin_files() if builtin else []) + rule_files(paths)
     packs: list[RulePack] = []
     errors: list[RuleError] = []
+    notices: list[RuleError] = []
     for f in files:
         pack, errs = lint_file(f)
         errors += errs
         if pack is not None:
             packs.append(pack)
+    taken = {p.name for p in packs}
+    given: set[str] = set()
     for f in iocs:
         from apkscan.rules.stix import load_stix  # local: stix imports this module; only with --iocs
 
-        try:
-            packs.append(load_stix(f))
+        if os.path.realpath(f) in given:  # its indicators would count twice
+            errors.append(RuleError(str(f), None, "indicator file given twice"))
+            continue
+        given.add(os.path.realpath(f))
+        try:  # two files of one name in two folders: the second pack is ioc.<stem>-2
+            pack = load_stix(f, taken, notices)
         except RuleError as exc:
             errors.append(exc)
+            continue
+        packs.append(pack)
+        taken.add(pack.name)
     errors += _duplicates(packs)
     if errors:
         raise RulesInvalid(errors)
-    return RuleSet(packs)
+    return RuleSet(packs, notices=notices)
+
+
+def reserved_id(rule_id: str) -> str | None:
+    """Why ``rule_id`` may not be a rule's id, or None."""
+    head, _, last = rule_id.rpartition(".")
+    if rule_id.startswith(RESERVED_PREFIXES):
+        return (f"rule id {rule_id!r} is reserved: ids starting {' or '.join(RESERVED_PREFIXES)} name "
+                "apkscan's own findings and indicator files")
+    if head and last in SYNTHETIC_SUFFIXES:
+        return (f"rule id {rule_id!r} is reserved: '<pack>.{last}' is the id of the {last} findings "
+                "apkscan makes for a pack; choose another id")
+    return None
 
 
 def _duplicates(packs: list[RulePack]) -> list[RuleError]:
+    """Rule ids and pack names are unique over the run: both key findings, tags and reports."""
     seen: dict[str, str] = {}
+    pack_paths: dict[str, str] = {}
     errors = []
     for pack in packs:
+        if pack.name in pack_paths:  # e.g. a user "pack: bytedance" beside the shipped one
+            errors.append(RuleError(pack.path, None, f"pack name {pack.name!r} is already used by "
+                                    f"{pack_paths[pack.name]}: rename the pack (or replace the shipped "
+                                    "packs with --no-builtin-rules)", "RULES_ID_RESERVED"))
+        pack_paths.setdefault(pack.name, pack.path)
         for rule in pack.rules:
             if rule.id in seen:
                 errors.append(RuleError(pack.path, rule.line,
@@ -142,6 +177,9 @@ def _collect_pack(doc: Document, schema_valid: bool = True) -> tuple[RulePack | 
         if schema_valid:
             raise
         return None, errors
+    if pack.name == "apkscan" or pack.name.startswith(RESERVED_PREFIXES):
+        errors.append(doc.error(("pack",), f"pack name {pack.name!r} is reserved (apkscan's own findings "
+                                           "and indicator files): choose another", "RULES_ID_RESERVED"))
 
     def each(key: str, add) -> None:
         items = d.get(key) or []
@@ -233,6 +271,9 @@ def _rule(doc: Document, at: tuple, r: dict[str, Any], pack: RulePack) -> Rule:
                 kind=str(r.get("kind", "app")), description=str(r.get("description", "")),
                 tags=list(r.get("tags", [])), references=list(r.get("references", [])),
                 examples=list(r.get("examples", [])), line=doc.line(at))
+    reserved = reserved_id(rule.id)
+    if reserved:
+        raise doc.error(at + ("id",), reserved, "RULES_ID_RESERVED")
     mat = at + ("match",)
     rule.packages = [str(p) for p in m.get("package", [])]
     rule.package_globs = [str(p) for p in m.get("package_glob", [])]

@@ -170,6 +170,7 @@ class RuleSet:
     """Every pack loaded for one run."""
 
     packs: list[RulePack] = field(default_factory=list)
+    notices: list[Any] = field(default_factory=list)  # RuleError warnings the CLI prints (stderr)
 
     @property
     def rules(self) -> list[Rule]:

@@ -4,7 +4,8 @@ MVT (Mobile Verification Toolkit) reads STIX2 bundles whose indicators carry pat
 as ``[app:id = 'com.example']`` and ``[app:cert.sha256 = '...']``, tied by ``indicates``
 relationships to a ``malware`` object naming the threat. We read those as rules (one rule
 per malware object) and export our packs the same way, so MVT users can consume them.
-Only equality patterns on ``app:*`` keys are understood; other indicators are skipped.
+Only equality patterns on ``app:*`` keys are understood; other indicators are left out with
+a RULES_IOC_SKIPPED notice (count, one example), and a file with none is refused.
 As in MVT, each indicator stands alone (a package indicator is a hit, a certificate
 indicator is a hit); the rule per malware object only groups them for display and never
 yields an impersonation claim.
@@ -15,11 +16,13 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from apkscan import jsonbound
+from apkscan.rules.loader import SYNTHETIC_SUFFIXES
 from apkscan.rules.model import KnownCert, Rule, RuleCert, RulePack, RuleSet
 from apkscan.rules.yamlsrc import RuleError, normalise_hash, read_capped
 
@@ -31,10 +34,15 @@ _PATTERN = re.compile(r"^\[\s*([a-z0-9:._-]+)\s*=\s*'((?:[^'\\]|\\.)*)'\s*\]$", 
 _NS = uuid.UUID("6c1bb2f2-7d2c-4b8c-9f1e-0a1d3e5b7c90")  # fixed: stable ids across exports
 _CERT_KEYS = {"app:cert.sha256": "sha256", "app:cert.sha1": "sha1", "app:cert.md5": "md5"}
 _HASH_LEN = {"sha256": 64, "sha1": 40, "md5": 32}
+SUPPORTED = "[app:id = '...'] and [app:cert.sha256|sha1|md5 = '...'], one comparison, single quotes"
 
 
-def load_stix(path: str | Path) -> RulePack:
-    """One STIX2 bundle as a rule pack; raises RuleError (with the file) when unusable."""
+def load_stix(path: str | Path, taken: Iterable[str] = (), notices: list[RuleError] | None = None) -> RulePack:
+    """One STIX2 bundle as a rule pack; raises RuleError (with the file) when unusable.
+
+    ``taken``: pack names already loaded (a second ``indicators.stix2`` becomes ``ioc.indicators-2``);
+    ``notices``: gets a RULES_IOC_SKIPPED warning when indicators apkscan cannot read were left out.
+    """
     name = str(path)
     p = Path(path)
     data = read_capped(name, "indicator file")
@@ -49,10 +57,29 @@ def load_stix(path: str | Path) -> RulePack:
     objects = bundle.get("objects") if isinstance(bundle, dict) else None
     if not isinstance(objects, list):
         raise RuleError(name, None, "not a STIX2 bundle: no 'objects' list")
-    return _pack_from_objects(objects, p.stem, name)
+    taken = set(taken)
+    stem, n = p.stem, 2
+    while f"ioc.{stem}" in taken:
+        stem, n = f"{p.stem}-{n}", n + 1
+    pack, skipped = _pack_from_objects(objects, stem, name)
+    if skipped and pack.rules:
+        if notices is not None:
+            notices.append(RuleError(name, None, f"{_skip_text(skipped)}; the other indicators are used",
+                                     "RULES_IOC_SKIPPED"))
+    elif not pack.rules:  # the user would believe a feed is in use when nothing of it is
+        what = _skip_text(skipped) if skipped else "the bundle has no indicator"
+        raise RuleError(name, None, f"no indicator apkscan can match: {what}", "RULES_IOC_EMPTY")
+    return pack
 
 
-def _pack_from_objects(objects: list[Any], stem: str, name: str) -> RulePack:
+def _skip_text(skipped: list[str]) -> str:
+    example = skipped[0] if len(skipped[0]) <= 120 else skipped[0][:117] + "..."
+    return (f"{len(skipped)} indicator{'s' if len(skipped) != 1 else ''} left out, e.g. {example!r} "
+            f"(apkscan reads only {SUPPORTED}; file hashes are not matched: rules match packages "
+            "and signing certificates, not file digests)")
+
+
+def _pack_from_objects(objects: list[Any], stem: str, name: str) -> tuple[RulePack, list[str]]:
     malware = {o["id"]: o for o in objects if isinstance(o, dict) and o.get("type") == "malware"
                and "id" in o}
     owner: dict[str, str] = {}
@@ -63,14 +90,15 @@ def _pack_from_objects(objects: list[Any], stem: str, name: str) -> RulePack:
     vendor = f"IOC {stem}"
     pack = RulePack(name=f"ioc.{stem}", vendor=vendor, version="stix2", reviewed="", path=name)
     rules: dict[str, Rule] = {}
+    skipped: list[str] = []
     for o in objects:
         if not isinstance(o, dict) or o.get("type") != "indicator":
             continue
-        m = _PATTERN.match(str(o.get("pattern", "")).strip())
-        if not m:
-            continue
-        key, value = m.group(1).lower(), m.group(2).replace("\\'", "'")
+        pattern = str(o.get("pattern", "")).strip()
+        m = _PATTERN.match(pattern)
+        key, value = (m.group(1).lower(), m.group(2).replace("\\'", "'")) if m else ("", "")
         if key != "app:id" and key not in _CERT_KEYS:
+            skipped.append(pattern)
             continue
         mal_id = owner.get(str(o.get("id")), "")
         mal = malware.get(mal_id, {})
@@ -91,37 +119,54 @@ def _pack_from_objects(objects: list[Any], stem: str, name: str) -> RulePack:
         kc = KnownCert(id=f"{rid}:{digest[:12]}", references=list(rule.references), **{algo: digest})
         rule.certificates.append(RuleCert(kc))
     pack.rules = list(rules.values())
-    return pack
+    return pack, skipped
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "indicators"
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "indicators"
+    # "vendor" etc. name the findings apkscan makes for a pack (ioc.<stem>.vendor): never a rule's id
+    return f"{slug}-indicators" if slug in SYNTHETIC_SUFFIXES else slug
 
 
 def export_stix(rules: RuleSet, *, created: datetime | None = None) -> dict[str, Any]:
-    """A STIX 2.1 bundle MVT can load: one malware object per app rule, one indicator per fact."""
+    """A STIX 2.1 bundle MVT can load: one malware object per app rule, one indicator per fact.
+
+    MVT reads each indicator alone and splits a pattern at its one ``=`` (no ``AND``), so a
+    certificate a rule marks ``shared`` (it confirms the app only together with the package)
+    is left out: alone it would name every app of that key as this one (review 27 F12).
+    The malware object's description says so.
+    """
     when = (created or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     objects: list[dict[str, Any]] = []
     for rule in rules.rules:
-        if rule.kind != "app" or not (rule.packages or rule.certificates):
+        own = [rc for rc in rule.certificates if not rc.shared]
+        shared = len(rule.certificates) - len(own)
+        if rule.kind != "app" or not (rule.packages or own):
             continue  # MVT indicators are exact packages and certificate digests only
         mal_id = f"malware--{uuid.uuid5(_NS, rule.id)}"
+        note = (f"; {shared} certificate{'s' if shared > 1 else ''} shared with other apps left out "
+                "(it identifies this app only together with its package, and MVT reads each "
+                "indicator alone)") if shared else ""
         objects.append({"type": "malware", "spec_version": "2.1", "id": mal_id, "created": when,
                         "modified": when, "name": f"{rule.vendor}: {rule.app}", "is_family": False,
                         "description": f"apkscan rule {rule.id} (pack {rule.pack}); "
-                                       f"references: {', '.join(rule.references)}"})
+                                       f"references: {', '.join(rule.references)}{note}"})
         patterns = [f"[app:id = '{p}']" for p in rule.packages]
-        for rc in rule.certificates:
+        for rc in own:
             algo = next(a for a in ("sha256", "sha1", "md5") if getattr(rc.cert, a))
             patterns.append(f"[app:cert.{algo} = '{getattr(rc.cert, algo)}']")
         for pattern in dict.fromkeys(patterns):
-            ind_id = f"indicator--{uuid.uuid5(_NS, rule.id + pattern)}"
-            objects.append({"type": "indicator", "spec_version": "2.1", "id": ind_id, "created": when,
-                            "modified": when, "valid_from": when, "pattern_type": "stix",
-                            "pattern": pattern, "indicator_types": ["attribution"],
-                            "name": rule.app})
-            objects.append({"type": "relationship", "spec_version": "2.1",
-                            "id": f"relationship--{uuid.uuid5(_NS, ind_id + mal_id)}",
-                            "created": when, "modified": when, "relationship_type": "indicates",
-                            "source_ref": ind_id, "target_ref": mal_id})
+            objects += _indicator(rule, pattern, mal_id, when)
     return {"type": "bundle", "id": f"bundle--{uuid.uuid5(_NS, when)}", "objects": objects}
+
+
+def _indicator(rule: Rule, pattern: str, mal_id: str, when: str) -> list[dict[str, Any]]:
+    """One indicator and its ``indicates`` relationship to the rule's malware object."""
+    ind_id = f"indicator--{uuid.uuid5(_NS, rule.id + pattern)}"
+    return [{"type": "indicator", "spec_version": "2.1", "id": ind_id, "created": when,
+             "modified": when, "valid_from": when, "pattern_type": "stix",
+             "pattern": pattern, "indicator_types": ["attribution"], "name": rule.app},
+            {"type": "relationship", "spec_version": "2.1",
+             "id": f"relationship--{uuid.uuid5(_NS, ind_id + mal_id)}",
+             "created": when, "modified": when, "relationship_type": "indicates",
+             "source_ref": ind_id, "target_ref": mal_id}]

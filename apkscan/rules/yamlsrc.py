@@ -60,8 +60,8 @@ class Document:
             at = at[:-1]
         return self.lines.get((), 1)
 
-    def error(self, at: Path_, reason: str) -> RuleError:
-        return RuleError(self.path, self.line(at), reason)
+    def error(self, at: Path_, reason: str, code: str = "RULES_INVALID") -> RuleError:
+        return RuleError(self.path, self.line(at), reason, code)
 
 
 def read_document(path: str | Path, text: str | None = None) -> Document:
