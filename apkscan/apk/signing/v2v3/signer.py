@@ -30,7 +30,10 @@ ROTATION_MIN_SDK_VERSION_ATTR_ID = 0x559F8B02
 ROTATION_ON_DEV_RELEASE_ATTR_ID = 0xC2A6B3BA
 
 MAX_SIGNATURES_PER_SIGNER = 64
-MAX_CERTIFICATES_PER_SIGNER = 32
+# apksig has no cap; this one bounds memory like the PKCS #7 bag's. Hitting it is an input-level
+# limit (``INPUT_LIMIT_CODES``: listed as an input error, signatures not read), never a verdict.
+MAX_CERTIFICATES_PER_SIGNER = 1000
+INPUT_LIMIT_CODES = frozenset({"INPUT_TOO_MANY_CERTIFICATES"})
 MAX_ATTRIBUTES_PER_SIGNER = 64
 MAX_DIGESTS_PER_SIGNER = 64
 
