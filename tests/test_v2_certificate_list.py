@@ -8,6 +8,7 @@ Where apksigner is installed, each verdict is checked against it too.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import sys
 from pathlib import Path
 
@@ -82,3 +83,119 @@ def test_scan_exits_3_at_the_certificate_cap(tmp_path):
     done = run("inspect", path)
     assert done.returncode == 3, done.stderr
     assert "signatures: not read (INPUT_TOO_MANY_CERTIFICATES)" in done.stdout
+
+
+# --- keys (F7, F8, F9) ---------------------------------------------------------------------------
+
+from v2_resign import cert_with_spki, fixture_spki, v1_with_bag_certificate  # noqa: E402
+
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    head = bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag]) + head + body
+
+
+def _rsa_spki(pad: bytes = b"", params: bytes | None = b"\x05\x00", algorithm: str = "2a864886f70d010101") -> bytes:
+    """test-rsa's key; ``pad`` zero bytes before the modulus's own (non-minimal INTEGER)."""
+    from cryptography.hazmat.primitives import serialization
+
+    numbers = serialization.load_der_public_key(fixture_spki()).public_numbers()
+    n = b"\x00" + numbers.n.to_bytes(256, "big")
+    key = _tlv(0x30, _tlv(0x02, pad + n) + _tlv(0x02, numbers.e.to_bytes(3, "big")))
+    alg = _tlv(0x30, _tlv(0x06, bytes.fromhex(algorithm)) + (params or b""))
+    return _tlv(0x30, alg + _tlv(0x03, b"\x00" + key))
+
+
+def _codes(ident) -> set[str]:
+    return {i.code for s in ident.verification.schemes["v2"].signers for i in s.errors}
+
+
+def test_zero_padded_modulus_in_certificate_and_record_verifies(tmp_path):
+    """F8: Java keeps the key bytes and reads n unsigned; OpenSSL refused the padded INTEGER."""
+    spki = _rsa_spki(pad=b"\x00\x00")
+    cert = cert_with_spki(fixture_certificate(), spki)
+    path = _write(tmp_path, "pad-same.apk", v2_with([cert], public_key=spki))
+    ident, verified, signers = _v2(path)
+    assert verified and signers == [hashlib.sha256(cert).hexdigest()]
+    _agrees(path, True)
+
+
+def test_zero_padded_modulus_against_a_canonical_record_is_a_mismatch(tmp_path):
+    """F7: apksig compares getEncoded() bytes; only a negative modulus is re-encoded."""
+    cert = cert_with_spki(fixture_certificate(), _rsa_spki(pad=b"\x00\x00"))
+    path = _write(tmp_path, "pad-canonical.apk", v2_with([cert], public_key=_rsa_spki()))
+    ident, verified, _ = _v2(path)
+    assert not verified
+    assert "V2_SIG_PUBLIC_KEY_MISMATCH_BETWEEN_CERTIFICATE_AND_SIGNATURES_RECORD" in _codes(ident)
+    _agrees(path, False)
+
+
+# SEC 2 P-256 domain parameters, for an explicit-parameters key (JDK 17 refuses those).
+_P256 = {k: int(v, 16) for k, v in {
+    "p": "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff",
+    "a": "ffffffff00000001000000000000000000000000fffffffffffffffffffffffc",
+    "b": "5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b",
+    "gx": "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296",
+    "gy": "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5",
+    "n": "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551"}.items()}
+
+
+def _ec_spki(form: str) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_der_public_key(fixture_spki("test-ec"))
+    fmt = serialization.PublicFormat.CompressedPoint if form == "compressed" else serialization.PublicFormat.UncompressedPoint
+    point = key.public_bytes(serialization.Encoding.X962, fmt)
+    if form == "explicit":
+        i = lambda v: _tlv(0x02, v.to_bytes(v.bit_length() // 8 + 1, "big"))  # noqa: E731
+        field = _tlv(0x30, _tlv(0x06, bytes.fromhex("2a8648ce3d0101")) + i(_P256["p"]))
+        curve = _tlv(0x30, _tlv(0x04, _P256["a"].to_bytes(32, "big")) + _tlv(0x04, _P256["b"].to_bytes(32, "big")))
+        base = _tlv(0x04, b"\x04" + _P256["gx"].to_bytes(32, "big") + _P256["gy"].to_bytes(32, "big"))
+        params = _tlv(0x30, i(1) + field + curve + base + i(_P256["n"]) + i(1))
+    else:
+        params = _tlv(0x06, bytes.fromhex("2a8648ce3d030107"))
+    return _tlv(0x30, _tlv(0x30, _tlv(0x06, bytes.fromhex("2a8648ce3d0201")) + params) + _tlv(0x03, b"\x00" + point))
+
+
+def test_named_uncompressed_ec_key_verifies(tmp_path):
+    spki = _ec_spki("named")
+    assert spki == fixture_spki("test-ec")
+    path = _write(tmp_path, "ec.apk", v2_with([fixture_certificate("test-ec")], public_key=spki, key_name="test-ec"))
+    assert _v2(path)[1]
+
+
+@pytest.mark.parametrize("form", ["explicit", "compressed"])
+def test_ec_keys_jdk17_refuses_are_refused(tmp_path, form):
+    """F7: OpenSSL takes explicit parameters and compressed points; OpenJDK 17's KeyFactory
+    does not ("Malformed public key"), whatever the certificate says."""
+    spki = _ec_spki(form)
+    cert = cert_with_spki(fixture_certificate("test-ec"), spki)
+    path = _write(tmp_path, f"ec-{form}.apk", v2_with([cert], public_key=spki, key_name="test-ec"))
+    ident, verified, _ = _v2(path)
+    assert not verified and "V2_SIG_MALFORMED_PUBLIC_KEY" in _codes(ident)
+    _agrees(path, False)
+
+
+def test_v1_certificate_with_the_pss_key_oid_verifies_sha256withrsa(tmp_path):
+    """F8: OpenJDK's SHA256withRSA takes an RSASSA-PSS key; the v1 signer was refused."""
+    cert = cert_with_spki(fixture_certificate(), _rsa_spki(params=None, algorithm="2a864886f70d01010a"))
+    path = _write(tmp_path, "v1-pss-oid.apk", v1_with_bag_certificate(cert))
+    v1 = identify(str(path), idsig=False).verification.schemes["v1"]
+    assert v1.verified and [s.certificate.sha256 for s in v1.signers] == [hashlib.sha256(cert).hexdigest()]
+    _agrees(path, True)
+
+
+@pytest.mark.parametrize("scheme", ["v1", "v2"])
+def test_public_key_digest_is_over_javas_encoding(tmp_path, scheme):
+    """F9: an RSA key without NULL parameters: apksigner hashes getEncoded() (NULL added)."""
+    cert = cert_with_spki(fixture_certificate(), _rsa_spki(params=None))
+    data = v1_with_bag_certificate(cert) if scheme == "v1" else v2_with([cert], public_key=_rsa_spki())
+    path = _write(tmp_path, f"{scheme}-no-null.apk", data)
+    result = identify(str(path), idsig=False).verification.schemes[scheme]
+    assert result.verified
+    assert result.signers[0].certificate.public_key_sha256 == hashlib.sha256(_rsa_spki()).hexdigest()
+    if apksigner_available():
+        out = apksigner_verify(path)["output"]
+        assert f"public key SHA-256 digest: {hashlib.sha256(_rsa_spki()).hexdigest()}" in out

@@ -35,13 +35,14 @@ def split_lp(b: bytes) -> list[bytes]:
     return out
 
 
-def fixture_certificate() -> bytes:
+def fixture_certificate(key_name: str = "test-rsa") -> bytes:
     from cryptography import x509
-    return x509.load_pem_x509_certificate(CERT.read_bytes()).public_bytes(serialization.Encoding.DER)
+    pem = (CERT.parent / f"{key_name}.pem").read_bytes()
+    return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
 
 
-def fixture_spki() -> bytes:
-    key = serialization.load_der_private_key(KEY.read_bytes(), None)
+def fixture_spki(key_name: str = "test-rsa") -> bytes:
+    key = serialization.load_der_private_key((KEY.parent / f"{key_name}.pk8").read_bytes(), None)
     return key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
@@ -58,23 +59,75 @@ def _block(data: bytes) -> tuple[int, int, int, list[list]]:
     return eocd, cdo, start, pairs
 
 
-def v2_with(certs: list[bytes], public_key: bytes | None = None) -> bytes:
-    """v2-only.apk whose one signer lists ``certs`` and the key record ``public_key``."""
+def v2_with(certs: list[bytes], public_key: bytes | None = None, key_name: str = "test-rsa") -> bytes:
+    """v2-only.apk whose one signer lists ``certs`` and the key record ``public_key``, its
+    signed data signed by fixtures/keys/<key_name> (RSA: 0x0103, EC: ECDSA-SHA256 0x0201)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     data = V2_ONLY.read_bytes()
     eocd, cdo, start, pairs = _block(data)
-    key = serialization.load_der_private_key(KEY.read_bytes(), None)
+    key = serialization.load_der_private_key((KEY.parent / f"{key_name}.pk8").read_bytes(), None)
+    is_ec = isinstance(key, ec.EllipticCurvePrivateKey)
     for pair in pairs:
         if pair[0] != V2:
             continue
         signer = split_lp(split_lp(pair[1])[0])[0]
         digests, _certs, *rest = split_lp(split_lp(signer)[0])
-        signed = lp(digests) + lp(b"".join(lp(c) for c in certs)) + b"".join(lp(r) for r in rest)
-        sig = key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
         record = public_key if public_key is not None else fixture_spki()
-        pair[1] = lp(lp(lp(signed) + lp(lp(struct.pack("<I", 0x0103) + lp(sig))) + lp(record)))
+        alg = 0x0201 if is_ec else 0x0103  # both digest the content with chunked SHA-256
+        digests = b"".join(lp(struct.pack("<I", alg) + r[4:]) for r in split_lp(digests))
+        signed = lp(digests) + lp(b"".join(lp(c) for c in certs)) + b"".join(lp(r) for r in rest)
+        sig = key.sign(signed, ec.ECDSA(hashes.SHA256())) if is_ec else key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
+        pair[1] = lp(lp(lp(signed) + lp(lp(struct.pack("<I", alg) + lp(sig))) + lp(record)))
     body = b"".join(struct.pack("<QI", len(v) + 4, pid) + v for pid, v in pairs)
     blk = struct.pack("<Q", len(body) + 24) + body + struct.pack("<Q", len(body) + 24) + b"APK Sig Block 42"
     out = bytearray(data[:start] + blk + data[cdo:])
     delta = len(blk) - (cdo - start)
     struct.pack_into("<I", out, eocd + delta + 16, cdo + delta)
     return bytes(out)
+
+
+def _der(tag: bytes, body: bytes) -> bytes:
+    n = len(body)
+    head = bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return tag + head + body
+
+
+def replace_nested(buf: bytes, old: bytes, new: bytes) -> bytes:
+    """``buf`` (DER) with the element ``old`` replaced by ``new``, every enclosing length redone."""
+    from apkscan.apk.crypto.asn1 import children, read_tlv
+
+    at = buf.index(old)
+
+    def walk(el) -> bytes:
+        if el.start == at and el.end == at + len(old):
+            return new
+        if not (el.start <= at < el.end) or not el.constructed:
+            return bytes(buf[el.start:el.end])
+        tag = bytes(buf[el.start:el.start + 1])
+        return _der(tag, b"".join(walk(c) for c in children(buf, el)))
+
+    return walk(read_tlv(buf, 0, len(buf)))
+
+
+def cert_with_spki(cert: bytes, spki: bytes) -> bytes:
+    """``cert`` with its SubjectPublicKeyInfo replaced (its own signature is not checked by anyone)."""
+    from apkscan.apk.crypto.certificates import spki_der
+
+    return replace_nested(cert, spki_der(cert), spki)
+
+
+def v1_with_bag_certificate(certificate: bytes) -> bytes:
+    """fixtures/apks/v1-only.apk with its bag's one certificate replaced (the bag is not signed)."""
+    import io
+    import zipfile
+
+    src = ROOT / "fixtures" / "apks" / "v1-only.apk"
+    out = io.BytesIO()
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.endswith(".RSA"):
+                data = replace_nested(data, fixture_certificate(), certificate)
+            zout.writestr(info, data)
+    return out.getvalue()

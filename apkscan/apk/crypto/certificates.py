@@ -20,7 +20,7 @@ from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any
 
-from apkscan.apk.crypto import x509_fast
+from apkscan.apk.crypto import jdk_key, x509_fast
 from apkscan.apk.crypto.asn1 import Asn1Error, read_tlv
 from apkscan.apk.crypto.interop import androidqf_name, serial_decimal
 from apkscan.apk.crypto.oids import ATTR_NAMES, EC_CURVES, KEY_ALGORITHMS, SIGNATURE_ALGORITHMS  # noqa: F401
@@ -80,34 +80,13 @@ def spki_der(der: bytes) -> bytes | None:
 def apksig_public_key_der(der: bytes) -> bytes | None:
     """The public key bytes apksig compares with a v2/v3/v4 signer's public key record.
 
-    apksig uses ``X509Certificate.getPublicKey().getEncoded()``, i.e. the key re-encoded
-    in DER, and for RSA it re-encodes a negative modulus with a leading zero byte
-    (``ApkSigningBlockUtils.encodePublicKey``). This mirrors both; None if unreadable.
+    apksig uses ``X509Certificate.getPublicKey().getEncoded()`` (OpenJDK's DER re-encoding of
+    the SPKI, key bits as stored) and re-encodes only a negative RSA modulus
+    (``ApkSigningBlockUtils.encodePublicKey``): :func:`jdk_key.apksig_encoded`. None when
+    OpenJDK refuses the key (or no key can be found).
     """
     raw = spki_der(der)
-    if raw is None:
-        return None
-    fast = x509_fast.apksig_public_key(raw)
-    if fast is not None:
-        return fast
-    try:
-        from asn1crypto import core, keys
-
-        info = keys.PublicKeyInfo.load(raw)
-        algo = info["algorithm"]["algorithm"].dotted
-        if algo == "1.2.840.113549.1.1.1":
-            rsa = keys.RSAPublicKey.load(info["public_key"].contents[1:])
-            n, e = rsa["modulus"].native, rsa["public_exponent"].native
-            if n < 0:
-                n += 1 << (8 * len(rsa["modulus"].contents))
-            fixed = keys.RSAPublicKey({"modulus": n, "public_exponent": e})
-            return keys.PublicKeyInfo({
-                "algorithm": {"algorithm": "rsa", "parameters": core.Null()},
-                "public_key": fixed,
-            }).dump()
-        return raw  # Java re-encodes these too, but in the same DER the signers wrote
-    except Exception:  # noqa: BLE001 - fall back to the bytes as stored
-        return raw
+    return None if raw is None else jdk_key.apksig_encoded(raw, in_certificate=True)
 
 
 # --- names -----------------------------------------------------------------------------------
@@ -374,9 +353,11 @@ def _describe(der: bytes) -> Certificate:
         cert.is_android_debug = _is_android_debug(cert.subject_attrs)
     spki = spki_der(der)
     if spki is not None:
-        cert.public_key_sha256 = hashlib.sha256(spki).hexdigest()
-        cert.public_key_sha1 = hashlib.sha1(spki).hexdigest()
-        cert.public_key_md5 = hashlib.md5(spki).hexdigest()
+        java = jdk_key.java_key(spki, in_certificate=True)  # apksigner hashes getEncoded(): e.g. RSA with NULL
+        encoded = java.encoded if java is not None else spki
+        cert.public_key_sha256 = hashlib.sha256(encoded).hexdigest()
+        cert.public_key_sha1 = hashlib.sha1(encoded).hexdigest()
+        cert.public_key_md5 = hashlib.md5(encoded).hexdigest()
         try:
             facts = _fast_or(x509_fast.key_facts, _key_facts, spki)
             cert.key_algorithm, cert.key_size, cert.ec_curve = (

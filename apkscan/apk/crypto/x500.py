@@ -87,7 +87,7 @@ def _ava(der: bytes, ava: Tlv) -> tuple[bool, str]:
     parts = children(der, ava)
     if len(parts) != 2 or not parts[0].is_(0, 6) or parts[0].constructed:
         raise ValueError("AVA is not {OID, value}")
-    oid = _oid_text(der[parts[0].content_start:parts[0].content_end])
+    oid = oid_text(der[parts[0].content_start:parts[0].content_end])
     keyword = _KEYWORDS.get(oid)
     value = parts[1]
     tag = der[value.start]
@@ -121,7 +121,7 @@ def _value_der(der: bytes, value: Tlv) -> bytes:
     return bytes(der[value.start:head_end]) + length + bytes(der[value.content_start:value.content_end])
 
 
-def _oid_text(raw: bytes) -> str:
+def oid_text(raw: bytes) -> str:
     """Dotted OID; Java refuses an empty OID, a truncated arc and padded (0x80-led) arcs."""
     if not raw or raw[-1] & 0x80:
         raise ValueError("malformed OBJECT IDENTIFIER")

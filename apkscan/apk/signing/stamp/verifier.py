@@ -193,7 +193,7 @@ def _verify_signatures(data: bytes, signatures: Buf, ctx: _Ctx) -> None:
     key = apksig_public_key_der(ctx.cert_der)
     for alg, sig_bytes in chosen:
         try:
-            ok = key is not None and crypto.verify_signature(key, alg.jca, data, sig_bytes)
+            ok = key is not None and crypto.verify_signature(key, alg.jca, data, sig_bytes, in_certificate=True)
         except ApkScanError as exc:
             ctx.stop("SOURCE_STAMP_VERIFY_EXCEPTION", f"Failed to verify {alg.name} signature: {exc.message}")
         if not ok:

@@ -100,7 +100,7 @@ def parse_lineage(value: bytes) -> Lineage:
                 raise LineageError("malformed", f"certificate #{number}: unknown signature algorithm {last_alg_id:#x} of the previous node", nodes)
             key = apksig_public_key_der(last_der)
             try:
-                ok = key is not None and crypto.verify_signature(key, alg.jca, signed_data, signature)
+                ok = key is not None and crypto.verify_signature(key, alg.jca, signed_data, signature, in_certificate=True)
             except ApkScanError:
                 ok = False
             if not ok:
