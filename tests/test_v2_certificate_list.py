@@ -199,3 +199,90 @@ def test_public_key_digest_is_over_javas_encoding(tmp_path, scheme):
     if apksigner_available():
         out = apksigner_verify(path)["output"]
         assert f"public key SHA-256 digest: {hashlib.sha256(_rsa_spki()).hexdigest()}" in out
+
+
+# --- which certificates are certificates (F3, F4, F6) ---------------------------------------------
+
+import der_build as d  # noqa: E402
+from cert_variants import C  # noqa: E402
+from v2_resign import replace_nested  # noqa: E402
+
+
+def _v1_with_extra(tmp_path: Path, extra: bytes, name: str) -> Path:
+    """v1-only.apk with one more certificate in its bag (the bag is not signed: anyone can)."""
+    import io
+    import zipfile
+
+    src = Path(__file__).resolve().parent.parent / "fixtures" / "apks" / "v1-only.apk"
+    out = io.BytesIO()
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.endswith(".RSA"):
+                data = replace_nested(data, fixture_certificate(), fixture_certificate() + extra)
+            zout.writestr(info, data)
+    return _write(tmp_path, name, out.getvalue())
+
+
+def _v1(path: Path):
+    v1 = identify(str(path), idsig=False).verification.schemes["v1"]
+    return v1.verified, [s.certificate.sha256 for s in v1.signers if s.verified], {i.code for s in v1.signers for i in s.errors}
+
+
+def test_v1_extra_certificate_with_a_malformed_noncritical_extension_still_verifies(tmp_path):
+    """F3: OpenJDK keeps an unparseable non-critical extension aside; the bag parses."""
+    path = _v1_with_extra(tmp_path, C["ku-noncrit-malformed"].der(), "ku.apk")
+    assert _v1(path)[:2] == (True, [SIGNER])
+    _agrees(path, True)
+
+
+@pytest.mark.parametrize("case", ["dup-ku", "alg-mismatch-int", "v2-ext", "empty-issuer", "rsa-trailing",
+                                  "ku-crit-malformed", "validity-garbage-utc"])
+def test_v1_extra_certificate_openjdk_refuses_fails_the_block(tmp_path, case):
+    """F4: apksig parses every bag certificate; one it cannot parse fails the block, so the
+    signer is not verified here either (it was reported confirmed)."""
+    if case == "rsa-trailing":
+        extra = d.Cert(spki=d.seq(d.alg(d.RSA), d.bitstring(d.seq(d.integer(d.RSA_N), d.integer(65537)) + b"\0\0"))).der()
+    else:
+        extra = C[case].der()
+    path = _v1_with_extra(tmp_path, extra, f"{case}.apk")
+    verified, signers, codes = _v1(path)
+    assert not verified and not signers and "JAR_SIG_PARSE_EXCEPTION" in codes
+    _agrees(path, False)
+
+
+def _own(**kw) -> bytes:
+    """A certificate for test-rsa's key, with the given der_build fields."""
+    return d.Cert(spki=fixture_spki(), **kw).der()
+
+
+@pytest.mark.parametrize("case, cert", [
+    ("dup-ext", lambda: _own(tail=C["dup-ku"].tail)),
+    ("alg-mismatch", lambda: _own(outer_alg=d.alg("1.2.840.113549.1.1.5"))),
+    ("v1-with-ext", lambda: _own(version=b"", tail=C["v3-ku"].tail)),
+    ("empty-issuer", lambda: _own(issuer=d.seq())),
+    ("empty-rdn-issuer", lambda: _own(issuer=d.seq(d.set_()))),
+])
+def test_v2_signer_certificate_openjdk_refuses_is_malformed(tmp_path, case, cert):
+    path = _write(tmp_path, f"v2-{case}.apk", v2_with([cert()]))
+    ident, verified, _ = _v2(path)
+    assert not verified and "V2_SIG_MALFORMED_CERTIFICATE" in _codes(ident)
+    _agrees(path, False)
+
+
+@pytest.mark.parametrize("where", ["extra", "own"])
+@pytest.mark.parametrize("value", ["integer", "deep-sequence"])
+def test_v2_any_name_value_is_accepted(tmp_path, where, value):
+    """F6: an INTEGER or a 300-deep SEQUENCE as a CN value: OpenJDK takes any DER value."""
+    odd = d.integer(5)
+    if value == "deep-sequence":
+        for _ in range(300):
+            odd = d.seq(odd)
+    subject = d.name(d.seq(d.oid(d.CN), odd))
+    certs = [fixture_certificate(), d.Cert(subject=subject).der()] if where == "extra" else [_own(subject=subject)]
+    path = _write(tmp_path, f"v2-{where}-{value}.apk", v2_with(certs))
+    ident, verified, signers = _v2(path)
+    assert verified and signers == [hashlib.sha256(certs[0]).hexdigest()]
+    if where == "own":
+        assert ident.verification.schemes["v2"].signers[0].certificate.subject.startswith("CN=#")
+    _agrees(path, True)

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any
 
-from apkscan.apk.crypto import jdk_key, x509_fast
+from apkscan.apk.crypto import jdk_cert, jdk_key, x500, x509_fast
 from apkscan.apk.crypto.asn1 import Asn1Error, read_tlv
 from apkscan.apk.crypto.interop import androidqf_name, serial_decimal
 from apkscan.apk.crypto.oids import ATTR_NAMES, EC_CURVES, KEY_ALGORITHMS, SIGNATURE_ALGORITHMS  # noqa: F401
@@ -93,7 +93,9 @@ def apksig_public_key_der(der: bytes) -> bytes | None:
 
 
 def _escape(value: str) -> str:
-    """RFC 4514 section 2.4 escaping of one attribute value."""
+    """RFC 4514 section 2.4 escaping of one attribute value (a ``#hex`` value as it is)."""
+    if isinstance(value, x500.HexValue):
+        return value
     out = []
     for i, ch in enumerate(value):
         if ch in ',+"\\<>;' or (ch == "#" and i == 0) or (ch == " " and i in (0, len(value) - 1)):
@@ -126,7 +128,7 @@ def _value_str(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, bytes):
-        return "#" + value.hex()
+        return x500.HexValue("#" + value.hex())
     return str(value)
 
 
@@ -289,7 +291,21 @@ def _fields(der: bytes, errors: list[str]) -> dict[str, Any] | None:
         return _fields_asn1crypto(der)
     except Exception as exc2:  # noqa: BLE001
         errors.append(f"unparseable certificate ({type(exc2).__name__}: {exc2})")
-    return None
+    return _fields_jdk(der)
+
+
+def _fields_jdk(der: bytes) -> dict[str, Any] | None:
+    """What OpenJDK accepts and both libraries refuse (a name value that is no DirectoryString:
+    an INTEGER CN, a nested SEQUENCE): the names with such values as ``#hex``, no dates."""
+    try:
+        cert = jdk_cert.parse(der)
+    except (Asn1Error, ValueError):
+        return None
+    subject, issuer = x500.display_rdns(cert.subject), x500.display_rdns(cert.issuer)
+    if subject is None or issuer is None:
+        return None
+    return {"subject": subject, "issuer": issuer, "serial": cert.serial, "not_before": None,
+            "not_after": None, "sig_oid": cert.signature_oid}
 
 
 MEMO_SIZE = 256  # certificates described, by their DER bytes: an APK names its signer's ~3 times

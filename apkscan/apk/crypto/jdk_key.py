@@ -120,7 +120,7 @@ def read(spki: bytes, *, in_certificate: bool = False) -> JavaKey:
         n, e, negative = _rsa(key)
         return JavaKey(algorithm, encoded, rsa=(n, e), negative_modulus=negative)
     if algorithm == EC_OID:
-        return JavaKey(algorithm, encoded, ec=_ec(spki, params, key))
+        return JavaKey(algorithm, encoded, ec=_ec(spki, params, key, in_certificate))
     if algorithm in _FIXED and (params is not None or len(key) != _FIXED[algorithm]):
         raise KeyRefused("EdDSA/XDH key with parameters or of the wrong size")
     return JavaKey(algorithm, encoded)
@@ -155,7 +155,7 @@ def _algorithm(buf: bytes, el: Tlv, in_certificate: bool) -> tuple[str, Tlv | No
         if params.content_end != params.content_start:
             raise KeyRefused("NULL parameters with content")
         params = None
-    return oid_text(bytes(buf[kids[0].content_start:kids[0].content_end])), params
+    return oid_text(bytes(buf[kids[0].content_start:kids[0].content_end]), strict=not in_certificate), params
 
 
 def _algid(algorithm: str, buf: bytes, el: Tlv, params: Tlv | None) -> bytes:
@@ -193,10 +193,10 @@ def _rsa(key: bytes) -> tuple[int, int, bool]:
     return n, e, bool(raw_n[0] & 0x80)
 
 
-def _ec(spki: bytes, params: Tlv | None, point: bytes) -> tuple[str, bytes]:
+def _ec(spki: bytes, params: Tlv | None, point: bytes, in_certificate: bool) -> tuple[str, bytes]:
     if params is None or not params.is_(0, 6) or params.constructed:
         raise KeyRefused("EC key without a named curve")
-    curve = oid_text(bytes(spki[params.content_start:params.content_end]))
+    curve = oid_text(bytes(spki[params.content_start:params.content_end]), strict=not in_certificate)
     if curve not in EC_FIELD_BITS:
         raise KeyRefused(f"unknown named curve {curve}")
     size = (EC_FIELD_BITS[curve] + 7) // 8

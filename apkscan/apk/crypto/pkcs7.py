@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 MAX_CERTIFICATES = 1000
 MAX_SIGNER_INFOS = 100
 
-from apkscan.apk.crypto import x500
+from apkscan.apk.crypto import jdk_cert, x500
 from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, children, read_tlv
 
 OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
@@ -245,38 +245,13 @@ _KNOWN_EXTENSIONS = {
 
 
 def parse_certificate(der: bytes) -> BagCertificate:
-    """Read one bag certificate leniently (BER allowed); raises Asn1Error if unusable."""
-    top = read_tlv(der, 0, len(der))
-    if top.end != len(der):
-        raise Asn1Error("trailing bytes after certificate")
-    parts = children(der, _expect(top, 0, 16, "Certificate SEQUENCE"))
-    if len(parts) != 3:
-        raise Asn1Error("Certificate must have 3 fields")
-    tbs = children(der, _expect(parts[0], 0, 16, "TBSCertificate SEQUENCE"))
-    if tbs and tbs[0].is_(2, 0):
-        tbs = tbs[1:]
-    if len(tbs) < 6:
-        raise Asn1Error("TBSCertificate is missing fields")
-    serial = decode_int(der, tbs[0])
-    issuer = bytes(der[tbs[2].start:tbs[2].end])
-    subject = bytes(der[tbs[4].start:tbs[4].end])
-    spki = bytes(der[_expect(tbs[5], 0, 16, "SubjectPublicKeyInfo").start:tbs[5].end])
-    unsupported, key_usage = [], None
-    for el in tbs[6:]:
-        if not el.is_(2, 3):
-            continue
-        seq = children(der, el)
-        for ext in children(der, seq[0]) if seq else []:
-            f = children(der, ext)
-            oid = decode_oid(der, f[0])
-            critical = len(f) == 3 and f[1].is_(0, 1) and der[f[1].content_start:f[1].content_end] != b"\x00"
-            value = decode_octets(der, f[-1])
-            if oid == "2.5.29.15":
-                ku = read_tlv(value, 0, len(value))
-                key_usage = bytes(value[ku.content_start:ku.content_end])
-            if critical and oid not in _KNOWN_EXTENSIONS:
-                unsupported.append(oid)
-    return BagCertificate(der, serial, issuer, subject, spki, unsupported, key_usage)
+    """One bag certificate, accepted or refused as OpenJDK's CertificateFactory does
+    (:mod:`apkscan.apk.crypto.jdk_cert`: apksig parses every certificate of the bag, and one it
+    cannot parse fails the block); raises Asn1Error. ``key_usage`` is None when the keyUsage
+    extension is absent or unparseable (non-critical: OpenJDK keeps it aside, getKeyUsage null)."""
+    cert = jdk_cert.parse(der)
+    unsupported = [oid for oid in cert.critical if oid not in _KNOWN_EXTENSIONS]
+    return BagCertificate(der, cert.serial, cert.issuer, cert.subject, cert.spki, unsupported, cert.key_usage)
 
 
 class Names:

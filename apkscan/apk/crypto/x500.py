@@ -59,35 +59,77 @@ MAX_OID_BYTES = 4096  # longer type OIDs are named by their hex (no keyword is t
 Canonical = tuple[tuple[int, ...], str]  # (AVAs per RDN, canonical string)
 
 
-def canonical(der: bytes) -> Canonical | None:
-    """The (shape, RFC 2253 canonical string) of an encoded Name, or None if Java refuses it."""
+def canonical(der: bytes, *, in_certificate: bool = False) -> Canonical | None:
+    """The (shape, RFC 2253 canonical string) of an encoded Name, or None if Java refuses it.
+
+    ``in_certificate``: a Name inside a certificate, which apksig may have re-encoded before
+    OpenJDK read it (its BER-to-DER retry keeps an AVA's type and value only, OIDs minimal)."""
     try:
         top = read_tlv(der, 0, len(der))
         if top.end != len(der) or not top.is_(0, 16):
             return None
-        rdns = [_rdn(der, rdn) for rdn in children(der, top)]
+        rdns = [_rdn(der, rdn, in_certificate) for rdn in children(der, top)]
     except (Asn1Error, ValueError):
         return None
     shape = tuple(len(r) for r in rdns)
     return shape, ",".join("+".join(r) for r in reversed(rdns))
 
 
-def _rdn(der: bytes, rdn: Tlv) -> list[str]:
+class HexValue(str):
+    """An attribute value written as RFC 4514 ``#`` + hex of its DER (shown unescaped)."""
+
+
+_TEXT = {0x13: "latin-1", 0x16: "latin-1", 0x1A: "latin-1", 0x12: "latin-1", 0x14: "latin-1",
+         0x0C: "utf-8", 0x1E: "utf-16-be", 0x1C: "utf-32-be"}
+
+
+def display_rdns(der: bytes) -> list[list[tuple[str, str]]] | None:
+    """A certificate Name's RDNs in encoded order, for showing: (dotted OID, value), string types
+    decoded and any other value as RFC 4514 ``#`` + the hex of its DER (an INTEGER CN, a nested
+    SEQUENCE: OpenJDK takes any value). None if not a Name."""
+    try:
+        top = read_tlv(der, 0, len(der))
+        if not top.is_(0, 16):
+            return None
+        out = []
+        for rdn in children(der, top):
+            if not rdn.is_(0, 17):
+                return None
+            out.append([_display_ava(der, ava) for ava in children(der, rdn)])
+        return out
+    except (Asn1Error, ValueError):
+        return None
+
+
+def _display_ava(der: bytes, ava: Tlv) -> tuple[str, str]:
+    parts = children(der, ava)[:2] if ava.is_(0, 16) else []
+    if len(parts) != 2 or not parts[0].is_(0, 6):
+        raise ValueError("AVA is not {OID, value}")
+    oid = oid_text(der[parts[0].content_start:parts[0].content_end], strict=False)
+    value, codec = parts[1], _TEXT.get(der[parts[1].start])
+    if codec is None:
+        return oid, HexValue("#" + _value_der(der, value).hex())
+    return oid, bytes(der[value.content_start:value.content_end]).decode(codec, "replace")
+
+
+def _rdn(der: bytes, rdn: Tlv, in_certificate: bool) -> list[str]:
     if not rdn.is_(0, 17):
         raise ValueError("RDN is not a SET")
-    avas = [_ava(der, ava) for ava in children(der, rdn)]
+    avas = [_ava(der, ava, in_certificate) for ava in children(der, rdn)]
     if len(avas) > 1:  # AVAComparator: keyword AVAs first, then by canonical string (UTF-16 order)
         avas.sort(key=lambda a: (not a[0], a[1].encode("utf-16-be", "surrogatepass")))
     return [text for _keyword, text in avas]
 
 
-def _ava(der: bytes, ava: Tlv) -> tuple[bool, str]:
+def _ava(der: bytes, ava: Tlv, in_certificate: bool) -> tuple[bool, str]:
     if not ava.is_(0, 16):
         raise ValueError("AVA is not a SEQUENCE")
     parts = children(der, ava)
+    if in_certificate:
+        parts = parts[:2]
     if len(parts) != 2 or not parts[0].is_(0, 6) or parts[0].constructed:
         raise ValueError("AVA is not {OID, value}")
-    oid = oid_text(der[parts[0].content_start:parts[0].content_end])
+    oid = oid_text(der[parts[0].content_start:parts[0].content_end], strict=not in_certificate)
     keyword = _KEYWORDS.get(oid)
     value = parts[1]
     tag = der[value.start]
@@ -121,15 +163,18 @@ def _value_der(der: bytes, value: Tlv) -> bytes:
     return bytes(der[value.start:head_end]) + length + bytes(der[value.content_start:value.content_end])
 
 
-def oid_text(raw: bytes) -> str:
-    """Dotted OID; Java refuses an empty OID, a truncated arc and padded (0x80-led) arcs."""
+def oid_text(raw: bytes, *, strict: bool = True) -> str:
+    """Dotted OID; Java refuses an empty OID, a truncated arc and (``strict``) padded, 0x80-led
+    arcs (apksig's re-encoding of a certificate drops the padding: ``strict=False``)."""
     if not raw or raw[-1] & 0x80:
         raise ValueError("malformed OBJECT IDENTIFIER")
+    if not strict:
+        raw = re.sub(rb"(^|[\x00-\x7f])\x80+", rb"\1", raw)
     if len(raw) > MAX_OID_BYTES:
         return "oid-" + raw.hex()
     arcs, value, start = [], 0, True
     for b in raw:
-        if start and b == 0x80:
+        if start and b == 0x80:  # (only when strict: the others were unpadded above)
             raise ValueError("non-minimal OBJECT IDENTIFIER arc")
         value = (value << 7) | (b & 0x7F)
         start = not b & 0x80

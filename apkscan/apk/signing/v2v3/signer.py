@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from apkscan.apk.crypto import algorithms
+from apkscan.apk.crypto import algorithms, jdk_cert
 from apkscan.apk.crypto import signatures as crypto
 from apkscan.apk.crypto.algorithms import ContentDigest, SignatureAlgorithm
-from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der, spki_der
+from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der
 from apkscan.apk.signing.common import Buf, Malformed, Sdk
 from apkscan.apk.signing.v2v3.lineage import Lineage, LineageError, parse_lineage, sub_lineage
 from apkscan.apk.model import Certificate
@@ -208,8 +208,9 @@ def _read_signed_data(signed_data: Buf, signer: ParsedSigner, ctx: SignerContext
             raise _Stopped
         der = certificates.prefixed_bytes()
         cert = certificate_from_der(der)
-        if _malformed_certificate(cert):
-            _err(signer, ctx, "MALFORMED_CERTIFICATE", f"malformed certificate #{index + 1}: {'; '.join(cert.parse_errors) or 'no public key'}")
+        refused = jdk_cert.refusal(der)  # apksig parses every certificate of the list with the JCA
+        if refused is not None:
+            _err(signer, ctx, "MALFORMED_CERTIFICATE", f"malformed certificate #{index + 1}: {refused}")
             raise _Stopped
         signer.certificates.append(cert)
     if not signer.certificates:
@@ -315,9 +316,3 @@ def _records(seq: Buf, limit: int, plural: str, singular: str, signer, ctx):
             raise _Stopped from None
         yield item
 
-
-def _malformed_certificate(cert: Certificate) -> bool:
-    """What Java's CertificateFactory would refuse: no key, or neither parser could read it."""
-    if spki_der(cert.der) is None:
-        return True
-    return bool(cert.parse_errors) and not cert.subject and not cert.issuer and not cert.serial
