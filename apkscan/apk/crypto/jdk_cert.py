@@ -63,7 +63,7 @@ def refusal(der: bytes) -> str | None:
     """Why OpenJDK refuses the certificate, or None when it accepts it. Never raises."""
     try:
         parse(der)
-    except (Asn1Error, ValueError) as exc:
+    except (Asn1Error, ValueError, RecursionError) as exc:
         return str(exc) or type(exc).__name__
     return None
 
@@ -222,11 +222,12 @@ def _extensions(buf: bytes, exts: list[Tlv]) -> dict[str, tuple[bool, bytes | No
     return out
 
 
-def _octets(buf: bytes, el: Tlv) -> bytes:
-    """OCTET STRING content, a constructed (BER) one's chunks joined."""
+def _octets(buf: bytes, el: Tlv, depth: int = 0) -> bytes:
+    """OCTET STRING content, a constructed (BER) one's chunks joined (nesting bounded by
+    asn1.MAX_DEPTH through ``children``)."""
     if not el.constructed:
         return bytes(buf[el.content_start:el.content_end])
-    return b"".join(_octets(buf, c) for c in children(buf, el) if c.is_(0, 4))
+    return b"".join(_octets(buf, c, depth + 1) for c in children(buf, el, depth) if c.is_(0, 4))
 
 
 def _one(value: bytes) -> Tlv:
