@@ -138,10 +138,10 @@ def _algorithm_id(buf: bytes, el: Tlv) -> tuple[str, bytes | None]:
 
 def _empty_name(name: bytes) -> bool:
     """X500Name.isEmpty (no AVA); a Name OpenJDK cannot parse is refused here."""
-    canonical = x500.canonical(name, in_certificate=True)
-    if canonical is None:
+    count = x500.ava_count(name, in_certificate=True)
+    if count is None:
         raise CertificateRefused("malformed Name")
-    return sum(canonical[0]) == 0
+    return count == 0
 
 
 def _validity(buf: bytes, el: Tlv) -> None:
