@@ -74,7 +74,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "INPUT_NOT_FOUND": (E, "no such file or folder"),
     "INPUT_TIMEOUT": (E, "time budget for this input exhausted"),
     "INPUT_TOO_MANY_ATTRIBUTES": (E, "more than … additional attributes"),
-    "INPUT_TOO_MANY_CERTIFICATES": (E, "more than … certificates"),
+    "INPUT_TOO_MANY_CERTIFICATES": (E, "more than … certificates in one v2/v3 signer: an input-level limit, signatures not read (apksig has no such limit)"),
     "INPUT_TOO_MANY_SIGNERS": (E, "more than … signers; the rest were not parsed"),
     "INPUT_UNREADABLE": (E, "cannot open: …"),
     "INPUT_UNSUPPORTED_CONTAINER": (E, "not an APK: this is …, which this reader does not open"),

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any
 
-from apkscan.apk.crypto import x509_fast
+from apkscan.apk.crypto import jdk_cert, jdk_key, x500, x509_fast
 from apkscan.apk.crypto.asn1 import Asn1Error, read_tlv
 from apkscan.apk.crypto.interop import androidqf_name, serial_decimal
 from apkscan.apk.crypto.oids import ATTR_NAMES, EC_CURVES, KEY_ALGORITHMS, SIGNATURE_ALGORITHMS  # noqa: F401
@@ -80,41 +80,22 @@ def spki_der(der: bytes) -> bytes | None:
 def apksig_public_key_der(der: bytes) -> bytes | None:
     """The public key bytes apksig compares with a v2/v3/v4 signer's public key record.
 
-    apksig uses ``X509Certificate.getPublicKey().getEncoded()``, i.e. the key re-encoded
-    in DER, and for RSA it re-encodes a negative modulus with a leading zero byte
-    (``ApkSigningBlockUtils.encodePublicKey``). This mirrors both; None if unreadable.
+    apksig uses ``X509Certificate.getPublicKey().getEncoded()`` (OpenJDK's DER re-encoding of
+    the SPKI, key bits as stored) and re-encodes only a negative RSA modulus
+    (``ApkSigningBlockUtils.encodePublicKey``): :func:`jdk_key.apksig_encoded`. None when
+    OpenJDK refuses the key (or no key can be found).
     """
     raw = spki_der(der)
-    if raw is None:
-        return None
-    fast = x509_fast.apksig_public_key(raw)
-    if fast is not None:
-        return fast
-    try:
-        from asn1crypto import core, keys
-
-        info = keys.PublicKeyInfo.load(raw)
-        algo = info["algorithm"]["algorithm"].dotted
-        if algo == "1.2.840.113549.1.1.1":
-            rsa = keys.RSAPublicKey.load(info["public_key"].contents[1:])
-            n, e = rsa["modulus"].native, rsa["public_exponent"].native
-            if n < 0:
-                n += 1 << (8 * len(rsa["modulus"].contents))
-            fixed = keys.RSAPublicKey({"modulus": n, "public_exponent": e})
-            return keys.PublicKeyInfo({
-                "algorithm": {"algorithm": "rsa", "parameters": core.Null()},
-                "public_key": fixed,
-            }).dump()
-        return raw  # Java re-encodes these too, but in the same DER the signers wrote
-    except Exception:  # noqa: BLE001 - fall back to the bytes as stored
-        return raw
+    return None if raw is None else jdk_key.apksig_encoded(raw, in_certificate=True)
 
 
 # --- names -----------------------------------------------------------------------------------
 
 
 def _escape(value: str) -> str:
-    """RFC 4514 section 2.4 escaping of one attribute value."""
+    """RFC 4514 section 2.4 escaping of one attribute value (a ``#hex`` value as it is)."""
+    if isinstance(value, x500.HexValue):
+        return value
     out = []
     for i, ch in enumerate(value):
         if ch in ',+"\\<>;' or (ch == "#" and i == 0) or (ch == " " and i in (0, len(value) - 1)):
@@ -147,7 +128,7 @@ def _value_str(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, bytes):
-        return "#" + value.hex()
+        return x500.HexValue("#" + value.hex())
     return str(value)
 
 
@@ -310,7 +291,21 @@ def _fields(der: bytes, errors: list[str]) -> dict[str, Any] | None:
         return _fields_asn1crypto(der)
     except Exception as exc2:  # noqa: BLE001
         errors.append(f"unparseable certificate ({type(exc2).__name__}: {exc2})")
-    return None
+    return _fields_jdk(der)
+
+
+def _fields_jdk(der: bytes) -> dict[str, Any] | None:
+    """What OpenJDK accepts and both libraries refuse (a name value that is no DirectoryString:
+    an INTEGER CN, a nested SEQUENCE): the names with such values as ``#hex``, no dates."""
+    try:
+        cert = jdk_cert.parse(der)
+    except (Asn1Error, ValueError):
+        return None
+    subject, issuer = x500.display_rdns(cert.subject), x500.display_rdns(cert.issuer)
+    if subject is None or issuer is None:
+        return None
+    return {"subject": subject, "issuer": issuer, "serial": cert.serial, "not_before": None,
+            "not_after": None, "sig_oid": cert.signature_oid}
 
 
 MEMO_SIZE = 256  # certificates described, by their DER bytes: an APK names its signer's ~3 times
@@ -374,9 +369,11 @@ def _describe(der: bytes) -> Certificate:
         cert.is_android_debug = _is_android_debug(cert.subject_attrs)
     spki = spki_der(der)
     if spki is not None:
-        cert.public_key_sha256 = hashlib.sha256(spki).hexdigest()
-        cert.public_key_sha1 = hashlib.sha1(spki).hexdigest()
-        cert.public_key_md5 = hashlib.md5(spki).hexdigest()
+        java = jdk_key.java_key(spki, in_certificate=True)  # apksigner hashes getEncoded(): e.g. RSA with NULL
+        encoded = java.encoded if java is not None else spki
+        cert.public_key_sha256 = hashlib.sha256(encoded).hexdigest()
+        cert.public_key_sha1 = hashlib.sha1(encoded).hexdigest()
+        cert.public_key_md5 = hashlib.md5(encoded).hexdigest()
         try:
             facts = _fast_or(x509_fast.key_facts, _key_facts, spki)
             cert.key_algorithm, cert.key_size, cert.ec_curve = (

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 
 MAX_CERTIFICATES = 1000
 MAX_SIGNER_INFOS = 100
-MAX_NORMALISED_NAME = 1024  # chain building normalises names up to this size; longer ones by their bytes
-MAX_NAME_NORMALISED = 64 << 10  # finding the signer normalises names up to this (a 15 MiB issuer: 63 s, 2 GB)
 
+from apkscan.apk.crypto import jdk_cert, x500
 from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, children, read_tlv
 
 OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
@@ -246,78 +245,32 @@ _KNOWN_EXTENSIONS = {
 
 
 def parse_certificate(der: bytes) -> BagCertificate:
-    """Read one bag certificate leniently (BER allowed); raises Asn1Error if unusable."""
-    top = read_tlv(der, 0, len(der))
-    if top.end != len(der):
-        raise Asn1Error("trailing bytes after certificate")
-    parts = children(der, _expect(top, 0, 16, "Certificate SEQUENCE"))
-    if len(parts) != 3:
-        raise Asn1Error("Certificate must have 3 fields")
-    tbs = children(der, _expect(parts[0], 0, 16, "TBSCertificate SEQUENCE"))
-    if tbs and tbs[0].is_(2, 0):
-        tbs = tbs[1:]
-    if len(tbs) < 6:
-        raise Asn1Error("TBSCertificate is missing fields")
-    serial = decode_int(der, tbs[0])
-    issuer = bytes(der[tbs[2].start:tbs[2].end])
-    subject = bytes(der[tbs[4].start:tbs[4].end])
-    spki = bytes(der[_expect(tbs[5], 0, 16, "SubjectPublicKeyInfo").start:tbs[5].end])
-    unsupported, key_usage = [], None
-    for el in tbs[6:]:
-        if not el.is_(2, 3):
-            continue
-        seq = children(der, el)
-        for ext in children(der, seq[0]) if seq else []:
-            f = children(der, ext)
-            oid = decode_oid(der, f[0])
-            critical = len(f) == 3 and f[1].is_(0, 1) and der[f[1].content_start:f[1].content_end] != b"\x00"
-            value = decode_octets(der, f[-1])
-            if oid == "2.5.29.15":
-                ku = read_tlv(value, 0, len(value))
-                key_usage = bytes(value[ku.content_start:ku.content_end])
-            if critical and oid not in _KNOWN_EXTENSIONS:
-                unsupported.append(oid)
-    return BagCertificate(der, serial, issuer, subject, spki, unsupported, key_usage)
+    """One bag certificate, accepted or refused as OpenJDK's CertificateFactory does
+    (:mod:`apkscan.apk.crypto.jdk_cert`: apksig parses every certificate of the bag, and one it
+    cannot parse fails the block); raises Asn1Error. ``key_usage`` is None when the keyUsage
+    extension is absent or unparseable (non-critical: OpenJDK keeps it aside, getKeyUsage null)."""
+    cert = jdk_cert.parse(der)
+    unsupported = [oid for oid in cert.critical if oid not in _KNOWN_EXTENSIONS]
+    return BagCertificate(der, cert.serial, cert.issuer, cert.subject, cert.spki, unsupported, cert.key_usage)
 
 
 class Names:
-    """X500Principal.equals over one block's names: same bytes, or the same name after RFC 5280
-    normalisation (asn1crypto), each name parsed once. ``longest``: names over that many bytes
-    are compared by their bytes only, for building the chain shown in reports (normalising a 2 KB
-    name costs ~2 ms; a bag of 1,000 such certificates took half an hour); finding the signer's
-    certificate normalises every name, as Android does (an unsigned issuer padded with spaces
-    must still name it)."""
+    """``X500Principal.equals`` over one block's names (:mod:`apkscan.apk.crypto.x500`), each
+    name made canonical once. Linear in a name's size, so every name is compared at any length:
+    an unsigned SignerInfo issuer padded with 70,000 spaces still names its certificate, as in
+    apksig. A name Java cannot parse equals only its own bytes."""
 
-    def __init__(self, longest: int | None = MAX_NAME_NORMALISED) -> None:
-        self._parsed: dict[bytes, object] = {}
-        self._longest = longest
-
-    def _name(self, der: bytes):
-        if der not in self._parsed:
-            try:
-                from asn1crypto import x509
-
-                name = x509.Name.load(der) if self._longest is None or len(der) <= self._longest else None
-                key = name.hashable if name is not None else None  # prepares every value once
-            except Exception:  # noqa: BLE001 - unparseable names equal only their own bytes
-                name, key = None, None
-            self._parsed[der] = (name, key)
-        return self._parsed[der]
+    def __init__(self) -> None:
+        self._canonical: dict[bytes, object] = {}
 
     def key(self, der: bytes):
-        """Equal names have equal keys (the normalised form), so names can be grouped by it."""
-        return self._name(der)[1] or ("bytes", der)
+        """Equal names have equal keys (the canonical form), so names can be grouped by it."""
+        if der not in self._canonical:
+            self._canonical[der] = x500.canonical(der) or ("bytes", der)
+        return self._canonical[der]
 
     def equal(self, a: bytes, b: bytes) -> bool:
-        if a == b:
-            return True
-        (na, ka), (nb, kb) = self._name(a), self._name(b)
-        if na is None or nb is None or ka != kb:
-            return False
-        try:
-            return na == nb
-        except Exception:  # noqa: BLE001
-            return False
+        return a == b or self.key(a) == self.key(b)
 
 
 def find_certificate(certs: list[BagCertificate], si: SignerInfo) -> BagCertificate | None:
@@ -344,7 +297,7 @@ def certificate_chain(certs: list[BagCertificate], leaf: BagCertificate) -> list
     """Leaf first, then issuers found in the bag by DN, as apksig's getCertificateChain: the
     first unused certificate (in bag order) whose subject equals the issuer. Certificates are
     grouped by their subject's normalised form, so each step looks in one group, not the bag."""
-    names = Names(longest=MAX_NORMALISED_NAME)  # the chain is for display: long names by bytes
+    names = Names()
     by_subject: dict[object, list[BagCertificate]] = {}
     for c in certs:
         if c is not leaf:

@@ -17,7 +17,9 @@ _SHA2 = ((1, "SHA224"), (2, "SHA256"), (3, "SHA384"), (4, "SHA512"))
 _SIG_OIDS.update({f"1.2.840.113549.1.1.{n}": ("RSA", h) for n, h in ((4, "MD5"), (5, "SHA1"), (14, "SHA224"), (11, "SHA256"), (12, "SHA384"), (13, "SHA512"))})
 _SIG_OIDS.update({f"2.16.840.1.101.3.4.3.{n}": ("DSA", h) for n, h in _SHA2})
 _SIG_OIDS.update({f"1.2.840.10045.4.3.{n}": ("ECDSA", h) for n, h in _SHA2})
-KEY_OIDS = {"1.2.840.113549.1.1.1": "RSA", "1.2.840.10040.4.1": "DSA", "1.2.840.10045.2.1": "ECDSA"}
+# Key algorithm OID -> the signatures it verifies (an RSASSA-PSS key verifies SHA256withRSA in OpenJDK).
+KEY_OIDS = {"1.2.840.113549.1.1.1": "RSA", "1.2.840.113549.1.1.10": "RSA", "1.2.840.10040.4.1": "DSA",
+            "1.2.840.10045.2.1": "ECDSA"}
 _FROM = lambda lo: [(lo, ANY)]
 _OLD_AND = lambda lo: [(0, 8), (lo, ANY)]
 # (digest, key kind, signature's own digest) -> SDK ranges where Android accepts the pair.

@@ -11,7 +11,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa
 
-from apkscan.apk.crypto.x509_fast import key_numbers
+from apkscan.apk.crypto import jdk_key
 from apkscan.issues import ApkScanError
 
 # Named curves loaded through the numbers API (others go through the DER loader).
@@ -39,41 +39,47 @@ def parse_jca(jca_algorithm: str) -> tuple[str, str, bool]:
     return digest, key, pss
 
 
-def load_public_key(spki_der: bytes):
-    """Parse a SubjectPublicKeyInfo; None when it cannot be used.
+def load_public_key(spki_der: bytes, *, in_certificate: bool = False):
+    """The key OpenJDK would use (:mod:`apkscan.apk.crypto.jdk_key`), for ``cryptography``;
+    None when OpenJDK refuses it or it cannot be used.
 
-    Plain RSA and named-curve EC keys are built from their numbers (the same key the DER
-    loader makes, checked by tests/test_cert_fastpath.py); everything else, and anything
-    the numbers API refuses, goes to ``load_der_public_key``, whose package imports the SSH
-    and cipher modules (~5-10 ms of start-up), so it is imported only then.
+    ``in_certificate``: the key of a certificate (CertificateFactory's rules), else a key record
+    (KeyFactory's). RSA keys and named-curve EC keys are built from their numbers, so a
+    zero-padded or negative modulus (read unsigned, as Java does) verifies as in apksig;
+    anything else goes to ``load_der_public_key`` on the key's DER re-encoding, whose package
+    imports the SSH and cipher modules (~5-10 ms of start-up), so it is imported only then.
     """
-    key = _from_numbers(spki_der)
-    if key is not None:
+    java = jdk_key.java_key(spki_der, in_certificate=in_certificate)
+    if java is None:
+        return None
+    key = _from_numbers(java)
+    if key is not None or java.rsa is not None:
         return key
     from cryptography.hazmat.primitives import serialization
 
     try:
-        return serialization.load_der_public_key(spki_der)
+        return serialization.load_der_public_key(java.encoded)
     except (ValueError, UnsupportedAlgorithm, TypeError):
         return None
 
 
-def _from_numbers(spki_der: bytes):
-    parts = key_numbers(spki_der)
+def _from_numbers(java: jdk_key.JavaKey):
     try:
-        if parts is not None and parts[0] == "RSA":
-            return rsa.RSAPublicNumbers(parts[2], parts[1]).public_key()
-        if parts is not None and parts[1] in _CURVES:
-            return ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[parts[1]](), parts[2])
+        if java.rsa is not None:
+            n, e = java.rsa
+            return rsa.RSAPublicNumbers(e, n).public_key()
+        if java.ec is not None and java.ec[0] in _CURVES:
+            return ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[java.ec[0]](), java.ec[1])
     except (ValueError, UnsupportedAlgorithm, TypeError):
-        pass  # e.g. an even exponent or a point off the curve: the DER loader decides
+        pass  # e.g. an even exponent (Java takes it; no signature verifies) or a point off the curve
     return None
 
 
-def verify_signature(spki_der: bytes, jca_algorithm: str, data: bytes, signature: bytes) -> bool:
+def verify_signature(spki_der: bytes, jca_algorithm: str, data: bytes, signature: bytes, *,
+                     in_certificate: bool = False) -> bool:
     """True only when ``signature`` over ``data`` verifies under the key and algorithm."""
     digest_name, key_kind, pss = parse_jca(jca_algorithm)
-    key = load_public_key(spki_der)
+    key = load_public_key(spki_der, in_certificate=in_certificate)
     if key is None:
         return False
     return verify_with_key(key, digest_name, key_kind, pss, data, signature)

@@ -3,7 +3,7 @@ certificate and key fields apkscan describes, without ``cryptography.x509`` or `
 
 Why: importing those two cost ~20 ms of every process's start-up (issue 11). Each function
 here reads only a DER subset on which its answer is the fallback's (``cryptography`` 's Rust
-reader for the certificate fields, ``asn1crypto`` for the key facts and apksig's key; mirrored
+reader for the certificate fields, ``asn1crypto`` for the key facts; mirrored
 from their rules, checked field for field by ``tests/test_cert_fastpath.py``) and returns
 None for anything else: a lenient and a strict reader that disagree must never yield a
 different identity, so whatever is unusual goes to the fallback, whose output
@@ -252,53 +252,3 @@ def _key_facts(spki: bytes) -> dict[str, Any]:
     else:
         facts["key_size"] = _FIXED_SIZES[algo]
     return facts
-
-
-def key_numbers(spki: bytes) -> tuple[str, int | str, int | bytes] | None:
-    """("RSA", n, e) or ("EC", curve OID, point) of a plain key, else None.
-
-    For loading a key to verify with through cryptography's numbers API instead of its DER
-    loader (whose package drags in the SSH and cipher modules): only the plainest forms,
-    RSA with NULL parameters and a positive modulus and exponent, EC on a named curve.
-    """
-    try:
-        algo, params, bits = _spki_parts(spki)
-        if algo == RSA_OID and _is_null(spki, params):
-            _octets, n, e = _rsa_key(bits)
-            return ("RSA", n, e) if n > 0 and e > 0 else None
-        if algo == EC_OID and len(params) == 1 and spki[params[0].start] == 0x06:
-            return "EC", oid(spki, params[0]), bits
-    except Decline:
-        pass
-    return None
-
-
-def apksig_public_key(spki: bytes) -> bytes | None:
-    """The key as apksig compares it (RSA re-encoded, negative modulus made positive), or None."""
-    try:
-        algo, params, bits = _spki_parts(spki)
-        if algo != RSA_OID:
-            return spki
-        if params and not _is_null(spki, params):
-            raise Decline("RSA parameters")
-        octets, n, e = _rsa_key(bits)
-    except Decline:
-        return None
-    if n < 0:
-        n += 1 << (8 * len(octets))
-    key = _tlv(0x30, _int(n) + _int(e))
-    algorithm = _tlv(0x30, bytes.fromhex("06092a864886f70d010101") + _NULL)
-    return _tlv(0x30, algorithm + _tlv(0x03, b"\x00" + key))
-
-
-def _int(value: int) -> bytes:
-    width = ((value if value >= 0 else -value - 1).bit_length() + 8) // 8
-    return _tlv(0x02, value.to_bytes(max(1, width), "big", signed=True))
-
-
-def _tlv(tag: int, body: bytes) -> bytes:
-    n = len(body)
-    head = bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes(
-        (n.bit_length() + 7) // 8, "big")
-    return bytes([tag]) + head + body
-

@@ -39,6 +39,7 @@ from apkscan.apk.signing.v1 import verifier as v1
 from apkscan.apk.signing.v1.entry_digests import plan_entry_digests
 from apkscan.apk.signing.v1.jar_manifest import ManifestOnce
 from apkscan.apk.signing.v2v3 import verifier as v2v3
+from apkscan.apk.signing.v2v3.signer import INPUT_LIMIT_CODES
 from apkscan.issues import ApkScanError, Issue, error, unique, warning
 
 __all__ = ["MAX_SDK", "VerifyOutcome", "verify"]
@@ -112,6 +113,8 @@ def verify(
 
     # 1. parse every signing-block scheme present (reports show them all), no content read yet
     parsed = _parse_block_schemes(pairs, plan)
+    for issue in (i for p in parsed.values() for s in p.signers for i in s.errors if i.code in INPUT_LIMIT_CODES):
+        zip.note_limit(issue)  # a cap apksig lacks: an input error, the signatures not read
     v4_file = _read_idsig(idsig_path, schemes)
     # 2. one pass over the file: whole-file hashes + every needed content digest
     manifests = ManifestOnce(zip)  # MANIFEST.MF read and parsed once, for the pass's plan and for v1

@@ -31,10 +31,10 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from apkscan.apk.crypto import algorithms
+from apkscan.apk.crypto import algorithms, jdk_cert
 from apkscan.apk.crypto import signatures as crypto
 from apkscan.apk.crypto.algorithms import ContentDigest, SignatureAlgorithm
-from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der, spki_der
+from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der
 from apkscan.apk.signing.common import Buf, Malformed
 from apkscan.apk.signing.v2v3.lineage import LineageError, parse_lineage
 from apkscan.apk.model import Certificate, LineageNode, SchemeResult, SignerResult
@@ -132,7 +132,7 @@ def verify_source_stamp(
 def _verify_block(value: bytes, entry: bytes | None, scheme_digests: Mapping[int, Mapping[ContentDigest, bytes]], ctx: _Ctx) -> None:
     data = Buf(value).slice()  # the pair value is itself one length-prefixed stamp block
     cert_der = data.slice().rest()
-    if spki_der(cert_der) is None:
+    if jdk_cert.refusal(cert_der) is not None:  # apksig: generateCertificate (OpenJDK's rule)
         ctx.stop("SOURCE_STAMP_MALFORMED_CERTIFICATE", "Malformed certificate: no readable X.509 certificate in the stamp block")
     ctx.cert_der = cert_der
     ctx.certificate = certificate_from_der(cert_der)
@@ -193,7 +193,7 @@ def _verify_signatures(data: bytes, signatures: Buf, ctx: _Ctx) -> None:
     key = apksig_public_key_der(ctx.cert_der)
     for alg, sig_bytes in chosen:
         try:
-            ok = key is not None and crypto.verify_signature(key, alg.jca, data, sig_bytes)
+            ok = key is not None and crypto.verify_signature(key, alg.jca, data, sig_bytes, in_certificate=True)
         except ApkScanError as exc:
             ctx.stop("SOURCE_STAMP_VERIFY_EXCEPTION", f"Failed to verify {alg.name} signature: {exc.message}")
         if not ok:

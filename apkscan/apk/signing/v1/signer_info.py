@@ -10,7 +10,6 @@ from apkscan.apk.crypto import pkcs7
 from apkscan.apk.crypto import pkcs7_algorithms as algorithms
 from apkscan.apk.crypto.asn1 import Asn1Error
 from apkscan.apk.crypto import signatures as crypto
-from apkscan.apk.crypto.certificates import apksig_public_key_der
 from apkscan.apk.signing.common import Sdk
 
 class SignerInfoError(Exception):
@@ -50,10 +49,7 @@ def verify_signer_info(sd: pkcs7.SignedData, certs: list[pkcs7.BagCertificate], 
     if jca is None:
         raise fail("JAR_SIG_VERIFY_EXCEPTION", f"no signature algorithm for {si.digest_oid} with {si.signature_oid}")
     digest_name, key_kind, pss = crypto.parse_jca(jca)
-    key = crypto.load_public_key(cert.spki)
-    if key is None:  # e.g. a negative RSA modulus: apksig re-encodes the key and retries
-        fixed = apksig_public_key_der(cert.der)
-        key = crypto.load_public_key(fixed) if fixed else None
+    key = crypto.load_public_key(cert.spki, in_certificate=True)  # a negative modulus is read unsigned, as in Java
     if key is None or algorithms.KEY_OIDS.get(pkcs7.spki_algorithm(cert.spki)) != key_kind:
         raise fail("JAR_SIG_VERIFY_EXCEPTION", f"certificate public key cannot be used with {jca}")
     data = sf_bytes

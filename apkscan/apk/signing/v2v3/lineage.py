@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apkscan.apk.crypto import algorithms
+from apkscan.apk.crypto import algorithms, jdk_cert
 from apkscan.apk.crypto import signatures as crypto
-from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der, spki_der
+from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der
 from apkscan.apk.model import LineageNode
 from apkscan.issues import ApkScanError
 from apkscan.apk.signing.common import Buf, Malformed, Sdk
@@ -100,7 +100,7 @@ def parse_lineage(value: bytes) -> Lineage:
                 raise LineageError("malformed", f"certificate #{number}: unknown signature algorithm {last_alg_id:#x} of the previous node", nodes)
             key = apksig_public_key_der(last_der)
             try:
-                ok = key is not None and crypto.verify_signature(key, alg.jca, signed_data, signature)
+                ok = key is not None and crypto.verify_signature(key, alg.jca, signed_data, signature, in_certificate=True)
             except ApkScanError:
                 ok = False
             if not ok:
@@ -110,7 +110,7 @@ def parse_lineage(value: bytes) -> Lineage:
         signed_alg_id = signed.u32()
         if last_der is not None and signed_alg_id != last_alg_id:
             raise LineageError("did_not_verify", f"Signing algorithm ID mismatch for certificate #{number}", nodes)
-        if spki_der(der) is None:
+        if jdk_cert.refusal(der) is not None:  # apksig: generateCertificate (OpenJDK's rule)
             raise LineageError("did_not_verify", f"Failed to decode certificate #{number}", nodes)
         if der in seen:
             raise LineageError("did_not_verify", f"Encountered duplicate entries in SigningCertificateLineage at certificate #{number}", nodes)

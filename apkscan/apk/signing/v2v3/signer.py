@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from apkscan.apk.crypto import algorithms
+from apkscan.apk.crypto import algorithms, jdk_cert
 from apkscan.apk.crypto import signatures as crypto
 from apkscan.apk.crypto.algorithms import ContentDigest, SignatureAlgorithm
-from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der, spki_der
+from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der
 from apkscan.apk.signing.common import Buf, Malformed, Sdk
 from apkscan.apk.signing.v2v3.lineage import Lineage, LineageError, parse_lineage, sub_lineage
 from apkscan.apk.model import Certificate
@@ -30,7 +30,10 @@ ROTATION_MIN_SDK_VERSION_ATTR_ID = 0x559F8B02
 ROTATION_ON_DEV_RELEASE_ATTR_ID = 0xC2A6B3BA
 
 MAX_SIGNATURES_PER_SIGNER = 64
-MAX_CERTIFICATES_PER_SIGNER = 32
+# apksig has no cap; this one bounds memory like the PKCS #7 bag's. Hitting it is an input-level
+# limit (``INPUT_LIMIT_CODES``: listed as an input error, signatures not read), never a verdict.
+MAX_CERTIFICATES_PER_SIGNER = 1000
+INPUT_LIMIT_CODES = frozenset({"INPUT_TOO_MANY_CERTIFICATES"})
 MAX_ATTRIBUTES_PER_SIGNER = 64
 MAX_DIGESTS_PER_SIGNER = 64
 
@@ -205,8 +208,9 @@ def _read_signed_data(signed_data: Buf, signer: ParsedSigner, ctx: SignerContext
             raise _Stopped
         der = certificates.prefixed_bytes()
         cert = certificate_from_der(der)
-        if _malformed_certificate(cert):
-            _err(signer, ctx, "MALFORMED_CERTIFICATE", f"malformed certificate #{index + 1}: {'; '.join(cert.parse_errors) or 'no public key'}")
+        refused = jdk_cert.refusal(der)  # apksig parses every certificate of the list with the JCA
+        if refused is not None:
+            _err(signer, ctx, "MALFORMED_CERTIFICATE", f"malformed certificate #{index + 1}: {refused}")
             raise _Stopped
         signer.certificates.append(cert)
     if not signer.certificates:
@@ -312,9 +316,3 @@ def _records(seq: Buf, limit: int, plural: str, singular: str, signer, ctx):
             raise _Stopped from None
         yield item
 
-
-def _malformed_certificate(cert: Certificate) -> bool:
-    """What Java's CertificateFactory would refuse: no key, or neither parser could read it."""
-    if spki_der(cert.der) is None:
-        return True
-    return bool(cert.parse_errors) and not cert.subject and not cert.issuer and not cert.serial

@@ -15,10 +15,10 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from apkscan.apk.crypto import algorithms
+from apkscan.apk.crypto import algorithms, jdk_cert
 from apkscan.apk.crypto import signatures as crypto
 from apkscan.apk.crypto.algorithms import ContentDigest
-from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der, spki_der
+from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der
 from apkscan.apk.model import SchemeResult, SignerResult
 from apkscan.apk.signing.v4.idsig import (  # noqa: F401 - parse_idsig/V4File are part of this module's API
     HashingInfo,
@@ -74,7 +74,7 @@ def _verify_signer(index: int, info: SigningInfo, data: bytes) -> SignerResult:
         out.errors.append(error("V4_SIG_DID_NOT_VERIFY", f"{alg.name} signature over signed-data did not verify"))
         return out
     cert = certificate_from_der(info.certificate)
-    if spki_der(info.certificate) is None:
+    if jdk_cert.refusal(info.certificate) is not None:  # apksig: generateCertificate (OpenJDK's rule)
         out.errors.append(error("V4_SIG_MALFORMED_CERTIFICATE", "V4 signature has malformed certificate"))
         return out
     out.certificate = cert

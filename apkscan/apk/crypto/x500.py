@@ -1,0 +1,208 @@
+"""X.500 names compared as Java's ``X500Principal.equals`` compares them (apksig's rule).
+
+apksig finds a v1 signer's certificate with ``Certificate.isMatchingCerticicate``: same serial
+and ``new X500Principal(issuer).equals(cert.getIssuerX500Principal())``. OpenJDK's
+``X500Name.equals`` first requires the same number of RDNs and of AVAs in each, then equal
+RFC 2253 *canonical* strings (``X500Name.getRFC2253CanonicalName``), built thus:
+
+- RDNs last first, joined with ``,``; a multi-valued RDN's AVAs sorted (``AVAComparator``:
+  AVAs with an RFC 2253 keyword first, each group by its canonical string, UTF-16 order) and
+  joined with ``+``;
+- an AVA is ``keyword=value`` (``AVA.toRFC2253CanonicalString``): the keyword for CN C L ST O OU
+  STREET DC UID, else the dotted OID; the value is ``#`` + hex of its DER when the type is an OID
+  or the value is not a PrintableString or UTF8String (BMP, T61, IA5, INTEGER, SEQUENCE...:
+  compared by bytes); otherwise the decoded text (PrintableString as US-ASCII, as JDK 17 does, UTF8String as
+  UTF-8, malformed bytes as U+FFFD), with ``,+<>;"\\`` and a leading ``#`` backslash-escaped,
+  runs of spaces collapsed to one, and characters <= U+0020 trimmed from both ends
+  (``String.trim``);
+- the whole ``keyword=value`` text is mapped with ``toUpperCase(Locale.US)`` then
+  ``toLowerCase(Locale.US)`` (so dotless ``ı`` matches ``i``) and NFKD-normalised.
+
+Every step is a regular expression or a built-in string method over the value: time and memory
+are linear in the name's size at any length (no size above which names fall back to bytes).
+A name that is not ``SEQUENCE OF SET OF SEQUENCE {OID, value}`` has no canonical form (None):
+``new X500Principal`` throws for it, so it names no certificate.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+
+from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, children, read_tlv
+
+# AVAKeyword entries OpenJDK marks RFC 2253 compliant (the others print as dotted OIDs).
+_KEYWORDS = {
+    "2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O",
+    "2.5.4.11": "OU", "2.5.4.9": "STREET", "0.9.2342.19200300.100.1.25": "DC",
+    "0.9.2342.19200300.100.1.1": "UID",
+}
+_PRINTABLE, _UTF8 = 0x13, 0x0C
+_ESCAPE = re.compile(r'([,+<>;"\\])')
+_SPACES = re.compile(" {2,}")
+_TRIM = re.compile(r"^[\x00-\x20]+|[\x00-\x20]+$")
+
+
+def _java_replace(exc: UnicodeDecodeError) -> tuple[str, int]:
+    """Java's UTF-8 decoder: one U+FFFD for an encoded surrogate (ED A0..BF 80..BF), else as Python."""
+    data, start = exc.object, exc.start
+    if data[start] == 0xED and len(data) >= start + 3 and 0xA0 <= data[start + 1] <= 0xBF and 0x80 <= data[start + 2] <= 0xBF:
+        return "\ufffd", start + 3
+    return "\ufffd", exc.end
+
+
+_JAVA_REPLACE = "apkscan-java-utf8"
+codecs.register_error(_JAVA_REPLACE, _java_replace)
+MAX_OID_BYTES = 4096  # longer type OIDs are named by their hex (no keyword is that long)
+
+Canonical = tuple[tuple[int, ...], str]  # (AVAs per RDN, canonical string)
+
+
+def canonical(der: bytes, *, in_certificate: bool = False) -> Canonical | None:
+    """The (shape, RFC 2253 canonical string) of an encoded Name, or None if Java refuses it.
+
+    ``in_certificate``: a Name inside a certificate, which apksig may have re-encoded before
+    OpenJDK read it (its BER-to-DER retry keeps an AVA's type and value only, OIDs minimal)."""
+    try:
+        top = read_tlv(der, 0, len(der))
+        if top.end != len(der) or not top.is_(0, 16):
+            return None
+        rdns = [_rdn(der, rdn, in_certificate) for rdn in children(der, top)]
+    except (Asn1Error, ValueError):
+        return None
+    shape = tuple(len(r) for r in rdns)
+    return shape, ",".join("+".join(r) for r in reversed(rdns))
+
+
+def ava_count(der: bytes, *, in_certificate: bool = True) -> int | None:
+    """How many AVAs the Name holds (0: ``X500Name.isEmpty``), or None if Java refuses it; the
+    structure of :func:`canonical` without building any text (cheap at any size)."""
+    try:
+        top = read_tlv(der, 0, len(der))
+        if top.end != len(der) or not top.is_(0, 16):
+            return None
+        count = 0
+        for rdn in children(der, top):
+            if not rdn.is_(0, 17):
+                return None
+            for ava in children(der, rdn):
+                _ava_parts(der, ava, in_certificate)
+                count += 1
+        return count
+    except (Asn1Error, ValueError):
+        return None
+
+
+def _ava_parts(der: bytes, ava: Tlv, in_certificate: bool) -> tuple[str, Tlv]:
+    """(dotted type, value element) of an AVA, refused as Java's AVA(DerValue) refuses it."""
+    if not ava.is_(0, 16):
+        raise ValueError("AVA is not a SEQUENCE")
+    parts = children(der, ava)
+    if in_certificate:
+        parts = parts[:2]
+    if len(parts) != 2 or not parts[0].is_(0, 6) or parts[0].constructed:
+        raise ValueError("AVA is not {OID, value}")
+    return oid_text(der[parts[0].content_start:parts[0].content_end], strict=not in_certificate), parts[1]
+
+
+class HexValue(str):
+    """An attribute value written as RFC 4514 ``#`` + hex of its DER (shown unescaped)."""
+
+
+_TEXT = {0x13: "latin-1", 0x16: "latin-1", 0x1A: "latin-1", 0x12: "latin-1", 0x14: "latin-1",
+         0x0C: "utf-8", 0x1E: "utf-16-be", 0x1C: "utf-32-be"}
+
+
+def display_rdns(der: bytes) -> list[list[tuple[str, str]]] | None:
+    """A certificate Name's RDNs in encoded order, for showing: (dotted OID, value), string types
+    decoded and any other value as RFC 4514 ``#`` + the hex of its DER (an INTEGER CN, a nested
+    SEQUENCE: OpenJDK takes any value). None if not a Name."""
+    try:
+        top = read_tlv(der, 0, len(der))
+        if not top.is_(0, 16):
+            return None
+        out = []
+        for rdn in children(der, top):
+            if not rdn.is_(0, 17):
+                return None
+            out.append([_display_ava(der, ava) for ava in children(der, rdn)])
+        return out
+    except (Asn1Error, ValueError):
+        return None
+
+
+def _display_ava(der: bytes, ava: Tlv) -> tuple[str, str]:
+    parts = children(der, ava)[:2] if ava.is_(0, 16) else []
+    if len(parts) != 2 or not parts[0].is_(0, 6):
+        raise ValueError("AVA is not {OID, value}")
+    oid = oid_text(der[parts[0].content_start:parts[0].content_end], strict=False)
+    value, codec = parts[1], _TEXT.get(der[parts[1].start])
+    if codec is None:
+        return oid, HexValue("#" + _value_der(der, value).hex())
+    return oid, bytes(der[value.content_start:value.content_end]).decode(codec, "replace")
+
+
+def _rdn(der: bytes, rdn: Tlv, in_certificate: bool) -> list[str]:
+    if not rdn.is_(0, 17):
+        raise ValueError("RDN is not a SET")
+    avas = [_ava(der, ava, in_certificate) for ava in children(der, rdn)]
+    if len(avas) > 1:  # AVAComparator: keyword AVAs first, then by canonical string (UTF-16 order)
+        avas.sort(key=lambda a: (not a[0], a[1].encode("utf-16-be", "surrogatepass")))
+    return [text for _keyword, text in avas]
+
+
+def _ava(der: bytes, ava: Tlv, in_certificate: bool) -> tuple[bool, str]:
+    oid, value = _ava_parts(der, ava, in_certificate)
+    keyword = _KEYWORDS.get(oid)
+    tag = der[value.start]
+    if keyword is None or tag not in (_PRINTABLE, _UTF8):
+        text = "#" + _value_der(der, value).hex()
+    else:
+        raw = der[value.content_start:value.content_end]
+        text = _string(raw.decode("ascii", "replace") if tag == _PRINTABLE else raw.decode("utf-8", _JAVA_REPLACE))
+    canon = f"{keyword or oid}={text}".upper().lower()
+    return keyword is not None, unicodedata.normalize("NFKD", canon)
+
+
+def _string(value: str) -> str:
+    value = _ESCAPE.sub(r"\\\1", value)
+    if value.startswith("#"):
+        value = "\\" + value
+    return _TRIM.sub("", _SPACES.sub(" ", value))
+
+
+def _value_der(der: bytes, value: Tlv) -> bytes:
+    """The value as Java's ``DerValue.toByteArray`` gives it: tag, minimal length, contents
+    (an indefinite length made definite; one nested inside it is left as encoded)."""
+    head_end = value.start + 1
+    if der[value.start] & 0x1F == 0x1F:  # multi-byte tag number
+        while der[head_end] & 0x80:
+            head_end += 1
+        head_end += 1
+    n = value.content_end - value.content_start
+    length = bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes(
+        (n.bit_length() + 7) // 8, "big")
+    return bytes(der[value.start:head_end]) + length + bytes(der[value.content_start:value.content_end])
+
+
+def oid_text(raw: bytes, *, strict: bool = True) -> str:
+    """Dotted OID; Java refuses an empty OID, a truncated arc and (``strict``) padded, 0x80-led
+    arcs (apksig's re-encoding of a certificate drops the padding: ``strict=False``)."""
+    if not raw or raw[-1] & 0x80:
+        raise ValueError("malformed OBJECT IDENTIFIER")
+    if not strict:
+        raw = re.sub(rb"(^|[\x00-\x7f])\x80+", rb"\1", raw)
+    if len(raw) > MAX_OID_BYTES:
+        return "oid-" + raw.hex()
+    arcs, value, start = [], 0, True
+    for b in raw:
+        if start and b == 0x80:  # (only when strict: the others were unpadded above)
+            raise ValueError("non-minimal OBJECT IDENTIFIER arc")
+        value = (value << 7) | (b & 0x7F)
+        start = not b & 0x80
+        if start:
+            arcs.append(value)
+            value = 0
+    first = min(arcs[0] // 40, 2)
+    return ".".join(str(a) for a in [first, arcs[0] - 40 * first] + arcs[1:])

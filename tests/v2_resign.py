@@ -1,0 +1,133 @@
+"""Rewrite the v2 signer of ``fixtures/apks/v2-only.apk`` (signed by test-rsa) and re-sign it.
+
+The certificate list and public-key record are signed-data the signer controls, so only the
+signer (the vendor) can build these files: the tests use them for "the vendor as adversary".
+The signed data is re-signed with the fixture key (RSA PKCS#1 v1.5 SHA-256, algorithm 0x0103)
+and the APK Signing Block rebuilt; the content digests stay valid (the block is not covered).
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+ROOT = Path(__file__).resolve().parent.parent
+V2_ONLY = ROOT / "fixtures" / "apks" / "v2-only.apk"
+KEY = ROOT / "fixtures" / "keys" / "test-rsa.pk8"
+CERT = ROOT / "fixtures" / "keys" / "test-rsa.pem"
+SIGNER = "3400f8cb881670708bd665c5ae32ae27bb3a1bac6b3f0dc572c6c1b2b796ba81"
+V2 = 0x7109871A
+
+
+def lp(b: bytes) -> bytes:
+    return struct.pack("<I", len(b)) + b
+
+
+def split_lp(b: bytes) -> list[bytes]:
+    out, pos = [], 0
+    while pos < len(b):
+        n = struct.unpack_from("<I", b, pos)[0]
+        out.append(b[pos + 4:pos + 4 + n])
+        pos += 4 + n
+    return out
+
+
+def fixture_certificate(key_name: str = "test-rsa") -> bytes:
+    from cryptography import x509
+    pem = (CERT.parent / f"{key_name}.pem").read_bytes()
+    return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+
+
+def fixture_spki(key_name: str = "test-rsa") -> bytes:
+    key = serialization.load_der_private_key((KEY.parent / f"{key_name}.pk8").read_bytes(), None)
+    return key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _block(data: bytes) -> tuple[int, int, int, list[list]]:
+    eocd = data.rfind(b"PK\x05\x06")
+    cdo = struct.unpack_from("<I", data, eocd + 16)[0]
+    size = struct.unpack_from("<Q", data, cdo - 24)[0]
+    start = cdo - size - 8
+    pairs, pos = [], start + 8
+    while pos < cdo - 24:
+        ln, pid = struct.unpack_from("<QI", data, pos)
+        pairs.append([pid, data[pos + 12:pos + 8 + ln]])
+        pos += 8 + ln
+    return eocd, cdo, start, pairs
+
+
+def v2_with(certs: list[bytes], public_key: bytes | None = None, key_name: str = "test-rsa") -> bytes:
+    """v2-only.apk whose one signer lists ``certs`` and the key record ``public_key``, its
+    signed data signed by fixtures/keys/<key_name> (RSA: 0x0103, EC: ECDSA-SHA256 0x0201)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    data = V2_ONLY.read_bytes()
+    eocd, cdo, start, pairs = _block(data)
+    key = serialization.load_der_private_key((KEY.parent / f"{key_name}.pk8").read_bytes(), None)
+    is_ec = isinstance(key, ec.EllipticCurvePrivateKey)
+    for pair in pairs:
+        if pair[0] != V2:
+            continue
+        signer = split_lp(split_lp(pair[1])[0])[0]
+        digests, _certs, *rest = split_lp(split_lp(signer)[0])
+        record = public_key if public_key is not None else fixture_spki()
+        alg = 0x0201 if is_ec else 0x0103  # both digest the content with chunked SHA-256
+        digests = b"".join(lp(struct.pack("<I", alg) + r[4:]) for r in split_lp(digests))
+        signed = lp(digests) + lp(b"".join(lp(c) for c in certs)) + b"".join(lp(r) for r in rest)
+        sig = key.sign(signed, ec.ECDSA(hashes.SHA256())) if is_ec else key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
+        pair[1] = lp(lp(lp(signed) + lp(lp(struct.pack("<I", alg) + lp(sig))) + lp(record)))
+    body = b"".join(struct.pack("<QI", len(v) + 4, pid) + v for pid, v in pairs)
+    blk = struct.pack("<Q", len(body) + 24) + body + struct.pack("<Q", len(body) + 24) + b"APK Sig Block 42"
+    out = bytearray(data[:start] + blk + data[cdo:])
+    delta = len(blk) - (cdo - start)
+    struct.pack_into("<I", out, eocd + delta + 16, cdo + delta)
+    return bytes(out)
+
+
+def _der(tag: bytes, body: bytes) -> bytes:
+    n = len(body)
+    head = bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return tag + head + body
+
+
+def replace_nested(buf: bytes, old: bytes, new: bytes) -> bytes:
+    """``buf`` (DER) with the element ``old`` replaced by ``new``, every enclosing length redone."""
+    from apkscan.apk.crypto.asn1 import children, read_tlv
+
+    at = buf.index(old)
+
+    def walk(el) -> bytes:
+        if el.start == at and el.end == at + len(old):
+            return new
+        if not (el.start <= at < el.end) or not el.constructed:
+            return bytes(buf[el.start:el.end])
+        tag = bytes(buf[el.start:el.start + 1])
+        return _der(tag, b"".join(walk(c) for c in children(buf, el)))
+
+    return walk(read_tlv(buf, 0, len(buf)))
+
+
+def cert_with_spki(cert: bytes, spki: bytes) -> bytes:
+    """``cert`` with its SubjectPublicKeyInfo replaced (its own signature is not checked by anyone)."""
+    from apkscan.apk.crypto.certificates import spki_der
+
+    return replace_nested(cert, spki_der(cert), spki)
+
+
+def v1_with_bag_certificate(certificate: bytes) -> bytes:
+    """fixtures/apks/v1-only.apk with its bag's one certificate replaced (the bag is not signed)."""
+    import io
+    import zipfile
+
+    src = ROOT / "fixtures" / "apks" / "v1-only.apk"
+    out = io.BytesIO()
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.endswith(".RSA"):
+                data = replace_nested(data, fixture_certificate(), certificate)
+            zout.writestr(info, data)
+    return out.getvalue()
