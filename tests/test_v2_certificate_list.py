@@ -286,3 +286,30 @@ def test_v2_any_name_value_is_accepted(tmp_path, where, value):
     if where == "own":
         assert ident.verification.schemes["v2"].signers[0].certificate.subject.startswith("CN=#")
     _agrees(path, True)
+
+
+# --- the other per-signer caps apksig lacks ---------------------------------------------------
+
+from v2_resign import v2_with_unknown_algorithms  # noqa: E402
+
+
+def test_records_of_unknown_algorithms_do_not_unverify_the_signer(tmp_path):
+    """The vendor as adversary: digest and signature records of an unknown algorithm are skipped
+    by apksig, which verifies; 64 of them made the signer "not verified" here."""
+    path = _write(tmp_path, "many-sigs.apk", v2_with_unknown_algorithms(200))  # the old cap was 64
+    ident, verified, _ = _v2(path)
+    assert verified and ident.verified and not ident.errors, ident.errors
+    if apksigner_available():
+        assert apksigner_verify(path)["verified"]
+
+
+def test_past_the_signature_record_cap_is_an_input_limit(tmp_path):
+    from cli_helpers import run
+
+    path = _write(tmp_path, "cap-sigs.apk", v2_with_unknown_algorithms(v2signer.MAX_SIGNATURES_PER_SIGNER))
+    ident, verified, _ = _v2(path)
+    code = "INPUT_TOO_MANY_SIGNATURES"
+    assert not ident.verified and code in {e.code for e in incomplete(ident)}
+    assert not ident.completeness.has("signatures") and ident.completeness.why["signatures"] == code
+    done = run("inspect", path)
+    assert done.returncode == 3 and f"signatures: not read ({code})" in done.stdout, done.stdout

@@ -87,6 +87,30 @@ def v2_with(certs: list[bytes], public_key: bytes | None = None, key_name: str =
     return bytes(out)
 
 
+def v2_with_unknown_algorithms(count: int) -> bytes:
+    """v2-only.apk whose signer lists ``count`` digest and signature records of an algorithm
+    nobody knows (0x9999) before its real ones, signed data re-signed with test-rsa: only the
+    signer (the vendor) can build it; apksig skips unknown algorithms (a warning) and verifies."""
+    data = V2_ONLY.read_bytes()
+    eocd, cdo, start, pairs = _block(data)
+    key = serialization.load_der_private_key(KEY.read_bytes(), None)
+    for pair in pairs:
+        if pair[0] != V2:
+            continue
+        signed, signatures, record = split_lp(split_lp(split_lp(pair[1])[0])[0])
+        digests, *rest = split_lp(signed)
+        junk = lp(struct.pack("<I", 0x9999) + lp(b"\0" * 8)) * count
+        signed = lp(junk + digests) + b"".join(lp(r) for r in rest)
+        sig = key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
+        pair[1] = lp(lp(lp(signed) + lp(junk + lp(struct.pack("<I", 0x0103) + lp(sig))) + lp(record)))
+    body = b"".join(struct.pack("<QI", len(v) + 4, pid) + v for pid, v in pairs)
+    blk = struct.pack("<Q", len(body) + 24) + body + struct.pack("<Q", len(body) + 24) + b"APK Sig Block 42"
+    out = bytearray(data[:start] + blk + data[cdo:])
+    delta = len(blk) - (cdo - start)
+    struct.pack_into("<I", out, eocd + delta + 16, cdo + delta)
+    return bytes(out)
+
+
 def _der(tag: bytes, body: bytes) -> bytes:
     n = len(body)
     head = bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")

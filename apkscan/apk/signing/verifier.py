@@ -113,7 +113,8 @@ def verify(
 
     # 1. parse every signing-block scheme present (reports show them all), no content read yet
     parsed = _parse_block_schemes(pairs, plan)
-    for issue in (i for p in parsed.values() for s in p.signers for i in s.errors if i.code in INPUT_LIMIT_CODES):
+    for issue in (i for p in parsed.values() for i in [*p.errors, *(e for s in p.signers for e in s.errors)]
+                  if i.code in INPUT_LIMIT_CODES):
         zip.note_limit(issue)  # a cap apksig lacks: an input error, the signatures not read
     v4_file = _read_idsig(idsig_path, schemes)
     # 2. one pass over the file: whole-file hashes + every needed content digest

@@ -250,6 +250,7 @@ def _read_lineage(value: bytes, ctx: _Ctx) -> None:
 
 _LINEAGE_ISSUES = {  # lineage.LineageError kinds -> the stamp's own issues and texts
     "malformed": ("SOURCE_STAMP_MALFORMED_LINEAGE", _MALFORMED_LINEAGE),
+    "limit": ("SOURCE_STAMP_MALFORMED_LINEAGE", _MALFORMED_LINEAGE),  # 1,000 nodes: the stamp decides no verdict
     "did_not_verify": ("SOURCE_STAMP_POR_DID_NOT_VERIFY", _POR_DID_NOT_VERIFY),
     "cert_mismatch": ("SOURCE_STAMP_POR_CERT_MISMATCH", _POR_CERT_MISMATCH),
 }

@@ -26,7 +26,7 @@ from apkscan.issues import ApkScanError
 from apkscan.apk.signing.common import Buf, Malformed, Sdk
 
 LINEAGE_VERSION = 1
-MAX_NODES = 64  # rotations are rare events; real lineages have a handful of nodes
+MAX_NODES = 1000  # real lineages have a handful of nodes; apksig has no cap: past it, an input limit
 
 
 
@@ -88,7 +88,7 @@ def parse_lineage(value: bytes) -> Lineage:
     while r.remaining():
         number = len(nodes) + 1
         if number > MAX_NODES:
-            raise LineageError("malformed", f"SigningCertificateLineage has more than {MAX_NODES} nodes", nodes)
+            raise LineageError("limit", f"SigningCertificateLineage has more than {MAX_NODES} nodes", nodes)
         node = _Reader(r.prefixed())
         signed_data = node.prefixed()
         flags = node.u32()

@@ -29,18 +29,23 @@ PROOF_OF_ROTATION_ATTR_ID = 0x3BA06F8C
 ROTATION_MIN_SDK_VERSION_ATTR_ID = 0x559F8B02
 ROTATION_ON_DEV_RELEASE_ATTR_ID = 0xC2A6B3BA
 
-MAX_SIGNATURES_PER_SIGNER = 64
-# apksig has no cap; this one bounds memory like the PKCS #7 bag's. Hitting it is an input-level
-# limit (``INPUT_LIMIT_CODES``: listed as an input error, signatures not read), never a verdict.
+# apksig has none of these caps; they bound work like the PKCS #7 bag's 1,000 (the block itself is
+# at most 64 MiB). Hitting one is an input-level limit (``INPUT_LIMIT_CODES``: listed as an input
+# error, signatures not read), never a verdict: a vendor adding records apksig ignores (unknown
+# signature algorithms or attributes, extra signers or lineage nodes) cannot make its key
+# "not verified" here.
+MAX_SIGNATURES_PER_SIGNER = 1000
 MAX_CERTIFICATES_PER_SIGNER = 1000
-INPUT_LIMIT_CODES = frozenset({"INPUT_TOO_MANY_CERTIFICATES"})
-MAX_ATTRIBUTES_PER_SIGNER = 64
-MAX_DIGESTS_PER_SIGNER = 64
+MAX_ATTRIBUTES_PER_SIGNER = 1000
+MAX_DIGESTS_PER_SIGNER = 1000
+INPUT_LIMIT_CODES = frozenset({"INPUT_TOO_MANY_CERTIFICATES", "INPUT_TOO_MANY_SIGNATURES", "INPUT_TOO_MANY_DIGESTS",
+                               "INPUT_TOO_MANY_ATTRIBUTES", "INPUT_TOO_MANY_SIGNERS", "INPUT_TOO_MANY_LINEAGE_NODES"})
 
 LINEAGE_ISSUES = {
     "did_not_verify": ("V3_SIG_POR_DID_NOT_VERIFY", "SigningCertificateLineage attribute contains a proof-of-rotation record with signature(s) that did not verify"),
     "cert_mismatch": ("V3_SIG_POR_CERT_MISMATCH", "v3 signing certificate does not match the newest certificate of its SigningCertificateLineage"),
     "malformed": ("V3_SIG_MALFORMED_LINEAGE", "failed to parse the SigningCertificateLineage attribute"),
+    "limit": ("INPUT_TOO_MANY_LINEAGE_NODES", "SigningCertificateLineage not read to its end"),
 }
 
 
