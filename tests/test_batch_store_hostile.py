@@ -80,8 +80,8 @@ def test_a_planted_identity_of_another_type_is_a_miss_not_a_crash(warm, tmp_path
     verdicts = {Path(a["source"]["path"]).name: a["verdict"] for a in doc["apps"]}
     assert verdicts == {BANNED: "prohibited", CLEAN: "allowed"}, verdicts
     assert not doc.get("errors"), doc.get("errors")
-    if jobs == "1" and kind != "set":
-        assert res.stderr.count("STORE_ROW_IGNORED") == 1, res.stderr
+    warned = res.stderr.count("STORE_ROW_IGNORED")
+    assert warned == 1 if jobs == "1" else warned >= 1, res.stderr  # once per process
 
 
 def test_a_lane_row_whose_columns_disagree_with_its_line_is_a_miss(warm, tmp_path):
@@ -181,3 +181,24 @@ def test_writes_under_a_lock_held_by_another_process_stop_after_one_bounded_wait
         conn.close()
     assert took < 3, took
     assert capsys.readouterr().err.count("STORE_UNAVAILABLE") == 1
+
+
+def test_stored_findings_with_a_field_of_another_type_are_a_miss_not_a_crash(warm, tmp_path):
+    """F2 for the other tables: findings that are Findings, with a string field an int and a list
+    field an int, crashed the report; now the row is a miss (matched again), with one warning."""
+    d, db = warm
+    with sqlite3.connect(db) as c:
+        for table, column in (("decisions", "decided"), ("matches", "findings")):
+            for rowid, blob in c.execute(f"SELECT rowid, {column} FROM {table}").fetchall():
+                got = st.loads(blob)
+                findings = got[0] if table == "decisions" else got
+                for f in findings:
+                    f.strength, f.references = 5, 7
+                c.execute(f"UPDATE {table} SET {column}=? WHERE rowid=?", (pickle.dumps(got), rowid))
+        c.execute("DELETE FROM known_lines")
+    out = tmp_path / "r.json"
+    res = _cli(d, "-q", "-j1", "--store", db, "--json", out)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    doc = json.loads(out.read_text())
+    assert {Path(a["source"]["path"]).name: a["verdict"] for a in doc["apps"]} == {BANNED: "prohibited", CLEAN: "allowed"}
+    assert res.stderr.count("STORE_ROW_IGNORED") == 1, res.stderr
