@@ -202,3 +202,22 @@ def test_stored_findings_with_a_field_of_another_type_are_a_miss_not_a_crash(war
     doc = json.loads(out.read_text())
     assert {Path(a["source"]["path"]).name: a["verdict"] for a in doc["apps"]} == {BANNED: "prohibited", CLEAN: "allowed"}
     assert res.stderr.count("STORE_ROW_IGNORED") == 1, res.stderr
+
+
+def test_a_store_locked_between_its_open_and_the_runs_start_is_left_for_the_run(tmp_path, monkeypatch):
+    """F4: another process taking the lock right after the open made begin_run raise a traceback;
+    now the run goes on without the store (STORE_UNAVAILABLE) and reports the banned app."""
+    from click.testing import CliRunner
+
+    from apkscan.cli import main
+
+    def locked(*_a, **_k):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr("apkscan.batch.runs.begin_run", locked)
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(main, ["scan", str(APKS / BANNED), "-q", "--store", str(tmp_path / "s.sqlite"),
+                                    "--json", str(out)])
+    assert res.exit_code == 1 and "STORE_UNAVAILABLE" in res.stderr, res.output
+    doc = json.loads(out.read_text())
+    assert [a["verdict"] for a in doc["apps"]] == ["prohibited"] and doc["options"]["store"] is False

@@ -99,6 +99,7 @@ def close_connections() -> None:
     for key in [k for k in _CONNS if k[0] == os.getpid()]:
         conn = _CONNS.pop(key)
         if conn is not None:
+            _STALLED.discard(id(conn))  # a new connection may get its id: it is tried afresh
             conn.close()
 
 
