@@ -242,7 +242,7 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
                 continue
             if item_key is not None and isinstance(item, ScanInput):
                 carrier = item.chain
-            if isinstance(item, ScanInput):  # records between a bundle's APKs (skips) keep it open
+            if isinstance(item, ScanInput) or type(item).__name__ == "KnownApp":  # so does a lane answer; skips do not
                 if bundle and item_key != key:
                     sink.add(_close_bundle(bundle, key, settings))
                     bundle = []

@@ -353,3 +353,24 @@ def test_a_planted_row_out_of_shape_is_scanned_not_served(corpus, tmp_path, plan
         return json.loads((tmp_path / name).read_text().splitlines()[-1])["counts"]
 
     assert counts("warm.jsonl") == counts("cold.jsonl")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_lane_answer_after_a_split_bundle_keeps_the_sequential_order(tmp_path, jobs):
+    """Review 29 F3: a bundle is assembled when the next input arrives; a lane answer is not a
+    ScanInput, so it was written before the open bundle's app and a warm (or --resume) run's
+    order depended on the store. The warm lines must equal the cold run's and a --no-store run's."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(REPO / "fixtures" / "containers" / "wechat-sai.apks", folder / "a.apks")
+    shutil.copy(APKS / "clean-v1v2v3.apk", folder / "b.apk")
+    for f in folder.iterdir():
+        os.utime(f, ns=(OLD, OLD))
+    db = tmp_path / "s.sqlite"
+    reference = _scan([folder], tmp_path / "ref.jsonl", "--no-store", "--jobs", jobs)
+    cold = _scan([folder], tmp_path / "cold.jsonl", "--store", str(db), "--jobs", jobs)
+    assert _rows(db) == 1  # b.apk: the bundle is never answered by the lane
+    warm = _scan([folder], tmp_path / "warm.jsonl", "--store", str(db), "--jobs", jobs)
+    paths = [json.loads(x)["source"]["path"] for x in warm if x.startswith('{"type": "app"')]
+    assert [Path(p).name for p in paths] == ["base.apk", "b.apk"], paths
+    assert warm == cold == reference

@@ -294,3 +294,59 @@ def test_worker_memory_cap_turns_an_exhausting_input_into_its_error(rp, monkeypa
     assert failed[str(FIX / "apks" / "v1-only.apk")] == ["INTERNAL_ERROR"]
     assert "MemoryError" in result.errors[0].errors[0].message
     assert sorted(a.source for a in result.apps) == sorted(str(p) for p in paths if p.name != "v1-only.apk")
+
+
+_SLOW_CLI = """
+import time
+import apkscan.batch.pool as p
+real = p._unit
+p._unit = lambda item, settings: (time.sleep(3), real(item, settings))[1]
+from apkscan.cli import main
+main()
+"""
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if entry.isdigit() and int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_workers_end_with_a_parent_killed_by_sigkill(tmp_path):
+    """Review 29 F5: a parent killed with SIGKILL (OOM killer, CI) left its workers alive for good:
+    each held the parent's end of its own pipe (and earlier workers' ends), so recv never ended."""
+    import subprocess
+
+    cmd = [sys.executable, "-c", _SLOW_CLI, "scan", "-q", "-j2", "--no-store", "--jsonl", str(tmp_path / "o.jsonl"),
+           str(FIX / "apks")]
+    parent = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers := _children(parent.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(workers) >= 2, "the pool started no workers"
+        time.sleep(0.5)  # the workers are inside a (slow) task or waiting for the next
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 15
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [w for w in workers if _alive(w)]
+    for w in left:
+        os.kill(w, signal.SIGKILL)
+    assert not left, f"workers outlived their parent: {left}"

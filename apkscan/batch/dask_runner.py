@@ -13,6 +13,9 @@ How work is split:
 - URLs (``s3://``, ``gs://``, ``file://``, any fsspec protocol): each ``*.apk`` under the
   URL is one task; the worker copies it to a local temporary file with fsspec and scans it.
 
+Each task carries the scan settings itself (~75 KB pickled; nothing is scattered or broadcast:
+a broadcast waits for every worker, and one hung worker stalled a whole run), and a local path as
+an absolute one (a worker's working folder is not the client's; reports keep the path as named).
 Results come back in input order (at most ``4 x`` the cluster's threads in flight), so
 the reports equal a local run's. A task whose worker died twice (Dask's ``KilledWorker``)
 or that failed is a ``BATCH_WORKER_DIED`` / ``BATCH_TASK_FAILED`` error for that input.
@@ -90,9 +93,8 @@ class DaskRunner:
         self._config: Any = None  # dask's temporary-directory pointing there while the cluster runs
         self.timeout = timeout
         self.unit = unit or _remote_unit  # what a task runs per input (tests give a slow one)
-        self._restarts = self._scattered_at = 0  # workers restarted for overdue tasks; settings scattered after
-        self._remote: Any = None
-        self._shared: Any = None
+        self._restarts = 0  # workers restarted for overdue tasks
+        self._remote: Any = None  # the settings each task carries
 
     @classmethod
     def connect(cls, *, scheduler: str | None = None, local: str | None = None,
@@ -138,9 +140,9 @@ class DaskRunner:
                 _remove(self.scratch)
 
     def __call__(self, items: Iterable[Any], settings: ScanSettings) -> Iterator[tuple[Any, list[Any]]]:
-        remote = replace(settings, store=settings.store if self.store_visible else None, timeout=self.timeout)
-        self._remote = remote
-        self._shared = self.client.scatter(remote, broadcast=True)  # scattered again after a worker restart
+        # the settings travel inside each task (~75 KB pickled), never scattered: a broadcast waits
+        # for every worker, and one hung worker stalled the whole run before its first task (review 29 F1)
+        self._remote = replace(settings, store=settings.store if self.store_visible else None, timeout=self.timeout)
         local = replace(settings, timeout=self.timeout)
         threads = sum(self.client.nthreads().values()) or 1
         window: deque[tuple[Any, Any]] = deque()
@@ -148,7 +150,7 @@ class DaskRunner:
         try:
             for item in items:
                 if isinstance(item, ScanInput) and not item.cleanup and not is_temporary(item.path):
-                    window.append((item, self.client.submit(self.unit, item, self._shared, pure=False)))
+                    window.append((item, self._submit(item)))
                 else:  # records, and bytes only this machine holds (same time budget as a task's)
                     window.append((item, scan_item(item, local)))
                 while len(window) > 4 * threads or (window and not _pending(window[0][1])):
@@ -160,6 +162,12 @@ class DaskRunner:
                 if not isinstance(fut, list):
                     fut.cancel()
 
+    def _submit(self, item: ScanInput) -> Any:
+        """A worker's working folder is not the client's: a local path goes as an absolute one
+        (reports keep the path as named: :func:`_as_named`)."""
+        sent = item if "://" in item.path else replace(item, path=os.path.abspath(item.path))
+        return self.client.submit(self.unit, sent, self._remote, pure=False)
+
     def _settle(self, item: Any, x: Any, head: list[Any], retried: bool = False) -> tuple[Any, list[Any]]:
         if isinstance(x, list):
             return item, x
@@ -167,7 +175,7 @@ class DaskRunner:
             head[0], head[1] = x, time.monotonic()
         wait = None if self.timeout is None else max(0.0, head[1] + self.timeout - time.monotonic())
         try:
-            return item, x.result(timeout=wait)
+            return item, _as_named(item, x.result(timeout=wait))
         except TimeoutError:
             self._abandon(x)
             return item, [_failed(item, "BATCH_TIMEOUT", f"not scanned within --timeout {self.timeout:g} s; "
@@ -199,12 +207,17 @@ class DaskRunner:
                 pass  # not restartable (no nanny) or gone already: the scheduler reschedules what it held
 
     def _resubmit(self, item: Any) -> Any:
-        """A task that the restart cancelled with the settings it read ("lost dependencies"):
-        the settings are scattered again and the task sent once more."""
-        if self._scattered_at != self._restarts:
-            self._shared = self.client.scatter(self._remote, broadcast=True)
-            self._scattered_at = self._restarts
-        return self.client.submit(self.unit, item, self._shared, pure=False)
+        """A task that a worker restart cancelled: sent once more."""
+        return self._submit(item)
+
+
+def _as_named(item: ScanInput, records: list[Any]) -> list[Any]:
+    """A task's records with the input's own path where the task saw its absolute one."""
+    sent = item.path if "://" in item.path else os.path.abspath(item.path)
+    if sent == item.path:
+        return records
+    return [replace(r, path=item.path) if type(r).__name__ == "_Custody" and r.path == sent else r
+            for r in records]
 
 
 def _remove(folder: str) -> None:

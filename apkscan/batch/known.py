@@ -193,15 +193,9 @@ class KnownFiles:
     def flush(self) -> None:
         rows, self._rows = self._rows, []
         conn = store.connection(self.path) if rows else None
-        if conn is None:
-            return
-        try:
-            conn.execute("BEGIN")
-            conn.executemany("INSERT OR REPLACE INTO known_lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-            conn.execute("COMMIT")
-        except (sqlite3.Error, ValueError):  # a cache: a write that fails costs a walk next time
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+        if conn is not None:  # a cache: a write that fails costs a walk next time
+            store.write_all(conn, [("INSERT OR REPLACE INTO known_lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", r)
+                                   for r in rows])
 
 
 def _as_known(app: Any, lines: dict[int, str]) -> KnownApp | None:
@@ -243,4 +237,15 @@ def _served(row: Any, path: str, policy_names: tuple[str, ...]) -> tuple[str, tu
     if ("\n" in line or "\r" in line or not line.startswith('{"type": "app", ') or not line.endswith("}")
             or f'"sha256": "{row[6]}"' not in line or f'"path": {json.dumps(name_text(path), ensure_ascii=False)}' not in line):
         return None
-    return verdict, verdicts, line
+    return (verdict, verdicts, line) if _agrees(line, row[7], verdict, verdicts) else None
+
+
+def _agrees(line: str, package: Any, verdict: str, verdicts: tuple[tuple[str, str], ...]) -> bool:
+    """The line says what the row's columns say (the counts and exit code come from the columns,
+    the reader of the JSONL from the line: review 29 F7)."""
+    try:
+        app = json.loads(line)
+        said = [(n, o["verdict"]) for n, o in app["verdicts"].items()]
+        return app["verdict"] == verdict and said == list(verdicts) and app["package"] == package
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return False

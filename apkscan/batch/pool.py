@@ -36,6 +36,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from apkscan.batch.lifeline import parent_end, tie_to_parent
 from apkscan.issues import ApkScanError, error
 from apkscan.result import InputError
 from apkscan.scan import ScanSettings, scan_item, stored_records
@@ -69,8 +70,9 @@ def _limit_memory(limit: int | None) -> None:
         pass  # no RLIMIT_AS here (Windows, some containers), or past what it holds: no cap
 
 
-def _worker_main(conn: Any, settings: ScanSettings, memory_limit: int | None = None) -> None:
+def _worker_main(conn: Any, settings: ScanSettings, memory_limit: int | None = None, parent: int = 0) -> None:
     """Receive ``(seq, item)``, send ``(seq, records)``; the parent alone decides when to stop."""
+    tie_to_parent(parent)  # ends with the parent, even one killed with SIGKILL
     _limit_memory(memory_limit)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent unwinds
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -117,7 +119,8 @@ class _Worker:
         if store is not None:  # the parent's lookups (stored_records) opened one: never across a fork
             store.close_connections()
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, settings, memory_limit), daemon=True)
+        parent_end(self.conn)
+        self.proc = ctx.Process(target=_worker_main, args=(child, settings, memory_limit, os.getpid()), daemon=True)
         self.proc.start()
         child.close()
         self.tasks: deque[_Task] = deque()

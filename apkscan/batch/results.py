@@ -99,11 +99,15 @@ def recall(path: str, sha: str, sdk: dict[str, Any], rules_key: str, policies_ke
         if (isinstance(got, tuple) and len(got) == 2 and _findings(got[0])
                 and _outcomes(got[1], policy_names)):
             return StoredResult(got[0], got[1])
+        if row:
+            store.ignored(f"a decisions row for {sha} is not findings and one outcome per policy")
         row = conn.execute("SELECT findings FROM matches WHERE sha256=? AND parser=? AND options=? AND rules=?",
                            where).fetchone()
         got = store.loads_or_none(row[0]) if row else None
     except sqlite3.Error:
         return None
+    if row and not _findings(got):
+        store.ignored(f"a matches row for {sha} is not a list of findings")
     return StoredResult(got, None) if _findings(got) else None
 
 
@@ -113,8 +117,10 @@ def _findings(value: Any) -> bool:
     if not (isinstance(value, list) and all(isinstance(f, Finding) for f in value)):
         return False
     try:  # right type, damaged inside (a field of another type): would fail in matching or a report
-        for f in value:  # (not to_dict: findings stored as matched have no verdicts yet)
-            _ = f.bases  # iterates the evidence
+        for f in value:  # (to_dict reads every field: findings stored as matched have no verdicts yet)
+            if not all(isinstance(x, str) for x in (f.rule, f.vendor, f.app, f.strength, f.kind, f.message, f.pack)):
+                return False
+            _ = f.bases, f.to_dict()
     except Exception:  # noqa: BLE001 - a planted or damaged row is a miss
         return False
     return True
@@ -125,7 +131,8 @@ def _outcomes(value: Any, policy_names: tuple[str, ...]) -> bool:
     from apkscan.ranks import VERDICTS
 
     return (isinstance(value, dict) and tuple(value) == policy_names and bool(policy_names)
-            and all(isinstance(o, Outcome) and o.verdict in VERDICTS for o in value.values()))
+            and all(isinstance(o, Outcome) and o.verdict in VERDICTS and (o.policy is None or isinstance(o.policy, dict))
+                    for o in value.values()))
 
 
 def remember(path: str, identity: Any, sdk: dict[str, Any], rules_key: str, policies_key: str,

@@ -27,10 +27,11 @@ What is keyed by what (the decision, and why):
 Stored identities are pickles of the apk layer's plain dataclasses, read back with an
 unpickler that only builds ``apkscan`` classes and a few value types
 (:mod:`apkscan.batch.safe_pickle`): a planted store cannot run code. Safety for two runs on one store: WAL journal, a busy timeout, one
-short transaction per write. A store that SQLite cannot read, or that fails ``PRAGMA
-quick_check`` (every open up to 64 MiB, daily above: :func:`_needs_check`), is set aside (renamed
-``*.corrupt-<time>``), reported as ``STORE_CORRUPT``, and a fresh one is made; a store
-from a newer apkscan is left alone and not used (``STORE_NEWER``). Neither stops a scan.
+short transaction per write. Opening, checking and the schema: :mod:`apkscan.batch.store_open`
+(a damaged store is set aside, ``STORE_CORRUPT``; one that cannot be written or stays locked is
+left alone, ``STORE_UNAVAILABLE``; a newer one is unused, ``STORE_NEWER``). None stops a scan.
+A stored row that is not what its table holds (another type, or one that fails when used) is a
+miss, computed again, with one ``STORE_ROW_IGNORED`` warning per process.
 """
 
 from __future__ import annotations
@@ -38,52 +39,22 @@ from __future__ import annotations
 import os
 import pickle
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 from apkscan.batch.runs import begin_run, end_run, run_id  # noqa: F401 (--resume: its own module, same names)
 from apkscan.batch.safe_pickle import loads, loads_or_none  # noqa: F401 (results.py and the tests read rows here)
-from apkscan.issues import Issue, warning
+from apkscan.batch.store_open import (  # noqa: F401 (the store's public names, as before)
+    _MIGRATIONS, BUSY_MS, CHECK_ALWAYS_BYTES, CHECK_EVERY, SCHEMA_VERSION, StoreProblem, connect, open_checked)
+from apkscan.issues import warning
 from apkscan.sources.interface import ScanInput
 from apkscan.sources.custody import sha256_file
 from apkscan.sources.tempspace import is_temporary
 
-BUSY_MS = 30_000
 RACY_NS = 2_000_000_000
 _TRANSIENT = ("INPUT_TIMEOUT", "INTERNAL_ERROR", "INPUT_UNREADABLE", "INPUT_LIMIT_EXCEEDED")
-_MIGRATIONS: list[str] = [
-    # 1: identities by content, stat keys by place
-    """CREATE TABLE identities (sha256 TEXT NOT NULL, parser TEXT NOT NULL, options TEXT NOT NULL,
-                                identity BLOB NOT NULL, stored_at REAL NOT NULL,
-                                PRIMARY KEY (sha256, parser, options));
-       CREATE TABLE stat_keys (path TEXT NOT NULL, off INTEGER NOT NULL, len INTEGER NOT NULL,
-                               size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
-                               inode INTEGER NOT NULL,
-                               dev INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (path, off, len));""",
-    # 2: runs, for --resume
-    """CREATE TABLE runs (run_id TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL,
-                          status TEXT NOT NULL, PRIMARY KEY (run_id, started_at));""",
-    # 3: what matching and deciding made of a stored identity, by rule set and policies
-    """CREATE TABLE matches (sha256 TEXT NOT NULL, parser TEXT NOT NULL, options TEXT NOT NULL,
-                             rules TEXT NOT NULL, findings BLOB NOT NULL,
-                             PRIMARY KEY (sha256, parser, options, rules));
-       CREATE TABLE decisions (sha256 TEXT NOT NULL, parser TEXT NOT NULL, options TEXT NOT NULL,
-                               rules TEXT NOT NULL, policies TEXT NOT NULL, decided BLOB NOT NULL,
-                               PRIMARY KEY (sha256, parser, options, rules, policies));""",
-    # 4: the warm fast lane (apkscan.batch.known): a plain top-level APK's JSONL line by path and stat
-    """CREATE TABLE known_lines (chain TEXT NOT NULL, parser TEXT NOT NULL, options TEXT NOT NULL,
-                                 rules TEXT NOT NULL, policies TEXT NOT NULL, fmt TEXT NOT NULL,
-                                 real TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-                                 ctime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, dev INTEGER NOT NULL,
-                                 sha256 TEXT NOT NULL, package TEXT, verdicts TEXT NOT NULL, line BLOB NOT NULL,
-                                 PRIMARY KEY (chain, parser, options, rules, policies, fmt));""",
-    # 5: when the store's integrity was last checked (a big store is not read whole on every run)
-    """CREATE TABLE checks (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at REAL NOT NULL);""",
-    # 6: stat keys found by file too (inode, device), not only by place: another hard link to it
-    """CREATE INDEX stat_keys_by_file ON stat_keys (inode, dev, off, len);""",
-]
-SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 def default_path() -> str:
@@ -104,137 +75,6 @@ def parser_version() -> str:
 
 
 _PARSER: str | None = None
-
-
-class StoreProblem(Exception):
-    def __init__(self, issue: Issue):
-        super().__init__(issue.message)
-        self.issue = issue
-
-
-def connect(path: str, attempts: int = 50) -> sqlite3.Connection:
-    """Open (creating or migrating) the store; StoreProblem when it cannot be used as is.
-
-    Waits out another run that is creating or migrating the same store: switching a new file
-    to WAL can answer "database is locked" at once, without the busy handler (two runs started
-    together on a new store used to call it corrupt and set each other's store aside)."""
-    for attempt in range(attempts):
-        try:
-            return _open(path)
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.1)
-    raise AssertionError("unreachable")
-
-
-def _open(path: str) -> sqlite3.Connection:
-    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", mode=0o700, exist_ok=True)
-    conn = sqlite3.connect(os.fsencode(path), timeout=BUSY_MS / 1000, isolation_level=None)  # a non-UTF-8 name too
-    try:
-        conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        _migrate(conn, path)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _busy(exc: sqlite3.Error) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
-
-
-def _migrate(conn: sqlite3.Connection, path: str) -> None:
-    conn.execute("BEGIN IMMEDIATE")  # two runs migrating at once: one waits, then sees the new version
-    try:
-        have = conn.execute("PRAGMA user_version").fetchone()[0]
-        if have > SCHEMA_VERSION:
-            raise StoreProblem(warning("STORE_NEWER", f"{path}: store schema {have} is newer than this "
-                                       f"apkscan's {SCHEMA_VERSION}; not used"))
-        for version in range(have, SCHEMA_VERSION):
-            for statement in _MIGRATIONS[version].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _foreign(path: str) -> str | None:
-    """Why ``path`` is not ours to open or set aside (:mod:`apkscan.batch.store_file`)."""
-    from apkscan.batch.store_file import foreign
-
-    return foreign(path, _MIGRATIONS)
-
-
-def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
-    """The parent's open: integrity checked; a corrupt store is set aside and replaced.
-
-    Only a file that is an SQLite database is ever renamed: ``--store ~/notes.txt``, a folder,
-    another program's database or a file with other hard links is left alone (never written)
-    and the scan runs without a store.
-    """
-    try:
-        why = _foreign(path)
-    except OSError as exc:
-        why = exc.strerror or str(exc)
-    if why:
-        return None, [warning("STORE_UNAVAILABLE", f"{path}: {why}; left alone, scanning without a store")]
-    try:
-        conn = connect(path)
-        if not _needs_check(conn, path):
-            return conn, []
-        row = conn.execute("PRAGMA quick_check").fetchone()
-        if row and row[0] == "ok":
-            conn.execute("INSERT OR REPLACE INTO checks VALUES (1, ?)", (time.time(),))
-            return conn, []
-        conn.close()
-        why = row[0] if row else "no answer"
-    except StoreProblem as exc:
-        return None, [exc.issue]
-    except sqlite3.OperationalError as exc:
-        if _busy(exc):  # another run holds it: in use is not corrupt, and never ours to move
-            return None, [warning("STORE_UNAVAILABLE", f"{path}: in use by another run ({exc}); scanning without a store")]
-        why = str(exc)
-    except sqlite3.DatabaseError as exc:
-        why = str(exc)
-    except OSError as exc:
-        return None, [warning("STORE_UNAVAILABLE", f"{path}: {exc.strerror or exc}; scanning without a store")]
-    aside = f"{path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
-    issues = [warning("STORE_CORRUPT", f"{path}: unreadable store ({why}); set aside as {aside}, a new one is used")]
-    try:
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(path + suffix):
-                os.replace(path + suffix, aside + suffix)
-        return connect(path), issues
-    except (OSError, sqlite3.DatabaseError, StoreProblem) as exc:
-        issues.append(warning("STORE_UNAVAILABLE", f"{path}: {exc}; scanning without a store"))
-        return None, issues
-
-
-CHECK_ALWAYS_BYTES = 64 << 20  # a store up to this size is checked on every open (~30 ms)
-CHECK_EVERY = 24 * 3600.0  # a bigger one at least daily (quick_check reads it whole: ~0.45 ms/MB)
-
-
-def _needs_check(conn: sqlite3.Connection, path: str) -> bool:
-    """``PRAGMA quick_check`` on this open? Always for a small store; for a big one when its
-    last check is over a day old, or when a run started since then has not ended (it died
-    mid-write, or it is running now). SQLite also finds damage in the pages a lookup reads:
-    that lookup is then a miss (``sqlite3.Error`` is never fatal here), and the next check
-    sets the store aside."""
-    size = sum(os.path.getsize(path + s) for s in ("", "-wal") if os.path.exists(path + s))
-    if size <= CHECK_ALWAYS_BYTES:
-        return True
-    row = conn.execute("SELECT checked_at FROM checks WHERE id = 1").fetchone()
-    if row is None or not isinstance(row[0], float) or time.time() - row[0] > CHECK_EVERY:
-        return True
-    return conn.execute("SELECT 1 FROM runs WHERE status = 'running' AND started_at >= ? LIMIT 1",
-                        (row[0],)).fetchone() is not None
 
 
 _CONNS: dict[tuple[int, str], sqlite3.Connection | None] = {}
@@ -259,6 +99,7 @@ def close_connections() -> None:
     for key in [k for k in _CONNS if k[0] == os.getpid()]:
         conn = _CONNS.pop(key)
         if conn is not None:
+            _STALLED.discard(id(conn))  # a new connection may get its id: it is tried afresh
             conn.close()
 
 
@@ -313,17 +154,19 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
                                "mtime_ns=? AND ctime_ns=? AND inode=? AND dev=?", (*key[0], *key[1])).fetchone()
             linked = _by_file(conn, key) if row is None else None
             found = (row or linked) and _load(conn, row[0] if row else linked, options)
+            found = found and _adapt(found, item)
             if found:
                 if linked:
                     _put_stat(conn, key, linked)
-                return _adapt(found, item), _ignore
+                return found, _ignore
         if stat_only:
             return None, _ignore
         sha = _sha256(item)
         found = _load(conn, sha, options)
+        found = found and _adapt(found, item)
         if found:
             _put_stat(conn, key, sha)
-            return _adapt(found, item), _ignore
+            return found, _ignore
     except (OSError, sqlite3.Error, ValueError):  # ValueError: UnicodeError, a NUL: a miss, never an error
         return None, _ignore
     return None, lambda identity: _save(conn, identity, options, key)
@@ -374,15 +217,41 @@ def commit_writes(at_least: int = 1) -> None:
     if not _PENDING or len(_PENDING) < at_least:
         return
     rows, _PENDING[:] = list(_PENDING), []
-    conn = rows[0][0]
+    write_all(rows[0][0], [(sql, params) for _, sql, params in rows])
+
+
+_STALLED: set[int] = set()  # connections (by id) whose writes stopped: another process held the lock
+
+
+def write_all(conn: sqlite3.Connection, rows: list[tuple[str, Any]]) -> None:
+    """One transaction, or nothing: a cache whose write fails costs a parse next time. A write
+    still locked out after ``BUSY_MS`` (another process holds the store) stops this connection's
+    writes for the run, with one ``STORE_UNAVAILABLE`` warning: never a wait per input."""
+    if id(conn) in _STALLED:
+        return
     try:
         conn.execute("BEGIN IMMEDIATE")
-        for _, sql, params in rows:
+        for sql, params in rows:
             conn.execute(sql, params)
         conn.execute("COMMIT")
-    except (sqlite3.Error, ValueError):  # ValueError: a value SQLite cannot take (UnicodeError)
+    except (sqlite3.Error, ValueError) as exc:  # ValueError: a value SQLite cannot take (UnicodeError)
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+            _STALLED.add(id(conn))
+            notice(warning("STORE_UNAVAILABLE", f"still locked by another process after {BUSY_MS // 1000} s "
+                           f"({exc}): this run stores nothing more in it (results are not affected)"))
+
+
+_TOLD: set[str] = set()
+
+
+def notice(issue: Any) -> None:
+    """A store warning on stderr, once per code and process (the store is a cache: never an error)."""
+    if issue.code not in _TOLD:
+        _TOLD.add(issue.code)
+        sys.stderr.write(f"warning: {issue.code}: {issue.message}\n")
+        sys.stderr.flush()
 
 
 def storable(identity: Any) -> bool:
@@ -404,11 +273,40 @@ def _ignore(_identity: Any) -> None:
 def _load(conn: sqlite3.Connection, sha: str, options: str) -> Any:
     row = conn.execute("SELECT identity FROM identities WHERE sha256=? AND parser=? AND options=?",
                        (sha, parser_version(), options)).fetchone()
-    return loads_or_none(row[0]) if row else None  # a damaged or planted row: parse the APK again
+    if not row:
+        return None
+    got = loads_or_none(row[0])
+    if _identity_of(got, sha):
+        return got
+    ignored(f"an identities row for {sha} is not an identity of those bytes")  # damaged or planted
+    return None
+
+
+def _identity_of(value: Any, sha: str) -> bool:
+    """An ``ApkIdentity`` of the bytes with SHA-256 ``sha`` whose insides a report can use (the
+    allow-list unpickler builds any apkscan dataclass: an ``Issue`` is no identity)."""
+    from apkscan.apk.model import ApkIdentity, FileFacts
+
+    if not (isinstance(value, ApkIdentity) and isinstance(value.file, FileFacts) and value.file.sha256 == sha
+            and all(isinstance(x, list) for x in (value.tamper, value.errors, value.warnings))):
+        return False
+    try:  # right type, damaged inside (a field of another type): would fail in matching or a report
+        value.to_dict()
+    except Exception:  # noqa: BLE001 - a planted or damaged row is a miss
+        return False
+    return True
+
+
+def ignored(what: str) -> None:
+    notice(warning("STORE_ROW_IGNORED", f"{what} (damaged or planted): not used, computed again"))
 
 
 def _adapt(identity: Any, item: ScanInput) -> Any:
-    identity.path = item.display
+    try:
+        identity.path = item.display
+    except Exception:  # noqa: BLE001 - whatever a stored value does when used: a miss, never a crash
+        ignored(f"a stored identity for {item.display} could not be used")
+        return None
     return identity
 
 

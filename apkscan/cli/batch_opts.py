@@ -69,7 +69,7 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
     """Open the store, the JSONL stream and the runner for one scan; close them afterwards.
     ``stream_only``: no report needs the document, so the fast lane may answer with stored lines.
     ``real``: the inputs' :class:`~apkscan.cli.outputs.ResolvedInputs` when the caller has them."""
-    from apkscan.batch.runs import begin_run, run_id
+    from apkscan.batch.runs import run_id
 
     run = BatchRun()
     if opts["dask_local"] and opts["scheduler"]:
@@ -97,12 +97,8 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
         run.store = path if conn is not None else None
     rid = run_id([r for _, r in real] if real is not None else [os.path.realpath(p) for p in paths],
                     _result_options(opts))
-    if conn is not None:
-        started, prior = begin_run(conn, rid, opts["resume"])
-        if opts["resume"]:
-            click.echo("resuming the interrupted run: finished inputs come from the store" if prior else
-                       "--resume: no interrupted run over these inputs and options; scanning them all", err=True)
-        conn.close()  # no connection may cross the workers' fork (SQLite's rule); reopened at the end
+    if conn is not None and (begun := _begin(run, conn, rid, opts["resume"])):
+        started, prior = begun
         run._finish.append(lambda result: _end_run(run.store, rid, started, result.interrupted))
         if prior:
             run.meta["resumed_from"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(prior))
@@ -136,6 +132,25 @@ def _known_files(run: BatchRun, opts: dict, walk: Any, writer: Any, stream_only:
     run.known = KnownFiles(run.store, stream_only, lambda: writer.last)
     walk.known, walk.on_plain = run.known.known, run.known.on_plain
     run._finish.append(lambda _result: run.known.flush())
+
+
+def _begin(run: BatchRun, conn: Any, rid: str, resume: bool) -> tuple[float, float | None] | None:
+    """Record the run's start in the store; None: the store is off for this run (another process
+    locked it since the open: STORE_UNAVAILABLE, never a traceback nor a wait per input)."""
+    from apkscan.batch.runs import begin_run
+
+    try:
+        started, prior = begin_run(conn, rid, resume)
+    except Exception as exc:  # noqa: BLE001 - sqlite3.Error: the store is a cache
+        click.echo(f"warning: STORE_UNAVAILABLE: {run.store}: {exc}; scanning without a store", err=True)
+        run.store = None
+        return None
+    finally:
+        conn.close()  # no connection may cross the workers' fork (SQLite's rule); reopened at the end
+    if resume:
+        click.echo("resuming the interrupted run: finished inputs come from the store" if prior else
+                   "--resume: no interrupted run over these inputs and options; scanning them all", err=True)
+    return started, prior
 
 
 def _end_run(path: str, rid: str, started: float, interrupted: bool) -> None:

@@ -1,0 +1,212 @@
+"""Opening the scan store (schema: :data:`_MIGRATIONS`): created or migrated, integrity checked,
+and every wait on another process bounded.
+
+Waits (review 29 F4): the open (WAL set-up and migration) gives up after :data:`OPEN_WAIT` seconds
+in total when another process holds the store's write lock; the run then scans without the store
+(``STORE_UNAVAILABLE``), never stalls. Once open, a write waits at most :data:`BUSY_MS` for the
+lock (:func:`apkscan.batch.store.commit_writes` then stops writing for the run, with one warning).
+
+What is set aside (review 29 F6): only a store SQLite reports as damaged (``SQLITE_CORRUPT``,
+``SQLITE_NOTADB``, or a failed ``PRAGMA quick_check``) is renamed ``*.corrupt-<time>`` and replaced
+(``STORE_CORRUPT``); a store that cannot be opened for writing (read-only file system, a file
+without write permission, an immutable file, a full disk, in use) is left exactly as it is and the
+run scans without it (``STORE_UNAVAILABLE``).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+
+from apkscan.issues import Issue, warning
+
+BUSY_MS = 5_000  # a write waits this long for another run's lock, then the run stops writing
+OPEN_WAIT = 5.0  # the open (WAL, migration) waits this long in total for another process's lock
+_DAMAGED = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB: the only errors that set a store aside
+
+_MIGRATIONS: list[str] = [
+    # 1: identities by content, stat keys by place
+    """CREATE TABLE identities (sha256 TEXT NOT NULL, parser TEXT NOT NULL, options TEXT NOT NULL,
+                                identity BLOB NOT NULL, stored_at REAL NOT NULL,
+                                PRIMARY KEY (sha256, parser, options));
+       CREATE TABLE stat_keys (path TEXT NOT NULL, off INTEGER NOT NULL, len INTEGER NOT NULL,
+                               size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+                               inode INTEGER NOT NULL,
+                               dev INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (path, off, len));""",
+    # 2: runs, for --resume
+    """CREATE TABLE runs (run_id TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL,
+                          status TEXT NOT NULL, PRIMARY KEY (run_id, started_at));""",
+    # 3: what matching and deciding made of a stored identity, by rule set and policies
+    """CREATE TABLE matches (sha256 TEXT NOT NULL, parser TEXT NOT NULL, options TEXT NOT NULL,
+                             rules TEXT NOT NULL, findings BLOB NOT NULL,
+                             PRIMARY KEY (sha256, parser, options, rules));
+       CREATE TABLE decisions (sha256 TEXT NOT NULL, parser TEXT NOT NULL, options TEXT NOT NULL,
+                               rules TEXT NOT NULL, policies TEXT NOT NULL, decided BLOB NOT NULL,
+                               PRIMARY KEY (sha256, parser, options, rules, policies));""",
+    # 4: the warm fast lane (apkscan.batch.known): a plain top-level APK's JSONL line by path and stat
+    """CREATE TABLE known_lines (chain TEXT NOT NULL, parser TEXT NOT NULL, options TEXT NOT NULL,
+                                 rules TEXT NOT NULL, policies TEXT NOT NULL, fmt TEXT NOT NULL,
+                                 real TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+                                 ctime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, dev INTEGER NOT NULL,
+                                 sha256 TEXT NOT NULL, package TEXT, verdicts TEXT NOT NULL, line BLOB NOT NULL,
+                                 PRIMARY KEY (chain, parser, options, rules, policies, fmt));""",
+    # 5: when the store's integrity was last checked (a big store is not read whole on every run)
+    """CREATE TABLE checks (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at REAL NOT NULL);""",
+    # 6: stat keys found by file too (inode, device), not only by place: another hard link to it
+    """CREATE INDEX stat_keys_by_file ON stat_keys (inode, dev, off, len);""",
+]
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+class StoreProblem(Exception):
+    def __init__(self, issue: Issue):
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+def connect(path: str, wait: float = OPEN_WAIT) -> sqlite3.Connection:
+    """Open (creating or migrating) the store; StoreProblem when it cannot be used as is.
+
+    Waits out another run that is creating or migrating the same store (switching a new file to
+    WAL can answer "database is locked" at once, without the busy handler: two runs started
+    together on a new store used to call it corrupt), but ``wait`` seconds in total at most: a
+    store another process holds locked raises the busy error then."""
+    deadline = time.monotonic() + wait
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            return _open(path, max(0.05, left))
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or left <= 0.1:
+                raise
+            time.sleep(0.1)
+
+
+def _open(path: str, wait: float) -> sqlite3.Connection:
+    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", mode=0o700, exist_ok=True)
+    conn = sqlite3.connect(os.fsencode(path), timeout=wait, isolation_level=None)  # a non-UTF-8 name too
+    try:
+        conn.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        _migrate(conn, path)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def damaged(exc: sqlite3.Error) -> bool:
+    """SQLite says the file's contents are damaged (not: cannot open, read-only, busy, full)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _DAMAGED
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text
+
+
+def _migrate(conn: sqlite3.Connection, path: str) -> None:
+    conn.execute("BEGIN IMMEDIATE")  # two runs migrating at once: one waits, then sees the new version
+    try:
+        have = conn.execute("PRAGMA user_version").fetchone()[0]
+        if have > SCHEMA_VERSION:
+            raise StoreProblem(warning("STORE_NEWER", f"{path}: store schema {have} is newer than this "
+                                       f"apkscan's {SCHEMA_VERSION}; not used"))
+        for version in range(have, SCHEMA_VERSION):
+            for statement in _MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _foreign(path: str) -> str | None:
+    """Why ``path`` is not ours to open or set aside (:mod:`apkscan.batch.store_file`)."""
+    from apkscan.batch.store_file import foreign
+
+    return foreign(path, _MIGRATIONS)
+
+
+def _unavailable(path: str, why: str) -> tuple[None, list[Issue]]:
+    return None, [warning("STORE_UNAVAILABLE", f"{path}: {why}; left alone, scanning without a store")]
+
+
+def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
+    """The parent's open: integrity checked; a damaged store is set aside and replaced.
+
+    Only a file that is an SQLite database SQLite itself reports as damaged is ever renamed:
+    ``--store ~/notes.txt``, a folder, another program's database, a file with other hard links,
+    or a healthy store that cannot be written here is left alone and the scan runs without a store.
+    """
+    try:
+        why = _foreign(path)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+    if why:
+        return _unavailable(path, why)
+    try:
+        conn = connect(path)
+        if not _needs_check(conn, path):
+            return conn, []
+        row = conn.execute("PRAGMA quick_check").fetchone()
+        if row and row[0] == "ok":
+            conn.execute("INSERT OR REPLACE INTO checks VALUES (1, ?)", (time.time(),))
+            return conn, []
+        conn.close()
+        why = row[0] if row else "no answer"
+    except StoreProblem as exc:
+        return None, [exc.issue]
+    except sqlite3.DatabaseError as exc:
+        if _busy(exc):  # another run holds it: in use is not corrupt, and never ours to move
+            return _unavailable(path, f"in use by another process, still locked after {OPEN_WAIT:g} s ({exc})")
+        if not damaged(exc):  # read-only file system or file, no permission, disk full: not damage
+            return _unavailable(path, f"cannot be opened for writing ({exc})")
+        why = str(exc)
+    except OSError as exc:
+        return _unavailable(path, exc.strerror or str(exc))
+    return _set_aside(path, why)
+
+
+def _set_aside(path: str, why: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
+    aside = f"{path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+    issues = [warning("STORE_CORRUPT", f"{path}: unreadable store ({why}); set aside as {aside}, a new one is used")]
+    try:
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.replace(path + suffix, aside + suffix)
+        return connect(path), issues
+    except (OSError, sqlite3.DatabaseError, StoreProblem) as exc:
+        issues.append(warning("STORE_UNAVAILABLE", f"{path}: {exc}; scanning without a store"))
+        return None, issues
+
+
+CHECK_ALWAYS_BYTES = 64 << 20  # a store up to this size is checked on every open (~30 ms)
+CHECK_EVERY = 24 * 3600.0  # a bigger one at least daily (quick_check reads it whole: ~0.45 ms/MB)
+
+
+def _needs_check(conn: sqlite3.Connection, path: str) -> bool:
+    """``PRAGMA quick_check`` on this open? Always for a small store; for a big one when its
+    last check is over a day old, or when a run started since then has not ended (it died
+    mid-write, or it is running now). SQLite also finds damage in the pages a lookup reads:
+    that lookup is then a miss (``sqlite3.Error`` is never fatal here), and the next check
+    sets the store aside."""
+    size = sum(os.path.getsize(path + s) for s in ("", "-wal") if os.path.exists(path + s))
+    if size <= CHECK_ALWAYS_BYTES:
+        return True
+    row = conn.execute("SELECT checked_at FROM checks WHERE id = 1").fetchone()
+    if row is None or not isinstance(row[0], float) or time.time() - row[0] > CHECK_EVERY:
+        return True
+    return conn.execute("SELECT 1 FROM runs WHERE status = 'running' AND started_at >= ? LIMIT 1",
+                        (row[0],)).fetchone() is not None
+
+
