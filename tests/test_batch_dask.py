@@ -58,13 +58,18 @@ def test_two_worker_cluster_from_the_dask_command_line_equals_local_run(tmp_path
             client.wait_for_workers(2, timeout=120)
         assert _doc(tmp_path, "cluster", "--scheduler", address) == _doc(tmp_path, "local")
     finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _stop(procs)
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """The scheduler and workers a test started: terminated, killed if they linger."""
+    for p in reversed(procs):
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def test_file_urls_are_fetched_by_workers(tmp_path):
@@ -218,13 +223,7 @@ def test_a_hung_worker_never_stalls_a_scheduler_run_and_relative_paths_work(tmp_
                 os.kill(pid, signal.SIGCONT)
             except OSError:
                 pass
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _stop(procs)
     assert res.returncode in (1, 3), res.stderr
     assert took < 180, took
     doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))

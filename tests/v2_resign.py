@@ -59,6 +59,16 @@ def _block(data: bytes) -> tuple[int, int, int, list[list]]:
     return eocd, cdo, start, pairs
 
 
+def _with_block(data: bytes, eocd: int, cdo: int, start: int, pairs: list[list]) -> bytes:
+    """``data`` with its APK Signing Block rebuilt from ``pairs`` and the EOCD's CD offset moved."""
+    body = b"".join(struct.pack("<QI", len(v) + 4, pid) + v for pid, v in pairs)
+    blk = struct.pack("<Q", len(body) + 24) + body + struct.pack("<Q", len(body) + 24) + b"APK Sig Block 42"
+    out = bytearray(data[:start] + blk + data[cdo:])
+    delta = len(blk) - (cdo - start)
+    struct.pack_into("<I", out, eocd + delta + 16, cdo + delta)
+    return bytes(out)
+
+
 def v2_with(certs: list[bytes], public_key: bytes | None = None, key_name: str = "test-rsa") -> bytes:
     """v2-only.apk whose one signer lists ``certs`` and the key record ``public_key``, its
     signed data signed by fixtures/keys/<key_name> (RSA: 0x0103, EC: ECDSA-SHA256 0x0201)."""
@@ -79,12 +89,7 @@ def v2_with(certs: list[bytes], public_key: bytes | None = None, key_name: str =
         signed = lp(digests) + lp(b"".join(lp(c) for c in certs)) + b"".join(lp(r) for r in rest)
         sig = key.sign(signed, ec.ECDSA(hashes.SHA256())) if is_ec else key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
         pair[1] = lp(lp(lp(signed) + lp(lp(struct.pack("<I", alg) + lp(sig))) + lp(record)))
-    body = b"".join(struct.pack("<QI", len(v) + 4, pid) + v for pid, v in pairs)
-    blk = struct.pack("<Q", len(body) + 24) + body + struct.pack("<Q", len(body) + 24) + b"APK Sig Block 42"
-    out = bytearray(data[:start] + blk + data[cdo:])
-    delta = len(blk) - (cdo - start)
-    struct.pack_into("<I", out, eocd + delta + 16, cdo + delta)
-    return bytes(out)
+    return _with_block(data, eocd, cdo, start, pairs)
 
 
 def v2_with_unknown_algorithms(count: int) -> bytes:
@@ -103,12 +108,7 @@ def v2_with_unknown_algorithms(count: int) -> bytes:
         signed = lp(junk + digests) + b"".join(lp(r) for r in rest)
         sig = key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
         pair[1] = lp(lp(lp(signed) + lp(junk + lp(struct.pack("<I", 0x0103) + lp(sig))) + lp(record)))
-    body = b"".join(struct.pack("<QI", len(v) + 4, pid) + v for pid, v in pairs)
-    blk = struct.pack("<Q", len(body) + 24) + body + struct.pack("<Q", len(body) + 24) + b"APK Sig Block 42"
-    out = bytearray(data[:start] + blk + data[cdo:])
-    delta = len(blk) - (cdo - start)
-    struct.pack_into("<I", out, eocd + delta + 16, cdo + delta)
-    return bytes(out)
+    return _with_block(data, eocd, cdo, start, pairs)
 
 
 def _der(tag: bytes, body: bytes) -> bytes:
