@@ -51,15 +51,18 @@ def assemble(apps: list, key: str, policies: list[Policy], rules: RuleSet) -> tu
     set stays an app of its own and gives the first base a mismatch."""
     unique, skipped = _unique(apps, key)
     bases = [a for a in unique if is_base(a.identity)]
-    splits = [a for a in unique if a not in bases]
+    splits = [a for a in unique if not is_base(a.identity)]  # not "a not in bases": quadratic (review 33)
     if not bases:
         for a in splits:
             a.warnings.append(warning("CONTAINER_BUNDLE_NO_BASE", "split bundle without a base APK (no manifest without a split attribute)"))
         return splits, skipped
     one_set = not any(_bundletool(a) for a in unique)
     names: dict[tuple[int, str], str] = {}  # (base, split name) -> the member that gave it first
+    by_package: dict = {}
+    for b in bases:
+        by_package.setdefault(_package(b.identity), b)
     for s in splits:
-        base = next((b for b in bases if _package(b.identity) == _package(s.identity)), bases[0])
+        base = by_package.get(_package(s.identity), bases[0])
         split_name = s.identity.manifest.split if s.identity.manifest else None
         first = names.setdefault((id(base), split_name), s.source) if split_name and one_set else s.source
         duplicate = [(f"split name {split_name!r} already given by {first}", "strong")] if first != s.source else []
