@@ -69,3 +69,29 @@ def test_an_adb_manifest_contradicting_its_apk_is_a_tamper_fact(run, tmp_path):
     doc = run(ab)
     assert "BACKUP_RECORD_SIGNER_MISMATCH" in _codes(doc)
     assert [a["verdict"] for a in doc["apps"]] == ["allowed"]  # the record is not listed again
+
+
+ROTATED = (APKS / "rotated-lineage.apk").read_bytes()  # lineage test-rsa-old -> test-rsa-new; v1/v2 by the old key
+
+
+def _rotated_acquisition(root: Path, cert_sha256: str) -> Path:
+    (root / "apks").mkdir(parents=True)
+    (root / "acquisition.json").write_text(json.dumps({"uuid": "u2", "androidqf_version": "1.7.0"}))
+    (root / "packages.json").write_text(json.dumps([{"name": "com.example.lineage", "files": [
+        {"path": "/data/app/x/base.apk", "sha256": hashlib.sha256(ROTATED).hexdigest(),
+         "certificate": {"Sha256": cert_sha256}}]}]))
+    (root / "apks" / "com.example.lineage.apk").write_bytes(ROTATED)
+    return root
+
+
+@pytest.mark.parametrize("key", ["test-rsa-old", "test-rsa-new"])
+def test_a_record_naming_a_certificate_of_the_verified_key_history_is_no_tamper(run, tmp_path, key):
+    """Review 32 #3: the past (lineage, v1/v2) certificate of a rotated app is the same app's key."""
+    doc = run(_rotated_acquisition(tmp_path / "acq", pem_sha256(key)))
+    assert doc["errors"] == []
+    assert [(a["package"], a["identity"]["origin"]) for a in doc["apps"]] == [("com.example.lineage", "apk")]
+
+
+def test_a_record_naming_a_key_outside_the_rotated_apps_history_is_still_tamper(run, tmp_path):
+    doc = run(_rotated_acquisition(tmp_path / "acq", pem_sha256("listed-old")))
+    assert _codes(doc) == ["BACKUP_RECORD_SIGNER_MISMATCH"]

@@ -7,6 +7,12 @@ that APK *verifies* under none of them, the two contradict each other (a tampere
 a swapped APK): that is said, as the tamper fact ``BACKUP_RECORD_SIGNER_MISMATCH``, never
 dropped. An APK that does not verify has no identity to contradict a record with; nothing
 is claimed then.
+
+A rotated app's key history is its own: Android's ``PackageInfo.signatures`` gives the oldest
+certificate of a rotated app, and tools that read only v1/v2 see the signer for older SDKs. So
+the keys a record may name are the verified signers, the *verified* nodes of the verified
+lineage, and the verified signers of each scheme that verified (v1/v2 for older SDKs); a
+certificate merely present (an unverified node, an extra certificate of a set) is none of them.
 """
 
 from __future__ import annotations
@@ -21,11 +27,16 @@ MAX_NAMED = 3  # certificates named in one message
 
 
 def verified_signers(identity: Any) -> frozenset[tuple[str, str, str]] | None:
-    """(SHA-256, SHA-1, MD5) of the APK's verified signers; None when it did not verify."""
+    """(SHA-256, SHA-1, MD5) of the APK's verified keys (signers, verified lineage nodes, verified
+    signers of the schemes that verified); None when it did not verify."""
     v = getattr(identity, "verification", None)
     if v is None or not v.verified or not v.signers:
         return None
-    return frozenset(((c.sha256 or "").lower(), (c.sha1 or "").lower(), (c.md5 or "").lower()) for c in v.signers)
+    certs = list(v.signers) + [n.certificate for n in v.lineage if n.verified]
+    for scheme in v.schemes.values():
+        if scheme.verified:
+            certs += [s.certificate for s in scheme.signers if s.verified and s.certificate is not None]
+    return frozenset(((c.sha256 or "").lower(), (c.sha1 or "").lower(), (c.md5 or "").lower()) for c in certs)
 
 
 def record_contradiction(record: RecordedApp, matched: list[tuple]) -> list[Issue]:
