@@ -95,3 +95,27 @@ def test_a_record_naming_a_certificate_of_the_verified_key_history_is_no_tamper(
 def test_a_record_naming_a_key_outside_the_rotated_apps_history_is_still_tamper(run, tmp_path):
     doc = run(_rotated_acquisition(tmp_path / "acq", pem_sha256("listed-old")))
     assert _codes(doc) == ["BACKUP_RECORD_SIGNER_MISMATCH"]
+
+
+# --- review 32 #7: under --quick (no file SHA-256) a record is tied to its APK by package and key present
+
+def _quick(rules, policy, tmp_path, path):
+    return scan([FileSource([str(path)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy,
+                identify_options={"quick": True}).to_dict()
+
+
+def test_quick_ties_a_record_to_its_apk_by_the_signer_certificate_present(rules, policy, tmp_path):
+    signer = pem_sha256("test-rsa")  # clean-v1v2v3.apk's signer
+    doc = _quick(rules, policy, tmp_path, _acquisition(tmp_path / "acq", [
+        {"sha256": hashlib.sha256(CLEAN).hexdigest(), "certificate": {"Sha256": signer}}]))
+    assert [(a["package"], a["identity"]["origin"]) for a in doc["apps"]] == [("com.example.clean", "apk")]
+    assert any("tied by package and a signer certificate present" in s["reason"] for s in doc["skipped"])
+    assert doc["errors"] == []
+
+
+def test_quick_keeps_a_record_whose_certificate_the_apk_does_not_carry(rules, policy, tmp_path):
+    """Nothing is verified under --quick, so no tamper fact: the record stays listed with its certificate."""
+    wechat = pem_sha256("tencent-like")
+    doc = _quick(rules, policy, tmp_path, _acquisition(tmp_path / "acq", [
+        {"sha256": hashlib.sha256(CLEAN).hexdigest(), "certificate": {"Sha256": wechat}}]))
+    assert sorted(a["identity"]["origin"] for a in doc["apps"]) == ["apk", "recorded"] and doc["errors"] == []

@@ -24,6 +24,58 @@ from apkscan.issues import Issue, tamper
 from apkscan.sources.interface import RecordedApp, RecordedCertificate, chain_display
 
 MAX_NAMED = 3  # certificates named in one message
+RECORD_OF_SCANNED_APK = "package record whose APK was scanned (listed once, as the APK)"
+RECORD_TIED_BY_KEY = ("package record whose APK was scanned (listed once, as the APK; --quick hashes no file: tied by "
+                      "package and a signer certificate present, not by the recorded file SHA-256)")
+
+
+def remember_scanned(scanned: dict[str, list[tuple]], r: Any) -> None:
+    """Note a scanned APK for record matching: package -> (chain, file SHA-256 or None, verified keys
+    or None, signer/lineage certificates *present* when no SHA-256 was computed (``--quick``) else None)."""
+    identity = getattr(r, "identity", None)
+    if type(r).__name__ == "AppResult" and identity.manifest and identity.origin == "apk" and (
+            identity.file or identity.verification):
+        sha = identity.file.sha256 if identity.file else None
+        scanned.setdefault(identity.manifest.package, []).append(
+            (r.chain, sha, verified_signers(identity), None if sha else present_keys(identity)))
+    elif type(r).__name__ == "KnownApp" and r.package:  # an app as its line (apkscan.batch.known)
+        scanned.setdefault(r.package, []).append((r.chain, r.sha256, None, None))
+
+
+def scanned_here(record: RecordedApp, scanned: dict[str, list[tuple]]) -> list[tuple]:
+    """The scanned APKs of the record's package from the record's own container (backup,
+    acquisition, backup folder) that, when the record names its files' SHA-256s, are one of them.
+    An APK with no file SHA-256 (``--quick``) is tied when a certificate the record names is one of
+    its signer certificates present (or the record names none): same package, same container, same key.
+
+    The package is the one Android reads from the scanned APK, never a folder or file name:
+    an APK of another app filed under a banned app's name does not hide the banned app's record.
+    """
+    container = tuple(record.chain[:-1])
+    if not container:  # a record read from a given file (text evidence): no container to look in
+        return []
+    recorded = [d for d in (_digests(c) for c in record.certificates) if any(d)]
+    out = []
+    for apk in scanned.get(record.package, ()):
+        if apk[0][:len(container)] != container:
+            continue
+        if apk[1] is not None:
+            if not record.apk_sha256s or apk[1] in record.apk_sha256s:
+                out.append(apk)
+        elif apk[3] is not None and (not recorded or any(_same(d, s) for d in recorded for s in apk[3])):
+            out.append(apk)
+    return out
+
+
+def tied_reason(matched: list[tuple]) -> str:
+    return RECORD_TIED_BY_KEY if any(apk[1] is None for apk in matched) else RECORD_OF_SCANNED_APK
+
+
+def present_keys(identity: Any) -> frozenset[tuple[str, str, str]]:
+    """(SHA-256, SHA-1, MD5) of the certificates in a signer's or lineage node's place, checked or not."""
+    v = getattr(identity, "verification", None)
+    certs = [s.certificate for s in v.sightings if s.role in ("signer", "lineage")] if v else []
+    return frozenset(((c.sha256 or "").lower(), (c.sha1 or "").lower(), (c.md5 or "").lower()) for c in certs)
 
 
 def verified_signers(identity: Any) -> frozenset[tuple[str, str, str]] | None:
@@ -46,7 +98,7 @@ def record_contradiction(record: RecordedApp, matched: list[tuple]) -> list[Issu
     if not recorded:
         return []
     issues = []
-    for chain, _sha, signers in matched:
+    for chain, _sha, signers, *_ in matched:
         if signers is None or any(_same(d, s) for d in recorded for s in signers):
             continue
         said = ", ".join(next(x for x in d if x) for d in recorded[:MAX_NAMED])
