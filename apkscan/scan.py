@@ -317,7 +317,7 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
     if unscannable(identity):
         manifest = [i for i in (identity.manifest.errors if identity.manifest else []) if i.severity == Severity.ERROR]
         issues = list(identity.errors) + manifest or [Issue("INPUT_UNREADABLE", "no manifest could be read")]
-        return [InputError(item.display, item.container, issues, chain), *custody]
+        return [InputError(item.display, item.container, issues, chain, identity.file), *custody]
     if use_store and settings.result_keys and not item.flags and _whole(identity):
         from apkscan.batch.results import through_store
 
@@ -333,7 +333,7 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
     out: list[Any] = [*custody, app]
     partial = incomplete(identity)
     if partial:  # listed as an app (its findings count) and as an input error (exit code 3)
-        out.append(InputError(item.display, item.container, partial, chain))
+        out.append(InputError(item.display, item.container, partial, chain, identity.file))
     return out
 
 
