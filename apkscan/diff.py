@@ -294,17 +294,13 @@ def split_resigned(old: AppState, new: AppState) -> bool:
 
 
 def _new_failures(old: ScanDocument, new: ScanDocument, by_name: bool) -> list[NewFailure]:
-    """Input errors of the new scan that did not already fail in the old one, by (source, place,
-    code) *and content*; plus, said but not counted worse, those whose content cannot be compared.
+    """Input errors of the new scan that did not already fail in the old one by (source, place,
+    code) and content (the error's SHA-256, or the file's custody record); CONTENT_UNKNOWN ones
+    (either side without a SHA-256: ``--quick``, older documents) are said, not counted worse.
 
-    The place is the whole path below the scanned input (or the member chain inside a
-    container), never the file name alone: pulled installs and backups name every APK
-    ``base.apk``, and an unrelated ``base.apk`` that failed before must not hide a banned one
-    made unreadable now. A file that fails with another code than before failed anew; so does
-    other content failing at the same place with the same code (its SHA-256: the error's own, or
-    the custody record of that file). When either side has no SHA-256 (``--quick``, a document
-    written before errors carried one) the failure is listed as "still failing (content unknown)".
-    """
+    The place is the path below the scanned input (or the member chain in a container), never
+    the file name alone: every pulled APK is ``base.apk``, and an unrelated one that failed
+    before must not hide a banned one made unreadable now (nor other bytes at the same place)."""
     def failures(doc: ScanDocument) -> list[NewFailure]:
         roots, custody = _input_paths(doc), {f.path: f.sha256 for f in doc.input_files if f.sha256}
         return [_failure(e, by_name, roots, custody) for e in doc.errors]
