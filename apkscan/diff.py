@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from typing import TYPE_CHECKING
@@ -95,6 +95,11 @@ class AppChange:
                 "new": self.new.to_dict() if self.new else None}
 
 
+NEW = "new"  # no failure with this code at this place before
+OTHER_CONTENT = "failing again, other content"  # the same place and code, other bytes: a new failure
+CONTENT_UNKNOWN = "still failing (content unknown)"  # a document without the failing bytes' SHA-256
+
+
 @dataclass(slots=True, frozen=True)
 class NewFailure:
     """An input the new scan could not read that the old scan read (or did not see).
@@ -106,9 +111,16 @@ class NewFailure:
     name: str  # where in its source: path below the scanned input, or the member chain in a container
     code: str
     message: str
+    sha256: str | None = None  # of the bytes that failed, when the document says
+    status: str = NEW  # NEW, OTHER_CONTENT (worse), or CONTENT_UNKNOWN (still failing, said, not counted worse)
+
+    @property
+    def worse(self) -> bool:
+        return self.status != CONTENT_UNKNOWN
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source or None, "name": self.name, "code": self.code, "message": self.message}
+        return {"source": self.source or None, "name": self.name, "code": self.code, "message": self.message,
+                "sha256": self.sha256, "status": self.status}
 
 
 @dataclass(slots=True)
@@ -116,7 +128,8 @@ class SourceDiff:
     source: str  # outermost source key; DIRECT for APKs given directly
     changes: list[AppChange] = field(default_factory=list)
     unchanged: int = 0
-    new_failures: list[NewFailure] = field(default_factory=list)
+    new_failures: list[NewFailure] = field(default_factory=list)  # worse: new, or other content failing again
+    still_failing: list[NewFailure] = field(default_factory=list)  # the same place and code, content unknown
 
 
 @dataclass(slots=True)
@@ -174,6 +187,7 @@ class ScanDiff:
                 "split": sum("split" in c.reasons for c in cs),
                 "worse": sum(c.worse for c in cs) + sum(len(s.new_failures) for s in self.sources),
                 "new_failures": sum(len(s.new_failures) for s in self.sources),
+                "still_failing_unknown": sum(len(s.still_failing) for s in self.sources),
                 "unchanged": sum(s.unchanged for s in self.sources)}
 
     def to_dict(self) -> dict[str, Any]:
@@ -181,6 +195,7 @@ class ScanDiff:
                 "worse": self.worse, "complete": self.complete, "counts": self.counts(), "notes": [n.to_dict() for n in self.notes],
                 "sources": [{"source": s.source or None, "unchanged": s.unchanged,
                              "new_failures": [f.to_dict() for f in s.new_failures],
+                             "still_failing": [f.to_dict() for f in s.still_failing],
                              "changes": [c.to_dict() for c in s.changes]} for s in self.sources]}
 
 
@@ -231,7 +246,8 @@ def diff_documents(old: ScanDocument | dict[str, Any], new: ScanDocument | dict[
         else:
             src.changes.append(change)
     for failure in _new_failures(old, new, by_name):
-        by_source.setdefault(failure.source, SourceDiff(failure.source)).new_failures.append(failure)
+        src = by_source.setdefault(failure.source, SourceDiff(failure.source))
+        (src.new_failures if failure.worse else src.still_failing).append(failure)
     result.sources = sorted(by_source.values(), key=lambda s: (s.source != DIRECT, s.source))
     return result
 
@@ -278,23 +294,36 @@ def split_resigned(old: AppState, new: AppState) -> bool:
 
 
 def _new_failures(old: ScanDocument, new: ScanDocument, by_name: bool) -> list[NewFailure]:
-    """Input errors of the new scan whose (source, place, code) did not already fail in the old one.
+    """Input errors of the new scan that did not already fail in the old one by (source, place,
+    code) and content (the error's SHA-256, or the file's custody record); CONTENT_UNKNOWN ones
+    (either side without a SHA-256: ``--quick``, older documents) are said, not counted worse.
 
-    The place is the whole path below the scanned input (or the member chain inside a
-    container), never the file name alone: pulled installs and backups name every APK
-    ``base.apk``, and an unrelated ``base.apk`` that failed before must not hide a banned one
-    made unreadable now. A file that fails with another code than before failed anew.
-    """
+    The place is the path below the scanned input (or the member chain in a container), never
+    the file name alone: every pulled APK is ``base.apk``, and an unrelated one that failed
+    before must not hide a banned one made unreadable now (nor other bytes at the same place)."""
     def failures(doc: ScanDocument) -> list[NewFailure]:
-        roots = _input_paths(doc)
-        return [_failure(e, by_name, roots) for e in doc.errors]
-    before = {(f.source, f.name, f.code) for f in failures(old)}
-    return [f for f in failures(new) if (f.source, f.name, f.code) not in before]
+        roots, custody = _input_paths(doc), {f.path: f.sha256 for f in doc.input_files if f.sha256}
+        return [_failure(e, by_name, roots, custody) for e in doc.errors]
+    before: dict[tuple[str, str, str], set[str | None]] = {}
+    for f in failures(old):
+        before.setdefault((f.source, f.name, f.code), set()).add(f.sha256)
+    out = []
+    for f in failures(new):
+        seen = before.get((f.source, f.name, f.code))
+        if seen is None:
+            out.append(f)
+        elif f.sha256 is None or None in seen:
+            out.append(replace(f, status=CONTENT_UNKNOWN))
+        elif f.sha256 not in seen:
+            out.append(replace(f, status=OTHER_CONTENT))
+    return out
 
 
-def _failure(e: InputError, by_name: bool, roots: list[str]) -> NewFailure:
+def _failure(e: InputError, by_name: bool, roots: list[str], custody: dict[str, str]) -> NewFailure:
     code = e.code or (e.errors[0].code if e.errors else "INPUT_ERROR")
-    return NewFailure(source_key(e.where, e.container, by_name), _place(e.where, roots), code, e.message or "")
+    sha = e.sha256 or (custody.get(e.where.path) if len(e.where.chain) <= 1 else None)
+    return NewFailure(source_key(e.where, e.container, by_name), _place(e.where, roots), code, e.message or "",
+                      sha.lower() if isinstance(sha, str) else None)
 
 
 def _place(where: Source, roots: list[str]) -> str:

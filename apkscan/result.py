@@ -92,14 +92,18 @@ class InputError:
     container: str | None
     errors: list[Issue]
     chain: tuple[str, ...] = ()
+    file: Any = None  # FileFacts of the bytes that failed, when they were hashed (not under --quick)
 
     def to_dict(self) -> dict[str, Any]:
         first = self.errors[0] if self.errors else None
-        return {"source": source_dict(self.source, self.container, self.chain),
-                "container": _name(self.container),
-                "code": first.code if first else "INPUT_ERROR",
-                "message": first.message if first else "",
-                "errors": [i.to_dict() for i in self.errors]}
+        out = {"source": source_dict(self.source, self.container, self.chain),
+               "container": _name(self.container),
+               "code": first.code if first else "INPUT_ERROR",
+               "message": first.message if first else "",
+               "errors": [i.to_dict() for i in self.errors]}
+        if self.file is not None:  # what failed, by content: diff tells another file at the same place
+            out.update(sha256=self.file.sha256, size=self.file.size)
+        return out
 
 
 @dataclass(slots=True)

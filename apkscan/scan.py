@@ -26,7 +26,8 @@ from apkscan.rules.matcher import match_identity
 from apkscan.rules.model import RuleSet
 from apkscan.result import AppResult, InputError, ScanResult
 from apkscan.sources.interface import chain_display, InputFile, InputProblem, RecordedApp, ScanInput, Skipped, Source
-from apkscan.sources.record_check import record_contradiction, verified_signers
+from apkscan.sources.record_check import (RECORD_OF_SCANNED_APK, record_contradiction, remember_scanned,  # noqa: F401
+                                         scanned_here, tied_reason)
 
 FAIL_ON = ("prohibited", "review", "never")
 _UNSCANNABLE = ("INPUT_", "ZIP_", "INTERNAL_ERROR")
@@ -217,12 +218,12 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
     bundle: list[Any] = []
     key: str | None = None
     carrier: tuple[str, ...] = ()  # chain of the open bundle's last APK
-    scanned: dict[str, list[tuple]] = {}  # package -> (chain, sha256, verified signers or None) of its scanned APKs
+    scanned: dict[str, list[tuple]] = {}  # package -> its scanned APKs (record_check.remember_scanned)
     try:
         for item, records in pairs:
-            if isinstance(item, RecordedApp) and (matched := _scanned_here(item, scanned)):
+            if isinstance(item, RecordedApp) and (matched := scanned_here(item, scanned)):
                 contradiction = record_contradiction(item, matched)  # said, never dropped with the record
-                sink.add([Skipped(tuple(item.chain), RECORD_OF_SCANNED_APK, 1, [item.package])] + (
+                sink.add([Skipped(tuple(item.chain), tied_reason(matched), 1, [item.package])] + (
                     [InputError(item.display, _container(item.chain), contradiction, tuple(item.chain))]
                     if contradiction else []))
                 continue
@@ -231,11 +232,7 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
             if progress and isinstance(item, (ScanInput, RecordedApp)):  # an interrupt here: not yet recorded
                 progress(item.display)
             for r in records:  # an answered KnownApp item is its own record
-                if isinstance(r, AppResult) and r.identity.file and r.identity.manifest and r.identity.origin == "apk":
-                    scanned.setdefault(r.identity.manifest.package, []).append(
-                        (r.chain, r.identity.file.sha256, verified_signers(r.identity)))
-                elif type(r).__name__ == "KnownApp" and r.package:  # an app as its line (apkscan.batch.known)
-                    scanned.setdefault(r.package, []).append((r.chain, r.sha256, None))
+                remember_scanned(scanned, r)
             item_key = item.bundle if isinstance(item, ScanInput) else None
             if isinstance(item, ScanInput) and item_key is None and bundle and _carried(item.chain, carrier):
                 sink.add(records)  # an APK inside a bundle's APK (a dropper): its own app, the bundle stays open
@@ -258,23 +255,6 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
         close = getattr(pairs, "close", None)
         if close:
             close()
-
-
-RECORD_OF_SCANNED_APK = "package record whose APK was scanned (listed once, as the APK)"
-
-
-def _scanned_here(record: RecordedApp, scanned: dict[str, list[tuple]]) -> list[tuple]:
-    """The scanned APKs of the record's package from the record's own container (backup,
-    acquisition, backup folder) that, when the record names its files' SHA-256s, are one of them.
-
-    The package is the one Android reads from the scanned APK, never a folder or file name:
-    an APK of another app filed under a banned app's name does not hide the banned app's record.
-    """
-    container = tuple(record.chain[:-1])
-    if not container:  # a record read from a given file (text evidence): no container to look in
-        return []
-    return [apk for apk in scanned.get(record.package, ())
-            if apk[0][:len(container)] == container and (not record.apk_sha256s or apk[1] in record.apk_sha256s)]
 
 
 def _discard(item: Any) -> None:
@@ -337,7 +317,7 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
     if unscannable(identity):
         manifest = [i for i in (identity.manifest.errors if identity.manifest else []) if i.severity == Severity.ERROR]
         issues = list(identity.errors) + manifest or [Issue("INPUT_UNREADABLE", "no manifest could be read")]
-        return [InputError(item.display, item.container, issues, chain), *custody]
+        return [InputError(item.display, item.container, issues, chain, identity.file), *custody]
     if use_store and settings.result_keys and not item.flags and _whole(identity):
         from apkscan.batch.results import through_store
 
@@ -353,7 +333,7 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
     out: list[Any] = [*custody, app]
     partial = incomplete(identity)
     if partial:  # listed as an app (its findings count) and as an input error (exit code 3)
-        out.append(InputError(item.display, item.container, partial, chain))
+        out.append(InputError(item.display, item.container, partial, chain, identity.file))
     return out
 
 

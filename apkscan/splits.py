@@ -13,9 +13,13 @@ names, a signature that fails, verified signer sets that differ), ``weak`` when 
 signer certificates *present* could be compared (``--quick``, or signatures not read): such a
 comparison is said as not verified, and a signature that was not checked is never said to
 fail. Identical APKs (bundletool repeats them across variants) are counted once, the copies
-as skipped; bundletool's variants (``splits/``, ``standalones/``, ``universal.apk``, ``instant/``)
-are install sets of their own (only each split's own checks apply there); elsewhere a second base
-is flagged.
+as skipped. bundletool's variants (``splits/``, ``standalones/``, ``universal.apk``, ``instant/``)
+are install sets of their own, but member names are claims: a bundle is taken for variants only
+when its names say so *and* every base has the first base's package, versionCode and signers
+(the same app, as bundletool writes it); then a second base and a split name given twice are
+variants, and each split's own checks still apply. Otherwise (one base of another key or
+package is enough) the bundle is one install set: every further base is flagged with what
+differs, and split names must be distinct.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ def assemble(apps: list, key: str, policies: list[Policy], rules: RuleSet) -> tu
         for a in splits:
             a.warnings.append(warning("CONTAINER_BUNDLE_NO_BASE", "split bundle without a base APK (no manifest without a split attribute)"))
         return splits, skipped
-    one_set = not any(_bundletool(a) for a in unique)
+    one_set = not _variants(unique, bases)
     names: dict[tuple[int, str], str] = {}  # (base, split name) -> the member that gave it first
     by_package: dict = {}
     for b in bases:
@@ -69,8 +73,17 @@ def assemble(apps: list, key: str, policies: list[Policy], rules: RuleSet) -> tu
         attach(base, s, policies, rules, extra=duplicate)
     installed = bases if one_set else bases[:1]
     for other in installed[1:]:
-        add_mismatch(installed[0], other, [(_second_base(installed[0].identity, other.identity), "strong")], policies, rules)
+        base, second = installed[0].identity, other.identity
+        differs = [r for r in mismatch(base, second) if _package(second) == _package(base)]  # its signers too
+        add_mismatch(installed[0], other, [(_second_base(base, second), "strong"), *differs], policies, rules)
     return bases, skipped
+
+
+def _variants(unique: list, bases: list) -> bool:
+    """bundletool's variants: named so (a claim) and, by content, every base the same app as the
+    first (package, versionCode, signers: :func:`mismatch` finds nothing). A base of another key
+    under a bundletool name makes the bundle one install set again, its checks all on."""
+    return any(_bundletool(a) for a in unique) and not any(mismatch(bases[0].identity, b.identity) for b in bases[1:])
 
 
 def _unique(apps: list, key: str) -> tuple[list, list[Skipped]]:

@@ -64,3 +64,47 @@ def test_a_failure_inside_a_container_is_keyed_by_its_member_chain(tmp_path):
     result = diff_documents(old, new, by_name=True)
     assert [f.name for s in result.sources for f in s.new_failures] == ["com.tencent.mm-1/base.apk"]
     assert result.exit_code() == 1
+
+
+# --- review 32 #5: the same place and code, other bytes: a banned APK cut where an unrelated one failed
+
+def _cut_at_the_same_place(tmp_path, name: str, data: bytes, zipped: bool) -> Path:
+    root = tmp_path / name / "pulls"
+    for folder, content in (("com.example.a", data[:3000]), ("com.example.b", CLEAN.read_bytes())):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "base.apk").write_bytes(content)
+    if not zipped:
+        return root
+    shutil.make_archive(str(tmp_path / name / "device"), "zip", root)
+    return tmp_path / name / "device.zip"
+
+
+def test_other_content_failing_at_the_same_place_with_the_same_code_is_worse(tmp_path):
+    for zipped in (False, True):
+        old = _scan(_cut_at_the_same_place(tmp_path / str(zipped), "old", CLEAN.read_bytes(), zipped),
+                    tmp_path / "old.json")
+        new = _scan(_cut_at_the_same_place(tmp_path / str(zipped), "new", WECHAT.read_bytes(), zipped),
+                    tmp_path / "new.json")
+        assert [e.get("sha256") is not None for e in new["errors"]] == [True]  # the failing bytes, by content
+        result = diff_documents(old, new, by_name=zipped)
+        [failure] = [f for s in result.sources for f in s.new_failures]
+        assert failure.name == "com.example.a/base.apk" and failure.status == "failing again, other content"
+        assert result.exit_code() == 1
+    res = CliRunner().invoke(main, ["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json"), "--source-by-name"])
+    assert "other content at that place" in res.output and res.exit_code == 1
+
+
+def test_a_document_without_the_failing_content_says_still_failing_content_unknown(tmp_path):
+    old = _scan(_cut_at_the_same_place(tmp_path, "old", CLEAN.read_bytes(), True), tmp_path / "old.json")
+    new = _scan(_cut_at_the_same_place(tmp_path, "new", WECHAT.read_bytes(), True), tmp_path / "new.json")
+    for e in old["errors"]:  # as a document written before errors carried their SHA-256
+        e.pop("sha256", None)
+        e.pop("size", None)
+    result = diff_documents(old, new, by_name=True)
+    assert [f for s in result.sources for f in s.new_failures] == []
+    [failure] = [f for s in result.sources for f in s.still_failing]
+    assert failure.status == "still failing (content unknown)" and not failure.worse
+    assert result.counts()["still_failing_unknown"] == 1 and result.exit_code() == 0
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    res = CliRunner().invoke(main, ["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json"), "--source-by-name"])
+    assert "still failing (content unknown)" in res.output

@@ -69,3 +69,53 @@ def test_an_adb_manifest_contradicting_its_apk_is_a_tamper_fact(run, tmp_path):
     doc = run(ab)
     assert "BACKUP_RECORD_SIGNER_MISMATCH" in _codes(doc)
     assert [a["verdict"] for a in doc["apps"]] == ["allowed"]  # the record is not listed again
+
+
+ROTATED = (APKS / "rotated-lineage.apk").read_bytes()  # lineage test-rsa-old -> test-rsa-new; v1/v2 by the old key
+
+
+def _rotated_acquisition(root: Path, cert_sha256: str) -> Path:
+    (root / "apks").mkdir(parents=True)
+    (root / "acquisition.json").write_text(json.dumps({"uuid": "u2", "androidqf_version": "1.7.0"}))
+    (root / "packages.json").write_text(json.dumps([{"name": "com.example.lineage", "files": [
+        {"path": "/data/app/x/base.apk", "sha256": hashlib.sha256(ROTATED).hexdigest(),
+         "certificate": {"Sha256": cert_sha256}}]}]))
+    (root / "apks" / "com.example.lineage.apk").write_bytes(ROTATED)
+    return root
+
+
+@pytest.mark.parametrize("key", ["test-rsa-old", "test-rsa-new"])
+def test_a_record_naming_a_certificate_of_the_verified_key_history_is_no_tamper(run, tmp_path, key):
+    """Review 32 #3: the past (lineage, v1/v2) certificate of a rotated app is the same app's key."""
+    doc = run(_rotated_acquisition(tmp_path / "acq", pem_sha256(key)))
+    assert doc["errors"] == []
+    assert [(a["package"], a["identity"]["origin"]) for a in doc["apps"]] == [("com.example.lineage", "apk")]
+
+
+def test_a_record_naming_a_key_outside_the_rotated_apps_history_is_still_tamper(run, tmp_path):
+    doc = run(_rotated_acquisition(tmp_path / "acq", pem_sha256("listed-old")))
+    assert _codes(doc) == ["BACKUP_RECORD_SIGNER_MISMATCH"]
+
+
+# --- review 32 #7: under --quick (no file SHA-256) a record is tied to its APK by package and key present
+
+def _quick(rules, policy, tmp_path, path):
+    return scan([FileSource([str(path)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy,
+                identify_options={"quick": True}).to_dict()
+
+
+def test_quick_ties_a_record_to_its_apk_by_the_signer_certificate_present(rules, policy, tmp_path):
+    signer = pem_sha256("test-rsa")  # clean-v1v2v3.apk's signer
+    doc = _quick(rules, policy, tmp_path, _acquisition(tmp_path / "acq", [
+        {"sha256": hashlib.sha256(CLEAN).hexdigest(), "certificate": {"Sha256": signer}}]))
+    assert [(a["package"], a["identity"]["origin"]) for a in doc["apps"]] == [("com.example.clean", "apk")]
+    assert any("tied by package and a signer certificate present" in s["reason"] for s in doc["skipped"])
+    assert doc["errors"] == []
+
+
+def test_quick_keeps_a_record_whose_certificate_the_apk_does_not_carry(rules, policy, tmp_path):
+    """Nothing is verified under --quick, so no tamper fact: the record stays listed with its certificate."""
+    wechat = pem_sha256("tencent-like")
+    doc = _quick(rules, policy, tmp_path, _acquisition(tmp_path / "acq", [
+        {"sha256": hashlib.sha256(CLEAN).hexdigest(), "certificate": {"Sha256": wechat}}]))
+    assert sorted(a["identity"]["origin"] for a in doc["apps"]) == ["apk", "recorded"] and doc["errors"] == []

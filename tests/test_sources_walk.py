@@ -264,9 +264,17 @@ def test_missing_and_special_given_paths(tmp_path):
 
 def test_given_garbage_file_still_goes_to_identify(tmp_path):
     """A file named on the command line is never skipped silently: identify says what is wrong."""
-    (tmp_path / "x.bin").write_bytes(b"garbage" * 10)
+    (tmp_path / "x.bin").write_bytes(b"\x00\xffgarbage\x01" * 10)
     found = items(tmp_path / "x.bin")
     assert [i.chain for i in of(ScanInput, found)] == [(str(tmp_path / "x.bin"),)]
+
+
+def test_given_text_without_a_listing_is_said_as_text(tmp_path):
+    """Review 32 #2: not a misleading 'not a ZIP archive': text that is no listing is said so, by code."""
+    (tmp_path / "x.txt").write_bytes(b"garbage" * 10)
+    found = items(tmp_path / "x.txt")
+    assert [p.issues[0].code for p in of(InputProblem, found)] == ["TEXT_EVIDENCE_NOT_FOUND"]
+    assert of(ScanInput, found) == []
 
 
 def test_member_named_apk_that_is_no_zip_is_an_error_not_a_skip(tmp_path):

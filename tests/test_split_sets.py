@@ -262,3 +262,34 @@ def test_consistent_split_in_a_backup_is_one_allowed_app(rules, policy, tmp_path
                     apk("com.example.notes", "test-rsa", "config.en"))
     app = bundle_app(run(rules, policy, tmp_path, target))
     assert app["verdict"] == "allowed" and mismatches(app) == [] and len(app["splits"]) == 1
+
+
+# --- review 32 #8: a member *named* like bundletool output does not switch the set checks off
+
+def test_a_bundletool_name_does_not_hide_a_second_base_of_another_key(rules, policy, tmp_path, apk):
+    target = tmp_path / "secondbase-universal.apkm"
+    with zipfile.ZipFile(target, "w") as z:
+        z.writestr("info.json", b"{}")
+        z.writestr("base.apk", apk("com.example.notes", "test-rsa"))
+        z.writestr("split_config.en.apk", apk("com.example.notes", "impostor", name="trojan"))  # a second base
+        z.writestr("universal.apk", apk("com.example.notes", "test-rsa", name="universal"))
+    doc = run(rules, policy, tmp_path, target)
+    first = next(a for a in doc["apps"] if a["source"]["chain"][-1] == "base.apk")
+    found = mismatches(first)
+    assert any("a second base APK of 'com.example.notes'" in f["message"]
+               and "verified signers differ" in f["message"] and f["strength"] == "strong" for f in found)
+    assert first["verdict"] == "review"
+
+
+def test_a_bundletool_name_does_not_hide_a_split_name_given_twice_by_another_key(rules, policy, tmp_path, apk):
+    target = tmp_path / "dup.apks"
+    with zipfile.ZipFile(target, "w") as z:
+        z.writestr("splits/base-master.apk", apk("com.example.notes", "test-rsa"))
+        z.writestr("splits/base-master_2.apk", apk("com.example.notes", "impostor", name="2"))
+        z.writestr("splits/base-en.apk", apk("com.example.notes", "test-rsa", "config.en"))
+        z.writestr("splits/base-en_2.apk", apk("com.example.notes", "test-rsa", "config.en", name="2"))
+    doc = run(rules, policy, tmp_path, target)
+    first = next(a for a in doc["apps"] if a["source"]["chain"][-1] == "splits/base-master.apk")
+    messages = " | ".join(f["message"] for f in mismatches(first))
+    assert "a second base APK" in messages and "split name 'config.en' already given by" in messages
+    assert first["verdict"] == "review"

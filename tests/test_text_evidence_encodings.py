@@ -64,10 +64,12 @@ def test_every_dropped_line_of_a_listing_is_counted():
     assert messages[1].startswith("2 lines that are no 'package:' line") and "'not a package line'" in messages[1]
 
 
-def test_junk_is_tolerated_within_a_bound_only():
+def test_junk_before_a_listing_is_tolerated_at_any_count():
+    """Review 32 #2: a listing behind 9 junk lines was no text evidence; the listing's mark counts anywhere."""
     junk = "".join(f"WARNING: line {i}\n" for i in range(9))
     assert looks_like_text_evidence((junk[: -len("WARNING: line 8\n")] + PM).encode())
-    assert not looks_like_text_evidence((junk + PM).encode())
+    assert looks_like_text_evidence((junk + PM).encode())
+    assert not looks_like_text_evidence(junk.encode())
     assert not looks_like_text_evidence(b"\x00\x01binary\x00package:com.tencent.mm\n")
 
 

@@ -13,7 +13,7 @@ from typing import TextIO
 
 import click
 
-from apkscan.diff import EXIT_USAGE, AppChange, ScanDiff
+from apkscan.diff import CONTENT_UNKNOWN, EXIT_USAGE, OTHER_CONTENT, AppChange, ScanDiff
 
 _MARK = {"added": "+", "removed": "-", "changed": "~"}
 
@@ -80,7 +80,7 @@ def render_text(result: ScanDiff, out: TextIO) -> None:
     for note in result.notes:
         out.write(f"note: {safe(note)}\n")
     for src in result.sources:
-        if not (src.changes or src.new_failures):
+        if not (src.changes or src.new_failures or src.still_failing):
             continue
         out.write(f"\n{safe(src.source) or '(APKs given directly)'}: {len(src.changes)} changed, "
                   f"{src.unchanged} unchanged\n")
@@ -88,11 +88,16 @@ def render_text(result: ScanDiff, out: TextIO) -> None:
             out.write(f"  {_MARK[c.change]} {safe(c.package)}  {safe(describe(c))}"
                       f"{'  [WORSE]' if c.worse else ''}\n")
         for f in src.new_failures:
-            out.write(f"  ! {safe(f.name)}  could not be scanned now: {safe(f.code)}: {safe(f.message)}  [WORSE]\n")
+            again = " (other content at that place, failing again)" if f.status == OTHER_CONTENT else ""
+            out.write(f"  ! {safe(f.name)}  could not be scanned now{again}: {safe(f.code)}: {safe(f.message)}  [WORSE]\n")
+        for f in src.still_failing:
+            out.write(f"  ? {safe(f.name)}  {CONTENT_UNKNOWN}: {safe(f.code)}: {safe(f.message)}\n")
     n = result.counts()
     out.write(f"\n{n['added']} added, {n['removed']} removed, {n['verdict']} verdict changes, "
               f"{n['signer']} signer changes, {n['version']} version changes, {n['split']} split changes, "
-              f"{n['new_failures']} new input failures, {n['unchanged']} unchanged; "
+              f"{n['new_failures']} new input failures, "
+              + (f"{n['still_failing_unknown']} still failing (content unknown), " if n['still_failing_unknown'] else "")
+              + f"{n['unchanged']} unchanged; "
               f"{_verdict(result, n)}\n")
 
 

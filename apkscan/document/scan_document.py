@@ -170,6 +170,8 @@ class InputError(Record):
     code: str | None = None
     message: str | None = None
     errors: tuple[Issue, ...] = ()
+    sha256: str | None = None  # of the bytes that failed (documents since review 32; absent: unknown)
+    size: int | None = None
 
     @property
     def where(self) -> Source:

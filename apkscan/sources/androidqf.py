@@ -6,7 +6,10 @@ top-level folder). What is yielded:
 
 - every file in ``apks/`` → :class:`Member`. AndroidQF's file names lie on Android 11+
   (element [1] of the install path, collisions numbered), so an APK is tied to its
-  package record only by SHA-256 against ``files[].sha256``, never by name;
+  package record only by SHA-256 against ``files[].sha256``, never by name. For the same reason
+  a package's base and splits are not grouped into one install set (no ``bundle`` key): the
+  SHA-256 that would tie them is known only once each is scanned, so each is its own app and
+  only the set checks of :mod:`apkscan.splits` (one base, distinct split names) are not made;
 - ``backup.ab`` → :class:`Member` (the walker recurses into it);
 - each package of ``packages.json`` → :class:`RecordedApp` with the certificate digests
   the device reported and ``apk_sha256s``, the SHA-256s of its files. The scan lists the

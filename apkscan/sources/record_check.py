@@ -7,6 +7,12 @@ that APK *verifies* under none of them, the two contradict each other (a tampere
 a swapped APK): that is said, as the tamper fact ``BACKUP_RECORD_SIGNER_MISMATCH``, never
 dropped. An APK that does not verify has no identity to contradict a record with; nothing
 is claimed then.
+
+A rotated app's key history is its own: Android's ``PackageInfo.signatures`` gives the oldest
+certificate of a rotated app, and tools that read only v1/v2 see the signer for older SDKs. So
+the keys a record may name are the verified signers, the *verified* nodes of the verified
+lineage, and the verified signers of each scheme that verified (v1/v2 for older SDKs); a
+certificate merely present (an unverified node, an extra certificate of a set) is none of them.
 """
 
 from __future__ import annotations
@@ -18,14 +24,71 @@ from apkscan.issues import Issue, tamper
 from apkscan.sources.interface import RecordedApp, RecordedCertificate, chain_display
 
 MAX_NAMED = 3  # certificates named in one message
+RECORD_OF_SCANNED_APK = "package record whose APK was scanned (listed once, as the APK)"
+RECORD_TIED_BY_KEY = ("package record whose APK was scanned (listed once, as the APK; --quick hashes no file: tied by "
+                      "package and a signer certificate present, not by the recorded file SHA-256)")
+
+
+def remember_scanned(scanned: dict[str, list[tuple]], r: Any) -> None:
+    """Note a scanned APK for record matching: package -> (chain, file SHA-256 or None, verified keys
+    or None, signer/lineage certificates *present* when no SHA-256 was computed (``--quick``) else None)."""
+    identity = getattr(r, "identity", None)
+    if type(r).__name__ == "AppResult" and identity.manifest and identity.origin == "apk" and (
+            identity.file or identity.verification):
+        sha = identity.file.sha256 if identity.file else None
+        scanned.setdefault(identity.manifest.package, []).append(
+            (r.chain, sha, verified_signers(identity), None if sha else present_keys(identity)))
+    elif type(r).__name__ == "KnownApp" and r.package:  # an app as its line (apkscan.batch.known)
+        scanned.setdefault(r.package, []).append((r.chain, r.sha256, None, None))
+
+
+def scanned_here(record: RecordedApp, scanned: dict[str, list[tuple]]) -> list[tuple]:
+    """The scanned APKs of the record's package from the record's own container (backup,
+    acquisition, backup folder) that, when the record names its files' SHA-256s, are one of them.
+    An APK with no file SHA-256 (``--quick``) is tied when a certificate the record names is one of
+    its signer certificates present (or the record names none): same package, same container, same key.
+
+    The package is the one Android reads from the scanned APK, never a folder or file name:
+    an APK of another app filed under a banned app's name does not hide the banned app's record.
+    """
+    container = tuple(record.chain[:-1])
+    if not container:  # a record read from a given file (text evidence): no container to look in
+        return []
+    recorded = [d for d in (_digests(c) for c in record.certificates) if any(d)]
+    out = []
+    for apk in scanned.get(record.package, ()):
+        if apk[0][:len(container)] != container:
+            continue
+        if apk[1] is not None:
+            if not record.apk_sha256s or apk[1] in record.apk_sha256s:
+                out.append(apk)
+        elif apk[3] is not None and (not recorded or any(_same(d, s) for d in recorded for s in apk[3])):
+            out.append(apk)
+    return out
+
+
+def tied_reason(matched: list[tuple]) -> str:
+    return RECORD_TIED_BY_KEY if any(apk[1] is None for apk in matched) else RECORD_OF_SCANNED_APK
+
+
+def present_keys(identity: Any) -> frozenset[tuple[str, str, str]]:
+    """(SHA-256, SHA-1, MD5) of the certificates in a signer's or lineage node's place, checked or not."""
+    v = getattr(identity, "verification", None)
+    certs = [s.certificate for s in v.sightings if s.role in ("signer", "lineage")] if v else []
+    return frozenset(((c.sha256 or "").lower(), (c.sha1 or "").lower(), (c.md5 or "").lower()) for c in certs)
 
 
 def verified_signers(identity: Any) -> frozenset[tuple[str, str, str]] | None:
-    """(SHA-256, SHA-1, MD5) of the APK's verified signers; None when it did not verify."""
+    """(SHA-256, SHA-1, MD5) of the APK's verified keys (signers, verified lineage nodes, verified
+    signers of the schemes that verified); None when it did not verify."""
     v = getattr(identity, "verification", None)
     if v is None or not v.verified or not v.signers:
         return None
-    return frozenset(((c.sha256 or "").lower(), (c.sha1 or "").lower(), (c.md5 or "").lower()) for c in v.signers)
+    certs = list(v.signers) + [n.certificate for n in v.lineage if n.verified]
+    for scheme in v.schemes.values():
+        if scheme.verified:
+            certs += [s.certificate for s in scheme.signers if s.verified and s.certificate is not None]
+    return frozenset(((c.sha256 or "").lower(), (c.sha1 or "").lower(), (c.md5 or "").lower()) for c in certs)
 
 
 def record_contradiction(record: RecordedApp, matched: list[tuple]) -> list[Issue]:
@@ -35,7 +98,7 @@ def record_contradiction(record: RecordedApp, matched: list[tuple]) -> list[Issu
     if not recorded:
         return []
     issues = []
-    for chain, _sha, signers in matched:
+    for chain, _sha, signers, *_ in matched:
         if signers is None or any(_same(d, s) for d in recorded for s in signers):
             continue
         said = ", ".join(next(x for x in d if x) for d in recorded[:MAX_NAMED])

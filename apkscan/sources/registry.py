@@ -56,8 +56,9 @@ SwiftBackupReader, TitaniumBackupReader, is_swift_backup, is_titanium_backup = (
     _use("swift_titanium", n) for n in ("SwiftBackupReader", "TitaniumBackupReader", "is_swift_backup",
                                         "is_titanium_backup"))
 TarReader = _use("tar_archive", "TarReader")
-TextEvidenceReader, looks_like_text_evidence = (_use("text_evidence", n) for n in ("TextEvidenceReader",
-                                                                                    "looks_like_text_evidence"))
+TextEvidenceReader, looks_like_text_evidence, scan_for_listing, text_encoding = (
+    _use("text_evidence", n) for n in ("TextEvidenceReader", "looks_like_text_evidence", "scan_for_listing",
+                                       "text_encoding"))
 
 StreamOpener = Callable[[BinaryIO, tuple[str, ...], Any], ContainerReader]
 TreeOpener = Callable[[Tree, Any], ContainerReader]

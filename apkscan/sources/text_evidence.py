@@ -27,8 +27,9 @@ MAX_LINE = 16 * 1024
 MAX_LINES = 5_000_000
 MAX_BYTES = 1 << 30
 MAX_APPS = 100_000
-LEADING_JUNK_LINES = 8  # lines before the first recognised one that detection tolerates
+LEADING_JUNK_LINES = 8  # lines before a dumpsys header that detection tolerates (a header's name alone is generic)
 CHUNK = 64 * 1024
+SCAN_BYTES = 1 << 20  # how far past the head detection looks for a listing's mark (scan_for_listing)
 HEAD = 4096  # what detection saw (detect.HEAD_SIZE): the reader decides the encoding on the same bytes
 MAX_EXAMPLE = 80
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.]{0,254}$")
@@ -51,37 +52,85 @@ def java_cert_hashcode(der: bytes) -> str:
 def looks_like_text_evidence(head: bytes) -> bool:
     """``pm list packages`` output, ``dumpsys package`` output, or a bugreport's main text.
 
-    UTF-8 (a BOM is dropped) or UTF-16 (with a BOM, as PowerShell 5's ``>`` writes it, or
-    little-endian ASCII without one). A ``pm list`` listing may follow up to
-    :data:`LEADING_JUNK_LINES` other lines (``WARNING: linker: ...`` from ``adb shell``); the
-    reader counts such lines as not understood (``TEXT_LINES_UNREADABLE``)."""
+    Text (:func:`text_encoding`) whose head carries a listing's mark (:func:`listing_marked`).
+    Junk around it (``WARNING: linker ...`` from ``adb shell``) is counted by the reader as not
+    understood (``TEXT_LINES_UNREADABLE``). Marks past the head: :func:`scan_for_listing`."""
     text = _head_text(head)
-    if text is None:
-        return False
-    lines = [line.rstrip("\r") for line in text.lstrip().split("\n")[:LEADING_JUNK_LINES + 1]]
+    return text is not None and listing_marked(text)
+
+
+def listing_marked(text: str) -> bool:
+    """A ``package:`` line, a ``Package [`` block header or ``DUMP OF SERVICE package:`` anywhere,
+    or a dumpsys/bugreport header among the first :data:`LEADING_JUNK_LINES` + 1 lines after leading
+    blank ones (those names are generic alone: only near the top do they mark dumpsys output). Linear in ``text``."""
+    if "  Package [" in text or "\npackage:" in text or "DUMP OF SERVICE package:" in text:
+        return True
+    top = text.lstrip().split("\n", LEADING_JUNK_LINES + 1)[:LEADING_JUNK_LINES + 1]
+    lines = [line.rstrip("\r") for line in top]
     first = lines[0]
-    return (first.startswith(DUMPSYS_FIRST_LINES) or first.startswith("== dumpstate:")
-            or any(line.startswith("package:") for line in lines) or "\n  Package [" in text
+    return (any(line.startswith(("package:", "== dumpstate:") + DUMPSYS_FIRST_LINES) for line in lines)
             or (first.startswith("=====") and "== dumpstate:" in text[:1024]))
 
 
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+_BARE = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")  # tried when NULs rule out UTF-8
+SAMPLE = 512  # bytes of the head an encoding without a BOM is judged on
+
+
 def text_encoding(head: bytes) -> str | None:
-    """``utf-16`` (BOM), ``utf-16-le`` (no BOM, every other byte NUL), ``utf-8``, or None (binary)."""
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    sample = head[:256]
-    if len(sample) >= 8 and not any(sample[1::2]) and all(sample[0::2]):
-        return "utf-16-le"
-    return None if b"\0" in head else "utf-8"
+    """``utf-32``/``utf-16`` (a BOM), ``utf-32-le``/``-be``, ``utf-16-le``/``-be`` (no BOM: the head
+    decodes strictly to text without NULs, mostly printable), ``utf-8`` (no NUL byte), or None (binary)."""
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return encoding
+    if b"\0" not in head:
+        return "utf-8"
+    best, share = None, 0.0
+    for encoding in _BARE:  # of those that read as text, the one reading most ASCII (a listing is ASCII)
+        unit = 4 if "32" in encoding else 2
+        sample = head[:min(SAMPLE, len(head) - len(head) % unit)]
+        try:
+            text = sample.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if len(text) >= 4 and "\0" not in text and _printable(text):
+            ascii_share = sum(1 for ch in text if ch < "\x80") / len(text)
+            best, share = (encoding, ascii_share) if ascii_share > share else (best, share)
+    return best
+
+
+def _printable(text: str) -> bool:
+    shown = sum(1 for ch in text if ch.isprintable() or ch in "\t\r\n\f\ufeff")
+    return shown >= 0.95 * len(text)
 
 
 def _head_text(head: bytes) -> str | None:
     encoding = text_encoding(head)
     if encoding is None:
         return None
-    if encoding != "utf-8":
-        head = head[:len(head) & ~1]
-    return head.decode(encoding, "replace").lstrip("\ufeff")
+    return codecs.getincrementaldecoder(encoding)("replace").decode(head).lstrip("\ufeff")
+
+
+def scan_for_listing(stream: BinaryIO) -> tuple[bytes, str | None, bool, bool]:
+    """(the bytes read, their text encoding or None, whether the first :data:`SCAN_BYTES` carry a
+    listing's mark, whether that was the whole text): detection past the head, bounded, for text
+    whose mark follows long junk. One byte more than looked at is read, to tell the end."""
+    peek = b"".join(_take(stream, SCAN_BYTES + 1))
+    encoding = text_encoding(peek[:HEAD])
+    if encoding is None:
+        return peek, None, False, len(peek) <= SCAN_BYTES
+    text = codecs.getincrementaldecoder(encoding)("replace").decode(peek[:SCAN_BYTES]).lstrip("\ufeff")
+    return peek, encoding, listing_marked(text), len(peek) <= SCAN_BYTES
+
+
+def _take(stream: BinaryIO, limit: int) -> Iterator[bytes]:
+    while limit > 0:
+        chunk = stream.read(min(CHUNK, limit))
+        if not chunk:
+            return
+        limit -= len(chunk)
+        yield chunk
 
 
 class TextEvidenceReader:
@@ -122,7 +171,7 @@ class TextEvidenceReader:
                 app.note = "signature hashcodes (Java Arrays.hashCode of the certificate DER, not proof): " + \
                     ", ".join(hashes)
             yield app
-        yield from self._warnings(bad, state.bad_blocks, stray if not state.structured else _Unread(), len(apps))
+        yield from self._warnings(bad, state.bad_blocks, stray, len(apps))
 
     def _warnings(self, bad: _Unread, blocks: _Unread, stray: _Unread, apps: int) -> Iterator[InputProblem]:
         """Every line dropped is said: a listing's line that names no package is not silence."""
@@ -131,9 +180,12 @@ class TextEvidenceReader:
             said.append(warning("TEXT_LINES_UNREADABLE", bad.say("'package:' lines not understood")))
         if blocks.count:
             said.append(warning("TEXT_LINES_UNREADABLE", blocks.say("'Package [...]' block headers not understood")))
-        if stray.count:
+        if stray.count:  # once dumpsys/bugreport structure starts, other lines are its sections: only those before
             said.append(warning("TEXT_LINES_UNREADABLE", stray.say("lines that are no 'package:' line and no "
                                                                    "dumpsys structure, not understood")))
+        if not apps:
+            said.append(warning("TEXT_EVIDENCE_EMPTY", "read as pm list / dumpsys package text, but it names no "
+                                "package"))
         if self.unread_signatures:
             said.append(warning("TEXT_LINES_UNREADABLE", f"{self.unread_signatures} "
                                 "'PackageSignatures' lines without a signature list"))
@@ -153,8 +205,8 @@ class TextEvidenceReader:
             yield line[1:] if count == 1 and line.startswith("\ufeff") else line
 
     def _chunks(self) -> Iterator[bytes]:
-        """The stream as UTF-8 bytes: UTF-16 text (PowerShell 5's ``>``) is transcoded chunk by chunk."""
-        chunk = self.stream.read(CHUNK)
+        """The stream as UTF-8 bytes: UTF-16/32 text (PowerShell 5's ``>``) is transcoded chunk by chunk."""
+        chunk = b"".join(_take(self.stream, CHUNK))  # a whole first chunk: the encoding is judged as detection did
         encoding = text_encoding(chunk[:HEAD])
         if encoding in (None, "utf-8"):
             while chunk:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.zipreader import ZipArchive
-from apkscan.issues import ApkScanError, Issue, error
+from apkscan.issues import ApkScanError, Issue, error, warning
 from apkscan.sources import detect, registry, walkclock
 from apkscan.sources.custody import record as custody_record
 from apkscan.sources.bundles import BundleReader, InstallSetReader
@@ -157,6 +157,8 @@ class Walker:
         if archive is not None:
             yield from self._zip(b, depth, archive)  # closes its source
             return
+        if registry.text_encoding(b.head) is not None and (yield from self._text(b, depth)):
+            return
         named_apk = b.chain[-1].lower().endswith(".apk")
         if b.window is not None and (b.given or named_apk):
             yield from self._custody(b, "unknown")
@@ -167,6 +169,30 @@ class Walker:
             yield InputProblem(b.chain, [error("INPUT_NOT_AN_APK", "named like an APK but its bytes are no ZIP archive")])
         else:
             yield Skipped(b.where, NOT_AN_INPUT, 1, [b.chain[-1]])
+
+    def _text(self, b: Blob, depth: int) -> Generator[Item, None, bool]:
+        """Text whose listing mark lies past the head (``text_evidence.scan_for_listing``, bounded): read
+        as text evidence. Without a mark: an error when given, a warning when the scan ended before the
+        text did; False (a plain skip) only for text read to its end without a mark."""
+        stream = self._stream(b)
+        try:
+            peek, encoding, marked, whole = registry.scan_for_listing(stream)
+            if marked:
+                yield from self._custody(b, "text-evidence")
+                yield from self._entries(registry.TextEvidenceReader(Prefixed(peek, stream), b.chain), depth + 1)
+                return True
+        finally:
+            stream.close()
+        said = f"text ({encoding}) with no 'package:' line, 'Package [' block or dumpsys header in its first " \
+               f"{len(peek) - (not whole)} bytes"
+        if b.given:
+            yield from self._custody(b, "unknown")
+            yield InputProblem(b.chain, [error("TEXT_EVIDENCE_NOT_FOUND", said + ": neither an APK nor text evidence")])
+            return True
+        if not whole:
+            yield InputProblem(b.chain, [warning("TEXT_EVIDENCE_UNCHECKED", said + "; the rest was not looked at")])
+            return True
+        return False
 
     def _custody(self, b: Blob, kind: str) -> Iterator[Item]:
         """The custody record of an outermost file, once its kind is known (hashed unless an APK)."""
