@@ -131,7 +131,8 @@ class ScanResult:
         for a in self.apps:
             out[a.verdict] = out.get(a.verdict, 0) + 1
         out["errors"] = len(self.errors)
-        out["total"] = len(self.apps) + len(self.errors)
+        scanned = {(a.source, a.container) for a in self.apps}  # a partial scan: app + its error
+        out["total"] = len(self.apps) + sum((e.source, e.container) not in scanned for e in self.errors)
         out["skipped"] = sum(s.count for s in self.skipped.values())
         return out
 

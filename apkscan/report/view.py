@@ -350,5 +350,6 @@ def counts(rows: list[AppRow], errs: list[ErrorRow]) -> dict[str, int]:
     for r in rows:
         out[r.verdict] = out.get(r.verdict, 0) + 1
     out["errors"] = len(errs)
-    out["total"] = len(rows) + len(errs)
+    scanned = {(r.source, r.container) for r in rows}  # a partial scan is one input: app + error
+    out["total"] = len(rows) + sum((e.source, e.container) not in scanned for e in errs)
     return out
