@@ -66,7 +66,7 @@ def test_bundletool_apks_one_app_with_a_planted_split(run):
     assert {e["basis"] for e in mm[0]["evidence"]} == {"bundle"}
     assert app["verdict"] == "review" and app["policy"]["decision"] == "split-mismatch"
     # the standalone is a byte copy of the master: counted once, the copy listed as skipped
-    assert skipped(doc)["identical APK already scanned in this bundle (bundletool variants)"] == 1
+    assert skipped(doc)["identical APK (same SHA-256) already scanned in this bundle or backup: a repeated member"] == 1
     assert skipped(doc)["bundle metadata (a claim, not an identity)"] == 1  # toc.pb
     assert doc["errors"] == []
 
