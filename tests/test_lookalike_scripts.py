@@ -89,6 +89,8 @@ def test_latin_small_capitals_and_named_forms_read_as_their_letter():
     for ch in "ɐʌəɛʃʒþð":
         assert latin_letter(ch) == ch
     assert all(skeleton(c) == c.lower() for c in string.ascii_letters + string.digits)
+    # Cyrillic/Greek lower case drawn as those small capitals read the same way
+    assert skeleton("\u0432\u043a\u043c\u043d\u0442\u03ba\u03c4") == skeleton("ʙᴋᴍʜᴛᴋᴛ") == "bkmhtkt"
 
 
 @pytest.mark.parametrize("label,policy,decision", [
@@ -99,6 +101,7 @@ def test_latin_small_capitals_and_named_forms_read_as_their_letter():
     ("\u1d21e\u1d04hat", "canada-tbs-2023", "vendor-app-review"),                        # ᴡ ᴄ
     ("\u15ef\u15f4\u1455\u157c\u15e9T", "canada-tbs-2023", "vendor-app-review"),        # ᗯᗴᑕᕼᗩT
     ("\u13e6aspersky VPN", "us-dhs-bod-17-01", "bod-17-01-claim"),                       # Cherokee Ꮶ
+    ("\u0442ik\u0442ok", "canada-house-of-commons-2023", "hoc-2023-tiktok-claim"),     # Cyrillic т
 ])
 def test_look_alike_script_labels_are_label_claims(gen, tmp_path, label, policy, decision):  # noqa: F811
     apk = _apk(gen, tmp_path, "renamed.apk", "com.example.video3", label, "test-rsa")

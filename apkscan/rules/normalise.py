@@ -15,7 +15,7 @@ https://www.unicode.org/Public/security/latest/confusables.txt): the Cyrillic, G
 Armenian and Latin-extension letters whose prototype is a *lower-case ASCII* letter or digit,
 and (:data:`CAPITAL_CONFUSABLES`) the capitals that look like an ASCII capital, mapped
 *before* case folding: folding first turned Cyrillic ``Т``/``К`` and Greek ``Τ``/``Κ`` into
-``т``/``к``/``τ``/``κ``, which look like no ASCII letter, and Greek ``Ν`` into ``ν`` (read as
+``т``/``к``/``τ``/``κ``, which the table did not map then, and Greek ``Ν`` into ``ν`` (read as
 ``v``), so ``ТikТok`` dodged the label rules (review 27 F5). Kept only where the mapping was
 certain; it is not the whole table. Two rules close the classes a picked list kept missing
 (review 32 #1): :data:`SCRIPT_LOOK_ALIKES`, every letter of the scripts designed after Latin
@@ -45,6 +45,9 @@ CONFUSABLES: dict[str, str] = {
     "а": "a", "с": "c", "ԁ": "d", "е": "e", "һ": "h", "і": "i", "ј": "j", "ӏ": "l",
     "о": "o", "р": "p", "ԛ": "q", "г": "r", "ѕ": "s", "ԝ": "w", "х": "x", "у": "y",
     "п": "n", "ѵ": "v",
+    # Cyrillic/Greek lower case shaped as Latin small capitals (в к м н т κ τ read like the
+    # ʙ ᴋ ᴍ ʜ ᴛ that latin_letter maps): "тikтok" is ᴛikᴛok to a reader (review 32 #1)
+    "в": "b", "к": "k", "м": "m", "н": "h", "т": "t", "κ": "k", "τ": "t",
     # Greek
     "α": "a", "ϲ": "c", "ι": "i", "ν": "v", "ο": "o", "ρ": "p", "υ": "u", "χ": "x", "γ": "y",
     # Armenian
