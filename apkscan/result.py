@@ -92,6 +92,7 @@ class InputError:
     container: str | None
     errors: list[Issue]
     chain: tuple[str, ...] = ()
+    partial: bool = False  # the input is also a listed app, scanned in part: one input, not two
 
     def to_dict(self) -> dict[str, Any]:
         first = self.errors[0] if self.errors else None
@@ -131,8 +132,7 @@ class ScanResult:
         for a in self.apps:
             out[a.verdict] = out.get(a.verdict, 0) + 1
         out["errors"] = len(self.errors)
-        scanned = {(a.source, a.container) for a in self.apps}  # a partial scan: app + its error
-        out["total"] = len(self.apps) + sum((e.source, e.container) not in scanned for e in self.errors)
+        out["total"] = len(self.apps) + sum(not e.partial for e in self.errors)  # partial: its app counts
         out["skipped"] = sum(s.count for s in self.skipped.values())
         return out
 

@@ -30,6 +30,13 @@ def test_dex_past_the_limit_are_loaded_not_not_loaded(gen, tmp_path, monkeypatch
     assert [e["code"] for e in doc["errors"]] == ["DEX_LIMIT_EXCEEDED"]
     assert doc["counts"]["total"] == 2 and doc["counts"]["errors"] == 1 and rc == 3
     assert _app(doc, "few.apk")["verdict"] == "review"
+    # the document read back (report, diff) and every view count it the same way
+    from apkscan.document import ScanDocument
+    from apkscan.report import view
+
+    typed = ScanDocument.from_dict(doc)
+    assert typed.counts["total"] == 2
+    assert view.counts(view.apps(typed), view.errors(typed))["total"] == 2
 
 
 def test_terminal_counts_a_partial_scan_once(gen, tmp_path, monkeypatch):  # noqa: F811
