@@ -93,6 +93,7 @@ class InputError:
     errors: list[Issue]
     chain: tuple[str, ...] = ()
     file: Any = None  # FileFacts of the bytes that failed, when they were hashed (not under --quick)
+    partial: bool = False  # the input is also a listed app, scanned in part: one input, not two
 
     def to_dict(self) -> dict[str, Any]:
         first = self.errors[0] if self.errors else None
@@ -135,7 +136,7 @@ class ScanResult:
         for a in self.apps:
             out[a.verdict] = out.get(a.verdict, 0) + 1
         out["errors"] = len(self.errors)
-        out["total"] = len(self.apps) + len(self.errors)
+        out["total"] = len(self.apps) + sum(not e.partial for e in self.errors)  # partial: its app counts
         out["skipped"] = sum(s.count for s in self.skipped.values())
         return out
 

@@ -333,7 +333,7 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
     out: list[Any] = [*custody, app]
     partial = incomplete(identity)
     if partial:  # listed as an app (its findings count) and as an input error (exit code 3)
-        out.append(InputError(item.display, item.container, partial, chain, identity.file))
+        out.append(InputError(item.display, item.container, partial, chain, identity.file, partial=True))
     return out
 
 

@@ -34,7 +34,7 @@ from apkscan.rules.model import Evidence, Finding, RuleSet
 from apkscan.sources.interface import Skipped
 
 KIND = "split-mismatch"
-DUPLICATE = "identical APK already scanned in this bundle (bundletool variants)"
+DUPLICATE = "identical APK (same SHA-256) already scanned in this bundle or backup: a repeated member"
 # bundletool's .apks holds several install sets (variants: splits/base-master.apk and
 # splits/base-master_2.apk, standalones/, universal.apk, instant/), told apart only by its toc.pb
 # (a claim): there, only each split's own checks apply, not the set's (one base, distinct names)

@@ -22,6 +22,7 @@ from apkscan.sources.files import FileSource
 from apkscan.sources.layout_common import MetadataError
 from apkscan.sources.swift_titanium import parse_java_properties
 from apkscan.sources.walker import WalkOptions
+from apkscan.splits import DUPLICATE
 from backup_helpers import build_ab, manifest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,7 +59,7 @@ def test_neo_backup_data_archive_names_hide_no_apk(run, tmp_path):
     # the instance is one install set: WeChat there is a second app Android would refuse (the
     # base is flagged), and its byte-identical copy is listed once, as a copy skipped
     assert apps[(inst + "base.apk",)] == ("com.example.clean", "review")
-    copies = [s for s in doc["skipped"] if s["reason"].startswith("identical APK already scanned")]
+    copies = [s for s in doc["skipped"] if s["reason"] == DUPLICATE]
     assert [c["examples"][0].endswith("external_files.tar") for c in copies] == [True]
     assert [(s["reason"], s["count"]) for s in doc["skipped"] if "data" in s["reason"]] == \
         [("app data archive (not scanned)", 1)]

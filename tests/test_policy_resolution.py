@@ -117,3 +117,46 @@ def test_bare_names_never_leave_the_shipped_folder():
     for name in ("..", ".", "policies", ""):
         with pytest.raises(RulesInvalid):
             resolve(name)
+
+
+# --- review 32 #9: spellings that Path() normalises into another file -----------------------------
+
+@pytest.mark.parametrize("arg, hint", [
+    ("canada-tbs-2023/", "--policy canada-tbs-2023"),   # a trailing slash: the planted cwd file before
+    ("canada-tbs-2023/.", "--policy canada-tbs-2023"),  # Path() dropped the "." too
+    ("my-org/", "./my-org"),
+    ("us-commerce-kaspersky-2024", None),               # a folder named like a shipped policy: the shipped one
+    ("./us-commerce-kaspersky-2024", "--policy us-commerce-kaspersky-2024"),  # the folder, as a path
+])
+def test_a_spelling_that_is_no_file_is_refused(evidence, monkeypatch, arg, hint):
+    monkeypatch.chdir(evidence)
+    if hint is None:
+        assert resolve(arg) == policy_dir() / f"{arg}.yaml"
+        return
+    with pytest.raises(RulesInvalid) as info:
+        resolve(arg)
+    assert info.value.errors[0].code == "POLICY_NOT_FOUND" and hint in info.value.errors[0].message
+
+
+def test_trailing_slash_never_opens_the_planted_file(evidence):
+    """The reviewer's command: the planted allow-all file was the policy, under the shipped
+    policy's title (1 allowed, rc 0); now refused (rc 2) and the shipped name is the hint."""
+    res = apkscan(evidence, "scan", "--no-store", "-q", "wechat.apk", "--policy", "canada-tbs-2023/")
+    assert res.returncode == 2 and "not a policy file" in res.stderr, res.stderr
+    assert "--policy canada-tbs-2023" in res.stderr and "./canada-tbs-2023" in res.stderr
+
+
+def test_odd_spellings(evidence, monkeypatch, tmp_path):
+    """``~`` is expanded as a shell would; a backslash on POSIX is a name character, so a bare
+    ``canada-tbs-2023\\`` is no shipped name (refused, never the cwd file)."""
+    monkeypatch.chdir(evidence)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "org.yaml").write_text(ALLOW_ALL.format(name="org"), encoding="utf-8")
+    monkeypatch.setenv("HOME", str(home))
+    assert resolve("~/org.yaml") == home / "org.yaml"
+    if os.sep == "/":
+        with pytest.raises(RulesInvalid) as info:
+            resolve("canada-tbs-2023\\")
+        assert info.value.errors[0].code == "POLICY_NOT_FOUND"
+    assert resolve("./canada-tbs-2023") == Path("canada-tbs-2023")  # asked for as a path: that file

@@ -18,6 +18,7 @@ from apkscan.scan import scan, scan_item, ScanSettings
 from apkscan.sources.files import FileSource
 from apkscan.sources.interface import RecordedApp, RecordedCertificate
 from apkscan.sources.walker import WalkOptions
+from apkscan.splits import DUPLICATE
 
 REPO = Path(__file__).resolve().parents[1]
 APKS = REPO / "fixtures" / "apks"
@@ -66,7 +67,7 @@ def test_bundletool_apks_one_app_with_a_planted_split(run):
     assert {e["basis"] for e in mm[0]["evidence"]} == {"bundle"}
     assert app["verdict"] == "review" and app["policy"]["decision"] == "split-mismatch"
     # the standalone is a byte copy of the master: counted once, the copy listed as skipped
-    assert skipped(doc)["identical APK already scanned in this bundle (bundletool variants)"] == 1
+    assert skipped(doc)[DUPLICATE] == 1
     assert skipped(doc)["bundle metadata (a claim, not an identity)"] == 1  # toc.pb
     assert doc["errors"] == []
 

@@ -130,6 +130,12 @@ def _where(source: Source | str) -> Source:
     return source if isinstance(source, Source) else Source(path=source)
 
 
+def place(source: Source | str) -> tuple[str, str | None, tuple[str, ...]]:
+    """An input's place (path, container, chain): an app and its partial-scan error share it."""
+    w = _where(source)
+    return (w.path, w.container, tuple(w.chain))
+
+
 @dataclass(**RECORD)
 class App(Record):
     """One app: where it came from, its identity, findings and verdicts."""
@@ -300,11 +306,17 @@ class ScanDocument(Record):
         computed: dict[str, int] = {"prohibited": 0, "review": 0, "allowed": 0}
         for app in self.apps:
             computed[app.verdict] = computed.get(app.verdict, 0) + 1
-        computed.update(errors=len(self.errors), total=len(self.apps) + len(self.errors),
+        apps = self.app_places()  # an error at a listed app's place: that app scanned in part
+        computed.update(errors=len(self.errors), total=len(self.apps) + sum(place(e.source) not in apps
+                                                                            for e in self.errors),
                         skipped=sum(s.count for s in self.skipped))
         counts = dict(self.counts)
         counts.update((k, v) for k, v in computed.items() if k in counts or v)
         object.__setattr__(self, "counts", counts)  # a frozen record: set once, while decoding
+
+    def app_places(self) -> set[tuple]:
+        """Where each app came from: an error at one of these is a partial scan of that app."""
+        return {place(a.source) for a in self.apps}
 
     def _check_first_verdicts(self) -> None:
         """Each app's ``verdict`` is its first policy's ``verdicts`` entry. The views count

@@ -41,7 +41,7 @@ def resolve(name_or_path: str) -> Path:
     ``canada-tbs-2023`` (review 27 F1). Only something path-like opens a file.
     """
     if is_path_like(name_or_path):
-        return Path(name_or_path)
+        return _policy_file(name_or_path)
     shipped = policy_dir() / f"{name_or_path}.yaml"
     if name_or_path in builtin_policies() and shipped.is_file():
         return shipped
@@ -50,6 +50,24 @@ def resolve(name_or_path: str) -> Path:
             if os.path.lexists(name_or_path) else "")
     raise RulesInvalid([RuleError(name_or_path, None, f"no such policy (shipped: {known}){hint}",
                                   "POLICY_NOT_FOUND")])
+
+
+def _policy_file(given: str) -> Path:
+    """The file a path-like argument names, exactly as the system would open it. ``Path()``
+    drops a trailing separator and ``.`` parts, so ``canada-tbs-2023/`` opened the cwd file
+    ``canada-tbs-2023`` under the shipped policy's name (review 32 #9): a spelling that names a
+    folder, or stops naming a file once normalised, is refused. ``~`` is expanded as a shell
+    would (a quoted ``~/x.yaml`` reached us as is)."""
+    raw = os.path.expanduser(given) if given.startswith("~") else given
+    seps = ("/", os.sep) + ((os.altsep,) if os.altsep else ())
+    if os.path.isfile(raw) or not (raw.endswith(seps) or os.path.lexists(raw) or Path(raw).exists()):
+        return Path(raw)  # a file, or nothing at all (reading it says "no such file")
+    norm = Path(raw)
+    hint = "".join([f"; the shipped policy is --policy {norm.name}"] if norm.name in builtin_policies() else [])
+    if norm.is_file():
+        hint += f"; the file is {norm if norm.parent != Path('.') else './' + norm.name}"
+    raise RulesInvalid([RuleError(given, None, f"not a policy file: {given!r} names a folder or is "
+                                  f"no file as written (a policy is one file){hint}", "POLICY_NOT_FOUND")])
 
 
 def load_policy(name_or_path: str = DEFAULT_POLICY, extra_allow: list[AllowEntry] | None = None) -> Policy:

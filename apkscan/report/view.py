@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apkscan.document import App, Decision, Finding, InputError, ScanDocument, Source
-from apkscan.document.scan_document import Evidence, PolicyMeta, RulesMeta, Tool
+from apkscan.document.scan_document import Evidence, PolicyMeta, RulesMeta, Tool, place
 from apkscan.ranks import STRENGTHS, VERDICTS, display_order
 from apkscan.report.detail_view import Detail, detail, issue_rows
 from apkscan.report.paths import short_names
@@ -110,6 +110,7 @@ class ErrorRow:
     code: str
     message: str
     outermost: str | None = None
+    partial: bool = False  # the error of a listed app scanned in part (the same input)
 
 
 @dataclass(slots=True)
@@ -288,15 +289,16 @@ def apps(doc: ScanDocument) -> list[AppRow]:
 
 def errors(doc: ScanDocument) -> list[ErrorRow]:
     """Inputs that could not be scanned: the document's ``errors`` list."""
-    return [_error_row(e) for e in doc.errors]
+    apps = doc.app_places()
+    return [_error_row(e, place(e.source) in apps) for e in doc.errors]
 
 
-def _error_row(e: InputError) -> ErrorRow:
+def _error_row(e: InputError, partial: bool = False) -> ErrorRow:
     path, container = _source(e.source, e.container, None)
     code = e.code or (e.errors[0].code if e.errors else None) or "INPUT_ERROR"
     message = e.message or "; ".join(i.message for i in e.errors)
     return ErrorRow(source=path, container=container, code=code, message=message,
-                    outermost=_outermost(e.source, path, container))
+                    outermost=_outermost(e.source, path, container), partial=partial)
 
 
 def _rules(rules: RulesMeta | None) -> list[tuple[str, str | None]]:
@@ -350,5 +352,5 @@ def counts(rows: list[AppRow], errs: list[ErrorRow]) -> dict[str, int]:
     for r in rows:
         out[r.verdict] = out.get(r.verdict, 0) + 1
     out["errors"] = len(errs)
-    out["total"] = len(rows) + len(errs)
+    out["total"] = len(rows) + sum(not e.partial for e in errs)  # a partial scan: one input
     return out

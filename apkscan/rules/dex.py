@@ -143,10 +143,13 @@ def dex_pass(path: str, window: tuple[int, int | None] = (0, None),
 
 
 def _load_order(archive: ZipArchive) -> tuple[list[ZipEntry], list[str]]:
-    """(entries Android loads, in its order; other ``classes*.dex`` names). One past the limit
-    is looked up, so more than :data:`MAX_DEX_FILES` loaded files can be told."""
+    """(entries Android loads, in its order: ``classes.dex``, ``classes2.dex``, ... up to the
+    first missing number, however many; other ``classes*.dex`` names). The walk is bounded by
+    the archive's entries, so files past :data:`MAX_DEX_FILES` are still told apart from the
+    ones Android never loads (review 32 #4)."""
     loaded: list[ZipEntry] = []
-    while len(loaded) <= MAX_DEX_FILES:
+    dex_names = sum(1 for e in archive.entries if _DEX_NAME.match(e.name))
+    while len(loaded) < dex_names:
         entry = archive.entry("classes.dex" if not loaded else f"classes{len(loaded) + 1}.dex")
         if entry is None:
             break
@@ -156,15 +159,21 @@ def _load_order(archive: ZipArchive) -> tuple[list[ZipEntry], list[str]]:
     return loaded, others
 
 
+def _shown(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
 def _read_entries(archive: ZipArchive, reading: _Reading) -> None:
     entries, others = _load_order(archive)
     if others:
-        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
         reading.issues.append(warning("DEX_NOT_LOADED", f"{len(others)} classes*.dex entries Android does not "
-                                      f"load (not in the classes.dex, classes2.dex, ... sequence): not read ({shown})"))
+                                      f"load (not in the classes.dex, classes2.dex, ... sequence): not read "
+                                      f"({_shown(others)})"))
     if len(entries) > MAX_DEX_FILES:
-        reading.stop(warning("DEX_LIMIT_EXCEEDED", f"more than {MAX_DEX_FILES} DEX files Android loads; read "
-                             f"classes.dex to classes{MAX_DEX_FILES}.dex"))
+        unread = [e.name for e in entries[MAX_DEX_FILES:]]
+        reading.stop(warning("DEX_LIMIT_EXCEEDED", f"{len(entries)} DEX files Android loads, more than "
+                             f"{MAX_DEX_FILES}; read classes.dex to classes{MAX_DEX_FILES}.dex, not read: "
+                             f"{_shown(unread)}"))
     for entry in entries[:MAX_DEX_FILES]:
         try:
             reading.add_dex(archive.read(entry, MAX_DEX_SIZE), entry.name)
