@@ -104,6 +104,8 @@ class InputError:
                "errors": [i.to_dict() for i in self.errors]}
         if self.file is not None:  # what failed, by content: diff tells another file at the same place
             out.update(sha256=self.file.sha256, size=self.file.size)
+        if self.partial:  # the app listed for the same input: a document counts them as one input
+            out["partial"] = True
         return out
 
 

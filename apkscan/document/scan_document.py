@@ -130,12 +130,6 @@ def _where(source: Source | str) -> Source:
     return source if isinstance(source, Source) else Source(path=source)
 
 
-def place(source: Source | str) -> tuple[str, str | None, tuple[str, ...]]:
-    """An input's place (path, container, chain): an app and its partial-scan error share it."""
-    w = _where(source)
-    return (w.path, w.container, tuple(w.chain))
-
-
 @dataclass(**RECORD)
 class App(Record):
     """One app: where it came from, its identity, findings and verdicts."""
@@ -178,6 +172,7 @@ class InputError(Record):
     errors: tuple[Issue, ...] = ()
     sha256: str | None = None  # of the bytes that failed (documents since review 32; absent: unknown)
     size: int | None = None
+    partial: bool = False  # the error of an app listed for the same input, scanned in part (one input)
 
     @property
     def where(self) -> Source:
@@ -306,17 +301,13 @@ class ScanDocument(Record):
         computed: dict[str, int] = {"prohibited": 0, "review": 0, "allowed": 0}
         for app in self.apps:
             computed[app.verdict] = computed.get(app.verdict, 0) + 1
-        apps = self.app_places()  # an error at a listed app's place: that app scanned in part
-        computed.update(errors=len(self.errors), total=len(self.apps) + sum(place(e.source) not in apps
-                                                                            for e in self.errors),
+        # a partial scan's error is its app's (one input); a text file's warnings beside the apps
+        # it lists, or a record's contradiction, are inputs of their own: told by the flag, not the place
+        computed.update(errors=len(self.errors), total=len(self.apps) + sum(not e.partial for e in self.errors),
                         skipped=sum(s.count for s in self.skipped))
         counts = dict(self.counts)
         counts.update((k, v) for k, v in computed.items() if k in counts or v)
         object.__setattr__(self, "counts", counts)  # a frozen record: set once, while decoding
-
-    def app_places(self) -> set[tuple]:
-        """Where each app came from: an error at one of these is a partial scan of that app."""
-        return {place(a.source) for a in self.apps}
 
     def _check_first_verdicts(self) -> None:
         """Each app's ``verdict`` is its first policy's ``verdicts`` entry. The views count

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apkscan.document import App, Decision, Finding, InputError, ScanDocument, Source
-from apkscan.document.scan_document import Evidence, PolicyMeta, RulesMeta, Tool, place
+from apkscan.document.scan_document import Evidence, PolicyMeta, RulesMeta, Tool
 from apkscan.ranks import STRENGTHS, VERDICTS, display_order
 from apkscan.report.detail_view import Detail, detail, issue_rows
 from apkscan.report.paths import short_names
@@ -289,16 +289,15 @@ def apps(doc: ScanDocument) -> list[AppRow]:
 
 def errors(doc: ScanDocument) -> list[ErrorRow]:
     """Inputs that could not be scanned: the document's ``errors`` list."""
-    apps = doc.app_places()
-    return [_error_row(e, place(e.source) in apps) for e in doc.errors]
+    return [_error_row(e) for e in doc.errors]
 
 
-def _error_row(e: InputError, partial: bool = False) -> ErrorRow:
+def _error_row(e: InputError) -> ErrorRow:
     path, container = _source(e.source, e.container, None)
     code = e.code or (e.errors[0].code if e.errors else None) or "INPUT_ERROR"
     message = e.message or "; ".join(i.message for i in e.errors)
     return ErrorRow(source=path, container=container, code=code, message=message,
-                    outermost=_outermost(e.source, path, container), partial=partial)
+                    outermost=_outermost(e.source, path, container), partial=e.partial)
 
 
 def _rules(rules: RulesMeta | None) -> list[tuple[str, str | None]]:
