@@ -85,3 +85,21 @@ def test_byte_cap_counts_bytes_read(monkeypatch):
     # 1000 raw bytes are 499 characters after the BOM: 20 whole lines (not 41 as UTF-8 output would allow)
     assert len(got.recorded) in (20, 21)
     assert any("larger than 1000 bytes" in m for m in messages(got))
+
+
+def test_transcoder_takes_any_bytes_in_any_chunks():
+    import random
+
+    from apkscan.sources.text_encodings import Transcoder, text_encoding
+    rng = random.Random(33)
+    alphabet = b"\x00\xff\xfe\n\rpackage:\xe4\xb8\x80"
+    for _ in range(500):
+        data = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 1500)))
+        t = Transcoder(text_encoding(data[:4096]) or "utf-8")
+        at, out = 0, []
+        while at < len(data):
+            step = rng.randint(1, 700)
+            out.append(t.feed(data[at:at + step]))
+            at += step
+        out.append(t.feed(b"", final=True))
+        b"".join(out).decode("utf-8", "replace")
