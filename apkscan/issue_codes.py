@@ -193,7 +193,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "TEXT_EVIDENCE_NOT_FOUND": (E, "a file given to scan is text (…) with no pm list / dumpsys package mark in its first … bytes: neither an APK nor text evidence"),
     "TEXT_EVIDENCE_UNCHECKED": (W, "text (…) with no pm list / dumpsys package mark in its first … bytes; the rest was not looked at, so a listing past them is not read"),
     "TEXT_LIMIT_EXCEEDED": (W, "text limit exceeded"),
-    "TEXT_LINES_UNREADABLE": (W, "… \"package:\" lines (or other lines of a listing) not understood, or … PackageSignatures lines without a signature list: each dropped line counted"),
+    "TEXT_LINES_UNREADABLE": (W, "… \"package:\" lines (or other lines of a listing) not understood, or … PackageSignatures lines without a signature list, or lines in another text encoding (NULs, a BOM, 8-bit marks inside UTF-16): each dropped line counted"),
     "UNSUPPORTED_ALGORITHM": (E, "unsupported signature algorithm …"),
     "V2_SIG_APK_DIGEST_DID_NOT_VERIFY": (E, "v2 content digest differs from the APK contents (modified after signing)"),
     "V2_SIG_DID_NOT_VERIFY": (E, "… signature over signed-data did not verify"),
