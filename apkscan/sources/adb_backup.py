@@ -9,8 +9,9 @@ multi-GB backup. Layout ``apps/<pkg>/<token>/...`` (shared ``backup-formats.md``
   scanned from this backup: when the APK is there its verified signers say more than the
   device's record, and listing both would list one app twice;
 - data, OBB, key-value, shared storage, widget metadata → one :class:`Skipped` per reason,
-  unless a file's first bytes are a ZIP's: then it is a :class:`Member` (an APK under a data
-  name is scanned; the walker classifies it by content);
+  unless the file is a ZIP naming ``AndroidManifest.xml`` (local header or central directory),
+  seen as the stream passes: then it is a :class:`Member` (an APK under a data name is scanned),
+  or ``BACKUP_DATA_APK_UNSCANNED`` when the name shows only past the bytes kept (see ``_data``);
 - names outside that layout (or with ``..``/absolute parts) are yielded as members under
   their raw name (display only), so an odd name cannot hide an APK from the walker.
 """
@@ -29,6 +30,7 @@ from apkscan.sources.adb_manifest import MAX_MANIFEST_BYTES, ManifestError, pars
 from apkscan.sources.adb_stream import (MAX_EXPANDED, BackupReadError, Payload, decrypted_chunks,
                                         raw_chunks)
 from apkscan.sources.adb_tar import MemberStream, open_stream, stop_reason
+from apkscan.sources import detect
 from apkscan.sources.detect import is_zip
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
 from apkscan.sources.layout_common import in_install, install_key
@@ -37,6 +39,7 @@ __all__ = ["AdbBackupReader", "looks_like_adb_backup"]
 
 MAX_MANIFESTS = 20_000
 MAX_EXAMPLES = 3
+DATA_LOOK = 4 << 20  # bytes of a data-named ZIP kept in memory while looking for an APK's manifest
 SKIP_REASONS = {
     "obb": "OBB expansion files (not scanned)",
     "k": "key-value backup data (not scanned)",
@@ -166,19 +169,31 @@ class AdbBackupReader:
         else:
             yield self._member(tf, info)
 
-    def _data(self, tf: tarfile.TarFile, info: tarfile.TarInfo, reason: str) -> Iterator[Member]:
-        """A file skipped by its name (data, OBB, shared storage) unless its first bytes are a ZIP's:
-        then it is yielded as a member and the walker classifies it by content (a name is a claim:
-        an APK under ``f/cache.bin`` is scanned). Only the head is looked at (peeked from the
-        stream's buffer, nothing spooled); a head that cannot be read is yielded too, so its
-        error is said, never skipped."""
+    def _data(self, tf: tarfile.TarFile, info: tarfile.TarInfo, reason: str) -> Iterator[Member | InputProblem]:
+        """A file skipped by its name (data, OBB, shared storage) unless its bytes are an APK's (a name
+        is a claim: an APK under ``f/cache.bin`` is scanned). Decided as the stream passes, nothing
+        spooled (:func:`detect.streamed_zip_look`): a ZIP naming ``AndroidManifest.xml`` within its
+        first :data:`DATA_LOOK` bytes is yielded (those bytes replayed), and the walker's errors for it
+        stay errors; one naming it only further on is ``BACKUP_DATA_APK_UNSCANNED`` (the bytes have
+        passed); any other file, ZIP or not, is counted under ``reason``. A head that cannot be read
+        is yielded, so its error is said, never skipped."""
         inner = tf.extractfile(info)
         try:
             head = inner.peek(4)[:4] if info.size else b""
         except (tarfile.TarError, OSError):
-            head = b"PK\x03\x04"  # unreadable: the member's own read reports the coded error
-        if is_zip(head):
-            yield self._member(tf, info, inner)
+            yield self._member(tf, info, inner)  # unreadable: the member's own read reports the coded error
+            return
+        if not is_zip(head):
+            self._skip(reason, info.name)
+            return
+        found, kept = detect.streamed_zip_look(MemberStream(inner, info.name), DATA_LOOK)
+        if found == detect.STREAM_APK:
+            yield self._member(tf, info, _Replay(kept, inner))
+        elif found == detect.STREAM_LATE:
+            yield InputProblem(self.chain + (info.name,), [error(
+                "BACKUP_DATA_APK_UNSCANNED", f"{info.name!r}, skipped by its name ({reason}), is a ZIP naming "
+                f"AndroidManifest.xml only past its first {DATA_LOOK} bytes: an APK that could not be scanned "
+                "from the stream; extract the backup and scan that file")])
         else:
             self._skip(reason, info.name)
 
@@ -235,6 +250,23 @@ class AdbBackupReader:
         rec.count += 1
         if len(rec.examples) < MAX_EXAMPLES:
             rec.examples.append(name)
+
+
+class _Replay:
+    """The bytes already read from a tar member, then the rest of it: one pass, as a stream."""
+
+    def __init__(self, kept: bytes, inner):
+        self._kept = memoryview(kept)
+        self._at = 0
+        self._inner = inner
+
+    def read(self, size: int = -1) -> bytes:
+        if self._at < len(self._kept):
+            end = len(self._kept) if size is None or size < 0 else self._at + size
+            out = bytes(self._kept[self._at:end])
+            self._at += len(out)
+            return out
+        return self._inner.read(size)
 
 
 def _unsafe(name: str) -> bool:

@@ -268,6 +268,38 @@ _CD_MANIFEST = re.compile(rb"PK\x01\x02.{24}\x13\x00.{16}AndroidManifest\.xml", 
 _CD_SPAN = 46 + 19
 
 
+# A local file header (PK\x03\x04) whose 19-byte name is AndroidManifest.xml.
+_LOCAL_MANIFEST = re.compile(rb"PK\x03\x04.{22}\x13\x00..AndroidManifest\.xml", re.DOTALL)
+STREAM_APK = "apk"  # a manifest named within the kept bytes: replay them, then the rest
+STREAM_LATE = "late"  # a manifest named only past them: those bytes are gone
+STREAM_DATA = "data"  # no manifest named anywhere: what its name says
+
+
+def streamed_zip_look(fh, keep: int) -> tuple[str, bytes]:
+    """Is a ZIP read once from a stream (no seeking back: an adb backup's member) an APK, without spooling it?
+
+    The stream is read as it passes, looking for a local header or a central-directory record
+    naming ``AndroidManifest.xml`` (Android reads the directory: a ZIP whose directory names none is
+    no APK, whatever its local headers say). At most ``keep`` bytes (plus one read) are kept in
+    memory. Returns (:data:`STREAM_APK`, the bytes read) when a name shows within them: the caller
+    replays them before the rest, reading no further here; (:data:`STREAM_LATE`, b"") when one
+    shows only past them (read to there; the caller reports it, it cannot be scanned any more);
+    (:data:`STREAM_DATA`, b"") when none shows to the end. Linear in the bytes, one read of 1 MiB at a time."""
+    kept: list[bytes] | None = []
+    got, tail = 0, b""
+    while chunk := fh.read(1 << 20):
+        if kept is not None:
+            kept.append(chunk)
+        got += len(chunk)
+        buf = tail + chunk
+        if _LOCAL_MANIFEST.search(buf) or _CD_MANIFEST.search(buf):
+            return (STREAM_APK, b"".join(kept)) if kept is not None else (STREAM_LATE, b"")
+        tail = buf[-_CD_SPAN:]
+        if got >= keep:
+            kept = None
+    return STREAM_DATA, b""
+
+
 def forget_windows() -> None:
     """A new outermost input: no answer from another input's walk is reused."""
     _window_holds_apk.cache_clear()

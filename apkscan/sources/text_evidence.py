@@ -15,13 +15,15 @@ read in time linear in its length (no backtracking pattern: see :func:`signature
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
 from apkscan.issues import warning
 from apkscan.sources.interface import InputProblem, RecordedApp
+from apkscan.sources.text_encodings import HEAD, Transcoder, decode, text_encoding
+
+__all__ = ["TextEvidenceReader", "looks_like_text_evidence", "scan_for_listing", "text_encoding", "java_cert_hashcode"]
 
 MAX_LINE = 16 * 1024
 MAX_LINES = 5_000_000
@@ -30,8 +32,8 @@ MAX_APPS = 100_000
 LEADING_JUNK_LINES = 8  # lines before a dumpsys header that detection tolerates (a header's name alone is generic)
 CHUNK = 64 * 1024
 SCAN_BYTES = 1 << 20  # how far past the head detection looks for a listing's mark (scan_for_listing)
-HEAD = 4096  # what detection saw (detect.HEAD_SIZE): the reader decides the encoding on the same bytes
 MAX_EXAMPLE = 80
+GARBLED = ("\x00", "\ufeff", "\ufffe")  # in a line (past a BOM starting it): a decoding change not followed
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.]{0,254}$")
 BLOCK_RE = re.compile(r"^  Package \[([^\]\s]{1,255})\] \([0-9a-f]+\):")
 SIGS_PREFIX = "signatures=PackageSignatures{"
@@ -72,44 +74,11 @@ def listing_marked(text: str) -> bool:
             or (first.startswith("=====") and "== dumpstate:" in text[:1024]))
 
 
-_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
-         (codecs.BOM_UTF16_BE, "utf-16"))
-_BARE = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")  # tried when NULs rule out UTF-8
-SAMPLE = 512  # bytes of the head an encoding without a BOM is judged on
-
-
-def text_encoding(head: bytes) -> str | None:
-    """``utf-32``/``utf-16`` (a BOM), ``utf-32-le``/``-be``, ``utf-16-le``/``-be`` (no BOM: the head
-    decodes strictly to text without NULs, mostly printable), ``utf-8`` (no NUL byte), or None (binary)."""
-    for bom, encoding in _BOMS:
-        if head.startswith(bom):
-            return encoding
-    if b"\0" not in head:
-        return "utf-8"
-    best, share = None, 0.0
-    for encoding in _BARE:  # of those that read as text, the one reading most ASCII (a listing is ASCII)
-        unit = 4 if "32" in encoding else 2
-        sample = head[:min(SAMPLE, len(head) - len(head) % unit)]
-        try:
-            text = sample.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if len(text) >= 4 and "\0" not in text and _printable(text):
-            ascii_share = sum(1 for ch in text if ch < "\x80") / len(text)
-            best, share = (encoding, ascii_share) if ascii_share > share else (best, share)
-    return best
-
-
-def _printable(text: str) -> bool:
-    shown = sum(1 for ch in text if ch.isprintable() or ch in "\t\r\n\f\ufeff")
-    return shown >= 0.95 * len(text)
-
-
 def _head_text(head: bytes) -> str | None:
     encoding = text_encoding(head)
     if encoding is None:
         return None
-    return codecs.getincrementaldecoder(encoding)("replace").decode(head).lstrip("\ufeff")
+    return decode(head, encoding).lstrip("\ufeff")
 
 
 def scan_for_listing(stream: BinaryIO) -> tuple[bytes, str | None, bool, bool]:
@@ -120,7 +89,7 @@ def scan_for_listing(stream: BinaryIO) -> tuple[bytes, str | None, bool, bool]:
     encoding = text_encoding(peek[:HEAD])
     if encoding is None:
         return peek, None, False, len(peek) <= SCAN_BYTES
-    text = codecs.getincrementaldecoder(encoding)("replace").decode(peek[:SCAN_BYTES]).lstrip("\ufeff")
+    text = decode(peek[:SCAN_BYTES], encoding).lstrip("\ufeff")
     return peek, encoding, listing_marked(text), len(peek) <= SCAN_BYTES
 
 
@@ -144,13 +113,18 @@ class TextEvidenceReader:
         self.hashcodes: dict[str, list[str]] = {}
         self.unread_signatures = 0  # PackageSignatures lines without a readable signature list
         self._notes: list[str] = []
+        self._transcoder: Transcoder | None = None
 
     def entries(self) -> Iterator[RecordedApp | InputProblem]:
         apps: dict[str, RecordedApp] = {}
         state = _DumpsysState()
         bad = _Unread()  # 'package:' lines not understood
         stray = _Unread()  # other non-blank lines, which only dumpsys/bugreport structure explains
+        garbled = _Unread()  # lines in another encoding than the one read: no structure explains them
         for line in self._lines():
+            if any(ch in line for ch in GARBLED):
+                garbled.add(line)
+                continue
             if line.startswith("package:"):
                 app = self._pm_line(line)
                 if app is None:
@@ -171,11 +145,19 @@ class TextEvidenceReader:
                 app.note = "signature hashcodes (Java Arrays.hashCode of the certificate DER, not proof): " + \
                     ", ".join(hashes)
             yield app
-        yield from self._warnings(bad, state.bad_blocks, stray, len(apps))
+        yield from self._warnings(bad, state.bad_blocks, stray, len(apps), garbled)
 
-    def _warnings(self, bad: _Unread, blocks: _Unread, stray: _Unread, apps: int) -> Iterator[InputProblem]:
+    def _warnings(self, bad: _Unread, blocks: _Unread, stray: _Unread, apps: int,
+                  garbled: _Unread) -> Iterator[InputProblem]:
         """Every line dropped is said: a listing's line that names no package is not silence."""
         said = []
+        if garbled.count:
+            said.append(warning("TEXT_LINES_UNREADABLE", garbled.say("lines holding NUL bytes or a byte-order mark "
+                                                                     "(another text encoding), not understood")))
+        if self._transcoder is not None and self._transcoder.marks_8bit:
+            said.append(warning("TEXT_LINES_UNREADABLE", f"{self._transcoder.marks_8bit} 'package:' or 'Package [' "
+                                f"marks in 8-bit text inside {self._transcoder.encoding} text (another encoding "
+                                "appended), not read"))
         if bad.count:
             said.append(warning("TEXT_LINES_UNREADABLE", bad.say("'package:' lines not understood")))
         if blocks.count:
@@ -202,30 +184,29 @@ class TextEvidenceReader:
                 self._notes.append(f"more than {MAX_LINES} lines; the rest ignored")
                 return
             line = raw.decode("utf-8", "replace").rstrip("\r")
-            yield line[1:] if count == 1 and line.startswith("\ufeff") else line
+            yield line[1:] if line.startswith("\ufeff") else line  # a BOM starting a line marks, says nothing
 
     def _chunks(self) -> Iterator[bytes]:
-        """The stream as UTF-8 bytes: UTF-16/32 text (PowerShell 5's ``>``) is transcoded chunk by chunk."""
+        """The stream as UTF-8 bytes, at most :data:`MAX_BYTES` read from it: UTF-16/32 text (PowerShell
+        5's ``>``) is transcoded chunk by chunk, and a change from UTF-8 to UTF-16/32 further on
+        (PowerShell 5's ``>>``) is followed (:class:`Transcoder`)."""
         chunk = b"".join(_take(self.stream, CHUNK))  # a whole first chunk: the encoding is judged as detection did
-        encoding = text_encoding(chunk[:HEAD])
-        if encoding in (None, "utf-8"):
-            while chunk:
-                yield chunk
-                chunk = self.stream.read(CHUNK)
-            return
-        decoder = codecs.getincrementaldecoder(encoding)("replace")
+        transcoder = self._transcoder = Transcoder(text_encoding(chunk[:HEAD]) or "utf-8")
+        total = 0
         while chunk:
-            yield decoder.decode(chunk).encode("utf-8", "replace")
-            chunk = self.stream.read(CHUNK)
-        yield decoder.decode(b"", final=True).encode("utf-8", "replace")
-
-    def _raw_lines(self) -> Iterator[bytes]:
-        buf, total, cut, skipping = b"", 0, 0, False
-        for chunk in self._chunks():
-            total += len(chunk)
+            total += len(chunk)  # bytes read, not bytes transcoded: a UTF-16 file is not read to twice the cap
             if total > MAX_BYTES:
                 self._notes.append(f"text larger than {MAX_BYTES} bytes; the rest ignored")
-                break
+                chunk = chunk[:len(chunk) - (total - MAX_BYTES)]
+                yield transcoder.feed(chunk, final=True)
+                return
+            yield transcoder.feed(chunk)
+            chunk = self.stream.read(CHUNK)
+        yield transcoder.feed(b"", final=True)
+
+    def _raw_lines(self) -> Iterator[bytes]:
+        buf, cut, skipping = b"", 0, False
+        for chunk in self._chunks():
             parts = (buf + chunk).split(b"\n")
             buf = parts.pop()
             for part in parts:

@@ -1,0 +1,129 @@
+"""Which encoding text evidence is in, told from its bytes, and where it changes.
+
+``adb shell ... > f.txt`` writes UTF-8; PowerShell 5's ``>`` writes UTF-16LE with a BOM, and its
+``>>`` (``Out-File -Append``) appends UTF-16LE to whatever the file holds, so one file can be
+UTF-8 then UTF-16. :class:`Transcoder` follows such a change: in UTF-8 text, a UTF-16/32 BOM, or a
+line with NUL bytes that reads as UTF-16/32 text, switches the decoder there. Not followed: a
+change *out of* UTF-16/32 (``cmd``'s ``>>`` after PowerShell's ``>``), which the reader only sees as
+lines not understood, and more than :data:`MAX_TRIES` NUL lines that read as nothing (their
+lines are counted by the reader, see ``text_evidence``).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+_BARE = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")  # tried when NULs rule out UTF-8
+SAMPLE = 512  # bytes of the head an encoding without a BOM is judged on
+HEAD = 4096  # what detection saw (detect.HEAD_SIZE): the reader decides the encoding on the same bytes
+MAX_TRIES = 64  # NUL lines judged for a switch per text; later ones are only counted
+_CHANGE = re.compile(rb"\x00|\xff\xfe|\xfe\xff")  # never in UTF-8 text: a NUL or a UTF-16/32 BOM
+_MARKS_8BIT = re.compile(rb"package:|  Package \[")  # never in UTF-16/32 ASCII text: 8-bit text appended
+
+
+def text_encoding(head: bytes) -> str | None:
+    """``utf-32``/``utf-16`` (a BOM), ``utf-32-le``/``-be``, ``utf-16-le``/``-be`` (no BOM: the head
+    decodes strictly to text without NULs, mostly printable), ``utf-8`` (no NUL byte, or whole UTF-8
+    lines before a line of UTF-16/32 text: the encoding changes there, see :class:`Transcoder`), or None (binary)."""
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return encoding
+    first = head.find(b"\0")
+    if first < 0:
+        return "utf-8"
+    start = head.rfind(b"\n", 0, first) + 1  # UTF-8 lines, then UTF-16/32 ones (PowerShell 5's >>)
+    rest = head[start:]  # judged with more bytes by the reader when the head cuts it short
+    if start > 1 and _utf8_text(head[:start]) and (len(rest) < 16 or text_encoding(rest) not in (None, "utf-8")):
+        return "utf-8"
+    best, share = None, 0.0
+    for encoding in _BARE:  # of those that read as text, the one reading most ASCII (a listing is ASCII)
+        unit = 4 if "32" in encoding else 2
+        sample = head[:min(SAMPLE, len(head) - len(head) % unit)]
+        try:
+            text = sample.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if len(text) >= 4 and "\0" not in text and _printable(text):
+            ascii_share = sum(1 for ch in text if ch < "\x80") / len(text)
+            best, share = (encoding, ascii_share) if ascii_share > share else (best, share)
+    return best
+
+
+def _utf8_text(data: bytes) -> bool:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return _printable(text)
+
+
+def _printable(text: str) -> bool:
+    shown = sum(1 for ch in text if ch.isprintable() or ch in "\t\r\n\f\ufeff")
+    return shown >= 0.95 * len(text)
+
+
+class Transcoder:
+    """Bytes in, UTF-8 bytes out (undecodable ones replaced later, per line), chunk by chunk.
+
+    Starts in ``encoding``; from UTF-8 it switches once, to UTF-16/32, where a BOM or a line
+    holding NULs reads as such text (:func:`text_encoding` on the bytes from there). Holds back at
+    most :data:`SAMPLE` bytes to judge a change near a chunk's end. Linear in the bytes."""
+
+    def __init__(self, encoding: str):
+        self.encoding = encoding
+        self._decoder = None if encoding == "utf-8" else codecs.getincrementaldecoder(encoding)("replace")
+        self._held = b""
+        self._tries = MAX_TRIES
+        self._tail = b""
+        self.marks_8bit = 0  # listing marks written in 8-bit text inside UTF-16/32 text: not read, counted
+
+    def feed(self, data: bytes, final: bool = False) -> bytes:
+        if self._decoder is not None:
+            seen = self._tail + data
+            self.marks_8bit += sum(1 for m in _MARKS_8BIT.finditer(seen) if m.end() > len(self._tail))
+            self._tail = seen[-10:]  # a mark split between chunks; one inside it was counted already
+            return self._decoder.decode(data, final).encode("utf-8", "replace")
+        data, self._held = self._held + data, b""
+        pos = 0
+        while self._tries > 0 and (m := _CHANGE.search(data, pos)):
+            at = m.start()
+            start = at if m.group() != b"\0" else _unit_start(data, at)
+            if not final and len(data) - start < SAMPLE:
+                self._held = data[start:]  # judged with the next chunk
+                return data[:start]
+            self._tries -= 1
+            encoding = text_encoding(data[start:start + HEAD])
+            if encoding not in (None, "utf-8") and _reads_as(data[start:start + SAMPLE], encoding):
+                self.encoding = encoding
+                self._decoder = codecs.getincrementaldecoder(encoding)("replace")
+                return data[:start] + self.feed(data[start:], final)
+            end = data.find(b"\n", at)  # not a change: the rest of this line is not looked at again
+            pos = len(data) if end < 0 else end + 1
+        if not final and data[-1:] in (b"\xff", b"\xfe"):
+            self._held, data = data[-1:], data[:-1]  # perhaps half a BOM
+        return data
+
+
+def _reads_as(sample: bytes, encoding: str) -> bool:
+    """Text follows in ``encoding`` (a BOM alone, or before bytes that do not read so, is no change)."""
+    try:  # not final: a code unit or pair cut by the sample's end is not an error
+        text = codecs.getincrementaldecoder(encoding)().decode(sample).lstrip("\ufeff")
+    except UnicodeDecodeError:
+        return False
+    return bool(text) and "\0" not in text and _printable(text)
+
+
+def _unit_start(data: bytes, at: int) -> int:
+    """Where the code unit holding the NUL at ``at`` starts: at a line start (``\\0p`` is UTF-16BE),
+    else one byte before (``p\\0``, UTF-16LE: what Windows writes)."""
+    if at == 0 or data[at - 1:at] == b"\n":
+        return at
+    return at - 1
+
+
+def decode(data: bytes, encoding: str) -> str:
+    """``data`` (whole) as text, following a change of encoding; BOMs left in."""
+    return Transcoder(encoding).feed(data, final=True).decode("utf-8", "replace")

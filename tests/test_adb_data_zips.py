@@ -1,0 +1,94 @@
+"""adb backup data, OBB and shared-storage files that are ZIPs (review 33 #3).
+
+A benign ZIP under a data name (an OBB of assets, a photo archive, a ZIP bomb in an app's
+cache) is counted under its skip reason, never spooled or walked, so it is no input error;
+an APK under such a name is still scanned, and its failures stay errors. Every backup is
+built here in tmp_path from the shipped APK fixtures.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from apkscan.scan import scan
+from apkscan.sources import detect
+from apkscan.sources.files import FileSource
+from apkscan.sources.walker import WalkOptions
+from backup_helpers import build_ab, manifest
+
+REPO = Path(__file__).resolve().parents[1]
+WECHAT = (REPO / "fixtures" / "apks" / "wechat-impostor.apk").read_bytes()
+CLEAN = (REPO / "fixtures" / "apks" / "clean-v1v2v3.apk").read_bytes()
+OBB = "apps/com.example.clean/obb/main.1.com.example.clean.obb"
+
+
+def zip_of(entries, method=zipfile.ZIP_STORED) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", method) as z:
+        for name, data in entries:
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+
+
+@pytest.fixture()
+def go(rules, policy, tmp_path):
+    def _go(members, **opts):
+        ab = tmp_path / "phone.ab"
+        ab.write_bytes(build_ab([("apps/com.example.clean/_manifest", manifest("com.example.clean", 1, [], True)),
+                                 ("apps/com.example.clean/a/base.apk", CLEAN)] + members))
+        options = WalkOptions(tmp_dir=str(tmp_path / "spool"), **opts)
+        return scan([FileSource([str(ab)], options)], rules, policy).to_dict()
+    return _go
+
+
+def skips(doc) -> dict[str, int]:
+    return {s["reason"]: s["count"] for s in doc["skipped"] if not s["reason"].startswith("package record")}
+
+
+def codes(doc) -> list[str]:
+    return [i["code"] for e in doc["errors"] for i in e["errors"]]
+
+
+def test_benign_data_zips_are_counted_skips_not_errors(go):
+    bomb = zip_of([(f"z{i}.bin", b"\0" * (64 << 20)) for i in range(2)], zipfile.ZIP_DEFLATED)
+    photos = [(f"shared/0/DCIM/photos_{i}.zip", zip_of([(f"p{i}.jpg", os.urandom(64))])) for i in range(20)]
+    doc = go([(OBB, zip_of([("assets/level.bin", os.urandom(3 << 20))])),  # bigger than the spool allows
+              ("apps/com.example.clean/f/cache.bin", bomb)] + photos, tmp_limit=1 << 20)
+    assert doc["errors"] == []
+    assert skips(doc) == {"OBB expansion files (not scanned)": 1, "app data (not scanned)": 1,
+                          "shared storage (not scanned)": 20}  # one record per reason, none per ZIP
+    assert [a["package"] for a in doc["apps"]] == ["com.example.clean"]
+
+
+def test_apk_under_data_names_is_scanned_and_its_failure_stays_an_error(go):
+    doc = go([(OBB, WECHAT), ("shared/0/Download/x.zip", WECHAT)])
+    got = {a["source"]["chain"][-1]: (a["package"], a["verdict"]) for a in doc["apps"]}
+    assert got[OBB] == got["shared/0/Download/x.zip"] == ("com.tencent.mm", "prohibited")
+    # an APK there is an APK: over the temporary-space limit it is an input error, not a skip
+    doc = go([(OBB, WECHAT + b"\0" * (2 << 20))], tmp_limit=1 << 20)
+    assert codes(doc) == ["CONTAINER_TMP_LIMIT"]
+    assert "OBB expansion files (not scanned)" not in skips(doc)
+
+
+def test_apk_whose_manifest_is_named_past_the_look_is_an_error(go):
+    with zipfile.ZipFile(io.BytesIO(WECHAT)) as src:
+        late = zip_of([("assets/pad.bin", os.urandom(6 << 20))] + [(i.filename, src.read(i)) for i in src.infolist()])
+    doc = go([(OBB, late)])
+    assert codes(doc) == ["BACKUP_DATA_APK_UNSCANNED"]
+    assert doc["errors"][0]["source"]["chain"][-1] == OBB
+    assert [a["package"] for a in doc["apps"]] == ["com.example.clean"]  # the batch went on
+
+
+def test_directory_naming_the_manifest_counts_when_local_headers_lie():
+    """Android reads the central directory: a local header renamed does not hide the APK."""
+    data = bytearray(zip_of([("AndroidManifest.xml", b"x" * 100)]))
+    data[30:49] = b"AndroidManifest.xmX"  # the local header's name only
+    assert detect.streamed_zip_look(io.BytesIO(bytes(data)), 1 << 20) == (detect.STREAM_APK, bytes(data))
+    assert detect.streamed_zip_look(io.BytesIO(zip_of([("a.bin", b"y")])), 1 << 20)[0] == detect.STREAM_DATA
