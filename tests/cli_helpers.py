@@ -76,3 +76,15 @@ def planted_wechat(tmp_path: Path, name: bytes) -> Path:
     folder.mkdir()
     shutil.copyfile(fixture("wechat-tencent-subject.apk"), os.path.join(os.fsencode(folder), name))
     return folder
+
+
+def generate_module():
+    """fixtures/generate.py, the APK builder and signer (skips the test without apksigner)."""
+    if shutil.which("apksigner") is None:
+        pytest.skip("apksigner not installed")
+    sys.path.insert(0, str(FIXTURES))
+    try:
+        import generate
+    finally:
+        sys.path.remove(str(FIXTURES))
+    return generate

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
-import sys
 
 import pytest
-from cli_helpers import FIXTURES, copy, evidence_unchanged, invoke  # noqa: F401
+from cli_helpers import FIXTURES, copy, evidence_unchanged, generate_module, invoke  # noqa: F401
 
 from apkscan.document import App
 from apkscan.report import terminal, view
@@ -51,13 +49,7 @@ def test_short_names_are_unique_suffixes():
 
 
 def _build_debug_signed_wechat(dest) -> None:
-    if shutil.which("apksigner") is None:
-        pytest.skip("apksigner not installed")
-    sys.path.insert(0, str(FIXTURES))
-    try:
-        import generate
-    finally:
-        sys.path.remove(str(FIXTURES))
+    generate = generate_module()
     work = dest.parent / "work"
     work.mkdir()
     unsigned = generate.build_unsigned(generate.App("com.tencent.mm", "WeChat"))

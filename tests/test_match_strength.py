@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sys
 import unicodedata
 from pathlib import Path
 
 import pytest
-from cli_helpers import FIXTURES, invoke
+from cli_helpers import FIXTURES, generate_module, invoke
 
 from apkscan.rules.normalise import CAPITAL_CONFUSABLES, skeleton
 
@@ -27,13 +26,7 @@ KEYS = FIXTURES / "keys"
 def gen(tmp_path, monkeypatch):
     """fixtures/generate.py with its key folder in tmp_path (the committed test keys copied),
     so keys with made-up subjects never land in fixtures/keys."""
-    if shutil.which("apksigner") is None:
-        pytest.skip("apksigner not installed")
-    sys.path.insert(0, str(FIXTURES))
-    try:
-        import generate
-    finally:
-        sys.path.remove(str(FIXTURES))
+    generate = generate_module()
     keys = tmp_path / "keys"
     shutil.copytree(KEYS, keys)
     monkeypatch.setattr(generate, "KEYS", keys)

@@ -36,13 +36,9 @@ decisions:
 
 def signed_apk(dest: Path, package: str, label: str, key: str) -> Path:
     """An APK built by fixtures/generate.py and signed (v1+v2) with a test key."""
-    if shutil.which("apksigner") is None:
-        pytest.skip("apksigner not installed")
-    sys.path.insert(0, str(FIXTURES))
-    try:
-        import generate
-    finally:
-        sys.path.remove(str(FIXTURES))
+    from cli_helpers import generate_module
+
+    generate = generate_module()
     work = dest.parent / f"work-{dest.stem}"
     work.mkdir(parents=True)
     unsigned = generate.build_unsigned(generate.App(package, label))
