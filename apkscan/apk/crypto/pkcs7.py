@@ -258,19 +258,27 @@ class Names:
     """``X500Principal.equals`` over one block's names (:mod:`apkscan.apk.crypto.x500`), each
     name made canonical once. Linear in a name's size, so every name is compared at any length:
     an unsigned SignerInfo issuer padded with 70,000 spaces still names its certificate, as in
-    apksig. A name Java cannot parse equals only its own bytes."""
+    apksig. A name Java cannot parse equals only its own bytes. A certificate's name is read as
+    apksig's BER-to-DER retry leaves it (``in_certificate``: OIDs unpadded, an AVA's extra
+    elements dropped); a SignerInfo's issuer goes to ``new X500Principal`` as written."""
 
     def __init__(self) -> None:
-        self._canonical: dict[bytes, object] = {}
+        self._canonical: dict[tuple[bytes, bool], object] = {}
 
-    def key(self, der: bytes):
+    def key(self, der: bytes, *, in_certificate: bool = True):
         """Equal names have equal keys (the canonical form), so names can be grouped by it."""
-        if der not in self._canonical:
-            self._canonical[der] = x500.canonical(der) or ("bytes", der)
-        return self._canonical[der]
+        slot = (der, in_certificate)
+        if slot not in self._canonical:
+            self._canonical[slot] = x500.canonical(der, in_certificate=in_certificate) or ("bytes", der)
+        return self._canonical[slot]
 
     def equal(self, a: bytes, b: bytes) -> bool:
+        """Two certificate names (each as apksig's retry reads it)."""
         return a == b or self.key(a) == self.key(b)
+
+    def names(self, signer_issuer: bytes, cert_issuer: bytes) -> bool:
+        """A SignerInfo's issuer (strict) names a certificate's issuer (as in a certificate)."""
+        return self.key(signer_issuer, in_certificate=False) == self.key(cert_issuer)
 
 
 def find_certificate(certs: list[BagCertificate], si: SignerInfo) -> BagCertificate | None:
@@ -279,7 +287,7 @@ def find_certificate(certs: list[BagCertificate], si: SignerInfo) -> BagCertific
         return None  # Android does not support subjectKeyIdentifier
     names = Names()
     for cert in certs:
-        if cert.serial == si.serial and names.equal(si.issuer, cert.issuer):
+        if cert.serial == si.serial and names.names(si.issuer, cert.issuer):
             return cert
     return None
 
