@@ -30,6 +30,15 @@ class Pkcs7Error(ValueError):
     """Well-formed BER with PKCS #7 semantics Android refuses (apksig: Pkcs7DecodingException)."""
 
 
+class Pkcs7LimitError(Pkcs7Error):
+    """One of apkscan's own count bounds (apksig has none): an input-level limit with its code,
+    never a plain "the block does not parse" (anyone can add elements to the unsigned bag)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def _expect(tlv: Tlv, cls: int, number: int, what: str) -> Tlv:
     if not tlv.is_(cls, number):
         raise Asn1Error(f"expected {what}")
@@ -134,26 +143,28 @@ def parse_signed_data(block: bytes) -> SignedData:
         el = next(it)
         certs: list[bytes] = []
         if el.is_(2, 0):
-            bag = _at_most(block, el, MAX_CERTIFICATES, "certificates in SignedData")
+            bag = _at_most(block, el, MAX_CERTIFICATES, "certificates in SignedData", "INPUT_TOO_MANY_CERTIFICATES")
             certs = [bytes(block[c.start:c.end]) for c in bag]
             el = next(it)
         if el.is_(2, 1):  # crls
             el = next(it)
-        infos = _at_most(block, _expect(el, 0, 17, "signerInfos SET"), MAX_SIGNER_INFOS, "SignerInfos")
+        infos = _at_most(block, _expect(el, 0, 17, "signerInfos SET"), MAX_SIGNER_INFOS, "SignerInfos",
+                         "INPUT_TOO_MANY_SIGNER_INFOS")
     except StopIteration:
         raise Asn1Error("SignedData is missing fields") from None
     return SignedData(encap_type, certs, [_parse_signer_info(block, si) for si in infos])
 
 
-def _at_most(buf: bytes, tlv: Tlv, limit: int, what: str) -> list[Tlv]:
+def _at_most(buf: bytes, tlv: Tlv, limit: int, what: str, code: str) -> list[Tlv]:
     """The children of ``tlv``, refused as soon as there are more than ``limit`` (listing them
-    all first turned a 16 MiB bag of two-byte elements into millions of objects)."""
+    all first turned a 16 MiB bag of two-byte elements into millions of objects): an input-level
+    limit (``code``), since apksig reads any number."""
     if not tlv.constructed:
         raise Asn1Error("expected a constructed element")
     out, pos = [], tlv.content_start
     while pos < tlv.content_end:
         if len(out) == limit:
-            raise Pkcs7Error(f"more than {limit} {what} (the limit)")
+            raise Pkcs7LimitError(code, f"more than {limit} {what} (the limit)")
         child = read_tlv(buf, pos, tlv.content_end, 1)
         out.append(child)
         pos = child.end
