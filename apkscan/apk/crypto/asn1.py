@@ -88,3 +88,16 @@ def children(buf: bytes, tlv: Tlv, depth: int = 0) -> list[Tlv]:
         out.append(child)
         pos = child.end
     return out
+
+
+def first_children(buf: bytes, tlv: Tlv, count: int, depth: int = 0) -> list[Tlv]:
+    """The first ``count`` children only, the rest not read: apksig's asn1 classes read the fields
+    they declare and ignore whatever follows (its BER-to-DER retry drops it)."""
+    if not tlv.constructed:
+        raise Asn1Error("expected a constructed element")
+    out, pos = [], tlv.content_start
+    while pos < tlv.content_end and len(out) < count:
+        child = read_tlv(buf, pos, tlv.content_end, depth + 1)
+        out.append(child)
+        pos = child.end
+    return out
