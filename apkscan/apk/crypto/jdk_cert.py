@@ -38,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from apkscan.apk.crypto import jdk_key, x500
-from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, children, first_children, read_tlv
+from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, algorithm_parts, children, first_children, read_tlv
 
 KEY_USAGE, BASIC_CONSTRAINTS, SAN = "2.5.29.15", "2.5.29.19", "2.5.29.17"
 # OpenJDK 17 sun.security.x509.OIDMap: extensions it parses into classes.
@@ -136,14 +136,14 @@ def _algorithm_id(buf: bytes, el: Tlv) -> tuple[str, bytes | None]:
     """(OID, parameters as encoded or None): AlgorithmId.equals compares these."""
     if not el.is_(0, 16):
         raise CertificateRefused("AlgorithmIdentifier is not a SEQUENCE")
-    kids = first_children(buf, el, 2)  # apksig's re-encoding keeps {algorithm, parameters}
+    kids = algorithm_parts(buf, el)  # apksig's re-encoding keeps {algorithm, parameters}
     if not kids or not kids[0].is_(0, 6):  # a constructed OID: its content bytes (the retry)
         raise CertificateRefused("AlgorithmIdentifier has no OID")
     oid = x500.oid_text(bytes(buf[kids[0].content_start:kids[0].content_end]), strict=False)
     if len(kids) == 1:
         return oid, None
     params = kids[1]
-    if params.is_(0, 5):
+    if params.is_(0, 5) and not params.constructed:
         if params.content_end != params.content_start:
             raise CertificateRefused("invalid NULL")
         return oid, None
@@ -185,6 +185,8 @@ def _time(raw: bytes, generalized: bool) -> None:
         raise CertificateRefused("Parse time, invalid format")
     if rest[:1] not in ("Z", "+", "-"):
         raise CertificateRefused("Parse time, garbage offset")
+    if len(rest) != (1 if rest[0] == "Z" else 5):  # nothing after Z; an offset is +hhmm
+        raise CertificateRefused("Parse time, invalid format")
 
 
 def _tail(buf: bytes, rest: list[Tlv], version: int) -> dict[str, tuple[bool, bytes | None]] | None:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, children, first_children, read_tlv
+from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, algorithm_parts, children, first_children, read_tlv
 from apkscan.apk.crypto.x500 import oid_text, unpad_oid
 
 RSA_OID, PSS_OID, EC_OID, DSA_OID = ("1.2.840.113549.1.1.1", "1.2.840.113549.1.1.10",
@@ -148,12 +148,12 @@ def _bits(content: bytes) -> bytes:
 
 
 def _algorithm(buf: bytes, el: Tlv, in_certificate: bool) -> tuple[str, Tlv | None]:
-    kids = first_children(buf, el, 2) if in_certificate else children(buf, el)
+    kids = algorithm_parts(buf, el) if in_certificate else children(buf, el)
     # in a certificate the retry matches the OID by tag number: a constructed one's content is its arcs
     if not kids or len(kids) > 2 or not kids[0].is_(0, 6) or (kids[0].constructed and not in_certificate):
         raise KeyRefused("malformed AlgorithmIdentifier")
     params = kids[1] if len(kids) == 2 else None
-    if params is not None and params.is_(0, 5):
+    if params is not None and params.is_(0, 5) and not params.constructed:  # (a constructed one: kept)
         if params.content_end != params.content_start:
             raise KeyRefused("NULL parameters with content")
         params = None

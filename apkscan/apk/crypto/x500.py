@@ -96,7 +96,7 @@ def ava_count(der: bytes, *, in_certificate: bool = True) -> int | None:
                     return None
                 inner, rdn_end, after_rdn = rdn.content_start, rdn.content_end, rdn.end  # (end-of-contents)
             while inner < rdn_end:
-                after = _plain_ava_end(der, inner, rdn_end, in_certificate)
+                after = _plain_ava_end(der, inner, rdn_end)
                 if after is None:  # any other shape: the general reading
                     ava = read_tlv(der, inner, rdn_end, 2)
                     _ava_fields(der, ava, in_certificate)
@@ -109,7 +109,7 @@ def ava_count(der: bytes, *, in_certificate: bool = True) -> int | None:
         return None
 
 
-def _plain_ava_end(der: bytes, pos: int, end: int, in_certificate: bool) -> int | None:
+def _plain_ava_end(der: bytes, pos: int, end: int) -> int | None:
     """Where the AVA at ``pos`` ends when it is the plain shape (``30 L 06 n OID T m value``,
     short lengths, one-byte tags, nothing after the value) and :func:`_ava_fields` would accept
     it; None for anything else (then read in general). No objects: a Name of 1.4 M AVAs."""
@@ -120,7 +120,7 @@ def _plain_ava_end(der: bytes, pos: int, end: int, in_certificate: bool) -> int 
         return None
     if oid_end + 2 + der[oid_end + 1] != ava_end or oid_end == pos + 4 or der[oid_end - 1] & 0x80:
         return None
-    if not in_certificate and 0x80 in der[pos + 4:oid_end]:  # perhaps padded: the general reading
+    if 0x80 in der[pos + 4:oid_end]:  # perhaps padded: the general reading
         return None
     return ava_end
 
@@ -144,8 +144,11 @@ def _ava_fields(der: bytes, ava: Tlv, in_certificate: bool) -> tuple[bytes, Tlv]
     if der[value.start] & 0x1F == 0x1F:
         raise ValueError("multi-byte tag in an attribute value (DerValue has none)")
     raw = der[oid.content_start:oid.content_end]
-    if not raw or raw[-1] & 0x80 or (not in_certificate and _PADDING.search(raw)):
+    padded = _PADDING.search(raw) if 0x80 in raw else None
+    if not raw or raw[-1] & 0x80 or (not in_certificate and padded):
         raise ValueError("malformed OBJECT IDENTIFIER")
+    if value.cls != 0 and (padded or oid.constructed or value.end != ava.content_end):
+        raise ValueError("only apksig's retry reads this AVA, and its value (ANY) must be universal")
     return raw, value
 
 
