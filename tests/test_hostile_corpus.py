@@ -93,7 +93,8 @@ def test_identify_outcome(name):
         assert codes and codes[0] in exp["error_codes"], f"{name}: errors {identity.errors}"
         assert not identity.verified
         return
-    assert not codes, f"{name}: unexpected input errors {identity.errors}"
+    # read, but in part (a cap of ours hit: the signatures not read)
+    assert codes == exp.get("input_errors", []), f"{name}: unexpected input errors {identity.errors}"
     assert identity.manifest is not None and identity.manifest.package == exp["package"]
     if "label" in exp:
         assert identity.manifest.label == exp["label"]

@@ -88,3 +88,33 @@ def children(buf: bytes, tlv: Tlv, depth: int = 0) -> list[Tlv]:
         out.append(child)
         pos = child.end
     return out
+
+
+def first_children(buf: bytes, tlv: Tlv, count: int, depth: int = 0) -> list[Tlv]:
+    """The first ``count`` children only, the rest not read: apksig's asn1 classes read the fields
+    they declare and ignore whatever follows (its BER-to-DER retry drops it)."""
+    if not tlv.constructed:
+        raise Asn1Error("expected a constructed element")
+    out, pos = [], tlv.content_start
+    while pos < tlv.content_end and len(out) < count:
+        child = read_tlv(buf, pos, tlv.content_end, depth + 1)
+        out.append(child)
+        pos = child.end
+    return out
+
+
+def algorithm_parts(buf: bytes, tlv: Tlv) -> list[Tlv]:
+    """[OID] or [OID, parameters] of a certificate's AlgorithmIdentifier as apksig reads it. Two
+    elements: as written (OpenJDK's strict reading takes any parameters). More: only the retry
+    reads it, and its parameters field (optional ANY, universal class) takes the first universal
+    element after the OID, skipping the others; what follows is never read."""
+    kids = first_children(buf, tlv, 3)
+    if len(kids) < 3:
+        return kids
+    pos = kids[0].end
+    while pos < tlv.content_end:
+        el = read_tlv(buf, pos, tlv.content_end, 1)
+        if el.cls == 0:
+            return [kids[0], el]
+        pos = el.end
+    return kids[:1]

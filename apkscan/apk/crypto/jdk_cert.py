@@ -8,6 +8,13 @@ the signer's. This module mirrors OpenJDK's ``X509CertImpl``/``X509CertInfo`` ru
 
 - ``Certificate ::= SEQUENCE {tbs SEQUENCE, AlgorithmIdentifier, BIT STRING}`` (bytes after
   it are not read; in a PKCS #7 bag they would be another element);
+- where OpenJDK's strict reading refuses and apksig's retry (its asn1 classes: each declared
+  field in order, matched by tag class and number, what follows never read) would read and
+  re-encode: a 4th Certificate element, a 3rd Validity time, a 3rd SPKI or AlgorithmIdentifier
+  element, a 2nd element in the ``[0]`` version and a 3rd in an AVA are ignored (first
+  ``first_children`` only); a constructed INTEGER (version, serial) or AVA type OID is its
+  content bytes as written; OIDs count unpadded, and the key's OID is re-encoded minimally
+  (``getEncoded()``);
   the TBS and outer signature algorithms equal (OID and parameters; NULL counts as absent);
 - TBS: ``[0] {INTEGER}`` version (default v1), INTEGER serial, AlgorithmIdentifier, issuer
   Name (not empty: no AVA at all), Validity ``SEQUENCE {UTCTime|GeneralizedTime x2}``,
@@ -31,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from apkscan.apk.crypto import jdk_key, x500
-from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, children, read_tlv
+from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, algorithm_parts, children, first_children, read_tlv
 
 KEY_USAGE, BASIC_CONSTRAINTS, SAN = "2.5.29.15", "2.5.29.19", "2.5.29.17"
 # OpenJDK 17 sun.security.x509.OIDMap: extensions it parses into classes.
@@ -73,7 +80,7 @@ def parse(der: bytes) -> JdkCertificate:
     top = read_tlv(der, 0, len(der))  # bytes after it are not read (CertificateFactory reads one)
     if not top.is_(0, 16):
         raise CertificateRefused("not a Certificate SEQUENCE")
-    parts = children(der, top)
+    parts = first_children(der, top, 3)  # apksig's retry drops a 4th element onwards
     if len(parts) != 3 or not parts[0].is_(0, 16) or not parts[2].is_(0, 3):
         raise CertificateRefused("Certificate is not {TBSCertificate, AlgorithmIdentifier, BIT STRING}")
     outer_alg = _algorithm_id(der, parts[1])
@@ -106,14 +113,21 @@ def parse(der: bytes) -> JdkCertificate:
 
 
 def _version(der: bytes, el: Tlv) -> int:
-    inner = children(der, el)
-    if len(inner) != 1:
+    inner = first_children(der, el, 1)  # EXPLICIT [0]: apksig's retry reads its first element
+    if not inner:
         raise CertificateRefused("X.509 version, bad format")
-    return _integer(der, inner[0], "version")
+    # EXPLICIT: apksig's parser checks the [0] tag only, not the inner element's (then re-encodes
+    # its content as an INTEGER)
+    version = int.from_bytes(der[inner[0].content_start:inner[0].content_end], "big", signed=True)
+    if not -(1 << 31) <= version < 1 << 31:  # an int: DerValue.getInteger and apksig's integerToInt
+        raise CertificateRefused("X.509 version does not fit an int")
+    return version
 
 
 def _integer(buf: bytes, el: Tlv, what: str) -> int:
-    if not el.is_(0, 2) or el.constructed:
+    """An INTEGER as apksig's retry reads it: by tag number only, so a constructed one's
+    content bytes as written are the two's-complement value (then re-encoded in DER)."""
+    if not el.is_(0, 2):
         raise CertificateRefused(f"{what} is not an INTEGER")
     return int.from_bytes(buf[el.content_start:el.content_end], "big", signed=True)
 
@@ -122,14 +136,14 @@ def _algorithm_id(buf: bytes, el: Tlv) -> tuple[str, bytes | None]:
     """(OID, parameters as encoded or None): AlgorithmId.equals compares these."""
     if not el.is_(0, 16):
         raise CertificateRefused("AlgorithmIdentifier is not a SEQUENCE")
-    kids = children(buf, el)[:2]  # apksig's re-encoding keeps {algorithm, parameters}
-    if not kids or not kids[0].is_(0, 6) or kids[0].constructed:
+    kids = algorithm_parts(buf, el)  # apksig's re-encoding keeps {algorithm, parameters}
+    if not kids or not kids[0].is_(0, 6):  # a constructed OID: its content bytes (the retry)
         raise CertificateRefused("AlgorithmIdentifier has no OID")
     oid = x500.oid_text(bytes(buf[kids[0].content_start:kids[0].content_end]), strict=False)
     if len(kids) == 1:
         return oid, None
     params = kids[1]
-    if params.is_(0, 5):
+    if params.is_(0, 5) and not params.constructed:
         if params.content_end != params.content_start:
             raise CertificateRefused("invalid NULL")
         return oid, None
@@ -145,7 +159,7 @@ def _empty_name(name: bytes) -> bool:
 
 
 def _validity(buf: bytes, el: Tlv) -> None:
-    times = children(buf, el) if el.is_(0, 16) else []
+    times = first_children(buf, el, 2) if el.is_(0, 16) else []  # a 3rd time: dropped by the retry
     if len(times) != 2 or not all((t.is_(0, 23) or t.is_(0, 24)) and not t.constructed for t in times):
         raise CertificateRefused("Invalid encoding for CertificateValidity")
     for t in times:
@@ -171,6 +185,8 @@ def _time(raw: bytes, generalized: bool) -> None:
         raise CertificateRefused("Parse time, invalid format")
     if rest[:1] not in ("Z", "+", "-"):
         raise CertificateRefused("Parse time, garbage offset")
+    if len(rest) != (1 if rest[0] == "Z" else 5):  # nothing after Z; an offset is +hhmm
+        raise CertificateRefused("Parse time, invalid format")
 
 
 def _tail(buf: bytes, rest: list[Tlv], version: int) -> dict[str, tuple[bool, bytes | None]] | None:

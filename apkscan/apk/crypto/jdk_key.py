@@ -18,8 +18,10 @@ So a key is usable exactly when OpenJDK's rules accept it, and two keys are equa
 - Unused bits in the BIT STRING are cleared (``getUnalignedBitString``), not refused; the key
   parser then sees the masked bytes.
 - In a certificate, apksig's BER-to-DER re-encoding (``X509CertificateUtils``) drops elements
-  after an AlgorithmIdentifier's parameters. A v2/v3/v4 key record gets no such second chance;
-  its outer length must be minimal, and it is read by ``KeyFactory.getInstance("RSA"|"EC"|
+  after an AlgorithmIdentifier's parameters and after the SPKI's BIT STRING (never read), and
+  writes the algorithm OID minimally (a 0x80-padded one is gone from ``getEncoded()``; the
+  parameters, an EC curve OID too, stay as written). A v2/v3/v4 key record gets no such second
+  chance; its outer length must be minimal, and it is read by ``KeyFactory.getInstance("RSA"|"EC"|
   "DSA")``, which refuses an RSASSA-PSS key (a certificate's PSS key verifies SHA256withRSA).
 
 ``getEncoded()`` re-encodes the SPKI in DER: the AlgorithmIdentifier with its parameters as
@@ -35,8 +37,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, children, read_tlv
-from apkscan.apk.crypto.x500 import oid_text
+from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, algorithm_parts, children, first_children, read_tlv
+from apkscan.apk.crypto.x500 import oid_text, unpad_oid
 
 RSA_OID, PSS_OID, EC_OID, DSA_OID = ("1.2.840.113549.1.1.1", "1.2.840.113549.1.1.10",
                                      "1.2.840.10045.2.1", "1.2.840.10040.4.1")
@@ -107,13 +109,14 @@ def read(spki: bytes, *, in_certificate: bool = False) -> JavaKey:
         raise KeyRefused("not one SubjectPublicKeyInfo SEQUENCE")
     if not in_certificate and top.end == top.content_end and _redundant_length(spki):
         raise KeyRefused("SubjectPublicKeyInfo length not minimal (DerInputStream.getLength)")
-    parts = children(spki, top)
+    # apksig's retry re-encodes SubjectPublicKeyInfo {algorithm, key} only (the rest unread)
+    parts = first_children(spki, top, 2) if in_certificate else children(spki, top)
     if len(parts) != 2 or not parts[0].is_(0, 16) or not parts[1].is_(0, 3) or parts[1].constructed:
         raise KeyRefused("SubjectPublicKeyInfo is not {AlgorithmIdentifier, BIT STRING}")
     algorithm, params = _algorithm(spki, parts[0], in_certificate)
     bit_string = _bits(spki[parts[1].content_start:parts[1].content_end])
     key = bit_string[1:]
-    encoded = der(0x30, _algid(algorithm, spki, parts[0], params) + der(0x03, bit_string))
+    encoded = der(0x30, _algid(algorithm, spki, parts[0], params, in_certificate) + der(0x03, bit_string))
     if algorithm == PSS_OID and not in_certificate:
         raise KeyRefused("an RSASSA-PSS key given to KeyFactory RSA (a key record)")
     if algorithm in (RSA_OID, PSS_OID):
@@ -145,23 +148,25 @@ def _bits(content: bytes) -> bytes:
 
 
 def _algorithm(buf: bytes, el: Tlv, in_certificate: bool) -> tuple[str, Tlv | None]:
-    kids = children(buf, el)
-    if in_certificate:
-        kids = kids[:2]
-    if not kids or len(kids) > 2 or not kids[0].is_(0, 6) or kids[0].constructed:
+    kids = algorithm_parts(buf, el) if in_certificate else children(buf, el)
+    # in a certificate the retry matches the OID by tag number: a constructed one's content is its arcs
+    if not kids or len(kids) > 2 or not kids[0].is_(0, 6) or (kids[0].constructed and not in_certificate):
         raise KeyRefused("malformed AlgorithmIdentifier")
     params = kids[1] if len(kids) == 2 else None
-    if params is not None and params.is_(0, 5):
+    if params is not None and params.is_(0, 5) and not params.constructed:  # (a constructed one: kept)
         if params.content_end != params.content_start:
             raise KeyRefused("NULL parameters with content")
         params = None
     return oid_text(bytes(buf[kids[0].content_start:kids[0].content_end]), strict=not in_certificate), params
 
 
-def _algid(algorithm: str, buf: bytes, el: Tlv, params: Tlv | None) -> bytes:
-    """AlgorithmId.derEncode: the OID, then the parameters, or NULL (unless in ``_NO_NULL``)."""
-    oid_el = children(buf, el)[0]
-    out = der(0x06, bytes(buf[oid_el.content_start:oid_el.content_end]))
+def _algid(algorithm: str, buf: bytes, el: Tlv, params: Tlv | None, in_certificate: bool) -> bytes:
+    """AlgorithmId.derEncode: the OID, then the parameters, or NULL (unless in ``_NO_NULL``).
+    In a certificate the OID is written minimally: apksig's retry re-encodes it from its dotted
+    form, so a 0x80-padded arc is gone from getEncoded() (a key record keeps its bytes)."""
+    oid_el = read_tlv(buf, el.content_start, el.content_end, 1)
+    raw = bytes(buf[oid_el.content_start:oid_el.content_end])
+    out = der(0x06, unpad_oid(raw) if in_certificate else raw)
     if params is not None:
         out += der(buf[params.start], bytes(buf[params.content_start:params.content_end])) if (
             params.end == params.content_end and buf[params.start] & 0x1F != 0x1F) else bytes(buf[params.start:params.end])
@@ -196,7 +201,8 @@ def _rsa(key: bytes) -> tuple[int, int, bool]:
 def _ec(spki: bytes, params: Tlv | None, point: bytes, in_certificate: bool) -> tuple[str, bytes]:
     if params is None or not params.is_(0, 6) or params.constructed:
         raise KeyRefused("EC key without a named curve")
-    curve = oid_text(bytes(spki[params.content_start:params.content_end]), strict=not in_certificate)
+    # strict even in a certificate: the retry keeps the parameters (ANY) as written
+    curve = oid_text(bytes(spki[params.content_start:params.content_end]), strict=True)
     if curve not in EC_FIELD_BITS:
         raise KeyRefused(f"unknown named curve {curve}")
     size = (EC_FIELD_BITS[curve] + 7) // 8

@@ -30,6 +30,15 @@ class Pkcs7Error(ValueError):
     """Well-formed BER with PKCS #7 semantics Android refuses (apksig: Pkcs7DecodingException)."""
 
 
+class Pkcs7LimitError(Pkcs7Error):
+    """One of apkscan's own count bounds (apksig has none): an input-level limit with its code,
+    never a plain "the block does not parse" (anyone can add elements to the unsigned bag)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def _expect(tlv: Tlv, cls: int, number: int, what: str) -> Tlv:
     if not tlv.is_(cls, number):
         raise Asn1Error(f"expected {what}")
@@ -134,26 +143,28 @@ def parse_signed_data(block: bytes) -> SignedData:
         el = next(it)
         certs: list[bytes] = []
         if el.is_(2, 0):
-            bag = _at_most(block, el, MAX_CERTIFICATES, "certificates in SignedData")
+            bag = _at_most(block, el, MAX_CERTIFICATES, "certificates in SignedData", "INPUT_TOO_MANY_CERTIFICATES")
             certs = [bytes(block[c.start:c.end]) for c in bag]
             el = next(it)
         if el.is_(2, 1):  # crls
             el = next(it)
-        infos = _at_most(block, _expect(el, 0, 17, "signerInfos SET"), MAX_SIGNER_INFOS, "SignerInfos")
+        infos = _at_most(block, _expect(el, 0, 17, "signerInfos SET"), MAX_SIGNER_INFOS, "SignerInfos",
+                         "INPUT_TOO_MANY_SIGNER_INFOS")
     except StopIteration:
         raise Asn1Error("SignedData is missing fields") from None
     return SignedData(encap_type, certs, [_parse_signer_info(block, si) for si in infos])
 
 
-def _at_most(buf: bytes, tlv: Tlv, limit: int, what: str) -> list[Tlv]:
+def _at_most(buf: bytes, tlv: Tlv, limit: int, what: str, code: str) -> list[Tlv]:
     """The children of ``tlv``, refused as soon as there are more than ``limit`` (listing them
-    all first turned a 16 MiB bag of two-byte elements into millions of objects)."""
+    all first turned a 16 MiB bag of two-byte elements into millions of objects): an input-level
+    limit (``code``), since apksig reads any number."""
     if not tlv.constructed:
         raise Asn1Error("expected a constructed element")
     out, pos = [], tlv.content_start
     while pos < tlv.content_end:
         if len(out) == limit:
-            raise Pkcs7Error(f"more than {limit} {what} (the limit)")
+            raise Pkcs7LimitError(code, f"more than {limit} {what} (the limit)")
         child = read_tlv(buf, pos, tlv.content_end, 1)
         out.append(child)
         pos = child.end
@@ -258,19 +269,27 @@ class Names:
     """``X500Principal.equals`` over one block's names (:mod:`apkscan.apk.crypto.x500`), each
     name made canonical once. Linear in a name's size, so every name is compared at any length:
     an unsigned SignerInfo issuer padded with 70,000 spaces still names its certificate, as in
-    apksig. A name Java cannot parse equals only its own bytes."""
+    apksig. A name Java cannot parse equals only its own bytes. A certificate's name is read as
+    apksig's BER-to-DER retry leaves it (``in_certificate``: OIDs unpadded, an AVA's extra
+    elements dropped); a SignerInfo's issuer goes to ``new X500Principal`` as written."""
 
     def __init__(self) -> None:
-        self._canonical: dict[bytes, object] = {}
+        self._canonical: dict[tuple[bytes, bool], object] = {}
 
-    def key(self, der: bytes):
+    def key(self, der: bytes, *, in_certificate: bool = True):
         """Equal names have equal keys (the canonical form), so names can be grouped by it."""
-        if der not in self._canonical:
-            self._canonical[der] = x500.canonical(der) or ("bytes", der)
-        return self._canonical[der]
+        slot = (der, in_certificate)
+        if slot not in self._canonical:
+            self._canonical[slot] = x500.canonical(der, in_certificate=in_certificate) or ("bytes", der)
+        return self._canonical[slot]
 
     def equal(self, a: bytes, b: bytes) -> bool:
+        """Two certificate names (each as apksig's retry reads it)."""
         return a == b or self.key(a) == self.key(b)
+
+    def names(self, signer_issuer: bytes, cert_issuer: bytes) -> bool:
+        """A SignerInfo's issuer (strict) names a certificate's issuer (as in a certificate)."""
+        return self.key(signer_issuer, in_certificate=False) == self.key(cert_issuer)
 
 
 def find_certificate(certs: list[BagCertificate], si: SignerInfo) -> BagCertificate | None:
@@ -279,7 +298,7 @@ def find_certificate(certs: list[BagCertificate], si: SignerInfo) -> BagCertific
         return None  # Android does not support subjectKeyIdentifier
     names = Names()
     for cert in certs:
-        if cert.serial == si.serial and names.equal(si.issuer, cert.issuer):
+        if cert.serial == si.serial and names.names(si.issuer, cert.issuer):
             return cert
     return None
 

@@ -248,6 +248,11 @@ class _State:
         bname, sfname = signer.block.name, signer.sf.name
         try:
             sd = pkcs7.parse_signed_data(block)
+        except pkcs7.Pkcs7LimitError as exc:  # our bound, not apksig's: the block is not read
+            issue = error(exc.code, f"JAR signature {bname} not read: {exc}")
+            res.errors.append(issue)
+            self.zip.note_limit(issue)
+            return
         except (Asn1Error, pkcs7.Pkcs7Error, ValueError) as exc:  # ValueError: e.g. int/str limits on hostile numbers
             res.errors.append(error("JAR_SIG_PARSE_EXCEPTION", f"failed to parse JAR signature {bname}: {exc}"))
             return
