@@ -77,6 +77,18 @@ def test_apk_under_data_names_is_scanned_and_its_failure_stays_an_error(go):
     assert "OBB expansion files (not scanned)" not in skips(doc)
 
 
+@pytest.mark.parametrize("name,inner", [("shared/0/Download/wechat.xapk", "com.tencent.mm.apk"),
+                                        ("apps/com.example.clean/f/update.zip", "WeChat.APK")])
+def test_an_apk_deflated_inside_a_data_named_zip_is_scanned(go, name, inner):
+    """Review 34: an XAPK or a ZIP of APKs names no AndroidManifest.xml itself (its APK is
+    compressed inside it), so the streamed look counted it as a skip: WeChat passed, exit 0.
+    An entry named like an APK or a bundle makes it walked."""
+    doc = go([(name, zip_of([("manifest.json", b"{}"), (inner, WECHAT)], zipfile.ZIP_DEFLATED))])
+    got = {a["source"]["chain"][-2:][0]: (a["package"], a["verdict"]) for a in doc["apps"] if a["package"] != "com.example.clean"}
+    assert got == {name: ("com.tencent.mm", "prohibited")}, doc["apps"]
+    assert doc["errors"] == []
+
+
 def test_apk_whose_manifest_is_named_past_the_look_is_an_error(go):
     with zipfile.ZipFile(io.BytesIO(WECHAT)) as src:
         late = zip_of([("assets/pad.bin", os.urandom(6 << 20))] + [(i.filename, src.read(i)) for i in src.infolist()])

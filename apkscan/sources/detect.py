@@ -270,6 +270,9 @@ _CD_SPAN = 46 + 19
 
 # A local file header (PK\x03\x04) whose 19-byte name is AndroidManifest.xml.
 _LOCAL_MANIFEST = re.compile(rb"PK\x03\x04.{22}\x13\x00..AndroidManifest\.xml", re.DOTALL)
+_HEADERS = re.compile(rb"PK\x03\x04|PK\x01\x02")
+_APK_SUFFIXES = (b".apk", b".apks", b".xapk", b".apkm")
+_NAME_SPAN = 46 + 1024  # a header and a name of up to 1 KiB kept across reads
 STREAM_APK = "apk"  # a manifest named within the kept bytes: replay them, then the rest
 STREAM_LATE = "late"  # a manifest named only past them: those bytes are gone
 STREAM_DATA = "data"  # no manifest named anywhere: what its name says
@@ -280,7 +283,8 @@ def streamed_zip_look(fh, keep: int) -> tuple[str, bytes]:
 
     The stream is read as it passes, looking for a local header or a central-directory record
     naming ``AndroidManifest.xml`` (Android reads the directory: a ZIP whose directory names none is
-    no APK, whatever its local headers say). At most ``keep`` bytes (plus one read) are kept in
+    no APK, whatever its local headers say) or an entry named like an APK or a bundle of them (an
+    XAPK, a ZIP of APKs: walked, so the APK inside is scanned). At most ``keep`` bytes (plus one read) are kept in
     memory. Returns (:data:`STREAM_APK`, the bytes read) when a name shows within them: the caller
     replays them before the rest, reading no further here; (:data:`STREAM_LATE`, b"") when one
     shows only past them (read to there; the caller reports it, it cannot be scanned any more);
@@ -292,12 +296,28 @@ def streamed_zip_look(fh, keep: int) -> tuple[str, bytes]:
             kept.append(chunk)
         got += len(chunk)
         buf = tail + chunk
-        if _LOCAL_MANIFEST.search(buf) or _CD_MANIFEST.search(buf):
+        if _LOCAL_MANIFEST.search(buf) or _CD_MANIFEST.search(buf) or _names_an_apk(buf):
             return (STREAM_APK, b"".join(kept)) if kept is not None else (STREAM_LATE, b"")
-        tail = buf[-_CD_SPAN:]
+        tail = buf[-_NAME_SPAN:]
         if got >= keep:
             kept = None
     return STREAM_DATA, b""
+
+
+def _names_an_apk(buf: bytes) -> bool:
+    """A local header or central-directory record in ``buf`` naming an APK or a bundle of them
+    (``.apk``, ``.apks``, ``.xapk``, ``.apkm``): an XAPK or a ZIP of APKs under a data name is walked,
+    its APK compressed inside it names no manifest here (review 34)."""
+    for m in _HEADERS.finditer(buf):
+        local = m.group() == b"PK\x03\x04"
+        at = m.start() + (26 if local else 28)
+        if at + 2 > len(buf):
+            continue
+        size = int.from_bytes(buf[at:at + 2], "little")
+        start = m.start() + (30 if local else 46)
+        if size and start + size <= len(buf) and buf[start:start + size].lower().endswith(_APK_SUFFIXES):
+            return True
+    return False
 
 
 def forget_windows() -> None:
