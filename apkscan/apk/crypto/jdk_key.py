@@ -36,6 +36,7 @@ key's size and never raises.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, algorithm_parts, children, first_children, read_tlv
 from apkscan.apk.crypto.x500 import oid_text, unpad_oid
@@ -82,7 +83,22 @@ class JavaKey:
 
 
 def java_key(spki: bytes, *, in_certificate: bool = False) -> JavaKey | None:
-    """The key as OpenJDK reads it, or None when it refuses the key."""
+    """The key as OpenJDK reads it, or None when it refuses the key. An APK's few keys are read
+    several times each (acceptance, verification, digests): small ones are remembered."""
+    if type(spki) is bytes and len(spki) <= CACHED_KEY_BYTES:
+        return _java_key_cached(spki, in_certificate)
+    return _java_key(spki, in_certificate)
+
+
+CACHED_KEY_BYTES = 2048  # an RSA-8192 key is ~1.1 KB; a hostile multi-megabyte one is never kept
+
+
+@lru_cache(maxsize=256)
+def _java_key_cached(spki: bytes, in_certificate: bool) -> JavaKey | None:
+    return _java_key(spki, in_certificate)  # JavaKey is frozen: sharing one is safe
+
+
+def _java_key(spki, in_certificate: bool) -> JavaKey | None:
     try:
         return read(spki, in_certificate=in_certificate)
     except (KeyRefused, Asn1Error, ValueError):
