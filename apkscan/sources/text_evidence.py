@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from apkscan.issues import warning
-from apkscan.sources.interface import InputProblem, RecordedApp, Skipped
+from apkscan.sources.interface import InputProblem, RecordedApp
 from apkscan.sources.text_encodings import HEAD, Transcoder, decode, text_encoding
 
 __all__ = ["TextEvidenceReader", "looks_like_text_evidence", "scan_for_listing", "text_encoding", "java_cert_hashcode"]
@@ -30,7 +30,6 @@ MAX_LINES = 5_000_000
 MAX_BYTES = 1 << 30
 MAX_APPS = 100_000
 LEADING_JUNK_LINES = 8  # lines before a dumpsys header that detection tolerates (a header's name alone is generic)
-NAMES_NO_PACKAGE = "text marked like a device listing that names no package (source code, notes)"
 CHUNK = 64 * 1024
 SCAN_BYTES = 1 << 20  # how far past the head detection looks for a listing's mark (scan_for_listing)
 MAX_EXAMPLE = 80
@@ -108,10 +107,9 @@ class TextEvidenceReader:
 
     kind = "text-evidence"
 
-    def __init__(self, stream: BinaryIO, chain: tuple[str, ...], where: tuple[str, ...] | None = None):
+    def __init__(self, stream: BinaryIO, chain: tuple[str, ...]):
         self.stream = stream
         self.chain = chain
-        self.where = where if where is not None else (chain[:-1] or chain)  # for a skip record
         self.hashcodes: dict[str, list[str]] = {}
         self.unread_signatures = 0  # PackageSignatures lines without a readable signature list
         self._notes: list[str] = []
@@ -123,13 +121,11 @@ class TextEvidenceReader:
         bad = _Unread()  # 'package:' lines not understood
         stray = _Unread()  # other non-blank lines, which only dumpsys/bugreport structure explains
         garbled = _Unread()  # lines in another encoding than the one read: no structure explains them
-        pm_lines, structured = 0, False
         for line in self._lines():
             if any(ch in line for ch in GARBLED):
                 garbled.add(line)
                 continue
             if line.startswith("package:"):
-                pm_lines += 1
                 app = self._pm_line(line)
                 if app is None:
                     bad.add(line)
@@ -137,20 +133,12 @@ class TextEvidenceReader:
                     apps.setdefault(app.package, app)
                 continue
             current = state.feed(line)
-            structured = structured or state.structured
             if line.strip() and not state.structured:
                 stray.add(line)
             if current is not None and current not in apps and len(apps) < MAX_APPS:
                 apps[current] = RecordedApp(chain=self.chain, package=current, recorded_by="dumpsys package")
             if state.package is not None and state.package in apps:
                 self._block_line(apps[state.package], line)
-        if not structured and stray.count > max(LEADING_JUNK_LINES, pm_lines):
-            yield self._quoted(list(apps), pm_lines, stray.count)  # prose quoting package lines: not a device's
-            return
-        if not apps and not (bad.count or state.bad_blocks.count or garbled.count or self.unread_signatures
-                             or (self._transcoder is not None and self._transcoder.marks_8bit)):
-            yield Skipped(self.where, NAMES_NO_PACKAGE, 1, [self.chain[-1]])  # nothing named, nothing dropped
-            return
         for app in apps.values():
             hashes = self.hashcodes.get(app.package)
             if hashes:
@@ -158,15 +146,6 @@ class TextEvidenceReader:
                     ", ".join(hashes)
             yield app
         yield from self._warnings(bad, state.bad_blocks, stray, len(apps), garbled)
-
-    def _quoted(self, packages: list[str], pm_lines: int, other: int) -> InputProblem:
-        """More prose than ``package:`` lines, past an adb shell's few junk lines: notes, a log or a page
-        quoting a listing, not a device's own (review 34: a how-to made the device "have" WeChat). Its
-        packages are named, not listed as installed: never silent, never an accusation."""
-        named = ", ".join(packages[:5]) + (f" and {len(packages) - 5} more" if len(packages) > 5 else "")
-        return InputProblem(self.chain, [warning("TEXT_EVIDENCE_NOT_A_LISTING", (
-            f"{pm_lines} 'package:' lines among {other} other lines: text quoting a listing, not read as the "
-            f"device's packages (named: {named or 'none'}); give pm list output on its own to list them"))])
 
     def _warnings(self, bad: _Unread, blocks: _Unread, stray: _Unread, apps: int,
                   garbled: _Unread) -> Iterator[InputProblem]:

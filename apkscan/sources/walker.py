@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.zipreader import ZipArchive
-from apkscan.issues import ApkScanError, Issue, error
+from apkscan.issues import ApkScanError, Issue, error, warning
 from apkscan.sources import detect, registry, walkclock
 from apkscan.sources.custody import record as custody_record
 from apkscan.sources.bundles import BundleReader, InstallSetReader
@@ -31,7 +31,6 @@ from apkscan.sources.tempspace import DEFAULT_TMP_LIMIT, TempSpace, release
 from apkscan.sources.zip_archive import ZipReader, ZipTree
 
 NOT_AN_INPUT = "not an APK or a known container"
-TEXT_UNCHECKED = "text over 1 MiB with no device-listing mark in its first 1 MiB (not read further)"
 SAME_DATA = "same data as another member, read once (the ZIP names those bytes more than once)"
 
 
@@ -180,7 +179,7 @@ class Walker:
             peek, encoding, marked, whole = registry.scan_for_listing(stream)
             if marked:
                 yield from self._custody(b, "text-evidence")
-                yield from self._entries(registry.TextEvidenceReader(Prefixed(peek, stream), b.chain, b.where), depth + 1)
+                yield from self._entries(registry.TextEvidenceReader(Prefixed(peek, stream), b.chain), depth + 1)
                 return True
         finally:
             stream.close()
@@ -190,8 +189,8 @@ class Walker:
             yield from self._custody(b, "unknown")
             yield InputProblem(b.chain, [error("TEXT_EVIDENCE_NOT_FOUND", said + ": neither an APK nor text evidence")])
             return True
-        if not whole:  # a big log in a pulled folder: counted, not an input error (review 34)
-            yield Skipped(b.where, TEXT_UNCHECKED, 1, [b.chain[-1]])
+        if not whole:
+            yield InputProblem(b.chain, [warning("TEXT_EVIDENCE_UNCHECKED", said + "; the rest was not looked at")])
             return True
         return False
 
