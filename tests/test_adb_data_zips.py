@@ -104,3 +104,36 @@ def test_directory_naming_the_manifest_counts_when_local_headers_lie():
     data[30:49] = b"AndroidManifest.xmX"  # the local header's name only
     assert detect.streamed_zip_look(io.BytesIO(bytes(data)), 1 << 20) == (detect.STREAM_APK, bytes(data))
     assert detect.streamed_zip_look(io.BytesIO(zip_of([("a.bin", b"y")])), 1 << 20)[0] == detect.STREAM_DATA
+
+
+def test_a_long_apk_name_across_a_read_is_seen():
+    """Review 35: a name of 2,000 bytes ending `.apk` that straddled a 1 MiB read was never judged
+    (only 1 KiB was kept across reads): its local header and its directory record both placed so."""
+    name = "d/" + "x" * 1994 + ".apk"
+    first = (1 << 20) - 1500 - 30 - 7  # the APK's local header starts 1,500 bytes before the first read's end
+
+    def build(second: int) -> tuple[bytes, int]:
+        """The ZIP and its APK entry's directory record offset (the pad's record comes first)."""
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as z:
+            z.writestr("pad.bin", bytes(first))
+            z.writestr(name, WECHAT, compress_type=zipfile.ZIP_DEFLATED)  # its own manifest name hidden
+            z.writestr("pad2.bin", bytes(second))
+        blob = out.getvalue()
+        return blob, zipfile.ZipFile(io.BytesIO(blob)).start_dir + 46 + len("pad.bin")
+
+    _, record = build(0)
+    blob, record = build((2 << 20) - 1500 - record)  # that record 1,500 bytes before the second read's end
+    local = first + 30 + len("pad.bin")
+    assert blob[local:local + 4] == blob[record:record + 4][:2] + b"\x03\x04" and blob[record:record + 4] == b"PK\x01\x02"
+    assert local < (1 << 20) < local + 30 + len(name) and record < (2 << 20) < record + 46 + len(name)
+    found, _ = detect.streamed_zip_look(io.BytesIO(blob), 4 << 20)
+    assert found == detect.STREAM_APK
+
+
+def test_a_flood_of_headers_naming_long_names_is_data():
+    """Review 35: every header's whole name was copied and lower-cased; a flood of records naming
+    0xFFFF-byte names took 70 s for 128 MiB. Only a name's last bytes are compared now."""
+    flood = b"PK\x03\x04" + (b"PK\x01\x02" + bytes(24) + b"\xff\xff" + bytes(16)) * 20_000
+    assert detect._names_an_apk(flood) is False
+    assert detect.streamed_zip_look(io.BytesIO(flood), 4 << 20)[0] == detect.STREAM_DATA

@@ -272,7 +272,7 @@ _CD_SPAN = 46 + 19
 _LOCAL_MANIFEST = re.compile(rb"PK\x03\x04.{22}\x13\x00..AndroidManifest\.xml", re.DOTALL)
 _HEADERS = re.compile(rb"PK\x03\x04|PK\x01\x02")
 _APK_SUFFIXES = (b".apk", b".apks", b".xapk", b".apkm")
-_NAME_SPAN = 46 + 1024  # a header and a name of up to 1 KiB kept across reads
+_NAME_SPAN = 46 + 0xFFFF  # a header and its longest name kept across reads (a name may straddle two)
 STREAM_APK = "apk"  # a manifest named within the kept bytes: replay them, then the rest
 STREAM_LATE = "late"  # a manifest named only past them: those bytes are gone
 STREAM_DATA = "data"  # no manifest named anywhere: what its name says
@@ -315,7 +315,8 @@ def _names_an_apk(buf: bytes) -> bool:
             continue
         size = int.from_bytes(buf[at:at + 2], "little")
         start = m.start() + (30 if local else 46)
-        if size and start + size <= len(buf) and buf[start:start + size].lower().endswith(_APK_SUFFIXES):
+        end = start + size  # only the name's last 5 bytes are looked at: linear (review 35)
+        if size and end <= len(buf) and buf[max(start, end - 5):end].lower().endswith(_APK_SUFFIXES):
             return True
     return False
 
