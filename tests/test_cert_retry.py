@@ -30,7 +30,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import der_build as d  # noqa: E402
-from apksigner_helper import apksigner_available, apksigner_verify  # noqa: E402
 from cert_retry_variants import CN, PRINT, V, ava_raw  # noqa: E402
 from v2_resign import SIGNER, cert_with_spki, fixture_certificate, fixture_spki, replace_nested, v2_with  # noqa: E402
 
@@ -144,21 +143,11 @@ def _v1_with_bag(certificates: list[bytes]) -> bytes:
     return out.getvalue()
 
 
-def _write(tmp_path: Path, name: str, data: bytes) -> Path:
-    path = tmp_path / name
-    path.write_bytes(data)
-    return path
+from v2_resign import apksigner_agrees as _agrees, scheme_signers, write as _write  # noqa: E402
 
 
 def _v1(path: Path):
-    ident = identify(str(path), idsig=False)
-    v1 = ident.verification.schemes["v1"]
-    return ident, v1.verified, [s.certificate.sha256 for s in v1.signers if s.verified and s.certificate]
-
-
-def _agrees(path: Path, verified: bool) -> None:
-    if apksigner_available():
-        assert apksigner_verify(path)["verified"] is verified
+    return scheme_signers(path, "v1")
 
 
 EXTRA = ["outer-4-elements", "validity-3-times", "spki-3-elements", "version-2-integers", "serial-constructed",

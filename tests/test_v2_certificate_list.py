@@ -39,21 +39,11 @@ def _extra(i: int) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
 
-def _write(tmp_path: Path, name: str, data: bytes) -> Path:
-    path = tmp_path / name
-    path.write_bytes(data)
-    return path
+from v2_resign import apksigner_agrees as _agrees, scheme_signers, write as _write  # noqa: E402
 
 
 def _v2(path: Path):
-    ident = identify(str(path), idsig=False)
-    v2 = ident.verification.schemes["v2"]
-    return ident, v2.verified, [s.certificate.sha256 for s in v2.signers if s.verified and s.certificate]
-
-
-def _agrees(path: Path, verified: bool) -> None:
-    if apksigner_available():
-        assert apksigner_verify(path)["verified"] is verified
+    return scheme_signers(path, "v2")
 
 
 def test_a_signer_with_33_certificates_verifies(tmp_path):

@@ -155,3 +155,26 @@ def v1_with_bag_certificate(certificate: bytes) -> bytes:
                 data = replace_nested(data, fixture_certificate(), certificate)
             zout.writestr(info, data)
     return out.getvalue()
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def scheme_signers(path: Path, scheme: str):
+    """(identity, whether ``scheme`` verified, the SHA-256 of its verified signers)."""
+    from apkscan.apk.identify import identify
+
+    ident = identify(str(path), idsig=False)
+    result = ident.verification.schemes[scheme]
+    return ident, result.verified, [s.certificate.sha256 for s in result.signers if s.verified and s.certificate]
+
+
+def apksigner_agrees(path: Path, verified: bool) -> None:
+    """When apksigner is installed, it gives the same verdict."""
+    from apksigner_helper import apksigner_available, apksigner_verify
+
+    if apksigner_available():
+        assert apksigner_verify(path)["verified"] is verified
