@@ -31,6 +31,15 @@ class Tlv:
         return self.cls == cls and self.number == number
 
 
+def der_length(n: int) -> bytes:
+    """A DER length: short form below 128, else the minimal long form (what apksig's re-encoding
+    and Java's ``DerValue.toByteArray`` write)."""
+    if n < 0x80:
+        return bytes([n])
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(size)]) + size
+
+
 def read_tlv(buf: bytes, pos: int, end: int, depth: int = 0) -> Tlv:
     """The element at ``pos``; definite (any long form) and indefinite lengths."""
     if depth > MAX_DEPTH:

@@ -38,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, algorithm_parts, children, first_children, read_tlv
+from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, algorithm_parts, children, der_length, first_children, read_tlv
 from apkscan.apk.crypto.x500 import oid_text, unpad_oid
 
 RSA_OID, PSS_OID, EC_OID, DSA_OID = ("1.2.840.113549.1.1.1", "1.2.840.113549.1.1.10",
@@ -232,8 +232,4 @@ def _int(value: int) -> bytes:
 
 
 def der(tag: int, body: bytes) -> bytes:
-    n = len(body)
-    if n < 0x80:
-        return bytes([tag, n]) + body
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(size)]) + size + body
+    return bytes([tag]) + der_length(len(body)) + body

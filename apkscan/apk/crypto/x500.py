@@ -30,7 +30,7 @@ import codecs
 import re
 import unicodedata
 
-from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, children, read_tlv
+from apkscan.apk.crypto.asn1 import Asn1Error, Tlv, children, der_length, read_tlv
 
 # AVAKeyword entries OpenJDK marks RFC 2253 compliant (the others print as dotted OIDs).
 _KEYWORDS = {
@@ -232,9 +232,7 @@ def _value_der(der: bytes, value: Tlv) -> bytes:
         while der[head_end] & 0x80:
             head_end += 1
         head_end += 1
-    n = value.content_end - value.content_start
-    length = bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes(
-        (n.bit_length() + 7) // 8, "big")
+    length = der_length(value.content_end - value.content_start)
     return bytes(der[value.start:head_end]) + length + bytes(der[value.content_start:value.content_end])
 
 
