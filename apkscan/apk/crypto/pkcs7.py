@@ -12,7 +12,6 @@ policy and lives in ``v1``.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 
 MAX_CERTIFICATES = 1000
@@ -54,7 +53,7 @@ def decode_oid(buf: bytes, tlv: Tlv) -> str:
     raw = bytes(buf[tlv.content_start:tlv.content_end])
     if not raw or raw[-1] & 0x80:
         raise Asn1Error("malformed OBJECT IDENTIFIER")
-    raw = _ARC_PADDING.sub(rb"\1", raw)  # leading 0x80 groups of each arc: value 0, dropped at C speed
+    raw = x500.unpad_oid(raw)  # leading 0x80 groups of each arc: value 0, dropped at C speed
     if len(raw) > LONG_OID:  # no OID apkscan compares with is this long once unpadded
         return f"long-oid:{len(raw)}:{hashlib.sha256(raw).hexdigest()[:16]}"
     arcs: list[int | str] = []
@@ -71,7 +70,6 @@ def decode_oid(buf: bytes, tlv: Tlv) -> str:
     return ".".join(str(a) for a in first + arcs[1:])
 
 
-_ARC_PADDING = re.compile(rb"(^|[\x00-\x7f])\x80+")
 LONG_OID = 256  # bytes, padding removed: longer ones are named by length and digest (reports stay small)
 
 
