@@ -1,0 +1,132 @@
+"""MVT indicator files as an adversary or a careless feed writes them (review 38).
+
+An indicator certificate that sits in an APK without being its verified signer must leave a
+trace (forged or planted, weak), as the shipped packs' certificates do; a STIX property of
+the wrong JSON type must never crash the scan; a malformed digest is one indicator left out,
+not the whole feed refused.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from apkscan.apk.identify import identify
+from apkscan.cli import main
+from apkscan.rules.certview import CertView
+
+REPO = Path(__file__).resolve().parents[1]
+APKS = REPO / "fixtures" / "apks"
+TEST_RSA = json.loads((APKS / "index.json").read_text())["keys"]["test-rsa"]["cert_sha256"]
+
+
+def _bundle(*indicators: tuple, malware: dict | None = None, relationship: dict | None = None) -> dict:
+    """``indicators``: (id, pattern) pairs, each tied to one malware object."""
+    mal = {"type": "malware", "id": "malware--1", "name": "spy", **(malware or {})}
+    objects: list[dict] = [mal]
+    for i, (ind_id, pattern) in enumerate(indicators):
+        objects.append({"type": "indicator", "id": ind_id, "pattern": pattern})
+        objects.append({"type": "relationship", "id": f"relationship--{i}", "relationship_type": "indicates",
+                        "source_ref": ind_id, "target_ref": "malware--1", **(relationship or {})})
+    return {"type": "bundle", "id": "bundle--1", "objects": objects}
+
+
+def _scan(tmp_path: Path, bundle: dict, apk: Path, *extra: str) -> tuple[int, str, dict | None]:
+    feed = tmp_path / "feed.stix2"
+    feed.write_text(json.dumps(bundle), encoding="utf-8")
+    out = Path(tempfile.mkdtemp(prefix="apkscan-out-")) / "out.json"
+    res = CliRunner().invoke(main, ["scan", "--no-store", "-q", "--no-builtin-rules", "--iocs", str(feed),
+                                    "--json", str(out), *extra, str(apk)])
+    doc = json.loads(out.read_text(encoding="utf-8")) if out.exists() else None
+    return res.exit_code, res.stderr + (repr(res.exception) if res.exception and res.exit_code not in (0, 1, 2, 3)
+                                        else ""), doc
+
+
+def _present(apk: Path) -> list[str]:
+    return [s.certificate.sha256 for s in CertView.of(identify(apk)).present]
+
+
+@pytest.mark.parametrize("apk, kind", [
+    (APKS / "tampered-entry.apk", "forged-certificate"),  # its signer's signature does not verify
+    (REPO / "fixtures" / "adversarial" / "wechat-cert-planted.apk", "planted-certificate"),  # rides along
+])
+def test_an_indicator_certificate_present_but_not_verified_is_a_weak_finding(tmp_path, apk, kind):
+    present = _present(apk)
+    assert present, "the fixture must carry a certificate that is no verified signer"
+    if kind == "forged-certificate":
+        assert TEST_RSA in present
+    digest = present[0]
+    code, err, doc = _scan(tmp_path, _bundle(("indicator--1", f"[app:cert.sha256 = '{digest}']")), apk)
+    assert code in (0, 1), err
+    (app,) = doc["apps"]
+    (finding,) = app["findings"]  # before: none at all (allowed), where --quick said weak
+    assert finding["rule"] == f"ioc.feed.{kind}" and finding["kind"] == kind
+    assert finding["strength"] == "weak"
+    assert [e["basis"] for e in finding["evidence"]] == ["certificate-present"]
+    assert app["verdict"] != "allowed"
+
+
+def test_quick_and_full_scans_agree_that_the_certificate_is_there(tmp_path):
+    apk = APKS / "tampered-entry.apk"
+    bundle = _bundle(("indicator--1", f"[app:cert.sha256 = '{TEST_RSA}']"))
+    strengths = []
+    for extra in ((), ("--quick",)):
+        code, err, doc = _scan(tmp_path, bundle, apk, *extra)
+        assert code in (0, 1), err
+        strengths.append([f["strength"] for f in doc["apps"][0]["findings"]])
+    assert strengths == [["weak"], ["weak"]]
+
+
+def test_a_verified_indicator_signer_is_still_confirmed(tmp_path):
+    apk = APKS / "clean-v1v2v3.apk"  # signed by test-rsa, verifies
+    code, err, doc = _scan(tmp_path, _bundle(("indicator--1", f"[app:cert.sha256 = '{TEST_RSA.upper()}']")), apk)
+    assert code in (0, 1), err
+    assert [(f["kind"], f["strength"]) for f in doc["apps"][0]["findings"]] == [("app", "confirmed")]
+
+
+HOSTILE = [
+    pytest.param({"malware": {"id": ["malware--1"]}}, id="malware-id-list"),
+    pytest.param({"relationship": {"target_ref": ["malware--1"]}}, id="target-ref-list"),
+    pytest.param({"relationship": {"source_ref": {"x": 1}}}, id="source-ref-object"),
+    pytest.param({"malware": {"name": {"en": "spy"}}}, id="name-object"),
+    pytest.param({"malware": {"description": ["a", "b"]}}, id="description-list"),
+    pytest.param({"malware": {"name": 7}}, id="name-number"),
+]
+
+
+@pytest.mark.parametrize("shape", HOSTILE)
+def test_stix_values_of_the_wrong_type_never_crash_the_scan(tmp_path, shape):
+    apk = APKS / "clean-v1v2v3.apk"
+    bundle = _bundle(("indicator--1", "[app:id = 'com.example.clean']"), **shape)
+    code, err, doc = _scan(tmp_path, bundle, apk)
+    assert code in (0, 1) and "Traceback" not in err and doc is not None, err  # before: TypeError, exit 1
+    (app,) = doc["apps"]
+    assert [f["kind"] for f in app["findings"]] == ["app"]  # the indicator itself still counts
+
+
+def test_an_indicator_id_of_the_wrong_type_is_an_ungrouped_indicator(tmp_path):
+    apk = APKS / "clean-v1v2v3.apk"
+    code, err, doc = _scan(tmp_path, _bundle((["indicator--1"], "[app:id = 'com.example.clean']")), apk)
+    assert code in (0, 1), err
+    assert [f["rule"] for f in doc["apps"][0]["findings"]] == ["ioc.feed.indicators"]
+
+
+def test_a_malformed_digest_is_one_indicator_left_out_not_the_feed(tmp_path):
+    apk = APKS / "clean-v1v2v3.apk"
+    dashed = "-".join(TEST_RSA[i:i + 2] for i in range(0, 64, 2))
+    bundle = _bundle(("indicator--1", "[app:cert.sha256 = 'abcd']"),
+                     ("indicator--2", "[app:cert.sha1 = '" + "g" * 40 + "']"),
+                     ("indicator--3", f"[app:cert.sha256 = '{dashed}']"))
+    code, err, doc = _scan(tmp_path, bundle, apk)
+    assert code in (0, 1), err  # before: exit 2, nothing scanned
+    assert "RULES_IOC_SKIPPED" in err and "2 indicators left out" in err and "'abcd'" in err
+    assert [(f["kind"], f["strength"]) for f in doc["apps"][0]["findings"]] == [("app", "confirmed")]
+
+
+def test_a_feed_of_malformed_digests_only_is_still_refused(tmp_path):
+    code, err, _doc = _scan(tmp_path, _bundle(("indicator--1", "[app:cert.md5 = 'xyz']")), APKS / "clean-v1v2v3.apk")
+    assert code == 2 and "no indicator apkscan can match" in err and "1 indicator left out" in err
