@@ -130,3 +130,97 @@ def test_a_malformed_digest_is_one_indicator_left_out_not_the_feed(tmp_path):
 def test_a_feed_of_malformed_digests_only_is_still_refused(tmp_path):
     code, err, _doc = _scan(tmp_path, _bundle(("indicator--1", "[app:cert.md5 = 'xyz']")), APKS / "clean-v1v2v3.apk")
     assert code == 2 and "no indicator apkscan can match" in err and "1 indicator left out" in err
+
+
+# --- how MVT reads a feed: packages case-insensitively and stripped, its pattern spellings -----
+
+@pytest.fixture(scope="module")
+def mixed_case(tmp_path_factory) -> dict[str, Path]:
+    from test_policy_resolution import signed_apk
+
+    d = tmp_path_factory.mktemp("mixed")
+    return {"upper": signed_apk(d / "upper.apk", "com.wSpyEra", "Spy", "test-rsa"),
+            "lower": signed_apk(d / "lower.apk", "com.wspyera", "Spy", "test-rsa")}
+
+
+def _bases(doc: dict) -> list[tuple[str, list[str]]]:
+    return [(f["rule"], [e["basis"] for e in f["evidence"]]) for f in doc["apps"][0]["findings"]]
+
+
+@pytest.mark.parametrize("indicator, apk, basis", [
+    ("com.wSpyEra", "upper", "package"),  # as written: the package itself
+    ("com.wSpyEra", "lower", "package-lookalike"),  # before: allowed (MVT flags it: it folds case)
+    ("com.wspyera", "upper", "package-lookalike"),
+    (" com.wSpyEra ", "upper", "package"),  # MVT strips the value
+    ("COM.WSPYERA", "lower", "package-lookalike"),
+])
+def test_an_indicator_package_matches_its_case_variants_as_lookalikes(tmp_path, mixed_case, indicator, apk, basis):
+    code, err, doc = _scan(tmp_path, _bundle(("indicator--1", f"[app:id = '{indicator}']")), mixed_case[apk])
+    assert code in (0, 1), err
+    assert _bases(doc) == [("ioc.feed.spy", [basis])]
+    assert doc["apps"][0]["verdict"] != "allowed"
+
+
+@pytest.mark.parametrize("pattern", [
+    "[app:cert.'SHA-256' = '{d}']",  # the STIX 2.1 spelling
+    "[app:cert.sha-256 = '{d}']",
+    "[app:cert.SHA256='{d}']",
+    "[app:cert.sha256 = {d}]",  # unquoted
+    "app:cert.sha256 = '{d}'",  # no brackets
+])
+def test_pattern_spellings_mvt_reads_are_read(tmp_path, pattern):
+    bundle = _bundle(("indicator--1", pattern.format(d=TEST_RSA)), ("indicator--2", "[app:id = 'com.example.other']"))
+    code, err, doc = _scan(tmp_path, bundle, APKS / "clean-v1v2v3.apk")
+    assert code in (0, 1) and "RULES_IOC_SKIPPED" not in err, err  # before: skipped, the APK allowed
+    assert [(f["kind"], f["strength"]) for f in doc["apps"][0]["findings"]] == [("app", "confirmed")]
+
+
+@pytest.mark.parametrize("pattern", [
+    "[app:id = 'a' OR app:id = 'com.example.clean']", "[app:id = a OR app:id = com.example.clean]",
+    '[app:id = "com.example.clean"]', "[app:id = '  ']",
+])
+def test_patterns_that_are_not_one_comparison_stay_left_out(tmp_path, pattern):
+    bundle = _bundle(("indicator--1", pattern), ("indicator--2", "[app:id = 'com.example.other']"))
+    code, err, doc = _scan(tmp_path, bundle, APKS / "clean-v1v2v3.apk")
+    assert code in (0, 1) and "1 indicator left out" in err, err
+    assert doc["apps"][0]["findings"] == []
+
+
+def test_malware_objects_whose_names_slug_alike_stay_apart(tmp_path):
+    apk = APKS / "clean-v1v2v3.apk"
+    objects = [{"type": "malware", "id": "malware--a", "name": "WeChat", "description": "list A"},
+               {"type": "malware", "id": "malware--b", "name": "wechat!", "description": "list B"},
+               {"type": "malware", "id": "malware--c", "name": "微信", "description": "list C"},
+               {"type": "malware", "id": "malware--d", "name": "抖音", "description": "list D"}]
+    pairs = [("indicator--a", "com.example.other", "malware--a"), ("indicator--b", "com.example.clean", "malware--b"),
+             ("indicator--c", "com.example.other2", "malware--c"), ("indicator--d", "com.example.clean", "malware--d")]
+    for ind, pkg, mal in pairs:
+        objects += [{"type": "indicator", "id": ind, "pattern": f"[app:id = '{pkg}']"},
+                    {"type": "relationship", "id": f"rel-{ind}", "relationship_type": "indicates",
+                     "source_ref": ind, "target_ref": mal}]
+    code, err, doc = _scan(tmp_path, {"type": "bundle", "id": "bundle--1", "objects": objects}, apk)
+    assert code in (0, 1), err
+    found = sorted((f["rule"], f["app"]) for f in doc["apps"][0]["findings"])
+    # before: one rule 'ioc.feed.wechat' named "WeChat" (list A), and 抖音 reported as 微信
+    assert found == [("ioc.feed.malware-d", "抖音"), ("ioc.feed.wechat-2", "wechat!")]
+
+
+def test_indicators_left_out_are_said_in_every_report_not_only_on_stderr(tmp_path):
+    feed = tmp_path / "feed.stix2"
+    feed.write_text(json.dumps(_bundle(("indicator--1", "[app:id = 'com.example.clean']"),
+                                       ("indicator--2", "[domain-name:value = 'evil.example']"))), encoding="utf-8")
+    out = Path(tempfile.mkdtemp(prefix="apkscan-out-"))
+    res = CliRunner().invoke(main, ["scan", "--no-store", "-q", "--no-builtin-rules", "--iocs", str(feed),
+                                    "--json", str(out / "s.json"), "--html", str(out / "s.html"),
+                                    "--sarif", str(out / "s.sarif"), str(APKS / "clean-v1v2v3.apk")])
+    assert res.exit_code in (0, 1), res.stderr
+    doc = json.loads((out / "s.json").read_text(encoding="utf-8"))
+    (pack,) = doc["rules"]["packs"]
+    assert len(pack["notices"]) == 1 and pack["notices"][0].startswith("RULES_IOC_SKIPPED: 1 indicator left out")
+    assert "RULES_IOC_SKIPPED: 1 indicator left out" in (out / "s.html").read_text(encoding="utf-8")
+    sarif = json.loads((out / "s.sarif").read_text(encoding="utf-8"))
+    assert sarif["runs"][0]["properties"]["ruleNotices"][0].startswith("ioc.feed: RULES_IOC_SKIPPED")
+    again = out / "again.html"  # re-rendered from the document: the notice is part of it
+    res = CliRunner().invoke(main, ["report", str(out / "s.json"), "--html", str(again)])
+    assert res.exit_code == 0, res.stderr
+    assert "RULES_IOC_SKIPPED" in again.read_text(encoding="utf-8")

@@ -207,6 +207,7 @@ class PackMeta(Record):
     reviewed: str | None = None
     path: str | None = None
     rules: tuple[RuleMeta, ...] = ()
+    notices: tuple[str, ...] = ()  # what of the file the run left out (RULES_IOC_SKIPPED)
 
 
 @dataclass(**RECORD)

@@ -191,6 +191,8 @@ def document(doc: ScanDocument | dict) -> dict:
         driver["version"] = meta.tool_version
         driver["semanticVersion"] = meta.tool_version
     run_props: dict[str, Any] = {"rulePacks": [{"name": n, "version": v} for n, v in meta.rules]}
+    if meta.rule_notices:  # part of an indicator feed left out: the run's verdicts are without it
+        run_props["ruleNotices"] = list(meta.rule_notices)
     if meta.policy:
         run_props["policy"] = {"name": meta.policy[0], "version": meta.policy[1],
                                "url": meta.policy_url}

@@ -168,6 +168,7 @@ class RunMeta:
     policy_url: str | None
     interrupted: bool = False  # the scan was stopped: the document covers only what finished
     policies: list[str] = field(default_factory=list)  # every policy's name, scan order (first = policy)
+    rule_notices: list[str] = field(default_factory=list)  # "<pack>: <what was left out>"
 
 
 def _evidence(value: tuple[Evidence, ...] | Mapping[str, Any]) -> list[tuple[str, str, str]]:
@@ -321,6 +322,7 @@ def meta(doc: ScanDocument) -> RunMeta:
         started=doc.started_at or None, finished=doc.finished_at or None,
         scanned=[s if isinstance(s, str) else _fmt(s.get("path")) for s in doc.inputs],
         rules=_rules(doc.rules), policy=policy, policy_url=policy_url,
+        rule_notices=[f"{p.name}: {n}" for p in (doc.rules.packs if doc.rules else ()) for n in p.notices],
         interrupted=doc.interrupted, policies=doc.policy_names())
 
 

@@ -46,7 +46,7 @@ class KnownIndex:
 
 @dataclass(slots=True)
 class PackIndex:
-    by_package: dict[str, list[int]] = field(default_factory=dict)  # exact name -> rule positions
+    by_package: dict[str, list[int]] = field(default_factory=dict)  # exact name and its folded forms -> rule positions
     by_digest: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # (algo, hex) -> positions
     always: list[int] = field(default_factory=list)  # rules with a pattern: always asked
     sdk: list[int] = field(default_factory=list)  # SDK rules: asked when DEX classes were read (--deep)
@@ -61,9 +61,9 @@ def build(pack: RulePack) -> PackIndex:
             ix.sdk.append(pos)
         elif _has_pattern(rule):
             ix.always.append(pos)
-        for name in rule.packages:
-            ix.by_package.setdefault(name, []).append(pos)
-            ix.exact.add(name)
+        for key in dict.fromkeys(v for name in rule.packages for _how, v in forms(name)):  # folded forms too
+            ix.by_package.setdefault(key, []).append(pos)
+        ix.exact.update(rule.packages)
         for rc in rule.certificates:
             for algo in DIGESTS:
                 value = getattr(rc.cert, algo)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import re
 from collections.abc import Callable, Iterable
 
@@ -272,18 +273,38 @@ def _package_evidence(rule: Rule, identity: ApkIdentity, exact: set[str]) -> lis
     for how, pkg in _package_values(identity):
         field = "package" if how == "framework" else f"package ({how})"
         for form, value in forms(pkg):
-            basis = ("package-reading" if how != "framework" else
-                     "package" if form == "raw" else "package-lookalike")
             if any(fnmatch.fnmatchcase(value, g) for g in rule.package_exclude):
                 break
-            hit = value if value in rule.packages else None
+            hit = _named(rule, value)
+            same = form == "raw" and hit == value  # the rule's name as written, not a folded form of it
             if hit is None and value not in exact:
                 hit = (next((g for g in rule.package_globs if fnmatch.fnmatchcase(value, g)), None)
                        or next((p.pattern for p in rule.package_regexes if p.search(value)), None))
+                same = form == "raw"
             if hit:
-                out.append(Evidence(field, pkg, basis, hit,
-                                    normalised=None if form == "raw" else value))
+                basis = "package-reading" if how != "framework" else "package" if same else "package-lookalike"
+                out.append(Evidence(field, pkg, basis, hit, normalised=None if same else value))
                 break
+    return out
+
+
+def _named(rule: Rule, value: str) -> str | None:
+    """The package ``rule`` names that ``value`` is: as written, or one of its folded forms. A
+    rule may name a package in capitals (an MVT feed's ``com.wSpyEra``): an APK ``com.wspyera``
+    is then a look-alike of it, as ``com.wSpyEra`` is of a rule naming ``com.wspyera`` (MVT
+    compares case-insensitively; review 38 R2-1)."""
+    if value in rule.packages:
+        return value
+    return _folded(tuple(rule.packages)).get(value) if rule.packages else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _folded(packages: tuple[str, ...]) -> dict[str, str]:
+    """Folded form (:func:`forms`: NFKC/case fold, skeleton) -> the name as written."""
+    out: dict[str, str] = {}
+    for name in packages:
+        for _how, value in forms(name)[1:]:
+            out.setdefault(value, name)
     return out
 
 

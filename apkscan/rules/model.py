@@ -157,12 +157,16 @@ class RulePack:
     publishers: list[NamePattern] = field(default_factory=list)
     publisher_names: list[str] = field(default_factory=list)  # compared by publisher_key
     rules: list[Rule] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # what of the file was left out (an indicator feed's skips)
 
     def meta(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "vendor": self.vendor,
-                "reviewed": self.reviewed, "path": self.path,
-                "rules": [{"id": r.id, "vendor": r.vendor, "description": r.app, "kind": r.kind}
-                          for r in self.rules]}
+        out = {"name": self.name, "version": self.version, "vendor": self.vendor,
+               "reviewed": self.reviewed, "path": self.path,
+               "rules": [{"id": r.id, "vendor": r.vendor, "description": r.app, "kind": r.kind}
+                         for r in self.rules]}
+        if self.notices:  # in the document, so a filed report says part of a feed was not used
+            out["notices"] = list(self.notices)
+        return out
 
 
 @dataclass(slots=True)

@@ -31,11 +31,16 @@ from apkscan.rules.yamlsrc import RuleError, normalise_hash, read_capped
 # indicators, more than MVT's largest published files, and ~100 MB of parsed objects at most.
 MAX_STIX_VALUES = 1 << 20
 
-_PATTERN = re.compile(r"^\[\s*([a-z0-9:._-]+)\s*=\s*'((?:[^'\\]|\\.)*)'\s*\]$", re.IGNORECASE)
+# One comparison, as MVT reads it (it strips the brackets, splits at '=', strips spaces and quotes,
+# and takes ``cert.'SHA-256'``, ``cert.sha-256`` and ``cert.sha256`` as one key): brackets, quotes
+# and spaces optional; an unquoted value has no space, quote, bracket or '=' (so 'a OR b' is no value;
+# a double-quoted one, which MVT would keep with its quotes and never match, is left out too)
+_PATTERN = re.compile(r"^\[?\s*(app:id|app:cert\.'?[a-z0-9-]+'?)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|([^\s'\x22\[\]=]+))\s*\]?$",
+                      re.IGNORECASE)
 _NS = uuid.UUID("6c1bb2f2-7d2c-4b8c-9f1e-0a1d3e5b7c90")  # fixed: stable ids across exports
 _CERT_KEYS = {"app:cert.sha256": "sha256", "app:cert.sha1": "sha1", "app:cert.md5": "md5"}
 _HASH_LEN = {"sha256": 64, "sha1": 40, "md5": 32}
-SUPPORTED = "[app:id = '...'] and [app:cert.sha256|sha1|md5 = '...'], one comparison, single quotes"
+SUPPORTED = "[app:id = '...'] and [app:cert.sha256|sha1|md5 = '...'], one comparison"
 
 
 def load_stix(path: str | Path, taken: Iterable[str] = (), notices: list[RuleError] | None = None) -> RulePack:
@@ -64,9 +69,10 @@ def load_stix(path: str | Path, taken: Iterable[str] = (), notices: list[RuleErr
         stem, n = f"{p.stem}-{n}", n + 1
     pack, skipped = _pack_from_objects(objects, stem, name)
     if skipped and pack.rules:
+        said = f"{_skip_text(skipped)}; the other indicators are used"
+        pack.notices.append(f"RULES_IOC_SKIPPED: {said}")
         if notices is not None:
-            notices.append(RuleError(name, None, f"{_skip_text(skipped)}; the other indicators are used",
-                                     "RULES_IOC_SKIPPED"))
+            notices.append(RuleError(name, None, said, "RULES_IOC_SKIPPED"))
     elif not pack.rules:  # the user would believe a feed is in use when nothing of it is
         what = _skip_text(skipped) if skipped else "the bundle has no indicator"
         raise RuleError(name, None, f"no indicator apkscan can match: {what}", "RULES_IOC_EMPTY")
@@ -100,19 +106,19 @@ def _pack_from_objects(objects: list[Any], stem: str, name: str) -> tuple[RulePa
             continue
         pattern = str(o.get("pattern", "")).strip()
         m = _PATTERN.match(pattern)
-        key, value = (m.group(1).lower(), m.group(2).replace("\\'", "'")) if m else ("", "")
+        key, value = _key_value(m) if m else ("", "")
         algo = _CERT_KEYS.get(key)
         digest = normalise_hash(value.replace("-", "")) if algo else ""  # AB:CD, ab cd, ab-cd
-        if key != "app:id" and not (algo and re.fullmatch(f"[0-9a-f]{{{_HASH_LEN[algo]}}}", digest)):
-            skipped.append(pattern)  # another key, or a certificate digest of the wrong form
+        if not (value if key == "app:id" else algo and re.fullmatch(f"[0-9a-f]{{{_HASH_LEN[algo]}}}", digest)):
+            skipped.append(pattern)  # another key, no package, or a certificate digest of the wrong form
             continue
         mal_id = owner.get(o["id"], "") if isinstance(o.get("id"), str) else ""
         mal = malware.get(mal_id, {})
         title = _text(mal.get("name"))
-        rid = f"ioc.{stem}.{_slug(title or 'indicators')}"
-        rule = rules.get(rid)
+        rule = rules.get(mal_id)  # one rule per malware object (MVT: one collection per id)
         if rule is None:
-            rule = rules[rid] = Rule(id=rid, vendor=vendor, app=title or stem,
+            rid = _rule_id(stem, title, mal_id, {r.id for r in rules.values()})
+            rule = rules[mal_id] = Rule(id=rid, vendor=vendor, app=title or stem,
                                      pack=pack.name, description=_text(mal.get("description")),
                                      indicator=True,
                                      references=[f"{name} (STIX2 {mal_id or 'indicators'})"])
@@ -122,6 +128,16 @@ def _pack_from_objects(objects: list[Any], stem: str, name: str) -> tuple[RulePa
         rule.certificates.append(RuleCert(_known(pack, rule, algo, digest)))
     pack.rules = list(rules.values())
     return pack, skipped
+
+
+def _key_value(m: re.Match) -> tuple[str, str]:
+    """``app:id`` or ``app:cert.<algo>`` (quotes and dashes out of the algorithm, lower case), and
+    the value with its surrounding spaces stripped, as MVT keeps it."""
+    key = m.group(1).lower().replace("'", "")
+    if key.startswith("app:cert."):
+        key = "app:cert." + key[len("app:cert."):].replace("-", "")
+    value = m.group(2).replace("\\'", "'") if m.group(2) is not None else m.group(3)
+    return key, value.strip()
 
 
 def _text(value: Any) -> str:
@@ -140,6 +156,17 @@ def _known(pack: RulePack, rule: Rule, algo: str, digest: str) -> KnownCert:
         kid = f"{rule.id}:{digest}"
     kc = pack.certificates.setdefault(kid, KnownCert(id=kid, references=list(rule.references), **{algo: digest}))
     return kc
+
+
+def _rule_id(stem: str, title: str, mal_id: str, taken: set[str]) -> str:
+    """``ioc.<stem>.<slug of the malware's name>``; a name with no ASCII letter or digit (微信)
+    is named by its object's id, and two objects whose names slug alike (``WeChat``, ``wechat!``)
+    get ``-2``, ``-3``: a finding never names another object's threat (review 38 R2-4)."""
+    base = f"ioc.{stem}.{_slug(title if re.search('[A-Za-z0-9]', title) else mal_id or 'indicators')}"
+    rid, n = base, 2
+    while rid in taken:
+        rid, n = f"{base}-{n}", n + 1
+    return rid
 
 
 def _slug(text: str) -> str:
