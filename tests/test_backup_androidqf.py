@@ -110,8 +110,9 @@ def test_age_encrypted(tmp_path):
     shutil.copytree(ACQ, acq)
     (acq / "extra.zip.age").write_bytes(b"age-encryption.org/v1\n-> X25519 abc\n")
     got = Collected(AndroidQFReader(FolderTree(acq)).entries())
-    assert got.codes == ["CONTAINER_AGE_ENCRYPTED"]
-    assert "age --decrypt" in got.problems[0].issues[0].message
+    # the reader hands an age file on by content (an APK under an .age name is scanned: review 38);
+    # the walker's age format says what it is (test_androidqf_hostile: once, with the hint)
+    assert "extra.zip.age" in got.members and got.codes == []
 
 
 def test_older_acquisition_without_acquisition_json(tmp_path):

@@ -69,6 +69,7 @@ class KnownApp:
     line: str
     chain: tuple[str, ...] = ()
     whole: bool = True  # read to the end (store.storable): its line may be kept by the fast lane
+    verified: bool | None = None  # its signatures verified (None: not known, a line answered by the lane)
 
 
 def encoded(item: Any, records: list[Any]) -> list[Any]:
@@ -85,7 +86,7 @@ def encoded(item: Any, records: list[Any]) -> list[Any]:
             m = r.identity.manifest
             r = KnownApp(None, r.identity.file.sha256, m.package if m else None, r.verdict,
                          tuple((n, o.verdict) for n, o in r.verdicts.items()), app_line(r), tuple(r.chain),
-                         store.storable(r.identity))
+                         store.storable(r.identity), r.identity.verified)
         out.append(r)
     return out
 
@@ -206,7 +207,7 @@ def _as_known(app: Any, lines: dict[int, str]) -> KnownApp | None:
     m = app.identity.manifest
     return KnownApp(None, app.identity.file.sha256, m.package if m else None, app.verdict,
                     tuple((n, o.verdict) for n, o in app.verdicts.items()), line, tuple(app.chain),
-                    store.storable(app.identity))
+                    store.storable(app.identity), app.identity.verified)
 
 
 def _stat(path: str) -> tuple[str | bytes, tuple[int, int, int, int, int]]:

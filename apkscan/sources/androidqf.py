@@ -136,11 +136,10 @@ class AndroidQFReader:
         skipped: dict[str, Skipped] = {}
         for name in names:
             rel = name[len(root):]
-            if name.endswith(".age"):
-                yield age_problem(self.tree.chain + (name,))
-            elif rel == "packages.json":
-                continue
-            elif not known_file(rel):  # apks/, backup.ab and every file AndroidQF does not write: by content
+            if rel == "packages.json":  # read above as the records; an APK under that name is scanned too
+                if (member := apk_after_all(self.tree, name)) is not None:
+                    yield member
+            elif not known_file(rel):  # apks/, backup.ab, *.age and every file AndroidQF does not write: by content
                 try:
                     yield self.tree.member(name)
                 except ApkScanError as exc:  # e.g. over the bomb ratio: this member only
@@ -203,7 +202,7 @@ def _package(entry: object, chain: tuple[str, ...]) -> RecordedApp | None:
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
         return None
     package = entry["name"]
-    if not PACKAGE_RE.match(package):
+    if not PACKAGE_RE.fullmatch(package):
         return None
     files = entry.get("files") if isinstance(entry.get("files"), list) else []
     digests: set[str] = set()

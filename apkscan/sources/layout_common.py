@@ -22,7 +22,7 @@ LISTED_NOTE = "package name from the backup app's own record only: no APK, no ce
 
 
 def is_package(name: str) -> bool:
-    return len(name) <= 255 and PACKAGE_RE.match(name) is not None
+    return len(name) <= 255 and PACKAGE_RE.fullmatch(name) is not None
 
 
 class MetadataError(Exception):

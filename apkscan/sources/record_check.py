@@ -6,7 +6,8 @@ same container: the verified APK says more. When the record names signing certif
 that APK *verifies* under none of them, the two contradict each other (a tampered record or
 a swapped APK): that is said, as the tamper fact ``BACKUP_RECORD_SIGNER_MISMATCH``, never
 dropped. An APK that does not verify has no identity to contradict a record with; nothing
-is claimed then.
+is claimed then, and the record stays listed beside it (its recorded certificates say more
+than certificates merely present in a copy that fails).
 
 A rotated app's key history is its own: Android's ``PackageInfo.signatures`` gives the oldest
 certificate of a rotated app, and tools that read only v1/v2 see the signer for older SDKs. So
@@ -31,15 +32,17 @@ RECORD_TIED_BY_KEY = ("package record whose APK was scanned (listed once, as the
 
 def remember_scanned(scanned: dict[str, list[tuple]], r: Any) -> None:
     """Note a scanned APK for record matching: package -> (chain, file SHA-256 or None, verified keys
-    or None, signer/lineage certificates *present* when no SHA-256 was computed (``--quick``) else None)."""
+    or None, signer/lineage certificates *present* when no SHA-256 was computed (``--quick``) else None,
+    whether it was read in full and did *not* verify)."""
     identity = getattr(r, "identity", None)
     if type(r).__name__ == "AppResult" and identity.manifest and identity.origin == "apk" and (
             identity.file or identity.verification):
         sha = identity.file.sha256 if identity.file else None
+        signers = verified_signers(identity)
         scanned.setdefault(identity.manifest.package, []).append(
-            (r.chain, sha, verified_signers(identity), None if sha else present_keys(identity)))
+            (r.chain, sha, signers, None if sha else present_keys(identity), sha is not None and signers is None))
     elif type(r).__name__ == "KnownApp" and r.package:  # an app as its line (apkscan.batch.known)
-        scanned.setdefault(r.package, []).append((r.chain, r.sha256, None, None))
+        scanned.setdefault(r.package, []).append((r.chain, r.sha256, None, None, r.verified is False))
 
 
 def scanned_here(record: RecordedApp, scanned: dict[str, list[tuple]]) -> list[tuple]:
@@ -50,6 +53,8 @@ def scanned_here(record: RecordedApp, scanned: dict[str, list[tuple]]) -> list[t
 
     The package is the one Android reads from the scanned APK, never a folder or file name:
     an APK of another app filed under a banned app's name does not hide the banned app's record.
+    Nor does an APK that was read in full and does not verify: its certificates are only present
+    (weak), the record's are what the device recorded (strong); both are listed (review 38 R2-2).
     """
     container = tuple(record.chain[:-1])
     if not container:  # a record read from a given file (text evidence): no container to look in
@@ -57,8 +62,8 @@ def scanned_here(record: RecordedApp, scanned: dict[str, list[tuple]]) -> list[t
     recorded = [d for d in (_digests(c) for c in record.certificates) if any(d)]
     out = []
     for apk in scanned.get(record.package, ()):
-        if apk[0][:len(container)] != container:
-            continue
+        if apk[0][:len(container)] != container or apk[4]:
+            continue  # another container's, or an APK that does not verify: it says less than the record
         if apk[1] is not None:
             if not record.apk_sha256s or apk[1] in record.apk_sha256s:
                 out.append(apk)
