@@ -303,3 +303,24 @@ def test_past_the_signature_record_cap_is_an_input_limit(tmp_path):
     assert not ident.completeness.has("signatures") and ident.completeness.why["signatures"] == code
     done = run("inspect", path)
     assert done.returncode == 3 and f"signatures: not read ({code})" in done.stdout, done.stdout
+
+
+# --- v3 signers: apksig has no cap (review 36 N1) ------------------------------------------------
+
+from v2_resign import v3_with_signers  # noqa: E402
+from apkscan.apk.signing.v2v3 import verifier as v2v3verifier  # noqa: E402
+
+
+def test_a_valid_v3_block_of_65_signers_verifies_as_in_apksigner(tmp_path):
+    path = _write(tmp_path, "v3-65.apk", v3_with_signers(65))  # one SDK level each, 28..92, then the rest
+    ident, verified, signers = scheme_signers(path, "v3")
+    assert verified and ident.verified and set(signers) == {SIGNER}  # before: INPUT_TOO_MANY_SIGNERS, exit 3
+    _agrees(path, True)
+
+
+def test_past_the_signer_cap_a_v3_block_is_an_input_limit_not_a_verdict(tmp_path):
+    path = _write(tmp_path, "v3-cap.apk", v3_with_signers(v2v3verifier.MAX_PARSED_SIGNERS + 1))
+    ident, verified, _ = scheme_signers(path, "v3")
+    code = "INPUT_TOO_MANY_SIGNERS"
+    assert not verified and not ident.verified
+    assert ident.completeness.why["signatures"] == code and code in {e.code for e in incomplete(ident)}

@@ -178,3 +178,48 @@ def apksigner_agrees(path: Path, verified: bool) -> None:
 
     if apksigner_available():
         assert apksigner_verify(path)["verified"] is verified
+
+
+V3 = 0xF05368C0
+V3_ONLY = ROOT / "fixtures" / "apks" / "v3-only.apk"
+
+
+def v3_with_signers(count: int, first_sdk: int = 28) -> bytes:
+    """v3-only.apk whose v3 block holds ``count`` copies of its signer, each for one SDK level
+    from ``first_sdk`` on and the last for every later level, each signed data re-signed with
+    test-rsa: a valid block with many signers (apksig has no cap on v3 signers)."""
+    data = V3_ONLY.read_bytes()
+    eocd, cdo, start, pairs = _block(data)
+    key = serialization.load_der_private_key(KEY.read_bytes(), None)
+    for pair in pairs:
+        if pair[0] != V3:
+            continue
+        signed, _min, _max, signatures, record = _v3_signer(split_lp(split_lp(pair[1])[0])[0])
+        digests, certs, _smin, _smax, attrs = _v3_signed(signed)
+        signers = []
+        for i in range(count):
+            lo, hi = first_sdk + i, (first_sdk + i if i < count - 1 else 0x7FFFFFFF)
+            body = lp(digests) + lp(certs) + struct.pack("<II", lo, hi) + lp(attrs)
+            sig = key.sign(body, padding.PKCS1v15(), hashes.SHA256())
+            signers.append(lp(lp(body) + struct.pack("<II", lo, hi) + lp(lp(struct.pack("<I", 0x0103) + lp(sig)))
+                              + lp(record)))
+        pair[1] = lp(b"".join(signers))
+    return _with_block(data, eocd, cdo, start, pairs)
+
+
+def _v3_signer(b: bytes) -> tuple[bytes, int, int, bytes, bytes]:
+    (n,), signed = struct.unpack_from("<I", b, 0), None
+    signed = b[4:4 + n]
+    lo, hi = struct.unpack_from("<II", b, 4 + n)
+    signatures, record = split_lp(b[12 + n:])
+    return signed, lo, hi, signatures, record
+
+
+def _v3_signed(b: bytes) -> tuple[bytes, bytes, int, int, bytes]:
+    (n,) = struct.unpack_from("<I", b, 0)
+    digests, pos = b[4:4 + n], 4 + n
+    (m,) = struct.unpack_from("<I", b, pos)
+    certs, pos = b[pos + 4:pos + 4 + m], pos + 4 + m
+    lo, hi = struct.unpack_from("<II", b, pos)
+    (k,) = struct.unpack_from("<I", b, pos + 8)
+    return digests, certs, lo, hi, b[pos + 12:pos + 12 + k]

@@ -24,7 +24,7 @@ from apkscan.apk.signing.v2v3.signer import ParsedSigner, SignerContext, parse_s
 from apkscan.issues import Issue, error, warning
 
 MAX_APK_SIGNERS = 10  # apksig Constants.MAX_APK_SIGNERS (v2; v1 has the same limit)
-MAX_PARSED_SIGNERS = 64  # a bound for hostile blocks, all schemes (apksig has none for v3): past it, an input limit
+MAX_PARSED_SIGNERS = 1024  # a bound for hostile blocks, all schemes (apksig has none for v3; one signer per SDK level is ~40 today): past it, an input limit
 SCHEMES = ("v2", "v3", "v31")
 
 
