@@ -23,8 +23,10 @@ from apkscan.rules.model import (
 )
 from apkscan.rules.normalise import publisher_key
 from apkscan.rules.yamlsrc import (
+    HASH_LEN,
     Document,
     RuleError,
+    check_example_certs,
     normalise_hash,
     read_document,
     validate,
@@ -36,7 +38,6 @@ RULE_SUFFIXES = (".yaml", ".yml")
 # taking one would lend its tags to those findings (review 27 F7), so none may
 SYNTHETIC_SUFFIXES = ("vendor", "forged-certificate", "planted-certificate", "counterfeit-certificate")
 RESERVED_PREFIXES = ("apkscan.", "ioc.")
-_HASH_LEN = {"sha256": 64, "sha1": 40, "md5": 32}
 
 
 class RulesInvalid(Exception):
@@ -226,7 +227,7 @@ def _check_refs(doc: Document, at: tuple, refs: list[str], pack: RulePack) -> No
 
 def _known_cert(doc: Document, at: tuple, c: dict[str, Any], pack: RulePack) -> KnownCert:
     hashes = {}
-    for algo, length in _HASH_LEN.items():
+    for algo, length in HASH_LEN.items():
         if c.get(algo):
             value = normalise_hash(c[algo])
             if not re.fullmatch(f"[0-9a-f]{{{length}}}", value):
@@ -271,6 +272,8 @@ def _rule(doc: Document, at: tuple, r: dict[str, Any], pack: RulePack) -> Rule:
                 kind=str(r.get("kind", "app")), description=str(r.get("description", "")),
                 tags=list(r.get("tags", [])), references=list(r.get("references", [])),
                 examples=list(r.get("examples", [])), line=doc.line(at))
+    for j, example in enumerate(rule.examples):
+        check_example_certs(doc, at + ("examples", j), example)
     reserved = reserved_id(rule.id)
     if reserved:
         raise doc.error(at + ("id",), reserved, "RULES_ID_RESERVED")
