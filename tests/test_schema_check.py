@@ -203,3 +203,42 @@ def test_a_schema_keyword_the_checker_does_not_implement_is_an_error_not_a_pass(
         shape.problems(5, {"type": "integer", "maximum": 3})
     for name in ("rules", "policy"):  # the shipped schemas use only what it implements
         assert shape.problems({}, schema(name))
+
+
+WECHAT = "0fe4ff85c215918396dadc7cd8ce6963339af33d37751a56e54c7206b63a3c7c"
+
+
+@pytest.mark.parametrize("digest,ok", [
+    ("0fe4ff85...", False),                     # README's shortened digest: matched no key
+    (WECHAT[:62], False), (WECHAT + "00", False), ("zz" * 32, False),
+    (WECHAT, True), (":".join(WECHAT[i:i + 2] for i in range(0, 64, 2)).upper(), True),  # keytool's form
+])
+def test_example_digests_are_hex_of_the_right_length(no_jsonschema, tmp_path, digest, ok):
+    rules = tmp_path / "r.yaml"
+    rules.write_text(TEST_VENDOR_RULES.replace("certificates: [TV_KEY]", f"certificates: [{{sha256: '{WECHAT}'}}]")
+                     + f"    examples:\n      - {{package: com.example.clean, signers: [{{sha256: '{digest}'}}],"
+                     " expect: {strength: confirmed}}\n", encoding="utf-8")
+    pack, errors = lint_file(rules)
+    assert (pack is not None) == ok, errors
+    if not ok:
+        assert errors[0].line == 21 and "64 hex digits" in errors[0].message
+        return
+    from apkscan.rules.model import RuleSet
+    from apkscan.rules.selftest import run_examples
+
+    assert [r.passed for r in run_examples(RuleSet([pack]))] == [True]  # the colon form names the same key
+
+
+@pytest.mark.parametrize("where", ["signers", "present", "lineage", "recorded"])
+def test_a_shortened_digest_in_a_policy_example_is_refused(no_jsonschema, tmp_path, where):
+    path = tmp_path / "p.yaml"
+    path.write_text(POLICY.replace("{WHEN}", "any") + "examples:\n"
+                    f"  - {{name: genuine, package: com.zhiliaoapp.musically, {where}: [{{sha256: 9041803e...}}],\n"
+                    "     expect: {verdict: prohibited}}\n", encoding="utf-8")
+    policy, errors = lint_policy(path)
+    assert policy is None and errors[0].line == 13 and "64 hex digits" in errors[0].message, errors
+
+    from apkscan.rules.yamlsrc import check_example_certs
+
+    with pytest.raises(Exception, match="64 hex digits"):  # the builders check it themselves too
+        check_example_certs(read_document(path), ("examples", 0), read_document(path).data["examples"][0])

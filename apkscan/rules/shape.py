@@ -52,7 +52,8 @@ def _check(value: Any, node: dict[str, Any], root: dict[str, Any], at: tuple) ->
     if "type" in node:
         types = node["type"] if isinstance(node["type"], list) else [node["type"]]
         if not any(_TYPES[t](value) for t in types):
-            return [(at, f"{_shown(value)} is not of type {' or '.join(types)}")]
+            hint = " (quote it: YAML read a number)" if types == ["string"] and _TYPES["number"](value) else ""
+            return [(at, f"{_shown(value)} is not of type {' or '.join(types)}{hint}")]
     if "const" in node and not _same(value, node["const"]):
         return [(at, f"{_shown(value)} must be {node['const']!r}")]
     if "enum" in node and not any(_same(value, e) for e in node["enum"]):
