@@ -101,7 +101,7 @@ def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
             continue
         packs.append(pack)
         taken.add(pack.name)
-    errors += _duplicates(packs)
+    errors += duplicates(packs)
     if errors:
         raise RulesInvalid(errors)
     return RuleSet(packs, notices=notices)
@@ -119,8 +119,9 @@ def reserved_id(rule_id: str) -> str | None:
     return None
 
 
-def _duplicates(packs: list[RulePack]) -> list[RuleError]:
-    """Rule ids and pack names are unique over the run: both key findings, tags and reports."""
+def duplicates(packs: list[RulePack]) -> list[RuleError]:
+    """Rule ids and pack names are unique over the run: both key findings, tags and reports
+    (also what ``rules lint`` checks across the files it is given and the shipped packs)."""
     seen: dict[str, str] = {}
     pack_paths: dict[str, str] = {}
     errors = []
