@@ -1,4 +1,4 @@
-"""`rules lint` checks files as a run would load them (review 37 F3).
+"""`rules lint` checks files as a run would load them (review 37 F3); `policies show FILE` (F4).
 
 It linted each file on its own: two files with one pack name or rule id, or a pack named
 like a shipped one, were `ok` and then made `scan --rules` exit 2. Now the rule files given
@@ -88,3 +88,30 @@ def test_a_policy_linted_with_no_builtin_rules_is_judged_against_the_files_given
     assert "POLICY_SELECTS_NOTHING" not in lint(policy)[2]
     code, _out, err = lint("--no-builtin-rules", policy)
     assert code == 0 and "no loaded rule has tag 'tiktok'" in err
+
+
+# --- review 37 F4: `policies show FILE` names the command that works -----------------------------
+
+@pytest.mark.parametrize("folder", ["pol", "my policies"])
+def test_policies_show_of_a_file_prints_a_test_command_that_runs(tmp_path, monkeypatch, folder):
+    import shlex
+
+    from test_readme_examples import readme_block
+
+    (tmp_path / folder).mkdir()
+    monkeypatch.chdir(tmp_path)
+    path = f"./{folder}/my-org.yaml"
+    Path(path).write_text(readme_block("### Policy file format"), encoding="utf-8")
+    res = CliRunner().invoke(main, ["policies", "show", path])
+    assert res.exit_code == 0, res.stderr
+    line = res.stdout.strip().splitlines()[-1]
+    assert line == f"examples: 1 (apkscan policies test {shlex.quote(path)})"
+    command = shlex.split(line[line.index("(") + 1:-1])
+    assert command[:3] == ["apkscan", "policies", "test"]
+    rerun = CliRunner().invoke(main, command[1:])
+    assert rerun.exit_code == 0 and "1 passed, 0 failed" in rerun.stdout, rerun.stdout + rerun.stderr
+
+
+def test_policies_show_of_a_shipped_policy_names_it():
+    res = CliRunner().invoke(main, ["policies", "show", "vendor-watch"])
+    assert res.exit_code == 0 and "(apkscan policies test vendor-watch)" in res.stdout
