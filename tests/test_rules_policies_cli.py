@@ -115,3 +115,12 @@ def test_policies_show_of_a_file_prints_a_test_command_that_runs(tmp_path, monke
 def test_policies_show_of_a_shipped_policy_names_it():
     res = CliRunner().invoke(main, ["policies", "show", "vendor-watch"])
     assert res.exit_code == 0 and "(apkscan policies test vendor-watch)" in res.stdout
+
+
+def test_scan_help_names_every_shipped_policy():
+    """The --policy help listed 2 of the 8 (review 37 F6): it is made from the library."""
+    from apkscan.policy.loader import builtin_policies
+
+    text = " ".join(CliRunner().invoke(main, ["scan", "--help"]).output.split())
+    help_text = text[text.index("--policy"):text.index("--allow")].replace("- ", "-")
+    assert len(builtin_policies()) == 8 and all(name in help_text for name in builtin_policies()), help_text
