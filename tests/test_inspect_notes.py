@@ -36,7 +36,21 @@ def test_a_recorded_certificate_is_named_as_not_verified(tmp_path):
     res = CliRunner().invoke(main, ["inspect", str(acq)])
     recorded = json.loads((QF / "packages.json").read_text())[0]["files"][0]["certificate"]["Sha256"].lower()
     [wechat] = [line for line in res.stderr.splitlines() if "recorded app com.tencent.mm" in line]
-    assert "certificate recorded by the device, NOT verified: " + recorded in wechat
+    assert "certificate recorded by the device, NOT verified: sha256 " + recorded in wechat
+
+
+def test_a_certificate_an_adb_manifest_records_is_named_by_its_digest(tmp_path):
+    """An adb ``_manifest`` records the DER, no digest: the note ended in a bare '?' (review 37 F6)."""
+    import hashlib
+
+    from backup_helpers import build_ab, manifest, pem_der
+
+    der = pem_der("tencent-like")
+    backup = tmp_path / "b.ab"
+    backup.write_bytes(build_ab([("apps/com.tencent.mm/_manifest", manifest("com.tencent.mm", 1, [der], False))]))
+    res = CliRunner().invoke(main, ["inspect", str(backup)])
+    [note] = [line for line in res.stderr.splitlines() if "recorded app com.tencent.mm" in line]
+    assert note.endswith("NOT verified: sha256 " + hashlib.sha256(der).hexdigest()), note
 
 
 def test_a_skip_note_counts_and_names_the_files(tmp_path):

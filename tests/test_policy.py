@@ -142,7 +142,7 @@ def test_parse_allow_rejects_bad_spec():
 def test_bad_policy_file_line(tmp_path):
     f = tmp_path / "p.yaml"
     f.write_text("schema: apkscan-policy/1\npolicy: p\nversion: '1'\ndecisions:\n"
-                 "  - id: a\n    verdict: banned\n    when: {}\n")
+                 "  - id: a\n    verdict: banned\n    when: any\n")
     pol, errors = lint_policy(f)
     assert pol is None and errors[0].line == 6 and "banned" in errors[0].message
     with pytest.raises(RulesInvalid):

@@ -212,7 +212,7 @@ def test_policies_test_all_pass_and_bad_file_exits_2(tmp_path):
 def test_bad_source_entries_are_rejected(tmp_path, snippet, reason):
     path = tmp_path / "p.yaml"
     path.write_text("schema: apkscan-policy/1\npolicy: x\nversion: '1'\ndecisions:\n"
-                    f"  - {{id: d, verdict: review, when: {{}}, {snippet}}}\n")
+                    f"  - {{id: d, verdict: review, when: any, {snippet}}}\n")
     policy, errors = lint_policy(path)
     assert policy is None and errors and all(e.line == 5 for e in errors)
     assert reason in " ".join(e.reason for e in errors)
@@ -352,7 +352,7 @@ def test_an_example_cannot_mix_a_device_record_with_apk_facts(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text("schema: apkscan-policy/1\npolicy: x\nversion: '1'\ndecisions: []\nexamples:\n"
                     "  - {name: a, package: com.tencent.mm, origin: listed,\n"
-                    "     signers: [{sha256: '00'}], expect: {verdict: allowed}}\n")
+                    "     signers: [{sha256: '0000000000000000000000000000000000000000000000000000000000000000'}], expect: {verdict: allowed}}\n")
     policy, errors = lint_policy(path)
     assert policy is None and [e.line for e in errors] == [6]
     assert "cannot also have signers" in errors[0].reason

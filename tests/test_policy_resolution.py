@@ -29,7 +29,7 @@ default: allowed
 decisions:
   - id: planted
     verdict: allowed
-    when: {{}}
+    when: any
     text: "looks like the real decision"
 """
 

@@ -78,7 +78,7 @@ GOOD_HEAD = 'schema: apkscan-rules/1\npack: t\nvendor: T\nversion: "1"\nreviewed
 
 
 @pytest.mark.parametrize("body, line, words", [
-    ("rules:\n  - id: a\n    app: A\n    match: {package: [x]}\n    references: [r]\n    bogus: 1\n", 7, "bogus"),
+    ("rules:\n  - id: a\n    app: A\n    match: {package: [x]}\n    references: [r]\n    bogus: 1\n", 11, "bogus"),
     ("rules:\n  - id: a\n    app: A\n    match:\n      certificates: [{sha256: 'zz'}]\n    references: [r]\n", 10, "sha256"),
     ("rules:\n  - id: a\n    app: A\n    match: {package_regex: ['(unclosed']}\n    references: [r]\n", 9, "regular expression"),
     ("rules:\n  - id: a\n    app: A\n    match: {certificates: [NOPE]}\n    references: [r]\n", 9, "unknown certificate"),

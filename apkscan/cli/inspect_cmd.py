@@ -123,8 +123,7 @@ def _note(item, inspected: set[tuple[str, str]]) -> str:
         what = (f"recorded app {_safe(item.package)} ({_safe(item.recorded_by)}): "
                 + ("an APK of this package from this input is inspected above" if seen
                    else "no APK bytes to verify: a name in a record is a claim, not an identity"))
-        certs = [_safe(c.sha256 or c.sha1 or c.md5 or "?") + (f" {_safe(c.subject)}" if c.subject else "")
-                 for c in item.certificates[:MAX_NOTED]]
+        certs = [_recorded_name(c) for c in item.certificates[:MAX_NOTED]]
         if certs:
             more = f" and {len(item.certificates) - MAX_NOTED} more" if len(item.certificates) > MAX_NOTED else ""
             what += f"; certificate recorded by the device, NOT verified: {'; '.join(certs)}{more}"
@@ -133,6 +132,20 @@ def _note(item, inspected: set[tuple[str, str]]) -> str:
     count, examples = getattr(item, "count", 1), [_safe(name_text(e)) for e in getattr(item, "examples", [])]
     files = f"{count} file{'s' if count != 1 else ''}" + (f", e.g. {', '.join(examples)}" if examples else "")
     return f"note: {where}: {_safe(getattr(item, 'reason', 'not inspected'))}: {files} not inspected"
+
+
+def _recorded_name(cert) -> str:
+    """A recorded certificate by what the record gives: its digest (of the DER when the record
+    holds the certificate itself, as an adb ``_manifest`` does), and its subject if stated."""
+    import hashlib
+
+    if cert.sha256 or cert.der:
+        name = f"sha256 {cert.sha256 or hashlib.sha256(cert.der).hexdigest()}"
+    elif cert.sha1 or cert.md5:
+        name = f"sha1 {cert.sha1}" if cert.sha1 else f"md5 {cert.md5}"
+    else:
+        name = "no digest in the record"
+    return _safe(name + (f" {cert.subject}" if cert.subject else ""))
 
 
 def _unlink(path: str) -> None:

@@ -82,7 +82,17 @@ def show_command(name) -> None:
         echo(f"allow: {a.package} signed by {a.certificate} ({a.reason})")
     for u in p.uncertain:
         echo(f"uncertain: {u}")
-    echo(f"examples: {len(p.examples)} (apkscan policies test {p.name})")
+    echo(f"examples: {len(p.examples)} (apkscan policies test {_as_argument(name, p.name)})")
+
+
+def _as_argument(given: str, policy_name: str) -> str:
+    """How to name this policy again on a command line: a file by its path as given (a bare
+    name is only ever a shipped policy: review 37 F4), shell-quoted; a shipped one by name."""
+    import shlex
+
+    from apkscan.policy.loader import is_path_like
+
+    return shlex.quote(given) if is_path_like(given) else policy_name
 
 
 @policies_command.command("test")

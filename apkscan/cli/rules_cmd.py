@@ -67,29 +67,37 @@ def list_command(rule_paths, no_builtin_rules, iocs, as_json) -> None:
 
 @rules_command.command("lint")
 @click.argument("paths", nargs=-1, type=click.Path())
-def lint_command(paths) -> None:
-    """Validate rule and policy files (default: the shipped ones); exit 2 on any error."""
+@click.option("--no-builtin-rules", is_flag=True,
+              help="Check rule files as a run with --no-builtin-rules would use them (not against the shipped packs).")
+def lint_command(paths, no_builtin_rules) -> None:
+    """Validate rule and policy files (default: the shipped ones); exit 2 on any error.
+
+    Each file on its own, then the rule files together and beside the shipped packs, as a
+    run would load them: a pack name or rule id used twice is the error a scan would give."""
     from apkscan.policy.loader import lint_policy, policy_dir
     from apkscan.rules.loader import builtin_files, lint_file, rule_files
 
     files = rule_files(paths) if paths else builtin_files() + sorted(policy_dir().glob("*.yaml"))
+    linted = [(f, _is_policy(f)) for f in files]
+    linted = [(f, is_policy, *(lint_policy(f) if is_policy else lint_file(f))) for f, is_policy in linted]
+    packs = [obj for _f, is_policy, obj, errors in linted if not is_policy and obj is not None]
+    shipped = _shipped_packs(files) if not no_builtin_rules else []
+    across = _across_files(shipped + packs)
     bad = total = 0
-    packs, policies = {}, []
-    for f in files:
-        is_policy = _is_policy(f)
-        obj, errors = (lint_policy(f) if is_policy else lint_file(f))
+    policies = []
+    for f, is_policy, obj, errors in linted:
+        errors = errors + across.get(str(f), [])
         for err in errors:
             click.echo(f"{err.message}", err=True)
-        bad += bool(errors)
-        total += len(errors)
+        bad, total = bad + bool(errors), total + len(errors)
         if not errors:
-            what = "policy" if is_policy else f"{len(obj.rules)} rules"
-            click.echo(f"ok  {f} ({what})")
-            if is_policy:
-                policies.append(obj)
-            else:
-                packs[os.path.realpath(f)] = obj
-    _warn_selects_nothing(policies, packs)
+            click.echo(f"ok  {f} ({'policy' if is_policy else f'{len(obj.rules)} rules'})")
+            policies += [obj] if is_policy else []
+    for errors in (e for k, e in across.items() if k not in {str(f) for f in files}):  # shipped packs
+        for err in errors:
+            click.echo(f"{err.message}", err=True)
+        bad, total = bad + 1, total + len(errors)
+    _warn_selects_nothing(policies, shipped + packs)
     if bad:
         from apkscan.report.terminal import plural
 
@@ -97,20 +105,37 @@ def lint_command(paths) -> None:
     sys.exit(EXIT_USAGE if bad else EXIT_OK)
 
 
-def _warn_selects_nothing(policies, packs: dict) -> None:
-    """A policy's decisions against the shipped packs plus the rule files linted with it."""
-    from apkscan.policy.selftest import selects_nothing
+def _shipped_packs(given) -> list:
+    """The shipped packs a run loads beside the files given (those not among them)."""
     from apkscan.rules.loader import builtin_files, lint_file
+
+    given_real = {os.path.realpath(f) for f in given}
+    packs = []
+    for f in builtin_files():
+        if os.path.realpath(f) not in given_real:
+            pack, _errors = lint_file(f)  # a bad shipped pack is reported by `rules lint` of the shipped files
+            packs += [pack] if pack is not None else []
+    return packs
+
+
+def _across_files(packs) -> dict[str, list]:
+    """Pack names and rule ids used twice over the packs, by file (the later one is named)."""
+    from apkscan.rules.loader import duplicates
+
+    out: dict[str, list] = {}
+    for err in duplicates(packs):
+        out.setdefault(err.file, []).append(err)
+    return out
+
+
+def _warn_selects_nothing(policies, packs: list) -> None:
+    """A policy's decisions against the rule packs the lint loaded (shipped unless --no-builtin-rules)."""
+    from apkscan.policy.selftest import selects_nothing
     from apkscan.rules.model import RuleSet
 
     if not policies:
         return
-    for f in builtin_files():
-        if os.path.realpath(f) not in packs:
-            pack, _errors = lint_file(f)  # a bad shipped pack is linted (and reported) on its own
-            if pack is not None:
-                packs[os.path.realpath(f)] = pack
-    rules = RuleSet(list(packs.values()))
+    rules = RuleSet(list(packs))
     for policy in policies:
         for text in selects_nothing(policy, rules):
             click.echo(f"warning: POLICY_SELECTS_NOTHING: {policy.path}: {text}", err=True)

@@ -29,6 +29,7 @@ from apkscan.cli.common import (
 from apkscan.cli.batch_opts import batch_options, batch_run, checked_jsonl, sources, worker_memory
 from apkscan.cli.passwords import password_provider
 from apkscan.cli.tmp_dir import check_temp, made_tmp_dir
+from apkscan.policy.loader import DEFAULT_POLICY, builtin_policies  # the help lists the library as shipped
 
 FAIL_ON = ("prohibited", "review", "never")  # same as apkscan.scan.FAIL_ON (kept import-free)
 FAIL_ON_HELP = ("Exit 1 when an app's verdict under any --policy is at or above LEVEL "
@@ -48,8 +49,8 @@ def _finite(ctx, param, value: float) -> float:
 @click.option("--no-builtin-rules", is_flag=True, help="Use only --rules/--iocs, not the shipped vendor packs.")
 @click.option("--iocs", multiple=True, type=click.Path(),
               help="MVT-style STIX2 indicator file (app:id, app:cert.sha256|sha1|md5); repeatable.")
-@click.option("--policy", "policy_name", multiple=True, default=("canada-tbs-2023",), show_default=True,
-              help="Shipped policy name (canada-tbs-2023, vendor-watch) or path to a policy file; repeatable: "
+@click.option("--policy", "policy_name", multiple=True, default=(DEFAULT_POLICY,), show_default=True,
+              help=f"Shipped policy name ({', '.join(builtin_policies())}) or path to a policy file; repeatable: "
                    "a verdict per policy, the first one's is the app's verdict.")
 @click.option("--allow", "allow", multiple=True, metavar="PACKAGE:SHA256",
               help="Allow-list an app by package and the SHA-256 of its verified signing certificate.")

@@ -7,10 +7,12 @@ from datetime import date
 from pathlib import Path
 
 from apkscan.policy.model import AllowEntry, Condition, Decision, Policy, UnverifiedUrl
+from apkscan.ranks import STRENGTH_RANK
 from apkscan.rules.loader import RulesInvalid, builtin_dir
 from apkscan.rules.yamlsrc import (
     Document,
     RuleError,
+    check_example_certs,
     normalise_hash,
     read_document,
     validate,
@@ -111,16 +113,14 @@ def _build(doc: Document) -> Policy:
             raise doc.error(("decisions", i, "id"), f"decision id {dec['id']!r} used twice")
         seen.add(dec["id"])
         _check_date(doc, ("decisions", i, "date"), dec.get("date"))
-        w = dec.get("when") or {}
         urls, unverified = _urls(([dec["url"]] if dec.get("url") else []) + list(dec.get("urls", [])))
         policy.decisions.append(Decision(
             id=str(dec["id"]), verdict=str(dec["verdict"]), text=str(dec.get("text", "")),
             authority=str(dec.get("authority", "")), date=dec.get("date"), urls=urls,
             unverified_urls=unverified, uncertain=[str(u) for u in dec.get("uncertain", [])],
-            when=Condition(rules=list(w.get("rules", [])), tags=list(w.get("tags", [])),
-                           vendors=list(w.get("vendors", [])), kinds=list(w.get("kinds", [])),
-                           basis=list(w.get("basis", [])), min_strength=w.get("min_strength"))))
+            when=condition(doc, ("decisions", i, "when"), dec.get("when"))))
     for i, ex in enumerate(policy.examples):
+        check_example_certs(doc, ("examples", i), ex)
         want = (ex.get("expect") or {}).get("decision")
         if want is not None and want not in seen and want != "allow-list":
             raise doc.error(("examples", i, "expect", "decision"), f"example expects unknown decision {want!r}")
@@ -133,6 +133,31 @@ def _build(doc: Document) -> Policy:
         policy.allow.append(parse_allow(f"{a['package']}:{a['certificate']}", a.get("reason", ""),
                                         doc, ("allow", i)))
     return policy
+
+
+WHEN_LISTS = ("rules", "tags", "vendors", "kinds", "basis")
+
+
+def condition(doc: Document, at: tuple, when: object) -> Condition:
+    """A decision's ``when``, checked here whatever validated the file before (review 37 F1: a
+    ``kind:`` typo for ``kinds:`` was dropped, leaving a condition on nothing that took every
+    finding). ``any`` is the one way to take every finding; a mapping must hold a condition."""
+    if when == "any":
+        return Condition()
+    if not isinstance(when, dict):
+        raise doc.error(at, "when: a mapping of conditions, or `any` to take every finding")
+    for key, value in when.items():
+        if key == "min_strength":
+            if value not in STRENGTH_RANK:
+                raise doc.error(at + (key,), f"when/min_strength: {value!r} is not one of {', '.join(STRENGTH_RANK)}")
+        elif key not in WHEN_LISTS:
+            raise doc.error(at + (key,), f"when: unknown condition {key!r} (conditions: "
+                            f"{', '.join(WHEN_LISTS)}, min_strength)")
+        elif not value or not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise doc.error(at + (key,), f"when/{key}: a non-empty list of text")
+    if not when:
+        raise doc.error(at, "when: no condition (it would take every finding): write `when: any` if that is meant")
+    return Condition(**{k: list(when.get(k, [])) for k in WHEN_LISTS}, min_strength=when.get("min_strength"))
 
 
 def _check_date(doc: Document, at: tuple, value: object) -> None:

@@ -23,8 +23,10 @@ from apkscan.rules.model import (
 )
 from apkscan.rules.normalise import publisher_key
 from apkscan.rules.yamlsrc import (
+    HASH_LEN,
     Document,
     RuleError,
+    check_example_certs,
     normalise_hash,
     read_document,
     validate,
@@ -36,7 +38,6 @@ RULE_SUFFIXES = (".yaml", ".yml")
 # taking one would lend its tags to those findings (review 27 F7), so none may
 SYNTHETIC_SUFFIXES = ("vendor", "forged-certificate", "planted-certificate", "counterfeit-certificate")
 RESERVED_PREFIXES = ("apkscan.", "ioc.")
-_HASH_LEN = {"sha256": 64, "sha1": 40, "md5": 32}
 
 
 class RulesInvalid(Exception):
@@ -100,7 +101,7 @@ def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
             continue
         packs.append(pack)
         taken.add(pack.name)
-    errors += _duplicates(packs)
+    errors += duplicates(packs)
     if errors:
         raise RulesInvalid(errors)
     return RuleSet(packs, notices=notices)
@@ -118,8 +119,9 @@ def reserved_id(rule_id: str) -> str | None:
     return None
 
 
-def _duplicates(packs: list[RulePack]) -> list[RuleError]:
-    """Rule ids and pack names are unique over the run: both key findings, tags and reports."""
+def duplicates(packs: list[RulePack]) -> list[RuleError]:
+    """Rule ids and pack names are unique over the run: both key findings, tags and reports
+    (also what ``rules lint`` checks across the files it is given and the shipped packs)."""
     seen: dict[str, str] = {}
     pack_paths: dict[str, str] = {}
     errors = []
@@ -226,7 +228,7 @@ def _check_refs(doc: Document, at: tuple, refs: list[str], pack: RulePack) -> No
 
 def _known_cert(doc: Document, at: tuple, c: dict[str, Any], pack: RulePack) -> KnownCert:
     hashes = {}
-    for algo, length in _HASH_LEN.items():
+    for algo, length in HASH_LEN.items():
         if c.get(algo):
             value = normalise_hash(c[algo])
             if not re.fullmatch(f"[0-9a-f]{{{length}}}", value):
@@ -271,6 +273,8 @@ def _rule(doc: Document, at: tuple, r: dict[str, Any], pack: RulePack) -> Rule:
                 kind=str(r.get("kind", "app")), description=str(r.get("description", "")),
                 tags=list(r.get("tags", [])), references=list(r.get("references", [])),
                 examples=list(r.get("examples", [])), line=doc.line(at))
+    for j, example in enumerate(rule.examples):
+        check_example_certs(doc, at + ("examples", j), example)
     reserved = reserved_id(rule.id)
     if reserved:
         raise doc.error(at + ("id",), reserved, "RULES_ID_RESERVED")

@@ -24,6 +24,7 @@ from apkscan.apk.model import (
 )
 from apkscan.rules.matcher import match_identity
 from apkscan.rules.model import Rule, RuleSet
+from apkscan.rules.yamlsrc import normalise_hash
 
 
 @dataclass(slots=True)
@@ -38,8 +39,8 @@ def example_certificate(spec: dict[str, Any]) -> Certificate:
     """A Certificate carrying only what the example states (digests, subject attributes, and
     the serial and validity dates a counterfeit copies)."""
     attrs = {str(k): [str(v)] for k, v in (spec.get("subject") or {}).items()}
-    return Certificate(sha256=str(spec.get("sha256", "")).lower(), sha1=str(spec.get("sha1", "")).lower(),
-                       md5=str(spec.get("md5", "")).lower(),
+    return Certificate(sha256=normalise_hash(spec.get("sha256", "")), sha1=normalise_hash(spec.get("sha1", "")),
+                       md5=normalise_hash(spec.get("md5", "")),
                        subject=",".join(f"{k}={v[0]}" for k, v in attrs.items()), issuer="",
                        subject_attrs=attrs, serial=str(spec.get("serial", "")).lower(),
                        not_before=spec.get("not_before"), not_after=spec.get("not_after"))

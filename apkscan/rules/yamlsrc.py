@@ -177,17 +177,34 @@ def schema(name: str) -> dict[str, Any]:
 
 
 def validate(doc: Document, schema_name: str) -> list[RuleError]:
-    """Schema errors with their lines; empty when jsonschema is not installed (checks still run).
+    """Schema errors with their lines, the same however apkscan was installed.
 
-    A document that already validated cleanly (same data, schema and versions) is not
-    validated again (:mod:`apkscan.rules.cache`): jsonschema is not even imported.
+    :mod:`apkscan.rules.shape` always checks the document against the schema (no optional
+    import decides whether a typo'd key is refused: review 37 F1); jsonschema, a dependency,
+    then cross-checks a document the built-in check passed. A document that already validated
+    cleanly (same data, schema and versions) is not validated again (:mod:`apkscan.rules.cache`).
     """
+    from apkscan.rules import shape
+
     marker = cache.validation_key(_schema_package(schema_name), doc.data)
     if cache.known_valid(marker):
         return []
+    errors = [doc.error(at, f"{'/'.join(map(str, at)) or '(top level)'}: {reason}")
+              for at, reason in shape.problems(doc.data, schema(schema_name))]
+    if not errors:
+        errors = _jsonschema_errors(doc, schema_name)
+    if not errors:
+        cache.remember_valid(marker)
+    return errors
+
+
+def _jsonschema_errors(doc: Document, schema_name: str) -> list[RuleError]:
+    """jsonschema's verdict on a document the built-in check passed (a disagreement is shown,
+    never hidden). Without jsonschema (a broken install: it is a dependency) nothing is lost:
+    the built-in check implements every keyword the schemas use and refuses any other."""
     try:
         import jsonschema
-    except ImportError:  # optional dependency: the model builders still reject bad input
+    except ImportError:
         return []
     validator = jsonschema.Draft202012Validator(schema(schema_name))
     errors = []
@@ -195,8 +212,6 @@ def validate(doc: Document, schema_name: str) -> list[RuleError]:
         at = tuple(err.absolute_path)
         where = "/".join(map(str, at)) or "(top level)"
         errors.append(doc.error(at, f"{where}: {_short(err)}"))
-    if not errors:
-        cache.remember_valid(marker)
     return errors
 
 
@@ -205,6 +220,28 @@ def _short(err: Any) -> str:
         best = min(err.context, key=lambda e: len(list(e.absolute_path)))
         return best.message
     return err.message
+
+
+HASH_LEN = {"sha256": 64, "sha1": 40, "md5": 32}
+EXAMPLE_CERT_LISTS = ("signers", "present", "lineage", "recorded")
+
+
+def check_example_certs(doc: Document, at: Path_, example: Any) -> None:
+    """An example's certificates name real digests: a shortened ``0fe4ff85...`` matched no key,
+    so "the genuine app" was tested as an impersonation and passed (review 37 F2)."""
+    if not isinstance(example, dict):
+        raise doc.error(at, "an example is a mapping of facts")
+    lists = [(k, example.get(k)) for k in EXAMPLE_CERT_LISTS]
+    for j, split in enumerate(example.get("splits") or []):
+        lists.append((("splits", j, "signers"), split.get("signers") if isinstance(split, dict) else None))
+    for key, certs in lists:
+        for k, cert in enumerate(certs or []):
+            where = at + (key if isinstance(key, tuple) else (key,)) + (k,)
+            for algo, length in HASH_LEN.items():
+                value = cert.get(algo) if isinstance(cert, dict) else None
+                if value is not None and (not isinstance(value, str) or len(normalise_hash(value)) != length
+                                          or any(c not in "0123456789abcdef" for c in normalise_hash(value))):
+                    raise doc.error(where + (algo,), f"{algo} must be {length} hex digits, got {value!r}")
 
 
 def normalise_hash(value: Any) -> str:

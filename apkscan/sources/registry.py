@@ -71,6 +71,7 @@ class StreamFormat:
     detect: Callable[[bytes], bool]
     open: StreamOpener | None = None
     code: str = "INPUT_UNSUPPORTED_CONTAINER"
+    hint: str = ""  # what the user can do instead, for a format recognised but not read
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,8 @@ STREAM_FORMATS: list[StreamFormat] = [
     StreamFormat("tar", "a tar archive", detect.is_tar, lambda stream, chain, ctx: TarReader(stream, chain)),
     StreamFormat("7z", "a 7-Zip archive", detect.is_7z, None),
     StreamFormat("apkm-encrypted", "a legacy encrypted APKMirror bundle (.apkm, 2020)", detect.is_legacy_apkm, None,
-                 code="CONTAINER_ENCRYPTED_APKM"),
+                 code="CONTAINER_ENCRYPTED_APKM",
+                 hint="re-download the bundle: APKMirror removed the encryption, and a current .apkm is read"),
     StreamFormat("age", "an age-encrypted file (AndroidQF .zip.age)", looks_like_age,
                  lambda stream, chain, ctx: _AgeReader(chain)),
     StreamFormat("text-evidence", "text evidence (pm list / dumpsys package output)", looks_like_text_evidence,

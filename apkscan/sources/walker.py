@@ -130,7 +130,9 @@ class Walker:
             return
         yield from self._custody(b, comp or fmt.kind)
         if fmt is not None and fmt.open is None:
-            yield InputProblem(b.chain, [error(fmt.code, f"{fmt.label}: this container is recognised but not read by this version")])
+            hint = f"; {fmt.hint}" if fmt.hint else ""
+            yield InputProblem(b.chain, [error(fmt.code, f"{fmt.label}: this container is recognised but not read "
+                                               f"by this version{hint}")])
             return
         if depth >= self.ctx.options.max_depth:
             yield InputProblem(b.chain, [error("CONTAINER_TOO_DEEP", f"nested more than {self.ctx.options.max_depth} containers deep (--max-depth)")])
