@@ -34,6 +34,7 @@ CHUNK = 64 * 1024
 SCAN_BYTES = 1 << 20  # how far past the head detection looks for a listing's mark (scan_for_listing)
 MAX_EXAMPLE = 80
 GARBLED = ("\x00", "\ufeff", "\ufffe")  # in a line (past a BOM starting it): a decoding change not followed
+# (so is UTF-16 read one byte off: _misaligned)
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.]{0,254}$")
 BLOCK_RE = re.compile(r"^  Package \[([^\]\s]{1,255})\] \([0-9a-f]+\):")
 SIGS_PREFIX = "signatures=PackageSignatures{"
@@ -122,8 +123,8 @@ class TextEvidenceReader:
         stray = _Unread()  # other non-blank lines, which only dumpsys/bugreport structure explains
         garbled = _Unread()  # lines in another encoding than the one read: no structure explains them
         for line in self._lines():
-            if any(ch in line for ch in GARBLED):
-                garbled.add(line)
+            if any(ch in line for ch in GARBLED) or _misaligned(line):
+                garbled.add(line, 1 + line.count("\u0a00"))  # the lines a LF read one byte off joined
                 continue
             if line.startswith("package:"):
                 app = self._pm_line(line)
@@ -153,7 +154,9 @@ class TextEvidenceReader:
         said = []
         if garbled.count:
             said.append(warning("TEXT_LINES_UNREADABLE", garbled.say("lines holding NUL bytes or a byte-order mark "
-                                                                     "(another text encoding), not understood")))
+                                                                     "(another text encoding), or UTF-16 read one "
+                                                                     "byte off, not understood")
+                                        + _realigned(garbled.first)))
         if self._transcoder is not None and self._transcoder.marks_8bit:
             said.append(warning("TEXT_LINES_UNREADABLE", f"{self._transcoder.marks_8bit} 'package:' or 'Package [' "
                                 f"marks in 8-bit text inside {self._transcoder.encoding} text (another encoding "
@@ -274,6 +277,27 @@ def signature_list(line: str) -> str | None:
     return None
 
 
+def _misaligned(line: str) -> bool:
+    """UTF-16 text read one byte off (an odd number of 8-bit bytes appended before it): each ASCII
+    character becomes U+XX00, a LF U+0A00 (unassigned), so the listing is one line of CJK-looking
+    text with no NUL or BOM in it. Told by those code points: a LF read so, or most of a line of
+    them (real text has 1 in 256). ASCII lines, nearly all of a listing, are passed at C speed."""
+    if line.isascii():
+        return False
+    if "\u0a00" in line:
+        return True
+    odd = sum(1 for ch in line if ord(ch) & 0xFF == 0 and 0x20 <= ord(ch) >> 8 <= 0x7E)
+    return odd >= 4 and 2 * odd >= len(line)
+
+
+def _realigned(example: str) -> str:
+    """What a line read one byte off (:func:`_misaligned`) says read one byte on, for the warning."""
+    if not _misaligned(example):
+        return ""
+    data = example.encode("utf-16-le", "surrogatepass")[1:] + b"\0"
+    return f"; read one byte on: {data.decode('utf-16-le', 'replace')!r}"
+
+
 def _word_char(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
@@ -285,10 +309,10 @@ class _Unread:
         self.count = 0
         self.first = ""
 
-    def add(self, line: str) -> None:
-        self.count += 1
-        if self.count == 1:
+    def add(self, line: str, lines: int = 1) -> None:
+        if not self.count:
             self.first = line[:MAX_EXAMPLE]
+        self.count += lines
 
     def say(self, what: str) -> str:
         return f"{self.count} {what} (first: {self.first!r})"
