@@ -145,3 +145,27 @@ def _unit_start(data: bytes, at: int) -> int:
 def decode(data: bytes, encoding: str) -> str:
     """``data`` (whole) as text, following a change of encoding; BOMs left in."""
     return Transcoder(encoding).feed(data, final=True).decode("utf-8", "replace")
+
+
+_ODD_UNITS = re.compile("[" + "".join(chr(high << 8) for high in range(0x20, 0x7F)) + "]")  # ASCII one byte off
+
+
+def misaligned(line: str) -> bool:
+    """UTF-16 text read one byte off (an odd number of 8-bit bytes appended before it): each ASCII
+    character becomes U+XX00, a LF U+0A00 (unassigned), so the listing is one line of CJK-looking
+    text with no NUL or BOM in it. Told by those code points: a LF read so, or most of a line of
+    them (real text has 1 in 256). ASCII lines, nearly all of a listing, are passed at C speed."""
+    if line.isascii():
+        return False
+    if "\u0a00" in line:
+        return True
+    odd = len(_ODD_UNITS.findall(line))
+    return odd >= 4 and 2 * odd >= len(line)
+
+
+def realigned(example: str) -> str:
+    """What a line read one byte off (:func:`misaligned`) says read one byte on, for the warning."""
+    if not misaligned(example):
+        return ""
+    data = example.encode("utf-16-le", "surrogatepass")[1:] + b"\0"
+    return f"; read one byte on: {data.decode('utf-16-le', 'replace')!r}"
