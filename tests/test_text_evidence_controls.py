@@ -113,6 +113,15 @@ def test_utf16_one_byte_off_after_dumpsys_structure_is_counted(run, tmp_path):
     assert codes(doc) == ["TEXT_LINES_UNREADABLE"]
 
 
+def test_utf16be_one_byte_off_is_counted_and_shown(run, tmp_path):
+    dump = "Packages:\n  Package [com.example.notes] (1a2b3c4):\n    versionCode=3\n"
+    path = tmp_path / "device.txt"
+    path.write_bytes(codecs.BOM_UTF16_BE + dump.encode("utf-16-be") + b"x"
+                     + "package:com.tencent.mm\npackage:com.example.a\n".encode("utf-16-be"))
+    [said] = [m for m in messages(run(path)) if "one byte off" in m]
+    assert "package:com.tencent.mm" in said
+
+
 def test_utf16_one_byte_off_without_a_lf_is_counted(run, tmp_path):
     dump = "Packages:\n  Package [com.example.notes] (1a2b3c4):\n    versionCode=3\n"
     path = tmp_path / "device.txt"

@@ -167,5 +167,6 @@ def realigned(example: str) -> str:
     """What a line read one byte off (:func:`misaligned`) says read one byte on, for the warning."""
     if not misaligned(example):
         return ""
-    data = example.encode("utf-16-le", "surrogatepass")[1:] + b"\0"
-    return f"; read one byte on: {data.decode('utf-16-le', 'replace')!r}"
+    readings = ((example.encode(enc, "surrogatepass")[1:] + b"\0").decode(enc, "replace")
+                for enc in ("utf-16-le", "utf-16-be"))  # LE or BE read one byte off: the one reading ASCII
+    return f"; read one byte on: {max(readings, key=lambda text: sum(ch.isascii() for ch in text))!r}"
