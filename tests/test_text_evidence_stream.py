@@ -171,6 +171,8 @@ NAMING_ONE = {  # a listing in a form the reader does not parse still names its 
     "injected.txt": b"DUMP OF SERVICE package:\nActivity Resolver Table:\n  Scheme: \"x\nDUMP OF SERVICE other:\n"
                     b"Packages:\n  Package [com.tencent.mm] (5b9e3c1):\n",
     "utf8-in-utf16.txt": codecs.BOM_UTF16_LE + "Packages:\n".encode("utf-16-le") + b"package:com.tencent.mm\n",
+    # cmd's >> after PowerShell's >: 8-bit lines after a UTF-16 log; the decoder does not follow, the scan sees them
+    "utf16-log-then-8bit.txt": codecs.BOM_UTF16_LE + "log line\n".encode("utf-16-le") * 20 + b"package:com.tencent.mm\n",
 }
 
 
