@@ -136,3 +136,29 @@ def test_real_cjk_text_in_dumpsys_is_not_called_one_byte_off(run, tmp_path):
     path.write_bytes(codecs.BOM_UTF16_LE + dump.encode("utf-16-le"))
     doc = run(path)
     assert [a["package"] for a in doc["apps"]] == ["com.example.notes"] and doc["errors"] == []
+
+
+DUMP = ("DUMP OF SERVICE package:\nPackages:\n  Package [com.android.shell] (1111111):\n    versionCode=33\n"
+        "  Package [com.example.decoy] (2a):\n    versionCode=1\n    versionName=1.0\n{inject}\n"
+        "  Package [com.tencent.mm] (a1b2c3d):\n    versionCode=2080\n"
+        "Hidden system packages:\n  Package [com.android.shell] (3333333):\n    versionCode=30\n")
+
+
+@pytest.mark.parametrize(("inject", "count"), [("Z", 1), ("DUMP OF SERVICE other:", 2), ("Packages (ended):", 1)])
+def test_package_blocks_a_field_cut_off_from_their_section_are_counted(run, tmp_path, inject, count):
+    """A decoy's versionName or label holding a newline prints a line at column 0 (or a fake service
+    header): the Packages: section ends there and WeChat's block after it was dropped without a word."""
+    path = tmp_path / "dumpsys.txt"
+    path.write_bytes(DUMP.format(inject=inject).encode())
+    doc = run(path)
+    assert "com.example.decoy" in {a["package"] for a in doc["apps"]}
+    [said] = [m for m in messages(doc) if "outside the package service's Packages: section" in m]
+    assert said.startswith(f"{count} ") and "com.tencent.mm" in said  # (a fake service holds the hidden ones too)
+
+
+def test_hidden_system_packages_are_no_lines_dropped(run, tmp_path):
+    path = tmp_path / "dumpsys.txt"
+    path.write_bytes(DUMP.replace("{inject}\n", "").encode())
+    doc = run(path)
+    assert {a["package"]: a["verdict"] for a in doc["apps"]}["com.tencent.mm"] == "prohibited"
+    assert doc["errors"] == []

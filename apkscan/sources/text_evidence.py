@@ -202,10 +202,10 @@ class TextEvidenceReader:
                 app.note = "signature hashcodes (Java Arrays.hashCode of the certificate DER, not proof): " + \
                     ", ".join(hashes)
             yield app
-        yield from self._warnings(bad, state.bad_blocks, stray, len(apps), garbled)
+        yield from self._warnings(bad, state.bad_blocks, stray, len(apps), garbled, state.outside)
 
     def _warnings(self, bad: _Unread, blocks: _Unread, stray: _Unread, apps: int,
-                  garbled: _Unread) -> Iterator[InputProblem]:
+                  garbled: _Unread, outside: _Unread) -> Iterator[InputProblem | Skipped]:
         """Every line dropped is said: a listing's line that names no package is not silence."""
         if not apps and self._nothing_listed(garbled):
             yield Skipped(self.quiet_in, EMPTY_SKIP, 1, [self.chain[-1]])
@@ -224,6 +224,9 @@ class TextEvidenceReader:
             said.append(warning("TEXT_LINES_UNREADABLE", bad.say("'package:' lines not understood")))
         if blocks.count:
             said.append(warning("TEXT_LINES_UNREADABLE", blocks.say("'Package [...]' block headers not understood")))
+        if outside.count:
+            said.append(warning("TEXT_LINES_UNREADABLE", outside.say("'Package [...]' block headers outside the package "
+                                                                     "service's Packages: section, not read")))
         if stray.count:  # once dumpsys/bugreport structure starts, other lines are its sections: only those before
             said.append(warning("TEXT_LINES_UNREADABLE", stray.say("lines that are no 'package:' line and no "
                                                                    "dumpsys structure, not understood")))
@@ -379,7 +382,9 @@ class _DumpsysState:
     """Where we are in ``dumpsys package`` output: only ``Packages:`` blocks count.
 
     In a bugreport the package service's dump sits between ``DUMP OF SERVICE package:`` and
-    the next ``DUMP OF SERVICE``; other services' text is ignored.
+    the next ``DUMP OF SERVICE``; other services' text is ignored, but a package block header
+    outside a ``Packages:`` section is counted (``outside``): a package's field printing a line
+    at column 0 ends the section, and the blocks after it must not vanish unsaid.
     """
 
     def __init__(self):
@@ -388,6 +393,8 @@ class _DumpsysState:
         self.in_package_service = False
         self.structured = False  # a dumpsys/bugreport section was seen: other lines are other sections
         self.bad_blocks = _Unread()  # "  Package [...]" lines of the Packages section that name no package
+        self.outside = _Unread()  # package block headers past structure, outside Packages: (not read: counted)
+        self.in_hidden = False  # "Hidden system packages:": updated system apps' originals, listed under Packages:
         self.package: str | None = None
 
     def feed(self, line: str) -> str | None:
@@ -400,10 +407,14 @@ class _DumpsysState:
             self.in_packages, self.package = False, None
             return None
         if line and not line[0].isspace():
-            self.in_packages = line.rstrip() == "Packages:" and (not self.services_seen or self.in_package_service)
+            package_dump = not self.services_seen or self.in_package_service
+            self.in_packages = line.rstrip() == "Packages:" and package_dump
+            self.in_hidden = line.rstrip() == "Hidden system packages:" and package_dump
             self.package = None
             return None
-        if not self.in_packages:
+        if not self.in_packages:  # a block header here was ended from its section (a package's versionName or
+            if self.structured and not self.in_hidden and BLOCK_RE.match(line):  # label can print a line at
+                self.outside.add(line)  # column 0, or 'DUMP OF SERVICE x'): not read, never dropped unsaid
             return None
         m = BLOCK_RE.match(line)
         if m:
