@@ -76,14 +76,14 @@ def test_binary_is_no_text():
     assert text_encoding(bytes(600)) is None
 
 
-def test_a_listing_past_the_bounded_scan_in_a_folder_is_a_coded_warning(run, tmp_path):
+def test_a_listing_past_the_first_mib_in_a_folder_is_read(run, tmp_path):
+    """Review 34 #3: the scan goes on to the text's end (test_text_evidence_stream.py for its budgets)."""
     folder = tmp_path / "pulled"
     folder.mkdir()
     (folder / "big.txt").write_bytes(b"log line\n" * (SCAN_BYTES // 9 + 10) + PM.encode())
     doc = run(folder)
-    assert "TEXT_EVIDENCE_UNCHECKED" in _codes(doc)
-    [err] = [e for e in doc["errors"] if e["errors"][0]["code"] == "TEXT_EVIDENCE_UNCHECKED"]
-    assert err["source"]["chain"][-1].endswith("big.txt")
+    assert {a["package"]: a["verdict"] for a in doc["apps"]}["com.tencent.mm"] == "prohibited"
+    assert _codes(doc) == ["TEXT_LINES_UNREADABLE"]  # the log lines before it, counted
 
 
 def test_marked_text_that_names_no_package_is_said(run, tmp_path):

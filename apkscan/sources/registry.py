@@ -3,7 +3,7 @@
 Two kinds of formats:
 
 - :data:`STREAM_FORMATS`, recognised from a file's first bytes and read as a stream
-  (adb backup, tar, text evidence ...). ``open(stream, chain, ctx)`` returns a
+  (adb backup, tar, 7z ...; text evidence is told by the walker, below). ``open(stream, chain, ctx)`` returns a
   :class:`~apkscan.sources.interface.ContainerReader`;
 - :data:`LAYOUT_FORMATS`, recognised from the file names of a folder or a ZIP (a
   :class:`~apkscan.sources.interface.Tree`): AndroidQF acquisitions, backup-app folders.
@@ -56,9 +56,8 @@ SwiftBackupReader, TitaniumBackupReader, is_swift_backup, is_titanium_backup = (
     _use("swift_titanium", n) for n in ("SwiftBackupReader", "TitaniumBackupReader", "is_swift_backup",
                                         "is_titanium_backup"))
 TarReader = _use("tar_archive", "TarReader")
-TextEvidenceReader, looks_like_text_evidence, scan_for_listing, text_encoding = (
-    _use("text_evidence", n) for n in ("TextEvidenceReader", "looks_like_text_evidence", "scan_for_listing",
-                                       "text_encoding"))
+TextEvidenceReader, scan_for_listing, spool_source, text_encoding = (
+    _use("text_evidence", n) for n in ("TextEvidenceReader", "scan_for_listing", "spool_source", "text_encoding"))
 
 StreamOpener = Callable[[BinaryIO, tuple[str, ...], Any], ContainerReader]
 TreeOpener = Callable[[Tree, Any], ContainerReader]
@@ -113,9 +112,10 @@ STREAM_FORMATS: list[StreamFormat] = [
                  hint="re-download the bundle: APKMirror removed the encryption, and a current .apkm is read"),
     StreamFormat("age", "an age-encrypted file (AndroidQF .zip.age)", looks_like_age,
                  lambda stream, chain, ctx: _AgeReader(chain)),
-    StreamFormat("text-evidence", "text evidence (pm list / dumpsys package output)", looks_like_text_evidence,
-                 lambda stream, chain, ctx: TextEvidenceReader(stream, chain)),
 ]
+# Text evidence (pm list / dumpsys package output) is no stream format: its mark may lie anywhere in
+# the text, so the walker looks for it through the whole text (``Walker._text``, ``scan_for_listing``)
+# after every format told by its first bytes, and a ZIP behind other bytes, was ruled out.
 
 
 def shallow_names(names: list[str]) -> list[str]:

@@ -22,12 +22,15 @@ HEAD = 4096  # what detection saw (detect.HEAD_SIZE): the reader decides the enc
 MAX_TRIES = 64  # NUL lines judged for a switch per text; later ones are only counted
 _CHANGE = re.compile(rb"\x00|\xff\xfe|\xfe\xff")  # never in UTF-8 text: a NUL or a UTF-16/32 BOM
 _MARKS_8BIT = re.compile(rb"package:|  Package \[")  # never in UTF-16/32 ASCII text: 8-bit text appended
+MAX_CONTROL_SHARE = 50  # UTF-8 text may hold one control or undecodable byte in this many (_sparse_controls)
+_CONTROLS = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
 
 
 def text_encoding(head: bytes) -> str | None:
     """``utf-32``/``utf-16`` (a BOM), ``utf-32-le``/``-be``, ``utf-16-le``/``-be`` (no BOM: the head
     decodes strictly to text without NULs, mostly printable), ``utf-8`` (no NUL byte, or whole UTF-8
-    lines before a line of UTF-16/32 text: the encoding changes there, see :class:`Transcoder`), or None (binary)."""
+    lines before a line of UTF-16/32 text: the encoding changes there, see :class:`Transcoder`, or
+    control bytes sparse enough for text: :func:`_sparse_controls`), or None (binary)."""
     for bom, encoding in _BOMS:
         if head.startswith(bom):
             return encoding
@@ -37,6 +40,8 @@ def text_encoding(head: bytes) -> str | None:
     start = head.rfind(b"\n", 0, first) + 1  # UTF-8 lines, then UTF-16/32 ones (PowerShell 5's >>)
     rest = head[start:]  # judged with more bytes by the reader when the head cuts it short
     if start > 1 and _utf8_text(head[:start]) and (len(rest) < 16 or text_encoding(rest) not in (None, "utf-8")):
+        return "utf-8"
+    if _sparse_controls(head):  # before bare UTF-16/32: ASCII read so is CJK without NULs ("\0\npackage:...")
         return "utf-8"
     best, share = None, 0.0
     for encoding in _BARE:  # of those that read as text, the one reading most ASCII (a listing is ASCII)
@@ -50,6 +55,19 @@ def text_encoding(head: bytes) -> str | None:
             ascii_share = sum(1 for ch in text if ch < "\x80") / len(text)
             best, share = (encoding, ascii_share) if ascii_share > share else (best, share)
     return best
+
+
+def _sparse_controls(head: bytes) -> bool:
+    """UTF-8 text despite a NUL or another control byte (a serial or terminal capture, a linker
+    warning printing one): at most one byte in :data:`MAX_CONTROL_SHARE` is a control byte (C0 but
+    tab, LF, VT, FF, CR and ESC, which ANSI colours use; DEL) or undecodable. Binaries (images,
+    SQLite, ELF, DEX, archives) are far above that: decided by the share, never by one byte. The
+    reader counts each line still holding a NUL (``TEXT_LINES_UNREADABLE``)."""
+    if len(head) < 16:
+        return False
+    bad = sum(head.count(bytes([b])) for b in _CONTROLS)
+    bad += head.decode("utf-8", "replace").count("\ufffd") - head.count(b"\xef\xbf\xbd")
+    return bad * MAX_CONTROL_SHARE <= len(head)
 
 
 def _utf8_text(data: bytes) -> bool:
@@ -127,3 +145,28 @@ def _unit_start(data: bytes, at: int) -> int:
 def decode(data: bytes, encoding: str) -> str:
     """``data`` (whole) as text, following a change of encoding; BOMs left in."""
     return Transcoder(encoding).feed(data, final=True).decode("utf-8", "replace")
+
+
+_ODD_UNITS = re.compile("[" + "".join(chr(high << 8) for high in range(0x20, 0x7F)) + "]")  # ASCII one byte off
+
+
+def misaligned(line: str) -> bool:
+    """UTF-16 text read one byte off (an odd number of 8-bit bytes appended before it): each ASCII
+    character becomes U+XX00, a LF U+0A00 (unassigned), so the listing is one line of CJK-looking
+    text with no NUL or BOM in it. Told by those code points: a LF read so, or most of a line of
+    them (real text has 1 in 256). ASCII lines, nearly all of a listing, are passed at C speed."""
+    if line.isascii():
+        return False
+    if "\u0a00" in line:
+        return True
+    odd = len(_ODD_UNITS.findall(line))
+    return odd >= 4 and 2 * odd >= len(line)
+
+
+def realigned(example: str) -> str:
+    """What a line read one byte off (:func:`misaligned`) says read one byte on, for the warning."""
+    if not misaligned(example):
+        return ""
+    readings = ((example.encode(enc, "surrogatepass")[1:] + b"\0").decode(enc, "replace")
+                for enc in ("utf-16-le", "utf-16-be"))  # LE or BE read one byte off: the one reading ASCII
+    return f"; read one byte on: {max(readings, key=lambda text: sum(ch.isascii() for ch in text))!r}"

@@ -9,6 +9,8 @@ record's ``note`` and in :attr:`TextEvidenceReader.hashcodes`, and
 match it later. Such a hash is not cryptographic: it can be forged and only *points at*
 a known certificate, never proves one.
 
+Detection (:func:`scan_for_listing`, called by the walker for any text) looks for a listing's
+mark through the whole text, streamed in bounded memory within a byte and the walk's time budget.
 Reading is line by line with a cap on line length, line count and bytes, and every line is
 read in time linear in its length (no backtracking pattern: see :func:`signature_list`).
 """
@@ -17,13 +19,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from apkscan.issues import warning
-from apkscan.sources.interface import InputProblem, RecordedApp
-from apkscan.sources.text_encodings import HEAD, Transcoder, decode, text_encoding
+from apkscan.sources import walkclock
+from apkscan.sources.interface import InputProblem, RecordedApp, Skipped
+from apkscan.sources.streams import IterStream, Prefixed
+from apkscan.sources.text_encodings import HEAD, Transcoder, decode, misaligned, realigned, text_encoding
 
-__all__ = ["TextEvidenceReader", "looks_like_text_evidence", "scan_for_listing", "text_encoding", "java_cert_hashcode"]
+__all__ = ["TextEvidenceReader", "ListingScan", "looks_like_text_evidence", "scan_for_listing", "spool_source",
+           "text_encoding", "java_cert_hashcode"]
 
 MAX_LINE = 16 * 1024
 MAX_LINES = 5_000_000
@@ -31,11 +37,18 @@ MAX_BYTES = 1 << 30
 MAX_APPS = 100_000
 LEADING_JUNK_LINES = 8  # lines before a dumpsys header that detection tolerates (a header's name alone is generic)
 CHUNK = 64 * 1024
-SCAN_BYTES = 1 << 20  # how far past the head detection looks for a listing's mark (scan_for_listing)
+SCAN_BYTES = 1 << 20  # the first bytes of a text scan_for_listing keeps (all its marks are looked for there)
+ANYWHERE_TEXT = ("  Package [", "\npackage:", "DUMP OF SERVICE package:")  # listing marks anywhere in a text
+ANYWHERE_MARKS = tuple(mark.encode() for mark in ANYWHERE_TEXT)
+OVERLAP = max(map(len, ANYWHERE_MARKS)) - 1  # of a chunk's text kept with the next: a mark across them is seen
 MAX_EXAMPLE = 80
 GARBLED = ("\x00", "\ufeff", "\ufffe")  # in a line (past a BOM starting it): a decoding change not followed
+# (so is UTF-16 read one byte off: text_encodings.misaligned)
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.]{0,254}$")
 BLOCK_RE = re.compile(r"^  Package \[([^\]\s]{1,255})\] \([0-9a-f]+\):")
+_TOKEN = re.compile(r"[ \t]*(\S*)")
+_DOTTED = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+")
+EMPTY_SKIP = "text marked like a device listing that names no package on any line (source code, notes)"
 SIGS_PREFIX = "signatures=PackageSignatures{"
 HASH_RE = re.compile(r"^-?[0-9a-f]{1,8}$")
 DUMPSYS_FIRST_LINES = ("Activity Resolver Table:", "Database versions:", "Packages:", "DUMP OF SERVICE package:",
@@ -65,7 +78,7 @@ def listing_marked(text: str) -> bool:
     """A ``package:`` line, a ``Package [`` block header or ``DUMP OF SERVICE package:`` anywhere,
     or a dumpsys/bugreport header among the first :data:`LEADING_JUNK_LINES` + 1 lines after leading
     blank ones (those names are generic alone: only near the top do they mark dumpsys output). Linear in ``text``."""
-    if "  Package [" in text or "\npackage:" in text or "DUMP OF SERVICE package:" in text:
+    if any(mark in text for mark in ANYWHERE_TEXT):
         return True
     top = text.lstrip().split("\n", LEADING_JUNK_LINES + 1)[:LEADING_JUNK_LINES + 1]
     lines = [line.rstrip("\r") for line in top]
@@ -81,16 +94,52 @@ def _head_text(head: bytes) -> str | None:
     return decode(head, encoding).lstrip("\ufeff")
 
 
-def scan_for_listing(stream: BinaryIO) -> tuple[bytes, str | None, bool, bool]:
-    """(the bytes read, their text encoding or None, whether the first :data:`SCAN_BYTES` carry a
-    listing's mark, whether that was the whole text): detection past the head, bounded, for text
-    whose mark follows long junk. One byte more than looked at is read, to tell the end."""
-    peek = b"".join(_take(stream, SCAN_BYTES + 1))
-    encoding = text_encoding(peek[:HEAD])
+@dataclass(slots=True)
+class ListingScan:
+    """What :func:`scan_for_listing` saw: ``kept``, the first bytes (at most :data:`SCAN_BYTES` + 1,
+    held in memory); ``read``, the bytes read in all (past ``kept``: read the text again from its
+    start); ``end``, whether that was the whole text (else cut by the byte budget, or not read on)."""
+
+    kept: bytes
+    encoding: str | None
+    marked: bool
+    read: int
+    end: bool
+
+
+def scan_for_listing(stream: BinaryIO, onward: bool = True, budget: int | None = None) -> ListingScan:
+    """Look for a listing's mark (:func:`listing_marked` on the first :data:`SCAN_BYTES`, then its
+    anywhere marks) through the whole text, with bounded memory: chunk by chunk with an overlap,
+    through the same :class:`Transcoder` the reader uses (UTF-8/16/32, a change of encoding further
+    on; 8-bit marks inside UTF-16/32 text count, the reader says they are not read). Bounded by
+    ``budget`` bytes (:data:`MAX_BYTES`, what the reader reads) and the walk's time budget
+    (``walkclock``). ``onward=False``: only the first bytes are looked at (a stream the caller must
+    copy first, to read it again). One byte more than looked at is read, to tell the end."""
+    budget = MAX_BYTES if budget is None else budget
+    kept = b"".join(_take(stream, SCAN_BYTES + 1))
+    encoding = text_encoding(kept[:HEAD])
+    end = len(kept) <= SCAN_BYTES
     if encoding is None:
-        return peek, None, False, len(peek) <= SCAN_BYTES
-    text = decode(peek[:SCAN_BYTES], encoding).lstrip("\ufeff")
-    return peek, encoding, listing_marked(text), len(peek) <= SCAN_BYTES
+        return ListingScan(kept, None, False, len(kept), end)
+    transcoder = Transcoder(encoding)
+    out = transcoder.feed(kept, final=end)
+    marked = listing_marked(out.decode("utf-8", "replace").lstrip("\ufeff")) or transcoder.marks_8bit > 0
+    read, tail = len(kept), out[-OVERLAP:]
+    while onward and not marked and not end and read <= budget:
+        walkclock.check()
+        chunk = stream.read(CHUNK)
+        end, read = not chunk, read + len(chunk)
+        out = tail + transcoder.feed(chunk, final=end)
+        marked = any(mark in out for mark in ANYWHERE_MARKS) or transcoder.marks_8bit > 0
+        tail = out[-OVERLAP:]
+    return ListingScan(kept, encoding, marked, read, end)
+
+
+def spool_source(scan: ListingScan, stream: BinaryIO, budget: int | None = None) -> BinaryIO:
+    """The text a scan that was not read on (``onward=False``) looked at, as a stream to copy
+    (temporary space): its first bytes, then the rest, up to ``budget`` + 1 bytes."""
+    budget = MAX_BYTES if budget is None else budget
+    return IterStream(_take(Prefixed(scan.kept, stream), budget + 1))
 
 
 def _take(stream: BinaryIO, limit: int) -> Iterator[bytes]:
@@ -107,9 +156,16 @@ class TextEvidenceReader:
 
     kind = "text-evidence"
 
-    def __init__(self, stream: BinaryIO, chain: tuple[str, ...]):
+    def __init__(self, stream: BinaryIO, chain: tuple[str, ...], quiet_in: tuple[str, ...] | None = None):
+        """``quiet_in``: the folder or container a text *met* there (not given) sits in. Marked
+        text of it that names no package and holds no line naming one, in no other encoding, within
+        the limits (a source file, notes quoting ``package:<name>``) is counted as skipped there, not
+        ``TEXT_EVIDENCE_EMPTY``: a device's real listing names its packages on lines the reader reads or
+        counts (:func:`_names_a_package`), so it can never read so."""
         self.stream = stream
         self.chain = chain
+        self.quiet_in = quiet_in
+        self.names_one = False  # a line names a dotted package after a listing's mark (read or not)
         self.hashcodes: dict[str, list[str]] = {}
         self.unread_signatures = 0  # PackageSignatures lines without a readable signature list
         self._notes: list[str] = []
@@ -122,9 +178,10 @@ class TextEvidenceReader:
         stray = _Unread()  # other non-blank lines, which only dumpsys/bugreport structure explains
         garbled = _Unread()  # lines in another encoding than the one read: no structure explains them
         for line in self._lines():
-            if any(ch in line for ch in GARBLED):
-                garbled.add(line)
+            if any(ch in line for ch in GARBLED) or misaligned(line):
+                garbled.add(line, 1 + line.count("\u0a00"))  # the lines a LF read one byte off joined
                 continue
+            self.names_one = self.names_one or _names_a_package(line)
             if line.startswith("package:"):
                 app = self._pm_line(line)
                 if app is None:
@@ -145,15 +202,20 @@ class TextEvidenceReader:
                 app.note = "signature hashcodes (Java Arrays.hashCode of the certificate DER, not proof): " + \
                     ", ".join(hashes)
             yield app
-        yield from self._warnings(bad, state.bad_blocks, stray, len(apps), garbled)
+        yield from self._warnings(bad, state.bad_blocks, stray, len(apps), garbled, state.outside)
 
     def _warnings(self, bad: _Unread, blocks: _Unread, stray: _Unread, apps: int,
-                  garbled: _Unread) -> Iterator[InputProblem]:
+                  garbled: _Unread, outside: _Unread) -> Iterator[InputProblem | Skipped]:
         """Every line dropped is said: a listing's line that names no package is not silence."""
+        if not apps and self._nothing_listed(garbled):
+            yield Skipped(self.quiet_in, EMPTY_SKIP, 1, [self.chain[-1]])
+            return
         said = []
         if garbled.count:
             said.append(warning("TEXT_LINES_UNREADABLE", garbled.say("lines holding NUL bytes or a byte-order mark "
-                                                                     "(another text encoding), not understood")))
+                                                                     "(another text encoding), or UTF-16 read one "
+                                                                     "byte off, not understood")
+                                        + realigned(garbled.first)))
         if self._transcoder is not None and self._transcoder.marks_8bit:
             said.append(warning("TEXT_LINES_UNREADABLE", f"{self._transcoder.marks_8bit} 'package:' or 'Package [' "
                                 f"marks in 8-bit text inside {self._transcoder.encoding} text (another encoding "
@@ -162,6 +224,9 @@ class TextEvidenceReader:
             said.append(warning("TEXT_LINES_UNREADABLE", bad.say("'package:' lines not understood")))
         if blocks.count:
             said.append(warning("TEXT_LINES_UNREADABLE", blocks.say("'Package [...]' block headers not understood")))
+        if outside.count:
+            said.append(warning("TEXT_LINES_UNREADABLE", outside.say("'Package [...]' block headers outside the package "
+                                                                     "service's Packages: section, not read")))
         if stray.count:  # once dumpsys/bugreport structure starts, other lines are its sections: only those before
             said.append(warning("TEXT_LINES_UNREADABLE", stray.say("lines that are no 'package:' line and no "
                                                                    "dumpsys structure, not understood")))
@@ -176,6 +241,11 @@ class TextEvidenceReader:
         said += [warning("TEXT_LIMIT_EXCEEDED", note) for note in self._notes]
         for issue in said:
             yield InputProblem(self.chain, [issue])
+
+    def _nothing_listed(self, garbled: _Unread) -> bool:
+        """Text met in a folder that named no package: nothing in it is a listing (see ``quiet_in``)."""
+        return (self.quiet_in is not None and not self.names_one and not garbled.count and not self._notes
+                and not self.unread_signatures and not (self._transcoder and self._transcoder.marks_8bit))
 
     def _lines(self) -> Iterator[str]:
         """Decoded lines, each at most MAX_LINE bytes, within MAX_LINES and MAX_BYTES; a BOM dropped."""
@@ -274,6 +344,20 @@ def signature_list(line: str) -> str | None:
     return None
 
 
+def _names_a_package(line: str) -> bool:
+    """A ``package:`` or ``Package [`` mark anywhere in ``line`` (indented, quoted, after a path and
+    ``=``) followed by a dotted package name, as every app's is (Android requires a dot). Linear:
+    each mark's token is read once."""
+    for mark in ("package:", "Package ["):
+        at = line.find(mark)
+        while at >= 0:
+            token = _TOKEN.match(line, at + len(mark))
+            if _DOTTED.match(token.group(1).rsplit("=", 1)[-1]):
+                return True
+            at = line.find(mark, token.end())
+    return False
+
+
 def _word_char(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
@@ -285,10 +369,10 @@ class _Unread:
         self.count = 0
         self.first = ""
 
-    def add(self, line: str) -> None:
-        self.count += 1
-        if self.count == 1:
+    def add(self, line: str, lines: int = 1) -> None:
+        if not self.count:
             self.first = line[:MAX_EXAMPLE]
+        self.count += lines
 
     def say(self, what: str) -> str:
         return f"{self.count} {what} (first: {self.first!r})"
@@ -298,7 +382,9 @@ class _DumpsysState:
     """Where we are in ``dumpsys package`` output: only ``Packages:`` blocks count.
 
     In a bugreport the package service's dump sits between ``DUMP OF SERVICE package:`` and
-    the next ``DUMP OF SERVICE``; other services' text is ignored.
+    the next ``DUMP OF SERVICE``; other services' text is ignored, but a package block header
+    outside a ``Packages:`` section is counted (``outside``): a package's field printing a line
+    at column 0 ends the section, and the blocks after it must not vanish unsaid.
     """
 
     def __init__(self):
@@ -307,6 +393,8 @@ class _DumpsysState:
         self.in_package_service = False
         self.structured = False  # a dumpsys/bugreport section was seen: other lines are other sections
         self.bad_blocks = _Unread()  # "  Package [...]" lines of the Packages section that name no package
+        self.outside = _Unread()  # package block headers past structure, outside Packages: (not read: counted)
+        self.in_hidden = False  # "Hidden system packages:": updated system apps' originals, listed under Packages:
         self.package: str | None = None
 
     def feed(self, line: str) -> str | None:
@@ -319,10 +407,14 @@ class _DumpsysState:
             self.in_packages, self.package = False, None
             return None
         if line and not line[0].isspace():
-            self.in_packages = line.rstrip() == "Packages:" and (not self.services_seen or self.in_package_service)
+            package_dump = not self.services_seen or self.in_package_service
+            self.in_packages = line.rstrip() == "Packages:" and package_dump
+            self.in_hidden = line.rstrip() == "Hidden system packages:" and package_dump
             self.package = None
             return None
-        if not self.in_packages:
+        if not self.in_packages:  # a block header here was ended from its section (a package's versionName or
+            if self.structured and not self.in_hidden and BLOCK_RE.match(line):  # label can print a line at
+                self.outside.add(line)  # column 0, or 'DUMP OF SERVICE x'): not read, never dropped unsaid
             return None
         m = BLOCK_RE.match(line)
         if m:
