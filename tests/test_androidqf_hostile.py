@@ -100,3 +100,34 @@ def test_apk_bytes_under_the_name_packages_json_are_scanned(run, tmp_path):
     assert sorted(a["package"] for a in doc["apps"]) == ["com.example.clean", "com.tencent.mm"]
     codes = [i["code"] for e in doc["errors"] for i in e["errors"]]
     assert "ANDROIDQF_PACKAGES_INVALID" in codes  # and the records could not be read: said
+
+
+# --- review 39: split sets, records without certificates ------------------------------------------
+
+from backup_helpers import build_ab, manifest, pem_der  # noqa: E402
+
+SPLIT = (APKS.parent / "containers" / "splits" / "clean-config.en.apk").read_bytes()  # com.example.clean, test-rsa
+
+
+def _ab(tmp_path: Path, apks: dict[str, bytes]) -> Path:
+    ab = tmp_path / "phone.ab"
+    entries = [("apps/com.example.clean/_manifest", manifest("com.example.clean", 1, [pem_der("test-rsa")], True))]
+    entries += [(f"apps/com.example.clean/a/{name}", data) for name, data in apks.items()]
+    ab.write_bytes(build_ab(entries))
+    return ab
+
+
+@pytest.mark.parametrize("apks", [{"base.apk": TAMPERED}, {"base.apk": TAMPERED, "split_config.en.apk": SPLIT}],
+                         ids=["base", "base-and-split"])
+def test_a_set_whose_base_does_not_verify_leaves_its_recorded_certificates_listed(run, tmp_path, apks):
+    doc = run(_ab(tmp_path, apks))
+    origins = sorted(a["identity"]["origin"] for a in doc["apps"])
+    assert "recorded" in origins  # before, with the intact split: skipped, the recorded key lost
+    assert not any("whose APK was scanned" in s["reason"] for s in doc["skipped"])
+
+
+def test_a_record_without_certificates_is_not_listed_twice_beside_a_copy_that_fails(run, tmp_path):
+    record = {"name": "com.example.clean", "files": [{"sha256": hashlib.sha256(TAMPERED).hexdigest()}]}
+    doc = run(_acquisition(tmp_path / "acq", [record], {"apks/com.example.clean.apk": TAMPERED}))
+    assert [a["identity"]["origin"] for a in doc["apps"]] == ["apk"]
+    assert any("whose APK was scanned" in s["reason"] for s in doc["skipped"])

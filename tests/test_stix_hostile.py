@@ -224,3 +224,58 @@ def test_indicators_left_out_are_said_in_every_report_not_only_on_stderr(tmp_pat
     res = CliRunner().invoke(main, ["report", str(out / "s.json"), "--html", str(again)])
     assert res.exit_code == 0, res.stderr
     assert "RULES_IOC_SKIPPED" in again.read_text(encoding="utf-8")
+
+
+# --- review 39 ------------------------------------------------------------------------------------
+
+def _two_objects(first: tuple[str, str], second: tuple[str, str]) -> dict:
+    objects = [{"type": "malware", "id": "malware--a", "name": "Alpha stalkerware"},
+               {"type": "malware", "id": "malware--b", "name": "Bravo spyware"}]
+    for ind, (mal, pattern) in enumerate((first, second)):
+        objects += [{"type": "indicator", "id": f"indicator--{ind}", "pattern": pattern},
+                    {"type": "relationship", "id": f"r-{ind}", "relationship_type": "indicates",
+                     "source_ref": f"indicator--{ind}", "target_ref": mal}]
+    return {"type": "bundle", "id": "bundle--1", "objects": objects}
+
+
+def test_one_objects_certificate_never_raises_another_objects_finding(tmp_path):
+    bundle = _two_objects(("malware--a", "[app:id = 'com.example.clean']"),
+                          ("malware--b", f"[app:cert.sha256 = '{TEST_RSA}']"))
+    code, err, doc = _scan(tmp_path, bundle, APKS / "clean-v1v2v3.apk")
+    assert code in (0, 1), err
+    found = {f["rule"]: (f["strength"], [e["basis"] for e in f["evidence"]]) for f in doc["apps"][0]["findings"]}
+    # before: Alpha 'confirmed' on Bravo's key
+    assert found == {"ioc.feed.alpha-stalkerware": ("weak", ["package"]),
+                     "ioc.feed.bravo-spyware": ("confirmed", ["certificate"])}
+
+
+def test_many_objects_whose_names_read_alike_get_distinct_ids():
+    from apkscan.rules.stix import _pack_from_objects
+
+    names = ["x"] * 50 + ["x-2", "X", "x!", "x-51"]
+    objects = []
+    for i, name in enumerate(names):
+        objects += [{"type": "malware", "id": f"malware--{i}", "name": name},
+                    {"type": "indicator", "id": f"indicator--{i}", "pattern": f"[app:id = 'p.q{i}']"},
+                    {"type": "relationship", "id": f"r-{i}", "relationship_type": "indicates",
+                     "source_ref": f"indicator--{i}", "target_ref": f"malware--{i}"}]
+    pack, skipped = _pack_from_objects(objects, "feed", "feed.stix2")
+    ids = [r.id for r in pack.rules]
+    assert not skipped and len(ids) == len(names) == len(set(ids))
+    assert [r.packages for r in pack.rules] == [[f"p.q{i}"] for i in range(len(names))]
+
+
+def test_a_changed_feed_is_another_pack_version_so_diff_says_the_rules_differ(tmp_path):
+    apk = APKS / "clean-v1v2v3.apk"
+    docs = []
+    for i, pkg in enumerate(("com.example.other", "com.example.clean")):
+        (tmp_path / str(i)).mkdir()
+        code, err, doc = _scan(tmp_path / str(i), _bundle(("indicator--1", f"[app:id = '{pkg}']")), apk)
+        assert code in (0, 1), err
+        path = tmp_path / f"doc{i}.json"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        docs.append(path)
+    versions = [json.loads(p.read_text())["rules"]["packs"][0]["version"] for p in docs]
+    assert versions[0] != versions[1] and all(v.startswith("stix2 ") for v in versions)
+    res = CliRunner().invoke(main, ["diff", str(docs[0]), str(docs[1])])
+    assert "DIFF_RULES_DIFFER" in res.output + res.stderr  # before: every feed was version 'stix2'

@@ -95,7 +95,9 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
         impostor = None if unchecked else _impersonation(rule, pack, own, vendor_keys, view)
         if impostor is not None:
             own = [_as_claim(e) for e in own]
-        extra = [e for e in vendor_certs + publisher if e not in own]
+        # the vendor's other keys and names back an app rule; an indicator stands alone (MVT): another
+        # malware object's certificate must not raise this one's finding (review 39 #2)
+        extra = [] if rule.indicator else [e for e in vendor_certs + publisher if e not in own]
         out.append(_finding(rule, pack, "app", own + (extra if impostor is None
                                                       else [_as_claim(e) for e in extra])))
         out += [impostor] if impostor else []

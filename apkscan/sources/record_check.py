@@ -53,17 +53,20 @@ def scanned_here(record: RecordedApp, scanned: dict[str, list[tuple]]) -> list[t
 
     The package is the one Android reads from the scanned APK, never a folder or file name:
     an APK of another app filed under a banned app's name does not hide the banned app's record.
-    Nor does an APK that was read in full and does not verify: its certificates are only present
-    (weak), the record's are what the device recorded (strong); both are listed (review 38 R2-2).
+    Nor, when the record names certificates, does a package whose APK (any APK of a split set)
+    was read in full and does not verify: its certificates are only present (weak), the record's
+    are what the device recorded (strong); both are listed (review 38 R2-2, review 39 #3). A record
+    without certificates (a name and a label) says nothing more and is not listed twice (#4).
     """
     container = tuple(record.chain[:-1])
     if not container:  # a record read from a given file (text evidence): no container to look in
         return []
     recorded = [d for d in (_digests(c) for c in record.certificates) if any(d)]
+    here = [apk for apk in scanned.get(record.package, ()) if apk[0][:len(container)] == container]
+    if recorded and any(apk[4] and (not record.apk_sha256s or apk[1] in record.apk_sha256s) for apk in here):
+        return []  # an APK of it (a split set's base, say) does not verify: the recorded keys say more
     out = []
-    for apk in scanned.get(record.package, ()):
-        if apk[0][:len(container)] != container or apk[4]:
-            continue  # another container's, or an APK that does not verify: it says less than the record
+    for apk in here:
         if apk[1] is not None:
             if not record.apk_sha256s or apk[1] in record.apk_sha256s:
                 out.append(apk)
