@@ -123,6 +123,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "JAR_SIG_ZIP_ENTRY_SIGNERS_MISMATCH": (E, "entries … and … are signed with different sets of signers: <…> vs <…>"),
     "MANIFEST_ARSC_MALFORMED": (W, "resource 0x… unresolvable: …"),
     "MANIFEST_ARSC_MISSING": (W, "resources.arsc missing: resource references unresolved"),
+    "MANIFEST_ARSC_NOT_READ": (W, "resources.arsc is present but was not read (the input error it names: a cap, an entry that does not inflate): resource references (the label) unresolved; the app is partly scanned"),
     "MANIFEST_MALFORMED": (E, "AndroidManifest.xml: …"),
     "MANIFEST_MIN_SDK_CODENAME": (W, "minSdkVersion is codename …; apksig treats the APK as minSdk …"),
     "MANIFEST_MIN_SDK_UNSUPPORTED": (E, "cannot determine minSdkVersion as apksig does: …"),

@@ -19,7 +19,7 @@ from apkscan.apk.signing.digests import WholeFile
 from apkscan.apk.signing.lanes import read_once
 from apkscan.apk.signing.verifier import MAX_SDK, verify
 from apkscan.apk.io.zipreader import ZipArchive
-from apkscan.issues import ApkScanError, error, unique
+from apkscan.issues import ApkScanError, Issue, error, unique
 
 MAX_MANIFEST = 32 << 20
 MAX_ARSC = 32 << 20  # the largest real apps stay well below; a bomb gets no further
@@ -150,14 +150,29 @@ def _read_manifest(zip: ZipArchive, identity: ApkIdentity) -> tuple[ManifestInfo
     """The manifest facts and its raw bytes (the verifier reads target SDK levels from them)."""
     entry = zip.entry("AndroidManifest.xml")
     axml = zip.read(entry, MAX_MANIFEST) if entry else None
+    arsc, unread = _read_resources(zip, identity)
+    return read_manifest(axml, arsc, arsc_unread=unread), axml
+
+
+def _read_resources(zip: ZipArchive, identity: ApkIdentity) -> tuple[bytes | None, Issue | None]:
+    """resources.arsc's bytes, or why it was not read. A table present but not read (over the
+    cap, a bomb, an entry that does not inflate) is an input error and the ``resources`` part
+    stays ``not read``: the label it holds was not resolved, so the app is partly scanned (an
+    adversary padding the table must not turn a label finding into a quiet ``allowed``)."""
     arsc_entry = zip.entry("resources.arsc")
-    arsc = None
-    if arsc_entry is not None:
-        try:
-            arsc = zip.read(arsc_entry, MAX_ARSC)
-        except ApkScanError as exc:
-            identity.warnings.append(exc.to_issue())
-    return read_manifest(axml, arsc), axml
+    if arsc_entry is None:
+        identity.completeness.done("resources")
+        return None, None
+    try:
+        arsc = zip.read(arsc_entry, MAX_ARSC)
+    except ApkScanError as exc:
+        issue = exc.to_issue()
+        identity.completeness.why["resources"] = issue.code
+        if issue.code != "INPUT_TIMEOUT":  # the budget's own error is listed once, by _note_expired
+            identity.errors.append(issue)
+        return None, issue
+    identity.completeness.done("resources")
+    return arsc, None
 
 
 # Magic numbers of containers users hand us that are not APKs (container readers are
