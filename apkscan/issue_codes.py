@@ -25,10 +25,10 @@ CODES: dict[str, tuple[Severity, str]] = {
     "BACKUP_LIMIT_EXCEEDED": (E, "more than … _manifest files"),
     "BACKUP_MANIFEST_INVALID": (E, "_manifest of … bytes (limit …)"),
     "BACKUP_MANIFEST_MISMATCH": (T, "_manifest names … but sits under apps/…/"),
-    "BACKUP_RECORD_SIGNER_MISMATCH": (T, "a device record (_manifest, packages.json) names signing certificates the APK scanned beside it does not verify under: a tampered record or a swapped APK"),
     "BACKUP_METADATA_INVALID": (E, "a backup\"s metadata file cannot be parsed"),
     "BACKUP_PASSWORD_REQUIRED": (E, "the backup is encrypted: give its password"),
     "BACKUP_PASSWORD_WRONG": (E, "the password does not open this backup (master-key padding or checksum mismatch)"),
+    "BACKUP_RECORD_SIGNER_MISMATCH": (T, "a device record (_manifest, packages.json) names signing certificates the APK scanned beside it does not verify under: a tampered record or a swapped APK"),
     "BACKUP_TAR_INVALID": (E, "invalid tar data after … bytes: …"),
     "BACKUP_TRAILING_DATA": (T, "data follows the end of the compressed stream"),
     "BACKUP_TRUNCATED": (E, "truncated inside the tar stream after … bytes"),
@@ -50,15 +50,16 @@ CODES: dict[str, tuple[Severity, str]] = {
     "CONTAINER_WALK_TIMEOUT": (E, "walking this input took more than … s (--walk-timeout, plus 1 s per MiB of it): what it held after that point was not read"),
     "CONTENT_DIGESTS_NOT_CHECKED": (W, "--quick: content digests were not checked, so this is not a full verification"),
     "DEX_LIMIT_EXCEEDED": (W, "more than … DEX files Android loads; read the first … (or more than … bytes of type descriptors: class names partial); the dex part of completeness is not read"),
-    "DEX_NOT_LOADED": (W, "… classes*.dex entries Android does not load (outside the classes.dex, classes2.dex, ... sequence): not read"),
+    "DEX_UNREADABLE": (W, "--deep: the file could not be read for the DEX pass (an OS error: …); the dex part of completeness is not read"),
     "DEX_MALFORMED": (W, "a classes*.dex is not a DEX file a compiler writes (bad header, tables outside the file, repeated type ids)"),
+    "DEX_NOT_LOADED": (W, "… classes*.dex entries Android does not load (outside the classes.dex, classes2.dex, ... sequence): not read"),
     "DIFF_BAD_ENTRY": (W, "… app entries without package or sha256 were not compared"),
     "DIFF_DOCUMENT_TOO_LARGE": (E, "… bytes (or JSON values), more than …"),
     "DIFF_NOT_JSON": (E, "not a JSON document (…)"),
     "DIFF_OUTPUT_UNWRITABLE": (E, "apkscan diff cannot write a report to the given path"),
-    "DIFF_SCAN_INTERRUPTED": (W, "… was interrupted: it covers only the inputs that finished, so the comparison is incomplete (exit 3)"),
     "DIFF_POLICY_DIFFERS": (W, "verdicts come from different policies: … then …"),
     "DIFF_RULES_DIFFER": (W, "rule pack versions differ between the scans: a verdict may have moved because the rules changed"),
+    "DIFF_SCAN_INTERRUPTED": (W, "… was interrupted: it covers only the inputs that finished, so the comparison is incomplete (exit 3)"),
     "DIFF_UNREADABLE": (E, "…"),
     "DOCUMENT_MALFORMED": (E, "a field of the scan document is missing or of the wrong type (the message names its path)"),
     "DOCUMENT_NOT_A_SCAN": (E, "not an apkscan scan result (not JSON, more JSON values than a scan document holds, not a JSON object, or no schema_version)"),
@@ -69,18 +70,18 @@ CODES: dict[str, tuple[Severity, str]] = {
     "INPUT_JAR_MANIFEST_LIMIT": (E, "more than … attributes in one MANIFEST.MF or .SF file: not parsed further (apksig has no such limit)"),
     "INPUT_LIMIT_EXCEEDED": (E, "ran out of memory reading this input"),
     "INPUT_MANIFEST_TOO_MANY_TAGS": (E, "more than 16 distinct packages on later <manifest> tags: the ones past 16 are not read (Android 16 may read one of them)"),
-    "INPUT_PACKAGE_ONLY_READ_BY_OTHERS": (E, "Android reads no package from AndroidManifest.xml; the app is matched on what other readings give (…)"),
     "INPUT_NOT_AN_APK": (E, "named like an APK but its bytes are no ZIP archive"),
     "INPUT_NOT_A_FILE": (E, "not a regular file or folder"),
     "INPUT_NOT_FOUND": (E, "no such file or folder"),
+    "INPUT_PACKAGE_ONLY_READ_BY_OTHERS": (E, "Android reads no package from AndroidManifest.xml; the app is matched on what other readings give (…)"),
     "INPUT_TIMEOUT": (E, "time budget for this input exhausted"),
     "INPUT_TOO_MANY_ATTRIBUTES": (E, "more than … additional attributes in one v2/v3 signer: an input-level limit, signatures not read (apksig has no such limit)"),
     "INPUT_TOO_MANY_CERTIFICATES": (E, "more than … certificates in one v2/v3 signer or one v1 PKCS #7 block: an input-level limit, signatures not read (apksig has no such limit)"),
     "INPUT_TOO_MANY_DIGESTS": (E, "more than … digest records in one v2/v3 signer: an input-level limit, signatures not read (apksig has no such limit)"),
     "INPUT_TOO_MANY_LINEAGE_NODES": (E, "more than … nodes in a v3 SigningCertificateLineage: an input-level limit, signatures not read (apksig has no such limit)"),
     "INPUT_TOO_MANY_SIGNATURES": (E, "more than … signature records in one v2/v3 signer: an input-level limit, signatures not read (apksig has no such limit)"),
-    "INPUT_TOO_MANY_SIGNER_INFOS": (E, "more than … SignerInfos in one v1 PKCS #7 block: an input-level limit, signatures not read (apksig has no such limit)"),
     "INPUT_TOO_MANY_SIGNERS": (E, "more than … signers in one signing-block scheme; the rest were not parsed: an input-level limit, signatures not read"),
+    "INPUT_TOO_MANY_SIGNER_INFOS": (E, "more than … SignerInfos in one v1 PKCS #7 block: an input-level limit, signatures not read (apksig has no such limit)"),
     "INPUT_UNREADABLE": (E, "cannot open: …"),
     "INPUT_UNSUPPORTED_CONTAINER": (E, "not an APK: this is …, which this reader does not open"),
     "INPUT_UNSUPPORTED_URL": (E, "a URL input needs the optional dask/fsspec extra (pip install 'apkscan[dask]')"),
@@ -118,7 +119,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "JAR_SIG_UNPROTECTED_ZIP_ENTRY": (W, "… not protected by signature; unauthorized modifications to this JAR entry will not be detected"),
     "JAR_SIG_UNSUPPORTED_SIG_ALG": (E, "digest algorithm … with signature algorithm … is not supported on API Levels …"),
     "JAR_SIG_VERIFY_EXCEPTION": (E, "signing certificate referenced in SignerInfo not found in SignedData"),
-    "JAR_SIG_ZIP_ENTRY_DIGEST_DID_NOT_VERIFY": (W, "… digest of … does not match the digest specified in …"),
+    "JAR_SIG_ZIP_ENTRY_DIGEST_DID_NOT_VERIFY": (E, "… digest of … does not match the digest specified in … (an entry against MANIFEST.MF: an error; the whole MANIFEST.MF against a .SF: a warning, as in apksig, whose sections may still verify)"),
     "JAR_SIG_ZIP_ENTRY_NOT_SIGNED": (E, "… entry not signed"),
     "JAR_SIG_ZIP_ENTRY_SIGNERS_MISMATCH": (E, "entries … and … are signed with different sets of signers: <…> vs <…>"),
     "MANIFEST_ARSC_MALFORMED": (W, "resource 0x… unresolvable: …"),
@@ -128,8 +129,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MANIFEST_MIN_SDK_CODENAME": (W, "minSdkVersion is codename …; apksig treats the APK as minSdk …"),
     "MANIFEST_MIN_SDK_UNSUPPORTED": (E, "cannot determine minSdkVersion as apksig does: …"),
     "MANIFEST_MISSING": (E, "AndroidManifest.xml not found"),
-    "MANIFEST_NO_PACKAGE": (E, "AndroidManifest.xml names no package"),
     "MANIFEST_NOT_FRAMEWORK_READABLE": (W, "Android's package manager would refuse AndroidManifest.xml (…); its package and fields are read as apksig reads the file"),
+    "MANIFEST_NO_PACKAGE": (E, "AndroidManifest.xml names no package"),
     "MANIFEST_TOO_LARGE": (E, "AndroidManifest.xml of … bytes not parsed"),
     "MIN_SDK_UNKNOWN": (E, "minSdkVersion cannot be read from AndroidManifest.xml, so the SDK range to verify for is unknown (apksigner refuses the APK; use --min-sdk-version)"),
     "MIN_SIG_SCHEME_FOR_TARGET_SDK_NOT_MET": (E, "targetSdkVersion … requires an APK Signature Scheme v2 or newer signature"),
@@ -162,8 +163,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "STORE_NEWER": (W, "the scan store's schema is newer than this apkscan: left unused"),
     "STORE_ROW_IGNORED": (W, "a scan store row is not what its table holds (damaged or planted): a miss, computed again"),
     "STORE_UNAVAILABLE": (W, "the scan store cannot be opened or written: scanning without it"),
-    "TAMPER_APK_SIG_BLOCK_ENTRIES": (T, "APK Signing Block holds … entries; the first … ids are listed (real blocks hold a few)"),
     "TAMPER_APK_SIG_BLOCK_DUPLICATE_ID": (T, "APK Signing Block holds id … more than once; the first is used"),
+    "TAMPER_APK_SIG_BLOCK_ENTRIES": (T, "APK Signing Block holds … entries; the first … ids are listed (real blocks hold a few)"),
     "TAMPER_APK_SIG_BLOCK_IGNORED": (T, "APK Signing Block ignored: the central directory is not immediately followed by the EOCD"),
     "TAMPER_APK_SIG_BLOCK_MALFORMED": (T, "APK Signing Block size out of range: …"),
     "TAMPER_APK_SIG_BLOCK_TOO_LARGE": (T, "APK Signing Block of … bytes exceeds the …-byte limit; treated as absent"),
@@ -175,8 +176,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "TAMPER_DUPLICATE_ENTRY": (T, "duplicate entry name …"),
     "TAMPER_EMPTY_NAME": (T, "entry #… has an empty name"),
     "TAMPER_ENCRYPTION_FLAG": (T, "central directory sets the encryption flag (Android ignores it)"),
-    "TAMPER_EOCD_DISK_FIELDS": (T, "EOCD disk number, central-directory disk or entries-on-this-disk say spanned archive; apksig and libziparchive ignore them (read with the total count), java.util.zip.ZipFile refuses the file"),
     "TAMPER_ENTRY_OVERLAPS_CD": (T, "data overlaps the central directory"),
+    "TAMPER_EOCD_DISK_FIELDS": (T, "EOCD disk number, central-directory disk or entries-on-this-disk say spanned archive; apksig and libziparchive ignore them (read with the total count), java.util.zip.ZipFile refuses the file"),
     "TAMPER_LOCAL_ENCRYPTION_FLAG": (T, "local and central encryption flags differ"),
     "TAMPER_LOCAL_HEADER_OUT_OF_RANGE": (T, "local header offset … is not before the central directory"),
     "TAMPER_LOCAL_METHOD_MISMATCH": (T, "local header says method …, central directory …"),
@@ -202,12 +203,17 @@ CODES: dict[str, tuple[Severity, str]] = {
     "V2_SIG_INVALID_SDK_VERSIONS": (E, "invalid SDK versions: minSdkVersion …, maxSdkVersion …"),
     "V2_SIG_MALFORMED_ADDITIONAL_ATTRIBUTE": (E, "malformed additional attribute #…"),
     "V2_SIG_MALFORMED_CERTIFICATE": (E, "malformed certificate #…: …"),
+    "V2_SIG_MALFORMED_DIGEST": (E, "malformed digest record #…"),
     "V2_SIG_MALFORMED_PUBLIC_KEY": (E, "malformed … public key in the signer record"),
+    "V2_SIG_MALFORMED_SIGNATURE": (E, "malformed signature record #…"),
+    "V2_SIG_MALFORMED_SIGNER": (E, "signer #…: malformed signer block (…)"),
+    "V2_SIG_MALFORMED_SIGNERS": (E, "malformed list of signers"),
     "V2_SIG_MAX_SIGNATURES_EXCEEDED": (E, "APK Signature Scheme v2 only supports a maximum of … signers, found …"),
     "V2_SIG_MISSING": (E, "a JAR signer has no matching APK Signature Scheme v2 signer"),
     "V2_SIG_MISSING_APK_SIG_REFERENCED": (E, "v2 signature indicates the APK is also signed with APK Signature Scheme v… but no such signature was found (stripped?)"),
     "V2_SIG_NO_CERTIFICATES": (E, "no certificates"),
     "V2_SIG_NO_SIGNATURES": (E, "no signatures"),
+    "V2_SIG_NO_SIGNERS": (E, "no signers in the APK Signature Scheme v2 block"),
     "V2_SIG_NO_SUPPORTED_SIGNATURES": (E, "no supported signatures for Android API levels …-…"),
     "V2_SIG_PUBLIC_KEY_MISMATCH_BETWEEN_CERTIFICATE_AND_SIGNATURES_RECORD": (E, "public key mismatch between certificate and signature record: <…> vs <…>"),
     "V2_SIG_SIG_ALG_MISMATCH_BETWEEN_SIGNATURES_AND_DIGESTS_RECORDS": (E, "signature algorithms mismatch between signatures and digests records: … vs …"),
@@ -230,13 +236,18 @@ CODES: dict[str, tuple[Severity, str]] = {
     "V3_SIG_INVALID_SDK_VERSIONS": (E, "invalid SDK versions: minSdkVersion …, maxSdkVersion …"),
     "V3_SIG_MALFORMED_ADDITIONAL_ATTRIBUTE": (E, "malformed additional attribute #…"),
     "V3_SIG_MALFORMED_CERTIFICATE": (E, "malformed certificate #…: …"),
+    "V3_SIG_MALFORMED_DIGEST": (E, "malformed digest record #…"),
     "V3_SIG_MALFORMED_LINEAGE": (E, "the v3 SigningCertificateLineage attribute cannot be parsed"),
     "V3_SIG_MALFORMED_PUBLIC_KEY": (E, "malformed … public key in the signer record"),
+    "V3_SIG_MALFORMED_SIGNATURE": (E, "malformed signature record #…"),
+    "V3_SIG_MALFORMED_SIGNER": (E, "signer #…: malformed signer block (…)"),
+    "V3_SIG_MALFORMED_SIGNERS": (E, "malformed list of signers"),
     "V3_SIG_MISSING_APK_SIG_REFERENCED": (E, "v2 signature indicates the APK is also signed with APK Signature Scheme v… but no such signature was found (stripped?)"),
     "V3_SIG_MULTIPLE_PAST_SIGNERS": (E, "v3 supports a single past signer, found several"),
     "V3_SIG_MULTIPLE_SIGNERS": (E, "several v3 signers without a rotation lineage"),
     "V3_SIG_NO_CERTIFICATES": (E, "no certificates"),
     "V3_SIG_NO_SIGNATURES": (E, "no signatures"),
+    "V3_SIG_NO_SIGNERS": (E, "no signers in the APK Signature Scheme v3 (or v3.1) block"),
     "V3_SIG_NO_SUPPORTED_SIGNATURES": (E, "no supported signatures for Android API levels …-…"),
     "V3_SIG_PAST_SIGNERS_MISMATCH": (E, "v1/v2 signer differs from the v3 signer and no lineage links them"),
     "V3_SIG_POR_CERT_MISMATCH": (E, "the v3 lineage does not end in the signer certificate, or links unrelated certificates"),
@@ -247,6 +258,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "V3_SIG_UNKNOWN_APK_SIG_SCHEME_ID": (W, "unknown APK signature scheme id … in stripping protection"),
     "V3_SIG_UNKNOWN_SIG_ALGORITHM": (W, "unknown signature algorithm …"),
     "V3_SIG_VERIFY_EXCEPTION": (E, "failed to verify … signature: …"),
+    "V41_SIG_NEEDS_TWO_SIGNERS": (E, "a v4 signature over an APK with a v3.1 block needs two signers (the v3 and the v3.1 one)"),
     "V4_SIG_APK_ROOT_DID_NOT_VERIFY": (E, "V4 signature\"s hash tree root (content digest) did not verity: expected <…>, actual <…>"),
     "V4_SIG_APK_TREE_DID_NOT_VERIFY": (E, "V4 signature\"s hash tree did not verity (stored tree of … bytes, expected …)"),
     "V4_SIG_DID_NOT_VERIFY": (E, "… signature over signed-data did not verify"),
@@ -279,6 +291,22 @@ CODES: dict[str, tuple[Severity, str]] = {
     "ZIP_TOO_MANY_ENTRIES": (E, "… entries exceed the limit of …"),
     "ZIP_ZIP64_MALFORMED": (E, "ZIP64 end-of-central-directory offset is out of range"),
 }
+
+
+# apksig's names it reports at two levels, each registered here with the other level and why (the
+# registered severity above is the one a failed verification carries); no other code has two.
+ALSO_AT: dict[str, tuple[Severity, ...]] = {
+    "JAR_SIG_ZIP_ENTRY_DIGEST_DID_NOT_VERIFY": (W,),  # apksig: addWarning for MANIFEST.MF's digest in a .SF
+}
+
+SCHEME_PREFIXES = {"v2": "V2_SIG_", "v3": "V3_SIG_", "v31": "V3_SIG_"}  # v3.1 reports as v3, as apksig does
+
+
+def scheme_code(scheme: str, name: str) -> str:
+    """apksig's per-scheme code, ``V2_SIG_`` or ``V3_SIG_`` + ``name``: the one place a code is built
+    (tests/test_issue_codes.py reads every ``scheme_code(_, "NAME")`` as both codes and checks
+    both are registered; a code concatenated elsewhere fails that test)."""
+    return SCHEME_PREFIXES[scheme] + name
 
 
 def severity(code: str) -> Severity | None:

@@ -165,7 +165,7 @@ class _Resources:
                     logger.disable("androguard")  # androguard logs through loguru; users must not see it
                     self._parser = ARSCParser(self._raw)
                 except Exception as exc:  # noqa: BLE001 - any parser failure is malformed input
-                    self._errors.append(error(MANIFEST_ARSC_MALFORMED, f"resources.arsc: {exc}"))
+                    self._errors.append(warning(MANIFEST_ARSC_MALFORMED, f"resources.arsc: {exc}"))
         return self._parser
 
     def _fast_table(self) -> ArscTable | None:
