@@ -21,7 +21,7 @@ def test_a_full_read_says_every_part_was_read():
     identity = identify(APKS / "clean-v1v2v3.apk")
     assert identity.completeness.complete
     assert identity.to_dict()["completeness"] == {
-        "complete": True, "manifest": "read", "signatures": "read", "content_digests": "read",
+        "complete": True, "manifest": "read", "resources": "read", "signatures": "read", "content_digests": "read",
         "file_hashes": "read", "why": {}}
 
 

@@ -104,7 +104,7 @@ def test_a_manifest_without_package_is_coded(monkeypatch):
     import apkscan.apk.identify as ident_mod
     from apkscan.apk.model import ManifestInfo
     assert identify(CLEAN).completeness.has("manifest")
-    monkeypatch.setattr(ident_mod, "read_manifest", lambda axml, arsc: ManifestInfo())
+    monkeypatch.setattr(ident_mod, "read_manifest", lambda axml, arsc, **_: ManifestInfo())
     ident = identify(CLEAN)
     assert [i.code for i in ident.manifest.errors] == ["MANIFEST_NO_PACKAGE"]
     assert unscannable(ident) and ident.completeness.why["manifest"] == "MANIFEST_NO_PACKAGE"

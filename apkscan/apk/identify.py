@@ -13,16 +13,18 @@ import time
 
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.manifest.android_manifest import label_ambiguity, read_manifest
+from apkscan.apk.manifest.arsc_android import without_unknown_chunks
 from apkscan.apk.manifest.package_id import ambiguity
 from apkscan.apk.model import ApkIdentity, FileFacts, ManifestInfo
 from apkscan.apk.signing.digests import WholeFile
 from apkscan.apk.signing.lanes import read_once
 from apkscan.apk.signing.verifier import MAX_SDK, verify
 from apkscan.apk.io.zipreader import ZipArchive
-from apkscan.issues import ApkScanError, error, unique
+from apkscan.issues import ApkScanError, Issue, LimitExceeded, error, tamper, unique
 
 MAX_MANIFEST = 32 << 20
 MAX_ARSC = 32 << 20  # the largest real apps stay well below; a bomb gets no further
+MAX_ARSC_STREAM = 256 << 20  # a table declaring more than MAX_ARSC is streamed (not held) up to this
 DEFAULT_TIMEOUT = 300.0  # seconds per input; a 1 GiB APK needs a few
 
 
@@ -150,14 +152,51 @@ def _read_manifest(zip: ZipArchive, identity: ApkIdentity) -> tuple[ManifestInfo
     """The manifest facts and its raw bytes (the verifier reads target SDK levels from them)."""
     entry = zip.entry("AndroidManifest.xml")
     axml = zip.read(entry, MAX_MANIFEST) if entry else None
+    arsc, unread = _read_resources(zip, identity)
+    return read_manifest(axml, arsc, arsc_unread=unread), axml
+
+
+def _read_resources(zip: ZipArchive, identity: ApkIdentity) -> tuple[bytes | None, Issue | None]:
+    """resources.arsc's bytes, or why it was not read. A table present but not read (over the
+    cap, a bomb, an entry that does not inflate) is an input error and the ``resources`` part
+    stays ``not read``: the label it holds was not resolved, so the app is partly scanned (an
+    adversary padding the table must not turn a label finding into a quiet ``allowed``)."""
     arsc_entry = zip.entry("resources.arsc")
-    arsc = None
-    if arsc_entry is not None:
-        try:
+    if arsc_entry is None:
+        identity.completeness.done("resources")
+        return None, None
+    try:
+        if arsc_entry.uncompressed_size <= MAX_ARSC:
             arsc = zip.read(arsc_entry, MAX_ARSC)
-        except ApkScanError as exc:
-            identity.warnings.append(exc.to_issue())
-    return read_manifest(axml, arsc), axml
+        else:
+            arsc = _cut_down(zip, arsc_entry, identity)
+    except ApkScanError as exc:
+        issue = exc.to_issue()
+        identity.completeness.why["resources"] = issue.code
+        if issue.code != "INPUT_TIMEOUT":  # the budget's own error is listed once, by _note_expired
+            identity.errors.append(issue)
+        return None, issue
+    identity.completeness.done("resources")
+    return arsc, None
+
+
+def _cut_down(zip: ZipArchive, entry, identity: ApkIdentity) -> bytes:
+    """A table declaring more than MAX_ARSC, streamed once (up to MAX_ARSC_STREAM) and kept
+    without its top-level chunks of unknown type, which Android skips: padding them past the cap
+    (aapt still shows the label) hides nothing. A tamper fact says how much was skipped. When
+    the string pool and packages alone are over MAX_ARSC, the table is not read (the cap's error)."""
+    size = entry.uncompressed_size
+    if size <= MAX_ARSC_STREAM:
+        table = without_unknown_chunks(zip.stream(entry, max_size=MAX_ARSC_STREAM), MAX_ARSC)
+        if table is not None:
+            identity.tamper.append(tamper("TAMPER_ARSC_UNKNOWN_CHUNKS", f"resources.arsc declares {size} bytes; its "
+                                          f"string pool and packages take {len(table)}, the other {size - len(table)} "
+                                          "are top-level chunks of a type Android skips or bytes after the table "
+                                          "(read without them, as Android reads it)"))
+            return table
+    raise LimitExceeded("ZIP_ENTRY_TOO_LARGE", f"'resources.arsc' declares {size} bytes, over the {MAX_ARSC}-byte "
+                        "limit, and its string pool and packages are over it too (or it is no table that can be "
+                        f"read in a stream of at most {MAX_ARSC_STREAM} bytes)")
 
 
 # Magic numbers of containers users hand us that are not APKs (container readers are

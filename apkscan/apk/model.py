@@ -15,7 +15,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from apkscan.issues import Issue
+from apkscan.issues import Issue, Severity
+
+def filed(errors, warnings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(errors, warnings) as the document lists them: each issue in the list its severity names,
+    whichever list a stage kept it in (a pipeline reading ``errors`` gets every error and no
+    warning); tamper facts kept with errors (a backup's trailing data) stay where they are."""
+    errors, warnings = list(errors), list(warnings)
+    return ([i.to_dict() for i in errors if i.severity is not Severity.WARNING]
+            + [i.to_dict() for i in warnings if i.severity is Severity.ERROR],
+            [i.to_dict() for i in warnings if i.severity is not Severity.ERROR]
+            + [i.to_dict() for i in errors if i.severity is Severity.WARNING])
+
 
 SCHEME_NAMES = ("v1", "v2", "v3", "v31", "v4", "source_stamp")
 ORIGINS = ("apk", "recorded", "listed")
@@ -103,8 +114,7 @@ class SignerResult:
             "min_sdk": self.min_sdk,
             "max_sdk": self.max_sdk,
             "signature_algorithms": list(self.signature_algorithms),
-            "errors": [i.to_dict() for i in self.errors],
-            "warnings": [i.to_dict() for i in self.warnings],
+            **dict(zip(("errors", "warnings"), filed(self.errors, self.warnings))),
         }
 
 
@@ -159,14 +169,14 @@ class SchemeResult:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        errors, warnings = filed(self.all_errors(), [*self.warnings, *(i for s in self.signers for i in s.warnings)])
         return {
             "present": self.present,
             "verified": self.verified,
             "signers": [s.to_dict() for s in self.signers],
             "lineage": [n.to_dict() for n in self.lineage],
-            "errors": [i.to_dict() for i in self.all_errors()],
-            "warnings": [i.to_dict() for i in self.warnings]
-            + [i.to_dict() for s in self.signers for i in s.warnings],
+            "errors": errors,
+            "warnings": warnings,
         }
 
 
@@ -280,7 +290,7 @@ class VerificationResult:
     sightings: list[CertificateSighting] = field(default_factory=list)  # where each cert sits
 
 
-PARTS = ("manifest", "signatures", "content_digests", "file_hashes")
+PARTS = ("manifest", "resources", "signatures", "content_digests", "file_hashes")
 
 
 @dataclass(slots=True)
@@ -289,7 +299,10 @@ class Completeness:
 
     Each part of ``PARTS`` is ``read`` once done; until then it is ``not read`` with the
     code that stopped it in ``why`` (``INPUT_TIMEOUT``, ``ZIP_...``), or ``not checked``
-    when skipped on purpose (``--quick`` skips the content digests).
+    when skipped on purpose (``--quick`` skips the content digests). ``resources`` is
+    resources.arsc, where the label is resolved: ``read`` when read or absent (Android resolves
+    nothing from an absent table either), ``not read`` when present but not read (a cap, an
+    entry that does not inflate): label rules then saw no label, so the input is partly scanned.
     """
 
     state: dict[str, str] = field(default_factory=lambda: dict.fromkeys(PARTS, "not read"))
@@ -354,6 +367,8 @@ class ApkIdentity:
         v = self.verification
         schemes = {name: (v.schemes[name].to_dict() if v and name in v.schemes
                           else SchemeResult(name).to_dict()) for name in SCHEME_NAMES}
+        errors, warnings = filed([*self.errors, *m.errors, *(v.errors if v else ())],
+                                 [*self.warnings, *(v.warnings if v else ())])
         return {
             "path": self.path,
             "origin": self.origin,
@@ -386,9 +401,6 @@ class ApkIdentity:
             "unknown_signing_blocks": [f"0x{i:08x}" for i in v.unknown_blocks] if v else [],
             "completeness": self.completeness.to_dict(),
             "tamper": [i.to_dict() for i in self.tamper],
-            "errors": [i.to_dict() for i in self.errors]
-            + (m.errors and [i.to_dict() for i in m.errors] or [])
-            + ([i.to_dict() for i in v.errors] if v else []),
-            "warnings": [i.to_dict() for i in self.warnings]
-            + ([i.to_dict() for i in v.warnings] if v else []),
+            "errors": errors,
+            "warnings": warnings,
         }

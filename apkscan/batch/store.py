@@ -58,9 +58,11 @@ _TRANSIENT = ("INPUT_TIMEOUT", "INTERNAL_ERROR", "INPUT_UNREADABLE", "INPUT_LIMI
 
 
 def default_path() -> str:
-    """``$XDG_CACHE_HOME/apkscan/store.sqlite`` (``~/.cache`` when unset)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "apkscan", "store.sqlite")
+    """``$XDG_CACHE_HOME/apkscan/store.sqlite`` (``~/.cache`` when unset or relative, as for the
+    rule cache: the XDG spec ignores a relative XDG_CACHE_HOME)."""
+    from apkscan.rules.cache import cache_home
+
+    return os.path.join(cache_home(), "store.sqlite")
 
 
 def parser_version() -> str:

@@ -84,7 +84,7 @@ def connect(path: str, wait: float = OPEN_WAIT) -> sqlite3.Connection:
 
 
 def _open(path: str, wait: float) -> sqlite3.Connection:
-    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", mode=0o700, exist_ok=True)
+    _create_private(path)
     conn = sqlite3.connect(os.fsencode(path), timeout=wait, isolation_level=None)  # a non-UTF-8 name too
     try:
         conn.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
@@ -96,6 +96,19 @@ def _open(path: str, wait: float) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _create_private(path: str) -> None:
+    """Each folder apkscan creates for the store 0700, a new store file 0600 (SQLite gives its
+    -wal and -shm the main file's mode): the scan history (paths, packages, certificates, verdicts)
+    is for this user only (review 37 R2-3). An existing file is left as it is."""
+    from apkscan.rules.cache import private_dirs
+
+    private_dirs(os.path.dirname(os.path.abspath(path)))
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
+    except FileExistsError:
+        pass
 
 
 def _busy(exc: sqlite3.Error) -> bool:

@@ -59,22 +59,26 @@ def load_result(path: str, max_bytes: int = MAX_RESULT_BYTES) -> object:
 
 
 def schema_problems(doc: dict, limit: int = 10) -> list[str]:
-    """Why ``doc`` is not a scan result this apkscan reads; empty when it is."""
+    """Why ``doc`` is not a scan result this apkscan reads, each as ``DOCUMENT_*: where: why`` (the
+    form and codes of :class:`apkscan.document.DocumentError`: every refusal has its code, review 37
+    R2-7); empty when it is."""
     version = doc.get("schema_version")
     if not isinstance(version, str):
-        return ["no schema_version: not an apkscan scan result"]
+        return ["DOCUMENT_NOT_A_SCAN: no schema_version: not an apkscan scan result"]
     if version.split(".")[0] != SUPPORTED_MAJOR:
-        return [f"schema_version {version} is not supported (this apkscan reads {SUPPORTED_MAJOR}.x)"]
+        return [f"DOCUMENT_VERSION_UNSUPPORTED: schema_version {version} is not supported "
+                f"(this apkscan reads {SUPPORTED_MAJOR}.x)"]
     try:
         import jsonschema
     except ImportError:  # a runtime without the test extras: the fields the renderers need
-        return [f"{key}: missing or not a list" for key in ("apps", "errors") if not isinstance(doc.get(key), list)]
+        return [f"DOCUMENT_MALFORMED: {key}: missing or not a list" for key in ("apps", "errors")
+                if not isinstance(doc.get(key), list)]
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     validator = jsonschema.Draft202012Validator(schema)
     out = []
     for err in validator.iter_errors(doc):
         where = "/".join(str(p) for p in err.absolute_path) or "(document)"
-        out.append(f"{where}: {err.message[:200]}")
+        out.append(f"DOCUMENT_MALFORMED: {where}: {err.message[:200]}")
         if len(out) >= limit:
             break
     return out

@@ -102,6 +102,7 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     rules, policies = _load_rules_and_policy(opts)
     fail_on = fail_on_spec(opts["fail_on"], [p.name for p in policies])
     chosen = checked_outputs(opts, real)
+    _store_apart(opts, chosen, opts["jsonl_path"])
     jsonl, inputs = checked_jsonl(opts, real, chosen), sources(paths, walk, opts)
     check_temp(opts["tmp_dir"], real)  # spooled copies never go into evidence either
     stream_only = bool(jsonl) and not chosen and opts["quiet"]  # nothing needs the whole document
@@ -141,6 +142,24 @@ def fail_on_spec(text: str, names: list[str]):
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--fail-on") from None
     return spec
+
+
+def _store_apart(opts: dict, chosen: dict[str, str], jsonl: str | None) -> None:
+    """``--resume`` needs the store, which ``--deep`` turns off (it was silently a fresh run); and the
+    store (its -wal/-shm, -journal too) is never a report's or the stream's file: the report, renamed
+    over it at the end, replaced the store (review 37 R2-7). Usage errors, before anything is read."""
+    if opts["resume"] and opts["deep"]:
+        raise click.UsageError("--resume needs the scan store, which --deep turns off (drop one of them)")
+    if opts["no_store"] or opts["deep"]:
+        return
+    from apkscan.rules.cache import cache_home
+
+    store = os.path.realpath(opts["store_path"] or os.path.join(cache_home(), "store.sqlite"))
+    taken = {store, *(store + side for side in ("-wal", "-shm", "-journal"))}
+    for name, path in [*chosen.items(), ("jsonl", jsonl)]:
+        if path and path != "-" and os.path.realpath(path) in taken:
+            raise click.UsageError(f"--{name} {path}: the scan store's file (--store {store}); "
+                                   "choose another path (or --no-store)")
 
 
 def _rules_cache_out_of(inputs) -> None:

@@ -127,6 +127,7 @@ class Completeness(Record):
 
     complete: bool | None = None
     manifest: Part | None = None
+    resources: Part | None = None  # resources.arsc (the label); absent from documents before review 37
     signatures: Part | None = None
     content_digests: Part | None = None
     file_hashes: Part | None = None

@@ -35,12 +35,38 @@ KINDS = ("parsed", "validated")
 _writable = True
 
 
-def cache_dir(kind: str) -> str:
-    """``$XDG_CACHE_HOME/apkscan/<kind>``; the XDG spec ignores a relative XDG_CACHE_HOME."""
+def cache_home() -> str:
+    """``$XDG_CACHE_HOME/apkscan`` (``~/.cache/apkscan`` when unset or relative: the XDG spec says a
+    relative path is ignored); the scan store's default lives here too."""
     base = os.environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(base):
         base = os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "apkscan", kind)
+    return os.path.join(base, "apkscan")
+
+
+def cache_dir(kind: str) -> str:
+    """``<cache_home()>/<kind>``."""
+    return os.path.join(cache_home(), kind)
+
+
+def private_dirs(folder: str) -> None:
+    """Create ``folder`` and each missing parent with mode 0700 (``os.makedirs``' mode applies
+    to the leaf only: the folders above it got the umask's 0755, review 37 R2-3); folders that
+    exist are left as they are. OSError as ``os.makedirs`` raises it."""
+    missing = []
+    folder = os.path.abspath(folder)
+    while not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise
 
 
 def read_only() -> None:
@@ -97,7 +123,7 @@ def _write(kind: str, name: str, content: bytes) -> None:
     folder = cache_dir(kind)
     tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
+        private_dirs(folder)
         if not _trusted(folder):
             return
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -138,7 +138,7 @@ def dex_pass(path: str, window: tuple[int, int | None] = (0, None),
     except ApkScanError as exc:
         reading.stop(warning(exc.code, f"DEX scan: {exc.message}"))
     except OSError as exc:
-        reading.stop(warning("INPUT_UNREADABLE", f"DEX scan: {exc.strerror or exc}"))
+        reading.stop(warning("DEX_UNREADABLE", f"DEX scan: {exc.strerror or exc}"))
     return reading.names, reading.issues, reading.cut
 
 

@@ -47,6 +47,7 @@ MANIFEST_MISSING = "MANIFEST_MISSING"
 MANIFEST_MALFORMED = "MANIFEST_MALFORMED"
 MANIFEST_ARSC_MALFORMED = "MANIFEST_ARSC_MALFORMED"
 MANIFEST_ARSC_MISSING = "MANIFEST_ARSC_MISSING"
+MANIFEST_ARSC_NOT_READ = "MANIFEST_ARSC_NOT_READ"
 TAMPER_MANIFEST_AMBIGUOUS_LABEL = "TAMPER_MANIFEST_AMBIGUOUS_LABEL"
 # A reference, or a dynamic one (TYPE_DYNAMIC_REFERENCE: a shared library's ids, rewritten at
 # load time; an app's own 0x7f ids stay as they are): both name a resource to resolve.
@@ -136,8 +137,9 @@ class _Resources:
     declines) androguard's ``ARSCParser`` is built, once, and answers as it always did.
     """
 
-    def __init__(self, arsc: bytes | None, errors: list[Issue]):
+    def __init__(self, arsc: bytes | None, errors: list[Issue], unread: Issue | None = None):
         self._raw, self._errors, self._parser, self._tried = arsc, errors, None, False
+        self._unread = unread  # present in the APK but not read (a cap hit): not "missing"
         self._fast: ArscTable | None = None
         self._fast_tried = False
         self._android: AndroidArsc | None = None
@@ -146,7 +148,10 @@ class _Resources:
     def _get(self):
         if not self._tried:
             self._tried = True
-            if self._raw is None:
+            if self._raw is None and self._unread is not None:
+                self._errors.append(warning(MANIFEST_ARSC_NOT_READ, f"resources.arsc is present but was not read "
+                                            f"({self._unread}): resource references (the label) unresolved"))
+            elif self._raw is None:
                 self._errors.append(warning(MANIFEST_ARSC_MISSING,
                                             "resources.arsc missing: resource references unresolved"))
             elif len(self._raw) > MAX_INPUT_SIZE:
@@ -160,7 +165,7 @@ class _Resources:
                     logger.disable("androguard")  # androguard logs through loguru; users must not see it
                     self._parser = ARSCParser(self._raw)
                 except Exception as exc:  # noqa: BLE001 - any parser failure is malformed input
-                    self._errors.append(error(MANIFEST_ARSC_MALFORMED, f"resources.arsc: {exc}"))
+                    self._errors.append(warning(MANIFEST_ARSC_MALFORMED, f"resources.arsc: {exc}"))
         return self._parser
 
     def _fast_table(self) -> ArscTable | None:
@@ -375,8 +380,9 @@ def apksig_target_sandbox_version(manifest_axml: bytes | None) -> int:
     return 1 if value is None else value
 
 
-def read_manifest(manifest_axml: bytes | None, arsc: bytes | None) -> ManifestInfo:
-    """Manifest facts; every problem becomes an Issue in ``errors``, nothing raises."""
+def read_manifest(manifest_axml: bytes | None, arsc: bytes | None, *, arsc_unread: Issue | None = None) -> ManifestInfo:
+    """Manifest facts; every problem becomes an Issue in ``errors``, nothing raises.
+    ``arsc_unread``: why a resources.arsc present in the APK was not read (``arsc`` is None then)."""
     info = ManifestInfo()
     if manifest_axml is None:
         info.errors.append(error(MANIFEST_MISSING, "AndroidManifest.xml not found"))
@@ -396,7 +402,7 @@ def read_manifest(manifest_axml: bytes | None, arsc: bytes | None) -> ManifestIn
     except (AxmlError, struct.error, IndexError, ValueError) as exc:
         malformed = True
         info.errors.append(error(MANIFEST_MALFORMED, f"AndroidManifest.xml: {exc}"))
-    res = _Resources(arsc, info.errors)
+    res = _Resources(arsc, info.errors, arsc_unread)
     android = read_root(xml)
     if android.later_overflow:
         info.errors.append(error("INPUT_MANIFEST_TOO_MANY_TAGS", "more than 16 distinct packages on later <manifest> "

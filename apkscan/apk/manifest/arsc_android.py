@@ -12,6 +12,7 @@ the chunks, a few reference hops; anything unreadable is simply absent, never an
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 
 from apkscan.apk.manifest.axml import AxmlError, StringPool
 
@@ -160,3 +161,84 @@ def _locale(buf: bytes, config: int) -> tuple[str, bool]:
     language = bytes(buf[config + 8:config + 10]).rstrip(b"\x00").decode("latin-1") if size >= 12 else ""
     region = bytes(buf[config + 10:config + 12]).rstrip(b"\x00").decode("latin-1") if size >= 12 else ""
     return (language + (f"-{region}" if region else "") if language else ""), not any(body)
+
+
+# --- a table over the cap, read without holding it ------------------------------------------------
+
+MAX_TOP_CHUNKS = 4096  # a table aapt writes has one string pool and a few packages at its top level
+
+
+class _Stream:
+    """Bytes taken from an iterator of pieces, never holding more than the piece being read."""
+
+    def __init__(self, pieces: Iterable[bytes]):
+        self._it, self._piece, self._at = iter(pieces), b"", 0
+
+    def take(self, n: int, keep: bool = True) -> bytes | None:
+        """The next ``n`` bytes (``keep=False``: passed over, b"" returned); None past the end."""
+        parts, need = [], n
+        while need:
+            if self._at >= len(self._piece):
+                piece = next(self._it, None)
+                if piece is None:
+                    return None
+                self._piece, self._at = piece, 0
+                continue
+            k = min(need, len(self._piece) - self._at)
+            if keep:
+                parts.append(self._piece[self._at:self._at + k])
+            self._at, need = self._at + k, need - k
+        return b"".join(parts)
+
+
+def without_unknown_chunks(pieces: Iterable[bytes], budget: int) -> bytes | None:
+    """A resources.arsc streamed in ``pieces``, as the same table without its top-level chunks of
+    unknown type (and without bytes after the table), when what is left fits in ``budget`` bytes;
+    None otherwise.
+
+    Android's ``LoadedArsc`` logs and skips a top-level chunk that is neither the string pool nor
+    a package, and so do :class:`AndroidArsc` and androguard (and :class:`~apkscan.apk.manifest.arsc.ArscTable`):
+    left out, every reader answers what it answers on the whole table, so a table padded past the
+    cap with such chunks (aapt shows its label) is read like its small twin. Anything else (a table
+    header or chunk a reader would stop or scan at, more than :data:`MAX_TOP_CHUNKS`, a string pool or
+    packages over ``budget`` together) is None: the caller reports the table not read.
+    """
+    stream = _Stream(pieces)
+    head = stream.take(8)
+    if head is None:
+        return None
+    kind, header, size = struct.unpack("<HHI", head)
+    rest = stream.take(header - 8) if kind == RES_TABLE and 12 <= header <= size else None
+    if rest is None:
+        return None
+    kept, total, pos = [head, rest], header, header
+    for _ in range(MAX_TOP_CHUNKS):
+        if pos + 8 > size:  # the table's own tail (under a chunk header): kept as it is
+            tail = stream.take(size - pos)
+            if tail is None or total + len(tail) > budget:
+                return None
+            return _sized(kept + [tail], total + len(tail))
+        chunk = stream.take(8)
+        if chunk is None:
+            return None
+        c_kind, c_header, c_size = struct.unpack("<HHI", chunk)
+        if c_size < 8 or c_header < 8 or c_header > c_size or pos + c_size > size:
+            return None  # Android stops here, androguard scans on: not a table to cut down
+        known = c_kind in (RES_STRING_POOL, RES_TABLE_PACKAGE)
+        if known and total + c_size > budget:
+            return None
+        body = stream.take(c_size - 8, keep=known)
+        if body is None:
+            return None
+        if known:
+            kept += [chunk, body]
+            total += c_size
+        pos += c_size
+    return None
+
+
+def _sized(parts: list[bytes], total: int) -> bytes:
+    """The kept chunks under the table header, its size field set to what they add up to."""
+    out = bytearray(b"".join(parts))
+    struct.pack_into("<I", out, 4, total)
+    return bytes(out)

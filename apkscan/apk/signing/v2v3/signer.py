@@ -22,6 +22,7 @@ from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_f
 from apkscan.apk.signing.common import Buf, Malformed, Sdk
 from apkscan.apk.signing.v2v3.lineage import Lineage, LineageError, parse_lineage, sub_lineage
 from apkscan.apk.model import Certificate
+from apkscan.issue_codes import scheme_code
 from apkscan.issues import ApkScanError, Issue, error, warning
 
 STRIPPING_PROTECTION_ATTR_ID = 0xBEEFF00D  # v2: "also signed with scheme N"
@@ -91,9 +92,6 @@ class SignerContext:
     found_scheme_ids: frozenset[int] = frozenset()  # v2 stripping protection
     supported_scheme_ids: frozenset[int] = frozenset({2, 3})
 
-    @property
-    def prefix(self) -> str:
-        return "V2_SIG_" if self.scheme == "v2" else "V3_SIG_"
 
 
 def parse_signer(block: Buf, index: int, ctx: SignerContext) -> ParsedSigner:
@@ -103,7 +101,7 @@ def parse_signer(block: Buf, index: int, ctx: SignerContext) -> ParsedSigner:
     try:
         _parse(block, signer, ctx)
     except Malformed as exc:
-        signer.errors.append(error(ctx.prefix + "MALFORMED_SIGNER", f"signer #{index + 1}: malformed signer block ({exc})"))
+        signer.errors.append(error(scheme_code(ctx.scheme, "MALFORMED_SIGNER"), f"signer #{index + 1}: malformed signer block ({exc})"))
     if not signer.certificates and signer.errors:
         _collect_present_certificates(block, start, signer)
     return signer
@@ -128,12 +126,12 @@ def _collect_present_certificates(block: Buf, start: int, signer: ParsedSigner) 
 
 
 def _err(signer: ParsedSigner, ctx: SignerContext, name: str, message: str, *, raw: bool = False) -> None:
-    code = name if raw else ctx.prefix + name
+    code = name if raw else scheme_code(ctx.scheme, name)
     signer.errors.append(error(code, f"signer #{signer.index + 1}: {message}"))
 
 
 def _warn(signer: ParsedSigner, ctx: SignerContext, name: str, message: str, *, raw: bool = False) -> None:
-    code = name if raw else ctx.prefix + name
+    code = name if raw else scheme_code(ctx.scheme, name)
     signer.warnings.append(warning(code, f"signer #{signer.index + 1}: {message}"))
 
 
@@ -311,13 +309,15 @@ def _records(seq: Buf, limit: int, plural: str, singular: str, signer, ctx):
     while seq.remaining():
         count += 1
         if count > limit:
-            _err(signer, ctx, f"INPUT_TOO_MANY_{plural}", f"more than {limit} {singular.lower()} records", raw=True)
+            _err(signer, ctx, "INPUT_TOO_MANY_SIGNATURES" if singular == "SIGNATURE" else "INPUT_TOO_MANY_DIGESTS",
+                 f"more than {limit} {singular.lower()} records", raw=True)
             raise _Stopped
         try:
             record = seq.slice()
             item = (record.u32(), record.prefixed_bytes())
         except Malformed:
-            _err(signer, ctx, f"MALFORMED_{singular}", f"malformed {singular.lower()} record #{count}")
+            _err(signer, ctx, "MALFORMED_SIGNATURE" if singular == "SIGNATURE" else "MALFORMED_DIGEST",
+                 f"malformed {singular.lower()} record #{count}")
             raise _Stopped from None
         yield item
 

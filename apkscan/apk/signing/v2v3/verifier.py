@@ -21,6 +21,7 @@ from apkscan.apk.signing.v2v3.lineage import LineageError, consolidate
 from apkscan.apk.model import SchemeResult, SignerResult
 from apkscan.apk.signing.common import Buf, Malformed, Sdk
 from apkscan.apk.signing.v2v3.signer import ParsedSigner, SignerContext, parse_signer
+from apkscan.issue_codes import scheme_code
 from apkscan.issues import Issue, error, warning
 
 MAX_APK_SIGNERS = 10  # apksig Constants.MAX_APK_SIGNERS (v2; v1 has the same limit)
@@ -98,14 +99,13 @@ def parse_scheme(
         supported_scheme_ids = frozenset({2, 3}) if max_sdk >= Sdk.P else frozenset({2}) if max_sdk >= 24 else frozenset()
     ctx = SignerContext(scheme, min_sdk, max_sdk, rotation_min_sdk, frozenset(found_scheme_ids), frozenset(supported_scheme_ids))
     parsed = ParsedScheme(scheme, min_sdk, max_sdk)
-    prefix = ctx.prefix
     try:
         signers = Buf(block_value).slice()
     except Malformed:
-        parsed.errors.append(error(prefix + "MALFORMED_SIGNERS", "malformed list of signers"))
+        parsed.errors.append(error(scheme_code(scheme, "MALFORMED_SIGNERS"), "malformed list of signers"))
         return parsed
     if not signers.remaining():
-        parsed.errors.append(error(prefix + "NO_SIGNERS", f"no signers in APK Signature Scheme {_label(scheme)} signature"))
+        parsed.errors.append(error(scheme_code(scheme, "NO_SIGNERS"), f"no signers in APK Signature Scheme {_label(scheme)} signature"))
         return parsed
     count = 0
     while signers.remaining():
@@ -116,7 +116,7 @@ def parse_scheme(
             block = signers.slice()
         except Malformed:
             bad = ParsedSigner(count, scheme)
-            bad.errors.append(error(prefix + "MALFORMED_SIGNER", f"signer #{count + 1}: malformed signer block"))
+            bad.errors.append(error(scheme_code(scheme, "MALFORMED_SIGNER"), f"signer #{count + 1}: malformed signer block"))
             parsed.signers.append(bad)
             return parsed
         signer = parse_signer(block, count, ctx)
