@@ -196,12 +196,27 @@ def _load_rules_and_policy(opts: dict):
     if not rules.rules:
         click.echo("error: no rules loaded", err=True)
         sys.exit(ExitCode.USAGE)
+    _warn_selects_nothing(policies, rules)
     names = [p.name for p in policies]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:  # verdicts are keyed by policy name: two policies of one name would hide one
         click.echo(f"error: --policy given twice for the policy named {', '.join(twice)}", err=True)
         sys.exit(ExitCode.USAGE)
     return rules, policies
+
+
+def _warn_selects_nothing(policies, rules) -> None:
+    """A decision whose tag, vendor or rule-id selector no loaded rule produces never matches
+    (``vendors: [Tencnet]``): the app it was written for would be decided by the others or the
+    default, silently (review 40 F4). Said on stderr once per policy, as ``rules lint`` says it."""
+    from apkscan.policy.selftest import selects_nothing
+
+    for policy in policies:
+        found = selects_nothing(policy, rules)
+        if found:
+            more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
+            click.echo(f"warning: POLICY_SELECTS_NOTHING: policy {policy.name}: {'; '.join(found[:3])}{more}: "
+                       "such a decision never matches in this run", err=True)
 
 
 def _walk_options(opts: dict):

@@ -22,6 +22,12 @@ HEAD = 4096  # what detection saw (detect.HEAD_SIZE): the reader decides the enc
 MAX_TRIES = 64  # NUL lines judged for a switch per text; later ones are only counted
 _CHANGE = re.compile(rb"\x00|\xff\xfe|\xfe\xff")  # never in UTF-8 text: a NUL or a UTF-16/32 BOM
 _MARKS_8BIT = re.compile(rb"package:|  Package \[")  # never in UTF-16/32 ASCII text: 8-bit text appended
+# the first lines of dumpsys package output (a bugreport's package service too)
+DUMPSYS_FIRST_LINES = ("Activity Resolver Table:", "Database versions:", "Packages:", "DUMP OF SERVICE package:",
+                       "Verifiers:", "Intent Filter Verifier:", "Libraries:", "Features:",
+                       "Domain verification status:")
+_HEAD_MARKS = tuple(m.encode() for m in ("package:", "== dumpstate:", "=====") + DUMPSYS_FIRST_LINES)
+_JUNK_LINES = 8  # plain ASCII lines (adb's 'WARNING: linker ...') tolerated before a listing's first line
 MAX_CONTROL_SHARE = 50  # UTF-8 text may hold one control or undecodable byte in this many (_sparse_controls)
 _CONTROLS = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
 
@@ -41,7 +47,7 @@ def text_encoding(head: bytes) -> str | None:
     rest = head[start:]  # judged with more bytes by the reader when the head cuts it short
     if start > 1 and _utf8_text(head[:start]) and (len(rest) < 16 or text_encoding(rest) not in (None, "utf-8")):
         return "utf-8"
-    if _sparse_controls(head):  # before bare UTF-16/32: ASCII read so is CJK without NULs ("\0\npackage:...")
+    if _sparse_controls(head) or _listing_head(head):  # before bare UTF-16/32: ASCII read so is CJK
         return "utf-8"
     best, share = None, 0.0
     for encoding in _BARE:  # of those that read as text, the one reading most ASCII (a listing is ASCII)
@@ -55,6 +61,19 @@ def text_encoding(head: bytes) -> str | None:
             ascii_share = sum(1 for ch in text if ch < "\x80") / len(text)
             best, share = (encoding, ascii_share) if ascii_share > share else (best, share)
     return best
+
+
+def _listing_head(head: bytes) -> bool:
+    """8-bit text that starts as a listing does (a ``package:`` line or a dumpsys header, after at
+    most :data:`_JUNK_LINES` plain ASCII lines), however many NULs follow: a package's fields (a MIME
+    type, a versionName) can print a flood of them into dumpsys output, and the capture must still be
+    read (review 40 F2), its NUL lines counted."""
+    for line in head.split(b"\n", _JUNK_LINES + 1)[:_JUNK_LINES + 1]:
+        if line.startswith(_HEAD_MARKS):
+            return True
+        if not line.rstrip(b"\r").isascii() or any(b in line for b in _CONTROLS):
+            return False
+    return False
 
 
 def _sparse_controls(head: bytes) -> bool:

@@ -26,7 +26,8 @@ from apkscan.issues import warning
 from apkscan.sources import walkclock
 from apkscan.sources.interface import InputProblem, RecordedApp, Skipped
 from apkscan.sources.streams import IterStream, Prefixed
-from apkscan.sources.text_encodings import HEAD, Transcoder, decode, misaligned, realigned, text_encoding
+from apkscan.sources.text_encodings import (DUMPSYS_FIRST_LINES, HEAD, Transcoder, decode, misaligned, realigned,
+                                            text_encoding)
 
 __all__ = ["TextEvidenceReader", "ListingScan", "looks_like_text_evidence", "scan_for_listing", "spool_source",
            "text_encoding", "java_cert_hashcode"]
@@ -51,9 +52,6 @@ _DOTTED = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+")
 EMPTY_SKIP = "text marked like a device listing that names no package on any line (source code, notes)"
 SIGS_PREFIX = "signatures=PackageSignatures{"
 HASH_RE = re.compile(r"^-?[0-9a-f]{1,8}$")
-DUMPSYS_FIRST_LINES = ("Activity Resolver Table:", "Database versions:", "Packages:", "DUMP OF SERVICE package:",
-                       "Verifiers:", "Intent Filter Verifier:", "Libraries:", "Features:",
-                       "Domain verification status:")
 
 
 def java_cert_hashcode(der: bytes) -> str:
@@ -192,7 +190,9 @@ class TextEvidenceReader:
             current = state.feed(line)
             if line.strip() and not state.structured:
                 stray.add(line)
-            if current is not None and current not in apps and len(apps) < MAX_APPS:
+            if current is not None and current in apps and state.in_hidden:
+                state.package = None  # the updated app's own block (under Packages:) is the one read
+            elif current is not None and current not in apps and len(apps) < MAX_APPS:
                 apps[current] = RecordedApp(chain=self.chain, package=current, recorded_by="dumpsys package")
             if state.package is not None and state.package in apps:
                 self._block_line(apps[state.package], line)
@@ -226,7 +226,8 @@ class TextEvidenceReader:
             said.append(warning("TEXT_LINES_UNREADABLE", blocks.say("'Package [...]' block headers not understood")))
         if outside.count:
             said.append(warning("TEXT_LINES_UNREADABLE", outside.say("'Package [...]' block headers outside the package "
-                                                                     "service's Packages: section, not read")))
+                                                                     "service's Packages: section (a field printed a "
+                                                                     "line that ended it?), read as listed apps")))
         if stray.count:  # once dumpsys/bugreport structure starts, other lines are its sections: only those before
             said.append(warning("TEXT_LINES_UNREADABLE", stray.say("lines that are no 'package:' line and no "
                                                                    "dumpsys structure, not understood")))
@@ -383,8 +384,9 @@ class _DumpsysState:
 
     In a bugreport the package service's dump sits between ``DUMP OF SERVICE package:`` and
     the next ``DUMP OF SERVICE``; other services' text is ignored, but a package block header
-    outside a ``Packages:`` section is counted (``outside``): a package's field printing a line
-    at column 0 ends the section, and the blocks after it must not vanish unsaid.
+    outside a ``Packages:`` section, once dumpsys structure was seen, is read and counted
+    (``outside``): a package's field printing a line at column 0 ends the section, and the blocks
+    after it must not vanish (nor be named only in a count: review 40 F6).
     """
 
     def __init__(self):
@@ -393,8 +395,9 @@ class _DumpsysState:
         self.in_package_service = False
         self.structured = False  # a dumpsys/bugreport section was seen: other lines are other sections
         self.bad_blocks = _Unread()  # "  Package [...]" lines of the Packages section that name no package
-        self.outside = _Unread()  # package block headers past structure, outside Packages: (not read: counted)
+        self.outside = _Unread()  # package block headers past structure, outside Packages: (read, and counted)
         self.in_hidden = False  # "Hidden system packages:": updated system apps' originals, listed under Packages:
+        self.seen_packages = False  # the package service's Packages: section began: a block after it is real
         self.package: str | None = None
 
     def feed(self, line: str) -> str | None:
@@ -408,14 +411,19 @@ class _DumpsysState:
             return None
         if line and not line[0].isspace():
             package_dump = not self.services_seen or self.in_package_service
-            self.in_packages = line.rstrip() == "Packages:" and package_dump
+            # the hidden originals of updated system apps are read like Packages: blocks (the app is
+            # listed once): a package's field can print this header too, and the blocks after it are real
             self.in_hidden = line.rstrip() == "Hidden system packages:" and package_dump
+            self.in_packages = line.rstrip() == "Packages:" and package_dump or self.in_hidden
+            self.seen_packages = self.seen_packages or self.in_packages
             self.package = None
             return None
-        if not self.in_packages:  # a block header here was ended from its section (a package's versionName or
-            if self.structured and not self.in_hidden and BLOCK_RE.match(line):  # label can print a line at
-                self.outside.add(line)  # column 0, or 'DUMP OF SERVICE x'): not read, never dropped unsaid
-            return None
+        if not self.in_packages:  # a block header here was cut from its section (a package's versionName or
+            if not (self.structured and BLOCK_RE.match(line)):  # label can print a line at column 0, or
+                return None  # 'DUMP OF SERVICE x'): counted, never dropped unsaid, and read once the package
+            self.outside.add(line)  # service's Packages: began (a field cannot print before it: review 40 F6)
+            if not self.seen_packages:
+                return None
         m = BLOCK_RE.match(line)
         if m:
             self.package = m.group(1) if PACKAGE_RE.match(m.group(1)) else None

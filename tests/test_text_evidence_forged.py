@@ -1,0 +1,78 @@
+"""dumpsys output a device owner shaped through its own apps' fields (review 40).
+
+A package's versionName, label or MIME type is printed by ``dumpsys package`` as the app wrote it:
+a newline there prints a column-0 line (a forged ``Hidden system packages:`` or ``Key Set Manager:``
+header ending the section), a run of NULs can make the capture look binary. The blocks after a
+forged header must still be read as apps, and a capture that starts as a listing is text however
+many NULs a field printed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from apkscan.scan import scan
+from apkscan.sources.files import FileSource
+from apkscan.sources.walker import WalkOptions
+
+
+@pytest.fixture()
+def run(rules, policy, tmp_path):
+    def go(path):
+        return scan([FileSource([str(path)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy).to_dict()
+    return go
+
+
+def _dump(version_name: str) -> str:
+    return ("Activity Resolver Table:\n  Non-Data Actions:\n      android.intent.action.MAIN:\n\n"
+            "Packages:\n  Package [com.android.shell] (1111111):\n    versionCode=33\n"
+            f"  Package [com.example.decoy] (2a):\n    versionCode=1\n    versionName={version_name}\n"
+            "  Package [com.example.decoy2] (2b):\n    versionCode=1\n"
+            "  Package [com.tencent.mm] (a1b2c3d):\n    versionCode=2080\n")
+
+
+def _write(tmp_path: Path, text: bytes, in_folder: bool) -> Path:
+    folder = tmp_path / "pulled"
+    folder.mkdir()
+    (folder / "dumpsys.txt").write_bytes(text)
+    return folder if in_folder else folder / "dumpsys.txt"
+
+
+def _verdicts(doc: dict) -> dict[str, str]:
+    return {a["package"]: a["verdict"] for a in doc["apps"]}
+
+
+@pytest.mark.parametrize("in_folder", [False, True], ids=["given", "in-a-folder"])
+@pytest.mark.parametrize("header", ["Hidden system packages:", "Key Set Manager:", "Queries:",
+                                    "DUMP OF SERVICE other:"])
+def test_blocks_after_a_header_a_field_printed_are_read(run, tmp_path, header, in_folder):
+    doc = run(_write(tmp_path, _dump(f"1.0\n{header}").encode(), in_folder))
+    verdicts = _verdicts(doc)
+    assert verdicts.get("com.tencent.mm") == "prohibited", verdicts  # before: dropped, or only counted
+    assert "com.example.decoy2" in verdicts
+
+
+def test_real_hidden_system_packages_are_listed_once_with_their_updated_block(run, tmp_path):
+    text = _dump("1.0") + "\nHidden system packages:\n  Package [com.android.shell] (3333333):\n    versionCode=30\n"
+    doc = run(_write(tmp_path, text.encode(), False))
+    shells = [a for a in doc["apps"] if a["package"] == "com.android.shell"]
+    assert len(shells) == 1 and doc["errors"] == []
+
+
+@pytest.mark.parametrize("in_folder", [False, True], ids=["given", "in-a-folder"])
+@pytest.mark.parametrize("flood", [120, 4000])
+def test_a_nul_flood_a_field_printed_near_the_top_does_not_make_the_capture_binary(run, tmp_path, flood, in_folder):
+    text = _dump("1.0").replace("android.intent.action.MAIN:\n",
+                                "android.intent.action.MAIN:\n  Full MIME Types:\n      application/x-"
+                                + "\0" * flood + ":\n")
+    doc = run(_write(tmp_path, text.encode(), in_folder))
+    assert _verdicts(doc).get("com.tencent.mm") == "prohibited"  # before: skipped as binary, or ZIP_EOCD_NOT_FOUND
+    assert any("NUL" in i["message"] for e in doc["errors"] for i in e["errors"])  # the NUL line is counted
+
+
+def test_a_binary_that_quotes_a_mark_past_its_first_lines_stays_binary(run, tmp_path):
+    blob = bytes(range(256)) * 8 + b"\npackage:com.tencent.mm\n" + bytes(range(256)) * 8
+    doc = run(_write(tmp_path, blob, True))
+    assert doc["apps"] == [] and doc["errors"] == []
