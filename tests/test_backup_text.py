@@ -77,9 +77,9 @@ def test_bugreport_only_the_package_service_counts():
             b"DUMP OF SERVICE window:\n  Package [com.not.either] (abc):\n")
     assert looks_like_text_evidence(text)
     _, got = read(text)
-    # another service's block before the package service is counted, not read; one after its Packages:
-    # began is read too (a package's field can print 'DUMP OF SERVICE window:': review 40 F6)
-    assert [a.package for a in got.recorded] == ["com.real.one", "com.not.either"]
+    # a Packages: section is read in any service (a package's field can print a fake service header
+    # before the real section: review 41 F2); a block after one began is read too (review 40 F6)
+    assert [a.package for a in got.recorded] == ["com.not.this", "com.real.one", "com.not.either"]
     assert got.app("com.real.one").version_code == 7
     assert any("outside the package service's Packages: section" in i.message for p in got.problems for i in p.issues)
 

@@ -76,3 +76,26 @@ def test_a_binary_that_quotes_a_mark_past_its_first_lines_stays_binary(run, tmp_
     blob = bytes(range(256)) * 8 + b"\npackage:com.tencent.mm\n" + bytes(range(256)) * 8
     doc = run(_write(tmp_path, blob, True))
     assert doc["apps"] == [] and doc["errors"] == []
+
+
+# --- review 41 ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("in_folder", [False, True], ids=["given", "in-a-folder"])
+@pytest.mark.parametrize("prefix", [b"\xef\xbb\xbf", b"WARNING: linker: a\n" * 12, "Warnung: Verknüpfer\n".encode()],
+                         ids=["utf8-bom", "12-junk-lines", "non-ascii-junk"])
+def test_a_nul_flood_after_a_bom_or_junk_still_leaves_the_capture_text(run, tmp_path, prefix, in_folder):
+    text = _dump("1.0").replace("android.intent.action.MAIN:\n",
+                                "android.intent.action.MAIN:\n  Full MIME Types:\n      application/x-"
+                                + "\0" * 120 + ":\n")
+    doc = run(_write(tmp_path, prefix + text.encode(), in_folder))
+    assert _verdicts(doc).get("com.tencent.mm") == "prohibited"
+
+
+@pytest.mark.parametrize("frame", ["", "== dumpstate: 2026-11-30\nDUMP OF SERVICE package:\n"], ids=["plain", "bugreport"])
+def test_a_fake_service_header_before_packages_does_not_hide_them(run, tmp_path, frame):
+    text = frame + _dump("1.0").replace("android.intent.action.MAIN:\n",
+                                        "android.intent.action.MAIN:\n  Full MIME Types:\n      application/x-a\n"
+                                        "DUMP OF SERVICE activity:\n")
+    doc = run(_write(tmp_path, text.encode(), False))
+    assert _verdicts(doc).get("com.tencent.mm") == "prohibited"  # before: no block read, TEXT_EVIDENCE_EMPTY
+    assert not any("read as listed apps" in i["message"] for e in doc["errors"] for i in e["errors"])

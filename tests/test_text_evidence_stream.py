@@ -167,7 +167,7 @@ NAMING_ONE = {  # a listing in a form the reader does not parse still names its 
     "grep.txt": b"  Package [com.tencent.mm] (5b9e3c1):\n    versionCode=2400\n",
     "indented.txt": b"  package:com.tencent.mm\n  package:com.android.chrome\n",
     "path.txt": b"package: /data/app/~~Qk1v==/com.tencent.mm-Zm9v==/base.apk=com.tencent.mm\n",
-    # a line a device's field injected ends the package service: its Packages section is not read
+    # a line a device's field injected ends the package service: its Packages section is read all the same
     "injected.txt": b"DUMP OF SERVICE package:\nActivity Resolver Table:\n  Scheme: \"x\nDUMP OF SERVICE other:\n"
                     b"Packages:\n  Package [com.tencent.mm] (5b9e3c1):\n",
     "utf8-in-utf16.txt": codecs.BOM_UTF16_LE + "Packages:\n".encode("utf-16-le") + b"package:com.tencent.mm\n",
@@ -193,4 +193,5 @@ def test_marked_text_naming_no_package_given_is_an_error(run, tmp_path, name):
 def test_a_listing_not_parsed_in_a_folder_is_never_skipped(run, tmp_path, name):
     doc = run(folder_of(tmp_path, {name: NAMING_ONE[name]}))
     assert doc["skipped"] == []
-    assert "TEXT_EVIDENCE_EMPTY" in codes(doc) or "TEXT_LINES_UNREADABLE" in codes(doc)
+    assert ("TEXT_EVIDENCE_EMPTY" in codes(doc) or "TEXT_LINES_UNREADABLE" in codes(doc)
+            or "com.tencent.mm" in {a["package"] for a in doc["apps"]})  # read (review 41 F2)

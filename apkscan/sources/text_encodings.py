@@ -27,7 +27,6 @@ DUMPSYS_FIRST_LINES = ("Activity Resolver Table:", "Database versions:", "Packag
                        "Verifiers:", "Intent Filter Verifier:", "Libraries:", "Features:",
                        "Domain verification status:")
 _HEAD_MARKS = tuple(m.encode() for m in ("package:", "== dumpstate:", "=====") + DUMPSYS_FIRST_LINES)
-_JUNK_LINES = 8  # plain ASCII lines (adb's 'WARNING: linker ...') tolerated before a listing's first line
 MAX_CONTROL_SHARE = 50  # UTF-8 text may hold one control or undecodable byte in this many (_sparse_controls)
 _CONTROLS = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
 
@@ -64,14 +63,16 @@ def text_encoding(head: bytes) -> str | None:
 
 
 def _listing_head(head: bytes) -> bool:
-    """8-bit text that starts as a listing does (a ``package:`` line or a dumpsys header, after at
-    most :data:`_JUNK_LINES` plain ASCII lines), however many NULs follow: a package's fields (a MIME
+    """8-bit text that starts as a listing does (a ``package:`` line or a dumpsys header, after any
+    lines of junk without a control byte, within the head), however many NULs follow: a package's fields (a MIME
     type, a versionName) can print a flood of them into dumpsys output, and the capture must still be
     read (review 40 F2), its NUL lines counted."""
-    for line in head.split(b"\n", _JUNK_LINES + 1)[:_JUNK_LINES + 1]:
+    if head.startswith(codecs.BOM_UTF8):  # PowerShell 5's Out-File -Encoding UTF8 (review 41 F1)
+        head = head[len(codecs.BOM_UTF8):]
+    for line in head.split(b"\n"):  # junk lines (adb's 'WARNING: linker ...') up to the first control byte
         if line.startswith(_HEAD_MARKS):
             return True
-        if not line.rstrip(b"\r").isascii() or any(b in line for b in _CONTROLS):
+        if any(b in line for b in _CONTROLS):
             return False
     return False
 

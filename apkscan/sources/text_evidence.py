@@ -202,10 +202,10 @@ class TextEvidenceReader:
                 app.note = "signature hashcodes (Java Arrays.hashCode of the certificate DER, not proof): " + \
                     ", ".join(hashes)
             yield app
-        yield from self._warnings(bad, state.bad_blocks, stray, len(apps), garbled, state.outside)
+        yield from self._warnings(bad, state.bad_blocks, stray, len(apps), garbled, state.outside, state.before)
 
     def _warnings(self, bad: _Unread, blocks: _Unread, stray: _Unread, apps: int,
-                  garbled: _Unread, outside: _Unread) -> Iterator[InputProblem | Skipped]:
+                  garbled: _Unread, outside: _Unread, before: _Unread) -> Iterator[InputProblem | Skipped]:
         """Every line dropped is said: a listing's line that names no package is not silence."""
         if not apps and self._nothing_listed(garbled):
             yield Skipped(self.quiet_in, EMPTY_SKIP, 1, [self.chain[-1]])
@@ -228,6 +228,9 @@ class TextEvidenceReader:
             said.append(warning("TEXT_LINES_UNREADABLE", outside.say("'Package [...]' block headers outside the package "
                                                                      "service's Packages: section (a field printed a "
                                                                      "line that ended it?), read as listed apps")))
+        if before.count:
+            said.append(warning("TEXT_LINES_UNREADABLE", before.say("'Package [...]' block headers before any Packages: "
+                                                                    "section, not read")))
         if stray.count:  # once dumpsys/bugreport structure starts, other lines are its sections: only those before
             said.append(warning("TEXT_LINES_UNREADABLE", stray.say("lines that are no 'package:' line and no "
                                                                    "dumpsys structure, not understood")))
@@ -380,24 +383,23 @@ class _Unread:
 
 
 class _DumpsysState:
-    """Where we are in ``dumpsys package`` output: only ``Packages:`` blocks count.
-
-    In a bugreport the package service's dump sits between ``DUMP OF SERVICE package:`` and
-    the next ``DUMP OF SERVICE``; other services' text is ignored, but a package block header
-    outside a ``Packages:`` section, once dumpsys structure was seen, is read and counted
-    (``outside``): a package's field printing a line at column 0 ends the section, and the blocks
-    after it must not vanish (nor be named only in a count: review 40 F6).
+    """Where we are in ``dumpsys package`` output: ``Packages:`` (and ``Hidden system packages:``)
+    blocks are the apps, in whichever ``DUMP OF SERVICE`` of a bugreport they sit (only the package
+    service prints them, and a package's field can print a fake service header). A package block
+    header outside those sections, once dumpsys structure was seen, is read and counted after a
+    ``Packages:`` section began (``outside``: a field printing a line at column 0 ended it, and
+    the blocks after it must not vanish nor be named only in a count: review 40 F6), counted only
+    before one (``before``).
     """
 
     def __init__(self):
         self.in_packages = False
-        self.services_seen = False
-        self.in_package_service = False
         self.structured = False  # a dumpsys/bugreport section was seen: other lines are other sections
         self.bad_blocks = _Unread()  # "  Package [...]" lines of the Packages section that name no package
-        self.outside = _Unread()  # package block headers past structure, outside Packages: (read, and counted)
+        self.outside = _Unread()  # package block headers after a Packages: section began, outside it (read, counted)
+        self.before = _Unread()  # package block headers past structure, before any Packages: section (counted)
         self.in_hidden = False  # "Hidden system packages:": updated system apps' originals, listed under Packages:
-        self.seen_packages = False  # the package service's Packages: section began: a block after it is real
+        self.seen_packages = False  # a Packages: section began: a block header after it is real
         self.package: str | None = None
 
     def feed(self, line: str) -> str | None:
@@ -405,25 +407,25 @@ class _DumpsysState:
         if line.startswith(DUMPSYS_FIRST_LINES + ("DUMP OF SERVICE ", "== dumpstate:", "=====")):
             self.structured = True
         if line.startswith("DUMP OF SERVICE "):
-            self.services_seen = True
-            self.in_package_service = line.strip() == "DUMP OF SERVICE package:"
             self.in_packages, self.package = False, None
             return None
         if line and not line[0].isspace():
-            package_dump = not self.services_seen or self.in_package_service
+            # a Packages: section is read in whichever service it sits: only the package service prints
+            # one, and a package's field can print a fake 'DUMP OF SERVICE x:' before it (review 41 F2);
             # the hidden originals of updated system apps are read like Packages: blocks (the app is
             # listed once): a package's field can print this header too, and the blocks after it are real
-            self.in_hidden = line.rstrip() == "Hidden system packages:" and package_dump
-            self.in_packages = line.rstrip() == "Packages:" and package_dump or self.in_hidden
+            self.in_hidden = line.rstrip() == "Hidden system packages:"
+            self.in_packages = line.rstrip() == "Packages:" or self.in_hidden
             self.seen_packages = self.seen_packages or self.in_packages
             self.package = None
             return None
         if not self.in_packages:  # a block header here was cut from its section (a package's versionName or
             if not (self.structured and BLOCK_RE.match(line)):  # label can print a line at column 0, or
-                return None  # 'DUMP OF SERVICE x'): counted, never dropped unsaid, and read once the package
-            self.outside.add(line)  # service's Packages: began (a field cannot print before it: review 40 F6)
-            if not self.seen_packages:
+                return None  # 'DUMP OF SERVICE x'): read once a Packages: section began, and counted
+            if not self.seen_packages:  # before any Packages: section: counted only (review 40 F6)
+                self.before.add(line)
                 return None
+            self.outside.add(line)
         m = BLOCK_RE.match(line)
         if m:
             self.package = m.group(1) if PACKAGE_RE.match(m.group(1)) else None
