@@ -99,3 +99,23 @@ def test_a_fake_service_header_before_packages_does_not_hide_them(run, tmp_path,
     doc = run(_write(tmp_path, text.encode(), False))
     assert _verdicts(doc).get("com.tencent.mm") == "prohibited"  # before: no block read, TEXT_EVIDENCE_EMPTY
     assert not any("read as listed apps" in i["message"] for e in doc["errors"] for i in e["errors"])
+
+
+def _users(*states: str) -> str:
+    return "".join(f"    User {i}: ceDataInode=1 installed={s} hidden=false suspended=false\n" for i, s in enumerate(states))
+
+
+@pytest.mark.parametrize(("users", "listed"), [(("false",), False), (("false", "false"), False), (("false", "true"), True),
+                                               (("true",), True), ((), True)])
+def test_a_package_installed_for_no_user_is_a_counted_skip(run, tmp_path, users, listed):
+    text = _dump("1.0") + _users(*users)  # the users of WeChat's block, the last one
+    doc = run(_write(tmp_path, text.encode(), False))
+    assert ("com.tencent.mm" in _verdicts(doc)) is listed
+    if not listed:
+        assert any("installed for no user" in s["reason"] and "com.tencent.mm" in s["examples"] for s in doc["skipped"])
+
+
+def test_a_forged_installed_false_line_cannot_unlist_an_installed_package(run, tmp_path):
+    text = _dump("1.0") + "    versionName=8.0\n    User 0: installed=false\n" + _users("true")
+    doc = run(_write(tmp_path, text.encode(), False))
+    assert _verdicts(doc).get("com.tencent.mm") == "prohibited"

@@ -49,6 +49,11 @@ PACKAGE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.]{0,254}$")
 BLOCK_RE = re.compile(r"^  Package \[([^\]\s]{1,255})\] \([0-9a-f]+\):")
 _TOKEN = re.compile(r"[ \t]*(\S*)")
 _DOTTED = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+")
+# a package every 'User N:' line of whose block says installed=false is on no user of the device
+# ('pm uninstall --user 0' of a preinstalled app, review 41 F3): a field forging such a line cannot
+# remove the real one, which says true, so one true keeps it listed
+_USER_INSTALLED = re.compile(r"User \d{1,9}: .*?\binstalled=(true|false)\b")
+NOT_INSTALLED = "package installed for no user (installed=false on every 'User N:' line of its dumpsys block)"
 EMPTY_SKIP = "text marked like a device listing that names no package on any line (source code, notes)"
 SIGS_PREFIX = "signatures=PackageSignatures{"
 HASH_RE = re.compile(r"^-?[0-9a-f]{1,8}$")
@@ -166,6 +171,7 @@ class TextEvidenceReader:
         self.names_one = False  # a line names a dotted package after a listing's mark (read or not)
         self.hashcodes: dict[str, list[str]] = {}
         self.unread_signatures = 0  # PackageSignatures lines without a readable signature list
+        self.installed: dict[str, set[bool]] = {}  # package -> the installed= values of its 'User N:' lines
         self._notes: list[str] = []
         self._transcoder: Transcoder | None = None
 
@@ -196,6 +202,11 @@ class TextEvidenceReader:
                 apps[current] = RecordedApp(chain=self.chain, package=current, recorded_by="dumpsys package")
             if state.package is not None and state.package in apps:
                 self._block_line(apps[state.package], line)
+        gone = [p for p, states in self.installed.items() if states == {False} and p in apps]
+        for package in gone:  # installed for no user ('pm uninstall --user 0'): not on the device's users
+            del apps[package]
+        if gone:
+            yield Skipped(self.chain, NOT_INSTALLED, len(gone), gone[:3])
         for app in apps.values():
             hashes = self.hashcodes.get(app.package)
             if hashes:
@@ -312,7 +323,9 @@ class TextEvidenceReader:
 
     def _block_line(self, app: RecordedApp, line: str) -> None:
         stripped = line.strip()
-        if app.version_code is None and (m := re.match(r"versionCode=(\d{1,19})\b", stripped)):
+        if stripped.startswith("User ") and (m := _USER_INSTALLED.match(stripped)):
+            self.installed.setdefault(app.package, set()).add(m.group(1) == "true")
+        elif app.version_code is None and (m := re.match(r"versionCode=(\d{1,19})\b", stripped)):
             app.version_code = int(m.group(1))
         elif app.version_name is None and stripped.startswith("versionName="):
             app.version_name = stripped[len("versionName="):][:256] or None
