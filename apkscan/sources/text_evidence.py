@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 from apkscan.issues import warning
 from apkscan.sources import walkclock
+from apkscan.sources.dumpsys_state import PACKAGE_RE, DumpsysState, Unread
 from apkscan.sources.interface import InputProblem, RecordedApp, Skipped
 from apkscan.sources.streams import IterStream, Prefixed
 from apkscan.sources.text_encodings import (DUMPSYS_FIRST_LINES, HEAD, Transcoder, decode, misaligned, realigned,
@@ -42,11 +43,8 @@ SCAN_BYTES = 1 << 20  # the first bytes of a text scan_for_listing keeps (all it
 ANYWHERE_TEXT = ("  Package [", "\npackage:", "DUMP OF SERVICE package:")  # listing marks anywhere in a text
 ANYWHERE_MARKS = tuple(mark.encode() for mark in ANYWHERE_TEXT)
 OVERLAP = max(map(len, ANYWHERE_MARKS)) - 1  # of a chunk's text kept with the next: a mark across them is seen
-MAX_EXAMPLE = 80
 GARBLED = ("\x00", "\ufeff", "\ufffe")  # in a line (past a BOM starting it): a decoding change not followed
 # (so is UTF-16 read one byte off: text_encodings.misaligned)
-PACKAGE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.]{0,254}$")
-BLOCK_RE = re.compile(r"^  Package \[([^\]\s]{1,255})\] \([0-9a-f]+\):")
 _TOKEN = re.compile(r"[ \t]*(\S*)")
 _DOTTED = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+")
 # a package every 'User N:' line of whose block says installed=false is on no user of the device
@@ -177,10 +175,10 @@ class TextEvidenceReader:
 
     def entries(self) -> Iterator[RecordedApp | InputProblem]:
         apps: dict[str, RecordedApp] = {}
-        state = _DumpsysState()
-        bad = _Unread()  # 'package:' lines not understood
-        stray = _Unread()  # other non-blank lines, which only dumpsys/bugreport structure explains
-        garbled = _Unread()  # lines in another encoding than the one read: no structure explains them
+        state = DumpsysState()
+        bad = Unread()  # 'package:' lines not understood
+        stray = Unread()  # other non-blank lines, which only dumpsys/bugreport structure explains
+        garbled = Unread()  # lines in another encoding than the one read: no structure explains them
         for line in self._lines():
             if any(ch in line for ch in GARBLED) or misaligned(line):
                 garbled.add(line, 1 + line.count("\u0a00"))  # the lines a LF read one byte off joined
@@ -215,8 +213,8 @@ class TextEvidenceReader:
             yield app
         yield from self._warnings(bad, state.bad_blocks, stray, len(apps), garbled, state.outside, state.before)
 
-    def _warnings(self, bad: _Unread, blocks: _Unread, stray: _Unread, apps: int,
-                  garbled: _Unread, outside: _Unread, before: _Unread) -> Iterator[InputProblem | Skipped]:
+    def _warnings(self, bad: Unread, blocks: Unread, stray: Unread, apps: int,
+                  garbled: Unread, outside: Unread, before: Unread) -> Iterator[InputProblem | Skipped]:
         """Every line dropped is said: a listing's line that names no package is not silence."""
         if not apps and self._nothing_listed(garbled):
             yield Skipped(self.quiet_in, EMPTY_SKIP, 1, [self.chain[-1]])
@@ -257,7 +255,7 @@ class TextEvidenceReader:
         for issue in said:
             yield InputProblem(self.chain, [issue])
 
-    def _nothing_listed(self, garbled: _Unread) -> bool:
+    def _nothing_listed(self, garbled: Unread) -> bool:
         """Text met in a folder that named no package: nothing in it is a listing (see ``quiet_in``)."""
         return (self.quiet_in is not None and not self.names_one and not garbled.count and not self._notes
                 and not self.unread_signatures and not (self._transcoder and self._transcoder.marks_8bit))
@@ -377,76 +375,3 @@ def _names_a_package(line: str) -> bool:
 
 def _word_char(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
-
-
-class _Unread:
-    """A count of dropped lines and the first one (bounded), for the warning."""
-
-    def __init__(self):
-        self.count = 0
-        self.first = ""
-
-    def add(self, line: str, lines: int = 1) -> None:
-        if not self.count:
-            self.first = line[:MAX_EXAMPLE]
-        self.count += lines
-
-    def say(self, what: str) -> str:
-        return f"{self.count} {what} (first: {self.first!r})"
-
-
-class _DumpsysState:
-    """Where we are in ``dumpsys package`` output: ``Packages:`` (and ``Hidden system packages:``)
-    blocks are the apps, in whichever ``DUMP OF SERVICE`` of a bugreport they sit (only the package
-    service prints them, and a package's field can print a fake service header). A package block
-    header outside those sections, once dumpsys structure was seen, is read and counted after a
-    ``Packages:`` section began (``outside``: a field printing a line at column 0 ended it, and
-    the blocks after it must not vanish nor be named only in a count: review 40 F6), counted only
-    before one (``before``).
-    """
-
-    def __init__(self):
-        self.in_packages = False
-        self.structured = False  # a dumpsys/bugreport section was seen: other lines are other sections
-        self.bad_blocks = _Unread()  # "  Package [...]" lines of the Packages section that name no package
-        self.outside = _Unread()  # package block headers after a Packages: section began, outside it (read, counted)
-        self.before = _Unread()  # package block headers past structure, before any Packages: section (counted)
-        self.in_hidden = False  # "Hidden system packages:": updated system apps' originals, listed under Packages:
-        self.seen_packages = False  # a Packages: section began: a block header after it is real
-        self.package: str | None = None
-
-    def feed(self, line: str) -> str | None:
-        """The package whose block starts on ``line``, if any."""
-        if line.startswith(DUMPSYS_FIRST_LINES + ("DUMP OF SERVICE ", "== dumpstate:", "=====")):
-            self.structured = True
-        if line.startswith("DUMP OF SERVICE "):
-            self.in_packages, self.package = False, None
-            return None
-        if line and not line[0].isspace():
-            # a Packages: section is read in whichever service it sits: only the package service prints
-            # one, and a package's field can print a fake 'DUMP OF SERVICE x:' before it (review 41 F2);
-            # the hidden originals of updated system apps are read like Packages: blocks (the app is
-            # listed once): a package's field can print this header too, and the blocks after it are real
-            self.in_hidden = line.rstrip() == "Hidden system packages:"
-            self.in_packages = line.rstrip() == "Packages:" or self.in_hidden
-            self.seen_packages = self.seen_packages or self.in_packages
-            self.package = None
-            return None
-        if not self.in_packages:  # a block header here was cut from its section (a package's versionName or
-            if not (self.structured and BLOCK_RE.match(line)):  # label can print a line at column 0, or
-                return None  # 'DUMP OF SERVICE x'): read once a Packages: section began, and counted
-            if not self.seen_packages:  # before any Packages: section: counted only (review 40 F6)
-                self.before.add(line)
-                return None
-            self.outside.add(line)
-        m = BLOCK_RE.match(line)
-        if m:
-            self.package = m.group(1) if PACKAGE_RE.match(m.group(1)) else None
-            if self.package is None:
-                self.bad_blocks.add(line)
-            return self.package
-        if line.startswith("  Package ["):  # a package block whose header does not read: said, not dropped
-            self.bad_blocks.add(line)
-        if line.startswith("  ") and not line.startswith("    ") and line.strip():
-            self.package = None  # another 2-space item ends the block
-        return None
