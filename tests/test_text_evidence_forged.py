@@ -119,3 +119,12 @@ def test_a_forged_installed_false_line_cannot_unlist_an_installed_package(run, t
     text = _dump("1.0") + "    versionName=8.0\n    User 0: installed=false\n" + _users("true")
     doc = run(_write(tmp_path, text.encode(), False))
     assert _verdicts(doc).get("com.tencent.mm") == "prohibited"
+
+
+def test_a_forged_hidden_block_before_the_real_one_gives_way_to_it(run, rules, policy, tmp_path):
+    forged = ("    versionName=1.0\nHidden system packages:\n  Package [com.tencent.mm] (1):\n    versionCode=1\n"
+              "    versionName=0.0-forged\n    User 0: installed=false\nPackages:")
+    text = _dump(forged) + "    versionName=8.0.49\n" + _users("true")
+    doc = run(_write(tmp_path, text.encode(), False))
+    [mm] = [a for a in doc["apps"] if a["package"] == "com.tencent.mm"]
+    assert mm["verdict"] == "prohibited" and mm["identity"]["version_name"] == "8.0.49"  # before: 0.0-forged

@@ -179,6 +179,7 @@ class TextEvidenceReader:
         bad = Unread()  # 'package:' lines not understood
         stray = Unread()  # other non-blank lines, which only dumpsys/bugreport structure explains
         garbled = Unread()  # lines in another encoding than the one read: no structure explains them
+        hidden: set[str] = set()  # packages read so far only from a hidden section's block
         for line in self._lines():
             if any(ch in line for ch in GARBLED) or misaligned(line):
                 garbled.add(line, 1 + line.count("\u0a00"))  # the lines a LF read one byte off joined
@@ -196,8 +197,15 @@ class TextEvidenceReader:
                 stray.add(line)
             if current is not None and current in apps and state.in_hidden:
                 state.package = None  # the updated app's own block (under Packages:) is the one read
-            elif current is not None and current not in apps and len(apps) < MAX_APPS:
+            elif current is not None and (current not in apps or current in hidden) and len(apps) < MAX_APPS:
+                # a block read first under a hidden section (forged before the real one, review 41 F8)
+                # gives way to the package's own block: its fields are the ones kept
+                hidden.discard(current)
+                self.hashcodes.pop(current, None)
+                self.installed.pop(current, None)
                 apps[current] = RecordedApp(chain=self.chain, package=current, recorded_by="dumpsys package")
+                if state.in_hidden:
+                    hidden.add(current)
             if state.package is not None and state.package in apps:
                 self._block_line(apps[state.package], line)
         gone = [p for p, states in self.installed.items() if states == {False} and p in apps]
