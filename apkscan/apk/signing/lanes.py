@@ -30,6 +30,7 @@ INFLATE_CHUNK = 1 << 20  # largest inflated piece held at once
 # used to balance the lanes, so a rough figure is enough.
 COST = {"sha256": 1.0, "sha1": 1.0, "md5": 2.4, "sha384": 2.0, "sha512": 2.0, "inflate": 5.5}
 MAX_RATIO = 1032  # deflate's largest expansion: bounds the cost a declared size can claim
+_HANDED_ON = object()  # EntryDigest.result once its outcome went to the sink: a further update or close does nothing
 
 
 @dataclass(slots=True)
@@ -50,17 +51,19 @@ class EntryDigest:
 
     An entry whose data cannot be read (corrupt deflate, more or fewer bytes than declared)
     ends with the ``ApkFormatError`` ``ZipArchive.stream`` would raise, kept for v1 to report
-    at the point it needs the entry; the pass itself goes on.
+    at the point it needs the entry; the pass itself goes on. ``sink`` (``put(index, algorithms,
+    digests or error)``) gets the outcome when the entry's last byte went by; without one it
+    stays in ``result`` (an algorithm -> digest dict, or the error).
     """
 
-    __slots__ = ("entry", "start", "end", "algorithms", "check_deadline", "hashers", "inflater", "result")
+    __slots__ = ("entry", "start", "end", "algorithms", "check_deadline", "hashers", "inflater", "result", "sink")
 
-    def __init__(self, entry: ZipEntry, start: int, algorithms: tuple[str, ...], check_deadline):
+    def __init__(self, entry: ZipEntry, start: int, algorithms: tuple[str, ...], check_deadline, sink=None):
         self.entry, self.start, self.end = entry, start, start + entry.stored_size
-        self.algorithms, self.check_deadline = algorithms, check_deadline
+        self.algorithms, self.check_deadline, self.sink = algorithms, check_deadline, sink
         self.hashers = None
         self.inflater = None
-        self.result: dict[str, bytes] | ApkFormatError | None = None
+        self.result: dict[str, bytes] | ApkFormatError | object | None = None
 
     @property
     def cost(self) -> float:
@@ -92,7 +95,7 @@ class EntryDigest:
             self.result = exc
 
     def close(self) -> None:
-        """The entry's last byte went by: finish, keep the digests (or the error), drop the state."""
+        """The entry's last byte went by: finish, hand on the digests (or the error), drop the state."""
         if self.result is None:
             try:
                 self._open()
@@ -104,6 +107,10 @@ class EntryDigest:
             except ApkFormatError as exc:
                 self.result = exc
         self.hashers = self.inflater = None
+        sink, self.sink = self.sink, None
+        if sink is not None:  # the table keeps it compactly (a dict per entry was ~230 bytes)
+            got, self.result = self.result, _HANDED_ON
+            sink.put(self.entry.index, self.algorithms, got)
 
 
 @dataclass(slots=True)
