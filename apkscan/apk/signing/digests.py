@@ -35,7 +35,6 @@ VERITY_BLOCK = 4096
 VERITY_SALT = bytes(8)  # apksig hashes the v2/v3 verity tree with 8 zero bytes of salt
 CHUNKED = (ContentDigest.CHUNKED_SHA256, ContentDigest.CHUNKED_SHA512)
 _EMPTY_SHA256 = hashlib.sha256().digest()
-_DIGEST_SIZES = {"md5": 16, "sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}
 FILE_HASHES = ("sha256", "sha1", "md5")  # whole-file digests apkscan can report; SHA-256 always
 
 
@@ -55,66 +54,50 @@ class WholeFile:
 
 @dataclass(frozen=True, slots=True)
 class EntryRange:
-    """An entry v1 will digest: where its data starts, and the digests (hashlib names) wanted."""
+    """An entry v1 will digest: where its data starts, the digests (hashlib names) wanted and
+    the digests MANIFEST.MF gives for them, joined in that order (v1's plan decodes them once)."""
 
     entry: ZipEntry
     start: int
     algorithms: tuple[str, ...]
+    expected: bytes
 
 
 class EntryDigests(Mapping):
-    """v1's entry digests from the pass, by entry index: ``table[i]`` is a fresh
-    {hashlib name: digest} dict, or the ``ApkFormatError`` the pass met reading the entry.
+    """v1's entry digests checked in the pass, by entry index: ``table[i]`` is the tuple of
+    hashlib names whose digest differs from MANIFEST.MF's (empty: every one matches), or the
+    ``ApkFormatError`` the pass met reading the entry; an entry not in the table was not
+    checked (v1 streams it itself).
 
-    Kept as one byte string per algorithm set and an offset per entry index (~40 bytes an
-    entry): a dict of dicts held ~230 bytes an entry (65,000 entries: 15 MB while v1 ran)."""
+    A byte per entry and the rare differences (a dict of digests per entry held ~230 bytes an
+    entry: 15 MB for 65,000 entries while v1 ran)."""
 
     def __init__(self, count: int):
-        self._at = array("q", [-1]) * count  # entry index -> offset into its set's bytes, -1: none
-        self._set = bytearray(count)  # entry index -> number of its algorithm set
-        self._sets: list[tuple[str, ...]] = []
-        self._data: list[bytearray] = []
-        self._errors: dict[int, ApkFormatError] = {}
-        self._len = 0
+        self._matched = bytearray(count)  # 1: checked, every digest matches
+        self._other: dict[int, tuple[str, ...] | ApkFormatError] = {}  # checked: differing names, or the error
 
-    def put(self, index: int, algorithms: tuple[str, ...], got: dict[str, bytes] | ApkFormatError) -> None:
+    def put(self, index: int, outcome: tuple[str, ...] | ApkFormatError) -> None:
         """Keep one entry's outcome (the first one: an index is put once)."""
-        if not 0 <= index < len(self._at) or index in self or not algorithms:
+        if not isinstance(index, int) or not 0 <= index < len(self._matched) or index in self:
             return
-        if isinstance(got, ApkFormatError):
-            self._errors[index] = got
+        if outcome == ():
+            self._matched[index] = 1
         else:
-            if algorithms not in self._sets:
-                if len(self._sets) == 255:  # 5 hashlib names: never reached; be safe, not wrong
-                    return
-                self._sets.append(algorithms)
-                self._data.append(bytearray())
-            k = self._sets.index(algorithms)
-            self._set[index], self._at[index] = k, len(self._data[k])
-            self._data[k] += b"".join(got[a] for a in algorithms)
-        self._len += 1
+            self._other[index] = outcome
 
-    def __getitem__(self, index: int) -> dict[str, bytes] | ApkFormatError:
-        if index in self._errors:
-            return self._errors[index]
-        if not isinstance(index, int) or not 0 <= index < len(self._at) or self._at[index] < 0:
-            raise KeyError(index)
-        algorithms, data, pos = self._sets[self._set[index]], self._data[self._set[index]], self._at[index]
-        out = {}
-        for name in algorithms:
-            size = _DIGEST_SIZES.get(name) or hashlib.new(name).digest_size
-            out[name] = bytes(data[pos : pos + size])
-            pos += size
-        return out
+    def __getitem__(self, index: int) -> tuple[str, ...] | ApkFormatError:
+        if isinstance(index, int) and 0 <= index < len(self._matched) and self._matched[index]:
+            return ()
+        return self._other[index]
 
     def __contains__(self, index) -> bool:
-        return index in self._errors or (isinstance(index, int) and 0 <= index < len(self._at) and self._at[index] >= 0)
+        return (isinstance(index, int) and 0 <= index < len(self._matched) and self._matched[index] == 1) or index in self._other
 
     def __iter__(self) -> Iterator[int]:
-        return (i for i in range(len(self._at)) if i in self)
+        return (i for i in range(len(self._matched)) if i in self)
 
     def __len__(self) -> int:
-        return self._len
+        return self._matched.count(1) + len(self._other)
 
 
 @dataclass(slots=True)
@@ -125,8 +108,9 @@ class DigestPass:
     content: dict[ContentDigest, bytes] = field(default_factory=dict)
     verity_root: bytes | None = None  # fs-verity root of the whole file (v4), unsalted
     issues: list[Issue] = field(default_factory=list)  # digests that could not be computed
-    # entry index -> hashlib name -> digest, or the error reading the entry (v1 reports it)
-    entries: Mapping[int, dict[str, bytes] | ApkFormatError] = field(default_factory=dict)
+    # entry index -> hashlib names of the digests that differ from MANIFEST.MF's (empty: all
+    # match), or the error reading the entry (v1 reports it); ``EntryDigests``
+    entries: Mapping[int, tuple[str, ...] | ApkFormatError] = field(default_factory=dict)
 
 
 class _ChunkedDigest:
@@ -329,7 +313,8 @@ def compute_digests(
     entries: dict[int, EntryRange] | None = None,
 ) -> DigestPass:
     """Read the file once; return whole-file facts, wanted content digests, the v4 root and
-    the digests of ``entries`` (v1's entries, by entry index; their ranges must not overlap).
+    the check of ``entries`` against their expected digests (v1's entries, by entry index;
+    their ranges must not overlap; the plan is not held while the file is read).
 
     Content digests need a signing block (``signing_block_offset`` not None) followed
     directly by the central directory and the EOCD; otherwise none are computed.
@@ -343,7 +328,8 @@ def compute_digests(
     if file_verity is not None:  # a Python loop per 4 KiB block: dearer than one hash
         spans.append(Span([(0, source.size)], file_verity, 1.3))
     table = EntryDigests(len(zip.entries))
-    digesters = [EntryDigest(r.entry, r.start, r.algorithms, source.check_deadline, table) for r in (entries or {}).values()]
+    check = source.check_deadline  # one bound method for all, not one each
+    digesters = [EntryDigest(r.entry, r.start, r.algorithms, check, table, r.expected) for r in (entries or {}).values()]
     entries = None  # noqa: F841 - the plan is not held while the file is read (its EntryDigests are)
     read_once(source, spans, digesters)
     del digesters

@@ -51,16 +51,19 @@ class EntryDigest:
 
     An entry whose data cannot be read (corrupt deflate, more or fewer bytes than declared)
     ends with the ``ApkFormatError`` ``ZipArchive.stream`` would raise, kept for v1 to report
-    at the point it needs the entry; the pass itself goes on. ``sink`` (``put(index, algorithms,
-    digests or error)``) gets the outcome when the entry's last byte went by; without one it
-    stays in ``result`` (an algorithm -> digest dict, or the error).
+    at the point it needs the entry; the pass itself goes on. Without a ``sink`` the outcome
+    stays in ``result`` (hashlib name -> digest, or the error). With one, the digests are
+    compared with ``expected`` (MANIFEST.MF's, joined in ``algorithms`` order) and only the
+    verdict is handed on: ``sink.put(index, names of the digests that differ, or the error)``;
+    no digest is kept past the entry's last byte.
     """
 
-    __slots__ = ("entry", "start", "end", "algorithms", "check_deadline", "hashers", "inflater", "result", "sink")
+    __slots__ = ("entry", "start", "end", "algorithms", "check_deadline", "hashers", "inflater", "result", "sink", "expected")
 
-    def __init__(self, entry: ZipEntry, start: int, algorithms: tuple[str, ...], check_deadline, sink=None):
+    def __init__(self, entry: ZipEntry, start: int, algorithms: tuple[str, ...], check_deadline, sink=None,
+                 expected: bytes = b""):
         self.entry, self.start, self.end = entry, start, start + entry.stored_size
-        self.algorithms, self.check_deadline, self.sink = algorithms, check_deadline, sink
+        self.algorithms, self.check_deadline, self.sink, self.expected = algorithms, check_deadline, sink, expected
         self.hashers = None
         self.inflater = None
         self.result: dict[str, bytes] | ApkFormatError | object | None = None
@@ -95,7 +98,7 @@ class EntryDigest:
             self.result = exc
 
     def close(self) -> None:
-        """The entry's last byte went by: finish, hand on the digests (or the error), drop the state."""
+        """The entry's last byte went by: finish, keep or hand on the outcome, drop the state."""
         if self.result is None:
             try:
                 self._open()
@@ -108,9 +111,20 @@ class EntryDigest:
                 self.result = exc
         self.hashers = self.inflater = None
         sink, self.sink = self.sink, None
-        if sink is not None:  # the table keeps it compactly (a dict per entry was ~230 bytes)
-            got, self.result = self.result, _HANDED_ON
-            sink.put(self.entry.index, self.algorithms, got)
+        if sink is not None:
+            got, self.result = self.result, _HANDED_ON  # closed: a further update or close does nothing
+            sink.put(self.entry.index, got if isinstance(got, ApkFormatError) else _differing(got, self.algorithms, self.expected))
+
+
+def _differing(got: dict[str, bytes], algorithms: tuple[str, ...], expected: bytes) -> tuple[str, ...]:
+    """The algorithms whose digest is not the expected one (``expected``: digests joined in order)."""
+    out, pos = [], 0
+    for name in algorithms:
+        digest = got[name]
+        if expected[pos : pos + len(digest)] != digest:
+            out.append(name)
+        pos += len(digest)
+    return tuple(out) if out or pos == len(expected) else algorithms  # a length that does not add up: none match
 
 
 @dataclass(slots=True)

@@ -35,6 +35,7 @@ MAX_ITEMS = 1_000_000
 
 # JCA digest name -> hashlib name
 HASHLIB_NAMES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
+JCA_NAMES = {v: k for k, v in HASHLIB_NAMES.items()}
 
 # Names accepted in Digest-Algorithms (upper-cased) -> canonical JCA name
 _CANONICAL = {"MD5": "MD5", "SHA": "SHA-1", "SHA1": "SHA-1", "SHA-1": "SHA-1",
