@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from apkscan.apk.crypto.algorithms import ContentDigest
 from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
 from apkscan.apk.model import FileFacts
-from apkscan.apk.signing.lanes import COST, PARALLEL_MIN_SIZE, READ_SIZE, EntryDigest, Span, read_once
+from apkscan.apk.signing.lanes import COST, PARALLEL_MIN_SIZE, READ_SIZE, EntryDigest, Span, entry_cost, read_once
 from apkscan.issues import ApkFormatError, Issue, error
 
 __all__ = ["PARALLEL_MIN_SIZE", "READ_SIZE", "DigestPass", "EntryDigests", "EntryRange", "compute_digests"]
@@ -61,6 +61,14 @@ class EntryRange:
     start: int
     algorithms: tuple[str, ...]
     expected: bytes
+
+    @property
+    def end(self) -> int:
+        return self.start + self.entry.stored_size
+
+    @property
+    def cost(self) -> float:
+        return entry_cost(self.entry, self.algorithms)
 
 
 class EntryDigests(Mapping):
@@ -328,9 +336,8 @@ def compute_digests(
     if file_verity is not None:  # a Python loop per 4 KiB block: dearer than one hash
         spans.append(Span([(0, source.size)], file_verity, 1.3))
     table = EntryDigests(len(zip.entries))
-    check = source.check_deadline  # one bound method for all, not one each
-    digesters = [EntryDigest(r.entry, r.start, r.algorithms, check, table, r.expected) for r in (entries or {}).values()]
-    entries = None  # noqa: F841 - the plan is not held while the file is read (its EntryDigests are)
-    read_once(source, spans, digesters)
-    del digesters
+    check = source.check_deadline
+    # each entry's digest state made when the read reaches it, the verdict kept in ``table``
+    read_once(source, spans, list((entries or {}).values()),
+              lambda r: EntryDigest(r.entry, r.start, r.algorithms, check, table, r.expected))
     return DigestPass(whole.facts(), content.finish(), file_verity.root() if file_verity else None, issues, table)

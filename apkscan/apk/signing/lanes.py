@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
+from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 
 from apkscan.apk.io.bytesource import ByteSource
@@ -46,6 +48,15 @@ class Span:
         return self.cost_per_byte * sum(max(0, b - a) for a, b in self.ranges)
 
 
+def entry_cost(entry: ZipEntry, algorithms: tuple[str, ...]) -> float:
+    """Estimated CPU of digesting ``entry`` (inflated when compressed), to balance the lanes."""
+    per_byte = sum(COST.get(a, 2.0) for a in algorithms)
+    if not entry.compressed:
+        return per_byte * entry.stored_size
+    out = min(entry.uncompressed_size, entry.compressed_size * MAX_RATIO)
+    return (per_byte + COST["inflate"]) * out
+
+
 class EntryDigest:
     """One v1 entry's digests from the pass: its stored bytes, inflated when compressed.
 
@@ -70,11 +81,7 @@ class EntryDigest:
 
     @property
     def cost(self) -> float:
-        per_byte = sum(COST.get(a, 2.0) for a in self.algorithms)
-        if not self.entry.compressed:
-            return per_byte * self.entry.stored_size
-        out = min(self.entry.uncompressed_size, self.entry.compressed_size * MAX_RATIO)
-        return (per_byte + COST["inflate"]) * out
+        return entry_cost(self.entry, self.algorithms)
 
     def _open(self) -> None:
         if self.hashers is None:
@@ -129,16 +136,25 @@ def _differing(got: dict[str, bytes], algorithms: tuple[str, ...], expected: byt
 
 @dataclass(slots=True)
 class Lane:
-    """Consumers run by one thread, in file order. ``entries`` never overlap (sorted by start)."""
+    """Consumers run by one thread, in file order. ``entries`` never overlap (sorted by start):
+    ``EntryDigest``s, or planned ranges (``start``, ``end``, ``cost``) that ``make`` turns into
+    one when the lane reaches it, so that 65,000 entries are not all held as digest states."""
 
     spans: list[Span] = field(default_factory=list)
-    entries: list[EntryDigest] = field(default_factory=list)
+    entries: list = field(default_factory=list)
     rate: float = 0.0  # span cost per byte of file position
     entry_cost: float = 0.0
+    make: Callable[[Any], EntryDigest] | None = None
     _next: int = 0
+    _open: EntryDigest | None = None  # the digest of entries[_next] once its first bytes went by
 
     def load_at(self, pos: int) -> float:
         return self.rate * pos + self.entry_cost
+
+    def _digest(self, i: int) -> EntryDigest:
+        if self._open is None:
+            self._open = self.entries[i] if self.make is None else self.make(self.entries[i])
+        return self._open
 
     def feed(self, view: memoryview, pos: int) -> None:
         end = pos + len(view)
@@ -149,27 +165,30 @@ class Lane:
                     span.sink.update(view[a - pos : b - pos])
         entries, i = self.entries, self._next
         while i < len(entries) and entries[i].start < end:
-            e = entries[i]
+            e = self._digest(i)
             a, b = max(e.start, pos), min(e.end, end)
             if a < b:
                 e.update(view[a - pos : b - pos])
             if e.end > end:
                 break
             e.close()
+            self._open = None
             i += 1
         self._next = i
 
     def finish(self) -> None:
         """Close entries the file ended inside of (the plan keeps them in range; be safe)."""
-        for e in self.entries[self._next :]:
-            e.close()
+        for i in range(self._next, len(self.entries)):
+            self._digest(i).close()
+            self._open = None
         self._next = len(self.entries)
 
 
-def split(spans: list[Span], entries: list[EntryDigest], size: int, lanes: int) -> list[Lane]:
+def split(spans: list[Span], entries: list, size: int, lanes: int, make=None) -> list[Lane]:
     """Share the work between ``lanes`` by estimated cost: spans heaviest first to the lighter
-    lane, then entries in file order to the lane that will be least loaded where the entry ends."""
-    out = [Lane() for _ in range(lanes)]
+    lane, then entries in file order to the lane that will be least loaded where the entry ends.
+    ``make``: planned range -> its ``EntryDigest`` (``Lane``), None when ``entries`` are ones."""
+    out = [Lane(make=make) for _ in range(lanes)]
     for span in sorted(spans, key=lambda s: -s.cost):
         lane = min(out, key=lambda l: l.rate)
         lane.spans.append(span)
@@ -181,10 +200,10 @@ def split(spans: list[Span], entries: list[EntryDigest], size: int, lanes: int) 
     return out
 
 
-def read_once(source: ByteSource, spans: list[Span], entries: list[EntryDigest]) -> None:
-    """Read ``source`` once, front to back, feeding every span and entry."""
+def read_once(source: ByteSource, spans: list[Span], entries: list, make=None) -> None:
+    """Read ``source`` once, front to back, feeding every span and entry (``split``'s ``make``)."""
     if source.size < PARALLEL_MIN_SIZE:
-        lane = split(spans, entries, source.size, 1)[0]
+        lane = split(spans, entries, source.size, 1, make)[0]
         buf = memoryview(bytearray(min(READ_SIZE, max(source.size, 1))))
         for pos in range(0, source.size, READ_SIZE):
             view = buf[: min(READ_SIZE, source.size - pos)]
@@ -192,7 +211,7 @@ def read_once(source: ByteSource, spans: list[Span], entries: list[EntryDigest])
             lane.feed(view.toreadonly(), pos)
         lane.finish()
         return
-    _read_threaded(source, split(spans, entries, source.size, LANES))
+    _read_threaded(source, split(spans, entries, source.size, LANES, make))
 
 
 def _read_threaded(source: ByteSource, lanes: list[Lane]) -> None:

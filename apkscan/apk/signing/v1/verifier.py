@@ -136,7 +136,7 @@ class _State:
                 self.orphans.append(signer)
             else:
                 self.signers.append(signer)
-        names = self._check_duplicates()
+        self._check_duplicates()
         if self.scheme.errors:
             return
         if manifest_entry is None:
@@ -145,7 +145,7 @@ class _State:
         self.zip.check_local_header(manifest_entry)  # apksig reads each entry through LocalFileRecord
         manifest = self.manifests.read(manifest_entry, MAX_MANIFEST_SIZE)
         self.out.manifest_sha256 = hashlib.sha256(manifest).digest()
-        main, sections = self._parse_manifest(manifest_entry, names)
+        main, sections = self._parse_manifest(manifest_entry)
         if self.scheme.errors:
             return
         if not self.signers:
@@ -210,17 +210,16 @@ class _State:
                 blocks.append(entry)
         return manifest, sfs, blocks
 
-    def _check_duplicates(self) -> set[str]:
-        names: set[str] = set()
+    def _check_duplicates(self) -> None:
+        """Each name used twice, once: the archive's index keeps the first entry of a name, so
+        a later one is a duplicate (no second set of 65,000 names)."""
         reported: set[str] = set()
         for entry in self.zip.entries:
-            if entry.name in names and entry.name not in reported:
+            if self.zip.entry(entry.name) is not entry and entry.name not in reported:
                 reported.add(entry.name)
                 self.errors.add(error("JAR_SIG_DUPLICATE_ZIP_ENTRY", f"duplicate entry: {entry.name}"))
-            names.add(entry.name)
-        return names
 
-    def _parse_manifest(self, entry: ZipEntry, names: set[str]) -> tuple[jm.Section | None, dict[str, jm.Section]]:
+    def _parse_manifest(self, entry: ZipEntry) -> tuple[jm.Section | None, dict[str, jm.Section]]:
         main, individual = self.manifests.parse(entry, MAX_MANIFEST_SIZE)
         sections: dict[str, jm.Section] = {}
         for number, section in enumerate(individual, 1):
@@ -231,7 +230,7 @@ class _State:
                 self.errors.add(error("JAR_SIG_DUPLICATE_MANIFEST_SECTION", f"duplicate section in {MANIFEST_NAME}: {name}"))
             else:
                 sections[name] = section
-                if name not in names:
+                if self.zip.entry(name) is None:
                     self.errors.add(error("JAR_SIG_MISSING_ZIP_ENTRY_REFERENCED_IN_MANIFEST", f"{name} entry referenced by {MANIFEST_NAME} not found in the APK"))
         return main, sections
 
