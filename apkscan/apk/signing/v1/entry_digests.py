@@ -37,17 +37,13 @@ def plan_entry_digests(zip: ZipArchive, min_sdk: int, max_sdk: int,
         _main, sections = (manifests or jm.ManifestOnce(zip)).parse(manifest, MAX_MANIFEST)
     except Exception:  # noqa: BLE001 - advisory only: v1 reads MANIFEST.MF itself and reports why
         return {}
-    by_name: dict[str, jm.Section] = {}
-    for s in sections:  # the first section of a name, as v1 (which refuses duplicates anyway)
-        if s.name is not None:
-            by_name.setdefault(s.name, s)
     out: dict[int, EntryRange] = {}
     taken_until = -1
     shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple of names for every entry
     for entry in sorted(zip.entries, key=lambda e: e.local_header_offset):
         if len(out) >= MAX_ENTRIES:
             break
-        section = by_name.get(entry.name)
+        section = sections.get(entry.name)  # the first of a name, as v1 (which refuses duplicates anyway)
         if section is None or entry.name.startswith("META-INF/") or entry.is_directory:
             continue
         try:

@@ -16,6 +16,8 @@ import base64
 import binascii
 import re
 import sys
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from apkscan.apk.signing.common import Sdk
@@ -126,11 +128,17 @@ def _parse_attr(attr: str) -> tuple[str, str]:
 WINDOW = 1 << 20  # lines are split a window at a time (the lines of a whole file at once could be millions)
 
 
-def parse(data: bytes, max_items: int = MAX_ITEMS, same_name=None, lazy: bool = False) -> tuple[Section | None, list[Section]]:
+def parse(data: bytes, max_items: int = MAX_ITEMS, same_name=None, lazy: bool = False):
     """(main section, individual sections) of a manifest or signature file (``iter_sections``).
-    ``lazy``: the individual sections keep their range and name only (``Section``); the main
+    ``lazy``: the individual sections as a ``Sections`` table (ranges and names); the main
     section is always parsed whole."""
-    sections = list(iter_sections(data, max_items, same_name, lazy))
+    if lazy:
+        sections = iter_sections(data, max_items, same_name, lazy=True)
+        main, table = next(sections, None), Sections(data)
+        for s in sections:
+            table.append(s.start, s.size, s.name)
+        return main, table
+    sections = list(iter_sections(data, max_items, same_name))
     return (sections[0] if sections else None), sections[1:]
 
 
@@ -221,6 +229,47 @@ def _lines(data: bytes, window: int | None = None):
         pos = stop
 
 
+class Sections(Sequence):
+    """A manifest's individual sections as ranges and names over its bytes (a ``Section`` is
+    made when one is asked for): ~30 bytes a section, not an object each, and one index of the
+    names for the pass's plan and v1 (each built a dict of 65,000 before).
+
+    ``get(name)``: the first section of that name, as v1 reads it (a later one is a duplicate,
+    which v1 reports and refuses)."""
+
+    def __init__(self, data: bytes):
+        self._data = data
+        self._start, self._size = array("q"), array("q")
+        self.names: list[str | None] = []
+        self._first: dict[str, int] = {}
+
+    def append(self, start: int, size: int, name: str | None) -> None:
+        if name is not None:
+            self._first.setdefault(name, len(self.names))
+        self._start.append(start)
+        self._size.append(size)
+        self.names.append(name)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return Section(self._start[i], self._size[i], name=self.names[i], data=self._data)
+
+    def first(self, name: str) -> int | None:
+        """The position of the first section of that name, or None."""
+        return self._first.get(name)
+
+    def get(self, name: str, default=None) -> Section | None:
+        i = self._first.get(name)
+        return default if i is None else self[i]
+
+    def __contains__(self, name) -> bool:  # by name, as the dict it replaces
+        return name in self._first
+
+
 class ManifestOnce:
     """MANIFEST.MF entries read and parsed once per APK, for the file pass's plan and for v1
     (each read, inflated and parsed it before). A failure is kept and raised again to the next
@@ -229,7 +278,7 @@ class ManifestOnce:
     def __init__(self, zip):
         self._zip = zip
         self._read: dict[tuple[int, int], bytes | Exception] = {}
-        self._parsed: dict[tuple[int, int], tuple[Section | None, list[Section]]] = {}
+        self._parsed: dict[tuple[int, int], tuple[Section | None, Sections]] = {}
 
     def read(self, entry, limit: int) -> bytes:
         """``zip.read(entry, limit)``, once."""
@@ -244,13 +293,13 @@ class ManifestOnce:
             raise got
         return got
 
-    def parse(self, entry, limit: int) -> tuple[Section | None, list[Section]]:
-        """``parse(read(entry))``, once; the sections list is the caller's own copy."""
+    def parse(self, entry, limit: int) -> tuple[Section | None, Sections]:
+        """(main section, individual sections: ``Sections``, shared read-only), parsed once."""
         key = (entry.index, limit)
         got = self._parsed.get(key)
         if got is None:
             got = self._parsed[key] = parse(self.read(entry, limit), same_name=self._entry_name, lazy=True)
-        return got[0], list(got[1])
+        return got
 
     def _entry_name(self, name: str) -> str:
         entry = self._zip.entry(name)

@@ -219,19 +219,17 @@ class _State:
                 reported.add(entry.name)
                 self.errors.add(error("JAR_SIG_DUPLICATE_ZIP_ENTRY", f"duplicate entry: {entry.name}"))
 
-    def _parse_manifest(self, entry: ZipEntry) -> tuple[jm.Section | None, dict[str, jm.Section]]:
-        main, individual = self.manifests.parse(entry, MAX_MANIFEST_SIZE)
-        sections: dict[str, jm.Section] = {}
-        for number, section in enumerate(individual, 1):
-            name = section.name
+    def _parse_manifest(self, entry: ZipEntry) -> tuple[jm.Section | None, jm.Sections]:
+        """MANIFEST.MF's sections, shared with the pass's plan; a section without a name, a name
+        used twice, or naming no entry, is an error (``get`` finds a name's first section)."""
+        main, sections = self.manifests.parse(entry, MAX_MANIFEST_SIZE)
+        for number, name in enumerate(sections.names, 1):
             if name is None:
                 self.errors.add(error("JAR_SIG_UNNNAMED_MANIFEST_SECTION", f"malformed {MANIFEST_NAME}: invidual section #{number} does not have a name"))
-            elif name in sections:
+            elif sections.first(name) != number - 1:
                 self.errors.add(error("JAR_SIG_DUPLICATE_MANIFEST_SECTION", f"duplicate section in {MANIFEST_NAME}: {name}"))
-            else:
-                sections[name] = section
-                if self.zip.entry(name) is None:
-                    self.errors.add(error("JAR_SIG_MISSING_ZIP_ENTRY_REFERENCED_IN_MANIFEST", f"{name} entry referenced by {MANIFEST_NAME} not found in the APK"))
+            elif self.zip.entry(name) is None:
+                self.errors.add(error("JAR_SIG_MISSING_ZIP_ENTRY_REFERENCED_IN_MANIFEST", f"{name} entry referenced by {MANIFEST_NAME} not found in the APK"))
         return main, sections
 
     # ------------------------------------------------------------------ block -> .SF
@@ -282,7 +280,7 @@ class _State:
         res.certificate = res.chain[0]
 
     # ------------------------------------------------------------------ MANIFEST.MF -> entries
-    def _verify_entries(self, sections: dict[str, jm.Section], signers: list[_Signer]) -> list[_Signer]:
+    def _verify_entries(self, sections: jm.Sections, signers: list[_Signer]) -> list[_Signer]:
         """Check every entry's digests; returns the signer set covering all signed entries."""
         first_signers: list[_Signer] | None = None
         first_name = None
