@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from array import array
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 

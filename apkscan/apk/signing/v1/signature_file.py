@@ -37,7 +37,8 @@ def verify_sf(sf_bytes: bytes, sf_name: str, manifest: bytes, main: Section | No
     """Check a .SF file's digests of MANIFEST.MF and its stripping protection."""
     out = SfCheck()
     # one at a time: a .SF holds a section per entry; names shared with MANIFEST.MF's (one copy each)
-    sf_sections = iter_sections(sf_bytes, same_name=lambda n: n if (s := sections.get(n)) is None else s.name)
+    # lazy: a section's digests are parsed only when the whole manifest's digest did not verify
+    sf_sections = iter_sections(sf_bytes, same_name=lambda n: n if (s := sections.get(n)) is None else s.name, lazy=True)
     sf_main = next(sf_sections, None)
     out.main = sf_main
     if sf_main is None or sf_main.get("Signature-Version") is None:
