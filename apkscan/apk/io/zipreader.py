@@ -34,6 +34,7 @@ METHOD_STORED = 0
 METHOD_DEFLATED = 8
 
 MAX_CD_SIZE = 64 << 20  # a central directory larger than this is hostile, not an app
+_CD_RECORD = struct.Struct("<IHHHHHHIIIHHHHHII")
 CD_WINDOW = 1 << 20  # the central directory is parsed this much at a time (a record is at most 192 KiB)
 MAX_ENTRIES = 200_000
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
@@ -172,7 +173,7 @@ class ZipArchive:
                 raise ApkFormatError("ZIP_CD_TRUNCATED", f"central directory ends after {index} of {count} records")
             if pos + CD_HEADER > base + len(window):
                 window, base = self._cd_window(pos, CD_HEADER), pos
-            (sig, _vm, _vn, flags, method, _t, _d, crc, csize, usize, nlen, xlen, clen, _ds, _ia, _ea, lho) = struct.unpack_from("<IHHHHHHIIIHHHHHII", window, pos - base)
+            (sig, _vm, _vn, flags, method, _t, _d, crc, csize, usize, nlen, xlen, clen, _ds, _ia, _ea, lho) = _CD_RECORD.unpack_from(window, pos - base)
             if sig != CD_SIG:
                 raise ApkFormatError("ZIP_CD_BAD_SIGNATURE", f"central directory record {index} at offset {self.cd_offset + pos} has a bad signature")
             end = pos + CD_HEADER + nlen + xlen + clen

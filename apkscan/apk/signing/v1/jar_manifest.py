@@ -100,6 +100,12 @@ def section_attributes(chunk: bytes) -> tuple[tuple[str, str], ...]:
     """The attributes of one section's bytes (its first line taken whole, continuation lines
     joined, up to its closing empty line), as :func:`iter_sections` reads them."""
     attrs: list[tuple[str, str]] = []
+    if b"\n " not in chunk and b"\r " not in chunk:  # no continuation line (the usual case)
+        for text in chunk.splitlines():
+            if not text:
+                break
+            attrs.append(_parse_attr(text.decode("utf-8", "replace")))
+        return tuple(attrs)
     current: bytearray | None = None
     for text in chunk.splitlines():
         if not text:
@@ -332,7 +338,10 @@ def digests_to_verify(section: Section, suffix: str, min_sdk: int, max_sdk: int)
     Both apply when the range spans 18. An empty result means "no usable digest".
     """
     result: list[NamedDigest] = []
-    get = _lookup(section.attributes)  # a lazy section is parsed once here, not per attribute asked
+    first: dict[str, str] = {}  # a lazy section is parsed once here, not per attribute asked
+    for key, value in section.attributes:
+        first.setdefault(key.lower(), value)
+    get = lambda name: first.get(name.lower())  # noqa: E731 - as Section.get: case-insensitive, the first
     if min_sdk < Sdk.JELLY_BEAN_MR2:
         algs = get("Digest-Algorithms")
         for alg in (algs if algs is not None else "SHA SHA1").split():
@@ -357,10 +366,3 @@ def digests_to_verify(section: Section, suffix: str, min_sdk: int, max_sdk: int)
             break
     return result
 
-
-def _lookup(attributes: tuple[tuple[str, str], ...]):
-    """name -> the first attribute of that name (case-insensitive, as ``Section.get``), or None."""
-    first: dict[str, str] = {}
-    for key, value in attributes:
-        first.setdefault(key.lower(), value)
-    return lambda name: first.get(name.lower())
