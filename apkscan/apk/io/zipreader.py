@@ -57,7 +57,7 @@ class ZipEntry:
     cd_record_offset: int
     raw_sizes: tuple[int, int] | None = None  # the record's own 32-bit (compressed, uncompressed) fields
     raw_offset: int | None = None  # its own 32-bit local-header offset (a ZIP64 extra may replace it)
-    _data_offset: int | None = field(default=None, repr=False)
+    _data_delta: int | None = field(default=None, repr=False)  # data offset - local header offset: a small int, not one more object
     _local_refusal: ApkFormatError | None = field(default=None, repr=False)  # see LocalHeader.refusal
 
     @property
@@ -256,14 +256,14 @@ class ZipArchive:
 
     def data_offset(self, entry: ZipEntry) -> int:
         """Where the entry's data starts; the local header's lies stay with the entry."""
-        if entry._data_offset is None:
+        if entry._data_delta is None:
             local = read_local_header(self.source, entry, self.cd_offset)
             for fact in local.facts:
                 self._tamper(fact.code, fact.message, self._local_tamper)
             if local.error is not None:
                 raise local.error
-            entry._data_offset, entry._local_refusal = local.data_offset, local.refusal
-        return entry._data_offset
+            entry._data_delta, entry._local_refusal = local.data_offset - entry.local_header_offset, local.refusal
+        return entry.local_header_offset + entry._data_delta
 
     def check_local_header(self, entry: ZipEntry) -> None:
         """Raise ``ZIP_LOCAL_HEADER_MISMATCH`` where apksig and Android refuse the entry's local
