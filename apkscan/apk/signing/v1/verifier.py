@@ -288,8 +288,7 @@ class _State:
             name = entry.name
             if name.startswith("META-INF/") or name.endswith("/"):
                 continue
-            section = sections.get(name)
-            if section is None:
+            if name not in sections:  # a Section is made below only for an entry the pass did not check
                 self.errors.add(error("JAR_SIG_NO_ZIP_ENTRY_DIGEST_IN_MANIFEST", f"no digest for {name} in {MANIFEST_NAME}"))
                 continue
             entry_signers = [s for s in signers if name in s.sf_entries]
@@ -305,7 +304,7 @@ class _State:
             if checked is not None:
                 differing = [jm.JCA_NAMES[n] for n in self._checked(entry, checked)]
             else:
-                expected = jm.digests_to_verify(section, "-Digest", self.min_sdk, self.max_sdk)
+                expected = jm.digests_to_verify(sections.get(name), "-Digest", self.min_sdk, self.max_sdk)
                 if not expected:
                     self.errors.add(error("JAR_SIG_NO_ZIP_ENTRY_DIGEST_IN_MANIFEST", f"no digest for {name} in {MANIFEST_NAME}"))
                     continue
