@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.inflate import EntryInflater
@@ -120,18 +120,23 @@ class EntryDigest:
         sink, self.sink = self.sink, None
         if sink is not None:
             got, self.result = self.result, _HANDED_ON  # closed: a further update or close does nothing
-            sink.put(self.entry.index, got if isinstance(got, ApkFormatError) else _differing(got, self.algorithms, self.expected))
+            verdict = got if isinstance(got, ApkFormatError) else _differing(got, self.algorithms, self.expected)
+            if verdict is not None:  # None: nothing to compare with; v1 streams the entry itself
+                sink.put(self.entry.index, verdict)
 
 
-def _differing(got: dict[str, bytes], algorithms: tuple[str, ...], expected: bytes) -> tuple[str, ...]:
-    """The algorithms whose digest is not the expected one (``expected``: digests joined in order)."""
+def _differing(got: dict[str, bytes], algorithms: tuple[str, ...], expected: bytes) -> tuple[str, ...] | None:
+    """The algorithms whose digest is not the expected one (``expected``: digests joined in
+    order), or None when ``expected`` is not as long as the digests (no verdict)."""
+    if len(expected) != sum(len(got[name]) for name in algorithms):
+        return None
     out, pos = [], 0
     for name in algorithms:
         digest = got[name]
         if expected[pos : pos + len(digest)] != digest:
             out.append(name)
         pos += len(digest)
-    return tuple(out) if out or pos == len(expected) else algorithms  # a length that does not add up: none match
+    return tuple(out)
 
 
 @dataclass(slots=True)
