@@ -183,3 +183,21 @@ def test_the_entry_verdict_table():
     table.put(9, ())  # out of range: ignored
     assert dict(table) == {0: (), 2: ("sha256",), 3: error}
     assert 1 not in table and table.get(1) is None and len(table) == 3
+
+
+def test_a_digest_state_hands_on_only_a_verdict(many):
+    from apkscan.apk.signing import lanes
+
+    with ByteSource(many) as src:
+        archive = ZipArchive.open(src)
+        entry = archive.entry(NON_ASCII)
+        start = archive.data_offset(entry)
+        data = src.read(start, entry.stored_size)
+    right = hashlib.sha256("non-ASCII name\n".encode() * 50).digest()
+    for expected, verdict in ((right, ()), (bytes(32), ("sha256",)), (right[:20], None)):
+        table = digests.EntryDigests(len(archive.entries))
+        d = lanes.EntryDigest(entry, start, ("sha256",), lambda: None, table, expected)
+        d.update(memoryview(data))
+        d.close()
+        d.close()  # closed once: nothing more
+        assert table.get(entry.index) == verdict and d.hashers is None
