@@ -249,6 +249,8 @@ class Walker:
             yield from self._custody(b, kind)
             if kind == detect.APK:
                 nested, unchecked = detect.nested_members(archive) if archive is not None else ([], [])
+                if not nested:  # identify opens its own: this one's entries are not held while it runs
+                    archive = opened = None
                 # with members still to walk, the spooled copy stays ours until they are done
                 handed_on = spooled is not None and not nested
                 if not nested and not unchecked and b.custody and len(b.chain) == 1 and self.ctx.options.on_plain:

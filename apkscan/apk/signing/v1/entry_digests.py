@@ -1,11 +1,13 @@
-"""Which v1 entry digests the single file pass computes, so v1 needs no second read.
+"""Which v1 entry digests the single file pass checks, so v1 needs no second read.
 
 Before the pass, MANIFEST.MF is read (small, capped) and, for every entry it names, the
-digest algorithms apksig would check over the SDK range are noted with the entry's data
-offset. The pass hashes each entry's bytes as they stream by (inflating deflated entries,
-bounded as ``ZipArchive.stream`` bounds them); ``verify_v1`` then uses the digests, or
-reports the error the pass met, where it would have streamed the entry itself. Nothing is
-decided here: an entry left out just stays with v1's own streaming path, which reports it.
+digests apksig would check over the SDK range are decoded (once: v1 does not decode them
+again) and noted with the entry's data offset. The pass hashes each entry's bytes as they
+stream by (inflating deflated entries, bounded as ``ZipArchive.stream`` bounds them) and
+keeps only the verdict: which digests differ, or the error it met reading the entry;
+``verify_v1`` reports those where it would have streamed the entry itself. Nothing is
+decided here: an entry left out (a digest that is not valid base64, a data range shared
+with another entry, past ``MAX_ENTRIES``) stays with v1's own streaming path.
 """
 
 from __future__ import annotations
@@ -35,21 +37,23 @@ def plan_entry_digests(zip: ZipArchive, min_sdk: int, max_sdk: int,
         _main, sections = (manifests or jm.ManifestOnce(zip)).parse(manifest, MAX_MANIFEST)
     except Exception:  # noqa: BLE001 - advisory only: v1 reads MANIFEST.MF itself and reports why
         return {}
-    by_name = {s.name: s for s in sections if s.name is not None}
     out: dict[int, EntryRange] = {}
     taken_until = -1
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple of names for every entry
     for entry in sorted(zip.entries, key=lambda e: e.local_header_offset):
         if len(out) >= MAX_ENTRIES:
             break
-        section = by_name.get(entry.name)
+        section = sections.get(entry.name)  # the first of a name, as v1 (which refuses duplicates anyway)
         if section is None or entry.name.startswith("META-INF/") or entry.is_directory:
             continue
         try:
             start = zip.data_offset(entry)
-            algorithms = tuple(jm.HASHLIB_NAMES[d.algorithm] for d in jm.digests_to_verify(section, "-Digest", min_sdk, max_sdk))
+            expected = jm.digests_to_verify(section, "-Digest", min_sdk, max_sdk)
+            algorithms = tuple(jm.HASHLIB_NAMES[d.algorithm] for d in expected)
         except (ApkScanError, KeyError, ValueError):
             continue
-        if algorithms and start > taken_until:
-            out[entry.index] = EntryRange(entry, start, algorithms)
+        if algorithms and start > taken_until and all(d.digest is not None for d in expected):
+            out[entry.index] = EntryRange(entry, start, shared.setdefault(algorithms, algorithms),
+                                          b"".join(d.digest for d in expected))
             taken_until = start + max(entry.stored_size, 1) - 1
     return out

@@ -16,6 +16,8 @@ import base64
 import binascii
 import re
 import sys
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from apkscan.apk.signing.common import Sdk
@@ -35,6 +37,7 @@ MAX_ITEMS = 1_000_000
 
 # JCA digest name -> hashlib name
 HASHLIB_NAMES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
+JCA_NAMES = {v: k for k, v in HASHLIB_NAMES.items()}
 
 # Names accepted in Digest-Algorithms (upper-cased) -> canonical JCA name
 _CANONICAL = {"MD5": "MD5", "SHA": "SHA-1", "SHA1": "SHA-1", "SHA-1": "SHA-1",
@@ -45,20 +48,32 @@ _DIGEST_MIN_SDK = {"MD5": 0, "SHA-1": 0, "SHA-256": 0, "SHA-384": Sdk.GINGERBREA
 _JB_MR2_ALGS = ("SHA-512", "SHA-384", "SHA-256", "SHA-1")
 
 
-@dataclass(frozen=True, slots=True)
 class Section:
-    """One manifest section: its attributes and the exact byte range it occupies."""
+    """One manifest section: its attributes and the exact byte range it occupies.
 
-    start: int
-    size: int
-    attributes: tuple[tuple[str, str], ...]
+    A *lazy* section (``parse(..., lazy=True)``: MANIFEST.MF's per-entry sections, one per
+    entry) keeps its range, its name and a reference to the file's bytes, and parses its
+    attributes again from those bytes when asked (v1 reads each once): 65,000 sections held as
+    (name, value) tuples took ~20 MB. Equal sections compare equal whichever way they are kept.
+    """
+
+    __slots__ = ("start", "size", "name", "_src")
+
+    def __init__(self, start: int, size: int, attributes: tuple[tuple[str, str], ...] = (), *,
+                 name: str | None = None, data: bytes | None = None):
+        self.start, self.size = start, size
+        if data is None:
+            self._src = tuple(attributes)
+            # the value of a first attribute called Name (case-insensitive), else None
+            self.name = self._src[0][1] if self._src and self._src[0][0].lower() == "name" else None
+        else:
+            self._src, self.name = data, name
 
     @property
-    def name(self) -> str | None:
-        """Value of a first attribute called Name (case-insensitive), else None."""
-        if self.attributes and self.attributes[0][0].lower() == "name":
-            return self.attributes[0][1]
-        return None
+    def attributes(self) -> tuple[tuple[str, str], ...]:
+        if isinstance(self._src, tuple):
+            return self._src
+        return section_attributes(self._src[self.start : self.start + self.size])
 
     def get(self, name: str) -> str | None:
         """First attribute of that name, compared case-insensitively as Java's Attributes do."""
@@ -67,6 +82,43 @@ class Section:
             if key.lower() == lname:
                 return value
         return None
+
+    def _key(self):
+        return self.start, self.size, self.attributes
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Section) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Section(start={self.start}, size={self.size}, attributes={self.attributes!r})"
+
+
+def section_attributes(chunk: bytes) -> tuple[tuple[str, str], ...]:
+    """The attributes of one section's bytes (its first line taken whole, continuation lines
+    joined, up to its closing empty line), as :func:`iter_sections` reads them."""
+    attrs: list[tuple[str, str]] = []
+    if b"\n " not in chunk and b"\r " not in chunk:  # no continuation line (the usual case)
+        for text in chunk.splitlines():
+            if not text:
+                break
+            attrs.append(_parse_attr(text.decode("utf-8", "replace")))
+        return tuple(attrs)
+    current: bytearray | None = None
+    for text in chunk.splitlines():
+        if not text:
+            break
+        if current is not None and text[:1] == b" ":
+            current += memoryview(text)[1:]
+            continue
+        if current is not None:
+            attrs.append(_parse_attr(current.decode("utf-8", "replace")))
+        current = bytearray(text)
+    if current is not None:
+        attrs.append(_parse_attr(current.decode("utf-8", "replace")))
+    return tuple(attrs)
 
 
 _LINE_END = re.compile(rb"\r\n?|\n")  # CRLF, a lone CR or LF, as apksig's ManifestParser
@@ -82,13 +134,21 @@ def _parse_attr(attr: str) -> tuple[str, str]:
 WINDOW = 1 << 20  # lines are split a window at a time (the lines of a whole file at once could be millions)
 
 
-def parse(data: bytes, max_items: int = MAX_ITEMS, same_name=None) -> tuple[Section | None, list[Section]]:
-    """(main section, individual sections) of a manifest or signature file (``iter_sections``)."""
+def parse(data: bytes, max_items: int = MAX_ITEMS, same_name=None, lazy: bool = False):
+    """(main section, individual sections) of a manifest or signature file (``iter_sections``).
+    ``lazy``: the individual sections as a ``Sections`` table (ranges and names); the main
+    section is always parsed whole."""
+    if lazy:
+        sections = iter_sections(data, max_items, same_name, lazy=True)
+        main, table = next(sections, None), Sections(data)
+        for s in sections:
+            table.append(s.start, s.size, s.name)
+        return main, table
     sections = list(iter_sections(data, max_items, same_name))
     return (sections[0] if sections else None), sections[1:]
 
 
-def iter_sections(data: bytes, max_items: int = MAX_ITEMS, same_name=None):
+def iter_sections(data: bytes, max_items: int = MAX_ITEMS, same_name=None, lazy: bool = False):
     """Every section of a manifest or signature file in order, the main section first; one at a
     time, so a caller that looks at each once (the .SF check) holds one, not all.
 
@@ -99,11 +159,13 @@ def iter_sections(data: bytes, max_items: int = MAX_ITEMS, same_name=None):
     ``max_items`` attributes (a section opens with one). apksig reads any count: past the bound
     ``LimitExceeded("INPUT_JAR_MANIFEST_LIMIT")`` is an input-level limit, never a verdict.
     ``same_name``: str -> an equal str already held (the ZIP entry's name), so that a section's
-    Name is not a second copy of it (65,000 long names: ~16 MB)."""
+    Name is not a second copy of it (65,000 long names: ~16 MB). ``lazy``: sections after the
+    first keep only their range and name (their other attributes are counted, not kept)."""
     start = pos = 0
-    items = 0
+    items = sections = 0
     attrs: list[tuple[str, str]] = []
-    current: bytearray | None = None  # the attribute being read
+    current: bytearray | None = None  # the attribute being read (None: between sections)
+    kept = True  # whether it is kept (lazy: a later section's first attribute only)
     for line in _lines(data):
         end = pos + len(line)
         text = line.rstrip(b"\r\n")
@@ -114,22 +176,39 @@ def iter_sections(data: bytes, max_items: int = MAX_ITEMS, same_name=None):
                                     ".SF file: not parsed further (apksig has no such limit)")
         if not text:  # an empty line: ends the open section, or is skipped between sections
             if current is not None:
-                attrs.append(_parse_attr(current.decode("utf-8", "replace")))
-                yield Section(start, end - start, _shared_name(attrs, same_name))
+                yield _section(data, start, end - start, attrs, current if kept else None, same_name, lazy and sections > 0)
+                sections += 1
                 attrs, current = [], None
             pos = end
             continue
         if current is None:  # a section's first line, taken whole
-            start, current = pos, bytearray(text)
+            start, current, kept = pos, bytearray(text), True
         elif text[:1] == b" ":
-            current += memoryview(text)[1:]
+            if kept:
+                current += memoryview(text)[1:]
         else:
-            attrs.append(_parse_attr(current.decode("utf-8", "replace")))
-            current = bytearray(text)
+            if kept:
+                attrs.append(_parse_attr(current.decode("utf-8", "replace")))
+            kept = not lazy or sections == 0
+            current = bytearray(text) if kept else _SKIPPED
         pos = end
     if current is not None:
-        attrs.append(_parse_attr(current.decode("utf-8", "replace")))
-        yield Section(start, pos - start, _shared_name(attrs, same_name))
+        yield _section(data, start, pos - start, attrs, current if kept else None, same_name, lazy and sections > 0)
+
+
+_SKIPPED = bytearray()  # stands for an attribute a lazy section does not keep (never written to)
+
+
+def _section(data: bytes, start: int, size: int, attrs: list, last: bytearray | None, same_name, lazy: bool) -> Section:
+    """The section just read: ``attrs`` and the ``last`` attribute still being read (None when
+    it was not kept), or, ``lazy``, its range and name over ``data``."""
+    if last is not None:
+        attrs.append(_parse_attr(last.decode("utf-8", "replace")))
+    attrs = list(_shared_name(attrs, same_name))
+    if lazy:
+        name = attrs[0][1] if attrs[0][0].lower() == "name" else None
+        return Section(start, size, name=name, data=data)
+    return Section(start, size, tuple(attrs))
 
 
 def _shared_name(attrs: list[tuple[str, str]], same_name) -> tuple[tuple[str, str], ...]:
@@ -156,6 +235,47 @@ def _lines(data: bytes, window: int | None = None):
         pos = stop
 
 
+class Sections(Sequence):
+    """A manifest's individual sections as ranges and names over its bytes (a ``Section`` is
+    made when one is asked for): ~30 bytes a section, not an object each, and one index of the
+    names for the pass's plan and v1 (each built a dict of 65,000 before).
+
+    ``get(name)``: the first section of that name, as v1 reads it (a later one is a duplicate,
+    which v1 reports and refuses)."""
+
+    def __init__(self, data: bytes):
+        self._data = data
+        self._start, self._size = array("q"), array("q")
+        self.names: list[str | None] = []
+        self._first: dict[str, int] = {}
+
+    def append(self, start: int, size: int, name: str | None) -> None:
+        if name is not None:
+            self._first.setdefault(name, len(self.names))
+        self._start.append(start)
+        self._size.append(size)
+        self.names.append(name)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return Section(self._start[i], self._size[i], name=self.names[i], data=self._data)
+
+    def first(self, name: str) -> int | None:
+        """The position of the first section of that name, or None."""
+        return self._first.get(name)
+
+    def get(self, name: str, default=None) -> Section | None:
+        i = self._first.get(name)
+        return default if i is None else self[i]
+
+    def __contains__(self, name) -> bool:  # by name, as the dict it replaces
+        return name in self._first
+
+
 class ManifestOnce:
     """MANIFEST.MF entries read and parsed once per APK, for the file pass's plan and for v1
     (each read, inflated and parsed it before). A failure is kept and raised again to the next
@@ -164,7 +284,7 @@ class ManifestOnce:
     def __init__(self, zip):
         self._zip = zip
         self._read: dict[tuple[int, int], bytes | Exception] = {}
-        self._parsed: dict[tuple[int, int], tuple[Section | None, list[Section]]] = {}
+        self._parsed: dict[tuple[int, int], tuple[Section | None, Sections]] = {}
 
     def read(self, entry, limit: int) -> bytes:
         """``zip.read(entry, limit)``, once."""
@@ -179,13 +299,13 @@ class ManifestOnce:
             raise got
         return got
 
-    def parse(self, entry, limit: int) -> tuple[Section | None, list[Section]]:
-        """``parse(read(entry))``, once; the sections list is the caller's own copy."""
+    def parse(self, entry, limit: int) -> tuple[Section | None, Sections]:
+        """(main section, individual sections: ``Sections``, shared read-only), parsed once."""
         key = (entry.index, limit)
         got = self._parsed.get(key)
         if got is None:
-            got = self._parsed[key] = parse(self.read(entry, limit), same_name=self._entry_name)
-        return got[0], list(got[1])
+            got = self._parsed[key] = parse(self.read(entry, limit), same_name=self._entry_name, lazy=True)
+        return got
 
     def _entry_name(self, name: str) -> str:
         entry = self._zip.entry(name)
@@ -218,10 +338,14 @@ def digests_to_verify(section: Section, suffix: str, min_sdk: int, max_sdk: int)
     Both apply when the range spans 18. An empty result means "no usable digest".
     """
     result: list[NamedDigest] = []
+    first: dict[str, str] = {}  # a lazy section is parsed once here, not per attribute asked
+    for key, value in section.attributes:
+        first.setdefault(key.lower(), value)
+    get = lambda name: first.get(name.lower())  # noqa: E731 - as Section.get: case-insensitive, the first
     if min_sdk < Sdk.JELLY_BEAN_MR2:
-        algs = section.get("Digest-Algorithms")
+        algs = get("Digest-Algorithms")
         for alg in (algs if algs is not None else "SHA SHA1").split():
-            value = section.get(alg + suffix)
+            value = get(alg + suffix)
             if value is None:
                 continue
             canonical = _CANONICAL.get(alg.upper())
@@ -233,7 +357,7 @@ def digests_to_verify(section: Section, suffix: str, min_sdk: int, max_sdk: int)
             return result
     if max_sdk >= Sdk.JELLY_BEAN_MR2:
         for alg in _JB_MR2_ALGS:
-            value = section.get(attribute_name(alg, suffix))
+            value = get(attribute_name(alg, suffix))
             if value is None:
                 continue
             digest = decode_base64(value)
@@ -241,3 +365,4 @@ def digests_to_verify(section: Section, suffix: str, min_sdk: int, max_sdk: int)
                 result.append(NamedDigest(alg, digest))
             break
     return result
+

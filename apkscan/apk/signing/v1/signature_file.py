@@ -13,6 +13,7 @@ from apkscan.apk.signing.v1.jar_manifest import (
     HASHLIB_NAMES,
     MANIFEST_NAME,
     Section,
+    Sections,
     digests_to_verify,
     iter_sections,
 )
@@ -37,7 +38,8 @@ def verify_sf(sf_bytes: bytes, sf_name: str, manifest: bytes, main: Section | No
     """Check a .SF file's digests of MANIFEST.MF and its stripping protection."""
     out = SfCheck()
     # one at a time: a .SF holds a section per entry; names shared with MANIFEST.MF's (one copy each)
-    sf_sections = iter_sections(sf_bytes, same_name=lambda n: n if (s := sections.get(n)) is None else s.name)
+    # lazy: a section's digests are parsed only when the whole manifest's digest did not verify
+    sf_sections = iter_sections(sf_bytes, same_name=_names_of(sections), lazy=True)
     sf_main = next(sf_sections, None)
     out.main = sf_main
     if sf_main is None or sf_main.get("Signature-Version") is None:
@@ -78,6 +80,13 @@ def verify_sf(sf_bytes: bytes, sf_name: str, manifest: bytes, main: Section | No
             continue
         _section_digest(sf_section, sf_name, signtool, section, manifest, min_sdk, max_sdk, out)
     return out
+
+
+def _names_of(sections):
+    """str -> the equal name MANIFEST.MF's sections hold (one copy of each name), or the str."""
+    if isinstance(sections, Sections):  # without making a Section per name
+        return lambda n: n if (i := sections.first(n)) is None else sections.names[i]
+    return lambda n: n if (s := sections.get(n)) is None else s.name
 
 
 def _check_stripping(sf_main: Section, sf_name: str, max_sdk: int, found_ids: frozenset[int], out: SfCheck) -> None:

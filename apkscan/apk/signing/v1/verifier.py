@@ -15,6 +15,7 @@ their issues as warnings, as they do not decide the verdict.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from apkscan.apk.crypto import pkcs7
@@ -69,12 +70,13 @@ class _Issues:
 
 
 def verify_v1(zip: ZipArchive, min_sdk: int, max_sdk: int, present_scheme_ids: frozenset[int],
-              precomputed: dict[int, dict[str, bytes] | ApkScanError] | None = None, quick: bool = False,
+              precomputed: Mapping[int, tuple[str, ...] | ApkScanError] | None = None, quick: bool = False,
               manifests: jm.ManifestOnce | None = None) -> V1Result:
     """Verify the JAR signature over [min_sdk, max_sdk]; never raises for bad input.
 
-    ``precomputed``: entry index -> hashlib name -> digest of entries the file pass hashed,
-    or the error the pass met reading the entry (raised here as if v1 had streamed it).
+    ``precomputed``: entry index -> the hashlib names of the digests the file pass found
+    different from MANIFEST.MF's (empty: all match), or the error the pass met reading the
+    entry (raised here as if v1 had streamed it); an entry not in it is streamed here.
     ``quick``: .SF signatures and .SF -> MANIFEST.MF only; entry digests are not checked.
     ``manifests``: MANIFEST.MF as the pass's plan already read and parsed it.
     """
@@ -116,7 +118,7 @@ class _State:
         self.signers: list[_Signer] = []
         self.orphans: list[_Signer] = []  # signature blocks without their .SF
         self.done = False
-        self.precomputed: dict[int, dict[str, bytes] | ApkScanError] = {}
+        self.precomputed: Mapping[int, tuple[str, ...] | ApkScanError] = {}
         self.quick = False
         self.manifests = jm.ManifestOnce(zip)
 
@@ -134,7 +136,7 @@ class _State:
                 self.orphans.append(signer)
             else:
                 self.signers.append(signer)
-        names = self._check_duplicates()
+        self._check_duplicates()
         if self.scheme.errors:
             return
         if manifest_entry is None:
@@ -143,7 +145,7 @@ class _State:
         self.zip.check_local_header(manifest_entry)  # apksig reads each entry through LocalFileRecord
         manifest = self.manifests.read(manifest_entry, MAX_MANIFEST_SIZE)
         self.out.manifest_sha256 = hashlib.sha256(manifest).digest()
-        main, sections = self._parse_manifest(manifest_entry, names)
+        main, sections = self._parse_manifest(manifest_entry)
         if self.scheme.errors:
             return
         if not self.signers:
@@ -208,29 +210,26 @@ class _State:
                 blocks.append(entry)
         return manifest, sfs, blocks
 
-    def _check_duplicates(self) -> set[str]:
-        names: set[str] = set()
+    def _check_duplicates(self) -> None:
+        """Each name used twice, once: the archive's index keeps the first entry of a name, so
+        a later one is a duplicate (no second set of 65,000 names)."""
         reported: set[str] = set()
         for entry in self.zip.entries:
-            if entry.name in names and entry.name not in reported:
+            if self.zip.entry(entry.name) is not entry and entry.name not in reported:
                 reported.add(entry.name)
                 self.errors.add(error("JAR_SIG_DUPLICATE_ZIP_ENTRY", f"duplicate entry: {entry.name}"))
-            names.add(entry.name)
-        return names
 
-    def _parse_manifest(self, entry: ZipEntry, names: set[str]) -> tuple[jm.Section | None, dict[str, jm.Section]]:
-        main, individual = self.manifests.parse(entry, MAX_MANIFEST_SIZE)
-        sections: dict[str, jm.Section] = {}
-        for number, section in enumerate(individual, 1):
-            name = section.name
+    def _parse_manifest(self, entry: ZipEntry) -> tuple[jm.Section | None, jm.Sections]:
+        """MANIFEST.MF's sections, shared with the pass's plan; a section without a name, a name
+        used twice, or naming no entry, is an error (``get`` finds a name's first section)."""
+        main, sections = self.manifests.parse(entry, MAX_MANIFEST_SIZE)
+        for number, name in enumerate(sections.names, 1):
             if name is None:
                 self.errors.add(error("JAR_SIG_UNNNAMED_MANIFEST_SECTION", f"malformed {MANIFEST_NAME}: invidual section #{number} does not have a name"))
-            elif name in sections:
+            elif sections.first(name) != number - 1:
                 self.errors.add(error("JAR_SIG_DUPLICATE_MANIFEST_SECTION", f"duplicate section in {MANIFEST_NAME}: {name}"))
-            else:
-                sections[name] = section
-                if name not in names:
-                    self.errors.add(error("JAR_SIG_MISSING_ZIP_ENTRY_REFERENCED_IN_MANIFEST", f"{name} entry referenced by {MANIFEST_NAME} not found in the APK"))
+            elif self.zip.entry(name) is None:
+                self.errors.add(error("JAR_SIG_MISSING_ZIP_ENTRY_REFERENCED_IN_MANIFEST", f"{name} entry referenced by {MANIFEST_NAME} not found in the APK"))
         return main, sections
 
     # ------------------------------------------------------------------ block -> .SF
@@ -281,7 +280,7 @@ class _State:
         res.certificate = res.chain[0]
 
     # ------------------------------------------------------------------ MANIFEST.MF -> entries
-    def _verify_entries(self, sections: dict[str, jm.Section], signers: list[_Signer]) -> list[_Signer]:
+    def _verify_entries(self, sections: jm.Sections, signers: list[_Signer]) -> list[_Signer]:
         """Check every entry's digests; returns the signer set covering all signed entries."""
         first_signers: list[_Signer] | None = None
         first_name = None
@@ -289,8 +288,7 @@ class _State:
             name = entry.name
             if name.startswith("META-INF/") or name.endswith("/"):
                 continue
-            section = sections.get(name)
-            if section is None:
+            if name not in sections:  # a Section is made below only for an entry the pass did not check
                 self.errors.add(error("JAR_SIG_NO_ZIP_ENTRY_DIGEST_IN_MANIFEST", f"no digest for {name} in {MANIFEST_NAME}"))
                 continue
             entry_signers = [s for s in signers if name in s.sf_entries]
@@ -302,30 +300,36 @@ class _State:
             elif entry_signers != first_signers:
                 self.errors.add(error("JAR_SIG_ZIP_ENTRY_SIGNERS_MISMATCH", f"entries {first_name} and {name} are signed with different sets of signers: <{_names(first_signers)}> vs <{_names(entry_signers)}>"))
                 continue
-            expected = jm.digests_to_verify(section, "-Digest", self.min_sdk, self.max_sdk)
-            if not expected:
-                self.errors.add(error("JAR_SIG_NO_ZIP_ENTRY_DIGEST_IN_MANIFEST", f"no digest for {name} in {MANIFEST_NAME}"))
-                continue
-            if self.quick:
-                continue
-            for d, got in zip(expected, self._entry_digests(entry, expected)):
-                if got != d.digest:
-                    self.errors.add(error("JAR_SIG_ZIP_ENTRY_DIGEST_DID_NOT_VERIFY", f"{d.algorithm} digest of {name} does not match the digest specified in {MANIFEST_NAME}"))
+            checked = self.precomputed.get(entry.index)  # the pass's plan found digests to check: not decoded again
+            if checked is not None:
+                differing = [jm.JCA_NAMES[n] for n in self._checked(entry, checked)]
+            else:
+                expected = jm.digests_to_verify(sections.get(name), "-Digest", self.min_sdk, self.max_sdk)
+                if not expected:
+                    self.errors.add(error("JAR_SIG_NO_ZIP_ENTRY_DIGEST_IN_MANIFEST", f"no digest for {name} in {MANIFEST_NAME}"))
+                    continue
+                if self.quick:
+                    continue
+                differing = [d.algorithm for d, got in zip(expected, self._entry_digests(entry, expected)) if got != d.digest]
+            for algorithm in differing:
+                self.errors.add(error("JAR_SIG_ZIP_ENTRY_DIGEST_DID_NOT_VERIFY", f"{algorithm} digest of {name} does not match the digest specified in {MANIFEST_NAME}"))
         if first_signers is None:
             self.errors.add(error("JAR_SIG_NO_SIGNED_ZIP_ENTRIES", "no JAR entries covered by JAR signatures"))
             return []
         return first_signers
 
+    def _checked(self, entry: ZipEntry, checked: tuple[str, ...] | ApkScanError) -> tuple[str, ...]:
+        """The pass's verdict on the entry, met where streaming it would have met it."""
+        self.zip.check_local_header(entry)  # where apksig's LocalFileRecord throws "Malformed ZIP entry"
+        if isinstance(checked, ApkScanError):
+            raise checked
+        return checked
+
     def _entry_digests(self, entry: ZipEntry, expected) -> list[bytes]:
-        """Digests of the entry's uncompressed bytes: from the file pass when it computed
-        them, else streamed here, every algorithm in one read."""
+        """Digests of the entry's uncompressed bytes, streamed here (the pass did not check
+        it), every algorithm in one read."""
         names = [jm.HASHLIB_NAMES[d.algorithm] for d in expected]
         self.zip.check_local_header(entry)  # where apksig's LocalFileRecord throws "Malformed ZIP entry"
-        done = self.precomputed.get(entry.index, {})
-        if isinstance(done, ApkScanError):
-            raise done
-        if all(n in done for n in names):
-            return [done[n] for n in names]
         hashers = [hashlib.new(n) for n in names]
         for chunk in self.zip.stream(entry):
             for h in hashers:

@@ -1,0 +1,78 @@
+"""The ZIP end records, read as apksig reads them: the End of Central Directory found from the
+file's end, the ZIP64 EOCD it points to, and the ZIP64 extra field of a central record
+(:mod:`apkscan.apk.io.zipreader` uses them)."""
+
+from __future__ import annotations
+
+import struct
+
+from apkscan.apk.io.bytesource import ByteSource
+from apkscan.issues import ApkFormatError
+
+EOCD_MIN = 22
+MAX_COMMENT = 0xFFFF
+ZIP64_EOCD_SIG = 0x06064B50
+ZIP64_LOCATOR_SIG = 0x07064B50
+
+
+def _find_eocd(source: ByteSource) -> tuple[int, bytes, int]:
+    """Find the EOCD as apksig does: scanning back, the record whose comment ends the file.
+
+    Returns (offset, record bytes, number of EOCD signatures seen in the tail).
+    """
+    tail_len = min(source.size, EOCD_MIN + MAX_COMMENT)
+    tail_start = source.size - tail_len
+    tail = source.read(tail_start, tail_len)
+    candidates = 0
+    chosen = -1
+    pos = tail.rfind(b"PK\x05\x06")
+    while pos >= 0:
+        if pos + EOCD_MIN <= tail_len:
+            candidates += 1
+            (comment_len,) = struct.unpack_from("<H", tail, pos + 20)
+            if chosen < 0 and pos + EOCD_MIN + comment_len == tail_len:
+                chosen = pos
+        pos = tail.rfind(b"PK\x05\x06", 0, pos)
+    if chosen < 0:
+        raise ApkFormatError("ZIP_EOCD_NOT_FOUND", "no end-of-central-directory record: not a ZIP archive, or truncated")
+    return tail_start + chosen, tail[chosen:], candidates
+
+
+def _read_zip64(source: ByteSource, eocd_offset: int) -> tuple[int, int, int] | None:
+    """(entry count, CD size, CD offset) from the ZIP64 EOCD, or None if there is none."""
+    if eocd_offset < 20:
+        return None
+    loc = source.read(eocd_offset - 20, 20)
+    sig, _disk, z64_offset, _disks = struct.unpack("<IIQI", loc)
+    if sig != ZIP64_LOCATOR_SIG:
+        return None
+    if z64_offset + 56 > eocd_offset - 20:
+        raise ApkFormatError("ZIP_ZIP64_MALFORMED", "ZIP64 end-of-central-directory offset is out of range")
+    rec = source.read(z64_offset, 56)
+    (sig, _size, _vm, _vn, _d, _cdd, _nd, n_total, cd_size, cd_offset) = struct.unpack("<IQHHIIQQQQ", rec)
+    if sig != ZIP64_EOCD_SIG:
+        raise ApkFormatError("ZIP_ZIP64_MALFORMED", "ZIP64 end-of-central-directory record has a bad signature")
+    return n_total, cd_size, cd_offset
+
+
+def _zip64_extra(extra: bytes, csize: int, usize: int, lho: int) -> tuple[int, int, int]:
+    """Replace 0xFFFFFFFF sizes/offset by the ZIP64 extended-information extra field."""
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, pos)
+        body = extra[pos + 4 : pos + 4 + size]
+        if tag == 0x0001:
+            vals = [v for (v,) in struct.iter_unpack("<Q", body[: len(body) // 8 * 8])]
+            it = iter(vals)
+            try:
+                if usize == 0xFFFFFFFF:
+                    usize = next(it)
+                if csize == 0xFFFFFFFF:
+                    csize = next(it)
+                if lho == 0xFFFFFFFF:
+                    lho = next(it)
+            except StopIteration:
+                raise ApkFormatError("ZIP_ZIP64_MALFORMED", "ZIP64 extra field is too short") from None
+            return csize, usize, lho
+        pos += 4 + size
+    return csize, usize, lho
