@@ -56,3 +56,30 @@ def test_a_relative_xdg_cache_home_is_ignored_by_the_store_as_by_the_rule_cache(
     home_cache = tmp_path / "home" / ".cache" / "apkscan"
     assert default_path() == str(home_cache / "store.sqlite")
     assert cache_dir("parsed") == str(home_cache / "parsed")
+
+
+def test_make_private_creates_every_missing_level_0700_and_says_which(tmp_path):
+    import stat
+
+    from apkscan.folders import make_private
+
+    (tmp_path / "a").mkdir(mode=0o755)
+    target = tmp_path / "a" / "b" / "c" / "d"
+    created = make_private(str(target))
+    assert created == [str(target), str(target.parent), str(target.parent.parent)]  # deepest first
+    for level in created:
+        assert stat.S_IMODE(os.stat(level).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tmp_path / "a").st_mode) == 0o755  # an existing folder is left as it was
+    assert make_private(str(target)) == []
+
+
+def test_a_created_tmp_dir_is_private_at_every_level_and_removed_after(tmp_path):
+    import stat
+
+    from apkscan.cli.tmp_dir import made_tmp_dir
+
+    spool = tmp_path / "x" / "y" / "spool"
+    with made_tmp_dir(str(spool)):
+        modes = {p: stat.S_IMODE(os.stat(p).st_mode) for p in (spool, spool.parent, spool.parent.parent)}
+        assert set(modes.values()) == {0o700}  # before: only the last level (makedirs' mode)
+    assert not (tmp_path / "x").exists()

@@ -58,21 +58,15 @@ def check_temp(tmp_dir: str | None, inputs, hint: str = "give --tmp-dir outside 
 
 @contextmanager
 def made_tmp_dir(tmp_dir: str | None) -> Iterator[None]:
-    """Create a missing ``--tmp-dir`` (mode 0700) for the run; remove what was created, when
-    empty, afterwards. A folder that existed is left as it was."""
+    """Create a missing ``--tmp-dir`` (mode 0700 at each level created) for the run; remove what
+    was created, when empty, afterwards. A folder that existed is left as it was."""
+    from apkscan.folders import make_private
+
     if tmp_dir is None:
         yield
         return
-    created = []
-    folder = os.path.abspath(tmp_dir)
-    while not os.path.lexists(folder):
-        created.append(folder)
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            break
-        folder = parent
     try:
-        os.makedirs(tmp_dir, mode=0o700, exist_ok=True)
+        created = make_private(tmp_dir)
     except OSError as exc:
         raise click.UsageError(f"--tmp-dir {tmp_dir}: cannot create it: {exc.strerror or exc}") from None
     try:

@@ -50,23 +50,10 @@ def cache_dir(kind: str) -> str:
 
 
 def private_dirs(folder: str) -> None:
-    """Create ``folder`` and each missing parent with mode 0700 (``os.makedirs``' mode applies
-    to the leaf only: the folders above it got the umask's 0755, review 37 R2-3); folders that
-    exist are left as they are. OSError as ``os.makedirs`` raises it."""
-    missing = []
-    folder = os.path.abspath(folder)
-    while not os.path.isdir(folder):
-        missing.append(folder)
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            break
-        folder = parent
-    for path in reversed(missing):
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            if not os.path.isdir(path):
-                raise
+    """Create ``folder`` and each missing parent 0700 (:func:`apkscan.folders.make_private`)."""
+    from apkscan.folders import make_private
+
+    make_private(folder)
 
 
 def read_only() -> None:

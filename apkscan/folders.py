@@ -1,0 +1,33 @@
+"""Folders apkscan creates (caches, the store's folder, ``--tmp-dir``): private at every level.
+
+``os.makedirs(path, mode=0o700)`` applies the mode to the last folder only; the ones above it get
+the umask's 0755 (review 37 R2-3), so other users could list a cache's or a spool's folders.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def make_private(folder: str) -> list[str]:
+    """Create ``folder`` and each missing parent with mode 0700; folders that exist are left as
+    they are. Returns the folders created, deepest first (for a caller that removes them again).
+    OSError as ``os.mkdir`` raises it (a file in the way, no permission)."""
+    missing = []
+    path = os.path.abspath(folder)
+    while not os.path.lexists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    created = []
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise
+            continue  # made meanwhile by another process: not ours to remove
+        created.append(path)
+    return created[::-1]
