@@ -19,6 +19,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from apkscan.apk.io.java_utf8 import ERRORS as JAVA_UTF8
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.inflate import EntryInflater
 from apkscan.apk.io.zip_ends import EOCD_MIN, _find_eocd, _read_zip64, _zip64_extra
@@ -187,7 +188,7 @@ class ZipArchive:
             if 0xFFFFFFFF in (csize, usize, lho):
                 raw, raw_offset = (csize, usize), lho
                 csize, usize, lho = _zip64_extra(window[at + nlen : at + nlen + xlen], csize, usize, lho)
-            name = name_bytes.decode("utf-8", "replace")
+            name = name_bytes.decode("utf-8", JAVA_UTF8)
             entry = ZipEntry(index, name, None if name_bytes.isascii() else name_bytes, method, flags, crc, csize,
                              usize, lho, self.cd_offset + pos, raw, raw_offset)
             self._note_entry(entry)
@@ -343,7 +344,7 @@ def read_local_header(source: ByteSource, entry: ZipEntry, cd_offset: int) -> Lo
         facts.append(tamper("TAMPER_LOCAL_NAME_MISMATCH", f"{entry.name!r}: local header names a different entry"))
         # libziparchive compares the bytes; apksig the names decoded as UTF-8 (a longer local name
         # refused first): refused as apksig does, where libziparchive refuses too
-        if nlen > len(raw_name) or local_name.decode("utf-8", "replace") != entry.name:
+        if nlen > len(raw_name) or local_name.decode("utf-8", JAVA_UTF8) != entry.name:
             refused.append("name")
     start = lho + LFH_HEADER + nlen + xlen
     refusal = None

@@ -18,6 +18,7 @@ from apkscan.apk.signing.v1 import jar_manifest as jm
 from apkscan.issues import ApkScanError
 
 MAX_MANIFEST = jm.MAX_MANIFEST_SIZE  # the same cap as v1's, so ManifestOnce reads it once for both
+_SIZES = {"md5": 16, "sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}  # digest sizes by hashlib name
 MAX_ENTRIES = 50_000  # the pass keeps ~0.5 KB per planned entry: at most ~25 MB; the rest stay with v1
 
 
@@ -52,7 +53,10 @@ def plan_entry_digests(zip: ZipArchive, min_sdk: int, max_sdk: int,
             algorithms = tuple(jm.HASHLIB_NAMES[d.algorithm] for d in expected)
         except (ApkScanError, KeyError, ValueError):
             continue
-        if algorithms and start > taken_until and all(d.digest is not None for d in expected):
+        # every expected digest of its algorithm's length: a verdict is then one compare per digest
+        # (joined digests of the wrong lengths that add up must never read as a match: review 42 F1)
+        if algorithms and start > taken_until and all(
+                d.digest is not None and len(d.digest) == _SIZES[jm.HASHLIB_NAMES[d.algorithm]] for d in expected):
             out[entry.index] = EntryRange(entry, start, shared.setdefault(algorithms, algorithms),
                                           b"".join(d.digest for d in expected))
             taken_until = start + max(entry.stored_size, 1) - 1

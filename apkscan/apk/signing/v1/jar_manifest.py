@@ -20,6 +20,7 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from apkscan.apk.io.java_utf8 import ERRORS as JAVA_UTF8
 from apkscan.apk.signing.common import Sdk
 from apkscan.issues import LimitExceeded
 
@@ -104,7 +105,7 @@ def section_attributes(chunk: bytes) -> tuple[tuple[str, str], ...]:
         for text in chunk.splitlines():
             if not text:
                 break
-            attrs.append(_parse_attr(text.decode("utf-8", "replace")))
+            attrs.append(_parse_attr(text.decode("utf-8", JAVA_UTF8)))
         return tuple(attrs)
     current: bytearray | None = None
     for text in chunk.splitlines():
@@ -114,10 +115,10 @@ def section_attributes(chunk: bytes) -> tuple[tuple[str, str], ...]:
             current += memoryview(text)[1:]
             continue
         if current is not None:
-            attrs.append(_parse_attr(current.decode("utf-8", "replace")))
+            attrs.append(_parse_attr(current.decode("utf-8", JAVA_UTF8)))
         current = bytearray(text)
     if current is not None:
-        attrs.append(_parse_attr(current.decode("utf-8", "replace")))
+        attrs.append(_parse_attr(current.decode("utf-8", JAVA_UTF8)))
     return tuple(attrs)
 
 
@@ -188,7 +189,7 @@ def iter_sections(data: bytes, max_items: int = MAX_ITEMS, same_name=None, lazy:
                 current += memoryview(text)[1:]
         else:
             if kept:
-                attrs.append(_parse_attr(current.decode("utf-8", "replace")))
+                attrs.append(_parse_attr(current.decode("utf-8", JAVA_UTF8)))
             kept = not lazy or sections == 0
             current = bytearray(text) if kept else _SKIPPED
         pos = end
@@ -203,7 +204,7 @@ def _section(data: bytes, start: int, size: int, attrs: list, last: bytearray | 
     """The section just read: ``attrs`` and the ``last`` attribute still being read (None when
     it was not kept), or, ``lazy``, its range and name over ``data``."""
     if last is not None:
-        attrs.append(_parse_attr(last.decode("utf-8", "replace")))
+        attrs.append(_parse_attr(last.decode("utf-8", JAVA_UTF8)))
     attrs = list(_shared_name(attrs, same_name))
     if lazy:
         name = attrs[0][1] if attrs[0][0].lower() == "name" else None
