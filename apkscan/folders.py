@@ -15,6 +15,8 @@ def make_private(folder: str) -> list[str]:
     OSError as ``os.mkdir`` raises it (a file in the way, no permission)."""
     missing = []
     path = os.path.abspath(folder)
+    if os.path.lexists(path) and not os.path.isdir(path):  # a file or a dangling link in the way (review 43 F6)
+        raise FileExistsError(17, "exists and is not a folder", folder)
     while not os.path.lexists(path):
         missing.append(path)
         parent = os.path.dirname(path)

@@ -83,3 +83,15 @@ def test_a_created_tmp_dir_is_private_at_every_level_and_removed_after(tmp_path)
         modes = {p: stat.S_IMODE(os.stat(p).st_mode) for p in (spool, spool.parent, spool.parent.parent)}
         assert set(modes.values()) == {0o700}  # before: only the last level (makedirs' mode)
     assert not (tmp_path / "x").exists()
+
+
+def test_a_dangling_link_as_tmp_dir_is_a_usage_error_not_an_error_per_member(tmp_path):
+    import click
+
+    from apkscan.cli.tmp_dir import made_tmp_dir
+
+    link = tmp_path / "dangling"
+    link.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(click.UsageError, match="cannot create it"):  # review 43 F6: it was let through
+        with made_tmp_dir(str(link)):
+            pass

@@ -146,3 +146,70 @@ def test_an_entry_name_holding_an_encoded_surrogate_is_read_as_java_reads_it(tmp
     ours, theirs = _verdicts(tmp_path, apk)
     assert ours is verifies  # before: the other way round, both times
     assert theirs in (None, verifies)
+
+
+# --- review 43: the next places Python and Java read v1 bytes apart ------------------------------
+
+@pytest.mark.parametrize("raw, java", [
+    (b"\xed\xa0\x80", "\ufffd"), (b"\xed\xa0A", "\ufffdA"), (b"a\xed\xa0", "a\ufffd"), (b"\xe2\x82", "\ufffd"),
+    (b"\xe0\x80\x80", "\ufffd\ufffd\ufffd"), (b"\xe2A", "\ufffdA"), (b"\xe2\x82\xac", "\u20ac"), (b"\xff", "\ufffd"),
+])
+def test_utf8_is_decoded_as_javas_new_string(raw, java):
+    from apkscan.apk.io.java_utf8 import java_utf8
+
+    assert java_utf8(raw) == java  # what Java 17's new String(bytes, UTF_8) gives (checked with a JVM)
+
+
+@pytest.mark.parametrize("a, b, equal", [("SHA-256-Dıgest", "SHA-256-Digest", True), ("Digeſt", "DIGEST", True),
+                                         ("\u212aey", "key", True), ("Sİgnature", "signature", True),
+                                         ("Straße", "STRASSE", False), ("Name", "Nam", False)])
+def test_attribute_names_compare_as_javas_equals_ignore_case(a, b, equal):
+    from apkscan.apk.signing.v1.jar_manifest import jfold
+
+    assert (len(a) == len(b) and jfold(a) == jfold(b)) is equal
+
+
+@pytest.mark.parametrize("value, ok", [("QUJD", True), ("QUI=", True), ("QUI", True), ("QQ==", True), ("QQ", True),
+                                       ("QQ=", False), ("QUJD=", False), ("Q", False), ("QU=I", False)])
+def test_base64_padding_as_javas_basic_decoder(value, ok):
+    from apkscan.apk.signing.v1.jar_manifest import decode_base64
+
+    assert (decode_base64(value) is not None) is ok
+
+
+def test_x_android_apk_signed_tokens_as_java_trims_and_parses_them():
+    from apkscan.apk.signing.v1.signature_file import java_int, java_trim
+
+    assert [java_int(java_trim(t)) for t in ("2", " 2\x01", "\u0662", "+3", "x", "")] == [2, 2, 2, 3, None, None]
+
+
+def _digest_case(entries: dict[str, bytes], lines: str) -> dict[str, bytes]:
+    sections = {n: _section(n, _both(d)) for n, d in entries.items()}
+    sections["classes.dex"] = _section("classes.dex", lines)
+    return sections
+
+
+@pytest.mark.parametrize("case", ["dotless-bad-first", "long-s-bad-first", "sha512-one-pad", "vt-separated"])
+def test_manifests_java_reads_otherwise_get_apksigners_verdict(tmp_path, case):
+    entries = _unsigned_entries()
+    dex = entries["classes.dex"]
+    sha1, sha256, sha512 = (_b64(hashlib.new(a, dex).digest()) for a in ("sha1", "sha256", "sha512"))
+    lines = {
+        "dotless-bad-first": f"SHA1-Digest: {sha1}\r\nSHA-256-D\u0131gest: {_b64(b'x' * 32)}\r\nSHA-256-Digest: {sha256}\r\n",
+        "long-s-bad-first": f"SHA1-Digest: {sha1}\r\nSHA-256-Dige\u017ft: {_b64(b'x' * 32)}\r\nSHA-256-Digest: {sha256}\r\n",
+        "sha512-one-pad": f"SHA1-Digest: {sha1}\r\nSHA-512-Digest: {sha512[:-1]}\r\n",
+        "vt-separated": f"Digest-Algorithms: X\x0bSHA1\r\nSHA1-Digest: {sha1}\r\nSHA-256-Digest: {sha256}\r\n",
+    }[case]
+    ours, theirs = _verdicts(tmp_path, _jar(entries, _digest_case(entries, lines)))
+    assert ours is False  # Java: the first (bad) digest counts / 'x=' is no base64 / one token, no digest
+    assert theirs in (None, False)
+
+
+def test_a_name_with_a_cut_surrogate_is_the_entry_java_names(tmp_path):
+    entries = _unsigned_entries()
+    sections = {n: _section(n, _both(d)) for n, d in entries.items()}
+    body = b"cut surrogate"
+    sections["res/XYZ.bin"] = _section("res/\ufffdx.bin", _both(body))  # Java: ED A0 'x' -> U+FFFD 'x'
+    apk = _with_raw_name(_jar({**entries, "res/XYZ.bin": body}, sections), b"res/XYZ.bin", b"res/\xed\xa0x.bin")
+    ours, theirs = _verdicts(tmp_path, apk)
+    assert ours is True and theirs in (None, True)

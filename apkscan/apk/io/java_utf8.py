@@ -18,9 +18,27 @@ def _java_replace(exc: UnicodeError) -> tuple[str, int]:
     if not isinstance(exc, UnicodeDecodeError):
         raise exc
     data, i = exc.object, exc.start
-    if data[i] == 0xED and i + 2 < len(data) and 0xA0 <= data[i + 1] <= 0xBF and 0x80 <= data[i + 2] <= 0xBF:
-        return "\ufffd", i + 3  # a surrogate encoded in three bytes: malformed as a whole in Java
-    return "\ufffd", exc.end
+    if 0xE0 <= data[i] <= 0xEF:  # a three-byte lead: the JDK's rules (String.decodeUTF8_UTF16)
+        return "\ufffd", _three_byte_end(data, i)
+    return "\ufffd", exc.end  # every other malformed sequence: Python and Java agree (fuzzed, review 43)
+
+
+def _cont(b: int) -> bool:
+    return b & 0xC0 == 0x80
+
+
+def _three_byte_end(data: bytes, i: int) -> int:
+    """Where decoding resumes after the malformed three-byte sequence at ``i`` (one U+FFFD)."""
+    b1 = data[i]
+    if i + 2 < len(data):
+        b2, b3 = data[i + 1], data[i + 2]
+        overlong = b1 == 0xE0 and b2 & 0xE0 == 0x80
+        if overlong or not _cont(b2) or not _cont(b3):  # malformed3: one or two bytes
+            return i + (1 if overlong or not _cont(b2) else 2)
+        return i + 3  # well formed but a surrogate (ED A0..BF xx): malformed as a whole
+    if i + 1 < len(data) and (b1 == 0xE0 and data[i + 1] & 0xE0 == 0x80 or not _cont(data[i + 1])):
+        return i + 1  # truncated, and its second byte is no continuation: the lead alone
+    return len(data)  # truncated at the end: one U+FFFD for the rest
 
 
 codecs.register_error(ERRORS, _java_replace)

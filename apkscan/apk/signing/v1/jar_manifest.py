@@ -66,7 +66,7 @@ class Section:
         if data is None:
             self._src = tuple(attributes)
             # the value of a first attribute called Name (case-insensitive), else None
-            self.name = self._src[0][1] if self._src and self._src[0][0].lower() == "name" else None
+            self.name = self._src[0][1] if self._src and jfold(self._src[0][0]) == "name" else None
         else:
             self._src, self.name = data, name
 
@@ -78,9 +78,9 @@ class Section:
 
     def get(self, name: str) -> str | None:
         """First attribute of that name, compared case-insensitively as Java's Attributes do."""
-        lname = name.lower()
+        lname = jfold(name)
         for key, value in self.attributes:
-            if key.lower() == lname:
+            if jfold(key) == lname:
                 return value
         return None
 
@@ -122,6 +122,7 @@ def section_attributes(chunk: bytes) -> tuple[tuple[str, str], ...]:
     return tuple(attrs)
 
 
+_TOKENS = re.compile(r"[ \t\n\r\f]+")  # java.util.StringTokenizer's default delimiters (review 43 F3)
 _LINE_END = re.compile(rb"\r\n?|\n")  # CRLF, a lone CR or LF, as apksig's ManifestParser
 
 
@@ -207,13 +208,13 @@ def _section(data: bytes, start: int, size: int, attrs: list, last: bytearray | 
         attrs.append(_parse_attr(last.decode("utf-8", JAVA_UTF8)))
     attrs = list(_shared_name(attrs, same_name))
     if lazy:
-        name = attrs[0][1] if attrs[0][0].lower() == "name" else None
+        name = attrs[0][1] if jfold(attrs[0][0]) == "name" else None
         return Section(start, size, name=name, data=data)
     return Section(start, size, tuple(attrs))
 
 
 def _shared_name(attrs: list[tuple[str, str]], same_name) -> tuple[tuple[str, str], ...]:
-    if same_name is not None and attrs[0][0].lower() == "name":
+    if same_name is not None and jfold(attrs[0][0]) == "name":
         attrs[0] = (attrs[0][0], same_name(attrs[0][1]))
     return tuple(attrs)
 
@@ -320,11 +321,33 @@ class NamedDigest:
 
 
 def decode_base64(value: str) -> bytes | None:
-    """Java's basic Base64 decoder: padding optional, no stray characters."""
+    """Java's basic Base64 decoder: padding optional, but when present exactly what the last unit
+    needs ('xx==', 'xxx='; not 'xx=' nor 'xxxx=': review 43 F4), no stray characters."""
+    body = value.rstrip("=")
+    pad = len(value) - len(body)
+    if pad and (pad > 2 or len(body) % 4 != 4 - pad):
+        return None
     try:
-        return base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+        return base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
     except (binascii.Error, ValueError):
         return None
+
+
+def jfold(text: str) -> str:
+    """``text`` folded so that two strings fold alike exactly when Java's ``equalsIgnoreCase``
+    says they are equal: per character, ``toLowerCase(toUpperCase(c))`` with one-character
+    mappings (``ı``, ``ſ``, the Kelvin sign match their ASCII letters; Python's ``lower()`` alone
+    misses them: review 43 F2). ASCII text is folded at C speed."""
+    if text.isascii():
+        return text.lower()
+    return "".join(_jfold_char(ch) for ch in text)
+
+
+def _jfold_char(ch: str) -> str:
+    up = ch.upper()
+    up = up if len(up) == 1 else ch  # Character.toUpperCase(char) maps one char to one
+    low = "i" if up == "\u0130" else up.lower()  # İ: Java's one-char lower case is i (Python's adds a dot)
+    return low if len(low) == 1 else up
 
 
 def attribute_name(algorithm: str, suffix: str) -> str:
@@ -341,11 +364,13 @@ def digests_to_verify(section: Section, suffix: str, min_sdk: int, max_sdk: int)
     result: list[NamedDigest] = []
     first: dict[str, str] = {}  # a lazy section is parsed once here, not per attribute asked
     for key, value in section.attributes:
-        first.setdefault(key.lower(), value)
-    get = lambda name: first.get(name.lower())  # noqa: E731 - as Section.get: case-insensitive, the first
+        first.setdefault(jfold(key), value)
+    get = lambda name: first.get(jfold(name))  # noqa: E731 - as Section.get: case-insensitive, the first
     if min_sdk < Sdk.JELLY_BEAN_MR2:
         algs = get("Digest-Algorithms")
-        for alg in (algs if algs is not None else "SHA SHA1").split():
+        for alg in _TOKENS.split(algs if algs is not None else "SHA SHA1"):  # StringTokenizer's delimiters
+            if not alg:
+                continue
             value = get(alg + suffix)
             if value is None:
                 continue

@@ -98,7 +98,7 @@ def _check_stripping(sf_main: Section, sf_name: str, max_sdk: int, found_ids: fr
     supported = SCHEME_TITLES if max_sdk >= Sdk.P else {2: SCHEME_TITLES[2]}
     expected = set()
     for token in value.split(","):
-        scheme_id = java_int(token.strip())
+        scheme_id = java_int(java_trim(token))
         if scheme_id is None:
             continue
         if scheme_id in supported:
@@ -142,16 +142,24 @@ def digest(algorithm: str, data: bytes) -> bytes:
 
 
 def java_int(text: str) -> int | None:
-    """Integer.parseInt: optional sign, decimal digits only, 32-bit range."""
+    """Integer.parseInt: optional sign, decimal digits (any script's, as Character.digit reads
+    them: '٢' is 2), 32-bit range."""
     digits = text[1:] if text[:1] in "+-" else text
-    if not digits or not digits.isascii() or not digits.isdigit():
+    if not digits or not digits.isdecimal():
         return None
     value = int(text)
     return value if -(1 << 31) <= value < (1 << 31) else None
 
 
+_JAVA_BLANKS = "".join(map(chr, range(0x21)))  # what String.trim() strips: every char up to the space
+
+
+def java_trim(text: str) -> str:
+    return text.strip(_JAVA_BLANKS)
+
+
 def apk_signed_ids(sf_main: Section | None) -> set[int]:
     """Scheme ids listed in X-Android-APK-Signed."""
     value = sf_main.get("X-Android-APK-Signed") if sf_main else None
-    ids = (java_int(t.strip()) for t in (value or "").split(","))
+    ids = (java_int(java_trim(t)) for t in (value or "").split(","))
     return {i for i in ids if i is not None}
