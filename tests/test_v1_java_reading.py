@@ -24,20 +24,10 @@ from cli_helpers import generate_module
 
 
 def _key():
-    import datetime
+    """An RSA key and self-signed certificate (test_v1's JAR signer keys, made once per run)."""
+    from test_v1 import _signer_keys
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "apkscan v1 java")])
-    now = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(7).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
-            .sign(key, hashes.SHA256()))
-    return key, cert
+    return _signer_keys(1)[0]
 
 
 def _b64(data: bytes) -> str:
