@@ -128,20 +128,3 @@ def test_a_forged_hidden_block_before_the_real_one_gives_way_to_it(run, rules, p
     doc = run(_write(tmp_path, text.encode(), False))
     [mm] = [a for a in doc["apps"] if a["package"] == "com.tencent.mm"]
     assert mm["verdict"] == "prohibited" and mm["identity"]["version_name"] == "8.0.49"  # before: 0.0-forged
-
-
-@pytest.mark.parametrize("in_folder", [False, True], ids=["given", "in-a-folder"])
-@pytest.mark.parametrize("where", [b"versionName=1.0", b"android.intent.action.MAIN:"], ids=["block", "before-packages"])
-def test_a_field_printing_a_utf16_line_does_not_turn_the_rest_of_the_capture_into_utf16(run, tmp_path, in_folder,
-                                                                                           where):
-    utf16 = ("decoy utf16 text " * 16).encode("utf-16-le")  # a field's text (versionName, a MIME type) in UTF-16LE
-    text = _dump("1.0").encode().replace(where + b"\n", where + utf16 + b"\n")
-    doc = run(_write(tmp_path, text, in_folder))
-    assert _verdicts(doc).get("com.tencent.mm") == "prohibited"  # before: read as UTF-16 to the end, named nowhere
-    assert any("runs of UTF-16/32 text inside 8-bit text" in i["message"] for e in doc["errors"] for i in e["errors"])
-
-
-def test_powershell_append_of_utf16_after_utf8_is_still_read_as_utf16(run, tmp_path):
-    text = b"package:com.example.a\n" + "package:com.tencent.mm\npackage:com.example.b\n".encode("utf-16-le")
-    doc = run(_write(tmp_path, text, False))
-    assert set(_verdicts(doc)) == {"com.example.a", "com.tencent.mm", "com.example.b"}

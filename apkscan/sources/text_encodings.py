@@ -22,7 +22,6 @@ HEAD = 4096  # what detection saw (detect.HEAD_SIZE): the reader decides the enc
 MAX_TRIES = 64  # NUL lines judged for a switch per text; later ones are only counted
 _CHANGE = re.compile(rb"\x00|\xff\xfe|\xfe\xff")  # never in UTF-8 text: a NUL or a UTF-16/32 BOM
 _MARKS_8BIT = re.compile(rb"package:|  Package \[")  # never in UTF-16/32 ASCII text: 8-bit text appended
-_LINE_8BIT = re.compile(rb"\n(?=package:|  Package \[|Packages:)")  # an 8-bit listing line after UTF-16 text
 # the first lines of dumpsys package output (a bugreport's package service too)
 DUMPSYS_FIRST_LINES = ("Activity Resolver Table:", "Database versions:", "Packages:", "DUMP OF SERVICE package:",
                        "Verifiers:", "Intent Filter Verifier:", "Libraries:", "Features:",
@@ -107,12 +106,9 @@ def _printable(text: str) -> bool:
 class Transcoder:
     """Bytes in, UTF-8 bytes out (undecodable ones replaced later, per line), chunk by chunk.
 
-    Starts in ``encoding``; from UTF-8 it switches to UTF-16/32 where a BOM or a line holding NULs
-    reads as such text (:func:`text_encoding` on the bytes from there), and back to UTF-8 at the
-    line of a listing mark written in 8-bit text after such a switch: a package's field can print a
-    line that reads as UTF-16, and the listing after it must not be read as UTF-16 to the end
-    (review 40 F5). Text that is UTF-16/32 from its start never switches. Holds back at most
-    :data:`SAMPLE` bytes to judge a change near a chunk's end. Linear in the bytes."""
+    Starts in ``encoding``; from UTF-8 it switches once, to UTF-16/32, where a BOM or a line
+    holding NULs reads as such text (:func:`text_encoding` on the bytes from there). Holds back at
+    most :data:`SAMPLE` bytes to judge a change near a chunk's end. Linear in the bytes."""
 
     def __init__(self, encoding: str):
         self.encoding = encoding
@@ -121,17 +117,9 @@ class Transcoder:
         self._tries = MAX_TRIES
         self._tail = b""
         self.marks_8bit = 0  # listing marks written in 8-bit text inside UTF-16/32 text: not read, counted
-        self._switched = False  # UTF-16/32 since a change mid-text: a later 8-bit listing mark switches back
-        self.switched_back = 0  # such runs of UTF-16/32 inside 8-bit text (said by the reader)
 
     def feed(self, data: bytes, final: bool = False) -> bytes:
         if self._decoder is not None:
-            back = self._back_at(data) if self._switched else 0
-            if back:
-                head = self._decoder.decode(data[:back], True).encode("utf-8", "replace")
-                self._decoder, self.encoding, self._switched, self._tail = None, "utf-8", False, b""
-                self.switched_back += 1  # the 8-bit LF before the mark was read into a UTF-16 unit: put back
-                return head + b"\n" + self.feed(data[back:], final)
             seen = self._tail + data
             self.marks_8bit += sum(1 for m in _MARKS_8BIT.finditer(seen) if m.end() > len(self._tail))
             self._tail = seen[-10:]  # a mark split between chunks; one inside it was counted already
@@ -147,7 +135,7 @@ class Transcoder:
             self._tries -= 1
             encoding = text_encoding(data[start:start + HEAD])
             if encoding not in (None, "utf-8") and _reads_as(data[start:start + SAMPLE], encoding):
-                self.encoding, self._switched = encoding, True
+                self.encoding = encoding
                 self._decoder = codecs.getincrementaldecoder(encoding)("replace")
                 return data[:start] + self.feed(data[start:], final)
             end = data.find(b"\n", at)  # not a change: the rest of this line is not looked at again
@@ -155,12 +143,6 @@ class Transcoder:
         if not final and data[-1:] in (b"\xff", b"\xfe"):
             self._held, data = data[-1:], data[:-1]  # perhaps half a BOM
         return data
-
-    def _back_at(self, data: bytes) -> int:
-        """Where 8-bit text starts again in ``data``: the first 8-bit line that starts as a listing's
-        (``package:``, ``  Package [``, ``Packages:``), or 0."""
-        m = _LINE_8BIT.search(data)
-        return m.end() if m else 0
 
 
 def _reads_as(sample: bytes, encoding: str) -> bool:

@@ -233,10 +233,6 @@ class TextEvidenceReader:
                                                                      "(another text encoding), or UTF-16 read one "
                                                                      "byte off, not understood")
                                         + realigned(garbled.first)))
-        if self._transcoder is not None and self._transcoder.switched_back:
-            said.append(warning("TEXT_LINES_UNREADABLE", f"{self._transcoder.switched_back} runs of UTF-16/32 text "
-                                "inside 8-bit text (a package's field printing such a line?): read as UTF-16/32 up "
-                                "to the next 8-bit listing line, then as 8-bit again"))
         if self._transcoder is not None and self._transcoder.marks_8bit:
             said.append(warning("TEXT_LINES_UNREADABLE", f"{self._transcoder.marks_8bit} 'package:' or 'Package [' "
                                 f"marks in 8-bit text inside {self._transcoder.encoding} text (another encoding "
