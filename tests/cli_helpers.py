@@ -88,3 +88,13 @@ def generate_module():
     finally:
         sys.path.remove(str(FIXTURES))
     return generate
+
+
+def issue_codes(doc: dict) -> list[str]:
+    """Every issue code of a scan document's input errors, in order."""
+    return [i["code"] for e in doc["errors"] for i in e["errors"]]
+
+
+def issue_messages(doc: dict) -> list[str]:
+    """Every issue message of a scan document's input errors, in order."""
+    return [i["message"] for e in doc["errors"] for i in e["errors"]]

@@ -87,6 +87,19 @@ def policy():
     return load_policy()
 
 
+@pytest.fixture()
+def scan_path(rules, policy, tmp_path):
+    """Scan one path (a file or a folder) under the shipped rules and default policy; the scan
+    document as a dict. Containers spool into the test's own folder."""
+    from apkscan.scan import scan
+    from apkscan.sources.files import FileSource
+    from apkscan.sources.walker import WalkOptions
+
+    def go(path):
+        return scan([FileSource([str(path)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy).to_dict()
+    return go
+
+
 # A one-rule pack whose "vendor key" is the fixtures' test-rsa key: lets a test see a genuine
 # vendor-signed app (confirmed) without any real vendor's key.
 TEST_VENDOR_RULES = """schema: apkscan-rules/1

@@ -20,6 +20,7 @@ from apkscan.sources import detect
 from apkscan.sources.files import FileSource
 from apkscan.sources.walker import WalkOptions
 from backup_helpers import build_ab, manifest
+from cli_helpers import issue_codes as codes
 
 REPO = Path(__file__).resolve().parents[1]
 WECHAT = (REPO / "fixtures" / "apks" / "wechat-impostor.apk").read_bytes()
@@ -50,10 +51,6 @@ def go(rules, policy, tmp_path):
 
 def skips(doc) -> dict[str, int]:
     return {s["reason"]: s["count"] for s in doc["skipped"] if not s["reason"].startswith("package record")}
-
-
-def codes(doc) -> list[str]:
-    return [i["code"] for e in doc["errors"] for i in e["errors"]]
 
 
 def test_benign_data_zips_are_counted_skips_not_errors(go):

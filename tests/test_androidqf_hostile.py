@@ -15,21 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from apkscan.scan import scan
-from apkscan.sources.files import FileSource
-from apkscan.sources.walker import WalkOptions
 
 APKS = Path(__file__).resolve().parents[1] / "fixtures" / "apks"
 TAMPERED = (APKS / "tampered-entry.apk").read_bytes()  # com.example.clean; its v1/v2 digests fail
 CLEAN = (APKS / "clean-v1v2v3.apk").read_bytes()
 WECHAT = (APKS / "wechat-tencent-subject.apk").read_bytes()
-
-
-@pytest.fixture()
-def run(rules, policy, tmp_path):
-    def go(path):
-        return scan([FileSource([str(path)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy).to_dict()
-    return go
 
 
 def _acquisition(root: Path, records: list[dict], apks: dict[str, bytes]) -> Path:
@@ -46,14 +36,14 @@ def _by_origin(doc: dict) -> dict[str, dict]:
     return {a["identity"]["origin"]: a for a in doc["apps"]}
 
 
-def test_a_pulled_apk_that_does_not_verify_leaves_its_record_listed(run, rules, tmp_path):
+def test_a_pulled_apk_that_does_not_verify_leaves_its_record_listed(scan_path, rules, tmp_path):
     # the device recorded a Tencent key for this package; the pulled copy fails its digests
     wechat_key = next(kc.sha256 for p in rules.packs if p.name == "tencent" for kc in p.certificates.values()
                       if kc.sha256)
     record = {"name": "com.example.clean", "files": [{"path": "/data/app/x/base.apk",
                                                        "sha256": hashlib.sha256(TAMPERED).hexdigest(),
                                                        "certificate": {"Sha256": wechat_key}}]}
-    doc = run(_acquisition(tmp_path / "acq", [record], {"apks/com.example.clean.apk": TAMPERED}))
+    doc = scan_path(_acquisition(tmp_path / "acq", [record], {"apks/com.example.clean.apk": TAMPERED}))
     apps = _by_origin(doc)
     assert set(apps) == {"apk", "recorded"}  # before: the record was skipped as "its APK was scanned"
     assert apps["apk"]["identity"]["verified"] is False
@@ -62,16 +52,16 @@ def test_a_pulled_apk_that_does_not_verify_leaves_its_record_listed(run, rules, 
     assert not any("whose APK was scanned" in s["reason"] for s in doc["skipped"])
 
 
-def test_a_pulled_apk_that_verifies_still_stands_for_its_record(run, tmp_path):
+def test_a_pulled_apk_that_verifies_still_stands_for_its_record(scan_path, tmp_path):
     record = {"name": "com.example.clean", "files": [{"sha256": hashlib.sha256(CLEAN).hexdigest()}]}
-    doc = run(_acquisition(tmp_path / "acq", [record], {"apks/com.example.clean.apk": CLEAN}))
+    doc = scan_path(_acquisition(tmp_path / "acq", [record], {"apks/com.example.clean.apk": CLEAN}))
     assert [a["identity"]["origin"] for a in doc["apps"]] == ["apk"]
     assert any("whose APK was scanned" in s["reason"] for s in doc["skipped"])
 
 
-def test_a_record_name_with_a_trailing_newline_is_no_package(run, tmp_path):
+def test_a_record_name_with_a_trailing_newline_is_no_package(scan_path, tmp_path):
     records = [{"name": "com.tencent.mm\n", "files": []}, {"name": "com.example.notes", "files": []}]
-    doc = run(_acquisition(tmp_path / "acq", records, {"apks/clean.apk": CLEAN}))
+    doc = scan_path(_acquisition(tmp_path / "acq", records, {"apks/clean.apk": CLEAN}))
     packages = sorted(a["package"] for a in doc["apps"])
     assert packages == ["com.example.clean", "com.example.notes"]  # before: 'com.tencent.mm\n' listed too
     codes = [i["code"] for e in doc["errors"] for i in e["errors"]]
@@ -79,24 +69,24 @@ def test_a_record_name_with_a_trailing_newline_is_no_package(run, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["apks/wechat.apk.age", "backup.zip.age"])
-def test_an_apk_under_an_age_name_is_scanned_by_its_bytes(run, tmp_path, name):
-    doc = run(_acquisition(tmp_path / "acq", [], {name: WECHAT}))
+def test_an_apk_under_an_age_name_is_scanned_by_its_bytes(scan_path, tmp_path, name):
+    doc = scan_path(_acquisition(tmp_path / "acq", [], {name: WECHAT}))
     assert [a["package"] for a in doc["apps"]] == ["com.tencent.mm"]  # before: CONTAINER_AGE_ENCRYPTED
     codes = [i["code"] for e in doc["errors"] for i in e["errors"]]
     assert "CONTAINER_AGE_ENCRYPTED" not in codes
 
 
-def test_a_real_age_file_is_still_said_to_be_encrypted(run, tmp_path):
-    doc = run(_acquisition(tmp_path / "acq", [], {"acq.zip.age": b"age-encryption.org/v1\n-> X25519 abc\n" + b"\0" * 64}))
+def test_a_real_age_file_is_still_said_to_be_encrypted(scan_path, tmp_path):
+    doc = scan_path(_acquisition(tmp_path / "acq", [], {"acq.zip.age": b"age-encryption.org/v1\n-> X25519 abc\n" + b"\0" * 64}))
     [problem] = [i for e in doc["errors"] for i in e["errors"] if i["code"] == "CONTAINER_AGE_ENCRYPTED"]
     assert "age --decrypt" in problem["message"]
 
 
-def test_apk_bytes_under_the_name_packages_json_are_scanned(run, tmp_path):
+def test_apk_bytes_under_the_name_packages_json_are_scanned(scan_path, tmp_path):
     root = _acquisition(tmp_path / "acq", [], {})
     (root / "packages.json").write_bytes(WECHAT)
     shutil.copy(APKS / "clean-v1v2v3.apk", root / "apks" / "clean.apk")
-    doc = run(root)
+    doc = scan_path(root)
     assert sorted(a["package"] for a in doc["apps"]) == ["com.example.clean", "com.tencent.mm"]
     codes = [i["code"] for e in doc["errors"] for i in e["errors"]]
     assert "ANDROIDQF_PACKAGES_INVALID" in codes  # and the records could not be read: said
@@ -119,15 +109,15 @@ def _ab(tmp_path: Path, apks: dict[str, bytes]) -> Path:
 
 @pytest.mark.parametrize("apks", [{"base.apk": TAMPERED}, {"base.apk": TAMPERED, "split_config.en.apk": SPLIT}],
                          ids=["base", "base-and-split"])
-def test_a_set_whose_base_does_not_verify_leaves_its_recorded_certificates_listed(run, tmp_path, apks):
-    doc = run(_ab(tmp_path, apks))
+def test_a_set_whose_base_does_not_verify_leaves_its_recorded_certificates_listed(scan_path, tmp_path, apks):
+    doc = scan_path(_ab(tmp_path, apks))
     origins = sorted(a["identity"]["origin"] for a in doc["apps"])
     assert "recorded" in origins  # before, with the intact split: skipped, the recorded key lost
     assert not any("whose APK was scanned" in s["reason"] for s in doc["skipped"])
 
 
-def test_a_record_without_certificates_is_not_listed_twice_beside_a_copy_that_fails(run, tmp_path):
+def test_a_record_without_certificates_is_not_listed_twice_beside_a_copy_that_fails(scan_path, tmp_path):
     record = {"name": "com.example.clean", "files": [{"sha256": hashlib.sha256(TAMPERED).hexdigest()}]}
-    doc = run(_acquisition(tmp_path / "acq", [record], {"apks/com.example.clean.apk": TAMPERED}))
+    doc = scan_path(_acquisition(tmp_path / "acq", [record], {"apks/com.example.clean.apk": TAMPERED}))
     assert [a["identity"]["origin"] for a in doc["apps"]] == ["apk"]
     assert any("whose APK was scanned" in s["reason"] for s in doc["skipped"])

@@ -17,16 +17,10 @@ from apkscan.scan import scan
 from apkscan.sources.files import FileSource
 from apkscan.sources.walker import WalkOptions
 from backup_helpers import build_ab, manifest, pem_der, pem_sha256
+from cli_helpers import issue_codes as _codes
 
 APKS = Path(__file__).resolve().parents[1] / "fixtures" / "apks"
 CLEAN = (APKS / "clean-v1v2v3.apk").read_bytes()
-
-
-@pytest.fixture()
-def run(rules, policy, tmp_path):
-    def go(path):
-        return scan([FileSource([str(path)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy).to_dict()
-    return go
 
 
 def _acquisition(root: Path, files: list[dict]) -> Path:
@@ -37,36 +31,32 @@ def _acquisition(root: Path, files: list[dict]) -> Path:
     return root
 
 
-def _codes(doc) -> list[str]:
-    return [i["code"] for e in doc["errors"] for i in e["errors"]]
-
-
 @pytest.mark.parametrize("with_hash", [True, False], ids=["file-hash", "fast-mode"])
-def test_a_recorded_wechat_certificate_over_an_innocent_apk_is_a_tamper_fact(run, tmp_path, with_hash):
+def test_a_recorded_wechat_certificate_over_an_innocent_apk_is_a_tamper_fact(scan_path, tmp_path, with_hash):
     wechat = pem_sha256("tencent-like")
     f = {"path": "/data/app/x/base.apk", "certificate": {"Sha256": wechat.upper(), "Subject": "CN=Tencent"}}
     if with_hash:
         f["sha256"] = hashlib.sha256(CLEAN).hexdigest()
-    doc = run(_acquisition(tmp_path / "acq", [f]))
+    doc = scan_path(_acquisition(tmp_path / "acq", [f]))
     assert [(a["package"], a["identity"]["origin"]) for a in doc["apps"]] == [("com.example.clean", "apk")]
     assert _codes(doc) == ["BACKUP_RECORD_SIGNER_MISMATCH"]
     [err] = doc["errors"]
     assert err["source"]["chain"][-1] == "packages.json" and wechat in err["errors"][0]["message"]
 
 
-def test_a_record_that_agrees_with_the_apk_says_nothing(run, tmp_path):
-    signer = next(a for a in run(APKS / "clean-v1v2v3.apk")["apps"])["identity"]["signers"][0]["sha256"]
-    doc = run(_acquisition(tmp_path / "acq", [{"sha256": hashlib.sha256(CLEAN).hexdigest(),
+def test_a_record_that_agrees_with_the_apk_says_nothing(scan_path, tmp_path):
+    signer = next(a for a in scan_path(APKS / "clean-v1v2v3.apk")["apps"])["identity"]["signers"][0]["sha256"]
+    doc = scan_path(_acquisition(tmp_path / "acq", [{"sha256": hashlib.sha256(CLEAN).hexdigest(),
                                                 "certificate": {"Sha256": signer}}]))
     assert doc["errors"] == [] and len(doc["apps"]) == 1
 
 
-def test_an_adb_manifest_contradicting_its_apk_is_a_tamper_fact(run, tmp_path):
+def test_an_adb_manifest_contradicting_its_apk_is_a_tamper_fact(scan_path, tmp_path):
     ab = tmp_path / "phone.ab"
     ab.write_bytes(build_ab([("apps/com.example.clean/_manifest",
                               manifest("com.example.clean", 1, [pem_der("tencent-like")], True)),
                              ("apps/com.example.clean/a/base.apk", CLEAN)]))
-    doc = run(ab)
+    doc = scan_path(ab)
     assert "BACKUP_RECORD_SIGNER_MISMATCH" in _codes(doc)
     assert [a["verdict"] for a in doc["apps"]] == ["allowed"]  # the record is not listed again
 
@@ -85,15 +75,15 @@ def _rotated_acquisition(root: Path, cert_sha256: str) -> Path:
 
 
 @pytest.mark.parametrize("key", ["test-rsa-old", "test-rsa-new"])
-def test_a_record_naming_a_certificate_of_the_verified_key_history_is_no_tamper(run, tmp_path, key):
+def test_a_record_naming_a_certificate_of_the_verified_key_history_is_no_tamper(scan_path, tmp_path, key):
     """Review 32 #3: the past (lineage, v1/v2) certificate of a rotated app is the same app's key."""
-    doc = run(_rotated_acquisition(tmp_path / "acq", pem_sha256(key)))
+    doc = scan_path(_rotated_acquisition(tmp_path / "acq", pem_sha256(key)))
     assert doc["errors"] == []
     assert [(a["package"], a["identity"]["origin"]) for a in doc["apps"]] == [("com.example.lineage", "apk")]
 
 
-def test_a_record_naming_a_key_outside_the_rotated_apps_history_is_still_tamper(run, tmp_path):
-    doc = run(_rotated_acquisition(tmp_path / "acq", pem_sha256("listed-old")))
+def test_a_record_naming_a_key_outside_the_rotated_apps_history_is_still_tamper(scan_path, tmp_path):
+    doc = scan_path(_rotated_acquisition(tmp_path / "acq", pem_sha256("listed-old")))
     assert _codes(doc) == ["BACKUP_RECORD_SIGNER_MISMATCH"]
 
 

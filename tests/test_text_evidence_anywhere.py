@@ -15,10 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from apkscan.scan import scan
-from apkscan.sources.files import FileSource
 from apkscan.sources.text_evidence import SCAN_BYTES, text_encoding
-from apkscan.sources.walker import WalkOptions
+from cli_helpers import issue_codes as _codes
 
 DUMPSYS = (Path(__file__).resolve().parents[1] / "fixtures" / "backups" / "dumpsys-package.txt").read_text()
 PM = "package:/data/app/~~Qk1v==/com.tencent.mm-Zm9v==/base.apk=com.tencent.mm\npackage:com.example.notes\n"
@@ -39,25 +37,14 @@ FORMS = {
 JUNK = {"junk9", "junk40", "junk-long", "dumpsys-junk1", "utf16be-nobom-junk", "past-the-head-utf16le"}
 
 
-@pytest.fixture()
-def run(rules, policy, tmp_path):
-    def go(path):
-        return scan([FileSource([str(path)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy).to_dict()
-    return go
-
-
-def _codes(doc) -> list[str]:
-    return [i["code"] for e in doc["errors"] for i in e["errors"]]
-
-
 @pytest.mark.parametrize("in_folder", [False, True], ids=["given", "in-a-folder"])
 @pytest.mark.parametrize("form", sorted(FORMS))
-def test_wechat_is_listed_past_the_old_tolerance(run, tmp_path, form, in_folder):
+def test_wechat_is_listed_past_the_old_tolerance(scan_path, tmp_path, form, in_folder):
     folder = tmp_path / "pulled"
     folder.mkdir()
     path = folder / "packages.txt"
     path.write_bytes(FORMS[form])
-    doc = run(folder if in_folder else path)
+    doc = scan_path(folder if in_folder else path)
     listed = {a["package"]: (a["verdict"], a["identity"]["origin"]) for a in doc["apps"]}
     assert listed["com.tencent.mm"] == ("prohibited", "listed")
     assert not any(c.startswith("ZIP_") for c in _codes(doc))
@@ -76,28 +63,28 @@ def test_binary_is_no_text():
     assert text_encoding(bytes(600)) is None
 
 
-def test_a_listing_past_the_first_mib_in_a_folder_is_read(run, tmp_path):
+def test_a_listing_past_the_first_mib_in_a_folder_is_read(scan_path, tmp_path):
     """Review 34 #3: the scan goes on to the text's end (test_text_evidence_stream.py for its budgets)."""
     folder = tmp_path / "pulled"
     folder.mkdir()
     (folder / "big.txt").write_bytes(b"log line\n" * (SCAN_BYTES // 9 + 10) + PM.encode())
-    doc = run(folder)
+    doc = scan_path(folder)
     assert {a["package"]: a["verdict"] for a in doc["apps"]}["com.tencent.mm"] == "prohibited"
     assert _codes(doc) == ["TEXT_LINES_UNREADABLE"]  # the log lines before it, counted
 
 
-def test_marked_text_that_names_no_package_is_said(run, tmp_path):
+def test_marked_text_that_names_no_package_is_said(scan_path, tmp_path):
     path = tmp_path / "empty.txt"
     path.write_bytes(b"Packages:\n  Package [bad name] (1a):\n")
-    assert "TEXT_EVIDENCE_EMPTY" in _codes(run(path))
+    assert "TEXT_EVIDENCE_EMPTY" in _codes(scan_path(path))
 
 
-def test_small_text_without_a_listing_in_a_folder_is_skipped_and_the_batch_goes_on(run, tmp_path):
+def test_small_text_without_a_listing_in_a_folder_is_skipped_and_the_batch_goes_on(scan_path, tmp_path):
     folder = tmp_path / "pulled"
     folder.mkdir()
     (folder / "notes.txt").write_text("nothing to see\n")
     (folder / "packages.txt").write_bytes(FORMS["junk9"])
-    doc = run(folder)
+    doc = scan_path(folder)
     assert {a["package"] for a in doc["apps"]} == {"com.tencent.mm", "com.example.notes"}
     assert [(s["examples"][0].endswith("notes.txt"), s["reason"]) for s in doc["skipped"]] == [
         (True, "not an APK or a known container")]

@@ -22,10 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from apkscan.scan import scan
-from apkscan.sources.files import FileSource
 from apkscan.sources.text_encodings import text_encoding
-from apkscan.sources.walker import WalkOptions
+from cli_helpers import issue_codes as codes, issue_messages as messages
 
 APKS = Path(__file__).resolve().parents[1] / "fixtures" / "apks"
 PM = ("".join(f"package:com.example.app{i}\n" for i in range(150)) + "package:com.tencent.mm\n"
@@ -38,30 +36,15 @@ NUL_FORMS = {
 }
 
 
-@pytest.fixture()
-def run(rules, policy, tmp_path):
-    def go(path):
-        return scan([FileSource([str(path)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy).to_dict()
-    return go
-
-
-def codes(doc) -> list[str]:
-    return [i["code"] for e in doc["errors"] for i in e["errors"]]
-
-
-def messages(doc) -> list[str]:
-    return [i["message"] for e in doc["errors"] for i in e["errors"]]
-
-
 @pytest.mark.parametrize("in_folder", [False, True], ids=["given", "in-a-folder"])
 @pytest.mark.parametrize("form", sorted(NUL_FORMS))
-def test_a_listing_with_a_stray_control_byte_is_read(run, tmp_path, form, in_folder):
+def test_a_listing_with_a_stray_control_byte_is_read(scan_path, tmp_path, form, in_folder):
     folder = tmp_path / "pulled"
     folder.mkdir()
     path = folder / "listing.txt"
     path.write_bytes(NUL_FORMS[form].encode())
     (folder / "readme.txt").write_text("device 17\n")  # the batch goes on around it
-    doc = run(folder if in_folder else path)
+    doc = scan_path(folder if in_folder else path)
     assert {a["package"]: a["verdict"] for a in doc["apps"]}["com.tencent.mm"] == "prohibited"
     assert not [c for c in codes(doc) if c.startswith("ZIP_")]
     if "\0" in NUL_FORMS[form]:  # the NUL line is counted, as README promises
@@ -89,23 +72,23 @@ def test_binaries_are_no_text(tmp_path):
         assert text_encoding(head) is None, name
 
 
-def test_a_binary_in_a_folder_is_still_skipped_as_no_input(run, tmp_path):
+def test_a_binary_in_a_folder_is_still_skipped_as_no_input(scan_path, tmp_path):
     folder = tmp_path / "pulled"
     folder.mkdir()
     for name, head in _binary_heads(tmp_path).items():
         if name != "apk":
             (folder / f"{name}.bin").write_bytes(head * 2)
-    doc = run(folder)
+    doc = scan_path(folder)
     assert doc["apps"] == [] and doc["errors"] == []
     assert {s["reason"] for s in doc["skipped"]} == {"not an APK or a known container"}
 
 
-def test_utf16_one_byte_off_after_dumpsys_structure_is_counted(run, tmp_path):
+def test_utf16_one_byte_off_after_dumpsys_structure_is_counted(scan_path, tmp_path):
     dump = "Packages:\r\n  Package [com.example.notes] (1a2b3c4):\r\n    versionCode=3\r\n"
     pm = "".join(f"package:com.example.a{i}\r\n" for i in range(20)) + "package:com.tencent.mm\r\n"
     path = tmp_path / "device.txt"
     path.write_bytes(codecs.BOM_UTF16_LE + dump.encode("utf-16-le") + b"x\r\n" + pm.encode("utf-16-le"))
-    doc = run(path)
+    doc = scan_path(path)
     assert [a["package"] for a in doc["apps"]] == ["com.example.notes"]
     [said] = [m for m in messages(doc) if "one byte off" in m]
     assert said.startswith("22 lines")  # 21 listing lines and the 8-bit one, joined by LFs read one byte off
@@ -113,28 +96,28 @@ def test_utf16_one_byte_off_after_dumpsys_structure_is_counted(run, tmp_path):
     assert codes(doc) == ["TEXT_LINES_UNREADABLE"]
 
 
-def test_utf16be_one_byte_off_is_counted_and_shown(run, tmp_path):
+def test_utf16be_one_byte_off_is_counted_and_shown(scan_path, tmp_path):
     dump = "Packages:\n  Package [com.example.notes] (1a2b3c4):\n    versionCode=3\n"
     path = tmp_path / "device.txt"
     path.write_bytes(codecs.BOM_UTF16_BE + dump.encode("utf-16-be") + b"x"
                      + "package:com.tencent.mm\npackage:com.example.a\n".encode("utf-16-be"))
-    [said] = [m for m in messages(run(path)) if "one byte off" in m]
+    [said] = [m for m in messages(scan_path(path)) if "one byte off" in m]
     assert "package:com.tencent.mm" in said
 
 
-def test_utf16_one_byte_off_without_a_lf_is_counted(run, tmp_path):
+def test_utf16_one_byte_off_without_a_lf_is_counted(scan_path, tmp_path):
     dump = "Packages:\n  Package [com.example.notes] (1a2b3c4):\n    versionCode=3\n"
     path = tmp_path / "device.txt"
     path.write_bytes(codecs.BOM_UTF16_LE + dump.encode("utf-16-le") + b"x" + "package:com.tencent.mm".encode("utf-16-le"))
-    assert any("one byte off" in m for m in messages(run(path)))
+    assert any("one byte off" in m for m in messages(scan_path(path)))
 
 
-def test_real_cjk_text_in_dumpsys_is_not_called_one_byte_off(run, tmp_path):
+def test_real_cjk_text_in_dumpsys_is_not_called_one_byte_off(scan_path, tmp_path):
     dump = ("Packages:\n  Package [com.example.notes] (1a2b3c4):\n    versionName=微信 8.0 测试版\n"
             "    label=愀挀欀 abc\n")
     path = tmp_path / "device.txt"
     path.write_bytes(codecs.BOM_UTF16_LE + dump.encode("utf-16-le"))
-    doc = run(path)
+    doc = scan_path(path)
     assert [a["package"] for a in doc["apps"]] == ["com.example.notes"] and doc["errors"] == []
 
 
@@ -145,21 +128,21 @@ DUMP = ("DUMP OF SERVICE package:\nPackages:\n  Package [com.android.shell] (111
 
 
 @pytest.mark.parametrize(("inject", "count"), [("Z", 1), ("DUMP OF SERVICE other:", 1), ("Packages (ended):", 1)])
-def test_package_blocks_a_field_cut_off_from_their_section_are_counted(run, tmp_path, inject, count):
+def test_package_blocks_a_field_cut_off_from_their_section_are_counted(scan_path, tmp_path, inject, count):
     """A decoy's versionName or label holding a newline prints a line at column 0 (or a fake service
     header): the Packages: section ends there and WeChat's block after it was dropped without a word."""
     path = tmp_path / "dumpsys.txt"
     path.write_bytes(DUMP.format(inject=inject).encode())
-    doc = run(path)
+    doc = scan_path(path)
     assert "com.example.decoy" in {a["package"] for a in doc["apps"]}
     [said] = [m for m in messages(doc) if "outside the package service's Packages: section" in m]
     assert said.startswith(f"{count} ") and "com.tencent.mm" in said
     assert "com.tencent.mm" in {a["package"] for a in doc["apps"]}  # and read (review 40 F6)
 
 
-def test_hidden_system_packages_are_no_lines_dropped(run, tmp_path):
+def test_hidden_system_packages_are_no_lines_dropped(scan_path, tmp_path):
     path = tmp_path / "dumpsys.txt"
     path.write_bytes(DUMP.replace("{inject}\n", "").encode())
-    doc = run(path)
+    doc = scan_path(path)
     assert {a["package"]: a["verdict"] for a in doc["apps"]}["com.tencent.mm"] == "prohibited"
     assert doc["errors"] == []

@@ -11,10 +11,7 @@ import io
 
 import pytest
 
-from apkscan.scan import scan
-from apkscan.sources.files import FileSource
 from apkscan.sources.text_evidence import TextEvidenceReader, looks_like_text_evidence
-from apkscan.sources.walker import WalkOptions
 from backup_helpers import Collected
 
 PM = ("package:/data/app/~~Qk1v==/com.tencent.mm-Zm9v==/base.apk=com.tencent.mm\r\n"
@@ -29,18 +26,11 @@ FORMS = {
 }
 
 
-@pytest.fixture()
-def run(rules, policy, tmp_path):
-    def go(path):
-        return scan([FileSource([str(path)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy).to_dict()
-    return go
-
-
 @pytest.mark.parametrize("form", sorted(FORMS))
-def test_wechat_is_listed_whatever_the_encoding(run, tmp_path, form):
+def test_wechat_is_listed_whatever_the_encoding(scan_path, tmp_path, form):
     path = tmp_path / f"{form}.txt"
     path.write_bytes(FORMS[form])
-    doc = run(path)
+    doc = scan_path(path)
     listed = {a["package"]: (a["verdict"], a["identity"]["origin"]) for a in doc["apps"]}
     assert listed["com.tencent.mm"] == ("prohibited", "listed")
     assert [e for e in doc["errors"] if any(i["code"].startswith("ZIP_") for i in e["errors"])] == []

@@ -24,6 +24,7 @@ from apkscan.sources import text_evidence
 from apkscan.sources.files import FileSource
 from apkscan.sources.text_evidence import EMPTY_SKIP, SCAN_BYTES
 from apkscan.sources.walker import WalkOptions
+from cli_helpers import issue_codes as codes
 from limited_child import assert_finished, run_limited
 
 LOG = "".join(f"2024-05-01 12:00:{i % 60:02d} INFO sync: item {i} ok\n" for i in range(50000))  # 2.2 MB
@@ -36,10 +37,6 @@ def run(rules, policy, tmp_path):
         options.setdefault("tmp_dir", str(tmp_path / "spool"))
         return scan([FileSource([str(p) for p in paths], WalkOptions(**options))], rules, policy).to_dict()
     return go
-
-
-def codes(doc) -> list[str]:
-    return [i["code"] for e in doc["errors"] for i in e["errors"]]
 
 
 def verdicts(doc) -> dict[str, str]:

@@ -20,6 +20,7 @@ from apkscan.sources.files import FileSource
 from apkscan.sources.text_evidence import TextEvidenceReader
 from apkscan.sources.walker import WalkOptions
 from backup_helpers import Collected
+from cli_helpers import issue_codes as codes
 
 BANNED = "package:com.tencent.mm\r\npackage:com.zhiliaoapp.musically\r\n"
 DUMPSYS = "DUMP OF SERVICE package:\nPackages:\n" + "".join(
@@ -45,10 +46,6 @@ def messages(got: Collected) -> list[str]:
 
 def verdicts(doc) -> dict[str, str]:
     return {a["package"]: a["verdict"] for a in doc["apps"]}
-
-
-def codes(doc) -> list[str]:
-    return [i["code"] for e in doc["errors"] for i in e["errors"]]
 
 
 @pytest.mark.parametrize("head", ["long-dumpsys", "short-dumpsys", "short-pm"])
