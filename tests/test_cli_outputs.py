@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from cli_helpers import ROOT, copy, evidence_unchanged, fixture, invoke, run, tree_hashes  # noqa: F401
+from cli_helpers import FIXTURES, ROOT, copy, evidence_unchanged, fixture, invoke, run, tree_hashes  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("evidence_unchanged")
 
@@ -189,3 +189,20 @@ def test_report_recognition_cannot_be_fooled_by_look_alikes(tmp_path):
     assert invoke("rules", "export", "-o", stix).exit_code == 0  # our own export is replaced
     res = invoke("rules", "export", "-o", mention)
     assert res.exit_code == 2 and "-o/--output" in res.output
+
+
+def test_outputs_and_the_store_through_a_link_and_dotdot_go_where_the_system_names(tmp_path):
+    """``link/../out/r.json`` is ``out`` beside the link's target: its folder is made there and
+    the report written there, not a folder made by the path's text beside the link and a write
+    that fails (review 43 F7, for every path apkscan creates a folder for)."""
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "real" / "sub")
+    via = f"{tmp_path}/link/.."
+    res = run("scan", FIXTURES / "apks" / "clean-v1v2v3.apk", "-q", "--store", f"{via}/st/s.sqlite",
+              "--json", f"{via}/out/r.json", "--jsonl", f"{via}/out/r.jsonl", "--html", f"{via}/out/r.html")
+    assert res.returncode == 0, res.stderr
+    out = tmp_path / "real" / "out"
+    assert sorted(p.name for p in out.iterdir()) == ["r.html", "r.json", "r.jsonl"]
+    assert json.loads((out / "r.json").read_text())["apps"]
+    assert (tmp_path / "real" / "st" / "s.sqlite").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]

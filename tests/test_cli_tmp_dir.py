@@ -4,6 +4,7 @@ created is removed afterwards."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -81,3 +82,17 @@ def test_inspect_checks_the_temporary_folder_too(tmp_path):
                          text=True, cwd=ROOT, env=dict(os.environ, TMPDIR=str(tmp_path)), timeout=120)
     assert res.returncode in (0, 1) and "File: " in res.stdout, res.stderr  # outside the inputs: read as usual
     _untouched(ev, before)
+
+
+def test_a_tmp_dir_through_a_link_and_dotdot_is_the_folder_the_system_names(tmp_path):
+    """``link/../spool`` is ``spool`` beside the link's target: created, spooled into and removed
+    there, not a folder made by its text beside the link (review 43 F7: every member an error)."""
+    ev = _evidence(tmp_path)
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "real" / "sub")
+    res = run("scan", ev, "--no-store", "-q", "--jobs", "1", "--tmp-dir", f"{tmp_path}/link/../spool",
+              "--json", tmp_path / "r.json")
+    assert res.returncode in (0, 1), res.stderr
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["apps"] and not doc["errors"], doc["errors"]
+    assert not (tmp_path / "spool").exists() and not (tmp_path / "real" / "spool").exists()

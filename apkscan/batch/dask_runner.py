@@ -42,6 +42,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
+from apkscan.folders import resolved
 from apkscan.issues import error
 from apkscan.result import InputError
 from apkscan.scan import ScanSettings, scan_item
@@ -165,7 +166,7 @@ class DaskRunner:
     def _submit(self, item: ScanInput) -> Any:
         """A worker's working folder is not the client's: a local path goes as an absolute one
         (reports keep the path as named: :func:`_as_named`)."""
-        sent = item if "://" in item.path else replace(item, path=os.path.abspath(item.path))
+        sent = item if "://" in item.path else replace(item, path=resolved(item.path))
         return self.client.submit(self.unit, sent, self._remote, pure=False)
 
     def _settle(self, item: Any, x: Any, head: list[Any], retried: bool = False) -> tuple[Any, list[Any]]:
@@ -213,7 +214,7 @@ class DaskRunner:
 
 def _as_named(item: ScanInput, records: list[Any]) -> list[Any]:
     """A task's records with the input's own path where the task saw its absolute one."""
-    sent = item.path if "://" in item.path else os.path.abspath(item.path)
+    sent = item.path if "://" in item.path else resolved(item.path)
     if sent == item.path:
         return records
     return [replace(r, path=item.path) if type(r).__name__ == "_Custody" and r.path == sent else r

@@ -30,9 +30,10 @@ def _create(path: str) -> TextIO:
     (a hard link to evidence keeps its bytes under its other name). Mode as a report's."""
     import tempfile
 
+    from apkscan.folders import resolved
     from apkscan.report.formats import report_mode
 
-    fd, tmp = tempfile.mkstemp(prefix=".apkscan-", suffix=".jsonl.tmp", dir=os.path.dirname(os.path.abspath(path)))
+    fd, tmp = tempfile.mkstemp(prefix=".apkscan-", suffix=".jsonl.tmp", dir=os.path.dirname(resolved(path)))
     try:
         os.chmod(tmp, report_mode(path))
         os.replace(tmp, path)  # now, not at the end: a crash must leave the lines written so far at path

@@ -67,7 +67,9 @@ def _foreign_schema(path: str, migrations: list[str]) -> str | None:
     import sqlite3  # not for --jsonl's link check (hard_links) in a --no-store run
     from urllib.parse import quote
 
-    uri = "file:" + quote(os.fsencode(os.path.abspath(path))) + "?mode=ro&immutable=1"
+    from apkscan.folders import resolved
+
+    uri = "file:" + quote(os.fsencode(resolved(path))) + "?mode=ro&immutable=1"
     try:
         conn = sqlite3.connect(uri, uri=True)
         try:

@@ -102,9 +102,10 @@ def _create_private(path: str) -> None:
     """Each folder apkscan creates for the store 0700, a new store file 0600 (SQLite gives its
     -wal and -shm the main file's mode): the scan history (paths, packages, certificates, verdicts)
     is for this user only (review 37 R2-3). An existing file is left as it is."""
+    from apkscan.folders import resolved
     from apkscan.rules.cache import private_dirs
 
-    private_dirs(os.path.dirname(os.path.abspath(path)))
+    private_dirs(os.path.dirname(resolved(path)))
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
     except FileExistsError:

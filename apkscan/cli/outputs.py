@@ -171,7 +171,9 @@ def prepare_folder(path: str) -> None:
     """Create the folder of a report (or the JSONL stream) and prove it is writable, before any scanning."""
     import tempfile  # only when a report is asked for
 
-    folder = os.path.dirname(os.path.abspath(path))
+    from apkscan.folders import resolved
+
+    folder = os.path.dirname(resolved(path))  # where the system will write it (``link/..``: review 43 F7)
     try:
         os.makedirs(folder, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".apkscan-probe-", dir=folder)

@@ -42,6 +42,14 @@ def _finite(ctx, param, value: float) -> float:
     return value
 
 
+def _resolved(ctx, param, value: str | None) -> str | None:
+    """One path, resolved as the system resolves it, for creating the folder, checking it against
+    the inputs and spooling into it (review 43 F7: :func:`apkscan.folders.resolved`)."""
+    from apkscan.folders import resolved
+
+    return None if value is None else resolved(value)
+
+
 @click.command("scan", epilog=command_epilog())
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--rules", "rule_paths", multiple=True, type=click.Path(),
@@ -72,7 +80,7 @@ def _finite(ctx, param, value: float) -> float:
 @click.option("--walk-timeout", type=click.FloatRange(min=1, max=1e7), default=120, show_default=True,
               metavar="SECONDS", callback=_finite,
               help="Time to walk one input's containers, plus 1 s per MiB of it on disk; then CONTAINER_WALK_TIMEOUT.")
-@click.option("--tmp-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--tmp-dir", type=click.Path(file_okay=False), default=None, callback=_resolved,
               help="Where APKs inside compressed containers are spooled (a private 0700 folder is made in it; "
                    "never an input or inside one).")
 @click.option("--tmp-limit", default="4G", show_default=True, metavar="SIZE",

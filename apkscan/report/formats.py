@@ -124,7 +124,9 @@ def write_text(path: str, render: Callable[[TextIO], None], *, suffix: str, enco
         return
     import tempfile
 
-    directory = os.path.dirname(os.path.abspath(path))
+    from apkscan.folders import resolved
+
+    directory = os.path.dirname(resolved(path))  # the folder the system writes ``path`` into
     fd, tmp = tempfile.mkstemp(prefix=".apkscan-", suffix=f".{suffix}.tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding=encoding, newline=newline) as out:
