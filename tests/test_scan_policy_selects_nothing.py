@@ -43,3 +43,29 @@ def test_a_decision_selecting_no_loaded_vendor_is_said(tmp_path):
 def test_the_shipped_policy_over_the_shipped_rules_says_nothing():
     res, doc = _scan()
     assert doc["apps"][0]["verdict"] == "prohibited" and "POLICY_SELECTS_NOTHING" not in res.stderr
+
+
+def test_the_reports_carry_it_too(tmp_path):
+    """Whoever reads only the filed report sees the dead decision (review 41 F9): the policy's
+    ``notices`` in JSON, the run's notices in HTML and SARIF, and again when the JSON is re-rendered."""
+    policy = tmp_path / "typo.yaml"
+    policy.write_text(TYPO, encoding="utf-8")
+    html, sarif = tmp_path / "r.html", tmp_path / "r.sarif"
+    res, doc = _scan("--policy", str(policy), "--html", str(html), "--sarif", str(sarif))
+    said = doc["policies"][0]["notices"]
+    assert doc["policy"]["notices"] == said and len(said) == 1
+    assert said[0].startswith("POLICY_SELECTS_NOTHING: ") and "'Tencnet'" in said[0]
+    props = json.loads(sarif.read_text(encoding="utf-8"))["runs"][0]["properties"]
+    assert props["ruleNotices"] == [f"policy typo: {said[0]}"]
+    page = html.read_text(encoding="utf-8")
+    assert "Rule and policy notices" in page and "Tencnet" in page
+    src = tmp_path / "doc.json"
+    src.write_text(json.dumps(doc), encoding="utf-8")
+    again = tmp_path / "again.html"
+    res = CliRunner().invoke(main, ["report", str(src), "--html", str(again)])
+    assert res.exit_code == 0 and "Tencnet" in again.read_text(encoding="utf-8")
+
+
+def test_a_policy_that_selects_something_has_no_notices():
+    _res, doc = _scan()
+    assert "notices" not in doc["policies"][0] and "notices" not in doc["policy"]

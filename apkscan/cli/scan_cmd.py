@@ -216,15 +216,17 @@ def _load_rules_and_policy(opts: dict):
 def _warn_selects_nothing(policies, rules) -> None:
     """A decision whose tag, vendor or rule-id selector no loaded rule produces never matches
     (``vendors: [Tencnet]``): the app it was written for would be decided by the others or the
-    default, silently (review 40 F4). Said on stderr once per policy, as ``rules lint`` says it."""
+    default, silently (review 40 F4). Said on stderr once per policy, as ``rules lint`` says it,
+    and kept in the policy's ``notices``: the reports carry it too (review 41 F9)."""
     from apkscan.policy.selftest import selects_nothing
 
     for policy in policies:
         found = selects_nothing(policy, rules)
         if found:
             more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
-            click.echo(f"warning: POLICY_SELECTS_NOTHING: policy {policy.name}: {'; '.join(found[:3])}{more}: "
-                       "such a decision never matches in this run", err=True)
+            said = f"POLICY_SELECTS_NOTHING: {'; '.join(found[:3])}{more}: such a decision never matches in this run"
+            policy.notices.append(said)
+            click.echo(f"warning: {said.replace(': ', f': policy {policy.name}: ', 1)}", err=True)
 
 
 def _walk_options(opts: dict):

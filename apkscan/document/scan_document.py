@@ -230,6 +230,7 @@ class PolicyMeta(Record):
     jurisdiction: Json = None
     effective: Json = None
     uncertain: Json = None
+    notices: tuple[str, ...] = ()  # what the run found wrong with it (POLICY_SELECTS_NOTHING)
 
 
 @dataclass(**RECORD)

@@ -83,10 +83,14 @@ class Policy:
     covers: str = ""
     uncertain: list[str] = field(default_factory=list)
     examples: list[dict[str, Any]] = field(default_factory=list)  # run by `policies test`
+    notices: list[str] = field(default_factory=list)  # what the run found wrong with it (POLICY_SELECTS_NOTHING)
 
     def meta(self) -> dict[str, Any]:
         first_url = next((d.urls[0] for d in self.decisions if d.urls), None)
-        return {"name": self.name, "version": self.version, "title": self.title,
-                "path": self.path, "reviewed": self.reviewed, "url": first_url,
-                "jurisdiction": self.jurisdiction or None, "effective": self.effective,
-                "uncertain": list(self.uncertain)}
+        out = {"name": self.name, "version": self.version, "title": self.title,
+               "path": self.path, "reviewed": self.reviewed, "url": first_url,
+               "jurisdiction": self.jurisdiction or None, "effective": self.effective,
+               "uncertain": list(self.uncertain)}
+        if self.notices:  # in the document, so a filed report says a decision could not match (review 41 F9)
+            out["notices"] = list(self.notices)
+        return out

@@ -305,6 +305,13 @@ def _rules(rules: RulesMeta | None) -> list[tuple[str, str | None]]:
     return [(p.name, p.version) for p in rules.packs] if rules else []
 
 
+def _policies(doc: ScanDocument) -> tuple[PolicyMeta, ...]:
+    """The run's policies as records (a 1.0/1.1 document: its one ``policy``)."""
+    if doc.policies:
+        return doc.policies
+    return (doc.policy,) if isinstance(doc.policy, PolicyMeta) else ()
+
+
 def meta(doc: ScanDocument) -> RunMeta:
     tool = doc.tool
     name, version = ((tool.name or "apkscan", tool.version) if isinstance(tool, Tool)
@@ -322,7 +329,8 @@ def meta(doc: ScanDocument) -> RunMeta:
         started=doc.started_at or None, finished=doc.finished_at or None,
         scanned=[s if isinstance(s, str) else _fmt(s.get("path")) for s in doc.inputs],
         rules=_rules(doc.rules), policy=policy, policy_url=policy_url,
-        rule_notices=[f"{p.name}: {n}" for p in (doc.rules.packs if doc.rules else ()) for n in p.notices],
+        rule_notices=[f"{p.name}: {n}" for p in (doc.rules.packs if doc.rules else ()) for n in p.notices]
+        + [f"policy {p.name}: {n}" for p in _policies(doc) for n in p.notices],
         interrupted=doc.interrupted, policies=doc.policy_names())
 
 
