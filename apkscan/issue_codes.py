@@ -136,6 +136,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MIN_SIG_SCHEME_FOR_TARGET_SDK_NOT_MET": (E, "targetSdkVersion … requires an APK Signature Scheme v2 or newer signature"),
     "NO_SIG_FOR_TARGET_SANDBOX_VERSION": (E, "targetSandboxVersion … requires an APK Signature Scheme v2 or newer signature"),
     "POLICY_NOT_FOUND": (E, "no policy of that name or path"),
+    "POLICY_NAME_TWICE": (E, "two policies of one name in one run or lint: verdicts are keyed by policy name"),
     "POLICY_SELECTS_NOTHING": (W, "a policy decision selects a tag, vendor or rule id no loaded rule produces: it never matches"),
     "RULES_ID_RESERVED": (E, "a rule id or pack name apkscan keeps for its own findings (<pack>.vendor, …-certificate, apkscan.*, ioc.*) or a pack name already loaded"),
     "RULES_INVALID": (E, "a rule, policy or indicator file does not follow its schema, or is no YAML/JSON apkscan reads (aliases, over 8 MiB, too many values)"),

@@ -90,6 +90,22 @@ def test_a_policy_linted_with_no_builtin_rules_is_judged_against_the_files_given
     assert code == 0 and "no loaded rule has tag 'tiktok'" in err
 
 
+def test_two_policy_files_of_one_name_are_refused_as_a_scan_refuses_them(tmp_path):
+    """A scan given both exits 2 (verdicts are keyed by policy name); lint said ``ok`` to both."""
+    text = "schema: apkscan-policy/1\npolicy: same\nversion: '{v}'\ndecisions:\n" \
+           "  - {{id: d, verdict: prohibited, when: {{vendors: [Tencent]}}}}\n"
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(text.format(v=1), encoding="utf-8")
+    b.write_text(text.format(v=2), encoding="utf-8")
+    code, out, err = lint(a, b)
+    assert code == 2 and f"ok  {a}" in out and f"ok  {b}" not in out, err
+    assert f"{b}: policy name 'same' is also the name of {a}" in err
+    assert lint(a)[0] == 0 and lint(b)[0] == 0  # each alone is fine
+    apk = Path(__file__).resolve().parents[1] / "fixtures" / "apks" / "clean-v1v2v3.apk"
+    res = CliRunner().invoke(main, ["scan", "--no-store", "-q", "--policy", str(a), "--policy", str(b), str(apk)])
+    assert res.exit_code == 2 and "POLICY_NAME_TWICE" in res.stderr
+
+
 # --- review 37 F4: `policies show FILE` names the command that works -----------------------------
 
 @pytest.mark.parametrize("folder", ["pol", "my policies"])

@@ -83,6 +83,8 @@ def lint_command(paths, no_builtin_rules) -> None:
     packs = [obj for _f, is_policy, obj, errors in linted if not is_policy and obj is not None]
     shipped = _shipped_packs(files) if not no_builtin_rules else []
     across = _across_files(shipped + packs)
+    for err in _policy_names_twice([obj for _f, is_policy, obj, errors in linted if is_policy and obj and not errors]):
+        across.setdefault(err.file, []).append(err)
     bad = total = 0
     policies = []
     for f, is_policy, obj, errors in linted:
@@ -125,6 +127,21 @@ def _across_files(packs) -> dict[str, list]:
     out: dict[str, list] = {}
     for err in duplicates(packs):
         out.setdefault(err.file, []).append(err)
+    return out
+
+
+def _policy_names_twice(policies) -> list:
+    """The later of two policy files of one name: a scan given both refuses them (verdicts are keyed
+    by policy name), so linting them together says so, as it does for a pack name used twice."""
+    from apkscan.rules.yamlsrc import RuleError
+
+    first: dict[str, str] = {}
+    out = []
+    for policy in policies:
+        if policy.name in first:
+            out.append(RuleError(str(policy.path), None, f"policy name {policy.name!r} is also the name of "
+                                 f"{first[policy.name]}: a scan given both refuses them", "POLICY_NAME_TWICE"))
+        first.setdefault(policy.name, str(policy.path))
     return out
 
 

@@ -208,7 +208,7 @@ def _load_rules_and_policy(opts: dict):
     names = [p.name for p in policies]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:  # verdicts are keyed by policy name: two policies of one name would hide one
-        click.echo(f"error: --policy given twice for the policy named {', '.join(twice)}", err=True)
+        click.echo(f"error: POLICY_NAME_TWICE: --policy given twice for the policy named {', '.join(twice)}", err=True)
         sys.exit(ExitCode.USAGE)
     return rules, policies
 
