@@ -186,7 +186,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "TAMPER_LOCAL_SIZE_MISMATCH": (T, "local header CRC/sizes (…, …, …) differ from the central directory\"s (…, …, …)"),
     "TAMPER_MANIFEST_AMBIGUOUS_LABEL": (T, "the label reads as … to Android but as … to parsers that ignore a resource entry's size"),
     "TAMPER_MANIFEST_AMBIGUOUS_PACKAGE": (T, "package reads as … to Android but differently to other parsers (…); rules are matched against every reading"),
-    "TAMPER_ARSC_UNKNOWN_CHUNKS": (T, "resources.arsc declares … bytes over the cap; its string pool and packages take …, the other … are top-level chunks of a type Android skips or bytes after the table (read without them, as Android reads it)"),
+    "TAMPER_ARSC_UNKNOWN_CHUNKS": (T, "resources.arsc declares … bytes over the cap; its string pool and packages take …, the other … are top-level chunks Android skips (of another type, or string pools after the first) or bytes after the table (read without them, as Android reads it)"),
     "TAMPER_MEMBER_NAME": (T, "member name … is absolute or has \"..\"; shown, never used as a path"),
     "TAMPER_MULTIPLE_EOCD": (T, "… end-of-central-directory signatures in the archive tail; used the one at offset …"),
     "TAMPER_OVERLAPPING_ENTRIES": (T, "… and … share bytes of the archive"),

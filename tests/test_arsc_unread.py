@@ -92,13 +92,27 @@ def test_a_deflated_padded_table_is_streamed_not_held(gen, tmp_path):  # noqa: F
     assert identity.manifest.label == "Kaspersky VPN" and identity.completeness.complete
 
 
-def test_a_table_whose_pools_alone_pass_the_cap_is_not_read_and_the_app_partly_scanned(gen, tmp_path):  # noqa: F811
-    """A second string pool of 33 MiB (Android ignores it, aapt shows the label): not a chunk
-    we may leave out, so the table is over the cap: an input error, ``resources: not read``,
-    matched on the rest, exit 3 (never the quiet ``allowed`` of a complete app), the batch goes on."""
+def test_a_second_string_pool_past_the_cap_is_left_out_as_android_ignores_it(gen, tmp_path):  # noqa: F811
+    """A second string pool of 33 MiB: Android's LoadedArsc ("Multiple RES_STRING_POOL_TYPEs
+    found"), aapt and androguard use the first; so does the cut-down table, and the label is read
+    (review 41 F4: it was ``resources: not read``, exit 3, the label's ``review`` lost)."""
     big = _kav(gen, tmp_path, "pool.apk", pad=PAD, method=zipfile.ZIP_DEFLATED, kind=0x0001)
     assert _aapt_label(big) == "Kaspersky VPN"
     identity = identify(big)
+    assert identity.manifest.label == "Kaspersky VPN" and identity.completeness.complete and identity.errors == []
+    (fact,) = [t for t in identity.tamper if t.code == "TAMPER_ARSC_UNKNOWN_CHUNKS"]
+    assert "string pools after the first" in fact.message
+    res = invoke("scan", "--no-store", "--no-color", "--fail-on", "review", "--json", tmp_path / "s.json", big)
+    assert res.exit_code == 1 and json.loads((tmp_path / "s.json").read_text())["apps"][0]["verdict"] == "review"
+
+
+def test_a_table_whose_pools_alone_pass_the_cap_is_not_read_and_the_app_partly_scanned(gen, tmp_path):  # noqa: F811
+    """A package chunk of 33 MiB (a chunk no reader may leave out): the table is over the cap: an
+    input error that says why, ``resources: not read``, matched on the rest, exit 3 (never the quiet
+    ``allowed`` of a complete app), the batch goes on."""
+    big = _kav(gen, tmp_path, "pool.apk", pad=PAD, method=zipfile.ZIP_DEFLATED, kind=0x0200)
+    identity = identify(big)
+    assert "its string pool and packages take more than" in identity.errors[0].message
     c = identity.completeness
     assert c.state["resources"] == "not read" and c.why["resources"] == "ZIP_ENTRY_TOO_LARGE"
     assert not c.complete and c.has("manifest") and c.has("signatures") and identity.verified
@@ -175,13 +189,14 @@ def _pieces(data: bytes, size: int):
 def test_the_streamed_table_answers_as_the_whole_one_and_never_raises(gen):  # noqa: F811
     """Cut down in any piece size, the table answers the label's resource as the whole table does
     (both readers); hostile streams (truncated, bad chunk headers, a flood of tiny chunks, random
-    bytes) give a table or None, never an exception, never more than the budget."""
+    bytes) give a table or ``Uncut`` with its reason, never another exception, never more than the budget."""
     import random
 
     import arsc_writer
 
     from apkscan.apk.manifest.arsc import ArscTable
-    from apkscan.apk.manifest.arsc_android import MAX_TOP_CHUNKS, AndroidArsc, without_unknown_chunks
+    from apkscan.apk.manifest.arsc_android import (MAX_SKIPPED_CHUNKS, MAX_TOP_CHUNKS, AndroidArsc, Uncut,
+                                                   without_unknown_chunks)
 
     table = arsc_writer.string_table("com.example.vpn", {"app_name": {"": "Kaspersky VPN", "fr": "VPN K"}})
     label = arsc_writer.resource_id(0)
@@ -193,16 +208,30 @@ def test_the_streamed_table_answers_as_the_whole_one_and_never_raises(gen):  # n
         assert cut == table
         assert AndroidArsc.open(cut).resolve(label) == AndroidArsc.open(padded).resolve(label)
         assert ArscTable.open(cut).resolve(label) == ArscTable.open(padded).resolve(label)
-    assert without_unknown_chunks(_pieces(table, 7), len(table) - 1) is None  # over the budget
-    assert without_unknown_chunks(_pieces(padded[:-10], 5), 1 << 20) is None  # truncated
-    flood = struct.pack("<HHI", 0x0002, 12, 12 + 8 * (MAX_TOP_CHUNKS + 1)) + bytes(4) + \
-        struct.pack("<HHI", 0x7777, 8, 8) * (MAX_TOP_CHUNKS + 1)
-    assert without_unknown_chunks(_pieces(flood, 4096), 1 << 20) is None
+
+    def uncut(blob: bytes, piece: int, budget: int = 1 << 20) -> str:
+        with pytest.raises(Uncut) as info:
+            without_unknown_chunks(_pieces(blob, piece), budget)
+        return str(info.value)
+
+    assert "take more than" in uncut(table, 7, len(table) - 1)  # over the budget
+    assert "ends before" in uncut(padded[:-10], 5)  # truncated
+
+    def flood(kind: int, count: int) -> bytes:
+        return struct.pack("<HHI", 0x0002, 12, 12 + 8 * count) + bytes(4) + struct.pack("<HHI", kind, 8, 8) * count
+
+    # empty chunks Android skips cost no kept-chunk cap (review 41 F4 "many": aapt reads past 5,000)
+    assert without_unknown_chunks(_pieces(flood(0x7777, MAX_TOP_CHUNKS + 1), 4096), 1 << 20) == flood(0x7777, 0)
+    assert f"more than {MAX_SKIPPED_CHUNKS} top-level chunks" in uncut(flood(0x7777, MAX_SKIPPED_CHUNKS + 1), 1 << 16)
+    assert f"more than {MAX_TOP_CHUNKS} string pools and packages" in uncut(flood(0x0200, MAX_TOP_CHUNKS + 1), 4096)
     rng = random.Random(37)
     for _ in range(500):
         data = bytearray(padded)
         for _ in range(rng.randint(1, 6)):
             data[rng.randrange(len(data))] = rng.randrange(256)
         blob = bytes(data) if rng.random() < 0.8 else rng.randbytes(rng.randint(0, 200))
-        out = without_unknown_chunks(_pieces(blob, rng.randint(1, 64)), 1 << 12)
-        assert out is None or len(out) <= 1 << 12
+        try:
+            out = without_unknown_chunks(_pieces(blob, rng.randint(1, 64)), 1 << 12)
+        except Uncut:
+            continue
+        assert len(out) <= 1 << 12

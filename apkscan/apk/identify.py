@@ -13,7 +13,7 @@ import time
 
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.manifest.android_manifest import label_ambiguity, read_manifest
-from apkscan.apk.manifest.arsc_android import without_unknown_chunks
+from apkscan.apk.manifest.arsc_android import Uncut, without_unknown_chunks
 from apkscan.apk.manifest.package_id import ambiguity
 from apkscan.apk.model import ApkIdentity, FileFacts, ManifestInfo
 from apkscan.apk.signing.digests import WholeFile
@@ -184,19 +184,24 @@ def _cut_down(zip: ZipArchive, entry, identity: ApkIdentity) -> bytes:
     """A table declaring more than MAX_ARSC, streamed once (up to MAX_ARSC_STREAM) and kept
     without its top-level chunks of unknown type, which Android skips: padding them past the cap
     (aapt still shows the label) hides nothing. A tamper fact says how much was skipped. When
-    the string pool and packages alone are over MAX_ARSC, the table is not read (the cap's error)."""
+    the table cannot be cut down so (the string pool and packages alone over MAX_ARSC, ...), it is
+    not read: the cap's error, with the reason."""
     size = entry.uncompressed_size
-    if size <= MAX_ARSC_STREAM:
-        table = without_unknown_chunks(zip.stream(entry, max_size=MAX_ARSC_STREAM), MAX_ARSC)
-        if table is not None:
+    if size > MAX_ARSC_STREAM:
+        why = f"it is over the {MAX_ARSC_STREAM} bytes streamed to cut it down"
+    else:
+        try:
+            table = without_unknown_chunks(zip.stream(entry, max_size=MAX_ARSC_STREAM), MAX_ARSC)
+        except Uncut as exc:
+            why = str(exc)
+        else:
             identity.tamper.append(tamper("TAMPER_ARSC_UNKNOWN_CHUNKS", f"resources.arsc declares {size} bytes; its "
                                           f"string pool and packages take {len(table)}, the other {size - len(table)} "
-                                          "are top-level chunks of a type Android skips or bytes after the table "
-                                          "(read without them, as Android reads it)"))
+                                          "are top-level chunks Android skips (of another type, or string pools after "
+                                          "the first) or bytes after the table (read without them, as Android reads it)"))
             return table
     raise LimitExceeded("ZIP_ENTRY_TOO_LARGE", f"'resources.arsc' declares {size} bytes, over the {MAX_ARSC}-byte "
-                        "limit, and its string pool and packages are over it too (or it is no table that can be "
-                        f"read in a stream of at most {MAX_ARSC_STREAM} bytes)")
+                        f"limit, and it cannot be read without the chunks Android skips: {why}")
 
 
 # Magic numbers of containers users hand us that are not APKs (container readers are

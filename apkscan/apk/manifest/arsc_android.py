@@ -165,7 +165,12 @@ def _locale(buf: bytes, config: int) -> tuple[str, bool]:
 
 # --- a table over the cap, read without holding it ------------------------------------------------
 
-MAX_TOP_CHUNKS = 4096  # a table aapt writes has one string pool and a few packages at its top level
+MAX_TOP_CHUNKS = 4096  # kept: a table aapt writes has one string pool and a few packages at its top level
+MAX_SKIPPED_CHUNKS = 1 << 20  # left out (~1 s of this loop); a stream of MAX_ARSC_STREAM could hold 32 million
+
+
+class Uncut(Exception):
+    """Why a streamed table was not cut down to what Android reads (said in the caller's error)."""
 
 
 class _Stream:
@@ -191,50 +196,54 @@ class _Stream:
         return b"".join(parts)
 
 
-def without_unknown_chunks(pieces: Iterable[bytes], budget: int) -> bytes | None:
-    """A resources.arsc streamed in ``pieces``, as the same table without its top-level chunks of
-    unknown type (and without bytes after the table), when what is left fits in ``budget`` bytes;
-    None otherwise.
+def without_unknown_chunks(pieces: Iterable[bytes], budget: int) -> bytes:
+    """A resources.arsc streamed in ``pieces``, as the same table without the top-level chunks
+    Android skips (and without bytes after the table), when what is left fits in ``budget`` bytes.
 
     Android's ``LoadedArsc`` logs and skips a top-level chunk that is neither the string pool nor
-    a package, and so do :class:`AndroidArsc` and androguard (and :class:`~apkscan.apk.manifest.arsc.ArscTable`):
-    left out, every reader answers what it answers on the whole table, so a table padded past the
-    cap with such chunks (aapt shows its label) is read like its small twin. Anything else (a table
-    header or chunk a reader would stop or scan at, more than :data:`MAX_TOP_CHUNKS`, a string pool or
-    packages over ``budget`` together) is None: the caller reports the table not read.
+    a package, and a string pool after the first ("Multiple RES_STRING_POOL_TYPEs found"); so do
+    :class:`AndroidArsc` and androguard (:class:`~apkscan.apk.manifest.arsc.ArscTable` refuses a second
+    pool and its caller falls back to them). Left out, every reader answers what it answers on the
+    whole table, so a table padded past the cap with such chunks (aapt shows its label) is read like
+    its small twin (review 41 F4). Anything else raises :class:`Uncut` with the reason: a table header
+    or chunk a reader would stop or scan at, a table shorter than it declares, more than
+    :data:`MAX_TOP_CHUNKS` kept or :data:`MAX_SKIPPED_CHUNKS` skipped chunks, or the string pool and
+    packages over ``budget`` together.
     """
     stream = _Stream(pieces)
     head = stream.take(8)
-    if head is None:
-        return None
-    kind, header, size = struct.unpack("<HHI", head)
+    kind, header, size = struct.unpack("<HHI", head) if head is not None else (0, 0, 0)
     rest = stream.take(header - 8) if kind == RES_TABLE and 12 <= header <= size else None
     if rest is None:
-        return None
-    kept, total, pos = [head, rest], header, header
-    for _ in range(MAX_TOP_CHUNKS):
+        raise Uncut("it has no table header that can be read")
+    kept, total, pos, pool, skipped = [head, rest], header, header, False, 0
+    while True:
         if pos + 8 > size:  # the table's own tail (under a chunk header): kept as it is
             tail = stream.take(size - pos)
-            if tail is None or total + len(tail) > budget:
-                return None
-            return _sized(kept + [tail], total + len(tail))
+            if tail is None:
+                raise Uncut("it ends before the size it declares")
+            return _sized(kept + [tail], _within(total + len(tail), budget))
         chunk = stream.take(8)
-        if chunk is None:
-            return None
-        c_kind, c_header, c_size = struct.unpack("<HHI", chunk)
+        c_kind, c_header, c_size = struct.unpack("<HHI", chunk) if chunk is not None else (0, 0, 0)
         if c_size < 8 or c_header < 8 or c_header > c_size or pos + c_size > size:
-            return None  # Android stops here, androguard scans on: not a table to cut down
-        known = c_kind in (RES_STRING_POOL, RES_TABLE_PACKAGE)
-        if known and total + c_size > budget:
-            return None
+            raise Uncut(f"its top-level chunk at byte {pos} is malformed or truncated")  # Android stops here
+        known = c_kind == RES_TABLE_PACKAGE or (c_kind == RES_STRING_POOL and not pool)
+        pool, skipped = pool or c_kind == RES_STRING_POOL, skipped + (not known)
+        if skipped > MAX_SKIPPED_CHUNKS or len(kept) > 2 * MAX_TOP_CHUNKS:
+            raise Uncut(f"it has more than {MAX_TOP_CHUNKS} string pools and packages" if known else
+                        f"it has more than {MAX_SKIPPED_CHUNKS} top-level chunks Android skips")
+        total = _within(total + c_size, budget) if known else total
         body = stream.take(c_size - 8, keep=known)
         if body is None:
-            return None
-        if known:
-            kept += [chunk, body]
-            total += c_size
+            raise Uncut("it ends before the size it declares")
+        kept += [chunk, body] if known else []
         pos += c_size
-    return None
+
+
+def _within(total: int, budget: int) -> int:
+    if total > budget:
+        raise Uncut(f"its string pool and packages take more than {budget} bytes")
+    return total
 
 
 def _sized(parts: list[bytes], total: int) -> bytes:
