@@ -33,3 +33,35 @@ def test_short_names_split_member_names_on_backslashes_but_never_inside_an_escap
                         members={"dir\\sub\\a.apk", "d\\x41.apk"})
     assert names == {"/ev/\\xff.apk": "\\xff.apk", "/ev/evil\\clean.apk": "evil\\clean.apk",
                      "dir\\sub\\a.apk": "a.apk", "d\\x41.apk": "d\\x41.apk"}
+
+
+def _shortest_unique_suffixes(paths: list[str]) -> dict[str, str]:
+    """The definition, written the slow way: the shortest suffix no other path has at that depth."""
+    parts = {p: [c for c in p.split("/") if c] or [p] for p in set(paths)}
+    out = {}
+    for p, mine in parts.items():
+        for depth in range(1, len(mine) + 1):
+            if depth == len(mine):
+                out[p] = p
+                break
+            if all(q == p or tuple(other[-depth:]) != tuple(mine[-depth:]) for q, other in parts.items()):
+                out[p] = "/".join(mine[-depth:])
+                break
+    return out
+
+
+def test_short_names_are_the_shortest_unique_suffixes():
+    import random
+
+    rng = random.Random(46)
+    for _ in range(2000):
+        paths = ["/".join(rng.choice("ab") for _ in range(rng.randint(1, 6))) for _ in range(rng.randint(1, 9))]
+        assert short_names(paths) == _shortest_unique_suffixes(paths), paths
+
+
+def test_short_names_of_deep_paths_sharing_a_long_tail():
+    """Names of 64 KB, all but their first component alike (review 46 #2: each level rebuilt every
+    suffix, so 8 such names held each report format for a minute and more)."""
+    deep = [f"d{i}/" + "a/" * 20_000 + "b.apk" for i in range(4)]
+    assert short_names(deep) == {p: p for p in deep}
+    assert short_names(deep + ["x/b.apk"])["x/b.apk"] == "x/b.apk"

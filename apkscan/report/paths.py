@@ -9,6 +9,7 @@ path or provenance chain stays in the report beside it.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Collection
 
 CHAIN_SEPARATOR = " ▸ "  # as apkscan.sources.interface writes provenance chains
@@ -29,20 +30,24 @@ def short_names(paths: list[str], members: Collection[str] = ()) -> dict[str, st
     ``members``: the paths that are member names inside a container.
 
     Five ``base.apk`` from five backups become ``a/base.apk``, ``b/base.apk``...; a
-    unique file name stays just the name. Linear in the number of paths per level.
+    unique file name stays just the name. Each level numbers a path's suffix from the number of
+    the level before and one more component, for the paths still pending only (a path unique at
+    one depth is unique at every deeper one): linear in the components compared, where building
+    each suffix again was quadratic in a path's depth (review 46 #2: 8 names of 32,000 components
+    held every report for minutes).
     """
     parts = {p: _components(p, p in members) for p in set(paths)}
     out: dict[str, str] = {}
-    pending = set(parts)
+    pending = dict.fromkeys(parts, 0)  # path -> the number of its suffix at the current depth
+    numbers: dict[tuple[int, str], int] = {}
     depth = 1
     while pending:
-        suffix = {p: tuple(parts[p][-depth:]) for p in parts}
-        taken: dict[tuple[str, ...], int] = {}
-        for p in parts:
-            taken[suffix[p]] = taken.get(suffix[p], 0) + 1
-        for p in list(pending):
-            if taken[suffix[p]] == 1 or depth >= len(parts[p]):
-                out[p] = "/".join(suffix[p]) if depth < len(parts[p]) else p
-                pending.discard(p)
+        for p, prev in pending.items():
+            pending[p] = numbers.setdefault((prev, parts[p][-depth]), len(numbers) + 1)
+        taken = Counter(pending.values())
+        for p, number in list(pending.items()):
+            if taken[number] == 1 or depth >= len(parts[p]):
+                out[p] = "/".join(parts[p][-depth:]) if depth < len(parts[p]) else p
+                del pending[p]
         depth += 1
     return out
