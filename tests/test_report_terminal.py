@@ -21,7 +21,7 @@ def test_summary_lists_flagged_apps_and_counts():
     assert "\x1b" not in text
     lines = text.splitlines()
     assert lines[0].startswith("VERDICT")
-    assert lines[0].split() == ["VERDICT", "KIND", "STRENGTH", "FILE", "LABEL", "PACKAGE", "SIGNER"]
+    assert lines[0].split() == ["VERDICT", "KIND", "STRENGTH", "FILE", "PACKAGE", "SIGNER", "LABEL"]
     assert lines[1].split()[:3] == ["prohibited", "match", "confirmed"]  # kind: "match" when none recorded
     assert "Firefox" not in text  # allowed apps are counted, not listed
     assert "ZIP_EOCD_NOT_FOUND" in text
@@ -34,7 +34,7 @@ def test_narrow_terminal_puts_names_on_a_second_line():
     lines = out.getvalue().splitlines()
     assert lines[0].split() == ["VERDICT", "KIND", "STRENGTH", "FILE"]
     assert lines[2].split()[:3] == ["prohibited", "match", "confirmed"]
-    assert lines[3].startswith("  TikTok · com.zhiliaoapp.musically · ")
+    assert lines[3].startswith("  com.zhiliaoapp.musically · ") and lines[3].endswith("“TikTok”")
     assert all(terminal.width(ln) <= 80 for ln in lines[:10])
 
 
@@ -113,3 +113,18 @@ def test_a_hostile_finding_kind_cannot_forge_a_row():
     assert "\x1b" not in text and "\r" not in text and "\u202e" not in text
     assert not any(line.startswith("allowed ") for line in text.splitlines())
     assert "app\\x1b[2K\\x0d\\x1b[32mallowed\\x1b[0m\\x0aallowed" in text
+
+
+def test_a_label_cannot_take_the_second_line_from_the_package_and_signer():
+    """Review 46 #1: a banned app labelled as another app's name, package and publisher, padded
+    with spaces, read on a terminal as that innocent app (its own package and signer were cut)."""
+    doc = sample_document()
+    app = doc["apps"][0]
+    app["label"] = "Clean Notes · com.example.clean · Example Corp" + " " * 200 + "."
+    out = io.StringIO()
+    terminal.render(doc, out, color=False, columns=100)
+    lines = out.getvalue().splitlines()
+    row = next(i for i, ln in enumerate(lines) if ln.startswith("prohibited"))
+    second = lines[row + 1]
+    assert second.startswith(f"  {app['package']} · ") and "“Clean Notes" in second
+    assert second.index(app["package"]) < second.index("com.example.clean")

@@ -135,16 +135,19 @@ def signer_text(a: view.AppRow) -> str:
 
 def _table(rows: list[view.AppRow], out: TextIO, paint: _Paint, cols: int, verdict_heads: list[str]) -> None:
     """One line per flagged app when it fits, else two (verdicts, kind, strength, file; then
-    label, package, signer indented). Verdicts (one column per policy), kind and strength are
-    never cut (they are the reading); the rest is cut with a visible ``…`` (a path from the
-    left: its end tells files apart)."""
+    package, signer and the label in quotes, indented). Verdicts (one column per policy), kind
+    and strength are never cut (they are the reading); the rest is cut with a visible ``…`` (a
+    path from the left: its end tells files apart). The package and signer come before the label,
+    a free text: a label printing another app's name, package and publisher, padded with spaces,
+    took the whole second line and pushed the app's own package and signer past the cut (review
+    46 #1)."""
     k = len(verdict_heads)
     verdicts = [[pv.verdict for pv in a.verdicts][:k] or [a.verdict] for a in rows]
     verdicts = [v + ["-"] * (k - len(v)) for v in verdicts]
     # every cell escaped: a saved document given to ``report`` is hostile, its finding kinds too
-    cells = [(*v, safe("+".join(a.kinds) or "-"), safe(a.strength or "-"), safe(a.file), safe(a.label or "(no label)"),
-              safe(a.package or "-"), safe(signer_text(a))) for a, v in zip(rows, verdicts)]
-    head = (*verdict_heads, "KIND", "STRENGTH", "FILE", "LABEL", "PACKAGE", "SIGNER")
+    cells = [(*v, safe("+".join(a.kinds) or "-"), safe(a.strength or "-"), safe(a.file), safe(a.package or "-"),
+              safe(signer_text(a)), safe(a.label or "(no label)")) for a, v in zip(rows, verdicts)]
+    head = (*verdict_heads, "KIND", "STRENGTH", "FILE", "PACKAGE", "SIGNER", "LABEL")
     # columns align up to ALIGN_MAX; a longer cell overflows its row (never padded into every
     # row: one hostile 100k-character label must not multiply the output)
     widths = [max(width(h), *(min(width(c[i]), ALIGN_MAX) for c in cells)) for i, h in enumerate(head)]
@@ -156,7 +159,7 @@ def _table(rows: list[view.AppRow], out: TextIO, paint: _Paint, cols: int, verdi
     shown = head if one_line else head[:fixed + 1]
     out.write(paint("bold", " ".join(pad(h, w) for h, w in zip(shown, widths)).rstrip()) + "\n")
     if not one_line:
-        out.write(paint("bold", fit("  LABEL · PACKAGE · SIGNER", cols).rstrip()) + "\n")
+        out.write(paint("bold", fit("  PACKAGE · SIGNER · “LABEL”", cols).rstrip()) + "\n")
     for c in cells:
         first = [paint(c[i], pad(c[i], widths[i])) for i in range(k)] + [pad(c[i], widths[i]) for i in (k, k + 1)]
         if one_line:  # nothing is cut: it fits, or the output is not a terminal
@@ -165,7 +168,8 @@ def _table(rows: list[view.AppRow], out: TextIO, paint: _Paint, cols: int, verdi
             first.append(fit_left(c[fixed], widths[fixed]))
         out.write(" ".join(first).rstrip() + "\n")
         if not one_line:
-            out.write(fit("  " + " · ".join(c[fixed + 1:]), cols).rstrip() + "\n")
+            package, signer, label = c[fixed + 1:]
+            out.write(fit(f"  {package} · {signer} · “{label}”", cols).rstrip() + "\n")
 
 
 def pad(text: str, cols: int) -> str:
