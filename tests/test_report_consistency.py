@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from cli_helpers import run, scanned_document
+from cli_helpers import fixture, run, scanned_document
 
 
 @pytest.fixture
@@ -107,3 +107,38 @@ def test_a_document_without_counts_stays_without(scanned, tmp_path):
     doc.write_text(json.dumps(scanned), encoding="utf-8")
     assert run("report", doc, "--json", tmp_path / "r.json").returncode == 0
     assert "counts" not in json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+
+
+def _forged_cert_app(scanned: dict) -> tuple[int, dict]:
+    return next((i, a) for i, a in enumerate(scanned["apps"])
+                if not a["identity"]["verified"] and a["identity"]["certificates_present"] and a["findings"])
+
+
+@pytest.mark.parametrize("edit,where", [
+    ("signers", "identity/signers"),  # a present certificate moved under the verified signers
+    ("verified", "verified"),  # the app's flag against its identity's
+    ("confirmed", "findings/0/strength"),  # confirmed needs a verified key
+])
+def test_a_present_certificate_is_never_shown_as_a_verified_signer(tmp_path, edit, where):
+    """Review 46 #3: with a forged WeChat's present certificate copied into ``identity.signers``,
+    every format showed it as the verified signer (HTML "Verified signer" under "Signature: not
+    verified") and ``diff`` counted it as a new WeChat signer."""
+    original = tmp_path / "orig.json"
+    res = run("scan", fixture("wechat-forged-cert.apk"), "--no-store", "-q", "--json", original)
+    scanned = json.loads(original.read_text(encoding="utf-8"))
+    original.write_text(json.dumps(scanned), encoding="utf-8")
+    i, app = _forged_cert_app(scanned)
+    if edit == "signers":
+        app["identity"]["signers"] = list(app["identity"]["certificates_present"])
+    elif edit == "verified":
+        app["verified"] = True
+    else:
+        app["findings"][0]["strength"] = "confirmed"
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(scanned), encoding="utf-8")
+    for cmd in (["report", edited, "--html", tmp_path / "r.html"], ["diff", original, edited]):
+        res = run(*cmd)
+        assert res.returncode == 2, res.stdout + res.stderr
+        assert f"DOCUMENT_MALFORMED: apps/{i}/{where}:" in res.stderr or \
+            f"DOCUMENT_MALFORMED: {edited}: apps/{i}/{where}:" in res.stderr, res.stderr
+    assert not (tmp_path / "r.html").exists()

@@ -288,6 +288,7 @@ class ScanDocument(Record):
                                 f"schema_version {version} is not supported (this apkscan reads {SUPPORTED_MAJOR}.x)")
         typed = decoder(cls)(doc)
         typed._check_first_verdicts()
+        typed._check_signers()
         typed._recount()
         return typed
 
@@ -310,6 +311,31 @@ class ScanDocument(Record):
         counts = dict(self.counts)
         counts.update((k, v) for k, v in computed.items() if k in counts or v)
         object.__setattr__(self, "counts", counts)  # a frozen record: set once, while decoding
+
+    def _check_signers(self) -> None:
+        """What was verified is never read from a field that contradicts it. ``identity.signers`` lists
+        verified signers only, so the views show its first as the publisher and "Verified signer", and
+        ``diff`` counts it as a signer: a certificate that is only present, moved there by an edit of
+        the file, would read as a verified signer (review 46 #3). Such a document is refused, as are
+        an app ``verified`` flag or a ``confirmed`` finding that contradicts ``identity.verified`` (a
+        scan never writes them: ``confirmed`` needs a verified key) and a split's signers beside its
+        ``verified: false``."""
+        for i, app in enumerate(self.apps):
+            ident, at = app.identity, ("apps", str(i))
+            if ident.signers and not ident.verified:
+                raise DocumentError(MALFORMED, "signers listed for an identity that did not verify (only verified "
+                                               "signers are listed there)", (*at, "identity", "signers"))
+            if app.verified is not None and app.verified != ident.verified:
+                raise DocumentError(MALFORMED, f"verified: {str(app.verified).lower()} contradicts the identity's "
+                                               f"verified: {str(ident.verified).lower()}", (*at, "verified"))
+            for j, f in enumerate(app.findings):
+                if f.strength == "confirmed" and not ident.verified:
+                    raise DocumentError(MALFORMED, "a confirmed finding for an identity that did not verify (confirmed "
+                                                   "needs a verified key)", (*at, "findings", str(j), "strength"))
+            for j, s in enumerate(app.splits):
+                if s.signers and not s.verified:
+                    raise DocumentError(MALFORMED, "signers listed for a split that did not verify",
+                                        (*at, "splits", str(j), "signers"))
 
     def _check_first_verdicts(self) -> None:
         """Each app's ``verdict`` is its first policy's ``verdicts`` entry. The views count
