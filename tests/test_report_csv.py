@@ -35,9 +35,10 @@ def test_one_row_per_app_and_per_error():
 
 
 def test_formula_injection_neutralised():
-    for bad in ("=1+1", "+cmd", "-2+3", "@SUM(A1)", "\r=1", "＝1"):
+    for bad in ("=1+1", "+cmd", "-2+3", "@SUM(A1)", "＝1"):
         assert csv_report.neutralise(bad) == "'" + bad
     assert csv_report.neutralise("\t=1") == "'\t'=1"  # the tab is also a delimiter to a tab-split reader
+    assert csv_report.neutralise("\r=1") == "'\r'=1"  # and a line break ends a row to a ;-split reader
     assert csv_report.neutralise("WeChat") == "WeChat"
     assert csv_report.neutralise(None) == ""
     assert csv_report.neutralise(2420) == "2420"
@@ -90,12 +91,12 @@ def test_no_formula_cell_when_the_sheet_is_split_on_semicolons(tmp_path):
     finally:
         sys.path.remove(str(FIXTURES))
     (tmp_path / "in").mkdir()
-    label = "Notes;=10+20;-3+4|@SUM(A1); +cmd"
+    label = "Notes;=10+20;-3+4|@SUM(A1); +cmd\n=1+2\n@SUM(1)"  # after a line break too (review 46 #6)
     (tmp_path / "in" / "notes.apk").write_bytes(generate.build_unsigned(generate.App("com.example.notes", label)))
     res = invoke("scan", tmp_path / "in", "--no-store", "-q", "--csv", tmp_path / "r.csv")
     assert res.exit_code == 0, res.output
     text = (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
-    assert "Notes;'=10+20;'-3+4|'@SUM(A1); '+cmd" in {r["label"] for r in _rows(text)}
+    assert "Notes;'=10+20;'-3+4|'@SUM(A1); '+cmd\n'=1+2\n'@SUM(1)" in {r["label"] for r in _rows(text)}
     for delimiter in (";", "|", ",", "\t"):
         for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
             assert not [c for c in row if c.lstrip(" \t").startswith(("=", "+", "-", "@"))], (delimiter, row)

@@ -128,3 +128,15 @@ def test_a_label_cannot_take_the_second_line_from_the_package_and_signer():
     second = lines[row + 1]
     assert second.startswith(f"  {app['package']} · ") and "“Clean Notes" in second
     assert second.index(app["package"]) < second.index("com.example.clean")
+
+
+def test_default_ignorable_marks_are_shown_not_drawn_as_nothing():
+    """Review 46 #7: the combining grapheme joiner, variation selectors and Hangul fillers are not
+    format characters, yet draw nothing: ``com.tencent\\u034f.mm`` printed as ``com.tencent.mm``."""
+    from apkscan.report.escape import safe, visible
+
+    for mark, shown in [("\u034f", "\\u034f"), ("\ufe0f", "\\ufe0f"), ("\u3164", "\\u3164"), ("\u180b", "\\u180b"),
+                        ("\U000e0101", "\\U000e0101"), ("\U000e0001", "\\U000e0001")]:
+        assert safe(f"com.tencent{mark}.mm") == f"com.tencent{shown}.mm"
+        assert visible(f"com.tencent{mark}.mm\n") == f"com.tencent{shown}.mm\n"
+    assert safe("微信 WeChat é") == "微信 WeChat é"  # letters and ordinary marks stay as they are

@@ -37,7 +37,9 @@ COLUMNS = [
 INTERRUPTED = ("interrupted: the scan was stopped (Ctrl-C or SIGTERM) before it finished; "
                "only the inputs that finished are listed")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
-_AFTER_DELIMITER = re.compile("([;,|\t][ \t]*)([=+\\-@＝＋－＠])")  # a cell's start under another delimiter
+# a cell's start under another delimiter, or after a line break in the cell: a reader splitting on
+# ";" or a tab sees the quoted cell's line break end its row (review 46 #6)
+_AFTER_DELIMITER = re.compile("([;,|\t\r\n][ \t]*)([=+\\-@＝＋－＠])")
 
 
 def neutralise(value: object) -> str:
