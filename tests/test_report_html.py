@@ -361,3 +361,23 @@ def test_a_verdict_column_and_filter_per_policy(browser, three_policy_report):
                         "var d = b.querySelector('details'); d.open = true; d.innerText")
     assert "Verdict per policy" in text and all(f"{n} / " in text for n in THREE)
     assert browser.problems() == []
+
+
+@pytest.mark.parametrize("label", ["Notes_" + "W" * 144, "A" * 32_000])
+def test_a_long_label_never_pushes_the_verdicts_off_screen(browser, tmp_path, label):
+    """Review 46 #4: one 150-character label without spaces widened the table until Package,
+    Verdict, Kind, Strength and File of every row were off a 1,400-pixel screen."""
+    doc = sample_document()
+    doc["apps"][0]["label"] = label
+    path = tmp_path / "wide.html"
+    with open(path, "w", encoding="utf-8") as out:
+        html.render(doc, out)
+    browser.call("Emulation.setDeviceMetricsOverride", session=True, width=1400, height=1000,
+                 deviceScaleFactor=1, mobile=False)
+    try:
+        browser.open(path.as_uri())
+        rights = browser.eval("[...document.querySelectorAll('tbody.app tr.row .badge')]"
+                              ".map(b => b.getBoundingClientRect().right)")
+        assert rights and max(rights) <= 1400, rights
+    finally:
+        browser.call("Emulation.clearDeviceMetricsOverride", session=True)
