@@ -113,3 +113,43 @@ def test_member_names_with_a_colon_never_become_absolute_uris(tmp_path):
     assert {urlsplit(u).scheme for u in uris} <= {"", "file"}, uris
     # (zipfile.write normalises "//" to "/" in the names)
     assert "https%3A/evil.example/update.apk" in uris and "javascript%3Aalert(document.domain)/x.apk" in uris
+
+
+def test_several_policies_the_message_leads_with_the_most_severe_verdict(sarif_schema):
+    """Review 46 #5: WeChat under canada-house-of-commons-2023 first (allowed) and canada-tbs-2023
+    (prohibited): level ``error`` over the text "Allowed: WeChat ..."."""
+    from pathlib import Path
+
+    from apkscan.policy.loader import load_policy
+    from apkscan.rules.loader import load_ruleset
+    from apkscan.scan import scan
+    from apkscan.sources.files import FileSource
+
+    apk = Path(__file__).resolve().parents[1] / "fixtures" / "apks" / "wechat-tencent-subject.apk"
+    first, second = load_policy("canada-house-of-commons-2023"), load_policy("canada-tbs-2023")
+    doc = scan([FileSource([str(apk)])], load_ruleset(), first, more_policies=[second]).to_dict()
+    assert doc["apps"][0]["verdict"] == "allowed" and doc["apps"][0]["verdicts"]["canada-tbs-2023"]["verdict"] == "prohibited"
+    buf = io.StringIO()
+    sarif.render(doc, buf)
+    log = json.loads(buf.getvalue())
+    assert _validate(sarif_schema, log) == []
+    results = log["runs"][0]["results"]
+    assert results and all(r["level"] == "error" for r in results)
+    assert all(r["message"]["text"].startswith("Prohibited (policy canada-tbs-2023): WeChat") for r in results)
+
+
+def test_hostile_text_never_becomes_a_placeholder_a_link_or_a_bad_time(sarif_schema):
+    """Review 46 #9: a label ``[Allowed: vetted](https://evil.example/ok) {0}`` went into the alert
+    text raw (a link a viewer renders, a placeholder it fills); an edited ``started_at`` became an
+    invalid ``startTimeUtc``."""
+    doc = sample_document()
+    doc["apps"][0]["label"] = "[Allowed: vetted by MDM](https://evil.example/ok) {0} \u202e"
+    doc["started_at"], doc["finished_at"] = "yesterday, honest", "</script>"
+    buf = io.StringIO()
+    sarif.render(doc, buf)
+    log = json.loads(buf.getvalue())
+    assert _validate(sarif_schema, log) == []
+    invocation = log["runs"][0]["invocations"][0]
+    assert "startTimeUtc" not in invocation and "endTimeUtc" not in invocation
+    text = next(r["message"]["text"] for r in log["runs"][0]["results"] if "vetted" in r["message"]["text"])
+    assert "\\[Allowed: vetted by MDM\\](https://evil.example/ok) {{0}} \\u202e" in text

@@ -279,3 +279,18 @@ def test_a_changed_feed_is_another_pack_version_so_diff_says_the_rules_differ(tm
     assert versions[0] != versions[1] and all(v.startswith("stix2 ") for v in versions)
     res = CliRunner().invoke(main, ["diff", str(docs[0]), str(docs[1])])
     assert "DIFF_RULES_DIFFER" in res.output + res.stderr  # before: every feed was version 'stix2'
+
+
+def test_a_feed_file_name_with_a_bidi_override_gives_no_invisible_pack_or_rule_id(tmp_path):
+    """Review 46 #9: ``evil\\u202e.stix2`` put U+202E into the pack name and every rule id."""
+    from apkscan.rules.stix import load_stix
+
+    bundle = {"type": "bundle", "id": "bundle--1", "objects": [
+        {"type": "malware", "id": "malware--1", "name": "Spy"},
+        {"type": "indicator", "id": "indicator--1", "pattern": "[app:id = 'com.example.spy']"},
+        {"type": "relationship", "id": "relationship--1", "relationship_type": "indicates",
+         "source_ref": "indicator--1", "target_ref": "malware--1"}]}
+    path = tmp_path / "evil\u202e feed\u200b.stix2"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    pack = load_stix(path)
+    assert pack.name == "ioc.evil__feed_" and all(r.id.startswith("ioc.evil__feed_.") for r in pack.rules)

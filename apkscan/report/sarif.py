@@ -21,7 +21,7 @@ from urllib.parse import quote
 from apkscan.document import Decision, ScanDocument
 from apkscan.document.codec import encode
 from apkscan.report import view
-from apkscan.report.escape import visible_surrogates
+from apkscan.report.escape import visible, visible_surrogates
 from apkscan.report.policy_view import finding_verdicts
 from apkscan.sources.names import name_bytes
 
@@ -96,11 +96,32 @@ def _artifacts(apps: list[view.AppRow]) -> tuple[list[dict], dict[tuple, int]]:
 
 
 def _message(a: view.AppRow, f: view.FindingRow) -> str:
+    """The alert text dashboards show: the most severe verdict first, with the policy that gives it
+    when there are several (review 46 #5: the first policy's "Allowed" under level ``error``)."""
     who = a.publisher or (f"unverified ({a.present_publisher})" if a.present_publisher else "unverified")
     where = f"found in split APK {f.split} of this bundle" if f.split else f"signer {who}"  # a split has its own signer
-    return (f"{a.verdict.capitalize()}: {a.label or '(no label)'} ({a.package or 'no package'}) "
-            f"{f.kind or 'match'} of {f.vendor or '?'} {f.app or ''} rule {f.rule}, "
-            f"strength {f.strength or '?'}, {where}").replace("  ", " ")
+    by = next((pv.policy for pv in a.verdicts if pv.verdict == a.worst), None) if len(a.verdicts) > 1 else None
+    verdict = a.worst.capitalize() + (f" (policy {by})" if by else "")
+    return plain_text(f"{verdict}: {a.label or '(no label)'} ({a.package or 'no package'}) "
+                      f"{f.kind or 'match'} of {f.vendor or '?'} {f.app or ''} rule {f.rule}, "
+                      f"strength {f.strength or '?'}, {where}").replace("  ", " ")
+
+
+def _utc_time(value: str | None) -> bool:
+    """An ISO 8601 date-time with its offset (what apkscan writes), as SARIF's ``date-time`` wants."""
+    from datetime import datetime
+
+    try:
+        return bool(value) and datetime.fromisoformat(value).tzinfo is not None
+    except (TypeError, ValueError):
+        return False
+
+
+def plain_text(text: str) -> str:
+    """SARIF plain text from hostile parts: ``{``/``}`` doubled (else read as placeholders, §3.11.5),
+    ``[``/``]`` escaped (else ``[text](url)`` is a link a viewer renders, §3.11.6), and invisible
+    or bidi characters shown as escapes (review 46 #9)."""
+    return visible(text).replace("{", "{{").replace("}", "}}").replace("[", "\\[").replace("]", "\\]")
 
 
 def _result(a: view.AppRow, f: view.FindingRow, rule_index: int, art_index: int) -> dict:
@@ -182,10 +203,9 @@ def document(doc: ScanDocument | dict) -> dict:
                                  "message": {"text": "the scan was interrupted; only inputs that finished are reported"}})
     invocation: dict[str, Any] = {"executionSuccessful": not errors and not meta.interrupted,
                                   "toolExecutionNotifications": notifications}
-    if meta.started:
-        invocation["startTimeUtc"] = meta.started
-    if meta.finished:
-        invocation["endTimeUtc"] = meta.finished
+    for key, value in (("startTimeUtc", meta.started), ("endTimeUtc", meta.finished)):
+        if _utc_time(value):  # an edited document's "yesterday" is no date-time the schema accepts
+            invocation[key] = value
     driver: dict[str, Any] = {"name": meta.tool, "rules": rules}
     if meta.tool_version:
         driver["version"] = meta.tool_version

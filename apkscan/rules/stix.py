@@ -65,9 +65,12 @@ def load_stix(path: str | Path, taken: Iterable[str] = (), notices: list[RuleErr
     if not isinstance(objects, list):
         raise RuleError(name, None, "not a STIX2 bundle: no 'objects' list")
     taken = set(taken)
-    stem, n = p.stem, 2
+    # the file's name without what prints as nothing or reorders text (a bidi override in the pack
+    # and every rule id: review 46 #9): letters, digits, "_", "." and "-" are kept, the rest is "_"
+    base = re.sub(r"[^\w.\-]", "_", p.stem) or "indicators"
+    stem, n = base, 2
     while f"ioc.{stem}" in taken:
-        stem, n = f"{p.stem}-{n}", n + 1
+        stem, n = f"{base}-{n}", n + 1
     pack, skipped = _pack_from_objects(objects, stem, name)
     pack.version = f"stix2 {hashlib.sha256(data).hexdigest()[:12]}"  # a changed feed is another version (diff)
     if skipped and pack.rules:
