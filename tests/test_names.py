@@ -65,3 +65,45 @@ def test_short_names_of_deep_paths_sharing_a_long_tail():
     deep = [f"d{i}/" + "a/" * 20_000 + "b.apk" for i in range(4)]
     assert short_names(deep) == {p: p for p in deep}
     assert short_names(deep + ["x/b.apk"])["x/b.apk"] == "x/b.apk"
+
+
+def _raw_member_zip(path, names: list[bytes], data: bytes) -> None:
+    """A stored ZIP whose member names are the given bytes exactly (zipfile would encode them)."""
+    import struct
+    import zlib
+
+    local, central = bytearray(), bytearray()
+    for name in names:
+        crc, off = zlib.crc32(data), len(local)
+        local += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0, crc, len(data), len(data), len(name), 0)
+        local += name + data
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0, crc, len(data), len(data),
+                               len(name), 0, 0, 0, 0, 0, off) + name
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(names), len(names), len(central), len(local), 0)
+    path.write_bytes(bytes(local + central + end))
+
+
+def test_members_whose_names_differ_only_in_bytes_that_are_no_utf8_keep_apart(tmp_path):
+    """Review 46 #8: ``bad\\xff.apk`` and ``bad\\xfe.apk`` in one ZIP (or tar) were both
+    ``bad\\ufffd.apk`` in every report; only the SHA-256 told the banned one from the other."""
+    import io
+    import json
+    import tarfile
+
+    from cli_helpers import fixture, run
+
+    wechat = fixture("wechat-tencent-subject.apk").read_bytes()
+    _raw_member_zip(tmp_path / "m.zip", [b"bad\xff.apk", b"bad\xfe.apk"], wechat)
+    with tarfile.open(tmp_path / "m.tar", "w", format=tarfile.GNU_FORMAT, encoding="utf-8",
+                      errors="surrogateescape") as tf:
+        for name in ("bad\udcff.apk", "bad\udcfe.apk"):
+            info = tarfile.TarInfo(name)
+            info.size = len(wechat)
+            tf.addfile(info, io.BytesIO(wechat))
+    for box in ("m.zip", "m.tar"):
+        out = tmp_path / f"{box}.json"
+        res = run("scan", tmp_path / box, "--no-store", "-q", "--json", out, "--csv", tmp_path / f"{box}.csv")
+        assert res.returncode == 1, res.stderr
+        apps = json.loads(out.read_text(encoding="utf-8"))["apps"]
+        assert sorted(a["source"]["path"] for a in apps) == ["bad\\xfe.apk", "bad\\xff.apk"]
+        assert "bad\\xff.apk" in (tmp_path / f"{box}.csv").read_text(encoding="utf-8-sig")

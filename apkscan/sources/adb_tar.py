@@ -62,11 +62,13 @@ class BoundedTarInfo(tarfile.TarInfo):
         raise tarfile.InvalidHeaderError("GNU sparse 1.0 member (never written by Android)")
 
 
-def open_stream(payload) -> tarfile.TarFile:
-    """A ``r|`` TarFile over ``payload``; names are display strings, decoded as UTF-8 with
-    replacement (a lone surrogate would break every report writer downstream)."""
+def open_stream(payload, errors: str = "replace") -> tarfile.TarFile:
+    """A ``r|`` TarFile over ``payload``; names decoded as UTF-8 with replacement (an adb backup's
+    names are paths it parses: ``apps/<package>/...``) or, for a plain tar's member names,
+    ``surrogateescape``: a byte that is no UTF-8 is kept and every output writes it ``\\xff``, as for
+    a file name, so two members whose names differ only there are told apart (review 46 #8)."""
     return tarfile.open(fileobj=payload, mode="r|", tarinfo=BoundedTarInfo, bufsize=CHUNK,
-                        encoding="utf-8", errors="replace")
+                        encoding="utf-8", errors=errors)
 
 
 def stop_reason(tf: tarfile.TarFile) -> str | None:

@@ -34,7 +34,7 @@ class TarReader:
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         try:
-            tf = open_stream(self.stream)
+            tf = open_stream(self.stream, "surrogateescape")
         except (tarfile.TarError, EOFError, OSError) as exc:
             yield InputProblem(self.chain, [error("CONTAINER_TAR_CORRUPT", f"not a readable tar archive: {exc}")])
             return

@@ -29,6 +29,14 @@ from apkscan.sources.streams import InflateBudget, IterStream
 _READERS = itertools.count()
 
 
+
+def shown_name(entry: ZipEntry) -> str:
+    """The member's name as evidence: its bytes, a byte that is no UTF-8 kept (``surrogateescape``;
+    every output writes it ``\\xff``, as for a file name). ``entry.name`` replaces such bytes with
+    U+FFFD, as apksig reads names, so two members differing only there had one name in every
+    report (review 46 #8); the APK's own reading keeps ``entry.name``."""
+    return entry.raw_name.decode("utf-8", "surrogateescape") if entry.raw_name is not None else entry.name
+
 class ZipReader:
     """Every file entry of a ZIP, in central-directory order."""
 
@@ -67,13 +75,14 @@ class ZipReader:
             if _odd_name(entry.name) else []
         start = self.base + arc.data_offset(entry)
         key = (self.token, start, entry.compressed, entry.uncompressed_size)
+        shown = shown_name(entry)
         if entry.compressed:
             self.budget.check_declared(entry.name, entry.compressed_size, entry.uncompressed_size)
             self.budget.charge(entry.uncompressed_size)
-            return Member(entry.name, entry.uncompressed_size, lambda: IterStream(arc.stream(entry)),
+            return Member(shown, entry.uncompressed_size, lambda: IterStream(arc.stream(entry)),
                           bundle=self.bundle_key(entry.name), flags=flags, data_key=key,
                           charged=entry.uncompressed_size)
-        return Member(entry.name, entry.uncompressed_size, lambda: IterStream(arc.stream(entry)),
+        return Member(shown, entry.uncompressed_size, lambda: IterStream(arc.stream(entry)),
                       window=(self.path, start, entry.uncompressed_size), bundle=self.bundle_key(entry.name), flags=flags,
                       data_key=key)
 
