@@ -122,7 +122,8 @@ def section_attributes(chunk: bytes) -> tuple[tuple[str, str], ...]:
     return tuple(attrs)
 
 
-_TOKENS = re.compile(r"[ \t\n\r\f]+")  # java.util.StringTokenizer's default delimiters (review 43 F3)
+_TOKEN = re.compile(r"[^ \t\n\r\f]+")  # between java.util.StringTokenizer's default delimiters (review 43 F3)
+MAX_DIGEST_ALGORITHMS = 4096  # tokens of one Digest-Algorithms walked (a real one names one or two)
 _LINE_END = re.compile(rb"\r\n?|\n")  # CRLF, a lone CR or LF, as apksig's ManifestParser
 
 
@@ -337,17 +338,33 @@ def jfold(text: str) -> str:
     """``text`` folded so that two strings fold alike exactly when Java's ``equalsIgnoreCase``
     says they are equal: per character, ``toLowerCase(toUpperCase(c))`` with one-character
     mappings (``ı``, ``ſ``, the Kelvin sign match their ASCII letters; Python's ``lower()`` alone
-    misses them: review 43 F2). ASCII text is folded at C speed."""
+    misses them: review 43 F2). ASCII text is folded at C speed; other text through a table of
+    the characters met so far. A name longer than :data:`FOLDED_MAX` is returned as it is: it is
+    never one apkscan looks up (``equalsIgnoreCase`` of strings of other lengths is false), and a
+    60 MiB attribute name folded one character at a time took a minute and 5.8 GB (review 45 F1)."""
     if text.isascii():
         return text.lower()
-    return "".join(_jfold_char(ch) for ch in text)
+    if len(text) > FOLDED_MAX:
+        return text
+    return text.translate(_FOLDS)
 
 
-def _jfold_char(ch: str) -> str:
-    up = ch.upper()
-    up = up if len(up) == 1 else ch  # Character.toUpperCase(char) maps one char to one
-    low = "i" if up == "\u0130" else up.lower()  # İ: Java's one-char lower case is i (Python's adds a dot)
-    return low if len(low) == 1 else up
+FOLDED_MAX = 256  # longer than any attribute name apkscan looks up ("SHA-256-Digest-Manifest-Main-Attributes")
+
+
+class _FoldTable(dict):
+    """``str.translate``'s table for :func:`jfold`: each character's fold, computed once."""
+
+    def __missing__(self, cp: int) -> str:
+        ch = chr(cp)
+        up = ch.upper()
+        up = up if len(up) == 1 else ch  # Character.toUpperCase(char) maps one char to one
+        low = "i" if up == "\u0130" else up.lower()  # İ: Java's one-char lower case is i (Python's adds a dot)
+        self[cp] = folded = low if len(low) == 1 else up
+        return folded
+
+
+_FOLDS = _FoldTable()
 
 
 def attribute_name(algorithm: str, suffix: str) -> str:
@@ -368,9 +385,11 @@ def digests_to_verify(section: Section, suffix: str, min_sdk: int, max_sdk: int)
     get = lambda name: first.get(jfold(name))  # noqa: E731 - as Section.get: case-insensitive, the first
     if min_sdk < Sdk.JELLY_BEAN_MR2:
         algs = get("Digest-Algorithms")
-        for alg in _TOKENS.split(algs if algs is not None else "SHA SHA1"):  # StringTokenizer's delimiters
-            if not alg:
-                continue
+        for n, token in enumerate(_TOKEN.finditer(algs if algs is not None else "SHA SHA1")):  # never listed whole
+            if n == MAX_DIGEST_ALGORITHMS:  # 20M tokens took 1.6 GB as a list (review 45 F5); Java walks them all
+                raise LimitExceeded("INPUT_JAR_MANIFEST_LIMIT", f"a Digest-Algorithms attribute names more than "
+                                    f"{MAX_DIGEST_ALGORITHMS} algorithms before one apkscan can use")
+            alg = token.group()
             value = get(alg + suffix)
             if value is None:
                 continue
