@@ -24,14 +24,15 @@ from typing import BinaryIO
 
 from apkscan.issues import warning
 from apkscan.sources import walkclock
-from apkscan.sources.dumpsys_state import PACKAGE_RE, DumpsysState, Unread
+from apkscan.sources.dumpsys_state import (PACKAGE_RE, SIGS_PREFIX, DumpsysState, Unread, names_a_package,
+                                          signature_list)
 from apkscan.sources.interface import InputProblem, RecordedApp, Skipped
 from apkscan.sources.streams import IterStream, Prefixed
 from apkscan.sources.text_encodings import (DUMPSYS_FIRST_LINES, HEAD, Transcoder, decode, misaligned, realigned,
                                             text_encoding)
 
 __all__ = ["TextEvidenceReader", "ListingScan", "looks_like_text_evidence", "scan_for_listing", "spool_source",
-           "text_encoding", "java_cert_hashcode"]
+           "text_encoding", "java_cert_hashcode", "signature_list"]
 
 MAX_LINE = 16 * 1024
 MAX_LINES = 5_000_000
@@ -45,15 +46,12 @@ ANYWHERE_MARKS = tuple(mark.encode() for mark in ANYWHERE_TEXT)
 OVERLAP = max(map(len, ANYWHERE_MARKS)) - 1  # of a chunk's text kept with the next: a mark across them is seen
 GARBLED = ("\x00", "\ufeff", "\ufffe")  # in a line (past a BOM starting it): a decoding change not followed
 # (so is UTF-16 read one byte off: text_encodings.misaligned)
-_TOKEN = re.compile(r"[ \t]*(\S*)")
-_DOTTED = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+")
 # a package every 'User N:' line of whose block says installed=false is on no user of the device
 # ('pm uninstall --user 0' of a preinstalled app, review 41 F3): a field forging such a line cannot
 # remove the real one, which says true, so one true keeps it listed
 _USER_INSTALLED = re.compile(r"User \d{1,9}: .*?\binstalled=(true|false)\b")
 NOT_INSTALLED = "package installed for no user (installed=false on every 'User N:' line of its dumpsys block)"
 EMPTY_SKIP = "text marked like a device listing that names no package on any line (source code, notes)"
-SIGS_PREFIX = "signatures=PackageSignatures{"
 HASH_RE = re.compile(r"^-?[0-9a-f]{1,8}$")
 
 
@@ -162,7 +160,7 @@ class TextEvidenceReader:
         text of it that names no package and holds no line naming one, in no other encoding, within
         the limits (a source file, notes quoting ``package:<name>``) is counted as skipped there, not
         ``TEXT_EVIDENCE_EMPTY``: a device's real listing names its packages on lines the reader reads or
-        counts (:func:`_names_a_package`), so it can never read so."""
+        counts (:func:`names_a_package`), so it can never read so."""
         self.stream = stream
         self.chain = chain
         self.quiet_in = quiet_in
@@ -184,7 +182,7 @@ class TextEvidenceReader:
             if any(ch in line for ch in GARBLED) or misaligned(line):
                 garbled.add(line, 1 + line.count("\u0a00"))  # the lines a LF read one byte off joined
                 continue
-            self.names_one = self.names_one or _names_a_package(line)
+            self.names_one = self.names_one or names_a_package(line)
             if line.startswith("package:"):
                 app = self._pm_line(line)
                 if app is None:
@@ -341,45 +339,3 @@ class TextEvidenceReader:
                 self.unread_signatures += 1
                 return
             self.hashcodes[app.package] = [h.strip() for h in listed.split(",") if HASH_RE.match(h.strip())]
-
-
-def signature_list(line: str) -> str | None:
-    """What ``signatures=PackageSignatures{... signatures:[<list>]`` holds, in one left-to-right pass.
-
-    Same answer as the regex ``signatures=PackageSignatures\\{[^}]*?\\bsignatures:\\[([^\\]]*)\\]``
-    (the first ``signatures:[`` at a word start before the block's ``}``, up to the next ``]``),
-    which backtracked cubically: 16 KB of repeated prefixes took 2 s a line. Here a prefix whose
-    block holds no list is skipped with its whole block (a later prefix inside that block has
-    its block inside it, so no list either): every character is looked at a bounded number of times.
-    """
-    start = line.find(SIGS_PREFIX)
-    while start >= 0:
-        body = start + len(SIGS_PREFIX)
-        end = line.find("}", body)
-        end = len(line) if end < 0 else end
-        at = line.find("signatures:[", body, end)
-        while at > body and _word_char(line[at - 1]):  # the regex's \b: not inside a longer word
-            at = line.find("signatures:[", at + 1, end)
-        if at >= 0:
-            close = line.find("]", at + len("signatures:["))
-            return None if close < 0 else line[at + len("signatures:["):close]
-        start = line.find(SIGS_PREFIX, end)
-    return None
-
-
-def _names_a_package(line: str) -> bool:
-    """A ``package:`` or ``Package [`` mark anywhere in ``line`` (indented, quoted, after a path and
-    ``=``) followed by a dotted package name, as every app's is (Android requires a dot). Linear:
-    each mark's token is read once."""
-    for mark in ("package:", "Package ["):
-        at = line.find(mark)
-        while at >= 0:
-            token = _TOKEN.match(line, at + len(mark))
-            if _DOTTED.match(token.group(1).rsplit("=", 1)[-1]):
-                return True
-            at = line.find(mark, token.end())
-    return False
-
-
-def _word_char(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
