@@ -56,9 +56,9 @@ CASES = {
     "switch16": _dumpsys(decoy_extra="    mime=" + U16 + "\n").encode(),  # review 40 F5
     "switch16v": _dumpsys(["1.0" + U16]).encode(),
     **{f"edgew_{s}": _edge(s) for s in (1, 5, 11)},
-    **{f"ps_onex_{t}": PRE + b + _dumpsys([(CRAFT + "x") * 70]).encode("utf-16-le") for t, b in (("bom", BOM), ("nobom", b""))},
-    **{f"ps_many_{t}": PRE + b + _dumpsys([CRAFT] * 70).encode("utf-16-le") for t, b in (("bom", BOM), ("nobom", b""))},
-    **{f"ps_many2_{t}": PRE + b + _dumpsys([CRAFT2] * 70).encode("utf-16-le") for t, b in (("bom", BOM), ("nobom", b""))},
+    **{f"ps_{name}_{t}": PRE + b + _dumpsys(decoys).encode("utf-16-le")
+       for name, decoys in (("onex", [(CRAFT + "x") * 70]), ("many", [CRAFT] * 70), ("many2", [CRAFT2] * 70))
+       for t, b in (("bom", BOM), ("nobom", b""))},
     "alt_honest_a": _lst(["com.a1"]).encode() + _lst(["com.b1", "com.b2"]).encode("utf-16-le")
     + _lst(["com.c1", "com.tencent.mm"]).encode(),
     "alt_honest_b": _lst(["com.a1"]).encode() + _lst(["com.b1"]).encode("utf-16-le") + _lst(["com.c1"]).encode()
@@ -117,7 +117,8 @@ def test_a_crafted_field_that_reads_as_a_package_line_lists_it_weakly_and_hides_
     BOM + _dumpsys().encode("utf-16-le"), PRE + BOM + _lst(["com.p1", "com.tencent.mm"]).encode("utf-16-le"),
     PRE + _lst(["com.p1", "com.tencent.mm"]).encode("utf-16-le"), PRE + ("\r\n" + _dumpsys()).encode("utf-16-le"),
     PRE + BOM + ("\r\n" + _dumpsys()).encode("utf-16-le")],
-    ids=["utf8", "ps-append", "ps-append-bom", "ps-whole", "ps-list-bom", "ps-list", "ps-blank-first", "ps-blank-first-bom"])
+    ids=["utf8", "ps-append", "ps-append-bom", "ps-whole", "ps-list-bom", "ps-list", "ps-blank-first",
+         "ps-blank-first-bom"])
 def test_plain_captures_read_one_way_as_before(scan_path, tmp_path, data):
     doc = _scan(scan_path, tmp_path, data)
     assert {a["package"]: a["verdict"] for a in doc["apps"]}.get("com.tencent.mm") == "prohibited"

@@ -219,14 +219,14 @@ class Transcoder:
 
 
 def _judged(head: bytes) -> str | None:
-    """The encoding text changes to at ``head``'s start, or None (:func:`text_encoding` says UTF-8, or
-    nothing reads as text). Judged on the first line in each encoding: the sample can run past that
+    """The encoding text changes to at ``head``'s start, or None (:func:`text_encoding` says UTF-8 or
+    binary, or nothing reads as text). Judged on the first line in each encoding: the sample can run past that
     line into text of another encoding or alignment (``cmd >>`` then PowerShell ``>>`` again), which
     must not outvote it. With a BOM, its encoding if that line (or the sample) reads so; else of the
     bare ones whose first line reads as text, the one reading most ASCII; a first line too short to
     tell (a blank one), the sample is judged as detection judges a head."""
     encoding = text_encoding(head)
-    if encoding == "utf-8":
+    if encoding in (None, "utf-8"):  # a stray NUL in 8-bit text, or nothing that reads as text
         return None
     order = next((name for bom, name in _BOM_ORDER if head.startswith(bom)), None)
     if order is not None:
@@ -237,7 +237,7 @@ def _judged(head: bytes) -> str | None:
         text = _first_line(head[:SAMPLE], name)
         if text is not None and sum(1 for ch in text if ch < "\x80") / len(text) > share:
             best, share = name, sum(1 for ch in text if ch < "\x80") / len(text)
-    if best is None and encoding is not None and _reads_as(head[:SAMPLE], encoding):
+    if best is None and _reads_as(head[:SAMPLE], encoding):
         return encoding
     return best
 

@@ -172,6 +172,8 @@ class _Reading:
     def feed(self, chunk: bytes, final: bool, nul_led: bool = False) -> None:
         """Read the whole lines of UTF-8 ``chunk`` (the rest kept for the next). ``nul_led``: one NUL
         starting a line is dropped (the 8-bit reading: UTF-16LE's line break is LF then NUL)."""
+        if self.count > MAX_LINES:  # past its line budget: said once, the rest not split
+            return
         parts = (self.buf + chunk).split(b"\n")
         self.buf = parts.pop()
         for part in parts:
