@@ -205,3 +205,14 @@ def test_any_mix_of_encodings_keeps_the_8bit_reading_whole_and_the_decoders_few(
             whole.append(t.outputs[1] if t.starts else t.outputs[0])
             at += size
         assert b"".join(whole) == data and len(t.starts) <= MAX_DECODERS
+
+
+def test_packages_past_the_cap_found_by_another_reading_are_said_not_crashed_on(monkeypatch):
+    from apkscan.sources import text_evidence
+    from apkscan.sources.text_evidence import TextEvidenceReader
+
+    monkeypatch.setattr(text_evidence, "MAX_APPS", 3)  # alt_honest_b: three readings name five packages
+    entries = list(TextEvidenceReader(io.BytesIO(CASES["alt_honest_b"]), ("t.txt",)).entries())  # before: KeyError
+    assert [e.package for e in entries if hasattr(e, "package")] == ["com.a1", "com.b1", "com.c1"]
+    messages = [i.message for e in entries for i in getattr(e, "issues", [])]
+    assert "more than 3 packages; the rest ignored" in messages

@@ -252,7 +252,8 @@ class _Reading:
         """The packages only ``other`` (a second reading of the same text) names, added to these;
         for one both name, its ``User N:`` lines of both count (one installed=true keeps it)."""
         only = [package for package in other.apps if package not in self.apps]
-        for package in only[:max(0, MAX_APPS - len(self.apps))]:
+        only = only[:max(0, MAX_APPS - len(self.apps))]  # the rest ignored, as MAX_APPS says
+        for package in only:
             self.apps[package] = other.apps[package]
             if package in other.hashcodes:
                 self.hashcodes[package] = other.hashcodes[package]
