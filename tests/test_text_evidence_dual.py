@@ -216,3 +216,15 @@ def test_packages_past_the_cap_found_by_another_reading_are_said_not_crashed_on(
     assert [e.package for e in entries if hasattr(e, "package")] == ["com.a1", "com.b1", "com.c1"]
     messages = [i.message for e in entries for i in getattr(e, "issues", [])]
     assert "more than 3 packages; the rest ignored" in messages
+
+
+def test_a_block_the_change_cuts_keeps_the_fields_after_it(scan_path, tmp_path):
+    """The decoy field inside WeChat's own block, before its versionCode and User lines: the first
+    reading has its header, the 8-bit one the rest; the app keeps both."""
+    wechat = ("  Package [com.tencent.mm] (a1b2c3d):\n    mime=" + U16 + "\n    versionCode=2080 minSdk=21\n"
+              "    versionName=8.0.49\n    User 0: ceDataInode=1 installed=true hidden=false\n")
+    text = "Activity Resolver Table:\n  Non-Data Actions:\n\nPackages:\n" + wechat + _block("com.android.shell", "1111")
+    doc = _scan(scan_path, tmp_path, text.encode())
+    [mm] = [a for a in doc["apps"] if a["package"] == "com.tencent.mm"]
+    assert mm["verdict"] == "prohibited" and mm["identity"]["version_code"] == 2080
+    assert mm["identity"]["version_name"] == "8.0.49"

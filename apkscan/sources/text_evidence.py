@@ -250,16 +250,21 @@ class _Reading:
 
     def take(self, other: _Reading) -> list[str]:
         """The packages only ``other`` (a second reading of the same text) names, added to these;
-        for one both name, its ``User N:`` lines of both count (one installed=true keeps it)."""
+        for one both name, the ``User N:`` lines of both count (one installed=true keeps it) and a
+        field this reading lacks is taken from ``other`` (a block the change of encoding cut)."""
         only = [package for package in other.apps if package not in self.apps]
         only = only[:max(0, MAX_APPS - len(self.apps))]  # the rest ignored, as MAX_APPS says
         for package in only:
             self.apps[package] = other.apps[package]
-            if package in other.hashcodes:
-                self.hashcodes[package] = other.hashcodes[package]
-        for package, states in other.installed.items():
-            if package in self.apps:
-                self.installed.setdefault(package, set()).update(states)
+        for package, app in other.apps.items():
+            mine = self.apps.get(package)
+            if mine is not None and mine is not app:
+                mine.version_code = app.version_code if mine.version_code is None else mine.version_code
+                mine.version_name = mine.version_name or app.version_name
+            if mine is not None and package in other.hashcodes:
+                self.hashcodes.setdefault(package, other.hashcodes[package])
+            if mine is not None and package in other.installed:
+                self.installed.setdefault(package, set()).update(other.installed[package])
         self.names_one = self.names_one or other.names_one
         return only
 
