@@ -312,7 +312,7 @@ class TextEvidenceReader:
         for outputs, born, final in self._chunks():
             for i in born:  # a reading begun: the line state up to this chunk, of the first or the 8-bit one
                 readings.append(copy.deepcopy(readings[0 if i == 1 else 1]))
-                readings[-1].notes = []
+                readings[-1].notes, readings[-1].cut = [], 0  # what is cut before, the first says
             for i, (reading, out) in enumerate(zip(readings, outputs)):
                 reading.feed(out, final, nul_led=i == 1)
             if all(reading.count > MAX_LINES for reading in readings):
