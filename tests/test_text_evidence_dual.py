@@ -228,3 +228,22 @@ def test_a_block_the_change_cuts_keeps_the_fields_after_it(scan_path, tmp_path):
     [mm] = [a for a in doc["apps"] if a["package"] == "com.tencent.mm"]
     assert mm["verdict"] == "prohibited" and mm["identity"]["version_code"] == 2080
     assert mm["identity"]["version_name"] == "8.0.49"
+
+
+def test_each_reading_says_its_own_line_budget_once(monkeypatch):
+    from apkscan.sources import text_evidence
+    from apkscan.sources.text_evidence import TextEvidenceReader
+
+    monkeypatch.setattr(text_evidence, "MAX_LINES", 5)
+
+    def read(data: bytes) -> tuple[set[str], list[str]]:
+        entries = list(TextEvidenceReader(io.BytesIO(data), ("t.txt",)).entries())
+        return ({e.package for e in entries if hasattr(e, "package")},
+                [i.message for e in entries for i in getattr(e, "issues", [])])
+
+    names, messages = read(_lst([f"com.b{i}" for i in range(20)]).encode())
+    assert names == {f"com.b{i}" for i in range(5)} and messages.count("more than 5 lines; the rest ignored") == 1
+    names, messages = read(("package:com.a1\nversionName=" + U16 + "\n"
+                            + _lst([f"com.b{i}" for i in range(20)])).encode())
+    assert messages.count("as 8-bit text from byte 27: more than 5 lines; the rest ignored") == 1
+    assert names == {"com.a1", "com.b0", "com.b1", "com.b2"}

@@ -179,6 +179,8 @@ class _Reading:
         for part in parts:
             if self.skipping:  # the remainder of an over-long line
                 self.skipping = False
+            elif nul_led and part.find(b"\0", 1) >= 0:  # UTF-16 text read as 8-bit: nothing to add, counted
+                self.count += 1
             else:
                 self._raw(part, nul_led)
         if self.skipping:
@@ -192,12 +194,12 @@ class _Reading:
             self.buf = b""
             if self.cut:
                 self.notes.append(f"{self.cut} lines longer than {MAX_LINE} bytes were cut")
+        if self.count > MAX_LINES:
+            self.notes.append(f"more than {MAX_LINES} lines; the rest ignored")  # once: no feed after it
 
     def _raw(self, raw: bytes, nul_led: bool) -> None:
         self.count += 1
-        if self.count > MAX_LINES:
-            if self.count == MAX_LINES + 1:
-                self.notes.append(f"more than {MAX_LINES} lines; the rest ignored")
+        if self.count > MAX_LINES:  # said by feed
             return
         raw = raw[1 if nul_led and raw.startswith(b"\0") else 0:][:MAX_LINE]
         line = raw.decode("utf-8", "replace").rstrip("\r")
