@@ -198,6 +198,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "TEXT_EVIDENCE_NOT_FOUND": (E, "a file given to scan is text (…) with no pm list / dumpsys package mark in its … bytes (or in its first …, the scan's byte budget): neither an APK nor text evidence"),
     "TEXT_EVIDENCE_UNCHECKED": (W, "text (…) with no pm list / dumpsys package mark in its first … bytes (the scan's byte budget, 1 GiB); the rest was not looked at, so a listing past them is not read"),
     "TEXT_LIMIT_EXCEEDED": (W, "text limit exceeded"),
+    "TEXT_READ_TWO_WAYS": (W, "read two ways from byte …, where a line holding NULs or a BOM reads as … text: as that and as 8-bit text (and as … from byte …, a later line no decoder read); … packages named only by another reading than the first, listed (claims, like all text); … 'package:' or 'Package [' marks in its 8-bit text"),
     "TEXT_LINES_UNREADABLE": (W, "… \"package:\" lines (or other lines of a listing) not understood, or … PackageSignatures lines without a signature list, or lines in another text encoding (NULs, a BOM, UTF-16 read one byte off, 8-bit marks inside UTF-16): each dropped line counted"),
     "UNSUPPORTED_ALGORITHM": (E, "unsupported signature algorithm …"),
     "V2_SIG_APK_DIGEST_DID_NOT_VERIFY": (E, "v2 content digest differs from the APK contents (modified after signing)"),

@@ -3,7 +3,8 @@
 A package's own fields (versionName, label, a MIME type) are printed as the app wrote them, so a
 newline in one prints a line at column 0: a forged section header. The state here decides which
 ``  Package [name] (hash):`` blocks are apps and counts every header it does not read, so no block
-vanishes unsaid (:mod:`apkscan.sources.text_evidence` reads the lines and says the counts).
+vanishes unsaid (:mod:`apkscan.sources.text_evidence` reads the lines and says the counts). Also
+here: what a ``PackageSignatures`` line lists, and whether a line names a package after a mark.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from apkscan.sources.text_encodings import DUMPSYS_FIRST_LINES
 MAX_EXAMPLE = 80
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.]{0,254}$")
 BLOCK_RE = re.compile(r"^  Package \[([^\]\s]{1,255})\] \([0-9a-f]+\):")
+SIGS_PREFIX = "signatures=PackageSignatures{"
+_TOKEN = re.compile(r"[ \t]*(\S*)")
+_DOTTED = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+")
 
 
 class Unread:
@@ -88,3 +92,45 @@ class DumpsysState:
         if line.startswith("  ") and not line.startswith("    ") and line.strip():
             self.package = None  # another 2-space item ends the block
         return None
+
+
+def signature_list(line: str) -> str | None:
+    """What ``signatures=PackageSignatures{... signatures:[<list>]`` holds, in one left-to-right pass.
+
+    Same answer as the regex ``signatures=PackageSignatures\\{[^}]*?\\bsignatures:\\[([^\\]]*)\\]``
+    (the first ``signatures:[`` at a word start before the block's ``}``, up to the next ``]``),
+    which backtracked cubically: 16 KB of repeated prefixes took 2 s a line. Here a prefix whose
+    block holds no list is skipped with its whole block (a later prefix inside that block has
+    its block inside it, so no list either): every character is looked at a bounded number of times.
+    """
+    start = line.find(SIGS_PREFIX)
+    while start >= 0:
+        body = start + len(SIGS_PREFIX)
+        end = line.find("}", body)
+        end = len(line) if end < 0 else end
+        at = line.find("signatures:[", body, end)
+        while at > body and _word_char(line[at - 1]):  # the regex's \b: not inside a longer word
+            at = line.find("signatures:[", at + 1, end)
+        if at >= 0:
+            close = line.find("]", at + len("signatures:["))
+            return None if close < 0 else line[at + len("signatures:["):close]
+        start = line.find(SIGS_PREFIX, end)
+    return None
+
+
+def names_a_package(line: str) -> bool:
+    """A ``package:`` or ``Package [`` mark anywhere in ``line`` (indented, quoted, after a path and
+    ``=``) followed by a dotted package name, as every app's is (Android requires a dot). Linear:
+    each mark's token is read once."""
+    for mark in ("package:", "Package ["):
+        at = line.find(mark)
+        while at >= 0:
+            token = _TOKEN.match(line, at + len(mark))
+            if _DOTTED.match(token.group(1).rsplit("=", 1)[-1]):
+                return True
+            at = line.find(mark, token.end())
+    return False
+
+
+def _word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"

@@ -3,10 +3,12 @@
 ``adb shell ... > f.txt`` writes UTF-8; PowerShell 5's ``>`` writes UTF-16LE with a BOM, and its
 ``>>`` (``Out-File -Append``) appends UTF-16LE to whatever the file holds, so one file can be
 UTF-8 then UTF-16. :class:`Transcoder` follows such a change: in UTF-8 text, a UTF-16/32 BOM, or a
-line with NUL bytes that reads as UTF-16/32 text, switches the decoder there. Not followed: a
-change *out of* UTF-16/32 (``cmd``'s ``>>`` after PowerShell's ``>``), which the reader only sees as
-lines not understood, and more than :data:`MAX_TRIES` NUL lines that read as nothing (their
-lines are counted by the reader, see ``text_evidence``).
+line with NUL bytes that reads as UTF-16/32 text, starts a decoder there, and the text is read as
+8-bit text too from there on (a package's field can print such a line into 8-bit text), and by one
+more decoder where a later line or BOM is no code unit of the first (another append, of another
+alignment). Not followed: a change *out of* UTF-16/32 text that is UTF-16/32 from its start
+(``cmd``'s ``>>`` after PowerShell's ``>``: its marks are counted), and NUL lines past the judgement
+budget (:data:`MAX_TRIES`, :data:`REFILL`; their lines are counted by the reader, see ``text_evidence``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ _BARE = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")  # tried when NULs 
 SAMPLE = 512  # bytes of the head an encoding without a BOM is judged on
 HEAD = 4096  # what detection saw (detect.HEAD_SIZE): the reader decides the encoding on the same bytes
 MAX_TRIES = 64  # NUL lines judged for a switch per text; later ones are only counted
+MAX_DECODERS = 3  # decoders of a text that changes encoding mid-way (each a reading of the whole rest)
 _CHANGE = re.compile(rb"\x00|\xff\xfe|\xfe\xff")  # never in UTF-8 text: a NUL or a UTF-16/32 BOM
+_BOM_MARK = re.compile(rb"\xff\xfe|\xfe\xff")
+REFILL = 64 * 1024  # bytes fed that earn one more judgement (up to MAX_TRIES): a field's NULs spend them for a while
 _MARKS_8BIT = re.compile(rb"package:|  Package \[")  # never in UTF-16/32 ASCII text: 8-bit text appended
 # the first lines of dumpsys package output (a bugreport's package service too)
 DUMPSYS_FIRST_LINES = ("Activity Resolver Table:", "Database versions:", "Packages:", "DUMP OF SERVICE package:",
@@ -103,46 +108,163 @@ def _printable(text: str) -> bool:
     return shown >= 0.95 * len(text)
 
 
+class _Decoded:
+    """One reading of the text decoded from ``origin`` on, in ``order`` (an encoding with its byte order)."""
+
+    def __init__(self, encoding: str, origin: int, order: str):
+        self.decoder = codecs.getincrementaldecoder(encoding)("replace")
+        self.origin, self.order = origin, order
+        self.size = 4 if "32" in order else 2
+        self.low = self.size - 1 if order.endswith("be") else 0  # where a code unit's low byte is
+
+    def covers(self, offset: int, mark: bytes) -> bool:
+        """The NUL at ``offset`` is a high byte of a code unit read here (or ``mark``, a BOM, one of its)."""
+        at = (offset - self.origin) % self.size
+        return at != self.low if mark == b"\0" else _BOM_OF[self.order].find(mark) == at
+
+
 class Transcoder:
     """Bytes in, UTF-8 bytes out (undecodable ones replaced later, per line), chunk by chunk.
 
-    Starts in ``encoding``; from UTF-8 it switches once, to UTF-16/32, where a BOM or a line
-    holding NULs reads as such text (:func:`text_encoding` on the bytes from there). Holds back at
-    most :data:`SAMPLE` bytes to judge a change near a chunk's end. Linear in the bytes."""
+    Starts in ``encoding``. From UTF-8 it switches to UTF-16/32 where a BOM or a line holding NULs
+    reads as such text (:func:`text_encoding` on the bytes from there, the encoding whose first line
+    there reads most ASCII). A package's field can print such a line into 8-bit text (review 40 F5),
+    and crafted UTF-16 characters are bytes that read as 8-bit lines (review 44 F1), so which reading
+    is right is not guessed: from that change (:attr:`forked_at`) the same bytes are also read as
+    8-bit text, and further on a BOM or a line of NULs that no decoder reads as its own code units (a
+    later append of another alignment: ``cmd >>`` of an odd length between PowerShell ``>>``) starts
+    one more decoder there, never one whose code units another reads already: every NUL is a high
+    byte for one of two UTF-16 alignments, so a third decoder is rare (BOMs of the other byte order);
+    none past :data:`MAX_DECODERS`, and nothing switches back and forth.
+    ``feed`` returns the first reading's text (8-bit up to the change, then the first decoder's);
+    :attr:`outputs` holds every reading's text of that feed, in the order begun (the first, the
+    8-bit one, then the later decoders'), and :attr:`born` which of them began in it. A judgement
+    reads at most :data:`HEAD` bytes: :data:`MAX_TRIES` of them, one more per :data:`REFILL` bytes.
+    Holds back at most :data:`SAMPLE` bytes to judge a change near a chunk's end. Linear in the
+    bytes. Text that is UTF-16/32 from its start is only decoded."""
 
     def __init__(self, encoding: str):
         self.encoding = encoding
-        self._decoder = None if encoding == "utf-8" else codecs.getincrementaldecoder(encoding)("replace")
+        self._judging = encoding == "utf-8"  # 8-bit text: from the start, or read so too from forked_at
+        self._decoders = [] if self._judging else [_Decoded(encoding, 0, encoding)]
         self._held = b""
         self._tries = MAX_TRIES
         self._tail = b""
-        self.marks_8bit = 0  # listing marks written in 8-bit text inside UTF-16/32 text: not read, counted
+        self._pos = 0  # offset of the first byte held (or of the next byte fed)
+        self.marks_8bit = 0  # listing marks written in 8-bit text inside the first decoder's text
+        self.starts: list[tuple[int, str]] = []  # where each decoder began mid-text, and as what
+        self.outputs: list[bytes] = []
+        self.born: list[int] = []
+
+    @property
+    def forked_at(self) -> int | None:
+        return self.starts[0][0] if self.starts else None
 
     def feed(self, data: bytes, final: bool = False) -> bytes:
-        if self._decoder is not None:
+        if not self._judging:
+            self.outputs, self.born = [self._decode(self._decoders[0], data, final)], []
+            return self.outputs[0]
+        data, base, begun = self._held + data, self._pos, len(self._decoders)
+        self._tries = min(MAX_TRIES, self._tries + (base + len(data)) // REFILL - (base + len(self._held)) // REFILL)
+        self._held, pos, starts = b"", 0, {}
+        while self._tries > 0 and len(self._decoders) < MAX_DECODERS and (found := self._next(data, base, pos)):
+            at, mark = found
+            start = at if mark != b"\0" else _unit_start(data, at)
+            if not final and len(data) - start < SAMPLE:
+                self._held, data = data[start:], data[:start]  # judged with the next chunk
+                break
+            self._tries -= 1
+            encoding = _judged(data[start:start + HEAD])
+            if encoding is not None:
+                order = next((name for bom, name in _BOM_ORDER if data.startswith(bom, start)), encoding)
+                self._decoders.append(_Decoded(encoding, base + start, order))
+                self.starts.append((base + start, order))
+                self.encoding = self.starts[0][1]
+                starts[len(self._decoders) - 1] = start
+            pos = _next_line(data, at)  # the rest of this line is not looked at again
+        if not final and not self._held and data[-1:] in (b"\xff", b"\xfe"):
+            self._held, data = data[-1:], data[:-1]  # perhaps half a BOM
+        self._pos = base + len(data)
+        decoded = [data[:starts.get(i, 0)] + self._decode(d, data[starts.get(i, 0):], final)
+                   for i, d in enumerate(self._decoders)]
+        self.outputs = [decoded[0], data, *decoded[1:]] if decoded else [data]
+        # begun here: the 8-bit reading (1) with the first decoder, reading i + 1 with decoder i
+        self.born = [i + 1 if i else 1 for i in range(begun, len(self._decoders))]
+        return self.outputs[0]
+
+    def _next(self, data: bytes, base: int, pos: int) -> tuple[int, bytes] | None:
+        """The next NUL or BOM from ``pos`` that no decoder reads as part of its code units: in 8-bit
+        text any; else a NUL only where a low byte is for every decoder (a lane looked at at C speed)."""
+        if not self._decoders:
+            m = _CHANGE.search(data, pos)
+            return (m.start(), m.group()) if m else None
+        found = []
+        for residue in range(4):  # every decoder's unit size divides 4
+            if not any(d.covers(residue, b"\0") for d in self._decoders):
+                lane = (residue - base) % 4
+                j = data[lane::4].find(b"\0", (max(pos, lane) - lane + 3) // 4)
+                if j >= 0:
+                    found.append((lane + 4 * j, b"\0"))
+        m = _BOM_MARK.search(data, pos)
+        while m and any(d.covers(base + m.start(), m.group()) for d in self._decoders):
+            m = _BOM_MARK.search(data, m.start() + 1)
+        return min(found + ([(m.start(), m.group())] if m else []), default=None)
+
+    def _decode(self, decoded: _Decoded, data: bytes, final: bool) -> bytes:
+        if decoded is self._decoders[0]:  # 8-bit marks inside the first decoder's text, counted
             seen = self._tail + data
             self.marks_8bit += sum(1 for m in _MARKS_8BIT.finditer(seen) if m.end() > len(self._tail))
             self._tail = seen[-10:]  # a mark split between chunks; one inside it was counted already
-            return self._decoder.decode(data, final).encode("utf-8", "replace")
-        data, self._held = self._held + data, b""
-        pos = 0
-        while self._tries > 0 and (m := _CHANGE.search(data, pos)):
-            at = m.start()
-            start = at if m.group() != b"\0" else _unit_start(data, at)
-            if not final and len(data) - start < SAMPLE:
-                self._held = data[start:]  # judged with the next chunk
-                return data[:start]
-            self._tries -= 1
-            encoding = text_encoding(data[start:start + HEAD])
-            if encoding not in (None, "utf-8") and _reads_as(data[start:start + SAMPLE], encoding):
-                self.encoding = encoding
-                self._decoder = codecs.getincrementaldecoder(encoding)("replace")
-                return data[:start] + self.feed(data[start:], final)
-            end = data.find(b"\n", at)  # not a change: the rest of this line is not looked at again
-            pos = len(data) if end < 0 else end + 1
-        if not final and data[-1:] in (b"\xff", b"\xfe"):
-            self._held, data = data[-1:], data[:-1]  # perhaps half a BOM
-        return data
+        return decoded.decoder.decode(data, final).encode("utf-8", "replace")
+
+
+def _judged(head: bytes) -> str | None:
+    """The encoding text changes to at ``head``'s start, or None (:func:`text_encoding` says UTF-8 or
+    binary, or nothing reads as text). Judged on the first line in each encoding: the sample can run past that
+    line into text of another encoding or alignment (``cmd >>`` then PowerShell ``>>`` again), which
+    must not outvote it. With a BOM, its encoding if that line (or the sample) reads so; else of the
+    bare ones whose first line reads as text, the one reading most ASCII; a first line too short to
+    tell (a blank one), the sample is judged as detection judges a head."""
+    encoding = text_encoding(head)
+    if encoding in (None, "utf-8"):  # a stray NUL in 8-bit text, or nothing that reads as text
+        return None
+    order = next((name for bom, name in _BOM_ORDER if head.startswith(bom)), None)
+    if order is not None:
+        line = _first_line(head[len(_BOM_OF[order]):SAMPLE], order)
+        return encoding if line is not None or _reads_as(head[:SAMPLE], encoding) else None
+    best, share = None, -1.0
+    for name in _BARE:
+        text = _first_line(head[:SAMPLE], name)
+        if text is not None and sum(1 for ch in text if ch < "\x80") / len(text) > share:
+            best, share = name, sum(1 for ch in text if ch < "\x80") / len(text)
+    if best is None and _reads_as(head[:SAMPLE], encoding):
+        return encoding
+    return best
+
+
+def _first_line(sample: bytes, encoding: str) -> str | None:
+    """``sample``'s first line (to its first line break on a code unit's boundary, or its end) in
+    ``encoding``, if that is text: four characters or more, no NUL, printable."""
+    unit = 4 if "32" in encoding else 2
+    lf, end = "\n".encode(encoding), sample.find("\n".encode(encoding))
+    while end >= 0 and end % unit:
+        end = sample.find(lf, end + 1)
+    end = len(sample) - len(sample) % unit if end < 0 else end + unit
+    try:
+        text = codecs.getincrementaldecoder(encoding)().decode(sample[:end])
+    except UnicodeDecodeError:
+        return None
+    return text if len(text) >= 4 and "\0" not in text and _printable(text) else None
+
+
+_BOM_ORDER = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+              (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_BOM_OF = {name: bom for bom, name in _BOM_ORDER}
+
+
+def _next_line(data: bytes, at: int) -> int:
+    end = data.find(b"\n", at)
+    return len(data) if end < 0 else end + 1
 
 
 def _reads_as(sample: bytes, encoding: str) -> bool:

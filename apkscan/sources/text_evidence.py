@@ -17,6 +17,7 @@ read in time linear in its length (no backtracking pattern: see :func:`signature
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,14 +25,15 @@ from typing import BinaryIO
 
 from apkscan.issues import warning
 from apkscan.sources import walkclock
-from apkscan.sources.dumpsys_state import PACKAGE_RE, DumpsysState, Unread
+from apkscan.sources.dumpsys_state import (PACKAGE_RE, SIGS_PREFIX, DumpsysState, Unread, names_a_package,
+                                          signature_list)
 from apkscan.sources.interface import InputProblem, RecordedApp, Skipped
 from apkscan.sources.streams import IterStream, Prefixed
 from apkscan.sources.text_encodings import (DUMPSYS_FIRST_LINES, HEAD, Transcoder, decode, misaligned, realigned,
                                             text_encoding)
 
 __all__ = ["TextEvidenceReader", "ListingScan", "looks_like_text_evidence", "scan_for_listing", "spool_source",
-           "text_encoding", "java_cert_hashcode"]
+           "text_encoding", "java_cert_hashcode", "signature_list"]
 
 MAX_LINE = 16 * 1024
 MAX_LINES = 5_000_000
@@ -45,15 +47,12 @@ ANYWHERE_MARKS = tuple(mark.encode() for mark in ANYWHERE_TEXT)
 OVERLAP = max(map(len, ANYWHERE_MARKS)) - 1  # of a chunk's text kept with the next: a mark across them is seen
 GARBLED = ("\x00", "\ufeff", "\ufffe")  # in a line (past a BOM starting it): a decoding change not followed
 # (so is UTF-16 read one byte off: text_encodings.misaligned)
-_TOKEN = re.compile(r"[ \t]*(\S*)")
-_DOTTED = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+")
 # a package every 'User N:' line of whose block says installed=false is on no user of the device
 # ('pm uninstall --user 0' of a preinstalled app, review 41 F3): a field forging such a line cannot
 # remove the real one, which says true, so one true keeps it listed
 _USER_INSTALLED = re.compile(r"User \d{1,9}: .*?\binstalled=(true|false)\b")
 NOT_INSTALLED = "package installed for no user (installed=false on every 'User N:' line of its dumpsys block)"
 EMPTY_SKIP = "text marked like a device listing that names no package on any line (source code, notes)"
-SIGS_PREFIX = "signatures=PackageSignatures{"
 HASH_RE = re.compile(r"^-?[0-9a-f]{1,8}$")
 
 
@@ -152,8 +151,147 @@ def _take(stream: BinaryIO, limit: int) -> Iterator[bytes]:
         yield chunk
 
 
+class _Reading:
+    """One reading of the text: its lines, the packages they name, and every line it drops."""
+
+    def __init__(self, chain: tuple[str, ...]):
+        self.chain = chain
+        self.apps: dict[str, RecordedApp] = {}
+        self.state = DumpsysState()
+        self.bad = Unread()  # 'package:' lines not understood
+        self.stray = Unread()  # other non-blank lines, which only dumpsys/bugreport structure explains
+        self.garbled = Unread()  # lines in another encoding than the one read: no structure explains them
+        self.hidden: set[str] = set()  # packages read so far only from a hidden section's block
+        self.names_one = False  # a line names a dotted package after a listing's mark (read or not)
+        self.hashcodes: dict[str, list[str]] = {}
+        self.unread_signatures = 0  # PackageSignatures lines without a readable signature list
+        self.installed: dict[str, set[bool]] = {}  # package -> the installed= values of its 'User N:' lines
+        self.notes: list[str] = []
+        self.buf, self.cut, self.skipping, self.count = b"", 0, False, 0  # the line being split, and counts
+
+    def feed(self, chunk: bytes, final: bool, nul_led: bool = False) -> None:
+        """Read the whole lines of UTF-8 ``chunk`` (the rest kept for the next). ``nul_led``: one NUL
+        starting a line is dropped (the 8-bit reading: UTF-16LE's line break is LF then NUL)."""
+        if self.count > MAX_LINES:  # past its line budget: said once, the rest not split
+            return
+        parts = (self.buf + chunk).split(b"\n")
+        self.buf = parts.pop()
+        for part in parts:
+            if self.skipping:  # the remainder of an over-long line
+                self.skipping = False
+            elif nul_led and part.find(b"\0", 1) >= 0:  # UTF-16 text read as 8-bit: nothing to add, counted
+                self.count += 1
+            else:
+                self._raw(part, nul_led)
+        if self.skipping:
+            self.buf = b""
+        elif len(self.buf) > MAX_LINE:  # keep the start of an endless line, drop the rest up to its LF
+            self._raw(self.buf, nul_led)
+            self.cut, self.skipping, self.buf = self.cut + 1, True, b""
+        if final:
+            if self.buf:
+                self._raw(self.buf, nul_led)
+            self.buf = b""
+            if self.cut:
+                self.notes.append(f"{self.cut} lines longer than {MAX_LINE} bytes were cut")
+        if self.count > MAX_LINES:
+            self.notes.append(f"more than {MAX_LINES} lines; the rest ignored")  # once: no feed after it
+
+    def _raw(self, raw: bytes, nul_led: bool) -> None:
+        self.count += 1
+        if self.count > MAX_LINES:  # said by feed
+            return
+        raw = raw[1 if nul_led and raw.startswith(b"\0") else 0:][:MAX_LINE]
+        line = raw.decode("utf-8", "replace").rstrip("\r")
+        self.line(line[1:] if line.startswith("\ufeff") else line)  # a BOM starting a line marks, says nothing
+
+    def line(self, line: str) -> None:
+        apps, state = self.apps, self.state
+        if any(ch in line for ch in GARBLED) or misaligned(line):
+            self.garbled.add(line, 1 + line.count("\u0a00"))  # the lines a LF read one byte off joined
+            return
+        self.names_one = self.names_one or names_a_package(line)
+        if line.startswith("package:"):
+            app = _pm_line(self.chain, line)
+            if app is None:
+                self.bad.add(line)
+            elif len(apps) < MAX_APPS:
+                apps.setdefault(app.package, app)
+            return
+        current = state.feed(line)
+        if line.strip() and not state.structured:
+            self.stray.add(line)
+        if current is not None and current in apps and state.in_hidden:
+            state.package = None  # the updated app's own block (under Packages:) is the one read
+        elif current is not None and (current not in apps or current in self.hidden) and len(apps) < MAX_APPS:
+            # a block read first under a hidden section (forged before the real one, review 41 F8)
+            # gives way to the package's own block: its fields are the ones kept
+            self.hidden.discard(current)
+            self.hashcodes.pop(current, None)
+            self.installed.pop(current, None)
+            apps[current] = RecordedApp(chain=self.chain, package=current, recorded_by="dumpsys package")
+            if state.in_hidden:
+                self.hidden.add(current)
+        if state.package is not None and state.package in apps:
+            self._block_line(apps[state.package], line)
+
+    def _block_line(self, app: RecordedApp, line: str) -> None:
+        stripped = line.strip()
+        if stripped.startswith("User ") and (m := _USER_INSTALLED.match(stripped)):
+            self.installed.setdefault(app.package, set()).add(m.group(1) == "true")
+        elif app.version_code is None and (m := re.match(r"versionCode=(\d{1,19})\b", stripped)):
+            app.version_code = int(m.group(1))
+        elif app.version_name is None and stripped.startswith("versionName="):
+            app.version_name = stripped[len("versionName="):][:256] or None
+        elif app.package not in self.hashcodes and SIGS_PREFIX in stripped:
+            listed = signature_list(stripped)
+            if listed is None:
+                self.unread_signatures += 1
+                return
+            self.hashcodes[app.package] = [h.strip() for h in listed.split(",") if HASH_RE.match(h.strip())]
+
+    def take(self, other: _Reading) -> list[str]:
+        """The packages only ``other`` (a second reading of the same text) names, added to these;
+        for one both name, the ``User N:`` lines of both count (one installed=true keeps it) and a
+        field this reading lacks is taken from ``other`` (a block the change of encoding cut)."""
+        only = [package for package in other.apps if package not in self.apps]
+        only = only[:max(0, MAX_APPS - len(self.apps))]  # the rest ignored, as MAX_APPS says
+        for package in only:
+            self.apps[package] = other.apps[package]
+        for package, app in other.apps.items():
+            mine = self.apps.get(package)
+            if mine is not None and mine is not app:
+                mine.version_code = app.version_code if mine.version_code is None else mine.version_code
+                mine.version_name = mine.version_name or app.version_name
+            if mine is not None and package in other.hashcodes:
+                self.hashcodes.setdefault(package, other.hashcodes[package])
+            if mine is not None and package in other.installed:
+                self.installed.setdefault(package, set()).update(other.installed[package])
+        self.names_one = self.names_one or other.names_one
+        return only
+
+
+def _pm_line(chain: tuple[str, ...], line: str) -> RecordedApp | None:
+    rest = line[len("package:"):]
+    first, _, tail = rest.partition(" ")
+    package = first.rsplit("=", 1)[-1]  # the path holds '==': the package follows the LAST '='
+    if not PACKAGE_RE.match(package):
+        return None
+    version = re.search(r"\bversionCode:(\d{1,19})\b", tail)
+    installer = re.search(r"\binstaller=(\S+)", tail)
+    note = f"installer {installer.group(1)}" if installer and installer.group(1) != "null" else ""
+    return RecordedApp(chain=chain, package=package, recorded_by="pm list packages",
+                       version_code=int(version.group(1)) if version else None, note=note)
+
+
 class TextEvidenceReader:
-    """Packages named by ``pm list packages`` / ``dumpsys package`` text."""
+    """Packages named by ``pm list packages`` / ``dumpsys package`` text.
+
+    Where 8-bit text changes encoding mid-way (:class:`Transcoder`), which reading is right is not
+    guessed: from there it is read as the decoder reads it and as 8-bit text (and by a later decoder
+    of another alignment), each reading with its own line state and budgets; a package named only
+    by another reading than the first is listed too (weak, as all text is, its note says which) and
+    ``TEXT_READ_TWO_WAYS`` says where (byte offsets), as it does 8-bit marks in the decoded text."""
 
     kind = "text-evidence"
 
@@ -162,69 +300,70 @@ class TextEvidenceReader:
         text of it that names no package and holds no line naming one, in no other encoding, within
         the limits (a source file, notes quoting ``package:<name>``) is counted as skipped there, not
         ``TEXT_EVIDENCE_EMPTY``: a device's real listing names its packages on lines the reader reads or
-        counts (:func:`_names_a_package`), so it can never read so."""
+        counts (:func:`names_a_package`), so it can never read so."""
         self.stream = stream
         self.chain = chain
         self.quiet_in = quiet_in
-        self.names_one = False  # a line names a dotted package after a listing's mark (read or not)
-        self.hashcodes: dict[str, list[str]] = {}
-        self.unread_signatures = 0  # PackageSignatures lines without a readable signature list
-        self.installed: dict[str, set[bool]] = {}  # package -> the installed= values of its 'User N:' lines
+        self.reading = _Reading(chain)
+        self.hashcodes = self.reading.hashcodes
         self._notes: list[str] = []
         self._transcoder: Transcoder | None = None
 
     def entries(self) -> Iterator[RecordedApp | InputProblem]:
-        apps: dict[str, RecordedApp] = {}
-        state = DumpsysState()
-        bad = Unread()  # 'package:' lines not understood
-        stray = Unread()  # other non-blank lines, which only dumpsys/bugreport structure explains
-        garbled = Unread()  # lines in another encoding than the one read: no structure explains them
-        hidden: set[str] = set()  # packages read so far only from a hidden section's block
-        for line in self._lines():
-            if any(ch in line for ch in GARBLED) or misaligned(line):
-                garbled.add(line, 1 + line.count("\u0a00"))  # the lines a LF read one byte off joined
-                continue
-            self.names_one = self.names_one or _names_a_package(line)
-            if line.startswith("package:"):
-                app = self._pm_line(line)
-                if app is None:
-                    bad.add(line)
-                elif len(apps) < MAX_APPS:
-                    apps.setdefault(app.package, app)
-                continue
-            current = state.feed(line)
-            if line.strip() and not state.structured:
-                stray.add(line)
-            if current is not None and current in apps and state.in_hidden:
-                state.package = None  # the updated app's own block (under Packages:) is the one read
-            elif current is not None and (current not in apps or current in hidden) and len(apps) < MAX_APPS:
-                # a block read first under a hidden section (forged before the real one, review 41 F8)
-                # gives way to the package's own block: its fields are the ones kept
-                hidden.discard(current)
-                self.hashcodes.pop(current, None)
-                self.installed.pop(current, None)
-                apps[current] = RecordedApp(chain=self.chain, package=current, recorded_by="dumpsys package")
-                if state.in_hidden:
-                    hidden.add(current)
-            if state.package is not None and state.package in apps:
-                self._block_line(apps[state.package], line)
-        gone = [p for p, states in self.installed.items() if states == {False} and p in apps]
+        readings = [self.reading]  # the first; from a change mid-text the 8-bit one, then later decoders'
+        for outputs, born, final in self._chunks():
+            for i in born:  # a reading begun: the line state up to this chunk, of the first or the 8-bit one
+                readings.append(copy.deepcopy(readings[0 if i == 1 else 1]))
+                readings[-1].notes, readings[-1].cut = [], 0  # what is cut before, the first says
+            for i, (reading, out) in enumerate(zip(readings, outputs)):
+                reading.feed(out, final, nul_led=i == 1)
+            if all(reading.count > MAX_LINES for reading in readings):
+                break  # each reading past its line budget: the rest is not read
+        reading, only = self.reading, []
+        for i, other in enumerate(readings[1:], 1):
+            only += [(package, i) for package in reading.take(other)]
+            self._notes += [f"{self._way(i)}: {note}" for note in other.notes]
+        for package, i in only:
+            reading.apps[package].note = "; ".join(filter(None, (reading.apps[package].note,
+                                                                 f"named only when the text is read {self._way(i)}")))
+        self._notes[:0] = reading.notes
+        apps = reading.apps
+        gone = [p for p, states in reading.installed.items() if states == {False} and p in apps]
         for package in gone:  # installed for no user ('pm uninstall --user 0'): not on the device's users
             del apps[package]
         if gone:
             yield Skipped(self.chain, NOT_INSTALLED, len(gone), gone[:3])
         for app in apps.values():
-            hashes = self.hashcodes.get(app.package)
+            hashes = reading.hashcodes.get(app.package)
             if hashes:
-                app.note = "signature hashcodes (Java Arrays.hashCode of the certificate DER, not proof): " + \
-                    ", ".join(hashes)
+                app.note = "; ".join(filter(None, (app.note, "signature hashcodes (Java Arrays.hashCode of the "
+                                                   "certificate DER, not proof): " + ", ".join(hashes))))
             yield app
-        yield from self._warnings(bad, state.bad_blocks, stray, len(apps), garbled, state.outside, state.before)
+        t = self._transcoder
+        if len(readings) > 1 and (only or t.marks_8bit or len(readings) > 2):
+            yield InputProblem(self.chain, [self._two_ways([p for p, _ in only])])
+        yield from self._warnings(reading, len(apps))
 
-    def _warnings(self, bad: Unread, blocks: Unread, stray: Unread, apps: int,
-                  garbled: Unread, outside: Unread, before: Unread) -> Iterator[InputProblem | Skipped]:
+    def _way(self, i: int) -> str:
+        """How the ``i``-th reading (1: the 8-bit one, then later decoders') reads the text."""
+        at, order = self._transcoder.starts[max(0, i - 1)]
+        return f"as 8-bit text from byte {at}" if i == 1 else f"as {order} from byte {at}"
+
+    def _two_ways(self, only: list[str]):
+        t = self._transcoder
+        more = "".join(f"; and {self._way(i)} (a line of NULs or a BOM no decoder read)"
+                       for i in range(2, len(t.starts) + 1))
+        marks = f"; {t.marks_8bit} 'package:' or 'Package [' marks in its 8-bit text" if t.marks_8bit else ""
+        named = (f"{len(only)} packages named only by another reading than the first, listed "
+                 f"(first: {only[0]!r})") if only else "no package named only by another reading than the first"
+        return warning("TEXT_READ_TWO_WAYS", f"read two ways from byte {t.forked_at}, where a line holding NULs "
+                       f"or a BOM reads as {t.starts[0][1]} text: as that and as 8-bit text{more}; {named}{marks}")
+
+    def _warnings(self, reading: _Reading, apps: int) -> Iterator[InputProblem | Skipped]:
         """Every line dropped is said: a listing's line that names no package is not silence."""
-        if not apps and self._nothing_listed(garbled):
+        bad, blocks, stray, garbled = reading.bad, reading.state.bad_blocks, reading.stray, reading.garbled
+        outside, before, t = reading.state.outside, reading.state.before, self._transcoder
+        if not apps and self._nothing_listed(reading):
             yield Skipped(self.quiet_in, EMPTY_SKIP, 1, [self.chain[-1]])
             return
         said = []
@@ -233,10 +372,9 @@ class TextEvidenceReader:
                                                                      "(another text encoding), or UTF-16 read one "
                                                                      "byte off, not understood")
                                         + realigned(garbled.first)))
-        if self._transcoder is not None and self._transcoder.marks_8bit:
-            said.append(warning("TEXT_LINES_UNREADABLE", f"{self._transcoder.marks_8bit} 'package:' or 'Package [' "
-                                f"marks in 8-bit text inside {self._transcoder.encoding} text (another encoding "
-                                "appended), not read"))
+        if t is not None and t.marks_8bit and t.forked_at is None:  # else the 8-bit reading read them
+            said.append(warning("TEXT_LINES_UNREADABLE", f"{t.marks_8bit} 'package:' or 'Package [' "
+                                f"marks in 8-bit text inside {t.encoding} text (another encoding appended), not read"))
         if bad.count:
             said.append(warning("TEXT_LINES_UNREADABLE", bad.say("'package:' lines not understood")))
         if blocks.count:
@@ -254,8 +392,8 @@ class TextEvidenceReader:
         if not apps:
             said.append(warning("TEXT_EVIDENCE_EMPTY", "read as pm list / dumpsys package text, but it names no "
                                 "package"))
-        if self.unread_signatures:
-            said.append(warning("TEXT_LINES_UNREADABLE", f"{self.unread_signatures} "
+        if reading.unread_signatures:
+            said.append(warning("TEXT_LINES_UNREADABLE", f"{reading.unread_signatures} "
                                 "'PackageSignatures' lines without a signature list"))
         if apps >= MAX_APPS:
             self._notes.append(f"more than {MAX_APPS} packages; the rest ignored")
@@ -263,24 +401,17 @@ class TextEvidenceReader:
         for issue in said:
             yield InputProblem(self.chain, [issue])
 
-    def _nothing_listed(self, garbled: Unread) -> bool:
+    def _nothing_listed(self, reading: _Reading) -> bool:
         """Text met in a folder that named no package: nothing in it is a listing (see ``quiet_in``)."""
-        return (self.quiet_in is not None and not self.names_one and not garbled.count and not self._notes
-                and not self.unread_signatures and not (self._transcoder and self._transcoder.marks_8bit))
+        return (self.quiet_in is not None and not reading.names_one and not reading.garbled.count
+                and not self._notes and not reading.unread_signatures
+                and not (self._transcoder and self._transcoder.marks_8bit))
 
-    def _lines(self) -> Iterator[str]:
-        """Decoded lines, each at most MAX_LINE bytes, within MAX_LINES and MAX_BYTES; a BOM dropped."""
-        for count, raw in enumerate(self._raw_lines(), 1):
-            if count > MAX_LINES:
-                self._notes.append(f"more than {MAX_LINES} lines; the rest ignored")
-                return
-            line = raw.decode("utf-8", "replace").rstrip("\r")
-            yield line[1:] if line.startswith("\ufeff") else line  # a BOM starting a line marks, says nothing
-
-    def _chunks(self) -> Iterator[bytes]:
-        """The stream as UTF-8 bytes, at most :data:`MAX_BYTES` read from it: UTF-16/32 text (PowerShell
-        5's ``>``) is transcoded chunk by chunk, and a change from UTF-8 to UTF-16/32 further on
-        (PowerShell 5's ``>>``) is followed (:class:`Transcoder`)."""
+    def _chunks(self) -> Iterator[tuple[list[bytes], list[int], bool]]:
+        """The stream as UTF-8 bytes, at most :data:`MAX_BYTES` read from it: each chunk as every reading
+        reads it, the readings begun in it, and whether it is the last. UTF-16/32 text (PowerShell 5's
+        ``>``) is transcoded chunk by chunk, and a change from UTF-8 to UTF-16/32 further on (PowerShell
+        5's ``>>``) is followed, and read as 8-bit text too (:class:`Transcoder`)."""
         chunk = b"".join(_take(self.stream, CHUNK))  # a whole first chunk: the encoding is judged as detection did
         transcoder = self._transcoder = Transcoder(text_encoding(chunk[:HEAD]) or "utf-8")
         total = 0
@@ -289,97 +420,11 @@ class TextEvidenceReader:
             if total > MAX_BYTES:
                 self._notes.append(f"text larger than {MAX_BYTES} bytes; the rest ignored")
                 chunk = chunk[:len(chunk) - (total - MAX_BYTES)]
-                yield transcoder.feed(chunk, final=True)
+                transcoder.feed(chunk, final=True)
+                yield transcoder.outputs, transcoder.born, True
                 return
-            yield transcoder.feed(chunk)
+            transcoder.feed(chunk)
+            yield transcoder.outputs, transcoder.born, False
             chunk = self.stream.read(CHUNK)
-        yield transcoder.feed(b"", final=True)
-
-    def _raw_lines(self) -> Iterator[bytes]:
-        buf, cut, skipping = b"", 0, False
-        for chunk in self._chunks():
-            parts = (buf + chunk).split(b"\n")
-            buf = parts.pop()
-            for part in parts:
-                if skipping:  # the remainder of an over-long line
-                    skipping = False
-                    continue
-                yield part[:MAX_LINE]
-            if skipping:
-                buf = b""
-            elif len(buf) > MAX_LINE:  # keep the start of an endless line, drop the rest up to its LF
-                yield buf[:MAX_LINE]
-                cut, skipping, buf = cut + 1, True, b""
-        if buf and not skipping:
-            yield buf[:MAX_LINE]
-        if cut:
-            self._notes.append(f"{cut} lines longer than {MAX_LINE} bytes were cut")
-
-    def _pm_line(self, line: str) -> RecordedApp | None:
-        rest = line[len("package:"):]
-        first, _, tail = rest.partition(" ")
-        package = first.rsplit("=", 1)[-1]  # the path holds '==': the package follows the LAST '='
-        if not PACKAGE_RE.match(package):
-            return None
-        version = re.search(r"\bversionCode:(\d{1,19})\b", tail)
-        installer = re.search(r"\binstaller=(\S+)", tail)
-        note = f"installer {installer.group(1)}" if installer and installer.group(1) != "null" else ""
-        return RecordedApp(chain=self.chain, package=package, recorded_by="pm list packages",
-                           version_code=int(version.group(1)) if version else None, note=note)
-
-    def _block_line(self, app: RecordedApp, line: str) -> None:
-        stripped = line.strip()
-        if stripped.startswith("User ") and (m := _USER_INSTALLED.match(stripped)):
-            self.installed.setdefault(app.package, set()).add(m.group(1) == "true")
-        elif app.version_code is None and (m := re.match(r"versionCode=(\d{1,19})\b", stripped)):
-            app.version_code = int(m.group(1))
-        elif app.version_name is None and stripped.startswith("versionName="):
-            app.version_name = stripped[len("versionName="):][:256] or None
-        elif app.package not in self.hashcodes and SIGS_PREFIX in stripped:
-            listed = signature_list(stripped)
-            if listed is None:
-                self.unread_signatures += 1
-                return
-            self.hashcodes[app.package] = [h.strip() for h in listed.split(",") if HASH_RE.match(h.strip())]
-
-
-def signature_list(line: str) -> str | None:
-    """What ``signatures=PackageSignatures{... signatures:[<list>]`` holds, in one left-to-right pass.
-
-    Same answer as the regex ``signatures=PackageSignatures\\{[^}]*?\\bsignatures:\\[([^\\]]*)\\]``
-    (the first ``signatures:[`` at a word start before the block's ``}``, up to the next ``]``),
-    which backtracked cubically: 16 KB of repeated prefixes took 2 s a line. Here a prefix whose
-    block holds no list is skipped with its whole block (a later prefix inside that block has
-    its block inside it, so no list either): every character is looked at a bounded number of times.
-    """
-    start = line.find(SIGS_PREFIX)
-    while start >= 0:
-        body = start + len(SIGS_PREFIX)
-        end = line.find("}", body)
-        end = len(line) if end < 0 else end
-        at = line.find("signatures:[", body, end)
-        while at > body and _word_char(line[at - 1]):  # the regex's \b: not inside a longer word
-            at = line.find("signatures:[", at + 1, end)
-        if at >= 0:
-            close = line.find("]", at + len("signatures:["))
-            return None if close < 0 else line[at + len("signatures:["):close]
-        start = line.find(SIGS_PREFIX, end)
-    return None
-
-
-def _names_a_package(line: str) -> bool:
-    """A ``package:`` or ``Package [`` mark anywhere in ``line`` (indented, quoted, after a path and
-    ``=``) followed by a dotted package name, as every app's is (Android requires a dot). Linear:
-    each mark's token is read once."""
-    for mark in ("package:", "Package ["):
-        at = line.find(mark)
-        while at >= 0:
-            token = _TOKEN.match(line, at + len(mark))
-            if _DOTTED.match(token.group(1).rsplit("=", 1)[-1]):
-                return True
-            at = line.find(mark, token.end())
-    return False
-
-
-def _word_char(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
+        transcoder.feed(b"", final=True)
+        yield transcoder.outputs, transcoder.born, True
