@@ -70,3 +70,33 @@ def test_a_package_with_hashes_skips_later_signature_lines():
     reader = TextEvidenceReader(io.BytesIO(data), ("t.txt",))
     got = Collected(reader.entries())
     assert reader.hashcodes == {"com.sig": ["1a2b"]} and got.codes == []
+
+
+_MANY_HASHES = """
+import io
+from apkscan.sources.text_evidence import TextEvidenceReader
+line = "    signatures=PackageSignatures{1 version:3, signatures:[" + ", ".join(["ab"] * 4000) + "]}\\n"
+text = "Packages:\\n" + "".join(f"  Package [com.app{i}] (1):\\n" + line for i in range(3000))
+text += "  Package [com.tencent.mm] (1):\\n    signatures=PackageSignatures{1 version:3, signatures:[1a2b]}\\n"
+reader = TextEvidenceReader(io.BytesIO(text.encode()), ("dumpsys.txt",))
+apps = [e for e in reader.entries() if type(e).__name__ == "RecordedApp"]
+print(len(apps), apps[-1].package, reader.hashcodes["com.tencent.mm"], reader.hashcodes["com.app0"][-2:])
+"""
+
+
+def test_signature_hashcodes_are_kept_to_a_cap_per_package():
+    """Review 45 F3: every hashcode of every package was kept and joined into its note, in the
+    walker: 18,000 packages listing 4,000 each (295 MB) took 7.5 GB. Now 16 a package and a count."""
+    out = assert_finished(run_limited(_MANY_HASHES, cpu=60, mem_mb=600)).split()
+    assert out[:3] == ["3001", "com.tencent.mm", "['1a2b']"] and out[3:] == ["['ab',", "'and", "3984", "more']"]
+
+
+def test_blank_lines_are_not_counted_against_the_line_budget():
+    """Review 45 F6: 5M blank lines before WeChat's line spent MAX_LINES; it went unnamed (exit 3)."""
+    from apkscan.sources import text_evidence
+
+    data = b"package:com.example.a\n" + b"\n" * (text_evidence.MAX_LINES + 10) + b"\r\n" * 1000 + \
+        b"package:com.tencent.mm\n"
+    reader = TextEvidenceReader(io.BytesIO(data), ("pm.txt",))
+    got = Collected(reader.entries())
+    assert [a.package for a in got.recorded] == ["com.example.a", "com.tencent.mm"] and got.codes == []
