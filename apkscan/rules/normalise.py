@@ -155,6 +155,8 @@ def normalise(text: str) -> str:
 
 
 def _visible(text: str) -> str:
+    if text.isascii():  # NFKC-stable, and no ASCII character is a format or ignorable one
+        return text
     nfkc = unicodedata.normalize("NFKC", text)
     return "".join(ch for ch in nfkc if not _ignorable(ch))
 
@@ -163,6 +165,8 @@ def _visible(text: str) -> str:
 def skeleton(text: str) -> str:
     """:func:`normalise` with combining diacritics dropped, the capitals of
     :data:`CAPITAL_CONFUSABLES` mapped before folding, then :data:`CONFUSABLES`."""
+    if text.isascii():  # both tables and latin_letter leave ASCII as it is (a test holds them to it)
+        return text.lower()
     # mapped before NFKC too: NFKC turns lunate sigma Ϲ/ϲ (a c look-alike) into Σ/σ
     early = text.translate(_CAPITAL_TABLE).translate(_CONFUSABLE_TABLE)
     decomposed = unicodedata.normalize("NFD", _visible(early))
