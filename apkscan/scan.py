@@ -156,7 +156,7 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
         settings.result_keys = result_keys(rules, settings.policies)
     if known is not None:
         known.bind(settings.sdk_kwargs, settings.result_keys if settings.store else None,
-                   tuple(p.name for p in settings.policies))
+                   tuple(p.name for p in settings.policies), settings)
     settings.encoded = not keep and on_records is not None
     sink = _Sink(result, on_records, keep, known)
     try:

@@ -307,6 +307,26 @@ def _load(conn: sqlite3.Connection, sha: str, options: str) -> Any:
     return None
 
 
+def stored_identity(path: str, sha: str, sdk: dict[str, Any]) -> Any:
+    """The stored identity of the bytes with SHA-256 ``sha`` for a caller that only decides with
+    it (:mod:`apkscan.batch.known`, after a policy change): of the right type and bytes, not
+    serialised to check its insides (the caller never serialises it and takes any failure in
+    using it for a miss). None: not stored, or not an identity of those bytes."""
+    from apkscan.apk.model import ApkIdentity, FileFacts
+
+    conn = connection(path)
+    if conn is None:
+        return None
+    try:
+        row = conn.execute("SELECT identity FROM identities WHERE sha256=? AND parser=? AND options=?",
+                           (sha, parser_version(), options_key(sdk))).fetchone()
+    except (sqlite3.Error, ValueError):
+        return None
+    got = loads_or_none(row[0]) if row else None
+    ok = isinstance(got, ApkIdentity) and isinstance(got.file, FileFacts) and got.file.sha256 == sha
+    return got if ok else None
+
+
 def _identity_of(value: Any, sha: str) -> bool:
     """An ``ApkIdentity`` of the bytes with SHA-256 ``sha`` whose insides a report can use (the
     allow-list unpickler builds any apkscan dataclass: an ``Issue`` is no identity)."""
