@@ -141,15 +141,42 @@ def test_a_row_changed_without_its_seal_is_neither_served_nor_decided_again(corp
         _scan([corpus], tmp_path / "ref.jsonl", "--no-store", "--policy", "vendor-watch")
 
 
-def test_a_damaged_stored_identity_after_a_policy_change_is_read_again_not_a_crash(corpus, tmp_path, work):
+def _signer(lines: list[str], package: str) -> str:
+    app = next(json.loads(x) for x in lines if json.loads(x)["package"] == package)
+    schemes = app["identity"]["schemes"]
+    return next(s["signers"][0]["certificate"]["sha256"] for s in schemes.values() if s.get("verified"))
+
+
+def test_the_identity_is_unpickled_only_for_an_allow_list_and_a_damaged_one_is_read_again(corpus, tmp_path, work):
+    """Deciding reads the identity only for an allow-list entry (package + verified signer):
+    without one a damaged stored identity is never touched and the lines are right; with one it
+    is read, found damaged, and the file read again: never a crash, never a wrong verdict."""
     db = tmp_path / "s.sqlite"
-    _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db))
+    cold = _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db))
     with sqlite3.connect(db) as c:
         c.execute("UPDATE identities SET identity=x'80049500'")
     _clear(work)
-    changed = _scan([corpus], tmp_path / "p.jsonl", "--store", str(db), "--policy", "vendor-watch")
+    watch = _scan([corpus], tmp_path / "p.jsonl", "--store", str(db), "--policy", "vendor-watch")
+    assert work["parsed"] == [] and work["to_dict"] == []
+    assert watch == _scan([corpus], tmp_path / "ref.jsonl", "--no-store", "--policy", "vendor-watch")
+    allow = ("--allow", f"com.tencent.mm:{_signer(cold[0], 'com.tencent.mm')}")
+    _clear(work)
+    allowed = _scan([corpus], tmp_path / "a.jsonl", "--store", str(db), *allow)
     assert sorted(Path(p).name for p in work["parsed"]) == sorted(NAMES)
-    assert changed == _scan([corpus], tmp_path / "ref.jsonl", "--no-store", "--policy", "vendor-watch")
+    assert allowed == _scan([corpus], tmp_path / "ref-a.jsonl", "--no-store", *allow)
+    assert next(json.loads(x)["verdict"] for x in allowed[0] if '"com.tencent.mm"' in x) == "allowed"
+
+
+def test_an_allow_list_after_a_policy_change_is_decided_with_the_stored_identity(corpus, tmp_path, work):
+    db = tmp_path / "s.sqlite"
+    cold = _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db))
+    assert next(json.loads(x)["verdict"] for x in cold[0] if '"com.tencent.mm"' in x) == "prohibited"
+    allow = ("--allow", f"com.tencent.mm:{_signer(cold[0], 'com.tencent.mm')}")
+    _clear(work)
+    allowed = _scan([corpus], tmp_path / "a.jsonl", "--store", str(db), *allow)
+    assert work == {"to_dict": [], "walked": [], "parsed": []}
+    assert allowed == _scan([corpus], tmp_path / "ref-a.jsonl", "--no-store", *allow)
+    assert next(json.loads(x)["verdict"] for x in allowed[0] if '"com.tencent.mm"' in x) == "allowed"
 
 
 def test_the_decided_span_of_a_line_is_where_another_policy_puts_its_decided_text(rules):

@@ -24,10 +24,13 @@ Containers are never answered this way. ``--rehash``, ``--deep``, ``--quick`` an
 turn the lane off. The stat key's limit is documented in README (a file replaced with
 the same size, mtime *and* ctime, inode and device is taken for the old one; ``--rehash``).
 Lines (:class:`KnownApp`) answer only when no report needs the whole document (``--jsonl
--q``). Otherwise (a report, or another rule set or policy: no line fits) a row for the same
-path, parser, options and format whose stat still matches proves the file is one plain APK:
-it is handed on as that input without being opened to be classified, and the store answers
-its identity (and findings) as usual. Rows are written by any run that writes JSONL.
+-q``); a row's columns and line are bound by a seal (:func:`_sealed`). After a policy change
+the row of another policy is decided again here (:meth:`KnownFiles._redecided`: its line with
+a new decided part, from the findings stored for this rule set). Otherwise (a report, another
+rule set, a damaged row) a row for the same path, parser, options and format whose stat still
+matches proves the file is one plain APK: it is handed on as that input without being opened
+to be classified, and the store answers its identity (and findings) as usual. Rows are written
+by any run that writes JSONL.
 """
 
 from __future__ import annotations
@@ -155,8 +158,8 @@ class KnownFiles:
         decided part (verdicts, findings: :data:`jsonl.DECIDED`) made again from the findings
         stored for this rule set, decided under this run's policies; everything else in a line is
         the file's and its identity's (the same path, parser, options and stat, so the same bytes
-        read the same way). The identity is unpickled only when no decision is stored, to decide
-        (never serialised: its text is the line's), and the row for this run is written here.
+        read the same way). The identity is unpickled only if deciding reads it (an allow-list:
+        :class:`_Deferred`), never serialised (its text is the line's); the row is written here.
         None (the usual path: the store answers the input): no span, no findings for this rule
         set (another rule set: matched), or anything stored that fails when used."""
         from apkscan.batch import results
@@ -176,11 +179,9 @@ class KnownFiles:
             if hit.outcomes is not None:
                 app.set_outcomes(hit.outcomes)
             else:
-                identity = store.stored_identity(self.path, sha, s.sdk_kwargs)
-                if identity is None:
-                    return None
-                app.set_outcomes(decide_all(identity, app.findings, s.policies, s.rules))
-                results.remember(self.path, identity, s.sdk_kwargs, *s.result_keys, None, app.findings, app.verdicts)
+                identity = _Deferred(lambda: store.stored_identity(self.path, sha, s.sdk_kwargs))
+                app.set_outcomes(decide_all(identity, app.findings, s.policies, s.rules))  # type: ignore[arg-type]
+                results.remember_decided(self.path, sha, s.sdk_kwargs, *s.result_keys, None, app.findings, app.verdicts)
                 store.commit_writes(at_least=store.BATCH)
             decided = decided_text(app)
         except Exception:  # noqa: BLE001 - a stored value that fails when used: the usual path reads it
@@ -254,6 +255,24 @@ class KnownFiles:
         if conn is not None:  # a cache: a write that fails costs a walk next time
             store.write_all(conn, [("INSERT OR REPLACE INTO known_lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", r)
                                    for r in rows])
+
+
+class _Deferred:
+    """A stored identity unpickled when deciding first reads it (only an allow-list entry does:
+    ``policy.decide``), or never; not stored, or not an identity of those bytes: LookupError,
+    which the caller takes for a miss."""
+
+    __slots__ = ("_load", "_got")
+
+    def __init__(self, load: Callable[[], Any]):
+        self._load, self._got = load, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._got is None:
+            self._got = self._load()
+            if self._got is None:
+                raise LookupError("no stored identity of these bytes")
+        return getattr(self._got, name)
 
 
 def _as_known(app: Any, lines: dict[int, tuple[str, Any]]) -> KnownApp | None:
