@@ -158,7 +158,7 @@ def scale(n: int, repeat: int, tmp: Path, corpus: Path | None) -> str:
                                                                "--jsonl", str(tmp / "scale.jsonl"), "--force", *extra])
                 old = best.get((size, phase))
                 best[(size, phase)] = (min(secs, old[0]), min(cpu, old[1])) if old else (secs, cpu)
-    out = [f"| files | phase | wall s | CPU s | wall ratio | per file: wall ms | CPU ms | ratio (wall) |",
+    out = ["| files | phase | wall s | CPU s | wall ratio | per file: wall ms | CPU ms | ratio (wall) |",
            "|---:|---|---:|---:|---:|---:|---:|---:|"]
     marginal = {p: tuple((best[(n, p)][k] - best[(1, p)][k]) / max(1, n - 1) * 1000 for k in (0, 1))
                 for p, _ in phases}
