@@ -14,7 +14,7 @@ also the largest worker):
   apkscan      --jobs 1 and --jobs 2 (no store); store cold, warm, and after a policy change
 
     python bench/bench_batch.py [--count 1000] [--big-count 0 --big-mib 150] [--sample 20] [--queued 100000]
-    python bench/bench_batch.py --scale 10000 [--repeat 3] [--corpus DIR]
+    python bench/bench_batch.py --scale 10000 [--repeat 3] [--corpus DIR] [--tree DIR]
 
 ``--scale N``: only the store, at scale: N small APKs (generated once; kept in ``--corpus DIR``
 for the next invocation) and one of them alone, each scanned cold, warm and after a policy
@@ -53,6 +53,7 @@ APKSCAN = ("import json,resource,sys,time\nfrom apkscan.cli import main\nt=time.
            "print(json.dumps([time.perf_counter()-t,s.ru_maxrss/1024,c.ru_maxrss/1024,code,"
            "s.ru_utime+s.ru_stime+c.ru_utime+c.ru_stime,s.ru_utime+s.ru_stime]),file=sys.stderr)")
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # users have bytecode
+TREE = [HERE.parent]  # the apkscan checkout measured (--tree): its folder is the apkscan processes' cwd and PYTHONPATH
 SHA = ("import hashlib,sys\nfor p in sys.argv[1:]:\n h=hashlib.sha256()\n f=open(p,'rb')\n"
        " for b in iter(lambda:f.read(1<<20),b''): h.update(b)\n f.close()")
 ANDRO = ("import sys\nfrom loguru import logger\nlogger.remove()\nfrom androguard.core.apk import APK\n"
@@ -74,7 +75,7 @@ def apkscan(args: list[str]) -> tuple[float, float, float, float, float]:
     its workers', and the parent's own CPU (what --jobs cannot spread)."""
     t = time.perf_counter()
     r = subprocess.run([sys.executable, "-c", APKSCAN, "scan", *args, "-q"], capture_output=True, text=True,
-                       env=ENV)
+                       env={**ENV, "PYTHONPATH": str(TREE[0])}, cwd=TREE[0])  # `-c` imports from its cwd first
     secs = time.perf_counter() - t
     _inner, parent, children, _code, cpu, own = json.loads(r.stderr.strip().splitlines()[-1])
     return secs, parent, children, cpu, own
@@ -205,7 +206,11 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=0, help="only the store at N files: per-file marginal costs")
     ap.add_argument("--repeat", type=int, default=3, help="--scale: runs of each phase (the fastest kept)")
     ap.add_argument("--corpus", type=Path, help="--scale: keep the generated APKs here (reused when complete)")
+    ap.add_argument("--tree", type=Path, default=HERE.parent,
+                    help="the apkscan checkout to measure (default: this one), e.g. a `git archive` of a baseline")
     a = ap.parse_args()
+    TREE[0] = a.tree.resolve()
+    print(f"apkscan measured: {TREE[0]}", file=sys.stderr)
     print(f"load average at start: {os.getloadavg()[0]:.2f}; bytecode cached (PYTHONDONTWRITEBYTECODE unset "
           "for every process, one warm-up run first)", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="apkscan-bench-") as d:
