@@ -129,11 +129,14 @@ class KnownFiles:
         conn = store.connection(self.path)
         if conn is None:
             return None
-        try:  # one query: this run's row when there is one, else another rule set's or policies' row
-            row = conn.execute("SELECT real, size, mtime_ns, ctime_ns, inode, dev, sha256, package, verdicts, line, "
-                               "rules=? AND policies=? FROM known_lines WHERE chain=? AND parser=? AND options=? "
-                               "AND fmt=? ORDER BY 11 DESC LIMIT 1",
-                               (*self.key[2:4], store.path_key(path), *self.key[:2], self.key[4])).fetchone()
+        columns = "SELECT real, size, mtime_ns, ctime_ns, inode, dev, sha256, package, verdicts, line FROM known_lines "
+        try:  # this run's row (one probe of the primary key), else the row of another rule set or policies
+            chain = store.path_key(path)
+            row = conn.execute(columns + "WHERE chain=? AND parser=? AND options=? AND rules=? AND policies=? AND fmt=?",
+                               (chain, *self.key)).fetchone() if self.answer else None
+            exact = row is not None
+            row = row or conn.execute(columns + "WHERE chain=? AND parser=? AND options=? AND fmt=? LIMIT 1",
+                                      (chain, *self.key[:2], self.key[4])).fetchone()
             if row is None:
                 return None
             real, stat = _stat(path)
@@ -143,7 +146,7 @@ class KnownFiles:
             return None
         custody = InputFile(path, stat[0], "apk", None)
         app = None
-        if self.answer and row[10]:
+        if exact:
             served = _served(row, path, self.policy_names)
             app = KnownApp(path, row[6], row[7], *served[:3], (path,), span=served[3]) if served else None
         elif self.answer:
