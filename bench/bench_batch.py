@@ -14,6 +14,14 @@ also the largest worker):
   apkscan      --jobs 1 and --jobs 2 (no store); store cold, warm, and after a policy change
 
     python bench/bench_batch.py [--count 1000] [--big-count 0 --big-mib 150] [--sample 20] [--queued 100000]
+    python bench/bench_batch.py --scale 10000 [--repeat 3] [--corpus DIR] [--tree DIR]
+
+``--scale N``: only the store, at scale: N small APKs (generated once; kept in ``--corpus DIR``
+for the next invocation) and one of them alone, each scanned cold, warm and after a policy
+change (``--jobs 2 --store S --jsonl F -q``, a fresh store per repetition, the fastest of
+``--repeat`` kept). Besides the whole-process ratios it prints the per-file marginal cost
+((time at N - time at 1) / (N - 1), wall and CPU of the process and its workers) and its ratios:
+what a 100,000-file pull costs per file once the process's fixed cost is paid.
 
 Every process runs with bytecode caching on (``PYTHONDONTWRITEBYTECODE`` removed from its
 environment; one apkscan run first fills ``__pycache__``), as users run it. ``--queued N``:
@@ -45,6 +53,7 @@ APKSCAN = ("import json,resource,sys,time\nfrom apkscan.cli import main\nt=time.
            "print(json.dumps([time.perf_counter()-t,s.ru_maxrss/1024,c.ru_maxrss/1024,code,"
            "s.ru_utime+s.ru_stime+c.ru_utime+c.ru_stime,s.ru_utime+s.ru_stime]),file=sys.stderr)")
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # users have bytecode
+TREE = [HERE.parent]  # the apkscan checkout measured (--tree): its folder is the apkscan processes' cwd and PYTHONPATH
 SHA = ("import hashlib,sys\nfor p in sys.argv[1:]:\n h=hashlib.sha256()\n f=open(p,'rb')\n"
        " for b in iter(lambda:f.read(1<<20),b''): h.update(b)\n f.close()")
 ANDRO = ("import sys\nfrom loguru import logger\nlogger.remove()\nfrom androguard.core.apk import APK\n"
@@ -66,7 +75,7 @@ def apkscan(args: list[str]) -> tuple[float, float, float, float, float]:
     its workers', and the parent's own CPU (what --jobs cannot spread)."""
     t = time.perf_counter()
     r = subprocess.run([sys.executable, "-c", APKSCAN, "scan", *args, "-q"], capture_output=True, text=True,
-                       env=ENV)
+                       env={**ENV, "PYTHONPATH": str(TREE[0])}, cwd=TREE[0])  # `-c` imports from its cwd first
     secs = time.perf_counter() - t
     _inner, parent, children, _code, cpu, own = json.loads(r.stderr.strip().splitlines()[-1])
     return secs, parent, children, cpu, own
@@ -126,6 +135,44 @@ def queued(n: int, tmp: Path) -> list[tuple]:
              f"CPU {cpu:.2f} s")]
 
 
+def scale(n: int, repeat: int, tmp: Path, corpus: Path | None) -> str:
+    """The store's cold, warm and policy-change runs at 1 and ``n`` files: whole and per file."""
+    folder = corpus or tmp / "scale"
+    if len(list(folder.glob("app-*.apk"))) != n:
+        shutil.rmtree(folder, ignore_errors=True)
+        t = time.perf_counter()
+        generate("small", folder, n)
+        print(f"generated {n} small APKs in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    one = tmp / "one-of-scale"
+    one.mkdir(exist_ok=True)
+    shutil.copy2(next(iter(sorted(folder.glob("app-*.apk")))), one / "app.apk")
+    time.sleep(2.1)  # past the store's racy window (2 s since the last mtime or ctime change)
+    phases = (("cold", []), ("warm", []), ("policy change", ["--policy", "vendor-watch"]))
+    best: dict[tuple[int, str], tuple[float, float]] = {}
+    for _ in range(repeat):
+        for size, where in ((1, one), (n, folder)):
+            store = tmp / f"scale-{size}.sqlite"
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{store}{suffix}").unlink(missing_ok=True)
+            for phase, extra in phases:
+                secs, _parent, _children, cpu, _own = apkscan([str(where), "--jobs", "2", "--store", str(store),
+                                                               "--jsonl", str(tmp / "scale.jsonl"), "--force", *extra])
+                old = best.get((size, phase))
+                best[(size, phase)] = (min(secs, old[0]), min(cpu, old[1])) if old else (secs, cpu)
+    out = ["| files | phase | wall s | CPU s | wall ratio | per file: wall ms | CPU ms | ratio (wall) |",
+           "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    marginal = {p: tuple((best[(n, p)][k] - best[(1, p)][k]) / max(1, n - 1) * 1000 for k in (0, 1))
+                for p, _ in phases}
+    for phase, _ in phases:
+        for size in (1, n):
+            wall, cpu = best[(size, phase)]
+            ratio = best[(size, "cold")][0] / wall
+            per = marginal[phase] if size == n else None
+            out.append(f"| {size} | {phase} | {wall:.3f} | {cpu:.3f} | {ratio:.1f}x | "
+                       + (f"{per[0]:.3f} | {per[1]:.3f} | {marginal['cold'][0] / per[0]:.1f}x |" if per else " | | |"))
+    return "\n".join(out)
+
+
 def warm_up(tmp: Path) -> None:
     """One apkscan run so every module's bytecode is cached before anything is timed."""
     apk = next((HERE.parent / "fixtures" / "apks").glob("*.apk"))
@@ -156,12 +203,24 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=20)
     ap.add_argument("--queued", type=int, default=0, help="also: the parent's RSS with N inputs queued")
     ap.add_argument("--only", choices=("small", "big", "shared", "queued"), action="append")
+    ap.add_argument("--scale", type=int, default=0, help="only the store at N files: per-file marginal costs")
+    ap.add_argument("--repeat", type=int, default=3, help="--scale: runs of each phase (the fastest kept)")
+    ap.add_argument("--corpus", type=Path, help="--scale: keep the generated APKs here (reused when complete)")
+    ap.add_argument("--tree", type=Path, default=HERE.parent,
+                    help="the apkscan checkout to measure (default: this one), e.g. a `git archive` of a baseline")
     a = ap.parse_args()
+    TREE[0] = a.tree.resolve()
+    print(f"apkscan measured: {TREE[0]}", file=sys.stderr)
     print(f"load average at start: {os.getloadavg()[0]:.2f}; bytecode cached (PYTHONDONTWRITEBYTECODE unset "
           "for every process, one warm-up run first)", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="apkscan-bench-") as d:
         tmp = Path(d)
         warm_up(tmp)
+        if a.scale:
+            print(scale(a.scale, a.repeat, tmp, a.corpus))
+            print(f"\nmachine: {os.cpu_count()} cores; python {sys.version.split()[0]}; "
+                  f"load average at end: {os.getloadavg()[0]:.2f}")
+            return
         rows = []
         if not a.only or "small" in a.only:
             t = time.perf_counter()

@@ -24,6 +24,37 @@ def app_line(app: AppResult) -> str:
     return json.dumps({"type": "app", **app.to_dict()}, ensure_ascii=False)
 
 
+DECIDED = ("verdict", "policy", "verdicts", "findings")  # the keys of a line that rules and policies decide
+
+
+def decided_text(app: Any) -> str:
+    """The part of an app's line that rules and policies decide: its ``DECIDED`` members as the
+    line writes them (``"verdict": ..., "findings": [...]``), made without the identity."""
+    from apkscan.policy.multi import verdict_entry
+
+    return json.dumps({"verdict": app.verdict, "policy": app.policy,
+                       "verdicts": {name: verdict_entry(o, name) for name, o in app.verdicts.items()},
+                       "findings": [x.to_dict() for x in app.findings]}, ensure_ascii=False)[1:-1]
+
+
+def app_line_span(app: AppResult) -> tuple[str, tuple[int, int] | None]:
+    """An app's line and where its :func:`decided_text` stands in it (None: not where this code
+    expects it). Checked against the line itself, so a line put together again from its other
+    parts and another decided text (:mod:`apkscan.batch.known`, after a policy change) is the
+    line this code would write, or is never put together."""
+    d = {"type": "app", **app.to_dict()}
+    line = json.dumps(d, ensure_ascii=False)
+    keys = list(d)
+    at = keys.index("verdict") if "verdict" in keys else -1
+    if at < 1 or tuple(keys[at:at + len(DECIDED)]) != DECIDED:
+        return line, None
+    head = json.dumps({k: d[k] for k in keys[:at]}, ensure_ascii=False)[:-1] + ", "
+    start = len(head)
+    end = start + len(decided := decided_text(app))
+    ok = line.startswith(head) and line[start:end] == decided and line[end:end + 2] == ", "
+    return line, (start, end) if ok else None
+
+
 def _create(path: str) -> TextIO:
     """A new file put in place of ``path`` before the first line: created exclusively (``mkstemp``,
     ``O_EXCL``) and renamed over the old name, so an existing file is never opened for writing
@@ -50,7 +81,7 @@ class JsonlWriter:
     def __init__(self, path: str, run: dict[str, Any]):
         """``path`` ``-``: stdout (then the terminal summary goes to stderr, as for a report on ``-``)."""
         self.path = path
-        self.last: dict[int, str] = {}
+        self.last: dict[int, tuple[str, tuple[int, int] | None]] = {}  # id -> line, span (app_line_span)
         self._fh: TextIO = sys.stdout if path == "-" else _create(path)
         self._line({"type": "run", **run})
 
@@ -67,12 +98,12 @@ class JsonlWriter:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
     def records(self, records: list[Any]) -> None:
-        """``last``: each app's line of this call by ``id``, for the store's fast lane to keep."""
+        """``last``: each app's line (and span) of this call by ``id``, for the store's fast lane to keep."""
         self.last = {}
         for r in records:
             if isinstance(r, AppResult):
-                self.last[id(r)] = line = app_line(r)
-                self._write(line)
+                self.last[id(r)] = line_span = app_line_span(r)
+                self._write(line_span[0])
             elif isinstance(r, InputError):
                 self._line({"type": "error", **r.to_dict()})
             elif isinstance(r, KnownApp):  # the line a run with these keys wrote for this unchanged file

@@ -24,14 +24,18 @@ Containers are never answered this way. ``--rehash``, ``--deep``, ``--quick`` an
 turn the lane off. The stat key's limit is documented in README (a file replaced with
 the same size, mtime *and* ctime, inode and device is taken for the old one; ``--rehash``).
 Lines (:class:`KnownApp`) answer only when no report needs the whole document (``--jsonl
--q``). Otherwise (a report, or another rule set or policy: no line fits) a row for the same
-path, parser, options and format whose stat still matches proves the file is one plain APK:
-it is handed on as that input without being opened to be classified, and the store answers
-its identity (and findings) as usual. Rows are written by any run that writes JSONL.
+-q``); a row's columns and line are bound by a seal (:func:`_sealed`). After a policy change
+the row of another policy is decided again here (:meth:`KnownFiles._redecided`: its line with
+a new decided part, from the findings stored for this rule set). Otherwise (a report, another
+rule set, a damaged row) a row for the same path, parser, options and format whose stat still
+matches proves the file is one plain APK: it is handed on as that input without being opened
+to be classified, and the store answers its identity (and findings) as usual. Rows are written
+by any run that writes JSONL.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -70,12 +74,13 @@ class KnownApp:
     chain: tuple[str, ...] = ()
     whole: bool = True  # read to the end (store.storable): its line may be kept by the fast lane
     verified: bool | None = None  # its signatures verified (None: not known, a line answered by the lane)
+    span: tuple[int, int] | None = None  # where the line's decided part stands (jsonl.app_line_span)
 
 
 def encoded(item: Any, records: list[Any]) -> list[Any]:
     """A worker's records with each app of a non-bundle input as its line (a split bundle's APKs
     stay apps: the parent assembles them)."""
-    from apkscan.batch.jsonl import app_line
+    from apkscan.batch.jsonl import app_line_span
     from apkscan.result import AppResult
 
     if not isinstance(item, ScanInput) or item.bundle is not None:
@@ -84,9 +89,10 @@ def encoded(item: Any, records: list[Any]) -> list[Any]:
     for r in records:
         if isinstance(r, AppResult) and r.identity.file is not None:
             m = r.identity.manifest
+            line, span = app_line_span(r)
             r = KnownApp(None, r.identity.file.sha256, m.package if m else None, r.verdict,
-                         tuple((n, o.verdict) for n, o in r.verdicts.items()), app_line(r), tuple(r.chain),
-                         store.storable(r.identity), r.identity.verified)
+                         tuple((n, o.verdict) for n, o in r.verdicts.items()), line, tuple(r.chain),
+                         store.storable(r.identity), r.identity.verified, span)
         out.append(r)
     return out
 
@@ -95,51 +101,99 @@ class KnownFiles:
     """The lane of one run: ``known`` and ``on_plain`` are the walker's hooks (``WalkOptions``),
     ``observe`` sees every decided item and writes the rows."""
 
-    def __init__(self, path: str, answer: bool, lines: Callable[[], dict[int, str]]):
-        """``lines``: the app lines the JSONL writer wrote for the last records (by ``id``)."""
+    def __init__(self, path: str, answer: bool, lines: Callable[[], dict[int, tuple[str, Any]]]):
+        """``lines``: the app lines (and spans) the JSONL writer wrote for the last records (by ``id``)."""
         self.path, self.answer, self.lines = path, answer, lines
         self.key: tuple[str, ...] | None = None  # (parser, options, rules, policies, format) once bound
         self.policy_names: tuple[str, ...] = ()
+        self.settings: Any = None  # the run's ScanSettings: rules and policies to decide with
         self._plain: dict[str, tuple[str | bytes, tuple[int, ...]]] = {}  # walked path -> (real path, stat)
         self._rows: list[tuple[Any, ...]] = []
 
     def bind(self, sdk: dict[str, Any], result_keys: tuple[str, str] | None,
-             policy_names: tuple[str, ...] = ()) -> None:
-        """The run's keys (known when ``scan`` has its settings); without result keys: off."""
-        self.policy_names = policy_names
+             policy_names: tuple[str, ...] = (), settings: Any = None) -> None:
+        """The run's keys (known when ``scan`` has its settings); without result keys: off.
+        ``settings``: lets a line of another policy be decided again here (:meth:`_redecided`)."""
+        self.policy_names, self.settings = policy_names, settings
         if result_keys is not None:
             self.key = (store.parser_version(), store.options_key(sdk), *result_keys, format_key())
 
     # ------------------------------------------------------------------ answering
     def known(self, path: str) -> list[Any] | None:
-        """An unchanged plain APK: its custody record and stored app (its line), or, when no line
-        fits this run (a report is written, a policy or rule changed), its custody record and the
-        input unclassified; None: walk it."""
+        """An unchanged plain APK: its custody record and stored app (its line, or after a policy
+        change its line of another policy decided again: :meth:`_redecided`), or, when no line
+        fits this run (a report is written, the rule set changed, a damaged row), its custody
+        record and the input unclassified; None: walk it."""
         if self.key is None:
             return None
         conn = store.connection(self.path)
         if conn is None:
             return None
-        try:
-            row = conn.execute("SELECT real, size, mtime_ns, ctime_ns, inode, dev, sha256, package, verdicts, line "
-                               "FROM known_lines WHERE chain=? AND parser=? AND options=? AND rules=? AND policies=? "
-                               "AND fmt=?", (store.path_key(path), *self.key)).fetchone() if self.answer else None
-            seen = row or conn.execute("SELECT real, size, mtime_ns, ctime_ns, inode, dev FROM known_lines WHERE "
-                                       "chain=? AND parser=? AND options=? AND fmt=? LIMIT 1",
-                                       (store.path_key(path), *self.key[:2], self.key[4])).fetchone()
-            if seen is None:
+        columns = "SELECT real, size, mtime_ns, ctime_ns, inode, dev, sha256, package, verdicts, line FROM known_lines "
+        try:  # this run's row (one probe of the primary key), else the row of another rule set or policies
+            chain = store.path_key(path)
+            row = conn.execute(columns + "WHERE chain=? AND parser=? AND options=? AND rules=? AND policies=? AND fmt=?",
+                               (chain, *self.key)).fetchone() if self.answer else None
+            exact = row is not None
+            row = row or conn.execute(columns + "WHERE chain=? AND parser=? AND options=? AND fmt=? LIMIT 1",
+                                      (chain, *self.key[:2], self.key[4])).fetchone()
+            if row is None:
                 return None
             real, stat = _stat(path)
         except (OSError, sqlite3.Error, ValueError):  # ValueError: UnicodeError, a NUL: walked as usual
             return None
-        if (real, *stat) != tuple(seen[:6]) or store.racy(stat) or os.path.exists(path + ".idsig"):
+        if (real, *stat) != tuple(row[:6]) or store.racy(stat) or os.path.exists(path + ".idsig"):
             return None
         custody = InputFile(path, stat[0], "apk", None)
-        served = _served(row, path, self.policy_names) if row else None
-        if served is None:  # no line for this run, or a damaged one: scanned (from the store), row written again
+        app = None
+        if exact:
+            served = _served(row, path, self.policy_names)
+            app = KnownApp(path, row[6], row[7], *served[:3], (path,), span=served[3]) if served else None
+        elif self.answer:
+            app = self._redecided(row, path, (real, stat))
+        if app is None:  # no line for this run, or a damaged one: scanned (from the store), row written again
             self._plain[path] = (real, stat)
             return [custody, ScanInput(path, (path,))]  # what the walker yields for a plain APK
-        return [custody, KnownApp(path, row[6], row[7], *served, (path,))]
+        return [custody, app]
+
+    def _redecided(self, row: Any, path: str, walked: tuple[Any, tuple[int, ...]]) -> KnownApp | None:
+        """After a policy change: the row's line (of another rule set or policies, sealed) with its
+        decided part (verdicts, findings: :data:`jsonl.DECIDED`) made again from the findings
+        stored for this rule set, decided under this run's policies; everything else in a line is
+        the file's and its identity's (the same path, parser, options and stat, so the same bytes
+        read the same way). The identity is unpickled only if deciding reads it (an allow-list:
+        :class:`_Deferred`), never serialised (its text is the line's); the row is written here.
+        None (the usual path: the store answers the input): no span, no findings for this rule
+        set (another rule set: matched), or anything stored that fails when used."""
+        from apkscan.batch import results
+        from apkscan.batch.jsonl import decided_text
+        from apkscan.policy.multi import decide_all
+        from apkscan.result import AppResult
+
+        old, s = _sealed(row, path), self.settings
+        if old is None or s is None or not _span_of(old[4], old[2]):
+            return None
+        (start, end), sha = old[4], row[6]
+        try:
+            hit = results.recall(self.path, sha, s.sdk_kwargs, *s.result_keys, self.policy_names)
+            if hit is None:
+                return None
+            app = AppResult(source=path, container=None, identity=None, chain=(path,), findings=hit.findings)
+            if hit.outcomes is not None:
+                app.set_outcomes(hit.outcomes)
+            else:
+                identity = _Deferred(lambda: store.stored_identity(self.path, sha, s.sdk_kwargs))
+                app.set_outcomes(decide_all(identity, app.findings, s.policies, s.rules))  # type: ignore[arg-type]
+                results.remember_decided(self.path, sha, s.sdk_kwargs, *s.result_keys, None, app.findings, app.verdicts)
+                store.commit_writes(at_least=store.BATCH)
+            decided = decided_text(app)
+        except Exception:  # noqa: BLE001 - a stored value that fails when used: the usual path reads it
+            return None
+        line = old[2][:start] + decided + old[2][end:]
+        known = KnownApp(path, sha, row[7], app.verdict, tuple((n, o.verdict) for n, o in app.verdicts.items()),
+                         line, (path,), span=(start, start + len(decided)))
+        self._row(path, walked, known)
+        return known
 
     # ------------------------------------------------------------------ learning
     def on_plain(self, path: str, classified: os.stat_result) -> None:
@@ -171,11 +225,17 @@ class KnownFiles:
         app = apps[0] if isinstance(apps[0], KnownApp) else _as_known(apps[0], lines)
         if app is None or not app.whole or store.racy(walked[1]) or not self._recorded(walked, app.sha256):
             return
-        verdicts = json.dumps([app.verdict, [list(p) for p in app.verdicts]])
-        # ~7x smaller: a store of 100,000 files stays small; surrogatepass: a non-UTF-8 file name's
-        # U+DCFF kept as is (the JSONL writer escapes it when the line is written)
-        line = zlib.compress(app.line.encode("utf-8", "surrogatepass"), 1)
-        self._rows.append((store.path_key(item.path), *self.key, *walked[0:1], *walked[1], app.sha256, app.package, verdicts, line))
+        self._row(item.path, walked, app)
+
+    def _row(self, path: str, walked: tuple[Any, tuple[int, ...]], app: KnownApp) -> None:
+        """The row answering ``path`` with ``app``'s line in runs with this run's keys."""
+        # surrogatepass: a non-UTF-8 file name's U+DCFF kept as is (the JSONL writer escapes it when
+        # the line is written); ~7x smaller compressed: a store of 100,000 files stays small
+        raw = app.line.encode("utf-8", "surrogatepass")
+        pairs, span = [list(p) for p in app.verdicts], list(app.span) if app.span else None
+        verdicts = json.dumps([app.verdict, pairs, span, _seal(app.sha256, app.package, app.verdict, pairs, span, raw)])
+        self._rows.append((store.path_key(path), *self.key, walked[0], *walked[1], app.sha256, app.package,
+                           verdicts, zlib.compress(raw, 1)))
         if len(self._rows) >= FLUSH:
             self.flush()
 
@@ -192,6 +252,7 @@ class KnownFiles:
         return row is not None and tuple(row) == (*walked[1], sha)
 
     def flush(self) -> None:
+        store.commit_writes()  # decisions made again by _redecided
         rows, self._rows = self._rows, []
         conn = store.connection(self.path) if rows else None
         if conn is not None:  # a cache: a write that fails costs a walk next time
@@ -199,54 +260,104 @@ class KnownFiles:
                                    for r in rows])
 
 
-def _as_known(app: Any, lines: dict[int, str]) -> KnownApp | None:
-    """An app the JSONL writer just wrote, with that line (None: it wrote none)."""
-    line = lines.get(id(app))
-    if line is None or app.identity.file is None:
+class _Deferred:
+    """A stored identity unpickled when deciding first reads it (only an allow-list entry does:
+    ``policy.decide``), or never; not stored, or not an identity of those bytes: LookupError,
+    which the caller takes for a miss."""
+
+    __slots__ = ("_load", "_got")
+
+    def __init__(self, load: Callable[[], Any]):
+        self._load, self._got = load, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._got is None:
+            self._got = self._load()
+            if self._got is None:
+                raise LookupError("no stored identity of these bytes")
+        return getattr(self._got, name)
+
+
+def _as_known(app: Any, lines: dict[int, tuple[str, Any]]) -> KnownApp | None:
+    """An app the JSONL writer just wrote, with that line and span (None: it wrote none)."""
+    written = lines.get(id(app))
+    if written is None or app.identity.file is None:
         return None
     m = app.identity.manifest
     return KnownApp(None, app.identity.file.sha256, m.package if m else None, app.verdict,
-                    tuple((n, o.verdict) for n, o in app.verdicts.items()), line, tuple(app.chain),
-                    store.storable(app.identity), app.identity.verified)
+                    tuple((n, o.verdict) for n, o in app.verdicts.items()), written[0], tuple(app.chain),
+                    store.storable(app.identity), app.identity.verified, written[1])
 
 
 def _stat(path: str) -> tuple[str | bytes, tuple[int, int, int, int, int]]:
     """The real path as the store keys it (:func:`store.path_key`) and the stat."""
-    return store.path_key(os.path.realpath(path)), store.stat_of(os.stat(path))
+    return store.located(path)
 
 
 MAX_LINE = 1 << 20  # a stored line inflates to at most this (real ones: ~15 KB)
 
 
-def _served(row: Any, path: str, policy_names: tuple[str, ...]) -> tuple[str, tuple[tuple[str, str], ...], str] | None:
+def _seal(sha: Any, package: Any, verdict: Any, pairs: Any, span: Any, raw: bytes) -> str:
+    """What binds a row's columns to its line: a SHA-256 (128 bits kept) of the SHA-256, package and
+    verdicts the counts and exit code are taken from, of the decided part's span, and of the
+    line's bytes, written together."""
+    head = json.dumps([sha, package, verdict, pairs, span], ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(head + b"\n" + raw).hexdigest()[:32]
+
+
+def _served(row: Any, path: str, policy_names: tuple[str, ...]) -> tuple[str, tuple[tuple[str, str], ...], str,
+                                                                        tuple[int, int] | None] | None:
     """A row's verdicts and line, checked to be what this run would have written for ``path``
-    (None: damaged or planted out of shape; the file is then scanned). The store is trusted
-    (README), but a bad row must never crash the run, exhaust memory, bend the counts or the
-    exit code, or put more than one line, or a line for another file, into the JSONL."""
+    (None: damaged or planted out of shape; the file is then scanned): :func:`_sealed`, and
+    verdicts of this run's policies, in order."""
     from apkscan.ranks import VERDICTS
 
+    sealed = _sealed(row, path)
+    if sealed is None:
+        return None
+    verdict, verdicts, line, _raw, span = sealed
+    if (tuple(n for n, _ in verdicts) != policy_names or not policy_names or verdict != verdicts[0][1]
+            or any(v not in VERDICTS for _, v in verdicts)):
+        return None
+    return verdict, verdicts, line, span
+
+
+def _sealed(row: Any, path: str) -> tuple[str, tuple[tuple[str, str], ...], str, bytes, Any] | None:
+    """A row's verdict, verdicts, line, its bytes and span, when sealed and in shape (None: damaged
+    or planted out of shape). The store is trusted (README), but a bad row must never crash the
+    run, exhaust memory, bend the counts or the exit code, or put more than one line, or a line
+    for another file, into the JSONL.
+
+    The counts and exit code come from the columns, the reader of the JSONL from the line, so
+    they must agree (review 29 F7). They were written together from one app, so the row carries
+    a seal of both (:func:`_seal`) instead of the line being parsed again to compare (a third
+    of a warm run's time): a column or a line changed alone, a torn or damaged row, is refused;
+    the line's own bytes are also covered by zlib's Adler-32 and the bounded inflate. The seal
+    is no authenticator: whoever can write the store can write a row whose columns and line
+    agree with each other and with nothing else, as they can plant a well-shaped identity or
+    decision (README: the store is trusted like your own files). Shape is still checked
+    without a parse: one line, an app's, of this path and SHA-256."""
     try:
-        verdict, pairs = json.loads(row[8])
+        verdict, pairs, span, seal = json.loads(row[8])
         verdicts = tuple((n, v) for n, v in pairs)
         inflater = zlib.decompressobj()
-        line = inflater.decompress(row[9], MAX_LINE).decode("utf-8", "surrogatepass")
+        raw = inflater.decompress(row[9], MAX_LINE)
+        line = raw.decode("utf-8", "surrogatepass")
+        sealed = seal == _seal(row[6], row[7], verdict, pairs, span, raw)
+        span = tuple(span) if isinstance(span, list) else None
     except (ValueError, TypeError, RecursionError, zlib.error):  # RecursionError: a planted deep row
         return None
-    if (inflater.unconsumed_tail or not inflater.eof or tuple(n for n, _ in verdicts) != policy_names
-            or not policy_names or verdict != verdicts[0][1] or any(v not in VERDICTS for _, v in verdicts)):
+    if not sealed or inflater.unconsumed_tail or not inflater.eof or not verdicts:
         return None
     if ("\n" in line or "\r" in line or not line.startswith('{"type": "app", ') or not line.endswith("}")
             or f'"sha256": "{row[6]}"' not in line or f'"path": {json.dumps(name_text(path), ensure_ascii=False)}' not in line):
         return None
-    return (verdict, verdicts, line) if _agrees(line, row[7], verdict, verdicts) else None
+    return verdict, verdicts, line, raw, span
 
 
-def _agrees(line: str, package: Any, verdict: str, verdicts: tuple[tuple[str, str], ...]) -> bool:
-    """The line says what the row's columns say (the counts and exit code come from the columns,
-    the reader of the JSONL from the line: review 29 F7)."""
-    try:
-        app = json.loads(line)
-        said = [(n, o["verdict"]) for n, o in app["verdicts"].items()]
-        return app["verdict"] == verdict and said == list(verdicts) and app["package"] == package
-    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
-        return False
+def _span_of(span: Any, line: str) -> bool:
+    """``span`` is where a decided part can stand in ``line``: inside it, after its head and
+    before at least its last members (``, "warnings": ...}``)."""
+    return (isinstance(span, tuple) and len(span) == 2 and all(type(i) is int for i in span)
+            and 16 < span[0] <= span[1] <= len(line) - 3 and line[span[0] - 2:span[0]] == ", "
+            and line[span[1]:span[1] + 2] == ", ")

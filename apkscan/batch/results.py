@@ -138,10 +138,18 @@ def _outcomes(value: Any, policy_names: tuple[str, ...]) -> bool:
 def remember(path: str, identity: Any, sdk: dict[str, Any], rules_key: str, policies_key: str,
                     matched: bytes | None, findings: list[Any], outcomes: dict[str, Any]) -> None:
     """Store the findings as matched (``matched``: their pickle before deciding) and as decided."""
+    if store.storable(identity):
+        remember_decided(path, identity.file.sha256, sdk, rules_key, policies_key, matched, findings, outcomes)
+
+
+def remember_decided(path: str, sha: str, sdk: dict[str, Any], rules_key: str, policies_key: str,
+                     matched: bytes | None, findings: list[Any], outcomes: dict[str, Any]) -> None:
+    """:func:`remember` by SHA-256, for findings already stored for it (the warm lane deciding them
+    again: :mod:`apkscan.batch.known`): they were stored only for a storable identity."""
     conn = store.connection(path)
-    if conn is None or not store.storable(identity):
+    if conn is None:
         return
-    where = (identity.file.sha256, store.parser_version(), store.options_key(sdk), rules_key)
+    where = (sha, store.parser_version(), store.options_key(sdk), rules_key)
     try:
         decided = pickle.dumps((findings, outcomes), protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError):

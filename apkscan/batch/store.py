@@ -42,6 +42,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable
+from stat import S_ISLNK
 from typing import Any
 
 from apkscan.batch.runs import begin_run, end_run, run_id  # noqa: F401 (--resume: its own module, same names)
@@ -120,8 +121,30 @@ def stat_key(item: ScanInput) -> tuple[tuple[str | bytes, int, int], tuple[int, 
     """``(place, stat)`` of an APK read in place from the user's own file; None otherwise."""
     if item.cleanup or is_temporary(item.path):
         return None
-    place = (path_key(os.path.realpath(item.path)), item.offset, -1 if item.length is None else item.length)
-    return place, stat_of(os.stat(item.path))
+    real, stat = located(item.path)
+    return (real, item.offset, -1 if item.length is None else item.length), stat
+
+
+_FOLDER: list[Any] = [None, None]  # the last folder resolved: [(cwd or "", folder as named), its real path]
+
+
+def located(path: str) -> tuple[str | bytes, tuple[int, int, int, int, int]]:
+    """The real path of ``path`` as the store keys it (:func:`path_key`) and its stat.
+
+    ``os.path.realpath`` costs one ``lstat`` per component of the path; a folder's files share
+    all but the last, so the folder's real path is resolved once (the last folder is kept) and
+    the file's own name joined to it when ``lstat`` says the file is no symlink (a symlink:
+    resolved and stat'ed whole, as before). A folder renamed or relinked in between leaves a
+    stale real path at worst, never a wrong answer: every lookup also compares size, mtime,
+    ctime, inode and device, which name the file itself (a stat key holds no data of a path)."""
+    st = os.lstat(path)
+    head, tail = os.path.split(path)
+    if S_ISLNK(st.st_mode) or tail in ("", ".", ".."):
+        return path_key(os.path.realpath(path)), stat_of(os.stat(path))
+    where = (head if os.path.isabs(head) else (os.getcwd(), head))
+    if _FOLDER[0] != where:
+        _FOLDER[:] = [where, os.path.realpath(head)]
+    return path_key(os.path.join(_FOLDER[1], tail)), stat_of(st)
 
 
 def stat_of(st: os.stat_result) -> tuple[int, int, int, int, int]:
@@ -282,6 +305,26 @@ def _load(conn: sqlite3.Connection, sha: str, options: str) -> Any:
         return got
     ignored(f"an identities row for {sha} is not an identity of those bytes")  # damaged or planted
     return None
+
+
+def stored_identity(path: str, sha: str, sdk: dict[str, Any]) -> Any:
+    """The stored identity of the bytes with SHA-256 ``sha`` for a caller that only decides with
+    it (:mod:`apkscan.batch.known`, after a policy change): of the right type and bytes, not
+    serialised to check its insides (the caller never serialises it and takes any failure in
+    using it for a miss). None: not stored, or not an identity of those bytes."""
+    from apkscan.apk.model import ApkIdentity, FileFacts
+
+    conn = connection(path)
+    if conn is None:
+        return None
+    try:
+        row = conn.execute("SELECT identity FROM identities WHERE sha256=? AND parser=? AND options=?",
+                           (sha, parser_version(), options_key(sdk))).fetchone()
+    except (sqlite3.Error, ValueError):
+        return None
+    got = loads_or_none(row[0]) if row else None
+    ok = isinstance(got, ApkIdentity) and isinstance(got.file, FileFacts) and got.file.sha256 == sha
+    return got if ok else None
 
 
 def _identity_of(value: Any, sha: str) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Callable, Iterable, Iterator
+from stat import S_ISLNK, S_ISREG
 
 from apkscan.issues import error
 from apkscan.sources.bundles import SPLIT_NAME, is_split_folder
@@ -119,17 +120,23 @@ class FileSource:
         yield from problems
 
     def _refuse(self, root: str, full: str) -> str | None:
-        """Why a file of a folder is not read, or None."""
-        rel = os.path.relpath(full, root).replace(os.sep, "/")
-        if self.options.include and not any(fnmatch.fnmatchcase(rel, g) for g in self.options.include):
-            return EXCLUDED
-        if any(fnmatch.fnmatchcase(rel, g) for g in self.options.exclude):
-            return EXCLUDED
-        if os.path.islink(full) and not self.options.follow_symlinks:
-            return SYMLINK
-        if not os.path.isfile(full):
+        """Why a file of a folder is not read, or None: one ``lstat`` per file (and a ``stat`` of
+        a symlink's target when links are followed); the relative path only for globs."""
+        if self.options.include or self.options.exclude:
+            rel = os.path.relpath(full, root).replace(os.sep, "/")
+            if self.options.include and not any(fnmatch.fnmatchcase(rel, g) for g in self.options.include):
+                return EXCLUDED
+            if any(fnmatch.fnmatchcase(rel, g) for g in self.options.exclude):
+                return EXCLUDED
+        try:
+            mode = os.lstat(full).st_mode
+            if S_ISLNK(mode):
+                if not self.options.follow_symlinks:
+                    return SYMLINK
+                mode = os.stat(full).st_mode
+        except (OSError, ValueError):  # gone since it was listed, or a dangling symlink followed
             return SPECIAL
-        return None
+        return None if S_ISREG(mode) else SPECIAL
 
     def _layout(self, walker: Walker, dirpath: str, names: list[str]):
         """Offer the folder to the layout readers: "tree" when one read it whole, "files" when a
