@@ -143,7 +143,7 @@ def test_hostile_text_never_becomes_a_placeholder_a_link_or_a_bad_time(sarif_sch
     text raw (a link a viewer renders, a placeholder it fills); an edited ``started_at`` became an
     invalid ``startTimeUtc``."""
     doc = sample_document()
-    doc["apps"][0]["label"] = "[Allowed: vetted by MDM](https://evil.example/ok) {0} \u202e"
+    doc["apps"][0]["label"] = "[Allowed: vetted by MDM](https://evil.example/ok) {0} \u202e x\\[a\\](https://e.example)"
     doc["started_at"], doc["finished_at"] = "yesterday, honest", "</script>"
     buf = io.StringIO()
     sarif.render(doc, buf)
@@ -152,4 +152,5 @@ def test_hostile_text_never_becomes_a_placeholder_a_link_or_a_bad_time(sarif_sch
     invocation = log["runs"][0]["invocations"][0]
     assert "startTimeUtc" not in invocation and "endTimeUtc" not in invocation
     text = next(r["message"]["text"] for r in log["runs"][0]["results"] if "vetted" in r["message"]["text"])
-    assert "\\[Allowed: vetted by MDM\\](https://evil.example/ok) {{0}} \\u202e" in text
+    assert "\\[Allowed: vetted by MDM\\](https://evil.example/ok) {{0}} \\\\u202e" in text  # the escape's \\ too
+    assert "x\\\\\\[a\\\\\\](https://e.example)" in text  # review 47 F6: a backslash before [ is no escape of it

@@ -119,9 +119,11 @@ def _utc_time(value: str | None) -> bool:
 
 def plain_text(text: str) -> str:
     """SARIF plain text from hostile parts: ``{``/``}`` doubled (else read as placeholders, §3.11.5),
-    ``[``/``]`` escaped (else ``[text](url)`` is a link a viewer renders, §3.11.6), and invisible
-    or bidi characters shown as escapes (review 46 #9)."""
-    return visible(text).replace("{", "{{").replace("}", "}}").replace("[", "\\[").replace("]", "\\]")
+    ``\\``, ``[`` and ``]`` escaped with a backslash (else ``[text](url)`` is a link a viewer renders,
+    §3.11.6; a backslash first, or ``x\\[a\\](url)`` would still make one: review 47 F6), and
+    invisible or bidi characters shown as escapes (review 46 #9)."""
+    return visible(text).replace("\\", "\\\\").replace("{", "{{").replace("}", "}}").replace(
+        "[", "\\[").replace("]", "\\]")
 
 
 def _result(a: view.AppRow, f: view.FindingRow, rule_index: int, art_index: int) -> dict:
