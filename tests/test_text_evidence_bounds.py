@@ -100,3 +100,19 @@ def test_blank_lines_are_not_counted_against_the_line_budget():
     reader = TextEvidenceReader(io.BytesIO(data), ("pm.txt",))
     got = Collected(reader.entries())
     assert [a.package for a in got.recorded] == ["com.example.a", "com.tencent.mm"] and got.codes == []
+
+
+def test_packages_past_the_cap_are_said_even_when_gone_packages_make_room(monkeypatch):
+    """Review 47 F2: at the app cap, with 10 packages installed for no user deleted afterwards,
+    WeChat past the cap was dropped silently (rc 0): the check looked at the count after the deletion."""
+    from apkscan.sources import text_evidence
+
+    monkeypatch.setattr(text_evidence, "MAX_APPS", 20)
+    gone = "".join(f"  Package [org.gone.g{i}] (1):\n    User 0: ceDataInode=1 installed=false hidden=false\n"
+                   for i in range(10))
+    fill = "".join(f"  Package [org.fill.f{i}] (1):\n" for i in range(10))
+    text = f"Packages:\n{gone}{fill}  Package [com.tencent.mm] (1):\n    versionCode=1\n"
+    got = Collected(TextEvidenceReader(io.BytesIO(text.encode()), ("dumpsys.txt",)).entries())
+    assert "com.tencent.mm" not in [a.package for a in got.recorded] and len(got.recorded) == 10
+    said = [i.message for p in got.problems for i in p.issues if i.code == "TEXT_LIMIT_EXCEEDED"]
+    assert said == ["more than 20 packages; 1 more package lines ignored (first: 'com.tencent.mm')"]

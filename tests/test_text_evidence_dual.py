@@ -215,7 +215,7 @@ def test_packages_past_the_cap_found_by_another_reading_are_said_not_crashed_on(
     entries = list(TextEvidenceReader(io.BytesIO(CASES["alt_honest_b"]), ("t.txt",)).entries())  # before: KeyError
     assert [e.package for e in entries if hasattr(e, "package")] == ["com.a1", "com.b1", "com.c1"]
     messages = [i.message for e in entries for i in getattr(e, "issues", [])]
-    assert "more than 3 packages; the rest ignored" in messages
+    assert any(m.startswith("more than 3 packages; ") and "more package lines ignored" in m for m in messages)
 
 
 def test_a_block_the_change_cuts_keeps_the_fields_after_it(scan_path, tmp_path):

@@ -162,6 +162,7 @@ class _Reading:
         self.stray = Unread()  # other non-blank lines, which only dumpsys/bugreport structure explains
         self.garbled = Unread()  # lines in another encoding than the one read: no structure explains them
         self.hidden: set[str] = set()  # packages read so far only from a hidden section's block
+        self.capped = Unread()  # packages past MAX_APPS, ignored (counted, the first kept; said by _warnings)
         self.names_one = False  # a line names a dotted package after a listing's mark (read or not)
         self.hashcodes: dict[str, list[str]] = {}
         self.unread_signatures = 0  # PackageSignatures lines without a readable signature list
@@ -216,15 +217,19 @@ class _Reading:
             app = _pm_line(self.chain, line)
             if app is None:
                 self.bad.add(line)
-            elif len(apps) < MAX_APPS:
+            elif len(apps) < MAX_APPS or app.package in apps:
                 apps.setdefault(app.package, app)
+            else:
+                self.capped.add(app.package)
             return
         current = state.feed(line)
         if line.strip() and not state.structured:
             self.stray.add(line)
         if current is not None and current in apps and state.in_hidden:
             state.package = None  # the updated app's own block (under Packages:) is the one read
-        elif current is not None and (current not in apps or current in self.hidden) and len(apps) < MAX_APPS:
+        elif current is not None and current not in apps and len(apps) >= MAX_APPS:
+            self.capped.add(current)  # said whatever is deleted later (review 47 F2: gone packages made room unsaid)
+        elif current is not None and (current not in apps or current in self.hidden):
             # a block read first under a hidden section (forged before the real one, review 41 F8)
             # gives way to the package's own block: its fields are the ones kept
             self.hidden.discard(current)
@@ -256,7 +261,12 @@ class _Reading:
         for one both name, the ``User N:`` lines of both count (one installed=true keeps it) and a
         field this reading lacks is taken from ``other`` (a block the change of encoding cut)."""
         only = [package for package in other.apps if package not in self.apps]
-        only = only[:max(0, MAX_APPS - len(self.apps))]  # the rest ignored, as MAX_APPS says
+        room = max(0, MAX_APPS - len(self.apps))
+        for package in only[room:]:  # the rest ignored, as MAX_APPS says, and said
+            self.capped.add(package)
+        self.capped.count += other.capped.count
+        self.capped.first = self.capped.first or other.capped.first
+        only = only[:room]
         for package in only:
             self.apps[package] = other.apps[package]
         for package, app in other.apps.items():
@@ -396,8 +406,9 @@ class TextEvidenceReader:
         if reading.unread_signatures:
             said.append(warning("TEXT_LINES_UNREADABLE", f"{reading.unread_signatures} "
                                 "'PackageSignatures' lines without a signature list"))
-        if apps >= MAX_APPS:
-            self._notes.append(f"more than {MAX_APPS} packages; the rest ignored")
+        if reading.capped.count:
+            self._notes.append(f"more than {MAX_APPS} packages; {reading.capped.count} more package lines ignored (first: "
+                               f"{reading.capped.first!r})")
         said += [warning("TEXT_LIMIT_EXCEEDED", note) for note in self._notes]
         for issue in said:
             yield InputProblem(self.chain, [issue])
