@@ -116,3 +116,27 @@ def test_packages_past_the_cap_are_said_even_when_gone_packages_make_room(monkey
     assert "com.tencent.mm" not in [a.package for a in got.recorded] and len(got.recorded) == 10
     said = [i.message for p in got.problems for i in p.issues if i.code == "TEXT_LIMIT_EXCEEDED"]
     assert said == ["more than 20 packages; 1 more package lines ignored (first: 'com.tencent.mm')"]
+
+
+def test_a_records_note_reaches_the_reports(scan_path, tmp_path):
+    """Review 47 F4: the note of a listed app (its dumpsys signature hashcodes, or that only the
+    8-bit reading named it) was dropped by recorded_identity: no report carried it."""
+    import json
+
+    folder = tmp_path / "ev"
+    folder.mkdir()
+    (folder / "dumpsys.txt").write_bytes(
+        b"Packages:\n  Package [com.tencent.mm] (1a):\n    versionCode=1\n"
+        b"    signatures=PackageSignatures{1 version:3, signatures:[d2e25fd3], past signatures:[]}\n")
+    from pathlib import Path
+
+    from apkscan.report import html
+
+    doc = scan_path(folder)
+    note = doc["apps"][0]["identity"]["record_note"]
+    assert "signature hashcodes" in note and "d2e25fd3" in note
+    page = io.StringIO()
+    html.render(doc, page)
+    assert "Record note" in page.getvalue() and "d2e25fd3" in page.getvalue()
+    apk = Path(__file__).resolve().parents[1] / "fixtures" / "apks" / "clean-v1v2v3.apk"
+    assert "record_note" not in json.dumps(scan_path(apk)["apps"][0]["identity"])  # an APK's: unchanged

@@ -352,6 +352,7 @@ class ApkIdentity:
     recorded_by: str | None = None
     recorded_certificates: list[Certificate] = field(default_factory=list)
     completeness: Completeness = field(default_factory=Completeness)
+    record_note: str | None = None  # what the record's source says of it (hashcodes, how it was read)
 
     @property
     def readable(self) -> bool:
@@ -363,6 +364,12 @@ class ApkIdentity:
         return bool(self.verification and self.verification.verified)
 
     def to_dict(self) -> dict[str, Any]:
+        out = self._to_dict()
+        if self.record_note:  # a record's only (an APK's document is unchanged)
+            out["record_note"] = self.record_note
+        return out
+
+    def _to_dict(self) -> dict[str, Any]:
         m = self.manifest or ManifestInfo()
         v = self.verification
         schemes = {name: (v.schemes[name].to_dict() if v and name in v.schemes

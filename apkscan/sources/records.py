@@ -23,7 +23,7 @@ def recorded_identity(app: RecordedApp) -> ApkIdentity:
                             labels={"": app.label} if app.label else {})
     return ApkIdentity(path=app.display, manifest=manifest,
                        origin="recorded" if certs else "listed",
-                       recorded_by=app.recorded_by, recorded_certificates=certs)
+                       recorded_by=app.recorded_by, recorded_certificates=certs, record_note=app.note or None)
 
 
 def _certificate(rec: RecordedCertificate) -> Certificate | None:
