@@ -151,3 +151,28 @@ def test_jsonl_to_a_closed_stdout_pipe_finishes_the_scan(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0 and "Traceback" not in err, err
     assert (tmp_path / "r.csv").read_text(encoding="utf-8-sig").startswith("verdict,")
+
+
+def test_unicode_line_separators_in_a_label_never_split_a_record(tmp_path):
+    """Review 46 #10: U+2028, U+2029 and U+0085 from a label were written raw: valid JSON, but
+    ``str.splitlines()`` (and other Unicode line readers) cut one app record into pieces."""
+    import sys
+
+    sys.path.insert(0, str(FIX))
+    try:
+        import generate
+    finally:
+        sys.path.remove(str(FIX))
+    label = 'Notes\u2028{"type": "end"}\x85x\u2029y'
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "n.apk").write_bytes(generate.build_unsigned(generate.App("com.example.notes", label)))
+    out, doc_path = tmp_path / "run.jsonl", tmp_path / "run.json"
+    res = CliRunner().invoke(main, ["scan", str(tmp_path / "in"), "--no-store", "-q", "--jsonl", str(out),
+                                    "--json", str(doc_path)])
+    assert res.exit_code == 0, res.output
+    for path in (out, doc_path):
+        text = path.read_text(encoding="utf-8")
+        assert not {"\u2028", "\u2029", "\x85"} & set(text)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(x)["type"] for x in lines] == ["run", "app", "end"]
+    assert json.loads(lines[1])["label"] == label == json.loads(doc_path.read_text(encoding="utf-8"))["apps"][0]["label"]

@@ -44,10 +44,17 @@ def _json_form(m: re.Match) -> str:
 
 def visible_surrogates(text: str, in_json: bool = False) -> str:
     """``text`` with every lone surrogate written as its escape (``in_json``: ``text`` is JSON
-    written with ``ensure_ascii=False``, where a surrogate can only stand inside a string)."""
+    written with ``ensure_ascii=False``, where a surrogate can only stand inside a string; there
+    U+2028, U+2029 and U+0085 are written as ``\\u`` escapes too: valid raw in JSON, but a reader
+    splitting lines the Unicode way cut one JSONL record into pieces, review 46 #10)."""
     if text.isascii():
         return text
-    return _SURROGATES.sub(_json_form if in_json else _text_form, text)
+    if in_json:
+        return _SURROGATES.sub(_json_form, text).translate(_LINE_SEPARATORS)
+    return _SURROGATES.sub(_text_form, text)
+
+
+_LINE_SEPARATORS = {0x2028: "\\u2028", 0x2029: "\\u2029", 0x85: "\\u0085"}
 
 
 class VisibleText:
