@@ -19,23 +19,12 @@ from conftest import APKS
 
 from apkscan.cli import main
 
-OLD = 1_600_000_000 * 10**9  # an mtime well past the racy window
-NAMES = ("wechat-tencent-subject.apk", "tiktok-bytedance-subject.apk", "clean-v1v2v3.apk", "v1-only.apk")
+from test_batch_known import NAMES, OLD, corpus  # noqa: F401 - the same four APKs, an old mtime (a fixture)
 
 
 @pytest.fixture(autouse=True)
 def no_racy_wait(monkeypatch):
     monkeypatch.setattr("apkscan.batch.store.RACY_NS", 0)  # files copied here have a fresh ctime
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    d = tmp_path / "in"
-    d.mkdir()
-    for name in NAMES:
-        shutil.copy(APKS / name, d / name)
-        os.utime(d / name, ns=(OLD, OLD))
-    return d
 
 
 @pytest.fixture
