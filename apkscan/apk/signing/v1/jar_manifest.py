@@ -353,14 +353,18 @@ FOLDED_MAX = 256  # longer than any attribute name apkscan looks up ("SHA-256-Di
 
 
 class _FoldTable(dict):
-    """``str.translate``'s table for :func:`jfold`: each character's fold, computed once."""
+    """``str.translate``'s table for :func:`jfold`: each character's fold, computed once (the first
+    4,096 characters met are remembered: a worker lives for many inputs, and a manifest naming every
+    code point must not grow it for good)."""
 
     def __missing__(self, cp: int) -> str:
         ch = chr(cp)
         up = ch.upper()
         up = up if len(up) == 1 else ch  # Character.toUpperCase(char) maps one char to one
         low = "i" if up == "\u0130" else up.lower()  # İ: Java's one-char lower case is i (Python's adds a dot)
-        self[cp] = folded = low if len(low) == 1 else up
+        folded = low if len(low) == 1 else up
+        if len(self) < 4096:
+            self[cp] = folded
         return folded
 
 
