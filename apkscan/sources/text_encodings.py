@@ -108,6 +108,22 @@ def _printable(text: str) -> bool:
     return shown >= 0.95 * len(text)
 
 
+_GAP = 4  # valid code units between U+FFFD runs still one unread span (UTF-16 ASCII read as UTF-32: a LF's unit)
+_MAX_SPANS = 64  # unread spans of a decoder per chunk; past it the decoder reads nothing there
+_UNREAD = re.compile("\ufffd(?:[^\ufffd]{0,%d}\ufffd)*" % _GAP)
+
+
+def _intersect(spans: list[tuple[int, int]], other: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Where two sorted lists of disjoint spans overlap."""
+    out, i, j = [], 0, 0
+    while i < len(spans) and j < len(other):
+        lo, hi = max(spans[i][0], other[j][0]), min(spans[i][1], other[j][1])
+        if lo < hi:
+            out.append((lo, hi))
+        i, j = (i + 1, j) if spans[i][1] <= other[j][1] else (i, j + 1)
+    return out
+
+
 class _Decoded:
     """One reading of the text decoded from ``origin`` on, in ``order`` (an encoding with its byte order)."""
 
@@ -118,9 +134,27 @@ class _Decoded:
         self.low = self.size - 1 if order.endswith("be") else 0  # where a code unit's low byte is
 
     def covers(self, offset: int, mark: bytes) -> bool:
-        """The NUL at ``offset`` is a high byte of a code unit read here (or ``mark``, a BOM, one of its)."""
+        """The NUL at ``offset`` is a high byte of a code unit here (or ``mark``, a BOM, one of its): read
+        as text unless in :meth:`unread` spans."""
         at = (offset - self.origin) % self.size
         return at != self.low if mark == b"\0" else _BOM_OF[self.order].find(mark) == at
+
+    def unread(self, data: bytes, base: int) -> list[tuple[int, int]]:
+        """Spans of ``data`` (fed from offset ``base``) whose code units decode to U+FFFD here (runs at
+        most :data:`_GAP` characters apart joined; the whole of it past :data:`_MAX_SPANS`): no text is
+        read there, so no NUL or BOM there is this decoder's (review 47 F1: a UTF-32 field line
+        claimed three of four residues of a later UTF-16 append, whose units are all above U+10FFFF
+        but where a control follows). Only UTF-32: a UTF-16 unit holding a NUL is U+0000..U+00FF,
+        always read. At C speed: one decode of the chunk, a regex over it."""
+        if self.size == 2:
+            return []
+        first = self.origin - base if self.origin >= base else (self.origin - base) % 4
+        end = first + max(0, len(data) - first) // 4 * 4
+        text = data[first:end].decode(self.order, "replace")
+        if "\ufffd" not in text:
+            return []
+        spans = [(first + 4 * m.start(), first + 4 * m.end()) for m in _UNREAD.finditer(text)]
+        return spans if len(spans) <= _MAX_SPANS else [(first, end)]
 
 
 class Transcoder:
@@ -150,6 +184,7 @@ class Transcoder:
         self._held = b""
         self._tries = MAX_TRIES
         self._tail = b""
+        self._open: tuple[list, list] | None = None  # _lanes of the chunk being judged
         self._pos = 0  # offset of the first byte held (or of the next byte fed)
         self.marks_8bit = 0  # listing marks written in 8-bit text inside the first decoder's text
         self.starts: list[tuple[int, str]] = []  # where each decoder began mid-text, and as what
@@ -166,7 +201,7 @@ class Transcoder:
             return self.outputs[0]
         data, base, begun = self._held + data, self._pos, len(self._decoders)
         self._tries = min(MAX_TRIES, self._tries + (base + len(data)) // REFILL - (base + len(self._held)) // REFILL)
-        self._held, pos, starts = b"", 0, {}
+        self._held, pos, starts, self._open = b"", 0, {}, None
         while self._tries > 0 and len(self._decoders) < MAX_DECODERS and (found := self._next(data, base, pos)):
             at, mark = found
             start = at if mark != b"\0" else _unit_start(data, at)
@@ -181,6 +216,7 @@ class Transcoder:
                 self.starts.append((base + start, order))
                 self.encoding = self.starts[0][1]
                 starts[len(self._decoders) - 1] = start
+                self._open = None
             pos = _next_line(data, at)  # the rest of this line is not looked at again
         if not final and not self._held and data[-1:] in (b"\xff", b"\xfe"):
             self._held, data = data[-1:], data[:-1]  # perhaps half a BOM
@@ -193,22 +229,36 @@ class Transcoder:
         return self.outputs[0]
 
     def _next(self, data: bytes, base: int, pos: int) -> tuple[int, bytes] | None:
-        """The next NUL or BOM from ``pos`` that no decoder reads as part of its code units: in 8-bit
-        text any; else a NUL only where a low byte is for every decoder (a lane looked at at C speed)."""
+        """The next NUL or BOM from ``pos`` that no decoder reads as part of its text: in 8-bit text
+        any; else a NUL only where no decoder reads a high byte (:meth:`_Decoded.covers`, less its
+        :meth:`_Decoded.unread` spans), looked for a lane at a time at C speed."""
         if not self._decoders:
             m = _CHANGE.search(data, pos)
             return (m.start(), m.group()) if m else None
-        found = []
-        for residue in range(4):  # every decoder's unit size divides 4
-            if not any(d.covers(residue, b"\0") for d in self._decoders):
-                lane = (residue - base) % 4
-                j = data[lane::4].find(b"\0", (max(pos, lane) - lane + 3) // 4)
-                if j >= 0:
-                    found.append((lane + 4 * j, b"\0"))
+        if self._open is None:  # per chunk, and again once a decoder begins
+            self._open = self._lanes(data, base)
+        lanes, unread = self._open
+        found = [(at, b"\0") for residue, spans in enumerate(lanes)
+                 if (at := _lane_find(data, spans, pos, (residue - base) % 4)) is not None]
         m = _BOM_MARK.search(data, pos)
-        while m and any(d.covers(base + m.start(), m.group()) for d in self._decoders):
+        while m and any(d.covers(base + m.start(), m.group()) and not _inside(spans, m.start())
+                        for d, spans in zip(self._decoders, unread)):
             m = _BOM_MARK.search(data, m.start() + 1)
         return min(found + ([(m.start(), m.group())] if m else []), default=None)
+
+    def _lanes(self, data: bytes, base: int) -> tuple[list, list]:
+        """Per residue of an offset mod 4 (every unit size divides 4), the spans of ``data`` where no
+        decoder reads a NUL: all of it where none has a high byte there, else where each that has
+        one reads no text (:meth:`_Decoded.unread`); and each decoder's unread spans."""
+        unread = [d.unread(data, base) for d in self._decoders]
+        lanes = []
+        for residue in range(4):
+            spans = [(0, len(data))]
+            for decoded, its in zip(self._decoders, unread):
+                if decoded.covers(residue, b"\0"):
+                    spans = _intersect(spans, its)
+            lanes.append(spans)
+        return lanes, unread
 
     def _decode(self, decoded: _Decoded, data: bytes, final: bool) -> bytes:
         if decoded is self._decoders[0]:  # 8-bit marks inside the first decoder's text, counted
@@ -260,6 +310,22 @@ def _first_line(sample: bytes, encoding: str) -> str | None:
 _BOM_ORDER = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
               (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 _BOM_OF = {name: bom for bom, name in _BOM_ORDER}
+
+
+def _lane_find(data: bytes, spans: list[tuple[int, int]], pos: int, lane: int) -> int | None:
+    """The first NUL from ``pos`` at an offset ``lane`` mod 4 inside one of ``spans``."""
+    for lo, hi in spans:
+        if hi > pos:
+            lo = max(lo, pos)
+            lo += (lane - lo) % 4
+            j = data[lo:hi:4].find(b"\0")
+            if j >= 0:
+                return lo + 4 * j
+    return None
+
+
+def _inside(spans: list[tuple[int, int]], at: int) -> bool:
+    return any(lo <= at < hi for lo, hi in spans)
 
 
 def _next_line(data: bytes, at: int) -> int:
