@@ -201,32 +201,80 @@ class Transcoder:
             return self.outputs[0]
         data, base, begun = self._held + data, self._pos, len(self._decoders)
         self._tries = min(MAX_TRIES, self._tries + (base + len(data)) // REFILL - (base + len(self._held)) // REFILL)
-        self._held, pos, starts, self._open = b"", 0, {}, None
-        while self._tries > 0 and len(self._decoders) < MAX_DECODERS and (found := self._next(data, base, pos)):
-            at, mark = found
-            start = at if mark != b"\0" else _unit_start(data, at)
-            if not final and len(data) - start < SAMPLE:
-                self._held, data = data[start:], data[:start]  # judged with the next chunk
-                break
-            self._tries -= 1
-            encoding = _judged(data[start:start + HEAD])
-            if encoding is not None:
-                order = next((name for bom, name in _BOM_ORDER if data.startswith(bom, start)), encoding)
-                self._decoders.append(_Decoded(encoding, base + start, order))
-                self.starts.append((base + start, order))
-                self.encoding = self.starts[0][1]
-                starts[len(self._decoders) - 1] = start
-                self._open = None
-            pos = _next_line(data, at)  # the rest of this line is not looked at again
+        self._held, self._open = b"", None
+        segments = [[(d, 0)] for d in self._decoders]  # per decoder slot: who decodes this chunk from where
+        data = self._judge_all(data, base, final, segments)
         if not final and not self._held and data[-1:] in (b"\xff", b"\xfe"):
             self._held, data = data[-1:], data[:-1]  # perhaps half a BOM
         self._pos = base + len(data)
-        decoded = [data[:starts.get(i, 0)] + self._decode(d, data[starts.get(i, 0):], final)
-                   for i, d in enumerate(self._decoders)]
+        decoded = [self._joined(data, its, final) for its in segments]
         self.outputs = [decoded[0], data, *decoded[1:]] if decoded else [data]
         # begun here: the 8-bit reading (1) with the first decoder, reading i + 1 with decoder i
         self.born = [i + 1 if i else 1 for i in range(begun, len(self._decoders))]
         return self.outputs[0]
+
+    def _judge_all(self, data: bytes, base: int, final: bool, segments: list) -> bytes:
+        """Judge each NUL or BOM line no decoder reads (:meth:`_next`), starting decoders in
+        ``segments``; ``data`` less what is held back for the next chunk."""
+        pos = 0
+        while self._tries > 0 and (found := self._next(data, base, pos)):
+            at, mark = found
+            slot = self._slot(at)
+            if slot is None:  # every slot reads text here: on to where one reads none
+                if (pos := self._idle_from(at)) is None:
+                    break
+                continue
+            start = at if mark != b"\0" else _unit_start(data, at)
+            if not final and len(data) - start < SAMPLE:
+                self._held = data[start:]  # judged with the next chunk
+                return data[:start]
+            self._tries -= 1
+            encoding = _judged(data[start:start + HEAD])
+            if encoding is not None:
+                order = next((name for bom, name in _BOM_ORDER if data.startswith(bom, start)), encoding)
+                self._begin(_Decoded(encoding, base + start, order), slot, start, segments)
+            pos = _next_line(data, at)  # the rest of this line is not looked at again
+        return data
+
+    def _slot(self, at: int) -> int | None:
+        """Where a decoder begun at ``at`` goes: a new slot, or past :data:`MAX_DECODERS` the slot of
+        a later decoder (never the first: its reading is the first one) that reads no text at ``at``
+        (:meth:`_Decoded.unread`: a UTF-32 field line's, review 47 F1), or None."""
+        if len(self._decoders) < MAX_DECODERS:
+            return len(self._decoders)
+        unread = self._open[1]
+        return next((i for i in range(1, len(self._decoders)) if _inside(unread[i], at)), None)
+
+    def _idle_from(self, at: int) -> int | None:
+        """Where a later decoder next reads no text after ``at`` (None: nowhere in this chunk)."""
+        return min((lo for spans in self._open[1][1:] for lo, hi in spans if lo > at), default=None)
+
+    def _begin(self, decoded: _Decoded, slot: int, start: int, segments: list) -> None:
+        """``decoded`` reads from ``start`` on: in a new slot (its reading the 8-bit text before),
+        or replacing an idle decoder, whose reading goes on with its text from a new line."""
+        if slot == len(self._decoders):
+            self._decoders.append(decoded)
+            self.starts.append((decoded.origin, decoded.order))
+            segments.append([(None, 0), (decoded, start)])
+        else:
+            self._decoders[slot] = decoded
+            self.starts[slot] = (decoded.origin, decoded.order)
+            segments[slot].append((decoded, start))
+        self.encoding = self.starts[0][1]
+        self._open = None
+
+    def _joined(self, data: bytes, segments: list, final: bool) -> bytes:
+        """One slot's text of ``data``: 8-bit bytes (None) or each decoder's from where it begins
+        to the next's; a replaced decoder is flushed and its line ended."""
+        out = []
+        for k, (decoded, begin) in enumerate(segments):
+            end = segments[k + 1][1] if k + 1 < len(segments) else len(data)
+            if decoded is None:
+                out.append(data[begin:end])
+            else:
+                last = k + 1 == len(segments)
+                out.append(self._decode(decoded, data[begin:end], final or not last) + (b"" if last else b"\n"))
+        return b"".join(out)
 
     def _next(self, data: bytes, base: int, pos: int) -> tuple[int, bytes] | None:
         """The next NUL or BOM from ``pos`` that no decoder reads as part of its text: in 8-bit text
