@@ -5,10 +5,10 @@
 UTF-8 then UTF-16. :class:`Transcoder` follows such a change: in UTF-8 text, a UTF-16/32 BOM, or a
 line with NUL bytes that reads as UTF-16/32 text, starts a decoder there, and the text is read as
 8-bit text too from there on (a package's field can print such a line into 8-bit text), and by one
-more decoder where a later line or BOM is no code unit of the first (another append, of another
+more decoder where a later line or BOM is no text of the first (another append, of another
 alignment). Not followed: a change *out of* UTF-16/32 text that is UTF-16/32 from its start
 (``cmd``'s ``>>`` after PowerShell's ``>``: its marks are counted), and NUL lines past the judgement
-budget (:data:`MAX_TRIES`, :data:`REFILL`; their lines are counted by the reader, see ``text_evidence``).
+budgets (:data:`MAX_TRIES`, :data:`REFILL`; their lines are counted by the reader, see ``text_evidence``).
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (code
 _BARE = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")  # tried when NULs rule out UTF-8
 SAMPLE = 512  # bytes of the head an encoding without a BOM is judged on
 HEAD = 4096  # what detection saw (detect.HEAD_SIZE): the reader decides the encoding on the same bytes
-MAX_TRIES = 64  # NUL lines judged for a switch per text; later ones are only counted
+MAX_TRIES = 64  # NUL lines judged for a switch per text, and as many more whose first line reads as UTF-16/32 text
 MAX_DECODERS = 3  # decoders of a text that changes encoding mid-way (each a reading of the whole rest)
 _CHANGE = re.compile(rb"\x00|\xff\xfe|\xfe\xff")  # never in UTF-8 text: a NUL or a UTF-16/32 BOM
 _BOM_MARK = re.compile(rb"\xff\xfe|\xfe\xff")
+_TEXT_UNITS = re.compile(rb"\xff\xfe|\xfe\xff|(?:[\t -~]\0){4}|(?:\0[\t -~]){4}"  # a BOM, UTF-16 ASCII, UTF-32 ASCII
+                         rb"|(?:[\t -~]\0\0\0){4}|(?:\0\0\0[\t -~]){4}")
 REFILL = 64 * 1024  # bytes fed that earn one more judgement (up to MAX_TRIES): a field's NULs spend them for a while
 _MARKS_8BIT = re.compile(rb"package:|  Package \[")  # never in UTF-16/32 ASCII text: 8-bit text appended
 # the first lines of dumpsys package output (a bugreport's package service too)
@@ -114,7 +116,6 @@ _UNREAD = re.compile("\ufffd(?:[^\ufffd]{0,%d}\ufffd)*" % _GAP)
 
 
 def _intersect(spans: list[tuple[int, int]], other: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Where two sorted lists of disjoint spans overlap."""
     out, i, j = [], 0, 0
     while i < len(spans) and j < len(other):
         lo, hi = max(spans[i][0], other[j][0]), min(spans[i][1], other[j][1])
@@ -134,18 +135,15 @@ class _Decoded:
         self.low = self.size - 1 if order.endswith("be") else 0  # where a code unit's low byte is
 
     def covers(self, offset: int, mark: bytes) -> bool:
-        """The NUL at ``offset`` is a high byte of a code unit here (or ``mark``, a BOM, one of its): read
-        as text unless in :meth:`unread` spans."""
+        """The NUL at ``offset`` is a high byte of a code unit here (or ``mark``, a BOM, one of its)."""
         at = (offset - self.origin) % self.size
         return at != self.low if mark == b"\0" else _BOM_OF[self.order].find(mark) == at
 
     def unread(self, data: bytes, base: int) -> list[tuple[int, int]]:
-        """Spans of ``data`` (fed from offset ``base``) whose code units decode to U+FFFD here (runs at
-        most :data:`_GAP` characters apart joined; the whole of it past :data:`_MAX_SPANS`): no text is
-        read there, so no NUL or BOM there is this decoder's (review 47 F1: a UTF-32 field line
-        claimed three of four residues of a later UTF-16 append, whose units are all above U+10FFFF
-        but where a control follows). Only UTF-32: a UTF-16 unit holding a NUL is U+0000..U+00FF,
-        always read. At C speed: one decode of the chunk, a regex over it."""
+        """Spans of ``data`` (fed from ``base``) whose units decode to U+FFFD here (runs :data:`_GAP`
+        characters apart joined; all of it past :data:`_MAX_SPANS`): no NUL or BOM there is its own
+        (review 47 F1: UTF-16 ASCII units read as UTF-32 are above U+10FFFF but before a control).
+        UTF-32 only: a UTF-16 unit holding a NUL is U+0000..U+00FF. One decode and a regex a chunk."""
         if self.size == 2:
             return []
         first = self.origin - base if self.origin >= base else (self.origin - base) % 4
@@ -162,27 +160,26 @@ class Transcoder:
 
     Starts in ``encoding``. From UTF-8 it switches to UTF-16/32 where a BOM or a line holding NULs
     reads as such text (:func:`text_encoding` on the bytes from there, the encoding whose first line
-    there reads most ASCII). A package's field can print such a line into 8-bit text (review 40 F5),
-    and crafted UTF-16 characters are bytes that read as 8-bit lines (review 44 F1), so which reading
-    is right is not guessed: from that change (:attr:`forked_at`) the same bytes are also read as
-    8-bit text, and further on a BOM or a line of NULs that no decoder reads as its own code units (a
-    later append of another alignment: ``cmd >>`` of an odd length between PowerShell ``>>``) starts
-    one more decoder there, never one whose code units another reads already: every NUL is a high
-    byte for one of two UTF-16 alignments, so a third decoder is rare (BOMs of the other byte order);
-    none past :data:`MAX_DECODERS`, and nothing switches back and forth.
+    there reads most ASCII). A field can print such a line into 8-bit text (review 40 F5), and crafted
+    UTF-16 characters are bytes that read as 8-bit lines (review 44 F1), so which reading is right is
+    not guessed: from that change (:attr:`forked_at`) the bytes are also read as 8-bit text, and a
+    later BOM or NUL line that no decoder reads as text (:meth:`_Decoded.unread`; another append:
+    ``cmd >>`` of an odd length between PowerShell ``>>``) starts one more decoder, up to
+    :data:`MAX_DECODERS`; past it, in the slot of a later one reading no text there (review 47 F1).
     ``feed`` returns the first reading's text (8-bit up to the change, then the first decoder's);
     :attr:`outputs` holds every reading's text of that feed, in the order begun (the first, the
     8-bit one, then the later decoders'), and :attr:`born` which of them began in it. A judgement
-    reads at most :data:`HEAD` bytes: :data:`MAX_TRIES` of them, one more per :data:`REFILL` bytes.
-    Holds back at most :data:`SAMPLE` bytes to judge a change near a chunk's end. Linear in the
-    bytes. Text that is UTF-16/32 from its start is only decoded."""
+    reads at most :data:`HEAD` bytes: :data:`MAX_TRIES` of them, one more per :data:`REFILL` bytes,
+    and as many more for lines that read as UTF-16/32 text (review 47 F3). Holds back at most
+    :data:`SAMPLE` bytes to judge a change near a chunk's end. Linear in the bytes. Text that is
+    UTF-16/32 from its start is only decoded."""
 
     def __init__(self, encoding: str):
         self.encoding = encoding
         self._judging = encoding == "utf-8"  # 8-bit text: from the start, or read so too from forked_at
         self._decoders = [] if self._judging else [_Decoded(encoding, 0, encoding)]
         self._held = b""
-        self._tries = MAX_TRIES
+        self._tries = [MAX_TRIES, MAX_TRIES]  # judgements left: any NUL line; one reading as UTF-16/32 text
         self._tail = b""
         self._open: tuple[list, list] | None = None  # _lanes of the chunk being judged
         self._pos = 0  # offset of the first byte held (or of the next byte fed)
@@ -200,7 +197,8 @@ class Transcoder:
             self.outputs, self.born = [self._decode(self._decoders[0], data, final)], []
             return self.outputs[0]
         data, base, begun = self._held + data, self._pos, len(self._decoders)
-        self._tries = min(MAX_TRIES, self._tries + (base + len(data)) // REFILL - (base + len(self._held)) // REFILL)
+        earned = (base + len(data)) // REFILL - (base + len(self._held)) // REFILL
+        self._tries = [min(MAX_TRIES, left + earned) for left in self._tries]
         self._held, self._open = b"", None
         segments = [[(d, 0)] for d in self._decoders]  # per decoder slot: who decodes this chunk from where
         data = self._judge_all(data, base, final, segments)
@@ -214,10 +212,9 @@ class Transcoder:
         return self.outputs[0]
 
     def _judge_all(self, data: bytes, base: int, final: bool, segments: list) -> bytes:
-        """Judge each NUL or BOM line no decoder reads (:meth:`_next`), starting decoders in
-        ``segments``; ``data`` less what is held back for the next chunk."""
+        """Judge each NUL or BOM line no decoder reads (:meth:`_next`); ``data`` less what is held."""
         pos = 0
-        while self._tries > 0 and (found := self._next(data, base, pos)):
+        while any(self._tries) and (found := self._next(data, base, pos)):
             at, mark = found
             slot = self._slot(at)
             if slot is None:  # every slot reads text here: on to where one reads none
@@ -228,7 +225,12 @@ class Transcoder:
             if not final and len(data) - start < SAMPLE:
                 self._held = data[start:]  # judged with the next chunk
                 return data[:start]
-            self._tries -= 1
+            pool = 0 if self._tries[0] else 1
+            if pool and not _reads_as_text(data[start:start + SAMPLE]):  # review 47 F3: junk spent the first
+                if (pos := _next_text(data, _next_line(data, at))) is None:
+                    break
+                continue
+            self._tries[pool] -= 1
             encoding = _judged(data[start:start + HEAD])
             if encoding is not None:
                 order = next((name for bom, name in _BOM_ORDER if data.startswith(bom, start)), encoding)
@@ -237,9 +239,8 @@ class Transcoder:
         return data
 
     def _slot(self, at: int) -> int | None:
-        """Where a decoder begun at ``at`` goes: a new slot, or past :data:`MAX_DECODERS` the slot of
-        a later decoder (never the first: its reading is the first one) that reads no text at ``at``
-        (:meth:`_Decoded.unread`: a UTF-32 field line's, review 47 F1), or None."""
+        """A new decoder slot, or past :data:`MAX_DECODERS` one of a later decoder (never the first's:
+        its reading is the first) reading no text at ``at`` (a UTF-32 field line's, review 47 F1)."""
         if len(self._decoders) < MAX_DECODERS:
             return len(self._decoders)
         unread = self._open[1]
@@ -250,8 +251,7 @@ class Transcoder:
         return min((lo for spans in self._open[1][1:] for lo, hi in spans if lo > at), default=None)
 
     def _begin(self, decoded: _Decoded, slot: int, start: int, segments: list) -> None:
-        """``decoded`` reads from ``start`` on: in a new slot (its reading the 8-bit text before),
-        or replacing an idle decoder, whose reading goes on with its text from a new line."""
+        """``decoded`` reads from ``start``: a new slot (8-bit text before it), or an idle one's."""
         if slot == len(self._decoders):
             self._decoders.append(decoded)
             self.starts.append((decoded.origin, decoded.order))
@@ -264,8 +264,7 @@ class Transcoder:
         self._open = None
 
     def _joined(self, data: bytes, segments: list, final: bool) -> bytes:
-        """One slot's text of ``data``: 8-bit bytes (None) or each decoder's from where it begins
-        to the next's; a replaced decoder is flushed and its line ended."""
+        """One slot's text: 8-bit bytes (None), or each decoder's up to the next (flushed, line ended)."""
         out = []
         for k, (decoded, begin) in enumerate(segments):
             end = segments[k + 1][1] if k + 1 < len(segments) else len(data)
@@ -374,6 +373,18 @@ def _lane_find(data: bytes, spans: list[tuple[int, int]], pos: int, lane: int) -
 
 def _inside(spans: list[tuple[int, int]], at: int) -> bool:
     return any(lo <= at < hi for lo, hi in spans)
+
+
+def _reads_as_text(sample: bytes) -> bool:
+    """A BOM, or a first line that reads as UTF-16/32 text (:func:`_first_line`)."""
+    return _BOM_MARK.match(sample) is not None or any(_first_line(sample, name) is not None for name in _BARE)
+
+
+def _next_text(data: bytes, pos: int) -> int | None:
+    """The start of the next line from ``pos`` holding a BOM or four ASCII characters in UTF-16/32
+    (at C speed: lines of junk NULs are passed over, never looked at one by one)."""
+    m = _TEXT_UNITS.search(data, pos)
+    return None if m is None else max(pos, data.rfind(b"\n", 0, m.start()) + 1)
 
 
 def _next_line(data: bytes, at: int) -> int:
