@@ -132,3 +132,38 @@ def test_the_lanes_are_searched_per_chunk_not_per_line(monkeypatch):
     names, _ = _read(data)
     assert "com.tencent.mm" in names and "com.example.q39999" in names
     assert len(calls) <= 16 * (len(data) // CHUNK + 2)  # 40,000 lines
+
+
+# Review 47 F3: one versionName of 64 lines 'x\0' (each judged, as nothing) spent the whole judgement
+# budget; a genuine PowerShell >> append of pm list after 20 ordinary blocks was then never decoded.
+SPENT = "1.0" + "\nx\0" * 64
+EARLY = ("".join(f"package:com.example.q{i}\n" for i in range(100)) + "package:com.tencent.mm\n"
+         + "".join(f"package:com.example.r{i}\n" for i in range(3000)))
+
+
+def _spent(tail: str, bom: bytes = b"") -> bytes:
+    fillers = "".join(_block(f"com.example.f{i}", "1a1a1a1") for i in range(20))
+    return (_dumpsys([SPENT]).decode().replace("  Package [com.android.shell]", fillers + "  Package [com.android.shell]")
+            .encode() + bom + tail.encode("utf-16-le"))
+
+
+@pytest.mark.parametrize("case", ["triesx_nobom", "triesx_bom", "triesx_early_nobom", "triesx_late_nobom"])
+def test_an_append_after_the_judgement_budget_is_spent_is_read(case):
+    tail = {"triesx_early_nobom": EARLY, "triesx_late_nobom": LONG}.get(case, LST)
+    names, issues = _read(_spent(tail, BOM if case.endswith("_bom") else b""))
+    assert "com.tencent.mm" in names  # before: lost (no judgement left)
+    assert "com.example.f19" in names and ("com.example.q99" in names or tail is LST)
+
+
+def test_past_the_budget_junk_nul_lines_are_passed_at_c_speed(monkeypatch):
+    """64 junk NUL lines spend the budget; 100,000 more are passed over by a regex, not judged
+    or looked at one by one; the append after them is still read."""
+    from apkscan.sources import text_encodings
+
+    calls = []
+    real = text_encodings._first_line
+    monkeypatch.setattr(text_encodings, "_first_line", lambda *a: calls.append(1) or real(*a))
+    data = _spent(LST).replace(b"\nx\0\n", b"\nx\0\n" + b"y\0\n" * 100_000, 1)
+    names, _ = _read(data)
+    assert "com.tencent.mm" in names
+    assert len(calls) < 200
