@@ -110,17 +110,17 @@ def _printable(text: str) -> bool:
     return shown >= 0.95 * len(text)
 
 
-_GAP = 4  # valid code units between U+FFFD runs still one unread span (UTF-16 ASCII read as UTF-32: a LF's unit)
+_GAP = 4  # code points between runs of units that are none still one unread span (UTF-16 ASCII read as UTF-32: a LF's)
 _MAX_SPANS = 64  # unread spans of a decoder per chunk; past it the decoder reads nothing there
-_UNREAD = re.compile("\ufffd(?:[^\ufffd]{0,%d}\ufffd)*" % _GAP)
+_UNREAD = re.compile(rb"\x01(?:\x00{0,%d}\x01)*" % _GAP)
+_NONZERO = bytes([0] + [1] * 255)
+_OVER_16 = bytes([0] * 17 + [1] * 239)
 
 
 def _intersect(spans: list[tuple[int, int]], other: list[tuple[int, int]]) -> list[tuple[int, int]]:
     out, i, j = [], 0, 0
     while i < len(spans) and j < len(other):
-        lo, hi = max(spans[i][0], other[j][0]), min(spans[i][1], other[j][1])
-        if lo < hi:
-            out.append((lo, hi))
+        out += [(lo, hi)] if (lo := max(spans[i][0], other[j][0])) < (hi := min(spans[i][1], other[j][1])) else []
         i, j = (i + 1, j) if spans[i][1] <= other[j][1] else (i, j + 1)
     return out
 
@@ -140,18 +140,20 @@ class _Decoded:
         return at != self.low if mark == b"\0" else _BOM_OF[self.order].find(mark) == at
 
     def unread(self, data: bytes, base: int) -> list[tuple[int, int]]:
-        """Spans of ``data`` (fed from ``base``) whose units decode to U+FFFD here (runs :data:`_GAP`
-        characters apart joined; all of it past :data:`_MAX_SPANS`): no NUL or BOM there is its own
-        (review 47 F1: UTF-16 ASCII units read as UTF-32 are above U+10FFFF but before a control).
-        UTF-32 only: a UTF-16 unit holding a NUL is U+0000..U+00FF. One decode and a regex a chunk."""
+        """Spans of ``data`` (from ``base``) of units above U+10FFFF (read as U+FFFD; joined across
+        :data:`_GAP`, all past :data:`_MAX_SPANS`): no NUL or BOM there is its own (review 47 F1: UTF-16
+        ASCII as UTF-32). UTF-32 only (a UTF-16 unit with a NUL is U+00XX). C speed: lanes or-ed as ints."""
         if self.size == 2:
             return []
         first = self.origin - base if self.origin >= base else (self.origin - base) % 4
         end = first + max(0, len(data) - first) // 4 * 4
-        text = data[first:end].decode(self.order, "replace")
-        if "\ufffd" not in text:
+        top, plane = (3, 2) if self.low == 0 else (0, 1)  # the unit's top byte must be 0, the next <= 0x10
+        bad = (int.from_bytes(data[first + top:end:4].translate(_NONZERO), "big")
+               | int.from_bytes(data[first + plane:end:4].translate(_OVER_16), "big"))
+        if not bad:
             return []
-        spans = [(first + 4 * m.start(), first + 4 * m.end()) for m in _UNREAD.finditer(text)]
+        mask = bad.to_bytes((end - first) // 4, "big")
+        spans = [(first + 4 * m.start(), first + 4 * m.end()) for m in _UNREAD.finditer(mask)]
         return spans if len(spans) <= _MAX_SPANS else [(first, end)]
 
 
@@ -217,8 +219,9 @@ class Transcoder:
         while any(self._tries) and (found := self._next(data, base, pos)):
             at, mark = found
             slot = self._slot(at)
-            if slot is None:  # every slot reads text here: on to where one reads none
-                if (pos := self._idle_from(at)) is None:
+            if slot is None:  # every slot reads text here: on to where a later one reads none
+                pos = min((lo for spans in self._open[1][1:] for lo, _ in spans if lo > at), default=None)
+                if pos is None:
                     break
                 continue
             start = at if mark != b"\0" else _unit_start(data, at)
@@ -246,10 +249,6 @@ class Transcoder:
         unread = self._open[1]
         return next((i for i in range(1, len(self._decoders)) if _inside(unread[i], at)), None)
 
-    def _idle_from(self, at: int) -> int | None:
-        """Where a later decoder next reads no text after ``at`` (None: nowhere in this chunk)."""
-        return min((lo for spans in self._open[1][1:] for lo, hi in spans if lo > at), default=None)
-
     def _begin(self, decoded: _Decoded, slot: int, start: int, segments: list) -> None:
         """``decoded`` reads from ``start``: a new slot (8-bit text before it), or an idle one's."""
         if slot == len(self._decoders):
@@ -267,12 +266,9 @@ class Transcoder:
         """One slot's text: 8-bit bytes (None), or each decoder's up to the next (flushed, line ended)."""
         out = []
         for k, (decoded, begin) in enumerate(segments):
-            end = segments[k + 1][1] if k + 1 < len(segments) else len(data)
-            if decoded is None:
-                out.append(data[begin:end])
-            else:
-                last = k + 1 == len(segments)
-                out.append(self._decode(decoded, data[begin:end], final or not last) + (b"" if last else b"\n"))
+            last, end = k + 1 == len(segments), segments[k + 1][1] if k + 1 < len(segments) else len(data)
+            out.append(data[begin:end] if decoded is None else
+                       self._decode(decoded, data[begin:end], final or not last) + (b"" if last else b"\n"))
         return b"".join(out)
 
     def _next(self, data: bytes, base: int, pos: int) -> tuple[int, bytes] | None:
@@ -294,9 +290,8 @@ class Transcoder:
         return min(found + ([(m.start(), m.group())] if m else []), default=None)
 
     def _lanes(self, data: bytes, base: int) -> tuple[list, list]:
-        """Per residue of an offset mod 4 (every unit size divides 4), the spans of ``data`` where no
-        decoder reads a NUL: all of it where none has a high byte there, else where each that has
-        one reads no text (:meth:`_Decoded.unread`); and each decoder's unread spans."""
+        """Per offset mod 4 (each unit size divides 4), the spans where no decoder reads a NUL (none
+        has a high byte there, or each that has reads no text there); each decoder's unread ones."""
         unread = [d.unread(data, base) for d in self._decoders]
         lanes = []
         for residue in range(4):
@@ -381,8 +376,7 @@ def _reads_as_text(sample: bytes) -> bool:
 
 
 def _next_text(data: bytes, pos: int) -> int | None:
-    """The start of the next line from ``pos`` holding a BOM or four ASCII characters in UTF-16/32
-    (at C speed: lines of junk NULs are passed over, never looked at one by one)."""
+    """The next line from ``pos`` holding a BOM or UTF-16/32 ASCII: junk NUL lines passed at C speed."""
     m = _TEXT_UNITS.search(data, pos)
     return None if m is None else max(pos, data.rfind(b"\n", 0, m.start()) + 1)
 
