@@ -5,10 +5,10 @@
 UTF-8 then UTF-16. :class:`Transcoder` follows such a change: in UTF-8 text, a UTF-16/32 BOM, or a
 line with NUL bytes that reads as UTF-16/32 text, starts a decoder there, and the text is read as
 8-bit text too from there on (a package's field can print such a line into 8-bit text), and by one
-more decoder where a later line or BOM is no code unit of the first (another append, of another
+more decoder where a later line or BOM is no text of the first (another append, of another
 alignment). Not followed: a change *out of* UTF-16/32 text that is UTF-16/32 from its start
 (``cmd``'s ``>>`` after PowerShell's ``>``: its marks are counted), and NUL lines past the judgement
-budget (:data:`MAX_TRIES`, :data:`REFILL`; their lines are counted by the reader, see ``text_evidence``).
+budgets (:data:`MAX_TRIES`, :data:`REFILL`; their lines are counted by the reader, see ``text_evidence``).
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (code
 _BARE = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")  # tried when NULs rule out UTF-8
 SAMPLE = 512  # bytes of the head an encoding without a BOM is judged on
 HEAD = 4096  # what detection saw (detect.HEAD_SIZE): the reader decides the encoding on the same bytes
-MAX_TRIES = 64  # NUL lines judged for a switch per text; later ones are only counted
+MAX_TRIES = 64  # NUL lines judged for a switch per text, and as many more whose first line reads as UTF-16/32 text
 MAX_DECODERS = 3  # decoders of a text that changes encoding mid-way (each a reading of the whole rest)
 _CHANGE = re.compile(rb"\x00|\xff\xfe|\xfe\xff")  # never in UTF-8 text: a NUL or a UTF-16/32 BOM
 _BOM_MARK = re.compile(rb"\xff\xfe|\xfe\xff")
+_TEXT_UNITS = re.compile(rb"\xff\xfe|\xfe\xff|(?:[\t -~]\0){4}|(?:\0[\t -~]){4}"  # a BOM, UTF-16 ASCII, UTF-32 ASCII
+                         rb"|(?:[\t -~]\0\0\0){4}|(?:\0\0\0[\t -~]){4}")
 REFILL = 64 * 1024  # bytes fed that earn one more judgement (up to MAX_TRIES): a field's NULs spend them for a while
 _MARKS_8BIT = re.compile(rb"package:|  Package \[")  # never in UTF-16/32 ASCII text: 8-bit text appended
 # the first lines of dumpsys package output (a bugreport's package service too)
@@ -108,6 +110,21 @@ def _printable(text: str) -> bool:
     return shown >= 0.95 * len(text)
 
 
+_GAP = 4  # code points between runs of units that are none still one unread span (UTF-16 ASCII read as UTF-32: a LF's)
+_MAX_SPANS = 64  # unread spans of a decoder per chunk; past it the decoder reads nothing there
+_UNREAD = re.compile(rb"\x01(?:\x00{0,%d}\x01)*" % _GAP)
+_NONZERO = bytes([0] + [1] * 255)
+_OVER_16 = bytes([0] * 17 + [1] * 239)
+
+
+def _intersect(spans: list[tuple[int, int]], other: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out, i, j = [], 0, 0
+    while i < len(spans) and j < len(other):
+        out += [(lo, hi)] if (lo := max(spans[i][0], other[j][0])) < (hi := min(spans[i][1], other[j][1])) else []
+        i, j = (i + 1, j) if spans[i][1] <= other[j][1] else (i, j + 1)
+    return out
+
+
 class _Decoded:
     """One reading of the text decoded from ``origin`` on, in ``order`` (an encoding with its byte order)."""
 
@@ -118,9 +135,26 @@ class _Decoded:
         self.low = self.size - 1 if order.endswith("be") else 0  # where a code unit's low byte is
 
     def covers(self, offset: int, mark: bytes) -> bool:
-        """The NUL at ``offset`` is a high byte of a code unit read here (or ``mark``, a BOM, one of its)."""
+        """The NUL at ``offset`` is a high byte of a code unit here (or ``mark``, a BOM, one of its)."""
         at = (offset - self.origin) % self.size
         return at != self.low if mark == b"\0" else _BOM_OF[self.order].find(mark) == at
+
+    def unread(self, data: bytes, base: int) -> list[tuple[int, int]]:
+        """Spans of ``data`` (from ``base``) of units above U+10FFFF (read as U+FFFD; joined across
+        :data:`_GAP`, all past :data:`_MAX_SPANS`): no NUL or BOM there is its own (review 47 F1: UTF-16
+        ASCII as UTF-32). UTF-32 only (a UTF-16 unit with a NUL is U+00XX). C speed: lanes or-ed as ints."""
+        if self.size == 2:
+            return []
+        first = self.origin - base if self.origin >= base else (self.origin - base) % 4
+        end = first + max(0, len(data) - first) // 4 * 4
+        top, plane = (3, 2) if self.low == 0 else (0, 1)  # the unit's top byte must be 0, the next <= 0x10
+        bad = (int.from_bytes(data[first + top:end:4].translate(_NONZERO), "big")
+               | int.from_bytes(data[first + plane:end:4].translate(_OVER_16), "big"))
+        if not bad:
+            return []
+        mask = bad.to_bytes((end - first) // 4, "big")
+        spans = [(first + 4 * m.start(), first + 4 * m.end()) for m in _UNREAD.finditer(mask)]
+        return spans if len(spans) <= _MAX_SPANS else [(first, end)]
 
 
 class Transcoder:
@@ -128,28 +162,28 @@ class Transcoder:
 
     Starts in ``encoding``. From UTF-8 it switches to UTF-16/32 where a BOM or a line holding NULs
     reads as such text (:func:`text_encoding` on the bytes from there, the encoding whose first line
-    there reads most ASCII). A package's field can print such a line into 8-bit text (review 40 F5),
-    and crafted UTF-16 characters are bytes that read as 8-bit lines (review 44 F1), so which reading
-    is right is not guessed: from that change (:attr:`forked_at`) the same bytes are also read as
-    8-bit text, and further on a BOM or a line of NULs that no decoder reads as its own code units (a
-    later append of another alignment: ``cmd >>`` of an odd length between PowerShell ``>>``) starts
-    one more decoder there, never one whose code units another reads already: every NUL is a high
-    byte for one of two UTF-16 alignments, so a third decoder is rare (BOMs of the other byte order);
-    none past :data:`MAX_DECODERS`, and nothing switches back and forth.
+    there reads most ASCII). A field can print such a line into 8-bit text (review 40 F5), and crafted
+    UTF-16 characters are bytes that read as 8-bit lines (review 44 F1), so which reading is right is
+    not guessed: from that change (:attr:`forked_at`) the bytes are also read as 8-bit text, and a
+    later BOM or NUL line that no decoder reads as text (:meth:`_Decoded.unread`; another append:
+    ``cmd >>`` of an odd length between PowerShell ``>>``) starts one more decoder, up to
+    :data:`MAX_DECODERS`; past it, in the slot of a later one reading no text there (review 47 F1).
     ``feed`` returns the first reading's text (8-bit up to the change, then the first decoder's);
     :attr:`outputs` holds every reading's text of that feed, in the order begun (the first, the
     8-bit one, then the later decoders'), and :attr:`born` which of them began in it. A judgement
-    reads at most :data:`HEAD` bytes: :data:`MAX_TRIES` of them, one more per :data:`REFILL` bytes.
-    Holds back at most :data:`SAMPLE` bytes to judge a change near a chunk's end. Linear in the
-    bytes. Text that is UTF-16/32 from its start is only decoded."""
+    reads at most :data:`HEAD` bytes: :data:`MAX_TRIES` of them, one more per :data:`REFILL` bytes,
+    and as many more for lines that read as UTF-16/32 text (review 47 F3). Holds back at most
+    :data:`SAMPLE` bytes to judge a change near a chunk's end. Linear in the bytes. Text that is
+    UTF-16/32 from its start is only decoded."""
 
     def __init__(self, encoding: str):
         self.encoding = encoding
         self._judging = encoding == "utf-8"  # 8-bit text: from the start, or read so too from forked_at
         self._decoders = [] if self._judging else [_Decoded(encoding, 0, encoding)]
         self._held = b""
-        self._tries = MAX_TRIES
+        self._tries = [MAX_TRIES, MAX_TRIES]  # judgements left: any NUL line; one reading as UTF-16/32 text
         self._tail = b""
+        self._open: tuple[list, list] | None = None  # _lanes of the chunk being judged
         self._pos = 0  # offset of the first byte held (or of the next byte fed)
         self.marks_8bit = 0  # listing marks written in 8-bit text inside the first decoder's text
         self.starts: list[tuple[int, str]] = []  # where each decoder began mid-text, and as what
@@ -165,50 +199,108 @@ class Transcoder:
             self.outputs, self.born = [self._decode(self._decoders[0], data, final)], []
             return self.outputs[0]
         data, base, begun = self._held + data, self._pos, len(self._decoders)
-        self._tries = min(MAX_TRIES, self._tries + (base + len(data)) // REFILL - (base + len(self._held)) // REFILL)
-        self._held, pos, starts = b"", 0, {}
-        while self._tries > 0 and len(self._decoders) < MAX_DECODERS and (found := self._next(data, base, pos)):
-            at, mark = found
-            start = at if mark != b"\0" else _unit_start(data, at)
-            if not final and len(data) - start < SAMPLE:
-                self._held, data = data[start:], data[:start]  # judged with the next chunk
-                break
-            self._tries -= 1
-            encoding = _judged(data[start:start + HEAD])
-            if encoding is not None:
-                order = next((name for bom, name in _BOM_ORDER if data.startswith(bom, start)), encoding)
-                self._decoders.append(_Decoded(encoding, base + start, order))
-                self.starts.append((base + start, order))
-                self.encoding = self.starts[0][1]
-                starts[len(self._decoders) - 1] = start
-            pos = _next_line(data, at)  # the rest of this line is not looked at again
+        earned = (base + len(data)) // REFILL - (base + len(self._held)) // REFILL
+        self._tries = [min(MAX_TRIES, left + earned) for left in self._tries]
+        self._held, self._open = b"", None
+        segments = [[(d, 0)] for d in self._decoders]  # per decoder slot: who decodes this chunk from where
+        data = self._judge_all(data, base, final, segments)
         if not final and not self._held and data[-1:] in (b"\xff", b"\xfe"):
             self._held, data = data[-1:], data[:-1]  # perhaps half a BOM
         self._pos = base + len(data)
-        decoded = [data[:starts.get(i, 0)] + self._decode(d, data[starts.get(i, 0):], final)
-                   for i, d in enumerate(self._decoders)]
+        decoded = [self._joined(data, its, final) for its in segments]
         self.outputs = [decoded[0], data, *decoded[1:]] if decoded else [data]
         # begun here: the 8-bit reading (1) with the first decoder, reading i + 1 with decoder i
         self.born = [i + 1 if i else 1 for i in range(begun, len(self._decoders))]
         return self.outputs[0]
 
+    def _judge_all(self, data: bytes, base: int, final: bool, segments: list) -> bytes:
+        """Judge each NUL or BOM line no decoder reads (:meth:`_next`); ``data`` less what is held."""
+        pos = 0
+        while any(self._tries) and (found := self._next(data, base, pos)):
+            at, mark = found
+            slot = self._slot(at)
+            if slot is None:  # every slot reads text here: on to where a later one reads none
+                pos = min((lo for spans in self._open[1][1:] for lo, _ in spans if lo > at), default=None)
+                if pos is None:
+                    break
+                continue
+            start = at if mark != b"\0" else _unit_start(data, at)
+            if not final and len(data) - start < SAMPLE:
+                self._held = data[start:]  # judged with the next chunk
+                return data[:start]
+            pool = 0 if self._tries[0] else 1
+            if pool and not _reads_as_text(data[start:start + SAMPLE]):  # review 47 F3: junk spent the first
+                if (pos := _next_text(data, _next_line(data, at))) is None:
+                    break
+                continue
+            self._tries[pool] -= 1
+            encoding = _judged(data[start:start + HEAD])
+            if encoding is not None:
+                order = next((name for bom, name in _BOM_ORDER if data.startswith(bom, start)), encoding)
+                self._begin(_Decoded(encoding, base + start, order), slot, start, segments)
+            pos = _next_line(data, at)  # the rest of this line is not looked at again
+        return data
+
+    def _slot(self, at: int) -> int | None:
+        """A new decoder slot, or past :data:`MAX_DECODERS` one of a later decoder (never the first's:
+        its reading is the first) reading no text at ``at`` (a UTF-32 field line's, review 47 F1)."""
+        if len(self._decoders) < MAX_DECODERS:
+            return len(self._decoders)
+        unread = self._open[1]
+        return next((i for i in range(1, len(self._decoders)) if _inside(unread[i], at)), None)
+
+    def _begin(self, decoded: _Decoded, slot: int, start: int, segments: list) -> None:
+        """``decoded`` reads from ``start``: a new slot (8-bit text before it), or an idle one's."""
+        if slot == len(self._decoders):
+            self._decoders.append(decoded)
+            self.starts.append((decoded.origin, decoded.order))
+            segments.append([(None, 0), (decoded, start)])
+        else:
+            self._decoders[slot] = decoded
+            self.starts[slot] = (decoded.origin, decoded.order)
+            segments[slot].append((decoded, start))
+        self.encoding = self.starts[0][1]
+        self._open = None
+
+    def _joined(self, data: bytes, segments: list, final: bool) -> bytes:
+        """One slot's text: 8-bit bytes (None), or each decoder's up to the next (flushed, line ended)."""
+        out = []
+        for k, (decoded, begin) in enumerate(segments):
+            last, end = k + 1 == len(segments), segments[k + 1][1] if k + 1 < len(segments) else len(data)
+            out.append(data[begin:end] if decoded is None else
+                       self._decode(decoded, data[begin:end], final or not last) + (b"" if last else b"\n"))
+        return b"".join(out)
+
     def _next(self, data: bytes, base: int, pos: int) -> tuple[int, bytes] | None:
-        """The next NUL or BOM from ``pos`` that no decoder reads as part of its code units: in 8-bit
-        text any; else a NUL only where a low byte is for every decoder (a lane looked at at C speed)."""
+        """The next NUL or BOM from ``pos`` that no decoder reads as part of its text: in 8-bit text
+        any; else a NUL only where no decoder reads a high byte (:meth:`_Decoded.covers`, less its
+        :meth:`_Decoded.unread` spans), looked for a lane at a time at C speed."""
         if not self._decoders:
             m = _CHANGE.search(data, pos)
             return (m.start(), m.group()) if m else None
-        found = []
-        for residue in range(4):  # every decoder's unit size divides 4
-            if not any(d.covers(residue, b"\0") for d in self._decoders):
-                lane = (residue - base) % 4
-                j = data[lane::4].find(b"\0", (max(pos, lane) - lane + 3) // 4)
-                if j >= 0:
-                    found.append((lane + 4 * j, b"\0"))
+        if self._open is None:  # per chunk, and again once a decoder begins
+            self._open = self._lanes(data, base)
+        lanes, unread = self._open
+        found = [(at, b"\0") for residue, spans in enumerate(lanes)
+                 if (at := _lane_find(data, spans, pos, (residue - base) % 4)) is not None]
         m = _BOM_MARK.search(data, pos)
-        while m and any(d.covers(base + m.start(), m.group()) for d in self._decoders):
+        while m and any(d.covers(base + m.start(), m.group()) and not _inside(spans, m.start())
+                        for d, spans in zip(self._decoders, unread)):
             m = _BOM_MARK.search(data, m.start() + 1)
         return min(found + ([(m.start(), m.group())] if m else []), default=None)
+
+    def _lanes(self, data: bytes, base: int) -> tuple[list, list]:
+        """Per offset mod 4 (each unit size divides 4), the spans where no decoder reads a NUL (none
+        has a high byte there, or each that has reads no text there); each decoder's unread ones."""
+        unread = [d.unread(data, base) for d in self._decoders]
+        lanes = []
+        for residue in range(4):
+            spans = [(0, len(data))]
+            for decoded, its in zip(self._decoders, unread):
+                if decoded.covers(residue, b"\0"):
+                    spans = _intersect(spans, its)
+            lanes.append(spans)
+        return lanes, unread
 
     def _decode(self, decoded: _Decoded, data: bytes, final: bool) -> bytes:
         if decoded is self._decoders[0]:  # 8-bit marks inside the first decoder's text, counted
@@ -260,6 +352,33 @@ def _first_line(sample: bytes, encoding: str) -> str | None:
 _BOM_ORDER = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
               (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 _BOM_OF = {name: bom for bom, name in _BOM_ORDER}
+
+
+def _lane_find(data: bytes, spans: list[tuple[int, int]], pos: int, lane: int) -> int | None:
+    """The first NUL from ``pos`` at an offset ``lane`` mod 4 inside one of ``spans``."""
+    for lo, hi in spans:
+        if hi > pos:
+            lo = max(lo, pos)
+            lo += (lane - lo) % 4
+            j = data[lo:hi:4].find(b"\0")
+            if j >= 0:
+                return lo + 4 * j
+    return None
+
+
+def _inside(spans: list[tuple[int, int]], at: int) -> bool:
+    return any(lo <= at < hi for lo, hi in spans)
+
+
+def _reads_as_text(sample: bytes) -> bool:
+    """A BOM, or a first line that reads as UTF-16/32 text (:func:`_first_line`)."""
+    return _BOM_MARK.match(sample) is not None or any(_first_line(sample, name) is not None for name in _BARE)
+
+
+def _next_text(data: bytes, pos: int) -> int | None:
+    """The next line from ``pos`` holding a BOM or UTF-16/32 ASCII: junk NUL lines passed at C speed."""
+    m = _TEXT_UNITS.search(data, pos)
+    return None if m is None else max(pos, data.rfind(b"\n", 0, m.start()) + 1)
 
 
 def _next_line(data: bytes, at: int) -> int:
