@@ -277,3 +277,37 @@ def test_a_file_of_a_folder_replaced_by_a_symlink_is_not_answered_as_the_old_fil
     warm, counts, _ = _scan([corpus], tmp_path / "warm.jsonl", "--store", str(db))
     assert not any('"package": "com.tencent.mm"' in x for x in warm)
     assert (warm, counts) == _scan([corpus], tmp_path / "ref.jsonl", "--no-store")[:2]
+
+
+def test_a_span_must_start_at_the_decided_members():
+    """Review 48 F3: a hand-moved span onto the "label" member passed (", " on both sides): the
+    rebuilt line held two verdicts, the last one contradicting the counts."""
+    from apkscan.batch.known import _span_of
+
+    line = '{"type": "app", "source": "a.apk", "label": "x", "verdict": "review", "policy": null, "verdicts": {}, ' \
+           '"findings": [], "warnings": []}'
+    start = line.index('"verdict"')
+    end = line.index(', "warnings"')
+    assert _span_of((start, end), line)
+    label = line.index('"label"')
+    assert not _span_of((label, line.index(', "verdict"')), line)
+
+
+def test_the_parser_key_changes_with_the_issue_codes(tmp_path):
+    """Review 48 F2: the apk layer files codes from issue_codes.py; a code renamed there kept old
+    identities (with the old code) answering from the store."""
+    import subprocess
+    import sys
+
+    src = Path(__file__).resolve().parents[1] / "apkscan"
+    copy = tmp_path / "tree"
+    shutil.copytree(src, copy / "apkscan", ignore=shutil.ignore_patterns("__pycache__"))
+    probe = "from apkscan.batch.store import parser_version; print(parser_version())"
+
+    def key() -> str:
+        return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                              cwd=copy, env={**os.environ, "PYTHONPATH": str(copy)}).stdout
+    before = key()
+    with open(copy / "apkscan" / "issue_codes.py", "a", encoding="utf-8") as fh:
+        fh.write("\n# a code renamed\n")
+    assert key() != before

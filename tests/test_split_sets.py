@@ -293,3 +293,17 @@ def test_a_bundletool_name_does_not_hide_a_split_name_given_twice_by_another_key
     messages = " | ".join(f["message"] for f in mismatches(first))
     assert "a second base APK" in messages and "split name 'config.en' already given by" in messages
     assert first["verdict"] == "review"
+
+
+@pytest.mark.parametrize("other", ["m.apk", "config.apk", "a.apk"])
+def test_another_apk_sorting_between_base_and_splits_does_not_break_the_set(rules, policy, tmp_path, apk, other):
+    """Review 48 F1: in a pulled folder, an APK named between ``base.apk`` and ``split_*`` closed
+    the set: the base, the APK and the planted split were three allowed apps, the mismatch gone."""
+    d = folder(tmp_path / "pull", {"base.apk": apk("com.example.notes", "test-rsa"),
+                                   "split_config.en.apk": apk("com.example.notes", "impostor", "config.en"),
+                                   other: apk("com.example.other", "test-rsa")})
+    doc = run(rules, policy, tmp_path, d)
+    app = bundle_app(doc)
+    [f] = mismatches(app)
+    assert f["strength"] == "strong" and app["verdict"] == "review" and len(app["splits"]) == 1
+    assert [a["package"] for a in doc["apps"]].count("com.example.other") == 1

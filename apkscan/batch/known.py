@@ -357,7 +357,8 @@ def _sealed(row: Any, path: str) -> tuple[str, tuple[tuple[str, str], ...], str,
 
 def _span_of(span: Any, line: str) -> bool:
     """``span`` is where a decided part can stand in ``line``: inside it, after its head and
-    before at least its last members (``, "warnings": ...}``)."""
+    before at least its last members (``, "warnings": ...}``), and starting with its first member
+    (a span moved onto another member rebuilt a line holding two verdicts: review 48 F3)."""
     return (isinstance(span, tuple) and len(span) == 2 and all(type(i) is int for i in span)
             and 16 < span[0] <= span[1] <= len(line) - 3 and line[span[0] - 2:span[0]] == ", "
-            and line[span[1]:span[1] + 2] == ", ")
+            and line.startswith('"verdict": ', span[0]) and line[span[1]:span[1] + 2] == ", ")

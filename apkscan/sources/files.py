@@ -103,6 +103,8 @@ class FileSource:
                     dirnames[:] = []
                 continue  # a flat layout read this folder's files; its sub-folders are walked on
             split = is_split_folder(names)
+            if split:  # the base and its splits first, together: a file sorting between them closed the set
+                names = sorted(names, key=lambda n: not (n == "base.apk" or SPLIT_NAME.match(n)))  # (review 48 F1)
             for name in names:
                 full = os.path.join(dirpath, name)
                 reason = self._refuse(root, full)
