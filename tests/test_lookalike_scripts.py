@@ -116,13 +116,14 @@ def test_ascii_text_takes_the_fast_path_the_slow_one_would_give():
     only while every table, the ignorable ranges, NFKC and latin_letter leave ASCII as it is."""
     import unicodedata
 
+    from apkscan.ignorable import default_ignorable
     from apkscan.rules import normalise as n
 
     for cp in range(128):
         ch = chr(cp)
         assert ch.translate(n._CAPITAL_TABLE).translate(n._CONFUSABLE_TABLE) == ch
         assert n.latin_letter(ch) == ch and unicodedata.normalize("NFKC", ch) == ch
-        assert unicodedata.category(ch) != "Cf" and not any(lo <= cp <= hi for lo, hi in n._IGNORABLE_RANGES)
+        assert unicodedata.category(ch) != "Cf" and not default_ignorable(cp)
     for text in ("com.Tencent.MM", "Kaspersky Lab, Inc.", "TikTok_2", ""):
         assert n.skeleton(text) == n.normalise(text) == text.lower()
     assert n.skeleton("com.tencеnt.mm") == "com.tencent.mm"  # a Cyrillic е still takes the slow path

@@ -15,15 +15,12 @@ import re
 import unicodedata
 from typing import Any, TextIO
 
+from apkscan.ignorable import default_ignorable
+
 _BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A)) | {0x200E, 0x200F, 0x061C}
 # control, format (zero-width, BOM), surrogate, private-use, unassigned, line/paragraph separators:
 # invisible or line-breaking, so "com.tencent\u200b.mm" must not print like "com.tencent.mm"
 _INVISIBLE = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
-# Unicode's Default_Ignorable_Code_Point characters outside those categories (combining grapheme
-# joiner, Hangul fillers, Khmer inherent vowels, Mongolian and other variation selectors): drawn as
-# nothing, so "com.tencent\u034f.mm" printed like "com.tencent.mm" (review 46 #7)
-_IGNORABLE = frozenset({0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, *range(0x180B, 0x1810), 0x3164,
-                        *range(0xFE00, 0xFE10), 0xFFA0, *range(0x1D173, 0x1D17B), *range(0xE0100, 0xE01F0)})
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -88,7 +85,7 @@ def _escape(text: str, keep: frozenset[str]) -> str:
         cp = ord(ch)
         if ch in keep:
             out.append(ch)
-        elif (cp < 0x20 or 0x7F <= cp < 0xA0 or cp in _BIDI or cp in _IGNORABLE
+        elif (cp < 0x20 or 0x7F <= cp < 0xA0 or cp in _BIDI or default_ignorable(cp)  # review 46 #7
               or unicodedata.category(ch) in _INVISIBLE):
             out.append(surrogate_escape(cp) if 0xD800 <= cp <= 0xDFFF else
                        f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}" if cp < 0x10000 else f"\\U{cp:08x}")

@@ -34,10 +34,8 @@ import functools
 import re
 import unicodedata
 
-# Default_Ignorable_Code_Point ranges outside category Cf (DerivedCoreProperties.txt).
-_IGNORABLE_RANGES = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
-                     (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0000, 0xE0FFF),
-                     (0x2065, 0x2065), (0x1BCA0, 0x1BCA3))
+from apkscan.ignorable import default_ignorable
+
 
 # confusables.txt subset: source character -> prototype (lower-case ASCII).
 CONFUSABLES: dict[str, str] = {
@@ -144,8 +142,7 @@ LEGAL_FORMS = frozenset({"zao", "ao", "oao", "ooo", "pao", "jsc", "cjsc", "inc",
 def _ignorable(ch: str) -> bool:
     if unicodedata.category(ch) == "Cf":
         return True
-    cp = ord(ch)
-    return any(lo <= cp <= hi for lo, hi in _IGNORABLE_RANGES)
+    return default_ignorable(ord(ch))
 
 
 @functools.lru_cache(maxsize=16384)  # pure; the matcher asks for the same rule patterns per app
