@@ -36,7 +36,10 @@ def _text_form(m: re.Match) -> str:
 
 
 def _json_form(m: re.Match) -> str:
-    return "\\" + surrogate_escape(ord(m.group()))  # inside a JSON string: the backslash escaped
+    char = m.group()
+    if char in _LINE_SEPARATORS:
+        return _LINE_SEPARATORS[char]
+    return "\\" + surrogate_escape(ord(char))  # inside a JSON string: the backslash escaped
 
 
 def visible_surrogates(text: str, in_json: bool = False) -> str:
@@ -46,12 +49,13 @@ def visible_surrogates(text: str, in_json: bool = False) -> str:
     splitting lines the Unicode way cut one JSONL record into pieces, review 46 #10)."""
     if text.isascii():
         return text
-    if in_json:
-        return _SURROGATES.sub(_json_form, text).translate(_LINE_SEPARATORS)
+    if in_json:  # one C scan of the line (str.translate with a dict costs ~1 ms per 12 KB line)
+        return _JSON_ESCAPED.sub(_json_form, text)
     return _SURROGATES.sub(_text_form, text)
 
 
-_LINE_SEPARATORS = {0x2028: "\\u2028", 0x2029: "\\u2029", 0x85: "\\u0085"}
+_LINE_SEPARATORS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+_JSON_ESCAPED = re.compile("[\ud800-\udfff\u2028\u2029\x85]")
 
 
 class VisibleText:
