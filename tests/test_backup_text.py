@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 
 from apkscan.sources.records import recorded_identity
-from apkscan.sources.text_evidence import TextEvidenceReader, java_cert_hashcode, looks_like_text_evidence
+from apkscan.sources.text_detect import looks_like_text_evidence
+from apkscan.sources.text_evidence import TextEvidenceReader, java_cert_hashcode
 from backup_helpers import BACKUPS, Collected, pem_der
 
 

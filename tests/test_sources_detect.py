@@ -16,7 +16,7 @@ from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.identify import identify
 from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.sources import detect, registry
-from apkscan.sources.text_evidence import looks_like_text_evidence
+from apkscan.sources.text_detect import looks_like_text_evidence
 
 REPO = Path(__file__).resolve().parents[1]
 APKS = REPO / "fixtures" / "apks"

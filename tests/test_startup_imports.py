@@ -22,7 +22,7 @@ HEAVY = ("jinja2", "jsonschema", "yaml", "apkscan.report.html",
          "apkscan.report.sarif", "apkscan.report.csv_report", "apkscan.diff", "apkscan.cli.diff_cmd",
          "apkscan.cli.report_cmd", "apkscan.cli.rules_cmd", "apkscan.cli.policies_cmd",
          "apkscan.sources.adb_backup", "apkscan.sources.androidqf", "apkscan.sources.neo_backup",
-         "apkscan.sources.swift_titanium", "apkscan.sources.tar_archive", "apkscan.sources.text_evidence",
+         "apkscan.sources.swift_titanium", "apkscan.sources.tar_archive", "apkscan.sources.text_evidence", "apkscan.sources.text_detect",
          "apkscan.rules.stix", "apkscan.apk.signing.v4.verifier", "apkscan.apk.signing.stamp.verifier")
 # inspect has no rules, policies, reports or store either, nor the scan command, and a plain
 # APK needs no decompressor, tar reader or temporary folder

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from apkscan.sources.text_evidence import SCAN_BYTES, text_encoding
+from apkscan.sources.text_detect import SCAN_BYTES
+from apkscan.sources.text_encodings import text_encoding
 from cli_helpers import issue_codes as _codes
 
 DUMPSYS = (Path(__file__).resolve().parents[1] / "fixtures" / "backups" / "dumpsys-package.txt").read_text()

@@ -11,7 +11,8 @@ import io
 
 import pytest
 
-from apkscan.sources.text_evidence import TextEvidenceReader, looks_like_text_evidence
+from apkscan.sources.text_detect import looks_like_text_evidence
+from apkscan.sources.text_evidence import TextEvidenceReader
 from backup_helpers import Collected
 
 PM = ("package:/data/app/~~Qk1v==/com.tencent.mm-Zm9v==/base.apk=com.tencent.mm\r\n"

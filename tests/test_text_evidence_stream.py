@@ -20,9 +20,10 @@ import zipfile
 import pytest
 
 from apkscan.scan import scan
-from apkscan.sources import text_evidence
+from apkscan.sources import text_detect, text_evidence
 from apkscan.sources.files import FileSource
-from apkscan.sources.text_evidence import EMPTY_SKIP, SCAN_BYTES
+from apkscan.sources.text_detect import SCAN_BYTES
+from apkscan.sources.text_evidence import EMPTY_SKIP
 from apkscan.sources.walker import WalkOptions
 from cli_helpers import issue_codes as codes
 from limited_child import assert_finished, run_limited
@@ -110,15 +111,16 @@ def test_a_listing_past_the_first_mib_is_read(run, tmp_path, form, where):
 def test_a_mark_across_two_chunks_is_seen(run, tmp_path, monkeypatch, shift):
     """Kept: 4,097 bytes, then 256-byte chunks: '\\npackage:' (9 bytes) starts ``shift`` bytes
     before a chunk's end, so for -8..-1 it straddles two chunks."""
-    monkeypatch.setattr(text_evidence, "SCAN_BYTES", 4096)
-    monkeypatch.setattr(text_evidence, "CHUNK", 256)
+    monkeypatch.setattr(text_detect, "SCAN_BYTES", 4096)
+    monkeypatch.setattr(text_detect, "CHUNK", 256)
     boundary = 4097 + 256 * 20
     path = folder_of(tmp_path, {"dev.txt": b"y" * (boundary + shift) + b"\npackage:com.tencent.mm\n"})
     assert verdicts(run(path))["com.tencent.mm"] == "prohibited"
 
 
 def test_the_byte_budget_is_said_and_the_batch_goes_on(run, tmp_path, monkeypatch):
-    monkeypatch.setattr(text_evidence, "MAX_BYTES", 3 << 20)
+    monkeypatch.setattr(text_detect, "MAX_BYTES", 3 << 20)  # looked through
+    monkeypatch.setattr(text_evidence, "MAX_BYTES", 3 << 20)  # read
     folder = folder_of(tmp_path, {"big.log": (LOG * 3 + PM).encode(), "pm.txt": b"package:com.tencent.mm\n"})
     doc = run(folder)
     assert verdicts(doc) == {"com.tencent.mm": "prohibited"}
@@ -139,7 +141,7 @@ def test_a_stream_over_the_temporary_space_is_an_error_and_the_batch_goes_on(run
 
 _CHILD = """
 from apkscan.sources.streams import IterStream
-from apkscan.sources.text_evidence import scan_for_listing
+from apkscan.sources.text_detect import scan_for_listing
 block = b"2024-05-01 12:00:00 INFO sync: item 12345 ok\\n" * 1400
 def chunks():
     for _ in range((512 << 20) // len(block)):

@@ -56,8 +56,9 @@ SwiftBackupReader, TitaniumBackupReader, is_swift_backup, is_titanium_backup = (
     _use("swift_titanium", n) for n in ("SwiftBackupReader", "TitaniumBackupReader", "is_swift_backup",
                                         "is_titanium_backup"))
 TarReader = _use("tar_archive", "TarReader")
-TextEvidenceReader, scan_for_listing, spool_source, text_encoding = (
-    _use("text_evidence", n) for n in ("TextEvidenceReader", "scan_for_listing", "spool_source", "text_encoding"))
+TextEvidenceReader = _use("text_evidence", "TextEvidenceReader")
+scan_for_listing, spool_source = (_use("text_detect", n) for n in ("scan_for_listing", "spool_source"))
+text_encoding = _use("text_encodings", "text_encoding")
 
 StreamOpener = Callable[[BinaryIO, tuple[str, ...], Any], ContainerReader]
 TreeOpener = Callable[[Tree, Any], ContainerReader]
