@@ -32,9 +32,10 @@ decisions:
 
 def scan(*args) -> tuple[int, str, dict | None]:
     """``apkscan scan --no-store ... --json OUT``: exit code, stderr, document."""
-    out = Path(tempfile.mkdtemp(prefix="apkscan-out-")) / "out.json"  # never beside the inputs
-    res = CliRunner().invoke(main, ["scan", "--no-store", "-q", "--json", str(out), *map(str, args)])
-    doc = json.loads(out.read_text(encoding="utf-8")) if out.exists() else None
+    with tempfile.TemporaryDirectory(prefix="apkscan-out-") as folder:  # never beside the inputs
+        out = Path(folder) / "out.json"
+        res = CliRunner().invoke(main, ["scan", "--no-store", "-q", "--json", str(out), *map(str, args)])
+        doc = json.loads(out.read_text(encoding="utf-8")) if out.exists() else None
     return res.exit_code, res.stderr, doc
 
 

@@ -38,10 +38,11 @@ def _bundle(*indicators: tuple, malware: dict | None = None, relationship: dict 
 def _scan(tmp_path: Path, bundle: dict, apk: Path, *extra: str) -> tuple[int, str, dict | None]:
     feed = tmp_path / "feed.stix2"
     feed.write_text(json.dumps(bundle), encoding="utf-8")
-    out = Path(tempfile.mkdtemp(prefix="apkscan-out-")) / "out.json"
-    res = CliRunner().invoke(main, ["scan", "--no-store", "-q", "--no-builtin-rules", "--iocs", str(feed),
-                                    "--json", str(out), *extra, str(apk)])
-    doc = json.loads(out.read_text(encoding="utf-8")) if out.exists() else None
+    with tempfile.TemporaryDirectory(prefix="apkscan-out-") as folder:
+        out = Path(folder) / "out.json"
+        res = CliRunner().invoke(main, ["scan", "--no-store", "-q", "--no-builtin-rules", "--iocs", str(feed),
+                                        "--json", str(out), *extra, str(apk)])
+        doc = json.loads(out.read_text(encoding="utf-8")) if out.exists() else None
     return res.exit_code, res.stderr + (repr(res.exception) if res.exception and res.exit_code not in (0, 1, 2, 3)
                                         else ""), doc
 
@@ -209,7 +210,7 @@ def test_indicators_left_out_are_said_in_every_report_not_only_on_stderr(tmp_pat
     feed = tmp_path / "feed.stix2"
     feed.write_text(json.dumps(_bundle(("indicator--1", "[app:id = 'com.example.clean']"),
                                        ("indicator--2", "[domain-name:value = 'evil.example']"))), encoding="utf-8")
-    out = Path(tempfile.mkdtemp(prefix="apkscan-out-"))
+    out = tmp_path / "out"  # beside the feed, not inside an input
     res = CliRunner().invoke(main, ["scan", "--no-store", "-q", "--no-builtin-rules", "--iocs", str(feed),
                                     "--json", str(out / "s.json"), "--html", str(out / "s.html"),
                                     "--sarif", str(out / "s.sarif"), str(APKS / "clean-v1v2v3.apk")])

@@ -81,9 +81,9 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
         from apkscan.batch import store as st  # sqlite3 and the store only when there is one
 
         path = opts["store_path"] or st.default_path()
-        from apkscan.cli.outputs import input_conflict
+        from apkscan.cli.outputs import store_conflict
 
-        conflict = input_conflict(path, real if real is not None else paths)  # the store writes path, path-wal, path-shm
+        conflict = store_conflict(path, real if real is not None else paths)  # path, path-wal, path-shm, path-journal
         if conflict:
             raise click.UsageError(f"--store {path}: {conflict} (the scan never writes into evidence)")
         from apkscan.batch.store_file import store_links

@@ -4,7 +4,9 @@ Why: ``scan --json a.apk b.apk`` once replaced the analyst's ``a.apk`` with a JS
 (``--json`` takes a FILE; the slip is natural). Every command that writes a file runs
 :func:`check_outputs` first. A path is refused (usage error, exit 2) when it
 
-- is one of the inputs, or lies inside an input folder or an input container file;
+- is one of the inputs, or lies inside an input folder or an input container file: as the
+  system resolves it *and* as written (a link planted in the evidence, ``ev/reports -> /else``,
+  must not turn ``ev/reports/r.json`` into an allowed path: review 49 F1);
 - is an existing directory or a non-regular file (``/dev/null``, a FIFO: a report is
   written to a temporary sibling and renamed, which would replace the device node;
   ``-`` is stdout);
@@ -121,13 +123,26 @@ class ResolvedInputs(list):
     files, and every output, the store, the JSONL stream and the rule cache are checked against
     them (each check resolving them again cost ~5 ``realpath`` per input). ``-`` (stdin) is left out."""
 
-    def __init__(self, inputs: Iterable[str]):
-        super().__init__((i, os.path.realpath(i)) for i in inputs if i != "-")
+    def __init__(self, inputs: Iterable[str], pairs: Iterable[tuple[str, str]] = ()):
+        super().__init__(pairs)
+        self.extend((i, os.path.realpath(i)) for i in inputs if i != "-")
         self._ids: list[tuple[int, int] | None] | None = None
+        self._written: list[str] | None = None
 
     @classmethod
     def of(cls, inputs: Iterable[str]) -> ResolvedInputs:
         return inputs if isinstance(inputs, ResolvedInputs) else cls(inputs)
+
+    def with_files(self, more: Iterable[str]) -> ResolvedInputs:
+        """These inputs and ``more`` (files the run reads besides its inputs: rule, indicator,
+        policy and password files), for output checks only: the run's identity is its inputs'."""
+        return ResolvedInputs(more, self)
+
+    def written(self) -> list[str]:
+        """Each input as written, made absolute without resolving links (once)."""
+        if self._written is None:
+            self._written = [os.path.abspath(given) for given, _ in self]
+        return self._written
 
     def file_ids(self) -> list[tuple[int, int] | None]:
         """(device, inode) of each real input, read once (hard links are the same file)."""
@@ -136,27 +151,52 @@ class ResolvedInputs(list):
         return self._ids
 
 
-def input_conflict(path: str, inputs: Iterable[str]) -> str | None:
-    """Why writing ``path`` would touch evidence (it is an input or lies inside one), or None.
+def input_conflict(path: str, inputs: Iterable[str], written: str | None = None) -> str | None:
+    """Why writing ``path`` would touch evidence (it is an input or lies inside one), or None;
+    ``written``: the path as the user wrote it, when ``path`` was resolved already.
 
-    Also for files that are not reports (the scan store and its -wal/-shm siblings)."""
-    return _input_conflict(os.path.realpath(path), ResolvedInputs.of(inputs))
+    Also for files that are not reports (the temporary folder; the store: :func:`store_conflict`)."""
+    return _input_conflict(os.path.realpath(path), ResolvedInputs.of(inputs), written or path)
 
 
-def _input_conflict(real: str, inputs: ResolvedInputs) -> str | None:
+STORE_SIDECARS = ("", "-wal", "-shm", "-journal")  # SQLite creates, truncates or deletes each of them
+
+
+def store_conflict(path: str, inputs: Iterable[str]) -> str | None:
+    """:func:`input_conflict` for a SQLite file and every sidecar SQLite may write or delete
+    beside it (a new store removes an existing ``X-wal``: review 49 F4)."""
+    inputs = ResolvedInputs.of(inputs)
+    for suffix in STORE_SIDECARS:
+        problem = input_conflict(path + suffix, inputs)
+        if problem:
+            return problem if not suffix else f"its {suffix[1:]} file {path + suffix} {problem}"
+    return None
+
+
+def _input_conflict(real: str, inputs: ResolvedInputs, path: str | None = None) -> str | None:
+    """``real``: the output's real path; ``path``: as given, also checked as written, against the
+    inputs as written and as resolved (a link inside an input does not take a path out of it)."""
     out_id = _file_id(real)
     for (given, real_input), in_id in zip(inputs, inputs.file_ids()):
         if real == real_input or (out_id is not None and out_id == in_id):
             return f"is the input {given}"  # also through a symlink or a hard link
         if _inside(real, real_input):
             return f"is inside the input {given}"
+    if path is None:
+        return None
+    written = os.path.abspath(path)
+    for (given, real_input), given_abs in zip(inputs, inputs.written()):
+        if written in (given_abs, real_input):
+            return f"is the input {given} (as written)"
+        if _inside(written, given_abs) or _inside(written, real_input):
+            return f"is inside the input {given} as written (a link in it may point elsewhere; the scan never writes through evidence)"
     return None
 
 
 def output_problem(name: str, path: str, real: str, inputs: ResolvedInputs, force: bool) -> str | None:
     """Why ``path`` (real path ``real``) must not receive a ``name`` output, or None. The input
     check comes first: ``--force`` never reaches it."""
-    problem = _input_conflict(real, inputs)
+    problem = _input_conflict(real, inputs, path)
     if problem:
         return problem
     problem = _existing_problem(name, path, real, force)

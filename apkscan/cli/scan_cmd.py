@@ -47,6 +47,7 @@ def _resolved(ctx, param, value: str | None) -> str | None:
     the inputs and spooling into it (review 43 F7: :func:`apkscan.folders.resolved`)."""
     from apkscan.folders import resolved
 
+    ctx.meta[f"apkscan.{param.name}.written"] = value  # also checked as written (review 49 F1)
     return None if value is None else resolved(value)
 
 
@@ -109,10 +110,12 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     _rules_cache_out_of(real)
     rules, policies = _load_rules_and_policy(opts)
     fail_on = fail_on_spec(opts["fail_on"], [p.name for p in policies])
-    chosen = checked_outputs(opts, real)
+    read_too = real.with_files(_files_read(opts))  # no report or stream over a rule or password file either
+    chosen = checked_outputs(opts, read_too)
     _store_apart(opts, chosen, opts["jsonl_path"])
-    jsonl, inputs = checked_jsonl(opts, real, chosen), sources(paths, walk, opts)
-    check_temp(opts["tmp_dir"], real)  # spooled copies never go into evidence either
+    jsonl, inputs = checked_jsonl(opts, read_too, chosen), sources(paths, walk, opts)
+    check_temp(opts["tmp_dir"], real,  # spooled copies never go into evidence either
+               written=click.get_current_context().meta.get("apkscan.tmp_dir.written"))
     stream_only = bool(jsonl) and not chosen and opts["quiet"]  # nothing needs the whole document
     with made_tmp_dir(opts["tmp_dir"]), sigterm_as_interrupt(), \
             batch_run(opts, paths, walk, jsonl, stream_only, real) as run, BatchProgress(quiet=opts["quiet"]) as bar:
@@ -180,6 +183,13 @@ def _rules_cache_out_of(inputs) -> None:
         real = os.path.realpath(folder)
         if _input_conflict(real, inputs) or any(_inside(r, real) for _, r in inputs):
             cache.read_only()
+
+
+def _files_read(opts: dict) -> list[str]:
+    """The files the run reads besides its inputs: ``--rules``, ``--iocs``, policy files and the
+    password file. ``--force`` replaces a file that is not a report, never one of these (review 49 F6)."""
+    named = [*opts["rule_paths"], *opts["iocs"], *(p for p in opts["policy_name"] if os.path.exists(p))]
+    return named + ([opts["password_file"]] if opts["password_file"] else [])
 
 
 def _load_rules_and_policy(opts: dict):

@@ -43,14 +43,16 @@ def default_temp() -> tuple[str, str]:
     return f"the temporary folder {os.getcwd()} (the current folder)", os.getcwd()
 
 
-def check_temp(tmp_dir: str | None, inputs, hint: str = "give --tmp-dir outside the inputs") -> None:
+def check_temp(tmp_dir: str | None, inputs, hint: str = "give --tmp-dir outside the inputs",
+               written: str | None = None) -> None:
     """A usage error (exit 2) when a temporary folder is an input or inside one. ``scan`` and
     ``inspect`` (which spools members of compressed containers too) call it before reading.
-    ``inputs``: :class:`apkscan.cli.outputs.ResolvedInputs`; ``hint``: the way out, for the default folder."""
+    ``inputs``: :class:`apkscan.cli.outputs.ResolvedInputs`; ``hint``: the way out, for the default
+    folder; ``written``: ``--tmp-dir`` as the user wrote it (``tmp_dir`` is resolved), also checked."""
     from apkscan.cli.outputs import input_conflict
 
     for name, path in temp_parents(tmp_dir):
-        conflict = input_conflict(path, inputs)
+        conflict = input_conflict(path, inputs, written if tmp_dir is not None else None)
         if conflict:
             hint = "" if tmp_dir is not None else f"; {hint}"
             raise click.UsageError(f"{name}: {conflict} (temporary copies never go into evidence{hint})")
