@@ -182,8 +182,14 @@ def publisher_key(name: str) -> str:
 
 def forms(text: str) -> list[tuple[str, str]]:
     """(how, value) forms to match, raw first; later forms only when they differ."""
+    return list(_forms(text))
+
+
+@functools.lru_cache(maxsize=16384)
+def _forms(text: str) -> tuple[tuple[str, str], ...]:
+    """:func:`forms`, kept: a match asks for the same package and label forms once per rule."""
     out = [("raw", text)]
     for how, value in (("normalised", normalise(text)), ("skeleton", skeleton(text))):
         if all(value != v for _, v in out):
             out.append((how, value))
-    return out
+    return tuple(out)
