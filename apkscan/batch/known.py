@@ -24,10 +24,11 @@ Containers are never answered this way. ``--rehash``, ``--deep``, ``--quick`` an
 turn the lane off. The stat key's limit is documented in README (a file replaced with
 the same size, mtime *and* ctime, inode and device is taken for the old one; ``--rehash``).
 Lines (:class:`KnownApp`) answer only when no report needs the whole document (``--jsonl
--q``); a row's columns and line are bound by a seal (:func:`_sealed`). After a policy change
-the row of another policy is decided again here (:meth:`KnownFiles._redecided`: its line with
-a new decided part, from the findings stored for this rule set). Otherwise (a report, another
-rule set, a damaged row) a row for the same path, parser, options and format whose stat still
+-q``); a row's columns and line are bound by a seal (:func:`_sealed`). After a policy or rule
+change the row of another policy or rule set is decided again here (:meth:`KnownFiles._redecided`:
+its line with a new decided part, from the findings stored for this rule set, or after a rule
+change from the stored identity matched again). Otherwise (a report, a damaged row, nothing
+stored for these bytes) a row for the same path, parser, options and format whose stat still
 matches proves the file is one plain APK: it is handed on as that input without being opened
 to be classified, and the store answers its identity (and findings) as usual. Rows are written
 by any run that writes JSONL.
@@ -122,9 +123,9 @@ class KnownFiles:
     # ------------------------------------------------------------------ answering
     def known(self, path: str) -> list[Any] | None:
         """An unchanged plain APK: its custody record and stored app (its line, or after a policy
-        change its line of another policy decided again: :meth:`_redecided`), or, when no line
-        fits this run (a report is written, the rule set changed, a damaged row), its custody
-        record and the input unclassified; None: walk it."""
+        or rule change its line of another policy or rule set decided again: :meth:`_redecided`),
+        or, when no line fits this run (a report is written, nothing stored for its bytes, a
+        damaged row), its custody record and the input unclassified; None: walk it."""
         if self.key is None:
             return None
         conn = store.connection(self.path)
