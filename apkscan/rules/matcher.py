@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import functools
-import re
 from collections.abc import Callable, Iterable
 
 from apkscan.apk.model import ApkIdentity, Certificate
@@ -32,7 +31,7 @@ from apkscan.rules.model import (
     RulePack,
     RuleSet,
 )
-from apkscan.rules.normalise import forms, publisher_key
+from apkscan.rules.normalise import forms, ignoring_case, listed_keys, publisher_key
 
 __all__ = ["CertView", "match_identity"]
 
@@ -216,17 +215,11 @@ def _listed_name(pack: RulePack, value: str) -> tuple[str | None, bool]:
     a listed legal name; a name that only begins with a listed name's first word ("Kaspersky Fan
     Club", an unlisted affiliate) is returned with ``whole`` False: a claim (review 27 F4)."""
     words = publisher_key(value).split()
-    keys = _listed_keys(tuple(pack.publisher_names))
+    keys = listed_keys(tuple(pack.publisher_names))
     hit = next((n for n, k in keys if k and words == k), None)
     if hit is not None:
         return hit, True
     return next((n for n, k in keys if k and words[:1] == k[:1]), None), False
-
-
-@functools.lru_cache(maxsize=256)
-def _listed_keys(names: tuple[str, ...]) -> list[tuple[str, list[str]]]:
-    """(name, its publisher key's words) of a pack's listed names: the same for every app."""
-    return [(n, publisher_key(n).split()) for n in names]
 
 
 def _publisher_evidence(pack: RulePack, view: CertView,
@@ -326,7 +319,7 @@ def _label_evidence(rule: Rule, identity: ApkIdentity) -> list[Evidence]:
     out: list[Evidence] = []
     labels = [(locale, label, forms(label)) for locale, label in _labels(identity)]
     for pattern in rule.labels:
-        folded = _ignoring_case(pattern)
+        folded = ignoring_case(pattern)
         hit = None
         for locale, label, label_forms in labels:
             for form, value in label_forms:
@@ -338,12 +331,6 @@ def _label_evidence(rule: Rule, identity: ApkIdentity) -> list[Evidence]:
                 break
         out += [hit] if hit else []
     return out
-
-
-@functools.lru_cache(maxsize=1024)
-def _ignoring_case(pattern: re.Pattern[str]) -> re.Pattern[str]:
-    """A label pattern that also ignores case, for the folded forms (compiled once, not per app)."""
-    return re.compile(pattern.pattern, pattern.flags | re.IGNORECASE)
 
 
 def _rule_evidence(rule: Rule, identity: ApkIdentity, view: CertView, exact: set[str],
