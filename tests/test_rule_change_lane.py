@@ -171,3 +171,17 @@ def test_planted_findings_of_the_new_rules_are_refused_and_matched_again(every_f
                                                                  pickle.dumps({"planted": True})))
     rescan = _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), *new)
     assert rescan == _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *new)
+
+
+@pytest.mark.parametrize("how", ["span", "line", "seal"])
+def test_a_row_changed_without_its_seal_is_not_matched_again_after_a_rule_change(every_fixture, tmp_path, how):
+    """The line of such a row is never put together with new findings: the usual path reads the
+    file, and the lines, counts and exit code are a cold run's under the new rules."""
+    from test_known_fast_paths import _plant
+
+    new = _changes(tmp_path)["one more pack"]
+    db = tmp_path / "s.sqlite"
+    _scan([every_fixture], tmp_path / "cold.jsonl", "--store", str(db))
+    _plant(db, how)
+    assert _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), *new) == \
+        _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *new)
