@@ -11,14 +11,16 @@ also the largest worker):
   androguard   androguard APK() + get_certificates() per file, one process
   apksigner    `apksigner verify` one JVM per file, as users script it: on --sample files,
                extrapolated to the corpus (printed as such)
-  apkscan      --jobs 1 and --jobs 2 (no store); store cold, warm, and after a policy change
+  apkscan      --jobs 1 and --jobs 2 (no store); store cold, warm, after a policy change and
+               after a rule change (the built-in packs with their ``version:`` bumped, given as
+               ``--no-builtin-rules --rules DIR``: another rule set, the same rules)
 
     python bench/bench_batch.py [--count 1000] [--big-count 0 --big-mib 150] [--sample 20] [--queued 100000]
     python bench/bench_batch.py --scale 10000 [--repeat 3] [--corpus DIR] [--tree DIR]
 
 ``--scale N``: only the store, at scale: N small APKs (generated once; kept in ``--corpus DIR``
-for the next invocation) and one of them alone, each scanned cold, warm and after a policy
-change (``--jobs 2 --store S --jsonl F -q``, a fresh store per repetition, the fastest of
+for the next invocation) and one of them alone, each scanned cold, warm, after a policy change
+and after a rule change (``--jobs 2 --store S --jsonl F -q``, a fresh store per repetition, the fastest of
 ``--repeat`` kept). Besides the whole-process ratios it prints the per-file marginal cost
 ((time at N - time at 1) / (N - 1), wall and CPU of the process and its workers) and its ratios:
 what a 100,000-file pull costs per file once the process's fixed cost is paid.
@@ -81,6 +83,24 @@ def apkscan(args: list[str]) -> tuple[float, float, float, float, float]:
     return secs, parent, children, cpu, own
 
 
+def changed_rules(tmp: Path) -> Path:
+    """The built-in rule packs with each ``version:`` bumped: a new rule set (every stored finding
+    misses) whose findings are the same, as after a routine pack update. Parsed once here (a run
+    whose rule packs changed parses and validates them once, then reads them from the cache), so
+    the rescan measures the store, not the first parse."""
+    out = tmp / "rules-changed"
+    out.mkdir(exist_ok=True)
+    for pack in sorted((TREE[0] / "signatures").glob("*.yaml")):
+        lines = pack.read_text(encoding="utf-8").splitlines(keepends=True)
+        at = next(i for i, line in enumerate(lines) if line.startswith("version:"))
+        lines[at] = f"version: {lines[at].split(':', 1)[1].strip().strip(chr(39))}.1\n"
+        (out / pack.name).write_text("".join(lines), encoding="utf-8")
+    apk = next((HERE.parent / "fixtures" / "apks").glob("*.apk"))
+    apkscan([str(apk), "--no-store", "--no-builtin-rules", "--rules", str(out), "--jsonl", str(tmp / "r.jsonl"),
+             "--force"])
+    return out
+
+
 def generate(kind: str, folder: Path, *args: int) -> None:
     """In a child process: a process's peak RSS is inherited by the processes it starts, so
     the runner itself must stay small for the tools' figures to be their own."""
@@ -105,12 +125,14 @@ def bench(name: str, folder: Path, sample: int, tmp: Path) -> list[tuple]:
     row("apksigner (1 JVM/file)", t * len(files) / len(picked), rss, note=f"{len(picked)} files, extrapolated")
     store = tmp / f"{name}.sqlite"
     base = [*map(str, files), "--jsonl", str(tmp / "out.jsonl"), "--force"]  # streamed: the C JSON encoder
+    changed = ["--no-builtin-rules", "--rules", str(changed_rules(tmp))]
     for tool, extra in [("apkscan --jobs 1", ["--jobs", "1", "--no-store"]),
                         ("apkscan --jobs 2", ["--jobs", "2", "--no-store"]),
                         ("apkscan -j2 store cold", ["--jobs", "2", "--store", str(store)]),
                         ("apkscan -j2 store warm", ["--jobs", "2", "--store", str(store)]),
                         ("apkscan -j2 policy changed", ["--jobs", "2", "--store", str(store),
-                                                        "--policy", "vendor-watch"])]:
+                                                        "--policy", "vendor-watch"]),
+                        ("apkscan -j2 rule changed", ["--jobs", "2", "--store", str(store), *changed])]:
         secs, parent, children, cpu, own = apkscan(base + extra)
         row(tool, secs, parent, children if "--jobs 1" not in tool else None,
             note=f"CPU {cpu:.2f} s (parent {own:.2f})")
@@ -136,7 +158,8 @@ def queued(n: int, tmp: Path) -> list[tuple]:
 
 
 def scale(n: int, repeat: int, tmp: Path, corpus: Path | None) -> str:
-    """The store's cold, warm and policy-change runs at 1 and ``n`` files: whole and per file."""
+    """The store's cold, warm, policy-change and rule-change runs at 1 and ``n`` files: whole and
+    per file."""
     folder = corpus or tmp / "scale"
     if len(list(folder.glob("app-*.apk"))) != n:
         shutil.rmtree(folder, ignore_errors=True)
@@ -147,7 +170,8 @@ def scale(n: int, repeat: int, tmp: Path, corpus: Path | None) -> str:
     one.mkdir(exist_ok=True)
     shutil.copy2(next(iter(sorted(folder.glob("app-*.apk")))), one / "app.apk")
     time.sleep(2.1)  # past the store's racy window (2 s since the last mtime or ctime change)
-    phases = (("cold", []), ("warm", []), ("policy change", ["--policy", "vendor-watch"]))
+    phases = (("cold", []), ("warm", []), ("policy change", ["--policy", "vendor-watch"]),
+              ("rule change", ["--no-builtin-rules", "--rules", str(changed_rules(tmp))]))
     best: dict[tuple[int, str], tuple[float, float]] = {}
     for _ in range(repeat):
         for size, where in ((1, one), (n, folder)):
@@ -191,6 +215,7 @@ def render(rows: list[tuple]) -> str:
         out.append(f"\n{name}: --jobs 1 -> 2: {g('apkscan --jobs 1') / g('apkscan --jobs 2'):.2f}x; "
                    f"cold -> warm store: {g('apkscan -j2 store cold') / g('apkscan -j2 store warm'):.1f}x; "
                    f"cold -> after policy change: {g('apkscan -j2 store cold') / g('apkscan -j2 policy changed'):.1f}x; "
+                   f"cold -> after rule change: {g('apkscan -j2 store cold') / g('apkscan -j2 rule changed'):.1f}x; "
                    f"apksigner / apkscan -j2: {g('apksigner (1 JVM/file)') / g('apkscan --jobs 2'):.0f}x")
     return "\n".join(out)
 

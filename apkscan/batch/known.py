@@ -24,10 +24,11 @@ Containers are never answered this way. ``--rehash``, ``--deep``, ``--quick`` an
 turn the lane off. The stat key's limit is documented in README (a file replaced with
 the same size, mtime *and* ctime, inode and device is taken for the old one; ``--rehash``).
 Lines (:class:`KnownApp`) answer only when no report needs the whole document (``--jsonl
--q``); a row's columns and line are bound by a seal (:func:`_sealed`). After a policy change
-the row of another policy is decided again here (:meth:`KnownFiles._redecided`: its line with
-a new decided part, from the findings stored for this rule set). Otherwise (a report, another
-rule set, a damaged row) a row for the same path, parser, options and format whose stat still
+-q``); a row's columns and line are bound by a seal (:func:`_sealed`). After a policy or rule
+change the row of another policy or rule set is decided again here (:meth:`KnownFiles._redecided`:
+its line with a new decided part, from the findings stored for this rule set, or after a rule
+change from the stored identity matched again). Otherwise (a report, a damaged row, nothing
+stored for these bytes) a row for the same path, parser, options and format whose stat still
 matches proves the file is one plain APK: it is handed on as that input without being opened
 to be classified, and the store answers its identity (and findings) as usual. Rows are written
 by any run that writes JSONL.
@@ -38,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import sqlite3
 import zlib
 from collections.abc import Callable
@@ -121,9 +123,9 @@ class KnownFiles:
     # ------------------------------------------------------------------ answering
     def known(self, path: str) -> list[Any] | None:
         """An unchanged plain APK: its custody record and stored app (its line, or after a policy
-        change its line of another policy decided again: :meth:`_redecided`), or, when no line
-        fits this run (a report is written, the rule set changed, a damaged row), its custody
-        record and the input unclassified; None: walk it."""
+        or rule change its line of another policy or rule set decided again: :meth:`_redecided`),
+        or, when no line fits this run (a report is written, nothing stored for its bytes, a
+        damaged row), its custody record and the input unclassified; None: walk it."""
         if self.key is None:
             return None
         conn = store.connection(self.path)
@@ -157,43 +159,65 @@ class KnownFiles:
         return [custody, app]
 
     def _redecided(self, row: Any, path: str, walked: tuple[Any, tuple[int, ...]]) -> KnownApp | None:
-        """After a policy change: the row's line (of another rule set or policies, sealed) with its
-        decided part (verdicts, findings: :data:`jsonl.DECIDED`) made again from the findings
-        stored for this rule set, decided under this run's policies; everything else in a line is
-        the file's and its identity's (the same path, parser, options and stat, so the same bytes
-        read the same way). The identity is unpickled only if deciding reads it (an allow-list:
-        :class:`_Deferred`), never serialised (its text is the line's); the row is written here.
-        None (the usual path: the store answers the input): no span, no findings for this rule
-        set (another rule set: matched), or anything stored that fails when used."""
-        from apkscan.batch import results
+        """After a policy or rule change: the row's line (of another rule set or policies, sealed)
+        with its decided part (verdicts, findings: :data:`jsonl.DECIDED`) made again under this
+        run's rules and policies (:meth:`_decided`); everything else in a line is the file's and its
+        identity's (the same path, parser, options and stat, so the same bytes read the same way),
+        never serialised again (its text is the line's); the row is written here. None (the usual
+        path: the store answers the input): no span, nothing stored for these bytes, or anything
+        stored that fails when used."""
         from apkscan.batch.jsonl import decided_text
-        from apkscan.policy.multi import decide_all
-        from apkscan.result import AppResult
 
-        old, s = _sealed(row, path), self.settings
-        if old is None or s is None or not _span_of(old[4], old[2]):
+        old = _sealed(row, path)
+        if old is None or self.settings is None or not _span_of(old[4], old[2]):
             return None
         (start, end), sha = old[4], row[6]
         try:
-            hit = results.recall(self.path, sha, s.sdk_kwargs, *s.result_keys, self.policy_names)
-            if hit is None:
-                return None
-            app = AppResult(source=path, container=None, identity=None, chain=(path,), findings=hit.findings)
-            if hit.outcomes is not None:
-                app.set_outcomes(hit.outcomes)
-            else:
-                identity = _Deferred(lambda: store.stored_identity(self.path, sha, s.sdk_kwargs))
-                app.set_outcomes(decide_all(identity, app.findings, s.policies, s.rules))  # type: ignore[arg-type]
-                results.remember_decided(self.path, sha, s.sdk_kwargs, *s.result_keys, None, app.findings, app.verdicts)
-                store.commit_writes(at_least=store.BATCH)
-            decided = decided_text(app)
+            app = self._decided(path, sha)
+            decided = decided_text(app) if app is not None else None
         except Exception:  # noqa: BLE001 - a stored value that fails when used: the usual path reads it
+            return None
+        if decided is None:
             return None
         line = old[2][:start] + decided + old[2][end:]
         known = KnownApp(path, sha, row[7], app.verdict, tuple((n, o.verdict) for n, o in app.verdicts.items()),
                          line, (path,), span=(start, start + len(decided)))
         self._row(path, walked, known)
         return known
+
+    def _decided(self, path: str, sha: str) -> Any:
+        """The app of the bytes ``sha`` under this run's rules and policies, as the usual path makes
+        it (:func:`apkscan.batch.results.through_store`), from the store alone: its decisions, or its
+        findings for this rule set decided again, or (a rule change) its stored identity matched
+        again. The identity is unpickled only when matching or an allow-list reads it
+        (:class:`_Deferred`), checked to be of these bytes and read to the end; a failure in using
+        it raises (the caller's miss). None: nothing stored for these bytes and this run."""
+        from apkscan.batch import results
+        from apkscan.policy.multi import decide_all
+        from apkscan.result import AppResult
+        from apkscan.rules import matcher
+
+        s = self.settings
+        hit = results.recall(self.path, sha, s.sdk_kwargs, *s.result_keys, self.policy_names)
+        identity: Any = _Deferred(lambda: _whole_identity(self.path, sha, s.sdk_kwargs))
+        matched = None
+        app = AppResult(source=path, container=None, identity=None, chain=(path,))  # type: ignore[arg-type]
+        if hit is None:  # another rule set: matched again here, as a worker would
+            identity = _whole_identity(self.path, sha, s.sdk_kwargs)
+            if identity is None:
+                return None
+            app.findings = matcher.match_identity(identity, s.rules)
+            matched = pickle.dumps(app.findings, protocol=pickle.HIGHEST_PROTOCOL)  # before deciding sets verdicts
+        elif hit.outcomes is not None:
+            app.findings = hit.findings
+            app.set_outcomes(hit.outcomes)
+            return app
+        else:
+            app.findings = hit.findings
+        app.set_outcomes(decide_all(identity, app.findings, s.policies, s.rules))
+        results.remember_decided(self.path, sha, s.sdk_kwargs, *s.result_keys, matched, app.findings, app.verdicts)
+        store.commit_writes(at_least=store.BATCH)
+        return app
 
     # ------------------------------------------------------------------ learning
     def on_plain(self, path: str, classified: os.stat_result) -> None:
@@ -276,6 +300,13 @@ class _Deferred:
             if self._got is None:
                 raise LookupError("no stored identity of these bytes")
         return getattr(self._got, name)
+
+
+def _whole_identity(path: str, sha: str, sdk: dict[str, Any]) -> Any:
+    """The stored identity of ``sha`` (:func:`store.stored_identity`), only if it was read to the
+    end (:func:`store.storable`): matched findings are stored only for such a one."""
+    identity = store.stored_identity(path, sha, sdk)
+    return identity if identity is not None and store.storable(identity) else None
 
 
 def _as_known(app: Any, lines: dict[int, tuple[str, Any]]) -> KnownApp | None:

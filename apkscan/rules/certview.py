@@ -54,6 +54,17 @@ class CertView:
     stamp: Certificate | None = None
     stamp_verified: bool = False
     places: dict[str, list[str]] = field(default_factory=dict)  # sha256 -> verified sightings
+    _digests: list[tuple[str, str]] | None = field(default=None, repr=False, compare=False)
+
+    def digests(self) -> list[tuple[str, str]]:
+        """(algorithm, hex) of every certificate in any role, computed once per view: a known
+        certificate index is asked with them ~20 times per match (the view is not changed once built)."""
+        if self._digests is None:
+            certs = [*self.signers, *(c for _, c in self.lineage), *(s.certificate for s in self.present),
+                     *self.recorded]
+            self._digests = [(algo, v) for c in certs for algo in ("sha256", "sha1", "md5")
+                             if (v := getattr(c, algo, None))]
+        return self._digests
 
     def place(self, cert: Certificate, default: str) -> str:
         """Where a verified certificate signed, e.g. "verified signer (v2 signer #1, v3 signer #1)"."""

@@ -41,6 +41,8 @@ class KnownIndex:
     def sighted(self, digests: Iterable[tuple[str, str]]) -> list[Any]:
         """The known certificates matching any of these (algorithm, hex) digests, in their order."""
         hits = {pos for d in digests for pos in self.by_digest.get(d, ())}
+        if not hits:
+            return []
         return [self.certs[pos] for pos in sorted(hits)]
 
 

@@ -32,7 +32,7 @@ def _asked(certs: Iterable[KnownCert] | KnownIndex, view: CertView) -> Iterable[
     """The known certificates to ask about the view's: through an index, only those one of the
     view's certificates is (in their order); from a plain list, every one (the reference)."""
     if isinstance(certs, KnownIndex):
-        return certs.sighted(d for _, cert in view.all_certificates() for d in _digests_of(cert))
+        return certs.sighted(view.digests())
     return certs
 
 
@@ -78,6 +78,8 @@ def cert_evidence(certs: Iterable[KnownCert] | KnownIndex, view: CertView) -> li
 def misplaced_findings(pack: RulePack, view: CertView, known: KnownIndex | None = None) -> list[Finding]:
     """``planted-certificate`` / ``forged-certificate`` for known certificates found only
     outside a verified signing role. ``known``: the pack's certificates, indexed."""
+    if not view.present:  # both come from certificates present only
+        return []
     certs = known if known is not None else list(pack.certificates.values())
     planted_view = CertView(present=[s for s in view.present if s.planted])
     forged_view = CertView(present=[s for s in view.present if not s.planted])

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import functools
-import re
 from collections.abc import Callable, Iterable
 
 from apkscan.apk.model import ApkIdentity, Certificate
@@ -32,7 +31,7 @@ from apkscan.rules.model import (
     RulePack,
     RuleSet,
 )
-from apkscan.rules.normalise import forms, publisher_key
+from apkscan.rules.normalise import forms, ignoring_case, listed_keys, publisher_key
 
 __all__ = ["CertView", "match_identity"]
 
@@ -49,9 +48,10 @@ def match_identity(identity: ApkIdentity, rules: RuleSet,
     for pack in rules.packs if not indexed else ():
         by_vendor.setdefault(pack.vendor, []).extend(pack.certificates.values())
     findings: list[Finding] = []
+    readings = _package_values(identity)  # read once, asked by every pack and rule
     for pack in rules.packs:
         vendor_known = vendor_index(rules, pack.vendor) if indexed else by_vendor[pack.vendor]
-        findings.extend(_match_pack(pack, identity, view, classes, vendor_known, indexed))
+        findings.extend(_match_pack(pack, identity, view, classes, vendor_known, indexed, readings))
     ambiguity = _ambiguity(identity)
     if ambiguity is not None:
         findings.append(ambiguity)
@@ -62,7 +62,9 @@ def match_identity(identity: ApkIdentity, rules: RuleSet,
 
 
 def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: list[str] | None,
-                vendor_known: list[KnownCert] | KnownIndex, indexed: bool = True) -> list[Finding]:
+                vendor_known: list[KnownCert] | KnownIndex, indexed: bool = True,
+                readings: list[tuple[str, str]] | None = None) -> list[Finding]:
+    readings = _package_values(identity) if readings is None else readings
     known = index_of(pack).certificates if indexed else None
     # --quick (content not checked) or signatures never read (timeout, limit): nothing could be
     # verified, so "no verified vendor key" proves nothing: no impersonation, forged or planted
@@ -78,7 +80,7 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
     vendor_keys = cert_evidence(vendor_known, view)
     if indexed:  # only the rules that could match (apkscan.rules.index); the same code decides
         ix = index_of(pack)
-        exact, rules = ix.exact, candidates(pack, ix, [v for _, v in _package_values(identity)], view,
+        exact, rules = ix.exact, candidates(pack, ix, [v for _, v in readings], view,
                                             sdk=classes is not None)
     else:
         exact, rules = {p for r in pack.rules for p in r.packages}, pack.rules
@@ -89,7 +91,7 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
             f = _match_sdk(rule, classes) if classes is not None else None
             out += [f] if f else []
             continue
-        own = _rule_evidence(rule, identity, view, exact, foreign, unverified)
+        own = _rule_evidence(rule, identity, view, exact, foreign, unverified, readings)
         if not own:
             continue
         impostor = None if unchecked else _impersonation(rule, pack, own, vendor_keys, view)
@@ -213,7 +215,7 @@ def _listed_name(pack: RulePack, value: str) -> tuple[str | None, bool]:
     a listed legal name; a name that only begins with a listed name's first word ("Kaspersky Fan
     Club", an unlisted affiliate) is returned with ``whole`` False: a claim (review 27 F4)."""
     words = publisher_key(value).split()
-    keys = [(n, publisher_key(n).split()) for n in pack.publisher_names]
+    keys = listed_keys(tuple(pack.publisher_names))
     hit = next((n for n, k in keys if k and words == k), None)
     if hit is not None:
         return hit, True
@@ -265,14 +267,15 @@ def _package_values(identity: ApkIdentity) -> list[tuple[str, str]]:
     return readings
 
 
-def _package_evidence(rule: Rule, identity: ApkIdentity, exact: set[str]) -> list[Evidence]:
+def _package_evidence(rule: Rule, identity: ApkIdentity, exact: set[str],
+                      readings: list[tuple[str, str]] | None = None) -> list[Evidence]:
     """Package evidence over every reading; a glob or regex never matches a package that
     another rule of the pack names exactly (namespace rules yield to the app's own rule).
     Only the installed package as written is ``package``: one that only case-folds or
     skeletons to a rule's (``com.Tencent.MM``) is another installable package, a claim
     (``package-lookalike``; review 27 F9)."""
     out: list[Evidence] = []
-    for how, pkg in _package_values(identity):
+    for how, pkg in _package_values(identity) if readings is None else readings:
         field = "package" if how == "framework" else f"package ({how})"
         for form, value in forms(pkg):
             if any(fnmatch.fnmatchcase(value, g) for g in rule.package_exclude):
@@ -311,12 +314,15 @@ def _folded(packages: tuple[str, ...]) -> dict[str, str]:
 
 
 def _label_evidence(rule: Rule, identity: ApkIdentity) -> list[Evidence]:
+    if not rule.labels:
+        return []
     out: list[Evidence] = []
+    labels = [(locale, label, forms(label)) for locale, label in _labels(identity)]
     for pattern in rule.labels:
-        folded = re.compile(pattern.pattern, pattern.flags | re.IGNORECASE)
+        folded = ignoring_case(pattern)
         hit = None
-        for locale, label in _labels(identity):
-            for form, value in forms(label):
+        for locale, label, label_forms in labels:
+            for form, value in label_forms:
                 if (pattern if form == "raw" else folded).search(value):
                     hit = Evidence("label", label, "label", pattern.pattern,
                                    normalised=None if form == "raw" else value, locale=locale)
@@ -329,8 +335,8 @@ def _label_evidence(rule: Rule, identity: ApkIdentity) -> list[Evidence]:
 
 def _rule_evidence(rule: Rule, identity: ApkIdentity, view: CertView, exact: set[str],
                    foreign: Callable[[Certificate], bool] = lambda c: False,
-                   unverified: str | None = None) -> list[Evidence]:
-    out = _package_evidence(rule, identity, exact) + _label_evidence(rule, identity)
+                   unverified: str | None = None, readings: list[tuple[str, str]] | None = None) -> list[Evidence]:
+    out = _package_evidence(rule, identity, exact, readings) + _label_evidence(rule, identity)
     package_matched = any(e.basis == "package" for e in out)
     own_certs = [rc.cert for rc in rule.certificates if package_matched or not rc.shared]
     out += _usable(cert_evidence(own_certs, view), unverified)

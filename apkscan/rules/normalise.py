@@ -182,8 +182,26 @@ def publisher_key(name: str) -> str:
 
 def forms(text: str) -> list[tuple[str, str]]:
     """(how, value) forms to match, raw first; later forms only when they differ."""
+    return list(_forms(text))
+
+
+@functools.lru_cache(maxsize=16384)
+def _forms(text: str) -> tuple[tuple[str, str], ...]:
+    """:func:`forms`, kept: a match asks for the same package and label forms once per rule."""
     out = [("raw", text)]
     for how, value in (("normalised", normalise(text)), ("skeleton", skeleton(text))):
         if all(value != v for _, v in out):
             out.append((how, value))
-    return out
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=256)
+def listed_keys(names: tuple[str, ...]) -> list[tuple[str, list[str]]]:
+    """(name, its :func:`publisher_key` words) of a pack's listed names: the same for every app."""
+    return [(n, publisher_key(n).split()) for n in names]
+
+
+@functools.lru_cache(maxsize=1024)
+def ignoring_case(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """A label pattern that also ignores case, for the folded forms (compiled once, not per app)."""
+    return re.compile(pattern.pattern, pattern.flags | re.IGNORECASE)
