@@ -302,10 +302,19 @@ def _load(conn: sqlite3.Connection, sha: str, options: str) -> Any:
     if not row:
         return None
     got = loads_or_none(row[0])
-    if _identity_of(got, sha):
+    if _identity_of(got, sha) and _kept(got):
         return got
     ignored(f"an identities row for {sha} is not an identity of those bytes")  # damaged or planted
     return None
+
+
+def _kept(identity: Any) -> bool:
+    """Whether a recalled identity is one :func:`storable` lets in: a planted row holding a reading
+    cut short (``INPUT_TIMEOUT``) or with a v4 result must not be served as the bytes' identity."""
+    try:
+        return storable(identity)
+    except Exception:  # noqa: BLE001 - a planted object's attributes: a miss, never a crash
+        return False
 
 
 def stored_identity(path: str, sha: str, sdk: dict[str, Any]) -> Any:
