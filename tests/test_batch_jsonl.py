@@ -130,7 +130,7 @@ def test_jsonl_dash_is_stdout_and_empty_is_a_usage_error(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert not (tmp_path / "-").exists()
     lines = [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
-    assert [x["type"] for x in lines] == ["run", "app", "end"]
+    assert [x["type"] for x in lines] == ["run", "input_file", "app", "end"]  # custody first: its scan hashed it
     assert "1 input" in res.stderr  # the summary moved to stderr: stdout is the stream
     res = CliRunner().invoke(main, ["scan", apk, "--no-store", "--jsonl", "-", "--json", "-"])
     assert res.exit_code == 2 and "stdout is already taken" in res.output
@@ -174,5 +174,5 @@ def test_unicode_line_separators_in_a_label_never_split_a_record(tmp_path):
         text = path.read_text(encoding="utf-8")
         assert not {"\u2028", "\u2029", "\x85"} & set(text)
     lines = out.read_text(encoding="utf-8").splitlines()
-    assert [json.loads(x)["type"] for x in lines] == ["run", "app", "end"]
-    assert json.loads(lines[1])["label"] == label == json.loads(doc_path.read_text(encoding="utf-8"))["apps"][0]["label"]
+    assert [json.loads(x)["type"] for x in lines] == ["run", "input_file", "app", "end"]
+    assert json.loads(lines[2])["label"] == label == json.loads(doc_path.read_text(encoding="utf-8"))["apps"][0]["label"]

@@ -64,12 +64,13 @@ def opened(monkeypatch):
 
 
 def _scan(paths, out: Path, *extra: str) -> list[str]:
-    """The JSONL records (the run and end lines, which carry ids and times, left out)."""
+    """The JSONL app and error records (the run and end lines, which carry ids and times, and the
+    custody lines, tested in test_jsonl_custody.py, left out)."""
     res = CliRunner().invoke(main, ["scan", *map(str, paths), "--jsonl", str(out), "--force", "-q", *extra])
     assert res.exit_code in (0, 1, 3), res.output
     lines = out.read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith('{"type": "run"') and lines[-1].startswith('{"type": "end"')
-    return lines[1:-1]
+    return [x for x in lines[1:-1] if x.startswith(('{"type": "app"', '{"type": "error"'))]
 
 
 def _rows(db: Path) -> int:

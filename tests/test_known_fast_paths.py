@@ -82,7 +82,7 @@ def test_a_policy_change_decides_stored_findings_in_the_lane_without_serialising
     assert work == {"to_dict": [], "walked": [], "parsed": []}
     reference = _scan([corpus], tmp_path / "ref.jsonl", "--no-store", "--policy", "vendor-watch")
     assert changed == reference
-    verdicts = {json.loads(x)["package"]: json.loads(x)["verdict"] for x in changed[0]}
+    verdicts = {d["package"]: d["verdict"] for d in map(json.loads, changed[0]) if d["type"] == "app"}
     assert verdicts["com.tencent.mm"] != "allowed" and verdicts["com.zhiliaoapp.musically"] != "allowed"
     with sqlite3.connect(db) as c:
         assert c.execute("SELECT COUNT(DISTINCT policies) FROM known_lines").fetchone()[0] == 2
@@ -131,7 +131,7 @@ def test_a_row_changed_without_its_seal_is_neither_served_nor_decided_again(corp
 
 
 def _signer(lines: list[str], package: str) -> str:
-    app = next(json.loads(x) for x in lines if json.loads(x)["package"] == package)
+    app = next(d for d in map(json.loads, lines) if d["type"] == "app" and d["package"] == package)
     schemes = app["identity"]["schemes"]
     return next(s["signers"][0]["certificate"]["sha256"] for s in schemes.values() if s.get("verified"))
 

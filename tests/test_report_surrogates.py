@@ -32,7 +32,9 @@ def test_a_non_utf8_file_name_is_shown_escaped_in_every_output(tmp_path):
     doc = json.loads((out / "r.json").read_text(encoding="utf-8"))
     assert doc["apps"][0]["identity"]["path"].endswith(f"/{SHOWN}")
     lines = [json.loads(x) for x in (out / "r.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert lines[1]["identity"]["path"] == doc["apps"][0]["identity"]["path"] and lines[-1]["type"] == "end"
+    app = next(x for x in lines if x["type"] == "app")
+    assert app["identity"]["path"] == doc["apps"][0]["identity"]["path"] and lines[-1]["type"] == "end"
+    assert [x["path"] for x in lines if x["type"] == "input_file"] == [x["path"] for x in doc["input_files"]]
     rows = list(csv.DictReader(io.StringIO((out / "r.csv").read_text(encoding="utf-8-sig"))))
     assert rows[0]["file"] == SHOWN and rows[0]["verdict"] == "prohibited"
     assert f"<code>{SHOWN}</code>" in (out / "r.html").read_text(encoding="utf-8")

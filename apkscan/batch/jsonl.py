@@ -5,6 +5,12 @@ The first line describes the run (``"type": "run"``), then one ``"app"`` or ``"e
 line per record (the same objects as the JSON report's ``apps``/``errors``), and a last
 ``"end"`` line with the counts and ``interrupted`` when the run ended in order. A file
 without an ``end`` line is the record of a run that did not finish.
+
+Custody goes in the stream too (review 49 F3: a ``--jsonl -q`` run without a report kept no
+hash and no list of what it skipped): an ``"input_file"`` line per outermost file read (the
+JSON report's ``input_files`` object), written once its SHA-256 is known (an APK's comes from
+its own scan, so its line follows the app's; one never hashed is written with ``null`` by the
+end), and a ``"skipped"`` line per record of files looked at and not scanned, as met.
 """
 
 from __future__ import annotations
@@ -17,6 +23,10 @@ from typing import Any, TextIO
 from apkscan.batch.known import KnownApp
 from apkscan.report.escape import visible_surrogates
 from apkscan.result import AppResult, InputError, ScanResult
+from apkscan.sources.interface import InputFile, Skipped, chain_display
+from apkscan.sources.names import name_text
+
+PENDING_CUSTODY = 256  # APKs' input_file lines held for their hash (the report keeps as many)
 
 
 def app_line(app: AppResult) -> str:
@@ -82,6 +92,7 @@ class JsonlWriter:
         """``path`` ``-``: stdout (then the terminal summary goes to stderr, as for a report on ``-``)."""
         self.path = path
         self.last: dict[int, tuple[str, tuple[int, int] | None]] = {}  # id -> line, span (app_line_span)
+        self._unhashed: dict[str, InputFile] = {}  # path -> an APK's custody record, until its scan hashes it
         self._fh: TextIO = sys.stdout if path == "-" else _create(path)
         self._line({"type": "run", **run})
 
@@ -107,9 +118,39 @@ class JsonlWriter:
             elif isinstance(r, InputError):
                 self._line({"type": "error", **r.to_dict()})
             elif isinstance(r, KnownApp):  # the line a run with these keys wrote for this unchanged file
+                self._hashed(r.path, r.sha256)  # before the app line, as a scan's custody comes first
                 self._write(r.line)
+            else:
+                self._custody(r)
+
+    def _custody(self, r: Any) -> None:
+        if isinstance(r, InputFile):
+            if r.sha256 is not None:
+                self._input_file(r, r.sha256)
+                return
+            self._unhashed[r.path] = r
+            if len(self._unhashed) > PENDING_CUSTODY:  # never hashed (an unreadable APK): said now
+                oldest = next(iter(self._unhashed))
+                self._input_file(self._unhashed.pop(oldest), None)
+        elif isinstance(r, Skipped):
+            self._line({"type": "skipped", "where": [name_text(w) for w in r.where],
+                        "where_display": name_text(chain_display(r.where)), "reason": r.reason, "count": r.count,
+                        "examples": [name_text(e) for e in r.examples[:5]]})
+        elif type(r).__name__ == "_Custody":  # apkscan.scan: the hash an APK's scan computed
+            self._hashed(r.path, r.sha256)
+
+    def _hashed(self, path: str | None, sha256: str) -> None:
+        record = self._unhashed.pop(path, None) if path is not None else None
+        if record is not None:
+            self._input_file(record, sha256)
+
+    def _input_file(self, f: InputFile, sha256: str | None) -> None:
+        self._line({"type": "input_file", "path": name_text(f.path), "size": f.size, "kind": f.kind, "sha256": sha256})
 
     def finish(self, result: ScanResult) -> None:
+        for record in self._unhashed.values():
+            self._input_file(record, None)
+        self._unhashed.clear()
         self._line({"type": "end", "interrupted": result.interrupted, "counts": result.counts(),
                     "finished_at": result.finished_at})
         if self._fh is not sys.stdout:
