@@ -7,6 +7,7 @@ the side files by hash: nothing is created, replaced or deleted there.
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -87,3 +88,27 @@ def test_force_never_replaces_a_rule_file_or_the_password_file(tmp_path):
         assert res.exit_code == 2, (args, res.output)
         assert "is the input" in res.output or "is inside the input" in res.output, res.output
     assert tree_hashes(tmp_path) == before
+
+
+def test_follow_symlinks_never_leaves_the_inputs(tmp_path):
+    """Review 49 F5: with --follow-symlinks, links in a seized image to files and folders of the
+    examiner's machine (here: a reference copy of WeChat) made WeChat the device's, with its
+    custody hash, and said nothing. Links out of the inputs are skipped and said; a link to a
+    file inside them is still followed; naming the target scans it."""
+    ev, refs = tmp_path / "ev9", tmp_path / "refsamples"
+    copy("clean-v1v2v3.apk", ev / "clean.apk")
+    copy("wechat-tencent-subject.apk", refs / "wechat.apk")
+    os.symlink(refs / "wechat.apk", ev / "base.apk")
+    os.symlink(refs, ev / "apps")
+    os.symlink("clean.apk", ev / "again.apk")
+    res = invoke("scan", str(ev), "--follow-symlinks", "--no-store", "-q", "--json", str(tmp_path / "f.json"))
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "f.json").read_text(encoding="utf-8"))
+    assert sorted(a["source"]["path"] for a in doc["apps"]) == [str(ev / "again.apk"), str(ev / "clean.apk")]
+    assert all(a["verdict"] == "allowed" for a in doc["apps"])
+    assert not any(str(refs) in f["path"] or f["path"].endswith("base.apk") for f in doc["input_files"])
+    outside = [s for s in doc["skipped"] if s["reason"].startswith("symlink to a file or folder outside the inputs")]
+    assert sum(s["count"] for s in outside) == 2
+    assert any(f"apps -> {refs}" in e for s in outside for e in s["examples"])
+    res = invoke("scan", str(ev), str(refs), "--follow-symlinks", "--no-store", "-q", "--json", str(tmp_path / "g.json"))
+    assert res.exit_code == 1, res.output  # the reference folder named: scanned as itself, and through the links

@@ -196,7 +196,7 @@ def test_the_decided_span_of_a_line_is_where_another_policy_puts_its_decided_tex
 
 def test_one_lstat_per_file_still_skips_symlinks_and_special_files_and_applies_globs(tmp_path, monkeypatch):
     from apkscan.sources import files
-    from apkscan.sources.files import EXCLUDED, SPECIAL, SYMLINK, FileSource
+    from apkscan.sources.files import EXCLUDED, OUTSIDE, SPECIAL, SYMLINK, FileSource
     from apkscan.sources.interface import ScanInput, Skipped
     from apkscan.sources.walker import WalkOptions
 
@@ -204,7 +204,8 @@ def test_one_lstat_per_file_still_skips_symlinks_and_special_files_and_applies_g
     (d / "sub").mkdir(parents=True)
     shutil.copy(APKS / "wechat-tencent-subject.apk", d / "wechat.apk")
     shutil.copy(APKS / "clean-v1v2v3.apk", d / "sub" / "clean.apk")
-    os.symlink(APKS / "tiktok-bytedance-subject.apk", d / "linked.apk")
+    os.symlink(APKS / "tiktok-bytedance-subject.apk", d / "linked.apk")  # outside the input: never followed
+    os.symlink("../wechat.apk", d / "sub" / "inside.apk")
     os.symlink(tmp_path / "nowhere.apk", d / "dangling.apk")
     os.mkfifo(d / "fifo.apk")
     relpaths: list = []
@@ -225,14 +226,15 @@ def test_one_lstat_per_file_still_skips_symlinks_and_special_files_and_applies_g
                 skipped.setdefault(i.reason, []).extend(i.examples)
         return read, {k: sorted(v) for k, v in skipped.items()}
 
-    assert walk() == (["sub/clean.apk", "wechat.apk"], {SYMLINK: ["dangling.apk", "linked.apk"], SPECIAL: ["fifo.apk"]})
+    assert walk() == (["sub/clean.apk", "wechat.apk"], {SYMLINK: ["dangling.apk", "inside.apk", "linked.apk"],
+                                                        SPECIAL: ["fifo.apk"]})
     assert relpaths == []  # no --include/--exclude: no relative path made per file
-    assert walk(follow_symlinks=True) == (["linked.apk", "sub/clean.apk", "wechat.apk"],
-                                          {SPECIAL: ["dangling.apk", "fifo.apk"]})
+    assert walk(follow_symlinks=True) == (["sub/clean.apk", "sub/inside.apk", "wechat.apk"],
+                                          {SPECIAL: ["dangling.apk", "fifo.apk"], OUTSIDE: ["linked.apk"]})
     read, skipped = walk(include=("sub/*",))
     assert read == ["sub/clean.apk"] and skipped[EXCLUDED] == ["dangling.apk", "fifo.apk", "linked.apk", "wechat.apk"]
     read, skipped = walk(exclude=("*.apk",))
-    assert read == [] and len(skipped[EXCLUDED]) == 5 and relpaths
+    assert read == [] and len(skipped[EXCLUDED]) == 6 and relpaths
 
 
 def test_located_is_realpath_and_stat_for_files_links_folders_and_relative_names(tmp_path, monkeypatch):

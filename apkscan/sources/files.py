@@ -5,7 +5,8 @@ ZIP gets a precise error from ``identify``). A given folder is walked, sorted, e
 file classified by its first bytes (and, when they say nothing, by whether it opens as a ZIP
 from its end): APKs and containers are walked into, anything else is counted per folder
 with a reason (:class:`Skipped`), never dropped silently. Symlinks are not followed
-unless asked (then folder loops are detected); ``--include``/``--exclude`` globs apply to
+unless asked (then folder loops are detected, and a link is followed only to a target inside
+one of the given inputs: review 49 F5); ``--include``/``--exclude`` globs apply to
 the path relative to the given folder; a folder holding ``base.apk`` + ``split_*.apk`` is
 one split bundle; layout readers (AndroidQF, backup apps) are offered each folder.
 """
@@ -29,6 +30,8 @@ SYMLINK = "symlink (not followed without --follow-symlinks)"
 EXCLUDED = "excluded by --include/--exclude"
 SPECIAL = "not a regular file (FIFO, socket, device or dangling symlink)"
 LOOP = "symlinked folder already walked (loop)"
+OUTSIDE = ("symlink to a file or folder outside the inputs (not followed: an image's absolute links point into "
+           "this machine; name the target to scan it)")
 
 
 class FileSource:
@@ -39,6 +42,16 @@ class FileSource:
         self.options = options or WalkOptions()
         self.description = ", ".join(self.paths)
         self.named = list(self.paths)  # the document's ``inputs``: each path as its own entry
+        self._roots: list[str] | None = None
+
+    def _outside(self, path: str) -> str | None:
+        """The real path of ``path`` when it lies outside every given input (a followed link may
+        only lead within them: what they hold is the evidence, not the examiner's own files)."""
+        if self._roots is None:
+            self._roots = [os.path.realpath(p) for p in self.paths]
+        real = os.path.realpath(path)
+        inside = any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in self._roots)
+        return None if inside else real
 
     def inputs(self) -> Iterator[Item]:
         ctx = WalkContext(self.options)
@@ -90,6 +103,11 @@ class FileSource:
                     yield Skipped(where, LOOP, 1, [dirpath])
                     continue
                 seen.add((st.st_dev, st.st_ino))
+                real = self._outside(dirpath) if dirpath != root else None
+                if real is not None:
+                    dirnames[:] = []
+                    yield Skipped((os.path.dirname(dirpath),), OUTSIDE, 1, [f"{os.path.basename(dirpath)} -> {real}"])
+                    continue
             else:
                 links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
                 if links:
@@ -136,6 +154,8 @@ class FileSource:
                 if not self.options.follow_symlinks:
                     return SYMLINK
                 mode = os.stat(full).st_mode
+                if self._outside(full) is not None:
+                    return OUTSIDE
         except (OSError, ValueError):  # gone since it was listed, or a dangling symlink followed
             return SPECIAL
         return None if S_ISREG(mode) else SPECIAL
