@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
+from apkscan.apk.io.readonly import open_binary
 from apkscan.sources import detect, walkclock
 from apkscan.sources.interface import InputFile
 
@@ -21,7 +22,7 @@ def sha256_file(path: str, offset: int = 0, length: int | None = None) -> str:
     """Streamed SHA-256 of a file, or of ``length`` bytes at ``offset`` (an APK stored in a ZIP)."""
     h = hashlib.sha256()
     left = -1 if length is None else length
-    with open(path, "rb") as fh:
+    with open_binary(path) as fh:
         fh.seek(offset)
         while left and (chunk := fh.read(1 << 20 if left < 0 else min(1 << 20, left))):
             walkclock.check()  # hashing a container is walking it (a 100 GiB hole took 80 s)

@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from stat import S_ISLNK, S_ISREG
 
+from apkscan.apk.io.readonly import open_binary
 from apkscan.issues import error
 from apkscan.sources.bundles import SPLIT_NAME, is_split_folder
 from apkscan.sources.interface import InputProblem, Item, Member, Skipped
@@ -263,4 +264,4 @@ class FolderTree:
         if not os.path.isfile(full) or ".." in name.split("/"):
             raise KeyError(name)
         size = os.path.getsize(full)
-        return Member(name, size, lambda: open(full, "rb"), window=(full, 0, size))
+        return Member(name, size, lambda: open_binary(full), window=(full, 0, size))

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from apkscan.apk.io.readonly import open_fd
 from apkscan.issues import LimitExceeded
 from apkscan.sources import walkclock
 
@@ -51,7 +52,7 @@ class WindowStream(_Readable):
     """``[offset, offset+length)`` of a local file, read with ``pread``."""
 
     def __init__(self, path: str, offset: int, length: int):
-        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        self._fd = open_fd(path)
         self._pos, self._end = offset, offset + length
 
     def read(self, n: int = -1) -> bytes:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from apkscan.apk.io.bytesource import ByteSource
+from apkscan.apk.io.readonly import open_binary
 from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError, Issue, error, warning
 from apkscan.sources import detect, registry, walkclock
@@ -106,7 +107,7 @@ class Walker:
                    bundle: str | None = None) -> Iterator[Item]:
         """A file on this machine (given, or met in a folder)."""
         size = os.path.getsize(path)
-        with open(path, "rb") as fh:
+        with open_binary(path) as fh:
             head = fh.read(detect.HEAD_SIZE)
         yield from self.blob(Blob(chain, where, head, window=(path, 0, size), bundle=bundle, given=given,
                                   custody=True), 0)

@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Iterator
 
+from apkscan.apk.io.readonly import open_fd
 from apkscan.issues import ApkFormatError, LimitExceeded
 
 CHUNK = 1 << 20
@@ -30,7 +31,7 @@ class ByteSource:
 
     def __init__(self, path: str | os.PathLike[str], offset: int = 0, length: int | None = None):
         self.path = os.fspath(path)
-        self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        self._fd = open_fd(self.path)  # read-only, access time left alone where allowed
         file_size = os.fstat(self._fd).st_size
         if length is None:
             length = file_size - offset

@@ -15,6 +15,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 
+from apkscan.apk.io.readonly import open_binary
 from apkscan.issues import ApkScanError, Issue, LimitExceeded, tamper
 from apkscan.apk.signing.common import Buf, Malformed
 
@@ -100,7 +101,7 @@ def parse_idsig(path: str) -> V4File:
     throws (apksigner aborts) in each of these cases.
     """
     try:
-        with open(path, "rb") as f:
+        with open_binary(path) as f:
             size = os.fstat(f.fileno()).st_size
             head = f.read(4)
             if len(head) < 4:
