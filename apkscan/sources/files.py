@@ -16,12 +16,14 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO
 from stat import S_ISLNK, S_ISREG
 
 from apkscan.apk.io.readonly import open_binary
 from apkscan.issues import error
 from apkscan.sources.bundles import SPLIT_NAME, is_split_folder
-from apkscan.sources.interface import InputProblem, Item, Member, Skipped
+from apkscan.sources.custody import record as custody_record
+from apkscan.sources.interface import InputFile, InputProblem, Item, Member, Skipped
 from apkscan.sources.registry import shallow_names
 from apkscan.sources.walkclock import WalkClock
 from apkscan.sources.walker import WalkContext, Walker, WalkOptions, layout_format, unsupported_layout
@@ -31,6 +33,7 @@ SYMLINK = "symlink (not followed without --follow-symlinks)"
 EXCLUDED = "excluded by --include/--exclude"
 SPECIAL = "not a regular file (FIFO, socket, device or dangling symlink)"
 LOOP = "symlinked folder already walked (loop)"
+BACKUP_FILE = "backup-file"  # the custody kind of a backup folder's file that its reader parsed itself
 OUTSIDE = ("symlink to a file or folder outside the inputs (not followed: an image's absolute links point into "
            "this machine; name the target to scan it)")
 
@@ -174,7 +177,12 @@ class FileSource:
             return False
         walker.ctx.new_input()  # a backup folder is one outermost input: its own inflate budget
         walk = walker._entries(fmt.open(tree, walker.ctx), 1, custody=True)
-        yield from WalkClock(self.options.walk_timeout).run(walk, tree.chain)  # each file adds its share
+        recorded: set[str] = set()
+        for item in WalkClock(self.options.walk_timeout).run(walk, tree.chain):  # each file adds its share
+            if isinstance(item, InputFile):
+                recorded.add(item.path)
+            yield item
+        yield from WalkClock(self.options.walk_timeout).run(_read_by_reader(tree, recorded), tree.chain)
         if tree.truncated:
             yield InputProblem(tree.chain, [error("INPUT_LIMIT_EXCEEDED", f"more than {cap} files in {fmt.label} "
                                                   f"(a folder); the rest were not listed or read")])
@@ -233,6 +241,15 @@ def shallow_listing(dirpath: str, names: list[str], depth: int = 2, cap: int = 1
     return shallow_names(out)
 
 
+def _read_by_reader(tree: FolderTree, recorded: set[str]) -> Iterator[Item]:
+    """Custody of the files of a backup folder that its reader parsed itself (``.properties``,
+    ``packages.json``, Swift ``.dat``) or decompressed (Titanium's ``.apk.gz``): the walker only
+    records files it reads in place (review 49 F2)."""
+    for path, size in tree.opened.items():
+        if path not in recorded:
+            yield custody_record(path, size, BACKUP_FILE)
+
+
 class FolderTree:
     """A folder read by relative name (``/`` separators), for layout readers."""
 
@@ -241,6 +258,7 @@ class FolderTree:
         self.root, self.chain, self.max_files, self.flat = root, (root,), max_files, flat
         self._names: list[str] | None = None
         self.truncated = False  # more than max_files files: the listing stopped (the caller reports it)
+        self.opened: dict[str, int] = {}  # path -> size of every file a reader opened (custody)
 
     def names(self) -> list[str]:
         if self._names is None:
@@ -264,4 +282,9 @@ class FolderTree:
         if not os.path.isfile(full) or ".." in name.split("/"):
             raise KeyError(name)
         size = os.path.getsize(full)
-        return Member(name, size, lambda: open_binary(full), window=(full, 0, size))
+
+        def opened() -> BinaryIO:
+            self.opened.setdefault(full, size)
+            return open_binary(full)
+
+        return Member(name, size, opened, window=(full, 0, size))
