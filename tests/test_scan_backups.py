@@ -279,7 +279,7 @@ def test_androidqf_folder_every_app(run):
     assert [c["sha256"] for c in tiktok["identity"]["recorded_certificates"]] == [pem_sha256("bytedance-like")]
     assert all(f["strength"] != "confirmed" for a in doc["apps"] for f in a["findings"])
     assert skips(doc)["AndroidQF acquisition file (not scanned)"] == 3
-    assert {f["kind"] for f in doc["input_files"]} == {"apk", "adb-backup"}
+    assert {f["kind"] for f in doc["input_files"]} == {"apk", "adb-backup", "backup-file"}  # packages.json too
     assert all(f["sha256"] for f in doc["input_files"])  # APKs of the folder included: custody of every file
 
 

@@ -416,7 +416,8 @@ def test_layout_members_in_a_folder_get_custody_records(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "LAYOUT_FORMATS", wired)
     root = _qf_folder(tmp_path / "acq")
     found = items(root)
-    assert [(Path(f.path).name, f.kind) for f in of(InputFile, found)] == [("com.example.v1v2.apk", "apk")]
+    assert [(Path(f.path).name, f.kind) for f in of(InputFile, found)] == [("com.example.v1v2.apk", "apk"),
+                                                                           ("packages.json", "backup-file")]
 
 
 def test_zip_member_names_that_escape_are_flagged_not_followed(tmp_path):
