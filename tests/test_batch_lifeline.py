@@ -87,3 +87,19 @@ def test_the_pool_runs_its_workers_as_a_batch_and_gives_the_parent_its_policy_ba
     switched = before == os.SCHED_OTHER and _in_child(allowed) == 0  # some containers refuse it
     expected = os.SCHED_BATCH if switched else before
     assert f"policy {expected}" in reasons and not {r for r in reasons if r.startswith("policy ")} - {f"policy {expected}"}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork-based pool")
+def test_an_interrupted_pool_gives_the_parent_its_policy_back(monkeypatch):
+    monkeypatch.setattr(pool_mod, "_unit", _policy_unit)
+    seen = []
+
+    def progress(name):
+        seen.append(name)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    before = os.sched_getscheduler(0)
+    result = scan([FileSource([str(FIX / "apks")])], load_ruleset(), load_policy(), runner=pool_mod.Pool(2),
+                  progress=progress)
+    assert result.interrupted and os.sched_getscheduler(0) == before

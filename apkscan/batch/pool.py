@@ -371,6 +371,8 @@ class _Run:
 
     def close(self) -> None:
         """Stop every worker and delete every file we still hold (normal end or interrupt)."""
+        if self.restore is not None:  # first: nothing below can then keep the parent a batch process
+            self.restore()
         for w in self.workers:
             if w.task is None and w.proc.is_alive():
                 try:
@@ -389,8 +391,6 @@ class _Run:
                 release(task.lease)
         self.queue.clear()
         self.pool.temp.close()
-        if self.restore is not None:
-            self.restore()
         store = sys.modules.get("apkscan.batch.store")
         if store is not None:  # what the parent decided from the store (stored_records), still buffered
             store.commit_writes()
