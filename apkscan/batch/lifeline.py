@@ -62,8 +62,8 @@ def limit_memory(limit: int | None) -> None:
 
 
 def batch_policy() -> Any:
-    """Run this process, and the workers it forks from now on, under ``SCHED_BATCH``; returns what
-    puts the default policy back (the pool calls it when it closes).
+    """Run the calling thread (the pool's parent) and the workers it forks from now on under
+    ``SCHED_BATCH``; returns what puts the default policy back (the pool calls it when it closes).
 
     Why: the pool's parent wakes once per result (~1,000 times a second with small APKs) and,
     under the default policy, each wake-up preempts a worker on the same cores; as batch
