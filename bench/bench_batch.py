@@ -238,6 +238,16 @@ def jobs_rounds(rounds: int, trees: list[Path], folder: Path, tmp: Path, quiet: 
     return "\n".join(out)
 
 
+def jobs_only(a: argparse.Namespace, tmp: Path) -> None:
+    """``--jobs-rounds``: the small corpus (made once in ``--corpus``), then the rounds."""
+    folder = a.corpus or tmp / "small"
+    if len(list(folder.glob("app-*.apk"))) != a.count:
+        shutil.rmtree(folder, ignore_errors=True)
+        generate("small", folder, a.count)
+    print(jobs_rounds(a.jobs_rounds, [TREE[0], *(b.resolve() for b in a.baseline)], folder, tmp, a.quiet))
+    print(f"\nmachine: {os.cpu_count()} cores; load average at end: {os.getloadavg()[0]:.2f}")
+
+
 def warm_up(tmp: Path, tree: Path | None = None) -> None:
     """One apkscan run so every module's bytecode is cached before anything is timed."""
     apk = next((HERE.parent / "fixtures" / "apks").glob("*.apk"))
@@ -288,12 +298,7 @@ def main() -> None:
         tmp = Path(d)
         warm_up(tmp)
         if a.jobs_rounds:
-            folder = a.corpus or tmp / "small"
-            if len(list(folder.glob("app-*.apk"))) != a.count:
-                shutil.rmtree(folder, ignore_errors=True)
-                generate("small", folder, a.count)
-            print(jobs_rounds(a.jobs_rounds, [TREE[0], *(b.resolve() for b in a.baseline)], folder, tmp, a.quiet))
-            print(f"\nmachine: {os.cpu_count()} cores; load average at end: {os.getloadavg()[0]:.2f}")
+            jobs_only(a, tmp)
             return
         if a.scale:
             print(scale(a.scale, a.repeat, tmp, a.corpus))
