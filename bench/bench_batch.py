@@ -17,6 +17,12 @@ also the largest worker):
 
     python bench/bench_batch.py [--count 1000] [--big-count 0 --big-mib 150] [--sample 20] [--queued 100000]
     python bench/bench_batch.py --scale 10000 [--repeat 3] [--corpus DIR] [--tree DIR]
+    python bench/bench_batch.py --jobs-rounds 6 [--corpus DIR] [--tree DIR] [--baseline DIR ...]
+
+``--jobs-rounds N``: only ``--jobs 1`` against ``--jobs 2`` on ``--count`` small APKs (``--no-store
+--jsonl F -q``), the trees (``--tree`` and each ``--baseline``) alternated in each of N rounds: wall,
+the parent's CPU and its workers' CPU (median and range), and the per-round ratio of the walls;
+a round during which other processes used more than ``--quiet`` CPU seconds is dropped.
 
 ``--scale N``: only the store, at scale: N small APKs (generated once; kept in ``--corpus DIR``
 for the next invocation) and one of them alone, each scanned cold, warm, after a policy change
@@ -72,12 +78,13 @@ def timed(cmd: list[str]) -> tuple[float, float]:
 CPU: dict[str, float] = {}  # tool -> CPU seconds of the process and its workers (steadier than wall time)
 
 
-def apkscan(args: list[str]) -> tuple[float, float, float, float, float]:
+def apkscan(args: list[str], tree: Path | None = None) -> tuple[float, float, float, float, float]:
     """Wall time of the whole process, start-up included, like every other tool's; its CPU with
-    its workers', and the parent's own CPU (what --jobs cannot spread)."""
+    its workers', and the parent's own CPU (what --jobs cannot spread). ``tree``: another checkout."""
+    tree = tree or TREE[0]
     t = time.perf_counter()
     r = subprocess.run([sys.executable, "-c", APKSCAN, "scan", *args, "-q"], capture_output=True, text=True,
-                       env={**ENV, "PYTHONPATH": str(TREE[0])}, cwd=TREE[0])  # `-c` imports from its cwd first
+                       env={**ENV, "PYTHONPATH": str(tree)}, cwd=tree)  # `-c` imports from its cwd first
     secs = time.perf_counter() - t
     _inner, parent, children, _code, cpu, own = json.loads(r.stderr.strip().splitlines()[-1])
     return secs, parent, children, cpu, own
@@ -197,10 +204,78 @@ def scale(n: int, repeat: int, tmp: Path, corpus: Path | None) -> str:
     return "\n".join(out)
 
 
-def warm_up(tmp: Path) -> None:
+def _busy() -> float | None:
+    """CPU seconds the whole machine has spent busy (``/proc/stat``), or None where it is not there."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+
+
+def _round(trees: list[Path], folder: Path, tmp: Path) -> tuple[dict, float]:
+    """One run of each tree with ``--jobs 1`` then ``--jobs 2``; the most CPU anything else used meanwhile."""
+    got, other = {}, 0.0
+    for tree in trees:
+        for jobs in ("1", "2"):
+            before = _busy()
+            secs, _rss, _wrss, cpu, own = apkscan([str(folder), "--jobs", jobs, "--no-store", "--force",
+                                                   "--jsonl", str(tmp / "jobs.jsonl")], tree)
+            after = _busy()
+            if before is not None and after is not None:
+                other = max(other, after - before - cpu - 0.03)  # 0.03: the bench's own python -c
+            got[(tree, jobs)] = (secs, own, cpu - own)
+    return got, other
+
+
+def jobs_rounds(rounds: int, trees: list[Path], folder: Path, tmp: Path, quiet: float) -> str:
+    """``--jobs 1`` and ``--jobs 2`` (``--no-store --jsonl F -q``) of each tree, alternated in every
+    round, so a baseline and this tree meet the same load: wall, the parent's own CPU (start-up,
+    walk, pool, sink: what ``--jobs`` cannot spread) and its workers' CPU, and per round the
+    ratio of the two walls (the issue's 1.8x). A round in which other processes used more than
+    ``quiet`` CPU seconds during any of its runs is dropped (``/proc/stat``; 0: none is)."""
+    runs: dict[tuple[Path, str], list[tuple[float, float, float]]] = {}
+    for tree in trees:
+        warm_up(tmp, tree)
+    dropped = 0
+    for r in range(rounds):
+        got, other = _round(trees if r % 2 == 0 else trees[::-1], folder, tmp)
+        if quiet and other > quiet:
+            dropped += 1
+            continue
+        for key, value in got.items():
+            runs.setdefault(key, []).append(value)
+    if not runs:
+        return f"every one of {rounds} rounds dropped: other processes used the CPU (--quiet)"
+    out = [f"{rounds - dropped} rounds kept of {rounds} (dropped: other processes used more than {quiet:g} s "
+           "of CPU during one of its runs)\n",
+           "| tree | --jobs | wall s (median, range) | parent CPU s | workers CPU s | j1/j2 wall per round (median, range) |",
+           "|---|---:|---|---|---|---|"]
+    span = lambda xs: f"{sorted(xs)[len(xs) // 2]:.2f} ({min(xs):.2f}–{max(xs):.2f})"  # noqa: E731
+    for tree in trees:
+        ratios = [a[0] / b[0] for a, b in zip(runs[(tree, "1")], runs[(tree, "2")])]
+        for jobs in ("1", "2"):
+            v = runs[(tree, jobs)]
+            out.append(f"| {tree} | {jobs} | {span([x[0] for x in v])} | {span([x[1] for x in v])} | "
+                       f"{span([x[2] for x in v])} | {span(ratios) if jobs == '2' else ''} |")
+    return "\n".join(out)
+
+
+def jobs_only(a: argparse.Namespace, tmp: Path) -> None:
+    """``--jobs-rounds``: the small corpus (made once in ``--corpus``), then the rounds."""
+    folder = a.corpus or tmp / "small"
+    if len(list(folder.glob("app-*.apk"))) != a.count:
+        shutil.rmtree(folder, ignore_errors=True)
+        generate("small", folder, a.count)
+    print(jobs_rounds(a.jobs_rounds, [TREE[0], *(b.resolve() for b in a.baseline)], folder, tmp, a.quiet))
+    print(f"\nmachine: {os.cpu_count()} cores; load average at end: {os.getloadavg()[0]:.2f}")
+
+
+def warm_up(tmp: Path, tree: Path | None = None) -> None:
     """One apkscan run so every module's bytecode is cached before anything is timed."""
     apk = next((HERE.parent / "fixtures" / "apks").glob("*.apk"))
-    apkscan([str(apk), "--no-store", "--jsonl", str(tmp / "warm-up.jsonl"), "--force"])
+    apkscan([str(apk), "--no-store", "--jsonl", str(tmp / "warm-up.jsonl"), "--force"], tree)
 
 
 def render(rows: list[tuple]) -> str:
@@ -233,6 +308,12 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, help="--scale: keep the generated APKs here (reused when complete)")
     ap.add_argument("--tree", type=Path, default=HERE.parent,
                     help="the apkscan checkout to measure (default: this one), e.g. a `git archive` of a baseline")
+    ap.add_argument("--jobs-rounds", type=int, default=0,
+                    help="only --jobs 1 vs 2 on --count small APKs (kept in --corpus), N alternated rounds")
+    ap.add_argument("--baseline", type=Path, action="append", default=[],
+                    help="--jobs-rounds: another checkout measured in the same rounds (repeatable)")
+    ap.add_argument("--quiet", type=float, default=0.15,
+                    help="--jobs-rounds: drop a round where other processes used more CPU seconds (0: keep all)")
     a = ap.parse_args()
     TREE[0] = a.tree.resolve()
     print(f"apkscan measured: {TREE[0]}", file=sys.stderr)
@@ -241,6 +322,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="apkscan-bench-") as d:
         tmp = Path(d)
         warm_up(tmp)
+        if a.jobs_rounds:
+            jobs_only(a, tmp)
+            return
         if a.scale:
             print(scale(a.scale, a.repeat, tmp, a.corpus))
             print(f"\nmachine: {os.cpu_count()} cores; python {sys.version.split()[0]}; "

@@ -21,6 +21,10 @@ temporary file (``cleanup=True``); a spooled file the source handed over
 when it ends, possibly before a worker has read the file). Both are deleted when their result
 is back, or by the parent when the worker died, timed out or the run was interrupted.
 Windows into the user's own files are read in place by the workers.
+
+Scheduling: from the first worker on, the parent and its workers run as batch processes
+(``lifeline.batch_policy``, Linux): the parent's wake-up for each result no longer preempts a
+worker on the same cores; it is given back its policy when the pool closes.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from apkscan.batch.lifeline import parent_end, tie_to_parent
+from apkscan.batch.lifeline import batch_policy, limit_memory, parent_end, tie_to_parent
 from apkscan.issues import ApkScanError, error
 from apkscan.result import InputError
 from apkscan.scan import ScanSettings, scan_item, stored_records
@@ -55,25 +59,10 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _limit_memory(limit: int | None) -> None:
-    """Cap this worker's address space: an input that would take the machine's memory gets a
-    MemoryError (an error for that input) instead of the kernel's OOM killer choosing a process.
-    A 1 GiB APK's full verification peaks at ~280 MB of address space."""
-    if not limit:
-        return
-    try:
-        import resource
-
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
-    except (ImportError, ValueError, OverflowError, OSError):
-        pass  # no RLIMIT_AS here (Windows, some containers), or past what it holds: no cap
-
-
 def _worker_main(conn: Any, settings: ScanSettings, memory_limit: int | None = None, parent: int = 0) -> None:
     """Receive ``(seq, item)``, send ``(seq, records)``; the parent alone decides when to stop."""
     tie_to_parent(parent)  # ends with the parent, even one killed with SIGKILL
-    _limit_memory(memory_limit)
+    limit_memory(memory_limit)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent unwinds
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     faulthandler.disable()  # a crash costs this input an error record, not a traceback on the user's terminal
@@ -188,6 +177,7 @@ class _Run:
         self.done: dict[int, tuple[Any, list[Any]]] = {}
         self.seq = self.next_emit = 0
         self.limit = WINDOW * pool.jobs
+        self.restore: Any = None  # puts the parent's scheduling policy back (lifeline.batch_policy)
 
     def loop(self, items: Iterator[Any]) -> Iterator[tuple[Any, list[Any]]]:
         exhausted = False
@@ -298,6 +288,7 @@ class _Run:
         idle = sum(w.task is None for w in self.workers)
         if self.queue and not self.workers:
             _preload()
+            self.restore = self.restore or batch_policy()  # before the first fork: the workers inherit it
         while len(self.queue) > idle and len(self.workers) < self.pool.jobs:
             self.workers.append(_Worker(self.pool.ctx, self.settings, self.pool.memory_limit))
             idle += 1
@@ -380,6 +371,8 @@ class _Run:
 
     def close(self) -> None:
         """Stop every worker and delete every file we still hold (normal end or interrupt)."""
+        if self.restore is not None:  # first: nothing below can then keep the parent a batch process
+            self.restore()
         for w in self.workers:
             if w.task is None and w.proc.is_alive():
                 try:
