@@ -42,7 +42,7 @@ def test_a_path_through_a_link_in_the_evidence_is_refused(planted, tmp_path, opt
     no_store = [] if "--store" in args else ["--no-store"]
     res = invoke("scan", str(ev), "-q", *no_store, *args)
     assert res.exit_code == 2, res.output
-    assert "as written" in res.output
+    assert "goes through the link" in res.output
     assert tree_hashes(tmp_path) == before
     assert sorted(os.listdir(victim)) == ["case-2025.json"] and not (tmp_path / "r2.sarif").exists()
 
@@ -112,3 +112,44 @@ def test_follow_symlinks_never_leaves_the_inputs(tmp_path):
     assert any(f"apps -> {refs}" in e for s in outside for e in s["examples"])
     res = invoke("scan", str(ev), str(refs), "--follow-symlinks", "--no-store", "-q", "--json", str(tmp_path / "g.json"))
     assert res.exit_code == 1, res.output  # the reference folder named: scanned as itself, and through the links
+
+
+def test_a_path_reaching_the_evidence_by_another_name_still_may_not_leave_through_its_link(planted, tmp_path):
+    """Review 50 F1: the analyst's own alias of the evidence folder (``home/case1 -> ../ev``)
+    and then the evidence's planted ``reports`` link: neither the real path nor the path as
+    written lies inside the input, but a link inside it is on the way. So is a last component
+    that is itself a link of the evidence, and a link reached through ``..``."""
+    ev, victim = planted
+    (tmp_path / "home").mkdir()
+    os.symlink("../ev", tmp_path / "home" / "case1")
+    os.symlink("../victim/planted.json", ev / "r.json")
+    before = tree_hashes(tmp_path)
+    for args in (["--json", f"{tmp_path}/home/case1/reports/case-2025.json"],
+                 ["--jsonl", f"{tmp_path}/home/case1/reports/s.jsonl"],
+                 ["--store", f"{tmp_path}/home/case1/reports/s.sqlite", "--json", f"{tmp_path}/o.json"],
+                 ["--tmp-dir", f"{tmp_path}/home/case1/reports/tmp", "--json", f"{tmp_path}/o.json"],
+                 ["--json", f"{ev}/r.json"],
+                 ["--json", f"{tmp_path}/home/case1/../ev/reports/x.json"]):  # .. of case1 is ev's parent
+        store = [] if "--store" in args else ["--no-store"]
+        res = invoke("scan", str(ev), "-q", *store, *args)
+        assert res.exit_code == 2, (args, res.output)
+        assert "goes through the link" in res.output, res.output
+    assert tree_hashes(tmp_path) == before and sorted(os.listdir(victim)) == ["case-2025.json"]
+
+
+def test_no_false_refusal_through_dot_dot_after_a_link(tmp_path):
+    """Review 50 F5: the input ``ev/cur/..`` is ``x/y`` (``ev/cur -> ../x/y/z``): ``ev/r.json`` lies
+    outside it, and was refused because ``..`` was taken lexically. A folder given to --rules is
+    named as a file the run reads in the message."""
+    (tmp_path / "x" / "y" / "z").mkdir(parents=True)
+    copy("clean-v1v2v3.apk", tmp_path / "x" / "y" / "app.apk")
+    (tmp_path / "ev").mkdir()
+    os.symlink("../x/y/z", tmp_path / "ev" / "cur")
+    res = invoke("scan", str(tmp_path / "ev" / "cur" / ".."), "--no-store", "-q", "--json", str(tmp_path / "ev" / "r.json"))
+    assert res.exit_code == 0, res.output
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "my.yaml").write_text((ROOT / "signatures" / "tencent.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    res = invoke("scan", str(tmp_path / "x"), "--no-store", "-q", "--no-builtin-rules", "--rules", str(rules),
+                 "--json", str(rules / "r.json"))
+    assert res.exit_code == 2 and "(a file this run reads)" in res.output, res.output

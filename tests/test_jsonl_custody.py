@@ -90,3 +90,19 @@ def test_files_a_backup_reader_parses_itself_have_custody(tmp_path):
     for p in parsed:
         assert hashed.get(str(p)) == hashlib.sha256(p.read_bytes()).hexdigest(), p
     assert len(hashed) == len(doc["input_files"])  # each file once
+
+
+def test_a_run_of_skipped_files_is_one_line(tmp_path):
+    """Review 50 F2: one line per skipped file (30,000 lines for a folder of notes) where the
+    report has one record: a run of files of one place and reason is one line with its count."""
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    for i in range(300):
+        (ev / f"n{i:03d}.txt").write_text(f"note {i}\n")
+    shutil.copy(FIXTURES / "apks" / "clean-v1v2v3.apk", ev / "zz.apk")
+    res = invoke("scan", str(ev), "-q", "--no-store", "--jsonl", str(tmp_path / "s.jsonl"))
+    assert res.exit_code == 0, res.output
+    lines = _lines(tmp_path / "s.jsonl")
+    [skipped] = [d for d in lines if d["type"] == "skipped"]
+    assert skipped["count"] == 300 and len(skipped["examples"]) == 5 and skipped["where"] == [str(ev)]
+    assert [d["type"] for d in lines] == ["run", "skipped", "input_file", "app", "end"]

@@ -121,6 +121,12 @@ def _damage(db: Path, how: str) -> None:
                 identity = loads(blob)
                 identity.manifest = 5
                 new = pickle.dumps(identity)
+            elif how == "shape":  # a list made a tuple (review 50 F4: the usual path refused it, the lane matched it)
+                identity = loads(blob)
+                identity.tamper = tuple(identity.tamper)
+                if identity.manifest is not None:  # what would show if it were used: another app's name
+                    identity.manifest.package, identity.manifest.label = "com.example.planted", "Planted"
+                new = pickle.dumps(identity)
             elif how == "not whole":  # cut by a time budget: never matched from the store
                 identity = loads(blob)
                 identity.errors.append(_timeout())
@@ -136,7 +142,7 @@ def _timeout():
     return Issue("INPUT_TIMEOUT", "planted")
 
 
-@pytest.mark.parametrize("how", ["garbage", "other bytes", "inside", "not whole", "no identity"])
+@pytest.mark.parametrize("how", ["garbage", "other bytes", "inside", "shape", "not whole", "no identity"])
 def test_a_damaged_or_planted_stored_identity_is_refused_after_a_rule_change(every_fixture, tmp_path, how,
                                                                              monkeypatch):
     """Never matched in the lane: the input goes the usual way (the same store, the lane's

@@ -10,7 +10,10 @@ Custody goes in the stream too (review 49 F3: a ``--jsonl -q`` run without a rep
 hash and no list of what it skipped): an ``"input_file"`` line per outermost file read (the
 JSON report's ``input_files`` object), written once its SHA-256 is known (an APK's comes from
 its own scan, so its line follows the app's; one never hashed is written with ``null`` by the
-end), and a ``"skipped"`` line per record of files looked at and not scanned, as met.
+end), and a ``"skipped"`` line for files looked at and not scanned, per place and reason as the
+report's ``skipped`` but per run of such files met one after another (a folder of 30,000 text
+files is one line; a place whose skipped files lie between apps has a line per run: sum
+``count`` per place and reason for the report's figures).
 """
 
 from __future__ import annotations
@@ -93,10 +96,13 @@ class JsonlWriter:
         self.path = path
         self.last: dict[int, tuple[str, tuple[int, int] | None]] = {}  # id -> line, span (app_line_span)
         self._unhashed: dict[str, InputFile] = {}  # path -> an APK's custody record, until its scan hashes it
+        self._skipped: Skipped | None = None  # the run of skipped files being counted (one line when it ends)
         self._fh: TextIO = sys.stdout if path == "-" else _create(path)
         self._line({"type": "run", **run})
 
     def _line(self, obj: dict[str, Any]) -> None:
+        if self._skipped is not None and obj.get("type") != "skipped":
+            self._end_skipped()
         self._write(json.dumps(obj, ensure_ascii=False))
 
     def _write(self, line: str) -> None:
@@ -114,11 +120,13 @@ class JsonlWriter:
         for r in records:
             if isinstance(r, AppResult):
                 self.last[id(r)] = line_span = app_line_span(r)
+                self._end_skipped()
                 self._write(line_span[0])
             elif isinstance(r, InputError):
                 self._line({"type": "error", **r.to_dict()})
             elif isinstance(r, KnownApp):  # the line a run with these keys wrote for this unchanged file
                 self._hashed(r.path, r.sha256)  # before the app line, as a scan's custody comes first
+                self._end_skipped()
                 self._write(r.line)
             else:
                 self._custody(r)
@@ -133,11 +141,22 @@ class JsonlWriter:
                 oldest = next(iter(self._unhashed))
                 self._input_file(self._unhashed.pop(oldest), None)
         elif isinstance(r, Skipped):
-            self._line({"type": "skipped", "where": [name_text(w) for w in r.where],
-                        "where_display": name_text(chain_display(r.where)), "reason": r.reason, "count": r.count,
-                        "examples": [name_text(e) for e in r.examples[:5]]})
+            held = self._skipped
+            if held is not None and (held.where, held.reason) == (r.where, r.reason):
+                held.count += r.count
+                held.examples.extend(r.examples[:max(0, 5 - len(held.examples))])
+                return
+            self._end_skipped()
+            self._skipped = Skipped(r.where, r.reason, r.count, list(r.examples[:5]))
         elif type(r).__name__ == "_Custody":  # apkscan.scan: the hash an APK's scan computed
             self._hashed(r.path, r.sha256)
+
+    def _end_skipped(self) -> None:
+        r, self._skipped = self._skipped, None
+        if r is not None:
+            self._line({"type": "skipped", "where": [name_text(w) for w in r.where],
+                        "where_display": name_text(chain_display(r.where)), "reason": r.reason, "count": r.count,
+                        "examples": [name_text(e) for e in r.examples]})
 
     def _hashed(self, path: str | None, sha256: str) -> None:
         record = self._unhashed.pop(path, None) if path is not None else None
@@ -148,6 +167,7 @@ class JsonlWriter:
         self._line({"type": "input_file", "path": name_text(f.path), "size": f.size, "kind": f.kind, "sha256": sha256})
 
     def finish(self, result: ScanResult) -> None:
+        self._end_skipped()
         for record in self._unhashed.values():
             self._input_file(record, None)
         self._unhashed.clear()

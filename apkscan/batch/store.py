@@ -333,7 +333,8 @@ def stored_identity(path: str, sha: str, sdk: dict[str, Any]) -> Any:
     except (sqlite3.Error, ValueError):
         return None
     got = loads_or_none(row[0]) if row else None
-    ok = isinstance(got, ApkIdentity) and isinstance(got.file, FileFacts) and got.file.sha256 == sha
+    ok = (isinstance(got, ApkIdentity) and isinstance(got.file, FileFacts) and got.file.sha256 == sha
+          and all(isinstance(x, list) for x in (got.tamper, got.errors, got.warnings)))  # as _identity_of, less to_dict
     return got if ok else None
 
 

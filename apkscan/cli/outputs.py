@@ -4,9 +4,10 @@ Why: ``scan --json a.apk b.apk`` once replaced the analyst's ``a.apk`` with a JS
 (``--json`` takes a FILE; the slip is natural). Every command that writes a file runs
 :func:`check_outputs` first. A path is refused (usage error, exit 2) when it
 
-- is one of the inputs, or lies inside an input folder or an input container file: as the
-  system resolves it *and* as written (a link planted in the evidence, ``ev/reports -> /else``,
-  must not turn ``ev/reports/r.json`` into an allowed path: review 49 F1);
+- is one of the inputs, or lies inside an input folder or an input container file, or reaches
+  its place through a symbolic link that lies inside an input (a link planted in the evidence,
+  ``ev/reports -> /else``, must not make ``ev/reports/r.json`` an allowed path, however the
+  path reaches ``ev``: reviews 49 F1, 50 F1);
 - is an existing directory or a non-regular file (``/dev/null``, a FIFO: a report is
   written to a temporary sibling and renamed, which would replace the device node;
   ``-`` is stdout);
@@ -127,7 +128,6 @@ class ResolvedInputs(list):
         super().__init__(pairs)
         self.extend((i, os.path.realpath(i)) for i in inputs if i != "-")
         self._ids: list[tuple[int, int] | None] | None = None
-        self._written: list[str] | None = None
 
     @classmethod
     def of(cls, inputs: Iterable[str]) -> ResolvedInputs:
@@ -136,13 +136,14 @@ class ResolvedInputs(list):
     def with_files(self, more: Iterable[str]) -> ResolvedInputs:
         """These inputs and ``more`` (files the run reads besides its inputs: rule, indicator,
         policy and password files), for output checks only: the run's identity is its inputs'."""
-        return ResolvedInputs(more, self)
+        return ResolvedInputs((), [*self, *((f"{p} (a file this run reads)", os.path.realpath(p)) for p in more)])
 
-    def written(self) -> list[str]:
-        """Each input as written, made absolute without resolving links (once)."""
-        if self._written is None:
-            self._written = [os.path.abspath(given) for given, _ in self]
-        return self._written
+    def holding(self, real: str) -> str | None:
+        """The input (as given) that is the real path ``real`` or holds it, or None."""
+        for given, real_input in self:
+            if _inside(real, real_input):
+                return given
+        return None
 
     def file_ids(self) -> list[tuple[int, int] | None]:
         """(device, inode) of each real input, read once (hard links are the same file)."""
@@ -182,15 +183,47 @@ def _input_conflict(real: str, inputs: ResolvedInputs, path: str | None = None) 
             return f"is the input {given}"  # also through a symlink or a hard link
         if _inside(real, real_input):
             return f"is inside the input {given}"
-    if path is None:
-        return None
-    written = os.path.abspath(path)
-    for (given, real_input), given_abs in zip(inputs, inputs.written()):
-        if written in (given_abs, real_input):
-            return f"is the input {given} (as written)"
-        if _inside(written, given_abs) or _inside(written, real_input):
-            return f"is inside the input {given} as written (a link in it may point elsewhere; the scan never writes through evidence)"
+    return None if path is None else _link_in_an_input(path, inputs)
+
+
+MAX_LINKS = 40  # what Linux follows in one path resolution (ELOOP past it)
+
+
+def _link_in_an_input(path: str, inputs: ResolvedInputs) -> str | None:
+    """Why ``path`` must not be written: resolving it as the system does, component by component,
+    meets a symbolic link that lies inside an input (the evidence decides where that link points);
+    or None. ``..`` applies to the folder reached so far, as it does for the system."""
+    pending = _components(path if os.path.isabs(path) else os.path.join(os.getcwd(), path))
+    here, hops = os.sep, 0
+    while pending:
+        part = pending.pop()
+        if part in ("", "."):
+            continue
+        if part == "..":
+            here = os.path.dirname(here)
+            continue
+        step = os.path.join(here, part)
+        try:
+            target = os.readlink(step)
+        except OSError:  # no link (or not there yet: created as named)
+            here = step
+            continue
+        owner = inputs.holding(here)
+        if owner is not None:
+            return (f"goes through the link {step} inside the input {owner} (a link in the evidence may point "
+                    "anywhere; the scan never writes through one)")
+        hops += 1
+        if hops > MAX_LINKS:
+            return None  # a loop: the system refuses the path itself
+        if os.path.isabs(target):
+            here = os.sep
+        pending.extend(_components(target))
     return None
+
+
+def _components(path: str) -> list[str]:
+    """``path``'s parts, last first (a stack: a link's target is pushed on what is left)."""
+    return list(reversed(path.split(os.sep)))
 
 
 def output_problem(name: str, path: str, real: str, inputs: ResolvedInputs, force: bool) -> str | None:
