@@ -153,3 +153,53 @@ def test_no_false_refusal_through_dot_dot_after_a_link(tmp_path):
     res = invoke("scan", str(tmp_path / "x"), "--no-store", "-q", "--no-builtin-rules", "--rules", str(rules),
                  "--json", str(rules / "r.json"))
     assert res.exit_code == 2 and "(a file this run reads)" in res.output, res.output
+
+
+def test_a_second_mount_point_of_the_evidence_is_the_evidence(planted, tmp_path):
+    """Review 51 F1: a bind mount (a container volume) gives the evidence folder a second real
+    path; outputs named under it were written into the evidence or out through its link."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-rm", "true"]).returncode != 0:
+        pytest.skip("no user and mount namespaces here (unshare -rm)")
+    ev, victim = planted
+    (tmp_path / "bindev").mkdir()
+    before = tree_hashes(tmp_path)
+    script = (f"mount --bind {ev} {tmp_path}/bindev && for out in {tmp_path}/bindev/x.json "
+              f"{tmp_path}/bindev/reports/b.json; do {sys.executable} -m apkscan scan -q --no-store {ev} "
+              f"--json $out; echo rc=$?; done")
+    res = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert res.stdout.split() == ["rc=2", "rc=2"], res.stdout + res.stderr
+    assert "is inside the input" in res.stderr and "goes through the link" in res.stderr
+    assert tree_hashes(tmp_path) == before and sorted(os.listdir(victim)) == ["case-2025.json"]
+
+
+def test_more_links_than_the_system_follows_is_refused(planted, tmp_path):
+    """Review 51 F2: past 40 links the check let the path through, but writers resolve with
+    Python's realpath, which follows any chain: the spool went out through the planted link."""
+    ev, victim = planted
+    (tmp_path / "chain").mkdir()
+    os.symlink(str(ev), tmp_path / "chain" / "l41")
+    for i in range(40, -1, -1):
+        os.symlink(f"l{i + 1}", tmp_path / "chain" / f"l{i}")
+    for opt in ("--tmp-dir", "--jsonl", "--json"):
+        res = invoke("scan", str(ev), "-q", "--no-store", opt, f"{tmp_path}/chain/l0/reports/x")
+        assert res.exit_code == 2, (opt, res.output)
+    assert sorted(os.listdir(victim)) == ["case-2025.json"]
+
+
+def test_the_rule_cache_is_not_written_through_a_link_in_the_inputs(tmp_path, monkeypatch):
+    """Review 51 F6: ``scan ~`` with ``~/.cache -> elsewhere``: the store there was refused, but the
+    rule cache was written through the link."""
+    home, outside = tmp_path / "h", tmp_path / "hc"
+    outside.mkdir()
+    copy("clean-v1v2v3.apk", home / "app.apk")
+    os.symlink("../hc", home / ".cache")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    res = invoke("scan", str(home), "-q", "--no-store", "--json", str(tmp_path / "r.json"))
+    assert res.exit_code == 0, res.output
+    assert list(outside.rglob("*")) == []

@@ -128,6 +128,7 @@ class ResolvedInputs(list):
         super().__init__(pairs)
         self.extend((i, os.path.realpath(i)) for i in inputs if i != "-")
         self._ids: list[tuple[int, int] | None] | None = None
+        self._by_id: dict[tuple[int, int], str] | None = None
 
     @classmethod
     def of(cls, inputs: Iterable[str]) -> ResolvedInputs:
@@ -139,10 +140,23 @@ class ResolvedInputs(list):
         return ResolvedInputs((), [*self, *((f"{p} (a file this run reads)", os.path.realpath(p)) for p in more)])
 
     def holding(self, real: str) -> str | None:
-        """The input (as given) that is the real path ``real`` or holds it, or None."""
+        """The input (as given) that is the real path ``real`` or holds it, or None: by path, and by
+        (device, inode) of ``real`` and each folder above it, so a second mount point of an input
+        (a bind mount, a container volume) is that input too (review 51 F1)."""
         for given, real_input in self:
             if _inside(real, real_input):
                 return given
+        if self._by_id is None:
+            self._by_id = {i: given for (given, _), i in zip(self, self.file_ids()) if i is not None}
+        ids, here = self._by_id, real
+        while ids:
+            found = _file_id(here)
+            if found in ids:
+                return ids[found]
+            up = os.path.dirname(here)
+            if up == here:
+                break
+            here = up
         return None
 
     def file_ids(self) -> list[tuple[int, int] | None]:
@@ -181,8 +195,9 @@ def _input_conflict(real: str, inputs: ResolvedInputs, path: str | None = None) 
     for (given, real_input), in_id in zip(inputs, inputs.file_ids()):
         if real == real_input or (out_id is not None and out_id == in_id):
             return f"is the input {given}"  # also through a symlink or a hard link
-        if _inside(real, real_input):
-            return f"is inside the input {given}"
+    owner = inputs.holding(real)
+    if owner is not None:
+        return f"is inside the input {owner}"
     return None if path is None else _link_in_an_input(path, inputs)
 
 
@@ -213,8 +228,8 @@ def _link_in_an_input(path: str, inputs: ResolvedInputs) -> str | None:
             return (f"goes through the link {step} inside the input {owner} (a link in the evidence may point "
                     "anywhere; the scan never writes through one)")
         hops += 1
-        if hops > MAX_LINKS:
-            return None  # a loop: the system refuses the path itself
+        if hops > MAX_LINKS:  # the system refuses it (ELOOP); Python's realpath, which writers use, may not
+            return f"goes through more than {MAX_LINKS} symbolic links"
         if os.path.isabs(target):
             here = os.sep
         pending.extend(_components(target))

@@ -181,7 +181,7 @@ def _rules_cache_out_of(inputs) -> None:
 
     for folder in map(cache.cache_dir, cache.KINDS):
         real = os.path.realpath(folder)
-        if _input_conflict(real, inputs) or any(_inside(r, real) for _, r in inputs):
+        if _input_conflict(real, inputs, folder) or any(_inside(r, real) for _, r in inputs):  # folder: as named
             cache.read_only()
 
 
