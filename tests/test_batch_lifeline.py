@@ -56,6 +56,19 @@ def test_a_policy_the_user_chose_is_kept():
     assert _in_child(child) == 0
 
 
+def test_a_policy_the_user_sets_while_the_pool_runs_is_kept():
+    """Review 51 F7: ``chrt -i -p 0 PID`` during the run was undone when the pool closed."""
+    def child() -> int:
+        if os.sched_getscheduler(0) != os.SCHED_OTHER:
+            return 0
+        restore = lifeline.batch_policy()
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # the user, meanwhile
+        restore()
+        return 0 if os.sched_getscheduler(0) == os.SCHED_IDLE else 1
+
+    assert _in_child(child) == 0
+
+
 def test_a_refused_switch_leaves_the_policy_alone(monkeypatch):
     def refuse(*_a):
         raise PermissionError(1, "Operation not permitted")

@@ -75,3 +75,19 @@ def test_inspect_leaves_access_times_alone(tmp_path):
     res = invoke("inspect", str(apk), "--json", str(tmp_path / "i.json"))
     assert res.exit_code in (0, 1), res.output
     assert {p: os.stat(p).st_atime for p in before} == before
+
+
+def test_an_input_given_as_an_output_by_mistake_keeps_its_access_time(tmp_path):
+    """Review 51 F3: ``scan --json a.apk b.apk`` is refused after reading a.apk's head (to say it is an
+    APK), and ``--csv notes.txt`` after reading an existing file's head and tail: plain opens."""
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    if not _atime_moves(ev):
+        pytest.skip("this file system does not update access times on read (noatime)")
+    for name in ("a.apk", "b.apk"):
+        shutil.copy(FIXTURES / "apks" / "clean-v1v2v3.apk", ev / name)
+    shutil.copy(FIXTURES / "backups" / "pm-list-packages.txt", ev / "pm.txt")
+    before = _age(ev)
+    assert invoke("scan", "--no-store", "--json", str(ev / "a.apk"), str(ev / "b.apk")).exit_code == 2
+    assert invoke("scan", "--no-store", "--csv", str(ev / "pm.txt"), str(ev / "b.apk")).exit_code == 2
+    assert {p: os.stat(p).st_atime for p in before} == before

@@ -82,7 +82,8 @@ def batch_policy() -> Any:
 
     def restore() -> None:
         try:
-            set_policy(0, os.SCHED_OTHER, os.sched_param(0))
+            if os.sched_getscheduler(0) == os.SCHED_BATCH:  # a policy the user set meanwhile is kept (review 51 F7)
+                set_policy(0, os.SCHED_OTHER, os.sched_param(0))
         except OSError:
             pass
 

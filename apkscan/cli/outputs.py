@@ -25,6 +25,7 @@ import os
 import stat
 from collections.abc import Callable, Iterable
 
+from apkscan.apk.io.readonly import open_binary
 from apkscan.report.formats import OutputError, check_targets
 
 HEAD_BYTES = 64 * 1024  # how much of an existing file is read to recognise a report
@@ -76,7 +77,7 @@ RECOGNISERS: dict[str, Callable[[bytes], bool]] = {
 def is_report(name: str, path: str) -> bool:
     """Whether ``path`` is an apkscan ``name`` report: our writer's opening, and no ZIP end record
     (an APK can carry any bytes before its first entry, so a report-like start proves nothing alone)."""
-    with open(path, "rb") as fh:
+    with open_binary(path) as fh:  # it may be an input given by mistake: its access time kept
         head = fh.read(HEAD_BYTES)
         fh.seek(0, os.SEEK_END)
         fh.seek(max(0, fh.tell() - HEAD_BYTES))
