@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 from stat import S_ISLNK, S_ISREG
 
-from apkscan.apk.io.readonly import open_binary
+from apkscan.apk.io.readonly import listing, open_binary
 from apkscan.issues import error
 from apkscan.sources.bundles import SPLIT_NAME, is_split_folder
 from apkscan.sources.custody import record as custody_record
@@ -200,7 +200,7 @@ def walk_down(root: str, onerror: Callable[[OSError], None] | None = None,
         dirs: list[str] = []
         files: list[str] = []
         try:
-            with os.scandir(top) as it:
+            with listing(top) as it:
                 for entry in it:
                     try:
                         is_dir = entry.is_dir()  # a symlink to a folder is listed as a folder, as os.walk does
@@ -227,7 +227,7 @@ def shallow_listing(dirpath: str, names: list[str], depth: int = 2, cap: int = 1
         below = []
         for rel in frontier:
             try:
-                with os.scandir(os.path.join(dirpath, rel) if rel else dirpath) as it:
+                with listing(os.path.join(dirpath, rel) if rel else dirpath) as it:
                     for e in it:
                         if len(out) >= cap:
                             return shallow_names(out)

@@ -11,6 +11,8 @@ ever opened for writing here.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import BinaryIO
 
 _NOATIME = getattr(os, "O_NOATIME", 0)
@@ -25,6 +27,27 @@ def open_fd(path: str | os.PathLike[str]) -> int:
         except PermissionError:
             pass  # not the owner: O_NOATIME is refused, a plain open may not be
     return os.open(path, _READ)
+
+
+@contextmanager
+def listing(path: str | os.PathLike[str]) -> Iterator[Iterator[os.DirEntry]]:
+    """``os.scandir(path)`` through a folder descriptor opened with ``O_NOATIME`` where allowed:
+    reading a folder's entries moves its access time as reading a file's bytes does (review 51 F4)."""
+    fd = None
+    if _NOATIME:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | _NOATIME)
+        except PermissionError:
+            fd = None
+    if fd is None:
+        with os.scandir(path) as it:
+            yield it
+        return
+    try:
+        with os.scandir(fd) as it:
+            yield it
+    finally:
+        os.close(fd)
 
 
 def open_binary(path: str | os.PathLike[str], buffering: int = -1) -> BinaryIO:
