@@ -104,7 +104,7 @@ def test_follow_symlinks_never_leaves_the_inputs(tmp_path):
     res = invoke("scan", str(ev), "--follow-symlinks", "--no-store", "-q", "--json", str(tmp_path / "f.json"))
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "f.json").read_text(encoding="utf-8"))
-    assert sorted(a["source"]["path"] for a in doc["apps"]) == [str(ev / "again.apk"), str(ev / "clean.apk")]
+    assert [a["source"]["path"] for a in doc["apps"]] == [str(ev / "again.apk")]  # clean.apk: the same file
     assert all(a["verdict"] == "allowed" for a in doc["apps"])
     assert not any(str(refs) in f["path"] or f["path"].endswith("base.apk") for f in doc["input_files"])
     outside = [s for s in doc["skipped"] if s["reason"].startswith("symlink to a file or folder outside the inputs")]
@@ -203,3 +203,38 @@ def test_the_rule_cache_is_not_written_through_a_link_in_the_inputs(tmp_path, mo
     res = invoke("scan", str(home), "-q", "--no-store", "--json", str(tmp_path / "r.json"))
     assert res.exit_code == 0, res.output
     assert list(outside.rglob("*")) == []
+
+
+def test_links_inside_backup_folders_are_said_not_dropped(tmp_path):
+    """Review 51 F5: a symlink in a Titanium or Neo folder vanished: no app, no skipped record."""
+    import shutil
+
+    from cli_helpers import FIXTURES
+
+    for name in ("titanium", "neo"):
+        shutil.copytree(FIXTURES / "backups" / name, tmp_path / name)
+    copy("wechat-tencent-subject.apk", tmp_path / "wechat.apk")
+    os.symlink("../wechat.apk", tmp_path / "titanium" / "com.tencent.mm-0123456789abcdef.apk")
+    os.symlink("../../wechat.apk", tmp_path / "neo" / "com.tencent.mm" / "linked.apk")
+    for extra in ([], ["--follow-symlinks"]):
+        res = invoke("scan", str(tmp_path / "titanium"), str(tmp_path / "neo"), "--no-store", "-q",
+                     "--json", str(tmp_path / "r.json"), *extra)
+        assert res.exit_code == 1, res.output
+        doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+        said = {e for s in doc["skipped"] if s["reason"].startswith("symlink in a backup folder") for e in s["examples"]}
+        assert said == {"com.tencent.mm-0123456789abcdef.apk", "com.tencent.mm/linked.apk"}, doc["skipped"]
+
+
+def test_one_file_reached_by_two_links_is_one_input(tmp_path):
+    """Review 51 F8: with --follow-symlinks, ``f.apk -> sub/w.apk`` and ``in -> sub`` made one file
+    two inputs (two apps, two custody records), and the real folder was called a loop."""
+    ev = tmp_path / "ev"
+    copy("wechat-tencent-subject.apk", ev / "sub" / "w.apk")
+    os.symlink("sub", ev / "in")
+    os.symlink("sub/w.apk", ev / "f.apk")
+    res = invoke("scan", str(ev), "--follow-symlinks", "--no-store", "-q", "--json", str(tmp_path / "r.json"))
+    assert res.exit_code == 1, res.output
+    doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert len(doc["apps"]) == 1 and len(doc["input_files"]) == 1 and doc["counts"]["total"] == 1
+    reasons = {s["reason"] for s in doc["skipped"]}
+    assert any(r.startswith("file already read under another name") for r in reasons), reasons

@@ -32,7 +32,9 @@ MAX_FILES_PER_FOLDER = 100_000
 SYMLINK = "symlink (not followed without --follow-symlinks)"
 EXCLUDED = "excluded by --include/--exclude"
 SPECIAL = "not a regular file (FIFO, socket, device or dangling symlink)"
-LOOP = "symlinked folder already walked (loop)"
+LOOP = "folder already walked (reached again through a symlink, or a loop)"
+SAME_FILE = "file already read under another name (reached again through a symlink)"
+LAYOUT_LINK = "symlink in a backup folder (its reader follows none)"
 BACKUP_FILE = "backup-file"  # the custody kind of a backup folder's file that its reader parsed itself
 OUTSIDE = ("symlink to a file or folder outside the inputs (not followed: an image's absolute links point into "
            "this machine; name the target to scan it)")
@@ -47,6 +49,7 @@ class FileSource:
         self.description = ", ".join(self.paths)
         self.named = list(self.paths)  # the document's ``inputs``: each path as its own entry
         self._roots: list[str] | None = None
+        self._files: set[tuple[int, int]] = set()  # with --follow-symlinks: each file read once
 
     def _outside(self, path: str) -> str | None:
         """The real path of ``path`` when it lies outside every given input (a followed link may
@@ -153,16 +156,23 @@ class FileSource:
             if any(fnmatch.fnmatchcase(rel, g) for g in self.options.exclude):
                 return EXCLUDED
         try:
-            mode = os.lstat(full).st_mode
-            if S_ISLNK(mode):
+            st = os.lstat(full)
+            if S_ISLNK(st.st_mode):
                 if not self.options.follow_symlinks:
                     return SYMLINK
-                mode = os.stat(full).st_mode
+                st = os.stat(full)
                 if self._outside(full) is not None:
                     return OUTSIDE
         except (OSError, ValueError):  # gone since it was listed, or a dangling symlink followed
             return SPECIAL
-        return None if S_ISREG(mode) else SPECIAL
+        if not S_ISREG(st.st_mode):
+            return SPECIAL
+        if self.options.follow_symlinks:  # one file reached by two names is one input (review 51 F8)
+            key = (st.st_dev, st.st_ino)
+            if key in self._files:
+                return SAME_FILE
+            self._files.add(key)
+        return None
 
     def _layout(self, walker: Walker, dirpath: str, names: list[str]):
         """Offer the folder to the layout readers: "tree" when one read it whole, "files" when a
@@ -183,6 +193,10 @@ class FileSource:
                 recorded.add(item.path)
             yield item
         yield from WalkClock(self.options.walk_timeout).run(_read_by_reader(tree, recorded), tree.chain)
+        tree.names()  # listed by now if its reader asked; what it left out is said either way
+        for reason, left in ((LAYOUT_LINK, tree.links), (SPECIAL, tree.special)):
+            if left:
+                yield Skipped(tree.chain, reason, len(left), left[:5])
         if tree.truncated:
             yield InputProblem(tree.chain, [error("INPUT_LIMIT_EXCEEDED", f"more than {cap} files in {fmt.label} "
                                                   f"(a folder); the rest were not listed or read")])
@@ -259,6 +273,8 @@ class FolderTree:
         self._names: list[str] | None = None
         self.truncated = False  # more than max_files files: the listing stopped (the caller reports it)
         self.opened: dict[str, int] = {}  # path -> size of every file a reader opened (custody)
+        self.links: list[str] = []  # symlinks met by the listing: never followed, said (review 51 F5)
+        self.special: list[str] = []  # FIFOs, sockets, devices met by the listing: said
 
     def names(self) -> list[str]:
         if self._names is None:
@@ -267,10 +283,15 @@ class FolderTree:
                 if self.flat:
                     dirnames[:] = []
                 dirnames.sort()
-                for f in sorted(filenames):
+                for f in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
                     full = os.path.join(dirpath, f)
-                    if os.path.isfile(full) and not os.path.islink(full):
-                        out.append(os.path.relpath(full, self.root).replace(os.sep, "/"))
+                    rel = os.path.relpath(full, self.root).replace(os.sep, "/")
+                    if os.path.islink(full):
+                        self.links.append(rel)
+                    elif os.path.isfile(full):
+                        out.append(rel)
+                    else:
+                        self.special.append(rel)
                 if len(out) > self.max_files:
                     self.truncated = True
                     break
