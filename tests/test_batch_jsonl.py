@@ -176,3 +176,17 @@ def test_unicode_line_separators_in_a_label_never_split_a_record(tmp_path):
     lines = out.read_text(encoding="utf-8").splitlines()
     assert [json.loads(x)["type"] for x in lines] == ["run", "input_file", "app", "end"]
     assert json.loads(lines[2])["label"] == label == json.loads(doc_path.read_text(encoding="utf-8"))["apps"][0]["label"]
+
+
+def test_a_stream_the_system_refuses_to_create_is_a_usage_error(tmp_path, monkeypatch):
+    """Review 51 F2: an OSError creating the stream (past the path checks: a link loop, a full disk)
+    was a traceback with exit 1, the code of 'prohibited found'."""
+    import apkscan.batch.jsonl as jsonl_mod
+
+    def refused(_path):
+        raise OSError(40, "Too many levels of symbolic links")
+
+    monkeypatch.setattr(jsonl_mod, "_create", refused)
+    res = CliRunner().invoke(main, ["scan", str(FIX / "apks" / "clean-v1v2v3.apk"), "--no-store", "-q",
+                                    "--jsonl", str(tmp_path / "s.jsonl")])
+    assert res.exit_code == 2 and "cannot create it: Too many levels" in res.output, res.output

@@ -108,7 +108,10 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
 
         from apkscan.sources.names import name_text
 
-        writer = JsonlWriter(jsonl_path, {"run_id": rid, "inputs": [name_text(p) for p in paths]})
+        try:
+            writer = JsonlWriter(jsonl_path, {"run_id": rid, "inputs": [name_text(p) for p in paths]})
+        except OSError as exc:  # checked writable, yet refused now (a link loop, a full disk): before any input is read
+            raise click.UsageError(f"--jsonl {jsonl_path}: cannot create it: {exc.strerror or exc}") from None
         run.on_records = writer.records
         _known_files(run, opts, walk, writer, stream_only)
         run._finish.append(writer.finish)
