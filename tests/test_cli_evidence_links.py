@@ -200,6 +200,9 @@ def test_the_rule_cache_is_not_written_through_a_link_in_the_inputs(tmp_path, mo
     os.symlink("../hc", home / ".cache")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    from apkscan.rules import cache
+
+    monkeypatch.setattr(cache, "_writable", cache._writable)  # the run makes it read-only for the process: undone after
     res = invoke("scan", str(home), "-q", "--no-store", "--json", str(tmp_path / "r.json"))
     assert res.exit_code == 0, res.output
     assert list(outside.rglob("*")) == []
