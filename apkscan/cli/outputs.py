@@ -190,8 +190,8 @@ def store_conflict(path: str, inputs: Iterable[str]) -> str | None:
 
 
 def _input_conflict(real: str, inputs: ResolvedInputs, path: str | None = None) -> str | None:
-    """``real``: the output's real path; ``path``: as given, also checked as written, against the
-    inputs as written and as resolved (a link inside an input does not take a path out of it)."""
+    """``real``: the output's real path, compared with the inputs (by path and by device and inode);
+    ``path``: as given, resolved again step by step (:func:`_link_in_an_input`)."""
     out_id = _file_id(real)
     for (given, real_input), in_id in zip(inputs, inputs.file_ids()):
         if real == real_input or (out_id is not None and out_id == in_id):

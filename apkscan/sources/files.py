@@ -16,8 +16,8 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO
 from stat import S_ISLNK, S_ISREG
+from typing import BinaryIO
 
 from apkscan.apk.io.readonly import listing, open_binary
 from apkscan.issues import error
@@ -257,8 +257,8 @@ def shallow_listing(dirpath: str, names: list[str], depth: int = 2, cap: int = 1
 
 def _read_by_reader(tree: FolderTree, recorded: set[str]) -> Iterator[Item]:
     """Custody of the files of a backup folder that its reader parsed itself (``.properties``,
-    ``packages.json``, Swift ``.dat``) or decompressed (Titanium's ``.apk.gz``): the walker only
-    records files it reads in place (review 49 F2)."""
+    ``packages.json``, OAndBackup's ``.log``) or decompressed (Titanium's ``.apk.gz``): the walker
+    only records files it reads in place (review 49 F2)."""
     for path, size in tree.opened.items():
         if path not in recorded:
             yield custody_record(path, size, BACKUP_FILE)

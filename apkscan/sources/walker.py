@@ -175,7 +175,7 @@ class Walker:
             yield Skipped(b.where, NOT_AN_INPUT, 1, [b.chain[-1]])
 
     def _text(self, b: Blob, depth: int) -> Generator[Item, None, bool]:
-        """Text, looked through to its end for a listing's mark (``text_evidence.scan_for_listing``:
+        """Text, looked through to its end for a listing's mark (``text_detect.scan_for_listing``:
         bounded memory, a large byte budget, the walk's time budget) and read as text evidence when
         it has one: from its start again when the mark lay past what the scan keeps (a window is
         reopened; a stream longer than that was first copied to temporary space, ``--tmp-limit``).
