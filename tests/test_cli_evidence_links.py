@@ -104,7 +104,7 @@ def test_follow_symlinks_never_leaves_the_inputs(tmp_path):
     res = invoke("scan", str(ev), "--follow-symlinks", "--no-store", "-q", "--json", str(tmp_path / "f.json"))
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "f.json").read_text(encoding="utf-8"))
-    assert [a["source"]["path"] for a in doc["apps"]] == [str(ev / "again.apk")]  # clean.apk: the same file
+    assert [a["source"]["path"] for a in doc["apps"]] == [str(ev / "clean.apk")]  # again.apk: read as clean.apk
     assert all(a["verdict"] == "allowed" for a in doc["apps"])
     assert not any(str(refs) in f["path"] or f["path"].endswith("base.apk") for f in doc["input_files"])
     outside = [s for s in doc["skipped"] if s["reason"].startswith("symlink to a file or folder outside the inputs")]
@@ -240,4 +240,24 @@ def test_one_file_reached_by_two_links_is_one_input(tmp_path):
     doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert len(doc["apps"]) == 1 and len(doc["input_files"]) == 1 and doc["counts"]["total"] == 1
     reasons = {s["reason"] for s in doc["skipped"]}
-    assert any(r.startswith("file already read under another name") for r in reasons), reasons
+    assert any(r.startswith("symlink to a file or folder inside the inputs") for r in reasons), reasons
+    assert [a["source"]["path"] for a in doc["apps"]] == [str(ev / "sub" / "w.apk")]  # under its own name
+
+
+@pytest.mark.parametrize("follow", [[], ["--follow-symlinks"]])
+def test_a_link_to_a_split_base_never_pulls_the_set_apart(tmp_path, follow):
+    """Review 52 F1: with --follow-symlinks, ``a.apk -> app/base.apk`` was read as a standalone
+    base, the real base skipped as the same file, and the planted split (another signer) came out
+    as an allowed app of its own: the strong split-mismatch finding was lost."""
+    from cli_helpers import FIXTURES
+
+    app = tmp_path / "ev" / "app"
+    copy("clean-v1v2v3.apk", app / "base.apk")
+    for name, dest in (("clean-config.en.apk", "split_config.en.apk"),
+                       ("clean-config.xxhdpi-impostor.apk", "split_config.xxhdpi.apk")):
+        (app / dest).write_bytes((FIXTURES / "containers" / "splits" / name).read_bytes())
+    os.symlink("app/base.apk", tmp_path / "ev" / "a.apk")
+    res = invoke("scan", str(tmp_path / "ev"), "--no-store", "-q", "--json", str(tmp_path / "r.json"), *follow)
+    doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert [a["verdict"] for a in doc["apps"]] == ["review"], res.output
+    assert any(f["kind"] == "split-mismatch" and f["strength"] == "strong" for f in doc["apps"][0]["findings"])

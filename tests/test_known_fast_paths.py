@@ -196,7 +196,7 @@ def test_the_decided_span_of_a_line_is_where_another_policy_puts_its_decided_tex
 
 def test_one_lstat_per_file_still_skips_symlinks_and_special_files_and_applies_globs(tmp_path, monkeypatch):
     from apkscan.sources import files
-    from apkscan.sources.files import EXCLUDED, OUTSIDE, SAME_FILE, SPECIAL, SYMLINK, FileSource
+    from apkscan.sources.files import EXCLUDED, IN_INPUTS, OUTSIDE, SPECIAL, SYMLINK, FileSource
     from apkscan.sources.interface import ScanInput, Skipped
     from apkscan.sources.walker import WalkOptions
 
@@ -231,7 +231,7 @@ def test_one_lstat_per_file_still_skips_symlinks_and_special_files_and_applies_g
     assert relpaths == []  # no --include/--exclude: no relative path made per file
     assert walk(follow_symlinks=True) == (["sub/clean.apk", "wechat.apk"],  # inside.apk: wechat.apk again
                                           {SPECIAL: ["dangling.apk", "fifo.apk"], OUTSIDE: ["linked.apk"],
-                                           SAME_FILE: ["inside.apk"]})
+                                           IN_INPUTS: ["inside.apk"]})
     read, skipped = walk(include=("sub/*",))
     assert read == ["sub/clean.apk"] and skipped[EXCLUDED] == ["dangling.apk", "fifo.apk", "linked.apk", "wechat.apk"]
     read, skipped = walk(exclude=("*.apk",))

@@ -75,7 +75,7 @@ def _resolved(ctx, param, value: str | None) -> str | None:
 @click.option("--include", multiple=True, metavar="GLOB",
               help="In folders, read only files whose path relative to the folder matches (repeatable).")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="In folders, skip files whose relative path matches (repeatable).")
-@click.option("--follow-symlinks", is_flag=True, help="Follow symlinked files and folders whose targets lie inside the inputs (loops are detected).")
+@click.option("--follow-symlinks", is_flag=True, help="Resolve symlinks to say where they point; none is read as an input (a target inside the inputs is read under its own name, one outside never).")
 @click.option("--max-depth", type=click.IntRange(0, 32), default=4, show_default=True,
               help="How many containers deep to open (zip in tar.gz in backup ...).")
 @click.option("--walk-timeout", type=click.FloatRange(min=1, max=1e7), default=120, show_default=True,

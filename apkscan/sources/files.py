@@ -5,8 +5,10 @@ ZIP gets a precise error from ``identify``). A given folder is walked, sorted, e
 file classified by its first bytes (and, when they say nothing, by whether it opens as a ZIP
 from its end): APKs and containers are walked into, anything else is counted per folder
 with a reason (:class:`Skipped`), never dropped silently. Symlinks are not followed
-unless asked (then folder loops are detected, and a link is followed only to a target inside
-one of the given inputs: review 49 F5); ``--include``/``--exclude`` globs apply to
+unless asked, and then only as far as is safe: a link out of the given inputs is never followed
+(an image's absolute links point into this machine: review 49 F5), and a link to a file or
+folder inside them is not read a second time (its target is read under its own name: one file
+two inputs, or a split set pulled apart, reviews 51 F8, 52 F1); ``--include``/``--exclude`` globs apply to
 the path relative to the given folder; a folder holding ``base.apk`` + ``split_*.apk`` is
 one split bundle; layout readers (AndroidQF, backup apps) are offered each folder.
 """
@@ -32,8 +34,8 @@ MAX_FILES_PER_FOLDER = 100_000
 SYMLINK = "symlink (not followed without --follow-symlinks)"
 EXCLUDED = "excluded by --include/--exclude"
 SPECIAL = "not a regular file (FIFO, socket, device or dangling symlink)"
-LOOP = "folder already walked (reached again through a symlink, or a loop)"
-SAME_FILE = "file already read under another name (reached again through a symlink)"
+IN_INPUTS = ("symlink to a file or folder inside the inputs (read under its own name: a second name would "
+             "make one file two inputs, or pull a member out of its split set)")
 LAYOUT_LINK = "symlink in a backup folder (its reader follows none)"
 BACKUP_FILE = "backup-file"  # the custody kind of a backup folder's file that its reader parsed itself
 OUTSIDE = ("symlink to a file or folder outside the inputs (not followed: an image's absolute links point into "
@@ -49,7 +51,6 @@ class FileSource:
         self.description = ", ".join(self.paths)
         self.named = list(self.paths)  # the document's ``inputs``: each path as its own entry
         self._roots: list[str] | None = None
-        self._files: set[tuple[int, int]] = set()  # with --follow-symlinks: each file read once
 
     def _outside(self, path: str) -> str | None:
         """The real path of ``path`` when it lies outside every given input (a followed link may
@@ -94,32 +95,25 @@ class FileSource:
     def _folder(self, walker: Walker, root: str) -> Iterator[Item]:
         follow = self.options.follow_symlinks
         problems: list[InputProblem] = []
-        seen: set[tuple[int, int]] = set()
         count = 0
 
         def on_error(exc: OSError) -> None:
             problems.append(InputProblem((str(exc.filename or root),),
                                          [error("INPUT_UNREADABLE", f"cannot list: {exc.strerror or exc}")]))
 
-        for dirpath, dirnames, filenames in walk_down(root, onerror=on_error, followlinks=follow):
+        for dirpath, dirnames, filenames in walk_down(root, onerror=on_error):
             where = (dirpath,)
-            if follow:
-                st = os.stat(dirpath)
-                if (st.st_dev, st.st_ino) in seen:
-                    dirnames[:] = []
-                    yield Skipped(where, LOOP, 1, [dirpath])
-                    continue
-                seen.add((st.st_dev, st.st_ino))
-                real = self._outside(dirpath) if dirpath != root else None
-                if real is not None:
-                    dirnames[:] = []
-                    yield Skipped((os.path.dirname(dirpath),), OUTSIDE, 1, [f"{os.path.basename(dirpath)} -> {real}"])
-                    continue
-            else:
-                links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
-                if links:
-                    yield Skipped(where, SYMLINK, len(links), links[:5])
-                dirnames[:] = [d for d in dirnames if d not in links]
+            links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+            if links and not follow:
+                yield Skipped(where, SYMLINK, len(links), links[:5])
+            elif links:  # never a second way into the inputs, never a way out of them
+                said: dict[str, list[str]] = {}
+                for d in links:
+                    real = self._outside(os.path.join(dirpath, d))
+                    said.setdefault(OUTSIDE if real else IN_INPUTS, []).append(d + (f" -> {real}" if real else ""))
+                for reason, names in said.items():
+                    yield Skipped(where, reason, len(names), names[:5])
+            dirnames[:] = [d for d in dirnames if d not in links]
             dirnames.sort()
             names = sorted(filenames)
             claimed = yield from self._layout(walker, dirpath, names)
@@ -161,18 +155,12 @@ class FileSource:
                 if not self.options.follow_symlinks:
                     return SYMLINK
                 st = os.stat(full)
-                if self._outside(full) is not None:
-                    return OUTSIDE
+                if not S_ISREG(st.st_mode):
+                    return SPECIAL
+                return OUTSIDE if self._outside(full) is not None else IN_INPUTS
         except (OSError, ValueError):  # gone since it was listed, or a dangling symlink followed
             return SPECIAL
-        if not S_ISREG(st.st_mode):
-            return SPECIAL
-        if self.options.follow_symlinks:  # one file reached by two names is one input (review 51 F8)
-            key = (st.st_dev, st.st_ino)
-            if key in self._files:
-                return SAME_FILE
-            self._files.add(key)
-        return None
+        return None if S_ISREG(st.st_mode) else SPECIAL
 
     def _layout(self, walker: Walker, dirpath: str, names: list[str]):
         """Offer the folder to the layout readers: "tree" when one read it whole, "files" when a
