@@ -21,6 +21,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from apkscan import jsonbound
+from apkscan.apk.io.readonly import open_binary
 from apkscan.issues import Issue, Severity
 from apkscan.ranks import VERDICT_RANK
 
@@ -207,7 +208,7 @@ def load_document(path: str) -> ScanDocument:
         if size > MAX_DOCUMENT_BYTES:
             raise DiffInputError(Issue("DIFF_DOCUMENT_TOO_LARGE",
                                        f"{path}: {size} bytes, more than {MAX_DOCUMENT_BYTES}"))
-        with open(path, "rb") as fh:
+        with open_binary(path) as fh:  # an APK given by mistake keeps its access time
             doc = jsonbound.loads(jsonbound.read_at_most(fh, MAX_DOCUMENT_BYTES), MAX_DOCUMENT_VALUES)
     except OSError as exc:
         raise DiffInputError(Issue("DIFF_UNREADABLE", f"{path}: {exc.strerror or exc}")) from None

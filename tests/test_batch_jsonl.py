@@ -190,3 +190,27 @@ def test_a_stream_the_system_refuses_to_create_is_a_usage_error(tmp_path, monkey
     res = CliRunner().invoke(main, ["scan", str(FIX / "apks" / "clean-v1v2v3.apk"), "--no-store", "-q",
                                     "--jsonl", str(tmp_path / "s.jsonl")])
     assert res.exit_code == 2 and "cannot create it: Too many levels" in res.output, res.output
+
+
+def test_a_stream_that_fails_mid_run_ends_there_and_the_reports_are_written(tmp_path, monkeypatch):
+    """Review 52 F3: ENOSPC while streaming was a traceback with exit 1 (the code of 'prohibited
+    found') and the --json report was never written. Now the stream ends where it failed, the
+    scan and its reports go on, and the exit code is 4 (a requested output could not be written)."""
+    import apkscan.batch.jsonl as jsonl_mod
+
+    real, calls = jsonl_mod.visible_surrogates, []
+
+    def full_disk(text, in_json=False):
+        calls.append(text)
+        if len(calls) > 3:
+            raise OSError(28, "No space left on device")
+        return real(text, in_json)
+
+    monkeypatch.setattr(jsonl_mod, "visible_surrogates", full_disk)
+    res = CliRunner().invoke(main, ["scan", str(FIX / "apks"), "--no-store", "-q", "--jobs", "1",
+                                    "--jsonl", str(tmp_path / "s.jsonl"), "--json", str(tmp_path / "r.json")])
+    assert res.exit_code == 4, res.output
+    assert "--jsonl" in res.stderr and "No space left on device" in res.stderr
+    doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert doc["counts"]["total"] >= 20 and doc["interrupted"] is False
+    assert len((tmp_path / "s.jsonl").read_text(encoding="utf-8").splitlines()) == 3

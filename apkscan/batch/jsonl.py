@@ -97,6 +97,7 @@ class JsonlWriter:
         self.last: dict[int, tuple[str, tuple[int, int] | None]] = {}  # id -> line, span (app_line_span)
         self._unhashed: dict[str, InputFile] = {}  # path -> an APK's custody record, until its scan hashes it
         self._skipped: Skipped | None = None  # the run of skipped files being counted (one line when it ends)
+        self.failure: str | None = None  # why writing stopped (a full disk): the scan and its reports go on
         self._fh: TextIO = sys.stdout if path == "-" else _create(path)
         self._line({"type": "run", **run})
 
@@ -106,13 +107,18 @@ class JsonlWriter:
         self._write(json.dumps(obj, ensure_ascii=False))
 
     def _write(self, line: str) -> None:
+        if self.failure is not None:
+            return
         try:
             self._fh.write(visible_surrogates(line, in_json=True) + "\n")  # a non-UTF-8 file name: \xff
             self._fh.flush()
         except BrokenPipeError:  # `--jsonl - | head`: the reader has what it wanted; the scan goes on
             if self._fh is not sys.stdout:
-                raise
+                self.failure = "the reader of the stream went away"
+                return
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError as exc:  # a full disk, an I/O error: the stream stops, the run and its reports go on (exit 4)
+            self.failure = f"writing failed: {exc.strerror or exc}"
 
     def records(self, records: list[Any]) -> None:
         """``last``: each app's line (and span) of this call by ``id``, for the store's fast lane to keep."""
@@ -174,4 +180,7 @@ class JsonlWriter:
         self._line({"type": "end", "interrupted": result.interrupted, "counts": result.counts(),
                     "finished_at": result.finished_at})
         if self._fh is not sys.stdout:
-            self._fh.close()
+            try:
+                self._fh.close()
+            except OSError as exc:  # the last buffered bytes could not be written
+                self.failure = self.failure or f"writing failed: {exc.strerror or exc}"

@@ -55,6 +55,7 @@ class BatchRun:
     on_records: Callable[[list[Any]], None] | None = None
     known: Any = None  # apkscan.batch.known.KnownFiles: the store's fast lane (--jsonl with a store)
     meta: dict[str, Any] = field(default_factory=dict)  # added to the document's options: run id, jobs, store
+    stream_failure: str | None = None  # why the --jsonl stream stopped early, if it did (exit 4)
     _finish: list[Callable[[Any], None]] = field(default_factory=list)
 
     def finish(self, result: Any) -> None:
@@ -115,6 +116,7 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
         run.on_records = writer.records
         _known_files(run, opts, walk, writer, stream_only)
         run._finish.append(writer.finish)
+        run._finish.append(lambda _result: setattr(run, "stream_failure", writer.failure))
     run.runner, close = _runner(opts, walk, run.store)
     try:
         yield run

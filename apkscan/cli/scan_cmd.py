@@ -130,6 +130,9 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     typed = typed_document(doc) if not opts["quiet"] or any(n != "json" for n in chosen) else None
     with interrupts_deferred() if result.interrupted else nullcontext():
         failed = write_reports(doc, chosen, typed) if chosen else []
+        if run.stream_failure:  # the stream stopped where it failed; the reports above are whole
+            click.echo(f"error: --jsonl {jsonl}: {run.stream_failure}; the stream ends there", err=True)
+            failed.append("jsonl")
         if not opts["quiet"]:
             from apkscan.report import terminal
 
