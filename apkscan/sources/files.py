@@ -4,11 +4,11 @@ A given file is always an input (a file that is no APK, no known container and o
 ZIP gets a precise error from ``identify``). A given folder is walked, sorted, every regular
 file classified by its first bytes (and, when they say nothing, by whether it opens as a ZIP
 from its end): APKs and containers are walked into, anything else is counted per folder
-with a reason (:class:`Skipped`), never dropped silently. Symlinks are not followed
-unless asked, and then only as far as is safe: a link out of the given inputs is never followed
-(an image's absolute links point into this machine: review 49 F5), and a link to a file or
-folder inside them is not read a second time (its target is read under its own name: one file
-two inputs, or a split set pulled apart, reviews 51 F8, 52 F1); ``--include``/``--exclude`` globs apply to
+with a reason (:class:`Skipped`), never dropped silently. A symlink is never read as an input:
+one out of the given inputs would bring in this machine's files (an image's absolute links:
+review 49 F5), one inside them names what the walk reads under its own name (a second name made
+one file two inputs, or pulled a split set apart: reviews 51 F8, 52 F1); ``--follow-symlinks``
+says where each points. ``--include``/``--exclude`` globs apply to
 the path relative to the given folder; a folder holding ``base.apk`` + ``split_*.apk`` is
 one split bundle; layout readers (AndroidQF, backup apps) are offered each folder.
 """
@@ -191,8 +191,7 @@ class FileSource:
         return "files" if fmt.flat else "tree"
 
 
-def walk_down(root: str, onerror: Callable[[OSError], None] | None = None,
-              followlinks: bool = False) -> Iterator[tuple[str, list[str], list[str]]]:
+def walk_down(root: str, onerror: Callable[[OSError], None] | None = None) -> Iterator[tuple[str, list[str], list[str]]]:
     """``os.walk`` top-down (the caller may prune or sort ``dirnames`` in place), without
     recursion: Python 3.11's ``os.walk`` recurses once per level, so a chain of ~1,000 nested
     folders, which anyone can make, ended the run in a RecursionError (review 12)."""
@@ -216,7 +215,7 @@ def walk_down(root: str, onerror: Callable[[OSError], None] | None = None,
         yield top, dirs, files
         for name in reversed(dirs):  # popped in the order the caller left them: depth first, as os.walk
             path = os.path.join(top, name)
-            if followlinks or not os.path.islink(path):
+            if not os.path.islink(path):  # a folder link is never walked into (said by the caller)
                 stack.append(path)
 
 
