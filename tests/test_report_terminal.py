@@ -83,25 +83,6 @@ def test_one_huge_label_is_not_padded_into_every_row():
     assert max(len(ln) for ln in lines if "W" * 1000 not in ln) < 400
 
 
-def test_progress_only_on_a_tty():
-    silent = io.StringIO()
-    with terminal.Progress(10, stream=silent) as p:
-        for _ in range(10):
-            p.advance(name="x.apk")
-    assert silent.getvalue() == "" and p.done == 10
-    tty = Tty()
-    with terminal.Progress(4, stream=tty) as p:
-        p.advance(4, name="last\x1b[31m.apk")
-    assert "[" + "#" * 30 + "] 4/4" in tty.getvalue()
-    assert "\x1b[31m" not in tty.getvalue()
-    assert tty.getvalue().endswith("\r\x1b[K")  # the bar is erased at the end
-    quiet = Tty()
-    with terminal.Progress(4, stream=quiet, quiet=True) as p:
-        p.advance(4)
-    assert quiet.getvalue() == ""
-    assert terminal.Progress(None, stream=Tty()).line() == "0 scanned"
-
-
 def test_a_hostile_finding_kind_cannot_forge_a_row():
     """Review 19 #7: kinds are free text in a saved document; they were printed raw."""
     doc = sample_document()

@@ -1,8 +1,10 @@
 """Progress of a batch: counts, rate and ETA on a terminal, a plain line every 10 s otherwise.
 
-Hand-written (no new dependency). The total is known only once the sources have been
-walked, so the ETA is shown when a total is given (``--jobs`` scans of listed files) and
-the rate always. Writes to stderr; never to the report streams.
+Hand-written (no new dependency). Sources are walked while inputs are scanned, so the
+total is not known during a scan: ``scan`` shows counts, rate and elapsed time; the ETA is
+shown only when a caller gives a total. Writes to stderr; never to the report streams.
+The name shown is an evidence file's: hostile text (a file on a device's storage is named by
+whatever app wrote it), so it is escaped like every other terminal text, never written raw.
 """
 
 from __future__ import annotations
@@ -49,9 +51,18 @@ class BatchProgress:
             return
         self._last = now
         if self.tty:
-            tail = f"  {name[-40:]}" if name else ""
+            tail = f"  {_tail(name)}" if name else ""
             self.stream.write("\r" + self.line() + tail + "\x1b[K")
             self._drawn = True
         else:
             self.stream.write(self.line() + "\n")
         self.stream.flush()
+
+
+def _tail(name: str, cols: int = 40) -> str:
+    """The end of a path (it tells files apart), escaped: a name's ``ESC ]0;...BEL`` or
+    ``ESC [2J`` would otherwise retitle or clear the user's terminal."""
+    from apkscan.report.escape import safe
+    from apkscan.report.terminal import fit_left
+
+    return fit_left(safe(name), cols).rstrip()

@@ -1,19 +1,17 @@
-"""Terminal output for a person: a progress bar while scanning, then a compact summary.
+"""Terminal output for a person: the compact summary of a scan.
 
 Why the care: APK labels are hostile text and a terminal obeys escape sequences, so
 control and bidi-override characters are shown escaped, never written raw. Colour
 follows https://no-color.org: off with ``--no-color``, a non-empty ``NO_COLOR``,
-``TERM=dumb`` or when the stream is not a terminal. The progress bar goes to stderr
-and only to a TTY, so pipes and logs stay clean.
+``TERM=dumb`` or when the stream is not a terminal. (Progress while scanning:
+:mod:`apkscan.batch.progress`, which escapes names with :func:`safe` too.)
 """
 
 from __future__ import annotations
 
 import os
-import sys
-import time
 import unicodedata
-from typing import TYPE_CHECKING, Self, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from apkscan.report.escape import safe  # noqa: F401 - re-exported: the one escaper
 
@@ -199,55 +197,3 @@ def _terminal_columns(out: TextIO) -> int:
         return max(80, os.get_terminal_size(out.fileno()).columns)
     except (OSError, AttributeError, ValueError):
         return 100
-
-
-class Progress:
-    """``[#####-----]  12/100  name`` on stderr; silent unless stderr is a TTY.
-
-    Use as a context manager; call :meth:`advance` after each input. Redraws at most
-    ten times a second so a fast scan is not slowed by the terminal.
-    """
-
-    def __init__(self, total: int | None, *, stream: TextIO | None = None,
-                 quiet: bool = False, color: bool | None = None, enabled: bool | None = None):
-        self.stream = stream or sys.stderr
-        self.total = total
-        self.done = 0
-        isatty = getattr(self.stream, "isatty", None)
-        self.enabled = (not quiet and bool(isatty and isatty())) if enabled is None else enabled
-        self.color = use_color(self.stream) if color is None else color
-        self._last = 0.0
-        self._drawn = False
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def advance(self, n: int = 1, name: str | None = None) -> None:
-        self.done += n
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self._last < 0.1 and (self.total is None or self.done < self.total):
-            return
-        self._last = now
-        self.stream.write("\r" + self.line(name) + "\x1b[K")
-        self.stream.flush()
-        self._drawn = True
-
-    def line(self, name: str | None = None, bar: int = 30) -> str:
-        if self.total:
-            filled = min(bar, self.done * bar // self.total)
-            head = f"[{'#' * filled}{'-' * (bar - filled)}] {self.done:>{len(str(self.total))}}/{self.total}"
-        else:
-            head = f"{self.done} scanned"
-        tail = f"  {fit(safe(name), 40).rstrip()}" if name else ""
-        return head + tail
-
-    def close(self) -> None:
-        if self.enabled and self._drawn:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self._drawn = False
