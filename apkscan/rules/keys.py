@@ -21,7 +21,7 @@ from apkscan.apk.model import Certificate
 from apkscan.rules.certview import CertView
 from apkscan.rules.index import DIGESTS, KnownIndex
 from apkscan.rules.model import Evidence, Finding, KnownCert, RulePack
-from apkscan.rules.normalise import normalise
+from apkscan.rules.normalise import skeleton
 
 
 def _digests_of(cert: Certificate) -> list[tuple[str, str]]:
@@ -139,7 +139,8 @@ def _finding(pack: RulePack, kind: str, evidence: list[Evidence], message: str,
 
 @functools.lru_cache(maxsize=4096)
 def _dn(rfc4514: str) -> frozenset[tuple[str, str]]:
-    """Attribute/value pairs of a DN written as ``CN=a,O=b`` (order-free, normalised)."""
+    """Attribute/value pairs of a DN written as ``CN=a,O=b`` (order-free, as a reader sees them:
+    :func:`skeleton`, so ``O=musicаl.ly`` with a Cyrillic ``а`` copies ``O=musical.ly``; review 53 F1)."""
     parts, cur, esc = [], "", False
     for ch in rfc4514:
         if esc:
@@ -153,8 +154,8 @@ def _dn(rfc4514: str) -> frozenset[tuple[str, str]]:
             cur += ch
     parts.append(cur)
     pairs = [p.split("=", 1) for p in parts if "=" in p]
-    return frozenset((k.strip().upper(), normalise(v.strip())) for k, v in pairs)
+    return frozenset((k.strip().upper(), skeleton(v.strip())) for k, v in pairs)
 
 
 def _dn_of(cert: Certificate) -> frozenset[tuple[str, str]]:
-    return frozenset((k.upper(), normalise(v)) for k, vs in cert.subject_attrs.items() for v in vs)
+    return frozenset((k.upper(), skeleton(v)) for k, vs in cert.subject_attrs.items() for v in vs)

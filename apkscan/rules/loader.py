@@ -255,7 +255,11 @@ def _name_pattern(doc: Document, at: tuple, spec: dict[str, str], refs: list[str
     return NamePattern({str(k): _regex(doc, at + (k,), str(v)) for k, v in spec.items()}, refs)
 
 
-def _cert_use(doc: Document, at: tuple, use: Any, pack: RulePack) -> RuleCert:
+def _cert_use(doc: Document, at: tuple, use: Any, pack: RulePack, register: bool = True) -> RuleCert:
+    """A rule's certificate: a ``ref`` to the pack's, or written inline. An inline signing
+    certificate is the vendor's key as much as a listed one, so it is ``register``-ed among the
+    pack's certificates (the vendor-key, impersonation, planted and counterfeit checks read only
+    those: review 53 F4); a source stamp's is not (a store's stamp key signs every vendor's apps)."""
     if isinstance(use, str):
         use = {"ref": use}
     if "ref" in use:
@@ -263,7 +267,14 @@ def _cert_use(doc: Document, at: tuple, use: Any, pack: RulePack) -> RuleCert:
         if kc is None:
             raise doc.error(at, f"unknown certificate {use['ref']!r} (define it under certificates)")
         return RuleCert(kc, bool(use.get("shared", False)))
-    return RuleCert(_known_cert(doc, at, use, pack), bool(use.get("shared", False)))
+    kc = _known_cert(doc, at, use, pack)
+    if register:
+        held = pack.certificates.setdefault(kc.id, kc)
+        if (held.sha256, held.sha1, held.md5) != (kc.sha256, kc.sha1, kc.md5):
+            raise doc.error(at, f"inline certificate id {kc.id!r} is already a certificate of this pack "
+                                "with other digests (give it another id)")
+        kc = held
+    return RuleCert(kc, bool(use.get("shared", False)))
 
 
 def _rule(doc: Document, at: tuple, r: dict[str, Any], pack: RulePack) -> Rule:
@@ -291,7 +302,7 @@ def _rule(doc: Document, at: tuple, r: dict[str, Any], pack: RulePack) -> Rule:
                      for i, s in enumerate(m.get("subject", []))]
     rule.issuers = [_name_pattern(doc, mat + ("issuer", i), s, rule.references)
                     for i, s in enumerate(m.get("issuer", []))]
-    rule.source_stamps = [_cert_use(doc, mat + ("source_stamp", i), u, pack).cert
+    rule.source_stamps = [_cert_use(doc, mat + ("source_stamp", i), u, pack, register=False).cert
                           for i, u in enumerate(m.get("source_stamp", []))]
     rule.dex_prefixes = [str(p) for p in m.get("dex_prefix", [])]
     rule.dex_exclude = [str(p) for p in m.get("dex_exclude", [])]

@@ -19,19 +19,19 @@ from collections.abc import Callable, Iterable
 from apkscan.apk.model import ApkIdentity, Certificate
 from apkscan.rules.certview import CertView
 from apkscan.rules.index import KnownIndex, candidates, index_of, vendor_index
-from apkscan.rules.keys import cert_evidence, counterfeit_findings, is_known, misplaced_findings
+from apkscan.rules.keys import cert_evidence, counterfeit_findings, misplaced_findings
 from apkscan.rules.model import (
     KINDS,
     STRENGTH_RANK,
     Evidence,
     Finding,
     KnownCert,
-    NamePattern,
     Rule,
     RulePack,
     RuleSet,
 )
-from apkscan.rules.normalise import forms, ignoring_case, listed_keys, publisher_key
+from apkscan.rules.names import as_claim, foreign_keys, name_evidence, publisher_evidence
+from apkscan.rules.normalise import forms, ignoring_case, skeleton_side
 
 __all__ = ["CertView", "match_identity"]
 
@@ -73,10 +73,10 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
     all_certs = cert_evidence(known if known is not None else list(pack.certificates.values()), view)
     vendor_certs = _usable(all_certs, unverified)
     counterfeit = counterfeit_findings(pack, view, known)
-    foreign = _foreign_keys(vendor_known, view)
-    publisher = _publisher_evidence(pack, view, foreign)
+    foreign = foreign_keys(vendor_known, view)
+    publisher = publisher_evidence(pack, view, foreign)
     if counterfeit:  # the vendor's name on a counterfeit certificate is only a claim
-        publisher = [_as_claim(e) for e in publisher]
+        publisher = [as_claim(e) for e in publisher]
     vendor_keys = cert_evidence(vendor_known, view)
     if indexed:  # only the rules that could match (apkscan.rules.index); the same code decides
         ix = index_of(pack)
@@ -96,12 +96,12 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
             continue
         impostor = None if unchecked else _impersonation(rule, pack, own, vendor_keys, view)
         if impostor is not None:
-            own = [_as_claim(e) for e in own]
+            own = [as_claim(e) for e in own]
         # the vendor's other keys and names back an app rule; an indicator stands alone (MVT): another
         # malware object's certificate must not raise this one's finding (review 39 #2)
         extra = [] if rule.indicator else [e for e in vendor_certs + publisher if e not in own]
         out.append(_finding(rule, pack, "app", own + (extra if impostor is None
-                                                      else [_as_claim(e) for e in extra])))
+                                                      else [as_claim(e) for e in extra])))
         out += [impostor] if impostor else []
     if not any(f.kind == "app" for f in out) and (vendor_certs or publisher):
         out.append(Finding(rule=f"{pack.name}.vendor", vendor=pack.vendor,
@@ -170,92 +170,6 @@ def _strength(evidence: list[Evidence]) -> str:
     return best
 
 
-def _as_claim(e: Evidence, location: str | None = None) -> Evidence:
-    """A subject/issuer that copies the vendor's name on a key that is not the vendor's."""
-    if e.basis not in ("subject", "issuer") or not e.verified:
-        return e
-    basis = "subject-present" if e.basis == "subject" else e.basis  # policies never see it as proof
-    return Evidence(e.field, e.value, basis, e.matched, False, e.confidence, e.normalised,
-                    e.locale, location or "verified signer whose key is none of the vendor's "
-                    "known keys: the name is a claim")
-
-
-def _name_evidence(patterns: list[NamePattern], view: CertView, which: str,
-                   foreign: Callable[[Certificate], bool] = lambda c: False) -> list[Evidence]:
-    """Subject/issuer patterns on verified signers; on a ``foreign`` signer (none of the
-    vendor's known keys) the name is a claim (:func:`_as_claim`)."""
-    out: list[Evidence] = []
-    for pattern in patterns:
-        for cert in view.signers:
-            hits = pattern.match(cert.subject_attrs if which == "subject" else cert.issuer_attrs)
-            if hits:
-                found = [Evidence(f"signer.{which}.{attr}", value, which,
-                                  pattern.attrs[attr].pattern, True,
-                                  location=view.place(cert, "verified signer"))
-                         for attr, value in hits]
-                out += [_as_claim(e) for e in found] if foreign(cert) else found
-                break  # one signer per pattern is enough evidence
-    return out
-
-
-def _foreign_keys(vendor_known: list[KnownCert] | KnownIndex, view: CertView) -> Callable[[Certificate], bool]:
-    """Whether a verified signer's name is only a claim: the vendor lists known keys and neither
-    the signer nor a verified lineage node is one of them (review 27 F3: a ByteDance name on
-    another key was a ``strong`` identity). A vendor that lists no key (Kaspersky) keeps names."""
-    certs = vendor_known.certs if isinstance(vendor_known, KnownIndex) else vendor_known
-    if not certs:
-        return lambda cert: False
-    if any(is_known(c, vendor_known) for _, c in view.lineage):
-        return lambda cert: False  # rotated from a vendor key: the app is the vendor's (confirmed)
-    return lambda cert: not is_known(cert, vendor_known)
-
-
-def _listed_name(pack: RulePack, value: str) -> tuple[str | None, bool]:
-    """(listed publisher name, whole) for an ``O=`` value: ``whole`` when the normalised name *is*
-    a listed legal name; a name that only begins with a listed name's first word ("Kaspersky Fan
-    Club", an unlisted affiliate) is returned with ``whole`` False: a claim (review 27 F4)."""
-    words = publisher_key(value).split()
-    keys = listed_keys(tuple(pack.publisher_names))
-    hit = next((n for n, k in keys if k and words == k), None)
-    if hit is not None:
-        return hit, True
-    return next((n for n, k in keys if k and words[:1] == k[:1]), None), False
-
-
-def _publisher_evidence(pack: RulePack, view: CertView,
-                        foreign: Callable[[Certificate], bool] = lambda c: False) -> list[Evidence]:
-    """Publisher subject patterns and listed names on verified signers (``subject``; a claim,
-    ``subject-present``, on a ``foreign`` signer or for a name that only starts like a listed
-    one), and on certificates present but not verified (``subject-present``, weak)."""
-    out = _name_evidence(pack.publishers, view, "subject", foreign)
-    candidates = [(c, view.place(c, "verified signer"), True) for c in view.signers]
-    # a known certificate out of place is a planted/forged finding, not a name claim
-    others = [(s.certificate, s.describe()) for s in view.present]
-    others += [(c, f"recorded by {view.recorded_by or 'the device'}, not verified by apkscan")
-               for c in view.recorded]
-    candidates += [(c, where, False) for c, where in others
-                   if not any(kc.matches(c) for kc in pack.certificates.values())]
-    for cert, where, verified in candidates:
-        for value in cert.subject_attrs.get("O", []):
-            name, whole = _listed_name(pack, value)
-            if name is None and not verified:
-                name = next((p.describe() for p in pack.publishers if p.match(cert.subject_attrs)),
-                            None)
-            if name is None or any(e.value == value and e.field.startswith("signer" if verified else "present")
-                                   for e in out):
-                continue
-            e = Evidence("signer.subject.O" if verified else "present.subject.O", value,
-                         "subject" if verified else "subject-present", name, verified,
-                         normalised=publisher_key(value), location=where)
-            if verified and not whole:
-                e = _as_claim(e, f"{where}; not a listed {pack.vendor} legal name, only begins "
-                                 f"like {name}: the name is a claim")
-            elif verified and foreign(cert):
-                e = _as_claim(e)
-            out.append(e)
-    return out
-
-
 def _package_values(identity: ApkIdentity) -> list[tuple[str, str]]:
     """(how, value) of every package reading; ``framework`` is what Android installs."""
     m = identity.manifest
@@ -319,11 +233,12 @@ def _label_evidence(rule: Rule, identity: ApkIdentity) -> list[Evidence]:
     out: list[Evidence] = []
     labels = [(locale, label, forms(label)) for locale, label in _labels(identity)]
     for pattern in rule.labels:
-        folded = ignoring_case(pattern)
+        folded, mapped = ignoring_case(pattern), skeleton_side(pattern)
         hit = None
         for locale, label, label_forms in labels:
             for form, value in label_forms:
-                if (pattern if form == "raw" else folded).search(value):
+                if ((pattern if form == "raw" else folded).search(value)
+                        or (form == "skeleton" and mapped is not None and mapped.search(value))):
                     hit = Evidence("label", label, "label", pattern.pattern,
                                    normalised=None if form == "raw" else value, locale=locale)
                     break
@@ -340,8 +255,8 @@ def _rule_evidence(rule: Rule, identity: ApkIdentity, view: CertView, exact: set
     package_matched = any(e.basis == "package" for e in out)
     own_certs = [rc.cert for rc in rule.certificates if package_matched or not rc.shared]
     out += _usable(cert_evidence(own_certs, view), unverified)
-    out += _name_evidence(rule.subjects, view, "subject", foreign)
-    out += _name_evidence(rule.issuers, view, "issuer", foreign)
+    out += name_evidence(rule.subjects, view, "subject", foreign)
+    out += name_evidence(rule.issuers, view, "issuer", foreign)
     if view.stamp is not None:
         for kc in rule.source_stamps:
             algo = kc.matches(view.stamp)

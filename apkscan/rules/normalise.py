@@ -4,8 +4,9 @@ Labels, packages and publisher names are claims an adversary writes. Before matc
 compare them the way a reader sees them:
 
 - :func:`normalise`: Unicode NFKC (full-width and compatibility forms fold to plain ones),
-  every format character (category ``Cf``: zero-width space/joiner, bidi controls ...) and
-  every other ``Default_Ignorable_Code_Point`` removed, then case-folded;
+  every format character (category ``Cf``: zero-width space/joiner, bidi controls ...), every
+  other ``Default_Ignorable_Code_Point`` and every control character removed, white space (and
+  the braille blank) one space, runs collapsed and ends trimmed, then case-folded;
 - :func:`skeleton`: :func:`normalise`, then the Unicode TR39 confusable mapping for the
   characters in :data:`CONFUSABLES`, and combining diacritics (U+0300-U+036F) dropped
   (stricter than TR39: ``WéChat`` reads as ``wechat`` too).
@@ -23,8 +24,8 @@ capitals (Cherokee in both cases, Lisu, Coptic) that looks like an ASCII letter,
 Canadian syllabics "fancy text" generators use as Latin, written by Unicode name; and :func:`latin_letter`, any Latin letter whose Unicode *name* says it is a form
 of an ASCII letter (small capitals ``ᴛ``, modifier letters, ``ƚ``/``ł``, negative squared
 ``🆃``) reads as that letter. Only
-non-ASCII characters are mapped, so an ASCII name is its own skeleton and rule patterns
-written in ASCII keep matching. No maintained PyPI package or Debian package on this
+non-ASCII characters are mapped, so an ASCII name's skeleton is itself in lower case (white
+space trimmed) and rule patterns written in ASCII keep matching. No maintained PyPI package or Debian package on this
 machine ships confusables.txt in a form worth a new runtime dependency.
 """
 
@@ -151,11 +152,28 @@ def normalise(text: str) -> str:
     return _visible(text).casefold()
 
 
+# Symbols drawn as nothing that are neither white space nor ignorable: "TikTok\u2800" shows as
+# "TikTok" (review 53 F2). Hangul fillers (U+115F, U+1160, U+3164, U+FFA0) are ignorable already.
+BLANKS = frozenset("\u2800")
+
+
 def _visible(text: str) -> str:
+    """What a reader sees: NFKC, format/ignorable and control characters gone, every kind of
+    white space (and :data:`BLANKS`) one ASCII space, runs collapsed, both ends trimmed: a
+    launcher shows ``TikTok\u00a0`` and ``\u2800TikTok`` as ``TikTok`` (review 53 F2)."""
     if text.isascii():  # NFKC-stable, and no ASCII character is a format or ignorable one
-        return text
-    nfkc = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in nfkc if not _ignorable(ch))
+        if text.isprintable() and text[:1] != " " and text[-1:] != " " and "  " not in text:
+            return text
+        nfkc = text
+    else:
+        nfkc = unicodedata.normalize("NFKC", text)
+    out = []
+    for ch in nfkc:
+        if ch.isspace() or ch in BLANKS:
+            out.append(" ")
+        elif not (_ignorable(ch) or unicodedata.category(ch) == "Cc"):
+            out.append(ch)
+    return " ".join("".join(out).split())
 
 
 @functools.lru_cache(maxsize=16384)
@@ -163,7 +181,7 @@ def skeleton(text: str) -> str:
     """:func:`normalise` with combining diacritics dropped, the capitals of
     :data:`CAPITAL_CONFUSABLES` mapped before folding, then :data:`CONFUSABLES`."""
     if text.isascii():  # both tables and latin_letter leave ASCII as it is (a test holds them to it)
-        return text.lower()
+        return _visible(text).lower()
     # mapped before NFKC too: NFKC turns lunate sigma Ϲ/ϲ (a c look-alike) into Σ/σ
     early = text.translate(_CAPITAL_TABLE).translate(_CONFUSABLE_TABLE)
     decomposed = unicodedata.normalize("NFD", _visible(early))
@@ -205,3 +223,33 @@ def listed_keys(names: tuple[str, ...]) -> list[tuple[str, list[str]]]:
 def ignoring_case(pattern: re.Pattern[str]) -> re.Pattern[str]:
     """A label pattern that also ignores case, for the folded forms (compiled once, not per app)."""
     return re.compile(pattern.pattern, pattern.flags | re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1024)
+def skeleton_side(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
+    r"""A pattern written with non-ASCII letters, read on the skeleton side: each non-ASCII
+    literal replaced by its :func:`skeleton`, case ignored; None when nothing changes.
+
+    A label's skeleton maps Cyrillic to Latin (``Kасперского`` -> ``kacnepckoro``), so a
+    pattern written in Cyrillic (``касперск``) matched neither the raw label with one Latin
+    ``K`` nor its skeleton (review 53 F3). Only literals are mapped (``\w`` stays ``\w``);
+    escapes written in ASCII (``\u043a``) are left as they are."""
+    src, out, i = pattern.pattern, [], 0
+    if src.isascii():
+        return None
+    while i < len(src):
+        ch = src[i]
+        if ch == "\\" and i + 1 < len(src):
+            if src[i + 1].isascii():
+                out.append(src[i:i + 2])
+                i += 2
+                continue
+            i, ch = i + 1, src[i + 1]  # an escaped non-ASCII character is a literal
+        out.append(ch if ch.isascii() else re.escape(skeleton(ch)))
+        i += 1
+    try:
+        mapped = re.compile("".join(out), pattern.flags | re.IGNORECASE)
+    except re.error:  # a literal that maps to nothing inside a class ([\u200b] -> []): no variant
+        return None
+    return None if mapped.pattern == src else mapped
+

@@ -1,0 +1,143 @@
+"""Certificate names as evidence: publisher and subject/issuer patterns on certificates.
+
+A name in a certificate is written by whoever made the key, so where it counts is decided
+here: on a verified signer that is one of the vendor's known keys (or a vendor that lists no
+keys, Kaspersky) a matching name is ``subject`` evidence; on any other key, on a certificate
+merely present, or when it only *looks* like the pattern (another case, width or look-alike
+letters: review 53 F1) it is a claim (``subject-present``), never proof.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from apkscan.apk.model import Certificate
+from apkscan.rules.certview import CertView
+from apkscan.rules.index import KnownIndex
+from apkscan.rules.keys import is_known
+from apkscan.rules.model import Evidence, KnownCert, NamePattern, RulePack
+from apkscan.rules.normalise import forms, ignoring_case, listed_keys, publisher_key, skeleton_side
+
+
+def as_claim(e: Evidence, location: str | None = None) -> Evidence:
+    """A subject/issuer that copies the vendor's name on a key that is not the vendor's."""
+    if e.basis not in ("subject", "issuer") or not e.verified:
+        return e
+    basis = "subject-present" if e.basis == "subject" else e.basis  # policies never see it as proof
+    return Evidence(e.field, e.value, basis, e.matched, False, e.confidence, e.normalised,
+                    e.locale, location or "verified signer whose key is none of the vendor's "
+                    "known keys: the name is a claim")
+
+
+def name_evidence(patterns: list[NamePattern], view: CertView, which: str,
+                   foreign: Callable[[Certificate], bool] = lambda c: False) -> list[Evidence]:
+    """Subject/issuer patterns on verified signers; on a ``foreign`` signer (none of the
+    vendor's known keys) the name is a claim (:func:`as_claim`)."""
+    out: list[Evidence] = []
+    for pattern in patterns:
+        for cert in view.signers:
+            attrs = cert.subject_attrs if which == "subject" else cert.issuer_attrs
+            hits = pattern.match(attrs)
+            if hits:
+                found = [Evidence(f"signer.{which}.{attr}", value, which,
+                                  pattern.attrs[attr].pattern, True,
+                                  location=view.place(cert, "verified signer"))
+                         for attr, value in hits]
+                out += [as_claim(e) for e in found] if foreign(cert) else found
+                break  # one signer per pattern is enough evidence
+            looks = _folded_name_hits(pattern, attrs)
+            if looks:  # another case, width or look-alike letters: a claim, whoever's key it is
+                where = view.place(cert, "verified signer")
+                out += [as_claim(Evidence(f"signer.{which}.{attr}", value, which, pattern.attrs[attr].pattern,
+                                           True, normalised=folded),
+                                  f"{where}; the name only looks like the vendor's (another case, width "
+                                  "or look-alike letters): a claim") for attr, value, folded in looks]
+                break
+    return out
+
+
+def _folded_name_hits(pattern: NamePattern, attrs: dict[str, list[str]]) -> list[tuple[str, str, str]] | None:
+    """(attribute, value, folded form) when every attribute of ``pattern`` matches a value's
+    normalised or skeleton form (case ignored; a pattern in Cyrillic on the skeleton side too)
+    and at least one only there: ``O=Musical.ly Inc.``, ``O=musicаl.ly Inc.`` with a Cyrillic
+    ``а``, ``O=Ｔencent`` copy a vendor's name as a reader sees it (review 53 F1)."""
+    hits: list[tuple[str, str, str]] = []
+    for attr, regex in pattern.attrs.items():
+        raw = next((v for v in attrs.get(attr, []) if regex.search(v)), None)
+        if raw is not None:
+            hits.append((attr, raw, raw))
+            continue
+        found = _folded_value(regex, attrs.get(attr, []))
+        if found is None:
+            return None
+        hits.append((attr, *found))
+    return hits if any(v != f for _, v, f in hits) else None
+
+
+def _folded_value(regex: re.Pattern[str], values: list[str]) -> tuple[str, str] | None:
+    """(value, its folded form) of the first value whose normalised or skeleton form matches."""
+    folded, mapped = ignoring_case(regex), skeleton_side(regex)
+    for value in values:
+        for how, form in forms(value)[1:]:
+            if folded.search(form) or (how == "skeleton" and mapped is not None and mapped.search(form)):
+                return value, form
+    return None
+
+
+def foreign_keys(vendor_known: list[KnownCert] | KnownIndex, view: CertView) -> Callable[[Certificate], bool]:
+    """Whether a verified signer's name is only a claim: the vendor lists known keys and neither
+    the signer nor a verified lineage node is one of them (review 27 F3: a ByteDance name on
+    another key was a ``strong`` identity). A vendor that lists no key (Kaspersky) keeps names."""
+    certs = vendor_known.certs if isinstance(vendor_known, KnownIndex) else vendor_known
+    if not certs:
+        return lambda cert: False
+    if any(is_known(c, vendor_known) for _, c in view.lineage):
+        return lambda cert: False  # rotated from a vendor key: the app is the vendor's (confirmed)
+    return lambda cert: not is_known(cert, vendor_known)
+
+
+def _listed_name(pack: RulePack, value: str) -> tuple[str | None, bool]:
+    """(listed publisher name, whole) for an ``O=`` value: ``whole`` when the normalised name *is*
+    a listed legal name; a name that only begins with a listed name's first word ("Kaspersky Fan
+    Club", an unlisted affiliate) is returned with ``whole`` False: a claim (review 27 F4)."""
+    words = publisher_key(value).split()
+    keys = listed_keys(tuple(pack.publisher_names))
+    hit = next((n for n, k in keys if k and words == k), None)
+    if hit is not None:
+        return hit, True
+    return next((n for n, k in keys if k and words[:1] == k[:1]), None), False
+
+
+def publisher_evidence(pack: RulePack, view: CertView,
+                        foreign: Callable[[Certificate], bool] = lambda c: False) -> list[Evidence]:
+    """Publisher subject patterns and listed names on verified signers (``subject``; a claim,
+    ``subject-present``, on a ``foreign`` signer or for a name that only starts like a listed
+    one), and on certificates present but not verified (``subject-present``, weak)."""
+    out = name_evidence(pack.publishers, view, "subject", foreign)
+    candidates = [(c, view.place(c, "verified signer"), True) for c in view.signers]
+    # a known certificate out of place is a planted/forged finding, not a name claim
+    others = [(s.certificate, s.describe()) for s in view.present]
+    others += [(c, f"recorded by {view.recorded_by or 'the device'}, not verified by apkscan")
+               for c in view.recorded]
+    candidates += [(c, where, False) for c, where in others
+                   if not any(kc.matches(c) for kc in pack.certificates.values())]
+    for cert, where, verified in candidates:
+        for value in cert.subject_attrs.get("O", []):
+            name, whole = _listed_name(pack, value)
+            if name is None and not verified:
+                name = next((p.describe() for p in pack.publishers
+                             if p.match(cert.subject_attrs) or _folded_name_hits(p, cert.subject_attrs)), None)
+            if name is None or any(e.value == value and e.field.startswith("signer" if verified else "present")
+                                   for e in out):
+                continue
+            e = Evidence("signer.subject.O" if verified else "present.subject.O", value,
+                         "subject" if verified else "subject-present", name, verified,
+                         normalised=publisher_key(value), location=where)
+            if verified and not whole:
+                e = as_claim(e, f"{where}; not a listed {pack.vendor} legal name, only begins "
+                                 f"like {name}: the name is a claim")
+            elif verified and foreign(cert):
+                e = as_claim(e)
+            out.append(e)
+    return out
