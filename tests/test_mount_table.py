@@ -71,8 +71,12 @@ def test_untrusted_tables_give_no_names_and_never_fail(tmp_path, monkeypatch):
     t = MountTable.read(str(bad))  # 7 is its own parent: the root; 8 and 9 each other's: unreachable
     assert t is not None and t.mount_of("/a/b/c").mount_id == 7 and t.names("/a/b/c") == ["/f\\777/a/b/c"]
     assert MountTable.read(str(tmp_path / "absent")) is None
-    (tmp_path / "noroot").write_bytes(b"8 9 0:9 / /a rw - t t rw\n")
-    assert MountTable.read(str(tmp_path / "noroot")) is None  # no root mount: nothing can be placed
+    (tmp_path / "chroot").write_bytes(b"8 9 0:9 /srv/ev /ev rw - t t rw\n10 9 0:9 / /host rw - t t rw\n")
+    t = MountTable.read(str(tmp_path / "chroot"))  # a chroot: only the mounts inside it, no root mount
+    assert t.names("/ev/r.json") == ["/host/srv/ev/r.json"] and t.mount_of("/tmp/r.json") is None
+    assert t.names("/tmp/r.json") == []
+    (tmp_path / "empty").write_bytes(b"garbage\n")
+    assert MountTable.read(str(tmp_path / "empty")) is None
     monkeypatch.setattr(mounts, "MAX_BYTES", 100)
     (tmp_path / "big").write_bytes(HOST * 2)
     assert MountTable.read(str(tmp_path / "big")) is None  # over the bound: not read at all

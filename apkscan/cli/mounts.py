@@ -22,17 +22,20 @@ filesystem stay comparable across subvolume mounts; overlayfs files may report a
 ``st_dev``, while every mount of one overlay shares the overlay's device here. Not recognised:
 a write into an overlay's upper or lower folder directly (another filesystem, not a mount of the
 overlay). Where the table cannot be read (no ``/proc``, not Linux), :meth:`MountTable.read` gives
-None and the checks are what they were without it (a Linux caller says so).
+None and the checks are what they were without it (a Linux caller says so); in a chroot it lists
+only the mounts inside the chroot, so paths under none of them get no other names.
 """
 
 from __future__ import annotations
 
-import os
 import re
+import sys
 from typing import NamedTuple
 
 MOUNTINFO = "/proc/self/mountinfo"
 MAX_BYTES = 64 << 20  # ~400,000 mounts; a larger table is not read (bounded memory): checks as without it
+_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+_TOP = -1  # the parent of the mounts whose parent is not listed
 _ESCAPE = re.compile(rb"\\([0-3][0-7]{2})")  # the kernel writes space, tab, newline, backslash so
 
 
@@ -48,7 +51,9 @@ class Mount(NamedTuple):
 
 
 def _unescaped(field: bytes) -> str:
-    return os.fsdecode(_ESCAPE.sub(lambda m: bytes([int(m.group(1), 8)]), field))
+    if b"\\" in field:
+        field = _ESCAPE.sub(lambda m: bytes([int(m.group(1), 8)]), field)
+    return field.decode(_FS_ENCODING, _FS_ERRORS)  # os.fsdecode's, without its per-call checks
 
 
 def parse(text: bytes) -> list[Mount]:
@@ -80,42 +85,39 @@ class MountTable:
 
     def __init__(self, mounts: list[Mount]):
         ids = {m.mount_id for m in mounts}
-        self._children: dict[int, list[Mount]] = {}
+        self._children: dict[int, list[Mount]] = {}  # by parent; _TOP: mounts whose parent is not listed
         self._by_device: dict[str, list[Mount]] = {}
-        roots = []
         for m in mounts:
             self._by_device.setdefault(m.device, []).append(m)
-            if m.parent_id in ids and m.parent_id != m.mount_id:
-                self._children.setdefault(m.parent_id, []).append(m)
-            elif m.point == "/":
-                roots.append(m)
-        self._root = roots[-1] if roots else None
+            top = m.parent_id not in ids or m.parent_id == m.mount_id  # the root; in a chroot, its mounts
+            self._children.setdefault(_TOP if top else m.parent_id, []).append(m)
 
     @classmethod
     def read(cls, path: str | None = None) -> MountTable | None:
         """The table (``path``: :data:`MOUNTINFO`), or None when it cannot be read, is over
-        :data:`MAX_BYTES` or has no root mount."""
+        :data:`MAX_BYTES` or lists no mount."""
         try:
             with open(path or MOUNTINFO, "rb") as fh:
                 text = fh.read(MAX_BYTES + 1)
         except OSError:
             return None
-        table = cls(parse(text)) if len(text) <= MAX_BYTES else None
-        return table if table is not None and table._root is not None else None
+        mounts = parse(text) if len(text) <= MAX_BYTES else []
+        return cls(mounts) if mounts else None
 
     def mount_of(self, real: str) -> Mount | None:
         """The mount the system reaches the absolute real path ``real`` through: from the root
         mount, the child whose mount point the path meets first (a mount over a folder above an
-        older one hides it), down to the top of a stack of mounts on one point."""
-        here, seen = self._root, set()
-        while here is not None and here.mount_id not in seen:  # a malformed table's loop ends
-            seen.add(here.mount_id)
-            met = [c for c in self._children.get(here.mount_id, ()) if _below(real, c.point) is not None]
+        older one hides it), down to the top of a stack of mounts on one point. None for a path
+        under no listed mount (in a chroot, the table lists only the mounts inside it)."""
+        here, seen = None, set()
+        while True:  # each step to a mount not seen: a malformed table's loop ends too
+            met = [c for c in self._children.get(_TOP if here is None else here.mount_id, ())
+                   if _below(real, c.point) is not None and c.mount_id not in seen]
             if not met:
                 return here
             shortest = min(len(c.point) for c in met)
             here = [c for c in met if len(c.point) == shortest][-1]
-        return None
+            seen.add(here.mount_id)
 
     def names(self, real: str) -> list[str]:
         """The other paths that reach the folder or file at ``real``: its path within its filesystem
