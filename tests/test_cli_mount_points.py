@@ -66,6 +66,7 @@ def test_outputs_through_a_second_mount_point_of_a_sub_folder_are_refused(eviden
     ])
     for code, err in results[:6]:
         assert code == 2 and f"is inside the input {ev}" in err, err
+    assert f"(it is {sdcard / 'r.json'} through another mount point)" in results[0][1]  # the name that is in it
     assert results[6][0] == 2 and "goes through the link" in results[6][1], results[6]
     assert results[7][0] == 2 and f"is inside the input {x}" in results[7][1], results[7]  # (51 F1 already)
     assert tree_hashes(tmp_path) == before and not (tmp_path / "o.json").exists()

@@ -147,22 +147,28 @@ class ResolvedInputs(list):
                               self.mounts)
 
     def holding(self, real: str) -> str | None:
-        """The input (as given) that is the real path ``real`` or holds it, or None: by path, also
-        for every other name the mounts give ``real`` (a second mount point of a folder inside an
-        input: review 52 F2), and by (device, inode) of ``real`` and each folder above it, so a
-        second mount point of an input (a bind mount, a container volume) is that input too (51 F1)."""
+        """The input (as given) that is the real path ``real`` or holds it, or None (:meth:`holding_as`)."""
+        found = self.holding_as(real)
+        return None if found is None else found[0]
+
+    def holding_as(self, real: str) -> tuple[str, str] | None:
+        """The input (as given) that is the real path ``real`` or holds it, and the name of ``real``
+        it holds, or None: by path, also for every other name the mounts give ``real`` (a second
+        mount point of a folder inside an input: review 52 F2), and by (device, inode) of ``real``
+        and each folder above it, so a second mount point of an input (a bind mount, a container
+        volume) is that input too (51 F1)."""
         table = self.mounts()
         for name in [real, *(table.names(real) if table is not None else ())]:
             for given, real_input in self:
                 if _inside(name, real_input):
-                    return given
+                    return given, name
         if self._by_id is None:
             self._by_id = {i: given for (given, _), i in zip(self, self.file_ids()) if i is not None}
         ids, here = self._by_id, real
         while ids:
             found = _file_id(here)
             if found in ids:
-                return ids[found]
+                return ids[found], real
             up = os.path.dirname(here)
             if up == here:
                 break
@@ -223,9 +229,10 @@ def _input_conflict(real: str, inputs: ResolvedInputs, path: str | None = None) 
     for (given, real_input), in_id in zip(inputs, inputs.file_ids()):
         if real == real_input or (out_id is not None and out_id == in_id):
             return f"is the input {given}"  # also through a symlink or a hard link
-    owner = inputs.holding(real)
-    if owner is not None:
-        return f"is inside the input {owner}"
+    found = inputs.holding_as(real)
+    if found is not None:
+        owner, name = found
+        return f"is inside the input {owner}" + ("" if name == real else f" (it is {name} through another mount point)")
     return None if path is None else _link_in_an_input(path, inputs)
 
 
