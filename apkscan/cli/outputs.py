@@ -7,7 +7,8 @@ Why: ``scan --json a.apk b.apk`` once replaced the analyst's ``a.apk`` with a JS
 - is one of the inputs, or lies inside an input folder or an input container file, or reaches
   its place through a symbolic link that lies inside an input (a link planted in the evidence,
   ``ev/reports -> /else``, must not make ``ev/reports/r.json`` an allowed path, however the
-  path reaches ``ev``: reviews 49 F1, 50 F1);
+  path reaches ``ev``: reviews 49 F1, 50 F1), whatever mount point either is reached through
+  (a second mount of an input or of a folder inside one: :mod:`apkscan.cli.mounts`);
 - is an existing directory or a non-regular file (``/dev/null``, a FIFO: a report is
   written to a temporary sibling and renamed, which would replace the device node;
   ``-`` is stdout);
@@ -23,9 +24,12 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Callable, Iterable
 
 from apkscan.apk.io.readonly import open_binary
+from apkscan.cli import mounts
+from apkscan.cli.mounts import MountTable
 from apkscan.report.formats import OutputError, check_targets
 
 HEAD_BYTES = 64 * 1024  # how much of an existing file is read to recognise a report
@@ -125,11 +129,12 @@ class ResolvedInputs(list):
     files, and every output, the store, the JSONL stream and the rule cache are checked against
     them (each check resolving them again cost ~5 ``realpath`` per input). ``-`` (stdin) is left out."""
 
-    def __init__(self, inputs: Iterable[str], pairs: Iterable[tuple[str, str]] = ()):
+    def __init__(self, inputs: Iterable[str], pairs: Iterable[tuple[str, str]] = (), mounts: _Mounts | None = None):
         super().__init__(pairs)
         self.extend((i, os.path.realpath(i)) for i in inputs if i != "-")
         self._ids: list[tuple[int, int] | None] | None = None
         self._by_id: dict[tuple[int, int], str] | None = None
+        self.mounts = mounts or _Mounts()
 
     @classmethod
     def of(cls, inputs: Iterable[str]) -> ResolvedInputs:
@@ -138,22 +143,32 @@ class ResolvedInputs(list):
     def with_files(self, more: Iterable[str]) -> ResolvedInputs:
         """These inputs and ``more`` (files the run reads besides its inputs: rule, indicator,
         policy and password files), for output checks only: the run's identity is its inputs'."""
-        return ResolvedInputs((), [*self, *((f"{p} (a file this run reads)", os.path.realpath(p)) for p in more)])
+        return ResolvedInputs((), [*self, *((f"{p} (a file this run reads)", os.path.realpath(p)) for p in more)],
+                              self.mounts)
 
     def holding(self, real: str) -> str | None:
-        """The input (as given) that is the real path ``real`` or holds it, or None: by path, and by
-        (device, inode) of ``real`` and each folder above it, so a second mount point of an input
-        (a bind mount, a container volume) is that input too (review 51 F1)."""
-        for given, real_input in self:
-            if _inside(real, real_input):
-                return given
+        """The input (as given) that is the real path ``real`` or holds it, or None (:meth:`holding_as`)."""
+        found = self.holding_as(real)
+        return None if found is None else found[0]
+
+    def holding_as(self, real: str) -> tuple[str, str] | None:
+        """The input (as given) that is the real path ``real`` or holds it, and the name of ``real``
+        it holds, or None: by path, also for every other name the mounts give ``real`` (a second
+        mount point of a folder inside an input: review 52 F2), and by (device, inode) of ``real``
+        and each folder above it, so a second mount point of an input (a bind mount, a container
+        volume) is that input too (51 F1)."""
+        table = self.mounts()
+        for name in [real, *(table.names(real) if table is not None else ())]:
+            for given, real_input in self:
+                if _inside(name, real_input):
+                    return given, name
         if self._by_id is None:
             self._by_id = {i: given for (given, _), i in zip(self, self.file_ids()) if i is not None}
         ids, here = self._by_id, real
         while ids:
             found = _file_id(here)
             if found in ids:
-                return ids[found]
+                return ids[found], real
             up = os.path.dirname(here)
             if up == here:
                 break
@@ -165,6 +180,24 @@ class ResolvedInputs(list):
         if self._ids is None:
             self._ids = [_file_id(real) for _, real in self]
         return self._ids
+
+
+class _Mounts:
+    """This run's mount table, read on first use and then shared (:mod:`apkscan.cli.mounts`).
+    Unreadable on Linux (no ``/proc``): said once on stderr, and the checks are those without it."""
+
+    def __init__(self) -> None:
+        self._read = False
+        self._table: MountTable | None = None
+
+    def __call__(self) -> MountTable | None:
+        if not self._read:
+            self._read = True
+            self._table = MountTable.read()
+            if self._table is None and sys.platform.startswith("linux"):
+                sys.stderr.write(f"note: {mounts.MOUNTINFO} cannot be read: an output reached through a second "
+                                 "mount point of a folder inside an input is not recognised in this run\n")
+        return self._table
 
 
 def input_conflict(path: str, inputs: Iterable[str], written: str | None = None) -> str | None:
@@ -196,9 +229,10 @@ def _input_conflict(real: str, inputs: ResolvedInputs, path: str | None = None) 
     for (given, real_input), in_id in zip(inputs, inputs.file_ids()):
         if real == real_input or (out_id is not None and out_id == in_id):
             return f"is the input {given}"  # also through a symlink or a hard link
-    owner = inputs.holding(real)
-    if owner is not None:
-        return f"is inside the input {owner}"
+    found = inputs.holding_as(real)
+    if found is not None:
+        owner, name = found
+        return f"is inside the input {owner}" + ("" if name == real else f" (it is {name} through another mount point)")
     return None if path is None else _link_in_an_input(path, inputs)
 
 
