@@ -134,6 +134,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MANIFEST_TOO_LARGE": (E, "AndroidManifest.xml of … bytes not parsed"),
     "MIN_SDK_UNKNOWN": (E, "minSdkVersion cannot be read from AndroidManifest.xml, so the SDK range to verify for is unknown (apksigner refuses the APK; use --min-sdk-version)"),
     "MIN_SIG_SCHEME_FOR_TARGET_SDK_NOT_MET": (E, "targetSdkVersion … requires an APK Signature Scheme v2 or newer signature"),
+    "MOUNT_TABLE_UNREADABLE": (W, "the mount table (/proc/self/mountinfo) cannot be read: an output reached through a second mount point of a folder inside an input is not recognised in this run"),
     "NO_SIG_FOR_TARGET_SANDBOX_VERSION": (E, "targetSandboxVersion … requires an APK Signature Scheme v2 or newer signature"),
     "POLICY_NOT_FOUND": (E, "no policy of that name or path"),
     "POLICY_NAME_TWICE": (E, "two policies of one name in one run or lint: verdicts are keyed by policy name"),

@@ -195,8 +195,10 @@ class _Mounts:
             self._read = True
             self._table = MountTable.read()
             if self._table is None and sys.platform.startswith("linux"):
-                sys.stderr.write(f"note: {mounts.MOUNTINFO} cannot be read: an output reached through a second "
-                                 "mount point of a folder inside an input is not recognised in this run\n")
+                code = "MOUNT_TABLE_UNREADABLE"
+                sys.stderr.write(f"warning: {code}: {mounts.MOUNTINFO} cannot be read: an output "
+                                 "reached through a second mount point of a folder inside an input is not "
+                                 "recognised in this run\n")
         return self._table
 
 
