@@ -20,6 +20,7 @@ import pytest
 from conftest import APKS
 
 from apkscan.scan import scan
+from apkscan.sources import walkclock
 from apkscan.sources.files import FileSource
 from apkscan.sources.walker import WalkOptions
 
@@ -173,6 +174,41 @@ def test_adb_backup_of_two_tars_reads_the_second_and_notes_its_records(run):
     record = got["apps/com.zhiliaoapp.musically/_manifest"]
     assert record["verdict"] == "prohibited" and "end-of-archive marker" in record["identity"]["record_note"]
     assert doc["errors"] == []
+
+
+# ---------------------------------------------------------------- F8: a walk cut by its budget keeps the records
+
+def test_walk_timeout_in_an_adb_backup_keeps_the_records_parsed_before(rules, policy, tmp_path, monkeypatch):
+    """The clock moves 1,000 s when the walker meets ``slow.apk``: the backup ends there with
+    CONTAINER_WALK_TIMEOUT, and the _manifest records read before it are still listed."""
+    class Clock:
+        now = 0.0
+
+        def monotonic(self):
+            return self.now
+
+    clock = Clock()
+    monkeypatch.setattr(walkclock, "time", clock)
+    from apkscan.sources.walker import Walker
+    real = Walker.member
+
+    def member(self, m, container, depth, custody=False):
+        if m.name.endswith("slow.apk"):
+            clock.now += 1000
+        return real(self, m, container, depth, custody)
+
+    monkeypatch.setattr(Walker, "member", member)
+    tar = tar_of([("apps/com.tencent.mm/_manifest", manifest("com.tencent.mm")),
+                  ("apps/com.zhiliaoapp.musically/_manifest", manifest("com.zhiliaoapp.musically")),
+                  ("apps/com.example.x/a/slow.apk", CLEAN), ("apps/com.example.y/a/late.apk", CLEAN)])
+    path = tmp_path / "device.ab"
+    path.write_bytes(adb(tar))
+    doc = scan([FileSource([str(path)], WalkOptions(tmp_dir=str(tmp_path / "spool"), walk_timeout=10))],
+               rules, policy).to_dict()
+    got = apps(doc)
+    assert codes(doc) == [walkclock.WALK_TIMEOUT]
+    assert sorted(got) == ["apps/com.tencent.mm/_manifest", "apps/com.zhiliaoapp.musically/_manifest"]
+    assert all(a["verdict"] == "prohibited" and "read only in part" in a["identity"]["record_note"] for a in got.values())
 
 
 # ---------------------------------------------------------------- F9: GNU sparse members

@@ -139,6 +139,16 @@ class AdbBackupReader:
         yield from self._records()
         yield from self._skipped.values()
 
+    def unfinished(self) -> list[RecordedApp | Skipped]:
+        """What the walk learnt before its time budget ended it (the walker asks on
+        ``CONTAINER_WALK_TIMEOUT``): the ``_manifest`` records parsed so far and the skip counts,
+        so a cut walk keeps them as its message says (review 54 F8)."""
+        for app in self.recorded.values():
+            app.note = _join(app.note, "the backup was read only in part (CONTAINER_WALK_TIMEOUT)")
+        out: list[RecordedApp | Skipped] = [*self._records(), *self._skipped.values()]
+        self.recorded, self._skipped = {}, {}
+        return out
+
     def _tar_failure(self, exc: tarfile.TarError, payload: Payload, count: int) -> Issue:
         if payload.produced == 0 or (count == 0 and "empty" in str(exc)):
             return warning("BACKUP_EMPTY", "empty backup: the archive holds no files")

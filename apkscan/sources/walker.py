@@ -331,6 +331,9 @@ class Walker:
         except (*_read_errors(), OSError) as exc:
             seen += 1
             yield InputProblem(chain, [_issue(exc)])
+        except walkclock.WalkTimeout:  # what the reader learnt before the cut (an adb backup's records) is kept
+            yield from getattr(reader, "unfinished", list)()
+            raise
         if not seen:  # accounted for, not silently nothing
             yield Skipped(chain[:-1] or chain, "empty container (no files in it)", 1, [chain[-1]])
 
