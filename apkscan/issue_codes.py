@@ -48,6 +48,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "CONTAINER_TAR_TRAILING_DATA": (T, "… bytes after a tar end-of-archive marker, from offset …, are no tar header: skipped, as tar -i skips them"),
     "CONTAINER_TMP_LIMIT": (E, "… needs more than the … bytes of temporary space left (--tmp-limit …)"),
     "CONTAINER_TOO_DEEP": (E, "nested more than … containers deep (--max-depth)"),
+    "CONTAINER_TRAILING_DATA": (T, "… bytes after the end of the … stream: not part of it; the data before them is read, as … reads it (it warns: trailing garbage ignored)"),
     "CONTAINER_UNSUPPORTED_COMPRESSION": (E, "a zstd stream: no zstd decoder here (Python 3.14+, or the zstandard package)"),
     "CONTAINER_WALK_TIMEOUT": (E, "walking this input took more than … s (--walk-timeout, plus 1 s per MiB of it): what it held after that point was not read"),
     "CONTENT_DIGESTS_NOT_CHECKED": (W, "--quick: content digests were not checked, so this is not a full verification"),
