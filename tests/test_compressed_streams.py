@@ -70,3 +70,20 @@ def test_titanium_picks_the_codec_by_the_bytes(rules, policy, tmp_path, shape):
     (app,) = doc["apps"]
     assert app["verdict"] == "prohibited" and app["identity"]["verified"]
     assert codes(doc) == (["CONTAINER_TRAILING_DATA"] if shape == "gzip with junk" else [])
+
+
+# ---------------------------------------------------------------- F13: formats recognised, not read
+
+@pytest.mark.parametrize("head,code", [
+    (b"\x04\x22\x4d\x18\x64\x40\xa7", "CONTAINER_UNSUPPORTED_COMPRESSION"),  # lz4 frame
+    (b"LZIP\x01\x0c", "CONTAINER_UNSUPPORTED_COMPRESSION"),
+    (b"\x1f\x9d\x90", "CONTAINER_UNSUPPORTED_COMPRESSION"),  # compress (.Z), 16-bit codes, block mode
+    (b"Rar!\x1a\x07\x01\x00", "INPUT_UNSUPPORTED_CONTAINER"),
+    (b"070701", "INPUT_UNSUPPORTED_CONTAINER"),  # cpio newc
+])
+def test_archives_not_read_are_a_coded_error_in_a_folder_never_a_skip(rules, policy, tmp_path, head, code):
+    folder = tmp_path / "pulls"
+    folder.mkdir()
+    (folder / "pull.bin").write_bytes(head + bytes(range(256)) * 8)
+    doc = scan([FileSource([str(folder)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy).to_dict()
+    assert codes(doc) == [code] and doc["skipped"] == []
