@@ -13,7 +13,10 @@ multi-GB backup. Layout ``apps/<pkg>/<token>/...`` (shared ``backup-formats.md``
   seen as the stream passes: then it is a :class:`Member` (an APK under a data name is scanned),
   or ``BACKUP_DATA_APK_UNSCANNED`` when the name shows only past the bytes kept (see ``_data``);
 - names outside that layout (or with ``..``/absolute parts) are yielded as members under
-  their raw name (display only), so an odd name cannot hide an APK from the walker.
+  their raw name (display only), so an odd name cannot hide an APK from the walker;
+- past the tar's end-of-archive marker, where Android's restore stops, the rest is read as
+  ``tar -i`` reads it (review 54 F3): members there carry ``TAMPER_TAR_PAST_END``, records a
+  note; a member whose type flag tarfile does not know is read as a regular file, flagged (F2).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from apkscan.sources.adb_header import (HeaderError, parse_header, read_header_b
 from apkscan.sources.adb_manifest import MAX_MANIFEST_BYTES, ManifestError, parse_manifest
 from apkscan.sources.adb_stream import (MAX_EXPANDED, BackupReadError, Payload, decrypted_chunks,
                                         raw_chunks)
-from apkscan.sources.adb_tar import MemberStream, open_stream, stop_reason
+from apkscan.sources.adb_tar import (MemberStream, after_end, open_stream, past_end_flag, stop_reason,
+                                     trailing_issue)
 from apkscan.sources import detect
 from apkscan.sources.detect import is_zip
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
@@ -102,7 +106,7 @@ class AdbBackupReader:
         yield from self._walk(payload)
 
     def _walk(self, payload: Payload) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
-        count, failure = 0, None
+        count, failure, tf = 0, None, None
         try:
             tf = open_stream(payload)
             for info in tf:
@@ -129,8 +133,21 @@ class AdbBackupReader:
             yield self._problem(warning("BACKUP_EMPTY", "empty backup: the archive holds no files"))
         if payload.trailing:
             yield self._problem(tamper("BACKUP_TRAILING_DATA", "data follows the end of the compressed stream"))
+        junk = trailing_issue(tf) if tf is not None else None
+        if junk is not None:
+            yield self._problem(junk)
         yield from self._records()
         yield from self._skipped.values()
+
+    def unfinished(self) -> list[RecordedApp | Skipped]:
+        """What the walk learnt before its time budget ended it (the walker asks on
+        ``CONTAINER_WALK_TIMEOUT``): the ``_manifest`` records parsed so far and the skip counts,
+        so a cut walk keeps them as its message says (review 54 F8)."""
+        for app in self.recorded.values():
+            app.note = _join(app.note, "the backup was read only in part (CONTAINER_WALK_TIMEOUT)")
+        out: list[RecordedApp | Skipped] = [*self._records(), *self._skipped.values()]
+        self.recorded, self._skipped = {}, {}
+        return out
 
     def _tar_failure(self, exc: tarfile.TarError, payload: Payload, count: int) -> Issue:
         if payload.produced == 0 or (count == 0 and "empty" in str(exc)):
@@ -143,9 +160,8 @@ class AdbBackupReader:
         name = info.name
         if info.isdir():
             return
-        if not info.isreg():
-            kind = ("symbolic link" if info.issym() else "hard link" if info.islnk()
-                    else "device or FIFO" if (info.ischr() or info.isblk() or info.isfifo()) else "special file")
+        if info.issym() or info.islnk() or info.ischr() or info.isblk() or info.isfifo():
+            kind = "symbolic link" if info.issym() else "hard link" if info.islnk() else "device or FIFO"
             self._skip(f"{kind} (not followed)", name)
             return
         parts = name.split("/")
@@ -208,7 +224,18 @@ class AdbBackupReader:
             state["opened"] = True
             return MemberStream(inner if inner is not None else tf.extractfile(info), info.name)
 
-        return Member(name=info.name, size=info.size, open=open_)
+        return Member(name=info.name, size=info.size, open=open_, flags=self._flags(tf, info))
+
+    @staticmethod
+    def _flags(tf: tarfile.TarFile, info: tarfile.TarInfo) -> list[Issue]:
+        """A member's tar facts: found past an end-of-archive marker (Android's restore stops at the
+        first zero block), or of a type flag tarfile does not know (read as a regular file, as GNU tar
+        reads it; Android's restore refuses the backup there: review 54 F2)."""
+        flags = past_end_flag(tf)
+        if not info.isreg():
+            flags.append(tamper("TAMPER_TAR_MEMBER_TYPE", f"tar type flag {info.type!r} is no known type: read as "
+                                "a regular file, as GNU tar extracts it (Android's restore stops there)"))
+        return flags
 
     def _manifest(self, tf: tarfile.TarFile, info: tarfile.TarInfo, package: str) -> Iterator[InputProblem]:
         where = self.chain + (info.name,)
@@ -227,6 +254,8 @@ class AdbBackupReader:
             note = f"recorded under folder apps/{package}/"
             yield InputProblem(where, [tamper("BACKUP_MANIFEST_MISMATCH",
                                               f"_manifest names {manifest.package!r} but sits under apps/{package}/")])
+        if after_end(tf) is not None:
+            note = _join(note, "read after a tar end-of-archive marker: Android's restore stops before it")
         if manifest.apk_included:
             self._claimed.add(package)
         if len(self.recorded) >= MAX_MANIFESTS:

@@ -102,6 +102,34 @@ class _AgeReader:
         yield age_problem(self.chain)
 
 
+def _is_lz4(head: bytes) -> bool:
+    """An LZ4 frame, a legacy LZ4 frame, or a skippable frame (0x184D2A50-5F) that opens a stream."""
+    return head[:4] in (b"\x04\x22\x4d\x18", b"\x02\x21\x4c\x18") or (
+        len(head) >= 4 and head[0] & 0xF0 == 0x50 and head[1:4] == b"\x2a\x4d\x18")
+
+
+def _is_compress_z(head: bytes) -> bool:
+    """Unix ``compress`` (.Z): 1F 9D, then a flags byte whose reserved bits are clear and whose
+    maximum code width is 9 to 16 bits (two magic bytes alone would claim one random file in 65,536)."""
+    return len(head) >= 3 and head[:2] == b"\x1f\x9d" and not head[2] & 0x60 and 9 <= head[2] & 0x1F <= 16
+
+
+# Formats recognised and not read (review 54 F13: an lz4 pull was "not a known container", a skip):
+# a coded error, never a skip, as for 7z and zstd. Told by magic bytes only.
+_UNREAD_COMPRESSION = "CONTAINER_UNSUPPORTED_COMPRESSION"
+UNREAD_FORMATS: list[StreamFormat] = [
+    StreamFormat("lz4", "an lz4 stream (.lz4)", _is_lz4, None, code=_UNREAD_COMPRESSION,
+                 hint="decompress it first (lz4 -d FILE), then scan what comes out"),
+    StreamFormat("lzip", "an lzip stream (.lz)", lambda head: head[:5] == b"LZIP\x01", None, code=_UNREAD_COMPRESSION,
+                 hint="decompress it first (lzip -d FILE), then scan what comes out"),
+    StreamFormat("compress", "a Unix compress stream (.Z)", _is_compress_z, None, code=_UNREAD_COMPRESSION,
+                 hint="decompress it first (uncompress FILE or gzip -d FILE), then scan what comes out"),
+    StreamFormat("rar", "a RAR archive", lambda head: head[:7] == b"Rar!\x1a\x07\x00" or head[:8] == b"Rar!\x1a\x07\x01\x00",
+                 None, hint="extract it first (unrar x or 7z x), then scan the folder"),
+    StreamFormat("cpio", "a cpio archive", lambda head: head[:6] in (b"070701", b"070702", b"070707"), None,
+                 hint="extract it first (cpio -idm or 7z x), then scan the folder"),
+]
+
 STREAM_FORMATS: list[StreamFormat] = [
     # the password is asked lazily: only when a backup turns out to be encrypted
     StreamFormat("adb-backup", "an adb backup (.ab)", detect.is_adb_backup,
@@ -113,6 +141,7 @@ STREAM_FORMATS: list[StreamFormat] = [
                  hint="re-download the bundle: APKMirror removed the encryption, and a current .apkm is read"),
     StreamFormat("age", "an age-encrypted file (AndroidQF .zip.age)", looks_like_age,
                  lambda stream, chain, ctx: _AgeReader(chain)),
+    *UNREAD_FORMATS,
 ]
 # Text evidence (pm list / dumpsys package output) is no stream format: its mark may lie anywhere in
 # the text, so the walker looks for it through the whole text (``Walker._text``, ``scan_for_listing``)

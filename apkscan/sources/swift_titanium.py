@@ -20,14 +20,16 @@ from __future__ import annotations
 import io
 import lzma
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from apkscan.issues import error, tamper
-from apkscan.sources.compressed import decompressed
+from apkscan.sources import registry
+from apkscan.sources.compressed import decompressed, trailing_issue
+from apkscan.sources.detect import is_zip
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree
 from apkscan.sources.layout_common import (MetadataError, Skips, apk_after_all, in_install, install_key, is_package,
                                           listed_app, member_or_problem, problem, read_small)
-from apkscan.sources.streams import InflateBudget
+from apkscan.sources.streams import InflateBudget, Prefixed, read_head
 
 SWIFT_RE = re.compile(r"^(?P<dir>(?:.*/)?)(?P<pkg>[^/]+)\.(?P<ext>app|splits|dat|extdat|exp|xml)$")
 SWIFT_SKIPS = {"dat": "app data archive (not scanned)", "extdat": "app data archive (not scanned)",
@@ -94,11 +96,20 @@ class SwiftBackupReader:
 
 
 class _Decompressed(io.RawIOBase):
-    """A decompressing stream whose truncation/corruption errors are OSErrors with a code."""
+    """A decompressing stream whose truncation/corruption errors are OSErrors with a code.
 
-    def __init__(self, raw, opener: Callable, name: str):
+    The codec is the one the bytes start with (a ZIP is passed through as it is); the file
+    name's suffix is only the fallback for a head no codec claims (review 54 F5: a plain APK or
+    a bzip2 stream under a ``.apk.gz`` name was "corrupt")."""
+
+    def __init__(self, raw, kind: str, budget: InflateBudget, name: str):
         super().__init__()
-        self._raw, self._inner, self._name = raw, opener(raw), name
+        head = read_head(raw, 16)
+        self._raw, self._name = raw, name
+        if is_zip(head):
+            self._inner = Prefixed(head, raw)
+        else:
+            self._inner = decompressed(registry.compression(head) or kind, Prefixed(head, raw), budget)
 
     def readable(self) -> bool:
         return True
@@ -183,9 +194,12 @@ class TitaniumBackupReader:
             inner.flags.extend(flags)
             yield inner
             return
-        budget = self.budget
+        budget, opened = self.budget, []
         yield Member(name=name, size=None, flags=flags,
-                     open=lambda: _Decompressed(inner.open(), lambda raw: decompressed(kind, raw, budget), name))
+                     open=lambda: opened.append(_Decompressed(inner.open(), kind, budget, name)) or opened[-1])
+        junk = trailing_issue(opened[-1]._inner) if opened else None  # the walker has read the member by now
+        if junk is not None:
+            yield InputProblem(self.tree.chain + (name,), [junk])
 
     def _properties(self, name: str, package: str) -> tuple[RecordedApp, set[str]] | InputProblem:
         try:

@@ -17,7 +17,9 @@ at ~7 MB/s, yielding nothing) run free. The honest slow case, a big ``.tar.bz2``
 Past the budget, :func:`check` raises :class:`WalkTimeout` at the next checkpoint. It is a
 ``BaseException``: readers turn their ``ApkScanError``\\ s into one member's problem, or read
 "cannot open" as "not a ZIP", and must not do either with it. Only :meth:`WalkClock.run` catches
-it and ends that input with a ``CONTAINER_WALK_TIMEOUT`` error; what it found before is kept.
+it and ends that input with a ``CONTAINER_WALK_TIMEOUT`` error; what it found before is kept,
+including what a reader parsed but had not yielded yet: the walker hands on a reader's
+``unfinished()`` (an adb backup's ``_manifest`` records) as the timeout passes (review 54 F8).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from apkscan.issues import ApkScanError, Issue, error, warning
 from apkscan.sources import detect, registry, walkclock
 from apkscan.sources.custody import record as custody_record
 from apkscan.sources.bundles import BundleReader, InstallSetReader
-from apkscan.sources.compressed import decode_errors, decompressed
+from apkscan.sources.compressed import decode_errors, decompressed, trailing_issue
 from apkscan.sources.interface import ContainerReader, InputProblem, Item, Member, ScanInput, Skipped
 from apkscan.sources.streams import InflateBudget, Prefixed, WindowStream, read_head
 from apkscan.sources.tempspace import DEFAULT_TMP_LIMIT, TempSpace, release
@@ -145,6 +145,9 @@ class Walker:
                 head = read_head(inner, detect.HEAD_SIZE)
                 yield from self.blob(Blob(b.chain, b.where, head, stream=Prefixed(head, inner), bundle=b.bundle,
                                           flags=b.flags, given=b.given), depth + 1)
+                junk = trailing_issue(inner)  # known once what came out was read to its end
+                if junk is not None:
+                    yield InputProblem(b.chain, [junk])
             else:
                 yield from self._entries(fmt.open(stream, b.chain, self.ctx), depth + 1)
         finally:
@@ -331,6 +334,9 @@ class Walker:
         except (*_read_errors(), OSError) as exc:
             seen += 1
             yield InputProblem(chain, [_issue(exc)])
+        except walkclock.WalkTimeout:  # what the reader learnt before the cut (an adb backup's records) is kept
+            yield from getattr(reader, "unfinished", list)()
+            raise
         if not seen:  # accounted for, not silently nothing
             yield Skipped(chain[:-1] or chain, "empty container (no files in it)", 1, [chain[-1]])
 
