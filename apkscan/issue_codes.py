@@ -41,6 +41,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "CONTAINER_BUNDLE_NO_BASE": (W, "split bundle without a base APK (no manifest without a split attribute)"),
     "CONTAINER_CORRUPT": (E, "cannot read this container: …"),
     "CONTAINER_ENCRYPTED_APKM": (E, "legacy encrypted APKMirror bundle (.apkm, 2020): not readable without its key"),
+    "CONTAINER_ENCRYPTED_MEMBER": (E, "… is encrypted (ZipCrypto or WinZip AES, a password-protected ZIP): extract it with its password, then scan the file"),
     "CONTAINER_INFLATE_LIMIT": (E, "… would take the bytes inflated from this input over the …-byte limit"),
     "CONTAINER_OVERLAP_LIMIT": (E, "… members not checked for nested APKs: their data overlap, and looking into each would read more than the archive's size"),
     "CONTAINER_TAR_CORRUPT": (E, "not a readable tar archive: …"),

@@ -118,3 +118,77 @@ def test_androidqf_known_by_acquisition_json_alone(run, tmp_path):
     assert apps(doc) == {"com.zhiliaoapp.musically": "prohibited"}
 
 
+# ------------------------------------------------------------------ F10: a password-protected member
+def _zipcrypto(data: bytes, password: bytes, crc: int) -> bytes:
+    """Traditional PKWARE encryption (APPNOTE 6.1) of ``data``, its 12-byte header first."""
+    keys = [0x12345678, 0x23456789, 0x34567890]
+
+    def update(c: int) -> None:
+        keys[0] = zlib.crc32(bytes([c]), keys[0] ^ 0xFFFFFFFF) ^ 0xFFFFFFFF
+        keys[1] = ((keys[1] + (keys[0] & 0xFF)) * 134775813 + 1) & 0xFFFFFFFF
+        keys[2] = zlib.crc32(bytes([keys[1] >> 24]), keys[2] ^ 0xFFFFFFFF) ^ 0xFFFFFFFF
+
+    for c in password:
+        update(c)
+    out = bytearray()
+    for c in bytes(range(11)) + bytes([crc >> 24]) + data:
+        k = keys[2] | 2
+        out.append(c ^ (((k * (k ^ 1)) >> 8) & 0xFF))
+        update(c)
+    return bytes(out)
+
+
+def _encrypted_zip(path: Path, name: str, data: bytes, method: int = 0,
+                   others: list[tuple[str, bytes]] = ()) -> Path:
+    """``others``, then ``name`` written encrypted: bit 0 set, its data ZipCrypto (``method`` 0) or
+    opaque AES-like bytes (99)."""
+    crc = zlib.crc32(data)
+    body = _zipcrypto(data, b"infected", crc) if method == 0 else bytes(16) + zlib.compress(data)[::-1] + bytes(10)
+    with zipfile.ZipFile(path, "w") as z:
+        for other, content in others:
+            z.writestr(other, content)
+        z.writestr(name, body)
+        local = z.getinfo(name).header_offset
+    raw = bytearray(path.read_bytes())
+    central = raw.rindex(b"PK\x01\x02")  # the last record: this member's
+    for at, flag_at in ((local, 6), (central, 8)):
+        struct.pack_into("<HH", raw, at + flag_at, 1, method)
+    path.write_bytes(bytes(raw))
+    with zipfile.ZipFile(path) as z:  # what unzip and Python see: a password-protected member
+        assert z.getinfo(name).flag_bits & 1
+    return path
+
+
+@pytest.mark.parametrize("name", ["wechat.apk", "614d5a807faf3d50"])
+@pytest.mark.parametrize("method", [0, 99])
+def test_encrypted_member_is_a_coded_error(run, tmp_path, name, method):
+    doc = run(_encrypted_zip(tmp_path / "sample.zip", name, WECHAT, method))
+    assert codes(doc) == {"CONTAINER_ENCRYPTED_MEMBER"}
+    assert "encrypted" in doc["errors"][0]["errors"][0]["message"]
+    assert not doc["skipped"] and not doc["apps"]
+
+
+def test_encrypted_member_under_a_data_name_is_said(run, tmp_path):
+    """An OBB of a bundle, AndroidQF's bugreport.zip: locked bytes may be anything, never 'data'."""
+    src = zipfile.ZipFile(REPO / "fixtures" / "containers" / "clean.xapk")
+    obb = next(i.filename for i in src.infolist() if i.filename.endswith(".obb"))
+    others = [(i.filename, src.read(i.filename)) for i in src.infolist() if i.filename != obb]
+    doc = run(_encrypted_zip(tmp_path / "app.xapk", obb, _zip_of("wechat.apk", WECHAT), others=others))
+    assert codes(doc) == {"CONTAINER_ENCRYPTED_MEMBER"} and "OBB data, not an APK" not in skips(doc)
+    others = [("acquisition.json", ACQ_JSON.encode()), ("packages.json", b"[]"), ("getprop.txt", b"[ro.x]: [y]\n")]
+    doc = run(_encrypted_zip(tmp_path / "acq.zip", "bugreport.zip", _zip_of("wechat.apk", WECHAT), others=others))
+    assert codes(doc) == {"CONTAINER_ENCRYPTED_MEMBER"}
+    assert skips(doc)["AndroidQF acquisition file (not scanned)"] == 2
+
+
+def test_forged_encryption_flag_on_a_plain_member_is_read(run, tmp_path):
+    path = write_zip(tmp_path / "pull.zip", [("wechat.apk", WECHAT)])
+    raw = bytearray(path.read_bytes())
+    for sig, at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        raw[raw.index(sig) + at] |= 1
+    path.write_bytes(bytes(raw))
+    doc = run(path)
+    assert apps(doc) == {"com.tencent.mm": "prohibited"}
+    assert "TAMPER_ENCRYPTION_FLAG" in {t["code"] for t in doc["apps"][0]["identity"]["tamper"]}
+
+

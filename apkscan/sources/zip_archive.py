@@ -21,12 +21,13 @@ import itertools
 from collections.abc import Iterator
 
 from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
-from apkscan.issues import ApkScanError, tamper
+from apkscan.issues import ApkScanError, Issue, tamper
 from apkscan.sources import detect
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
 from apkscan.sources.streams import InflateBudget, IterStream
 
 _READERS = itertools.count()
+METHOD_AES = 99  # WinZip AES: the real method is in the record's extra field
 
 
 
@@ -67,12 +68,29 @@ class ZipReader:
     def bundle_key(self, name: str) -> str | None:
         return None
 
+    def _encrypted(self, entry: ZipEntry) -> Issue:
+        """A member whose record says it is encrypted (review 54 F10). An APK's own entries ignore
+        the flag, as Android does; a container's member is encrypted unless its data read as plain
+        (a ZIP, a container: a forged flag, kept as a tamper fact), or it is WinZip AES (method 99)."""
+        if entry.method != METHOD_AES:
+            try:
+                if detect.is_container_head(detect.zip_entry_head(self.archive, entry, 8)):
+                    return tamper("TAMPER_ENCRYPTION_FLAG", f"member {entry.name!r}: the encryption flag is set "
+                                  "but its data read as plain")
+            except ApkScanError:
+                pass  # encrypted data neither inflates nor starts as a container
+        scheme = "WinZip AES" if entry.method == METHOD_AES else "ZipCrypto"
+        raise ApkScanError("CONTAINER_ENCRYPTED_MEMBER", f"{entry.name!r} is encrypted ({scheme}, password-protected "
+                           "ZIP): extract it with its password (unzip, 7z), then scan the file")
+
     def member(self, entry: ZipEntry) -> Member:
         """The entry as a Member: a window when stored, an inflating stream otherwise (its declared
         size charged to the inflation budget: ``charged``, given back if it is never read)."""
         arc = self.archive
         flags = [tamper("TAMPER_MEMBER_NAME", f"member name {entry.name!r} is absolute or has '..'; shown, never used as a path")] \
             if _odd_name(entry.name) else []
+        if entry.flags & 1 or entry.method == METHOD_AES:
+            flags.append(self._encrypted(entry))
         start = self.base + arc.data_offset(entry)
         key = (self.token, start, entry.compressed, entry.uncompressed_size)
         shown = shown_name(entry)
