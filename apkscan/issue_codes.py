@@ -188,7 +188,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "TAMPER_MANIFEST_AMBIGUOUS_LABEL": (T, "the label reads as … to Android but as … to parsers that ignore a resource entry's size"),
     "TAMPER_MANIFEST_AMBIGUOUS_PACKAGE": (T, "package reads as … to Android but differently to other parsers (…); rules are matched against every reading"),
     "TAMPER_ARSC_UNKNOWN_CHUNKS": (T, "resources.arsc declares … bytes over the cap; its string pool and packages take …, the other … are top-level chunks Android skips (of another type, or string pools after the first) or bytes after the table (read without them, as Android reads it)"),
-    "TAMPER_MEMBER_NAME": (T, "member name … is absolute or has \"..\"; shown, never used as a path"),
+    "TAMPER_MEMBER_NAME": (T, "member name … is absolute or has \"..\" (or uses \"\\\" as its separator: a Windows-made layout ZIP, read as \"/\"); shown, never used as a path"),
     "TAMPER_MULTIPLE_EOCD": (T, "… end-of-central-directory signatures in the archive tail; used the one at offset …"),
     "TAMPER_OVERLAPPING_ENTRIES": (T, "… and … share bytes of the archive"),
     "TAMPER_SUSPICIOUS_ENTRY_NAME": (T, "entry #… name … has NUL/control characters, invalid UTF-8, \"..\" segments or an absolute path"),

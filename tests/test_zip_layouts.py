@@ -76,6 +76,107 @@ def records(*packages: str) -> bytes:
     return json.dumps([{"name": p, "files": []} for p in packages]).encode()
 
 
+# ------------------------------------------------------------------ F1: a name listed twice
+def test_androidqf_name_listed_twice_reads_every_record(run, tmp_path):
+    """Extractors give the last record (WeChat); the first (the clean app) is read too, both flagged."""
+    path = write_zip(tmp_path / "acq.zip", [("acquisition.json", ACQ_JSON.encode()), ("packages.json", b"[]"),
+                                            ("getprop.txt", b"[ro.x]: [y]\n"),
+                                            ("apks/com.example.clean.apk", CLEAN), ("apks/com.example.clean.apk", WECHAT)])
+    assert zipfile.ZipFile(path).read("apks/com.example.clean.apk") == WECHAT  # what an examiner extracts
+    doc = run(path)
+    assert apps(doc) == {"com.tencent.mm": "prohibited", "com.example.clean": "allowed"}
+    for app in doc["apps"]:
+        assert "TAMPER_DUPLICATE_ENTRY" in {t["code"] for t in app["identity"]["tamper"]}
+
+
+def test_neo_backup_name_listed_twice_reads_every_record(run, tmp_path):
+    props = json.dumps({"packageName": "com.example.clean", "packageLabel": "Clean", "versionCode": 1}).encode()
+    inst = "com.example.clean/2024-05-01-10-00-00-000-user_0"
+    doc = run(write_zip(tmp_path / "neo.zip", [(f"{inst}.properties", props), (f"{inst}/base.apk", CLEAN),
+                                               (f"{inst}/base.apk", TIKTOK)]))
+    assert apps(doc)["com.zhiliaoapp.musically"] == "prohibited"
+    assert "com.example.clean" in apps(doc)
+
+
+def test_name_listed_twice_over_the_same_data_is_read_once(run, tmp_path):
+    """Two records of one name pointing at one local header: one app, no flag (nothing differs)."""
+    path = write_zip(tmp_path / "acq.zip", [("acquisition.json", ACQ_JSON.encode()), ("packages.json", b"[]"),
+                                            ("apks/wechat.apk", WECHAT)])
+    data = bytearray(path.read_bytes())
+    eocd = data.rindex(b"PK\x05\x06")
+    count, cd_size, cd_off = struct.unpack_from("<HII", data, eocd + 10)
+    last = data.rindex(b"PK\x01\x02", cd_off, eocd)  # the WeChat record, repeated
+    record = bytes(data[last:eocd])
+    data[eocd:eocd] = record
+    struct.pack_into("<HHII", data, eocd + len(record) + 8, count + 1, count + 1, cd_size + len(record), cd_off)
+    path.write_bytes(bytes(data))
+    doc = run(path)
+    assert apps(doc) == {"com.tencent.mm": "prohibited"}
+    assert not {t["code"] for t in doc["apps"][0]["identity"]["tamper"]} & {"TAMPER_DUPLICATE_ENTRY"}
+
+
+# ------------------------------------------------------------------ F4: zipped on a Mac, by PowerShell 5.1
+def _acquisition(top: str, mac: bool = False, backslash: bool = False) -> list[tuple[str | zipfile.ZipInfo, bytes]]:
+    """The fixture acquisition's records, WeChat and TikTok known from packages.json only."""
+    files = {"acquisition.json": (ACQ / "acquisition.json").read_bytes(), "getprop.txt": (ACQ / "getprop.txt").read_bytes(),
+             "packages.json": records("com.tencent.mm", "com.zhiliaoapp.musically"), "apks/clean.apk": CLEAN}
+    out: list[tuple[str | zipfile.ZipInfo, bytes]] = []
+    for rel, data in files.items():
+        name = f"{top}/{rel}"
+        if backslash:  # PowerShell 5.1 Compress-Archive: '\' separators, made by Windows (host 0)
+            info = zipfile.ZipInfo(name.replace("/", "\\"), (2026, 11, 30, 0, 0, 0))
+            info.create_system = 0
+            out.append((info, data))
+        else:
+            out.append((name, data))
+        if mac:
+            folder, base = name.rsplit("/", 1)
+            out.append((f"__MACOSX/{folder}/._{base}", APPLE_DOUBLE))
+    return out
+
+
+def test_androidqf_zipped_on_a_mac_is_the_acquisition(run, tmp_path):
+    doc = run(write_zip(tmp_path / "acq.zip", _acquisition("0b6c", mac=True), zipfile.ZIP_DEFLATED))
+    assert apps(doc) == {"com.tencent.mm": "prohibited", "com.zhiliaoapp.musically": "prohibited",
+                         "com.example.clean": "allowed"}
+    assert not codes(doc)  # the AppleDouble `._clean.apk` is no INPUT_NOT_AN_APK
+    assert skips(doc)["macOS metadata (__MACOSX/ AppleDouble file), not scanned"] == 4
+
+
+def test_macosx_file_that_is_no_apple_double_is_walked(run, tmp_path):
+    members = _acquisition("0b6c", mac=True) + [("__MACOSX/0b6c/apks/._x.apk", WECHAT)]
+    doc = run(write_zip(tmp_path / "acq.zip", members))
+    assert any(a["source"]["chain"][-1] == "__MACOSX/0b6c/apks/._x.apk" and a["verdict"] == "prohibited"
+               for a in doc["apps"])
+
+
+def test_backup_app_zipped_on_a_mac_is_the_layout(run, tmp_path):
+    props = json.dumps({"packageName": "com.zhiliaoapp.musically", "packageLabel": "TikTok", "versionCode": 1}).encode()
+    inst = "NeoBackup/com.zhiliaoapp.musically/2024-05-01-10-00-00-000-user_0"
+    doc = run(write_zip(tmp_path / "neo.zip", [(f"{inst}.properties", props), (f"{inst}/data.tar.gz", b"\x1f\x8b" + bytes(30)),
+                                               ("__MACOSX/NeoBackup/._x", APPLE_DOUBLE)]))
+    assert apps(doc) == {"com.zhiliaoapp.musically": "prohibited"}  # the record, read as Neo Backup's
+
+
+def test_androidqf_zipped_by_powershell_is_the_acquisition(run, tmp_path):
+    doc = run(write_zip(tmp_path / "acq.zip", _acquisition("0b6c", backslash=True), zipfile.ZIP_DEFLATED))
+    assert apps(doc) == {"com.tencent.mm": "prohibited", "com.zhiliaoapp.musically": "prohibited",
+                         "com.example.clean": "allowed"}
+    clean = next(a for a in doc["apps"] if a["package"] == "com.example.clean")
+    assert clean["source"]["chain"][-1] == "0b6c\\apks\\clean.apk"  # shown as stored, and said how it was read
+    said = [t["message"] for t in clean["identity"]["tamper"] if t["code"] == "TAMPER_MEMBER_NAME"]
+    assert len(said) == 1 and "read with '\\' as '/'" in said[0]
+
+
+def test_backslash_names_from_unix_stay_names(run, tmp_path):
+    """Only a ZIP made on MS-DOS/Windows has '\\' as a separator: on Unix it is part of a name."""
+    members = [(info, data) for info, data in _acquisition("0b6c", backslash=True)]
+    for info, _data in members:
+        info.create_system = 3
+    doc = run(write_zip(tmp_path / "acq.zip", members))
+    assert apps(doc) == {"com.example.clean": "allowed"}  # no layout: packages.json is a plain file
+
+
 # ------------------------------------------------------------------ F6: a ZIP of APKs under a data name
 def _zip_of(name: str, data: bytes, method=zipfile.ZIP_DEFLATED) -> bytes:
     buf = io.BytesIO()
@@ -192,3 +293,13 @@ def test_forged_encryption_flag_on_a_plain_member_is_read(run, tmp_path):
     assert "TAMPER_ENCRYPTION_FLAG" in {t["code"] for t in doc["apps"][0]["identity"]["tamper"]}
 
 
+# ------------------------------------------------------------------ F11: a folder record carrying data
+def test_folder_record_carrying_data_is_scanned(run, tmp_path):
+    doc = run(write_zip(tmp_path / "pull.zip", [("apps/", b""), ("wechat.apk/", WECHAT), ("clean.apk", CLEAN)]))
+    assert apps(doc) == {"com.tencent.mm": "prohibited", "com.example.clean": "allowed"}
+
+
+def test_folder_record_carrying_data_in_a_layout_is_scanned(run, tmp_path):
+    doc = run(write_zip(tmp_path / "acq.zip", [("acquisition.json", ACQ_JSON.encode()), ("packages.json", b"[]"),
+                                               ("apks/", b""), ("apks/wechat.apk/", WECHAT)]))
+    assert apps(doc) == {"com.tencent.mm": "prohibited"}

@@ -35,8 +35,8 @@ class BundleReader(ZipReader):
         """Like :meth:`ZipReader.entries`, but a member skipped by its name (OBB, APKMirror's
         signature) is scanned after all when its bytes are an APK (a ZIP holding a manifest)."""
         for entry in self.archive.entries:
-            if entry.is_directory:
-                continue
+            if entry.is_directory and entry.uncompressed_size == 0:
+                continue  # a folder (one carrying data is read, review 54 F11)
             skip = self.skip_reason(entry.name)
             try:  # a skipped name is looked at by its head first: data is neither inflated nor charged
                 locked = entry.flags & 1 or entry.method == METHOD_AES  # member() says whether it is encrypted

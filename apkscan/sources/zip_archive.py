@@ -30,7 +30,6 @@ _READERS = itertools.count()
 METHOD_AES = 99  # WinZip AES: the real method is in the record's extra field
 
 
-
 def shown_name(entry: ZipEntry) -> str:
     """The member's name as evidence: its bytes, a byte that is no UTF-8 kept (``surrogateescape``;
     every output writes it ``\\xff``, as for a file name). ``entry.name`` replaces such bytes with
@@ -50,8 +49,8 @@ class ZipReader:
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         for entry in self.archive.entries:
-            if entry.is_directory:
-                continue
+            if entry.is_directory and entry.uncompressed_size == 0:
+                continue  # a folder; one named so that carries data is read by content (review 54 F11)
             skip = self.skip_reason(entry.name)
             if skip:
                 yield Skipped(self.chain, skip, 1, [entry.name])
@@ -103,30 +102,6 @@ class ZipReader:
         return Member(shown, entry.uncompressed_size, lambda: IterStream(arc.stream(entry)),
                       window=(self.path, start, entry.uncompressed_size), bundle=self.bundle_key(entry.name), flags=flags,
                       data_key=key)
-
-
-class ZipTree:
-    """A ZIP read by member name, for layout readers (AndroidQF zip, backup-app archives)."""
-
-    def __init__(self, reader: ZipReader):
-        self.reader, self.chain = reader, reader.chain
-
-    def names(self) -> list[str]:
-        """Each name once (a name listed twice reads as its first entry anyway)."""
-        return sorted({e.name for e in self.reader.archive.entries if not e.is_directory})
-
-    def member(self, name: str) -> Member:
-        entry = self.reader.archive.entry(name)
-        if entry is None:
-            raise KeyError(name)
-        return self.reader.member(entry)
-
-    def head(self, name: str, size: int) -> bytes:
-        """The member's first bytes, even when it cannot be read whole (a layout reader's check)."""
-        entry = self.reader.archive.entry(name)
-        if entry is None:
-            raise KeyError(name)
-        return detect.zip_entry_head(self.reader.archive, entry, size)
 
 
 def _odd_name(name: str) -> bool:
