@@ -168,11 +168,13 @@ def test_androidqf_zipped_by_powershell_is_the_acquisition(run, tmp_path):
     assert len(said) == 1 and "read with '\\' as '/'" in said[0]
 
 
-def test_backslash_names_from_unix_stay_names(run, tmp_path):
-    """Only a ZIP made on MS-DOS/Windows has '\\' as a separator: on Unix it is part of a name."""
+@pytest.mark.parametrize("host", [3, 11])
+def test_backslash_names_from_other_hosts_stay_names(run, tmp_path, host):
+    """unzip reads '\\' as a separator only in a record made on MS-DOS (host 0): on Unix (3) or
+    NTFS (11) it is part of a name, for unzip and for apkscan."""
     members = [(info, data) for info, data in _acquisition("0b6c", backslash=True)]
     for info, _data in members:
-        info.create_system = 3
+        info.create_system = host
     doc = run(write_zip(tmp_path / "acq.zip", members))
     assert apps(doc) == {"com.example.clean": "allowed"}  # no layout: packages.json is a plain file
 

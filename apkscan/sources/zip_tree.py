@@ -7,9 +7,9 @@ plain name-to-file pair. Each is read or said, never dropped (review 54):
   the name reads as that one; an earlier record with other data is walked after the layout, as a
   member of its own (records of one name over the same data are one). Both carry the tamper
   fact ``TAMPER_DUPLICATE_ENTRY`` (F1);
-- names with ``\\`` separators and no ``/`` in a ZIP made on MS-DOS/Windows (PowerShell 5.1's
-  ``Compress-Archive``): read with ``\\`` as ``/``, as unzip reads them, so the layout under them is
-  seen. A member read so is shown as stored, with a ``TAMPER_MEMBER_NAME`` fact saying how its name
+- names with ``\\`` separators and no ``/`` in a record made on MS-DOS/Windows (host 0, as
+  PowerShell 5.1's ``Compress-Archive`` writes them): read with ``\\`` as ``/``, as unzip reads
+  them, so the layout under them is seen. A member read so is shown as stored, with a ``TAMPER_MEMBER_NAME`` fact saying how its name
   was read (the scan document's ``skipped`` counts files, at least one, so it cannot carry a note);
   a record or a skip line of the layout names the file as read, with ``/`` (F4);
 - ``__MACOSX/`` (the Finder's resource forks beside the folder it zipped): kept out of the names,
@@ -33,8 +33,9 @@ from apkscan.sources.zip_archive import ZipReader, shown_name
 MAC_FOLDER = "__MACOSX/"
 APPLE_DOUBLE = b"\x00\x05\x16\x07"
 MAC_REASON = "macOS metadata (__MACOSX/ AppleDouble file), not scanned"
-# "version made by" hosts whose names may use '\': MS-DOS/FAT (0, also what .NET writes), NTFS (11), VFAT (14)
-_DOS_HOSTS = frozenset({0, 11, 14})
+# The "version made by" host whose names unzip reads with '\' as '/': MS-DOS/FAT, 0 (.NET's ZipArchive,
+# so PowerShell 5.1, writes it). unzip 6.0 leaves '\' in the names of every other host (NTFS, Unix).
+_DOS_HOST = 0
 
 
 class ZipTree:
@@ -111,7 +112,7 @@ class ZipTree:
         if "\\" not in name or "/" in name:
             return name
         archive = self.reader.archive
-        if archive.source.read(entry.cd_record_offset + 5, 1)[0] not in _DOS_HOSTS:
+        if archive.source.read(entry.cd_record_offset + 5, 1)[0] != _DOS_HOST:
             return name
         name = name.replace("\\", "/")
         if not name.endswith("/"):  # a folder record adds nothing to say
