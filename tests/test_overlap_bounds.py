@@ -204,16 +204,18 @@ def test_names_in_an_apk_over_one_nested_apk_are_walked_once(rules, policy, tmp_
 
 
 def test_a_copy_of_data_a_bundle_skipped_by_name_is_still_read(rules, policy, tmp_path):
-    """Data keys only spare what the walker read: main.obb's bytes (a plain ZIP holding WeChat)
-    are skipped by their name and never walked, so apps.zip, a second record over them, is."""
+    """Data keys only spare what the walker read: main.obb's bytes (a plain ZIP holding WeChat under
+    a data name: no manifest, no APK named in it) are skipped by their name and never walked, so
+    apps.zip, a second record over them, is. (A ZIP naming an APK under an OBB name is walked since
+    review 54 F6: then the second record would be a copy.)"""
     wechat = (APKS / "wechat-tencent-subject.apk").read_bytes()
     files = [("manifest.json", b'{"package_name": "com.example"}', zipfile.ZIP_DEFLATED),
              ("base.apk", (APKS / "clean-v1v2v3.apk").read_bytes(), zipfile.ZIP_STORED),
-             ("main.obb", zip_of([("wechat.apk", wechat, zipfile.ZIP_STORED)]), zipfile.ZIP_STORED)]
+             ("main.obb", zip_of([("payload.bin", wechat, zipfile.ZIP_STORED)]), zipfile.ZIP_STORED)]
     path = tmp_path / "obb.xapk"
     path.write_bytes(with_aliases(zip_of(files), [("apps.zip", "main.obb")]))
     doc = scanned(path, rules, policy, tmp_path)
-    assert verdicts(doc).get("wechat.apk") == "prohibited"
+    assert verdicts(doc).get("payload.bin") == "prohibited"
     assert not same_data_skips(doc)
 
 

@@ -121,7 +121,7 @@ class AndroidQFReader:
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         names = self.tree.names()
-        root = acquisition_root(names)
+        root = acquisition_root(names, self.tree)  # as the registry recognised it: acquisition.json too (review 54 F7)
         if root is None:  # claimed but not readable as one (or cut by the file cap): every file by content
             yield InputProblem(self.tree.chain, [error("ANDROIDQF_INVALID", "no acquisition.json or packages.json")])
             for name in names:

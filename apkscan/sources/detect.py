@@ -227,10 +227,12 @@ def opened_as_zip(path: str, off: int, length: int):
 def member_holds_apk(member) -> bool:
     """Is this container member (skipped by its name otherwise) an APK after all? By its bytes.
 
-    A ZIP whose central directory names ``AndroidManifest.xml`` is. A member stored in place
-    (a window) is opened as a ZIP; a compressed one is streamed once (bounded by its declared
-    size) looking for that central-directory record. A ZIP head that does not open as a ZIP
-    goes on too: ``identify`` says what is wrong with it.
+    A ZIP whose central directory names ``AndroidManifest.xml`` is, and so is one naming an
+    entry like an APK or a bundle of them (``.apk``, ``.apks``, ``.xapk``, ``.apkm``: an XAPK or a
+    ZIP of APKs under an OBB's or a log's name is walked, as adb backups walk it; review 54 F6).
+    A member stored in place (a window) is opened as a ZIP; a compressed one is streamed once
+    (bounded by its declared size) looking for such a record. A ZIP head that does not open as a
+    ZIP goes on too: ``identify`` says what is wrong with it.
     """
     walkclock.check()
     try:
@@ -258,14 +260,15 @@ def _window_holds_apk(path: str, off: int, length: int, file_key: tuple) -> bool
         if not is_zip(source.read(0, min(4, source.size))):
             return False
         try:
-            return ZipArchive.open(source).entry("AndroidManifest.xml") is not None
+            archive = ZipArchive.open(source)
         except ApkScanError:
             return True
+        return archive.entry("AndroidManifest.xml") is not None or any(
+            e.name_bytes[-5:].lower().endswith(_APK_SUFFIXES) for e in archive.entries)
 
 
 # A central-directory record (PK\x01\x02) whose 19-byte name is AndroidManifest.xml.
 _CD_MANIFEST = re.compile(rb"PK\x01\x02.{24}\x13\x00.{16}AndroidManifest\.xml", re.DOTALL)
-_CD_SPAN = 46 + 19
 
 
 # A local file header (PK\x03\x04) whose 19-byte name is AndroidManifest.xml.
@@ -327,7 +330,8 @@ def forget_windows() -> None:
 
 
 def _streams_manifest_record(fh) -> bool:
-    """A ZIP head, then a central-directory record naming the manifest somewhere in the stream."""
+    """A ZIP head, then a central-directory record naming the manifest, or a header naming an APK
+    or a bundle (:func:`_names_an_apk`), somewhere in the stream."""
     head = fh.read(4)
     if not is_zip(head):
         return False
@@ -337,6 +341,6 @@ def _streams_manifest_record(fh) -> bool:
         if not chunk:
             return False
         buf = tail + chunk
-        if _CD_MANIFEST.search(buf):
+        if _CD_MANIFEST.search(buf) or _names_an_apk(buf):
             return True
-        tail = buf[-_CD_SPAN:]
+        tail = buf[-_NAME_SPAN:]

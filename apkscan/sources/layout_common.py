@@ -18,6 +18,7 @@ MAX_METADATA_BYTES = 1 << 20
 MAX_EXAMPLES = 3
 PACKAGE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
 INT_RE = re.compile(r"-?[0-9]{1,19}")  # ASCII only: "²".isdigit() is True, int("²") raises
+ENCRYPTED = "CONTAINER_ENCRYPTED_MEMBER"  # zip_archive: a password-protected member of a layout's ZIP
 LISTED_NOTE = "package name from the backup app's own record only: no APK, no certificate"
 
 
@@ -57,7 +58,7 @@ def apk_after_all(tree: Tree, name: str) -> Member | InputProblem | None:
             looks_like_zip = head is not None and detect.is_zip(head(name, 4))
         except (ApkScanError, OSError, KeyError):
             looks_like_zip = True  # not even its head reads: said, not skipped
-        if looks_like_zip:
+        if looks_like_zip or exc.code == ENCRYPTED:  # a locked file may be anything: said, never data
             return InputProblem(tree.chain + (name,), [exc.to_issue()])
         return None  # e.g. a log over the bomb ratio: data, not read
     return member if detect.member_holds_apk(member) else None

@@ -29,7 +29,8 @@ from apkscan.sources.compressed import decode_errors, decompressed, trailing_iss
 from apkscan.sources.interface import ContainerReader, InputProblem, Item, Member, ScanInput, Skipped
 from apkscan.sources.streams import InflateBudget, Prefixed, WindowStream, read_head
 from apkscan.sources.tempspace import DEFAULT_TMP_LIMIT, TempSpace, release
-from apkscan.sources.zip_archive import ZipReader, ZipTree
+from apkscan.sources.zip_archive import ZipReader
+from apkscan.sources.zip_tree import ZipTree
 
 NOT_AN_INPUT = "not an APK or a known container"
 SAME_DATA = "same data as another member, read once (the ZIP names those bytes more than once)"
@@ -313,11 +314,21 @@ class Walker:
                 if fmt is not None:
                     if fmt.open is not None:
                         yield from self._entries(fmt.open(tree, self.ctx), depth + 1)
+                        yield from self._aside(tree, chain, depth)
                         return
                     yield unsupported_layout(fmt, chain)
             yield from self._entries(reader, depth + 1)
         finally:
             self.ctx.walked.pop(reader.token, None)
+
+    def _aside(self, tree: ZipTree, chain: tuple[str, ...], depth: int) -> Iterator[Item]:
+        """The records a layout's names leave out (:mod:`zip_tree`: earlier records of a name listed
+        twice, ``__MACOSX/``, folders carrying data), walked by content or said."""
+        for item in tree.aside():
+            if isinstance(item, Member):
+                yield from self.member(item, chain, depth + 1)
+            else:
+                yield item
 
     # ------------------------------------------------------------------ members
     def _entries(self, reader: ContainerReader, depth: int, custody: bool = False) -> Iterator[Item]:

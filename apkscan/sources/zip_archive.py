@@ -21,13 +21,13 @@ import itertools
 from collections.abc import Iterator
 
 from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
-from apkscan.issues import ApkScanError, tamper
+from apkscan.issues import ApkScanError, Issue, tamper
 from apkscan.sources import detect
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
 from apkscan.sources.streams import InflateBudget, IterStream
 
 _READERS = itertools.count()
-
+METHOD_AES = 99  # WinZip AES: the real method is in the record's extra field
 
 
 def shown_name(entry: ZipEntry) -> str:
@@ -49,8 +49,8 @@ class ZipReader:
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         for entry in self.archive.entries:
-            if entry.is_directory:
-                continue
+            if entry.is_directory and entry.uncompressed_size == 0:
+                continue  # a folder; one named so that carries data is read by content (review 54 F11)
             skip = self.skip_reason(entry.name)
             if skip:
                 yield Skipped(self.chain, skip, 1, [entry.name])
@@ -67,12 +67,29 @@ class ZipReader:
     def bundle_key(self, name: str) -> str | None:
         return None
 
+    def _encrypted(self, entry: ZipEntry) -> Issue:
+        """A member whose record says it is encrypted (review 54 F10). An APK's own entries ignore
+        the flag, as Android does; a container's member is encrypted unless its data read as plain
+        (a ZIP, a container: a forged flag, kept as a tamper fact), or it is WinZip AES (method 99)."""
+        if entry.method != METHOD_AES:
+            try:
+                if detect.is_container_head(detect.zip_entry_head(self.archive, entry, 8)):
+                    return tamper("TAMPER_ENCRYPTION_FLAG", f"member {entry.name!r}: the encryption flag is set "
+                                  "but its data read as plain")
+            except ApkScanError:
+                pass  # encrypted data neither inflates nor starts as a container
+        scheme = "WinZip AES" if entry.method == METHOD_AES else "ZipCrypto"
+        raise ApkScanError("CONTAINER_ENCRYPTED_MEMBER", f"{entry.name!r} is encrypted ({scheme}, password-protected "
+                           "ZIP): extract it with its password (unzip, 7z), then scan the file")
+
     def member(self, entry: ZipEntry) -> Member:
         """The entry as a Member: a window when stored, an inflating stream otherwise (its declared
         size charged to the inflation budget: ``charged``, given back if it is never read)."""
         arc = self.archive
         flags = [tamper("TAMPER_MEMBER_NAME", f"member name {entry.name!r} is absolute or has '..'; shown, never used as a path")] \
             if _odd_name(entry.name) else []
+        if entry.flags & 1 or entry.method == METHOD_AES:
+            flags.append(self._encrypted(entry))
         start = self.base + arc.data_offset(entry)
         key = (self.token, start, entry.compressed, entry.uncompressed_size)
         shown = shown_name(entry)
@@ -85,30 +102,6 @@ class ZipReader:
         return Member(shown, entry.uncompressed_size, lambda: IterStream(arc.stream(entry)),
                       window=(self.path, start, entry.uncompressed_size), bundle=self.bundle_key(entry.name), flags=flags,
                       data_key=key)
-
-
-class ZipTree:
-    """A ZIP read by member name, for layout readers (AndroidQF zip, backup-app archives)."""
-
-    def __init__(self, reader: ZipReader):
-        self.reader, self.chain = reader, reader.chain
-
-    def names(self) -> list[str]:
-        """Each name once (a name listed twice reads as its first entry anyway)."""
-        return sorted({e.name for e in self.reader.archive.entries if not e.is_directory})
-
-    def member(self, name: str) -> Member:
-        entry = self.reader.archive.entry(name)
-        if entry is None:
-            raise KeyError(name)
-        return self.reader.member(entry)
-
-    def head(self, name: str, size: int) -> bytes:
-        """The member's first bytes, even when it cannot be read whole (a layout reader's check)."""
-        entry = self.reader.archive.entry(name)
-        if entry is None:
-            raise KeyError(name)
-        return detect.zip_entry_head(self.reader.archive, entry, size)
 
 
 def _odd_name(name: str) -> bool:
