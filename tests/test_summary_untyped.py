@@ -89,6 +89,7 @@ def _edits(doc: dict):
     yield edit(lambda d: d.update(rules={"packs": []}))
     yield edit(lambda d: d["policy"].update(version=3))  # a type render() refuses: declined
     yield edit(lambda d: d["rules"]["packs"][0].update(name=None))
+    yield edit(lambda d: d["apps"].append(["not", "an", "app"]))  # declined, never a crash
 
 
 def test_edited_documents_fall_back_or_print_the_same(rules, tmp_path):

@@ -164,7 +164,7 @@ def _policy_names(doc: dict) -> list[str] | None:
 
 def _all_allowed(app: Any, names: list[str]) -> bool:
     verdicts = app.get("verdicts") if type(app) is dict else None
-    return (app.get("verdict") == "allowed" and type(verdicts) is dict
+    return (type(verdicts) is dict and app.get("verdict") == "allowed"
             and all(type(verdicts.get(n)) is dict and verdicts[n].get("verdict") == "allowed" for n in names))
 
 
