@@ -86,7 +86,6 @@ def typed_document(doc: dict) -> Any:
 def write_reports(doc: dict, chosen: dict[str, str], typed: Any = None) -> list[str]:
     """Write every requested format even if one fails; returns the formats that failed.
     The JSON report is written from the scan's own dict, the others from ``typed``."""
-    from apkscan.document import DocumentError
     from apkscan.report import formats
 
     if typed is None and any(name != "json" for name in chosen):
@@ -100,13 +99,18 @@ def write_reports(doc: dict, chosen: dict[str, str], typed: Any = None) -> list[
         except OSError as exc:
             failed.append(name)
             click.echo(f"error: cannot write the {name} report to {path}: {exc.strerror or exc}", err=True)
-        except DocumentError as exc:  # a typed format refused the document (DOCUMENT_*): the rest are still written
-            failed.append(name)
-            click.echo(f"error: cannot write the {name} report to {path}: {exc}", err=True)
-        except ValueError as exc:  # e.g. a UnicodeError no renderer foresaw: exit 4 and a message, not a traceback and 1
-            failed.append(name)
-            click.echo(f"error: cannot write the {name} report to {path}: {type(exc).__name__}: {exc}", err=True)
+        except ValueError as exc:  # a typed format refused the document (DOCUMENT_*): the rest are still written;
+            failed.append(name)  # else e.g. a UnicodeError no renderer foresaw: exit 4 and a message, not a traceback and 1
+            said = exc if _document_error(exc) else f"{type(exc).__name__}: {exc}"
+            click.echo(f"error: cannot write the {name} report to {path}: {said}", err=True)
     return failed
+
+
+def _document_error(exc: ValueError) -> bool:
+    """A ``DocumentError``, told without importing the typed document (a JSON report needs none):
+    one exists only once its module is imported."""
+    codec = sys.modules.get("apkscan.document.codec")
+    return codec is not None and isinstance(exc, codec.DocumentError)
 
 
 def summary_stream(chosen: dict[str, str]):

@@ -126,8 +126,9 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
                       known=run.known)
         run.finish(result)
     doc = {} if stream_only else result.to_dict()
-    # typed once for the reports and the summary; none of either: the report layer is not imported
-    typed = typed_document(doc) if not opts["quiet"] or any(n != "json" for n in chosen) else None
+    # typed once for the reports and a summary that lists apps or errors; the JSON report and a
+    # summary of counts alone read the scan's own dict: the typed document is not imported
+    typed = typed_document(doc) if any(n != "json" for n in chosen) else None
     with interrupts_deferred() if result.interrupted else nullcontext():
         failed = write_reports(doc, chosen, typed) if chosen else []
         if run.stream_failure:  # the stream stopped where it failed; the reports above are whole
@@ -137,7 +138,9 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
             from apkscan.report import terminal
 
             stream = summary_stream({**chosen, "jsonl": jsonl or ""})
-            terminal.render(typed, stream, color=terminal.use_color(stream, opts["no_color"]))
+            color = terminal.use_color(stream, opts["no_color"])
+            if typed is not None or not terminal.render_allowed(doc, stream, color=color):
+                terminal.render(typed if typed is not None else typed_document(doc), stream, color=color)
     if result.interrupted:
         click.echo(f"interrupted: {len(result.apps) + len(result.errors)} inputs finished; "
                    "reports cover only those and are marked interrupted", err=True)

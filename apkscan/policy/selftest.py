@@ -19,8 +19,6 @@ from apkscan.policy.decide import decide
 from apkscan.policy.model import Policy
 from apkscan.rules.matcher import match_identity
 from apkscan.rules.model import RuleSet
-from apkscan.rules.selftest import example_identity
-from apkscan.splits import mismatch_finding
 
 
 @dataclass(slots=True)
@@ -39,6 +37,9 @@ def run_policy_examples(policy: Policy, rules: RuleSet) -> list[PolicyExampleRes
 
 
 def check_example(policy: Policy, ex: dict[str, Any], rules: RuleSet) -> PolicyExampleResult:
+    from apkscan.rules.selftest import example_identity  # here: scan imports this module for selects_nothing
+    from apkscan.splits import mismatch_finding
+
     identity = example_identity(ex)
     findings = match_identity(identity, rules, ex.get("dex_classes"))
     for i, spec in enumerate(ex.get("splits", [])):  # split APKs of a bundle whose base is ``ex``

@@ -35,9 +35,9 @@ def _lazy(module: str, function: str = "render") -> Callable[[Document, TextIO],
 
 def _render_json(doc: object, out: TextIO) -> None:
     """Any JSON value (diffs and rule exports use it too); a typed document as its JSON."""
-    from apkscan.document import ScanDocument
+    typed = sys.modules.get("apkscan.document.scan_document")  # a ScanDocument exists only once it is imported
 
-    if isinstance(doc, ScanDocument):
+    if typed is not None and isinstance(doc, typed.ScanDocument):
         doc.write_json(out)  # streamed, app by app; the same bytes as dumping to_dict()
         return
     import json  # json and tempfile are imported when a report is written: not at every start-up

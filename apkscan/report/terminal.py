@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from apkscan.report.escape import safe  # noqa: F401 - re-exported: the one escaper
 
@@ -101,17 +101,90 @@ def render(doc: ScanDocument | dict, out: TextIO, *, color: bool = False, column
         out.write(paint("dim", f"skipped {sk.count} in {safe(sk.where)}: {safe(sk.reason)}") + "\n")
     if len(skipped) > 5:
         out.write(paint("dim", f"... and {sum(s.count for s in skipped[5:])} more skipped files (see the JSON/HTML report)") + "\n")
-    rules = ", ".join(f"{n} {v}" if v else n for n, v in meta.rules)
-    policy = f"{meta.policy[0]} {meta.policy[1] or ''}".strip() if meta.policy else "none"
-    out.write(paint("dim", f"rules: {safe(rules or 'none')}; policy: {safe(policy)}") + "\n")
-    tail = f"{', ' + plural(sum(s.count for s in skipped), 'file') + ' skipped' if skipped else ''}"
+    _footer(out, paint, meta.rules, meta.policy, counts,
+            sum(s.count for s in skipped) if skipped else None,
+            policy_view.counts(apps, meta.policies) if len(meta.policies) > 1 else None)
+
+
+def _footer(out: TextIO, paint: _Paint, rules: list[tuple[str, str | None]], policy: tuple[str, str | None] | None,
+            counts: dict[str, int], skipped: int | None, per_policy: dict[str, dict[str, int]] | None) -> None:
+    """The summary's last lines: rule packs and policy, then the counts (``per_policy``: one line
+    per policy of a run with several; ``skipped``: None when nothing was skipped)."""
+    rules_text = ", ".join(f"{n} {v}" if v else n for n, v in rules)
+    policy_text = f"{policy[0]} {policy[1] or ''}".strip() if policy else "none"
+    out.write(paint("dim", f"rules: {safe(rules_text or 'none')}; policy: {safe(policy_text)}") + "\n")
+    tail = f"{', ' + plural(skipped, 'file') + ' skipped' if skipped is not None else ''}"
     errors = paint('errors', plural(counts['errors'], 'error'))
-    if len(meta.policies) <= 1:
+    if per_policy is None:
         out.write(f"{counts['total']} inputs: {_counted(counts, paint)}, {errors}{tail}\n")
         return
     out.write(f"{counts['total']} inputs: {errors}{tail}; apps per policy:\n")  # counts differ by measure
-    for name, c in policy_view.counts(apps, meta.policies).items():
+    for name, c in per_policy.items():
         out.write(f"  {safe(name)}: {_counted(c, paint)}\n")
+
+
+def render_allowed(doc: dict, out: TextIO, *, color: bool = False) -> bool:
+    """The summary of a scan's own document (``ScanResult.to_dict()``) that lists nothing: every
+    app allowed under every policy, no error, nothing skipped, not interrupted. :func:`render`
+    would write its footer alone, and that is written here from the few fields it reads, without
+    typing the document (the typed document and the views cost a one-APK ``scan`` ~25 ms of
+    imports). False, nothing written, for any other document or field: :func:`render` says it.
+    Never for a saved document: those are hostile and read only through ``ScanDocument``."""
+    apps, names = doc.get("apps"), _policy_names(doc)
+    if (names is None or type(apps) is not list or doc.get("interrupted") is not False or doc.get("errors") != []
+            or doc.get("skipped") != [] or not all(_all_allowed(a, names) for a in apps)):
+        return False
+    rules, policy = _pack_versions(doc.get("rules")), _policy_line(doc.get("policy"))
+    if rules is None or policy is False:
+        return False
+    counts = {"prohibited": 0, "review": 0, "allowed": len(apps), "errors": 0, "total": len(apps)}
+    per_policy = {n: {"prohibited": 0, "review": 0, "allowed": len(apps)} for n in names} if len(names) > 1 else None
+    _footer(out, _Paint(color), rules, policy, counts, None, per_policy)
+    return True
+
+
+def _text(value: Any) -> bool:
+    return value is None or type(value) is str
+
+
+def _policy_names(doc: dict) -> list[str] | None:
+    """``ScanDocument.policy_names()`` of the dict; None: a field of another type."""
+    policies, one = doc.get("policies", []), doc.get("policy")
+    if type(policies) is not list or not all(type(p) is dict and _text(p.get("name")) for p in policies):
+        return None
+    names = [p["name"] for p in policies if p.get("name")]
+    if names:
+        return list(dict.fromkeys(names))
+    if type(one) is dict:
+        one = one.get("name")
+    return [one or "policy"] if _text(one) else None
+
+
+def _all_allowed(app: Any, names: list[str]) -> bool:
+    verdicts = app.get("verdicts") if type(app) is dict else None
+    return (type(verdicts) is dict and app.get("verdict") == "allowed"
+            and all(type(verdicts.get(n)) is dict and verdicts[n].get("verdict") == "allowed" for n in names))
+
+
+def _pack_versions(rules: Any) -> list[tuple[str, str | None]] | None:
+    """``view.meta``'s (pack, version) list of the dict; None: a field of another type."""
+    if rules is None:
+        return []
+    packs = rules.get("packs", []) if type(rules) is dict else None
+    if type(packs) is not list or not all(type(p) is dict and type(p.get("name")) is str and _text(p.get("version"))
+                                          for p in packs):
+        return None
+    return [(p["name"], p.get("version")) for p in packs]
+
+
+def _policy_line(pol: Any) -> tuple[str, str | None] | None | bool:
+    """``view.meta``'s (policy, version) of the dict; False: a field of another type."""
+    if type(pol) is dict:
+        name, title, version = pol.get("name"), pol.get("title"), pol.get("version")
+        if not (_text(name) and _text(title) and _text(version)):
+            return False
+        return (f"{name or 'policy'}: {title}" if title else name or "policy"), version
+    return False if not _text(pol) else (pol, None) if pol else None
 
 
 def _counted(c: dict[str, int], paint: _Paint) -> str:
