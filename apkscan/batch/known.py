@@ -203,10 +203,13 @@ class KnownFiles:
         matched = None
         app = AppResult(source=path, container=None, identity=None, chain=(path,))  # type: ignore[arg-type]
         if hit is None:  # another rule set: matched again here, as a worker would
-            identity = _whole_identity(self.path, sha, s.sdk_kwargs)
-            if identity is None:
-                return None
-            app.findings = matcher.match_identity(identity, s.rules)
+            if _matches_nothing(self.path, sha, s):
+                app.findings = []  # what matching the identity gives: its facts prove it (rules.prefilter)
+            else:
+                identity = _whole_identity(self.path, sha, s.sdk_kwargs, keep_facts=True)
+                if identity is None:
+                    return None
+                app.findings = matcher.match_identity(identity, s.rules)
             matched = pickle.dumps(app.findings, protocol=pickle.HIGHEST_PROTOCOL)  # before deciding sets verdicts
         elif hit.outcomes is not None:
             app.findings = hit.findings
@@ -302,11 +305,26 @@ class _Deferred:
         return getattr(self._got, name)
 
 
-def _whole_identity(path: str, sha: str, sdk: dict[str, Any]) -> Any:
+def _whole_identity(path: str, sha: str, sdk: dict[str, Any], keep_facts: bool = False) -> Any:
     """The stored identity of ``sha`` (:func:`store.stored_identity`), only if it was read to the
     end (:func:`store.storable`): matched findings are stored only for such a one."""
-    identity = store.stored_identity(path, sha, sdk)
+    identity = store.stored_identity(path, sha, sdk, keep_facts)
     return identity if identity is not None and store.storable(identity) else None
+
+
+def _matches_nothing(path: str, sha: str, settings: Any) -> bool:
+    """The stored identity of ``sha`` yields no finding under the run's rules, known from its match
+    facts alone (:func:`apkscan.batch.store_facts.stored_facts`: sealed to the stored identity,
+    only ever written for one read to the end) without unpickling it. False: facts missing,
+    refused, or they say some rule could match (the identity is then matched as usual)."""
+    from apkscan.batch.store_facts import stored_facts
+    from apkscan.rules.prefilter import prefilter_of
+
+    facts = stored_facts(path, sha, settings.sdk_kwargs)
+    try:
+        return facts is not None and not prefilter_of(settings.rules).could_match(facts)
+    except Exception:  # noqa: BLE001 - facts of the wrong shape (planted with a seal): matched as usual
+        return False
 
 
 def _as_known(app: Any, lines: dict[int, tuple[str, Any]]) -> KnownApp | None:
