@@ -216,7 +216,8 @@ def test_a_rule_change_unpickles_only_the_identities_whose_facts_could_match(eve
     assert len(could) == len(_rows(db)) and 0 < sum(could) < len(could)
     unpickled: list[str] = []
     real = store.stored_identity
-    monkeypatch.setattr(store, "stored_identity", lambda path, sha, *a, **kw: unpickled.append(sha) or real(path, sha, *a, **kw))
+    monkeypatch.setattr(store, "stored_identity",
+                        lambda path, sha, *a, **kw: unpickled.append(sha) or real(path, sha, *a, **kw))
     rescan = _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), "--jobs", "1", *new)
     assert 0 < len(unpickled) <= sum(could)  # before: one per app the lane answered
     assert rescan == _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *new)
@@ -286,3 +287,21 @@ def test_a_store_of_schema_6_is_migrated_and_its_identities_matched_as_before(ev
         with closing(sqlite3.connect(db)) as c:
             assert c.execute("PRAGMA user_version").fetchone()[0] == 7
             assert c.execute("SELECT COUNT(*) FROM match_facts").fetchone()[0] > 0
+
+
+def test_an_allow_list_entry_for_an_app_without_findings_is_decided_with_its_identity(every_fixture, tmp_path):
+    """Apps without findings share one decided part in the lane only when no policy has an
+    allow-list: an entry for such an app (package + verified signer) makes it ``allowed`` with the
+    entry as its decision, which only its identity can tell (the shared part is decided with no
+    identity at all: one read would fail, and the app go the usual way)."""
+    from test_known_fast_paths import _signer
+
+    new = _changes(tmp_path)["fewer packs"]
+    db = tmp_path / "s.sqlite"
+    cold = _scan([every_fixture], tmp_path / "cold.jsonl", "--store", str(db))
+    allow = ("--allow", f"com.example.ec:{_signer(cold[0], 'com.example.ec')}")
+    rescan = _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), *new, *allow)
+    assert rescan == _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *new, *allow)
+    app = next(json.loads(x) for x in rescan[0] if '"package": "com.example.ec"' in x)
+    assert app["verdict"] == "allowed" and app["findings"] == [], app
+    assert app["policy"]["decision"] == "allow-list", app["policy"]

@@ -1,4 +1,8 @@
-"""Match facts kept beside each stored identity (table ``match_facts``, schema 7): what
+"""What the warm lane (:mod:`apkscan.batch.known`) reads of a stored identity after a rule or
+policy change: the identity itself (:func:`whole_identity`, :class:`Deferred`), or only its match
+facts (:func:`matches_nothing`).
+
+Match facts are kept beside each stored identity (table ``match_facts``, schema 7): what
 :mod:`apkscan.rules.prefilter` reads to know an app matches nothing, as JSON, so a rescan after a
 rule change need not unpickle the identity (~50 us) and match it (~100 us) for such an app.
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from apkscan.batch import store
@@ -36,7 +41,8 @@ def stored_facts(path: str, sha: str, sdk: dict[str, Any]) -> dict[str, Any] | N
     try:
         row = conn.execute("SELECT f.facts, f.seal, i.identity FROM match_facts f JOIN identities i ON "
                            "i.sha256=f.sha256 AND i.parser=f.parser AND i.options=f.options WHERE f.sha256=? "
-                           "AND f.parser=? AND f.options=?", (sha, store.parser_version(), store.options_key(sdk))).fetchone()
+                           "AND f.parser=? AND f.options=?",
+                           (sha, store.parser_version(), store.options_key(sdk))).fetchone()
         if row is None or row[1] != facts_seal(row[0], row[2]):
             return None
         facts = json.loads(row[0])
@@ -49,7 +55,7 @@ def _shaped(facts: Any, sha: str, fmt: int) -> bool:
     """Facts of :func:`apkscan.rules.prefilter.facts_of`'s shape, format and bytes (a sealed row of
     another shape was planted: never read as "nothing"). A value of another type deeper in (a
     number as a label or an attribute's value) makes the prefilter raise, which its caller takes
-    for "could match" (:func:`apkscan.batch.known._matches_nothing`)."""
+    for "could match" (:func:`matches_nothing`)."""
     if not (type(facts) is dict and facts.get("format") == fmt and facts.get("sha256") == sha
             and type(facts.get("ambiguous")) is bool):
         return False
@@ -77,3 +83,42 @@ def put_facts(conn: sqlite3.Connection, identity: Any, options: str, blob: bytes
         return
     store.buffered_write(conn, "INSERT OR REPLACE INTO match_facts VALUES (?,?,?,?,?)",
                          (identity.file.sha256, store.parser_version(), options, facts, facts_seal(facts, blob)))
+
+
+class Deferred:
+    """A stored identity unpickled when deciding first reads it (only an allow-list entry does:
+    ``policy.decide``), or never; not stored, or not an identity of those bytes: LookupError,
+    which the caller takes for a miss."""
+
+    __slots__ = ("_load", "_got")
+
+    def __init__(self, load: Callable[[], Any]):
+        self._load, self._got = load, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._got is None:
+            self._got = self._load()
+            if self._got is None:
+                raise LookupError("no stored identity of these bytes")
+        return getattr(self._got, name)
+
+
+def whole_identity(path: str, sha: str, sdk: dict[str, Any], keep_facts: bool = False) -> Any:
+    """The stored identity of ``sha`` (:func:`store.stored_identity`), only if it was read to the
+    end (:func:`store.storable`): matched findings are stored only for such a one."""
+    identity = store.stored_identity(path, sha, sdk, keep_facts)
+    return identity if identity is not None and store.storable(identity) else None
+
+
+def matches_nothing(path: str, sha: str, settings: Any) -> bool:
+    """The stored identity of ``sha`` yields no finding under the run's rules, known from its match
+    facts alone (:func:`stored_facts`: sealed to the stored identity,
+    only ever written for one read to the end) without unpickling it. False: facts missing,
+    refused, or they say some rule could match (the identity is then matched as usual)."""
+    from apkscan.rules.prefilter import prefilter_of
+
+    facts = stored_facts(path, sha, settings.sdk_kwargs)
+    try:
+        return facts is not None and not prefilter_of(settings.rules).could_match(facts)
+    except Exception:  # noqa: BLE001 - facts of the wrong shape (planted with a seal): matched as usual
+        return False
