@@ -27,7 +27,8 @@ Lines (:class:`KnownApp`) answer only when no report needs the whole document (`
 -q``); a row's columns and line are bound by a seal (:func:`_sealed`). After a policy or rule
 change the row of another policy or rule set is decided again here (:meth:`KnownFiles._redecided`:
 its line with a new decided part, from the findings stored for this rule set, or after a rule
-change from the stored identity matched again). Otherwise (a report, a damaged row, nothing
+change from the stored identity matched again, or not even unpickled when its sealed match facts
+show no rule can match: :mod:`apkscan.batch.store_facts`). Otherwise (a report, a damaged row, nothing
 stored for these bytes) a row for the same path, parser, options and format whose stat still
 matches proves the file is one plain APK: it is handed on as that input without being opened
 to be classified, and the store answers its identity (and findings) as usual. Rows are written
@@ -47,8 +48,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from apkscan.batch import store
-from apkscan.batch.store_facts import Deferred, matches_nothing, whole_identity
 from apkscan.batch.digest import code_digest
+from apkscan.batch.store_facts import Deferred, matches_nothing, whole_identity
 from apkscan.sources.interface import InputFile, ScanInput
 from apkscan.sources.names import name_text
 

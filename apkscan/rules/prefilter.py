@@ -21,7 +21,7 @@ facts of the identity, so one combined test per fact kind says "nothing can matc
 the matcher tests each only in some, so it may say True for an app that then matches
 nothing, never False for one that matches. :func:`facts_of` is what it reads, as plain
 JSON-able values: the scan store keeps them beside the identity (sealed to it,
-:mod:`apkscan.batch.known`) so a rescan under new rules can ask without unpickling it.
+:mod:`apkscan.batch.store_facts`) so a rescan under new rules can ask without unpickling it.
 """
 
 from __future__ import annotations
