@@ -296,7 +296,8 @@ def test_migration_from_schema_1_keeps_identities(tmp_path):
         c.execute("INSERT INTO identities VALUES ('ab', 'p', 'o', x'00', 0)")
         c.execute("PRAGMA user_version=1")
     conn = st.connect(str(db))
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 6
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 7
+    assert conn.execute("SELECT COUNT(*) FROM match_facts").fetchone()[0] == 0
     assert conn.execute("SELECT name FROM sqlite_master WHERE type='index' AND name='stat_keys_by_file'").fetchone()
     assert conn.execute("SELECT sha256 FROM identities").fetchall() == [("ab",)]
     assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0

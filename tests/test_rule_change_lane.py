@@ -6,6 +6,7 @@ planted stored identity is refused (the file is read the usual way), never trust
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import shutil
@@ -190,3 +191,117 @@ def test_a_row_changed_without_its_seal_is_not_matched_again_after_a_rule_change
     _plant(db, how)
     assert _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), *new) == \
         _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *new)
+
+
+# --- match facts (schema 7, apkscan.batch.store_facts): an app that can match nothing, known unpickled ---
+
+
+def _could(db: Path, rules) -> list[bool]:
+    from apkscan.rules.prefilter import prefilter_of
+
+    with closing(sqlite3.connect(db)) as c:
+        return [prefilter_of(rules).could_match(json.loads(f)) for (f,) in c.execute("SELECT facts FROM match_facts")]
+
+
+def test_a_rule_change_unpickles_only_the_identities_whose_facts_could_match(every_fixture, tmp_path, monkeypatch):
+    """The lane reads the stored facts; an identity is unpickled (and matched) only when they say a
+    rule of the new set could match. The lines are still a cold run's under the new rules."""
+    from apkscan.batch import store
+    from apkscan.rules.loader import load_ruleset
+
+    new = _changes(tmp_path)["fewer packs"]
+    db = tmp_path / "s.sqlite"
+    _scan([every_fixture], tmp_path / "cold.jsonl", "--store", str(db))
+    could = _could(db, load_ruleset([new[2]], builtin=False))
+    assert len(could) == len(_rows(db)) and 0 < sum(could) < len(could)
+    unpickled: list[str] = []
+    real = store.stored_identity
+    monkeypatch.setattr(store, "stored_identity",
+                        lambda path, sha, *a, **kw: unpickled.append(sha) or real(path, sha, *a, **kw))
+    rescan = _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), "--jobs", "1", *new)
+    assert 0 < len(unpickled) <= sum(could)  # before: one per app the lane answered
+    assert rescan == _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *new)
+
+
+def _facts_plant(db: Path, how: str) -> None:
+    """Every match_facts row changed the way ``how`` says; ``resealed``: with a seal that binds it to
+    its identity again (only the shape, format and SHA-256 checks are left to refuse it)."""
+    from apkscan.batch.store_facts import facts_seal
+
+    with closing(sqlite3.connect(db)) as c, c:
+        rows = c.execute("SELECT f.rowid, f.sha256, f.facts, i.identity FROM match_facts f JOIN identities i "
+                         "USING (sha256, parser, options) ORDER BY f.sha256").fetchall()
+        for n, (rowid, _sha, text, blob) in enumerate(rows):
+            facts = json.loads(text)
+            nothing = {**facts, "packages": [], "labels": [], "certificates": [], "ambiguous": False}
+            seal = None  # the row's own
+            if how == "says nothing":
+                text = json.dumps(nothing)
+            elif how == "another identity's":
+                text = rows[(n + 1) % len(rows)][2]
+            elif how == "resealed to another identity":
+                text, seal = json.dumps(nothing), facts_seal(json.dumps(nothing), rows[(n + 1) % len(rows)][3])
+            elif how == "resealed, other bytes":
+                text = json.dumps({**nothing, "sha256": rows[(n + 1) % len(rows)][1]})
+                seal = facts_seal(text, blob)
+            elif how == "resealed, another format":
+                text = json.dumps({**nothing, "format": 0})
+                seal = facts_seal(text, blob)
+            elif how == "resealed, out of shape":  # names as one text: iterated, it would match nothing
+                text = json.dumps({**facts, "packages": "".join(facts["packages"]), "certificates": [
+                    [*c[:3], {k: " ".join(v) for k, v in c[3].items()}, c[4]] for c in facts["certificates"]]})
+                seal = facts_seal(text, blob)
+            elif how == "garbage":
+                text, seal = "{", facts_seal("{", blob)
+            c.execute("UPDATE match_facts SET facts=?" + (", seal=?" if seal else "") + " WHERE rowid=?",
+                      (text, seal, rowid) if seal else (text, rowid))
+
+
+@pytest.mark.parametrize("how", ["says nothing", "another identity's", "resealed to another identity",
+                                 "resealed, other bytes", "resealed, another format", "resealed, out of shape",
+                                 "garbage"])
+def test_planted_or_damaged_match_facts_never_make_an_app_look_clean(every_fixture, tmp_path, how):
+    """Facts changed without their identity (or in a shape, format or for bytes not theirs) are a
+    miss: the identity is matched as before, and every banned app is still reported."""
+    new = _changes(tmp_path)["fewer packs"]
+    db = tmp_path / "s.sqlite"
+    _scan([every_fixture], tmp_path / "cold.jsonl", "--store", str(db))
+    _facts_plant(db, how)
+    rescan = _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), *new)
+    reference = _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *new)
+    assert rescan == reference and reference[1]["prohibited"] + reference[1]["review"] > 0
+
+
+def test_a_store_of_schema_6_is_migrated_and_its_identities_matched_as_before(every_fixture, tmp_path):
+    """A store written before match facts existed: migrated (an empty ``match_facts``), each identity
+    unpickled and matched as before, its facts kept then; the next rule change reads them."""
+    db = tmp_path / "s.sqlite"
+    _scan([every_fixture], tmp_path / "cold.jsonl", "--store", str(db))
+    with closing(sqlite3.connect(db)) as c, c:
+        c.execute("DROP TABLE match_facts")
+        c.execute("PRAGMA user_version=6")
+    changes = _changes(tmp_path)
+    for change in ("one more pack", "fewer packs"):
+        assert _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), *changes[change]) == \
+            _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *changes[change])
+        with closing(sqlite3.connect(db)) as c:
+            assert c.execute("PRAGMA user_version").fetchone()[0] == 7
+            assert c.execute("SELECT COUNT(*) FROM match_facts").fetchone()[0] > 0
+
+
+def test_an_allow_list_entry_for_an_app_without_findings_is_decided_with_its_identity(every_fixture, tmp_path):
+    """Apps without findings share one decided part in the lane only when no policy has an
+    allow-list: an entry for such an app (package + verified signer) makes it ``allowed`` with the
+    entry as its decision, which only its identity can tell (the shared part is decided with no
+    identity at all: one read would fail, and the app go the usual way)."""
+    from test_known_fast_paths import _signer
+
+    new = _changes(tmp_path)["fewer packs"]
+    db = tmp_path / "s.sqlite"
+    cold = _scan([every_fixture], tmp_path / "cold.jsonl", "--store", str(db))
+    allow = ("--allow", f"com.example.ec:{_signer(cold[0], 'com.example.ec')}")
+    rescan = _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), *new, *allow)
+    assert rescan == _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *new, *allow)
+    app = next(json.loads(x) for x in rescan[0] if '"package": "com.example.ec"' in x)
+    assert app["verdict"] == "allowed" and app["findings"] == [], app
+    assert app["policy"]["decision"] == "allow-list", app["policy"]

@@ -27,7 +27,8 @@ Lines (:class:`KnownApp`) answer only when no report needs the whole document (`
 -q``); a row's columns and line are bound by a seal (:func:`_sealed`). After a policy or rule
 change the row of another policy or rule set is decided again here (:meth:`KnownFiles._redecided`:
 its line with a new decided part, from the findings stored for this rule set, or after a rule
-change from the stored identity matched again). Otherwise (a report, a damaged row, nothing
+change from the stored identity matched again, or not even unpickled when its sealed match facts
+show no rule can match: :mod:`apkscan.batch.store_facts`). Otherwise (a report, a damaged row, nothing
 stored for these bytes) a row for the same path, parser, options and format whose stat still
 matches proves the file is one plain APK: it is handed on as that input without being opened
 to be classified, and the store answers its identity (and findings) as usual. Rows are written
@@ -48,6 +49,7 @@ from typing import Any
 
 from apkscan.batch import store
 from apkscan.batch.digest import code_digest
+from apkscan.batch.store_facts import Deferred, matches_nothing, whole_identity
 from apkscan.sources.interface import InputFile, ScanInput
 from apkscan.sources.names import name_text
 
@@ -111,6 +113,7 @@ class KnownFiles:
         self.settings: Any = None  # the run's ScanSettings: rules and policies to decide with
         self._plain: dict[str, tuple[str | bytes, tuple[int, ...]]] = {}  # walked path -> (real path, stat)
         self._rows: list[tuple[Any, ...]] = []
+        self._nothing: tuple[Any, str, bytes] | None = None  # see _no_findings
 
     def bind(self, sdk: dict[str, Any], result_keys: tuple[str, str] | None,
              policy_names: tuple[str, ...] = (), settings: Any = None) -> None:
@@ -174,7 +177,10 @@ class KnownFiles:
         (start, end), sha = old[4], row[6]
         try:
             app = self._decided(path, sha)
-            decided = decided_text(app) if app is not None else None
+            if app is not None and self._nothing is not None and app is self._nothing[0]:
+                decided = self._nothing[1]  # the one decided part of apps without findings (_no_findings)
+            else:
+                decided = decided_text(app) if app is not None else None
         except Exception:  # noqa: BLE001 - a stored value that fails when used: the usual path reads it
             return None
         if decided is None:
@@ -189,9 +195,10 @@ class KnownFiles:
         """The app of the bytes ``sha`` under this run's rules and policies, as the usual path makes
         it (:func:`apkscan.batch.results.through_store`), from the store alone: its decisions, or its
         findings for this rule set decided again, or (a rule change) its stored identity matched
-        again. The identity is unpickled only when matching or an allow-list reads it
-        (:class:`_Deferred`), checked to be of these bytes and read to the end; a failure in using
-        it raises (the caller's miss). None: nothing stored for these bytes and this run."""
+        again. The identity is unpickled only when matching or an allow-list reads it (``Deferred``),
+        or not even then when its stored facts show it matches nothing (``matches_nothing``); checked
+        to be of these bytes and read to the end; a failure in using it raises (the caller's miss).
+        None: nothing stored for these bytes and this run."""
         from apkscan.batch import results
         from apkscan.policy.multi import decide_all
         from apkscan.result import AppResult
@@ -199,14 +206,17 @@ class KnownFiles:
 
         s = self.settings
         hit = results.recall(self.path, sha, s.sdk_kwargs, *s.result_keys, self.policy_names)
-        identity: Any = _Deferred(lambda: _whole_identity(self.path, sha, s.sdk_kwargs))
+        identity: Any = Deferred(lambda: whole_identity(self.path, sha, s.sdk_kwargs))
         matched = None
         app = AppResult(source=path, container=None, identity=None, chain=(path,))  # type: ignore[arg-type]
         if hit is None:  # another rule set: matched again here, as a worker would
-            identity = _whole_identity(self.path, sha, s.sdk_kwargs)
-            if identity is None:
-                return None
-            app.findings = matcher.match_identity(identity, s.rules)
+            if matches_nothing(self.path, sha, s):
+                app.findings = []  # what matching the identity gives: its facts prove it (rules.prefilter)
+            else:
+                identity = whole_identity(self.path, sha, s.sdk_kwargs, keep_facts=True)
+                if identity is None:
+                    return None
+                app.findings = matcher.match_identity(identity, s.rules)
             matched = pickle.dumps(app.findings, protocol=pickle.HIGHEST_PROTOCOL)  # before deciding sets verdicts
         elif hit.outcomes is not None:
             app.findings = hit.findings
@@ -214,8 +224,33 @@ class KnownFiles:
             return app
         else:
             app.findings = hit.findings
+        if not app.findings and not any(p.allow for p in s.policies):
+            return self._no_findings(sha, matched)
         app.set_outcomes(decide_all(identity, app.findings, s.policies, s.rules))
         results.remember_decided(self.path, sha, s.sdk_kwargs, *s.result_keys, matched, app.findings, app.verdicts)
+        store.commit_writes(at_least=store.BATCH)
+        return app
+
+    def _no_findings(self, sha: str, matched: bytes | None) -> Any:
+        """The decided part of every app without findings when no policy has an allow-list: deciding
+        then reads nothing of the identity (:func:`apkscan.policy.decide.decide`), so it is the same
+        for each; decided, pickled and written as text once per run (:attr:`_nothing`), its rows
+        written for each app as :meth:`_decided` writes them."""
+        from apkscan.batch import results
+        from apkscan.batch.jsonl import decided_text
+        from apkscan.policy.multi import decide_all
+        from apkscan.result import AppResult
+
+        s = self.settings
+        if self._nothing is None:
+            app = AppResult(source="", container=None, identity=None, chain=())  # type: ignore[arg-type]
+            app.findings = []
+            app.set_outcomes(decide_all(None, [], s.policies, s.rules))  # type: ignore[arg-type]  # None: never read
+            self._nothing = (app, decided_text(app), pickle.dumps((app.findings, app.verdicts),
+                                                                  protocol=pickle.HIGHEST_PROTOCOL))
+        app, _text, decided = self._nothing
+        results.remember_decided(self.path, sha, s.sdk_kwargs, *s.result_keys, matched, [], app.verdicts,
+                                 decided=decided)
         store.commit_writes(at_least=store.BATCH)
         return app
 
@@ -282,31 +317,6 @@ class KnownFiles:
         if conn is not None:  # a cache: a write that fails costs a walk next time
             store.write_all(conn, [("INSERT OR REPLACE INTO known_lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", r)
                                    for r in rows])
-
-
-class _Deferred:
-    """A stored identity unpickled when deciding first reads it (only an allow-list entry does:
-    ``policy.decide``), or never; not stored, or not an identity of those bytes: LookupError,
-    which the caller takes for a miss."""
-
-    __slots__ = ("_load", "_got")
-
-    def __init__(self, load: Callable[[], Any]):
-        self._load, self._got = load, None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._got is None:
-            self._got = self._load()
-            if self._got is None:
-                raise LookupError("no stored identity of these bytes")
-        return getattr(self._got, name)
-
-
-def _whole_identity(path: str, sha: str, sdk: dict[str, Any]) -> Any:
-    """The stored identity of ``sha`` (:func:`store.stored_identity`), only if it was read to the
-    end (:func:`store.storable`): matched findings are stored only for such a one."""
-    identity = store.stored_identity(path, sha, sdk)
-    return identity if identity is not None and store.storable(identity) else None
 
 
 def _as_known(app: Any, lines: dict[int, tuple[str, Any]]) -> KnownApp | None:

@@ -143,15 +143,17 @@ def remember(path: str, identity: Any, sdk: dict[str, Any], rules_key: str, poli
 
 
 def remember_decided(path: str, sha: str, sdk: dict[str, Any], rules_key: str, policies_key: str,
-                     matched: bytes | None, findings: list[Any], outcomes: dict[str, Any]) -> None:
+                     matched: bytes | None, findings: list[Any], outcomes: dict[str, Any],
+                     decided: bytes | None = None) -> None:
     """:func:`remember` by SHA-256, for findings already stored for it (the warm lane deciding them
-    again: :mod:`apkscan.batch.known`): they were stored only for a storable identity."""
+    again: :mod:`apkscan.batch.known`): they were stored only for a storable identity.
+    ``decided``: ``(findings, outcomes)`` already pickled."""
     conn = store.connection(path)
     if conn is None:
         return
     where = (sha, store.parser_version(), store.options_key(sdk), rules_key)
     try:
-        decided = pickle.dumps((findings, outcomes), protocol=pickle.HIGHEST_PROTOCOL)
+        decided = decided or pickle.dumps((findings, outcomes), protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError):
         return
     if matched is not None:

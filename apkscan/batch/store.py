@@ -317,11 +317,13 @@ def _kept(identity: Any) -> bool:
         return False
 
 
-def stored_identity(path: str, sha: str, sdk: dict[str, Any]) -> Any:
+def stored_identity(path: str, sha: str, sdk: dict[str, Any], keep_facts: bool = False) -> Any:
     """The stored identity of the bytes with SHA-256 ``sha`` for a caller that only decides with
     it (:mod:`apkscan.batch.known`, after a policy change): of the right type and bytes, not
     serialised to check its insides (the caller never serialises it and takes any failure in
-    using it for a miss). None: not stored, or not an identity of those bytes."""
+    using it for a miss). None: not stored, or not an identity of those bytes. ``keep_facts``:
+    also store its match facts, sealed to the very pickle read (a store migrated from schema 6
+    has none: :func:`apkscan.batch.store_facts.stored_facts`)."""
     from apkscan.apk.model import ApkIdentity, FileFacts
 
     conn = connection(path)
@@ -335,6 +337,10 @@ def stored_identity(path: str, sha: str, sdk: dict[str, Any]) -> Any:
     got = loads_or_none(row[0]) if row else None
     ok = (isinstance(got, ApkIdentity) and isinstance(got.file, FileFacts) and got.file.sha256 == sha
           and all(isinstance(x, list) for x in (got.tamper, got.errors, got.warnings)))  # as _identity_of, less to_dict
+    if ok and keep_facts and _kept(got):
+        from apkscan.batch.store_facts import put_facts
+
+        put_facts(conn, got, options_key(sdk), row[0])
     return got if ok else None
 
 
@@ -381,4 +387,7 @@ def _save(conn: sqlite3.Connection, identity: Any, options: str, key: Any) -> No
         return  # the store is a cache: a write that fails costs a parse next time, nothing else
     buffered_write(conn, "INSERT OR REPLACE INTO identities VALUES (?,?,?,?,?)",
            (identity.file.sha256, parser_version(), options, blob, time.time()))
+    from apkscan.batch.store_facts import put_facts
+
+    put_facts(conn, identity, options, blob)
     _put_stat(conn, key, identity.file.sha256)

@@ -55,6 +55,11 @@ _MIGRATIONS: list[str] = [
     """CREATE TABLE checks (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at REAL NOT NULL);""",
     # 6: stat keys found by file too (inode, device), not only by place: another hard link to it
     """CREATE INDEX stat_keys_by_file ON stat_keys (inode, dev, off, len);""",
+    # 7: the few facts matching reads of a stored identity (apkscan.rules.prefilter), as JSON sealed to the
+    # identity's pickle: a rescan under new rules knows an app matches nothing without unpickling it.
+    # A store migrated from 6 has none: each identity is then matched as before (and its facts kept)
+    """CREATE TABLE match_facts (sha256 TEXT NOT NULL, parser TEXT NOT NULL, options TEXT NOT NULL,
+                                 facts TEXT NOT NULL, seal TEXT NOT NULL, PRIMARY KEY (sha256, parser, options));""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 

@@ -32,6 +32,7 @@ from apkscan.rules.model import (
 )
 from apkscan.rules.names import as_claim, foreign_keys, name_evidence, publisher_evidence
 from apkscan.rules.normalise import forms, ignoring_case, skeleton_side
+from apkscan.rules.prefilter import facts_of, prefilter_of
 
 __all__ = ["CertView", "match_identity"]
 
@@ -41,7 +42,9 @@ def match_identity(identity: ApkIdentity, rules: RuleSet,
     """Every finding for one APK, strongest first. ``dex_classes`` enables SDK rules (--deep).
 
     ``indexed=False`` asks every rule, and every known certificate about every certificate
-    (the reference the rule and certificate indexes are tested against)."""
+    (the reference the rule and certificate indexes and the prefilter are tested against)."""
+    if indexed and dex_classes is None and not prefilter_of(rules).could_match(facts_of(identity)):
+        return []  # no rule can say anything about it: known from a few facts (apkscan.rules.prefilter)
     view = CertView.of(identity)
     classes = sorted(set(dex_classes)) if dex_classes is not None else None
     by_vendor: dict[str, list[KnownCert]] = {}

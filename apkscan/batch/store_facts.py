@@ -1,0 +1,124 @@
+"""What the warm lane (:mod:`apkscan.batch.known`) reads of a stored identity after a rule or
+policy change: the identity itself (:func:`whole_identity`, :class:`Deferred`), or only its match
+facts (:func:`matches_nothing`).
+
+Match facts are kept beside each stored identity (table ``match_facts``, schema 7): what
+:mod:`apkscan.rules.prefilter` reads to know an app matches nothing, as JSON, so a rescan after a
+rule change need not unpickle the identity (~50 us) and match it (~100 us) for such an app.
+
+Why the facts cannot disagree with the identity they stand for: they are written with it, in
+the same transaction (:func:`apkscan.batch.store._save`), or from the very pickle read back
+(:func:`apkscan.batch.store.stored_identity`), and sealed to that pickle's bytes
+(:func:`facts_seal`); they are read only through a join on the identity's own row whose pickle
+must still give the same seal, in this code's format, naming the same SHA-256. An identity
+replaced, damaged or moved without its facts, or facts changed alone, is a miss: the identity is
+then unpickled, checked and matched as before. The seal is a checksum, not an authenticator:
+whoever can write the store can write facts and seal together, as they can plant a well-shaped
+identity or decision (README: the store is trusted like your own files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from apkscan.batch import store
+
+
+def stored_facts(path: str, sha: str, sdk: dict[str, Any]) -> dict[str, Any] | None:
+    """The match facts (:func:`apkscan.rules.prefilter.facts_of`) of the stored identity of ``sha``,
+    read without unpickling it: only when their seal binds them to that identity's very pickle as
+    stored now (:func:`facts_seal`), in this code's format and of these bytes. None: none stored
+    (a store migrated from schema 6), damaged, moved, or their identity changed without them."""
+    from apkscan.rules.prefilter import FORMAT
+
+    conn = store.connection(path)
+    if conn is None:
+        return None
+    try:
+        row = conn.execute("SELECT f.facts, f.seal, i.identity FROM match_facts f JOIN identities i ON "
+                           "i.sha256=f.sha256 AND i.parser=f.parser AND i.options=f.options WHERE f.sha256=? "
+                           "AND f.parser=? AND f.options=?",
+                           (sha, store.parser_version(), store.options_key(sdk))).fetchone()
+        if row is None or row[1] != facts_seal(row[0], row[2]):
+            return None
+        facts = json.loads(row[0])
+    except (sqlite3.Error, ValueError, TypeError, AttributeError, RecursionError):  # a planted row of another type
+        return None
+    return facts if _shaped(facts, sha, FORMAT) else None
+
+
+def _shaped(facts: Any, sha: str, fmt: int) -> bool:
+    """Facts of :func:`apkscan.rules.prefilter.facts_of`'s shape, format and bytes (a sealed row of
+    another shape was planted: never read as "nothing"). A value of another type deeper in (a
+    number as a label or an attribute's value) makes the prefilter raise, which its caller takes
+    for "could match" (:func:`matches_nothing`)."""
+    if not (type(facts) is dict and facts.get("format") == fmt and facts.get("sha256") == sha
+            and type(facts.get("ambiguous")) is bool):
+        return False
+    lists = [facts.get(k) for k in ("packages", "labels", "certificates")]
+    return (all(type(x) is list for x in lists)
+            and all(type(c) is list and len(c) == 5 and all(d is None or type(d) is str for d in c[:3])
+                    and all(type(a) is dict and all(type(v) is list for v in a.values()) for a in c[3:])
+                    for c in lists[2]))
+
+
+def facts_seal(facts: str, blob: bytes) -> str:
+    """What binds match facts to the identity they were read from: a SHA-256 (128 bits kept) of the
+    facts' text and the identity's pickle. A checksum, not an authenticator (like the warm lane's
+    seal: whoever can write the store can plant an identity too, README)."""
+    return hashlib.sha256(facts.encode("utf-8") + b"\n" + blob).hexdigest()[:32]
+
+
+def put_facts(conn: sqlite3.Connection, identity: Any, options: str, blob: bytes) -> None:
+    """Buffer ``identity``'s match facts, sealed to ``blob`` (its pickle as stored)."""
+    from apkscan.rules.prefilter import facts_of
+
+    try:
+        facts = json.dumps(facts_of(identity))
+    except Exception:  # noqa: BLE001 - a stored value that fails when used: no facts, matched as before
+        return
+    store.buffered_write(conn, "INSERT OR REPLACE INTO match_facts VALUES (?,?,?,?,?)",
+                         (identity.file.sha256, store.parser_version(), options, facts, facts_seal(facts, blob)))
+
+
+class Deferred:
+    """A stored identity unpickled when deciding first reads it (only an allow-list entry does:
+    ``policy.decide``), or never; not stored, or not an identity of those bytes: LookupError,
+    which the caller takes for a miss."""
+
+    __slots__ = ("_load", "_got")
+
+    def __init__(self, load: Callable[[], Any]):
+        self._load, self._got = load, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._got is None:
+            self._got = self._load()
+            if self._got is None:
+                raise LookupError("no stored identity of these bytes")
+        return getattr(self._got, name)
+
+
+def whole_identity(path: str, sha: str, sdk: dict[str, Any], keep_facts: bool = False) -> Any:
+    """The stored identity of ``sha`` (:func:`store.stored_identity`), only if it was read to the
+    end (:func:`store.storable`): matched findings are stored only for such a one."""
+    identity = store.stored_identity(path, sha, sdk, keep_facts)
+    return identity if identity is not None and store.storable(identity) else None
+
+
+def matches_nothing(path: str, sha: str, settings: Any) -> bool:
+    """The stored identity of ``sha`` yields no finding under the run's rules, known from its match
+    facts alone (:func:`stored_facts`: sealed to the stored identity,
+    only ever written for one read to the end) without unpickling it. False: facts missing,
+    refused, or they say some rule could match (the identity is then matched as usual)."""
+    from apkscan.rules.prefilter import prefilter_of
+
+    facts = stored_facts(path, sha, settings.sdk_kwargs)
+    try:
+        return facts is not None and not prefilter_of(settings.rules).could_match(facts)
+    except Exception:  # noqa: BLE001 - facts of the wrong shape (planted with a seal): matched as usual
+        return False
