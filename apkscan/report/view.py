@@ -119,12 +119,13 @@ class SkippedRow:
     reason: str
     count: int
     examples: list[str]
+    outermost: str | None = None  # the input (folder or file) the place is in
 
 
 def skipped(doc: ScanDocument) -> list[SkippedRow]:
     """Files looked at and not scanned, per folder/container and reason (largest first)."""
-    out = [SkippedRow(s.where_display or " ▸ ".join(s.where), s.reason, s.count, list(s.examples[:5]))
-           for s in doc.skipped]
+    out = [SkippedRow(s.where_display or " ▸ ".join(s.where), s.reason, s.count, list(s.examples[:5]),
+                      s.where[0] if s.where else None) for s in doc.skipped]
     return sorted(out, key=lambda r: (-r.count, r.where, r.reason))
 
 
@@ -134,11 +135,12 @@ class InputFileRow:
     kind: str
     size: int | None
     sha256: str | None
+    hashed: str | None = None  # where the SHA-256 comes from: "this run", "store ..."; None: not said
 
 
 def input_files(doc: ScanDocument) -> list[InputFileRow]:
     """Custody records of the outermost input files (schema 1.1)."""
-    return [InputFileRow(f.path, f.kind, f.size, f.sha256) for f in doc.input_files]
+    return [InputFileRow(f.path, f.kind, f.size, f.sha256, getattr(f, "hashed", None)) for f in doc.input_files]
 
 
 def _source(source: Source | str, container: str | None, identity_path: str | None) -> tuple[str, str | None]:
