@@ -79,7 +79,7 @@ def app_record(a: view.AppRow) -> dict[str, object]:
         "package": a.package,
         "version_name": a.version,
         "version_code": a.version_code,
-        "publisher": a.publisher,
+        "publisher": a.publisher_shown,
         "signer_verified": "yes" if a.verified else "no",
         "signer_cert_sha256": a.signer_sha256,
         "unverified_cert_sha256": a.present_sha256,

@@ -130,7 +130,7 @@ def _artifacts(apps: list[view.AppRow], inputs: list[view.InputFileRow]) -> tupl
 def _message(a: view.AppRow, f: view.FindingRow) -> str:
     """The alert text dashboards show: the most severe verdict first, with the policy that gives it
     when there are several (review 46 #5: the first policy's "Allowed" under level ``error``)."""
-    who = a.publisher or (f"unverified ({a.present_publisher})" if a.present_publisher else "unverified")
+    who = a.publisher_shown or (f"unverified ({a.present_publisher})" if a.present_publisher else "unverified")
     where = f"found in split APK {f.split} of this bundle" if f.split else f"signer {who}"  # a split has its own signer
     by = next((pv.policy for pv in a.verdicts if pv.verdict == a.worst), None) if len(a.verdicts) > 1 else None
     verdict = a.worst.capitalize() + (f" (policy {by})" if by else "")
