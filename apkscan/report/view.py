@@ -155,7 +155,7 @@ class InputFileRow:
 
 def input_files(doc: ScanDocument) -> list[InputFileRow]:
     """Custody records of the outermost input files (schema 1.1)."""
-    return [InputFileRow(f.path, f.kind, f.size, f.sha256, getattr(f, "hashed", None)) for f in doc.input_files]
+    return [InputFileRow(f.path, f.kind, f.size, f.sha256, f.hashed) for f in doc.input_files]
 
 
 def _source(source: Source | str, container: str | None, identity_path: str | None) -> tuple[str, str | None]:
