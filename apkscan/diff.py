@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from apkscan import jsonbound
 from apkscan.apk.io.readonly import open_binary
-from apkscan.diff_places import DIRECT, Roots, SourceKeys, document_sources, outermost, skipped_places
+from apkscan.diff_places import DIRECT, Roots, SourceKeys, direct_folders, document_sources, outermost, skipped_places
 from apkscan.issues import Issue, Severity
 from apkscan.ranks import VERDICT_RANK
 
@@ -255,7 +255,7 @@ def diff_documents(old: ScanDocument | dict[str, Any], new: ScanDocument | dict[
         src = by_source.setdefault(failure.source, SourceDiff(failure.source))
         (src.new_failures if failure.worse else src.still_failing).append(failure)
     result.sources = sorted(by_source.values(), key=lambda s: (s.source != DIRECT, s.source))
-    result.notes = _notes(result.old, result.new) + _place_notes(result, keys)
+    result.notes = _notes(result.old, result.new) + _place_notes(result, keys, (old, new))
     return result
 
 
@@ -423,9 +423,15 @@ def _notes(old: DocSummary, new: DocSummary) -> list[Issue]:
     return notes
 
 
-def _place_notes(result: ScanDiff, keys: SourceKeys) -> list[Issue]:
-    """Sources matched by a lengthened name, and skipped files a removal may hide behind."""
+def _place_notes(result: ScanDiff, keys: SourceKeys, docs: tuple[ScanDocument, ScanDocument]) -> list[Issue]:
+    """Sources matched by a lengthened name, directly given APKs of several inputs (one group),
+    and skipped files a removal may hide behind."""
     notes = []
+    folders = max((direct_folders(d) for d in docs), key=len)
+    if len(folders) > 1:
+        notes.append(Issue("DIFF_DIRECT_INPUTS_GROUPED", f"APKs found in {len(folders)} input folders form one "
+                           "group: a package moving from one folder to another is not seen as a change",
+                           Severity.WARNING))
     if keys.lengthened:
         notes.append(Issue("DIFF_SOURCE_NAME_AMBIGUOUS", "two sources of one scan share the file name "
                            f"{', '.join(sorted(keys.lengthened)[:5])}: matched by the shortest path suffix "

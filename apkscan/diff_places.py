@@ -108,12 +108,30 @@ class Roots:
 
     def below(self, path: str) -> str:
         """``path`` below its deepest recorded root: each ancestor looked up, nearest first."""
+        root = self.root_of(path)
+        if root is None:
+            return path
+        return os.path.basename(path.rstrip("/\\")) or path if root == path else path[len(root) + 1:]
+
+    def root_of(self, path: str) -> str | None:
+        """The deepest recorded root that is ``path`` or holds it (None: none does)."""
         if path in self.roots:
-            return os.path.basename(path.rstrip("/\\")) or path
+            return path
         for m in reversed(list(_SEPARATORS.finditer(path))):
             if path[:m.start()] in self.roots:
-                return path[m.start() + 1:]
-        return path
+                return path[:m.start()]
+        return None
+
+
+def direct_folders(doc: ScanDocument) -> set[str]:
+    """The input folders a document's directly given APKs were found in: one group in a diff."""
+    roots, out = Roots(doc), set()
+    for a in doc.apps:
+        if outermost(a.where, a.container) == DIRECT:
+            root = roots.root_of(a.where.path)
+            if root is not None and root != a.where.path:
+                out.add(root)
+    return out
 
 
 def skipped_places(doc: ScanDocument, keys: SourceKeys, roots: Roots) -> dict[tuple[str, str], str]:

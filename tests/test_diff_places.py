@@ -146,3 +146,16 @@ def test_source_keys_fall_back_to_the_path_when_no_suffix_tells_two_apart():
     keys = SourceKeys(({"a//b.ab", "a/b.ab", "c/d.ab"}, {"x/d.ab"}), by_name=True)
     assert keys.key("c/d.ab") == "d.ab" == keys.key("x/d.ab")
     assert keys.key("a//b.ab") == "a//b.ab" and keys.key("a/b.ab") == "a/b.ab"
+
+
+def test_apks_of_several_input_folders_form_one_group_and_the_diff_says_so(tmp_path):
+    for month, (a, b) in (("jan", (WECHAT, CLEAN)), ("feb", (CLEAN, WECHAT))):
+        for dev, apk in (("dev1", a), ("dev2", b)):
+            (tmp_path / month / dev).mkdir(parents=True)
+            (tmp_path / month / dev / apk.name).write_bytes(apk.read_bytes())
+    old = _scan(tmp_path / "o.json", tmp_path / "jan" / "dev1", tmp_path / "jan" / "dev2")
+    new = _scan(tmp_path / "n.json", tmp_path / "feb" / "dev1", tmp_path / "feb" / "dev2")
+    result = diff_documents(old, new)
+    assert "DIFF_DIRECT_INPUTS_GROUPED" in {n.code for n in result.notes}
+    one = _scan(tmp_path / "one.json", tmp_path / "jan" / "dev1")
+    assert "DIFF_DIRECT_INPUTS_GROUPED" not in {n.code for n in diff_documents(one, one).notes}
