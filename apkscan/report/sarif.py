@@ -78,7 +78,8 @@ def _apk_key(a: view.AppRow) -> tuple:
     return ("apk", a.container, a.source, a.sha256)
 
 
-def _artifacts(apps: list[view.AppRow], inputs: list[view.InputFileRow]) -> tuple[list[dict], dict[tuple, int]]:
+def _artifacts(apps: list[view.AppRow], inputs: list[view.InputFileRow],
+               app_codes: dict[int, dict[str, list[str]]]) -> tuple[list[dict], dict[tuple, int]]:
     """Input files first (custody: size and SHA-256), then containers that are no input file,
     then APKs with ``parentIndex`` pointing at their container (an APK given itself is its
     input file's artifact when the bytes agree)."""
@@ -94,7 +95,7 @@ def _artifacts(apps: list[view.AppRow], inputs: list[view.InputFileRow]) -> tupl
         index.setdefault(("container", f.path), len(artifacts))
         artifacts.append(art)
     for a in apps:
-        codes = _codes(a)  # an allowed app with tamper indicators has no result: its artifact says them
+        codes = app_codes[a.index]  # an allowed app with tamper indicators has no result: its artifact says them
         if not (a.findings or a.worst != "allowed" or codes):
             continue
         parent = None
@@ -167,7 +168,7 @@ def _location(a: view.AppRow, art_index: int) -> dict[str, Any]:
     }
 
 
-def _result(a: view.AppRow, f: view.FindingRow, rule_index: int, art_index: int) -> dict:
+def _result(a: view.AppRow, f: view.FindingRow, rule_index: int, art_index: int, codes: dict[str, list[str]]) -> dict:
     loc = _location(a, art_index)
     props: dict[str, Any] = {"verdict": a.verdict, "strength": f.strength, "kind": f.kind,
                              "vendor": f.vendor, "app": f.app, "package": a.package,
@@ -180,7 +181,7 @@ def _result(a: view.AppRow, f: view.FindingRow, rule_index: int, art_index: int)
     if f.split:  # a split's finding carried to its bundle's app: which split
         props["split"] = f.split
     props["verdicts"] = _verdicts(a, f)
-    props.update(_codes(a))  # tamper indicators, signature errors: as CSV's columns
+    props.update(codes)  # tamper indicators, signature errors: as CSV's columns
     chain = a.app.where.chain
     if len(chain) > 1:
         props["chain"] = list(chain)  # outermost input first, then member names
@@ -220,7 +221,7 @@ def _verdicts(a: view.AppRow, f: view.FindingRow) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _default_result(a: view.AppRow, rule_index: int, art_index: int) -> dict:
+def _default_result(a: view.AppRow, rule_index: int, art_index: int, codes: dict[str, list[str]]) -> dict:
     """The one result of an app that is not allowed with no finding: its verdict is a policy's
     ``default`` (an allow-list's ``default: prohibited``), or a decision that needs no finding."""
     by = next((pv for pv in a.verdicts if pv.verdict == a.worst), None)
@@ -233,7 +234,7 @@ def _default_result(a: view.AppRow, rule_index: int, art_index: int) -> dict:
                              "verdicts": {pv.policy: {k: v for k, v in (("verdict", pv.verdict), ("decision", pv.decision),
                                                                         ("url", pv.url)) if v is not None}
                                           for pv in a.verdicts}}
-    props.update(_codes(a))
+    props.update(codes)
     result: dict[str, Any] = {
         "ruleId": POLICY_DEFAULT, "ruleIndex": rule_index, "kind": "fail",
         "level": LEVELS.get(a.worst, "warning"), "message": {"text": plain_text(text)},
@@ -278,10 +279,12 @@ def document(doc: ScanDocument | dict) -> dict:
                       "shortDescription": {"text": "Not allowed by a policy with no finding "
                                                    "(the policy's default, e.g. an allow-list)"}})
         rule_index[POLICY_DEFAULT] = len(rules) - 1
-    artifacts, art_index = _artifacts(apps, view.input_files(doc))
-    results = [_result(a, f, rule_index[f.rule], art_index[_apk_key(a)])
+    codes = {a.index: _codes(a) for a in apps}  # each app's detail read once
+    artifacts, art_index = _artifacts(apps, view.input_files(doc), codes)
+    results = [_result(a, f, rule_index[f.rule], art_index[_apk_key(a)], codes[a.index])
                for a in apps for f in a.findings]
-    results += [_default_result(a, rule_index[POLICY_DEFAULT], art_index[_apk_key(a)]) for a in defaults]
+    results += [_default_result(a, rule_index[POLICY_DEFAULT], art_index[_apk_key(a)], codes[a.index])
+                for a in defaults]
     notifications = [{
         "level": "error",
         "message": {"text": f"{e.code}: {e.message}"},
