@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from apkscan import jsonbound
 from apkscan.apk.io.readonly import open_binary
+from apkscan.diff_places import DIRECT, Roots, SourceKeys, direct_folders, document_sources, outermost, skipped_places
 from apkscan.issues import Issue, Severity
 from apkscan.ranks import VERDICT_RANK
 
@@ -30,8 +31,6 @@ if TYPE_CHECKING:  # the typed document is imported where used: other commands' 
 
 MAX_DOCUMENT_BYTES = 1 << 30  # a 10,000-app scan document is ~140 MiB
 MAX_DOCUMENT_VALUES = 32 << 20  # what 1 GiB of a real scan document (indented) holds: ~40 bytes a value
-DIRECT = ""  # source key of APKs given directly (files and folders on the command line)
-CHAIN_SEPARATOR = " ▸ "  # as apkscan.sources.interface.chain_display writes it
 _RANK = VERDICT_RANK
 EXIT_SAME, EXIT_WORSE, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3  # ExitCode OK, FLAGGED, USAGE, INCOMPLETE
 # (cli/exit_codes; not imported: cli imports this module)
@@ -99,13 +98,15 @@ class AppChange:
 NEW = "new"  # no failure with this code at this place before
 OTHER_CONTENT = "failing again, other content"  # the same place and code, other bytes: a new failure
 CONTENT_UNKNOWN = "still failing (content unknown)"  # a document without the failing bytes' SHA-256
+SKIPPED_NOW = "skipped now"  # an app of the old scan whose place the new scan skipped: worse, as unreadable
 
 
 @dataclass(slots=True, frozen=True)
 class NewFailure:
     """An input the new scan could not read that the old scan read (or did not see).
 
-    Always worse: making a banned APK unreadable must not look like removing it.
+    Worse unless CONTENT_UNKNOWN: making a banned APK unreadable (or skipped: a link now) must
+    not look like removing it.
     """
 
     source: str
@@ -113,7 +114,7 @@ class NewFailure:
     code: str
     message: str
     sha256: str | None = None  # of the bytes that failed, when the document says
-    status: str = NEW  # NEW, OTHER_CONTENT (worse), or CONTENT_UNKNOWN (still failing, said, not counted worse)
+    status: str = NEW  # NEW, OTHER_CONTENT, SKIPPED_NOW (worse), or CONTENT_UNKNOWN (still failing, said, not counted worse)
 
     @property
     def worse(self) -> bool:
@@ -143,11 +144,13 @@ class DocSummary:
     errors: int
     skipped_entries: int  # app entries too malformed to compare
     interrupted: bool = False  # the scan was stopped (Ctrl-C, SIGTERM): it holds what finished only
+    skipped: int = 0  # files the scan looked at and did not scan (links not followed, ...)
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "started_at": self.started_at, "policy": self.policy,
                 "rules": dict(self.rules), "apps": self.apps, "errors": self.errors,
-                "skipped_entries": self.skipped_entries, "interrupted": self.interrupted}
+                "skipped_entries": self.skipped_entries, "interrupted": self.interrupted,
+                "skipped": self.skipped}
 
 
 @dataclass(slots=True)
@@ -187,7 +190,8 @@ class ScanDiff:
                 "file": sum("file" in c.reasons for c in cs),
                 "split": sum("split" in c.reasons for c in cs),
                 "worse": sum(c.worse for c in cs) + sum(len(s.new_failures) for s in self.sources),
-                "new_failures": sum(len(s.new_failures) for s in self.sources),
+                "new_failures": sum(f.status != SKIPPED_NOW for s in self.sources for f in s.new_failures),
+                "skipped_now": sum(f.status == SKIPPED_NOW for s in self.sources for f in s.new_failures),
                 "still_failing_unknown": sum(len(s.still_failing) for s in self.sources),
                 "unchanged": sum(s.unchanged for s in self.sources)}
 
@@ -233,23 +237,25 @@ def diff_documents(old: ScanDocument | dict[str, Any], new: ScanDocument | dict[
     from apkscan.document import ScanDocument
 
     old, new = ScanDocument.of(old), ScanDocument.of(new)
-    old_apps, old_bad = _index(old.apps, by_name)
-    new_apps, new_bad = _index(new.apps, by_name)
+    keys = SourceKeys((document_sources(old), document_sources(new)), by_name)
+    old_apps, old_bad = _index(old.apps, keys)
+    new_apps, new_bad = _index(new.apps, keys)
     result = ScanDiff(_summary(old, old_path, len(old_apps), old_bad),
                       _summary(new, new_path, len(new_apps), new_bad))
-    result.notes = _notes(result.old, result.new)
+    skipped_now, explained = _skipped_now(old, new, keys, new_apps)
     by_source: dict[str, SourceDiff] = {}
     for key in sorted(set(old_apps) | set(new_apps)):
         src = by_source.setdefault(key[0], SourceDiff(key[0]))
         change = _judge(key, old_apps.get(key), new_apps.get(key))
         if change is None:
             src.unchanged += 1
-        else:
+        elif key not in explained:  # a removal whose place the new scan skipped is said as skipped
             src.changes.append(change)
-    for failure in _new_failures(old, new, by_name):
+    for failure in _new_failures(old, new, keys) + skipped_now:
         src = by_source.setdefault(failure.source, SourceDiff(failure.source))
         (src.new_failures if failure.worse else src.still_failing).append(failure)
     result.sources = sorted(by_source.values(), key=lambda s: (s.source != DIRECT, s.source))
+    result.notes = _notes(result.old, result.new) + _place_notes(result, keys, (old, new))
     return result
 
 
@@ -294,7 +300,7 @@ def split_resigned(old: AppState, new: AppState) -> bool:
     return any(keys and name in after and after[name] != keys for name, keys in before.items())
 
 
-def _new_failures(old: ScanDocument, new: ScanDocument, by_name: bool) -> list[NewFailure]:
+def _new_failures(old: ScanDocument, new: ScanDocument, keys: SourceKeys) -> list[NewFailure]:
     """Input errors of the new scan that did not already fail in the old one by (source, place,
     code) and content (the error's SHA-256, or the file's custody record); CONTENT_UNKNOWN ones
     (either side without a SHA-256: ``--quick``, older documents) are said, not counted worse.
@@ -303,8 +309,8 @@ def _new_failures(old: ScanDocument, new: ScanDocument, by_name: bool) -> list[N
     the file name alone: every pulled APK is ``base.apk``, and an unrelated one that failed
     before must not hide a banned one made unreadable now (nor other bytes at the same place)."""
     def failures(doc: ScanDocument) -> list[NewFailure]:
-        roots, custody = _input_paths(doc), {f.path: f.sha256 for f in doc.input_files if f.sha256}
-        return [_failure(e, by_name, roots, custody) for e in doc.errors]
+        roots, custody = Roots(doc), {f.path: f.sha256 for f in doc.input_files if f.sha256}
+        return [_failure(e, keys, roots, custody) for e in doc.errors]
     before: dict[tuple[str, str, str], set[str | None]] = {}
     for f in failures(old):
         before.setdefault((f.source, f.name, f.code), set()).add(f.sha256)
@@ -320,57 +326,42 @@ def _new_failures(old: ScanDocument, new: ScanDocument, by_name: bool) -> list[N
     return out
 
 
-def _failure(e: InputError, by_name: bool, roots: list[str], custody: dict[str, str]) -> NewFailure:
+def _failure(e: InputError, keys: SourceKeys, roots: Roots, custody: dict[str, str]) -> NewFailure:
     code = e.code or (e.errors[0].code if e.errors else "INPUT_ERROR")
     sha = e.sha256 or (custody.get(e.where.path) if len(e.where.chain) <= 1 else None)
-    return NewFailure(source_key(e.where, e.container, by_name), _place(e.where, roots), code, e.message or "",
+    return NewFailure(keys.key(outermost(e.where, e.container)), roots.place(e.where), code, e.message or "",
                       sha.lower() if isinstance(sha, str) else None)
 
 
-def _place(where: Source, roots: list[str]) -> str:
-    """Where in its source an input is: the member chain inside a container, else its path
-    below the scanned input it came from (the input's file name when it was given itself;
-    the whole path when no recorded input holds it)."""
-    chain = where.chain or tuple(where.path.split(CHAIN_SEPARATOR))
-    if len(chain) > 1:
-        return CHAIN_SEPARATOR.join(chain[1:])
-    path = chain[0] if chain else ""
-    for root in roots:  # longest first
-        if path == root:
-            return os.path.basename(path.rstrip("/\\")) or path
-        if path.startswith(root) and path[len(root):][:1] in ("/", "\\"):
-            return path[len(root) + 1:]
-    return path
-
-
-def _input_paths(doc: ScanDocument) -> list[str]:
-    """The paths the scan was given (``inputs``), longest first, without a trailing separator."""
-    paths = [i if isinstance(i, str) else i.get("path") for i in doc.inputs]
-    return sorted({p.rstrip("/\\") or p for p in paths if isinstance(p, str) and p}, key=len, reverse=True)
+def _skipped_now(old: ScanDocument, new: ScanDocument, keys: SourceKeys,
+                 new_apps: dict[tuple[str, str], AppState]) -> tuple[list[NewFailure], set[tuple[str, str]]]:
+    """Apps of the old scan at a place the new scan skipped (a link now, a member not followed):
+    each a SKIPPED_NOW failure, worse like an input made unreadable; and the (source, package)
+    keys gone from the new scan that these explain (not reported as removed)."""
+    places = skipped_places(new, keys, Roots(new))
+    if not places:
+        return [], set()
+    roots, out, explained, seen = Roots(old), [], set(), set()
+    for app in old.apps:
+        source, place = keys.key(outermost(app.where, app.container)), roots.place(app.where)
+        reason = places.get((source, place))
+        if reason is None or (source, place) in seen:
+            continue
+        seen.add((source, place))
+        out.append(NewFailure(source, place, "INPUT_SKIPPED", reason, app.sha256, SKIPPED_NOW))
+        key = (source, app.package if app.package is not None else f"(no package) {app.sha256}")
+        if key not in new_apps:
+            explained.add(key)
+    return out, explained
 
 
 def source_key(where: Source, container: str | None = None, by_name: bool = False) -> str:
-    """The outermost source an app or error came from, or DIRECT for an APK given directly.
-
-    Prefers ``source.chain`` (container scans: its first element), then ``source.outermost``
-    with the container, then the container (``source.container``, else the record's own)
-    cut at its first chain separator. Matched as written (same path), or by its file name
-    with ``by_name``.
-    """
-    key = _outermost(where, container)
-    return os.path.basename(key.rstrip("/\\")) or key if by_name and key else key
+    """The outermost source of one record, keyed alone (by its file name with ``by_name``): for
+    callers outside a comparison; :func:`diff_documents` keys both documents' sources together."""
+    return SourceKeys((), by_name).key(outermost(where, container))
 
 
-def _outermost(where: Source, container: str | None) -> str:
-    if where.chain:
-        return where.chain[0] if len(where.chain) > 1 else DIRECT
-    container = where.container or container
-    if container:
-        return where.outermost or container.split(CHAIN_SEPARATOR)[0]
-    return DIRECT
-
-
-def _index(apps: Iterable[App], by_name: bool) -> tuple[dict[tuple[str, str], AppState], int]:
+def _index(apps: Iterable[App], keys: SourceKeys) -> tuple[dict[tuple[str, str], AppState], int]:
     """Merge each (source, package)'s copies into one state; count apps with nothing to match on."""
     groups: dict[tuple[str, str], list[App]] = {}
     bad = 0
@@ -379,7 +370,7 @@ def _index(apps: Iterable[App], by_name: bool) -> tuple[dict[tuple[str, str], Ap
             bad += 1
             continue
         package = app.package if app.package is not None else f"(no package) {app.sha256}"
-        groups.setdefault((source_key(app.where, app.container, by_name), package), []).append(app)
+        groups.setdefault((keys.key(outermost(app.where, app.container)), package), []).append(app)
     return {k: _state(v) for k, v in groups.items()}, bad
 
 
@@ -404,7 +395,8 @@ def _summary(doc: ScanDocument, path: str, apps: int, bad: int) -> DocSummary:
     pol = doc.policy
     policy = pol if isinstance(pol, (str, type(None))) else pol.name
     rules = {p.name: str(p.version) for p in doc.rules.packs} if doc.rules else {}
-    return DocSummary(path, doc.started_at, policy, rules, apps, len(doc.errors), bad, doc.interrupted)
+    return DocSummary(path, doc.started_at, policy, rules, apps, len(doc.errors), bad, doc.interrupted,
+                      sum(s.count for s in doc.skipped))
 
 
 def _notes(old: DocSummary, new: DocSummary) -> list[Issue]:
@@ -428,4 +420,26 @@ def _notes(old: DocSummary, new: DocSummary) -> list[Issue]:
         if doc.skipped_entries:
             notes.append(Issue("DIFF_BAD_ENTRY", f"{doc.path}: {doc.skipped_entries} app entries without "
                                "package or sha256 were not compared", Severity.WARNING))
+    return notes
+
+
+def _place_notes(result: ScanDiff, keys: SourceKeys, docs: tuple[ScanDocument, ScanDocument]) -> list[Issue]:
+    """Sources matched by a lengthened name, directly given APKs of several inputs (one group),
+    and skipped files a removal may hide behind."""
+    notes = []
+    folders = max((direct_folders(d) for d in docs), key=len)
+    if len(folders) > 1:
+        notes.append(Issue("DIFF_DIRECT_INPUTS_GROUPED", f"APKs found in {len(folders)} input folders form one "
+                           "group: a package moving from one folder to another is not seen as a change",
+                           Severity.WARNING))
+    if keys.lengthened:
+        notes.append(Issue("DIFF_SOURCE_NAME_AMBIGUOUS", "two sources of one scan share the file name "
+                           f"{', '.join(sorted(keys.lengthened)[:5])}: matched by the shortest path suffix "
+                           "that tells them apart (e.g. dev1/backup.ab), not by the name alone", Severity.WARNING))
+    removed = result.counts()["removed"]
+    if result.new.skipped and removed:
+        notes.append(Issue("DIFF_INPUTS_SKIPPED", f"the newer scan {result.new.path} skipped {result.new.skipped} "
+                           f"file(s) (links not followed, ...): of the {removed} removed app(s), any whose file "
+                           "was skipped but is not listed by name (5 examples per place and reason) reads as "
+                           "removed; see the scan's skipped list", Severity.WARNING))
     return notes

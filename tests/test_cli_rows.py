@@ -6,7 +6,7 @@ import csv
 import io
 
 import pytest
-from cli_helpers import FIXTURES, copy, evidence_unchanged, generate_module, invoke  # noqa: F401
+from cli_helpers import FIXTURES, copy, evidence_unchanged, fixture, generate_module, invoke  # noqa: F401
 
 from apkscan.document import App
 from apkscan.report import terminal, view
@@ -63,14 +63,18 @@ def test_debug_signed_impostor_does_not_read_like_a_genuine_match(tmp_path):
     _build_debug_signed_wechat(impostor)
     genuine_like = copy("wechat-tencent-subject.apk", tmp_path / "in" / "wechat-tencent.apk")
     res = invoke("scan", impostor, genuine_like, "--no-color")
-    rows = {ln.split()[3 if not ln.startswith("VERDICT") else 0]: ln for ln in res.stdout.splitlines()
-            if ln.startswith("prohibited")}
+    rows = {name: ln for ln in res.stdout.splitlines() if ln.startswith("prohibited")
+            for name in ("wechat.apk", "wechat-tencent.apk") if f" {name} " in ln}
     fake = rows["wechat.apk"]
     assert fake.split()[:3] == ["prohibited", "impersonation+app", "strong"], fake
+    # the basis, as CSV and HTML say it (review 55 F10: a claim and a verified key read the same)
+    assert " strong (package, certificate (not the vendor's)) " in fake
     assert "com.tencent.mm Android [debug key] " in fake and fake.rstrip().endswith("WeChat")
     # the Tencent-named self-made key is no excuse either: impersonation too, but not a debug key
     assert rows["wechat-tencent.apk"].split()[:3] == ["prohibited", "impersonation+app", "strong"]
     assert "[debug key]" not in rows["wechat-tencent.apk"]
+    # a Tencent name on a key that is not Tencent's: marked, never like a genuine vendor key's
+    assert "Tencent Technology(Shenzhen) Company Limited [name only: not a known vendor key]" in rows["wechat-tencent.apk"]
     rows = {r["file"]: r for r in _csv_rows(invoke("scan", impostor, genuine_like, "--csv", "-", "-q").stdout)}
     assert rows["wechat.apk"]["kinds"] == "impersonation app" and rows["wechat.apk"]["signer_debug"] == "yes"
     assert rows["wechat.apk"]["basis"] == "package; certificate (not the vendor's)"
@@ -103,7 +107,7 @@ def test_narrow_terminal_never_cuts_verdict_kind_or_strength(tmp_path):
     lines = out.getvalue().splitlines()
     i = next(n for n, ln in enumerate(lines) if ln.startswith("prohibited"))
     assert lines[i].split()[:3] == ["prohibited", "app+impersonation+forged-certificate", "weak"]
-    assert lines[i].split()[3].startswith("…") and lines[i].rstrip().endswith("/base.apk")  # cut from the left
+    assert lines[i].split()[-1].startswith("…") and lines[i].rstrip().endswith("/base.apk")  # cut from the left
     assert lines[i + 1].startswith("  com.tencent.mm · unverified: ")  # the label (free text) comes last
 
 
@@ -123,3 +127,19 @@ def test_basis_label_comes_from_the_basis_field_not_from_text():
     unknown = {"field": "signer.sha256", "value": "cd" * 32, "basis": "certificate-unknown",
                "matched": "TENCENT_WECHAT", "verified": True}
     assert row(unknown).basis == ["certificate (not the vendor's)"]
+
+
+def test_the_file_column_tells_two_devices_base_apk_apart(tmp_path):
+    """Review 55 F5: dev1/pull.zip and dev2/pull.zip each holding data/app/base.apk gave two rows
+    reading ``base.apk``; the container's path takes part in the shortest unique suffix."""
+    import zipfile
+
+    for dev, apk in (("dev1", "wechat-impostor.apk"), ("dev2", "tiktok-bytedance-subject.apk")):
+        (tmp_path / dev).mkdir()
+        with zipfile.ZipFile(tmp_path / dev / "pull.zip", "w") as z:
+            z.write(fixture(apk), "data/app/base.apk")
+    pulls = [tmp_path / "dev1" / "pull.zip", tmp_path / "dev2" / "pull.zip"]
+    rows = _csv_rows(invoke("scan", *pulls, "--csv", "-", "-q", "--no-store").stdout)
+    assert sorted(r["file"] for r in rows) == ["dev1/pull.zip ▸ data/app/base.apk", "dev2/pull.zip ▸ data/app/base.apk"]
+    out = invoke("scan", *pulls, "--no-color", "--no-store").stdout
+    assert "dev1/pull.zip ▸ data/app/base.apk" in out and "dev2/pull.zip ▸ data/app/base.apk" in out

@@ -106,5 +106,11 @@ def test_a_document_without_the_failing_content_says_still_failing_content_unkno
     assert failure.status == "still failing (content unknown)" and not failure.worse
     assert result.counts()["still_failing_unknown"] == 1 and result.exit_code() == 0
     (tmp_path / "old.json").write_text(json.dumps(old))
-    res = CliRunner().invoke(main, ["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json"), "--source-by-name"])
+    page = tmp_path / "diff.html"
+    res = CliRunner().invoke(main, ["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json"), "--source-by-name",
+                                    "--html", str(page)])
     assert "still failing (content unknown)" in res.output
+    # the page lists it too, with a tile (review 55 F8: it read "No app was added, removed or changed.")
+    html = page.read_text("utf-8")
+    assert failure.name in html and "still failing, content unknown" in html and failure.code in html
+    assert '<span class="n">1</span> still failing (content unknown)' in html and "No app was added" not in html

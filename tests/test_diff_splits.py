@@ -64,6 +64,13 @@ def test_a_split_re_signed_under_another_key_is_worse(tmp_path):
     [change] = result.changes()
     assert change.worse and result.exit_code() == 1
     assert "split config.en signer " in _text(result) and "-> bbbbbbbbbbbb" in _text(result)
+    # the HTML page says what changed in the split, and its tile (review 55 F8: only the word "split")
+    from apkscan.report import diff_html
+
+    page = io.StringIO()
+    diff_html.render(result, page)
+    assert "split config.en signer " in page.getvalue() and "-&gt; bbbbbbbbbbbb" in page.getvalue()
+    assert '<span class="n">1</span> split changes' in page.getvalue()
 
 
 def test_a_planted_wechat_split_is_named(tmp_path):

@@ -303,7 +303,7 @@ def test_hostile_policy_names_in_a_document_stay_inert(three_doc):
     header = next(csv.reader(io.StringIO(buf.getvalue())))
     assert "'verdict:=HYPERLINK" not in header and f"verdict:{evil}" in header  # starts with 'v': inert
     rows = list(csv.reader(io.StringIO(buf.getvalue())))
-    assert {r[header.index(f"verdict:{evil}")] for r in rows[1:]} == {"review"}
+    assert {r[header.index(f"verdict:{evil}")] for r in rows[1:] if r[0] not in ("skipped", "input")} == {"review"}
     page = io.StringIO()
     html.render(doc, page)
     assert "<img src=x" not in page.getvalue() and "&lt;img src=x onerror=alert(1)&gt;" in page.getvalue()

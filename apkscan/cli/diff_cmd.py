@@ -13,7 +13,7 @@ from typing import TextIO
 
 import click
 
-from apkscan.diff import CONTENT_UNKNOWN, EXIT_USAGE, OTHER_CONTENT, AppChange, ScanDiff
+from apkscan.diff import CONTENT_UNKNOWN, EXIT_USAGE, OTHER_CONTENT, SKIPPED_NOW, AppChange, ScanDiff
 
 _MARK = {"added": "+", "removed": "-", "changed": "~"}
 
@@ -88,17 +88,26 @@ def render_text(result: ScanDiff, out: TextIO) -> None:
             out.write(f"  {_MARK[c.change]} {safe(c.package)}  {safe(describe(c))}"
                       f"{'  [WORSE]' if c.worse else ''}\n")
         for f in src.new_failures:
-            again = " (other content at that place, failing again)" if f.status == OTHER_CONTENT else ""
-            out.write(f"  ! {safe(f.name)}  could not be scanned now{again}: {safe(f.code)}: {safe(f.message)}  [WORSE]\n")
+            out.write(f"  ! {safe(f.name)}  {failure_text(f.status)}: {safe(f.code)}: {safe(f.message)}  [WORSE]\n")
         for f in src.still_failing:
             out.write(f"  ? {safe(f.name)}  {CONTENT_UNKNOWN}: {safe(f.code)}: {safe(f.message)}\n")
     n = result.counts()
     out.write(f"\n{n['added']} added, {n['removed']} removed, {n['verdict']} verdict changes, "
               f"{n['signer']} signer changes, {n['version']} version changes, {n['split']} split changes, "
               f"{n['new_failures']} new input failures, "
+              + (f"{n['skipped_now']} skipped now, " if n['skipped_now'] else "")
               + (f"{n['still_failing_unknown']} still failing (content unknown), " if n['still_failing_unknown'] else "")
               + f"{n['unchanged']} unchanged; "
               f"{_verdict(result, n)}\n")
+
+
+def failure_text(status: str) -> str:
+    """What happened to an input that was an app (or read) before, in words."""
+    if status == SKIPPED_NOW:
+        return "not scanned now (skipped; it was an app before)"
+    if status == OTHER_CONTENT:
+        return "could not be scanned now (other content at that place, failing again)"
+    return "could not be scanned now"
 
 
 def _verdict(result: ScanDiff, n: dict[str, int]) -> str:
@@ -129,6 +138,11 @@ def describe(c: AppChange) -> str:
     if "split" in c.reasons:
         parts.extend(_split_changes(c))
     return "; ".join(parts)
+
+
+def split_lines(c: AppChange) -> list[str]:
+    """What changed in a bundle's splits (the HTML page's lines, as the text says them)."""
+    return _split_changes(c) if "split" in c.reasons and c.old and c.new else []
 
 
 def _split_changes(c: AppChange) -> list[str]:

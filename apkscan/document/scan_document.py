@@ -241,6 +241,7 @@ class InputFile(Record):
     size: int
     kind: str
     sha256: str | None
+    hashed: str | None = None  # where the SHA-256 comes from: "this run", or "store" (computed when last read)
 
 
 @dataclass(**RECORD)

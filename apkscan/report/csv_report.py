@@ -13,6 +13,11 @@ Each row says which file it is (``file``: the shortest path suffix unique in the
 single policy), so existing column positions never move. An interrupted scan's CSV has
 a first row with verdict ``interrupted`` (and the reason under ``errors``), so a sheet of
 what finished never passes for the whole run, and the header stays the first line.
+Files looked at and not scanned are a row per (place, reason) with verdict ``skipped`` (count
+and examples under ``errors``): a symlinked banned APK must leave a row. Custody: every row
+names the outermost input file it came from with that file's size and SHA-256
+(``input_file``/``input_size``/``input_sha256``); an input file no other row names gets a
+row of its own with verdict ``input``.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ COLUMNS = [
     "verdict", "kinds", "strength", "basis", "file", "signer_debug", "vendors", "rules", "label", "package", "version_name",
     "version_code", "publisher", "signer_verified", "signer_cert_sha256",
     "unverified_cert_sha256", "schemes_verified", "source", "container", "apk_sha256",
-    "tamper", "errors", "policy_decision", "policy", "policy_url",
+    "tamper", "errors", "policy_decision", "policy", "policy_url", "input_file", "input_size", "input_sha256",
 ]
 INTERRUPTED = ("interrupted: the scan was stopped (Ctrl-C or SIGTERM) before it finished; "
                "only the inputs that finished are listed")
@@ -74,7 +79,7 @@ def app_record(a: view.AppRow) -> dict[str, object]:
         "package": a.package,
         "version_name": a.version,
         "version_code": a.version_code,
-        "publisher": a.publisher,
+        "publisher": a.publisher_shown,
         "signer_verified": "yes" if a.verified else "no",
         "signer_cert_sha256": a.signer_sha256,
         "unverified_cert_sha256": a.present_sha256,
@@ -108,19 +113,35 @@ def render(doc: ScanDocument | dict, out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\r\n")
     names = view.meta(doc).policies
     columns = COLUMNS + policy_columns(names)
+    custody = {f.path: f for f in view.input_files(doc)}
+    named: set[str] = set()
+
+    def write(rec: dict[str, object], outermost: str | None) -> None:
+        f = custody.get(outermost or "")
+        if f is not None:
+            named.add(f.path)
+            rec.update(input_file=f.path, input_size=f.size, input_sha256=f.sha256)
+        for n in names:  # a row that is no app: its kind under every policy (as "error")
+            rec.setdefault(f"verdict:{n}", rec["verdict"])
+        writer.writerow([neutralise(rec.get(c)) for c in columns])
+
     writer.writerow([neutralise(c) for c in columns])  # a policy file names its policy: a claim too
     if doc.interrupted:
-        rec = {c: None for c in columns}
-        rec.update(verdict="interrupted", errors=INTERRUPTED)
-        writer.writerow([neutralise(rec[c]) for c in columns])
+        write(dict(verdict="interrupted", errors=INTERRUPTED), None)
     for a in view.apps(doc):
         rec = app_record(a)
         for pv in a.verdicts:
             rec[f"verdict:{pv.policy}"], rec[f"decision:{pv.policy}"] = pv.verdict, pv.decision
-        writer.writerow([neutralise(rec.get(c)) for c in columns])
+        write(rec, a.outermost)
     for e in view.errors(doc):
-        rec = {c: None for c in columns}
-        rec.update(verdict="error", source=e.source, container=e.container, file=e.source,
+        rec = dict(verdict="error", source=e.source, container=e.container, file=e.source,
                    errors=f"{e.code}: {e.message}")
-        rec.update({f"verdict:{n}": "error" for n in names})
-        writer.writerow([neutralise(rec[c]) for c in columns])
+        write(rec, e.outermost)
+    for s in view.skipped(doc):
+        shown = ", ".join(s.examples) + (" …" if s.count > len(s.examples) else "")
+        write(dict(verdict="skipped", source=s.where, file=s.where,
+                   errors=f"skipped {s.count}: {s.reason}" + (f" ({shown})" if shown else "")), s.outermost)
+    for f in custody.values():
+        if f.path not in named:
+            write(dict(verdict="input", source=f.path, file=f.path, kinds=f.kind), f.path)
+

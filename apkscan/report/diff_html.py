@@ -16,7 +16,10 @@ def render(result: ScanDiff, out: TextIO) -> None:
     css = html._assets()[0]
     csp = f"default-src 'none'; style-src {html._csp_hash(css)}; base-uri 'none'; form-action 'none'"
     template = html._env().get_template("diff.html.j2")
-    out.writelines(template.generate(diff=result, counts=result.counts(), css=css, csp=csp))
+    from apkscan.cli.diff_cmd import failure_text, split_lines
+
+    out.writelines(template.generate(diff=result, counts=result.counts(), css=css, csp=csp,
+                                     failure_text=failure_text, split_lines=split_lines))
 
 
 def write(result: ScanDiff, path: str) -> None:

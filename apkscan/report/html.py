@@ -164,6 +164,7 @@ def context(doc: ScanDocument | dict) -> dict:
         "containers": _containers(apps, errors),
         "skipped": view.skipped(doc),
         "input_files": view.input_files(doc),
+        "custody_store": doc.options.get("store") is True,
         "css": css,
         "js": js,
         "csp": csp,

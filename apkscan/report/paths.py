@@ -18,16 +18,26 @@ _FILE_SEP = re.compile("/")
 _MEMBER_SEP = re.compile(r"/|\\\\|\\(?!x[0-9a-f]{2})")
 
 
-def _components(path: str, member: bool = False) -> list[str]:
+def _components(path: str, member: bool = False) -> list[tuple[str, str]]:
     """A local path splits on ``/`` only (``evil\\clean.apk`` is one file name); a member of a
-    container also on a backslash (a Windows-made ZIP's separator), never inside ``\\xff``."""
+    container also on a backslash (a Windows-made ZIP's separator), never inside ``\\xff``.
+    Each component comes with what joins it to the one before: ``/``, or the chain separator
+    between a container and its member (kept, so ``dev1/pull.zip ▸ base.apk`` reads as such)."""
     sep = _MEMBER_SEP if member else _FILE_SEP
-    return [c for part in path.split(CHAIN_SEPARATOR) for c in sep.split(part) if c] or [path]
+    out = [(CHAIN_SEPARATOR if i and not j else "/", c) for i, part in enumerate(path.split(CHAIN_SEPARATOR))
+           for j, c in enumerate(c for c in sep.split(part) if c)]
+    return out or [("/", path)]
+
+
+def _joined(parts: list[tuple[str, str]]) -> str:
+    return parts[0][1] + "".join(joiner + c for joiner, c in parts[1:])
 
 
 def short_names(paths: list[str], members: Collection[str] = ()) -> dict[str, str]:
     """Each path's shortest suffix of path components that no other path in the run shares.
-    ``members``: the paths that are member names inside a container.
+    ``members``: the paths that are (or end in) member names inside a container; a path may be
+    a whole provenance chain (``dev1/pull.zip ▸ data/app/base.apk``): its container's components
+    take part, so two devices' ``base.apk`` are told apart (review 55 F5).
 
     Five ``base.apk`` from five backups become ``a/base.apk``, ``b/base.apk``...; a
     unique file name stays just the name. Each level numbers a path's suffix from the number of
@@ -43,11 +53,12 @@ def short_names(paths: list[str], members: Collection[str] = ()) -> dict[str, st
     depth = 1
     while pending:
         for p, prev in pending.items():
-            pending[p] = numbers.setdefault((prev, parts[p][-depth]), len(numbers) + 1)
+            comp = parts[p][-depth][1] + (parts[p][1 - depth][0] if depth > 1 else "")  # with the joiner shown after it
+            pending[p] = numbers.setdefault((prev, comp), len(numbers) + 1)
         taken = Counter(pending.values())
         for p, number in list(pending.items()):
             if taken[number] == 1 or depth >= len(parts[p]):
-                out[p] = "/".join(parts[p][-depth:]) if depth < len(parts[p]) else p
+                out[p] = _joined(parts[p][-depth:]) if depth < len(parts[p]) else p
                 del pending[p]
         depth += 1
     return out

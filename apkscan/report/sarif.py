@@ -5,8 +5,12 @@ Mapping: a rule of a vendor pack is a ``reportingDescriptor``; a finding is a
 ``result`` whose level follows the app's verdict (prohibited -> error, review ->
 warning, allowed -> note); its location names the APK and, when the APK came out of
 a backup or archive, the container as the artifact's parent (SARIF's nested
-artifacts). Inputs that could not be scanned become tool execution notifications,
-so "not scanned" is never mistaken for "clean".
+artifacts). Inputs that could not be scanned, and files skipped (per place and reason), become
+tool execution notifications, so "not scanned" is never mistaken for "clean". An app that is
+not allowed without any finding (a policy's ``default``, e.g. an allow-list) is one result of
+the rule ``apkscan.policy-default``: pipelines gate on results, and a banned app must be one.
+Artifacts: every outermost input file with its size and SHA-256 (custody), then each APK keyed
+by its bytes too (two members of one name are two artifacts, each with its own hash).
 With several policies, a result's ``properties.verdicts`` carries every policy's verdict
 for the app (and for the finding, with its decision); ``level`` follows the most severe
 of them, and ``properties.verdict`` stays the first policy's.
@@ -66,12 +70,33 @@ def _rules(catalog: dict[str, view.RuleRow]) -> tuple[list[dict], dict[str, int]
     return rules, index
 
 
-def _artifacts(apps: list[view.AppRow]) -> tuple[list[dict], dict[tuple, int]]:
-    """Containers first, then APKs with ``parentIndex`` pointing at their container."""
+POLICY_DEFAULT = "apkscan.policy-default"  # the rule of a result for a verdict no finding gave
+SKIPPED = "apkscan.input-skipped"  # the descriptor of a notification for skipped files
+
+
+def _apk_key(a: view.AppRow) -> tuple:
+    return ("apk", a.container, a.source, a.sha256)
+
+
+def _artifacts(apps: list[view.AppRow], inputs: list[view.InputFileRow],
+               app_codes: dict[int, dict[str, list[str]]]) -> tuple[list[dict], dict[tuple, int]]:
+    """Input files first (custody: size and SHA-256), then containers that are no input file,
+    then APKs with ``parentIndex`` pointing at their container (an APK given itself is its
+    input file's artifact when the bytes agree)."""
     artifacts: list[dict] = []
     index: dict[tuple, int] = {}
+    for f in inputs:
+        art: dict[str, Any] = {"location": {"uri": uri(f.path)}, "roles": ["analysisTarget"]}
+        if f.size is not None and f.size >= 0:
+            art["length"] = f.size
+        if f.sha256:
+            art["hashes"] = {"sha-256": f.sha256}
+        art["properties"] = {"kind": f.kind, **({"hashed": f.hashed} if f.hashed else {})}
+        index.setdefault(("container", f.path), len(artifacts))
+        artifacts.append(art)
     for a in apps:
-        if not a.findings:
+        codes = app_codes[a.index]  # an allowed app with tamper indicators has no result: its artifact says them
+        if not (a.findings or a.worst != "allowed" or codes):
             continue
         parent = None
         if a.container is not None:
@@ -81,15 +106,23 @@ def _artifacts(apps: list[view.AppRow]) -> tuple[list[dict], dict[tuple, int]]:
                 artifacts.append({"location": {"uri": uri(a.container)},
                                   "roles": ["analysisTarget"]})
             parent = index[key]
-        key = ("apk", a.container, a.source)
+        key = _apk_key(a)
         if key in index:
             continue
-        art: dict[str, Any] = {"location": {"uri": uri(a.source, a.container is not None)}, "roles": ["analysisTarget"],
-                               "mimeType": "application/vnd.android.package-archive"}
+        same = index.get(("container", a.source)) if a.container is None else None
+        if same is not None and artifacts[same].get("hashes", {}).get("sha-256") in (None, a.sha256):
+            artifacts[same]["mimeType"] = "application/vnd.android.package-archive"
+            artifacts[same]["properties"].update(codes)
+            index[key] = same
+            continue
+        art = {"location": {"uri": uri(a.source, a.container is not None)}, "roles": ["analysisTarget"],
+               "mimeType": "application/vnd.android.package-archive"}
         if parent is not None:
             art["parentIndex"] = parent
         if a.sha256:
             art["hashes"] = {"sha-256": a.sha256}
+        if codes:
+            art["properties"] = dict(codes)
         index[key] = len(artifacts)
         artifacts.append(art)
     return artifacts, index
@@ -98,7 +131,7 @@ def _artifacts(apps: list[view.AppRow]) -> tuple[list[dict], dict[tuple, int]]:
 def _message(a: view.AppRow, f: view.FindingRow) -> str:
     """The alert text dashboards show: the most severe verdict first, with the policy that gives it
     when there are several (review 46 #5: the first policy's "Allowed" under level ``error``)."""
-    who = a.publisher or (f"unverified ({a.present_publisher})" if a.present_publisher else "unverified")
+    who = a.publisher_shown or (f"unverified ({a.present_publisher})" if a.present_publisher else "unverified")
     where = f"found in split APK {f.split} of this bundle" if f.split else f"signer {who}"  # a split has its own signer
     by = next((pv.policy for pv in a.verdicts if pv.verdict == a.worst), None) if len(a.verdicts) > 1 else None
     verdict = a.worst.capitalize() + (f" (policy {by})" if by else "")
@@ -126,13 +159,17 @@ def plain_text(text: str) -> str:
         "[", "\\[").replace("]", "\\]")
 
 
-def _result(a: view.AppRow, f: view.FindingRow, rule_index: int, art_index: int) -> dict:
-    loc: dict[str, Any] = {
+def _location(a: view.AppRow, art_index: int) -> dict[str, Any]:
+    return {
         "physicalLocation": {"artifactLocation": {"uri": uri(a.source, a.container is not None), "index": art_index}},
         "logicalLocations": [{"name": a.package or a.source, "kind": "module",
                               **({"fullyQualifiedName": f"{a.container}!/{a.source}"}
                                  if a.container else {})}],
     }
+
+
+def _result(a: view.AppRow, f: view.FindingRow, rule_index: int, art_index: int, codes: dict[str, list[str]]) -> dict:
+    loc = _location(a, art_index)
     props: dict[str, Any] = {"verdict": a.verdict, "strength": f.strength, "kind": f.kind,
                              "vendor": f.vendor, "app": f.app, "package": a.package,
                              "label": a.label, "signerVerified": a.verified,
@@ -144,6 +181,7 @@ def _result(a: view.AppRow, f: view.FindingRow, rule_index: int, art_index: int)
     if f.split:  # a split's finding carried to its bundle's app: which split
         props["split"] = f.split
     props["verdicts"] = _verdicts(a, f)
+    props.update(codes)  # tamper indicators, signature errors: as CSV's columns
     chain = a.app.where.chain
     if len(chain) > 1:
         props["chain"] = list(chain)  # outermost input first, then member names
@@ -183,6 +221,51 @@ def _verdicts(a: view.AppRow, f: view.FindingRow) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _default_result(a: view.AppRow, rule_index: int, art_index: int, codes: dict[str, list[str]]) -> dict:
+    """The one result of an app that is not allowed with no finding: its verdict is a policy's
+    ``default`` (an allow-list's ``default: prohibited``), or a decision that needs no finding."""
+    by = next((pv for pv in a.verdicts if pv.verdict == a.worst), None)
+    how = (f"by policy {by.policy} " + (f"decision {by.decision}" if by.decision else "default")) if by else "by the policy"
+    text = (f"{a.worst.capitalize()}: {a.label or '(no label)'} ({a.package or 'no package'}) "
+            f"{how} (no finding)")
+    props: dict[str, Any] = {"verdict": a.verdict, "package": a.package, "label": a.label,
+                             "signerVerified": a.verified, "signerSha256": a.signer_sha256,
+                             "publisher": a.publisher, "container": a.container,
+                             "verdicts": {pv.policy: {k: v for k, v in (("verdict", pv.verdict), ("decision", pv.decision),
+                                                                        ("url", pv.url)) if v is not None}
+                                          for pv in a.verdicts}}
+    props.update(codes)
+    result: dict[str, Any] = {
+        "ruleId": POLICY_DEFAULT, "ruleIndex": rule_index, "kind": "fail",
+        "level": LEVELS.get(a.worst, "warning"), "message": {"text": plain_text(text)},
+        "locations": [_location(a, art_index)],
+        "partialFingerprints": {"rule/v1": POLICY_DEFAULT, **({"apkSha256/v1": a.sha256} if a.sha256 else {})},
+        "properties": {k: v for k, v in props.items() if v is not None},
+    }
+    return result
+
+
+def _codes(a: view.AppRow) -> dict[str, list[str]]:
+    """The app's tamper indicators and signature / read errors, each code once (as CSV lists them)."""
+    d = a.detail()
+    out = {"tamper": list(dict.fromkeys(i.code for i in d.tamper)),
+           "errors": list(dict.fromkeys(i.code for i in d.errors))}
+    return {k: v for k, v in out.items() if v}
+
+
+def _skipped_notifications(doc: ScanDocument) -> list[dict]:
+    """One warning per (place, reason) of files looked at and not scanned, with count and examples."""
+    out = []
+    for s in view.skipped(doc):
+        shown = ", ".join(s.examples) + (" …" if s.count > len(s.examples) else "")
+        out.append({"level": "warning", "descriptor": {"id": SKIPPED},
+                    "message": {"text": plain_text(f"skipped {s.count} in {s.where or '(inputs)'}: {s.reason}"
+                                                   + (f" ({shown})" if shown else ""))},
+                    "properties": {"where": s.where, "reason": s.reason, "count": s.count,
+                                   "examples": list(s.examples)}})
+    return out
+
+
 def document(doc: ScanDocument | dict) -> dict:
     """The SARIF log (a dict) for a scan document (typed, or its JSON: checked first)."""
     doc = ScanDocument.of(doc)
@@ -190,9 +273,18 @@ def document(doc: ScanDocument | dict) -> dict:
     apps = view.apps(doc)
     errors = view.errors(doc)
     rules, rule_index = _rules(view.rule_catalog(doc, apps))
-    artifacts, art_index = _artifacts(apps)
-    results = [_result(a, f, rule_index[f.rule], art_index[("apk", a.container, a.source)])
+    defaults = [a for a in apps if not a.findings and a.worst != "allowed"]
+    if defaults:
+        rules.append({"id": POLICY_DEFAULT, "name": "apkscan_policy_default",
+                      "shortDescription": {"text": "Not allowed by a policy with no finding "
+                                                   "(the policy's default, e.g. an allow-list)"}})
+        rule_index[POLICY_DEFAULT] = len(rules) - 1
+    codes = {a.index: _codes(a) for a in apps}  # each app's detail read once
+    artifacts, art_index = _artifacts(apps, view.input_files(doc), codes)
+    results = [_result(a, f, rule_index[f.rule], art_index[_apk_key(a)], codes[a.index])
                for a in apps for f in a.findings]
+    results += [_default_result(a, rule_index[POLICY_DEFAULT], art_index[_apk_key(a)], codes[a.index])
+                for a in defaults]
     notifications = [{
         "level": "error",
         "message": {"text": f"{e.code}: {e.message}"},
@@ -200,6 +292,7 @@ def document(doc: ScanDocument | dict) -> dict:
         "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri(e.source, e.container is not None)}}}],
         **({"properties": {"container": e.container}} if e.container else {}),
     } for e in errors]
+    notifications += _skipped_notifications(doc)
     if meta.interrupted:  # stopped by Ctrl-C / SIGTERM: results cover only what finished
         notifications.insert(0, {"level": "error", "descriptor": {"id": "SCAN_INTERRUPTED"},
                                  "message": {"text": "the scan was interrupted; only inputs that finished are reported"}})
@@ -221,6 +314,9 @@ def document(doc: ScanDocument | dict) -> dict:
     run_props["policies"] = list(meta.policies)
     if meta.schema_version:
         run_props["resultSchemaVersion"] = meta.schema_version
+    if doc.skipped:  # files looked at and not scanned: the results do not cover them
+        run_props["skipped"] = [{"where": s.where, "reason": s.reason, "count": s.count,
+                                 "examples": list(s.examples)} for s in view.skipped(doc)]
     if doc.quick:  # --quick: no content digest was checked
         run_props["content_digests"] = "not checked"
     return {

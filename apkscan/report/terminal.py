@@ -200,8 +200,14 @@ def plural(n: int, word: str) -> str:
 def signer_text(a: view.AppRow) -> str:
     """Who verifiably signed it; a debug key and an unverified certificate are said so."""
     if a.publisher:
-        return a.publisher + (" [debug key]" if a.signer_debug else "")
+        return a.publisher_shown + (" [debug key]" if a.signer_debug else "")
     return f"unverified: {a.present_publisher}" if a.present_publisher else "unverified"
+
+
+def strength_text(a: view.AppRow) -> str:
+    """``strong (subject-present)``: the strength with what the decisive finding matched on, as
+    the HTML and CSV say it (a claim and a verified key must not read the same)."""
+    return (a.strength or "-") + (f" ({', '.join(a.basis)})" if a.basis else "")
 
 
 def _table(rows: list[view.AppRow], out: TextIO, paint: _Paint, cols: int, verdict_heads: list[str]) -> None:
@@ -216,7 +222,7 @@ def _table(rows: list[view.AppRow], out: TextIO, paint: _Paint, cols: int, verdi
     verdicts = [[pv.verdict for pv in a.verdicts][:k] or [a.verdict] for a in rows]
     verdicts = [v + ["-"] * (k - len(v)) for v in verdicts]
     # every cell escaped: a saved document given to ``report`` is hostile, its finding kinds too
-    cells = [(*v, safe("+".join(a.kinds) or "-"), safe(a.strength or "-"), safe(a.file), safe(a.package or "-"),
+    cells = [(*v, safe("+".join(a.kinds) or "-"), safe(strength_text(a)), safe(a.file), safe(a.package or "-"),
               safe(signer_text(a)), safe(a.label or "(no label)")) for a, v in zip(rows, verdicts)]
     head = (*verdict_heads, "KIND", "STRENGTH", "FILE", "PACKAGE", "SIGNER", "LABEL")
     # columns align up to ALIGN_MAX; a longer cell overflows its row (never padded into every

@@ -17,9 +17,10 @@ from apkscan.document import App, Decision, Finding, InputError, ScanDocument, S
 from apkscan.document.scan_document import Evidence, PolicyMeta, RulesMeta, Tool
 from apkscan.ranks import STRENGTHS, VERDICTS, display_order
 from apkscan.report.detail_view import Detail, detail, issue_rows
-from apkscan.report.paths import short_names
+from apkscan.report.paths import CHAIN_SEPARATOR, short_names
 from apkscan.report.policy_view import PolicyVerdict, app_verdicts, worst
 
+CLAIMED = "[name only: not a known vendor key]"  # after a publisher name a finding calls a claim
 VERDICT_RANK = display_order(VERDICTS)  # sort keys here: 0 = most severe / strongest first
 STRENGTH_RANK = display_order(STRENGTHS)
 
@@ -98,6 +99,20 @@ class AppRow:
         return worst(self.verdicts, self.verdict)
 
     @property
+    def publisher_claimed(self) -> bool:
+        """The verified signer's name is what a finding calls a claim: a counterfeit certificate, a
+        vendor's subject on a key that is not the vendor's (``subject-present``). Shown marked: a
+        counterfeit key's name must not read like a genuine vendor key's (review 55 F10)."""
+        return bool(self.publisher) and any(
+            f.kind == "counterfeit-certificate" or any(note.startswith("subject-present") for _, _, note in f.evidence)
+            for f in self.findings)
+
+    @property
+    def publisher_shown(self) -> str | None:
+        """The publisher with the claim marker when :attr:`publisher_claimed`."""
+        return f"{self.publisher} {CLAIMED}" if self.publisher_claimed else self.publisher
+
+    @property
     def flagged(self) -> bool:
         """Prohibited or to review under any policy of the scan."""
         return self.worst in ("prohibited", "review")
@@ -119,12 +134,13 @@ class SkippedRow:
     reason: str
     count: int
     examples: list[str]
+    outermost: str | None = None  # the input (folder or file) the place is in
 
 
 def skipped(doc: ScanDocument) -> list[SkippedRow]:
     """Files looked at and not scanned, per folder/container and reason (largest first)."""
-    out = [SkippedRow(s.where_display or " ▸ ".join(s.where), s.reason, s.count, list(s.examples[:5]))
-           for s in doc.skipped]
+    out = [SkippedRow(s.where_display or " ▸ ".join(s.where), s.reason, s.count, list(s.examples[:5]),
+                      s.where[0] if s.where else None) for s in doc.skipped]
     return sorted(out, key=lambda r: (-r.count, r.where, r.reason))
 
 
@@ -134,11 +150,12 @@ class InputFileRow:
     kind: str
     size: int | None
     sha256: str | None
+    hashed: str | None = None  # where the SHA-256 comes from: "this run", "store ..."; None: not said
 
 
 def input_files(doc: ScanDocument) -> list[InputFileRow]:
     """Custody records of the outermost input files (schema 1.1)."""
-    return [InputFileRow(f.path, f.kind, f.size, f.sha256) for f in doc.input_files]
+    return [InputFileRow(f.path, f.kind, f.size, f.sha256, f.hashed) for f in doc.input_files]
 
 
 def _source(source: Source | str, container: str | None, identity_path: str | None) -> tuple[str, str | None]:
@@ -280,12 +297,18 @@ def _bases(f: Finding) -> list[str]:
 
 def apps(doc: ScanDocument) -> list[AppRow]:
     rows = [app_row(i, a) for i, a in enumerate(doc.apps)]
-    names = short_names([r.file for r in rows], {r.file for r in rows if r.container is not None})
+    chains = [_chain(r) for r in rows]  # the container takes part: two devices' base.apk differ
+    names = short_names(chains, {c for c, r in zip(chains, rows) if r.container is not None})
     policies = doc.policy_names()
-    for r in rows:
-        r.file = names.get(r.file, r.file)
+    for r, chain in zip(rows, chains):
+        r.file = names.get(chain, r.file)
         r.verdicts = app_verdicts(r.app, policies)
     return rows
+
+
+def _chain(r: AppRow) -> str:
+    """The app's provenance as one string: ``container ▸ member path`` (a path given itself: the path)."""
+    return f"{r.container}{CHAIN_SEPARATOR}{r.file}" if r.container else r.file
 
 
 def errors(doc: ScanDocument) -> list[ErrorRow]:

@@ -1,0 +1,57 @@
+"""Custody in the reports: where an input file's SHA-256 comes from (review 55 F9).
+
+With the scan store an unchanged APK's hash is the one computed when it was last read; the
+HTML custody table says so, and a document that marks each entry (``input_files[].hashed``:
+"this run" / "store") is valid, kept by the document codec and shown by HTML and SARIF.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from cli_helpers import copy, invoke
+
+from apkscan.document import ScanDocument
+from apkscan.document.codec import encode
+from apkscan.report import html, sarif
+
+SCHEMA = Path(__file__).resolve().parents[1] / "apkscan" / "report" / "schema" / "scan-result.schema.json"
+
+
+def _scan(tmp_path: Path, name: str, *args: str) -> tuple[dict, str]:
+    res = invoke("scan", tmp_path / "dev", "-q", "--json", tmp_path / f"{name}.json", "--html", tmp_path / f"{name}.html", *args)
+    assert res.exit_code in (0, 1), res.output
+    return json.loads((tmp_path / f"{name}.json").read_text("utf-8")), (tmp_path / f"{name}.html").read_text("utf-8")
+
+
+def test_the_custody_table_says_when_hashes_may_come_from_the_store(tmp_path):
+    copy("clean-v1v2v3.apk", tmp_path / "dev" / "clean.apk")
+    store = tmp_path / "store.sqlite"
+    _scan(tmp_path, "r1", "--store", str(store))
+    doc, page = _scan(tmp_path, "r2", "--store", str(store))
+    assert doc["options"]["store"] is True
+    assert "the scan store was used" in page
+    _, page = _scan(tmp_path, "r3", "--no-store")
+    assert "the scan store was used" not in page
+
+
+def test_a_hash_marked_by_its_origin_is_valid_kept_and_shown(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    copy("clean-v1v2v3.apk", tmp_path / "dev" / "clean.apk")
+    copy("wechat-impostor.apk", tmp_path / "dev" / "wechat.apk")
+    doc, _ = _scan(tmp_path, "r", "--no-store")
+    doc["input_files"][0]["hashed"] = "this run"
+    doc["input_files"][1]["hashed"] = "store"
+    schema = json.loads(SCHEMA.read_text("utf-8"))
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(doc)) == []
+    typed = ScanDocument.from_dict(doc)
+    assert [f.hashed for f in typed.input_files] == ["this run", "store"]
+    assert encode(typed.input_files) == doc["input_files"]
+    page = io.StringIO()
+    html.render(doc, page)
+    assert '<th scope="col">Hashed</th>' in page.getvalue() and "<td>store</td>" in page.getvalue()
+    arts = {a["location"]["uri"]: a for a in sarif.document(doc)["runs"][0]["artifacts"]}
+    assert {arts[sarif.uri(f["path"])]["properties"]["hashed"] for f in doc["input_files"]} == {"this run", "store"}
