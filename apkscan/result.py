@@ -165,7 +165,8 @@ class ScanResult:
             "counts": self.counts(),
             "apps": [a.to_dict() for a in self.apps],
             "errors": [e.to_dict() for e in self.errors],
-            "input_files": [{"path": name_text(f.path), "size": f.size, "kind": f.kind, "sha256": f.sha256}
+            "input_files": [{"path": name_text(f.path), "size": f.size, "kind": f.kind, "sha256": f.sha256,
+                             **({"hashed": f.hashed} if f.hashed and f.sha256 else {})}
                             for f in self.input_files],
             "skipped": [{"where": [name_text(w) for w in s.where], "where_display": name_text(chain_display(s.where)),
                          "reason": s.reason, "count": s.count, "examples": [name_text(e) for e in s.examples]}

@@ -296,13 +296,14 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
     """``stored_only``: the records only if the store answers without reading the file or
     matching (None otherwise): the pool's parent asks this before starting a worker."""
     deadline = None if settings.timeout is None else time.monotonic() + settings.timeout  # --deep's DEX reading too
-    identity = None
+    identity, hashed = None, "this run"  # where its custody hash comes from
     use_store = bool(settings.store) and not settings.deep
     if use_store:
-        from apkscan.batch.store import recall  # the scan store: identical bytes are parsed once
+        from apkscan.batch.store import BY_STAT_KEY, recall  # the scan store: identical bytes are parsed once
 
         identity, remember = recall(settings.store, item, settings.sdk_kwargs, rehash=settings.rehash,
                                     stat_only=stored_only)
+        hashed = "store" if identity is not None and remember is BY_STAT_KEY else hashed
     if identity is None:
         if stored_only:
             return None
@@ -317,7 +318,7 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
     chain = tuple(item.chain)
     # a whole local file (given, met in a folder, or a file of a backup folder): its custody hash
     whole = item.length is None and not item.cleanup and identity.file is not None
-    custody = [_Custody(item.path if len(chain) > 1 else chain[0], identity.file.sha256)] if whole else []
+    custody = [_Custody(item.path if len(chain) > 1 else chain[0], identity.file.sha256, hashed)] if whole else []
     if unscannable(identity):
         manifest = [i for i in (identity.manifest.errors if identity.manifest else []) if i.severity == Severity.ERROR]
         issues = list(identity.errors) + manifest or [Issue("INPUT_UNREADABLE", "no manifest could be read")]
@@ -390,7 +391,7 @@ def _add(result: ScanResult, records: list[Any]) -> None:
             _fill_custody(result, r)
         elif type(r).__name__ == "KnownApp":  # only when no report is kept (the CLI's stream-only mode)
             if r.path is not None:
-                _fill_custody(result, _Custody(r.path, r.sha256))
+                _fill_custody(result, _Custody(r.path, r.sha256, "store"))
             result.apps.append(shared(r.verdict, r.verdicts))
 
 
@@ -400,6 +401,7 @@ class _Custody:
 
     path: str
     sha256: str
+    hashed: str = "this run"  # or "store": recognised by its stat key, not read again
 
 
 def _fill_custody(result: ScanResult, c: _Custody) -> None:
@@ -407,7 +409,7 @@ def _fill_custody(result: ScanResult, c: _Custody) -> None:
     for rec in reversed(result.input_files[-256:]):
         if rec.path == c.path:
             if rec.sha256 is None:
-                rec.sha256 = c.sha256
+                rec.sha256, rec.hashed = c.sha256, c.hashed
             return
 
 

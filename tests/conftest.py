@@ -7,6 +7,8 @@ pytest puts this folder on ``sys.path`` because it holds ``conftest.py``.
 
 from __future__ import annotations
 
+import re
+
 import sys
 from pathlib import Path
 
@@ -122,3 +124,18 @@ rules:
       certificates: [TV_KEY]
     references: [S1]
 """
+
+
+_HASHED = re.compile(r', "hashed": "(?:this run|store)"(?=\}$)')
+
+
+def without_hashed(record):
+    """A JSON document, or a JSONL line, without the custody entries' ``hashed`` marks: where a
+    hash comes from ("this run" / "store") rightly differs between a cold and a warm run, which
+    tests/test_report_custody.py checks; everything else must be equal."""
+    if isinstance(record, str):
+        return _HASHED.sub("", record)
+    out = dict(record)
+    if "input_files" in out:
+        out["input_files"] = [{k: v for k, v in f.items() if k != "hashed"} for f in out["input_files"]]
+    return out

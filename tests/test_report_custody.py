@@ -55,3 +55,41 @@ def test_a_hash_marked_by_its_origin_is_valid_kept_and_shown(tmp_path):
     assert '<th scope="col">Hashed</th>' in page.getvalue() and "<td>store</td>" in page.getvalue()
     arts = {a["location"]["uri"]: a for a in sarif.document(doc)["runs"][0]["artifacts"]}
     assert {arts[sarif.uri(f["path"])]["properties"]["hashed"] for f in doc["input_files"]} == {"this run", "store"}
+
+
+def _hashed(doc: dict) -> dict[str, str | None]:
+    return {Path(f["path"]).name: f.get("hashed") for f in doc["input_files"]}
+
+
+def _jsonl_hashed(path: Path) -> dict[str, str | None]:
+    lines = [json.loads(ln) for ln in path.read_text("utf-8").splitlines()]
+    return {Path(ln["path"]).name: ln.get("hashed") for ln in lines if ln["type"] == "input_file"}
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_each_custody_hash_says_whether_this_run_or_the_store_computed_it(tmp_path, jobs, monkeypatch):
+    """The scan marks every entry: an APK read now and a container (always hashed now) are
+    "this run"; an unchanged APK the store recognised by its stat key is "store"; --rehash and
+    a changed file make it "this run" again. JSON and the JSONL stream agree."""
+    monkeypatch.setattr("apkscan.batch.store.RACY_NS", 0)  # files copied here have a fresh ctime
+    dev = tmp_path / "dev"
+    copy("clean-v1v2v3.apk", dev / "clean.apk")
+    copy("v1-only.apk", dev / "old.apk")
+    import zipfile
+
+    with zipfile.ZipFile(dev / "pull.zip", "w") as z:
+        z.write(dev / "clean.apk", "inner/clean.apk")
+    store = ["--store", str(tmp_path / "store.sqlite"), "--jobs", jobs]
+    first, _ = _scan(tmp_path, "r1", *store, "--jsonl", str(tmp_path / "r1.jsonl"))
+    assert _hashed(first) == {"clean.apk": "this run", "old.apk": "this run", "pull.zip": "this run"}
+    again, _ = _scan(tmp_path, "r2", *store, "--jsonl", str(tmp_path / "r2.jsonl"))
+    assert _hashed(again) == {"clean.apk": "store", "old.apk": "store", "pull.zip": "this run"}
+    assert _jsonl_hashed(tmp_path / "r2.jsonl") == _hashed(again)
+    assert [f["sha256"] for f in again["input_files"]] == [f["sha256"] for f in first["input_files"]]
+    copy("v1-only.apk", dev / "old.apk")  # rewritten: another stat key, read again
+    rehashed, _ = _scan(tmp_path, "r3", *store, "--rehash")
+    assert _hashed(rehashed) == {"clean.apk": "this run", "old.apk": "this run", "pull.zip": "this run"}
+    changed, _ = _scan(tmp_path, "r4", *store)
+    assert _hashed(changed)["clean.apk"] == "store"
+    plain, _ = _scan(tmp_path, "r5", "--no-store")
+    assert set(_hashed(plain).values()) == {"this run"}

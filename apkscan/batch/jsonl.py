@@ -131,7 +131,7 @@ class JsonlWriter:
             elif isinstance(r, InputError):
                 self._line({"type": "error", **r.to_dict()})
             elif isinstance(r, KnownApp):  # the line a run with these keys wrote for this unchanged file
-                self._hashed(r.path, r.sha256)  # before the app line, as a scan's custody comes first
+                self._hashed(r.path, r.sha256, "store")  # before the app line, as a scan's custody comes first
                 self._end_skipped()
                 self._write(r.line)
             else:
@@ -140,7 +140,7 @@ class JsonlWriter:
     def _custody(self, r: Any) -> None:
         if isinstance(r, InputFile):
             if r.sha256 is not None:
-                self._input_file(r, r.sha256)
+                self._input_file(r, r.sha256, r.hashed)
                 return
             self._unhashed[r.path] = r
             if len(self._unhashed) > PENDING_CUSTODY:  # never hashed (an unreadable APK): said now
@@ -155,7 +155,7 @@ class JsonlWriter:
             self._end_skipped()
             self._skipped = Skipped(r.where, r.reason, r.count, list(r.examples[:5]))
         elif type(r).__name__ == "_Custody":  # apkscan.scan: the hash an APK's scan computed
-            self._hashed(r.path, r.sha256)
+            self._hashed(r.path, r.sha256, r.hashed)
 
     def _end_skipped(self) -> None:
         r, self._skipped = self._skipped, None
@@ -164,13 +164,14 @@ class JsonlWriter:
                         "where_display": name_text(chain_display(r.where)), "reason": r.reason, "count": r.count,
                         "examples": [name_text(e) for e in r.examples]})
 
-    def _hashed(self, path: str | None, sha256: str) -> None:
+    def _hashed(self, path: str | None, sha256: str, hashed: str | None) -> None:
         record = self._unhashed.pop(path, None) if path is not None else None
         if record is not None:
-            self._input_file(record, sha256)
+            self._input_file(record, sha256, hashed)
 
-    def _input_file(self, f: InputFile, sha256: str | None) -> None:
-        self._line({"type": "input_file", "path": name_text(f.path), "size": f.size, "kind": f.kind, "sha256": sha256})
+    def _input_file(self, f: InputFile, sha256: str | None, hashed: str | None = None) -> None:
+        self._line({"type": "input_file", "path": name_text(f.path), "size": f.size, "kind": f.kind, "sha256": sha256,
+                    **({"hashed": hashed} if hashed and sha256 else {})})
 
     def finish(self, result: ScanResult) -> None:
         self._end_skipped()

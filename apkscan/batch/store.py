@@ -184,7 +184,7 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
             if found:
                 if linked:
                     _put_stat(conn, key, linked)
-                return found, _ignore
+                return found, BY_STAT_KEY
         if stat_only:
             return None, _ignore
         sha = _sha256(item)
@@ -196,6 +196,11 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
     except (OSError, sqlite3.Error, ValueError):  # ValueError: UnicodeError, a NUL: a miss, never an error
         return None, _ignore
     return None, lambda identity: _save(conn, identity, options, key)
+
+
+def BY_STAT_KEY(identity: Any) -> None:  # noqa: N802 - a marker: what recall returns as ``remember``
+    """Nothing to remember: the identity was recognised by its stat key, the file not read again
+    (its custody hash is the store's, computed when it was last read)."""
 
 
 def _by_file(conn: sqlite3.Connection, key: Any) -> str | None:

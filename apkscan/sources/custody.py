@@ -15,7 +15,9 @@ from apkscan.sources.interface import InputFile
 
 
 def record(path: str, size: int, kind: str) -> InputFile:
-    return InputFile(path, size, kind, None if kind == detect.APK else sha256_file(path))
+    if kind == detect.APK:
+        return InputFile(path, size, kind)
+    return InputFile(path, size, kind, sha256_file(path), "this run")
 
 
 def sha256_file(path: str, offset: int = 0, length: int | None = None) -> str:

@@ -170,12 +170,15 @@ class InputFile:
     """An outermost input (given, or met in a given folder): custody facts for the run metadata.
 
     ``sha256`` is None for an APK: the scan fills it from the APK's own single hashing pass.
+    ``hashed``: where that hash comes from, ``"this run"`` or ``"store"`` (the scan store's, for an
+    unchanged file recognised by its stat key and not read again); None until it is known.
     """
 
     path: str
     size: int
     kind: str
     sha256: str | None = None
+    hashed: str | None = None
 
 
 Item = ScanInput | RecordedApp | InputProblem | Skipped | InputFile
