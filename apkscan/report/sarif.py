@@ -285,6 +285,28 @@ def document(doc: ScanDocument | dict) -> dict:
                for a in apps for f in a.findings]
     results += [_default_result(a, rule_index[POLICY_DEFAULT], art_index[_apk_key(a)], codes[a.index])
                 for a in defaults]
+    invocation = _invocation(doc, meta, errors)
+    driver: dict[str, Any] = {"name": meta.tool, "rules": rules}
+    if meta.tool_version:
+        driver["version"] = meta.tool_version
+        driver["semanticVersion"] = meta.tool_version
+    run_props = _run_properties(doc, meta)
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": driver},
+            "invocations": [invocation],
+            "artifacts": artifacts,
+            "results": results,
+            "columnKind": "unicodeCodePoints",
+            "properties": run_props,
+        }],
+    }
+
+
+def _invocation(doc: ScanDocument, meta: Any, errors: list[Any]) -> dict[str, Any]:
+    """The run's invocation: errors, skips and an interruption as notifications, its times."""
     notifications = [{
         "level": "error",
         "message": {"text": f"{e.code}: {e.message}"},
@@ -301,10 +323,11 @@ def document(doc: ScanDocument | dict) -> dict:
     for key, value in (("startTimeUtc", meta.started), ("endTimeUtc", meta.finished)):
         if _utc_time(value):  # an edited document's "yesterday" is no date-time the schema accepts
             invocation[key] = value
-    driver: dict[str, Any] = {"name": meta.tool, "rules": rules}
-    if meta.tool_version:
-        driver["version"] = meta.tool_version
-        driver["semanticVersion"] = meta.tool_version
+    return invocation
+
+
+def _run_properties(doc: ScanDocument, meta: Any) -> dict[str, Any]:
+    """What the run was made with (packs, policies) and what it does not cover (skips, --quick)."""
     run_props: dict[str, Any] = {"rulePacks": [{"name": n, "version": v} for n, v in meta.rules]}
     if meta.rule_notices:  # part of an indicator feed left out: the run's verdicts are without it
         run_props["ruleNotices"] = list(meta.rule_notices)
@@ -319,18 +342,7 @@ def document(doc: ScanDocument | dict) -> dict:
                                  "examples": list(s.examples)} for s in view.skipped(doc)]
     if doc.quick:  # --quick: no content digest was checked
         run_props["content_digests"] = "not checked"
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": driver},
-            "invocations": [invocation],
-            "artifacts": artifacts,
-            "results": results,
-            "columnKind": "unicodeCodePoints",
-            "properties": run_props,
-        }],
-    }
+    return run_props
 
 
 def render(doc: ScanDocument | dict, out: TextIO) -> None:
