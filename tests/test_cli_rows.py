@@ -143,3 +143,31 @@ def test_the_file_column_tells_two_devices_base_apk_apart(tmp_path):
     assert sorted(r["file"] for r in rows) == ["dev1/pull.zip ▸ data/app/base.apk", "dev2/pull.zip ▸ data/app/base.apk"]
     out = invoke("scan", *pulls, "--no-color", "--no-store").stdout
     assert "dev1/pull.zip ▸ data/app/base.apk" in out and "dev2/pull.zip ▸ data/app/base.apk" in out
+
+
+def test_only_a_claim_about_the_signer_marks_its_name(tmp_path):
+    """Final read R1: the marker was set by any ``subject-present`` note, so a certificate merely
+    present that names the vendor (its issuing CA in the PKCS#7 bag) marked a genuine vendor
+    signer's name too. Read from the typed evidence: only a claim about the signer marks it."""
+    import json
+
+    from apkscan.document import ScanDocument
+    from apkscan.report import view
+
+    copy("wechat-tencent-subject.apk", tmp_path / "in" / "wechat-tencent.apk")
+    out = tmp_path / "scan.json"
+    res = invoke("scan", tmp_path / "in", "--json", out, "-q")
+    assert res.exit_code == 1, res.output
+    doc = json.loads(out.read_text("utf-8"))
+
+    def shown(d: dict) -> str:
+        (app,) = view.apps(ScanDocument.of(d))
+        return app.publisher_shown
+
+    assert shown(doc).endswith("[name only: not a known vendor key]")  # the signer's own name: a claim
+    signer_claims = [e for a in doc["apps"] for f in a["findings"] for e in f["evidence"]
+                     if e["basis"] == "subject-present" and e["field"].startswith("signer.")]
+    assert signer_claims
+    for e in signer_claims:  # the same name, but on a certificate only present beside the signer
+        e["field"] = "present" + e["field"].removeprefix("signer")
+    assert shown(doc) == "Tencent Technology(Shenzhen) Company Limited"

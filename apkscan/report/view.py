@@ -103,9 +103,7 @@ class AppRow:
         """The verified signer's name is what a finding calls a claim: a counterfeit certificate, a
         vendor's subject on a key that is not the vendor's (``subject-present``). Shown marked: a
         counterfeit key's name must not read like a genuine vendor key's (review 55 F10)."""
-        return bool(self.publisher) and any(
-            f.kind == "counterfeit-certificate" or any(note.startswith("subject-present") for _, _, note in f.evidence)
-            for f in self.findings)
+        return bool(self.publisher) and any(_claims_signer_name(f) for f in self.findings)
 
     @property
     def publisher_shown(self) -> str | None:
@@ -231,6 +229,21 @@ def _policy(pol: Decision | str | None) -> tuple[str | None, str | None, str | N
         text = pol.text or pol.reason
         return (text.strip() if text else None), pol.url, ref
     return pol or None, None, None  # 1.0: the policy's text alone
+
+
+def _claims_signer_name(f: FindingRow) -> bool:
+    """The finding calls a *verified signer's* name a claim, read from its typed evidence (never
+    from note text): a signer subject/issuer taken as a claim (``signer.*``, ``subject-present``),
+    or a counterfeit certificate that is the verified signer. A certificate merely present that
+    names the vendor (its issuing CA in the PKCS#7 bag) says nothing about the signer's name
+    (final read R1: it marked a genuine vendor signer)."""
+    evidence = f.record.evidence
+    if not isinstance(evidence, tuple):  # 1.0 documents: no basis to read
+        return False
+    return any(e.basis == "subject-present" and ((e.field or "").startswith("signer.")
+                                                 or (f.kind == "counterfeit-certificate" and e.verified is True
+                                                     and (e.location or "").startswith("verified signer")))
+               for e in evidence)
 
 
 def finding(f: Finding, split: str | None = None) -> FindingRow:
