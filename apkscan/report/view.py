@@ -137,7 +137,7 @@ class SkippedRow:
 
 def skipped(doc: ScanDocument) -> list[SkippedRow]:
     """Files looked at and not scanned, per folder/container and reason (largest first)."""
-    out = [SkippedRow(s.where_display or " ▸ ".join(s.where), s.reason, s.count, list(s.examples[:5]),
+    out = [SkippedRow(s.where_display or CHAIN_SEPARATOR.join(s.where), s.reason, s.count, list(s.examples[:5]),
                       s.where[0] if s.where else None) for s in doc.skipped]
     return sorted(out, key=lambda r: (-r.count, r.where, r.reason))
 
