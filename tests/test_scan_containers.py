@@ -147,7 +147,7 @@ def test_tar_gz_of_zip_of_apks_chains_verdicts_and_custody(run):
 def test_given_apk_custody_reuses_its_own_hash(run):
     doc = run(APKS / "v1v2.apk")
     assert doc["input_files"] == [{"path": str(APKS / "v1v2.apk"), "size": (APKS / "v1v2.apk").stat().st_size,
-                                   "kind": "apk", "sha256": doc["apps"][0]["sha256"]}]
+                                   "kind": "apk", "sha256": doc["apps"][0]["sha256"], "hashed": "this run"}]
 
 
 def test_hostile_tar_flags_names_and_counts_links(run):
