@@ -18,26 +18,20 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from apkscan.report.paths import outermost_input
+from apkscan.sources.interface import CHAIN_SEPARATOR
+
 if TYPE_CHECKING:
     from apkscan.document import ScanDocument, Source
 
 DIRECT = ""  # source key of APKs given directly (files and folders on the command line)
-CHAIN_SEPARATOR = " ▸ "  # as apkscan.sources.interface.chain_display writes it
 _SEPARATORS = re.compile(r"[/\\]")
 
 
 def outermost(where: Source, container: str | None) -> str:
-    """The outermost source an app or error came from, or DIRECT for an APK given directly.
-
-    Prefers ``source.chain`` (container scans: its first element), then ``source.outermost``
-    with the container, then the container (``source.container``, else the record's own)
-    cut at its first chain separator."""
-    if where.chain:
-        return where.chain[0] if len(where.chain) > 1 else DIRECT
-    container = where.container or container
-    if container:
-        return where.outermost or container.split(CHAIN_SEPARATOR)[0]
-    return DIRECT
+    """The outermost source an app or error came from (:func:`outermost_input`, as every report
+    reads it), or DIRECT for an APK given directly."""
+    return outermost_input(where, container) or DIRECT
 
 
 def document_sources(doc: ScanDocument) -> set[str]:

@@ -17,7 +17,7 @@ from apkscan.document import App, Decision, Finding, InputError, ScanDocument, S
 from apkscan.document.scan_document import Evidence, PolicyMeta, RulesMeta, Tool
 from apkscan.ranks import STRENGTHS, VERDICTS, display_order
 from apkscan.report.detail_view import Detail, detail, issue_rows
-from apkscan.report.paths import CHAIN_SEPARATOR, short_names
+from apkscan.report.paths import CHAIN_SEPARATOR, outermost_input, short_names
 from apkscan.report.policy_view import PolicyVerdict, app_verdicts, worst
 
 CLAIMED = "[name only: not a known vendor key]"  # after a publisher name a finding calls a claim
@@ -115,6 +115,11 @@ class AppRow:
         """Prohibited or to review under any policy of the scan."""
         return self.worst in ("prohibited", "review")
 
+    @property
+    def where(self) -> str:
+        """The app's provenance as one string: ``container ▸ member path`` (a path given itself: the path)."""
+        return _where(self.container, self.source)
+
 
 @dataclass(slots=True)
 class ErrorRow:
@@ -125,6 +130,15 @@ class ErrorRow:
     outermost: str | None = None
     partial: bool = False  # the error of a listed app scanned in part (the same input)
 
+    @property
+    def where(self) -> str:
+        """``container ▸ member path``, as :attr:`AppRow.where`."""
+        return _where(self.container, self.source)
+
+
+def _where(container: str | None, path: str) -> str:
+    return f"{container}{CHAIN_SEPARATOR}{path}" if container else path
+
 
 @dataclass(slots=True)
 class SkippedRow:
@@ -133,6 +147,12 @@ class SkippedRow:
     count: int
     examples: list[str]
     outermost: str | None = None  # the input (folder or file) the place is in
+
+    @property
+    def examples_note(self) -> str:
+        """`` (a.txt, b.txt …)`` after a skip's text: its examples, `` …`` when there are more; "" for none."""
+        shown = ", ".join(self.examples) + (" …" if self.count > len(self.examples) else "")
+        return f" ({shown})" if shown else ""
 
 
 def skipped(doc: ScanDocument) -> list[SkippedRow]:
@@ -164,10 +184,9 @@ def _source(source: Source | str, container: str | None, identity_path: str | No
 
 
 def _outermost(source: Source | str, path: str, container: str | None) -> str | None:
-    """The outermost input (schema 1.1), else the container or the path."""
-    if isinstance(source, Source) and source.outermost:
-        return source.outermost
-    return container or path or None
+    """The input file the record came from (:func:`outermost_input`); an APK given directly is its own."""
+    where = source if isinstance(source, Source) else Source(path=source)
+    return outermost_input(where, container) or path or None
 
 
 @dataclass(slots=True)
@@ -310,18 +329,13 @@ def _bases(f: Finding) -> list[str]:
 
 def apps(doc: ScanDocument) -> list[AppRow]:
     rows = [app_row(i, a) for i, a in enumerate(doc.apps)]
-    chains = [_chain(r) for r in rows]  # the container takes part: two devices' base.apk differ
+    chains = [r.where for r in rows]  # the container takes part: two devices' base.apk differ
     names = short_names(chains, {c for c, r in zip(chains, rows) if r.container is not None})
     policies = doc.policy_names()
     for r, chain in zip(rows, chains):
         r.file = names.get(chain, r.file)
         r.verdicts = app_verdicts(r.app, policies)
     return rows
-
-
-def _chain(r: AppRow) -> str:
-    """The app's provenance as one string: ``container ▸ member path`` (a path given itself: the path)."""
-    return f"{r.container}{CHAIN_SEPARATOR}{r.file}" if r.container else r.file
 
 
 def errors(doc: ScanDocument) -> list[ErrorRow]:
