@@ -27,7 +27,7 @@ from apkscan.issues import Issue, Severity
 from apkscan.ranks import VERDICT_RANK
 
 if TYPE_CHECKING:  # the typed document is imported where used: other commands' start-up does not pay for it
-    from apkscan.document import App, InputError, ScanDocument, Source
+    from apkscan.document import App, InputError, ScanDocument
 
 MAX_DOCUMENT_BYTES = 1 << 30  # a 10,000-app scan document is ~140 MiB
 MAX_DOCUMENT_VALUES = 32 << 20  # what 1 GiB of a real scan document (indented) holds: ~40 bytes a value
@@ -353,12 +353,6 @@ def _skipped_now(old: ScanDocument, new: ScanDocument, keys: SourceKeys,
         if key not in new_apps:
             explained.add(key)
     return out, explained
-
-
-def source_key(where: Source, container: str | None = None, by_name: bool = False) -> str:
-    """The outermost source of one record, keyed alone (by its file name with ``by_name``): for
-    callers outside a comparison; :func:`diff_documents` keys both documents' sources together."""
-    return SourceKeys((), by_name).key(outermost(where, container))
 
 
 def _index(apps: Iterable[App], keys: SourceKeys) -> tuple[dict[tuple[str, str], AppState], int]:
