@@ -76,7 +76,7 @@ def new_failures(old: ScanDocument, new: ScanDocument, keys: SourceKeys) -> list
 def _failure(e: InputError, keys: SourceKeys, roots: Roots, custody: dict[str, str]) -> NewFailure:
     code = e.code or (e.errors[0].code if e.errors else "INPUT_ERROR")
     sha = e.sha256 or (custody.get(e.where.path) if len(e.where.chain) <= 1 else None)
-    return NewFailure(keys.key(outermost(e.where, e.container)), roots.place(e.where), code, e.message or "",
+    return NewFailure(keys.key(outermost(e.where, e.container)), roots.place(e.where, e.container), code, e.message or "",
                       sha.lower() if isinstance(sha, str) else None)
 
 
@@ -90,7 +90,7 @@ def skipped_now(old: ScanDocument, new: ScanDocument, keys: SourceKeys,
         return [], set()
     roots, out, explained, seen = Roots(old), [], set(), set()
     for app in old.apps:
-        source, place = keys.key(outermost(app.where, app.container)), roots.place(app.where)
+        source, place = keys.key(outermost(app.where, app.container)), roots.place(app.where, app.container)
         reason = places.get((source, place))
         if reason is None or (source, place) in seen:
             continue

@@ -91,11 +91,11 @@ class Roots:
         paths = [i if isinstance(i, str) else i.get("path") for i in doc.inputs]
         self.roots = frozenset(p.rstrip("/\\") or p for p in paths if isinstance(p, str) and p)
 
-    def place(self, where: Source) -> str:
+    def place(self, where: Source, container: str | None = None) -> str:
         """Where in its source an input is: the member chain inside a container, else its path
         below the scanned input it came from (the input's file name when it was given itself;
-        the whole path when no recorded input holds it)."""
-        chain = where.chain or tuple(where.path.split(CHAIN_SEPARATOR))
+        the whole path when no recorded input holds it). ``container``: the record's own (1.0)."""
+        chain = where.chain or _chain_of(where, container)
         if len(chain) > 1:
             return CHAIN_SEPARATOR.join(chain[1:])
         return self.below(chain[0] if chain else "")
@@ -115,6 +115,16 @@ class Roots:
             if path[:m.start()] in self.roots:
                 return path[:m.start()]
         return None
+
+
+def _chain_of(where: Source, container: str | None) -> tuple[str, ...]:
+    """The chain of a record that names none (1.0, edited): its container's, then its path (a
+    member name, as 1.0 wrote it), so a place is the same whether the document has ``chain`` or not
+    (``level5.zip`` four levels into ``deep.zip`` was a place of its own and a new failure)."""
+    container = where.container or container
+    if container:
+        return (*container.split(CHAIN_SEPARATOR), where.path)
+    return tuple(where.path.split(CHAIN_SEPARATOR))
 
 
 def direct_folders(doc: ScanDocument) -> set[str]:
