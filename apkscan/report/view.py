@@ -4,41 +4,26 @@ Every renderer (HTML, SARIF, CSV, terminal) reads the document through this modu
 document's records are checked once when loaded, so this module only *derives* what a
 reader wants to see (publisher, strongest finding, the policy citation, short file names).
 Everything read from an APK (labels, names, DNs, paths) stays plain ``str``: escaping is
-the renderer's job.
+the renderer's job. A finding's own rows (evidence, citation, claims) are
+:mod:`apkscan.report.finding_view`'s, re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from apkscan.document import App, Decision, Finding, InputError, ScanDocument, Source
-from apkscan.document.scan_document import Evidence, PolicyMeta, RulesMeta, Tool
+from apkscan.document import App, Finding, InputError, ScanDocument, Source
+from apkscan.document.scan_document import PolicyMeta, RulesMeta, Tool
 from apkscan.ranks import STRENGTHS, VERDICTS, display_order
 from apkscan.report.detail_view import Detail, detail, issue_rows
+from apkscan.report.finding_view import FindingRow, claims_signer_name, finding, fmt, policy_citation
 from apkscan.report.paths import CHAIN_SEPARATOR, outermost_input, short_names
 from apkscan.report.policy_view import PolicyVerdict, app_verdicts, worst
 
 CLAIMED = "[name only: not a known vendor key]"  # after a publisher name a finding calls a claim
 VERDICT_RANK = display_order(VERDICTS)  # sort keys here: 0 = most severe / strongest first
 STRENGTH_RANK = display_order(STRENGTHS)
-
-
-@dataclass(slots=True)
-class FindingRow:
-    rule: str
-    vendor: str | None
-    app: str | None
-    strength: str | None
-    kind: str | None
-    evidence: list[tuple[str, str, str]]  # (field, value, note: basis / matched / verified)
-    policy_text: str | None
-    policy_url: str | None
-    policy_ref: str | None
-    message: str | None
-    record: Finding = field(repr=False)
-    split: str | None = None  # a split APK's finding carried to its bundle's app: that split's path
 
 
 @dataclass(slots=True)
@@ -103,7 +88,7 @@ class AppRow:
         """The verified signer's name is what a finding calls a claim: a counterfeit certificate, a
         vendor's subject on a key that is not the vendor's (``subject-present``). Shown marked: a
         counterfeit key's name must not read like a genuine vendor key's (review 55 F10)."""
-        return bool(self.publisher) and any(_claims_signer_name(f) for f in self.findings)
+        return bool(self.publisher) and any(claims_signer_name(f) for f in self.findings)
 
     @property
     def publisher_shown(self) -> str | None:
@@ -205,73 +190,6 @@ class RunMeta:
     rule_notices: list[str] = field(default_factory=list)  # "<pack>: <what was left out>"
 
 
-def _evidence(value: tuple[Evidence, ...] | Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    if not isinstance(value, tuple):  # 1.0: {field: value}
-        return [(str(k), _fmt(v), "") for k, v in value.items()]
-    return [(e.field, _fmt(e.value if e.value is not None else e.values), "; ".join(_notes(e)))
-            for e in value]
-
-
-def _notes(e: Evidence) -> list[str]:
-    note = [_fmt(e.basis)] if e.basis else []
-    if e.matched:
-        note.append(f"matched {e.matched}")
-    if e.verified is not None:
-        note.append("verified signer" if e.verified else "present only, not verified")
-    if e.confidence:
-        note.append(f"confidence {e.confidence}")
-    if e.normalised:
-        note.append(f"normalised {e.normalised}")
-    if e.locale is not None:
-        note.append(f"locale {e.locale or 'default'}")
-    if e.location:
-        note.append(f"at {e.location}")
-    return note
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(_fmt(v) for v in value)
-    return "" if value is None else str(value)
-
-
-def _policy(pol: Decision | str | None) -> tuple[str | None, str | None, str | None]:
-    """(text, url, reference) of the policy decision behind a verdict.
-
-    The reference names the policy, the decision and its authority and date, e.g.
-    ``canada-tbs-2023 / tbs-2023-10-wechat (Treasury Board, 2023-10-30)``.
-    """
-    if isinstance(pol, Decision):
-        name = " / ".join(x for x in (pol.policy or pol.name, pol.decision) if x)
-        extra = ", ".join(x for x in (pol.authority, pol.date) if x)
-        ref = f"{name} ({extra})" if name and extra else (name or extra or None)
-        text = pol.text or pol.reason
-        return (text.strip() if text else None), pol.url, ref
-    return pol or None, None, None  # 1.0: the policy's text alone
-
-
-def _claims_signer_name(f: FindingRow) -> bool:
-    """The finding calls a *verified signer's* name a claim, read from its typed evidence (never
-    from note text): a signer subject/issuer taken as a claim (``signer.*``, ``subject-present``),
-    or a counterfeit certificate that is the verified signer. A certificate merely present that
-    names the vendor (its issuing CA in the PKCS#7 bag) says nothing about the signer's name
-    (final read R1: it marked a genuine vendor signer)."""
-    evidence = f.record.evidence
-    if not isinstance(evidence, tuple):  # 1.0 documents: no basis to read
-        return False
-    return any(e.basis == "subject-present" and ((e.field or "").startswith("signer.")
-                                                 or (f.kind == "counterfeit-certificate" and e.verified is True
-                                                     and (e.location or "").startswith("verified signer")))
-               for e in evidence)
-
-
-def finding(f: Finding, split: str | None = None) -> FindingRow:
-    text, url, ref = _policy(f.policy)
-    return FindingRow(rule=f.rule or "unknown-rule", vendor=f.vendor, app=f.app, strength=f.strength,
-                      kind=f.kind, evidence=_evidence(f.evidence), policy_text=text, policy_url=url,
-                      policy_ref=ref, message=f.message or None, record=f, split=split)
-
-
 def app_findings(app: App) -> list[FindingRow]:
     """The app's own findings, then each split's (a bundle is one app to Android: a WeChat split
     makes it WeChat's too), each marked with its split's path so no report credits the base."""
@@ -291,7 +209,7 @@ def app_row(index: int, app: App) -> AppRow:
     ranked = sorted(findings, key=_decisive)
     signer = ident.signers[0] if ident.signers else None
     other = ident.certificates_present[0] if ident.certificates_present and not signer else None
-    text, url, ref = _policy(app.policy)
+    text, url, ref = policy_citation(app.policy)
     if not text and not ref:  # the verdict-deciding finding carries the policy when the app does not
         decisive = next((f for f in findings if f.policy_text or f.policy_ref), None)
         if decisive:
@@ -377,7 +295,7 @@ def meta(doc: ScanDocument) -> RunMeta:
     return RunMeta(
         tool=name, tool_version=version, schema_version=doc.schema_version,
         started=doc.started_at or None, finished=doc.finished_at or None,
-        scanned=[s if isinstance(s, str) else _fmt(s.get("path")) for s in doc.inputs],
+        scanned=[s if isinstance(s, str) else fmt(s.get("path")) for s in doc.inputs],
         rules=_rules(doc.rules), policy=policy, policy_url=policy_url,
         rule_notices=[f"{p.name}: {n}" for p in (doc.rules.packs if doc.rules else ()) for n in p.notices]
         + [f"policy {p.name}: {n}" for p in _policies(doc) for n in p.notices],
