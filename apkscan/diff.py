@@ -9,25 +9,29 @@ container the scan read them from; APKs given directly form one group) and packa
 Both documents are read through ``ScanDocument.from_dict``: a file that is not a scan
 document is a coded problem (``DIFF_*`` for the file, ``DOCUMENT_*`` for its content, with
 the field's path), never a crash; an app with neither package nor SHA-256 is counted, not compared.
+Inputs that fail or are skipped now are found by :mod:`apkscan.diff_failures`, sources and places
+by :mod:`apkscan.diff_places`.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from typing import TYPE_CHECKING
 
 from apkscan import jsonbound
 from apkscan.apk.io.readonly import open_binary
-from apkscan.diff_places import DIRECT, Roots, SourceKeys, direct_folders, document_sources, outermost, skipped_places
+# the failure statuses and NewFailure are part of this module's API (cli.diff_cmd, tests): re-exported
+from apkscan.diff_failures import CONTENT_UNKNOWN, NEW, OTHER_CONTENT, SKIPPED_NOW, NewFailure, new_failures, skipped_now
+from apkscan.diff_places import DIRECT, SourceKeys, direct_folders, document_sources, outermost
 from apkscan.issues import Issue, Severity
 from apkscan.ranks import VERDICT_RANK
 
 if TYPE_CHECKING:  # the typed document is imported where used: other commands' start-up does not pay for it
-    from apkscan.document import App, InputError, ScanDocument, Source
+    from apkscan.document import App, ScanDocument
 
 MAX_DOCUMENT_BYTES = 1 << 30  # a 10,000-app scan document is ~140 MiB
 MAX_DOCUMENT_VALUES = 32 << 20  # what 1 GiB of a real scan document (indented) holds: ~40 bytes a value
@@ -93,36 +97,6 @@ class AppChange:
                 "reasons": list(self.reasons), "worse": self.worse,
                 "old": self.old.to_dict() if self.old else None,
                 "new": self.new.to_dict() if self.new else None}
-
-
-NEW = "new"  # no failure with this code at this place before
-OTHER_CONTENT = "failing again, other content"  # the same place and code, other bytes: a new failure
-CONTENT_UNKNOWN = "still failing (content unknown)"  # a document without the failing bytes' SHA-256
-SKIPPED_NOW = "skipped now"  # an app of the old scan whose place the new scan skipped: worse, as unreadable
-
-
-@dataclass(slots=True, frozen=True)
-class NewFailure:
-    """An input the new scan could not read that the old scan read (or did not see).
-
-    Worse unless CONTENT_UNKNOWN: making a banned APK unreadable (or skipped: a link now) must
-    not look like removing it.
-    """
-
-    source: str
-    name: str  # where in its source: path below the scanned input, or the member chain in a container
-    code: str
-    message: str
-    sha256: str | None = None  # of the bytes that failed, when the document says
-    status: str = NEW  # NEW, OTHER_CONTENT, SKIPPED_NOW (worse), or CONTENT_UNKNOWN (still failing, said, not counted worse)
-
-    @property
-    def worse(self) -> bool:
-        return self.status != CONTENT_UNKNOWN
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source or None, "name": self.name, "code": self.code, "message": self.message,
-                "sha256": self.sha256, "status": self.status}
 
 
 @dataclass(slots=True)
@@ -242,7 +216,7 @@ def diff_documents(old: ScanDocument | dict[str, Any], new: ScanDocument | dict[
     new_apps, new_bad = _index(new.apps, keys)
     result = ScanDiff(_summary(old, old_path, len(old_apps), old_bad),
                       _summary(new, new_path, len(new_apps), new_bad))
-    skipped_now, explained = _skipped_now(old, new, keys, new_apps)
+    skipped, explained = skipped_now(old, new, keys, new_apps)
     by_source: dict[str, SourceDiff] = {}
     for key in sorted(set(old_apps) | set(new_apps)):
         src = by_source.setdefault(key[0], SourceDiff(key[0]))
@@ -251,7 +225,7 @@ def diff_documents(old: ScanDocument | dict[str, Any], new: ScanDocument | dict[
             src.unchanged += 1
         elif key not in explained:  # a removal whose place the new scan skipped is said as skipped
             src.changes.append(change)
-    for failure in _new_failures(old, new, keys) + skipped_now:
+    for failure in new_failures(old, new, keys) + skipped:
         src = by_source.setdefault(failure.source, SourceDiff(failure.source))
         (src.new_failures if failure.worse else src.still_failing).append(failure)
     result.sources = sorted(by_source.values(), key=lambda s: (s.source != DIRECT, s.source))
@@ -298,67 +272,6 @@ def split_resigned(old: AppState, new: AppState) -> bool:
     """A split whose verified signer set changed while it had one: as for the base, a re-signed build."""
     before, after = split_signers(old), split_signers(new)
     return any(keys and name in after and after[name] != keys for name, keys in before.items())
-
-
-def _new_failures(old: ScanDocument, new: ScanDocument, keys: SourceKeys) -> list[NewFailure]:
-    """Input errors of the new scan that did not already fail in the old one by (source, place,
-    code) and content (the error's SHA-256, or the file's custody record); CONTENT_UNKNOWN ones
-    (either side without a SHA-256: ``--quick``, older documents) are said, not counted worse.
-
-    The place is the path below the scanned input (or the member chain in a container), never
-    the file name alone: every pulled APK is ``base.apk``, and an unrelated one that failed
-    before must not hide a banned one made unreadable now (nor other bytes at the same place)."""
-    def failures(doc: ScanDocument) -> list[NewFailure]:
-        roots, custody = Roots(doc), {f.path: f.sha256 for f in doc.input_files if f.sha256}
-        return [_failure(e, keys, roots, custody) for e in doc.errors]
-    before: dict[tuple[str, str, str], set[str | None]] = {}
-    for f in failures(old):
-        before.setdefault((f.source, f.name, f.code), set()).add(f.sha256)
-    out = []
-    for f in failures(new):
-        seen = before.get((f.source, f.name, f.code))
-        if seen is None:
-            out.append(f)
-        elif f.sha256 is None or None in seen:
-            out.append(replace(f, status=CONTENT_UNKNOWN))
-        elif f.sha256 not in seen:
-            out.append(replace(f, status=OTHER_CONTENT))
-    return out
-
-
-def _failure(e: InputError, keys: SourceKeys, roots: Roots, custody: dict[str, str]) -> NewFailure:
-    code = e.code or (e.errors[0].code if e.errors else "INPUT_ERROR")
-    sha = e.sha256 or (custody.get(e.where.path) if len(e.where.chain) <= 1 else None)
-    return NewFailure(keys.key(outermost(e.where, e.container)), roots.place(e.where), code, e.message or "",
-                      sha.lower() if isinstance(sha, str) else None)
-
-
-def _skipped_now(old: ScanDocument, new: ScanDocument, keys: SourceKeys,
-                 new_apps: dict[tuple[str, str], AppState]) -> tuple[list[NewFailure], set[tuple[str, str]]]:
-    """Apps of the old scan at a place the new scan skipped (a link now, a member not followed):
-    each a SKIPPED_NOW failure, worse like an input made unreadable; and the (source, package)
-    keys gone from the new scan that these explain (not reported as removed)."""
-    places = skipped_places(new, keys, Roots(new))
-    if not places:
-        return [], set()
-    roots, out, explained, seen = Roots(old), [], set(), set()
-    for app in old.apps:
-        source, place = keys.key(outermost(app.where, app.container)), roots.place(app.where)
-        reason = places.get((source, place))
-        if reason is None or (source, place) in seen:
-            continue
-        seen.add((source, place))
-        out.append(NewFailure(source, place, "INPUT_SKIPPED", reason, app.sha256, SKIPPED_NOW))
-        key = (source, app.package if app.package is not None else f"(no package) {app.sha256}")
-        if key not in new_apps:
-            explained.add(key)
-    return out, explained
-
-
-def source_key(where: Source, container: str | None = None, by_name: bool = False) -> str:
-    """The outermost source of one record, keyed alone (by its file name with ``by_name``): for
-    callers outside a comparison; :func:`diff_documents` keys both documents' sources together."""
-    return SourceKeys((), by_name).key(outermost(where, container))
 
 
 def _index(apps: Iterable[App], keys: SourceKeys) -> tuple[dict[tuple[str, str], AppState], int]:

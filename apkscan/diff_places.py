@@ -18,26 +18,20 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from apkscan.report.paths import outermost_input
+from apkscan.sources.interface import CHAIN_SEPARATOR
+
 if TYPE_CHECKING:
     from apkscan.document import ScanDocument, Source
 
 DIRECT = ""  # source key of APKs given directly (files and folders on the command line)
-CHAIN_SEPARATOR = " ▸ "  # as apkscan.sources.interface.chain_display writes it
 _SEPARATORS = re.compile(r"[/\\]")
 
 
 def outermost(where: Source, container: str | None) -> str:
-    """The outermost source an app or error came from, or DIRECT for an APK given directly.
-
-    Prefers ``source.chain`` (container scans: its first element), then ``source.outermost``
-    with the container, then the container (``source.container``, else the record's own)
-    cut at its first chain separator."""
-    if where.chain:
-        return where.chain[0] if len(where.chain) > 1 else DIRECT
-    container = where.container or container
-    if container:
-        return where.outermost or container.split(CHAIN_SEPARATOR)[0]
-    return DIRECT
+    """The outermost source an app or error came from (:func:`outermost_input`, as every report
+    reads it), or DIRECT for an APK given directly."""
+    return outermost_input(where, container) or DIRECT
 
 
 def document_sources(doc: ScanDocument) -> set[str]:
@@ -97,11 +91,11 @@ class Roots:
         paths = [i if isinstance(i, str) else i.get("path") for i in doc.inputs]
         self.roots = frozenset(p.rstrip("/\\") or p for p in paths if isinstance(p, str) and p)
 
-    def place(self, where: Source) -> str:
+    def place(self, where: Source, container: str | None = None) -> str:
         """Where in its source an input is: the member chain inside a container, else its path
         below the scanned input it came from (the input's file name when it was given itself;
-        the whole path when no recorded input holds it)."""
-        chain = where.chain or tuple(where.path.split(CHAIN_SEPARATOR))
+        the whole path when no recorded input holds it). ``container``: the record's own (1.0)."""
+        chain = where.chain or _chain_of(where, container)
         if len(chain) > 1:
             return CHAIN_SEPARATOR.join(chain[1:])
         return self.below(chain[0] if chain else "")
@@ -121,6 +115,16 @@ class Roots:
             if path[:m.start()] in self.roots:
                 return path[:m.start()]
         return None
+
+
+def _chain_of(where: Source, container: str | None) -> tuple[str, ...]:
+    """The chain of a record that names none (1.0, edited): its container's, then its path (a
+    member name, as 1.0 wrote it), so a place is the same whether the document has ``chain`` or not
+    (``level5.zip`` four levels into ``deep.zip`` was a place of its own and a new failure)."""
+    container = where.container or container
+    if container:
+        return (*container.split(CHAIN_SEPARATOR), where.path)
+    return tuple(where.path.split(CHAIN_SEPARATOR))
 
 
 def direct_folders(doc: ScanDocument) -> set[str]:

@@ -12,6 +12,7 @@ import pytest
 
 from apkscan.batch import lifeline
 from apkscan.batch import pool as pool_mod
+from apkscan.batch import worker as worker_mod
 from apkscan.policy.loader import load_policy
 from apkscan.rules.loader import load_ruleset
 from apkscan.scan import scan
@@ -88,7 +89,7 @@ def _policy_unit(item, settings):
 
 @pytest.mark.skipif(sys.platform != "linux", reason="fork-based pool")
 def test_the_pool_runs_its_workers_as_a_batch_and_gives_the_parent_its_policy_back(monkeypatch):
-    monkeypatch.setattr(pool_mod, "_unit", _policy_unit)
+    monkeypatch.setattr(worker_mod, "_unit", _policy_unit)
     before = os.sched_getscheduler(0)
     result = scan([FileSource([str(FIX / "apks")])], load_ruleset(), load_policy(), runner=pool_mod.Pool(2))
     assert os.sched_getscheduler(0) == before
@@ -104,7 +105,7 @@ def test_the_pool_runs_its_workers_as_a_batch_and_gives_the_parent_its_policy_ba
 
 @pytest.mark.skipif(sys.platform != "linux", reason="fork-based pool")
 def test_an_interrupted_pool_gives_the_parent_its_policy_back(monkeypatch):
-    monkeypatch.setattr(pool_mod, "_unit", _policy_unit)
+    monkeypatch.setattr(worker_mod, "_unit", _policy_unit)
     seen = []
 
     def progress(name):

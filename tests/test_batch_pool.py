@@ -1,7 +1,7 @@
 """``--jobs``: the process pool gives the sequential scan's records, in its order, whatever fails.
 
 Real fixture APKs, containers and backups; workers are real processes, killed for real
-(``os.kill``). A slow or crashing unit of work is made by replacing the pool's ``_unit``
+(``os.kill``). A slow or crashing unit of work is made by replacing the worker's ``_unit``
 before the pool forks, so the worker runs it.
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from apkscan.batch import pool as pool_mod
+from apkscan.batch import worker as worker_mod
 from apkscan.policy.loader import load_policy
 from apkscan.rules.loader import load_ruleset
 from apkscan.scan import scan
@@ -104,7 +105,7 @@ def _slow_or_real(slow: str, seconds: float):
 
 
 def test_timeout_costs_that_input_only_and_replaces_its_worker(rp, monkeypatch):
-    monkeypatch.setattr(pool_mod, "_unit", _slow_or_real("v1-only.apk", 120))
+    monkeypatch.setattr(worker_mod, "_unit", _slow_or_real("v1-only.apk", 120))
     reference = _scan(rp, [FIX / "apks"])
     result = _scan(rp, [FIX / "apks"], pool_mod.Pool(2, timeout=1.0))
     timed_out = [e for e in result.errors if e.errors[0].code == "BATCH_TIMEOUT"]
@@ -116,7 +117,7 @@ def test_timeout_costs_that_input_only_and_replaces_its_worker(rp, monkeypatch):
 
 def test_worker_killed_by_a_real_signal_costs_that_input_only(rp, monkeypatch):
     victim = "wechat-impostor.apk"
-    monkeypatch.setattr(pool_mod, "_unit", _slow_or_real(victim, 30))  # long enough to be killed mid-scan
+    monkeypatch.setattr(worker_mod, "_unit", _slow_or_real(victim, 30))  # long enough to be killed mid-scan
 
     def kill_it(pid, item):
         if item.display.endswith(victim):
@@ -139,7 +140,7 @@ def test_worker_that_crashes_itself_costs_that_input_only(rp, monkeypatch):
             os.kill(os.getpid(), signal.SIGSEGV)
         return real(item, settings)
 
-    monkeypatch.setattr(pool_mod, "_unit", unit)
+    monkeypatch.setattr(worker_mod, "_unit", unit)
     result = _scan(rp, [FIX / "apks"], pool_mod.Pool(2))
     died = [e for e in result.errors if e.errors[0].code == "BATCH_WORKER_DIED"]
     assert len(died) == 1 and died[0].source.endswith("clean-v1v2v3.apk")
@@ -256,8 +257,8 @@ def test_pool_copies_stay_under_twice_the_tmp_limit_whatever_the_read_ahead(rp, 
 
 def test_a_single_input_or_a_small_tail_is_scanned_without_starting_a_worker(rp, monkeypatch):
     started = []
-    real = pool_mod._Worker.__init__
-    monkeypatch.setattr(pool_mod._Worker, "__init__", lambda self, *a: started.append(1) or real(self, *a))
+    real = worker_mod.Worker.__init__
+    monkeypatch.setattr(worker_mod.Worker, "__init__", lambda self, *a: started.append(1) or real(self, *a))
     one = _scan(rp, [FIX / "apks" / "v2-only.apk"], pool_mod.Pool(2))
     assert started == [] and _doc(one) == _doc(_scan(rp, [FIX / "apks" / "v2-only.apk"]))
     two = [FIX / "apks" / "v2-only.apk", FIX / "apks" / "v1-only.apk"]
@@ -289,7 +290,7 @@ def test_worker_memory_cap_turns_an_exhausting_input_into_its_error(rp, monkeypa
             del hog
         return real(item, settings)
 
-    monkeypatch.setattr(pool_mod, "_unit", unit)
+    monkeypatch.setattr(worker_mod, "_unit", unit)
     paths = [FIX / "apks" / n for n in ("v2-only.apk", "v1-only.apk", "v3-only.apk", "ec-v2v3.apk", "v1v2.apk")]
     capped = pool_mod.Pool(2, memory_limit=_vm_bytes() + (768 << 20))  # workers fork from this process
     result = _scan(rp, paths, capped)
@@ -302,7 +303,7 @@ def test_worker_memory_cap_turns_an_exhausting_input_into_its_error(rp, monkeypa
 
 _SLOW_CLI = """
 import time
-import apkscan.batch.pool as p
+import apkscan.batch.worker as p
 real = p._unit
 p._unit = lambda item, settings: (time.sleep(3), real(item, settings))[1]
 from apkscan.cli import main

@@ -143,3 +143,6 @@ def test_no_mount_table_falls_back_and_says_so(evidence, tmp_path, monkeypatch):
     assert res.exit_code == 0 and (tmp_path / "r.json").is_file(), res.output
     if sys.platform.startswith("linux"):
         assert res.output.count("warning: MOUNT_TABLE_UNREADABLE: ") == 1
+        from apkscan.issue_codes import meaning  # the registered text, as every CLI warning says its issue
+
+        assert f"warning: MOUNT_TABLE_UNREADABLE: {meaning('MOUNT_TABLE_UNREADABLE')}\n" in res.output

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apkscan.cli import main
-from apkscan.diff import DIRECT, diff_documents, source_key
+from apkscan.diff import DIRECT, diff_documents
+from apkscan.diff_places import SourceKeys, outermost
 from apkscan.document import DocumentError, Source
 
 REPO = Path(__file__).resolve().parents[1]
@@ -198,11 +199,13 @@ def test_sources_in_dated_folders_match_by_name(audits):
 
 
 def test_source_key_fallbacks():
-    assert source_key(Source(path="x.apk", container=None)) == DIRECT
-    assert source_key(Source(path="x.apk", chain=("x.apk",), outermost="x.apk")) == DIRECT
-    assert source_key(Source(path="d.tar ▸ a.zip ▸ b.apk", container="d.tar ▸ a.zip")) == "d.tar"
-    assert source_key(Source(path="not a dict"), "backup.ab") == "backup.ab"  # 1.0: a string source
-    assert source_key(Source(path="b.apk", chain=("/x/d.tar", "b.apk")), by_name=True) == "d.tar"
+    """The outermost source diff_documents keys a record by (``outermost``, then ``SourceKeys``)."""
+    assert outermost(Source(path="x.apk", container=None), None) == DIRECT
+    assert outermost(Source(path="x.apk", chain=("x.apk",), outermost="x.apk"), None) == DIRECT
+    assert outermost(Source(path="d.tar ▸ a.zip ▸ b.apk", container="d.tar ▸ a.zip"), None) == "d.tar"
+    assert outermost(Source(path="not a dict"), "backup.ab") == "backup.ab"  # 1.0: a string source
+    where = Source(path="b.apk", chain=("/x/d.tar", "b.apk"))
+    assert SourceKeys([{outermost(where, None)}], by_name=True).key(outermost(where, None)) == "d.tar"
 
 
 def test_version_change_is_reported_not_worse(audits):

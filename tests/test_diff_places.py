@@ -159,3 +159,23 @@ def test_apks_of_several_input_folders_form_one_group_and_the_diff_says_so(tmp_p
     assert "DIFF_DIRECT_INPUTS_GROUPED" in {n.code for n in result.notes}
     one = _scan(tmp_path / "one.json", tmp_path / "jan" / "dev1")
     assert "DIFF_DIRECT_INPUTS_GROUPED" not in {n.code for n in diff_documents(one, one).notes}
+
+
+def test_a_document_without_chains_diffs_as_the_whole_one(tmp_path):
+    """Records that name only their container (``chain``/``outermost`` dropped: an older writer,
+    or edited) have the places the whole document gives them: an error four containers deep in
+    deep.zip is the same failure, an APK in pull.tar.gz ▸ store/apps.zip the same app, in both
+    directions (the member name alone was a place of its own: a new failure, worse)."""
+    CONTAINERS = APKS.parent / "containers"
+    whole = _scan(tmp_path / "whole.json", CONTAINERS / "pull.tar.gz", CONTAINERS / "deep.zip")
+    trimmed = json.loads(json.dumps(whole))
+    for rec in trimmed["apps"] + trimmed["errors"]:
+        del rec["source"]["chain"], rec["source"]["outermost"]
+    assert any(" ▸ " in (e["source"]["container"] or "") for e in trimmed["errors"])
+    for old, new in ((whole, trimmed), (trimmed, whole)):
+        result = diff_documents(old, new)
+        assert result.changes() == [] and not result.worse, result.to_dict()
+        failures = [f for s in result.sources for f in s.new_failures + s.still_failing]
+        assert [(f.name, f.code) for f in failures] == [
+            ("level2.zip ▸ level3.zip ▸ level4.zip ▸ level5.zip", "CONTAINER_TOO_DEEP")]
+        assert result.counts()["unchanged"] == len(whole["apps"])

@@ -7,8 +7,11 @@ HTML custody table says so, and a document that marks each entry (``input_files[
 
 from __future__ import annotations
 
+import copy as copy_module
+import csv
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,7 @@ from apkscan.document import ScanDocument
 from apkscan.document.codec import encode
 from apkscan.report import html, sarif
 
+CONTAINERS = Path(__file__).resolve().parents[1] / "fixtures" / "containers"
 SCHEMA = Path(__file__).resolve().parents[1] / "apkscan" / "report" / "schema" / "scan-result.schema.json"
 
 
@@ -93,3 +97,38 @@ def test_each_custody_hash_says_whether_this_run_or_the_store_computed_it(tmp_pa
     assert _hashed(changed)["clean.apk"] == "store"
     plain, _ = _scan(tmp_path, "r5", "--no-store")
     assert set(_hashed(plain).values()) == {"this run"}
+
+
+def test_a_record_without_its_outermost_joins_the_input_file_it_came_from(tmp_path):
+    """A source that names only its container (a document without ``chain``/``outermost``: an
+    older writer, or edited) is joined to the input file at the head of that container: an APK
+    in ``pull.tar.gz ▸ store/apps.zip`` and an error four levels into ``deep.zip`` keep
+    input_file/size/SHA-256, no second ``input`` row appears, and HTML groups them under the
+    input file; ``apkscan report`` renders such a document as it renders the whole one (the
+    whole container string missed the custody join)."""
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    for name in ("pull.tar.gz", "deep.zip"):
+        shutil.copyfile(CONTAINERS / name, dev / name)
+    doc, _ = _scan(tmp_path, "whole")
+    trimmed = copy_module.deepcopy(doc)
+    for rec in trimmed["apps"] + trimmed["errors"]:
+        del rec["source"]["chain"], rec["source"]["outermost"]
+    assert any(" ▸ " in (r["source"]["container"] or "") for r in trimmed["apps"] + trimmed["errors"])
+    (tmp_path / "trimmed.json").write_text(json.dumps(trimmed, ensure_ascii=False), "utf-8")
+    rendered = {}
+    for name in ("whole", "trimmed"):
+        res = invoke("report", tmp_path / f"{name}.json", "-q", "--csv", tmp_path / f"{name}.csv",
+                     "--html", tmp_path / f"{name}.html")
+        assert res.exit_code == 0, res.output
+        rendered[name] = [(tmp_path / f"{name}.{ext}").read_text("utf-8") for ext in ("csv", "html")]
+    rows = list(csv.DictReader(io.StringIO(rendered["trimmed"][0].lstrip("\ufeff"))))
+    custody = {str(dev / n): (str(f["size"]), f["sha256"]) for n in ("pull.tar.gz", "deep.zip")
+               for f in doc["input_files"] if f["path"] == str(dev / n)}
+    assert len(custody) == 2
+    for row in rows:
+        assert row["verdict"] != "input", row
+        assert row["input_file"] in custody, row
+        assert (row["input_size"], row["input_sha256"]) == custody[row["input_file"]]
+    assert {r["input_file"] for r in rows if r["verdict"] == "error"} == {str(dev / "deep.zip")}
+    assert rendered["trimmed"] == rendered["whole"]

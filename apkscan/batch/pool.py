@@ -22,6 +22,10 @@ when it ends, possibly before a worker has read the file). Both are deleted when
 is back, or by the parent when the worker died, timed out or the run was interrupted.
 Windows into the user's own files are read in place by the workers.
 
+A worker's side (its main loop, the parent's handle on its process, what is imported before
+the first fork) is :mod:`apkscan.batch.worker`; this module is the parent's: reading ahead,
+copies, dispatch, deaths and timeouts, output order.
+
 Scheduling: from the first worker on, the parent and its workers run as batch processes
 (``lifeline.batch_policy``, Linux): the parent's wake-up for each result no longer preempts a
 worker on the same cores; it is given back its policy when the pool closes.
@@ -29,27 +33,20 @@ worker on the same cores; it is given back its policy when the pool closes.
 
 from __future__ import annotations
 
-import faulthandler
-import gc
 import os
-import signal
 import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from apkscan.batch.lifeline import batch_policy, limit_memory, parent_end, tie_to_parent
-from apkscan.issues import ApkScanError, error
-from apkscan.result import InputError
+from apkscan.batch.lifeline import batch_policy
+from apkscan.batch.worker import Task, Worker, failed, preload
+from apkscan.issues import ApkScanError
 from apkscan.scan import ScanSettings, scan_item, stored_records
 from apkscan.sources.interface import ScanInput
 from apkscan.sources.streams import WindowStream
 from apkscan.sources.tempspace import TempSpace, is_temporary, release
-
-_unit = scan_item  # what a worker runs per input (tests replace it before the pool starts)
-
 
 def default_jobs() -> int:
     """The cores this process may use (cgroup/affinity aware where the OS says)."""
@@ -59,80 +56,9 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _worker_main(conn: Any, settings: ScanSettings, memory_limit: int | None = None, parent: int = 0) -> None:
-    """Receive ``(seq, item)``, send ``(seq, records)``; the parent alone decides when to stop."""
-    tie_to_parent(parent)  # ends with the parent, even one killed with SIGKILL
-    limit_memory(memory_limit)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent unwinds
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    faulthandler.disable()  # a crash costs this input an error record, not a traceback on the user's terminal
-    from apkscan.batch.known import encoded  # lines for the fast lane (its store module: not in a --no-store parent)
-
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
-        if msg is None:
-            return
-        seq, item = msg
-        try:
-            records = _unit(item, settings)
-            conn.send((seq, encoded(item, records) if settings.encoded else records))
-        except Exception as exc:  # scan_item never raises for input; this is a bug or an unpicklable record
-            conn.send((seq, [_failed(item, "INTERNAL_ERROR", f"worker: {type(exc).__name__}: {exc}")]))
-
-
-def _failed(item: ScanInput, code: str, message: str) -> InputError:
-    return InputError(item.display, item.container, [error(code, message)], tuple(item.chain))
-
-
-@dataclass(slots=True)
-class _Task:
-    seq: int
-    item: ScanInput  # as the source gave it (reported)
-    sent: ScanInput  # what the worker reads (maybe our own copy)
-    lease: str | None  # a file to delete once the result is back
-
-
 DEPTH = 3  # tasks sent ahead to a worker, so it never waits for the parent between inputs
 WINDOW = 16  # inputs per job read ahead of the oldest not yet emitted (the reorder window)
 TAIL, TAIL_BYTES = 4, 4 << 20  # a run left with this little to scan (a warm run's misses) starts no worker
-
-
-class _Worker:
-    """One process and the tasks sent to it, oldest first: the head is the one it is scanning."""
-
-    def __init__(self, ctx: Any, settings: ScanSettings, memory_limit: int | None = None):
-        store = sys.modules.get("apkscan.batch.store")
-        if store is not None:  # the parent's lookups (stored_records) opened one: never across a fork
-            store.close_connections()
-        self.conn, child = ctx.Pipe()
-        parent_end(self.conn)
-        self.proc = ctx.Process(target=_worker_main, args=(child, settings, memory_limit, os.getpid()), daemon=True)
-        self.proc.start()
-        child.close()
-        self.tasks: deque[_Task] = deque()
-        self.started = 0.0  # when the head task started (its --timeout runs from here)
-
-    @property
-    def task(self) -> _Task | None:
-        return self.tasks[0] if self.tasks else None
-
-    def send(self, task: _Task) -> bool:
-        """True when the task is at the head now (the worker starts it at once)."""
-        self.conn.send((task.seq, task.sent))
-        self.tasks.append(task)
-        if len(self.tasks) == 1:
-            self.started = time.monotonic()
-            return True
-        return False
-
-    def kill(self) -> None:
-        if self.proc.is_alive():
-            self.proc.kill()
-        self.proc.join(5)
-        self.conn.close()
 
 
 class Pool:
@@ -172,8 +98,8 @@ class _Run:
 
     def __init__(self, pool: Pool, settings: ScanSettings):
         self.pool, self.settings = pool, settings
-        self.workers: list[_Worker] = []  # started as work arrives: one APK costs one worker, not N
-        self.queue: deque[_Task] = deque()
+        self.workers: list[Worker] = []  # started as work arrives: one APK costs one worker, not N
+        self.queue: deque[Task] = deque()
         self.done: dict[int, tuple[Any, list[Any]]] = {}
         self.seq = self.next_emit = 0
         self.limit = WINDOW * pool.jobs
@@ -194,7 +120,7 @@ class _Run:
                     try:
                         records = scan_item(task.sent, self.settings)
                     except Exception as exc:  # noqa: BLE001 - as in a worker: this input's error, the run goes on
-                        records = [_failed(task.sent, "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")]
+                        records = [failed(task.sent, "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")]
                     self._finish(task, records)
             self._dispatch()
             while self.next_emit in self.done:
@@ -249,9 +175,9 @@ class _Run:
             sent, lease = self._stabilise(item)
         except (OSError, ApkScanError) as exc:
             code = getattr(exc, "code", "INPUT_UNREADABLE")
-            self.done[seq] = (item, [_failed(item, code, f"cannot copy for a worker: {exc}")])
+            self.done[seq] = (item, [failed(item, code, f"cannot copy for a worker: {exc}")])
             return
-        self.queue.append(_Task(seq, item, sent, lease))
+        self.queue.append(Task(seq, item, sent, lease))
 
     def _stabilise(self, item: ScanInput) -> tuple[ScanInput, str | None]:
         """An input whose bytes outlive the source's next step, and the file we must delete."""
@@ -287,10 +213,10 @@ class _Run:
     def _dispatch(self) -> None:
         idle = sum(w.task is None for w in self.workers)
         if self.queue and not self.workers:
-            _preload()
+            preload()
             self.restore = self.restore or batch_policy()  # before the first fork: the workers inherit it
         while len(self.queue) > idle and len(self.workers) < self.pool.jobs:
-            self.workers.append(_Worker(self.pool.ctx, self.settings, self.pool.memory_limit))
+            self.workers.append(Worker(self.pool.ctx, self.settings, self.pool.memory_limit))
             idle += 1
         sent = True
         while self.queue and sent:  # one task at a time to the least loaded worker: the tail stays balanced
@@ -310,7 +236,7 @@ class _Run:
                 if head:
                     self._started(self.workers[i])
 
-    def _started(self, w: _Worker) -> None:
+    def _started(self, w: Worker) -> None:
         if self.pool.on_dispatch and w.task is not None:
             self.pool.on_dispatch(w.proc.pid, w.task.item)
 
@@ -319,9 +245,9 @@ class _Run:
         w = self.workers[i]
         w.kill()
         self.queue.extendleft(reversed(w.tasks))
-        self.workers[i] = _Worker(self.pool.ctx, self.settings, self.pool.memory_limit)
+        self.workers[i] = Worker(self.pool.ctx, self.settings, self.pool.memory_limit)
 
-    def _wait(self, busy: list[_Worker]) -> None:
+    def _wait(self, busy: list[Worker]) -> None:
         timeout = None
         if self.pool.timeout is not None:
             now = time.monotonic()
@@ -340,7 +266,7 @@ class _Run:
                 self._replace(i, "BATCH_TIMEOUT", f"not scanned within --timeout {self.pool.timeout:g} s; "
                               "its worker was stopped")
 
-    def _receive(self, i: int, w: _Worker) -> None:
+    def _receive(self, i: int, w: Worker) -> None:
         try:
             seq, records = w.conn.recv()
         except (EOFError, OSError):  # the pipe closed: the process is gone (or going)
@@ -351,7 +277,7 @@ class _Run:
         self._finish(task, records)
         self._started(w)
 
-    def _died(self, i: int, w: _Worker) -> None:
+    def _died(self, i: int, w: Worker) -> None:
         w.proc.join(5)
         code = w.proc.exitcode
         why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
@@ -362,9 +288,9 @@ class _Run:
         """The head task is charged (the worker was scanning it); the others are sent again."""
         task = self.workers[i].tasks.popleft()
         self._requeue(i)
-        self._finish(task, [_failed(task.item, code, message)])
+        self._finish(task, [failed(task.item, code, message)])
 
-    def _finish(self, task: _Task, records: list[Any]) -> None:
+    def _finish(self, task: Task, records: list[Any]) -> None:
         if task.lease:
             release(task.lease)
         self.done[task.seq] = (task.item, records)
@@ -402,26 +328,3 @@ _END = object()
 def _window_length(item: ScanInput) -> int:
     """How many bytes the pool copies for a window into a spooled container."""
     return item.length if item.length is not None else os.path.getsize(item.path) - item.offset
-
-
-_DEFERRED: tuple[str, ...] = ()  # certificates no longer import cryptography.x509/asn1crypto (apk/crypto/x509_fast)
-
-
-def _preload() -> None:
-    """Import what every worker runs before forking the first one: forked children share these
-    modules instead of each importing (and compiling) them again."""
-    import importlib
-
-    import apkscan.apk.identify  # noqa: F401
-    import apkscan.batch.known  # noqa: F401 - the workers' line encoder
-    import apkscan.rules.matcher  # noqa: F401
-    import apkscan.splits  # noqa: F401
-
-    for name in _DEFERRED:  # what the apk layer imports on its first certificate (~20 ms a worker)
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
-
-    gc.collect()
-    gc.freeze()  # what exists now is never traversed by a child's collector: its pages stay shared

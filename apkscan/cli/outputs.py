@@ -27,9 +27,12 @@ import stat
 import sys
 from collections.abc import Callable, Iterable
 
+import click
+
 from apkscan.apk.io.readonly import open_binary
-from apkscan.cli import mounts
 from apkscan.cli.mounts import MountTable
+from apkscan.issue_codes import meaning
+from apkscan.issues import warning
 from apkscan.report.formats import OutputError, check_targets
 
 HEAD_BYTES = 64 * 1024  # how much of an existing file is read to recognise a report
@@ -195,10 +198,8 @@ class _Mounts:
             self._read = True
             self._table = MountTable.read()
             if self._table is None and sys.platform.startswith("linux"):
-                code = "MOUNT_TABLE_UNREADABLE"
-                sys.stderr.write(f"warning: {code}: {mounts.MOUNTINFO} cannot be read: an output "
-                                 "reached through a second mount point of a folder inside an input is not "
-                                 "recognised in this run\n")
+                issue = warning("MOUNT_TABLE_UNREADABLE", meaning("MOUNT_TABLE_UNREADABLE"))  # the registered text
+                click.echo(f"warning: {issue.code}: {issue.message}", err=True)
         return self._table
 
 

@@ -138,9 +138,8 @@ def render(doc: ScanDocument | dict, out: TextIO) -> None:
                    errors=f"{e.code}: {e.message}")
         write(rec, e.outermost)
     for s in view.skipped(doc):
-        shown = ", ".join(s.examples) + (" …" if s.count > len(s.examples) else "")
         write(dict(verdict="skipped", source=s.where, file=s.where,
-                   errors=f"skipped {s.count}: {s.reason}" + (f" ({shown})" if shown else "")), s.outermost)
+                   errors=f"skipped {s.count}: {s.reason}{s.examples_note}"), s.outermost)
     for f in custody.values():
         if f.path not in named:
             write(dict(verdict="input", source=f.path, file=f.path, kinds=f.kind), f.path)

@@ -11,11 +11,32 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
-CHAIN_SEPARATOR = " ▸ "  # as apkscan.sources.interface writes provenance chains
+from apkscan.sources.interface import CHAIN_SEPARATOR  # one definition: how scan writes chains
+
+if TYPE_CHECKING:
+    from apkscan.document import Source
+
 # names as apkscan.sources.names writes them: "\\" is a backslash, "\xff" a byte of the name
 _FILE_SEP = re.compile("/")
 _MEMBER_SEP = re.compile(r"/|\\\\|\\(?!x[0-9a-f]{2})")
+
+
+def outermost_input(where: Source, container: str | None = None) -> str | None:
+    """The outermost input a record came from; None for an input given directly (it is its
+    own outermost). Every reader goes through here, so the custody join (CSV, SARIF), the HTML
+    per-source groups and ``apkscan diff`` agree on it.
+
+    ``source.chain`` first (its first element, when it has more than one), then
+    ``source.outermost``, then the container (``source.container``, else the record's own: a
+    1.0 document) cut at its first chain separator: ``d.tar ▸ a.zip`` came from ``d.tar``."""
+    if where.chain:
+        return where.chain[0] if len(where.chain) > 1 else None
+    container = where.container or container
+    if container:
+        return where.outermost or container.split(CHAIN_SEPARATOR)[0]
+    return None
 
 
 def _components(path: str, member: bool = False) -> list[tuple[str, str]]:

@@ -253,17 +253,12 @@ def _codes(a: view.AppRow) -> dict[str, list[str]]:
     return {k: v for k, v in out.items() if v}
 
 
-def _skipped_notifications(doc: ScanDocument) -> list[dict]:
+def _skipped_notifications(skipped: list[view.SkippedRow]) -> list[dict]:
     """One warning per (place, reason) of files looked at and not scanned, with count and examples."""
-    out = []
-    for s in view.skipped(doc):
-        shown = ", ".join(s.examples) + (" …" if s.count > len(s.examples) else "")
-        out.append({"level": "warning", "descriptor": {"id": SKIPPED},
-                    "message": {"text": plain_text(f"skipped {s.count} in {s.where or '(inputs)'}: {s.reason}"
-                                                   + (f" ({shown})" if shown else ""))},
-                    "properties": {"where": s.where, "reason": s.reason, "count": s.count,
-                                   "examples": list(s.examples)}})
-    return out
+    return [{"level": "warning", "descriptor": {"id": SKIPPED},
+             "message": {"text": plain_text(f"skipped {s.count} in {s.where or '(inputs)'}: {s.reason}{s.examples_note}")},
+             "properties": {"where": s.where, "reason": s.reason, "count": s.count, "examples": list(s.examples)}}
+            for s in skipped]
 
 
 def document(doc: ScanDocument | dict) -> dict:
@@ -285,12 +280,13 @@ def document(doc: ScanDocument | dict) -> dict:
                for a in apps for f in a.findings]
     results += [_default_result(a, rule_index[POLICY_DEFAULT], art_index[_apk_key(a)], codes[a.index])
                 for a in defaults]
-    invocation = _invocation(doc, meta, errors)
+    skipped = view.skipped(doc)  # read once: the notifications and the run's properties list it
+    invocation = _invocation(meta, errors, skipped)
     driver: dict[str, Any] = {"name": meta.tool, "rules": rules}
     if meta.tool_version:
         driver["version"] = meta.tool_version
         driver["semanticVersion"] = meta.tool_version
-    run_props = _run_properties(doc, meta)
+    run_props = _run_properties(doc, meta, skipped)
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -305,7 +301,7 @@ def document(doc: ScanDocument | dict) -> dict:
     }
 
 
-def _invocation(doc: ScanDocument, meta: Any, errors: list[Any]) -> dict[str, Any]:
+def _invocation(meta: Any, errors: list[Any], skipped: list[view.SkippedRow]) -> dict[str, Any]:
     """The run's invocation: errors, skips and an interruption as notifications, its times."""
     notifications = [{
         "level": "error",
@@ -314,7 +310,7 @@ def _invocation(doc: ScanDocument, meta: Any, errors: list[Any]) -> dict[str, An
         "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri(e.source, e.container is not None)}}}],
         **({"properties": {"container": e.container}} if e.container else {}),
     } for e in errors]
-    notifications += _skipped_notifications(doc)
+    notifications += _skipped_notifications(skipped)
     if meta.interrupted:  # stopped by Ctrl-C / SIGTERM: results cover only what finished
         notifications.insert(0, {"level": "error", "descriptor": {"id": "SCAN_INTERRUPTED"},
                                  "message": {"text": "the scan was interrupted; only inputs that finished are reported"}})
@@ -326,7 +322,7 @@ def _invocation(doc: ScanDocument, meta: Any, errors: list[Any]) -> dict[str, An
     return invocation
 
 
-def _run_properties(doc: ScanDocument, meta: Any) -> dict[str, Any]:
+def _run_properties(doc: ScanDocument, meta: Any, skipped: list[view.SkippedRow]) -> dict[str, Any]:
     """What the run was made with (packs, policies) and what it does not cover (skips, --quick)."""
     run_props: dict[str, Any] = {"rulePacks": [{"name": n, "version": v} for n, v in meta.rules]}
     if meta.rule_notices:  # part of an indicator feed left out: the run's verdicts are without it
@@ -339,7 +335,7 @@ def _run_properties(doc: ScanDocument, meta: Any) -> dict[str, Any]:
         run_props["resultSchemaVersion"] = meta.schema_version
     if doc.skipped:  # files looked at and not scanned: the results do not cover them
         run_props["skipped"] = [{"where": s.where, "reason": s.reason, "count": s.count,
-                                 "examples": list(s.examples)} for s in view.skipped(doc)]
+                                 "examples": list(s.examples)} for s in skipped]
     if doc.quick:  # --quick: no content digest was checked
         run_props["content_digests"] = "not checked"
     return run_props

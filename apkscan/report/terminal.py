@@ -92,8 +92,7 @@ def render(doc: ScanDocument | dict, out: TextIO, *, color: bool = False, column
                                    "(see the HTML/CSV report)") + "\n")
         out.write("\n")
     for e in errs[:limit]:
-        where = f"{e.container} ▸ {e.source}" if e.container else e.source
-        out.write(f"{paint('errors', 'error')} {safe(where)}: {safe(e.code)} {safe(e.message)}\n")
+        out.write(f"{paint('errors', 'error')} {safe(e.where)}: {safe(e.code)} {safe(e.message)}\n")
     if len(errs) > limit:
         out.write(f"... and {len(errs) - limit} more inputs that could not be scanned\n")
     skipped = view.skipped(doc)

@@ -4,41 +4,26 @@ Every renderer (HTML, SARIF, CSV, terminal) reads the document through this modu
 document's records are checked once when loaded, so this module only *derives* what a
 reader wants to see (publisher, strongest finding, the policy citation, short file names).
 Everything read from an APK (labels, names, DNs, paths) stays plain ``str``: escaping is
-the renderer's job.
+the renderer's job. A finding's own rows (evidence, citation, claims) are
+:mod:`apkscan.report.finding_view`'s, re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from apkscan.document import App, Decision, Finding, InputError, ScanDocument, Source
-from apkscan.document.scan_document import Evidence, PolicyMeta, RulesMeta, Tool
+from apkscan.document import App, Finding, InputError, ScanDocument, Source
+from apkscan.document.scan_document import PolicyMeta, RulesMeta, Tool
 from apkscan.ranks import STRENGTHS, VERDICTS, display_order
 from apkscan.report.detail_view import Detail, detail, issue_rows
-from apkscan.report.paths import CHAIN_SEPARATOR, short_names
+from apkscan.report.finding_view import FindingRow, claims_signer_name, finding, fmt, policy_citation
+from apkscan.report.paths import CHAIN_SEPARATOR, outermost_input, short_names
 from apkscan.report.policy_view import PolicyVerdict, app_verdicts, worst
 
 CLAIMED = "[name only: not a known vendor key]"  # after a publisher name a finding calls a claim
 VERDICT_RANK = display_order(VERDICTS)  # sort keys here: 0 = most severe / strongest first
 STRENGTH_RANK = display_order(STRENGTHS)
-
-
-@dataclass(slots=True)
-class FindingRow:
-    rule: str
-    vendor: str | None
-    app: str | None
-    strength: str | None
-    kind: str | None
-    evidence: list[tuple[str, str, str]]  # (field, value, note: basis / matched / verified)
-    policy_text: str | None
-    policy_url: str | None
-    policy_ref: str | None
-    message: str | None
-    record: Finding = field(repr=False)
-    split: str | None = None  # a split APK's finding carried to its bundle's app: that split's path
 
 
 @dataclass(slots=True)
@@ -103,7 +88,7 @@ class AppRow:
         """The verified signer's name is what a finding calls a claim: a counterfeit certificate, a
         vendor's subject on a key that is not the vendor's (``subject-present``). Shown marked: a
         counterfeit key's name must not read like a genuine vendor key's (review 55 F10)."""
-        return bool(self.publisher) and any(_claims_signer_name(f) for f in self.findings)
+        return bool(self.publisher) and any(claims_signer_name(f) for f in self.findings)
 
     @property
     def publisher_shown(self) -> str | None:
@@ -115,6 +100,11 @@ class AppRow:
         """Prohibited or to review under any policy of the scan."""
         return self.worst in ("prohibited", "review")
 
+    @property
+    def where(self) -> str:
+        """The app's provenance as one string: ``container ▸ member path`` (a path given itself: the path)."""
+        return _where(self.container, self.source)
+
 
 @dataclass(slots=True)
 class ErrorRow:
@@ -125,6 +115,15 @@ class ErrorRow:
     outermost: str | None = None
     partial: bool = False  # the error of a listed app scanned in part (the same input)
 
+    @property
+    def where(self) -> str:
+        """``container ▸ member path``, as :attr:`AppRow.where`."""
+        return _where(self.container, self.source)
+
+
+def _where(container: str | None, path: str) -> str:
+    return f"{container}{CHAIN_SEPARATOR}{path}" if container else path
+
 
 @dataclass(slots=True)
 class SkippedRow:
@@ -133,6 +132,12 @@ class SkippedRow:
     count: int
     examples: list[str]
     outermost: str | None = None  # the input (folder or file) the place is in
+
+    @property
+    def examples_note(self) -> str:
+        """`` (a.txt, b.txt …)`` after a skip's text: its examples, `` …`` when there are more; "" for none."""
+        shown = ", ".join(self.examples) + (" …" if self.count > len(self.examples) else "")
+        return f" ({shown})" if shown else ""
 
 
 def skipped(doc: ScanDocument) -> list[SkippedRow]:
@@ -164,10 +169,9 @@ def _source(source: Source | str, container: str | None, identity_path: str | No
 
 
 def _outermost(source: Source | str, path: str, container: str | None) -> str | None:
-    """The outermost input (schema 1.1), else the container or the path."""
-    if isinstance(source, Source) and source.outermost:
-        return source.outermost
-    return container or path or None
+    """The input file the record came from (:func:`outermost_input`); an APK given directly is its own."""
+    where = source if isinstance(source, Source) else Source(path=source)
+    return outermost_input(where, container) or path or None
 
 
 @dataclass(slots=True)
@@ -184,73 +188,6 @@ class RunMeta:
     interrupted: bool = False  # the scan was stopped: the document covers only what finished
     policies: list[str] = field(default_factory=list)  # every policy's name, scan order (first = policy)
     rule_notices: list[str] = field(default_factory=list)  # "<pack>: <what was left out>"
-
-
-def _evidence(value: tuple[Evidence, ...] | Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    if not isinstance(value, tuple):  # 1.0: {field: value}
-        return [(str(k), _fmt(v), "") for k, v in value.items()]
-    return [(e.field, _fmt(e.value if e.value is not None else e.values), "; ".join(_notes(e)))
-            for e in value]
-
-
-def _notes(e: Evidence) -> list[str]:
-    note = [_fmt(e.basis)] if e.basis else []
-    if e.matched:
-        note.append(f"matched {e.matched}")
-    if e.verified is not None:
-        note.append("verified signer" if e.verified else "present only, not verified")
-    if e.confidence:
-        note.append(f"confidence {e.confidence}")
-    if e.normalised:
-        note.append(f"normalised {e.normalised}")
-    if e.locale is not None:
-        note.append(f"locale {e.locale or 'default'}")
-    if e.location:
-        note.append(f"at {e.location}")
-    return note
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(_fmt(v) for v in value)
-    return "" if value is None else str(value)
-
-
-def _policy(pol: Decision | str | None) -> tuple[str | None, str | None, str | None]:
-    """(text, url, reference) of the policy decision behind a verdict.
-
-    The reference names the policy, the decision and its authority and date, e.g.
-    ``canada-tbs-2023 / tbs-2023-10-wechat (Treasury Board, 2023-10-30)``.
-    """
-    if isinstance(pol, Decision):
-        name = " / ".join(x for x in (pol.policy or pol.name, pol.decision) if x)
-        extra = ", ".join(x for x in (pol.authority, pol.date) if x)
-        ref = f"{name} ({extra})" if name and extra else (name or extra or None)
-        text = pol.text or pol.reason
-        return (text.strip() if text else None), pol.url, ref
-    return pol or None, None, None  # 1.0: the policy's text alone
-
-
-def _claims_signer_name(f: FindingRow) -> bool:
-    """The finding calls a *verified signer's* name a claim, read from its typed evidence (never
-    from note text): a signer subject/issuer taken as a claim (``signer.*``, ``subject-present``),
-    or a counterfeit certificate that is the verified signer. A certificate merely present that
-    names the vendor (its issuing CA in the PKCS#7 bag) says nothing about the signer's name
-    (final read R1: it marked a genuine vendor signer)."""
-    evidence = f.record.evidence
-    if not isinstance(evidence, tuple):  # 1.0 documents: no basis to read
-        return False
-    return any(e.basis == "subject-present" and ((e.field or "").startswith("signer.")
-                                                 or (f.kind == "counterfeit-certificate" and e.verified is True
-                                                     and (e.location or "").startswith("verified signer")))
-               for e in evidence)
-
-
-def finding(f: Finding, split: str | None = None) -> FindingRow:
-    text, url, ref = _policy(f.policy)
-    return FindingRow(rule=f.rule or "unknown-rule", vendor=f.vendor, app=f.app, strength=f.strength,
-                      kind=f.kind, evidence=_evidence(f.evidence), policy_text=text, policy_url=url,
-                      policy_ref=ref, message=f.message or None, record=f, split=split)
 
 
 def app_findings(app: App) -> list[FindingRow]:
@@ -272,7 +209,7 @@ def app_row(index: int, app: App) -> AppRow:
     ranked = sorted(findings, key=_decisive)
     signer = ident.signers[0] if ident.signers else None
     other = ident.certificates_present[0] if ident.certificates_present and not signer else None
-    text, url, ref = _policy(app.policy)
+    text, url, ref = policy_citation(app.policy)
     if not text and not ref:  # the verdict-deciding finding carries the policy when the app does not
         decisive = next((f for f in findings if f.policy_text or f.policy_ref), None)
         if decisive:
@@ -310,18 +247,13 @@ def _bases(f: Finding) -> list[str]:
 
 def apps(doc: ScanDocument) -> list[AppRow]:
     rows = [app_row(i, a) for i, a in enumerate(doc.apps)]
-    chains = [_chain(r) for r in rows]  # the container takes part: two devices' base.apk differ
+    chains = [r.where for r in rows]  # the container takes part: two devices' base.apk differ
     names = short_names(chains, {c for c, r in zip(chains, rows) if r.container is not None})
     policies = doc.policy_names()
     for r, chain in zip(rows, chains):
         r.file = names.get(chain, r.file)
         r.verdicts = app_verdicts(r.app, policies)
     return rows
-
-
-def _chain(r: AppRow) -> str:
-    """The app's provenance as one string: ``container ▸ member path`` (a path given itself: the path)."""
-    return f"{r.container}{CHAIN_SEPARATOR}{r.file}" if r.container else r.file
 
 
 def errors(doc: ScanDocument) -> list[ErrorRow]:
@@ -363,7 +295,7 @@ def meta(doc: ScanDocument) -> RunMeta:
     return RunMeta(
         tool=name, tool_version=version, schema_version=doc.schema_version,
         started=doc.started_at or None, finished=doc.finished_at or None,
-        scanned=[s if isinstance(s, str) else _fmt(s.get("path")) for s in doc.inputs],
+        scanned=[s if isinstance(s, str) else fmt(s.get("path")) for s in doc.inputs],
         rules=_rules(doc.rules), policy=policy, policy_url=policy_url,
         rule_notices=[f"{p.name}: {n}" for p in (doc.rules.packs if doc.rules else ()) for n in p.notices]
         + [f"policy {p.name}: {n}" for p in _policies(doc) for n in p.notices],

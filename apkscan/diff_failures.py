@@ -1,0 +1,102 @@
+"""What fails now, for ``apkscan diff``: inputs the new scan could not read, or skipped, that
+the old scan read (or did not see).
+
+Split from :mod:`apkscan.diff` (the comparison of apps): a failure is matched by (source,
+place, code) and content, never by the file name alone, and an app whose place the new scan
+skipped is a failure too, so making a banned APK unreadable or a link never reads as removing it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from apkscan.diff_places import Roots, SourceKeys, outermost, skipped_places
+
+if TYPE_CHECKING:
+    from apkscan.diff import AppState
+    from apkscan.document import InputError, ScanDocument
+
+NEW = "new"  # no failure with this code at this place before
+OTHER_CONTENT = "failing again, other content"  # the same place and code, other bytes: a new failure
+CONTENT_UNKNOWN = "still failing (content unknown)"  # a document without the failing bytes' SHA-256
+SKIPPED_NOW = "skipped now"  # an app of the old scan whose place the new scan skipped: worse, as unreadable
+
+
+@dataclass(slots=True, frozen=True)
+class NewFailure:
+    """An input the new scan could not read that the old scan read (or did not see).
+
+    Worse unless CONTENT_UNKNOWN: making a banned APK unreadable (or skipped: a link now) must
+    not look like removing it.
+    """
+
+    source: str
+    name: str  # where in its source: path below the scanned input, or the member chain in a container
+    code: str
+    message: str
+    sha256: str | None = None  # of the bytes that failed, when the document says
+    status: str = NEW  # NEW, OTHER_CONTENT, SKIPPED_NOW (worse), or CONTENT_UNKNOWN (still failing, said, not counted worse)
+
+    @property
+    def worse(self) -> bool:
+        return self.status != CONTENT_UNKNOWN
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source or None, "name": self.name, "code": self.code, "message": self.message,
+                "sha256": self.sha256, "status": self.status}
+
+
+def new_failures(old: ScanDocument, new: ScanDocument, keys: SourceKeys) -> list[NewFailure]:
+    """Input errors of the new scan that did not already fail in the old one by (source, place,
+    code) and content (the error's SHA-256, or the file's custody record); CONTENT_UNKNOWN ones
+    (either side without a SHA-256: ``--quick``, older documents) are said, not counted worse.
+
+    The place is the path below the scanned input (or the member chain in a container), never
+    the file name alone: every pulled APK is ``base.apk``, and an unrelated one that failed
+    before must not hide a banned one made unreadable now (nor other bytes at the same place)."""
+    def failures(doc: ScanDocument) -> list[NewFailure]:
+        roots, custody = Roots(doc), {f.path: f.sha256 for f in doc.input_files if f.sha256}
+        return [_failure(e, keys, roots, custody) for e in doc.errors]
+    before: dict[tuple[str, str, str], set[str | None]] = {}
+    for f in failures(old):
+        before.setdefault((f.source, f.name, f.code), set()).add(f.sha256)
+    out = []
+    for f in failures(new):
+        seen = before.get((f.source, f.name, f.code))
+        if seen is None:
+            out.append(f)
+        elif f.sha256 is None or None in seen:
+            out.append(replace(f, status=CONTENT_UNKNOWN))
+        elif f.sha256 not in seen:
+            out.append(replace(f, status=OTHER_CONTENT))
+    return out
+
+
+def _failure(e: InputError, keys: SourceKeys, roots: Roots, custody: dict[str, str]) -> NewFailure:
+    code = e.code or (e.errors[0].code if e.errors else "INPUT_ERROR")
+    sha = e.sha256 or (custody.get(e.where.path) if len(e.where.chain) <= 1 else None)
+    return NewFailure(keys.key(outermost(e.where, e.container)), roots.place(e.where, e.container), code, e.message or "",
+                      sha.lower() if isinstance(sha, str) else None)
+
+
+def skipped_now(old: ScanDocument, new: ScanDocument, keys: SourceKeys,
+                 new_apps: dict[tuple[str, str], AppState]) -> tuple[list[NewFailure], set[tuple[str, str]]]:
+    """Apps of the old scan at a place the new scan skipped (a link now, a member not followed):
+    each a SKIPPED_NOW failure, worse like an input made unreadable; and the (source, package)
+    keys gone from the new scan that these explain (not reported as removed)."""
+    places = skipped_places(new, keys, Roots(new))
+    if not places:
+        return [], set()
+    roots, out, explained, seen = Roots(old), [], set(), set()
+    for app in old.apps:
+        source, place = keys.key(outermost(app.where, app.container)), roots.place(app.where, app.container)
+        reason = places.get((source, place))
+        if reason is None or (source, place) in seen:
+            continue
+        seen.add((source, place))
+        out.append(NewFailure(source, place, "INPUT_SKIPPED", reason, app.sha256, SKIPPED_NOW))
+        key = (source, app.package if app.package is not None else f"(no package) {app.sha256}")
+        if key not in new_apps:
+            explained.add(key)
+    return out, explained
