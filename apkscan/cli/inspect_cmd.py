@@ -114,7 +114,7 @@ def _note(item, inspected: set[tuple[str, str]]) -> str:
     """What was not verified and why: a record names its package and the certificates the
     device recorded (never verified here); a skip names how many files and a few of them.
     Every name is escaped (names come from folders, archives and the records themselves)."""
-    from apkscan.sources.interface import RecordedApp
+    from apkscan.sources.interface import CHAIN_SEPARATOR, RecordedApp
     from apkscan.sources.names import name_text
 
     if isinstance(item, RecordedApp):
@@ -128,7 +128,7 @@ def _note(item, inspected: set[tuple[str, str]]) -> str:
             more = f" and {len(item.certificates) - MAX_NOTED} more" if len(item.certificates) > MAX_NOTED else ""
             what += f"; certificate recorded by the device, NOT verified: {'; '.join(certs)}{more}"
         return f"note: {where}: {what}"
-    where = _safe(name_text(" ▸ ".join(getattr(item, "where", ()))))
+    where = _safe(name_text(CHAIN_SEPARATOR.join(getattr(item, "where", ()))))
     count, examples = getattr(item, "count", 1), [_safe(name_text(e)) for e in getattr(item, "examples", [])]
     files = f"{count} file{'s' if count != 1 else ''}" + (f", e.g. {', '.join(examples)}" if examples else "")
     return f"note: {where}: {_safe(getattr(item, 'reason', 'not inspected'))}: {files} not inspected"
