@@ -154,10 +154,12 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
             _put_stat(conn, reading.proven(), sha)
             reading.close()
             return found, _ignore
-    except (OSError, sqlite3.Error, ValueError):  # ValueError: UnicodeError, a NUL: a miss, never an error
+    except BaseException as exc:
         if reading is not None:
             reading.close()
-        return None, _ignore
+        if isinstance(exc, (OSError, sqlite3.Error, ValueError)):  # ValueError: UnicodeError, a NUL: a miss
+            return None, _ignore
+        raise
     return None, Remember(conn, options, reading)  # the descriptor stays open for the caller's read
 
 
