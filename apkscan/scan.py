@@ -310,9 +310,10 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
         from apkscan.apk.identify import identify  # deferred: the pipeline is usable without it
 
         budget = {"timeout": settings.timeout} if settings.timeout is not None else {}
-        identity = identify(item.path, display_path=item.display, offset=item.offset, length=item.length,
-                            **settings.sdk_kwargs, **budget)
-        if use_store:
+        kwargs = dict(display_path=item.display, offset=item.offset, length=item.length, **settings.sdk_kwargs, **budget)
+        read = getattr(remember, "read", None) if use_store else None  # a store miss: read as it proves (Remember)
+        identity = read(item, identify, kwargs) if read else identify(item.path, **kwargs)
+        if use_store and read is None:
             remember(identity)
     identity.tamper.extend(item.flags)
     chain = tuple(item.chain)

@@ -46,7 +46,7 @@ def work(monkeypatch):
         return local(self, path, *a, **kw)
 
     def counted_identify(path, **kw):
-        seen["parsed"].append(path)
+        seen["parsed"].append(kw.get("display_path") or path)  # the store reads through /proc/self/fd
         return identify(path, **kw)
 
     monkeypatch.setattr(ApkIdentity, "to_dict", counted_to_dict)

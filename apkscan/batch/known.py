@@ -13,7 +13,8 @@ What a row may answer, and nothing else (table ``known_lines``, :mod:`apkscan.ba
   :data:`FORMAT` (the code that writes a line): another path, option, rule pack, policy
   or version is a miss;
 - the file's stat (real path, size, mtime, ctime, inode, device) must equal the one
-  recorded; the file must not have been modified in the last two seconds (racy clean)
+  recorded; the file must not have been modified less than two seconds before the stat
+  was taken (racy clean, against the time taken before the walker opened it)
   nor have a ``.idsig`` beside it (v4 depends on that file);
 - rows are written only for a file the walker read as **one plain APK** (a ZIP whose
   members make it an APK, carrying no nested APK or container: ``on_plain``), whose
@@ -47,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from apkscan.batch import store
+from apkscan.batch import stat_read, store
 from apkscan.batch.digest import code_digest
 from apkscan.batch.store_facts import Deferred, matches_nothing, whole_identity
 from apkscan.sources.interface import InputFile, ScanInput
@@ -112,6 +113,7 @@ class KnownFiles:
         self.policy_names: tuple[str, ...] = ()
         self.settings: Any = None  # the run's ScanSettings: rules and policies to decide with
         self._plain: dict[str, tuple[str | bytes, tuple[int, ...]]] = {}  # walked path -> (real path, stat)
+        self._asked: tuple[str, int] = ("", 0)  # the last path ``known`` was asked, and the time before its stat
         self._rows: list[tuple[Any, ...]] = []
         self._nothing: tuple[Any, str, bytes] | None = None  # see _no_findings
 
@@ -131,6 +133,7 @@ class KnownFiles:
         damaged row), its custody record and the input unclassified; None: walk it."""
         if self.key is None:
             return None
+        self._asked = (path, stat_read.now())  # before the walker's open and this stat: the racy rule's time
         conn = store.connection(self.path)
         if conn is None:
             return None
@@ -147,7 +150,7 @@ class KnownFiles:
             real, stat = _stat(path)
         except (OSError, sqlite3.Error, ValueError):  # ValueError: UnicodeError, a NUL: walked as usual
             return None
-        if (real, *stat) != tuple(row[:6]) or store.racy(stat) or os.path.exists(path + ".idsig"):
+        if (real, *stat) != tuple(row[:6]) or store.racy(stat, self._asked[1]) or os.path.exists(path + ".idsig"):
             return None
         custody = InputFile(path, stat[0], "apk", None)
         app = None
@@ -257,15 +260,17 @@ class KnownFiles:
     # ------------------------------------------------------------------ learning
     def on_plain(self, path: str, classified: os.stat_result) -> None:
         """The walker read ``path`` (a top-level file) as one APK with nothing nested in it;
-        ``classified``: the stat of the descriptor it read. Remembered only when the path still
-        names that very file: a file renamed over it during the walk was never classified."""
-        if self.key is None:
+        ``classified``: the stat of the descriptor it read, after reading. Remembered only when the
+        path still names that very file (a file renamed over it during the walk was never
+        classified) and that stat was not racy at the time taken before the walker opened it
+        (``known``: a later write in the same tick would leave it as it was; review 56 F2)."""
+        if self.key is None or self._asked[0] != path:
             return
         try:
             real, stat = _stat(path)
         except (OSError, ValueError):
             return
-        if stat == store.stat_of(classified):
+        if stat == store.stat_of(classified) and not store.racy(stat, self._asked[1]):
             self._plain[path] = (real, stat)
 
     def observe(self, item: Any, records: list[Any]) -> None:
@@ -282,7 +287,7 @@ class KnownFiles:
         if len(apps) != 1 or any(isinstance(r, InputError) for r in records):
             return
         app = apps[0] if isinstance(apps[0], KnownApp) else _as_known(apps[0], lines)
-        if app is None or not app.whole or store.racy(walked[1]) or not self._recorded(walked, app.sha256):
+        if app is None or not app.whole or not self._recorded(walked, app.sha256):  # racy: tested when walked
             return
         self._row(item.path, walked, app)
 

@@ -16,8 +16,9 @@ What is keyed by what (the decision, and why):
   stat: another hard link to a file already known (backup snapshots share files that way),
   taken only while the known path still names that very file (a remounted image may reuse
   device and inode numbers).
-  A file modified in the last two seconds gets no stat key (the same tick could hide a
-  second write: git's "racy clean" rule). Members that had to be spooled (inside
+  A file modified less than two seconds before its stat was taken gets no stat key (the same
+  tick could hide a second write: git's "racy clean" rule), and a key is stored only for the
+  descriptor that was read (:mod:`apkscan.batch.stat_read`: review 56). Members that had to be spooled (inside
   compressed or streamed containers) have no stable path: they are hashed after reading
   and found by SHA-256, so two copies of an APK in two backups cost one parse.
 - APKs with a ``.idsig`` beside them are not stored (the v4 result depends on that file).
@@ -42,17 +43,17 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable
-from stat import S_ISLNK
 from typing import Any
 
+from apkscan.batch import stat_read
 from apkscan.batch.runs import begin_run, end_run, run_id  # noqa: F401 (--resume: its own module, same names)
 from apkscan.batch.safe_pickle import loads, loads_or_none  # noqa: F401 (results.py and the tests read rows here)
+from apkscan.batch.stat_read import located, path_key, stat_key, stat_of  # noqa: F401 (known.py, tests: as before)
 from apkscan.batch.store_open import (  # noqa: F401 (the store's public names, as before)
     _MIGRATIONS, BUSY_MS, CHECK_ALWAYS_BYTES, CHECK_EVERY, SCHEMA_VERSION, StoreProblem, connect, open_checked)
 from apkscan.issues import warning
 from apkscan.sources.interface import ScanInput
 from apkscan.sources.custody import sha256_file
-from apkscan.sources.tempspace import is_temporary
 
 RACY_NS = 2_000_000_000
 _TRANSIENT = ("INPUT_TIMEOUT", "INTERNAL_ERROR", "INPUT_UNREADABLE", "INPUT_LIMIT_EXCEEDED")
@@ -107,60 +108,16 @@ def close_connections() -> None:
             conn.close()
 
 
-def path_key(path: str) -> str | bytes:
-    """A path as the store keys it, losslessly: the text itself when it is UTF-8, else its bytes
-    (``os.fsencode``: a name holding byte 0xff is read as U+DCFF, which SQLite cannot encode).
-    A BLOB never equals a TEXT in SQLite, so the two forms cannot collide."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return os.fsencode(path)
-    return path
-
-
-def stat_key(item: ScanInput) -> tuple[tuple[str | bytes, int, int], tuple[int, int, int, int]] | None:
-    """``(place, stat)`` of an APK read in place from the user's own file; None otherwise."""
-    if item.cleanup or is_temporary(item.path):
-        return None
-    real, stat = located(item.path)
-    return (real, item.offset, -1 if item.length is None else item.length), stat
-
-
-_FOLDER: list[Any] = [None, None]  # the last folder resolved: [(cwd or "", folder as named), its real path]
-
-
-def located(path: str) -> tuple[str | bytes, tuple[int, int, int, int, int]]:
-    """The real path of ``path`` as the store keys it (:func:`path_key`) and its stat.
-
-    ``os.path.realpath`` costs one ``lstat`` per component of the path; a folder's files share
-    all but the last, so the folder's real path is resolved once (the last folder is kept) and
-    the file's own name joined to it when ``lstat`` says the file is no symlink (a symlink:
-    resolved and stat'ed whole, as before). A folder renamed or relinked in between leaves a
-    stale real path at worst, never a wrong answer: every lookup also compares size, mtime,
-    ctime, inode and device, which name the file itself (a stat key holds no data of a path)."""
-    st = os.lstat(path)
-    head, tail = os.path.split(path)
-    if S_ISLNK(st.st_mode) or tail in ("", ".", ".."):
-        return path_key(os.path.realpath(path)), stat_of(os.stat(path))
-    where = (head if os.path.isabs(head) else (os.getcwd(), head))
-    if _FOLDER[0] != where:
-        _FOLDER[:] = [where, os.path.realpath(head)]
-    return path_key(os.path.join(_FOLDER[1], tail)), stat_of(st)
-
-
-def stat_of(st: os.stat_result) -> tuple[int, int, int, int, int]:
-    """What a stat key compares: size, mtime, ctime (ns), inode, device."""
-    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
-
-
-def racy(stat: tuple[int, ...]) -> bool:
+def racy(stat: tuple[int, ...], at: int | None = None) -> bool:
     """Changed too recently to trust the stat (git's "racy clean"): mtime can be set back by
-    anyone, ctime cannot, so either being under RACY_NS old counts."""
-    return time.time_ns() - max(stat[1], stat[2]) < RACY_NS
+    anyone, ctime cannot, so either being under RACY_NS older than ``at`` counts, the time taken
+    *before* the stat (a write later in the same tick leaves a coarse stat as it was; review 56
+    F2). None: now, for a stat taken just before."""
+    return (stat_read.now() if at is None else at) - max(stat[1], stat[2]) < RACY_NS
 
 
-def _sha256(item: ScanInput) -> str:
-    return sha256_file(item.path, item.offset, item.length)
+def _sha256(item: ScanInput, reading: stat_read.Reading) -> str:
+    return sha256_file(reading.path(item.path), item.offset, item.length)
 
 
 def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = False,
@@ -172,7 +129,9 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
     conn = connection(path)
     if conn is None or (item.length is None and os.path.exists(item.path + ".idsig")):
         return None, _ignore
+    reading = None
     try:
+        at = stat_read.now()  # before the stat: the racy rule compares with the time it was taken
         key = stat_key(item)
         options = options_key(sdk)
         if key is not None and not rehash:
@@ -182,20 +141,50 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
             found = (row or linked) and _load(conn, row[0] if row else linked, options)
             found = found and _adapt(found, item)
             if found:
-                if linked:
-                    _put_stat(conn, key, linked)
+                if linked:  # nothing read: the other link's key, proven when stored, holds this stat
+                    _put_stat(conn, None if racy(key[1], at) else key, linked)
                 return found, BY_STAT_KEY
         if stat_only:
             return None, _ignore
-        sha = _sha256(item)
+        reading = stat_read.Reading(key, at).open(item.path)
+        sha = _sha256(item, reading)
         found = _load(conn, sha, options)
         found = found and _adapt(found, item)
         if found:
-            _put_stat(conn, key, sha)
+            _put_stat(conn, reading.proven(), sha)
+            reading.close()
             return found, _ignore
-    except (OSError, sqlite3.Error, ValueError):  # ValueError: UnicodeError, a NUL: a miss, never an error
-        return None, _ignore
-    return None, lambda identity: _save(conn, identity, options, key)
+    except BaseException as exc:
+        if reading is not None:
+            reading.close()
+        if isinstance(exc, (OSError, sqlite3.Error, ValueError)):  # ValueError: UnicodeError, a NUL: a miss
+            return None, _ignore
+        raise
+    return None, Remember(conn, options, reading)  # the descriptor stays open for the caller's read
+
+
+class Remember:
+    """``recall``'s ``remember`` on a miss: :meth:`read` reads the input through the descriptor
+    its stat key was taken with, and stores the identity, with the key only if that descriptor
+    proves it (:mod:`apkscan.batch.stat_read`)."""
+
+    __slots__ = ("conn", "options", "reading")
+
+    def __init__(self, conn: sqlite3.Connection, options: str, reading: stat_read.Reading):
+        self.conn, self.options, self.reading = conn, options, reading
+
+    def read(self, item: ScanInput, identify: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+        """``identify`` of ``item`` read through the descriptor, stored; the descriptor closed."""
+        try:
+            identity = identify(self.reading.path(item.path), **kwargs,
+                                **self.reading.idsig(item.path, item.length is None))
+            self(identity)
+            return identity
+        finally:
+            self.reading.close()
+
+    def __call__(self, identity: Any) -> None:
+        _save(self.conn, identity, self.options, self.reading.proven())
 
 
 def BY_STAT_KEY(identity: Any) -> None:  # noqa: N802 - a marker: what recall returns as ``remember``
@@ -378,7 +367,9 @@ def _adapt(identity: Any, item: ScanInput) -> Any:
 
 
 def _put_stat(conn: sqlite3.Connection, key: Any, sha: str) -> None:
-    if key is None or racy(key[1]):
+    """``key``: shown to describe the bytes whose SHA-256 is ``sha`` (``Reading.proven``, racy
+    tested against the time it was taken); None: no stat key."""
+    if key is None:
         return
     buffered_write(conn, "INSERT OR REPLACE INTO stat_keys VALUES (?,?,?,?,?,?,?,?,?)", (*key[0], *key[1], sha))
 

@@ -1,0 +1,147 @@
+"""Reading an input so that a stat key is stored only for the bytes that were read (review 56).
+
+A stat key says: this path, while its stat is this one, holds the bytes with this SHA-256. It
+is stored only when the stat is shown to describe what was read; otherwise a folder renamed
+between the ``lstat`` and the open (a rename moves no file's ctime) stores another file's
+SHA-256 under a stat that keeps matching (F1), and a write in the stat's own tick on a file
+system with coarse timestamps stores the old bytes' SHA-256 under the new bytes' stat (F2). So:
+
+- the time is taken *before* the ``lstat``, and the racy rule compares the stat with it
+  (git's rule: a change less than ``RACY_NS`` before the stat was taken may hide another);
+- the file is opened once, and that descriptor's ``fstat`` must equal the ``lstat`` (device,
+  inode, size, mtime, ctime);
+- it is hashed and parsed through that descriptor: ``/proc/self/fd/N`` names the open file
+  itself (the kernel follows it to that inode, never looks a name up again);
+- after reading, the descriptor's ``fstat`` must still be the same (a later write moves mtime
+  or ctime: the stat was not racy when taken, so the write falls in a later tick).
+
+Why one descriptor and not the path checked before and after the read: a folder swapped and
+swapped back between the two checks leaves both unchanged while the read by name went to the
+other file; only reading the descriptor that was checked proves which file was read. Any
+difference, or no ``/proc/self/fd`` (or ``/dev/fd``) to read through: what was read is this
+run's result, and no stat key is stored. Nothing else changes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from stat import S_ISLNK
+from typing import Any
+
+from apkscan.apk.io.readonly import open_fd
+from apkscan.sources.interface import ScanInput
+from apkscan.sources.tempspace import is_temporary
+
+
+def _fd_folder() -> str | None:
+    for folder in ("/proc/self/fd", "/dev/fd"):
+        if os.path.isdir(folder):
+            return folder
+    return None
+
+
+FD_FOLDER = _fd_folder()
+
+
+def path_key(path: str) -> str | bytes:
+    """A path as the store keys it, losslessly: the text itself when it is UTF-8, else its bytes
+    (``os.fsencode``: a name holding byte 0xff is read as U+DCFF, which SQLite cannot encode).
+    A BLOB never equals a TEXT in SQLite, so the two forms cannot collide."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def stat_key(item: ScanInput) -> tuple[tuple[str | bytes, int, int], tuple[int, int, int, int]] | None:
+    """``(place, stat)`` of an APK read in place from the user's own file; None otherwise."""
+    if item.cleanup or is_temporary(item.path):
+        return None
+    real, stat = located(item.path)
+    return (real, item.offset, -1 if item.length is None else item.length), stat
+
+
+_FOLDER: list[Any] = [None, None]  # the last folder resolved: [(cwd or "", folder as named), its real path]
+
+
+def located(path: str) -> tuple[str | bytes, tuple[int, int, int, int, int]]:
+    """The real path of ``path`` as the store keys it (:func:`path_key`) and its stat.
+
+    ``os.path.realpath`` costs one ``lstat`` per component of the path; a folder's files share
+    all but the last, so the folder's real path is resolved once (the last folder is kept) and
+    the file's own name joined to it when ``lstat`` says the file is no symlink (a symlink:
+    resolved and stat'ed whole, as before). A folder renamed or relinked in between leaves a
+    stale real path at worst, never a wrong answer: every lookup also compares size, mtime,
+    ctime, inode and device, which name the file itself (a stat key holds no data of a path)."""
+    st = os.lstat(path)
+    head, tail = os.path.split(path)
+    if S_ISLNK(st.st_mode) or tail in ("", ".", ".."):
+        return path_key(os.path.realpath(path)), stat_of(os.stat(path))
+    where = (head if os.path.isabs(head) else (os.getcwd(), head))
+    if _FOLDER[0] != where:
+        _FOLDER[:] = [where, os.path.realpath(head)]
+    return path_key(os.path.join(_FOLDER[1], tail)), stat_of(st)
+
+
+def stat_of(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    """What a stat key compares: size, mtime, ctime (ns), inode, device."""
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
+
+
+def now() -> int:
+    """The clock the racy rule reads (a function of its own so tests can make it coarse)."""
+    return time.time_ns()
+
+
+@dataclass(slots=True)
+class Reading:
+    """One input read for the store: its stat key, when that key was taken, and the descriptor
+    the bytes are read through (``path``). ``proven`` is the key to store, or None."""
+
+    key: Any  # ((real path, offset, length), stat) from the lstat, or None: no stat key for this input
+    at: int  # now() taken before that lstat
+    fd: int = -1  # opened once when there is a key; -1: none (read by its own path, no key stored)
+    same: bool = False  # the descriptor's fstat equalled the lstat when it was opened
+
+    def open(self, path: str) -> Reading:
+        """Open ``path`` once and compare the descriptor with the key's stat."""
+        if self.key is None or FD_FOLDER is None:
+            return self
+        self.fd = open_fd(path)
+        try:
+            self.same = stat_of(os.fstat(self.fd)) == tuple(self.key[1])
+        except OSError:
+            self.close()
+        return self
+
+    def path(self, given: str) -> str:
+        """What to read: the opened descriptor's own name, else the path given."""
+        return f"{FD_FOLDER}/{self.fd}" if self.fd >= 0 else given
+
+    def idsig(self, given: str, whole: bool) -> dict[str, Any]:
+        """``identify``'s ``idsig`` for reading through the descriptor: the file beside the path
+        given, as ``identify(given)`` would look for it (never beside ``/proc/self/fd/N``)."""
+        if self.fd < 0:
+            return {}
+        beside = given + ".idsig"
+        return {"idsig": beside if whole and os.path.isfile(beside) else False}
+
+    def proven(self) -> Any:
+        """The key, when the descriptor read had the key's stat before and after and the stat was
+        not racy when taken; None otherwise (store no stat key)."""
+        from apkscan.batch.store import racy
+
+        if not self.same or self.key is None or racy(self.key[1], self.at):
+            return None
+        try:
+            return self.key if stat_of(os.fstat(self.fd)) == tuple(self.key[1]) else None
+        except OSError:
+            return None
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1

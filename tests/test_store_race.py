@@ -1,0 +1,210 @@
+"""Review 56: a stat key is stored only for the bytes that were read.
+
+F1: folders renamed under the reader (``renameat2(RENAME_EXCHANGE)``: no file's ctime moves)
+made the store map the banned file's stat to the clean file's SHA-256, so every warm run called
+the untouched banned file clean. F2: the racy test was made when the key was written, after the
+read, so a write in the stat's own tick (coarse timestamps) left a key for the old bytes. Each
+test swaps or writes at one point of the read, then checks that a warm run reports the file
+as it is (TikTok, hashed this run), not the clean app.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import sqlite3
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+import apkscan.apk.identify as identify_mod
+from apkscan.batch import store as st
+from apkscan.policy.loader import load_policy
+from apkscan.scan import scan
+from apkscan.sources.files import FileSource
+
+try:
+    from apkscan.batch import stat_read
+except ImportError:  # the code before review 56: this test must fail there on its assertions
+    stat_read = None  # type: ignore[assignment]
+
+APKS = Path(__file__).resolve().parents[1] / "fixtures" / "apks"
+BANNED, CLEAN = "tiktok-bytedance-subject.apk", "clean-v1v2v3.apk"  # the same size (8663 bytes)
+OLD = 1_600_000_000 * 10**9
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def exchange(a: Path, b: Path) -> None:
+    """Swap two folders in one step, as an attacker would (no file's ctime moves)."""
+    if _libc.renameat2(-100, os.fsencode(a), -100, os.fsencode(b), 2) != 0:  # AT_FDCWD, RENAME_EXCHANGE
+        raise OSError(ctypes.get_errno(), "renameat2")
+
+
+@pytest.fixture
+def ev(tmp_path, monkeypatch):
+    """``ev/d/app.apk`` the banned APK, ``ev/e/app.apk`` the clean one; old mtimes, and ctimes
+    older than ``RACY_NS`` (set to 0: the racy window is another test's)."""
+    monkeypatch.setattr(st, "RACY_NS", 0)
+    for sub, name in (("d", BANNED), ("e", CLEAN)):
+        (tmp_path / "ev" / sub).mkdir(parents=True)
+        shutil.copy(APKS / name, tmp_path / "ev" / sub / "app.apk")
+        os.utime(tmp_path / "ev" / sub / "app.apk", ns=(OLD, OLD))
+    return tmp_path / "ev"
+
+
+def _apps(target: Path, db: Path, rules) -> list[tuple[str, str, str, str | None]]:
+    doc = scan([FileSource([str(target)])], rules, load_policy(), store=str(db)).to_dict()
+    hashed = {f["path"]: f.get("hashed") for f in doc["input_files"]}
+    return [(a["package"], a["verdict"], a["sha256"], hashed.get(a["source"]["path"])) for a in doc["apps"]]
+
+
+def _seed(ev: Path, db: Path, rules) -> None:
+    """The store knows the clean APK's identity (by its SHA-256)."""
+    assert _apps(ev / "e" / "app.apk", db, rules)[0][0] == "com.example.clean"
+
+
+def _banned_every_warm_run(ev: Path, db: Path, rules) -> None:
+    sha = hashlib.sha256((ev / "d" / "app.apk").read_bytes()).hexdigest()
+    assert sha == hashlib.sha256((APKS / BANNED).read_bytes()).hexdigest()  # the folders are back
+    for _ in range(2):
+        (package, verdict, got, _hashed), = _apps(ev / "d" / "app.apk", db, rules)
+        assert (package, verdict, got) == ("com.zhiliaoapp.musically", "prohibited", sha)
+    with sqlite3.connect(db) as c:  # whatever key the banned file has names its own bytes
+        inode = os.stat(ev / "d" / "app.apk").st_ino
+        assert {s for (s,) in c.execute("SELECT sha256 FROM stat_keys WHERE inode=?", (inode,))} <= {sha}
+
+
+def test_folders_swapped_between_the_stat_and_the_open_store_no_key(ev, tmp_path, rules, monkeypatch):
+    """The lstat names the banned file, the open finds the clean one: this run reports what it
+    read, and no key is stored (the descriptor's fstat is not the lstat)."""
+    db = tmp_path / "s.sqlite"
+    _seed(ev, db, rules)
+    real = st.stat_key
+
+    def swapped_after_stat(item):
+        key = real(item)
+        exchange(ev / "d", ev / "e")
+        return key
+
+    monkeypatch.setattr(st, "stat_key", swapped_after_stat)
+    try:
+        raced = _apps(ev / "d" / "app.apk", db, rules)
+    finally:
+        exchange(ev / "d", ev / "e")
+    monkeypatch.setattr(st, "stat_key", real)
+    assert [a[0] for a in raced] == ["com.example.clean"]  # what was read, this run only
+    _banned_every_warm_run(ev, db, rules)
+
+
+def test_folders_swapped_before_the_hash_do_not_change_what_is_hashed(ev, tmp_path, rules, monkeypatch):
+    """The look-up by SHA-256 hashes the descriptor whose stat is the key's, whatever the path
+    names by then (the old code hashed the path: the clean SHA-256, found, stored as the key)."""
+    db = tmp_path / "s.sqlite"
+    _seed(ev, db, rules)
+    real = st._sha256
+
+    def swapped(item, *rest):
+        exchange(ev / "d", ev / "e")
+        try:
+            return real(item, *rest)
+        finally:
+            exchange(ev / "d", ev / "e")
+
+    monkeypatch.setattr(st, "_sha256", swapped)
+    assert [a[0] for a in _apps(ev / "d" / "app.apk", db, rules)] == ["com.zhiliaoapp.musically"]
+    monkeypatch.setattr(st, "_sha256", real)
+    _banned_every_warm_run(ev, db, rules)
+
+
+def test_folders_swapped_before_the_parse_do_not_change_what_is_parsed(ev, tmp_path, rules, monkeypatch):
+    """A miss is parsed through the same descriptor (the old code parsed the path again and
+    stored the clean identity under the banned file's stat key)."""
+    db = tmp_path / "s.sqlite"
+    real = identify_mod.identify
+
+    def swapped(path, **kw):
+        exchange(ev / "d", ev / "e")
+        try:
+            return real(path, **kw)
+        finally:
+            exchange(ev / "d", ev / "e")
+
+    monkeypatch.setattr(identify_mod, "identify", swapped)
+    assert [a[0] for a in _apps(ev / "d" / "app.apk", db, rules)] == ["com.zhiliaoapp.musically"]
+    monkeypatch.setattr(identify_mod, "identify", real)
+    _banned_every_warm_run(ev, db, rules)
+
+
+def test_a_write_in_the_racy_tick_of_the_stat_leaves_no_key(ev, tmp_path, rules, monkeypatch):
+    """Coarse timestamps, made deterministic: every stat reads mtime and ctime as one whole second
+    T, and the clock says T + 0.5 s when the stat is taken. The file (clean) is hashed, then
+    rewritten in place (banned, same size): its stat does not move. The read took 3 s, so the
+    old test, made when the key was written, found the file settled and stored the clean
+    SHA-256 under a stat the banned file keeps; tested when the stat was taken, it is racy."""
+    monkeypatch.setattr(st, "RACY_NS", 2_000_000_000)
+    db = tmp_path / "s.sqlite"
+    _seed(ev, db, rules)
+    target = ev / "d" / "app.apk"
+    shutil.copy(APKS / CLEAN, target)
+    tick = (time.time_ns() // 10**9) * 10**9
+    clock = [tick + 500_000_000]
+
+    def coarse(s: os.stat_result) -> tuple[int, int, int, int, int]:
+        return s.st_size, tick, tick, s.st_ino, s.st_dev
+
+    monkeypatch.setattr(st, "stat_of", coarse)
+    if stat_read is not None:
+        monkeypatch.setattr(stat_read, "stat_of", coarse)
+        monkeypatch.setattr(stat_read, "now", lambda: clock[0])
+    monkeypatch.setattr(st, "time", types.SimpleNamespace(time_ns=lambda: clock[0], time=time.time))
+    real = st._sha256
+
+    def slow_then_written(item, *rest):
+        sha = real(item, *rest)
+        with open(target, "r+b") as f:  # same size: only mtime and ctime, in the same tick, move
+            f.write((APKS / BANNED).read_bytes())
+        clock[0] += 3 * 10**9
+        return sha
+
+    monkeypatch.setattr(st, "_sha256", slow_then_written)
+    assert [a[0] for a in _apps(target, db, rules)] == ["com.example.clean"]  # what was read
+    monkeypatch.setattr(st, "_sha256", real)
+    (package, verdict, sha, hashed), = _apps(target, db, rules)
+    assert (package, verdict, hashed) == ("com.zhiliaoapp.musically", "prohibited", "this run")
+    assert sha == hashlib.sha256(target.read_bytes()).hexdigest()
+
+
+def test_the_fast_lane_never_learns_a_raced_read(ev, tmp_path, monkeypatch):
+    """Through ``--jsonl -q`` (the lane writes its rows on the second run, answers on the third):
+    the raced parse of F1 leaves neither a stat key nor a ``known_lines`` row naming the clean app."""
+    from click.testing import CliRunner
+
+    from apkscan.cli import main
+
+    db, real = tmp_path / "s.sqlite", identify_mod.identify
+
+    def swapped(path, **kw):
+        exchange(ev / "d", ev / "e")
+        try:
+            return real(path, **kw)
+        finally:
+            exchange(ev / "d", ev / "e")
+
+    def packages(run: int) -> list[str]:
+        out = tmp_path / f"{run}.jsonl"
+        res = CliRunner().invoke(main, ["scan", str(ev / "d"), "--store", str(db), "--jsonl", str(out), "-q",
+                                        "--jobs", "1", "--force"])
+        assert res.exit_code in (0, 1), res.output
+        return [line.split('"package": "')[1].split('"')[0] for line in out.read_text().splitlines()
+                if line.startswith('{"type": "app"')]
+
+    monkeypatch.setattr(identify_mod, "identify", swapped)
+    assert packages(1) == ["com.zhiliaoapp.musically"]
+    monkeypatch.setattr(identify_mod, "identify", real)
+    assert packages(2) == packages(3) == ["com.zhiliaoapp.musically"]
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT package FROM known_lines").fetchall() == [("com.zhiliaoapp.musically",)]
