@@ -297,8 +297,10 @@ def test_migration_from_schema_1_keeps_identities(tmp_path):
         c.execute("INSERT INTO identities VALUES ('ab', 'p', 'o', x'00', 0)")
         c.execute("PRAGMA user_version=1")
     conn = st.connect(str(db))
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 7
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 8
     assert conn.execute("SELECT COUNT(*) FROM match_facts").fetchone()[0] == 0
+    assert conn.execute("SELECT digest FROM identities").fetchall() == [(None,)]  # digested when next read
+    assert conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall() == [("identity_rewritten",)]
     assert conn.execute("SELECT name FROM sqlite_master WHERE type='index' AND name='stat_keys_by_file'").fetchone()
     assert conn.execute("SELECT sha256 FROM identities").fetchall() == [("ab",)]
     assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
@@ -599,7 +601,7 @@ def _big_store_damaged_deep(db: Path) -> None:
     """A store whose identities fill most of the file, then damage in the second half of it:
     the pages of that table's rows, not the schema or the small tables opening reads."""
     conn, _ = st.open_checked(str(db))
-    conn.executemany("INSERT INTO identities VALUES (?, 'p', 'o', ?, 0)",
+    conn.executemany("INSERT INTO identities VALUES (?, 'p', 'o', ?, 0, NULL)",
                      [(f"{i:064x}", os.urandom(900)) for i in range(3000)])
     conn.close()
     raw = bytearray(db.read_bytes())

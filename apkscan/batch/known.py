@@ -50,7 +50,7 @@ from typing import Any
 from apkscan.batch import store
 from apkscan.batch.digest import code_digest
 from apkscan.batch.known_seal import seal_of, sealed_row, served_row, span_of
-from apkscan.batch.store_facts import Deferred, matches_nothing, whole_identity
+from apkscan.batch.store_facts import Deferred, matches_nothing, stored_facts, whole_identity
 from apkscan.sources.interface import InputFile, ScanInput
 
 FLUSH = 256  # rows written per transaction
@@ -211,13 +211,14 @@ class KnownFiles:
         matched = None
         app = AppResult(source=path, container=None, identity=None, chain=(path,))  # type: ignore[arg-type]
         if hit is None:  # another rule set: matched again here, as a worker would
-            if matches_nothing(self.path, sha, s):
+            facts = stored_facts(self.path, sha, s.sdk_kwargs)
+            if facts is not None and matches_nothing(facts, s.rules):
                 app.findings = []  # what matching the identity gives: its facts prove it (rules.prefilter)
-            else:
-                identity = whole_identity(self.path, sha, s.sdk_kwargs, keep_facts=True)
+            else:  # its facts kept only when none could be read (else: the same facts written again)
+                identity = whole_identity(self.path, sha, s.sdk_kwargs, keep_facts=facts is None)
                 if identity is None:
                     return None
-                app.findings = matcher.match_identity(identity, s.rules)
+                app.findings = matcher.match_identity(identity, s.rules, facts=facts)
             matched = pickle.dumps(app.findings, protocol=pickle.HIGHEST_PROTOCOL)  # before deciding sets verdicts
         elif hit.outcomes is not None:
             app.findings = hit.findings
