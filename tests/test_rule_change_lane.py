@@ -372,6 +372,38 @@ def test_a_pickle_rewritten_in_place_loses_its_digest_and_its_facts_are_not_read
     assert all(stored_facts(str(db), sha, sdk) is not None for sha in shas)
 
 
+def test_each_identity_facts_are_made_once_and_a_rule_change_rewrites_none(every_fixture, tmp_path, monkeypatch):
+    """A cold scan makes each new identity's match facts once (kept with it, then given to the
+    matcher: before, ``facts_of`` ran again in ``match_identity``); a rule change whose stored facts
+    are all readable rewrites none and hashes no pickle (before: every app that could match had its
+    facts made, its pickle hashed and its row written again). Lines as a run without a store."""
+    from apkscan.batch import store_facts
+    from apkscan.rules import matcher, prefilter
+
+    made: list[tuple[str, str]] = []  # (input, SHA-256) of each facts_of
+    real = prefilter.facts_of
+
+    def counted(identity):
+        made.append((identity.path, identity.file.sha256))
+        return real(identity)
+
+    monkeypatch.setattr(prefilter, "facts_of", counted)
+    monkeypatch.setattr(matcher, "facts_of", counted)
+    db = tmp_path / "s.sqlite"
+    _scan([every_fixture], tmp_path / "cold.jsonl", "--store", str(db), "--jobs", "1")
+    assert len(made) == len(set(made)), "facts_of once per input: kept with a new identity, given to the matcher"
+    assert {sha for sha, _ in _rows(db)} <= {sha for _, sha in made}
+    written, hashed = [], []
+    monkeypatch.setattr(store_facts, "put_facts", lambda *a: written.append(a))
+    monkeypatch.setattr(store_facts, "blob_digest", lambda blob: hashed.append(blob))
+    made.clear()
+    new = _changes(tmp_path)["fewer packs"]
+    rescan = _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), "--jobs", "1", *new)
+    assert written == [] and hashed == []
+    assert len(made) == len(set(made))  # the lane matches with the facts it read (the usual path: once)
+    assert rescan == _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *new)
+
+
 def test_an_allow_list_entry_for_an_app_without_findings_is_decided_with_its_identity(every_fixture, tmp_path):
     """Apps without findings share one decided part in the lane only when no policy has an
     allow-list: an entry for such an app (package + verified signer) makes it ``allowed`` with the
