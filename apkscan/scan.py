@@ -296,7 +296,7 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
     """``stored_only``: the records only if the store answers without reading the file or
     matching (None otherwise): the pool's parent asks this before starting a worker."""
     deadline = None if settings.timeout is None else time.monotonic() + settings.timeout  # --deep's DEX reading too
-    identity, hashed = None, "this run"  # where its custody hash comes from
+    identity, hashed, facts = None, "this run", None  # where its custody hash comes from; its match facts
     use_store = bool(settings.store) and not settings.deep
     if use_store:
         from apkscan.batch.store import BY_STAT_KEY, recall  # the scan store: identical bytes are parsed once
@@ -312,9 +312,11 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
         budget = {"timeout": settings.timeout} if settings.timeout is not None else {}
         kwargs = dict(display_path=item.display, offset=item.offset, length=item.length, **settings.sdk_kwargs, **budget)
         read = getattr(remember, "read", None) if use_store else None  # a store miss: read as it proves (Remember)
-        identity = read(item, identify, kwargs) if read else identify(item.path, **kwargs)
-        if use_store and read is None:
-            remember(identity)
+        if read is not None:
+            identity, facts = read(item, identify, kwargs)  # facts kept with it: matching need not make them again
+        else:
+            identity = identify(item.path, **kwargs)
+            facts = remember(identity) if use_store else None
     identity.tamper.extend(item.flags)
     chain = tuple(item.chain)
     # a whole local file (given, met in a folder, or a file of a backup folder): its custody hash
@@ -327,7 +329,7 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
     if use_store and settings.result_keys and not item.flags and _whole(identity):
         from apkscan.batch.results import through_store
 
-        app = through_store(identity, item, settings, chain, stored_only)
+        app = through_store(identity, item, settings, chain, stored_only, facts)
         if app is None:
             return None
     elif stored_only:

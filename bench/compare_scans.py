@@ -10,7 +10,12 @@ Compared byte for byte: stdout, stderr, exit code and every file written, with t
 run ids and the two trees' paths (rule packs name their files) replaced by placeholders.
 Exit 1 on any difference. ~130 process pairs: minutes on a busy machine.
 
-    python bench/compare_scans.py [--baseline f5d0718]
+``--store``: instead, the three folders together through one scan store per tree, phase after
+phase (cold, warm, a policy change, one more rule pack, that and the policy, one pack alone, the
+built-ins again), each phase as ``--jsonl F -q`` (the store's fast lane) then every format at once
+(the usual path): for changes to the scan store (:mod:`apkscan.batch`).
+
+    python bench/compare_scans.py [--baseline f5d0718] [--store]
 """
 
 from __future__ import annotations
@@ -43,7 +48,46 @@ def cases() -> list[list[str]]:
     return out + [[str(FIX / "apks" / "clean-v1v2v3.apk"), str(FIX / "apks" / "v2-only.apk"), *MULTI]]
 
 
-def outputs(tree: Path, args: list[str], tmp: Path) -> dict[str, bytes]:
+EXTRA = """schema: apkscan-rules/1
+pack: extra
+vendor: Example
+version: "1"
+reviewed: "2026-01-01"
+rules:
+  - id: extra.example
+    app: Example apps
+    match: {package_glob: ["com.example.*"]}
+    references: [test]
+  - id: extra.notes
+    app: Notes
+    match: {label: ["(?i)notes|clean"]}
+    references: [test]
+sources:
+  test: a test pack
+"""
+
+
+def store_phases(tree: Path, tmp: Path) -> dict[str, bytes]:
+    """``--store``: every output of each phase on one store, run from ``tree``, what varies replaced."""
+    (tmp / "extra.yaml").write_text(EXTRA, encoding="utf-8")
+    extra, policy = ["--rules", str(tmp / "extra.yaml")], ["--policy", "vendor-watch"]
+    phases = {"cold": [], "warm": [], "policy change": policy, "rule change": extra,
+              "rule and policy change": extra + policy, "one pack": ["--no-builtin-rules", "--rules",
+                                                                   str(ROOT / "signatures" / "tencent.yaml")],
+              "built-ins again": []}
+    folders = [str(FIX / d) for d in ("apks", "adversarial", "containers")]
+    modes = {"lane": ["-q", "--jsonl", "{d}/r.jsonl"], "all": MODES["all"]}
+    out = {}
+    for phase, flags in phases.items():
+        for mode, extra_args in modes.items():
+            got = outputs(tree, [*folders, *flags], tmp, {mode: extra_args}, ["--store", str(tmp / "s.sqlite")],
+                          f"{phase}-")
+            out.update({f"{phase}: {k}": v for k, v in got.items()})
+    return out
+
+
+def outputs(tree: Path, args: list[str], tmp: Path, modes: dict[str, list[str]] = MODES,
+            store: list[str] | None = None, tag: str = "") -> dict[str, bytes]:
     """Every output of ``scan ARGS`` in each mode, run from ``tree``, with what varies replaced."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(PYTHONPATH=str(tree), NO_COLOR="1", XDG_CACHE_HOME=str(tmp / "xdg"),
@@ -55,10 +99,11 @@ def outputs(tree: Path, args: list[str], tmp: Path) -> dict[str, bytes]:
         return _VARYING.sub(b"<varies>", data)
 
     out = {}
-    for mode, extra in MODES.items():
-        d = tmp / mode
+    for mode, extra in modes.items():
+        d = tmp / (tag + mode)
         d.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "apkscan", "scan", "--no-store", *args, *(a.format(d=d) for a in extra)]
+        cmd = [sys.executable, "-m", "apkscan", "scan", *(store or ["--no-store"]), *args,
+               *(a.format(d=d) for a in extra)]
         res = subprocess.run(cmd, env=env, capture_output=True, cwd=tmp)
         out[mode] = same(res.stdout + b"\n--- stderr\n" + res.stderr + f"\nexit {res.returncode}\n".encode())
         for f in sorted(d.glob("r.*")):
@@ -70,6 +115,7 @@ def outputs(tree: Path, args: list[str], tmp: Path) -> dict[str, bytes]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default="HEAD", help="commit whose apkscan/ and signatures/ write the reference")
+    parser.add_argument("--store", action="store_true", help="the store's phases instead (see above)")
     args = parser.parse_args()
     differ = 0
     with tempfile.TemporaryDirectory(prefix="apkscan-compare-scans-") as tmp:
@@ -78,19 +124,24 @@ def main() -> int:
                                  check=True, capture_output=True).stdout
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(base, filter="data")
-        all_cases = cases()
+        all_cases = [["--store"]] if args.store else cases()
         for i, case in enumerate(all_cases):
             got = {}
             for name, tree in (("baseline", base), ("this tree", ROOT)):
                 with tempfile.TemporaryDirectory(dir=tmp) as run_tmp:
-                    got[name] = outputs(tree, case, Path(run_tmp))
+                    got[name] = (store_phases(tree, Path(run_tmp)) if args.store
+                                 else outputs(tree, case, Path(run_tmp)))
             bad = sorted(k for k in got["baseline"].keys() | got["this tree"].keys()
                          if got["baseline"].get(k) != got["this tree"].get(k))
             differ += bool(bad)
             for key in bad:
                 print(f"DIFFERENT: scan {' '.join(Path(a).name if '/' in a else a for a in case)}: {key}")
-    print(f"{len(all_cases)} scan cases x {len(MODES)} ways compared with {args.baseline}: "
-          f"{len(all_cases) - differ} identical")
+    if args.store:
+        print(f"store phases compared with {args.baseline}: {len(got['this tree'])} outputs, "
+              + ("some differ" if differ else "all identical"))
+    else:
+        print(f"{len(all_cases)} scan cases x {len(MODES)} ways compared with {args.baseline}: "
+              f"{len(all_cases) - differ} identical")
     return 1 if differ else 0
 
 

@@ -297,14 +297,40 @@ def test_migration_from_schema_1_keeps_identities(tmp_path):
         c.execute("INSERT INTO identities VALUES ('ab', 'p', 'o', x'00', 0)")
         c.execute("PRAGMA user_version=1")
     conn = st.connect(str(db))
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 7
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 9
     assert conn.execute("SELECT COUNT(*) FROM match_facts").fetchone()[0] == 0
+    assert conn.execute("SELECT digest FROM identities").fetchall() == [(None,)]  # digested when next read
+    assert conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall() == [("identity_rewritten",)]
     assert conn.execute("SELECT name FROM sqlite_master WHERE type='index' AND name='stat_keys_by_file'").fetchone()
     assert conn.execute("SELECT sha256 FROM identities").fetchall() == [("ab",)]
     assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
     assert conn.execute("SELECT COUNT(*) FROM matches").fetchone()[0] == 0
     assert conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_migration_to_9_forgets_stat_keys_stored_before_they_were_proven(corpus, tmp_path):
+    """Stat keys of a store written before review 56 may name another file's bytes (a folder
+    swapped during that scan): migrating drops every stat key and fast-lane row, so the next run
+    reads each file again instead of trusting them."""
+    db = tmp_path / "s.sqlite"
+    runner = CliRunner()
+    args = ["scan", str(corpus), "--store", str(db), "-q", "--jsonl", str(tmp_path / "a.jsonl")]
+    runner.invoke(main, args)
+    st.close_connections()
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT COUNT(*) FROM stat_keys").fetchone()[0] == 4
+        c.execute("UPDATE stat_keys SET sha256 = (SELECT sha256 FROM identities LIMIT 1)")  # poisoned
+        c.execute("PRAGMA user_version=8")
+    runner.invoke(main, [*args[:-1], str(tmp_path / "b.jsonl")])
+    st.close_connections()
+    lines = [json.loads(x) for x in (tmp_path / "b.jsonl").read_text().splitlines()]
+    custody = [f for x in lines if x.get("type") == "input_file" for f in [x]]
+    assert custody and all(f.get("hashed") == "this run" for f in custody), custody
+    with sqlite3.connect(db) as c:
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 9
+        keys = dict(c.execute("SELECT path, sha256 FROM stat_keys"))
+    assert len(keys) == 4 and len(set(keys.values())) == 4  # proven again, each its own file's
 
 
 @pytest.mark.parametrize("round_", range(3))  # the race is at creation: a few fresh stores
@@ -599,7 +625,7 @@ def _big_store_damaged_deep(db: Path) -> None:
     """A store whose identities fill most of the file, then damage in the second half of it:
     the pages of that table's rows, not the schema or the small tables opening reads."""
     conn, _ = st.open_checked(str(db))
-    conn.executemany("INSERT INTO identities VALUES (?, 'p', 'o', ?, 0)",
+    conn.executemany("INSERT INTO identities VALUES (?, 'p', 'o', ?, 0, NULL)",
                      [(f"{i:064x}", os.urandom(900)) for i in range(3000)])
     conn.close()
     raw = bytearray(db.read_bytes())

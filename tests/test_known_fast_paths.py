@@ -285,7 +285,7 @@ def test_a_file_of_a_folder_replaced_by_a_symlink_is_not_answered_as_the_old_fil
 def test_a_span_must_start_at_the_decided_members():
     """Review 48 F3: a hand-moved span onto the "label" member passed (", " on both sides): the
     rebuilt line held two verdicts, the last one contradicting the counts."""
-    from apkscan.batch.known import _span_of
+    from apkscan.batch.known_seal import span_of as _span_of
 
     line = '{"type": "app", "source": "a.apk", "label": "x", "verdict": "review", "policy": null, "verdicts": {}, ' \
            '"findings": [], "warnings": []}'

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import APKS
 
+from apkscan.batch import store
 from apkscan.batch.safe_pickle import loads
 
 from test_known_fast_paths import _clear, _scan, work  # noqa: F401 - the counting fixture, the same runner
@@ -225,13 +226,13 @@ def test_a_rule_change_unpickles_only_the_identities_whose_facts_could_match(eve
 
 def _facts_plant(db: Path, how: str) -> None:
     """Every match_facts row changed the way ``how`` says; ``resealed``: with a seal that binds it to
-    its identity again (only the shape, format and SHA-256 checks are left to refuse it)."""
+    its identity's digest again (only the shape, format and SHA-256 checks are left to refuse it)."""
     from apkscan.batch.store_facts import facts_seal
 
     with closing(sqlite3.connect(db)) as c, c:
-        rows = c.execute("SELECT f.rowid, f.sha256, f.facts, i.identity FROM match_facts f JOIN identities i "
+        rows = c.execute("SELECT f.rowid, f.sha256, f.facts, i.digest FROM match_facts f JOIN identities i "
                          "USING (sha256, parser, options) ORDER BY f.sha256").fetchall()
-        for n, (rowid, _sha, text, blob) in enumerate(rows):
+        for n, (rowid, _sha, text, digest) in enumerate(rows):
             facts = json.loads(text)
             nothing = {**facts, "packages": [], "labels": [], "certificates": [], "ambiguous": False}
             seal = None  # the row's own
@@ -243,16 +244,16 @@ def _facts_plant(db: Path, how: str) -> None:
                 text, seal = json.dumps(nothing), facts_seal(json.dumps(nothing), rows[(n + 1) % len(rows)][3])
             elif how == "resealed, other bytes":
                 text = json.dumps({**nothing, "sha256": rows[(n + 1) % len(rows)][1]})
-                seal = facts_seal(text, blob)
+                seal = facts_seal(text, digest)
             elif how == "resealed, another format":
                 text = json.dumps({**nothing, "format": 0})
-                seal = facts_seal(text, blob)
+                seal = facts_seal(text, digest)
             elif how == "resealed, out of shape":  # names as one text: iterated, it would match nothing
                 text = json.dumps({**facts, "packages": "".join(facts["packages"]), "certificates": [
                     [*c[:3], {k: " ".join(v) for k, v in c[3].items()}, c[4]] for c in facts["certificates"]]})
-                seal = facts_seal(text, blob)
+                seal = facts_seal(text, digest)
             elif how == "garbage":
-                text, seal = "{", facts_seal("{", blob)
+                text, seal = "{", facts_seal("{", digest)
             c.execute("UPDATE match_facts SET facts=?" + (", seal=?" if seal else "") + " WHERE rowid=?",
                       (text, seal, rowid) if seal else (text, rowid))
 
@@ -277,16 +278,134 @@ def test_a_store_of_schema_6_is_migrated_and_its_identities_matched_as_before(ev
     unpickled and matched as before, its facts kept then; the next rule change reads them."""
     db = tmp_path / "s.sqlite"
     _scan([every_fixture], tmp_path / "cold.jsonl", "--store", str(db))
-    with closing(sqlite3.connect(db)) as c, c:
-        c.execute("DROP TABLE match_facts")
-        c.execute("PRAGMA user_version=6")
+    _as_schema(db, 6)
     changes = _changes(tmp_path)
-    for change in ("one more pack", "fewer packs"):
+    for change in ("one more pack", "fewer packs", "one more pack"):
         assert _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), *changes[change]) == \
             _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *changes[change])
         with closing(sqlite3.connect(db)) as c:
-            assert c.execute("PRAGMA user_version").fetchone()[0] == 7
-            assert c.execute("SELECT COUNT(*) FROM match_facts").fetchone()[0] > 0
+            assert c.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+            facts = c.execute("SELECT COUNT(*) FROM match_facts").fetchone()[0]
+    # the migration also dropped the stat keys and lane rows (schema 9): the first rescan hashes
+    # every file and answers by SHA-256, the lane's rows come back, and the lane keeps the facts
+    assert facts > 0
+
+
+def _as_schema(db: Path, version: int) -> None:
+    """The store made what schema ``version`` (6 or 7) wrote: no digest column nor trigger (8);
+    at 7, facts sealed to the identity's whole pickle as 7 sealed them; at 6, no facts."""
+    import hashlib
+
+    with closing(sqlite3.connect(db)) as c, c:
+        c.execute("DROP TRIGGER identity_rewritten")
+        for rowid, text, blob in c.execute("SELECT f.rowid, f.facts, i.identity FROM match_facts f JOIN identities i "
+                                           "USING (sha256, parser, options)").fetchall():
+            seal = hashlib.sha256(text.encode("utf-8") + b"\n" + blob).hexdigest()[:32]
+            c.execute("UPDATE match_facts SET seal=? WHERE rowid=?", (seal, rowid))
+        c.execute("ALTER TABLE identities DROP COLUMN digest")
+        if version == 6:
+            c.execute("DROP TABLE match_facts")
+        c.execute(f"PRAGMA user_version={version}")
+
+
+def test_a_store_of_schema_7_is_migrated_its_facts_kept_again_sealed_to_a_digest(every_fixture, tmp_path,
+                                                                                 monkeypatch):
+    """Schema 8: facts sealed to a digest of the identity's pickle kept in its row, not to the pickle
+    itself (read and hashed on every lookup). A schema-7 store loses its facts (sealed the old way)
+    and gains an empty digest column; the first rule change matches every identity as before and
+    (the lane's) keeps its digest and facts; the next reads them, unpickling only identities that
+    could match."""
+    from apkscan.batch.store_facts import blob_digest
+    from apkscan.rules.loader import load_ruleset
+
+    db = tmp_path / "s.sqlite"
+    _scan([every_fixture], tmp_path / "cold.jsonl", "--store", str(db))
+    _as_schema(db, 7)
+    _scan([every_fixture], tmp_path / "migrated.jsonl", "--store", str(db))  # 9 dropped the stat keys: proven again
+    changes = _changes(tmp_path)
+    assert _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), *changes["one more pack"]) == \
+        _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *changes["one more pack"])
+    with closing(sqlite3.connect(db)) as c:
+        assert c.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 9
+        rows = c.execute("SELECT identity, digest FROM identities").fetchall()  # (those the lane matched)
+        kept = [digest for blob, digest in rows if digest is not None and digest == blob_digest(blob)]
+        assert 0 < len(kept) == len([d for _, d in rows if d is not None])
+        assert c.execute("SELECT COUNT(*) FROM match_facts").fetchone()[0] == len(kept)
+    new = changes["fewer packs"]
+    could = _could(db, load_ruleset([new[2]], builtin=False))
+    unpickled: list[str] = []
+    real = store.stored_identity
+    monkeypatch.setattr(store, "stored_identity",
+                        lambda path, sha, *a, **kw: unpickled.append(sha) or real(path, sha, *a, **kw))
+    rescan = _scan([every_fixture], tmp_path / "r2.jsonl", "--store", str(db), "--jobs", "1", *new)
+    assert 0 < len(unpickled) <= sum(could) < len(could)
+    assert rescan == _scan([every_fixture], tmp_path / "ref2.jsonl", "--no-store", *new)
+
+
+def test_a_pickle_rewritten_in_place_loses_its_digest_and_its_facts_are_not_read(every_fixture, tmp_path):
+    """An identity's pickle changed by an UPDATE (never by apkscan, which replaces a row whole) must
+    not keep facts that stand for what it held before: the trigger clears its digest, so its facts
+    no longer pass their seal (read and hashed, the pickle would have shown it; it is no longer
+    read for them). Rewritten with the very same pickle: read, matched and its digest and facts kept
+    again; with one that is no identity: refused, the file read again and stored anew."""
+    from apkscan.batch.store_facts import blob_digest, stored_facts
+
+    db = tmp_path / "s.sqlite"
+    _scan([every_fixture], tmp_path / "cold.jsonl", "--store", str(db))
+    sdk = {"hashes": ("sha256",), "min_sdk": None, "quick": False}  # the run's identify options
+    with closing(sqlite3.connect(db)) as c:
+        options = c.execute("SELECT DISTINCT options FROM identities").fetchall()
+    assert len(options) == 1 and options[0][0] == store.options_key(sdk), options
+    shas = [sha for sha, _ in _rows(db)]
+    assert all(stored_facts(str(db), sha, sdk) is not None for sha in shas)
+    with closing(sqlite3.connect(db)) as c, c:
+        c.execute("UPDATE identities SET identity=x'80049500' WHERE sha256=?", (shas[0],))
+        c.execute("UPDATE identities SET identity=identity WHERE sha256=?", (shas[1],))
+        left = c.execute("SELECT sha256 FROM identities WHERE digest IS NULL").fetchall()
+    store.close_connections()
+    assert sorted(left) == sorted([(shas[0],), (shas[1],)])
+    assert [sha for sha in shas if stored_facts(str(db), sha, sdk) is None] == shas[:2]
+    new = _changes(tmp_path)["one more pack"]
+    assert _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), *new) == \
+        _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *new)
+    store.close_connections()
+    with closing(sqlite3.connect(db)) as c:
+        rows = c.execute("SELECT sha256, identity, digest FROM identities").fetchall()
+    assert all(digest == blob_digest(blob) for _, blob, digest in rows) and len(rows) == len(shas)
+    assert b"\x80\x04\x95\x00" not in [blob for _, blob, _ in rows]  # refused: the file read again, stored anew
+    assert all(stored_facts(str(db), sha, sdk) is not None for sha in shas)
+
+
+def test_each_identity_facts_are_made_once_and_a_rule_change_rewrites_none(every_fixture, tmp_path, monkeypatch):
+    """A cold scan makes each new identity's match facts once (kept with it, then given to the
+    matcher: before, ``facts_of`` ran again in ``match_identity``); a rule change whose stored facts
+    are all readable rewrites none and hashes no pickle (before: every app that could match had its
+    facts made, its pickle hashed and its row written again). Lines as a run without a store."""
+    from apkscan.batch import store_facts
+    from apkscan.rules import matcher, prefilter
+
+    made: list[tuple[str, str]] = []  # (input, SHA-256) of each facts_of
+    real = prefilter.facts_of
+
+    def counted(identity):
+        made.append((identity.path, identity.file.sha256))
+        return real(identity)
+
+    monkeypatch.setattr(prefilter, "facts_of", counted)
+    monkeypatch.setattr(matcher, "facts_of", counted)
+    db = tmp_path / "s.sqlite"
+    _scan([every_fixture], tmp_path / "cold.jsonl", "--store", str(db), "--jobs", "1")
+    assert len(made) == len(set(made)), "facts_of once per input: kept with a new identity, given to the matcher"
+    assert {sha for sha, _ in _rows(db)} <= {sha for _, sha in made}
+    written, hashed = [], []
+    monkeypatch.setattr(store_facts, "put_facts", lambda *a: written.append(a))
+    monkeypatch.setattr(store_facts, "blob_digest", lambda blob: hashed.append(blob))
+    made.clear()
+    new = _changes(tmp_path)["fewer packs"]
+    rescan = _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), "--jobs", "1", *new)
+    assert written == [] and hashed == []
+    assert len(made) == len(set(made))  # the lane matches with the facts it read (the usual path: once)
+    assert rescan == _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *new)
 
 
 def test_an_allow_list_entry_for_an_app_without_findings_is_decided_with_its_identity(every_fixture, tmp_path):

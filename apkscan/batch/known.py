@@ -25,20 +25,20 @@ Containers are never answered this way. ``--rehash``, ``--deep``, ``--quick`` an
 turn the lane off. The stat key's limit is documented in README (a file replaced with
 the same size, mtime *and* ctime, inode and device is taken for the old one; ``--rehash``).
 Lines (:class:`KnownApp`) answer only when no report needs the whole document (``--jsonl
--q``); a row's columns and line are bound by a seal (:func:`_sealed`). After a policy or rule
-change the row of another policy or rule set is decided again here (:meth:`KnownFiles._redecided`:
-its line with a new decided part, from the findings stored for this rule set, or after a rule
-change from the stored identity matched again, or not even unpickled when its sealed match facts
-show no rule can match: :mod:`apkscan.batch.store_facts`). Otherwise (a report, a damaged row, nothing
-stored for these bytes) a row for the same path, parser, options and format whose stat still
-matches proves the file is one plain APK: it is handed on as that input without being opened
-to be classified, and the store answers its identity (and findings) as usual. Rows are written
+-q``); a row's columns and line are bound by a seal, its line's shape checked unparsed
+(:mod:`apkscan.batch.known_seal`). After a policy or rule change the row of another policy or
+rule set is decided again here (:meth:`KnownFiles._redecided`: its line with a new decided part,
+from the findings stored for this rule set, or after a rule change from the stored identity
+matched again, or not even unpickled when its sealed match facts show no rule can match:
+:mod:`apkscan.batch.store_facts`). Otherwise (a report, a damaged row, nothing stored for these
+bytes) a row for the same path, parser, options and format whose stat still matches proves the
+file is one plain APK: it is handed on as that input without being opened to be classified, and
+the store answers its identity (and findings) as usual. Rows are written
 by any run that writes JSONL.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pickle
@@ -50,9 +50,9 @@ from typing import Any
 
 from apkscan.batch import stat_read, store
 from apkscan.batch.digest import code_digest
-from apkscan.batch.store_facts import Deferred, matches_nothing, whole_identity
+from apkscan.batch.known_seal import seal_of, sealed_row, served_row, span_of
+from apkscan.batch.store_facts import Deferred, matches_nothing, stored_facts, whole_identity
 from apkscan.sources.interface import InputFile, ScanInput
-from apkscan.sources.names import name_text
 
 FLUSH = 256  # rows written per transaction
 
@@ -61,7 +61,8 @@ def format_key() -> str:
     """The code that turns a record into its JSONL line and that decides a file is one plain APK
     (the sources layer: a walker that finds more nested members must walk again); the apk layer
     is in the parser version, rules, policy and scan.py in the result keys."""
-    return code_digest("result.py", "issues.py", "batch/jsonl.py", "batch/known.py", "sources")
+    return code_digest("result.py", "issues.py", "batch/jsonl.py", "batch/known.py", "batch/known_seal.py",
+                       "sources")
 
 
 @dataclass(slots=True)
@@ -155,7 +156,7 @@ class KnownFiles:
         custody = InputFile(path, stat[0], "apk", None)
         app = None
         if exact:
-            served = _served(row, path, self.policy_names)
+            served = served_row(row, path, self.policy_names)
             app = KnownApp(path, row[6], row[7], *served[:3], (path,), span=served[3]) if served else None
         elif self.answer:
             app = self._redecided(row, path, (real, stat))
@@ -174,8 +175,8 @@ class KnownFiles:
         stored that fails when used."""
         from apkscan.batch.jsonl import decided_text
 
-        old = _sealed(row, path)
-        if old is None or self.settings is None or not _span_of(old[4], old[2]):
+        old = sealed_row(row, path)
+        if old is None or self.settings is None or not span_of(old[4], old[2]):
             return None
         (start, end), sha = old[4], row[6]
         try:
@@ -213,13 +214,14 @@ class KnownFiles:
         matched = None
         app = AppResult(source=path, container=None, identity=None, chain=(path,))  # type: ignore[arg-type]
         if hit is None:  # another rule set: matched again here, as a worker would
-            if matches_nothing(self.path, sha, s):
+            facts = stored_facts(self.path, sha, s.sdk_kwargs)
+            if facts is not None and matches_nothing(facts, s.rules):
                 app.findings = []  # what matching the identity gives: its facts prove it (rules.prefilter)
-            else:
-                identity = whole_identity(self.path, sha, s.sdk_kwargs, keep_facts=True)
+            else:  # its facts kept only when none could be read (else: the same facts written again)
+                identity = whole_identity(self.path, sha, s.sdk_kwargs, keep_facts=facts is None)
                 if identity is None:
                     return None
-                app.findings = matcher.match_identity(identity, s.rules)
+                app.findings = matcher.match_identity(identity, s.rules, facts=facts)
             matched = pickle.dumps(app.findings, protocol=pickle.HIGHEST_PROTOCOL)  # before deciding sets verdicts
         elif hit.outcomes is not None:
             app.findings = hit.findings
@@ -297,7 +299,7 @@ class KnownFiles:
         # the line is written); ~7x smaller compressed: a store of 100,000 files stays small
         raw = app.line.encode("utf-8", "surrogatepass")
         pairs, span = [list(p) for p in app.verdicts], list(app.span) if app.span else None
-        verdicts = json.dumps([app.verdict, pairs, span, _seal(app.sha256, app.package, app.verdict, pairs, span, raw)])
+        verdicts = json.dumps([app.verdict, pairs, span, seal_of(app.sha256, app.package, app.verdict, pairs, span, raw)])
         self._rows.append((store.path_key(path), *self.key, walked[0], *walked[1], app.sha256, app.package,
                            verdicts, zlib.compress(raw, 1)))
         if len(self._rows) >= FLUSH:
@@ -338,73 +340,3 @@ def _as_known(app: Any, lines: dict[int, tuple[str, Any]]) -> KnownApp | None:
 def _stat(path: str) -> tuple[str | bytes, tuple[int, int, int, int, int]]:
     """The real path as the store keys it (:func:`store.path_key`) and the stat."""
     return store.located(path)
-
-
-MAX_LINE = 1 << 20  # a stored line inflates to at most this (real ones: ~15 KB)
-
-
-def _seal(sha: Any, package: Any, verdict: Any, pairs: Any, span: Any, raw: bytes) -> str:
-    """What binds a row's columns to its line: a SHA-256 (128 bits kept) of the SHA-256, package and
-    verdicts the counts and exit code are taken from, of the decided part's span, and of the
-    line's bytes, written together."""
-    head = json.dumps([sha, package, verdict, pairs, span], ensure_ascii=False).encode("utf-8", "surrogatepass")
-    return hashlib.sha256(head + b"\n" + raw).hexdigest()[:32]
-
-
-def _served(row: Any, path: str, policy_names: tuple[str, ...]) -> tuple[str, tuple[tuple[str, str], ...], str,
-                                                                        tuple[int, int] | None] | None:
-    """A row's verdicts and line, checked to be what this run would have written for ``path``
-    (None: damaged or planted out of shape; the file is then scanned): :func:`_sealed`, and
-    verdicts of this run's policies, in order."""
-    from apkscan.ranks import VERDICTS
-
-    sealed = _sealed(row, path)
-    if sealed is None:
-        return None
-    verdict, verdicts, line, _raw, span = sealed
-    if (tuple(n for n, _ in verdicts) != policy_names or not policy_names or verdict != verdicts[0][1]
-            or any(v not in VERDICTS for _, v in verdicts)):
-        return None
-    return verdict, verdicts, line, span
-
-
-def _sealed(row: Any, path: str) -> tuple[str, tuple[tuple[str, str], ...], str, bytes, Any] | None:
-    """A row's verdict, verdicts, line, its bytes and span, when sealed and in shape (None: damaged
-    or planted out of shape). The store is trusted (README), but a bad row must never crash the
-    run, exhaust memory, bend the counts or the exit code, or put more than one line, or a line
-    for another file, into the JSONL.
-
-    The counts and exit code come from the columns, the reader of the JSONL from the line, so
-    they must agree (review 29 F7). They were written together from one app, so the row carries
-    a seal of both (:func:`_seal`) instead of the line being parsed again to compare (a third
-    of a warm run's time): a column or a line changed alone, a torn or damaged row, is refused;
-    the line's own bytes are also covered by zlib's Adler-32 and the bounded inflate. The seal
-    is no authenticator: whoever can write the store can write a row whose columns and line
-    agree with each other and with nothing else, as they can plant a well-shaped identity or
-    decision (README: the store is trusted like your own files). Shape is still checked
-    without a parse: one line, an app's, of this path and SHA-256."""
-    try:
-        verdict, pairs, span, seal = json.loads(row[8])
-        verdicts = tuple((n, v) for n, v in pairs)
-        inflater = zlib.decompressobj()
-        raw = inflater.decompress(row[9], MAX_LINE)
-        line = raw.decode("utf-8", "surrogatepass")
-        sealed = seal == _seal(row[6], row[7], verdict, pairs, span, raw)
-        span = tuple(span) if isinstance(span, list) else None
-    except (ValueError, TypeError, RecursionError, zlib.error):  # RecursionError: a planted deep row
-        return None
-    if not sealed or inflater.unconsumed_tail or not inflater.eof or not verdicts:
-        return None
-    if ("\n" in line or "\r" in line or not line.startswith('{"type": "app", ') or not line.endswith("}")
-            or f'"sha256": "{row[6]}"' not in line or f'"path": {json.dumps(name_text(path), ensure_ascii=False)}' not in line):
-        return None
-    return verdict, verdicts, line, raw, span
-
-
-def _span_of(span: Any, line: str) -> bool:
-    """``span`` is where a decided part can stand in ``line``: inside it, after its head and
-    before at least its last members (``, "warnings": ...}``), and starting with its first member
-    (a span moved onto another member rebuilt a line holding two verdicts: review 48 F3)."""
-    return (isinstance(span, tuple) and len(span) == 2 and all(type(i) is int for i in span)
-            and 16 < span[0] <= span[1] <= len(line) - 3 and line[span[0] - 2:span[0]] == ", "
-            and line.startswith('"verdict": ', span[0]) and line[span[1]:span[1] + 2] == ", ")

@@ -42,9 +42,10 @@ def result_keys(rules: RuleSet, policies: list[Policy]) -> tuple[str, str]:
 
 
 def through_store(identity: ApkIdentity, item: ScanInput, settings: ScanSettings, chain: tuple[str, ...],
-                  stored_only: bool) -> AppResult | None:
+                  stored_only: bool, facts: dict[str, Any] | None = None) -> AppResult | None:
     """:func:`apkscan.scan.evaluate` without ``--deep``, answered by the store when it holds this identity's
-    findings for this rule set (then only decided again) or its decisions for these policies too."""
+    findings for this rule set (then only decided again) or its decisions for these policies too.
+    ``facts``: the identity's match facts, when the store just computed them to keep them."""
     assert identity.file is not None and settings.store and settings.result_keys
     hit = recall(settings.store, identity.file.sha256, settings.sdk_kwargs, *settings.result_keys,
                               tuple(p.name for p in settings.policies))
@@ -63,7 +64,7 @@ def through_store(identity: ApkIdentity, item: ScanInput, settings: ScanSettings
             hit = None
     matched = None
     if hit is None:
-        app.findings = matcher.match_identity(identity, settings.rules)
+        app.findings = matcher.match_identity(identity, settings.rules, facts=facts)
         matched = pickle.dumps(app.findings, protocol=pickle.HIGHEST_PROTOCOL)  # before deciding sets verdicts
         app.set_outcomes(decide_all(identity, app.findings, settings.policies, settings.rules))
     remember(settings.store, identity, settings.sdk_kwargs, *settings.result_keys, matched,

@@ -121,8 +121,9 @@ def _sha256(item: ScanInput, reading: stat_read.Reading) -> str:
 
 
 def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = False,
-           stat_only: bool = False) -> tuple[Any, Callable[[Any], None]]:
-    """The stored identity of ``item`` (or None) and how to remember a freshly computed one.
+           stat_only: bool = False) -> tuple[Any, Callable[[Any], dict[str, Any] | None]]:
+    """The stored identity of ``item`` (or None) and how to remember a freshly computed one (that
+    gives its match facts back when it keeps them: matching need not compute them again).
 
     ``stat_only``: answer from the stat key alone, never read the file (the pool's parent
     asks this way before handing an input to a worker)."""
@@ -173,18 +174,19 @@ class Remember:
     def __init__(self, conn: sqlite3.Connection, options: str, reading: stat_read.Reading):
         self.conn, self.options, self.reading = conn, options, reading
 
-    def read(self, item: ScanInput, identify: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
-        """``identify`` of ``item`` read through the descriptor, stored; the descriptor closed."""
+    def read(self, item: ScanInput, identify: Callable[..., Any],
+             kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
+        """``identify`` of ``item`` read through the descriptor, stored; the descriptor closed.
+        Also the match facts stored with it (None: not kept)."""
         try:
             identity = identify(self.reading.path(item.path), **kwargs,
                                 **self.reading.idsig(item.path, item.length is None))
-            self(identity)
-            return identity
+            return identity, self(identity)
         finally:
             self.reading.close()
 
-    def __call__(self, identity: Any) -> None:
-        _save(self.conn, identity, self.options, self.reading.proven())
+    def __call__(self, identity: Any) -> dict[str, Any] | None:
+        return _save(self.conn, identity, self.options, self.reading.proven())
 
 
 def BY_STAT_KEY(identity: Any) -> None:  # noqa: N802 - a marker: what recall returns as ``remember``
@@ -217,7 +219,6 @@ def _by_file(conn: sqlite3.Connection, key: Any) -> str | None:
 
 def options_key(sdk: dict[str, Any]) -> str:
     return repr(sorted(sdk.items()))
-
 
 
 _PENDING: list[tuple[sqlite3.Connection, str, tuple[Any, ...]]] = []
@@ -312,40 +313,38 @@ def _kept(identity: Any) -> bool:
 
 
 def stored_identity(path: str, sha: str, sdk: dict[str, Any], keep_facts: bool = False) -> Any:
-    """The stored identity of the bytes with SHA-256 ``sha`` for a caller that only decides with
-    it (:mod:`apkscan.batch.known`, after a policy change): of the right type and bytes, not
-    serialised to check its insides (the caller never serialises it and takes any failure in
-    using it for a miss). None: not stored, or not an identity of those bytes. ``keep_facts``:
-    also store its match facts, sealed to the very pickle read (a store migrated from schema 6
-    has none: :func:`apkscan.batch.store_facts.stored_facts`)."""
-    from apkscan.apk.model import ApkIdentity, FileFacts
-
+    """The stored identity of ``sha`` for a caller that only matches or decides with it (the warm
+    lane, :mod:`apkscan.batch.known`): of these bytes, read to the end (:func:`storable`), its insides
+    not serialised to be checked (the caller takes any failure in using it for a miss). None: not
+    stored, or not such an identity. ``keep_facts``: it has no facts that can be read (a store
+    migrated from schema 7): keep them (:func:`apkscan.batch.store_facts.keep_read`)."""
     conn = connection(path)
     if conn is None:
         return None
     try:
-        row = conn.execute("SELECT identity FROM identities WHERE sha256=? AND parser=? AND options=?",
+        row = conn.execute("SELECT identity, digest FROM identities WHERE sha256=? AND parser=? AND options=?",
                            (sha, parser_version(), options_key(sdk))).fetchone()
     except (sqlite3.Error, ValueError):
         return None
     got = loads_or_none(row[0]) if row else None
-    ok = (isinstance(got, ApkIdentity) and isinstance(got.file, FileFacts) and got.file.sha256 == sha
-          and all(isinstance(x, list) for x in (got.tamper, got.errors, got.warnings)))  # as _identity_of, less to_dict
-    if ok and keep_facts and _kept(got):
-        from apkscan.batch.store_facts import put_facts
+    ok = _identity_of(got, sha, whole=False) and _kept(got)
+    if ok and keep_facts:
+        from apkscan.batch.store_facts import keep_read
 
-        put_facts(conn, got, options_key(sdk), row[0])
+        keep_read(conn, got, options_key(sdk), row)
     return got if ok else None
 
 
-def _identity_of(value: Any, sha: str) -> bool:
-    """An ``ApkIdentity`` of the bytes with SHA-256 ``sha`` whose insides a report can use (the
-    allow-list unpickler builds any apkscan dataclass: an ``Issue`` is no identity)."""
+def _identity_of(value: Any, sha: str, whole: bool = True) -> bool:
+    """An ``ApkIdentity`` of the bytes with SHA-256 ``sha`` whose insides (unless not ``whole``) a report
+    can use (the allow-list unpickler builds any apkscan dataclass: an ``Issue`` is no identity)."""
     from apkscan.apk.model import ApkIdentity, FileFacts
 
     if not (isinstance(value, ApkIdentity) and isinstance(value.file, FileFacts) and value.file.sha256 == sha
             and all(isinstance(x, list) for x in (value.tamper, value.errors, value.warnings))):
         return False
+    if not whole:
+        return True
     try:  # right type, damaged inside (a field of another type): would fail in matching or a report
         value.to_dict()
     except Exception:  # noqa: BLE001 - a planted or damaged row is a miss
@@ -374,16 +373,19 @@ def _put_stat(conn: sqlite3.Connection, key: Any, sha: str) -> None:
     buffered_write(conn, "INSERT OR REPLACE INTO stat_keys VALUES (?,?,?,?,?,?,?,?,?)", (*key[0], *key[1], sha))
 
 
-def _save(conn: sqlite3.Connection, identity: Any, options: str, key: Any) -> None:
+def _save(conn: sqlite3.Connection, identity: Any, options: str, key: Any) -> dict[str, Any] | None:
+    """Store ``identity`` with its pickle's digest and match facts; those facts (None: not kept)."""
     if not storable(identity):
-        return
+        return None
     try:
         blob = pickle.dumps(identity, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError):
-        return  # the store is a cache: a write that fails costs a parse next time, nothing else
-    buffered_write(conn, "INSERT OR REPLACE INTO identities VALUES (?,?,?,?,?)",
-           (identity.file.sha256, parser_version(), options, blob, time.time()))
-    from apkscan.batch.store_facts import put_facts
+        return None  # the store is a cache: a write that fails costs a parse next time, nothing else
+    from apkscan.batch.store_facts import blob_digest, put_facts
 
-    put_facts(conn, identity, options, blob)
+    digest = blob_digest(blob)
+    buffered_write(conn, "INSERT OR REPLACE INTO identities VALUES (?,?,?,?,?,?)",
+                   (identity.file.sha256, parser_version(), options, blob, time.time(), digest))
+    facts = put_facts(conn, identity, options, digest)
     _put_stat(conn, key, identity.file.sha256)
+    return facts

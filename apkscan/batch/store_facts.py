@@ -1,20 +1,26 @@
 """What the warm lane (:mod:`apkscan.batch.known`) reads of a stored identity after a rule or
 policy change: the identity itself (:func:`whole_identity`, :class:`Deferred`), or only its match
-facts (:func:`matches_nothing`).
+facts (:func:`stored_facts`, :func:`matches_nothing`).
 
 Match facts are kept beside each stored identity (table ``match_facts``, schema 7): what
 :mod:`apkscan.rules.prefilter` reads to know an app matches nothing, as JSON, so a rescan after a
 rule change need not unpickle the identity (~50 us) and match it (~100 us) for such an app.
 
-Why the facts cannot disagree with the identity they stand for: they are written with it, in
-the same transaction (:func:`apkscan.batch.store._save`), or from the very pickle read back
-(:func:`apkscan.batch.store.stored_identity`), and sealed to that pickle's bytes
-(:func:`facts_seal`); they are read only through a join on the identity's own row whose pickle
-must still give the same seal, in this code's format, naming the same SHA-256. An identity
-replaced, damaged or moved without its facts, or facts changed alone, is a miss: the identity is
-then unpickled, checked and matched as before. The seal is a checksum, not an authenticator:
-whoever can write the store can write facts and seal together, as they can plant a well-shaped
-identity or decision (README: the store is trusted like your own files).
+Why the facts cannot disagree with the identity they stand for: each identity's row carries the
+SHA-256 of its pickle (column ``digest``, schema 8), computed once when the row is written
+(:func:`apkscan.batch.store._save`), or from the very pickle read back when facts are kept for it
+later (:func:`keep_read`, which also checks it); the facts are written with it, sealed to that
+digest (:func:`facts_seal`), and read only through a join on the identity's own row whose digest
+must still give the same seal, in this code's format, naming the same SHA-256. apkscan writes an
+identity's row only whole (pickle and digest together); a pickle rewritten in place by anything
+else loses its digest (a trigger, ``identity_rewritten``). So an identity replaced, rewritten or
+moved without its facts, or facts changed alone, is a miss: the identity is then unpickled,
+checked and matched as before. What is no longer caught on this read: bytes of a pickle damaged
+below SQL (the pickle is not hashed again here: that cost much of the unpickling it saves); such a
+pickle is still checked when it is unpickled, and its facts are those of what was stored. The seal
+is a checksum, not an authenticator: whoever can write the store can write facts, digest and seal
+together, as they can plant a well-shaped identity or decision (README: the store is trusted like
+your own files).
 """
 
 from __future__ import annotations
@@ -30,20 +36,20 @@ from apkscan.batch import store
 
 def stored_facts(path: str, sha: str, sdk: dict[str, Any]) -> dict[str, Any] | None:
     """The match facts (:func:`apkscan.rules.prefilter.facts_of`) of the stored identity of ``sha``,
-    read without unpickling it: only when their seal binds them to that identity's very pickle as
-    stored now (:func:`facts_seal`), in this code's format and of these bytes. None: none stored
-    (a store migrated from schema 6), damaged, moved, or their identity changed without them."""
+    read without its pickle: only when their seal binds them to that identity's digest as stored
+    now (:func:`facts_seal`), in this code's format and of these bytes. None: none stored (a store
+    migrated from schema 7 or before), damaged, moved, or their identity changed without them."""
     from apkscan.rules.prefilter import FORMAT
 
     conn = store.connection(path)
     if conn is None:
         return None
     try:
-        row = conn.execute("SELECT f.facts, f.seal, i.identity FROM match_facts f JOIN identities i ON "
+        row = conn.execute("SELECT f.facts, f.seal, i.digest FROM match_facts f JOIN identities i ON "
                            "i.sha256=f.sha256 AND i.parser=f.parser AND i.options=f.options WHERE f.sha256=? "
                            "AND f.parser=? AND f.options=?",
                            (sha, store.parser_version(), store.options_key(sdk))).fetchone()
-        if row is None or row[1] != facts_seal(row[0], row[2]):
+        if row is None or row[2] is None or row[1] != facts_seal(row[0], row[2]):
             return None
         facts = json.loads(row[0])
     except (sqlite3.Error, ValueError, TypeError, AttributeError, RecursionError):  # a planted row of another type
@@ -66,23 +72,44 @@ def _shaped(facts: Any, sha: str, fmt: int) -> bool:
                     for c in lists[2]))
 
 
-def facts_seal(facts: str, blob: bytes) -> str:
+def blob_digest(blob: bytes) -> str:
+    """An identity's pickle as its row's ``digest`` column keeps it (SHA-256, hex)."""
+    return hashlib.sha256(blob).hexdigest()
+
+
+def facts_seal(facts: str, digest: str) -> str:
     """What binds match facts to the identity they were read from: a SHA-256 (128 bits kept) of the
-    facts' text and the identity's pickle. A checksum, not an authenticator (like the warm lane's
-    seal: whoever can write the store can plant an identity too, README)."""
-    return hashlib.sha256(facts.encode("utf-8") + b"\n" + blob).hexdigest()[:32]
+    facts' text and the digest of the identity's pickle (:func:`blob_digest`). A checksum, not an
+    authenticator (like the warm lane's seal: whoever can write the store can plant an identity
+    too, README)."""
+    return hashlib.sha256(facts.encode("utf-8") + b"\n" + digest.encode("ascii")).hexdigest()[:32]
 
 
-def put_facts(conn: sqlite3.Connection, identity: Any, options: str, blob: bytes) -> None:
-    """Buffer ``identity``'s match facts, sealed to ``blob`` (its pickle as stored)."""
+def put_facts(conn: sqlite3.Connection, identity: Any, options: str, digest: str) -> dict[str, Any] | None:
+    """Buffer ``identity``'s match facts, sealed to ``digest`` (of its pickle as stored); the facts
+    (None: they could not be made)."""
     from apkscan.rules.prefilter import facts_of
 
     try:
-        facts = json.dumps(facts_of(identity))
+        facts = facts_of(identity)
+        text = json.dumps(facts)
     except Exception:  # noqa: BLE001 - a stored value that fails when used: no facts, matched as before
-        return
+        return None
     store.buffered_write(conn, "INSERT OR REPLACE INTO match_facts VALUES (?,?,?,?,?)",
-                         (identity.file.sha256, store.parser_version(), options, facts, facts_seal(facts, blob)))
+                         (identity.file.sha256, store.parser_version(), options, text, facts_seal(text, digest)))
+    return facts
+
+
+def keep_read(conn: sqlite3.Connection, identity: Any, options: str, row: tuple[bytes, str | None]) -> None:
+    """Keep the facts of ``identity``, unpickled from ``row`` (its pickle and digest column), which
+    has none that can be read: its pickle digested now; a digest column that is missing (a store
+    migrated from schema 7, a pickle rewritten in place) or another is set to it, only while the
+    row still holds that very pickle (another run may have replaced it meanwhile)."""
+    digest = blob_digest(row[0])
+    if row[1] != digest:
+        store.buffered_write(conn, "UPDATE identities SET digest=? WHERE sha256=? AND parser=? AND options=? "
+                             "AND identity=?", (digest, identity.file.sha256, store.parser_version(), options, row[0]))
+    put_facts(conn, identity, options, digest)
 
 
 class Deferred:
@@ -104,21 +131,19 @@ class Deferred:
 
 
 def whole_identity(path: str, sha: str, sdk: dict[str, Any], keep_facts: bool = False) -> Any:
-    """The stored identity of ``sha`` (:func:`store.stored_identity`), only if it was read to the
-    end (:func:`store.storable`): matched findings are stored only for such a one."""
-    identity = store.stored_identity(path, sha, sdk, keep_facts)
-    return identity if identity is not None and store.storable(identity) else None
+    """The stored identity of ``sha`` (:func:`store.stored_identity`: read to the end, as only such
+    a one has matched findings stored); ``keep_facts``: it has no facts that can be read, keep them."""
+    return store.stored_identity(path, sha, sdk, keep_facts)
 
 
-def matches_nothing(path: str, sha: str, settings: Any) -> bool:
-    """The stored identity of ``sha`` yields no finding under the run's rules, known from its match
-    facts alone (:func:`stored_facts`: sealed to the stored identity,
-    only ever written for one read to the end) without unpickling it. False: facts missing,
-    refused, or they say some rule could match (the identity is then matched as usual)."""
+def matches_nothing(facts: dict[str, Any], rules: Any) -> bool:
+    """An identity whose stored match facts are ``facts`` (:func:`stored_facts`: sealed to the
+    stored identity, only ever written for one read to the end) yields no finding under ``rules``,
+    known without unpickling it. False: they say some rule could match (the identity is then
+    matched as usual)."""
     from apkscan.rules.prefilter import prefilter_of
 
-    facts = stored_facts(path, sha, settings.sdk_kwargs)
     try:
-        return facts is not None and not prefilter_of(settings.rules).could_match(facts)
+        return not prefilter_of(rules).could_match(facts)
     except Exception:  # noqa: BLE001 - facts of the wrong shape (planted with a seal): matched as usual
         return False

@@ -3,7 +3,7 @@
 Why: opening a file as the store writes into it (WAL mode in its header, apkscan's tables).
 A store path given by mistake, or a hard link into evidence (an SQLite database from a
 device backup), must be left exactly as it is (review 22 #2). A file is the store's when it
-is empty, or an SQLite database holding exactly the tables and indexes of apkscan's schema at
+is empty, or an SQLite database holding exactly the tables, indexes and triggers of apkscan's schema at
 its ``user_version``; anything else is foreign and never opened for writing nor set aside.
 A file SQLite cannot read at all is not decided here: the store's integrity check sets a
 damaged store aside (renamed, its bytes untouched).
@@ -15,7 +15,7 @@ import os
 import re
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
-_CREATED = re.compile(r"CREATE\s+(?:TABLE|INDEX)\s+(\w+)", re.IGNORECASE)
+_CREATED = re.compile(r"CREATE\s+(?:TABLE|INDEX|TRIGGER)\s+(\w+)", re.IGNORECASE)
 
 
 def hard_links(path: str) -> str | None:
@@ -40,7 +40,7 @@ def store_links(path: str) -> str | None:
 
 
 def expected_names(migrations: list[str], version: int) -> set[str]:
-    """The tables and indexes apkscan's first ``version`` migrations create."""
+    """The tables, indexes and triggers apkscan's first ``version`` migrations create."""
     return {name for m in migrations[:version] for name in _CREATED.findall(m)}
 
 
@@ -85,4 +85,4 @@ def _foreign_schema(path: str, migrations: list[str]) -> str | None:
     if version > len(migrations) and expected_names(migrations, len(migrations)) <= names:
         return None  # a newer apkscan's store: STORE_NEWER, left unused by the open itself
     return (f"an SQLite database that is not an apkscan scan store (schema {version}, "
-            f"{len(names)} tables and indexes not apkscan's)")
+            f"{len(names)} tables, indexes and triggers not apkscan's)")

@@ -60,6 +60,20 @@ _MIGRATIONS: list[str] = [
     # A store migrated from 6 has none: each identity is then matched as before (and its facts kept)
     """CREATE TABLE match_facts (sha256 TEXT NOT NULL, parser TEXT NOT NULL, options TEXT NOT NULL,
                                  facts TEXT NOT NULL, seal TEXT NOT NULL, PRIMARY KEY (sha256, parser, options));""",
+    # 8: each identity's pickle digested once, when it is stored: match facts are sealed to that digest,
+    # read without the pickle. Facts sealed to the pickle itself (7) go: kept again when next matched.
+    # A pickle rewritten in place (never by apkscan: it replaces rows whole) loses its digest, so its
+    # facts are no longer read (apkscan.batch.store_facts)
+    """ALTER TABLE identities ADD COLUMN digest TEXT;
+       DELETE FROM match_facts;
+       CREATE TRIGGER identity_rewritten AFTER UPDATE OF identity ON identities
+       BEGIN UPDATE identities SET digest = NULL WHERE rowid = NEW.rowid; END;""",
+    # 9: stat keys and the fast lane's rows written before review 56 go. A key was then stored for
+    # bytes read by a second lookup of the path, never shown to be the file the stat described (a
+    # folder swapped during a scan left a banned file's stat naming a clean file's SHA-256, for good).
+    # Keys are now stored only when proven (apkscan.batch.stat_read); the next run hashes each file once.
+    """DELETE FROM stat_keys;
+       DELETE FROM known_lines;""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -139,14 +153,26 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
             raise StoreProblem(warning("STORE_NEWER", f"{path}: store schema {have} is newer than this "
                                        f"apkscan's {SCHEMA_VERSION}; not used"))
         for version in range(have, SCHEMA_VERSION):
-            for statement in _MIGRATIONS[version].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in _statements(_MIGRATIONS[version]):
+                conn.execute(statement)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _statements(script: str) -> list[str]:
+    """A migration's statements, one by one (in the open transaction: ``executescript`` would commit
+    it); a trigger's body holds ``;`` of its own, so pieces are joined until SQLite reads them whole."""
+    out, piece = [], ""
+    for part in script.split(";"):
+        piece += part + ";"
+        if sqlite3.complete_statement(piece):
+            if piece.strip(" \n;"):
+                out.append(piece)
+            piece = ""
+    return out
 
 
 def _foreign(path: str) -> str | None:

@@ -38,12 +38,15 @@ __all__ = ["CertView", "match_identity"]
 
 
 def match_identity(identity: ApkIdentity, rules: RuleSet,
-                   dex_classes: Iterable[str] | None = None, *, indexed: bool = True) -> list[Finding]:
+                   dex_classes: Iterable[str] | None = None, *, indexed: bool = True,
+                   facts: dict | None = None) -> list[Finding]:
     """Every finding for one APK, strongest first. ``dex_classes`` enables SDK rules (--deep).
 
     ``indexed=False`` asks every rule, and every known certificate about every certificate
-    (the reference the rule and certificate indexes and the prefilter are tested against)."""
-    if indexed and dex_classes is None and not prefilter_of(rules).could_match(facts_of(identity)):
+    (the reference the rule and certificate indexes and the prefilter are tested against).
+    ``facts``: the identity's :func:`facts_of`, when the caller has them (the scan store keeps them)."""
+    if indexed and dex_classes is None and not prefilter_of(rules).could_match(
+            facts_of(identity) if facts is None else facts):
         return []  # no rule can say anything about it: known from a few facts (apkscan.rules.prefilter)
     view = CertView.of(identity)
     classes = sorted(set(dex_classes)) if dex_classes is not None else None

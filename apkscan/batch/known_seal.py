@@ -1,0 +1,84 @@
+"""What a row of ``known_lines`` (:mod:`apkscan.batch.known`, the warm fast lane) may serve: its
+seal, which binds the columns the counts and exit code are read from to the line the JSONL
+reader gets, and the line's shape (one line, an app's, of this path and SHA-256), checked without
+parsing it; and where a line's decided part may stand when it is replaced after a policy or rule
+change. A row that fails any of these is never served: its file is scanned the usual way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from typing import Any
+
+from apkscan.sources.names import name_text
+
+MAX_LINE = 1 << 20  # a stored line inflates to at most this (real ones: ~15 KB)
+
+
+def seal_of(sha: Any, package: Any, verdict: Any, pairs: Any, span: Any, raw: bytes) -> str:
+    """What binds a row's columns to its line: a SHA-256 (128 bits kept) of the SHA-256, package and
+    verdicts the counts and exit code are taken from, of the decided part's span, and of the
+    line's bytes, written together."""
+    head = json.dumps([sha, package, verdict, pairs, span], ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(head + b"\n" + raw).hexdigest()[:32]
+
+
+def served_row(row: Any, path: str, policy_names: tuple[str, ...]) -> tuple[str, tuple[tuple[str, str], ...], str,
+                                                                           tuple[int, int] | None] | None:
+    """A row's verdicts and line, checked to be what this run would have written for ``path``
+    (None: damaged or planted out of shape; the file is then scanned): :func:`sealed_row`, and
+    verdicts of this run's policies, in order."""
+    from apkscan.ranks import VERDICTS
+
+    sealed = sealed_row(row, path)
+    if sealed is None:
+        return None
+    verdict, verdicts, line, _raw, span = sealed
+    if (tuple(n for n, _ in verdicts) != policy_names or not policy_names or verdict != verdicts[0][1]
+            or any(v not in VERDICTS for _, v in verdicts)):
+        return None
+    return verdict, verdicts, line, span
+
+
+def sealed_row(row: Any, path: str) -> tuple[str, tuple[tuple[str, str], ...], str, bytes, Any] | None:
+    """A row's verdict, verdicts, line, its bytes and span, when sealed and in shape (None: damaged
+    or planted out of shape). The store is trusted (README), but a bad row must never crash the
+    run, exhaust memory, bend the counts or the exit code, or put more than one line, or a line
+    for another file, into the JSONL.
+
+    The counts and exit code come from the columns, the reader of the JSONL from the line, so
+    they must agree (review 29 F7). They were written together from one app, so the row carries
+    a seal of both (:func:`seal_of`) instead of the line being parsed again to compare (a third
+    of a warm run's time): a column or a line changed alone, a torn or damaged row, is refused;
+    the line's own bytes are also covered by zlib's Adler-32 and the bounded inflate. The seal
+    is no authenticator: whoever can write the store can write a row whose columns and line
+    agree with each other and with nothing else, as they can plant a well-shaped identity or
+    decision (README: the store is trusted like your own files). Shape is still checked
+    without a parse: one line, an app's, of this path and SHA-256."""
+    try:
+        verdict, pairs, span, seal = json.loads(row[8])
+        verdicts = tuple((n, v) for n, v in pairs)
+        inflater = zlib.decompressobj()
+        raw = inflater.decompress(row[9], MAX_LINE)
+        line = raw.decode("utf-8", "surrogatepass")
+        sealed = seal == seal_of(row[6], row[7], verdict, pairs, span, raw)
+        span = tuple(span) if isinstance(span, list) else None
+    except (ValueError, TypeError, RecursionError, zlib.error):  # RecursionError: a planted deep row
+        return None
+    if not sealed or inflater.unconsumed_tail or not inflater.eof or not verdicts:
+        return None
+    if ("\n" in line or "\r" in line or not line.startswith('{"type": "app", ') or not line.endswith("}")
+            or f'"sha256": "{row[6]}"' not in line or f'"path": {json.dumps(name_text(path), ensure_ascii=False)}' not in line):
+        return None
+    return verdict, verdicts, line, raw, span
+
+
+def span_of(span: Any, line: str) -> bool:
+    """``span`` is where a decided part can stand in ``line``: inside it, after its head and
+    before at least its last members (``, "warnings": ...}``), and starting with its first member
+    (a span moved onto another member rebuilt a line holding two verdicts: review 48 F3)."""
+    return (isinstance(span, tuple) and len(span) == 2 and all(type(i) is int for i in span)
+            and 16 < span[0] <= span[1] <= len(line) - 3 and line[span[0] - 2:span[0]] == ", "
+            and line.startswith('"verdict": ', span[0]) and line[span[1]:span[1] + 2] == ", ")
