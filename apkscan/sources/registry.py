@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, BinaryIO
 
+from apkscan.issues import error
 from apkscan.sources import detect
-from apkscan.sources.interface import ContainerReader, Tree
+from apkscan.sources.interface import ContainerReader, InputProblem, Tree
 
 
 def _use(module: str, name: str) -> Callable[..., Any]:
@@ -232,6 +233,16 @@ LAYOUT_FORMATS: list[LayoutFormat] = [
     LayoutFormat("swift-backup", "a Swift Backup folder", _swift_marker,
                  lambda tree: is_swift_backup(tree.names()), lambda tree, ctx: SwiftBackupReader(tree), flat=True),
 ]
+
+
+def layout_format(tree, names: list[str]) -> LayoutFormat | None:
+    """The layout (AndroidQF, backup app ...) that claims ``tree``, if any."""
+    return next((f for f in LAYOUT_FORMATS if f.marker(names) and f.detect(tree)), None)
+
+
+def unsupported_layout(fmt: LayoutFormat, chain: tuple[str, ...]) -> InputProblem:
+    return InputProblem(chain, [error("INPUT_UNSUPPORTED_CONTAINER",
+                                      f"{fmt.label}: recognised but not read by this version; its files are scanned one by one")])
 
 
 def stream_format(head: bytes) -> StreamFormat | None:
