@@ -29,7 +29,7 @@ from apkscan.sources.compressed import decode_errors, decompressed, trailing_iss
 from apkscan.sources.interface import ContainerReader, InputProblem, Item, Member, ScanInput, Skipped
 from apkscan.sources.streams import Prefixed, WindowStream, read_head
 from apkscan.sources.tempspace import release
-from apkscan.sources.walk_context import WalkContext, WalkOptions  # re-exported: callers import them from here
+from apkscan.sources.walk_context import WalkContext, WalkOptions  # noqa: F401 (re-exported: callers import them here)
 from apkscan.sources.zip_archive import ZipReader
 from apkscan.sources.zip_tree import ZipTree
 
