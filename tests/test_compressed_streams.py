@@ -12,6 +12,7 @@ import bz2
 import gzip
 import hashlib
 import lzma
+import struct
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,36 @@ def test_archives_not_read_are_a_coded_error_in_a_folder_never_a_skip(rules, pol
     (folder / "pull.bin").write_bytes(head + bytes(range(256)) * 8)
     doc = scan([FileSource([str(folder)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy).to_dict()
     assert codes(doc) == [code] and doc["skipped"] == []
+
+
+def binary_cpio(members: list[tuple[str, bytes]], order: str) -> bytes:
+    """An old binary cpio archive (``cpio -H bin``), its 16-bit words in ``order`` ('<' or '>')."""
+    out = b""
+    for ino, (name, data) in enumerate([*members, ("TRAILER!!!", b"")], 1):
+        raw = name.encode() + b"\0"
+        mode = 0o100644 if data else 0
+        out += struct.pack(order + "13H", 0o070707, 0, ino, mode, 0, 0, 1, 0, 0, 0, len(raw),
+                           len(data) >> 16, len(data) & 0xFFFF)
+        out += raw + b"\0" * (len(raw) % 2) + data + b"\0" * (len(data) % 2)
+    return out
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_binary_cpio_is_a_coded_error_in_a_folder_never_a_skip(rules, policy, tmp_path, order):
+    """The binary header (magic 0o070707 as a little- or big-endian word) is cpio too."""
+    folder = tmp_path / "pulls"
+    folder.mkdir()
+    (folder / "pull.cpio").write_bytes(binary_cpio([("wechat.apk", WECHAT)], order))
+    doc = scan([FileSource([str(folder)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy).to_dict()
+    assert codes(doc) == ["INPUT_UNSUPPORTED_CONTAINER"] and doc["skipped"] == []
+    assert "cpio" in doc["errors"][0]["errors"][0]["message"]
+
+
+def test_two_cpio_magic_bytes_alone_are_no_cpio(rules, policy, tmp_path):
+    """A file that merely starts with the binary magic, no header after it, is still skipped."""
+    folder = tmp_path / "pulls"
+    folder.mkdir()
+    (folder / "data.bin").write_bytes(b"\xc7\x71" + bytes(range(1, 256)) * 8)
+    doc = scan([FileSource([str(folder)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy).to_dict()
+    assert codes(doc) == [] and [s["reason"] for s in doc["skipped"]] == ["not an APK or a known container"]
+

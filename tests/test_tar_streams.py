@@ -178,9 +178,8 @@ def test_adb_backup_of_two_tars_reads_the_second_and_notes_its_records(run):
 
 # ---------------------------------------------------------------- F8: a walk cut by its budget keeps the records
 
-def test_walk_timeout_in_an_adb_backup_keeps_the_records_parsed_before(rules, policy, tmp_path, monkeypatch):
-    """The clock moves 1,000 s when the walker meets ``slow.apk``: the backup ends there with
-    CONTAINER_WALK_TIMEOUT, and the _manifest records read before it are still listed."""
+def slow_at_slow_apk(monkeypatch) -> None:
+    """The walk's clock moves 1,000 s when the walker meets a member named ``...slow.apk``."""
     class Clock:
         now = 0.0
 
@@ -198,6 +197,12 @@ def test_walk_timeout_in_an_adb_backup_keeps_the_records_parsed_before(rules, po
         return real(self, m, container, depth, custody)
 
     monkeypatch.setattr(Walker, "member", member)
+
+
+def test_walk_timeout_in_an_adb_backup_keeps_the_records_parsed_before(rules, policy, tmp_path, monkeypatch):
+    """The backup ends at ``slow.apk`` with CONTAINER_WALK_TIMEOUT, and the _manifest records read
+    before it are still listed."""
+    slow_at_slow_apk(monkeypatch)
     tar = tar_of([("apps/com.tencent.mm/_manifest", manifest("com.tencent.mm")),
                   ("apps/com.zhiliaoapp.musically/_manifest", manifest("com.zhiliaoapp.musically")),
                   ("apps/com.example.x/a/slow.apk", CLEAN), ("apps/com.example.y/a/late.apk", CLEAN)])
@@ -209,6 +214,26 @@ def test_walk_timeout_in_an_adb_backup_keeps_the_records_parsed_before(rules, po
     assert codes(doc) == [walkclock.WALK_TIMEOUT]
     assert sorted(got) == ["apps/com.tencent.mm/_manifest", "apps/com.zhiliaoapp.musically/_manifest"]
     assert all(a["verdict"] == "prohibited" and "read only in part" in a["identity"]["record_note"] for a in got.values())
+
+
+def test_walk_timeout_in_an_androidqf_acquisition_keeps_its_packages_json_records(rules, policy, tmp_path,
+                                                                                 monkeypatch):
+    """packages.json is parsed before apks/ is walked: a walk cut at ``apks/slow.apk`` still lists
+    its records (the apps AndroidQF recorded but did not pull), said to come from a part read."""
+    slow_at_slow_apk(monkeypatch)
+    acq = tmp_path / "acq"
+    (acq / "apks").mkdir(parents=True)
+    (acq / "acquisition.json").write_text('{"uuid": "1", "androidqf_version": "1.7.0"}')
+    (acq / "packages.json").write_text('[{"name": "com.tencent.mm", "files": []}, '
+                                       '{"name": "com.zhiliaoapp.musically", "files": []}]')
+    (acq / "apks" / "a-slow.apk").write_bytes((APKS / "clean-v1v2v3.apk").read_bytes())
+    doc = scan([FileSource([str(acq)], WalkOptions(tmp_dir=str(tmp_path / "spool"), walk_timeout=10))],
+               rules, policy).to_dict()
+    assert codes(doc) == [walkclock.WALK_TIMEOUT]
+    got = {a["package"]: a for a in doc["apps"]}
+    assert sorted(got) == ["com.tencent.mm", "com.zhiliaoapp.musically"]
+    assert all(a["verdict"] == "prohibited" and "read only in part" in a["identity"]["record_note"]
+               for a in got.values())
 
 
 # ---------------------------------------------------------------- F9: GNU sparse members

@@ -168,6 +168,19 @@ def test_androidqf_zipped_by_powershell_is_the_acquisition(run, tmp_path):
     assert len(said) == 1 and "read with '\\' as '/'" in said[0]
 
 
+def test_powershell_macosx_apple_double_is_set_aside_by_its_name_as_read(run, tmp_path):
+    """A DOS-host record ``__MACOSX\\...\\._clean.apk`` is set aside as ``__MACOSX/`` (its name read
+    with '\\' as '/'), so its AppleDouble bytes are counted as macOS metadata, not walked by content
+    as a file that is no APK."""
+    info = zipfile.ZipInfo("__MACOSX\\0b6c\\apks\\._clean.apk", (2026, 11, 30, 0, 0, 0))
+    info.create_system = 0
+    doc = run(write_zip(tmp_path / "acq.zip", _acquisition("0b6c", backslash=True) + [(info, APPLE_DOUBLE)]))
+    assert apps(doc) == {"com.tencent.mm": "prohibited", "com.zhiliaoapp.musically": "prohibited",
+                         "com.example.clean": "allowed"}
+    assert skips(doc)["macOS metadata (__MACOSX/ AppleDouble file), not scanned"] == 1
+    assert "not an APK or a known container" not in skips(doc) and not codes(doc)
+
+
 @pytest.mark.parametrize("host", [3, 11])
 def test_backslash_names_from_other_hosts_stay_names(run, tmp_path, host):
     """unzip reads '\\' as a separator only in a record made on MS-DOS (host 0): on Unix (3) or

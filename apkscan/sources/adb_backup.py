@@ -32,8 +32,8 @@ from apkscan.sources.adb_header import (HeaderError, parse_header, read_header_b
 from apkscan.sources.adb_manifest import MAX_MANIFEST_BYTES, ManifestError, parse_manifest
 from apkscan.sources.adb_stream import (MAX_EXPANDED, BackupReadError, Payload, decrypted_chunks,
                                         raw_chunks)
-from apkscan.sources.adb_tar import (MemberStream, after_end, open_stream, past_end_flag, stop_reason,
-                                     trailing_issue)
+from apkscan.sources.adb_tar import (MemberStream, after_end, link_or_special, open_stream, past_end_flag,
+                                     stop_reason, tar_trailing_issue, type_flag_facts)
 from apkscan.sources import detect
 from apkscan.sources.detect import is_zip
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
@@ -133,7 +133,7 @@ class AdbBackupReader:
             yield self._problem(warning("BACKUP_EMPTY", "empty backup: the archive holds no files"))
         if payload.trailing:
             yield self._problem(tamper("BACKUP_TRAILING_DATA", "data follows the end of the compressed stream"))
-        junk = trailing_issue(tf) if tf is not None else None
+        junk = tar_trailing_issue(tf) if tf is not None else None
         if junk is not None:
             yield self._problem(junk)
         yield from self._records()
@@ -160,7 +160,7 @@ class AdbBackupReader:
         name = info.name
         if info.isdir():
             return
-        if info.issym() or info.islnk() or info.ischr() or info.isblk() or info.isfifo():
+        if link_or_special(info):
             kind = "symbolic link" if info.issym() else "hard link" if info.islnk() else "device or FIFO"
             self._skip(f"{kind} (not followed)", name)
             return
@@ -231,11 +231,7 @@ class AdbBackupReader:
         """A member's tar facts: found past an end-of-archive marker (Android's restore stops at the
         first zero block), or of a type flag tarfile does not know (read as a regular file, as GNU tar
         reads it; Android's restore refuses the backup there: review 54 F2)."""
-        flags = past_end_flag(tf)
-        if not info.isreg():
-            flags.append(tamper("TAMPER_TAR_MEMBER_TYPE", f"tar type flag {info.type!r} is no known type: read as "
-                                "a regular file, as GNU tar extracts it (Android's restore stops there)"))
-        return flags
+        return past_end_flag(tf) + type_flag_facts(info, " (Android's restore stops there)")
 
     def _manifest(self, tf: tarfile.TarFile, info: tarfile.TarInfo, package: str) -> Iterator[InputProblem]:
         where = self.chain + (info.name,)

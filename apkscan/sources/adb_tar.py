@@ -10,7 +10,8 @@ from truncation. Past an end-of-archive marker (a zero block) it reads on as ``t
 (review 54 F3: ``cat a.tar b.tar``, or a lone zero block, hid every member after it): members
 found there are marked (:func:`after_end`), and blocks there that are no header are counted
 (:func:`trailing`), skipped as ``tar -i`` skips them. The plain tar reader (``tar_archive.py``)
-uses the same :func:`open_stream`, :func:`stop_reason`, :func:`after_end` and :func:`trailing`.
+uses the same :func:`open_stream`, :func:`stop_reason`, :func:`after_end`, :func:`trailing`,
+:func:`link_or_special` and :func:`type_flag_facts`.
 """
 
 from __future__ import annotations
@@ -142,13 +143,28 @@ def past_end_flag(tf: tarfile.TarFile) -> list:
                    "read as tar -i reads it; tar without -i, and Android's restore of an adb backup, stop before it")]
 
 
-def trailing_issue(tf: tarfile.TarFile):
-    """The tamper fact for bytes past an end-of-archive marker that were no tar header, or None."""
+def tar_trailing_issue(tf: tarfile.TarFile):
+    """The tamper fact for bytes past an end-of-archive marker that were no tar header, or None
+    (``compressed.trailing_issue`` says the same of bytes after a compressed stream's last frame)."""
     junk = trailing(tf)
     if junk is None:
         return None
     return tamper("CONTAINER_TAR_TRAILING_DATA", f"{junk[1]} bytes after a tar end-of-archive marker, from offset "
                   f"{junk[0]}, are no tar header: skipped, as tar -i skips them")
+
+
+def link_or_special(info: tarfile.TarInfo) -> bool:
+    """A link, device or FIFO: never followed or opened (a member of an unknown type flag is none)."""
+    return info.issym() or info.islnk() or info.ischr() or info.isblk() or info.isfifo()
+
+
+def type_flag_facts(info: tarfile.TarInfo, after: str = "") -> list:
+    """The tamper fact for a member whose type flag tarfile does not know, read as a regular file as
+    GNU tar extracts it (review 54 F2); none for a regular file. ``after``: what the reader adds."""
+    if info.isreg():
+        return []
+    return [tamper("TAMPER_TAR_MEMBER_TYPE", f"tar type flag {info.type!r} is no known type: read as a regular "
+                   f"file, as GNU tar extracts it{after}")]
 
 
 class MemberStream(io.RawIOBase):

@@ -118,6 +118,8 @@ class AndroidQFReader:
     def __init__(self, tree: Tree):
         self.tree = tree
         self.recorded: dict[str, RecordedApp] = {}
+        self._pending: list[RecordedApp] = []  # packages.json records parsed, not yet yielded
+        self._skipped: dict[str, Skipped] = {}
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         names = self.tree.names()
@@ -131,9 +133,9 @@ class AndroidQFReader:
                     issue = exc.to_issue() if isinstance(exc, ApkScanError) else error("INPUT_UNREADABLE", str(exc))
                     yield InputProblem(self.tree.chain + (name,), [issue])
             return
-        records, problems = self._packages(root)
+        self._pending, problems = self._packages(root)
         yield from problems
-        skipped: dict[str, Skipped] = {}
+        skipped = self._skipped
         for name in names:
             rel = name[len(root):]
             if rel == "packages.json":  # read above as the records; an APK under that name is scanned too
@@ -152,7 +154,19 @@ class AndroidQFReader:
                 skipped[reason].count += 1
                 if len(skipped[reason].examples) < 3:
                     skipped[reason].examples.append(name)
-        for app in records:
+        yield from self._flush()
+
+    def unfinished(self) -> list[RecordedApp | Skipped]:
+        """What the walk learnt before its time budget ended it (the walker asks on
+        ``CONTAINER_WALK_TIMEOUT``): the ``packages.json`` records, parsed before ``apks/`` is walked,
+        and the skip counts, as for an adb backup's ``_manifest`` records."""
+        for app in self._pending:
+            app.note = f"{app.note}; the acquisition was read only in part (CONTAINER_WALK_TIMEOUT)"
+        return list(self._flush())
+
+    def _flush(self) -> Iterator[RecordedApp | Skipped]:
+        pending, skipped, self._pending, self._skipped = self._pending, self._skipped, [], {}
+        for app in pending:
             self.recorded[app.package] = app
             yield app
         yield from skipped.values()

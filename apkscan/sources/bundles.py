@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from apkscan.issues import ApkScanError
 from apkscan.sources import detect
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, chain_display
-from apkscan.sources.zip_archive import METHOD_AES, ZipReader
+from apkscan.sources.zip_archive import ZipReader, empty_folder, encrypted
 
 _METADATA = re.compile(r"(toc\.pb|manifest\.json|info\.json|meta\.sai_v\d+\.json|icon\.png|APKM_installer\.url)\Z")
 
@@ -35,12 +35,12 @@ class BundleReader(ZipReader):
         """Like :meth:`ZipReader.entries`, but a member skipped by its name (OBB, APKMirror's
         signature) is scanned after all when its bytes are an APK (a ZIP holding a manifest)."""
         for entry in self.archive.entries:
-            if entry.is_directory and entry.uncompressed_size == 0:
-                continue  # a folder (one carrying data is read, review 54 F11)
+            if empty_folder(entry):
+                continue
             skip = self.skip_reason(entry.name)
             try:  # a skipped name is looked at by its head first: data is neither inflated nor charged
-                locked = entry.flags & 1 or entry.method == METHOD_AES  # member() says whether it is encrypted
-                apk = not skip or locked or detect.is_zip(detect.zip_entry_head(self.archive, entry, 4))
+                apk = not skip or encrypted(entry) or detect.is_zip(detect.zip_entry_head(self.archive, entry, 4))
+                # (an encrypted one: member() says so)
                 member = self.member(entry) if apk else None
                 if member is None or (skip and not self._holds_apk(member)):
                     yield Skipped(self.chain, skip, 1, [entry.name])

@@ -26,9 +26,9 @@ from apkscan.issues import error
 from apkscan.sources.bundles import SPLIT_NAME, is_split_folder
 from apkscan.sources.custody import record as custody_record
 from apkscan.sources.interface import InputFile, InputProblem, Item, Member, Skipped
-from apkscan.sources.registry import shallow_names
+from apkscan.sources.registry import layout_format, shallow_names, unsupported_layout
 from apkscan.sources.walkclock import WalkClock
-from apkscan.sources.walker import WalkContext, Walker, WalkOptions, layout_format, unsupported_layout
+from apkscan.sources.walker import WalkContext, Walker, WalkOptions
 
 MAX_FILES_PER_FOLDER = 100_000
 SYMLINK = "symlink (not followed without --follow-symlinks)"

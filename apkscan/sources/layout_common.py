@@ -13,12 +13,12 @@ import re
 from apkscan.issues import ApkScanError, error
 from apkscan.sources import detect
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree, chain_display
+from apkscan.sources.zip_archive import ENCRYPTED
 
 MAX_METADATA_BYTES = 1 << 20
 MAX_EXAMPLES = 3
 PACKAGE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
 INT_RE = re.compile(r"-?[0-9]{1,19}")  # ASCII only: "²".isdigit() is True, int("²") raises
-ENCRYPTED = "CONTAINER_ENCRYPTED_MEMBER"  # zip_archive: a password-protected member of a layout's ZIP
 LISTED_NOTE = "package name from the backup app's own record only: no APK, no certificate"
 
 

@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import importlib
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, BinaryIO
 
+from apkscan.issues import error
 from apkscan.sources import detect
-from apkscan.sources.interface import ContainerReader, Tree
+from apkscan.sources.interface import ContainerReader, InputProblem, Tree
 
 
 def _use(module: str, name: str) -> Callable[..., Any]:
@@ -114,6 +116,19 @@ def _is_compress_z(head: bytes) -> bool:
     return len(head) >= 3 and head[:2] == b"\x1f\x9d" and not head[2] & 0x60 and 9 <= head[2] & 0x1F <= 16
 
 
+def _is_cpio(head: bytes) -> bool:
+    """cpio: the ASCII headers (``070701`` newc, ``070702`` crc, ``070707`` odc), or the old binary
+    header, its magic 0o070707 a 16-bit word in either byte order. Two magic bytes alone would claim
+    one random file in 65,536: the binary header's name size must fit the head and the name end in NUL."""
+    if head[:6] in (b"070701", b"070702", b"070707"):
+        return True
+    order = {b"\xc7\x71": "<", b"\x71\xc7": ">"}.get(head[:2])
+    if order is None or len(head) < 28:
+        return False
+    (namesize,) = struct.unpack_from(order + "H", head, 20)
+    return 2 <= namesize <= len(head) - 26 and head[26 + namesize - 1] == 0 and 0 not in head[26:26 + namesize - 1]
+
+
 # Formats recognised and not read (review 54 F13: an lz4 pull was "not a known container", a skip):
 # a coded error, never a skip, as for 7z and zstd. Told by magic bytes only.
 _UNREAD_COMPRESSION = "CONTAINER_UNSUPPORTED_COMPRESSION"
@@ -126,7 +141,7 @@ UNREAD_FORMATS: list[StreamFormat] = [
                  hint="decompress it first (uncompress FILE or gzip -d FILE), then scan what comes out"),
     StreamFormat("rar", "a RAR archive", lambda head: head[:7] == b"Rar!\x1a\x07\x00" or head[:8] == b"Rar!\x1a\x07\x01\x00",
                  None, hint="extract it first (unrar x or 7z x), then scan the folder"),
-    StreamFormat("cpio", "a cpio archive", lambda head: head[:6] in (b"070701", b"070702", b"070707"), None,
+    StreamFormat("cpio", "a cpio archive", _is_cpio, None,
                  hint="extract it first (cpio -idm or 7z x), then scan the folder"),
 ]
 
@@ -218,6 +233,16 @@ LAYOUT_FORMATS: list[LayoutFormat] = [
     LayoutFormat("swift-backup", "a Swift Backup folder", _swift_marker,
                  lambda tree: is_swift_backup(tree.names()), lambda tree, ctx: SwiftBackupReader(tree), flat=True),
 ]
+
+
+def layout_format(tree, names: list[str]) -> LayoutFormat | None:
+    """The layout (AndroidQF, backup app ...) that claims ``tree``, if any."""
+    return next((f for f in LAYOUT_FORMATS if f.marker(names) and f.detect(tree)), None)
+
+
+def unsupported_layout(fmt: LayoutFormat, chain: tuple[str, ...]) -> InputProblem:
+    return InputProblem(chain, [error("INPUT_UNSUPPORTED_CONTAINER",
+                                      f"{fmt.label}: recognised but not read by this version; its files are scanned one by one")])
 
 
 def stream_format(head: bytes) -> StreamFormat | None:

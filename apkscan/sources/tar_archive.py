@@ -31,7 +31,8 @@ from typing import BinaryIO
 
 from apkscan.issues import error, tamper
 from apkscan.sources import walkclock
-from apkscan.sources.adb_tar import BoundedTarInfo, open_stream, past_end_flag, stop_reason, trailing_issue
+from apkscan.sources.adb_tar import (BoundedTarInfo, link_or_special, open_stream, past_end_flag, stop_reason,
+                                     tar_trailing_issue, type_flag_facts)
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
 
 LINK_REASON = "tar link or special file (symlink, hardlink, device, FIFO): not followed"
@@ -153,7 +154,7 @@ class TarReader:
         if stop:
             yield InputProblem(self.chain, [error("CONTAINER_TAR_CORRUPT", f"tar archive is truncated or corrupt: "
                                                   f"{stop} (members after it, if any, were not read)")])
-        junk = trailing_issue(tf)
+        junk = tar_trailing_issue(tf)
         if junk is not None:
             yield InputProblem(self.chain, [junk])
 
@@ -161,7 +162,7 @@ class TarReader:
         name = info.name
         if info.isdir():
             return
-        if info.issym() or info.islnk() or info.ischr() or info.isblk() or info.isfifo():
+        if link_or_special(info):
             yield Skipped(self.chain, LINK_REASON, 1, [name])
             return
         problem = sparse_problem(info)
@@ -171,7 +172,4 @@ class TarReader:
             return
         flags = [tamper("TAMPER_MEMBER_NAME", f"member name {name!r} is absolute or has '..'; shown, never used as a path")] \
             if name.startswith("/") or ".." in name.split("/") else []
-        if not info.isreg():  # a type flag tarfile does not know: read as GNU tar and 7-Zip read it
-            flags.append(tamper("TAMPER_TAR_MEMBER_TYPE", f"tar type flag {info.type!r} is no known type: read as "
-                                "a regular file, as GNU tar extracts it"))
-        yield Member(name, info.size, lambda: tf.extractfile(info), flags=flags + past_end_flag(tf))
+        yield Member(name, info.size, lambda: tf.extractfile(info), flags=flags + type_flag_facts(info) + past_end_flag(tf))

@@ -9,12 +9,15 @@ more decoder where a later line or BOM is no text of the first (another append, 
 alignment). Not followed: a change *out of* UTF-16/32 text that is UTF-16/32 from its start
 (``cmd``'s ``>>`` after PowerShell's ``>``: its marks are counted), and NUL lines past the judgement
 budgets (:data:`MAX_TRIES`, :data:`REFILL`; their lines are counted by the reader, see ``text_evidence``).
+Each decoder's reading, and which NULs are its own, is :class:`~apkscan.sources.text_decoded.Decoded`.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+
+from apkscan.sources.text_decoded import BOM_OF, BOM_ORDER, Decoded, intersect
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
          (codecs.BOM_UTF16_BE, "utf-16"))
@@ -110,53 +113,6 @@ def _printable(text: str) -> bool:
     return shown >= 0.95 * len(text)
 
 
-_GAP = 4  # code points between runs of units that are none still one unread span (UTF-16 ASCII read as UTF-32: a LF's)
-_MAX_SPANS = 64  # unread spans of a decoder per chunk; past it the decoder reads nothing there
-_UNREAD = re.compile(rb"\x01(?:\x00{0,%d}\x01)*" % _GAP)
-_NONZERO = bytes([0] + [1] * 255)
-_OVER_16 = bytes([0] * 17 + [1] * 239)
-
-
-def _intersect(spans: list[tuple[int, int]], other: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out, i, j = [], 0, 0
-    while i < len(spans) and j < len(other):
-        out += [(lo, hi)] if (lo := max(spans[i][0], other[j][0])) < (hi := min(spans[i][1], other[j][1])) else []
-        i, j = (i + 1, j) if spans[i][1] <= other[j][1] else (i, j + 1)
-    return out
-
-
-class _Decoded:
-    """One reading of the text decoded from ``origin`` on, in ``order`` (an encoding with its byte order)."""
-
-    def __init__(self, encoding: str, origin: int, order: str):
-        self.decoder = codecs.getincrementaldecoder(encoding)("replace")
-        self.origin, self.order = origin, order
-        self.size = 4 if "32" in order else 2
-        self.low = self.size - 1 if order.endswith("be") else 0  # where a code unit's low byte is
-
-    def covers(self, offset: int, mark: bytes) -> bool:
-        """The NUL at ``offset`` is a high byte of a code unit here (or ``mark``, a BOM, one of its)."""
-        at = (offset - self.origin) % self.size
-        return at != self.low if mark == b"\0" else _BOM_OF[self.order].find(mark) == at
-
-    def unread(self, data: bytes, base: int) -> list[tuple[int, int]]:
-        """Spans of ``data`` (from ``base``) of units above U+10FFFF (read as U+FFFD; joined across
-        :data:`_GAP`, all past :data:`_MAX_SPANS`): no NUL or BOM there is its own (review 47 F1: UTF-16
-        ASCII as UTF-32). UTF-32 only (a UTF-16 unit with a NUL is U+00XX). C speed: lanes or-ed as ints."""
-        if self.size == 2:
-            return []
-        first = self.origin - base if self.origin >= base else (self.origin - base) % 4
-        end = first + max(0, len(data) - first) // 4 * 4
-        top, plane = (3, 2) if self.low == 0 else (0, 1)  # the unit's top byte must be 0, the next <= 0x10
-        bad = (int.from_bytes(data[first + top:end:4].translate(_NONZERO), "big")
-               | int.from_bytes(data[first + plane:end:4].translate(_OVER_16), "big"))
-        if not bad:
-            return []
-        mask = bad.to_bytes((end - first) // 4, "big")
-        spans = [(first + 4 * m.start(), first + 4 * m.end()) for m in _UNREAD.finditer(mask)]
-        return spans if len(spans) <= _MAX_SPANS else [(first, end)]
-
-
 class Transcoder:
     """Bytes in, UTF-8 bytes out (undecodable ones replaced later, per line), chunk by chunk.
 
@@ -165,7 +121,7 @@ class Transcoder:
     there reads most ASCII). A field can print such a line into 8-bit text (review 40 F5), and crafted
     UTF-16 characters are bytes that read as 8-bit lines (review 44 F1), so which reading is right is
     not guessed: from that change (:attr:`forked_at`) the bytes are also read as 8-bit text, and a
-    later BOM or NUL line that no decoder reads as text (:meth:`_Decoded.unread`; another append:
+    later BOM or NUL line that no decoder reads as text (:meth:`Decoded.unread`; another append:
     ``cmd >>`` of an odd length between PowerShell ``>>``) starts one more decoder, up to
     :data:`MAX_DECODERS`; past it, in the slot of a later one reading no text there (review 47 F1).
     ``feed`` returns the first reading's text (8-bit up to the change, then the first decoder's);
@@ -179,7 +135,7 @@ class Transcoder:
     def __init__(self, encoding: str):
         self.encoding = encoding
         self._judging = encoding == "utf-8"  # 8-bit text: from the start, or read so too from forked_at
-        self._decoders = [] if self._judging else [_Decoded(encoding, 0, encoding)]
+        self._decoders = [] if self._judging else [Decoded(encoding, 0, encoding)]
         self._held = b""
         self._tries = [MAX_TRIES, MAX_TRIES]  # judgements left: any NUL line; one reading as UTF-16/32 text
         self._tail = b""
@@ -236,8 +192,8 @@ class Transcoder:
             self._tries[pool] -= 1
             encoding = _judged(data[start:start + HEAD])
             if encoding is not None:
-                order = next((name for bom, name in _BOM_ORDER if data.startswith(bom, start)), encoding)
-                self._begin(_Decoded(encoding, base + start, order), slot, start, segments)
+                order = next((name for bom, name in BOM_ORDER if data.startswith(bom, start)), encoding)
+                self._begin(Decoded(encoding, base + start, order), slot, start, segments)
             pos = _next_line(data, at)  # the rest of this line is not looked at again
         return data
 
@@ -249,7 +205,7 @@ class Transcoder:
         unread = self._open[1]
         return next((i for i in range(1, len(self._decoders)) if _inside(unread[i], at)), None)
 
-    def _begin(self, decoded: _Decoded, slot: int, start: int, segments: list) -> None:
+    def _begin(self, decoded: Decoded, slot: int, start: int, segments: list) -> None:
         """``decoded`` reads from ``start``: a new slot (8-bit text before it), or an idle one's."""
         if slot == len(self._decoders):
             self._decoders.append(decoded)
@@ -273,8 +229,8 @@ class Transcoder:
 
     def _next(self, data: bytes, base: int, pos: int) -> tuple[int, bytes] | None:
         """The next NUL or BOM from ``pos`` that no decoder reads as part of its text: in 8-bit text
-        any; else a NUL only where no decoder reads a high byte (:meth:`_Decoded.covers`, less its
-        :meth:`_Decoded.unread` spans), looked for a lane at a time at C speed."""
+        any; else a NUL only where no decoder reads a high byte (:meth:`Decoded.covers`, less its
+        :meth:`Decoded.unread` spans), looked for a lane at a time at C speed."""
         if not self._decoders:
             m = _CHANGE.search(data, pos)
             return (m.start(), m.group()) if m else None
@@ -298,11 +254,11 @@ class Transcoder:
             spans = [(0, len(data))]
             for decoded, its in zip(self._decoders, unread):
                 if decoded.covers(residue, b"\0"):
-                    spans = _intersect(spans, its)
+                    spans = intersect(spans, its)
             lanes.append(spans)
         return lanes, unread
 
-    def _decode(self, decoded: _Decoded, data: bytes, final: bool) -> bytes:
+    def _decode(self, decoded: Decoded, data: bytes, final: bool) -> bytes:
         if decoded is self._decoders[0]:  # 8-bit marks inside the first decoder's text, counted
             seen = self._tail + data
             self.marks_8bit += sum(1 for m in _MARKS_8BIT.finditer(seen) if m.end() > len(self._tail))
@@ -320,9 +276,9 @@ def _judged(head: bytes) -> str | None:
     encoding = text_encoding(head)
     if encoding in (None, "utf-8"):  # a stray NUL in 8-bit text, or nothing that reads as text
         return None
-    order = next((name for bom, name in _BOM_ORDER if head.startswith(bom)), None)
+    order = next((name for bom, name in BOM_ORDER if head.startswith(bom)), None)
     if order is not None:
-        line = _first_line(head[len(_BOM_OF[order]):SAMPLE], order)
+        line = _first_line(head[len(BOM_OF[order]):SAMPLE], order)
         return encoding if line is not None or _reads_as(head[:SAMPLE], encoding) else None
     best, share = None, -1.0
     for name in _BARE:
@@ -347,11 +303,6 @@ def _first_line(sample: bytes, encoding: str) -> str | None:
     except UnicodeDecodeError:
         return None
     return text if len(text) >= 4 and "\0" not in text and _printable(text) else None
-
-
-_BOM_ORDER = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
-              (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
-_BOM_OF = {name: bom for bom, name in _BOM_ORDER}
 
 
 def _lane_find(data: bytes, spans: list[tuple[int, int]], pos: int, lane: int) -> int | None:

@@ -19,7 +19,8 @@ Past the budget, :func:`check` raises :class:`WalkTimeout` at the next checkpoin
 "cannot open" as "not a ZIP", and must not do either with it. Only :meth:`WalkClock.run` catches
 it and ends that input with a ``CONTAINER_WALK_TIMEOUT`` error; what it found before is kept,
 including what a reader parsed but had not yielded yet: the walker hands on a reader's
-``unfinished()`` (an adb backup's ``_manifest`` records) as the timeout passes (review 54 F8).
+``unfinished()`` (an adb backup's ``_manifest`` records, an AndroidQF acquisition's
+``packages.json`` records) as the timeout passes (review 54 F8).
 """
 
 from __future__ import annotations

@@ -14,21 +14,22 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.readonly import open_binary
 from apkscan.apk.io.zipreader import ZipArchive
-from apkscan.issues import ApkScanError, Issue, error, warning
+from apkscan.issues import ApkScanError, Issue, error, tamper, warning
 from apkscan.sources import detect, registry, walkclock
 from apkscan.sources.custody import record as custody_record
 from apkscan.sources.bundles import BundleReader, InstallSetReader
 from apkscan.sources.compressed import decode_errors, decompressed, trailing_issue
 from apkscan.sources.interface import ContainerReader, InputProblem, Item, Member, ScanInput, Skipped
-from apkscan.sources.streams import InflateBudget, Prefixed, WindowStream, read_head
-from apkscan.sources.tempspace import DEFAULT_TMP_LIMIT, TempSpace, release
+from apkscan.sources.streams import Prefixed, WindowStream, read_head
+from apkscan.sources.tempspace import release
+from apkscan.sources.walk_context import WalkContext, WalkOptions  # noqa: F401 (re-exported: callers import them here)
 from apkscan.sources.zip_archive import ZipReader
 from apkscan.sources.zip_tree import ZipTree
 
@@ -41,49 +42,6 @@ def _read_errors() -> tuple[type[BaseException], ...]:
     errors once a tar reader has imported it (an ``except`` evaluates this only when needed)."""
     tar = sys.modules.get("tarfile")
     return (ApkScanError, *decode_errors(), *((tar.TarError,) if tar is not None else ()))
-
-
-@dataclass(slots=True)
-class WalkOptions:
-    """Bounds and choices of one run (the CLI's container options)."""
-
-    max_depth: int = 4
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    follow_symlinks: bool = False
-    tmp_dir: str | None = None
-    tmp_limit: int = DEFAULT_TMP_LIMIT
-    max_inflate: int = 64 << 30  # decompressed bytes per outermost input
-    max_ratio: int = 200  # decompressed/compressed beyond which a member is a bomb
-    max_files: int = 100_000  # files per given folder
-    walk_timeout: float = walkclock.DEFAULT_WALK_TIMEOUT  # seconds of walking per outermost input (+ per size)
-    password: Callable[[], str | None] | None = None  # asked at most once, when a reader needs it
-    # injected by a caller that remembers files (the scan store's fast lane; this layer knows no store):
-    known: Callable[[str], list | None] | None = None  # a top-level file's items without reading it, or None
-    on_plain: Callable[[str, os.stat_result], None] | None = None  # told: this top-level file (the
-    # descriptor's stat given) was read as one plain APK
-
-
-class WalkContext:
-    """What readers may need from the run: options, temporary space, budget, password."""
-
-    def __init__(self, options: WalkOptions):
-        self.options = options
-        self.temp = TempSpace(options.tmp_dir, options.tmp_limit)
-        self.budget = InflateBudget(options.max_inflate, options.max_ratio)
-        self.walked: dict[int, dict[tuple, str]] = {}  # per ZIP reader being walked: what was read, by whose name
-        self._password: list[str | None] = []
-
-    def new_input(self) -> None:
-        self.budget = InflateBudget(self.options.max_inflate, self.options.max_ratio)
-        self.walked = {}
-        detect.forget_windows()
-
-    def password(self) -> str | None:
-        if not self._password:
-            with walkclock.paused():  # a prompt's wait is not the input's walking time
-                self._password.append(self.options.password() if self.options.password else None)
-        return self._password[0]
 
 
 @dataclass(slots=True)
@@ -131,6 +89,7 @@ class Walker:
             yield from self._unknown(b, depth)
             return
         yield from self._custody(b, comp or fmt.kind)
+        yield from self._polyglot(b, depth, fmt.label if fmt is not None else f"a {comp} stream")
         if fmt is not None and fmt.open is None:
             hint = f"; {fmt.hint}" if fmt.hint else ""
             yield InputProblem(b.chain, [error(fmt.code, f"{fmt.label}: this container is recognised but not read "
@@ -153,6 +112,21 @@ class Walker:
                 yield from self._entries(fmt.open(stream, b.chain, self.ctx), depth + 1)
         finally:
             stream.close()
+
+    def _polyglot(self, b: Blob, depth: int, label: str) -> Iterator[Item]:
+        """In-place bytes known by their head (a tar, a gzip stream ...) that also open as a ZIP from
+        their end, as apksigner and the ZIP readers find one: read both ways, the container after
+        the ZIP, and said (``CONTAINER_POLYGLOT``, on the APK so read, else on the file). Review 54:
+        a tar in front of a signed APK hid it. One read of the last 65,557 bytes at most, as for a
+        head that is nothing known; a stream cannot be read from its end."""
+        archive = detect.opened_as_zip(*b.window) if b.window is not None else None
+        if archive is None:
+            return
+        fact = tamper("CONTAINER_POLYGLOT", f"read two ways: {label} by its first bytes, and a ZIP from its end "
+                      "record, as Android's and apksigner's ZIP readers find one; both are read")
+        if detect.zip_kind([e.name for e in archive.entries]) != detect.APK:
+            yield InputProblem(b.chain, [fact])
+        yield from self._zip(replace(b, flags=[*b.flags, fact], custody=False), depth, archive)  # closes its source
 
     def _unknown(self, b: Blob, depth: int) -> Iterator[Item]:
         """Not an input by its first bytes. A ZIP behind other bytes (an APK after a prefix, as a
@@ -310,13 +284,13 @@ class Walker:
         try:
             if kind not in detect.BUNDLE_KINDS:
                 tree = ZipTree(reader)
-                fmt = layout_format(tree, registry.shallow_names(tree.names()))
+                fmt = registry.layout_format(tree, registry.shallow_names(tree.names()))
                 if fmt is not None:
                     if fmt.open is not None:
                         yield from self._entries(fmt.open(tree, self.ctx), depth + 1)
                         yield from self._aside(tree, chain, depth)
                         return
-                    yield unsupported_layout(fmt, chain)
+                    yield registry.unsupported_layout(fmt, chain)
             yield from self._entries(reader, depth + 1)
         finally:
             self.ctx.walked.pop(reader.token, None)
@@ -408,16 +382,6 @@ def _same_bytes(m: Member) -> tuple | None:
     if m.data_key is None:
         return None
     return (*m.data_key, m.name.lower().endswith(".apk"), m.bundle, tuple(sorted({f.code for f in m.flags})))
-
-
-def layout_format(tree, names: list[str]) -> registry.LayoutFormat | None:
-    """The layout (AndroidQF, backup app ...) that claims ``tree``, if any."""
-    return next((f for f in registry.LAYOUT_FORMATS if f.marker(names) and f.detect(tree)), None)
-
-
-def unsupported_layout(fmt: registry.LayoutFormat, chain: tuple[str, ...]) -> InputProblem:
-    return InputProblem(chain, [error("INPUT_UNSUPPORTED_CONTAINER",
-                                      f"{fmt.label}: recognised but not read by this version; its files are scanned one by one")])
 
 
 def _issue(exc: BaseException) -> Issue:

@@ -28,6 +28,7 @@ from apkscan.sources.streams import InflateBudget, IterStream
 
 _READERS = itertools.count()
 METHOD_AES = 99  # WinZip AES: the real method is in the record's extra field
+ENCRYPTED = "CONTAINER_ENCRYPTED_MEMBER"  # a password-protected member of a container's ZIP
 
 
 def shown_name(entry: ZipEntry) -> str:
@@ -36,6 +37,17 @@ def shown_name(entry: ZipEntry) -> str:
     U+FFFD, as apksig reads names, so two members differing only there had one name in every
     report (review 46 #8); the APK's own reading keeps ``entry.name``."""
     return entry.raw_name.decode("utf-8", "surrogateescape") if entry.raw_name is not None else entry.name
+
+def empty_folder(entry: ZipEntry, name: str | None = None) -> bool:
+    """A folder record with no data: nothing to read. One named like a folder that carries data is
+    read by content (review 54 F11). ``name``: the name as a layout reads it (``\\`` as ``/``)."""
+    return (entry.name if name is None else name).endswith("/") and entry.uncompressed_size == 0
+
+
+def encrypted(entry: ZipEntry) -> bool:
+    """The record says its data is encrypted: ZipCrypto (flag bit 0) or WinZip AES (method 99)."""
+    return bool(entry.flags & 1) or entry.method == METHOD_AES
+
 
 class ZipReader:
     """Every file entry of a ZIP, in central-directory order."""
@@ -49,8 +61,8 @@ class ZipReader:
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         for entry in self.archive.entries:
-            if entry.is_directory and entry.uncompressed_size == 0:
-                continue  # a folder; one named so that carries data is read by content (review 54 F11)
+            if empty_folder(entry):
+                continue
             skip = self.skip_reason(entry.name)
             if skip:
                 yield Skipped(self.chain, skip, 1, [entry.name])
@@ -79,7 +91,7 @@ class ZipReader:
             except ApkScanError:
                 pass  # encrypted data neither inflates nor starts as a container
         scheme = "WinZip AES" if entry.method == METHOD_AES else "ZipCrypto"
-        raise ApkScanError("CONTAINER_ENCRYPTED_MEMBER", f"{entry.name!r} is encrypted ({scheme}, password-protected "
+        raise ApkScanError(ENCRYPTED, f"{entry.name!r} is encrypted ({scheme}, password-protected "
                            "ZIP): extract it with its password (unzip, 7z), then scan the file")
 
     def member(self, entry: ZipEntry) -> Member:
@@ -88,7 +100,7 @@ class ZipReader:
         arc = self.archive
         flags = [tamper("TAMPER_MEMBER_NAME", f"member name {entry.name!r} is absolute or has '..'; shown, never used as a path")] \
             if _odd_name(entry.name) else []
-        if entry.flags & 1 or entry.method == METHOD_AES:
+        if encrypted(entry):
             flags.append(self._encrypted(entry))
         start = self.base + arc.data_offset(entry)
         key = (self.token, start, entry.compressed, entry.uncompressed_size)

@@ -28,7 +28,7 @@ from apkscan.apk.io.zipreader import ZipEntry
 from apkscan.issues import ApkScanError, tamper
 from apkscan.sources import detect
 from apkscan.sources.interface import InputProblem, Member, Skipped
-from apkscan.sources.zip_archive import ZipReader, shown_name
+from apkscan.sources.zip_archive import ZipReader, empty_folder, shown_name
 
 MAC_FOLDER = "__MACOSX/"
 APPLE_DOUBLE = b"\x00\x05\x16\x07"
@@ -45,14 +45,14 @@ class ZipTree:
         self.reader, self.chain = reader, reader.chain
         self._last: dict[str, ZipEntry] = {}  # each name's last record (one dict entry a name: 190,000 members)
         self._earlier: dict[str, list[ZipEntry]] = {}  # names listed more than once: their other records
-        self._aside: list[ZipEntry] = []
+        self._aside: list[tuple[str, ZipEntry]] = []  # with the name as read (a DOS-host '__MACOSX\\' too)
         self._backslashed: set[int] = set()  # indexes of the records whose '\\' were read as '/'
         for entry in reader.archive.entries:
             name = self._layout_name(entry)
-            if name.endswith("/") and entry.uncompressed_size == 0:
-                continue  # a folder
+            if empty_folder(entry, name):
+                continue
             if name.endswith("/") or name.startswith(MAC_FOLDER):
-                self._aside.append(entry)
+                self._aside.append((name, entry))
                 continue
             if (prev := self._last.get(name)) is not None:
                 self._earlier.setdefault(name, []).append(prev)
@@ -85,8 +85,8 @@ class ZipTree:
         """What the names leave out, for the walker to walk after the layout's reader."""
         mac = Skipped(self.chain, MAC_REASON, 0, [])
         budget = detect.HeadBudget(self.reader.archive.source.size)
-        for entry in self._aside:
-            if entry.name.startswith(MAC_FOLDER) and entry.uncompressed_size and self._apple_double(entry, budget):
+        for name, entry in self._aside:
+            if name.startswith(MAC_FOLDER) and entry.uncompressed_size and self._apple_double(entry, budget):
                 mac.count += 1
                 if len(mac.examples) < 3:
                     mac.examples.append(shown_name(entry))
