@@ -107,9 +107,10 @@ class Prefilter:
                 if (value in self.names or (self.globs is not None and self.globs.match(value))
                         or any(p.search(value) for p in self.regexes)):
                     return True
-        labels = self.labels
-        if labels is not None and any(form_search(labels, label) for label in facts["labels"]):
-            return True
+        asked = self.labels
+        for label in facts["labels"] if asked is not None else ():
+            if form_search(asked, label):
+                return True
         return any(self._certificate(c) for c in facts["certificates"])
 
     def _certificate(self, cert: list[Any]) -> bool:
@@ -198,6 +199,7 @@ def _names(by_attr: dict[str, FormPatterns], name_attrs: dict[str, list[str]]) -
     (another case, width or look-alike letters make a claim in the matcher: still a match)."""
     for a, values in name_attrs.items():
         asked = by_attr.get(a)
-        if asked is not None and any(form_search(asked, v) for v in values):
-            return True
+        for v in values if asked is not None else ():
+            if form_search(asked, v):
+                return True
     return False
