@@ -255,7 +255,6 @@ def skeleton_side(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
     return None if mapped.pattern == src else mapped
 
 
-
 class FormPatterns(NamedTuple):
     """What each form of a name is asked (:func:`form_search`). Each is a compiled pattern, or
     anything with a ``search`` (the prefilter's patterns combined into one)."""

@@ -9,11 +9,13 @@ facts of the identity, so one combined test per fact kind says "nothing can matc
 - a package reading, in any of its forms, that is a rule's exact name (or a folded form of
   one), or matches a rule's glob or regex (exclusions ignored: a superset);
 - a label, in any form, that a rule's label pattern finds (a pattern in another script also with
-  its letters mapped, on the skeleton: :func:`apkscan.rules.normalise.skeleton_side`);
+  its letters mapped, on the skeleton: :func:`apkscan.rules.normalise.skeleton_side`), asked
+  as the matcher asks it, by the same function (:func:`apkscan.rules.normalise.form_search`);
 - a digest of any certificate anywhere in the identity that is a known certificate's
   (a pack's, a rule's, a source stamp's);
 - a subject matching a subject or publisher pattern, an issuer matching an issuer pattern
-  (raw, or in a folded form: :mod:`apkscan.rules.names` makes such a match a claim),
+  (raw, or in a folded form: :mod:`apkscan.rules.names` makes such a match a claim; both
+  through ``form_search``),
   an ``O=`` value whose first distinctive word is a listed publisher name's first word, a
   subject whose attributes are a counterfeitable known certificate's subject;
 - two package readings or more (the manifest-ambiguity finding needs no rule).
