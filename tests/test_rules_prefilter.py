@@ -61,15 +61,23 @@ sources:
 """
 
 
+def with_pack(tmp_path_factory, name: str, text: str, builtin: bool = True):
+    """The built-in packs (or none) and one more, written to a file as ``name``."""
+    from apkscan.rules.loader import load_ruleset
+
+    path = tmp_path_factory.mktemp("rules") / f"{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    rules = load_ruleset([path], builtin=builtin)
+    assert [p.name for p in rules.packs][-1] == name, rules.notices
+    return rules
+
+
 @pytest.fixture(scope="module")
 def rulesets(tmp_path_factory):
     from apkscan.rules.loader import load_ruleset
 
-    extra = tmp_path_factory.mktemp("rules") / "extra.yaml"
-    extra.write_text(EXTRA, encoding="utf-8")
-    both = load_ruleset([extra])
-    assert [p.name for p in both.packs][-1] == "extra", both.notices
-    return [load_ruleset(), both, load_ruleset([extra], builtin=False)]
+    return [load_ruleset(), with_pack(tmp_path_factory, "extra", EXTRA),
+            with_pack(tmp_path_factory, "extra", EXTRA, builtin=False)]
 
 
 def _sound(identity, rules) -> bool:

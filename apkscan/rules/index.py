@@ -14,9 +14,9 @@ kept per pack object (a few at a time) and holds the pack, so its ``id`` is not 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from apkscan.rules.certview import CertView
 from apkscan.rules.model import Rule, RulePack
@@ -79,19 +79,29 @@ def _has_pattern(rule: Rule) -> bool:
                 or rule.issuers or rule.source_stamps)
 
 
-_CACHE: dict[int, tuple[RulePack, PackIndex]] = {}
 _KEEP = 16
+T = TypeVar("T")
+
+
+def kept(cache: dict[int, tuple[Any, T]], obj: Any, build: Callable[[Any], T]) -> T:
+    """``build(obj)``, kept in ``cache`` per object (packs and rule sets are read-only once
+    loaded): keyed by ``id``, each entry holds its object so the id is not reused while kept;
+    the oldest of :data:`_KEEP` goes first."""
+    hit = cache.get(id(obj))
+    if hit is not None and hit[0] is obj:
+        return hit[1]
+    if len(cache) >= _KEEP:
+        del cache[next(iter(cache))]
+    value = build(obj)
+    cache[id(obj)] = (obj, value)
+    return value
+
+
+_CACHE: dict[int, tuple[RulePack, PackIndex]] = {}
 
 
 def index_of(pack: RulePack) -> PackIndex:
-    hit = _CACHE.get(id(pack))
-    if hit is not None and hit[0] is pack:
-        return hit[1]
-    if len(_CACHE) >= _KEEP:
-        del _CACHE[next(iter(_CACHE))]
-    ix = build(pack)
-    _CACHE[id(pack)] = (pack, ix)
-    return ix
+    return kept(_CACHE, pack, build)
 
 
 _VENDORS: dict[int, tuple[Any, dict[str, KnownIndex]]] = {}
@@ -100,15 +110,14 @@ _VENDORS: dict[int, tuple[Any, dict[str, KnownIndex]]] = {}
 def vendor_index(rules: Any, vendor: str) -> KnownIndex:
     """Every known certificate of ``vendor`` across the rule set's packs, indexed (kept per
     rule-set object, like the packs' indexes)."""
-    hit = _VENDORS.get(id(rules))
-    if hit is None or hit[0] is not rules:
-        if len(_VENDORS) >= _KEEP:
-            del _VENDORS[next(iter(_VENDORS))]
-        by_vendor: dict[str, list[Any]] = {}
-        for pack in rules.packs:
-            by_vendor.setdefault(pack.vendor, []).extend(pack.certificates.values())
-        hit = _VENDORS[id(rules)] = (rules, {v: KnownIndex(certs) for v, certs in by_vendor.items()})
-    return hit[1][vendor]
+    return kept(_VENDORS, rules, _by_vendor)[vendor]
+
+
+def _by_vendor(rules: Any) -> dict[str, KnownIndex]:
+    by_vendor: dict[str, list[Any]] = {}
+    for pack in rules.packs:
+        by_vendor.setdefault(pack.vendor, []).extend(pack.certificates.values())
+    return {v: KnownIndex(certs) for v, certs in by_vendor.items()}
 
 
 def candidates(pack: RulePack, ix: PackIndex, packages: Iterable[str], view: CertView,

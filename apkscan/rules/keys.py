@@ -103,11 +103,12 @@ def counterfeit_findings(pack: RulePack, view: CertView, known: KnownIndex | Non
     evidence: list[Evidence] = []
     keys = known if known is not None else list(pack.certificates.values())
     # each certificate's subject and whether it is one of the pack's keys, once (not per known one)
-    certs = [(where, cert, _dn_of(cert), is_known(cert, keys)) for where, cert in view.all_certificates()]
+    certs = [(where, cert, dn_of_attrs(cert.subject_attrs), is_known(cert, keys))
+             for where, cert in view.all_certificates()]
     for kc in pack.certificates.values():
-        if not kc.subject or not (kc.serial or kc.not_before):
+        want = counterfeit_subject(kc)
+        if want is None:
             continue  # known by hash only: a counterfeit subject cannot be recognised
-        want = _dn(kc.subject)
         for where, cert, dn, known_key in certs:
             if known_key or dn != want:
                 continue  # a known key (maybe another of the vendor's), or another subject
@@ -157,5 +158,16 @@ def _dn(rfc4514: str) -> frozenset[tuple[str, str]]:
     return frozenset((k.strip().upper(), skeleton(v.strip())) for k, v in pairs)
 
 
-def _dn_of(cert: Certificate) -> frozenset[tuple[str, str]]:
-    return frozenset((k.upper(), skeleton(v)) for k, vs in cert.subject_attrs.items() for v in vs)
+def counterfeit_subject(kc: KnownCert) -> frozenset[tuple[str, str]] | None:
+    """The subject a counterfeit of ``kc`` copies (as :func:`dn_of_attrs` reads one), or None when
+    ``kc`` is known by hash only (no subject, or neither serial nor dates a copy could repeat).
+    The prefilter (:mod:`apkscan.rules.prefilter`) asks this too, so both look for the same ones."""
+    if not kc.subject or not (kc.serial or kc.not_before):
+        return None
+    return _dn(kc.subject)
+
+
+def dn_of_attrs(attrs: dict[str, list[str]]) -> frozenset[tuple[str, str]]:
+    """A certificate's subject or issuer attributes as :func:`counterfeit_subject` compares them
+    (the matcher's certificates and the prefilter's stored facts alike)."""
+    return frozenset((k.upper(), skeleton(v)) for k, vs in attrs.items() for v in vs)

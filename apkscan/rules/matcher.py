@@ -31,7 +31,7 @@ from apkscan.rules.model import (
     RuleSet,
 )
 from apkscan.rules.names import as_claim, foreign_keys, name_evidence, publisher_evidence
-from apkscan.rules.normalise import forms, ignoring_case, skeleton_side
+from apkscan.rules.normalise import form_patterns, form_search, forms
 from apkscan.rules.prefilter import facts_of, prefilter_of
 
 __all__ = ["CertView", "match_identity"]
@@ -237,20 +237,16 @@ def _label_evidence(rule: Rule, identity: ApkIdentity) -> list[Evidence]:
     if not rule.labels:
         return []
     out: list[Evidence] = []
-    labels = [(locale, label, forms(label)) for locale, label in _labels(identity)]
+    labels = _labels(identity)
     for pattern in rule.labels:
-        folded, mapped = ignoring_case(pattern), skeleton_side(pattern)
-        hit = None
-        for locale, label, label_forms in labels:
-            for form, value in label_forms:
-                if ((pattern if form == "raw" else folded).search(value)
-                        or (form == "skeleton" and mapped is not None and mapped.search(value))):
-                    hit = Evidence("label", label, "label", pattern.pattern,
-                                   normalised=None if form == "raw" else value, locale=locale)
-                    break
-            if hit:
+        asked = form_patterns(pattern)
+        for locale, label in labels:
+            found = form_search(asked, label)  # the prefilter's search too (apkscan.rules.prefilter)
+            if found:
+                form, value = found
+                out.append(Evidence("label", label, "label", pattern.pattern,
+                                    normalised=None if form == "raw" else value, locale=locale))
                 break
-        out += [hit] if hit else []
     return out
 
 

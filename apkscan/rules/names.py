@@ -17,7 +17,7 @@ from apkscan.rules.certview import CertView
 from apkscan.rules.index import KnownIndex
 from apkscan.rules.keys import is_known
 from apkscan.rules.model import Evidence, KnownCert, NamePattern, RulePack
-from apkscan.rules.normalise import forms, ignoring_case, listed_keys, publisher_key, skeleton_side
+from apkscan.rules.normalise import form_patterns, form_search, listed_keys, publisher_key
 
 
 def as_claim(e: Evidence, location: str | None = None) -> Evidence:
@@ -77,11 +77,11 @@ def _folded_name_hits(pattern: NamePattern, attrs: dict[str, list[str]]) -> list
 
 def _folded_value(regex: re.Pattern[str], values: list[str]) -> tuple[str, str] | None:
     """(value, its folded form) of the first value whose normalised or skeleton form matches."""
-    folded, mapped = ignoring_case(regex), skeleton_side(regex)
+    asked = form_patterns(regex)
     for value in values:
-        for how, form in forms(value)[1:]:
-            if folded.search(form) or (how == "skeleton" and mapped is not None and mapped.search(form)):
-                return value, form
+        found = form_search(asked, value, folded_only=True)  # the prefilter's search too
+        if found:
+            return value, found[1]
     return None
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from typing import Any, NamedTuple
 
 from apkscan.ignorable import default_ignorable
 
@@ -253,3 +254,31 @@ def skeleton_side(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
         return None
     return None if mapped.pattern == src else mapped
 
+
+class FormPatterns(NamedTuple):
+    """What each form of a name is asked (:func:`form_search`). Each is a compiled pattern, or
+    anything with a ``search`` (the prefilter's patterns combined into one)."""
+
+    raw: Any  # the name as written
+    folded: Any  # its normalised and skeleton forms: case ignored
+    mapped: Any | None  # its skeleton too, a pattern in another script with its letters mapped
+
+
+@functools.lru_cache(maxsize=1024)
+def form_patterns(pattern: re.Pattern[str]) -> FormPatterns:
+    """One rule pattern, as :func:`form_search` asks it of each form."""
+    return FormPatterns(pattern, ignoring_case(pattern), skeleton_side(pattern))
+
+
+def form_search(patterns: FormPatterns, text: str, folded_only: bool = False) -> tuple[str, str] | None:
+    """(how, form) of the first of ``text``'s :func:`forms` the patterns find, or None.
+
+    Why one function: the matcher's label and name evidence and the prefilter's "could match"
+    ask names this way, and the prefilter must find at least what the matcher finds; written
+    once, they cannot drift. ``folded_only``: only the forms other than the raw one."""
+    raw, folded, mapped = patterns
+    for how, value in _forms(text)[1 if folded_only else 0:]:
+        if ((raw if how == "raw" else folded).search(value)
+                or (how == "skeleton" and mapped is not None and mapped.search(value))):
+            return how, value
+    return None

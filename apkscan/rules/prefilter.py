@@ -9,11 +9,13 @@ facts of the identity, so one combined test per fact kind says "nothing can matc
 - a package reading, in any of its forms, that is a rule's exact name (or a folded form of
   one), or matches a rule's glob or regex (exclusions ignored: a superset);
 - a label, in any form, that a rule's label pattern finds (a pattern in another script also with
-  its letters mapped, on the skeleton: :func:`apkscan.rules.normalise.skeleton_side`);
+  its letters mapped, on the skeleton: :func:`apkscan.rules.normalise.skeleton_side`), asked
+  as the matcher asks it, by the same function (:func:`apkscan.rules.normalise.form_search`);
 - a digest of any certificate anywhere in the identity that is a known certificate's
   (a pack's, a rule's, a source stamp's);
 - a subject matching a subject or publisher pattern, an issuer matching an issuer pattern
-  (raw, or in a folded form: :mod:`apkscan.rules.names` makes such a match a claim),
+  (raw, or in a folded form: :mod:`apkscan.rules.names` makes such a match a claim; both
+  through ``form_search``),
   an ``O=`` value whose first distinctive word is a listed publisher name's first word, a
   subject whose attributes are a counterfeitable known certificate's subject;
 - two package readings or more (the manifest-ambiguity finding needs no rule).
@@ -32,9 +34,10 @@ import fnmatch
 import re
 from typing import Any
 
-from apkscan.rules.index import DIGESTS
+from apkscan.rules.index import DIGESTS, KnownIndex, kept
+from apkscan.rules.keys import counterfeit_subject, dn_of_attrs
 from apkscan.rules.model import RuleSet
-from apkscan.rules.normalise import forms, ignoring_case, listed_keys, publisher_key, skeleton, skeleton_side
+from apkscan.rules.normalise import FormPatterns, form_patterns, form_search, forms, listed_keys, publisher_key
 
 FORMAT = 1  # of facts_of's value: a stored value of another format is not read
 
@@ -73,35 +76,29 @@ class Prefilter:
         globs: list[str] = []
         self.regexes: list[re.Pattern[str]] = []
         labels: list[re.Pattern[str]] = []
-        self.digests: set[tuple[str, str]] = set()
-        self.subjects: list[Any] = []
-        self.issuers: list[Any] = []
+        subjects: list[Any] = []
+        issuers: list[Any] = []
         self.firsts: set[str] = set()
-        self.dns: set[frozenset[tuple[str, str]]] = set()
         known: list[Any] = []
         for pack in rules.packs:
             known += pack.certificates.values()
-            self.subjects += pack.publishers
+            subjects += pack.publishers
             self.firsts.update(k[0] for _n, k in listed_keys(tuple(pack.publisher_names)) if k)
             for rule in pack.rules:
                 self.names.update(v for name in rule.packages for _how, v in forms(name))
                 globs += rule.package_globs
                 self.regexes += rule.package_regexes
                 labels += rule.labels
+                # a rule's own certificates are the matcher's evidence whether or not the pack
+                # registers them (the loader and the STIX reader do): asked here either way
                 known += [rc.cert for rc in rule.certificates] + list(rule.source_stamps)
-                self.subjects += rule.subjects
-                self.issuers += rule.issuers
-        self.labels = _either(labels), _either([ignoring_case(p) for p in labels])
-        # a label pattern in another script is also asked of the skeleton with its letters mapped
-        self.label_skeletons = _either([m for p in labels if (m := skeleton_side(p)) is not None])
-        self.subject_attrs, self.issuer_attrs = _by_attr(self.subjects), _by_attr(self.issuers)
+                subjects += rule.subjects
+                issuers += rule.issuers
+        self.labels = _combined(labels)  # asked as matcher._label_evidence asks each pattern
+        self.subject_attrs, self.issuer_attrs = _by_attr(subjects), _by_attr(issuers)
         self.globs = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs)) if globs else None
-        for kc in known:
-            self.digests.update((a, d) for a in DIGESTS if (d := getattr(kc, a)))
-            if kc.subject and (kc.serial or kc.not_before):  # what keys.counterfeit_findings compares
-                from apkscan.rules.keys import _dn
-
-                self.dns.add(_dn(kc.subject))
+        self.digests = KnownIndex(known).by_digest  # (algorithm, hex) of every known certificate
+        self.dns = {dn for kc in known if (dn := counterfeit_subject(kc)) is not None}
 
     def could_match(self, facts: dict[str, Any]) -> bool:
         """False: no rule of the set, nor the manifest-ambiguity check, can yield a finding."""
@@ -112,13 +109,10 @@ class Prefilter:
                 if (value in self.names or (self.globs is not None and self.globs.match(value))
                         or any(p.search(value) for p in self.regexes)):
                     return True
-        raw, folded = self.labels
-        mapped = self.label_skeletons
-        for label in facts["labels"] if raw else ():
-            for how, value in forms(label):
-                if ((raw if how == "raw" else folded).search(value)
-                        or (how == "skeleton" and mapped is not None and mapped.search(value))):
-                    return True
+        asked = self.labels
+        for label in facts["labels"] if asked is not None else ():
+            if form_search(asked, label):
+                return True
         return any(self._certificate(c) for c in facts["certificates"])
 
     def _certificate(self, cert: list[Any]) -> bool:
@@ -131,8 +125,7 @@ class Prefilter:
             words = publisher_key(o).split()
             if words and words[0] in self.firsts:  # matcher._listed_name: words[:1] == a listed name's
                 return True
-        return bool(self.dns) and frozenset((k.upper(), skeleton(v)) for k, vs in subject.items()
-                                            for v in vs) in self.dns
+        return bool(self.dns) and dn_of_attrs(subject) in self.dns
 
 
 _KEPT: dict[int, tuple[RuleSet, Prefilter]] = {}
@@ -140,12 +133,7 @@ _KEPT: dict[int, tuple[RuleSet, Prefilter]] = {}
 
 def prefilter_of(rules: RuleSet) -> Prefilter:
     """The rule set's prefilter, kept per rule-set object (read-only once loaded, like the indexes)."""
-    hit = _KEPT.get(id(rules))
-    if hit is None or hit[0] is not rules:
-        if len(_KEPT) >= 16:
-            del _KEPT[next(iter(_KEPT))]
-        hit = _KEPT[id(rules)] = (rules, Prefilter(rules))
-    return hit[1]
+    return kept(_KEPT, rules, Prefilter)
 
 
 class _Any:
@@ -184,30 +172,36 @@ def _either(patterns: list[re.Pattern[str]]) -> Any:
         return _Any(list(patterns))
 
 
-def _by_attr(patterns: list[Any]) -> dict[str, tuple[Any, Any, Any]]:
-    """Attribute -> the patterns' regexes for it, combined (raw; case ignored, for the folded
-    forms; letters of another script mapped, for the skeleton: as ``names._folded_value`` asks):
-    a name pattern can match only if its first attribute's regex finds a value (every listed
-    attribute must), so asking that one of each pattern is a superset of asking them whole."""
+def _combined(patterns: list[re.Pattern[str]]) -> FormPatterns | None:
+    """:func:`~apkscan.rules.normalise.form_patterns` of every pattern, each part combined
+    (:func:`_either`): :func:`~apkscan.rules.normalise.form_search` then finds a form exactly
+    when it finds one for some pattern alone. None: no patterns."""
+    if not patterns:
+        return None
+    each = [form_patterns(p) for p in patterns]
+    return FormPatterns(_either([f.raw for f in each]), _either([f.folded for f in each]),
+                        _either([f.mapped for f in each if f.mapped is not None]))
+
+
+def _by_attr(patterns: list[Any]) -> dict[str, FormPatterns]:
+    """Attribute -> the patterns' regexes for it, :func:`_combined` (asked as
+    ``names._folded_value`` and ``NamePattern.match`` ask each): a name pattern can match only
+    if its first attribute's regex finds a value (every listed attribute must), so asking that
+    one of each pattern is a superset of asking them whole."""
     by: dict[str, list[re.Pattern[str]]] = {}
     for p in patterns:
         if p.attrs:
             attr, regex = next(iter(p.attrs.items()))
             by.setdefault(attr, []).append(regex)
-    return {attr: (_either(regexes), _either([ignoring_case(r) for r in regexes]),
-                   _either([m for r in regexes if (m := skeleton_side(r)) is not None]))
-            for attr, regexes in by.items()}
+    return {attr: asked for attr, regexes in by.items() if (asked := _combined(regexes)) is not None}
 
 
-def _names(by_attr: dict[str, tuple[Any, Any, Any]], name_attrs: dict[str, list[str]]) -> bool:
+def _names(by_attr: dict[str, FormPatterns], name_attrs: dict[str, list[str]]) -> bool:
+    """Whether a value of an attribute, in any form, is found by that attribute's patterns
+    (another case, width or look-alike letters make a claim in the matcher: still a match)."""
     for a, values in name_attrs.items():
-        if a not in by_attr:
-            continue
-        raw, folded, mapped = by_attr[a]
-        for v in values:
-            if raw.search(v):
+        asked = by_attr.get(a)
+        for v in values if asked is not None else ():
+            if form_search(asked, v):
                 return True
-            for how, form in forms(v)[1:]:  # another case, width or look-alike letters: a claim, still a match
-                if folded.search(form) or (how == "skeleton" and mapped is not None and mapped.search(form)):
-                    return True
     return False
