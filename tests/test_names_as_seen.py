@@ -91,6 +91,9 @@ def test_a_counterfeit_certificate_with_a_look_alike_letter_is_still_counterfeit
     ("QQ\u2007", "tencent.mobileqq", "canada-tbs-2023"),
     ("\u0410\u043d\u0442\u0438\u0432\u0438\u0440\u0443\u0441 K\u0430\u0441\u043f\u0435\u0440\u0441\u043a\u043e\u0433\u043e",
      "kaspersky.label", "canada-tbs-2023"),  # Антивирус Kасперского: one Latin K in the Cyrillic name
+    ("Kacnepckoro", "kaspersky.label", "canada-tbs-2023"),  # all Latin look-alikes: its own skeleton
+    ("Kacnepckiy Antivirus", "kaspersky.label", "canada-tbs-2023"),
+    ("Kacper Notes", None, None),  # a Latin name near it that is no look-alike (over-matching control)
 ])
 def test_labels_are_read_as_the_launcher_shows_them(gen, tmp_path, label, rule, policy):
     apk = _apk(gen, tmp_path, "app.apk", "com.example.video", label, "test-rsa")

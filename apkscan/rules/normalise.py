@@ -277,8 +277,15 @@ def form_search(patterns: FormPatterns, text: str, folded_only: bool = False) ->
     ask names this way, and the prefilter must find at least what the matcher finds; written
     once, they cannot drift. ``folded_only``: only the forms other than the raw one."""
     raw, folded, mapped = patterns
-    for how, value in _forms(text)[1 if folded_only else 0:]:
+    seen = _forms(text)
+    for how, value in seen[1 if folded_only else 0:]:
         if ((raw if how == "raw" else folded).search(value)
                 or (how == "skeleton" and mapped is not None and mapped.search(value))):
             return how, value
+    if mapped is not None and seen[-1][0] != "skeleton":
+        # the skeleton equals an earlier form (a label all in Latin look-alikes, ``Kacnepckoro``
+        # for ``касперск``): that form is the skeleton too, and is asked as one
+        value = skeleton(text)
+        if mapped.search(value):
+            return "skeleton", value
     return None
