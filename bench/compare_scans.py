@@ -48,29 +48,12 @@ def cases() -> list[list[str]]:
     return out + [[str(FIX / "apks" / "clean-v1v2v3.apk"), str(FIX / "apks" / "v2-only.apk"), *MULTI]]
 
 
-EXTRA = """schema: apkscan-rules/1
-pack: extra
-vendor: Example
-version: "1"
-reviewed: "2026-01-01"
-rules:
-  - id: extra.example
-    app: Example apps
-    match: {package_glob: ["com.example.*"]}
-    references: [test]
-  - id: extra.notes
-    app: Notes
-    match: {label: ["(?i)notes|clean"]}
-    references: [test]
-sources:
-  test: a test pack
-"""
+EXTRA = ROOT / "tests" / "extra_pack.yaml"  # the pack tests/test_rule_change_lane.py proves
 
 
 def store_phases(tree: Path, tmp: Path) -> dict[str, bytes]:
     """``--store``: every output of each phase on one store, run from ``tree``, what varies replaced."""
-    (tmp / "extra.yaml").write_text(EXTRA, encoding="utf-8")
-    extra, policy = ["--rules", str(tmp / "extra.yaml")], ["--policy", "vendor-watch"]
+    extra, policy = ["--rules", str(EXTRA)], ["--policy", "vendor-watch"]
     phases = {"cold": [], "warm": [], "policy change": policy, "rule change": extra,
               "rule and policy change": extra + policy, "one pack": ["--no-builtin-rules", "--rules",
                                                                    str(ROOT / "signatures" / "tencent.yaml")],

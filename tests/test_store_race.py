@@ -120,18 +120,24 @@ def test_folders_swapped_before_the_hash_do_not_change_what_is_hashed(ev, tmp_pa
     _banned_every_warm_run(ev, db, rules)
 
 
-def test_folders_swapped_before_the_parse_do_not_change_what_is_parsed(ev, tmp_path, rules, monkeypatch):
-    """A miss is parsed through the same descriptor (the old code parsed the path again and
-    stored the clean identity under the banned file's stat key)."""
-    db = tmp_path / "s.sqlite"
-    real = identify_mod.identify
-
+def _parsed_swapped(ev: Path, real):
+    """``identify`` that parses with the folders swapped (and puts them back)."""
     def swapped(path, **kw):
         exchange(ev / "d", ev / "e")
         try:
             return real(path, **kw)
         finally:
             exchange(ev / "d", ev / "e")
+    return swapped
+
+
+def test_folders_swapped_before_the_parse_do_not_change_what_is_parsed(ev, tmp_path, rules, monkeypatch):
+    """A miss is parsed through the same descriptor (the old code parsed the path again and
+    stored the clean identity under the banned file's stat key)."""
+    db = tmp_path / "s.sqlite"
+    real = identify_mod.identify
+
+    swapped = _parsed_swapped(ev, real)
 
     monkeypatch.setattr(identify_mod, "identify", swapped)
     assert [a[0] for a in _apps(ev / "d" / "app.apk", db, rules)] == ["com.zhiliaoapp.musically"]
@@ -187,12 +193,7 @@ def test_the_fast_lane_never_learns_a_raced_read(ev, tmp_path, monkeypatch):
 
     db, real = tmp_path / "s.sqlite", identify_mod.identify
 
-    def swapped(path, **kw):
-        exchange(ev / "d", ev / "e")
-        try:
-            return real(path, **kw)
-        finally:
-            exchange(ev / "d", ev / "e")
+    swapped = _parsed_swapped(ev, real)
 
     def packages(run: int) -> list[str]:
         out = tmp_path / f"{run}.jsonl"
@@ -208,3 +209,52 @@ def test_the_fast_lane_never_learns_a_raced_read(ev, tmp_path, monkeypatch):
     assert packages(2) == packages(3) == ["com.zhiliaoapp.musically"]
     with sqlite3.connect(db) as c:
         assert c.execute("SELECT package FROM known_lines").fetchall() == [("com.zhiliaoapp.musically",)]
+
+
+def test_the_fast_lane_never_learns_a_file_classified_by_another_files_head(tmp_path, monkeypatch):
+    """Final review 2, F1: the walker reads a file's head and then the file through two opens. A
+    folder swapped between them had a tar holding WeChat (that also opens from its end as a clean
+    APK, signed so) classified by another file's ``PK`` head as one plain APK: the lane kept a row
+    for it, and every later ``--jsonl -q`` run answered "clean" without reading it again."""
+    import subprocess
+
+    from click.testing import CliRunner
+    from conftest import prefixed_apk
+    from test_polyglots import KEYS, tar_of
+
+    from apkscan.cli import main
+    from apkscan.sources import walker
+
+    monkeypatch.setattr(st, "RACY_NS", 0)
+    unsigned = tmp_path / "unsigned.apk"
+    unsigned.write_bytes(prefixed_apk((APKS / CLEAN).read_bytes(),
+                                      tar_of([("wechat.apk", (APKS / "wechat-tencent-subject.apk").read_bytes())])))
+    (tmp_path / "ev" / "a").mkdir(parents=True)
+    (tmp_path / "ev" / "b").mkdir()
+    polyglot, target = tmp_path / "ev" / "b" / "pull.apk", tmp_path / "ev" / "a" / "pull.apk"
+    subprocess.run(["apksigner", "sign", "--key", str(KEYS / "test-rsa.pk8"), "--cert", str(KEYS / "test-rsa.pem"),
+                    "--v4-signing-enabled", "false", "--out", str(polyglot), str(unsigned)], check=True, capture_output=True)
+    target.write_bytes(b"PK\x03\x04" + bytes(polyglot.stat().st_size - 4))  # only its head is ever read
+    for f in (polyglot, target):
+        os.utime(f, ns=(OLD, OLD))
+    real, db = walker.ByteSource, tmp_path / "s.sqlite"
+
+    def swapped(path, *a, **kw):
+        if path == str(target) and not swapped.done:
+            swapped.done = True
+            exchange(tmp_path / "ev" / "a", tmp_path / "ev" / "b")  # the path now names the polyglot, for good
+        return real(path, *a, **kw)
+    swapped.done = False
+
+    def packages(run: int) -> list[str]:
+        out = tmp_path / f"{run}.jsonl"
+        res = CliRunner().invoke(main, ["scan", str(target), "--store", str(db), "--jsonl", str(out), "-q",
+                                        "--jobs", "1", "--force"])
+        assert res.exit_code in (0, 1, 3), res.output
+        return sorted(line.split('"package": "')[1].split('"')[0] for line in out.read_text().splitlines()
+                      if line.startswith('{"type": "app"'))
+
+    monkeypatch.setattr(walker, "ByteSource", swapped)
+    assert packages(1) == ["com.example.clean"]  # the raced run reads what it was handed
+    monkeypatch.setattr(walker, "ByteSource", real)
+    assert packages(2) == packages(3) == ["com.example.clean", "com.tencent.mm"]

@@ -262,7 +262,8 @@ class KnownFiles:
     # ------------------------------------------------------------------ learning
     def on_plain(self, path: str, classified: os.stat_result) -> None:
         """The walker read ``path`` (a top-level file) as one APK with nothing nested in it;
-        ``classified``: the stat of the descriptor it read, after reading. Remembered only when the
+        ``classified``: the stat of the descriptor it read, after reading (the walker calls this only
+        when the file whose head it classified is that same file). Remembered only when the
         path still names that very file (a file renamed over it during the walk was never
         classified) and that stat was not racy at the time taken before the walker opened it
         (``known``: a later write in the same tick would leave it as it was; review 56 F2)."""

@@ -11,7 +11,6 @@ the renderer's job. A finding's own rows (evidence, citation, claims) are
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from apkscan.document import App, Finding, InputError, ScanDocument, Source
 from apkscan.document.scan_document import PolicyMeta, RulesMeta, Tool

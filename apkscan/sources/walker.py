@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 from apkscan.apk.io.bytesource import ByteSource
-from apkscan.apk.io.readonly import open_binary
+from apkscan.apk.io.readonly import open_binary, same_file
 from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError, Issue, error, tamper, warning
 from apkscan.sources import detect, registry, walkclock
@@ -55,6 +55,7 @@ class Blob:
     flags: list[Issue] = field(default_factory=list)
     given: bool = False  # named on the command line: never skipped, always reported
     custody: bool = False  # an outermost local file: its InputFile record is owed
+    head_stat: os.stat_result | None = None  # a local file: the stat of the descriptor its head was read from
 
 
 class Walker:
@@ -68,8 +69,9 @@ class Walker:
         size = os.path.getsize(path)
         with open_binary(path) as fh:
             head = fh.read(detect.HEAD_SIZE)
+            head_stat = os.fstat(fh.fileno())
         yield from self.blob(Blob(chain, where, head, window=(path, 0, size), bundle=bundle, given=given,
-                                  custody=True), 0)
+                                  custody=True, head_stat=head_stat), 0)
 
     def blob(self, b: Blob, depth: int) -> Iterator[Item]:
         walkclock.check()
@@ -232,7 +234,8 @@ class Walker:
                     archive = opened = None
                 # with members still to walk, the spooled copy stays ours until they are done
                 handed_on = spooled is not None and not nested
-                if not nested and not unchecked and b.custody and len(b.chain) == 1 and self.ctx.options.on_plain:
+                if (not nested and not unchecked and b.custody and len(b.chain) == 1 and self.ctx.options.on_plain
+                        and same_file(b.head_stat, source.stat())):
                     self.ctx.options.on_plain(path, source.stat())  # plain: the fast lane may answer it next time
                 whole = spooled is not None or (off, length) == (0, os.path.getsize(path))
                 yield ScanInput(path, b.chain, 0 if whole else off, None if whole else length,

@@ -53,3 +53,12 @@ def listing(path: str | os.PathLike[str]) -> Iterator[Iterator[os.DirEntry]]:
 def open_binary(path: str | os.PathLike[str], buffering: int = -1) -> BinaryIO:
     """:func:`open_fd` as a binary file object (``open(path, "rb")``)."""
     return os.fdopen(open_fd(path), "rb", buffering=buffering)
+
+
+def same_file(first: os.stat_result | None, then: os.stat_result) -> bool:
+    """Whether two descriptors' stats name one file, unchanged between them (while both are open an
+    inode number is not reused). The walker reads a file's head and then the file through two
+    opens: a folder swapped between them (final review 2, F1) would have a tar taken for "one
+    plain APK" by another file's head."""
+    return first is not None and all(getattr(first, a) == getattr(then, a)
+                                     for a in ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns"))
