@@ -174,6 +174,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "STORE_NEWER": (W, "the scan store's schema is newer than this apkscan: left unused"),
     "STORE_ROW_IGNORED": (W, "a scan store row is not what its table holds (damaged or planted): a miss, computed again"),
     "STORE_UNAVAILABLE": (W, "the scan store cannot be opened or written: scanning without it"),
+    "STORE_UNTRUSTED": (W, "the scan store, its -wal/-shm or its folder can be written by someone else: left unused, scanning without it"),
     "TAMPER_APK_SIG_BLOCK_DUPLICATE_ID": (T, "APK Signing Block holds id … more than once; the first is used"),
     "TAMPER_APK_SIG_BLOCK_ENTRIES": (T, "APK Signing Block holds … entries; the first … ids are listed (real blocks hold a few)"),
     "TAMPER_APK_SIG_BLOCK_IGNORED": (T, "APK Signing Block ignored: the central directory is not immediately followed by the EOCD"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _CREATED = re.compile(r"CREATE\s+(?:TABLE|INDEX|TRIGGER)\s+(\w+)", re.IGNORECASE)
@@ -36,6 +37,38 @@ def store_links(path: str) -> str | None:
         why = hard_links(p)
         if why:
             return f"{os.path.basename(p)} {why}"
+    return None
+
+
+def untrusted(path: str) -> str | None:
+    """Why the store at ``path`` could have been written by someone else, or None.
+
+    A stored row decides what a rescan reports without the file being read again (a stat key
+    names a SHA-256, the SHA-256 an identity), so whoever can write the store can make a banned
+    app pass on every later run. The store is used only when it, its ``-wal``/``-shm`` and its
+    folder are this user's alone (a folder others can write, unless sticky as ``/tmp`` is, lets
+    them put another file in the store's place), as the rule cache's folders are
+    (:func:`apkscan.rules.cache._trusted`)."""
+    me = os.geteuid() if hasattr(os, "geteuid") else None
+    for p in (path, path + "-wal", path + "-shm"):
+        try:
+            st = os.lstat(p)
+        except FileNotFoundError:
+            continue
+        if me is not None and st.st_uid != me:
+            return f"{os.path.basename(p)} belongs to user {st.st_uid}, not to this user ({me})"
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return f"{os.path.basename(p)} can be written by others (mode {stat.S_IMODE(st.st_mode):04o})"
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        st = os.stat(folder)
+    except FileNotFoundError:
+        return None  # apkscan makes it, 0700 (one made by someone else meanwhile is found next run)
+    if me is not None and st.st_uid not in (me, 0):
+        return f"its folder {folder} belongs to user {st.st_uid}, who could put another store in its place"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
+        return (f"its folder {folder} can be written by others (mode {stat.S_IMODE(st.st_mode):04o}), "
+                "who could put another store in its place")
     return None
 
 

@@ -193,12 +193,17 @@ def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
     ``--store ~/notes.txt``, a folder, another program's database, a file with other hard links,
     or a healthy store that cannot be written here is left alone and the scan runs without a store.
     """
+    from apkscan.batch.store_file import untrusted
+
     try:
-        why = _foreign(path)
+        why, doubt = _foreign(path), untrusted(path)
     except OSError as exc:
-        why = exc.strerror or str(exc)
+        why, doubt = exc.strerror or str(exc), None
     if why:
         return _unavailable(path, why)
+    if doubt:
+        return None, [warning("STORE_UNTRUSTED", f"{path}: {doubt}: whoever can write the store decides what a "
+                                                  "rescan reports; left unused, scanning without a store")]
     try:
         conn = connect(path)
         if not _needs_check(conn, path):
