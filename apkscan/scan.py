@@ -17,11 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apkscan.apk.model import ApkIdentity
+from apkscan.evaluate import evaluate, incomplete, unscannable  # one identity's part (callers import them here too)
 from apkscan.batch.streamed import StreamedApp, shared, streamed
 from apkscan.issues import Issue, Severity
-from apkscan.policy.multi import decide_all
 from apkscan.policy.model import Policy
-from apkscan.rules.matcher import match_identity
 from apkscan.rules.model import RuleSet
 from apkscan.result import AppResult, InputError, ScanResult
 from apkscan.sources.interface import chain_display, InputFile, InputProblem, RecordedApp, ScanInput, Skipped, Source
@@ -29,61 +28,10 @@ from apkscan.sources.record_check import (RECORD_OF_SCANNED_APK, record_contradi
                                          scanned_here, tied_reason)
 
 FAIL_ON = ("prohibited", "review", "never")
-_UNSCANNABLE = ("INPUT_", "ZIP_", "INTERNAL_ERROR")
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def evaluate(identity: ApkIdentity, rules: RuleSet, policy: Policy | list[Policy], *, source: str,
-             container: str | None = None, dex_path: str | None = None,
-             dex_window: tuple[int, int | None] = (0, None), chain: tuple[str, ...] = (),
-             dex_deadline: float | None = None) -> AppResult:
-    """Findings and a verdict per policy for one identified APK (``dex_path`` set = ``--deep``;
-    ``dex_deadline``: the input's time budget, a ``time.monotonic()`` value)."""
-    classes = None
-    warnings: list[Issue] = []
-    if dex_path is not None:
-        from apkscan.rules.dex import dex_pass  # only --deep pays for it
-
-        classes, warnings, cut = dex_pass(dex_path, window=dex_window, deadline=dex_deadline)
-        _dex_part(identity, cut)
-    findings = match_identity(identity, rules, classes)
-    policies = policy if isinstance(policy, list) else [policy]
-    app = AppResult(source=source, container=container, identity=identity, findings=findings,
-                    warnings=warnings, chain=chain)
-    app.set_outcomes(decide_all(identity, findings, policies, rules))
-    return app
-
-
-def _dex_part(identity: ApkIdentity, cut: Issue | None) -> None:
-    """``--deep``: the ``dex`` part of ``completeness``, ``not read`` with the code that cut the
-    pass short (a limit, the deadline), so the input counts as partly scanned (review 27 F6)."""
-    c = identity.completeness
-    if cut is None:
-        c.done("dex")
-    else:
-        c.state["dex"], c.why["dex"] = "not read", cut.code
-
-
-def unscannable(identity: ApkIdentity) -> bool:
-    """Nothing to match at all: no manifest was read (``identify`` marks it read only when a
-    package came out of it: an empty manifest is not an "allowed" app). Decided by what identify
-    states it read, not by error codes: a timed-out APK whose manifest was read is still matched."""
-    return not identity.completeness.has("manifest")
-
-
-def incomplete(identity: ApkIdentity) -> list[Issue]:
-    """Input-level errors of a readable APK (limits, timeouts, internal errors): scanned in part;
-    a ``--deep`` DEX pass cut short too (SDK rules saw only part of the classes)."""
-    out = [i for i in identity.errors if i.code.startswith(_UNSCANNABLE)]
-    c = identity.completeness
-    if c.state.get("dex") == "not read":
-        out.append(Issue(c.why.get("dex", "DEX_LIMIT_EXCEEDED"), "--deep: the DEX pass stopped before "
-                         "every classes*.dex Android loads was read; SDK rules saw part of the classes",
-                         Severity.WARNING))
-    return out
 
 
 @dataclass(slots=True)

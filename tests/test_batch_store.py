@@ -402,8 +402,8 @@ def test_store_inside_an_input_folder_is_refused_before_any_work(tmp_path):
 @pytest.fixture
 def matches(monkeypatch):
     """Counts real matching: every call of match_identity made by the scan."""
+    import apkscan.evaluate as evaluate_mod
     import apkscan.rules.matcher as matcher_mod
-    import apkscan.scan as scan_mod
 
     calls = []
     real = matcher_mod.match_identity
@@ -412,7 +412,7 @@ def matches(monkeypatch):
         calls.append(identity.path)
         return real(identity, rules, *a, **kw)
 
-    monkeypatch.setattr(scan_mod, "match_identity", counting)  # evaluate()
+    monkeypatch.setattr(evaluate_mod, "match_identity", counting)  # evaluate()
     monkeypatch.setattr(matcher_mod, "match_identity", counting)  # apkscan.batch.results
     return calls
 

@@ -302,7 +302,7 @@ def test_a_timed_out_dex_pass_is_cut_and_says_why(tmp_path):
 
     from apkscan.apk.identify import identify
     from apkscan.rules.dex import dex_pass
-    from apkscan.scan import _dex_part, incomplete
+    from apkscan.evaluate import _dex_part, incomplete
 
     apk = dex_apk(tmp_path / "one.apk", [_dex([b"Lcom/a/B;"], [0])])
     assert dex_pass(str(apk))[2] is None

@@ -26,7 +26,7 @@ HEAVY = ("jinja2", "jsonschema", "yaml", "apkscan.report.html",
          "apkscan.rules.stix", "apkscan.apk.signing.v4.verifier", "apkscan.apk.signing.stamp.verifier")
 # inspect has no rules, policies, reports or store either, nor the scan command, and a plain
 # APK needs no decompressor, tar reader or temporary folder
-INSPECT_ONLY = ("apkscan.scan", "apkscan.rules.loader", "apkscan.policy.loader", "apkscan.report.view",
+INSPECT_ONLY = ("apkscan.scan", "apkscan.evaluate", "apkscan.rules.loader", "apkscan.policy.loader", "apkscan.report.view",
                 "apkscan.report.terminal", "apkscan.batch.store", "apkscan.batch.pool", "sqlite3",
                 "apkscan.cli.scan_cmd", "apkscan.cli.batch_opts", "tarfile", "gzip", "bz2", "lzma", "tempfile",
                 "shutil")
@@ -71,7 +71,7 @@ def test_a_second_scan_imports_neither_yaml_nor_jsonschema_nor_the_unused_reader
     assert first_code == 0 and {"yaml", "jsonschema"} <= first  # the first run parses and validates the packs
     code, modules = _modules_after("scan", "--no-store", APK, "--json", str(out), "-q")
     assert code == 0 and json.loads(out.read_text())["apps"][0]["package"] == "com.example.clean"
-    assert {"apkscan.scan", "apkscan.rules.loader", "apkscan.policy.loader"} <= modules
+    assert {"apkscan.scan", "apkscan.evaluate", "apkscan.rules.loader", "apkscan.policy.loader"} <= modules
     assert sorted(m for m in HEAVY + ONE_INPUT_NO_STORE + SCAN_UNUSED if m in modules) == []
 
 

@@ -60,7 +60,7 @@ FLUSH = 256  # rows written per transaction
 def format_key() -> str:
     """The code that turns a record into its JSONL line and that decides a file is one plain APK
     (the sources layer: a walker that finds more nested members must walk again); the apk layer
-    is in the parser version, rules, policy and scan.py in the result keys."""
+    is in the parser version, rules, policy, scan.py and evaluate.py in the result keys."""
     return code_digest("result.py", "issues.py", "batch/jsonl.py", "batch/known.py", "batch/known_seal.py",
                        "sources")
 
