@@ -115,3 +115,16 @@ def test_a_store_in_a_folder_of_another_user_is_left_unused(seeded):
     packages, err = _scan(ev, db)
     assert packages == {"com.zhiliaoapp.musically", "com.example.clean"}
     assert "STORE_UNTRUSTED" in err and "folder" in err, err
+
+
+def test_a_symlinked_store_is_judged_by_the_file_and_folder_it_names(seeded, tmp_path):
+    """A link is not the store: the file it names and that file's folder are what SQLite writes
+    (a link's own mode is always 0777 and says nothing)."""
+    ev, db = seeded
+    link = tmp_path / "home" / "link.sqlite"
+    link.symlink_to(db)
+    assert _planted_rows_answer(ev, link)  # the target is one's own: used
+    db.chmod(0o666)
+    packages, err = _scan(ev, link)
+    assert packages == {"com.zhiliaoapp.musically", "com.example.clean"}
+    assert "STORE_UNTRUSTED" in err and "0666" in err, err

@@ -50,6 +50,7 @@ def untrusted(path: str) -> str | None:
     them put another file in the store's place), as the rule cache's folders are
     (:func:`apkscan.rules.cache._trusted`)."""
     me = os.geteuid() if hasattr(os, "geteuid") else None
+    path = os.path.realpath(path)  # a symlinked store: its file and folder are what SQLite writes
     for p in (path, path + "-wal", path + "-shm"):
         try:
             st = os.lstat(p)
