@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from apkscan.apk.completeness import PARTS, Completeness  # noqa: F401 - PARTS re-exported
 from apkscan.issues import Issue, Severity
 
 def filed(errors, warnings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -288,48 +289,6 @@ class VerificationResult:
     errors: list[Issue] = field(default_factory=list)  # verdict-level errors
     warnings: list[Issue] = field(default_factory=list)
     sightings: list[CertificateSighting] = field(default_factory=list)  # where each cert sits
-
-
-PARTS = ("manifest", "resources", "signatures", "content_digests", "file_hashes")
-
-
-@dataclass(slots=True)
-class Completeness:
-    """What ``identify`` read of one input and what it did not, stated rather than guessed.
-
-    Each part of ``PARTS`` is ``read`` once done; until then it is ``not read`` with the
-    code that stopped it in ``why`` (``INPUT_TIMEOUT``, ``ZIP_...``), or ``not checked``
-    when skipped on purpose (``--quick`` skips the content digests). ``resources`` is
-    resources.arsc, where the label is resolved: ``read`` when read or absent (Android resolves
-    nothing from an absent table either), ``not read`` when present but not read (a cap, an
-    entry that does not inflate): label rules then saw no label, so the input is partly scanned.
-    """
-
-    state: dict[str, str] = field(default_factory=lambda: dict.fromkeys(PARTS, "not read"))
-    why: dict[str, str] = field(default_factory=dict)
-
-    def done(self, part: str) -> None:
-        self.state[part] = "read"
-        self.why.pop(part, None)
-
-    def skip(self, part: str, why: str) -> None:
-        self.state[part], self.why[part] = "not checked", why
-
-    def stopped(self, code: str) -> None:
-        """Every part not yet read was stopped by ``code``."""
-        for part, state in self.state.items():
-            if state == "not read":
-                self.why.setdefault(part, code)
-
-    def has(self, part: str) -> bool:
-        return self.state.get(part) == "read"
-
-    @property
-    def complete(self) -> bool:
-        return all(v == "read" for v in self.state.values())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"complete": self.complete, **self.state, "why": dict(self.why)}
 
 
 @dataclass(slots=True)

@@ -20,6 +20,7 @@ from typing import Literal, TextIO
 
 from apkscan.document.codec import MALFORMED, DocumentError, Json, Record, decoder, encode
 from apkscan.document.identity import RECORD, Identity, Issue
+from apkscan.document.run_meta import InputFile, PackMeta, PolicyMeta, RuleMeta, RulesMeta, Skipped, Tool  # noqa: F401 - re-exported
 
 Verdict = Literal["prohibited", "review", "allowed"]
 Strength = Literal["confirmed", "strong", "weak"]
@@ -177,82 +178,6 @@ class InputError(Record):
     @property
     def where(self) -> Source:
         return _where(self.source)
-
-
-@dataclass(**RECORD)
-class Tool(Record):
-    """The program that wrote the document."""
-
-    name: str | None = None
-    version: str | None = None
-
-
-@dataclass(**RECORD)
-class RuleMeta(Record):
-    """A rule of a pack, as the run's metadata lists it."""
-
-    id: str | None = None
-    vendor: str | None = None
-    description: str | None = None
-    kind: str | None = None
-
-
-@dataclass(**RECORD)
-class PackMeta(Record):
-    """A rule pack used by the run, with its version."""
-
-    name: str
-    version: str | None = None
-    vendor: str | None = None
-    reviewed: str | None = None
-    path: str | None = None
-    rules: tuple[RuleMeta, ...] = ()
-    notices: tuple[str, ...] = ()  # what of the file the run left out (RULES_IOC_SKIPPED)
-
-
-@dataclass(**RECORD)
-class RulesMeta(Record):
-    """The rule packs used by the run."""
-
-    packs: tuple[PackMeta, ...] = ()
-
-
-@dataclass(**RECORD)
-class PolicyMeta(Record):
-    """A policy the run decided under."""
-
-    name: str | None = None
-    version: str | None = None
-    title: str | None = None
-    path: str | None = None
-    reviewed: str | None = None
-    url: str | None = None
-    jurisdiction: Json = None
-    effective: Json = None
-    uncertain: Json = None
-    notices: tuple[str, ...] = ()  # what the run found wrong with it (POLICY_SELECTS_NOTHING)
-
-
-@dataclass(**RECORD)
-class InputFile(Record):
-    """Custody: an outermost input file as read."""
-
-    path: str
-    size: int
-    kind: str
-    sha256: str | None
-    hashed: str | None = None  # where the SHA-256 comes from: "this run", or "store" (computed when last read)
-
-
-@dataclass(**RECORD)
-class Skipped(Record):
-    """Files looked at and deliberately not scanned, per place and reason."""
-
-    where: tuple[str, ...]
-    where_display: str | None = None
-    reason: str
-    count: int
-    examples: tuple[str, ...] = ()
 
 
 @dataclass(**RECORD)

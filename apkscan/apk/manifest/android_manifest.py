@@ -2,8 +2,8 @@
 
 The package identity (``package``, ``split``, every other reading of ``package``) is read
 as the package manager reads it, see :mod:`apkscan.apk.manifest.package_id`. The verifier needs
-``min_sdk`` *exactly* as apksig computes it (it picks the Android
-versions the signature must verify on), so the binary XML is walked with the rules of
+``min_sdk`` *exactly* as apksig computes it (it picks the Android versions the signature must
+verify on), so :mod:`apkscan.apk.manifest.apksig_sdk` walks the binary XML with the rules of
 apksig's ``AndroidBinXmlParser`` and ``ApkUtils.getMinSdkVersionFromBinaryAndroidManifest``:
 attributes are matched by framework resource ID, ``<uses-sdk>`` counts only as a child of
 the root element, the largest ``minSdkVersion`` wins and a codename means "the release
@@ -17,7 +17,6 @@ a lookup needs and declines to androguard's ``ARSCParser`` whenever it cannot pr
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
 
 from apkscan.apk.manifest.axml import (
     TopLevel,
@@ -32,14 +31,22 @@ from apkscan.apk.manifest.axml import (
     iter_start_elements,
     kept,
 )
+from apkscan.apk.manifest.apksig_sdk import (  # noqa: F401 - re-exported, callers import them from here
+    ATTR_MIN_SDK,
+    ATTR_TARGET_SANDBOX,
+    ATTR_TARGET_SDK,
+    MAX_INPUT_SIZE,
+    apksig_target_sandbox_version,
+    apksig_target_sdk,
+    min_sdk_for_codename,
+    min_sdk_from_elements,
+)
 from apkscan.apk.manifest.arsc import ArscTable
 from apkscan.apk.manifest.arsc_android import AndroidArsc
 from apkscan.apk.model import ManifestInfo
 from apkscan.apk.manifest.framework_xml import FrameworkRoot, read_root
 from apkscan.apk.manifest.package_id import framework_elements, framework_string, no_namespace, package_readings
 from apkscan.issues import Issue, error, tamper, warning
-
-MAX_INPUT_SIZE = 32 << 20  # refuse larger AndroidManifest.xml / resources.arsc
 
 # Issue codes. When one of MIN_SDK_BLOCKING_CODES is present apksig cannot determine the
 # APK's minSdkVersion and apksigner refuses to verify over the APK's own range.
@@ -61,55 +68,10 @@ MIN_SDK_BLOCKING_CODES = frozenset(
 # Framework attribute resource IDs (android.R.attr).
 ATTR_LABEL = 0x01010001
 ATTR_DEBUGGABLE = 0x0101000F
-ATTR_MIN_SDK = 0x0101020C
 ATTR_VERSION_CODE = 0x0101021B
 ATTR_VERSION_NAME = 0x0101021C
-ATTR_TARGET_SDK = 0x01010270
 ATTR_MAX_SDK = 0x01010271
-ATTR_TARGET_SANDBOX = 0x0101054C
 CUR_DEVELOPMENT = 10000  # Build.VERSION_CODES.CUR_DEVELOPMENT
-
-# apksig's codename -> API level table (first letter), pessimistic by design.
-_CODENAME_FIRST_LETTER = {"C": 2, "D": 3, "E": 4, "F": 7, "G": 8, "H": 10, "I": 13, "J": 15,
-                          "K": 18, "L": 20, "M": 22, "N": 23, "O": 25}
-
-
-def min_sdk_for_codename(codename: str) -> int:
-    """API level apksig assumes for a pre-release codename; AxmlError if unsupported."""
-    if codename == "Baklava":
-        return 34
-    first = codename[:1]
-    if not ("A" <= first <= "Z"):
-        raise AxmlError(f"unsupported codename {codename!r} in minSdkVersion")
-    older = [c for c in _CODENAME_FIRST_LETTER if c <= first]
-    if not older:
-        return 1  # 'A' or 'B': never released
-    newest = max(older)
-    return _CODENAME_FIRST_LETTER[newest] + (ord(first) - ord(newest))
-
-
-def min_sdk_from_elements(elements: Iterable[Element], codenames: list[str] | None = None) -> int | None:
-    """apksig's minSdkVersion: max over depth-2 <uses-sdk>; None when none declares one."""
-    result: int | None = None
-    for el in elements:
-        if el.depth != 2 or el.name != "uses-sdk" or el.ns:
-            continue
-        value = 1
-        for attr in el.attrs:
-            if attr.res_id != ATTR_MIN_SDK:
-                continue
-            if attr.vtype in (TYPE_INT_DEC, TYPE_INT_HEX):
-                value = attr.data
-            elif attr.vtype == TYPE_STRING:
-                value = min_sdk_for_codename(attr.string())
-                if codenames is not None:
-                    codenames.append(attr.string())
-            else:
-                raise AxmlError(f"unsupported value type 0x{attr.vtype:x} of minSdkVersion")
-            break
-        result = max(result or 1, value)
-    return result
-
 
 # --- manifest fields -------------------------------------------------------------------------
 
@@ -342,42 +304,6 @@ def _sdk_value(attr: Attr | None, res: _Resources) -> int | None:
     if value is None and attr is not None and attr.vtype == TYPE_STRING:
         return CUR_DEVELOPMENT
     return value
-
-
-def _apksig_int_attr(xml: bytes | None, element: str, res_id: int) -> int | None:
-    """apksig's getAttributeValueFromBinaryAndroidManifest; None where it throws."""
-    if xml is None or len(xml) > MAX_INPUT_SIZE:
-        return None
-    try:
-        for el in iter_start_elements(xml):
-            if el.name == element:
-                for a in el.attrs:
-                    if a.res_id == res_id:
-                        return a.data if a.vtype in (TYPE_INT_DEC, TYPE_INT_HEX) else None
-    except (AxmlError, struct.error, IndexError, ValueError):
-        return None
-    return None
-
-
-def apksig_target_sdk(manifest_axml: bytes | None) -> int:
-    """targetSdkVersion as ApkVerifier uses it (MIN_SIG_SCHEME_FOR_TARGET_SDK_NOT_MET).
-
-    First ``uses-sdk`` element (any depth) with an integer targetSdkVersion; otherwise
-    apksig's minSdkVersion; otherwise 1.
-    """
-    value = _apksig_int_attr(manifest_axml, "uses-sdk", ATTR_TARGET_SDK)
-    if value is not None or manifest_axml is None or len(manifest_axml) > MAX_INPUT_SIZE:
-        return 1 if value is None else value
-    try:
-        return min_sdk_from_elements(e for e in iter_start_elements(manifest_axml) if e.depth == 2) or 1
-    except (AxmlError, struct.error, IndexError, ValueError):
-        return 1
-
-
-def apksig_target_sandbox_version(manifest_axml: bytes | None) -> int:
-    """targetSandboxVersion as ApkVerifier uses it (NO_SIG_FOR_TARGET_SANDBOX_VERSION); default 1."""
-    value = _apksig_int_attr(manifest_axml, "manifest", ATTR_TARGET_SANDBOX)
-    return 1 if value is None else value
 
 
 def read_manifest(manifest_axml: bytes | None, arsc: bytes | None, *, arsc_unread: Issue | None = None) -> ManifestInfo:
