@@ -51,7 +51,7 @@ from typing import Any
 from apkscan.batch import stat_read, store
 from apkscan.batch.digest import code_digest
 from apkscan.batch.known_seal import seal_of, sealed_row, served_row, span_of
-from apkscan.batch.store_facts import Deferred, matches_nothing, stored_facts, whole_identity
+from apkscan.batch.store_facts import Deferred, matches_nothing, stored_facts
 from apkscan.sources.interface import InputFile, ScanInput
 
 FLUSH = 256  # rows written per transaction
@@ -210,7 +210,7 @@ class KnownFiles:
 
         s = self.settings
         hit = results.recall(self.path, sha, s.sdk_kwargs, *s.result_keys, self.policy_names)
-        identity: Any = Deferred(lambda: whole_identity(self.path, sha, s.sdk_kwargs))
+        identity: Any = Deferred(lambda: store.stored_identity(self.path, sha, s.sdk_kwargs))
         matched = None
         app = AppResult(source=path, container=None, identity=None, chain=(path,))  # type: ignore[arg-type]
         if hit is None:  # another rule set: matched again here, as a worker would
@@ -218,7 +218,7 @@ class KnownFiles:
             if facts is not None and matches_nothing(facts, s.rules):
                 app.findings = []  # what matching the identity gives: its facts prove it (rules.prefilter)
             else:  # its facts kept only when none could be read (else: the same facts written again)
-                identity = whole_identity(self.path, sha, s.sdk_kwargs, keep_facts=facts is None)
+                identity = store.stored_identity(self.path, sha, s.sdk_kwargs, keep_facts=facts is None)
                 if identity is None:
                     return None
                 app.findings = matcher.match_identity(identity, s.rules, facts=facts)

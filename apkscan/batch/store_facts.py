@@ -1,5 +1,5 @@
 """What the warm lane (:mod:`apkscan.batch.known`) reads of a stored identity after a rule or
-policy change: the identity itself (:func:`whole_identity`, :class:`Deferred`), or only its match
+policy change: the identity itself (:func:`apkscan.batch.store.stored_identity`, :class:`Deferred`), or only its match
 facts (:func:`stored_facts`, :func:`matches_nothing`).
 
 Match facts are kept beside each stored identity (table ``match_facts``, schema 7): what
@@ -128,12 +128,6 @@ class Deferred:
             if self._got is None:
                 raise LookupError("no stored identity of these bytes")
         return getattr(self._got, name)
-
-
-def whole_identity(path: str, sha: str, sdk: dict[str, Any], keep_facts: bool = False) -> Any:
-    """The stored identity of ``sha`` (:func:`store.stored_identity`: read to the end, as only such
-    a one has matched findings stored); ``keep_facts``: it has no facts that can be read, keep them."""
-    return store.stored_identity(path, sha, sdk, keep_facts)
 
 
 def matches_nothing(facts: dict[str, Any], rules: Any) -> bool:

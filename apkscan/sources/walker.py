@@ -234,9 +234,10 @@ class Walker:
                     archive = opened = None
                 # with members still to walk, the spooled copy stays ours until they are done
                 handed_on = spooled is not None and not nested
-                if (not nested and not unchecked and b.custody and len(b.chain) == 1 and self.ctx.options.on_plain
-                        and same_file(b.head_stat, source.stat())):
-                    self.ctx.options.on_plain(path, source.stat())  # plain: the fast lane may answer it next time
+                if not nested and not unchecked and b.custody and len(b.chain) == 1 and self.ctx.options.on_plain:
+                    read = source.stat()  # the file read as a ZIP: the one whose head was classified?
+                    if same_file(b.head_stat, read):
+                        self.ctx.options.on_plain(path, read)  # plain: the fast lane may answer it next time
                 whole = spooled is not None or (off, length) == (0, os.path.getsize(path))
                 yield ScanInput(path, b.chain, 0 if whole else off, None if whole else length,
                                 cleanup=handed_on, bundle=b.bundle, flags=b.flags)
