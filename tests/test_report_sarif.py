@@ -154,3 +154,33 @@ def test_hostile_text_never_becomes_a_placeholder_a_link_or_a_bad_time(sarif_sch
     text = next(r["message"]["text"] for r in log["runs"][0]["results"] if "vetted" in r["message"]["text"])
     assert "\\[Allowed: vetted by MDM\\](https://evil.example/ok) {{0}} \\\\u202e" in text  # the escape's \\ too
     assert "x\\\\\\[a\\\\\\](https://e.example)" in text  # review 47 F6: a backslash before [ is no escape of it
+
+
+def test_containers_along_the_chain_are_nested_artifacts(sarif_schema, scan_path, tmp_path):
+    """A banned APK in a tar inside a ZIP: the tar is its own artifact named relative to the ZIP
+    (``parentIndex``), the APK relative to the tar, so a dashboard can walk from the finding to
+    the file on disk; not one artifact whose URI holds the chain separator."""
+    import tarfile
+    import zipfile
+
+    from conftest import APKS
+
+    tar = tmp_path / "inner.tar"
+    with tarfile.open(tar, "w") as t:
+        t.add(APKS / "wechat-impostor.apk", arcname="a.apk")
+    outer = tmp_path / "outer.zip"
+    with zipfile.ZipFile(outer, "w") as z:
+        z.write(tar, "dir/inner.tar")
+    log = sarif.document(scan_path(outer))
+    assert _validate(sarif_schema, log) == []
+    run = log["runs"][0]
+    assert run["results"]
+    chain = []
+    at = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["index"]
+    while at is not None:
+        art = run["artifacts"][at]
+        chain.append(art["location"]["uri"])
+        at = art.get("parentIndex")
+    assert chain == ["a.apk", "dir/inner.tar", outer.as_uri()]
+    assert all("\u25b8" not in a["location"]["uri"] and "%E2%96%B8" not in a["location"]["uri"]
+               for a in run["artifacts"])

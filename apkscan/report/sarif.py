@@ -9,8 +9,8 @@ artifacts). Inputs that could not be scanned, and files skipped (per place and r
 tool execution notifications, so "not scanned" is never mistaken for "clean". An app that is
 not allowed without any finding (a policy's ``default``, e.g. an allow-list) is one result of
 the rule ``apkscan.policy-default``: pipelines gate on results, and a banned app must be one.
-Artifacts: every outermost input file with its size and SHA-256 (custody), then each APK keyed
-by its bytes too (two members of one name are two artifacts, each with its own hash).
+Artifacts: every outermost input file with its size and SHA-256 (custody), each container along an
+APK's chain nested in the one it came out of, then each APK keyed by its bytes too (two members of one name are two artifacts, each with its own hash).
 With several policies, a result's ``properties.verdicts`` carries every policy's verdict
 for the app (and for the finding, with its decision); ``level`` follows the most severe
 of them, and ``properties.verdict`` stays the first policy's.
@@ -98,14 +98,7 @@ def _artifacts(apps: list[view.AppRow], inputs: list[view.InputFileRow],
         codes = app_codes[a.index]  # an allowed app with tamper indicators has no result: its artifact says them
         if not (a.findings or a.worst != "allowed" or codes):
             continue
-        parent = None
-        if a.container is not None:
-            key = ("container", a.container)
-            if key not in index:
-                index[key] = len(artifacts)
-                artifacts.append({"location": {"uri": uri(a.container)},
-                                  "roles": ["analysisTarget"]})
-            parent = index[key]
+        parent = None if a.container is None else _container(a, artifacts, index)
         key = _apk_key(a)
         if key in index:
             continue
@@ -126,6 +119,32 @@ def _artifacts(apps: list[view.AppRow], inputs: list[view.InputFileRow],
         index[key] = len(artifacts)
         artifacts.append(art)
     return artifacts, index
+
+
+def _container(a: view.AppRow, artifacts: list[dict], index: dict[tuple, int]) -> int:
+    """The artifact index of ``a``'s container, made when missing: each container along the
+    provenance chain is its own artifact, a member named relative to the one it came out of
+    (``parentIndex``), so ``backup.zip ▸ data/x.tar ▸ a.apk`` is three nested artifacts, not one
+    URI holding the chain separator. A saved document without a chain: the container as named."""
+    chain = a.app.where.chain
+    if len(chain) < 2 or view.CHAIN_SEPARATOR.join(chain[:-1]) != a.container:
+        return _artifact(("container", a.container), {"uri": uri(a.container)}, None, artifacts, index)
+    at = _artifact(("container", chain[0]), {"uri": uri(chain[0])}, None, artifacts, index)
+    for depth in range(1, len(chain) - 1):
+        key = ("container", view.CHAIN_SEPARATOR.join(chain[:depth + 1]))
+        at = _artifact(key, {"uri": uri(chain[depth], True)}, at, artifacts, index)
+    return at
+
+
+def _artifact(key: tuple, location: dict, parent: int | None, artifacts: list[dict],
+              index: dict[tuple, int]) -> int:
+    if key not in index:
+        index[key] = len(artifacts)
+        art: dict[str, Any] = {"location": location, "roles": ["analysisTarget"]}
+        if parent is not None:
+            art["parentIndex"] = parent
+        artifacts.append(art)
+    return index[key]
 
 
 def _message(a: view.AppRow, f: view.FindingRow) -> str:
