@@ -128,3 +128,31 @@ def test_a_symlinked_store_is_judged_by_the_file_and_folder_it_names(seeded, tmp
     packages, err = _scan(ev, link)
     assert packages == {"com.zhiliaoapp.musically", "com.example.clean"}
     assert "STORE_UNTRUSTED" in err and "0666" in err, err
+
+
+@pytest.mark.parametrize("made_by", ["others-writable", pytest.param("other-user", marks=as_root)])
+def test_a_store_folder_made_by_someone_else_while_this_run_opens_it_is_left_unused(
+        seeded, tmp_path, monkeypatch, made_by):
+    """The store's folder does not exist when the run checks it; someone else makes it (holding
+    their planted store) before apkscan's own mkdir: the check after creation sees it."""
+    import apkscan.folders as folders
+
+    ev, planted = seeded
+    db = tmp_path / "home" / "new" / "s.sqlite"
+    make_private = folders.make_private
+
+    def raced(folder):
+        if not db.parent.exists():
+            db.parent.mkdir()
+            shutil.copy(planted, db)  # their store, its banned file's stat key naming the clean APK
+            db.chmod(0o600)
+            if made_by == "other-user":
+                os.chown(db.parent, OTHER_UID, -1)
+            else:
+                db.parent.chmod(0o777)
+        return make_private(folder)
+
+    monkeypatch.setattr(folders, "make_private", raced)
+    packages, err = _scan(ev, db)
+    assert packages == {"com.zhiliaoapp.musically", "com.example.clean"}  # read, not recalled
+    assert "STORE_UNTRUSTED" in err and "folder" in err, err

@@ -64,7 +64,7 @@ def untrusted(path: str) -> str | None:
     try:
         st = os.stat(folder)
     except FileNotFoundError:
-        return None  # apkscan makes it, 0700 (one made by someone else meanwhile is found next run)
+        return None  # apkscan makes it, 0700, and checks again once made (store_open._create_private)
     if me is not None and st.st_uid not in (me, 0):
         return f"its folder {folder} belongs to user {st.st_uid}, who could put another store in its place"
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:

@@ -120,7 +120,12 @@ def _open(path: str, wait: float) -> sqlite3.Connection:
 def _create_private(path: str) -> None:
     """Each folder apkscan creates for the store 0700, a new store file 0600 (SQLite gives its
     -wal and -shm the main file's mode): the scan history (paths, packages, certificates, verdicts)
-    is for this user only (review 37 R2-3). An existing file is left as it is."""
+    is for this user only (review 37 R2-3). An existing file is left as it is.
+
+    The trust check runs again once folder and file exist: ``open_checked``'s check passes a folder
+    that does not exist yet, and someone who makes it (or plants the file) in between would
+    otherwise hold this run's store (closing note 13, the store folder race)."""
+    from apkscan.batch.store_file import untrusted
     from apkscan.folders import resolved
     from apkscan.rules.cache import private_dirs
 
@@ -129,6 +134,14 @@ def _create_private(path: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
     except FileExistsError:
         pass
+    doubt = untrusted(path)
+    if doubt:
+        raise StoreProblem(untrusted_issue(path, doubt))
+
+
+def untrusted_issue(path: str, doubt: str) -> Issue:
+    return warning("STORE_UNTRUSTED", f"{path}: {doubt}: whoever can write the store decides what a "
+                                      "rescan reports; left unused, scanning without a store")
 
 
 def _busy(exc: sqlite3.Error) -> bool:
@@ -202,8 +215,7 @@ def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
     if why:
         return _unavailable(path, why)
     if doubt:
-        return None, [warning("STORE_UNTRUSTED", f"{path}: {doubt}: whoever can write the store decides what a "
-                                                  "rescan reports; left unused, scanning without a store")]
+        return None, [untrusted_issue(path, doubt)]
     try:
         conn = connect(path)
         if not _needs_check(conn, path):
