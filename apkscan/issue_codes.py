@@ -239,6 +239,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "V2_SIG_VERIFY_EXCEPTION": (E, "failed to verify … signature: …"),
     "V31_BLOCK_FOUND_WITHOUT_V3_BLOCK": (E, "v3.1 signature block found without a v3 block"),
     "V31_BLOCK_MISSING": (E, "v3 signer declares key rotation from SDK … but the v3.1 signature block is missing (stripped?)"),
+    "V31_SIG_APK_DIGEST_DID_NOT_VERIFY": (W, "a v3.1 signer's content digest differs from the APK contents: apksig does not check it (apksigner verifies the APK, so apkscan does), Android 13 and later check it and would refuse the APK; only the v3.1 key's holder can sign such a block"),
     "V31_ROTATION_MIN_SDK_ATTR_MISSING": (W, "v3.1 signers start at SDK … but the v3 signer has no rotation-min-sdk-version attribute"),
     "V31_ROTATION_MIN_SDK_MISMATCH": (E, "rotation-min-sdk-version attribute … differs from the v3.1 signers\" minimum SDK …"),
     "V31_ROTATION_TARGETS_DEV_RELEASE_ATTR_ON_V3_SIGNER": (W, "rotation-targets-dev-release attribute on a v3 signer is ignored"),

@@ -223,3 +223,40 @@ def _v3_signed(b: bytes) -> tuple[bytes, bytes, int, int, bytes]:
     lo, hi = struct.unpack_from("<II", b, pos)
     (k,) = struct.unpack_from("<I", b, pos + 8)
     return digests, certs, lo, hi, b[pos + 12:pos + 12 + k]
+
+
+V31 = 0x1B93AD61
+ROTATION_MIN_SDK_ATTR = 0x559F8B02
+ROTATED = ROOT / "fixtures" / "apks" / "rotated-lineage.apk"
+
+
+def _v3_signer_bytes(digests: bytes, cert: bytes, lo: int, hi: int, attrs: list[bytes], key_name: str) -> bytes:
+    key = serialization.load_der_private_key((KEY.parent / f"{key_name}.pk8").read_bytes(), None)
+    body = lp(digests) + lp(lp(cert)) + struct.pack("<II", lo, hi) + lp(b"".join(lp(a) for a in attrs))
+    sig = key.sign(body, padding.PKCS1v15(), hashes.SHA256())
+    return lp(body) + struct.pack("<II", lo, hi) + lp(lp(struct.pack("<I", 0x0103) + lp(sig))) + lp(fixture_spki(key_name))
+
+
+def v31_rotation(bad_v31_digest: bool = False, rotation_sdk: int = 33) -> bytes:
+    """rotated-lineage.apk (v1/v2 test-rsa-old, v3 test-rsa-new with lineage old -> new) made a
+    v3.1 rotation as apksigner's ``--rotation-min-sdk-version`` lays it out: the v3 signer is the
+    old key up to ``rotation_sdk`` - 1 with the rotation-min-sdk-version attribute, a v3.1 block's
+    signer the new key (with the lineage) from ``rotation_sdk`` on. Content untouched (the block
+    is not covered). ``bad_v31_digest``: the v3.1 signer's content digest altered and its signed
+    data re-signed: only the new key's holder can build it (review 57 F1)."""
+    data = ROTATED.read_bytes()
+    eocd, cdo, start, pairs = _block(data)
+    v3 = next(p for p in pairs if p[0] == V3)
+    signed, lo, _hi, _sigs, _rec = _v3_signer(split_lp(split_lp(v3[1])[0])[0])
+    digests, _certs, _lo, _hi, attrs = _v3_signed(signed)
+    v31_digests = digests
+    if bad_v31_digest:
+        (record,) = split_lp(digests)
+        v31_digests = lp(record[:-1] + bytes([record[-1] ^ 1]))
+    rotation = struct.pack("<II", ROTATION_MIN_SDK_ATTR, rotation_sdk)
+    v3[1] = lp(lp(_v3_signer_bytes(digests, fixture_certificate("test-rsa-old"), lo, rotation_sdk - 1,
+                                   [rotation], "test-rsa-old")))
+    new = lp(lp(_v3_signer_bytes(v31_digests, fixture_certificate("test-rsa-new"), rotation_sdk, 0x7FFFFFFF,
+                                 split_lp(attrs), "test-rsa-new")))
+    pairs.insert(pairs.index(v3) + 1, [V31, new])
+    return _with_block(data, eocd, cdo, start, pairs)

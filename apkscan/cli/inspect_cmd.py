@@ -200,8 +200,13 @@ def format_identity(identity: ApkIdentity) -> str:
             out.append(f"  ERROR {issue['code']}: {_safe(issue['message'])}")
     for name, issue in by_scheme:
         out.append(f"  ERROR ({name}) {issue['code']}: {_safe(issue['message'])}")
+    scheme_warnings = [(name, issue) for name in SCHEME_NAMES for issue in d["schemes"][name]["warnings"]]
+    seen = {(i["code"], i["message"]) for _n, i in scheme_warnings}
     for issue in d["warnings"]:
-        out.append(f"  WARNING {issue['code']}: {_safe(issue['message'])}")
+        if (issue["code"], issue["message"]) not in seen:
+            out.append(f"  WARNING {issue['code']}: {_safe(issue['message'])}")
+    for name, issue in scheme_warnings:
+        out.append(f"  WARNING ({name}) {issue['code']}: {_safe(issue['message'])}")
     for issue in d["tamper"]:
         out.append(f"  TAMPER {issue['code']}: {_safe(issue['message'])}")
     return "\n".join(out)

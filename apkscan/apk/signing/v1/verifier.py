@@ -212,9 +212,13 @@ class _State:
 
     def _check_duplicates(self) -> None:
         """Each name used twice, once: the archive's index keeps the first entry of a name, so
-        a later one is a duplicate (no second set of 65,000 names)."""
+        a later one is a duplicate (no second set of 65,000 names). Directory records (names
+        ending in ``/``) are not entries to v1: apksig's central-directory parser drops them, so
+        two ``assets/`` records are no duplicate (review 57 F2; the ZIP's own tamper fact stays)."""
         reported: set[str] = set()
         for entry in self.zip.entries:
+            if entry.is_directory:
+                continue
             if self.zip.entry(entry.name) is not entry and entry.name not in reported:
                 reported.add(entry.name)
                 self.errors.add(error("JAR_SIG_DUPLICATE_ZIP_ENTRY", f"duplicate entry: {entry.name}"))
@@ -228,7 +232,7 @@ class _State:
                 self.errors.add(error("JAR_SIG_UNNNAMED_MANIFEST_SECTION", f"malformed {MANIFEST_NAME}: invidual section #{number} does not have a name"))
             elif sections.first(name) != number - 1:
                 self.errors.add(error("JAR_SIG_DUPLICATE_MANIFEST_SECTION", f"duplicate section in {MANIFEST_NAME}: {name}"))
-            elif self.zip.entry(name) is None:
+            elif name.endswith("/") or self.zip.entry(name) is None:  # a directory record is none (review 57 F3)
                 self.errors.add(error("JAR_SIG_MISSING_ZIP_ENTRY_REFERENCED_IN_MANIFEST", f"{name} entry referenced by {MANIFEST_NAME} not found in the APK"))
         return main, sections
 

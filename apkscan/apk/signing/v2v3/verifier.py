@@ -191,9 +191,14 @@ def finish_scheme(parsed: ParsedScheme, computed: Mapping[ContentDigest, bytes] 
                 actual = computed.get(alg.digest)
                 if actual is None:
                     signer_errors[s.index].append(error(code, f"signer #{s.index + 1}: {alg.digest.name} digest could not be computed"))
+                elif actual != expected and parsed.scheme == "v31":
+                    # apksig's verifyIntegrity adds an issue for v2 and v3 only: apksigner verifies
+                    # this APK, and so do we (review 57 F1: failing it here turned the vendor's key,
+                    # verified over the content by v1/v2/v3, into a "pasted in" certificate). Only
+                    # the v3.1 key's holder can sign such a block; said, never silent.
+                    result.warnings.append(warning("V31_SIG_APK_DIGEST_DID_NOT_VERIFY", f"signer #{s.index + 1}: {alg.digest.name} digest mismatch. Expected: <{expected.hex()}>, actual: <{actual.hex()}>; apksig does not check v3.1 digests, Android 13 and later do and would refuse this APK"))
+                    s.verified_digests.add(alg.digest)  # counted as apksig counts it (the warning says it is not)
                 elif actual != expected:
-                    # apksig adds no issue for v3.1 here (verifyIntegrity only knows v2 and v3);
-                    # we do, because a v3.1 signer over altered content must not pass.
                     signer_errors[s.index].append(error(code, f"signer #{s.index + 1}: APK integrity check failed. {alg.digest.name} digest mismatch. Expected: <{expected.hex()}>, actual: <{actual.hex()}>"))
                 else:
                     s.verified_digests.add(alg.digest)
