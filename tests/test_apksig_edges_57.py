@@ -12,9 +12,7 @@
 
 from __future__ import annotations
 
-import subprocess
 import zipfile
-from pathlib import Path
 
 import pytest
 from conftest import APKS, KEYS
