@@ -21,6 +21,9 @@ Then runs, each in its own process so peak RSS and CPU time are that tool's alon
   androguard      androguard.core.apk.APK(FILE) + get_certificates() (no signature checks)
   apksigner       apksigner verify -v --print-certs FILE (the JVM reference; checks the .idsig)
   apksigner-no-v4 the same on a hard link without the .idsig (v1+v2+v3 only)
+  apkscan-scan-store  apkscan scan --store S --json F on that hard link (the store is skipped
+                  when an .idsig lies beside the APK), S and F fresh each run: a cold store miss
+                  (not in the default list: ask for it with --tools)
 
 and on one small fixture APK the whole process of `apkscan inspect`, `apkscan scan` and
 `apksigner verify`. Every round runs every tool once, so ratios compare tools under the
@@ -28,10 +31,13 @@ same machine load; the table shows the median over --repeat rounds.
 
     python bench/bench_inspect.py [--size-mib 1024] [--repeat 3] [--layout realistic|stored]
         [--keep] [--apk FILE] [--tools sha256,apkscan-no-v4,apksigner-no-v4] [--no-small]
+        [--baseline-src DIR]   # each apkscan tool once more from another source tree, same rounds
     python bench/bench_inspect.py --build-only DIR     # just build the APK (and .idsig)
 
 Python children run without PYTHONDONTWRITEBYTECODE (users have bytecode), after a warm-up
-run that filled __pycache__; the load average before and after is printed.
+run that filled __pycache__, in the temporary folder (``python -m`` would put the working folder
+first on sys.path); the load average before and after is printed. With ``--baseline-src`` the
+per-round ratios of each apkscan tool to its baseline row are printed too (CPU, then wall).
 """
 
 from __future__ import annotations
@@ -124,9 +130,25 @@ CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECOD
 SMALL_APK = ROOT / "fixtures" / "apks" / "clean-v1v2v3.apk"
 
 
+BASELINE = " [baseline]"
+FRESH: list[str] = []  # folders made for one run's store and report, removed at the end
+
+
+def _apkscan(tool: str) -> list[str]:
+    """The console script, as users run it; a ``[baseline]`` tool runs the baseline tree's CLI."""
+    if tool.endswith(BASELINE):
+        return [sys.executable, "-c", "import sys; from apkscan.cli import main; sys.argv[0] = 'apkscan'; sys.exit(main())"]
+    script = Path(sys.executable).parent / "apkscan"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "apkscan"]
+
+
 def command(tool: str, apk: Path) -> list[str]:
-    script = Path(sys.executable).parent / "apkscan"  # the console script, as users run it
-    apkscan = [str(script)] if script.exists() else [sys.executable, "-m", "apkscan"]
+    apkscan = _apkscan(tool)
+    tool = tool.removesuffix(BASELINE)
+    if tool == "apkscan-scan-store":
+        FRESH.append(tempfile.mkdtemp(prefix="apkscan-bench-store-"))
+        return apkscan + ["scan", "-q", "--store", f"{FRESH[-1]}/S.sqlite", "--json", f"{FRESH[-1]}/F.json",
+                          str(no_v4_link(apk))]
     if tool == "apkscan":
         return apkscan + ["inspect", "--json", "-", str(apk)]
     if tool == "apkscan-no-v4":
@@ -161,14 +183,29 @@ def measure_one(tool: str, apk: Path) -> tuple[float, float, float, int]:
                "import resource,subprocess,sys,time\nt=time.perf_counter()\nr=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL).returncode\n"
                "e=time.perf_counter()-t\nu=resource.getrusage(resource.RUSAGE_CHILDREN)\n"
                "print(e, u.ru_utime+u.ru_stime, u.ru_maxrss/1024, r)"] + command(tool, apk)
-    out = subprocess.run(wrapper, capture_output=True, text=True, check=True, env=CHILD_ENV).stdout.split()
+    env = dict(CHILD_ENV, PYTHONPATH=BASELINE_SRC[0]) if tool.endswith(BASELINE) else CHILD_ENV
+    out = subprocess.run(wrapper, capture_output=True, text=True, check=True, env=env,
+                         cwd=tempfile.gettempdir()).stdout.split()
+    while FRESH:
+        shutil.rmtree(FRESH.pop(), ignore_errors=True)
     return float(out[0]), float(out[1]), float(out[2]), int(out[3])
+
+
+BASELINE_SRC = [""]
+
+
+def ratios(got: dict[str, list[tuple]]) -> None:
+    """Per round, each apkscan tool's CPU and wall over its baseline row's (same round)."""
+    for t in [t for t in got if t + BASELINE in got]:
+        cpu = " ".join(f"{a[1] / b[1]:.2f}" for a, b in zip(got[t], got[t + BASELINE]))
+        wall = " ".join(f"{a[0] / b[0]:.2f}" for a, b in zip(got[t], got[t + BASELINE]))
+        print(f"{t} / baseline per round: CPU {cpu}; wall {wall}")
 
 
 def rounds(tools: list[str], apk: Path, repeat: int) -> dict[str, list[tuple]]:
     got: dict[str, list[tuple]] = {t: [] for t in tools}
-    for _ in range(repeat):
-        for t in tools:
+    for k in range(repeat):
+        for t in (tools if k % 2 == 0 else tools[::-1]):  # alternated: neither side always runs first
             got[t].append(measure_one(t, apk))
     return got
 
@@ -196,7 +233,10 @@ def main() -> None:
     ap.add_argument("--tools", help="comma-separated subset of the big-APK tools (shorter rounds), e.g. sha256,apkscan-no-v4,apksigner-no-v4")
     ap.add_argument("--no-small", action="store_true", help="skip the small-APK table")
     ap.add_argument("--build-only", type=Path, metavar="DIR", help="build the APK (and .idsig) into DIR and stop")
+    ap.add_argument("--baseline-src", type=Path, metavar="DIR", help="another apkscan source tree: its rows too")
     args = ap.parse_args()
+    if args.baseline_src:
+        BASELINE_SRC[0] = str(args.baseline_src.resolve())
     tmp = Path(tempfile.mkdtemp(prefix="apkscan-bench-"))
     try:
         if args.build_only:
@@ -210,15 +250,20 @@ def main() -> None:
         if signer and Path(str(apk) + ".idsig").exists():
             tools.append("apksigner-no-v4")
         if args.tools:
-            tools = [t for t in args.tools.split(",") if t in tools]
-        for t in ("apkscan-quick", "apkscan-scan"):  # warm-up: fill __pycache__ (users have bytecode)
-            subprocess.run(command(t, SMALL_APK), env=CHILD_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            tools = [t for t in args.tools.split(",") if t in tools or t == "apkscan-scan-store"]
+        if args.baseline_src:
+            tools += [t + BASELINE for t in tools if t.startswith("apkscan")]
+        for t in ("apkscan-quick", "apkscan-scan") + (("apkscan-quick" + BASELINE, "apkscan-scan" + BASELINE)
+                                                     if args.baseline_src else ()):
+            measure_one(t, SMALL_APK)  # warm-up: fill __pycache__ (users have bytecode)
         print("children run without PYTHONDONTWRITEBYTECODE, after a warm-up run that filled __pycache__")
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(f"\nAPK: {size / (1 << 20):.0f} MiB ({apk.name}, .idsig beside: {Path(str(apk) + '.idsig').exists()}), "
               f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, median of {args.repeat} rounds\n")
-        base = next((t for t in ("apksigner", "apksigner-no-v4") if t in tools), "sha256")
-        table(rounds(tools, apk, args.repeat), base)
+        base = next((t for t in ("apksigner", "apksigner-no-v4", "sha256") if t in tools), tools[0])
+        got = rounds(tools, apk, args.repeat)
+        table(got, base)
+        ratios(got)
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.no_small:
             return

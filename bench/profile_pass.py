@@ -5,7 +5,10 @@
 In-process, CPU time (steady on a shared machine, unlike wall time), best of 3 per line:
 the read alone, then the read with each consumer alone (file SHA-256, the v2/v3 chunked
 SHA-256, v1's stored entries, v1's deflated entries), then everything; last, each lane's
-CPU time in one full pass (a well-balanced pass has lanes of equal CPU). Run it with
+CPU time in one full pass (a well-balanced pass has lanes of equal CPU) and, from each lane's
+CPU per piece, the least wall time the split allows on two cores over windows of 1, RING and
+4 x RING pieces (the reader runs at most RING pieces ahead: a lane busy alone within such a
+window leaves a core idle; load-independent, unlike a wall-time timeline). Run it with
 ``env -u PYTHONDONTWRITEBYTECODE`` like the benchmarks.
 """
 
@@ -38,22 +41,39 @@ def _best(label: str, fn) -> None:
     print(f"| {label} | {cpu:.3f} | {wall:.3f} |")
 
 
-def _lane_cpu(zip: ZipArchive, offset: int | None, plan) -> list[float]:
-    """CPU seconds each lane spent in one full pass (wraps Lane.feed with thread_time)."""
-    spent: dict[int, float] = defaultdict(float)
+def _lane_cpu(zip: ZipArchive, offset: int | None, plan) -> dict[int, dict[int, float]]:
+    """CPU seconds each lane spent on each piece in one full pass (Lane.feed under thread_time)."""
+    spent: dict[int, dict[int, float]] = defaultdict(dict)
     feed = lanes.Lane.feed
 
     def timed(self, view, pos):
         t = time.thread_time()
         feed(self, view, pos)
-        spent[id(self)] += time.thread_time() - t
+        spent[id(self)][pos] = time.thread_time() - t
 
     lanes.Lane.feed = timed
     try:
         digests.compute_digests(zip, offset, {ContentDigest.CHUNKED_SHA256}, entries=plan)
     finally:
         lanes.Lane.feed = feed
-    return sorted(spent.values())
+    return spent
+
+
+def _windows(spent: dict[int, dict[int, float]], cores: int = 2) -> None:
+    """How far the lanes' split alone keeps the pass from ``cores`` busy to the end, whatever
+    the load: the reader runs at most ``RING`` pieces ahead of the slowest lane, so over each
+    window of pieces the pass takes at least its busiest lane's CPU, and at least the window's
+    CPU over the cores. Summed over windows, against the whole pass's CPU over the cores."""
+    per_lane = list(spent.values())
+    pieces = sorted({p for lane in per_lane for p in lane})
+    ideal = sum(sum(lane.values()) for lane in per_lane) / cores
+    for size in (1, lanes.RING, 4 * lanes.RING):
+        bound = 0.0
+        for i in range(0, len(pieces), size):
+            loads = [sum(lane.get(p, 0.0) for p in pieces[i : i + size]) for lane in per_lane]
+            bound += max(max(loads), sum(loads) / cores)
+        print(f"windows of {size:2d} pieces: the split allows no less than {bound:.3f} s on {cores} cores "
+              f"({100 * (bound / ideal - 1):+.1f}% over the lanes' CPU / {cores}, {ideal:.3f} s)")
 
 
 def main() -> None:
@@ -81,7 +101,9 @@ def main() -> None:
         _best("v1 stored entries (+ file SHA-256)", lambda: digests.compute_digests(zip, None, set(), entries=stored))
         _best("v1 deflated entries, inflated (+ file SHA-256)", lambda: digests.compute_digests(zip, None, set(), entries=deflated))
         _best("everything: file + chunked + v1", lambda: digests.compute_digests(zip, offset, {ContentDigest.CHUNKED_SHA256}, entries=plan))
-        print("\nCPU per lane in one full pass (s):", ", ".join(f"{c:.3f}" for c in _lane_cpu(zip, offset, plan)))
+        spent = _lane_cpu(zip, offset, plan)
+        print("\nCPU per lane in one full pass (s):", ", ".join(f"{sum(c.values()):.3f}" for c in spent.values()))
+        _windows(spent)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ def identify(
     length: int | None = None,
     hashes: tuple[str, ...] = ("sha256",),
     quick: bool = False,
+    known_sha256: str | None = None,
 ) -> ApkIdentity:
     """Read ``path`` like Android and verify it like apksigner; never raises.
 
@@ -50,9 +51,13 @@ def identify(
     ``hashes``: whole-file digests to report; SHA-256 always, "sha1"/"md5" when listed.
     ``quick``: triage; signatures and certificates only, the file is neither hashed nor its
     content digests checked (``completeness`` says so) and it is never "verified".
+    ``known_sha256``: the SHA-256 of exactly the bytes this call reads (the window), computed
+    before (the scan store's look-up): reported as the file's SHA-256 and not computed again. Only
+    for a caller that can prove the bytes did not change in between (:mod:`apkscan.batch.store`).
     """
     path = os.fspath(path)
     identity = ApkIdentity(path=display_path or path)
+    known = _sha256_hex(known_sha256)
     if length is not None and idsig is True:
         idsig = False
     try:
@@ -67,7 +72,7 @@ def identify(
         if timeout is not None:
             source.deadline = time.monotonic() + timeout
         try:
-            _identify_open(source, identity, min_sdk, max_sdk, _idsig_path(path, idsig), tuple(hashes), quick)
+            _identify_open(source, identity, min_sdk, max_sdk, _idsig_path(path, idsig), (tuple(hashes), known), quick)
         except ApkScanError as exc:
             identity.errors.append(_name_container(source, exc).to_issue())
         except MemoryError:
@@ -81,7 +86,7 @@ def identify(
             identity.completeness.stopped(identity.errors[0].code)
         source.deadline = None  # file facts are owed even for inputs that ran out of time
         if identity.file is None and not quick:
-            identity.file = _hash_file(source, identity, tuple(hashes))
+            identity.file = _hash_file(source, identity, tuple(hashes), known)
             if identity.file is not None:
                 identity.completeness.done("file_hashes")
     return identity
@@ -132,7 +137,7 @@ def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, 
                 identity.manifest.errors.append(error("MANIFEST_NO_PACKAGE", "AndroidManifest.xml names no package"))
             identity.completeness.why["manifest"] = identity.manifest.errors[0].code
         outcome = verify(zip, identity.manifest, axml, min_sdk=min_sdk, max_sdk=max_sdk,
-                         idsig_path=idsig_path, file_hashes=hashes, quick=quick)
+                         idsig_path=idsig_path, file_hashes=hashes[0], quick=quick, known_sha256=hashes[1])
         identity.file = outcome.file
         identity.verification = outcome.verification
         identity.completeness.done("signatures")
@@ -240,9 +245,20 @@ def _idsig_path(path: str, idsig) -> str | None:
     return None
 
 
-def _hash_file(source: ByteSource, identity: ApkIdentity, hashes: tuple[str, ...]) -> FileFacts | None:
-    """Whole-file digests for inputs that never reached the signing-block pass."""
-    whole = WholeFile(source.size, hashes)
+def _sha256_hex(value: object) -> str | None:
+    """A known SHA-256 as the pass would write it (64 lowercase hex digits); anything else: None
+    (computed in the pass, never reported as the file's digest)."""
+    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+        return value
+    return None
+
+
+def _hash_file(source: ByteSource, identity: ApkIdentity, hashes: tuple[str, ...],
+               known: str | None = None) -> FileFacts | None:
+    """Whole-file digests for inputs that never reached the signing-block pass (``known``: SHA-256)."""
+    whole = WholeFile(source.size, hashes, known)
+    if not whole.hashers:  # the SHA-256 known and nothing else asked for: nothing to read
+        return whole.facts()
     try:  # the pass's reader: reused buffers, and each digest on its own thread for big files
         read_once(source, whole.spans(), [])
     except (ApkScanError, OSError) as exc:

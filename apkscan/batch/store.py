@@ -161,26 +161,32 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
         if isinstance(exc, (OSError, sqlite3.Error, ValueError)):  # ValueError: UnicodeError, a NUL: a miss
             return None, _ignore
         raise
-    return None, Remember(conn, options, reading)  # the descriptor stays open for the caller's read
+    return None, Remember(conn, options, reading, sha)  # the descriptor stays open for the caller's read
 
 
 class Remember:
     """``recall``'s ``remember`` on a miss: :meth:`read` reads the input through the descriptor
     its stat key was taken with, and stores the identity, with the key only if that descriptor
-    proves it (:mod:`apkscan.batch.stat_read`)."""
+    proves it (:mod:`apkscan.batch.stat_read`). ``sha``: the SHA-256 the look-up computed through
+    that descriptor, handed to ``identify`` so the file is hashed once, when proven."""
 
-    __slots__ = ("conn", "options", "reading")
+    __slots__ = ("conn", "options", "reading", "sha")
 
-    def __init__(self, conn: sqlite3.Connection, options: str, reading: stat_read.Reading):
-        self.conn, self.options, self.reading = conn, options, reading
+    def __init__(self, conn: sqlite3.Connection, options: str, reading: stat_read.Reading, sha: str | None = None):
+        self.conn, self.options, self.reading, self.sha = conn, options, reading, sha
 
     def read(self, item: ScanInput, identify: Callable[..., Any],
              kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
         """``identify`` of ``item`` read through the descriptor, stored; the descriptor closed.
-        Also the match facts stored with it (None: not kept)."""
+        Also the match facts stored with it (None: not kept). The look-up's SHA-256 is handed over
+        only when the descriptor proves (``proven``) the bytes unchanged before ``identify``, and kept
+        only if still so after; else ``identify`` again without it: digest and identity, one reading."""
         try:
-            identity = identify(self.reading.path(item.path), **kwargs,
-                                **self.reading.idsig(item.path, item.length is None))
+            path, beside = self.reading.path(item.path), self.reading.idsig(item.path, item.length is None)
+            known = self.sha if self.sha is not None and self.reading.proven() is not None else None
+            identity = identify(path, **kwargs, **beside, **({"known_sha256": known} if known else {}))
+            if known and self.reading.proven() is None:  # the bytes changed after the look-up's hash
+                identity = identify(path, **kwargs, **beside)
             return identity, self(identity)
         finally:
             self.reading.close()

@@ -38,17 +38,26 @@ FILE_HASHES = ("sha256", "sha1", "md5")  # whole-file digests apkscan can report
 
 
 class WholeFile:
-    """The whole-file digests asked for (SHA-256 always), fed by :func:`read_once` spans."""
+    """The whole-file digests asked for (SHA-256 always), fed by :func:`read_once` spans.
 
-    def __init__(self, size: int, names: tuple[str, ...]):
+    ``known_sha256``: the SHA-256 of exactly the bytes this pass reads, already computed (the
+    scan store's look-up by content): not computed again. The caller vouches for "exactly these
+    bytes" (:meth:`apkscan.batch.store.Remember.read` proves it, else identifies again without)."""
+
+    def __init__(self, size: int, names: tuple[str, ...], known_sha256: str | None = None):
         self.size = size
-        self.hashers = {n: hashlib.new(n) for n in FILE_HASHES if n == "sha256" or n in names}
+        self.known = known_sha256
+        self.hashers = {n: hashlib.new(n) for n in FILE_HASHES
+                        if (n == "sha256" and known_sha256 is None) or (n in names and n != "sha256")}
 
     def spans(self) -> list[Span]:
         return [Span([(0, self.size)], h, COST[n]) for n, h in self.hashers.items()]
 
     def facts(self) -> FileFacts:
-        return FileFacts(self.size, *(self.hashers[n].hexdigest() if n in self.hashers else None for n in FILE_HASHES))
+        got = {n: h.hexdigest() for n, h in self.hashers.items()}
+        if self.known is not None:
+            got["sha256"] = self.known
+        return FileFacts(self.size, *(got.get(n) for n in FILE_HASHES))
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,17 +327,19 @@ def compute_digests(
     want_verity_root: bool = False,
     file_hashes: tuple[str, ...] = ("sha256",),
     entries: dict[int, EntryRange] | None = None,
+    known_sha256: str | None = None,
 ) -> DigestPass:
     """Read the file once; return whole-file facts, wanted content digests, the v4 root and
     the check of ``entries`` against their expected digests (v1's entries, by entry index;
     their ranges must not overlap; the plan is not held while the file is read).
 
+    ``known_sha256``: the file's SHA-256, already computed over these very bytes (:class:`WholeFile`).
     Content digests need a signing block (``signing_block_offset`` not None) followed
     directly by the central directory and the EOCD; otherwise none are computed.
     """
     source = zip.source
     issues: list[Issue] = []
-    whole = WholeFile(source.size, file_hashes)
+    whole = WholeFile(source.size, file_hashes, known_sha256)
     content = _Content(zip, signing_block_offset, wanted, issues)
     spans = whole.spans() + content.spans(zip)
     file_verity = MerkleTree(source.size) if want_verity_root else None

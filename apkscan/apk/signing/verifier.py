@@ -90,10 +90,12 @@ def verify(
     idsig_path: str | None = None,
     file_hashes: tuple[str, ...] = ("sha256",),
     quick: bool = False,
+    known_sha256: str | None = None,
 ) -> VerifyOutcome:
     """Verify every scheme of the APK and decide apksigner's verdict over the SDK range.
 
-    ``file_hashes``: whole-file digests to report besides SHA-256 ("sha1", "md5").
+    ``file_hashes``: whole-file digests to report besides SHA-256 ("sha1", "md5"); ``known_sha256``:
+    the SHA-256 of these very bytes, already computed (not computed again: ``digests.WholeFile``).
     ``quick``: signatures over the signed data and certificates only; the file is not read,
     content digests are not checked, and the verdict is never "verified" (``file`` is None).
     """
@@ -119,7 +121,7 @@ def verify(
     v4_file = _read_idsig(idsig_path, schemes)
     # 2. one pass over the file: whole-file hashes + every needed content digest
     manifests = ManifestOnce(zip)  # MANIFEST.MF read and parsed once, for the pass's plan and for v1
-    pass_ = None if quick else _digest_pass(zip, block, parsed, v4_file, file_hashes, plan, manifests)
+    pass_ = None if quick else _digest_pass(zip, block, parsed, v4_file, (file_hashes, known_sha256), plan, manifests)
     for name, p in parsed.items():
         schemes[name] = v2v3.finish_scheme(p, pass_.content if pass_ else None)
     v4_file = _note_pass(verdict, pass_, v4_file)
@@ -153,11 +155,11 @@ def _note_pass(verdict: _Verdict, pass_, v4_file):
     return None
 
 
-def _digest_pass(zip: ZipArchive, block, parsed, v4_file, file_hashes, plan: SchemePlan,
-                 manifests: ManifestOnce) -> digests.DigestPass:
+def _digest_pass(zip: ZipArchive, block, parsed, v4_file, hashes: tuple[tuple[str, ...], str | None],
+                 plan: SchemePlan, manifests: ManifestOnce) -> digests.DigestPass:
     wanted = set().union(*(p.required_digests() for p in parsed.values()))
     return digests.compute_digests(zip, block.offset if block.found else None, wanted,
-                                   want_verity_root=v4_file is not None, file_hashes=file_hashes,
+                                   want_verity_root=v4_file is not None, file_hashes=hashes[0], known_sha256=hashes[1],
                                    entries=plan_entry_digests(zip, plan.min_sdk, plan.max_sdk, manifests))
 
 
