@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.readonly import open_binary, same_file
 from apkscan.apk.io.zipreader import ZipArchive
-from apkscan.issues import ApkScanError, Issue, error, tamper, warning
-from apkscan.sources import detect, registry, walkclock
+from apkscan.issues import ApkScanError, Issue, error, tamper
+from apkscan.sources import detect, registry, walk_text, walkclock
 from apkscan.sources.custody import record as custody_record
 from apkscan.sources.bundles import BundleReader, InstallSetReader
 from apkscan.sources.compressed import decode_errors, decompressed, trailing_issue
@@ -134,14 +134,14 @@ class Walker:
         """Not an input by its first bytes. A ZIP behind other bytes (an APK after a prefix, as a
         self-extractor carries its archive) is one when it opens as a ZIP, as Android opens it:
         read like any ZIP. Text (control bytes sparse enough) is looked through for a listing
-        (:meth:`_text`). Otherwise given files and ``*.apk`` names go to ``identify`` for a
+        (:func:`walk_text.text`). Otherwise given files and ``*.apk`` names go to ``identify`` for a
         precise error; the rest is counted as skipped. (A stream cannot be read from its end:
         only in-place bytes are looked at so.)"""
         archive = detect.opened_as_zip(*b.window) if b.window is not None else None
         if archive is not None:
             yield from self._zip(b, depth, archive)  # closes its source
             return
-        if registry.text_encoding(b.head) is not None and (yield from self._text(b, depth)):
+        if registry.text_encoding(b.head) is not None and (yield from walk_text.text(self, b, depth)):
             return
         named_apk = b.chain[-1].lower().endswith(".apk")
         if b.window is not None and (b.given or named_apk):
@@ -153,47 +153,6 @@ class Walker:
             yield InputProblem(b.chain, [error("INPUT_NOT_AN_APK", "named like an APK but its bytes are no ZIP archive")])
         else:
             yield Skipped(b.where, NOT_AN_INPUT, 1, [b.chain[-1]])
-
-    def _text(self, b: Blob, depth: int) -> Generator[Item, None, bool]:
-        """Text, looked through to its end for a listing's mark (``text_detect.scan_for_listing``:
-        bounded memory, a large byte budget, the walk's time budget) and read as text evidence when
-        it has one: from its start again when the mark lay past what the scan keeps (a window is
-        reopened; a stream longer than that was first copied to temporary space, ``--tmp-limit``).
-        Without a mark: an error when given, a warning only when a budget cut the scan short;
-        False (a plain skip) for text looked through to its end."""
-        stream, spooled = self._stream(b), None
-        try:
-            scan = registry.scan_for_listing(stream, b.window is not None)
-            if not scan.marked and not scan.end and b.window is None:  # a stream cannot be read twice
-                spooled = self.ctx.temp.spool(registry.spool_source(scan, stream), b.chain[-1])
-                stream.close()
-                stream = WindowStream(spooled, 0, os.path.getsize(spooled))
-                scan = registry.scan_for_listing(stream)
-            if scan.marked:
-                yield from self._custody(b, "text-evidence")
-                if scan.read > len(scan.kept):  # the mark lay past the bytes kept: read from the start
-                    stream.close()
-                    stream = WindowStream(*(b.window or (spooled, 0, os.path.getsize(spooled))))
-                source = Prefixed(scan.kept, stream) if scan.read <= len(scan.kept) else stream
-                reader = registry.TextEvidenceReader(source, b.chain, None if b.given else b.where)
-                yield from self._entries(reader, depth + 1)
-                return True
-        finally:
-            stream.close()
-            release(spooled) if spooled else None
-        return (yield from self._unmarked(b, scan))
-
-    def _unmarked(self, b: Blob, scan) -> Generator[Item, None, bool]:
-        said = f"text ({scan.encoding}) with no 'package:' line, 'Package [' block or dumpsys header in " + \
-            (f"its {scan.read} bytes" if scan.end else f"its first {scan.read} bytes (the scan's byte budget)")
-        if b.given:
-            yield from self._custody(b, "unknown")
-            yield InputProblem(b.chain, [error("TEXT_EVIDENCE_NOT_FOUND", said + ": neither an APK nor text evidence")])
-            return True
-        if not scan.end:
-            yield InputProblem(b.chain, [warning("TEXT_EVIDENCE_UNCHECKED", said + "; the rest was not looked at")])
-            return True
-        return False
 
     def _custody(self, b: Blob, kind: str) -> Iterator[Item]:
         """The custody record of an outermost file, once its kind is known (hashed unless an APK)."""
