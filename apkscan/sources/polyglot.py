@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections import deque
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -41,25 +42,25 @@ def fact(label: str) -> Issue:
 
 
 class TailKept(_Readable):
-    """``raw`` read through, its last :data:`KEEP` bytes kept (bounded memory) and its bytes counted."""
+    """``raw`` read through, its last :data:`KEEP` bytes kept and its bytes counted. The chunks read
+    are kept by reference, the oldest dropped once the others hold :data:`KEEP` bytes: no copy as
+    the member passes, memory bounded by :data:`KEEP` and one read."""
 
     def __init__(self, raw: BinaryIO):
-        self._raw, self._buf, self.total = raw, bytearray(), 0
+        self._raw, self._chunks, self._held, self.total = raw, deque(), 0, 0
 
     def read(self, n: int = -1) -> bytes:
         data = self._raw.read(n)
         if data:
             self.total += len(data)
-            if len(data) >= KEEP:
-                self._buf = bytearray(data[-KEEP:])
-            else:
-                self._buf += data
-                if len(self._buf) > 2 * KEEP:  # trimmed now and then: copies stay linear in the bytes
-                    del self._buf[:-KEEP]
+            self._chunks.append(data)
+            self._held += len(data)
+            while self._held - len(self._chunks[0]) >= KEEP:
+                self._held -= len(self._chunks.popleft())
         return data
 
     def tail(self) -> bytes:
-        return bytes(self._buf[-KEEP:])
+        return b"".join(self._chunks)[-KEEP:]
 
     def drain(self) -> None:
         """Read on to the end (what the container's reader left: a tar reads to its end anyway)."""
