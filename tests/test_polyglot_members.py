@@ -213,19 +213,20 @@ class Costs:
 
 
 @pytest.mark.parametrize("decoy", sorted(DECOYS))
-@pytest.mark.parametrize("outer", ["tar.gz", "zip deflated"])
+@pytest.mark.parametrize("outer", ["tar", "tar.gz", "zip deflated"])
 def test_decoy_members_are_one_reading_and_cost_nothing_more(rules, policy, tmp_path, monkeypatch, decoy, outer):
     """Built to fool the look from the end, as streamed members: no second reading, no spool
     beyond what the member needs anyway (an APK inside it), nothing said of a polyglot."""
     member = [("pull.bin", DECOYS[decoy]())]
     path = tmp_path / "pull"
-    path.write_bytes(gzip_of(tar_of(member)) if outer == "tar.gz" else zip_of(member))
+    path.write_bytes(tar_of(member) if outer == "tar" else gzip_of(tar_of(member)) if outer == "tar.gz" else zip_of(member))
     costs = Costs(monkeypatch)
     doc = run(rules, policy, tmp_path, path)
     assert POLYGLOT not in codes(doc) and all(POLYGLOT not in tampers(a) for a in doc["apps"])
     assert [a["package"] for a in doc["apps"]] == (["com.tencent.mm"] if decoy == "tar of an apk" else [])
     assert (costs.replays, costs.reinflated) == (0, 0)
-    assert costs.looks == (1 if outer == "tar.gz" else 0)  # the file's own look (a gzip head), as before
+    assert costs.looks == {"tar": 2, "tar.gz": 1, "zip deflated": 0}[outer]  # the file's (a tar or gzip head), as
+    # before, and in a plain tar the member's in place: one read of its last bytes
     assert costs.spools == (1 if decoy == "tar of an apk" else 0)  # the APK's own spool, as before
 
 
@@ -264,3 +265,15 @@ def test_second_reading_past_the_tmp_limit_is_an_error_naming_the_member(rules, 
     assert doc["apps"] == []
     (limit,) = [e for e in doc["errors"] if "CONTAINER_TMP_LIMIT" in [i["code"] for i in e["errors"]]]
     assert limit["source"]["chain"][1:] == ["base.apk"] and "read again as a ZIP" in limit["errors"][0]["message"]
+
+
+def test_second_inflation_is_charged_to_the_budget(rules, policy, tmp_path, signed):
+    """A deflated member inflated again for its second reading is charged again: past the input's
+    inflation budget, the member's coded error (never a silent skip)."""
+    path, _ = build("zip deflated", tmp_path, signed["tar"])
+    size = len(signed["tar"])
+    doc = run(rules, policy, tmp_path, path, max_inflate=size + size // 2)
+    assert doc["apps"] == []
+    (limit,) = [e for e in doc["errors"] if "CONTAINER_INFLATE_LIMIT" in [i["code"] for i in e["errors"]]]
+    assert limit["source"]["chain"][1:] == ["base.apk"]
+    assert run(rules, policy, tmp_path, path, max_inflate=2 * size)["apps"]  # room for both readings: found
