@@ -246,15 +246,23 @@ def test_ordinary_backup_costs_no_extra_reads_or_spools(rules, policy, tmp_path,
     assert [a["package"] for a in doc["apps"]] == [a["package"] for a in again["apps"]] and doc["apps"]
 
 
-def test_member_that_cannot_be_read_again_is_an_error_naming_it(tmp_path, signed):
-    """A streamed member with no way to read it again (a reader that gives none): its tail says
-    ZIP, so the member is ``CONTAINER_POLYGLOT_UNREAD``, never a silent skip."""
+@pytest.mark.parametrize("again", ["none", "other bytes", "the same bytes"])
+def test_member_that_cannot_be_read_again_is_an_error_naming_it(tmp_path, signed, again):
+    """A streamed member whose tail says ZIP, with no way to read it again (a reader that gives none)
+    or read again as other bytes (a file changed under the walk): ``CONTAINER_POLYGLOT_UNREAD`` for
+    that member, never a silent skip; read again as the same bytes, the APK."""
+    data = signed["tar"]
+    reopen = {"none": None, "other bytes": lambda: io.BytesIO(data + b"\0" * 512),
+              "the same bytes": lambda: io.BytesIO(data)}[again]
     walker = Walker(WalkContext(WalkOptions(tmp_dir=str(tmp_path / "spool"))))
-    member = Member("base.apk", len(signed["tar"]), lambda: io.BytesIO(signed["tar"]))
+    member = Member("base.apk", len(data), lambda: io.BytesIO(data), again=reopen)
     items = list(walker.member(member, ("backup.bin",), 1))
-    assert not [i for i in items if isinstance(i, ScanInput)]
     unread = [i for i in items if isinstance(i, InputProblem) and polyglot.UNREAD in [x.code for x in i.issues]]
-    assert [i.chain for i in unread] == [("backup.bin", "base.apk")]
+    found = [i.chain for i in items if isinstance(i, ScanInput)]
+    if again == "the same bytes":
+        assert found == [("backup.bin", "base.apk")] and not unread
+    else:
+        assert not found and [i.chain for i in unread] == [("backup.bin", "base.apk")]
 
 
 def test_second_reading_past_the_tmp_limit_is_an_error_naming_the_member(rules, policy, tmp_path, signed):
