@@ -246,13 +246,14 @@ def test_ordinary_backup_costs_no_extra_reads_or_spools(rules, policy, tmp_path,
     assert [a["package"] for a in doc["apps"]] == [a["package"] for a in again["apps"]] and doc["apps"]
 
 
-@pytest.mark.parametrize("again", ["none", "other bytes", "the same bytes"])
+@pytest.mark.parametrize("again", ["none", "other bytes", "other last bytes", "the same bytes"])
 def test_member_that_cannot_be_read_again_is_an_error_naming_it(tmp_path, signed, again):
     """A streamed member whose tail says ZIP, with no way to read it again (a reader that gives none)
-    or read again as other bytes (a file changed under the walk): ``CONTAINER_POLYGLOT_UNREAD`` for
+    or read again as other bytes (a file changed under the walk: another length or other last bytes): ``CONTAINER_POLYGLOT_UNREAD`` for
     that member, never a silent skip; read again as the same bytes, the APK."""
     data = signed["tar"]
     reopen = {"none": None, "other bytes": lambda: io.BytesIO(data + b"\0" * 512),
+              "other last bytes": lambda: io.BytesIO(data[:-1] + bytes([data[-1] ^ 1])),
               "the same bytes": lambda: io.BytesIO(data)}[again]
     walker = Walker(WalkContext(WalkOptions(tmp_dir=str(tmp_path / "spool"))))
     member = Member("base.apk", len(data), lambda: io.BytesIO(data), again=reopen)

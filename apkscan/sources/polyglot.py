@@ -192,16 +192,22 @@ def from_end(walker: Any, b: Any, depth: int, tail: TailKept, label: str) -> Ite
         spooled = walker.ctx.temp.spool(stream, f"{b.chain[-1]!r} read again as a ZIP from its end")
     finally:
         stream.close()
-    size = os.path.getsize(spooled)
-    if size != tail.total:  # not the bytes first read (a file changed under the walk)
+    size, kept = os.path.getsize(spooled), tail.tail()
+    if size != tail.total or _last(spooled, len(kept)) != kept:  # not what was first read (changed under the walk)
         release(spooled)
-        raise ApkScanError(UNREAD, f"read as {label} by its first bytes and as a ZIP from its end, but read again it "
-                           f"gave {size} bytes, not the {tail.total} of its first reading: extract it and scan the file")
+        raise ApkScanError(UNREAD, f"read as {label} by its first bytes and as a ZIP from its end, but read again "
+                           "it ends otherwise than in its first reading: extract it and scan the file")
     archive = detect.opened_as_zip(spooled, 0, size)
     if archive is None:  # a directory before the kept tail that is no directory after all
         release(spooled)
         return
     yield from _as_zip(walker, b, depth, label, archive, (spooled, 0, size), owned=True)
+
+
+def _last(path: str, n: int) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(-n, os.SEEK_END) if n else None
+        return fh.read(n)
 
 
 def _as_zip(walker: Any, b: Any, depth: int, label: str, archive: Any, where: tuple[str, int, int],
