@@ -152,7 +152,10 @@ class Member:
     ZIP member's data lie and how they are read (a ZIP's records may all point at one APK: the
     walker reads such bytes once, see :mod:`apkscan.sources.zip_archive`); ``charged``: the bytes
     its reader charged to the inflation budget and not yet spent, given back when the walker
-    skips it as a copy (zero once something inflated it).
+    skips it as a copy (zero once something inflated it). ``place``: where a streamed member's
+    bytes lie whole in a local file (a plain tar's member on disk), and ``again``: a fresh stream of
+    its bytes from their start (re-inflated, or its container read again to it); both only for
+    reading it a second time, as a ZIP from its end (:mod:`apkscan.sources.polyglot`).
     """
 
     name: str
@@ -163,6 +166,8 @@ class Member:
     flags: list[Issue] = field(default_factory=list)  # e.g. a tar name with ``..``: shown, flagged
     data_key: tuple | None = None
     charged: int = 0
+    place: tuple[str, int, int] | None = None
+    again: Callable[[], BinaryIO] | None = None
 
 
 @dataclass(slots=True)

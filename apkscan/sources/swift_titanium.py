@@ -29,7 +29,7 @@ from apkscan.sources.detect import is_zip
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree
 from apkscan.sources.layout_common import (MetadataError, Skips, apk_after_all, in_install, install_key, is_package,
                                           listed_app, member_or_problem, problem, read_small)
-from apkscan.sources.streams import InflateBudget, Prefixed, read_head
+from apkscan.sources.streams import InflateBudget, Prefixed, WindowStream, read_head
 
 SWIFT_RE = re.compile(r"^(?P<dir>(?:.*/)?)(?P<pkg>[^/]+)\.(?P<ext>app|splits|dat|extdat|exp|xml)$")
 SWIFT_SKIPS = {"dat": "app data archive (not scanned)", "extdat": "app data archive (not scanned)",
@@ -195,8 +195,10 @@ class TitaniumBackupReader:
             yield inner
             return
         budget, opened = self.budget, []
+        reopen = (lambda: WindowStream(*inner.window)) if inner.window is not None else inner.again
         yield Member(name=name, size=None, flags=flags,
-                     open=lambda: opened.append(_Decompressed(inner.open(), kind, budget, name)) or opened[-1])
+                     open=lambda: opened.append(_Decompressed(inner.open(), kind, budget, name)) or opened[-1],
+                     again=(lambda: _Decompressed(reopen(), kind, budget, name)) if reopen else None)  # polyglot look
         junk = trailing_issue(opened[-1]._inner) if opened else None  # the walker has read the member by now
         if junk is not None:
             yield InputProblem(self.tree.chain + (name,), [junk])

@@ -133,6 +133,7 @@ class TarReader:
 
     def __init__(self, stream: BinaryIO, chain: tuple[str, ...]):
         self.stream, self.chain = stream, chain
+        self.place: tuple[str, int, int] | None = None  # the walker's: where the tar's bytes lie in a local file
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         try:
@@ -172,4 +173,8 @@ class TarReader:
             return
         flags = [tamper("TAMPER_MEMBER_NAME", f"member name {name!r} is absolute or has '..'; shown, never used as a path")] \
             if name.startswith("/") or ".." in name.split("/") else []
-        yield Member(name, info.size, lambda: tf.extractfile(info), flags=flags + type_flag_facts(info) + past_end_flag(tf))
+        place = None
+        if self.place is not None and info.sparse is None:  # its bytes as they lie in the file (polyglot look)
+            place = (self.place[0], self.place[1] + info.offset_data, info.size)
+        yield Member(name, info.size, lambda: tf.extractfile(info), flags=flags + type_flag_facts(info) + past_end_flag(tf),
+                     place=place)

@@ -5,7 +5,9 @@ place) or a stream (a tar member, a decompressed layer). The walker classifies e
 from its head (:mod:`detect`), then: an APK becomes a :class:`ScanInput`; a ZIP is opened
 (in place, or spooled when it only exists as a stream) and read as an archive, a split
 bundle or a layout; a compressed stream is decompressed under the same chain; a stream
-format of the registry is handed to its reader; anything else is counted as skipped.
+format of the registry is handed to its reader; anything else is counted as skipped. Bytes
+known by their head are looked at from their end too, as ZIP readers find a ZIP (:mod:`polyglot`:
+in place, or the kept tail of a stream).
 
 Every failure is an :class:`InputProblem` for that blob only; the walk goes on.
 """
@@ -14,15 +16,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.readonly import open_binary, same_file
 from apkscan.apk.io.zipreader import ZipArchive
-from apkscan.issues import ApkScanError, Issue, error, tamper, warning
-from apkscan.sources import detect, registry, walkclock
+from apkscan.issues import ApkScanError, Issue, error
+from apkscan.sources import detect, polyglot, registry, walk_text, walkclock
 from apkscan.sources.custody import record as custody_record
 from apkscan.sources.bundles import BundleReader, InstallSetReader
 from apkscan.sources.compressed import decode_errors, decompressed, trailing_issue
@@ -56,6 +58,8 @@ class Blob:
     given: bool = False  # named on the command line: never skipped, always reported
     custody: bool = False  # an outermost local file: its InputFile record is owed
     head_stat: os.stat_result | None = None  # a local file: the stat of the descriptor its head was read from
+    place: tuple[str, int, int] | None = None  # a stream whose bytes lie whole in a local file (a tar member on disk)
+    again: Callable[[], BinaryIO] | None = None  # a stream: its bytes read again from their start
 
 
 class Walker:
@@ -91,57 +95,62 @@ class Walker:
             yield from self._unknown(b, depth)
             return
         yield from self._custody(b, comp or fmt.kind)
-        yield from self._polyglot(b, depth, fmt.label if fmt is not None else f"a {comp} stream")
+        label = fmt.label if fmt is not None else f"a {comp} stream"
+        yield from polyglot.in_place(self, b, depth, label)  # before the container: ZIP first, as for files
+        b, tail = polyglot.kept(b)  # a stream: its tail kept, looked at once it has passed
+        try:
+            yield from self._container(b, depth, comp, fmt)
+        except _read_errors() as exc:
+            if tail is None:
+                raise
+            yield InputProblem(b.chain, [_issue(exc)])  # said; its end is still looked at
+        if tail is not None:
+            yield from polyglot.from_end(self, b, depth, tail, label)
+
+    def _container(self, b: Blob, depth: int, comp: str | None, fmt) -> Iterator[Item]:
         if fmt is not None and fmt.open is None:
             hint = f"; {fmt.hint}" if fmt.hint else ""
             yield InputProblem(b.chain, [error(fmt.code, f"{fmt.label}: this container is recognised but not read "
                                                f"by this version{hint}")])
             return
         if depth >= self.ctx.options.max_depth:
-            yield InputProblem(b.chain, [error("CONTAINER_TOO_DEEP", f"nested more than {self.ctx.options.max_depth} containers deep (--max-depth)")])
+            yield self._too_deep(b.chain)
             return
-        stream = self._stream(b)
+        again, stream = polyglot.again_of(b), self._stream(b)
         try:
             if comp is not None:
                 inner = decompressed(comp, stream, self.ctx.budget)
                 head = read_head(inner, detect.HEAD_SIZE)
                 yield from self.blob(Blob(b.chain, b.where, head, stream=Prefixed(head, inner), bundle=b.bundle,
-                                          flags=b.flags, given=b.given), depth + 1)
+                                          flags=b.flags, given=b.given, again=polyglot.layer_again(
+                                              comp, again, self.ctx.budget)), depth + 1)
                 junk = trailing_issue(inner)  # known once what came out was read to its end
                 if junk is not None:
                     yield InputProblem(b.chain, [junk])
             else:
-                yield from self._entries(fmt.open(stream, b.chain, self.ctx), depth + 1)
+                reader = fmt.open(stream, b.chain, self.ctx)
+                if hasattr(reader, "place"):  # a tar on disk: its members' bytes lie in place
+                    reader.place = b.window or b.place
+                yield from self._entries(reader, depth + 1, again=polyglot.replay_of(again, fmt, b.chain, self.ctx))
         finally:
             stream.close()
 
-    def _polyglot(self, b: Blob, depth: int, label: str) -> Iterator[Item]:
-        """In-place bytes known by their head (a tar, a gzip stream ...) that also open as a ZIP from
-        their end, as apksigner and the ZIP readers find one: read both ways, the container after
-        the ZIP, and said (``CONTAINER_POLYGLOT``, on the APK so read, else on the file). Review 54:
-        a tar in front of a signed APK hid it. One read of the last 65,557 bytes at most, as for a
-        head that is nothing known; a stream cannot be read from its end."""
-        archive = detect.opened_as_zip(*b.window) if b.window is not None else None
-        if archive is None:
-            return
-        fact = tamper("CONTAINER_POLYGLOT", f"read two ways: {label} by its first bytes, and a ZIP from its end "
-                      "record, as Android's and apksigner's ZIP readers find one; both are read")
-        if detect.zip_kind([e.name for e in archive.entries]) != detect.APK:
-            yield InputProblem(b.chain, [fact])
-        yield from self._zip(replace(b, flags=[*b.flags, fact], custody=False), depth, archive)  # closes its source
+    def _too_deep(self, chain: tuple[str, ...]) -> InputProblem:
+        return InputProblem(chain, [error("CONTAINER_TOO_DEEP", f"nested more than {self.ctx.options.max_depth} "
+                                          "containers deep (--max-depth)")])
 
     def _unknown(self, b: Blob, depth: int) -> Iterator[Item]:
         """Not an input by its first bytes. A ZIP behind other bytes (an APK after a prefix, as a
         self-extractor carries its archive) is one when it opens as a ZIP, as Android opens it:
         read like any ZIP. Text (control bytes sparse enough) is looked through for a listing
-        (:meth:`_text`). Otherwise given files and ``*.apk`` names go to ``identify`` for a
+        (:func:`walk_text.text`). Otherwise given files and ``*.apk`` names go to ``identify`` for a
         precise error; the rest is counted as skipped. (A stream cannot be read from its end:
         only in-place bytes are looked at so.)"""
         archive = detect.opened_as_zip(*b.window) if b.window is not None else None
         if archive is not None:
             yield from self._zip(b, depth, archive)  # closes its source
             return
-        if registry.text_encoding(b.head) is not None and (yield from self._text(b, depth)):
+        if registry.text_encoding(b.head) is not None and (yield from walk_text.text(self, b, depth)):
             return
         named_apk = b.chain[-1].lower().endswith(".apk")
         if b.window is not None and (b.given or named_apk):
@@ -154,47 +163,6 @@ class Walker:
         else:
             yield Skipped(b.where, NOT_AN_INPUT, 1, [b.chain[-1]])
 
-    def _text(self, b: Blob, depth: int) -> Generator[Item, None, bool]:
-        """Text, looked through to its end for a listing's mark (``text_detect.scan_for_listing``:
-        bounded memory, a large byte budget, the walk's time budget) and read as text evidence when
-        it has one: from its start again when the mark lay past what the scan keeps (a window is
-        reopened; a stream longer than that was first copied to temporary space, ``--tmp-limit``).
-        Without a mark: an error when given, a warning only when a budget cut the scan short;
-        False (a plain skip) for text looked through to its end."""
-        stream, spooled = self._stream(b), None
-        try:
-            scan = registry.scan_for_listing(stream, b.window is not None)
-            if not scan.marked and not scan.end and b.window is None:  # a stream cannot be read twice
-                spooled = self.ctx.temp.spool(registry.spool_source(scan, stream), b.chain[-1])
-                stream.close()
-                stream = WindowStream(spooled, 0, os.path.getsize(spooled))
-                scan = registry.scan_for_listing(stream)
-            if scan.marked:
-                yield from self._custody(b, "text-evidence")
-                if scan.read > len(scan.kept):  # the mark lay past the bytes kept: read from the start
-                    stream.close()
-                    stream = WindowStream(*(b.window or (spooled, 0, os.path.getsize(spooled))))
-                source = Prefixed(scan.kept, stream) if scan.read <= len(scan.kept) else stream
-                reader = registry.TextEvidenceReader(source, b.chain, None if b.given else b.where)
-                yield from self._entries(reader, depth + 1)
-                return True
-        finally:
-            stream.close()
-            release(spooled) if spooled else None
-        return (yield from self._unmarked(b, scan))
-
-    def _unmarked(self, b: Blob, scan) -> Generator[Item, None, bool]:
-        said = f"text ({scan.encoding}) with no 'package:' line, 'Package [' block or dumpsys header in " + \
-            (f"its {scan.read} bytes" if scan.end else f"its first {scan.read} bytes (the scan's byte budget)")
-        if b.given:
-            yield from self._custody(b, "unknown")
-            yield InputProblem(b.chain, [error("TEXT_EVIDENCE_NOT_FOUND", said + ": neither an APK nor text evidence")])
-            return True
-        if not scan.end:
-            yield InputProblem(b.chain, [warning("TEXT_EVIDENCE_UNCHECKED", said + "; the rest was not looked at")])
-            return True
-        return False
-
     def _custody(self, b: Blob, kind: str) -> Iterator[Item]:
         """The custody record of an outermost file, once its kind is known (hashed unless an APK)."""
         if b.custody and b.window is not None:
@@ -206,11 +174,13 @@ class Walker:
         return WindowStream(*b.window)
 
     # ------------------------------------------------------------------ ZIP
-    def _zip(self, b: Blob, depth: int, opened: ZipArchive | None = None) -> Iterator[Item]:
-        """``opened``: the archive already read from ``b.window`` (found from its end), not parsed twice."""
+    def _zip(self, b: Blob, depth: int, opened: ZipArchive | None = None, owned: bool = False) -> Iterator[Item]:
+        """``opened``: the archive already read from ``b.window`` (found from its end), not parsed twice;
+        ``owned``: that window is a whole spooled copy of the walk's (released, or handed on)."""
         spooled = None
         if b.window is not None:
             path, off, length = b.window
+            spooled = path if owned else None
         else:
             spooled = path = self.ctx.temp.spool(b.stream, b.chain[-1])
             off, length = 0, os.path.getsize(path)
@@ -250,7 +220,7 @@ class Walker:
                     yield from self._nested(archive, nested, (path, off), b.chain, depth)
                 return
             if depth >= self.ctx.options.max_depth:
-                yield InputProblem(b.chain, [error("CONTAINER_TOO_DEEP", f"nested more than {self.ctx.options.max_depth} containers deep (--max-depth)")])
+                yield self._too_deep(b.chain)
                 return
             yield from self._zip_entries(archive, kind, (path, off), b.chain, depth, b.bundle)
         finally:
@@ -262,7 +232,7 @@ class Walker:
                 depth: int) -> Iterator[Item]:
         """APKs and containers an APK carries (droppers, decoys): walked like any container's members."""
         if depth >= self.ctx.options.max_depth:
-            yield InputProblem(chain, [error("CONTAINER_TOO_DEEP", f"nested more than {self.ctx.options.max_depth} containers deep (--max-depth)")])
+            yield self._too_deep(chain)
             return
         reader = ZipReader(archive, window, chain, self.ctx.budget)
         try:
@@ -309,14 +279,18 @@ class Walker:
                 yield item
 
     # ------------------------------------------------------------------ members
-    def _entries(self, reader: ContainerReader, depth: int, custody: bool = False) -> Iterator[Item]:
-        """``custody``: the reader reads a folder, so its members are outermost files too."""
+    def _entries(self, reader: ContainerReader, depth: int, custody: bool = False, again=None) -> Iterator[Item]:
+        """``custody``: the reader reads a folder, so its members are outermost files too; ``again``:
+        ``(index, name)`` → how the index-th member can be read again (a stream container's)."""
         chain = getattr(reader, "chain", None) or getattr(getattr(reader, "tree", None), "chain", ())  # layout readers
-        seen = 0
+        seen = members = 0
         try:
             for item in reader.entries():
                 seen += 1
                 if isinstance(item, Member):
+                    if again is not None and item.window is None and item.place is None and item.again is None:
+                        item.again = again(members, item.name)
+                    members += 1
                     yield from self.member(item, chain, depth, custody=custody)
                 else:
                     yield item
@@ -371,7 +345,7 @@ class Walker:
             try:
                 head = read_head(raw, detect.HEAD_SIZE)
                 yield from self.blob(Blob(chain, container, head, stream=Prefixed(head, raw), bundle=m.bundle,
-                                          flags=m.flags), depth)
+                                          flags=m.flags, place=m.place, again=m.again), depth)
             finally:
                 raw.close()
         except _read_errors() as exc:

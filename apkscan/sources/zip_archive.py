@@ -94,6 +94,11 @@ class ZipReader:
         raise ApkScanError(ENCRYPTED, f"{entry.name!r} is encrypted ({scheme}, password-protected "
                            "ZIP): extract it with its password (unzip, 7z), then scan the file")
 
+    def _again(self, entry: ZipEntry) -> IterStream:
+        """A deflated member inflated a second time (read again as a ZIP from its end): charged again."""
+        self.budget.charge(entry.uncompressed_size)
+        return IterStream(self.archive.stream(entry))
+
     def member(self, entry: ZipEntry) -> Member:
         """The entry as a Member: a window when stored, an inflating stream otherwise (its declared
         size charged to the inflation budget: ``charged``, given back if it is never read)."""
@@ -110,7 +115,7 @@ class ZipReader:
             self.budget.charge(entry.uncompressed_size)
             return Member(shown, entry.uncompressed_size, lambda: IterStream(arc.stream(entry)),
                           bundle=self.bundle_key(entry.name), flags=flags, data_key=key,
-                          charged=entry.uncompressed_size)
+                          charged=entry.uncompressed_size, again=lambda: self._again(entry))
         return Member(shown, entry.uncompressed_size, lambda: IterStream(arc.stream(entry)),
                       window=(self.path, start, entry.uncompressed_size), bundle=self.bundle_key(entry.name), flags=flags,
                       data_key=key)
