@@ -40,6 +40,7 @@ def identify(
     length: int | None = None,
     hashes: tuple[str, ...] = ("sha256",),
     quick: bool = False,
+    zip64: bool = False,
 ) -> ApkIdentity:
     """Read ``path`` like Android and verify it like apksigner; never raises.
 
@@ -50,6 +51,8 @@ def identify(
     ``hashes``: whole-file digests to report; SHA-256 always, "sha1"/"md5" when listed.
     ``quick``: triage; signatures and certificates only, the file is neither hashed nor its
     content digests checked (``completeness`` says so) and it is never "verified".
+    ``zip64``: read the central directory the ZIP64 end record names (the second reading,
+    :meth:`ZipArchive.open`), not the one apksig reads.
     """
     path = os.fspath(path)
     identity = ApkIdentity(path=display_path or path)
@@ -67,7 +70,7 @@ def identify(
         if timeout is not None:
             source.deadline = time.monotonic() + timeout
         try:
-            _identify_open(source, identity, min_sdk, max_sdk, _idsig_path(path, idsig), tuple(hashes), quick)
+            _identify_open(source, identity, min_sdk, max_sdk, _idsig_path(path, idsig), tuple(hashes), quick, zip64)
         except ApkScanError as exc:
             identity.errors.append(_name_container(source, exc).to_issue())
         except MemoryError:
@@ -112,9 +115,10 @@ def _note_limits(zip: ZipArchive, identity: ApkIdentity) -> None:
             identity.completeness.why[part] = zip.limits_hit[0].code
 
 
-def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, idsig_path, hashes, quick) -> None:
+def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, idsig_path, hashes, quick,
+                   zip64: bool = False) -> None:
     """Fill ``identity`` stage by stage; whatever raises, the ZIP's tamper facts so far are kept."""
-    zip = ZipArchive.open(source)
+    zip = ZipArchive.open(source, zip64)
     outcome = None
     try:
         identity.manifest, axml = _read_manifest(zip, identity)
