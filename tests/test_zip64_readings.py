@@ -150,6 +150,14 @@ def test_zip64_records_that_agree_with_the_classic_fields_are_one_app(rules, pol
         assert got["verified"]
 
 
+def test_a_zip64_record_naming_a_directory_that_does_not_parse_is_no_second_reading(rules, policy, tmp_path):
+    path = _write(tmp_path, "unparsable.apk", zip64_build.unparsable())
+    doc = _doc(rules, policy, tmp_path, path)
+    (app,) = doc["apps"]
+    assert app["package"] == "com.example.v1only" and TWO not in _tamper(app) and not doc["errors"]
+    assert "another central directory" in _tamper(app)["TAMPER_ZIP64"]
+
+
 def _cli(out: Path, path: Path, *extra: str) -> list[dict]:
     res = CliRunner().invoke(main, ["scan", str(path), "--jsonl", str(out), "--force", "-q", *extra])
     assert res.exit_code in (0, 1), res.output

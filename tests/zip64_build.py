@@ -129,3 +129,11 @@ def decoy() -> bytes:
     head, count, size, offset = _v1_only_ends()
     return head + _zip64(count, size, offset) + _locator(len(head)) + \
         _EOCD.pack(0x06054B50, 0, 0, count, count, size, offset, 0)
+
+
+def unparsable() -> bytes:
+    """``v1-only.apk`` whose ZIP64 end record names a "central directory" at offset 0 (a local
+    header, no central record): there is no second reading."""
+    head, count, size, offset = _v1_only_ends()
+    return head + _zip64(count, size, 0) + _locator(len(head)) + \
+        _EOCD.pack(0x06054B50, 0, 0, count, count, size, offset, 0)

@@ -6,6 +6,7 @@ names and facts it uses."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 from apkscan.apk.io.bytesource import ByteSource
@@ -35,6 +36,22 @@ def zip64_named(source: ByteSource) -> bool:
         return False
 
 
+def second_reading(window: tuple[str, int, int]):
+    """The ZIP64 reading of these bytes, opened (the caller closes its source), or None when it
+    does not parse: then there is one reading, and the first's ``TAMPER_ZIP64`` says why."""
+    from apkscan.apk.io.zipreader import ZipArchive
+
+    try:
+        source = ByteSource(*window)
+    except (OSError, ApkScanError):
+        return None
+    try:
+        return ZipArchive.open(source, True)
+    except (OSError, ApkScanError):
+        source.close()
+        return None
+
+
 def readings_of(item: ScanInput) -> list[ScanInput]:
     """A whole APK file the walker never saw (a Dask worker's copy of a URL): itself, or, when a
     ZIP64 end record names another central directory, both readings, flagged as the walker flags them."""
@@ -44,5 +61,9 @@ def readings_of(item: ScanInput) -> list[ScanInput]:
                 return [item]
     except (OSError, ValueError, ApkScanError):
         return [item]
+    second = second_reading((item.path, 0, os.path.getsize(item.path)))
+    if second is None:
+        return [item]
+    second.source.close()
     return [replace(item, flags=[*item.flags, two_readings(CLASSIC)]),
             replace(item, chain=(*item.chain, ZIP64_READING), flags=[*item.flags, two_readings(SECOND)], reading=ZIP64)]

@@ -150,7 +150,7 @@ class ZipArchive:
             same = z == classic_values(eocd)
             found.append(tamper("TAMPER_ZIP64", "ZIP64 end records " + ("agree with the classic EOCD fields" if same else
                                 f"name another central directory ({z[0]} entries, {z[2]}+{z[1]}): a second reading, "
-                                "scanned as its own app") + "; this archive is read with the classic fields, as "
+                                "scanned as its own app where it parses") + "; this archive is read with the classic fields, as "
                                 "apksig and Android's v2/v3 verifier read it (they never read ZIP64)"))
         if disk != 0 or cd_disk != 0 or n_disk != n_total:
             # apksig (ZipUtils: total count, CD offset and size only) and libziparchive ignore
