@@ -22,15 +22,16 @@ _UNSCANNABLE = ("INPUT_", "ZIP_", "INTERNAL_ERROR")
 def evaluate(identity: ApkIdentity, rules: RuleSet, policy: Policy | list[Policy], *, source: str,
              container: str | None = None, dex_path: str | None = None,
              dex_window: tuple[int, int | None] = (0, None), chain: tuple[str, ...] = (),
-             dex_deadline: float | None = None) -> AppResult:
+             dex_deadline: float | None = None, dex_zip64: bool = False) -> AppResult:
     """Findings and a verdict per policy for one identified APK (``dex_path`` set = ``--deep``;
-    ``dex_deadline``: the input's time budget, a ``time.monotonic()`` value)."""
+    ``dex_deadline``: the input's time budget, a ``time.monotonic()`` value; ``dex_zip64``: the
+    DEX files of the ZIP's second reading, as ``identity`` was read)."""
     classes = None
     warnings: list[Issue] = []
     if dex_path is not None:
         from apkscan.rules.dex import dex_pass  # only --deep pays for it
 
-        classes, warnings, cut = dex_pass(dex_path, window=dex_window, deadline=dex_deadline)
+        classes, warnings, cut = dex_pass(dex_path, window=dex_window, deadline=dex_deadline, zip64=dex_zip64)
         _dex_part(identity, cut)
     findings = match_identity(identity, rules, classes)
     policies = policy if isinstance(policy, list) else [policy]

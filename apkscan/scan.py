@@ -258,7 +258,8 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
         from apkscan.apk.identify import identify  # deferred: the pipeline is usable without it
 
         budget = {"timeout": settings.timeout} if settings.timeout is not None else {}
-        kwargs = dict(display_path=item.display, offset=item.offset, length=item.length, **settings.sdk_kwargs, **budget)
+        kwargs = dict(display_path=item.display, offset=item.offset, length=item.length, **settings.sdk_kwargs, **budget,
+                      **({"zip64": True} if item.reading else {}))  # the second reading of a ZIP
         read = getattr(remember, "read", None) if use_store else None  # a store miss: read as it proves (Remember)
         if read is not None:
             identity, facts = read(item, identify, kwargs)  # facts kept with it: matching need not make them again
@@ -268,7 +269,7 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
     identity.tamper.extend(item.flags)
     chain = tuple(item.chain)
     # a whole local file (given, met in a folder, or a file of a backup folder): its custody hash
-    whole = item.length is None and not item.cleanup and identity.file is not None
+    whole = item.length is None and not item.cleanup and identity.file is not None and item.reading is None
     custody = [_Custody(item.path if len(chain) > 1 else chain[0], identity.file.sha256, hashed)] if whole else []
     if unscannable(identity):
         manifest = [i for i in (identity.manifest.errors if identity.manifest else []) if i.severity == Severity.ERROR]
@@ -285,6 +286,7 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
     else:
         app = evaluate(identity, settings.rules, settings.policies, source=item.display, container=item.container,
                        dex_path=item.path if settings.deep else None, dex_window=(item.offset, item.length),
+                       dex_zip64=bool(item.reading),
                        chain=chain, dex_deadline=deadline)
     out: list[Any] = [*custody, app]
     partial = incomplete(identity)

@@ -41,6 +41,7 @@ def identify(
     hashes: tuple[str, ...] = ("sha256",),
     quick: bool = False,
     known_sha256: str | None = None,
+    zip64: bool = False,
 ) -> ApkIdentity:
     """Read ``path`` like Android and verify it like apksigner; never raises.
 
@@ -54,6 +55,8 @@ def identify(
     ``known_sha256``: the SHA-256 of exactly the bytes this call reads (the window), computed
     before (the scan store's look-up): reported as the file's SHA-256 and not computed again. Only
     for a caller that can prove the bytes did not change in between (:mod:`apkscan.batch.store`).
+    ``zip64``: read the central directory the ZIP64 end record names (the second reading,
+    :meth:`ZipArchive.open`), not the one apksig reads.
     """
     path = os.fspath(path)
     identity = ApkIdentity(path=display_path or path)
@@ -72,7 +75,8 @@ def identify(
         if timeout is not None:
             source.deadline = time.monotonic() + timeout
         try:
-            _identify_open(source, identity, min_sdk, max_sdk, _idsig_path(path, idsig), (tuple(hashes), known), quick)
+            _identify_open(source, identity, min_sdk, max_sdk, _idsig_path(path, idsig), (tuple(hashes), known), quick,
+                           zip64)
         except ApkScanError as exc:
             identity.errors.append(_name_container(source, exc).to_issue())
         except MemoryError:
@@ -117,9 +121,10 @@ def _note_limits(zip: ZipArchive, identity: ApkIdentity) -> None:
             identity.completeness.why[part] = zip.limits_hit[0].code
 
 
-def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, idsig_path, hashes, quick) -> None:
+def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, idsig_path, hashes, quick,
+                   zip64: bool = False) -> None:
     """Fill ``identity`` stage by stage; whatever raises, the ZIP's tamper facts so far are kept."""
-    zip = ZipArchive.open(source)
+    zip = ZipArchive.open(source, zip64)
     outcome = None
     try:
         identity.manifest, axml = _read_manifest(zip, identity)

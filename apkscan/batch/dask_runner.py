@@ -46,6 +46,7 @@ from apkscan.folders import resolved
 from apkscan.issues import error
 from apkscan.result import InputError
 from apkscan.scan import ScanSettings, scan_item
+from apkscan.sources import zip_readings
 from apkscan.sources.interface import ScanInput, Skipped
 from apkscan.sources.tempspace import is_temporary
 
@@ -81,7 +82,9 @@ def _remote_unit(item: ScanInput, settings: ScanSettings) -> list[Any]:
         code = "INPUT_LIMIT_EXCEEDED" if isinstance(exc, _TooLarge) else "INPUT_UNREADABLE"
         return [InputError(item.display, item.container, [error(code, f"cannot fetch: {exc}")],
                            tuple(item.chain))]
-    return scan_item(replace(item, path=local, cleanup=True), settings)
+    *first, last = zip_readings.readings_of(replace(item, path=local))  # a ZIP64 record naming another CD: two apps
+    kept = [r for one in first for r in scan_item(one, settings) if type(r).__name__ != "_Custody"]  # a copy: none owed
+    return kept + scan_item(replace(last, cleanup=True), settings)
 
 
 class DaskRunner:

@@ -184,7 +184,7 @@ class _Run:
         if item.cleanup:  # ours now; moved out of the walker's folder, which it removes when it ends
             moved = self.pool.temp.adopt(item.path)
             return ScanInput(moved, item.chain, item.offset, item.length, cleanup=True, bundle=item.bundle,
-                             flags=list(item.flags)), moved
+                             flags=list(item.flags), reading=item.reading), moved
         if not is_temporary(item.path):
             return item, None
         length = _window_length(item)
@@ -193,7 +193,7 @@ class _Run:
             copy = self.pool.temp.spool(stream, item.display)
         finally:
             stream.close()
-        sent = ScanInput(copy, item.chain, cleanup=True, bundle=item.bundle, flags=list(item.flags))
+        sent = ScanInput(copy, item.chain, cleanup=True, bundle=item.bundle, flags=list(item.flags), reading=item.reading)
         return sent, copy
 
     def _make_room(self, need: int) -> None:

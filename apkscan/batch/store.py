@@ -128,8 +128,8 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
     ``stat_only``: answer from the stat key alone, never read the file (the pool's parent
     asks this way before handing an input to a worker)."""
     conn = connection(path)
-    if conn is None or (item.length is None and os.path.exists(item.path + ".idsig")):
-        return None, _ignore
+    if conn is None or item.reading is not None or (item.length is None and os.path.exists(item.path + ".idsig")):
+        return None, _ignore  # a second reading: the same bytes (SHA-256, stat key) as the first, read another way
     reading = None
     try:
         at = stat_read.now()  # before the stat: the racy rule compares with the time it was taken

@@ -83,6 +83,7 @@ def _identities(paths, min_sdk, max_sdk, idsig, quick=False, hashes=("sha256",))
     from apkscan.cli.passwords import password_provider
     from apkscan.sources.names import name_text  # names written as scan writes them (\xff, \\)
     from apkscan.sources.walker import WalkOptions
+    from apkscan.sources.zip_readings import TWO_READINGS
 
     # encrypted backups: APKSCAN_BACKUP_PASSWORD, else a prompt on a terminal (as scan does)
     items = FileSource(paths, WalkOptions(password=password_provider(None, None))).inputs()
@@ -95,7 +96,9 @@ def _identities(paths, min_sdk, max_sdk, idsig, quick=False, hashes=("sha256",))
                 try:
                     identity = identify(item.path, display_path=name_text(item.display), min_sdk=min_sdk,
                                         max_sdk=max_sdk, idsig=idsig if item.length is None else False,  # no .idsig
-                                        offset=item.offset, length=item.length, quick=quick, hashes=hashes)
+                                        offset=item.offset, length=item.length, quick=quick, hashes=hashes,
+                                        zip64=bool(item.reading))  # a ZIP's second reading: its own app
+                    identity.tamper.extend(f for f in item.flags if f.code == TWO_READINGS)  # which reading it is
                     if identity.manifest is not None and identity.manifest.package:
                         inspected.add((item.chain[0] if item.chain else "", identity.manifest.package))
                     yield identity

@@ -127,14 +127,15 @@ def dex_class_names(path: str, window: tuple[int, int | None] = (0, None),
 
 
 def dex_pass(path: str, window: tuple[int, int | None] = (0, None),
-             deadline: float | None = None) -> tuple[set[str], list[Issue], Issue | None]:
-    """:func:`dex_class_names` and the issue that cut the pass short (None: every DEX read)."""
+             deadline: float | None = None, zip64: bool = False) -> tuple[set[str], list[Issue], Issue | None]:
+    """:func:`dex_class_names` and the issue that cut the pass short (None: every DEX read);
+    ``zip64``: the ZIP's second reading (:meth:`ZipArchive.open`)."""
     reading = _Reading()
     try:
         with ByteSource(path, *window) as source:
             source.deadline = deadline
             reading.check_deadline = source.check_deadline
-            _read_entries(ZipArchive.open(source), reading)
+            _read_entries(ZipArchive.open(source, zip64), reading)
     except ApkScanError as exc:
         reading.stop(warning(exc.code, f"DEX scan: {exc.message}"))
     except OSError as exc:

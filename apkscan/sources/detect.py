@@ -263,8 +263,8 @@ def _window_holds_apk(path: str, off: int, length: int, file_key: tuple) -> bool
             archive = ZipArchive.open(source)
         except ApkScanError:
             return True
-        return archive.entry("AndroidManifest.xml") is not None or any(
-            e.name_bytes[-5:].lower().endswith(_APK_SUFFIXES) for e in archive.entries)
+        return archive.other_reading or archive.entry("AndroidManifest.xml") is not None or any(
+            e.name_bytes[-5:].lower().endswith(_APK_SUFFIXES) for e in archive.entries)  # a ZIP64 reading: walked
 
 
 # A central-directory record (PK\x01\x02) whose 19-byte name is AndroidManifest.xml.

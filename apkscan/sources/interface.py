@@ -48,6 +48,9 @@ class ScanInput:
     so the scan can compare base and splits; they arrive one after another.
     ``flags``: container facts about the member (e.g. ``TAMPER_MEMBER_NAME``), added to the
     identity's tamper indicators.
+    ``reading``: None for the archive apksig reads (the classic EOCD fields); ``"zip64"`` for the
+    second reading of the same bytes, the central directory a ZIP64 end record names (its own
+    app: never stored, recalled or learnt as the first one, which has the same SHA-256).
 
     Lifetime: ``path`` may be a spooled copy of a ZIP that the source deletes when its
     iterator advances (a window into it has ``cleanup=False``). Scan an input before asking
@@ -61,6 +64,7 @@ class ScanInput:
     cleanup: bool = False
     bundle: str | None = None
     flags: list[Issue] = field(default_factory=list)  # container facts about this member (odd names)
+    reading: str | None = None  # "zip64": the second reading of these bytes
 
     @property
     def display(self) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 from apkscan.apk.io.bytesource import ByteSource
@@ -34,6 +34,8 @@ from apkscan.sources.tempspace import release
 from apkscan.sources.walk_context import WalkContext, WalkOptions  # noqa: F401 (re-exported: callers import them here)
 from apkscan.sources.zip_archive import ZipReader
 from apkscan.sources.zip_tree import ZipTree
+from apkscan.sources.zip_readings import (CLASSIC, SECOND, TWO_READINGS, ZIP64, ZIP64_READING, second_reading,
+                                          two_readings, zip64_named)
 
 NOT_AN_INPUT = "not an APK or a known container"
 SAME_DATA = "same data as another member, read once (the ZIP names those bytes more than once)"
@@ -60,6 +62,7 @@ class Blob:
     head_stat: os.stat_result | None = None  # a local file: the stat of the descriptor its head was read from
     place: tuple[str, int, int] | None = None  # a stream whose bytes lie whole in a local file (a tar member on disk)
     again: Callable[[], BinaryIO] | None = None  # a stream: its bytes read again from their start
+    reading: str | None = None  # "zip64": the ZIP's second reading (:meth:`Walker._zip64_reading`)
 
 
 class Walker:
@@ -193,24 +196,29 @@ class Walker:
         archive = None
         try:
             try:
-                archive = opened or ZipArchive.open(source)
+                archive = opened or ZipArchive.open(source, b.reading == ZIP64)
                 kind = detect.zip_kind([e.name for e in archive.entries])
             except ApkScanError:
                 kind = detect.APK  # a broken ZIP: identify reports exactly what is wrong with it
+            second = None  # the ZIP64 reading, when its record names another central directory that parses
+            if b.reading is None and (archive.other_reading if archive is not None else zip64_named(source)):
+                second = second_reading((path, off, length))
+            if second is not None:
+                b = replace(b, flags=[*b.flags, two_readings(CLASSIC)])
             yield from self._custody(b, kind)
             if kind == detect.APK:
                 nested, unchecked = detect.nested_members(archive) if archive is not None else ([], [])
                 if not nested:  # identify opens its own: this one's entries are not held while it runs
                     archive = opened = None
-                # with members still to walk, the spooled copy stays ours until they are done
-                handed_on = spooled is not None and not nested
-                if not nested and not unchecked and b.custody and len(b.chain) == 1 and self.ctx.options.on_plain:
+                # with members still to walk (or a second reading), the spooled copy stays ours until they are done
+                handed_on = spooled is not None and not nested and second is None
+                if not nested and not unchecked and second is None and b.custody and len(b.chain) == 1 and self.ctx.options.on_plain:
                     read = source.stat()  # the file read as a ZIP: the one whose head was classified?
                     if same_file(b.head_stat, read):
                         self.ctx.options.on_plain(path, read)  # plain: the fast lane may answer it next time
                 whole = spooled is not None or (off, length) == (0, os.path.getsize(path))
                 yield ScanInput(path, b.chain, 0 if whole else off, None if whole else length,
-                                cleanup=handed_on, bundle=b.bundle, flags=b.flags)
+                                cleanup=handed_on, bundle=b.bundle, flags=b.flags, reading=b.reading)
                 if unchecked:
                     names = ", ".join(repr(e.name) for e in unchecked[:3])
                     yield InputProblem(b.chain, [error(detect.OVERLAP_LIMIT, f"{len(unchecked)} members not checked for "
@@ -218,15 +226,30 @@ class Walker:
                                                        "each one's head would read more than the archive's size")])
                 if nested:
                     yield from self._nested(archive, nested, (path, off), b.chain, depth)
-                return
-            if depth >= self.ctx.options.max_depth:
+            elif depth >= self.ctx.options.max_depth:
                 yield self._too_deep(b.chain)
-                return
-            yield from self._zip_entries(archive, kind, (path, off), b.chain, depth, b.bundle)
+            else:
+                yield from self._zip_entries(archive, kind, (path, off), b.chain, depth, b.bundle)
+            if second is not None:
+                yield from self._zip64_reading(b, depth, second, (path, off, length))
+                second = None
         finally:
             source.close()
+            if second is not None:  # not read: the walk stopped first
+                second.source.close()
             if spooled and not handed_on:
                 release(spooled)
+
+    def _zip64_reading(self, b: Blob, depth: int, archive: ZipArchive, window: tuple[str, int, int]) -> Iterator[Item]:
+        """The second reading of a ZIP whose ZIP64 end record names another central directory
+        than its classic fields (review 59 F1): apksig verifies the classic one, a ZIP64-aware
+        reader (libziparchive 11+) may install the other, so both are apps of this input. Read
+        like any ZIP, under its own chain element (a distinct app in every report), flagged,
+        never a custody record (``archive``: that reading, opened; a second reading that does
+        not parse is none, said by the first's ``TAMPER_ZIP64``)."""
+        flags = [f for f in b.flags if f.code != TWO_READINGS] + [two_readings(SECOND)]
+        yield from self._zip(Blob(b.chain + (ZIP64_READING,), b.where, b.head, window=window,
+                                  flags=flags, given=b.given, reading=ZIP64), depth, archive)  # closes its source
 
     def _nested(self, archive: ZipArchive, entries: list, window: tuple[str, int], chain: tuple[str, ...],
                 depth: int) -> Iterator[Item]:

@@ -11,7 +11,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa
 
-from apkscan.apk.crypto import jdk_key
+from apkscan.apk.crypto import dss_der, jdk_key
 from apkscan.issues import ApkScanError
 
 # Named curves loaded through the numbers API (others go through the DER loader).
@@ -86,7 +86,14 @@ def verify_signature(spki_der: bytes, jca_algorithm: str, data: bytes, signature
 
 
 def verify_with_key(key, digest_name: str, key_kind: str, pss: bool, data: bytes, signature: bytes) -> bool:
+    """Every scheme's check. An ECDSA or DSA signature is first decoded as the JDK decodes it and
+    re-encoded in DER (:mod:`apkscan.apk.crypto.dss_der`): an INTEGER without its 0x00 pad
+    verifies, as in apksig; callers say so (``dss_der.not_minimal``)."""
     algorithm = _HASHES[digest_name]()
+    if key_kind in ("ECDSA", "DSA"):
+        signature = dss_der.canonical(signature, key_kind)
+        if signature is None:
+            return False
     try:
         if key_kind == "RSA" and isinstance(key, rsa.RSAPublicKey):
             pad = (

@@ -1,6 +1,11 @@
 """The ZIP end records, read as apksig reads them: the End of Central Directory found from the
 file's end, the ZIP64 EOCD it points to, and the ZIP64 extra field of a central record
-(:mod:`apkscan.apk.io.zipreader` uses them)."""
+(:mod:`apkscan.apk.io.zipreader` uses them).
+
+apksig (and Android's Java v2/v3 verifier) never read the ZIP64 end records: the classic EOCD
+fields are the archive they verify. ZIP64-aware readers (libziparchive 11 and later) may follow
+the ZIP64 record to another central directory: :func:`zip64_values` gives it, a second reading
+(review 59 F1)."""
 
 from __future__ import annotations
 
@@ -15,10 +20,11 @@ ZIP64_EOCD_SIG = 0x06064B50
 ZIP64_LOCATOR_SIG = 0x07064B50
 
 
-def _find_eocd(source: ByteSource) -> tuple[int, bytes, int]:
+def _find_eocd(source: ByteSource) -> tuple[int, bytes, int, bytes]:
     """Find the EOCD as apksig does: scanning back, the record whose comment ends the file.
 
-    Returns (offset, record bytes, number of EOCD signatures seen in the tail).
+    Returns (offset, record bytes, number of EOCD signatures seen in the tail, the 20 bytes
+    before the record when the tail holds them: where a ZIP64 locator sits, read for free).
     """
     tail_len = min(source.size, EOCD_MIN + MAX_COMMENT)
     tail_start = source.size - tail_len
@@ -35,14 +41,33 @@ def _find_eocd(source: ByteSource) -> tuple[int, bytes, int]:
         pos = tail.rfind(b"PK\x05\x06", 0, pos)
     if chosen < 0:
         raise ApkFormatError("ZIP_EOCD_NOT_FOUND", "no end-of-central-directory record: not a ZIP archive, or truncated")
-    return tail_start + chosen, tail[chosen:], candidates
+    return tail_start + chosen, tail[chosen:], candidates, tail[chosen - 20 : chosen] if chosen >= 20 else b""
 
 
-def _read_zip64(source: ByteSource, eocd_offset: int) -> tuple[int, int, int] | None:
-    """(entry count, CD size, CD offset) from the ZIP64 EOCD, or None if there is none."""
+def classic_values(eocd: bytes) -> tuple[int, int, int]:
+    """(entry count, CD size, CD offset): the EOCD's own fields, as apksig reads them."""
+    n_total, cd_size, cd_offset = struct.unpack_from("<HII", eocd, 10)
+    return n_total, cd_size, cd_offset
+
+
+def zip64_values(source: ByteSource) -> tuple[int, int, int] | None:
+    """The ZIP64 end record's (entry count, CD size, CD offset) when it names another central
+    directory than the classic fields do; None when there is none, it cannot be read, or it
+    agrees (then nothing reads the archive another way)."""
+    try:
+        eocd_offset, eocd, _n, before = _find_eocd(source)
+        z = _read_zip64(source, eocd_offset, before)
+    except ApkFormatError:
+        return None
+    return z if z is not None and z != classic_values(eocd) else None
+
+
+def _read_zip64(source: ByteSource, eocd_offset: int, before: bytes = b"") -> tuple[int, int, int] | None:
+    """(entry count, CD size, CD offset) from the ZIP64 EOCD, or None if there is none.
+    ``before``: the 20 bytes before the EOCD when already read."""
     if eocd_offset < 20:
         return None
-    loc = source.read(eocd_offset - 20, 20)
+    loc = before if len(before) == 20 else source.read(eocd_offset - 20, 20)
     sig, _disk, z64_offset, _disks = struct.unpack("<IIQI", loc)
     if sig != ZIP64_LOCATOR_SIG:
         return None

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from apkscan.apk.io.java_utf8 import ERRORS as JAVA_UTF8
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.inflate import EntryInflater
-from apkscan.apk.io.zip_ends import EOCD_MIN, _find_eocd, _read_zip64, _zip64_extra
+from apkscan.apk.io.zip_ends import EOCD_MIN, _find_eocd, _read_zip64, _zip64_extra, classic_values
 from apkscan.issues import ApkFormatError, Issue, LimitExceeded, tamper
 
 EOCD_SIG = 0x06054B50
@@ -112,7 +112,8 @@ class ZipArchive:
     cd_size: int
     comment: bytes
     entries: list[ZipEntry]
-    zip64: bool = False
+    zip64: bool = False  # read through the ZIP64 end record (the second reading)
+    other_reading: bool = False  # the classic reading of a file whose ZIP64 end record names another central directory
     central_tamper: list[Issue] = field(default_factory=list)  # EOCD and central directory facts
     _local_tamper: list[Issue] = field(default_factory=list, repr=False)  # local headers read so far
     _by_name: dict[str, ZipEntry] = field(default_factory=dict, repr=False)
@@ -126,24 +127,31 @@ class ZipArchive:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, source: ByteSource) -> "ZipArchive":
-        """Parse EOCD and central directory; raise ApkFormatError when Android would refuse."""
+    def open(cls, source: ByteSource, zip64: bool = False) -> "ZipArchive":
+        """Parse EOCD and central directory; raise ApkFormatError when Android would refuse.
+
+        The classic EOCD fields name the central directory, as apksig reads them (it never reads
+        ZIP64 records: placeholders such as 0xFFFF are taken as they are). ``zip64``: the second
+        reading, the central directory the ZIP64 end record names, as ZIP64-aware readers
+        (libziparchive 11 and later) may read the file; ``ZIP_ZIP64_MALFORMED`` if it has none."""
         if source.size < EOCD_MIN:
             raise ApkFormatError("ZIP_EOCD_NOT_FOUND", f"{source.size}-byte input is too small to be a ZIP archive")
-        eocd_offset, eocd, candidates = _find_eocd(source)
+        eocd_offset, eocd, candidates, before = _find_eocd(source)
         found: list[Issue] = []
         if candidates > 1:
             found.append(tamper("TAMPER_MULTIPLE_EOCD", f"{candidates} end-of-central-directory signatures in the archive tail; used the one at offset {eocd_offset}"))
         (_sig, disk, cd_disk, n_disk, n_total, cd_size, cd_offset, comment_len) = struct.unpack_from("<IHHHHIIH", eocd)
         comment = eocd[EOCD_MIN : EOCD_MIN + comment_len]
-        zip64 = False
-        if cd_offset == 0xFFFFFFFF or cd_size == 0xFFFFFFFF or n_total == 0xFFFF:
-            z = _read_zip64(source, eocd_offset)
-            if z is not None:
-                zip64 = True
-                n_total, cd_size, cd_offset = z
-                n_disk = n_total  # the classic fields are 0xFFFF placeholders
-                found.append(tamper("TAMPER_ZIP64", "archive uses ZIP64 records (apksig does not sign ZIP64 APKs)"))
+        z = _zip64_record(source, eocd_offset, before, found, zip64)
+        if zip64:
+            n_total, cd_size, cd_offset = z
+            n_disk = n_total  # the classic fields are placeholders here
+        elif z is not None:
+            same = z == classic_values(eocd)
+            found.append(tamper("TAMPER_ZIP64", "ZIP64 end records " + ("agree with the classic EOCD fields" if same else
+                                f"name another central directory ({z[0]} entries, {z[2]}+{z[1]}): a second reading, "
+                                "scanned as its own app where it parses") + "; this archive is read with the classic fields, as "
+                                "apksig and Android's v2/v3 verifier read it (they never read ZIP64)"))
         if disk != 0 or cd_disk != 0 or n_disk != n_total:
             # apksig (ZipUtils: total count, CD offset and size only) and libziparchive ignore
             # these fields, so the file is read and verified; libcore's old java.util.zip.ZipFile
@@ -161,7 +169,8 @@ class ZipArchive:
             raise LimitExceeded("ZIP_CD_TOO_LARGE", f"central directory of {cd_size} bytes exceeds the {MAX_CD_SIZE}-byte limit")
         if n_total > MAX_ENTRIES:
             raise LimitExceeded("ZIP_TOO_MANY_ENTRIES", f"{n_total} entries exceed the limit of {MAX_ENTRIES}")
-        archive = cls(source, eocd_offset, cd_offset, cd_size, comment, [], zip64, found)
+        archive = cls(source, eocd_offset, cd_offset, cd_size, comment, [], zip64, central_tamper=found)
+        archive.other_reading = not zip64 and z is not None and z != classic_values(eocd)
         archive._parse_cd(n_total)
         return archive
 
@@ -308,6 +317,23 @@ class ZipArchive:
 
 
 # ---------------------------------------------------------------------- helpers
+def _zip64_record(source: ByteSource, eocd_offset: int, before: bytes, found: list[Issue],
+                  required: bool) -> tuple[int, int, int] | None:
+    """The ZIP64 end record's values. Read for the ZIP64 reading (``required``: its errors
+    raise), else only noted: a malformed one does not stop the classic reading, as apksig never
+    reads it."""
+    try:
+        z = _read_zip64(source, eocd_offset, before)
+    except ApkFormatError as exc:
+        if required:
+            raise
+        found.append(tamper("TAMPER_ZIP64", f"ZIP64 end records that do not parse ({exc.message}); read with the classic EOCD fields, as apksig does"))
+        return None
+    if z is None and required:
+        raise ApkFormatError("ZIP_ZIP64_MALFORMED", "no ZIP64 end-of-central-directory locator before the EOCD")
+    return z
+
+
 def read_local_header(source: ByteSource, entry: ZipEntry, cd_offset: int) -> LocalHeader:
     """Parse the local header of ``entry``: its data offset plus every disagreement with
     the central directory. Pure: raises only when the data cannot be located at all."""

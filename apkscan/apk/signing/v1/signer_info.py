@@ -9,8 +9,10 @@ import hashlib
 from apkscan.apk.crypto import pkcs7
 from apkscan.apk.crypto import pkcs7_algorithms as algorithms
 from apkscan.apk.crypto.asn1 import Asn1Error
+from apkscan.apk.crypto import dss_der
 from apkscan.apk.crypto import signatures as crypto
 from apkscan.apk.signing.common import Sdk
+from apkscan.issues import ApkScanError
 
 class SignerInfoError(Exception):
     """Verification of a signature block must stop: apksig adds ``code`` and gives up."""
@@ -83,3 +85,13 @@ def _signed_attrs_match(sd: pkcs7.SignedData, si: pkcs7.SignerInfo, sf_bytes: by
     except (pkcs7.Pkcs7Error, Asn1Error) as exc:
         raise fail("JAR_SIG_PARSE_EXCEPTION", f"bad signed attribute: {exc}") from None
     return hashlib.new(algorithms.DIGEST_OIDS[si.digest_oid][1], sf_bytes).digest() == expected
+
+
+def not_der_minimal(si: pkcs7.SignerInfo) -> bool:
+    """An ECDSA/DSA SignerInfo signature the JDK reads though it is not minimal DER (an INTEGER
+    without its 0x00 pad): verified as apksig verifies it, and said."""
+    jca = algorithms.jca_signature_algorithm(si.digest_oid, si.signature_oid)
+    try:
+        return jca is not None and dss_der.not_minimal(si.signature, crypto.parse_jca(jca)[1])
+    except ApkScanError:
+        return False

@@ -27,7 +27,8 @@ from apkscan.apk.model import Certificate, SchemeResult, SignerResult
 from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
 from apkscan.issues import ApkScanError, Issue, LimitExceeded, error, warning
 from apkscan.apk.signing.common import Sdk
-from apkscan.apk.signing.v1.signer_info import SignerInfoError, verify_signer_info
+from apkscan.apk.crypto.dss_der import NOT_DER_MINIMAL
+from apkscan.apk.signing.v1.signer_info import SignerInfoError, not_der_minimal, verify_signer_info
 
 MANIFEST_NAME = jm.MANIFEST_NAME
 MAX_METADATA_SIZE = 16 << 20  # signature blocks (.RSA/.DSA/.EC): certificates and a signature
@@ -274,6 +275,8 @@ class _State:
             except SignerInfoError as exc:
                 res.errors.append(error(exc.code, exc.message))
                 return
+            if cert is not None and not_der_minimal(si):
+                res.warnings.append(warning("SIG_NOT_DER_MINIMAL", f"JAR signature {bname}: {NOT_DER_MINIMAL}"))
             verified = verified or cert
         if verified is None:
             res.errors.append(error("JAR_SIG_DID_NOT_VERIFY", f"JAR signature {bname} did not verify against {sfname}"))

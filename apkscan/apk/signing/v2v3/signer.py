@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from apkscan.apk.crypto import algorithms, jdk_cert
+from apkscan.apk.crypto import algorithms, dss_der, jdk_cert
+from apkscan.apk.crypto.dss_der import NOT_DER_MINIMAL
 from apkscan.apk.crypto import signatures as crypto
 from apkscan.apk.crypto.algorithms import ContentDigest, SignatureAlgorithm
 from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_from_der
@@ -186,6 +187,8 @@ def _check_signatures(block: Buf, signer: ParsedSigner, ctx: SignerContext) -> B
         if not ok:
             _err(signer, ctx, "DID_NOT_VERIFY", f"{alg.name} signature over signed-data did not verify")
             raise _Stopped
+        if dss_der.not_minimal(sig, key_kind):
+            _warn(signer, ctx, "SIG_NOT_DER_MINIMAL", f"{alg.name} signature: {NOT_DER_MINIMAL}", raw=True)
         signer.verified_algorithms.append(alg)
     return signed_data
 

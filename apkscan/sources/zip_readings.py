@@ -1,0 +1,69 @@
+"""A ZIP read two ways by its end records (review 59 F1): the classic EOCD fields, which apksig
+and Android's v2/v3 verifier read, and the central directory a ZIP64 end record names, which
+ZIP64-aware readers (libziparchive 11 and later) may read instead. When they differ, the walker
+scans each as its own app (:meth:`apkscan.sources.walker.Walker._zip64_reading`); these are the
+names and facts it uses."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+from apkscan.apk.io.bytesource import ByteSource
+from apkscan.issues import ApkScanError, Issue, tamper
+from apkscan.sources.interface import ScanInput
+
+ZIP64 = "zip64"  # ScanInput.reading of the second reading
+TWO_READINGS = "TAMPER_TWO_CENTRAL_DIRECTORIES"
+ZIP64_READING = "[ZIP64 central directory]"  # its chain element: a distinct app in every report
+CLASSIC = "the classic reading: the central directory the EOCD's own fields name, the one apksig verifies"
+SECOND = "the ZIP64 reading: the central directory the ZIP64 end record names, which apksig never reads"
+
+
+def two_readings(which: str) -> Issue:
+    """The fact both apps carry, saying which reading each one is."""
+    return tamper(TWO_READINGS, "two central directories: the classic EOCD fields name one, the ZIP64 end record "
+                  f"another; each is scanned as its own app; this app is {which}")
+
+
+def zip64_named(source: ByteSource) -> bool:
+    """A ZIP whose classic reading failed: does a ZIP64 end record name another central directory?"""
+    from apkscan.apk.io.zip_ends import zip64_values
+
+    try:
+        return zip64_values(source) is not None
+    except OSError:
+        return False
+
+
+def second_reading(window: tuple[str, int, int]):
+    """The ZIP64 reading of these bytes, opened (the caller closes its source), or None when it
+    does not parse: then there is one reading, and the first's ``TAMPER_ZIP64`` says why."""
+    from apkscan.apk.io.zipreader import ZipArchive
+
+    try:
+        source = ByteSource(*window)
+    except (OSError, ApkScanError):
+        return None
+    try:
+        return ZipArchive.open(source, True)
+    except (OSError, ApkScanError):
+        source.close()
+        return None
+
+
+def readings_of(item: ScanInput) -> list[ScanInput]:
+    """A whole APK file the walker never saw (a Dask worker's copy of a URL): itself, or, when a
+    ZIP64 end record names another central directory, both readings, flagged as the walker flags them."""
+    try:
+        with ByteSource(item.path) as source:
+            if not zip64_named(source):
+                return [item]
+    except (OSError, ValueError, ApkScanError):
+        return [item]
+    second = second_reading((item.path, 0, os.path.getsize(item.path)))
+    if second is None:
+        return [item]
+    second.source.close()
+    return [replace(item, flags=[*item.flags, two_readings(CLASSIC)]),
+            replace(item, chain=(*item.chain, ZIP64_READING), flags=[*item.flags, two_readings(SECOND)], reading=ZIP64)]
