@@ -20,6 +20,7 @@ RES_STRING_POOL, RES_TABLE, RES_TABLE_PACKAGE, RES_TABLE_TYPE = 0x0001, 0x0002, 
 TYPE_REFERENCE, TYPE_STRING, TYPE_DYNAMIC_REFERENCE = 0x01, 0x03, 0x07
 FLAG_COMPLEX, FLAG_COMPACT = 0x0001, 0x0008
 TYPE_SPARSE, TYPE_OFFSET16 = 0x01, 0x02
+APP_PACKAGE = 0x7F
 MAX_HOPS = 20  # aapt follows reference chains of up to 19 hops
 MAX_WORK = 1 << 16  # type chunks looked at per resolve: a table of chained ids cannot stall it
 
@@ -94,6 +95,8 @@ class AndroidArsc:
         return out, list(dict.fromkeys(self._candidates))
 
     def _resolve(self, res_id: int, out: dict[str, str], hops: int, seen: set[int]) -> None:
+        if res_id >> 24 == 0:  # DynamicRefTable: package 0x00 is "this package's own", 0x7f for an app
+            res_id |= APP_PACKAGE << 24
         if hops > MAX_HOPS or res_id in seen:
             return
         seen.add(res_id)
