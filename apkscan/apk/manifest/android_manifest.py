@@ -16,7 +16,9 @@ a lookup needs and declines to androguard's ``ARSCParser`` whenever it cannot pr
 
 from __future__ import annotations
 
+import contextlib
 import struct
+import sys
 
 from apkscan.apk.manifest.axml import (
     TopLevel,
@@ -129,7 +131,8 @@ class _Resources:
                     from loguru import logger
 
                     logger.disable("androguard")  # androguard logs through loguru; users must not see it
-                    self._parser = ARSCParser(self._raw)
+                    with _quiet():
+                        self._parser = ARSCParser(self._raw)
                 except Exception as exc:  # noqa: BLE001 - any parser failure is malformed input
                     self._errors.append(warning(MANIFEST_ARSC_MALFORMED, f"resources.arsc: {exc}"))
         return self._parser
@@ -165,12 +168,19 @@ class _Resources:
         if parser is None:
             return {}
         try:
-            configs = parser.get_resolved_res_configs(res_id)
+            with _quiet():
+                configs = parser.get_resolved_res_configs(res_id)
         except (Exception, RecursionError) as exc:  # noqa: BLE001
             self._errors.append(warning(MANIFEST_ARSC_MALFORMED,
                                         f"resource 0x{res_id:08x} unresolvable: {exc}"))
             return {}
         return _by_locale(configs)
+
+
+def _quiet() -> contextlib.AbstractContextManager:
+    """androguard ``print``s on a hostile table (review 58 F9): that went to stdout, in front of the
+    ``--json -`` document; while it runs, its stdout is stderr (nothing is lost, no report is spoilt)."""
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 def _by_locale(configs) -> dict[str, str]:
