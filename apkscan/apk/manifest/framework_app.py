@@ -100,18 +100,18 @@ class _Walk:
                 depth -= 1
             elif kind == START_TAG:
                 depth += 1
-                tag = _StartTag(tree, node)
                 if depth == 2:
-                    in_app = tag.name_is("application")
+                    in_app = _StartTag(tree, node).name_is("application")
                     if in_app and len(self.out.applications) < MAX_LABELS:
-                        self.out.applications.append(self.label(tag))
+                        self.out.applications.append(self.label(_StartTag(tree, node)))
                 elif depth == 3:
-                    activity = in_app and (tag.name_is("activity") or tag.name_is("activity-alias"))
+                    tag = _StartTag(tree, node) if in_app else None
+                    activity = tag is not None and (tag.name_is("activity") or tag.name_is("activity-alias"))
                     label, in_filter = (self.label(tag) if activity else None), False
-                elif depth == 4:
-                    in_filter, seen = activity and tag.name_is("intent-filter"), set()
-                elif depth == 5 and in_filter and label is not None:
-                    seen.add(self.filter_item(tag))
+                elif depth == 4 and activity and label is not None:
+                    in_filter, seen = _StartTag(tree, node).name_is("intent-filter"), set()
+                elif depth == 5 and in_filter:
+                    seen.add(self.filter_item(_StartTag(tree, node)))
                     if {"main", "launcher"} <= seen:
                         if label not in self.out.launchers and len(self.out.launchers) < MAX_LABELS:
                             self.out.launchers.append(label)
@@ -122,11 +122,16 @@ class _Walk:
             node = tree._next_node(node)
 
     def filter_item(self, tag: _StartTag) -> str:
-        """"main" for ``<action android:name=MAIN>``, "launcher" for the LAUNCHER category, else ""."""
+        """"main" for ``<action android:name=MAIN>``, "launcher" for the LAUNCHER category, else ""
+        (the typed string or the raw one: either counts)."""
+        pool = self.tree.pool
         for kind, want in (("action", MAIN), ("category", LAUNCHER)):
             if tag.name_is(kind):
                 found = self.find(tag, ATTR_NAME)
-                if found is not None and want in (_typed_text(self.tree.pool, *found), _raw(self.tree.pool, found[0])):
+                if found is None:
+                    return ""
+                raw, vtype, data = found
+                if (vtype == TYPE_STRING and _is(pool, data, want)) or (raw < 0x80000000 and _is(pool, raw, want)):
                     return "main" if kind == "action" else "launcher"
         return ""
 
@@ -166,6 +171,13 @@ def _typed_text(pool: _Pool, raw: int, vtype: int, data: int) -> str | None:
 def _raw(pool: _Pool, index: int) -> str | None:
     """The raw string (``getAttributeValue`` by name reads it first): none for an index >= 2^31."""
     return _java(pool, index) if index < 0x80000000 else None
+
+
+def _is(pool: _Pool, index: int, text: str) -> bool:
+    try:
+        return pool.java_is(index, text)
+    except _ERRORS:
+        return False
 
 
 def _java(pool: _Pool, index: int) -> str | None:
