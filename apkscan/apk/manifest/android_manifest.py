@@ -7,9 +7,11 @@ verify on), so :mod:`apkscan.apk.manifest.apksig_sdk` walks the binary XML with 
 apksig's ``AndroidBinXmlParser`` and ``ApkUtils.getMinSdkVersionFromBinaryAndroidManifest``:
 attributes are matched by framework resource ID, ``<uses-sdk>`` counts only as a child of
 the root element, the largest ``minSdkVersion`` wins and a codename means "the release
-before it ships". Other manifest fields come from the same walk. Resource references
-(label, versionName) are resolved by :mod:`apkscan.apk.manifest.arsc`, which reads only what
-a lookup needs and declines to androguard's ``ARSCParser`` whenever it cannot promise its answer.
+before it ships". Other manifest fields come from the same walk, except the label, which is
+read as Android reads it (:mod:`apkscan.apk.manifest.app_label`; this walk's reading is kept as
+another). Resource references (label, versionName) are resolved by
+:mod:`apkscan.apk.manifest.arsc`, which reads only what a lookup needs and declines to
+androguard's ``ARSCParser`` whenever it cannot promise its answer.
 
 :func:`read_manifest` never raises: problems become ``ManifestInfo.errors``.
 """
