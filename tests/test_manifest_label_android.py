@@ -235,3 +235,30 @@ def test_json_on_stdout_survives_androguards_print(tmp_path, command):
                           text=True, env=env, timeout=120, cwd=tmp_path)
     document = json.loads(proc.stdout)
     assert "TikTok" in json.dumps(document)
+
+
+def _table_without_label() -> bytes:
+    import arsc_builder as b
+
+    return b.table(["Notes"], [b.package(0x7F, "com.example", ["string"], ["k0"], [b.type_chunk(1, {})])])
+
+
+F8 = {
+    # name: (resources.arsc, flagged): the label 0x7f010000 is only in a table no reader here reads
+    "a second RES_TABLE holds the label": (_table_without_label() + TABLE, True),
+    "an 8-byte RES_NULL chunk before the table": (struct.pack("<HHI", 0, 8, 8) + TABLE, True),
+    "control: the first table holds the label, a second one follows": (TABLE + _table_without_label(), False),
+    "control: one table": (TABLE, False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(F8))
+def test_a_label_only_an_unread_top_level_table_may_hold_is_said(name):
+    """Review 58 F8 (a lead: Android 9+'s LoadedArsc loads every top-level RES_TABLE; no tool here
+    does): a label that resolves to nothing while such a table exists is flagged, not guessed."""
+    raw, flagged = F8[name]
+    info = read_manifest(doc(app([ref()])), raw)
+    fact = label_ambiguity(info)
+    assert (fact is not None and "RES_TABLE" in fact.message) == flagged, (info.label, info.label_notes)
+    if not flagged:
+        assert info.label == "TikTok"

@@ -164,6 +164,10 @@ class _Resources:
                 self._android = AndroidArsc.open(self._raw)
         return self._android.resolve(res_id) if self._android is not None else None
 
+    def unread_tables(self) -> int:
+        """RES_TABLE chunks at the top level of resources.arsc that no reader here reads."""
+        return AndroidArsc.unread_tables(self._raw) if self._raw is not None else 0
+
     def resolve_with_androguard(self, res_id: int) -> dict[str, str]:
         """The reference path (and the fast path's fallback): androguard's whole-table parse."""
         parser = self._get()

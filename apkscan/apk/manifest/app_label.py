@@ -27,6 +27,7 @@ TAMPER_MANIFEST_AMBIGUOUS_LABEL = "TAMPER_MANIFEST_AMBIGUOUS_LABEL"
 class Resources(Protocol):
     def resolve(self, res_id: int) -> dict[str, str]: ...
     def resolve_as_android(self, res_id: int) -> tuple[dict[str, str], list[str]] | None: ...
+    def unread_tables(self) -> int: ...
 
 
 @dataclass(slots=True)
@@ -38,6 +39,7 @@ class Reading:
     labels: dict[str, str] = field(default_factory=dict)
     other: list[str] = field(default_factory=list)
     unchecked: bool = False
+    unread: str | None = None  # why Android may show a label no reader here finds
 
     def values(self) -> list[str]:
         return [v for v in dict.fromkeys([self.label, *self.labels.values(), *self.other]) if v]
@@ -55,6 +57,10 @@ def of_reference(res: Resources, res_id: int) -> Reading:
     parsers = res.resolve(res_id)  # androguard's reading
     out = Reading(default(parsers), parsers)
     read = res.resolve_as_android(res_id)
+    if (read is None or not read[0]) and res.unread_tables():
+        out.unread = (f"the label 0x{res_id:08x} resolves to nothing in the table read, and resources.arsc holds "
+                      f"{res.unread_tables()} more RES_TABLE chunk(s) at its top level, which Android 9+ loads and "
+                      "apkscan does not read: Android may show a label apkscan did not see")
     if read is None or not read[0]:
         out.unchecked = bool(parsers)  # only androguard's reading: say so
         return out
@@ -82,6 +88,8 @@ def fill(info: ManifestInfo, strict: Reading, app: FrameworkApp | None, res: Res
     if shown.other:
         info.label_notes.append("other configurations, or parsers that read resources.arsc another way, give "
                                 + ", ".join(map(repr, shown.other)))
+    if shown.unread or strict.unread:
+        info.label_notes.append(shown.unread or strict.unread)
     if first is not None:
         if set(strict.values()) != set(shown.values()):
             _also(info, strict.values(), "apksig's strict walk of the manifest (androguard's too) reads "
