@@ -92,7 +92,7 @@ class _Walk:
         tree, depth = self.tree, 1
         node = tree._next_node(root)
         in_app = activity = in_filter = False
-        label: LabelAttr | None = None
+        found: tuple[int, int, int] | None = None
         seen: set[str] = set()
         while node is not None and depth > 0:
             kind = struct.unpack_from("<H", tree.buf, node)[0]
@@ -104,18 +104,19 @@ class _Walk:
                     in_app = _StartTag(tree, node).name_is("application")
                     if in_app and len(self.out.applications) < MAX_LABELS:
                         self.out.applications.append(self.label(_StartTag(tree, node)))
-                elif depth == 3:
+                elif depth == 3:  # the label's record only: decoded once the activity is a launcher
                     tag = _StartTag(tree, node) if in_app else None
                     activity = tag is not None and (tag.name_is("activity") or tag.name_is("activity-alias"))
-                    label, in_filter = (self.label(tag) if activity else None), False
-                elif depth == 4 and activity and label is not None:
+                    found, in_filter = (self.find(tag, ATTR_LABEL) if activity else None), False
+                elif depth == 4 and found is not None:
                     in_filter, seen = _StartTag(tree, node).name_is("intent-filter"), set()
                 elif depth == 5 and in_filter:
                     seen.add(self.filter_item(_StartTag(tree, node)))
                     if {"main", "launcher"} <= seen:
+                        label = self.value(*found)
                         if label not in self.out.launchers and len(self.out.launchers) < MAX_LABELS:
                             self.out.launchers.append(label)
-                        in_filter = False
+                        in_filter, found = False, None
             if self.records > MAX_RECORDS:
                 self.out.cut = True
                 return
@@ -150,9 +151,10 @@ class _Walk:
 
     def label(self, tag: _StartTag) -> LabelAttr | None:
         found = self.find(tag, ATTR_LABEL)
-        if found is None:
-            return None
-        raw, vtype, data = found
+        return None if found is None else self.value(*found)
+
+    def value(self, raw: int, vtype: int, data: int) -> LabelAttr:
+        """The label of a (raw index, type, data) record, as ``TypedArray`` and aapt read it."""
         pool = self.tree.pool
         raw_text = _raw(pool, raw)
         if vtype in (TYPE_REFERENCE, TYPE_DYNAMIC_REFERENCE) and data:
