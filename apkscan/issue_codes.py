@@ -197,7 +197,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "TAMPER_LOCAL_METHOD_MISMATCH": (T, "local header says method …, central directory …"),
     "TAMPER_LOCAL_NAME_MISMATCH": (T, "local header names a different entry"),
     "TAMPER_LOCAL_SIZE_MISMATCH": (T, "local header CRC/sizes (…, …, …) differ from the central directory\"s (…, …, …)"),
-    "TAMPER_MANIFEST_AMBIGUOUS_LABEL": (T, "the label reads as … to Android but as … to parsers that ignore a resource entry's size"),
+    "TAMPER_MANIFEST_AMBIGUOUS_LABEL": (T, "the label reads as … to Android (default configuration), but the same bytes read other ways too: … (apksig's strict walk of the manifest, the raw string, a later <application>, another configuration or a parser that reads resources.arsc another way); rules are matched against all of them"),
     "TAMPER_MANIFEST_AMBIGUOUS_PACKAGE": (T, "package reads as … to Android but differently to other parsers (…); rules are matched against every reading"),
     "TAMPER_ARSC_UNKNOWN_CHUNKS": (T, "resources.arsc declares … bytes over the cap; its string pool and packages take …, the other … are top-level chunks Android skips (of another type, or string pools after the first) or bytes after the table (read without them, as Android reads it)"),
     "TAMPER_MEMBER_NAME": (T, "member name … is absolute or has \"..\" (or uses \"\\\" as its separator: a Windows-made layout ZIP, read as \"/\"); shown, never used as a path"),

@@ -232,6 +232,9 @@ class ManifestInfo:
     # TAMPER_MANIFEST_AMBIGUOUS_LABEL fact, not a field of the document)
     other_labels: list[str] = field(default_factory=list)
     label_unchecked: bool = False  # the label is androguard's reading only (also named by that fact)
+    label_notes: list[str] = field(default_factory=list)  # how the other readings differ (named by that fact)
+    # labels of the launcher activities (what the home screen shows), not already labels above: matched too
+    launcher_labels: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {

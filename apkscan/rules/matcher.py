@@ -276,6 +276,7 @@ def _labels(identity: ApkIdentity) -> list[tuple[str, str]]:
     out = [("", m.label)] if m.label else []
     out += [(loc, v) for loc, v in m.labels.items() if v and (loc, v) not in out]
     out += [("as other parsers read it", v) for v in getattr(m, "other_labels", ()) if v]
+    out += [("launcher activity", v) for v in getattr(m, "launcher_labels", ()) if v]
     return out
 
 

@@ -51,7 +51,8 @@ def facts_of(identity: Any) -> dict[str, Any]:
         readings = [r.value for r in m.package_readings]
         if m.package and m.package not in readings:
             readings.insert(0, m.package)
-        labels = [v for v in (m.label, *m.labels.values(), *getattr(m, "other_labels", ())) if v]
+        labels = [v for v in (m.label, *m.labels.values(), *getattr(m, "other_labels", ()),
+                                   *getattr(m, "launcher_labels", ())) if v]
     certs = list(identity.recorded_certificates)
     v = identity.verification
     if v is not None:

@@ -7,16 +7,20 @@ verify on), so :mod:`apkscan.apk.manifest.apksig_sdk` walks the binary XML with 
 apksig's ``AndroidBinXmlParser`` and ``ApkUtils.getMinSdkVersionFromBinaryAndroidManifest``:
 attributes are matched by framework resource ID, ``<uses-sdk>`` counts only as a child of
 the root element, the largest ``minSdkVersion`` wins and a codename means "the release
-before it ships". Other manifest fields come from the same walk. Resource references
-(label, versionName) are resolved by :mod:`apkscan.apk.manifest.arsc`, which reads only what
-a lookup needs and declines to androguard's ``ARSCParser`` whenever it cannot promise its answer.
+before it ships". Other manifest fields come from the same walk, except the label, which is
+read as Android reads it (:mod:`apkscan.apk.manifest.app_label`; this walk's reading is kept as
+another). Resource references (label, versionName) are resolved by
+:mod:`apkscan.apk.manifest.arsc`, which reads only what a lookup needs and declines to
+androguard's ``ARSCParser`` whenever it cannot promise its answer.
 
 :func:`read_manifest` never raises: problems become ``ManifestInfo.errors``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import struct
+import sys
 
 from apkscan.apk.manifest.axml import (
     TopLevel,
@@ -41,12 +45,17 @@ from apkscan.apk.manifest.apksig_sdk import (  # noqa: F401 - re-exported, calle
     min_sdk_for_codename,
     min_sdk_from_elements,
 )
+from apkscan.apk.manifest.app_label import TAMPER_MANIFEST_AMBIGUOUS_LABEL, Reading, of_reference  # noqa: F401
+from apkscan.apk.manifest.app_label import ambiguity as label_ambiguity  # noqa: F401 - identify imports it here
+from apkscan.apk.manifest.app_label import default as _default
+from apkscan.apk.manifest.app_label import fill as fill_label
 from apkscan.apk.manifest.arsc import ArscTable
+from apkscan.apk.manifest.framework_app import read_application
 from apkscan.apk.manifest.arsc_android import AndroidArsc
 from apkscan.apk.model import ManifestInfo
 from apkscan.apk.manifest.framework_xml import FrameworkRoot, read_root
 from apkscan.apk.manifest.package_id import framework_elements, framework_string, no_namespace, package_readings
-from apkscan.issues import Issue, error, tamper, warning
+from apkscan.issues import Issue, error, warning
 
 # Issue codes. When one of MIN_SDK_BLOCKING_CODES is present apksig cannot determine the
 # APK's minSdkVersion and apksigner refuses to verify over the APK's own range.
@@ -55,7 +64,6 @@ MANIFEST_MALFORMED = "MANIFEST_MALFORMED"
 MANIFEST_ARSC_MALFORMED = "MANIFEST_ARSC_MALFORMED"
 MANIFEST_ARSC_MISSING = "MANIFEST_ARSC_MISSING"
 MANIFEST_ARSC_NOT_READ = "MANIFEST_ARSC_NOT_READ"
-TAMPER_MANIFEST_AMBIGUOUS_LABEL = "TAMPER_MANIFEST_AMBIGUOUS_LABEL"
 # A reference, or a dynamic one (TYPE_DYNAMIC_REFERENCE: a shared library's ids, rewritten at
 # load time; an app's own 0x7f ids stay as they are): both name a resource to resolve.
 REFERENCE_TYPES = (TYPE_REFERENCE, 0x07)
@@ -125,7 +133,8 @@ class _Resources:
                     from loguru import logger
 
                     logger.disable("androguard")  # androguard logs through loguru; users must not see it
-                    self._parser = ARSCParser(self._raw)
+                    with _quiet():
+                        self._parser = ARSCParser(self._raw)
                 except Exception as exc:  # noqa: BLE001 - any parser failure is malformed input
                     self._errors.append(warning(MANIFEST_ARSC_MALFORMED, f"resources.arsc: {exc}"))
         return self._parser
@@ -155,18 +164,29 @@ class _Resources:
                 self._android = AndroidArsc.open(self._raw)
         return self._android.resolve(res_id) if self._android is not None else None
 
+    def unread_tables(self) -> int:
+        """RES_TABLE chunks at the top level of resources.arsc that no reader here reads."""
+        return AndroidArsc.unread_tables(self._raw) if self._raw is not None else 0
+
     def resolve_with_androguard(self, res_id: int) -> dict[str, str]:
         """The reference path (and the fast path's fallback): androguard's whole-table parse."""
         parser = self._get()
         if parser is None:
             return {}
         try:
-            configs = parser.get_resolved_res_configs(res_id)
+            with _quiet():
+                configs = parser.get_resolved_res_configs(res_id)
         except (Exception, RecursionError) as exc:  # noqa: BLE001
             self._errors.append(warning(MANIFEST_ARSC_MALFORMED,
                                         f"resource 0x{res_id:08x} unresolvable: {exc}"))
             return {}
         return _by_locale(configs)
+
+
+def _quiet() -> contextlib.AbstractContextManager:
+    """androguard ``print``s on a hostile table (review 58 F9): that went to stdout, in front of the
+    ``--json -`` document; while it runs, its stdout is stderr (nothing is lost, no report is spoilt)."""
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 def _by_locale(configs) -> dict[str, str]:
@@ -210,11 +230,6 @@ def _as_str(attr: Attr | None, res: _Resources) -> tuple[str | None, dict[str, s
     return None, {}
 
 
-def _default(values: dict[str, str]) -> str | None:
-    """The default locale's value, else the first locale's."""
-    return values.get("", next(iter(values.values()), None))
-
-
 def _as_int(attr: Attr | None, res: _Resources) -> int | None:
     if attr is None:
         return None
@@ -236,17 +251,19 @@ def _as_bool(attr: Attr | None, res: _Resources) -> bool | None:
     return {"true": True, "false": False}.get((value or "").lower())
 
 
-def _fill(info: ManifestInfo, elements: list[Element], res: _Resources, android: FrameworkRoot) -> None:
+def _fill(info: ManifestInfo, elements: list[Element], res: _Resources, android: FrameworkRoot) -> Reading:
     """``android``: the package and split as Android reads them; where it would refuse the
-    manifest, apksig's root stands in (``MANIFEST_NOT_FRAMEWORK_READABLE`` says so)."""
+    manifest, apksig's root stands in (``MANIFEST_NOT_FRAMEWORK_READABLE`` says so). Returns the
+    label as apksig's walk reads it (:mod:`apkscan.apk.manifest.app_label` reads Android's)."""
     root = next((e for e in elements if e.depth == 1), None)
     if android.refused is None:
         info.package, info.split = android.package, android.split
     elif root is not None and root.name == "manifest":  # a decoy <foo package=...> first is no stand-in (review 25)
         info.package = framework_string(_plain_attr(root, "package"))
         info.split = framework_string(_plain_attr(root, "split"))
+    strict = Reading()
     if root is None:
-        return
+        return strict
     info.version_code = _as_int(_attr(root, ATTR_VERSION_CODE), res)
     info.version_name, _ = _as_str(_attr(root, ATTR_VERSION_NAME), res)
     for el in elements:
@@ -257,45 +274,17 @@ def _fill(info: ManifestInfo, elements: list[Element], res: _Resources, android:
                 info.target_sdk = _sdk_value(_attr(el, ATTR_TARGET_SDK), res)
             if info.max_sdk is None:
                 info.max_sdk = _sdk_value(_attr(el, ATTR_MAX_SDK), res)
-        elif el.name == "application" and info.label is None and not info.labels:
-            _fill_label(info, _attr(el, ATTR_LABEL), res)
+        elif el.name == "application" and strict.label is None and not strict.labels:
+            strict = _strict_label(_attr(el, ATTR_LABEL), res)
             info.debuggable = _as_bool(_attr(el, ATTR_DEBUGGABLE), res)
+    return strict
 
 
-def _fill_label(info: ManifestInfo, attr: Attr | None, res: _Resources) -> None:
-    """The label as Android shows it; where a parser reading the same bytes another way sees
-    other labels (an entry whose size field lies), those are kept in ``other_labels`` (rules
-    match them too) and :func:`label_ambiguity` says so."""
-    info.label, info.labels = _as_str(attr, res)  # androguard's reading
-    if attr is None or attr.vtype not in REFERENCE_TYPES:
-        return
-    read = res.resolve_as_android(attr.data & 0xFFFFFFFF)
-    if read is None or not read[0]:
-        info.label_unchecked = bool(info.labels)  # only androguard's reading: say so
-        return
-    android, reachable = read
-    parsers = info.labels
-    if set(android.values()) != set(parsers.values()):  # locale names may be spelt differently
-        info.labels, info.label = android, _default(android)
-    shown = set(info.labels.values())
-    # every other string the label resource reaches (another configuration such as -v21, a
-    # reference's other locales, the other reader's): a device may show it, so it is matched too
-    info.other_labels = [v for v in dict.fromkeys([*parsers.values(), *reachable]) if v not in shown]
-
-
-def label_ambiguity(info: ManifestInfo) -> Issue | None:
-    """TAMPER_MANIFEST_AMBIGUOUS_LABEL naming both readings, when another parser sees other labels,
-    or saying that only androguard's reading exists (a table :class:`ArscTable` does not read)."""
-    if info.label_unchecked:
-        return tamper(TAMPER_MANIFEST_AMBIGUOUS_LABEL,
-                      f"the label {info.label!r} is androguard's reading of a resources.arsc laid out in a way "
-                      "apkscan does not read as Android does: Android may show another label")
-    if not info.other_labels:
-        return None
-    return tamper(TAMPER_MANIFEST_AMBIGUOUS_LABEL,
-                  f"the label reads as {info.label!r} in Android's default configuration, but the same resource "
-                  f"also gives {', '.join(map(repr, info.other_labels))} (other configurations, or parsers that "
-                  "read resources.arsc another way); rules are matched against all of them")
+def _strict_label(attr: Attr | None, res: _Resources) -> Reading:
+    """The label as apksig's walk finds it, its reference resolved (androguard's and Android's table readings)."""
+    if attr is not None and attr.vtype in REFERENCE_TYPES:
+        return of_reference(res, attr.data & 0xFFFFFFFF)
+    return Reading(*_as_str(attr, res))
 
 
 def _sdk_value(attr: Attr | None, res: _Resources) -> int | None:
@@ -336,7 +325,8 @@ def read_manifest(manifest_axml: bytes | None, arsc: bytes | None, *, arsc_unrea
     framework = framework_elements(xml, elements, info, top, android)
     try:
         info.package_readings = package_readings(xml, framework, top, android)
-        _fill(info, framework or elements, res, android)
+        strict = _fill(info, framework or elements, res, android)
+        fill_label(info, strict, read_application(xml), res)
     except Exception as exc:  # noqa: BLE001 - partial facts are still worth reporting
         info.errors.append(error(MANIFEST_MALFORMED, f"AndroidManifest.xml fields: {exc}"))
     if not malformed:

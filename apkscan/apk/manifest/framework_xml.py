@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from apkscan.apk.manifest.axml import TYPE_INT_BOOLEAN, TYPE_INT_DEC, TYPE_INT_HEX, TYPE_REFERENCE, art_utf8
 
-STRING_POOL = 0x0001
+STRING_POOL, RESOURCE_MAP = 0x0001, 0x0180
 FIRST_NODE, LAST_NODE = 0x0100, 0x017F
 START_NAMESPACE, END_NAMESPACE, START_TAG, END_TAG, CDATA = 0x0100, 0x0101, 0x0102, 0x0103, 0x0104
 MIN_EXT = {START_NAMESPACE: 8, END_NAMESPACE: 8, START_TAG: 20, END_TAG: 8, CDATA: 12}
@@ -309,6 +309,7 @@ class _Tree:
         self.buf, self.end = buf, size
         self.pool: _Pool | None = None
         self._pool_error: str | None = None
+        self.res_ids = (0, 0)  # (offset, count) of the last resource map before the first node
         self.root = self._find_root(header)
 
     def _find_root(self, pos: int) -> int:
@@ -327,6 +328,8 @@ class _Tree:
                     self.pool, self._pool_error = _Pool(buf, pos, size), None
                 except Refused as exc:  # kept: setTo's result is the *last* pool's state
                     self.pool, self._pool_error = None, str(exc)
+            elif kind == RESOURCE_MAP:
+                self.res_ids = (pos + header, (size - header) // 4)
             elif FIRST_NODE <= kind <= LAST_NODE:
                 self._validate_node(pos)
                 root = self._next_node(last)
