@@ -12,13 +12,13 @@ import hashlib
 import io
 import struct
 import subprocess
-import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 from backup_helpers import AbWriter
 from conftest import prefixed_apk
+from test_polyglots import tar_of
 
 from apkscan.scan import scan
 from apkscan.sources import polyglot, tempspace, walker as walker_mod
@@ -31,16 +31,6 @@ APKS = REPO / "fixtures" / "apks"
 KEYS = REPO / "fixtures" / "keys"
 WECHAT = (APKS / "wechat-tencent-subject.apk").read_bytes()
 POLYGLOT = "CONTAINER_POLYGLOT"
-
-
-def tar_of(members: list[tuple[str, bytes]]) -> bytes:
-    bio = io.BytesIO()
-    with tarfile.open(fileobj=bio, mode="w", format=tarfile.USTAR_FORMAT) as tf:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return bio.getvalue()
 
 
 def zip_of(members: list[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLATED) -> bytes:

@@ -74,17 +74,8 @@ def identify(
     with source:
         if timeout is not None:
             source.deadline = time.monotonic() + timeout
-        try:
-            _identify_open(source, identity, min_sdk, max_sdk, _idsig_path(path, idsig), (tuple(hashes), known), quick,
-                           zip64)
-        except ApkScanError as exc:
-            identity.errors.append(_name_container(source, exc).to_issue())
-        except MemoryError:
-            identity.errors.append(error("INPUT_LIMIT_EXCEEDED", "ran out of memory reading this input"))
-        except OSError as exc:
-            identity.errors.append(error("INPUT_UNREADABLE", f"read failed: {exc.strerror or exc}"))
-        except Exception as exc:  # noqa: BLE001 - the per-input boundary: report, never crash a batch
-            identity.errors.append(error("INTERNAL_ERROR", f"unexpected {type(exc).__name__}: {exc}"))
+        _guarded(source, identity, lambda: _identify_open(source, identity, min_sdk, max_sdk, _idsig_path(path, idsig),
+                                                          (tuple(hashes), known), quick, zip64))
         _note_expired(source, identity)
         if identity.errors:
             identity.completeness.stopped(identity.errors[0].code)
@@ -94,6 +85,21 @@ def identify(
             if identity.file is not None:
                 identity.completeness.done("file_hashes")
     return identity
+
+
+def _guarded(source: ByteSource, identity: ApkIdentity, read) -> None:
+    """The per-input boundary: whatever ``read`` raises is an issue of ``identity``, never a crash
+    of the batch."""
+    try:
+        read()
+    except ApkScanError as exc:
+        identity.errors.append(_name_container(source, exc).to_issue())
+    except MemoryError:
+        identity.errors.append(error("INPUT_LIMIT_EXCEEDED", "ran out of memory reading this input"))
+    except OSError as exc:
+        identity.errors.append(error("INPUT_UNREADABLE", f"read failed: {exc.strerror or exc}"))
+    except Exception as exc:  # noqa: BLE001 - the per-input boundary: report, never crash a batch
+        identity.errors.append(error("INTERNAL_ERROR", f"unexpected {type(exc).__name__}: {exc}"))
 
 
 def _note_expired(source: ByteSource, identity: ApkIdentity) -> None:

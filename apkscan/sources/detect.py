@@ -205,11 +205,19 @@ def nested_members(archive) -> tuple[list, list]:
     return out, []
 
 
+ZIP64_ONLY = "zip64-only"  # opened_as_zip: no classic reading, but the ZIP64 end record's directory parses
+
+
 def opened_as_zip(path: str, off: int, length: int):
     """These bytes opened as a ZIP read from its end (the end record, then the central directory
     where it says), whatever their first bytes; None when they do not open so. The caller owns
     the archive and closes its ``source``. A file whose head is no ZIP costs one read of its last
-    64 KiB at most: the end record is not there."""
+    64 KiB at most: the end record is not there.
+
+    :data:`ZIP64_ONLY` (no archive): the classic end-record fields do not open (apksig refuses the
+    file), but the central directory a ZIP64 end record names does: the usual form of a ZIP64
+    file. Such bytes are a ZIP too: the walker's ``_zip`` reads them both ways (the classic
+    reading's error, and the ZIP64 reading as its own app), never drops them (final review 3 F1)."""
     from apkscan.apk.io.bytesource import ByteSource
     from apkscan.apk.io.zipreader import ZipArchive
 
@@ -221,7 +229,13 @@ def opened_as_zip(path: str, off: int, length: int):
         return ZipArchive.open(source)
     except (ApkScanError, OSError):
         source.close()
+    from apkscan.sources.zip_readings import second_reading
+
+    other = second_reading((path, off, length))
+    if other is None:
         return None
+    other.source.close()
+    return ZIP64_ONLY
 
 
 def member_holds_apk(member) -> bool:

@@ -44,11 +44,13 @@ class WalkContext:
         self.temp = TempSpace(options.tmp_dir, options.tmp_limit)
         self.budget = InflateBudget(options.max_inflate, options.max_ratio)
         self.walked: dict[int, dict[tuple, str]] = {}  # per ZIP reader being walked: what was read, by whose name
+        self.read_again = 0  # streamed members read a second time in this input (polyglot.MAX_READ_AGAIN)
         self._password: list[str | None] = []
 
     def new_input(self) -> None:
         self.budget = InflateBudget(self.options.max_inflate, self.options.max_ratio)
         self.walked = {}
+        self.read_again = 0
         detect.forget_windows()
 
     def password(self) -> str | None:

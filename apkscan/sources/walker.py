@@ -150,8 +150,8 @@ class Walker:
         precise error; the rest is counted as skipped. (A stream cannot be read from its end:
         only in-place bytes are looked at so.)"""
         archive = detect.opened_as_zip(*b.window) if b.window is not None else None
-        if archive is not None:
-            yield from self._zip(b, depth, archive)  # closes its source
+        if archive is not None:  # ZIP64_ONLY: _zip opens it, both ways
+            yield from self._zip(b, depth, None if archive is detect.ZIP64_ONLY else archive)  # closes its source
             return
         if registry.text_encoding(b.head) is not None and (yield from walk_text.text(self, b, depth)):
             return
@@ -192,15 +192,13 @@ class Walker:
         except (OSError, ApkScanError):
             release(path) if spooled else None
             raise
-        handed_on = False
-        archive = None
+        handed_on, archive, second = False, None, None  # second: the ZIP64 reading, when it names another directory
         try:
             try:
                 archive = opened or ZipArchive.open(source, b.reading == ZIP64)
                 kind = detect.zip_kind([e.name for e in archive.entries])
             except ApkScanError:
                 kind = detect.APK  # a broken ZIP: identify reports exactly what is wrong with it
-            second = None  # the ZIP64 reading, when its record names another central directory that parses
             if b.reading is None and (archive.other_reading if archive is not None else zip64_named(source)):
                 second = second_reading((path, off, length))
             if second is not None:
@@ -220,10 +218,7 @@ class Walker:
                 yield ScanInput(path, b.chain, 0 if whole else off, None if whole else length,
                                 cleanup=handed_on, bundle=b.bundle, flags=b.flags, reading=b.reading)
                 if unchecked:
-                    names = ", ".join(repr(e.name) for e in unchecked[:3])
-                    yield InputProblem(b.chain, [error(detect.OVERLAP_LIMIT, f"{len(unchecked)} members not checked for "
-                                                       f"nested APKs ({names}, ...): their data overlap, and reading "
-                                                       "each one's head would read more than the archive's size")])
+                    yield _unchecked(b.chain, unchecked)
                 if nested:
                     yield from self._nested(archive, nested, (path, off), b.chain, depth)
             elif depth >= self.ctx.options.max_depth:
@@ -392,3 +387,10 @@ def _issue(exc: BaseException) -> Issue:
     if isinstance(code, str) and code.isupper():
         return error(code, str(exc))
     return error("CONTAINER_CORRUPT", f"cannot read this container: {exc}")
+
+
+def _unchecked(chain: tuple[str, ...], unchecked: list) -> InputProblem:
+    names = ", ".join(repr(e.name) for e in unchecked[:3])
+    return InputProblem(chain, [error(detect.OVERLAP_LIMIT, f"{len(unchecked)} members not checked for nested APKs "
+                                      f"({names}, ...): their data overlap, and reading each one's head would read "
+                                      "more than the archive's size")])

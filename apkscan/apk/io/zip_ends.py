@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 
 from apkscan.apk.io.bytesource import ByteSource
-from apkscan.issues import ApkFormatError
+from apkscan.issues import ApkFormatError, Issue, tamper
 
 EOCD_MIN = 22
 MAX_COMMENT = 0xFFFF
@@ -101,3 +101,26 @@ def _zip64_extra(extra: bytes, csize: int, usize: int, lho: int) -> tuple[int, i
             return csize, usize, lho
         pos += 4 + size
     return csize, usize, lho
+
+
+def zip64_record(source: ByteSource, eocd_offset: int, before: bytes, eocd: bytes, found: list[Issue],
+                 required: bool) -> tuple[int, int, int] | None:
+    """The ZIP64 end record's values. Read for the ZIP64 reading (``required``: its errors
+    raise), else only noted (``TAMPER_ZIP64`` in ``found``): a malformed one does not stop the
+    classic reading, as apksig never reads it."""
+    try:
+        z = _read_zip64(source, eocd_offset, before)
+    except ApkFormatError as exc:
+        if required:
+            raise
+        found.append(tamper("TAMPER_ZIP64", f"ZIP64 end records that do not parse ({exc.message}); read with the classic EOCD fields, as apksig does"))
+        return None
+    if z is None and required:
+        raise ApkFormatError("ZIP_ZIP64_MALFORMED", "no ZIP64 end-of-central-directory locator before the EOCD")
+    if z is not None and not required:
+        same = z == classic_values(eocd)
+        found.append(tamper("TAMPER_ZIP64", "ZIP64 end records " + ("agree with the classic EOCD fields" if same else
+                            f"name another central directory ({z[0]} entries, {z[2]}+{z[1]}): a second reading, "
+                            "scanned as its own app where it parses") + "; this archive is read with the classic fields, as "
+                            "apksig and Android's v2/v3 verifier read it (they never read ZIP64)"))
+    return z

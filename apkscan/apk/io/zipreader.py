@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from apkscan.apk.io.java_utf8 import ERRORS as JAVA_UTF8
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.inflate import EntryInflater
-from apkscan.apk.io.zip_ends import EOCD_MIN, _find_eocd, _read_zip64, _zip64_extra, classic_values
+from apkscan.apk.io.zip_ends import EOCD_MIN, _find_eocd, _zip64_extra, classic_values, zip64_record
 from apkscan.issues import ApkFormatError, Issue, LimitExceeded, tamper
 
 EOCD_SIG = 0x06054B50
@@ -142,16 +142,10 @@ class ZipArchive:
             found.append(tamper("TAMPER_MULTIPLE_EOCD", f"{candidates} end-of-central-directory signatures in the archive tail; used the one at offset {eocd_offset}"))
         (_sig, disk, cd_disk, n_disk, n_total, cd_size, cd_offset, comment_len) = struct.unpack_from("<IHHHHIIH", eocd)
         comment = eocd[EOCD_MIN : EOCD_MIN + comment_len]
-        z = _zip64_record(source, eocd_offset, before, found, zip64)
+        z = zip64_record(source, eocd_offset, before, eocd, found, zip64)
         if zip64:
             n_total, cd_size, cd_offset = z
             n_disk = n_total  # the classic fields are placeholders here
-        elif z is not None:
-            same = z == classic_values(eocd)
-            found.append(tamper("TAMPER_ZIP64", "ZIP64 end records " + ("agree with the classic EOCD fields" if same else
-                                f"name another central directory ({z[0]} entries, {z[2]}+{z[1]}): a second reading, "
-                                "scanned as its own app where it parses") + "; this archive is read with the classic fields, as "
-                                "apksig and Android's v2/v3 verifier read it (they never read ZIP64)"))
         if disk != 0 or cd_disk != 0 or n_disk != n_total:
             # apksig (ZipUtils: total count, CD offset and size only) and libziparchive ignore
             # these fields, so the file is read and verified; libcore's old java.util.zip.ZipFile
@@ -317,23 +311,6 @@ class ZipArchive:
 
 
 # ---------------------------------------------------------------------- helpers
-def _zip64_record(source: ByteSource, eocd_offset: int, before: bytes, found: list[Issue],
-                  required: bool) -> tuple[int, int, int] | None:
-    """The ZIP64 end record's values. Read for the ZIP64 reading (``required``: its errors
-    raise), else only noted: a malformed one does not stop the classic reading, as apksig never
-    reads it."""
-    try:
-        z = _read_zip64(source, eocd_offset, before)
-    except ApkFormatError as exc:
-        if required:
-            raise
-        found.append(tamper("TAMPER_ZIP64", f"ZIP64 end records that do not parse ({exc.message}); read with the classic EOCD fields, as apksig does"))
-        return None
-    if z is None and required:
-        raise ApkFormatError("ZIP_ZIP64_MALFORMED", "no ZIP64 end-of-central-directory locator before the EOCD")
-    return z
-
-
 def read_local_header(source: ByteSource, entry: ZipEntry, cd_offset: int) -> LocalHeader:
     """Parse the local header of ``entry``: its data offset plus every disagreement with
     the central directory. Pure: raises only when the data cannot be located at all."""

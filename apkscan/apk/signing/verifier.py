@@ -94,8 +94,7 @@ def verify(
 ) -> VerifyOutcome:
     """Verify every scheme of the APK and decide apksigner's verdict over the SDK range.
 
-    ``file_hashes``: whole-file digests to report besides SHA-256 ("sha1", "md5"); ``known_sha256``:
-    the SHA-256 of these very bytes, already computed (not computed again: ``digests.WholeFile``).
+    ``file_hashes``: whole-file digests besides SHA-256 ("sha1", "md5"); ``known_sha256``: these bytes' SHA-256, computed before.
     ``quick``: signatures over the signed data and certificates only; the file is not read,
     content digests are not checked, and the verdict is never "verified" (``file`` is None).
     """
