@@ -14,34 +14,11 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from apkscan.apk.crypto.der_strict import Decline, expect, items
+
 _SEQUENCE, _INTEGER = 0x30, 0x02
 NOT_DER_MINIMAL = ("its ECDSA/DSA signature holds an INTEGER without its 0x00 pad (not DER-minimal): verified as "
                    "the JDK and apksig read it; Android's own provider may refuse it")
-
-
-def _element(buf: bytes, pos: int, end: int) -> tuple[int, int, int] | None:
-    """(tag, content start, content end) of the DER element at ``pos``, or None where the
-    JDK's DER reader refuses it (indefinite length, a long form that is not minimal, more than
-    4 length bytes, content past ``end``)."""
-    if end - pos < 2:
-        return None
-    tag, first = buf[pos], buf[pos + 1]
-    pos += 2
-    if first == 0x80:
-        return None
-    if first & 0x80:
-        count = first & 0x7F
-        if count > 4 or end - pos < count or buf[pos] == 0:
-            return None
-        length = int.from_bytes(buf[pos : pos + count], "big")
-        if length <= 127:
-            return None
-        pos += count
-    else:
-        length = first
-    if end - pos < length:
-        return None
-    return tag, pos, pos + length
 
 
 def _integer(raw: bytes, key_kind: str) -> int | None:
@@ -58,20 +35,17 @@ def _integer(raw: bytes, key_kind: str) -> int | None:
 
 
 def jdk_values(signature: bytes, key_kind: str) -> tuple[int, int] | None:
-    """(r, s) as the JDK decodes an ECDSA or DSA signature, or None where it refuses it."""
-    outer = _element(signature, 0, len(signature))
-    if outer is None or outer[0] != _SEQUENCE or outer[2] != len(signature):
+    """(r, s) as the JDK decodes an ECDSA or DSA signature, or None where it refuses it: the
+    elements found by the one strict DER reader (:mod:`apkscan.apk.crypto.der_strict`: definite
+    minimal lengths of at most 4 bytes, children filling the sequence), nothing after it."""
+    try:
+        outer = expect(signature, 0, len(signature), _SEQUENCE)
+        values = items(signature, outer) if outer.end == len(signature) else []
+    except Decline:
         return None
-    values, pos = [], outer[1]
-    while pos < outer[2]:
-        el = _element(signature, pos, outer[2])
-        if el is None:
-            return None
-        values.append(el)
-        pos = el[2]
-    if len(values) != 2 or any(tag != _INTEGER for tag, _, _ in values):
+    if len(values) != 2 or any(signature[v.start] != _INTEGER for v in values):
         return None
-    r, s = (_integer(signature[a:b], key_kind) for _, a, b in values)
+    r, s = (_integer(signature[v.content_start:v.content_end], key_kind) for v in values)
     return None if r is None or s is None else (r, s)
 
 
