@@ -29,13 +29,12 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from apkscan.apk.manifest.arsc_android import APP_PACKAGE, TYPE_DYNAMIC_REFERENCE  # one definition of each
 from apkscan.apk.manifest.axml import TYPE_REFERENCE, TYPE_STRING
 from apkscan.apk.manifest.framework_xml import END_TAG, START_TAG, Refused, _Pool, _StartTag, _Tree, coerce_to_string
 
-TYPE_DYNAMIC_REFERENCE = 0x07
 ATTR_NAME, ATTR_LABEL = 0x01010003, 0x01010001
 MAIN, LAUNCHER = "android.intent.action.MAIN", "android.intent.category.LAUNCHER"
-APP_PACKAGE = 0x7F  # the package id Android assigns an app's own resources
 MAX_LABELS = 16
 MAX_RECORDS = 1 << 20
 _ERRORS = (Refused, struct.error, IndexError, ValueError)
