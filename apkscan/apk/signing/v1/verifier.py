@@ -118,6 +118,9 @@ class _State:
         self.errors, self.warnings = _Issues(self.scheme.errors), _Issues(self.scheme.warnings)
         self.signers: list[_Signer] = []
         self.orphans: list[_Signer] = []  # signature blocks without their .SF
+        # v1's entries: apksig's central-directory parser drops directory records (names ending
+        # in "/") before v1 sees the list, so none is an entry here (review 57 F2, F3)
+        self.files = [e for e in zip.entries if not e.is_directory]
         self.done = False
         self.precomputed: Mapping[int, tuple[str, ...] | ApkScanError] = {}
         self.quick = False
@@ -184,8 +187,8 @@ class _State:
     def _finish(self, apk_signers: list[_Signer]) -> None:
         """Every entry verified: note unprotected META-INF entries, mark the signers verified."""
         protected = {MANIFEST_NAME} | {n for s in apk_signers for n in (s.block.name, s.sf.name)}
-        for entry in self.zip.entries:
-            if entry.name.startswith("META-INF/") and not entry.name.endswith("/") and entry.name not in protected:
+        for entry in self.files:
+            if entry.name.startswith("META-INF/") and entry.name not in protected:
                 self.warnings.add(warning("JAR_SIG_UNPROTECTED_ZIP_ENTRY", f"{entry.name} not protected by signature; unauthorized modifications to this JAR entry will not be detected"))
         if self.quick:
             self.warnings.add(warning("CONTENT_DIGESTS_NOT_CHECKED", "JAR entry digests not checked (--quick): signatures over MANIFEST.MF only"))
@@ -199,7 +202,7 @@ class _State:
 
     def _find_signature_files(self) -> tuple[ZipEntry | None, dict[str, ZipEntry], list[ZipEntry]]:
         manifest, sfs, blocks = None, {}, []
-        for entry in self.zip.entries:
+        for entry in self.files:
             name = entry.name
             if not name.startswith("META-INF/"):
                 continue
@@ -217,9 +220,7 @@ class _State:
         ending in ``/``) are not entries to v1: apksig's central-directory parser drops them, so
         two ``assets/`` records are no duplicate (review 57 F2; the ZIP's own tamper fact stays)."""
         reported: set[str] = set()
-        for entry in self.zip.entries:
-            if entry.is_directory:
-                continue
+        for entry in self.files:
             if self.zip.entry(entry.name) is not entry and entry.name not in reported:
                 reported.add(entry.name)
                 self.errors.add(error("JAR_SIG_DUPLICATE_ZIP_ENTRY", f"duplicate entry: {entry.name}"))
@@ -233,7 +234,7 @@ class _State:
                 self.errors.add(error("JAR_SIG_UNNNAMED_MANIFEST_SECTION", f"malformed {MANIFEST_NAME}: invidual section #{number} does not have a name"))
             elif sections.first(name) != number - 1:
                 self.errors.add(error("JAR_SIG_DUPLICATE_MANIFEST_SECTION", f"duplicate section in {MANIFEST_NAME}: {name}"))
-            elif name.endswith("/") or self.zip.entry(name) is None:  # a directory record is none (review 57 F3)
+            elif name.endswith("/") or self.zip.entry(name) is None:  # a directory record is no entry
                 self.errors.add(error("JAR_SIG_MISSING_ZIP_ENTRY_REFERENCED_IN_MANIFEST", f"{name} entry referenced by {MANIFEST_NAME} not found in the APK"))
         return main, sections
 
@@ -291,9 +292,9 @@ class _State:
         """Check every entry's digests; returns the signer set covering all signed entries."""
         first_signers: list[_Signer] | None = None
         first_name = None
-        for entry in sorted(self.zip.entries, key=lambda e: e.local_header_offset):
+        for entry in sorted(self.files, key=lambda e: e.local_header_offset):
             name = entry.name
-            if name.startswith("META-INF/") or name.endswith("/"):
+            if name.startswith("META-INF/"):
                 continue
             if name not in sections:  # a Section is made below only for an entry the pass did not check
                 self.errors.add(error("JAR_SIG_NO_ZIP_ENTRY_DIGEST_IN_MANIFEST", f"no digest for {name} in {MANIFEST_NAME}"))
