@@ -381,3 +381,41 @@ def test_a_long_label_never_pushes_the_verdicts_off_screen(browser, tmp_path, la
         assert rights and max(rights) <= 1400, rights
     finally:
         browser.call("Emulation.clearDeviceMetricsOverride", session=True)
+
+
+def test_a_row_says_its_tamper_indicators_and_no_word_is_split(browser, tmp_path):
+    """A real scan of a BadPack APK (local header sizes that lie) beside a clean one: the tampered
+    app's row says so (its codes in the tooltip and found by the search), the clean one's does not;
+    at 1,400 pixels no verdict badge, header or version is broken inside a word (the table once
+    broke "allowed" into "allo/wed")."""
+    from cli_helpers import fixture, run
+
+    out = tmp_path / "scan.html"
+    res = run("scan", fixture("badpack-local-sizes.apk"), fixture("clean-v1v2v3.apk"), "--no-store", "-q",
+              "--html", out)
+    assert res.returncode == 0, res.stderr
+    browser.call("Emulation.setDeviceMetricsOverride", session=True, width=1400, height=1000,
+                 deviceScaleFactor=1, mobile=False)
+    try:
+        browser.open(out.as_uri())
+        tags = browser.eval("[...document.querySelectorAll('tbody.app')].map(b => {"
+                            " var t = b.querySelector('tr.row .tag.tamper');"
+                            " return [b.querySelector('td.file code').textContent, t && t.textContent, t && t.title]; })")
+        by_file = {f: (text, title) for f, text, title in tags}
+        assert by_file["clean-v1v2v3.apk"] == (None, None)
+        text, title = by_file["badpack-local-sizes.apk"]
+        assert text == "tamper indicators: 1" and "TAMPER_LOCAL_SIZE_MISMATCH" in title
+        lines = browser.eval(  # how many lines each short word's text takes
+            "[...document.querySelectorAll('tbody.app tr.row .badge, thead th button, tbody.app tr.row td:nth-child(3),"
+            " .tag.tamper')].map(e => { var r = document.createRange(); r.selectNodeContents(e);"
+            " var tops = new Set([...r.getClientRects()].map(x => Math.round(x.top))); return [e.textContent, tops.size]; })")
+        split = [(t, n) for t, n in lines if n > 1 and " " not in t.strip()]
+        assert lines and not split, split
+        browser.eval("var f = document.getElementById('f-text'); f.value = 'tamper_local_size';"
+                     " f.dispatchEvent(new Event('input')); 0")
+        shown = browser.eval("[...document.querySelectorAll('tbody.app')].filter(b => !b.hidden)"
+                             ".map(b => b.querySelector('td.file code').textContent)")
+        assert shown == ["badpack-local-sizes.apk"]
+        assert browser.problems() == []
+    finally:
+        browser.call("Emulation.clearDeviceMetricsOverride", session=True)

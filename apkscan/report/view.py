@@ -65,6 +65,7 @@ class AppRow:
     file: str = ""  # shortest path suffix that tells this app's source apart in the run
     outermost: str | None = None  # the input file (device backup, archive, APK) it came from
     verdicts: list[PolicyVerdict] = field(default_factory=list)  # one per policy, scan order
+    tamper: list[str] = field(default_factory=list)  # the identity's tamper codes, each once (the row marks them)
 
     def splits(self) -> list[SplitRow]:
         """Split APKs of a bundle (schema 1.1), each with its own verdict and mismatch reasons."""
@@ -230,7 +231,8 @@ def app_row(index: int, app: App) -> AppRow:
         kinds=list(dict.fromkeys(f.kind or "match" for f in ranked)),
         basis=_bases(ranked[0].record) if ranked else [],
         signer_debug=bool(signer and signer.is_android_debug),
-        file=path, outermost=_outermost(app.source, path, container))
+        file=path, outermost=_outermost(app.source, path, container),
+        tamper=list(dict.fromkeys(i.code for i in ident.tamper)))
 
 
 _BASIS_LABELS = {"certificate-unknown": "certificate (not the vendor's)"}
