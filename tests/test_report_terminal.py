@@ -121,3 +121,31 @@ def test_default_ignorable_marks_are_shown_not_drawn_as_nothing():
         assert safe(f"com.tencent{mark}.mm") == f"com.tencent{shown}.mm"
         assert visible(f"com.tencent{mark}.mm\n") == f"com.tencent{shown}.mm\n"
     assert safe("微信 WeChat é") == "微信 WeChat é"  # letters and ordinary marks stay as they are
+
+
+def test_allowed_apps_with_tamper_indicators_are_named(tmp_path):
+    """A real scan: six BadPack fixtures (each allowed, each with a tamper code) and a clean APK.
+    The summary names the first five tampered files with their codes and counts the sixth; the
+    clean one is not named; the untyped footer-only summary declines such a document."""
+    import json
+
+    from cli_helpers import fixture, run
+
+    names = ["badpack-cd-data-descriptor-flag.apk", "badpack-cd-method-deflate-stored.apk",
+             "badpack-fake-encryption.apk", "badpack-local-method.apk", "badpack-local-sizes.apk",
+             "eocd-comment.apk", "clean-v1v2v3.apk"]
+    out = tmp_path / "scan.json"
+    res = run("scan", *(fixture(n) for n in names), "--no-store", "--json", out)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    tampered = {a["identity"]["path"].rsplit("/", 1)[-1]: [i["code"] for i in a["identity"]["tamper"]] for a in doc["apps"]}
+    assert [n for n in names if tampered[n]] == names[:6]
+    text = io.StringIO()
+    terminal.render(doc, text)
+    lines = text.getvalue().splitlines()
+    said = [ln for ln in lines if ln.startswith("tamper indicators on allowed ")]
+    assert said == [f"tamper indicators on allowed {n}: {', '.join(dict.fromkeys(tampered[n]))}" for n in names[:5]]
+    assert "... and 1 more allowed app with tamper indicators (see the JSON/HTML report)" in lines
+    assert "clean-v1v2v3.apk" not in text.getvalue()
+    assert said[0] in res.stdout  # what `scan` printed itself
+    assert not terminal.render_allowed(doc, io.StringIO())

@@ -48,7 +48,7 @@ def _both(doc: dict, color: bool = False) -> tuple[str | None, str]:
 def test_each_fixture_alone_prints_what_the_typed_summary_prints(path, rules, tmp_path):
     for names in (["canada-tbs-2023"], ["canada-tbs-2023", "us-dhs-bod-17-01", "vendor-watch"]):
         doc = _doc([path], rules, [load_policy(n) for n in names], tmp_path)
-        listed = doc["errors"] or doc["skipped"] or any(
+        listed = doc["errors"] or doc["skipped"] or any(a["identity"]["tamper"] for a in doc["apps"]) or any(
             v["verdict"] != "allowed" for a in doc["apps"] for v in [a, *a["verdicts"].values()])
         for color in (False, True):
             fast, typed = _both(doc, color)

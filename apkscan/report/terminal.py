@@ -63,7 +63,8 @@ class _Paint:
 
 def render(doc: ScanDocument | dict, out: TextIO, *, color: bool = False, columns: int | None = None,
            limit: int = 50) -> None:
-    """Counts, then flagged apps (prohibited first, up to ``limit``), then errors."""
+    """Flagged apps (prohibited first, up to ``limit``), errors, allowed apps with tamper
+    indicators (a BadPack header is worth a look even when no rule matched), skips, then counts."""
     from apkscan.document import ScanDocument
     from apkscan.report import policy_view, view
     from apkscan.report.policy_view import headers
@@ -95,6 +96,12 @@ def render(doc: ScanDocument | dict, out: TextIO, *, color: bool = False, column
         out.write(f"{paint('errors', 'error')} {safe(e.where)}: {safe(e.code)} {safe(e.message)}\n")
     if len(errs) > limit:
         out.write(f"... and {len(errs) - limit} more inputs that could not be scanned\n")
+    marked = [a for a in apps if a.tamper and not a.flagged]  # flagged ones: their details in the reports
+    for a in marked[:5]:
+        out.write(paint("review", f"tamper indicators on allowed {safe(a.file)}: {safe(', '.join(a.tamper))}") + "\n")
+    if len(marked) > 5:
+        out.write(paint("review", f"... and {plural(len(marked) - 5, 'more allowed app')} with tamper indicators "
+                                  "(see the JSON/HTML report)") + "\n")
     skipped = view.skipped(doc)
     for sk in skipped[:5]:
         out.write(paint("dim", f"skipped {sk.count} in {safe(sk.where)}: {safe(sk.reason)}") + "\n")
@@ -124,7 +131,7 @@ def _footer(out: TextIO, paint: _Paint, rules: list[tuple[str, str | None]], pol
 
 def render_allowed(doc: dict, out: TextIO, *, color: bool = False) -> bool:
     """The summary of a scan's own document (``ScanResult.to_dict()``) that lists nothing: every
-    app allowed under every policy, no error, nothing skipped, not interrupted. :func:`render`
+    app allowed under every policy without a tamper indicator, no error, nothing skipped, not interrupted. :func:`render`
     would write its footer alone, and that is written here from the few fields it reads, without
     typing the document (the typed document and the views cost a one-APK ``scan`` ~25 ms of
     imports). False, nothing written, for any other document or field: :func:`render` says it.
@@ -160,8 +167,11 @@ def _policy_names(doc: dict) -> list[str] | None:
 
 
 def _all_allowed(app: Any, names: list[str]) -> bool:
+    """Allowed under every policy, and no tamper indicator (:func:`render` lists those)."""
     verdicts = app.get("verdicts") if type(app) is dict else None
+    identity = app.get("identity") if type(app) is dict else None
     return (type(verdicts) is dict and app.get("verdict") == "allowed"
+            and type(identity) is dict and identity.get("tamper") == []
             and all(type(verdicts.get(n)) is dict and verdicts[n].get("verdict") == "allowed" for n in names))
 
 
