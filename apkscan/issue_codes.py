@@ -278,6 +278,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "V3_SIG_UNKNOWN_APK_SIG_SCHEME_ID": (W, "unknown APK signature scheme id … in stripping protection"),
     "V3_SIG_UNKNOWN_SIG_ALGORITHM": (W, "unknown signature algorithm …"),
     "V3_SIG_VERIFY_EXCEPTION": (E, "failed to verify … signature: …"),
+    "V4_BESIDE_NOT_VERIFIED": (W, "the .idsig found beside the APK does not verify or cannot be read: v4 is not verified and decides nothing (apksigner --v4-signature-file would refuse the pair)"),
     "V41_SIG_NEEDS_TWO_SIGNERS": (E, "a v4 signature over an APK with a v3.1 block needs two signers (the v3 and the v3.1 one)"),
     "V4_SIG_APK_ROOT_DID_NOT_VERIFY": (E, "V4 signature\"s hash tree root (content digest) did not verity: expected <…>, actual <…>"),
     "V4_SIG_APK_TREE_DID_NOT_VERIFY": (E, "V4 signature\"s hash tree did not verity (stored tree of … bytes, expected …)"),

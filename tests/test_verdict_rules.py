@@ -103,3 +103,121 @@ def test_an_empty_sdk_range_verifies_nothing(tmp_path):
     assert not identity.verified
     assert "INPUT_BAD_SDK_RANGE" in {i.code for i in identity.verification.errors}
     assert identify(str(apk), max_sdk=21).verified
+
+
+def _resigned_idsig(idsig: bytes, key: str) -> bytes:
+    """The .idsig with its signing info re-signed by another key: the same root hash and APK
+    digest, a signature that verifies, a certificate that is not the APK's v2/v3 signer's (what
+    anyone can make for any APK, with their own key)."""
+    import struct
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from apkscan.apk.signing.v4.idsig import _parse_hashing_info, _parse_signing_infos
+    from apkscan.apk.signing.v4.verifier import signed_data
+
+    def field(at: int) -> tuple[bytes, int]:
+        (n,) = struct.unpack_from("<i", idsig, at)
+        return idsig[at + 4:at + 4 + n], at + 4 + n
+
+    hashing_raw, at = field(4)
+    _, rest = field(at)
+    info = _parse_signing_infos(field(at)[0])[0]
+    pk8, pem = generate.ensure_key(key)
+    cert = x509.load_pem_x509_certificate(pem.read_bytes())
+    info.certificate = cert.public_bytes(serialization.Encoding.DER)
+    info.public_key = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    info.signature_algorithm_id = 0x0103  # RSASSA-PKCS1-v1_5 with SHA2-256
+    private = serialization.load_der_private_key(pk8.read_bytes(), None)
+
+    def lp(b: bytes) -> bytes:
+        return struct.pack("<I", len(b)) + b
+
+    def signing(size: int) -> bytes:
+        signature = private.sign(signed_data(size, _parse_hashing_info(hashing_raw), info), padding.PKCS1v15(), hashes.SHA256())
+        return (lp(info.apk_digest) + lp(info.certificate) + lp(info.additional_data) + lp(info.public_key)
+                + struct.pack("<i", info.signature_algorithm_id) + lp(signature))
+
+    return lambda size: idsig[:4] + lp(hashing_raw) + lp(signing(size)) + idsig[rest:]  # the APK's size is signed too
+
+
+@pytest.mark.skipif(shutil.which("apksigner") is None, reason="apksigner not installed")
+def test_an_idsig_found_beside_the_apk_never_unverifies_it(tmp_path):
+    """Review 61: a .idsig beside a genuine APK that cannot be parsed (empty, 16 bytes of junk) or
+    whose signer is another key (its signature verifies over this APK's root hash, but it is not
+    the v2/v3 signer: apksig's cross-check fails) made the whole APK unverified, so a vendor key
+    verified by v1/v2/v3 became a certificate merely present (prohibited became review). Found
+    beside the APK, such a file now leaves v4 unverified with a warning, nothing else; named by
+    the caller (``idsig=path``), it still fails the APK, as ``apksigner --v4-signature-file``."""
+    from apkscan.apk.identify import identify
+
+    apk, beside = _signed_with_v4(tmp_path, "com.example.one")
+    own = beside.read_bytes()
+    assert "v4" in identify(str(apk)).verification.verified_using
+    foreign_key = _resigned_idsig(own, "android-debug")(apk.stat().st_size)
+    for idsig, code in ((b"", "V4_SIG_NO_SIGNATURES"), (b"\x02\0\0\0" + bytes(12), "V4_SIG_MALFORMED_HASHING_INFO"),
+                        (b"junk" * 4, "V4_SIG_VERSION_NOT_CURRENT"), (foreign_key, "V4_SIG_V2_V3_SIGNERS_MISMATCH")):
+        beside.write_bytes(idsig)
+        found = identify(str(apk))
+        v4 = found.verification.schemes["v4"]
+        assert found.verified and found.verification.verified_using and "v4" not in found.verification.verified_using, code
+        assert v4.present and not v4.verified and code in {i.code for i in v4.all_errors()}, (code, v4.all_errors())
+        assert [w.code for w in found.verification.warnings] == ["V4_BESIDE_NOT_VERIFIED"], code
+        assert {c.sha256 for c in found.verification.signers} == {c.sha256 for c in identify(str(apk), idsig=False).verification.signers}
+        named = identify(str(apk), idsig=str(beside))
+        assert not named.verified, code  # as apksigner verify --v4-signature-file
+        if idsig:
+            proc = subprocess.run(["apksigner", "verify", "--v4-signature-file", str(beside), str(apk)],
+                                  capture_output=True, text=True, timeout=120)
+            assert proc.returncode != 0, code
+        assert subprocess.run(["apksigner", "verify", str(apk)], capture_output=True, timeout=120).returncode == 0
+
+
+@pytest.mark.skipif(shutil.which("apksigner") is None, reason="apksigner not installed")
+def test_a_junk_idsig_beside_a_vendor_apk_leaves_it_prohibited(tmp_path):
+    """Review 61 end to end: the vendor key (here the test key, named a Kaspersky key by a pack)
+    verified by v1/v2/v3 stays a `confirmed` app finding, `prohibited`, exit 1, with 16 bytes of
+    junk as its .idsig; the warning is in the JSON."""
+    import json
+
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    apk = evidence / "app.apk"
+    apk.write_bytes((FIXTURES / "apks" / "clean-v1v2v3.apk").read_bytes())
+    (evidence / "app.apk.idsig").write_bytes(b"junk" * 4)
+    pack = tmp_path / "pack.yaml"
+    pack.write_text("""schema: apkscan-rules/1
+pack: t61
+vendor: Kaspersky
+version: "2026.11.30"
+reviewed: "2026-11-30"
+sources:
+  S: "a stand-in for a Kaspersky signing key (the fixtures' test-rsa key)"
+certificates:
+  - id: KEY
+    sha256: 3400f8cb881670708bd665c5ae32ae27bb3a1bac6b3f0dc572c6c1b2b796ba81
+    confidence: high
+    references: [S]
+rules:
+  - id: t61.kaspersky-key
+    app: Kaspersky app signed by its key
+    tags: [kaspersky]
+    match:
+      certificates: [KEY]
+    references: [S]
+""", encoding="utf-8")
+    out = tmp_path / "scan.json"
+    res = run("scan", "--no-store", "-q", "--rules", pack, "--json", out, apk)
+    assert res.returncode == 1, res.stdout + res.stderr
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    app, = doc["apps"]
+    assert app["verdict"] == "prohibited" and app["verified"] is True
+    assert doc["skipped"] == []  # given by name, only the APK is an input (its .idsig is read with it)
+    res = run("scan", "--no-store", "-q", "--rules", pack, "--json", out, evidence)  # the folder: the .idsig is met
+    assert res.returncode == 1, res.stdout + res.stderr
+    skipped, = json.loads(out.read_text(encoding="utf-8"))["skipped"]
+    assert skipped["reason"].startswith("v4 signature (.idsig) of the APK beside it") and skipped["count"] == 1
+    assert [f["strength"] for f in app["findings"]] == ["confirmed"]
+    assert "V4_BESIDE_NOT_VERIFIED" in {w["code"] for w in app["identity"]["warnings"]}

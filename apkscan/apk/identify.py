@@ -45,8 +45,9 @@ def identify(
 ) -> ApkIdentity:
     """Read ``path`` like Android and verify it like apksigner; never raises.
 
-    ``idsig=True`` looks for ``<path>.idsig`` beside the APK (v4); a path uses that file;
-    ``False``/``None`` skips v4. ``timeout`` bounds the wall time spent on this input.
+    ``idsig=True`` looks for ``<path>.idsig`` beside the APK (v4: reported, never deciding the
+    APK's verdict); a path uses that file as apksigner's ``--v4-signature-file`` does (a v4 file
+    that cannot be read, or whose signers disagree with v2/v3, fails the APK); ``False``/``None`` skips v4. ``timeout`` bounds the wall time spent on this input.
     ``offset``/``length`` read a window of ``path`` (an APK stored inside a ZIP) as the
     whole APK; no ``.idsig`` is looked for then (the file beside it belongs to the container).
     ``hashes``: whole-file digests to report; SHA-256 always, "sha1"/"md5" when listed.
@@ -147,8 +148,8 @@ def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, 
             if not identity.manifest.errors:
                 identity.manifest.errors.append(error("MANIFEST_NO_PACKAGE", "AndroidManifest.xml names no package"))
             identity.completeness.why["manifest"] = identity.manifest.errors[0].code
-        outcome = verify(zip, identity.manifest, axml, min_sdk=min_sdk, max_sdk=max_sdk,
-                         idsig_path=idsig_path, file_hashes=hashes[0], quick=quick, known_sha256=hashes[1])
+        outcome = verify(zip, identity.manifest, axml, min_sdk=min_sdk, max_sdk=max_sdk, idsig_path=idsig_path[0],
+                         idsig_given=idsig_path[1], file_hashes=hashes[0], quick=quick, known_sha256=hashes[1])
         identity.file = outcome.file
         identity.verification = outcome.verification
         identity.completeness.done("signatures")
@@ -247,13 +248,16 @@ def _name_container(source: ByteSource, exc: ApkScanError) -> ApkScanError:
     return exc
 
 
-def _idsig_path(path: str, idsig) -> str | None:
+def _idsig_path(path: str, idsig) -> tuple[str | None, bool]:
+    """(the v4 file to read, whether the caller named it): a file merely found beside the APK
+    decides nothing but v4 (anyone who can write the folder can drop one), one named is read as
+    ``apksigner verify --v4-signature-file`` reads it."""
     if idsig is True:
         candidate = path + ".idsig"
-        return candidate if os.path.isfile(candidate) else None
+        return (candidate if os.path.isfile(candidate) else None), False
     if idsig:
-        return os.fspath(idsig)
-    return None
+        return os.fspath(idsig), True
+    return None, False
 
 
 def _sha256_hex(value: object) -> str | None:

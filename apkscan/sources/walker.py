@@ -38,6 +38,7 @@ from apkscan.sources.zip_readings import (CLASSIC, SECOND, TWO_READINGS, ZIP64, 
                                           two_readings, zip64_named)
 
 NOT_AN_INPUT = "not an APK or a known container"
+V4_BESIDE = "v4 signature (.idsig) of the APK beside it: read with that APK (unless --no-idsig), deciding nothing but its v4"
 SAME_DATA = "same data as another member, read once (the ZIP names those bytes more than once)"
 
 
@@ -164,7 +165,8 @@ class Walker:
         elif named_apk:
             yield InputProblem(b.chain, [error("INPUT_NOT_AN_APK", "named like an APK but its bytes are no ZIP archive")])
         else:
-            yield Skipped(b.where, NOT_AN_INPUT, 1, [b.chain[-1]])
+            beside = b.custody and b.window is not None and b.window[0].endswith(".idsig") and os.path.isfile(b.window[0][:-6])
+            yield Skipped(b.where, V4_BESIDE if beside else NOT_AN_INPUT, 1, [b.chain[-1]])
 
     def _custody(self, b: Blob, kind: str) -> Iterator[Item]:
         """The custody record of an outermost file, once its kind is known (hashed unless an APK)."""

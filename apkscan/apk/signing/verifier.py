@@ -88,6 +88,7 @@ def verify(
     min_sdk: int | None = None,
     max_sdk: int = MAX_SDK,
     idsig_path: str | None = None,
+    idsig_given: bool = False,
     file_hashes: tuple[str, ...] = ("sha256",),
     quick: bool = False,
     known_sha256: str | None = None,
@@ -97,6 +98,8 @@ def verify(
     ``file_hashes``: whole-file digests besides SHA-256 ("sha1", "md5"); ``known_sha256``: these bytes' SHA-256, computed before.
     ``quick``: signatures over the signed data and certificates only; the file is not read,
     content digests are not checked, and the verdict is never "verified" (``file`` is None).
+    ``idsig_given``: the v4 file was named by the caller (decides as in apksig), not merely found
+    beside the APK (reported, never deciding: :func:`_decide_v4`).
     """
     # apksigner reads minSdkVersion from the manifest unless told; when it cannot, it refuses.
     min_sdk_known = min_sdk is not None or (
@@ -131,7 +134,9 @@ def verify(
                              precomputed=pass_.entries if pass_ else None, quick=quick, manifests=manifests)
     schemes["v1"] = v1_result.scheme
     # 4. apksig's order of decision
-    _decide_block_schemes(verdict, plan, parsed, v4_file, pass_, idsig_path is not None and not quick)
+    _decide_block_schemes(verdict, plan, parsed, v4_file, pass_)
+    if idsig_path is not None and not quick and plan.max_sdk >= Sdk.N:
+        _decide_v4(verdict, idsig_given)
     _check_sandbox(verdict, plan, manifest_axml)
     if plan.counts("v1") or not any(s in verdict.used for s in SIG_BLOCK_SCHEMES):
         verdict.take("v1")
@@ -189,7 +194,7 @@ def _read_idsig(idsig_path: str | None, schemes: dict[str, SchemeResult]):
         return None
 
 
-def _decide_block_schemes(verdict: _Verdict, plan: SchemePlan, parsed, v4_file, pass_, has_idsig: bool) -> None:
+def _decide_block_schemes(verdict: _Verdict, plan: SchemePlan, parsed, v4_file, pass_) -> None:
     """v3.1, v3 (v3.1 needs it), v2, then v4 over the schemes that were used."""
     if plan.max_sdk < Sdk.N:
         return
@@ -207,8 +212,24 @@ def _decide_block_schemes(verdict: _Verdict, plan: SchemePlan, parsed, v4_file, 
             v4_file, pass_.verity_root, _best_v2v3_digests(parsed, verdict.used), plan.min_sdk, plan.max_sdk,
             apk_size=pass_.file.size, signers=v4.signers_from_parsed(parsed, verdict.used),
         )
-    if has_idsig:  # a v4 signature, root hash or tree that does not verify leaves v4 unverified, not the APK
+
+
+def _decide_v4(verdict: _Verdict, given: bool) -> None:
+    """apksig: a v4 file that cannot be read, or whose signers disagree with the v2/v3 ones, fails
+    the APK; a v4 signature, root hash or tree that does not verify leaves v4 unverified, not the
+    APK. That holds for a file the caller names (``apksigner verify --v4-signature-file``). A file
+    merely found beside the APK is reported and decides nothing: dropping 16 bytes of junk beside a
+    vendor's APK made its verified key "present" only (review 61: prohibited became review)."""
+    if given:
         verdict.take("v4", signers_count=False)
+        return
+    if verdict.ok and verdict.schemes["v4"].verified:
+        verdict.used.append("v4")
+    elif not verdict.schemes["v4"].verified:
+        codes = ", ".join(dict.fromkeys(i.code for i in verdict.schemes["v4"].all_errors())) or "not verified"
+        verdict.warnings.append(warning("V4_BESIDE_NOT_VERIFIED", f"the .idsig beside the APK is no v4 signature of it "
+                                        f"({codes}): v4 is not verified and decides nothing (apksigner "
+                                        "--v4-signature-file would refuse the pair)"))
 
 
 def _check_sandbox(verdict: _Verdict, plan: SchemePlan, manifest_axml: bytes | None) -> None:
