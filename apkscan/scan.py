@@ -24,8 +24,8 @@ from apkscan.policy.model import Policy
 from apkscan.rules.model import RuleSet
 from apkscan.result import AppResult, InputError, ScanResult
 from apkscan.sources.interface import chain_display, InputFile, InputProblem, RecordedApp, ScanInput, Skipped, Source
-from apkscan.sources.record_check import (RECORD_OF_SCANNED_APK, record_contradiction, remember_scanned,  # noqa: F401
-                                         scanned_here, tied_reason)
+from apkscan.sources.record_check import (RECORD_OF_SCANNED_APK, ScannedApk, record_contradiction,  # noqa: F401
+                                         remember_scanned, scanned_here, tied_reason)
 
 FAIL_ON = ("prohibited", "review", "never")
 
@@ -170,15 +170,17 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
     bundle: list[Any] = []
     key: str | None = None
     carrier: tuple[str, ...] = ()  # chain of the open bundle's last APK
-    scanned: dict[str, list[tuple]] = {}  # package -> its scanned APKs (record_check.remember_scanned)
+    scanned: dict[str, list[ScannedApk]] = {}  # package -> its scanned APKs (record_check.remember_scanned)
     try:
         for item, records in pairs:
             if isinstance(item, RecordedApp) and (matched := scanned_here(item, scanned)):
-                contradiction = record_contradiction(item, matched)  # said, never dropped with the record
-                sink.add([Skipped(tuple(item.chain), tied_reason(matched), 1, [item.package])] + (
-                    [InputError(item.display, _container(item.chain), contradiction, tuple(item.chain))]
-                    if contradiction else []))
-                continue
+                contradiction = record_contradiction(item, matched)
+                if not contradiction:  # the APK says more: listed once, as the APK
+                    sink.add([Skipped(tuple(item.chain), tied_reason(matched), 1, [item.package])])
+                    continue
+                # a tampered record or a swapped APK: said, and the record listed as its own app (review 60 F2)
+                sink.add([InputError(item.display, _container(item.chain), contradiction, tuple(item.chain),
+                                     partial=True)])  # its app is listed too: one input
             if type(item).__name__ == "KnownApp" and progress:  # answered by the store's fast lane
                 progress(item.path)
             if progress and isinstance(item, (ScanInput, RecordedApp)):  # an interrupt here: not yet recorded

@@ -38,7 +38,9 @@ def test_a_recorded_wechat_certificate_over_an_innocent_apk_is_a_tamper_fact(sca
     if with_hash:
         f["sha256"] = hashlib.sha256(CLEAN).hexdigest()
     doc = scan_path(_acquisition(tmp_path / "acq", [f]))
-    assert [(a["package"], a["identity"]["origin"]) for a in doc["apps"]] == [("com.example.clean", "apk")]
+    # the record stays listed as its own app beside the APK (review 60 F2)
+    assert sorted((a["package"], a["identity"]["origin"]) for a in doc["apps"]) == [
+        ("com.example.clean", "apk"), ("com.example.clean", "recorded")]
     assert _codes(doc) == ["BACKUP_RECORD_SIGNER_MISMATCH"]
     [err] = doc["errors"]
     assert err["source"]["chain"][-1] == "packages.json" and wechat in err["errors"][0]["message"]
@@ -58,7 +60,8 @@ def test_an_adb_manifest_contradicting_its_apk_is_a_tamper_fact(scan_path, tmp_p
                              ("apps/com.example.clean/a/base.apk", CLEAN)]))
     doc = scan_path(ab)
     assert "BACKUP_RECORD_SIGNER_MISMATCH" in _codes(doc)
-    assert [a["verdict"] for a in doc["apps"]] == ["allowed"]  # the record is not listed again
+    # the contradicted record is listed as its own app, decided on its recorded certificate (review 60 F2)
+    assert sorted(a["identity"]["origin"] for a in doc["apps"]) == ["apk", "recorded"]
 
 
 ROTATED = (APKS / "rotated-lineage.apk").read_bytes()  # lineage test-rsa-old -> test-rsa-new; v1/v2 by the old key
@@ -87,20 +90,20 @@ def test_a_record_naming_a_key_outside_the_rotated_apps_history_is_still_tamper(
     assert _codes(doc) == ["BACKUP_RECORD_SIGNER_MISMATCH"]
 
 
-# --- review 32 #7: under --quick (no file SHA-256) a record is tied to its APK by package and key present
+# --- under --quick (no file SHA-256, no verified key) a record naming certificates is never tied to an
+# APK by a certificate merely present (review 32 #7 tied it so; review 60 F2b: a pasted one retired it)
 
 def _quick(rules, policy, tmp_path, path):
     return scan([FileSource([str(path)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy,
                 identify_options={"quick": True}).to_dict()
 
 
-def test_quick_ties_a_record_to_its_apk_by_the_signer_certificate_present(rules, policy, tmp_path):
+def test_quick_lists_a_record_beside_the_apk_carrying_its_certificate(rules, policy, tmp_path):
     signer = pem_sha256("test-rsa")  # clean-v1v2v3.apk's signer
     doc = _quick(rules, policy, tmp_path, _acquisition(tmp_path / "acq", [
         {"sha256": hashlib.sha256(CLEAN).hexdigest(), "certificate": {"Sha256": signer}}]))
-    assert [(a["package"], a["identity"]["origin"]) for a in doc["apps"]] == [("com.example.clean", "apk")]
-    assert any("tied by package and a signer certificate present" in s["reason"] for s in doc["skipped"])
-    assert doc["errors"] == []
+    assert sorted(a["identity"]["origin"] for a in doc["apps"]) == ["apk", "recorded"]
+    assert not any("listed once" in s["reason"] for s in doc["skipped"]) and doc["errors"] == []
 
 
 def test_quick_keeps_a_record_whose_certificate_the_apk_does_not_carry(rules, policy, tmp_path):

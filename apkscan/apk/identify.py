@@ -153,6 +153,8 @@ def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, 
         identity.file = outcome.file
         identity.verification = outcome.verification
         identity.completeness.done("signatures")
+        if any(i.code == "INPUT_BAD_SDK_RANGE" for i in outcome.verification.errors):
+            identity.completeness.skip("signatures", "INPUT_BAD_SDK_RANGE")  # read, never checked: apksigner refuses the range
         for part in ("content_digests", "file_hashes"):
             if quick:
                 identity.completeness.skip(part, "--quick")

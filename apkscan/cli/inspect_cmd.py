@@ -175,6 +175,9 @@ def format_identity(identity: ApkIdentity) -> str:
         if identity.completeness.state.get("signatures") == "not read":  # a cap hit: partly read (review 24)
             why = identity.completeness.why.get("signatures", "")
             out.append(f"  signatures: not read ({why}): a limit stopped verification, this is no verdict on them")
+        elif identity.completeness.state.get("signatures") == "not checked":  # an SDK range apksigner refuses
+            why = identity.completeness.why.get("signatures", "")
+            out.append(f"  signatures: not checked ({why}): certificates read, none verified over this range")
         quick = identity.completeness.state.get("content_digests") == "not checked"
         if quick:
             out.append("  content_digests: not checked (--quick): signatures only, NOT a full verification")

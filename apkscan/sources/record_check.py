@@ -2,12 +2,16 @@
 
 A backup's ``_manifest`` or an AndroidQF ``packages.json`` record is not listed when an APK of
 its package (one of its recorded files, when it names their SHA-256s) was scanned from the
-same container: the verified APK says more. When the record names signing certificates and
-that APK *verifies* under none of them, the two contradict each other (a tampered record or
-a swapped APK): that is said, as the tamper fact ``BACKUP_RECORD_SIGNER_MISMATCH``, never
-dropped. An APK that does not verify has no identity to contradict a record with; nothing
-is claimed then, and the record stays listed beside it (its recorded certificates say more
-than certificates merely present in a copy that fails).
+same container and agrees with it: the verified APK says more. When the record names signing
+certificates and that APK *verifies* under none of them, the two contradict each other (a
+tampered record or a swapped APK): that is said, as the tamper fact
+``BACKUP_RECORD_SIGNER_MISMATCH``, and the record stays listed as its own app, decided on its
+recorded certificates (review 60 F2: one swapped APK of the package, anywhere in the backup,
+made a TikTok-signed record vanish and left only an ``allowed`` app). An APK that does not
+verify has no identity to contradict a record with; nothing is claimed then, and the record
+stays listed beside it (its recorded certificates say more than certificates merely present in
+a copy that fails). Under ``--quick`` nothing verifies, so a record naming certificates is never
+retired: a certificate merely present can be pasted by anyone (review 60 F2b).
 
 A rotated app's key history is its own: Android's ``PackageInfo.signatures`` gives the oldest
 certificate of a rotated app, and tools that read only v1/v2 see the signer for older SDKs. So
@@ -19,37 +23,47 @@ certificate merely present (an unverified node, an extra certificate of a set) i
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, NamedTuple
 
 from apkscan.issues import Issue, tamper
 from apkscan.sources.interface import RecordedApp, RecordedCertificate, chain_display
 
 MAX_NAMED = 3  # certificates named in one message
 RECORD_OF_SCANNED_APK = "package record whose APK was scanned (listed once, as the APK)"
-RECORD_TIED_BY_KEY = ("package record whose APK was scanned (listed once, as the APK; --quick hashes no file: tied by "
-                      "package and a signer certificate present, not by the recorded file SHA-256)")
+RECORD_TIED_BY_PACKAGE = ("package record whose APK was scanned (listed once, as the APK; --quick hashes no file and "
+                          "verifies no key: tied by package, the record naming no certificate)")
+
+Key = tuple[str, str, str]  # (SHA-256, SHA-1, MD5) of a certificate, lower-case hex ("" when unknown)
 
 
-def remember_scanned(scanned: dict[str, list[tuple]], r: Any) -> None:
-    """Note a scanned APK for record matching: package -> (chain, file SHA-256 or None, verified keys
-    or None, signer/lineage certificates *present* when no SHA-256 was computed (``--quick``) else None,
-    whether it was read in full and did *not* verify)."""
+class ScannedApk(NamedTuple):
+    """A scanned APK as records are tied to it."""
+
+    chain: tuple[str, ...]
+    sha256: str | None  # None under --quick (no file hashed)
+    signers: frozenset[Key] | None  # verified keys; None when it did not verify (or nothing verified)
+    failed: bool  # read in full and did not verify
+
+
+def remember_scanned(scanned: dict[str, list[ScannedApk]], r: Any) -> None:
+    """Note a scanned APK (an app's result, or its line answered by the store) for record matching."""
     identity = getattr(r, "identity", None)
     if type(r).__name__ == "AppResult" and identity.manifest and identity.origin == "apk" and (
             identity.file or identity.verification):
         sha = identity.file.sha256 if identity.file else None
         signers = verified_signers(identity)
         scanned.setdefault(identity.manifest.package, []).append(
-            (r.chain, sha, signers, None if sha else present_keys(identity), sha is not None and signers is None))
+            ScannedApk(tuple(r.chain), sha, signers, sha is not None and signers is None))
     elif type(r).__name__ == "KnownApp" and r.package:  # an app as its line (apkscan.batch.known)
-        scanned.setdefault(r.package, []).append((r.chain, r.sha256, None, None, r.verified is False))
+        scanned.setdefault(r.package, []).append(ScannedApk(tuple(r.chain), r.sha256, None, r.verified is False))
 
 
-def scanned_here(record: RecordedApp, scanned: dict[str, list[tuple]]) -> list[tuple]:
+def scanned_here(record: RecordedApp, scanned: dict[str, list[ScannedApk]]) -> list[ScannedApk]:
     """The scanned APKs of the record's package from the record's own container (backup,
     acquisition, backup folder) that, when the record names its files' SHA-256s, are one of them.
-    An APK with no file SHA-256 (``--quick``) is tied when a certificate the record names is one of
-    its signer certificates present (or the record names none): same package, same container, same key.
+    An APK with no file SHA-256 (``--quick``) is tied only when the record names no certificate:
+    nothing verifies under ``--quick``, and a certificate merely present never retires a record
+    naming certificates (anyone can paste one; review 60 F2b): both are listed.
 
     The package is the one Android reads from the scanned APK, never a folder or file name:
     an APK of another app filed under a banned app's name does not hide the banned app's record.
@@ -62,31 +76,18 @@ def scanned_here(record: RecordedApp, scanned: dict[str, list[tuple]]) -> list[t
     if not container:  # a record read from a given file (text evidence): no container to look in
         return []
     recorded = [d for d in (_digests(c) for c in record.certificates) if any(d)]
-    here = [apk for apk in scanned.get(record.package, ()) if apk[0][:len(container)] == container]
-    if recorded and any(apk[4] and (not record.apk_sha256s or apk[1] in record.apk_sha256s) for apk in here):
+    here = [apk for apk in scanned.get(record.package, ()) if apk.chain[:len(container)] == container]
+    if recorded and any(apk.failed and (not record.apk_sha256s or apk.sha256 in record.apk_sha256s) for apk in here):
         return []  # an APK of it (a split set's base, say) does not verify: the recorded keys say more
-    out = []
-    for apk in here:
-        if apk[1] is not None:
-            if not record.apk_sha256s or apk[1] in record.apk_sha256s:
-                out.append(apk)
-        elif apk[3] is not None and (not recorded or any(_same(d, s) for d in recorded for s in apk[3])):
-            out.append(apk)
-    return out
+    return [apk for apk in here if (not recorded if apk.sha256 is None  # --quick: no hash, no verified key
+                                    else not record.apk_sha256s or apk.sha256 in record.apk_sha256s)]
 
 
-def tied_reason(matched: list[tuple]) -> str:
-    return RECORD_TIED_BY_KEY if any(apk[1] is None for apk in matched) else RECORD_OF_SCANNED_APK
+def tied_reason(matched: list[ScannedApk]) -> str:
+    return RECORD_TIED_BY_PACKAGE if any(apk.sha256 is None for apk in matched) else RECORD_OF_SCANNED_APK
 
 
-def present_keys(identity: Any) -> frozenset[tuple[str, str, str]]:
-    """(SHA-256, SHA-1, MD5) of the certificates in a signer's or lineage node's place, checked or not."""
-    v = getattr(identity, "verification", None)
-    certs = [s.certificate for s in v.sightings if s.role in ("signer", "lineage")] if v else []
-    return frozenset(((c.sha256 or "").lower(), (c.sha1 or "").lower(), (c.md5 or "").lower()) for c in certs)
-
-
-def verified_signers(identity: Any) -> frozenset[tuple[str, str, str]] | None:
+def verified_signers(identity: Any) -> frozenset[Key] | None:
     """(SHA-256, SHA-1, MD5) of the APK's verified keys (signers, verified lineage nodes, verified
     signers of the schemes that verified); None when it did not verify."""
     v = getattr(identity, "verification", None)
@@ -99,33 +100,33 @@ def verified_signers(identity: Any) -> frozenset[tuple[str, str, str]] | None:
     return frozenset(((c.sha256 or "").lower(), (c.sha1 or "").lower(), (c.md5 or "").lower()) for c in certs)
 
 
-def record_contradiction(record: RecordedApp, matched: list[tuple]) -> list[Issue]:
-    """One tamper fact per scanned APK (``(chain, sha256, verified signers or None)``) that
-    verifies under none of the certificates ``record`` names; [] when they agree or cannot be compared."""
+def record_contradiction(record: RecordedApp, matched: list[ScannedApk]) -> list[Issue]:
+    """One tamper fact per scanned APK that verifies under none of the certificates ``record``
+    names; [] when they agree or cannot be compared. A contradicted record stays listed."""
     recorded = [d for d in (_digests(c) for c in record.certificates) if any(d)]
     if not recorded:
         return []
     issues = []
-    for chain, _sha, signers, *_ in matched:
-        if signers is None or any(_same(d, s) for d in recorded for s in signers):
+    for apk in matched:
+        if apk.signers is None or any(_same(d, s) for d in recorded for s in apk.signers):
             continue
         said = ", ".join(next(x for x in d if x) for d in recorded[:MAX_NAMED])
-        verified = ", ".join(sorted(s[0] for s in signers)[:MAX_NAMED])
+        verified = ", ".join(sorted(s[0] for s in apk.signers)[:MAX_NAMED])
         issues.append(tamper("BACKUP_RECORD_SIGNER_MISMATCH",
                              f"{record.recorded_by} records {record.package} as signed by {said}, but the APK "
-                             f"scanned from this input ({chain_display(tuple(chain))}) verifies under {verified}: "
+                             f"scanned from this input ({chain_display(apk.chain)}) verifies under {verified}: "
                              "a tampered record or a swapped APK"))
     return issues
 
 
-def _digests(cert: RecordedCertificate) -> tuple[str, str, str]:
+def _digests(cert: RecordedCertificate) -> Key:
     if cert.der:
         return (hashlib.sha256(cert.der).hexdigest(), hashlib.sha1(cert.der).hexdigest(),
                 hashlib.md5(cert.der).hexdigest())
     return ((cert.sha256 or "").lower(), (cert.sha1 or "").lower(), (cert.md5 or "").lower())
 
 
-def _same(recorded: tuple[str, str, str], signer: tuple[str, str, str]) -> bool:
+def _same(recorded: Key, signer: Key) -> bool:
     """The same certificate when a digest both sides know is equal (the strongest one known)."""
     for mine, theirs in zip(recorded, signer):
         if mine and theirs:

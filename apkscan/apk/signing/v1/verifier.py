@@ -83,19 +83,20 @@ def verify_v1(zip: ZipArchive, min_sdk: int, max_sdk: int, present_scheme_ids: f
     """
     scheme = SchemeResult("v1")
     out = V1Result(scheme, None)
-    if min_sdk > max_sdk:
-        scheme.errors.append(error("INPUT_BAD_SDK_RANGE", f"minSdkVersion {min_sdk} is above maxSdkVersion {max_sdk}"))
-        return out
     state = _State(zip, min_sdk, max_sdk, frozenset(present_scheme_ids), out)
     state.precomputed = precomputed or {}
     state.quick = quick
     state.manifests = manifests or jm.ManifestOnce(zip)
-    try:
-        state.run()
-    except ApkScanError as exc:
-        scheme.errors.append(exc.to_issue())
-        _note_limit(zip, exc)
-        state.done = False
+    if min_sdk > max_sdk:  # apksig refuses the range: nothing is checked, but the signers' certificates are
+        scheme.errors.append(error("INPUT_BAD_SDK_RANGE", f"minSdkVersion {min_sdk} is above maxSdkVersion {max_sdk}"))
+        state.collect()  # still present (unverified), as at any other range (review 60 F4)
+    else:
+        try:
+            state.run()
+        except ApkScanError as exc:
+            scheme.errors.append(exc.to_issue())
+            _note_limit(zip, exc)
+            state.done = False
     unread = [s for s in state.signers + state.orphans if s.result.certificate is None and not s.result.chain]
     for signer in unread[:MAX_SIGNERS]:  # each block up to 16 MiB: a bound on how many are read for display
         _fill_present_certificates(zip, signer)
@@ -127,7 +128,9 @@ class _State:
         self.manifests = jm.ManifestOnce(zip)
 
     # ------------------------------------------------------------------ top level
-    def run(self) -> None:
+    def collect(self) -> ZipEntry | None:
+        """The signature blocks as signers (with their .SF) or orphans, nothing read or checked;
+        returns MANIFEST.MF's entry."""
         manifest_entry, sf_entries, blocks = self._find_signature_files()
         self.scheme.present = bool(sf_entries or blocks)
         for block in blocks:
@@ -140,6 +143,10 @@ class _State:
                 self.orphans.append(signer)
             else:
                 self.signers.append(signer)
+        return manifest_entry
+
+    def run(self) -> None:
+        manifest_entry = self.collect()
         self._check_duplicates()
         if self.scheme.errors:
             return
