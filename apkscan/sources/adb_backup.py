@@ -12,6 +12,7 @@ multi-GB backup. Layout ``apps/<pkg>/<token>/...`` (shared ``backup-formats.md``
   unless the file is a ZIP naming ``AndroidManifest.xml`` (local header or central directory),
   seen as the stream passes: then it is a :class:`Member` (an APK under a data name is scanned),
   or ``BACKUP_DATA_APK_UNSCANNED`` when the name shows only past the bytes kept (see ``_data``);
+  one whose head is a tar, a gzip ... is looked at from its end as it passes (review 60 F1);
 - names outside that layout (or with ``..``/absolute parts) are yielded as members under
   their raw name (display only), so an odd name cannot hide an APK from the walker;
 - past the tar's end-of-archive marker, where Android's restore stops, the rest is read as

@@ -13,7 +13,11 @@ bytes (:func:`zip_end_in_tail`), they are read a second time (``Member.again``: 
 their container read again up to them, :class:`Replayed`) into temporary space (``--tmp-limit``;
 what is decompressed again is charged to the input's inflation budget again) and opened as a ZIP
 (:func:`from_end`). A tail with no such record costs nothing more; bytes that cannot be had again
-are ``CONTAINER_POLYGLOT_UNREAD`` for that member, never a silent skip.
+are ``CONTAINER_POLYGLOT_UNREAD`` for that member, never a silent skip. Bytes a backup layout skips
+by their name as data are looked at from their end the same way (review 60 F1): in place whatever
+their head (``detect.member_holds_apk``), streamed when their head is known
+(:func:`stream_end_holds_apk`; an adb backup's member, :func:`data_end`), read again only when the
+kept tail's directory names an APK (:func:`apk_end_in_tail`).
 """
 
 from __future__ import annotations
