@@ -65,7 +65,8 @@ def _adb(root: Path, name: str, data: bytes) -> Path:
 def _neo(root: Path, data: bytes) -> str:
     inst = root / "com.example.clean" / INSTANCE
     inst.mkdir(parents=True)
-    (inst.parent / f"{INSTANCE}.properties").write_text(json.dumps({"packageName": "com.example.clean", "versionCode": 1}))
+    props = {"packageName": "com.example.clean", "versionCode": 1}
+    (inst.parent / f"{INSTANCE}.properties").write_text(json.dumps(props))
     (inst / "base.apk").write_bytes(CLEAN)
     (inst / "data.tar.gz").write_bytes(data)
     return f"com.example.clean/{INSTANCE}/data.tar.gz"
@@ -93,17 +94,16 @@ def _layout(place: str, root: Path, data: bytes) -> tuple[str, str]:
     """A backup folder of ``place`` with ``data`` under its data name: (that name, its skip reason)."""
     if place == "oandbackup":
         shutil.copytree(BACKUPS / "oandbackup", root, dirs_exist_ok=True)
-        return _files(root, {"com.example.clean/com.example.clean.zip": data}, "com.example.clean/com.example.clean.zip"), \
-            "app data archive (not scanned)"
+        name = "com.example.clean/com.example.clean.zip"
+        return _files(root, {name: data}, name), "app data archive (not scanned)"
     if place == "neo":
         return _neo(root, data), "app data archive (not scanned)"
     if place == "swift":
         return _files(root, {"com.example.clean.app": CLEAN, "com.example.clean.dat": data}, "com.example.clean.dat"), \
             "app data archive (not scanned)"
     if place == "titanium":
-        props = b"app_label=Clean\napp_version_code=1\n"
-        return _files(root, {"com.example.clean-20240501-100000.properties": props,
-                             "com.example.clean-20240501-100000.tar.gz": data}, "com.example.clean-20240501-100000.tar.gz"), \
+        props, name = b"app_label=Clean\napp_version_code=1\n", "com.example.clean-20240501-100000.tar.gz"
+        return _files(root, {"com.example.clean-20240501-100000.properties": props, name: data}, name), \
             "app data archive (not scanned)"
     if place == "xapk":
         meta = json.dumps({"package_name": "com.example.clean", "split_apks": [{"file": "base.apk", "id": "base"}]})
