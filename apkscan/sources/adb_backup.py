@@ -12,6 +12,7 @@ multi-GB backup. Layout ``apps/<pkg>/<token>/...`` (shared ``backup-formats.md``
   unless the file is a ZIP naming ``AndroidManifest.xml`` (local header or central directory),
   seen as the stream passes: then it is a :class:`Member` (an APK under a data name is scanned),
   or ``BACKUP_DATA_APK_UNSCANNED`` when the name shows only past the bytes kept (see ``_data``);
+  one whose head is a tar, a gzip ... is looked at from its end as it passes (review 60 F1);
 - names outside that layout (or with ``..``/absolute parts) are yielded as members under
   their raw name (display only), so an odd name cannot hide an APK from the walker;
 - past the tar's end-of-archive marker, where Android's restore stops, the rest is read as
@@ -34,7 +35,7 @@ from apkscan.sources.adb_stream import (MAX_EXPANDED, BackupReadError, Payload, 
                                         raw_chunks)
 from apkscan.sources.adb_tar import (MemberStream, after_end, link_or_special, open_stream, past_end_flag,
                                      stop_reason, tar_trailing_issue, type_flag_facts)
-from apkscan.sources import detect
+from apkscan.sources import detect, polyglot
 from apkscan.sources.detect import is_zip
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
 from apkscan.sources.layout_common import in_install, install_key
@@ -192,15 +193,22 @@ class AdbBackupReader:
         first :data:`DATA_LOOK` bytes is yielded (those bytes replayed), and the walker's errors for it
         stay errors; one naming it only further on is ``BACKUP_DATA_APK_UNSCANNED`` (the bytes have
         passed); any other file, ZIP or not, is counted under ``reason``. A head that cannot be read
-        is yielded, so its error is said, never skipped."""
+        is yielded, so its error is said, never skipped. A head the walker knows (a tar, a gzip ...) is
+        counted so too, and yielded ``end_only``: the walker reads its end as it passes, and reads it
+        again from the backup as a ZIP only when that end says so (:func:`polyglot.data_end`; review 60
+        F1: a signed APK behind a tar head). A head nothing known is data by its first bytes, as any stream."""
         inner = tf.extractfile(info)
         try:
-            head = inner.peek(4)[:4] if info.size else b""
+            head = inner.peek(detect.HEAD_SIZE)[:detect.HEAD_SIZE] if info.size else b""
         except (tarfile.TarError, OSError):
             yield self._member(tf, info, inner)  # unreadable: the member's own read reports the coded error
             return
         if not is_zip(head):
             self._skip(reason, info.name)
+            if polyglot.known_head(head) is not None:
+                member = self._member(tf, info, inner)
+                member.end_only = True
+                yield member
             return
         found, kept = detect.streamed_zip_look(MemberStream(inner, info.name), DATA_LOOK)
         if found == detect.STREAM_APK:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 
 from apkscan.issues import ApkScanError
-from apkscan.sources import detect
+from apkscan.sources import detect, polyglot
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, chain_display
 from apkscan.sources.zip_archive import ZipReader, empty_folder, encrypted
 
@@ -38,8 +38,8 @@ class BundleReader(ZipReader):
             if empty_folder(entry):
                 continue
             skip = self.skip_reason(entry.name)
-            try:  # a skipped name is looked at by its head first: data is neither inflated nor charged
-                apk = not skip or encrypted(entry) or detect.is_zip(detect.zip_entry_head(self.archive, entry, 4))
+            try:  # a skipped name is looked at by its head first: data is neither inflated nor charged,
+                apk = not skip or encrypted(entry) or self._worth_a_look(entry)  # unless it may be an APK
                 # (an encrypted one: member() says so)
                 member = self.member(entry) if apk else None
                 if member is None or (skip and not self._holds_apk(member)):
@@ -49,6 +49,15 @@ class BundleReader(ZipReader):
                 yield InputProblem(self.chain + (entry.name,), [exc.to_issue()])
                 continue
             yield member
+
+    def _worth_a_look(self, entry) -> bool:
+        """A skipped name's bytes may be an APK: stored (looked at from its end in place, one read) or
+        a head that is a ZIP's or one the walker knows (a tar, a gzip ...: read to its end, its tail
+        kept, review 60 F1); any other deflated head is data by its first bytes, as for any stream."""
+        if not entry.compressed:
+            return True
+        head = detect.zip_entry_head(self.archive, entry, detect.HEAD_SIZE)
+        return detect.is_zip(head) or polyglot.known_head(head) is not None
 
     def _holds_apk(self, member: Member) -> bool:
         """:func:`detect.member_holds_apk`, asked once per data key: names that all point at one

@@ -246,7 +246,10 @@ def member_holds_apk(member) -> bool:
     ZIP of APKs under an OBB's or a log's name is walked, as adb backups walk it; review 54 F6).
     A member stored in place (a window) is opened as a ZIP; a compressed one is streamed once
     (bounded by its declared size) looking for such a record. A ZIP head that does not open as a
-    ZIP goes on too: ``identify`` says what is wrong with it.
+    ZIP goes on too: ``identify`` says what is wrong with it. Any other head is looked at from its
+    end as the walker looks at any bytes (review 60 F1: a signed APK behind a tar or JPEG head):
+    a window in place (one read of its last 64 KiB), a stream of a known head (a tar, a gzip ...)
+    read to its end with its tail kept; then the walker reads it both ways (``CONTAINER_POLYGLOT``).
     """
     walkclock.check()
     try:
@@ -271,14 +274,25 @@ def _window_holds_apk(path: str, off: int, length: int, file_key: tuple) -> bool
     from apkscan.apk.io.zipreader import ZipArchive
 
     with ByteSource(path, off, length) as source:
-        if not is_zip(source.read(0, min(4, source.size))):
-            return False
-        try:
-            archive = ZipArchive.open(source)
-        except ApkScanError:
-            return True
-        return archive.other_reading or archive.entry("AndroidManifest.xml") is not None or any(
-            e.name_bytes[-5:].lower().endswith(_APK_SUFFIXES) for e in archive.entries)  # a ZIP64 reading: walked
+        if is_zip(source.read(0, min(4, source.size))):
+            try:
+                archive = ZipArchive.open(source)
+            except ApkScanError:
+                return True
+            return _holds_apk(archive)
+    # any other head (a tar, a JPEG ...): from its end, in place, as the walker looks at any file (review 60 F1)
+    archive = opened_as_zip(path, off, length)
+    if archive is None or archive is ZIP64_ONLY:
+        return archive is ZIP64_ONLY
+    try:
+        return _holds_apk(archive)
+    finally:
+        archive.source.close()
+
+
+def _holds_apk(archive) -> bool:
+    return archive.other_reading or archive.entry("AndroidManifest.xml") is not None or any(
+        e.name_bytes[-5:].lower().endswith(_APK_SUFFIXES) for e in archive.entries)  # a ZIP64 reading: walked
 
 
 # A central-directory record (PK\x01\x02) whose 19-byte name is AndroidManifest.xml.
@@ -343,18 +357,26 @@ def forget_windows() -> None:
     _window_holds_apk.cache_clear()
 
 
+def names_an_apk(buf: bytes) -> bool:
+    """A central-directory record in ``buf`` naming the manifest, or a header naming an APK or a bundle."""
+    return bool(_CD_MANIFEST.search(buf)) or _names_an_apk(buf)
+
+
 def _streams_manifest_record(fh) -> bool:
     """A ZIP head, then a central-directory record naming the manifest, or a header naming an APK
-    or a bundle (:func:`_names_an_apk`), somewhere in the stream."""
+    or a bundle (:func:`_names_an_apk`), somewhere in the stream. Any other head: its end looked at
+    when the walker knows that head (:func:`polyglot.stream_end_holds_apk`; review 60 F1)."""
     head = fh.read(4)
     if not is_zip(head):
-        return False
+        from apkscan.sources import polyglot
+
+        return polyglot.stream_end_holds_apk(head, fh)
     tail = head
     while True:
         chunk = fh.read(1 << 20)  # an inflating member or a tar member: its stream is the walk's checkpoint
         if not chunk:
             return False
         buf = tail + chunk
-        if _CD_MANIFEST.search(buf) or _names_an_apk(buf):
+        if names_an_apk(buf):
             return True
         tail = buf[-_NAME_SPAN:]

@@ -159,7 +159,9 @@ class Member:
     skips it as a copy (zero once something inflated it). ``place``: where a streamed member's
     bytes lie whole in a local file (a plain tar's member on disk), and ``again``: a fresh stream of
     its bytes from their start (re-inflated, or its container read again to it); both only for
-    reading it a second time, as a ZIP from its end (:mod:`apkscan.sources.polyglot`).
+    reading it a second time, as a ZIP from its end (:mod:`apkscan.sources.polyglot`). ``end_only``:
+    its reader counted it as skipped by its name (an adb backup's data, read once as it passes): the
+    walker only looks at its end, as a ZIP (:func:`apkscan.sources.polyglot.data_end`).
     """
 
     name: str
@@ -172,6 +174,7 @@ class Member:
     charged: int = 0
     place: tuple[str, int, int] | None = None
     again: Callable[[], BinaryIO] | None = None
+    end_only: bool = False
 
 
 @dataclass(slots=True)

@@ -13,7 +13,11 @@ bytes (:func:`zip_end_in_tail`), they are read a second time (``Member.again``: 
 their container read again up to them, :class:`Replayed`) into temporary space (``--tmp-limit``;
 what is decompressed again is charged to the input's inflation budget again) and opened as a ZIP
 (:func:`from_end`). A tail with no such record costs nothing more; bytes that cannot be had again
-are ``CONTAINER_POLYGLOT_UNREAD`` for that member, never a silent skip.
+are ``CONTAINER_POLYGLOT_UNREAD`` for that member, never a silent skip. Bytes a backup layout skips
+by their name as data are looked at from their end the same way (review 60 F1): in place whatever
+their head (``detect.member_holds_apk``), streamed when their head is known
+(:func:`stream_end_holds_apk`; an adb backup's member, :func:`data_end`), read again only when the
+kept tail's directory names an APK (:func:`apk_end_in_tail`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any, BinaryIO
 from apkscan.issues import ApkScanError, Issue, error, tamper
 from apkscan.sources import detect
 from apkscan.sources.interface import InputProblem, Item, Member
-from apkscan.sources.streams import WindowStream, _Readable
+from apkscan.sources.streams import WindowStream, _Readable, read_head
 from apkscan.sources.tempspace import release
 
 KEEP = 22 + 0xFFFF  # an end record and the longest comment: where ZIP readers look for the record
@@ -89,16 +93,23 @@ def again_of(b: Any) -> Callable[[], BinaryIO] | None:
     return (lambda: WindowStream(*where)) if where is not None else b.again
 
 
+def known_head(head: bytes) -> str | None:
+    """What the walker reads bytes of this ``head`` as (a compression layer or a stream format: such
+    bytes are looked at from their end too), as its messages say it; None for a ZIP or nothing known."""
+    from apkscan.sources import registry
+
+    comp = registry.compression(head)
+    fmt = registry.stream_format(head) if comp is None else None
+    return f"a {comp} stream" if comp is not None else fmt.label if fmt is not None else None
+
+
 def zip_end_in_tail(tail: bytes, total: int) -> bool:
     """Could bytes of ``total`` length ending in ``tail`` (their last :data:`KEEP` bytes, or all) open
     as a ZIP from their end? The end record chosen as ZIP readers choose it (scanning back, the one
     whose comment reaches the end), its central directory inside the bytes and before the record,
     and, when the directory starts within the tail, a directory record there. A record whose
     directory starts before the tail (a large directory) is judged by reading the bytes again."""
-    sig, base = b"PK\x05\x06", total - len(tail)
-    pos = tail.rfind(sig)
-    while pos >= 0 and not (pos + 22 <= len(tail) and pos + 22 + struct.unpack_from("<H", tail, pos + 20)[0] == len(tail)):
-        pos = tail.rfind(sig, 0, pos)
+    base, pos = total - len(tail), _end_record(tail)
     if pos < 0:
         return False
     count, cd_size, cd_offset = struct.unpack_from("<HII", tail, pos + 10)
@@ -110,6 +121,54 @@ def zip_end_in_tail(tail: bytes, total: int) -> bool:
     if start < 0 or start + 4 > len(tail):
         return start < 0
     return tail[start:start + 4] == b"PK\x01\x02"
+
+
+def _end_record(tail: bytes) -> int:
+    """Where in ``tail`` the end record lies that ZIP readers choose (scanning back, the first whose
+    comment reaches the end), or -1."""
+    sig = b"PK\x05\x06"
+    pos = tail.rfind(sig)
+    while pos >= 0 and not (pos + 22 <= len(tail) and pos + 22 + struct.unpack_from("<H", tail, pos + 20)[0] == len(tail)):
+        pos = tail.rfind(sig, 0, pos)
+    return pos
+
+
+def apk_end_in_tail(tail: bytes, total: int) -> bool:
+    """:func:`zip_end_in_tail` for bytes skipped by their name as data, and, when the whole central
+    directory lies in the tail, one naming ``AndroidManifest.xml`` or an APK or a bundle of them (a
+    data archive that merely ends in some other ZIP is not read again). A directory that starts
+    before the tail, or a ZIP64 one, is judged by reading the bytes again, as for any member."""
+    if not zip_end_in_tail(tail, total):
+        return False
+    pos = _end_record(tail)
+    count, cd_size, cd_offset = struct.unpack_from("<HII", tail, pos + 10)
+    start = cd_offset - (total - len(tail))
+    if 0xFFFF == count or 0xFFFFFFFF in (cd_size, cd_offset) or start < 0:
+        return True
+    return detect.names_an_apk(tail[start:start + cd_size])
+
+
+def stream_end_holds_apk(first: bytes, fh: BinaryIO) -> bool:
+    """A stream skipped by its name as data (a deflated member of a backup's ZIP), ``first`` its bytes
+    already read: when its head is known (:func:`known_head`), read to its end, its tail kept
+    (:class:`TailKept`, memory bounded), and judged by :func:`apk_end_in_tail`. One pass: the walker
+    reads it again only on a yes. A head nothing known is judged by its first bytes only, as the
+    walker judges any stream."""
+    head = first + read_head(fh, detect.HEAD_SIZE - len(first))
+    if known_head(head) is None:
+        return False
+    tail = TailKept(fh)
+    tail.drain()
+    return apk_end_in_tail((head + tail.tail())[-KEEP:], len(head) + tail.total)
+
+
+def data_end(walker: Any, b: Any, depth: int) -> Iterator[Item]:
+    """A member its reader skipped by its name as data, of a known head, in a stream read once (an
+    adb backup's: ``Member.end_only``): its first-bytes reading is that skip, counted by the reader;
+    here it is read to its end, its tail kept, and read again as a ZIP (:func:`from_end`, with its
+    bounds) only when that tail says so for data (:func:`apk_end_in_tail`). Nothing spooled else."""
+    b, tail = kept(b)
+    yield from from_end(walker, b, depth, tail, known_head(b.head) or "data", judge=apk_end_in_tail)
 
 
 def _zip64_in_tail(tail: bytes, base: int, pos: int) -> bool:
@@ -184,16 +243,17 @@ def in_place(walker: Any, b: Any, depth: int, label: str) -> Iterator[Item]:
         yield from _as_zip(walker, b, depth, label, archive, where, owned=False)
 
 
-def from_end(walker: Any, b: Any, depth: int, tail: TailKept, label: str) -> Iterator[Item]:
+def from_end(walker: Any, b: Any, depth: int, tail: TailKept, label: str,
+             judge: Callable[[bytes, int], bool] = zip_end_in_tail) -> Iterator[Item]:
     """Streamed bytes, read by their container to where it stopped: read to their end, and read
-    again as a ZIP when their tail says they may open as one (see the module docstring)."""
+    again as a ZIP when their tail says they may open as one (``judge``; see the module docstring)."""
     try:
         tail.drain()
     except Exception:  # noqa: BLE001 (a read error of the member, said by its first reading; WalkTimeout is none)
         return
     finally:
         tail.shut()
-    if not zip_end_in_tail(tail.tail(), tail.total):
+    if not judge(tail.tail(), tail.total):
         return
     walker.ctx.read_again += 1
     if walker.ctx.read_again > MAX_READ_AGAIN:  # each costs its container read again up to it

@@ -364,8 +364,9 @@ class Walker:
             raw = m.open()
             try:
                 head = read_head(raw, detect.HEAD_SIZE)
-                yield from self.blob(Blob(chain, container, head, stream=Prefixed(head, raw), bundle=m.bundle,
-                                          flags=m.flags, place=m.place, again=m.again), depth)
+                b = Blob(chain, container, head, stream=Prefixed(head, raw), bundle=m.bundle, flags=m.flags,
+                         place=m.place, again=m.again)
+                yield from polyglot.data_end(self, b, depth) if m.end_only else self.blob(b, depth)
             finally:
                 raw.close()
         except _read_errors() as exc:
