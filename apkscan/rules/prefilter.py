@@ -17,7 +17,9 @@ facts of the identity, so one combined test per fact kind says "nothing can matc
   (raw, or in a folded form: :mod:`apkscan.rules.names` makes such a match a claim; both
   through ``form_search``),
   an ``O=`` value whose first distinctive word is a listed publisher name's first word, a
-  subject whose attributes are a counterfeitable known certificate's subject;
+  ``CN``/``OU`` value that is either or that a publisher's ``O=`` pattern finds (a claim:
+  :func:`apkscan.rules.names._outside_o`), a subject whose attributes are a counterfeitable
+  known certificate's subject;
 - two package readings or more (the manifest-ambiguity finding needs no rule).
 
 :func:`could_match` is True when any holds; False proves :func:`matcher.match_identity`
@@ -37,6 +39,7 @@ from typing import Any
 from apkscan.rules.index import DIGESTS, KnownIndex, kept
 from apkscan.rules.keys import counterfeit_subject, dn_of_attrs
 from apkscan.rules.model import RuleSet
+from apkscan.rules.names import OUTSIDE_O
 from apkscan.rules.normalise import FormPatterns, form_patterns, form_search, forms, listed_keys, publisher_key
 
 FORMAT = 1  # of facts_of's value: a stored value of another format is not read
@@ -97,6 +100,9 @@ class Prefilter:
                 issuers += rule.issuers
         self.labels = _combined(labels)  # asked as matcher._label_evidence asks each pattern
         self.subject_attrs, self.issuer_attrs = _by_attr(subjects), _by_attr(issuers)
+        # a publisher's O= patterns, asked of CN/OU values too (names._outside_o)
+        self.outside_o = _combined([p.attrs["O"] for pack in rules.packs for p in pack.publishers
+                                    if "O" in p.attrs])
         self.globs = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs)) if globs else None
         self.digests = KnownIndex(known).by_digest  # (algorithm, hex) of every known certificate
         self.dns = {dn for kc in known if (dn := counterfeit_subject(kc)) is not None}
@@ -122,10 +128,13 @@ class Prefilter:
         subject, issuer = cert[3], cert[4]
         if _names(self.subject_attrs, subject) or _names(self.issuer_attrs, issuer):
             return True
-        for o in subject.get("O", []) if self.firsts else ():
-            words = publisher_key(o).split()
-            if words and words[0] in self.firsts:  # matcher._listed_name: words[:1] == a listed name's
-                return True
+        for attr in ("O", *OUTSIDE_O):
+            for value in subject.get(attr, []):
+                words = publisher_key(value).split() if self.firsts else []
+                if words and words[0] in self.firsts:  # matcher._listed_name: words[:1] == a listed name's
+                    return True
+                if attr != "O" and self.outside_o is not None and form_search(self.outside_o, value):
+                    return True
         return bool(self.dns) and dn_of_attrs(subject) in self.dns
 
 
