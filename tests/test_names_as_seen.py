@@ -86,7 +86,8 @@ def test_a_counterfeit_certificate_with_a_look_alike_letter_is_still_counterfeit
     ("TikTok\u00a0", "bytedance.tiktok", "us-no-tiktok-gov-devices-2022"),
     ("TikTok\u2800", "bytedance.tiktok", "us-no-tiktok-gov-devices-2022"),  # braille pattern blank
     ("\u2800TikTok", "bytedance.tiktok", "us-no-tiktok-gov-devices-2022"),
-    ("Tik\u3000Tok\t", None, None),  # two words: not the rule's label (a control for over-matching)
+    ("Tik\u3000Tok\t", "bytedance.tiktok", "us-no-tiktok-gov-devices-2022"),  # 'Tik Tok' is a name of it (review 60 F5)
+    ("Tik\u3000Tok\tDownloader", None, None),  # the name inside a longer label: no claim (over-matching control)
     ("WeChat\u00a0", "tencent.wechat", "canada-tbs-2023"),
     ("QQ\u2007", "tencent.mobileqq", "canada-tbs-2023"),
     ("\u0410\u043d\u0442\u0438\u0432\u0438\u0440\u0443\u0441 K\u0430\u0441\u043f\u0435\u0440\u0441\u043a\u043e\u0433\u043e",

@@ -30,7 +30,7 @@ from apkscan.rules.model import (
     RulePack,
     RuleSet,
 )
-from apkscan.rules.names import as_claim, foreign_keys, name_evidence, publisher_evidence
+from apkscan.rules.names import as_claim, foreign_keys, name_evidence, own_keys, publisher_evidence
 from apkscan.rules.normalise import form_patterns, form_search, forms
 from apkscan.rules.prefilter import facts_of, prefilter_of
 
@@ -80,7 +80,7 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
     vendor_certs = _usable(all_certs, unverified)
     counterfeit = counterfeit_findings(pack, view, known)
     foreign = foreign_keys(vendor_known, view)
-    publisher = publisher_evidence(pack, view, foreign)
+    publisher = publisher_evidence(pack, view, foreign, own_keys(vendor_known, view))
     if counterfeit:  # the vendor's name on a counterfeit certificate is only a claim
         publisher = [as_claim(e) for e in publisher]
     vendor_keys = cert_evidence(vendor_known, view)
@@ -145,7 +145,7 @@ def _vendor_message(pack: RulePack, evidence: list[Evidence]) -> str:
                 "weak, never confirmed")
     if all(e.basis == "subject-present" and e.field.startswith("signer") for e in evidence):
         return (f"a verified signer names {pack.vendor} as publisher, but its key is none of "
-                f"{pack.vendor}'s known keys (or the name is not a listed one): a claim")
+                f"{pack.vendor}'s known keys (or the name is not a listed one, or not in O=): a claim")
     if all(e.basis == "subject-present" for e in evidence):
         return (f"a certificate naming {pack.vendor} as publisher is present but is not a "
                 "verified signer")

@@ -4,7 +4,9 @@ A name in a certificate is written by whoever made the key, so where it counts i
 here: on a verified signer that is one of the vendor's known keys (or a vendor that lists no
 keys, Kaspersky) a matching name is ``subject`` evidence; on any other key, on a certificate
 merely present, or when it only *looks* like the pattern (another case, width or look-alike
-letters: review 53 F1) it is a claim (``subject-present``), never proof.
+letters: review 53 F1) it is a claim (``subject-present``), never proof. A publisher name
+written in ``CN=`` or ``OU=`` instead of ``O=`` is a claim too, whoever's key it is (review 60
+F3: it went unseen, so a signer ``CN=AO Kaspersky Lab`` was silently ``allowed``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from apkscan.rules.index import KnownIndex
 from apkscan.rules.keys import is_known
 from apkscan.rules.model import Evidence, KnownCert, NamePattern, RulePack
 from apkscan.rules.normalise import form_patterns, form_search, listed_keys, publisher_key
+
+# Where else a publisher's name is written in a subject: a claim there, never the O= identity.
+OUTSIDE_O = ("CN", "OU")
 
 
 def as_claim(e: Evidence, location: str | None = None) -> Evidence:
@@ -97,6 +102,18 @@ def foreign_keys(vendor_known: list[KnownCert] | KnownIndex, view: CertView) -> 
     return lambda cert: not is_known(cert, vendor_known)
 
 
+def own_keys(vendor_known: list[KnownCert] | KnownIndex, view: CertView) -> Callable[[Certificate], bool]:
+    """Whether a verified signer is the vendor's own (one of its known keys, or any signer of an
+    APK rotated from one): its ``CN``/``OU`` make no claim, the key already says who it is. A
+    vendor that lists no key (Kaspersky) has none."""
+    certs = vendor_known.certs if isinstance(vendor_known, KnownIndex) else vendor_known
+    if not certs:
+        return lambda cert: False
+    if any(is_known(c, vendor_known) for _, c in view.lineage):
+        return lambda cert: True
+    return lambda cert: is_known(cert, vendor_known)
+
+
 def _listed_name(pack: RulePack, value: str) -> tuple[str | None, bool]:
     """(listed publisher name, whole) for an ``O=`` value: ``whole`` when the normalised name *is*
     a listed legal name; a name that only begins with a listed name's first word ("Kaspersky Fan
@@ -110,10 +127,13 @@ def _listed_name(pack: RulePack, value: str) -> tuple[str | None, bool]:
 
 
 def publisher_evidence(pack: RulePack, view: CertView,
-                        foreign: Callable[[Certificate], bool] = lambda c: False) -> list[Evidence]:
+                        foreign: Callable[[Certificate], bool] = lambda c: False,
+                        own: Callable[[Certificate], bool] = lambda c: False) -> list[Evidence]:
     """Publisher subject patterns and listed names on verified signers (``subject``; a claim,
     ``subject-present``, on a ``foreign`` signer or for a name that only starts like a listed
-    one), and on certificates present but not verified (``subject-present``, weak)."""
+    one), and on certificates present but not verified (``subject-present``, weak); a name in
+    ``CN``/``OU`` of a certificate whose ``O=`` names no publisher, unless ``own`` (the
+    vendor's key): ``subject-present`` (:func:`_outside_o`)."""
     out = name_evidence(pack.publishers, view, "subject", foreign)
     candidates = [(c, view.place(c, "verified signer"), True) for c in view.signers]
     # a known certificate out of place is a planted/forged finding, not a name claim
@@ -140,4 +160,26 @@ def publisher_evidence(pack: RulePack, view: CertView,
             elif verified and foreign(cert):
                 e = as_claim(e)
             out.append(e)
+        if not (verified and own(cert)):
+            out += _outside_o(pack, cert, where, verified)
     return out
+
+
+def _outside_o(pack: RulePack, cert: Certificate, where: str, verified: bool) -> list[Evidence]:
+    """The vendor's publisher name in ``CN``/``OU`` (a listed name or its first word, or a
+    publisher ``O=`` pattern, in any form) of a certificate whose ``O=`` names no publisher:
+    one ``subject-present`` claim, weak. Never ``subject``: only ``O=`` is the publisher."""
+    attrs = cert.subject_attrs
+    if any(_listed_name(pack, o)[0] for o in attrs.get("O", [])) or any(
+            p.match(attrs) or _folded_name_hits(p, attrs) for p in pack.publishers):
+        return []  # the O= (or a pattern on CN/OU itself) already says it, above
+    regexes = [p.attrs["O"] for p in pack.publishers if "O" in p.attrs]
+    for attr in OUTSIDE_O:
+        for value in attrs.get(attr, []):
+            name, folded = _listed_name(pack, value)[0], publisher_key(value)
+            found = None if name else next((r for r in regexes if form_search(form_patterns(r), value)), None)
+            if name or found is not None:
+                return [Evidence(f"{'signer' if verified else 'present'}.subject.{attr}", value, "subject-present",
+                                 name or found.pattern, False, normalised=folded,
+                                 location=f"{where}; {pack.vendor}'s name in {attr}=, not O=: a claim")]
+    return []
