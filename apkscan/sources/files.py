@@ -55,7 +55,12 @@ class FileSource:
         self.description = ", ".join(self.paths)
         self.named = list(self.paths)  # the document's ``inputs``: each path as its own entry
         self._roots: list[str] | None = None
-        self._read: set[tuple[int, int]] = set()  # (device, inode) of every file read as an input so far
+        self._read: set[tuple[int, int]] = set()  # (device, inode) of the files read as inputs so far
+        # ... noted only while a file is given later (a 100,000-file folder alone notes nothing)
+        self._file_after = [False] * len(self.paths)
+        self._noted = False
+        for i in range(len(self.paths) - 2, -1, -1):
+            self._file_after[i] = self._file_after[i + 1] or os.path.isfile(self.paths[i + 1])
         self._given_files: set[tuple[int, int]] = set()  # ... of those given by name
         self._given_dirs: dict[tuple[int, int], str] = {}  # given folders walked so far: id -> real path
 
@@ -72,7 +77,8 @@ class FileSource:
         ctx = WalkContext(self.options)
         walker = Walker(ctx)
         try:
-            for given in self.paths:
+            for i, given in enumerate(self.paths):
+                self._noted = self._file_after[i]
                 if self._again(given):
                     yield Skipped((given,), GIVEN_AGAIN, 1, [given])
                 elif os.path.isdir(given):
@@ -104,9 +110,9 @@ class FileSource:
         return (st.st_dev, st.st_ino) in self._read
 
     def _noting(self, items: Iterator[Item]) -> Iterator[Item]:
-        """``items``, noting each input file read (its custody record) as read."""
+        """``items``, noting each input file read (its custody record) as read, when a file is given later."""
         for item in items:
-            if isinstance(item, InputFile):
+            if self._noted and isinstance(item, InputFile):
                 try:
                     st = os.stat(item.path)
                     self._read.add((st.st_dev, st.st_ino))
