@@ -37,12 +37,12 @@ from apkscan.sources.adb_tar import (MemberStream, after_end, link_or_special, o
                                      stop_reason, tar_trailing_issue, type_flag_facts)
 from apkscan.sources import detect, polyglot
 from apkscan.sources.detect import is_zip
-from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
+from apkscan.sources.interface import MAX_DEVICE_RECORDS, InputProblem, Member, RecordedApp, Skipped
 from apkscan.sources.layout_common import in_install, install_key
 
 __all__ = ["AdbBackupReader", "looks_like_adb_backup"]
 
-MAX_MANIFESTS = 20_000
+MAX_MANIFESTS = MAX_DEVICE_RECORDS  # apps/<package>/_manifest files made records
 MAX_EXAMPLES = 3
 DATA_LOOK = 4 << 20  # bytes of a data-named ZIP kept in memory while looking for an APK's manifest
 SKIP_REASONS = {
@@ -72,6 +72,8 @@ class AdbBackupReader:
         self._apks: set[str] = set()  # folder packages with an a/ member
         self._claimed: set[str] = set()  # folder packages whose _manifest says "APK included"
         self._live: dict[str, bool] | None = None  # the last yielded member's state
+        self._manifests = 0  # _manifest files met; past MAX_MANIFESTS each is counted, not read
+        self._over_first = ""  # the first of those (said once, by _walk)
 
     def _problem(self, issue: Issue) -> InputProblem:
         return InputProblem(self.chain, [issue])
@@ -137,6 +139,9 @@ class AdbBackupReader:
         junk = tar_trailing_issue(tf) if tf is not None else None
         if junk is not None:
             yield self._problem(junk)
+        if self._manifests > MAX_MANIFESTS:
+            yield self._problem(error("BACKUP_LIMIT_EXCEEDED", f"more than {MAX_MANIFESTS} _manifest files: "
+                                      f"{self._manifests - MAX_MANIFESTS} more not read (first: {self._over_first!r})"))
         yield from self._records()
         yield from self._skipped.values()
 
@@ -243,6 +248,10 @@ class AdbBackupReader:
 
     def _manifest(self, tf: tarfile.TarFile, info: tarfile.TarInfo, package: str) -> Iterator[InputProblem]:
         where = self.chain + (info.name,)
+        self._manifests += 1
+        if self._manifests > MAX_MANIFESTS:  # counted, said once by _walk (their errors would be unbounded too)
+            self._over_first = self._over_first or info.name
+            return
         if info.size > MAX_MANIFEST_BYTES:
             yield InputProblem(where, [error("BACKUP_MANIFEST_INVALID",
                                              f"_manifest of {info.size} bytes (limit {MAX_MANIFEST_BYTES})")])
@@ -262,9 +271,6 @@ class AdbBackupReader:
             note = _join(note, "read after a tar end-of-archive marker: Android's restore stops before it")
         if manifest.apk_included:
             self._claimed.add(package)
-        if len(self.recorded) >= MAX_MANIFESTS:
-            yield InputProblem(where, [error("BACKUP_LIMIT_EXCEEDED", f"more than {MAX_MANIFESTS} _manifest files")])
-            return
         self.recorded[package] = manifest.recorded_app(where, note)
 
     def _records(self) -> Iterator[RecordedApp]:

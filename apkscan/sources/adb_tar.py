@@ -107,13 +107,41 @@ def _reads_on(tf, buf: bytes, exc: tarfile.HeaderError, depth: int) -> bool:
     return not isinstance(exc, (tarfile.EmptyHeaderError, tarfile.TruncatedHeaderError))
 
 
+class PastEnd(tarfile.ReadError):
+    """A read after the tar's data already ended: a member declared more bytes than there are."""
+
+
+class TarFeed(io.RawIOBase):
+    """What ``tarfile`` reads: every read a checkpoint of the walk's clock, and a read after the
+    data has ended raises :class:`PastEnd`. ``tarfile`` skips a member by reading ``size`` bytes
+    and does not stop at the end of the data: a header declaring 2^62 bytes (GNU base-256, or
+    pax ``size=``) was ~10^13 empty reads, a hang no budget saw (review 61 F2). One empty read
+    is the end (a header read there is the end of the archive); the next one is past it."""
+
+    def __init__(self, raw):
+        super().__init__()
+        self._raw, self._ended = raw, False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        walkclock.check()
+        if self._ended:
+            raise PastEnd("unexpected end of data: a member declares more bytes than the archive holds")
+        data = self._raw.read(size)
+        if not data and size != 0:
+            self._ended = True
+        return data
+
+
 def open_stream(payload, errors: str = "replace", tarinfo: type[tarfile.TarInfo] | None = None) -> tarfile.TarFile:
-    """A ``r|`` TarFile over ``payload``; names decoded as UTF-8 with replacement (an adb backup's
-    names are paths it parses: ``apps/<package>/...``) or, for a plain tar's member names,
-    ``surrogateescape``: a byte that is no UTF-8 is kept and every output writes it ``\\xff``, as for
-    a file name, so two members whose names differ only there are told apart (review 46 #8).
-    ``tarinfo``: the plain tar reader's subclass (GNU sparse members read)."""
-    return tarfile.open(fileobj=payload, mode="r|", tarinfo=tarinfo or BoundedTarInfo, bufsize=CHUNK,
+    """A ``r|`` TarFile over ``payload`` (through a :class:`TarFeed`); names decoded as UTF-8 with
+    replacement (an adb backup's names are paths it parses: ``apps/<package>/...``) or, for a plain
+    tar's member names, ``surrogateescape``: a byte that is no UTF-8 is kept and every output writes
+    it ``\\xff``, as for a file name, so two members whose names differ only there are told apart
+    (review 46 #8). ``tarinfo``: the plain tar reader's subclass (GNU sparse members read)."""
+    return tarfile.open(fileobj=TarFeed(payload), mode="r|", tarinfo=tarinfo or BoundedTarInfo, bufsize=CHUNK,
                         encoding="utf-8", errors=errors)
 
 

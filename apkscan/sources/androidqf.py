@@ -35,14 +35,15 @@ from collections.abc import Iterator
 
 from apkscan import jsonbound
 from apkscan.issues import ApkScanError, error
-from apkscan.sources.interface import InputProblem, Member, RecordedApp, RecordedCertificate, Skipped, Tree
+from apkscan.sources.interface import (MAX_DEVICE_RECORDS, InputProblem, Member, RecordedApp, RecordedCertificate,
+                                      Skipped, Tree)
 from apkscan.sources.layout_common import apk_after_all
 
 MAX_JSON_BYTES = 64 << 20
 # A phone's packages.json: ~700 packages x 1-3 files x ~40 values (~16 bytes each): ~80k values.
 # 2M is 25x that, and bounds the parse to ~200 MB of objects whatever the bytes' shape.
 MAX_JSON_VALUES = 2_000_000
-MAX_PACKAGES = 100_000
+MAX_PACKAGES = MAX_DEVICE_RECORDS
 AGE_MAGIC = b"age-encryption.org/v1\n"
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$")
 RECORDED_BY = "AndroidQF packages.json"
@@ -207,7 +208,8 @@ class AndroidQFReader:
         if bad or len(data) > MAX_PACKAGES:
             problems.append(InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID",
                                                        f"{bad} package entries unreadable, "
-                                                       f"{max(0, len(data) - MAX_PACKAGES)} over the limit")]))
+                                                       f"{max(0, len(data) - MAX_PACKAGES)} over the limit of "
+                                                       f"{MAX_PACKAGES} records (not read)")]))
         return records, problems
 
 

@@ -8,7 +8,9 @@ with a reason (:class:`Skipped`), never dropped silently. A symlink is never rea
 one out of the given inputs would bring in this machine's files (an image's absolute links:
 review 49 F5), one inside them names what the walk reads under its own name (a second name made
 one file two inputs, or pulled a split set apart: reviews 51 F8, 52 F1); ``--follow-symlinks``
-says where each points. ``--include``/``--exclude`` globs apply to
+says where each points. For the same reason a file or folder given twice (by any name, or inside
+a folder given too) is read once, each later mention a counted skip (review 61 F4).
+``--include``/``--exclude`` globs apply to
 the path relative to the given folder; a folder holding ``base.apk`` + ``split_*.apk`` is
 one split bundle; layout readers (AndroidQF, backup apps) are offered each folder.
 """
@@ -38,6 +40,8 @@ IN_INPUTS = ("symlink to a file or folder inside the inputs (read under its own 
              "make one file two inputs, or pull a member out of its split set)")
 LAYOUT_LINK = "symlink in a backup folder (its reader follows none)"
 BACKUP_FILE = "backup-file"  # the custody kind of a backup folder's file that its reader parsed itself
+GIVEN_AGAIN = ("given again: the same file or folder, or one inside a folder given before, is one input, read "
+               "once under the name it was first met by")
 OUTSIDE = ("symlink to a file or folder outside the inputs (not followed: an image's absolute links point into "
            "this machine; name the target to scan it)")
 
@@ -51,6 +55,14 @@ class FileSource:
         self.description = ", ".join(self.paths)
         self.named = list(self.paths)  # the document's ``inputs``: each path as its own entry
         self._roots: list[str] | None = None
+        self._read: set[tuple[int, int]] = set()  # (device, inode) of the files read as inputs so far
+        # ... noted only while a file is given later (a 100,000-file folder alone notes nothing)
+        self._file_after = [False] * len(self.paths)
+        self._noted = False
+        for i in range(len(self.paths) - 2, -1, -1):
+            self._file_after[i] = self._file_after[i + 1] or os.path.isfile(self.paths[i + 1])
+        self._given_files: set[tuple[int, int]] = set()  # ... of those given by name
+        self._given_dirs: dict[tuple[int, int], str] = {}  # given folders walked so far: id -> real path
 
     def _outside(self, path: str) -> str | None:
         """The real path of ``path`` when it lies outside every given input (a followed link may
@@ -65,17 +77,60 @@ class FileSource:
         ctx = WalkContext(self.options)
         walker = Walker(ctx)
         try:
-            for given in self.paths:
-                if os.path.isdir(given):
-                    yield from self._folder(walker, given)
+            for i, given in enumerate(self.paths):
+                self._noted = self._file_after[i]
+                if self._again(given):
+                    yield Skipped((given,), GIVEN_AGAIN, 1, [given])
+                elif os.path.isdir(given):
+                    st = os.stat(given)
+                    self._given_dirs[(st.st_dev, st.st_ino)] = os.path.realpath(given)
+                    yield from self._noting(self._folder(walker, given))
                 elif os.path.isfile(given):
-                    yield from self._file(walker, given, (given,), given=True)
+                    st = os.stat(given)
+                    self._given_files.add((st.st_dev, st.st_ino))
+                    yield from self._noting(self._file(walker, given, (given,), given=True))
                 elif os.path.lexists(given):
                     yield InputProblem((given,), [error("INPUT_NOT_A_FILE", "not a regular file or folder")])
                 else:
                     yield InputProblem((given,), [error("INPUT_NOT_FOUND", "no such file or folder")])
         finally:
             ctx.temp.close()
+
+    def _again(self, given: str) -> bool:
+        """True when ``given`` names a file already read as an input (by any name: device and inode),
+        or a folder that is, or lies inside, a folder given before (review 61 F4: ``scan dir ./dir/``
+        and ``scan a.apk a.apk`` scanned and counted each file twice, unsaid)."""
+        try:
+            st = os.stat(given)
+        except (OSError, ValueError):
+            return False  # said as not found / unreadable by the caller
+        if os.path.isdir(given):
+            real = os.path.realpath(given)
+            return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in self._given_dirs.values())
+        return (st.st_dev, st.st_ino) in self._read
+
+    def _noting(self, items: Iterator[Item]) -> Iterator[Item]:
+        """``items``, noting each input file read (its custody record) as read, when a file is given later."""
+        for item in items:
+            if self._noted and isinstance(item, InputFile):
+                try:
+                    st = os.stat(item.path)
+                    self._read.add((st.st_dev, st.st_ino))
+                except (OSError, ValueError):
+                    pass
+            yield item
+
+    def _given_before(self, path: str, folder: bool) -> bool:
+        """A file of a folder walk that was given by name before, or a sub-folder given before:
+        read there, so skipped here (only given ones: two hard links in a folder stay two inputs)."""
+        ids = self._given_dirs if folder else self._given_files
+        if not ids or (folder and len(ids) < 2):
+            return False
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError):
+            return False
+        return (st.st_dev, st.st_ino) in ids  # a folder's own sub-folder is never the folder itself
 
     def _file(self, walker: Walker, path: str, where: tuple[str, ...], *, given: bool = False,
               bundle: str | None = None) -> Iterator[Item]:
@@ -114,6 +169,10 @@ class FileSource:
                 for reason, names in said.items():
                     yield Skipped(where, reason, len(names), names[:5])
             dirnames[:] = [d for d in dirnames if d not in links]
+            again = [d for d in dirnames if self._given_before(os.path.join(dirpath, d), True)]
+            if again:
+                dirnames[:] = [d for d in dirnames if d not in again]
+                yield Skipped(where, GIVEN_AGAIN, len(again), again[:5])
             dirnames.sort()
             names = sorted(filenames)
             claimed = yield from self._layout(walker, dirpath, names)
@@ -126,7 +185,7 @@ class FileSource:
                 names = sorted(names, key=lambda n: not (n == "base.apk" or SPLIT_NAME.match(n)))  # (review 48 F1)
             for name in names:
                 full = os.path.join(dirpath, name)
-                reason = self._refuse(root, full)
+                reason = self._refuse(root, full) or (GIVEN_AGAIN if self._given_before(full, False) else None)
                 if reason:
                     yield Skipped(where, reason, 1, [name])
                     continue

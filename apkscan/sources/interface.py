@@ -92,6 +92,15 @@ class RecordedCertificate:
     issuer: str | None = None
 
 
+# Records one device listing may make apps of (an AndroidQF packages.json, an adb backup's
+# _manifest files, a pm list / dumpsys text): a phone holds a few hundred packages, a heavily
+# used one with work profiles a few thousand; 10,000 is several times that. Each record listed
+# costs ~11 KB in the parent and ~4.5 KB of JSON report, where --worker-memory does not reach: at
+# 100,000 a 62 MiB packages.json took 1.1 GB and wrote 455 MB (review 61 F3). Past the cap the
+# listing has its coded error and the rest is counted.
+MAX_DEVICE_RECORDS = 10_000
+
+
 @dataclass(slots=True)
 class RecordedApp:
     """An app known only from records (backup ``_manifest``, ``packages.json``, ``dumpsys``).

@@ -147,6 +147,10 @@ class TarReader:
                 tf.members = []  # streamed: do not keep every header of a huge archive
                 if info is None:
                     break
+                beyond = self._beyond(tf, info)
+                if beyond is not None:
+                    yield InputProblem(self.chain, [error("CONTAINER_TAR_CORRUPT", beyond)])
+                    return
                 yield from self._entry(tf, info)
         except (tarfile.TarError, EOFError, OSError, UnicodeError, ValueError) as exc:
             yield InputProblem(self.chain, [error("CONTAINER_TAR_CORRUPT", f"tar archive is truncated or corrupt: {exc}")])
@@ -158,6 +162,20 @@ class TarReader:
         junk = tar_trailing_issue(tf)
         if junk is not None:
             yield InputProblem(self.chain, [junk])
+
+    def _beyond(self, tf: tarfile.TarFile, info: tarfile.TarInfo) -> str | None:
+        """Why a member of a tar in place cannot be read (its data would end past the tar's known
+        end), or None. Refused before ``tarfile`` skips through it: a header can declare 2^62
+        bytes (review 61 F2); the :class:`~apkscan.sources.adb_tar.TarFeed` stops a streamed one."""
+        if self.place is None:
+            return None
+        # where tarfile will look for the next header (a directory's size is no data), at most the
+        # member's stored bytes (a sparse member's size is the file's, its data is less)
+        end = min(tf.offset, info.offset_data + getattr(info, "apkscan_stored", info.size))
+        if end <= self.place[2]:
+            return None
+        return (f"tar archive is truncated or corrupt: member {info.name!r} declares data up to offset {end}, "
+                f"past the archive's {self.place[2]} bytes (members after it, if any, were not read)")
 
     def _entry(self, tf: tarfile.TarFile, info: tarfile.TarInfo) -> Iterator[Member | Skipped | InputProblem]:
         name = info.name

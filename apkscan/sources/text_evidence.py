@@ -24,7 +24,7 @@ from typing import BinaryIO
 from apkscan.issues import warning
 from apkscan.sources.dumpsys_state import (PACKAGE_RE, SIGS_PREFIX, DumpsysState, Unread, kept_hashcodes,
                                           names_a_package, signature_list)
-from apkscan.sources.interface import InputProblem, RecordedApp, Skipped
+from apkscan.sources.interface import MAX_DEVICE_RECORDS, InputProblem, RecordedApp, Skipped
 from apkscan.sources.text_detect import CHUNK, MAX_BYTES, take
 from apkscan.sources.text_encodings import HEAD, Transcoder, misaligned, realigned, text_encoding
 
@@ -33,7 +33,7 @@ __all__ = ["TextEvidenceReader", "java_cert_hashcode", "signature_list"]
 MAX_LINE = 16 * 1024
 MAX_LINES = 5_000_000
 _BLANK_RUN = re.compile(rb"\n(?:\r?\n)+")
-MAX_APPS = 100_000
+MAX_APPS = MAX_DEVICE_RECORDS
 GARBLED = ("\x00", "\ufeff", "\ufffe")  # in a line (past a BOM starting it): a decoding change not followed
 # (so is UTF-16 read one byte off: text_encodings.misaligned)
 # a package every 'User N:' line of whose block says installed=false is on no user of the device
