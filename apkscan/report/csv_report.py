@@ -96,10 +96,11 @@ def app_record(a: view.AppRow) -> dict[str, object]:
 
 
 def _schemes_verified(a: view.AppRow, d: Detail) -> str:
-    """Schemes that verified; with --quick only their signatures did, and the cell says so."""
+    """Schemes that verified; with --quick none did (their signatures alone did: the cell says so)."""
     names = " ".join(s.name for s in d.schemes if s.verified)
-    if names and a.app.identity.quick:
-        return f"signatures only, content_digests: not checked ({names})"
+    checked = " ".join(s.name for s in d.schemes if s.signature_only)
+    if checked:
+        return f"none verified; signatures only, content_digests: not checked ({checked})"
     return names
 
 
