@@ -91,7 +91,10 @@ def _identities(paths, min_sdk, max_sdk, idsig, quick=False, hashes=("sha256",))
     try:
         for item in items:
             if isinstance(item, InputProblem):
-                yield ApkIdentity(path=name_text(item.display), errors=list(item.issues))
+                failed = ApkIdentity(path=name_text(item.display), errors=list(item.issues))
+                if item.issues:  # every part was stopped by the input's problem (review 62 L7)
+                    failed.completeness.stopped(item.issues[0].code)
+                yield failed
             elif isinstance(item, ScanInput):
                 try:
                     identity = identify(item.path, display_path=name_text(item.display), min_sdk=min_sdk,
