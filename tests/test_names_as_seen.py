@@ -39,6 +39,14 @@ def test_a_vendor_name_that_only_looks_alike_is_still_a_claim(gen, tmp_path, org
     assert _verdicts(app)[policy][0] == "review"
 
 
+def _wechat_names(gen):
+    """WeChat's subject, serial and dates, from the committed ``wechat-counterfeit`` test key (which
+    copies them), so these tests run in a clone with no ``../shared/reference/`` beside it."""
+    from cryptography import x509
+
+    return x509.load_pem_x509_certificate((gen.KEYS / "wechat-counterfeit.pem").read_bytes())
+
+
 def _counterfeit_key(gen, name: str, org: str) -> None:
     """A key whose certificate copies WeChat's subject (with ``O=`` replaced), serial and dates."""
     from cryptography import x509
@@ -46,7 +54,7 @@ def _counterfeit_key(gen, name: str, org: str) -> None:
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.x509.oid import NameOID
 
-    real = x509.load_der_x509_certificate(gen.vendor_der("TENCENT_WECHAT"))
+    real = _wechat_names(gen)
     dn = x509.Name([x509.NameAttribute(a.oid, org if a.oid == NameOID.ORGANIZATION_NAME else a.value)
                     for a in real.subject])
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -63,10 +71,9 @@ def _counterfeit_key(gen, name: str, org: str) -> None:
 def test_a_counterfeit_certificate_with_a_look_alike_letter_is_still_counterfeit(gen, tmp_path, swap):
     """WeChat's subject, serial and dates on another key: a strong counterfeit finding whether
     ``O=`` is copied exactly or with a Cyrillic ``е``, a full-width ``Ｔ`` or in capitals."""
-    from cryptography import x509
     from cryptography.x509.oid import NameOID
 
-    real = x509.load_der_x509_certificate(gen.vendor_der("TENCENT_WECHAT"))
+    real = _wechat_names(gen)
     org = real.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
     assert swap[0] in org
     _counterfeit_key(gen, "fake-wechat", org.replace(swap[0], swap[1], 1))

@@ -22,7 +22,7 @@ def test_summary_lists_flagged_apps_and_counts():
     lines = text.splitlines()
     assert lines[0].startswith("VERDICT")
     assert lines[0].split() == ["VERDICT", "KIND", "STRENGTH", "FILE", "PACKAGE", "SIGNER", "LABEL"]
-    assert lines[1].split()[:3] == ["prohibited", "match", "confirmed"]  # kind: "match" when none recorded
+    assert lines[1].split()[:3] == ["prohibited", "app", "confirmed"]
     assert "Firefox" not in text  # allowed apps are counted, not listed
     assert "ZIP_EOCD_NOT_FOUND" in text
     assert lines[-1] == "8 inputs: 2 prohibited, 2 to review, 2 allowed, 2 errors"
@@ -33,7 +33,7 @@ def test_narrow_terminal_puts_names_on_a_second_line():
     terminal.render(sample_document(), out, color=False, columns=80)
     lines = out.getvalue().splitlines()
     assert lines[0].split() == ["VERDICT", "KIND", "STRENGTH", "FILE"]
-    assert lines[2].split()[:3] == ["prohibited", "match", "confirmed"]
+    assert lines[2].split()[:3] == ["prohibited", "app", "confirmed"]
     assert lines[3].startswith("  com.zhiliaoapp.musically · ") and lines[3].endswith("“TikTok”")
     assert all(terminal.width(ln) <= 80 for ln in lines[:10])
 

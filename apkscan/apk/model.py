@@ -100,6 +100,7 @@ class SignerResult:
     certificate: Certificate | None  # the signing certificate, if one could be read
     chain: list[Certificate] = field(default_factory=list)  # every certificate in the signer block
     verified: bool = False
+    signature_only: bool = False  # --quick: its signature over the signed data checked out, content not checked
     min_sdk: int | None = None  # v3/v3.1 signer SDK range
     max_sdk: int | None = None
     signature_algorithms: list[str] = field(default_factory=list)
@@ -112,6 +113,7 @@ class SignerResult:
             "certificate": self.certificate.to_dict() if self.certificate else None,
             "chain": [c.to_dict() for c in self.chain],
             "verified": self.verified,
+            "signature_only": self.signature_only,
             "min_sdk": self.min_sdk,
             "max_sdk": self.max_sdk,
             "signature_algorithms": list(self.signature_algorithms),
@@ -136,6 +138,7 @@ class LineageNode:
     flags: int
     signature_algorithm: str | None = None  # algorithm the *previous* key used to sign this node
     verified: bool = False  # the chain of signatures up to this node checked out
+    signature_only: bool = False  # --quick: that chain checked out, but the APK's content was not checked
 
     @property
     def flag_names(self) -> list[str]:
@@ -148,6 +151,7 @@ class LineageNode:
             "flag_names": self.flag_names,
             "signature_algorithm": self.signature_algorithm,
             "verified": self.verified,
+            "signature_only": self.signature_only,
         }
 
 
@@ -158,6 +162,9 @@ class SchemeResult:
     name: str  # one of SCHEME_NAMES
     present: bool = False
     verified: bool = False
+    # --quick: the signatures over the signed data checked out but the content digests were not
+    # checked, so ``verified`` is False (never "verified" without the content)
+    signature_only: bool = False
     signers: list[SignerResult] = field(default_factory=list)
     lineage: list[LineageNode] = field(default_factory=list)  # v3 / v3.1 only
     errors: list[Issue] = field(default_factory=list)
@@ -174,6 +181,7 @@ class SchemeResult:
         return {
             "present": self.present,
             "verified": self.verified,
+            "signature_only": self.signature_only,
             "signers": [s.to_dict() for s in self.signers],
             "lineage": [n.to_dict() for n in self.lineage],
             "errors": errors,
@@ -268,10 +276,11 @@ class CertificateSighting:
     location: str  # e.g. "v1 META-INF/CERT.SF, extra certificate 2 of the PKCS#7 set"
     role: str
     verified: bool
+    signature_only: bool = False  # --quick: that signature checked out over the signed data only
 
     def to_dict(self) -> dict[str, Any]:
         return {"sha256": self.certificate.sha256, "location": self.location, "role": self.role,
-                "verified": self.verified}
+                "verified": self.verified, "signature_only": self.signature_only}
 
 
 @dataclass(slots=True)

@@ -91,7 +91,10 @@ def _identities(paths, min_sdk, max_sdk, idsig, quick=False, hashes=("sha256",))
     try:
         for item in items:
             if isinstance(item, InputProblem):
-                yield ApkIdentity(path=name_text(item.display), errors=list(item.issues))
+                failed = ApkIdentity(path=name_text(item.display), errors=list(item.issues))
+                if item.issues:  # every part was stopped by the input's problem (review 62 L7)
+                    failed.completeness.stopped(item.issues[0].code)
+                yield failed
             elif isinstance(item, ScanInput):
                 try:
                     identity = identify(item.path, display_path=name_text(item.display), min_sdk=min_sdk,
@@ -184,14 +187,17 @@ def format_identity(identity: ApkIdentity) -> str:
         for name in SCHEME_NAMES:
             s = v.schemes[name]
             if s.present:
-                state = ("signatures verified, content not checked" if quick else "verified") if s.verified else "NOT verified"
+                state = ("verified" if s.verified else
+                         "NOT verified (signatures checked out, content not checked)" if s.signature_only else "NOT verified")
                 out.append(f"  Scheme {name}: present, {state}")
         for n, cert in enumerate(v.signers, 1):
             out.extend(_cert_lines(f"Signer #{n}", cert))
         others = [c for c in v.certificates_present if c.sha256 not in {s.sha256 for s in v.signers}]
         for cert in others:
-            roles = _verified_roles(v, cert.sha256)
-            title = f"Certificate (verified as {', '.join(roles)})" if roles else "Certificate present (NOT verified)"
+            roles, checked = _verified_roles(v, cert.sha256), _signature_only_roles(v, cert.sha256)
+            title = (f"Certificate (verified as {', '.join(roles)})" if roles else
+                     f"Certificate present (NOT verified; signature checked as {', '.join(checked)}, content not "
+                     "checked)" if checked else "Certificate present (NOT verified)")
             out.extend(_cert_lines(title, cert))
         for n, node in enumerate(v.lineage, 1):
             out.append(f"  Lineage #{n}: {node.certificate.sha256} {_safe(node.certificate.subject)} flags={','.join(node.flag_names) or '-'}")
@@ -230,6 +236,12 @@ def _verified_roles(v, sha256: str) -> list[str]:
     if v.verified and any(n.verified and n.certificate.sha256 == sha256 for n in v.lineage):
         roles.append("past key in the rotation lineage")
     return roles
+
+
+def _signature_only_roles(v, sha256: str) -> list[str]:
+    """``--quick``: the schemes whose signer with this certificate checked out over the signed data only."""
+    return [f"{name} signer" for name, scheme in v.schemes.items()
+            if any(s.signature_only and s.certificate and s.certificate.sha256 == sha256 for s in scheme.signers)]
 
 
 def _cert_lines(title: str, cert: Certificate) -> list[str]:

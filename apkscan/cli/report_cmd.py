@@ -106,8 +106,9 @@ def report_command(result: str, **opts) -> None:
     chosen = checked_outputs(opts, [result])
     try:
         data = load_result(result)
-    except OSError as exc:
-        raise BadResult(f"{result}: {exc.strerror or exc}") from None
+    except OSError as exc:  # the code scan and inspect give the same condition (review 62 L3)
+        code = "INPUT_NOT_FOUND" if isinstance(exc, FileNotFoundError) else "INPUT_UNREADABLE"
+        raise BadResult(f"{result}: {code}: {exc.strerror or exc}") from None
     doc = typed(result, data)
     del data  # the typed records are what is rendered: the parsed JSON need not stay beside them
     try:

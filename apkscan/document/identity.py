@@ -73,6 +73,7 @@ class Signer(Record):
     certificate: Certificate | None
     chain: tuple[Certificate, ...] = ()
     verified: bool
+    signature_only: bool = False  # --quick: signature over the signed data checked, content not
     min_sdk: int | None = None
     max_sdk: int | None = None
     signature_algorithms: tuple[str, ...] = ()
@@ -89,6 +90,7 @@ class LineageNode(Record):
     flag_names: tuple[str, ...] = ()
     signature_algorithm: str | None = None
     verified: bool
+    signature_only: bool = False
 
 
 @dataclass(**RECORD)
@@ -97,6 +99,7 @@ class Scheme(Record):
 
     present: bool
     verified: bool
+    signature_only: bool = False  # --quick: signatures checked out, content not checked (never verified)
     signers: tuple[Signer, ...] = ()
     lineage: tuple[LineageNode, ...] = ()
     errors: tuple[Issue, ...] = ()
@@ -119,6 +122,7 @@ class Sighting(Record):
     location: str
     role: str | None = None
     verified: bool
+    signature_only: bool = False
 
 
 @dataclass(**RECORD)

@@ -215,6 +215,7 @@ class ScanDocument(Record):
         typed = decoder(cls)(doc)
         typed._check_first_verdicts()
         typed._check_signers()
+        typed._check_schemes()
         typed._recount()
         return typed
 
@@ -262,6 +263,19 @@ class ScanDocument(Record):
                 if s.signers and not s.verified:
                     raise DocumentError(MALFORMED, "signers listed for a split that did not verify",
                                         (*at, "splits", str(j), "signers"))
+
+    def _check_schemes(self) -> None:
+        """A scheme is never both ``verified`` and ``signature_only``, and never ``verified`` when
+        the identity says its content digests were ``not checked`` (``--quick``): an edit could
+        otherwise show a scheme of a quick scan as verified (review 62 M1)."""
+        for i, app in enumerate(self.apps):
+            ident = app.identity
+            quick = ident.completeness is not None and ident.completeness.content_digests == "not checked"
+            for name, s in (ident.schemes or {}).items():
+                if s.verified and (s.signature_only or quick):
+                    why = "signature_only: true" if s.signature_only else "content_digests: not checked"
+                    raise DocumentError(MALFORMED, f"scheme {name} verified beside {why}",
+                                        ("apps", str(i), "identity", "schemes", name, "verified"))
 
     def _check_first_verdicts(self) -> None:
         """Each app's ``verdict`` is its first policy's ``verdicts`` entry. The views count

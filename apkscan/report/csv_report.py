@@ -25,13 +25,14 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from apkscan.document import ScanDocument
 from apkscan.report import view
 from apkscan.report.detail_view import Detail
 from apkscan.report.escape import visible
+from apkscan.report.paths import custody_of
 
 COLUMNS = [
     "verdict", "kinds", "strength", "basis", "file", "signer_debug", "vendors", "rules", "label", "package", "version_name",
@@ -96,10 +97,11 @@ def app_record(a: view.AppRow) -> dict[str, object]:
 
 
 def _schemes_verified(a: view.AppRow, d: Detail) -> str:
-    """Schemes that verified; with --quick only their signatures did, and the cell says so."""
+    """Schemes that verified; with --quick none did (their signatures alone did: the cell says so)."""
     names = " ".join(s.name for s in d.schemes if s.verified)
-    if names and a.app.identity.quick:
-        return f"signatures only, content_digests: not checked ({names})"
+    checked = " ".join(s.name for s in d.schemes if s.signature_only)
+    if checked:
+        return f"none verified; signatures only, content_digests: not checked ({checked})"
     return names
 
 
@@ -116,8 +118,8 @@ def render(doc: ScanDocument | dict, out: TextIO) -> None:
     custody = {f.path: f for f in view.input_files(doc)}
     named: set[str] = set()
 
-    def write(rec: dict[str, object], outermost: str | None) -> None:
-        f = custody.get(outermost or "")
+    def write(rec: dict[str, object], outermost: str | None, chain: Sequence[str] = ()) -> None:
+        f = custody_of(outermost, chain, custody)
         if f is not None:
             named.add(f.path)
             rec.update(input_file=f.path, input_size=f.size, input_sha256=f.sha256)
@@ -132,14 +134,14 @@ def render(doc: ScanDocument | dict, out: TextIO) -> None:
         rec = app_record(a)
         for pv in a.verdicts:
             rec[f"verdict:{pv.policy}"], rec[f"decision:{pv.policy}"] = pv.verdict, pv.decision
-        write(rec, a.outermost)
+        write(rec, a.outermost, a.app.where.chain)
     for e in view.errors(doc):
         rec = dict(verdict="error", source=e.source, container=e.container, file=e.source,
                    errors=f"{e.code}: {e.message}")
-        write(rec, e.outermost)
+        write(rec, e.outermost, e.chain)
     for s in view.skipped(doc):
         write(dict(verdict="skipped", source=s.where, file=s.where,
-                   errors=f"skipped {s.count}: {s.reason}{s.examples_note}"), s.outermost)
+                   errors=f"skipped {s.count}: {s.reason}{s.examples_note}"), s.outermost, s.chain)
     for f in custody.values():
         if f.path not in named:
             write(dict(verdict="input", source=f.path, file=f.path, kinds=f.kind), f.path)

@@ -43,6 +43,7 @@ class SchemeRow:
     verified: bool
     errors: list[IssueRow]
     warnings: list[IssueRow]
+    signature_only: bool = False  # --quick: signatures checked out, content not checked
 
 
 @dataclass(slots=True)
@@ -50,6 +51,7 @@ class LineageRow:
     cert: CertRow
     flags: list[str]
     verified: bool
+    signature_only: bool = False
 
 
 @dataclass(slots=True)
@@ -83,11 +85,13 @@ def cert_row(cert: Certificate) -> CertRow:
 
 def detail(ident: Identity) -> Detail:
     schemes = [SchemeRow(name, SCHEME_LABELS.get(name, name), s.present, s.verified,
-                          issue_rows(s.errors), issue_rows(s.warnings)) for name, s in ident.schemes.items()]
+                          issue_rows(s.errors), issue_rows(s.warnings), s.signature_only)
+               for name, s in ident.schemes.items()]
     signers = [cert_row(c) for c in ident.signers]
     signer_hashes = {c.sha256 for c in signers}
     present = [cert_row(c) for c in ident.certificates_present if c.sha256 not in signer_hashes]
-    lineage = [LineageRow(cert_row(n.certificate), list(n.flag_names), n.verified) for n in ident.lineage]
+    lineage = [LineageRow(cert_row(n.certificate), list(n.flag_names), n.verified, n.signature_only)
+               for n in ident.lineage]
     return Detail(min_sdk=ident.min_sdk, target_sdk=ident.target_sdk, verified_using=list(ident.verified_using),
                   schemes=schemes, signers=signers, present_only=present, lineage=lineage,
                   tamper=issue_rows(ident.tamper), errors=issue_rows(ident.errors),

@@ -8,15 +8,18 @@ path or provenance chain stays in the report beside it.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
-from collections.abc import Collection
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from apkscan.sources.interface import CHAIN_SEPARATOR  # one definition: how scan writes chains
 
 if TYPE_CHECKING:
     from apkscan.document import Source
+
+T = TypeVar("T")
 
 # names as apkscan.sources.names writes them: "\\" is a backslash, "\xff" a byte of the name
 _FILE_SEP = re.compile("/")
@@ -37,6 +40,26 @@ def outermost_input(where: Source, container: str | None = None) -> str | None:
     if container:
         return where.outermost or container.split(CHAIN_SEPARATOR)[0]
     return None
+
+
+def custody_of(outermost: str | None, chain: Sequence[str], custody: Mapping[str, T]) -> T | None:
+    """The custody record (``input_files``) of the outermost *file* a record's bytes came from.
+
+    Its outermost input's, when that is a file. A backup or acquisition folder has none (a folder
+    is not hashed): then the record of the file met in it along the chain, named as the folder
+    reader opens it (``folder ▸ apks/x.apk`` -> ``folder/apks/x.apk``, ``folder ▸ backup.ab ▸ …``
+    -> ``folder/backup.ab``, ``folder ▸ packages.json`` for its records). CSV and SARIF join
+    through here (review 62 M2: such rows named no hashed file)."""
+    found = custody.get(outermost or "")
+    if found is None and (file := folder_file(chain)) is not None:
+        found = custody.get(file)
+    return found
+
+
+def folder_file(chain: Sequence[str]) -> str | None:
+    """The path of the file a chain's first member names inside its first element, as a folder
+    reader opens it (``files.FolderTree.member``); None for a chain of one."""
+    return os.path.join(chain[0], *chain[1].split("/")) if len(chain) >= 2 else None
 
 
 def _components(path: str, member: bool = False) -> list[tuple[str, str]]:

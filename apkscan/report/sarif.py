@@ -26,6 +26,7 @@ from apkscan.document import Decision, ScanDocument
 from apkscan.document.codec import encode
 from apkscan.report import view
 from apkscan.report.escape import visible, visible_surrogates
+from apkscan.report.paths import folder_file
 from apkscan.report.policy_view import finding_verdicts
 from apkscan.sources.names import name_bytes
 
@@ -93,18 +94,24 @@ def _artifacts(apps: list[view.AppRow], inputs: list[view.InputFileRow],
             art["hashes"] = {"sha-256": f.sha256}
         art["properties"] = {"kind": f.kind, **({"hashed": f.hashed} if f.hashed else {})}
         index.setdefault(("container", f.path), len(artifacts))
+        index.setdefault(("input", f.path), len(artifacts))
         artifacts.append(art)
     for a in apps:
         codes = app_codes[a.index]  # an allowed app with tamper indicators has no result: its artifact says them
         if not (a.findings or a.worst != "allowed" or codes):
             continue
-        parent = None if a.container is None else _container(a, artifacts, index)
         key = _apk_key(a)
         if key in index:
             continue
-        same = index.get(("container", a.source)) if a.container is None else None
-        if same is not None and artifacts[same].get("hashes", {}).get("sha-256") in (None, a.sha256):
-            artifacts[same]["mimeType"] = "application/vnd.android.package-archive"
+        chain = a.app.where.chain
+        same = (index.get(("container", a.source)) if a.container is None
+                else _custody_index(chain, index) if len(chain) == 2 else None)
+        if same is not None and not _same_bytes(artifacts[same], a):
+            same = None
+        parent = None if a.container is None or same is not None else _container(a, artifacts, index)
+        if same is not None:
+            if a.sha256 or a.container is None:
+                artifacts[same]["mimeType"] = "application/vnd.android.package-archive"
             artifacts[same]["properties"].update(codes)
             index[key] = same
             continue
@@ -129,11 +136,32 @@ def _container(a: view.AppRow, artifacts: list[dict], index: dict[tuple, int]) -
     chain = a.app.where.chain
     if len(chain) < 2 or view.CHAIN_SEPARATOR.join(chain[:-1]) != a.container:
         return _artifact(("container", a.container), {"uri": uri(a.container)}, None, artifacts, index)
-    at = _artifact(("container", chain[0]), {"uri": uri(chain[0])}, None, artifacts, index)
-    for depth in range(1, len(chain) - 1):
+    at, start = _custody_index(chain, index), 2  # a backup folder's file: its custody artifact
+    if at is None:
+        at, start = _artifact(("container", chain[0]), {"uri": uri(chain[0])}, None, artifacts, index), 1
+    for depth in range(start, len(chain) - 1):
         key = ("container", view.CHAIN_SEPARATOR.join(chain[:depth + 1]))
         at = _artifact(key, {"uri": uri(chain[depth], True)}, at, artifacts, index)
     return at
+
+
+def _same_bytes(art: dict, a: view.AppRow) -> bool:
+    """An app's own input file artifact: an APK given itself whose bytes agree (or were not
+    hashed), an APK met in a backup folder with the same SHA-256, or a record (no APK bytes)
+    read from that file (``packages.json``)."""
+    sha = art.get("hashes", {}).get("sha-256")
+    if a.container is None:
+        return sha in (None, a.sha256)
+    return sha == a.sha256 if a.sha256 else a.app.identity.origin != "apk"
+
+
+def _custody_index(chain: tuple[str, ...], index: dict[tuple, int]) -> int | None:
+    """The input-file artifact of a file met in a backup folder along ``chain`` (a folder has no
+    custody record), joined as :func:`paths.custody_of` joins it, so SARIF and CSV name the same
+    hashed file (review 62 M2); None when the chain starts at an input file."""
+    if len(chain) < 2 or ("input", chain[0]) in index:
+        return None
+    return index.get(("input", folder_file(chain)))
 
 
 def _artifact(key: tuple, location: dict, parent: int | None, artifacts: list[dict],

@@ -114,6 +114,7 @@ class ErrorRow:
     message: str
     outermost: str | None = None
     partial: bool = False  # the error of a listed app scanned in part (the same input)
+    chain: tuple[str, ...] = ()  # outermost input, then member names (custody: paths.custody_of)
 
     @property
     def where(self) -> str:
@@ -132,6 +133,7 @@ class SkippedRow:
     count: int
     examples: list[str]
     outermost: str | None = None  # the input (folder or file) the place is in
+    chain: tuple[str, ...] = ()  # the place: outermost input, then member names
 
     @property
     def examples_note(self) -> str:
@@ -143,7 +145,7 @@ class SkippedRow:
 def skipped(doc: ScanDocument) -> list[SkippedRow]:
     """Files looked at and not scanned, per folder/container and reason (largest first)."""
     out = [SkippedRow(s.where_display or CHAIN_SEPARATOR.join(s.where), s.reason, s.count, list(s.examples[:5]),
-                      s.where[0] if s.where else None) for s in doc.skipped]
+                      s.where[0] if s.where else None, tuple(s.where)) for s in doc.skipped]
     return sorted(out, key=lambda r: (-r.count, r.where, r.reason))
 
 
@@ -267,7 +269,7 @@ def _error_row(e: InputError) -> ErrorRow:
     code = e.code or (e.errors[0].code if e.errors else None) or "INPUT_ERROR"
     message = e.message or "; ".join(i.message for i in e.errors)
     return ErrorRow(source=path, container=container, code=code, message=message,
-                    outermost=_outermost(e.source, path, container), partial=e.partial)
+                    outermost=_outermost(e.source, path, container), partial=e.partial, chain=e.where.chain)
 
 
 def _rules(rules: RulesMeta | None) -> list[tuple[str, str | None]]:

@@ -24,8 +24,9 @@ class Seen:
     certificate: Certificate
     location: str
     role: str  # signer | extra | lineage | stamp | file
-    carrier_verified: bool  # the signature (signer, node) carrying it verified
+    carrier_verified: bool  # the signature (signer, node) carrying it verified (--quick: over the signed data)
     apk_verified: bool = False  # the APK as a whole verified (apksigner's verdict)
+    signature_only: bool = False  # --quick: the carrier's signature checked out, the content was not checked
 
     @property
     def planted(self) -> bool:
@@ -35,6 +36,8 @@ class Seen:
     def describe(self) -> str:
         if not self.carrier_verified:
             return f"{self.location} (that signature does not verify)"
+        if self.signature_only:
+            return f"{self.location} (that signature checked out over the signed data; content not checked: --quick)"
         if not self.apk_verified:
             return (f"{self.location} (that signature verified, but the APK does not verify "
                     "for its SDK range)")
@@ -104,8 +107,9 @@ class CertView:
                 continue
             prior = seen.get(sha)
             # keep the most telling sighting: a failed signature over a valid carrier
-            if prior is None or (prior.carrier_verified and not s.verified):
-                seen[sha] = Seen(s.certificate, s.location, s.role, s.verified, ok)
+            carried = s.verified or s.signature_only
+            if prior is None or (prior.carrier_verified and not carried):
+                seen[sha] = Seen(s.certificate, s.location, s.role, carried, ok, s.signature_only)
         for c in v.certificates_present:  # anything the sightings do not place
             if c.sha256 not in trusted and c.sha256 not in seen:
                 seen[c.sha256] = Seen(c, "elsewhere in the signatures", "file", False)

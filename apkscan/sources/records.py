@@ -21,9 +21,12 @@ def recorded_identity(app: RecordedApp) -> ApkIdentity:
     manifest = ManifestInfo(package=app.package, version_code=app.version_code,
                             version_name=app.version_name, label=app.label,
                             labels={"": app.label} if app.label else {})
-    return ApkIdentity(path=app.display, manifest=manifest,
-                       origin="recorded" if certs else "listed",
-                       recorded_by=app.recorded_by, recorded_certificates=certs, record_note=app.note or None)
+    identity = ApkIdentity(path=app.display, manifest=manifest,
+                           origin="recorded" if certs else "listed",
+                           recorded_by=app.recorded_by, recorded_certificates=certs, record_note=app.note or None)
+    # nothing of an APK was there to read: each part says why, not an empty ``why`` (review 62 L7)
+    identity.completeness.stopped(f"no APK bytes: {identity.origin} app")
+    return identity
 
 
 def _certificate(rec: RecordedCertificate) -> Certificate | None:

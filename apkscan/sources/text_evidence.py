@@ -252,9 +252,9 @@ class TextEvidenceReader:
                                                    "certificate DER, not proof): " + ", ".join(hashes))))
             yield app
         t = self._transcoder
-        if len(readings) > 1 and (only or t.marks_8bit or len(readings) > 2):
-            yield InputProblem(self.chain, [self._two_ways([p for p, _ in only])])
-        yield from self._warnings(reading, len(apps))
+        two = ([self._two_ways([p for p, _ in only])]
+               if len(readings) > 1 and (only or t.marks_8bit or len(readings) > 2) else [])
+        yield from self._warnings(reading, len(apps), two)
 
     def _way(self, i: int) -> str:
         """How the ``i``-th reading (1: the 8-bit one, then later decoders') reads the text."""
@@ -271,14 +271,17 @@ class TextEvidenceReader:
         return warning("TEXT_READ_TWO_WAYS", f"read two ways from byte {t.forked_at}, where a line holding NULs "
                        f"or a BOM reads as {t.starts[0][1]} text: as that and as 8-bit text{more}; {named}{marks}")
 
-    def _warnings(self, reading: _Reading, apps: int) -> Iterator[InputProblem | Skipped]:
-        """Every line dropped is said: a listing's line that names no package is not silence."""
+    def _warnings(self, reading: _Reading, apps: int, said: list) -> Iterator[InputProblem | Skipped]:
+        """Every line dropped is said: a listing's line that names no package is not silence. All of
+        one text's issues are one input error (``said``: those found before), so one file counts as
+        one input (review 62 L2: a one-line listing counted as 2)."""
         bad, blocks, stray, garbled = reading.bad, reading.state.bad_blocks, reading.stray, reading.garbled
         outside, before, t = reading.state.outside, reading.state.before, self._transcoder
         if not apps and self._nothing_listed(reading):
+            if said:
+                yield InputProblem(self.chain, said)
             yield Skipped(self.quiet_in, EMPTY_SKIP, 1, [self.chain[-1]])
             return
-        said = []
         if garbled.count:
             said.append(warning("TEXT_LINES_UNREADABLE", garbled.say("lines holding NUL bytes or a byte-order mark "
                                                                      "(another text encoding), or UTF-16 read one "
@@ -311,8 +314,8 @@ class TextEvidenceReader:
             self._notes.append(f"more than {MAX_APPS} packages; {reading.capped.count} more package lines ignored (first: "
                                f"{reading.capped.first!r})")
         said += [warning("TEXT_LIMIT_EXCEEDED", note) for note in self._notes]
-        for issue in said:
-            yield InputProblem(self.chain, [issue])
+        if said:
+            yield InputProblem(self.chain, said)
 
     def _nothing_listed(self, reading: _Reading) -> bool:
         """Text met in a folder that named no package: nothing in it is a listing (see ``quiet_in``)."""

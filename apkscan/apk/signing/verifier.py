@@ -144,7 +144,21 @@ def verify(
     _check_after_stamp(verdict, max_sdk, manifest_axml, min_sdk_known)
     verdict.ok = verdict.ok and not quick  # never a full verification without the content
     result = _result(verdict, plan, stamp, [b for b in block.pair_ids if b not in KNOWN_BLOCK_IDS] if block.found else [])
+    if quick:
+        _signature_only(result)
     return VerifyOutcome(result, pass_.file if pass_ else None, list(block.tamper))
+
+
+def _signature_only(result: VerificationResult) -> None:
+    """``--quick``: what checked out did so over the signed data only, so no scheme, signer,
+    lineage node or sighting is called verified; each says ``signature_only`` instead (review 62
+    M1: a tampered APK's schemes read "verified" under ``--quick``)."""
+    places = [*result.schemes.values(), *(s for sc in result.schemes.values() for s in sc.signers),
+              *(n for sc in result.schemes.values() for n in sc.lineage), *result.lineage, *result.sightings]
+    for p in places:
+        if p.verified:
+            p.verified, p.signature_only = False, True
+    result.source_stamp_verified = False
 
 
 def _note_pass(verdict: _Verdict, pass_, v4_file):

@@ -168,7 +168,8 @@ def finish_scheme(parsed: ParsedScheme, computed: Mapping[ContentDigest, bytes] 
     """Phase 2: compare signed content digests with ``computed`` and build the result.
 
     ``computed=None`` (``--quick``): content not checked; a signer counts as verified when
-    its signatures over the signed data verify, and the scheme says what was skipped.
+    its signatures over the signed data verify (within the verdict; ``verifier.verify`` then
+    reports it as ``signature_only``, never verified), and the scheme says what was skipped.
     """
     result = SchemeResult(parsed.scheme, present=True)
     result.errors.extend(parsed.errors)
