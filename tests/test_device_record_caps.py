@@ -39,7 +39,8 @@ def test_a_packages_json_past_the_cap_lists_the_cap_and_counts_the_rest(tmp_path
     assert len(got.recorded) == MAX_DEVICE_RECORDS
     assert got.codes == ["ANDROIDQF_PACKAGES_INVALID"]
     assert messages(got, "ANDROIDQF_PACKAGES_INVALID") == [
-        f"0 package entries unreadable, {OVER} over the limit of {MAX_DEVICE_RECORDS} records (not read)"]
+        f"0 package entries unreadable, {OVER} over the limit of {MAX_DEVICE_RECORDS} records (not read: "
+        + ", ".join(f"'com.p{i}'" for i in range(MAX_DEVICE_RECORDS, MAX_DEVICE_RECORDS + 5)) + ", ...)"]
 
 
 def test_manifests_past_the_cap_are_one_error_with_their_count():

@@ -226,18 +226,20 @@ PATTERNS = [
     ["(?x) a b  # comment", "z"],  # verbose: asked one by one
     ["(a)(b)(c)", "(?:d)", "e{2}"],
     # anchored at the start (asked there only, review 60 F5), and look-alikes of anchored ones that are not
-    ["^a|b", "^(c|d)$", "^[|]x", "^\\|y|z", "(?m)^q$", "(?i)^TikTok$", "^[]|]w", "^[^]|]v", "^(e)\\1$"],
+    ["^a|b", "^(c|d)$", "^[|]x", "^\\|y|z", "(?m)^q$", "(?i)^TikTok$", "^[]|]w", "^[^]|]v", "^(e)\\1$",
+     "^ab(?#(|)c|zz", "^ab(?#[)|zz", "^a[]|b]|zz"],
 ]
 TEXTS = ["", "Tencent", "TENCENT QQ", "腾讯视频", "QQ", "QQ ", "WeChat", "微信", "bytedance", "a\nb", "q\nx\nr",
          "é", "abab", "cc", "x", "ab", "a b", "z", "abc", "dd", "ee", "e",
-         "b", "xb", "c", "d", "|x", "zz", "y", "|y", "r\nq", "tiktok", " TikTok", "]w", "|w", "xv", "av", "ee\n"]
+         "b", "xb", "c", "d", "|x", "zz", "y", "|y", "r\nq", "tiktok", " TikTok", "]w", "|w", "xv", "av", "ee\n", "xzz", "a]"]
 
 
 def test_only_patterns_anchored_at_the_start_are_asked_there_only():
     from apkscan.rules.prefilter import _anchored
     got = {p: _anchored(re.compile(p)) for p in PATTERNS[-1]}
     assert got == {"^a|b": False, "^(c|d)$": True, "^[|]x": True, "^\\|y|z": False, "(?m)^q$": False,
-                   "(?i)^TikTok$": True, "^[]|]w": True, "^[^]|]v": True, "^(e)\\1$": True}
+                   "(?i)^TikTok$": True, "^[]|]w": True, "^[^]|]v": True, "^(e)\\1$": True,
+                   "^ab(?#(|)c|zz": False, "^ab(?#[)|zz": False, "^a[]|b]|zz": False}
 
 
 @pytest.mark.parametrize("patterns", PATTERNS)

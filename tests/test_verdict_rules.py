@@ -4,6 +4,7 @@ range that is empty. Real certificates and APKs signed by apksigner for the test
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -221,3 +222,24 @@ rules:
     assert skipped["reason"].startswith("v4 signature (.idsig) of the APK beside it") and skipped["count"] == 1
     assert [f["strength"] for f in app["findings"]] == ["confirmed"]
     assert "V4_BESIDE_NOT_VERIFIED" in {w["code"] for w in app["identity"]["warnings"]}
+
+
+def test_the_store_hands_a_found_idsig_over_as_found_not_named(tmp_path):
+    """Final review 4 M1: the scan store reads an APK through its descriptor and handed identify
+    the .idsig beside the path as a path, i.e. as a file the user named, which decides: one that
+    appeared after the store's look-up unverified a vendor's APK again (review 61's downgrade)."""
+    from apkscan.apk.identify import FoundBeside, identify
+    from apkscan.batch.stat_read import Reading
+
+    apk = tmp_path / "app.apk"
+    apk.write_bytes((FIXTURES / "apks" / "clean-v1v2v3.apk").read_bytes())
+    (tmp_path / "app.apk.idsig").write_bytes(b"junk" * 4)
+    reading = Reading(key=(("x", 0, None), ()), at=0, fd=os.open(apk, os.O_RDONLY))
+    try:
+        handed = reading.idsig(str(apk), True)
+        assert handed == {"idsig": FoundBeside(str(apk) + ".idsig")}
+        found = identify(reading.path(str(apk)), **handed)
+    finally:
+        os.close(reading.fd)
+    assert found.verified and [w.code for w in found.verification.warnings] == ["V4_BESIDE_NOT_VERIFIED"]
+    assert not identify(str(apk), idsig=str(apk) + ".idsig").verified  # named: decides, as apksigner

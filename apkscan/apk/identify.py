@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.manifest.android_manifest import label_ambiguity, read_manifest
@@ -33,7 +34,7 @@ def identify(
     *,
     min_sdk: int | None = None,
     max_sdk: int = MAX_SDK,
-    idsig: str | os.PathLike[str] | None | bool = True,
+    idsig: str | os.PathLike[str] | FoundBeside | None | bool = True,
     display_path: str | None = None,
     timeout: float | None = DEFAULT_TIMEOUT,
     offset: int = 0,
@@ -46,7 +47,7 @@ def identify(
     """Read ``path`` like Android and verify it like apksigner; never raises.
 
     ``idsig=True`` looks for ``<path>.idsig`` beside the APK (v4: reported, never deciding the
-    APK's verdict); a path uses that file as apksigner's ``--v4-signature-file`` does (a v4 file
+    APK's verdict; :class:`FoundBeside` names such a file); a path uses that file as apksigner's ``--v4-signature-file`` does (a v4 file
     that cannot be read, or whose signers disagree with v2/v3, fails the APK); ``False``/``None`` skips v4. ``timeout`` bounds the wall time spent on this input.
     ``offset``/``length`` read a window of ``path`` (an APK stored inside a ZIP) as the
     whole APK; no ``.idsig`` is looked for then (the file beside it belongs to the container).
@@ -250,6 +251,14 @@ def _name_container(source: ByteSource, exc: ApkScanError) -> ApkScanError:
     return exc
 
 
+@dataclass(frozen=True, slots=True)
+class FoundBeside:
+    """A v4 file found beside the APK by a caller that reads the APK under another name (the scan
+    store, through a descriptor): like ``idsig=True``, it decides nothing but v4."""
+
+    path: str
+
+
 def _idsig_path(path: str, idsig) -> tuple[str | None, bool]:
     """(the v4 file to read, whether the caller named it): a file merely found beside the APK
     decides nothing but v4 (anyone who can write the folder can drop one), one named is read as
@@ -257,6 +266,8 @@ def _idsig_path(path: str, idsig) -> tuple[str | None, bool]:
     if idsig is True:
         candidate = path + ".idsig"
         return (candidate if os.path.isfile(candidate) else None), False
+    if isinstance(idsig, FoundBeside):
+        return idsig.path, False
     if idsig:
         return os.fspath(idsig), True
     return None, False

@@ -182,8 +182,8 @@ def _anchored(p: re.Pattern[str]) -> bool:
     """Whether every match of ``p`` starts at the text's start, so ``match`` answers as ``search``:
     its body begins with ``^`` that no top-level ``|`` escapes, and ``^`` is not MULTILINE's."""
     body = _GLOBAL_FLAGS.sub("", p.pattern)
-    if p.flags & (re.MULTILINE | re.VERBOSE) or not body.startswith("^"):
-        return False
+    if p.flags & (re.MULTILINE | re.VERBOSE) or not body.startswith("^") or "(?#" in body:
+        return False  # a comment's text is no structure: ``^a(?#(|)b|z`` has a top-level | (final review 4)
     depth, i, in_class = 0, 1, False
     while i < len(body):
         c = body[i]

@@ -206,10 +206,14 @@ class AndroidQFReader:
                 records.append(parsed)
         problems = []
         if bad or len(data) > MAX_PACKAGES:
+            over = [e["name"] for e in data[MAX_PACKAGES:MAX_PACKAGES + 5]  # named, as the _manifest cap names its files
+                    if isinstance(e, dict) and isinstance(e.get("name"), str)]
+            more = ", ..." if len(data) > MAX_PACKAGES + 5 else ""
+            named = f": {', '.join(repr(n[:256]) for n in over)}{more}" if over else ""
             problems.append(InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID",
                                                        f"{bad} package entries unreadable, "
                                                        f"{max(0, len(data) - MAX_PACKAGES)} over the limit of "
-                                                       f"{MAX_PACKAGES} records (not read)")]))
+                                                       f"{MAX_PACKAGES} records (not read{named})")]))
         return records, problems
 
 

@@ -40,8 +40,8 @@ IN_INPUTS = ("symlink to a file or folder inside the inputs (read under its own 
              "make one file two inputs, or pull a member out of its split set)")
 LAYOUT_LINK = "symlink in a backup folder (its reader follows none)"
 BACKUP_FILE = "backup-file"  # the custody kind of a backup folder's file that its reader parsed itself
-GIVEN_AGAIN = ("given again: the same file or folder, or one inside a folder given before, is one input, read "
-               "once under the name it was first met by")
+GIVEN_AGAIN = ("given again: the same file, or the same folder, is one input, read once under the name it was "
+               "first met by")
 OUTSIDE = ("symlink to a file or folder outside the inputs (not followed: an image's absolute links point into "
            "this machine; name the target to scan it)")
 
@@ -84,11 +84,11 @@ class FileSource:
                 elif os.path.isdir(given):
                     st = os.stat(given)
                     self._given_dirs[(st.st_dev, st.st_ino)] = os.path.realpath(given)
-                    yield from self._noting(self._folder(walker, given))
+                    yield from self._folder(walker, given)
                 elif os.path.isfile(given):
                     st = os.stat(given)
                     self._given_files.add((st.st_dev, st.st_ino))
-                    yield from self._noting(self._file(walker, given, (given,), given=True))
+                    yield from self._file(walker, given, (given,), given=True)
                 elif os.path.lexists(given):
                     yield InputProblem((given,), [error("INPUT_NOT_A_FILE", "not a regular file or folder")])
                 else:
@@ -97,20 +97,21 @@ class FileSource:
             ctx.temp.close()
 
     def _again(self, given: str) -> bool:
-        """True when ``given`` names a file already read as an input (by any name: device and inode),
-        or a folder that is, or lies inside, a folder given before (review 61 F4: ``scan dir ./dir/``
-        and ``scan a.apk a.apk`` scanned and counted each file twice, unsaid)."""
+        """True when ``given`` names a file the walker already read as an input (by any name: device
+        and inode), or a folder given before (review 61 F4: ``scan dir ./dir/`` and ``scan a.apk a.apk``
+        scanned and counted each file twice, unsaid). A folder inside one given before is walked
+        again: a backup layout's reader or ``--exclude`` may have read nothing of it (final review 4)."""
         try:
             st = os.stat(given)
         except (OSError, ValueError):
             return False  # said as not found / unreadable by the caller
-        if os.path.isdir(given):
-            real = os.path.realpath(given)
-            return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in self._given_dirs.values())
+        if os.path.isdir(given):  # the same folder only: what a walk read of a folder inside it depends
+            return (st.st_dev, st.st_ino) in self._given_dirs  # on its layout and --exclude (final review 4 H1, M2)
         return (st.st_dev, st.st_ino) in self._read
 
     def _noting(self, items: Iterator[Item]) -> Iterator[Item]:
-        """``items``, noting each input file read (its custody record) as read, when a file is given later."""
+        """One outermost file's ``items`` (read by the walker as an input, never by a layout's reader,
+        which may pass a file over as data), noting it as read when a file is given later."""
         for item in items:
             if self._noted and isinstance(item, InputFile):
                 try:
@@ -138,12 +139,12 @@ class FileSource:
         walker.ctx.new_input()
         known = self.options.known(path) if self.options.known and bundle is None else None
         if known is not None:  # unchanged and already decided (the caller's store says): not opened
-            yield from known
+            yield from self._noting(iter(known))
             return
         try:
             clock = WalkClock(self.options.walk_timeout)
             clock.allow(os.stat(path))
-            yield from clock.run(walker.local_file(path, (path,), where, given=given, bundle=bundle), (path,))
+            yield from self._noting(clock.run(walker.local_file(path, (path,), where, given=given, bundle=bundle), (path,)))
         except OSError as exc:
             yield InputProblem((path,), [error("INPUT_UNREADABLE", f"cannot read: {exc.strerror or exc}")])
 

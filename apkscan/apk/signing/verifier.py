@@ -26,8 +26,6 @@ from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.apk.manifest.android_manifest import MIN_SDK_BLOCKING_CODES, apksig_target_sandbox_version, apksig_target_sdk
 from apkscan.apk.model import (
     SCHEME_NAMES,
-    Certificate,
-    CertificateSighting,
     FileFacts,
     ManifestInfo,
     SchemeResult,
@@ -35,6 +33,7 @@ from apkscan.apk.model import (
 )
 from apkscan.apk.signing import digests, signing_block
 from apkscan.apk.signing.common import KNOWN_BLOCK_IDS, MAX_SDK, SCHEME_ID, BlockId, SchemePlan, Sdk
+from apkscan.apk.signing.outcome import certificates_present, counted_lineage, mark_signature_only, sightings, verdict_signers
 from apkscan.apk.signing.v1 import verifier as v1
 from apkscan.apk.signing.v1.entry_digests import plan_entry_digests
 from apkscan.apk.signing.v1.jar_manifest import ManifestOnce
@@ -101,12 +100,7 @@ def verify(
     ``idsig_given``: the v4 file was named by the caller (decides as in apksig), not merely found
     beside the APK (reported, never deciding: :func:`_decide_v4`).
     """
-    # apksigner reads minSdkVersion from the manifest unless told; when it cannot, it refuses.
-    min_sdk_known = min_sdk is not None or (
-        manifest is not None and not any(i.code in MIN_SDK_BLOCKING_CODES for i in manifest.errors)
-    )
-    if min_sdk is None:
-        min_sdk = manifest.min_sdk if manifest and manifest.min_sdk is not None else 1
+    min_sdk, min_sdk_known = _min_sdk(manifest, min_sdk)
     block = signing_block.find_signing_block(zip)
     pairs = block.pairs if block.found else {}
     plan = SchemePlan.for_range(min_sdk, max_sdk, pairs.keys())
@@ -117,9 +111,7 @@ def verify(
 
     # 1. parse every signing-block scheme present (reports show them all), no content read yet
     parsed = _parse_block_schemes(pairs, plan)
-    for issue in (i for p in parsed.values() for i in [*p.errors, *(e for s in p.signers for e in s.errors)]
-                  if i.code in INPUT_LIMIT_CODES):
-        zip.note_limit(issue)  # a cap apksig lacks: an input error, the signatures not read
+    _note_limits(zip, parsed)
     v4_file = _read_idsig(idsig_path, schemes)
     # 2. one pass over the file: whole-file hashes + every needed content digest
     manifests = ManifestOnce(zip)  # MANIFEST.MF read and parsed once, for the pass's plan and for v1
@@ -145,20 +137,26 @@ def verify(
     verdict.ok = verdict.ok and not quick  # never a full verification without the content
     result = _result(verdict, plan, stamp, [b for b in block.pair_ids if b not in KNOWN_BLOCK_IDS] if block.found else [])
     if quick:
-        _signature_only(result)
+        mark_signature_only(result)
     return VerifyOutcome(result, pass_.file if pass_ else None, list(block.tamper))
 
 
-def _signature_only(result: VerificationResult) -> None:
-    """``--quick``: what checked out did so over the signed data only, so no scheme, signer,
-    lineage node or sighting is called verified; each says ``signature_only`` instead (review 62
-    M1: a tampered APK's schemes read "verified" under ``--quick``)."""
-    places = [*result.schemes.values(), *(s for sc in result.schemes.values() for s in sc.signers),
-              *(n for sc in result.schemes.values() for n in sc.lineage), *result.lineage, *result.sightings]
-    for p in places:
-        if p.verified:
-            p.verified, p.signature_only = False, True
-    result.source_stamp_verified = False
+def _min_sdk(manifest: ManifestInfo | None, given: int | None) -> tuple[int, bool]:
+    """The range's floor, and whether it is known: apksigner reads minSdkVersion from the
+    manifest unless told, and refuses the APK when it cannot."""
+    known = given is not None or (
+        manifest is not None and not any(i.code in MIN_SDK_BLOCKING_CODES for i in manifest.errors)
+    )
+    if given is None:
+        given = manifest.min_sdk if manifest and manifest.min_sdk is not None else 1
+    return given, known
+
+
+def _note_limits(zip: ZipArchive, parsed) -> None:
+    """A cap apksig lacks that a signing-block scheme hit: an input error, the signatures not read."""
+    for issue in (i for p in parsed.values() for i in [*p.errors, *(e for s in p.signers for e in s.errors)]
+                  if i.code in INPUT_LIMIT_CODES):
+        zip.note_limit(issue)
 
 
 def _note_pass(verdict: _Verdict, pass_, v4_file):
@@ -300,10 +298,10 @@ def _result(verdict: _Verdict, plan: SchemePlan, stamp, unknown: list[int]) -> V
         min_sdk=plan.min_sdk,
         max_sdk=plan.max_sdk,
         schemes=schemes,
-        signers=_verdict_signers(schemes, used) if verified else [],
-        certificates_present=_all_certificates(schemes),
-        sightings=_sightings(schemes),
-        lineage=_lineage(schemes, used),
+        signers=verdict_signers(schemes, used) if verified else [],
+        certificates_present=certificates_present(schemes),
+        sightings=sightings(schemes),
+        lineage=counted_lineage(schemes, used),
         source_stamp=stamp.certificate if stamp else None,
         source_stamp_verified=bool(stamp and stamp.scheme.verified),
         unknown_blocks=unknown,
@@ -368,64 +366,3 @@ def _cross_scheme_checks(schemes: dict[str, SchemeResult], used: list[str], erro
         elif lineage[0].certificate.der != old_cert:
             errors.append(error("V3_SIG_PAST_SIGNERS_MISMATCH", "v1/v2 signer is not the root of the v3.1/v3 signing-certificate lineage"))
     return len(errors) == before
-
-
-def _verdict_signers(schemes: dict[str, SchemeResult], used: list[str]) -> list[Certificate]:
-    """apksigner's signer list: newest v3.1/v3 signer, else all v2, else all v1 signers."""
-    for name in ("v31", "v3"):
-        if name in used and schemes[name].verified and schemes[name].signers:
-            cert = schemes[name].signers[-1].certificate
-            return [cert] if cert else []
-    for name in ("v2", "v1"):
-        if name in used and schemes[name].verified:
-            return [s.certificate for s in schemes[name].signers if s.verified and s.certificate]
-    return []
-
-
-def _lineage(schemes: dict[str, SchemeResult], used: list[str]):
-    """The rotation lineage, only from a v3.1/v3 scheme that counted and verified.
-
-    A lineage inside a scheme that failed or did not count for the SDK range stays in that
-    scheme's own result for the report; it must never vouch for a past key.
-    """
-    for name in ("v31", "v3"):
-        if name in used and schemes[name].verified and schemes[name].lineage:
-            return schemes[name].lineage
-    return []
-
-
-def _all_certificates(schemes: dict[str, SchemeResult]) -> list[Certificate]:
-    seen: dict[str, Certificate] = {}
-    for s in schemes.values():
-        for signer in s.signers:
-            for c in ([signer.certificate] if signer.certificate else []) + signer.chain:
-                seen.setdefault(c.sha256, c)
-        for node in s.lineage:
-            seen.setdefault(node.certificate.sha256, node.certificate)
-    return list(seen.values())
-
-
-_SCHEME_LABEL = {"v1": "v1 JAR", "v2": "v2", "v3": "v3", "v31": "v3.1", "v4": "v4",
-                 "source_stamp": "source stamp"}
-
-
-def _sightings(schemes: dict[str, SchemeResult]) -> list[CertificateSighting]:
-    """Every place a certificate sits, in scheme order, with whether that place verified."""
-    out: list[CertificateSighting] = []
-    for name, s in schemes.items():
-        label = _SCHEME_LABEL.get(name, name)
-        for signer in s.signers:
-            role = "stamp" if name == "source_stamp" else "signer"
-            if signer.certificate is not None:
-                out.append(CertificateSighting(signer.certificate, f"{label} {signer.name}, signing "
-                                               "certificate", role, signer.verified))
-            where = "PKCS#7 certificate set" if name == "v1" else "certificate list"
-            for i, c in enumerate(signer.chain):
-                if signer.certificate is not None and c.sha256 == signer.certificate.sha256:
-                    continue
-                out.append(CertificateSighting(c, f"{label} {signer.name}, extra certificate "
-                                               f"{i + 1} of the {where}", "extra", signer.verified))
-        for i, node in enumerate(s.lineage):
-            out.append(CertificateSighting(node.certificate, f"{label} lineage node {i}",
-                                           "lineage", node.verified))
-    return out
