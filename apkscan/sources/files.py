@@ -62,7 +62,7 @@ class FileSource:
         for i in range(len(self.paths) - 2, -1, -1):
             self._file_after[i] = self._file_after[i + 1] or os.path.isfile(self.paths[i + 1])
         self._given_files: set[tuple[int, int]] = set()  # ... of those given by name
-        self._given_dirs: dict[tuple[int, int], str] = {}  # given folders walked so far: id -> real path
+        self._given_dirs: set[tuple[int, int]] = set()  # ... of the folders given, walked so far
 
     def _outside(self, path: str) -> str | None:
         """The real path of ``path`` when it lies outside every given input (a followed link may
@@ -83,7 +83,7 @@ class FileSource:
                     yield Skipped((given,), GIVEN_AGAIN, 1, [given])
                 elif os.path.isdir(given):
                     st = os.stat(given)
-                    self._given_dirs[(st.st_dev, st.st_ino)] = os.path.realpath(given)
+                    self._given_dirs.add((st.st_dev, st.st_ino))
                     yield from self._folder(walker, given)
                 elif os.path.isfile(given):
                     st = os.stat(given)
