@@ -351,7 +351,7 @@ def document(doc: ScanDocument | dict) -> dict:
 def _invocation(meta: Any, errors: list[Any], skipped: list[view.SkippedRow]) -> dict[str, Any]:
     """The run's invocation: errors, skips and an interruption as notifications, its times."""
     notifications = [{
-        "level": "error",
+        "level": e.severity,  # "warning": an input read with warnings only (view.entry_severity)
         "message": {"text": f"{e.code}: {e.message}"},
         "descriptor": {"id": e.code},
         "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri(e.source, e.container is not None)}}}],
