@@ -15,6 +15,7 @@ BAD_VALUE = "USAGE_BAD_VALUE"
 CONFLICT = "USAGE_CONFLICT"
 OUTPUT_REFUSED = "USAGE_OUTPUT_REFUSED"
 OTHER = "USAGE_ERROR"
+_HELP_SHOWN = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2 (8.1 exits 0 itself)
 
 
 class Conflict(click.UsageError):
@@ -46,7 +47,7 @@ def code_of(exc: click.UsageError) -> str:
 def coded(exc: click.UsageError) -> click.UsageError:
     """``exc`` with its code leading the message (the same context: usage line and hint kept).
     click's "no arguments: show the help" is no error of the user's and is left as it is."""
-    if isinstance(exc, click.exceptions.NoArgsIsHelpError) or getattr(exc, "coded", False):
+    if isinstance(exc, _HELP_SHOWN) or getattr(exc, "coded", False):
         return exc
     out = click.UsageError(f"{code_of(exc)}: {exc.format_message()}", ctx=exc.ctx)
     out.code, out.coded = code_of(exc), True  # type: ignore[attr-defined]
