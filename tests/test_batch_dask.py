@@ -223,9 +223,12 @@ def test_a_hung_worker_never_stalls_a_scheduler_run_and_relative_paths_work(tmp_
     stopped: list[int] = []
     try:
         env = dict(os.environ, PYTHONPATH=str(REPO))
-        for _ in range(2):
+        from apkscan.batch.dask_runner import WARM
+
+        preload = [arg for name in WARM for arg in ("--preload", name)]  # as README advises for --timeout:
+        for _ in range(2):  # a cold worker's imports (seconds under load) ran past the 3 s budget
             procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "1", "--nthreads", "1",
-                                           "--dashboard-address", ":0"], env=env, cwd=elsewhere,
+                                           "--dashboard-address", ":0", *preload], env=env, cwd=elsewhere,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         with distributed.Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=120)
