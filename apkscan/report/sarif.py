@@ -5,7 +5,8 @@ Mapping: a rule of a vendor pack is a ``reportingDescriptor``; a finding is a
 ``result`` whose level follows the app's verdict (prohibited -> error, review ->
 warning, allowed -> note); its location names the APK and, when the APK came out of
 a backup or archive, the container as the artifact's parent (SARIF's nested
-artifacts). Inputs that could not be scanned, and files skipped (per place and reason), become
+artifacts). Inputs that could not be scanned (level ``error``) or were read with warnings only
+(level ``warning``: a listing past its cap), and files skipped (per place and reason), become
 tool execution notifications, so "not scanned" is never mistaken for "clean". An app that is
 not allowed without any finding (a policy's ``default``, e.g. an allow-list) is one result of
 the rule ``apkscan.policy-default``: pipelines gate on results, and a banned app must be one.
