@@ -14,7 +14,7 @@ from apkscan.issues import Severity
 ROOT = Path(__file__).resolve().parents[1]
 CODE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
 PREFIXES = ("INPUT_", "ZIP_", "MANIFEST_", "TAMPER_", "CONTAINER_", "BACKUP_", "JAR_SIG_", "V2_SIG_", "V3_SIG_",
-            "V31_", "V4_SIG_", "SOURCE_STAMP_", "DIFF_", "DOCUMENT_", "RULES_", "POLICY_", "INTERNAL_", "ANDROIDQF_", "BATCH_", "STORE_", "TEXT_")
+            "V31_", "V4_SIG_", "SOURCE_STAMP_", "DIFF_", "DOCUMENT_", "RULES_", "POLICY_", "INTERNAL_", "ANDROIDQF_", "BATCH_", "STORE_", "TEXT_", "USAGE_")
 HELPERS = {"error": Severity.ERROR, "warning": Severity.WARNING, "tamper": Severity.TAMPER, "_tamper": Severity.TAMPER}
 SCHEME_PREFIXED = ("_err", "_warn")  # v2/v3 signer helpers: the code is V2_SIG_/V3_SIG_ + name unless raw=True
 RAISED = ("ApkScanError", "ApkFormatError", "LimitExceeded", "Issue")  # codes checked for being built, not for severity

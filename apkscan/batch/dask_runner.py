@@ -29,7 +29,12 @@ result at most ``--timeout`` from the moment it is the oldest one still awaited 
 before it are settled): past that it stops waiting, cancels the task and records
 ``BATCH_TIMEOUT``, restarts the worker that ran it (Dask workers under a nanny, as ``dask
 worker`` starts them; a task stuck in C code is gone with its process) and goes on. Bytes
-the client scans itself get the same budget.
+the client scans itself get the same budget. That wait counts every second from then on,
+including time the task spends queued for a worker (a cluster busy with other work) or on a
+worker's first imports: a ``local:N`` cluster's workers import the scanning code as they start
+(:data:`WARM`, a Dask preload, also after a restart), before they take tasks, so that start-up
+(~1 s, several under load) is not charged to the inputs; on a remote cluster give ``--timeout``
+that margin, or start its workers with ``--preload`` naming the same modules.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ class DaskUnavailable(Exception):
     pass
 
 
+WARM = ("apkscan.batch.dask_runner", "apkscan.apk.identify", "apkscan.rules.matcher", "apkscan.splits")
 URL_FETCH_LIMIT = 16 << 30  # one fetched APK at most (a worker copies it to its local disk)
 
 
@@ -120,7 +126,7 @@ class DaskRunner:
             config = dask.config.set({"temporary-directory": scratch})
             try:
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                       local_directory=scratch, env={"TMPDIR": scratch})
+                                       local_directory=scratch, env={"TMPDIR": scratch}, preload=list(WARM))
                 runner = cls(Client(cluster), cluster, store_visible, timeout, scratch=scratch)
             except BaseException:
                 config.__exit__(None, None, None)

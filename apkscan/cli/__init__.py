@@ -61,7 +61,16 @@ class LazyCommands(MutableMapping):
 
 
 class _Group(click.Group):
-    """Ctrl-C or SIGTERM outside a scan loop exits 130 ("interrupted"), never click's 1 ("Aborted!")."""
+    """Ctrl-C or SIGTERM outside a scan loop exits 130 ("interrupted"), never click's 1 ("Aborted!");
+    every usage error (exit 2) leads with its stable code (:mod:`apkscan.cli.usage`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:  # `apkscan --bogus`
+            from apkscan.cli.usage import coded
+
+            raise coded(exc) from None
 
     def invoke(self, ctx: click.Context):
         from apkscan.cli.signals import sigterm_as_interrupt
@@ -72,6 +81,10 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             raise click.exceptions.Exit(ExitCode.INTERRUPTED) from None
+        except click.UsageError as exc:  # a command's options parsed or checked, a command not found
+            from apkscan.cli.usage import coded
+
+            raise coded(exc) from None
 
 
 @click.group(cls=_Group, commands=LazyCommands(COMMANDS), context_settings={"help_option_names": ["-h", "--help"]},

@@ -17,6 +17,8 @@ from typing import Any
 
 import click
 
+from apkscan.cli.usage import Conflict, OutputRefused
+
 _OPTIONS = [
     click.option("--jobs", "-j", type=click.IntRange(1, 512), default=None,
                  help="Worker processes (default: the cores available; 1 = scan in this process)."),
@@ -74,9 +76,9 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
 
     run = BatchRun()
     if opts["dask_local"] and opts["scheduler"]:
-        raise click.UsageError("--dask and --scheduler exclude each other")
+        raise Conflict("--dask and --scheduler exclude each other")
     if opts["resume"] and opts["no_store"]:
-        raise click.UsageError("--resume needs the scan store (drop --no-store)")
+        raise Conflict("--resume needs the scan store (drop --no-store)")
     conn = None
     if not opts["no_store"] and not opts["deep"]:
         from apkscan.batch import store as st  # sqlite3 and the store only when there is one
@@ -86,12 +88,12 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
 
         conflict = store_conflict(path, real if real is not None else paths)  # path, path-wal, path-shm, path-journal
         if conflict:
-            raise click.UsageError(f"--store {path}: {conflict} (the scan never writes into evidence)")
+            raise OutputRefused(f"--store {path}: {conflict} (the scan never writes into evidence)")
         from apkscan.batch.store_file import store_links
 
         linked = store_links(path)  # even with --force: it may be evidence elsewhere
         if linked:
-            raise click.UsageError(f"--store {path}: {linked} (or --no-store)")
+            raise OutputRefused(f"--store {path}: {linked} (or --no-store)")
         conn, issues = st.open_checked(path)
         for i in issues:
             click.echo(f"warning: {i.code}: {i.message}", err=True)
@@ -224,7 +226,7 @@ def sources(paths: tuple[str, ...], walk: Any, opts: dict) -> list[Any]:
     out: list[Any] = [FileSource(local, walk)] if local else []
     if urls:
         if not (opts["dask_local"] or opts["scheduler"]):
-            raise click.UsageError("URL inputs are read by Dask workers: add --dask local:N or --scheduler")
+            raise Conflict("URL inputs are read by Dask workers: add --dask local:N or --scheduler")
         from apkscan.batch.dask_runner import UrlSource
 
         out.append(UrlSource(urls))
@@ -247,24 +249,24 @@ def checked_jsonl(opts: dict, inputs: Any, chosen: dict[str, str]) -> str | None
         raise click.UsageError("--jsonl: empty file name ('-' for stdout)")
     if path == "-":
         if "-" in chosen.values():
-            raise click.UsageError("--jsonl -: stdout is already taken by a report ('-' once only)")
+            raise Conflict("--jsonl -: stdout is already taken by a report ('-' once only)")
         return path
     real = os.path.realpath(path)
     problem = output_problem("jsonl", path, real, ResolvedInputs.of(inputs), bool(opts.get("force")))
     if problem:
-        raise click.UsageError(f"--jsonl {path}: {problem}")
+        raise OutputRefused(f"--jsonl {path}: {problem}")
     if any(p != "-" and os.path.realpath(p) == real for p in chosen.values()):
-        raise click.UsageError(f"--jsonl {path}: same file as a report")
+        raise OutputRefused(f"--jsonl {path}: same file as a report")
     from apkscan.batch.store_file import hard_links
 
     linked = hard_links(real)  # even with --force: the other name may lie inside an input folder
     if linked:
-        raise click.UsageError(f"--jsonl {path}: {linked}")
+        raise OutputRefused(f"--jsonl {path}: {linked}")
     from apkscan.cli.outputs import prepare_folder  # made and proven writable now, as a report's folder is
     from apkscan.report.formats import OutputError
 
     try:
         prepare_folder(path)
     except OutputError as exc:
-        raise click.UsageError(f"--jsonl {exc}") from None
+        raise OutputRefused(f"--jsonl {exc}") from None
     return path

@@ -17,6 +17,7 @@ import click
 from apkscan.apk.io.readonly import open_binary
 from apkscan.cli.exit_codes import ExitCode, epilog
 from apkscan.cli.outputs import check_outputs
+from apkscan.cli.usage import OutputRefused, OutputRefusedValue
 from apkscan.report.formats import FORMATS, OutputError
 
 # generated from the format registry: a new format there is a new option everywhere
@@ -42,7 +43,7 @@ def not_an_input(ctx: click.Context, param: click.Parameter, value: str | None) 
     except OSError:
         return value
     if head.startswith(_INPUT_MAGIC):
-        raise click.BadParameter(f"{value} is an existing APK or archive: an input, not a report file. "
+        raise OutputRefusedValue(f"{value} is an existing APK or archive: an input, not a report file. "
                                  f"Put the report's FILE right after {param.opts[0]} ('-' for stdout).")
     return value
 
@@ -68,7 +69,7 @@ def checked_outputs(opts: dict, inputs: Iterable[str], options: dict[str, str] |
         return check_outputs(targets, inputs if isinstance(inputs, list) else list(inputs), force=bool(opts.get("force")),
                              options=options or REPORT_OPTIONS)
     except OutputError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise OutputRefused(str(exc)) from None
 
 
 def typed_document(doc: dict) -> Any:

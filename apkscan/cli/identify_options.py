@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import click
 
+from apkscan.cli.usage import Conflict
+
 QUICK_HELP = ("Triage: check the signatures over the signed data and the certificates, but not the "
               "content digests; the file is not hashed. Every output says 'content_digests: not "
               "checked' and no APK counts as verified.")
@@ -30,4 +32,4 @@ def check_sdk_range(min_sdk: int | None, max_sdk: int | None) -> None:
     as apksigner refuses it (an APK's own minSdkVersion above ``--max-sdk-version`` is that
     APK's INPUT_BAD_SDK_RANGE)."""
     if min_sdk is not None and max_sdk is not None and min_sdk > max_sdk:
-        raise click.UsageError(f"--min-sdk-version {min_sdk} is above --max-sdk-version {max_sdk}")
+        raise Conflict(f"--min-sdk-version {min_sdk} is above --max-sdk-version {max_sdk}")

@@ -29,6 +29,7 @@ from apkscan.cli.common import (
 from apkscan.cli.batch_opts import batch_options, batch_run, checked_jsonl, sources, worker_memory
 from apkscan.cli.passwords import password_provider
 from apkscan.cli.tmp_dir import check_temp, made_tmp_dir
+from apkscan.cli.usage import Conflict, OutputRefused
 from apkscan.policy.loader import DEFAULT_POLICY, builtin_policies  # the help lists the library as shipped
 
 FAIL_ON = ("prohibited", "review", "never")  # same as apkscan.scan.FAIL_ON (kept import-free)
@@ -166,7 +167,7 @@ def _store_apart(opts: dict, chosen: dict[str, str], jsonl: str | None) -> None:
     store (its -wal/-shm, -journal too) is never a report's or the stream's file: the report, renamed
     over it at the end, replaced the store (review 37 R2-7). Usage errors, before anything is read."""
     if opts["resume"] and opts["deep"]:
-        raise click.UsageError("--resume needs the scan store, which --deep turns off (drop one of them)")
+        raise Conflict("--resume needs the scan store, which --deep turns off (drop one of them)")
     if opts["no_store"] or opts["deep"]:
         return
     from apkscan.rules.cache import cache_home
@@ -175,7 +176,7 @@ def _store_apart(opts: dict, chosen: dict[str, str], jsonl: str | None) -> None:
     taken = {store, *(store + side for side in ("-wal", "-shm", "-journal"))}
     for name, path in [*chosen.items(), ("jsonl", jsonl)]:
         if path and path != "-" and os.path.realpath(path) in taken:
-            raise click.UsageError(f"--{name} {path}: the scan store's file (--store {store}); "
+            raise OutputRefused(f"--{name} {path}: the scan store's file (--store {store}); "
                                    "choose another path (or --no-store)")
 
 

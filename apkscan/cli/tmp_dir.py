@@ -18,6 +18,8 @@ from contextlib import contextmanager
 
 import click
 
+from apkscan.cli.usage import OutputRefused
+
 TMP_VARIABLES = ("TMPDIR", "TEMP", "TMP")  # tempfile's order
 
 
@@ -55,7 +57,7 @@ def check_temp(tmp_dir: str | None, inputs, hint: str = "give --tmp-dir outside 
         conflict = input_conflict(path, inputs, written if tmp_dir is not None else None)
         if conflict:
             hint = "" if tmp_dir is not None else f"; {hint}"
-            raise click.UsageError(f"{name}: {conflict} (temporary copies never go into evidence{hint})")
+            raise OutputRefused(f"{name}: {conflict} (temporary copies never go into evidence{hint})")
 
 
 @contextmanager

@@ -1,11 +1,12 @@
-"""CSV: one row per app (and one per input that could not be scanned) for spreadsheets.
+"""CSV: one row per app (and one per input with errors or warnings) for spreadsheets.
 
 Why the neutralising: labels, package names and DNs come from hostile APKs, and a
 spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab / CR
 before one) as a formula (CSV injection, CWE-1236). Such cells get a leading
 apostrophe, OWASP's advice, as does such a start after ``;``, ``,``, ``|`` or a tab inside
 a cell (a sheet read with another delimiter); the value is otherwise unchanged. Inputs that could not
-be scanned appear as rows with verdict ``error`` so totals match the HTML tiles.
+be scanned appear as rows with verdict ``error``, inputs read with warnings only (a listing past its
+cap) as rows with verdict ``warning``, so totals match the HTML tiles.
 Each row says which file it is (``file``: the shortest path suffix unique in the run;
 ``source``/``container``: the full chain) and what kind of finding made the verdict.
 ``verdict`` is the first policy's; after the fixed columns come ``verdict:<policy>`` and
@@ -136,7 +137,7 @@ def render(doc: ScanDocument | dict, out: TextIO) -> None:
             rec[f"verdict:{pv.policy}"], rec[f"decision:{pv.policy}"] = pv.verdict, pv.decision
         write(rec, a.outermost, a.app.where.chain)
     for e in view.errors(doc):
-        rec = dict(verdict="error", source=e.source, container=e.container, file=e.source,
+        rec = dict(verdict=e.severity, source=e.source, container=e.container, file=e.source,
                    errors=f"{e.code}: {e.message}")
         write(rec, e.outermost, e.chain)
     for s in view.skipped(doc):

@@ -124,7 +124,7 @@ def _containers(apps: list[view.AppRow], errors: list[view.ErrorRow]) -> list[di
         if a.flagged:
             e["flagged"].append(a)
     for err in errors:
-        if err.container is not None:
+        if err.container is not None and err.severity == "error":  # as the tiles count them
             entry(err.outermost or err.container)["errors"] += 1
     return sorted(by.values(), key=lambda e: (-len(e["flagged"]), e["name"]))
 

@@ -5,7 +5,8 @@ Mapping: a rule of a vendor pack is a ``reportingDescriptor``; a finding is a
 ``result`` whose level follows the app's verdict (prohibited -> error, review ->
 warning, allowed -> note); its location names the APK and, when the APK came out of
 a backup or archive, the container as the artifact's parent (SARIF's nested
-artifacts). Inputs that could not be scanned, and files skipped (per place and reason), become
+artifacts). Inputs that could not be scanned (level ``error``) or were read with warnings only
+(level ``warning``: a listing past its cap), and files skipped (per place and reason), become
 tool execution notifications, so "not scanned" is never mistaken for "clean". An app that is
 not allowed without any finding (a policy's ``default``, e.g. an allow-list) is one result of
 the rule ``apkscan.policy-default``: pipelines gate on results, and a banned app must be one.
@@ -351,7 +352,7 @@ def document(doc: ScanDocument | dict) -> dict:
 def _invocation(meta: Any, errors: list[Any], skipped: list[view.SkippedRow]) -> dict[str, Any]:
     """The run's invocation: errors, skips and an interruption as notifications, its times."""
     notifications = [{
-        "level": "error",
+        "level": e.severity,  # "warning": an input read with warnings only (view.entry_severity)
         "message": {"text": f"{e.code}: {e.message}"},
         "descriptor": {"id": e.code},
         "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri(e.source, e.container is not None)}}}],

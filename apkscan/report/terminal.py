@@ -93,9 +93,10 @@ def render(doc: ScanDocument | dict, out: TextIO, *, color: bool = False, column
                                    "(see the HTML/CSV report)") + "\n")
         out.write("\n")
     for e in errs[:limit]:
-        out.write(f"{paint('errors', 'error')} {safe(e.where)}: {safe(e.code)} {safe(e.message)}\n")
+        label = paint("review", "warning") if e.severity == "warning" else paint("errors", "error")
+        out.write(f"{label} {safe(e.where)}: {safe(e.code)} {safe(e.message)}\n")
     if len(errs) > limit:
-        out.write(f"... and {len(errs) - limit} more inputs that could not be scanned\n")
+        out.write(f"... and {len(errs) - limit} more inputs with errors or warnings\n")
     marked = [a for a in apps if a.tamper and not a.flagged]  # flagged ones: their details in the reports
     for a in marked[:5]:
         out.write(paint("review", f"tamper indicators on allowed {safe(a.file)}: {safe(', '.join(a.tamper))}") + "\n")
@@ -121,6 +122,8 @@ def _footer(out: TextIO, paint: _Paint, rules: list[tuple[str, str | None]], pol
     out.write(paint("dim", f"rules: {safe(rules_text or 'none')}; policy: {safe(policy_text)}") + "\n")
     tail = f"{', ' + plural(skipped, 'file') + ' skipped' if skipped is not None else ''}"
     errors = paint('errors', plural(counts['errors'], 'error'))
+    if counts.get("warnings"):  # inputs read with warnings only (a listing past its cap): not errors
+        errors += ", " + paint("review", plural(counts["warnings"], "input") + " with warnings")
     if per_policy is None:
         out.write(f"{counts['total']} inputs: {_counted(counts, paint)}, {errors}{tail}\n")
         return

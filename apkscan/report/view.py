@@ -115,6 +115,7 @@ class ErrorRow:
     outermost: str | None = None
     partial: bool = False  # the error of a listed app scanned in part (the same input)
     chain: tuple[str, ...] = ()  # outermost input, then member names (custody: paths.custody_of)
+    severity: str = "error"  # "warning": every issue of the input is a warning (:func:`entry_severity`)
 
     @property
     def where(self) -> str:
@@ -260,8 +261,16 @@ def apps(doc: ScanDocument) -> list[AppRow]:
 
 
 def errors(doc: ScanDocument) -> list[ErrorRow]:
-    """Inputs that could not be scanned: the document's ``errors`` list."""
+    """Inputs with problems: the document's ``errors`` list."""
     return [_error_row(e) for e in doc.errors]
+
+
+def entry_severity(e: InputError) -> str:
+    """How every output names an entry of ``errors``: "warning" when each of its issues is a
+    warning (a listing past its cap, lines not understood, an empty backup: the input was read,
+    what it holds may be incomplete), else "error". The exit code does not change with it (3)."""
+    said = [getattr(i.severity, "value", i.severity) for i in e.errors]
+    return "warning" if said and all(s == "warning" for s in said) else "error"
 
 
 def _error_row(e: InputError) -> ErrorRow:
@@ -269,7 +278,8 @@ def _error_row(e: InputError) -> ErrorRow:
     code = e.code or (e.errors[0].code if e.errors else None) or "INPUT_ERROR"
     message = e.message or "; ".join(i.message for i in e.errors)
     return ErrorRow(source=path, container=container, code=code, message=message,
-                    outermost=_outermost(e.source, path, container), partial=e.partial, chain=e.where.chain)
+                    outermost=_outermost(e.source, path, container), partial=e.partial, chain=e.where.chain,
+                    severity=entry_severity(e))
 
 
 def _rules(rules: RulesMeta | None) -> list[tuple[str, str | None]]:
@@ -331,6 +341,7 @@ def counts(rows: list[AppRow], errs: list[ErrorRow]) -> dict[str, int]:
     out = {v: 0 for v in VERDICTS}
     for r in rows:
         out[r.verdict] = out.get(r.verdict, 0) + 1
-    out["errors"] = len(errs)
+    out["warnings"] = sum(e.severity == "warning" for e in errs)  # inputs with warnings only
+    out["errors"] = len(errs) - out["warnings"]
     out["total"] = len(rows) + sum(not e.partial for e in errs)  # a partial scan: one input
     return out
