@@ -156,3 +156,13 @@ def test_a_record_is_added_with_sigint_and_sigterm_held_and_the_mask_set_back():
     held = {int(signal.SIGINT), int(signal.SIGTERM), int(signal.SIGUSR1)}
     assert len(seen) == 2 and all(held <= m for m in seen)
     assert after == before | {int(signal.SIGUSR1)}
+
+
+def test_a_long_text_is_scanned_not_copied(monkeypatch):
+    """A report written in one piece may be tens of MB: its encoded copies would double the memory
+    the scan needs, so texts over the quick look's bound are scanned as before (same result)."""
+    monkeypatch.setattr(escape, "_QUICK_LOOK", 64)
+    for text in ("caf\u00e9 " * 20, "\u5fae\u4fe1\ud800 " * 20, "x\u2028" * 40):
+        assert len(text) > 64
+        assert escape.visible_surrogates(text, in_json=True) == escape._JSON_ESCAPED.sub(escape._json_form, text)
+        assert escape.visible_surrogates(text) == escape._SURROGATES.sub(escape._text_form, text)

@@ -56,10 +56,16 @@ def visible_surrogates(text: str, in_json: bool = False) -> str:
     return text if _no_surrogate(text) else _SURROGATES.sub(_text_form, text)
 
 
+_QUICK_LOOK = 1 << 20  # longer texts (a report written in one piece) are scanned: the encodings below copy them
+
+
 def _no_surrogate(text: str) -> bool:
     """No lone surrogate in ``text``, known without a regex scan (~70 µs for a 12 KB line with a
     label in another script): a text that encodes as Latin-1 has no character above U+00FF, and
-    strict UTF-8 encodes every code point but a surrogate."""
+    strict UTF-8 encodes every code point but a surrogate. False (scan it) for a text over
+    :data:`_QUICK_LOOK` characters: its encoded copy would cost memory the scan does not."""
+    if len(text) > _QUICK_LOOK:
+        return False
     for codec in ("latin-1", "utf-8"):
         try:
             text.encode(codec)
