@@ -8,6 +8,7 @@ serialises with ``to_dict()`` into the document ``--json`` writes (schema
 
 from __future__ import annotations
 
+import _signal
 import os
 import signal
 import time
@@ -145,7 +146,7 @@ class _Sink:
                 del self.result.input_files[:-256]  # custody is filled from the last ones only
         finally:
             if old is not None:
-                signal.pthread_sigmask(signal.SIG_SETMASK, old)
+                _sigmask(signal.SIG_SETMASK, old)  # type: ignore[misc]
 
     def observe(self, item: Any, records: list[Any]) -> None:
         if self.known is not None:
@@ -155,12 +156,17 @@ class _Sink:
 _HELD = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
+# the C function: ``signal.pthread_sigmask`` also turns the old mask into a set of enums (~4 µs a call,
+# two calls per record added; the set of numbers it returns is set back as it is)
+_sigmask = getattr(_signal, "pthread_sigmask", None)
+
+
 def _hold_signals() -> Any:
     """Make SIGINT/SIGTERM wait (they raise as usual once the old mask, returned, is set back);
     None where signals cannot be masked (not Unix, or not the main thread)."""
     try:
-        return signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
-    except (AttributeError, ValueError, OSError):
+        return _sigmask(signal.SIG_BLOCK, _HELD)  # type: ignore[misc]  # None: TypeError
+    except (TypeError, ValueError, OSError):
         return None
 
 

@@ -18,6 +18,11 @@ also the largest worker):
     python bench/bench_batch.py [--count 1000] [--big-count 0 --big-mib 150] [--sample 20] [--queued 100000]
     python bench/bench_batch.py --scale 10000 [--repeat 3] [--corpus DIR] [--tree DIR]
     python bench/bench_batch.py --jobs-rounds 6 [--corpus DIR] [--tree DIR] [--baseline DIR ...]
+    python bench/bench_batch.py --scale 10000 --warm-rounds 10 [--corpus DIR] [--tree DIR] --baseline DIR
+
+``--warm-rounds R`` (with ``--scale N``): only warm rescans, at 1 and N files, each tree's stores made
+cold once, then R rounds with the trees alternated: per-file wall and CPU of a warm file, and each
+tree's per-round ratio to the first (``--tree``).
 
 ``--jobs-rounds N``: only ``--jobs 1`` against ``--jobs 2`` on ``--count`` small APKs (``--no-store
 --jsonl F -q``), the trees (``--tree`` and each ``--baseline``) alternated in each of N rounds: wall,
@@ -164,19 +169,29 @@ def queued(n: int, tmp: Path) -> list[tuple]:
              f"CPU {cpu:.2f} s")]
 
 
-def scale(n: int, repeat: int, tmp: Path, corpus: Path | None) -> str:
-    """The store's cold, warm, policy-change and rule-change runs at 1 and ``n`` files: whole and
-    per file."""
+def _scale_corpus(n: int, corpus: Path | None, tmp: Path) -> Path:
     folder = corpus or tmp / "scale"
     if len(list(folder.glob("app-*.apk"))) != n:
         shutil.rmtree(folder, ignore_errors=True)
         t = time.perf_counter()
         generate("small", folder, n)
         print(f"generated {n} small APKs in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    return folder
+
+
+def _one_of(folder: Path, tmp: Path) -> Path:
     one = tmp / "one-of-scale"
     one.mkdir(exist_ok=True)
     shutil.copy2(next(iter(sorted(folder.glob("app-*.apk")))), one / "app.apk")
     time.sleep(2.1)  # past the store's racy window (2 s since the last mtime or ctime change)
+    return one
+
+
+def scale(n: int, repeat: int, tmp: Path, corpus: Path | None) -> str:
+    """The store's cold, warm, policy-change and rule-change runs at 1 and ``n`` files: whole and
+    per file."""
+    folder = _scale_corpus(n, corpus, tmp)
+    one = _one_of(folder, tmp)
     phases = (("cold", []), ("warm", []), ("policy change", ["--policy", "vendor-watch"]),
               ("rule change", ["--no-builtin-rules", "--rules", str(changed_rules(tmp))]))
     best: dict[tuple[int, str], tuple[float, float]] = {}
@@ -201,6 +216,39 @@ def scale(n: int, repeat: int, tmp: Path, corpus: Path | None) -> str:
             per = marginal[phase] if size == n else None
             out.append(f"| {size} | {phase} | {wall:.3f} | {cpu:.3f} | {ratio:.1f}x | "
                        + (f"{per[0]:.3f} | {per[1]:.3f} | {marginal['cold'][0] / per[0]:.1f}x |" if per else " | | |"))
+    return "\n".join(out)
+
+
+def warm_rounds(n: int, rounds: int, trees: list[Path], tmp: Path, corpus: Path | None) -> str:
+    """``--warm-rounds R`` with ``--scale N``: warm rescans alone, each tree's store made cold once at
+    1 and N files, then R rounds of a warm run of each (trees alternated, order reversed every other
+    round): per-file wall and CPU ((at N - at 1) / (N - 1), medians and ranges) and the per-round ratios of
+    each tree to the first (a change that only moves a warm file's cost, measured under one load)."""
+    folder = _scale_corpus(n, corpus, tmp)
+    one = _one_of(folder, tmp)
+    runs: dict[Path, list[tuple[float, float]]] = {t: [] for t in trees}
+
+    def warm(tree: Path, i: int, where: Path) -> tuple[float, float]:
+        secs, _p, _c, cpu, _own = apkscan([str(where), "--jobs", "2", "--store", str(tmp / f"warm-{i}-{where.name}.sqlite"),
+                                           "--jsonl", str(tmp / "warm.jsonl"), "--force"], tree)
+        return secs, cpu
+
+    for i, tree in enumerate(trees):
+        warm_up(tmp, tree)
+        for where in (one, folder):
+            warm(tree, i, where)  # cold: the store and its rows
+    for r in range(rounds):
+        for i, tree in (list(enumerate(trees)) if r % 2 == 0 else list(enumerate(trees))[::-1]):
+            (w1, c1), (wn, cn) = warm(tree, i, one), warm(tree, i, folder)
+            runs[tree].append(((wn - w1) / max(1, n - 1) * 1e6, (cn - c1) / max(1, n - 1) * 1e6))
+    span = lambda xs: f"{sorted(xs)[len(xs) // 2]:.0f} ({min(xs):.0f}–{max(xs):.0f})"  # noqa: E731
+    ratio = lambda xs: f"{sorted(xs)[len(xs) // 2]:.2f} ({min(xs):.2f}–{max(xs):.2f})"  # noqa: E731
+    out = [f"{rounds} rounds, warm, per file at {n}", "| tree | wall µs | CPU µs | wall / first tree's | CPU / first tree's |",
+           "|---|---|---|---|---|"]
+    for tree in trees:
+        v, b = runs[tree], runs[trees[0]]
+        out.append(f"| {tree} | {span([x[0] for x in v])} | {span([x[1] for x in v])} | "
+                   f"{ratio([x[0] / y[0] for x, y in zip(v, b)])} | {ratio([x[1] / y[1] for x, y in zip(v, b)])} |")
     return "\n".join(out)
 
 
@@ -310,8 +358,10 @@ def main() -> None:
                     help="the apkscan checkout to measure (default: this one), e.g. a `git archive` of a baseline")
     ap.add_argument("--jobs-rounds", type=int, default=0,
                     help="only --jobs 1 vs 2 on --count small APKs (kept in --corpus), N alternated rounds")
+    ap.add_argument("--warm-rounds", type=int, default=0,
+                    help="with --scale N: only warm rescans at 1 and N files, the trees alternated in R rounds")
     ap.add_argument("--baseline", type=Path, action="append", default=[],
-                    help="--jobs-rounds: another checkout measured in the same rounds (repeatable)")
+                    help="--jobs-rounds, --warm-rounds: another checkout measured in the same rounds (repeatable)")
     ap.add_argument("--quiet", type=float, default=0.15,
                     help="--jobs-rounds: drop a round where other processes used more CPU seconds (0: keep all)")
     a = ap.parse_args()
@@ -324,6 +374,10 @@ def main() -> None:
         warm_up(tmp)
         if a.jobs_rounds:
             jobs_only(a, tmp)
+            return
+        if a.scale and a.warm_rounds:
+            print(warm_rounds(a.scale, a.warm_rounds, [TREE[0], *(b.resolve() for b in a.baseline)], tmp, a.corpus))
+            print(f"\nmachine: {os.cpu_count()} cores; load average at end: {os.getloadavg()[0]:.2f}")
             return
         if a.scale:
             print(scale(a.scale, a.repeat, tmp, a.corpus))

@@ -29,6 +29,7 @@ from apkscan.result import AppResult, InputError, ScanResult
 from apkscan.sources.interface import InputFile, Skipped, chain_display
 from apkscan.sources.names import name_text
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(obj, ensure_ascii=False), one encoder for the run
 PENDING_CUSTODY = 256  # APKs' input_file lines held for their hash (the report keeps as many)
 
 
@@ -104,7 +105,7 @@ class JsonlWriter:
     def _line(self, obj: dict[str, Any]) -> None:
         if self._skipped is not None and obj.get("type") != "skipped":
             self._end_skipped()
-        self._write(json.dumps(obj, ensure_ascii=False))
+        self._write(_ENCODE(obj))
 
     def _write(self, line: str) -> None:
         if self.failure is not None:

@@ -298,11 +298,11 @@ class KnownFiles:
         """The row answering ``path`` with ``app``'s line in runs with this run's keys."""
         # surrogatepass: a non-UTF-8 file name's U+DCFF kept as is (the JSONL writer escapes it when
         # the line is written); ~7x smaller compressed: a store of 100,000 files stays small
-        raw = app.line.encode("utf-8", "surrogatepass")
+        stored = zlib.compress(app.line.encode("utf-8", "surrogatepass"), 1)
         pairs, span = [list(p) for p in app.verdicts], list(app.span) if app.span else None
-        verdicts = json.dumps([app.verdict, pairs, span, seal_of(app.sha256, app.package, app.verdict, pairs, span, raw)])
+        verdicts = json.dumps([app.verdict, pairs, span, seal_of(app.sha256, app.package, app.verdict, pairs, span, stored)])
         self._rows.append((store.path_key(path), *self.key, walked[0], *walked[1], app.sha256, app.package,
-                           verdicts, zlib.compress(raw, 1)))
+                           verdicts, stored))
         if len(self._rows) >= FLUSH:
             self.flush()
 

@@ -17,12 +17,16 @@ from apkscan.sources.names import name_text
 MAX_LINE = 1 << 20  # a stored line inflates to at most this (real ones: ~15 KB)
 
 
-def seal_of(sha: Any, package: Any, verdict: Any, pairs: Any, span: Any, raw: bytes) -> str:
+_HEAD = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False) without an encoder per call
+
+
+def seal_of(sha: Any, package: Any, verdict: Any, pairs: Any, span: Any, stored: bytes) -> str:
     """What binds a row's columns to its line: a SHA-256 (128 bits kept) of the SHA-256, package and
     verdicts the counts and exit code are taken from, of the decided part's span, and of the
-    line's bytes, written together."""
-    head = json.dumps([sha, package, verdict, pairs, span], ensure_ascii=False).encode("utf-8", "surrogatepass")
-    return hashlib.sha256(head + b"\n" + raw).hexdigest()[:32]
+    line's bytes as stored (deflated: inflating is deterministic, so they bind the line as its
+    text would, and they are ~1/7 of it to hash, ~17 µs less per warm file), written together."""
+    head = _HEAD([sha, package, verdict, pairs, span]).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(head + b"\n" + stored).hexdigest()[:32]
 
 
 def served_row(row: Any, path: str, policy_names: tuple[str, ...]) -> tuple[str, tuple[tuple[str, str], ...], str,
@@ -50,9 +54,10 @@ def sealed_row(row: Any, path: str) -> tuple[str, tuple[tuple[str, str], ...], s
 
     The counts and exit code come from the columns, the reader of the JSONL from the line, so
     they must agree (review 29 F7). They were written together from one app, so the row carries
-    a seal of both (:func:`seal_of`) instead of the line being parsed again to compare (a third
-    of a warm run's time): a column or a line changed alone, a torn or damaged row, is refused;
-    the line's own bytes are also covered by zlib's Adler-32 and the bounded inflate. The seal
+    a seal of both (:func:`seal_of`, over the line as stored) instead of the line being parsed
+    again to compare (a third of a warm run's time): a column or a line changed alone, a torn or
+    damaged row, is refused before it is inflated; the line's own bytes are also covered by
+    zlib's Adler-32 and the bounded inflate. The seal
     is no authenticator: whoever can write the store can write a row whose columns and line
     agree with each other and with nothing else, as they can plant a well-shaped identity or
     decision (README: the store is trusted like your own files). Shape is still checked
@@ -60,17 +65,18 @@ def sealed_row(row: Any, path: str) -> tuple[str, tuple[tuple[str, str], ...], s
     try:
         verdict, pairs, span, seal = json.loads(row[8])
         verdicts = tuple((n, v) for n, v in pairs)
+        if seal != seal_of(row[6], row[7], verdict, pairs, span, row[9]):  # before inflating anything
+            return None
         inflater = zlib.decompressobj()
         raw = inflater.decompress(row[9], MAX_LINE)
         line = raw.decode("utf-8", "surrogatepass")
-        sealed = seal == seal_of(row[6], row[7], verdict, pairs, span, raw)
         span = tuple(span) if isinstance(span, list) else None
     except (ValueError, TypeError, RecursionError, zlib.error):  # RecursionError: a planted deep row
         return None
-    if not sealed or inflater.unconsumed_tail or not inflater.eof or not verdicts:
+    if inflater.unconsumed_tail or not inflater.eof or not verdicts:
         return None
     if ("\n" in line or "\r" in line or not line.startswith('{"type": "app", ') or not line.endswith("}")
-            or f'"sha256": "{row[6]}"' not in line or f'"path": {json.dumps(name_text(path), ensure_ascii=False)}' not in line):
+            or f'"sha256": "{row[6]}"' not in line or f'"path": {_HEAD(name_text(path))}' not in line):
         return None
     return verdict, verdicts, line, raw, span
 
