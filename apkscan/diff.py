@@ -10,7 +10,9 @@ Both documents are read through ``ScanDocument.from_dict``: a file that is not a
 document is a coded problem (``DIFF_*`` for the file, ``DOCUMENT_*`` for its content, with
 the field's path), never a crash; an app with neither package nor SHA-256 is counted, not compared.
 Inputs that fail or are skipped now are found by :mod:`apkscan.diff_failures`, sources and places
-by :mod:`apkscan.diff_places`.
+by :mod:`apkscan.diff_places`; the keys beside verified signers (a device's recorded certificate,
+``--quick``'s signature-checked signers) and apps renamed under one key by :mod:`apkscan.diff_keys`;
+every policy's verdict and the notes on what two documents can compare by :mod:`apkscan.diff_policies`.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from apkscan import jsonbound
 from apkscan.apk.io.readonly import open_binary
 # the failure statuses and NewFailure are part of this module's API (cli.diff_cmd, tests): re-exported
 from apkscan.diff_failures import CONTENT_UNKNOWN, NEW, OTHER_CONTENT, SKIPPED_NOW, NewFailure, new_failures, skipped_now
-from apkscan.diff_places import DIRECT, SourceKeys, direct_folders, document_sources, outermost
 from apkscan import diff_keys, diff_policies
+from apkscan.diff_places import DIRECT, SourceKeys, direct_folders, document_sources, outermost
 from apkscan.issues import Issue, Severity
 from apkscan.ranks import VERDICT_RANK
 
@@ -97,10 +99,10 @@ class AppChange:
     change: str  # added | removed | changed | renamed
     old: AppState | None
     new: AppState | None
-    reasons: list[str] = field(default_factory=list)  # verdict, signer, version, file (SHA-256), split
+    # verdict, signer, recorded signer, signer (signature only), renamed, version, file (SHA-256), split
+    reasons: list[str] = field(default_factory=list)
     worse: bool = False
-    # renamed, recorded signer, signer (signature only) too; ``renamed``: the older scan's package
-    old_package: str | None = None
+    old_package: str | None = None  # ``renamed``: the older scan's package
     policy_moves: list[tuple[str, str, str]] = field(default_factory=list)  # (policy, old, new), first's aside
 
     def to_dict(self) -> dict[str, Any]:
@@ -243,8 +245,10 @@ def diff_documents(old: ScanDocument | dict[str, Any], new: ScanDocument | dict[
             src.unchanged += 1
         elif key not in explained:  # a removal whose place the new scan skipped is said as skipped
             src.changes.append(change)
+    old_by, new_by = diff_keys.by_source(old_apps), diff_keys.by_source(new_apps)
     for src in by_source.values():  # a removed and an added app under one key: renamed
-        diff_keys.pair_renames(src, old_apps, new_apps, lambda *a: _renamed(*a, compare))
+        diff_keys.pair_renames(src, old_by.get(src.source, {}), new_by.get(src.source, {}),
+                               lambda *a: _renamed(*a, compare))
     for failure in new_failures(old, new, keys) + skipped:
         src = by_source.setdefault(failure.source, SourceDiff(failure.source))
         (src.new_failures if failure.worse else src.still_failing).append(failure)

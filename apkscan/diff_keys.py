@@ -101,21 +101,29 @@ def pairs(old_states: dict, new_states: dict, removed: list[str], added: list[st
                   for a in options if taken[a] == 1)
 
 
-def pair_renames(src, old_apps: dict, new_apps: dict, renamed) -> None:
-    """Replace, in one source's changes, each :func:`pairs` pair's removal and addition by
-    ``renamed(source, old package, new package, old state, new state)``."""
-    def states(apps: dict) -> dict:
-        return {package: state for (source, package), state in apps.items() if source == src.source}
+def by_source(apps: dict) -> dict[str, dict]:
+    """``{(source, package): state}`` as ``{source: {package: state}}`` (grouped once per diff)."""
+    out: dict[str, dict] = {}
+    for (source, package), state in apps.items():
+        out.setdefault(source, {})[package] = state
+    return out
 
+
+def pair_renames(src, old_states: dict, new_states: dict, renamed) -> None:
+    """Replace, in one source's changes, each :func:`pairs` pair's removal and addition by
+    ``renamed(source, old package, new package, old state, new state)``; ``*_states``: the
+    source's ``{package: state}``."""
     removed = [c.package for c in src.changes if c.change == "removed"]
     added = [c.package for c in src.changes if c.change == "added"]
-    found = pairs(states(old_apps), states(new_apps), removed, added)
+    if not (removed and added):
+        return
+    found = pairs(old_states, new_states, removed, added)
     if not found:
         return
     gone = {p for pair in found for p in pair}
     src.changes = [c for c in src.changes if not (c.change in ("removed", "added") and c.package in gone)]
-    src.changes.extend(renamed(src.source, before, after, old_apps[(src.source, before)],
-                               new_apps[(src.source, after)]) for before, after in found)
+    src.changes.extend(renamed(src.source, before, after, old_states[before], new_states[after])
+                       for before, after in found)
     src.changes.sort(key=lambda c: c.package)
 
 

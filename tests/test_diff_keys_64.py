@@ -104,6 +104,9 @@ def test_two_quick_audits_compare_the_signature_checked_signers(tmp_path):
     assert bank["new"]["signature_only_signers"] == [pem_sha256("impostor")]
     assert [n["code"] for n in d["notes"]] == ["DIFF_QUICK_SCAN", "DIFF_QUICK_SCAN"]
     assert d["content_checked"] is False and "signer (signature only)" in text
+    page = tmp_path / "diff.html"
+    CliRunner().invoke(main, ["diff", str(tmp_path / "jan.json"), str(tmp_path / "feb.json"), "--html", str(page)])
+    assert "a scan was made with --quick" in page.read_text() and "signature only <code" in page.read_text()
     # the same key again (other bytes: apksigner signs anew): nothing worse, but never exit 0 for --quick
     rc, d, text = _diff(tmp_path / "jan.json", tmp_path / "same.json", tmp_path)
     assert rc == 3 and not d["worse"] and "INCOMPLETE: a --quick scan did not check content" in text
@@ -126,6 +129,9 @@ def test_a_banned_app_renamed_under_its_key_is_paired_and_worse(tmp_path):
     assert renamed["old"]["verdict"] == "prohibited" and renamed["new"]["verdict"] == "review"
     assert d["counts"]["renamed"] == 1 and d["counts"]["added"] == d["counts"]["removed"] == 0
     assert "renamed from com.zhiliaoapp.musically (same key)" in text
+    page = tmp_path / "diff.html"
+    res = CliRunner().invoke(main, ["diff", str(tmp_path / "jan.json"), str(tmp_path / "feb.json"), "--html", str(page)])
+    assert res.exit_code == 1 and "renamed from <code>com.zhiliaoapp.musically</code> (same key)" in page.read_text()
 
 
 def test_a_key_shared_by_several_apps_or_candidates_never_pairs(tmp_path):
