@@ -10,7 +10,9 @@ Both documents are read through ``ScanDocument.from_dict``: a file that is not a
 document is a coded problem (``DIFF_*`` for the file, ``DOCUMENT_*`` for its content, with
 the field's path), never a crash; an app with neither package nor SHA-256 is counted, not compared.
 Inputs that fail or are skipped now are found by :mod:`apkscan.diff_failures`, sources and places
-by :mod:`apkscan.diff_places`.
+by :mod:`apkscan.diff_places`; the keys beside verified signers (a device's recorded certificate,
+``--quick``'s signature-checked signers) and apps renamed under one key by :mod:`apkscan.diff_keys`;
+every policy's verdict and the notes on what two documents can compare by :mod:`apkscan.diff_policies`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from apkscan import jsonbound
 from apkscan.apk.io.readonly import open_binary
 # the failure statuses and NewFailure are part of this module's API (cli.diff_cmd, tests): re-exported
 from apkscan.diff_failures import CONTENT_UNKNOWN, NEW, OTHER_CONTENT, SKIPPED_NOW, NewFailure, new_failures, skipped_now
+from apkscan import diff_keys, diff_policies
 from apkscan.diff_places import DIRECT, SourceKeys, direct_folders, document_sources, outermost
 from apkscan.issues import Issue, Severity
 from apkscan.ranks import VERDICT_RANK
@@ -36,6 +39,7 @@ if TYPE_CHECKING:  # the typed document is imported where used: other commands' 
 MAX_DOCUMENT_BYTES = 1 << 30  # a 10,000-app scan document is ~140 MiB
 MAX_DOCUMENT_VALUES = 32 << 20  # what 1 GiB of a real scan document (indented) holds: ~40 bytes a value
 _RANK = VERDICT_RANK
+_KEY_REASONS = ("signer", diff_keys.RECORDED_REASON, diff_keys.CHECKED_REASON)
 EXIT_SAME, EXIT_WORSE, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3  # ExitCode OK, FLAGGED, USAGE, INCOMPLETE
 # (cli/exit_codes; not imported: cli imports this module)
 
@@ -60,9 +64,15 @@ class AppState:
     label: str | None
     copies: int = 1
     splits: tuple[SplitState, ...] = ()  # a bundle's split APKs, sorted
+    recorded: frozenset[str] = frozenset()  # SHA-256 of certificates a device recorded (a record's key)
+    checked: frozenset[str] = frozenset()  # SHA-256 of signers checked without content (--quick)
+    debug: frozenset[str] = frozenset()  # Android debug certificates among its keys (never pair a rename)
+    verdicts: tuple[tuple[str, str], ...] = ()  # (policy, verdict) for every policy of the scan
 
     def to_dict(self) -> dict[str, Any]:
         return {"verdict": self.verdict, "decision": self.decision, "signers": sorted(self.signers),
+                "recorded_signers": sorted(self.recorded), "signature_only_signers": sorted(self.checked),
+                "verdicts": dict(self.verdicts),
                 "versions": list(self.versions), "sha256": list(self.sha256), "label": self.label,
                 "copies": self.copies, "splits": [s.to_dict() for s in self.splits]}
 
@@ -86,15 +96,19 @@ class AppChange:
 
     source: str
     package: str
-    change: str  # added | removed | changed
+    change: str  # added | removed | changed | renamed
     old: AppState | None
     new: AppState | None
-    reasons: list[str] = field(default_factory=list)  # verdict, signer, version, file (SHA-256), split
+    # verdict, signer, recorded signer, signer (signature only), renamed, version, file (SHA-256), split
+    reasons: list[str] = field(default_factory=list)
     worse: bool = False
+    old_package: str | None = None  # ``renamed``: the older scan's package
+    policy_moves: list[tuple[str, str, str]] = field(default_factory=list)  # (policy, old, new), first's aside
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source or None, "package": self.package, "change": self.change,
-                "reasons": list(self.reasons), "worse": self.worse,
+                "reasons": list(self.reasons), "worse": self.worse, "old_package": self.old_package,
+                "policy_changes": [{"policy": p, "old": o, "new": n} for p, o, n in self.policy_moves],
                 "old": self.old.to_dict() if self.old else None,
                 "new": self.new.to_dict() if self.new else None}
 
@@ -133,6 +147,7 @@ class ScanDiff:
     new: DocSummary
     sources: list[SourceDiff] = field(default_factory=list)
     notes: list[Issue] = field(default_factory=list)
+    quick: bool = False  # a --quick document: content not checked, never "nothing got worse" (exit 3)
 
     def changes(self) -> list[AppChange]:
         return [c for s in self.sources for c in s.changes]
@@ -149,17 +164,21 @@ class ScanDiff:
 
     def exit_code(self) -> int:
         """1 when something got worse (see :func:`_judge`, :class:`NewFailure`); else 3 when a
-        scan was interrupted (never "nothing got worse" from half an audit); else 0."""
+        scan was interrupted or made with ``--quick`` (never "nothing got worse" from half an
+        audit, or from one that did not check content); else 0."""
         if self.worse:
             return EXIT_WORSE
-        return EXIT_SAME if self.complete else EXIT_INCOMPLETE
+        return EXIT_SAME if self.complete and not self.quick else EXIT_INCOMPLETE
 
     def counts(self) -> dict[str, int]:
         cs = self.changes()
         return {"added": sum(c.change == "added" for c in cs),
                 "removed": sum(c.change == "removed" for c in cs),
                 "verdict": sum("verdict" in c.reasons for c in cs),
-                "signer": sum("signer" in c.reasons for c in cs),
+                "signer": sum(any(r in c.reasons for r in _KEY_REASONS) for c in cs),
+                "recorded_signer": sum(diff_keys.RECORDED_REASON in c.reasons for c in cs),
+                "signature_only_signer": sum(diff_keys.CHECKED_REASON in c.reasons for c in cs),
+                "renamed": sum(c.change == "renamed" for c in cs),
                 "version": sum("version" in c.reasons for c in cs),
                 "file": sum("file" in c.reasons for c in cs),
                 "split": sum("split" in c.reasons for c in cs),
@@ -171,7 +190,7 @@ class ScanDiff:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "apkscan-diff", "version": "1", "old": self.old.to_dict(), "new": self.new.to_dict(),
-                "worse": self.worse, "complete": self.complete, "counts": self.counts(), "notes": [n.to_dict() for n in self.notes],
+                "worse": self.worse, "complete": self.complete, "content_checked": not self.quick, "counts": self.counts(), "notes": [n.to_dict() for n in self.notes],
                 "sources": [{"source": s.source or None, "unchanged": s.unchanged,
                              "new_failures": [f.to_dict() for f in s.new_failures],
                              "still_failing": [f.to_dict() for f in s.still_failing],
@@ -212,69 +231,82 @@ def diff_documents(old: ScanDocument | dict[str, Any], new: ScanDocument | dict[
 
     old, new = ScanDocument.of(old), ScanDocument.of(new)
     keys = SourceKeys((document_sources(old), document_sources(new)), by_name)
-    old_apps, old_bad = _index(old.apps, keys)
-    new_apps, new_bad = _index(new.apps, keys)
+    old_apps, old_bad = _index(old.apps, keys, old.first_policy())
+    new_apps, new_bad = _index(new.apps, keys, new.first_policy())
+    compare = (diff_policies.common_policies(old, new), diff_policies.same_first(old, new))
     result = ScanDiff(_summary(old, old_path, len(old_apps), old_bad),
                       _summary(new, new_path, len(new_apps), new_bad))
     skipped, explained = skipped_now(old, new, keys, new_apps)
     by_source: dict[str, SourceDiff] = {}
     for key in sorted(set(old_apps) | set(new_apps)):
         src = by_source.setdefault(key[0], SourceDiff(key[0]))
-        change = _judge(key, old_apps.get(key), new_apps.get(key))
+        change = _judge(key, old_apps.get(key), new_apps.get(key), compare)
         if change is None:
             src.unchanged += 1
         elif key not in explained:  # a removal whose place the new scan skipped is said as skipped
             src.changes.append(change)
+    old_by, new_by = diff_keys.by_source(old_apps), diff_keys.by_source(new_apps)
+    for src in by_source.values():  # a removed and an added app under one key: renamed
+        diff_keys.pair_renames(src, old_by.get(src.source, {}), new_by.get(src.source, {}),
+                               lambda *a: _renamed(*a, compare))
     for failure in new_failures(old, new, keys) + skipped:
         src = by_source.setdefault(failure.source, SourceDiff(failure.source))
         (src.new_failures if failure.worse else src.still_failing).append(failure)
     result.sources = sorted(by_source.values(), key=lambda s: (s.source != DIRECT, s.source))
-    result.notes = _notes(result.old, result.new) + _place_notes(result, keys, (old, new))
+    result.notes = (_notes(result.old, result.new) + diff_policies.document_notes(old, new, (old_path, new_path))
+                    + _place_notes(result, keys, (old, new)))
+    result.quick = diff_policies.is_quick(old) or diff_policies.is_quick(new)
     return result
 
 
-def _judge(key: tuple[str, str], old: AppState | None, new: AppState | None) -> AppChange | None:
+def _renamed(source: str, before: str, after: str, old: AppState, new: AppState, compare: tuple) -> AppChange:
+    """Worse when the verdict moved either way under a compared policy (a banned app still
+    present under another name reads less severe) or the app is prohibited now."""
+    change = _judge((source, after), old, new, compare) or AppChange(source, after, "changed", old, new)
+    lowered = _RANK.get(new.verdict, 0) < _RANK.get(old.verdict, 0) or any(
+        _RANK.get(n, 0) < _RANK.get(o, 0) for _, o, n in change.policy_moves)
+    change.change, change.old_package, change.reasons = "renamed", before, ["renamed", *change.reasons]
+    change.worse = change.worse or lowered or bool(diff_policies.prohibited_under(new))
+    return change
+
+
+def _judge(key: tuple[str, str], old: AppState | None, new: AppState | None,
+           compare: tuple[tuple[str, ...], str | None] = ((), None)) -> AppChange | None:
     """What changed for one (source, package), and whether it got worse.
 
-    Worse means: a new app whose verdict is prohibited; a verdict raised (allowed ->
-    review, review -> prohibited...); or a verified signer set that changed while the
-    old scan had one (a re-signed build). A lowered verdict, a removed app, a version
-    bump, other bytes (a rebuild), or a first verified signer where none verified before
-    are reported, not worse.
+    Worse means: a new app prohibited under any policy of the newer scan; a verdict raised
+    (allowed -> review, review -> prohibited...) under any policy both scans ran
+    (``compare``: those policies, and the first one when both scans' first is the same); or
+    a key that changed while the old scan had one: a verified signer set (a re-signed
+    build), a recorded certificate, a signature-only signer (``--quick``), or a record's
+    key against an APK's verified one. A lowered verdict, a removed app, a version bump,
+    other bytes (a rebuild), or a first key where none was known before are reported, not worse.
     """
     source, package = key
     if old is None and new is not None:
-        return AppChange(source, package, "added", None, new, [], new.verdict == "prohibited")
+        return AppChange(source, package, "added", None, new, [],
+                         new.verdict == "prohibited" or bool(diff_policies.prohibited_under(new)))
     if new is None and old is not None:
         return AppChange(source, package, "removed", old, None, [], False)
     assert old is not None and new is not None
-    reasons = [name for name, differs in (("verdict", old.verdict != new.verdict),
+    moved = diff_policies.moves(old, new, *compare)
+    key_reason = diff_keys.key_reason(old, new)
+    reasons = [name for name, differs in (("verdict", old.verdict != new.verdict or bool(moved)),
                                           ("signer", old.signers != new.signers),
+                                          (key_reason, key_reason is not None),
                                           ("version", old.versions != new.versions),
                                           ("file", old.sha256 != new.sha256),
                                           ("split", old.splits != new.splits)) if differs]
     if not reasons:
         return None
-    worse = (_RANK.get(new.verdict, 0) > _RANK.get(old.verdict, 0)
-             or ("signer" in reasons and bool(old.signers)) or split_resigned(old, new))
-    return AppChange(source, package, "changed", old, new, reasons, worse)
+    worse = (_RANK.get(new.verdict, 0) > _RANK.get(old.verdict, 0) or diff_policies.raised(moved)
+             or ("signer" in reasons and bool(old.signers) and diff_keys.key(new)[0] != old.signers) or (key_reason is not None and bool(diff_keys.key(old)[0]))
+             or diff_keys.split_resigned(old, new))
+    return AppChange(source, package, "changed", old, new, reasons, worse, policy_moves=moved)
 
 
-def split_signers(state: AppState) -> dict[str, frozenset[str]]:
-    """Each split name's verified signers (copies merged)."""
-    out: dict[str, frozenset[str]] = {}
-    for s in state.splits:
-        out[s.split] = out.get(s.split, frozenset()) | frozenset(s.signers)
-    return out
-
-
-def split_resigned(old: AppState, new: AppState) -> bool:
-    """A split whose verified signer set changed while it had one: as for the base, a re-signed build."""
-    before, after = split_signers(old), split_signers(new)
-    return any(keys and name in after and after[name] != keys for name, keys in before.items())
-
-
-def _index(apps: Iterable[App], keys: SourceKeys) -> tuple[dict[tuple[str, str], AppState], int]:
+def _index(apps: Iterable[App], keys: SourceKeys,
+           first: str | None = None) -> tuple[dict[tuple[str, str], AppState], int]:
     """Merge each (source, package)'s copies into one state; count apps with nothing to match on."""
     groups: dict[tuple[str, str], list[App]] = {}
     bad = 0
@@ -284,10 +316,10 @@ def _index(apps: Iterable[App], keys: SourceKeys) -> tuple[dict[tuple[str, str],
             continue
         package = app.package if app.package is not None else f"(no package) {app.sha256}"
         groups.setdefault((keys.key(outermost(app.where, app.container)), package), []).append(app)
-    return {k: _state(v) for k, v in groups.items()}, bad
+    return {k: _state(v, first) for k, v in groups.items()}, bad
 
 
-def _state(copies: list[App]) -> AppState:
+def _state(copies: list[App], first: str | None = None) -> AppState:
     worst = max(copies, key=lambda a: _RANK[a.verdict])
     decision = None if isinstance(worst.policy, (str, type(None))) else worst.policy.decision
     signers = {c.sha256.lower() for app in copies for c in app.identity.signers}
@@ -297,7 +329,9 @@ def _state(copies: list[App]) -> AppState:
     splits = {SplitState(s.split or "?", s.package, s.sha256, tuple(sorted(k.lower() for k in s.signers)))
               for a in copies for s in a.splits}
     return AppState(worst.verdict, decision, frozenset(signers), tuple(sorted(versions)), tuple(sorted(digests)),
-                    label, len(copies), tuple(sorted(splits, key=_split_order)))
+                    label, len(copies), tuple(sorted(splits, key=_split_order)), diff_keys.recorded_keys(copies),
+                    diff_keys.checked_keys(copies), diff_keys.debug_keys(copies),
+                    diff_policies.worst_verdicts(copies, first))
 
 
 def _split_order(s: SplitState) -> tuple:

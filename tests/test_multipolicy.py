@@ -194,8 +194,9 @@ def test_sarif_level_follows_a_later_policy_when_the_first_allows(three_doc):
     """Reorder: DHS first allows TikTok, Commons (second) prohibits it: level is error."""
     doc = json.loads(json.dumps({k: v for k, v in three_doc.items() if k != "_dir"}))
     doc["policies"] = [doc["policies"][1], doc["policies"][2], doc["policies"][0]]
-    for a in doc["apps"]:
-        a["verdict"] = a["verdicts"][THREE[1]]["verdict"]
+    for a in doc["apps"]:  # a consistent reorder: the app's verdict and deciding decision are the new first's
+        entry = a["verdicts"][THREE[1]]
+        a["verdict"], a["policy"] = entry["verdict"], {**entry, "policy": THREE[1]} if entry["decision"] else None
     tiktok = _app(doc, "tiktok-bytedance-subject.apk")
     assert tiktok["verdict"] == "allowed"
     results = [r for r in sarif.document(doc)["runs"][0]["results"]

@@ -1,9 +1,11 @@
 """``apkscan diff OLD.json NEW.json``: what changed between two audits, per outermost source.
 
 Exit codes: 0 nothing got worse; 1 something got worse (a new prohibited app, a verdict
-raised, a verified signer set changed); 2 a document is unusable or an output cannot be
+raised under any policy, a key changed: verified, recorded or signature-only signers, an
+app renamed under its key with another verdict); 2 a document is unusable or an output cannot be
 written (each problem printed with its DIFF_* code); 3 nothing got worse as far as can be
-told, but a scan was interrupted (DIFF_SCAN_INTERRUPTED): the comparison is incomplete.
+told, but a scan was interrupted (DIFF_SCAN_INTERRUPTED) or made with --quick
+(DIFF_QUICK_SCAN): the comparison is incomplete.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import TextIO
 import click
 
 from apkscan.diff import CONTENT_UNKNOWN, EXIT_USAGE, OTHER_CONTENT, SKIPPED_NOW, AppChange, ScanDiff
+from apkscan.diff_keys import CHECKED_REASON, RECORDED_REASON, describe_key
 
-_MARK = {"added": "+", "removed": "-", "changed": "~"}
+_MARK = {"added": "+", "removed": "-", "changed": "~", "renamed": "~"}
 
 
 @click.command("diff")
@@ -92,7 +95,9 @@ def render_text(result: ScanDiff, out: TextIO) -> None:
         for f in src.still_failing:
             out.write(f"  ? {safe(f.name)}  {CONTENT_UNKNOWN}: {safe(f.code)}: {safe(f.message)}\n")
     n = result.counts()
-    out.write(f"\n{n['added']} added, {n['removed']} removed, {n['verdict']} verdict changes, "
+    out.write(f"\n{n['added']} added, {n['removed']} removed, "
+              + (f"{n['renamed']} renamed (same key), " if n['renamed'] else "")
+              + f"{n['verdict']} verdict changes, "
               f"{n['signer']} signer changes, {n['version']} version changes, {n['split']} split changes, "
               f"{n['new_failures']} new input failures, "
               + (f"{n['skipped_now']} skipped now, " if n['skipped_now'] else "")
@@ -117,20 +122,28 @@ def _verdict(result: ScanDiff, n: dict[str, int]) -> str:
         return verdict if result.complete else verdict + "; INCOMPLETE: a scan was interrupted"
     if not result.complete:
         return "INCOMPLETE: a scan was interrupted, so nothing can be said to be unchanged or removed"
+    if result.quick:
+        return "INCOMPLETE: a --quick scan did not check content; nothing got worse in the signers and verdicts compared"
     return "nothing got worse"
 
 
 def describe(c: AppChange) -> str:
     """One line: what the change is, in words an auditor reads."""
     if c.change == "added":
-        return f"new, {c.new.verdict}" + (f" ({c.new.decision})" if c.new.decision else "")
+        under = [p for p, v in c.new.verdicts if v == "prohibited" and v != c.new.verdict]
+        return (f"new, {c.new.verdict}" + (f" ({c.new.decision})" if c.new.decision else "")
+                + (f"; prohibited under {', '.join(under)}" if under else ""))
     if c.change == "removed":
         return f"gone, was {c.old.verdict}"
-    parts = []
-    if "verdict" in c.reasons:
+    parts = [f"renamed from {c.old_package} (same key)"] if c.change == "renamed" else []
+    if "verdict" in c.reasons and c.old.verdict != c.new.verdict:
         parts.append(f"verdict {c.old.verdict} -> {c.new.verdict}")
+    parts.extend(f"verdict under {p} {o} -> {n}" for p, o, n in c.policy_moves)
     if "signer" in c.reasons:
         parts.append(f"signer {_keys(c.old.signers)} -> {_keys(c.new.signers)}")
+    for reason in (RECORDED_REASON, CHECKED_REASON):
+        if reason in c.reasons:
+            parts.append(f"{reason} {describe_key(c.old)} -> {describe_key(c.new)}")
     if "version" in c.reasons:
         parts.append(f"version {', '.join(c.old.versions)} -> {', '.join(c.new.versions)}")
     if "file" in c.reasons and len(c.reasons) - ("split" in c.reasons) == 1:

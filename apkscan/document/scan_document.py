@@ -20,6 +20,7 @@ from typing import Literal, TextIO
 
 from apkscan.document.codec import MALFORMED, DocumentError, Json, Record, decoder, encode
 from apkscan.document.identity import RECORD, Identity, Issue
+from apkscan.ranks import VERDICT_RANK
 from apkscan.document.run_meta import InputFile, PackMeta, PolicyMeta, RuleMeta, RulesMeta, Skipped, Tool  # noqa: F401 - re-exported
 
 Verdict = Literal["prohibited", "review", "allowed"]
@@ -127,6 +128,21 @@ def _dumps(value: Json, indent: int) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + " " * indent)
 
 
+def _decided(app: App, first: str | None):
+    """``(policy, app verdict, decision, [its findings' verdicts])`` per policy the app states;
+    a 1.0/1.1 app (no ``verdicts``) once, as ``(None, verdict, decision, [finding verdicts])``.
+    A finding without ``verdicts`` counts its ``verdict`` for the first policy."""
+    if not app.verdicts:
+        decision = app.policy.decision if isinstance(app.policy, Decision) else None
+        yield None, app.verdict, decision, [f.verdict for f in app.findings if f.verdict]
+        return
+    first = first if first in app.verdicts else next(iter(app.verdicts))
+    for name, entry in app.verdicts.items():
+        found = [f.verdicts[name].verdict if name in f.verdicts else f.verdict if not f.verdicts and name == first
+                 else None for f in app.findings]
+        yield name, entry.verdict, entry.decision, [v for v in found if v]
+
+
 def _where(source: Source | str) -> Source:
     return source if isinstance(source, Source) else Source(path=source)
 
@@ -214,6 +230,7 @@ class ScanDocument(Record):
                                 f"schema_version {version} is not supported (this apkscan reads {SUPPORTED_MAJOR}.x)")
         typed = decoder(cls)(doc)
         typed._check_first_verdicts()
+        typed._check_decided_verdicts()
         typed._check_signers()
         typed._check_schemes()
         typed._recount()
@@ -296,6 +313,27 @@ class ScanDocument(Record):
             if entry.verdict != app.verdict:
                 raise DocumentError(MALFORMED, f"{entry.verdict!r} contradicts the app's verdict {app.verdict!r} "
                                                "(the first policy's)", ("apps", str(i), "verdicts", first, "verdict"))
+
+    def _check_decided_verdicts(self) -> None:
+        """A verdict never contradicts what decided it (review 64 F5): the app's ``policy.verdict``
+        (the deciding decision) is its ``verdict``, and under each policy the app's verdict is at
+        least as severe as each finding's (``decide``: the most severe over the findings), unless
+        the allow-list decided it. An edit that rewrites the verdicts and leaves the evidence
+        (``allowed`` beside a prohibiting decision and prohibited findings) is refused."""
+        for i, app in enumerate(self.apps):
+            at = ("apps", str(i))
+            pol = app.policy
+            if isinstance(pol, Decision) and pol.verdict is not None and pol.verdict != app.verdict:
+                raise DocumentError(MALFORMED, f"{app.verdict!r} contradicts the deciding decision's verdict "
+                                               f"{pol.verdict!r} (policy/verdict)", (*at, "verdict"))
+            for name, verdict, decision, found in _decided(app, self.first_policy()):
+                if decision == "allow-list" or not found:
+                    continue
+                worst = max(found, key=lambda v: VERDICT_RANK.get(v, 0))
+                if VERDICT_RANK.get(verdict, 0) < VERDICT_RANK.get(worst, 0):
+                    path = (*at, "verdicts", name, "verdict") if name is not None else (*at, "verdict")
+                    raise DocumentError(MALFORMED, f"{verdict!r} is less severe than a finding's {worst!r}"
+                                                   + (f" under {name!r}" if name else ""), path)
 
     @classmethod
     def of(cls, doc: ScanDocument | Json) -> ScanDocument:
