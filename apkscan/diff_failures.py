@@ -89,10 +89,11 @@ def skipped_now(old: ScanDocument, new: ScanDocument, keys: SourceKeys,
     if not places:
         return [], set()
     roots, out, explained, seen = Roots(old), [], set(), set()
+    listed_now = _app_places(new, keys)
     for app in old.apps:
         source, place = keys.key(outermost(app.where, app.container)), roots.place(app.where, app.container)
         reason = places.get((source, place))
-        if reason is None or (source, place) in seen:
+        if reason is None or (source, place) in seen or (source, place) in listed_now:
             continue
         seen.add((source, place))
         out.append(NewFailure(source, place, "INPUT_SKIPPED", reason, app.sha256, SKIPPED_NOW))
@@ -100,3 +101,10 @@ def skipped_now(old: ScanDocument, new: ScanDocument, keys: SourceKeys,
         if key not in new_apps:
             explained.add(key)
     return out, explained
+
+
+def _app_places(doc: ScanDocument, keys: SourceKeys) -> set[tuple[str, str]]:
+    """Where ``doc`` lists apps: a place both listed and skipped (a Swift ``.dat`` is a device
+    record and an app data archive) is still read, so nothing of it is "skipped now"."""
+    roots = Roots(doc)
+    return {(keys.key(outermost(a.where, a.container)), roots.place(a.where, a.container)) for a in doc.apps}

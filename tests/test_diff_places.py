@@ -179,3 +179,19 @@ def test_a_document_without_chains_diffs_as_the_whole_one(tmp_path):
         assert [(f.name, f.code) for f in failures] == [
             ("level2.zip ▸ level3.zip ▸ level4.zip ▸ level5.zip", "CONTAINER_TOO_DEEP")]
         assert result.counts()["unchanged"] == len(whole["apps"])
+
+
+def test_a_place_both_listed_and_skipped_is_not_skipped_now(tmp_path):
+    """A Swift Backup ``.dat`` without its ``.app`` is the record of an installed app and, as an
+    app data archive, skipped too: a scan diffed with itself (or with its warm rescan) said the
+    app was "not scanned now" and worse although the new scan lists it at the same place."""
+    swift = Path(__file__).resolve().parents[1] / "fixtures" / "backups" / "swift"
+    doc = _scan(tmp_path / "a.json", swift)
+    listed = {a["source"]["path"] for a in doc["apps"]}
+    skipped = {e for s in doc["skipped"] for e in s["examples"]}
+    assert "com.zhiliaoapp.musically.dat" in listed & skipped
+    result = diff_documents(doc, doc)
+    assert result.changes() == [] and not [f for s in result.sources for f in s.new_failures]
+    assert result.counts()["skipped_now"] == 0 and result.exit_code() == 0
+    res = _diff(tmp_path, doc, doc)
+    assert res.exit_code == 0 and "nothing got worse" in res.output, res.output
