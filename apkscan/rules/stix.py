@@ -52,18 +52,21 @@ def load_stix(path: str | Path, taken: Iterable[str] = (), notices: list[RuleErr
     """
     name = str(path)
     p = Path(path)
-    data = read_capped(name, "indicator file")
-    try:
+    data = read_capped(name, "indicator file", "RULES_IOC_TOO_LARGE")
+    try:  # each refusal its own code: a script tells a corrupt feed from an empty or a missing one
         jsonbound.check_values(data, MAX_STIX_VALUES)
         bundle = json.loads(data.decode("utf-8"))
-    except ValueError as exc:  # bad UTF-8 or JSON, a 4,301-digit integer, too many values
+    except jsonbound.TooManyValues as exc:
+        raise RuleError(name, None, f"not a JSON STIX2 bundle: {exc}", "RULES_IOC_TOO_LARGE") from exc
+    except ValueError as exc:  # bad UTF-8 or JSON, a 4,301-digit integer
         line = getattr(exc, "lineno", None)
-        raise RuleError(name, line, f"not a JSON STIX2 bundle: {exc}") from exc
+        raise RuleError(name, line, f"not a JSON STIX2 bundle: {exc}", "RULES_IOC_NOT_JSON") from exc
     except RecursionError:  # "[[[[..." nested past the parser's depth
-        raise RuleError(name, None, "not a JSON STIX2 bundle: nested too deeply") from None
+        raise RuleError(name, None, "not a JSON STIX2 bundle: nested too deeply",
+                        "RULES_IOC_NOT_JSON") from None
     objects = bundle.get("objects") if isinstance(bundle, dict) else None
     if not isinstance(objects, list):
-        raise RuleError(name, None, "not a STIX2 bundle: no 'objects' list")
+        raise RuleError(name, None, "not a STIX2 bundle: no 'objects' list", "RULES_IOC_NOT_BUNDLE")
     taken = set(taken)
     # the file's name without what prints as nothing or reorders text (a bidi override in the pack
     # and every rule id: review 46 #9): letters, digits, "_", "." and "-" are kept, the rest is "_"
