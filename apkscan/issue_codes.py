@@ -156,6 +156,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "RULES_IOC_NOT_JSON": (E, "an indicator file that is no UTF-8 JSON apkscan reads (bad syntax or encoding, nested too deeply, an over-long number)"),
     "RULES_IOC_SKIPPED": (W, "… indicators of an indicator file left out: apkscan cannot match their pattern (e.g. file hashes)"),
     "RULES_IOC_TOO_LARGE": (E, "an indicator file over 8 MiB or with more JSON values than apkscan reads"),
+    "RULES_REGEX_UNSAFE": (E, "a rule's regular expression whose matching can backtrack exponentially or beyond a cubic (nested or ambiguous repeats, backreferences): it could hang a scan"),
     "RULES_UNREADABLE": (E, "a rule, policy or indicator file cannot be read"),
     "SIG_NOT_DER_MINIMAL": (W, "an ECDSA/DSA signature holds an INTEGER without its 0x00 pad: the JDK (apksig) reads it as the positive value and it verifies; it is not DER-minimal, and Android's own provider may refuse it"),
     "SOURCE_STAMP_CERTIFICATE_MISMATCH_BETWEEN_SIGNATURE_BLOCK_AND_APK": (W, "Certificate mismatch between SourceStamp block in APK signing block and SourceStamp file in APK: <…> vs <…>"),
