@@ -149,6 +149,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "POLICY_NOT_FOUND": (E, "no policy of that name or path"),
     "POLICY_NAME_TWICE": (E, "two policies of one name in one run or lint: verdicts are keyed by policy name"),
     "POLICY_SELECTS_NOTHING": (W, "a policy decision selects a tag, vendor or rule id no loaded rule produces: it never matches"),
+    "RULES_EXPORT_PARTIAL": (W, "rules export left out what MVT indicators cannot say (labels, globs, regexes, name patterns, publishers, shared keys, SDK rules): counts by kind"),
     "RULES_ID_RESERVED": (E, "a rule id or pack name apkscan keeps for its own findings (<pack>.vendor, …-certificate, apkscan.*, ioc.*) or a pack name already loaded"),
     "RULES_INVALID": (E, "a rule, policy or indicator file does not follow its schema, or is no YAML/JSON apkscan reads (aliases, over 8 MiB, too many values)"),
     "RULES_IOC_EMPTY": (E, "an indicator file with no indicator apkscan can match (app:id, app:cert.*)"),
