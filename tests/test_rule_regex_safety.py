@@ -138,3 +138,21 @@ def test_rule_patterns_search_only_the_first_characters_of_a_name():
     found = form_search(form_patterns(re.compile("^WeChat")), head + "tail" * 10_000)
     assert found == ("raw", head + "tail" * 10_000)  # the evidence keeps the whole label
     assert form_search(form_patterns(re.compile("tail")), head + "tail") is None
+
+
+def test_the_start_up_shortcut_skips_only_patterns_that_cannot_repeat():
+    """``simple`` spares the walk at every start (all the shipped patterns): only patterns whose
+    parse has no repeat of more than one iteration and no group reference."""
+    from re import _constants as C  # noqa: N812
+    from re import _parser as P  # noqa: N812
+
+    from apkscan.rules.regex_safety import _REPEATS, _walk, simple
+
+    samples = [*REVIEWED, *MORE_REFUSED, *ORDINARY, "a?b?c?", "\\*\\+", "[*+{]", "a{,1}", "(?P<n>x)(?P=n)",
+               "(x)?(?(1)a|b)", "\\d\\w?", "^(We[ ._-]?Chat|微信)$"]
+    for pattern in samples:
+        items = list(_walk(list(P.parse(pattern))))
+        repeats = any(op in _REPEATS and av[1] > 1 for op, av in items)
+        refers = any(op in (C.GROUPREF, C.GROUPREF_EXISTS) for op, av in items)
+        assert not simple(pattern) or not (repeats or refers), pattern
+    assert simple("^Tik[ ._-]?Tok$") and not simple("(a|aa)+")

@@ -22,7 +22,7 @@ from apkscan.rules.model import (
     RuleSet,
 )
 from apkscan.rules.normalise import publisher_key, skeleton_side
-from apkscan.rules.regex_safety import unsafe
+from apkscan.rules.regex_safety import simple, unsafe
 from apkscan.rules.yamlsrc import (
     HASH_LEN,
     Document,
@@ -252,6 +252,8 @@ def _regex(doc: Document, at: tuple, text: str) -> re.Pattern[str]:
         compiled = re.compile(text)
     except re.error as exc:
         raise doc.error(at, f"bad regular expression {text!r}: {exc}") from exc
+    if simple(text):  # its skeleton side is no less simple
+        return compiled
     why = unsafe(text)
     mapped = skeleton_side(compiled) if why is None else None
     if mapped is not None and (why := unsafe(mapped.pattern, mapped.flags)) is not None:
