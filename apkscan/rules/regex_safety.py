@@ -165,6 +165,8 @@ def _chars(items: list) -> Chars:
         elif op is C.BRANCH:
             for b in av[1]:
                 out = out | _chars(list(b))
+        elif op in (C.GROUPREF, C.GROUPREF_EXISTS):
+            out = out | ANYTHING  # a group's text (of fixed length: others are refused)
         elif (body := _body(op, av)) is not None and op not in (C.ASSERT, C.ASSERT_NOT):
             out = out | _chars(body)
     return out
