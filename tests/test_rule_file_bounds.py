@@ -163,7 +163,7 @@ def test_an_endless_file_is_read_only_up_to_the_cap():
     """``stat`` says 0 bytes for a device or a pipe: the read itself is capped (it read to exhaustion)."""
     out = assert_finished(run_limited(_ENDLESS_CHILD, "/dev/zero", cpu=10, mem_mb=500))
     assert out.splitlines() == ["RULES_INVALID file larger than 8388608 bytes",
-                                "RULES_INVALID indicator file larger than 8388608 bytes"]
+                                "RULES_IOC_TOO_LARGE indicator file larger than 8388608 bytes"]  # review 64 F12
 
 
 def test_line_ends_read_as_before(tmp_path):
