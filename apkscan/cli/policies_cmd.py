@@ -25,7 +25,7 @@ def _load(name: str):
         return load_policy(name)
     except RulesInvalid as exc:
         for err in exc.errors:
-            click.echo(f"error: {err.message}", err=True)
+            click.echo(f"error: {err.code}: {err.message}", err=True)
         sys.exit(EXIT_USAGE)
 
 
@@ -107,7 +107,7 @@ def test_command(names) -> None:
         rules = load_ruleset()
     except RulesInvalid as exc:
         for err in exc.errors:
-            click.echo(f"error: {err.message}", err=True)
+            click.echo(f"error: {err.code}: {err.message}", err=True)
         sys.exit(EXIT_USAGE)
     passed = failed = 0
     for name in names or builtin_policies():

@@ -211,10 +211,10 @@ def _load_rules_and_policy(opts: dict):
         policies = [load_policy(name, allow) for name in opts["policy_name"]]
     except RulesInvalid as exc:
         for err in exc.errors:
-            click.echo(f"error: {err.message}", err=True)
+            click.echo(f"error: {err.code}: {err.message}", err=True)
         sys.exit(ExitCode.USAGE)
     except RuleError as exc:
-        click.echo(f"error: {exc.message}", err=True)
+        click.echo(f"error: {exc.code}: {exc.message}", err=True)
         sys.exit(ExitCode.USAGE)
     for note in rules.notices:  # e.g. indicators of a kind apkscan cannot match
         click.echo(f"warning: {note.code}: {note.message}", err=True)

@@ -21,7 +21,8 @@ from apkscan.rules.model import (
     RulePack,
     RuleSet,
 )
-from apkscan.rules.normalise import publisher_key
+from apkscan.rules.normalise import publisher_key, skeleton_side
+from apkscan.rules.regex_safety import simple, unsafe
 from apkscan.rules.yamlsrc import (
     HASH_LEN,
     Document,
@@ -245,10 +246,21 @@ def _known_cert(doc: Document, at: tuple, c: dict[str, Any], pack: RulePack) -> 
 
 
 def _regex(doc: Document, at: tuple, text: str) -> re.Pattern[str]:
+    """A rule's pattern, compiled; refused when matching it could hang a scan (``re`` cannot be
+    interrupted: :mod:`apkscan.rules.regex_safety`), as written or as its skeleton side reads it."""
     try:
-        return re.compile(text)
+        compiled = re.compile(text)
     except re.error as exc:
         raise doc.error(at, f"bad regular expression {text!r}: {exc}") from exc
+    if simple(text):  # its skeleton side is no less simple
+        return compiled
+    why = unsafe(text)
+    mapped = skeleton_side(compiled) if why is None else None
+    if mapped is not None and (why := unsafe(mapped.pattern, mapped.flags)) is not None:
+        why += f" (as its non-ASCII letters read on the skeleton side: {mapped.pattern!r})"
+    if why is not None:
+        raise doc.error(at, f"regular expression {text!r} refused: {why}", "RULES_REGEX_UNSAFE")
+    return compiled
 
 
 def _name_pattern(doc: Document, at: tuple, spec: dict[str, str], refs: list[str]) -> NamePattern:

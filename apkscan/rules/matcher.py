@@ -31,7 +31,7 @@ from apkscan.rules.model import (
     RuleSet,
 )
 from apkscan.rules.names import as_claim, foreign_keys, name_evidence, own_keys, publisher_evidence
-from apkscan.rules.normalise import form_patterns, form_search, forms
+from apkscan.rules.normalise import bounded_text, form_patterns, form_search, forms
 from apkscan.rules.prefilter import facts_of, prefilter_of
 
 __all__ = ["CertView", "match_identity"]
@@ -204,7 +204,7 @@ def _package_evidence(rule: Rule, identity: ApkIdentity, exact: set[str],
             same = form == "raw" and hit == value  # the rule's name as written, not a folded form of it
             if hit is None and value not in exact:
                 hit = (next((g for g in rule.package_globs if fnmatch.fnmatchcase(value, g)), None)
-                       or next((p.pattern for p in rule.package_regexes if p.search(value)), None))
+                       or next((p.pattern for p in rule.package_regexes if p.search(bounded_text(value))), None))
                 same = form == "raw"
             if hit:
                 basis = "package-reading" if how != "framework" else "package" if same else "package-lookalike"

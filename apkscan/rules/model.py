@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apkscan.ranks import STRENGTH_RANK, STRENGTHS  # noqa: F401 - defined once in apkscan.ranks
+from apkscan.rules.normalise import bounded_text
 
 KINDS = ("app", "impersonation", "forged-certificate", "planted-certificate",
          "counterfeit-certificate", "manifest-ambiguity", "sdk", "split-mismatch")
@@ -87,7 +88,7 @@ class NamePattern:
         """(attribute, value) pairs that matched, or None when any attribute fails."""
         hits = []
         for attr, pattern in self.attrs.items():
-            value = next((v for v in name_attrs.get(attr, []) if pattern.search(v)), None)
+            value = next((v for v in name_attrs.get(attr, []) if pattern.search(bounded_text(v))), None)
             if value is None:
                 return None
             hits.append((attr, value))

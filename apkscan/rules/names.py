@@ -19,7 +19,7 @@ from apkscan.rules.certview import CertView
 from apkscan.rules.index import KnownIndex
 from apkscan.rules.keys import is_known
 from apkscan.rules.model import Evidence, KnownCert, NamePattern, RulePack
-from apkscan.rules.normalise import form_patterns, form_search, listed_keys, publisher_key
+from apkscan.rules.normalise import bounded_text, form_patterns, form_search, listed_keys, publisher_key
 
 # Where else a publisher's name is written in a subject: a claim there, never the O= identity.
 OUTSIDE_O = ("CN", "OU")
@@ -69,7 +69,7 @@ def _folded_name_hits(pattern: NamePattern, attrs: dict[str, list[str]]) -> list
     ``а``, ``O=Ｔencent`` copy a vendor's name as a reader sees it (review 53 F1)."""
     hits: list[tuple[str, str, str]] = []
     for attr, regex in pattern.attrs.items():
-        raw = next((v for v in attrs.get(attr, []) if regex.search(v)), None)
+        raw = next((v for v in attrs.get(attr, []) if regex.search(bounded_text(v))), None)
         if raw is not None:
             hits.append((attr, raw, raw))
             continue

@@ -37,6 +37,7 @@ import unicodedata
 from typing import Any, NamedTuple
 
 from apkscan.ignorable import default_ignorable
+from apkscan.rules.regex_safety import MAX_ASKED
 
 
 # confusables.txt subset: source character -> prototype (lower-case ASCII).
@@ -279,13 +280,23 @@ def form_search(patterns: FormPatterns, text: str, folded_only: bool = False) ->
     raw, folded, mapped = patterns
     seen = _forms(text)
     for how, value in seen[1 if folded_only else 0:]:
-        if ((raw if how == "raw" else folded).search(value)
-                or (how == "skeleton" and mapped is not None and mapped.search(value))):
+        if ((raw if how == "raw" else folded).search(bounded_text(value))
+                or (how == "skeleton" and mapped is not None and mapped.search(bounded_text(value)))):
             return how, value
     if mapped is not None and seen[-1][0] != "skeleton":
         # the skeleton equals an earlier form (a label all in Latin look-alikes, ``Kacnepckoro``
         # for ``касперск``): that form is the skeleton too, and is asked as one
         value = skeleton(text)
-        if mapped.search(value):
+        if mapped.search(bounded_text(value)):
             return "skeleton", value
     return None
+
+
+def bounded_text(text: str) -> str:
+    """What a rule pattern searches of a label, package or name value: its first
+    :data:`~apkscan.rules.regex_safety.MAX_ASKED` characters. Why: the patterns a rule file may
+    hold are at most cubic in the text's length (:mod:`apkscan.rules.regex_safety`), and a label
+    can be 4,096 characters (a cubic of that is minutes); no name a person reads is that long.
+    Every search of a rule pattern goes through here, the prefilter's as the matcher's, so they
+    cannot disagree."""
+    return text if len(text) <= MAX_ASKED else text[:MAX_ASKED]

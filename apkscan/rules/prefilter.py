@@ -40,7 +40,7 @@ from apkscan.rules.index import DIGESTS, KnownIndex, kept
 from apkscan.rules.keys import counterfeit_subject, dn_of_attrs
 from apkscan.rules.model import RuleSet
 from apkscan.rules.names import OUTSIDE_O
-from apkscan.rules.normalise import FormPatterns, form_patterns, form_search, forms, listed_keys, publisher_key
+from apkscan.rules.normalise import FormPatterns, bounded_text, form_patterns, form_search, forms, listed_keys, publisher_key
 
 FORMAT = 1  # of facts_of's value: a stored value of another format is not read
 
@@ -114,7 +114,7 @@ class Prefilter:
         for pkg in facts["packages"]:
             for _how, value in forms(pkg):
                 if (value in self.names or (self.globs is not None and self.globs.match(value))
-                        or any(p.search(value) for p in self.regexes)):
+                        or any(p.search(bounded_text(value)) for p in self.regexes)):
                     return True
         asked = self.labels
         for label in facts["labels"] if asked is not None else ():

@@ -52,18 +52,21 @@ def load_stix(path: str | Path, taken: Iterable[str] = (), notices: list[RuleErr
     """
     name = str(path)
     p = Path(path)
-    data = read_capped(name, "indicator file")
-    try:
+    data = read_capped(name, "indicator file", "RULES_IOC_TOO_LARGE")
+    try:  # each refusal its own code: a script tells a corrupt feed from an empty or a missing one
         jsonbound.check_values(data, MAX_STIX_VALUES)
         bundle = json.loads(data.decode("utf-8"))
-    except ValueError as exc:  # bad UTF-8 or JSON, a 4,301-digit integer, too many values
+    except jsonbound.TooManyValues as exc:
+        raise RuleError(name, None, f"not a JSON STIX2 bundle: {exc}", "RULES_IOC_TOO_LARGE") from exc
+    except ValueError as exc:  # bad UTF-8 or JSON, a 4,301-digit integer
         line = getattr(exc, "lineno", None)
-        raise RuleError(name, line, f"not a JSON STIX2 bundle: {exc}") from exc
+        raise RuleError(name, line, f"not a JSON STIX2 bundle: {exc}", "RULES_IOC_NOT_JSON") from exc
     except RecursionError:  # "[[[[..." nested past the parser's depth
-        raise RuleError(name, None, "not a JSON STIX2 bundle: nested too deeply") from None
+        raise RuleError(name, None, "not a JSON STIX2 bundle: nested too deeply",
+                        "RULES_IOC_NOT_JSON") from None
     objects = bundle.get("objects") if isinstance(bundle, dict) else None
     if not isinstance(objects, list):
-        raise RuleError(name, None, "not a STIX2 bundle: no 'objects' list")
+        raise RuleError(name, None, "not a STIX2 bundle: no 'objects' list", "RULES_IOC_NOT_BUNDLE")
     taken = set(taken)
     # the file's name without what prints as nothing or reorders text (a bidi override in the pack
     # and every rule id: review 46 #9): letters, digits, "_", "." and "-" are kept, the rest is "_"
@@ -191,7 +194,9 @@ def export_stix(rules: RuleSet, *, created: datetime | None = None) -> dict[str,
     MVT reads each indicator alone and splits a pattern at its one ``=`` (no ``AND``), so a
     certificate a rule marks ``shared`` (it confirms the app only together with the package)
     is left out: alone it would name every app of that key as this one (review 27 F12).
-    The malware object's description says so.
+    So are labels, globs, regexes, subject/issuer patterns and source stamps (MVT matches exact
+    packages and digests only): the malware object's description says what of its rule was left
+    out, and :func:`left_out` counts it all for the command to say (review 64 F11).
     """
     when = (created or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     objects: list[dict[str, Any]] = []
@@ -204,6 +209,9 @@ def export_stix(rules: RuleSet, *, created: datetime | None = None) -> dict[str,
         note = (f"; {shared} certificate{'s' if shared > 1 else ''} shared with other apps left out "
                 "(it identifies this app only together with its package, and MVT reads each "
                 "indicator alone)") if shared else ""
+        if others := {k: n for k, n in _rule_left_out(rule).items() if k != "shared certificate"}:
+            note += (f"; not exported, since MVT matches only exact packages and certificate digests: "
+                     f"{_counted(others)} (apkscan's own scans still match them)")
         objects.append({"type": "malware", "spec_version": "2.1", "id": mal_id, "created": when,
                         "modified": when, "name": f"{rule.vendor}: {rule.app}", "is_family": False,
                         "description": f"apkscan rule {rule.id} (pack {rule.pack}); "
@@ -215,6 +223,59 @@ def export_stix(rules: RuleSet, *, created: datetime | None = None) -> dict[str,
         for pattern in dict.fromkeys(patterns):
             objects += _indicator(rule, pattern, mal_id, when)
     return {"type": "bundle", "id": f"bundle--{uuid.uuid5(_NS, when)}", "objects": objects}
+
+
+def _rule_left_out(rule: Rule) -> dict[str, int]:
+    """What of an app rule no MVT indicator can say, by kind (only the kinds it has)."""
+    kinds = (("label pattern", len(rule.labels)), ("package glob", len(rule.package_globs)),
+             ("package regex", len(rule.package_regexes)), ("subject pattern", len(rule.subjects)),
+             ("issuer pattern", len(rule.issuers)), ("source stamp", len(rule.source_stamps)),
+             ("shared certificate", sum(rc.shared for rc in rule.certificates)))
+    return {k: n for k, n in kinds if n}
+
+
+def left_out(rules: RuleSet) -> tuple[dict[str, int], list[str]]:
+    """(count by kind of what :func:`export_stix` leaves out, ids of the rules it leaves out
+    whole): SDK rules (class prefixes), app rules with no exact package or own certificate
+    (``bytedance.namespace``, ``kaspersky.label``), the parts of the others no indicator can
+    say, and the packs' publisher patterns and names."""
+    counts: dict[str, int] = {}
+    whole: list[str] = []
+
+    def add(kind: str, n: int) -> None:
+        if n:
+            counts[kind] = counts.get(kind, 0) + n
+
+    for rule in rules.rules:
+        if rule.kind != "app":
+            add("SDK rule" if rule.kind == "sdk" else f"{rule.kind} rule", 1)
+            continue
+        if not (rule.packages or any(not rc.shared for rc in rule.certificates)):
+            whole.append(rule.id)
+        for kind, n in _rule_left_out(rule).items():
+            add(kind, n)
+    for pack in rules.packs:
+        add("publisher pattern", len(pack.publishers))
+        add("publisher name", len(pack.publisher_names))
+    return counts, whole
+
+
+def _counted(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {kind}{'es' if n > 1 and kind.endswith(('s', 'x')) else 's' if n > 1 else ''}"
+                     for kind, n in counts.items())
+
+
+def left_out_text(rules: RuleSet) -> str | None:
+    """The export's RULES_EXPORT_PARTIAL warning, or None when nothing is left out."""
+    counts, whole = left_out(rules)
+    if not counts and not whole:
+        return None
+    parts = [_counted(counts)] if counts else []
+    if whole:
+        shown = ", ".join(whole[:6]) + (f" and {len(whole) - 6} more" if len(whole) > 6 else "")
+        parts.append(f"{len(whole)} app rule{'s' if len(whole) > 1 else ''} with nothing else, not exported ({shown})")
+    return ("left out what MVT indicators cannot say (they match exact packages and certificate digests "
+            f"only): {'; '.join(parts)}")
 
 
 def _indicator(rule: Rule, pattern: str, mal_id: str, when: str) -> list[dict[str, Any]]:

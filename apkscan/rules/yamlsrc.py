@@ -82,7 +82,7 @@ def read_document(path: str | Path, text: str | None = None) -> Document:
     return Document(name, data, lines)
 
 
-def read_capped(name: str, what: str = "file") -> bytes:
+def read_capped(name: str, what: str = "file", too_large: str = "RULES_INVALID") -> bytes:
     """At most :data:`MAX_RULE_FILE` bytes of ``name``, read so: the size ``stat`` gives is no
     bound for a device, a pipe (``--rules <(...)``) or a file still growing (``/dev/zero``)."""
     try:
@@ -93,7 +93,7 @@ def read_capped(name: str, what: str = "file") -> bytes:
                 return bytes(data)
     except OSError as exc:
         raise RuleError(name, None, f"cannot read: {exc.strerror or exc}", "RULES_UNREADABLE") from exc
-    raise RuleError(name, None, f"{what} larger than {MAX_RULE_FILE} bytes")
+    raise RuleError(name, None, f"{what} larger than {MAX_RULE_FILE} bytes", too_large)
 
 
 def _read_text(name: str) -> str:
