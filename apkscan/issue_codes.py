@@ -154,6 +154,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "RULES_IOC_EMPTY": (E, "an indicator file with no indicator apkscan can match (app:id, app:cert.*)"),
     "RULES_IOC_SKIPPED": (W, "… indicators of an indicator file left out: apkscan cannot match their pattern (e.g. file hashes)"),
     "RULES_UNREADABLE": (E, "a rule, policy or indicator file cannot be read"),
+    "RULES_VENDOR_KEYS_ADDED": (W, "a user pack lists certificates under the vendor name of another pack: every pack of that vendor takes them as the vendor's keys"),
     "SIG_NOT_DER_MINIMAL": (W, "an ECDSA/DSA signature holds an INTEGER without its 0x00 pad: the JDK (apksig) reads it as the positive value and it verifies; it is not DER-minimal, and Android's own provider may refuse it"),
     "SOURCE_STAMP_CERTIFICATE_MISMATCH_BETWEEN_SIGNATURE_BLOCK_AND_APK": (W, "Certificate mismatch between SourceStamp block in APK signing block and SourceStamp file in APK: <…> vs <…>"),
     "SOURCE_STAMP_DID_NOT_VERIFY": (W, "… signature over signed-data did not verify"),

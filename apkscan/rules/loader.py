@@ -104,7 +104,28 @@ def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
     errors += duplicates(packs)
     if errors:
         raise RulesInvalid(errors)
+    shipped = {str(f) for f in builtin_files()} if builtin else set()
+    for note in vendor_keys_added(packs, shipped):
+        notices.append(note)
+        next(p for p in packs if p.path == note.file).notices.append(f"{note.code}: {note.reason}")
     return RuleSet(packs, notices=notices)
+
+
+def vendor_keys_added(packs: list[RulePack], shipped: set[str]) -> list[RuleError]:
+    """A pack not shipped that lists certificates under the vendor name of another pack: they
+    count as that vendor's keys for every pack of the vendor (review 64 F2), so the run says so
+    (a shared rule file must not change how other packs decide without a word)."""
+    out = []
+    for pack in packs:
+        others = [p.name for p in packs if p is not pack and p.vendor == pack.vendor]
+        if pack.path in shipped or not pack.certificates or not others or pack.name.startswith("ioc."):
+            continue
+        reason = (f"pack {pack.name!r} lists {len(pack.certificates)} certificate(s) of vendor {pack.vendor!r}, "
+                  f"also the vendor of {', '.join(others)}: they count as {pack.vendor}'s keys there too (its "
+                  "listed packages signed by one are no impersonation; a vendor name on one is no claim in a "
+                  "pack that lists keys); a pack that lists none still identifies the vendor by name")
+        out.append(RuleError(pack.path, None, reason, "RULES_VENDOR_KEYS_ADDED"))
+    return out
 
 
 def reserved_id(rule_id: str) -> str | None:

@@ -79,8 +79,12 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
     all_certs = cert_evidence(known if known is not None else list(pack.certificates.values()), view)
     vendor_certs = _usable(all_certs, unverified)
     counterfeit = counterfeit_findings(pack, view, known)
-    foreign = foreign_keys(vendor_known, view)
-    publisher = publisher_evidence(pack, view, foreign, own_keys(vendor_known, view))
+    # whether the vendor's name is only a claim on another key is this pack's to say: a pack that
+    # lists no key (Kaspersky) identifies by name, whatever keys another pack of the vendor lists
+    # (review 64 F2: a shared file listing one "Kaspersky" key demoted every Kaspersky-signed app)
+    names_known = vendor_known if pack.certificates else []
+    foreign = foreign_keys(names_known, view)
+    publisher = publisher_evidence(pack, view, foreign, own_keys(names_known, view))
     if counterfeit:  # the vendor's name on a counterfeit certificate is only a claim
         publisher = [as_claim(e) for e in publisher]
     vendor_keys = cert_evidence(vendor_known, view)
