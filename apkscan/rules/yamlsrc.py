@@ -242,6 +242,18 @@ def check_example_certs(doc: Document, at: Path_, example: Any) -> None:
                 if value is not None and (not isinstance(value, str) or len(normalise_hash(value)) != length
                                           or any(c not in "0123456789abcdef" for c in normalise_hash(value))):
                     raise doc.error(where + (algo,), f"{algo} must be {length} hex digits, got {value!r}")
+            _check_subject_keys(doc, where, cert)
+
+
+def _check_subject_keys(doc: Document, where: Path_, cert: Any) -> None:
+    """An example's subject is read as a certificate's (:func:`apkscan.rules.attrs.attribute_name`):
+    a key naming no attribute would let a misspelt pattern PASS against a misspelt example."""
+    from apkscan.rules.attrs import attribute_name, unknown_attribute
+
+    subject = cert.get("subject") if isinstance(cert, dict) else None
+    for key in subject if isinstance(subject, dict) else ():
+        if attribute_name(str(key)) is None:
+            raise doc.error(where + ("subject", key), unknown_attribute(key))
 
 
 def normalise_hash(value: Any) -> str:
