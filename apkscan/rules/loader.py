@@ -30,6 +30,8 @@ from apkscan.rules.yamlsrc import (
     check_example_certs,
     normalise_hash,
     read_document,
+    read_text,
+    shipped_name_taken,
     validate,
 )
 
@@ -102,7 +104,7 @@ def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
             continue
         packs.append(pack)
         taken.add(pack.name)
-    errors += duplicates(packs)
+    errors += duplicates(packs) + ([] if builtin else shipped_names_taken(packs))
     if errors:
         raise RulesInvalid(errors)
     shipped = {str(f) for f in builtin_files()} if builtin else set()
@@ -134,6 +136,24 @@ def vendor_keys_added(packs: list[RulePack], shipped: set[str]) -> list[RuleErro
                   "impersonation; a vendor name on one is no claim in a pack that lists keys); a pack that "
                   "lists none still identifies the vendor by name")
         out.append(RuleError(pack.path, None, reason, "RULES_VENDOR_KEYS_ADDED"))
+    return out
+
+
+def shipped_names_taken(packs: list[RulePack]) -> list[RuleError]:
+    """Without the shipped packs (``--no-builtin-rules``), a pack may still not take a shipped pack's
+    name unless it is that file: the summary line and reports would show the shipped pack and
+    version for other rules (review 64 F6). Beside the shipped packs :func:`duplicates` refuses it."""
+    out = []
+    for pack in packs:
+        if pack.name.startswith("ioc."):
+            continue
+        try:
+            text = read_text(pack.path)
+        except RuleError as exc:  # gone or unreadable since it was parsed: not the shipped file
+            text = exc.message
+        reason = shipped_name_taken(pack.name, text, builtin_dir(), "pack")
+        if reason:
+            out.append(RuleError(pack.path, None, reason, "RULES_ID_RESERVED"))
     return out
 
 

@@ -72,7 +72,7 @@ def read_document(path: str | Path, text: str | None = None) -> Document:
     """
     name = str(path)
     if text is None:
-        text = _read_text(name)
+        text = read_text(name)
     key = cache.parse_key(text)
     hit = cache.parsed(key)
     if hit is not None:
@@ -96,7 +96,7 @@ def read_capped(name: str, what: str = "file") -> bytes:
     raise RuleError(name, None, f"{what} larger than {MAX_RULE_FILE} bytes")
 
 
-def _read_text(name: str) -> str:
+def read_text(name: str) -> str:
     try:  # newlines as read_text() gave them: the text is also the parse cache's key
         return read_capped(name).decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
@@ -259,3 +259,20 @@ def _check_subject_keys(doc: Document, where: Path_, cert: Any) -> None:
 def normalise_hash(value: Any) -> str:
     """Lower-case hex without colons or spaces (apksigner and keytool print both forms)."""
     return str(value).replace(":", "").replace(" ", "").lower()
+
+
+def shipped_name_taken(name: str, text: str, folder: Path, what: str) -> str | None:
+    """Why a file may not take the shipped ``name`` (None: no shipped file of that name, or the
+    file *is* that shipped file's text). A copy with one decision changed kept the shipped name,
+    version, title and citation: every report showed the shipped measure (review 64 F6). Compared
+    as read (UTF-8, newlines normalised), the shipped file read the same way."""
+    shipped = folder / f"{name}.yaml"
+    if name not in {f.stem for f in folder.glob("*.yaml")} or not shipped.is_file():
+        return None
+    try:
+        if read_text(str(shipped)) == text:
+            return None
+    except RuleError:
+        pass
+    return (f"{what} name {name!r} is a shipped {what}'s ({shipped.name}) and this file's content differs "
+            f"from it: reports would show the shipped {what}; give your {what} its own name")
