@@ -145,13 +145,13 @@ def shipped_names_taken(packs: list[RulePack]) -> list[RuleError]:
     version for other rules (review 64 F6). Beside the shipped packs :func:`duplicates` refuses it."""
     out = []
     for pack in packs:
-        if pack.name.startswith("ioc."):
+        if pack.name.startswith("ioc.") or not (builtin_dir() / f"{pack.name}.yaml").is_file():
             continue
         try:
             text = read_text(pack.path)
         except RuleError as exc:  # gone or unreadable since it was parsed: not the shipped file
             text = exc.message
-        reason = shipped_name_taken(pack.name, text, builtin_dir(), "pack")
+        reason = shipped_name_taken(pack.name, pack.path, text, builtin_dir(), "pack")
         if reason:
             out.append(RuleError(pack.path, None, reason, "RULES_ID_RESERVED"))
     return out
