@@ -227,8 +227,13 @@ def package_forms(text: str) -> tuple[tuple[str, str], ...]:
     """:func:`forms` of a package, then its ``lookalike`` form when it differs: the skeleton with
     the ASCII confusables of :data:`ASCII_CONFUSABLES` mapped (``musicaIly``, ``c0m``, ``rnm``)."""
     seen = _forms(text)
+    if not (_HAS_ASCII_CONFUSABLE.search(text) or "rn" in skeleton(text)):
+        return seen  # most packages: nothing to map (the skeleton is cached by _forms)
     value = skeleton(text.translate(ASCII_CONFUSABLES)).replace("rn", "m")
     return seen if any(value == v for _, v in seen) else (*seen, ("lookalike", value))
+
+
+_HAS_ASCII_CONFUSABLE = re.compile(r"[I10|]")
 
 
 @functools.lru_cache(maxsize=256)
