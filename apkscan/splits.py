@@ -125,11 +125,13 @@ def attach(base, split, policies: list[Policy], rules: RuleSet, extra: list[tupl
 
 
 def add_mismatch(base, member, reasons: list, policies: list[Policy], rules: RuleSet) -> None:
-    """``base`` gets a ``split-mismatch`` finding for ``member`` (decided under every policy)."""
+    """``base`` gets a ``split-mismatch`` finding for ``member`` (decided under every policy).
+    It is the base's finding, decided with the base's identity; no allow-list entry decides it
+    (:data:`~apkscan.policy.decide.NOT_ALLOWABLE`: the member's key says nothing of the base's)."""
     finding = mismatch_finding(base.identity, member.identity, member.source, reasons)
     if finding is None:
         return
-    mismatched = decide_all(member.identity, [finding], policies, rules)
+    mismatched = decide_all(base.identity, [finding], policies, rules)
     base.findings.append(finding)
     base.set_outcomes({name: worse(mine, mismatched[name]) for name, mine in base.verdicts.items()})
 

@@ -92,12 +92,15 @@ def test_a_wrong_expectation_fails(rules, tmp_path):
                           "    package: com.ss.android.ugc.tiktok.lite\n"
                           "    expect: {verdict: allowed")
     assert broken != text
+    # under its own name: an edited copy may not pass as the shipped policy (review 64 F6)
+    broken = broken.replace("policy: eu-commission-tiktok-2023\n", "policy: eu-commission-tiktok-2023-edited\n", 1)
+    assert "policy: eu-commission-tiktok-2023-edited\n" in broken
     path = tmp_path / "eu.yaml"
     path.write_text(broken)
     failed = [r for r in run_policy_examples(load_policy(str(path)), rules) if not r.passed]
     assert [r.name for r in failed] == ["TikTok Lite (choice - it is the TikTok application)"]
     res = CliRunner().invoke(main, ["policies", "test", str(path)])
-    assert res.exit_code == 1 and "FAIL eu-commission-tiktok-2023: TikTok Lite" in res.output
+    assert res.exit_code == 1 and "FAIL eu-commission-tiktok-2023-edited: TikTok Lite" in res.output
 
 
 def test_choices_made_explicit(rules):

@@ -87,8 +87,12 @@ def test_named_policy_and_policies_commands_ignore_the_cwd(evidence):
 
 
 def test_a_path_opens_the_file(evidence):
-    res = apkscan(evidence, "scan", "--no-store", "-q", "wechat.apk", "--policy", "./canada-tbs-2023")
+    res = apkscan(evidence, "scan", "--no-store", "-q", "wechat.apk", "--policy", "./my-org")
     assert res.returncode == 0, res.stderr  # the operator asked for that file: allowed by it
+    # a file taking a shipped policy's name with other content is opened, and refused: it would
+    # show the shipped measure's name and citation (review 64 F6)
+    res = apkscan(evidence, "scan", "--no-store", "-q", "wechat.apk", "--policy", "./canada-tbs-2023")
+    assert res.returncode == 2 and "canada-tbs-2023:2: policy name 'canada-tbs-2023' is a shipped policy's" in res.stderr
 
 
 def test_bare_name_of_a_local_file_is_refused_with_a_hint(evidence, monkeypatch):

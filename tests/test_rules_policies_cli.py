@@ -69,10 +69,16 @@ def test_a_file_clashing_with_a_shipped_pack(tmp_path, pack, rule, says):
     code, out, err = lint(mine)
     assert code == 2 and says in err and "ok " not in out
     assert any(says in m for m in _scan_refuses(mine))
-    # as a run with --no-builtin-rules, the file is fine (it replaces the shipped packs)
+    # as a run with --no-builtin-rules, the file replaces the shipped packs; but not under a shipped
+    # pack's name with other content (review 64 F6: reports would show the shipped pack)
     code, out, err = lint("--no-builtin-rules", mine)
-    assert code == 0 and f"ok  {mine}" in out, err
-    load_ruleset([mine], builtin=False)
+    if pack == "tencent":
+        assert code == 2 and "pack name 'tencent' is a shipped pack's" in err, err
+        with pytest.raises(RulesInvalid):
+            load_ruleset([mine], builtin=False)
+    else:
+        assert code == 0 and f"ok  {mine}" in out, err
+        load_ruleset([mine], builtin=False)
 
 
 def test_the_shipped_files_linted_by_path_are_not_checked_against_themselves():

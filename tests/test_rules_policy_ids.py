@@ -127,7 +127,9 @@ rules:
         load_ruleset([pack])
     assert [e.code for e in info.value.errors] == ["RULES_ID_RESERVED"]
     assert "already used by" in info.value.errors[0].reason
-    assert load_ruleset([pack], builtin=False).packs[0].name == "bytedance"  # replacing is explicit
+    with pytest.raises(RulesInvalid) as info:  # replacing is explicit, and under its own name (review 64 F6)
+        load_ruleset([pack], builtin=False)
+    assert [e.code for e in info.value.errors] == ["RULES_ID_RESERVED"] and "is a shipped pack's" in info.value.errors[0].reason
     code, err, _ = scan("--rules", pack, apks["clean"])
     assert code == 2 and "--no-builtin-rules" in err
 

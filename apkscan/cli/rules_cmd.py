@@ -75,7 +75,7 @@ def lint_command(paths, no_builtin_rules) -> None:
     Each file on its own, then the rule files together and beside the shipped packs, as a
     run would load them: a pack name or rule id used twice is the error a scan would give."""
     from apkscan.policy.loader import lint_policy, policy_dir
-    from apkscan.rules.loader import builtin_files, lint_file, rule_files
+    from apkscan.rules.loader import builtin_files, lint_file, rule_files, shipped_names_taken, vendor_keys_added
 
     files = rule_files(paths) if paths else builtin_files() + sorted(policy_dir().glob("*.yaml"))
     linted = [(f, _is_policy(f)) for f in files]
@@ -83,6 +83,8 @@ def lint_command(paths, no_builtin_rules) -> None:
     packs = [obj for _f, is_policy, obj, errors in linted if not is_policy and obj is not None]
     shipped = _shipped_packs(files) if not no_builtin_rules else []
     across = _across_files(shipped + packs)
+    for err in shipped_names_taken(packs) if no_builtin_rules else ():
+        across.setdefault(err.file, []).append(err)
     for err in _policy_names_twice([obj for _f, is_policy, obj, errors in linted if is_policy and obj and not errors]):
         across.setdefault(err.file, []).append(err)
     bad = total = 0
@@ -100,6 +102,8 @@ def lint_command(paths, no_builtin_rules) -> None:
             click.echo(f"error: {err.code}: {err.message}", err=True)
         bad, total = bad + 1, total + len(errors)
     _warn_selects_nothing(policies, shipped + packs)
+    for note in vendor_keys_added(shipped + packs, {p.path for p in shipped} if paths else {str(f) for f in files}):
+        click.echo(f"warning: {note.code}: {note.message}", err=True)
     if bad:
         from apkscan.report.terminal import plural
 

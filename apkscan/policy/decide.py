@@ -3,7 +3,10 @@
 Each finding takes the first decision whose condition holds (policy order is the
 author's priority order); the app's verdict is the most severe over its findings, else
 the policy default. An allow-list entry needs the package *and* a verified signing
-certificate, so an impostor under the same package name is never allowed by it.
+certificate, so an impostor under the same package name is never allowed by it. It never
+decides a finding about what Android would install (``NOT_ALLOWABLE``): a split mismatch is
+about the install set, whose base may be another key's (review 64 F1: the genuine app's split
+beside an impostor's base), and an ambiguous manifest is about which package the entry names.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from typing import Any
 from apkscan.apk.model import ApkIdentity
 from apkscan.policy.model import VERDICT_RANK, Condition, Policy
 from apkscan.rules.model import STRENGTH_RANK, Finding, RuleSet
+
+NOT_ALLOWABLE = frozenset({"split-mismatch", "manifest-ambiguity"})  # review under every policy
 
 
 @dataclass(slots=True)
@@ -29,11 +34,11 @@ def decide(identity: ApkIdentity, findings: list[Finding], policy: Policy,
     allowed = _allow_entry(identity, policy)
     best: Outcome | None = None  # the default speaks only for findings no decision takes
     for f in findings:
-        tags = _tags(f, rules)
-        decision = next((d for d in policy.decisions if holds(d.when, f, tags)), None)
-        if allowed is not None:
+        if allowed is not None and f.kind not in NOT_ALLOWABLE:
             f.verdict, f.policy = "allowed", allowed
             continue
+        tags = _tags(f, rules)
+        decision = next((d for d in policy.decisions if holds(d.when, f, tags)), None)
         if decision is None:
             f.verdict, f.policy = policy.default, None
         else:
@@ -41,8 +46,8 @@ def decide(identity: ApkIdentity, findings: list[Finding], policy: Policy,
         if best is None or VERDICT_RANK[f.verdict] > VERDICT_RANK[best.verdict] or (
                 f.verdict == best.verdict and best.policy is None and f.policy is not None):
             best = Outcome(f.verdict, f.policy)  # among equals, the one a decision gave cites it
-    if allowed is not None:  # package + verified certificate allow-listed: also against a review default
-        return Outcome("allowed", allowed)
+    if allowed is not None and (best is None or best.verdict == "allowed"):
+        return Outcome("allowed", allowed)  # package + verified certificate: also against a review default
     return best if best is not None else Outcome(policy.default, None)
 
 

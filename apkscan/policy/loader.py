@@ -15,6 +15,8 @@ from apkscan.rules.yamlsrc import (
     check_example_certs,
     normalise_hash,
     read_document,
+    read_text,
+    shipped_name_taken,
     validate,
 )
 
@@ -84,6 +86,7 @@ def load_policy(name_or_path: str = DEFAULT_POLICY, extra_allow: list[AllowEntry
 
 def lint_policy(path: str | Path, text: str | None = None) -> tuple[Policy | None, list[RuleError]]:
     try:
+        text = read_text(str(path)) if text is None else text
         doc = read_document(path, text)
     except RuleError as exc:
         return None, [exc]
@@ -93,11 +96,13 @@ def lint_policy(path: str | Path, text: str | None = None) -> tuple[Policy | Non
     if errors:
         return None, errors
     try:
-        return _build(doc), []
+        policy = _build(doc)
     except RuleError as exc:
         return None, [exc]
     except (KeyError, TypeError, ValueError) as exc:  # only without jsonschema installed
         return None, [doc.error((), f"malformed policy: {exc}")]
+    reserved = shipped_name_taken(policy.name, str(path), text, policy_dir(), "policy")
+    return (None, [doc.error(("policy",), reserved, "POLICY_NAME_RESERVED")]) if reserved else (policy, [])
 
 
 def _build(doc: Document) -> Policy:

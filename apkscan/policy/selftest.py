@@ -15,8 +15,10 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any
 
-from apkscan.policy.decide import decide
+from apkscan.apk.model import ApkIdentity
 from apkscan.policy.model import Policy
+from apkscan.policy.multi import decide_all
+from apkscan.result import AppResult
 from apkscan.rules.matcher import match_identity
 from apkscan.rules.model import RuleSet
 
@@ -37,16 +39,20 @@ def run_policy_examples(policy: Policy, rules: RuleSet) -> list[PolicyExampleRes
 
 
 def check_example(policy: Policy, ex: dict[str, Any], rules: RuleSet) -> PolicyExampleResult:
+    """The example's app decided as the scan decides a bundle: each APK matched and decided on
+    its own (as :func:`~apkscan.evaluate.evaluate` does), then :func:`~apkscan.splits.assemble`
+    (one code path with the scan, review 64 F1: a split mismatch is never allow-listed)."""
     from apkscan.rules.selftest import example_identity  # here: scan imports this module for selects_nothing
-    from apkscan.splits import mismatch_finding
+    from apkscan.splits import assemble
 
-    identity = example_identity(ex)
-    findings = match_identity(identity, rules, ex.get("dex_classes"))
-    for i, spec in enumerate(ex.get("splits", [])):  # split APKs of a bundle whose base is ``ex``
+    apps = [_decided(example_identity(ex), policy, rules, "example", ex.get("dex_classes"))]
+    for i, spec in enumerate(ex.get("splits", [])):  # APKs of a bundle whose base is ``ex``
         split = example_identity({"package": ex.get("package"), **spec})
-        mismatch = mismatch_finding(identity, split, f"example split #{i + 1}")
-        findings += [mismatch] if mismatch is not None else []
-    outcome = decide(identity, findings, policy, rules)
+        if split.manifest is not None:  # a split name (default config.exampleN), "": a second base
+            split.manifest.split = str(spec.get("split", f"config.example{i + 1}"))
+        apps.append(_decided(split, policy, rules, f"example split #{i + 1}", None))
+    app = assemble(apps, "example", [policy], rules)[0][0] if len(apps) > 1 else apps[0]
+    outcome, findings = app.verdicts[policy.name], app.findings
     got_decision = outcome.policy.get("decision") if outcome.policy else None
     expect = ex.get("expect") or {}
     ok = outcome.verdict == expect.get("verdict")
@@ -58,6 +64,13 @@ def check_example(policy: Policy, ex: dict[str, Any], rules: RuleSet) -> PolicyE
               f"got {outcome.verdict} by {got_decision or 'default'} ({found})")
     return PolicyExampleResult(policy.name, str(ex.get("name", "?")), ok, outcome.verdict,
                                got_decision, detail)
+
+
+def _decided(identity: ApkIdentity, policy: Policy, rules: RuleSet, source: str, classes: Any) -> AppResult:
+    app = AppResult(source=source, container=None, identity=identity,
+                    findings=match_identity(identity, rules, classes))
+    app.set_outcomes(decide_all(identity, app.findings, [policy], rules))
+    return app
 
 
 SYNTHETIC_RULES = ("apkscan.manifest-ambiguity", "apkscan.split-mismatch")

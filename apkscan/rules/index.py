@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from apkscan.rules.certview import CertView
 from apkscan.rules.model import Rule, RulePack
-from apkscan.rules.normalise import forms
+from apkscan.rules.normalise import package_forms
 
 DIGESTS = ("sha256", "sha1", "md5")  # what KnownCert.matches compares
 
@@ -63,7 +63,7 @@ def build(pack: RulePack) -> PackIndex:
             ix.sdk.append(pos)
         elif _has_pattern(rule):
             ix.always.append(pos)
-        for key in dict.fromkeys(v for name in rule.packages for _how, v in forms(name)):  # folded forms too
+        for key in dict.fromkeys(v for name in rule.packages for _how, v in package_forms(name)):  # folded forms too
             ix.by_package.setdefault(key, []).append(pos)
         ix.exact.update(rule.packages)
         for rc in rule.certificates:
@@ -129,7 +129,7 @@ def candidates(pack: RulePack, ix: PackIndex, packages: Iterable[str], view: Cer
     if sdk:
         hit.update(ix.sdk)
     for pkg in packages:
-        for _form, value in forms(pkg):
+        for _form, value in package_forms(pkg):
             hit.update(ix.by_package.get(value, ()))
     if ix.by_digest:
         for cert in _certificates(view):

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from apkscan.rules.attrs import attribute_name, unknown_attribute
 from apkscan.rules.model import (
     KnownCert,
     NamePattern,
@@ -30,6 +31,8 @@ from apkscan.rules.yamlsrc import (
     check_example_certs,
     normalise_hash,
     read_document,
+    read_text,
+    shipped_name_taken,
     validate,
 )
 
@@ -102,10 +105,57 @@ def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
             continue
         packs.append(pack)
         taken.add(pack.name)
-    errors += duplicates(packs)
+    errors += duplicates(packs) + ([] if builtin else shipped_names_taken(packs))
     if errors:
         raise RulesInvalid(errors)
+    shipped = {str(f) for f in builtin_files()} if builtin else set()
+    for note in vendor_keys_added(packs, shipped):
+        notices.append(note)
+        next(p for p in packs if p.path == note.file).notices.append(f"{note.code}: {note.reason}")
     return RuleSet(packs, notices=notices)
+
+
+def vendor_keys_added(packs: list[RulePack], shipped: set[str]) -> list[RuleError]:
+    """A pack not shipped that lists certificates no other pack of its vendor lists, under the
+    vendor name of another pack: they count as that vendor's keys for every pack of the vendor
+    (review 64 F2), so the run says so (a shared rule file must not change how other packs
+    decide without a word)."""
+    out = []
+    for pack in packs:
+        others = [p for p in packs if p is not pack and p.vendor == pack.vendor]
+        if pack.path in shipped or not others or pack.name.startswith("ioc."):
+            continue
+        known = {(a, d) for p in others for kc in p.certificates.values() for a in ("sha256", "sha1", "md5")
+                 if (d := getattr(kc, a))}
+        added = [kc for kc in pack.certificates.values()
+                 if not any((a, getattr(kc, a)) in known for a in ("sha256", "sha1", "md5"))]
+        if not added:
+            continue
+        reason = (f"pack {pack.name!r} adds {len(added)} certificate(s) to vendor {pack.vendor!r} "
+                  f"({', '.join(kc.id for kc in added[:3])}), also the vendor of {', '.join(p.name for p in others)}: "
+                  f"they count as {pack.vendor}'s keys there too (its listed packages signed by one are no "
+                  "impersonation; a vendor name on one is no claim in a pack that lists keys); a pack that "
+                  "lists none still identifies the vendor by name")
+        out.append(RuleError(pack.path, None, reason, "RULES_VENDOR_KEYS_ADDED"))
+    return out
+
+
+def shipped_names_taken(packs: list[RulePack]) -> list[RuleError]:
+    """Without the shipped packs (``--no-builtin-rules``), a pack may still not take a shipped pack's
+    name unless it is that file: the summary line and reports would show the shipped pack and
+    version for other rules (review 64 F6). Beside the shipped packs :func:`duplicates` refuses it."""
+    out = []
+    for pack in packs:
+        if pack.name.startswith("ioc.") or not (builtin_dir() / f"{pack.name}.yaml").is_file():
+            continue
+        try:
+            text = read_text(pack.path)
+        except RuleError as exc:  # gone or unreadable since it was parsed: not the shipped file
+            text = exc.message
+        reason = shipped_name_taken(pack.name, pack.path, text, builtin_dir(), "pack")
+        if reason:
+            out.append(RuleError(pack.path, None, reason, "RULES_ID_RESERVED"))
+    return out
 
 
 def reserved_id(rule_id: str) -> str | None:
@@ -264,7 +314,17 @@ def _regex(doc: Document, at: tuple, text: str) -> re.Pattern[str]:
 
 
 def _name_pattern(doc: Document, at: tuple, spec: dict[str, str], refs: list[str]) -> NamePattern:
-    return NamePattern({str(k): _regex(doc, at + (k,), str(v)) for k, v in spec.items()}, refs)
+    """Keys as the certificate reader names attributes (:mod:`apkscan.rules.attrs`): ``o`` and
+    ``organizationName`` are ``O``; a key naming no attribute could never match, so it is refused."""
+    attrs: dict[str, re.Pattern[str]] = {}
+    for k, v in spec.items():
+        name = attribute_name(str(k))
+        if name is None:
+            raise doc.error(at + (k,), unknown_attribute(k))
+        if name in attrs:
+            raise doc.error(at + (k,), f"{k!r} is the attribute {name}, already given in this pattern")
+        attrs[name] = _regex(doc, at + (k,), str(v))
+    return NamePattern(attrs, refs)
 
 
 def _cert_use(doc: Document, at: tuple, use: Any, pack: RulePack, register: bool = True) -> RuleCert:

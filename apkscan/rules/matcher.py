@@ -31,7 +31,7 @@ from apkscan.rules.model import (
     RuleSet,
 )
 from apkscan.rules.names import as_claim, foreign_keys, name_evidence, own_keys, publisher_evidence
-from apkscan.rules.normalise import bounded_text, form_patterns, form_search, forms
+from apkscan.rules.normalise import bounded_text, form_patterns, form_search, package_forms
 from apkscan.rules.prefilter import facts_of, prefilter_of
 
 __all__ = ["CertView", "match_identity"]
@@ -79,8 +79,12 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
     all_certs = cert_evidence(known if known is not None else list(pack.certificates.values()), view)
     vendor_certs = _usable(all_certs, unverified)
     counterfeit = counterfeit_findings(pack, view, known)
-    foreign = foreign_keys(vendor_known, view)
-    publisher = publisher_evidence(pack, view, foreign, own_keys(vendor_known, view))
+    # whether the vendor's name is only a claim on another key is this pack's to say: a pack that
+    # lists no key (Kaspersky) identifies by name, whatever keys another pack of the vendor lists
+    # (review 64 F2: a shared file listing one "Kaspersky" key demoted every Kaspersky-signed app)
+    names_known = vendor_known if pack.certificates else []
+    foreign = foreign_keys(names_known, view)
+    publisher = publisher_evidence(pack, view, foreign, own_keys(names_known, view))
     if counterfeit:  # the vendor's name on a counterfeit certificate is only a claim
         publisher = [as_claim(e) for e in publisher]
     vendor_keys = cert_evidence(vendor_known, view)
@@ -197,7 +201,7 @@ def _package_evidence(rule: Rule, identity: ApkIdentity, exact: set[str],
     out: list[Evidence] = []
     for how, pkg in _package_values(identity) if readings is None else readings:
         field = "package" if how == "framework" else f"package ({how})"
-        for form, value in forms(pkg):
+        for form, value in package_forms(pkg):
             if any(fnmatch.fnmatchcase(value, g) for g in rule.package_exclude):
                 break
             hit = _named(rule, value)
@@ -225,10 +229,10 @@ def _named(rule: Rule, value: str) -> str | None:
 
 @functools.lru_cache(maxsize=4096)
 def _folded(packages: tuple[str, ...]) -> dict[str, str]:
-    """Folded form (:func:`forms`: NFKC/case fold, skeleton) -> the name as written."""
+    """Folded form (:func:`package_forms`: NFKC/case fold, skeleton, ASCII look-alikes) -> the name as written."""
     out: dict[str, str] = {}
     for name in packages:
-        for _how, value in forms(name)[1:]:
+        for _how, value in package_forms(name)[1:]:
             out.setdefault(value, name)
     return out
 

@@ -215,6 +215,28 @@ def _forms(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+# UTS #39 confusables.txt maps these ASCII characters to another ASCII prototype: I, 1 and | to
+# l, 0 to O, m to rn (compared here as rn -> m: the same equivalence, and a package without any of
+# them keeps its forms). w -> vv and i -> l are not in the table. Packages only: a package is an
+# exact string Android installs, so com.zhiliaoapp.musicaIly (capital I) is another package that
+# reads as TikTok's (review 64 F8 note); labels are matched by patterns, publisher names by words.
+ASCII_CONFUSABLES = str.maketrans({"I": "l", "1": "l", "|": "l", "0": "o"})
+
+
+@functools.lru_cache(maxsize=16384)
+def package_forms(text: str) -> tuple[tuple[str, str], ...]:
+    """:func:`forms` of a package, then its ``lookalike`` form when it differs: the skeleton with
+    the ASCII confusables of :data:`ASCII_CONFUSABLES` mapped (``musicaIly``, ``c0m``, ``rnm``)."""
+    seen = _forms(text)
+    if not (_HAS_ASCII_CONFUSABLE.search(text) or "rn" in skeleton(text)):
+        return seen  # most packages: nothing to map (the skeleton is cached by _forms)
+    value = skeleton(text.translate(ASCII_CONFUSABLES)).replace("rn", "m")
+    return seen if any(value == v for _, v in seen) else (*seen, ("lookalike", value))
+
+
+_HAS_ASCII_CONFUSABLE = re.compile(r"[I10|]")
+
+
 @functools.lru_cache(maxsize=256)
 def listed_keys(names: tuple[str, ...]) -> list[tuple[str, list[str]]]:
     """(name, its :func:`publisher_key` words) of a pack's listed names: the same for every app."""

@@ -40,7 +40,7 @@ from apkscan.rules.index import DIGESTS, KnownIndex, kept
 from apkscan.rules.keys import counterfeit_subject, dn_of_attrs
 from apkscan.rules.model import RuleSet
 from apkscan.rules.names import OUTSIDE_O
-from apkscan.rules.normalise import FormPatterns, bounded_text, form_patterns, form_search, forms, listed_keys, publisher_key
+from apkscan.rules.normalise import FormPatterns, bounded_text, form_patterns, form_search, listed_keys, package_forms, publisher_key
 
 FORMAT = 1  # of facts_of's value: a stored value of another format is not read
 
@@ -89,7 +89,7 @@ class Prefilter:
             subjects += pack.publishers
             self.firsts.update(k[0] for _n, k in listed_keys(tuple(pack.publisher_names)) if k)
             for rule in pack.rules:
-                self.names.update(v for name in rule.packages for _how, v in forms(name))
+                self.names.update(v for name in rule.packages for _how, v in package_forms(name))
                 globs += rule.package_globs
                 self.regexes += rule.package_regexes
                 labels += rule.labels
@@ -112,7 +112,7 @@ class Prefilter:
         if facts["ambiguous"]:
             return True
         for pkg in facts["packages"]:
-            for _how, value in forms(pkg):
+            for _how, value in package_forms(pkg):
                 if (value in self.names or (self.globs is not None and self.globs.match(value))
                         or any(p.search(bounded_text(value)) for p in self.regexes)):
                     return True

@@ -22,6 +22,7 @@ from apkscan.apk.model import (
     SignerResult,
     VerificationResult,
 )
+from apkscan.rules.attrs import attribute_name
 from apkscan.rules.matcher import match_identity
 from apkscan.rules.model import Rule, RuleSet
 from apkscan.rules.yamlsrc import normalise_hash
@@ -38,7 +39,9 @@ class ExampleResult:
 def example_certificate(spec: dict[str, Any]) -> Certificate:
     """A Certificate carrying only what the example states (digests, subject attributes, and
     the serial and validity dates a counterfeit copies)."""
-    attrs = {str(k): [str(v)] for k, v in (spec.get("subject") or {}).items()}
+    attrs: dict[str, list[str]] = {}  # keyed as the certificate reader keys them (o -> O)
+    for k, v in (spec.get("subject") or {}).items():
+        attrs.setdefault(attribute_name(str(k)) or str(k), []).append(str(v))
     return Certificate(sha256=normalise_hash(spec.get("sha256", "")), sha1=normalise_hash(spec.get("sha1", "")),
                        md5=normalise_hash(spec.get("md5", "")),
                        subject=",".join(f"{k}={v[0]}" for k, v in attrs.items()), issuer="",

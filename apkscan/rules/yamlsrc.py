@@ -15,6 +15,7 @@ conversion (a 4,301-digit integer raises; ``1:2:3:...`` base-60 integers convert
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 from apkscan import jsonbound
 from apkscan.issues import ApkScanError
 from apkscan.rules import cache
+from apkscan.rules.attrs import attribute_name, unknown_attribute
 
 MAX_RULE_FILE = 8 << 20  # a rule or policy file larger than this is refused
 MAX_NESTING = 64  # rule files nest ~6 deep; deeper is refused before any recursive stage can overflow
@@ -72,7 +74,7 @@ def read_document(path: str | Path, text: str | None = None) -> Document:
     """
     name = str(path)
     if text is None:
-        text = _read_text(name)
+        text = read_text(name)
     key = cache.parse_key(text)
     hit = cache.parsed(key)
     if hit is not None:
@@ -96,7 +98,7 @@ def read_capped(name: str, what: str = "file", too_large: str = "RULES_INVALID")
     raise RuleError(name, None, f"{what} larger than {MAX_RULE_FILE} bytes", too_large)
 
 
-def _read_text(name: str) -> str:
+def read_text(name: str) -> str:
     try:  # newlines as read_text() gave them: the text is also the parse cache's key
         return read_capped(name).decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
@@ -242,8 +244,38 @@ def check_example_certs(doc: Document, at: Path_, example: Any) -> None:
                 if value is not None and (not isinstance(value, str) or len(normalise_hash(value)) != length
                                           or any(c not in "0123456789abcdef" for c in normalise_hash(value))):
                     raise doc.error(where + (algo,), f"{algo} must be {length} hex digits, got {value!r}")
+            _check_subject_keys(doc, where, cert)
+
+
+def _check_subject_keys(doc: Document, where: Path_, cert: Any) -> None:
+    """An example's subject is read as a certificate's (:func:`apkscan.rules.attrs.attribute_name`):
+    a key naming no attribute would let a misspelt pattern PASS against a misspelt example."""
+    subject = cert.get("subject") if isinstance(cert, dict) else None
+    for key in subject if isinstance(subject, dict) else ():
+        if attribute_name(str(key)) is None:
+            raise doc.error(where + ("subject", key), unknown_attribute(key))
 
 
 def normalise_hash(value: Any) -> str:
     """Lower-case hex without colons or spaces (apksigner and keytool print both forms)."""
     return str(value).replace(":", "").replace(" ", "").lower()
+
+
+def shipped_name_taken(name: str, path: str, text: str, folder: Path, what: str) -> str | None:
+    """Why the file at ``path`` may not take the shipped ``name`` (None: no shipped file of that
+    name, or the file *is* that shipped file or its text). A copy with one decision changed kept the
+    shipped name, version, title and citation: every report showed the shipped measure (review 64
+    F6). Compared as read (UTF-8, newlines normalised), the shipped file read the same way."""
+    shipped = folder / f"{name}.yaml"
+    if not _PLAIN_NAME.fullmatch(name) or not shipped.is_file() or Path(path) == shipped:
+        return None
+    try:
+        if read_text(str(shipped)) == text:
+            return None
+    except RuleError:
+        pass
+    return (f"{what} name {name!r} is a shipped {what}'s ({shipped.name}) and this file's content differs "
+            f"from it: reports would show the shipped {what}; give your {what} its own name")
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a file name in the folder, never a path
