@@ -80,3 +80,53 @@ def test_added_keys_are_announced(tmp_path):
     scan = run("scan", fixture("kaspersky-subject-notes.apk"), "--rules", path, "--policy", "us-dhs-bod-17-01",
                "--no-store", "-q", "--fail-on", "prohibited")
     assert scan.returncode == 1 and "warning: RULES_VENDOR_KEYS_ADDED:" in scan.stderr, scan.stderr
+
+
+MYBD = """schema: apkscan-rules/1
+pack: mybd
+vendor: ByteDance
+version: "1"
+reviewed: "2026-11-28"
+sources: {S: "our org's ByteDance list"}
+publisher:
+  - subject: {O: '^musical\\.ly Inc\\.$'}
+    references: [S]
+rules:
+  - id: mybd.lark
+    app: Lark (internal note)
+    match:
+      package: [com.ss.android.lark]
+    references: [S]
+"""
+
+
+def _subject_bases(found, pack: str) -> list[tuple[str, str, bool]]:
+    return [(f.strength, e.basis, e.verified) for f in found if f.pack == pack
+            for e in f.evidence if e.field == "signer.subject.O"]
+
+
+def test_a_user_pack_without_keys_does_not_make_a_self_signed_name_the_vendors(tmp_path):
+    """The mirror of F2 (final review 5 F1): a user pack of ``vendor: ByteDance`` with a publisher
+    pattern and no key made ``O=musical.ly Inc.`` on a test key (listed by no pack) a verified,
+    ``strong`` ``subject`` match, while the shipped pack called the same name a claim. ByteDance's
+    shipped packs list keys, so the name on any other key is a claim in every pack."""
+    from test_policy_resolution import signed_apk
+
+    path = tmp_path / "mybd.yaml"
+    path.write_text(MYBD)
+    apk = signed_apk(tmp_path / "notes.apk", "com.example.notes", "Notes", "bytedance-like")
+    identity = identify(str(apk))
+    rules = load_ruleset([path])
+    for indexed in (True, False):
+        found = match_identity(identity, rules, indexed=indexed)
+        shipped = _subject_bases(found, "bytedance")
+        assert shipped == [("weak", "subject-present", False)], indexed
+        assert _subject_bases(found, "mybd") == shipped, indexed
+    # a user pack trusts every pack: another user file listing the vendor's keys makes the name a claim too
+    keys, acme = tmp_path / "keys.yaml", tmp_path / "acme.yaml"
+    keys.write_text(MYK.replace("pack: myk", "pack: keys").replace("Kaspersky", "Acme").replace("myk.", "keys."))
+    acme.write_text(MYBD.replace("pack: mybd", "pack: acme").replace("ByteDance", "Acme").replace("mybd.", "acme."))
+    both = match_identity(identity, load_ruleset([keys, acme], builtin=False))
+    assert _subject_bases(both, "acme") == [("weak", "subject-present", False)]
+    alone = match_identity(identity, load_ruleset([acme], builtin=False))
+    assert [b for _, b, _ in _subject_bases(alone, "acme")] == ["subject"]  # no pack lists an Acme key: by name

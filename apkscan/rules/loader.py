@@ -109,6 +109,8 @@ def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
     if errors:
         raise RulesInvalid(errors)
     shipped = {str(f) for f in builtin_files()} if builtin else set()
+    for pack in packs:
+        pack.shipped = pack.path in shipped
     for note in vendor_keys_added(packs, shipped):
         notices.append(note)
         next(p for p in packs if p.path == note.file).notices.append(f"{note.code}: {note.reason}")
@@ -134,8 +136,9 @@ def vendor_keys_added(packs: list[RulePack], shipped: set[str]) -> list[RuleErro
         reason = (f"pack {pack.name!r} adds {len(added)} certificate(s) to vendor {pack.vendor!r} "
                   f"({', '.join(kc.id for kc in added[:3])}), also the vendor of {', '.join(p.name for p in others)}: "
                   f"they count as {pack.vendor}'s keys there too (its listed packages signed by one are no "
-                  "impersonation; a vendor name on one is no claim in a pack that lists keys); a pack that "
-                  "lists none still identifies the vendor by name")
+                  "impersonation; a vendor name on one is no claim in a pack that lists keys, nor in another "
+                  "user pack); a shipped pack whose vendor no shipped pack lists keys for still identifies the "
+                  "vendor by name")
         out.append(RuleError(pack.path, None, reason, "RULES_VENDOR_KEYS_ADDED"))
     return out
 

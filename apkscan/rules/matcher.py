@@ -57,7 +57,8 @@ def match_identity(identity: ApkIdentity, rules: RuleSet,
     readings = _package_values(identity)  # read once, asked by every pack and rule
     for pack in rules.packs:
         vendor_known = vendor_index(rules, pack.vendor) if indexed else by_vendor[pack.vendor]
-        findings.extend(_match_pack(pack, identity, view, classes, vendor_known, indexed, readings))
+        names_known = vendor_known if names_are_claims(rules, pack) else []
+        findings.extend(_match_pack(pack, identity, view, classes, vendor_known, indexed, readings, names_known))
     ambiguity = _ambiguity(identity)
     if ambiguity is not None:
         findings.append(ambiguity)
@@ -67,9 +68,22 @@ def match_identity(identity: ApkIdentity, rules: RuleSet,
     return findings
 
 
+def names_are_claims(rules: RuleSet | None, pack: RulePack) -> bool:
+    """Whether the vendor's name on a key none of its packs lists is only a claim in ``pack``'s
+    findings: when ``pack`` lists keys, or a pack at least as trusted does (a shipped pack is
+    trusted over a user's, a user pack trusts every pack). A vendor whose shipped packs list no key
+    (Kaspersky) is identified by name, and a user file adding one "Kaspersky" key does not change
+    that (review 64 F2); a user pack without keys for a vendor whose shipped packs list keys
+    (ByteDance, Tencent) never makes a self-signed ``O=`` the vendor's (final review 5 F1)."""
+    if pack.certificates or rules is None:
+        return bool(pack.certificates)
+    return any(p.certificates for p in rules.packs if p.vendor == pack.vendor and (p.shipped or not pack.shipped))
+
+
 def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: list[str] | None,
                 vendor_known: list[KnownCert] | KnownIndex, indexed: bool = True,
-                readings: list[tuple[str, str]] | None = None) -> list[Finding]:
+                readings: list[tuple[str, str]] | None = None,
+                names_known: list[KnownCert] | KnownIndex | None = None) -> list[Finding]:
     readings = _package_values(identity) if readings is None else readings
     known = index_of(pack).certificates if indexed else None
     # --quick (content not checked) or signatures never read (timeout, limit): nothing could be
@@ -79,10 +93,8 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
     all_certs = cert_evidence(known if known is not None else list(pack.certificates.values()), view)
     vendor_certs = _usable(all_certs, unverified)
     counterfeit = counterfeit_findings(pack, view, known)
-    # whether the vendor's name is only a claim on another key is this pack's to say: a pack that
-    # lists no key (Kaspersky) identifies by name, whatever keys another pack of the vendor lists
-    # (review 64 F2: a shared file listing one "Kaspersky" key demoted every Kaspersky-signed app)
-    names_known = vendor_known if pack.certificates else []
+    if names_known is None:
+        names_known = vendor_known if names_are_claims(None, pack) else []
     foreign = foreign_keys(names_known, view)
     publisher = publisher_evidence(pack, view, foreign, own_keys(names_known, view))
     if counterfeit:  # the vendor's name on a counterfeit certificate is only a claim

@@ -159,6 +159,7 @@ class RulePack:
     publisher_names: list[str] = field(default_factory=list)  # compared by publisher_key
     rules: list[Rule] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # what of the file was left out (an indicator feed's skips)
+    shipped: bool = False  # one of apkscan's own packs (set by the loader): see matcher.names_are_claims
 
     def meta(self) -> dict[str, Any]:
         out = {"name": self.name, "version": self.version, "vendor": self.vendor,
