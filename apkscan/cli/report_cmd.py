@@ -131,10 +131,10 @@ def typed(path: str, data: object):
     try:
         doc = ScanDocument.from_dict(data)
     except DocumentError as exc:  # said once, with its code (it printed twice: review 64)
-        raise BadResult(f"{path}: {exc}") from None
+        raise BadResult(f"{path}: not a valid apkscan scan result: {exc}") from None
     problems = schema_problems(data)
     if problems:
         for p in problems[:-1]:
             click.echo(f"Error: {path}: {p}", err=True)
-        raise BadResult(f"{path}: {problems[-1]}")
+        raise BadResult(f"{path}: not a valid apkscan scan result: {problems[-1]}")
     return doc
