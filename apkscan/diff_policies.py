@@ -66,6 +66,7 @@ def document_notes(old: ScanDocument, new: ScanDocument, paths: tuple[str, str])
                            f"under {', '.join(common) or 'none of them'}; only in the older: "
                            f"{', '.join(p for p in before if p not in after) or 'none'}; only in the newer: "
                            f"{', '.join(p for p in after if p not in before) or 'none'}", Severity.WARNING))
+    notes += changed_policies(old, new)
     for doc, path in zip((old, new), paths):
         if is_quick(doc):
             notes.append(Issue("DIFF_QUICK_SCAN", f"{path} was made with --quick: signers are compared by the "
@@ -73,6 +74,31 @@ def document_notes(old: ScanDocument, new: ScanDocument, paths: tuple[str, str])
                                "tampered app under the same signature reads as unchanged; the comparison is "
                                "incomplete (exit 3, not 0, when nothing got worse)", Severity.WARNING))
     return notes
+
+
+def changed_policies(old: ScanDocument, new: ScanDocument) -> list[Issue]:
+    """A policy both scans ran under one name whose stated version or review date differs: a
+    verdict that moved under it may have moved because the policy did (a release between two
+    audits can change a shipped policy's content under its name). A user's edit that keeps both
+    is not seen: the document records no digest of the policy's content."""
+    before = {p.name: p for p in _metas(old) if p.name}
+    notes = []
+    for after in _metas(new):
+        was = before.get(after.name) if after.name else None
+        if was is None or (was.version, was.reviewed) == (after.version, after.reviewed):
+            continue
+        notes.append(Issue("DIFF_POLICY_CHANGED", f"policy {after.name} changed between the scans: version "
+                           f"{was.version or '?'} (reviewed {was.reviewed or '?'}) then {after.version or '?'} "
+                           f"(reviewed {after.reviewed or '?'}): a verdict under it may have moved because the "
+                           "policy changed", Severity.WARNING))
+    return notes
+
+
+def _metas(doc: ScanDocument) -> tuple:
+    """The run's policy records (a 1.0/1.1 document: its one ``policy``, when a record)."""
+    if doc.policies:
+        return doc.policies
+    return () if doc.policy is None or isinstance(doc.policy, str) else (doc.policy,)
 
 
 def is_quick(doc: ScanDocument) -> bool:

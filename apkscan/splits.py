@@ -73,10 +73,21 @@ def assemble(apps: list, key: str, policies: list[Policy], rules: RuleSet) -> tu
         attach(base, s, policies, rules, extra=duplicate)
     installed = bases if one_set else bases[:1]
     for other in installed[1:]:
-        base, second = installed[0].identity, other.identity
-        differs = [r for r in mismatch(base, second) if _package(second) == _package(base)]  # its signers too
-        add_mismatch(installed[0], other, [(_second_base(base, second), "strong"), *differs], policies, rules)
+        _second_base_found(installed[0], other, policies, rules)
     return bases, skipped
+
+
+def _second_base_found(first, other, policies: list[Policy], rules: RuleSet) -> None:
+    """A second base in one install set: the first base gets the mismatch; so does the second
+    when it claims the same package (either could be the one installed: an impostor base given
+    after the genuine one must not read ``allowed`` on its own row). A whole other app stays an
+    app of its own."""
+    base, second = first.identity, other.identity
+    same = _package(second) == _package(base)
+    differs = mismatch(base, second) if same else []  # its signers too
+    add_mismatch(first, other, [(_second_base(base, second), "strong"), *differs], policies, rules)
+    if same:
+        add_mismatch(other, first, [(_second_base(second, base), "strong"), *mismatch(second, base)], policies, rules)
 
 
 def _variants(unique: list, bases: list) -> bool:

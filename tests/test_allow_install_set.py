@@ -125,3 +125,35 @@ def test_allow_entry_leaves_an_ambiguous_manifest_to_the_policy(rules):
     outcome = decide(identity, [finding], load_policy(extra_allow=[parse_allow(f"com.example.bank:{GENUINE}")]), rules)
     assert (outcome.verdict, finding.verdict, finding.policy["decision"]) == ("review", "review", "manifest-ambiguity")
     assert decide(identity, [], load_policy(extra_allow=[parse_allow(f"com.example.bank:{GENUINE}")])).verdict == "allowed"
+
+
+def test_impostor_second_base_row_is_not_allowed(rules, bundles, tmp_path):
+    """Genuine base first, an impostor's base of the same package after it, the genuine split:
+    either base could be the one installed, so the impostor's own row must not read ``allowed``
+    (final review 5: it did, with no finding naming the conflict) with the genuine key
+    allow-listed. Both rows name the other base."""
+    sys.path.insert(0, str(FIXTURES))
+    import axml_writer as ax
+    import generate as g
+    from apkscan.policy.loader import parse_allow
+
+    members = [("base.apk", "test-rsa", None), ("member1.apk", "impostor", ""), ("member2.apk", "test-rsa", "config.en")]
+    target = tmp_path / "swapped.apks"
+    with zipfile.ZipFile(target, "w") as z:
+        for name, key, split in members:
+            attrs = [ax.Attr("package", "com.example.bank", android=False)]
+            attrs += [ax.Attr("split", split, android=False)] if split is not None else []
+            app = g.App("com.example.bank", None, package_attrs=attrs)
+            z.writestr(name, g.sign(g.build_unsigned(app), tmp_path, [key], v1=True, v2=True, v3=True, min_sdk=21))
+    policy = load_policy(extra_allow=[parse_allow(f"com.example.bank:{GENUINE}")])
+    result = scan([FileSource([str(target)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy)
+    rows = {a["source"]["path"]: a for a in result.to_dict()["apps"] if a["package"] == "com.example.bank"}
+    assert set(rows) == {"base.apk", "member1.apk"}
+    for here, other in (("base.apk", "member1.apk"), ("member1.apk", "base.apk")):
+        row = rows[here]
+        mismatches = [f for f in row["findings"] if f["kind"] == "split-mismatch"]
+        assert row["verdict"] == "review" and row["policy"]["decision"] == "split-mismatch", row["findings"]
+        assert any("a second base APK of 'com.example.bank'" in f["message"] and other in f["message"]
+                   for f in mismatches), mismatches
+    impostor = [f for f in rows["member1.apk"]["findings"] if f["kind"] == "split-mismatch"]
+    assert any("verified signers differ" in f["message"] for f in impostor)

@@ -89,3 +89,19 @@ def test_different_policy_sets_are_noted_with_what_was_compared(tmp_path):
     assert note["code"] == "DIFF_POLICIES_DIFFER" and "only in the newer: canada-tbs-2023" in note["message"]
     assert "compared under canada-house-of-commons-2023, us-dhs-bod-17-01" in note["message"]
     assert rc == 0 and d["counts"]["unchanged"] == 2
+
+
+def test_a_policy_changed_under_its_name_is_said(tmp_path):
+    """The same policy name with another version between two audits (a release changed it): a
+    ``DIFF_POLICY_CHANGED`` note names it, so a verdict that moved is not read as the app's doing."""
+    dev = _folder(tmp_path / "dev", "clean-v1v2v3.apk", "kaspersky-subject-notes.apk")
+    for month, verdict, version in (("jan", "review", "1"), ("feb", "prohibited", "2")):
+        policy = tmp_path / f"fleet-{month}.yaml"
+        policy.write_text(FLEET.format(verdict=verdict).replace('version: "1"', f'version: "{version}"'))
+        _scan(dev, tmp_path / f"{month}.json", "--policy", str(policy))
+    rc, d, text = _diff(tmp_path / "jan.json", tmp_path / "feb.json")
+    [note] = [n for n in d["notes"] if n["code"] == "DIFF_POLICY_CHANGED"]
+    assert "policy fleet changed between the scans: version 1" in note["message"] and "then 2" in note["message"]
+    assert rc == 1 and "DIFF_POLICY_CHANGED" in text
+    rc, d, _ = _diff(tmp_path / "jan.json", tmp_path / "jan.json")  # the same policy: no note
+    assert rc == 0 and all(n["code"] != "DIFF_POLICY_CHANGED" for n in d["notes"])

@@ -220,3 +220,20 @@ def test_keys_named_like_the_records_internals_are_plain_unknown_fields(real_doc
     typed = ScanDocument.from_dict(doc)
     assert typed.to_dict() == doc and len(typed.apps) == len(doc["apps"])
     assert type(typed.apps[0]).__name__ == "App" and typed._extra["_keys"] == ["apps"]
+
+
+def test_report_command_says_a_refusal_once(tmp_path, real_document):
+    """A malformed document's refusal is one line with its code and field path (it was printed
+    twice, as ``error:`` and as a codeless ``Error:``: review 64's leftover)."""
+    from click.testing import CliRunner
+
+    from apkscan.cli import main
+
+    doc = json.loads(json.dumps(real_document))
+    doc["apps"][0]["verdict"] = "banned"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    res = CliRunner().invoke(main, ["report", str(bad), "--html", str(tmp_path / "r.html")])
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert res.exit_code == 2 and len(lines) == 1, res.output
+    assert "DOCUMENT_MALFORMED: apps/0/verdict" in lines[0] and str(bad) in lines[0]

@@ -127,6 +127,8 @@ rules:
         load_ruleset([pack])
     assert [e.code for e in info.value.errors] == ["RULES_ID_RESERVED"]
     assert "already used by" in info.value.errors[0].reason
+    assert "rename the pack" in info.value.errors[0].reason  # not "replace with --no-builtin-rules": also refused
+    assert "with --no-builtin-rules too" in info.value.errors[0].reason
     with pytest.raises(RulesInvalid) as info:  # replacing is explicit, and under its own name (review 64 F6)
         load_ruleset([pack], builtin=False)
     assert [e.code for e in info.value.errors] == ["RULES_ID_RESERVED"] and "is a shipped pack's" in info.value.errors[0].reason

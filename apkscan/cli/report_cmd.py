@@ -130,12 +130,11 @@ def typed(path: str, data: object):
 
     try:
         doc = ScanDocument.from_dict(data)
-    except DocumentError as exc:
-        click.echo(f"error: {path}: {exc}", err=True)
-        raise BadResult(f"{path}: not a valid apkscan scan result") from None
+    except DocumentError as exc:  # said once, with its code (it printed twice: review 64)
+        raise BadResult(f"{path}: not a valid apkscan scan result: {exc}") from None
     problems = schema_problems(data)
     if problems:
-        for p in problems:
-            click.echo(f"error: {path}: {p}", err=True)
-        raise BadResult(f"{path}: not a valid apkscan scan result")
+        for p in problems[:-1]:
+            click.echo(f"Error: {path}: {p}", err=True)
+        raise BadResult(f"{path}: not a valid apkscan scan result: {problems[-1]}")
     return doc

@@ -181,9 +181,11 @@ def duplicates(packs: list[RulePack]) -> list[RuleError]:
     errors = []
     for pack in packs:
         if pack.name in pack_paths:  # e.g. a user "pack: bytedance" beside the shipped one
+            shipped = (builtin_dir() / f"{pack.name}.yaml").is_file()  # kept for that file, --no-builtin-rules too
             errors.append(RuleError(pack.path, None, f"pack name {pack.name!r} is already used by "
-                                    f"{pack_paths[pack.name]}: rename the pack (or replace the shipped "
-                                    "packs with --no-builtin-rules)", "RULES_ID_RESERVED"))
+                                    f"{pack_paths[pack.name]}: rename the pack"
+                                    + (" (a shipped pack's name stays the shipped file's, with --no-builtin-rules too)"
+                                       if shipped else ""), "RULES_ID_RESERVED"))
         pack_paths.setdefault(pack.name, pack.path)
         for rule in pack.rules:
             if rule.id in seen:
