@@ -150,6 +150,20 @@ def test_a_set_whose_files_sort_apart_is_still_one_set(rules, policy, tmp_path):
     assert base["verdict"] == "review"
 
 
+def test_paths_past_the_cap_attribute_nothing(rules, policy, tmp_path, monkeypatch):
+    """A listing's paths past ``MAX_PATHS`` (memory in the parent) tie no file: those files are sets
+    of their own, a split there said (``CONTAINER_BUNDLE_NO_BASE``), never dropped."""
+    from apkscan.sources import androidqf_sets
+
+    monkeypatch.setattr(androidqf_sets, "MAX_PATHS", 1)
+    files = {DIR10 + "base.apk": BASE, DIR10 + "split_config.en.apk": EN}
+    apks = {f"{PKG}_base.apk": BASE, f"{PKG}_split_config.en.apk": EN}
+    doc = run(rules, policy, tmp_path, acquisition(tmp_path / "acq", [_record(PKG, files)], apks))
+    by_name = {a["source"]["chain"][-1]: a for a in doc["apps"] if a["identity"]["origin"] == "apk"}
+    assert set(by_name) == {f"apks/{PKG}_base.apk", f"apks/{PKG}_split_config.en.apk"}
+    assert "CONTAINER_BUNDLE_NO_BASE" in [w["code"] for w in by_name[f"apks/{PKG}_split_config.en.apk"]["warnings"]]
+
+
 @pytest.fixture(scope="module")
 def apk_of(tmp_path_factory):
     """``apk_of(package, key, split)`` -> a signed APK built by the fixture generator (needs apksigner)."""

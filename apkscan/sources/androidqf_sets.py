@@ -14,7 +14,8 @@ from the base's (a ``split-mismatch``), never a hidden app.
 
 A file no listed path names (renamed, its package not listed, a listing cut short) is its own set:
 a split there is scanned as its own app with ``CONTAINER_BUNDLE_NO_BASE`` (no base to compare it
-with), never dropped. A name two packages' paths both give is attributed to neither.
+with), never dropped. A name two packages' paths both give is attributed to neither; paths past
+:data:`MAX_PATHS` attribute nothing (the run's parent holds a bounded map whatever the listing holds).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from apkscan.sources.interface import chain_display
 
 APKS = "apks/"
 _NUMBERED = re.compile(r"(.+)_[0-9]+")
+# Paths read from a listing: a phone's ~700 packages list 1-5 files each; past this (a crafted listing
+# within packages.json's caps) the rest attribute nothing, so their files are sets of their own.
+MAX_PATHS = 100_000
 
 
 def local_stem(package: str, path: str) -> str:
@@ -39,7 +43,9 @@ class InstallSets:
     def __init__(self, listing: list[tuple[str, list[str]]]):
         """``listing``: (package, its files' device paths) per readable ``packages.json`` record."""
         owner: dict[str, str | None] = {}
+        paths_left = MAX_PATHS
         for package, paths in listing:
+            paths, paths_left = paths[:max(paths_left, 0)], paths_left - len(paths)
             for path in paths:
                 stem = local_stem(package, path)
                 owner[stem] = package if owner.get(stem, package) == package else None  # two packages: neither
