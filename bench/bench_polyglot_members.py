@@ -72,8 +72,10 @@ def walk(src: Path, path: Path, spool: Path) -> tuple[float, str]:
     """The walk's CPU seconds (user + system of its process: less swayed by other load than wall time)."""
     env = dict(os.environ, PYTHONPATH=str(src))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # run in the tree: ``-c`` puts the working folder first on sys.path, so run from another checkout's
+    # root both "trees" imported that checkout's apkscan (the baseline was this tree)
     done = subprocess.run([sys.executable, "-c", WALK, str(path), str(spool)], env=env, capture_output=True,
-                          text=True, check=True)
+                          text=True, check=True, cwd=str(src))
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, done.stdout.strip()
 

@@ -204,10 +204,10 @@ def test_names_in_an_apk_over_one_nested_apk_are_walked_once(rules, policy, tmp_
 
 
 def test_a_copy_of_data_a_bundle_skipped_by_name_is_still_read(rules, policy, tmp_path):
-    """Data keys only spare what the walker read: main.obb's bytes (a plain ZIP holding WeChat under
-    a data name: no manifest, no APK named in it) are skipped by their name and never walked, so
-    apps.zip, a second record over them, is. (A ZIP naming an APK under an OBB name is walked since
-    review 54 F6: then the second record would be a copy.)"""
+    """main.obb's bytes (a plain ZIP holding WeChat under a data name: no manifest, no APK named in
+    it) hold an APK by content, so they are walked as main.obb (closing notes 15/16: an entry's bytes
+    are looked at, not only its name), and apps.zip, a second record over them, is the copy, read
+    once. (Before, main.obb was skipped by its name and apps.zip read: WeChat was found either way.)"""
     wechat = (APKS / "wechat-tencent-subject.apk").read_bytes()
     files = [("manifest.json", b'{"package_name": "com.example"}', zipfile.ZIP_DEFLATED),
              ("base.apk", (APKS / "clean-v1v2v3.apk").read_bytes(), zipfile.ZIP_STORED),
@@ -216,7 +216,9 @@ def test_a_copy_of_data_a_bundle_skipped_by_name_is_still_read(rules, policy, tm
     path.write_bytes(with_aliases(zip_of(files), [("apps.zip", "main.obb")]))
     doc = scanned(path, rules, policy, tmp_path)
     assert verdicts(doc).get("payload.bin") == "prohibited"
-    assert not same_data_skips(doc)
+    assert [a["source"]["chain"][1:] for a in doc["apps"] if a["package"] == "com.tencent.mm"] == \
+        [["main.obb", "payload.bin"]]
+    assert [s["count"] for s in same_data_skips(doc)] == [1]
 
 
 def test_data_keys_belong_to_one_archive(tmp_path):

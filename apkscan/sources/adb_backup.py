@@ -200,8 +200,8 @@ class AdbBackupReader:
         passed); any other file, ZIP or not, is counted under ``reason``. A head that cannot be read
         is yielded, so its error is said, never skipped. A head the walker knows (a tar, a gzip ...) is
         counted so too, and yielded ``end_only``: the walker reads its end as it passes, and reads it
-        again from the backup as a ZIP only when that end says so (:func:`polyglot.data_end`; review 60
-        F1: a signed APK behind a tar head). A head nothing known is data by its first bytes, as any stream."""
+        again from the backup only when that end says so, then walks it both ways, as that ZIP and as
+        the tar its head says (:func:`polyglot.data_end`; review 60 F1: a signed APK behind a tar head). A head nothing known is data by its first bytes, as any stream."""
         inner = tf.extractfile(info)
         try:
             head = inner.peek(detect.HEAD_SIZE)[:detect.HEAD_SIZE] if info.size else b""

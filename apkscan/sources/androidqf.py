@@ -4,12 +4,13 @@ Layout (shared ``backup-formats.md`` §2): ``acquisition.json``, ``packages.json
 ``apks/``, ``backup.ab`` and text files, as a folder or a ZIP of it (optionally under one
 top-level folder). What is yielded:
 
-- every file in ``apks/`` → :class:`Member`. AndroidQF's file names lie on Android 11+
-  (element [1] of the install path, collisions numbered), so an APK is tied to its
-  package record only by SHA-256 against ``files[].sha256``, never by name. For the same reason
-  a package's base and splits are not grouped into one install set (no ``bundle`` key): the
-  SHA-256 that would tie them is known only once each is scanned, so each is its own app and
-  only the set checks of :mod:`apkscan.splits` (one base, distinct split names) are not made;
+- every file in ``apks/`` → :class:`Member`, grouped into install sets: the files whose names
+  one package's listed paths give (AndroidQF names each pulled file after its package and path,
+  :mod:`androidqf_sets`) share one ``bundle`` key, so the scan assembles that package's base and
+  splits as it does a split bundle's (``split-mismatch``: a split of another key or package); a
+  file no listed path names is a set of its own (a split there: ``CONTAINER_BUNDLE_NO_BASE``).
+  Those names say nothing of roles (on Android 11+ every file of a package has the same name but
+  its number), and a record is tied to its APK only by SHA-256 against ``files[].sha256``;
 - ``backup.ab`` → :class:`Member` (the walker recurses into it);
 - each package of ``packages.json`` → :class:`RecordedApp` with the certificate digests
   the device reported and ``apk_sha256s``, the SHA-256s of its files. The scan lists the
@@ -37,6 +38,7 @@ from apkscan import jsonbound
 from apkscan.issues import ApkScanError, error
 from apkscan.sources.interface import (MAX_DEVICE_RECORDS, InputProblem, Member, RecordedApp, RecordedCertificate,
                                       Skipped, Tree)
+from apkscan.sources.androidqf_sets import InstallSets, paths_of
 from apkscan.sources.layout_common import apk_after_all
 
 MAX_JSON_BYTES = 64 << 20
@@ -121,6 +123,7 @@ class AndroidQFReader:
         self.recorded: dict[str, RecordedApp] = {}
         self._pending: list[RecordedApp] = []  # packages.json records parsed, not yet yielded
         self._skipped: dict[str, Skipped] = {}
+        self._sets = InstallSets([])  # apks/ files per package, from packages.json (:mod:`androidqf_sets`)
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         names = self.tree.names()
@@ -137,16 +140,19 @@ class AndroidQFReader:
         self._pending, problems = self._packages(root)
         yield from problems
         skipped = self._skipped
+        sets = self._sets.keys(self.tree.chain, root, names)  # apks/ file -> its install set's bundle key
+        members: dict[str, list[str]] = {}
+        for name, key in sets.items():
+            members.setdefault(key, []).append(name)
         for name in names:
             rel = name[len(root):]
-            if rel == "packages.json":  # read above as the records; an APK under that name is scanned too
+            if name in sets:  # a set's files one after another (the scan assembles a bundle as it ends), at its first
+                yield from self._install_set(members.pop(sets[name], []), sets[name])
+            elif rel == "packages.json":  # read above as the records; an APK under that name is scanned too
                 if (member := apk_after_all(self.tree, name)) is not None:
                     yield member
-            elif not known_file(rel):  # apks/, backup.ab, *.age and every file AndroidQF does not write: by content
-                try:
-                    yield self.tree.member(name)
-                except ApkScanError as exc:  # e.g. over the bomb ratio: this member only
-                    yield InputProblem(self.tree.chain + (name,), [exc.to_issue()])
+            elif not known_file(rel):  # backup.ab, *.age and every file AndroidQF does not write: by content
+                yield self._member(name)
             elif (member := apk_after_all(self.tree, name)) is not None:
                 yield member
             else:
@@ -156,6 +162,20 @@ class AndroidQFReader:
                 if len(skipped[reason].examples) < 3:
                     skipped[reason].examples.append(name)
         yield from self._flush()
+
+    def _member(self, name: str, bundle: str | None = None) -> Member | InputProblem:
+        try:
+            member = self.tree.member(name)
+        except ApkScanError as exc:  # e.g. over the bomb ratio: this member only
+            return InputProblem(self.tree.chain + (name,), [exc.to_issue()])
+        member.bundle = bundle
+        return member
+
+    def _install_set(self, names: list[str], key: str) -> Iterator[Member | InputProblem]:
+        """The ``apks/`` files of one install set, each by content, all under its bundle key: the scan
+        reads which is the base and compares every split with it (:mod:`apkscan.splits`)."""
+        for name in names:
+            yield self._member(name, key)
 
     def unfinished(self) -> list[RecordedApp | Skipped]:
         """What the walk learnt before its time budget ended it (the walker asks on
@@ -197,13 +217,15 @@ class AndroidQFReader:
             return [], [InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID", f"not valid JSON: {exc}")])]
         if not isinstance(data, list):
             return [], [InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID", "not a list of packages")])]
-        records, bad = [], 0
+        records, bad, listing = [], 0, []
         for entry in data[:MAX_PACKAGES]:
             parsed = _package(entry, chain)
             if parsed is None:
                 bad += 1
             else:
                 records.append(parsed)
+                listing.append((parsed.package, paths_of(entry)))
+        self._sets = InstallSets(listing)
         problems = []
         if bad or len(data) > MAX_PACKAGES:
             over = [e["name"] for e in data[MAX_PACKAGES:MAX_PACKAGES + 5]  # named, as the _manifest cap names its files

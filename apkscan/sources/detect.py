@@ -18,7 +18,7 @@ import struct
 import zlib
 
 from apkscan.issues import ApkFormatError, ApkScanError, LimitExceeded
-from apkscan.sources import walkclock
+from apkscan.sources import data_zip, walkclock
 
 HEAD_SIZE = 4096
 
@@ -243,9 +243,10 @@ def member_holds_apk(member) -> bool:
 
     A ZIP whose central directory names ``AndroidManifest.xml`` is, and so is one naming an
     entry like an APK or a bundle of them (``.apk``, ``.apks``, ``.xapk``, ``.apkm``: an XAPK or a
-    ZIP of APKs under an OBB's or a log's name is walked, as adb backups walk it; review 54 F6).
-    A member stored in place (a window) is opened as a ZIP; a compressed one is streamed once
-    (bounded by its declared size) looking for such a record. A ZIP head that does not open as a
+    ZIP of APKs under an OBB's or a log's name is walked, as adb backups walk it; review 54 F6), and
+    so is one holding an entry that is such a ZIP by its bytes, whatever its name (:mod:`data_zip`:
+    an APK as ``FS/.../base`` in a bugreport). A member stored in place (a window) is opened as a ZIP;
+    a compressed one is streamed once (bounded by its declared size), its entries followed. A ZIP head that does not open as a
     ZIP goes on too: ``identify`` says what is wrong with it. Any other head is looked at from its
     end as the walker looks at any bytes (review 60 F1: a signed APK behind a tar or JPEG head):
     a window in place (one read of its last 64 KiB), a stream of a known head (a tar, a gzip ...)
@@ -291,8 +292,14 @@ def _window_holds_apk(path: str, off: int, length: int, file_key: tuple) -> bool
 
 
 def _holds_apk(archive) -> bool:
-    return archive.other_reading or archive.entry("AndroidManifest.xml") is not None or any(
-        e.name_bytes[-5:].lower().endswith(_APK_SUFFIXES) for e in archive.entries)  # a ZIP64 reading: walked
+    """By name (the manifest, an entry named like an APK or a bundle; a ZIP64 reading: walked), or an
+    entry whose bytes, a ZIP's by their head, hold one, whatever its name (:mod:`data_zip`)."""
+    if archive.other_reading or archive.entry("AndroidManifest.xml") is not None or any(
+            e.name_bytes[-5:].lower().endswith(_APK_SUFFIXES) for e in archive.entries):
+        return True
+    budget = HeadBudget(archive.source.size)  # heads as the nested-APK look reads them: overlapping data bounded
+    return data_zip.entries_hold_apk(archive, lambda e: zip_entry_head(archive, e, 4, budget), _MIN_ZIP,
+                                     names_an_apk, _NAME_SPAN)
 
 
 # A central-directory record (PK\x01\x02) whose 19-byte name is AndroidManifest.xml.
@@ -321,18 +328,25 @@ def streamed_zip_look(fh, keep: int) -> tuple[str, bytes]:
     shows only past them (read to there; the caller reports it, it cannot be scanned any more);
     (:data:`STREAM_DATA`, b"") when none shows to the end. Linear in the bytes, one read of 1 MiB at a time."""
     kept: list[bytes] | None = []
-    got, tail = 0, b""
-    while chunk := fh.read(1 << 20):
+    got = 0
+
+    def read(n: int) -> bytes:
+        nonlocal kept, got
+        if kept is not None and got >= keep:
+            kept = None
+        chunk = fh.read(n)
         if kept is not None:
             kept.append(chunk)
         got += len(chunk)
-        buf = tail + chunk
-        if _LOCAL_MANIFEST.search(buf) or _CD_MANIFEST.search(buf) or _names_an_apk(buf):
-            return (STREAM_APK, b"".join(kept)) if kept is not None else (STREAM_LATE, b"")
-        tail = buf[-_NAME_SPAN:]
-        if got >= keep:
-            kept = None
-    return STREAM_DATA, b""
+        return chunk
+
+    if not data_zip.holds_apk(read, _stream_names, _NAME_SPAN):
+        return STREAM_DATA, b""
+    return (STREAM_APK, b"".join(kept)) if kept is not None else (STREAM_LATE, b"")
+
+
+def _stream_names(buf: bytes) -> bool:
+    return bool(_LOCAL_MANIFEST.search(buf) or _CD_MANIFEST.search(buf)) or _names_an_apk(buf)
 
 
 def _names_an_apk(buf: bytes) -> bool:
@@ -371,12 +385,9 @@ def _streams_manifest_record(fh) -> bool:
         from apkscan.sources import polyglot
 
         return polyglot.stream_end_holds_apk(head, fh)
-    tail = head
-    while True:
-        chunk = fh.read(1 << 20)  # an inflating member or a tar member: its stream is the walk's checkpoint
-        if not chunk:
-            return False
-        buf = tail + chunk
-        if names_an_apk(buf):
-            return True
-        tail = buf[-_NAME_SPAN:]
+    first = [head]
+
+    def read(n: int) -> bytes:  # an inflating member or a tar member: its stream is the walk's checkpoint
+        return first.pop() if first else fh.read(n)
+
+    return data_zip.holds_apk(read, names_an_apk, _NAME_SPAN)  # by name, or an entry's bytes by content

@@ -164,11 +164,14 @@ def stream_end_holds_apk(first: bytes, fh: BinaryIO) -> bool:
 
 def data_end(walker: Any, b: Any, depth: int) -> Iterator[Item]:
     """A member its reader skipped by its name as data, of a known head, in a stream read once (an
-    adb backup's: ``Member.end_only``): its first-bytes reading is that skip, counted by the reader;
-    here it is read to its end, its tail kept, and read again as a ZIP (:func:`from_end`, with its
-    bounds) only when that tail says so for data (:func:`apk_end_in_tail`). Nothing spooled else."""
+    adb backup's: ``Member.end_only``), counted as that skip by the reader: here it is read to its
+    end, its tail kept, and read again (:func:`from_end`, with its bounds) only when that tail says
+    so for data (:func:`apk_end_in_tail`). Bytes read again are walked as any file in place is: the
+    ZIP from its end, and the container its head says (a tar, a gzip layer ...) with the same bounds
+    and errors as the forward path (an APK in the tar part was missed, its errors unsaid). Nothing
+    spooled else."""
     b, tail = kept(b)
-    yield from from_end(walker, b, depth, tail, known_head(b.head) or "data", judge=apk_end_in_tail)
+    yield from from_end(walker, b, depth, tail, known_head(b.head) or "data", judge=apk_end_in_tail, both=True)
 
 
 def _zip64_in_tail(tail: bytes, base: int, pos: int) -> bool:
@@ -244,9 +247,11 @@ def in_place(walker: Any, b: Any, depth: int, label: str) -> Iterator[Item]:
 
 
 def from_end(walker: Any, b: Any, depth: int, tail: TailKept, label: str,
-             judge: Callable[[bytes, int], bool] = zip_end_in_tail) -> Iterator[Item]:
+             judge: Callable[[bytes, int], bool] = zip_end_in_tail, both: bool = False) -> Iterator[Item]:
     """Streamed bytes, read by their container to where it stopped: read to their end, and read
-    again as a ZIP when their tail says they may open as one (``judge``; see the module docstring)."""
+    again as a ZIP when their tail says they may open as one (``judge``; see the module docstring).
+    ``both``: their first-bytes reading was not walked (data): the bytes read again are walked both
+    ways, as a file in place (:func:`_both_ways`)."""
     try:
         tail.drain()
     except Exception:  # noqa: BLE001 (a read error of the member, said by its first reading; WalkTimeout is none)
@@ -282,7 +287,23 @@ def from_end(walker: Any, b: Any, depth: int, tail: TailKept, label: str,
     if archive is None:  # a directory before the kept tail that is no directory after all
         release(spooled)
         return
+    if both:
+        yield from _both_ways(walker, b, depth, archive, (spooled, 0, size))
+        return
     yield from _as_zip(walker, b, depth, label, archive, (spooled, 0, size), owned=True)
+
+
+def _both_ways(walker: Any, b: Any, depth: int, archive: Any, where: tuple[str, int, int]) -> Iterator[Item]:
+    """Spooled bytes (``where``, ours) of a known head that open as a ZIP from their end, walked as the
+    walker walks such a file in place (its ``blob``: the ZIP first, flagged ``CONTAINER_POLYGLOT``, then
+    the container its head says, depth, budget and errors as ever); the copy removed once walked (an
+    APK yielded from it is scanned before the walk goes on)."""
+    if archive is not detect.ZIP64_ONLY:
+        archive.source.close()  # read again in place by the walk (one more parse of its directory)
+    try:
+        yield from walker.blob(replace(b, window=where, stream=None, place=None, again=None, custody=False), depth)
+    finally:
+        release(where[0])
 
 
 def _last(path: str, n: int) -> bytes:
