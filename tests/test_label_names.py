@@ -42,6 +42,11 @@ CASES = {
     "Lark": ("bytedance.larksuite-suite", BYTEDANCE),
     "飞书": ("bytedance.ss-android-lark", BYTEDANCE),
     "Weixin": ("tencent.wechat", WECHAT),
+    # all in lower case: its own normalised form, asked with case ignored too (review 65 H2: no finding)
+    "tiktok": ("bytedance.tiktok", TIKTOK),
+    "tiktok lite": ("bytedance.tiktok-lite", TIKTOK),
+    "wechat": ("tencent.wechat", WECHAT),
+    "lemon8": ("bytedance.bd-nproject", BYTEDANCE),
     "Lark Player": (None, NONE),  # the name inside a longer label: no claim (the bound, pack comment)
     "Skylark": (None, NONE),
 }

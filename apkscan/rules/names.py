@@ -68,6 +68,7 @@ def _folded_name_hits(pattern: NamePattern, attrs: dict[str, list[str]]) -> list
     and at least one only there: ``O=Musical.ly Inc.``, ``O=musicаl.ly Inc.`` with a Cyrillic
     ``а``, ``O=Ｔencent`` copy a vendor's name as a reader sees it (review 53 F1)."""
     hits: list[tuple[str, str, str]] = []
+    folded_only = False  # an attribute found only with case ignored (``O=bytedance pte. ltd.`` is its own folded form)
     for attr, regex in pattern.attrs.items():
         raw = next((v for v in attrs.get(attr, []) if regex.search(bounded_text(v))), None)
         if raw is not None:
@@ -77,7 +78,8 @@ def _folded_name_hits(pattern: NamePattern, attrs: dict[str, list[str]]) -> list
         if found is None:
             return None
         hits.append((attr, *found))
-    return hits if any(v != f for _, v, f in hits) else None
+        folded_only = True
+    return hits if folded_only else None
 
 
 def _folded_value(regex: re.Pattern[str], values: list[str]) -> tuple[str, str] | None:

@@ -298,20 +298,33 @@ def form_search(patterns: FormPatterns, text: str, folded_only: bool = False) ->
 
     Why one function: the matcher's label and name evidence and the prefilter's "could match"
     ask names this way, and the prefilter must find at least what the matcher finds; written
-    once, they cannot drift. ``folded_only``: only the forms other than the raw one."""
+    once, they cannot drift. ``folded_only``: only the case-ignoring searches (a text equal to its
+    normalised form is asked too: it may match only with case ignored)."""
     raw, folded, mapped = patterns
-    seen = _forms(text)
-    for how, value in seen[1 if folded_only else 0:]:
-        if ((raw if how == "raw" else folded).search(bounded_text(value))
-                or (how == "skeleton" and mapped is not None and mapped.search(bounded_text(value)))):
+    if not folded_only and raw.search(bounded_text(text)):
+        return "raw", text
+    asked = _folded_forms(text)
+    for how, value in asked:
+        if folded.search(bounded_text(value)) or (how == "skeleton" and mapped is not None
+                                                  and mapped.search(bounded_text(value))):
             return how, value
-    if mapped is not None and seen[-1][0] != "skeleton":
-        # the skeleton equals an earlier form (a label all in Latin look-alikes, ``Kacnepckoro``
+    if mapped is not None and asked[-1][0] != "skeleton":
+        # the skeleton equals the normalised form (a label all in Latin look-alikes, ``Kacnepckoro``
         # for ``касперск``): that form is the skeleton too, and is asked as one
-        value = skeleton(text)
+        value = asked[-1][1]
         if mapped.search(bounded_text(value)):
             return "skeleton", value
     return None
+
+
+@functools.lru_cache(maxsize=16384)
+def _folded_forms(text: str) -> tuple[tuple[str, str], ...]:
+    """The forms :func:`form_search` asks with case ignored: the normalised form always (also when
+    it equals the text: ``tiktok`` is its own normalised form, and the raw, case-sensitive search
+    of ``^Tik[ ._-]?Tok$`` misses it; review 65 H2), then the skeleton when it differs from it."""
+    norm = normalise(text)
+    skel = skeleton(text)
+    return (("normalised", norm),) if skel == norm else (("normalised", norm), ("skeleton", skel))
 
 
 def bounded_text(text: str) -> str:
