@@ -238,7 +238,8 @@ def app_row(index: int, app: App) -> AppRow:
         tamper=list(dict.fromkeys(i.code for i in ident.tamper)))
 
 
-_BASIS_LABELS = {"certificate-unknown": "certificate (not the vendor's)"}
+_BASIS_LABELS = {"certificate-unknown": "certificate (not the vendor's)",
+                "subject": "self-asserted subject"}  # a name only: no key of the vendor is known (review 65 M2)
 
 
 def _bases(f: Finding) -> list[str]:
