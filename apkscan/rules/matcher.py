@@ -178,8 +178,9 @@ def _self_asserted(vendor: str | None, evidence: list[Evidence]) -> str:
     with no known key, Kaspersky) must say: the name is the signer's own word (review 65 M2)."""
     if not any(e.basis == "subject" for e in evidence):
         return ""
-    return (f"the verified signer's O= is a listed {vendor} publisher name, which is self-asserted (anyone can write it into a "
-            f"key); no {vendor} signing key is known, so the name stands in for one: strong, never confirmed")
+    return (f"the verified signer's O= is a listed {vendor} publisher name, which is self-asserted "
+            f"(anyone can write it into a key); no {vendor} signing key is known, so the name stands in "
+            "for one: strong, never confirmed")
 
 
 def _finding(rule: Rule, pack: RulePack, kind: str, evidence: list[Evidence]) -> Finding:
