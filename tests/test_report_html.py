@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from test_report_doc import HOSTILE_DN, HOSTILE_LABEL, sample_document
+from test_match_strength import gen  # noqa: F401 - the APK builder fixture
 
 from apkscan.report import html
 
@@ -428,3 +429,37 @@ def test_a_row_says_its_tamper_indicators_and_no_word_is_split(browser, tmp_path
         assert browser.problems() == []
     finally:
         browser.call("Emulation.clearDeviceMetricsOverride", session=True)
+
+
+def test_the_header_says_what_each_policy_cannot_detect(browser, gen, tmp_path):  # noqa: F811
+    """Review 65 H1: a DeepSeek APK (in the Texas policy's scope, no rule detects it) is allowed;
+    the page says, once per policy, what the policy cannot detect, in a scan's report and in one
+    re-rendered by ``apkscan report``."""
+    import yaml
+    from cli_helpers import run
+    from test_match_strength import _apk
+
+    _apk(gen, tmp_path, "deepseek.apk", "com.deepseek.chat", "DeepSeek", "unlisted-new")
+    scanned, again, doc = tmp_path / "scan.html", tmp_path / "again.html", tmp_path / "scan.json"
+    res = run("scan", "--no-store", "-q", "--policy", "texas-prohibited-tech", "--policy", "canada-tbs-2023",
+              "--html", scanned, "--json", doc, tmp_path / "in")
+    assert res.returncode == 0, res.stderr
+    assert run("report", doc, "--html", again).returncode == 0
+    want = {n: yaml.safe_load((Path(__file__).resolve().parents[1] / "signatures" / "policies" / f"{n}.yaml")
+                              .read_text(encoding="utf-8"))["uncertain"]
+            for n in ("texas-prohibited-tech", "canada-tbs-2023")}
+    seen = []
+    for page in (scanned, again):
+        browser.open(page.as_uri())
+        assert browser.problems() == [] and browser.requests() == [page.as_uri()]
+        got = browser.eval("Array.from(document.querySelectorAll('#policy-uncertain ul')).map("
+                           "ul => Array.from(ul.querySelectorAll('li')).map(li => li.innerText))")
+        names = browser.eval("Array.from(document.querySelectorAll('#policy-uncertain p.caveat strong'))"
+                             ".map(s => s.innerText)")
+        assert dict(zip(names, got)) == want
+        box = browser.eval("(() => { const r = document.getElementById('policy-uncertain').getBoundingClientRect();"
+                           " return [r.width, r.height]; })()")
+        assert box[0] > 0 and box[1] > 0  # shown in the header, not hidden
+        assert "cannot detect" in browser.eval("document.querySelector('header').innerText")
+        seen.append(browser.eval("document.getElementById('policy-uncertain').innerText"))
+    assert seen[0] == seen[1]

@@ -90,6 +90,10 @@ def _edits(doc: dict):
     yield edit(lambda d: d["policy"].update(version=3))  # a type render() refuses: declined
     yield edit(lambda d: d["rules"]["packs"][0].update(name=None))
     yield edit(lambda d: d["apps"].append(["not", "an", "app"]))  # declined, never a crash
+    # review 65 H1: the policy's uncertain items are printed by both, escaped and bounded alike
+    yield edit(lambda d: [p.update(uncertain=["\x1b[2Jx\u202e", *(f"{i} " + "y" * 900 for i in range(20))])
+                          for p in (d["policy"], *d["policies"])])
+    yield edit(lambda d: d["policies"][0].update(uncertain="not a list"))  # a type render() refuses: declined
 
 
 def test_edited_documents_fall_back_or_print_the_same(rules, tmp_path):
@@ -104,7 +108,7 @@ def test_edited_documents_fall_back_or_print_the_same(rules, tmp_path):
         answered += 1
         fast, typed = _both(edited)
         assert fast == typed and "\x1b" not in fast and "\u202e" not in fast
-    assert answered == 9
+    assert answered == 10
 
 
 _PROBE = """

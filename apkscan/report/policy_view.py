@@ -6,12 +6,13 @@ policy) gives one column, the app's ``verdict``, so old documents render as befo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from apkscan.document import App, Decision, Finding, ScanDocument
 from apkscan.document.scan_document import PolicyMeta as DocPolicyMeta
 from apkscan.ranks import VERDICTS, display_order
+from apkscan.report import caveats
 
 VERDICT_ORDER = display_order(VERDICTS)  # 0 = most severe
 
@@ -87,14 +88,24 @@ class PolicyMeta:
     title: str | None
     version: str | None
     url: str | None
+    uncertain: list[str] = field(default_factory=list)  # as shown: ``caveats.shown``
+    uncertain_more: int = 0  # items past those shown
 
 
 def policy_metas(doc: ScanDocument) -> list[PolicyMeta]:
-    """Name, title, version and first checked URL of each policy, in scan order."""
+    """Name, title, version, first checked URL and ``uncertain`` items of each policy, in scan order."""
     given = {p.name: p for p in doc.policies}
     first = doc.policy if isinstance(doc.policy, DocPolicyMeta) else None
     out = []
     for name in doc.policy_names():
         p = given.get(name) or (first if first and first.name == name else None) or DocPolicyMeta()
-        out.append(PolicyMeta(name, p.title, p.version, p.url))
+        texts, more = caveats.shown(caveats.items(p.uncertain) or [])
+        out.append(PolicyMeta(name, p.title, p.version, p.url, texts, more))
     return out
+
+
+def uncertain(doc: ScanDocument) -> list[PolicyMeta]:
+    """The run's policies that say what they cannot detect or what their sources leave open
+    (review 65 H1: a Texas verdict read "allowed" for an app the policy names but no rule finds,
+    and only the JSON said so). Every human-read report shows these, once per policy."""
+    return [p for p in policy_metas(doc) if p.uncertain]

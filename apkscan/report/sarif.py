@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from apkscan.document import Decision, ScanDocument
 from apkscan.document.codec import encode
-from apkscan.report import view
+from apkscan.report import caveats, view
 from apkscan.report.escape import visible, visible_surrogates
 from apkscan.report.paths import folder_file
 from apkscan.report.policy_view import finding_verdicts
@@ -379,6 +379,9 @@ def _run_properties(doc: ScanDocument, meta: Any, skipped: list[view.SkippedRow]
         run_props["policy"] = {"name": meta.policy[0], "version": meta.policy[1],
                                "url": meta.policy_url}
     run_props["policies"] = list(meta.policies)
+    uncertain = {n: t for n, t in ((p.name, caveats.items(p.uncertain)) for p in view.policy_records(doc) if p.name) if t}
+    if uncertain:  # what each policy cannot detect or its sources leave open (review 65 H1)
+        run_props["policyUncertain"] = uncertain
     if meta.schema_version:
         run_props["resultSchemaVersion"] = meta.schema_version
     if doc.skipped:  # files looked at and not scanned: the results do not cover them

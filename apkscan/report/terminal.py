@@ -108,15 +108,27 @@ def render(doc: ScanDocument | dict, out: TextIO, *, color: bool = False, column
         out.write(paint("dim", f"skipped {sk.count} in {safe(sk.where)}: {safe(sk.reason)}") + "\n")
     if len(skipped) > 5:
         out.write(paint("dim", f"... and {sum(s.count for s in skipped[5:])} more skipped files (see the JSON/HTML report)") + "\n")
+    caveats = [(p.name, p.uncertain, p.uncertain_more) for p in policy_view.uncertain(doc)]
     _footer(out, paint, meta.rules, meta.policy, counts,
             sum(s.count for s in skipped) if skipped else None,
-            policy_view.counts(apps, meta.policies) if len(meta.policies) > 1 else None)
+            policy_view.counts(apps, meta.policies) if len(meta.policies) > 1 else None, caveats)
+
+
+Caveat = tuple[str, list[str], int]  # a policy's name, its ``uncertain`` items shown, how many more
 
 
 def _footer(out: TextIO, paint: _Paint, rules: list[tuple[str, str | None]], policy: tuple[str, str | None] | None,
-            counts: dict[str, int], skipped: int | None, per_policy: dict[str, dict[str, int]] | None) -> None:
-    """The summary's last lines: rule packs and policy, then the counts (``per_policy``: one line
-    per policy of a run with several; ``skipped``: None when nothing was skipped)."""
+            counts: dict[str, int], skipped: int | None, per_policy: dict[str, dict[str, int]] | None,
+            caveats: list[Caveat]) -> None:
+    """The summary's last lines: each policy's ``uncertain`` items, rule packs and policy, then the
+    counts (``per_policy``: one line per policy of a run with several; ``skipped``: None when
+    nothing was skipped). The caveats come with every run, an all-allowed one too: "allowed"
+    under a policy means nothing it can detect (review 65 H1)."""
+    for name, items, more in caveats:
+        out.write(paint("review", f"{safe(name)}, uncertain (what it cannot detect, what its sources leave open):") + "\n")
+        out.writelines(f"  - {safe(u)}\n" for u in items)
+        if more:
+            out.write(f"  ... and {more} more (apkscan policies show, or the JSON report)\n")
     rules_text = ", ".join(f"{n} {v}" if v else n for n, v in rules)
     policy_text = f"{policy[0]} {policy[1] or ''}".strip() if policy else "none"
     out.write(paint("dim", f"rules: {safe(rules_text or 'none')}; policy: {safe(policy_text)}") + "\n")
@@ -146,10 +158,29 @@ def render_allowed(doc: dict, out: TextIO, *, color: bool = False) -> bool:
     rules, policy = _pack_versions(doc.get("rules")), _policy_line(doc.get("policy"))
     if rules is None or policy is False:
         return False
+    caveats = _caveats(doc)
+    if caveats is None:
+        return False
     counts = {"prohibited": 0, "review": 0, "allowed": len(apps), "errors": 0, "total": len(apps)}
     per_policy = {n: {"prohibited": 0, "review": 0, "allowed": len(apps)} for n in names} if len(names) > 1 else None
-    _footer(out, _Paint(color), rules, policy, counts, None, per_policy)
+    _footer(out, _Paint(color), rules, policy, counts, None, per_policy, caveats)
     return True
+
+
+def _caveats(doc: dict) -> list[Caveat] | None:
+    """``policy_view.uncertain`` of the dict; None: a field of another type."""
+    from apkscan.report import caveats
+
+    out = []
+    for p in doc.get("policies") or [doc.get("policy")]:
+        if p is None or type(p) is str:  # no policy, or a 1.0 document's name alone
+            continue
+        texts = caveats.items(p.get("uncertain")) if type(p) is dict else None
+        if texts is None or (texts and type(p.get("name")) is not str):
+            return None
+        if texts:
+            out.append((p["name"], *caveats.shown(texts)))
+    return out
 
 
 def _text(value: Any) -> bool:

@@ -238,7 +238,8 @@ def app_row(index: int, app: App) -> AppRow:
         tamper=list(dict.fromkeys(i.code for i in ident.tamper)))
 
 
-_BASIS_LABELS = {"certificate-unknown": "certificate (not the vendor's)"}
+_BASIS_LABELS = {"certificate-unknown": "certificate (not the vendor's)",
+                "subject": "self-asserted subject"}  # a name only: no key of the vendor is known (review 65 M2)
 
 
 def _bases(f: Finding) -> list[str]:
@@ -286,7 +287,7 @@ def _rules(rules: RulesMeta | None) -> list[tuple[str, str | None]]:
     return [(p.name, p.version) for p in rules.packs] if rules else []
 
 
-def _policies(doc: ScanDocument) -> tuple[PolicyMeta, ...]:
+def policy_records(doc: ScanDocument) -> tuple[PolicyMeta, ...]:
     """The run's policies as records (a 1.0/1.1 document: its one ``policy``)."""
     if doc.policies:
         return doc.policies
@@ -311,7 +312,7 @@ def meta(doc: ScanDocument) -> RunMeta:
         scanned=[s if isinstance(s, str) else fmt(s.get("path")) for s in doc.inputs],
         rules=_rules(doc.rules), policy=policy, policy_url=policy_url,
         rule_notices=[f"{p.name}: {n}" for p in (doc.rules.packs if doc.rules else ()) for n in p.notices]
-        + [f"policy {p.name}: {n}" for p in _policies(doc) for n in p.notices],
+        + [f"policy {p.name}: {n}" for p in policy_records(doc) for n in p.notices],
         interrupted=doc.interrupted, policies=doc.policy_names())
 
 

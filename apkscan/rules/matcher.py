@@ -156,6 +156,11 @@ def _usable(evidence: list[Evidence], unverified: str | None) -> list[Evidence]:
 
 
 def _vendor_message(pack: RulePack, evidence: list[Evidence]) -> str:
+    note = _self_asserted(pack.vendor, evidence)
+    if note and all(e.basis == "subject" for e in evidence):
+        return note
+    if note:
+        return f"signed with or carrying a known {pack.vendor} identity; {note}"
     if all(e.basis == "certificate-present" for e in evidence):
         return (f"a known {pack.vendor} certificate is present, but nothing could be verified: "
                 "weak, never confirmed")
@@ -168,10 +173,22 @@ def _vendor_message(pack: RulePack, evidence: list[Evidence]) -> str:
     return f"signed with or carrying a known {pack.vendor} identity"
 
 
+def _self_asserted(vendor: str | None, evidence: list[Evidence]) -> str:
+    """What a finding resting on a signer's publisher name (basis ``subject``: only for a vendor
+    with no known key, Kaspersky) must say: the name is the signer's own word (review 65 M2)."""
+    if not any(e.basis == "subject" for e in evidence):
+        return ""
+    return (f"the verified signer's O= is a listed {vendor} publisher name, which is self-asserted "
+            f"(anyone can write it into a key); no {vendor} signing key is known, so the name stands in "
+            "for one: strong, never confirmed")
+
+
 def _finding(rule: Rule, pack: RulePack, kind: str, evidence: list[Evidence]) -> Finding:
+    note = _self_asserted(rule.vendor, evidence)
+    message = f"{rule.description}; {note}" if note and rule.description else note or rule.description
     return Finding(rule=rule.id, vendor=rule.vendor, app=rule.app, kind=kind,
                    strength=_strength(evidence), evidence=evidence, pack=pack.name,
-                   references=list(rule.references), message=rule.description)
+                   references=list(rule.references), message=message)
 
 
 def _strength(evidence: list[Evidence]) -> str:
