@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from apkscan.apk.io.readonly import CHANGED
 from apkscan.apk.model import ApkIdentity
 from apkscan.evaluate import evaluate, incomplete, unscannable  # one identity's part (callers import them here too)
 from apkscan.batch.streamed import StreamedApp, shared, streamed
@@ -267,7 +268,8 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
 
         budget = {"timeout": settings.timeout} if settings.timeout is not None else {}
         kwargs = dict(display_path=item.display, offset=item.offset, length=item.length, **settings.sdk_kwargs, **budget,
-                      **({"zip64": True} if item.reading else {}))  # the second reading of a ZIP
+                      **({"zip64": True} if item.reading else {}),  # the second reading of a ZIP
+                      **({"expect": item.expect} if item.expect is not None else {}))  # custody's stat
         read = getattr(remember, "read", None) if use_store else None  # a store miss: read as it proves (Remember)
         if read is not None:
             identity, facts = read(item, identify, kwargs)  # facts kept with it: matching need not make them again
@@ -279,6 +281,8 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
     # a whole local file (given, met in a folder, or a file of a backup folder): its custody hash
     whole = item.length is None and not item.cleanup and identity.file is not None and item.reading is None
     custody = [_Custody(item.path if len(chain) > 1 else chain[0], identity.file.sha256, hashed)] if whole else []
+    if any(i.code == CHANGED for i in identity.errors):  # other bytes than custody's: no app, no hash
+        return [InputError(item.display, item.container, [i for i in identity.errors if i.code == CHANGED], chain)]
     if unscannable(identity):
         manifest = [i for i in (identity.manifest.errors if identity.manifest else []) if i.severity == Severity.ERROR]
         issues = list(identity.errors) + manifest or [Issue("INPUT_UNREADABLE", "no manifest could be read")]

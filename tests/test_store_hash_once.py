@@ -174,9 +174,10 @@ def _rewrite(path: Path, name: str) -> None:
         f.write((APKS / name).read_bytes())
 
 
-def test_a_file_rewritten_after_the_lookups_hash_is_reported_as_parsed(apk, tmp_path, rules, monkeypatch):
+def test_a_file_rewritten_after_the_lookups_hash_is_refused(apk, tmp_path, rules, monkeypatch):
     """The look-up hashed the clean APK, then the file became the banned one before identify read
-    it: the descriptor no longer proves the bytes, so the pass hashes what it parses."""
+    it: the descriptor no longer proves the bytes, and the file is no longer the one the walk
+    classified (custody's stat, review 66 F1): an input error, no app, nothing stored."""
     real, given = st._sha256, []
 
     def hashed_then_rewritten(item, *rest):
@@ -192,17 +193,16 @@ def test_a_file_rewritten_after_the_lookups_hash_is_reported_as_parsed(apk, tmp_
 
     monkeypatch.setattr(st, "_sha256", hashed_then_rewritten)
     monkeypatch.setattr(identify_mod, "identify", noting)
-    (app,) = _doc([apk], rules, tmp_path / "s.sqlite")["apps"]
-    banned = sha256_hex((APKS / BANNED).read_bytes())
-    assert (app["package"], app["verdict"], app["sha256"]) == ("com.zhiliaoapp.musically", "prohibited", banned)
+    doc = _doc([apk], rules, tmp_path / "s.sqlite")
+    assert doc["apps"] == [] and [e["code"] for e in doc["errors"][0]["errors"]] == ["INPUT_CHANGED_DURING_SCAN"]
     assert given == [None]  # not proven before the parse: not handed over
-    assert _rows(tmp_path / "s.sqlite") == ({banned}, set())  # under the parsed bytes' digest, no stat key
+    assert _rows(tmp_path / "s.sqlite") == (set(), set())  # nothing stored from other bytes than custody's
 
 
-def test_a_file_rewritten_during_identify_is_identified_again(apk, tmp_path, rules, monkeypatch):
+def test_a_file_rewritten_during_identify_is_refused(apk, tmp_path, rules, monkeypatch):
     """Proven when identify starts, rewritten while it reads: its result (the look-up's digest
-    with whatever it parsed) is dropped and the file identified again, digest and identity from
-    that one reading; nothing is stored under the look-up's digest and no stat key is kept."""
+    with whatever it parsed) is dropped and the file read again, which finds it is not the file
+    custody names any more (review 66 F1): an input error, nothing stored, no stat key."""
     real_identify, given = identify_mod.identify, []
     clean = sha256_hex(apk.read_bytes())
 
@@ -213,11 +213,10 @@ def test_a_file_rewritten_during_identify_is_identified_again(apk, tmp_path, rul
         return real_identify(path, **kw)
 
     monkeypatch.setattr(identify_mod, "identify", rewritten_while_read)
-    (app,) = _doc([apk], rules, tmp_path / "s.sqlite")["apps"]
-    banned = sha256_hex((APKS / BANNED).read_bytes())
+    doc = _doc([apk], rules, tmp_path / "s.sqlite")
     assert given == [clean, None]  # handed over when proven, then read again without it
-    assert (app["package"], app["sha256"]) == ("com.zhiliaoapp.musically", banned)
-    assert _rows(tmp_path / "s.sqlite") == ({banned}, set())
+    assert doc["apps"] == [] and [e["code"] for e in doc["errors"][0]["errors"]] == ["INPUT_CHANGED_DURING_SCAN"]
+    assert _rows(tmp_path / "s.sqlite") == (set(), set())
 
 
 def test_a_racy_file_is_hashed_by_the_pass(apk, tmp_path, rules, monkeypatch):

@@ -56,8 +56,10 @@ def ev(tmp_path, monkeypatch):
     return tmp_path / "ev"
 
 
-def _apps(target: Path, db: Path, rules) -> list[tuple[str, str, str, str | None]]:
+def _apps(target: Path, db: Path, rules, errors: list | None = None) -> list[tuple[str, str, str, str | None]]:
     doc = scan([FileSource([str(target)])], rules, load_policy(), store=str(db)).to_dict()
+    if errors is not None:
+        errors.extend(i["code"] for e in doc["errors"] for i in e["errors"])
     hashed = {f["path"]: f.get("hashed") for f in doc["input_files"]}
     return [(a["package"], a["verdict"], a["sha256"], hashed.get(a["source"]["path"])) for a in doc["apps"]]
 
@@ -79,8 +81,9 @@ def _banned_every_warm_run(ev: Path, db: Path, rules) -> None:
 
 
 def test_folders_swapped_between_the_stat_and_the_open_store_no_key(ev, tmp_path, rules, monkeypatch):
-    """The lstat names the banned file, the open finds the clean one: this run reports what it
-    read, and no key is stored (the descriptor's fstat is not the lstat)."""
+    """The lstat names the banned file, the open finds the clean one: not the file the walk
+    classified (custody, review 66 F1), so an input error and no app; no key is stored (the
+    descriptor's fstat is not the lstat)."""
     db = tmp_path / "s.sqlite"
     _seed(ev, db, rules)
     real = st.stat_key
@@ -92,11 +95,11 @@ def test_folders_swapped_between_the_stat_and_the_open_store_no_key(ev, tmp_path
 
     monkeypatch.setattr(st, "stat_key", swapped_after_stat)
     try:
-        raced = _apps(ev / "d" / "app.apk", db, rules)
+        raced = _apps(ev / "d" / "app.apk", db, rules, codes := [])
     finally:
         exchange(ev / "d", ev / "e")
     monkeypatch.setattr(st, "stat_key", real)
-    assert [a[0] for a in raced] == ["com.example.clean"]  # what was read, this run only
+    assert raced == [] and codes == ["INPUT_CHANGED_DURING_SCAN"]  # not another file's app
     _banned_every_warm_run(ev, db, rules)
 
 
@@ -255,6 +258,6 @@ def test_the_fast_lane_never_learns_a_file_classified_by_another_files_head(tmp_
                       if line.startswith('{"type": "app"'))
 
     monkeypatch.setattr(walker, "ByteSource", swapped)
-    assert packages(1) == ["com.example.clean"]  # the raced run reads what it was handed
+    assert packages(1) == []  # the raced run refuses the file it was handed: not the one classified (review 66 F1)
     monkeypatch.setattr(walker, "ByteSource", real)
     assert packages(2) == packages(3) == ["com.example.clean", "com.tencent.mm"]

@@ -9,10 +9,12 @@ the rest of the file is streamed once through hashes.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from dataclasses import dataclass
 
 from apkscan.apk.io.bytesource import ByteSource
+from apkscan.apk.io.readonly import CHANGED
 from apkscan.apk.manifest.android_manifest import label_ambiguity, read_manifest
 from apkscan.apk.manifest.arsc_android import Uncut, without_unknown_chunks
 from apkscan.apk.manifest.package_id import ambiguity
@@ -43,6 +45,7 @@ def identify(
     quick: bool = False,
     known_sha256: str | None = None,
     zip64: bool = False,
+    expect: os.stat_result | None = None,
 ) -> ApkIdentity:
     """Read ``path`` like Android and verify it like apksigner; never raises.
 
@@ -59,6 +62,8 @@ def identify(
     for a caller that can prove the bytes did not change in between (:mod:`apkscan.batch.store`).
     ``zip64``: read the central directory the ZIP64 end record names (the second reading,
     :meth:`ZipArchive.open`), not the one apksig reads.
+    ``expect``: the stat ``path`` had when its custody was taken (an outermost file read by a
+    worker): other bytes, or bytes changed while read, are ``INPUT_CHANGED_DURING_SCAN`` and no app.
     """
     path = os.fspath(path)
     identity = ApkIdentity(path=display_path or path)
@@ -66,12 +71,13 @@ def identify(
     if length is not None and idsig is True:
         idsig = False
     try:
-        source = ByteSource(path, offset, length)
+        source = ByteSource(path, offset, length, expect=expect)
     except OSError as exc:
         identity.errors.append(error("INPUT_UNREADABLE", f"cannot open: {exc.strerror or exc}"))
         return identity
     except ApkScanError as exc:
-        identity.errors.append(error("INPUT_UNREADABLE", exc.message))
+        keep = exc.code in (CHANGED, "INPUT_NOT_A_FILE")
+        identity.errors.append(exc.to_issue() if keep else error("INPUT_UNREADABLE", exc.message))
         return identity
     with source:
         if timeout is not None:
@@ -86,7 +92,18 @@ def identify(
             identity.file = _hash_file(source, identity, tuple(hashes), known)
             if identity.file is not None:
                 identity.completeness.done("file_hashes")
+        _verified(source, identity)
     return identity
+
+
+def _verified(source: ByteSource, identity: ApkIdentity) -> None:
+    """The file read is still the one custody names, unchanged after every read (else its error)."""
+    try:
+        source.verify()
+    except ApkScanError as exc:
+        identity.errors.append(exc.to_issue())
+    except OSError as exc:
+        identity.errors.append(error("INPUT_UNREADABLE", f"read failed: {exc.strerror or exc}"))
 
 
 def _guarded(source: ByteSource, identity: ApkIdentity, read) -> None:
@@ -264,13 +281,20 @@ def _idsig_path(path: str, idsig) -> tuple[str | None, bool]:
     decides nothing but v4 (anyone who can write the folder can drop one), one named is read as
     ``apksigner verify --v4-signature-file`` reads it."""
     if idsig is True:
-        candidate = path + ".idsig"
-        return (candidate if os.path.isfile(candidate) else None), False
+        candidate = path + ".idsig"  # a regular file, never a link (review 66 F5); opened so too
+        return (candidate if _regular_no_link(candidate) else None), False
     if isinstance(idsig, FoundBeside):
         return idsig.path, False
     if idsig:
         return os.fspath(idsig), True
     return None, False
+
+
+def _regular_no_link(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def _sha256_hex(value: object) -> str | None:

@@ -131,7 +131,8 @@ class Reading:
         from apkscan.apk.identify import FoundBeside
 
         beside = given + ".idsig"
-        return {"idsig": FoundBeside(beside) if whole and os.path.isfile(beside) else False}
+        found = whole and os.path.isfile(beside) and not os.path.islink(beside)  # never a link (review 66 F5)
+        return {"idsig": FoundBeside(beside) if found else False}
 
     def proven(self) -> Any:
         """The key, when the descriptor read had the key's stat before and after and the stat was

@@ -51,12 +51,12 @@ from apkscan.batch.safe_pickle import loads, loads_or_none  # noqa: F401 (result
 from apkscan.batch.stat_read import located, path_key, stat_key, stat_of  # noqa: F401 (known.py, tests: as before)
 from apkscan.batch.store_open import (  # noqa: F401 (the store's public names, as before)
     _MIGRATIONS, BUSY_MS, CHECK_ALWAYS_BYTES, CHECK_EVERY, SCHEMA_VERSION, StoreProblem, connect, open_checked)
-from apkscan.issues import warning
+from apkscan.issues import ApkScanError, warning
 from apkscan.sources.interface import ScanInput
 from apkscan.sources.custody import sha256_file
 
 RACY_NS = 2_000_000_000
-_TRANSIENT = ("INPUT_TIMEOUT", "INTERNAL_ERROR", "INPUT_UNREADABLE", "INPUT_LIMIT_EXCEEDED")
+_TRANSIENT = ("INPUT_TIMEOUT", "INTERNAL_ERROR", "INPUT_UNREADABLE", "INPUT_LIMIT_EXCEEDED", "INPUT_CHANGED_DURING_SCAN")
 
 
 def default_path() -> str:
@@ -134,6 +134,8 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
     try:
         at = stat_read.now()  # before the stat: the racy rule compares with the time it was taken
         key = stat_key(item)
+        if key is not None and item.expect is not None and tuple(key[1]) != stat_read.stat_of(item.expect):
+            return None, _ignore  # not the file custody names (replaced or changed): read, and refused, by identify
         options = options_key(sdk)
         if key is not None and not rehash:
             row = conn.execute("SELECT sha256 FROM stat_keys WHERE path=? AND off=? AND len=? AND size=? AND "
@@ -158,7 +160,8 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
     except BaseException as exc:
         if reading is not None:
             reading.close()
-        if isinstance(exc, (OSError, sqlite3.Error, ValueError)):  # ValueError: UnicodeError, a NUL: a miss
+        # a miss: ValueError (UnicodeError, a NUL); ApkScanError: not custody's file (identify says so)
+        if isinstance(exc, (OSError, sqlite3.Error, ValueError, ApkScanError)):
             return None, _ignore
         raise
     return None, Remember(conn, options, reading, sha)  # the descriptor stays open for the caller's read

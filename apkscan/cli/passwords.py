@@ -11,6 +11,8 @@ import sys
 
 import click
 
+from apkscan.apk.io.readonly import open_binary
+
 
 def password_provider(password: str | None, password_file: str | None):
     """Called once, only when an encrypted backup needs it: option, file, environment, prompt."""
@@ -20,10 +22,13 @@ def password_provider(password: str | None, password_file: str | None):
             return password
         if password_file:
             try:
-                with open(password_file, encoding="utf-8") as fh:
-                    return fh.readline().rstrip("\r\n")
+                with open_binary(password_file) as fh:  # kept beside the evidence: its access time kept too
+                    return fh.readline().decode("utf-8").rstrip("\r\n")
             except OSError as exc:
                 click.echo(f"error: cannot read --password-file: {exc.strerror or exc}", err=True)
+                return None
+            except UnicodeDecodeError as exc:  # as the text read gave it before
+                click.echo(f"error: cannot read --password-file: {exc}", err=True)
                 return None
         if os.environ.get("APKSCAN_BACKUP_PASSWORD"):
             return os.environ["APKSCAN_BACKUP_PASSWORD"]

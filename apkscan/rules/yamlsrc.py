@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from apkscan import jsonbound
+from apkscan.apk.io.readonly import open_binary
 from apkscan.issues import ApkScanError
 from apkscan.rules import cache
 from apkscan.rules.attrs import attribute_name, unknown_attribute
@@ -89,7 +90,7 @@ def read_capped(name: str, what: str = "file", too_large: str = "RULES_INVALID")
     bound for a device, a pipe (``--rules <(...)``) or a file still growing (``/dev/zero``)."""
     try:
         if Path(name).stat().st_size <= MAX_RULE_FILE:
-            with open(name, "rb") as fh:
+            with open_binary(name) as fh:  # a rule, policy or indicator file: its access time kept (review 66 F6)
                 data = jsonbound.read_at_most(fh, MAX_RULE_FILE)
             if len(data) <= MAX_RULE_FILE:
                 return bytes(data)

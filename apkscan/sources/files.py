@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable, Iterator
 from stat import S_ISLNK, S_ISREG
 from typing import BinaryIO
 
-from apkscan.apk.io.readonly import listing, open_binary
-from apkscan.issues import error
+from apkscan.apk.io.readonly import listing, open_fd
+from apkscan.issues import ApkScanError, error
 from apkscan.sources.bundles import SPLIT_NAME, is_split_folder
 from apkscan.sources.custody import record as custody_record
 from apkscan.sources.interface import InputFile, InputProblem, Item, Member, Skipped
@@ -147,6 +147,8 @@ class FileSource:
             yield from self._noting(clock.run(walker.local_file(path, (path,), where, given=given, bundle=bundle), (path,)))
         except OSError as exc:
             yield InputProblem((path,), [error("INPUT_UNREADABLE", f"cannot read: {exc.strerror or exc}")])
+        except ApkScanError as exc:  # no regular file by its descriptor (a FIFO swapped in), or changed
+            yield InputProblem((path,), [exc.to_issue()])
 
     def _folder(self, walker: Walker, root: str) -> Iterator[Item]:
         follow = self.options.follow_symlinks
@@ -306,9 +308,14 @@ def _read_by_reader(tree: FolderTree, recorded: set[str]) -> Iterator[Item]:
     """Custody of the files of a backup folder that its reader parsed itself (``.properties``,
     ``packages.json``, OAndBackup's ``.log``) or decompressed (Titanium's ``.apk.gz``): the walker
     only records files it reads in place (review 49 F2)."""
-    for path, size in tree.opened.items():
-        if path not in recorded:
-            yield custody_record(path, size, BACKUP_FILE)
+    for path, st in tree.opened.items():
+        if path not in recorded:  # hashed as the file the reader read, unchanged (review 66 F1)
+            try:
+                yield custody_record(path, st.st_size, BACKUP_FILE, expect=st)
+            except (OSError, ApkScanError) as exc:
+                issue = exc.to_issue() if isinstance(exc, ApkScanError) else error(
+                    "INPUT_UNREADABLE", f"cannot read: {exc.strerror or exc}")
+                yield InputProblem((path,), [issue])
 
 
 class FolderTree:
@@ -319,7 +326,7 @@ class FolderTree:
         self.root, self.chain, self.max_files, self.flat = root, (root,), max_files, flat
         self._names: list[str] | None = None
         self.truncated = False  # more than max_files files: the listing stopped (the caller reports it)
-        self.opened: dict[str, int] = {}  # path -> size of every file a reader opened (custody)
+        self.opened: dict[str, os.stat_result] = {}  # path -> stat of every file a reader opened (custody)
         self.links: list[str] = []  # symlinks met by the listing: never followed, said (review 51 F5)
         self.special: list[str] = []  # FIFOs, sockets, devices met by the listing: said
 
@@ -352,7 +359,8 @@ class FolderTree:
         size = os.path.getsize(full)
 
         def opened() -> BinaryIO:
-            self.opened.setdefault(full, size)
-            return open_binary(full)
+            fd = open_fd(full, regular=True, follow=False, expect=self.opened.get(full))  # never a link (listed as none)
+            self.opened.setdefault(full, os.fstat(fd))
+            return os.fdopen(fd, "rb")
 
         return Member(name, size, opened, window=(full, 0, size))

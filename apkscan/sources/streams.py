@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from apkscan.apk.io.readonly import open_fd
+from apkscan.apk.io.readonly import changed as changed_error, check_held, held_stat, open_fd
 from apkscan.issues import LimitExceeded
 from apkscan.sources import walkclock
 
@@ -49,11 +49,17 @@ class IterStream(_Readable):
 
 
 class WindowStream(_Readable):
-    """``[offset, offset+length)`` of a local file, read with ``pread``."""
+    """``[offset, offset+length)`` of a local file, read with ``pread``. Of an outermost file being
+    walked (:func:`~apkscan.apk.io.readonly.held`), every chunk is checked after its read: the
+    file is still the one its custody stat names, unchanged (one ``fstat`` per MiB)."""
 
-    def __init__(self, path: str, offset: int, length: int):
-        self._fd = open_fd(path)
+    def __init__(self, path: str, offset: int, length: int, expect: os.stat_result | None = None):
+        self._fd = open_fd(path, regular=True, expect=expect)  # checked against the custody stat when held
+        self._expect = expect or held_stat(path)
         self._pos, self._end = offset, offset + length
+
+    def stat(self) -> os.stat_result:
+        return os.fstat(self._fd)
 
     def read(self, n: int = -1) -> bytes:
         walkclock.check()  # at the end of the window too: tarfile skips a member by reading on (review 61 F2)
@@ -62,6 +68,9 @@ class WindowStream(_Readable):
         if n <= 0:
             return b""
         data = os.pread(self._fd, min(n, 1 << 20), self._pos)
+        check_held(self._fd, self._expect)  # after the read: a write during it moved mtime or size
+        if not data and self._expect is not None:
+            raise changed_error()  # the window ends past the file's end: it shrank
         self._pos += len(data)
         return data
 

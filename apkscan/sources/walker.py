@@ -17,15 +17,16 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 from apkscan.apk.io.bytesource import ByteSource
-from apkscan.apk.io.readonly import open_binary, same_file
+from apkscan.apk.io.readonly import held, held_stat, same_file
 from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError, Issue, error
 from apkscan.sources import detect, polyglot, registry, walk_text, walkclock
-from apkscan.sources.custody import record as custody_record
+from apkscan.sources.custody import head_of, record as custody_record
 from apkscan.sources.bundles import BundleReader, InstallSetReader
 from apkscan.sources.compressed import decode_errors, decompressed, trailing_issue
 from apkscan.sources.interface import ContainerReader, InputProblem, Item, Member, ScanInput, Skipped
@@ -73,13 +74,14 @@ class Walker:
     # ------------------------------------------------------------------ entry points
     def local_file(self, path: str, chain: tuple[str, ...], where: tuple[str, ...], *, given: bool = False,
                    bundle: str | None = None) -> Iterator[Item]:
-        """A file on this machine (given, or met in a folder)."""
-        size = os.path.getsize(path)
-        with open_binary(path) as fh:
-            head = fh.read(detect.HEAD_SIZE)
-            head_stat = os.fstat(fh.fileno())
-        yield from self.blob(Blob(chain, where, head, window=(path, 0, size), bundle=bundle, given=given,
-                                  custody=True, head_stat=head_stat), 0)
+        """A file on this machine (given, or met in a folder): its head and custody stat from one
+        descriptor (:func:`custody.head_of`); every later open of it while it is walked must be
+        that file, unchanged (review 66 F1)."""
+        head, head_stat = head_of(path, follow=given or self.ctx.options.follow_symlinks)
+        size = head_stat.st_size
+        with held(path, head_stat):
+            yield from self.blob(Blob(chain, where, head, window=(path, 0, size), bundle=bundle, given=given,
+                                      custody=True, head_stat=head_stat), 0)
 
     def blob(self, b: Blob, depth: int) -> Iterator[Item]:
         walkclock.check()
@@ -161,11 +163,12 @@ class Walker:
             yield from self._custody(b, "unknown")
             path, off, length = b.window
             yield ScanInput(path, b.chain, off, None if (off, length) == (0, os.path.getsize(path)) else length,
-                            bundle=b.bundle, flags=b.flags)
+                            bundle=b.bundle, flags=b.flags, expect=held_stat(path))
         elif named_apk:
             yield InputProblem(b.chain, [error("INPUT_NOT_AN_APK", "named like an APK but its bytes are no ZIP archive")])
         else:
-            beside = b.custody and b.window is not None and b.window[0].endswith(".idsig") and os.path.isfile(b.window[0][:-6])
+            beside = (b.custody and b.window is not None and b.window[0].endswith(".idsig")
+                      and os.path.isfile(b.window[0][:-6]) and not os.path.islink(b.window[0]))
             yield Skipped(b.where, V4_BESIDE if beside else NOT_AN_INPUT, 1, [b.chain[-1]])
 
     def _custody(self, b: Blob, kind: str) -> Iterator[Item]:
@@ -193,6 +196,7 @@ class Walker:
             source = opened.source if opened is not None else ByteSource(path, off, length)
         except (OSError, ApkScanError):
             release(path) if spooled else None
+            opened.source.close() if opened is not None else None
             raise
         handed_on, archive, second = False, None, None  # second: the ZIP64 reading, when it names another directory
         try:
@@ -201,6 +205,7 @@ class Walker:
                 kind = detect.zip_kind([e.name for e in archive.entries])
             except ApkScanError:
                 kind = detect.APK  # a broken ZIP: identify reports exactly what is wrong with it
+            source.verify()  # its directory was read from the file custody names, unchanged
             if b.reading is None and (archive.other_reading if archive is not None else zip64_named(source)):
                 second = second_reading((path, off, length))
             if second is not None:
@@ -218,7 +223,8 @@ class Walker:
                         self.ctx.options.on_plain(path, read)  # plain: the fast lane may answer it next time
                 whole = spooled is not None or (off, length) == (0, os.path.getsize(path))
                 yield ScanInput(path, b.chain, 0 if whole else off, None if whole else length,
-                                cleanup=handed_on, bundle=b.bundle, flags=b.flags, reading=b.reading)
+                                cleanup=handed_on, bundle=b.bundle, flags=b.flags, reading=b.reading,
+                                expect=None if spooled else held_stat(path))
                 if unchecked:
                     yield _unchecked(b.chain, unchecked)
                 if nested:
@@ -354,12 +360,13 @@ class Walker:
                 path, off, length = m.window
                 with WindowStream(path, off, min(length, detect.HEAD_SIZE)) as ws:
                     head = read_head(ws, detect.HEAD_SIZE)
-                st = os.stat(path) if custody else None
-                whole = st is not None and off == 0 and length == st.st_size
-                if whole:
+                    st = ws.stat() if custody else None  # a file of a backup folder: its custody stat
+                st = st if st is not None and off == 0 and length == st.st_size else None  # whole: custody's
+                if st is not None:
                     walkclock.allow(st)  # a file of a backup folder: an outermost file's share of time
-                yield from self.blob(Blob(chain, container, head, window=m.window, bundle=m.bundle, flags=m.flags,
-                                          custody=whole), depth)
+                with held(path, st) if st is not None else nullcontext():
+                    yield from self.blob(Blob(chain, container, head, window=m.window, bundle=m.bundle, flags=m.flags,
+                                              custody=st is not None, head_stat=st), depth)
                 return
             raw = m.open()
             try:

@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Iterator
 
-from apkscan.apk.io.readonly import open_fd
+from apkscan.apk.io.readonly import check_held, held_stat, open_fd
 from apkscan.issues import ApkFormatError, LimitExceeded
 
 CHUNK = 1 << 20
@@ -23,15 +23,21 @@ class ByteSource:
     file look like a whole file: every offset a reader sees (EOCD, central directory,
     signing block) is relative to the window, so an APK stored uncompressed inside a ZIP
     is read in place exactly as if it had been extracted.
+
+    ``expect`` (or the custody stat of an outermost file being walked here): the file opened must
+    be that one, unchanged; :meth:`verify` checks it again after a read whose bytes are trusted,
+    and so does every chunk of :meth:`iter_range` (review 66 F1).
     """
 
     deadline: float | None = None
     expired: bool = False  # the budget ran out at least once, even if a reader caught the error
     _base: int = 0
 
-    def __init__(self, path: str | os.PathLike[str], offset: int = 0, length: int | None = None):
+    def __init__(self, path: str | os.PathLike[str], offset: int = 0, length: int | None = None,
+                 expect: os.stat_result | None = None):
         self.path = os.fspath(path)
-        self._fd = open_fd(self.path)  # read-only, access time left alone where allowed
+        self.expect = expect or held_stat(self.path)
+        self._fd = open_fd(self.path, regular=True, expect=self.expect)  # read-only, access time left alone
         file_size = os.fstat(self._fd).st_size
         if length is None:
             length = file_size - offset
@@ -45,6 +51,11 @@ class ByteSource:
     def stat(self) -> os.stat_result:
         """The opened file's own stat (not the path's: the path may name another file by now)."""
         return os.fstat(self._fd)
+
+    def verify(self) -> None:
+        """``INPUT_CHANGED_DURING_SCAN`` unless the file is still the expected one, unchanged."""
+        if self._fd >= 0:
+            check_held(self._fd, self.expect)
 
     def check_deadline(self) -> None:
         """Raise once the input's time budget is spent (called from long loops too)."""
@@ -98,7 +109,9 @@ class ByteSource:
         pos = offset
         while pos < end:
             n = min(chunk, end - pos)
-            yield self.read(pos, n)
+            data = self.read(pos, n)
+            self.verify()  # a member inflated or copied from a walked file: still that file
+            yield data
             pos += n
 
     def close(self) -> None:
@@ -121,6 +134,7 @@ class BytesSource(ByteSource):
         self._data = memoryview(data)
         self.size = len(data)
         self._fd = -1
+        self.expect = None
 
     def read(self, offset: int, length: int) -> bytes:
         self._check_read(offset, length)

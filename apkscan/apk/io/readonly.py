@@ -6,27 +6,106 @@ touched every file it read (review 49 F7). ``O_NOATIME`` asks Linux not to; the 
 it only to the file's owner (or with CAP_FOWNER) and refuses it with EPERM otherwise, and
 some filesystems (NFS) ignore it: then the file is opened plainly, as before. Nothing is
 ever opened for writing here.
+
+The walker's reads of an input ask for a regular file (``regular``): opened non-blocking (a
+FIFO that took a file's name after the listing would block the open forever, review 66 F4; the
+flag is cleared once open) and refused by its descriptor's ``fstat``; a name met in a folder is
+opened without following a symlink (``follow``);
+an outermost file being walked has its custody stat registered (:func:`held`): every later open
+of that path in this process, and every chunk read through :func:`check_held`, must still be that
+file, unchanged, or the input is ``INPUT_CHANGED_DURING_SCAN`` (review 66 F1).
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
+from apkscan.issues import ApkScanError
+
 _NOATIME = getattr(os, "O_NOATIME", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _READ = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+_HELD: dict[str, os.stat_result] = {}  # path -> custody stat of the outermost files being walked here
+CHANGED = "INPUT_CHANGED_DURING_SCAN"
 
 
-def open_fd(path: str | os.PathLike[str]) -> int:
-    """A read-only descriptor of ``path``, without touching its access time where allowed."""
+def open_fd(path: str | os.PathLike[str], *, regular: bool = False, follow: bool = True,
+            expect: os.stat_result | None = None) -> int:
+    """A read-only descriptor of ``path``, without touching its access time where allowed.
+
+    ``regular``: anything but a regular file (FIFO, device, socket) is ``INPUT_NOT_A_FILE``, and
+    the open does not wait for a FIFO's writer (a ``--rules <(...)`` pipe is no input: it may);
+    ``follow=False``: so is a symlink (``O_NOFOLLOW``); ``expect``: the descriptor must be that
+    stat's file, unchanged (else :data:`CHANGED`), as it must be for a path :func:`held`."""
+    flags = _READ | (_NONBLOCK if regular else 0) | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
+    try:
+        fd = _open(path, flags)
+    except OSError as exc:
+        if not follow and exc.errno == errno.ELOOP:
+            raise ApkScanError("INPUT_NOT_A_FILE", "a symlink (not followed)") from None
+        if exc.errno == errno.ENOENT and (expect is not None or held_stat(os.fspath(path)) is not None):
+            raise changed() from None  # gone while it was being walked
+        raise
+    try:
+        if regular and _NONBLOCK:
+            os.set_blocking(fd, True)
+        expect = expect if expect is not None else _HELD.get(os.fspath(path)) if _HELD else None
+        if regular or expect is not None:
+            st = os.fstat(fd)
+            if regular and not stat.S_ISREG(st.st_mode):
+                raise ApkScanError("INPUT_NOT_A_FILE", "not a regular file (a FIFO, device or socket took its name)")
+            if expect is not None and not same_file(expect, st):
+                raise changed()
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _open(path: str | os.PathLike[str], flags: int) -> int:
     if _NOATIME:
         try:
-            return os.open(path, _READ | _NOATIME)
+            return os.open(path, flags | _NOATIME)
         except PermissionError:
             pass  # not the owner: O_NOATIME is refused, a plain open may not be
-    return os.open(path, _READ)
+    return os.open(path, flags)
+
+
+def changed() -> ApkScanError:
+    return ApkScanError(CHANGED, "the file changed or was replaced while it was being scanned: its bytes "
+                        "are not those its custody hash was taken of (nothing read from it is reported)")
+
+
+@contextmanager
+def held(path: str, st: os.stat_result) -> Iterator[None]:
+    """While the walk reads ``path`` (an outermost file), every open of it must be ``st``'s file."""
+    key = os.fspath(path)
+    before = _HELD.get(key)
+    _HELD[key] = st
+    try:
+        yield
+    finally:
+        if before is None:
+            _HELD.pop(key, None)
+        else:
+            _HELD[key] = before
+
+
+def held_stat(path: str) -> os.stat_result | None:
+    """The custody stat registered for ``path`` (None: not an outermost file being walked)."""
+    return _HELD.get(os.fspath(path)) if _HELD else None
+
+
+def check_held(fd: int, expect: os.stat_result | None) -> None:
+    """After a read through ``fd``: the file is still ``expect``'s, unchanged (a write or a growth
+    since moves its size, mtime or ctime); else :data:`CHANGED`."""
+    if expect is not None and not same_file(expect, os.fstat(fd)):
+        raise changed()
 
 
 @contextmanager

@@ -112,7 +112,7 @@ def verify(
     # 1. parse every signing-block scheme present (reports show them all), no content read yet
     parsed = _parse_block_schemes(pairs, plan)
     _note_limits(zip, parsed)
-    v4_file = _read_idsig(idsig_path, schemes)
+    v4_file = _read_idsig(idsig_path, schemes, idsig_given)
     # 2. one pass over the file: whole-file hashes + every needed content digest
     manifests = ManifestOnce(zip)  # MANIFEST.MF read and parsed once, for the pass's plan and for v1
     pass_ = None if quick else _digest_pass(zip, block, parsed, v4_file, (file_hashes, known_sha256), plan, manifests)
@@ -194,13 +194,15 @@ def _parse_block_schemes(pairs: dict[int, bytes], plan: SchemePlan) -> dict[str,
     return parsed
 
 
-def _read_idsig(idsig_path: str | None, schemes: dict[str, SchemeResult]):
+def _read_idsig(idsig_path: str | None, schemes: dict[str, SchemeResult], given: bool = False):
+    """``given``: named by the caller (a link followed); a file merely found beside the APK is read
+    only as the regular file it is, never through a symlink (review 66 F5)."""
     if idsig_path is None:
         return None
     from apkscan.apk.signing.v4 import verifier as v4  # only with a .idsig: start-up
 
     try:
-        return v4.parse_idsig(idsig_path)
+        return v4.parse_idsig(idsig_path, follow=given)
     except ApkScanError as exc:
         schemes["v4"] = SchemeResult("v4", present=True, errors=[exc.to_issue()])
         return None

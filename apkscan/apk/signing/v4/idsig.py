@@ -15,7 +15,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 
-from apkscan.apk.io.readonly import open_binary
+from apkscan.apk.io.readonly import open_fd
 from apkscan.issues import ApkScanError, Issue, LimitExceeded, tamper
 from apkscan.apk.signing.common import Buf, Malformed
 
@@ -92,16 +92,17 @@ def _parse_signing_infos(data: bytes) -> list[SigningInfo]:
     return out
 
 
-def parse_idsig(path: str) -> V4File:
+def parse_idsig(path: str, follow: bool = True) -> V4File:
     """Read and structurally check an ``.idsig`` file with bounded reads.
 
     Raises ``ApkScanError``: ``INPUT_V4_FILE_UNREADABLE`` (I/O), ``V4_SIG_NO_SIGNATURES``
     (empty), ``V4_SIG_VERSION_NOT_CURRENT``, ``V4_SIG_MALFORMED_HASHING_INFO``,
     ``V4_SIG_MALFORMED_SIGNERS``; ``LimitExceeded`` for oversized fields. apksig itself
-    throws (apksigner aborts) in each of these cases.
+    throws (apksigner aborts) in each of these cases. ``follow=False`` (a file found beside the
+    APK, not named): a symlink, FIFO or device is not opened (``INPUT_V4_FILE_UNREADABLE``).
     """
     try:
-        with open_binary(path) as f:
+        with os.fdopen(_open(path, follow), "rb") as f:
             size = os.fstat(f.fileno()).st_size
             head = f.read(4)
             if len(head) < 4:
@@ -118,6 +119,13 @@ def parse_idsig(path: str) -> V4File:
     except OSError as exc:
         raise ApkScanError("INPUT_V4_FILE_UNREADABLE", f"cannot read v4 signature file: {exc}") from None
     return v4
+
+
+def _open(path: str, follow: bool) -> int:
+    try:
+        return open_fd(path, regular=True, follow=follow)
+    except ApkScanError as exc:
+        raise ApkScanError("INPUT_V4_FILE_UNREADABLE", f"cannot read v4 signature file: {exc.message}") from None
 
 
 def _read_field(f, what: str) -> bytes | None:
