@@ -134,11 +134,43 @@ def test_candidates_leave_out_rules_for_other_packages(rules):
     base = identify(str(REPO / "fixtures" / "apks" / "clean-v1v2v3.apk"))
     from apkscan.rules.certview import CertView
 
-    picked = candidates(pack, ix, [base.manifest.package], CertView.of(base))
+    picked = candidates(pack, ix, [base.manifest.package], CertView.of(base), labels=[base.manifest.label])
     assert len(picked) < len(pack.rules) / 4 and not [r for r in picked if r.kind == "sdk"]
-    assert [r for r in pack.rules if r.labels or r.package_globs] == [r for r in picked if r.labels or r.package_globs]
+    # a rule whose only pattern is a label is asked only when the pack's label patterns find a label
+    assert [r for r in pack.rules if r.package_globs] == [r for r in picked if r.package_globs]
+    def label_only(p):
+        return [r for r in p.rules if r.labels and not (r.package_globs or r.package_regexes or r.subjects
+                                                        or r.issuers or r.source_stamps)]
+
+    pack = max(rules.packs, key=lambda p: len(label_only(p)))  # the banned apps' names (review 60 F5)
+    ix = build(pack)
+    picked = candidates(pack, ix, [base.manifest.package], CertView.of(base), labels=[base.manifest.label])
+    assert len(label_only(pack)) > 20 and not [r for r in picked if r in label_only(pack)]
+    named = candidates(pack, ix, [base.manifest.package], CertView.of(base), labels=["x", "TikTok"])
+    assert [r for r in pack.rules if r.labels] == [r for r in named if r.labels]
     deep = candidates(pack, ix, [base.manifest.package], CertView.of(base), sdk=True)
     assert [r for r in deep if r.kind == "sdk"] == [r for r in pack.rules if r.kind == "sdk"]
+
+
+def test_agree_on_near_misses_of_every_label(rules):
+    """A rule whose only pattern is a label is left out when the pack's label patterns, combined,
+    find no label: never when one of them alone would (in any locale, as other parsers read it,
+    or as the launcher activity's)."""
+    from test_rules_prefilter import _labels
+
+    base = identify(str(REPO / "fixtures" / "apks" / "clean-v1v2v3.apk"))
+    texts = _labels(rules)
+    assert len(texts) > 100
+    found = 0
+    for i, text in enumerate(texts):
+        ident = copy.deepcopy(base)
+        where = i % 4
+        ident.manifest.label = text if where == 0 else "Plain"
+        ident.manifest.labels = {"fr": text} if where == 1 else {}
+        ident.manifest.other_labels = [text] if where == 2 else []
+        ident.manifest.launcher_labels = [text] if where == 3 else []
+        found += bool(_agree(ident, rules))
+    assert found > 50  # the labels do match rules: the comparison is not empty
 
 
 def test_agree_with_dex_classes(rules):

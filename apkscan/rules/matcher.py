@@ -103,7 +103,7 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
     if indexed:  # only the rules that could match (apkscan.rules.index); the same code decides
         ix = index_of(pack)
         exact, rules = ix.exact, candidates(pack, ix, [v for _, v in readings], view,
-                                            sdk=classes is not None)
+                                            sdk=classes is not None, labels=[v for _, v in _labels(identity)])
     else:
         exact, rules = {p for r in pack.rules for p in r.packages}, pack.rules
     unchecked = unverified is not None
