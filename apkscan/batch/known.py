@@ -189,10 +189,11 @@ class KnownFiles:
             return None
         if decided is None:
             return None
-        line = old[2][:start] + decided + old[2][end:]
-        known = KnownApp(path, sha, row[7], app.verdict, tuple((n, o.verdict) for n, o in app.verdicts.items()),
-                         line, (path,), span=(start, start + len(decided)))
-        self._row(path, walked, known)
+        verdicts = tuple((n, o.verdict) for n, o in app.verdicts.items())
+        same = decided == old[2][start:end] and (app.verdict, verdicts) == old[:2]
+        line = old[2] if same else old[2][:start] + decided + old[2][end:]
+        known = KnownApp(path, sha, row[7], app.verdict, verdicts, line, (path,), span=(start, start + len(decided)))
+        self._row(path, walked, known, (row[8], row[9]) if same else None)
         return known
 
     def _decided(self, path: str, sha: str) -> Any:
@@ -294,8 +295,19 @@ class KnownFiles:
             return
         self._row(item.path, walked, app)
 
-    def _row(self, path: str, walked: tuple[Any, tuple[int, ...]], app: KnownApp) -> None:
-        """The row answering ``path`` with ``app``'s line in runs with this run's keys."""
+    def _row(self, path: str, walked: tuple[Any, tuple[int, ...]], app: KnownApp,
+             same: tuple[str, bytes] | None = None) -> None:
+        """The row answering ``path`` with ``app``'s line in runs with this run's keys. ``same``: the
+        sealed columns (verdicts and seal, the deflated line) of a row read for this path whose line,
+        verdicts and span are ``app``'s (a rule or policy change that changed nothing of it: the
+        line is neither deflated nor sealed again, ~0.1 ms)."""
+        if same is not None:
+            verdicts, stored = same
+            self._rows.append((store.path_key(path), *self.key, walked[0], *walked[1], app.sha256, app.package,
+                               verdicts, stored))
+            if len(self._rows) >= FLUSH:
+                self.flush()
+            return
         # surrogatepass: a non-UTF-8 file name's U+DCFF kept as is (the JSONL writer escapes it when
         # the line is written); ~7x smaller compressed: a store of 100,000 files stays small
         stored = zlib.compress(app.line.encode("utf-8", "surrogatepass"), 1)
