@@ -12,13 +12,18 @@ also the largest worker):
   apksigner    `apksigner verify` one JVM per file, as users script it: on --sample files,
                extrapolated to the corpus (printed as such)
   apkscan      --jobs 1 and --jobs 2 (no store); store cold, warm, after a policy change and
-               after a rule change (the built-in packs with their ``version:`` bumped, given as
-               ``--no-builtin-rules --rules DIR``: another rule set, the same rules)
+               after a rule change (the built-in packs and one more that no app of the corpus
+               matches, ``--rules DIR``: another rule set, the same findings)
 
     python bench/bench_batch.py [--count 1000] [--big-count 0 --big-mib 150] [--sample 20] [--queued 100000]
     python bench/bench_batch.py --scale 10000 [--repeat 3] [--corpus DIR] [--tree DIR]
     python bench/bench_batch.py --jobs-rounds 6 [--corpus DIR] [--tree DIR] [--baseline DIR ...]
     python bench/bench_batch.py --scale 10000 --warm-rounds 10 [--corpus DIR] [--tree DIR] --baseline DIR
+    python bench/bench_batch.py --scale 10000 --phase-rounds 3 [--corpus DIR] [--tree DIR] --baseline DIR
+
+``--phase-rounds R`` (with ``--scale N``): cold, warm, policy-change and rule-change runs at 1 and N
+files, each tree's phases on copies of its own cold store of that round, the trees alternated in R
+rounds: per-file wall and CPU of each phase and its per-round ratio to the same tree's cold run.
 
 ``--warm-rounds R`` (with ``--scale N``): only warm rescans, at 1 and N files, each tree's stores made
 cold once, then R rounds with the trees alternated: per-file wall and CPU of a warm file, and each
@@ -95,22 +100,41 @@ def apkscan(args: list[str], tree: Path | None = None) -> tuple[float, float, fl
     return secs, parent, children, cpu, own
 
 
-def changed_rules(tmp: Path) -> Path:
-    """The built-in rule packs with each ``version:`` bumped: a new rule set (every stored finding
-    misses) whose findings are the same, as after a routine pack update. Parsed once here (a run
-    whose rule packs changed parses and validates them once, then reads them from the cache), so
-    the rescan measures the store, not the first parse."""
+UPDATE = """\
+schema: apkscan-rules/1
+pack: bench-update
+vendor: Bench
+version: "{version}"
+reviewed: "2026-11-30"
+rules:
+  - id: bench-update.never
+    app: An app of no bench corpus
+    match: {{package_glob: ["org.bench.never.*"]}}
+    references: [bench]
+sources:
+  bench: bench/bench_batch.py's rule change
+"""
+
+
+def changed_rules(tmp: Path) -> list[str]:
+    """A rule change: the built-in packs and one more of this bench's own (a rule no app of its
+    corpora matches), as after a routine pack update: another rule set (every stored finding
+    misses) whose findings are the same. (Until 30 Nov the built-in packs were copied with each
+    ``version:`` bumped and given with ``--no-builtin-rules``; since review 64 F6 a file may take a
+    shipped pack's name only with its content, so that run stopped at once with
+    ``RULES_ID_RESERVED``, exit 2, and measured nothing.) Parsed once here (a run whose rule packs
+    changed parses and validates them once, then reads them from the cache), so the rescan
+    measures the store, not the first parse; a run that fails here stops the bench."""
     out = tmp / "rules-changed"
     out.mkdir(exist_ok=True)
-    for pack in sorted((TREE[0] / "signatures").glob("*.yaml")):
-        lines = pack.read_text(encoding="utf-8").splitlines(keepends=True)
-        at = next(i for i, line in enumerate(lines) if line.startswith("version:"))
-        lines[at] = f"version: {lines[at].split(':', 1)[1].strip().strip(chr(39))}.1\n"
-        (out / pack.name).write_text("".join(lines), encoding="utf-8")
+    (out / "bench-update.yaml").write_text(UPDATE.format(version=1), encoding="utf-8")
     apk = next((HERE.parent / "fixtures" / "apks").glob("*.apk"))
-    apkscan([str(apk), "--no-store", "--no-builtin-rules", "--rules", str(out), "--jsonl", str(tmp / "r.jsonl"),
-             "--force"])
-    return out
+    r = subprocess.run([sys.executable, "-m", "apkscan", "scan", str(apk), "--no-store", "--rules", str(out),
+                        "--jsonl", str(tmp / "r.jsonl"), "--force", "-q"], capture_output=True, text=True,
+                       env={**ENV, "PYTHONPATH": str(TREE[0])}, cwd=TREE[0])
+    if r.returncode not in (0, 1):
+        sys.exit(f"the rule change is refused (exit {r.returncode}): {r.stderr.strip()}")
+    return ["--rules", str(out)]
 
 
 def generate(kind: str, folder: Path, *args: int) -> None:
@@ -137,7 +161,7 @@ def bench(name: str, folder: Path, sample: int, tmp: Path) -> list[tuple]:
     row("apksigner (1 JVM/file)", t * len(files) / len(picked), rss, note=f"{len(picked)} files, extrapolated")
     store = tmp / f"{name}.sqlite"
     base = [*map(str, files), "--jsonl", str(tmp / "out.jsonl"), "--force"]  # streamed: the C JSON encoder
-    changed = ["--no-builtin-rules", "--rules", str(changed_rules(tmp))]
+    changed = changed_rules(tmp)
     for tool, extra in [("apkscan --jobs 1", ["--jobs", "1", "--no-store"]),
                         ("apkscan --jobs 2", ["--jobs", "2", "--no-store"]),
                         ("apkscan -j2 store cold", ["--jobs", "2", "--store", str(store)]),
@@ -193,7 +217,7 @@ def scale(n: int, repeat: int, tmp: Path, corpus: Path | None) -> str:
     folder = _scale_corpus(n, corpus, tmp)
     one = _one_of(folder, tmp)
     phases = (("cold", []), ("warm", []), ("policy change", ["--policy", "vendor-watch"]),
-              ("rule change", ["--no-builtin-rules", "--rules", str(changed_rules(tmp))]))
+              ("rule change", changed_rules(tmp)))
     best: dict[tuple[int, str], tuple[float, float]] = {}
     for _ in range(repeat):
         for size, where in ((1, one), (n, folder)):
@@ -249,6 +273,60 @@ def warm_rounds(n: int, rounds: int, trees: list[Path], tmp: Path, corpus: Path 
         v, b = runs[tree], runs[trees[0]]
         out.append(f"| {tree} | {span([x[0] for x in v])} | {span([x[1] for x in v])} | "
                    f"{ratio([x[0] / y[0] for x, y in zip(v, b)])} | {ratio([x[1] / y[1] for x, y in zip(v, b)])} |")
+    return "\n".join(out)
+
+
+def _fresh(src: Path, dst: Path) -> Path:
+    """A copy of the store ``src`` (and its WAL) at ``dst``, so each phase starts from the same rows."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{dst}{suffix}").unlink(missing_ok=True)
+        if Path(f"{src}{suffix}").exists():
+            shutil.copy2(f"{src}{suffix}", f"{dst}{suffix}")
+    return dst
+
+
+def phase_rounds(n: int, rounds: int, trees: list[Path], tmp: Path, corpus: Path | None) -> str:
+    """``--phase-rounds R`` with ``--scale N``: in each of R rounds, for each tree (alternated, order
+    reversed every other round), a cold run at 1 and N files on a fresh store, then warm, policy-change
+    and rule-change runs each on its own copy of that cold store: per-file wall and CPU
+    ((at N - at 1) / (N - 1)) of each phase, and per round each phase's ratio to that round's cold
+    run of the same tree (medians and ranges), with the load average at each round's start."""
+    folder = _scale_corpus(n, corpus, tmp)
+    one = _one_of(folder, tmp)
+    phases = (("warm", []), ("policy change", ["--policy", "vendor-watch"]), ("rule change", changed_rules(tmp)))
+    per: dict[tuple[Path, str], list[tuple[float, float]]] = {}
+    loads = []
+
+    def run(tree: Path, where: Path, db: Path, extra: list[str]) -> tuple[float, float]:
+        secs, _p, _c, cpu, _own = apkscan([str(where), "--jobs", "2", "--store", str(db), "--jsonl",
+                                           str(tmp / "phase.jsonl"), "--force", *extra], tree)
+        return secs, cpu
+
+    for tree in trees:
+        warm_up(tmp, tree)
+    for r in range(rounds):
+        loads.append(os.getloadavg()[0])
+        for tree in trees if r % 2 == 0 else trees[::-1]:
+            got = {}
+            for where in (one, folder):
+                cold = _fresh(tmp / "none.sqlite", tmp / f"cold-{where.name}.sqlite")
+                got[("cold", where)] = run(tree, where, cold, [])
+                for phase, extra in phases:
+                    got[(phase, where)] = run(tree, where, _fresh(cold, tmp / f"phase-{where.name}.sqlite"), extra)
+            for phase in ("cold", *(p for p, _ in phases)):
+                per.setdefault((tree, phase), []).append(
+                    tuple((got[(phase, folder)][k] - got[(phase, one)][k]) / max(1, n - 1) * 1e3 for k in (0, 1)))
+    span = lambda xs: f"{sorted(xs)[len(xs) // 2]:.3f} ({min(xs):.3f}–{max(xs):.3f})"  # noqa: E731
+    ratio = lambda xs: f"{sorted(xs)[len(xs) // 2]:.1f}× ({min(xs):.1f}–{max(xs):.1f})"  # noqa: E731
+    out = [f"{rounds} rounds, per file at {n}; load average at each round's start: "
+           + ", ".join(f"{x:.1f}" for x in loads),
+           "| tree | phase | wall ms | CPU ms | × cold (wall) | × cold (CPU) |", "|---|---|---|---|---|---|"]
+    for tree in trees:
+        cold = per[(tree, "cold")]
+        for phase in ("cold", *(p for p, _ in phases)):
+            v = per[(tree, phase)]
+            out.append(f"| {tree} | {phase} | {span([x[0] for x in v])} | {span([x[1] for x in v])} | "
+                       f"{ratio([c[0] / x[0] for c, x in zip(cold, v)])} | {ratio([c[1] / x[1] for c, x in zip(cold, v)])} |")
     return "\n".join(out)
 
 
@@ -360,8 +438,11 @@ def main() -> None:
                     help="only --jobs 1 vs 2 on --count small APKs (kept in --corpus), N alternated rounds")
     ap.add_argument("--warm-rounds", type=int, default=0,
                     help="with --scale N: only warm rescans at 1 and N files, the trees alternated in R rounds")
+    ap.add_argument("--phase-rounds", type=int, default=0,
+                    help="with --scale N: cold, warm, policy-change and rule-change runs at 1 and N files, "
+                         "the trees alternated in R rounds")
     ap.add_argument("--baseline", type=Path, action="append", default=[],
-                    help="--jobs-rounds, --warm-rounds: another checkout measured in the same rounds (repeatable)")
+                    help="--jobs-rounds, --warm-rounds, --phase-rounds: another checkout measured in the same rounds (repeatable)")
     ap.add_argument("--quiet", type=float, default=0.15,
                     help="--jobs-rounds: drop a round where other processes used more CPU seconds (0: keep all)")
     a = ap.parse_args()
@@ -374,6 +455,10 @@ def main() -> None:
         warm_up(tmp)
         if a.jobs_rounds:
             jobs_only(a, tmp)
+            return
+        if a.scale and a.phase_rounds:
+            print(phase_rounds(a.scale, a.phase_rounds, [TREE[0], *(b.resolve() for b in a.baseline)], tmp, a.corpus))
+            print(f"\nmachine: {os.cpu_count()} cores; load average at end: {os.getloadavg()[0]:.2f}")
             return
         if a.scale and a.warm_rounds:
             print(warm_rounds(a.scale, a.warm_rounds, [TREE[0], *(b.resolve() for b in a.baseline)], tmp, a.corpus))
