@@ -107,9 +107,14 @@ class KnownFiles:
     """The lane of one run: ``known`` and ``on_plain`` are the walker's hooks (``WalkOptions``),
     ``observe`` sees every decided item and writes the rows."""
 
-    def __init__(self, path: str, answer: bool, lines: Callable[[], dict[int, tuple[str, Any]]]):
-        """``lines``: the app lines (and spans) the JSONL writer wrote for the last records (by ``id``)."""
-        self.path, self.answer, self.lines = path, answer, lines
+    def __init__(self, path: str, answer: bool, lines: Callable[[], dict[int, tuple[str, Any]]],
+                 jobs: int | None = 1):
+        """``lines``: the app lines (and spans) the JSONL writer wrote for the last records (by ``id``).
+        ``jobs``: the run's ``--jobs`` (None: the cores available); with two or more, after a rule
+        change, stored identities are matched again ahead of the lane by another process
+        (:mod:`apkscan.batch.rematch`)."""
+        self.path, self.answer, self.lines, self.jobs = path, answer, lines, jobs
+        self._helper: int | None = None  # the rematch helper's pid (0: none, asked once)
         self.key: tuple[str, ...] | None = None  # (parser, options, rules, policies, format) once bound
         self.policy_names: tuple[str, ...] = ()
         self.settings: Any = None  # the run's ScanSettings: rules and policies to decide with
@@ -215,6 +220,10 @@ class KnownFiles:
         matched = None
         app = AppResult(source=path, container=None, identity=None, chain=(path,))  # type: ignore[arg-type]
         if hit is None:  # another rule set: matched again here, as a worker would
+            if self._helper is None and self.jobs != 1:  # the first such file: the rest matched ahead on the other core
+                from apkscan.batch import rematch
+
+                self._helper = rematch.start(self.path, s, self.key, self.jobs) or 0
             facts = stored_facts(self.path, sha, s.sdk_kwargs)
             if facts is not None and matches_nothing(facts, s.rules):
                 app.findings = []  # what matching the identity gives: its facts prove it (rules.prefilter)
@@ -329,6 +338,18 @@ class KnownFiles:
         except (sqlite3.Error, ValueError):
             return False
         return row is not None and tuple(row) == (*walked[1], sha)
+
+    def close(self) -> None:
+        """The run is over: the rematch helper stopped, the rows written."""
+        self.stop_helper()
+        self.flush()
+
+    def stop_helper(self) -> None:
+        if self._helper:
+            from apkscan.batch import rematch
+
+            pid, self._helper = self._helper, 0
+            rematch.stop(pid)
 
     def flush(self) -> None:
         store.commit_writes()  # decisions made again by _redecided
