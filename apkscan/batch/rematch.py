@@ -64,6 +64,7 @@ def start(path: str, settings: Any, key: tuple[str, ...], jobs: int | None) -> i
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # a mask held while forked: stop() must end it
         from apkscan.batch import lifeline
 
         lifeline.tie_to_parent(parent)
