@@ -12,13 +12,18 @@ also the largest worker):
   apksigner    `apksigner verify` one JVM per file, as users script it: on --sample files,
                extrapolated to the corpus (printed as such)
   apkscan      --jobs 1 and --jobs 2 (no store); store cold, warm, after a policy change and
-               after a rule change (the built-in packs with their ``version:`` bumped, given as
-               ``--no-builtin-rules --rules DIR``: another rule set, the same rules)
+               after a rule change (the built-in packs and one more that no app of the corpus
+               matches, ``--rules DIR``: another rule set, the same findings)
 
     python bench/bench_batch.py [--count 1000] [--big-count 0 --big-mib 150] [--sample 20] [--queued 100000]
     python bench/bench_batch.py --scale 10000 [--repeat 3] [--corpus DIR] [--tree DIR]
     python bench/bench_batch.py --jobs-rounds 6 [--corpus DIR] [--tree DIR] [--baseline DIR ...]
     python bench/bench_batch.py --scale 10000 --warm-rounds 10 [--corpus DIR] [--tree DIR] --baseline DIR
+    python bench/bench_batch.py --scale 10000 --phase-rounds 3 [--corpus DIR] [--tree DIR] --baseline DIR
+
+``--phase-rounds R`` (with ``--scale N``): cold, warm, policy-change and rule-change runs at 1 and N
+files, each tree's phases on copies of its own cold store of that round, the trees alternated in R
+rounds: per-file wall and CPU of each phase and its per-round ratio to the same tree's cold run.
 
 ``--warm-rounds R`` (with ``--scale N``): only warm rescans, at 1 and N files, each tree's stores made
 cold once, then R rounds with the trees alternated: per-file wall and CPU of a warm file, and each
@@ -95,22 +100,41 @@ def apkscan(args: list[str], tree: Path | None = None) -> tuple[float, float, fl
     return secs, parent, children, cpu, own
 
 
-def changed_rules(tmp: Path) -> Path:
-    """The built-in rule packs with each ``version:`` bumped: a new rule set (every stored finding
-    misses) whose findings are the same, as after a routine pack update. Parsed once here (a run
-    whose rule packs changed parses and validates them once, then reads them from the cache), so
-    the rescan measures the store, not the first parse."""
+UPDATE = """\
+schema: apkscan-rules/1
+pack: bench-update
+vendor: Bench
+version: "{version}"
+reviewed: "2026-11-30"
+rules:
+  - id: bench-update.never
+    app: An app of no bench corpus
+    match: {{package_glob: ["org.bench.never.*"]}}
+    references: [bench]
+sources:
+  bench: bench/bench_batch.py's rule change
+"""
+
+
+def changed_rules(tmp: Path) -> list[str]:
+    """A rule change: the built-in packs and one more of this bench's own (a rule no app of its
+    corpora matches), as after a routine pack update: another rule set (every stored finding
+    misses) whose findings are the same. (Until 30 Nov the built-in packs were copied with each
+    ``version:`` bumped and given with ``--no-builtin-rules``; since review 64 F6 a file may take a
+    shipped pack's name only with its content, so that run stopped at once with
+    ``RULES_ID_RESERVED``, exit 2, and measured nothing.) Parsed once here (a run whose rule packs
+    changed parses and validates them once, then reads them from the cache), so the rescan
+    measures the store, not the first parse; a run that fails here stops the bench."""
     out = tmp / "rules-changed"
     out.mkdir(exist_ok=True)
-    for pack in sorted((TREE[0] / "signatures").glob("*.yaml")):
-        lines = pack.read_text(encoding="utf-8").splitlines(keepends=True)
-        at = next(i for i, line in enumerate(lines) if line.startswith("version:"))
-        lines[at] = f"version: {lines[at].split(':', 1)[1].strip().strip(chr(39))}.1\n"
-        (out / pack.name).write_text("".join(lines), encoding="utf-8")
+    (out / "bench-update.yaml").write_text(UPDATE.format(version=1), encoding="utf-8")
     apk = next((HERE.parent / "fixtures" / "apks").glob("*.apk"))
-    apkscan([str(apk), "--no-store", "--no-builtin-rules", "--rules", str(out), "--jsonl", str(tmp / "r.jsonl"),
-             "--force"])
-    return out
+    r = subprocess.run([sys.executable, "-m", "apkscan", "scan", str(apk), "--no-store", "--rules", str(out),
+                        "--jsonl", str(tmp / "r.jsonl"), "--force", "-q"], capture_output=True, text=True,
+                       env={**ENV, "PYTHONPATH": str(TREE[0])}, cwd=TREE[0])
+    if r.returncode not in (0, 1):
+        sys.exit(f"the rule change is refused (exit {r.returncode}): {r.stderr.strip()}")
+    return ["--rules", str(out)]
 
 
 def generate(kind: str, folder: Path, *args: int) -> None:
@@ -137,7 +161,7 @@ def bench(name: str, folder: Path, sample: int, tmp: Path) -> list[tuple]:
     row("apksigner (1 JVM/file)", t * len(files) / len(picked), rss, note=f"{len(picked)} files, extrapolated")
     store = tmp / f"{name}.sqlite"
     base = [*map(str, files), "--jsonl", str(tmp / "out.jsonl"), "--force"]  # streamed: the C JSON encoder
-    changed = ["--no-builtin-rules", "--rules", str(changed_rules(tmp))]
+    changed = changed_rules(tmp)
     for tool, extra in [("apkscan --jobs 1", ["--jobs", "1", "--no-store"]),
                         ("apkscan --jobs 2", ["--jobs", "2", "--no-store"]),
                         ("apkscan -j2 store cold", ["--jobs", "2", "--store", str(store)]),
@@ -193,7 +217,7 @@ def scale(n: int, repeat: int, tmp: Path, corpus: Path | None) -> str:
     folder = _scale_corpus(n, corpus, tmp)
     one = _one_of(folder, tmp)
     phases = (("cold", []), ("warm", []), ("policy change", ["--policy", "vendor-watch"]),
-              ("rule change", ["--no-builtin-rules", "--rules", str(changed_rules(tmp))]))
+              ("rule change", changed_rules(tmp)))
     best: dict[tuple[int, str], tuple[float, float]] = {}
     for _ in range(repeat):
         for size, where in ((1, one), (n, folder)):
@@ -216,39 +240,6 @@ def scale(n: int, repeat: int, tmp: Path, corpus: Path | None) -> str:
             per = marginal[phase] if size == n else None
             out.append(f"| {size} | {phase} | {wall:.3f} | {cpu:.3f} | {ratio:.1f}x | "
                        + (f"{per[0]:.3f} | {per[1]:.3f} | {marginal['cold'][0] / per[0]:.1f}x |" if per else " | | |"))
-    return "\n".join(out)
-
-
-def warm_rounds(n: int, rounds: int, trees: list[Path], tmp: Path, corpus: Path | None) -> str:
-    """``--warm-rounds R`` with ``--scale N``: warm rescans alone, each tree's store made cold once at
-    1 and N files, then R rounds of a warm run of each (trees alternated, order reversed every other
-    round): per-file wall and CPU ((at N - at 1) / (N - 1), medians and ranges) and the per-round ratios of
-    each tree to the first (a change that only moves a warm file's cost, measured under one load)."""
-    folder = _scale_corpus(n, corpus, tmp)
-    one = _one_of(folder, tmp)
-    runs: dict[Path, list[tuple[float, float]]] = {t: [] for t in trees}
-
-    def warm(tree: Path, i: int, where: Path) -> tuple[float, float]:
-        secs, _p, _c, cpu, _own = apkscan([str(where), "--jobs", "2", "--store", str(tmp / f"warm-{i}-{where.name}.sqlite"),
-                                           "--jsonl", str(tmp / "warm.jsonl"), "--force"], tree)
-        return secs, cpu
-
-    for i, tree in enumerate(trees):
-        warm_up(tmp, tree)
-        for where in (one, folder):
-            warm(tree, i, where)  # cold: the store and its rows
-    for r in range(rounds):
-        for i, tree in (list(enumerate(trees)) if r % 2 == 0 else list(enumerate(trees))[::-1]):
-            (w1, c1), (wn, cn) = warm(tree, i, one), warm(tree, i, folder)
-            runs[tree].append(((wn - w1) / max(1, n - 1) * 1e6, (cn - c1) / max(1, n - 1) * 1e6))
-    span = lambda xs: f"{sorted(xs)[len(xs) // 2]:.0f} ({min(xs):.0f}–{max(xs):.0f})"  # noqa: E731
-    ratio = lambda xs: f"{sorted(xs)[len(xs) // 2]:.2f} ({min(xs):.2f}–{max(xs):.2f})"  # noqa: E731
-    out = [f"{rounds} rounds, warm, per file at {n}", "| tree | wall µs | CPU µs | wall / first tree's | CPU / first tree's |",
-           "|---|---|---|---|---|"]
-    for tree in trees:
-        v, b = runs[tree], runs[trees[0]]
-        out.append(f"| {tree} | {span([x[0] for x in v])} | {span([x[1] for x in v])} | "
-                   f"{ratio([x[0] / y[0] for x, y in zip(v, b)])} | {ratio([x[1] / y[1] for x, y in zip(v, b)])} |")
     return "\n".join(out)
 
 
@@ -360,12 +351,16 @@ def main() -> None:
                     help="only --jobs 1 vs 2 on --count small APKs (kept in --corpus), N alternated rounds")
     ap.add_argument("--warm-rounds", type=int, default=0,
                     help="with --scale N: only warm rescans at 1 and N files, the trees alternated in R rounds")
+    ap.add_argument("--phase-rounds", type=int, default=0,
+                    help="with --scale N: cold, warm, policy-change and rule-change runs at 1 and N files, "
+                         "the trees alternated in R rounds")
     ap.add_argument("--baseline", type=Path, action="append", default=[],
-                    help="--jobs-rounds, --warm-rounds: another checkout measured in the same rounds (repeatable)")
+                    help="--jobs-rounds, --warm-rounds, --phase-rounds: another checkout measured in the same rounds (repeatable)")
     ap.add_argument("--quiet", type=float, default=0.15,
                     help="--jobs-rounds: drop a round where other processes used more CPU seconds (0: keep all)")
     a = ap.parse_args()
     TREE[0] = a.tree.resolve()
+    sys.modules.setdefault("bench_batch", sys.modules[__name__])  # bench_rounds sees this TREE, not a second copy
     print(f"apkscan measured: {TREE[0]}", file=sys.stderr)
     print(f"load average at start: {os.getloadavg()[0]:.2f}; bytecode cached (PYTHONDONTWRITEBYTECODE unset "
           "for every process, one warm-up run first)", file=sys.stderr)
@@ -375,7 +370,15 @@ def main() -> None:
         if a.jobs_rounds:
             jobs_only(a, tmp)
             return
+        if a.scale and a.phase_rounds:
+            from bench_rounds import phase_rounds
+
+            print(phase_rounds(a.scale, a.phase_rounds, [TREE[0], *(b.resolve() for b in a.baseline)], tmp, a.corpus))
+            print(f"\nmachine: {os.cpu_count()} cores; load average at end: {os.getloadavg()[0]:.2f}")
+            return
         if a.scale and a.warm_rounds:
+            from bench_rounds import warm_rounds
+
             print(warm_rounds(a.scale, a.warm_rounds, [TREE[0], *(b.resolve() for b in a.baseline)], tmp, a.corpus))
             print(f"\nmachine: {os.cpu_count()} cores; load average at end: {os.getloadavg()[0]:.2f}")
             return

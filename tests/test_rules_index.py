@@ -16,6 +16,8 @@ from apkscan.apk.model import Certificate, PackageReading
 from apkscan.rules.index import build, candidates
 from apkscan.rules.matcher import match_identity
 
+from test_rules_prefilter import rulesets  # noqa: F401 - the fixture: built-ins, one more pack, that pack alone
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
@@ -134,11 +136,100 @@ def test_candidates_leave_out_rules_for_other_packages(rules):
     base = identify(str(REPO / "fixtures" / "apks" / "clean-v1v2v3.apk"))
     from apkscan.rules.certview import CertView
 
-    picked = candidates(pack, ix, [base.manifest.package], CertView.of(base))
+    picked = candidates(pack, ix, [base.manifest.package], CertView.of(base), labels=[base.manifest.label])
     assert len(picked) < len(pack.rules) / 4 and not [r for r in picked if r.kind == "sdk"]
-    assert [r for r in pack.rules if r.labels or r.package_globs] == [r for r in picked if r.labels or r.package_globs]
+    # a rule whose only pattern is a label is asked only when the pack's label patterns find a label
+    assert [r for r in pack.rules if r.package_globs] == [r for r in picked if r.package_globs]
+    def label_only(p):
+        return [r for r in p.rules if r.labels and not (r.package_globs or r.package_regexes or r.subjects
+                                                        or r.issuers or r.source_stamps)]
+
+    pack = max(rules.packs, key=lambda p: len(label_only(p)))  # the banned apps' names (review 60 F5)
+    ix = build(pack)
+    picked = candidates(pack, ix, [base.manifest.package], CertView.of(base), labels=[base.manifest.label])
+    assert len(label_only(pack)) > 20 and not [r for r in picked if r in label_only(pack)]
+    named = candidates(pack, ix, [base.manifest.package], CertView.of(base), labels=["x", "TikTok"])
+    assert [r for r in pack.rules if r.labels] == [r for r in named if r.labels]
     deep = candidates(pack, ix, [base.manifest.package], CertView.of(base), sdk=True)
     assert [r for r in deep if r.kind == "sdk"] == [r for r in pack.rules if r.kind == "sdk"]
+
+
+def test_agree_on_near_misses_of_every_label(rules):
+    """A rule whose only pattern is a label is left out when the pack's label patterns, combined,
+    find no label: never when one of them alone would (in any locale, as other parsers read it,
+    or as the launcher activity's)."""
+    from test_rules_prefilter import _labels
+
+    base = identify(str(REPO / "fixtures" / "apks" / "clean-v1v2v3.apk"))
+    texts = _labels(rules)
+    assert len(texts) > 100
+    found = 0
+    for i, text in enumerate(texts):
+        ident = copy.deepcopy(base)
+        where = i % 4
+        ident.manifest.label = text if where == 0 else "Plain"
+        ident.manifest.labels = {"fr": text} if where == 1 else {}
+        ident.manifest.other_labels = [text] if where == 2 else []
+        ident.manifest.launcher_labels = [text] if where == 3 else []
+        found += bool(_agree(ident, rules))
+    assert found > 50  # the labels do match rules: the comparison is not empty
+
+
+@pytest.mark.parametrize("fixture", ["clean-v1v2v3.apk", "rotated-lineage.apk", "v1-only.apk"])
+def test_agree_on_near_misses_of_every_publisher_name_and_subject(rulesets, fixture):
+    """A pack's publisher names are asked only of an app whose certificates could carry them
+    (:class:`apkscan.rules.prefilter.Publishers`): each name near every publisher name, pattern and
+    known subject put on every certificate of the fixture (signers, lineage, present), as subject
+    and as issuer, with the built-in packs, one more pack with publishers, and that pack alone."""
+    from test_rules_prefilter import _names
+
+    base = identify(str(REPO / "fixtures" / "apks" / fixture))
+    for rules in rulesets:
+        found = 0
+        for attrs in _names(rules):
+            for field in ("subject_attrs", "issuer_attrs"):
+                ident = copy.deepcopy(base)
+                for cert in _certs(ident):
+                    setattr(cert, field, copy.deepcopy(attrs))
+                found += any(e.field.endswith((".O", ".CN", ".OU")) for f in _agree(ident, rules) for e in f.evidence)
+        assert found  # publisher evidence was found: the comparison is not empty
+
+
+def test_publisher_names_are_not_asked_of_certificates_that_cannot_carry_them(rules, monkeypatch):
+    """An app that could match (a vendor's package name) on a key whose subject names no publisher:
+    no pack's publisher names are asked (they were, certificate by certificate, of every pack)."""
+    from apkscan.rules import matcher
+
+    asked = []
+    real = matcher.publisher_evidence
+    monkeypatch.setattr(matcher, "publisher_evidence", lambda *a, **k: asked.append(a[0].name) or real(*a, **k))
+    base = identify(str(REPO / "fixtures" / "apks" / "clean-v1v2v3.apk"))
+    name = next(p for r in rules.rules for p in r.packages if p.startswith("com.ss.android"))
+    assert _agree(_with_package(base, name), rules)  # a finding: it was matched, not prefiltered
+    asked.clear()
+    assert match_identity(_with_package(base, name), rules) and asked == []
+    ident = _with_package(base, name)
+    for cert in _certs(ident):
+        cert.subject_attrs = {"O": ["Kaspersky Fan Club"]}
+    assert match_identity(ident, rules) and asked == ["kaspersky"]  # a listed name's first word: asked
+    assert _agree(ident, rules)
+
+
+def test_agree_on_publisher_names_a_device_recorded(rulesets):
+    """Certificates a device recorded (never verified) are asked for publisher names too."""
+    from test_rules_prefilter import _names
+
+    from apkscan.sources.interface import RecordedApp, RecordedCertificate
+    from apkscan.sources.records import recorded_identity
+
+    for rules in rulesets:
+        for attrs in _names(rules)[::3]:
+            app = RecordedApp(("backup.ab", "com.example.app"), "com.example.app", "adb backup _manifest",
+                              certificates=[RecordedCertificate(sha256="ab" * 32)])
+            ident = recorded_identity(app)
+            for cert in ident.recorded_certificates:
+                cert.subject_attrs = copy.deepcopy(attrs)
+            _agree(ident, rules)
 
 
 def test_agree_with_dex_classes(rules):

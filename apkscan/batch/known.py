@@ -107,9 +107,14 @@ class KnownFiles:
     """The lane of one run: ``known`` and ``on_plain`` are the walker's hooks (``WalkOptions``),
     ``observe`` sees every decided item and writes the rows."""
 
-    def __init__(self, path: str, answer: bool, lines: Callable[[], dict[int, tuple[str, Any]]]):
-        """``lines``: the app lines (and spans) the JSONL writer wrote for the last records (by ``id``)."""
-        self.path, self.answer, self.lines = path, answer, lines
+    def __init__(self, path: str, answer: bool, lines: Callable[[], dict[int, tuple[str, Any]]],
+                 jobs: int | None = 1):
+        """``lines``: the app lines (and spans) the JSONL writer wrote for the last records (by ``id``).
+        ``jobs``: the run's ``--jobs`` (None: the cores available); with two or more, after a rule
+        change, stored identities are matched again ahead of the lane by another process
+        (:mod:`apkscan.batch.rematch`)."""
+        self.path, self.answer, self.lines, self.jobs = path, answer, lines, jobs
+        self._helper: int | None = None  # the rematch helper's pid (0: none, asked once)
         self.key: tuple[str, ...] | None = None  # (parser, options, rules, policies, format) once bound
         self.policy_names: tuple[str, ...] = ()
         self.settings: Any = None  # the run's ScanSettings: rules and policies to decide with
@@ -189,10 +194,11 @@ class KnownFiles:
             return None
         if decided is None:
             return None
-        line = old[2][:start] + decided + old[2][end:]
-        known = KnownApp(path, sha, row[7], app.verdict, tuple((n, o.verdict) for n, o in app.verdicts.items()),
-                         line, (path,), span=(start, start + len(decided)))
-        self._row(path, walked, known)
+        verdicts = tuple((n, o.verdict) for n, o in app.verdicts.items())
+        same = decided == old[2][start:end] and (app.verdict, verdicts) == old[:2]
+        line = old[2] if same else old[2][:start] + decided + old[2][end:]
+        known = KnownApp(path, sha, row[7], app.verdict, verdicts, line, (path,), span=(start, start + len(decided)))
+        self._row(path, walked, known, (row[8], row[9]) if same else None)
         return known
 
     def _decided(self, path: str, sha: str) -> Any:
@@ -214,6 +220,10 @@ class KnownFiles:
         matched = None
         app = AppResult(source=path, container=None, identity=None, chain=(path,))  # type: ignore[arg-type]
         if hit is None:  # another rule set: matched again here, as a worker would
+            if self._helper is None and self.jobs != 1:  # the first such file: the rest matched ahead on the other core
+                from apkscan.batch import rematch
+
+                self._helper = rematch.start(self.path, s, self.key, self.jobs) or 0
             facts = stored_facts(self.path, sha, s.sdk_kwargs)
             if facts is not None and matches_nothing(facts, s.rules):
                 app.findings = []  # what matching the identity gives: its facts prove it (rules.prefilter)
@@ -294,8 +304,19 @@ class KnownFiles:
             return
         self._row(item.path, walked, app)
 
-    def _row(self, path: str, walked: tuple[Any, tuple[int, ...]], app: KnownApp) -> None:
-        """The row answering ``path`` with ``app``'s line in runs with this run's keys."""
+    def _row(self, path: str, walked: tuple[Any, tuple[int, ...]], app: KnownApp,
+             same: tuple[str, bytes] | None = None) -> None:
+        """The row answering ``path`` with ``app``'s line in runs with this run's keys. ``same``: the
+        sealed columns (verdicts and seal, the deflated line) of a row read for this path whose line,
+        verdicts and span are ``app``'s (a rule or policy change that changed nothing of it: the
+        line is neither deflated nor sealed again, ~0.1 ms)."""
+        if same is not None:
+            verdicts, stored = same
+            self._rows.append((store.path_key(path), *self.key, walked[0], *walked[1], app.sha256, app.package,
+                               verdicts, stored))
+            if len(self._rows) >= FLUSH:
+                self.flush()
+            return
         # surrogatepass: a non-UTF-8 file name's U+DCFF kept as is (the JSONL writer escapes it when
         # the line is written); ~7x smaller compressed: a store of 100,000 files stays small
         stored = zlib.compress(app.line.encode("utf-8", "surrogatepass"), 1)
@@ -317,6 +338,18 @@ class KnownFiles:
         except (sqlite3.Error, ValueError):
             return False
         return row is not None and tuple(row) == (*walked[1], sha)
+
+    def close(self) -> None:
+        """The run is over: the rematch helper stopped, the rows written."""
+        self.stop_helper()
+        self.flush()
+
+    def stop_helper(self) -> None:
+        if self._helper:
+            from apkscan.batch import rematch
+
+            pid, self._helper = self._helper, 0
+            rematch.stop(pid)
 
     def flush(self) -> None:
         store.commit_writes()  # decisions made again by _redecided

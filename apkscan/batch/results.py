@@ -94,23 +94,23 @@ def recall(path: str, sha: str, sdk: dict[str, Any], rules_key: str, policies_ke
     if conn is None:
         return None
     where = (sha, store.parser_version(), store.options_key(sdk), rules_key)
-    try:
-        row = conn.execute("SELECT decided FROM decisions WHERE sha256=? AND parser=? AND options=? AND rules=? "
-                           "AND policies=?", (*where, policies_key)).fetchone()
-        got = store.loads_or_none(row[0]) if row else None
-        if (isinstance(got, tuple) and len(got) == 2 and _findings(got[0])
-                and _outcomes(got[1], policy_names)):
-            return StoredResult(got[0], got[1])
-        if row:
-            store.ignored(f"a decisions row for {sha} is not findings and one outcome per policy")
-        row = conn.execute("SELECT findings FROM matches WHERE sha256=? AND parser=? AND options=? AND rules=?",
-                           where).fetchone()
-        got = store.loads_or_none(row[0]) if row else None
+    try:  # both rows in one statement (a miss of both is the usual case after a rule change)
+        decided, matched = conn.execute(_BOTH, (*where, policies_key, *where)).fetchone()
     except sqlite3.Error:
         return None
-    if row and not _findings(got):
+    got = store.loads_or_none(decided) if decided is not None else None
+    if isinstance(got, tuple) and len(got) == 2 and _findings(got[0]) and _outcomes(got[1], policy_names):
+        return StoredResult(got[0], got[1])
+    if decided is not None:
+        store.ignored(f"a decisions row for {sha} is not findings and one outcome per policy")
+    got = store.loads_or_none(matched) if matched is not None else None
+    if matched is not None and not _findings(got):
         store.ignored(f"a matches row for {sha} is not a list of findings")
     return StoredResult(got, None) if _findings(got) else None
+
+
+_BOTH = ("SELECT (SELECT decided FROM decisions WHERE sha256=? AND parser=? AND options=? AND rules=? AND policies=?), "
+         "(SELECT findings FROM matches WHERE sha256=? AND parser=? AND options=? AND rules=?)")
 
 
 def _findings(value: Any) -> bool:

@@ -261,8 +261,13 @@ def write_all(conn: sqlite3.Connection, rows: list[tuple[str, Any]]) -> None:
         return
     try:
         conn.execute("BEGIN IMMEDIATE")
-        for sql, params in rows:
-            conn.execute(sql, params)
+        at = 0
+        while at < len(rows):  # a run of one statement in one call (the lane's rows, 256 at a time), in order
+            end = at + 1
+            while end < len(rows) and rows[end][0] == rows[at][0]:
+                end += 1
+            conn.executemany(rows[at][0], [params for _, params in rows[at:end]])
+            at = end
         conn.execute("COMMIT")
     except (sqlite3.Error, ValueError) as exc:  # ValueError: a value SQLite cannot take (UnicodeError)
         if conn.in_transaction:

@@ -124,6 +124,8 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
         yield run
     finally:
         close()
+        if run.known is not None:  # interrupted or failed: the rematch helper ends with the run
+            run.known.stop_helper()
         store = sys.modules.get("apkscan.batch.store")
         if store is not None:  # committed and closed now: the last close folds the WAL into the file
             store.close_connections()
@@ -136,9 +138,9 @@ def _known_files(run: BatchRun, opts: dict, walk: Any, writer: Any, stream_only:
         return
     from apkscan.batch.known import KnownFiles
 
-    run.known = KnownFiles(run.store, stream_only, lambda: writer.last)
+    run.known = KnownFiles(run.store, stream_only, lambda: writer.last, jobs=opts["jobs"])
     walk.known, walk.on_plain = run.known.known, run.known.on_plain
-    run._finish.append(lambda _result: run.known.flush())
+    run._finish.append(lambda _result: run.known.close())
 
 
 def _begin(run: BatchRun, conn: Any, rid: str, resume: bool) -> tuple[float, float | None] | None:

@@ -4,7 +4,10 @@ Why: a pack of ~100 rules, each asked about every app, cost ~1 ms per app, most 
 rules that name another package. A rule yields evidence only through its exact package
 names, its known certificates' digests, or a pattern (glob, regex, label, subject, issuer,
 source stamp). So a pack is compiled once into exact package names -> rules and
-certificate digests -> rules; rules with a pattern are always asked. The candidates are
+certificate digests -> rules; rules with a pattern are always asked, but a rule whose only
+pattern is a label is asked only when one of the pack's label patterns, combined, finds a label of
+the app (the banned apps' names as label patterns, review 60 F5: ~35 rules a pack, asked of every
+app that could match anything, were most of a match's time). The candidates are
 then matched by the same code as before (:func:`apkscan.rules.matcher._rule_evidence`):
 the index may only leave out rules that could not have matched, never decide anything.
 
@@ -20,7 +23,7 @@ from typing import Any, TypeVar
 
 from apkscan.rules.certview import CertView
 from apkscan.rules.model import Rule, RulePack
-from apkscan.rules.normalise import package_forms
+from apkscan.rules.normalise import form_search, package_forms
 
 DIGESTS = ("sha256", "sha1", "md5")  # what KnownCert.matches compares
 
@@ -50,7 +53,9 @@ class KnownIndex:
 class PackIndex:
     by_package: dict[str, list[int]] = field(default_factory=dict)  # exact name and its folded forms -> rule positions
     by_digest: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # (algo, hex) -> positions
-    always: list[int] = field(default_factory=list)  # rules with a pattern: always asked
+    always: list[int] = field(default_factory=list)  # rules with a pattern other than labels: always asked
+    by_label: list[int] = field(default_factory=list)  # rules whose only pattern is a label: asked on a label hit
+    labels: Any = None  # those rules' label patterns combined (prefilter._combined), None: no such rule
     sdk: list[int] = field(default_factory=list)  # SDK rules: asked when DEX classes were read (--deep)
     exact: set[str] = field(default_factory=set)  # every exact package name of the pack
     certificates: KnownIndex = field(default_factory=lambda: KnownIndex(()))  # the pack's known certificates
@@ -62,7 +67,7 @@ def build(pack: RulePack) -> PackIndex:
         if rule.kind == "sdk":
             ix.sdk.append(pos)
         elif _has_pattern(rule):
-            ix.always.append(pos)
+            (ix.by_label if _labels_only(rule) else ix.always).append(pos)
         for key in dict.fromkeys(v for name in rule.packages for _how, v in package_forms(name)):  # folded forms too
             ix.by_package.setdefault(key, []).append(pos)
         ix.exact.update(rule.packages)
@@ -71,12 +76,23 @@ def build(pack: RulePack) -> PackIndex:
                 value = getattr(rc.cert, algo)
                 if value:
                     ix.by_digest.setdefault((algo, value), []).append(pos)
+    if ix.by_label:
+        from apkscan.rules.prefilter import _combined  # (prefilter imports this module)
+
+        ix.labels = _combined([p for i in ix.by_label for p in pack.rules[i].labels])
     return ix
 
 
 def _has_pattern(rule: Rule) -> bool:
     return bool(rule.package_globs or rule.package_regexes or rule.labels or rule.subjects
                 or rule.issuers or rule.source_stamps)
+
+
+def _labels_only(rule: Rule) -> bool:
+    """Labels are the rule's only pattern: it yields evidence only through a label, its exact
+    package names or its certificates' digests (the last two looked up by key here)."""
+    return bool(rule.labels) and not (rule.package_globs or rule.package_regexes or rule.subjects
+                                      or rule.issuers or rule.source_stamps)
 
 
 _KEEP = 16
@@ -121,11 +137,14 @@ def _by_vendor(rules: Any) -> dict[str, KnownIndex]:
 
 
 def candidates(pack: RulePack, ix: PackIndex, packages: Iterable[str], view: CertView,
-               sdk: bool = False) -> list[Rule]:
+               sdk: bool = False, labels: Iterable[str] = ()) -> list[Rule]:
     """The rules of ``pack`` (in pack order) that could yield evidence for these package
-    readings (every normalised form is looked up, as the matcher compares every form) and
-    these certificates (every role: signer, lineage, present, recorded); SDK rules with ``sdk``."""
+    readings (every normalised form is looked up, as the matcher compares every form), these
+    certificates (every role: signer, lineage, present, recorded) and these labels (asked as
+    the matcher asks each rule's patterns, :func:`form_search`); SDK rules with ``sdk``."""
     hit = set(ix.always)
+    if ix.labels is not None and any(form_search(ix.labels, label) for label in labels):
+        hit.update(ix.by_label)
     if sdk:
         hit.update(ix.sdk)
     for pkg in packages:

@@ -32,7 +32,7 @@ from apkscan.rules.model import (
 )
 from apkscan.rules.names import as_claim, foreign_keys, name_evidence, own_keys, publisher_evidence
 from apkscan.rules.normalise import bounded_text, form_patterns, form_search, package_forms
-from apkscan.rules.prefilter import facts_of, prefilter_of
+from apkscan.rules.prefilter import facts_of, prefilter_of, publishers_of
 
 __all__ = ["CertView", "match_identity"]
 
@@ -96,14 +96,15 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
     if names_known is None:
         names_known = vendor_known if names_are_claims(None, pack) else []
     foreign = foreign_keys(names_known, view)
-    publisher = publisher_evidence(pack, view, foreign, own_keys(names_known, view))
+    publisher = (publisher_evidence(pack, view, foreign, own_keys(names_known, view))
+                 if not indexed or _named_by(pack, view) else [])
     if counterfeit:  # the vendor's name on a counterfeit certificate is only a claim
         publisher = [as_claim(e) for e in publisher]
     vendor_keys = cert_evidence(vendor_known, view)
     if indexed:  # only the rules that could match (apkscan.rules.index); the same code decides
         ix = index_of(pack)
         exact, rules = ix.exact, candidates(pack, ix, [v for _, v in readings], view,
-                                            sdk=classes is not None)
+                                            sdk=classes is not None, labels=[v for _, v in _labels(identity)])
     else:
         exact, rules = {p for r in pack.rules for p in r.packages}, pack.rules
     unchecked = unverified is not None
@@ -132,6 +133,14 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
                            evidence=vendor_certs + publisher, pack=pack.name,
                            message=_vendor_message(pack, vendor_certs + publisher)))
     return out + ([] if unchecked else misplaced_findings(pack, view, known)) + counterfeit
+
+
+def _named_by(pack: RulePack, view: CertView) -> bool:
+    """Whether a certificate :func:`publisher_evidence` reads (signers, present, recorded) could
+    carry the pack's publisher names (:class:`apkscan.rules.prefilter.Publishers`); False: it finds none."""
+    could = publishers_of(pack).could
+    return (any(could(c.subject_attrs) for c in view.signers) or any(could(s.certificate.subject_attrs) for s in view.present)
+            or any(could(c.subject_attrs) for c in view.recorded))
 
 
 def _unverified_because(identity: ApkIdentity) -> str | None:

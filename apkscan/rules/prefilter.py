@@ -138,6 +138,41 @@ class Prefilter:
         return bool(self.dns) and dn_of_attrs(subject) in self.dns
 
 
+class Publishers:
+    """Whether a certificate's subject can be publisher evidence of one pack
+    (:func:`apkscan.rules.names.publisher_evidence`): a superset test, asked as
+    :meth:`Prefilter._certificate` asks the names of every pack, of this pack's publisher
+    patterns and listed names alone. Why: every app that could match something was asked every
+    pack's publisher names, certificate by certificate (~45% of a match's time)."""
+
+    def __init__(self, pack: Any):
+        self.firsts = {k[0] for _n, k in listed_keys(tuple(pack.publisher_names)) if k}
+        self.attrs = _by_attr(pack.publishers)
+        self.outside_o = _combined([p.attrs["O"] for p in pack.publishers if "O" in p.attrs])
+
+    def could(self, subject: dict[str, list[str]]) -> bool:
+        """False: no publisher pattern nor listed name of the pack finds anything in ``subject``
+        (its ``O=``, or a name written in ``CN``/``OU``: ``names._outside_o``)."""
+        if _names(self.attrs, subject):
+            return True
+        for attr in ("O", *OUTSIDE_O):
+            for value in subject.get(attr, []):
+                words = publisher_key(value).split() if self.firsts else []
+                if words and words[0] in self.firsts:  # names._listed_name: words[:1] == a listed name's
+                    return True
+                if attr != "O" and self.outside_o is not None and form_search(self.outside_o, value):
+                    return True
+        return False
+
+
+_PUBLISHERS: dict[int, tuple[Any, Publishers]] = {}
+
+
+def publishers_of(pack: Any) -> Publishers:
+    """The pack's :class:`Publishers`, kept per pack object (read-only once loaded)."""
+    return kept(_PUBLISHERS, pack, Publishers)
+
+
 _KEPT: dict[int, tuple[RuleSet, Prefilter]] = {}
 
 
