@@ -26,7 +26,7 @@ from apkscan.cli.common import (
     typed_document,
     write_reports,
 )
-from apkscan.cli.batch_opts import batch_options, batch_run, checked_jsonl, sources, worker_memory
+from apkscan.cli.batch_opts import batch_options, batch_run, checked_jsonl, local_inputs, sources, worker_memory
 from apkscan.cli.passwords import password_provider
 from apkscan.cli.tmp_dir import check_temp, made_tmp_dir
 from apkscan.cli.usage import Conflict, OutputRefused
@@ -104,6 +104,7 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
 
     from apkscan.cli.outputs import ResolvedInputs
 
+    paths = local_inputs(paths)  # a file:// URL is the path it names, for every check below (review 66 F3)
     check_sdk_range(opts["min_sdk"], opts["max_sdk"])
     walk = _walk_options(opts)
     worker_memory(opts)  # checked before anything is read or written (used when the pool starts)
