@@ -69,6 +69,17 @@ def test_a_folder_above_the_tmp_dir_counts_too_even_one_still_to_be_made(tmp_pat
 
 
 @as_root
+def test_a_tmp_dir_that_is_a_link_is_judged_where_it_leads(tmp_path):
+    ev, shared, mine = _evidence(tmp_path), tmp_path / "shared", tmp_path / "mine"
+    (shared / "spool").mkdir(parents=True, mode=0o700)
+    os.chmod(shared, 0o777)
+    mine.mkdir(mode=0o700)
+    (mine / "spool").symlink_to(shared / "spool")  # a link in a folder of ours, into one anyone can write
+    _refused(run("scan", ev, "--no-store", "-q", "--tmp-dir", mine / "spool"), shared, "can be written by others")
+    assert list((shared / "spool").iterdir()) == []
+
+
+@as_root
 def test_tmpdir_in_the_environment_is_checked_the_same_way_for_scan_and_inspect(tmp_path):
     ev, shared = _evidence(tmp_path), tmp_path / "shared"
     shared.mkdir()
