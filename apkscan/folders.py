@@ -42,3 +42,43 @@ def make_private(folder: str) -> list[str]:
             continue  # made meanwhile by another process: not ours to remove
         created.append(path)
     return created[::-1]
+
+
+def untrusted(folder: str) -> str | None:
+    """Why someone other than this user (or root) could swap entries in ``folder``, or None.
+
+    ssh's StrictModes rule, for the folder and every folder above it (through links, as the system
+    resolves them): each must belong to this user or root, and be writable by no one else unless
+    sticky (``/tmp``), where others cannot rename what is ours. A folder that does not exist yet is
+    judged by the folders above it (apkscan makes it 0700). Otherwise another user could rename
+    apkscan's private spool folder away and put other bytes under a spooled member's name (review 66 F2)."""
+    me = os.geteuid() if hasattr(os, "geteuid") else None
+    if me is None:
+        return None  # no owners to compare (Windows)
+    seen: set[str] = set()
+    for start in (os.path.realpath(folder), os.path.realpath(os.path.dirname(resolved(folder)))):
+        path = start
+        while path not in seen:
+            seen.add(path)
+            why = _doubt(path, me)
+            if why:
+                return why
+            parent = os.path.dirname(path)
+            if parent == path:
+                break
+            path = parent
+    return None
+
+
+def _doubt(path: str, me: int) -> str | None:
+    import stat
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None  # made by apkscan, 0700, and checked again once made
+    if st.st_uid not in (me, 0):
+        return f"{path} belongs to user {st.st_uid}, not to this user ({me}) or root"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
+        return f"{path} can be written by others (mode {stat.S_IMODE(st.st_mode):04o}, no sticky bit)"
+    return None

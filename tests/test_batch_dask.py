@@ -72,21 +72,20 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             p.kill()
 
 
-def test_file_urls_are_fetched_by_workers(tmp_path):
+def test_file_urls_are_their_local_paths(tmp_path):
+    """A file:// URL names this machine's file, so it is scanned as the path (review 66 F3:
+    tests/test_file_urls.py): the same document, index.json a skipped file of the folder's."""
     folder = FIX / "apks"
     local = _doc(tmp_path, "plain", inputs=[str(folder)])
-    urls = _doc(tmp_path, "urls", "--dask", "local:2", inputs=[folder.as_uri() + "/"])
-    assert [a["source"]["path"] for a in urls["apps"]] == [f"file://{a['source']['path']}" for a in local["apps"]]
-    strip = ("source", "identity")
-    assert [{k: v for k, v in a.items() if k not in strip} for a in urls["apps"]] == \
-           [{k: v for k, v in a.items() if k not in strip} for a in local["apps"]]
-    # fixtures/apks/index.json is not an APK: counted as skipped behind the URL, never dropped
-    assert [(s["reason"].startswith("not an .apk"), s["count"]) for s in urls["skipped"]] == [(True, 1)]
+    assert _doc(tmp_path, "urls", "--dask", "local:2", inputs=[folder.as_uri()]) == local
+    assert local["input_files"] and [s["count"] for s in local["skipped"]] == [1]
 
 
 def test_url_inputs_without_dask_are_a_usage_error():
-    res = CliRunner().invoke(main, ["scan", (FIX / "apks").as_uri()])
+    res = CliRunner().invoke(main, ["scan", "s3://bucket/pull/"])
     assert res.exit_code == 2 and "--dask" in res.output
+    res = CliRunner().invoke(main, ["scan", "--no-store", "-q", (FIX / "apks" / "v2-only.apk").as_uri()])
+    assert res.exit_code == 0, res.output  # a file:// URL is a path: no Dask needed
 
 
 def _slow_unit(name: str, seconds: float):

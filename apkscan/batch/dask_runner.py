@@ -10,8 +10,11 @@ How work is split:
   read by the worker in place as a window of the ZIP; members that had to be inflated or
   spooled (deflated ZIP members, tar, compressed streams, backups) live in the client's
   private temporary folder, which workers cannot see: the client scans those itself;
-- URLs (``s3://``, ``gs://``, ``file://``, any fsspec protocol): each ``*.apk`` under the
-  URL is one task; the worker copies it to a local temporary file with fsspec and scans it.
+- URLs (``s3://``, ``gs://``, any remote fsspec protocol): each ``*.apk`` under the URL is one
+  task; the worker copies it to a local temporary file with fsspec and scans it (a ``file://``
+  URL is its local path, given so by the CLI: :mod:`apkscan.batch.urls`). Such an input has no
+  custody record (``input_files``): the client never reads it; each app's SHA-256 is that of the
+  bytes its worker fetched and scanned.
 
 Each task carries the scan settings itself (~75 KB pickled; nothing is scattered or broadcast:
 a broadcast waits for every worker, and one hung worker stalled a whole run), and a local path as
@@ -69,15 +72,16 @@ class _TooLarge(Exception):
 
 
 def _remote_unit(item: ScanInput, settings: ScanSettings) -> list[Any]:
-    """Runs on a worker: a URL is copied to a local temporary file first (fsspec)."""
+    """Runs on a worker: a URL is copied to a local temporary file first (fsspec; a ``file://`` one,
+    which the CLI gives as its path, through the no-atime open: :mod:`apkscan.batch.urls`)."""
     if "://" not in item.path:
         return scan_item(item, settings)
-    import fsspec
+    from apkscan.batch.urls import local_path
 
     fd, local = tempfile.mkstemp(prefix="apkscan-dask-", suffix=".apk")
     try:
         fetched = 0
-        with os.fdopen(fd, "wb") as out, fsspec.open(item.path, "rb") as src:
+        with os.fdopen(fd, "wb") as out, _opened(local_path(item.path), item.path) as src:
             while chunk := src.read(1 << 20):
                 fetched += len(chunk)
                 if fetched > URL_FETCH_LIMIT:  # the worker's disk is bounded like the client's temp space
@@ -91,6 +95,16 @@ def _remote_unit(item: ScanInput, settings: ScanSettings) -> list[Any]:
     *first, last = zip_readings.readings_of(replace(item, path=local))  # a ZIP64 record naming another CD: two apps
     kept = [r for one in first for r in scan_item(one, settings) if type(r).__name__ != "_Custody"]  # a copy: none owed
     return kept + scan_item(replace(last, cleanup=True), settings)
+
+
+def _opened(path: str | None, url: str) -> Any:
+    if path is not None:
+        from apkscan.apk.io.readonly import open_binary
+
+        return open_binary(path)
+    import fsspec
+
+    return fsspec.open(url, "rb")
 
 
 class DaskRunner:

@@ -219,6 +219,23 @@ def worker_memory(opts: dict) -> int | None:
 
 
 
+def local_inputs(paths: tuple[str, ...]) -> tuple[str, ...]:
+    """``file://``/``local://`` URLs as the local paths they name, so every output check, the walk,
+    custody and the no-atime open treat them as those paths (:mod:`apkscan.batch.urls`, review 66
+    F3); a usage error (exit 2) for one whose file is ambiguous."""
+    if not any("://" in p for p in paths):
+        return paths
+    from apkscan.batch.urls import LocalUrlError, local_path
+
+    out = []
+    for p in paths:
+        try:
+            out.append(local_path(p) or p)
+        except LocalUrlError as exc:
+            raise click.BadParameter(str(exc), param_hint="PATHS") from None
+    return tuple(out)
+
+
 def sources(paths: tuple[str, ...], walk: Any, opts: dict) -> list[Any]:
     """Local paths (walked), then fsspec URLs (``s3://...``: Dask only, workers fetch them)."""
     from apkscan.sources.files import FileSource

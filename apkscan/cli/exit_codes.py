@@ -35,7 +35,8 @@ MEANINGS: dict[ExitCode, str] = {
                       "verify; rules test: an example failed",
     ExitCode.USAGE: "usage error, unsafe output path, invalid rule/policy/indicator file or result "
                     "document; nothing was scanned or written (a usage error's message leads with "
-                    "its code: USAGE_BAD_VALUE, USAGE_CONFLICT, USAGE_OUTPUT_REFUSED or USAGE_ERROR)",
+                    "its code: USAGE_BAD_VALUE, USAGE_CONFLICT, USAGE_OUTPUT_REFUSED, "
+                    "USAGE_TMP_UNTRUSTED or USAGE_ERROR)",
     ExitCode.INCOMPLETE: "some inputs could not be scanned (missing, not an APK, limits hit)",
     ExitCode.REPORT_FAILED: "a requested report could not be written (the others were)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C, SIGTERM): reports written for what finished, "

@@ -26,7 +26,7 @@ from apkscan.cli.common import (
     typed_document,
     write_reports,
 )
-from apkscan.cli.batch_opts import batch_options, batch_run, checked_jsonl, sources, worker_memory
+from apkscan.cli.batch_opts import batch_options, batch_run, checked_jsonl, local_inputs, sources, worker_memory
 from apkscan.cli.passwords import password_provider
 from apkscan.cli.tmp_dir import check_temp, made_tmp_dir
 from apkscan.cli.usage import Conflict, OutputRefused
@@ -104,19 +104,20 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
 
     from apkscan.cli.outputs import ResolvedInputs
 
+    paths = local_inputs(paths)  # a file:// URL is the path it names, for every check below (review 66 F3)
     check_sdk_range(opts["min_sdk"], opts["max_sdk"])
     walk = _walk_options(opts)
     worker_memory(opts)  # checked before anything is read or written (used when the pool starts)
     real = ResolvedInputs(paths)  # every check below compares against the inputs' real paths
     _rules_cache_out_of(real)
+    check_temp(opts["tmp_dir"], real,  # spooled copies never go into evidence, nor where others can swap them
+               written=click.get_current_context().meta.get("apkscan.tmp_dir.written"))
     rules, policies = _load_rules_and_policy(opts)
     fail_on = fail_on_spec(opts["fail_on"], [p.name for p in policies])
     read_too = real.with_files(_files_read(opts))  # no report or stream over a rule or password file either
     chosen = checked_outputs(opts, read_too)
     _store_apart(opts, chosen, opts["jsonl_path"])
     jsonl, inputs = checked_jsonl(opts, read_too, chosen), sources(paths, walk, opts)
-    check_temp(opts["tmp_dir"], real,  # spooled copies never go into evidence either
-               written=click.get_current_context().meta.get("apkscan.tmp_dir.written"))
     stream_only = bool(jsonl) and not chosen and opts["quiet"]  # nothing needs the whole document
     with made_tmp_dir(opts["tmp_dir"]), sigterm_as_interrupt(), \
             batch_run(opts, paths, walk, jsonl, stream_only, real) as run, BatchProgress(quiet=opts["quiet"]) as bar:

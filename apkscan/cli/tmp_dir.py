@@ -7,6 +7,12 @@ the run is refused (exit 2) before any input is read, as an output path there is
 choice is found without asking ``tempfile.gettempdir``, which writes a probe file into its
 candidate (:func:`default_temp`). A ``--tmp-dir`` that did not exist
 is created here and removed after the run if it is empty then (review 19 #6).
+
+The folder and every folder above it must be this user's or root's and writable by no one else
+unless sticky (:func:`apkscan.folders.untrusted`, ssh's StrictModes): another user who can rename
+entries there can move the private spool folder away and put their own bytes under a spooled
+member's name, so a banned app scans as a clean one (review 66 F2). Such a folder is refused
+(``USAGE_TMP_UNTRUSTED``, exit 2) before anything is read, and checked again once made.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from contextlib import contextmanager
 
 import click
 
-from apkscan.cli.usage import OutputRefused
+from apkscan.cli.usage import OutputRefused, TmpUntrusted
 
 TMP_VARIABLES = ("TMPDIR", "TEMP", "TMP")  # tempfile's order
 
@@ -58,6 +64,18 @@ def check_temp(tmp_dir: str | None, inputs, hint: str = "give --tmp-dir outside 
         if conflict:
             hint = "" if tmp_dir is not None else f"; {hint}"
             raise OutputRefused(f"{name}: {conflict} (temporary copies never go into evidence{hint})")
+        check_trusted(name, path)
+
+
+def check_trusted(name: str, path: str) -> None:
+    """A usage error (exit 2) when another user could swap what is spooled under ``path``."""
+    from apkscan.folders import untrusted
+
+    why = untrusted(path)
+    if why:
+        raise TmpUntrusted(f"{name}: {why}: another user could replace the members apkscan copies there "
+                           "before they are scanned; give --tmp-dir (or TMPDIR) a folder that is yours, "
+                           "with no other user able to write to it or to a folder above it (or sticky, as /tmp is)")
 
 
 @contextmanager
@@ -74,6 +92,7 @@ def made_tmp_dir(tmp_dir: str | None) -> Iterator[None]:
     except OSError as exc:
         raise click.UsageError(f"--tmp-dir {tmp_dir}: cannot create it: {exc.strerror or exc}") from None
     try:
+        check_trusted(f"--tmp-dir {tmp_dir}", tmp_dir)  # again: a folder someone else made meanwhile
         yield
     finally:
         for folder in created:  # deepest first; a folder someone else filled meanwhile stays

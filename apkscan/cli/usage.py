@@ -14,6 +14,7 @@ import click
 BAD_VALUE = "USAGE_BAD_VALUE"
 CONFLICT = "USAGE_CONFLICT"
 OUTPUT_REFUSED = "USAGE_OUTPUT_REFUSED"
+TMP_UNTRUSTED = "USAGE_TMP_UNTRUSTED"
 OTHER = "USAGE_ERROR"
 _HELP_SHOWN = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2 (8.1 exits 0 itself)
 
@@ -29,6 +30,13 @@ class OutputRefused(click.UsageError):
     write over or into evidence, over a file that is not apkscan's to replace, or cannot be made."""
 
     code = OUTPUT_REFUSED
+
+
+class TmpUntrusted(click.UsageError):
+    """The temporary folder (or a folder above it) is another user's, or others can write to it
+    without the sticky bit: they could swap spooled members (review 66 F2)."""
+
+    code = TMP_UNTRUSTED
 
 
 class OutputRefusedValue(click.BadParameter):
