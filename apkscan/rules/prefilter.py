@@ -128,13 +128,8 @@ class Prefilter:
         subject, issuer = cert[3], cert[4]
         if _names(self.subject_attrs, subject) or _names(self.issuer_attrs, issuer):
             return True
-        for attr in ("O", *OUTSIDE_O):
-            for value in subject.get(attr, []):
-                words = publisher_key(value).split() if self.firsts else []
-                if words and words[0] in self.firsts:  # matcher._listed_name: words[:1] == a listed name's
-                    return True
-                if attr != "O" and self.outside_o is not None and form_search(self.outside_o, value):
-                    return True
+        if _publisher_names(self.firsts, self.outside_o, subject):
+            return True
         return bool(self.dns) and dn_of_attrs(subject) in self.dns
 
 
@@ -153,16 +148,20 @@ class Publishers:
     def could(self, subject: dict[str, list[str]]) -> bool:
         """False: no publisher pattern nor listed name of the pack finds anything in ``subject``
         (its ``O=``, or a name written in ``CN``/``OU``: ``names._outside_o``)."""
-        if _names(self.attrs, subject):
-            return True
-        for attr in ("O", *OUTSIDE_O):
-            for value in subject.get(attr, []):
-                words = publisher_key(value).split() if self.firsts else []
-                if words and words[0] in self.firsts:  # names._listed_name: words[:1] == a listed name's
-                    return True
-                if attr != "O" and self.outside_o is not None and form_search(self.outside_o, value):
-                    return True
-        return False
+        return _names(self.attrs, subject) or _publisher_names(self.firsts, self.outside_o, subject)
+
+
+def _publisher_names(firsts: set[str], outside_o: FormPatterns | None, subject: dict[str, list[str]]) -> bool:
+    """Whether a listed publisher name (its first word: ``names._listed_name`` compares
+    ``words[:1]``) is in the subject's O, CN or OU, or an O= pattern finds a CN/OU value."""
+    for attr in ("O", *OUTSIDE_O):
+        for value in subject.get(attr, []):
+            words = publisher_key(value).split() if firsts else []
+            if words and words[0] in firsts:
+                return True
+            if attr != "O" and outside_o is not None and form_search(outside_o, value):
+                return True
+    return False
 
 
 _PUBLISHERS: dict[int, tuple[Any, Publishers]] = {}
