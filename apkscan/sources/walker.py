@@ -1,13 +1,12 @@
 """Recurse through containers by content, bounded in depth, bytes and temporary space.
 
-A *blob* is one file's bytes at some point of a chain: a window of a local file (read in
-place) or a stream (a tar member, a decompressed layer). The walker classifies each blob
-from its head (:mod:`detect`), then: an APK becomes a :class:`ScanInput`; a ZIP is opened
-(in place, or spooled when it only exists as a stream) and read as an archive, a split
-bundle or a layout; a compressed stream is decompressed under the same chain; a stream
-format of the registry is handed to its reader; anything else is counted as skipped. Bytes
-known by their head are looked at from their end too, as ZIP readers find a ZIP (:mod:`polyglot`:
-in place, or the kept tail of a stream).
+A *blob* is one file's bytes at some point of a chain: a window of a local file (read in place) or
+a stream (a tar member, a decompressed layer). The walker classifies each blob from its head
+(:mod:`detect`), then: an APK becomes a :class:`ScanInput`; a ZIP is opened (in place, or spooled
+when it only exists as a stream) and read as an archive, a split bundle or a layout; a compressed
+stream is decompressed under the same chain; a stream format of the registry is handed to its
+reader; anything else is counted as skipped. Bytes known by their head are looked at from their end
+too, as ZIP readers find a ZIP (:mod:`polyglot`: in place, or the kept tail of a stream).
 
 Every failure is an :class:`InputProblem` for that blob only; the walk goes on.
 """
