@@ -49,19 +49,19 @@ def identify(
 ) -> ApkIdentity:
     """Read ``path`` like Android and verify it like apksigner; never raises.
 
-    ``idsig=True`` looks for ``<path>.idsig`` beside the APK (v4: reported, never deciding the
-    APK's verdict; :class:`FoundBeside` names such a file); a path uses that file as apksigner's ``--v4-signature-file`` does (a v4 file
-    that cannot be read, or whose signers disagree with v2/v3, fails the APK); ``False``/``None`` skips v4. ``timeout`` bounds the wall time spent on this input.
-    ``offset``/``length`` read a window of ``path`` (an APK stored inside a ZIP) as the
-    whole APK; no ``.idsig`` is looked for then (the file beside it belongs to the container).
+    ``idsig=True`` looks for ``<path>.idsig`` beside the APK (v4: reported, never deciding the APK's
+    verdict; :class:`FoundBeside` names such a file); a path uses that file as apksigner's
+    ``--v4-signature-file`` does (a v4 file that cannot be read, or whose signers disagree with v2/v3,
+    fails the APK); ``False``/``None`` skips v4. ``timeout`` bounds the wall time spent on this input.
+    ``offset``/``length`` read a window of ``path`` (an APK stored inside a ZIP) as the whole APK;
+    no ``.idsig`` is looked for then (the file beside it belongs to the container).
     ``hashes``: whole-file digests to report; SHA-256 always, "sha1"/"md5" when listed.
     ``quick``: triage; signatures and certificates only, the file is neither hashed nor its
     content digests checked (``completeness`` says so) and it is never "verified".
-    ``known_sha256``: the SHA-256 of exactly the bytes this call reads (the window), computed
-    before (the scan store's look-up): reported as the file's SHA-256 and not computed again. Only
-    for a caller that can prove the bytes did not change in between (:mod:`apkscan.batch.store`).
-    ``zip64``: read the central directory the ZIP64 end record names (the second reading,
-    :meth:`ZipArchive.open`), not the one apksig reads.
+    ``known_sha256``: the SHA-256 of exactly the bytes this call reads (the window), computed before
+    (the scan store's look-up) and not computed again: only for a caller that can prove the bytes
+    did not change in between (:mod:`apkscan.batch.store`). ``zip64``: read the central directory
+    the ZIP64 end record names (the second reading, :meth:`ZipArchive.open`), not apksig's.
     ``expect``: the stat ``path`` had when its custody was taken (an outermost file read by a
     worker): other bytes, or bytes changed while read, are ``INPUT_CHANGED_DURING_SCAN`` and no app.
     """
@@ -70,14 +70,8 @@ def identify(
     known = _sha256_hex(known_sha256)
     if length is not None and idsig is True:
         idsig = False
-    try:
-        source = ByteSource(path, offset, length, expect=expect)
-    except OSError as exc:
-        identity.errors.append(error("INPUT_UNREADABLE", f"cannot open: {exc.strerror or exc}"))
-        return identity
-    except ApkScanError as exc:
-        keep = exc.code in (CHANGED, "INPUT_NOT_A_FILE")
-        identity.errors.append(exc.to_issue() if keep else error("INPUT_UNREADABLE", exc.message))
+    source = _opened(path, offset, length, expect, identity)
+    if source is None:
         return identity
     with source:
         if timeout is not None:
@@ -94,6 +88,20 @@ def identify(
                 identity.completeness.done("file_hashes")
         _verified(source, identity)
     return identity
+
+
+def _opened(path: str, offset: int, length: int | None, expect: os.stat_result | None,
+            identity: ApkIdentity) -> ByteSource | None:
+    """The input opened for reading, or None with its error on ``identity`` (a file changed or not
+    a regular file keeps its own code; anything else cannot be opened: ``INPUT_UNREADABLE``)."""
+    try:
+        return ByteSource(path, offset, length, expect=expect)
+    except OSError as exc:
+        identity.errors.append(error("INPUT_UNREADABLE", f"cannot open: {exc.strerror or exc}"))
+    except ApkScanError as exc:
+        keep = exc.code in (CHANGED, "INPUT_NOT_A_FILE")
+        identity.errors.append(exc.to_issue() if keep else error("INPUT_UNREADABLE", exc.message))
+    return None
 
 
 def _verified(source: ByteSource, identity: ApkIdentity) -> None:

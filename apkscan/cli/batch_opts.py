@@ -79,25 +79,7 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
         raise Conflict("--dask and --scheduler exclude each other")
     if opts["resume"] and opts["no_store"]:
         raise Conflict("--resume needs the scan store (drop --no-store)")
-    conn = None
-    if not opts["no_store"] and not opts["deep"]:
-        from apkscan.batch import store as st  # sqlite3 and the store only when there is one
-
-        path = opts["store_path"] or st.default_path()
-        from apkscan.cli.outputs import store_conflict
-
-        conflict = store_conflict(path, real if real is not None else paths)  # path, path-wal, path-shm, path-journal
-        if conflict:
-            raise OutputRefused(f"--store {path}: {conflict} (the scan never writes into evidence)")
-        from apkscan.batch.store_file import store_links
-
-        linked = store_links(path)  # even with --force: it may be evidence elsewhere
-        if linked:
-            raise OutputRefused(f"--store {path}: {linked} (or --no-store)")
-        conn, issues = st.open_checked(path)
-        for i in issues:
-            click.echo(f"warning: {i.code}: {i.message}", err=True)
-        run.store = path if conn is not None else None
+    conn = _open_store(run, opts, real if real is not None else paths)
     rid = run_id([r for _, r in real] if real is not None else [os.path.realpath(p) for p in paths],
                     _result_options(opts))
     if conn is not None and (begun := _begin(run, conn, rid, opts["resume"])):
@@ -129,6 +111,29 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
         store = sys.modules.get("apkscan.batch.store")
         if store is not None:  # committed and closed now: the last close folds the WAL into the file
             store.close_connections()
+
+
+def _open_store(run: BatchRun, opts: dict, inputs: Any) -> Any:
+    """The scan store's connection (None: ``--no-store``, ``--deep``, or a store set aside),
+    refused before any work when it would be written into evidence or is linked elsewhere."""
+    if opts["no_store"] or opts["deep"]:
+        return None
+    from apkscan.batch import store as st  # sqlite3 and the store only when there is one
+    from apkscan.batch.store_file import store_links
+    from apkscan.cli.outputs import store_conflict
+
+    path = opts["store_path"] or st.default_path()
+    conflict = store_conflict(path, inputs)  # path, path-wal, path-shm, path-journal
+    if conflict:
+        raise OutputRefused(f"--store {path}: {conflict} (the scan never writes into evidence)")
+    linked = store_links(path)  # even with --force: it may be evidence elsewhere
+    if linked:
+        raise OutputRefused(f"--store {path}: {linked} (or --no-store)")
+    conn, issues = st.open_checked(path)
+    for i in issues:
+        click.echo(f"warning: {i.code}: {i.message}", err=True)
+    run.store = path if conn is not None else None
+    return conn
 
 
 def _known_files(run: BatchRun, opts: dict, walk: Any, writer: Any, stream_only: bool) -> None:
