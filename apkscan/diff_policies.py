@@ -66,7 +66,7 @@ def document_notes(old: ScanDocument, new: ScanDocument, paths: tuple[str, str])
                            f"under {', '.join(common) or 'none of them'}; only in the older: "
                            f"{', '.join(p for p in before if p not in after) or 'none'}; only in the newer: "
                            f"{', '.join(p for p in after if p not in before) or 'none'}", Severity.WARNING))
-    notes += changed_policies(old, new)
+    notes += changed_policies(old, new) + uncertain_policies(new)
     for doc, path in zip((old, new), paths):
         if is_quick(doc):
             notes.append(Issue("DIFF_QUICK_SCAN", f"{path} was made with --quick: signers are compared by the "
@@ -91,6 +91,25 @@ def changed_policies(old: ScanDocument, new: ScanDocument) -> list[Issue]:
                            f"{was.version or '?'} (reviewed {was.reviewed or '?'}) then {after.version or '?'} "
                            f"(reviewed {after.reviewed or '?'}): a verdict under it may have moved because the "
                            "policy changed", Severity.WARNING))
+    return notes
+
+
+def uncertain_policies(new: ScanDocument) -> list[Issue]:
+    """Each policy of the newer scan that states what it cannot detect (its ``uncertain``
+    items): "nothing got worse" holds only for what its rules can see, and an app it names but
+    cannot detect is ``allowed`` in both scans (review 65 H1: every human-read report says so).
+    Bounded as the reports bound it: a saved document is hostile input."""
+    from apkscan.report import caveats
+
+    notes = []
+    for meta in _metas(new):
+        texts = caveats.items(meta.uncertain) if meta.name else None
+        if not texts:
+            continue
+        shown, more = caveats.shown(texts)
+        notes.append(Issue("DIFF_POLICY_UNCERTAIN", f"policy {meta.name} states what it cannot detect or its "
+                           "sources leave open, so a verdict under it covers only what its rules see: "
+                           + " | ".join(shown) + (f" (and {more} more)" if more else ""), Severity.WARNING))
     return notes
 
 

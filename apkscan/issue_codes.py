@@ -70,6 +70,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "DIFF_INPUTS_SKIPPED": (W, "the newer scan skipped … files: a removed app whose file was skipped but is not listed by name reads as removed"),
     "DIFF_SCAN_INTERRUPTED": (W, "… was interrupted: it covers only the inputs that finished, so the comparison is incomplete (exit 3)"),
     "DIFF_POLICY_CHANGED": (W, "policy … changed between the scans: version … then …: a verdict under it may have moved because the policy changed"),
+    "DIFF_POLICY_UNCERTAIN": (W, "policy … states what it cannot detect or its sources leave open (its uncertain items): a verdict under it covers only what its rules see"),
     "DIFF_POLICIES_DIFFER": (W, "the scans ran different sets of policies: verdicts compared under the policies both ran (…)"),
     "DIFF_QUICK_SCAN": (W, "… was made with --quick: content was not checked, so a rebuilt or tampered app under the same signature reads as unchanged (exit 3, not 0, when nothing got worse)"),
     "DIFF_SOURCE_NAME_AMBIGUOUS": (W, "two sources of one scan share the file name …: matched by the shortest path suffix that tells them apart"),

@@ -59,7 +59,7 @@ def test_a_new_app_prohibited_under_the_second_policy_is_worse(tmp_path):
     assert notes["change"] == "added" and notes["new"]["verdict"] == "allowed" and notes["worse"]
     assert notes["new"]["verdicts"] == {"canada-house-of-commons-2023": "allowed", "us-dhs-bod-17-01": "prohibited"}
     assert rc == 1 and "new, allowed; prohibited under us-dhs-bod-17-01  [WORSE]" in text
-    assert d["notes"] == []  # the same policies on both sides
+    assert {n["code"] for n in d["notes"]} == {"DIFF_POLICY_UNCERTAIN"}  # the same policies on both sides
 
 
 def test_a_verdict_raised_under_a_later_policy_is_worse_and_named(tmp_path):
@@ -85,7 +85,7 @@ def test_different_policy_sets_are_noted_with_what_was_compared(tmp_path):
     _scan(dev, tmp_path / "jan.json", *TWO)
     _scan(dev, tmp_path / "feb.json", *TWO, "--policy", "canada-tbs-2023")
     rc, d, _ = _diff(tmp_path / "jan.json", tmp_path / "feb.json")
-    [note] = d["notes"]
+    [note] = [n for n in d["notes"] if n["code"] != "DIFF_POLICY_UNCERTAIN"]
     assert note["code"] == "DIFF_POLICIES_DIFFER" and "only in the newer: canada-tbs-2023" in note["message"]
     assert "compared under canada-house-of-commons-2023, us-dhs-bod-17-01" in note["message"]
     assert rc == 0 and d["counts"]["unchanged"] == 2
@@ -105,3 +105,33 @@ def test_a_policy_changed_under_its_name_is_said(tmp_path):
     assert rc == 1 and "DIFF_POLICY_CHANGED" in text
     rc, d, _ = _diff(tmp_path / "jan.json", tmp_path / "jan.json")  # the same policy: no note
     assert rc == 0 and all(n["code"] != "DIFF_POLICY_CHANGED" for n in d["notes"])
+
+
+def test_what_a_policy_cannot_detect_is_said_by_diff(tmp_path):
+    """Texas names apps no rule detects (review 65 H1): "nothing got worse" between two audits
+    under it must say so, as every other human-read report does; one note per policy of the
+    newer scan that states ``uncertain`` items, none for a policy that states none."""
+    dev = _folder(tmp_path / "dev", "clean-v1v2v3.apk")
+    _scan(dev, tmp_path / "jan.json", "--policy", "texas-prohibited-tech", "--policy", "vendor-watch")
+    rc, d, text = _diff(tmp_path / "jan.json", tmp_path / "jan.json")
+    notes = [n for n in d["notes"] if n["code"] == "DIFF_POLICY_UNCERTAIN"]
+    assert [n["message"].split(" states ")[0] for n in notes] == ["policy texas-prohibited-tech"]
+    assert "DeepSeek" in notes[0]["message"] and rc == 0
+    assert "DIFF_POLICY_UNCERTAIN: policy texas-prohibited-tech" in text and "nothing got worse" in text
+
+
+def test_a_hostile_uncertain_list_is_bounded_in_diff(tmp_path):
+    """A saved document is hostile input: a policy record with thousands of long ``uncertain``
+    items is shown as the reports show it (12 items, each cut), and a non-list is no note."""
+    dev = _folder(tmp_path / "dev", "clean-v1v2v3.apk")
+    _scan(dev, tmp_path / "jan.json", "--policy", "vendor-watch")
+    doc = json.loads((tmp_path / "jan.json").read_text())
+    doc["policies"][0]["uncertain"] = ["x" * 2000 + str(i) for i in range(300)]
+    (tmp_path / "big.json").write_text(json.dumps(doc))
+    doc["policies"][0]["uncertain"] = {"not": "a list"}
+    (tmp_path / "odd.json").write_text(json.dumps(doc))
+    rc, d, _ = _diff(tmp_path / "jan.json", tmp_path / "big.json")
+    [note] = [n for n in d["notes"] if n["code"] == "DIFF_POLICY_UNCERTAIN"]
+    assert "(and 288 more)" in note["message"] and len(note["message"]) < 12 * 400 + 400
+    rc, d, _ = _diff(tmp_path / "jan.json", tmp_path / "odd.json")
+    assert all(n["code"] != "DIFF_POLICY_UNCERTAIN" for n in d["notes"])

@@ -46,6 +46,9 @@ def inspect_command(paths: tuple[str, ...], json_path: str | None, force: bool, 
     from apkscan.cli.tmp_dir import check_temp
 
     check_sdk_range(min_sdk, max_sdk)
+    if any("://" in p for p in paths):  # file:// names a local file: checked and read as its path, as scan does
+        from apkscan.cli.batch_opts import local_inputs
+        paths = local_inputs(paths)
     real = ResolvedInputs(paths)
     chosen = checked_outputs({"force": force, "json_path": json_path}, real)
     check_temp(None, real, "set TMPDIR outside the inputs")  # spooled members never go into evidence

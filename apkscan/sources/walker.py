@@ -32,6 +32,7 @@ from apkscan.sources.interface import ContainerReader, InputProblem, Item, Membe
 from apkscan.sources.streams import Prefixed, WindowStream, read_head
 from apkscan.sources.tempspace import release
 from apkscan.sources.walk_context import WalkContext, WalkOptions  # noqa: F401 (re-exported: callers import them here)
+from apkscan.sources import zip_archive
 from apkscan.sources.zip_archive import ZipReader
 from apkscan.sources.zip_tree import ZipTree
 from apkscan.sources.zip_readings import (CLASSIC, SECOND, TWO_READINGS, ZIP64, ZIP64_READING, second_reading,
@@ -332,9 +333,9 @@ class Walker:
         """Classify one member by content and recurse into it (``custody``: a whole file of a folder).
 
         A ZIP member whose bytes, treated the same way, were already read without an error under
-        another name of the same archive is counted as skipped instead (:func:`_same_bytes`)."""
+        another name of the same archive is counted as skipped instead (:func:`~apkscan.sources.zip_archive.same_bytes`)."""
         walkclock.check()
-        key = _same_bytes(m)
+        key = zip_archive.same_bytes(m)
         if key is None:
             yield from self._member(m, container, depth, custody)
             return
@@ -377,16 +378,6 @@ class Walker:
                 raw.close()
         except _read_errors() as exc:
             yield InputProblem(chain, [_issue(exc)])
-
-
-def _same_bytes(m: Member) -> tuple | None:
-    """What makes two ZIP members read alike: their data key (the same bytes, see
-    :mod:`apkscan.sources.zip_archive`) and all the walker does by name: a name ending in ``.apk``
-    goes to ``identify`` even when its first bytes are no ZIP, a bundle groups its members, and
-    flags (odd names, a backup's MD5 mismatch) are kept with the app, by code."""
-    if m.data_key is None:
-        return None
-    return (*m.data_key, m.name.lower().endswith(".apk"), m.bundle, tuple(sorted({f.code for f in m.flags})))
 
 
 def _issue(exc: BaseException) -> Issue:

@@ -123,3 +123,13 @@ class ZipReader:
 
 def _odd_name(name: str) -> bool:
     return name.startswith("/") or ".." in name.replace("\\", "/").split("/")
+
+
+def same_bytes(m: Member) -> tuple | None:
+    """What makes two ZIP members read alike, for the walker to read such bytes once: their data
+    key (the same bytes, :meth:`ZipReader.member`) and all the walker does by name: a name ending in
+    ``.apk`` goes to ``identify`` even when its first bytes are no ZIP, a bundle groups its
+    members, and flags (odd names, a backup's MD5 mismatch) are kept with the app, by code."""
+    if m.data_key is None:
+        return None
+    return (*m.data_key, m.name.lower().endswith(".apk"), m.bundle, tuple(sorted({f.code for f in m.flags})))
