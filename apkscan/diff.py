@@ -376,8 +376,9 @@ def _place_notes(result: ScanDiff, keys: SourceKeys, docs: tuple[ScanDocument, S
     notes = []
     folders = max((direct_folders(d) for d in docs), key=len)
     if len(folders) > 1:
-        notes.append(Issue("DIFF_DIRECT_INPUTS_GROUPED", f"APKs found in {len(folders)} input folders form one "
-                           "group: a package moving from one folder to another is not seen as a change",
+        notes.append(Issue("DIFF_DIRECT_INPUTS_GROUPED", f"APKs found in {len(folders)} folders form one "
+                           "group: a package moving from one folder to another (one device's folder to another's) "
+                           "is not seen as a change",
                            Severity.WARNING))
     if keys.lengthened:
         notes.append(Issue("DIFF_SOURCE_NAME_AMBIGUOUS", "two sources of one scan share the file name "
