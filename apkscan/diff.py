@@ -133,11 +133,12 @@ class DocSummary:
     skipped_entries: int  # app entries too malformed to compare
     interrupted: bool = False  # the scan was stopped (Ctrl-C, SIGTERM): it holds what finished only
     skipped: int = 0  # files the scan looked at and did not scan (links not followed, ...)
+    policies: tuple[str, ...] = ()  # every policy the scan ran, in its order (``policy``: the first)
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "started_at": self.started_at, "policy": self.policy,
                 "rules": dict(self.rules), "apps": self.apps, "errors": self.errors,
-                "skipped_entries": self.skipped_entries, "interrupted": self.interrupted,
+                "skipped_entries": self.skipped_entries, "interrupted": self.interrupted, "policies": list(self.policies),
                 "skipped": self.skipped}
 
 
@@ -343,7 +344,7 @@ def _summary(doc: ScanDocument, path: str, apps: int, bad: int) -> DocSummary:
     policy = pol if isinstance(pol, (str, type(None))) else pol.name
     rules = {p.name: str(p.version) for p in doc.rules.packs} if doc.rules else {}
     return DocSummary(path, doc.started_at, policy, rules, apps, len(doc.errors), bad, doc.interrupted,
-                      sum(s.count for s in doc.skipped))
+                      sum(s.count for s in doc.skipped), tuple(doc.stated_policies()))
 
 
 def _notes(old: DocSummary, new: DocSummary) -> list[Issue]:
@@ -376,8 +377,9 @@ def _place_notes(result: ScanDiff, keys: SourceKeys, docs: tuple[ScanDocument, S
     notes = []
     folders = max((direct_folders(d) for d in docs), key=len)
     if len(folders) > 1:
-        notes.append(Issue("DIFF_DIRECT_INPUTS_GROUPED", f"APKs found in {len(folders)} input folders form one "
-                           "group: a package moving from one folder to another is not seen as a change",
+        notes.append(Issue("DIFF_DIRECT_INPUTS_GROUPED", f"APKs found in {len(folders)} folders form one "
+                           "group: a package moving from one folder to another (one device's folder to another's) "
+                           "is not seen as a change",
                            Severity.WARNING))
     if keys.lengthened:
         notes.append(Issue("DIFF_SOURCE_NAME_AMBIGUOUS", "two sources of one scan share the file name "

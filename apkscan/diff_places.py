@@ -128,13 +128,14 @@ def _chain_of(where: Source, container: str | None) -> tuple[str, ...]:
 
 
 def direct_folders(doc: ScanDocument) -> set[str]:
-    """The input folders a document's directly given APKs were found in: one group in a diff."""
+    """The folders a document's APKs met in input folders lie in (not the input folders alone: a
+    fleet folder of device folders is one input, review 69 F1): one group in a diff."""
     roots, out = Roots(doc), set()
     for a in doc.apps:
         if outermost(a.where, a.container) == DIRECT:
             root = roots.root_of(a.where.path)
             if root is not None and root != a.where.path:
-                out.add(root)
+                out.add(os.path.dirname(a.where.path.rstrip("/\\")))
     return out
 
 

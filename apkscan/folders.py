@@ -49,12 +49,16 @@ def untrusted(folder: str) -> str | None:
 
     ssh's StrictModes rule, for the folder and every folder above it (through links, as the system
     resolves them): each must belong to this user or root, and be writable by no one else unless
-    sticky (``/tmp``), where others cannot rename what is ours. A folder that does not exist yet is
+    sticky (``/tmp``), where others cannot rename what is ours; and every symlink met on the way
+    (:func:`_links_on_the_way`). A folder that does not exist yet is
     judged by the folders above it (apkscan makes it 0700). Otherwise another user could rename
     apkscan's private spool folder away and put other bytes under a spooled member's name (review 66 F2)."""
     me = os.geteuid() if hasattr(os, "geteuid") else None
     if me is None:
         return None  # no owners to compare (Windows)
+    why = _links_on_the_way(os.path.abspath(folder), me)
+    if why:
+        return why
     seen: set[str] = set()
     for start in (os.path.realpath(folder), os.path.realpath(os.path.dirname(resolved(folder)))):
         path = start
@@ -82,3 +86,40 @@ def _doubt(path: str, me: int) -> str | None:
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
         return f"{path} can be written by others (mode {stat.S_IMODE(st.st_mode):04o}, no sticky bit)"
     return None
+
+
+def _links_on_the_way(path: str, me: int, budget: int = 40) -> str | None:
+    """The path resolved one name at a time, as the system does, judging each folder passed
+    through and each symlink met: a link belongs to whoever made it, and its owner can point it
+    elsewhere whenever they like, even in a sticky ``/tmp`` (review 68 F4: another user's
+    ``/tmp/spool`` link passed, then took apkscan's spool folder to their own folder). The chain
+    of the resolved path alone never sees the link, nor the folder holding it."""
+    current = "/"
+    for name in path.split("/"):
+        if name in ("", "."):
+            continue
+        if name == "..":
+            current = os.path.dirname(current)
+            continue
+        why = _doubt(current, me)
+        if why:
+            return why
+        entry = os.path.join(current, name)
+        try:
+            st = os.lstat(entry)
+        except OSError:
+            return None  # the rest does not exist yet: made by apkscan, 0700 (or refused when made)
+        if not os.path.islink(entry):
+            current = entry
+            continue
+        if st.st_uid not in (me, 0):
+            return f"{entry} is a symlink belonging to user {st.st_uid}, not to this user ({me}) or root"
+        budget -= 1
+        if budget < 0:
+            return f"{entry}: too many levels of symbolic links"
+        target = os.path.join(current, os.readlink(entry))
+        why = _links_on_the_way(target, me, budget)
+        if why:
+            return why
+        current = os.path.realpath(target)
+    return _doubt(current, me)

@@ -66,7 +66,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "DIFF_OUTPUT_UNWRITABLE": (E, "apkscan diff cannot write a report to the given path"),
     "DIFF_POLICY_DIFFERS": (W, "verdicts come from different policies: … then …"),
     "DIFF_RULES_DIFFER": (W, "rule pack versions differ between the scans: a verdict may have moved because the rules changed"),
-    "DIFF_DIRECT_INPUTS_GROUPED": (W, "APKs found in … input folders form one group: a package moving between them is not seen"),
+    "DIFF_DIRECT_INPUTS_GROUPED": (W, "APKs found in … folders form one group: a package moving between them is not seen"),
     "DIFF_INPUTS_SKIPPED": (W, "the newer scan skipped … files: a removed app whose file was skipped but is not listed by name reads as removed"),
     "DIFF_SCAN_INTERRUPTED": (W, "… was interrupted: it covers only the inputs that finished, so the comparison is incomplete (exit 3)"),
     "DIFF_POLICY_CHANGED": (W, "policy … changed between the scans: version … then …: a verdict under it may have moved because the policy changed"),

@@ -195,3 +195,16 @@ def test_a_place_both_listed_and_skipped_is_not_skipped_now(tmp_path):
     assert result.counts()["skipped_now"] == 0 and result.exit_code() == 0
     res = _diff(tmp_path, doc, doc)
     assert res.exit_code == 0 and "nothing got worse" in res.output, res.output
+
+
+def test_apks_of_device_folders_below_one_input_are_one_group_and_the_diff_says_so(tmp_path):
+    """Review 69 F1: ``scan fleet/`` (a folder per device): a banned app that moved from Alice's
+    folder to Bob's read "unchanged", and the note only counted folders given on the command line."""
+    for month, (a, b) in (("jan", (WECHAT, CLEAN)), ("feb", (CLEAN, WECHAT))):
+        for dev, apk in (("alice", a), ("bob", b)):
+            (tmp_path / month / "fleet" / dev).mkdir(parents=True)
+            (tmp_path / month / "fleet" / dev / "base.apk").write_bytes(apk.read_bytes())
+    old = _scan(tmp_path / "o.json", tmp_path / "jan" / "fleet")
+    new = _scan(tmp_path / "n.json", tmp_path / "feb" / "fleet")
+    [note] = [n for n in diff_documents(old, new).notes if n.code == "DIFF_DIRECT_INPUTS_GROUPED"]
+    assert "APKs found in 2 folders form one group" in note.message

@@ -135,3 +135,16 @@ def test_a_hostile_uncertain_list_is_bounded_in_diff(tmp_path):
     assert "(and 288 more)" in note["message"] and len(note["message"]) < 12 * 400 + 400
     rc, d, _ = _diff(tmp_path / "jan.json", tmp_path / "odd.json")
     assert all(n["code"] != "DIFF_POLICY_UNCERTAIN" for n in d["notes"])
+
+
+def test_the_diff_names_every_policy_of_each_scan(tmp_path):
+    """Review 69 F1: the diff's header named the first policy only, though it compares all."""
+    dev = _folder(tmp_path / "dev", "clean-v1v2v3.apk")
+    _scan(dev, tmp_path / "jan.json", *TWO)
+    out = tmp_path / "d.html"
+    res = CliRunner().invoke(main, ["diff", str(tmp_path / "jan.json"), str(tmp_path / "jan.json"), "--json",
+                                    str(tmp_path / "d.json"), "--html", str(out)])
+    assert res.exit_code == 0, res.output
+    d = json.loads((tmp_path / "d.json").read_text())
+    assert d["old"]["policies"] == d["new"]["policies"] == list(TWO[1::2])
+    assert "policies canada-house-of-commons-2023, us-dhs-bod-17-01" in out.read_text()

@@ -89,3 +89,27 @@ def test_jsonl_is_a_new_file_never_the_old_one_written_in_place(tmp_path):
     assert other.read_text() == '{"type": "run", "run_id": "x"}\n'
     assert old.read_text().startswith('{"type": "run", "run_id": "y"') and old.stat().st_nlink == 1
     assert old.stat().st_mode & 0o777 == 0o640  # the replaced file's mode, as for a report
+
+
+def test_every_report_path_hard_linked_into_an_input_folder_is_refused_even_with_force(tmp_path):
+    """Review 68 F5: a report is renamed over its path, so an existing name of an evidence file
+    kept its bytes but the evidence inode lost a link and its ctime moved (the very stat custody
+    and the store key on). Every output of every command is refused as ``--jsonl`` was."""
+    ev, o = tmp_path / "ev", tmp_path / "o"
+    copy("clean-v1v2v3.apk", ev / "a.apk")
+    notes = ev / "notes.txt"
+    notes.write_text("evidence")
+    o.mkdir()
+    doc = o / "scan.json"
+    assert run("scan", ev, "--no-store", "-q", "--json", doc).returncode == 0
+    for i, args in enumerate((["scan", ev, "--no-store", "-q", "--json"], ["scan", ev, "--no-store", "-q", "--html"],
+                              ["scan", ev, "--no-store", "-q", "--csv"], ["inspect", ev / "a.apk", "--json"],
+                              ["report", doc, "--sarif"], ["diff", doc, doc, "--html"])):
+        link = o / f"out{i}"
+        os.link(notes, link)
+        st = os.stat(notes)
+        res = run(*args, link, "--force")
+        assert res.returncode == 2 and "hard links" in res.stderr, (args, res.stderr)
+        after = os.stat(notes)
+        assert (after.st_nlink, after.st_ctime_ns) == (st.st_nlink, st.st_ctime_ns), args
+        assert notes.read_text() == "evidence"

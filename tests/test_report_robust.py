@@ -50,6 +50,7 @@ def _loads_or_refuses(doc) -> ScanDocument | None:
         typed = ScanDocument.from_dict(doc)
     except DocumentError as exc:
         assert exc.code in CODES and exc.code.startswith("DOCUMENT_")
+        assert str(exc).isprintable(), str(exc)  # it reaches a terminal (review 68 F6)
         with pytest.raises(DocumentError):  # a renderer given the same JSON refuses it the same way
             html.render(doc, io.StringIO())
         return None
@@ -237,3 +238,28 @@ def test_report_command_says_a_refusal_once(tmp_path, real_document):
     lines = [line for line in res.output.splitlines() if line.strip()]
     assert res.exit_code == 2 and len(lines) == 1, res.output
     assert "DOCUMENT_MALFORMED: apps/0/verdict" in lines[0] and str(bad) in lines[0]
+
+
+ESCAPES = "1.2\x1b]0;apkscan: OK\x07\x1b[2J\x1b[H0 prohibited\u202e\x1b[8m"
+
+
+@pytest.mark.parametrize("field", ["schema_version", "scheme"])
+def test_a_refusal_quoting_the_document_prints_no_escape_sequence(tmp_path, field):
+    """Review 68 F6: a hostile ``schema_version`` (or a scheme's name) was quoted raw in the
+    refusal line of ``report`` and ``diff``: on a terminal it cleared the screen, showed a fake
+    summary and hid the real error. Both commands, through the real CLI."""
+    from cli_helpers import run, scanned_document
+
+    path, doc = scanned_document(tmp_path)
+    if field == "schema_version":
+        doc["schema_version"] = ESCAPES
+    else:
+        ident = doc["apps"][0]["identity"]
+        ident["schemes"] = {ESCAPES: {**next(iter(ident["schemes"].values())), "verified": True, "signature_only": True}}
+    path.write_text(json.dumps(doc))
+    for args in (["report", path, "--json", tmp_path / "r.json"], ["diff", path, path]):
+        res = run(*args)
+        assert res.returncode == 2, res.stderr
+        assert "\x1b" not in res.stderr and "\x07" not in res.stderr and "\u202e" not in res.stderr, res.stderr
+        assert ("\\x1b" in res.stderr or "\\u001b" in res.stderr) and ("DOCUMENT_VERSION_UNSUPPORTED" if field == "schema_version"
+                                             else "DOCUMENT_MALFORMED") in res.stderr, res.stderr

@@ -38,3 +38,27 @@ def test_a_top_level_path_keeps_its_backslash_and_its_file_uri(tmp_path):
     assert res.returncode == 1, res.stderr
     sarif = json.loads((tmp_path / "r.sarif").read_text(encoding="utf-8"))
     assert [a["location"]["uri"] for a in sarif["runs"][0]["artifacts"]] == [folder.as_uri() + "/evil%5Cclean.apk"]
+
+
+def test_results_of_two_devices_backup_folders_name_their_own_artifacts(tmp_path):
+    """Review 69 F4: a result's ``uri`` was the member path relative to its backup folder while its
+    ``index`` named the folder file's custody artifact (an absolute file URI): two devices' alerts
+    read the same ``uri``. SARIF 3.4.3: with an index, the uri is that artifact's."""
+    import shutil
+
+    from cli_helpers import ROOT
+
+    fleet = tmp_path / "fleet"
+    for who in ("alice", "bob"):
+        shutil.copytree(ROOT / "fixtures" / "backups" / "neo", fleet / f"{who}-neo")
+    res = run("scan", fleet, "--no-store", "-q", "--sarif", tmp_path / "r.sarif")
+    assert res.returncode == 1, res.stderr
+    sarif_run = json.loads((tmp_path / "r.sarif").read_text(encoding="utf-8"))["runs"][0]
+    located = set()
+    for r in sarif_run["results"]:
+        where = r["locations"][0]["physicalLocation"]["artifactLocation"]
+        assert where["uri"] == sarif_run["artifacts"][where["index"]]["location"]["uri"]
+        located.add((r["properties"]["package"], where["uri"]))
+    for package in {p for p, _ in located}:
+        devices = {u.split("/fleet/")[1].split("/")[0] for p, u in located if p == package and "/fleet/" in u}
+        assert devices == {"alice-neo", "bob-neo"}, (package, located)

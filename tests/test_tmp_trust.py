@@ -175,3 +175,29 @@ def test_a_folder_made_open_to_others_is_no_longer_trusted(tmp_path):
         space.spool(io.BytesIO(b"two"), "b.apk")
     os.chmod(space.dir, 0o700)
     space.close()
+
+
+@as_root
+def test_a_tmp_dir_that_is_another_users_symlink_is_refused(tmp_path):
+    """Review 68 F4: ``/tmp/spool`` a link another user owns, in a sticky folder, to a folder of
+    ours: the resolved chain was all ours, so it passed; its owner then pointed it at their own
+    folder and took the spool folder away. A link met anywhere on the way is judged by its owner,
+    and the folder holding it by the usual rule; ours, in our folder, is fine."""
+    ev, mine, sticky = _evidence(tmp_path), tmp_path / "mine", tmp_path / "sticky"
+    mine.mkdir(mode=0o700)
+    sticky.mkdir()
+    os.chmod(sticky, 0o1777)
+    link = sticky / "spool"
+    link.symlink_to(mine)
+    os.lchown(link, pwd.getpwnam("nobody").pw_uid, -1)
+    _refused(run("scan", ev, "--no-store", "-q", "--tmp-dir", link), link, "is a symlink belonging to user")
+    _refused(run("scan", ev, "--no-store", "-q", "--tmp-dir", link / "deeper"), link, "is a symlink belonging")
+    shared = tmp_path / "shared"  # our link, but in a folder anyone can write (no sticky bit): replaceable
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    (shared / "spool").symlink_to(mine)
+    _refused(run("scan", ev, "--no-store", "-q", "--tmp-dir", shared / "spool"), shared, "can be written by others")
+    os.lchown(link, 0, -1)  # the same link, ours: accepted, and the banned member is scanned
+    res = run("scan", ev, "--no-store", "-q", "--tmp-dir", link, "--json", tmp_path / "r.json")
+    assert res.returncode == 1, res.stderr
+    assert "com.tencent.mm" in (tmp_path / "r.json").read_text() and list(mine.iterdir()) == []

@@ -262,7 +262,7 @@ def checked_jsonl(opts: dict, inputs: Any, chosen: dict[str, str]) -> str | None
     never an input by path or file id, never inside one, never a FIFO or device, never a foreign
     file or an input-like name without ``--force``), and is never a report's path. ``-`` is
     stdout, as for every report option. An existing file with other hard links is refused even with
-    ``--force`` (it is replaced by a new file, never written in place: :mod:`apkscan.batch.jsonl`).
+    ``--force``, as every output is (:func:`~apkscan.cli.outputs.output_problem`).
     ``inputs``: :class:`~apkscan.cli.outputs.ResolvedInputs`."""
     from apkscan.cli.outputs import ResolvedInputs, output_problem
 
@@ -281,11 +281,6 @@ def checked_jsonl(opts: dict, inputs: Any, chosen: dict[str, str]) -> str | None
         raise OutputRefused(f"--jsonl {path}: {problem}")
     if any(p != "-" and os.path.realpath(p) == real for p in chosen.values()):
         raise OutputRefused(f"--jsonl {path}: same file as a report")
-    from apkscan.batch.store_file import hard_links
-
-    linked = hard_links(real)  # even with --force: the other name may lie inside an input folder
-    if linked:
-        raise OutputRefused(f"--jsonl {path}: {linked}")
     from apkscan.cli.outputs import prepare_folder  # made and proven writable now, as a report's folder is
     from apkscan.report.formats import OutputError
 

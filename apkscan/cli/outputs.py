@@ -108,6 +108,9 @@ def _existing_problem(name: str, path: str, real: str, force: bool) -> str | Non
         return "is a folder; give a file name"
     if not stat.S_ISREG(st.st_mode):
         return "is not a regular file (use '-' for stdout)"
+    if st.st_nlink > 1:  # even with --force: its other name may lie in an input folder (review 68 F5)
+        return (f"has {st.st_nlink} names (hard links): replacing it would change that file's link count and "
+                "ctime under its other names, which may be evidence; give a new file name")
     if force:
         return None
     try:

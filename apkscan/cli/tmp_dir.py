@@ -65,6 +65,8 @@ def check_temp(tmp_dir: str | None, inputs, hint: str = "give --tmp-dir outside 
             hint = "" if tmp_dir is not None else f"; {hint}"
             raise OutputRefused(f"{name}: {conflict} (temporary copies never go into evidence{hint})")
         check_trusted(name, path)
+        if tmp_dir is not None and written is not None and written != path:
+            check_trusted(name, written)  # the links it names on the way, which resolving took out (review 68 F4)
 
 
 def check_trusted(name: str, path: str) -> None:

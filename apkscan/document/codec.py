@@ -32,6 +32,7 @@ class DocumentError(ValueError):
     """A scan document that cannot be used, with a stable code (``DOCUMENT_*``) and where."""
 
     def __init__(self, code: str, message: str, path: tuple[str, ...] = ()):
+        message = _printable(message)  # it quotes the document's own values (a schema_version, a key): review 68 F6
         super().__init__(message)
         self.code, self.message, self.path = code, message, path
 
@@ -50,8 +51,8 @@ class DocumentError(ValueError):
 
 
 def _printable(step: str) -> str:
-    """A path step as safe text: keys come from the document (a policy name may hold escape
-    sequences or bidi controls), and the error goes to a terminal."""
+    """A path step or message as safe text: keys and values come from the document (a policy name
+    or a schema_version may hold escape sequences or bidi controls), and the error goes to a terminal."""
     return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in step)
 
 

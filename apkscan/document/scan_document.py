@@ -227,7 +227,7 @@ class ScanDocument(Record):
             raise DocumentError("DOCUMENT_NOT_A_SCAN", "no schema_version: not an apkscan scan result")
         if not re.fullmatch(r"[0-9]+\.[0-9]+", version) or version.split(".")[0] != SUPPORTED_MAJOR:
             raise DocumentError("DOCUMENT_VERSION_UNSUPPORTED",
-                                f"schema_version {version} is not supported (this apkscan reads {SUPPORTED_MAJOR}.x)")
+                                f"schema_version {version[:40]!r}{'…' if len(version) > 40 else ''} is not supported (this apkscan reads {SUPPORTED_MAJOR}.x)")
         typed = decoder(cls)(doc)
         typed._check_first_verdicts()
         typed._check_decided_verdicts()

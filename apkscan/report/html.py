@@ -105,28 +105,30 @@ def _bars(rows: dict[str, Counter], keep_order: bool = False) -> list[Bar]:
 
 
 def _containers(apps: list[view.AppRow], errors: list[view.ErrorRow]) -> list[dict]:
-    """Per-source section: apps grouped by outermost input (device backup, archive, bundle),
-    counted by their most severe verdict over the scan's policies.
+    """Per-source section: apps grouped by outermost input (device backup, archive, bundle, a
+    device's package listing), counted by their most severe verdict over the scan's policies, and
+    every failed input's errors on its row, so the rows' errors add up to the errors tile.
 
-    APKs given directly (no container) are not listed here: one row per APK says nothing.
-    """
+    APKs given directly (no container, read from their own file) that scanned are not listed: one
+    row per APK says nothing. A backup that could not be opened at all, a listing's apps and an
+    APK that failed have rows (review 69 F2: a device whose pull failed read as absent)."""
     by: dict[str, dict] = {}
 
     def entry(name: str) -> dict:
         return by.setdefault(name, {"name": name, "total": 0, "flagged": [], "counts": Counter(), "errors": 0})
 
     for a in apps:
-        if a.container is None:
+        if a.container is None and a.sha256 is not None:  # an APK file given or met by itself
             continue
-        e = entry(a.outermost or a.container)
+        e = entry(a.outermost or a.container or a.source)
         e["total"] += 1
         e["counts"][a.worst] += 1  # several policies: the most severe (one policy: its verdict)
         if a.flagged:
             e["flagged"].append(a)
     for err in errors:
-        if err.container is not None and err.severity == "error":  # as the tiles count them
-            entry(err.outermost or err.container)["errors"] += 1
-    return sorted(by.values(), key=lambda e: (-len(e["flagged"]), e["name"]))
+        if err.severity == "error":  # as the tiles count them
+            entry(err.outermost or err.container or err.source)["errors"] += 1
+    return sorted(by.values(), key=lambda e: (-len(e["flagged"]), -e["errors"], e["name"]))
 
 
 def _columns(policies: list[str]) -> list[tuple[str, str]]:
