@@ -262,3 +262,49 @@ def test_a_hung_worker_never_stalls_a_scheduler_run_and_relative_paths_work(tmp_
     assert len(errors) < len(names), errors  # the other worker scanned the rest
     for name, verdict in (("wechat-tencent-subject.apk", "prohibited"), ("tiktok-bytedance-subject.apk", "prohibited")):
         assert apps.get(f"in/{name}", verdict) == verdict  # banned: reported so, or a coded error above
+
+
+def test_a_worker_on_another_machine_compares_the_custody_stat_without_its_device(rules, policy, tmp_path):
+    """Review 68 ("not shown"): a task carries the client's custody stat, and the worker's open
+    compared all of it, the device number too. Two NFS clients of one export see one file under
+    two device numbers, so on a cluster over a shared file system every local input was
+    INPUT_CHANGED_DURING_SCAN. The stat now goes with the machine it was taken on: a worker
+    elsewhere (made here: another machine id and the device number another kernel gives) compares
+    inode, size, mtime and ctime, and still refuses a change in any of them; a worker on the
+    client's machine compares the device as well."""
+    import shutil
+    import types
+    from dataclasses import replace
+
+    from apkscan.apk.io.readonly import TakenOn, this_machine
+    from apkscan.batch.dask_runner import DaskRunner, _remote_unit
+    from apkscan.scan import ScanSettings
+    from apkscan.sources.interface import ScanInput
+
+    apk = tmp_path / "app.apk"
+    shutil.copy(FIX / "apks" / "tiktok-bytedance-subject.apk", apk)
+    os.utime(apk, ns=(1_600_000_000 * 10**9,) * 2)  # a write later moves mtime, whatever the clock's tick
+    st = os.stat(apk)
+    sent: list = []
+    DaskRunner(types.SimpleNamespace(submit=lambda unit, item, *a, **kw: sent.append(item)))._submit(
+        ScanInput(str(apk), (str(apk),), expect=st))
+    assert [s.expect for s in sent] == [TakenOn(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                                this_machine())]
+
+    def worker(expect) -> tuple[list[str], list[str]]:
+        records = _remote_unit(ScanInput(str(apk), (str(apk),), expect=expect), ScanSettings(rules, policy))
+        return ([r.identity.manifest.package for r in records if hasattr(r, "identity")],
+                [i.code for r in records if hasattr(r, "errors") and not hasattr(r, "identity") for i in r.errors])
+
+    here, changed = sent[0].expect, ([], ["INPUT_CHANGED_DURING_SCAN"])
+    elsewhere = replace(here, st_dev=st.st_dev + 1, machine="boot:another-machine")
+    assert worker(elsewhere) == (["com.zhiliaoapp.musically"], [])
+    assert worker(replace(here, st_dev=st.st_dev + 1)) == changed  # this machine: the device counts
+    for field in ("st_ino", "st_size", "st_mtime_ns", "st_ctime_ns"):
+        assert worker(replace(elsewhere, **{field: getattr(st, field) + 1})) == changed, field
+    with open(apk, "r+b") as fh:  # the same bytes written over themselves: only mtime and ctime move
+        data = fh.read()
+        fh.seek(0)
+        fh.write(data)
+    assert os.stat(apk).st_size == st.st_size
+    assert worker(elsewhere) == changed

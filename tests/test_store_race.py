@@ -261,3 +261,60 @@ def test_the_fast_lane_never_learns_a_file_classified_by_another_files_head(tmp_
     assert packages(1) == []  # the raced run refuses the file it was handed: not the one classified (review 66 F1)
     monkeypatch.setattr(walker, "ByteSource", real)
     assert packages(2) == packages(3) == ["com.example.clean", "com.tencent.mm"]
+
+
+class _RewritesOnFirstChunk:
+    """A SHA-256 object that, when handed its first chunk, rewrites ``target`` from ``at`` with
+    ``tail`` (an ordinary write, same size): the adversary of review 68 F3, made deterministic."""
+
+    def __init__(self, inner, target: Path, at: int, tail: bytes, done: list):
+        self._inner, self._target, self._at, self._tail, self._done = inner, target, at, tail, done
+
+    def update(self, data) -> None:
+        self._inner.update(data)
+        if not self._done:
+            self._done.append(True)
+            fd = os.open(self._target, os.O_WRONLY)
+            try:
+                os.pwrite(fd, self._tail, self._at)
+            finally:
+                os.close(fd)
+
+    def hexdigest(self) -> str:
+        return self._inner.hexdigest()
+
+
+def test_a_write_during_the_lookups_hash_is_never_a_hit_on_other_bytes(tmp_path, rules, monkeypatch):
+    """Review 68 F3: on a stat-key miss the look-up hashed the file with a plain read and answered
+    a hit with the stored identity at once. Both APKs here open after the same 1 MiB (the hash's
+    first chunk); once that chunk is read, the banned file's tail is rewritten with the clean one's.
+    The old look-up hashed the clean bytes, found the clean app the store knew and reported it
+    under the clean SHA-256, "this run", exit 0. Held to custody's stat, the read sees the write:
+    an input error, no app, nothing stored; the next run reads the file as it is again."""
+    from conftest import prefixed_apk
+
+    from apkscan.sources import custody
+
+    monkeypatch.setattr(st, "RACY_NS", 0)
+    prefix = bytes(1 << 20)
+    clean, banned = (prefixed_apk((APKS / name).read_bytes(), prefix) for name in (CLEAN, BANNED))
+    assert len(clean) == len(banned) and clean[: len(prefix)] == banned[: len(prefix)]
+    for sub, data in (("ref", clean), ("ev", banned)):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "app.apk").write_bytes(data)
+    target, db = tmp_path / "ev" / "app.apk", tmp_path / "s.sqlite"
+    os.utime(target, ns=(OLD, OLD))  # the write moves its mtime (ctime alone could share a coarse tick)
+    assert [a[0] for a in _apps(tmp_path / "ref" / "app.apk", db, rules)] == ["com.example.clean"]
+    done: list = []
+    monkeypatch.setattr(custody, "hashlib", types.SimpleNamespace(
+        sha256=lambda: _RewritesOnFirstChunk(hashlib.sha256(), target, len(prefix), clean[len(prefix):], done)))
+    try:
+        raced = _apps(target, db, rules, codes := [])
+    finally:
+        monkeypatch.setattr(custody, "hashlib", hashlib)
+        target.write_bytes(banned)  # the evidence back as it was
+    assert done, "the look-up hashed nothing: the race was not run"
+    assert raced == [] and codes == ["INPUT_CHANGED_DURING_SCAN"]  # never the clean app, never its SHA-256
+    (package, verdict, sha, hashed), = _apps(target, db, rules)
+    assert (package, verdict, hashed) == ("com.zhiliaoapp.musically", "prohibited", "this run")
+    assert sha == hashlib.sha256(banned).hexdigest()

@@ -5,7 +5,9 @@ bytes workers can reach becomes one task running the same :func:`apkscan.scan.sc
 How work is split:
 
 - a folder or a list of files: one task per APK (workers read the path: it must be the
-  same path on every worker, e.g. a shared file system);
+  same path on every worker, e.g. a shared file system; the task's custody stat is compared
+  there without its device number when the worker is on another machine, where an NFS mount
+  has another one: :class:`~apkscan.apk.io.readonly.TakenOn`);
 - a ZIP of APKs (store pull, ``.apks``/``.xapk`` bundles): one task per *stored* member,
   read by the worker in place as a window of the ZIP; members that had to be inflated or
   spooled (deflated ZIP members, tar, compressed streams, backups) live in the client's
@@ -50,6 +52,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
+from apkscan.apk.io.readonly import TakenOn
 from apkscan.folders import resolved
 from apkscan.issues import error
 from apkscan.result import InputError
@@ -188,8 +191,10 @@ class DaskRunner:
 
     def _submit(self, item: ScanInput) -> Any:
         """A worker's working folder is not the client's: a local path goes as an absolute one
-        (reports keep the path as named: :func:`_as_named`)."""
-        sent = item if "://" in item.path else replace(item, path=resolved(item.path))
+        (reports keep the path as named: :func:`_as_named`); its custody stat with the machine it
+        was taken on (a worker elsewhere compares it without the device number: :class:`TakenOn`)."""
+        expect = None if item.expect is None else TakenOn.of(item.expect)
+        sent = item if "://" in item.path else replace(item, path=resolved(item.path), expect=expect)
         return self.client.submit(self.unit, sent, self._remote, pure=False)
 
     def _settle(self, item: Any, x: Any, head: list[Any], retried: bool = False) -> tuple[Any, list[Any]]:

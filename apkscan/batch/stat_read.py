@@ -31,6 +31,7 @@ from stat import S_ISLNK
 from typing import Any
 
 from apkscan.apk.io.readonly import open_fd
+from apkscan.sources.custody import sha256_window
 from apkscan.sources.interface import ScanInput
 from apkscan.sources.tempspace import is_temporary
 
@@ -106,11 +107,12 @@ class Reading:
     fd: int = -1  # opened once when there is a key; -1: none (read by its own path, no key stored)
     same: bool = False  # the descriptor's fstat equalled the lstat when it was opened
 
-    def open(self, path: str) -> Reading:
-        """Open ``path`` once and compare the descriptor with the key's stat."""
+    def open(self, path: str, expect: os.stat_result | None = None) -> Reading:
+        """Open ``path`` once and compare the descriptor with the key's stat; as custody opens an
+        input: a regular file, ``expect``'s file unchanged (else ``INPUT_CHANGED_DURING_SCAN``)."""
         if self.key is None or FD_FOLDER is None:
             return self
-        self.fd = open_fd(path)
+        self.fd = open_fd(path, regular=True, expect=expect)
         try:
             self.same = stat_of(os.fstat(self.fd)) == tuple(self.key[1])
         except OSError:
@@ -120,6 +122,15 @@ class Reading:
     def path(self, given: str) -> str:
         """What to read: the opened descriptor's own name, else the path given."""
         return f"{FD_FOLDER}/{self.fd}" if self.fd >= 0 else given
+
+    def sha256(self, item: ScanInput) -> str:
+        """The look-up's SHA-256 of ``item``, read as custody reads an input (review 68 F3: a plain
+        read here let a write during it make a hit on another file's bytes): held to the custody
+        stat (else to this descriptor's, or the path's), chunk by chunk, every byte of the window
+        there, the file still that stat's after the last chunk; else ``INPUT_CHANGED_DURING_SCAN``."""
+        held = item.expect if item.expect is not None else os.fstat(self.fd) if self.fd >= 0 else os.stat(item.path)
+        size = held.st_size - item.offset if item.length is None else item.length
+        return sha256_window(self.path(item.path), size, held, item.offset)
 
     def idsig(self, given: str, whole: bool) -> dict[str, Any]:
         """``identify``'s ``idsig`` for reading through the descriptor: the file beside the path

@@ -53,7 +53,6 @@ from apkscan.batch.store_open import (  # noqa: F401 (the store's public names, 
     _MIGRATIONS, BUSY_MS, CHECK_ALWAYS_BYTES, CHECK_EVERY, SCHEMA_VERSION, StoreProblem, connect, open_checked)
 from apkscan.issues import ApkScanError, warning
 from apkscan.sources.interface import ScanInput
-from apkscan.sources.custody import sha256_file
 
 RACY_NS = 2_000_000_000
 _TRANSIENT = ("INPUT_TIMEOUT", "INTERNAL_ERROR", "INPUT_UNREADABLE", "INPUT_LIMIT_EXCEEDED", "INPUT_CHANGED_DURING_SCAN")
@@ -117,7 +116,7 @@ def racy(stat: tuple[int, ...], at: int | None = None) -> bool:
 
 
 def _sha256(item: ScanInput, reading: stat_read.Reading) -> str:
-    return sha256_file(reading.path(item.path), item.offset, item.length)
+    return reading.sha256(item)  # held to custody's stat: a hit is never on other bytes (review 68 F3)
 
 
 def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = False,
@@ -149,7 +148,7 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
                 return found, BY_STAT_KEY
         if stat_only:
             return None, _ignore
-        reading = stat_read.Reading(key, at).open(item.path)
+        reading = stat_read.Reading(key, at).open(item.path, item.expect)
         sha = _sha256(item, reading)
         found = _load(conn, sha, options)
         found = found and _adapt(found, item)

@@ -26,9 +26,12 @@ import os
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
 from apkscan.issues import Issue
+
+if TYPE_CHECKING:
+    from apkscan.apk.io.readonly import TakenOn
 
 CHAIN_SEPARATOR = " ▸ "
 
@@ -54,7 +57,8 @@ class ScanInput:
     second reading of the same bytes, the central directory a ZIP64 end record names (its own
     app: never stored, recalled or learnt as the first one, which has the same SHA-256).
     ``expect``: the stat of ``path`` its custody was taken under (device, inode, size, mtime,
-    ctime); the reader refuses other bytes (``INPUT_CHANGED_DURING_SCAN``, review 66 F1).
+    ctime); the reader refuses other bytes (``INPUT_CHANGED_DURING_SCAN``, review 66 F1). A Dask
+    task's is a :class:`~apkscan.apk.io.readonly.TakenOn` (the stat and the machine it was taken on).
 
     Lifetime: ``path`` may be a spooled copy of a ZIP that the source deletes when its
     iterator advances (a window into it has ``cleanup=False``). Scan an input before asking
@@ -69,7 +73,7 @@ class ScanInput:
     bundle: str | None = None
     flags: list[Issue] = field(default_factory=list)  # container facts about this member (odd names)
     reading: str | None = None  # "zip64": the second reading of these bytes
-    expect: os.stat_result | None = None  # ``path`` is an outermost file: the custody stat its reader must see
+    expect: os.stat_result | TakenOn | None = None  # ``path`` is an outermost file: the custody stat its reader must see
 
     @property
     def display(self) -> str:

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from apkscan.issues import ApkScanError
@@ -134,10 +136,54 @@ def open_binary(path: str | os.PathLike[str], buffering: int = -1) -> BinaryIO:
     return os.fdopen(open_fd(path), "rb", buffering=buffering)
 
 
-def same_file(first: os.stat_result | None, then: os.stat_result) -> bool:
+def same_file(first: os.stat_result | TakenOn | None, then: os.stat_result) -> bool:
     """Whether two descriptors' stats name one file, unchanged between them (while both are open an
     inode number is not reused). The walker reads a file's head and then the file through two
     opens: a folder swapped between them (final review 2, F1) would have a tar taken for "one
-    plain APK" by another file's head."""
-    return first is not None and all(getattr(first, a) == getattr(then, a)
-                                     for a in ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns"))
+    plain APK" by another file's head. A stat taken on another machine (:class:`TakenOn`) is
+    compared without its device number, which only that machine's kernel gives."""
+    if first is None:
+        return False
+    fields = _FILE if getattr(first, "machine", None) in (None, this_machine()) else _FILE[1:]
+    return all(getattr(first, a) == getattr(then, a) for a in fields)
+
+
+_FILE = ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
+
+
+@dataclass(frozen=True, slots=True)
+class TakenOn:
+    """A custody stat sent to a Dask worker, with the machine it was taken on (:func:`this_machine`).
+
+    ``st_dev`` is a number the local kernel gives each mounted file system: two NFS clients of one
+    export see one file under two device numbers, so a worker on another machine compared it and
+    refused every input on a shared file system (review 68). There the file is named by what the
+    file server gives every client: inode (the NFS file id), size, mtime and ctime (which no one
+    can set); on the machine that took the stat, by all five, device included."""
+
+    st_dev: int
+    st_ino: int
+    st_size: int
+    st_mtime_ns: int
+    st_ctime_ns: int
+    machine: str
+
+    @classmethod
+    def of(cls, st: os.stat_result | TakenOn) -> TakenOn:
+        return st if isinstance(st, TakenOn) else cls(*(getattr(st, a) for a in _FILE), this_machine())
+
+
+def this_machine() -> str:
+    """This running kernel: its boot id (random per boot, so two machines never share one; two
+    containers of one host share it, and their device numbers), else the host name."""
+    global _MACHINE
+    if _MACHINE is None:
+        try:
+            with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+                _MACHINE = "boot:" + fh.read().strip()
+        except OSError:
+            _MACHINE = "host:" + socket.gethostname()
+    return _MACHINE
+
+
+_MACHINE: str | None = None
