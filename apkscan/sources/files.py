@@ -330,7 +330,7 @@ class FolderTree:
             raise KeyError(name)
         try:
             now = os.stat(full, follow_symlinks=False)
-        except FileNotFoundError:
+        except OSError:  # listed through its folder's descriptor: its path leads nowhere now
             raise changed() from None
         if not same_inode(listed, now):
             raise changed()

@@ -52,8 +52,9 @@ def open_fd(path: str | os.PathLike[str], *, regular: bool = False, follow: bool
     except OSError as exc:
         if not follow and exc.errno == errno.ELOOP:
             raise ApkScanError("INPUT_NOT_A_FILE", "a symlink (not followed)") from None
-        if exc.errno == errno.ENOENT and (expect is not None or listed is not None
-                                          or held_stat(os.fspath(path)) is not None):
+        if listed is not None and exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise changed() from None  # gone since it was listed, or a folder above it is no folder now
+        if exc.errno == errno.ENOENT and (expect is not None or held_stat(os.fspath(path)) is not None):
             raise changed() from None  # gone while it was being walked
         raise
     try:
