@@ -79,7 +79,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "DOCUMENT_NOT_A_SCAN": (E, "not an apkscan scan result (not JSON, more JSON values than a scan document holds, not a JSON object, or no schema_version)"),
     "DOCUMENT_VERSION_UNSUPPORTED": (E, "schema_version … is not supported (this apkscan reads 1.x)"),
     "INPUT_BAD_SDK_RANGE": (E, "minSdkVersion … is above maxSdkVersion …"),
-    "INPUT_CHANGED_DURING_SCAN": (E, "the file changed or was replaced while it was scanned (its device, inode, size, mtime or ctime moved between the custody hash and a read): nothing read from it is reported"),
+    "INPUT_CHANGED_DURING_SCAN": (E, "the file or folder changed or was replaced while it was scanned (its device, inode, size, mtime or ctime moved between its folder's listing or the custody hash and a read; a folder became a symlink): nothing read from it is reported"),
     "INPUT_CONTENT_DIGEST_UNAVAILABLE": (E, "no APK Signing Block: content digests cannot be computed"),
     "INPUT_SKIPPED": (W, "apkscan diff: an app of the older scan whose place the newer scan skipped (a link not followed, ...): worse, as an input made unreadable"),
     "INPUT_ERROR": (E, "an input error whose document gave no code (old or hand-edited scan documents)"),

@@ -1,4 +1,4 @@
-"""The folder walk (``files.walk_down``): ``os.walk``'s order and pruning, without its recursion.
+"""The folder walk (``folder_walk.walk_down``): ``os.walk``'s order and pruning, without its recursion.
 
 Python 3.11's ``os.walk`` recurses once per folder level, so ~1,000 nested folders (anyone
 can make them on a card or in an extracted backup) ended a scan in a RecursionError with a
@@ -12,21 +12,22 @@ import shutil
 
 from conftest import APKS, REPO
 
-from apkscan.sources.files import FileSource, walk_down
+from apkscan.sources.files import FileSource
+from apkscan.sources.folder_walk import walk_down
 from apkscan.sources.interface import ScanInput
 from apkscan.sources.walker import WalkOptions
 
 
 def test_the_same_folders_files_and_order_as_os_walk():
     for root in (REPO / "fixtures", REPO / "apkscan"):
-        assert list(walk_down(str(root))) == list(os.walk(str(root)))
+        assert [(f.path, f.dirs, f.files) for f in walk_down(str(root))] == list(os.walk(str(root)))
 
 
 def test_pruning_and_sorting_dirnames_in_place_steer_the_walk(tmp_path):
     for name in ("b/x", "a/y", "c/z"):
         (tmp_path / name).mkdir(parents=True)
     seen = []
-    for top, dirs, _ in walk_down(str(tmp_path)):
+    for top, dirs, *_ in walk_down(str(tmp_path)):
         seen.append(os.path.relpath(top, tmp_path))
         dirs.sort()
         dirs[:] = [d for d in dirs if d != "b"]
@@ -43,7 +44,7 @@ def test_a_thousand_nested_folders_are_walked(tmp_path):
         return top
 
     def remove(top):  # bottom-up, without recursion: shutil.rmtree (and pytest's cleanup) recurse
-        for path, _, files in reversed(list(walk_down(str(top)))):
+        for path, _, files, *_ in reversed(list(walk_down(str(top)))):
             for f in files:
                 os.unlink(os.path.join(path, f))
             os.rmdir(path)

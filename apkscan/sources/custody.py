@@ -30,12 +30,12 @@ def record(path: str, size: int, kind: str, expect: os.stat_result | None = None
     return InputFile(path, size, kind, sha256_window(path, size, expect), "this run")
 
 
-def head_of(path: str, follow: bool = True) -> tuple[bytes, os.stat_result]:
+def head_of(path: str, follow: bool = True, listed: os.stat_result | None = None) -> tuple[bytes, os.stat_result]:
     """The first bytes of ``path`` and the stat custody holds it to, from one descriptor opened
     non-blocking as a regular file only (a FIFO that took a listed name blocked the walk forever,
-    review 66 F4; ``follow=False``: nor a symlink). The head is cut to the stat's size (a
-    ``/proc`` file of size 0 is its 0 bytes)."""
-    fd = open_fd(path, regular=True, follow=follow)
+    review 66 F4; ``follow=False``: nor a symlink), the file its folder's listing saw (``listed``,
+    review 68 F2). The head is cut to the stat's size (a ``/proc`` file of size 0 is its 0 bytes)."""
+    fd = open_fd(path, regular=True, follow=follow, listed=listed)
     try:
         st = os.fstat(fd)
         head = os.pread(fd, detect.HEAD_SIZE, 0)

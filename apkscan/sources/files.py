@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from stat import S_ISLNK, S_ISREG
 from typing import BinaryIO
 
-from apkscan.apk.io.readonly import listing, open_fd
-from apkscan.issues import ApkScanError, error
+from apkscan.apk.io.readonly import changed, open_fd, same_inode
+from apkscan.issues import ApkScanError, Issue, error
 from apkscan.sources.bundles import SPLIT_NAME, is_split_folder
 from apkscan.sources.custody import record as custody_record
+from apkscan.sources.folder_walk import Folder, shallow_listing, walk_down
 from apkscan.sources.interface import InputFile, InputProblem, Item, Member, Skipped
-from apkscan.sources.registry import layout_format, shallow_names, unsupported_layout
+from apkscan.sources.registry import layout_format, unsupported_layout
 from apkscan.sources.walkclock import WalkClock
 from apkscan.sources.walker import WalkContext, Walker, WalkOptions
 
@@ -84,7 +85,7 @@ class FileSource:
                 elif os.path.isdir(given):
                     st = os.stat(given)
                     self._given_dirs.add((st.st_dev, st.st_ino))
-                    yield from self._folder(walker, given)
+                    yield from self._folder(walker, given, st)
                 elif os.path.isfile(given):
                     st = os.stat(given)
                     self._given_files.add((st.st_dev, st.st_ino))
@@ -121,21 +122,19 @@ class FileSource:
                     pass
             yield item
 
-    def _given_before(self, path: str, folder: bool) -> bool:
-        """A file of a folder walk that was given by name before, or a sub-folder given before:
-        read there, so skipped here (only given ones: two hard links in a folder stay two inputs)."""
+    def _given_before(self, st: os.stat_result | None, folder: bool) -> bool:
+        """A file of a folder walk that was given by name before, or a sub-folder given before
+        (``st``: its listing's): read there, so skipped here (only given ones: two hard links in a
+        folder stay two inputs)."""
         ids = self._given_dirs if folder else self._given_files
-        if not ids or (folder and len(ids) < 2):
-            return False
-        try:
-            st = os.stat(path)
-        except (OSError, ValueError):
+        if not ids or (folder and len(ids) < 2) or st is None:
             return False
         return (st.st_dev, st.st_ino) in ids  # a folder's own sub-folder is never the folder itself
 
     def _file(self, walker: Walker, path: str, where: tuple[str, ...], *, given: bool = False,
-              bundle: str | None = None) -> Iterator[Item]:
-        """One outermost file: its custody record, then whatever it holds."""
+              bundle: str | None = None, listed: os.stat_result | None = None) -> Iterator[Item]:
+        """One outermost file: its custody record, then whatever it holds (``listed``: a folder's
+        file, its listing's stat: the file opened by path must be that one)."""
         walker.ctx.new_input()
         known = self.options.known(path) if self.options.known and bundle is None else None
         if known is not None:  # unchanged and already decided (the caller's store says): not opened
@@ -143,42 +142,35 @@ class FileSource:
             return
         try:
             clock = WalkClock(self.options.walk_timeout)
-            clock.allow(os.stat(path))
-            yield from self._noting(clock.run(walker.local_file(path, (path,), where, given=given, bundle=bundle), (path,)))
+            clock.allow(listed or os.stat(path))
+            yield from self._noting(clock.run(walker.local_file(path, (path,), where, given=given, bundle=bundle,
+                                                                listed=listed), (path,)))
         except OSError as exc:
             yield InputProblem((path,), [error("INPUT_UNREADABLE", f"cannot read: {exc.strerror or exc}")])
         except ApkScanError as exc:  # no regular file by its descriptor (a FIFO swapped in), or changed
             yield InputProblem((path,), [exc.to_issue()])
 
-    def _folder(self, walker: Walker, root: str) -> Iterator[Item]:
-        follow = self.options.follow_symlinks
+    def _folder(self, walker: Walker, root: str, root_stat: os.stat_result) -> Iterator[Item]:
         problems: list[InputProblem] = []
         count = 0
 
-        def on_error(exc: OSError) -> None:
-            problems.append(InputProblem((str(exc.filename or root),),
-                                         [error("INPUT_UNREADABLE", f"cannot list: {exc.strerror or exc}")]))
+        def on_error(path: str, issue: Issue) -> None:
+            problems.append(InputProblem((path,), [issue]))
 
-        for dirpath, dirnames, filenames in walk_down(root, onerror=on_error):
+        for folder in walk_down(root, on_error, root_stat):
+            dirpath, dirnames, stats = folder.path, folder.dirs, folder.stats
             where = (dirpath,)
-            links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
-            if links and not follow:
-                yield Skipped(where, SYMLINK, len(links), links[:5])
-            elif links:  # never a second way into the inputs, never a way out of them
-                said: dict[str, list[str]] = {}
-                for d in links:
-                    real = self._outside(os.path.join(dirpath, d))
-                    said.setdefault(OUTSIDE if real else IN_INPUTS, []).append(d + (f" -> {real}" if real else ""))
-                for reason, names in said.items():
-                    yield Skipped(where, reason, len(names), names[:5])
+            links = [d for d in dirnames if S_ISLNK(stats[d].st_mode)]
+            if links:
+                yield from self._links(dirpath, links)
             dirnames[:] = [d for d in dirnames if d not in links]
-            again = [d for d in dirnames if self._given_before(os.path.join(dirpath, d), True)]
+            again = [d for d in dirnames if self._given_before(stats[d], True)]
             if again:
                 dirnames[:] = [d for d in dirnames if d not in again]
                 yield Skipped(where, GIVEN_AGAIN, len(again), again[:5])
             dirnames.sort()
-            names = sorted(filenames)
-            claimed = yield from self._layout(walker, dirpath, names)
+            names = sorted(folder.files)
+            claimed = yield from self._layout(walker, folder, names)
             if claimed:
                 if claimed == "tree":
                     dirnames[:] = []
@@ -187,8 +179,8 @@ class FileSource:
             if split:  # the base and its splits first, together: a file sorting between them closed the set
                 names = sorted(names, key=lambda n: not (n == "base.apk" or SPLIT_NAME.match(n)))  # (review 48 F1)
             for name in names:
-                full = os.path.join(dirpath, name)
-                reason = self._refuse(root, full) or (GIVEN_AGAIN if self._given_before(full, False) else None)
+                full, st = os.path.join(dirpath, name), stats.get(name)
+                reason = self._refuse(root, full, st) or (GIVEN_AGAIN if self._given_before(st, False) else None)
                 if reason:
                     yield Skipped(where, reason, 1, [name])
                     continue
@@ -199,20 +191,36 @@ class FileSource:
                     yield from problems
                     return
                 bundle = dirpath if split and (name == "base.apk" or SPLIT_NAME.match(name)) else None
-                yield from self._file(walker, full, where, bundle=bundle)
+                yield from self._file(walker, full, where, bundle=bundle, listed=st)
         yield from problems
 
-    def _refuse(self, root: str, full: str) -> str | None:
-        """Why a file of a folder is not read, or None: one ``lstat`` per file (and a ``stat`` of
-        a symlink's target when links are followed); the relative path only for globs."""
+    def _links(self, dirpath: str, links: list[str]) -> Iterator[Skipped]:
+        """Symlinks to folders, listed as such: never walked into, said (with ``--follow-symlinks``:
+        where each leads; never a second way into the inputs, never a way out of them)."""
+        where = (dirpath,)
+        if not self.options.follow_symlinks:
+            yield Skipped(where, SYMLINK, len(links), links[:5])
+            return
+        said: dict[str, list[str]] = {}
+        for d in links:
+            real = self._outside(os.path.join(dirpath, d))
+            said.setdefault(OUTSIDE if real else IN_INPUTS, []).append(d + (f" -> {real}" if real else ""))
+        for reason, names in said.items():
+            yield Skipped(where, reason, len(names), names[:5])
+
+    def _refuse(self, root: str, full: str, st: os.stat_result | None) -> str | None:
+        """Why a file of a folder is not read, or None: by its listing's ``lstat`` (``st``; None:
+        gone since it was listed), a ``stat`` of a symlink's target when links are followed; the
+        relative path only for globs."""
         if self.options.include or self.options.exclude:
             rel = os.path.relpath(full, root).replace(os.sep, "/")
             if self.options.include and not any(fnmatch.fnmatchcase(rel, g) for g in self.options.include):
                 return EXCLUDED
             if any(fnmatch.fnmatchcase(rel, g) for g in self.options.exclude):
                 return EXCLUDED
+        if st is None:
+            return SPECIAL
         try:
-            st = os.lstat(full)
             if S_ISLNK(st.st_mode):
                 if not self.options.follow_symlinks:
                     return SYMLINK
@@ -224,14 +232,14 @@ class FileSource:
             return SPECIAL
         return None if S_ISREG(st.st_mode) else SPECIAL
 
-    def _layout(self, walker: Walker, dirpath: str, names: list[str]):
+    def _layout(self, walker: Walker, folder: Folder, names: list[str]):
         """Offer the folder to the layout readers: "tree" when one read it whole, "files" when a
         flat layout (Titanium, Swift) read only its own files, else False."""
         cap = self.options.max_files
-        fmt = layout_format(FolderTree(dirpath, cap), shallow_listing(dirpath, names))
+        fmt = layout_format(FolderTree(folder.path, cap, listed=folder.own), shallow_listing(folder._replace(files=names)))
         if fmt is None:
             return False
-        tree = FolderTree(dirpath, cap, flat=fmt.flat)
+        tree = FolderTree(folder.path, cap, flat=fmt.flat, listed=folder.own)
         if fmt.open is None:
             yield unsupported_layout(fmt, tree.chain)
             return False
@@ -247,61 +255,11 @@ class FileSource:
         for reason, left in ((LAYOUT_LINK, tree.links), (SPECIAL, tree.special)):
             if left:
                 yield Skipped(tree.chain, reason, len(left), left[:5])
+        yield from tree.problems  # its sub-folders that changed, or could not be listed
         if tree.truncated:
             yield InputProblem(tree.chain, [error("INPUT_LIMIT_EXCEEDED", f"more than {cap} files in {fmt.label} "
                                                   f"(a folder); the rest were not listed or read")])
         return "files" if fmt.flat else "tree"
-
-
-def walk_down(root: str, onerror: Callable[[OSError], None] | None = None) -> Iterator[tuple[str, list[str], list[str]]]:
-    """``os.walk`` top-down (the caller may prune or sort ``dirnames`` in place), without
-    recursion: Python 3.11's ``os.walk`` recurses once per level, so a chain of ~1,000 nested
-    folders, which anyone can make, ended the run in a RecursionError (review 12)."""
-    stack = [root]
-    while stack:
-        top = stack.pop()
-        dirs: list[str] = []
-        files: list[str] = []
-        try:
-            with listing(top) as it:
-                for entry in it:
-                    try:
-                        is_dir = entry.is_dir()  # a symlink to a folder is listed as a folder, as os.walk does
-                    except OSError:
-                        is_dir = False
-                    (dirs if is_dir else files).append(entry.name)
-        except OSError as exc:
-            if onerror is not None:
-                onerror(exc)
-            continue
-        yield top, dirs, files
-        for name in reversed(dirs):  # popped in the order the caller left them: depth first, as os.walk
-            path = os.path.join(top, name)
-            if not os.path.islink(path):  # a folder link is never walked into (said by the caller)
-                stack.append(path)
-
-
-def shallow_listing(dirpath: str, names: list[str], depth: int = 2, cap: int = 10_000) -> list[str]:
-    """The folder's files and its sub-folders' files down to ``depth``, as layout markers see a
-    ZIP (:func:`registry.shallow_names`); symlinks are not followed; bounded by ``cap`` entries."""
-    out = list(names)
-    frontier = [""]
-    for _ in range(depth + 1):
-        below = []
-        for rel in frontier:
-            try:
-                with listing(os.path.join(dirpath, rel) if rel else dirpath) as it:
-                    for e in it:
-                        if len(out) >= cap:
-                            return shallow_names(out)
-                        if e.is_dir(follow_symlinks=False):
-                            below.append(f"{rel}{e.name}/")
-                        elif rel and e.is_file(follow_symlinks=False):
-                            out.append(rel + e.name)
-            except OSError:
-                continue
-        frontier = below
-    return shallow_names(out)
 
 
 def _read_by_reader(tree: FolderTree, recorded: set[str]) -> Iterator[Item]:
@@ -319,31 +277,39 @@ def _read_by_reader(tree: FolderTree, recorded: set[str]) -> Iterator[Item]:
 
 
 class FolderTree:
-    """A folder read by relative name (``/`` separators), for layout readers."""
+    """A folder read by relative name (``/`` separators), for layout readers. Every file is held
+    to what the listing saw through its folder's descriptor (:mod:`folder_walk`): a member whose
+    name, or a folder above it, was swapped after the listing is refused, never read (review 68 F2)."""
 
-    def __init__(self, root: str, max_files: int = MAX_FILES_PER_FOLDER, flat: bool = False):
-        """``flat``: only the folder's own files (a flat layout leaves sub-folders to the walk)."""
-        self.root, self.chain, self.max_files, self.flat = root, (root,), max_files, flat
+    def __init__(self, root: str, max_files: int = MAX_FILES_PER_FOLDER, flat: bool = False,
+                 listed: os.stat_result | None = None):
+        """``flat``: only the folder's own files (a flat layout leaves sub-folders to the walk);
+        ``listed``: the folder's stat as the walk met it (the tree must be that folder)."""
+        self.root, self.chain, self.max_files, self.flat, self.listed = root, (root,), max_files, flat, listed
         self._names: list[str] | None = None
+        self._stats: dict[str, os.stat_result] = {}  # path -> the listing's lstat of each file listed
         self.truncated = False  # more than max_files files: the listing stopped (the caller reports it)
         self.opened: dict[str, os.stat_result] = {}  # path -> stat of every file a reader opened (custody)
         self.links: list[str] = []  # symlinks met by the listing: never followed, said (review 51 F5)
         self.special: list[str] = []  # FIFOs, sockets, devices met by the listing: said
+        self.problems: list[InputProblem] = []  # sub-folders that could not be listed, or changed: said
 
     def names(self) -> list[str]:
         if self._names is None:
             out: list[str] = []
-            for dirpath, dirnames, filenames in walk_down(self.root):
+            unlisted = lambda path, issue: self.problems.append(InputProblem((path,), [issue]))  # noqa: E731
+            for folder in walk_down(self.root, unlisted, self.listed):
                 if self.flat:
-                    dirnames[:] = []
-                dirnames.sort()
-                for f in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
-                    full = os.path.join(dirpath, f)
+                    folder.dirs[:] = []
+                folder.dirs.sort()
+                for f in sorted(folder.files) + [d for d in folder.dirs if S_ISLNK(folder.stats[d].st_mode)]:
+                    full, st = os.path.join(folder.path, f), folder.stats.get(f)
                     rel = os.path.relpath(full, self.root).replace(os.sep, "/")
-                    if os.path.islink(full):
+                    if st is not None and S_ISLNK(st.st_mode):
                         self.links.append(rel)
-                    elif os.path.isfile(full):
+                    elif st is not None and S_ISREG(st.st_mode):
                         out.append(rel)
+                        self._stats[full] = st
                     else:
                         self.special.append(rel)
                 if len(out) > self.max_files:
@@ -353,14 +319,26 @@ class FolderTree:
         return self._names
 
     def member(self, name: str) -> Member:
+        """A listed file (KeyError: none by that name); :data:`~apkscan.apk.io.readonly.CHANGED`
+        when its name now leads to another file."""
         full = os.path.join(self.root, *name.split("/"))
-        if not os.path.isfile(full) or ".." in name.split("/"):
+        if ".." in name.split("/"):
             raise KeyError(name)
-        size = os.path.getsize(full)
+        self.names()
+        listed = self._stats.get(full)
+        if listed is None:
+            raise KeyError(name)
+        try:
+            now = os.stat(full, follow_symlinks=False)
+        except OSError:  # listed through its folder's descriptor: its path leads nowhere now
+            raise changed() from None
+        if not same_inode(listed, now):
+            raise changed()
+        size = now.st_size
 
         def opened() -> BinaryIO:
-            fd = open_fd(full, regular=True, follow=False, expect=self.opened.get(full))  # never a link (listed as none)
+            fd = open_fd(full, regular=True, follow=False, expect=self.opened.get(full), listed=listed)
             self.opened.setdefault(full, os.fstat(fd))
             return os.fdopen(fd, "rb")
 
-        return Member(name, size, opened, window=(full, 0, size))
+        return Member(name, size, opened, window=(full, 0, size), listed=listed)

@@ -179,7 +179,9 @@ class Member:
     its bytes from their start (re-inflated, or its container read again to it); both only for
     reading it a second time, as a ZIP from its end (:mod:`apkscan.sources.polyglot`). ``end_only``:
     its reader counted it as skipped by its name (an adb backup's data, read once as it passes): the
-    walker only looks at its end, as a ZIP (:func:`apkscan.sources.polyglot.data_end`).
+    walker only looks at its end, as a ZIP (:func:`apkscan.sources.polyglot.data_end`). ``listed``: a
+    folder's file as its listing saw it (:class:`apkscan.sources.files.FolderTree`): its window is
+    opened without following a symlink and must be that file (review 68 F2b).
     """
 
     name: str
@@ -193,6 +195,7 @@ class Member:
     place: tuple[str, int, int] | None = None
     again: Callable[[], BinaryIO] | None = None
     end_only: bool = False
+    listed: os.stat_result | None = None  # a folder's file: its listing's lstat (opened, it must be that file)
 
 
 @dataclass(slots=True)

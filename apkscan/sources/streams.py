@@ -51,10 +51,13 @@ class IterStream(_Readable):
 class WindowStream(_Readable):
     """``[offset, offset+length)`` of a local file, read with ``pread``. Of an outermost file being
     walked (:func:`~apkscan.apk.io.readonly.held`), every chunk is checked after its read: the
-    file is still the one its custody stat names, unchanged (one ``fstat`` per MiB)."""
+    file is still the one its custody stat names, unchanged (one ``fstat`` per MiB). ``listed``: a
+    folder's file, opened without following a symlink, must be the file its listing saw."""
 
-    def __init__(self, path: str, offset: int, length: int, expect: os.stat_result | None = None):
-        self._fd = open_fd(path, regular=True, expect=expect)  # checked against the custody stat when held
+    def __init__(self, path: str, offset: int, length: int, expect: os.stat_result | None = None,
+                 listed: os.stat_result | None = None):
+        # checked against the custody stat when held
+        self._fd = open_fd(path, regular=True, follow=listed is None, expect=expect, listed=listed)
         self._expect = expect or held_stat(path)
         self._pos, self._end = offset, offset + length
 

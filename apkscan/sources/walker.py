@@ -73,11 +73,12 @@ class Walker:
 
     # ------------------------------------------------------------------ entry points
     def local_file(self, path: str, chain: tuple[str, ...], where: tuple[str, ...], *, given: bool = False,
-                   bundle: str | None = None) -> Iterator[Item]:
+                   bundle: str | None = None, listed: os.stat_result | None = None) -> Iterator[Item]:
         """A file on this machine (given, or met in a folder): its head and custody stat from one
-        descriptor (:func:`custody.head_of`); every later open of it while it is walked must be
-        that file, unchanged (review 66 F1)."""
-        head, head_stat = head_of(path, follow=given or self.ctx.options.follow_symlinks)
+        descriptor (:func:`custody.head_of`), which must be the file its folder's listing saw
+        (``listed``: a folder above it swapped since leads elsewhere, review 68 F2); every later
+        open of it while it is walked must be that file, unchanged (review 66 F1)."""
+        head, head_stat = head_of(path, follow=given or self.ctx.options.follow_symlinks, listed=listed)
         size = head_stat.st_size
         with held(path, head_stat):
             yield from self.blob(Blob(chain, where, head, window=(path, 0, size), bundle=bundle, given=given,
@@ -358,7 +359,7 @@ class Walker:
         try:
             if m.window is not None:
                 path, off, length = m.window
-                with WindowStream(path, off, min(length, detect.HEAD_SIZE)) as ws:
+                with WindowStream(path, off, min(length, detect.HEAD_SIZE), listed=m.listed) as ws:
                     head = read_head(ws, detect.HEAD_SIZE)
                     st = ws.stat() if custody else None  # a file of a backup folder: its custody stat
                 st = st if st is not None and off == 0 and length == st.st_size else None  # whole: custody's

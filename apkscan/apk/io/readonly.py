@@ -10,8 +10,10 @@ ever opened for writing here.
 The walker's reads of an input ask for a regular file (``regular``): opened non-blocking (a
 FIFO that took a file's name after the listing would block the open forever, review 66 F4; the
 flag is cleared once open) and refused by its descriptor's ``fstat``; a name met in a folder is
-opened without following a symlink (``follow``);
-an outermost file being walked has its custody stat registered (:func:`held`): every later open
+opened without following a symlink (``follow``) and, as every sub-folder of a walk
+(:func:`open_dir`), held to the device and inode its folder's listing saw (``listed``): a name
+whose folder was renamed away, or became a symlink, after the listing leads to another file, which
+is refused, never read under the listed name (review 68 F2); an outermost file being walked has its custody stat registered (:func:`held`): every later open
 of that path in this process, and every chunk read through :func:`check_held`, must still be that
 file, unchanged, or the input is ``INPUT_CHANGED_DURING_SCAN`` (review 66 F1).
 """
@@ -37,19 +39,23 @@ CHANGED = "INPUT_CHANGED_DURING_SCAN"
 
 
 def open_fd(path: str | os.PathLike[str], *, regular: bool = False, follow: bool = True,
-            expect: os.stat_result | None = None) -> int:
+            expect: os.stat_result | None = None, listed: os.stat_result | None = None) -> int:
     """A read-only descriptor of ``path``, without touching its access time where allowed.
 
     ``regular``: anything but a regular file (FIFO, device, socket) is ``INPUT_NOT_A_FILE``, and
     the open does not wait for a FIFO's writer (a ``--rules <(...)`` pipe is no input: it may);
     ``follow=False``: so is a symlink (``O_NOFOLLOW``); ``expect``: the descriptor must be that
-    stat's file, unchanged (else :data:`CHANGED`), as it must be for a path :func:`held`."""
+    stat's file, unchanged (else :data:`CHANGED`), as it must be for a path :func:`held`;
+    ``listed``: the descriptor must be that stat's file (device and inode; its bytes may have
+    changed since it was listed: custody takes its stat from this descriptor), else :data:`CHANGED`."""
     flags = _READ | (_NONBLOCK if regular else 0) | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
     try:
         fd = _open(path, flags)
     except OSError as exc:
         if not follow and exc.errno == errno.ELOOP:
             raise ApkScanError("INPUT_NOT_A_FILE", "a symlink (not followed)") from None
+        if listed is not None and exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise changed() from None  # gone since it was listed, or a folder above it is no folder now
         if exc.errno == errno.ENOENT and (expect is not None or held_stat(os.fspath(path)) is not None):
             raise changed() from None  # gone while it was being walked
         raise
@@ -57,8 +63,10 @@ def open_fd(path: str | os.PathLike[str], *, regular: bool = False, follow: bool
         if regular and _NONBLOCK:
             os.set_blocking(fd, True)
         expect = expect if expect is not None else _HELD.get(os.fspath(path)) if _HELD else None
-        if regular or expect is not None:
+        if regular or expect is not None or listed is not None:
             st = os.fstat(fd)
+            if listed is not None and not same_inode(listed, st):
+                raise changed()
             if regular and not stat.S_ISREG(st.st_mode):
                 raise ApkScanError("INPUT_NOT_A_FILE", "not a regular file (a FIFO, device or socket took its name)")
             if expect is not None and not same_file(expect, st):
@@ -69,18 +77,49 @@ def open_fd(path: str | os.PathLike[str], *, regular: bool = False, follow: bool
     return fd
 
 
-def _open(path: str | os.PathLike[str], flags: int) -> int:
+def open_dir(path: str | os.PathLike[str], *, dir_fd: int | None = None, follow: bool = True,
+             listed: os.stat_result | None = None) -> tuple[int, os.stat_result]:
+    """A folder's descriptor (``O_NOATIME`` where allowed: listing a folder moves its access time as
+    reading a file does, review 51 F4) and its ``fstat``; ``path`` relative to ``dir_fd`` when given.
+
+    ``follow=False``: the last component is never a symlink (``O_NOFOLLOW``); ``listed``: the
+    folder must be the one its parent's listing saw (device and inode). A sub-folder renamed
+    away, or replaced by a symlink or another folder, after its parent was listed is
+    :data:`CHANGED`: the walk never lists another folder under the listed name (review 68 F2)."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
+    try:
+        fd = _open(path, flags, dir_fd)
+    except OSError as exc:
+        if listed is not None and exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENOENT):
+            raise changed_folder() from None  # a symlink or a file took its name, or it is gone
+        raise
+    try:
+        st = os.fstat(fd)
+        if listed is not None and not same_inode(listed, st):
+            raise changed_folder()
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def _open(path: str | os.PathLike[str], flags: int, dir_fd: int | None = None) -> int:
     if _NOATIME:
         try:
-            return os.open(path, flags | _NOATIME)
+            return os.open(path, flags | _NOATIME, dir_fd=dir_fd)
         except PermissionError:
             pass  # not the owner: O_NOATIME is refused, a plain open may not be
-    return os.open(path, flags)
+    return os.open(path, flags, dir_fd=dir_fd)
 
 
 def changed() -> ApkScanError:
     return ApkScanError(CHANGED, "the file changed or was replaced while it was being scanned: its bytes "
                         "are not those its custody hash was taken of (nothing read from it is reported)")
+
+
+def changed_folder() -> ApkScanError:
+    return ApkScanError(CHANGED, "the folder changed while it was being walked: its name now leads to another "
+                        "folder, a symlink (not followed) or nothing; none of its files was read")
 
 
 @contextmanager
@@ -108,27 +147,6 @@ def check_held(fd: int, expect: os.stat_result | None) -> None:
     since moves its size, mtime or ctime); else :data:`CHANGED`."""
     if expect is not None and not same_file(expect, os.fstat(fd)):
         raise changed()
-
-
-@contextmanager
-def listing(path: str | os.PathLike[str]) -> Iterator[Iterator[os.DirEntry]]:
-    """``os.scandir(path)`` through a folder descriptor opened with ``O_NOATIME`` where allowed:
-    reading a folder's entries moves its access time as reading a file's bytes does (review 51 F4)."""
-    fd = None
-    if _NOATIME:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | _NOATIME)
-        except PermissionError:
-            fd = None
-    if fd is None:
-        with os.scandir(path) as it:
-            yield it
-        return
-    try:
-        with os.scandir(fd) as it:
-            yield it
-    finally:
-        os.close(fd)
 
 
 def open_binary(path: str | os.PathLike[str], buffering: int = -1) -> BinaryIO:
@@ -187,3 +205,9 @@ def this_machine() -> str:
 
 
 _MACHINE: str | None = None
+
+
+def same_inode(listed: os.stat_result, then: os.stat_result) -> bool:
+    """Whether ``then`` (a descriptor's stat) is the file or folder ``listed`` (a listing's ``lstat``)
+    names: the same device and inode, whatever its bytes became since."""
+    return (listed.st_dev, listed.st_ino) == (then.st_dev, then.st_ino)
