@@ -37,6 +37,7 @@ MAX_FILES_PER_FOLDER = 100_000
 SYMLINK = "symlink (not followed without --follow-symlinks)"
 EXCLUDED = "excluded by --include/--exclude"
 SPECIAL = "not a regular file (FIFO, socket, device or dangling symlink)"
+EMPTY_FOLDER = "empty folder (no files in it)"
 IN_INPUTS = ("symlink to a file or folder inside the inputs (read under its own name: a second name would "
              "make one file two inputs, or pull a member out of its split set)")
 LAYOUT_LINK = "symlink in a backup folder (its reader follows none)"
@@ -160,6 +161,9 @@ class FileSource:
         for folder in walk_down(root, on_error, root_stat):
             dirpath, dirnames, stats = folder.path, folder.dirs, folder.stats
             where = (dirpath,)
+            if not dirnames and not folder.files:  # a failed pull: said, as an empty container is (review 69 F5)
+                yield Skipped(where, EMPTY_FOLDER, 1, [dirpath])
+                continue
             links = [d for d in dirnames if S_ISLNK(stats[d].st_mode)]
             if links:
                 yield from self._links(dirpath, links)
