@@ -84,6 +84,13 @@ class LayoutFormat:
     detect: Callable[[Tree], bool]
     open: TreeOpener | None = None
     flat: bool = False  # the layout keeps its files in one folder: in a folder, sub-folders are walked on
+    mark: Callable[[str], bool] | None = None  # one name (relative to a root) that makes ``marker`` look
+
+
+def marks(rel: str) -> bool:
+    """Whether the name ``rel`` (relative to some folder) is one a layout's marker looks for there:
+    how layouts below an archive's root are found (:mod:`archive_layouts`) without a marker per folder."""
+    return any(f.mark(rel) if f.mark is not None else f.marker([rel]) for f in LAYOUT_FORMATS)
 
 
 # Compression layers (apkscan.sources.compressed), tried before the stream formats.
@@ -180,8 +187,12 @@ def _top(names: list[str]) -> list[str]:
     return [n for n in names if "/" not in n]
 
 
+def _androidqf_mark(name: str) -> bool:
+    return name in ("packages.json", "acquisition.json")
+
+
 def _androidqf_marker(names: list[str]) -> bool:
-    return any(n in ("packages.json", "acquisition.json") for n in names)
+    return any(map(_androidqf_mark, names))
 
 
 def _androidqf(tree: Tree) -> bool:
@@ -201,37 +212,54 @@ _OAB_MARK = re.compile(r"^([^/]+)/\1\.log$")
 _SWIFT_MARK = re.compile(r"^[^/]+\.(?:app|splits)$")
 
 
+def _neo_names(name: str) -> bool:
+    return _neo_mark().match(name) is not None
+
+
+def _oab_mark(name: str) -> bool:
+    return _OAB_MARK.match(name) is not None
+
+
+def _titanium_mark(name: str) -> bool:
+    from apkscan.sources.swift_titanium import TB_APK_RE, TB_PROPS_RE
+
+    return "/" not in name and bool(TB_PROPS_RE.match(name) or TB_APK_RE.match(name))
+
+
+def _swift_mark(name: str) -> bool:
+    return _SWIFT_MARK.match(name) is not None  # no '/' in the pattern: a top name
+
+
 def _neo_marker(names: list[str]) -> bool:
-    return any(_neo_mark().match(n) for n in names)
+    return any(map(_neo_names, names))
 
 
 def _oab_marker(names: list[str]) -> bool:
-    return any(_OAB_MARK.match(n) for n in names)
+    return any(map(_oab_mark, names))
 
 
 def _titanium_marker(names: list[str]) -> bool:
-    from apkscan.sources.swift_titanium import TB_APK_RE, TB_PROPS_RE
-
-    return any(TB_PROPS_RE.match(n) or TB_APK_RE.match(n) for n in _top(names))
+    return any(map(_titanium_mark, names))
 
 
 def _swift_marker(names: list[str]) -> bool:
     top = _top(names)
-    return any(_SWIFT_MARK.match(n) for n in top) and is_swift_backup(top)
+    return any(map(_swift_mark, top)) and is_swift_backup(top)
 
 
 LAYOUT_FORMATS: list[LayoutFormat] = [
     LayoutFormat("androidqf", "an AndroidQF acquisition", _androidqf_marker, _androidqf,
-                 lambda tree, ctx: AndroidQFReader(tree)),
+                 lambda tree, ctx: AndroidQFReader(tree), mark=_androidqf_mark),
     LayoutFormat("neo-backup", "a Neo Backup / OAndBackupX folder", _neo_marker,
-                 lambda tree: is_neo_backup(tree.names()), lambda tree, ctx: NeoBackupReader(tree, "neo")),
+                 lambda tree: is_neo_backup(tree.names()), lambda tree, ctx: NeoBackupReader(tree, "neo"), mark=_neo_names),
     LayoutFormat("oandbackup", "an OAndBackup folder", _oab_marker,
-                 lambda tree: is_oandbackup(tree.names()), lambda tree, ctx: NeoBackupReader(tree, "oab")),
+                 lambda tree: is_oandbackup(tree.names()), lambda tree, ctx: NeoBackupReader(tree, "oab"), mark=_oab_mark),
     LayoutFormat("titanium-backup", "a Titanium Backup folder", _titanium_marker,
                  lambda tree: is_titanium_backup(tree.names()), lambda tree, ctx: TitaniumBackupReader(tree, ctx.budget),
-                 flat=True),
+                 flat=True, mark=_titanium_mark),
     LayoutFormat("swift-backup", "a Swift Backup folder", _swift_marker,
-                 lambda tree: is_swift_backup(tree.names()), lambda tree, ctx: SwiftBackupReader(tree), flat=True),
+                 lambda tree: is_swift_backup(tree.names()), lambda tree, ctx: SwiftBackupReader(tree), flat=True,
+                 mark=_swift_mark),
 ]
 
 
