@@ -30,15 +30,27 @@ MAX_TAR_NAMES = 200_000  # names of a tar kept to look for layouts (a ZIP holds 
 ADVICE = "extract the archive and scan the folder"
 
 
+def _marking(names: Iterable[str]) -> Iterator[tuple[list[str], int]]:
+    """Each name that marks a layout ``k`` (1-3) folders up, as its parts and ``k``."""
+    test = registry.mark_test()
+    for name in names:
+        tail = name.rsplit("/", 3)  # a mark is at most three names long
+        for k in range(1, len(tail)):
+            if test("/".join(tail[-k:])):
+                yield name.split("/"), k
+
+
+def marked(name: str) -> bool:
+    """The name marks a layout in one of the 1-3 folders above it."""
+    return next(_marking([name]), None) is not None
+
+
 def proposed_roots(names: Iterable[str]) -> list[str]:
     """Folders below the root (``a/b/``) that a name marks, with the folder above each, shallowest first."""
     found: set[str] = set()
-    for name in names:
-        parts = name.split("/")
-        for k in range(1, min(3, len(parts) - 1) + 1):  # the name relative to 1-3 folders up
-            if registry.marks("/".join(parts[-k:])):
-                root = parts[:-k]
-                found.update("/".join(root[:n]) + "/" for n in (len(root), len(root) - 1) if n > 0)
+    for parts, k in _marking(names):
+        root = parts[:-k]
+        found.update("/".join(root[:n]) + "/" for n in (len(root), len(root) - 1) if n > 0)
     return sorted(found, key=lambda r: (r.count("/"), r))
 
 
@@ -76,12 +88,6 @@ class _Names:
 
     def member(self, name: str) -> Member:
         raise KeyError(name)  # an acquisition.json is not read: claimed by packages.json beside apks/ only
-
-
-def marked(name: str) -> bool:
-    """The name marks a layout in one of the 1-3 folders above it."""
-    parts = name.split("/")
-    return any(registry.marks("/".join(parts[-k:])) for k in range(1, min(3, len(parts) - 1) + 1))
 
 
 def find(tree) -> Iterator[tuple[str, registry.LayoutFormat | None, SubTree | None]]:
