@@ -138,6 +138,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "JAR_SIG_ZIP_ENTRY_DIGEST_DID_NOT_VERIFY": (E, "… digest of … does not match the digest specified in … (an entry against MANIFEST.MF: an error; the whole MANIFEST.MF against a .SF: a warning, as in apksig, whose sections may still verify)"),
     "JAR_SIG_ZIP_ENTRY_NOT_SIGNED": (E, "… entry not signed"),
     "JAR_SIG_ZIP_ENTRY_SIGNERS_MISMATCH": (E, "entries … and … are signed with different sets of signers: <…> vs <…>"),
+    "LAYOUT_NOT_READ": (E, "… (an AndroidQF acquisition or a backup app's folder) lies in a tar archive, or past the … folders looked at in a ZIP: its records are not read; extract the archive and scan the folder"),
     "MANIFEST_ARSC_MALFORMED": (W, "resource 0x… unresolvable: …"),
     "MANIFEST_ARSC_MISSING": (W, "resources.arsc missing: resource references unresolved"),
     "MANIFEST_ARSC_NOT_READ": (W, "resources.arsc is present but was not read (the input error it names: a cap, an entry that does not inflate): resource references (the label) unresolved; the app is partly scanned"),

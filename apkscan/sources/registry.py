@@ -84,6 +84,32 @@ class LayoutFormat:
     detect: Callable[[Tree], bool]
     open: TreeOpener | None = None
     flat: bool = False  # the layout keeps its files in one folder: in a folder, sub-folders are walked on
+    mark: Callable[[], str] | None = None  # the regex of one name (relative to a root) ``marker`` looks for
+
+
+def mark_test() -> Callable[[str], bool]:
+    """A test of one name relative to some folder: is it one a layout's marker looks for there?
+    How layouts below an archive's root are found (:mod:`archive_layouts`) without a marker per folder."""
+    union = _union(tuple(f.mark for f in LAYOUT_FORMATS if f.mark is not None))
+    others = [f.marker for f in LAYOUT_FORMATS if f.mark is None]
+    if others:
+        return lambda rel: union.fullmatch(rel) is not None or any(m([rel]) for m in others)
+    return lambda rel: union.fullmatch(rel) is not None
+
+
+@cache
+def _union(marks: tuple[Callable[[], str], ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{mark()})" for mark in marks))
+
+
+@cache
+def _compiled(mark: Callable[[], str]) -> re.Pattern[str]:
+    return re.compile(mark())
+
+
+def _any(mark: Callable[[], str], names: list[str]) -> bool:
+    pattern = _compiled(mark)
+    return any(pattern.fullmatch(n) for n in names)
 
 
 # Compression layers (apkscan.sources.compressed), tried before the stream formats.
@@ -180,58 +206,71 @@ def _top(names: list[str]) -> list[str]:
     return [n for n in names if "/" not in n]
 
 
+def _androidqf_mark() -> str:
+    return r"(?:packages|acquisition)\.json"
+
+
+def _neo_mark() -> str:
+    """Neo Backup root (<pkg>/<instance>.properties, <pkg>/<instance>/backup.properties,
+    <pkg>@<instance>/...) or one package's folder (<instance>.properties, <instance>/backup.properties)."""
+    from apkscan.sources.neo_backup import INSTANCE
+
+    return rf"(?:[^/]+/)?{INSTANCE}\.properties|(?:[^/@]+@{INSTANCE}|(?:[^/]+/)?{INSTANCE})/backup\.properties"
+
+
+def _oab_mark() -> str:
+    return r"(?P<oab>[^/]+)/(?P=oab)\.log"
+
+
+def _titanium_mark() -> str:
+    """Titanium's file names, their groups unnamed (in one union with the other marks)."""
+    from apkscan.sources.swift_titanium import TB_APK_NAME, TB_PROPS_NAME
+
+    return re.sub(r"\(\?P<\w+>", "(?:", f"{TB_PROPS_NAME}|{TB_APK_NAME}")
+
+
+def _swift_mark() -> str:
+    return r"[^/]+\.(?:app|splits)"
+
+
 def _androidqf_marker(names: list[str]) -> bool:
-    return any(n in ("packages.json", "acquisition.json") for n in names)
+    return _any(_androidqf_mark, names)
 
 
 def _androidqf(tree: Tree) -> bool:
     return is_androidqf(tree)
 
 
-@cache
-def _neo_mark() -> re.Pattern[str]:
-    """Neo Backup root (<pkg>/<instance>.properties, <pkg>/<instance>/backup.properties,
-    <pkg>@<instance>/...) or one package's folder (<instance>.properties, <instance>/backup.properties)."""
-    from apkscan.sources.neo_backup import INSTANCE
-
-    return re.compile(rf"^(?:[^/]+/)?{INSTANCE}\.properties$|^(?:[^/@]+@{INSTANCE}|(?:[^/]+/)?{INSTANCE})/backup\.properties$")
-
-
-_OAB_MARK = re.compile(r"^([^/]+)/\1\.log$")
-_SWIFT_MARK = re.compile(r"^[^/]+\.(?:app|splits)$")
-
-
 def _neo_marker(names: list[str]) -> bool:
-    return any(_neo_mark().match(n) for n in names)
+    return _any(_neo_mark, names)
 
 
 def _oab_marker(names: list[str]) -> bool:
-    return any(_OAB_MARK.match(n) for n in names)
+    return _any(_oab_mark, names)
 
 
 def _titanium_marker(names: list[str]) -> bool:
-    from apkscan.sources.swift_titanium import TB_APK_RE, TB_PROPS_RE
-
-    return any(TB_PROPS_RE.match(n) or TB_APK_RE.match(n) for n in _top(names))
+    return _any(_titanium_mark, names)  # a top name: the pattern has no '/'
 
 
 def _swift_marker(names: list[str]) -> bool:
     top = _top(names)
-    return any(_SWIFT_MARK.match(n) for n in top) and is_swift_backup(top)
+    return _any(_swift_mark, top) and is_swift_backup(top)
 
 
 LAYOUT_FORMATS: list[LayoutFormat] = [
     LayoutFormat("androidqf", "an AndroidQF acquisition", _androidqf_marker, _androidqf,
-                 lambda tree, ctx: AndroidQFReader(tree)),
+                 lambda tree, ctx: AndroidQFReader(tree), mark=_androidqf_mark),
     LayoutFormat("neo-backup", "a Neo Backup / OAndBackupX folder", _neo_marker,
-                 lambda tree: is_neo_backup(tree.names()), lambda tree, ctx: NeoBackupReader(tree, "neo")),
+                 lambda tree: is_neo_backup(tree.names()), lambda tree, ctx: NeoBackupReader(tree, "neo"), mark=_neo_mark),
     LayoutFormat("oandbackup", "an OAndBackup folder", _oab_marker,
-                 lambda tree: is_oandbackup(tree.names()), lambda tree, ctx: NeoBackupReader(tree, "oab")),
+                 lambda tree: is_oandbackup(tree.names()), lambda tree, ctx: NeoBackupReader(tree, "oab"), mark=_oab_mark),
     LayoutFormat("titanium-backup", "a Titanium Backup folder", _titanium_marker,
                  lambda tree: is_titanium_backup(tree.names()), lambda tree, ctx: TitaniumBackupReader(tree, ctx.budget),
-                 flat=True),
+                 flat=True, mark=_titanium_mark),
     LayoutFormat("swift-backup", "a Swift Backup folder", _swift_marker,
-                 lambda tree: is_swift_backup(tree.names()), lambda tree, ctx: SwiftBackupReader(tree), flat=True),
+                 lambda tree: is_swift_backup(tree.names()), lambda tree, ctx: SwiftBackupReader(tree), flat=True,
+                 mark=_swift_mark),
 ]
 
 

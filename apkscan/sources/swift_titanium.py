@@ -35,8 +35,10 @@ SWIFT_RE = re.compile(r"^(?P<dir>(?:.*/)?)(?P<pkg>[^/]+)\.(?P<ext>app|splits|dat
 SWIFT_SKIPS = {"dat": "app data archive (not scanned)", "extdat": "app data archive (not scanned)",
                "exp": "OBB expansion archive (not scanned)",
                "xml": "Swift Backup metadata (obfuscated, not read)"}
-TB_PROPS_RE = re.compile(r"^(?P<dir>(?:.*/)?)(?P<pkg>[^/]+)-\d{8}-\d{6}\.properties$")
-TB_APK_RE = re.compile(r"^(?P<dir>(?:.*/)?)(?P<pkg>[^/]+)-(?P<md5>[0-9a-f]{32})\.apk(?:\.(?P<codec>gz|bz2|xz|lzop))?$")
+TB_PROPS_NAME = r"(?P<pkg>[^/]+)-\d{8}-\d{6}\.properties"  # a file name (the registry's marker looks for these)
+TB_APK_NAME = r"(?P<pkg>[^/]+)-(?P<md5>[0-9a-f]{32})\.apk(?:\.(?P<codec>gz|bz2|xz|lzop))?"
+TB_PROPS_RE = re.compile(rf"^(?P<dir>(?:.*/)?){TB_PROPS_NAME}$")
+TB_APK_RE = re.compile(rf"^(?P<dir>(?:.*/)?){TB_APK_NAME}$")
 TB_DATA_RE = re.compile(r"^(?:.*/)?[^/]+-\d{8}-\d{6}\.tar(?:\.[a-z0-9]+)?$")
 CODECS: dict[str | None, str | None] = {  # file suffix -> compressed.py's stream kind
     None: None,

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from apkscan.issues import error, tamper
-from apkscan.sources import walkclock
+from apkscan.sources import archive_layouts, walkclock
 from apkscan.sources.adb_tar import (BoundedTarInfo, link_or_special, open_stream, past_end_flag, stop_reason,
                                      tar_trailing_issue, type_flag_facts)
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
@@ -134,8 +134,26 @@ class TarReader:
     def __init__(self, stream: BinaryIO, chain: tuple[str, ...]):
         self.stream, self.chain = stream, chain
         self.place: tuple[str, int, int] | None = None  # the walker's: where the tar's bytes lie in a local file
+        self.names: list[str] = []  # the members' names, for the layout check (:mod:`archive_layouts`)
+        self.unlooked: str | None = None  # a name marking a layout, met past the names kept
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+        """The members, then one error for each backup layout their names hold (not read: a
+        layout's reader needs a tree, :mod:`archive_layouts`), even after a corrupt part."""
+        yield from self._members()
+        yield from archive_layouts.in_tar(self.chain, self.names, self.unlooked)
+
+    def _note(self, name: str) -> None:
+        """Keep a member's name (bounded) for the layout check at the end."""
+        name = name.lstrip("/")
+        while name.startswith("./"):
+            name = name[2:]
+        if len(self.names) < archive_layouts.MAX_TAR_NAMES:
+            self.names.append(name)
+        elif self.unlooked is None and archive_layouts.marked(name):
+            self.unlooked = name
+
+    def _members(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         try:
             tf = open_stream(self.stream, "surrogateescape", PlainTarInfo)
         except (tarfile.TarError, EOFError, OSError) as exc:
@@ -181,6 +199,7 @@ class TarReader:
         name = info.name
         if info.isdir():
             return
+        self._note(name)
         if link_or_special(info):
             yield Skipped(self.chain, LINK_REASON, 1, [name])
             return

@@ -24,7 +24,7 @@ from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.readonly import held, held_stat, same_file
 from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError, Issue, error
-from apkscan.sources import detect, polyglot, registry, walk_text, walkclock
+from apkscan.sources import archive_layouts, detect, polyglot, registry, walk_text, walkclock
 from apkscan.sources.custody import head_of, record as custody_record
 from apkscan.sources.bundles import BundleReader, InstallSetReader
 from apkscan.sources.compressed import decode_errors, decompressed, trailing_issue
@@ -292,6 +292,10 @@ class Walker:
                         yield from self._aside(tree, chain, depth)
                         return
                     yield registry.unsupported_layout(fmt, chain)
+                else:
+                    yield from archive_layouts.read_below(self, tree, reader, depth)
+                    if reader.exclude and not reader.has_entries():
+                        return  # all read by layouts below the root: not an empty container
             yield from self._entries(reader, depth + 1)
         finally:
             self.ctx.walked.pop(reader.token, None)

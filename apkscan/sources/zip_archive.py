@@ -58,10 +58,11 @@ class ZipReader:
         self.archive, self.path, self.base = archive, window[0], window[1]
         self.chain, self.budget = chain, budget
         self.token = next(_READERS)  # data keys are this archive's: a spooled file's name may come back
+        self.exclude: set[int] = set()  # indexes of records a layout reader read (one below the root)
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         for entry in self.archive.entries:
-            if empty_folder(entry):
+            if empty_folder(entry) or entry.index in self.exclude:
                 continue
             skip = self.skip_reason(entry.name)
             if skip:
@@ -71,6 +72,10 @@ class ZipReader:
                 yield self.member(entry)
             except ApkScanError as exc:
                 yield InputProblem(self.chain + (entry.name,), [exc.to_issue()])
+
+    def has_entries(self) -> bool:
+        """Whether :meth:`entries` has any record to give (layouts below the root may have read all)."""
+        return any(not empty_folder(e) and e.index not in self.exclude for e in self.archive.entries)
 
     def skip_reason(self, name: str) -> str | None:
         """Entries deliberately not scanned (bundle readers name theirs)."""

@@ -77,6 +77,10 @@ class ZipTree:
             member.flags.append(_twice_flag(entry, self._twice[name][1]))
         return member
 
+    def index(self, name: str) -> int:
+        """The index of the name's last record (the one :meth:`member` reads)."""
+        return self._last[name].index
+
     def head(self, name: str, size: int) -> bytes:
         """The member's first bytes, even when it cannot be read whole (a layout reader's check)."""
         return detect.zip_entry_head(self.reader.archive, self._last[name], size)
