@@ -227,7 +227,7 @@ class Walker:
                                 cleanup=handed_on, bundle=b.bundle, flags=b.flags, reading=b.reading,
                                 expect=None if spooled else held_stat(path))
                 if unchecked:
-                    yield _unchecked(b.chain, unchecked)
+                    yield zip_archive.overlap_problem(b.chain, unchecked)
                 if nested:
                     yield from self._nested(archive, nested, (path, off), b.chain, depth)
             elif depth >= self.ctx.options.max_depth:
@@ -392,10 +392,3 @@ def _issue(exc: BaseException) -> Issue:
     if isinstance(code, str) and code.isupper():
         return error(code, str(exc))
     return error("CONTAINER_CORRUPT", f"cannot read this container: {exc}")
-
-
-def _unchecked(chain: tuple[str, ...], unchecked: list) -> InputProblem:
-    names = ", ".join(repr(e.name) for e in unchecked[:3])
-    return InputProblem(chain, [error(detect.OVERLAP_LIMIT, f"{len(unchecked)} members not checked for nested APKs "
-                                      f"({names}, ...): their data overlap, and reading each one's head would read "
-                                      "more than the archive's size")])

@@ -21,7 +21,7 @@ import itertools
 from collections.abc import Iterator
 
 from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
-from apkscan.issues import ApkScanError, Issue, tamper
+from apkscan.issues import ApkScanError, Issue, error, tamper
 from apkscan.sources import detect
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
 from apkscan.sources.streams import InflateBudget, IterStream
@@ -138,3 +138,11 @@ def same_bytes(m: Member) -> tuple | None:
     if m.data_key is None:
         return None
     return (*m.data_key, m.name.lower().endswith(".apk"), m.bundle, tuple(sorted({f.code for f in m.flags})))
+
+
+def overlap_problem(chain: tuple[str, ...], unchecked: list) -> InputProblem:
+    """Members whose data overlap, past what the walker checks for nested APKs: said, never dropped."""
+    names = ", ".join(repr(e.name) for e in unchecked[:3])
+    return InputProblem(chain, [error(detect.OVERLAP_LIMIT, f"{len(unchecked)} members not checked for nested APKs "
+                                      f"({names}, ...): their data overlap, and reading each one's head would read "
+                                      "more than the archive's size")])
