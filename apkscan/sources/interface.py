@@ -110,6 +110,10 @@ class RecordedCertificate:
 MAX_DEVICE_RECORDS = 10_000
 
 
+PM_LIST, DUMPSYS = "pm list packages", "dumpsys package"  # RecordedApp.recorded_by of a text listing
+LISTINGS = frozenset((PM_LIST, DUMPSYS))
+
+
 @dataclass(slots=True)
 class RecordedApp:
     """An app known only from records (backup ``_manifest``, ``packages.json``, ``dumpsys``).

@@ -26,7 +26,7 @@ import hashlib
 from typing import Any, NamedTuple
 
 from apkscan.issues import Issue, tamper
-from apkscan.sources.interface import RecordedApp, RecordedCertificate, chain_display
+from apkscan.sources.interface import LISTINGS, RecordedApp, RecordedCertificate, chain_display
 
 MAX_NAMED = 3  # certificates named in one message
 RECORD_OF_SCANNED_APK = "package record whose APK was scanned (listed once, as the APK)"
@@ -76,11 +76,23 @@ def scanned_here(record: RecordedApp, scanned: dict[str, list[ScannedApk]]) -> l
     if not container:  # a record read from a given file (text evidence): no container to look in
         return []
     recorded = [d for d in (_digests(c) for c in record.certificates) if any(d)]
-    here = [apk for apk in scanned.get(record.package, ()) if apk.chain[:len(container)] == container]
+    here = [apk for apk in scanned.get(record.package, ()) if apk.chain[:len(container)] == container
+            and _beside(record, apk.chain[len(container):])]
     if recorded and any(apk.failed and (not record.apk_sha256s or apk.sha256 in record.apk_sha256s) for apk in here):
         return []  # an APK of it (a split set's base, say) does not verify: the recorded keys say more
     return [apk for apk in here if (not recorded if apk.sha256 is None  # --quick: no hash, no verified key
                                     else not record.apk_sha256s or apk.sha256 in record.apk_sha256s)]
+
+
+def _beside(record: RecordedApp, rest: tuple[str, ...]) -> bool:
+    """A listing (``pm list``, ``dumpsys``) speaks for the device it was taken on: only an APK in
+    its own folder or below it says the same, never one of another device's folder in the same
+    archive (review 69 F3 note: in a ZIP of a fleet, one device's APK hid another's listed
+    WeChat; given as a folder, a listing is never tied). A backup's own records keep its scope."""
+    if record.recorded_by not in LISTINGS:
+        return True
+    folder = record.chain[-1].replace("\\", "/").rpartition("/")[0]
+    return not folder or bool(rest) and rest[0].replace("\\", "/").startswith(folder + "/")
 
 
 def tied_reason(matched: list[ScannedApk]) -> str:

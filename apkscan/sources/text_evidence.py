@@ -24,7 +24,7 @@ from typing import BinaryIO
 from apkscan.issues import warning
 from apkscan.sources.dumpsys_state import (PACKAGE_RE, SIGS_PREFIX, DumpsysState, Unread, kept_hashcodes,
                                           names_a_package, signature_list)
-from apkscan.sources.interface import MAX_DEVICE_RECORDS, InputProblem, RecordedApp, Skipped
+from apkscan.sources.interface import DUMPSYS, MAX_DEVICE_RECORDS, PM_LIST, InputProblem, RecordedApp, Skipped
 from apkscan.sources.text_detect import CHUNK, MAX_BYTES, take
 from apkscan.sources.text_encodings import HEAD, Transcoder, misaligned, realigned, text_encoding
 
@@ -136,7 +136,7 @@ class _Reading:
             self.hidden.discard(current)
             self.hashcodes.pop(current, None)
             self.installed.pop(current, None)
-            apps[current] = RecordedApp(chain=self.chain, package=current, recorded_by="dumpsys package")
+            apps[current] = RecordedApp(chain=self.chain, package=current, recorded_by=DUMPSYS)
             if state.in_hidden:
                 self.hidden.add(current)
         if state.package is not None and state.package in apps:
@@ -192,7 +192,7 @@ def _pm_line(chain: tuple[str, ...], line: str) -> RecordedApp | None:
     version = re.search(r"\bversionCode:(\d{1,19})\b", tail)
     installer = re.search(r"\binstaller=(\S+)", tail)
     note = f"installer {installer.group(1)}" if installer and installer.group(1) != "null" else ""
-    return RecordedApp(chain=chain, package=package, recorded_by="pm list packages",
+    return RecordedApp(chain=chain, package=package, recorded_by=PM_LIST,
                        version_code=int(version.group(1)) if version else None, note=note)
 
 
