@@ -328,9 +328,8 @@ def document(doc: ScanDocument | dict) -> dict:
                for a in apps for f in a.findings]
     results += [_default_result(a, rule_index[POLICY_DEFAULT], art_index[_apk_key(a)], codes[a.index])
                 for a in defaults]
-    for r in results:  # SARIF 3.4.3: a location naming an artifact by index gives that artifact's uri
-        where = r["locations"][0]["physicalLocation"]["artifactLocation"]
-        where["uri"] = artifacts[where["index"]]["location"]["uri"]
+    for where in (r["locations"][0]["physicalLocation"]["artifactLocation"] for r in results):
+        where["uri"] = artifacts[where["index"]]["location"]["uri"]  # SARIF 3.4.3: the indexed artifact's
     skipped = view.skipped(doc)  # read once: the notifications and the run's properties list it
     invocation = _invocation(meta, errors, skipped)
     driver: dict[str, Any] = {"name": meta.tool, "rules": rules}
@@ -359,8 +358,7 @@ def _invocation(meta: Any, errors: list[Any], skipped: list[view.SkippedRow]) ->
         "message": {"text": f"{e.code}: {e.message}"},
         "descriptor": {"id": e.code},
         "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri(e.source, e.container is not None)}}}],
-        **({"properties": {"container": e.container, **({"chain": list(e.chain)} if len(e.chain) > 1 else {})}}
-           if e.container else {}),  # the chain names the device: two backups' members share names
+        **({"properties": {"container": e.container, "chain": list(e.chain)}} if e.container else {}),  # the device
     } for e in errors]
     notifications += _skipped_notifications(skipped)
     if meta.interrupted:  # stopped by Ctrl-C / SIGTERM: results cover only what finished
