@@ -14,6 +14,8 @@ E, W, T = Severity.ERROR, Severity.WARNING, Severity.TAMPER
 
 CODES: dict[str, tuple[Severity, str]] = {
     "ANDROIDQF_INVALID": (E, "no acquisition.json or packages.json"),
+    "ANDROIDQF_NAME_AMBIGUOUS": (W, "a packages.json certificate Subject/Issuer splits into attributes more than one way (a value holding \", X=\" or \";\"): rules match every reading, as a claim"),
+    "ANDROIDQF_NAME_UNREADABLE": (W, "a packages.json certificate Subject/Issuer is not in AndroidQF's C=.., ST=.., L=.., O=.., OU=.., CN=.. form (or too long, or splits too many ways): no subject rule can match it"),
     "ANDROIDQF_PACKAGES_INVALID": (E, "… package entries unreadable, … over the limit (or the file refused: too large, not JSON, more JSON values than …)"),
     "BACKUP_APK_MD5_MISMATCH": (T, "the file name says MD5 …, the backup\"s properties record …: tampered or mixed-up backup"),
     "BACKUP_CODEC_UNSUPPORTED": (E, "…-compressed APK: decompress it with … first"),
