@@ -131,6 +131,9 @@ class RecordedApp:
     # package with one of them was scanned from the same container, the scan does not list the
     # record again: the verified APK says more; the tie is by content, never by a file name.
     apk_sha256s: frozenset[str] = frozenset()
+    # Files the layout names as this package's APK (Swift Backup's ``<pkg>.app``/``.splits``): when
+    # no APK of the package was scanned, one read from these as another package is a swapped APK.
+    apk_files: tuple[tuple[str, ...], ...] = ()
     warnings: list[Issue] = field(default_factory=list)  # what the record could not say clearly
 
     @property
