@@ -81,9 +81,9 @@ def _acquisition(root: Path, records: list[tuple[str, str, str | None]]) -> Path
     acq.mkdir(parents=True)
     (acq / "acquisition.json").write_text(json.dumps({"uuid": "acq", "androidqf_version": "1.7.0",
                                                       "started": "2026-11-01T10:00:00Z"}))
-    packages = []
+    packages, data = [], (APKS / "kaspersky-subject-notes.apk").read_bytes()
     for package, key, subject in records:
-        f = G.qf_file(f"/data/app/~~a==/{package}-b==/base.apk", (APKS / "kaspersky-subject-notes.apk").read_bytes(), key)
+        f = G.qf_file(f"/data/app/~~a==/{package}-b==/base.apk", data, key)
         if subject is not None:
             f["certificate"]["Subject"] = subject
         packages.append({"name": package, "installer": "x", "uid": 1, "disabled": False, "system": False,
