@@ -14,8 +14,11 @@ E, W, T = Severity.ERROR, Severity.WARNING, Severity.TAMPER
 
 CODES: dict[str, tuple[Severity, str]] = {
     "ANDROIDQF_INVALID": (E, "no acquisition.json or packages.json"),
+    "ANDROIDQF_NAME_AMBIGUOUS": (W, "a packages.json certificate Subject/Issuer splits into attributes more than one way (a value holding \", X=\" or \";\"): rules match every reading, as a claim"),
+    "ANDROIDQF_NAME_UNREADABLE": (W, "a packages.json certificate Subject/Issuer is not in AndroidQF's C=.., ST=.., L=.., O=.., OU=.., CN=.. form (or too long, or splits too many ways): no subject rule can match it"),
     "ANDROIDQF_PACKAGES_INVALID": (E, "… package entries unreadable, … over the limit (or the file refused: too large, not JSON, more JSON values than …)"),
     "BACKUP_APK_MD5_MISMATCH": (T, "the file name says MD5 …, the backup\"s properties record …: tampered or mixed-up backup"),
+    "BACKUP_APK_PACKAGE_MISMATCH": (T, "a file the backup names as …'s APK was read as another package (…), and no APK of … was: a swapped APK or a mislabelled backup"),
     "BACKUP_CODEC_UNSUPPORTED": (E, "…-compressed APK: decompress it with … first"),
     "BACKUP_CORRUPT": (E, "backup data cannot be decompressed or read: the backup is damaged"),
     "BACKUP_DATA_APK_UNSCANNED": (E, "…, skipped by its name (…), is a ZIP naming AndroidManifest.xml only past its first … bytes: an APK that could not be scanned from the stream; extract the backup and scan that file"),

@@ -27,7 +27,7 @@ from apkscan.rules.model import RuleSet
 from apkscan.result import AppResult, InputError, ScanResult
 from apkscan.sources.interface import chain_display, InputFile, InputProblem, RecordedApp, ScanInput, Skipped, Source
 from apkscan.sources.record_check import (RECORD_OF_SCANNED_APK, ScannedApk, record_contradiction,  # noqa: F401
-                                         remember_scanned, scanned_here, tied_reason)
+                                         remember_scanned, scanned_here, swapped_apk, tied_reason)
 
 FAIL_ON = ("prohibited", "review", "never")
 
@@ -178,6 +178,7 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
     key: str | None = None
     carrier: tuple[str, ...] = ()  # chain of the open bundle's last APK
     scanned: dict[str, list[ScannedApk]] = {}  # package -> its scanned APKs (record_check.remember_scanned)
+    placed: dict[tuple[str, ...], set[str]] = {}  # file or container -> packages read from it
     try:
         for item, records in pairs:
             if isinstance(item, RecordedApp) and (matched := scanned_here(item, scanned)):
@@ -188,12 +189,15 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
                 # a tampered record or a swapped APK: said, and the record listed as its own app (review 60 F2)
                 sink.add([InputError(item.display, _container(item.chain), contradiction, tuple(item.chain),
                                      partial=True)])  # its app is listed too: one input
+            elif isinstance(item, RecordedApp) and (swapped := swapped_apk(item, placed)):
+                # its named .app held another package: said, and the record listed (review 69 F7)
+                sink.add([InputError(item.display, _container(item.chain), swapped, tuple(item.chain), partial=True)])
             if type(item).__name__ == "KnownApp" and progress:  # answered by the store's fast lane
                 progress(item.path)
             if progress and isinstance(item, (ScanInput, RecordedApp)):  # an interrupt here: not yet recorded
                 progress(item.display)
             for r in records:  # an answered KnownApp item is its own record
-                remember_scanned(scanned, r)
+                remember_scanned(scanned, r, placed)
             item_key = item.bundle if isinstance(item, ScanInput) else None
             if isinstance(item, ScanInput) and item_key is None and bundle and _carried(item.chain, carrier):
                 sink.add(records)  # an APK inside a bundle's APK (a dropper): its own app, the bundle stays open

@@ -24,6 +24,16 @@ sys.path.insert(0, str(BACKUPS))
 from adb_writer import AbWriter, manifest  # noqa: E402,F401
 
 
+def backup_generator():
+    """``fixtures/backups/generate.py`` as its own module (``import generate`` may be the APK builder)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("backup_fixture_generate", BACKUPS / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def pem_der(key: str) -> bytes:
     return x509.load_pem_x509_certificate((KEYS / f"{key}.pem").read_bytes()).public_bytes(Encoding.DER)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from apkscan.apk.crypto.interop import read_androidqf_name
 from apkscan.apk.model import (
     ApkIdentity,
     Certificate,
@@ -42,6 +43,10 @@ def example_certificate(spec: dict[str, Any]) -> Certificate:
     attrs: dict[str, list[str]] = {}  # keyed as the certificate reader keys them (o -> O)
     for k, v in (spec.get("subject") or {}).items():
         attrs.setdefault(attribute_name(str(k)) or str(k), []).append(str(v))
+    # a packages.json record's text, read by the scan's own reader (unreadable: no attributes, as a scan)
+    reading = read_androidqf_name(str(spec["subject_androidqf"])) if spec.get("subject_androidqf") else None
+    for k, values in (reading.attrs if reading else {}).items():
+        attrs.setdefault(k, []).extend(values)
     return Certificate(sha256=normalise_hash(spec.get("sha256", "")), sha1=normalise_hash(spec.get("sha1", "")),
                        md5=normalise_hash(spec.get("md5", "")),
                        subject=",".join(f"{k}={v[0]}" for k, v in attrs.items()), issuer="",

@@ -35,7 +35,8 @@ import re
 from collections.abc import Iterator
 
 from apkscan import jsonbound
-from apkscan.issues import ApkScanError, error
+from apkscan.apk.crypto.interop import MAX_NAME_TEXT, MAX_READINGS, read_androidqf_name
+from apkscan.issues import ApkScanError, Issue, error, warning
 from apkscan.sources.interface import (MAX_DEVICE_RECORDS, InputProblem, Member, RecordedApp, RecordedCertificate,
                                       Skipped, Tree)
 from apkscan.sources.androidqf_sets import InstallSets, paths_of
@@ -250,6 +251,7 @@ def _package(entry: object, chain: tuple[str, ...]) -> RecordedApp | None:
     digests: set[str] = set()
     certs: dict[str, RecordedCertificate] = {}
     trusted = False
+    unclear: dict[str, Issue] = {}
     for f in files:
         if not isinstance(f, dict):
             continue
@@ -257,7 +259,7 @@ def _package(entry: object, chain: tuple[str, ...]) -> RecordedApp | None:
         if digest:
             digests.add(digest)
         trusted = trusted or f.get("trusted_certificate") is True
-        cert = _certificate(f.get("certificate"))
+        cert = _certificate(f.get("certificate"), unclear)
         if cert is not None:
             certs.setdefault(cert.sha256 or cert.sha1 or cert.md5 or "", cert)
     installer = entry.get("installer")
@@ -270,17 +272,42 @@ def _package(entry: object, chain: tuple[str, ...]) -> RecordedApp | None:
     notes.append("no APK with its recorded SHA-256 was scanned from this acquisition" if digests else
                  "no file hashes recorded (-fast mode): its APK cannot be matched to apks/")
     return RecordedApp(chain=chain, package=package, recorded_by=RECORDED_BY, certificates=list(certs.values()),
-                       note="; ".join(notes), apk_sha256s=frozenset(digests))
+                       note="; ".join(notes), apk_sha256s=frozenset(digests), warnings=list(unclear.values()))
 
 
-def _certificate(raw: object) -> RecordedCertificate | None:
+def _certificate(raw: object, unclear: dict[str, Issue]) -> RecordedCertificate | None:
+    """A recorded certificate: its digests, and its names as text and as attributes (AndroidQF's
+    ``C=.., O=.., CN=..`` read back), so subject rules see what an adb ``_manifest``'s DER gives.
+    A name that cannot be read, or reads several ways, is said in ``unclear`` (one issue a code)."""
     if not isinstance(raw, dict):
         return None
     sha256, sha1, md5 = _hex(raw.get("Sha256"), 64), _hex(raw.get("Sha1"), 40), _hex(raw.get("Md5"), 32)
     if not (sha256 or sha1 or md5):
         return None
+    names = {which: _name(raw.get(which), which, unclear) for which in ("Subject", "Issuer")}
     return RecordedCertificate(sha256=sha256, sha1=sha1, md5=md5,
-                               subject=_text(raw.get("Subject")), issuer=_text(raw.get("Issuer")))
+                               subject=_text(raw.get("Subject")), issuer=_text(raw.get("Issuer")),
+                               subject_attrs=names["Subject"], issuer_attrs=names["Issuer"])
+
+
+def _name(value: object, which: str, unclear: dict[str, Issue]) -> dict[str, list[str]]:
+    """The attributes of a ``Subject``/``Issuer`` text ({} when absent or unreadable, said)."""
+    if not isinstance(value, str) or not value:
+        return {}
+    text = value[:MAX_NAME_TEXT + 1].encode("utf-8", "replace").decode("utf-8")  # longer: not read
+    reading = read_androidqf_name(text)
+    shown = repr(text[:200]) + ("..." if len(text) > 200 else "")
+    if reading is None:
+        unclear.setdefault("ANDROIDQF_NAME_UNREADABLE", warning(
+            "ANDROIDQF_NAME_UNREADABLE", f"certificate {which} {shown} is not in AndroidQF's form "
+            f"(C=.., ST=.., L=.., O=.., OU=.., CN=..), longer than {MAX_NAME_TEXT} characters or splits "
+            f"more than {MAX_READINGS} ways: no subject rule can match it; check the certificate"))
+        return {}
+    if reading.readings > 1:
+        unclear.setdefault("ANDROIDQF_NAME_AMBIGUOUS", warning(
+            "ANDROIDQF_NAME_AMBIGUOUS", f"certificate {which} {shown} reads {reading.readings} ways (a value "
+            "holding ', X=' or ';'; AndroidQF escapes neither): rules match every reading, as a claim"))
+    return reading.attrs
 
 
 def _hex(value: object, size: int) -> str | None:

@@ -99,6 +99,10 @@ class RecordedCertificate:
     md5: str | None = None
     subject: str | None = None
     issuer: str | None = None
+    # the names' attributes when the record gives only text (AndroidQF's form, read by
+    # :func:`apkscan.apk.crypto.interop.read_androidqf_name`); from DER they are read from it
+    subject_attrs: dict[str, list[str]] = field(default_factory=dict)
+    issuer_attrs: dict[str, list[str]] = field(default_factory=dict)
 
 
 # Records one device listing may make apps of (an AndroidQF packages.json, an adb backup's
@@ -135,6 +139,10 @@ class RecordedApp:
     # package with one of them was scanned from the same container, the scan does not list the
     # record again: the verified APK says more; the tie is by content, never by a file name.
     apk_sha256s: frozenset[str] = frozenset()
+    # Files the layout names as this package's APK (Swift Backup's ``<pkg>.app``/``.splits``): when
+    # no APK of the package was scanned, one read from these as another package is a swapped APK.
+    apk_files: tuple[tuple[str, ...], ...] = ()
+    warnings: list[Issue] = field(default_factory=list)  # what the record could not say clearly
 
     @property
     def display(self) -> str:

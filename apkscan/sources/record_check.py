@@ -45,17 +45,24 @@ class ScannedApk(NamedTuple):
     failed: bool  # read in full and did not verify
 
 
-def remember_scanned(scanned: dict[str, list[ScannedApk]], r: Any) -> None:
-    """Note a scanned APK (an app's result, or its line answered by the store) for record matching."""
+def remember_scanned(scanned: dict[str, list[ScannedApk]], r: Any,
+                     placed: dict[tuple[str, ...], set[str]] | None = None) -> None:
+    """Note a scanned APK (an app's result, or its line answered by the store) for record matching;
+    ``placed``: the packages read from each file and container of its chain (:func:`swapped_apk`)."""
     identity = getattr(r, "identity", None)
     if type(r).__name__ == "AppResult" and identity.manifest and identity.origin == "apk" and (
             identity.file or identity.verification):
         sha = identity.file.sha256 if identity.file else None
         signers = verified_signers(identity)
-        scanned.setdefault(identity.manifest.package, []).append(
-            ScannedApk(tuple(r.chain), sha, signers, sha is not None and signers is None))
+        package, apk = identity.manifest.package, ScannedApk(tuple(r.chain), sha, signers,
+                                                             sha is not None and signers is None)
     elif type(r).__name__ == "KnownApp" and r.package:  # an app as its line (apkscan.batch.known)
-        scanned.setdefault(r.package, []).append(ScannedApk(tuple(r.chain), r.sha256, None, r.verified is False))
+        package, apk = r.package, ScannedApk(tuple(r.chain), r.sha256, None, r.verified is False)
+    else:
+        return
+    scanned.setdefault(package, []).append(apk)
+    for depth in range(1, len(apk.chain) + 1) if placed is not None else ():
+        placed.setdefault(apk.chain[:depth], set()).add(package)
 
 
 def scanned_here(record: RecordedApp, scanned: dict[str, list[ScannedApk]]) -> list[ScannedApk]:
@@ -128,6 +135,22 @@ def record_contradiction(record: RecordedApp, matched: list[ScannedApk]) -> list
                              f"{record.recorded_by} records {record.package} as signed by {said}, but the APK "
                              f"scanned from this input ({chain_display(apk.chain)}) verifies under {verified}: "
                              "a tampered record or a swapped APK"))
+    return issues
+
+
+def swapped_apk(record: RecordedApp, placed: dict[tuple[str, ...], set[str]]) -> list[Issue]:
+    """A tamper fact for each file the layout names as the record's APK (Swift's ``<pkg>.app``) that
+    was read only as other packages, when no APK of the record's package was (the caller asks then):
+    a swapped APK or a mislabelled backup. The record stays listed (review 69 F7)."""
+    issues = []
+    for chain in record.apk_files:
+        others = sorted(placed.get(chain, set()) - {record.package})
+        if others:
+            more = ", ..." if len(others) > MAX_NAMED else ""
+            issues.append(tamper("BACKUP_APK_PACKAGE_MISMATCH",
+                                 f"{chain_display(chain)} is named as {record.package}'s APK but was read as "
+                                 f"{', '.join(others[:MAX_NAMED])}{more}, and no APK of {record.package} was "
+                                 "scanned from this backup: a swapped APK or a mislabelled backup"))
     return issues
 
 

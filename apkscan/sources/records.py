@@ -24,6 +24,7 @@ def recorded_identity(app: RecordedApp) -> ApkIdentity:
     identity = ApkIdentity(path=app.display, manifest=manifest,
                            origin="recorded" if certs else "listed",
                            recorded_by=app.recorded_by, recorded_certificates=certs, record_note=app.note or None)
+    identity.warnings.extend(app.warnings)
     # nothing of an APK was there to read: each part says why, not an empty ``why`` (review 62 L7)
     identity.completeness.stopped(f"no APK bytes: {identity.origin} app")
     return identity
@@ -34,5 +35,8 @@ def _certificate(rec: RecordedCertificate) -> Certificate | None:
         return certificate_from_der(rec.der)
     if not (rec.sha256 or rec.sha1 or rec.md5):
         return None
+    # names as the record wrote them, their attributes as its source read them: rules match those as a claim
     return Certificate(sha256=(rec.sha256 or "").lower(), sha1=(rec.sha1 or "").lower(),
-                       md5=(rec.md5 or "").lower(), subject=rec.subject or "", issuer=rec.issuer or "")
+                       md5=(rec.md5 or "").lower(), subject=rec.subject or "", issuer=rec.issuer or "",
+                       subject_attrs={k: list(v) for k, v in rec.subject_attrs.items()},
+                       issuer_attrs={k: list(v) for k, v in rec.issuer_attrs.items()})

@@ -4,6 +4,9 @@ Swift Backup keys files by package: ``<pkg>.app`` (the base APK) and ``<pkg>.spl
 stored ZIP of split APKs) are yielded as members for the walker; ``.dat``/``.extdat``/
 ``.exp`` (data, OBB) are skipped; ``.xml`` is obfuscated and not read. A file skipped by its
 name whose bytes are an APK (a ZIP holding ``AndroidManifest.xml``) is scanned (both layouts).
+Each package named by a file is a :class:`RecordedApp` (its name only); the scan lists it unless
+an APK read as that package was scanned from this folder, and says ``BACKUP_APK_PACKAGE_MISMATCH``
+when its ``.app``/``.splits`` held only another package's APK (:mod:`record_check`).
 
 Titanium Backup: ``<pkg>-<md5>.apk[.gz|.bz2|.xz]`` is the whole APK, compressed; it is
 yielded as a member whose ``open()`` decompresses on the fly (streaming), so the walker
@@ -87,9 +90,13 @@ class SwiftBackupReader:
                     yield in_install(apk, key)
                 else:
                     skips.add(SWIFT_SKIPS[ext], name)
-            if "app" not in files and "splits" not in files:
-                listed.append(listed_app(self.tree.chain + (sorted(files.values())[0],), package,
-                                         "Swift Backup file names", note="package name from a file name"))
+            # always listed: the scan retires it only for an APK *read as* this package from this backup
+            # (a swapped .app hides nothing; review 69 F7), as Titanium's and Neo's records
+            named = min(files.items(), key=lambda f: (f[0] in ("app", "splits"), f[1]))[1]  # not the APK's own chain
+            record = listed_app(self.tree.chain + (named,), package,
+                                "Swift Backup file names", note="package name from a file name")
+            record.apk_files = tuple(self.tree.chain + (files[e],) for e in ("app", "splits") if e in files)
+            listed.append(record)
         for name in names:
             if name not in claimed:
                 yield member_or_problem(self.tree, name)
