@@ -18,7 +18,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "BACKUP_APK_MD5_MISMATCH": (T, "the file name says MD5 …, the backup\"s properties record …: tampered or mixed-up backup"),
     "BACKUP_CODEC_UNSUPPORTED": (E, "…-compressed APK: decompress it with … first"),
     "BACKUP_CORRUPT": (E, "backup data cannot be decompressed or read: the backup is damaged"),
-    "BACKUP_DATA_APK_UNSCANNED": (E, "…, skipped by its name (…), is a ZIP naming AndroidManifest.xml only past its first … bytes: an APK that could not be scanned from the stream; extract the backup and scan that file"),
+    "BACKUP_DATA_APK_UNSCANNED": (E, "…, skipped by its name (…), is a ZIP that shows an APK (by name or by content), or entries that cannot be followed, only past its first … bytes: it could not be scanned from the stream; extract the backup and scan that file"),
     "BACKUP_EMPTY": (W, "empty backup: the archive holds no files"),
     "BACKUP_ENCRYPTION_UNSUPPORTED": (E, "adb backup encrypted with a scheme this reader does not support"),
     "BACKUP_HEADER_INVALID": (E, "adb backup header is not the documented ANDROID BACKUP header"),
