@@ -15,6 +15,7 @@ E, W, T = Severity.ERROR, Severity.WARNING, Severity.TAMPER
 CODES: dict[str, tuple[Severity, str]] = {
     "ANDROIDQF_INVALID": (E, "no acquisition.json or packages.json"),
     "ANDROIDQF_PACKAGES_INVALID": (E, "… package entries unreadable, … over the limit (or the file refused: too large, not JSON, more JSON values than …)"),
+    "ANDROIDQF_SET_TOO_LARGE": (W, "packages.json gives one package more than … files under apks/: the rest are scanned as apps of their own"),
     "BACKUP_APK_MD5_MISMATCH": (T, "the file name says MD5 …, the backup\"s properties record …: tampered or mixed-up backup"),
     "BACKUP_CODEC_UNSUPPORTED": (E, "…-compressed APK: decompress it with … first"),
     "BACKUP_CORRUPT": (E, "backup data cannot be decompressed or read: the backup is damaged"),
