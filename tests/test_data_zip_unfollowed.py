@@ -171,3 +171,20 @@ def test_a_zip_past_the_looks_levels_is_walked_and_said_too_deep(rules, policy, 
         inner = zip_of([(f"level{i}.bin", inner)])
     doc = run(rules, policy, tmp_path, backup(tmp_path, inner))
     assert APP_DATA not in reasons(doc) and "CONTAINER_TOO_DEEP" in codes(doc)
+
+
+def test_a_stored_zip_behind_a_descriptor_starting_at_a_read_boundary(rules, policy, tmp_path):
+    """A stored entry of unknown size holding a ZIP is walked whatever the reads' boundaries: its head
+    is read whole first (it began 2 bytes before a 1 MiB read ended, and the ZIP inside, TikTok
+    deflated as ``base``, was passed over as data)."""
+    pad = data_zip.CHUNK - 2 - 30 - len("pad.bin") - 16 - 30 - len("inner.zip")
+    out = _Unseekable()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("pad.bin", bytes(pad))
+        z.writestr("inner.zip", zip_of([("base", TIKTOK)]))
+    data = out.out.getvalue()
+    assert data[data_zip.CHUNK - 2:data_zip.CHUNK + 2] == b"PK\x03\x04"
+    assert look(data) == detect.STREAM_APK
+    doc = run(rules, policy, tmp_path, backup(tmp_path, data))
+    (app,) = tiktoks(doc)
+    assert app["source"]["chain"][1:] == [F_FILE, "inner.zip", "base"]

@@ -172,7 +172,7 @@ def entries_hold_apk(archive, head: Callable, budget, smallest: int, names: Call
                 if holds_apk(_entry_reader(archive, entry), names, span, level=1):
                     return True
             elif _known(first):
-                budget.take(entry.compressed_size)
+                budget.take(max(entry.compressed_size - HEAD, 0))  # the rest of it: its head was charged
                 _tail_opens(_entry_reader(archive, entry), b"")
     except (ApkScanError, OSError, zlib.error, Found):
         return True
@@ -283,12 +283,14 @@ def _stored_to_descriptor(src: Level) -> None:
     entry so): read to the first signed descriptor whose CRC and size match the bytes before it
     (the CRC carried forward, linear). A ZIP or a head the walker knows inside it, or no such
     descriptor: :class:`Found` (walked rather than followed blind)."""
+    head = _head(src.read, HEAD)
+    if head[:4] == _LOCAL or _known(head):
+        raise Found
+    src.unread(head)
     crc, size, held = 0, 0, b""
     while True:
         data = src.read(CHUNK)
         if not data:
-            raise Found
-        if size == 0 and not held and (data[:4] == _LOCAL or _known(data[:HEAD])):
             raise Found
         buf, done, at = held + data, 0, 0
         while (at := buf.find(_DESCRIPTOR, at)) >= 0 and at + 16 <= len(buf):
