@@ -164,6 +164,37 @@ def test_paths_past_the_cap_attribute_nothing(rules, policy, tmp_path, monkeypat
     assert "CONTAINER_BUNDLE_NO_BASE" in [w["code"] for w in by_name[f"apks/{PKG}_split_config.en.apk"]["warnings"]]
 
 
+def test_numbered_names_past_the_listing_are_sets_of_their_own(rules, policy, tmp_path):
+    """Review 67 F4: a set is held whole in the run's parent until it ends, and any ``_<n>`` name was
+    taken into it (a crafted listing made all of ``apks/`` one set). AndroidQF numbers a name only
+    when it is taken, so a package listing a name once ties one file to it: numbered copies are
+    sets of their own, a split there said (``CONTAINER_BUNDLE_NO_BASE``)."""
+    stem = f"{PKG}_{PKG}-ZGVm"
+    apks = {f"{stem}.apk": BASE, f"{stem}_1.apk": EN, f"{stem}_7.apk": PLANTED}
+    doc = run(rules, policy, tmp_path, acquisition(tmp_path / "acq", [_record(PKG, {DIR11 + "base.apk": BASE})], apks))
+    by_name = {a["source"]["chain"][-1]: a for a in doc["apps"] if a["identity"]["origin"] == "apk"}
+    assert set(by_name) == {f"apks/{name}" for name in apks}
+    assert by_name[f"apks/{stem}.apk"]["splits"] == []
+    for name in (f"apks/{stem}_1.apk", f"apks/{stem}_7.apk"):
+        assert "CONTAINER_BUNDLE_NO_BASE" in [w["code"] for w in by_name[name]["warnings"]]
+
+
+def test_a_set_past_its_cap_is_cut_and_said(rules, policy, tmp_path, monkeypatch):
+    """Past ``MAX_SET`` files (a listing giving one package that many names) the rest are sets of
+    their own and the cut is said (``ANDROIDQF_SET_TOO_LARGE``): the parent's memory stays bounded."""
+    from apkscan.sources import androidqf_sets
+
+    monkeypatch.setattr(androidqf_sets, "MAX_SET", 2)
+    records, apks = android11()
+    doc = run(rules, policy, tmp_path, acquisition(tmp_path / "acq", records, apks))
+    by_name = {a["source"]["chain"][-1]: a for a in doc["apps"] if a["identity"]["origin"] == "apk"}
+    assert set(by_name) == {f"apks/{PKG}_{PKG}-ZGVm.apk", f"apks/{PKG}_{PKG}-ZGVm_2.apk"}
+    assert [s["split"] for s in by_name[f"apks/{PKG}_{PKG}-ZGVm.apk"]["splits"]] == ["config.en"]
+    assert "CONTAINER_BUNDLE_NO_BASE" in [w["code"] for w in by_name[f"apks/{PKG}_{PKG}-ZGVm_2.apk"]["warnings"]]
+    (said,) = [e for e in doc["errors"] if any(i["code"] == "ANDROIDQF_SET_TOO_LARGE" for i in e["errors"])]
+    assert said["source"]["chain"][-1] == "packages.json" and f"{PKG} more than 2 files" in said["message"]
+
+
 @pytest.fixture(scope="module")
 def apk_of(tmp_path_factory):
     """``apk_of(package, key, split)`` -> a signed APK built by the fixture generator (needs apksigner)."""

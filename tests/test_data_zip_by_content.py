@@ -142,13 +142,16 @@ def test_adb_backup_data_zip_with_a_deflated_apk_under_a_data_name(rules, policy
 
 
 def test_levels_bound_the_look(rules, policy, tmp_path):
-    """ZIPs nested deeper than ``data_zip.LEVELS`` inside the data ZIP are not followed: the data
-    stays skipped (said in README as the look's bound)."""
+    """ZIPs nested deeper than ``data_zip.LEVELS`` inside the data ZIP are not followed: the data ZIP
+    is walked and the walker says how deep it went (``CONTAINER_TOO_DEEP``), never a silent skip
+    (review 67 F3)."""
     inner = zip_of([(HIDDEN, TIKTOK)])
     for i in range(data_zip.LEVELS):
         inner = zip_of([(f"level{i}.bin", inner)])
     doc = run(rules, policy, tmp_path, androidqf(tmp_path / "acq", inner))
     assert tiktoks(doc) == []
+    assert "CONTAINER_TOO_DEEP" in [i["code"] for e in doc["errors"] for i in e["errors"]]
+    assert not [s for s in doc["skipped"] if s["reason"] == REASON and any("bugreport.zip" in x for x in s["examples"])]
     inner = zip_of([(HIDDEN, TIKTOK)])
     for i in range(data_zip.LEVELS - 2):
         inner = zip_of([(f"level{i}.bin", inner)])

@@ -194,10 +194,10 @@ class AdbBackupReader:
     def _data(self, tf: tarfile.TarFile, info: tarfile.TarInfo, reason: str) -> Iterator[Member | InputProblem]:
         """A file skipped by its name (data, OBB, shared storage) unless its bytes are an APK's (a name
         is a claim: an APK under ``f/cache.bin`` is scanned). Decided as the stream passes, nothing
-        spooled (:func:`detect.streamed_zip_look`): a ZIP naming ``AndroidManifest.xml`` within its
-        first :data:`DATA_LOOK` bytes is yielded (those bytes replayed), and the walker's errors for it
-        stay errors; one naming it only further on is ``BACKUP_DATA_APK_UNSCANNED`` (the bytes have
-        passed); any other file, ZIP or not, is counted under ``reason``. A head that cannot be read
+        spooled (:func:`detect.streamed_zip_look`): a ZIP holding an APK by name or by content (or
+        whose entries the look cannot follow, :mod:`data_zip`) within its first :data:`DATA_LOOK` bytes
+        is yielded (those bytes replayed), and the walker's errors for it stay errors; one seen so only
+        further on is ``BACKUP_DATA_APK_UNSCANNED`` (the bytes have passed); any other file, ZIP or not, is counted under ``reason``. A head that cannot be read
         is yielded, so its error is said, never skipped. A head the walker knows (a tar, a gzip ...) is
         counted so too, and yielded ``end_only``: the walker reads its end as it passes, and reads it
         again from the backup only when that end says so, then walks it both ways, as that ZIP and as
@@ -220,9 +220,9 @@ class AdbBackupReader:
             yield self._member(tf, info, _Replay(kept, inner))
         elif found == detect.STREAM_LATE:
             yield InputProblem(self.chain + (info.name,), [error(
-                "BACKUP_DATA_APK_UNSCANNED", f"{info.name!r}, skipped by its name ({reason}), is a ZIP naming "
-                f"AndroidManifest.xml only past its first {DATA_LOOK} bytes: an APK that could not be scanned "
-                "from the stream; extract the backup and scan that file")])
+                "BACKUP_DATA_APK_UNSCANNED", f"{info.name!r}, skipped by its name ({reason}), is a ZIP that shows an "
+                f"APK (by name or by content), or entries that cannot be followed, only past its first {DATA_LOOK} "
+                "bytes: it could not be scanned from the stream; extract the backup and scan that file")])
         else:
             self._skip(reason, info.name)
 

@@ -142,6 +142,8 @@ class AndroidQFReader:
         yield from problems
         skipped = self._skipped
         sets = self._sets.keys(self.tree.chain, root, names)  # apks/ file -> its install set's bundle key
+        if said := self._sets.past_cap_said():
+            yield InputProblem(self.tree.chain + (root + "packages.json",), said)
         members: dict[str, list[str]] = {}
         for name, key in sets.items():
             members.setdefault(key, []).append(name)

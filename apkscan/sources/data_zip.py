@@ -10,13 +10,22 @@ as they do for every member of a container that is walked.
 Read as a stream, in one pass (a deflated member, an adb backup's file: nothing seeks back). Every
 byte read is looked through for names, as before; the local entries are followed in order: an entry
 whose first bytes are a ZIP is read as a stream of its own, the same way (stored: its bytes; deflated:
-inflated as it passes), :data:`LEVELS` ZIPs deep; other entries are passed over (deflated ones
-inflated to their end only when no size says where they end). Bounds: memory, one chunk and the
-names' overlap a level; time, the walk's budget (every chunk a checkpoint); an entry inflating to more
-than :data:`MAX_RATIO` times its compressed bytes (and 64 MiB) is not read further and answers yes,
-so the walker reads it and says what it is (``CONTAINER_BOMB``), never a silent skip. A structure
-this reader does not follow (a stored entry of unknown size, an unknown method with no size) ends
-the entries' look: the rest is looked through by names only, as before.
+inflated as it passes), :data:`LEVELS` ZIPs deep; one at the last level answers yes (the walker says
+``CONTAINER_TOO_DEEP``, review 67 F3). An entry whose head the walker knows (a tar, a gzip ...) is
+read to its end, its last bytes kept: when they open as a ZIP from its end, as the walker reads such
+bytes (``CONTAINER_POLYGLOT``), yes (review 67 F2). Other entries are passed over (deflated ones
+inflated to their end only when no size says where they end). Methods as the walker and Android take
+them: every method but stored is inflated (a bzip2 or LZMA entry fails to, which answers yes); sizes
+from the local header or its ZIP64 extra field; a stored entry of unknown size (bit 3, as Go writes
+every entry) is read to the signed data descriptor that matches it.
+
+Bounds: memory, one chunk and the names' overlap a level; time, the walk's budget (every chunk a
+checkpoint); an entry inflating to more than :data:`MAX_RATIO` times its compressed bytes (and 64 MiB)
+is not read further and answers yes, so the walker reads it and says what it is (``CONTAINER_BOMB``),
+never a silent skip. Whatever stops the entries' look before the central directory (padding or
+another record where the next local header should start, a descriptor that does not match, bytes
+ending early) answers yes too (review 67 F1): the walker reads the ZIP through its central directory
+and says what it cannot read. A well-formed ZIP holding no APK is read once and answers no.
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ MAX_RATIO = 200  # as the walker's bomb rule: past it (and FREE bytes), the walk
 FREE = 64 << 20
 CHUNK = 1 << 20
 _LOCAL, _CENTRAL, _DESCRIPTOR = b"PK\x03\x04", b"PK\x01\x02", b"PK\x07\x08"
+_ENDS = (_CENTRAL, b"PK\x05\x06", b"PK\x06\x06")  # where the entries end: the directory, an end record
+HEAD = 4096  # an entry's first bytes, to tell a head the walker knows (detect.HEAD_SIZE)
 
 
 class Found(Exception):
@@ -142,23 +153,63 @@ def holds_apk(read: Callable[[int], bytes], names: Callable[[bytes], bool], span
     return False
 
 
-def entries_hold_apk(archive, head: Callable, smallest: int, names: Callable[[bytes], bool], span: int) -> bool:
-    """An archive opened in place (a data ZIP in a folder, a stored member): does an entry whose
-    first bytes (``head(entry)``) are a ZIP's hold an APK, read as a stream (:func:`holds_apk`, one
-    level in)? An entry that cannot be read, or data overlapping past the head budget: yes (walked,
-    and said)."""
+def entries_hold_apk(archive, head: Callable, budget, smallest: int, names: Callable[[bytes], bool],
+                     span: int) -> bool:
+    """An archive opened in place (a data ZIP in a folder, a stored member): does an entry whose first
+    bytes (``head(entry, n)``) are a ZIP's hold an APK, read as a stream (:func:`holds_apk`, one level
+    in), or one whose head the walker knows end in a ZIP (:func:`_tail_opens`)? An entry that cannot
+    be read, or data overlapping past the head budget (``budget``, charged for each entry read to its
+    end too): yes (walked, and said)."""
     from apkscan.issues import ApkScanError
 
     try:
         for entry in archive.entries:
             walkclock.check()
-            if entry.is_directory or entry.uncompressed_size < smallest or head(entry)[:4] != _LOCAL:
+            if entry.is_directory or entry.uncompressed_size < smallest:
                 continue
-            if holds_apk(_entry_reader(archive, entry), names, span, level=1):
-                return True
-    except (ApkScanError, OSError, zlib.error):
+            first = head(entry, HEAD)
+            if first[:4] == _LOCAL:
+                if holds_apk(_entry_reader(archive, entry), names, span, level=1):
+                    return True
+            elif _known(first):
+                budget.take(max(entry.compressed_size - HEAD, 0))  # the rest of it: its head was charged
+                _tail_opens(_entry_reader(archive, entry), b"")
+    except (ApkScanError, OSError, zlib.error, Found):
         return True
     return False
+
+
+def tail_may_hold_apk(tail: bytes, base: int, directory: bytes) -> bool:
+    """A ZIP read from its end, its central directory (``directory``) in ``tail`` (the bytes from
+    offset ``base`` on), naming no APK: may an entry hold one by its bytes? Yes for an entry of a
+    ZIP's size or more whose data start before the tail (read again, judged whole) or whose first
+    bytes there are a ZIP's or a head the walker knows, or cannot be read; no when every head says data."""
+    at = directory.find(_CENTRAL)
+    while 0 <= at <= len(directory) - 46:
+        method, = struct.unpack_from("<H", directory, at + 10)
+        packed, size = struct.unpack_from("<II", directory, at + 20)
+        local, = struct.unpack_from("<I", directory, at + 42)
+        if size >= 22:
+            head = _head_in_tail(tail, local - base, method, packed)
+            if head is None or head[:4] == _LOCAL or _known(head):
+                return True
+        at = directory.find(_CENTRAL, at + 4)
+    return False
+
+
+def _head_in_tail(tail: bytes, start: int, method: int, packed: int) -> bytes | None:
+    """The first bytes of the entry whose local header is at ``start`` in ``tail`` (inflated unless
+    stored), or None when they are not all there or do not inflate."""
+    if start < 0 or start + 30 > len(tail) or tail[start:start + 4] != _LOCAL:
+        return None
+    name_len, extra_len = struct.unpack_from("<HH", tail, start + 26)
+    data = tail[start + 30 + name_len + extra_len:][:packed]
+    if method == 0:
+        return data[:HEAD]
+    try:
+        return zlib.decompressobj(-15).decompress(data, HEAD)
+    except zlib.error:
+        return None
 
 
 def _entry_reader(archive, entry) -> Callable[[int], bytes]:
@@ -183,51 +234,126 @@ def _entry_reader(archive, entry) -> Callable[[int], bytes]:
 
 
 def _entries(src: Level, level: int) -> None:
-    """Follow the local entries of the ZIP ``src`` reads; raise :class:`Found` when one holds an APK."""
+    """Follow the local entries of the ZIP ``src`` reads to its central directory; raise :class:`Found`
+    when one holds an APK, or when they cannot be followed there (the walker reads it and says why)."""
     while True:
-        header = src.exact(30)
-        if header is None or header[:4] != _LOCAL:
-            src.unread(header or b"")
-            return  # the central directory, or what this reader does not follow: names only
-        flags, method = struct.unpack_from("<HH", header, 6)
-        size = struct.unpack_from("<I", header, 18)[0]
-        name_len, extra_len = struct.unpack_from("<HH", header, 26)
-        if src.exact(name_len + extra_len) is None:
-            return
-        known = not flags & 8 and size != 0xFFFFFFFF
-        if method == 8:
+        sig = src.exact(4)
+        if sig in _ENDS:
+            src.unread(sig)
+            return  # the central directory (or an empty archive's end record): names only from here
+        header = src.exact(26) if sig == _LOCAL else None
+        if header is None:
+            raise Found  # padding, another record, or the bytes end: not followed, so walked
+        flags, method = struct.unpack_from("<HH", header, 2)
+        size = struct.unpack_from("<I", header, 14)[0]
+        name_len, extra_len = struct.unpack_from("<HH", header, 22)
+        meta = src.exact(name_len + extra_len)
+        if meta is None:
+            raise Found
+        if size == 0xFFFFFFFF:
+            size = _zip64_size(meta[name_len:])
+        known = not flags & 8 and size is not None
+        if method != 0:  # every method but stored is inflated, as the walker and Android read it
             if not _deflated(src, size if known else None, level):
-                return
-        elif method == 0 and known:
+                raise Found
+        elif known:
             if not _stored(src, size, level):
-                return
+                raise Found
         else:
-            return  # a stored entry of unknown size, an unknown method: not followed
+            _stored_to_descriptor(src)
+            continue  # its descriptor read with it
         if flags & 8 and not _descriptor(src):
-            return
+            raise Found
 
 
-def _head(read: Callable[[int], bytes]) -> bytes:
-    out = b""
-    while len(out) < 4 and (data := read(4 - len(out))):
+def _zip64_size(extra: bytes) -> int | None:
+    """The compressed size a local header's ZIP64 extra field (0x0001) gives: its second 8-byte
+    field, both sizes being there when the header's are 0xFFFFFFFF (APPNOTE 4.5.3); else None."""
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, n = struct.unpack_from("<HH", extra, pos)
+        if tag == 1:
+            return struct.unpack_from("<Q", extra, pos + 12)[0] if n >= 16 and pos + 20 <= len(extra) else None
+        pos += 4 + n
+    return None
+
+
+def _stored_to_descriptor(src: Level) -> None:
+    """A stored entry whose size only its data descriptor gives (Go's ``archive/zip`` writes every
+    entry so): read to the first signed descriptor whose CRC and size match the bytes before it
+    (the CRC carried forward, linear). A ZIP or a head the walker knows inside it, or no such
+    descriptor: :class:`Found` (walked rather than followed blind)."""
+    head = _head(src.read, HEAD)
+    if head[:4] == _LOCAL or _known(head):
+        raise Found
+    src.unread(head)
+    crc, size, held = 0, 0, b""
+    while True:
+        data = src.read(CHUNK)
+        if not data:
+            raise Found
+        buf, done, at = held + data, 0, 0
+        while (at := buf.find(_DESCRIPTOR, at)) >= 0 and at + 16 <= len(buf):
+            crc, done = zlib.crc32(buf[done:at], crc), at
+            if struct.unpack_from("<II", buf, at + 4) == (crc, size + at):
+                src.unread(buf[at + 16:])  # 32-bit sizes; the next record is checked as any
+                return
+            at += 1
+        keep = max(len(buf) - 15, done) if at < 0 else at  # a descriptor may straddle two reads
+        crc, size, held = zlib.crc32(buf[done:keep], crc), size + keep, buf[keep:]
+
+
+def _head(read: Callable[[int], bytes], n: int = 4, out: bytes = b"") -> bytes:
+    while len(out) < n and (data := read(n - len(out))):
         out += data
     return out
 
 
-def _deflated(src: Level, size: int | None, level: int) -> bool:
-    """A deflated entry: inflated and followed as a ZIP of its own when its first bytes are one (its
-    inflated bytes looked through for names); any other passed over, by its size when known, else
-    inflated to its end. False: where the next entry starts is not known."""
-    body = _Inflating(src, size)
-    head = _head(body.read)
+def _known(head: bytes) -> bool:
+    from apkscan.sources import polyglot
+
+    return polyglot.known_head(head) is not None
+
+
+def _content(read: Callable[[int], bytes], src: Level, level: int, look: bool) -> bool:
+    """An entry's bytes (``read``): a ZIP's followed as a level of its own (``look``: its bytes looked
+    through for names there, not above), past :data:`LEVELS` yes; a head the walker knows read to its
+    end and yes when its last bytes open as a ZIP from its end. False: passed over unread."""
+    head = _head(read)
     if head == _LOCAL:
-        inner = Level(body.read, src.names, src.span)
+        if level + 1 >= LEVELS:
+            raise Found  # deeper than the look goes: the walker reads it (CONTAINER_TOO_DEEP, or found)
+        inner = Level(read, src.names, src.span, look=look)
         inner.unread(head)
-        inner._tail = head  # looked through with the bytes after it
-        if level + 1 < LEVELS:
-            _entries(inner, level + 1)
+        inner._tail = head if look else b""  # looked through with the bytes after it
+        _entries(inner, level + 1)
         inner.drain()
-    elif size is None:
+        return True
+    head = _head(read, HEAD, head)
+    if not _known(head):
+        return False
+    _tail_opens(read, head)
+    return True
+
+
+def _tail_opens(read: Callable[[int], bytes], head: bytes) -> None:
+    """Bytes whose head the walker knows, read to their end: :class:`Found` when their last bytes
+    open as a ZIP from its end, as the walker reads them both ways (``polyglot.zip_end_in_tail``)."""
+    from apkscan.sources import polyglot
+
+    tail, total = head, len(head)
+    while data := read(CHUNK):
+        total += len(data)
+        tail = (tail + data)[-polyglot.KEEP:]
+    if polyglot.zip_end_in_tail(tail, total):
+        raise Found
+
+
+def _deflated(src: Level, size: int | None, level: int) -> bool:
+    """A deflated entry: its inflated bytes as :func:`_content` reads them; any other passed over, by
+    its size when known, else inflated to its end. False: where the next entry starts is not known."""
+    body = _Inflating(src, size)
+    if not _content(body.read, src, level, look=True) and size is None:
         Level(body.read, src.names, src.span, look=False).drain()
     if size is not None:
         return src.skip(size - body.used)
@@ -235,7 +361,8 @@ def _deflated(src: Level, size: int | None, level: int) -> bool:
 
 
 def _stored(src: Level, size: int, level: int) -> bool:
-    """A stored entry of ``size`` bytes: a ZIP's followed as its own level, any other passed over."""
+    """A stored entry of ``size`` bytes, as :func:`_content` reads them (looked through for names at
+    this level already), passed over to its end."""
     left = [size]
 
     def read(n: int) -> bytes:
@@ -243,13 +370,8 @@ def _stored(src: Level, size: int, level: int) -> bool:
         left[0] -= len(data)
         return data
 
-    inner = Level(read, src.names, src.span, look=False)  # its bytes are looked through at this level
-    head = _head(inner.read)
-    inner.unread(head)
-    if head == _LOCAL and level + 1 < LEVELS:
-        _entries(inner, level + 1)
-    inner.drain()
-    return left[0] == 0
+    _content(read, src, level, look=False)
+    return src.skip(left[0])
 
 
 def _descriptor(src: Level) -> bool:

@@ -103,7 +103,7 @@ def zip_kind(names: list[str]) -> str:
 
 # Names of members an APK may carry that are themselves APKs or containers (droppers, decoys).
 NESTED_SUFFIXES = (".apk", ".apks", ".xapk", ".apkm", ".zip", ".ab", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".7z")
-_MIN_ZIP = 22  # the smallest ZIP (an empty archive's EOCD)
+MIN_ZIP = 22  # the smallest ZIP (an empty archive's EOCD)
 
 
 OVERLAP_LIMIT = "CONTAINER_OVERLAP_LIMIT"
@@ -187,7 +187,7 @@ def nested_members(archive) -> tuple[list, list]:
         if entry.name.lower().endswith(NESTED_SUFFIXES):
             out.append(entry)
             continue
-        if entry.uncompressed_size < _MIN_ZIP:
+        if entry.uncompressed_size < MIN_ZIP:
             continue
         try:
             head = zip_entry_head(archive, entry, budget=budget)
@@ -197,7 +197,7 @@ def nested_members(archive) -> tuple[list, list]:
             rest = entries[i:]
             out += [e for e in rest if e.name.lower().endswith(NESTED_SUFFIXES)]  # known by name alone
             return out, [e for e in rest if not e.name.lower().endswith(NESTED_SUFFIXES)
-                         and e.uncompressed_size >= _MIN_ZIP]
+                         and e.uncompressed_size >= MIN_ZIP]
         except (ApkScanError, OSError):  # a corrupt entry is identify's to report
             continue
         if is_container_head(head):
@@ -280,25 +280,25 @@ def _window_holds_apk(path: str, off: int, length: int, file_key: tuple) -> bool
                 archive = ZipArchive.open(source)
             except ApkScanError:
                 return True
-            return _holds_apk(archive)
+            return archive_holds_apk(archive)
     # any other head (a tar, a JPEG ...): from its end, in place, as the walker looks at any file (review 60 F1)
     archive = opened_as_zip(path, off, length)
     if archive is None or archive is ZIP64_ONLY:
         return archive is ZIP64_ONLY
     try:
-        return _holds_apk(archive)
+        return archive_holds_apk(archive)
     finally:
         archive.source.close()
 
 
-def _holds_apk(archive) -> bool:
+def archive_holds_apk(archive) -> bool:
     """By name (the manifest, an entry named like an APK or a bundle; a ZIP64 reading: walked), or an
     entry whose bytes, a ZIP's by their head, hold one, whatever its name (:mod:`data_zip`)."""
     if archive.other_reading or archive.entry("AndroidManifest.xml") is not None or any(
             e.name_bytes[-5:].lower().endswith(_APK_SUFFIXES) for e in archive.entries):
         return True
     budget = HeadBudget(archive.source.size)  # heads as the nested-APK look reads them: overlapping data bounded
-    return data_zip.entries_hold_apk(archive, lambda e: zip_entry_head(archive, e, 4, budget), _MIN_ZIP,
+    return data_zip.entries_hold_apk(archive, lambda e, n: zip_entry_head(archive, e, n, budget), budget, MIN_ZIP,
                                      names_an_apk, _NAME_SPAN)
 
 

@@ -17,7 +17,8 @@ are ``CONTAINER_POLYGLOT_UNREAD`` for that member, never a silent skip. Bytes a 
 by their name as data are looked at from their end the same way (review 60 F1): in place whatever
 their head (``detect.member_holds_apk``), streamed when their head is known
 (:func:`stream_end_holds_apk`; an adb backup's member, :func:`data_end`), read again only when the
-kept tail's directory names an APK (:func:`apk_end_in_tail`).
+kept tail's directory names an APK or an entry that may be one by its bytes (:func:`apk_end_in_tail`),
+and walked only when that ZIP holds an APK by name or by content (``detect.archive_holds_apk``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from dataclasses import replace
 from typing import Any, BinaryIO
 
 from apkscan.issues import ApkScanError, Issue, error, tamper
-from apkscan.sources import detect
+from apkscan.sources import data_zip, detect
 from apkscan.sources.interface import InputProblem, Item, Member
 from apkscan.sources.streams import WindowStream, _Readable, read_head
 from apkscan.sources.tempspace import release
@@ -135,9 +136,10 @@ def _end_record(tail: bytes) -> int:
 
 def apk_end_in_tail(tail: bytes, total: int) -> bool:
     """:func:`zip_end_in_tail` for bytes skipped by their name as data, and, when the whole central
-    directory lies in the tail, one naming ``AndroidManifest.xml`` or an APK or a bundle of them (a
-    data archive that merely ends in some other ZIP is not read again). A directory that starts
-    before the tail, or a ZIP64 one, is judged by reading the bytes again, as for any member."""
+    directory lies in the tail, one naming ``AndroidManifest.xml`` or an APK or a bundle of them, or an
+    entry that may hold one by its bytes (``data_zip.tail_may_hold_apk``: an APK under a data name,
+    review 67 F2); a tail ZIP of photos whose heads lie in the tail is not read again. A directory
+    that starts before the tail, or a ZIP64 one, is judged by reading the bytes again, as for any member."""
     if not zip_end_in_tail(tail, total):
         return False
     pos = _end_record(tail)
@@ -145,7 +147,8 @@ def apk_end_in_tail(tail: bytes, total: int) -> bool:
     start = cd_offset - (total - len(tail))
     if 0xFFFF == count or 0xFFFFFFFF in (cd_size, cd_offset) or start < 0:
         return True
-    return detect.names_an_apk(tail[start:start + cd_size])
+    directory = tail[start:start + cd_size]
+    return detect.names_an_apk(directory) or data_zip.tail_may_hold_apk(tail, total - len(tail), directory)
 
 
 def stream_end_holds_apk(first: bytes, fh: BinaryIO) -> bool:
@@ -166,7 +169,8 @@ def data_end(walker: Any, b: Any, depth: int) -> Iterator[Item]:
     """A member its reader skipped by its name as data, of a known head, in a stream read once (an
     adb backup's: ``Member.end_only``), counted as that skip by the reader: here it is read to its
     end, its tail kept, and read again (:func:`from_end`, with its bounds) only when that tail says
-    so for data (:func:`apk_end_in_tail`). Bytes read again are walked as any file in place is: the
+    so for data (:func:`apk_end_in_tail`), walked only when that ZIP holds an APK by name or by content
+    (``detect.archive_holds_apk``, as for data in place). Bytes read again are walked as any file in place is: the
     ZIP from its end, and the container its head says (a tar, a gzip layer ...) with the same bounds
     and errors as the forward path (an APK in the tar part was missed, its errors unsaid). Nothing
     spooled else."""
@@ -284,13 +288,28 @@ def from_end(walker: Any, b: Any, depth: int, tail: TailKept, label: str,
         raise ApkScanError(UNREAD, f"read as {label} by its first bytes and as a ZIP from its end, but read again "
                            "it ends otherwise than in its first reading: extract it and scan the file")
     archive = detect.opened_as_zip(spooled, 0, size)
-    if archive is None:  # a directory before the kept tail that is no directory after all
+    if archive is None or (both and not _holds_apk(archive)):  # no directory after all; data holding no APK
         release(spooled)
         return
     if both:
         yield from _both_ways(walker, b, depth, archive, (spooled, 0, size))
         return
     yield from _as_zip(walker, b, depth, label, archive, (spooled, 0, size), owned=True)
+
+
+def _holds_apk(archive: Any) -> bool:
+    """Data read again: is its ZIP one that holds an APK by name or by content (a ZIP64-only reading:
+    yes, the walker reads it both ways)? Its source is closed when it does not."""
+    if archive is detect.ZIP64_ONLY:
+        return True
+    try:
+        if detect.archive_holds_apk(archive):
+            return True
+    except BaseException:
+        archive.source.close()
+        raise
+    archive.source.close()
+    return False
 
 
 def _both_ways(walker: Any, b: Any, depth: int, archive: Any, where: tuple[str, int, int]) -> Iterator[Item]:
