@@ -332,15 +332,18 @@ def test_a_planted_row_out_of_shape_is_scanned_not_served(corpus, tmp_path, plan
     exhaust memory, bend the counts or exit code, or write extra or foreign lines."""
     import zlib
 
+    from apkscan.batch.known_seal import line_of, stored_of
+
     db = tmp_path / "s.sqlite"
     cold = _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db))
     with sqlite3.connect(db) as c:
-        rows = c.execute("SELECT rowid, chain, line FROM known_lines").fetchall()
+        rows = c.execute("SELECT rowid, chain, line, verdicts FROM known_lines").fetchall()
         assert len(rows) == len(NAMES)
         if _PLANTS[plant]:
             c.execute(f"UPDATE known_lines SET {_PLANTS[plant]}")
-        for rowid, chain, blob in rows:
-            line = zlib.decompress(blob).decode()
+        for rowid, chain, blob, verdicts in rows:
+            span = json.loads(verdicts)[2]
+            line = line_of(blob, tuple(span))[0]
             if plant == "a line that is several lines":
                 line += '\n{"type": "end", "counts": {"allowed": 99}}'
             elif plant == "a line of another file":
@@ -348,7 +351,7 @@ def test_a_planted_row_out_of_shape_is_scanned_not_served(corpus, tmp_path, plan
             elif plant == "a decompression bomb":
                 c.execute("UPDATE known_lines SET line=? WHERE rowid=?", (zlib.compress(b" " * (64 << 20), 9), rowid))
                 continue
-            c.execute("UPDATE known_lines SET line=? WHERE rowid=?", (zlib.compress(line.encode()), rowid))
+            c.execute("UPDATE known_lines SET line=? WHERE rowid=?", (stored_of(line, span), rowid))
     assert _scan([corpus], tmp_path / "warm.jsonl", "--store", str(db)) == cold
 
     def counts(name):

@@ -10,13 +10,13 @@ import json
 import os
 import shutil
 import sqlite3
-import zlib
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import APKS, without_hashed
 
+from apkscan.batch.known_seal import line_of, stored_of
 from apkscan.cli import main
 
 from test_batch_known import NAMES, OLD, corpus  # noqa: F401 - the same four APKs, an old mtime (a fixture)
@@ -105,7 +105,8 @@ def _plant(db: Path, how: str) -> None:
     with sqlite3.connect(db) as c:
         for rowid, verdicts, blob in c.execute("SELECT rowid, verdicts, line FROM known_lines").fetchall():
             verdict, pairs, span, seal = json.loads(verdicts)
-            line = zlib.decompress(blob).decode()
+            line = line_of(blob, tuple(span))[0]
+            stored = stored_of(line, span)
             if how == "span":
                 span = [span[0] + 1, span[1]]
             elif how == "line":  # a line whose verdict says another thing than the row's columns
@@ -114,7 +115,7 @@ def _plant(db: Path, how: str) -> None:
             elif how == "seal":
                 seal = "0" * 32
             c.execute("UPDATE known_lines SET verdicts=?, line=? WHERE rowid=?",
-                      (json.dumps([verdict, pairs, span, seal]), zlib.compress(line.encode()), rowid))
+                      (json.dumps([verdict, pairs, span, seal]), stored if how == "span" else stored_of(line, span), rowid))
 
 
 @pytest.mark.parametrize("how", ["span", "line", "seal"])

@@ -48,7 +48,11 @@ def inflated(monkeypatch):
         def eof(self):
             return self.real.eof
 
-    monkeypatch.setattr(known_seal, "zlib", SimpleNamespace(decompressobj=Inflater, error=zlib.error))
+        @property
+        def unused_data(self):
+            return self.real.unused_data
+
+    monkeypatch.setattr(known_seal, "zlib", SimpleNamespace(decompressobj=Inflater, error=zlib.error, compress=zlib.compress))
     return seen
 
 
@@ -75,7 +79,8 @@ def test_a_row_changed_alone_is_refused_before_its_line_is_inflated(corpus, tmp_
                 verdict, pairs, span, seal = json.loads(verdicts)
                 new = (json.dumps([verdict, pairs, [span[0], span[1] + 1], seal]), blob)
             else:
-                new = (verdicts, zlib.compress(zlib.decompress(blob), 9))
+                d = zlib.decompressobj()  # the deflated rest again, the decided part after it as it was
+                new = (verdicts, zlib.compress(d.decompress(blob), 9) + d.unused_data)
             assert new[1] != blob or column == "verdicts"
             c.execute("UPDATE known_lines SET verdicts=?, line=? WHERE rowid=?", (*new, rowid))
     inflated.clear()

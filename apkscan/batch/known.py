@@ -43,14 +43,13 @@ import json
 import os
 import pickle
 import sqlite3
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from apkscan.batch import stat_read, store
 from apkscan.batch.digest import code_digest
-from apkscan.batch.known_seal import seal_of, sealed_row, served_row, span_of
+from apkscan.batch.known_seal import restored, seal_of, sealed_row, served_row, span_of, stored_of
 from apkscan.batch.store_facts import Deferred, matches_nothing, stored_facts
 from apkscan.sources.interface import InputFile, ScanInput
 
@@ -198,7 +197,7 @@ class KnownFiles:
         same = decided == old[2][start:end] and (app.verdict, verdicts) == old[:2]
         line = old[2] if same else old[2][:start] + decided + old[2][end:]
         known = KnownApp(path, sha, row[7], app.verdict, verdicts, line, (path,), span=(start, start + len(decided)))
-        self._row(path, walked, known, (row[8], row[9]) if same else None)
+        self._row(path, walked, known, (row[8], row[9]) if same else None, old[3])
         return known
 
     def _decided(self, path: str, sha: str) -> Any:
@@ -305,11 +304,12 @@ class KnownFiles:
         self._row(item.path, walked, app)
 
     def _row(self, path: str, walked: tuple[Any, tuple[int, ...]], app: KnownApp,
-             same: tuple[str, bytes] | None = None) -> None:
+             same: tuple[str, bytes] | None = None, kept: bytes | None = None) -> None:
         """The row answering ``path`` with ``app``'s line in runs with this run's keys. ``same``: the
-        sealed columns (verdicts and seal, the deflated line) of a row read for this path whose line,
+        sealed columns (verdicts and seal, the stored line) of a row read for this path whose line,
         verdicts and span are ``app``'s (a rule or policy change that changed nothing of it: the
-        line is neither deflated nor sealed again, ~0.1 ms)."""
+        line is neither stored nor sealed again, ~0.1 ms). ``kept``: that row's deflated rest, the
+        rest of ``app``'s line (its decided part made again): only the new part is put after it."""
         if same is not None:
             verdicts, stored = same
             self._rows.append((store.path_key(path), *self.key, walked[0], *walked[1], app.sha256, app.package,
@@ -317,9 +317,10 @@ class KnownFiles:
             if len(self._rows) >= FLUSH:
                 self.flush()
             return
-        # surrogatepass: a non-UTF-8 file name's U+DCFF kept as is (the JSONL writer escapes it when
-        # the line is written); ~7x smaller compressed: a store of 100,000 files stays small
-        stored = zlib.compress(app.line.encode("utf-8", "surrogatepass"), 1)
+        if kept is not None and app.span is not None:
+            stored = restored(kept, app.line[app.span[0]:app.span[1]])
+        else:
+            stored = stored_of(app.line, app.span)
         pairs, span = [list(p) for p in app.verdicts], list(app.span) if app.span else None
         verdicts = json.dumps([app.verdict, pairs, span, seal_of(app.sha256, app.package, app.verdict, pairs, span, stored)])
         self._rows.append((store.path_key(path), *self.key, walked[0], *walked[1], app.sha256, app.package,
