@@ -245,24 +245,27 @@ def test_an_idsig_put_beside_a_known_apk_makes_it_read_again(corpus, tmp_path, o
     assert warm == _scan([corpus], tmp_path / "ref.jsonl", "--no-store")
 
 
-def test_decisions_made_in_the_parent_after_a_policy_change_are_written(corpus, tmp_path, opened):
+def test_rows_made_in_the_parent_after_a_policy_change_are_written(corpus, tmp_path, opened):
     """The pool's parent decides stored findings again itself (no worker): its buffered store
-    writes are committed, so the next run under that policy decides nothing and reads no file."""
+    writes are committed, so the next run under that policy decides nothing and reads no file.
+    What it writes is each file's row for the new policy; not the decisions (that row answers
+    this run's rules and policies for the file: the usual path decides them again, once)."""
     walked, parsed = opened
     db = tmp_path / "s.sqlite"
 
-    def decisions() -> int:
+    def count(table: str) -> int:
         with sqlite3.connect(db) as c:
-            return c.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
+            return c.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
     _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db), "--jobs", "2")
-    before = decisions()
+    before = {t: count(t) for t in ("known_lines", "decisions", "matches")}
     parsed.clear()
     first = _scan([corpus], tmp_path / "p1.jsonl", "--store", str(db), "--jobs", "2", "--policy", "vendor-watch")
-    assert decisions() == before + len(NAMES) and parsed == []
+    assert count("known_lines") == before["known_lines"] + len(NAMES) and parsed == []
+    assert (count("decisions"), count("matches")) == (before["decisions"], before["matches"])
     walked.clear()
     again = _scan([corpus], tmp_path / "p2.jsonl", "--store", str(db), "--jobs", "2", "--policy", "vendor-watch")
-    assert again == first and walked == [] and decisions() == before + len(NAMES)
+    assert again == first and walked == [] and count("known_lines") == before["known_lines"] + len(NAMES)
 
 
 # --- review of the fast lane (second round): cases built to fool it ------------------------------

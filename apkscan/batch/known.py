@@ -120,7 +120,7 @@ class KnownFiles:
         self._plain: dict[str, tuple[str | bytes, tuple[int, ...]]] = {}  # walked path -> (real path, stat)
         self._asked: tuple[str, int] = ("", 0)  # the last path ``known`` was asked, and the time before its stat
         self._rows: list[tuple[Any, ...]] = []
-        self._nothing: tuple[Any, str, bytes] | None = None  # see _no_findings
+        self._nothing: tuple[Any, str] | None = None  # see _no_findings
 
     def bind(self, sdk: dict[str, Any], result_keys: tuple[str, str] | None,
              policy_names: tuple[str, ...] = (), settings: Any = None) -> None:
@@ -207,7 +207,12 @@ class KnownFiles:
         again. The identity is unpickled only when matching or an allow-list reads it (``Deferred``),
         or not even then when its stored facts show it matches nothing (``matches_nothing``); checked
         to be of these bytes and read to the end; a failure in using it raises (the caller's miss).
-        None: nothing stored for these bytes and this run."""
+        None: nothing stored for these bytes and this run.
+
+        Stored: the findings it matched (a rule change: what a policy change decides from next), not
+        its decisions: the row :meth:`_row` writes answers this run's rules and policies for this file
+        (the usual path, meeting these bytes elsewhere, decides them again: ~30 µs, once). Writing
+        both cost ~80 µs a file (decisions keyed by SHA-256: a B-tree page written per file)."""
         from apkscan.batch import results
         from apkscan.policy.multi import decide_all
         from apkscan.result import AppResult
@@ -241,15 +246,14 @@ class KnownFiles:
         if not app.findings and not any(p.allow for p in s.policies):
             return self._no_findings(sha, matched)
         app.set_outcomes(decide_all(identity, app.findings, s.policies, s.rules))
-        results.remember_decided(self.path, sha, s.sdk_kwargs, *s.result_keys, matched, app.findings, app.verdicts)
-        store.commit_writes(at_least=store.BATCH)
+        results.remember_matched(self.path, sha, s.sdk_kwargs, s.result_keys[0], matched)
         return app
 
     def _no_findings(self, sha: str, matched: bytes | None) -> Any:
         """The decided part of every app without findings when no policy has an allow-list: deciding
         then reads nothing of the identity (:func:`apkscan.policy.decide.decide`), so it is the same
-        for each; decided, pickled and written as text once per run (:attr:`_nothing`), its rows
-        written for each app as :meth:`_decided` writes them."""
+        for each; decided and written as text once per run (:attr:`_nothing`); what it matched
+        stored as :meth:`_decided` stores it."""
         from apkscan.batch import results
         from apkscan.batch.jsonl import decided_text
         from apkscan.policy.multi import decide_all
@@ -260,13 +264,9 @@ class KnownFiles:
             app = AppResult(source="", container=None, identity=None, chain=())  # type: ignore[arg-type]
             app.findings = []
             app.set_outcomes(decide_all(None, [], s.policies, s.rules))  # type: ignore[arg-type]  # None: never read
-            self._nothing = (app, decided_text(app), pickle.dumps((app.findings, app.verdicts),
-                                                                  protocol=pickle.HIGHEST_PROTOCOL))
-        app, _text, decided = self._nothing
-        results.remember_decided(self.path, sha, s.sdk_kwargs, *s.result_keys, matched, [], app.verdicts,
-                                 decided=decided)
-        store.commit_writes(at_least=store.BATCH)
-        return app
+            self._nothing = (app, decided_text(app))
+        results.remember_matched(self.path, sha, s.sdk_kwargs, s.result_keys[0], matched)
+        return self._nothing[0]
 
     # ------------------------------------------------------------------ learning
     def on_plain(self, path: str, classified: os.stat_result) -> None:
@@ -353,12 +353,16 @@ class KnownFiles:
             rematch.stop(pid)
 
     def flush(self) -> None:
-        store.commit_writes()  # decisions made again by _redecided
+        """The rows, and what the store buffered meanwhile (findings matched again by :meth:`_decided`),
+        in one transaction."""
         rows, self._rows = self._rows, []
         conn = store.connection(self.path) if rows else None
-        if conn is not None:  # a cache: a write that fails costs a walk next time
-            store.write_all(conn, [("INSERT OR REPLACE INTO known_lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", r)
-                                   for r in rows])
+        if conn is None:  # a cache: a write that fails costs a walk next time
+            store.commit_writes()
+            return
+        for r in rows:
+            store.buffered_write(conn, "INSERT OR REPLACE INTO known_lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", r)
+        store.commit_writes()
 
 
 def _as_known(app: Any, lines: dict[int, tuple[str, Any]]) -> KnownApp | None:

@@ -145,19 +145,25 @@ def remember(path: str, identity: Any, sdk: dict[str, Any], rules_key: str, poli
 
 
 def remember_decided(path: str, sha: str, sdk: dict[str, Any], rules_key: str, policies_key: str,
-                     matched: bytes | None, findings: list[Any], outcomes: dict[str, Any],
-                     decided: bytes | None = None) -> None:
-    """:func:`remember` by SHA-256, for findings already stored for it (the warm lane deciding them
-    again: :mod:`apkscan.batch.known`): they were stored only for a storable identity.
-    ``decided``: ``(findings, outcomes)`` already pickled."""
+                     matched: bytes | None, findings: list[Any], outcomes: dict[str, Any]) -> None:
+    """:func:`remember` by SHA-256."""
     conn = store.connection(path)
     if conn is None:
         return
     where = (sha, store.parser_version(), store.options_key(sdk), rules_key)
     try:
-        decided = decided or pickle.dumps((findings, outcomes), protocol=pickle.HIGHEST_PROTOCOL)
+        decided = pickle.dumps((findings, outcomes), protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError):
         return
-    if matched is not None:
-        store.buffered_write(conn, "INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?)", (*where, matched))
+    remember_matched(path, sha, sdk, rules_key, matched)
     store.buffered_write(conn, "INSERT OR REPLACE INTO decisions VALUES (?,?,?,?,?,?)", (*where, policies_key, decided))
+
+
+def remember_matched(path: str, sha: str, sdk: dict[str, Any], rules_key: str, matched: bytes | None) -> None:
+    """Store the findings the stored identity of ``sha`` matched (``matched``: their pickle before
+    deciding; None: nothing to store), stored only for a storable identity (the warm lane matching
+    it again: :mod:`apkscan.batch.known`). Committed with the lane's rows (:meth:`KnownFiles.flush`)."""
+    conn = store.connection(path) if matched is not None else None
+    if conn is not None:
+        store.buffered_write(conn, "INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?)",
+                             (sha, store.parser_version(), store.options_key(sdk), rules_key, matched))
