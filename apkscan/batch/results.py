@@ -103,10 +103,15 @@ def recall(path: str, sha: str, sdk: dict[str, Any], rules_key: str, policies_ke
         return StoredResult(got[0], got[1])
     if decided is not None:
         store.ignored(f"a decisions row for {sha} is not findings and one outcome per policy")
-    got = store.loads_or_none(matched) if matched is not None else None
-    if matched is not None and not _findings(got):
-        store.ignored(f"a matches row for {sha} is not a list of findings")
-    return StoredResult(got, None) if _findings(got) else None
+    got = ([] if matched == _NONE else store.loads_or_none(matched)) if matched is not None else None
+    if not _findings(got):
+        if matched is not None:
+            store.ignored(f"a matches row for {sha} is not a list of findings")
+        return None
+    return StoredResult(got, None)
+
+
+_NONE = pickle.dumps([], protocol=pickle.HIGHEST_PROTOCOL)  # no findings (most apps): read without an unpickler
 
 
 _BOTH = ("SELECT (SELECT decided FROM decisions WHERE sha256=? AND parser=? AND options=? AND rules=? AND policies=?), "
