@@ -322,8 +322,8 @@ _OUT_OF_SHAPE = ("span one short of the decided part", "a decided part without a
 
 def _reseal(db: Path, how: str) -> None:
     """Each row rewritten out of shape in the stored layout (:func:`known_seal.stored_of`: the rest
-    deflated, the decided part after it) and sealed again, as whoever can write the store could."""
-    from apkscan.batch.known_seal import MAX_LINE, seal_of
+    deflated, the decided part deflated after it) and sealed again, as whoever can write the store could."""
+    from apkscan.batch.known_seal import MAX_LINE, restored, seal_of
 
     with sqlite3.connect(db) as c:
         for rowid, sha, package, verdicts, blob in c.execute(
@@ -335,8 +335,9 @@ def _reseal(db: Path, how: str) -> None:
             elif how == _OUT_OF_SHAPE[1]:
                 span = None
             else:  # a decided part its span covers, the whole line one byte over the bound
-                extra = MAX_LINE + 1 - len(line_of(blob, tuple(span))[0])
-                blob, span = blob + b" " * extra, [span[0], span[1] + extra]
+                line, kept = line_of(blob, tuple(span))
+                extra = MAX_LINE + 1 - len(line)
+                blob, span = restored(kept, line[span[0]:span[1]] + " " * extra), [span[0], span[1] + extra]
             c.execute("UPDATE known_lines SET verdicts=?, line=? WHERE rowid=?",
                       (json.dumps([verdict, pairs, span, seal_of(sha, package, verdict, pairs, span, blob)]), blob, rowid))
 

@@ -5,9 +5,11 @@ parsing it; and where a line's decided part may stand when it is replaced after 
 change. A row that fails any of these is never served: its file is scanned the usual way.
 
 How a line is stored (:func:`stored_of`): the line without its decided part, deflated, then the
-decided part's own bytes after the end of that stream (zlib says where it ends). A line decided
-again after a policy or rule change keeps the deflated part as it was and only puts the new
-decided part after it (:func:`restored`): the ~12 KB line is not deflated again (~50 µs a file).
+decided part deflated on its own, after the end of the first stream (zlib says where each ends). A
+line decided again after a policy or rule change keeps the first stream as it was and only deflates
+its new decided part (:func:`restored`, ~1 KB): the ~13 KB line is not deflated again (~50 µs a file).
+Both deflated: a row with its decided part as is overflowed SQLite's page (a page more to read for
+each warm file with findings).
 """
 
 from __future__ import annotations
@@ -35,18 +37,23 @@ def seal_of(sha: Any, package: Any, verdict: Any, pairs: Any, span: Any, stored:
 
 
 def stored_of(line: str, span: tuple[int, int] | None) -> bytes:
-    """``line`` as a row keeps it: its text but the decided part at ``span`` deflated, that part
-    after it as is (None: no decided part apart; ~7x smaller: a store of 100,000 files stays small).
-    surrogatepass: a non-UTF-8 file name's U+DCFF kept as is (the JSONL writer escapes it)."""
+    """``line`` as a row keeps it: its text but the decided part at ``span``, deflated, then that part
+    deflated (None: no decided part apart, an empty one; ~7x smaller: a store of 100,000 files stays
+    small). surrogatepass: a non-UTF-8 file name's U+DCFF kept as is (the JSONL writer escapes it)."""
     start, end = span or (len(line), len(line))
-    rest = zlib.compress((line[:start] + line[end:]).encode("utf-8", "surrogatepass"), 1)
-    return rest + line[start:end].encode("utf-8", "surrogatepass")
+    return restored(zlib.compress((line[:start] + line[end:]).encode("utf-8", "surrogatepass"), 1), line[start:end])
 
 
 def restored(kept: bytes, decided: str) -> bytes:
     """A row's stored line with another decided part: ``kept``, the deflated rest of a sealed row's
-    line (:func:`sealed_row`), is its rest as it was."""
-    return kept + decided.encode("utf-8", "surrogatepass")
+    line (:func:`sealed_row`), is its rest as it was. The last decided part deflated is kept: apps
+    without findings share one in a run (``KnownFiles._no_findings``)."""
+    if decided != _LAST[0]:
+        _LAST[:] = [decided, zlib.compress(decided.encode("utf-8", "surrogatepass"), 1)]
+    return kept + _LAST[1]
+
+
+_LAST: list = ["", zlib.compress(b"", 1)]
 
 
 def served_row(row: Any, path: str, policy_names: tuple[str, ...]) -> tuple[str, tuple[tuple[str, str], ...], str,
@@ -107,11 +114,15 @@ def line_of(stored: bytes, span: tuple[Any, ...] | None) -> tuple[str, bytes] | 
     rest (None: out of shape). Raises ValueError (UnicodeError) or zlib.error on damaged bytes."""
     inflater = zlib.decompressobj()
     rest = inflater.decompress(stored, MAX_LINE)
-    decided = inflater.unused_data
-    if inflater.unconsumed_tail or not inflater.eof or len(rest) + len(decided) > MAX_LINE:
+    tail = inflater.unused_data  # the decided part's own stream
+    if inflater.unconsumed_tail or not inflater.eof:
+        return None
+    second = zlib.decompressobj()
+    decided = second.decompress(tail, MAX_LINE - len(rest) + 1)  # never 0: zlib's "no bound"
+    if second.unconsumed_tail or not second.eof or second.unused_data or len(rest) + len(decided) > MAX_LINE:
         return None
     line, part = rest.decode("utf-8", "surrogatepass"), decided.decode("utf-8", "surrogatepass")
-    kept = stored[:len(stored) - len(decided)]
+    kept = stored[:len(stored) - len(tail)]
     if span is None:
         return None if part else (line, kept)
     if not (len(span) == 2 and all(type(i) is int for i in span) and 0 <= span[0] <= len(line)
