@@ -245,24 +245,27 @@ def test_an_idsig_put_beside_a_known_apk_makes_it_read_again(corpus, tmp_path, o
     assert warm == _scan([corpus], tmp_path / "ref.jsonl", "--no-store")
 
 
-def test_decisions_made_in_the_parent_after_a_policy_change_are_written(corpus, tmp_path, opened):
+def test_rows_made_in_the_parent_after_a_policy_change_are_written(corpus, tmp_path, opened):
     """The pool's parent decides stored findings again itself (no worker): its buffered store
-    writes are committed, so the next run under that policy decides nothing and reads no file."""
+    writes are committed, so the next run under that policy decides nothing and reads no file.
+    What it writes is each file's row for the new policy; not the decisions (that row answers
+    this run's rules and policies for the file: the usual path decides them again, once)."""
     walked, parsed = opened
     db = tmp_path / "s.sqlite"
 
-    def decisions() -> int:
+    def count(table: str) -> int:
         with sqlite3.connect(db) as c:
-            return c.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
+            return c.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
     _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db), "--jobs", "2")
-    before = decisions()
+    before = {t: count(t) for t in ("known_lines", "decisions", "matches")}
     parsed.clear()
     first = _scan([corpus], tmp_path / "p1.jsonl", "--store", str(db), "--jobs", "2", "--policy", "vendor-watch")
-    assert decisions() == before + len(NAMES) and parsed == []
+    assert count("known_lines") == before["known_lines"] + len(NAMES) and parsed == []
+    assert (count("decisions"), count("matches")) == (before["decisions"], before["matches"])
     walked.clear()
     again = _scan([corpus], tmp_path / "p2.jsonl", "--store", str(db), "--jobs", "2", "--policy", "vendor-watch")
-    assert again == first and walked == [] and decisions() == before + len(NAMES)
+    assert again == first and walked == [] and count("known_lines") == before["known_lines"] + len(NAMES)
 
 
 # --- review of the fast lane (second round): cases built to fool it ------------------------------
@@ -332,15 +335,18 @@ def test_a_planted_row_out_of_shape_is_scanned_not_served(corpus, tmp_path, plan
     exhaust memory, bend the counts or exit code, or write extra or foreign lines."""
     import zlib
 
+    from apkscan.batch.known_seal import line_of, stored_of
+
     db = tmp_path / "s.sqlite"
     cold = _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db))
     with sqlite3.connect(db) as c:
-        rows = c.execute("SELECT rowid, chain, line FROM known_lines").fetchall()
+        rows = c.execute("SELECT rowid, chain, line, verdicts FROM known_lines").fetchall()
         assert len(rows) == len(NAMES)
         if _PLANTS[plant]:
             c.execute(f"UPDATE known_lines SET {_PLANTS[plant]}")
-        for rowid, chain, blob in rows:
-            line = zlib.decompress(blob).decode()
+        for rowid, chain, blob, verdicts in rows:
+            span = json.loads(verdicts)[2]
+            line = line_of(blob, tuple(span))[0]
             if plant == "a line that is several lines":
                 line += '\n{"type": "end", "counts": {"allowed": 99}}'
             elif plant == "a line of another file":
@@ -348,7 +354,7 @@ def test_a_planted_row_out_of_shape_is_scanned_not_served(corpus, tmp_path, plan
             elif plant == "a decompression bomb":
                 c.execute("UPDATE known_lines SET line=? WHERE rowid=?", (zlib.compress(b" " * (64 << 20), 9), rowid))
                 continue
-            c.execute("UPDATE known_lines SET line=? WHERE rowid=?", (zlib.compress(line.encode()), rowid))
+            c.execute("UPDATE known_lines SET line=? WHERE rowid=?", (stored_of(line, span), rowid))
     assert _scan([corpus], tmp_path / "warm.jsonl", "--store", str(db)) == cold
 
     def counts(name):

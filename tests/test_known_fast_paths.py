@@ -10,13 +10,13 @@ import json
 import os
 import shutil
 import sqlite3
-import zlib
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import APKS, without_hashed
 
+from apkscan.batch.known_seal import line_of, stored_of
 from apkscan.cli import main
 
 from test_batch_known import NAMES, OLD, corpus  # noqa: F401 - the same four APKs, an old mtime (a fixture)
@@ -105,7 +105,8 @@ def _plant(db: Path, how: str) -> None:
     with sqlite3.connect(db) as c:
         for rowid, verdicts, blob in c.execute("SELECT rowid, verdicts, line FROM known_lines").fetchall():
             verdict, pairs, span, seal = json.loads(verdicts)
-            line = zlib.decompress(blob).decode()
+            line = line_of(blob, tuple(span))[0]
+            stored = stored_of(line, span)
             if how == "span":
                 span = [span[0] + 1, span[1]]
             elif how == "line":  # a line whose verdict says another thing than the row's columns
@@ -114,7 +115,7 @@ def _plant(db: Path, how: str) -> None:
             elif how == "seal":
                 seal = "0" * 32
             c.execute("UPDATE known_lines SET verdicts=?, line=? WHERE rowid=?",
-                      (json.dumps([verdict, pairs, span, seal]), zlib.compress(line.encode()), rowid))
+                      (json.dumps([verdict, pairs, span, seal]), stored if how == "span" else stored_of(line, span), rowid))
 
 
 @pytest.mark.parametrize("how", ["span", "line", "seal"])
@@ -314,3 +315,45 @@ def test_the_parser_key_changes_with_the_issue_codes(tmp_path):
     with open(copy / "apkscan" / "issue_codes.py", "a", encoding="utf-8") as fh:
         fh.write("\n# a code renamed\n")
     assert key() != before
+
+
+_OUT_OF_SHAPE = ("span one short of the decided part", "a decided part without a span", "over MAX_LINE together")
+
+
+def _reseal(db: Path, how: str) -> None:
+    """Each row rewritten out of shape in the stored layout (:func:`known_seal.stored_of`: the rest
+    deflated, the decided part deflated after it) and sealed again, as whoever can write the store could."""
+    from apkscan.batch.known_seal import MAX_LINE, restored, seal_of
+
+    with sqlite3.connect(db) as c:
+        for rowid, sha, package, verdicts, blob in c.execute(
+                "SELECT rowid, sha256, package, verdicts, line FROM known_lines").fetchall():
+            verdict, pairs, span, _seal = json.loads(verdicts)
+            assert line_of(blob, tuple(span)) is not None  # in shape as written
+            if how == _OUT_OF_SHAPE[0]:
+                span = [span[0], span[1] - 1]
+            elif how == _OUT_OF_SHAPE[1]:
+                span = None
+            else:  # a decided part its span covers, the whole line one byte over the bound
+                line, kept = line_of(blob, tuple(span))
+                extra = MAX_LINE + 1 - len(line)
+                blob, span = restored(kept, line[span[0]:span[1]] + " " * extra), [span[0], span[1] + extra]
+            c.execute("UPDATE known_lines SET verdicts=?, line=? WHERE rowid=?",
+                      (json.dumps([verdict, pairs, span, seal_of(sha, package, verdict, pairs, span, blob)]), blob, rowid))
+
+
+@pytest.mark.parametrize("how", _OUT_OF_SHAPE)
+def test_a_resealed_row_whose_decided_part_is_out_of_shape_is_neither_served_nor_decided_again(
+        corpus, tmp_path, work, how):
+    """A stored line is put back together only when its decided part is exactly where and as long as
+    the row's span says, and the whole line within the bound: otherwise the file is read the usual
+    way, for a warm run and after a policy change, with the lines of a run without a store."""
+    db = tmp_path / "s.sqlite"
+    cold = _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db))
+    _reseal(db, how)
+    _clear(work)
+    assert _scan([corpus], tmp_path / "warm.jsonl", "--store", str(db), "--jobs", "1") == cold
+    assert len(set(work["to_dict"])) == len(NAMES)  # every app serialised again: none answered by its row
+    _reseal(db, how)
+    assert _scan([corpus], tmp_path / "p.jsonl", "--store", str(db), "--policy", "vendor-watch") == \
+        _scan([corpus], tmp_path / "ref.jsonl", "--no-store", "--policy", "vendor-watch")

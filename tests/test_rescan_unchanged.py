@@ -7,6 +7,7 @@ must be what a cold scan under the new rules writes, byte for byte, counts and e
 from __future__ import annotations
 
 import sqlite3
+import zlib
 from contextlib import closing
 from pathlib import Path
 
@@ -33,11 +34,11 @@ sources:
 
 @pytest.fixture
 def deflated(monkeypatch) -> list[int]:
-    """The size of every line the warm lane deflates for a row."""
+    """The size of every line the warm lane deflates for a row (its rest: :func:`known_seal.stored_of`)."""
     import types
     import zlib
 
-    import apkscan.batch.known as known
+    import apkscan.batch.known_seal as known_seal
 
     seen: list[int] = []
 
@@ -45,8 +46,16 @@ def deflated(monkeypatch) -> list[int]:
         seen.append(len(data))
         return zlib.compress(data, *a)
 
-    monkeypatch.setattr(known, "zlib", types.SimpleNamespace(compress=compress))
+    monkeypatch.setattr(known_seal, "zlib", types.SimpleNamespace(compress=compress, decompressobj=zlib.decompressobj,
+                                                                 error=zlib.error))
     return seen
+
+
+def _rest(stored: bytes) -> bytes:
+    """The deflated rest of a stored line (the decided part's own stream follows the end of it)."""
+    d = zlib.decompressobj()
+    d.decompress(stored)
+    return stored[:len(stored) - len(d.unused_data)]
 
 
 def _rows(db: Path) -> dict[str, int]:
@@ -77,14 +86,23 @@ def test_a_rule_change_that_changes_no_line_rewrites_no_line(every_fixture, tmp_
     assert work["parsed"] == [] and deflated == []  # warm: the rows served, none written again
 
 
-def test_only_the_lines_a_rule_change_changes_are_deflated_again(every_fixture, tmp_path, work, deflated):
+def test_a_rule_change_that_changes_lines_deflates_only_their_decided_parts(every_fixture, tmp_path, work, deflated):
+    """A changed line's row keeps the old row's deflated rest and deflates only its new decided part after it."""
     db = tmp_path / "s.sqlite"
     old = _scan([every_fixture], tmp_path / "cold.jsonl", "--store", str(db))
+    with closing(sqlite3.connect(db)) as c:
+        cold_rows = dict(c.execute("SELECT chain, line FROM known_lines").fetchall())
     deflated.clear()
     rescan = _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), "--rules", str(EXTRA))
     changed = [a for a, b in zip(old[0], rescan[0]) if a != b]
     assert len(old[0]) == len(rescan[0]) and changed  # the extra pack finds something
-    assert 0 < len(deflated) <= len(changed) < len(rescan[0])
+    with closing(sqlite3.connect(db)) as c:
+        new_rows = c.execute("SELECT chain, line FROM known_lines WHERE rules<>(SELECT rules FROM known_lines "
+                             "WHERE chain=? LIMIT 1)", (next(iter(cold_rows)),)).fetchall()
+    assert new_rows and any(line != cold_rows[chain] for chain, line in new_rows)  # rows of changed lines among them
+    assert all(_rest(line) == _rest(cold_rows[chain]) for chain, line in new_rows)
+    rests = {len(zlib.decompress(_rest(line))) for _, line in new_rows}
+    assert 0 < len(deflated) <= len(changed) and not rests & set(deflated)  # decided parts only
     assert rescan == _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", "--rules", str(EXTRA))
     _clear(work)
     deflated.clear()

@@ -43,14 +43,13 @@ import json
 import os
 import pickle
 import sqlite3
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from apkscan.batch import stat_read, store
 from apkscan.batch.digest import code_digest
-from apkscan.batch.known_seal import seal_of, sealed_row, served_row, span_of
+from apkscan.batch.known_seal import restored, seal_of, sealed_row, served_row, span_of, stored_of
 from apkscan.batch.store_facts import Deferred, matches_nothing, stored_facts
 from apkscan.sources.interface import InputFile, ScanInput
 
@@ -121,7 +120,7 @@ class KnownFiles:
         self._plain: dict[str, tuple[str | bytes, tuple[int, ...]]] = {}  # walked path -> (real path, stat)
         self._asked: tuple[str, int] = ("", 0)  # the last path ``known`` was asked, and the time before its stat
         self._rows: list[tuple[Any, ...]] = []
-        self._nothing: tuple[Any, str, bytes] | None = None  # see _no_findings
+        self._nothing: tuple[Any, str] | None = None  # see _no_findings
 
     def bind(self, sdk: dict[str, Any], result_keys: tuple[str, str] | None,
              policy_names: tuple[str, ...] = (), settings: Any = None) -> None:
@@ -198,7 +197,7 @@ class KnownFiles:
         same = decided == old[2][start:end] and (app.verdict, verdicts) == old[:2]
         line = old[2] if same else old[2][:start] + decided + old[2][end:]
         known = KnownApp(path, sha, row[7], app.verdict, verdicts, line, (path,), span=(start, start + len(decided)))
-        self._row(path, walked, known, (row[8], row[9]) if same else None)
+        self._row(path, walked, known, (row[8], row[9]) if same else None, old[3])
         return known
 
     def _decided(self, path: str, sha: str) -> Any:
@@ -208,7 +207,12 @@ class KnownFiles:
         again. The identity is unpickled only when matching or an allow-list reads it (``Deferred``),
         or not even then when its stored facts show it matches nothing (``matches_nothing``); checked
         to be of these bytes and read to the end; a failure in using it raises (the caller's miss).
-        None: nothing stored for these bytes and this run."""
+        None: nothing stored for these bytes and this run.
+
+        Stored: the findings it matched (a rule change: what a policy change decides from next), not
+        its decisions: the row :meth:`_row` writes answers this run's rules and policies for this file
+        (the usual path, meeting these bytes elsewhere, decides them again: ~30 µs, once). Writing
+        both cost ~80 µs a file (decisions keyed by SHA-256: a B-tree page written per file)."""
         from apkscan.batch import results
         from apkscan.policy.multi import decide_all
         from apkscan.result import AppResult
@@ -242,15 +246,14 @@ class KnownFiles:
         if not app.findings and not any(p.allow for p in s.policies):
             return self._no_findings(sha, matched)
         app.set_outcomes(decide_all(identity, app.findings, s.policies, s.rules))
-        results.remember_decided(self.path, sha, s.sdk_kwargs, *s.result_keys, matched, app.findings, app.verdicts)
-        store.commit_writes(at_least=store.BATCH)
+        results.remember_matched(self.path, sha, s.sdk_kwargs, s.result_keys[0], matched)
         return app
 
     def _no_findings(self, sha: str, matched: bytes | None) -> Any:
         """The decided part of every app without findings when no policy has an allow-list: deciding
         then reads nothing of the identity (:func:`apkscan.policy.decide.decide`), so it is the same
-        for each; decided, pickled and written as text once per run (:attr:`_nothing`), its rows
-        written for each app as :meth:`_decided` writes them."""
+        for each; decided and written as text once per run (:attr:`_nothing`); what it matched
+        stored as :meth:`_decided` stores it."""
         from apkscan.batch import results
         from apkscan.batch.jsonl import decided_text
         from apkscan.policy.multi import decide_all
@@ -261,13 +264,9 @@ class KnownFiles:
             app = AppResult(source="", container=None, identity=None, chain=())  # type: ignore[arg-type]
             app.findings = []
             app.set_outcomes(decide_all(None, [], s.policies, s.rules))  # type: ignore[arg-type]  # None: never read
-            self._nothing = (app, decided_text(app), pickle.dumps((app.findings, app.verdicts),
-                                                                  protocol=pickle.HIGHEST_PROTOCOL))
-        app, _text, decided = self._nothing
-        results.remember_decided(self.path, sha, s.sdk_kwargs, *s.result_keys, matched, [], app.verdicts,
-                                 decided=decided)
-        store.commit_writes(at_least=store.BATCH)
-        return app
+            self._nothing = (app, decided_text(app))
+        results.remember_matched(self.path, sha, s.sdk_kwargs, s.result_keys[0], matched)
+        return self._nothing[0]
 
     # ------------------------------------------------------------------ learning
     def on_plain(self, path: str, classified: os.stat_result) -> None:
@@ -305,11 +304,12 @@ class KnownFiles:
         self._row(item.path, walked, app)
 
     def _row(self, path: str, walked: tuple[Any, tuple[int, ...]], app: KnownApp,
-             same: tuple[str, bytes] | None = None) -> None:
+             same: tuple[str, bytes] | None = None, kept: bytes | None = None) -> None:
         """The row answering ``path`` with ``app``'s line in runs with this run's keys. ``same``: the
-        sealed columns (verdicts and seal, the deflated line) of a row read for this path whose line,
+        sealed columns (verdicts and seal, the stored line) of a row read for this path whose line,
         verdicts and span are ``app``'s (a rule or policy change that changed nothing of it: the
-        line is neither deflated nor sealed again, ~0.1 ms)."""
+        line is neither stored nor sealed again, ~0.1 ms). ``kept``: that row's deflated rest, the
+        rest of ``app``'s line (its decided part made again): only the new part is put after it."""
         if same is not None:
             verdicts, stored = same
             self._rows.append((store.path_key(path), *self.key, walked[0], *walked[1], app.sha256, app.package,
@@ -317,9 +317,10 @@ class KnownFiles:
             if len(self._rows) >= FLUSH:
                 self.flush()
             return
-        # surrogatepass: a non-UTF-8 file name's U+DCFF kept as is (the JSONL writer escapes it when
-        # the line is written); ~7x smaller compressed: a store of 100,000 files stays small
-        stored = zlib.compress(app.line.encode("utf-8", "surrogatepass"), 1)
+        if kept is not None and app.span is not None:
+            stored = restored(kept, app.line[app.span[0]:app.span[1]])
+        else:
+            stored = stored_of(app.line, app.span)
         pairs, span = [list(p) for p in app.verdicts], list(app.span) if app.span else None
         verdicts = json.dumps([app.verdict, pairs, span, seal_of(app.sha256, app.package, app.verdict, pairs, span, stored)])
         self._rows.append((store.path_key(path), *self.key, walked[0], *walked[1], app.sha256, app.package,
@@ -352,12 +353,16 @@ class KnownFiles:
             rematch.stop(pid)
 
     def flush(self) -> None:
-        store.commit_writes()  # decisions made again by _redecided
+        """The rows, and what the store buffered meanwhile (findings matched again by :meth:`_decided`),
+        in one transaction."""
         rows, self._rows = self._rows, []
         conn = store.connection(self.path) if rows else None
-        if conn is not None:  # a cache: a write that fails costs a walk next time
-            store.write_all(conn, [("INSERT OR REPLACE INTO known_lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", r)
-                                   for r in rows])
+        if conn is None:  # a cache: a write that fails costs a walk next time
+            store.commit_writes()
+            return
+        for r in rows:
+            store.buffered_write(conn, "INSERT OR REPLACE INTO known_lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", r)
+        store.commit_writes()
 
 
 def _as_known(app: Any, lines: dict[int, tuple[str, Any]]) -> KnownApp | None:

@@ -103,10 +103,15 @@ def recall(path: str, sha: str, sdk: dict[str, Any], rules_key: str, policies_ke
         return StoredResult(got[0], got[1])
     if decided is not None:
         store.ignored(f"a decisions row for {sha} is not findings and one outcome per policy")
-    got = store.loads_or_none(matched) if matched is not None else None
-    if matched is not None and not _findings(got):
-        store.ignored(f"a matches row for {sha} is not a list of findings")
-    return StoredResult(got, None) if _findings(got) else None
+    got = ([] if matched == _NONE else store.loads_or_none(matched)) if matched is not None else None
+    if not _findings(got):
+        if matched is not None:
+            store.ignored(f"a matches row for {sha} is not a list of findings")
+        return None
+    return StoredResult(got, None)
+
+
+_NONE = pickle.dumps([], protocol=pickle.HIGHEST_PROTOCOL)  # no findings (most apps): read without an unpickler
 
 
 _BOTH = ("SELECT (SELECT decided FROM decisions WHERE sha256=? AND parser=? AND options=? AND rules=? AND policies=?), "
@@ -145,19 +150,25 @@ def remember(path: str, identity: Any, sdk: dict[str, Any], rules_key: str, poli
 
 
 def remember_decided(path: str, sha: str, sdk: dict[str, Any], rules_key: str, policies_key: str,
-                     matched: bytes | None, findings: list[Any], outcomes: dict[str, Any],
-                     decided: bytes | None = None) -> None:
-    """:func:`remember` by SHA-256, for findings already stored for it (the warm lane deciding them
-    again: :mod:`apkscan.batch.known`): they were stored only for a storable identity.
-    ``decided``: ``(findings, outcomes)`` already pickled."""
+                     matched: bytes | None, findings: list[Any], outcomes: dict[str, Any]) -> None:
+    """:func:`remember` by SHA-256."""
     conn = store.connection(path)
     if conn is None:
         return
     where = (sha, store.parser_version(), store.options_key(sdk), rules_key)
     try:
-        decided = decided or pickle.dumps((findings, outcomes), protocol=pickle.HIGHEST_PROTOCOL)
+        decided = pickle.dumps((findings, outcomes), protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError):
         return
-    if matched is not None:
-        store.buffered_write(conn, "INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?)", (*where, matched))
+    remember_matched(path, sha, sdk, rules_key, matched)
     store.buffered_write(conn, "INSERT OR REPLACE INTO decisions VALUES (?,?,?,?,?,?)", (*where, policies_key, decided))
+
+
+def remember_matched(path: str, sha: str, sdk: dict[str, Any], rules_key: str, matched: bytes | None) -> None:
+    """Store the findings the stored identity of ``sha`` matched (``matched``: their pickle before
+    deciding; None: nothing to store), stored only for a storable identity (the warm lane matching
+    it again: :mod:`apkscan.batch.known`). Committed with the lane's rows (:meth:`KnownFiles.flush`)."""
+    conn = store.connection(path) if matched is not None else None
+    if conn is not None:
+        store.buffered_write(conn, "INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?)",
+                             (sha, store.parser_version(), store.options_key(sdk), rules_key, matched))

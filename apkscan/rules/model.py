@@ -183,7 +183,13 @@ class RuleSet:
         return [r for p in self.packs for r in p.rules]
 
     def rule(self, rule_id: str) -> Rule | None:
-        return next((r for r in self.rules if r.id == rule_id), None)
+        """The first rule with this id (asked once per finding and policy when deciding: no list of
+        every rule built for it)."""
+        for p in self.packs:
+            for r in p.rules:
+                if r.id == rule_id:
+                    return r
+        return None
 
     def meta(self) -> dict[str, Any]:
         return {"packs": [p.meta() for p in self.packs]}
