@@ -382,3 +382,34 @@ def test_a_lane_answer_after_a_split_bundle_keeps_the_sequential_order(tmp_path,
     paths = [json.loads(x)["source"]["path"] for x in warm if x.startswith('{"type": "app"')]
     assert [Path(p).name for p in paths] == ["base.apk", "b.apk"], paths
     assert warm == cold == reference
+
+
+def test_a_file_swapped_after_the_lane_matched_its_row_is_never_read_as_that_file(corpus, tmp_path, monkeypatch):
+    """A report run (no line answers) hands a known APK on as the walker would, unclassified: it
+    went with no custody stat, so a file renamed over the path after the lane matched the row's
+    stat was read as if it were that file (noticed by the walk68 helper). It now carries the stat
+    the row matched: the swap is INPUT_CHANGED_DURING_SCAN, never the other file's app."""
+    from apkscan.batch import known as known_mod
+
+    db = tmp_path / "s.sqlite"
+    banned = corpus / "tiktok-bytedance-subject.apk"
+    decoy = tmp_path / "decoy.apk"
+    shutil.copy(APKS / "clean-v1v2v3.apk", decoy)
+    assert decoy.stat().st_size == banned.stat().st_size
+    _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db))
+    real_known = known_mod.KnownFiles.known
+
+    def known(self, path):
+        found = real_known(self, path)
+        if path == str(banned) and found is not None:
+            os.replace(decoy, banned)  # after the row's stat matched, before identify opens it
+        return found
+
+    monkeypatch.setattr(known_mod.KnownFiles, "known", known)
+    res = CliRunner().invoke(main, ["scan", str(corpus), "--store", str(db), "--jobs", "1", "-q", "--force",
+                                    "--jsonl", str(tmp_path / "r.jsonl"), "--json", str(tmp_path / "r.json")])
+    doc = json.loads((tmp_path / "r.json").read_text())
+    at = [a["package"] for a in doc["apps"] if a["source"]["path"] == str(banned)]
+    assert at == [] and not decoy.exists(), at
+    assert [e["code"] for e in doc["errors"] if e["source"]["path"] == str(banned)] == ["INPUT_CHANGED_DURING_SCAN"]
+    assert res.exit_code in (1, 3), res.output

@@ -47,6 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from apkscan.apk.io.readonly import TakenOn, this_machine
 from apkscan.batch import stat_read, store
 from apkscan.batch.digest import code_digest
 from apkscan.batch.known_seal import restored, seal_of, sealed_row, served_row, span_of, stored_of
@@ -166,7 +167,9 @@ class KnownFiles:
             app = self._redecided(row, path, (real, stat))
         if app is None:  # no line for this run, or a damaged one: scanned (from the store), row written again
             self._plain[path] = (real, stat)
-            return [custody, ScanInput(path, (path,))]  # what the walker yields for a plain APK
+            size, mtime, ctime, inode, dev = stat  # the file the row matched: identify reads that one or none
+            held = TakenOn(dev, inode, size, mtime, ctime, this_machine())
+            return [custody, ScanInput(path, (path,), expect=held)]  # what the walker yields for a plain APK
         return [custody, app]
 
     def _redecided(self, row: Any, path: str, walked: tuple[Any, tuple[int, ...]]) -> KnownApp | None:
