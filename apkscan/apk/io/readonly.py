@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -171,7 +170,8 @@ _FILE = ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
 
 @dataclass(frozen=True, slots=True)
 class TakenOn:
-    """A custody stat sent to a Dask worker, with the machine it was taken on (:func:`this_machine`).
+    """A custody stat as its fields, with the machine it was taken on (:func:`this_machine`): sent to
+    Dask workers, and made from the stat a scan-store row matched (:mod:`apkscan.batch.known`).
 
     ``st_dev`` is a number the local kernel gives each mounted file system: two NFS clients of one
     export see one file under two device numbers, so a worker on another machine compared it and
@@ -200,6 +200,8 @@ def this_machine() -> str:
             with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
                 _MACHINE = "boot:" + fh.read().strip()
         except OSError:
+            import socket  # only without /proc: every command imports this module at start-up
+
             _MACHINE = "host:" + socket.gethostname()
     return _MACHINE
 
