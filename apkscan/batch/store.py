@@ -16,19 +16,17 @@ What is keyed by what (the decision, and why):
   stat: another hard link to a file already known (backup snapshots share files that way),
   taken only while the known path still names that very file (a remounted image may reuse
   device and inode numbers).
-  A file modified less than two seconds before its stat was taken gets no stat key (the same
-  tick could hide a second write: git's "racy clean" rule), and a key is stored only for the
-  descriptor that was read (:mod:`apkscan.batch.stat_read`: review 56). Members that had to be spooled (inside
-  compressed or streamed containers) have no stable path: they are hashed after reading
-  and found by SHA-256, so two copies of an APK in two backups cost one parse.
+  A file modified under two seconds before its stat gets no stat key (git's "racy clean"), and a
+  key is stored only for the descriptor read (:mod:`apkscan.batch.stat_read`: review 56). Spooled
+  members have no stable path: found by SHA-256, so two copies in two backups cost one parse.
 - APKs with a ``.idsig`` beside them are not stored (the v4 result depends on that file).
 - Identities whose reading hit a transient condition (time budget, internal error,
   unreadable file) are not stored.
 
 Stored identities are pickles of the apk layer's plain dataclasses, read back with an
 unpickler that only builds ``apkscan`` classes and a few value types
-(:mod:`apkscan.batch.safe_pickle`): a planted store cannot run code. Safety for two runs on one store: WAL journal, a busy timeout, one
-short transaction per write. Opening, checking and the schema: :mod:`apkscan.batch.store_open`
+(:mod:`apkscan.batch.safe_pickle`): a planted store cannot run code. Two runs on one store: WAL
+journal, a busy timeout, one short transaction per write. Opening, checking and the schema: :mod:`apkscan.batch.store_open`
 (a damaged store is set aside, ``STORE_CORRUPT``; one that cannot be written or stays locked is
 left alone, ``STORE_UNAVAILABLE``; a newer one is unused, ``STORE_NEWER``). None stops a scan.
 A stored row that is not what its table holds (another type, or one that fails when used) is a
@@ -115,7 +113,7 @@ def racy(stat: tuple[int, ...], at: int | None = None) -> bool:
     return (stat_read.now() if at is None else at) - max(stat[1], stat[2]) < RACY_NS
 
 
-def _sha256(item: ScanInput, reading: stat_read.Reading) -> str:
+def _sha256(item: ScanInput, reading: stat_read.Reading) -> str:  # a seam the tests time writes by
     return reading.sha256(item)  # held to custody's stat: a hit is never on other bytes (review 68 F3)
 
 
