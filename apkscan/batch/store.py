@@ -12,16 +12,14 @@ What is keyed by what (the decision, and why):
   SHA-256, so an unchanged file is recognised without reading it (``--rehash`` reads it
   anyway). ctime is in the key because nobody can set it: a file replaced by another of the
   same size, with its mtime copied back and the freed inode number reused (ext4 does), still
-  misses (tested). A path not seen before is also looked up by inode and device with the same
-  stat: another hard link to a file already known (backup snapshots share files that way),
-  taken only while the known path still names that very file (a remounted image may reuse
-  device and inode numbers).
+  misses (tested). A new path is also looked up by inode and device with the same stat: another
+  hard link to a known file (as backup snapshots share files), taken only while the known path
+  still names that very file (a remounted image may reuse device and inode numbers).
   A file modified under two seconds before its stat gets no stat key (git's "racy clean"), and a
   key is stored only for the descriptor read (:mod:`apkscan.batch.stat_read`: review 56). Spooled
   members have no stable path: found by SHA-256, so two copies in two backups cost one parse.
-- APKs with a ``.idsig`` beside them are not stored (the v4 result depends on that file).
-- Identities whose reading hit a transient condition (time budget, internal error,
-  unreadable file) are not stored.
+- Not stored: APKs with a ``.idsig`` beside them (the v4 result depends on that file), and
+  identities whose reading hit a transient condition (time budget, internal error, unreadable file).
 
 Stored identities are pickles of the apk layer's plain dataclasses, read back with an
 unpickler that only builds ``apkscan`` classes and a few value types
