@@ -20,9 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from apkscan.scan import scan
-from apkscan.sources.files import FileSource
-from apkscan.sources.walker import WalkOptions
+from test_data_zip_by_content import run, zipped  # one ZIP-of-a-folder and one scan helper for both
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BASE = (FIXTURES / "apks" / "clean-v1v2v3.apk").read_bytes()  # com.example.clean, test-rsa
@@ -56,18 +54,6 @@ def acquisition(root: Path, records: list[dict], apks: dict[str, bytes]) -> Path
     return d
 
 
-def zipped(folder: Path, out: Path) -> Path:
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for p in sorted(folder.rglob("*")):
-            if p.is_file():
-                z.write(p, f"{folder.name}/{p.relative_to(folder).as_posix()}")
-    return out
-
-
-def run(rules, policy, tmp_path: Path, path: Path) -> dict:
-    return scan([FileSource([str(path)], WalkOptions(tmp_dir=str(tmp_path / "spool")))], rules, policy).to_dict()
-
-
 def android11(planted: bytes = PLANTED) -> tuple[list[dict], dict[str, bytes]]:
     stem = f"{PKG}_{PKG}-ZGVm"
     files = {DIR11 + "base.apk": BASE, DIR11 + "split_config.en.apk": EN, DIR11 + "split_config.xxhdpi.apk": planted}
@@ -85,7 +71,7 @@ def test_split_set_of_one_package_is_one_app_with_the_planted_split_flagged(rule
     records, apks = android11()
     path = acquisition(tmp_path / "acq", records, apks)
     if packing == "zip":
-        path = zipped(path, tmp_path / "acq.zip")
+        path = zipped(path, tmp_path / "acq.zip", zipfile.ZIP_DEFLATED)
     doc = run(rules, policy, tmp_path, path)
     app = _only_app(doc)
     assert app["identity"]["split"] is None and app["source"]["chain"][-1].endswith(f"apks/{PKG}_{PKG}-ZGVm.apk")
