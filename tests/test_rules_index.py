@@ -181,17 +181,12 @@ def test_agree_on_near_misses_of_every_publisher_name_and_subject(rulesets, fixt
     (:class:`apkscan.rules.prefilter.Publishers`): each name near every publisher name, pattern and
     known subject put on every certificate of the fixture (signers, lineage, present), as subject
     and as issuer, with the built-in packs, one more pack with publishers, and that pack alone."""
-    from test_rules_prefilter import _names
+    from test_rules_prefilter import named_variants
 
     base = identify(str(REPO / "fixtures" / "apks" / fixture))
     for rules in rulesets:
-        found = 0
-        for attrs in _names(rules):
-            for field in ("subject_attrs", "issuer_attrs"):
-                ident = copy.deepcopy(base)
-                for cert in _certs(ident):
-                    setattr(cert, field, copy.deepcopy(attrs))
-                found += any(e.field.endswith((".O", ".CN", ".OU")) for f in _agree(ident, rules) for e in f.evidence)
+        found = sum(any(e.field.endswith((".O", ".CN", ".OU")) for f in _agree(ident, rules) for e in f.evidence)
+                    for ident in named_variants(base, rules))
         assert found  # publisher evidence was found: the comparison is not empty
 
 

@@ -144,6 +144,19 @@ def test_sound_on_near_misses_of_every_label(rulesets):
         assert hits
 
 
+def named_variants(base, rules):
+    """Copies of ``base`` with each of :func:`_names` put on every certificate (verified signers,
+    lineage, certificates present), as subject and then as issuer."""
+    from test_rules_index import _certs
+
+    for attrs in _names(rules):
+        for field in ("subject_attrs", "issuer_attrs"):
+            ident = copy.deepcopy(base)
+            for cert in _certs(ident):
+                setattr(cert, field, copy.deepcopy(attrs))
+            yield ident
+
+
 def _names(rules) -> list[dict[str, list[str]]]:
     """Subjects near every publisher name and pattern the packs know (listed names whole, by their
     first word, with legal forms, confusables and case), and every known certificate's subject."""
@@ -177,17 +190,9 @@ def _names(rules) -> list[dict[str, list[str]]]:
 def test_sound_on_near_misses_of_every_publisher_name_and_subject(rulesets, fixture):
     """Each name put on every certificate of the fixture as subject and as issuer (verified
     signers, lineage, certificates present), with the fixture's own serial and dates."""
-    from test_rules_index import _certs
-
     base = identify(str(REPO / "fixtures" / "apks" / fixture))
     for rules in rulesets:
-        hits = 0
-        for attrs in _names(rules):
-            for field in ("subject_attrs", "issuer_attrs"):
-                ident = copy.deepcopy(base)
-                for cert in _certs(ident):
-                    setattr(cert, field, copy.deepcopy(attrs))
-                hits += _sound(ident, rules)
+        hits = sum(_sound(ident, rules) for ident in named_variants(base, rules))
         assert hits
 
 
