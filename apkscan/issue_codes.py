@@ -84,6 +84,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "DOCUMENT_VERSION_UNSUPPORTED": (E, "schema_version … is not supported (this apkscan reads 1.x)"),
     "INPUT_BAD_SDK_RANGE": (E, "minSdkVersion … is above maxSdkVersion …"),
     "INPUT_CHANGED_DURING_SCAN": (E, "the file or folder changed or was replaced while it was scanned (its device, inode, size, mtime or ctime moved between its folder's listing or the custody hash and a read; a folder became a symlink): nothing read from it is reported"),
+    "INPUT_OPEN_FOR_WRITING": (E, "another process held the file open for writing (a descriptor or a shared writable mapping) when it was opened for reading: its bytes could change without moving its stat, so nothing is read from it (Linux refuses a read lease then)"),
     "INPUT_CONTENT_DIGEST_UNAVAILABLE": (E, "no APK Signing Block: content digests cannot be computed"),
     "INPUT_SKIPPED": (W, "apkscan diff: an app of the older scan whose place the newer scan skipped (a link not followed, ...): worse, as an input made unreadable"),
     "INPUT_ERROR": (E, "an input error whose document gave no code (old or hand-edited scan documents)"),
@@ -342,6 +343,11 @@ CODES: dict[str, tuple[Severity, str]] = {
 ALSO_AT: dict[str, tuple[Severity, ...]] = {
     "JAR_SIG_ZIP_ENTRY_DIGEST_DID_NOT_VERIFY": (W,),  # apksig: addWarning for MANIFEST.MF's digest in a .SF
 }
+
+# Conditions of the moment, not of the bytes: an identity read under one is never stored (the scan
+# store answers for bytes, so the next run must read them again).
+TRANSIENT = frozenset({"INPUT_TIMEOUT", "INTERNAL_ERROR", "INPUT_UNREADABLE", "INPUT_LIMIT_EXCEEDED",
+                       "INPUT_CHANGED_DURING_SCAN", "INPUT_OPEN_FOR_WRITING"})
 
 SCHEME_PREFIXES = {"v2": "V2_SIG_", "v3": "V3_SIG_", "v31": "V3_SIG_"}  # v3.1 reports as v3, as apksig does
 

@@ -19,7 +19,7 @@ What is keyed by what (the decision, and why):
   key is stored only for the descriptor read (:mod:`apkscan.batch.stat_read`: review 56). Spooled
   members have no stable path: found by SHA-256, so two copies in two backups cost one parse.
 - Not stored: APKs with a ``.idsig`` beside them (the v4 result depends on that file), and
-  identities whose reading hit a transient condition (time budget, internal error, unreadable file).
+  identities read under a condition of the moment (``issue_codes.TRANSIENT``: time budget, a writer...).
 
 Stored identities are pickles of the apk layer's plain dataclasses, read back with an
 unpickler that only builds ``apkscan`` classes and a few value types
@@ -47,11 +47,11 @@ from apkscan.batch.safe_pickle import loads, loads_or_none  # noqa: F401 (result
 from apkscan.batch.stat_read import located, path_key, stat_key, stat_of  # noqa: F401 (known.py, tests: as before)
 from apkscan.batch.store_open import (  # noqa: F401 (the store's public names, as before)
     _MIGRATIONS, BUSY_MS, CHECK_ALWAYS_BYTES, CHECK_EVERY, SCHEMA_VERSION, StoreProblem, connect, open_checked)
+from apkscan.issue_codes import TRANSIENT
 from apkscan.issues import ApkScanError, warning
 from apkscan.sources.interface import ScanInput
 
 RACY_NS = 2_000_000_000
-_TRANSIENT = ("INPUT_TIMEOUT", "INTERNAL_ERROR", "INPUT_UNREADABLE", "INPUT_LIMIT_EXCEEDED", "INPUT_CHANGED_DURING_SCAN")
 
 
 def default_path() -> str:
@@ -290,7 +290,7 @@ def storable(identity: Any) -> bool:
     ``.idsig`` beside the file, which is not in the key; stored findings or verdicts of such a
     reading would be served to every other copy of the same bytes. Decided from what identify
     read, not from whether a ``.idsig`` exists now (it may appear or go during the scan)."""
-    if identity.file is None or any(i.code.startswith(_TRANSIENT) for i in identity.errors):
+    if identity.file is None or any(i.code in TRANSIENT for i in identity.errors):
         return False
     v4 = identity.verification.schemes.get("v4") if identity.verification is not None else None
     return v4 is None or not v4.present

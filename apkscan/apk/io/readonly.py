@@ -16,12 +16,22 @@ whose folder was renamed away, or became a symlink, after the listing leads to a
 is refused, never read under the listed name (review 68 F2); an outermost file being walked has its custody stat registered (:func:`held`): every later open
 of that path in this process, and every chunk read through :func:`check_held`, must still be that
 file, unchanged, or the input is ``INPUT_CHANGED_DURING_SCAN`` (review 66 F1).
+
+A stat cannot see every write: one through a shared writable mapping whose page is already dirty
+moves no mtime or ctime (review 68 F1). So every regular file opened here for an input's bytes also
+takes a read lease (:func:`_lease`), which Linux refuses while any process holds the file open for
+writing, a writable mapping included (``INPUT_OPEN_FOR_WRITING``), and breaks when one opens it for
+writing or truncates it later: :func:`check_held` then finds it gone (``INPUT_CHANGED_DURING_SCAN``).
+A lease is the file owner's (or CAP_LEASE's) and a local file system's: elsewhere the stat checks
+stand alone.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
+import signal
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +45,8 @@ _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _READ = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 _HELD: dict[str, os.stat_result] = {}  # path -> custody stat of the outermost files being walked here
 CHANGED = "INPUT_CHANGED_DURING_SCAN"
+_LEASED: set[int] = set()  # descriptors opened by open_fd that hold a read lease
+_SETLEASE, _GETLEASE, _SETSIG = (getattr(fcntl, n, None) for n in ("F_SETLEASE", "F_GETLEASE", "F_SETSIG"))
 
 
 def open_fd(path: str | os.PathLike[str], *, regular: bool = False, follow: bool = True,
@@ -70,10 +82,36 @@ def open_fd(path: str | os.PathLike[str], *, regular: bool = False, follow: bool
                 raise ApkScanError("INPUT_NOT_A_FILE", "not a regular file (a FIFO, device or socket took its name)")
             if expect is not None and not same_file(expect, st):
                 raise changed()
+        _lease(fd) if regular else _LEASED.discard(fd)
     except BaseException:
+        _LEASED.discard(fd)
         os.close(fd)
         raise
     return fd
+
+
+def _lease(fd: int) -> None:
+    """A read lease on ``fd``: refused while another descriptor or a shared writable mapping of the
+    file is open for writing (``INPUT_OPEN_FOR_WRITING``: bytes that can change without moving the
+    stat are no evidence), broken when one is opened later (seen by :func:`check_held`). The break
+    is signalled with SIGURG, ignored unless handled (the default, SIGIO, would end the process);
+    the writer waits until the descriptor is closed, at most ``/proc/sys/fs/lease-break-time``.
+    Not the owner without CAP_LEASE, or a file system without leases (NFS): no lease, the stat
+    checks stand alone."""
+    _LEASED.discard(fd)
+    if _SETLEASE is None:
+        return
+    try:
+        fcntl.fcntl(fd, _SETSIG, signal.SIGURG)
+        fcntl.fcntl(fd, _SETLEASE, fcntl.F_RDLCK)
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EBUSY):
+            raise ApkScanError("INPUT_OPEN_FOR_WRITING", "another process holds this file open for writing (a "
+                               "descriptor or a shared writable mapping): its bytes can change without moving "
+                               "its stat, so nothing is read from it; scan it once the writer is closed, or "
+                               "scan a read-only copy") from None
+        return
+    _LEASED.add(fd)
 
 
 def open_dir(path: str | os.PathLike[str], *, dir_fd: int | None = None, follow: bool = True,
@@ -143,7 +181,10 @@ def held_stat(path: str) -> os.stat_result | None:
 
 def check_held(fd: int, expect: os.stat_result | None) -> None:
     """After a read through ``fd``: the file is still ``expect``'s, unchanged (a write or a growth
-    since moves its size, mtime or ctime); else :data:`CHANGED`."""
+    since moves its size, mtime or ctime), and its read lease unbroken (no one opened it for writing
+    since, :func:`_lease`); else :data:`CHANGED`."""
+    if fd in _LEASED and fcntl.fcntl(fd, _GETLEASE) != fcntl.F_RDLCK:
+        raise changed()
     if expect is not None and not same_file(expect, os.fstat(fd)):
         raise changed()
 
