@@ -190,3 +190,40 @@ def test_the_lease_break_signal_does_not_end_the_process(tmp_path):
             readonly.check_held(fd, None)
     finally:
         os.close(fd)
+
+
+def test_a_forked_worker_drops_the_parents_leases_and_nothing_else(tmp_path):
+    """A pool worker is forked while the walk holds a leased container open: the worker's copy would
+    keep the lease after the parent closes the file, and a writer would wait for it. The worker
+    closes the leased copies only: a number the parent closed and reused (a pipe) stays open."""
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"x" * 4096)
+    leased = readonly.open_fd(path, regular=True)
+    stale = readonly.open_fd(path, regular=True)
+    os.close(stale)  # still in the set; its number reused by a pipe, as the worker's own pipe may be
+    r, w = os.pipe()
+    if r != stale:
+        os.dup2(r, stale)
+        os.close(r)
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            readonly.drop_inherited()
+            os.fstat(stale)  # the pipe: still open
+            status = 0 if not readonly._LEASED else 2
+            try:
+                os.fstat(leased)
+                status = 3  # the leased copy was kept
+            except OSError:
+                pass
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    try:
+        assert os.waitstatus_to_exitcode(status) == 0
+        os.close(leased)
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))  # no copy of the lease is left anywhere
+    finally:
+        for fd in (stale, w):
+            os.close(fd)

@@ -20,6 +20,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from apkscan.apk.io.readonly import drop_inherited
 from apkscan.batch.lifeline import limit_memory, parent_end, tie_to_parent
 from apkscan.issues import error
 from apkscan.result import InputError
@@ -36,6 +37,7 @@ def _worker_main(conn: Any, settings: ScanSettings, memory_limit: int | None = N
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent unwinds
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     faulthandler.disable()  # a crash costs this input an error record, not a traceback on the user's terminal
+    drop_inherited()  # the parent's leased evidence descriptors, copied by the fork
     from apkscan.batch.known import encoded  # lines for the fast lane (its store module: not in a --no-store parent)
 
     while True:

@@ -179,6 +179,19 @@ def held_stat(path: str) -> os.stat_result | None:
     return _HELD.get(os.fspath(path)) if _HELD else None
 
 
+def drop_inherited() -> None:
+    """In a forked worker: close the parent's leased descriptors it inherited. The lease belongs to
+    the open file, so a copy kept by a worker would hold it after the parent is done with the file,
+    and a writer's open would wait up to the lease-break time for nothing."""
+    for fd in list(_LEASED):  # a number closed since may name another file now: closed only if leased
+        _LEASED.discard(fd)
+        try:
+            if fcntl.fcntl(fd, _GETLEASE) == fcntl.F_RDLCK:
+                os.close(fd)
+        except OSError:
+            pass
+
+
 def check_held(fd: int, expect: os.stat_result | None) -> None:
     """After a read through ``fd``: the file is still ``expect``'s, unchanged (a write or a growth
     since moves its size, mtime or ctime), and its read lease unbroken (no one opened it for writing
