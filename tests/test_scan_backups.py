@@ -185,6 +185,20 @@ def test_truncated_after_the_apk_keeps_the_apk(run, tmp_path):
     assert list(summary(doc)) == [("apps/com.tencent.mm/a/base.apk",)]
 
 
+@pytest.mark.parametrize("name", ["adb-v5-compressed.ab", "adb-v5-aes.ab"])
+def test_a_backup_with_crlf_header_lines_is_read_as_the_same_backup(run, tmp_path, name):
+    """Review 71 F4: the header reader took CR LF lines, the walker's detection did not, so a backup
+    that passed through a Windows tool was a ZIP error and its banned apps went unreported."""
+    data = (BACKUPS / name).read_bytes()
+    lines = 4 if b"\nnone\n" in data[:64] else 9
+    end = 0
+    for _ in range(lines):
+        end = data.index(b"\n", end) + 1
+    crlf = tmp_path / "crlf.ab"
+    crlf.write_bytes(data[:end].replace(b"\n", b"\r\n") + data[end:])
+    assert summary(run(crlf)) == summary(run(BACKUPS / name))
+
+
 def test_garbage_after_the_magic_never_crashes(run, tmp_path):
     for i, body in enumerate([b"", b"5\n", b"5\n1\nAES-256\n", b"5\n1\nnone\n" + b"\x78\x9c" + bytes(50),
                               b"99\n0\nnone\n", b"5\n0\nrot13\n"]):

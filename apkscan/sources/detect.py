@@ -37,12 +37,13 @@ def is_zip(head: bytes) -> bool:
     return head[:4] in (b"PK\x03\x04", b"PK\x05\x06")
 
 
-_MIUI_JUNK = re.compile(rb"\A(?:[\x20-\x7e\t\r]{0,200}\n){1,8}ANDROID BACKUP\n")
+_MIUI_JUNK = re.compile(rb"\A(?:[\x20-\x7e\t\r]{0,200}\n){1,8}ANDROID BACKUP\r?\n")
 
 
 def is_adb_backup(head: bytes) -> bool:
-    """``ANDROID BACKUP\\n``, also after a few short text lines (MIUI's backup writes some)."""
-    return head.startswith(b"ANDROID BACKUP\n") or bool(_MIUI_JUNK.match(head))
+    """``ANDROID BACKUP\\n`` (or ``\\r\\n``, as the header reader takes it: a backup that passed
+    through a Windows tool), also after a few short text lines (MIUI's backup writes some)."""
+    return head.startswith((b"ANDROID BACKUP\n", b"ANDROID BACKUP\r\n")) or bool(_MIUI_JUNK.match(head))
 
 
 def is_tar(head: bytes) -> bool:
