@@ -39,6 +39,15 @@ def test_a_misuse_is_exit_2_with_its_code_leading_the_message(args, code, said):
     assert code in CODES
 
 
+@pytest.mark.parametrize("option", ["--tmp-limit", "--json", "--policy"])
+def test_an_option_without_its_value_is_a_bad_value(option):
+    """Review 71 F11: `--json $OUT` with OUT empty is a missing value (click's BadOptionUsage, which
+    carries no usage line), not "anything else"."""
+    res = CliRunner().invoke(main, ["scan", APK, option])
+    assert res.exit_code == 2
+    assert f"Error: USAGE_BAD_VALUE: Option '{option}' requires an argument." in res.output, res.output
+
+
 def test_an_input_apk_given_as_a_report_file_is_an_output_refused(tmp_path):
     apk = tmp_path / "app.apk"
     shutil.copy(APK, apk)

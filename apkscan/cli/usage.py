@@ -3,8 +3,9 @@
 Every usage error click shows (exit 2) reads ``Error: USAGE_<KIND>: <the message>``; click's
 usage line, help hint and exit code are unchanged. The kind is set where apkscan raises the
 error (:class:`Conflict`, :class:`OutputRefused`, :class:`OutputRefusedValue`), else it follows
-click's exception: a value refused (``BadParameter``, which covers a missing one) or any
-other misuse (an unknown option or command, an extra argument, a run that cannot start).
+click's exception: a value refused or missing (``BadParameter``, which covers a missing argument;
+``BadOptionUsage``: an option without its value, or a flag given one) or any other misuse (an
+unknown option or command, an extra argument, a run that cannot start).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def code_of(exc: click.UsageError) -> str:
     code = getattr(exc, "code", None)
     if isinstance(code, str):
         return code
-    return BAD_VALUE if isinstance(exc, click.BadParameter) else OTHER
+    return BAD_VALUE if isinstance(exc, (click.BadParameter, click.BadOptionUsage)) else OTHER
 
 
 def coded(exc: click.UsageError) -> click.UsageError:
