@@ -130,6 +130,16 @@ def test_lost_report_exits_4_even_when_a_prohibited_app_was_found(tmp_path):
     assert "<!-- apkscan report -->" in html.read_text(encoding="utf-8")  # the other format landed
 
 
+def test_a_rules_export_that_cannot_be_written_exits_4_without_a_traceback():
+    """Review 71 F10: `rules export` wrote bare: ENOSPC was a traceback and exit 1, the code of
+    "an example failed" for `rules`. stdout is /dev/full."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "apkscan", "rules", "export", "-o", "-"], stdout=full,
+                              stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 4, proc.stderr
+    assert "cannot write the json report to -" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_inspect_exit_codes_follow_apksigner():
     """Why #3: inspect exited 0 on "Verifies: NO"; apksigner exits 1."""
     bad, good = fixture("v2-stripped.apk"), fixture("clean-v1v2v3.apk")

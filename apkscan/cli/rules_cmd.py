@@ -196,16 +196,17 @@ def test_command(rule_paths, no_builtin_rules, only) -> None:
 @click.option("--force", is_flag=True, help="Replace an existing FILE that is not an apkscan export.")
 def export_command(rule_paths, no_builtin_rules, iocs, fmt, output, force) -> None:
     """Export app rules as an MVT-compatible STIX2 bundle."""
-    from apkscan.report import formats
     from apkscan.rules.stix import export_stix, left_out_text
 
-    from apkscan.cli.common import checked_outputs
+    from apkscan.cli.common import ExitCode, checked_outputs, write_json
 
     chosen = checked_outputs({"json_path": output, "force": force}, list(rule_paths) + list(iocs),
                              options={"json": "-o/--output"})
     rules = _load(rule_paths, no_builtin_rules, iocs)
-    # the JSON writer is generic: atomic file write, or stdout for '-'
-    formats.write(export_stix(rules), "json", chosen["json"])
+    # written as a report is (atomic file write, or stdout for '-'): a write error is said, exit 4 (review 71 F10)
+    failed = write_json(export_stix(rules), chosen["json"])
     said = left_out_text(rules)
     if said:  # a round trip (export, then --iocs) would lose these matches without a word (review 64 F11)
         click.echo(f"warning: RULES_EXPORT_PARTIAL: {said}", err=True)
+    if failed:
+        raise click.exceptions.Exit(int(ExitCode.REPORT_FAILED))
