@@ -69,6 +69,9 @@ def test_hashes_default_sha256_only_and_on_request_sha1_md5():
     assert plain["sha256"] == hashlib.sha256(data).hexdigest() and plain["sha1"] is None and plain["md5"] is None
     asked = json.loads(run("inspect", "--hashes", "sha1,MD5", "--json", "-", str(apk)).stdout)[0]
     assert asked["sha1"] == hashlib.sha1(data).hexdigest() and asked["md5"] == hashlib.md5(data).hexdigest()
+    text = run("inspect", "--hashes", "sha1,md5", str(apk)).stdout  # README's example, as text (review 71 F1)
+    assert f"SHA-1: {hashlib.sha1(data).hexdigest()}  MD5: {hashlib.md5(data).hexdigest()}" in text
+    assert "SHA-1:" not in run("inspect", str(apk)).stdout
     bad = run("inspect", "--hashes", "sha1,crc32", str(apk))
     assert bad.returncode == 2 and "unknown hash crc32" in bad.stderr and "Traceback" not in bad.stderr
 

@@ -171,7 +171,8 @@ def format_identity(identity: ApkIdentity) -> str:
     d = identity.to_dict()
     out = [f"File: {_safe(d['path'])}"]  # a file or member name: escapes, newlines, bytes not UTF-8
     if d["size"] is not None:
-        out.append(f"  Size: {d['size']} bytes  SHA-256: {d['sha256']}")
+        more = "".join(f"  {name}: {d[key]}" for name, key in (("SHA-1", "sha1"), ("MD5", "md5")) if d.get(key))
+        out.append(f"  Size: {d['size']} bytes  SHA-256: {d['sha256']}{more}")  # --hashes: SHA-1, MD5 too
     if d["package"] is not None:
         out.append(_fields(Package=d["package"], versionCode=d["version_code"], versionName=d["version_name"]))
         out.append(_fields(Label=d["label"], minSdk=d["min_sdk"], targetSdk=d["target_sdk"], split=d["split"]))
