@@ -39,7 +39,7 @@ from apkscan.sources.zip_readings import (CLASSIC, SECOND, TWO_READINGS, ZIP64, 
                                           two_readings, zip64_named)
 
 NOT_AN_INPUT = "not an APK or a known container"
-V4_BESIDE = "v4 signature (.idsig) of the APK beside it: read with that APK (unless --no-idsig), deciding nothing but its v4"
+V4_BESIDE = "v4 signature (.idsig) of the APK beside it: read with that APK, deciding nothing but its v4"
 SAME_DATA = "same data as another member, read once (the ZIP names those bytes more than once)"
 
 
