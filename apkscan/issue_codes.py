@@ -192,6 +192,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "SOURCE_STAMP_UNKNOWN_SIG_ALGORITHM": (W, "Unknown signature algorithm: …"),
     "SOURCE_STAMP_VERIFY_EXCEPTION": (W, "Failed to verify … signature: …"),
     "STORE_CORRUPT": (W, "the scan store is not a readable SQLite database: set aside, a new one is used"),
+    "STORE_INSIDE_INPUT": (W, "the default scan store lies inside an input (`scan ~`): the run uses no store, since the scan never writes into evidence"),
     "STORE_NEWER": (W, "the scan store's schema is newer than this apkscan: left unused"),
     "STORE_ROW_IGNORED": (W, "a scan store row is not what its table holds (damaged or planted): a miss, computed again"),
     "STORE_UNAVAILABLE": (W, "the scan store cannot be opened or written: scanning without it"),

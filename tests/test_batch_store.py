@@ -385,6 +385,26 @@ def test_an_apk_spooled_from_two_backups_is_parsed_once(rules, tmp_path, parses)
     assert all(x["path"].startswith(str(b)) for x in second)  # each app names where it was found
 
 
+def test_scan_of_a_folder_holding_the_default_store_runs_without_one(tmp_path, monkeypatch):
+    """Review 71 F3: ``scan ~`` refused itself over a ``--store`` the user never typed (the
+    default store lies in ~/.cache). The default store inside an input is left unused, with a
+    warning: nothing is written into the evidence, and the evidence is scanned. A store the user
+    names inside an input is still refused (below), and so is --resume, which needs one."""
+    home = tmp_path / "home"
+    (home / ".cache").mkdir(parents=True)
+    shutil.copy(APKS / "wechat-impostor.apk", home / "a.apk")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    before = sorted(str(p.relative_to(home)) for p in home.rglob("*"))
+    res = CliRunner().invoke(main, ["scan", str(home), "-q", "--json", str(tmp_path / "r.json")])
+    assert res.exit_code == 1, res.output
+    assert "warning: STORE_INSIDE_INPUT: the default store" in res.output
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["options"]["store"] is False and [a["package"] for a in doc["apps"]] == ["com.tencent.mm"]
+    assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == before  # no store, no rule cache written
+    res = CliRunner().invoke(main, ["scan", str(home), "-q", "--resume"])
+    assert res.exit_code == 2 and "inside the input" in res.output
+
+
 def test_store_inside_an_input_folder_is_refused_before_any_work(tmp_path):
     cli = main
     evidence = tmp_path / "evidence"

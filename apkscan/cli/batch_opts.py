@@ -124,6 +124,10 @@ def _open_store(run: BatchRun, opts: dict, inputs: Any) -> Any:
 
     path = opts["store_path"] or st.default_path()
     conflict = store_conflict(path, inputs)  # path, path-wal, path-shm, path-journal
+    if conflict and not opts["store_path"] and not opts["resume"]:  # `scan ~`: the default store is in the evidence
+        click.echo(f"warning: STORE_INSIDE_INPUT: the default store {path}: {conflict}: this run uses no store "
+                   "(the scan never writes into evidence; --store PATH outside the inputs keeps one)", err=True)
+        return None
     if conflict:
         raise OutputRefused(f"--store {path}: {conflict} (the scan never writes into evidence)")
     linked = store_links(path)  # even with --force: it may be evidence elsewhere
