@@ -43,8 +43,10 @@ def test_both_examples_lint(work):
     assert "warning" not in res.stderr
 
 
-def test_the_rule_examples_pass_beside_the_shipped_packs(work):
-    res = apkscan(work, "rules", "test", "--rules", "myorg.yaml")
+@pytest.mark.parametrize("given", [["myorg.yaml"], ["--rules", "myorg.yaml"]])
+def test_the_rule_examples_pass_beside_the_shipped_packs(work, given):
+    """As README's comment says (`rules test myorg.yaml`, review 71 F7), and as --rules adds it."""
+    res = apkscan(work, "rules", "test", *given)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "PASS myorg.wechat example 0: expected app/confirmed, got app/confirmed" in res.stdout
     assert "PASS myorg.wechat example 1: expected impersonation" in res.stdout

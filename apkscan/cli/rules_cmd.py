@@ -171,14 +171,16 @@ def _is_policy(path) -> bool:
 
 
 @rules_command.command("test")
+@click.argument("files", nargs=-1, type=click.Path())
 @_rules_opt
 @_builtin_opt
 @click.option("--rule", "only", help="Only rules whose id starts with this.")
-def test_command(rule_paths, no_builtin_rules, only) -> None:
-    """Run the examples embedded in rule files; exit 1 if any fails."""
+def test_command(files, rule_paths, no_builtin_rules, only) -> None:
+    """Run the examples embedded in rule files (the shipped packs and FILES, as --rules FILE would
+    add them); exit 1 if any fails."""
     from apkscan.rules.selftest import run_examples
 
-    rules = _load(rule_paths, no_builtin_rules, ())
+    rules = _load(tuple(files) + tuple(rule_paths), no_builtin_rules, ())
     results = run_examples(rules, only)
     failed = [r for r in results if not r.passed]
     for r in results:
