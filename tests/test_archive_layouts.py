@@ -140,6 +140,20 @@ def test_roots_tried_are_bounded_by_misses_and_the_rest_named(tmp_path, monkeypa
     assert "2 more" in message and "evidence/d2/, evidence/d3/" in message
 
 
+def test_names_looked_at_are_bounded_and_the_rest_said(tmp_path, monkeypatch):
+    """A deep chain of folders costs a look at every name below each: past the characters budget the
+    folders left are said (one error), never passed over."""
+    from apkscan.sources import archive_layouts
+
+    monkeypatch.setattr(archive_layouts, "MAX_LOOKED", 1)
+    archive = zipped(evidence(tmp_path), tmp_path / "evidence.zip")
+    found = items(archive)
+    problems = [p for p in found if isinstance(p, InputProblem)]
+    assert [(p.chain, p.issues[0].code) for p in problems] == [((str(archive), "evidence/bob/"), "LAYOUT_NOT_READ")]
+    assert "1 characters of names" in problems[0].issues[0].message
+    assert {r.chain[1] for r in found if isinstance(r, RecordedApp)} == {"evidence/alice/"}  # tried before the bound
+
+
 def test_cli_exit_code_and_reports_carry_the_tar_layout_error(tmp_path):
     archive = tarred(evidence(tmp_path), tmp_path / "evidence.tar.gz")
     out = tmp_path / "scan.json"
