@@ -121,15 +121,37 @@ def test_names_that_only_look_like_markers_claim_nothing(tmp_path):
         assert len(not_inputs(found)) == 3
 
 
-def test_roots_tried_are_bounded_and_the_rest_said(tmp_path, monkeypatch):
+def test_roots_tried_are_bounded_by_misses_and_the_rest_named(tmp_path, monkeypatch):
+    """Only folders that turn out to be no layout count (review 70 F8): decoy packages.json files
+    cannot push a real layout past the bound, and the error names the folders left and their count."""
     from apkscan.sources import archive_layouts
 
-    monkeypatch.setattr(archive_layouts, "MAX_ROOTS", 1)
+    monkeypatch.setattr(archive_layouts, "MAX_ROOTS", 2)
+    root = evidence(tmp_path)
+    for n in range(1, 4):
+        (root / f"d{n}").mkdir()
+        (root / f"d{n}" / "packages.json").write_text("[]")
+    archive = zipped(root, tmp_path / "evidence.zip")
+    found = items(archive)
+    assert {r.chain[1] for r in found if isinstance(r, RecordedApp)} == {"evidence/alice/", "evidence/bob/"}
+    problems = [(p.chain, p.issues[0].code) for p in found if isinstance(p, InputProblem)]
+    assert problems == [((str(archive), "evidence/d2/"), "LAYOUT_NOT_READ")]
+    message = next(p for p in found if isinstance(p, InputProblem)).issues[0].message
+    assert "2 more" in message and "evidence/d2/, evidence/d3/" in message
+
+
+def test_names_looked_at_are_bounded_and_the_rest_said(tmp_path, monkeypatch):
+    """A deep chain of folders costs a look at every name below each: past the characters budget the
+    folders left are said (one error), never passed over."""
+    from apkscan.sources import archive_layouts
+
+    monkeypatch.setattr(archive_layouts, "MAX_LOOKED", 1)
     archive = zipped(evidence(tmp_path), tmp_path / "evidence.zip")
     found = items(archive)
-    assert {r.chain[1] for r in found if isinstance(r, RecordedApp)} == {"evidence/alice/"}
-    problems = [(p.chain, p.issues[0].code) for p in found if isinstance(p, InputProblem)]
-    assert problems == [((str(archive), "evidence/bob/"), "LAYOUT_NOT_READ")]
+    problems = [p for p in found if isinstance(p, InputProblem)]
+    assert [(p.chain, p.issues[0].code) for p in problems] == [((str(archive), "evidence/bob/"), "LAYOUT_NOT_READ")]
+    assert "1 characters of names" in problems[0].issues[0].message
+    assert {r.chain[1] for r in found if isinstance(r, RecordedApp)} == {"evidence/alice/"}  # tried before the bound
 
 
 def test_cli_exit_code_and_reports_carry_the_tar_layout_error(tmp_path):

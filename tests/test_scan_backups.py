@@ -270,7 +270,7 @@ def summary_multi(doc, top: str = "") -> list[tuple]:
     """(chain below the acquisition, package, origin, verdict, finding kinds/strengths), sorted."""
     rows = []
     for a in doc["apps"]:
-        key = list(a["source"]["chain"][1:])
+        key = [k for k in a["source"]["chain"][1:] if not top or k != top]  # a flat layout in top/ is read there
         key[0] = key[0][len(top):] if key[0].startswith(top) else key[0]
         rows.append((tuple(key), a["package"], a["identity"]["origin"], a["verdict"],
                      tuple(sorted((f["kind"], f["strength"]) for f in a["findings"]))))

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from apkscan import jsonbound
 from apkscan.apk.crypto.interop import MAX_NAME_TEXT, MAX_READINGS, read_androidqf_name
@@ -112,6 +112,14 @@ def known_file(rel: str) -> bool:
     """A file AndroidQF itself writes (relative to the acquisition's root): read or skipped by name,
     unless its bytes are an APK. Anything else in the folder or ZIP is classified by content."""
     return rel in KNOWN_FILES or rel.startswith(KNOWN_FOLDERS) or bool(_SETTINGS.fullmatch(rel))
+
+
+def owns(tree: Tree) -> Callable[[str], bool]:
+    """What the reader reads as its own: the acquisition's files, ``apks/`` and ``logs/``. Another
+    folder in it is no part of what AndroidQF writes: it may hold a layout of its own (review 70 F3)."""
+    root = acquisition_root(tree.names(), tree) or ""
+    return lambda name: name.startswith(root) and ("/" not in name[len(root):]
+                                                   or name[len(root):].startswith(("apks/",) + KNOWN_FOLDERS))
 
 
 class AndroidQFReader:

@@ -7,27 +7,39 @@ counted as "not an APK". Here the ZIP's names propose roots: every folder where 
 layout's marker wants it (:func:`registry.marks`), and the folder above it (a layout under one
 top folder is claimed there, as in a folder walk). Each is tried shallowest first, as the
 folder walk tries it (markers on its shallow names, then the layout's own test), and a claimed
-sub-tree is read by its layout's reader under the chain ``archive ▸ root/``. Bounded: at most
-:data:`MAX_ROOTS` roots are tried; a layout past them is a ``LAYOUT_NOT_READ`` error.
+sub-tree is read by its layout's reader under the chain ``archive ▸ root/``.
+
+A layout told from names claims only what its reader reads as its own (review 70 F2, F3, F10):
+a flat one (Titanium, Swift) its folder's files, a Neo Backup its instances, an AndroidQF
+acquisition its files, ``apks/`` and ``logs/``. Folders below that it does not hold are tried
+on, at an archive's root (a layout or a bundle there) and below it, and in a folder claimed by
+a layout (:func:`files._readers`): one Neo ``.properties`` file cannot hide an acquisition.
+
+Bounded: :data:`MAX_ROOTS` folders tried that turned out no layout (decoys cannot push a real
+layout out: a layout found does not count), and :data:`MAX_LOOKED` characters of names looked
+at; the folders left are one ``LAYOUT_NOT_READ`` error naming their count and the first few.
 
 A tar is a stream read once, and a layout reader needs a tree: its layouts are not read. The
 names it holds are kept (at most :data:`MAX_TAR_NAMES`) and tried the same way, by name only,
-once the tar has been read: each layout found is one ``LAYOUT_NOT_READ`` error (exit 3), never
-a silent "not an APK" skip of its records.
+once the tar has been read: each layout found, at its root and below, is one ``LAYOUT_NOT_READ``
+error (exit 3), never a silent "not an APK" skip of its records.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
+from typing import NamedTuple
 
 from apkscan.issues import error
 from apkscan.sources import registry
 from apkscan.sources.interface import InputProblem, Item, Member
 
-MAX_ROOTS = 64  # sub-trees tried as layouts in one archive (each costs a look at its names)
+MAX_ROOTS = 4096  # folders of one archive tried as layouts and found none (each costs a look at its names)
+MAX_LOOKED = 256 << 20  # characters of names looked at in those tries (~2 s: a name, once per folder above it)
 MAX_TAR_NAMES = 200_000  # names of a tar kept to look for layouts (a ZIP holds at most as many)
 ADVICE = "extract the archive and scan the folder"
+SHOWN = 3  # folders not looked at, named in the bound's error
 
 
 def _marking(names: Iterable[str]) -> Iterator[tuple[list[str], int]]:
@@ -54,22 +66,31 @@ def proposed_roots(names: Iterable[str]) -> list[str]:
     return sorted(found, key=lambda r: (r.count("/"), r))
 
 
-class SubTree:
-    """The names of a tree under ``root``, as a tree of its own (the reader's chain shows the root)."""
+def _span(names: list[str], root: str) -> tuple[int, int]:
+    """Where the names under ``root`` lie in the sorted ``names``."""
+    lo = bisect.bisect_left(names, root)
+    return lo, bisect.bisect_left(names, root + "\U0010ffff", lo)
 
-    def __init__(self, tree, root: str, flat: bool = False):
-        self.tree, self.root, self.chain = tree, root, tuple(tree.chain) + (root,)
-        names = tree.names()
-        lo = bisect.bisect_left(names, root)
-        hi = bisect.bisect_left(names, root + "\U0010ffff", lo)
-        self._names = [n[len(root):] for n in names[lo:hi] if not flat or "/" not in n[len(root):]]
+
+class SubTree:
+    """The names of a tree under ``root``, as a tree of its own (the reader's chain shows the root):
+    ``flat``, its own files only; ``skip``, the names (of ``tree``) that layouts below it read."""
+
+    def __init__(self, tree, root: str, flat: bool = False, skip: Collection[str] = frozenset(),
+                 names: list[str] | None = None):
+        """``names``: ``tree.names()``, when the caller has them (a ZIP's are copied at each call)."""
+        self.tree, self.root = tree, root
+        self.chain = tuple(tree.chain) + ((root,) if root else ())
+        names = tree.names() if names is None else names
+        lo, hi = _span(names, root)
+        self._names = [n[len(root):] for n in names[lo:hi] if not (flat and "/" in n[len(root):]) and n not in skip]
 
     def names(self) -> list[str]:
         return list(self._names)
 
     def member(self, name: str) -> Member:
         member = self.tree.member(self.root + name)
-        if member.name[:len(self.root)].replace("\\", "/") == self.root:  # shown as stored, the root left out
+        if self.root and member.name[:len(self.root)].replace("\\", "/") == self.root:  # shown as stored, less the root
             member.name = member.name[len(self.root):]
         return member
 
@@ -90,62 +111,130 @@ class _Names:
         raise KeyError(name)  # an acquisition.json is not read: claimed by packages.json beside apks/ only
 
 
-def find(tree) -> Iterator[tuple[str, registry.LayoutFormat | None, SubTree | None]]:
-    """Each layout below ``tree``'s root: (root, its format, the sub-tree to read); past
-    :data:`MAX_ROOTS` roots tried, one (first root left, None, None) and no more."""
-    claimed: list[str] = []
-    tried = 0
-    for root in proposed_roots(tree.names()):
-        if any(root.startswith(c) for c in claimed):
+class Found(NamedTuple):
+    """The layouts of a tree (each root, its format, the sub-tree its reader reads) and the
+    folders not looked at past :data:`MAX_ROOTS` (their count, the first :data:`SHOWN`)."""
+
+    layouts: list[tuple[str, registry.LayoutFormat, SubTree]]
+    unlooked: int = 0
+    first: tuple[str, ...] = ()
+
+
+def _claim(names: list[str], root: str, fmt: registry.LayoutFormat, tree) -> list[str]:
+    """The names (of the whole tree, sorted) that the layout at ``root`` reads as its own."""
+    owns = fmt.owns(tree)
+    lo, hi = _span(names, root)
+    return [n for n in names[lo:hi] if owns(n[len(root):])]
+
+
+def _owned(claims: list[list[str]], root: str) -> bool:
+    """A layout above ``root`` reads a name under it as its own (an instance folder, ``apks/``):
+    ``root`` is part of that layout, not one of its own."""
+    return any(lo < hi for lo, hi in (_span(owned, root) for owned in claims))
+
+
+def find(tree, at_root: registry.LayoutFormat | None = None) -> Found:
+    """Each layout in ``tree``: ``at_root`` (the layout its root's names claim) first, then every
+    one below, shallowest first. A layout claims only the names its reader reads as its own
+    (:attr:`registry.LayoutFormat.owns`; a flat one, its folder's files): a folder below that none
+    of them holds is tried on, as a folder walk offers each sub-folder (review 70 F2, F3). Each
+    layout's sub-tree leaves out what the layouts below it read."""
+    names = tree.names()
+    if at_root is not None and at_root.flat and not at_root.detect(SubTree(tree, "", flat=True, names=names)):
+        at_root = None  # its files lie in a folder below the root: claimed there
+    claims = [_claim(names, "", at_root, tree)] if at_root is not None and not at_root.flat else []
+    hits: list[tuple[str, registry.LayoutFormat]] = [("", at_root)] if at_root is not None else []
+    roots, misses, looked = proposed_roots(names), 0, 0
+    for i, root in enumerate(roots):
+        if _owned(claims, root):
             continue
-        if tried == MAX_ROOTS:
-            yield root, None, None
-            return
-        tried += 1
-        sub = SubTree(tree, root)
+        if misses == MAX_ROOTS or looked > MAX_LOOKED:  # only misses count: decoys cannot hide a layout
+            rest = [r for r in roots[i:] if not _owned(claims, r)]
+            return Found(_partition(tree, names, hits), len(rest), tuple(rest[:SHOWN]))
+        sub = SubTree(tree, root, names=names)
+        looked += sum(map(len, sub._names))
         fmt = registry.layout_format(sub, registry.shallow_names(sub.names()))
-        if fmt is not None:
-            claimed += [] if fmt.flat else [root]  # a flat layout's sub-folders are tried on, as in a folder
-            yield root, fmt, SubTree(tree, root, flat=True) if fmt.flat else sub
+        if fmt is None:
+            misses += 1
+            continue
+        hits.append((root, fmt))
+        if not fmt.flat:
+            claims.append(_claim(names, root, fmt, sub))
+    return Found(_partition(tree, names, hits))
 
 
-def not_read(chain: tuple[str, ...], root: str, label: str, why: str) -> InputProblem:
+def _scope(names: list[str], root: str, flat: bool) -> list[str]:
+    lo, hi = _span(names, root)
+    return [n for n in names[lo:hi] if not (flat and "/" in n[len(root):])]
+
+
+def _partition(tree, names: list[str], hits: list[tuple[str, registry.LayoutFormat]]) -> list:
+    """Each layout with its sub-tree: the names under its root less those of the layouts below it."""
+    hits = sorted(hits)
+    roots = [r for r, _ in hits]
+    out = []
+    for i, (root, fmt) in enumerate(hits):
+        skip: set[str] = set()
+        for below, inner in hits[i + 1:bisect.bisect_left(roots, root + "\U0010ffff", i + 1)]:
+            skip.update(_scope(names, below, inner.flat))
+        out.append((root, fmt, SubTree(tree, root, flat=fmt.flat, skip=skip, names=names)))
+    return sorted(out, key=lambda f: (f[0].count("/"), f[0]))
+
+
+def not_read(chain: tuple[str, ...], root: str, label: str, why: str, advice: str = ADVICE) -> InputProblem:
     where = f"below this archive's root ({root})" if root else "at this archive's root"
     return InputProblem(chain + ((root,) if root else ()), [error(
-        "LAYOUT_NOT_READ", f"{label} {where}: {why}; its records are not read: {ADVICE}")])
+        "LAYOUT_NOT_READ", f"{label} {where}: {why}; its records are not read: {advice}")])
 
 
-def _past(root: str) -> str:
-    return f"more than {MAX_ROOTS} folders of this archive were tried as layouts (from {root} on: not looked at)"
+def past(found: Found, what: str = "archive") -> str:
+    """The bound's reason, naming the first folders it left (review 70 F8)."""
+    shown = ", ".join(found.first) + (", ..." if found.unlooked > len(found.first) else "")
+    return (f"the folders of this {what} tried as layouts reached the bound ({MAX_ROOTS} that were none, or "
+            f"{MAX_LOOKED} characters of names looked at); {found.unlooked} more that a name marks were not "
+            f"looked at ({shown})")
 
 
-def read_below(walker, tree, reader, depth: int) -> Iterator[Item]:
-    """The layouts below a ZIP's root, each read by its reader; their files are left out of
-    ``reader``, the plain walk of the rest (its ``exclude``: their records' indexes)."""
-    for root, fmt, sub in find(tree):
-        if fmt is None:
-            yield not_read(tree.chain, root, "a backup layout may lie", _past(root))
-            continue
-        reader.exclude.update(tree.index(root + n) for n in sub.names())
+def read_below(walker, tree, reader, depth: int, at_root: registry.LayoutFormat | None = None) -> Iterator[Item]:
+    """The layouts of a ZIP (``at_root``: a flat one at its root), each read by its reader; their
+    files are left out of ``reader``, the plain walk of the rest (its ``exclude``: their records' indexes)."""
+    found = find(tree, at_root)
+    yield from _read(walker, tree, found, depth, reader)
+
+
+def read_tree(walker, tree, fmt: registry.LayoutFormat, depth: int) -> Iterator[Item]:
+    """A ZIP whose root a layout (not flat) claims: it reads its own names, and the layouts below
+    it that it does not hold are read each by theirs (review 70 F3)."""
+    found = find(tree, fmt)
+    (_, _, own), below = found.layouts[0], found.layouts[1:]
+    yield from walker._entries(fmt.open(own if below else tree, walker.ctx), depth + 1)
+    yield from _read(walker, tree, found._replace(layouts=below), depth, None)
+
+
+def _read(walker, tree, found: Found, depth: int, reader) -> Iterator[Item]:
+    for root, fmt, sub in found.layouts:
+        if reader is not None:
+            reader.exclude.update(tree.index(root + n) for n in sub.names())
         if fmt.open is None:
             yield registry.unsupported_layout(fmt, sub.chain)
             continue
         yield from walker._entries(fmt.open(sub, walker.ctx), depth + 1)
+    if found.unlooked:
+        yield not_read(tree.chain, found.first[0], "a backup layout may lie", past(found))
 
 
 STREAMED = "a tar archive is read as a stream, and a layout's reader needs a folder"
 
 
 def in_tar(chain: tuple[str, ...], names: list[str], unlooked: str | None) -> Iterator[InputProblem]:
-    """The layouts a tar's names hold, each one error (``unlooked``: a marking name met past
-    :data:`MAX_TAR_NAMES`, whose folder was not looked at)."""
+    """The layouts a tar's names hold, at its root and below, each one error (``unlooked``: a
+    marking name met past :data:`MAX_TAR_NAMES`, whose folder was not looked at)."""
     tree = _Names(names, chain)
-    fmt = registry.layout_format(tree, registry.shallow_names(tree.names()))
-    if fmt is not None:
-        yield not_read(chain, "", fmt.label, STREAMED)
-    else:
-        for root, fmt, _ in find(tree):
-            yield not_read(chain, root, fmt.label if fmt else "a backup layout may lie", STREAMED if fmt else _past(root))
+    found = find(tree, registry.layout_format(tree, registry.shallow_names(tree.names())))
+    for root, fmt, _ in found.layouts:
+        yield not_read(chain, root, fmt.label, STREAMED)
+    if found.unlooked:
+        yield not_read(chain, found.first[0], "a backup layout may lie", past(found))
     if unlooked is not None:
         yield not_read(chain, unlooked.rpartition("/")[0] + "/", "a backup layout may lie",
                        f"more than {MAX_TAR_NAMES} names in this tar (from {unlooked!r} on: not looked at)")

@@ -35,7 +35,7 @@ class BundleReader(ZipReader):
         """Like :meth:`ZipReader.entries`, but a member skipped by its name (OBB, APKMirror's
         signature) is scanned after all when its bytes are an APK (a ZIP holding a manifest)."""
         for entry in self.archive.entries:
-            if empty_folder(entry):
+            if empty_folder(entry) or entry.index in self.exclude:  # read by a layout below the root
                 continue
             skip = self.skip_reason(entry.name)
             try:  # a skipped name is looked at by its head first: data is neither inflated nor charged,

@@ -29,7 +29,8 @@ from apkscan.sources.bundles import SPLIT_NAME, is_split_folder
 from apkscan.sources.custody import record as custody_record
 from apkscan.sources.folder_walk import Folder, shallow_listing, walk_down
 from apkscan.sources.interface import InputFile, InputProblem, Item, Member, Skipped
-from apkscan.sources.registry import layout_format, unsupported_layout
+from apkscan.sources import archive_layouts
+from apkscan.sources.registry import LayoutFormat, layout_format, unsupported_layout
 from apkscan.sources.walkclock import WalkClock
 from apkscan.sources.walker import WalkContext, Walker, WalkOptions
 
@@ -248,7 +249,7 @@ class FileSource:
             yield unsupported_layout(fmt, tree.chain)
             return False
         walker.ctx.new_input()  # a backup folder is one outermost input: its own inflate budget
-        walk = walker._entries(fmt.open(tree, walker.ctx), 1, custody=True)
+        walk = _readers(walker, fmt, tree)
         recorded: set[str] = set()
         for item in WalkClock(self.options.walk_timeout).run(walk, tree.chain):  # each file adds its share
             if isinstance(item, InputFile):
@@ -264,6 +265,25 @@ class FileSource:
             yield InputProblem(tree.chain, [error("INPUT_LIMIT_EXCEEDED", f"more than {cap} files in {fmt.label} "
                                                   f"(a folder); the rest were not listed or read")])
         return "files" if fmt.flat else "tree"
+
+
+def _readers(walker: Walker, fmt: LayoutFormat, tree: FolderTree) -> Iterator[Item]:
+    """The layout's reader, and for one that is not flat, the readers of the layouts below it that
+    it does not hold (:func:`archive_layouts.find`), as its ZIP's are read (review 70 F3)."""
+    found = None if fmt.flat else archive_layouts.find(tree, fmt)
+    if found is None or (len(found.layouts) == 1 and not found.unlooked):
+        yield from walker._entries(fmt.open(tree, walker.ctx), 1, custody=True)
+        return
+    for root, inner, sub in found.layouts:
+        if root:
+            sub.chain = (os.path.join(tree.root, *root.rstrip("/").split("/")),)
+        if inner.open is None:
+            yield unsupported_layout(inner, sub.chain)
+            continue
+        yield from walker._entries(inner.open(sub, walker.ctx), 1, custody=True)
+    if found.unlooked:
+        yield archive_layouts.not_read(tree.chain, found.first[0], "a backup layout may lie",
+                                       archive_layouts.past(found, "folder"), "scan that folder on its own")
 
 
 def _read_by_reader(tree: FolderTree, recorded: set[str]) -> Iterator[Item]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree
 from apkscan.sources.layout_common import (MetadataError, Skips, apk_after_all, in_install, install_key, is_package,
@@ -54,6 +54,14 @@ def is_neo_backup(names: list[str]) -> bool:
 
 def is_oandbackup(names: list[str]) -> bool:
     return bool(_instances(names, "oab"))
+
+
+def owns(tree: Tree, layout: str) -> Callable[[str], bool]:
+    """What the reader reads as its own: each instance's metadata file and folder. A folder of the
+    tree holding neither is no part of the backup: it may hold a layout of its own (review 70 F3)."""
+    instances = _instances(tree.names(), layout)
+    metadata, folders = set(instances.values()), tuple(f + "/" for f in instances)
+    return lambda name: name in metadata or name.startswith(folders)
 
 
 class NeoBackupReader:

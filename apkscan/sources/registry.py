@@ -50,10 +50,10 @@ def _use(module: str, name: str) -> Callable[..., Any]:
 
 AdbBackupReader = _use("adb_backup", "AdbBackupReader")
 AndroidQFReader = _use("androidqf", "AndroidQFReader")
-age_problem, is_androidqf, looks_like_age = (_use("androidqf", n) for n in ("age_problem", "is_androidqf",
-                                                                             "looks_like_age"))
-NeoBackupReader, is_neo_backup, is_oandbackup = (_use("neo_backup", n) for n in ("NeoBackupReader", "is_neo_backup",
-                                                                                  "is_oandbackup"))
+age_problem, is_androidqf, looks_like_age, androidqf_owns = (_use("androidqf", n) for n in (
+    "age_problem", "is_androidqf", "looks_like_age", "owns"))
+NeoBackupReader, is_neo_backup, is_oandbackup, neo_owns = (_use("neo_backup", n) for n in (
+    "NeoBackupReader", "is_neo_backup", "is_oandbackup", "owns"))
 SwiftBackupReader, TitaniumBackupReader, is_swift_backup, is_titanium_backup = (
     _use("swift_titanium", n) for n in ("SwiftBackupReader", "TitaniumBackupReader", "is_swift_backup",
                                         "is_titanium_backup"))
@@ -85,6 +85,9 @@ class LayoutFormat:
     open: TreeOpener | None = None
     flat: bool = False  # the layout keeps its files in one folder: in a folder, sub-folders are walked on
     mark: Callable[[], str] | None = None  # the regex of one name (relative to a root) ``marker`` looks for
+    # what its reader reads as its own (a name relative to its root → yes): a folder below holding none of
+    # it may hold a layout of its own (:mod:`archive_layouts`); a flat layout owns its folder's files
+    owns: Callable[[Tree], Callable[[str], bool]] = lambda tree: lambda name: True
 
 
 def mark_test() -> Callable[[str], bool]:
@@ -260,11 +263,13 @@ def _swift_marker(names: list[str]) -> bool:
 
 LAYOUT_FORMATS: list[LayoutFormat] = [
     LayoutFormat("androidqf", "an AndroidQF acquisition", _androidqf_marker, _androidqf,
-                 lambda tree, ctx: AndroidQFReader(tree), mark=_androidqf_mark),
+                 lambda tree, ctx: AndroidQFReader(tree), mark=_androidqf_mark, owns=androidqf_owns),
     LayoutFormat("neo-backup", "a Neo Backup / OAndBackupX folder", _neo_marker,
-                 lambda tree: is_neo_backup(tree.names()), lambda tree, ctx: NeoBackupReader(tree, "neo"), mark=_neo_mark),
+                 lambda tree: is_neo_backup(tree.names()), lambda tree, ctx: NeoBackupReader(tree, "neo"), mark=_neo_mark,
+                 owns=lambda tree: neo_owns(tree, "neo")),
     LayoutFormat("oandbackup", "an OAndBackup folder", _oab_marker,
-                 lambda tree: is_oandbackup(tree.names()), lambda tree, ctx: NeoBackupReader(tree, "oab"), mark=_oab_mark),
+                 lambda tree: is_oandbackup(tree.names()), lambda tree, ctx: NeoBackupReader(tree, "oab"), mark=_oab_mark,
+                 owns=lambda tree: neo_owns(tree, "oab")),
     LayoutFormat("titanium-backup", "a Titanium Backup folder", _titanium_marker,
                  lambda tree: is_titanium_backup(tree.names()), lambda tree, ctx: TitaniumBackupReader(tree, ctx.budget),
                  flat=True, mark=_titanium_mark),

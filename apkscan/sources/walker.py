@@ -283,19 +283,18 @@ class Walker:
         else:
             reader = ZipReader(archive, window, chain, self.ctx.budget)
         try:
-            if kind not in detect.BUNDLE_KINDS:
-                tree = ZipTree(reader)
-                fmt = registry.layout_format(tree, registry.shallow_names(tree.names()))
-                if fmt is not None:
-                    if fmt.open is not None:
-                        yield from self._entries(fmt.open(tree, self.ctx), depth + 1)
-                        yield from self._aside(tree, chain, depth)
-                        return
-                    yield registry.unsupported_layout(fmt, chain)
-                else:
-                    yield from archive_layouts.read_below(self, tree, reader, depth)
-                    if reader.exclude and not reader.has_entries():
-                        return  # all read by layouts below the root: not an empty container
+            tree = ZipTree(reader)  # a bundle's names are claims too: layouts below its root are read (review 70 F10)
+            fmt = None if kind in detect.BUNDLE_KINDS else registry.layout_format(tree, registry.shallow_names(tree.names()))
+            if fmt is not None and fmt.open is None:
+                yield registry.unsupported_layout(fmt, chain)
+                fmt = None
+            if fmt is not None and not fmt.flat:
+                yield from archive_layouts.read_tree(self, tree, fmt, depth)
+                yield from self._aside(tree, chain, depth)
+                return
+            yield from archive_layouts.read_below(self, tree, reader, depth, fmt)  # a flat layout: its folder's files
+            if reader.exclude and not reader.has_entries():
+                return  # all read by layouts: not an empty container
             yield from self._entries(reader, depth + 1)
         finally:
             self.ctx.walked.pop(reader.token, None)
