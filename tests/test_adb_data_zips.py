@@ -131,10 +131,11 @@ def test_a_long_apk_name_across_a_read_is_seen():
 def test_a_flood_of_headers_naming_long_names_is_data():
     """Review 35: every header's whole name was copied and lower-cased; a flood of records naming
     0xFFFF-byte names took 70 s for 128 MiB. Only a name's last bytes are compared now. (The flood is
-    a central directory after one empty entry: a local header the look cannot follow is walked,
-    review 67 F1, so a flood right after ``PK\\3\\4`` would answer yes before its names are read.)"""
+    a stored entry's bytes in a well-formed ZIP: the look follows its entries and its directory, and
+    what it cannot follow is walked, reviews 67 F1 and 70 F1, so a flood right after ``PK\\3\\4``, or
+    standing for a directory, would answer yes before its names are read.)"""
     records = (b"PK\x01\x02" + bytes(24) + b"\xff\xff" + bytes(16)) * 20_000
-    flood = b"PK\x03\x04" + bytes(22) + b"\x01\x00\x00\x00a" + records
+    flood = zip_of([("a", records)])
     assert detect._names_an_apk(flood) is False
     assert detect.streamed_zip_look(io.BytesIO(flood), 4 << 20)[0] == detect.STREAM_DATA
     assert detect.streamed_zip_look(io.BytesIO(b"PK\x03\x04" + records), 4 << 20)[0] == detect.STREAM_APK

@@ -25,7 +25,9 @@ is not read further and answers yes, so the walker reads it and says what it is 
 never a silent skip. Whatever stops the entries' look before the central directory (padding or
 another record where the next local header should start, a descriptor that does not match, bytes
 ending early) answers yes too (review 67 F1): the walker reads the ZIP through its central directory
-and says what it cannot read. A well-formed ZIP holding no APK is read once and answers no.
+and says what it cannot read. So does a directory naming other entries than the look followed, or
+ending otherwise than the walker reads it (:mod:`data_zip_records`, review 70 F1): "data" only from
+what the walker reads. A well-formed ZIP holding no APK is read once and answers no.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import zlib
 from collections.abc import Callable
 
 from apkscan.sources import walkclock
+from apkscan.sources.data_zip_records import Found, Followed, check_directory, local_zip64_sizes
 
 LEVELS = 4  # ZIPs inside the data ZIP followed by content (the walk's default --max-depth)
 MAX_RATIO = 200  # as the walker's bomb rule: past it (and FREE bytes), the walker reads it and says so
@@ -45,19 +48,18 @@ _ENDS = (_CENTRAL, b"PK\x05\x06", b"PK\x06\x06")  # where the entries end: the d
 HEAD = 4096  # an entry's first bytes, to tell a head the walker knows (detect.HEAD_SIZE)
 
 
-class Found(Exception):
-    """Stop: the stream holds an APK (or cannot be told apart from one)."""
-
-
 class Level:
     """One stream level's bytes, read from below a chunk at a time (looked through for names then, once:
     ``look``; False where the level above looks through the same bytes) and handed out as asked, with
-    push-back. ``names``/``span``: the look its inflated entries' levels get."""
+    push-back. ``names``/``span``: the look its inflated entries' levels get. ``head``: its first bytes,
+    already read from ``read`` (looked through with the bytes after them). ``pos``: bytes handed out."""
 
-    def __init__(self, read: Callable[[int], bytes], names: Callable[[bytes], bool], span: int, look: bool = True):
+    def __init__(self, read: Callable[[int], bytes], names: Callable[[bytes], bool], span: int, look: bool = True,
+                 head: bytes = b""):
         self._read, self.names, self.span, self._look = read, names, span, look
-        self._held: list[list] = []  # [bytes, position] segments, the next to hand out last
-        self._tail = b""
+        self._held: list[list] = [[head, 0]] if head else []  # [bytes, position] segments, the next to hand out last
+        self._tail = head if look else b""
+        self.pos = 0
 
     def read(self, n: int) -> bytes:
         if not self._held:
@@ -76,6 +78,7 @@ class Level:
         seg[1] += len(out)
         if seg[1] >= len(seg[0]):
             self._held.pop()
+        self.pos += len(out)
         return out
 
     def exact(self, n: int) -> bytes | None:
@@ -90,6 +93,7 @@ class Level:
     def unread(self, data: bytes) -> None:
         if data:
             self._held.append([data, 0])
+            self.pos -= len(data)
 
     def skip(self, n: int) -> bool:
         while n > 0:
@@ -159,17 +163,21 @@ def entries_hold_apk(archive, head: Callable, budget, smallest: int, names: Call
     bytes (``head(entry, n)``) are a ZIP's hold an APK, read as a stream (:func:`holds_apk`, one level
     in), or one whose head the walker knows end in a ZIP (:func:`_tail_opens`)? An entry that cannot
     be read, or data overlapping past the head budget (``budget``, charged for each entry read to its
-    end too): yes (walked, and said)."""
+    end too): yes (walked, and said). Passed over unread, as the walker reads them: an empty folder
+    record, a stored entry too short for a ZIP (``smallest``) by both its sizes. A declared size is a
+    claim: a deflated entry is inflated whatever it declares, and inflating past it raises (review 70 F5)."""
     from apkscan.issues import ApkScanError
+    from apkscan.sources import zip_archive
 
     try:
         for entry in archive.entries:
             walkclock.check()
-            if entry.is_directory or entry.uncompressed_size < smallest:
+            if zip_archive.empty_folder(entry) or (
+                    not entry.compressed and max(entry.compressed_size, entry.uncompressed_size) < smallest):
                 continue
             first = head(entry, HEAD)
-            if first[:4] == _LOCAL:
-                if holds_apk(_entry_reader(archive, entry), names, span, level=1):
+            if _is_zip(first):  # an end record first cannot be followed as a stream: walked (review 70 F6)
+                if first[:4] != _LOCAL or holds_apk(_entry_reader(archive, entry), names, span, level=1):
                     return True
             elif _known(first):
                 budget.take(max(entry.compressed_size - HEAD, 0))  # the rest of it: its head was charged
@@ -183,15 +191,16 @@ def tail_may_hold_apk(tail: bytes, base: int, directory: bytes) -> bool:
     """A ZIP read from its end, its central directory (``directory``) in ``tail`` (the bytes from
     offset ``base`` on), naming no APK: may an entry hold one by its bytes? Yes for an entry of a
     ZIP's size or more whose data start before the tail (read again, judged whole) or whose first
-    bytes there are a ZIP's or a head the walker knows, or cannot be read; no when every head says data."""
+    bytes there are a ZIP's or a head the walker knows, or cannot be read, or inflate past its declared
+    size; no when every head says data. Only a stored entry too short by both sizes is passed over unread."""
     at = directory.find(_CENTRAL)
     while 0 <= at <= len(directory) - 46:
         method, = struct.unpack_from("<H", directory, at + 10)
         packed, size = struct.unpack_from("<II", directory, at + 20)
         local, = struct.unpack_from("<I", directory, at + 42)
-        if size >= 22:
+        if method or max(packed, size) >= 22:
             head = _head_in_tail(tail, local - base, method, packed)
-            if head is None or head[:4] == _LOCAL or _known(head):
+            if head is None or (method and len(head) > size) or _is_zip(head) or _known(head):
                 return True
         at = directory.find(_CENTRAL, at + 4)
     return False
@@ -234,57 +243,47 @@ def _entry_reader(archive, entry) -> Callable[[int], bytes]:
 
 
 def _entries(src: Level, level: int) -> None:
-    """Follow the local entries of the ZIP ``src`` reads to its central directory; raise :class:`Found`
-    when one holds an APK, or when they cannot be followed there (the walker reads it and says why)."""
+    """Follow the local entries of the ZIP ``src`` reads, then its central directory to the stream's
+    end (:func:`data_zip_records.check_directory`: it must name just the entries followed); raise
+    :class:`Found` when one holds an APK, or when they cannot be followed so (the walker reads it and
+    says why)."""
+    followed = Followed()
     while True:
-        sig = src.exact(4)
+        at, sig = src.pos, src.exact(4)
         if sig in _ENDS:
             src.unread(sig)
-            return  # the central directory (or an empty archive's end record): names only from here
+            check_directory(src, at, followed)
+            return
         header = src.exact(26) if sig == _LOCAL else None
         if header is None:
             raise Found  # padding, another record, or the bytes end: not followed, so walked
         flags, method = struct.unpack_from("<HH", header, 2)
-        size = struct.unpack_from("<I", header, 14)[0]
+        packed, size = struct.unpack_from("<II", header, 14)
         name_len, extra_len = struct.unpack_from("<HH", header, 22)
         meta = src.exact(name_len + extra_len)
         if meta is None:
             raise Found
-        if size == 0xFFFFFFFF:
-            size = _zip64_size(meta[name_len:])
-        known = not flags & 8 and size is not None
+        if not flags & 8 and 0xFFFFFFFF in (packed, size):
+            packed, size = local_zip64_sizes(packed, size, meta[name_len:])
         if method != 0:  # every method but stored is inflated, as the walker and Android read it
-            if not _deflated(src, size if known else None, level):
+            sizes = _deflated(src, None if flags & 8 else packed, level)
+            if sizes is None or (flags & 8 and not _descriptor(src)):
                 raise Found
-        elif known:
-            if not _stored(src, size, level):
-                raise Found
-        else:
-            _stored_to_descriptor(src)
-            continue  # its descriptor read with it
-        if flags & 8 and not _descriptor(src):
-            raise Found
+            packed, size = sizes if flags & 8 else (packed, size)
+        elif flags & 8:
+            packed = size = _stored_to_descriptor(src)  # its descriptor read with it
+        elif packed != size or not _stored(src, size, level):
+            raise Found  # the walker reads a stored entry's uncompressed size, the look its compressed one
+        followed.add(at, meta[:name_len], method, packed, size)
 
 
-def _zip64_size(extra: bytes) -> int | None:
-    """The compressed size a local header's ZIP64 extra field (0x0001) gives: its second 8-byte
-    field, both sizes being there when the header's are 0xFFFFFFFF (APPNOTE 4.5.3); else None."""
-    pos = 0
-    while pos + 4 <= len(extra):
-        tag, n = struct.unpack_from("<HH", extra, pos)
-        if tag == 1:
-            return struct.unpack_from("<Q", extra, pos + 12)[0] if n >= 16 and pos + 20 <= len(extra) else None
-        pos += 4 + n
-    return None
-
-
-def _stored_to_descriptor(src: Level) -> None:
+def _stored_to_descriptor(src: Level) -> int:
     """A stored entry whose size only its data descriptor gives (Go's ``archive/zip`` writes every
     entry so): read to the first signed descriptor whose CRC and size match the bytes before it
     (the CRC carried forward, linear). A ZIP or a head the walker knows inside it, or no such
-    descriptor: :class:`Found` (walked rather than followed blind)."""
+    descriptor: :class:`Found` (walked rather than followed blind). Returns the entry's size."""
     head = _head(src.read, HEAD)
-    if head[:4] == _LOCAL or _known(head):
+    if _is_zip(head) or _known(head):
         raise Found
     src.unread(head)
     crc, size, held = 0, 0, b""
@@ -297,7 +296,7 @@ def _stored_to_descriptor(src: Level) -> None:
             crc, done = zlib.crc32(buf[done:at], crc), at
             if struct.unpack_from("<II", buf, at + 4) == (crc, size + at):
                 src.unread(buf[at + 16:])  # 32-bit sizes; the next record is checked as any
-                return
+                return size + at
             at += 1
         keep = max(len(buf) - 15, done) if at < 0 else at  # a descriptor may straddle two reads
         crc, size, held = zlib.crc32(buf[done:keep], crc), size + keep, buf[keep:]
@@ -307,6 +306,13 @@ def _head(read: Callable[[int], bytes], n: int = 4, out: bytes = b"") -> bytes:
     while len(out) < n and (data := read(n - len(out))):
         out += data
     return out
+
+
+def _is_zip(head: bytes) -> bool:
+    """The walker's own ZIP-head test (review 70 F6: an end record first is a ZIP's head too)."""
+    from apkscan.sources import detect
+
+    return detect.is_zip(head)
 
 
 def _known(head: bytes) -> bool:
@@ -320,12 +326,10 @@ def _content(read: Callable[[int], bytes], src: Level, level: int, look: bool) -
     through for names there, not above), past :data:`LEVELS` yes; a head the walker knows read to its
     end and yes when its last bytes open as a ZIP from its end. False: passed over unread."""
     head = _head(read)
-    if head == _LOCAL:
-        if level + 1 >= LEVELS:
-            raise Found  # deeper than the look goes: the walker reads it (CONTAINER_TOO_DEEP, or found)
-        inner = Level(read, src.names, src.span, look=look)
-        inner.unread(head)
-        inner._tail = head if look else b""  # looked through with the bytes after it
+    if _is_zip(head):
+        if head != _LOCAL or level + 1 >= LEVELS:
+            raise Found  # an end record first, or deeper than the look goes: walked (CONTAINER_TOO_DEEP, or found)
+        inner = Level(read, src.names, src.span, look=look, head=head)
         _entries(inner, level + 1)
         inner.drain()
         return True
@@ -349,15 +353,16 @@ def _tail_opens(read: Callable[[int], bytes], head: bytes) -> None:
         raise Found
 
 
-def _deflated(src: Level, size: int | None, level: int) -> bool:
+def _deflated(src: Level, size: int | None, level: int) -> tuple[int, int] | None:
     """A deflated entry: its inflated bytes as :func:`_content` reads them; any other passed over, by
-    its size when known, else inflated to its end. False: where the next entry starts is not known."""
+    its compressed ``size`` when known, else inflated to its end. Returns (compressed, inflated) bytes
+    read (the latter whole only when ``size`` is None); None: where the next entry starts is not known."""
     body = _Inflating(src, size)
     if not _content(body.read, src, level, look=True) and size is None:
         Level(body.read, src.names, src.span, look=False).drain()
     if size is not None:
-        return src.skip(size - body.used)
-    return body.ended
+        return (size, body.made) if src.skip(size - body.used) else None
+    return (body.used, body.made) if body.ended else None
 
 
 def _stored(src: Level, size: int, level: int) -> bool:
