@@ -74,10 +74,16 @@ def new_failures(old: ScanDocument, new: ScanDocument, keys: SourceKeys) -> list
 
 
 def _failure(e: InputError, keys: SourceKeys, roots: Roots, custody: dict[str, str]) -> NewFailure:
+    """An input error as a failure: an input given itself that failed is its own source and
+    place, by its path (its shortest unique suffix with ``--source-by-name``), never its name."""
     code = e.code or (e.errors[0].code if e.errors else "INPUT_ERROR")
     sha = e.sha256 or (custody.get(e.where.path) if len(e.where.chain) <= 1 else None)
-    return NewFailure(keys.key(outermost(e.where, e.container)), roots.place(e.where, e.container), code, e.message or "",
-                      sha.lower() if isinstance(sha, str) else None)
+    given = roots.given(e.where, e.container)
+    if given is not None:
+        source = place = keys.key(given)
+    else:
+        source, place = keys.key(outermost(e.where, e.container)), roots.place(e.where, e.container)
+    return NewFailure(source, place, code, e.message or "", sha.lower() if isinstance(sha, str) else None)
 
 
 def skipped_now(old: ScanDocument, new: ScanDocument, keys: SourceKeys,

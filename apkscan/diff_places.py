@@ -2,8 +2,8 @@
 
 An app, an input error or a skipped file is matched across two scans by (source key, place):
 the source is the outermost input it came from (a backup, an archive; ``DIRECT`` for APKs given
-as files or folders), the place the member chain inside a container or the path below the
-scanned input. With ``--source-by-name`` a source is keyed by its file name, lengthened to the
+as files or folders; an input given itself that failed is its own, by its path), the place the
+member chain inside a container or the path below the scanned input. With ``--source-by-name`` a source is keyed by its file name, lengthened to the
 shortest path suffix that no other source of either scan shares with it in the same scan:
 two devices' ``backup.ab`` (``2026-01/dev1/backup.ab``, ``2026-01/dev2/backup.ab``) are
 ``dev1/backup.ab`` and ``dev2/backup.ab``, never one merged source (review 55 F2).
@@ -35,10 +35,13 @@ def outermost(where: Source, container: str | None) -> str:
 
 
 def document_sources(doc: ScanDocument) -> set[str]:
-    """Every outermost path a document names: of its apps, errors and skipped places."""
+    """Every outermost path a document names: of its apps, errors and skipped places, and every
+    input it was given, read or not: a name is lengthened over all of them, so a device whose
+    ``backup.ab`` failed still tells the other ``backup.ab`` apart (review 71 F12)."""
     out = {outermost(a.where, a.container) for a in doc.apps}
     out |= {outermost(e.where, e.container) for e in doc.errors}
     out |= {s.where[0] for s in doc.skipped if s.where}
+    out |= Roots(doc).roots
     out.discard(DIRECT)
     return out
 
@@ -99,6 +102,17 @@ class Roots:
         if len(chain) > 1:
             return CHAIN_SEPARATOR.join(chain[1:])
         return self.below(chain[0] if chain else "")
+
+    def given(self, where: Source, container: str | None = None) -> str | None:
+        """The recorded input a record *is* (a file or folder named on the command line), else
+        None. Such an input's failure is a source of its own, keyed by its path: by its file name
+        alone, two devices' byte-identical failures (0-byte ``base.apk`` pulls) swapped places
+        unseen (review 71 F12)."""
+        chain = where.chain or _chain_of(where, container)
+        if len(chain) != 1:
+            return None
+        path = chain[0].rstrip("/\\") or chain[0]
+        return path if path in self.roots else None
 
     def below(self, path: str) -> str:
         """``path`` below its deepest recorded root: each ancestor looked up, nearest first."""

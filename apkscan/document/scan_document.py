@@ -283,14 +283,17 @@ class ScanDocument(Record):
 
     def _check_schemes(self) -> None:
         """A scheme is never both ``verified`` and ``signature_only``, and never ``verified`` when
-        the identity says its content digests were ``not checked`` (``--quick``): an edit could
-        otherwise show a scheme of a quick scan as verified (review 62 M1)."""
+        the identity says its content digests were ``not checked`` (``--quick``; review 62 M1) or
+        its signatures were (an SDK range apksigner refuses; review 71 F2): an edit, or a writer
+        with that bug, would otherwise show a scheme as verified that nothing verified."""
         for i, app in enumerate(self.apps):
-            ident = app.identity
-            quick = ident.completeness is not None and ident.completeness.content_digests == "not checked"
+            ident, done = app.identity, app.identity.completeness
+            quick = done is not None and done.content_digests == "not checked"
+            refused = done is not None and done.signatures == "not checked"
             for name, s in (ident.schemes or {}).items():
-                if s.verified and (s.signature_only or quick):
-                    why = "signature_only: true" if s.signature_only else "content_digests: not checked"
+                if s.verified and (s.signature_only or quick or refused):
+                    why = ("signature_only: true" if s.signature_only else
+                           "content_digests: not checked" if quick else "completeness.signatures: not checked")
                     raise DocumentError(MALFORMED, f"scheme {name} verified beside {why}",
                                         ("apps", str(i), "identity", "schemes", name, "verified"))
 

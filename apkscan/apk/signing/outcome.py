@@ -11,16 +11,28 @@ from __future__ import annotations
 from apkscan.apk.model import Certificate, CertificateSighting, SchemeResult, VerificationResult
 
 
+def _scheme_places(schemes: dict[str, SchemeResult]) -> list:
+    """Every scheme, signer and lineage node: each says whether it verified."""
+    return [*schemes.values(), *(s for sc in schemes.values() for s in sc.signers),
+            *(n for sc in schemes.values() for n in sc.lineage)]
+
+
 def mark_signature_only(result: VerificationResult) -> None:
     """``--quick``: what checked out did so over the signed data only, so no scheme, signer,
     lineage node or sighting is called verified; each says ``signature_only`` instead (review 62
     M1: a tampered APK's schemes read "verified" under ``--quick``)."""
-    places = [*result.schemes.values(), *(s for sc in result.schemes.values() for s in sc.signers),
-              *(n for sc in result.schemes.values() for n in sc.lineage), *result.lineage, *result.sightings]
-    for p in places:
+    for p in [*_scheme_places(result.schemes), *result.lineage, *result.sightings]:
         if p.verified:
             p.verified, p.signature_only = False, True
     result.source_stamp_verified = False
+
+
+def mark_range_refused(schemes: dict[str, SchemeResult]) -> None:
+    """An SDK range apksigner refuses (minSdkVersion above ``--max-sdk-version``): apksig throws
+    before verifying anything, so every scheme is present, never verified, as v1 is (review 71
+    F2: v3 read "present, verified" and its key "verified as v3 signer" over such a range)."""
+    for p in _scheme_places(schemes):
+        p.verified = False
 
 
 def verdict_signers(schemes: dict[str, SchemeResult], used: list[str]) -> list[Certificate]:

@@ -33,7 +33,8 @@ from apkscan.apk.model import (
 )
 from apkscan.apk.signing import digests, signing_block
 from apkscan.apk.signing.common import KNOWN_BLOCK_IDS, MAX_SDK, SCHEME_ID, BlockId, SchemePlan, Sdk
-from apkscan.apk.signing.outcome import certificates_present, counted_lineage, mark_signature_only, sightings, verdict_signers
+from apkscan.apk.signing.outcome import (certificates_present, counted_lineage, mark_range_refused, mark_signature_only,
+                                          sightings, verdict_signers)
 from apkscan.apk.signing.v1 import verifier as v1
 from apkscan.apk.signing.v1.entry_digests import plan_entry_digests
 from apkscan.apk.signing.v1.jar_manifest import ManifestOnce
@@ -293,7 +294,11 @@ def _check_after_stamp(verdict: _Verdict, max_sdk: int, manifest_axml: bytes | N
 
 
 def _result(verdict: _Verdict, plan: SchemePlan, stamp, unknown: list[int]) -> VerificationResult:
+    """The verdict as a result. Over a range apksig refuses (``INPUT_BAD_SDK_RANGE``, the APK's
+    error: v1 may be absent) no scheme, signer or lineage node reads verified."""
     schemes, used = verdict.schemes, verdict.used
+    if plan.min_sdk > plan.max_sdk:
+        mark_range_refused(schemes)
     verified = verdict.ok and bool(used) and not verdict.errors
     result = VerificationResult(
         verified=verified,

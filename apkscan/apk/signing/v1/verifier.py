@@ -88,8 +88,8 @@ def verify_v1(zip: ZipArchive, min_sdk: int, max_sdk: int, present_scheme_ids: f
     state.quick = quick
     state.manifests = manifests or jm.ManifestOnce(zip)
     if min_sdk > max_sdk:  # apksig refuses the range: nothing is checked, but the signers' certificates are
-        scheme.errors.append(error("INPUT_BAD_SDK_RANGE", f"minSdkVersion {min_sdk} is above maxSdkVersion {max_sdk}"))
-        state.collect()  # still present (unverified), as at any other range (review 60 F4)
+        state.collect()  # still present (unverified), as at any other range (review 60 F4); the range's
+        # error is the APK's (verifier.verify), not v1's: v1 may not even be present (review 71 F2)
     else:
         try:
             state.run()
