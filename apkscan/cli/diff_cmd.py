@@ -3,7 +3,8 @@
 Exit codes: 0 nothing got worse; 1 something got worse (a new prohibited app, a verdict
 raised under any policy, a key changed: verified, recorded or signature-only signers, an
 app renamed under its key with another verdict); 2 a document is unusable or an output cannot be
-written (each problem printed with its DIFF_* code) or an output path is refused (USAGE_OUTPUT_REFUSED); 3 nothing got worse as far as can be
+written (each problem printed with its DIFF_* code), or an output path is refused
+(USAGE_OUTPUT_REFUSED, as every command refuses one); 3 nothing got worse as far as can be
 told, but a scan was interrupted (DIFF_SCAN_INTERRUPTED) or made with --quick
 (DIFF_QUICK_SCAN): the comparison is incomplete.
 """
