@@ -68,13 +68,23 @@ class SubTree:
         return list(self._names)
 
     def member(self, name: str) -> Member:
-        member = self.tree.member(self.root + name)
+        return self._shown(self.tree.member(self.root + name))
+
+    def _shown(self, member: Member) -> Member:
         if member.name[:len(self.root)].replace("\\", "/") == self.root:  # shown as stored, the root left out
             member.name = member.name[len(self.root):]
         return member
 
     def head(self, name: str, size: int) -> bytes:
         return self.tree.head(self.root + name, size)
+
+    def earlier(self, name: str) -> list:
+        return self.tree.earlier(self.root + name)  # a layout reads each copy of its metadata (review 70 F4)
+
+    def earlier_walked(self) -> Iterator[Member | InputProblem]:
+        """The earlier records of this layout's names, flagged, under its chain (as :meth:`member`)."""
+        for item in self.tree.earlier_walked(self.root + n for n in self._names):
+            yield self._shown(item) if isinstance(item, Member) else item
 
 
 class _Names:
@@ -121,16 +131,19 @@ def _past(root: str) -> str:
 
 def read_below(walker, tree, reader, depth: int) -> Iterator[Item]:
     """The layouts below a ZIP's root, each read by its reader; their files are left out of
-    ``reader``, the plain walk of the rest (its ``exclude``: their records' indexes)."""
+    ``reader``, the plain walk of the rest (its ``exclude``: every record of their names). A name
+    listed twice reads as its last record, and its earlier records are walked after the layout,
+    flagged, as at the root (:meth:`~apkscan.sources.zip_tree.ZipTree.aside`; review 70 F4)."""
     for root, fmt, sub in find(tree):
         if fmt is None:
             yield not_read(tree.chain, root, "a backup layout may lie", _past(root))
             continue
-        reader.exclude.update(tree.index(root + n) for n in sub.names())
+        reader.exclude.update(i for n in sub.names() for i in tree.indexes(root + n))
         if fmt.open is None:
             yield registry.unsupported_layout(fmt, sub.chain)
             continue
         yield from walker._entries(fmt.open(sub, walker.ctx), depth + 1)
+        yield from walker._aside(sub.earlier_walked(), sub.chain, depth)
 
 
 STREAMED = "a tar archive is read as a stream, and a layout's reader needs a folder"

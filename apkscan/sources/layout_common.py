@@ -13,6 +13,7 @@ import re
 from apkscan.issues import ApkScanError, error
 from apkscan.sources import detect
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree, chain_display
+from apkscan.sources.member_facts import to_say
 from apkscan.sources.zip_archive import ENCRYPTED
 
 MAX_METADATA_BYTES = 1 << 20
@@ -47,7 +48,8 @@ def apk_after_all(tree: Tree, name: str) -> Member | InputProblem | None:
     """A file skipped by its name (data, logs, OBB, metadata) that is an APK by its bytes, as a
     Member; None when it is what its name says. One that cannot be read is data only when its
     first bytes are no ZIP: a banned APK padded past the bomb ratio under a log's name is that
-    member's error, not a skipped file."""
+    member's error, not a skipped file. One with container facts (a name a ZIP lists twice) is
+    not skipped silently either: those facts are its problem (:mod:`member_facts`, review 70 F4)."""
     try:
         member = tree.member(name)
     except (KeyError, OSError):
@@ -61,7 +63,10 @@ def apk_after_all(tree: Tree, name: str) -> Member | InputProblem | None:
         if looks_like_zip or exc.code == ENCRYPTED:  # a locked file may be anything: said, never data
             return InputProblem(tree.chain + (name,), [exc.to_issue()])
         return None  # e.g. a log over the bomb ratio: data, not read
-    return member if detect.member_holds_apk(member) else None
+    if detect.member_holds_apk(member):
+        return member
+    facts = to_say(member.flags)
+    return InputProblem(tree.chain + (name,), facts) if facts else None
 
 
 def install_key(chain: tuple[str, ...], place: str) -> str:
