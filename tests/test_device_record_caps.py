@@ -61,3 +61,32 @@ def test_a_pm_list_past_the_cap_lists_the_cap_and_counts_the_rest():
     assert messages(got, "TEXT_LIMIT_EXCEEDED") == [
         f"more than {MAX_DEVICE_RECORDS} packages; {OVER} more package lines ignored "
         f"(first: 'com.p{MAX_DEVICE_RECORDS}')"]
+
+
+def test_the_cap_holds_over_every_copy_of_a_packages_json_listed_twice(tmp_path):
+    """Every copy of a ``packages.json`` a ZIP lists twice is read (review 70 F4): the cap is of the
+    records of all copies, so appending copies buys no more apps than one file does."""
+    import warnings
+    import zipfile
+
+    from apkscan.apk.io.bytesource import ByteSource
+    from apkscan.apk.io.zipreader import ZipArchive
+    from apkscan.sources.streams import InflateBudget
+    from apkscan.sources.zip_archive import ZipReader
+    from apkscan.sources.zip_tree import ZipTree
+
+    half = MAX_DEVICE_RECORDS // 2 + OVER
+    path = tmp_path / "acq.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name it writes
+        z.writestr("acquisition.json", json.dumps({"uuid": "u-1", "androidqf_version": "1.7.0"}))
+        for copy in ("a", "b"):
+            z.writestr("packages.json", json.dumps([{"name": f"com.{copy}{i}", "files": []} for i in range(half)]))
+    archive = ZipArchive.open(ByteSource(str(path), 0, path.stat().st_size))
+    tree = ZipTree(ZipReader(archive, (str(path), 0), (str(path),), InflateBudget(1 << 30, 200)))
+    got = Collected(AndroidQFReader(tree).entries())
+    assert len(got.recorded) == MAX_DEVICE_RECORDS
+    assert {r.package[4] for r in got.recorded} == {"a", "b"}  # the earlier copy's first, then the last's
+    assert messages(got, "ANDROIDQF_PACKAGES_INVALID") == [
+        f"0 package entries unreadable, {2 * OVER} over the limit of {MAX_DEVICE_RECORDS} records (not read: "
+        + ", ".join(f"'com.b{i}'" for i in range(half - 2 * OVER, half - 2 * OVER + 5)) + ", ...)"]

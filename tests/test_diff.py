@@ -350,12 +350,14 @@ def test_outputs_never_overwrite_an_audit_or_a_non_report(audits, tmp_path):
     old, new = audits / "old.json", audits / "new.json"
     before = old.read_bytes()
     res = CliRunner().invoke(main, ["diff", str(old), str(new), "--json", str(old)])
-    assert res.exit_code == 2 and "input" in res.output
+    # refused as every command refuses an output: the code leads the message (README, exit 2; review 70 F9)
+    assert res.exit_code == 2 and f"Error: USAGE_OUTPUT_REFUSED: --json {old}: is the input" in res.output, res.output
     assert old.read_bytes() == before
     notes = tmp_path / "notes.txt"
     notes.write_text("analyst notes")
     res = CliRunner().invoke(main, ["diff", str(old), str(new), "--html", str(notes)])
     assert res.exit_code == 2 and notes.read_text() == "analyst notes"
+    assert f"Error: USAGE_OUTPUT_REFUSED: --html {notes}: exists and is not an apkscan" in res.output, res.output
     # a diff report of our own is recognised and may be replaced; --force replaces the rest
     out = tmp_path / "d.json"
     for _ in range(2):

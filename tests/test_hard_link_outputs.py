@@ -110,6 +110,7 @@ def test_every_report_path_hard_linked_into_an_input_folder_is_refused_even_with
         st = os.stat(notes)
         res = run(*args, link, "--force")
         assert res.returncode == 2 and "hard links" in res.stderr, (args, res.stderr)
+        assert "Error: USAGE_OUTPUT_REFUSED: " in res.stderr, (args, res.stderr)  # every command's code (review 70 F9)
         after = os.stat(notes)
         assert (after.st_nlink, after.st_ctime_ns) == (st.st_nlink, st.st_ctime_ns), args
         assert notes.read_text() == "evidence"

@@ -3,7 +3,8 @@
 Exit codes: 0 nothing got worse; 1 something got worse (a new prohibited app, a verdict
 raised under any policy, a key changed: verified, recorded or signature-only signers, an
 app renamed under its key with another verdict); 2 a document is unusable or an output cannot be
-written (each problem printed with its DIFF_* code); 3 nothing got worse as far as can be
+written (each problem printed with its DIFF_* code), or an output path is refused
+(USAGE_OUTPUT_REFUSED, as every command refuses one); 3 nothing got worse as far as can be
 told, but a scan was interrupted (DIFF_SCAN_INTERRUPTED) or made with --quick
 (DIFF_QUICK_SCAN): the comparison is incomplete.
 """
@@ -31,15 +32,13 @@ _MARK = {"added": "+", "removed": "-", "changed": "~", "renamed": "~"}
 @click.option("--force", is_flag=True, help="Replace an existing output file that is not an apkscan report.")
 def diff_command(old, new, json_out, html_out, source_by_name, force) -> None:
     """Compare two saved scan results (apkscan scan --json): apps added, removed, changed."""
-    from apkscan.cli.outputs import check_outputs
+    from apkscan.cli.common import checked_outputs
     from apkscan.diff import DiffInputError, diff_documents, load_document
-    from apkscan.report.formats import OutputError
 
-    try:  # before any work: never over either audit, never a file that is not a report
-        check_outputs({"json": json_out, "html": html_out}, [old, new], force=force)
-    except OutputError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+    # before any work: never over either audit, never a file that is not a report; refused as
+    # every command refuses an output (exit 2, ``Error: USAGE_OUTPUT_REFUSED: ...``)
+    checked_outputs({"json_path": json_out, "html_path": html_out, "force": force}, [old, new],
+                    options={"json": "--json", "html": "--html"})
     docs = []
     for path in (old, new):
         try:

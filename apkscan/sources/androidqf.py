@@ -12,7 +12,9 @@ top-level folder). What is yielded:
   Those names say nothing of roles (on Android 11+ every file of a package has the same name but
   its number), and a record is tied to its APK only by SHA-256 against ``files[].sha256``;
 - ``backup.ab`` → :class:`Member` (the walker recurses into it);
-- each package of ``packages.json`` → :class:`RecordedApp` with the certificate digests
+- each package of ``packages.json`` (of every copy, when a ZIP lists the name more than once:
+  extractors give the last, which must not hide the device's records in another; each such
+  record carries ``TAMPER_DUPLICATE_ENTRY``) → :class:`RecordedApp` with the certificate digests
   the device reported and ``apk_sha256s``, the SHA-256s of its files. The scan lists the
   record only when no APK of that package with one of those digests was scanned from this acquisition
   (deleted by "remove trusted", never pulled, or unreadable): when the APK is there its
@@ -40,7 +42,7 @@ from apkscan.issues import ApkScanError, Issue, error, warning
 from apkscan.sources.interface import (MAX_DEVICE_RECORDS, InputProblem, Member, RecordedApp, RecordedCertificate,
                                       Skipped, Tree)
 from apkscan.sources.androidqf_sets import InstallSets, paths_of
-from apkscan.sources.layout_common import apk_after_all
+from apkscan.sources.layout_common import apk_after_all, copies, copy_fact
 
 MAX_JSON_BYTES = 64 << 20
 # A phone's packages.json: ~700 packages x 1-3 files x ~40 values (~16 bytes each): ~80k values.
@@ -93,12 +95,23 @@ def acquisition_root(names: list[str], tree: Tree | None = None) -> str | None:
 
 
 def is_acquisition_json(tree: Tree, name: str) -> bool:
-    """AndroidQF's ``acquisition.json``: a small JSON object with its ``uuid`` and its version or start time."""
+    """AndroidQF's ``acquisition.json``: a small JSON object with its ``uuid`` and its version or start
+    time, in any copy of it (a ZIP may list the name twice: review 70 F4)."""
     try:
-        with tree.member(name).open() as fh:
+        found, _facts = copies(tree, name)  # the facts of its last copy are said when the reader skips it
+    except KeyError:
+        return False
+    return any(_acquisition_data(copy) for copy in found)
+
+
+def _acquisition_data(copy: Member | ApkScanError) -> bool:
+    try:
+        if isinstance(copy, ApkScanError):
+            return False
+        with copy.open() as fh:
             raw = fh.read(MAX_ACQUISITION_JSON + 1)
         data = json.loads(raw) if len(raw) <= MAX_ACQUISITION_JSON else None
-    except (KeyError, OSError, ValueError, RecursionError, ApkScanError):
+    except (OSError, ValueError, RecursionError, ApkScanError):
         return False
     return (isinstance(data, dict) and isinstance(data.get("uuid"), str) and bool(data["uuid"])
             and any(isinstance(data.get(k), str) for k in ("androidqf_version", "started")))
@@ -204,50 +217,78 @@ class AndroidQFReader:
         yield from skipped.values()
 
     def _packages(self, root: str) -> tuple[list[RecordedApp], list[InputProblem]]:
+        """The records of ``packages.json``: of every copy, when a ZIP lists the name more than once
+        (extractors give the last, which must not hide the device's records in another: review
+        70 F4); each such record carries that fact, and the layout says it. At most
+        :data:`MAX_PACKAGES` records in all."""
         name = root + "packages.json"
         chain = self.tree.chain + (name,)
         try:
-            member = self.tree.member(name)
+            found, _facts = copies(self.tree, name)  # said as the names are walked (apk_after_all)
         except KeyError:
             return [], []
-        except ApkScanError as exc:  # over the bomb ratio, a bad local header: this file's problem only
-            return [], [InputProblem(chain, [exc.to_issue()])]
-        try:
-            with member.open() as f:
-                raw = jsonbound.read_at_most(f, MAX_JSON_BYTES)
-        except OSError as exc:
-            return [], [InputProblem(chain, [error("INPUT_UNREADABLE", f"cannot read: {exc}")])]
-        if len(raw) > MAX_JSON_BYTES:
-            return [], [InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID",
-                                                   f"larger than {MAX_JSON_BYTES} bytes")])]
-        try:
-            data = jsonbound.loads(raw, MAX_JSON_VALUES)
-        except jsonbound.TooManyValues as exc:
-            return [], [InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID", f"refused unparsed: {exc}")])]
-        except (ValueError, RecursionError) as exc:
-            return [], [InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID", f"not valid JSON: {exc}")])]
-        if not isinstance(data, list):
-            return [], [InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID", "not a list of packages")])]
-        records, bad, listing = [], 0, []
-        for entry in data[:MAX_PACKAGES]:
-            parsed = _package(entry, chain)
-            if parsed is None:
-                bad += 1
-            else:
-                records.append(parsed)
-                listing.append((parsed.package, paths_of(entry)))
+        records: list[RecordedApp] = []
+        listing: list = []
+        problems: list[InputProblem] = []
+        for i, copy in enumerate(found, 1):
+            data = _json_list(copy, chain)
+            if isinstance(data, InputProblem):
+                problems.append(data)
+                continue
+            fact = [copy_fact(name, i, len(found))] if len(found) > 1 else []
+            if (said := _listed(data, chain, fact, records, listing)) is not None:
+                problems.append(said)
         self._sets = InstallSets(listing)
-        problems = []
-        if bad or len(data) > MAX_PACKAGES:
-            over = [e["name"] for e in data[MAX_PACKAGES:MAX_PACKAGES + 5]  # named, as the _manifest cap names its files
-                    if isinstance(e, dict) and isinstance(e.get("name"), str)]
-            more = ", ..." if len(data) > MAX_PACKAGES + 5 else ""
-            named = f": {', '.join(repr(n[:256]) for n in over)}{more}" if over else ""
-            problems.append(InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID",
-                                                       f"{bad} package entries unreadable, "
-                                                       f"{max(0, len(data) - MAX_PACKAGES)} over the limit of "
-                                                       f"{MAX_PACKAGES} records (not read{named})")]))
         return records, problems
+
+
+def _json_list(copy: Member | ApkScanError, chain: tuple[str, ...]) -> list | InputProblem:
+    """One copy of ``packages.json`` parsed (bounded), or its problem."""
+    if isinstance(copy, ApkScanError):  # over the bomb ratio, a bad local header: this file's problem only
+        return InputProblem(chain, [copy.to_issue()])
+    try:
+        with copy.open() as f:
+            raw = jsonbound.read_at_most(f, MAX_JSON_BYTES)
+    except ApkScanError as exc:
+        return InputProblem(chain, [exc.to_issue()])
+    except OSError as exc:
+        return InputProblem(chain, [error("INPUT_UNREADABLE", f"cannot read: {exc}")])
+    if len(raw) > MAX_JSON_BYTES:
+        return InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID", f"larger than {MAX_JSON_BYTES} bytes")])
+    try:
+        data = jsonbound.loads(raw, MAX_JSON_VALUES)
+    except jsonbound.TooManyValues as exc:
+        return InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID", f"refused unparsed: {exc}")])
+    except (ValueError, RecursionError) as exc:
+        return InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID", f"not valid JSON: {exc}")])
+    if not isinstance(data, list):
+        return InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID", "not a list of packages")])
+    return data
+
+
+def _listed(data: list, chain: tuple[str, ...], fact: list[Issue], records: list[RecordedApp],
+            listing: list) -> InputProblem | None:
+    """The records of one parsed copy added to ``records`` (and their files to ``listing``), up to
+    :data:`MAX_PACKAGES` in all; the entries not read said."""
+    room = max(0, MAX_PACKAGES - len(records))
+    bad = 0
+    for entry in data[:room]:
+        parsed = _package(entry, chain)
+        if parsed is None:
+            bad += 1
+        else:
+            parsed.flags.extend(fact)
+            records.append(parsed)
+            listing.append((parsed.package, paths_of(entry)))
+    if not bad and len(data) <= room:
+        return None
+    over = [e["name"] for e in data[room:room + 5]  # named, as the _manifest cap names its files
+            if isinstance(e, dict) and isinstance(e.get("name"), str)]
+    more = ", ..." if len(data) > room + 5 else ""
+    named = f": {', '.join(repr(n[:256]) for n in over)}{more}" if over else ""
+    return InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID", f"{bad} package entries unreadable, "
+                                      f"{max(0, len(data) - room)} over the limit of {MAX_PACKAGES} records "
+                                      f"(not read{named})")])
 
 
 def _package(entry: object, chain: tuple[str, ...]) -> RecordedApp | None:

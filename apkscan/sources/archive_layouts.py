@@ -89,13 +89,26 @@ class SubTree:
         return list(self._names)
 
     def member(self, name: str) -> Member:
-        member = self.tree.member(self.root + name)
+        return self._shown(self.tree.member(self.root + name))
+
+    def _shown(self, member: Member) -> Member:
         if self.root and member.name[:len(self.root)].replace("\\", "/") == self.root:  # shown as stored, less the root
             member.name = member.name[len(self.root):]
         return member
 
     def head(self, name: str, size: int) -> bytes:
         return self.tree.head(self.root + name, size)
+
+    def earlier(self, name: str) -> list:
+        """A layout reads each copy of its metadata (review 70 F4); a folder has one copy of a name."""
+        earlier = getattr(self.tree, "earlier", None)
+        return earlier(self.root + name) if earlier is not None else []
+
+    def earlier_walked(self) -> Iterator[Member | InputProblem]:
+        """The earlier records of this layout's names, flagged, under its chain (as :meth:`member`)."""
+        walked = getattr(self.tree, "earlier_walked", None)
+        for item in walked(self.root + n for n in self._names) if walked is not None else ():
+            yield self._shown(item) if isinstance(item, Member) else item
 
 
 class _Names:
@@ -208,17 +221,21 @@ def read_tree(walker, tree, fmt: registry.LayoutFormat, depth: int) -> Iterator[
     found = find(tree, fmt)
     (_, _, own), below = found.layouts[0], found.layouts[1:]
     yield from walker._entries(fmt.open(own if below else tree, walker.ctx), depth + 1)
-    yield from _read(walker, tree, found._replace(layouts=below), depth, None)
+    yield from _read(walker, tree, found._replace(layouts=below), depth, None, earlier=False)  # the ZIP's aside has them
 
 
-def _read(walker, tree, found: Found, depth: int, reader) -> Iterator[Item]:
+def _read(walker, tree, found: Found, depth: int, reader, earlier: bool = True) -> Iterator[Item]:
+    """Each layout by its reader; ``earlier``: then the earlier records of its names listed twice,
+    flagged, as at the root (review 70 F4), unless the whole ZIP's are walked after it."""
     for root, fmt, sub in found.layouts:
-        if reader is not None:
-            reader.exclude.update(tree.index(root + n) for n in sub.names())
+        if reader is not None:  # every record of their names: a name listed twice too
+            reader.exclude.update(i for n in sub.names() for i in tree.indexes(root + n))
         if fmt.open is None:
             yield registry.unsupported_layout(fmt, sub.chain)
             continue
         yield from walker._entries(fmt.open(sub, walker.ctx), depth + 1)
+        if earlier:
+            yield from walker._aside(sub.earlier_walked(), sub.chain, depth)
     if found.unlooked:
         yield not_read(tree.chain, found.first[0], "a backup layout may lie", past(found))
 

@@ -143,6 +143,9 @@ class RecordedApp:
     # no APK of the package was scanned, one read from these as another package is a swapped APK.
     apk_files: tuple[tuple[str, ...], ...] = ()
     warnings: list[Issue] = field(default_factory=list)  # what the record could not say clearly
+    # facts about the file the record was read from (a copy of a metadata file a ZIP lists twice):
+    # the app's tamper indicators, as a member's ``flags`` are an APK's
+    flags: list[Issue] = field(default_factory=list)
 
     @property
     def display(self) -> str:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
-from apkscan.issues import ApkScanError, error
+from apkscan.issues import ApkScanError, Issue, error, tamper
 from apkscan.sources import detect
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree, chain_display
+from apkscan.sources.member_facts import to_say
 from apkscan.sources.zip_archive import ENCRYPTED
 
 MAX_METADATA_BYTES = 1 << 20
@@ -20,6 +23,7 @@ MAX_EXAMPLES = 3
 PACKAGE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
 INT_RE = re.compile(r"-?[0-9]{1,19}")  # ASCII only: "²".isdigit() is True, int("²") raises
 LISTED_NOTE = "package name from the backup app's own record only: no APK, no certificate"
+T = TypeVar("T")
 
 
 def is_package(name: str) -> bool:
@@ -47,7 +51,8 @@ def apk_after_all(tree: Tree, name: str) -> Member | InputProblem | None:
     """A file skipped by its name (data, logs, OBB, metadata) that is an APK by its bytes, as a
     Member; None when it is what its name says. One that cannot be read is data only when its
     first bytes are no ZIP: a banned APK padded past the bomb ratio under a log's name is that
-    member's error, not a skipped file."""
+    member's error, not a skipped file. One with container facts (a name a ZIP lists twice) is
+    not skipped silently either: those facts are its problem (:mod:`member_facts`, review 70 F4)."""
     try:
         member = tree.member(name)
     except (KeyError, OSError):
@@ -61,7 +66,10 @@ def apk_after_all(tree: Tree, name: str) -> Member | InputProblem | None:
         if looks_like_zip or exc.code == ENCRYPTED:  # a locked file may be anything: said, never data
             return InputProblem(tree.chain + (name,), [exc.to_issue()])
         return None  # e.g. a log over the bomb ratio: data, not read
-    return member if detect.member_holds_apk(member) else None
+    if detect.member_holds_apk(member):
+        return member
+    facts = to_say(member.flags)
+    return InputProblem(tree.chain + (name,), facts) if facts else None
 
 
 def install_key(chain: tuple[str, ...], place: str) -> str:
@@ -80,25 +88,67 @@ def in_install(item: Member | InputProblem | None, key: str) -> Member | InputPr
     return item
 
 
-def read_small(tree: Tree, name: str, limit: int = MAX_METADATA_BYTES) -> bytes:
+def copies(tree: Tree, name: str) -> tuple[list[Member | ApkScanError], list[Issue]]:
+    """Every record of the metadata file ``name`` with data of its own (each a member, or why it
+    cannot be opened): a ZIP that lists the name more than once gives its earlier records first
+    (:meth:`~apkscan.sources.zip_tree.ZipTree.earlier`), then the one extractors give. And that
+    one's container facts (``TAMPER_DUPLICATE_ENTRY``): the layout reads the file and never hands
+    it to the walk, so it says them itself (review 70 F4). KeyError when absent."""
     try:
-        with tree.member(name).open() as f:
+        last: Member | ApkScanError = tree.member(name)
+    except ApkScanError as exc:
+        last = exc
+    earlier = getattr(tree, "earlier", None)
+    return [*(earlier(name) if earlier is not None else ()), last], to_say(getattr(last, "flags", ()))
+
+
+def copy_fact(name: str, i: int, n: int) -> Issue:
+    """Said on each record read from copy ``i`` (1-based) of a metadata file listed ``n`` times."""
+    which = "the last, the one extractors give" if i == n else "an earlier one, which extractors do not give"
+    return tamper("TAMPER_DUPLICATE_ENTRY", f"{name!r} is listed {n} times in the archive with different data: "
+                  f"the records of every copy are read; this one is from copy {i} of {n} ({which})")
+
+
+def read_copy(copy: Member | ApkScanError, limit: int = MAX_METADATA_BYTES) -> bytes:
+    """A metadata file's bytes (one copy of it), at most ``limit``."""
+    try:
+        if isinstance(copy, ApkScanError):
+            raise copy
+        with copy.open() as f:
             data = f.read(limit + 1)
-    except (OSError, KeyError, ApkScanError) as exc:
+    except (OSError, ApkScanError) as exc:
         raise MetadataError("INPUT_UNREADABLE", f"cannot read: {exc}") from None
     if len(data) > limit:
         raise MetadataError("BACKUP_METADATA_INVALID", f"larger than {limit} bytes")
     return data
 
 
-def read_json_object(tree: Tree, name: str) -> dict:
+def json_object(data: bytes) -> dict:
     try:
-        value = json.loads(read_small(tree, name))
+        value = json.loads(data)
     except (ValueError, RecursionError) as exc:
         raise MetadataError("BACKUP_METADATA_INVALID", f"not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise MetadataError("BACKUP_METADATA_INVALID", "not a JSON object")
     return value
+
+
+def each_copy(tree: Tree, name: str,
+              parse: Callable[[bytes], T]) -> tuple[list[tuple[list[Issue], T]], list[InputProblem]]:
+    """``parse`` of every copy of the metadata file ``name`` (:func:`copies`), in order, each with
+    the facts its records carry (:func:`copy_fact`; none for a name listed once), and the
+    problems: each copy's own, and the name's container facts, said once."""
+    try:
+        found, facts = copies(tree, name)
+    except KeyError as exc:
+        return [], [problem(tree, name, MetadataError("INPUT_UNREADABLE", f"cannot read: {exc}"))]
+    out, problems = [], [InputProblem(tree.chain + (name,), facts)] if facts else []
+    for i, copy in enumerate(found, 1):
+        try:
+            out.append(([copy_fact(name, i, len(found))] if len(found) > 1 else [], parse(read_copy(copy))))
+        except MetadataError as exc:
+            problems.append(problem(tree, name, exc))
+    return out, problems
 
 
 def problem(tree: Tree, name: str, exc: MetadataError) -> InputProblem:

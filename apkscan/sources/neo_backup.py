@@ -21,8 +21,8 @@ import re
 from collections.abc import Callable, Iterator
 
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree
-from apkscan.sources.layout_common import (MetadataError, Skips, apk_after_all, in_install, install_key, is_package,
-                                           listed_app, member_or_problem, problem, read_json_object)
+from apkscan.sources.layout_common import (Skips, apk_after_all, each_copy, in_install, install_key, is_package,
+                                           json_object, listed_app, member_or_problem)
 
 INSTANCE = r"\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d(?:-\d{3})?-user_\d+"
 SIBLING_RE = re.compile(rf"^(?P<dir>(?:.*/)?{INSTANCE})\.properties$")
@@ -83,9 +83,8 @@ class NeoBackupReader:
             files = [n for n in _under(names, folder + "/") if n != meta_name]
             claimed.update(files)
             claimed.add(meta_name)
-            package, record, bad = self._record(folder, meta_name)
-            if bad is not None:
-                yield bad
+            package, records, problems = self._records(folder, meta_name)
+            yield from problems
             key = install_key(self.tree.chain, folder)  # one backed-up install: base and splits compared
             for name in files:
                 base = name.rsplit("/", 1)[-1]
@@ -98,8 +97,8 @@ class NeoBackupReader:
                         skips.add(DATA_REASON, name)
                 else:
                     yield in_install(member_or_problem(self.tree, name), key)
-            if package is not None and record is not None:
-                latest[package] = record  # sorted by folder: the last is the newest backup
+            for record in records:
+                latest[record.package] = record  # sorted by folder: the last is the newest backup
         for name in names:
             if name not in claimed:
                 yield member_or_problem(self.tree, name)
@@ -112,24 +111,26 @@ class NeoBackupReader:
             return NEO_DATA_RE.match(base) is not None
         return package is not None and base == f"{package}.zip"
 
-    def _record(self, folder: str, meta_name: str) -> tuple[str | None, RecordedApp | None, InputProblem | None]:
-        """(package, its record, a problem) from the instance's metadata file."""
+    def _records(self, folder: str, meta_name: str) -> tuple[str | None, list[RecordedApp], list[InputProblem]]:
+        """(package, its records, problems) from the instance's metadata file: every copy of it, when a
+        ZIP lists its name more than once (each copy's package is listed; the instance's is the
+        last copy's, the one extractors give: review 70 F4)."""
         guess = _folder_package(folder, self.layout)
-        try:
-            meta = read_json_object(self.tree, meta_name)
-        except MetadataError as exc:
-            record = listed_app(self.tree.chain + (meta_name,), guess, self.recorded_by,
-                                note="metadata unreadable; package from the folder name") if guess else None
-            return guess, record, problem(self.tree, meta_name, exc)
-        package = meta.get("packageName")
-        if not (isinstance(package, str) and is_package(package)):
-            package = guess
-        if package is None:
-            return None, None, None
-        label = meta.get("packageLabel") if self.layout == "neo" else meta.get("label")
-        return package, listed_app(self.tree.chain + (meta_name,), package, self.recorded_by, label=label,
-                                   version_code=meta.get("versionCode"),
-                                   version_name=meta.get("versionName")), None
+        chain = self.tree.chain + (meta_name,)
+        metas, problems = each_copy(self.tree, meta_name, json_object)
+        package, records = guess, []
+        for facts, meta in metas:
+            named = meta.get("packageName")
+            package = named if isinstance(named, str) and is_package(named) else guess
+            if package is not None:
+                label = meta.get("packageLabel") if self.layout == "neo" else meta.get("label")
+                records.append(listed_app(chain, package, self.recorded_by, label=label,
+                                          version_code=meta.get("versionCode"), version_name=meta.get("versionName")))
+                records[-1].flags.extend(facts)
+        if not metas and guess:  # no copy read: the folder's name says the package
+            records.append(listed_app(chain, guess, self.recorded_by,
+                                      note="metadata unreadable; package from the folder name"))
+        return package, records, problems
 
 
 def _under(names: list[str], prefix: str) -> list[str]:

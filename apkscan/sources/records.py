@@ -25,6 +25,7 @@ def recorded_identity(app: RecordedApp) -> ApkIdentity:
                            origin="recorded" if certs else "listed",
                            recorded_by=app.recorded_by, recorded_certificates=certs, record_note=app.note or None)
     identity.warnings.extend(app.warnings)
+    identity.tamper.extend(app.flags)
     # nothing of an APK was there to read: each part says why, not an empty ``why`` (review 62 L7)
     identity.completeness.stopped(f"no APK bytes: {identity.origin} app")
     return identity

@@ -30,8 +30,8 @@ from apkscan.sources import registry
 from apkscan.sources.compressed import decompressed, trailing_issue
 from apkscan.sources.detect import is_zip
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, Tree
-from apkscan.sources.layout_common import (MetadataError, Skips, apk_after_all, in_install, install_key, is_package,
-                                          listed_app, member_or_problem, problem, read_small)
+from apkscan.sources.layout_common import (MetadataError, Skips, apk_after_all, each_copy, in_install, install_key,
+                                          is_package, listed_app, member_or_problem)
 from apkscan.sources.streams import InflateBudget, Prefixed, WindowStream, read_head
 
 SWIFT_RE = re.compile(r"^(?P<dir>(?:.*/)?)(?P<pkg>[^/]+)\.(?P<ext>app|splits|dat|extdat|exp|xml)$")
@@ -160,12 +160,13 @@ class TitaniumBackupReader:
         for name in names:
             m = TB_PROPS_RE.match(name)
             if m and is_package(m.group("pkg")):
-                got = self._properties(name, m.group("pkg"))
-                if isinstance(got, InputProblem):
-                    yield got
-                else:
+                found, problems = self._properties(name, m.group("pkg"))
+                yield from problems  # this one file's errors: every APK beside it is still read
+                for app, md5s in found:
                     prev = records.get(m.group("pkg"))
-                    records[m.group("pkg")] = (got[0], got[1] | (prev[1] if prev else set()))
+                    if prev is not None:  # another backup of the package, or another copy of this file
+                        app.flags[:0] = [f for f in prev[0].flags if f not in app.flags]
+                    records[m.group("pkg")] = (app, md5s | (prev[1] if prev else set()))
         for name in names:
             m = TB_APK_RE.match(name)
             if TB_PROPS_RE.match(name):
@@ -212,16 +213,20 @@ class TitaniumBackupReader:
         if junk is not None:
             yield InputProblem(self.tree.chain + (name,), [junk])
 
-    def _properties(self, name: str, package: str) -> tuple[RecordedApp, set[str]] | InputProblem:
-        try:
-            props = parse_java_properties(read_small(self.tree, name))
-        except MetadataError as exc:  # this one file's error: every APK beside it is still read
-            return problem(self.tree, name, exc)
-        md5 = props.get("app_apk_md5", "").strip().lower()
-        app = listed_app(self.tree.chain + (name,), package, "Titanium Backup properties",
-                         label=props.get("app_label"), version_code=props.get("app_version_code"),
-                         version_name=props.get("app_version_name"))
-        return app, ({md5} if re.fullmatch(r"[0-9a-f]{32}", md5) else set())
+    def _properties(self, name: str, package: str) -> tuple[list[tuple[RecordedApp, set[str]]], list[InputProblem]]:
+        """The record and recorded APK MD5 of every copy of a properties file (a ZIP may list its name
+        twice: review 70 F4). The package is the file name's, the same in every copy; the MD5s of
+        every copy are the package's, and each copy's record carries the fact that it has others."""
+        found, problems = each_copy(self.tree, name, parse_java_properties)
+        out = []
+        for facts, props in found:
+            md5 = props.get("app_apk_md5", "").strip().lower()
+            app = listed_app(self.tree.chain + (name,), package, "Titanium Backup properties",
+                             label=props.get("app_label"), version_code=props.get("app_version_code"),
+                             version_name=props.get("app_version_name"))
+            app.flags.extend(facts)
+            out.append((app, {md5} if re.fullmatch(r"[0-9a-f]{32}", md5) else set()))
+        return out, problems
 
 
 def parse_java_properties(data: bytes) -> dict[str, str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
@@ -24,7 +24,7 @@ from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.readonly import held, held_stat, same_file
 from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError, Issue, error
-from apkscan.sources import archive_layouts, detect, polyglot, registry, walk_text, walkclock
+from apkscan.sources import archive_layouts, detect, member_facts, polyglot, registry, walk_text, walkclock
 from apkscan.sources.custody import head_of, record as custody_record
 from apkscan.sources.bundles import BundleReader, InstallSetReader
 from apkscan.sources.compressed import decode_errors, decompressed, trailing_issue
@@ -290,7 +290,7 @@ class Walker:
                 fmt = None
             if fmt is not None and not fmt.flat:
                 yield from archive_layouts.read_tree(self, tree, fmt, depth)
-                yield from self._aside(tree, chain, depth)
+                yield from self._aside(tree.aside(), chain, depth)
                 return
             yield from archive_layouts.read_below(self, tree, reader, depth, fmt)  # a flat layout: its folder's files
             if reader.exclude and not reader.has_entries():
@@ -299,10 +299,10 @@ class Walker:
         finally:
             self.ctx.walked.pop(reader.token, None)
 
-    def _aside(self, tree: ZipTree, chain: tuple[str, ...], depth: int) -> Iterator[Item]:
-        """The records a layout's names leave out (:mod:`zip_tree`: earlier records of a name listed
+    def _aside(self, items: Iterable[Member | Item], chain: tuple[str, ...], depth: int) -> Iterator[Item]:
+        """The records a layout's names leave out (:meth:`ZipTree.aside`: earlier records of a name listed
         twice, ``__MACOSX/``, folders carrying data), walked by content or said."""
-        for item in tree.aside():
+        for item in items:
             if isinstance(item, Member):
                 yield from self.member(item, chain, depth + 1)
             else:
@@ -339,6 +339,9 @@ class Walker:
         A ZIP member whose bytes, treated the same way, were already read without an error under
         another name of the same archive is counted as skipped instead (:func:`~apkscan.sources.zip_archive.same_bytes`)."""
         walkclock.check()
+        yield from member_facts.kept(m.flags, container + (m.name,), self._once(m, container, depth, custody))
+
+    def _once(self, m: Member, container: tuple[str, ...], depth: int, custody: bool) -> Iterator[Item]:
         key = zip_archive.same_bytes(m)
         if key is None:
             yield from self._member(m, container, depth, custody)

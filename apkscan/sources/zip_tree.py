@@ -6,7 +6,9 @@ plain name-to-file pair. Each is read or said, never dropped (review 54):
 - a name listed more than once: unzip, 7z and Python's ``zipfile`` extract its *last* record, so
   the name reads as that one; an earlier record with other data is walked after the layout, as a
   member of its own (records of one name over the same data are one). Both carry the tamper
-  fact ``TAMPER_DUPLICATE_ENTRY`` (F1);
+  fact ``TAMPER_DUPLICATE_ENTRY`` (F1). A layout's metadata file (``packages.json``, a backup
+  app's ``.properties`` or ``.log``) is read in every copy (:meth:`ZipTree.earlier`): a record
+  of the device's in an earlier copy is never replaced by a later one (review 70 F4);
 - names with ``\\`` separators and no ``/`` in a record made on MS-DOS/Windows (host 0, as
   PowerShell 5.1's ``Compress-Archive`` writes them): read with ``\\`` as ``/``, as unzip reads
   them, so the layout under them is seen. A member read so is shown as stored, with a ``TAMPER_MEMBER_NAME`` fact saying how its name
@@ -36,6 +38,9 @@ MAC_REASON = "macOS metadata (__MACOSX/ AppleDouble file), not scanned"
 # The "version made by" host whose names unzip reads with '\' as '/': MS-DOS/FAT, 0 (.NET's ZipArchive,
 # so PowerShell 5.1, writes it). unzip 6.0 leaves '\' in the names of every other host (NTFS, Unix).
 _DOS_HOST = 0
+# How a Windows-made name was read: said on the app it names; a skipped file needs no note of it
+# (:mod:`member_facts`: the way extractors read a name, no fact about the member's data).
+READ_AS_SLASH = "read with '\\' as '/' to find the layout, as unzip reads it; shown as stored"
 
 
 class ZipTree:
@@ -71,15 +76,29 @@ class ZipTree:
         member = self.reader.member(entry)
         if entry.index in self._backslashed:
             member.flags.append(tamper("TAMPER_MEMBER_NAME", f"member name {entry.name!r} uses '\\' as its "
-                                       "separator (a ZIP made on Windows): read with '\\' as '/' to find the layout, "
-                                       "as unzip reads it; shown as stored"))
+                                       f"separator (a ZIP made on Windows): {READ_AS_SLASH}"))
         if name in self._twice:
-            member.flags.append(_twice_flag(entry, self._twice[name][1]))
+            member.flags.append(_twice_flag(entry, self._twice[name][1], last=True))
         return member
+
+    def earlier(self, name: str) -> list[Member | ApkScanError]:
+        """The name's earlier records with other data, unflagged (the walk of :meth:`aside` flags
+        them): a layout reads each copy of its metadata, as the walk reads each record's bytes."""
+        out: list[Member | ApkScanError] = []
+        for entry in self._twice.get(name, ((), 0))[0]:
+            try:
+                out.append(self.reader.member(entry))
+            except ApkScanError as exc:
+                out.append(exc)
+        return out
 
     def index(self, name: str) -> int:
         """The index of the name's last record (the one :meth:`member` reads)."""
         return self._last[name].index
+
+    def indexes(self, name: str) -> list[int]:
+        """The indexes of every record of the name (a layout below the root reads them all)."""
+        return [e.index for e in self._earlier.get(name, ())] + [self._last[name].index]
 
     def head(self, name: str, size: int) -> bytes:
         """The member's first bytes, even when it cannot be read whole (a layout reader's check)."""
@@ -96,11 +115,16 @@ class ZipTree:
                     mac.examples.append(shown_name(entry))
                 continue
             yield from self._walked(entry)
-        for others, times in self._twice.values():
-            for entry in others:
-                yield from self._walked(entry, _twice_flag(entry, times))
+        yield from self.earlier_walked(self._twice)
         if mac.count:
             yield mac
+
+    def earlier_walked(self, names) -> Iterator[Member | InputProblem]:
+        """The earlier records (other data) of ``names``, flagged, for the walker to walk."""
+        for name in names:
+            others, times = self._twice.get(name, ((), 0))
+            for entry in others:
+                yield from self._walked(entry, _twice_flag(entry, times, last=False))
 
     def _walked(self, entry: ZipEntry, *flags) -> Iterator[Member | InputProblem]:
         try:
@@ -150,6 +174,8 @@ def _data(entry: ZipEntry) -> tuple:
     return entry.local_header_offset, entry.compressed, entry.uncompressed_size
 
 
-def _twice_flag(entry: ZipEntry, times: int):
+def _twice_flag(entry: ZipEntry, times: int, last: bool):
+    which = ("this is its last record, the one extractors give" if last else
+             f"this is an earlier record (local header at {entry.local_header_offset}), which extractors do not give")
     return tamper("TAMPER_DUPLICATE_ENTRY", f"member name {entry.name!r} is listed {times} times in the central "
-                  "directory with different data: the last record is what extractors give; every one is read")
+                  f"directory with different data: {which}; every record is read")

@@ -1,0 +1,40 @@
+"""A member's container facts (``Member.flags``: a name listed twice, an odd name, an encryption
+flag) are never dropped (review 70 F4).
+
+They travel with the APK the member is (``ScanInput.flags``, then the app's tamper indicators).
+A member that is no APK ends as a skip, a text listing or a container of other members, and
+none of those carries them: the facts are then said for the member itself, as an input problem
+at its chain (merged into the one its read yields there, if any), so every report lists them.
+A layout reader that reads a member itself (a metadata file) says them the same way
+(:func:`to_say`). Not said for a skip: a Windows-made name read with ``\\`` as ``/`` (the way
+unzip reads it, no fact about the member's data; shown on the app it names, if any).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from apkscan.issues import Issue
+from apkscan.sources.interface import InputProblem, Item, ScanInput
+from apkscan.sources.zip_tree import READ_AS_SLASH
+
+
+def to_say(flags: Iterable[Issue]) -> list[Issue]:
+    """The facts of a member that no app will carry, less a name's mere reading (see above)."""
+    return [f for f in flags if not (f.code == "TAMPER_MEMBER_NAME" and f.message.endswith(READ_AS_SLASH))]
+
+
+def kept(flags: list[Issue], chain: tuple[str, ...], items: Iterable[Item]) -> Iterator[Item]:
+    """``items`` (what the walk of the member at ``chain`` yields) and, when no APK read from it
+    carries ``flags`` and no problem of its own said them, one problem saying them."""
+    facts = to_say(flags)
+    said = not facts
+    for item in items:
+        if not said and isinstance(item, ScanInput) and all(f in item.flags for f in flags):
+            said = True
+        elif not said and isinstance(item, InputProblem) and tuple(item.chain) == chain:
+            item.issues.extend(f for f in facts if f not in item.issues)
+            said = True
+        yield item
+    if not said:
+        yield InputProblem(chain, facts)
