@@ -394,6 +394,9 @@ def test_scan_of_a_folder_holding_the_default_store_runs_without_one(tmp_path, m
     (home / ".cache").mkdir(parents=True)
     shutil.copy(APKS / "wechat-impostor.apk", home / "a.apk")
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    from apkscan.rules import cache
+
+    monkeypatch.setattr(cache, "_writable", cache._writable)  # the run makes the rule cache read-only: undone after
     before = sorted(str(p.relative_to(home)) for p in home.rglob("*"))
     res = CliRunner().invoke(main, ["scan", str(home), "-q", "--json", str(tmp_path / "r.json")])
     assert res.exit_code == 1, res.output
