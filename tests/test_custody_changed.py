@@ -223,7 +223,9 @@ def test_a_fifo_or_link_taking_a_listed_name_is_refused_without_hanging(tmp_path
     doc = json.loads(out.read_text())
     errors = {e["source"]["path"] if isinstance(e.get("source"), dict) else e.get("source"): [i["code"] for i in e["errors"]]
               for e in doc["errors"]}
-    assert list(errors.values()) == [["INPUT_NOT_A_FILE"]], errors
+    # the new node may reuse the freed inode number (then it is refused for its kind) or not (then for
+    # being another file than the one listed): both refuse it, which one depends on the file system
+    assert list(errors.values()) in ([["INPUT_NOT_A_FILE"]], [["INPUT_CHANGED_DURING_SCAN"]]), errors
     assert _packages(doc) == {"com.example.clean"}  # b.apk; never the link's target
 
 
