@@ -133,6 +133,7 @@ class AndroidQFReader:
         self._pending: list[RecordedApp] = []  # packages.json records parsed, not yet yielded
         self._skipped: dict[str, Skipped] = {}
         self._sets = InstallSets([])  # apks/ files per package, from packages.json (:mod:`androidqf_sets`)
+        self._unread = False  # packages.json could not be opened or read: its error is said once
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         names = self.tree.names()
@@ -160,6 +161,8 @@ class AndroidQFReader:
             if name in sets:  # a set's files one after another (the scan assembles a bundle as it ends), at its first
                 yield from self._install_set(members.pop(sets[name], []), sets[name])
             elif rel == "packages.json":  # read above as the records; an APK under that name is scanned too
+                if self._unread:  # said above, once, under its own code
+                    continue
                 if (member := apk_after_all(self.tree, name)) is not None:
                     yield member
             elif not known_file(rel):  # backup.ab, *.age and every file AndroidQF does not write: by content
@@ -215,8 +218,11 @@ class AndroidQFReader:
         try:
             with member.open() as f:
                 raw = jsonbound.read_at_most(f, MAX_JSON_BYTES)
-        except OSError as exc:
-            return [], [InputProblem(chain, [error("INPUT_UNREADABLE", f"cannot read: {exc}")])]
+        except (OSError, ApkScanError) as exc:  # this file's problem only: apks/ and backup.ab are still read
+            self._unread = True
+            issue = (exc.to_issue() if isinstance(exc, ApkScanError)
+                     else error("INPUT_UNREADABLE", f"cannot read: {exc}"))
+            return [], [InputProblem(chain, [issue])]
         if len(raw) > MAX_JSON_BYTES:
             return [], [InputProblem(chain, [error("ANDROIDQF_PACKAGES_INVALID",
                                                    f"larger than {MAX_JSON_BYTES} bytes")])]
