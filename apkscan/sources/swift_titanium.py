@@ -160,12 +160,12 @@ class TitaniumBackupReader:
         for name in names:
             m = TB_PROPS_RE.match(name)
             if m and is_package(m.group("pkg")):
-                got = self._properties(name, m.group("pkg"))
-                if isinstance(got, InputProblem):
-                    yield got
-                else:
-                    prev = records.get(m.group("pkg"))
-                    records[m.group("pkg")] = (got[0], got[1] | (prev[1] if prev else set()))
+                app, md5s, bad = self._properties(name, m.group("pkg"))
+                prev = records.get(m.group("pkg"))
+                if bad is not None:
+                    yield bad
+                    app = prev[0] if prev else app  # a record read beats one from a file name
+                records[m.group("pkg")] = (app, md5s | (prev[1] if prev else set()))
         for name in names:
             m = TB_APK_RE.match(name)
             if TB_PROPS_RE.match(name):
@@ -212,16 +212,21 @@ class TitaniumBackupReader:
         if junk is not None:
             yield InputProblem(self.tree.chain + (name,), [junk])
 
-    def _properties(self, name: str, package: str) -> tuple[RecordedApp, set[str]] | InputProblem:
+    def _properties(self, name: str, package: str) -> tuple[RecordedApp, set[str], InputProblem | None]:
+        """The record and recorded MD5s of one ``.properties``. One that cannot be read or parsed
+        (another process writing it: review 72 F6) is that file's error, every APK beside it is
+        still read, and its package is listed from the file name, as Neo's from its folder's."""
         try:
             props = parse_java_properties(read_small(self.tree, name))
-        except MetadataError as exc:  # this one file's error: every APK beside it is still read
-            return problem(self.tree, name, exc)
+        except MetadataError as exc:
+            app = listed_app(self.tree.chain + (name,), package, "Titanium Backup properties",
+                             note="metadata unreadable; package from the file name")
+            return app, set(), problem(self.tree, name, exc)
         md5 = props.get("app_apk_md5", "").strip().lower()
         app = listed_app(self.tree.chain + (name,), package, "Titanium Backup properties",
                          label=props.get("app_label"), version_code=props.get("app_version_code"),
                          version_name=props.get("app_version_name"))
-        return app, ({md5} if re.fullmatch(r"[0-9a-f]{32}", md5) else set())
+        return app, ({md5} if re.fullmatch(r"[0-9a-f]{32}", md5) else set()), None
 
 
 def parse_java_properties(data: bytes) -> dict[str, str]:
