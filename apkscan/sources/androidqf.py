@@ -146,6 +146,7 @@ class AndroidQFReader:
         self._pending: list[RecordedApp] = []  # packages.json records parsed, not yet yielded
         self._skipped: dict[str, Skipped] = {}
         self._sets = InstallSets([])  # apks/ files per package, from packages.json (:mod:`androidqf_sets`)
+        self._unread = False  # packages.json could not be opened or read: its error is said once
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         names = self.tree.names()
@@ -173,6 +174,8 @@ class AndroidQFReader:
             if name in sets:  # a set's files one after another (the scan assembles a bundle as it ends), at its first
                 yield from self._install_set(members.pop(sets[name], []), sets[name])
             elif rel == "packages.json":  # read above as the records; an APK under that name is scanned too
+                if self._unread:  # said above, once, under its own code
+                    continue
                 if (member := apk_after_all(self.tree, name)) is not None:
                     yield member
             elif not known_file(rel):  # backup.ab, *.age and every file AndroidQF does not write: by content
@@ -234,6 +237,7 @@ class AndroidQFReader:
             data = _json_list(copy, chain)
             if isinstance(data, InputProblem):
                 problems.append(data)
+                self._unread = self._unread or data.issues[0].code != "ANDROIDQF_PACKAGES_INVALID"  # said once
                 continue
             fact = [copy_fact(name, i, len(found))] if len(found) > 1 else []
             if (said := _listed(data, chain, fact, records, listing)) is not None:

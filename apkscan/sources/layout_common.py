@@ -116,7 +116,9 @@ def read_copy(copy: Member | ApkScanError, limit: int = MAX_METADATA_BYTES) -> b
             raise copy
         with copy.open() as f:
             data = f.read(limit + 1)
-    except (OSError, ApkScanError) as exc:
+    except ApkScanError as exc:  # its own stable code (INPUT_OPEN_FOR_WRITING, a bomb...), not a vaguer one
+        raise MetadataError(exc.code, exc.message) from None
+    except (OSError, KeyError) as exc:
         raise MetadataError("INPUT_UNREADABLE", f"cannot read: {exc}") from None
     if len(data) > limit:
         raise MetadataError("BACKUP_METADATA_INVALID", f"larger than {limit} bytes")

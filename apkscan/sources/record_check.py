@@ -33,6 +33,7 @@ RECORD_OF_SCANNED_APK = "package record whose APK was scanned (listed once, as t
 RECORD_TIED_BY_PACKAGE = ("package record whose APK was scanned (listed once, as the APK; --quick hashes no file and "
                           "verifies no key: tied by package, the record naming no certificate)")
 
+UNREAD = ""  # in ``placed``: the file could not be read (no package is empty): it says nothing of a swap
 Key = tuple[str, str, str]  # (SHA-256, SHA-1, MD5) of a certificate, lower-case hex ("" when unknown)
 
 
@@ -59,6 +60,8 @@ def remember_scanned(scanned: dict[str, list[ScannedApk]], r: Any,
     elif type(r).__name__ == "KnownApp" and r.package:  # an app as its line (apkscan.batch.known)
         package, apk = r.package, ScannedApk(tuple(r.chain), r.sha256, None, r.verified is False)
     else:
+        if type(r).__name__ == "InputError" and not r.partial and placed is not None:
+            placed.setdefault(tuple(r.chain), set()).add(UNREAD)  # e.g. INPUT_OPEN_FOR_WRITING (review 72 F6)
         return
     scanned.setdefault(package, []).append(apk)
     for depth in range(1, len(apk.chain) + 1) if placed is not None else ():
@@ -141,10 +144,13 @@ def record_contradiction(record: RecordedApp, matched: list[ScannedApk]) -> list
 def swapped_apk(record: RecordedApp, placed: dict[tuple[str, ...], set[str]]) -> list[Issue]:
     """A tamper fact for each file the layout names as the record's APK (Swift's ``<pkg>.app``) that
     was read only as other packages, when no APK of the record's package was (the caller asks then):
-    a swapped APK or a mislabelled backup. The record stays listed (review 69 F7)."""
+    a swapped APK or a mislabelled backup. The record stays listed (review 69 F7). Nothing is
+    claimed when one of those files could not be read: the package's APK may be the unread one."""
+    if any(UNREAD in placed.get(chain, ()) for chain in record.apk_files):
+        return []
     issues = []
     for chain in record.apk_files:
-        others = sorted(placed.get(chain, set()) - {record.package})
+        others = sorted(placed.get(chain, set()) - {record.package, UNREAD})
         if others:
             more = ", ..." if len(others) > MAX_NAMED else ""
             issues.append(tamper("BACKUP_APK_PACKAGE_MISMATCH",
