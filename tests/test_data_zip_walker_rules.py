@@ -182,7 +182,7 @@ def test_a_declared_size_under_a_zips_is_a_claim_in_place(rules, policy, tmp_pat
 
 def test_a_declared_size_is_a_claim_in_a_tail_zip_too(rules, policy, tmp_path):
     """F5, read from the end: an ``f/`` file that is a tar then a ZIP whose one entry, TikTok deflated,
-    declares 10 bytes (``data_zip.tail_may_hold_apk`` passed it over by that size): walked, and said."""
+    declares 10 bytes (``data_in_place.tail_may_hold_apk`` passed it over by that size): walked, and said."""
     doc = run(rules, policy, tmp_path, backup(tmp_path, declared_ten(tar_then_zip([(BASE, TIKTOK)]))))
     said = {(tuple(e["source"]["chain"][1:]), i["code"]) for e in doc["errors"] for i in e["errors"]}
     assert {((F_FILE,), "CONTAINER_POLYGLOT"), ((F_FILE, BASE), "ZIP_ENTRY_SIZE_MISMATCH")} <= said
