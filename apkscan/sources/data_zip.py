@@ -281,7 +281,7 @@ class _Kept:
     """Bytes read through (``head`` first), their last ``polyglot.KEEP`` kept and their length counted."""
 
     def __init__(self, read: Callable[[int], bytes], head: bytes):
-        self._read, self._first, self.tail, self.total = read, head, b"", 0
+        self._read, self._first, self.tail, self.total, self.start = read, head, b"", 0, b""
 
     def read(self, n: int) -> bytes:
         if self._first:
@@ -290,6 +290,8 @@ class _Kept:
             out = self._read(n)
         from apkscan.sources import polyglot
 
+        if len(self.start) < 4:
+            self.start += out[:4 - len(self.start)]
         self.tail, self.total = (self.tail + out)[-polyglot.KEEP:], self.total + len(out)
         return out
 
@@ -317,7 +319,8 @@ def stream_look(read: Callable[[int], bytes], names: Callable[[bytes], bool], sp
         return "content"
     from apkscan.sources import polyglot
 
-    return "end" if kept.total >= 22 and polyglot.apk_end_in_tail(kept.tail, kept.total) else None
+    ended = kept.total >= 22 and not _is_zip(kept.start) and polyglot.apk_end_in_tail(kept.tail, kept.total)
+    return "end" if ended else None  # a ZIP followed whole is judged by what it holds
 
 
 def _deflated(src: Level, size: int | None, level: int) -> tuple[int, int] | None:
