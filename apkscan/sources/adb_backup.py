@@ -35,7 +35,7 @@ from apkscan.sources.adb_stream import (MAX_EXPANDED, BackupReadError, Payload, 
                                         raw_chunks)
 from apkscan.sources.adb_tar import (MemberStream, after_end, link_or_special, open_stream, past_end_flag,
                                      stop_reason, tar_trailing_issue, type_flag_facts)
-from apkscan.sources import detect
+from apkscan.sources import data_stream, detect
 from apkscan.sources.detect import is_zip
 from apkscan.sources.interface import MAX_DEVICE_RECORDS, InputProblem, Member, RecordedApp, Skipped
 from apkscan.sources.layout_common import in_install, install_key
@@ -214,16 +214,16 @@ class AdbBackupReader:
             return
         stream = MemberStream(inner, info.name)
         if is_zip(head):
-            (found, kept), how = detect.streamed_zip_look(stream, DATA_LOOK), "content"
+            (found, kept), how = data_stream.streamed_zip_look(stream, DATA_LOOK), "content"
         else:  # a gzip, a tar ... followed as the walker opens it; any head read from its end (review 72 F1, F3)
-            found, how, kept = detect.streamed_layer_look(stream, DATA_LOOK)
-        if found == detect.STREAM_APK:
+            found, how, kept = data_stream.streamed_layer_look(stream, DATA_LOOK)
+        if found == data_stream.STREAM_APK:
             member = self._member(tf, info, _Replay(kept, inner))
             if how == "end":  # only its end opens as a ZIP: read again from there, both ways
                 self._skip(reason, info.name)
                 member.end_only = True
             yield member
-        elif found == detect.STREAM_LATE:
+        elif found == data_stream.STREAM_LATE:
             yield InputProblem(self.chain + (info.name,), [error(
                 "BACKUP_DATA_APK_UNSCANNED", f"{info.name!r}, skipped by its name ({reason}), shows an "
                 f"APK (by name or by content), or bytes that cannot be followed, only past its first {DATA_LOOK} "
