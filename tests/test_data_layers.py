@@ -16,6 +16,7 @@ import bz2
 import gzip
 import io
 import lzma
+import subprocess
 import zipfile
 
 import pytest
@@ -23,7 +24,7 @@ from test_data_name_polyglots import JPEG, build, run
 from test_data_zip_by_content import TIKTOK, tiktoks
 from test_polyglots import tar_of
 
-from apkscan.sources import data_zip, detect
+from apkscan.sources import data_stream, data_zip, detect
 
 NOTES = b"cache line\n" * 200
 TEXT = b"plain text an app keeps, not an APK and not a container\n" * 400
@@ -152,3 +153,23 @@ def test_a_deep_stack_of_layers_is_walked(rules, policy, tmp_path):
         return out
 
     assert data_zip.stream_look(read, detect.names_an_apk, detect.NAME_SPAN) == "content"
+
+
+def test_a_zip64_end_record_by_info_zip_stays_data(rules, policy, tmp_path):
+    """F4: ``zip -fz`` writes the end record's directory offset as all ones, deferring to its ZIP64 end
+    record; with that record and its locator naming the same directory, the data ZIP stays data,
+    streamed and in place."""
+    src = tmp_path / "src"
+    (src / "FS/data/misc").mkdir(parents=True)
+    (src / "bugreport-x.txt").write_bytes(TEXT)
+    (src / "FS/data/misc/photo.jpg").write_bytes(JPEG + TEXT)
+    subprocess.run(["zip", "-qr", "-fz", str(tmp_path / "z64.zip"), "."], cwd=src, check=True)
+    report = (tmp_path / "z64.zip").read_bytes()
+    assert report[report.rindex(b"PK\x05\x06") + 16:][:4] == b"\xff" * 4  # the offset defers to ZIP64
+    assert data_stream.streamed_zip_look(io.BytesIO(report), 4 << 20)[0] == data_stream.STREAM_DATA
+    for place, packing in [("androidqf", "folder"), ("androidqf", "deflated zip")]:
+        (tmp_path / packing).mkdir()
+        path, name, reason = build(place, packing, tmp_path / packing, report)
+        doc = run(rules, policy, tmp_path, path)
+        assert doc["errors"] == [] and any(name in str(s.get("examples")) for s in doc["skipped"]
+                                           if s["reason"] == reason), (place, packing)
