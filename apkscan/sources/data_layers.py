@@ -9,8 +9,6 @@ and says what it is, never a silent "data". Memory: one chunk a layer.
 
 from __future__ import annotations
 
-import bz2
-import lzma
 import zlib
 from collections.abc import Callable
 
@@ -38,9 +36,17 @@ def follow(kind: str, read: Read, content: Content, level: int) -> None:
 
 
 def _decompressor(kind: str):
+    """(a decompressor, the errors it raises on bad data); bz2 and lzma imported when met: ``apkscan
+    inspect`` loads neither (test_startup_imports)."""
     if kind == "gzip":
-        return zlib.decompressobj(31)
-    return bz2.BZ2Decompressor() if kind == "bzip2" else lzma.LZMADecompressor()
+        return zlib.decompressobj(31), (zlib.error,)
+    if kind == "bzip2":
+        import bz2
+
+        return bz2.BZ2Decompressor(), (OSError, EOFError, ValueError)
+    import lzma
+
+    return lzma.LZMADecompressor(), (lzma.LZMAError, EOFError, ValueError)
 
 
 class _Decompressed:
@@ -48,7 +54,8 @@ class _Decompressed:
     hold several; zero padding after the last is passed over); a corrupt or cut stream: :class:`Found`."""
 
     def __init__(self, kind: str, read: Read):
-        self._kind, self._read, self._d = kind, read, _decompressor(kind)
+        self._kind, self._read = kind, read
+        self._d, self._errors = _decompressor(kind)
         self._pending, self.used, self.made = b"", 0, 0
 
     def _hungry(self) -> bool:
@@ -69,7 +76,7 @@ class _Decompressed:
                 if not self._pending.strip(b"\0"):
                     self._pending = b""
                     continue
-                self._d = _decompressor(self._kind)
+                self._d, self._errors = _decompressor(self._kind)
             out = self._inflate(n)
         self.made += len(out)
         if self.made > FREE and self.made > MAX_RATIO * max(self.used, 1):
@@ -80,7 +87,7 @@ class _Decompressed:
         data, self._pending = self._pending, b""
         try:
             out = self._d.decompress(data, n)
-        except (zlib.error, OSError, EOFError, lzma.LZMAError):
+        except self._errors:
             raise Found from None
         if self._kind == "gzip":
             self._pending = self._d.unused_data if self._d.eof else self._d.unconsumed_tail
