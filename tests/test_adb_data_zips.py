@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from apkscan.scan import scan
-from apkscan.sources import detect
+from apkscan.sources import data_stream, detect
 from apkscan.sources.files import FileSource
 from apkscan.sources.walker import WalkOptions
 from backup_helpers import build_ab, manifest
@@ -99,8 +99,8 @@ def test_directory_naming_the_manifest_counts_when_local_headers_lie():
     """Android reads the central directory: a local header renamed does not hide the APK."""
     data = bytearray(zip_of([("AndroidManifest.xml", b"x" * 100)]))
     data[30:49] = b"AndroidManifest.xmX"  # the local header's name only
-    assert detect.streamed_zip_look(io.BytesIO(bytes(data)), 1 << 20) == (detect.STREAM_APK, bytes(data))
-    assert detect.streamed_zip_look(io.BytesIO(zip_of([("a.bin", b"y")])), 1 << 20)[0] == detect.STREAM_DATA
+    assert data_stream.streamed_zip_look(io.BytesIO(bytes(data)), 1 << 20) == (data_stream.STREAM_APK, bytes(data))
+    assert data_stream.streamed_zip_look(io.BytesIO(zip_of([("a.bin", b"y")])), 1 << 20)[0] == data_stream.STREAM_DATA
 
 
 def test_a_long_apk_name_across_a_read_is_seen():
@@ -124,8 +124,8 @@ def test_a_long_apk_name_across_a_read_is_seen():
     local = first + 30 + len("pad.bin")
     assert blob[local:local + 4] == blob[record:record + 4][:2] + b"\x03\x04" and blob[record:record + 4] == b"PK\x01\x02"
     assert local < (1 << 20) < local + 30 + len(name) and record < (2 << 20) < record + 46 + len(name)
-    found, _ = detect.streamed_zip_look(io.BytesIO(blob), 4 << 20)
-    assert found == detect.STREAM_APK
+    found, _ = data_stream.streamed_zip_look(io.BytesIO(blob), 4 << 20)
+    assert found == data_stream.STREAM_APK
 
 
 def test_a_flood_of_headers_naming_long_names_is_data():
@@ -137,5 +137,5 @@ def test_a_flood_of_headers_naming_long_names_is_data():
     records = (b"PK\x01\x02" + bytes(24) + b"\xff\xff" + bytes(16)) * 20_000
     flood = zip_of([("a", records)])
     assert detect._names_an_apk(flood) is False
-    assert detect.streamed_zip_look(io.BytesIO(flood), 4 << 20)[0] == detect.STREAM_DATA
-    assert detect.streamed_zip_look(io.BytesIO(b"PK\x03\x04" + records), 4 << 20)[0] == detect.STREAM_APK
+    assert data_stream.streamed_zip_look(io.BytesIO(flood), 4 << 20)[0] == data_stream.STREAM_DATA
+    assert data_stream.streamed_zip_look(io.BytesIO(b"PK\x03\x04" + records), 4 << 20)[0] == data_stream.STREAM_APK

@@ -24,7 +24,7 @@ from backup_helpers import build_ab, manifest
 from test_data_zip_by_content import CLEAN, HIDDEN, TIKTOK, _Unseekable, androidqf, tiktoks, zip_of, zipped
 
 from apkscan.scan import scan
-from apkscan.sources import data_zip, detect
+from apkscan.sources import data_stream, data_zip
 from apkscan.sources.files import FileSource
 from apkscan.sources.walker import WalkOptions
 
@@ -90,7 +90,7 @@ def reasons(doc: dict) -> set[str]:
 
 
 def look(data: bytes) -> str:
-    return detect.streamed_zip_look(io.BytesIO(data), 4 << 20)[0]
+    return data_stream.streamed_zip_look(io.BytesIO(data), 4 << 20)[0]
 
 
 @pytest.mark.parametrize("shape", ["padding", "go", "bzip2", "lzma", "zip64"])
@@ -119,8 +119,8 @@ def test_well_formed_data_zips_stay_data(rules, policy, tmp_path, shape):
     """The look's cost is kept for what it follows: a Go-written or ZIP64 data ZIP holding no APK is
     read once and answers no (counted as data, not walked, no error)."""
     data = shaped(shape, TEXT)
-    assert look(data) == detect.STREAM_DATA
-    assert look(shaped(shape, TIKTOK)) == detect.STREAM_APK
+    assert look(data) == data_stream.STREAM_DATA
+    assert look(shaped(shape, TIKTOK)) == data_stream.STREAM_APK
     doc = run(rules, policy, tmp_path, backup(tmp_path, data))
     assert APP_DATA in reasons(doc) and doc["errors"] == []
     assert [a["package"] for a in doc["apps"] if a["identity"]["origin"] == "apk"] == ["com.example.clean"]
@@ -129,14 +129,14 @@ def test_well_formed_data_zips_stay_data(rules, policy, tmp_path, shape):
 def test_what_the_look_cannot_follow_is_walked_and_said(rules, policy, tmp_path):
     """A data ZIP the look cannot follow answers yes even with no APK in it: the walker reads it
     through its central directory and says what it cannot read (never a silent skip)."""
-    assert look(shaped("padding", TEXT)) == detect.STREAM_APK
+    assert look(shaped("padding", TEXT)) == data_stream.STREAM_APK
     doc = run(rules, policy, tmp_path, backup(tmp_path, shaped("bzip2", TEXT)))
     assert APP_DATA not in reasons(doc) and codes(doc) == {"ZIP_ENTRY_INFLATE_FAILED"}
     # a stored entry whose descriptor does not match what it holds: not followed, walked
     go = bytearray(shaped("go", TEXT))
     at = go.index(b"PK\x07\x08")
     go[at + 4] ^= 0xFF  # its CRC
-    assert look(bytes(go)) == detect.STREAM_APK
+    assert look(bytes(go)) == data_stream.STREAM_APK
 
 
 @pytest.mark.parametrize("place", ["folder", "deflated zip", "adb f/"])
@@ -184,7 +184,7 @@ def test_a_stored_zip_behind_a_descriptor_starting_at_a_read_boundary(rules, pol
         z.writestr("inner.zip", zip_of([("base", TIKTOK)]))
     data = out.out.getvalue()
     assert data[data_zip.CHUNK - 2:data_zip.CHUNK + 2] == b"PK\x03\x04"
-    assert look(data) == detect.STREAM_APK
+    assert look(data) == data_stream.STREAM_APK
     doc = run(rules, policy, tmp_path, backup(tmp_path, data))
     (app,) = tiktoks(doc)
     assert app["source"]["chain"][1:] == [F_FILE, "inner.zip", "base"]

@@ -24,7 +24,7 @@ from test_data_zip_by_content import TIKTOK, tiktoks, zip_of
 from test_data_zip_unfollowed import (AQF_DATA, APP_DATA, F_FILE, NOTES, TEXT, acquisition, backup, codes, look,
                                       reasons, run, shaped, tar_then_zip)
 
-from apkscan.sources import detect
+from apkscan.sources import data_stream, detect
 
 BASE = "FS/data/app/x/base"
 EMPTY_END = b"PK\x05\x06" + bytes(18)  # an empty archive: its end record alone
@@ -148,8 +148,8 @@ def test_a_banned_apk_the_walker_reads_in_a_data_zip_is_scanned(rules, policy, t
 def test_the_same_shapes_holding_text_are_walked_not_passed(shape):
     """What the directory does not confirm is walked even with no APK in it: the walker says what it
     cannot read (never a silent skip); the well-formed ZIP of the same text stays data."""
-    assert look(SHAPES[shape](TEXT)) == detect.STREAM_APK
-    assert look(zip_of([("notes.txt", NOTES), (BASE, TEXT), ("version.txt", b"2.0\n")])) == detect.STREAM_DATA
+    assert look(SHAPES[shape](TEXT)) == data_stream.STREAM_APK
+    assert look(zip_of([("notes.txt", NOTES), (BASE, TEXT), ("version.txt", b"2.0\n")])) == data_stream.STREAM_DATA
 
 
 def declared_ten(zipped: bytes) -> bytes:
@@ -182,7 +182,7 @@ def test_a_declared_size_under_a_zips_is_a_claim_in_place(rules, policy, tmp_pat
 
 def test_a_declared_size_is_a_claim_in_a_tail_zip_too(rules, policy, tmp_path):
     """F5, read from the end: an ``f/`` file that is a tar then a ZIP whose one entry, TikTok deflated,
-    declares 10 bytes (``data_zip.tail_may_hold_apk`` passed it over by that size): walked, and said."""
+    declares 10 bytes (``data_in_place.tail_may_hold_apk`` passed it over by that size): walked, and said."""
     doc = run(rules, policy, tmp_path, backup(tmp_path, declared_ten(tar_then_zip([(BASE, TIKTOK)]))))
     said = {(tuple(e["source"]["chain"][1:]), i["code"]) for e in doc["errors"] for i in e["errors"]}
     assert {((F_FILE,), "CONTAINER_POLYGLOT"), ((F_FILE, BASE), "ZIP_ENTRY_SIZE_MISMATCH")} <= said
@@ -209,7 +209,7 @@ def test_well_formed_data_zips_stay_data(rules, policy, tmp_path, where):
         z.writestr("zip64.zip", shaped("zip64", TEXT))
         z.comment = b"bugreport of a test device"
     report = out.getvalue()
-    assert look(report) == detect.STREAM_DATA and look(b"PK\x05\x06" + bytes(18)) == detect.STREAM_DATA
+    assert look(report) == data_stream.STREAM_DATA and look(b"PK\x05\x06" + bytes(18)) == data_stream.STREAM_DATA
     doc = run(rules, policy, tmp_path, acquisition(tmp_path, report, where))
     assert AQF_DATA in reasons(doc) and doc["errors"] == [] and tiktoks(doc) == []
     assert any("bugreport.zip" in str(s.get("examples")) for s in doc["skipped"] if s["reason"] == AQF_DATA)

@@ -35,7 +35,7 @@ from apkscan.sources.adb_stream import (MAX_EXPANDED, BackupReadError, Payload, 
                                         raw_chunks)
 from apkscan.sources.adb_tar import (MemberStream, after_end, link_or_special, open_stream, past_end_flag,
                                      stop_reason, tar_trailing_issue, type_flag_facts)
-from apkscan.sources import detect, polyglot
+from apkscan.sources import data_stream, detect
 from apkscan.sources.detect import is_zip
 from apkscan.sources.interface import MAX_DEVICE_RECORDS, InputProblem, Member, RecordedApp, Skipped
 from apkscan.sources.layout_common import in_install, install_key
@@ -194,34 +194,39 @@ class AdbBackupReader:
     def _data(self, tf: tarfile.TarFile, info: tarfile.TarInfo, reason: str) -> Iterator[Member | InputProblem]:
         """A file skipped by its name (data, OBB, shared storage) unless its bytes are an APK's (a name
         is a claim: an APK under ``f/cache.bin`` is scanned). Decided as the stream passes, nothing
-        spooled (:func:`detect.streamed_zip_look`): a ZIP holding an APK by name or by content (or
-        whose entries the look cannot follow, :mod:`data_zip`) within its first :data:`DATA_LOOK` bytes
-        is yielded (those bytes replayed), and the walker's errors for it stay errors; one seen so only
-        further on is ``BACKUP_DATA_APK_UNSCANNED`` (the bytes have passed); any other file, ZIP or not, is counted under ``reason``. A head that cannot be read
-        is yielded, so its error is said, never skipped. A head the walker knows (a tar, a gzip ...) is
-        counted so too, and yielded ``end_only``: the walker reads its end as it passes, and reads it
-        again from the backup only when that end says so, then walks it both ways, as that ZIP and as
-        the tar its head says (:func:`polyglot.data_end`; review 60 F1: a signed APK behind a tar head). A head nothing known is data by its first bytes, as any stream."""
+        spooled, the first :data:`DATA_LOOK` bytes kept: a ZIP holding an APK by name or by content (or
+        whose entries the look cannot follow, :mod:`data_zip`), a layer the walker opens (a gzip, a tar
+        ...) holding one as the walker follows it, is yielded (those bytes replayed) and the walker's
+        errors for it stay errors; bytes of any head whose end opens as a ZIP that may hold one are
+        yielded ``end_only`` (the walker reads them again from there, both ways:
+        :func:`polyglot.data_end`; review 60 F1, 72 F1/F3: ``apkscan scan`` reads the same bytes given
+        alone so). One seen so only further on is ``BACKUP_DATA_APK_UNSCANNED`` (the bytes have passed);
+        any other file is counted under ``reason``. A head that cannot be read is yielded, so its error
+        is said, never skipped."""
         inner = tf.extractfile(info)
         try:
             head = inner.peek(detect.HEAD_SIZE)[:detect.HEAD_SIZE] if info.size else b""
         except (tarfile.TarError, OSError):
             yield self._member(tf, info, inner)  # unreadable: the member's own read reports the coded error
             return
-        if not is_zip(head):
+        if info.size < detect.MIN_ZIP:
             self._skip(reason, info.name)
-            if polyglot.known_head(head) is not None:
-                member = self._member(tf, info, inner)
-                member.end_only = True
-                yield member
             return
-        found, kept = detect.streamed_zip_look(MemberStream(inner, info.name), DATA_LOOK)
-        if found == detect.STREAM_APK:
-            yield self._member(tf, info, _Replay(kept, inner))
-        elif found == detect.STREAM_LATE:
+        stream = MemberStream(inner, info.name)
+        if is_zip(head):
+            (found, kept), how = data_stream.streamed_zip_look(stream, DATA_LOOK), "content"
+        else:  # a gzip, a tar ... followed as the walker opens it; any head read from its end (review 72 F1, F3)
+            found, how, kept = data_stream.streamed_layer_look(stream, DATA_LOOK)
+        if found == data_stream.STREAM_APK:
+            member = self._member(tf, info, _Replay(kept, inner))
+            if how == "end":  # only its end opens as a ZIP: read again from there, both ways
+                self._skip(reason, info.name)
+                member.end_only = True
+            yield member
+        elif found == data_stream.STREAM_LATE:
             yield InputProblem(self.chain + (info.name,), [error(
-                "BACKUP_DATA_APK_UNSCANNED", f"{info.name!r}, skipped by its name ({reason}), is a ZIP that shows an "
-                f"APK (by name or by content), or entries that cannot be followed, only past its first {DATA_LOOK} "
+                "BACKUP_DATA_APK_UNSCANNED", f"{info.name!r}, skipped by its name ({reason}), shows an "
+                f"APK (by name or by content), or bytes that cannot be followed, only past its first {DATA_LOOK} "
                 "bytes: it could not be scanned from the stream; extract the backup and scan that file")])
         else:
             self._skip(reason, info.name)

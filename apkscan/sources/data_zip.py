@@ -36,7 +36,7 @@ import struct
 import zlib
 from collections.abc import Callable
 
-from apkscan.sources import walkclock
+from apkscan.sources import data_layers, walkclock
 from apkscan.sources.data_zip_records import Found, Followed, check_directory, local_zip64_sizes
 
 LEVELS = 4  # ZIPs inside the data ZIP followed by content (the walk's default --max-depth)
@@ -157,91 +157,6 @@ def holds_apk(read: Callable[[int], bytes], names: Callable[[bytes], bool], span
     return False
 
 
-def entries_hold_apk(archive, head: Callable, budget, smallest: int, names: Callable[[bytes], bool],
-                     span: int) -> bool:
-    """An archive opened in place (a data ZIP in a folder, a stored member): does an entry whose first
-    bytes (``head(entry, n)``) are a ZIP's hold an APK, read as a stream (:func:`holds_apk`, one level
-    in), or one whose head the walker knows end in a ZIP (:func:`_tail_opens`)? An entry that cannot
-    be read, or data overlapping past the head budget (``budget``, charged for each entry read to its
-    end too): yes (walked, and said). Passed over unread, as the walker reads them: an empty folder
-    record, a stored entry too short for a ZIP (``smallest``) by both its sizes. A declared size is a
-    claim: a deflated entry is inflated whatever it declares, and inflating past it raises (review 70 F5)."""
-    from apkscan.issues import ApkScanError
-    from apkscan.sources import zip_archive
-
-    try:
-        for entry in archive.entries:
-            walkclock.check()
-            if zip_archive.empty_folder(entry) or (
-                    not entry.compressed and max(entry.compressed_size, entry.uncompressed_size) < smallest):
-                continue
-            first = head(entry, HEAD)
-            if _is_zip(first):  # an end record first cannot be followed as a stream: walked (review 70 F6)
-                if first[:4] != _LOCAL or holds_apk(_entry_reader(archive, entry), names, span, level=1):
-                    return True
-            elif _known(first):
-                budget.take(max(entry.compressed_size - HEAD, 0))  # the rest of it: its head was charged
-                _tail_opens(_entry_reader(archive, entry), b"")
-    except (ApkScanError, OSError, zlib.error, Found):
-        return True
-    return False
-
-
-def tail_may_hold_apk(tail: bytes, base: int, directory: bytes) -> bool:
-    """A ZIP read from its end, its central directory (``directory``) in ``tail`` (the bytes from
-    offset ``base`` on), naming no APK: may an entry hold one by its bytes? Yes for an entry of a
-    ZIP's size or more whose data start before the tail (read again, judged whole) or whose first
-    bytes there are a ZIP's or a head the walker knows, or cannot be read, or inflate past its declared
-    size; no when every head says data. Only a stored entry too short by both sizes is passed over unread."""
-    at = directory.find(_CENTRAL)
-    while 0 <= at <= len(directory) - 46:
-        method, = struct.unpack_from("<H", directory, at + 10)
-        packed, size = struct.unpack_from("<II", directory, at + 20)
-        local, = struct.unpack_from("<I", directory, at + 42)
-        if method or max(packed, size) >= 22:
-            head = _head_in_tail(tail, local - base, method, packed)
-            if head is None or (method and len(head) > size) or _is_zip(head) or _known(head):
-                return True
-        at = directory.find(_CENTRAL, at + 4)
-    return False
-
-
-def _head_in_tail(tail: bytes, start: int, method: int, packed: int) -> bytes | None:
-    """The first bytes of the entry whose local header is at ``start`` in ``tail`` (inflated unless
-    stored), or None when they are not all there or do not inflate."""
-    if start < 0 or start + 30 > len(tail) or tail[start:start + 4] != _LOCAL:
-        return None
-    name_len, extra_len = struct.unpack_from("<HH", tail, start + 26)
-    data = tail[start + 30 + name_len + extra_len:][:packed]
-    if method == 0:
-        return data[:HEAD]
-    try:
-        return zlib.decompressobj(-15).decompress(data, HEAD)
-    except zlib.error:
-        return None
-
-
-def _entry_reader(archive, entry) -> Callable[[int], bytes]:
-    """A ZIP entry's bytes as ``read(n)`` calls: stored, read in place; deflated, inflated as read."""
-    if entry.compressed:
-        chunks, held = archive.stream(entry), [b""]
-
-        def inflated(n: int) -> bytes:
-            if not held[0]:
-                held[0] = next(chunks, b"")
-            out, held[0] = held[0][:n], held[0][n:]
-            return out
-        return inflated
-    start, pos = archive.data_offset(entry), [0]
-
-    def stored(n: int) -> bytes:
-        n = min(n, entry.uncompressed_size - pos[0])
-        out = archive.source.read(start + pos[0], n) if n > 0 else b""
-        pos[0] += len(out)
-        return out
-    return stored
-
-
 def _entries(src: Level, level: int) -> None:
     """Follow the local entries of the ZIP ``src`` reads, then its central directory to the stream's
     end (:func:`data_zip_records.check_directory`: it must name just the entries followed); raise
@@ -321,10 +236,14 @@ def _known(head: bytes) -> bool:
     return polyglot.known_head(head) is not None
 
 
-def _content(read: Callable[[int], bytes], src: Level, level: int, look: bool) -> bool:
+def _content(read: Callable[[int], bytes], src: Level, level: int, look: bool, ends: bool | None = None) -> bool:
     """An entry's bytes (``read``): a ZIP's followed as a level of its own (``look``: its bytes looked
-    through for names there, not above), past :data:`LEVELS` yes; a head the walker knows read to its
-    end and yes when its last bytes open as a ZIP from its end. False: passed over unread."""
+    through for names there, not above), past :data:`LEVELS` yes; a layer the walker opens (a
+    compression stream, a tar) followed as the walker follows it, its contents looked at again one
+    level deeper (:mod:`data_layers`; any other head the walker knows: yes). Bytes so read are read
+    to their end and yes when their last bytes open as a ZIP from its end, as the walker reads them
+    (``ends``: for every head, as the walker reads bytes in place; None: known heads only; False: none,
+    the caller judges the end). False: passed over unread."""
     head = _head(read)
     if _is_zip(head):
         if head != _LOCAL or level + 1 >= LEVELS:
@@ -334,23 +253,74 @@ def _content(read: Callable[[int], bytes], src: Level, level: int, look: bool) -
         inner.drain()
         return True
     head = _head(read, HEAD, head)
-    if not _known(head):
+    kind = kind_of(head)
+    if kind is None and not ends:
         return False
-    _tail_opens(read, head)
+    kept = _Kept(read, head)
+    if kind is not None:
+        if level + 1 >= LEVELS:
+            raise Found  # deeper than the look goes: the walker reads it and says so
+        data_layers.follow(kind, kept.read, lambda inner, deeper: _content(inner, src, deeper, True, True), level)
+    kept.drain()
+    if ends is not False and kept.opens_as_zip():
+        raise Found
     return True
 
 
-def _tail_opens(read: Callable[[int], bytes], head: bytes) -> None:
-    """Bytes whose head the walker knows, read to their end: :class:`Found` when their last bytes
-    open as a ZIP from its end, as the walker reads them both ways (``polyglot.zip_end_in_tail``)."""
+def kind_of(head: bytes) -> str | None:
+    """What the walker opens bytes of this head as: a compression's name, ``tar``, another known head's
+    label (followed by no one here: walked), or None (not an input)."""
+    from apkscan.sources import detect, registry
+
+    if (comp := registry.compression(head)) is not None:
+        return comp
+    return "tar" if detect.is_tar(head) else "known" if _known(head) else None
+
+
+class _Kept:
+    """Bytes read through (``head`` first), their last ``polyglot.KEEP`` kept and their length counted."""
+
+    def __init__(self, read: Callable[[int], bytes], head: bytes):
+        self._read, self._first, self.tail, self.total, self.start = read, head, b"", 0, b""
+
+    def read(self, n: int) -> bytes:
+        if self._first:
+            out, self._first = self._first[:n], self._first[n:]
+        else:
+            out = self._read(n)
+        from apkscan.sources import polyglot
+
+        if len(self.start) < 4:
+            self.start += out[:4 - len(self.start)]
+        self.tail, self.total = (self.tail + out)[-polyglot.KEEP:], self.total + len(out)
+        return out
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            walkclock.check()
+
+    def opens_as_zip(self) -> bool:
+        from apkscan.sources import polyglot
+
+        return polyglot.zip_end_in_tail(self.tail, self.total)
+
+
+def stream_look(read: Callable[[int], bytes], names: Callable[[bytes], bool], span: int) -> str | None:
+    """Bytes of any head read once from their first byte (a data-named file): ``"content"`` when they
+    hold an APK by name or by content, as :func:`_content` follows them, or cannot be followed;
+    ``"end"`` when only their last bytes open as a ZIP that may hold one (``polyglot.apk_end_in_tail``, as the
+    walker judges a stream's end before reading it again);
+    None: data, as the walker would take them."""
+    kept = _Kept(read, b"")
+    try:
+        _content(kept.read, Level(lambda n: b"", names, span), 0, True, ends=False)
+        kept.drain()
+    except Found:
+        return "content"
     from apkscan.sources import polyglot
 
-    tail, total = head, len(head)
-    while data := read(CHUNK):
-        total += len(data)
-        tail = (tail + data)[-polyglot.KEEP:]
-    if polyglot.zip_end_in_tail(tail, total):
-        raise Found
+    ended = kept.total >= 22 and not _is_zip(kept.start) and polyglot.apk_end_in_tail(kept.tail, kept.total)
+    return "end" if ended else None  # a ZIP followed whole is judged by what it holds
 
 
 def _deflated(src: Level, size: int | None, level: int) -> tuple[int, int] | None:
@@ -375,7 +345,7 @@ def _stored(src: Level, size: int, level: int) -> bool:
         left[0] -= len(data)
         return data
 
-    _content(read, src, level, look=False)
+    _content(read, src, level, look=False, ends=size >= 22)
     return src.skip(left[0])
 
 
@@ -395,3 +365,14 @@ def _descriptor(src: Level) -> bool:
         src.unread(probe)
         return True
     return False
+
+
+def known_layer(head: bytes) -> bool:
+    """A head the walker opens as a layer or a stream format (a gzip, a tar, an adb backup ...)."""
+    return kind_of(head) is not None
+
+
+def look_into(read: Callable[[int], bytes], names: Callable[[bytes], bool], span: int, level: int) -> None:
+    """Bytes of an entry at ``level``, read once as :func:`_content` reads a deflated entry's:
+    :class:`Found` when they hold an APK or cannot be followed."""
+    _content(read, Level(lambda n: b"", names, span), level, True)

@@ -77,7 +77,9 @@ def check_directory(src, start: int, followed: Followed) -> None:
         _central_record(src, followed)
         count, sig = count + 1, src.exact(4)
     found = (count, src.pos - 4 - start, start)  # what the end records must name
+    wide = False
     if sig == ZIP64_END:
+        wide = True
         at = src.pos - 4
         if _zip64_end(src) != found or src.exact(4) != ZIP64_LOCATOR:
             raise Found
@@ -86,12 +88,29 @@ def check_directory(src, start: int, followed: Followed) -> None:
             raise Found
         sig = src.exact(4)
     record = src.exact(18) if sig == END else None
-    if record is None or struct.unpack_from("<HII", record, 6) != found:
+    if record is None or not _names_directory(struct.unpack_from("<HII", record, 6), found, wide):
         raise Found
     comment = src.exact(struct.unpack_from("<H", record, 16)[0])
     # the walker takes the last end record whose comment ends the bytes (apksig): one in the comment wins
     if comment is None or END in comment or src.read(1):
         raise Found
+
+
+def _names_directory(fields: tuple[int, int, int], found: tuple[int, int, int], wide: bool) -> bool:
+    """The end record's (count, size, offset) name the directory: each equal to it, or, after a ZIP64
+    end record that names it, all ones ("see the ZIP64 record", APPNOTE 4.4.1.4; Info-ZIP's ``-fz``
+    writes the offset so: review 72 F4)."""
+    return all(value == real or (wide and value == ones)
+               for value, real, ones in zip(fields, found, (0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF)))
+
+
+def defers_to_zip64(archive) -> bool:
+    """The ZIP64 reading ``archive`` of bytes whose classic reading was refused: does their classic end
+    record name that same directory, each field equal to it or all ones (review 72 F4)? Then the ZIP64
+    reading is the one reading there is, as the end records say."""
+    record = archive.source.read(archive.eocd_offset, 22)
+    return len(record) == 22 and _names_directory(
+        struct.unpack_from("<HII", record, 10), (len(archive.entries), archive.cd_size, archive.cd_offset), True)
 
 
 def _central_record(src, followed: Followed) -> None:

@@ -18,7 +18,7 @@ import struct
 import zlib
 
 from apkscan.issues import ApkFormatError, ApkScanError, LimitExceeded
-from apkscan.sources import data_zip, walkclock
+from apkscan.sources import data_in_place, data_zip, walkclock
 
 HEAD_SIZE = 4096
 
@@ -250,15 +250,19 @@ def member_holds_apk(member) -> bool:
     a compressed one is streamed once (bounded by its declared size), its entries followed. A ZIP head that does not open as a
     ZIP goes on too: ``identify`` says what is wrong with it. Any other head is looked at from its
     end as the walker looks at any bytes (review 60 F1: a signed APK behind a tar or JPEG head):
-    a window in place (one read of its last 64 KiB), a stream of a known head (a tar, a gzip ...)
-    read to its end with its tail kept; then the walker reads it both ways (``CONTAINER_POLYGLOT``).
+    a window in place (one read of its last 64 KiB), a stream read to its end with its tail kept (then
+    ``end_only``: the walker reads it again from there, both ways, ``CONTAINER_POLYGLOT``). A head the
+    walker opens as a layer (a gzip, a tar ...) is followed as the walker follows it (review 72 F1, F3,
+    F11: an APK under ``tar.gz`` is walked, never data).
     """
     walkclock.check()
     try:
         if member.window is None:
             member.charged = 0  # inflated here: its charge is spent, never given back (review 14)
             with member.open() as fh:
-                return _streams_manifest_record(fh)
+                found = _streams_manifest_record(fh)
+            member.end_only = found == "end"  # read to its end and again from there, as the walker reads bytes in place
+            return found is not None
         path, off, length = member.window
         st = os.stat(path)
         return _window_holds_apk(path, off, length, (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
@@ -280,8 +284,11 @@ def _window_holds_apk(path: str, off: int, length: int, file_key: tuple) -> bool
             try:
                 archive = ZipArchive.open(source)
             except ApkScanError:
-                return True
+                return data_in_place.refused_holds_apk(path, off, length)
             return archive_holds_apk(archive)
+        head = source.read(0, min(HEAD_SIZE, source.size))
+        if data_zip.known_layer(head) and data_in_place.layers_hold_apk(source):
+            return True  # a gzip, a tar ...: followed as the walker opens it (review 72 F3, F11)
     # any other head (a tar, a JPEG ...): from its end, in place, as the walker looks at any file (review 60 F1)
     archive = opened_as_zip(path, off, length)
     if archive is None or archive is ZIP64_ONLY:
@@ -299,8 +306,8 @@ def archive_holds_apk(archive) -> bool:
             e.name_bytes[-5:].lower().endswith(_APK_SUFFIXES) for e in archive.entries):
         return True
     budget = HeadBudget(archive.source.size)  # heads as the nested-APK look reads them: overlapping data bounded
-    return data_zip.entries_hold_apk(archive, lambda e, n: zip_entry_head(archive, e, n, budget), budget, MIN_ZIP,
-                                     names_an_apk, _NAME_SPAN)
+    return data_in_place.entries_hold_apk(archive, lambda e, n: zip_entry_head(archive, e, n, budget), budget, MIN_ZIP,
+                                     names_an_apk, NAME_SPAN)
 
 
 # A central-directory record (PK\x01\x02) whose 19-byte name is AndroidManifest.xml.
@@ -311,42 +318,10 @@ _CD_MANIFEST = re.compile(rb"PK\x01\x02.{24}\x13\x00.{16}AndroidManifest\.xml", 
 _LOCAL_MANIFEST = re.compile(rb"PK\x03\x04.{22}\x13\x00..AndroidManifest\.xml", re.DOTALL)
 _HEADERS = re.compile(rb"PK\x03\x04|PK\x01\x02")
 _APK_SUFFIXES = (b".apk", b".apks", b".xapk", b".apkm")
-_NAME_SPAN = 46 + 0xFFFF  # a header and its longest name kept across reads (a name may straddle two)
-STREAM_APK = "apk"  # a manifest named within the kept bytes: replay them, then the rest
-STREAM_LATE = "late"  # a manifest named only past them: those bytes are gone
-STREAM_DATA = "data"  # no manifest named anywhere: what its name says
+NAME_SPAN = 46 + 0xFFFF  # a header and its longest name kept across reads (a name may straddle two)
 
 
-def streamed_zip_look(fh, keep: int) -> tuple[str, bytes]:
-    """Is a ZIP read once from a stream (no seeking back: an adb backup's member) an APK, without spooling it?
-
-    The stream is read as it passes, looking for a local header or a central-directory record
-    naming ``AndroidManifest.xml`` (Android reads the directory: a ZIP whose directory names none is
-    no APK, whatever its local headers say) or an entry named like an APK or a bundle of them (an
-    XAPK, a ZIP of APKs: walked, so the APK inside is scanned). At most ``keep`` bytes (plus one read) are kept in
-    memory. Returns (:data:`STREAM_APK`, the bytes read) when a name shows within them: the caller
-    replays them before the rest, reading no further here; (:data:`STREAM_LATE`, b"") when one
-    shows only past them (read to there; the caller reports it, it cannot be scanned any more);
-    (:data:`STREAM_DATA`, b"") when none shows to the end. Linear in the bytes, one read of 1 MiB at a time."""
-    kept: list[bytes] | None = []
-    got = 0
-
-    def read(n: int) -> bytes:
-        nonlocal kept, got
-        if kept is not None and got >= keep:
-            kept = None
-        chunk = fh.read(n)
-        if kept is not None:
-            kept.append(chunk)
-        got += len(chunk)
-        return chunk
-
-    if not data_zip.holds_apk(read, _stream_names, _NAME_SPAN):
-        return STREAM_DATA, b""
-    return (STREAM_APK, b"".join(kept)) if kept is not None else (STREAM_LATE, b"")
-
-
-def _stream_names(buf: bytes) -> bool:
+def stream_names(buf: bytes) -> bool:
     return bool(_LOCAL_MANIFEST.search(buf) or _CD_MANIFEST.search(buf)) or _names_an_apk(buf)
 
 
@@ -377,18 +352,17 @@ def names_an_apk(buf: bytes) -> bool:
     return bool(_CD_MANIFEST.search(buf)) or _names_an_apk(buf)
 
 
-def _streams_manifest_record(fh) -> bool:
+def _streams_manifest_record(fh) -> str | None:
     """A ZIP head, then a central-directory record naming the manifest, or a header naming an APK
-    or a bundle (:func:`_names_an_apk`), somewhere in the stream. Any other head: its end looked at
-    when the walker knows that head (:func:`polyglot.stream_end_holds_apk`; review 60 F1)."""
+    or a bundle (:func:`_names_an_apk`), somewhere in the stream: ``"content"``. Any other head: a
+    layer the walker opens followed (:func:`data_zip.stream_look`), ``"content"`` when it holds one;
+    ``"end"`` when only its last bytes open as a ZIP (review 60 F1, 72 F3). None: data."""
     head = fh.read(4)
-    if not is_zip(head):
-        from apkscan.sources import polyglot
-
-        return polyglot.stream_end_holds_apk(head, fh)
     first = [head]
 
     def read(n: int) -> bytes:  # an inflating member or a tar member: its stream is the walk's checkpoint
         return first.pop() if first else fh.read(n)
 
-    return data_zip.holds_apk(read, names_an_apk, _NAME_SPAN)  # by name, or an entry's bytes by content
+    if not is_zip(head):
+        return data_zip.stream_look(read, names_an_apk, NAME_SPAN)
+    return "content" if data_zip.holds_apk(read, names_an_apk, NAME_SPAN) else None

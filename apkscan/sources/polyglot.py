@@ -14,9 +14,9 @@ their container read again up to them, :class:`Replayed`) into temporary space (
 what is decompressed again is charged to the input's inflation budget again) and opened as a ZIP
 (:func:`from_end`). A tail with no such record costs nothing more; bytes that cannot be had again
 are ``CONTAINER_POLYGLOT_UNREAD`` for that member, never a silent skip. Bytes a backup layout skips
-by their name as data are looked at from their end the same way (review 60 F1): in place whatever
-their head (``detect.member_holds_apk``), streamed when their head is known
-(:func:`stream_end_holds_apk`; an adb backup's member, :func:`data_end`), read again only when the
+by their name as data are looked at from their end the same way (review 60 F1), whatever their head
+(``detect.member_holds_apk``; review 72 F3: streamed too, ``Member.end_only``, then :func:`data_end`
+for an adb backup's member), read again only when the
 kept tail's directory names an APK or an entry that may be one by its bytes (:func:`apk_end_in_tail`),
 and walked only when that ZIP holds an APK by name or by content (``detect.archive_holds_apk``).
 """
@@ -32,9 +32,9 @@ from dataclasses import replace
 from typing import Any, BinaryIO
 
 from apkscan.issues import ApkScanError, Issue, error, tamper
-from apkscan.sources import data_zip, detect
+from apkscan.sources import data_in_place, detect
 from apkscan.sources.interface import InputProblem, Item, Member
-from apkscan.sources.streams import WindowStream, _Readable, read_head
+from apkscan.sources.streams import WindowStream, _Readable
 from apkscan.sources.tempspace import release
 
 KEEP = 22 + 0xFFFF  # an end record and the longest comment: where ZIP readers look for the record
@@ -137,7 +137,7 @@ def _end_record(tail: bytes) -> int:
 def apk_end_in_tail(tail: bytes, total: int) -> bool:
     """:func:`zip_end_in_tail` for bytes skipped by their name as data, and, when the whole central
     directory lies in the tail, one naming ``AndroidManifest.xml`` or an APK or a bundle of them, or an
-    entry that may hold one by its bytes (``data_zip.tail_may_hold_apk``: an APK under a data name,
+    entry that may hold one by its bytes (``data_in_place.tail_may_hold_apk``: an APK under a data name,
     review 67 F2); a tail ZIP of photos whose heads lie in the tail is not read again. A directory
     that starts before the tail, or a ZIP64 one, is judged by reading the bytes again, as for any member."""
     if not zip_end_in_tail(tail, total):
@@ -148,21 +148,7 @@ def apk_end_in_tail(tail: bytes, total: int) -> bool:
     if 0xFFFF == count or 0xFFFFFFFF in (cd_size, cd_offset) or start < 0:
         return True
     directory = tail[start:start + cd_size]
-    return detect.names_an_apk(directory) or data_zip.tail_may_hold_apk(tail, total - len(tail), directory)
-
-
-def stream_end_holds_apk(first: bytes, fh: BinaryIO) -> bool:
-    """A stream skipped by its name as data (a deflated member of a backup's ZIP), ``first`` its bytes
-    already read: when its head is known (:func:`known_head`), read to its end, its tail kept
-    (:class:`TailKept`, memory bounded), and judged by :func:`apk_end_in_tail`. One pass: the walker
-    reads it again only on a yes. A head nothing known is judged by its first bytes only, as the
-    walker judges any stream."""
-    head = first + read_head(fh, detect.HEAD_SIZE - len(first))
-    if known_head(head) is None:
-        return False
-    tail = TailKept(fh)
-    tail.drain()
-    return apk_end_in_tail((head + tail.tail())[-KEEP:], len(head) + tail.total)
+    return detect.names_an_apk(directory) or data_in_place.tail_may_hold_apk(tail, total - len(tail), directory)
 
 
 def data_end(walker: Any, b: Any, depth: int) -> Iterator[Item]:
