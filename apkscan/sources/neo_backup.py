@@ -57,11 +57,12 @@ def is_oandbackup(names: list[str]) -> bool:
 
 
 def owns(tree: Tree, layout: str) -> Callable[[str], bool]:
-    """What the reader reads as its own: each instance's metadata file and folder. A folder of the
-    tree holding neither is no part of the backup: it may hold a layout of its own (review 70 F3)."""
+    """What the reader reads as its own: each instance's metadata file and the files directly in its
+    folder (the app writes an instance flat). A folder holding neither, one below an instance too,
+    is no part of the backup: it may hold a layout of its own (review 70 F3, review 72 F7)."""
     instances = _instances(tree.names(), layout)
-    metadata, folders = set(instances.values()), tuple(f + "/" for f in instances)
-    return lambda name: name in metadata or name.startswith(folders)
+    metadata = set(instances.values())
+    return lambda name: name in metadata or name.rpartition("/")[0] in instances
 
 
 class NeoBackupReader:
