@@ -22,7 +22,8 @@ top-level folder). What is yielded:
 - the files AndroidQF itself writes (:data:`KNOWN_FILES`: text, JSON, logs, ``bugreport.zip``)
   → one :class:`Skipped` per reason, unless their bytes are an APK (then a :class:`Member`);
 - every other file, sub-folders included → :class:`Member`, classified by content by the
-  walker: an ``acquisition.json`` beside an APK does not hide it.
+  walker: an ``acquisition.json`` beside an APK does not hide it. The search for layouts
+  (:mod:`archive_layouts`) may give such files to another layout's reader first (:func:`owns`).
 
 Detection: ``packages.json`` beside ``apks/`` or a companion file, or an ``acquisition.json``
 that is AndroidQF's (a JSON object with ``uuid`` and ``androidqf_version`` or ``started``).

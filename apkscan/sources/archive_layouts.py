@@ -9,11 +9,14 @@ top folder is claimed there, as in a folder walk). Each is tried shallowest firs
 folder walk tries it (markers on its shallow names, then the layout's own test), and a claimed
 sub-tree is read by its layout's reader under the chain ``archive ▸ root/``.
 
-A layout told from names claims only what its reader reads as its own (review 70 F2, F3, F10):
-a flat one (Titanium, Swift) its folder's files, a Neo Backup its instances, an AndroidQF
-acquisition its files, ``apks/`` and ``logs/``. Folders below that it does not hold are tried
-on, at an archive's root (a layout or a bundle there) and below it, and in a folder claimed by
-a layout (:func:`files._readers`): one Neo ``.properties`` file cannot hide an acquisition.
+A layout told from names claims only the files its reader reads as its own, where it reads them
+(review 70 F2, F3, F10; review 72 F7, F8): a flat one (Titanium, Swift) its folder's files, a Neo
+Backup each instance's metadata and the files directly in it, an AndroidQF acquisition the files
+it writes, directly in its folder, ``apks/`` and ``logs/``. A folder below holding any other file
+is tried on, at an archive's root (a layout or a bundle there) and below it, and in a folder
+claimed by a layout (:func:`files._readers`): one Neo ``.properties`` file cannot hide an
+acquisition, nor a Swift Backup in ``apks/`` be AndroidQF's. The files a root's layout leaves (or
+a bundle's root) are tried as a flat layout, read beside it (review 72 F9, F10).
 
 Bounded: :data:`MAX_ROOTS` folders tried that turned out no layout (decoys cannot push a real
 layout out: a layout found does not count), and :data:`MAX_LOOKED` characters of names looked
@@ -228,7 +231,7 @@ def _partition(tree, names: list[str], hits: list[tuple]) -> list:
     out = []
     for root, fmt, only in hits:
         skip = set(_scope(names, root, fmt.flat)) - only if only is not None else set()
-        for other, inner, theirs in hits[bisect.bisect_left(roots, root):bisect.bisect_left(roots, root + "\U0010ffff")]:
+        for other, inner, theirs in hits[slice(*_span(roots, root))]:  # at its root and below
             if other != root or (theirs is not None and only is None):
                 skip.update(_scope(names, other, inner.flat) if theirs is None else theirs)
         out.append((root, fmt, SubTree(tree, root, flat=fmt.flat, skip=skip, names=names)))
