@@ -80,6 +80,7 @@ def planted_in_acquisition(root):
     shutil.copytree(BACKUPS / "neo", root)
     shutil.rmtree(root / TIKTOK)
     shutil.copytree(BACKUPS / "androidqf" / UUID, root / "phone" / UUID)
+    (root / "phone" / UUID / "backup.ab").unlink()  # its packages.json is the only word of TikTok
     (root / "phone" / UUID / "x").mkdir()
     (root / "phone" / UUID / "x" / "2024-01-01-00-00-00-user_0.properties").write_text('{"packageName": "com.a.b"}')
     return f"phone/{UUID}/"
