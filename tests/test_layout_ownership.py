@@ -137,3 +137,14 @@ def test_a_tar_names_its_one_acquisition_by_its_own_folder(tmp_path):
     found = items(tarred(tmp_path / "ev", tmp_path / "ev.tar"))
     named = [p.chain[-1] for p in found if isinstance(p, InputProblem)]
     assert named == ["ev/data/acq/"]
+
+
+def test_a_tar_names_a_neo_backup_inside_another_ones_app_folder(tmp_path):
+    """A Neo matches instances at any depth; it claims only those where the app writes them, so a
+    copied Neo Backup in an app folder is a layout of its own, and named (review 72 F8)."""
+    root = tmp_path / "ev"
+    shutil.copytree(BACKUPS / "neo", root / "neo")
+    shutil.copytree(BACKUPS / "neo", root / "neo" / "com.tencent.mm" / "sub" / "x")
+    found = items(tarred(root, tmp_path / "ev.tar"))
+    named = [p.chain[-1] for p in found if isinstance(p, InputProblem)]
+    assert "ev/neo/com.tencent.mm/sub/x/" in named and "ev/neo/" in named, named

@@ -287,7 +287,8 @@ def _named(tree, root: str, fmt: registry.LayoutFormat) -> str:
     """A layout's folder as a tar's error names it: a root holding one folder that the layout also
     claims (an acquisition in AndroidQF's output folder) is named by that folder (review 72 F5)."""
     one = _one_folder(tree.names(), root) if root and not fmt.flat else ""
-    return one if one and fmt.detect(SubTree(tree, one)) else root
+    sub = SubTree(tree, one) if one else None
+    return one if sub and fmt.marker(registry.shallow_names(sub.names())) and fmt.detect(sub) else root
 
 
 def in_tar(chain: tuple[str, ...], names: list[str], unlooked: str | None) -> Iterator[InputProblem]:
