@@ -91,8 +91,9 @@ def test_a_tar_of_the_evidence_says_each_layout_it_does_not_read(tmp_path):
     archive = tarred(evidence(tmp_path), tmp_path / "evidence.tar.gz")
     found = items(archive)
     problems = [(p.chain, [i.code for i in p.issues]) for p in found if isinstance(p, InputProblem)]
-    assert problems == [((str(archive), "evidence/alice/"), ["LAYOUT_NOT_READ"]),
-                        ((str(archive), "evidence/bob/"), ["LAYOUT_NOT_READ"])]
+    # each named by its own folder, not the one above it that holds only it (review 72 F5)
+    assert problems == [((str(archive), f"evidence/alice/{UUID}/"), ["LAYOUT_NOT_READ"]),
+                        ((str(archive), "evidence/bob/neo/"), ["LAYOUT_NOT_READ"])]
     message = next(p for p in found if isinstance(p, InputProblem)).issues[0].message
     assert "AndroidQF" in message and "extract the archive and scan the folder" in message
     assert records(found) == []  # not read: said above, not guessed

@@ -24,7 +24,8 @@ top-level folder). What is yielded:
 - the files AndroidQF itself writes (:data:`KNOWN_FILES`: text, JSON, logs, ``bugreport.zip``)
   → one :class:`Skipped` per reason, unless their bytes are an APK (then a :class:`Member`);
 - every other file, sub-folders included → :class:`Member`, classified by content by the
-  walker: an ``acquisition.json`` beside an APK does not hide it.
+  walker: an ``acquisition.json`` beside an APK does not hide it. The search for layouts
+  (:mod:`archive_layouts`) may give such files to another layout's reader first (:func:`owns`).
 
 Detection: ``packages.json`` beside ``apks/`` or a companion file, or an ``acquisition.json``
 that is AndroidQF's (a JSON object with ``uuid`` and ``androidqf_version`` or ``started``).
@@ -128,11 +129,18 @@ def known_file(rel: str) -> bool:
 
 
 def owns(tree: Tree) -> Callable[[str], bool]:
-    """What the reader reads as its own: the acquisition's files, ``apks/`` and ``logs/``. Another
-    folder in it is no part of what AndroidQF writes: it may hold a layout of its own (review 70 F3)."""
+    """What the reader reads as its own: the files AndroidQF writes, directly in the acquisition's
+    folder, ``apks/`` and ``logs/`` (it writes them flat). Any other folder, below those too, is no
+    part of it: it may hold a layout of its own (review 70 F3, review 72 F7)."""
     root = acquisition_root(tree.names(), tree) or ""
-    return lambda name: name.startswith(root) and ("/" not in name[len(root):]
-                                                   or name[len(root):].startswith(("apks/",) + KNOWN_FOLDERS))
+    return lambda name: name.startswith(root) and _own_place(name[len(root):])
+
+
+def _own_place(rel: str) -> bool:
+    """A file AndroidQF writes: one it reads, or skips by name, in its own folder (another file
+    there, Titanium's say, is read by content or by the layout it belongs to: review 72 F10)."""
+    folder, _, _ = rel.rpartition("/")
+    return folder == "apks" or ("/" not in folder and (rel in ("packages.json", "backup.ab") or known_file(rel)))
 
 
 class AndroidQFReader:

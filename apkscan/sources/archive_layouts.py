@@ -9,11 +9,14 @@ top folder is claimed there, as in a folder walk). Each is tried shallowest firs
 folder walk tries it (markers on its shallow names, then the layout's own test), and a claimed
 sub-tree is read by its layout's reader under the chain ``archive ▸ root/``.
 
-A layout told from names claims only what its reader reads as its own (review 70 F2, F3, F10):
-a flat one (Titanium, Swift) its folder's files, a Neo Backup its instances, an AndroidQF
-acquisition its files, ``apks/`` and ``logs/``. Folders below that it does not hold are tried
-on, at an archive's root (a layout or a bundle there) and below it, and in a folder claimed by
-a layout (:func:`files._readers`): one Neo ``.properties`` file cannot hide an acquisition.
+A layout told from names claims only the files its reader reads as its own, where it reads them
+(review 70 F2, F3, F10; review 72 F7, F8): a flat one (Titanium, Swift) its folder's files, a Neo
+Backup each instance's metadata and the files directly in it, an AndroidQF acquisition the files
+it writes, directly in its folder, ``apks/`` and ``logs/``. A folder below holding any other file
+is tried on, at an archive's root (a layout or a bundle there) and below it, and in a folder
+claimed by a layout (:func:`files._readers`): one Neo ``.properties`` file cannot hide an
+acquisition, nor a Swift Backup in ``apks/`` be AndroidQF's. The files a root's layout leaves (or
+a bundle's root) are tried as a flat layout, read beside it (review 72 F9, F10).
 
 Bounded: :data:`MAX_ROOTS` folders tried that turned out no layout (decoys cannot push a real
 layout out: a layout found does not count), and :data:`MAX_LOOKED` characters of names looked
@@ -133,47 +136,99 @@ class Found(NamedTuple):
     first: tuple[str, ...] = ()
 
 
-def _claim(names: list[str], root: str, fmt: registry.LayoutFormat, tree) -> list[str]:
-    """The names (of the whole tree, sorted) that the layout at ``root`` reads as its own."""
+def _claim(names: list[str], root: str, fmt: registry.LayoutFormat, tree) -> set[str]:
+    """The names (of the whole tree) that the layout at ``root`` reads as its own."""
     owns = fmt.owns(tree)
     lo, hi = _span(names, root)
-    return [n for n in names[lo:hi] if owns(n[len(root):])]
+    return {n for n in names[lo:hi] if owns(n[len(root):])}
 
 
-def _owned(claims: list[list[str]], root: str) -> bool:
-    """A layout above ``root`` reads a name under it as its own (an instance folder, ``apks/``):
-    ``root`` is part of that layout, not one of its own."""
-    return any(lo < hi for lo, hi in (_span(owned, root) for owned in claims))
+def _one_folder(names: list[str], root: str) -> str:
+    """The one folder (``root`` + ``t/``) that holds every name under ``root``, else ""."""
+    lo, hi = _span(names, root)
+    if lo == hi:
+        return ""
+    first, last = names[lo][len(root):], names[hi - 1][len(root):]
+    top = first.partition("/")[0] + "/"
+    return root + top if "/" in first and last.startswith(top) else ""
+
+
+def _passed(names: list[str], root: str, owned: set[str]) -> bool:
+    """A layout above reads every file under ``root`` as its own: no try of its own (review 72 F8:
+    one file it matches deep in a tree no longer hides the folders above that file)."""
+    lo, hi = _span(names, root)
+    return all(n in owned for n in names[lo:hi])
+
+
+def _flat_beside(tree, names: list[str], base: str, owned: set[str]) -> tuple | None:
+    """A flat layout (Titanium, Swift) in the files of ``base`` that the layout there, if any,
+    leaves unread, and those files: a bundle's or an acquisition's root may hold one too
+    (review 72 F9, F10)."""
+    sub = SubTree(tree, base, flat=True, skip=owned, names=names)
+    shallow = sub.names()
+    fmt = next((f for f in registry.LAYOUT_FORMATS if f.flat and f.marker(shallow) and f.detect(sub)), None)
+    return None if fmt is None else (base, fmt, {base + n for n in shallow})
+
+
+class _Hits:
+    """The layouts found so far: each ``(root, format, only)`` (``only``: the files a flat layout
+    beside another has), the names they read as their own, and their roots' real folders."""
+
+    def __init__(self, tree, names: list[str]):
+        self.tree, self.names = tree, names
+        self.hits: list[tuple] = []
+        self.owned: set[str] = set()
+        self.bases: set[str] = set()
+
+    def add(self, root: str, fmt: registry.LayoutFormat | None, sub) -> None:
+        """``fmt`` at ``root`` (None: no layout there), and a flat one in the files it leaves. What a
+        layout above matched under ``root`` is this one's (review 72 F8); a root holding one folder
+        is read as that folder (AndroidQF's output folder, a Neo in a ZIP's top folder): not tried again."""
+        if fmt is not None:
+            self.hits.append((root, fmt, None))
+            self.owned.difference_update(self.names[slice(*_span(self.names, root))] if root else ())
+            if fmt.flat:
+                return
+            self.owned |= _claim(self.names, root, fmt, sub)
+        base = (_one_folder(self.names, root) if fmt is not None else "") or root
+        self.bases.add(base)
+        beside = _flat_beside(self.tree, self.names, base, self.owned)
+        if beside is not None:
+            self.hits.append(beside)
+
+    def passed(self, root: str) -> bool:
+        return root in self.bases or _passed(self.names, root, self.owned)
 
 
 def find(tree, at_root: registry.LayoutFormat | None = None) -> Found:
-    """Each layout in ``tree``: ``at_root`` (the layout its root's names claim) first, then every
-    one below, shallowest first. A layout claims only the names its reader reads as its own
-    (:attr:`registry.LayoutFormat.owns`; a flat one, its folder's files): a folder below that none
-    of them holds is tried on, as a folder walk offers each sub-folder (review 70 F2, F3). Each
-    layout's sub-tree leaves out what the layouts below it read."""
+    """Each layout in ``tree``: ``at_root`` (the layout its root's names claim) first, a flat one in
+    the root's files it leaves, then every one below, shallowest first. A layout claims only the
+    files its reader reads as its own, where it reads them (:attr:`registry.LayoutFormat.owns`; a
+    flat one, its folder's files): a folder below holding any other file is tried on, as a folder
+    walk offers each sub-folder (review 70 F2, F3; review 72 F7-F10). Each layout's sub-tree leaves
+    out what the other layouts read."""
     names = tree.names()
     if at_root is not None and at_root.flat and not at_root.detect(SubTree(tree, "", flat=True, names=names)):
         at_root = None  # its files lie in a folder below the root: claimed there
-    claims = [_claim(names, "", at_root, tree)] if at_root is not None and not at_root.flat else []
-    hits: list[tuple[str, registry.LayoutFormat]] = [("", at_root)] if at_root is not None else []
+    found = _Hits(tree, names)
+    found.add("", at_root, tree)
     roots, misses, looked = proposed_roots(names), 0, 0
     for i, root in enumerate(roots):
-        if _owned(claims, root):
+        if found.passed(root):
             continue
         if misses == MAX_ROOTS or looked > MAX_LOOKED:  # only misses count: decoys cannot hide a layout
-            rest = [r for r in roots[i:] if not _owned(claims, r)]
-            return Found(_partition(tree, names, hits), len(rest), tuple(rest[:SHOWN]))
+            rest = [r for r in roots[i:] if not found.passed(r)]
+            return Found(_partition(tree, names, found.hits), len(rest), tuple(rest[:SHOWN]))
         sub = SubTree(tree, root, names=names)
         looked += sum(map(len, sub._names))
         fmt = registry.layout_format(sub, registry.shallow_names(sub.names()))
+        if fmt is not None and fmt.flat and not fmt.detect(SubTree(tree, root, flat=True, names=names)):
+            fmt = None  # its files lie in a folder below: claimed there
         if fmt is None:
             misses += 1
             continue
-        hits.append((root, fmt))
-        if not fmt.flat:
-            claims.append(_claim(names, root, fmt, sub))
-    return Found(_partition(tree, names, hits))
+        found.add(root, fmt, sub)
+    return Found(_partition(tree, names, found.hits))
 
 
 def _scope(names: list[str], root: str, flat: bool) -> list[str]:
@@ -181,15 +236,17 @@ def _scope(names: list[str], root: str, flat: bool) -> list[str]:
     return [n for n in names[lo:hi] if not (flat and "/" in n[len(root):])]
 
 
-def _partition(tree, names: list[str], hits: list[tuple[str, registry.LayoutFormat]]) -> list:
-    """Each layout with its sub-tree: the names under its root less those of the layouts below it."""
-    hits = sorted(hits)
-    roots = [r for r, _ in hits]
+def _partition(tree, names: list[str], hits: list[tuple]) -> list:
+    """Each layout with its sub-tree: the names under its root less those of the layouts below it,
+    and of a flat one beside it at its root (``only``: the files a non-flat layout leaves it)."""
+    hits = sorted(hits, key=lambda h: h[0])  # stable: the root's own layout before a flat one beside it
+    roots = [h[0] for h in hits]
     out = []
-    for i, (root, fmt) in enumerate(hits):
-        skip: set[str] = set()
-        for below, inner in hits[i + 1:bisect.bisect_left(roots, root + "\U0010ffff", i + 1)]:
-            skip.update(_scope(names, below, inner.flat))
+    for root, fmt, only in hits:
+        skip = set(_scope(names, root, fmt.flat)) - only if only is not None else set()
+        for other, inner, theirs in hits[slice(*_span(roots, root))]:  # at its root and below
+            if other != root or (theirs is not None and only is None):
+                skip.update(_scope(names, other, inner.flat) if theirs is None else theirs)
         out.append((root, fmt, SubTree(tree, root, flat=fmt.flat, skip=skip, names=names)))
     return sorted(out, key=lambda f: (f[0].count("/"), f[0]))
 
@@ -243,13 +300,21 @@ def _read(walker, tree, found: Found, depth: int, reader, earlier: bool = True) 
 STREAMED = "a tar archive is read as a stream, and a layout's reader needs a folder"
 
 
+def _named(tree, root: str, fmt: registry.LayoutFormat) -> str:
+    """A layout's folder as a tar's error names it: a root holding one folder that the layout also
+    claims (an acquisition in AndroidQF's output folder) is named by that folder (review 72 F5)."""
+    one = _one_folder(tree.names(), root) if root and not fmt.flat else ""
+    sub = SubTree(tree, one) if one else None
+    return one if sub and fmt.marker(registry.shallow_names(sub.names())) and fmt.detect(sub) else root
+
+
 def in_tar(chain: tuple[str, ...], names: list[str], unlooked: str | None) -> Iterator[InputProblem]:
     """The layouts a tar's names hold, at its root and below, each one error (``unlooked``: a
     marking name met past :data:`MAX_TAR_NAMES`, whose folder was not looked at)."""
     tree = _Names(names, chain)
     found = find(tree, registry.layout_format(tree, registry.shallow_names(tree.names())))
     for root, fmt, _ in found.layouts:
-        yield not_read(chain, root, fmt.label, STREAMED)
+        yield not_read(chain, _named(tree, root, fmt), fmt.label, STREAMED)
     if found.unlooked:
         yield not_read(chain, found.first[0], "a backup layout may lie", past(found))
     if unlooked is not None:

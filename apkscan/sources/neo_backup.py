@@ -57,11 +57,16 @@ def is_oandbackup(names: list[str]) -> bool:
 
 
 def owns(tree: Tree, layout: str) -> Callable[[str], bool]:
-    """What the reader reads as its own: each instance's metadata file and folder. A folder of the
-    tree holding neither is no part of the backup: it may hold a layout of its own (review 70 F3)."""
-    instances = _instances(tree.names(), layout)
-    metadata, folders = set(instances.values()), tuple(f + "/" for f in instances)
-    return lambda name: name in metadata or name.startswith(folders)
+    """What the reader reads as its own: each instance's metadata file and the files directly in its
+    folder (the app writes an instance flat), where the app writes instances (``<pkg>/<instance>``,
+    under one top folder too). Anything else, an instance deeper down too, may be a layout of its
+    own: the search tries it (review 70 F3, review 72 F7, F8)."""
+    names = tree.names()
+    deepest = (1 if layout == "neo" else 0) + (len({n.split("/", 1)[0] for n in names}) == 1
+                                               and all("/" in n for n in names))
+    instances = {d: m for d, m in _instances(names, layout).items() if d.count("/") <= deepest}
+    metadata = set(instances.values())
+    return lambda name: name in metadata or name.rpartition("/")[0] in instances
 
 
 class NeoBackupReader:
