@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import APKS, invoke
+from test_custody_changed import _codes, _packages
 
 from apkscan.apk.io import readonly
 from apkscan.apk.io.bytesource import ByteSource
@@ -36,14 +37,6 @@ def _scan(tmp_path: Path, *args) -> tuple[int, dict]:
     res = invoke("scan", "-q", "--force", "--jobs", "1", "--json", out, *args)
     assert res.exit_code in (0, 1, 3), res.output
     return res.exit_code, json.loads(out.read_text())
-
-
-def _codes(doc: dict) -> list[str]:
-    return [i["code"] for e in doc["errors"] for i in e["errors"]]
-
-
-def _packages(doc: dict) -> set[str]:
-    return {a["package"] for a in doc["apps"]}
 
 
 @pytest.fixture
