@@ -162,10 +162,12 @@ class TitaniumBackupReader:
             if m and is_package(m.group("pkg")):
                 found, problems = self._properties(name, m.group("pkg"))
                 yield from problems  # this one file's errors: every APK beside it is still read
+                if not found and m.group("pkg") not in records:  # no copy read (another process writing it:
+                    records[m.group("pkg")] = (listed_app(  # review 72 F6): the package from the file name,
+                        self.tree.chain + (name,), m.group("pkg"), "Titanium Backup properties",  # as Neo's
+                        note="metadata unreadable; package from the file name"), set())  # from its folder's
                 for app, md5s in found:
                     prev = records.get(m.group("pkg"))
-                    if prev is not None and not md5s and app.note.endswith(UNREAD_NOTE):
-                        continue  # a record read beats one from a file name (review 72 F6)
                     if prev is not None:  # another backup of the package, or another copy of this file
                         app.flags[:0] = [f for f in prev[0].flags if f not in app.flags]
                     records[m.group("pkg")] = (app, md5s | (prev[1] if prev else set()))
@@ -228,13 +230,7 @@ class TitaniumBackupReader:
                              version_name=props.get("app_version_name"))
             app.flags.extend(facts)
             out.append((app, {md5} if re.fullmatch(r"[0-9a-f]{32}", md5) else set()))
-        if not out:  # no copy could be read or parsed (another process writing it: review 72 F6): the
-            out.append((listed_app(self.tree.chain + (name,), package, "Titanium Backup properties",  # package
-                                   note=UNREAD_NOTE), set()))  # from the file name, as Neo's from its folder's
         return out, problems
-
-
-UNREAD_NOTE = "metadata unreadable; package from the file name"
 
 
 def parse_java_properties(data: bytes) -> dict[str, str]:
