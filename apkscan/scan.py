@@ -290,6 +290,7 @@ def _scan_input(item: ScanInput, settings: ScanSettings, stored_only: bool = Fal
     if unscannable(identity):
         manifest = [i for i in (identity.manifest.errors if identity.manifest else []) if i.severity == Severity.ERROR]
         issues = list(identity.errors) + manifest or [Issue("INPUT_UNREADABLE", "no manifest could be read")]
+        issues += [t for t in identity.tamper if t not in issues]  # what the reading met before it failed, and the member's facts
         return [InputError(item.display, item.container, issues, chain, identity.file), *custody]
     if use_store and settings.result_keys and not item.flags and _whole(identity):
         from apkscan.batch.results import through_store

@@ -127,7 +127,8 @@ def test_a_zip64_only_apk_gets_apksigners_refusal_and_the_zip64_readings_identit
     assert exc.value.code == "ZIP_CD_OUT_OF_RANGE"
     doc = _doc(rules, policy, tmp_path, path)
     assert [e["source"]["chain"] for e in doc["errors"]] == [[str(path)]]
-    assert [i["code"] for i in doc["errors"][0]["errors"]] == ["ZIP_CD_OUT_OF_RANGE"]
+    # the fact that explains the refusal is kept with it (issue 11: tamper facts whatever happens after)
+    assert [i["code"] for i in doc["errors"][0]["errors"]] == ["ZIP_CD_OUT_OF_RANGE", "TAMPER_TWO_CENTRAL_DIRECTORIES"]
     (app,) = doc["apps"]
     assert app["source"]["chain"] == [str(path), SECOND] and app["package"] == "com.example.v1only"
     assert "ZIP64 reading" in _tamper(app)[TWO]
