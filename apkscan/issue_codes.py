@@ -2,7 +2,7 @@
 
 Codes are stable API (pipelines act on them; see :mod:`apkscan.issues`). A new condition gets
 a new code here first; ``tests/test_issue_codes.py`` checks that every code the source can
-emit, every code a test asserts and every code README names is in this table. Meanings are
+emit, every code a test asserts and every code README.md or docs/*.md names is in this table. Meanings are
 short; where apksig has the same issue the code is apksig's name. Messages add the specifics.
 """
 

@@ -224,7 +224,7 @@ def test_a_hung_worker_never_stalls_a_scheduler_run_and_relative_paths_work(tmp_
         env = dict(os.environ, PYTHONPATH=str(REPO))
         from apkscan.batch.dask_runner import WARM
 
-        preload = [arg for name in WARM for arg in ("--preload", name)]  # as README advises for --timeout:
+        preload = [arg for name in WARM for arg in ("--preload", name)]  # as docs/batch.md advises for --timeout:
         for _ in range(2):  # a cold worker's imports (seconds under load) ran past the 3 s budget
             procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "1", "--nthreads", "1",
                                            "--dashboard-address", ":0", *preload], env=env, cwd=elsewhere,

@@ -625,7 +625,7 @@ def test_a_well_formed_row_of_the_wrong_shape_is_a_miss_not_a_crash(corpus, rule
     cold = _run([corpus], rules, load_policy(), db)
     with sqlite3.connect(db) as c:
         c.execute("UPDATE decisions SET decided=?", (pickle.dumps(planted),))
-        if planted[0] != []:  # an empty list of findings is well formed: the store is trusted (README)
+        if planted[0] != []:  # an empty list of findings is well formed: the store is trusted (docs/batch.md)
             c.execute("UPDATE matches SET findings=?", (pickle.dumps(planted[0]),))
     assert _run([corpus], rules, load_policy(), db) == cold
 

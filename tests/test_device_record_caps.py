@@ -15,7 +15,7 @@ from apkscan.sources.androidqf import AndroidQFReader
 from apkscan.sources.text_evidence import TextEvidenceReader
 from backup_helpers import Collected, FolderTree, build_ab, manifest
 
-MAX_DEVICE_RECORDS = 10_000  # the cap the README states (apkscan.sources.interface)
+MAX_DEVICE_RECORDS = 10_000  # the cap README and docs/inputs.md state (apkscan.sources.interface)
 OVER = 7
 
 

@@ -100,7 +100,7 @@ def test_by_name_a_failed_backup_still_tells_the_devices_apart(tmp_path):
 
 
 def test_empty_pulls_given_as_files_same_code_same_content_other_place_is_new(tmp_path):
-    """README's own name: two 0-byte ``base.apk`` pulls fail alike (code and SHA-256 of nothing)."""
+    """docs/diff.md's own name: two 0-byte ``base.apk`` pulls fail alike (code and SHA-256 of nothing)."""
     bz = tmp_path / "bz"
     b1 = _scan(tmp_path / "b1.json", *_lay(bz, {"dev1/base.apk": b"", "dev2/base.apk": WECHAT.read_bytes()}))
     b2 = _scan(tmp_path / "b2.json", *_lay(bz, {"dev1/base.apk": CLEAN.read_bytes(), "dev2/base.apk": b""}))

@@ -1,6 +1,6 @@
 """One registry of issue codes (apkscan/issue_codes.py): every code the source can emit,
-every code a test asserts and every code README names is defined there, once, with its
-severity; and nothing stale is left in it."""
+every code a test asserts and every code README.md and docs/*.md name is defined there, once,
+with its severity; and nothing stale is left in it."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ HELPERS = {"error": Severity.ERROR, "warning": Severity.WARNING, "tamper": Sever
 SCHEME_PREFIXED = ("_err", "_warn")  # v2/v3 signer helpers: the code is V2_SIG_/V3_SIG_ + name unless raw=True
 RAISED = ("ApkScanError", "ApkFormatError", "LimitExceeded", "Issue")  # codes checked for being built, not for severity
 BUILDER = "scheme_code"  # issue_codes.scheme_code(scheme, "NAME"): V2_SIG_NAME and V3_SIG_NAME
-NOT_CODES = {"APKSCAN_BACKUP_PASSWORD", "NO_COLOR"}  # environment variables README names
+NOT_CODES = {"APKSCAN_BACKUP_PASSWORD", "NO_COLOR"}  # environment variables README and docs/ name
 
 
 def _source_trees():
@@ -121,10 +121,15 @@ def test_every_code_a_test_asserts_exists():
     assert sorted(_literal_codes((ROOT / "tests").glob("*.py")) - set(CODES)) == []
 
 
-def test_every_code_readme_names_is_registered():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    named = set(re.findall(r"`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)`", readme)) - NOT_CODES
-    assert sorted(named - set(CODES)) == []
+def test_every_code_readme_and_docs_name_is_registered():
+    """README.md and each page of docs/ (the depth README links to) name registered codes only."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    assert len(pages) > 1, pages  # the docs pages are read, not silently none
+    unknown = []
+    for page in pages:
+        named = set(re.findall(r"`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)`", page.read_text(encoding="utf-8"))) - NOT_CODES
+        unknown += [(page.name, code) for code in sorted(named - set(CODES))]
+    assert unknown == []
 
 
 def test_no_stale_codes_and_every_meaning_is_written():

@@ -4,7 +4,7 @@ Extra central-directory records that point at another member's local header are 
 to make one run of bytes many members. Whatever bound the walker puts on reading them, such a
 member must never hide an APK read on its own bytes (no silent skip as a known file, no
 whole-container error), and a member whose size lies is blamed alone. (Two bounds on reading
-overlapping members whole were tried and withdrawn, see README "Bounds": only the look for
+overlapping members whole were tried and withdrawn, see docs/inputs.md "Bounds": only the look for
 nested APKs inside an APK is bounded, tests/test_member_heads.py.) What is bounded without
 any byte count: records whose data key is equal (same data offset, method and declared
 uncompressed size: the very same bytes) are read once per archive; the other names are counted

@@ -77,3 +77,6 @@ def test_file_headers_name_files_that_exist():
         assert "docs/rules.md" not in header, path.name
         for section in re.findall(r'README "([^"]+)"', header):  # a README section: its heading exists
             assert re.search(rf"^#+ {re.escape(section)}$", README, re.M), (path.name, section)
+        for page, section in re.findall(r'\b(docs/[\w-]+\.md) "([^"]+)"', header):  # a docs page's section
+            text = (REPO / page).read_text(encoding="utf-8")  # its heading, or the bold lead of its paragraph
+            assert re.search(rf"^(?:#+ |\*\*){re.escape(section)}", text, re.M), (path.name, page, section)

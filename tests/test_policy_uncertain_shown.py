@@ -4,7 +4,7 @@ An APK of DeepSeek or RedNote (both in the Texas policy's own ``covers:``, no sh
 either) came out ``allowed`` with no finding, and only the JSON's ``policies[].uncertain`` said
 the policy cannot detect them: the terminal summary, the HTML report and SARIF were silent. Each
 now shows every policy's ``uncertain`` items, once per policy (not per app), in a scan and in
-``apkscan report`` alike; CSV rows are per app, so README points CSV users at the JSON.
+``apkscan report`` alike; CSV rows are per app, so docs/reports.md points CSV users at the JSON.
 """
 
 from __future__ import annotations

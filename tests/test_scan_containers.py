@@ -122,7 +122,7 @@ def test_apkm_bundle_signature_never_becomes_the_apps_certificate(run):
 def test_legacy_encrypted_apkm_is_a_clear_error(run):
     doc = run(CONTAINERS / "legacy.apkm", APKS / "v1v2.apk")
     assert [e["code"] for e in doc["errors"]] == ["CONTAINER_ENCRYPTED_APKM"]
-    assert "re-download the bundle" in doc["errors"][0]["message"]  # the hint README promises (review 37 F6)
+    assert "re-download the bundle" in doc["errors"][0]["message"]  # the hint docs/inputs.md promises (review 37 F6)
     assert [a["package"] for a in doc["apps"]] == ["com.example.v1v2"]
 
 

@@ -65,7 +65,7 @@ def _planted_rows_answer(ev: Path, db: Path) -> bool:
 
 def test_a_store_of_ones_own_is_used_planted_row_and_all(seeded):
     """The control: the store is trusted like one's own files, so a row planted in one's own store
-    is believed (README's trust model); every other test here differs by one mode or owner."""
+    is believed (docs/batch.md's trust model); every other test here differs by one mode or owner."""
     ev, db = seeded
     assert _planted_rows_answer(ev, db)
 

@@ -47,7 +47,7 @@ def test_a_listing_with_a_stray_control_byte_is_read(scan_path, tmp_path, form, 
     doc = scan_path(folder if in_folder else path)
     assert {a["package"]: a["verdict"] for a in doc["apps"]}["com.tencent.mm"] == "prohibited"
     assert not [c for c in codes(doc) if c.startswith("ZIP_")]
-    if "\0" in NUL_FORMS[form]:  # the NUL line is counted, as README promises
+    if "\0" in NUL_FORMS[form]:  # the NUL line is counted, as docs/backups.md promises
         assert any("NUL bytes" in m and "1 lines" in m for m in messages(doc))
 
 

@@ -105,7 +105,7 @@ def test_two_directories_are_two_apps_the_verified_one_as_apksigner_verifies_it(
 
 
 def test_entries_on_this_disk_0xffff_alone_is_read_the_same_way(rules, policy, tmp_path):
-    """The third reading the README named (libziparchive looks for ZIP64 when entries-on-this-disk
+    """The third reading docs/security.md names (libziparchive looks for ZIP64 when entries-on-this-disk
     is 0xFFFF; the total is true): decided the same way, both apps."""
     path = _write(tmp_path, "on-disk.apk", zip64_build.two_directories(padded=False))
     doc = _doc(rules, policy, tmp_path, path)

@@ -92,7 +92,7 @@ def _signing_block(content: bytes, cd: bytes, eocd: bytes, key_name: str) -> byt
 def two_directories(*, padded: bool = True) -> bytes:
     """App A by the classic EOCD fields, app B by the ZIP64 end record. ``padded``: CD_A holds
     65,535 records and the EOCD says 0xFFFF of them (the marker ZIP64 readers follow); else only
-    entries-on-this-disk says 0xFFFF, the total being true (README: libziparchive looks for a
+    entries-on-this-disk says 0xFFFF, the total being true (docs/security.md: libziparchive looks for a
     ZIP64 record then, a third reading apksig and apkscan never made)."""
     out = bytearray()
     cd_b = b"".join(_records(APKS / "v1-only.apk", out, False))

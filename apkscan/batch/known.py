@@ -22,7 +22,7 @@ What a row may answer, and nothing else (table ``known_lines``, :mod:`apkscan.ba
   records were one app read to the end (no input error, no container flags).
 
 Containers are never answered this way. ``--rehash``, ``--deep``, ``--quick`` and Dask
-turn the lane off. The stat key's limit is documented in README (a file replaced with
+turn the lane off. The stat key's limit is documented in docs/batch.md (a file replaced with
 the same size, mtime *and* ctime, inode and device is taken for the old one; ``--rehash``).
 Lines (:class:`KnownApp`) answer only when no report needs the whole document (``--jsonl
 -q``); a row's columns and line are bound by a seal, its line's shape checked unparsed

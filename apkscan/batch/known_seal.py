@@ -76,7 +76,7 @@ def served_row(row: Any, path: str, policy_names: tuple[str, ...]) -> tuple[str,
 def sealed_row(row: Any, path: str) -> tuple[str, tuple[tuple[str, str], ...], str, bytes, Any] | None:
     """A row's verdict, verdicts, line, the deflated rest of its line (:func:`restored`) and span, when
     sealed and in shape (None: damaged
-    or planted out of shape). The store is trusted (README), but a bad row must never crash the
+    or planted out of shape). The store is trusted (docs/batch.md), but a bad row must never crash the
     run, exhaust memory, bend the counts or the exit code, or put more than one line, or a line
     for another file, into the JSONL.
 
@@ -88,7 +88,7 @@ def sealed_row(row: Any, path: str) -> tuple[str, tuple[tuple[str, str], ...], s
     zlib's Adler-32 and the bounded inflate. The seal
     is no authenticator: whoever can write the store can write a row whose columns and line
     agree with each other and with nothing else, as they can plant a well-shaped identity or
-    decision (README: the store is trusted like your own files). Shape is still checked
+    decision (docs/batch.md: the store is trusted like your own files). Shape is still checked
     without a parse: one line, an app's, of this path and SHA-256."""
     try:
         verdict, pairs, span, seal = json.loads(row[8])

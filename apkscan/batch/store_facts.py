@@ -19,7 +19,7 @@ checked and matched as before. What is no longer caught on this read: bytes of a
 below SQL (the pickle is not hashed again here: that cost much of the unpickling it saves); such a
 pickle is still checked when it is unpickled, and its facts are those of what was stored. The seal
 is a checksum, not an authenticator: whoever can write the store can write facts, digest and seal
-together, as they can plant a well-shaped identity or decision (README: the store is trusted like
+together, as they can plant a well-shaped identity or decision (docs/batch.md: the store is trusted like
 your own files).
 """
 
@@ -81,7 +81,7 @@ def facts_seal(facts: str, digest: str) -> str:
     """What binds match facts to the identity they were read from: a SHA-256 (128 bits kept) of the
     facts' text and the digest of the identity's pickle (:func:`blob_digest`). A checksum, not an
     authenticator (like the warm lane's seal: whoever can write the store can plant an identity
-    too, README)."""
+    too, docs/batch.md)."""
     return hashlib.sha256(facts.encode("utf-8") + b"\n" + digest.encode("ascii")).hexdigest()[:32]
 
 
