@@ -243,6 +243,22 @@ def test_corrupt_store_is_set_aside_and_replaced(tmp_path):
     assert list(tmp_path.glob("s.sqlite.corrupt-*"))
 
 
+def test_a_damaged_byte_in_the_schema_text_sets_the_store_aside(tmp_path):
+    """Review 74 F6: SQLite hands the schema's text to Python, whose UTF-8 decoder raised past the
+    store's checks: every later scan ended in a traceback (exit 1) and the store was never set aside."""
+    db = tmp_path / "s.sqlite"
+    conn, _issues = st.open_checked(str(db))
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    raw = bytearray(db.read_bytes())
+    raw[raw.index(b"CREATE TABLE runs") + 7] = 0x9D  # one byte of the schema text, not UTF-8
+    db.write_bytes(raw)
+    for _ in range(2):  # the damaged file, then the new store beside it
+        res = CliRunner().invoke(main, ["scan", str(APKS / "v2-only.apk"), "--store", str(db), "-q"])
+        assert res.exit_code == 0, res.output
+    assert len(list(tmp_path.glob("s.sqlite.corrupt-*"))) == 1
+
+
 def test_foreign_files_and_folders_given_as_store_are_left_alone(tmp_path):
     notes, folder = tmp_path / "notes.txt", tmp_path / "cases"
     notes.write_text("my notes")

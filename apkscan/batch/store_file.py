@@ -112,7 +112,7 @@ def _foreign_schema(path: str, migrations: list[str]) -> str | None:
                                                 "ESCAPE '\\'")}
         finally:
             conn.close()
-    except sqlite3.DatabaseError:
+    except (sqlite3.DatabaseError, UnicodeDecodeError):  # a damaged byte in the schema's text: review 74 F6
         return None  # unreadable: the integrity check decides (a damaged store is set aside)
     if names == expected_names(migrations, version):
         return None

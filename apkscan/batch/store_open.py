@@ -234,6 +234,8 @@ def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
         if not damaged(exc):  # read-only file system or file, no permission, disk full: not damage
             return _unavailable(path, f"cannot be opened for writing ({exc})")
         why = str(exc)
+    except UnicodeDecodeError as exc:  # a damaged byte in the schema's text (review 74 F6): SQLite hands it to Python
+        why = f"its schema text is damaged ({exc.reason} at byte {exc.start})"
     except OSError as exc:
         return _unavailable(path, exc.strerror or str(exc))
     return _set_aside(path, why)
