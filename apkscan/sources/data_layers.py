@@ -18,6 +18,7 @@ from apkscan.sources.data_zip_records import Found
 CHUNK = 1 << 20
 MAX_RATIO, FREE = 200, 64 << 20  # the walker's bomb rule, as data_zip's
 _REGULAR = (b"0", b"\0", b"7")
+_HIGH = bytes(range(128, 256))  # bytes a signed-char checksum counts negative
 _SKIPPED = (b"1", b"2", b"3", b"4", b"5", b"6", b"x", b"g", b"L", b"K")  # no data of a file of their own
 
 Read = Callable[[int], bytes]
@@ -154,7 +155,8 @@ def _checksum_holds(block: bytes) -> bool:
     except Found:
         return False
     rest = block[:148] + b" " * 8 + block[156:]
-    return field in (sum(rest), sum(rest) - 256 * sum(1 for b in rest if b > 127))
+    unsigned = sum(rest)
+    return field == unsigned or field == unsigned - 256 * (len(rest) - len(rest.translate(None, _HIGH)))
 
 
 def _exact(read: Read, n: int) -> bytes:
