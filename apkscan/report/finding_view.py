@@ -79,14 +79,14 @@ def policy_citation(pol: Decision | str | None) -> tuple[str | None, str | None,
 
 def claims_signer_name(f: FindingRow) -> bool:
     """The finding calls a *verified signer's* name a claim, read from its typed evidence (never
-    from note text): a signer subject/issuer taken as a claim (``signer.*``, ``subject-present``),
+    from note text): a verified key's subject/issuer taken as a claim (``signer.*`` or ``lineage[i].*``, ``subject-present``),
     or a counterfeit certificate that is the verified signer. A certificate merely present that
     names the vendor (its issuing CA in the PKCS#7 bag) says nothing about the signer's name
     (final read R1: it marked a genuine vendor signer)."""
     evidence = f.record.evidence
     if not isinstance(evidence, tuple):  # 1.0 documents: no basis to read
         return False
-    return any(e.basis == "subject-present" and ((e.field or "").startswith("signer.")
+    return any(e.basis == "subject-present" and ((e.field or "").startswith(("signer.", "lineage["))
                                                  or (f.kind == "counterfeit-certificate" and e.verified is True
                                                      and (e.location or "").startswith("verified signer")))
                for e in evidence)

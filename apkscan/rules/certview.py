@@ -44,6 +44,21 @@ class Seen:
         return f"{self.location} (that signature verified)"
 
 
+@dataclass(slots=True, frozen=True)
+class NamedKey:
+    """A verified key and how evidence on it is named: ``field`` prefix (``signer``,
+    ``lineage[0]``) and where it signed."""
+
+    certificate: Certificate
+    field: str
+    where: str
+
+
+def on_verified_key(field: str | None) -> bool:
+    """Whether an evidence field was read from a verified key (a signer or a lineage node)."""
+    return (field or "").startswith(("signer.", "lineage["))
+
+
 @dataclass(slots=True)
 class CertView:
     """The certificates of one identity, split by the role the verifier gave them."""
@@ -77,6 +92,19 @@ class CertView:
     @property
     def verified_keys(self) -> list[Certificate]:
         return self.signers + [c for _, c in self.lineage]
+
+    def named_keys(self) -> list[NamedKey]:
+        """Every verified key whose names a matcher reads, once each: the signers, then the
+        verified lineage nodes the app rotated away from (review 73 F5: a key rotated away from
+        keeps its name; it verifiably signed this app)."""
+        out = [NamedKey(c, "signer", self.place(c, "verified signer")) for c in self.signers]
+        done = {c.sha256 for c in self.signers}
+        for i, c in self.lineage:
+            if c.sha256 not in done:
+                done.add(c.sha256)
+                out.append(NamedKey(c, f"lineage[{i}]", self.place(
+                    c, f"verified lineage node {i}, a key this app rotated away from")))
+        return out
 
     def all_certificates(self) -> list[tuple[str, Certificate]]:
         """(where, certificate) for every certificate of the identity, in any role."""

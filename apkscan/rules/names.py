@@ -31,30 +31,36 @@ def as_claim(e: Evidence, location: str | None = None) -> Evidence:
         return e
     basis = "subject-present" if e.basis == "subject" else e.basis  # policies never see it as proof
     return Evidence(e.field, e.value, basis, e.matched, False, e.confidence, e.normalised,
-                    e.locale, location or "verified signer whose key is none of the vendor's "
-                    "known keys: the name is a claim")
+                    e.locale, location or _claim_place(e))
+
+
+def _claim_place(e: Evidence) -> str:
+    """Where a name taken as a claim sat: the signer or the lineage node, said so."""
+    if e.field.startswith("lineage["):
+        return f"{e.location}; its key is none of the vendor's known keys: the name is a claim"
+    return "verified signer whose key is none of the vendor's known keys: the name is a claim"
 
 
 def name_evidence(patterns: list[NamePattern], view: CertView, which: str,
                    foreign: Callable[[Certificate], bool] = lambda c: False) -> list[Evidence]:
-    """Subject/issuer patterns on verified signers; on a ``foreign`` signer (none of the
-    vendor's known keys) the name is a claim (:func:`as_claim`)."""
+    """Subject/issuer patterns on verified keys (signers, then lineage nodes); on a ``foreign``
+    key (none of the vendor's known keys) the name is a claim (:func:`as_claim`)."""
     out: list[Evidence] = []
+    keys = view.named_keys()
     for pattern in patterns:
-        for cert in view.signers:
+        for key in keys:
+            cert, where = key.certificate, key.where
             attrs = cert.subject_attrs if which == "subject" else cert.issuer_attrs
             hits = pattern.match(attrs)
             if hits:
-                found = [Evidence(f"signer.{which}.{attr}", value, which,
-                                  pattern.attrs[attr].pattern, True,
-                                  location=view.place(cert, "verified signer"))
+                found = [Evidence(f"{key.field}.{which}.{attr}", value, which,
+                                  pattern.attrs[attr].pattern, True, location=where)
                          for attr, value in hits]
                 out += [as_claim(e) for e in found] if foreign(cert) else found
-                break  # one signer per pattern is enough evidence
+                break  # one key per pattern is enough evidence
             looks = _folded_name_hits(pattern, attrs)
             if looks:  # another case, width or look-alike letters: a claim, whoever's key it is
-                where = view.place(cert, "verified signer")
-                out += [as_claim(Evidence(f"signer.{which}.{attr}", value, which, pattern.attrs[attr].pattern,
+                out += [as_claim(Evidence(f"{key.field}.{which}.{attr}", value, which, pattern.attrs[attr].pattern,
                                            True, normalised=folded),
                                   f"{where}; the name only looks like the vendor's (another case, width "
                                   "or look-alike letters): a claim") for attr, value, folded in looks]
@@ -137,23 +143,23 @@ def publisher_evidence(pack: RulePack, view: CertView,
     ``CN``/``OU`` of a certificate whose ``O=`` names no publisher, unless ``own`` (the
     vendor's key): ``subject-present`` (:func:`_outside_o`)."""
     out = name_evidence(pack.publishers, view, "subject", foreign)
-    candidates = [(c, view.place(c, "verified signer"), True) for c in view.signers]
+    candidates = [(k.certificate, k.where, k.field) for k in view.named_keys()]
     # a known certificate out of place is a planted/forged finding, not a name claim
     others = [(s.certificate, s.describe()) for s in view.present]
     others += [(c, f"recorded by {view.recorded_by or 'the device'}, not verified by apkscan")
                for c in view.recorded]
-    candidates += [(c, where, False) for c, where in others
+    candidates += [(c, where, "present") for c, where in others
                    if not any(kc.matches(c) for kc in pack.certificates.values())]
-    for cert, where, verified in candidates:
+    for cert, where, prefix in candidates:
+        verified = prefix != "present"
         for value in cert.subject_attrs.get("O", []):
             name, whole = _listed_name(pack, value)
             if name is None and not verified:
                 name = next((p.describe() for p in pack.publishers
                              if p.match(cert.subject_attrs) or _folded_name_hits(p, cert.subject_attrs)), None)
-            if name is None or any(e.value == value and e.field.startswith("signer" if verified else "present")
-                                   for e in out):
+            if name is None or any(e.value == value and e.field.startswith(f"{prefix}.") for e in out):
                 continue
-            e = Evidence("signer.subject.O" if verified else "present.subject.O", value,
+            e = Evidence(f"{prefix}.subject.O", value,
                          "subject" if verified else "subject-present", name, verified,
                          normalised=publisher_key(value), location=where)
             if verified and not whole:
@@ -163,11 +169,11 @@ def publisher_evidence(pack: RulePack, view: CertView,
                 e = as_claim(e)
             out.append(e)
         if not (verified and own(cert)):
-            out += _outside_o(pack, cert, where, verified)
+            out += _outside_o(pack, cert, where, prefix)
     return out
 
 
-def _outside_o(pack: RulePack, cert: Certificate, where: str, verified: bool) -> list[Evidence]:
+def _outside_o(pack: RulePack, cert: Certificate, where: str, prefix: str) -> list[Evidence]:
     """The vendor's publisher name in ``CN``/``OU`` (a listed name or its first word, or a
     publisher ``O=`` pattern, in any form) of a certificate whose ``O=`` names no publisher:
     one ``subject-present`` claim, weak. Never ``subject``: only ``O=`` is the publisher."""
@@ -181,7 +187,7 @@ def _outside_o(pack: RulePack, cert: Certificate, where: str, verified: bool) ->
             name, folded = _listed_name(pack, value)[0], publisher_key(value)
             found = None if name else next((r for r in regexes if form_search(form_patterns(r), value)), None)
             if name or found is not None:
-                return [Evidence(f"{'signer' if verified else 'present'}.subject.{attr}", value, "subject-present",
+                return [Evidence(f"{prefix}.subject.{attr}", value, "subject-present",
                                  name or found.pattern, False, normalised=folded,
                                  location=f"{where}; {pack.vendor}'s name in {attr}=, not O=: a claim")]
     return []
