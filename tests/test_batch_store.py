@@ -19,6 +19,7 @@ from click.testing import CliRunner
 import apkscan.apk.identify as identify_mod
 from conftest import without_hashed
 from apkscan.batch import store as st
+from apkscan.batch.results import row_seal
 from apkscan.cli import main
 from apkscan.policy.loader import load_policy
 from apkscan.scan import scan
@@ -313,9 +314,9 @@ def test_migration_from_schema_1_keeps_identities(tmp_path):
         c.execute("INSERT INTO identities VALUES ('ab', 'p', 'o', x'00', 0)")
         c.execute("PRAGMA user_version=1")
     conn = st.connect(str(db))
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 9
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 10
     assert conn.execute("SELECT COUNT(*) FROM match_facts").fetchone()[0] == 0
-    assert conn.execute("SELECT digest FROM identities").fetchall() == [(None,)]  # digested when next read
+    assert conn.execute("SELECT digest FROM identities").fetchall() == [(None,)]  # a miss when next read: parsed again
     assert conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall() == [("identity_rewritten",)]
     assert conn.execute("SELECT name FROM sqlite_master WHERE type='index' AND name='stat_keys_by_file'").fetchone()
     assert conn.execute("SELECT sha256 FROM identities").fetchall() == [("ab",)]
@@ -323,6 +324,32 @@ def test_migration_from_schema_1_keeps_identities(tmp_path):
     assert conn.execute("SELECT COUNT(*) FROM matches").fetchone()[0] == 0
     assert conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+UNSEAL = "ALTER TABLE matches DROP COLUMN seal; ALTER TABLE decisions DROP COLUMN seal;"
+
+
+def test_migration_to_10_drops_unsealed_findings_and_decisions(corpus, tmp_path):
+    """Rows written before findings and decisions were sealed (review 74 F1) go; the next run
+    matches and decides again and writes them sealed."""
+    db = tmp_path / "s.sqlite"
+    args = ["scan", str(corpus), "--store", str(db), "-q", "--json", str(tmp_path / "a.json")]
+    CliRunner().invoke(main, args)
+    st.close_connections()
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] > 0
+        c.executescript(UNSEAL)
+        c.execute("PRAGMA user_version=9")
+    conn = st.connect(str(db))
+    assert conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM matches").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM identities").fetchone()[0] > 0
+    conn.close()
+    CliRunner().invoke(main, args)
+    st.close_connections()
+    with sqlite3.connect(db) as c:
+        rows = c.execute("SELECT decided, seal FROM decisions").fetchall()
+    assert rows and all(seal == row_seal(blob) for blob, seal in rows)
 
 
 def test_migration_to_9_forgets_stat_keys_stored_before_they_were_proven(corpus, tmp_path):
@@ -337,6 +364,7 @@ def test_migration_to_9_forgets_stat_keys_stored_before_they_were_proven(corpus,
     with sqlite3.connect(db) as c:
         assert c.execute("SELECT COUNT(*) FROM stat_keys").fetchone()[0] == 4
         c.execute("UPDATE stat_keys SET sha256 = (SELECT sha256 FROM identities LIMIT 1)")  # poisoned
+        c.executescript(UNSEAL)  # as schema 8 wrote them (10 sealed findings and decisions)
         c.execute("PRAGMA user_version=8")
     runner.invoke(main, [*args[:-1], str(tmp_path / "b.jsonl")])
     st.close_connections()
@@ -344,7 +372,7 @@ def test_migration_to_9_forgets_stat_keys_stored_before_they_were_proven(corpus,
     custody = [f for x in lines if x.get("type") == "input_file" for f in [x]]
     assert custody and all(f.get("hashed") == "this run" for f in custody), custody
     with sqlite3.connect(db) as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == 9
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 10
         keys = dict(c.execute("SELECT path, sha256 FROM stat_keys"))
     assert len(keys) == 4 and len(set(keys.values())) == 4  # proven again, each its own file's
 
@@ -515,10 +543,11 @@ def test_planted_decision_is_refused_and_the_apk_matched(corpus, rules, tmp_path
     _run([corpus], rules, load_policy(), db)
     marker = tmp_path / "pwned"
     evil = _shell_pickle(f"touch {marker}")
-    with sqlite3.connect(db) as c:
-        c.execute("UPDATE decisions SET decided=?", (evil,))
-        c.execute("UPDATE matches SET findings=?", (pickle.dumps([]),))  # a list, but of nothing: wrong but well-formed
-        c.execute("UPDATE matches SET findings=? WHERE rowid=1", (evil,))
+    nothing = pickle.dumps([])
+    with sqlite3.connect(db) as c:  # sealed as apkscan seals rows: only the shape checks are left to refuse them
+        c.execute("UPDATE decisions SET decided=?, seal=?", (evil, row_seal(evil)))
+        c.execute("UPDATE matches SET findings=?, seal=?", (nothing, row_seal(nothing)))  # a list, but of nothing: wrong but well-formed
+        c.execute("UPDATE matches SET findings=?, seal=? WHERE rowid=1", (evil, row_seal(evil)))
     _run([corpus], rules, load_policy(), db)
     assert not marker.exists() and len(parses) == 4
     assert len(matches) == 5  # the refused row is matched again; the others were taken from the store

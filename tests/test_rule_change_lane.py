@@ -18,6 +18,7 @@ import pytest
 from conftest import APKS
 
 from apkscan.batch import store
+from apkscan.batch.results import row_seal
 from apkscan.batch.safe_pickle import loads
 
 from test_known_fast_paths import _clear, _scan, work  # noqa: F401 - the counting fixture, the same runner
@@ -156,8 +157,9 @@ def test_planted_findings_of_the_new_rules_are_refused_and_matched_again(every_f
     assert len(keys) == 1
     with sqlite3.connect(db) as c:
         for sha, parser, options in c.execute("SELECT sha256, parser, options FROM identities").fetchall():
-            c.execute("INSERT INTO matches VALUES (?,?,?,?,?)", (sha, parser, options, keys[0][0],
-                                                                 pickle.dumps({"planted": True})))
+            planted = pickle.dumps({"planted": True})  # sealed: only the shape check is left to refuse it
+            c.execute("INSERT INTO matches VALUES (?,?,?,?,?,?)", (sha, parser, options, keys[0][0],
+                                                                   planted, row_seal(planted)))
     rescan = _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), *new)
     assert rescan == _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *new)
 
@@ -285,6 +287,8 @@ def _as_schema(db: Path, version: int) -> None:
             seal = hashlib.sha256(text.encode("utf-8") + b"\n" + blob).hexdigest()[:32]
             c.execute("UPDATE match_facts SET seal=? WHERE rowid=?", (seal, rowid))
         c.execute("ALTER TABLE identities DROP COLUMN digest")
+        c.execute("ALTER TABLE matches DROP COLUMN seal")  # sealed since schema 10
+        c.execute("ALTER TABLE decisions DROP COLUMN seal")
         if version == 6:
             c.execute("DROP TABLE match_facts")
         c.execute(f"PRAGMA user_version={version}")
@@ -308,7 +312,7 @@ def test_a_store_of_schema_7_is_migrated_its_facts_kept_again_sealed_to_a_digest
     assert _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), *changes["one more pack"]) == \
         _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *changes["one more pack"])
     with closing(sqlite3.connect(db)) as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 9
+        assert c.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 10
         rows = c.execute("SELECT identity, digest FROM identities").fetchall()  # (those the lane matched)
         kept = [digest for blob, digest in rows if digest is not None and digest == blob_digest(blob)]
         assert 0 < len(kept) == len([d for _, d in rows if d is not None])
@@ -379,13 +383,20 @@ def test_each_identity_facts_are_made_once_and_a_rule_change_rewrites_none(every
     _scan([every_fixture], tmp_path / "cold.jsonl", "--store", str(db), "--jobs", "1")
     assert len(made) == len(set(made)), "facts_of once per input: kept with a new identity, given to the matcher"
     assert {sha for sha, _ in _rows(db)} <= {sha for _, sha in made}
-    written, hashed = [], []
+    written, hashed, unpickled = [], [], []
     monkeypatch.setattr(store_facts, "put_facts", lambda *a: written.append(a))
-    monkeypatch.setattr(store_facts, "blob_digest", lambda blob: hashed.append(blob))
+    digest = store_facts.blob_digest
+    monkeypatch.setattr(store_facts, "blob_digest", lambda blob: hashed.append(blob) or digest(blob))
+    real_load = store.loads_or_none
+    monkeypatch.setattr(store, "loads_or_none", lambda blob: unpickled.append(blob) or real_load(blob))
     made.clear()
     new = _changes(tmp_path)["fewer packs"]
     rescan = _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), "--jobs", "1", *new)
-    assert written == [] and hashed == []
+    # no facts rewritten; a pickle is hashed only when it is unpickled, checked against its digest
+    # (review 74 F1), and only those whose facts say they could match are
+    stored = {blob for _, blob in _rows(db)}
+    assert written == [] and 0 < len(hashed) < len(stored)
+    assert sorted(hashed) == sorted(b for b in unpickled if b in stored)
     assert len(made) == len(set(made))  # the lane matches with the facts it read (the usual path: once)
     assert rescan == _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *new)
 

@@ -29,6 +29,7 @@ import sqlite3
 from typing import Any
 
 from apkscan.batch import store
+from apkscan.batch.results import row_seal
 
 MIN_ROWS = 256  # rows of another rule set before a helper is worth forking
 BATCH = 64  # rows written per transaction (short: the lane writes to the same store)
@@ -120,8 +121,8 @@ def _walk(path: str, s: Any, key: tuple[str, ...]) -> None:
             except Exception:  # noqa: BLE001 - a stored value that fails when used: the lane's usual path
                 continue
             if findings is not None:
-                store.buffered_write(conn, "INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?)",
-                                     (sha, parser, options, rules_key, findings))
+                store.buffered_write(conn, "INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?,?)",
+                                     (sha, parser, options, rules_key, findings, row_seal(findings)))
                 store.commit_writes(at_least=BATCH)
     store.commit_writes()
 

@@ -9,6 +9,7 @@ matches. Keys: :func:`result_keys`; rows: the ``matches`` and ``decisions`` tabl
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import sqlite3
 from dataclasses import dataclass
@@ -95,9 +96,15 @@ def recall(path: str, sha: str, sdk: dict[str, Any], rules_key: str, policies_ke
         return None
     where = (sha, store.parser_version(), store.options_key(sdk), rules_key)
     try:  # both rows in one statement (a miss of both is the usual case after a rule change)
-        decided, matched = conn.execute(_BOTH, (*where, policies_key, *where)).fetchone()
+        decided, decided_seal, matched, matched_seal = conn.execute(_BOTH, (*where, policies_key, *where)).fetchone()
     except sqlite3.Error:
         return None
+    if decided is not None and not _sealed(decided, decided_seal):
+        store.ignored(f"a decisions row for {sha} does not hold what its seal was taken of")
+        decided = None
+    if matched is not None and not _sealed(matched, matched_seal):
+        store.ignored(f"a matches row for {sha} does not hold what its seal was taken of")
+        matched = None
     got = store.loads_or_none(decided) if decided is not None else None
     if isinstance(got, tuple) and len(got) == 2 and _findings(got[0]) and _outcomes(got[1], policy_names):
         return StoredResult(got[0], got[1])
@@ -114,8 +121,19 @@ def recall(path: str, sha: str, sdk: dict[str, Any], rules_key: str, policies_ke
 _NONE = pickle.dumps([], protocol=pickle.HIGHEST_PROTOCOL)  # no findings (most apps): read without an unpickler
 
 
-_BOTH = ("SELECT (SELECT decided FROM decisions WHERE sha256=? AND parser=? AND options=? AND rules=? AND policies=?), "
-         "(SELECT findings FROM matches WHERE sha256=? AND parser=? AND options=? AND rules=?)")
+_BOTH = ("SELECT d.decided, d.seal, m.findings, m.seal FROM (SELECT 1) "
+         "LEFT JOIN decisions d ON d.sha256=? AND d.parser=? AND d.options=? AND d.rules=? AND d.policies=? "
+         "LEFT JOIN matches m ON m.sha256=? AND m.parser=? AND m.options=? AND m.rules=?")
+
+
+def row_seal(blob: bytes) -> str:
+    """The seal a ``matches`` or ``decisions`` row is written with: its pickle's SHA-256 (128 bits
+    kept). A checksum against damage below SQL, not an authenticator (docs/batch.md)."""
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
+def _sealed(blob: Any, seal: Any) -> bool:
+    return isinstance(blob, bytes) and isinstance(seal, str) and row_seal(blob) == seal
 
 
 def _findings(value: Any) -> bool:
@@ -161,7 +179,8 @@ def remember_decided(path: str, sha: str, sdk: dict[str, Any], rules_key: str, p
     except (pickle.PicklingError, TypeError):
         return
     remember_matched(path, sha, sdk, rules_key, matched)
-    store.buffered_write(conn, "INSERT OR REPLACE INTO decisions VALUES (?,?,?,?,?,?)", (*where, policies_key, decided))
+    store.buffered_write(conn, "INSERT OR REPLACE INTO decisions VALUES (?,?,?,?,?,?,?)",
+                         (*where, policies_key, decided, row_seal(decided)))
 
 
 def remember_matched(path: str, sha: str, sdk: dict[str, Any], rules_key: str, matched: bytes | None) -> None:
@@ -170,5 +189,5 @@ def remember_matched(path: str, sha: str, sdk: dict[str, Any], rules_key: str, m
     it again: :mod:`apkscan.batch.known`). Committed with the lane's rows (:meth:`KnownFiles.flush`)."""
     conn = store.connection(path) if matched is not None else None
     if conn is not None:
-        store.buffered_write(conn, "INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?)",
-                             (sha, store.parser_version(), store.options_key(sdk), rules_key, matched))
+        store.buffered_write(conn, "INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?,?)",
+                             (sha, store.parser_version(), store.options_key(sdk), rules_key, matched, row_seal(matched)))

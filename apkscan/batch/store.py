@@ -301,9 +301,11 @@ def _ignore(_identity: Any) -> None:
 
 
 def _load(conn: sqlite3.Connection, sha: str, options: str) -> Any:
-    row = conn.execute("SELECT identity FROM identities WHERE sha256=? AND parser=? AND options=?",
+    row = conn.execute("SELECT identity, digest FROM identities WHERE sha256=? AND parser=? AND options=?",
                        (sha, parser_version(), options)).fetchone()
     if not row:
+        return None
+    if not _as_stored(row, sha):
         return None
     got = loads_or_none(row[0])
     if _identity_of(got, sha) and _kept(got):
@@ -325,8 +327,8 @@ def stored_identity(path: str, sha: str, sdk: dict[str, Any], keep_facts: bool =
     """The stored identity of ``sha`` for a caller that only matches or decides with it (the warm
     lane, :mod:`apkscan.batch.known`): of these bytes, read to the end (:func:`storable`), its insides
     not serialised to be checked (the caller takes any failure in using it for a miss). None: not
-    stored, or not such an identity. ``keep_facts``: it has no facts that can be read (a store
-    migrated from schema 7): keep them (:func:`apkscan.batch.store_facts.keep_read`)."""
+    stored, or not such an identity. ``keep_facts``: it has no facts that can be read (damaged,
+    or never kept): keep them (:func:`apkscan.batch.store_facts.keep_read`)."""
     conn = connection(path)
     if conn is None:
         return None
@@ -335,13 +337,29 @@ def stored_identity(path: str, sha: str, sdk: dict[str, Any], keep_facts: bool =
                            (sha, parser_version(), options_key(sdk))).fetchone()
     except (sqlite3.Error, ValueError):
         return None
-    got = loads_or_none(row[0]) if row else None
+    got = loads_or_none(row[0]) if row and _as_stored(row, sha) else None
     ok = _identity_of(got, sha, whole=False) and _kept(got)
     if ok and keep_facts:
         from apkscan.batch.store_facts import keep_read
 
         keep_read(conn, got, options_key(sdk), row)
     return got if ok else None
+
+
+def _as_stored(row: Any, sha: str) -> bool:
+    """Whether an identities row's pickle is the one apkscan wrote: its SHA-256 is the row's
+    ``digest``, computed when the row was written (review 74 F1: a byte flipped on disk could still
+    unpickle, as another package, and be matched under the next rules). No digest (a row migrated
+    from schema 7, or rewritten in place: the trigger clears it) is a miss too: parsed again."""
+    from apkscan.batch.store_facts import blob_digest
+
+    try:
+        sound = isinstance(row[0], bytes) and isinstance(row[1], str) and blob_digest(row[0]) == row[1]
+    except (TypeError, IndexError):
+        sound = False
+    if not sound:
+        ignored(f"an identities row for {sha} does not hold the pickle its digest was taken of")
+    return sound
 
 
 def _identity_of(value: Any, sha: str, whole: bool = True) -> bool:

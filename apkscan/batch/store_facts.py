@@ -8,8 +8,8 @@ rule change need not unpickle the identity (~50 us) and match it (~100 us) for s
 
 Why the facts cannot disagree with the identity they stand for: each identity's row carries the
 SHA-256 of its pickle (column ``digest``, schema 8), computed once when the row is written
-(:func:`apkscan.batch.store._save`), or from the very pickle read back when facts are kept for it
-later (:func:`keep_read`, which also checks it); the facts are written with it, sealed to that
+(:func:`apkscan.batch.store._save`), and checked against the pickle whenever the pickle is read
+(a row without it, or whose pickle gives another, is a miss); the facts are written with it, sealed to that
 digest (:func:`facts_seal`), and read only through a join on the identity's own row whose digest
 must still give the same seal, in this code's format, naming the same SHA-256. apkscan writes an
 identity's row only whole (pickle and digest together); a pickle rewritten in place by anything
@@ -17,7 +17,8 @@ else loses its digest (a trigger, ``identity_rewritten``). So an identity replac
 moved without its facts, or facts changed alone, is a miss: the identity is then unpickled,
 checked and matched as before. What is no longer caught on this read: bytes of a pickle damaged
 below SQL (the pickle is not hashed again here: that cost much of the unpickling it saves); such a
-pickle is still checked when it is unpickled, and its facts are those of what was stored. The seal
+pickle is still caught when it is unpickled (hashed against its digest first: review 74 F1), and
+its facts are those of what was stored. The seal
 is a checksum, not an authenticator: whoever can write the store can write facts, digest and seal
 together, as they can plant a well-shaped identity or decision (docs/batch.md: the store is trusted like
 your own files).
@@ -100,16 +101,10 @@ def put_facts(conn: sqlite3.Connection, identity: Any, options: str, digest: str
     return facts
 
 
-def keep_read(conn: sqlite3.Connection, identity: Any, options: str, row: tuple[bytes, str | None]) -> None:
-    """Keep the facts of ``identity``, unpickled from ``row`` (its pickle and digest column), which
-    has none that can be read: its pickle digested now; a digest column that is missing (a store
-    migrated from schema 7, a pickle rewritten in place) or another is set to it, only while the
-    row still holds that very pickle (another run may have replaced it meanwhile)."""
-    digest = blob_digest(row[0])
-    if row[1] != digest:
-        store.buffered_write(conn, "UPDATE identities SET digest=? WHERE sha256=? AND parser=? AND options=? "
-                             "AND identity=?", (digest, identity.file.sha256, store.parser_version(), options, row[0]))
-    put_facts(conn, identity, options, digest)
+def keep_read(conn: sqlite3.Connection, identity: Any, options: str, row: tuple[bytes, str]) -> None:
+    """Keep the facts of ``identity``, unpickled from ``row`` (its pickle and digest column, already
+    checked to agree: :func:`apkscan.batch.store._as_stored`), which has none that can be read."""
+    put_facts(conn, identity, options, row[1])
 
 
 class Deferred:
