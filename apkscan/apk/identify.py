@@ -203,7 +203,7 @@ def _read_manifest(zip: ZipArchive, identity: ApkIdentity) -> tuple[ManifestInfo
     axml = zip.read(records[0], MAX_MANIFEST) if records else None
     arsc, unread = _read_resources(zip, identity)
     info = read_manifest(axml, arsc, arsc_unread=unread)
-    identity.errors.extend(add_other_records(zip, records, info, MAX_MANIFEST))
+    identity.errors.extend(add_other_records(zip, records, info, MAX_MANIFEST, axml))
     return info, axml
 
 

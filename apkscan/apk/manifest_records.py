@@ -13,13 +13,15 @@ with thousands of copies would cost thousands of parses; the rest are an input e
 
 from __future__ import annotations
 
+import hashlib
+
 from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
 from apkscan.apk.manifest.android_manifest import read_manifest
 from apkscan.apk.model import ManifestInfo, PackageReading
 from apkscan.issues import ApkScanError, Issue, error
 
 NAME = "AndroidManifest.xml"
-MAX_RECORDS = 8  # the first MAX_RECORDS - 1 records and the last are parsed
+MAX_RECORDS = 4  # the first MAX_RECORDS - 1 records and the last are parsed (no known reader takes another)
 TOO_MANY = "INPUT_MANIFEST_TOO_MANY_RECORDS"
 
 
@@ -31,10 +33,12 @@ def chosen(records: list[ZipEntry]) -> list[tuple[int, ZipEntry]]:
     return numbered[: MAX_RECORDS - 1] + numbered[-1:]
 
 
-def add_other_records(zip: ZipArchive, records: list[ZipEntry], info: ManifestInfo, max_size: int) -> list[Issue]:
-    """Add the readings of every record after the first (``records[0]`` filled ``info``) to
-    ``info.package_readings``, each value once; the input errors met on the way (a record that
-    cannot be read, records past the cap) are returned. The time budget's error propagates."""
+def add_other_records(zip: ZipArchive, records: list[ZipEntry], info: ManifestInfo, max_size: int,
+                      first: bytes | None = None) -> list[Issue]:
+    """Add the readings of every record after the first (``records[0]``, whose bytes are ``first``,
+    filled ``info``) to ``info.package_readings``, each value once; a record holding bytes already
+    parsed is not parsed again. The input errors met on the way (a record that cannot be read,
+    records past the cap) are returned. The time budget's error propagates."""
     errors: list[Issue] = []
     if len(records) < 2:
         return errors
@@ -42,20 +46,13 @@ def add_other_records(zip: ZipArchive, records: list[ZipEntry], info: ManifestIn
     if info.package is not None:
         seen.add(info.package)
     read = chosen(records)
+    parsed = {_sha256(first)} if first is not None else set()  # a copy of bytes already parsed reads the same
     for n, entry in read[1:]:
-        where = _where(n, entry, len(records))
-        try:
-            other = read_manifest(zip.read(entry, max_size), None)
-        except ApkScanError as exc:
-            if exc.code == "INPUT_TIMEOUT":
-                raise
-            errors.append(error(exc.code, f"{NAME} {where}: {exc.message}"))
-            continue
-        errors.extend(error(i.code, f"{NAME} {where}: {i.message}") for i in other.errors if i.code.startswith("INPUT_"))
-        for r in other.package_readings:
+        where = f"{NAME} {_where(n, entry, len(records))}"
+        for r in _readings(zip, entry, max_size, where, parsed, errors):
             if r.value not in seen:
                 seen.add(r.value)
-                info.package_readings.append(PackageReading(r.value, f"{NAME} {where}, {r.how}"))
+                info.package_readings.append(PackageReading(r.value, f"{where}, {r.how}"))
     if len(read) < len(records):
         errors.append(error(TOO_MANY, f"{NAME} is named by {len(records)} central-directory records: the first "
                             f"{MAX_RECORDS - 1} and the last are read, the other {len(records) - len(read)} are not "
@@ -63,7 +60,32 @@ def add_other_records(zip: ZipArchive, records: list[ZipEntry], info: ManifestIn
     return errors
 
 
+def _readings(zip: ZipArchive, entry: ZipEntry, max_size: int, where: str, parsed: set[bytes],
+              errors: list[Issue]) -> list[PackageReading]:
+    """One record's package readings ([] when its bytes were parsed already or cannot be read:
+    then its error joins ``errors``, as do its manifest's input errors). Its bytes and tree are
+    dropped on return, so one copy at a time is held beside the first record."""
+    try:
+        axml = zip.read(entry, max_size)
+    except ApkScanError as exc:
+        if exc.code == "INPUT_TIMEOUT":
+            raise
+        errors.append(error(exc.code, f"{where}: {exc.message}"))
+        return []
+    digest = _sha256(axml)
+    if digest in parsed:
+        return []
+    parsed.add(digest)
+    other = read_manifest(axml, None)
+    errors.extend(error(i.code, f"{where}: {i.message}") for i in other.errors if i.code.startswith("INPUT_"))
+    return other.package_readings
+
+
 def _where(n: int, entry: ZipEntry, count: int) -> str:
     """Which record ``entry`` is, for a reading's ``how``: "record 2 of 2 (entry #5, the last: ...)"."""
     last = ", the last: Python's zipfile and androguard read it" if n == count else ""
     return f"record {n} of {count} (entry #{entry.index}{last})"
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
