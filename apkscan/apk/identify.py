@@ -18,6 +18,7 @@ from apkscan.apk.io.readonly import CHANGED
 from apkscan.apk.manifest.android_manifest import label_ambiguity, read_manifest
 from apkscan.apk.manifest.arsc_android import Uncut, without_unknown_chunks
 from apkscan.apk.manifest.package_id import ambiguity
+from apkscan.apk.manifest_records import NAME as MANIFEST, add_other_records
 from apkscan.apk.model import ApkIdentity, FileFacts, ManifestInfo
 from apkscan.apk.signing.digests import WholeFile
 from apkscan.apk.signing.lanes import read_once
@@ -188,17 +189,22 @@ def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, 
                 identity.completeness.done(part)
         _note_limits(zip, identity)
     finally:
-        ambiguous = [a for a in (ambiguity(identity.manifest), label_ambiguity(identity.manifest))
+        records = len(zip.named(MANIFEST))
+        ambiguous = [a for a in (ambiguity(identity.manifest, records), label_ambiguity(identity.manifest))
                      if a is not None] if identity.manifest else []
         identity.tamper = unique(identity.tamper + zip.tamper + (outcome.tamper if outcome else []) + ambiguous)
 
 
 def _read_manifest(zip: ZipArchive, identity: ApkIdentity) -> tuple[ManifestInfo, bytes | None]:
-    """The manifest facts and its raw bytes (the verifier reads target SDK levels from them)."""
-    entry = zip.entry("AndroidManifest.xml")
-    axml = zip.read(entry, MAX_MANIFEST) if entry else None
+    """The manifest facts and its raw bytes (the verifier reads target SDK levels from them): the
+    first record named AndroidManifest.xml, as apksig reads it; the package readings of any other
+    record are added (:mod:`apkscan.apk.manifest_records`)."""
+    records = zip.named(MANIFEST)
+    axml = zip.read(records[0], MAX_MANIFEST) if records else None
     arsc, unread = _read_resources(zip, identity)
-    return read_manifest(axml, arsc, arsc_unread=unread), axml
+    info = read_manifest(axml, arsc, arsc_unread=unread)
+    identity.errors.extend(add_other_records(zip, records, info, MAX_MANIFEST, axml))
+    return info, axml
 
 
 def _read_resources(zip: ZipArchive, identity: ApkIdentity) -> tuple[bytes | None, Issue | None]:

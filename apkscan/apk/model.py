@@ -209,7 +209,8 @@ class PackageReading:
     ``how`` is ``framework`` (what the package manager installs: first chunk, first
     ``package`` attribute, raw string) or says where another reading comes from: the
     ``first chunk`` or ``first RES_XML chunk (apksig)`` / ``RES_XML chunk N`` (apksig and
-    androguard read the first RES_XML chunk), a ``typed value``, a ``duplicate attribute N``.
+    androguard read the first RES_XML chunk), a ``typed value``, a ``duplicate attribute N``,
+    or ``AndroidManifest.xml record N of M ...`` (another central-directory record of that name).
     """
 
     value: str

@@ -23,6 +23,9 @@ So a key is usable exactly when OpenJDK's rules accept it, and two keys are equa
   parameters, an EC curve OID too, stay as written). A v2/v3/v4 key record gets no such second
   chance; its outer length must be minimal, and it is read by ``KeyFactory.getInstance("RSA"|"EC"|
   "DSA")``, which refuses an RSASSA-PSS key (a certificate's PSS key verifies SHA256withRSA).
+  Bytes after a key record's SubjectPublicKeyInfo are never read (``X509Key.decode`` reads one
+  DER value from a stream): the key verifies, and the record then differs from the certificate's
+  key (apksig's ``PUBLIC_KEY_MISMATCH_BETWEEN_CERTIFICATE_AND_SIGNATURES_RECORD``).
 
 ``getEncoded()`` re-encodes the SPKI in DER: the AlgorithmIdentifier with its parameters as
 given, or NULL when absent except after the OIDs that must have none (RSASSA-PSS, EdDSA/XDH,
@@ -121,7 +124,8 @@ def apksig_encoded(spki: bytes, *, in_certificate: bool = True) -> bytes | None:
 def read(spki: bytes, *, in_certificate: bool = False) -> JavaKey:
     """:class:`JavaKey`; raises KeyRefused / Asn1Error for what OpenJDK refuses."""
     top = read_tlv(spki, 0, len(spki))
-    if top.end != len(spki) or not top.is_(0, 16):
+    # a key record is read by X509Key.decode from a stream: one DER value, the bytes after it unread
+    if (in_certificate and top.end != len(spki)) or not top.is_(0, 16):
         raise KeyRefused("not one SubjectPublicKeyInfo SEQUENCE")
     if not in_certificate and top.end == top.content_end and _redundant_length(spki):
         raise KeyRefused("SubjectPublicKeyInfo length not minimal (DerInputStream.getLength)")

@@ -258,6 +258,14 @@ class ZipArchive:
         """The first central-directory entry with this name."""
         return self._by_name.get(name)
 
+    def named(self, name: str) -> list[ZipEntry]:
+        """Every central-directory record with this name, in order (Android's ZIP reader refuses
+        an archive naming an entry twice; apksig reads the first record, Python's zipfile the last)."""
+        first = self._by_name.get(name)
+        if first is None or not self._tamper_counts.get("TAMPER_DUPLICATE_ENTRY"):
+            return [] if first is None else [first]
+        return [e for e in self.entries if e.name == name]
+
     def data_offset(self, entry: ZipEntry) -> int:
         """Where the entry's data starts; the local header's lies stay with the entry."""
         if entry._data_delta is None:

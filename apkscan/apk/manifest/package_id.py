@@ -163,11 +163,18 @@ def framework_elements(xml: bytes, apksig: list[Element], info: ManifestInfo,
     return framework
 
 
-def ambiguity(info: ManifestInfo) -> Issue | None:
-    """TAMPER_MANIFEST_AMBIGUOUS_PACKAGE naming every reading, when they disagree."""
+def ambiguity(info: ManifestInfo, records: int = 1) -> Issue | None:
+    """TAMPER_MANIFEST_AMBIGUOUS_PACKAGE naming every reading, when they disagree. ``records``:
+    how many central-directory records name AndroidManifest.xml (more than one: Android reads none)."""
     if len(info.package_readings) < 2:
         return None
     listed = "; ".join(f"{r.how}: {r.value!r}" for r in info.package_readings)
+    if records > 1:
+        return tamper(TAMPER_MANIFEST_AMBIGUOUS_PACKAGE,
+                      f"AndroidManifest.xml is named by {records} central-directory records (Android's ZIP "
+                      f"reader and aapt refuse the archive): package reads as {info.package!r} from the first "
+                      f"record (apksig's) but differently to other parsers or from other records ({listed}); "
+                      "rules are matched against every reading")
     return tamper(TAMPER_MANIFEST_AMBIGUOUS_PACKAGE,
                   f"package reads as {info.package!r} to Android but differently to other "
                   f"parsers ({listed}); rules are matched against every reading")
