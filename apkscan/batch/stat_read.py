@@ -24,7 +24,9 @@ run's result, and no stat key is stored. Nothing else changes.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import time
 from dataclasses import dataclass
 from stat import S_ISLNK
@@ -46,6 +48,62 @@ def _fd_folder() -> str | None:
 FD_FOLDER = _fd_folder()
 
 
+# File systems whose ctime the kernel sets on every change and nobody can set back. On any other
+# (exFAT, FAT, NTFS and every FUSE file system: fuseblk; SMB; or a type not known here) ctime may
+# follow mtime, which anyone can set back (review 74 F3: on exFAT a same-size rewrite with its mtime
+# restored kept its stat, inode and all, and the store served the clean app's identity for WeChat):
+# no stat key is stored or asked there, each file is hashed and found by SHA-256.
+CTIME_KEPT = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "ramfs", "zfs", "f2fs", "overlay",
+                        "jfs", "reiserfs", "bcachefs", "nilfs2", "nfs", "nfs4", "ceph", "gfs2", "ocfs2"})
+MOUNTINFO = "/proc/self/mountinfo"
+
+
+class NoChangeTime(OSError):
+    """The file's file system keeps no change time the stat key can rely on (:data:`CTIME_KEPT`)."""
+
+
+def _unescape(field: str) -> str:
+    """A mountinfo path field: spaces, tabs, newlines and backslashes written as octal escapes."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def mounts(text: str) -> list[tuple[str, str, str]]:
+    """(``major:minor``, mount point, file system type) of each line of a mountinfo text."""
+    out = []
+    for line in text.splitlines():
+        fields = line.split()
+        if "-" in fields[6:]:
+            dash = fields.index("-", 6)
+            if dash + 1 < len(fields):
+                out.append((fields[2], _unescape(fields[4]), fields[dash + 1]))
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _fs_type(dev: int, where: str) -> str | None:
+    """The type of the file system holding device ``dev`` (the mount whose device it is, else the
+    mount whose point is the longest prefix of ``where``: a btrfs subvolume's own device is in no
+    line); None when it cannot be read (no mountinfo: not Linux)."""
+    try:
+        with open(MOUNTINFO, encoding="utf-8", errors="surrogateescape") as f:
+            table = mounts(f.read())
+    except OSError:
+        return None
+    number = f"{os.major(dev)}:{os.minor(dev)}"
+    found = [kind for ident, _point, kind in table if ident == number]
+    if found:
+        return found[-1]
+    under = [(len(point), kind) for _ident, point, kind in table
+             if where == point or where.startswith(point.rstrip("/") + "/")]
+    return max(under)[1] if under else None
+
+
+def keeps_ctime(dev: int, where: str) -> bool:
+    """Whether the file system of device ``dev`` (a file at real path ``where``) keeps a ctime the
+    kernel sets (:data:`CTIME_KEPT`); a type that cannot be read counts as not."""
+    return _fs_type(dev, where) in CTIME_KEPT
+
+
 def path_key(path: str) -> str | bytes:
     """A path as the store keys it, losslessly: the text itself when it is UTF-8, else its bytes
     (``os.fsencode``: a name holding byte 0xff is read as U+DCFF, which SQLite cannot encode).
@@ -61,7 +119,10 @@ def stat_key(item: ScanInput) -> tuple[tuple[str | bytes, int, int], tuple[int, 
     """``(place, stat)`` of an APK read in place from the user's own file; None otherwise."""
     if item.cleanup or is_temporary(item.path):
         return None
-    real, stat = located(item.path)
+    try:
+        real, stat = located(item.path)
+    except NoChangeTime:
+        return None
     return (real, item.offset, -1 if item.length is None else item.length), stat
 
 
@@ -76,15 +137,20 @@ def located(path: str) -> tuple[str | bytes, tuple[int, int, int, int, int]]:
     the file's own name joined to it when ``lstat`` says the file is no symlink (a symlink:
     resolved and stat'ed whole, as before). A folder renamed or relinked in between leaves a
     stale real path at worst, never a wrong answer: every lookup also compares size, mtime,
-    ctime, inode and device, which name the file itself (a stat key holds no data of a path)."""
+    ctime, inode and device, which name the file itself (a stat key holds no data of a path).
+    :class:`NoChangeTime` when its file system keeps no ctime a stat key can rely on."""
     st = os.lstat(path)
     head, tail = os.path.split(path)
     if S_ISLNK(st.st_mode) or tail in ("", ".", ".."):
-        return path_key(os.path.realpath(path)), stat_of(os.stat(path))
-    where = (head if os.path.isabs(head) else (os.getcwd(), head))
-    if _FOLDER[0] != where:
-        _FOLDER[:] = [where, os.path.realpath(head)]
-    return path_key(os.path.join(_FOLDER[1], tail)), stat_of(st)
+        real, st = os.path.realpath(path), os.stat(path)
+    else:
+        where = (head if os.path.isabs(head) else (os.getcwd(), head))
+        if _FOLDER[0] != where:
+            _FOLDER[:] = [where, os.path.realpath(head)]
+        real = os.path.join(_FOLDER[1], tail)
+    if not keeps_ctime(st.st_dev, real):
+        raise NoChangeTime(f"{path}: its file system keeps no change time a stat key can rely on")
+    return path_key(real), stat_of(st)
 
 
 def stat_of(st: os.stat_result) -> tuple[int, int, int, int, int]:
