@@ -4,6 +4,7 @@ corrupt and newer stores, migrations, a planted pickle, two runs at once, --resu
 from __future__ import annotations
 
 import json
+from contextlib import closing
 import os
 import pickle
 import shutil
@@ -412,6 +413,42 @@ def test_resume_finds_the_interrupted_run(tmp_path):
     assert "no interrupted run" in res.stderr
     res = CliRunner().invoke(main, ["scan", str(APKS / "v2-only.apk"), "--resume", "--no-store"])
     assert res.exit_code == 2
+
+
+def test_resume_finds_a_run_killed_before_it_recorded_its_end(tmp_path):
+    """Review 74 F4: a run SIGKILLed (or out of memory) stays ``running``; --resume found none."""
+    db = tmp_path / "s.sqlite"
+    cmd = [sys.executable, "-c", "from apkscan.cli import main; main()", "scan", str(APKS), "--store", str(db),
+           "-q", "--jobs", "1", "--json", str(tmp_path / "r.json")]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # killed once its run is recorded
+        try:
+            with closing(sqlite3.connect(db)) as c:
+                if c.execute("SELECT COUNT(*) FROM runs").fetchone()[0]:
+                    break
+        except sqlite3.Error:
+            pass
+        time.sleep(0.02)
+    proc.kill()
+    proc.communicate(timeout=60)
+    with closing(sqlite3.connect(db)) as c:
+        assert c.execute("SELECT status FROM runs").fetchall() == [("running",)]
+    res = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=300)
+    assert "resuming the run that did not finish" in res.stderr, res.stderr
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["options"]["resumed_from"]
+
+
+def test_quick_and_hashes_make_another_run(tmp_path):
+    """Review 74 F2: a --quick run and a full one over the same inputs shared their run id (and
+    --resume of one continued the other)."""
+    ids = []
+    for extra in ([], ["--quick"], ["--hashes", "sha256,md5"]):
+        out = tmp_path / f"r{len(ids)}.jsonl"
+        CliRunner().invoke(main, ["scan", str(APKS / "v2-only.apk"), "-q", "--no-store", "--jsonl", str(out), *extra])
+        ids.append(json.loads(out.read_text().splitlines()[0])["run_id"])
+    assert len(set(ids)) == 3, ids
 
 
 def test_an_apk_spooled_from_two_backups_is_parsed_once(rules, tmp_path, parses):

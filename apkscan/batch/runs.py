@@ -19,8 +19,11 @@ def run_id(real_inputs: list[str], options: dict[str, Any]) -> str:
 
 
 def begin_run(conn: sqlite3.Connection, rid: str, resume: bool) -> tuple[float, float | None]:
-    """Record a run's start: its own key, and with ``resume`` the start of the interrupted run it continues."""
-    prior = conn.execute("SELECT started_at FROM runs WHERE run_id=? AND status='interrupted' "
+    """Record a run's start: its own key, and with ``resume`` the start of the unfinished run it
+    continues: interrupted, or still ``running`` because it never recorded its end (killed by a
+    signal, out of memory, the machine lost: review 74 F4; a run still alive elsewhere reads the
+    same, and resuming it only means taking what the store already holds)."""
+    prior = conn.execute("SELECT started_at FROM runs WHERE run_id=? AND status IN ('interrupted', 'running') "
                          "ORDER BY started_at DESC LIMIT 1", (rid,)).fetchone() if resume else None
     started = time.time()
     conn.execute("INSERT INTO runs VALUES (?,?,NULL,'running')", (rid, started))

@@ -166,7 +166,8 @@ def _begin(run: BatchRun, conn: Any, rid: str, resume: bool) -> tuple[float, flo
     finally:
         conn.close()  # no connection may cross the workers' fork (SQLite's rule); reopened at the end
     if resume:
-        click.echo("resuming the interrupted run: finished inputs come from the store" if prior else
+        click.echo("resuming the run that did not finish (interrupted, or killed before it recorded its end): "
+                   "finished inputs come from the store" if prior else
                    "--resume: no interrupted run over these inputs and options; scanning them all", err=True)
     return started, prior
 
@@ -188,7 +189,7 @@ def _end_run(path: str, rid: str, started: float, interrupted: bool) -> None:
 
 def _result_options(opts: dict) -> dict[str, Any]:
     keys = ("deep", "min_sdk", "max_sdk", "rule_paths", "no_builtin_rules", "iocs", "policy_name", "allow",
-            "include", "exclude", "follow_symlinks", "max_depth")
+            "include", "exclude", "follow_symlinks", "max_depth", "quick", "hashes")  # --quick, --hashes: review 74 F2
     return {k: opts.get(k) for k in keys}
 
 
