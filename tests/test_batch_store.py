@@ -792,3 +792,25 @@ def test_the_program_leaves_the_store_whole_in_its_file(corpus, tmp_path, jobs):
     with sqlite3.connect(lone) as c:
         assert [r[0] for r in c.execute("SELECT status FROM runs")] == ["finished"]
         assert c.execute("SELECT COUNT(*) FROM identities").fetchone()[0] == len(list(corpus.glob("*.apk")))
+
+
+def test_a_full_disk_is_said_as_such_and_the_scan_goes_on(tmp_path):
+    """Review 74 F5: a store on a full file system was reported as "cannot rollback - no transaction
+    is active" (the failed COMMIT had rolled back; the second ROLLBACK's error hid the first's).
+    A real full file system: a 64 KiB tmpfs (root only), too small for a new store and its WAL."""
+    point = tmp_path / "full"
+    point.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "none", str(point)],
+                                           capture_output=True).returncode:
+        pytest.skip("needs root to mount a small tmpfs")
+    try:
+        res = CliRunner().invoke(main, ["scan", str(APKS), "--store", str(point / "s.sqlite"), "-q",
+                                        "--json", str(tmp_path / "b.json")])
+        st.close_connections()
+        assert res.exit_code == 1, res.output  # the fixtures' banned apps, scanned without the store
+        assert "STORE_UNAVAILABLE" in res.stderr and "cannot rollback" not in res.stderr, res.stderr
+        assert "full" in res.stderr, res.stderr
+        assert json.loads((tmp_path / "b.json").read_text())["counts"]["prohibited"] > 0
+    finally:
+        st.close_connections()
+        subprocess.run(["umount", str(point)], capture_output=True)

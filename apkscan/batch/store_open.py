@@ -178,7 +178,11 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # a failed COMMIT (disk full) has rolled back already: say why it failed,
+            try:                 # not "cannot rollback - no transaction is active" (review 74 F5)
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
         raise
 
 
