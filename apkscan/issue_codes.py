@@ -117,6 +117,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "JAR_SIG_DUPLICATE_MANIFEST_SECTION": (E, "duplicate section in …: …"),
     "JAR_SIG_DUPLICATE_SIG_FILE_SECTION": (E, "duplicate section in …: …"),
     "JAR_SIG_DUPLICATE_ZIP_ENTRY": (E, "duplicate entry: …"),
+    "JAR_SIG_MALFORMED_DIGEST": (E, "a digest attribute apksig decodes for the SDK range (in a .SF, or an entry's in MANIFEST.MF) is not valid Base64 as java.util.Base64 reads it (a stray or URL-safe character, wrong padding, one character left over): apksig throws, so apksigner verifies nothing"),
     "JAR_SIG_MANIFEST_MAIN_SECTION_DIGEST_DID_NOT_VERIFY": (E, "… digest of … main section does not match the digest specified in …"),
     "JAR_SIG_MANIFEST_SECTION_DIGEST_DID_NOT_VERIFY": (E, "… digest of … section for … does not match the digest specified in …"),
     "JAR_SIG_MAX_SIGNATURES_EXCEEDED": (E, "… JAR signers, at most … are supported"),
