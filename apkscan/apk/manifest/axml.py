@@ -19,6 +19,13 @@ class AxmlError(Exception):
     """The binary XML breaks a rule apksig's parser enforces."""
 
 
+class AxmlRuntimeError(AxmlError):
+    """A break apksig's parser meets as an unchecked Java exception (IllegalArgumentException,
+    IndexOutOfBoundsException, BufferUnderflowException), not as its ``XmlParserException``:
+    ``ApkUtils`` catches only the latter, so the former ends ``ApkVerifier.verify`` (apksigner
+    verifies nothing) where a checked one gives a default value (review 73 F3)."""
+
+
 
 # Value types (Res_value).
 TYPE_REFERENCE, TYPE_STRING = 0x01, 0x03
@@ -95,8 +102,8 @@ class StringPool:
                 end = style_start - len(header)
             else:
                 end = len(contents)
-            if begin < 0 or end < begin or end > len(contents):
-                raise AxmlError("string pool section out of bounds")
+            if begin < 0 or end < begin or end > len(contents):  # apksig's sliceFromTo: IllegalArgumentException
+                raise AxmlRuntimeError("string pool section out of bounds")
             self.strings = contents[begin:end]
         self.cache: dict[int, str] = {}  # by index
         self.decoded: dict[int, str] = {}  # by offset: many indices may name one string
@@ -111,8 +118,8 @@ class StringPool:
             raise AxmlError(f"string index {index} out of range ({self.count})")
         if index in self.cache:
             return self.cache[index]
-        if index * 4 + 4 > len(self.contents):
-            raise AxmlError("string offset table truncated")
+        if index * 4 + 4 > len(self.contents):  # apksig's ByteBuffer.getInt: IndexOutOfBoundsException
+            raise AxmlRuntimeError("string offset table truncated")
         (offset,) = struct.unpack_from("<I", self.contents, index * 4)
         if self.android and not self.utf8:
             offset &= ~1
@@ -206,8 +213,8 @@ class Element:
 
     @property
     def attrs(self) -> list[Attr]:
-        if self.attr_error:
-            raise AxmlError(self.attr_error)
+        if self.attr_error:  # apksig reads short records past their end: BufferUnderflowException
+            raise AxmlRuntimeError(self.attr_error)
         return self.raw_attrs
 
 
