@@ -6,7 +6,8 @@ verified; a missing manifest throws ``ApkFormatException`` there) and targetSdkV
 end, whatever the range. ``ApkUtils`` catches its parser's ``XmlParserException`` (a default
 value then), not the unchecked exceptions ``AndroidBinXmlParser`` also throws: short attribute
 records (BufferUnderflowException), a string offset table shorter than the pool's count
-(IndexOutOfBoundsException), a strings section outside the pool (IllegalArgumentException).
+(IndexOutOfBoundsException), a strings section outside the pool or a string running past it
+(IllegalArgumentException, BufferUnderflowException).
 Those end the verification and apksigner verifies nothing; apkscan verified these APKs.
 
 Each APK is built here (``axml_raw``), signed v2 by apksigner, and checked against it.
@@ -111,3 +112,23 @@ def test_a_string_past_the_offset_table_throws_one_past_the_count_does_not(tmp_p
 
 def test_a_strings_section_outside_the_pool_throws(tmp_path):
     _agree(_signed(tmp_path, _manifest(pool=_pool_with(20, 8))), None, False)  # starts inside the header
+
+
+def _named_by(last: bytes, *, utf8: bool = False) -> bytes:
+    """A manifest whose one child element is named by string 10, the entry ``last`` as it is."""
+    strings = [ax.utf8_entry(s) if utf8 else ax.utf16_entry(s) for s in ax.BASE + ["com.example.throws"]]
+    return _manifest(pool=ax.pool([*strings, last], utf8=utf8), inside=ax.start(10, []) + ax.end(10))
+
+
+def test_a_string_running_past_the_pool_throws_one_too_long_to_be_a_string_does_not(tmp_path):
+    # a length over 2^30 UTF-16 units is apksig's own "String too long": caught, a default value
+    _agree(_signed(tmp_path, _named_by(b"\xff\xff\xff\xff" + "ab".encode("utf-16-le"))), None, True)
+    # 50 characters claimed, 2 there: ByteBuffer.position past the section, IllegalArgumentException
+    _agree(_signed(tmp_path, _named_by(struct.pack("<H", 50) + "ab".encode("utf-16-le"))), None, False)
+    _agree(_signed(tmp_path, _named_by(bytes([50, 50]) + b"ab", utf8=True)), None, False)
+    # the last string's offset leaves one byte for its two-byte length: BufferUnderflowException
+    strings = [ax.utf16_entry(s) for s in [*ax.BASE, "com.example.throws", "x"]]
+    offsets = [sum(len(e) for e in strings[:i]) for i in range(len(strings))]
+    offsets[10] = -(-sum(len(e) for e in strings) // 4) * 4 - 1  # the padded section's last byte
+    pool = ax.pool(strings, offsets=offsets)
+    _agree(_signed(tmp_path, _manifest(pool=pool, inside=ax.start(10, []) + ax.end(10))), None, False)
