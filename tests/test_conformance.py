@@ -97,11 +97,16 @@ def test_default_range_agrees_with_apksigner():
 
 
 def test_min_sdk_24_agrees_with_apksigner():
-    """The rerun with --min-sdk-version 24 exercises v2/v3 without the JAR fallback."""
+    """The rerun with --min-sdk-version 24 exercises v2/v3 without the JAR fallback. A run that
+    ended in an exception verified nothing (a missing AndroidManifest.xml still throws from API 26:
+    review 73 F3), except where Debian's JDK lacks the algorithm (RSA-PSS): there the Bouncy Castle
+    rerun is apksigner's word."""
     mismatches, checked = [], 0
     for rec in RECORDS:
         run = rec.get("apksigner_min_sdk_24")
-        if not run or run.get("exception"):
+        if run and "NoSuchAlgorithmException" in (run.get("exception") or ""):
+            run = (rec.get("apksigner_bouncycastle") or {}).get("min_sdk_24")
+        if not run:
             continue
         if rec["_key"] in FOLLOW_APKSIG or "11-signers" in rec["file"]:
             continue  # covered by apksig's own expectations below

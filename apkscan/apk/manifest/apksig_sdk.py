@@ -12,7 +12,15 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from apkscan.apk.manifest.axml import TYPE_INT_DEC, TYPE_INT_HEX, TYPE_STRING, AxmlError, Element, iter_start_elements
+from apkscan.apk.manifest.axml import (
+    TYPE_INT_DEC,
+    TYPE_INT_HEX,
+    TYPE_STRING,
+    AxmlError,
+    AxmlRuntimeError,
+    Element,
+    iter_start_elements,
+)
 
 MAX_INPUT_SIZE = 32 << 20  # refuse larger AndroidManifest.xml / resources.arsc (android_manifest's limit too)
 
@@ -65,7 +73,9 @@ def min_sdk_from_elements(elements: Iterable[Element], codenames: list[str] | No
 
 
 def _apksig_int_attr(xml: bytes | None, element: str, res_id: int) -> int | None:
-    """apksig's getAttributeValueFromBinaryAndroidManifest; None where it throws."""
+    """apksig's getAttributeValueFromBinaryAndroidManifest; None where it throws the
+    ApkFormatException its callers catch (a default then). :class:`AxmlRuntimeError` passes: apksig
+    meets an unchecked exception there, which ends the verification (review 73 F3)."""
     if xml is None or len(xml) > MAX_INPUT_SIZE:
         return None
     try:
@@ -74,6 +84,8 @@ def _apksig_int_attr(xml: bytes | None, element: str, res_id: int) -> int | None
                 for a in el.attrs:
                     if a.res_id == res_id:
                         return a.data if a.vtype in (TYPE_INT_DEC, TYPE_INT_HEX) else None
+    except AxmlRuntimeError:
+        raise
     except (AxmlError, struct.error, IndexError, ValueError):
         return None
     return None
@@ -83,18 +95,22 @@ def apksig_target_sdk(manifest_axml: bytes | None) -> int:
     """targetSdkVersion as ApkVerifier uses it (MIN_SIG_SCHEME_FOR_TARGET_SDK_NOT_MET).
 
     First ``uses-sdk`` element (any depth) with an integer targetSdkVersion; otherwise
-    apksig's minSdkVersion; otherwise 1.
+    apksig's minSdkVersion; otherwise 1. Raises :class:`AxmlRuntimeError` where apksig's walk
+    meets an unchecked exception.
     """
     value = _apksig_int_attr(manifest_axml, "uses-sdk", ATTR_TARGET_SDK)
     if value is not None or manifest_axml is None or len(manifest_axml) > MAX_INPUT_SIZE:
         return 1 if value is None else value
     try:
         return min_sdk_from_elements(e for e in iter_start_elements(manifest_axml) if e.depth == 2) or 1
+    except AxmlRuntimeError:
+        raise
     except (AxmlError, struct.error, IndexError, ValueError):
         return 1
 
 
 def apksig_target_sandbox_version(manifest_axml: bytes | None) -> int:
-    """targetSandboxVersion as ApkVerifier uses it (NO_SIG_FOR_TARGET_SANDBOX_VERSION); default 1."""
+    """targetSandboxVersion as ApkVerifier uses it (NO_SIG_FOR_TARGET_SANDBOX_VERSION); default 1.
+    Raises :class:`AxmlRuntimeError` where apksig's walk meets an unchecked exception."""
     value = _apksig_int_attr(manifest_axml, "manifest", ATTR_TARGET_SANDBOX)
     return 1 if value is None else value

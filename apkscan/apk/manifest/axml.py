@@ -19,6 +19,13 @@ class AxmlError(Exception):
     """The binary XML breaks a rule apksig's parser enforces."""
 
 
+class AxmlRuntimeError(AxmlError):
+    """A break apksig's parser meets as an unchecked Java exception (IllegalArgumentException,
+    IndexOutOfBoundsException, BufferUnderflowException), not as its ``XmlParserException``:
+    ``ApkUtils`` catches only the latter, so the former ends ``ApkVerifier.verify`` (apksigner
+    verifies nothing) where a checked one gives a default value (review 73 F3)."""
+
+
 
 # Value types (Res_value).
 TYPE_REFERENCE, TYPE_STRING = 0x01, 0x03
@@ -95,8 +102,8 @@ class StringPool:
                 end = style_start - len(header)
             else:
                 end = len(contents)
-            if begin < 0 or end < begin or end > len(contents):
-                raise AxmlError("string pool section out of bounds")
+            if begin < 0 or end < begin or end > len(contents):  # apksig's sliceFromTo: IllegalArgumentException
+                raise AxmlRuntimeError("string pool section out of bounds")
             self.strings = contents[begin:end]
         self.cache: dict[int, str] = {}  # by index
         self.decoded: dict[int, str] = {}  # by offset: many indices may name one string
@@ -111,8 +118,8 @@ class StringPool:
             raise AxmlError(f"string index {index} out of range ({self.count})")
         if index in self.cache:
             return self.cache[index]
-        if index * 4 + 4 > len(self.contents):
-            raise AxmlError("string offset table truncated")
+        if index * 4 + 4 > len(self.contents):  # apksig's ByteBuffer.getInt: IndexOutOfBoundsException
+            raise AxmlRuntimeError("string offset table truncated")
         (offset,) = struct.unpack_from("<I", self.contents, index * 4)
         if self.android and not self.utf8:
             offset &= ~1
@@ -123,6 +130,10 @@ class StringPool:
         return value
 
     def _decode(self, index: int, offset: int) -> str:
+        """apksig's getLengthPrefixedUtf8/16EncodedString. A length or the characters past the
+        strings section are unchecked exceptions there (BufferUnderflowException, and
+        IllegalArgumentException from ``position``): :class:`AxmlRuntimeError`. Only the NUL
+        terminator is read past it (from the bytes after the section): kept an ``AxmlError``."""
         s = self.strings
         if offset >= len(s):
             raise AxmlError(f"string {index} offset out of bounds")
@@ -134,25 +145,30 @@ class StringPool:
                 if n & 0x80:
                     n = ((n & 0x7F) << 8) | s[pos]
                     pos += 1
-                if s[pos + n] != 0:
-                    raise AxmlError("UTF-8 string not NUL terminated")
-                self._spend(4 * n)  # a decoded str may take 4 bytes a character (review 23)
-                raw = bytes(s[pos:pos + n])
-                # StringBlock.nativeGetString: NewStringUTF reads to the first NUL, decoding as ART does
-                value = art_utf8(raw) if self.android else raw.decode("utf-8", "replace")
+                end, width = pos + n, 1
             else:
                 (n,) = struct.unpack_from("<H", s, offset)
                 pos = offset + 2
                 if n & 0x8000:
                     n = ((n & 0x7FFF) << 16) | struct.unpack_from("<H", s, pos)[0]
                     pos += 2
-                if s[pos + 2 * n] != 0 or s[pos + 2 * n + 1] != 0:
-                    raise AxmlError("UTF-16 string not NUL terminated")
-                self._spend(4 * n)
-                value = bytes(s[pos:pos + 2 * n]).decode("utf-16-le", "replace")
+                if n > 0x3FFFFFFF:  # apksig: "String too long", its own XmlParserException
+                    raise AxmlError(f"string {index} too long: {n} UTF-16 units")
+                end, width = pos + 2 * n, 2
         except (IndexError, struct.error) as exc:
-            raise AxmlError(f"string {index} runs past the pool") from exc
-        return value
+            raise AxmlRuntimeError(f"string {index}'s length runs past the pool") from exc
+        if end > len(s):
+            raise AxmlRuntimeError(f"string {index} runs past the pool")
+        if end + width > len(s):
+            raise AxmlError(f"string {index}'s NUL terminator lies past the pool")
+        if any(s[end:end + width]):
+            raise AxmlError(f"UTF-{8 if width == 1 else 16} string not NUL terminated")
+        self._spend(4 * n)  # a decoded str may take 4 bytes a character (review 23)
+        raw = bytes(s[pos:end])
+        if width == 2:
+            return raw.decode("utf-16-le", "replace")
+        # StringBlock.nativeGetString: NewStringUTF reads to the first NUL, decoding as ART does
+        return art_utf8(raw) if self.android else raw.decode("utf-8", "replace")
 
     def _spend(self, nbytes: int) -> None:
         self.budget -= nbytes
@@ -206,8 +222,8 @@ class Element:
 
     @property
     def attrs(self) -> list[Attr]:
-        if self.attr_error:
-            raise AxmlError(self.attr_error)
+        if self.attr_error:  # apksig reads short records past their end: BufferUnderflowException
+            raise AxmlRuntimeError(self.attr_error)
         return self.raw_attrs
 
 

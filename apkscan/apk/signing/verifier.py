@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from apkscan.apk.crypto.algorithms import ContentDigest
 from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.apk.manifest.android_manifest import MIN_SDK_BLOCKING_CODES, apksig_target_sandbox_version, apksig_target_sdk
+from apkscan.apk.manifest.axml import AxmlRuntimeError
 from apkscan.apk.model import (
     SCHEME_NAMES,
     FileFacts,
@@ -130,7 +131,7 @@ def verify(
     _decide_block_schemes(verdict, plan, parsed, v4_file, pass_)
     if idsig_path is not None and not quick and plan.max_sdk >= Sdk.N:
         _decide_v4(verdict, idsig_given)
-    _check_sandbox(verdict, plan, manifest_axml)
+    _check_sandbox(verdict, plan, manifest_axml, min_sdk_known)
     if plan.counts("v1") or not any(s in verdict.used for s in SIG_BLOCK_SCHEMES):
         verdict.take("v1")
     stamp = _check_stamp(verdict, plan, zip, pairs, parsed, v1_result)
@@ -247,11 +248,27 @@ def _decide_v4(verdict: _Verdict, given: bool) -> None:
                                         "--v4-signature-file would refuse the pair)"))
 
 
-def _check_sandbox(verdict: _Verdict, plan: SchemePlan, manifest_axml: bytes | None) -> None:
-    if verdict.ok and plan.max_sdk >= Sdk.O and manifest_axml is not None:
+def _check_sandbox(verdict: _Verdict, plan: SchemePlan, manifest_axml: bytes | None, min_sdk_known: bool) -> None:
+    """From API 26 apksig reads targetSandboxVersion, once the signing-block schemes verified; it
+    throws when AndroidManifest.xml is missing or its walk meets an unchecked exception (review 73
+    F3). Without a known minSdkVersion apksig threw before (``MIN_SDK_UNKNOWN``)."""
+    if not (verdict.ok and plan.max_sdk >= Sdk.O):
+        return
+    try:
+        if manifest_axml is None:
+            raise AxmlRuntimeError("AndroidManifest.xml is missing")
         sandbox = apksig_target_sandbox_version(manifest_axml)
-        if sandbox > 1 and not any(s in verdict.used for s in SIG_BLOCK_SCHEMES):
-            verdict.fail(error("NO_SIG_FOR_TARGET_SANDBOX_VERSION", f"targetSandboxVersion {sandbox} requires an APK Signature Scheme v2 or newer signature"))
+    except AxmlRuntimeError as exc:
+        if min_sdk_known:
+            verdict.fail(_apksig_throws(f"reading its targetSandboxVersion: {exc}"))
+        return
+    if sandbox > 1 and not any(s in verdict.used for s in SIG_BLOCK_SCHEMES):
+        verdict.fail(error("NO_SIG_FOR_TARGET_SANDBOX_VERSION", f"targetSandboxVersion {sandbox} requires an APK Signature Scheme v2 or newer signature"))
+
+
+def _apksig_throws(why: str) -> Issue:
+    return error("MANIFEST_NOT_APKSIG_READABLE", f"apksig throws on AndroidManifest.xml ({why}), so apksigner "
+                 "verifies nothing")
 
 
 def _check_stamp(verdict: _Verdict, plan: SchemePlan, zip: ZipArchive, pairs, parsed, v1_result):
@@ -285,7 +302,12 @@ def _check_after_stamp(verdict: _Verdict, max_sdk: int, manifest_axml: bytes | N
     if verdict.ok:
         verdict.ok = _cross_scheme_checks(verdict.schemes, verdict.used, verdict.errors)
     if verdict.ok and manifest_axml is not None:
-        target = apksig_target_sdk(manifest_axml)
+        try:
+            target = apksig_target_sdk(manifest_axml)
+        except AxmlRuntimeError as exc:  # apksig reads it whatever the range: the exception ends verify
+            target = 0
+            if min_sdk_known:  # else apksig threw before, reading minSdkVersion (MIN_SDK_UNKNOWN below)
+                verdict.fail(_apksig_throws(f"reading its targetSdkVersion: {exc}"))
         if target >= Sdk.R and max_sdk >= target and not any(s in verdict.used for s in SIG_BLOCK_SCHEMES):
             verdict.fail(error("MIN_SIG_SCHEME_FOR_TARGET_SDK_NOT_MET", f"targetSdkVersion {target} requires an APK Signature Scheme v2 or newer signature"))
     if not min_sdk_known:

@@ -6,8 +6,9 @@ again) and noted with the entry's data offset. The pass hashes each entry's byte
 stream by (inflating deflated entries, bounded as ``ZipArchive.stream`` bounds them) and
 keeps only the verdict: which digests differ, or the error it met reading the entry;
 ``verify_v1`` reports those where it would have streamed the entry itself. Nothing is
-decided here: an entry left out (a digest that is not valid base64, a data range shared
-with another entry, past ``MAX_ENTRIES``) stays with v1's own streaming path.
+decided here: an entry left out (a digest that is not valid Base64, which v1 then reports
+as apksig throws, a data range shared with another entry, past ``MAX_ENTRIES``) stays with
+v1's own streaming path.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def plan_entry_digests(zip: ZipArchive, min_sdk: int, max_sdk: int,
         # every expected digest of its algorithm's length: a verdict is then one compare per digest
         # (joined digests of the wrong lengths that add up must never read as a match: review 42 F1)
         if algorithms and start > taken_until and all(
-                d.digest is not None and len(d.digest) == _SIZES[jm.HASHLIB_NAMES[d.algorithm]] for d in expected):
+                len(d.digest) == _SIZES[jm.HASHLIB_NAMES[d.algorithm]] for d in expected):
             out[entry.index] = EntryRange(entry, start, shared.setdefault(algorithms, algorithms),
                                           b"".join(d.digest for d in expected))
             taken_until = start + max(entry.stored_size, 1) - 1

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from apkscan.apk.io.java_utf8 import ERRORS as JAVA_UTF8
 from apkscan.apk.signing.common import Sdk
 from apkscan.apk.signing.v1.java_text import FOLDED_MAX, decode_base64, jfold  # noqa: F401 - FOLDED_MAX re-exported
-from apkscan.issues import LimitExceeded
+from apkscan.issues import ApkScanError, LimitExceeded
 
 MANIFEST_NAME = "META-INF/MANIFEST.MF"
 
@@ -317,19 +317,23 @@ class ManifestOnce:
 @dataclass(frozen=True, slots=True)
 class NamedDigest:
     algorithm: str  # JCA name: "SHA-1", "SHA-256", ...
-    digest: bytes | None  # None when the attribute value is not valid base64
+    digest: bytes
 
 
 def attribute_name(algorithm: str, suffix: str) -> str:
     return ("SHA1" if algorithm == "SHA-1" else algorithm) + suffix
 
 
-def digests_to_verify(section: Section, suffix: str, min_sdk: int, max_sdk: int) -> list[NamedDigest]:
+def digests_to_verify(section: Section, suffix: str, min_sdk: int, max_sdk: int,
+                      source: str = MANIFEST_NAME) -> list[NamedDigest]:
     """The digests Android checks for ``section`` over [min_sdk, max_sdk] (apksig's rules).
 
     Before JB MR2 (18) Android walks ``Digest-Algorithms`` (default "SHA SHA1") and uses
     the first supported one present; from 18 it picks the strongest of SHA-512/384/256/1.
-    Both apply when the range spans 18. An empty result means "no usable digest".
+    Both apply when the range spans 18. An empty result means "no usable digest". A chosen
+    digest that is not valid Base64 raises ``JAR_SIG_MALFORMED_DIGEST``: apksig's
+    ``java.util.Base64`` decoder throws there and apksigner verifies nothing (review 73 F2).
+    ``source`` names the file (MANIFEST.MF or the .SF) in that error.
     """
     result: list[NamedDigest] = []
     first: dict[str, str] = {}  # a lazy section is parsed once here, not per attribute asked
@@ -349,7 +353,7 @@ def digests_to_verify(section: Section, suffix: str, min_sdk: int, max_sdk: int)
             canonical = _CANONICAL.get(alg.upper())
             if canonical is None or _DIGEST_MIN_SDK[canonical] > min_sdk:
                 continue
-            result.append(NamedDigest(canonical, decode_base64(value)))
+            result.append(NamedDigest(canonical, _decoded(value, alg + suffix, section, source)))
             break
         if not result:
             return result
@@ -358,9 +362,17 @@ def digests_to_verify(section: Section, suffix: str, min_sdk: int, max_sdk: int)
             value = get(attribute_name(alg, suffix))
             if value is None:
                 continue
-            digest = decode_base64(value)
+            digest = _decoded(value, attribute_name(alg, suffix), section, source)
             if not any(d.algorithm == alg and d.digest == digest for d in result):
                 result.append(NamedDigest(alg, digest))
             break
     return result
 
+
+def _decoded(value: str, attribute: str, section: Section, source: str) -> bytes:
+    digest = decode_base64(value)
+    if digest is None:
+        where = "main section" if section.name is None else f"section {section.name[:200]!r}"
+        raise ApkScanError("JAR_SIG_MALFORMED_DIGEST", f"{attribute} of the {where} of {source} is not valid Base64 "
+                           f"({value[:60]!r}): apksig's decoder throws there, so apksigner verifies nothing")
+    return digest

@@ -1,6 +1,8 @@
 """The .SF file checked against MANIFEST.MF, as Android's JAR verifier does (apksig's
 ``verifySigFileAgainstManifest``, issue names verbatim): the digest of the whole manifest or of
 its main section and each named section, and the stripping protection (``X-Android-APK-Signed``).
+A digest apksig decodes that is not valid Base64 raises (``JAR_SIG_MALFORMED_DIGEST``): apksig
+throws there, so the whole verification ends, not this signer's alone.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def verify_sf(sf_bytes: bytes, sf_name: str, manifest: bytes, main: Section | No
     whole_ok = _manifest_digest(sf_main, sf_name, signtool, manifest, min_sdk, max_sdk, out)
     if not signtool:
         start, size = (main.start, main.size) if main else (0, 0)
-        for d in digests_to_verify(sf_main, "-Digest-Manifest-Main-Attributes", min_sdk, max_sdk):
+        for d in digests_to_verify(sf_main, "-Digest-Manifest-Main-Attributes", min_sdk, max_sdk, sf_name):
             if digest(d.algorithm, manifest[start:start + size]) != d.digest:
                 out.errors.append(error("JAR_SIG_MANIFEST_MAIN_SECTION_DIGEST_DID_NOT_VERIFY", f"{d.algorithm} digest of {MANIFEST_NAME} main section does not match the digest specified in {sf_name}"))
     if out.errors:
@@ -110,7 +112,7 @@ def _check_stripping(sf_main: Section, sf_name: str, max_sdk: int, found_ids: fr
 
 
 def _manifest_digest(sf_main: Section, sf_name: str, signtool: bool, manifest: bytes, min_sdk: int, max_sdk: int, out: SfCheck) -> bool:
-    expected = digests_to_verify(sf_main, "-Digest" if signtool else "-Digest-Manifest", min_sdk, max_sdk)
+    expected = digests_to_verify(sf_main, "-Digest" if signtool else "-Digest-Manifest", min_sdk, max_sdk, sf_name)
     if not expected:
         out.warnings.append(warning("JAR_SIG_NO_MANIFEST_DIGEST_IN_SIG_FILE", f"{sf_name} does not specify digest of {MANIFEST_NAME}"))
         return False
@@ -125,7 +127,7 @@ def _manifest_digest(sf_main: Section, sf_name: str, signtool: bool, manifest: b
 def _section_digest(sf_section: Section, sf_name: str, signtool: bool, section: Section, manifest: bytes,
                     min_sdk: int, max_sdk: int, out: SfCheck) -> None:
     name = sf_section.name
-    expected = digests_to_verify(sf_section, "-Digest", min_sdk, max_sdk)
+    expected = digests_to_verify(sf_section, "-Digest", min_sdk, max_sdk, sf_name)
     if not expected:
         out.errors.append(error("JAR_SIG_NO_ZIP_ENTRY_DIGEST_IN_SIG_FILE", f"no digest for {name} in {sf_name}"))
         return
