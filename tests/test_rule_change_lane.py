@@ -289,6 +289,7 @@ def _as_schema(db: Path, version: int) -> None:
         c.execute("ALTER TABLE identities DROP COLUMN digest")
         c.execute("ALTER TABLE matches DROP COLUMN seal")  # sealed since schema 10
         c.execute("ALTER TABLE decisions DROP COLUMN seal")
+        c.execute("DROP TABLE used_keys")  # since schema 11
         if version == 6:
             c.execute("DROP TABLE match_facts")
         c.execute(f"PRAGMA user_version={version}")
@@ -312,7 +313,7 @@ def test_a_store_of_schema_7_is_migrated_its_facts_kept_again_sealed_to_a_digest
     assert _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), *changes["one more pack"]) == \
         _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *changes["one more pack"])
     with closing(sqlite3.connect(db)) as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 10
+        assert c.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 11
         rows = c.execute("SELECT identity, digest FROM identities").fetchall()  # (those the lane matched)
         kept = [digest for blob, digest in rows if digest is not None and digest == blob_digest(blob)]
         assert 0 < len(kept) == len([d for _, d in rows if d is not None])

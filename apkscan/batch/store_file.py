@@ -16,7 +16,7 @@ import re
 import stat
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
-_CREATED = re.compile(r"CREATE\s+(?:TABLE|INDEX|TRIGGER)\s+(\w+)", re.IGNORECASE)
+_CREATED = re.compile(r"CREATE\s+(?:TABLE|INDEX|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
 
 
 def hard_links(path: str) -> str | None:

@@ -81,6 +81,17 @@ _MIGRATIONS: list[str] = [
        ALTER TABLE decisions ADD COLUMN seal TEXT;
        DELETE FROM matches;
        DELETE FROM decisions;""",
+    # 11: the keys (parser version, rule set, policies) each run used, and when: rows under keys no run
+    # has used for a month are pruned (apkscan.batch.store_prune). Every key already stored counts
+    # as used now, so nothing is pruned the day a store is migrated.
+    """CREATE TABLE IF NOT EXISTS used_keys (kind TEXT NOT NULL, key TEXT NOT NULL, last_used REAL NOT NULL,
+                               PRIMARY KEY (kind, key));
+       INSERT OR IGNORE INTO used_keys SELECT DISTINCT 'parser', parser, (julianday('now') - 2440587.5) * 86400.0 FROM identities;
+       INSERT OR IGNORE INTO used_keys SELECT DISTINCT 'rules', rules, (julianday('now') - 2440587.5) * 86400.0 FROM matches;
+       INSERT OR IGNORE INTO used_keys SELECT DISTINCT 'rules', rules, (julianday('now') - 2440587.5) * 86400.0 FROM known_lines;
+       INSERT OR IGNORE INTO used_keys SELECT DISTINCT 'policies', policies, (julianday('now') - 2440587.5) * 86400.0 FROM decisions;
+       INSERT OR IGNORE INTO used_keys SELECT DISTINCT 'policies', policies, (julianday('now') - 2440587.5) * 86400.0 FROM known_lines;
+       INSERT OR REPLACE INTO used_keys VALUES ('pruned', '', (julianday('now') - 2440587.5) * 86400.0);""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
