@@ -24,7 +24,6 @@ run's result, and no stat key is stored. Nothing else changes.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import time
@@ -49,12 +48,14 @@ FD_FOLDER = _fd_folder()
 
 
 # File systems whose ctime the kernel sets on every change and nobody can set back. On any other
-# (exFAT, FAT, NTFS and every FUSE file system: fuseblk; SMB; or a type not known here) ctime may
-# follow mtime, which anyone can set back (review 74 F3: on exFAT a same-size rewrite with its mtime
-# restored kept its stat, inode and all, and the store served the clean app's identity for WeChat):
-# no stat key is stored or asked there, each file is hashed and found by SHA-256.
-CTIME_KEPT = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "ramfs", "zfs", "f2fs", "overlay",
-                        "jfs", "reiserfs", "bcachefs", "nilfs2", "nfs", "nfs4", "ceph", "gfs2", "ocfs2"})
+# (exFAT, FAT, NTFS and every FUSE file system: fuseblk; SMB; NFS, whose ctime is the server's file
+# system's, whatever that is; or a type not known here) ctime may follow mtime, which anyone can set
+# back (review 74 F3: on exFAT a same-size rewrite with its mtime restored kept its stat, inode and
+# all, and the store served the clean app's identity for WeChat): no stat key is stored or asked
+# there, each file is hashed and found by SHA-256. An overlay counts only when every layer it is
+# made of does (review 75 F2: an overlay over exFAT reports the lower file's ctime).
+CTIME_KEPT = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "ramfs", "zfs", "f2fs",
+                        "jfs", "reiserfs", "bcachefs", "nilfs2", "ceph", "gfs2", "ocfs2"})
 MOUNTINFO = "/proc/self/mountinfo"
 
 
@@ -62,46 +63,123 @@ class NoChangeTime(OSError):
     """The file's file system keeps no change time the stat key can rely on (:data:`CTIME_KEPT`)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """One line of mountinfo: device (``major:minor``), mount point, type, super options."""
+
+    device: str
+    point: str
+    kind: str
+    options: str
+
+
 def _unescape(field: str) -> str:
     """A mountinfo path field: spaces, tabs, newlines and backslashes written as octal escapes."""
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
-def mounts(text: str) -> list[tuple[str, str, str]]:
-    """(``major:minor``, mount point, file system type) of each line of a mountinfo text."""
+def mounts(text: str) -> list[Mount]:
+    """The mounts of a mountinfo text, in its order."""
     out = []
     for line in text.splitlines():
         fields = line.split()
         if "-" in fields[6:]:
             dash = fields.index("-", 6)
             if dash + 1 < len(fields):
-                out.append((fields[2], _unescape(fields[4]), fields[dash + 1]))
+                out.append(Mount(fields[2], _unescape(fields[4]), fields[dash + 1],
+                                 fields[dash + 3] if dash + 3 < len(fields) else ""))
     return out
 
 
-@functools.lru_cache(maxsize=256)
-def _fs_type(dev: int, where: str) -> str | None:
-    """The type of the file system holding device ``dev`` (the mount whose device it is, else the
-    mount whose point is the longest prefix of ``where``: a btrfs subvolume's own device is in no
-    line); None when it cannot be read (no mountinfo: not Linux)."""
-    try:
-        with open(MOUNTINFO, encoding="utf-8", errors="surrogateescape") as f:
-            table = mounts(f.read())
-    except OSError:
-        return None
-    number = f"{os.major(dev)}:{os.minor(dev)}"
-    found = [kind for ident, _point, kind in table if ident == number]
-    if found:
-        return found[-1]
-    under = [(len(point), kind) for _ident, point, kind in table
-             if where == point or where.startswith(point.rstrip("/") + "/")]
-    return max(under)[1] if under else None
+class _Table:
+    """The mount table, read once per process and again only when a device is in no line (a mount
+    made since): a stat key costs one dict look-up, not a read of mountinfo (review 75 F7)."""
+
+    def __init__(self) -> None:
+        self.by_device: dict[str, Mount] | None = None
+        self.all: list[Mount] = []
+        self.kept: dict[str, bool] = {}  # device -> whether it keeps ctime
+
+    def read(self) -> bool:
+        try:
+            with open(MOUNTINFO, encoding="utf-8", errors="surrogateescape") as f:
+                self.all = mounts(f.read())
+        except OSError:
+            self.all = []
+            return False
+        self.by_device = {}
+        for m in self.all:
+            self.by_device[m.device] = m  # the last line of a device: the mount on top
+        self.kept.clear()
+        return True
+
+    def find(self, dev: int) -> Mount | None:
+        number = f"{os.major(dev)}:{os.minor(dev)}"
+        if self.by_device is None or number not in self.by_device:
+            if not self.read():
+                return None
+        return (self.by_device or {}).get(number)
+
+    def under(self, where: str) -> Mount | None:
+        """The mount whose point is the longest prefix of ``where``."""
+        best = None
+        for m in self.all:
+            if where == m.point or where.startswith(m.point.rstrip("/") + "/"):
+                if best is None or len(m.point) >= len(best.point):
+                    best = m
+        return best
 
 
-def keeps_ctime(dev: int, where: str) -> bool:
+_TABLE = _Table()
+
+
+def keeps_ctime(dev: int, where: str, depth: int = 0) -> bool:
     """Whether the file system of device ``dev`` (a file at real path ``where``) keeps a ctime the
-    kernel sets (:data:`CTIME_KEPT`); a type that cannot be read counts as not."""
-    return _fs_type(dev, where) in CTIME_KEPT
+    kernel sets. A device in no mountinfo line fails closed, but for a btrfs subvolume (its own
+    device, under a btrfs mount); an overlay counts when every layer of it does; no mountinfo
+    (not Linux): not."""
+    number = f"{os.major(dev)}:{os.minor(dev)}"
+    if number in _TABLE.kept:
+        return _TABLE.kept[number]
+    mount = _TABLE.find(dev)
+    if mount is None:
+        host = _TABLE.under(where)
+        kept = host is not None and host.kind == "btrfs"
+    elif mount.kind == "overlay":
+        kept = depth < 4 and _layers_kept(mount, depth)
+    else:
+        kept = mount.kind in CTIME_KEPT
+    _TABLE.kept[number] = kept
+    return kept
+
+
+def _layers_kept(mount: Mount, depth: int) -> bool:
+    """Every ``lowerdir``/``upperdir`` of an overlay that this process can see on a file system that
+    keeps ctime. A layer it cannot see (a container's root: its layers are the runtime's, on the
+    host, where overlay2 needs ext4, XFS or Btrfs) is taken for the runtime's storage."""
+    layers = []
+    for option in re.split(r"(?<!\\),", mount.options):
+        name, _, value = option.partition("=")
+        if name in ("lowerdir", "upperdir", "lowerdir+"):
+            layers += [x.replace("\\:", ":").replace("\\,", ",") for x in re.split(r"(?<!\\):", value) if x]
+    if not layers:
+        return False
+    for layer in layers:
+        try:
+            st = os.stat(layer)
+        except FileNotFoundError:
+            continue  # not in this mount namespace
+        except OSError:
+            return False
+        if not keeps_ctime(st.st_dev, os.path.realpath(layer), depth + 1):
+            return False
+    return True
+
+
+def forget_mounts() -> None:
+    """Read mountinfo again at the next look-up (tests; a long-lived process after remounts)."""
+    _TABLE.by_device, _TABLE.all = None, []
+    _TABLE.kept.clear()
 
 
 def path_key(path: str) -> str | bytes:
