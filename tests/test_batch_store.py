@@ -438,6 +438,9 @@ def test_resume_finds_a_run_killed_before_it_recorded_its_end(tmp_path):
     assert "resuming the run that did not finish" in res.stderr, res.stderr
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["options"]["resumed_from"]
+    # that run finished: the killed one is no longer there to resume (review 75 F6)
+    res = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=300)
+    assert "no interrupted run" in res.stderr, res.stderr
 
 
 def test_quick_and_hashes_make_another_run(tmp_path):
@@ -811,6 +814,44 @@ def test_a_full_disk_is_said_as_such_and_the_scan_goes_on(tmp_path):
         assert "STORE_UNAVAILABLE" in res.stderr and "cannot rollback" not in res.stderr, res.stderr
         assert "full" in res.stderr, res.stderr
         assert json.loads((tmp_path / "b.json").read_text())["counts"]["prohibited"] > 0
+    finally:
+        st.close_connections()
+        subprocess.run(["umount", str(point)], capture_output=True)
+
+
+def test_a_disk_that_fills_during_the_run_never_costs_the_reports(tmp_path, monkeypatch):
+    """Review 75 F4: the run's end recorded on a full disk raised out of the scan: exit 1 (read as
+    a banned app) and no report. The disk is really filled (a small tmpfs, root only) just before
+    the run's end is recorded."""
+    point = tmp_path / "disk"
+    point.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "none", str(point)],
+                                           capture_output=True).returncode:
+        pytest.skip("needs root to mount a small tmpfs")
+    from apkscan.batch import runs
+
+    real_end = runs.end_run
+
+    def fill_then_end(conn, *a, **kw):
+        free = os.statvfs(point)
+        with open(point / "filler", "wb") as f:
+            f.write(b"\0" * (free.f_bavail * free.f_frsize))
+        return real_end(conn, *a, **kw)
+
+    try:
+        db = point / "s.sqlite"
+        clean = tmp_path / "in"
+        clean.mkdir()
+        for name in ("clean-v1v2v3.apk", "v2-only.apk"):
+            shutil.copy(APKS / name, clean / name)
+        monkeypatch.setattr(runs, "end_run", fill_then_end)
+        res = CliRunner().invoke(main, ["scan", str(clean), "--store", str(db), "-q", "--jobs", "1",
+                                        "--json", str(tmp_path / "r.json"), "--jsonl", str(tmp_path / "r.jsonl")])
+        st.close_connections()
+        assert res.exception is None or isinstance(res.exception, SystemExit), res.exc_info
+        assert res.exit_code == 0, res.output
+        assert "STORE_UNAVAILABLE" in res.stderr and "full" in res.stderr, res.stderr
+        assert json.loads((tmp_path / "r.json").read_text())["counts"]["allowed"] == 2
     finally:
         st.close_connections()
         subprocess.run(["umount", str(point)], capture_output=True)

@@ -23,8 +23,9 @@ def begin_run(conn: sqlite3.Connection, rid: str, resume: bool) -> tuple[float, 
     continues: interrupted, or still ``running`` because it never recorded its end (killed by a
     signal, out of memory, the machine lost: review 74 F4; a run still alive elsewhere reads the
     same, and resuming it only means taking what the store already holds)."""
-    prior = conn.execute("SELECT started_at FROM runs WHERE run_id=? AND status IN ('interrupted', 'running') "
-                         "ORDER BY started_at DESC LIMIT 1", (rid,)).fetchone() if resume else None
+    last = conn.execute("SELECT started_at, status FROM runs WHERE run_id=? ORDER BY started_at DESC LIMIT 1",
+                        (rid,)).fetchone() if resume else None
+    prior = last if last and last[1] in ("interrupted", "running") else None  # a later run finished: none (review 75 F6)
     started = time.time()
     conn.execute("INSERT INTO runs VALUES (?,?,NULL,'running')", (rid, started))
     return started, (prior[0] if prior else None)

@@ -266,11 +266,17 @@ def write_all(conn: sqlite3.Connection, rows: list[tuple[str, Any]]) -> None:
         conn.execute("COMMIT")
     except (sqlite3.Error, ValueError) as exc:  # ValueError: a value SQLite cannot take (UnicodeError)
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            try:  # a failed COMMIT (disk full) has rolled back already (review 74 F5)
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
         if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
             _STALLED.add(id(conn))
             notice(warning("STORE_UNAVAILABLE", f"still locked by another process after {BUSY_MS // 1000} s "
                            f"({exc}): this run stores nothing more in it (results are not affected)"))
+        elif isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+            _STALLED.add(id(conn))
+            notice(warning("STORE_UNAVAILABLE", f"{exc}: this run stores nothing more in it (results are not affected)"))
 
 
 _TOLD: set[str] = set()

@@ -183,6 +183,8 @@ def _end_run(path: str, rid: str, started: float, interrupted: bool) -> None:
         return
     try:
         end_run(conn, rid, started, interrupted)
+    except Exception as exc:  # noqa: BLE001 - sqlite3.Error (a full disk: review 75 F4): the reports still get written
+        click.echo(f"warning: STORE_UNAVAILABLE: {path}: the run's end could not be recorded ({exc})", err=True)
     finally:
         conn.close()
 
