@@ -855,3 +855,29 @@ def test_a_disk_that_fills_during_the_run_never_costs_the_reports(tmp_path, monk
     finally:
         st.close_connections()
         subprocess.run(["umount", str(point)], capture_output=True)
+
+
+def test_a_store_on_a_file_system_with_no_byte_left_says_it_is_full(tmp_path):
+    """An existing store on a file system filled since: SQLite says "disk I/O error" (its shared
+    memory cannot grow); the warning says the file system is full (review 75 F4)."""
+    point = tmp_path / "disk"
+    point.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "none", str(point)],
+                                           capture_output=True).returncode:
+        pytest.skip("needs root to mount a small tmpfs")
+    try:
+        args = ["scan", str(APKS / "v2-only.apk"), "--store", str(point / "s.sqlite"), "-q", "--force",
+                "--json", str(tmp_path / "b.json")]
+        assert CliRunner().invoke(main, args).exit_code == 0
+        st.close_connections()
+        os.unlink(point / "s.sqlite-shm") if (point / "s.sqlite-shm").exists() else None
+        free = os.statvfs(point)
+        with open(point / "filler", "wb") as f:
+            f.write(b"\0" * (free.f_bavail * free.f_frsize))
+        res = CliRunner().invoke(main, args)
+        st.close_connections()
+        assert res.exit_code == 0 and "STORE_UNAVAILABLE" in res.stderr, res.stderr
+        assert "file system is full" in res.stderr or "disk is full" in res.stderr, res.stderr
+    finally:
+        st.close_connections()
+        subprocess.run(["umount", str(point)], capture_output=True)

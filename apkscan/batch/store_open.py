@@ -254,13 +254,24 @@ def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
         if _busy(exc):  # another run holds it: in use is not corrupt, and never ours to move
             return _unavailable(path, f"in use by another process, still locked after {OPEN_WAIT:g} s ({exc})")
         if not damaged(exc):  # read-only file system or file, no permission, disk full: not damage
-            return _unavailable(path, f"cannot be opened for writing ({exc})")
+            return _unavailable(path, f"cannot be opened for writing ({exc}{_space_left(path)})")
         why = str(exc)
     except UnicodeDecodeError as exc:  # a damaged byte in the schema's text (review 74 F6): SQLite hands it to Python
         why = f"its schema text is damaged ({exc.reason} at byte {exc.start})"
     except OSError as exc:
         return _unavailable(path, exc.strerror or str(exc))
     return _set_aside(path, why)
+
+
+def _space_left(path: str) -> str:
+    """"; its file system is full" when it has under 1 MiB free: SQLite says "disk I/O error" when
+    the shared-memory file cannot grow on a full tmpfs (review 75 F4)."""
+    try:
+        st = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return ""
+    free = st.f_bavail * st.f_frsize
+    return f"; its file system is full ({free} bytes free)" if free < (1 << 20) else ""
 
 
 def _set_aside(path: str, why: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
