@@ -123,6 +123,7 @@ class ScanResult:
     interrupted: bool = False  # stopped by Ctrl-C / SIGTERM: the apps are what finished
     input_files: list[InputFile] = field(default_factory=list)  # custody: every outermost file
     skipped: dict[tuple[tuple[str, ...], str], Skipped] = field(default_factory=dict)
+    store_keys: tuple[str, ...] | None = None  # (parser, options, rules, policies) the run used the store under
 
     def add_skipped(self, s: Skipped) -> None:
         """One record per (where, reason): a tar of 10,000 text files is one line."""

@@ -101,9 +101,12 @@ def scan(sources: Iterable[Source], rules: RuleSet, policy: Policy, *, deep: boo
     if max_sdk is not None:
         settings.sdk_kwargs["max_sdk"] = max_sdk
     if settings.store and not deep:
+        from apkscan.batch import store as store_mod
         from apkscan.batch.results import result_keys
 
         settings.result_keys = result_keys(rules, settings.policies)
+        result.store_keys = (store_mod.parser_version(), store_mod.options_key(settings.sdk_kwargs),
+                             *settings.result_keys)
     if known is not None:
         known.bind(settings.sdk_kwargs, settings.result_keys if settings.store else None,
                    tuple(p.name for p in settings.policies), settings)

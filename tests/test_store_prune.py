@@ -140,3 +140,22 @@ def test_a_migrated_store_counts_every_stored_key_as_used_now(tmp_path):
         kinds = dict(conn.execute("SELECT kind, COUNT(*) FROM used_keys GROUP BY kind").fetchall())
         assert kinds == {"parser": 1, "rules": 1, "policies": 1, "pruned": 1}
         assert store_prune.prune(conn)["identities"] == 0
+
+
+def test_a_run_without_jsonl_notes_its_keys_and_prunes_too(tmp_path):
+    """The keys are noted by every run with a store, not only by the fast lane's (``--jsonl``)."""
+    d, db = _folder(tmp_path), tmp_path / "s.sqlite"
+    _scan(d, db, tmp_path / "a.jsonl")
+    _age(db, "rules", 31)
+    _age(db, "pruned", 2)
+    res = CliRunner().invoke(main, ["scan", str(d), "--store", str(db), "--jobs", "1", "-q", "--json",
+                                    str(tmp_path / "r.json"), "--rules", str(EXTRA)])
+    store.close_connections()
+    assert res.exit_code == 1, res.output
+    with closing(sqlite3.connect(db)) as c:
+        fresh = c.execute("SELECT COUNT(*) FROM used_keys WHERE kind = 'rules' AND last_used > ?",
+                          (time.time() - 600,)).fetchone()[0]
+        old = c.execute("SELECT COUNT(*) FROM used_keys WHERE kind = 'rules' AND last_used < ?",
+                        (time.time() - 600,)).fetchone()[0]
+        pruned = c.execute("SELECT last_used FROM used_keys WHERE kind = 'pruned'").fetchone()[0]
+    assert fresh == 1 and old == 0 and pruned > time.time() - 600

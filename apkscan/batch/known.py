@@ -344,14 +344,9 @@ class KnownFiles:
         return row is not None and tuple(row) == (*walked[1], sha)
 
     def close(self) -> None:
-        """The run is over: the rematch helper stopped, the rows written, the keys the run used
-        noted and the store pruned when due (:mod:`apkscan.batch.store_prune`)."""
+        """The run is over: the rematch helper stopped, the rows written."""
         self.stop_helper()
         self.flush()
-        if self.path:
-            from apkscan.batch.store_prune import after_run
-
-            after_run(self.path, self.key)
 
     def stop_helper(self) -> None:
         if self._helper:

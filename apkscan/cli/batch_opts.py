@@ -101,6 +101,7 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
         _known_files(run, opts, walk, writer, stream_only)
         run._finish.append(writer.finish)
         run._finish.append(lambda _result: setattr(run, "stream_failure", writer.failure))
+    run._finish.append(lambda result: _prune(run.store, result.store_keys))  # last: after the lane's rows
     run.runner, close = _runner(opts, walk, run.store)
     try:
         yield run
@@ -187,6 +188,15 @@ def _end_run(path: str, rid: str, started: float, interrupted: bool) -> None:
         click.echo(f"warning: STORE_UNAVAILABLE: {path}: the run's end could not be recorded ({exc})", err=True)
     finally:
         conn.close()
+
+
+def _prune(path: str | None, keys: tuple[str, ...] | None) -> None:
+    """Note the keys the run used and prune the store when due (:mod:`apkscan.batch.store_prune`),
+    with or without ``--jsonl``; after the lane's rows are written (the finishers run in order)."""
+    if path:
+        from apkscan.batch.store_prune import after_run
+
+        after_run(path, keys)
 
 
 def _result_options(opts: dict) -> dict[str, Any]:
