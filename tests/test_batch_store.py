@@ -801,11 +801,7 @@ def test_a_full_disk_is_said_as_such_and_the_scan_goes_on(tmp_path):
     """Review 74 F5: a store on a full file system was reported as "cannot rollback - no transaction
     is active" (the failed COMMIT had rolled back; the second ROLLBACK's error hid the first's).
     A real full file system: a 64 KiB tmpfs (root only), too small for a new store and its WAL."""
-    point = tmp_path / "full"
-    point.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "none", str(point)],
-                                           capture_output=True).returncode:
-        pytest.skip("needs root to mount a small tmpfs")
+    point = _small_tmpfs(tmp_path / "full", "64k")
     try:
         res = CliRunner().invoke(main, ["scan", str(APKS), "--store", str(point / "s.sqlite"), "-q",
                                         "--json", str(tmp_path / "b.json")])
@@ -823,11 +819,7 @@ def test_a_disk_that_fills_during_the_run_never_costs_the_reports(tmp_path, monk
     """Review 75 F4: the run's end recorded on a full disk raised out of the scan: exit 1 (read as
     a banned app) and no report. The disk is really filled (a small tmpfs, root only) just before
     the run's end is recorded."""
-    point = tmp_path / "disk"
-    point.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "none", str(point)],
-                                           capture_output=True).returncode:
-        pytest.skip("needs root to mount a small tmpfs")
+    point = _small_tmpfs(tmp_path / "disk", "4m")
     from apkscan.batch import runs
 
     real_end = runs.end_run
@@ -860,11 +852,7 @@ def test_a_disk_that_fills_during_the_run_never_costs_the_reports(tmp_path, monk
 def test_a_store_on_a_file_system_with_no_byte_left_says_it_is_full(tmp_path):
     """An existing store on a file system filled since: SQLite says "disk I/O error" (its shared
     memory cannot grow); the warning says the file system is full (review 75 F4)."""
-    point = tmp_path / "disk"
-    point.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "none", str(point)],
-                                           capture_output=True).returncode:
-        pytest.skip("needs root to mount a small tmpfs")
+    point = _small_tmpfs(tmp_path / "disk", "4m")
     try:
         args = ["scan", str(APKS / "v2-only.apk"), "--store", str(point / "s.sqlite"), "-q", "--force",
                 "--json", str(tmp_path / "b.json")]
@@ -881,3 +869,12 @@ def test_a_store_on_a_file_system_with_no_byte_left_says_it_is_full(tmp_path):
     finally:
         st.close_connections()
         subprocess.run(["umount", str(point)], capture_output=True)
+
+
+def _small_tmpfs(point: Path, size: str) -> Path:
+    """A tmpfs of ``size`` mounted at ``point`` (root only: the test skips otherwise); the caller unmounts."""
+    point.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "none", str(point)],
+                                           capture_output=True).returncode:
+        pytest.skip("needs root to mount a small tmpfs")
+    return point
