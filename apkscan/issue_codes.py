@@ -90,7 +90,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "INPUT_ERROR": (E, "an input error whose document gave no code (old or hand-edited scan documents)"),
     "INPUT_JAR_MANIFEST_LIMIT": (E, "more than … attributes in one MANIFEST.MF or .SF file: not parsed further (apksig has no such limit)"),
     "INPUT_LIMIT_EXCEEDED": (E, "an input-level limit was hit: out of memory reading this input, or more than 100,000 files in a given folder or a backup folder's listing (the rest not read)"),
-    "INPUT_MANIFEST_TOO_MANY_RECORDS": (E, "AndroidManifest.xml is named by more than 4 central-directory records: the first 3 and the last are read, the others are not (Android refuses the archive; apksig reads the first record, Python's zipfile the last)"),
+    "INPUT_MANIFEST_TOO_MANY_RECORDS": (E, "AndroidManifest.xml is named by more than 4 central-directory records (exactly, or as Python's zipfile or androguard reads a name): those apksig, Python's zipfile and androguard take and the first others are read, 4 in all, the others are not"),
     "INPUT_MANIFEST_TOO_MANY_TAGS": (E, "more than 16 distinct packages on later <manifest> tags: the ones past 16 are not read (Android 16 may read one of them)"),
     "INPUT_NOT_AN_APK": (E, "named like an APK but its bytes are no ZIP archive"),
     "INPUT_NOT_A_FILE": (E, "not a regular file or folder"),

@@ -18,7 +18,7 @@ from apkscan.apk.io.readonly import CHANGED
 from apkscan.apk.manifest.android_manifest import label_ambiguity, read_manifest
 from apkscan.apk.manifest.arsc_android import Uncut, without_unknown_chunks
 from apkscan.apk.manifest.package_id import ambiguity
-from apkscan.apk.manifest_records import NAME as MANIFEST, add_other_records
+from apkscan.apk.manifest_records import add_other_records, first_exact, records as manifest_records
 from apkscan.apk.model import ApkIdentity, FileFacts, ManifestInfo
 from apkscan.apk.signing.digests import WholeFile
 from apkscan.apk.signing.lanes import read_once
@@ -189,7 +189,7 @@ def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, 
                 identity.completeness.done(part)
         _note_limits(zip, identity)
     finally:
-        records = len(zip.named(MANIFEST))
+        records = len(manifest_records(zip))
         ambiguous = [a for a in (ambiguity(identity.manifest, records), label_ambiguity(identity.manifest))
                      if a is not None] if identity.manifest else []
         identity.tamper = unique(identity.tamper + zip.tamper + (outcome.tamper if outcome else []) + ambiguous)
@@ -198,9 +198,10 @@ def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, 
 def _read_manifest(zip: ZipArchive, identity: ApkIdentity) -> tuple[ManifestInfo, bytes | None]:
     """The manifest facts and its raw bytes (the verifier reads target SDK levels from them): the
     first record named AndroidManifest.xml, as apksig reads it; the package readings of any other
-    record are added (:mod:`apkscan.apk.manifest_records`)."""
-    records = zip.named(MANIFEST)
-    axml = zip.read(records[0], MAX_MANIFEST) if records else None
+    record a reader takes for it are added (:mod:`apkscan.apk.manifest_records`)."""
+    records = manifest_records(zip)
+    first = first_exact(records)
+    axml = zip.read(first, MAX_MANIFEST) if first is not None else None
     arsc, unread = _read_resources(zip, identity)
     info = read_manifest(axml, arsc, arsc_unread=unread)
     identity.errors.extend(add_other_records(zip, records, info, MAX_MANIFEST, axml))

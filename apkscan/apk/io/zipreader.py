@@ -118,6 +118,7 @@ class ZipArchive:
     _local_tamper: list[Issue] = field(default_factory=list, repr=False)  # local headers read so far
     _by_name: dict[str, ZipEntry] = field(default_factory=dict, repr=False)
     _tamper_counts: dict[str, int] = field(default_factory=dict, repr=False)
+    odd_names: list[ZipEntry] = field(default_factory=list)  # TAMPER_SUSPICIOUS_ENTRY_NAME records (a NUL, invalid UTF-8: readers differ on them)
     limits_hit: list[Issue] = field(default_factory=list)  # caps that stopped a reader whose failure would read as a verdict
 
     def note_limit(self, issue: Issue) -> None:
@@ -227,6 +228,7 @@ class ZipArchive:
         if not entry.name:
             self._tamper("TAMPER_EMPTY_NAME", f"entry #{entry.index} has an empty name")
         elif _suspicious_name(entry.name_bytes, entry.name):
+            self.odd_names.append(entry)
             self._tamper("TAMPER_SUSPICIOUS_ENTRY_NAME", f"entry #{entry.index} name {entry.name!r} has NUL/control characters, invalid UTF-8, '..' segments or an absolute path")
         if entry.method not in (METHOD_STORED, METHOD_DEFLATED):
             self._tamper("TAMPER_UNKNOWN_COMPRESSION_METHOD", f"{entry.name!r}: compression method {entry.method} (read as deflate, as Android does)")

@@ -165,15 +165,17 @@ def framework_elements(xml: bytes, apksig: list[Element], info: ManifestInfo,
 
 def ambiguity(info: ManifestInfo, records: int = 1) -> Issue | None:
     """TAMPER_MANIFEST_AMBIGUOUS_PACKAGE naming every reading, when they disagree. ``records``:
-    how many central-directory records name AndroidManifest.xml (more than one: Android reads none)."""
+    how many central-directory records a reader takes for AndroidManifest.xml (:mod:`apkscan.apk.manifest_records`;
+    more than one of the exact name: Android reads none)."""
     if len(info.package_readings) < 2:
         return None
     listed = "; ".join(f"{r.how}: {r.value!r}" for r in info.package_readings)
     if records > 1:
         return tamper(TAMPER_MANIFEST_AMBIGUOUS_PACKAGE,
-                      f"AndroidManifest.xml is named by {records} central-directory records (Android's ZIP "
-                      f"reader and aapt refuse the archive): package reads as {info.package!r} from the first "
-                      f"record (apksig's) but differently to other parsers or from other records ({listed}); "
+                      f"AndroidManifest.xml is named by {records} central-directory records, as readers read "
+                      "names (Android's ZIP reader and aapt read only the exact name, and refuse an archive naming "
+                      f"it twice): package reads as {info.package!r} from the first record named exactly so "
+                      f"(apksig's) but differently to other parsers or from other records ({listed}); "
                       "rules are matched against every reading")
     return tamper(TAMPER_MANIFEST_AMBIGUOUS_PACKAGE,
                   f"package reads as {info.package!r} to Android but differently to other "
