@@ -386,7 +386,8 @@ def _beyond_cd(entry: ZipEntry, nlen: int, xlen: int, cd_offset: int) -> bool:
 
 
 def _suspicious_name(raw: bytes, name: str) -> bool:
-    """Names Android's libziparchive refuses or that escape a folder when extracted (``name``:
+    """Names readers disagree on (a NUL or control byte, invalid UTF-8: libziparchive refuses most,
+    yet aapt takes an over-long ``\xc0\x80``) or that escape a folder when extracted (``name``:
     ``raw`` decoded with replacement, so only a name with U+FFFD can be invalid UTF-8)."""
     if "\ufffd" in name:
         try:
