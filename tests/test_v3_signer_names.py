@@ -13,6 +13,11 @@ and signed with the fixture keys (tests/v2_resign.py); apksigner verifies them.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+
+from cli_helpers import generate_module, invoke
 from v2_resign import apksigner_agrees, v3_with_keys, v31_rotation, write
 
 ANY = 0x7FFFFFFF
@@ -90,3 +95,28 @@ def test_a_known_vendor_key_as_a_v3_signer_for_older_android_versions_is_the_ven
     [e] = result.findings[0].evidence
     assert (e.field, e.basis, e.verified) == ("v3signer[1].sha256", "certificate", True)
     assert e.location.startswith("verified v3 signer #1 (SDK ")
+
+
+def test_a_name_on_a_key_rotated_away_from_marks_no_current_publisher(tmp_path):
+    """F5: an app rotated FROM a ByteDance-named key TO Example Corp's: the claim is about the
+    lineage node, so the current signer's publisher (the one shown) carries no claim marker,
+    and the message and the evidence notes say lineage node."""
+    g = generate_module()
+    unsigned = g.build_unsigned(g.App("com.example.notes", "Secure Notes", min_sdk=28))
+    lineage = g.make_lineage(tmp_path, "bytedance-like", "test-rsa-new")
+    apk = tmp_path / "in" / "rot.apk"
+    apk.parent.mkdir()
+    apk.write_bytes(g.sign(unsigned, tmp_path, ["bytedance-like", "test-rsa-new"], v1=False, v2=True, v3=True,
+                           min_sdk=28, lineage=lineage))
+    out, html = tmp_path / "scan.json", tmp_path / "scan.html"
+    res = invoke("scan", apk, "--no-store", "--json", out, "--csv", tmp_path / "scan.csv", "--html", html, "-q")
+    assert res.exit_code in (0, 1), res.output
+    [app] = json.loads(out.read_text("utf-8"))["apps"]
+    [f] = app["findings"]
+    assert [e["field"] for e in f["evidence"]] == ["lineage[0].subject.O"]
+    assert "lineage node" in f["message"] and "a verified signer" not in f["message"], f["message"]
+    [row] = csv.DictReader(io.StringIO((tmp_path / "scan.csv").read_text("utf-8-sig")))
+    assert row["publisher"] == "Example Corp"
+    page = html.read_text("utf-8")
+    assert "verified lineage node 0, its name only a claim" in page  # the evidence note, not "present only"
+    assert "[name only: not a known vendor key]" not in page
