@@ -18,7 +18,7 @@ import io
 import json
 
 from cli_helpers import generate_module, invoke
-from v2_resign import apksigner_agrees, v3_with_keys, v31_rotation, write
+from v2_resign import apksigner_agrees, v3_attributes, v3_with_keys, v31_rotation, write
 
 ANY = 0x7FFFFFFF
 
@@ -73,6 +73,26 @@ def test_a_v3_signer_beside_a_v31_signer_is_named(scan_path, tmp_path):
     assert (e["field"], e["basis"]) == ("v3signer[1].subject.O", "subject")
     assert e["location"].startswith("verified v3 signer #1 (SDK "), e["location"]
     assert _app(scan_path, plain)["verdict"] == "allowed"  # the same layout with a plain v3 key
+
+
+def test_a_node_of_the_v3_lineage_beside_a_v31_lineage_is_named(scan_path, tmp_path):
+    """v3.1's lineage (old -> new) is the one that counts; the v3 signer (test-rsa-old, SDK <= 32)
+    carries a lineage of its own, Kaspersky-named key -> old, signed by apksigner rotate. apksig
+    keeps the v3.1 lineage and checks only its root against the v1/v2 signer; the Kaspersky key
+    verifiably handed the app on, so its name counts, said as a node of the v3 lineage."""
+    g = generate_module()
+    unsigned = g.build_unsigned(g.App("com.example.notes", "Secure Notes", min_sdk=28))
+    lineage = g.make_lineage(tmp_path, "kaspersky-like", "test-rsa-old")
+    rotated = g.sign(unsigned, tmp_path, ["kaspersky-like", "test-rsa-old"], v1=False, v2=True, v3=True,
+                     min_sdk=28, lineage=lineage)
+    apk = write(tmp_path, "two-lineages.apk", v31_rotation(v3_attrs=v3_attributes(rotated)))
+    apksigner_agrees(apk, True)
+    app = _app(scan_path, apk)
+    assert app["identity"]["verified"]
+    assert app["verdict"] == "prohibited", app["findings"]
+    [e] = _names(app)
+    assert (e["field"], e["basis"]) == ("v3lineage[0].subject.O", "subject")
+    assert e["location"].startswith("verified v3 lineage node 0"), e["location"]
 
 
 def test_a_known_vendor_key_as_a_v3_signer_for_older_android_versions_is_the_vendors(tmp_path):

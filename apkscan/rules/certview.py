@@ -89,11 +89,11 @@ class CertView:
         where = self.places.get(cert.sha256)
         return f"{default} ({', '.join(where)})" if where else default
 
-    def own_place(self, cert: Certificate, place: str, sdk: str) -> str:
+    def own_place(self, cert: Certificate, place: str, note: str) -> str:
         """Where one of :attr:`others` signed: "verified v3 signer #1 (SDK 28)", with any other
-        verified place it holds ("verified v3.1 lineage node 0 (also v2 signer #1)")."""
+        verified place it holds ("verified v3 lineage node 0 (a key rotated away from; also v2 signer #1)")."""
         also = [p for p in self.places.get(cert.sha256, []) if p != place]
-        notes = [sdk] if sdk else []
+        notes = [note] if note else []
         notes += [f"also {', '.join(also)}"] if also else []
         return f"verified {place}" + (f" ({'; '.join(notes)})" if notes else "")
 
@@ -152,13 +152,13 @@ class CertView:
             if c.sha256 not in trusted and c.sha256 not in seen:
                 seen[c.sha256] = Seen(c, "elsewhere in the signatures", "file", False)
         view.present = list(seen.values())
-        view.others = [NamedKey(c, prefix, view.own_place(c, place, sdk)) for c, prefix, place, sdk in others]
+        view.others = [NamedKey(c, prefix, view.own_place(c, place, note)) for c, prefix, place, note in others]
         view.stamp, view.stamp_verified = v.source_stamp, _stamp_counts(identity)
         return view
 
 
 def _other_keys(v: VerificationResult, named: set[str]) -> list[tuple[Certificate, str, str, str]]:
-    """(certificate, field prefix, place, SDK range) of every verified key of a verified APK not
+    """(certificate, field prefix, place, note: a signer's SDK range) of every verified key of a verified APK not
     already ``named`` (apksigner's signers, the lineage that counted), once each: every verified
     signer and verified lineage node of each scheme that counted and verified (``verified_using``,
     newest scheme first). apksigner prints the newest v3.1/v3 signer only, but a v3 signer for
@@ -173,12 +173,12 @@ def _other_keys(v: VerificationResult, named: set[str]) -> list[tuple[Certificat
         label = SCHEME_LABEL.get(name, name)  # as the sightings name places: "v3.1 signer #1"
         keys = [(s.certificate, f"{name}signer[{n}]", f"{label} {s.name}", _sdk_range(s.min_sdk, s.max_sdk))
                 for n, s in enumerate(scheme.signers, 1) if s.verified and s.certificate is not None]
-        keys += [(node.certificate, f"{name}lineage[{i}]", f"{label} lineage node {i}", "")
+        keys += [(node.certificate, f"{name}lineage[{i}]", f"{label} lineage node {i}", "a key rotated away from")
                  for i, node in enumerate(scheme.lineage) if node.verified]
-        for cert, prefix, place, sdk in keys:
+        for cert, prefix, place, note in keys:
             if cert.sha256 not in seen:
                 seen.add(cert.sha256)
-                out.append((cert, prefix, place, sdk))
+                out.append((cert, prefix, place, note))
     return out
 
 
