@@ -237,13 +237,43 @@ def _v3_signer_bytes(digests: bytes, cert: bytes, lo: int, hi: int, attrs: list[
     return lp(body) + struct.pack("<II", lo, hi) + lp(lp(struct.pack("<I", 0x0103) + lp(sig))) + lp(fixture_spki(key_name))
 
 
-def v31_rotation(bad_v31_digest: bool = False, rotation_sdk: int = 33) -> bytes:
+def v3_with_keys(keys: list[tuple[str, int]]) -> bytes:
+    """v3-only.apk (no v1/v2) whose v3 block holds one signer per (fixture key, last SDK level),
+    in order, without a lineage: the first from the original signer's minimum SDK, each next one
+    from the level after the previous one's last (the last key's ``0x7FFFFFFF``: every later one).
+    ``[("kaspersky-like", 28), ("test-rsa", 0x7FFFFFFF)]``: Android 9 installs the app under the
+    first key, later versions under the second (the one apksigner prints)."""
+    data = V3_ONLY.read_bytes()
+    eocd, cdo, start, pairs = _block(data)
+    v3 = next(p for p in pairs if p[0] == V3)
+    signed, lo, _hi, _sigs, _rec = _v3_signer(split_lp(split_lp(v3[1])[0])[0])
+    digests = _v3_signed(signed)[0]
+    signers = []
+    for key_name, hi in keys:
+        signers.append(lp(_v3_signer_bytes(digests, fixture_certificate(key_name), lo, hi, [], key_name)))
+        lo = hi + 1
+    v3[1] = lp(b"".join(signers))
+    return _with_block(data, eocd, cdo, start, pairs)
+
+
+def v3_attributes(data: bytes) -> list[bytes]:
+    """The additional attributes (id + value each) of an APK's first v3 signer: its lineage, as
+    apksigner wrote it (``rotated-lineage.apk``'s: old -> new)."""
+    _eocd, _cdo, _start, pairs = _block(data)
+    v3 = next(p for p in pairs if p[0] == V3)
+    return split_lp(_v3_signed(_v3_signer(split_lp(split_lp(v3[1])[0])[0])[0])[4])
+
+
+def v31_rotation(bad_v31_digest: bool = False, rotation_sdk: int = 33, v3_key: str = "test-rsa-old",
+                 v3_attrs: list[bytes] = ()) -> bytes:
     """rotated-lineage.apk (v1/v2 test-rsa-old, v3 test-rsa-new with lineage old -> new) made a
     v3.1 rotation as apksigner's ``--rotation-min-sdk-version`` lays it out: the v3 signer is the
     old key up to ``rotation_sdk`` - 1 with the rotation-min-sdk-version attribute, a v3.1 block's
     signer the new key (with the lineage) from ``rotation_sdk`` on. Content untouched (the block
     is not covered). ``bad_v31_digest``: the v3.1 signer's content digest altered and its signed
-    data re-signed: only the new key's holder can build it (review 57 F1)."""
+    data re-signed: only the new key's holder can build it (review 57 F1). ``v3_key``: another
+    fixture key as the v3 signer (not in the lineage: apksig links only the v1/v2 signer to it);
+    ``v3_attrs``: more attributes of the v3 signer, e.g. a lineage of its own (:func:`v3_attributes`)."""
     data = ROTATED.read_bytes()
     eocd, cdo, start, pairs = _block(data)
     v3 = next(p for p in pairs if p[0] == V3)
@@ -254,8 +284,8 @@ def v31_rotation(bad_v31_digest: bool = False, rotation_sdk: int = 33) -> bytes:
         (record,) = split_lp(digests)
         v31_digests = lp(record[:-1] + bytes([record[-1] ^ 1]))
     rotation = struct.pack("<II", ROTATION_MIN_SDK_ATTR, rotation_sdk)
-    v3[1] = lp(lp(_v3_signer_bytes(digests, fixture_certificate("test-rsa-old"), lo, rotation_sdk - 1,
-                                   [rotation], "test-rsa-old")))
+    v3[1] = lp(lp(_v3_signer_bytes(digests, fixture_certificate(v3_key), lo, rotation_sdk - 1,
+                                   [rotation, *v3_attrs], v3_key)))
     new = lp(lp(_v3_signer_bytes(v31_digests, fixture_certificate("test-rsa-new"), rotation_sdk, 0x7FFFFFFF,
                                  split_lp(attrs), "test-rsa-new")))
     pairs.insert(pairs.index(v3) + 1, [V31, new])

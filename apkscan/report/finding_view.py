@@ -14,6 +14,7 @@ from typing import Any
 
 from apkscan.document import Decision, Finding
 from apkscan.document.scan_document import Evidence
+from apkscan.key_fields import key_kind, key_words
 
 
 @dataclass(slots=True)
@@ -44,7 +45,7 @@ def _notes(e: Evidence) -> list[str]:
     if e.matched:
         note.append(f"matched {e.matched}")
     if e.verified is not None:
-        note.append("verified signer" if e.verified else "present only, not verified")
+        note.append(_verified_note(e))
     if e.confidence:
         note.append(f"confidence {e.confidence}")
     if e.normalised:
@@ -54,6 +55,16 @@ def _notes(e: Evidence) -> list[str]:
     if e.location:
         note.append(f"at {e.location}")
     return note
+
+
+def _verified_note(e: Evidence) -> str:
+    """Which verified key the evidence was read from, by its field (review 75 F5: a lineage node
+    read "verified signer"); a name on such a key taken as a claim (``verified`` false) is still
+    on a verified key, not on a certificate merely present."""
+    words = key_words(e.field)
+    if e.verified:
+        return words or "verified"
+    return f"{words}, its name only a claim" if words else "present only, not verified"
 
 
 def fmt(value: Any) -> str:
@@ -78,15 +89,17 @@ def policy_citation(pol: Decision | str | None) -> tuple[str | None, str | None,
 
 
 def claims_signer_name(f: FindingRow) -> bool:
-    """The finding calls a *verified signer's* name a claim, read from its typed evidence (never
-    from note text): a verified key's subject/issuer taken as a claim (``signer.*`` or ``lineage[i].*``, ``subject-present``),
-    or a counterfeit certificate that is the verified signer. A certificate merely present that
-    names the vendor (its issuing CA in the PKCS#7 bag) says nothing about the signer's name
-    (final read R1: it marked a genuine vendor signer)."""
+    """The finding calls the name of the *verified signer whose publisher is shown* a claim, read
+    from its typed evidence (never from note text): a signer's subject/issuer taken as a claim
+    (``signer.*``, ``subject-present``), or a counterfeit certificate that is the verified signer.
+    A certificate merely present that names the vendor (its issuing CA in the PKCS#7 bag) says
+    nothing about the signer's name (final read R1: it marked a genuine vendor signer), nor does
+    a claim on another verified key, a lineage node the app rotated away from or a v3 signer
+    apksigner does not print (review 75 F5: "Example Corp" was marked for a ByteDance-named node)."""
     evidence = f.record.evidence
     if not isinstance(evidence, tuple):  # 1.0 documents: no basis to read
         return False
-    return any(e.basis == "subject-present" and ((e.field or "").startswith(("signer.", "lineage["))
+    return any(e.basis == "subject-present" and (key_kind(e.field) == "signer"
                                                  or (f.kind == "counterfeit-certificate" and e.verified is True
                                                      and (e.location or "").startswith("verified signer")))
                for e in evidence)

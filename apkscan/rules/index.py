@@ -160,4 +160,4 @@ def candidates(pack: RulePack, ix: PackIndex, packages: Iterable[str], view: Cer
 
 
 def _certificates(view: CertView) -> list[Any]:
-    return [*view.signers, *(c for _i, c in view.lineage), *(s.certificate for s in view.present), *view.recorded]
+    return [*view.verified_keys, *(s.certificate for s in view.present), *view.recorded]

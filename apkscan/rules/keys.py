@@ -1,6 +1,7 @@
 """Keys over names: what a vendor's known certificates say about one identity.
 
-A known certificate earns ``confirmed`` only as a verified signer or verified lineage node.
+A known certificate earns ``confirmed`` only as a verified signing key: a verified signer (one
+apksigner prints, or another of a scheme that counted) or verified lineage node.
 Anywhere else it proves nothing about who made the APK, and the finding says what happened:
 
 - ``forged-certificate``: it sits in a signature that does not verify (pasted in);
@@ -59,6 +60,11 @@ def cert_evidence(certs: Iterable[KnownCert] | KnownIndex, view: CertView) -> li
                 out.append(Evidence(f"lineage[{i}].{algo}", getattr(cert, algo), "certificate",
                                     kc.id, True, kc.confidence,
                                     location=f"verified lineage node {i}"))
+        for key in view.others:  # a verified signer apksigner does not print, another lineage's node
+            algo = kc.matches(key.certificate)
+            if algo:
+                out.append(Evidence(f"{key.field}.{algo}", getattr(key.certificate, algo), "certificate",
+                                    kc.id, True, kc.confidence, location=key.where))
         for seen in view.present:
             algo = kc.matches(seen.certificate)
             if algo:

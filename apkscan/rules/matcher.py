@@ -17,7 +17,8 @@ import functools
 from collections.abc import Callable, Iterable
 
 from apkscan.apk.model import ApkIdentity, Certificate
-from apkscan.rules.certview import CertView, on_verified_key
+from apkscan.key_fields import key_kind, on_verified_key, whose_key
+from apkscan.rules.certview import CertView
 from apkscan.rules.index import KnownIndex, candidates, index_of, vendor_index
 from apkscan.rules.keys import cert_evidence, counterfeit_findings, misplaced_findings
 from apkscan.rules.model import (
@@ -136,7 +137,7 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
 
 
 def _named_by(pack: RulePack, view: CertView) -> bool:
-    """Whether a certificate :func:`publisher_evidence` reads (signers, lineage, present, recorded)
+    """Whether a certificate :func:`publisher_evidence` reads (verified keys, present, recorded)
     could carry the pack's publisher names (:class:`apkscan.rules.prefilter.Publishers`); False: it finds none."""
     could = publishers_of(pack).could
     return (any(could(c.subject_attrs) for c in view.verified_keys)
@@ -175,8 +176,8 @@ def _vendor_message(pack: RulePack, evidence: list[Evidence]) -> str:
         return (f"a known {pack.vendor} certificate is present, but nothing could be verified: "
                 "weak, never confirmed")
     if all(e.basis == "subject-present" and on_verified_key(e.field) for e in evidence):
-        return (f"a verified signer names {pack.vendor} as publisher, but its key is none of "
-                f"{pack.vendor}'s known keys (or the name is not a listed one, or not in O=): a claim")
+        return (f"{whose_key([e.field for e in evidence])} names {pack.vendor} as publisher, but its key is "
+                f"none of {pack.vendor}'s known keys (or the name is not a listed one, or not in O=): a claim")
     if all(e.basis == "subject-present" for e in evidence):
         return (f"a certificate naming {pack.vendor} as publisher is present but is not a "
                 "verified signer")
@@ -188,8 +189,9 @@ def _self_asserted(vendor: str | None, evidence: list[Evidence]) -> str:
     with no known key, Kaspersky) must say: the name is the signer's own word (review 65 M2)."""
     if not any(e.basis == "subject" for e in evidence):
         return ""
-    whose = ("the verified signer's" if any(e.basis == "subject" and e.field.startswith("signer.") for e in evidence)
-             else "a verified lineage node's (a key the app rotated away from)")
+    named = [e.field for e in evidence if e.basis == "subject"]
+    whose = ("the verified signer's" if any(key_kind(f) == "signer" for f in named)
+             else whose_key(named, possessive=True))
     return (f"{whose} O= is a listed {vendor} publisher name, which is self-asserted "
             f"(anyone can write it into a key); no {vendor} signing key is known, so the name stands in "
             "for one: strong, never confirmed")

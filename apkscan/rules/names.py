@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 
 from apkscan.apk.model import Certificate
+from apkscan.key_fields import key_kind
 from apkscan.rules.certview import CertView
 from apkscan.rules.index import KnownIndex
 from apkscan.rules.keys import is_known
@@ -35,15 +36,16 @@ def as_claim(e: Evidence, location: str | None = None) -> Evidence:
 
 
 def _claim_place(e: Evidence) -> str:
-    """Where a name taken as a claim sat: the signer or the lineage node, said so."""
-    if e.field.startswith("lineage["):
-        return f"{e.location}; its key is none of the vendor's known keys: the name is a claim"
-    return "verified signer whose key is none of the vendor's known keys: the name is a claim"
+    """Where a name taken as a claim sat: the signer, the lineage node or other verified signer, said so."""
+    if key_kind(e.field) == "signer":
+        return "verified signer whose key is none of the vendor's known keys: the name is a claim"
+    return f"{e.location}; its key is none of the vendor's known keys: the name is a claim"
 
 
 def name_evidence(patterns: list[NamePattern], view: CertView, which: str,
                    foreign: Callable[[Certificate], bool] = lambda c: False) -> list[Evidence]:
-    """Subject/issuer patterns on verified keys (signers, then lineage nodes); on a ``foreign``
+    """Subject/issuer patterns on verified keys (signers, lineage nodes, other verified signers:
+    :meth:`CertView.named_keys`); on a ``foreign``
     key (none of the vendor's known keys) the name is a claim (:func:`as_claim`)."""
     out: list[Evidence] = []
     keys = view.named_keys()
@@ -137,7 +139,8 @@ def _listed_name(pack: RulePack, value: str) -> tuple[str | None, bool]:
 def publisher_evidence(pack: RulePack, view: CertView,
                         foreign: Callable[[Certificate], bool] = lambda c: False,
                         own: Callable[[Certificate], bool] = lambda c: False) -> list[Evidence]:
-    """Publisher subject patterns and listed names on verified signers (``subject``; a claim,
+    """Publisher subject patterns and listed names on verified keys (:meth:`CertView.named_keys`:
+    ``subject``; a claim,
     ``subject-present``, on a ``foreign`` signer or for a name that only starts like a listed
     one), and on certificates present but not verified (``subject-present``, weak); a name in
     ``CN``/``OU`` of a certificate whose ``O=`` names no publisher, unless ``own`` (the

@@ -70,15 +70,15 @@ def certificates_present(schemes: dict[str, SchemeResult]) -> list[Certificate]:
     return list(seen.values())
 
 
-_SCHEME_LABEL = {"v1": "v1 JAR", "v2": "v2", "v3": "v3", "v31": "v3.1", "v4": "v4",
-                 "source_stamp": "source stamp"}
+SCHEME_LABEL = {"v1": "v1 JAR", "v2": "v2", "v3": "v3", "v31": "v3.1", "v4": "v4",
+                "source_stamp": "source stamp"}
 
 
 def sightings(schemes: dict[str, SchemeResult]) -> list[CertificateSighting]:
     """Every place a certificate sits, in scheme order, with whether that place verified."""
     out: list[CertificateSighting] = []
     for name, s in schemes.items():
-        label = _SCHEME_LABEL.get(name, name)
+        label = SCHEME_LABEL.get(name, name)
         for signer in s.signers:
             role = "stamp" if name == "source_stamp" else "signer"
             if signer.certificate is not None:
