@@ -38,7 +38,7 @@ def result_keys(rules: RuleSet, policies: list[Policy]) -> tuple[str, str]:
     # names are matched after NFKC and case folding: another Python's Unicode tables may match
     # differently, so a store shared between interpreters never serves the other's findings
     return (content_digest(rules) + code_digest("rules", "scan.py", "evaluate.py", "batch/results.py", "ranks.py",
-                                                 "ignorable.py")
+                                                 "ignorable.py", "key_fields.py")
             + ":unicode-" + unicodedata.unidata_version,
             content_digest(policies) + code_digest("policy", "ranks.py"))
 
