@@ -41,28 +41,20 @@ def _rows(db: Path, table: str) -> int:
         return c.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
 
-def test_mountinfo_lines_are_read_with_their_escapes():
-    text = ("22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
-            "42 27 7:0 / /media/USB\\040STICK rw,nosuid - fuseblk /dev/loop0 rw,user_id=0\n"
-            "50 22 0:45 / /srv rw master:2 opt:x - nfs4 host:/srv rw\n")
-    assert [(m.device, m.point, m.kind) for m in stat_read.mounts(text)] == [
-        ("254:0", "/", "ext4"), ("7:0", "/media/USB STICK", "fuseblk"), ("0:45", "/srv", "nfs4")]
-    assert stat_read.mounts(text)[1].options == "rw,user_id=0"
+MAGIC = {"fuse": 0x65735546, "exfat": 0x2011BAB0, "msdos": 0x4D44, "ntfs": 0x5346544E, "smb2": 0xFE534D42,
+         "nfs": 0x6969, "overlay": 0x794C7630, "unheard-of": 0x1234ABCD}
 
 
-def _declare(tmp_path: Path, monkeypatch, kind: str) -> None:
-    """This test's folder on a file system of type ``kind``, as /proc/self/mountinfo would say."""
-    dev = os.stat(tmp_path).st_dev
-    info = tmp_path / "mountinfo"
-    info.write_text(f"1 0 {os.major(dev)}:{os.minor(dev)} / / rw - {kind} /dev/x rw\n")
-    monkeypatch.setattr(stat_read, "MOUNTINFO", str(info))
-    stat_read.forget_mounts()
+def _as_if(monkeypatch, magic: int | None) -> None:
+    """Every file system answers statfs with ``magic``, as that file system would."""
+    monkeypatch.setattr(stat_read, "fs_magic", lambda target: magic)
+    stat_read.forget_file_systems()
     monkeypatch.setattr("apkscan.batch.store.RACY_NS", 0)
 
 
-@pytest.mark.parametrize("kind", ["fuseblk", "exfat", "vfat", "ntfs3", "cifs", "nfs4", "overlay", "unheard-of"])
+@pytest.mark.parametrize("kind", sorted(MAGIC))
 def test_a_file_system_without_ctime_gets_no_stat_key_and_no_lane_row(tmp_path, monkeypatch, kind):
-    _declare(tmp_path, monkeypatch, kind)
+    _as_if(monkeypatch, MAGIC[kind])
     folder = tmp_path / "in"
     folder.mkdir()
     shutil.copy(CLEAN, folder / "a.apk")
@@ -72,70 +64,43 @@ def test_a_file_system_without_ctime_gets_no_stat_key_and_no_lane_row(tmp_path, 
     assert _rows(db, "identities") == 1 and _rows(db, "stat_keys") == 0 and _rows(db, "known_lines") == 0
     custody = [x for x in again if x.get("type") == "input_file"]
     assert custody and all(x.get("hashed") == "this run" for x in custody), custody
-    stat_read.forget_mounts()
+    stat_read.forget_file_systems()
+
+
+def test_statfs_cannot_be_asked_gets_no_stat_key(tmp_path, monkeypatch):
+    _as_if(monkeypatch, None)  # not Linux, or libc refuses
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(CLEAN, folder / "a.apk")
+    db = tmp_path / "s.sqlite"
+    _scan(folder, db, tmp_path / "1.jsonl")
+    assert _rows(db, "stat_keys") == 0
+    stat_read.forget_file_systems()
 
 
 def test_a_file_system_keeping_ctime_still_gets_its_stat_keys(tmp_path, monkeypatch):
-    _declare(tmp_path, monkeypatch, "ext4")
+    monkeypatch.setattr("apkscan.batch.store.RACY_NS", 0)
+    assert stat_read.fs_magic(str(tmp_path)) in stat_read.CTIME_KEPT  # this machine's /tmp: ext4 or tmpfs
     folder = tmp_path / "in"
     folder.mkdir()
     shutil.copy(CLEAN, folder / "a.apk")
     db = tmp_path / "s.sqlite"
     _scan(folder, db, tmp_path / "1.jsonl")
     assert _rows(db, "stat_keys") == 1
-    stat_read.forget_mounts()
 
 
-def _table(tmp_path: Path, monkeypatch, lines: list[str]) -> None:
-    info = tmp_path / "mountinfo"
-    info.write_text("".join(f"{i + 1} 0 {line}\n" for i, line in enumerate(lines)))
-    monkeypatch.setattr(stat_read, "MOUNTINFO", str(info))
-    stat_read.forget_mounts()
-
-
-@pytest.mark.parametrize("layer_kind, kept", [("ext4", True), ("fuseblk", False), ("vfat", False)])
-def test_an_overlay_counts_only_when_its_layers_keep_ctime(tmp_path, monkeypatch, layer_kind, kept):
-    """Review 75 F2: an overlay over exFAT reports the lower file's ctime, which follows mtime."""
-    lower, upper = tmp_path / "lower", tmp_path / "upper"
-    lower.mkdir(), upper.mkdir()
-    dev = os.stat(lower).st_dev
-    _table(tmp_path, monkeypatch, [f"{os.major(dev)}:{os.minor(dev)} / / rw - {layer_kind} /dev/x rw",
-                                   f"0:999 / /merged rw - overlay overlay rw,lowerdir={lower},upperdir={upper},"
-                                   f"workdir={tmp_path}"])
-    assert stat_read.keeps_ctime(os.makedev(0, 999), "/merged/a.apk") is kept
-    stat_read.forget_mounts()
-
-
-def test_an_overlay_whose_layers_are_out_of_sight_is_the_runtimes(tmp_path, monkeypatch):
-    """A container's root: its layers are paths of the host, not of this mount namespace."""
-    _table(tmp_path, monkeypatch, ["0:999 / / rw - overlay overlay rw,lowerdir=/nonexistent/l1:/nonexistent/l2,"
-                                   "upperdir=/nonexistent/u,workdir=/nonexistent/w"])
-    assert stat_read.keeps_ctime(os.makedev(0, 999), "/tmp/a.apk")
-    stat_read.forget_mounts()
-
-
-@pytest.mark.parametrize("host, kept", [("btrfs", True), ("ext4", False), ("overlay", False)])
-def test_a_device_in_no_line_is_trusted_only_under_btrfs(tmp_path, monkeypatch, host, kept):
-    """A btrfs subvolume has a device of its own that no line names; any other unnamed device (an
-    overlay's file from a lower layer on another file system) fails closed."""
-    _table(tmp_path, monkeypatch, [f"0:50 / /data rw - {host} /dev/x rw,lowerdir={tmp_path}"])
-    assert stat_read.keeps_ctime(os.makedev(0, 77), "/data/sub/a.apk") is kept
-    stat_read.forget_mounts()
-
-
-def test_mountinfo_is_read_once_for_many_files(tmp_path, monkeypatch):
-    """Review 75 F7: it was read and parsed again for every file (5 ms a file on a host with
-    3,000 mounts)."""
-    _declare(tmp_path, monkeypatch, "ext4")
-    reads = []
-    real_open = open
-    monkeypatch.setattr("builtins.open", lambda f, *a, **k: reads.append(f) or real_open(f, *a, **k))
+def test_statfs_is_asked_once_per_device(tmp_path, monkeypatch):
+    """Review 75 F7: the file system was looked up again for every file."""
+    asked = []
+    real = stat_read.fs_magic
+    monkeypatch.setattr(stat_read, "fs_magic", lambda target: asked.append(target) or real(target))
+    stat_read.forget_file_systems()
     for i in range(50):
         p = tmp_path / f"{i}.apk"
         p.write_bytes(b"x")
         stat_read.located(str(p))
-    assert reads.count(stat_read.MOUNTINFO) == 1
-    stat_read.forget_mounts()
+    assert len(asked) == 1
+    stat_read.forget_file_systems()
 
 
 # --- the attack on a real exFAT file system (root, a loop device, exfat-fuse: skipped otherwise) ---
@@ -161,12 +126,12 @@ def exfat(tmp_path):
     try:
         if subprocess.run(["mount.exfat-fuse", dev, str(point)], capture_output=True).returncode:
             pytest.skip("exfat-fuse could not mount")
-        stat_read.forget_mounts()
+        stat_read.forget_file_systems()
         yield point
     finally:
         subprocess.run(["umount", str(point)], capture_output=True)
         subprocess.run(["losetup", "-d", dev], capture_output=True)
-        stat_read.forget_mounts()
+        stat_read.forget_file_systems()
 
 
 def test_a_same_size_rewrite_with_its_mtime_set_back_on_exfat_is_read_again(exfat, tmp_path, monkeypatch):
@@ -205,12 +170,12 @@ def overlay_on_exfat(exfat, tmp_path):
     if subprocess.run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={exfat},upperdir={upper},workdir={work}",
                        str(merged)], capture_output=True).returncode:
         pytest.skip("cannot mount an overlay here")
-    stat_read.forget_mounts()
+    stat_read.forget_file_systems()
     try:
         yield merged
     finally:
         subprocess.run(["umount", str(merged)], capture_output=True)
-        stat_read.forget_mounts()
+        stat_read.forget_file_systems()
 
 
 def test_an_overlay_over_exfat_is_read_again_after_a_rewrite_below_it(overlay_on_exfat, exfat, tmp_path, monkeypatch):
@@ -229,3 +194,35 @@ def test_an_overlay_over_exfat_is_read_again_after_a_rewrite_below_it(overlay_on
     verdicts = [[x.get("package"), x.get("verdict")] for x in (first, rescan) for x in x if x.get("type") == "app"]
     assert verdicts == [["com.example.clean", "allowed"], ["com.tencent.mm", verdicts[1][1]]], verdicts
     assert verdicts[1][1] != "allowed"
+
+
+def test_an_overlay_with_metacopy_is_read_again_after_its_lower_file_changes(tmp_path, monkeypatch):
+    """Review 76 F1: with ``metacopy=on`` the stat is the upper copy's and the data the lower file's,
+    every layer on ext4: a plain write to the lower file left the stat as it was."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount an overlay")
+    monkeypatch.setattr("apkscan.batch.store.RACY_NS", 0)
+    low, up, wk, merged = (tmp_path / n for n in ("low", "up", "wk", "merged"))
+    for d in (low, up, wk, merged):
+        d.mkdir()
+    (low / "in").mkdir()
+    shutil.copy(CLEAN, low / "in" / "app.apk")
+    if subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                       f"lowerdir={low},upperdir={up},workdir={wk},metacopy=on,redirect_dir=on", str(merged)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount an overlay with metacopy here")
+    stat_read.forget_file_systems()
+    try:
+        os.chmod(merged / "in" / "app.apk", 0o640)  # metadata copied up, data left below
+        db = tmp_path / "s.sqlite"
+        first = _scan(merged / "in", db, tmp_path / "1.jsonl")
+        assert _rows(db, "stat_keys") == 0  # an overlay keeps none
+        before = store.stat_of(os.stat(merged / "in" / "app.apk"))
+        (low / "in" / "app.apk").write_bytes(WECHAT.read_bytes())
+        assert store.stat_of(os.stat(merged / "in" / "app.apk")) == before  # the overlay's stat cannot tell
+        rescan = _scan(merged / "in", db, tmp_path / "2.jsonl")
+        apps = [(x.get("package"), x.get("verdict")) for x in (*first, *rescan) if x.get("type") == "app"]
+        assert apps[0] == ("com.example.clean", "allowed") and apps[1][0] == "com.tencent.mm", apps
+    finally:
+        subprocess.run(["umount", str(merged)], capture_output=True)
+        stat_read.forget_file_systems()

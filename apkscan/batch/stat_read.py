@@ -25,7 +25,7 @@ run's result, and no stat key is stored. Nothing else changes.
 from __future__ import annotations
 
 import os
-import re
+import sys
 import time
 from dataclasses import dataclass
 from stat import S_ISLNK
@@ -47,139 +47,86 @@ def _fd_folder() -> str | None:
 FD_FOLDER = _fd_folder()
 
 
-# File systems whose ctime the kernel sets on every change and nobody can set back. On any other
-# (exFAT, FAT, NTFS and every FUSE file system: fuseblk; SMB; NFS, whose ctime is the server's file
-# system's, whatever that is; or a type not known here) ctime may follow mtime, which anyone can set
-# back (review 74 F3: on exFAT a same-size rewrite with its mtime restored kept its stat, inode and
-# all, and the store served the clean app's identity for WeChat): no stat key is stored or asked
-# there, each file is hashed and found by SHA-256. An overlay counts only when every layer it is
-# made of does (review 75 F2: an overlay over exFAT reports the lower file's ctime).
-CTIME_KEPT = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "ramfs", "zfs", "f2fs",
-                        "jfs", "reiserfs", "bcachefs", "nilfs2", "ceph", "gfs2", "ocfs2"})
-MOUNTINFO = "/proc/self/mountinfo"
+# File systems whose ctime the kernel sets on every change and nobody can set back, by the magic
+# number statfs(2) gives (the file system of the file itself, in whatever mount namespace or
+# container it sits: review 76 F4). On any other ctime may follow mtime, which anyone can set back:
+# exFAT, FAT, NTFS and every FUSE file system (review 74 F3: on exFAT a same-size rewrite with its
+# mtime restored kept its stat, inode and all, and the store served the clean app for WeChat); SMB
+# and NFS, whose ctime is the server's file system's; and overlayfs, whose stat may be one layer's
+# and data another's (metacopy: review 76 F1; over exFAT: review 75 F2). There no stat key is
+# stored or asked: each file is hashed and found by its SHA-256.
+CTIME_KEPT = {
+    0xEF53: "ext2/3/4", 0x58465342: "xfs", 0x9123683E: "btrfs", 0x01021994: "tmpfs",
+    0x858458F6: "ramfs", 0x2FC12FC1: "zfs", 0xF2F52010: "f2fs", 0x3153464A: "jfs",
+    0x52654973: "reiserfs", 0xCA451A4E: "bcachefs", 0x3434: "nilfs2", 0x00C36400: "ceph",
+    0x01161970: "gfs2", 0x7461636F: "ocfs2",
+}
 
 
 class NoChangeTime(OSError):
     """The file's file system keeps no change time the stat key can rely on (:data:`CTIME_KEPT`)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Mount:
-    """One line of mountinfo: device (``major:minor``), mount point, type, super options."""
+def _statfs():
+    """libc's ``statfs``/``fstatfs`` (Linux: ``f_type`` is the struct's first field, a C long);
+    None elsewhere, where no stat key is kept."""
+    import sys
 
-    device: str
-    point: str
-    kind: str
-    options: str
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import ctypes.util
 
-
-def _unescape(field: str) -> str:
-    """A mountinfo path field: spaces, tabs, newlines and backslashes written as octal escapes."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
-
-
-def mounts(text: str) -> list[Mount]:
-    """The mounts of a mountinfo text, in its order."""
-    out = []
-    for line in text.splitlines():
-        fields = line.split()
-        if "-" in fields[6:]:
-            dash = fields.index("-", 6)
-            if dash + 1 < len(fields):
-                out.append(Mount(fields[2], _unescape(fields[4]), fields[dash + 1],
-                                 fields[dash + 3] if dash + 3 < len(fields) else ""))
-    return out
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.statfs, libc.fstatfs, ctypes.create_string_buffer(256), ctypes.sizeof(ctypes.c_long)
+    except (OSError, AttributeError):
+        return None
 
 
-class _Table:
-    """The mount table, read once per process and again only when a device is in no line (a mount
-    made since): a stat key costs one dict look-up, not a read of mountinfo (review 75 F7)."""
+_LIBC: list[Any] = []  # [the _statfs() answer], made once
 
-    def __init__(self) -> None:
-        self.by_device: dict[str, Mount] | None = None
-        self.all: list[Mount] = []
-        self.kept: dict[str, bool] = {}  # device -> whether it keeps ctime
 
-    def read(self) -> bool:
+def fs_magic(target: str | int) -> int | None:
+    """The file system magic number of a path or an open descriptor (None: cannot be asked)."""
+    if not _LIBC:
+        _LIBC.append(_statfs())
+    if _LIBC[0] is None:
+        return None
+    by_path, by_fd, buf, width = _LIBC[0]
+    rc = by_fd(target, buf) if isinstance(target, int) else by_path(os.fsencode(target), buf)
+    return int.from_bytes(buf.raw[:width], sys.byteorder, signed=True) & 0xFFFFFFFF if rc == 0 else None
+
+
+_KEPT: dict[int, bool] = {}  # st_dev -> its file system keeps ctime (asked once per device)
+
+
+def keeps_ctime(dev: int, path: str) -> bool:
+    """Whether the file system of ``path`` (whose stat gave device ``dev``) keeps a ctime the kernel
+    sets; asked once per device. Answered only when ``path`` is still on ``dev`` after asking (a
+    path swapped meanwhile answers nothing: not kept, this time)."""
+    kept = _KEPT.get(dev)
+    if kept is None:
+        magic = fs_magic(path)
         try:
-            with open(MOUNTINFO, encoding="utf-8", errors="surrogateescape") as f:
-                self.all = mounts(f.read())
+            same = os.stat(path).st_dev == dev
         except OSError:
-            self.all = []
+            same = False
+        kept = magic in CTIME_KEPT
+        if not same:
             return False
-        self.by_device = {}
-        for m in self.all:
-            self.by_device[m.device] = m  # the last line of a device: the mount on top
-        self.kept.clear()
-        return True
-
-    def find(self, dev: int) -> Mount | None:
-        number = f"{os.major(dev)}:{os.minor(dev)}"
-        if self.by_device is None or number not in self.by_device:
-            if not self.read():
-                return None
-        return (self.by_device or {}).get(number)
-
-    def under(self, where: str) -> Mount | None:
-        """The mount whose point is the longest prefix of ``where``."""
-        best = None
-        for m in self.all:
-            if where == m.point or where.startswith(m.point.rstrip("/") + "/"):
-                if best is None or len(m.point) >= len(best.point):
-                    best = m
-        return best
-
-
-_TABLE = _Table()
-
-
-def keeps_ctime(dev: int, where: str, depth: int = 0) -> bool:
-    """Whether the file system of device ``dev`` (a file at real path ``where``) keeps a ctime the
-    kernel sets. A device in no mountinfo line fails closed, but for a btrfs subvolume (its own
-    device, under a btrfs mount); an overlay counts when every layer of it does; no mountinfo
-    (not Linux): not."""
-    number = f"{os.major(dev)}:{os.minor(dev)}"
-    if number in _TABLE.kept:
-        return _TABLE.kept[number]
-    mount = _TABLE.find(dev)
-    if mount is None:
-        host = _TABLE.under(where)
-        kept = host is not None and host.kind == "btrfs"
-    elif mount.kind == "overlay":
-        kept = depth < 4 and _layers_kept(mount, depth)
-    else:
-        kept = mount.kind in CTIME_KEPT
-    _TABLE.kept[number] = kept
+        _KEPT[dev] = kept
     return kept
 
 
-def _layers_kept(mount: Mount, depth: int) -> bool:
-    """Every ``lowerdir``/``upperdir`` of an overlay that this process can see on a file system that
-    keeps ctime. A layer it cannot see (a container's root: its layers are the runtime's, on the
-    host, where overlay2 needs ext4, XFS or Btrfs) is taken for the runtime's storage."""
-    layers = []
-    for option in re.split(r"(?<!\\),", mount.options):
-        name, _, value = option.partition("=")
-        if name in ("lowerdir", "upperdir", "lowerdir+"):
-            layers += [x.replace("\\:", ":").replace("\\,", ",") for x in re.split(r"(?<!\\):", value) if x]
-    if not layers:
-        return False
-    for layer in layers:
-        try:
-            st = os.stat(layer)
-        except FileNotFoundError:
-            continue  # not in this mount namespace
-        except OSError:
-            return False
-        if not keeps_ctime(st.st_dev, os.path.realpath(layer), depth + 1):
-            return False
-    return True
+def fd_keeps_ctime(fd: int) -> bool:
+    """The same for the descriptor that was read (the stat key stored is this file's)."""
+    return fs_magic(fd) in CTIME_KEPT
 
 
-def forget_mounts() -> None:
-    """Read mountinfo again at the next look-up (tests; a long-lived process after remounts)."""
-    _TABLE.by_device, _TABLE.all = None, []
-    _TABLE.kept.clear()
+def forget_file_systems() -> None:
+    """Ask again (tests; a long-lived process after remounts reusing a device number)."""
+    _KEPT.clear()
 
 
 def path_key(path: str) -> str | bytes:
@@ -290,11 +237,12 @@ class Reading:
         return {"idsig": FoundBeside(beside) if found else False}
 
     def proven(self) -> Any:
-        """The key, when the descriptor read had the key's stat before and after and the stat was
-        not racy when taken; None otherwise (store no stat key)."""
+        """The key, when the descriptor read had the key's stat before and after, the stat was
+        not racy when taken and the file's own file system keeps ctime (asked of the descriptor);
+        None otherwise (store no stat key)."""
         from apkscan.batch.store import racy
 
-        if not self.same or self.key is None or racy(self.key[1], self.at):
+        if not self.same or self.key is None or racy(self.key[1], self.at) or not fd_keeps_ctime(self.fd):
             return None
         try:
             return self.key if stat_of(os.fstat(self.fd)) == tuple(self.key[1]) else None
