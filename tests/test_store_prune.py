@@ -159,3 +159,50 @@ def test_a_run_without_jsonl_notes_its_keys_and_prunes_too(tmp_path):
                         (time.time() - 600,)).fetchone()[0]
         pruned = c.execute("SELECT last_used FROM used_keys WHERE kind = 'pruned'").fetchone()[0]
     assert fresh == 1 and old == 0 and pruned > time.time() - 600
+
+
+def _stale_rule_set(db: Path, copies: int) -> int:
+    """``copies`` fake rule sets' findings per identity, unused for 40 days: rows a prune deletes."""
+    with closing(sqlite3.connect(db)) as c, c:
+        for i in range(copies):
+            c.execute("INSERT INTO used_keys VALUES ('rules', ?, ?)", (f"stale-{i}", time.time() - 40 * DAY))
+            c.execute("INSERT INTO matches SELECT sha256, parser, options, ?, findings, seal FROM matches "
+                      "WHERE rules NOT LIKE 'stale-%'", (f"stale-{i}",))
+        return c.execute("SELECT COUNT(*) FROM matches WHERE rules LIKE 'stale-%'").fetchone()[0]
+
+
+def test_a_prune_deletes_in_short_transactions_and_notes_its_attempt_first(tmp_path, monkeypatch):
+    """Review 76 F5, F7: one transaction over a big store held the lock for 17 s, and a prune that
+    failed (a full disk) was tried again at the end of every run."""
+    d, db = _folder(tmp_path), tmp_path / "s.sqlite"
+    _scan(d, db, tmp_path / "a.jsonl")
+    stale = _stale_rule_set(db, 10)
+    monkeypatch.setattr(store_prune, "CHUNK", 7)
+    statements: list[str] = []
+    with closing(store.connect(str(db))) as conn:
+        conn.set_trace_callback(statements.append)
+        assert store_prune.prune(conn, budget=0.0)["matches"] == 0  # out of time at once: noted, nothing done
+        assert not store_prune.due(conn, time.time())
+        gone = store_prune.prune(conn, budget=60.0)
+    assert gone["matches"] == stale > 7
+    deletes = [s for s in statements if s.startswith("DELETE FROM matches")]
+    assert len(deletes) == -(-stale // 7)  # one short statement (its own transaction) per chunk
+    assert not any(s.startswith("BEGIN") for s in statements)
+    assert _count(db, "SELECT COUNT(*) FROM matches WHERE rules LIKE 'stale-%'") == 0
+
+
+def test_ctrl_c_during_a_prune_keeps_the_reports_and_the_exit_code(tmp_path, monkeypatch):
+    """Review 76 F6: the prune ran inside the run's end, before the reports: Ctrl-C there lost them."""
+    d, db = _folder(tmp_path), tmp_path / "s.sqlite"
+    _scan(d, db, tmp_path / "a.jsonl")
+    _age(db, "pruned", 2)
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store_prune, "prune", interrupted)
+    res = CliRunner().invoke(main, ["scan", str(d), "--store", str(db), "--jobs", "1", "-q", "--json",
+                                    str(tmp_path / "r.json")])
+    store.close_connections()
+    assert res.exit_code == 1, res.output  # the banned apps, as always; not 130
+    assert json.loads((tmp_path / "r.json").read_text())["interrupted"] is False

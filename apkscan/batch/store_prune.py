@@ -19,17 +19,20 @@ KEEP_DAYS = 30
 EVERY = 24 * 3600.0  # pruned at most this often
 RUNS_KEPT_DAYS = 365
 
-# (table, key column, kind of key in used_keys): rows under a key unused for KEEP_DAYS go
-_BY_KEY = [(t, "parser", "parser") for t in ("identities", "match_facts", "matches", "decisions", "known_lines")]
-_BY_KEY += [(t, "rules", "rules") for t in ("matches", "decisions", "known_lines")]
-_BY_KEY += [(t, "policies", "policies") for t in ("decisions", "known_lines")]
+CHUNK = 500  # rows deleted per transaction: another run waits one chunk (SQLite's oldest limit: 999 parameters)
+BUDGET = 2.0  # seconds of pruning per run at most; what is left waits for the next prune
 
+# (table, the condition of a row to delete): rows under a key no run used for KEEP_DAYS, then orphans
+_FRESH = "(SELECT key FROM used_keys WHERE kind = '{kind}' AND last_used >= :cut)"
+_STEPS = [(t, f"parser NOT IN {_FRESH.format(kind='parser')}")
+          for t in ("identities", "match_facts", "matches", "decisions", "known_lines")]
+_STEPS += [(t, f"rules NOT IN {_FRESH.format(kind='rules')}") for t in ("matches", "decisions", "known_lines")]
+_STEPS += [(t, f"policies NOT IN {_FRESH.format(kind='policies')}") for t in ("decisions", "known_lines")]
 # what an identity leaves behind once it is gone
-_ORPHANS = [
-    "DELETE FROM {t} WHERE NOT EXISTS (SELECT 1 FROM identities i WHERE i.sha256 = {t}.sha256 "
-    "AND i.parser = {t}.parser AND i.options = {t}.options)".format(t=t)
-    for t in ("match_facts", "matches", "decisions")
-] + ["DELETE FROM stat_keys WHERE NOT EXISTS (SELECT 1 FROM identities i WHERE i.sha256 = stat_keys.sha256)"]
+_STEPS += [(t, f"NOT EXISTS (SELECT 1 FROM identities i WHERE i.sha256 = {t}.sha256 AND i.parser = {t}.parser "
+               f"AND i.options = {t}.options)") for t in ("match_facts", "matches", "decisions")]
+_STEPS += [("stat_keys", "NOT EXISTS (SELECT 1 FROM identities i WHERE i.sha256 = stat_keys.sha256)"),
+           ("runs", "started_at < :old_runs")]
 
 
 def record_use(conn: sqlite3.Connection, parser: str, rules: str | None, policies: str | None,
@@ -42,43 +45,38 @@ def record_use(conn: sqlite3.Connection, parser: str, rules: str | None, policie
 
 def due(conn: sqlite3.Connection, now: float) -> bool:
     row = conn.execute("SELECT last_used FROM used_keys WHERE kind = 'pruned' AND key = ''").fetchone()
-    return row is None or now - row[0] >= EVERY
+    return row is None or not 0 <= now - row[0] < EVERY  # a marker in the future (a clock set back): due
 
 
-def prune(conn: sqlite3.Connection, now: float | None = None) -> dict[str, int]:
-    """Delete rows under keys unused for KEEP_DAYS days and what they leave behind, in one
-    transaction; rows deleted per table."""
+def prune(conn: sqlite3.Connection, now: float | None = None, budget: float = BUDGET) -> dict[str, int]:
+    """Delete rows under keys unused for KEEP_DAYS days and what they leave behind, CHUNK rows a
+    transaction, for ``budget`` seconds at most; rows deleted per table. The attempt is noted first:
+    a prune that fails (a full disk) or runs out of time is not tried again before EVERY has passed
+    (review 76 F5, F7: one transaction over the whole store held the lock for 17 s on 300,000 rows
+    and, failing on a full disk, was tried again at the end of every run)."""
     now = time.time() if now is None else now
-    cut = now - KEEP_DAYS * 86400
-    gone: dict[str, int] = {}
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for table, column, kind in _BY_KEY:
-            n = conn.execute(f"DELETE FROM {table} WHERE {column} NOT IN (SELECT key FROM used_keys "
-                             "WHERE kind = ? AND last_used >= ?)", (kind, cut)).rowcount
-            gone[table] = gone.get(table, 0) + n
-        for sql in _ORPHANS:
-            table = sql.split()[2]
-            gone[table] = gone.get(table, 0) + conn.execute(sql).rowcount
-        gone["runs"] = conn.execute("DELETE FROM runs WHERE started_at < ?",
-                                    (now - RUNS_KEPT_DAYS * 86400,)).rowcount
-        conn.execute("DELETE FROM used_keys WHERE kind <> 'pruned' AND last_used < ?", (cut,))
-        conn.execute("INSERT OR REPLACE INTO used_keys VALUES ('pruned', '', ?)", (now,))
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-        raise
+    conn.execute("INSERT OR REPLACE INTO used_keys VALUES ('pruned', '', ?)", (now,))
+    args = {"cut": now - KEEP_DAYS * 86400, "old_runs": now - RUNS_KEPT_DAYS * 86400}
+    stop = time.monotonic() + budget
+    gone = {table: 0 for table, _ in _STEPS}
+    for table, condition in _STEPS:
+        last = -1
+        while time.monotonic() < stop:
+            ids = [r[0] for r in conn.execute(f"SELECT rowid FROM {table} WHERE rowid > :last AND {condition} "
+                                              f"ORDER BY rowid LIMIT {CHUNK}", {**args, "last": last})]
+            if not ids:
+                break
+            last = ids[-1]
+            conn.execute(f"DELETE FROM {table} WHERE rowid IN ({','.join('?' * len(ids))})", ids)
+            gone[table] += len(ids)
+    conn.execute("DELETE FROM used_keys WHERE kind <> 'pruned' AND last_used < ?", (args["cut"],))
     return gone
 
 
 def after_run(path: str, key: tuple[str, ...] | None) -> None:
-    """At the end of a run with the store: record the run's keys (``key``: parser, options, rules,
-    policies, ...), and prune when a day has passed since the last time. The store is a cache: any
-    failure here is ignored (the rows stay until a later run)."""
+    """After a run with the store (its reports written): record the run's keys (``key``: parser,
+    options, rules, policies), and prune when a day has passed since the last time. The store is a
+    cache: a failure, or Ctrl-C, only stops the pruning (the rows stay until a later prune)."""
     from apkscan.batch import store
 
     conn = store.connection(path)
@@ -92,5 +90,7 @@ def after_run(path: str, key: tuple[str, ...] | None) -> None:
             record_use(conn, key[0], key[2], key[3], now)
         if due(conn, now):
             prune(conn, now)
-    except sqlite3.Error:
+    except (sqlite3.Error, KeyboardInterrupt):
         pass
+    finally:
+        store.close_connections()  # the WAL folded back: the .sqlite file alone holds the store

@@ -101,7 +101,6 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
         _known_files(run, opts, walk, writer, stream_only)
         run._finish.append(writer.finish)
         run._finish.append(lambda _result: setattr(run, "stream_failure", writer.failure))
-    run._finish.append(lambda result: _prune(run.store, result.store_keys))  # last: after the lane's rows
     run.runner, close = _runner(opts, walk, run.store)
     try:
         yield run
@@ -190,13 +189,14 @@ def _end_run(path: str, rid: str, started: float, interrupted: bool) -> None:
         conn.close()
 
 
-def _prune(path: str | None, keys: tuple[str, ...] | None) -> None:
+def note_and_prune(run: BatchRun, result: Any) -> None:
     """Note the keys the run used and prune the store when due (:mod:`apkscan.batch.store_prune`),
-    with or without ``--jsonl``; after the lane's rows are written (the finishers run in order)."""
-    if path:
+    with or without ``--jsonl``: called once the reports are written (review 76 F5, F6: a prune
+    inside the run's end delayed them, and Ctrl-C there lost them)."""
+    if run.store:
         from apkscan.batch.store_prune import after_run
 
-        after_run(path, keys)
+        after_run(run.store, result.store_keys)
 
 
 def _result_options(opts: dict) -> dict[str, Any]:

@@ -26,7 +26,8 @@ from apkscan.cli.common import (
     typed_document,
     write_reports,
 )
-from apkscan.cli.batch_opts import batch_options, batch_run, checked_jsonl, local_inputs, sources, worker_memory
+from apkscan.cli.batch_opts import (batch_options, batch_run, checked_jsonl, local_inputs, note_and_prune, sources,
+                                     worker_memory)
 from apkscan.cli.passwords import password_provider
 from apkscan.cli.tmp_dir import check_temp, made_tmp_dir
 from apkscan.cli.usage import Conflict, OutputRefused
@@ -146,6 +147,8 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     if result.interrupted:
         click.echo(f"interrupted: {len(result.apps) + len(result.errors)} inputs finished; "
                    "reports cover only those and are marked interrupted", err=True)
+    else:
+        note_and_prune(run, result)
     finish(result.exit_code(fail_on),
            ExitCode.REPORT_FAILED if failed else ExitCode.OK,
            ExitCode.INTERRUPTED if result.interrupted else ExitCode.OK)
