@@ -274,7 +274,8 @@ def write_all(conn: sqlite3.Connection, rows: list[tuple[str, Any]]) -> None:
             _STALLED.add(id(conn))
             notice(warning("STORE_UNAVAILABLE", f"still locked by another process after {BUSY_MS // 1000} s "
                            f"({exc}): this run stores nothing more in it (results are not affected)"))
-        elif isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+        elif isinstance(exc, sqlite3.OperationalError) and ("full" in str(exc) or "I/O error" in str(exc)):
+            # a full disk (a full tmpfs says "disk I/O error"): one warning, not a failed write per input
             _STALLED.add(id(conn))
             notice(warning("STORE_UNAVAILABLE", f"{exc}: this run stores nothing more in it (results are not affected)"))
 
