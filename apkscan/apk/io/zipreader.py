@@ -22,17 +22,13 @@ from dataclasses import dataclass, field
 from apkscan.apk.io.java_utf8 import ERRORS as JAVA_UTF8
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.inflate import EntryInflater
+from apkscan.apk.io.zip_entry import CD_HEADER, CD_SIG, METHOD_DEFLATED, METHOD_STORED, ZipEntry
 from apkscan.apk.io.zip_ends import EOCD_MIN, _find_eocd, _zip64_extra, classic_values, zip64_record
 from apkscan.issues import ApkFormatError, Issue, LimitExceeded, tamper
 
 EOCD_SIG = 0x06054B50
-CD_SIG = 0x02014B50
 LFH_SIG = 0x04034B50
-CD_HEADER = 46
 LFH_HEADER = 30
-
-METHOD_STORED = 0
-METHOD_DEFLATED = 8
 
 MAX_CD_SIZE = 64 << 20  # a central directory larger than this is hostile, not an app
 _CD_RECORD = struct.Struct("<IHHHHHHIIIHHHHHII")
@@ -40,51 +36,6 @@ CD_WINDOW = 1 << 20  # the central directory is parsed this much at a time (a re
 MAX_ENTRIES = 200_000
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 MAX_TAMPER_PER_KIND = 20  # keep reports readable for archives with 100k lying headers
-
-
-@dataclass(slots=True)
-class ZipEntry:
-    """One central-directory record: the values Android trusts."""
-
-    index: int
-    name: str  # UTF-8, undecodable bytes replaced, as apksig decodes names
-    raw_name: bytes | None  # the name's bytes; None when ASCII (``name`` is then the same bytes)
-    method: int
-    flags: int
-    crc32: int
-    compressed_size: int
-    uncompressed_size: int
-    local_header_offset: int
-    cd_record_offset: int
-    raw_sizes: tuple[int, int] | None = None  # the record's own 32-bit (compressed, uncompressed) fields
-    raw_offset: int | None = None  # its own 32-bit local-header offset (a ZIP64 extra may replace it)
-    _data_delta: int | None = field(default=None, repr=False)  # data offset - local header offset: a small int, not one more object
-    _local_refusal: ApkFormatError | None = field(default=None, repr=False)  # see LocalHeader.refusal
-
-    @property
-    def name_bytes(self) -> bytes:
-        """The name as the central directory holds it (an ASCII name is not kept twice: 65,000
-        entries with long names held 15 MB of copies)."""
-        return self.name.encode("ascii") if self.raw_name is None else self.raw_name
-
-    @property
-    def name_size(self) -> int:
-        """The name's length in bytes, without encoding it."""
-        return len(self.name) if self.raw_name is None else len(self.raw_name)
-
-    @property
-    def is_directory(self) -> bool:
-        return self.name.endswith("/")
-
-    @property
-    def compressed(self) -> bool:
-        """apksig and Android inflate every entry whose method is not STORED."""
-        return self.method != METHOD_STORED
-
-    @property
-    def stored_size(self) -> int:
-        """Bytes the entry occupies in the file (CD sizes, as Android uses them)."""
-        return self.compressed_size if self.compressed else self.uncompressed_size
 
 
 @dataclass(frozen=True, slots=True)
