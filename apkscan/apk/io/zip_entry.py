@@ -1,5 +1,5 @@
 """One central-directory record, as Android and apksig trust it (:mod:`apkscan.apk.io.zipreader`
-parses them)."""
+parses them; :mod:`apkscan.apk.io.zip_trailing` the records past the EOCD's count)."""
 
 from __future__ import annotations
 

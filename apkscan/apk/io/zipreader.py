@@ -23,6 +23,7 @@ from apkscan.apk.io.java_utf8 import ERRORS as JAVA_UTF8
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.inflate import EntryInflater
 from apkscan.apk.io.zip_entry import CD_HEADER, CD_SIG, METHOD_DEFLATED, METHOD_STORED, ZipEntry
+from apkscan.apk.io.zip_trailing import TrailingEntry, read_trailing
 from apkscan.apk.io.zip_ends import EOCD_MIN, _find_eocd, _zip64_extra, classic_values, zip64_record
 from apkscan.issues import ApkFormatError, Issue, LimitExceeded, tamper
 
@@ -71,6 +72,7 @@ class ZipArchive:
     _tamper_counts: dict[str, int] = field(default_factory=dict, repr=False)
     odd_names: list[ZipEntry] = field(default_factory=list)  # TAMPER_SUSPICIOUS_ENTRY_NAME records (a NUL, invalid UTF-8: readers differ on them)
     limits_hit: list[Issue] = field(default_factory=list)  # caps that stopped a reader whose failure would read as a verdict
+    trailing: list[TrailingEntry] = field(default_factory=list)  # records past the EOCD's count: no entries (zip_trailing)
 
     def note_limit(self, issue: Issue) -> None:
         """Keep a cap the signature verifier hit, for ``identify`` to list as an input error."""
@@ -122,36 +124,45 @@ class ZipArchive:
 
     def _parse_cd(self, count: int) -> None:
         """Every record, read a window of the central directory at a time (it may be 64 MB:
-        held whole, 65,000 long names took 15 MB more at the peak than their entries)."""
-        size, window, base, pos = self.cd_size, b"", 0, 0  # window: the CD's bytes from ``base``
+        held whole, 65,000 long names took 15 MB more at the peak than their entries). Records
+        past the count (the CD's size holds more) are read apart: :mod:`apkscan.apk.io.zip_trailing`."""
+        at = (b"", 0, 0)  # the window (the CD's bytes from base), its base, the next record's position
         for index in range(count):
-            if pos + CD_HEADER > size:
-                raise ApkFormatError("ZIP_CD_TRUNCATED", f"central directory ends after {index} of {count} records")
-            if pos + CD_HEADER > base + len(window):
-                window, base = self._cd_window(pos, CD_HEADER), pos
-            (sig, _vm, _vn, flags, method, _t, _d, crc, csize, usize, nlen, xlen, clen, _ds, _ia, _ea, lho) = _CD_RECORD.unpack_from(window, pos - base)
-            if sig != CD_SIG:
-                raise ApkFormatError("ZIP_CD_BAD_SIGNATURE", f"central directory record {index} at offset {self.cd_offset + pos} has a bad signature")
-            end = pos + CD_HEADER + nlen + xlen + clen
-            if end > size:
-                raise ApkFormatError("ZIP_CD_TRUNCATED", f"central directory record {index} runs past the central directory")
-            if end > base + len(window):
-                window, base = self._cd_window(pos, end - pos), pos
-            at = pos - base + CD_HEADER
-            name_bytes = window[at : at + nlen]
-            raw, raw_offset = None, None  # kept only when a ZIP64 extra replaces them
-            if 0xFFFFFFFF in (csize, usize, lho):
-                raw, raw_offset = (csize, usize), lho
-                csize, usize, lho = _zip64_extra(window[at + nlen : at + nlen + xlen], csize, usize, lho)
-            name = name_bytes.decode("utf-8", JAVA_UTF8)
-            entry = ZipEntry(index, name, None if name_bytes.isascii() else name_bytes, method, flags, crc, csize,
-                             usize, lho, self.cd_offset + pos, raw, raw_offset)
+            entry, at = self._record(index, count, at)
             self._note_entry(entry)
             self.entries.append(entry)
-            pos = end
-        if pos != size:
-            self._tamper("TAMPER_CD_TRAILING_DATA", f"{size - pos} bytes after the last of {count} central directory records")
+        if at[2] != self.cd_size:
+            self.trailing, note = read_trailing(self, at, MAX_ENTRIES - count)
+            self._tamper("TAMPER_CD_TRAILING_DATA", f"{self.cd_size - at[2]} bytes after the last of {count} central directory records{note}")
         self._note_overlaps()
+
+    def _record(self, index: int, count: int, at: tuple[bytes, int, int]) -> tuple[ZipEntry, tuple[bytes, int, int]]:
+        """Record ``index`` at ``at`` (see ``_parse_cd``) and where the next one starts; ``ZIP_CD_TRUNCATED``
+        or ``ZIP_CD_BAD_SIGNATURE`` (``ZIP_ZIP64_MALFORMED`` from its extra) when it does not parse."""
+        size, (window, base, pos) = self.cd_size, at
+        if pos + CD_HEADER > size:
+            raise ApkFormatError("ZIP_CD_TRUNCATED", f"central directory ends after {index} of {count} records")
+        if pos + CD_HEADER > base + len(window):
+            window, base = self._cd_window(pos, CD_HEADER), pos
+        (sig, _vm, _vn, flags, method, _t, _d, crc, csize, usize, nlen, xlen, clen, _ds, _ia, _ea, lho) = _CD_RECORD.unpack_from(window, pos - base)
+        if sig != CD_SIG:
+            raise ApkFormatError("ZIP_CD_BAD_SIGNATURE", f"central directory record {index} at offset {self.cd_offset + pos} has a bad signature")
+        end = pos + CD_HEADER + nlen + xlen + clen
+        if end > size:
+            raise ApkFormatError("ZIP_CD_TRUNCATED", f"central directory record {index} runs past the central directory")
+        if end > base + len(window):
+            window, base = self._cd_window(pos, end - pos), pos
+        at = pos - base + CD_HEADER
+        name_bytes = window[at : at + nlen]
+        raw, raw_offset = None, None  # kept only when a ZIP64 extra replaces them
+        if 0xFFFFFFFF in (csize, usize, lho):
+            raw, raw_offset = (csize, usize), lho
+            csize, usize, lho = _zip64_extra(window[at + nlen : at + nlen + xlen], csize, usize, lho)
+        name = name_bytes.decode("utf-8", JAVA_UTF8)
+        entry = (ZipEntry if index < count else TrailingEntry)(
+            index, name, None if name_bytes.isascii() else name_bytes, method, flags, crc, csize, usize, lho,
+            self.cd_offset + pos, raw, raw_offset)
+        return entry, (window, base, end)
 
     def _cd_window(self, pos: int, need: int) -> bytes:
         """The central directory's bytes from ``pos``: ``CD_WINDOW``, at least ``need``, at most to its end."""

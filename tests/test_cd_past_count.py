@@ -1,0 +1,78 @@
+"""A central-directory record past the EOCD's count (review 76 F3).
+
+A v1-signed APK gets one more record named AndroidManifest.xml, holding WeChat's manifest: its local
+header and data go before the central directory, the record after the counted ones, the EOCD's CD
+size grows, its count does not. apksig and Android read the counted records (apksigner verifies the
+file, aapt reads the first package); Python's zipfile reads records by the CD's size and androguard
+(apkInspector) until the signature stops: both read WeChat. apkscan matches that reading.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import pytest
+
+from apkscan.apk.io import zipreader
+from apkscan.apk.io.bytesource import BytesSource
+from apkscan.apk.io.zipreader import ZipArchive
+from apkscan.issues import LimitExceeded
+from cli_helpers import generate_module
+
+NOTES, WECHAT = "com.example.notes", "com.tencent.mm"
+NAME = b"AndroidManifest.xml"
+
+
+def _signed_notes(tmp_path) -> bytes:
+    """Notes, v1-signed only (v1 covers entries by name, never the central directory's bytes; target 29: a
+    higher target needs v2)."""
+    gen = generate_module()
+    return gen.sign(gen.build_unsigned(gen.App(NOTES, "Notes", target_sdk=29)), tmp_path, ["test-rsa"],
+                    v1=True, v2=False, v3=False, min_sdk=21)
+
+
+def _past_count(apk: bytes, payloads: list[bytes], junk: bytes = b"") -> bytes:
+    """``apk`` with one stored record named AndroidManifest.xml per payload past the EOCD's count
+    (then ``junk`` in the central directory), the CD size grown to hold them, the count unchanged."""
+    eocd = apk.rfind(b"PK\x05\x06")
+    head = struct.unpack_from("<IHHHH", apk, eocd)
+    cd_size, cd_offset = struct.unpack_from("<II", apk, eocd + 12)
+    locals_, records, at = b"", b"", cd_offset
+    for data in payloads:
+        crc = zlib.crc32(data)
+        locals_ += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, crc, len(data), len(data),
+                               len(NAME), 0) + NAME + data
+        records += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0x21, crc, len(data), len(data),
+                               len(NAME), 0, 0, 0, 0, 0o644 << 16, at) + NAME
+        at = cd_offset + len(locals_)
+    cd = apk[cd_offset : cd_offset + cd_size] + records + junk
+    end = struct.pack("<IHHHHIIH", *head, len(cd), cd_offset + len(locals_), 0)
+    return apk[:cd_offset] + locals_ + cd + end
+
+
+def _wechat_manifest() -> bytes:
+    generate_module()
+    import axml_writer
+
+    return axml_writer.manifest(WECHAT, label="WeChat")
+
+
+def test_records_past_the_count_are_no_entries(tmp_path):
+    signed = _signed_notes(tmp_path)
+    archive = ZipArchive.open(BytesSource(_past_count(signed, [_wechat_manifest(), b"x"])))
+    plain = ZipArchive.open(BytesSource(signed))
+    assert [e.name for e in archive.entries] == [e.name for e in plain.entries]
+    assert archive.entry("AndroidManifest.xml").local_header_offset == plain.entry("AndroidManifest.xml").local_header_offset
+    assert [e.index for e in archive.trailing] == [len(plain.entries), len(plain.entries) + 1]
+    assert all(e.zipfile_reads for e in archive.trailing)
+    assert WECHAT.encode("utf-16-le") in archive.read(archive.trailing[0], 1 << 20)
+
+
+def test_records_past_the_count_are_capped(tmp_path, monkeypatch):
+    signed = _signed_notes(tmp_path)
+    counted = len(ZipArchive.open(BytesSource(signed)).entries)
+    monkeypatch.setattr(zipreader, "MAX_ENTRIES", counted + 1)
+    with pytest.raises(LimitExceeded) as exc:
+        ZipArchive.open(BytesSource(_past_count(signed, [b"a", b"b"])))
+    assert exc.value.code == "ZIP_TOO_MANY_ENTRIES" and "past the count" in exc.value.message
