@@ -9,7 +9,10 @@ file, aapt reads the first package); Python's zipfile reads records by the CD's 
 
 from __future__ import annotations
 
+import shutil
 import struct
+import subprocess
+import zipfile
 import zlib
 
 import pytest
@@ -56,6 +59,59 @@ def _wechat_manifest() -> bytes:
     import axml_writer
 
     return axml_writer.manifest(WECHAT, label="WeChat")
+
+
+def _androguard_package(path) -> str:
+    from androguard.core.apk import APK
+    from loguru import logger
+
+    logger.disable("androguard")
+    return APK(str(path)).get_package()
+
+
+def _app(doc: dict) -> dict:
+    (app,) = doc["apps"]
+    return app
+
+
+def _message(app: dict, code: str) -> str:
+    return next(t["message"] for t in app["identity"]["tamper"] if t["code"] == code)
+
+
+VERIFICATION = ("verified", "verified_using", "verified_sdk_range", "schemes", "signers", "lineage")
+
+
+@pytest.mark.parametrize("junk", [b"", b"\0" * 8], ids=["zipfile-and-androguard", "androguard-only"])
+def test_wechat_past_the_eocd_count_is_matched(scan_path, tmp_path, junk):
+    signed = _signed_notes(tmp_path)
+    original, path = tmp_path / "notes.apk", tmp_path / "past-count.apk"
+    original.write_bytes(signed)
+    path.write_bytes(_past_count(signed, [_wechat_manifest()], junk))
+    from apksigner_helper import apksigner_verify
+
+    got = apksigner_verify(path, min_sdk=21)
+    assert got["verified"] and got["schemes"].get("v1"), got  # apksig reads the counted records only
+    if shutil.which("aapt"):
+        aapt = subprocess.run(["aapt", "dump", "badging", str(path)], capture_output=True, text=True, check=False)
+        assert f"package: name='{NOTES}'" in aapt.stdout
+    assert _androguard_package(path) == WECHAT  # apkInspector reads records until the signature stops
+    if junk:  # bytes in the central directory that are no record: zipfile refuses the archive
+        with pytest.raises(zipfile.BadZipFile):
+            zipfile.ZipFile(path)
+    else:  # zipfile reads records by the CD's size, and the last AndroidManifest.xml
+        with zipfile.ZipFile(path) as z:
+            assert WECHAT.encode("utf-16-le") in z.read("AndroidManifest.xml")
+    app, before = _app(scan_path(path)), _app(scan_path(original))
+    assert app["identity"]["package"] == NOTES
+    assert {r["value"] for r in app["identity"]["package_readings"]} == {NOTES, WECHAT}
+    assert any(f["rule"] == "tencent.wechat" and f["kind"] == "app" for f in app["findings"]), app["findings"]
+    assert app["verdict"] != "allowed" and before["verdict"] == "allowed"
+    readers = "androguard reads it" if junk else "Python's zipfile and androguard read it"
+    assert f"past the EOCD's count of records: {readers}, apksig and Android do not" in \
+        _message(app, "TAMPER_MANIFEST_AMBIGUOUS_PACKAGE")
+    assert "1 more record past the EOCD's count" in _message(app, "TAMPER_CD_TRAILING_DATA")
+    assert app["identity"]["verified"] and {k: app["identity"][k] for k in VERIFICATION} == \
+        {k: before["identity"][k] for k in VERIFICATION}
 
 
 def test_records_past_the_count_are_no_entries(tmp_path):
