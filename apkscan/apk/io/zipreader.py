@@ -131,19 +131,24 @@ class ZipArchive:
             entry, at = self._record(index, count, at)
             self._note_entry(entry)
             self.entries.append(entry)
-        if at[2] != self.cd_size:
-            self.trailing, note = read_trailing(self, at, MAX_ENTRIES - count)
-            self._tamper("TAMPER_CD_TRAILING_DATA", f"{self.cd_size - at[2]} bytes after the last of {count} central directory records{note}")
+        if at[2] != self.cd_size or self.cd_offset + self.cd_size < self.eocd_offset:
+            self.trailing, notes = read_trailing(self, at, MAX_ENTRIES - count)
+            if at[2] != self.cd_size:
+                self._tamper("TAMPER_CD_TRAILING_DATA", f"{self.cd_size - at[2]} bytes after the last of {count} central directory records{notes[0]}")
+            if notes[1]:  # said where the bytes before the EOCD are
+                self.central_tamper = [tamper(i.code, i.message + notes[1]) if i.code == "TAMPER_DATA_BEFORE_EOCD" else i
+                                       for i in self.central_tamper]
         self._note_overlaps()
 
-    def _record(self, index: int, count: int, at: tuple[bytes, int, int]) -> tuple[ZipEntry, tuple[bytes, int, int]]:
+    def _record(self, index: int, count: int, at: tuple[bytes, int, int], size: int | None = None) -> tuple[ZipEntry, tuple[bytes, int, int]]:
         """Record ``index`` at ``at`` (see ``_parse_cd``) and where the next one starts; ``ZIP_CD_TRUNCATED``
-        or ``ZIP_CD_BAD_SIGNATURE`` (``ZIP_ZIP64_MALFORMED`` from its extra) when it does not parse."""
-        size, (window, base, pos) = self.cd_size, at
+        or ``ZIP_CD_BAD_SIGNATURE`` (``ZIP_ZIP64_MALFORMED`` from its extra) when it does not parse. ``size``:
+        where records must end, from the CD's start (default its size; records after it: zip_trailing)."""
+        size, (window, base, pos) = self.cd_size if size is None else size, at
         if pos + CD_HEADER > size:
             raise ApkFormatError("ZIP_CD_TRUNCATED", f"central directory ends after {index} of {count} records")
         if pos + CD_HEADER > base + len(window):
-            window, base = self._cd_window(pos, CD_HEADER), pos
+            window, base = self._cd_window(pos, CD_HEADER, size), pos
         (sig, _vm, _vn, flags, method, _t, _d, crc, csize, usize, nlen, xlen, clen, _ds, _ia, _ea, lho) = _CD_RECORD.unpack_from(window, pos - base)
         if sig != CD_SIG:
             raise ApkFormatError("ZIP_CD_BAD_SIGNATURE", f"central directory record {index} at offset {self.cd_offset + pos} has a bad signature")
@@ -151,7 +156,7 @@ class ZipArchive:
         if end > size:
             raise ApkFormatError("ZIP_CD_TRUNCATED", f"central directory record {index} runs past the central directory")
         if end > base + len(window):
-            window, base = self._cd_window(pos, end - pos), pos
+            window, base = self._cd_window(pos, end - pos, size), pos
         at = pos - base + CD_HEADER
         name_bytes = window[at : at + nlen]
         raw, raw_offset = None, None  # kept only when a ZIP64 extra replaces them
@@ -164,9 +169,9 @@ class ZipArchive:
             self.cd_offset + pos, raw, raw_offset)
         return entry, (window, base, end)
 
-    def _cd_window(self, pos: int, need: int) -> bytes:
-        """The central directory's bytes from ``pos``: ``CD_WINDOW``, at least ``need``, at most to its end."""
-        return self.source.read(self.cd_offset + pos, min(self.cd_size - pos, max(need, CD_WINDOW)))
+    def _cd_window(self, pos: int, need: int, size: int) -> bytes:
+        """The central directory's bytes from ``pos``: ``CD_WINDOW``, at least ``need``, at most to ``size``."""
+        return self.source.read(self.cd_offset + pos, min(size - pos, max(need, CD_WINDOW)))
 
     def _note_overlaps(self) -> None:
         """Entries whose data share bytes (the zip-bomb trick of many names, one payload), and
