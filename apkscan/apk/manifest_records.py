@@ -18,12 +18,18 @@ which decodes them as UTF-8 dropping invalid bytes (``AndroidManifest.xml\\xc0\\
 NUL libziparchive lets through, so aapt and Android read the exact record, androguard this one).
 Other near names (a trailing ``/``, ``./`` or ``/`` before it, a backslash, other case) are the
 manifest to none of these readers.
+
+Readers differ on which records there are, too (review 76 F3): a record past the EOCD's count
+(:mod:`apkscan.apk.io.zip_trailing`) is read by androguard and Python's zipfile, never by apksig or
+Android. One such record they read as ``NAME`` is one more record of the manifest, and the last
+they read so: their manifest.
 """
 
 from __future__ import annotations
 
 import hashlib
 
+from apkscan.apk.io.zip_trailing import TrailingEntry
 from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
 from apkscan.apk.manifest.android_manifest import read_manifest
 from apkscan.apk.model import ManifestInfo, PackageReading
@@ -39,20 +45,25 @@ _HOW = {ZIPFILE: "which Python's zipfile cuts at its first NUL",
 
 def records(zip: ZipArchive) -> list[ZipEntry]:
     """Every central-directory record a known reader takes for the manifest, in order: those named
-    exactly so (apksig, libziparchive) and those whose name another reader reads as ``NAME``."""
+    exactly so (apksig, libziparchive), those whose name another reader reads as ``NAME``, and the
+    records past the EOCD's count other readers read as ``NAME`` (last: they follow the counted ones)."""
     exact = zip.named(NAME)
-    odd = [e for e in zip.odd_names if _readers(e.name_bytes)]
-    return sorted(exact + odd, key=lambda e: e.index) if odd else exact
+    odd = [e for e in zip.odd_names if _readers(e)]
+    past = [e for e in zip.trailing if _readers(e)]
+    return (sorted(exact + odd, key=lambda e: e.index) if odd else exact) + past
 
 
 def first_exact(found: list[ZipEntry]) -> ZipEntry | None:
-    """The record apksig and this report read as the manifest: the first named exactly ``NAME``."""
-    return next((e for e in found if e.name == NAME), None)
+    """The record apksig and this report read as the manifest: the first named exactly ``NAME``
+    among the records the EOCD counts."""
+    return next((e for e in found if e.name == NAME and not isinstance(e, TrailingEntry)), None)
 
 
-def _readers(raw: bytes) -> list[str]:
-    """The readers (besides apksig's exact name) that read a record named ``raw`` as ``NAME``."""
-    cut = [ZIPFILE] if raw.split(b"\0", 1)[0] == NAME.encode() else []
+def _readers(entry: ZipEntry) -> list[str]:
+    """The readers (besides apksig's exact name) that read ``entry`` as ``NAME``: a record past the
+    EOCD's count is read by androguard, and by Python's zipfile when it reads the archive so."""
+    raw, past = entry.name_bytes, isinstance(entry, TrailingEntry)
+    cut = [ZIPFILE] if raw.split(b"\0", 1)[0] == NAME.encode() and (not past or entry.zipfile_reads) else []
     return cut + ([ANDROGUARD] if raw.decode("utf-8", "ignore") == NAME else [])
 
 
@@ -62,7 +73,7 @@ def takers(found: list[ZipEntry]) -> dict[int, list[str]]:
     first = first_exact(found)
     taken = {n: [APKSIG] for n, e in enumerate(found, 1) if e is first}
     for reader in (ZIPFILE, ANDROGUARD):
-        last = max((n for n, e in enumerate(found, 1) if reader in _readers(e.name_bytes)), default=None)
+        last = max((n for n, e in enumerate(found, 1) if reader in _readers(e)), default=None)
         if last is not None:
             taken.setdefault(last, []).append(reader)
     return taken
@@ -134,8 +145,11 @@ def _readings(zip: ZipArchive, entry: ZipEntry, max_size: int, where: str, parse
 def _where(n: int, entry: ZipEntry, count: int, readers: list[str]) -> str:
     """Which record ``entry`` is, for a reading's ``how``: "record 2 of 2 (entry #5, the last: ...)",
     its name said when it is not exactly ``NAME`` (how a reader reads it so)."""
-    named = "".join(f", named {entry.name_bytes!r}, {_HOW[r]}" for r in _readers(entry.name_bytes)
-                    if entry.name != NAME)
+    readers_of = _readers(entry)
+    named = "".join(f", named {entry.name_bytes!r}, {_HOW[r]}" for r in readers_of if entry.name != NAME)
+    if isinstance(entry, TrailingEntry):
+        named += (f", past the EOCD's count of records: {' and '.join(readers_of)} read{'s' if len(readers_of) == 1 else ''} "
+                  "it, apksig and Android do not")
     others = [r for r in readers if r != APKSIG]
     last = f"{'; ' if named else ', '}the last: {' and '.join(others)} read{'s' if len(others) == 1 else ''} it" if others else ""
     return f"record {n} of {count} (entry #{entry.index}{named}{last})"

@@ -22,17 +22,14 @@ from dataclasses import dataclass, field
 from apkscan.apk.io.java_utf8 import ERRORS as JAVA_UTF8
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.inflate import EntryInflater
+from apkscan.apk.io.zip_entry import CD_HEADER, CD_SIG, METHOD_DEFLATED, METHOD_STORED, ZipEntry
+from apkscan.apk.io.zip_trailing import TrailingEntry, read_trailing
 from apkscan.apk.io.zip_ends import EOCD_MIN, _find_eocd, _zip64_extra, classic_values, zip64_record
 from apkscan.issues import ApkFormatError, Issue, LimitExceeded, tamper
 
 EOCD_SIG = 0x06054B50
-CD_SIG = 0x02014B50
 LFH_SIG = 0x04034B50
-CD_HEADER = 46
 LFH_HEADER = 30
-
-METHOD_STORED = 0
-METHOD_DEFLATED = 8
 
 MAX_CD_SIZE = 64 << 20  # a central directory larger than this is hostile, not an app
 _CD_RECORD = struct.Struct("<IHHHHHHIIIHHHHHII")
@@ -40,51 +37,6 @@ CD_WINDOW = 1 << 20  # the central directory is parsed this much at a time (a re
 MAX_ENTRIES = 200_000
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 MAX_TAMPER_PER_KIND = 20  # keep reports readable for archives with 100k lying headers
-
-
-@dataclass(slots=True)
-class ZipEntry:
-    """One central-directory record: the values Android trusts."""
-
-    index: int
-    name: str  # UTF-8, undecodable bytes replaced, as apksig decodes names
-    raw_name: bytes | None  # the name's bytes; None when ASCII (``name`` is then the same bytes)
-    method: int
-    flags: int
-    crc32: int
-    compressed_size: int
-    uncompressed_size: int
-    local_header_offset: int
-    cd_record_offset: int
-    raw_sizes: tuple[int, int] | None = None  # the record's own 32-bit (compressed, uncompressed) fields
-    raw_offset: int | None = None  # its own 32-bit local-header offset (a ZIP64 extra may replace it)
-    _data_delta: int | None = field(default=None, repr=False)  # data offset - local header offset: a small int, not one more object
-    _local_refusal: ApkFormatError | None = field(default=None, repr=False)  # see LocalHeader.refusal
-
-    @property
-    def name_bytes(self) -> bytes:
-        """The name as the central directory holds it (an ASCII name is not kept twice: 65,000
-        entries with long names held 15 MB of copies)."""
-        return self.name.encode("ascii") if self.raw_name is None else self.raw_name
-
-    @property
-    def name_size(self) -> int:
-        """The name's length in bytes, without encoding it."""
-        return len(self.name) if self.raw_name is None else len(self.raw_name)
-
-    @property
-    def is_directory(self) -> bool:
-        return self.name.endswith("/")
-
-    @property
-    def compressed(self) -> bool:
-        """apksig and Android inflate every entry whose method is not STORED."""
-        return self.method != METHOD_STORED
-
-    @property
-    def stored_size(self) -> int:
-        """Bytes the entry occupies in the file (CD sizes, as Android uses them)."""
-        return self.compressed_size if self.compressed else self.uncompressed_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +72,7 @@ class ZipArchive:
     _tamper_counts: dict[str, int] = field(default_factory=dict, repr=False)
     odd_names: list[ZipEntry] = field(default_factory=list)  # TAMPER_SUSPICIOUS_ENTRY_NAME records (a NUL, invalid UTF-8: readers differ on them)
     limits_hit: list[Issue] = field(default_factory=list)  # caps that stopped a reader whose failure would read as a verdict
+    trailing: list[TrailingEntry] = field(default_factory=list)  # records past the EOCD's count: no entries (zip_trailing)
 
     def note_limit(self, issue: Issue) -> None:
         """Keep a cap the signature verifier hit, for ``identify`` to list as an input error."""
@@ -171,40 +124,54 @@ class ZipArchive:
 
     def _parse_cd(self, count: int) -> None:
         """Every record, read a window of the central directory at a time (it may be 64 MB:
-        held whole, 65,000 long names took 15 MB more at the peak than their entries)."""
-        size, window, base, pos = self.cd_size, b"", 0, 0  # window: the CD's bytes from ``base``
+        held whole, 65,000 long names took 15 MB more at the peak than their entries). Records
+        past the count (the CD's size holds more) are read apart: :mod:`apkscan.apk.io.zip_trailing`."""
+        at = (b"", 0, 0)  # the window (the CD's bytes from base), its base, the next record's position
         for index in range(count):
-            if pos + CD_HEADER > size:
-                raise ApkFormatError("ZIP_CD_TRUNCATED", f"central directory ends after {index} of {count} records")
-            if pos + CD_HEADER > base + len(window):
-                window, base = self._cd_window(pos, CD_HEADER), pos
-            (sig, _vm, _vn, flags, method, _t, _d, crc, csize, usize, nlen, xlen, clen, _ds, _ia, _ea, lho) = _CD_RECORD.unpack_from(window, pos - base)
-            if sig != CD_SIG:
-                raise ApkFormatError("ZIP_CD_BAD_SIGNATURE", f"central directory record {index} at offset {self.cd_offset + pos} has a bad signature")
-            end = pos + CD_HEADER + nlen + xlen + clen
-            if end > size:
-                raise ApkFormatError("ZIP_CD_TRUNCATED", f"central directory record {index} runs past the central directory")
-            if end > base + len(window):
-                window, base = self._cd_window(pos, end - pos), pos
-            at = pos - base + CD_HEADER
-            name_bytes = window[at : at + nlen]
-            raw, raw_offset = None, None  # kept only when a ZIP64 extra replaces them
-            if 0xFFFFFFFF in (csize, usize, lho):
-                raw, raw_offset = (csize, usize), lho
-                csize, usize, lho = _zip64_extra(window[at + nlen : at + nlen + xlen], csize, usize, lho)
-            name = name_bytes.decode("utf-8", JAVA_UTF8)
-            entry = ZipEntry(index, name, None if name_bytes.isascii() else name_bytes, method, flags, crc, csize,
-                             usize, lho, self.cd_offset + pos, raw, raw_offset)
+            entry, at = self._record(index, count, at)
             self._note_entry(entry)
             self.entries.append(entry)
-            pos = end
-        if pos != size:
-            self._tamper("TAMPER_CD_TRAILING_DATA", f"{size - pos} bytes after the last of {count} central directory records")
+        if at[2] != self.cd_size or self.cd_offset + self.cd_size < self.eocd_offset:
+            self.trailing, notes = read_trailing(self, at, MAX_ENTRIES - count)
+            if at[2] != self.cd_size:
+                self._tamper("TAMPER_CD_TRAILING_DATA", f"{self.cd_size - at[2]} bytes after the last of {count} central directory records{notes[0]}")
+            if notes[1]:  # said where the bytes before the EOCD are
+                self.central_tamper = [tamper(i.code, i.message + notes[1]) if i.code == "TAMPER_DATA_BEFORE_EOCD" else i
+                                       for i in self.central_tamper]
         self._note_overlaps()
 
-    def _cd_window(self, pos: int, need: int) -> bytes:
-        """The central directory's bytes from ``pos``: ``CD_WINDOW``, at least ``need``, at most to its end."""
-        return self.source.read(self.cd_offset + pos, min(self.cd_size - pos, max(need, CD_WINDOW)))
+    def _record(self, index: int, count: int, at: tuple[bytes, int, int], size: int | None = None) -> tuple[ZipEntry, tuple[bytes, int, int]]:
+        """Record ``index`` at ``at`` (see ``_parse_cd``) and where the next one starts; ``ZIP_CD_TRUNCATED``
+        or ``ZIP_CD_BAD_SIGNATURE`` (``ZIP_ZIP64_MALFORMED`` from its extra) when it does not parse. ``size``:
+        where records must end, from the CD's start (default its size; records after it: zip_trailing)."""
+        size, (window, base, pos) = self.cd_size if size is None else size, at
+        if pos + CD_HEADER > size:
+            raise ApkFormatError("ZIP_CD_TRUNCATED", f"central directory ends after {index} of {count} records")
+        if pos + CD_HEADER > base + len(window):
+            window, base = self._cd_window(pos, CD_HEADER, size), pos
+        (sig, _vm, _vn, flags, method, _t, _d, crc, csize, usize, nlen, xlen, clen, _ds, _ia, _ea, lho) = _CD_RECORD.unpack_from(window, pos - base)
+        if sig != CD_SIG:
+            raise ApkFormatError("ZIP_CD_BAD_SIGNATURE", f"central directory record {index} at offset {self.cd_offset + pos} has a bad signature")
+        end = pos + CD_HEADER + nlen + xlen + clen
+        if end > size:
+            raise ApkFormatError("ZIP_CD_TRUNCATED", f"central directory record {index} runs past the central directory")
+        if end > base + len(window):
+            window, base = self._cd_window(pos, end - pos, size), pos
+        at = pos - base + CD_HEADER
+        name_bytes = window[at : at + nlen]
+        raw, raw_offset = None, None  # kept only when a ZIP64 extra replaces them
+        if 0xFFFFFFFF in (csize, usize, lho):
+            raw, raw_offset = (csize, usize), lho
+            csize, usize, lho = _zip64_extra(window[at + nlen : at + nlen + xlen], csize, usize, lho)
+        name = name_bytes.decode("utf-8", JAVA_UTF8)
+        entry = (ZipEntry if index < count else TrailingEntry)(
+            index, name, None if name_bytes.isascii() else name_bytes, method, flags, crc, csize, usize, lho,
+            self.cd_offset + pos, raw, raw_offset)
+        return entry, (window, base, end)
+
+    def _cd_window(self, pos: int, need: int, size: int) -> bytes:
+        """The central directory's bytes from ``pos``: ``CD_WINDOW``, at least ``need``, at most to ``size``."""
+        return self.source.read(self.cd_offset + pos, min(size - pos, max(need, CD_WINDOW)))
 
     def _note_overlaps(self) -> None:
         """Entries whose data share bytes (the zip-bomb trick of many names, one payload), and

@@ -173,8 +173,8 @@ def ambiguity(info: ManifestInfo, records: int = 1) -> Issue | None:
     if records > 1:
         return tamper(TAMPER_MANIFEST_AMBIGUOUS_PACKAGE,
                       f"AndroidManifest.xml is named by {records} central-directory records, as readers read "
-                      "names (Android's ZIP reader and aapt read only the exact name, and refuse an archive naming "
-                      f"it twice): package reads as {info.package!r} from the first record named exactly so "
+                      "names (Android's ZIP reader and aapt read only the exact name, among the records the EOCD counts, "
+                      f"and refuse an archive naming it twice): package reads as {info.package!r} from the first record named exactly so "
                       f"(apksig's) but differently to other parsers or from other records ({listed}); "
                       "rules are matched against every reading")
     return tamper(TAMPER_MANIFEST_AMBIGUOUS_PACKAGE,

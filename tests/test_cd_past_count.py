@@ -1,0 +1,153 @@
+"""A central-directory record past the EOCD's count (review 76 F3).
+
+A v1-signed APK gets one more record named AndroidManifest.xml, holding WeChat's manifest: its local
+header and data go before the central directory, the record after the counted ones, the EOCD's CD
+size grows, its count does not. apksig and Android read the counted records (apksigner verifies the
+file, aapt reads the first package); Python's zipfile reads records by the CD's size and androguard
+(apkInspector) until the signature stops: both read WeChat. androguard reads on past the CD's end:
+a record between it and the EOCD is its manifest too. apkscan matches those readings.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+import zipfile
+import zlib
+
+import pytest
+
+from apkscan.apk.io import zip_trailing, zipreader
+from apkscan.apk.io.bytesource import BytesSource
+from apkscan.apk.io.zipreader import ZipArchive
+from apkscan.issues import LimitExceeded
+from cli_helpers import generate_module
+
+NOTES, WECHAT = "com.example.notes", "com.tencent.mm"
+NAME = b"AndroidManifest.xml"
+
+
+def _signed_notes(tmp_path) -> bytes:
+    """Notes, v1-signed only (v1 covers entries by name, never the central directory's bytes; target 29: a
+    higher target needs v2)."""
+    gen = generate_module()
+    return gen.sign(gen.build_unsigned(gen.App(NOTES, "Notes", target_sdk=29)), tmp_path, ["test-rsa"],
+                    v1=True, v2=False, v3=False, min_sdk=21)
+
+
+def _past_count(apk: bytes, payloads: list[bytes], junk: bytes = b"", grow: bool = True) -> bytes:
+    """``apk`` with one stored record named AndroidManifest.xml per payload past the EOCD's count
+    (then ``junk``), the CD size grown to hold them (``grow``; else they lie between the central
+    directory and the EOCD), the count unchanged."""
+    eocd = apk.rfind(b"PK\x05\x06")
+    head = struct.unpack_from("<IHHHH", apk, eocd)
+    cd_size, cd_offset = struct.unpack_from("<II", apk, eocd + 12)
+    locals_, records, at = b"", b"", cd_offset
+    for data in payloads:
+        crc = zlib.crc32(data)
+        locals_ += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, crc, len(data), len(data),
+                               len(NAME), 0) + NAME + data
+        records += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0x21, crc, len(data), len(data),
+                               len(NAME), 0, 0, 0, 0, 0o644 << 16, at) + NAME
+        at = cd_offset + len(locals_)
+    cd = apk[cd_offset : cd_offset + cd_size] + records + junk
+    end = struct.pack("<IHHHHIIH", *head, len(cd) if grow else cd_size, cd_offset + len(locals_), 0)
+    return apk[:cd_offset] + locals_ + cd + end
+
+
+def _wechat_manifest() -> bytes:
+    generate_module()
+    import axml_writer
+
+    return axml_writer.manifest(WECHAT, label="WeChat")
+
+
+def _androguard_package(path) -> str:
+    from androguard.core.apk import APK
+    from loguru import logger
+
+    logger.disable("androguard")
+    return APK(str(path)).get_package()
+
+
+def _app(doc: dict) -> dict:
+    (app,) = doc["apps"]
+    return app
+
+
+def _message(app: dict, code: str) -> str:
+    return next(t["message"] for t in app["identity"]["tamper"] if t["code"] == code)
+
+
+VERIFICATION = ("verified", "verified_using", "verified_sdk_range", "schemes", "signers", "lineage")
+
+
+@pytest.mark.parametrize("junk, grow", [(b"", True), (b"\0" * 8, True), (b"", False)],
+                         ids=["zipfile-and-androguard", "androguard-only", "after-the-cd-end"])
+def test_wechat_past_the_eocd_count_is_matched(scan_path, tmp_path, junk, grow):
+    signed = _signed_notes(tmp_path)
+    original, path = tmp_path / "notes.apk", tmp_path / "past-count.apk"
+    original.write_bytes(signed)
+    path.write_bytes(_past_count(signed, [_wechat_manifest()], junk, grow))
+    from apksigner_helper import apksigner_verify
+
+    got = apksigner_verify(path, min_sdk=21)
+    assert got["verified"] and got["schemes"].get("v1"), got  # apksig reads the counted records only
+    if shutil.which("aapt"):
+        aapt = subprocess.run(["aapt", "dump", "badging", str(path)], capture_output=True, text=True, check=False)
+        assert f"package: name='{NOTES}'" in aapt.stdout
+    assert _androguard_package(path) == WECHAT  # apkInspector reads records until the signature stops
+    if junk:  # bytes in the central directory that are no record: zipfile refuses the archive
+        with pytest.raises(zipfile.BadZipFile):
+            zipfile.ZipFile(path)
+    elif not grow:  # zipfile reads the CD's size of bytes before the EOCD: the manifest is not found there
+        with pytest.raises(zipfile.BadZipFile), zipfile.ZipFile(path) as z:
+            z.read("AndroidManifest.xml")
+    else:  # zipfile reads records by the CD's size, and the last AndroidManifest.xml
+        with zipfile.ZipFile(path) as z:
+            assert WECHAT.encode("utf-16-le") in z.read("AndroidManifest.xml")
+    app, before = _app(scan_path(path)), _app(scan_path(original))
+    assert app["identity"]["package"] == NOTES
+    assert {r["value"] for r in app["identity"]["package_readings"]} == {NOTES, WECHAT}
+    assert any(f["rule"] == "tencent.wechat" and f["kind"] == "app" for f in app["findings"]), app["findings"]
+    assert app["verdict"] != "allowed" and before["verdict"] == "allowed"
+    readers = "Python's zipfile and androguard read it" if grow and not junk else "androguard reads it"
+    assert f"past the EOCD's count of records: {readers}, apksig and Android do not" in \
+        _message(app, "TAMPER_MANIFEST_AMBIGUOUS_PACKAGE")
+    if grow:
+        assert "1 more record past the EOCD's count, read by" in _message(app, "TAMPER_CD_TRAILING_DATA")
+    else:  # apkInspector reads on past the CD's end while the record signature holds
+        assert "1 more record past the EOCD's count after the central directory's end, read by androguard" in \
+            _message(app, "TAMPER_DATA_BEFORE_EOCD")
+    assert app["identity"]["verified"] and {k: app["identity"][k] for k in VERIFICATION} == \
+        {k: before["identity"][k] for k in VERIFICATION}
+
+
+def test_records_past_the_count_are_no_entries(tmp_path):
+    signed = _signed_notes(tmp_path)
+    archive = ZipArchive.open(BytesSource(_past_count(signed, [_wechat_manifest(), b"x"])))
+    plain = ZipArchive.open(BytesSource(signed))
+    assert [e.name for e in archive.entries] == [e.name for e in plain.entries]
+    assert archive.entry("AndroidManifest.xml").local_header_offset == plain.entry("AndroidManifest.xml").local_header_offset
+    assert [e.index for e in archive.trailing] == [len(plain.entries), len(plain.entries) + 1]
+    assert all(e.zipfile_reads for e in archive.trailing)
+    assert WECHAT.encode("utf-16-le") in archive.read(archive.trailing[0], 1 << 20)
+
+
+def test_records_past_the_count_are_capped(tmp_path, monkeypatch):
+    signed = _signed_notes(tmp_path)
+    counted = len(ZipArchive.open(BytesSource(signed)).entries)
+    monkeypatch.setattr(zipreader, "MAX_ENTRIES", counted + 1)
+    with pytest.raises(LimitExceeded) as exc:
+        ZipArchive.open(BytesSource(_past_count(signed, [b"a", b"b"])))
+    assert exc.value.code == "ZIP_TOO_MANY_ENTRIES" and "past the count" in exc.value.message
+
+
+def test_records_after_the_cd_end_are_capped(tmp_path, monkeypatch):
+    hidden = _past_count(_signed_notes(tmp_path), [_wechat_manifest()], grow=False)
+    assert len(ZipArchive.open(BytesSource(hidden)).trailing) == 1
+    monkeypatch.setattr(zip_trailing, "MAX_AFTER_CD", 50)  # the record there takes 65 bytes
+    with pytest.raises(LimitExceeded) as exc:
+        ZipArchive.open(BytesSource(hidden))
+    assert exc.value.code == "ZIP_CD_TOO_LARGE"
