@@ -326,7 +326,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "ZIP_CD_BAD_SIGNATURE": (E, "central directory record … at offset … has a bad signature"),
     "ZIP_CD_OUT_OF_RANGE": (E, "central directory offset … is beyond the EOCD at …"),
     "ZIP_CD_OVERLAPS_EOCD": (E, "central directory (…+…) overlaps the EOCD at …"),
-    "ZIP_CD_TOO_LARGE": (E, "central directory of … bytes exceeds the …-byte limit (or records run on past its end for as many)"),
+    "ZIP_CD_TOO_LARGE": (E, "central directory of … bytes exceeds the …-byte limit"),
     "ZIP_CD_TRUNCATED": (E, "central directory ends after … of … records"),
     "ZIP_ENTRY_INFLATE_FAILED": (E, "deflate data is corrupt (…)"),
     "ZIP_ENTRY_OUT_OF_RANGE": (E, "data (…+…) runs past the end of the file"),
@@ -337,7 +337,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "ZIP_LOCAL_HEADER_MISMATCH": (E, "malformed ZIP entry …: its local header's name, or CRC-32/sizes with no data descriptor, disagree with the central directory (apksig and Android refuse it)"),
     "ZIP_LOCAL_HEADER_OUT_OF_RANGE": (E, "local header at … is outside the file"),
     "ZIP_OUT_OF_BOUNDS": (E, "window …+… is outside the …-byte file"),
-    "ZIP_TOO_MANY_ENTRIES": (E, "… entries exceed the limit of … (counted by the EOCD, or with the records past its count)"),
+    "ZIP_TOO_MANY_ENTRIES": (E, "… entries exceed the limit of … (counted by the EOCD)"),
     "ZIP_ZIP64_MALFORMED": (E, "ZIP64 end-of-central-directory offset is out of range"),
 }
 

@@ -23,6 +23,7 @@ from apkscan.apk.io.bytesource import BytesSource
 from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import LimitExceeded
 from cli_helpers import generate_module
+from conftest import APKS
 
 NOTES, WECHAT = "com.example.notes", "com.tencent.mm"
 NAME = b"AndroidManifest.xml"
@@ -135,19 +136,59 @@ def test_records_past_the_count_are_no_entries(tmp_path):
     assert WECHAT.encode("utf-16-le") in archive.read(archive.trailing[0], 1 << 20)
 
 
-def test_records_past_the_count_are_capped(tmp_path, monkeypatch):
+@pytest.mark.parametrize("grow", [True, False], ids=["in-the-cd", "after-the-cd-end"])
+def test_records_past_the_count_are_capped_never_an_error(scan_path, tmp_path, monkeypatch, grow):
+    """Review 77 F1: more records past the count than a reader may hold ended the read with
+    ZIP_TOO_MANY_ENTRIES (or ZIP_CD_TOO_LARGE after the CD's end): a verified banned app became a
+    bare error with no package and no verdict. Now the read stops at the cap, the app stays whole
+    and the records not read are a reading of unknown value: review."""
     signed = _signed_notes(tmp_path)
-    counted = len(ZipArchive.open(BytesSource(signed)).entries)
-    monkeypatch.setattr(zipreader, "MAX_ENTRIES", counted + 1)
-    with pytest.raises(LimitExceeded) as exc:
-        ZipArchive.open(BytesSource(_past_count(signed, [b"a", b"b"])))
-    assert exc.value.code == "ZIP_TOO_MANY_ENTRIES" and "past the count" in exc.value.message
+    monkeypatch.setattr(zip_trailing, "MAX_TRAILING", 3)
+    path = tmp_path / "many.apk"
+    path.write_bytes(_past_count(signed, [b"a", b"b", b"c", b"d", _wechat_manifest()], grow=grow))
+    archive = ZipArchive.open(BytesSource(path.read_bytes()))
+    assert len(archive.trailing) == 3 and archive.trailing_capped
+    assert [e.name for e in archive.entries] == [e.name for e in ZipArchive.open(BytesSource(signed)).entries]
+    app = _app(scan_path(path))
+    assert app["identity"]["package"] == NOTES and app["identity"]["verified"]
+    assert "?" in {r["value"] for r in app["identity"]["package_readings"]}
+    assert app["verdict"] == "review"
+    assert any(f["rule"] == "apkscan.manifest-ambiguity" for f in app["findings"])
+    where = "TAMPER_CD_TRAILING_DATA" if grow else "TAMPER_DATA_BEFORE_EOCD"
+    assert "more past the first 3, not read" in _message(app, where)
 
 
-def test_records_after_the_cd_end_are_capped(tmp_path, monkeypatch):
-    hidden = _past_count(_signed_notes(tmp_path), [_wechat_manifest()], grow=False)
-    assert len(ZipArchive.open(BytesSource(hidden)).trailing) == 1
-    monkeypatch.setattr(zip_trailing, "MAX_AFTER_CD", 50)  # the record there takes 65 bytes
-    with pytest.raises(LimitExceeded) as exc:
-        ZipArchive.open(BytesSource(hidden))
-    assert exc.value.code == "ZIP_CD_TOO_LARGE"
+def test_200001_records_past_the_count_keep_a_banned_app_prohibited(scan_path, tmp_path):
+    """The reviewer's file: 200,001 one-byte-name records appended in the central directory of a
+    WeChat impostor (apksigner verifies it: the count is unchanged)."""
+    src = (APKS / "wechat-impostor.apk").read_bytes()
+    eocd = src.rfind(b"PK\x05\x06")
+    head = struct.unpack_from("<IHHHH", src, eocd)
+    cd_size, cd_offset = struct.unpack_from("<II", src, eocd + 12)
+    record = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0x21, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0) + b"a"
+    cd = src[cd_offset : cd_offset + cd_size] + record * 200_001
+    path = tmp_path / "many.apk"
+    path.write_bytes(src[:cd_offset] + cd + struct.pack("<IHHHHIIH", *head, len(cd), cd_offset, 0))
+    doc = scan_path(path)
+    assert doc["errors"] == [], doc["errors"]
+    app = _app(doc)
+    assert app["package"] == WECHAT and app["verdict"] == "prohibited"
+
+
+def test_an_extra_record_that_cannot_be_read_is_no_input_error(scan_path, tmp_path):
+    """Review 77 F2: one uncounted AndroidManifest.xml record whose local header is nowhere made a
+    clean app's scan exit 3 (ZIP_LOCAL_HEADER_BAD_SIGNATURE); Android and apksig read the app whole."""
+    signed = _signed_notes(tmp_path)
+    broken = bytearray(_past_count(signed, [_wechat_manifest()]))
+    eocd = bytes(broken).rfind(b"PK\x05\x06")
+    cd_size, cd_offset = struct.unpack_from("<II", broken, eocd + 12)
+    last = bytes(broken).rfind(b"PK\x01\x02", cd_offset, cd_offset + cd_size)
+    struct.pack_into("<I", broken, last + 42, 7)  # its local header offset: into the first entry's header
+    path = tmp_path / "broken.apk"
+    path.write_bytes(bytes(broken))
+    doc = scan_path(path)
+    assert doc["errors"] == [], doc["errors"]
+    app = _app(doc)
+    assert app["identity"]["package"] == NOTES and app["verdict"] == "review"
+    unread = [r for r in app["identity"]["package_readings"] if r["value"] == "?"]
+    assert unread and "cannot be read here" in unread[0]["how"], app["identity"]["package_readings"]

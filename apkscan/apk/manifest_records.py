@@ -38,6 +38,7 @@ from apkscan.issues import ApkScanError, Issue, error
 NAME = "AndroidManifest.xml"
 MAX_RECORDS = 4  # the records a reader takes and the first others are parsed (no known reader takes another)
 TOO_MANY = "INPUT_MANIFEST_TOO_MANY_RECORDS"
+UNREAD = "?"  # the value of a reading that could not be read (no package name is "?")
 APKSIG, ZIPFILE, ANDROGUARD = "apksig", "Python's zipfile", "androguard"
 _HOW = {ZIPFILE: "which Python's zipfile cuts at its first NUL",
         ANDROGUARD: "which androguard (apkInspector) reads without its invalid UTF-8 bytes"}
@@ -96,6 +97,10 @@ def add_other_records(zip: ZipArchive, found: list[ZipEntry], info: ManifestInfo
     already parsed is not parsed again. The input errors met on the way (a record that cannot be
     read, records past the cap) are returned. The time budget's error propagates."""
     errors: list[Issue] = []
+    if zip.trailing_capped:  # records past the count left unread: another reader's manifest may be there
+        info.package_readings.append(PackageReading(UNREAD, f"{NAME}: records past the EOCD's count beyond the first "
+                                                            f"{len(zip.trailing)} not read (androguard reads them): "
+                                                            "one of them may be its manifest"))
     primary = first_exact(found)
     if all(e is primary for e in found):
         return errors
@@ -123,16 +128,18 @@ def add_other_records(zip: ZipArchive, found: list[ZipEntry], info: ManifestInfo
 
 def _readings(zip: ZipArchive, entry: ZipEntry, max_size: int, where: str, parsed: set[bytes],
               errors: list[Issue]) -> list[PackageReading]:
-    """One record's package readings ([] when its bytes were parsed already or cannot be read:
-    then its error joins ``errors``, as do its manifest's input errors). Its bytes and tree are
-    dropped on return, so one copy at a time is held beside the first record."""
+    """One record's package readings ([] when its bytes were parsed already; its manifest's input
+    errors join ``errors``). A record that cannot be read is a reading of unknown value (``UNREAD``),
+    not an input error: Android and apksig read the app whole without it (review 77 F2: one broken
+    extra record made any app's scan exit 3), yet another reader may take a package from it. Its
+    bytes and tree are dropped on return, so one copy at a time is held beside the first record."""
     try:
         axml = zip.read(entry, max_size)
     except ApkScanError as exc:
         if exc.code == "INPUT_TIMEOUT":
             raise
-        errors.append(error(exc.code, f"{where}: {exc.message}"))
-        return []
+        return [PackageReading(UNREAD, f"cannot be read here ({exc.code}: {exc.message}): the package another "
+                                       "reader may take from it is unknown")]
     digest = _sha256(axml)
     if digest in parsed:
         return []

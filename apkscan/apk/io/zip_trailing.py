@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from apkscan.apk.io.zip_entry import ZipEntry
-from apkscan.issues import ApkFormatError, LimitExceeded
+from apkscan.issues import ApkFormatError
 
 if TYPE_CHECKING:
     from apkscan.apk.io.zipreader import ZipArchive
 
 MAX_AFTER_CD = 64 << 20  # records read on after the central directory's end: as many bytes as it may hold
+MAX_TRAILING = 4096  # records past the count read at most: the rest is said (``capped``), never an error
 
 
 @dataclass(slots=True)
@@ -39,15 +40,20 @@ class TrailingEntry(ZipEntry):
     zipfile_reads: bool = False
 
 
-def read_trailing(archive: ZipArchive, at: tuple[bytes, int, int], limit: int) -> tuple[list[TrailingEntry], tuple[str, str]]:
+def read_trailing(archive: ZipArchive, at: tuple[bytes, int, int],
+                  limit: int | None = None) -> tuple[list[TrailingEntry], tuple[str, str], bool]:
     """The records from ``at`` (the central directory's window, its base, the position after the
     counted records) to the first bytes that are no record: in the central directory, then (when
     they fill it) in the bytes between it and the EOCD, where androguard reads on (at most
-    ``MAX_AFTER_CD`` of them: more is ``ZIP_CD_TOO_LARGE``). With the words that say so in
-    ``TAMPER_CD_TRAILING_DATA`` and ``TAMPER_DATA_BEFORE_EOCD``. More than ``limit`` records (the
-    entries a reader may hold, less the counted ones): ``ZIP_TOO_MANY_ENTRIES``, as for counted ones."""
+    ``MAX_AFTER_CD`` of them). With the words that say so in ``TAMPER_CD_TRAILING_DATA`` and
+    ``TAMPER_DATA_BEFORE_EOCD``, and whether reading stopped at a cap (``limit`` records, or
+    ``MAX_AFTER_CD`` bytes) with more left. Nothing here is an error: these records are no entries
+    to Android or apksig, so they must never cost the app its identity (review 77 F1: 200,000 of
+    them made a verified banned app a bare ``ZIP_TOO_MANY_ENTRIES``)."""
+    limit = MAX_TRAILING if limit is None else limit
     found: list[TrailingEntry] = []
     at, stop = _records(archive, at, archive.cd_size, limit, found)
+    capped = stop == "capped"
     whole = not stop and not archive.zip64 and not archive.other_reading and \
         archive.cd_offset + archive.cd_size == archive.eocd_offset
     for entry in found:
@@ -56,14 +62,14 @@ def read_trailing(archive: ZipArchive, at: tuple[bytes, int, int], limit: int) -
     gap = archive.eocd_offset - archive.cd_offset
     if not stop and gap > archive.cd_size:  # apkInspector reads on while the signature holds
         _, gap_stop = _records(archive, at, min(gap, archive.cd_size + MAX_AFTER_CD), limit, found)
-        if gap_stop == "ZIP_CD_TRUNCATED" and gap > archive.cd_size + MAX_AFTER_CD:
-            raise LimitExceeded("ZIP_CD_TOO_LARGE", f"central-directory records run on past the central directory's "
-                                f"end for over {MAX_AFTER_CD} bytes (androguard reads them)")
+        capped = gap_stop == "capped" or (gap_stop == "ZIP_CD_TRUNCATED" and gap > archive.cd_size + MAX_AFTER_CD)
+    more = f"; more past the first {len(found)}, not read (a manifest among them is unseen)" if capped else ""
     notes = (_note(in_cd, "Python's zipfile (by the central directory's size) and androguard" if whole else "androguard",
-                   then=f"; then bytes that are no record ({stop}), where androguard stops and Python's zipfile "
-                   "refuses the archive" if stop else ""),
-             _note(len(found) - in_cd, "androguard", where=" after the central directory's end"))
-    return found, notes
+                   then=(f"; then bytes that are no record ({stop}), where androguard stops and Python's zipfile "
+                         "refuses the archive" if stop and stop != "capped" else "") + (more if in_cd == len(found) else "")),
+             _note(len(found) - in_cd, "androguard", where=" after the central directory's end",
+                   then=more if in_cd < len(found) else ""))
+    return found, notes, capped
 
 
 def _records(archive: ZipArchive, at: tuple[bytes, int, int], size: int, limit: int,
@@ -73,9 +79,7 @@ def _records(archive: ZipArchive, at: tuple[bytes, int, int], size: int, limit: 
     count = len(archive.entries)
     while at[2] < size:
         if len(found) >= limit:
-            raise LimitExceeded("ZIP_TOO_MANY_ENTRIES", f"the central directory holds more than {count + limit} "
-                                f"records ({count} counted by the EOCD, the others past the count, read by Python's "
-                                "zipfile or androguard)")
+            return at, "capped"
         try:
             entry, at = archive._record(count + len(found), count, at, size)
         except ApkFormatError as exc:

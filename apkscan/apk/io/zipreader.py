@@ -73,6 +73,7 @@ class ZipArchive:
     odd_names: list[ZipEntry] = field(default_factory=list)  # TAMPER_SUSPICIOUS_ENTRY_NAME records (a NUL, invalid UTF-8: readers differ on them)
     limits_hit: list[Issue] = field(default_factory=list)  # caps that stopped a reader whose failure would read as a verdict
     trailing: list[TrailingEntry] = field(default_factory=list)  # records past the EOCD's count: no entries (zip_trailing)
+    trailing_capped: bool = False  # more records past the count than zip_trailing reads
 
     def note_limit(self, issue: Issue) -> None:
         """Keep a cap the signature verifier hit, for ``identify`` to list as an input error."""
@@ -132,7 +133,7 @@ class ZipArchive:
             self._note_entry(entry)
             self.entries.append(entry)
         if at[2] != self.cd_size or self.cd_offset + self.cd_size < self.eocd_offset:
-            self.trailing, notes = read_trailing(self, at, MAX_ENTRIES - count)
+            self.trailing, notes, self.trailing_capped = read_trailing(self, at)
             if at[2] != self.cd_size:
                 self._tamper("TAMPER_CD_TRAILING_DATA", f"{self.cd_size - at[2]} bytes after the last of {count} central directory records{notes[0]}")
             if notes[1]:  # said where the bytes before the EOCD are
