@@ -36,6 +36,15 @@ def _scan(folder: Path, db: Path, out: Path) -> list[dict]:
     return [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
 
 
+def _scanned_once(tmp_path: Path) -> tuple[Path, Path]:
+    """A folder holding the clean APK, scanned once into a new store: (folder, store)."""
+    folder, db = tmp_path / "in", tmp_path / "s.sqlite"
+    folder.mkdir()
+    shutil.copy(CLEAN, folder / "a.apk")
+    _scan(folder, db, tmp_path / "1.jsonl")
+    return folder, db
+
+
 def _rows(db: Path, table: str) -> int:
     with closing(sqlite3.connect(db)) as c:
         return c.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
@@ -55,11 +64,7 @@ def _as_if(monkeypatch, magic: int | None) -> None:
 @pytest.mark.parametrize("kind", sorted(MAGIC))
 def test_a_file_system_without_ctime_gets_no_stat_key_and_no_lane_row(tmp_path, monkeypatch, kind):
     _as_if(monkeypatch, MAGIC[kind])
-    folder = tmp_path / "in"
-    folder.mkdir()
-    shutil.copy(CLEAN, folder / "a.apk")
-    db = tmp_path / "s.sqlite"
-    _scan(folder, db, tmp_path / "1.jsonl")
+    folder, db = _scanned_once(tmp_path)
     again = _scan(folder, db, tmp_path / "2.jsonl")
     assert _rows(db, "identities") == 1 and _rows(db, "stat_keys") == 0 and _rows(db, "known_lines") == 0
     custody = [x for x in again if x.get("type") == "input_file"]
@@ -69,11 +74,7 @@ def test_a_file_system_without_ctime_gets_no_stat_key_and_no_lane_row(tmp_path, 
 
 def test_statfs_cannot_be_asked_gets_no_stat_key(tmp_path, monkeypatch):
     _as_if(monkeypatch, None)  # not Linux, or libc refuses
-    folder = tmp_path / "in"
-    folder.mkdir()
-    shutil.copy(CLEAN, folder / "a.apk")
-    db = tmp_path / "s.sqlite"
-    _scan(folder, db, tmp_path / "1.jsonl")
+    folder, db = _scanned_once(tmp_path)
     assert _rows(db, "stat_keys") == 0
     stat_read.forget_file_systems()
 
@@ -81,11 +82,7 @@ def test_statfs_cannot_be_asked_gets_no_stat_key(tmp_path, monkeypatch):
 def test_a_file_system_keeping_ctime_still_gets_its_stat_keys(tmp_path, monkeypatch):
     monkeypatch.setattr("apkscan.batch.store.RACY_NS", 0)
     assert stat_read.fs_magic(str(tmp_path)) in stat_read.CTIME_KEPT  # this machine's /tmp: ext4 or tmpfs
-    folder = tmp_path / "in"
-    folder.mkdir()
-    shutil.copy(CLEAN, folder / "a.apk")
-    db = tmp_path / "s.sqlite"
-    _scan(folder, db, tmp_path / "1.jsonl")
+    folder, db = _scanned_once(tmp_path)
     assert _rows(db, "stat_keys") == 1
 
 
