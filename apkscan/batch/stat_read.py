@@ -70,8 +70,6 @@ class NoChangeTime(OSError):
 def _statfs():
     """libc's ``statfs``/``fstatfs`` (Linux: ``f_type`` is the struct's first field, a C long);
     None elsewhere, where no stat key is kept."""
-    import sys
-
     if not sys.platform.startswith("linux"):
         return None
     import ctypes
@@ -79,7 +77,7 @@ def _statfs():
 
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return libc.statfs, libc.fstatfs, ctypes.create_string_buffer(256), ctypes.sizeof(ctypes.c_long)
+        return libc.statfs, libc.fstatfs, ctypes.create_string_buffer, ctypes.sizeof(ctypes.c_long)
     except (OSError, AttributeError):
         return None
 
@@ -93,7 +91,8 @@ def fs_magic(target: str | int) -> int | None:
         _LIBC.append(_statfs())
     if _LIBC[0] is None:
         return None
-    by_path, by_fd, buf, width = _LIBC[0]
+    by_path, by_fd, make_buffer, width = _LIBC[0]
+    buf = make_buffer(256)  # struct statfs is 120 bytes on 64-bit Linux; one per call (no shared state)
     rc = by_fd(target, buf) if isinstance(target, int) else by_path(os.fsencode(target), buf)
     return int.from_bytes(buf.raw[:width], sys.byteorder, signed=True) & 0xFFFFFFFF if rc == 0 else None
 
