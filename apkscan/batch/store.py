@@ -335,7 +335,7 @@ def stored_identity(path: str, sha: str, sdk: dict[str, Any], keep_facts: bool =
     lane, :mod:`apkscan.batch.known`): of these bytes, read to the end (:func:`storable`), its insides
     not serialised to be checked (the caller takes any failure in using it for a miss). None: not
     stored, or not such an identity. ``keep_facts``: it has no facts that can be read (damaged,
-    or never kept): keep them (:func:`apkscan.batch.store_facts.keep_read`)."""
+    or never kept): keep them, sealed to the row's digest just checked (:func:`apkscan.batch.store_facts.put_facts`)."""
     conn = connection(path)
     if conn is None:
         return None
@@ -347,9 +347,9 @@ def stored_identity(path: str, sha: str, sdk: dict[str, Any], keep_facts: bool =
     got = loads_or_none(row[0]) if row and _as_stored(row, sha) else None
     ok = _identity_of(got, sha, whole=False) and _kept(got)
     if ok and keep_facts:
-        from apkscan.batch.store_facts import keep_read
+        from apkscan.batch.store_facts import put_facts
 
-        keep_read(conn, got, options_key(sdk), row)
+        put_facts(conn, got, options_key(sdk), row[1])
     return got if ok else None
 
 

@@ -101,12 +101,6 @@ def put_facts(conn: sqlite3.Connection, identity: Any, options: str, digest: str
     return facts
 
 
-def keep_read(conn: sqlite3.Connection, identity: Any, options: str, row: tuple[bytes, str]) -> None:
-    """Keep the facts of ``identity``, unpickled from ``row`` (its pickle and digest column, already
-    checked to agree: :func:`apkscan.batch.store._as_stored`), which has none that can be read."""
-    put_facts(conn, identity, options, row[1])
-
-
 class Deferred:
     """A stored identity unpickled when deciding first reads it (only an allow-list entry does:
     ``policy.decide``), or never; not stored, or not an identity of those bytes: LookupError,
