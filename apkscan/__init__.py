@@ -5,3 +5,5 @@ Pipeline: sources (find APKs) -> apk (ZIP, manifest, signatures, certificates)
 """
 
 __version__ = "0.1.0"
+
+from apkscan import dataclass_code as _dataclass_code  # noqa: E402,F401  (before any class: see its docstring)
