@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "fuzz"))
 RUNS, SEED = 4000, 20240601
 
 
-@pytest.mark.parametrize("target", ["zip", "manifest", "identify"])
+@pytest.mark.parametrize("target", ["zip", "manifest", "identify", "sources"])
 def test_fuzz_target_seeded_bounded_run(target, tmp_path):
     pytest.importorskip("atheris", reason="atheris not installed (pip install atheris)")
     from seeds import seed
