@@ -88,8 +88,8 @@ def install() -> None:
     current = getattr(dataclasses, "_create_fn", None)
     if _original is not None or current is None or sys.version_info[:2] not in SUPPORTED:
         return
-    code = current.__code__
-    if code.co_varnames[:3] != ("name", "args", "body") or code.co_kwonlyargcount != 3:
+    code = getattr(current, "__code__", None)  # another tool's wrapper may be no plain function
+    if code is None or code.co_varnames[:3] != ("name", "args", "body") or code.co_kwonlyargcount != 3:
         return  # not the function this module reproduces
     _original = current
     dataclasses._create_fn = _create_fn

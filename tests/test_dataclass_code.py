@@ -152,15 +152,22 @@ def test_a_text_not_in_the_table_is_compiled_as_dataclasses_does(monkeypatch):
         dataclass_code.install()
 
 
-def test_nothing_is_installed_over_a_create_fn_of_another_shape(monkeypatch):
-    def _create_fn(name, args, body, *, globals=None, locals=None):  # another signature
+class _Wrapper:  # another tool's wrapper: a callable object, no __code__
+    def __call__(self, *args, **kwargs):
         raise AssertionError("not called")
 
+
+def _another_shape(name, args, body, *, globals=None, locals=None):  # another signature
+    raise AssertionError("not called")
+
+
+@pytest.mark.parametrize("other", [_another_shape, _Wrapper()])
+def test_nothing_is_installed_over_a_create_fn_of_another_shape(monkeypatch, other):
     dataclass_code.uninstall()
     try:
-        monkeypatch.setattr(dataclasses, "_create_fn", _create_fn)
+        monkeypatch.setattr(dataclasses, "_create_fn", other)
         dataclass_code.install()
-        assert dataclasses._create_fn is _create_fn
+        assert dataclasses._create_fn is other
     finally:
         monkeypatch.undo()
         dataclass_code.install()
