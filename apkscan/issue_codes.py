@@ -232,6 +232,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "TAMPER_TWO_CENTRAL_DIRECTORIES": (T, "two central directories: the classic EOCD fields (apksig, Android's v2/v3 verifier, libziparchive 10) name one, the ZIP64 end record (ZIP64-aware readers such as libziparchive 11 and later) another; each reading is scanned as its own app, and the message says which one this is"),
     "TAMPER_UNKNOWN_COMPRESSION_METHOD": (T, "compression method … (read as deflate, as Android does)"),
     "TAMPER_V4_TREE_TRUNCATED": (T, "v4 file declares a …-byte Merkle tree but only … bytes follow; the tree is ignored, as apksig does"),
+    "TAMPER_ZIP_OFFSETS_SHIFTED": (T, "bytes were put before a ZIP container without moving its offsets: Android's libziparchive and apksig open it as no ZIP; java.util.zip.ZipFile (bundletool, SAI, AppManager) and Python's zipfile read it with every offset moved, and so does apkscan"),
     "TAMPER_ZIP64": (T, "the archive carries ZIP64 end records: apkscan reads it with the classic EOCD fields, as apksig and Android's v2/v3 verifier do (they never read ZIP64); records that name another central directory are a second reading, scanned as its own app where that directory parses (TAMPER_TWO_CENTRAL_DIRECTORIES)"),
     "TEXT_EVIDENCE_EMPTY": (W, "read as pm list / dumpsys package text, but it names no package"),
     "TEXT_EVIDENCE_NOT_FOUND": (E, "a file given to scan is text (…) with no pm list / dumpsys package mark in its … bytes (or in its first …, the scan's byte budget): neither an APK nor text evidence"),

@@ -36,7 +36,7 @@ from apkscan.sources import zip_archive
 from apkscan.sources.zip_archive import ZipReader
 from apkscan.sources.zip_tree import ZipTree
 from apkscan.sources.zip_readings import (CLASSIC, SECOND, TWO_READINGS, ZIP64, ZIP64_READING, second_reading,
-                                          two_readings, zip64_named)
+                                          shifted_window, two_readings, zip64_named)
 
 NOT_AN_INPUT = "not an APK or a known container"
 V4_BESIDE = "v4 signature (.idsig) of the APK beside it: read with that APK, deciding nothing but its v4"
@@ -157,6 +157,8 @@ class Walker:
         if archive is not None:  # ZIP64_ONLY: _zip opens it, both ways
             yield from self._zip(b, depth, None if archive is detect.ZIP64_ONLY else archive)  # closes its source
             return
+        if b.window is not None and (yield from self._shifted(b, b.window, depth)):
+            return
         if registry.text_encoding(b.head) is not None and (yield from walk_text.text(self, b, depth)):
             return
         named_apk = b.chain[-1].lower().endswith(".apk")
@@ -206,6 +208,8 @@ class Walker:
                 kind = detect.zip_kind([e.name for e in archive.entries])
             except ApkScanError:
                 kind = detect.APK  # a broken ZIP: identify reports exactly what is wrong with it
+                if b.reading is None and (yield from self._shifted(b, (path, off, length), depth)):
+                    return
             source.verify()  # its directory was read from the file custody names, unchanged
             if b.reading is None and (archive.other_reading if archive is not None else zip64_named(source)):
                 second = second_reading((path, off, length))
@@ -243,6 +247,19 @@ class Walker:
                 second.source.close()
             if spooled and not handed_on:
                 release(spooled)
+
+    def _shifted(self, b: Blob, window: tuple[str, int, int], depth: int) -> Iterator[Item]:
+        """A ZIP that opens only with its offsets moved (bytes put before it), read as
+        java.util.zip.ZipFile reads it (:func:`shifted_window`, review 78 F3), the fact said for the
+        container; returns False when it does not open so either. Its custody record is the whole file's."""
+        moved = shifted_window(window)
+        if moved is None:
+            return False
+        yield from self._custody(b, "zip")
+        yield InputProblem(b.chain, [moved[1]])  # the container's own fact (its members carry none)
+        yield from self._zip(Blob(b.chain, b.where, b.head, window=moved[0], bundle=b.bundle, flags=b.flags,
+                                  given=b.given), depth)
+        return True
 
     def _zip64_reading(self, b: Blob, depth: int, archive: ZipArchive, window: tuple[str, int, int]) -> Iterator[Item]:
         """The second reading of a ZIP whose ZIP64 end record names another central directory

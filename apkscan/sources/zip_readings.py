@@ -1,8 +1,17 @@
-"""A ZIP read two ways by its end records (review 59 F1): the classic EOCD fields, which apksig
-and Android's v2/v3 verifier read, and the central directory a ZIP64 end record names, which
-ZIP64-aware readers (libziparchive 11 and later) may read instead. When they differ, the walker
-scans each as its own app (:meth:`apkscan.sources.walker.Walker._zip64_reading`); these are the
-names and facts it uses."""
+"""A ZIP read another way by its end records.
+
+Two central directories (review 59 F1): the classic EOCD fields, which apksig and Android's v2/v3
+verifier read, and the central directory a ZIP64 end record names, which ZIP64-aware readers
+(libziparchive 11 and later) may read instead. When they differ, the walker scans each as its own
+app (:meth:`apkscan.sources.walker.Walker._zip64_reading`).
+
+Offsets shifted (review 78 F3): bytes put before a ZIP without moving its offsets (``cat prefix
+bundle.apks``). libziparchive and apksig take the end record's directory offset as it is, so the
+file opens as no ZIP for them. ``java.util.zip.ZipFile`` (``ZipFile.Source.initCEN``: the directory
+read where it lies, the end record's position less its size, and that difference added to every
+offset) and Python's ``zipfile`` (its ``concat``) open it: bundletool, SAI and AppManager install a
+split bundle through ``ZipFile``. The walker reads such a ZIP as they do, flagged
+(:func:`shifted_window`), when it does not open as written."""
 
 from __future__ import annotations
 
@@ -10,12 +19,15 @@ import os
 from dataclasses import replace
 
 from apkscan.apk.io.bytesource import ByteSource
+from apkscan.apk.io.zip_ends import _find_eocd, classic_values
 from apkscan.issues import ApkScanError, Issue, tamper
 from apkscan.sources.interface import ScanInput
 
 ZIP64 = "zip64"  # ScanInput.reading of the second reading
 TWO_READINGS = "TAMPER_TWO_CENTRAL_DIRECTORIES"
 ZIP64_READING = "[ZIP64 central directory]"  # its chain element: a distinct app in every report
+SHIFTED = "TAMPER_ZIP_OFFSETS_SHIFTED"
+CENTRAL_RECORD = b"PK\x01\x02"
 CLASSIC = "the classic reading: the central directory the EOCD's own fields name, the one apksig verifies"
 SECOND = "the ZIP64 reading: the central directory the ZIP64 end record names, which apksig never reads"
 
@@ -67,3 +79,30 @@ def readings_of(item: ScanInput) -> list[ScanInput]:
     second.source.close()
     return [replace(item, flags=[*item.flags, two_readings(CLASSIC)]),
             replace(item, chain=(*item.chain, ZIP64_READING), flags=[*item.flags, two_readings(SECOND)], reading=ZIP64)]
+
+
+def shifted_window(window: tuple[str, int, int]) -> tuple[tuple[str, int, int], Issue] | None:
+    """These bytes as ``java.util.zip.ZipFile`` and Python's ``zipfile`` read them when the end record's
+    directory offset falls short of where the directory lies (the end record's position less the
+    directory's size, a central record there): the window without the bytes before the ZIP, whose
+    offsets are then right as written, and the fact that says so. None: no such shift, or it does
+    not start a central directory (those readers refuse the file too)."""
+    path, off, length = window
+    try:
+        source = ByteSource(path, off, length)
+    except (OSError, ApkScanError):
+        return None
+    try:
+        eocd_offset, eocd, _count, _before = _find_eocd(source)
+        _n, cd_size, cd_offset = classic_values(eocd)
+        shift = eocd_offset - cd_size - cd_offset
+        if shift <= 0 or source.read(eocd_offset - cd_size, 4) != CENTRAL_RECORD:
+            return None
+    except (OSError, ApkScanError):
+        return None
+    finally:
+        source.close()
+    return (path, off + shift, length - shift), tamper(SHIFTED, (
+        f"{shift} bytes before the ZIP, its offsets not moved: Android's libziparchive and apksig open it as "
+        "no ZIP (no APK installs from it as it is); java.util.zip.ZipFile (bundletool, SAI, AppManager install "
+        f"split bundles through it) and Python's zipfile read it with every offset moved by {shift}: read so"))
