@@ -111,3 +111,50 @@ def test_bytes_whose_directory_is_not_where_the_shift_says_stay_an_error(scan_pa
     path.write_bytes(b"\x00" * 500 + end)
     doc = scan_path(path)
     assert doc["apps"] == [] and SHIFTED not in _codes(doc)
+
+
+# ---------------------------------------------------------------- two directories, read two ways
+
+def _stored(name: bytes, data: bytes, at: int) -> tuple[bytes, bytes]:
+    """A stored entry's local header + data, and its central record naming offset ``at``."""
+    import struct
+    import zlib
+
+    crc = zlib.crc32(data)
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0, crc, len(data), len(data), len(name), 0) + name + data
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0, crc, len(data), len(data),
+                          len(name), 0, 0, 0, 0, 0, at) + name
+    return local, central
+
+
+def two_directories(shown: bytes, hidden: bytes) -> bytes:
+    """``base.apk`` = ``shown`` in the directory the end record names (libziparchive, apksig), and
+    = ``hidden`` in the one right before the end record, read by ZipFile and zipfile with every
+    offset moved by the first directory's size (both directories the same size)."""
+    import struct
+
+    local_a, _ = _stored(b"base.apk", shown, 0)
+    at_b = len(local_a)
+    local_b, _ = _stored(b"base.apk", hidden, at_b)
+    _, cd_a = _stored(b"base.apk", shown, 0)
+    _, cd_b = _stored(b"base.apk", hidden, at_b - len(cd_a))  # ZipFile adds len(cd_a) back
+    off_a = len(local_a) + len(local_b)
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(cd_b), off_a, 0)
+    return local_a + local_b + cd_a + cd_b + end
+
+
+def test_a_bundle_with_a_second_directory_zipfile_reads_is_read_both_ways(scan_path, tmp_path):
+    tiktok = (ROOT / "fixtures" / "apks" / "tiktok-bytedance-subject.apk").read_bytes()
+    path = tmp_path / "notes.apks"
+    path.write_bytes(two_directories(CLEAN, tiktok))
+    with zipfile.ZipFile(path) as z:  # the oracle: Python's zipfile, as ZipFile, reads the hidden base
+        assert z.read("base.apk") == tiktok
+    java = _java_names(path)
+    assert java is None or java == ["base.apk"]
+    doc = scan_path(path)
+    got = {(a["package"], a["verdict"], len(a["source"]["chain"])) for a in doc["apps"]}
+    assert ("com.example.clean", "allowed", 2) in got  # the end record's directory, as before
+    assert any(p == "com.zhiliaoapp.musically" and v != "allowed" for p, v, _n in got)  # ZipFile's, now read
+    tiktok_app = next(a for a in doc["apps"] if a["package"] == "com.zhiliaoapp.musically")
+    assert "[central directory java.util.zip reads]" in tiktok_app["source"]["chain"]
+    assert SHIFTED in _codes(doc) and doc["counts"]["total"] >= 2

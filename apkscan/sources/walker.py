@@ -17,14 +17,14 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.readonly import held, held_stat, same_file
 from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError, Issue, error
-from apkscan.sources import archive_layouts, detect, member_facts, polyglot, registry, walk_text, walkclock
+from apkscan.sources import archive_layouts, detect, member_facts, polyglot, registry, walk_readings, walk_text, walkclock
 from apkscan.sources.custody import head_of, record as custody_record
 from apkscan.sources.bundles import BundleReader, InstallSetReader
 from apkscan.sources.compressed import decode_errors, decompressed, trailing_issue
@@ -35,8 +35,7 @@ from apkscan.sources.walk_context import WalkContext, WalkOptions  # noqa: F401 
 from apkscan.sources import zip_archive
 from apkscan.sources.zip_archive import ZipReader
 from apkscan.sources.zip_tree import ZipTree
-from apkscan.sources.zip_readings import (CLASSIC, SECOND, TWO_READINGS, ZIP64, ZIP64_READING, second_reading,
-                                          shifted_window, two_readings, zip64_named)
+from apkscan.sources.zip_readings import ZIP64
 
 NOT_AN_INPUT = "not an APK or a known container"
 V4_BESIDE = "v4 signature (.idsig) of the APK beside it: read with that APK, deciding nothing but its v4"
@@ -157,7 +156,7 @@ class Walker:
         if archive is not None:  # ZIP64_ONLY: _zip opens it, both ways
             yield from self._zip(b, depth, None if archive is detect.ZIP64_ONLY else archive)  # closes its source
             return
-        if b.window is not None and (yield from self._shifted(b, b.window, depth)):
+        if b.window is not None and (yield from walk_readings.shifted(self, b, b.window, depth)):
             return
         if registry.text_encoding(b.head) is not None and (yield from walk_text.text(self, b, depth)):
             return
@@ -201,28 +200,26 @@ class Walker:
             release(path) if spooled else None
             opened.source.close() if opened is not None else None
             raise
-        handed_on, archive, second = False, None, None  # second: the ZIP64 reading, when it names another directory
+        handed_on, archive, others = False, None, None  # others: the readings beside this one (walk_readings)
         try:
             try:
                 archive = opened or ZipArchive.open(source, b.reading == ZIP64)
                 kind = detect.zip_kind([e.name for e in archive.entries])
             except ApkScanError:
                 kind = detect.APK  # a broken ZIP: identify reports exactly what is wrong with it
-                if b.reading is None and (yield from self._shifted(b, (path, off, length), depth)):
+                if b.reading is None and (yield from walk_readings.shifted(self, b, (path, off, length), depth)):
                     return
             source.verify()  # its directory was read from the file custody names, unchanged
-            if b.reading is None and (archive.other_reading if archive is not None else zip64_named(source)):
-                second = second_reading((path, off, length))
-            if second is not None:
-                b = replace(b, flags=[*b.flags, two_readings(CLASSIC)])
+            others = walk_readings.Others(b, archive, source, (path, off, length))
+            b = others.flagged(b)
             yield from self._custody(b, kind)
             if kind == detect.APK:
                 nested, unchecked = detect.nested_members(archive) if archive is not None else ([], [])
                 if not nested:  # identify opens its own: this one's entries are not held while it runs
                     archive = opened = None
-                # with members still to walk (or a second reading), the spooled copy stays ours until they are done
-                handed_on = spooled is not None and not nested and second is None
-                if not nested and not unchecked and second is None and b.custody and len(b.chain) == 1 and self.ctx.options.on_plain:
+                # with members still to walk (or another reading), the spooled copy stays ours until they are done
+                handed_on = spooled is not None and not nested and not others
+                if not nested and not unchecked and not others and b.custody and len(b.chain) == 1 and self.ctx.options.on_plain:
                     read = source.stat()  # the file read as a ZIP: the one whose head was classified?
                     if same_file(b.head_stat, read):
                         self.ctx.options.on_plain(path, read)  # plain: the fast lane may answer it next time
@@ -238,39 +235,13 @@ class Walker:
                 yield self._too_deep(b.chain)
             else:
                 yield from self._zip_entries(archive, kind, (path, off), b.chain, depth, b.bundle)
-            if second is not None:
-                yield from self._zip64_reading(b, depth, second, (path, off, length))
-                second = None
+            yield from others.walk(self, b, depth, (path, off, length))
         finally:
             source.close()
-            if second is not None:  # not read: the walk stopped first
-                second.source.close()
+            if others is not None:
+                others.close()
             if spooled and not handed_on:
                 release(spooled)
-
-    def _shifted(self, b: Blob, window: tuple[str, int, int], depth: int) -> Iterator[Item]:
-        """A ZIP that opens only with its offsets moved (bytes put before it), read as
-        java.util.zip.ZipFile reads it (:func:`shifted_window`, review 78 F3), the fact said for the
-        container; returns False when it does not open so either. Its custody record is the whole file's."""
-        moved = shifted_window(window)
-        if moved is None:
-            return False
-        yield from self._custody(b, "zip")
-        yield InputProblem(b.chain, [moved[1]])  # the container's own fact (its members carry none)
-        yield from self._zip(Blob(b.chain, b.where, b.head, window=moved[0], bundle=b.bundle, flags=b.flags,
-                                  given=b.given), depth)
-        return True
-
-    def _zip64_reading(self, b: Blob, depth: int, archive: ZipArchive, window: tuple[str, int, int]) -> Iterator[Item]:
-        """The second reading of a ZIP whose ZIP64 end record names another central directory
-        than its classic fields (review 59 F1): apksig verifies the classic one, a ZIP64-aware
-        reader (libziparchive 11+) may install the other, so both are apps of this input. Read
-        like any ZIP, under its own chain element (a distinct app in every report), flagged,
-        never a custody record (``archive``: that reading, opened; a second reading that does
-        not parse is none, said by the first's ``TAMPER_ZIP64``)."""
-        flags = [f for f in b.flags if f.code != TWO_READINGS] + [two_readings(SECOND)]
-        yield from self._zip(Blob(b.chain + (ZIP64_READING,), b.where, b.head, window=window,
-                                  flags=flags, given=b.given, reading=ZIP64), depth, archive)  # closes its source
 
     def _nested(self, archive: ZipArchive, entries: list, window: tuple[str, int], chain: tuple[str, ...],
                 depth: int) -> Iterator[Item]:

@@ -24,6 +24,7 @@ from apkscan.issues import ApkScanError, Issue, tamper
 from apkscan.sources.interface import ScanInput
 
 ZIP64 = "zip64"  # ScanInput.reading of the second reading
+ZIPFILE_READING = "[central directory java.util.zip reads]"  # the chain element of ZipFile's other reading
 TWO_READINGS = "TAMPER_TWO_CENTRAL_DIRECTORIES"
 ZIP64_READING = "[ZIP64 central directory]"  # its chain element: a distinct app in every report
 SHIFTED = "TAMPER_ZIP_OFFSETS_SHIFTED"
@@ -106,3 +107,31 @@ def shifted_window(window: tuple[str, int, int]) -> tuple[tuple[str, int, int], 
         f"{shift} bytes before the ZIP, its offsets not moved: Android's libziparchive and apksig open it as "
         "no ZIP (no APK installs from it as it is); java.util.zip.ZipFile (bundletool, SAI, AppManager install "
         f"split bundles through it) and Python's zipfile read it with every offset moved by {shift}: read so"))
+
+
+def zipfile_reading(archive, window: tuple[str, int, int]):
+    """A ZIP that opens as written, but whose end record's directory offset falls short of where
+    ``java.util.zip.ZipFile`` and Python's ``zipfile`` read a directory (bytes between the directory
+    and the end record): that other reading, opened (the caller closes its source), its window and
+    the fact; None when there is no gap, or the other reading does not open."""
+    from apkscan.apk.io.zipreader import ZipArchive
+
+    if archive.cd_offset + archive.cd_size >= archive.eocd_offset:
+        return None
+    moved = shifted_window(window)
+    if moved is None:
+        return None
+    try:
+        source = ByteSource(*moved[0])
+    except (OSError, ApkScanError):
+        return None
+    try:
+        other = ZipArchive.open(source)
+    except (OSError, ApkScanError):
+        source.close()
+        return None
+    shift = moved[0][1] - window[1]
+    return other, moved[0], tamper(SHIFTED, (
+        f"two central directories: the end record's offset names one (libziparchive and apksig read it); "
+        f"java.util.zip.ZipFile (bundletool, SAI, AppManager) and Python's zipfile read the one before the end "
+        f"record, every offset moved by {shift}: that reading is scanned too, as {ZIPFILE_READING}"))

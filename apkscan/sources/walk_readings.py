@@ -1,0 +1,86 @@
+"""The walker's side of a ZIP read more than one way (:mod:`zip_readings` says what each reading is).
+
+Why apart from the walker: a ZIP may open onto another central directory for another reader, and
+each such reading is walked as its own app or container, flagged, beside the reading apksig and
+libziparchive make. Two are known: the ZIP64 end record's (review 59 F1; ZIP64-aware
+libziparchive) and ``java.util.zip.ZipFile``'s, which takes the directory where it lies before the
+end record and moves every offset by the difference (review 78 F3; bundletool, SAI and AppManager
+read bundles so, as does Python's ``zipfile``). A ZIP that opens only ZipFile's way is read that way
+alone (:func:`shifted`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from apkscan.sources.interface import InputProblem, Item
+from apkscan.sources.zip_readings import (CLASSIC, SECOND, TWO_READINGS, ZIP64, ZIP64_READING, ZIPFILE_READING,
+                                          second_reading, shifted_window, two_readings, zip64_named, zipfile_reading)
+
+
+class Others:
+    """A ZIP's readings beside the classic one, opened while the classic one is walked: the ZIP64
+    reading (``second``) or ZipFile's (``other``: its archive, window and fact); closed if unread."""
+
+    __slots__ = ("second", "other")
+
+    def __init__(self, b: Any, archive: Any, source: Any, window: tuple[str, int, int]):
+        self.second = self.other = None
+        if b.reading is not None:
+            return  # a reading of its own: nothing more to find
+        if archive.other_reading if archive is not None else zip64_named(source):
+            self.second = second_reading(window)
+        if self.second is None and archive is not None:
+            self.other = zipfile_reading(archive, window)
+
+    def __bool__(self) -> bool:
+        return self.second is not None or self.other is not None
+
+    def flagged(self, b: Any) -> Any:
+        """The classic reading's blob: with the ZIP64 reading, it says it is the classic one."""
+        from dataclasses import replace
+
+        return replace(b, flags=[*b.flags, two_readings(CLASSIC)]) if self.second is not None else b
+
+    def walk(self, walker: Any, b: Any, depth: int, window: tuple[str, int, int]) -> Iterator[Item]:
+        """Each other reading, walked like any ZIP under its own chain element (a distinct app in
+        every report), never a custody record. The ZIP64 one: apksig verifies the classic
+        directory, a ZIP64-aware reader may install the other (a second reading that does not parse
+        is none, said by the first's ``TAMPER_ZIP64``). ZipFile's: the fact said for the container too."""
+        from apkscan.sources.walker import Blob
+
+        second, other = self.second, self.other
+        self.second = self.other = None
+        if second is not None:
+            flags = [f for f in b.flags if f.code != TWO_READINGS] + [two_readings(SECOND)]
+            yield from walker._zip(Blob(b.chain + (ZIP64_READING,), b.where, b.head, window=window,
+                                        flags=flags, given=b.given, reading=ZIP64), depth, second)  # closes it
+        if other is not None:
+            archive, moved, fact = other
+            yield InputProblem(b.chain, [fact])
+            yield from walker._zip(Blob(b.chain + (ZIPFILE_READING,), b.where, b.head, window=moved,
+                                        flags=[*b.flags, fact], given=b.given), depth, archive)  # closes it
+
+    def close(self) -> None:
+        """Close what the walk did not read (it stopped first)."""
+        for unread in (self.second, self.other[0] if self.other is not None else None):
+            if unread is not None:
+                unread.source.close()
+        self.second = self.other = None
+
+
+def shifted(walker: Any, b: Any, window: tuple[str, int, int], depth: int) -> Iterator[Item]:
+    """A ZIP that opens only with its offsets moved (bytes put before it), read as ZipFile reads
+    it (:func:`zip_readings.shifted_window`), the fact said for the container; returns False when
+    it does not open so either. Its custody record is the whole file's."""
+    from apkscan.sources.walker import Blob
+
+    moved = shifted_window(window)
+    if moved is None:
+        return False
+    yield from walker._custody(b, "zip")
+    yield InputProblem(b.chain, [moved[1]])  # the container's own fact (its members carry none)
+    yield from walker._zip(Blob(b.chain, b.where, b.head, window=moved[0], bundle=b.bundle, flags=b.flags,
+                                given=b.given), depth)
+    return True
