@@ -34,8 +34,10 @@ def as_claim(e: Evidence, location: str | None = None) -> Evidence:
     if e.basis not in ("subject", "issuer") or not e.verified:
         return e
     basis = "subject-present" if e.basis == "subject" else e.basis  # policies never see it as proof
-    return Evidence(e.field, e.value, basis, e.matched, False, e.confidence, e.normalised,
-                    e.locale, location or _claim_place(e))
+    place = location or _claim_place(e)
+    if DISPLAYED in (e.location or "") and DISPLAYED not in place:  # still says it matched as shown
+        place = f"{place}; {DISPLAYED}"
+    return Evidence(e.field, e.value, basis, e.matched, False, e.confidence, e.normalised, e.locale, place)
 
 
 def _claim_place(e: Evidence) -> str:
