@@ -15,12 +15,14 @@ L2 reversal), not from the code.
 from __future__ import annotations
 
 import pytest
-from test_match_strength import _apk, _app, _scan, _verdicts, gen  # noqa: F401
+import test_match_strength as strength
+from test_match_strength import _apk, _app, _scan, _verdicts
 
 from apkscan.rules.display_order import display_order, reordered
 from apkscan.rules.normalise import publisher_key, publisher_keys, readings
 from apkscan.rules.safe_label import first_line, safe_label
 
+gen = strength.gen  # signed APKs built with the fixtures' generator, keys in tmp_path
 HEBREW = "\u05d0\u05d1\u05d2"  # alef bet gimel: R letters
 
 

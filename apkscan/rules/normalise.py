@@ -9,7 +9,10 @@ compare them the way a reader sees them:
   the braille blank) one space, runs collapsed and ends trimmed, then case-folded;
 - :func:`skeleton`: :func:`normalise`, then the Unicode TR39 confusable mapping for the
   characters in :data:`CONFUSABLES`, and combining diacritics (U+0300-U+036F) dropped
-  (stricter than TR39: ``WéChat`` reads as ``wechat`` too).
+  (stricter than TR39: ``WéChat`` reads as ``wechat`` too);
+- :func:`readings`: what a reader is shown instead of the stored text, when it differs: its
+  display order (:mod:`apkscan.rules.display_order`), and for a label Android's safe label
+  and its first line (:mod:`apkscan.rules.safe_label`); each is asked every form above.
 
 The confusable table is a documented subset of Unicode's ``confusables.txt`` (UTS #39,
 https://www.unicode.org/Public/security/latest/confusables.txt): the Cyrillic, Greek,
