@@ -73,7 +73,14 @@ def texts(draw) -> str:
     out = "".join(draw(st.sampled_from(_variants(ch))) for ch in word)
     cut = draw(st.sampled_from([0, 0, 0, 1, 2]))
     out = out[:len(out) - cut] if cut else out
-    return draw(st.sampled_from(["", "My ", " ", "\u2800"])) + out + draw(st.sampled_from(["", " app", "\t"]))
+    out = draw(st.sampled_from(["", "My ", " ", "\u2800"])) + out + draw(st.sampled_from(["", " app", "\t"]))
+    return draw(st.sampled_from(SHOWN))(out)
+
+
+# as Android shows a name (review 79): stored reversed behind an override, HTML and a second line
+SHOWN = [lambda s: s, lambda s: s, lambda s: "\u202e" + s[::-1], lambda s: s[:2] + "\u202e" + s[:1:-1],
+         lambda s: "\u202e" + s[::-1] + "\u202c", lambda s: f"<b>{s}</b>", lambda s: s + "<br>x",
+         lambda s: s + "\nmore", lambda s: f"&#{ord(s[0])};{s[1:]}" if s else s]
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +98,9 @@ def _named(findings, basis: tuple[str, ...]) -> bool:
 @example(text="ＴikＴok")
 @example(text="tiktok")  # its own normalised form (review 65 H2)
 @example(text="musicаl")
+@example(text="\u202ekoTkiT")  # display order (review 79 F1)
+@example(text="T&#105;kTok")  # safe label (review 79 F2)
+@example(text="TikTok\nFree Notes")
 def test_every_label_the_matcher_finds_the_prefilter_lets_through(world, text):
     rules, base = world
     ident = copy.deepcopy(base)
@@ -105,6 +115,8 @@ def test_every_label_the_matcher_finds_the_prefilter_lets_through(world, text):
 @example(text="Kaspersky Lab")
 @example(text="ТЕНСЕНТ")
 @example(text="Android Debug\u200b")
+@example(text="\u202ebaL yksrepsaK")  # display order (review 79 F1)
+@example(text="\u202egubeD diordnA")
 def test_every_name_the_matcher_finds_the_prefilter_lets_through(world, text):
     """The text as ``O`` and ``CN`` of every certificate's subject and issuer (no label)."""
     rules, base = world
@@ -138,6 +150,11 @@ def test_form_search_says_which_form_was_found():
     assert form_search(tiktok, "TikTok", folded_only=True) == ("normalised", "tiktok")  # case ignored there
     # a text that is its own normalised form is asked with case ignored too (review 65 H2)
     assert form_search(tiktok, "tiktok") == ("normalised", "tiktok")
+    # as shown (review 79): a label's readings only when asked as a label
+    assert form_search(tiktok, "\u202ekoTkiT") == ("display-order", "TikTok")
+    assert form_search(tiktok, "T&#105;kTok") is None
+    assert form_search(tiktok, "T&#105;kTok", label=True) == ("safe-label", "TikTok")
+    assert form_search(tiktok, "<b>\u202ekoTkiT</b>", label=True) == ("safe-label, display-order", "TikTok")
     assert form_search(tiktok, "tiktok", folded_only=True) == ("normalised", "tiktok")
     assert form_search(form_patterns(re.compile("^WeChat$")), "wechat") == ("normalised", "wechat")
     assert form_search(form_patterns(re.compile("tok")), "tiktok") == ("raw", "tiktok")

@@ -143,7 +143,7 @@ def candidates(pack: RulePack, ix: PackIndex, packages: Iterable[str], view: Cer
     certificates (every role: signer, lineage, present, recorded) and these labels (asked as
     the matcher asks each rule's patterns, :func:`form_search`); SDK rules with ``sdk``."""
     hit = set(ix.always)
-    if ix.labels is not None and any(form_search(ix.labels, label) for label in labels):
+    if ix.labels is not None and any(form_search(ix.labels, label, label=True) for label in labels):
         hit.update(ix.by_label)
     if sdk:
         hit.update(ix.sdk)

@@ -280,6 +280,11 @@ def _folded(packages: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+# A label matched only in a reading Android shows (normalise.readings: display-order, safe-label,
+# first-line) says which (review 79); the folded forms say it by their normalised value.
+FOLDED = ("raw", "normalised", "skeleton")
+
+
 def _label_evidence(rule: Rule, identity: ApkIdentity) -> list[Evidence]:
     if not rule.labels:
         return []
@@ -288,11 +293,12 @@ def _label_evidence(rule: Rule, identity: ApkIdentity) -> list[Evidence]:
     for pattern in rule.labels:
         asked = form_patterns(pattern)
         for locale, label in labels:
-            found = form_search(asked, label)  # the prefilter's search too (apkscan.rules.prefilter)
+            found = form_search(asked, label, label=True)  # the prefilter's search too (apkscan.rules.prefilter)
             if found:
                 form, value = found
                 out.append(Evidence("label", label, "label", pattern.pattern,
-                                    normalised=None if form == "raw" else value, locale=locale))
+                                    normalised=None if form == "raw" else value, locale=locale,
+                                    location=None if form in FOLDED else f"the label as Android shows it: {form}"))
                 break
     return out
 

@@ -20,10 +20,13 @@ from apkscan.rules.certview import CertView
 from apkscan.rules.index import KnownIndex
 from apkscan.rules.keys import is_known
 from apkscan.rules.model import Evidence, KnownCert, NamePattern, RulePack
-from apkscan.rules.normalise import bounded_text, form_patterns, form_search, listed_keys, publisher_key
+from apkscan.rules.display_order import reordered
+from apkscan.rules.normalise import bounded_text, form_patterns, form_search, listed_keys, publisher_key, publisher_keys
 
 # Where else a publisher's name is written in a subject: a claim there, never the O= identity.
 OUTSIDE_O = ("CN", "OU")
+# Said where a name matched only as a bidi-aware viewer orders it (review 79 F1).
+DISPLAYED = "read in display order (bidi controls reorder the stored text)"
 
 
 def as_claim(e: Evidence, location: str | None = None) -> Evidence:
@@ -31,8 +34,10 @@ def as_claim(e: Evidence, location: str | None = None) -> Evidence:
     if e.basis not in ("subject", "issuer") or not e.verified:
         return e
     basis = "subject-present" if e.basis == "subject" else e.basis  # policies never see it as proof
-    return Evidence(e.field, e.value, basis, e.matched, False, e.confidence, e.normalised,
-                    e.locale, location or _claim_place(e))
+    place = location or _claim_place(e)
+    if DISPLAYED in (e.location or "") and DISPLAYED not in place:  # still says it matched as shown
+        place = f"{place}; {DISPLAYED}"
+    return Evidence(e.field, e.value, basis, e.matched, False, e.confidence, e.normalised, e.locale, place)
 
 
 def _claim_place(e: Evidence) -> str:
@@ -53,10 +58,15 @@ def name_evidence(patterns: list[NamePattern], view: CertView, which: str,
         for key in keys:
             cert, where = key.certificate, key.where
             attrs = cert.subject_attrs if which == "subject" else cert.issuer_attrs
-            hits = pattern.match(attrs)
+            hits, shown = pattern.match(attrs), None
+            if not hits and (shown := _displayed(attrs)) is not None:
+                hits = pattern.match(shown[0])  # as shown: weighs as the plain spelling would
             if hits:
-                found = [Evidence(f"{key.field}.{which}.{attr}", value, which,
-                                  pattern.attrs[attr].pattern, True, location=where)
+                back = shown[1] if shown is not None else {}
+                found = [Evidence(f"{key.field}.{which}.{attr}", back.get((attr, value), value), which,
+                                  pattern.attrs[attr].pattern, True,
+                                  normalised=value if (attr, value) in back else None,
+                                  location=f"{where}; {DISPLAYED}" if (attr, value) in back else where)
                          for attr, value in hits]
                 out += [as_claim(e) for e in found] if foreign(cert) else found
                 break  # one key per pattern is enough evidence
@@ -68,6 +78,21 @@ def name_evidence(patterns: list[NamePattern], view: CertView, which: str,
                                   "or look-alike letters): a claim") for attr, value, folded in looks]
                 break
     return out
+
+
+def _displayed(attrs: dict[str, list[str]]) -> tuple[dict[str, list[str]], dict[tuple[str, str], str]] | None:
+    """(attributes with each value's display-order reading added, (attribute, reading) -> the
+    stored value), or None when no value reads in another order."""
+    shown: dict[str, list[str]] = {}
+    back: dict[tuple[str, str], str] = {}
+    for attr, values in attrs.items():
+        shown[attr] = list(values)
+        for v in values:
+            d = reordered(v)
+            if d is not None:
+                shown[attr].append(d)
+                back.setdefault((attr, d), v)
+    return (shown, back) if back else None
 
 
 def _folded_name_hits(pattern: NamePattern, attrs: dict[str, list[str]]) -> list[tuple[str, str, str]] | None:
@@ -124,16 +149,22 @@ def own_keys(vendor_known: list[KnownCert] | KnownIndex, view: CertView) -> Call
     return lambda cert: is_known(cert, vendor_known)
 
 
-def _listed_name(pack: RulePack, value: str) -> tuple[str | None, bool]:
-    """(listed publisher name, whole) for an ``O=`` value: ``whole`` when the normalised name *is*
-    a listed legal name; a name that only begins with a listed name's first word ("Kaspersky Fan
-    Club", an unlisted affiliate) is returned with ``whole`` False: a claim (review 27 F4)."""
-    words = publisher_key(value).split()
+def _listed_name(pack: RulePack, value: str) -> tuple[str | None, bool, str]:
+    """(listed publisher name, whole, form) for an ``O=`` value: ``whole`` when the normalised name
+    *is* a listed legal name; a name that only begins with a listed name's first word ("Kaspersky
+    Fan Club", an unlisted affiliate) is returned with ``whole`` False: a claim (review 27 F4).
+    ``form``: ``raw``, or ``display-order`` when only the value as a bidi-aware viewer shows it
+    names one (:func:`~apkscan.rules.normalise.publisher_keys`; review 79 F1)."""
     keys = listed_keys(tuple(pack.publisher_names))
-    hit = next((n for n, k in keys if k and words == k), None)
-    if hit is not None:
-        return hit, True
-    return next((n for n, k in keys if k and words[:1] == k[:1]), None), False
+    first: tuple[str | None, bool, str] = (None, False, "raw")
+    for form, text in publisher_keys(value):
+        words = publisher_key(text).split()
+        hit = next((n for n, k in keys if k and words == k), None)
+        if hit is not None:
+            return hit, True, form
+        if first[0] is None:
+            first = (next((n for n, k in keys if k and words[:1] == k[:1]), None), False, form)
+    return first
 
 
 def publisher_evidence(pack: RulePack, view: CertView,
@@ -156,17 +187,18 @@ def publisher_evidence(pack: RulePack, view: CertView,
     for cert, where, prefix in candidates:
         verified = prefix != "present"
         for value in cert.subject_attrs.get("O", []):
-            name, whole = _listed_name(pack, value)
+            name, whole, form = _listed_name(pack, value)
             if name is None and not verified:
                 name = next((p.describe() for p in pack.publishers
                              if p.match(cert.subject_attrs) or _folded_name_hits(p, cert.subject_attrs)), None)
             if name is None or any(e.value == value and e.field.startswith(f"{prefix}.") for e in out):
                 continue
+            shown = dict(publisher_keys(value))[form]
             e = Evidence(f"{prefix}.subject.O", value,
                          "subject" if verified else "subject-present", name, verified,
-                         normalised=publisher_key(value), location=where)
+                         normalised=publisher_key(shown), location=where if form == "raw" else f"{where}; {DISPLAYED}")
             if verified and not whole:
-                e = as_claim(e, f"{where}; not a listed {pack.vendor} legal name, only begins "
+                e = as_claim(e, f"{e.location}; not a listed {pack.vendor} legal name, only begins "
                                  f"like {name}: the name is a claim")
             elif verified and foreign(cert):
                 e = as_claim(e)

@@ -9,7 +9,10 @@ compare them the way a reader sees them:
   the braille blank) one space, runs collapsed and ends trimmed, then case-folded;
 - :func:`skeleton`: :func:`normalise`, then the Unicode TR39 confusable mapping for the
   characters in :data:`CONFUSABLES`, and combining diacritics (U+0300-U+036F) dropped
-  (stricter than TR39: ``WéChat`` reads as ``wechat`` too).
+  (stricter than TR39: ``WéChat`` reads as ``wechat`` too);
+- :func:`readings`: what a reader is shown instead of the stored text, when it differs: its
+  display order (:mod:`apkscan.rules.display_order`), and for a label Android's safe label
+  and its first line (:mod:`apkscan.rules.safe_label`); each is asked every form above.
 
 The confusable table is a documented subset of Unicode's ``confusables.txt`` (UTS #39,
 https://www.unicode.org/Public/security/latest/confusables.txt): the Cyrillic, Greek,
@@ -37,7 +40,9 @@ import unicodedata
 from typing import Any, NamedTuple
 
 from apkscan.ignorable import default_ignorable
+from apkscan.rules.display_order import reordered
 from apkscan.rules.regex_safety import MAX_ASKED
+from apkscan.rules.safe_label import first_line, safe_label
 
 
 # confusables.txt subset: source character -> prototype (lower-case ASCII).
@@ -200,6 +205,14 @@ def publisher_key(name: str) -> str:
     return " ".join(w for w in words if w and w not in LEGAL_FORMS)
 
 
+def publisher_keys(name: str) -> tuple[tuple[str, str], ...]:
+    """(form, text) whose :func:`publisher_key` a listed name is compared with: the name as
+    stored, then its ``display-order`` reading when bidi controls reorder it (``O=\u202ebaL
+    yksrepsaK`` shows ``Kaspersky Lab``; review 79 F1)."""
+    shown = reordered(name)
+    return (("raw", name),) if shown is None else (("raw", name), ("display-order", shown))
+
+
 def forms(text: str) -> list[tuple[str, str]]:
     """(how, value) forms to match, raw first; later forms only when they differ."""
     return list(_forms(text))
@@ -293,13 +306,48 @@ def form_patterns(pattern: re.Pattern[str]) -> FormPatterns:
     return FormPatterns(pattern, ignoring_case(pattern), skeleton_side(pattern))
 
 
-def form_search(patterns: FormPatterns, text: str, folded_only: bool = False) -> tuple[str, str] | None:
-    """(how, form) of the first of ``text``'s :func:`forms` the patterns find, or None.
+def form_search(patterns: FormPatterns, text: str, folded_only: bool = False,
+                label: bool = False) -> tuple[str, str] | None:
+    """(how, form) of the first of ``text``'s :func:`forms` the patterns find, or None; then of
+    its :func:`readings` (``how`` names the reading: ``display-order``, ``safe-label`` ...).
 
     Why one function: the matcher's label and name evidence and the prefilter's "could match"
     ask names this way, and the prefilter must find at least what the matcher finds; written
     once, they cannot drift. ``folded_only``: only the case-ignoring searches (a text equal to its
-    normalised form is asked too: it may match only with case ignored)."""
+    normalised form is asked too: it may match only with case ignored). ``label``: ``text`` is an
+    app label (its safe-label and first-line readings are asked too)."""
+    found = _search(patterns, text, folded_only)
+    if found:
+        return found
+    for how, value in readings(text, label):
+        found = _search(patterns, value, folded_only)
+        if found:
+            return how, found[1]
+    return None
+
+
+@functools.lru_cache(maxsize=16384)
+def readings(text: str, label: bool = False) -> tuple[tuple[str, str], ...]:
+    """(how, text) a reader is shown instead of ``text``, each only when it differs (review 79):
+    ``display-order`` when bidi controls or RTL letters reorder it
+    (:func:`apkscan.rules.display_order.reordered`); for a label, Android's ``safe-label`` and
+    a one-line view's ``first-line`` (:mod:`apkscan.rules.safe_label`), each in display order
+    too (``safe-label, display-order``)."""
+    out: list[tuple[str, str]] = []
+
+    def add(how: str, value: str | None) -> None:
+        if value and value != text and all(value != v for _, v in out):
+            out.append((how, value))
+    add("display-order", reordered(text))
+    if label:
+        for how, value in (("safe-label", safe_label(text)), ("first-line", first_line(text))):
+            add(how, value)
+            add(f"{how}, display-order", reordered(value))
+    return tuple(out)
+
+
+def _search(patterns: FormPatterns, text: str, folded_only: bool) -> tuple[str, str] | None:
+    """:func:`form_search` of ``text``'s own forms: raw, then the folded ones."""
     raw, folded, mapped = patterns
     if not folded_only and raw.search(bounded_text(text)):
         return "raw", text

@@ -40,7 +40,7 @@ from apkscan.rules.index import DIGESTS, KnownIndex, kept
 from apkscan.rules.keys import counterfeit_subject, dn_of_attrs
 from apkscan.rules.model import RuleSet
 from apkscan.rules.names import OUTSIDE_O
-from apkscan.rules.normalise import FormPatterns, bounded_text, form_patterns, form_search, listed_keys, package_forms, publisher_key
+from apkscan.rules.normalise import FormPatterns, bounded_text, form_patterns, form_search, listed_keys, package_forms, publisher_key, publisher_keys
 
 FORMAT = 1  # of facts_of's value: a stored value of another format is not read
 
@@ -118,7 +118,7 @@ class Prefilter:
                     return True
         asked = self.labels
         for label in facts["labels"] if asked is not None else ():
-            if form_search(asked, label):
+            if form_search(asked, label, label=True):
                 return True
         return any(self._certificate(c) for c in facts["certificates"])
 
@@ -156,9 +156,10 @@ def _publisher_names(firsts: set[str], outside_o: FormPatterns | None, subject: 
     ``words[:1]``) is in the subject's O, CN or OU, or an O= pattern finds a CN/OU value."""
     for attr in ("O", *OUTSIDE_O):
         for value in subject.get(attr, []):
-            words = publisher_key(value).split() if firsts else []
-            if words and words[0] in firsts:
-                return True
+            for _form, text in publisher_keys(value) if firsts else ():  # names._listed_name's forms
+                words = publisher_key(text).split()
+                if words and words[0] in firsts:
+                    return True
             if attr != "O" and outside_o is not None and form_search(outside_o, value):
                 return True
     return False
