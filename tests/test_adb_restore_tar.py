@@ -191,3 +191,19 @@ def test_a_compressed_stream_is_inflated_once(run):
     """The repro compressed as adb writes it: one zlib stream, read forward once."""
     data = b"ANDROID BACKUP\n5\n1\nnone\n" + zlib.compress(space_size_payload())
     assert apps(run(data))[f"apps/{PKG}/a/base.apk"]["verdict"] == "prohibited"
+
+
+def test_a_member_tar_reads_inside_restore_content_is_said(run):
+    """The other way round: the x header's own size (its pax data's length) is longer than the next
+    header's, so restore reads tar's next member (TikTok's base.apk) as a data file's content."""
+    inner = member(f"apps/{PKG}/a/base.apk", TIKTOK)
+    n = len(inner)
+    records = b"%d comment=%s\n" % (n, b"x" * (n - len(str(n)) - len(" comment=\n")))
+    x = raw_header(b"apps/com.example.notes/f/blob", b"%011o\0" % n, kind=b"x")
+    real = raw_header(b"apps/com.example.notes/f/small", b"%011o\0" % 0)
+    doc = run(ab(x + records + real + inner + b"\0" * 1024))
+    said = facts(doc, TWO_WAYS)
+    assert any(f"tar reads a member 'apps/{PKG}/a/base.apk' ({len(TIKTOK)} bytes)" in m
+               and "inside what restore reads as the content of 'apps/com.example.notes/f/blob'" in m
+               for m in said), said
+    assert any(a["verdict"] == "prohibited" for a in doc["apps"])  # the blob is a tar by its head: walked

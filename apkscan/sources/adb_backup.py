@@ -1,7 +1,12 @@
 """adb backup (``.ab``) reader: APKs as members, ``_manifest`` records as recorded apps.
 
-Streams header → AES (if any) → zlib (if any) → tar (``r|``); memory stays bounded for a
-multi-GB backup. Layout ``apps/<pkg>/<token>/...`` (shared ``backup-formats.md`` §1):
+Streams header → AES (if any) → zlib (if any) → tar; memory stays bounded for a multi-GB
+backup. The tar is read as Android's restore reads it (:mod:`adb_restore_tar`; review 78 F2: a
+size field tar reads and restore does not hid an APK restore installs), and tar's reading of the
+same bytes is followed alongside (:mod:`adb_tar_shadow`): each header the two read differently is
+``TAMPER_BACKUP_TAR_READ_TWO_WAYS``; where restore stops (a header it cannot read, a type NUL
+header) the rest is read by ``tarfile`` (``r|``) as before, members there flagged
+``TAMPER_BACKUP_RESTORE_STOPS`` (said once on the backup when no member carries it). Layout ``apps/<pkg>/<token>/...`` (shared ``backup-formats.md`` §1):
 
 - ``a/*.apk`` → :class:`Member` (its ``open()`` works once, until the iterator advances);
 - ``_manifest`` → parsed into a :class:`RecordedApp` (also kept in
@@ -15,7 +20,7 @@ multi-GB backup. Layout ``apps/<pkg>/<token>/...`` (shared ``backup-formats.md``
   one whose head is a tar, a gzip ... is looked at from its end as it passes (review 60 F1);
 - names outside that layout (or with ``..``/absolute parts) are yielded as members under
   their raw name (display only), so an odd name cannot hide an APK from the walker;
-- past the tar's end-of-archive marker, where Android's restore stops, the rest is read as
+- past the tar's end-of-archive marker (a zero block: restore's type NUL end), the rest is read as
   ``tar -i`` reads it (review 54 F3): members there carry ``TAMPER_TAR_PAST_END``, records a
   note; a member whose type flag tarfile does not know is read as a regular file, flagged (F2).
 """
@@ -31,9 +36,9 @@ from apkscan.issues import Issue, error, tamper, warning
 from apkscan.sources.adb_header import (HeaderError, parse_header, read_header_bytes,
                                         looks_like_adb_backup, unlock)
 from apkscan.sources.adb_manifest import MAX_MANIFEST_BYTES, ManifestError, parse_manifest
-from apkscan.sources.adb_stream import (CHUNK, MAX_EXPANDED, BackupReadError, Payload, decrypted_chunks,
+from apkscan.sources.adb_stream import (MAX_EXPANDED, BackupReadError, Payload, decrypted_chunks,
                                         raw_chunks)
-from apkscan.sources.adb_restore_tar import RestoreHeader, RestoreReader, RestoreStop
+from apkscan.sources.adb_restore_tar import RestOfPayload, RestoreReader, RestoreSource, RestoreStop, tar_info
 from apkscan.sources.adb_tar_shadow import TarShadow
 from apkscan.sources.adb_tar import (MemberStream, after_end, link_or_special, open_stream, past_end_flag,
                                      stop_reason, tar_trailing_issue, type_flag_facts)
@@ -118,7 +123,7 @@ class AdbBackupReader:
         count, failure, tf = 0, None, None
         shadow = TarShadow()
         reader = RestoreReader(payload, shadow.feed)
-        source = _RestoreSource(reader)
+        source = RestoreSource(reader)
         try:
             while True:
                 try:
@@ -133,7 +138,7 @@ class AdbBackupReader:
                 if header.type == "0":
                     count += 1
                     source.current = header
-                    yield from self._entry(source, _tar_info(header))
+                    yield from self._entry(source, tar_info(header))
             tf, rest = yield from self._tar_rest(payload, reader, shadow, stop)
             count += rest
         except BackupReadError as exc:
@@ -163,7 +168,7 @@ class AdbBackupReader:
         if not stop.clean or reader.head_bytes.strip(b"\0"):  # a zero block: TAMPER_TAR_PAST_END says it
             self._rest = f"{said} before this: tar reads it, restore never does"
         self._rest_at = start - stop.offset  # 0: tar's first header is the one restore stopped at
-        rest = _Rest(reader.head_bytes, payload, start - stop.offset)
+        rest = RestOfPayload(reader.head_bytes, payload, start - stop.offset)
         try:
             tf = open_stream(rest)
         except tarfile.ReadError:
@@ -386,47 +391,3 @@ def _unsafe(name: str) -> bool:
 def _join(note: str, more: str) -> str:
     return f"{note}; {more}" if note else more
 
-
-class _RestoreSource:
-    """What :meth:`AdbBackupReader._entry` reads a member's bytes from, for a member restore reads."""
-
-    def __init__(self, reader: RestoreReader):
-        self.reader = reader
-        self.current: RestoreHeader | None = None
-
-    def extractfile(self, info: tarfile.TarInfo):
-        return self.reader.content(self.current)
-
-
-def _tar_info(header: RestoreHeader) -> tarfile.TarInfo:
-    """A restore header as the ``TarInfo`` the member code reads (a regular file)."""
-    info = tarfile.TarInfo(header.path)
-    info.size, info.type = header.size, tarfile.REGTYPE
-    return info
-
-
-class _Rest:
-    """The payload from tar's cursor on, once restore stopped: the bytes restore already pulled at
-    its stop (``kept``, from the stop's offset), then the rest, ``skip`` bytes dropped first."""
-
-    def __init__(self, kept: bytes, payload: Payload, skip: int):
-        self._kept, self._payload, self._skip = kept, payload, skip
-        self.produced = 0
-
-    def read(self, n: int = -1) -> bytes:
-        while self._skip:
-            if self._kept:
-                drop = min(self._skip, len(self._kept))
-                self._kept, self._skip = self._kept[drop:], self._skip - drop
-                continue
-            gone = self._payload.read(min(self._skip, CHUNK))
-            if not gone:
-                return b""
-            self._skip -= len(gone)
-        if self._kept:
-            out = self._kept[:n] if n is not None and n >= 0 else self._kept
-            self._kept = self._kept[len(out):]
-        else:
-            out = self._payload.read(n)
-        self.produced += len(out)
-        return out

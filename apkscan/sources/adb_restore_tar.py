@@ -18,6 +18,7 @@ the same bytes otherwise, and past the point where restore stops :mod:`adb_backu
 from __future__ import annotations
 
 import io
+import tarfile
 from dataclasses import dataclass
 
 from apkscan.sources import walkclock
@@ -240,3 +241,48 @@ class _Content(io.RawIOBase):
         self._todo -= len(data)
         buf[:len(data)] = data
         return len(data)
+
+
+class RestoreSource:
+    """What :meth:`adb_backup.AdbBackupReader._entry` reads a member's bytes from, for a member restore reads."""
+
+    def __init__(self, reader: RestoreReader):
+        self.reader = reader
+        self.current: RestoreHeader | None = None
+
+    def extractfile(self, info: tarfile.TarInfo):
+        return self.reader.content(self.current)
+
+
+def tar_info(header: RestoreHeader) -> tarfile.TarInfo:
+    """A restore header as the ``TarInfo`` the member code reads (a regular file)."""
+    info = tarfile.TarInfo(header.path)
+    info.size, info.type = header.size, tarfile.REGTYPE
+    return info
+
+
+class RestOfPayload:
+    """The payload from tar's cursor on, once restore stopped: the bytes restore already pulled at
+    its stop (``kept``, from the stop's offset), then the rest, ``skip`` bytes dropped first."""
+
+    def __init__(self, kept: bytes, payload, skip: int):
+        self._kept, self._payload, self._skip = kept, payload, skip
+        self.produced = 0
+
+    def read(self, n: int = -1) -> bytes:
+        while self._skip:
+            if self._kept:
+                drop = min(self._skip, len(self._kept))
+                self._kept, self._skip = self._kept[drop:], self._skip - drop
+                continue
+            gone = self._payload.read(min(self._skip, CHUNK))
+            if not gone:
+                return b""
+            self._skip -= len(gone)
+        if self._kept:
+            out = self._kept[:n] if n is not None and n >= 0 else self._kept
+            self._kept = self._kept[len(out):]
+        else:
+            out = self._payload.read(n)
+        self.produced += len(out)
+        return out
