@@ -4708,6 +4708,55 @@ def __create_fn__():
  return __hash__
 TABLE['def __create_fn__():\n def __hash__(self):\n  return hash((self.package,self.version_code,self.platform_sdk,self.installer,self.apk_included,self.certificates,))\n return __hash__'] = __create_fn__.__code__
 
+def __create_fn__(_type_offset, _type_path, _type_size, _type_type, _type_raw, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):
+ def __init__(self,offset:_type_offset,path:_type_path,size:_type_size,type:_type_type,raw:_type_raw)->_return_type:
+  self.offset=offset
+  self.path=path
+  self.size=size
+  self.type=type
+  self.raw=raw
+ return __init__
+TABLE['def __create_fn__(_type_offset, _type_path, _type_size, _type_type, _type_raw, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):\n def __init__(self,offset:_type_offset,path:_type_path,size:_type_size,type:_type_type,raw:_type_raw)->_return_type:\n  self.offset=offset\n  self.path=path\n  self.size=size\n  self.type=type\n  self.raw=raw\n return __init__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(offset={self.offset!r}, path={self.path!r}, size={self.size!r}, type={self.type!r}, raw={self.raw!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(offset={self.offset!r}, path={self.path!r}, size={self.size!r}, type={self.type!r}, raw={self.raw!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.offset,self.path,self.size,self.type,self.raw,)==(other.offset,other.path,other.size,other.type,other.raw,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.offset,self.path,self.size,self.type,self.raw,)==(other.offset,other.path,other.size,other.type,other.raw,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+
+def __create_fn__(_type_kind, _type_name, _type_size, _type_span, _type_note, _type_need, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_name, _dflt_size, _dflt_span, _dflt_note, _dflt_need, _return_type):
+ def __init__(self,kind:_type_kind,name:_type_name=_dflt_name,size:_type_size=_dflt_size,span:_type_span=_dflt_span,note:_type_note=_dflt_note,need:_type_need=_dflt_need)->_return_type:
+  self.kind=kind
+  self.name=name
+  self.size=size
+  self.span=span
+  self.note=note
+  self.need=need
+ return __init__
+TABLE['def __create_fn__(_type_kind, _type_name, _type_size, _type_span, _type_note, _type_need, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_name, _dflt_size, _dflt_span, _dflt_note, _dflt_need, _return_type):\n def __init__(self,kind:_type_kind,name:_type_name=_dflt_name,size:_type_size=_dflt_size,span:_type_span=_dflt_span,note:_type_note=_dflt_note,need:_type_need=_dflt_need)->_return_type:\n  self.kind=kind\n  self.name=name\n  self.size=size\n  self.span=span\n  self.note=note\n  self.need=need\n return __init__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(kind={self.kind!r}, name={self.name!r}, size={self.size!r}, span={self.span!r}, note={self.note!r}, need={self.need!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(kind={self.kind!r}, name={self.name!r}, size={self.size!r}, span={self.span!r}, note={self.note!r}, need={self.need!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.kind,self.name,self.size,self.span,self.note,self.need,)==(other.kind,other.name,other.size,other.span,other.note,other.need,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.kind,self.name,self.size,self.span,self.note,self.need,)==(other.kind,other.name,other.size,other.span,other.note,other.need,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+
 def __create_fn__(_type_kind, _type_label, _type_detect, _type_open, _type_code, _type_hint, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_open, _dflt_code, _dflt_hint, _return_type):
  def __init__(self,kind:_type_kind,label:_type_label,detect:_type_detect,open:_type_open=_dflt_open,code:_type_code=_dflt_code,hint:_type_hint=_dflt_hint)->_return_type:
   __dataclass_builtins_object__.__setattr__(self,'kind',kind)

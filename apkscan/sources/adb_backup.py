@@ -1,7 +1,12 @@
 """adb backup (``.ab``) reader: APKs as members, ``_manifest`` records as recorded apps.
 
-Streams header → AES (if any) → zlib (if any) → tar (``r|``); memory stays bounded for a
-multi-GB backup. Layout ``apps/<pkg>/<token>/...`` (shared ``backup-formats.md`` §1):
+Streams header → AES (if any) → zlib (if any) → tar; memory stays bounded for a multi-GB
+backup. The tar is read as Android's restore reads it (:mod:`adb_restore_tar`; review 78 F2: a
+size field tar reads and restore does not hid an APK restore installs), and tar's reading of the
+same bytes is followed alongside (:mod:`adb_tar_shadow`): each header the two read differently is
+``TAMPER_BACKUP_TAR_READ_TWO_WAYS``; where restore stops (a header it cannot read, a type NUL
+header) the rest is read by ``tarfile`` (``r|``) as before, members there flagged
+``TAMPER_BACKUP_RESTORE_STOPS`` (said once on the backup when no member carries it). Layout ``apps/<pkg>/<token>/...`` (shared ``backup-formats.md`` §1):
 
 - ``a/*.apk`` → :class:`Member` (its ``open()`` works once, until the iterator advances);
 - ``_manifest`` → parsed into a :class:`RecordedApp` (also kept in
@@ -15,7 +20,7 @@ multi-GB backup. Layout ``apps/<pkg>/<token>/...`` (shared ``backup-formats.md``
   one whose head is a tar, a gzip ... is looked at from its end as it passes (review 60 F1);
 - names outside that layout (or with ``..``/absolute parts) are yielded as members under
   their raw name (display only), so an odd name cannot hide an APK from the walker;
-- past the tar's end-of-archive marker, where Android's restore stops, the rest is read as
+- past the tar's end-of-archive marker (a zero block: restore's type NUL end), the rest is read as
   ``tar -i`` reads it (review 54 F3): members there carry ``TAMPER_TAR_PAST_END``, records a
   note; a member whose type flag tarfile does not know is read as a regular file, flagged (F2).
 """
@@ -33,6 +38,8 @@ from apkscan.sources.adb_header import (HeaderError, parse_header, read_header_b
 from apkscan.sources.adb_manifest import MAX_MANIFEST_BYTES, ManifestError, parse_manifest
 from apkscan.sources.adb_stream import (MAX_EXPANDED, BackupReadError, Payload, decrypted_chunks,
                                         raw_chunks)
+from apkscan.sources.adb_restore_tar import RestOfPayload, RestoreReader, RestoreSource, RestoreStop, tar_info
+from apkscan.sources.adb_tar_shadow import TarShadow
 from apkscan.sources.adb_tar import (MemberStream, after_end, link_or_special, open_stream, past_end_flag,
                                      stop_reason, tar_trailing_issue, type_flag_facts)
 from apkscan.sources import data_stream, detect
@@ -74,6 +81,8 @@ class AdbBackupReader:
         self._live: dict[str, bool] | None = None  # the last yielded member's state
         self._manifests = 0  # _manifest files met; past MAX_MANIFESTS each is counted, not read
         self._over_first = ""  # the first of those (said once, by _walk)
+        self._rest = ""  # where restore stopped, once tar reads on past it (_tar_rest)
+        self._rest_at, self._rest_flagged = -1, 0
 
     def _problem(self, issue: Issue) -> InputProblem:
         return InputProblem(self.chain, [issue])
@@ -109,27 +118,81 @@ class AdbBackupReader:
         yield from self._walk(payload)
 
     def _walk(self, payload: Payload) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+        """The members restore reads (:mod:`adb_restore_tar`), each header compared with tar's reading
+        (:mod:`adb_tar_shadow`); where restore stops, the rest as tar reads it (:meth:`_tar_rest`)."""
         count, failure, tf = 0, None, None
+        shadow = TarShadow()
+        reader = RestoreReader(payload, shadow.feed)
+        source = RestoreSource(reader)
         try:
-            tf = open_stream(payload)
-            for info in tf:
-                tf.members.clear()  # stream mode appends every member; keep memory flat
-                if self._live is not None:
-                    self._live["expired"] = True
-                count += 1
-                yield from self._entry(tf, info)
-            if self._live is not None:
-                self._live["expired"] = True
-            stop = stop_reason(tf)
-            if stop:
-                failure = error("BACKUP_TRUNCATED" if stop == "truncated" else "BACKUP_TAR_INVALID",
-                                f"{stop} inside the tar stream after {payload.produced} bytes of payload")
-            else:
-                payload.check_trailing()
+            while True:
+                try:
+                    header = reader.next_header()
+                except RestoreStop as exc:
+                    stop = exc
+                    self._expire()
+                    yield from self._shadow_facts(shadow, [])
+                    break
+                self._expire()
+                yield from self._shadow_facts(shadow, [(header.path, m) for m in shadow.on_header(header)])
+                if header.type == "0":
+                    count += 1
+                    source.current = header
+                    yield from self._entry(source, tar_info(header))
+            tf, rest = yield from self._tar_rest(payload, reader, shadow, stop)
+            count += rest
         except BackupReadError as exc:
             failure = error(exc.code, exc.message)
         except tarfile.TarError as exc:
             failure = self._tar_failure(exc, payload, count)
+        self._expire()
+        yield from self._ends(payload, tf, failure, count)
+
+    def _expire(self) -> None:
+        if self._live is not None:
+            self._live["expired"] = True
+
+    def _shadow_facts(self, shadow: TarShadow, found: list[tuple[str, str]]) -> Iterator[InputProblem]:
+        for name, message in [*shadow.take(), *found]:
+            yield InputProblem(self.chain + (name,), [tamper("TAMPER_BACKUP_TAR_READ_TWO_WAYS", message)])
+
+    def _tar_rest(self, payload: Payload, reader: RestoreReader, shadow: TarShadow, stop: RestoreStop):
+        """Past where restore stops, the payload as tar reads it (``tar -i``, from tar's own cursor):
+        what tar finds there is scanned, flagged ``TAMPER_BACKUP_RESTORE_STOPS``. Returns (the
+        TarFile or None, members read)."""
+        if stop.reason == "the end of the data":
+            payload.check_trailing()
+            return None, 0
+        start = shadow.cursor if shadow.cursor is not None and shadow.cursor >= stop.offset else stop.offset
+        said = f"Android's restore stops at offset {stop.offset} ({stop.reason})"
+        if not stop.clean or reader.head_bytes.strip(b"\0"):  # a zero block: TAMPER_TAR_PAST_END says it
+            self._rest = f"{said} before this: tar reads it, restore never does"
+        self._rest_at = start - stop.offset  # 0: tar's first header is the one restore stopped at
+        rest = RestOfPayload(reader.head_bytes, payload, start - stop.offset)
+        try:
+            tf = open_stream(rest)
+        except tarfile.ReadError:
+            if rest.produced:
+                raise
+            return None, 0  # nothing past tar's cursor
+        count = 0
+        for info in tf:
+            tf.members.clear()  # stream mode appends every member; keep memory flat
+            self._expire()
+            count += 1
+            yield from self._entry(tf, info)
+        self._expire()
+        stopped = stop_reason(tf)
+        if stopped:
+            raise BackupReadError("BACKUP_TRUNCATED" if stopped == "truncated" else "BACKUP_TAR_INVALID",
+                                  f"{stopped} inside the tar stream after {payload.produced} bytes of payload")
+        payload.check_trailing()
+        if self._rest and not self._rest_flagged:  # no member said it: said once here
+            yield self._problem(tamper("TAMPER_BACKUP_RESTORE_STOPS", f"{said}, before the end of the backup: "
+                                       "what follows is read as tar reads it"))
+        return tf, count
+
+    def _ends(self, payload: Payload, tf, failure: Issue | None, count: int) -> Iterator:
         if failure is not None:
             yield self._problem(failure)
         elif count == 0:
@@ -244,12 +307,16 @@ class AdbBackupReader:
 
         return Member(name=info.name, size=info.size, open=open_, flags=self._flags(tf, info))
 
-    @staticmethod
-    def _flags(tf: tarfile.TarFile, info: tarfile.TarInfo) -> list[Issue]:
+    def _flags(self, tf: tarfile.TarFile, info: tarfile.TarInfo) -> list[Issue]:
         """A member's tar facts: found past an end-of-archive marker (Android's restore stops at the
         first zero block), or of a type flag tarfile does not know (read as a regular file, as GNU tar
         reads it; Android's restore refuses the backup there: review 54 F2)."""
-        return past_end_flag(tf) + type_flag_facts(info, " (Android's restore stops there)")
+        kind = type_flag_facts(info, " (Android's restore stops there)")
+        rest = []
+        if self._rest and not (kind and self._rest_at == 0 and info.offset == 0):  # else kind says it
+            rest = [tamper("TAMPER_BACKUP_RESTORE_STOPS", self._rest)]
+            self._rest_flagged += 1
+        return rest + past_end_flag(tf) + kind
 
     def _manifest(self, tf: tarfile.TarFile, info: tarfile.TarInfo, package: str) -> Iterator[InputProblem]:
         where = self.chain + (info.name,)
@@ -272,7 +339,9 @@ class AdbBackupReader:
             note = f"recorded under folder apps/{package}/"
             yield InputProblem(where, [tamper("BACKUP_MANIFEST_MISMATCH",
                                               f"_manifest names {manifest.package!r} but sits under apps/{package}/")])
-        if after_end(tf) is not None:
+        if self._rest:
+            note, self._rest_flagged = _join(note, self._rest), self._rest_flagged + 1
+        elif after_end(tf) is not None:
             note = _join(note, "read after a tar end-of-archive marker: Android's restore stops before it")
         if manifest.apk_included:
             self._claimed.add(package)
@@ -321,3 +390,4 @@ def _unsafe(name: str) -> bool:
 
 def _join(note: str, more: str) -> str:
     return f"{note}; {more}" if note else more
+

@@ -1,0 +1,166 @@
+"""How a standard tar reads the bytes Android's restore reads (review 78 F2): a cursor kept alongside.
+
+:mod:`adb_restore_tar` reads an adb backup's payload as ``adb restore`` does; forensic users
+extract the same backup with abe + ``tar``. Where the two read a header differently (a size field
+``" 00000242000"``: 0 to restore, 82,944 to tar; a bad checksum restore never checks; a pax ``x``
+header whose own size or name restore keeps while tar takes the next header's) the two readings
+part: restore reads headers inside what tar calls one member's content, or tar reads members inside
+what restore calls content. :class:`TarShadow` follows tar's reading over the same bytes as they
+pass (nothing is read twice, nothing kept but the header blocks at tar's cursor) and says each such
+point as a ``TAMPER_BACKUP_TAR_READ_TWO_WAYS`` fact, naming the field and both readings. Headers
+are read by ``tarfile`` itself (with :class:`adb_tar.BoundedTarInfo`'s bounds).
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from dataclasses import dataclass
+
+from apkscan.sources.adb_restore_tar import BLOCK, RestoreHeader
+from apkscan.sources.adb_tar import EXTENDED_TYPES, MAX_EXTENDED_CHAIN, MAX_EXTENDED_HEADER, BoundedTarInfo
+
+MAX_FACTS = 32  # said one by one; past this, counted
+
+
+@dataclass(slots=True)
+class TarReading:
+    """What tar reads at a header offset: ``kind`` member, end (a zero block), invalid, or more
+    (an extended header whose blocks have not all passed; ``need`` bytes)."""
+
+    kind: str
+    name: str = ""
+    size: int = 0  # content bytes tar reads (0 for a directory or link)
+    span: int = BLOCK  # bytes from the header to tar's next header
+    note: str = ""
+    need: int = 0
+
+
+def _block(n: int) -> int:
+    return n + (-n % BLOCK)
+
+
+def tar_reading(buf: bytes) -> TarReading:
+    """``tarfile``'s reading of the header (sequence) at the start of ``buf``."""
+    if not buf[:BLOCK].strip(b"\0"):
+        return TarReading("end")
+    at = 0
+    for _ in range(MAX_EXTENDED_CHAIN + 1):  # how many bytes the chain of extended headers needs
+        try:
+            first = tarfile.TarInfo.frombuf(buf[at:at + BLOCK], "utf-8", "replace")
+        except tarfile.HeaderError as exc:
+            if at == 0:
+                return TarReading("invalid", note=str(exc) or "no tar header")
+            break
+        if first.type not in EXTENDED_TYPES or first.size > MAX_EXTENDED_HEADER:
+            break
+        at += BLOCK + _block(first.size)
+        if len(buf) < at + BLOCK:
+            return TarReading("more", need=at + BLOCK)
+    try:
+        tf = tarfile.open(fileobj=io.BytesIO(buf), mode="r|", tarinfo=BoundedTarInfo,
+                          encoding="utf-8", errors="replace")
+        info = tf.firstmember
+    except (tarfile.TarError, ValueError, OSError) as exc:
+        return TarReading("invalid", note=str(exc) or "no tar header")
+    if info is None:
+        return TarReading("invalid", note="no tar header")
+    content = info.size if info.isreg() or info.type not in tarfile.SUPPORTED_TYPES else 0
+    return TarReading("member", info.name, content, tf.offset)
+
+
+class TarShadow:
+    """tar's cursor over the payload. :meth:`on_header` for each header restore reads (what tar reads
+    there, as messages), :meth:`feed` for every content byte restore pulls; :meth:`take` the facts
+    found in content (``(name, message)``)."""
+
+    def __init__(self):
+        self.cursor: int | None = 0  # where tar reads its next header; None once tar's reading ended
+        self.ended = ""  # why tar's reading ended
+        self.inside = ""  # what tar reads the bytes before its cursor as
+        self.content_of = ""  # the restore member whose content is passing
+        self.facts = 0
+        self._pending: list[tuple[str, str]] = []
+        self._buf = bytearray()
+        self._need = BLOCK
+
+    def on_header(self, header: RestoreHeader) -> list[str]:
+        self.content_of = header.path
+        if self.cursor is None:
+            out = [f"restore reads {header.path!r} at offset {header.offset}, after tar's reading ended ({self.ended})"]
+        elif self.cursor == header.offset:
+            reading = tar_reading(header.raw)
+            out = _compare(header, reading)
+            self._advance(header.offset, reading, "")
+        elif self.cursor > header.offset:
+            out = [f"restore reads a header {header.path!r} at offset {header.offset}, inside {self.inside}"]
+        else:
+            out = []
+        self.feed(header.offset, header.raw)  # tar's cursor inside the blocks restore read as this header
+        return self._count(out)
+
+    def feed(self, offset: int, data: bytes) -> None:
+        end = offset + len(data)
+        while self.cursor is not None and self.cursor < end:
+            want = self.cursor + len(self._buf)
+            if want < offset:  # bytes tar needs went by unseen: its reading is not followed further
+                self._end(f"lost at offset {self.cursor}")
+                return
+            take = data[want - offset:want - offset + self._need - len(self._buf)]
+            self._buf += take
+            if len(self._buf) < self._need:
+                return
+            reading = tar_reading(bytes(self._buf))
+            if reading.kind == "more":
+                self._need = reading.need
+                continue
+            at = self.cursor
+            self._advance(at, reading, self.content_of)
+
+    def take(self) -> list[tuple[str, str]]:
+        out, self._pending = self._pending, []
+        return out
+
+    def _advance(self, at: int, reading: TarReading, content_of: str) -> None:
+        self._buf, self._need = bytearray(), BLOCK
+        where = f"what restore reads as the content of {content_of!r}" if content_of else ""
+        if reading.kind == "member":
+            self.cursor = at + reading.span
+            self.inside = f"what tar reads as the content of {reading.name!r} (its header at offset {at})"
+            if where:
+                self._say(reading.name, f"tar reads a member {reading.name!r} ({reading.size} bytes) at offset {at}, "
+                          f"inside {where}: restore never reads it as a file")
+        elif reading.kind == "end":
+            self.cursor = at + BLOCK  # read on past it as tar -i does
+            self.inside = f"what tar reads as the end of the archive (zero block at offset {at})"
+        else:
+            self._end(f"no tar header at offset {at}: {reading.note}")
+            if where:
+                self._say(content_of, f"tar's reading ends at offset {at}, inside {where} ({reading.note})")
+
+    def _end(self, why: str) -> None:
+        self.cursor, self.ended = None, why
+        self._buf, self._need = bytearray(), BLOCK
+
+    def _say(self, name: str, message: str) -> None:
+        for message in self._count([message]):
+            self._pending.append((name, message))
+
+    def _count(self, messages: list[str]) -> list[str]:
+        self.facts += len(messages)
+        return messages if self.facts <= MAX_FACTS else []
+
+
+def _compare(header: RestoreHeader, reading: TarReading) -> list[str]:
+    """Each field restore and tar read differently at one header."""
+    if reading.kind != "member":
+        why = "a zero block" if reading.kind == "end" else reading.note
+        return [f"at offset {header.offset}: restore reads {header.path!r} ({header.size} bytes), "
+                f"tar reads no header there ({why})"]
+    out = []
+    if header.path.rstrip("/") != reading.name.rstrip("/"):
+        out.append(f"at offset {header.offset}: name: restore reads {header.path!r}, tar reads {reading.name!r}")
+    if header.size != reading.size:
+        out.append(f"at offset {header.offset}: size of {header.path!r}: restore reads {header.size} bytes, "
+                   f"tar reads {reading.size}")
+    return out
