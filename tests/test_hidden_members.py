@@ -284,8 +284,9 @@ def test_an_apk_behind_a_prefix_under_any_name_is_read(run, tmp_path):
     """Review 13: a pull named by hash, no extension, whose bytes are TikTok behind a JPEG header,
     was skipped as 'not an APK or a known container' (exit 0); so was the same bytes stored as
     ``a.dat`` in a ZIP. Both open as a ZIP from their end, as Android opens them: scanned. The
-    same APK merely appended to junk (offsets not moved) opens as no ZIP, for Android too:
-    still skipped."""
+    same APK merely appended to junk (offsets not moved) opens as no ZIP for Android, but
+    java.util.zip.ZipFile and Python's zipfile read it with its offsets moved: scanned so, and
+    said (review 78 F3; before, it was skipped)."""
     pulls = tmp_path / "pulls"
     pulls.mkdir()
     (pulls / "3f2a9c0d").write_bytes(prefixed_apk(TIKTOK.read_bytes(), b"\xff\xd8\xff\xe0" + b"J" * 60))
@@ -294,8 +295,11 @@ def test_an_apk_behind_a_prefix_under_any_name_is_read(run, tmp_path):
         z.writestr(zipfile.ZipInfo("a.dat"), prefixed_apk(WECHAT.read_bytes(), b"JUNK" * 4))
     doc = run(pulls)
     assert {a["source"]["chain"][-1].rsplit("/", 1)[-1]: (a["package"], a["verdict"]) for a in doc["apps"]} == {
-        "3f2a9c0d": ("com.zhiliaoapp.musically", "prohibited"), "a.dat": ("com.tencent.mm", "prohibited")}
-    assert [s["examples"] for s in doc["skipped"]] == [[str(pulls / "appended.bin")]]
+        "3f2a9c0d": ("com.zhiliaoapp.musically", "prohibited"), "a.dat": ("com.tencent.mm", "prohibited"),
+        "appended.bin": ("com.zhiliaoapp.musically", "prohibited")}
+    assert doc["skipped"] == []
+    assert [(e["source"]["path"].rsplit("/", 1)[-1], [i["code"] for i in e["errors"]]) for e in doc["errors"]] == [
+        ("appended.bin", ["TAMPER_ZIP_OFFSETS_SHIFTED"])]
 
 
 def test_bytes_before_the_first_entry_are_a_tamper_fact_and_the_signature_still_counts(tmp_path):
