@@ -32,7 +32,7 @@ from apkscan.sources.interface import ContainerReader, InputProblem, Item, Membe
 from apkscan.sources.streams import Prefixed, WindowStream, read_head
 from apkscan.sources.tempspace import release
 from apkscan.sources.walk_context import WalkContext, WalkOptions  # noqa: F401 (re-exported: callers import them here)
-from apkscan.sources import zip_archive
+from apkscan.sources import zip_archive, zip_local
 from apkscan.sources.zip_archive import ZipReader
 from apkscan.sources.zip_tree import ZipTree
 from apkscan.sources.zip_readings import (CLASSIC, SECOND, TWO_READINGS, ZIP64, ZIP64_READING, second_reading,
@@ -232,8 +232,9 @@ class Walker:
                     yield from self._nested(archive, nested, (path, off), b.chain, depth)
             elif depth >= self.ctx.options.max_depth:
                 yield self._too_deep(b.chain)
-            else:
-                yield from self._zip_entries(archive, kind, (path, off), b.chain, depth, b.bundle)
+            else:  # the local headers followed once, in the first reading, against every central directory
+                local = zip_local.walk(archive, self.ctx.budget, second) if b.reading is None else zip_local.Walk()
+                yield from self._zip_entries(archive, kind, (path, off), b.chain, depth, b.bundle, local)
             if second is not None:
                 yield from self._zip64_reading(b, depth, second, (path, off, length))
                 second = None
@@ -274,14 +275,17 @@ class Walker:
             self.ctx.walked.pop(reader.token, None)
 
     def _zip_entries(self, archive: ZipArchive, kind: str, window: tuple[str, int], chain: tuple[str, ...],
-                     depth: int, bundle: str | None = None) -> Iterator[Item]:
-        """``bundle``: the ZIP is part of one install (Swift's ``.splits``): its members join it."""
+                     depth: int, bundle: str | None, local: zip_local.Walk) -> Iterator[Item]:
+        """``bundle``: the ZIP is part of one install (Swift's ``.splits``): its members join it. ``local``: what
+        only its local headers give, as streaming installers read it (:mod:`zip_local`, review 78 F1)."""
+        kind = zip_local.kind_with(kind, archive, local)
         if kind in detect.BUNDLE_KINDS:
             reader: ZipReader = BundleReader(archive, window, chain, self.ctx.budget, kind=kind)
         elif bundle is not None:
             reader = InstallSetReader(archive, window, chain, self.ctx.budget, key=bundle)
         else:
             reader = ZipReader(archive, window, chain, self.ctx.budget)
+        reader.local = local
         try:
             tree = ZipTree(reader)  # a bundle's names are claims too: layouts below its root are read (review 70 F10)
             fmt = None if kind in detect.BUNDLE_KINDS else registry.layout_format(tree, registry.shallow_names(tree.names()))
@@ -291,6 +295,7 @@ class Walker:
             if fmt is not None and not fmt.flat:
                 yield from archive_layouts.read_tree(self, tree, fmt, depth)
                 yield from self._aside(tree.aside(), chain, depth)
+                yield from self._aside(reader.local_items(), chain, depth)
                 return
             yield from archive_layouts.read_below(self, tree, reader, depth, fmt)  # a flat layout: its folder's files
             if reader.exclude and not reader.has_entries():
