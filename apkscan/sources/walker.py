@@ -183,9 +183,11 @@ class Walker:
         return WindowStream(*b.window)
 
     # ------------------------------------------------------------------ ZIP
-    def _zip(self, b: Blob, depth: int, opened: ZipArchive | None = None, owned: bool = False) -> Iterator[Item]:
+    def _zip(self, b: Blob, depth: int, opened: ZipArchive | None = None, owned: bool = False,
+             walked: bool = False) -> Iterator[Item]:
         """``opened``: the archive already read from ``b.window`` (found from its end), not parsed twice;
-        ``owned``: that window is a whole spooled copy of the walk's (released, or handed on)."""
+        ``owned``: that window is a whole spooled copy of the walk's (released, or handed on); ``walked``:
+        its local headers were followed in the first reading, against both central directories."""
         spooled = None
         if b.window is not None:
             path, off, length = b.window
@@ -232,11 +234,12 @@ class Walker:
                     yield from self._nested(archive, nested, (path, off), b.chain, depth)
             elif depth >= self.ctx.options.max_depth:
                 yield self._too_deep(b.chain)
-            else:  # the local headers followed once, in the first reading, against every central directory
-                local = zip_local.walk(archive, self.ctx.budget, second) if b.reading is None else zip_local.Walk()
+            else:  # the local headers followed once, against every central directory the bytes have
+                local = zip_local.Walk() if walked else zip_local.walk(archive, self.ctx.budget, second)
+                walked = True
                 yield from self._zip_entries(archive, kind, (path, off), b.chain, depth, b.bundle, local)
             if second is not None:
-                yield from self._zip64_reading(b, depth, second, (path, off, length))
+                yield from self._zip64_reading(b, depth, second, (path, off, length), walked)
                 second = None
         finally:
             source.close()
@@ -245,7 +248,8 @@ class Walker:
             if spooled and not handed_on:
                 release(spooled)
 
-    def _zip64_reading(self, b: Blob, depth: int, archive: ZipArchive, window: tuple[str, int, int]) -> Iterator[Item]:
+    def _zip64_reading(self, b: Blob, depth: int, archive: ZipArchive, window: tuple[str, int, int],
+                       walked: bool) -> Iterator[Item]:
         """The second reading of a ZIP whose ZIP64 end record names another central directory
         than its classic fields (review 59 F1): apksig verifies the classic one, a ZIP64-aware
         reader (libziparchive 11+) may install the other, so both are apps of this input. Read
@@ -254,7 +258,7 @@ class Walker:
         not parse is none, said by the first's ``TAMPER_ZIP64``)."""
         flags = [f for f in b.flags if f.code != TWO_READINGS] + [two_readings(SECOND)]
         yield from self._zip(Blob(b.chain + (ZIP64_READING,), b.where, b.head, window=window,
-                                  flags=flags, given=b.given, reading=ZIP64), depth, archive)  # closes its source
+                                  flags=flags, given=b.given, reading=ZIP64), depth, archive, walked=walked)  # closes its source
 
     def _nested(self, archive: ZipArchive, entries: list, window: tuple[str, int], chain: tuple[str, ...],
                 depth: int) -> Iterator[Item]:

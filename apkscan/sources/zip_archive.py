@@ -29,13 +29,12 @@ from apkscan.sources.streams import InflateBudget, IterStream
 _READERS = itertools.count()
 METHOD_AES = 99  # WinZip AES: the real method is in the record's extra field
 ENCRYPTED = "CONTAINER_ENCRYPTED_MEMBER"  # a password-protected member of a container's ZIP
-# The central facts a container says (review 78 F1): bytes before its first entry, where a streaming installer
-# starts reading (a stub, or entries no record lists), and records whose data overlap or lie past the directory.
-# Not the others: its members carry them (a name listed twice: zip_tree; encryption: member()), or they are how
-# apksig reads an APK's end, which no container reader shares (more end records in the tail: a stored APK in the
-# last 64 KiB has its own; ZIP64 end records: a ZIP of more than 65,535 entries has them; the walker reads both).
-CONTAINER_FACTS = frozenset({"TAMPER_DATA_BEFORE_FIRST_ENTRY", "TAMPER_OVERLAPPING_ENTRIES",
-                             "TAMPER_LOCAL_HEADER_OUT_OF_RANGE"})
+# The central fact a container says (review 78 F1): bytes before its first entry where a streaming installer
+# reads local entries (it starts at offset 0). Not the others: its members carry them (a name listed twice:
+# zip_tree; encryption: member()), the walker says them otherwise (names over one payload: read once, said as
+# skipped; a ZIP behind other bytes: CONTAINER_POLYGLOT), or they are how apksig reads an APK's end, which no
+# container reader shares (end records in the tail: a stored APK in the last 64 KiB has its own; ZIP64 records).
+CONTAINER_FACTS = frozenset({"TAMPER_DATA_BEFORE_FIRST_ENTRY"})
 
 
 def shown_name(entry: ZipEntry) -> str:
@@ -80,7 +79,9 @@ class ZipReader:
         for the container (an APK's are its app's; a container's had no one to carry them)."""
         for entry in self.local.entries:
             yield from self._entry(entry)
-        facts = [*zip_local.summary(self.local), *(f for f in self.archive.central_tamper if f.code in CONTAINER_FACTS)]
+        facts = zip_local.summary(self.local)
+        if self.local.followed:  # the stream read local headers: a prefix before the directory's first is its
+            facts += [f for f in self.archive.central_tamper if f.code in CONTAINER_FACTS]
         if facts:
             yield InputProblem(self.chain, facts)
 

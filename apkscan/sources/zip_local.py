@@ -53,6 +53,7 @@ class Walk:
 
     entries: list[ZipEntry] = field(default_factory=list)  # each as a record of its local header's values
     problems: list[Issue] = field(default_factory=list)  # a bound that stopped the walk
+    followed: int = 0  # local headers followed (0: the bytes do not start as a streaming reader reads entries)
 
 
 def is_local(entry: ZipEntry) -> bool:
@@ -84,12 +85,12 @@ def walk(archive: ZipArchive, budget: InflateBudget, other: ZipArchive | None = 
     listed: dict[int, list[ZipEntry]] = {}
     for e in (*archive.entries, *(other.entries if other is not None else ())):
         listed.setdefault(e.local_header_offset, []).append(e)
-    out, at, count = Walk(), 0, 0
+    out, at = Walk(), 0
     try:
         while (entry := _next(archive, at, budget)) is not None:
             entry, at = entry
-            count += 1
-            if count > limit:
+            out.followed += 1
+            if out.followed > limit:
                 out.problems.append(error("ZIP_TOO_MANY_ENTRIES", f"more than {limit} local headers followed as a "
                                           "streaming installer reads them: the rest are not read"))
                 break
