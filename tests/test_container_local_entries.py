@@ -206,3 +206,28 @@ def test_a_container_read_only_through_its_zip64_end_record_is_walked_too(scan_p
     doc = scan_file(scan_path, tmp_path, "z64.apks", body + cd + z64 + locator + eocd)
     app = by_package(doc)["com.zhiliaoapp.musically"]
     assert app["verdict"] == "prohibited" and LOCAL_ONLY in codes_in(app["identity"])
+
+
+def test_a_listed_compressible_obb_behind_a_descriptor_is_no_bomb(scan_path, tmp_path):
+    """An XAPK streamed out (data descriptors) with 100 MiB of zeros as its OBB: the walk inflates it
+    to find where it ends, but a member the directory lists is judged as that member (skipped by
+    name, never a bomb of the container's)."""
+    class Unseekable(io.RawIOBase):
+        def __init__(self):
+            self.buf = io.BytesIO()
+
+        def writable(self):
+            return True
+
+        def write(self, b):
+            return self.buf.write(b)
+
+    out = Unseekable()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("manifest.json", b"{}")
+        z.writestr("base.apk", CLEAN)
+        with z.open("Android/obb/com.example.clean/main.1.com.example.clean.obb", "w") as obb:
+            for _ in range(100):
+                obb.write(bytes(1 << 20))
+    doc = scan_file(scan_path, tmp_path, "zeros.xapk", out.buf.getvalue())
+    assert [a["package"] for a in doc["apps"]] == ["com.example.clean"] and doc["errors"] == []

@@ -108,7 +108,7 @@ class Level:
             pass
 
 
-class Inflating:
+class _Inflating:
     """A deflated entry's bytes, inflated as read from ``src`` (at most ``limit`` bytes of it when its
     size is known); what follows the deflate stream is pushed back to ``src``."""
 
@@ -327,7 +327,7 @@ def _deflated(src: Level, size: int | None, level: int) -> tuple[int, int] | Non
     """A deflated entry: its inflated bytes as :func:`_content` reads them; any other passed over, by
     its compressed ``size`` when known, else inflated to its end. Returns (compressed, inflated) bytes
     read (the latter whole only when ``size`` is None); None: where the next entry starts is not known."""
-    body = Inflating(src, size)
+    body = _Inflating(src, size)
     if not _content(body.read, src, level, look=True) and size is None:
         Level(body.read, src.names, src.span, look=False).drain()
     if size is not None:

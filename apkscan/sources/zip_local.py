@@ -21,8 +21,10 @@ or more (uncompressed, then compressed).
 
 Bounds: :data:`MAX_ENTRIES` headers (``ZIP_TOO_MANY_ENTRIES``); the walk's clock at each header and
 each chunk; what is inflated to find an entry's end is charged to the input's inflation budget
-and held to its ratio rule (``CONTAINER_BOMB``, ``CONTAINER_INFLATE_LIMIT``). A bound that stops the
-walk is said for the container (:attr:`Walk.problems`). Memory: a chunk, and the entries found.
+(``CONTAINER_INFLATE_LIMIT``) and, for an entry no central record names, held to its ratio rule
+(``CONTAINER_BOMB``; a listed entry is the directory's member, read and judged as one: an OBB or a
+backup's log of zeros, never inflated to be scanned, is no bomb). A bound that stops the walk is
+said for the container (:attr:`Walk.problems`). Memory: a chunk, and the entries found.
 """
 
 from __future__ import annotations
@@ -34,16 +36,15 @@ from dataclasses import dataclass, field
 from apkscan.apk.io.java_utf8 import ERRORS as JAVA_UTF8
 from apkscan.apk.io.zip_entry import METHOD_DEFLATED, METHOD_STORED, ZipEntry
 from apkscan.apk.io.zipreader import LFH_HEADER, LFH_SIG, MAX_ENTRIES, ZipArchive
-from apkscan.issues import ApkScanError, Issue, LimitExceeded, error, tamper
+from apkscan.issues import ApkScanError, Issue, error, tamper
 from apkscan.sources import detect, walkclock
-from apkscan.sources.data_zip import CHUNK, FREE, MAX_RATIO, Inflating, Level
-from apkscan.sources.data_zip_records import Found
 from apkscan.sources.streams import InflateBudget
 
 LOCAL_ONLY = "TAMPER_CONTAINER_LOCAL_ONLY_ENTRY"
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _EXTSIG = 0x08074B50
 _MAGIC = 0xFFFFFFFF
+CHUNK = 1 << 20
 NOT_LISTED = -1  # a local entry's ``cd_record_offset``: no central record gives it
 
 
@@ -87,7 +88,7 @@ def walk(archive: ZipArchive, budget: InflateBudget, other: ZipArchive | None = 
         listed.setdefault(e.local_header_offset, []).append(e)
     out, at = Walk(), 0
     try:
-        while (entry := _next(archive, at, budget)) is not None:
+        while (entry := _next(archive, at, budget, listed)) is not None:
             entry, at = entry
             out.followed += 1
             if out.followed > limit:
@@ -121,8 +122,9 @@ def _described(entry: ZipEntry, records) -> bool:
     return False
 
 
-def _next(archive: ZipArchive, at: int, budget: InflateBudget) -> tuple[ZipEntry, int] | None:
-    """The local entry at ``at`` as a record, and where the next header starts; None: the walk ends there."""
+def _next(archive: ZipArchive, at: int, budget: InflateBudget, listed: dict) -> tuple[ZipEntry, int] | None:
+    """The local entry at ``at`` as a record, and where the next header starts; None: the walk ends there.
+    ``listed``: the central records by local-header offset."""
     walkclock.check()
     source = archive.source
     head = source.read(at, LFH_HEADER) if at + LFH_HEADER <= source.size else b""
@@ -141,7 +143,8 @@ def _next(archive: ZipArchive, at: int, budget: InflateBudget) -> tuple[ZipEntry
     if method == METHOD_STORED:
         csize = size
     elif flags & 8:
-        ends = _inflated_end(archive, data, budget)
+        named = any(r.name_bytes == meta[:nlen] and r.compressed for r in listed.get(at, ()))
+        ends = _inflated_end(archive, data, budget, not named)
         if ends is None:
             return None
         csize, size, crc, end = ends
@@ -168,37 +171,34 @@ def _zip64_sizes(extra: bytes, csize: int, size: int) -> tuple[int, int]:
     return csize, size
 
 
-def _inflated_end(archive: ZipArchive, data: int, budget: InflateBudget):
-    """A deflated entry with a data descriptor: inflated to its end (charged, bomb-checked), then its
-    descriptor. (compressed, uncompressed, crc, where the next header starts); None: it does not end
-    as ``ZipInputStream`` reads it (corrupt, cut short, a descriptor that disagrees: it throws there)."""
-    source, pos = archive.source, [data]
-
-    def read(n: int) -> bytes:
-        chunk = source.read(pos[0], min(n, source.size - pos[0])) if pos[0] < source.size else b""
-        pos[0] += len(chunk)
-        return chunk
-
-    body, crc = Inflating(Level(read, lambda _b: False, 0, look=False), None), 0
-    try:
-        while out := body.read(CHUNK):
-            crc = zlib.crc32(out, crc)
-            budget.charge(len(out))
-            budget.check_ratio(body.made, body.used)
-    except Found:  # corrupt data (ZipInputStream throws), or the data-ZIP look's own ratio rule
-        if body.made > FREE and body.made > MAX_RATIO * max(body.used, 1):
-            raise LimitExceeded("CONTAINER_BOMB", f"a local entry at offset {data} inflates to more than {body.made} "
-                                f"bytes from {body.used}: a decompression bomb") from None
-        return None
-    if not body.ended:
-        return None
-    packed, made, end = body.used, body.made, data + body.used
-    wide = made > _MAGIC or packed > _MAGIC
-    tail = source.read(end, 24 if wide else 16)
+def _inflated_end(archive: ZipArchive, data: int, budget: InflateBudget, bombs: bool):
+    """A deflated entry with a data descriptor: inflated to its end (charged to ``budget``; ``bombs``: held
+    to its ratio rule, for an entry no central record names: a listed one is the directory's member, read
+    and judged as such), then its descriptor. (compressed, uncompressed, crc, where the next header
+    starts); None: it does not end as ``ZipInputStream`` reads it (corrupt, cut short, a descriptor that
+    disagrees: it throws there)."""
+    source, z, pos, made, crc = archive.source, zlib.decompressobj(-15), data, 0, 0
+    while not z.eof:
+        feed = z.unconsumed_tail
+        if not feed:
+            feed = source.read(pos, min(CHUNK, source.size - pos)) if pos < source.size else b""
+            if not feed:
+                return None
+            pos += len(feed)
+        try:
+            out = z.decompress(feed, CHUNK)
+        except zlib.error:
+            return None
+        made, crc = made + len(out), zlib.crc32(out, crc)
+        budget.charge(len(out))  # the walk's clock too
+        if bombs:
+            budget.check_ratio(made, pos - data - len(z.unconsumed_tail))
+    packed = pos - data - len(z.unused_data)
+    end, wide = data + packed, made > _MAGIC or packed > _MAGIC
+    tail = source.read(end, min(24 if wide else 16, max(source.size - end, 0)))
     if len(tail) < (24 if wide else 16):
         return None
     signed = struct.unpack_from("<I", tail)[0] == _EXTSIG
-    fields = struct.unpack_from("<IQQ" if wide else "<III", tail, 4 if signed else 0)
-    if fields != (crc, packed, made):
+    if struct.unpack_from("<IQQ" if wide else "<III", tail, 4 if signed else 0) != (crc, packed, made):
         return None  # ZipInputStream throws: the walk ends
     return packed, made, crc, end + (4 if signed else 0) + (20 if wide else 12)
