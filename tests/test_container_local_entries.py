@@ -58,6 +58,19 @@ def local_only(*records: bytes) -> bytes:
     return body + end(0, b"", len(body))
 
 
+class Unseekable(io.RawIOBase):
+    """A stream zipfile cannot seek back in: it writes each entry's sizes in a data descriptor."""
+
+    def __init__(self):
+        self.buf = io.BytesIO()
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        return self.buf.write(b)
+
+
 def scan_file(scan_path, tmp_path, name: str, data: bytes) -> dict:
     path = tmp_path / name
     path.write_bytes(data)
@@ -150,16 +163,6 @@ def test_real_bundles_gain_no_fact(scan_path, fixture):
 def test_streamed_zipfile_bundle_gains_no_fact(scan_path, tmp_path):
     """Deflated entries behind data descriptors (zipfile writing to a stream, as Java always does):
     the walk inflates each to its end and finds the directory describing every one."""
-    class Unseekable(io.RawIOBase):
-        def __init__(self):
-            self.buf = io.BytesIO()
-
-        def writable(self):
-            return True
-
-        def write(self, b):
-            return self.buf.write(b)
-
     out = Unseekable()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("base.apk", CLEAN)
@@ -212,16 +215,6 @@ def test_a_listed_compressible_obb_behind_a_descriptor_is_no_bomb(scan_path, tmp
     """An XAPK streamed out (data descriptors) with 100 MiB of zeros as its OBB: the walk inflates it
     to find where it ends, but a member the directory lists is judged as that member (skipped by
     name, never a bomb of the container's)."""
-    class Unseekable(io.RawIOBase):
-        def __init__(self):
-            self.buf = io.BytesIO()
-
-        def writable(self):
-            return True
-
-        def write(self, b):
-            return self.buf.write(b)
-
     out = Unseekable()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("manifest.json", b"{}")
