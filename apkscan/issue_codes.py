@@ -214,6 +214,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "TAMPER_DATA_DESCRIPTOR_MISMATCH": (T, "data-descriptor flag differs between local header and central directory"),
     "TAMPER_DUPLICATE_ENTRY": (T, "duplicate entry name …"),
     "TAMPER_EMPTY_NAME": (T, "entry #… has an empty name"),
+    "TAMPER_CONTAINER_LOCAL_ONLY_ENTRY": (T, "member … (local header at offset …) is read by streaming installers (java.util.zip.ZipInputStream: SAI, ackpine) but not listed by the central directory as such: scanned as a member of its own"),
     "TAMPER_ENCRYPTION_FLAG": (T, "central directory sets the encryption flag (Android ignores it)"),
     "TAMPER_ENTRY_OVERLAPS_CD": (T, "data overlaps the central directory"),
     "TAMPER_EOCD_DISK_FIELDS": (T, "EOCD disk number, central-directory disk or entries-on-this-disk say spanned archive; apksig and libziparchive ignore them (read with the total count), java.util.zip.ZipFile refuses the file"),

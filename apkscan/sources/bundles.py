@@ -31,24 +31,23 @@ class BundleReader(ZipReader):
         self.kind = kind
         self._judged: dict[tuple | None, bool] = {}  # data key -> an APK? (names skipped as data)
 
-    def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
-        """Like :meth:`ZipReader.entries`, but a member skipped by its name (OBB, APKMirror's
+    def _entry(self, entry) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+        """Like :meth:`ZipReader._entry`, but a member skipped by its name (OBB, APKMirror's
         signature) is scanned after all when its bytes are an APK (a ZIP holding a manifest)."""
-        for entry in self.archive.entries:
-            if empty_folder(entry) or entry.index in self.exclude:  # read by a layout below the root
-                continue
-            skip = self.skip_reason(entry.name)
-            try:  # a skipped name is looked at by its head first: data is neither inflated nor charged,
-                apk = not skip or encrypted(entry) or self._worth_a_look(entry)  # unless it may be an APK
-                # (an encrypted one: member() says so)
-                member = self.member(entry) if apk else None
-                if member is None or (skip and not self._holds_apk(member)):
-                    yield Skipped(self.chain, skip, 1, [entry.name])
-                    continue
-            except ApkScanError as exc:
-                yield InputProblem(self.chain + (entry.name,), [exc.to_issue()])
-                continue
-            yield member
+        if empty_folder(entry) or entry.index in self.exclude:  # read by a layout below the root
+            return
+        skip = self.skip_reason(entry.name)
+        try:  # a skipped name is looked at by its head first: data is neither inflated nor charged,
+            apk = not skip or encrypted(entry) or self._worth_a_look(entry)  # unless it may be an APK
+            # (an encrypted one: member() says so)
+            member = self.member(entry) if apk else None
+            if member is None or (skip and not self._holds_apk(member)):
+                yield Skipped(self.chain, skip, 1, [entry.name])
+                return
+        except ApkScanError as exc:
+            yield InputProblem(self.chain + (entry.name,), [exc.to_issue()])
+            return
+        yield member
 
     def _worth_a_look(self, entry) -> bool:
         """A skipped name's bytes may be an APK: stored (looked at from its end in place, one read) or

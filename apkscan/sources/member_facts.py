@@ -7,7 +7,9 @@ none of those carries them: the facts are then said for the member itself, as an
 at its chain (merged into the one its read yields there, if any), so every report lists them.
 A layout reader that reads a member itself (a metadata file) says them the same way
 (:func:`to_say`). Not said for a skip: a Windows-made name read with ``\\`` as ``/`` (the way
-unzip reads it, no fact about the member's data; shown on the app it names, if any).
+unzip reads it, no fact about the member's data; shown on the app it names, if any), nor a member
+read only from the local headers (``TAMPER_CONTAINER_LOCAL_ONLY_ENTRY``: its container says them all
+at once, :meth:`apkscan.sources.zip_archive.ZipReader.local_items`; 100,000 tiny ones are one line).
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from collections.abc import Iterable, Iterator
 
 from apkscan.issues import Issue
 from apkscan.sources.interface import InputProblem, Item, ScanInput
+from apkscan.sources.zip_local import LOCAL_ONLY
 from apkscan.sources.zip_tree import READ_AS_SLASH
 
 
 def to_say(flags: Iterable[Issue]) -> list[Issue]:
     """The facts of a member that no app will carry, less a name's mere reading (see above)."""
-    return [f for f in flags if not (f.code == "TAMPER_MEMBER_NAME" and f.message.endswith(READ_AS_SLASH))]
+    return [f for f in flags if not (f.code == "TAMPER_MEMBER_NAME" and f.message.endswith(READ_AS_SLASH))
+            and f.code != LOCAL_ONLY]
 
 
 def kept(flags: list[Issue], chain: tuple[str, ...], items: Iterable[Item]) -> Iterator[Item]:

@@ -43,11 +43,12 @@ class Others:
 
         return replace(b, flags=[*b.flags, two_readings(CLASSIC)]) if self.second is not None else b
 
-    def walk(self, walker: Any, b: Any, depth: int, window: tuple[str, int, int]) -> Iterator[Item]:
+    def walk(self, walker: Any, b: Any, depth: int, window: tuple[str, int, int], walked: bool) -> Iterator[Item]:
         """Each other reading, walked like any ZIP under its own chain element (a distinct app in
         every report), never a custody record. The ZIP64 one: apksig verifies the classic
         directory, a ZIP64-aware reader may install the other (a second reading that does not parse
-        is none, said by the first's ``TAMPER_ZIP64``). ZipFile's: the fact said for the container too."""
+        is none, said by the first's ``TAMPER_ZIP64``). ZipFile's: the fact said for the container too.
+        ``walked``: the bytes' local headers were followed already (:mod:`zip_local`), not again."""
         from apkscan.sources.walker import Blob
 
         second, other = self.second, self.other
@@ -55,12 +56,12 @@ class Others:
         if second is not None:
             flags = [f for f in b.flags if f.code != TWO_READINGS] + [two_readings(SECOND)]
             yield from walker._zip(Blob(b.chain + (ZIP64_READING,), b.where, b.head, window=window,
-                                        flags=flags, given=b.given, reading=ZIP64), depth, second)  # closes it
+                                        flags=flags, given=b.given, reading=ZIP64), depth, second, walked=walked)  # closes it
         if other is not None:
             archive, moved, fact = other
             yield InputProblem(b.chain, [fact])
             yield from walker._zip(Blob(b.chain + (ZIPFILE_READING,), b.where, b.head, window=moved,
-                                        flags=[*b.flags, fact], given=b.given), depth, archive)  # closes it
+                                        flags=[*b.flags, fact], given=b.given), depth, archive, walked=walked)  # closes it
 
     def close(self) -> None:
         """Close what the walk did not read (it stopped first)."""

@@ -32,7 +32,7 @@ from apkscan.sources.interface import ContainerReader, InputProblem, Item, Membe
 from apkscan.sources.streams import Prefixed, WindowStream, read_head
 from apkscan.sources.tempspace import release
 from apkscan.sources.walk_context import WalkContext, WalkOptions  # noqa: F401 (re-exported: callers import them here)
-from apkscan.sources import zip_archive
+from apkscan.sources import zip_archive, zip_local
 from apkscan.sources.zip_archive import ZipReader
 from apkscan.sources.zip_tree import ZipTree
 from apkscan.sources.zip_readings import ZIP64
@@ -63,7 +63,7 @@ class Blob:
     head_stat: os.stat_result | None = None  # a local file: the stat of the descriptor its head was read from
     place: tuple[str, int, int] | None = None  # a stream whose bytes lie whole in a local file (a tar member on disk)
     again: Callable[[], BinaryIO] | None = None  # a stream: its bytes read again from their start
-    reading: str | None = None  # "zip64": the ZIP's second reading (:meth:`Walker._zip64_reading`)
+    reading: str | None = None  # "zip64": the ZIP's second reading (:class:`walk_readings.Others`)
 
 
 class Walker:
@@ -184,9 +184,11 @@ class Walker:
         return WindowStream(*b.window)
 
     # ------------------------------------------------------------------ ZIP
-    def _zip(self, b: Blob, depth: int, opened: ZipArchive | None = None, owned: bool = False) -> Iterator[Item]:
+    def _zip(self, b: Blob, depth: int, opened: ZipArchive | None = None, owned: bool = False,
+             walked: bool = False) -> Iterator[Item]:
         """``opened``: the archive already read from ``b.window`` (found from its end), not parsed twice;
-        ``owned``: that window is a whole spooled copy of the walk's (released, or handed on)."""
+        ``owned``: that window is a whole spooled copy of the walk's (released, or handed on); ``walked``:
+        its local headers were followed in the first reading, against both central directories."""
         spooled = None
         if b.window is not None:
             path, off, length = b.window
@@ -233,9 +235,11 @@ class Walker:
                     yield from self._nested(archive, nested, (path, off), b.chain, depth)
             elif depth >= self.ctx.options.max_depth:
                 yield self._too_deep(b.chain)
-            else:
-                yield from self._zip_entries(archive, kind, (path, off), b.chain, depth, b.bundle)
-            yield from others.walk(self, b, depth, (path, off, length))
+            else:  # the local headers followed once, against every central directory the bytes have
+                local = zip_local.Walk() if walked else zip_local.walk(archive, self.ctx.budget, others.second)
+                walked = True
+                yield from self._zip_entries(archive, kind, (path, off), b.chain, depth, b.bundle, local)
+            yield from others.walk(self, b, depth, (path, off, length), walked)
         finally:
             source.close()
             if others is not None:
@@ -262,14 +266,17 @@ class Walker:
             self.ctx.walked.pop(reader.token, None)
 
     def _zip_entries(self, archive: ZipArchive, kind: str, window: tuple[str, int], chain: tuple[str, ...],
-                     depth: int, bundle: str | None = None) -> Iterator[Item]:
-        """``bundle``: the ZIP is part of one install (Swift's ``.splits``): its members join it."""
+                     depth: int, bundle: str | None, local: zip_local.Walk) -> Iterator[Item]:
+        """``bundle``: the ZIP is part of one install (Swift's ``.splits``): its members join it. ``local``: what
+        only its local headers give, as streaming installers read it (:mod:`zip_local`, review 78 F1)."""
+        kind = zip_local.kind_with(kind, archive, local)
         if kind in detect.BUNDLE_KINDS:
             reader: ZipReader = BundleReader(archive, window, chain, self.ctx.budget, kind=kind)
         elif bundle is not None:
             reader = InstallSetReader(archive, window, chain, self.ctx.budget, key=bundle)
         else:
             reader = ZipReader(archive, window, chain, self.ctx.budget)
+        reader.local = local
         try:
             tree = ZipTree(reader)  # a bundle's names are claims too: layouts below its root are read (review 70 F10)
             fmt = None if kind in detect.BUNDLE_KINDS else registry.layout_format(tree, registry.shallow_names(tree.names()))
@@ -279,6 +286,7 @@ class Walker:
             if fmt is not None and not fmt.flat:
                 yield from archive_layouts.read_tree(self, tree, fmt, depth)
                 yield from self._aside(tree.aside(), chain, depth)
+                yield from self._aside(reader.local_items(), chain, depth)
                 return
             yield from archive_layouts.read_below(self, tree, reader, depth, fmt)  # a flat layout: its folder's files
             if reader.exclude and not reader.has_entries():

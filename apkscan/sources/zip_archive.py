@@ -22,13 +22,19 @@ from collections.abc import Iterator
 
 from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
 from apkscan.issues import ApkScanError, Issue, error, tamper
-from apkscan.sources import detect
+from apkscan.sources import detect, zip_local
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
 from apkscan.sources.streams import InflateBudget, IterStream
 
 _READERS = itertools.count()
 METHOD_AES = 99  # WinZip AES: the real method is in the record's extra field
 ENCRYPTED = "CONTAINER_ENCRYPTED_MEMBER"  # a password-protected member of a container's ZIP
+# The central fact a container says (review 78 F1): bytes before its first entry where a streaming installer
+# reads local entries (it starts at offset 0). Not the others: its members carry them (a name listed twice:
+# zip_tree; encryption: member()), the walker says them otherwise (names over one payload: read once, said as
+# skipped; a ZIP behind other bytes: CONTAINER_POLYGLOT), or they are how apksig reads an APK's end, which no
+# container reader shares (end records in the tail: a stored APK in the last 64 KiB has its own; ZIP64 records).
+CONTAINER_FACTS = frozenset({"TAMPER_DATA_BEFORE_FIRST_ENTRY"})
 
 
 def shown_name(entry: ZipEntry) -> str:
@@ -59,23 +65,42 @@ class ZipReader:
         self.chain, self.budget = chain, budget
         self.token = next(_READERS)  # data keys are this archive's: a spooled file's name may come back
         self.exclude: set[int] = set()  # indexes of records a layout reader read (one below the root)
+        self.local = zip_local.Walk()  # what only the local headers give (the walker sets it: zip_local.walk)
 
     def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+        """The central directory's members, then those only its local headers give (:attr:`local`)."""
         for entry in self.archive.entries:
-            if empty_folder(entry) or entry.index in self.exclude:
-                continue
-            skip = self.skip_reason(entry.name)
-            if skip:
-                yield Skipped(self.chain, skip, 1, [entry.name])
-                continue
-            try:
-                yield self.member(entry)
-            except ApkScanError as exc:
-                yield InputProblem(self.chain + (entry.name,), [exc.to_issue()])
+            yield from self._entry(entry)
+        yield from self.local_items()
+
+    def local_items(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+        """The members only a streaming installer reads (:mod:`zip_local`), then why its walk stopped
+        early and the central directory's own tamper facts (a prefix, overlapping entries ...), said
+        for the container (an APK's are its app's; a container's had no one to carry them)."""
+        for entry in self.local.entries:
+            yield from self._entry(entry)
+        facts = zip_local.summary(self.local)
+        if self.local.followed:  # the stream read local headers: a prefix before the directory's first is its
+            facts += [f for f in self.archive.central_tamper if f.code in CONTAINER_FACTS]
+        if facts:
+            yield InputProblem(self.chain, facts)
+
+    def _entry(self, entry: ZipEntry) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+        if empty_folder(entry) or entry.index in self.exclude:
+            return
+        skip = self.skip_reason(entry.name)
+        if skip:
+            yield Skipped(self.chain, skip, 1, [entry.name])
+            return
+        try:
+            yield self.member(entry)
+        except ApkScanError as exc:
+            yield InputProblem(self.chain + (entry.name,), [exc.to_issue()])
 
     def has_entries(self) -> bool:
         """Whether :meth:`entries` has any record to give (layouts below the root may have read all)."""
-        return any(not empty_folder(e) and e.index not in self.exclude for e in self.archive.entries)
+        return bool(self.local.entries) or any(not empty_folder(e) and e.index not in self.exclude
+                                               for e in self.archive.entries)
 
     def skip_reason(self, name: str) -> str | None:
         """Entries deliberately not scanned (bundle readers name theirs)."""
@@ -110,11 +135,13 @@ class ZipReader:
         arc = self.archive
         flags = [tamper("TAMPER_MEMBER_NAME", f"member name {entry.name!r} is absolute or has '..'; shown, never used as a path")] \
             if _odd_name(entry.name) else []
+        shown = shown_name(entry)
+        if zip_local.is_local(entry):
+            flags.append(zip_local.local_only_fact(entry, shown))
         if encrypted(entry):
             flags.append(self._encrypted(entry))
         start = self.base + arc.data_offset(entry)
         key = (self.token, start, entry.compressed, entry.uncompressed_size)
-        shown = shown_name(entry)
         if entry.compressed:
             self.budget.check_declared(entry.name, entry.compressed_size, entry.uncompressed_size)
             self.budget.charge(entry.uncompressed_size)

@@ -3,7 +3,7 @@
 Two central directories (review 59 F1): the classic EOCD fields, which apksig and Android's v2/v3
 verifier read, and the central directory a ZIP64 end record names, which ZIP64-aware readers
 (libziparchive 11 and later) may read instead. When they differ, the walker scans each as its own
-app (:meth:`apkscan.sources.walker.Walker._zip64_reading`).
+app (:class:`apkscan.sources.walk_readings.Others`).
 
 Offsets shifted (review 78 F3): bytes put before a ZIP without moving its offsets (``cat prefix
 bundle.apks``). libziparchive and apksig take the end record's directory offset as it is, so the

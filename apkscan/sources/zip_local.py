@@ -1,0 +1,204 @@
+"""A container ZIP's entries as a streaming installer reads them: its local headers, from its first byte.
+
+Why (review 78 F1): apkscan reads a container through its central directory, as ``unzip``,
+bundletool and ``java.util.zip.ZipFile`` do. SAI (``ZipApkSource``, its default) and the ackpine
+library install a split bundle through ``java.util.zip.ZipInputStream`` instead: local headers
+followed in order from offset 0, every ``*.apk`` installed. A ZIP may so hold entries that only one
+of the two readings sees: a ``base.apk`` whose local header no central record names (an empty
+directory, or a decoy one), or one a central record names under another name or size. Each such
+entry is a member too (:meth:`apkscan.sources.zip_archive.ZipReader.entries` yields them after the
+directory's), flagged :data:`LOCAL_ONLY`.
+
+The walk is ``ZipInputStream``'s (OpenJDK and libcore ``readLOC``/``readEnd``): a 30-byte header
+signed ``PK\\x03\\x04`` or the end (any other bytes, a central record, a short read); an
+encryption flag, a data descriptor on a method other than deflate, or a method neither stored nor
+deflated ends it (``ZipInputStream`` throws there, and an installer aborts its session). A stored
+entry is its uncompressed size's bytes; a deflated one without a descriptor ends after its
+compressed size (ending elsewhere throws); with one (bit 3) it is inflated to its end, then the
+descriptor read: 16 bytes or 12 without a signature, 24/20 when more than 4 GiB went through, its
+sizes equal to what was inflated. Sizes of 0xFFFFFFFF are read from a ZIP64 extra of 16 bytes
+or more (uncompressed, then compressed).
+
+Bounds: :data:`MAX_ENTRIES` headers (``ZIP_TOO_MANY_ENTRIES``); the walk's clock at each header and
+each chunk; what is inflated to find an entry's end is charged to the input's inflation budget
+(``CONTAINER_INFLATE_LIMIT``) and, for an entry no central record names, held to its ratio rule
+(``CONTAINER_BOMB``; a listed entry is the directory's member, read and judged as one: an OBB or a
+backup's log of zeros, never inflated to be scanned, is no bomb). A bound that stops the walk is
+said for the container (:attr:`Walk.problems`). Memory: a chunk, and the entries found.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+from apkscan.apk.io.java_utf8 import ERRORS as JAVA_UTF8
+from apkscan.apk.io.zip_entry import METHOD_DEFLATED, METHOD_STORED, ZipEntry
+from apkscan.apk.io.zipreader import LFH_HEADER, LFH_SIG, MAX_ENTRIES, ZipArchive
+from apkscan.issues import ApkScanError, Issue, error, tamper
+from apkscan.sources import detect, walkclock
+from apkscan.sources.streams import InflateBudget
+
+LOCAL_ONLY = "TAMPER_CONTAINER_LOCAL_ONLY_ENTRY"
+_LOCAL = struct.Struct("<IHHHHHIIIHH")
+_EXTSIG = 0x08074B50
+_MAGIC = 0xFFFFFFFF
+CHUNK = 1 << 20
+NOT_LISTED = -1  # a local entry's ``cd_record_offset``: no central record gives it
+
+
+@dataclass(slots=True)
+class Walk:
+    """What the local headers hold that the central directory does not describe."""
+
+    entries: list[ZipEntry] = field(default_factory=list)  # each as a record of its local header's values
+    problems: list[Issue] = field(default_factory=list)  # a bound that stopped the walk
+    followed: int = 0  # local headers followed (0: the bytes do not start as a streaming reader reads entries)
+
+
+def is_local(entry: ZipEntry) -> bool:
+    return entry.cd_record_offset == NOT_LISTED
+
+
+def local_only_fact(entry: ZipEntry, shown: str) -> Issue:
+    return tamper(LOCAL_ONLY, f"member {shown!r} (local header at offset {entry.local_header_offset}) is read by "
+                  "streaming installers (java.util.zip.ZipInputStream: SAI, ackpine) but not listed by the central "
+                  "directory as such: scanned as a member of its own")
+
+
+def summary(found: Walk) -> list[Issue]:
+    """What the container says of its walk: the members only it gave (each APK among them carries
+    its own fact too), then why it stopped early."""
+    if not found.entries:
+        return found.problems
+    names = ", ".join(repr(e.name) for e in found.entries[:5]) + (", ..." if len(found.entries) > 5 else "")
+    return [tamper(LOCAL_ONLY, f"{len(found.entries)} members ({names}) are read by streaming installers "
+                   "(java.util.zip.ZipInputStream: SAI, ackpine) from the local headers but not listed by the "
+                   "central directory as such: each is scanned as a member"), *found.problems]
+
+
+def walk(archive: ZipArchive, budget: InflateBudget, other: ZipArchive | None = None, limit: int = MAX_ENTRIES) -> Walk:
+    """Follow ``archive``'s local headers from its first byte as ``ZipInputStream`` does; the entries
+    no central record describes (at that header's offset, with its name, method and sizes): of its
+    directory, nor of the ``other`` one its ZIP64 end record names (the walker's second reading:
+    a ZIP of more than 65,535 entries lists the rest there only)."""
+    listed: dict[int, list[ZipEntry]] = {}
+    for e in (*archive.entries, *(other.entries if other is not None else ())):
+        listed.setdefault(e.local_header_offset, []).append(e)
+    out, at = Walk(), 0
+    try:
+        while (entry := _next(archive, at, budget, listed)) is not None:
+            entry, at = entry
+            out.followed += 1
+            if out.followed > limit:
+                out.problems.append(error("ZIP_TOO_MANY_ENTRIES", f"more than {limit} local headers followed as a "
+                                          "streaming installer reads them: the rest are not read"))
+                break
+            if not _described(entry, listed.get(entry.local_header_offset, ())):
+                entry.index = -len(out.entries) - 1  # no central index: never one a layout reader excludes
+                out.entries.append(entry)
+    except ApkScanError as exc:  # a bound: what was found before it is kept
+        out.problems.append(exc.to_issue())
+    return out
+
+
+def kind_with(kind: str, archive: ZipArchive, local: Walk) -> str:
+    """A plain ZIP whose local-only names make it a split bundle (an empty or decoy central directory
+    over a ``base.apk``): read as that bundle, so its APKs are assembled as one install. Never an APK
+    by them: Android installs an APK by its central directory."""
+    if kind != detect.ZIP or not local.entries:
+        return kind
+    wider = detect.zip_kind([e.name for e in archive.entries] + [e.name for e in local.entries])
+    return wider if wider in detect.BUNDLE_KINDS else kind
+
+
+def _described(entry: ZipEntry, records) -> bool:
+    for r in records:
+        if r.name_bytes == entry.name_bytes and r.compressed == entry.compressed and (
+                r.uncompressed_size == entry.uncompressed_size
+                and (not r.compressed or r.compressed_size == entry.compressed_size)):
+            return True
+    return False
+
+
+def _next(archive: ZipArchive, at: int, budget: InflateBudget, listed: dict) -> tuple[ZipEntry, int] | None:
+    """The local entry at ``at`` as a record, and where the next header starts; None: the walk ends there.
+    ``listed``: the central records by local-header offset."""
+    walkclock.check()
+    source = archive.source
+    head = source.read(at, LFH_HEADER) if at + LFH_HEADER <= source.size else b""
+    if len(head) < LFH_HEADER:
+        return None
+    sig, _v, flags, method, _t, _d, crc, csize, size, nlen, xlen = _LOCAL.unpack(head)
+    if sig != LFH_SIG or flags & 1 or method not in (METHOD_STORED, METHOD_DEFLATED) or (
+            flags & 8 and method != METHOD_DEFLATED):
+        return None
+    meta = source.read(at + LFH_HEADER, nlen + xlen)
+    if len(meta) < nlen + xlen:
+        return None
+    if not flags & 8 and _MAGIC in (csize, size):
+        csize, size = _zip64_sizes(meta[nlen:], csize, size)
+    data = at + LFH_HEADER + nlen + xlen
+    if method == METHOD_STORED:
+        csize = size
+    elif flags & 8:
+        named = any(r.name_bytes == meta[:nlen] and r.compressed for r in listed.get(at, ()))
+        ends = _inflated_end(archive, data, budget, not named)
+        if ends is None:
+            return None
+        csize, size, crc, end = ends
+    if data + csize > source.size:
+        return None  # ends early: ZipInputStream throws
+    name = meta[:nlen]
+    text = name.decode("utf-8", JAVA_UTF8)
+    entry = ZipEntry(0, text, None if name.isascii() else name, method, flags, crc, csize, size, at, NOT_LISTED)
+    return entry, (data + csize if not flags & 8 else end)
+
+
+def _zip64_sizes(extra: bytes, csize: int, size: int) -> tuple[int, int]:
+    """(compressed, uncompressed) as ``readLOC`` takes them: from the first ZIP64 field (0x0001) of 16
+    bytes or more, uncompressed first; otherwise the header's own."""
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, n = struct.unpack_from("<HH", extra, pos)
+        if tag == 1:
+            if n < 16 or pos + 4 + n > len(extra):
+                return csize, size
+            size, csize = struct.unpack_from("<QQ", extra, pos + 4)
+            return csize, size
+        pos += 4 + n
+    return csize, size
+
+
+def _inflated_end(archive: ZipArchive, data: int, budget: InflateBudget, bombs: bool):
+    """A deflated entry with a data descriptor: inflated to its end (charged to ``budget``; ``bombs``: held
+    to its ratio rule, for an entry no central record names: a listed one is the directory's member, read
+    and judged as such), then its descriptor. (compressed, uncompressed, crc, where the next header
+    starts); None: it does not end as ``ZipInputStream`` reads it (corrupt, cut short, a descriptor that
+    disagrees: it throws there)."""
+    source, z, pos, made, crc = archive.source, zlib.decompressobj(-15), data, 0, 0
+    while not z.eof:
+        feed = z.unconsumed_tail
+        if not feed:
+            feed = source.read(pos, min(CHUNK, source.size - pos)) if pos < source.size else b""
+            if not feed:
+                return None
+            pos += len(feed)
+        try:
+            out = z.decompress(feed, CHUNK)
+        except zlib.error:
+            return None
+        made, crc = made + len(out), zlib.crc32(out, crc)
+        budget.charge(len(out))  # the walk's clock too
+        if bombs:
+            budget.check_ratio(made, pos - data - len(z.unconsumed_tail))
+    packed = pos - data - len(z.unused_data)
+    end, wide = data + packed, made > _MAGIC or packed > _MAGIC
+    tail = source.read(end, min(24 if wide else 16, max(source.size - end, 0)))
+    if len(tail) < (24 if wide else 16):
+        return None
+    signed = struct.unpack_from("<I", tail)[0] == _EXTSIG
+    if struct.unpack_from("<IQQ" if wide else "<III", tail, 4 if signed else 0) != (crc, packed, made):
+        return None  # ZipInputStream throws: the walk ends
+    return packed, made, crc, end + (4 if signed else 0) + (20 if wide else 12)
