@@ -34,6 +34,7 @@ RECORD_TIED_BY_PACKAGE = ("package record whose APK was scanned (listed once, as
                           "verifies no key: tied by package, the record naming no certificate)")
 
 UNREAD = ""  # in ``placed``: the file could not be read (no package is empty): it says nothing of a swap
+NO_PACKAGE = "(no package Android reads)"  # in ``placed``: an APK read whose manifest gives Android none
 Key = tuple[str, str, str]  # (SHA-256, SHA-1, MD5) of a certificate, lower-case hex ("" when unknown)
 
 
@@ -65,7 +66,7 @@ def remember_scanned(scanned: dict[str, list[ScannedApk]], r: Any,
         return
     scanned.setdefault(package, []).append(apk)
     for depth in range(1, len(apk.chain) + 1) if placed is not None else ():
-        placed.setdefault(apk.chain[:depth], set()).add(package)
+        placed.setdefault(apk.chain[:depth], set()).add(package or NO_PACKAGE)  # None: a swap's message named it
 
 
 def scanned_here(record: RecordedApp, scanned: dict[str, list[ScannedApk]]) -> list[ScannedApk]:
