@@ -207,3 +207,23 @@ def test_a_member_tar_reads_inside_restore_content_is_said(run):
                and "inside what restore reads as the content of 'apps/com.example.notes/f/blob'" in m
                for m in said), said
     assert any(a["verdict"] == "prohibited" for a in doc["apps"])  # the blob is a tar by its head: walked
+
+
+def test_a_pax_record_length_past_2_to_the_32_is_cut_as_restores_int_cast(run):
+    """Review 80 F4: AOSP's ``readPaxExtendedHeader`` reads a record's length as
+    ``(int) extractRadix(...)``: 2^32 + L is L to restore, which then reads the ``size`` record
+    after it; tar takes the overflowing length to the end of the pax data, swallows that record
+    and reads the next header's own size. TikTok's manifest and base.apk, which restore reads as
+    members, lay inside what tar called one data file's content: apkscan stopped restore's reading
+    at the x header ("invalid pax declaration") and never scanned them."""
+    body = b" path=apps/com.example.other/f/junk\n"
+    length = 10 + len(body)
+    pax = str(2**32 + length).encode() + body + b"12 size=512\n"
+    x = raw_header(b"PaxHeaders/x", b"%011o\0" % len(pax), kind=b"x") + pad(pax)
+    inner = member(f"apps/{PKG}/_manifest", manifest(PKG)) + member(f"apps/{PKG}/a/base.apk", TIKTOK)
+    tail = b"\0" * 70_000  # keeps any end record of the APK out of the data file's last bytes
+    outer = raw_header(b"h", b"%011o\0" % (512 + len(inner) + len(tail)))
+    payload = x + outer + b"J" * 512 + inner + pad(tail) + b"\0" * 1024
+    doc = run(ab(payload))
+    assert apps(doc)[f"apps/{PKG}/a/base.apk"]["verdict"] == "prohibited"
+    assert facts(doc, TWO_WAYS)

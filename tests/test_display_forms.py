@@ -100,6 +100,7 @@ def _decided(app: dict) -> tuple:
 @pytest.mark.parametrize("policy,plain,reversed_", [
     ("us-commerce-kaspersky-2024", "Kaspersky Lab", "\u202ebaL yksrepsaK"),
     ("vendor-watch", "ByteDance Pte. Ltd.", "\u202e.dtL .etP ecnaDetyB"),
+    ("us-commerce-kaspersky-2024", "Kaspersky Lab", "\u202e\u2067Lab\u2069\u202aKaspersky\u00a0"),  # review 80 F5
 ])
 def test_a_reversed_publisher_o_is_decided_as_the_plain_one(gen, tmp_path, policy, plain, reversed_):
     _apk(gen, tmp_path, "plain.apk", "com.example.notes", "Notes", "o-plain", f"CN=x,O={plain}")
@@ -120,6 +121,7 @@ LABELS = {  # label -> the plain label a person reads
     "T&#105;kTok": "TikTok", "&#87;eChat": "WeChat", "Tik<b></b>Tok": "TikTok", "<b>TikTok</b>": "TikTok",
     "TikTok<br>Notes": "TikTok", "<p>WeChat</p>x": "WeChat", "TikTok\nFree Notes": "TikTok",
     "TikTok\u2028Free Notes": "TikTok",
+    "\u202e\u2067Tok\u2069\u202aTik": "TikTok", "Tik\u200f\u202ekoT": "TikTok",  # isolates and marks (review 80 F5)
 }
 
 
@@ -141,3 +143,45 @@ def test_labels_as_android_shows_them_are_decided_as_the_plain_label(gen, tmp_pa
     for label in ("\u2067koTkiT\u2069", "Free &amp; Notes", "Notes\nPro"):
         assert _decided(apps[label]) == ("allowed", []), (label, apps[label]["findings"])
     assert {p: v[0] for p, v in _verdicts(apps["\u202ekoTkiT"]).items()} == {"vendor-watch": "review"}
+
+
+JAVA_BIDI = r"""
+import java.text.Bidi; import java.io.*; import java.nio.charset.StandardCharsets;
+public class Shown { public static void main(String[] a) throws Exception {
+  BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+  PrintStream out = new PrintStream(System.out, true, "UTF-8");
+  String controls = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c";
+  for (String s; (s = in.readLine()) != null; ) {
+    Bidi bidi = new Bidi(s, Bidi.DIRECTION_DEFAULT_LEFT_TO_RIGHT);
+    byte[] levels = new byte[s.length()]; Object[] chars = new Object[s.length()];
+    for (int i = 0; i < s.length(); i++) { levels[i] = (byte) bidi.getLevelAt(i); chars[i] = s.charAt(i); }
+    Bidi.reorderVisually(levels, 0, chars, 0, s.length());
+    StringBuilder shown = new StringBuilder();
+    for (Object c : chars) if (controls.indexOf((Character) c) < 0) shown.append((char) (Character) c);
+    out.println(shown); } } }
+"""
+
+
+def test_display_order_agrees_with_java_text_bidi(tmp_path):
+    """Review 80 F5: isolates and marks were left out before the runs were reversed, so
+    ``\\u202e\\u2067Tok\\u2069\\u202aTik`` read ``TokTik`` where a viewer shows ``TikTok``; 279 of
+    2,912 random strings of Latin and Hebrew/Arabic letters, digits and every bidi control
+    differed from ``java.text.Bidi``, the JDK's implementation of UAX #9. None may now."""
+    import random
+    import shutil
+    import subprocess
+
+    if shutil.which("java") is None:
+        pytest.skip("no JVM: java.text.Bidi is the oracle")
+    rng = random.Random(1)
+    alphabet = list("Tiko1") + ["\u05d0", "\u05d1", "\u0627"] + list("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+    cases = ["\u202e\u2067Tok\u2069\u202aTik", "\u202e\u2067Lab\u2069\u202aKaspersky\u00a0"]
+    cases += [c for c in ("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(3000))
+              if not c.isascii()]
+    (tmp_path / "Shown.java").write_text(JAVA_BIDI)
+    done = subprocess.run(["java", str(tmp_path / "Shown.java")], input="\n".join(cases) + "\n",
+                          capture_output=True, text=True, encoding="utf-8", timeout=300)
+    assert done.returncode == 0, done.stderr
+    java = done.stdout.split("\n")[:len(cases)]
+    assert java[:2] == ["TikTok", "Kaspersky\u00a0Lab"]
+    assert [(c, display_order(c)) for c, j in zip(cases, java) if display_order(c) != j] == []

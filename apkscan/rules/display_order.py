@@ -80,8 +80,9 @@ def _paragraph(text: str) -> str:
     for seq in _sequences(kept, levels, original, match, para):
         _resolve(seq, levels, types)
     _trailing(kept, levels, original, para)
-    shown = [i for i in kept if text[i] not in HIDDEN_MARKS and original[i] not in HIDDEN]
-    order = _reverse(shown, levels)
+    # L2 over every character the levels were resolved for (isolates and marks included: they
+    # separate runs, review 80 F5), then those drawn as nothing left out
+    order = [i for i in _reverse(kept, levels) if text[i] not in HIDDEN_MARKS and original[i] not in HIDDEN]
     return "".join(MIRROR.get(text[i], text[i]) if levels[i] % 2 else text[i] for i in order)
 
 

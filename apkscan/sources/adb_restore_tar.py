@@ -77,7 +77,7 @@ def pax_records(data: bytes, size: int) -> dict[str, str]:
             eol += 1
         if eol >= size:
             raise ValueError("invalid pax data")
-        length = radix(data, offset, eol - offset, 10)
+        length = java_int(radix(data, offset, eol - offset, 10))  # restore's ``(int)`` cast (review 80 F4)
         if length <= 0:
             raise ValueError("pax record of length 0 (restore loops on it)")
         key, end = eol + 1, offset + length - 1
@@ -92,6 +92,11 @@ def pax_records(data: bytes, size: int) -> dict[str, str]:
         offset += length
         if offset >= size:
             return out
+
+
+def java_int(value: int) -> int:
+    """Java's ``(int)`` of a long: its low 32 bits, signed (4294967342 is 46 to restore)."""
+    return ((value + 2**31) % 2**32) - 2**31
 
 
 def _java_long(value: str) -> int:
