@@ -224,3 +224,23 @@ def test_a_listed_compressible_obb_behind_a_descriptor_is_no_bomb(scan_path, tmp
                 obb.write(bytes(1 << 20))
     doc = scan_file(scan_path, tmp_path, "zeros.xapk", out.buf.getvalue())
     assert [a["package"] for a in doc["apps"]] == ["com.example.clean"] and doc["errors"] == []
+
+
+def zip64_sized(name: bytes, data: bytes, extra: bytes) -> bytes:
+    """A stored entry whose local sizes are 0xFFFFFFFF, its real ones in ``extra`` (ZIP64 fields)."""
+    return struct.pack("<IHHHHHIIIHH", 0x04034B50, 45, 0, 0, 0, 0x21, zlib.crc32(data), 0xFFFFFFFF, 0xFFFFFFFF,
+                       len(name), len(extra)) + name + extra + data
+
+
+@pytest.mark.parametrize("first", [struct.pack("<HHQ", 1, 8, 0), struct.pack("<HHQQ", 1, 16, 0, 0)],
+                         ids=["short-first", "decoy-first"])
+def test_the_last_full_zip64_extra_gives_the_local_sizes(scan_path, tmp_path, first):
+    """Review 80 F3: ``ZipEntry.setExtra0`` walks every extra field of a local header; a ZIP64 one of
+    16 bytes or more sets both sizes (the last wins, a shorter one is skipped). Java reads ``a.bin``
+    (5,000 bytes) then TikTok's ``base.apk`` here; taking the first field lost the stream's place."""
+    pad = bytes(range(1, 201)) * 25
+    extra = first + struct.pack("<HHQQ", 1, 16, len(pad), len(pad))
+    doc = scan_file(scan_path, tmp_path, "z64extra.apks", local_only(zip64_sized(b"a.bin", pad, extra),
+                                                                     local(b"base.apk", TIKTOK)))
+    app = by_package(doc)["com.zhiliaoapp.musically"]
+    assert app["verdict"] == "prohibited" and LOCAL_ONLY in codes_in(app["identity"])

@@ -16,8 +16,8 @@ deflated ends it (``ZipInputStream`` throws there, and an installer aborts its s
 entry is its uncompressed size's bytes; a deflated one without a descriptor ends after its
 compressed size (ending elsewhere throws); with one (bit 3) it is inflated to its end, then the
 descriptor read: 16 bytes or 12 without a signature, 24/20 when more than 4 GiB went through, its
-sizes equal to what was inflated. Sizes of 0xFFFFFFFF are read from a ZIP64 extra of 16 bytes
-or more (uncompressed, then compressed).
+sizes equal to what was inflated. Sizes of 0xFFFFFFFF are read from the last ZIP64 extra of 16 bytes
+or more (uncompressed, then compressed), as ``ZipEntry.setExtra0`` walks every field.
 
 Bounds: :data:`MAX_ENTRIES` headers (``ZIP_TOO_MANY_ENTRIES``); the walk's clock at each header and
 each chunk; what is inflated to find an entry's end is charged to the input's inflation budget
@@ -157,17 +157,19 @@ def _next(archive: ZipArchive, at: int, budget: InflateBudget, listed: dict) -> 
 
 
 def _zip64_sizes(extra: bytes, csize: int, size: int) -> tuple[int, int]:
-    """(compressed, uncompressed) as ``readLOC`` takes them: from the first ZIP64 field (0x0001) of 16
-    bytes or more, uncompressed first; otherwise the header's own."""
+    """(compressed, uncompressed) as ``readLOC`` takes them (``ZipEntry.setExtra0`` for a local header):
+    every extra field in turn while a 4-byte field header lies short of the end and its data fits;
+    each ZIP64 field (0x0001) of 16 bytes or more gives both sizes, uncompressed first (the last such
+    field wins, a shorter one is skipped); otherwise the header's own (review 80 F3)."""
     pos = 0
-    while pos + 4 <= len(extra):
+    while pos + 4 < len(extra):
         tag, n = struct.unpack_from("<HH", extra, pos)
-        if tag == 1:
-            if n < 16 or pos + 4 + n > len(extra):
-                return csize, size
-            size, csize = struct.unpack_from("<QQ", extra, pos + 4)
-            return csize, size
-        pos += 4 + n
+        pos += 4
+        if pos + n > len(extra):
+            break
+        if tag == 1 and n >= 16:
+            size, csize = struct.unpack_from("<QQ", extra, pos)
+        pos += n
     return csize, size
 
 
