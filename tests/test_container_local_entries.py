@@ -244,3 +244,19 @@ def test_the_last_full_zip64_extra_gives_the_local_sizes(scan_path, tmp_path, fi
                                                                      local(b"base.apk", TIKTOK)))
     app = by_package(doc)["com.zhiliaoapp.musically"]
     assert app["verdict"] == "prohibited" and LOCAL_ONLY in codes_in(app["identity"])
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["deflated", "stored"])
+def test_local_entries_before_a_shifted_bundle_are_read(scan_path, tmp_path, stored):
+    """Review 80 F1: TikTok's ``base.apk`` (deflated, a data descriptor) put before an honest bundle
+    whose offsets are not moved. ZipFile reads the bundle (offsets moved); ZipInputStream starts at
+    byte 0 and reads TikTok first, then the bundle's entries (each described: no fact of its own)."""
+    head = local(b"base.apk", TIKTOK) if stored else deflated_with_descriptor(b"base.apk", TIKTOK)
+    data = head + (CONTAINERS / "bundletool.apks").read_bytes()
+    doc = scan_file(scan_path, tmp_path, "shifted.apks", data)
+    app = by_package(doc)["com.zhiliaoapp.musically"]
+    assert app["verdict"] == "prohibited" and LOCAL_ONLY in codes_in(app["identity"])
+    assert "com.example.clean" in by_package(doc)
+    assert {LOCAL_ONLY, "TAMPER_ZIP_OFFSETS_SHIFTED"} <= container_codes(doc)
+    facts = [i["message"] for e in doc["errors"] for i in e["errors"] if i["code"] == LOCAL_ONLY]
+    assert facts == [facts[0]] and "1 members ('base.apk')" in facts[0]

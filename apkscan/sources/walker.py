@@ -185,10 +185,12 @@ class Walker:
 
     # ------------------------------------------------------------------ ZIP
     def _zip(self, b: Blob, depth: int, opened: ZipArchive | None = None, owned: bool = False,
-             walked: bool = False) -> Iterator[Item]:
+             walked: bool = False, origin: tuple[ZipArchive, int, int] | None = None) -> Iterator[Item]:
         """``opened``: the archive already read from ``b.window`` (found from its end), not parsed twice;
         ``owned``: that window is a whole spooled copy of the walk's (released, or handed on); ``walked``:
-        its local headers were followed in the first reading, against both central directories."""
+        its local headers were followed in the first reading, against both central directories;
+        ``origin``: the bytes a streaming reader starts at when the window is moved past them
+        (:func:`zip_local.walk`)."""
         spooled = None
         if b.window is not None:
             path, off, length = b.window
@@ -236,7 +238,8 @@ class Walker:
             elif depth >= self.ctx.options.max_depth:
                 yield self._too_deep(b.chain)
             else:  # the local headers followed once, against every central directory the bytes have
-                local = zip_local.Walk() if walked else zip_local.walk(archive, self.ctx.budget, others.second)
+                local = zip_local.Walk() if walked else zip_local.walk(archive, self.ctx.budget, others.second,
+                                                                          origin=origin)
                 walked = True
                 yield from self._zip_entries(archive, kind, (path, off), b.chain, depth, b.bundle, local)
             yield from others.walk(self, b, depth, (path, off, length), walked)
