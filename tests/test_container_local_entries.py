@@ -260,3 +260,37 @@ def test_local_entries_before_a_shifted_bundle_are_read(scan_path, tmp_path, sto
     assert {LOCAL_ONLY, "TAMPER_ZIP_OFFSETS_SHIFTED"} <= container_codes(doc)
     facts = [i["message"] for e in doc["errors"] for i in e["errors"] if i["code"] == LOCAL_ONLY]
     assert facts == [facts[0]] and "1 members ('base.apk')" in facts[0]
+
+
+def moved_past(prefix: bytes, apk: bytes) -> bytes:
+    """``apk`` after ``prefix``, its central offsets moved past it: a ZIP that opens as written."""
+    d = bytearray(apk)
+    e = d.rfind(b"PK\x05\x06")
+    n, _size, cd_offset = struct.unpack_from("<HII", d, e + 10)
+    p = cd_offset
+    for _ in range(n):
+        struct.pack_into("<I", d, p + 42, struct.unpack_from("<I", d, p + 42)[0] + len(prefix))
+        nlen, xlen, clen = struct.unpack_from("<HHH", d, p + 28)
+        p += 46 + nlen + xlen + clen
+    struct.pack_into("<I", d, e + 16, cd_offset + len(prefix))
+    return prefix + bytes(d)
+
+
+@pytest.mark.parametrize("name", ["decoy.apks", "decoy.XAPK", "decoy.apkm", "decoy.zip"])
+def test_an_apk_directory_named_as_a_bundle_is_streamed_too(scan_path, tmp_path, name):
+    """Review 80 F2: the central directory is a clean APK's, offsets moved past a local-only TikTok
+    ``base.apk``. SAI opens the name as an archive and installs every ``*.apk`` ZipInputStream reads."""
+    doc = scan_file(scan_path, tmp_path, name, moved_past(deflated_with_descriptor(b"base.apk", TIKTOK), CLEAN))
+    apps = by_package(doc)
+    assert apps["com.zhiliaoapp.musically"]["verdict"] == "prohibited"
+    assert LOCAL_ONLY in codes_in(apps["com.zhiliaoapp.musically"]["identity"])
+    assert apps["com.example.clean"]["source"]["chain"] == [str(tmp_path / name)]  # the APK itself, as before
+    assert LOCAL_ONLY in container_codes(doc)
+
+
+def test_an_apk_named_as_one_is_read_as_android_installs_it(scan_path, tmp_path):
+    """The same bytes named ``.apk``: installed by their central directory (no streaming reader
+    opens an ``.apk`` name as an archive); the local headers of an APK are not followed."""
+    doc = scan_file(scan_path, tmp_path, "decoy.apk", moved_past(deflated_with_descriptor(b"base.apk", TIKTOK), CLEAN))
+    assert set(by_package(doc)) == {"com.example.clean"} and LOCAL_ONLY not in codes_in(doc)
+

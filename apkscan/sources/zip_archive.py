@@ -73,14 +73,15 @@ class ZipReader:
             yield from self._entry(entry)
         yield from self.local_items()
 
-    def local_items(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+    def local_items(self, central: bool = True) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         """The members only a streaming installer reads (:mod:`zip_local`), then why its walk stopped
         early and the central directory's own tamper facts (a prefix, overlapping entries ...), said
-        for the container (an APK's are its app's; a container's had no one to carry them)."""
+        for the container (an APK's are its app's, ``central`` False; a container's had no one to
+        carry them)."""
         for entry in self.local.entries:
             yield from self._entry(entry)
         facts = zip_local.summary(self.local)
-        if self.local.followed:  # the stream read local headers: a prefix before the directory's first is its
+        if self.local.followed and central:  # the stream read local headers: a prefix before the directory's first is its
             facts += [f for f in self.archive.central_tamper if f.code in CONTAINER_FACTS]
         if facts:
             yield InputProblem(self.chain, facts)
