@@ -294,3 +294,21 @@ def test_an_apk_named_as_one_is_read_as_android_installs_it(scan_path, tmp_path)
     doc = scan_file(scan_path, tmp_path, "decoy.apk", moved_past(deflated_with_descriptor(b"base.apk", TIKTOK), CLEAN))
     assert set(by_package(doc)) == {"com.example.clean"} and LOCAL_ONLY not in codes_in(doc)
 
+
+def _no_directory(kind: str) -> bytes:
+    base = deflated_with_descriptor(b"base.apk", TIKTOK)
+    if kind == "no end record":
+        return base + local(b"x.bin", bytes(range(1, 251)) * 400)
+    if kind == "corrupt directory":
+        return base + b"PK\x01\x02" + bytes(40) + end(1, bytes(44), len(base))
+    return base + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0, 0, 0, len(base) + 5, 0)  # offset past the end
+
+
+@pytest.mark.parametrize("kind", ["no end record", "corrupt directory", "directory out of range"])
+def test_local_entries_without_a_usable_directory_are_read(scan_path, tmp_path, kind):
+    """Review 80 F6: no ZipFile reader opens these bytes, but ZipInputStream reads TikTok's base.apk:
+    a member, flagged, beside the error that says the directory is unusable."""
+    doc = scan_file(scan_path, tmp_path, "broken.apks", _no_directory(kind))
+    app = by_package(doc)["com.zhiliaoapp.musically"]
+    assert app["verdict"] == "prohibited" and LOCAL_ONLY in codes_in(app["identity"])
+    assert container_codes(doc) & {"ZIP_EOCD_NOT_FOUND", "ZIP_CD_TRUNCATED", "ZIP_CD_OUT_OF_RANGE"}

@@ -39,8 +39,12 @@ def local_walk(b: Any, archive: Any, source: Any, base: int, second: Any, budget
         return None
     if archive is not None:
         local = zip_local.walk(archive, budget, second, origin=origin) if archive_named(b.chain) else None
-    else:
+    elif source.size < 4 or int.from_bytes(source.read(0, 4), "little") != LFH_SIG:
         return None
+    else:
+        local = zip_local.walk(None, budget, origin=(zip_local.view(source), base, 0))
+        if not archive_named(b.chain) and detect.zip_kind([e.name for e in local.entries]) == detect.APK:
+            return None  # an APK's own entries, its directory lost: identify says why it does not install
     return local if local is not None and (local.entries or local.problems) else None
 
 
