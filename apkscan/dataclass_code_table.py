@@ -4757,27 +4757,29 @@ def __create_fn__():
  return __eq__
 TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.kind,self.name,self.size,self.span,self.note,self.need,)==(other.kind,other.name,other.size,other.span,other.note,other.need,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
-def __create_fn__(_type_entries, _type_problems, _type_followed, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _dflt_problems, _dflt_followed, _return_type):
- def __init__(self,entries:_type_entries=_HAS_DEFAULT_FACTORY,problems:_type_problems=_HAS_DEFAULT_FACTORY,followed:_type_followed=_dflt_followed)->_return_type:
+def __create_fn__(_type_entries, _type_problems, _type_followed, _type_origin, _type_base, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _dflt_problems, _dflt_followed, _dflt_origin, _dflt_base, _return_type):
+ def __init__(self,entries:_type_entries=_HAS_DEFAULT_FACTORY,problems:_type_problems=_HAS_DEFAULT_FACTORY,followed:_type_followed=_dflt_followed,origin:_type_origin=_dflt_origin,base:_type_base=_dflt_base)->_return_type:
   self.entries=_dflt_entries() if entries is _HAS_DEFAULT_FACTORY else entries
   self.problems=_dflt_problems() if problems is _HAS_DEFAULT_FACTORY else problems
   self.followed=followed
+  self.origin=origin
+  self.base=base
  return __init__
-TABLE['def __create_fn__(_type_entries, _type_problems, _type_followed, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _dflt_problems, _dflt_followed, _return_type):\n def __init__(self,entries:_type_entries=_HAS_DEFAULT_FACTORY,problems:_type_problems=_HAS_DEFAULT_FACTORY,followed:_type_followed=_dflt_followed)->_return_type:\n  self.entries=_dflt_entries() if entries is _HAS_DEFAULT_FACTORY else entries\n  self.problems=_dflt_problems() if problems is _HAS_DEFAULT_FACTORY else problems\n  self.followed=followed\n return __init__'] = __create_fn__.__code__
+TABLE['def __create_fn__(_type_entries, _type_problems, _type_followed, _type_origin, _type_base, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _dflt_problems, _dflt_followed, _dflt_origin, _dflt_base, _return_type):\n def __init__(self,entries:_type_entries=_HAS_DEFAULT_FACTORY,problems:_type_problems=_HAS_DEFAULT_FACTORY,followed:_type_followed=_dflt_followed,origin:_type_origin=_dflt_origin,base:_type_base=_dflt_base)->_return_type:\n  self.entries=_dflt_entries() if entries is _HAS_DEFAULT_FACTORY else entries\n  self.problems=_dflt_problems() if problems is _HAS_DEFAULT_FACTORY else problems\n  self.followed=followed\n  self.origin=origin\n  self.base=base\n return __init__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __repr__(self):
-  return self.__class__.__qualname__ + f"(entries={self.entries!r}, problems={self.problems!r}, followed={self.followed!r})"
+  return self.__class__.__qualname__ + f"(entries={self.entries!r}, problems={self.problems!r}, followed={self.followed!r}, origin={self.origin!r}, base={self.base!r})"
  return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(entries={self.entries!r}, problems={self.problems!r}, followed={self.followed!r})"\n return __repr__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(entries={self.entries!r}, problems={self.problems!r}, followed={self.followed!r}, origin={self.origin!r}, base={self.base!r})"\n return __repr__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __eq__(self,other):
   if other.__class__ is self.__class__:
-   return (self.entries,self.problems,self.followed,)==(other.entries,other.problems,other.followed,)
+   return (self.entries,self.problems,self.followed,self.origin,self.base,)==(other.entries,other.problems,other.followed,other.origin,other.base,)
   return NotImplemented
  return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.entries,self.problems,self.followed,)==(other.entries,other.problems,other.followed,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.entries,self.problems,self.followed,self.origin,self.base,)==(other.entries,other.problems,other.followed,other.origin,other.base,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
 def __create_fn__(_type_kind, _type_label, _type_detect, _type_open, _type_code, _type_hint, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_open, _dflt_code, _dflt_hint, _return_type):
  def __init__(self,kind:_type_kind,label:_type_label,detect:_type_detect,open:_type_open=_dflt_open,code:_type_code=_dflt_code,hint:_type_hint=_dflt_hint)->_return_type:

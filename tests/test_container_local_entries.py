@@ -224,3 +224,91 @@ def test_a_listed_compressible_obb_behind_a_descriptor_is_no_bomb(scan_path, tmp
                 obb.write(bytes(1 << 20))
     doc = scan_file(scan_path, tmp_path, "zeros.xapk", out.buf.getvalue())
     assert [a["package"] for a in doc["apps"]] == ["com.example.clean"] and doc["errors"] == []
+
+
+def zip64_sized(name: bytes, data: bytes, extra: bytes) -> bytes:
+    """A stored entry whose local sizes are 0xFFFFFFFF, its real ones in ``extra`` (ZIP64 fields)."""
+    return struct.pack("<IHHHHHIIIHH", 0x04034B50, 45, 0, 0, 0, 0x21, zlib.crc32(data), 0xFFFFFFFF, 0xFFFFFFFF,
+                       len(name), len(extra)) + name + extra + data
+
+
+@pytest.mark.parametrize("first", [struct.pack("<HHQ", 1, 8, 0), struct.pack("<HHQQ", 1, 16, 0, 0)],
+                         ids=["short-first", "decoy-first"])
+def test_the_last_full_zip64_extra_gives_the_local_sizes(scan_path, tmp_path, first):
+    """Review 80 F3: ``ZipEntry.setExtra0`` walks every extra field of a local header; a ZIP64 one of
+    16 bytes or more sets both sizes (the last wins, a shorter one is skipped). Java reads ``a.bin``
+    (5,000 bytes) then TikTok's ``base.apk`` here; taking the first field lost the stream's place."""
+    pad = bytes(range(1, 201)) * 25
+    extra = first + struct.pack("<HHQQ", 1, 16, len(pad), len(pad))
+    doc = scan_file(scan_path, tmp_path, "z64extra.apks", local_only(zip64_sized(b"a.bin", pad, extra),
+                                                                     local(b"base.apk", TIKTOK)))
+    app = by_package(doc)["com.zhiliaoapp.musically"]
+    assert app["verdict"] == "prohibited" and LOCAL_ONLY in codes_in(app["identity"])
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["deflated", "stored"])
+def test_local_entries_before_a_shifted_bundle_are_read(scan_path, tmp_path, stored):
+    """Review 80 F1: TikTok's ``base.apk`` (deflated, a data descriptor) put before an honest bundle
+    whose offsets are not moved. ZipFile reads the bundle (offsets moved); ZipInputStream starts at
+    byte 0 and reads TikTok first, then the bundle's entries (each described: no fact of its own)."""
+    head = local(b"base.apk", TIKTOK) if stored else deflated_with_descriptor(b"base.apk", TIKTOK)
+    data = head + (CONTAINERS / "bundletool.apks").read_bytes()
+    doc = scan_file(scan_path, tmp_path, "shifted.apks", data)
+    app = by_package(doc)["com.zhiliaoapp.musically"]
+    assert app["verdict"] == "prohibited" and LOCAL_ONLY in codes_in(app["identity"])
+    assert "com.example.clean" in by_package(doc)
+    assert {LOCAL_ONLY, "TAMPER_ZIP_OFFSETS_SHIFTED"} <= container_codes(doc)
+    facts = [i["message"] for e in doc["errors"] for i in e["errors"] if i["code"] == LOCAL_ONLY]
+    assert facts == [facts[0]] and "1 members ('base.apk')" in facts[0]
+
+
+def moved_past(prefix: bytes, apk: bytes) -> bytes:
+    """``apk`` after ``prefix``, its central offsets moved past it: a ZIP that opens as written."""
+    d = bytearray(apk)
+    e = d.rfind(b"PK\x05\x06")
+    n, _size, cd_offset = struct.unpack_from("<HII", d, e + 10)
+    p = cd_offset
+    for _ in range(n):
+        struct.pack_into("<I", d, p + 42, struct.unpack_from("<I", d, p + 42)[0] + len(prefix))
+        nlen, xlen, clen = struct.unpack_from("<HHH", d, p + 28)
+        p += 46 + nlen + xlen + clen
+    struct.pack_into("<I", d, e + 16, cd_offset + len(prefix))
+    return prefix + bytes(d)
+
+
+@pytest.mark.parametrize("name", ["decoy.apks", "decoy.XAPK", "decoy.apkm", "decoy.zip"])
+def test_an_apk_directory_named_as_a_bundle_is_streamed_too(scan_path, tmp_path, name):
+    """Review 80 F2: the central directory is a clean APK's, offsets moved past a local-only TikTok
+    ``base.apk``. SAI opens the name as an archive and installs every ``*.apk`` ZipInputStream reads."""
+    doc = scan_file(scan_path, tmp_path, name, moved_past(deflated_with_descriptor(b"base.apk", TIKTOK), CLEAN))
+    apps = by_package(doc)
+    assert apps["com.zhiliaoapp.musically"]["verdict"] == "prohibited"
+    assert LOCAL_ONLY in codes_in(apps["com.zhiliaoapp.musically"]["identity"])
+    assert apps["com.example.clean"]["source"]["chain"] == [str(tmp_path / name)]  # the APK itself, as before
+    assert LOCAL_ONLY in container_codes(doc)
+
+
+def test_an_apk_named_as_one_is_read_as_android_installs_it(scan_path, tmp_path):
+    """The same bytes named ``.apk``: installed by their central directory (no streaming reader
+    opens an ``.apk`` name as an archive); the local headers of an APK are not followed."""
+    doc = scan_file(scan_path, tmp_path, "decoy.apk", moved_past(deflated_with_descriptor(b"base.apk", TIKTOK), CLEAN))
+    assert set(by_package(doc)) == {"com.example.clean"} and LOCAL_ONLY not in codes_in(doc)
+
+
+def _no_directory(kind: str) -> bytes:
+    base = deflated_with_descriptor(b"base.apk", TIKTOK)
+    if kind == "no end record":
+        return base + local(b"x.bin", bytes(range(1, 251)) * 400)
+    if kind == "corrupt directory":
+        return base + b"PK\x01\x02" + bytes(40) + end(1, bytes(44), len(base))
+    return base + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0, 0, 0, len(base) + 5, 0)  # offset past the end
+
+
+@pytest.mark.parametrize("kind", ["no end record", "corrupt directory", "directory out of range"])
+def test_local_entries_without_a_usable_directory_are_read(scan_path, tmp_path, kind):
+    """Review 80 F6: no ZipFile reader opens these bytes, but ZipInputStream reads TikTok's base.apk:
+    a member, flagged, beside the error that says the directory is unusable."""
+    doc = scan_file(scan_path, tmp_path, "broken.apks", _no_directory(kind))
+    app = by_package(doc)["com.zhiliaoapp.musically"]
+    assert app["verdict"] == "prohibited" and LOCAL_ONLY in codes_in(app["identity"])
+    assert container_codes(doc) & {"ZIP_EOCD_NOT_FOUND", "ZIP_CD_TRUNCATED", "ZIP_CD_OUT_OF_RANGE"}

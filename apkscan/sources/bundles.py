@@ -55,7 +55,7 @@ class BundleReader(ZipReader):
         kept, review 60 F1); any other deflated head is data by its first bytes, as for any stream."""
         if not entry.compressed:
             return True
-        head = detect.zip_entry_head(self.archive, entry, detect.HEAD_SIZE)
+        head = detect.zip_entry_head(self.archive_of(entry)[0], entry, detect.HEAD_SIZE)
         return detect.is_zip(head) or polyglot.known_head(head) is not None
 
     def _holds_apk(self, member: Member) -> bool:

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from apkscan.apk.io.bytesource import ByteSource
 from apkscan.sources.interface import InputProblem, Item
+from apkscan.sources.zip_local import view
 from apkscan.sources.zip_readings import (CLASSIC, SECOND, TWO_READINGS, ZIP64, ZIP64_READING, ZIPFILE_READING,
                                           second_reading, shifted_window, two_readings, zip64_named, zipfile_reading)
 
@@ -82,6 +84,10 @@ def shifted(walker: Any, b: Any, window: tuple[str, int, int], depth: int) -> It
         return False
     yield from walker._custody(b, "zip")
     yield InputProblem(b.chain, [moved[1]])  # the container's own fact (its members carry none)
-    yield from walker._zip(Blob(b.chain, b.where, b.head, window=moved[0], bundle=b.bundle, flags=b.flags,
-                                given=b.given), depth)
+    source = ByteSource(*window)  # a streaming installer reads from the first byte (review 80 F1)
+    try:
+        yield from walker._zip(Blob(b.chain, b.where, b.head, window=moved[0], bundle=b.bundle, flags=b.flags,
+                                    given=b.given), depth, origin=(view(source), window[1], moved[0][1] - window[1]))
+    finally:
+        source.close()
     return True

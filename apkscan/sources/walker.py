@@ -32,7 +32,7 @@ from apkscan.sources.interface import ContainerReader, InputProblem, Item, Membe
 from apkscan.sources.streams import Prefixed, WindowStream, read_head
 from apkscan.sources.tempspace import release
 from apkscan.sources.walk_context import WalkContext, WalkOptions  # noqa: F401 (re-exported: callers import them here)
-from apkscan.sources import zip_archive, zip_local
+from apkscan.sources import walk_streamed, zip_archive, zip_local
 from apkscan.sources.zip_archive import ZipReader
 from apkscan.sources.zip_tree import ZipTree
 from apkscan.sources.zip_readings import ZIP64
@@ -185,10 +185,12 @@ class Walker:
 
     # ------------------------------------------------------------------ ZIP
     def _zip(self, b: Blob, depth: int, opened: ZipArchive | None = None, owned: bool = False,
-             walked: bool = False) -> Iterator[Item]:
+             walked: bool = False, origin: tuple[ZipArchive, int, int] | None = None) -> Iterator[Item]:
         """``opened``: the archive already read from ``b.window`` (found from its end), not parsed twice;
         ``owned``: that window is a whole spooled copy of the walk's (released, or handed on); ``walked``:
-        its local headers were followed in the first reading, against both central directories."""
+        its local headers were followed in the first reading, against both central directories;
+        ``origin``: the bytes a streaming reader starts at when the window is moved past them
+        (:func:`zip_local.walk`)."""
         spooled = None
         if b.window is not None:
             path, off, length = b.window
@@ -217,11 +219,14 @@ class Walker:
             yield from self._custody(b, kind)
             if kind == detect.APK:
                 nested, unchecked = detect.nested_members(archive) if archive is not None else ([], [])
-                if not nested:  # identify opens its own: this one's entries are not held while it runs
+                streamed = None if walked else walk_streamed.local_walk(b, archive, source, off, others.second,
+                                                                         self.ctx.budget, origin)
+                walked = walked or streamed is not None
+                if not nested and streamed is None:  # identify opens its own: its entries are not held while it runs
                     archive = opened = None
                 # with members still to walk (or another reading), the spooled copy stays ours until they are done
-                handed_on = spooled is not None and not nested and not others
-                if not nested and not unchecked and not others and b.custody and len(b.chain) == 1 and self.ctx.options.on_plain:
+                handed_on = spooled is not None and not nested and not others and streamed is None
+                if not nested and not unchecked and not others and not streamed and b.custody and len(b.chain) == 1 and self.ctx.options.on_plain:
                     read = source.stat()  # the file read as a ZIP: the one whose head was classified?
                     if same_file(b.head_stat, read):
                         self.ctx.options.on_plain(path, read)  # plain: the fast lane may answer it next time
@@ -233,10 +238,13 @@ class Walker:
                     yield zip_archive.overlap_problem(b.chain, unchecked)
                 if nested:
                     yield from self._nested(archive, nested, (path, off), b.chain, depth)
+                if streamed is not None:  # a streaming installer's bundle beside it (review 80 F2, F6)
+                    yield from walk_streamed.members(self, archive, streamed, (path, off), b.chain, depth)
             elif depth >= self.ctx.options.max_depth:
                 yield self._too_deep(b.chain)
             else:  # the local headers followed once, against every central directory the bytes have
-                local = zip_local.Walk() if walked else zip_local.walk(archive, self.ctx.budget, others.second)
+                local = zip_local.Walk() if walked else zip_local.walk(archive, self.ctx.budget, others.second,
+                                                                          origin=origin)
                 walked = True
                 yield from self._zip_entries(archive, kind, (path, off), b.chain, depth, b.bundle, local)
             yield from others.walk(self, b, depth, (path, off, length), walked)

@@ -73,14 +73,15 @@ class ZipReader:
             yield from self._entry(entry)
         yield from self.local_items()
 
-    def local_items(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+    def local_items(self, central: bool = True) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         """The members only a streaming installer reads (:mod:`zip_local`), then why its walk stopped
         early and the central directory's own tamper facts (a prefix, overlapping entries ...), said
-        for the container (an APK's are its app's; a container's had no one to carry them)."""
+        for the container (an APK's are its app's, ``central`` False; a container's had no one to
+        carry them)."""
         for entry in self.local.entries:
             yield from self._entry(entry)
         facts = zip_local.summary(self.local)
-        if self.local.followed:  # the stream read local headers: a prefix before the directory's first is its
+        if self.local.followed and central:  # the stream read local headers: a prefix before the directory's first is its
             facts += [f for f in self.archive.central_tamper if f.code in CONTAINER_FACTS]
         if facts:
             yield InputProblem(self.chain, facts)
@@ -115,7 +116,7 @@ class ZipReader:
         (a ZIP, a container: a forged flag, kept as a tamper fact), or it is WinZip AES (method 99)."""
         if entry.method != METHOD_AES:
             try:
-                if detect.is_container_head(detect.zip_entry_head(self.archive, entry, 8)):
+                if detect.is_container_head(detect.zip_entry_head(self.archive_of(entry)[0], entry, 8)):
                     return tamper("TAMPER_ENCRYPTION_FLAG", f"member {entry.name!r}: the encryption flag is set "
                                   "but its data read as plain")
             except ApkScanError:
@@ -124,15 +125,22 @@ class ZipReader:
         raise ApkScanError(ENCRYPTED, f"{entry.name!r} is encrypted ({scheme}, password-protected "
                            "ZIP): extract it with its password (unzip, 7z), then scan the file")
 
+    def archive_of(self, entry: ZipEntry) -> tuple[ZipArchive, int]:
+        """The archive whose bytes hold the entry and where they start in the file: the reading's, or
+        for a local entry found before it (:attr:`zip_local.Walk.origin`), the bytes the walk followed."""
+        if zip_local.is_local(entry) and self.local.origin is not None:
+            return self.local.origin, self.local.base
+        return self.archive, self.base
+
     def _again(self, entry: ZipEntry) -> IterStream:
         """A deflated member inflated a second time (read again as a ZIP from its end): charged again."""
         self.budget.charge(entry.uncompressed_size)
-        return IterStream(self.archive.stream(entry))
+        return IterStream(self.archive_of(entry)[0].stream(entry))
 
     def member(self, entry: ZipEntry) -> Member:
         """The entry as a Member: a window when stored, an inflating stream otherwise (its declared
         size charged to the inflation budget: ``charged``, given back if it is never read)."""
-        arc = self.archive
+        arc, base = self.archive_of(entry)
         flags = [tamper("TAMPER_MEMBER_NAME", f"member name {entry.name!r} is absolute or has '..'; shown, never used as a path")] \
             if _odd_name(entry.name) else []
         shown = shown_name(entry)
@@ -140,7 +148,7 @@ class ZipReader:
             flags.append(zip_local.local_only_fact(entry, shown))
         if encrypted(entry):
             flags.append(self._encrypted(entry))
-        start = self.base + arc.data_offset(entry)
+        start = base + arc.data_offset(entry)
         key = (self.token, start, entry.compressed, entry.uncompressed_size)
         if entry.compressed:
             self.budget.check_declared(entry.name, entry.compressed_size, entry.uncompressed_size)

@@ -16,8 +16,8 @@ deflated ends it (``ZipInputStream`` throws there, and an installer aborts its s
 entry is its uncompressed size's bytes; a deflated one without a descriptor ends after its
 compressed size (ending elsewhere throws); with one (bit 3) it is inflated to its end, then the
 descriptor read: 16 bytes or 12 without a signature, 24/20 when more than 4 GiB went through, its
-sizes equal to what was inflated. Sizes of 0xFFFFFFFF are read from a ZIP64 extra of 16 bytes
-or more (uncompressed, then compressed).
+sizes equal to what was inflated. Sizes of 0xFFFFFFFF are read from the last ZIP64 extra of 16 bytes
+or more (uncompressed, then compressed), as ``ZipEntry.setExtra0`` walks every field.
 
 Bounds: :data:`MAX_ENTRIES` headers (``ZIP_TOO_MANY_ENTRIES``); the walk's clock at each header and
 each chunk; what is inflated to find an entry's end is charged to the input's inflation budget
@@ -33,6 +33,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
+from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.java_utf8 import ERRORS as JAVA_UTF8
 from apkscan.apk.io.zip_entry import METHOD_DEFLATED, METHOD_STORED, ZipEntry
 from apkscan.apk.io.zipreader import LFH_HEADER, LFH_SIG, MAX_ENTRIES, ZipArchive
@@ -55,6 +56,16 @@ class Walk:
     entries: list[ZipEntry] = field(default_factory=list)  # each as a record of its local header's values
     problems: list[Issue] = field(default_factory=list)  # a bound that stopped the walk
     followed: int = 0  # local headers followed (0: the bytes do not start as a streaming reader reads entries)
+    origin: ZipArchive | None = None  # the bytes followed when not the reading's own (:func:`view`)
+    base: int = 0  # where ``origin``'s bytes start in their file
+
+
+def view(source: ByteSource) -> ZipArchive:
+    """The bytes a streaming reader starts at, ``source`` (the caller closes it), as an archive with no
+    entries of its own, to follow local headers on and read the entries found there: the whole file
+    before a ZIP read with its offsets moved (review 80 F1), or one with no usable central directory
+    (review 80 F6). Its "directory" lies at the end: a local entry is read as it lies."""
+    return ZipArchive(source, source.size, source.size, 0, b"", [])
 
 
 def is_local(entry: ZipEntry) -> bool:
@@ -78,17 +89,24 @@ def summary(found: Walk) -> list[Issue]:
                    "central directory as such: each is scanned as a member"), *found.problems]
 
 
-def walk(archive: ZipArchive, budget: InflateBudget, other: ZipArchive | None = None, limit: int = MAX_ENTRIES) -> Walk:
+def walk(archive: ZipArchive | None, budget: InflateBudget, other: ZipArchive | None = None, limit: int = MAX_ENTRIES,
+         origin: tuple[ZipArchive, int, int] | None = None) -> Walk:
     """Follow ``archive``'s local headers from its first byte as ``ZipInputStream`` does; the entries
     no central record describes (at that header's offset, with its name, method and sizes): of its
     directory, nor of the ``other`` one its ZIP64 end record names (the walker's second reading:
-    a ZIP of more than 65,535 entries lists the rest there only)."""
+    a ZIP of more than 65,535 entries lists the rest there only). ``origin``: the bytes to follow
+    instead (:func:`view`), where they start in their file and how far ``archive``'s offsets lie
+    into them (a ZIP read with its offsets moved, or none: ``archive`` None)."""
     listed: dict[int, list[ZipEntry]] = {}
-    for e in (*archive.entries, *(other.entries if other is not None else ())):
-        listed.setdefault(e.local_header_offset, []).append(e)
+    shift = origin[2] if origin is not None else 0
+    for e in (*(archive.entries if archive is not None else ()), *(other.entries if other is not None else ())):
+        listed.setdefault(e.local_header_offset + shift, []).append(e)
     out, at = Walk(), 0
+    if origin is not None:
+        out.origin, out.base = origin[0], origin[1]
+    walked = origin[0] if origin is not None else archive
     try:
-        while (entry := _next(archive, at, budget, listed)) is not None:
+        while (entry := _next(walked, at, budget, listed)) is not None:
             entry, at = entry
             out.followed += 1
             if out.followed > limit:
@@ -157,17 +175,19 @@ def _next(archive: ZipArchive, at: int, budget: InflateBudget, listed: dict) -> 
 
 
 def _zip64_sizes(extra: bytes, csize: int, size: int) -> tuple[int, int]:
-    """(compressed, uncompressed) as ``readLOC`` takes them: from the first ZIP64 field (0x0001) of 16
-    bytes or more, uncompressed first; otherwise the header's own."""
+    """(compressed, uncompressed) as ``readLOC`` takes them (``ZipEntry.setExtra0`` for a local header):
+    every extra field in turn while a 4-byte field header lies short of the end and its data fits;
+    each ZIP64 field (0x0001) of 16 bytes or more gives both sizes, uncompressed first (the last such
+    field wins, a shorter one is skipped); otherwise the header's own (review 80 F3)."""
     pos = 0
-    while pos + 4 <= len(extra):
+    while pos + 4 < len(extra):
         tag, n = struct.unpack_from("<HH", extra, pos)
-        if tag == 1:
-            if n < 16 or pos + 4 + n > len(extra):
-                return csize, size
-            size, csize = struct.unpack_from("<QQ", extra, pos + 4)
-            return csize, size
-        pos += 4 + n
+        pos += 4
+        if pos + n > len(extra):
+            break
+        if tag == 1 and n >= 16:
+            size, csize = struct.unpack_from("<QQ", extra, pos)
+        pos += n
     return csize, size
 
 
