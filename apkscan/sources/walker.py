@@ -224,12 +224,10 @@ class Walker:
                 walked = walked or streamed is not None
                 if not nested and streamed is None:  # identify opens its own: its entries are not held while it runs
                     archive = opened = None
-                # with members still to walk (or another reading), the spooled copy stays ours until they are done
-                handed_on = spooled is not None and not nested and not others and streamed is None
-                if not nested and not unchecked and not others and not streamed and b.custody and len(b.chain) == 1 and self.ctx.options.on_plain:
-                    read = source.stat()  # the file read as a ZIP: the one whose head was classified?
-                    if same_file(b.head_stat, read):
-                        self.ctx.options.on_plain(path, read)  # plain: the fast lane may answer it next time
+                alone = not nested and not others and streamed is None  # nothing more walked from these bytes
+                handed_on = spooled is not None and alone  # else the spooled copy stays ours until that is done
+                if alone and not unchecked:
+                    self._plain(b, source, path)
                 whole = spooled is not None or (off, length) == (0, os.path.getsize(path))
                 yield ScanInput(path, b.chain, 0 if whole else off, None if whole else length,
                                 cleanup=handed_on, bundle=b.bundle, flags=b.flags, reading=b.reading,
@@ -254,6 +252,14 @@ class Walker:
                 others.close()
             if spooled and not handed_on:
                 release(spooled)
+
+    def _plain(self, b: Blob, source: ByteSource, path: str) -> None:
+        """An outermost file read as one plain APK: the fast lane may answer it next time, if the
+        file read as a ZIP is the one whose head was classified."""
+        if b.custody and len(b.chain) == 1 and self.ctx.options.on_plain:
+            read = source.stat()
+            if same_file(b.head_stat, read):
+                self.ctx.options.on_plain(path, read)
 
     def _nested(self, archive: ZipArchive, entries: list, window: tuple[str, int], chain: tuple[str, ...],
                 depth: int) -> Iterator[Item]:
