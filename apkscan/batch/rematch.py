@@ -28,7 +28,7 @@ import signal
 import sqlite3
 from typing import Any
 
-from apkscan.batch import store
+from apkscan.batch import store, store_writes
 from apkscan.batch.results import row_seal
 
 MIN_ROWS = 256  # rows of another rule set before a helper is worth forking
@@ -69,7 +69,7 @@ def start(path: str, settings: Any, key: tuple[str, ...], jobs: int | None) -> i
         from apkscan.batch import lifeline
 
         lifeline.tie_to_parent(parent)
-        store.notice = _silent  # a store locked past BUSY_MS: the lane's to say (the run still stores)
+        store_writes.notice = _silent  # a store locked past BUSY_MS: the lane's to say (the run still stores)
         _walk(path, settings, key)
     except BaseException:  # noqa: BLE001 - the lane matches what the helper did not
         code = 1

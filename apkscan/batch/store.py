@@ -36,17 +36,18 @@ from __future__ import annotations
 import os
 import pickle
 import sqlite3
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from apkscan.batch import stat_read
+from apkscan.batch import stat_read, store_writes
 from apkscan.batch.runs import begin_run, end_run, run_id  # noqa: F401 (--resume: its own module, same names)
 from apkscan.batch.safe_pickle import loads, loads_or_none  # noqa: F401 (results.py and the tests read rows here)
 from apkscan.batch.stat_read import located, path_key, stat_key, stat_of  # noqa: F401 (known.py, tests: as before)
 from apkscan.batch.store_open import (  # noqa: F401 (the store's public names, as before)
     _MIGRATIONS, BUSY_MS, CHECK_ALWAYS_BYTES, CHECK_EVERY, SCHEMA_VERSION, StoreProblem, connect, open_checked)
+from apkscan.batch.store_writes import (  # noqa: F401 (scan.py, the lanes and the tests write through these names)
+    _STALLED, _TOLD, BATCH, buffered_write, commit_writes, write_all)
 from apkscan.issue_codes import TRANSIENT
 from apkscan.issues import ApkScanError, warning
 from apkscan.sources.interface import ScanInput
@@ -225,72 +226,6 @@ def options_key(sdk: dict[str, Any]) -> str:
     return repr(sorted(sdk.items()))
 
 
-_PENDING: list[tuple[sqlite3.Connection, str, tuple[Any, ...]]] = []
-BATCH = 256
-
-
-def buffered_write(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> None:
-    """Buffered until :func:`commit_writes`: one transaction per input, not one per row."""
-    _PENDING.append((conn, sql, params))
-
-
-def commit_writes(at_least: int = 1) -> None:
-    """Write what scanning one input buffered (identity, stat key, findings, decisions) in one
-    transaction; the store is a cache: a write that fails costs a parse or a match next time.
-    ``at_least``: only once that many rows wait (the pool's parent deciding stored identities
-    again after a policy change: one transaction per ``BATCH`` rows, the rest when it closes)."""
-    if not _PENDING or len(_PENDING) < at_least:
-        return
-    rows, _PENDING[:] = list(_PENDING), []
-    write_all(rows[0][0], [(sql, params) for _, sql, params in rows])
-
-
-_STALLED: set[int] = set()  # connections (by id) whose writes stopped: another process held the lock
-
-
-def write_all(conn: sqlite3.Connection, rows: list[tuple[str, Any]]) -> None:
-    """One transaction, or nothing: a cache whose write fails costs a parse next time. A write
-    still locked out after ``BUSY_MS`` (another process holds the store) stops this connection's
-    writes for the run, with one ``STORE_UNAVAILABLE`` warning: never a wait per input."""
-    if id(conn) in _STALLED:
-        return
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        at = 0
-        while at < len(rows):  # a run of one statement in one call (the lane's rows, 256 at a time), in order
-            end = at + 1
-            while end < len(rows) and rows[end][0] == rows[at][0]:
-                end += 1
-            conn.executemany(rows[at][0], [params for _, params in rows[at:end]])
-            at = end
-        conn.execute("COMMIT")
-    except (sqlite3.Error, ValueError) as exc:  # ValueError: a value SQLite cannot take (UnicodeError)
-        if conn.in_transaction:
-            try:  # a failed COMMIT (disk full) has rolled back already (review 74 F5)
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-        if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
-            _STALLED.add(id(conn))
-            notice(warning("STORE_UNAVAILABLE", f"still locked by another process after {BUSY_MS // 1000} s "
-                           f"({exc}): this run stores nothing more in it (results are not affected)"))
-        elif isinstance(exc, sqlite3.OperationalError) and ("full" in str(exc) or "I/O error" in str(exc)):
-            # a full disk (a full tmpfs says "disk I/O error"): one warning, not a failed write per input
-            _STALLED.add(id(conn))
-            notice(warning("STORE_UNAVAILABLE", f"{exc}: this run stores nothing more in it (results are not affected)"))
-
-
-_TOLD: set[str] = set()
-
-
-def notice(issue: Any) -> None:
-    """A store warning on stderr, once per code and process (the store is a cache: never an error)."""
-    if issue.code not in _TOLD:
-        _TOLD.add(issue.code)
-        sys.stderr.write(f"warning: {issue.code}: {issue.message}\n")
-        sys.stderr.flush()
-
-
 def storable(identity: Any) -> bool:
     """Only an identity read to the end is kept (not one cut by a time budget or an internal error),
     and only one that depends on its own bytes alone: a v4 result (verified or not) depends on the
@@ -387,7 +322,7 @@ def _identity_of(value: Any, sha: str, whole: bool = True) -> bool:
 
 
 def ignored(what: str) -> None:
-    notice(warning("STORE_ROW_IGNORED", f"{what} (damaged or planted): not used, computed again"))
+    store_writes.notice(warning("STORE_ROW_IGNORED", f"{what} (damaged or planted): not used, computed again"))
 
 
 def _adapt(identity: Any, item: ScanInput) -> Any:

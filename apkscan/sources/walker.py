@@ -14,7 +14,6 @@ Every failure is an :class:`InputProblem` for that blob only; the walk goes on.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -27,10 +26,11 @@ from apkscan.issues import ApkScanError, Issue, error
 from apkscan.sources import archive_layouts, detect, member_facts, polyglot, registry, walk_readings, walk_text, walkclock
 from apkscan.sources.custody import head_of, record as custody_record
 from apkscan.sources.bundles import BundleReader, InstallSetReader
-from apkscan.sources.compressed import decode_errors, decompressed, trailing_issue
+from apkscan.sources.compressed import decompressed, trailing_issue
 from apkscan.sources.interface import ContainerReader, InputProblem, Item, Member, ScanInput, Skipped
 from apkscan.sources.streams import Prefixed, WindowStream, read_head
 from apkscan.sources.tempspace import release
+from apkscan.sources.walk_issues import as_issue, read_errors
 from apkscan.sources.walk_context import WalkContext, WalkOptions  # noqa: F401 (re-exported: callers import them here)
 from apkscan.sources import walk_streamed, zip_archive, zip_local
 from apkscan.sources.zip_archive import ZipReader
@@ -40,13 +40,6 @@ from apkscan.sources.zip_readings import ZIP64
 NOT_AN_INPUT = "not an APK or a known container"
 V4_BESIDE = "v4 signature (.idsig) of the APK beside it: read with that APK, deciding nothing but its v4"
 SAME_DATA = "same data as another member, read once (the ZIP names those bytes more than once)"
-
-
-def _read_errors() -> tuple[type[BaseException], ...]:
-    """What reading one blob may raise; each becomes an InputProblem for that blob. tarfile's
-    errors once a tar reader has imported it (an ``except`` evaluates this only when needed)."""
-    tar = sys.modules.get("tarfile")
-    return (ApkScanError, *decode_errors(), *((tar.TarError,) if tar is not None else ()))
 
 
 @dataclass(slots=True)
@@ -87,8 +80,8 @@ class Walker:
         walkclock.check()
         try:
             yield from self._dispatch(b, depth)
-        except _read_errors() as exc:
-            yield InputProblem(b.chain, [_issue(exc)])
+        except read_errors() as exc:
+            yield InputProblem(b.chain, [as_issue(exc)])
 
     # ------------------------------------------------------------------ dispatch
     def _dispatch(self, b: Blob, depth: int) -> Iterator[Item]:
@@ -106,10 +99,10 @@ class Walker:
         b, tail = polyglot.kept(b)  # a stream: its tail kept, looked at once it has passed
         try:
             yield from self._container(b, depth, comp, fmt)
-        except _read_errors() as exc:
+        except read_errors() as exc:
             if tail is None:
                 raise
-            yield InputProblem(b.chain, [_issue(exc)])  # said; its end is still looked at
+            yield InputProblem(b.chain, [as_issue(exc)])  # said; its end is still looked at
         if tail is not None:
             yield from polyglot.from_end(self, b, depth, tail, label)
 
@@ -191,19 +184,7 @@ class Walker:
         its local headers were followed in the first reading, against both central directories;
         ``origin``: the bytes a streaming reader starts at when the window is moved past them
         (:func:`zip_local.walk`)."""
-        spooled = None
-        if b.window is not None:
-            path, off, length = b.window
-            spooled = path if owned else None
-        else:
-            spooled = path = self.ctx.temp.spool(b.stream, b.chain[-1])
-            off, length = 0, os.path.getsize(path)
-        try:
-            source = opened.source if opened is not None else ByteSource(path, off, length)
-        except (OSError, ApkScanError):
-            release(path) if spooled else None
-            opened.source.close() if opened is not None else None
-            raise
+        (path, off, length), spooled, source = self._zip_source(b, opened, owned)
         handed_on, archive, others = False, None, None  # others: the readings beside this one (walk_readings)
         try:
             try:
@@ -252,6 +233,23 @@ class Walker:
                 others.close()
             if spooled and not handed_on:
                 release(spooled)
+
+    def _zip_source(self, b: Blob, opened: ZipArchive | None, owned: bool):
+        """The ZIP's window, the spooled copy this walk owns (``None`` when read in place and not
+        owned) and a byte source over it; on failure the copy is released and nothing is left open."""
+        if b.window is not None:
+            path, off, length = b.window
+            spooled = path if owned else None
+        else:
+            spooled = path = self.ctx.temp.spool(b.stream, b.chain[-1])
+            off, length = 0, os.path.getsize(path)
+        try:
+            source = opened.source if opened is not None else ByteSource(path, off, length)
+        except (OSError, ApkScanError):
+            release(path) if spooled else None
+            opened.source.close() if opened is not None else None
+            raise
+        return (path, off, length), spooled, source
 
     def _plain(self, b: Blob, source: ByteSource, path: str) -> None:
         """An outermost file read as one plain APK: the fast lane may answer it next time, if the
@@ -334,9 +332,9 @@ class Walker:
                     yield from self.member(item, chain, depth, custody=custody)
                 else:
                     yield item
-        except (*_read_errors(), OSError) as exc:
+        except (*read_errors(), OSError) as exc:
             seen += 1
-            yield InputProblem(chain, [_issue(exc)])
+            yield InputProblem(chain, [as_issue(exc)])
         except walkclock.WalkTimeout:  # what the reader learnt before the cut (an adb backup's records) is kept
             yield from getattr(reader, "unfinished", list)()
             raise
@@ -393,14 +391,6 @@ class Walker:
                 yield from polyglot.data_end(self, b, depth) if m.end_only else self.blob(b, depth)
             finally:
                 raw.close()
-        except _read_errors() as exc:
-            yield InputProblem(chain, [_issue(exc)])
+        except read_errors() as exc:
+            yield InputProblem(chain, [as_issue(exc)])
 
-
-def _issue(exc: BaseException) -> Issue:
-    if isinstance(exc, ApkScanError):
-        return exc.to_issue()
-    code = getattr(exc, "code", None)  # readers' read errors (BACKUP_TRUNCATED ...) carry their code
-    if isinstance(code, str) and code.isupper():
-        return error(code, str(exc))
-    return error("CONTAINER_CORRUPT", f"cannot read this container: {exc}")
