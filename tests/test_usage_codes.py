@@ -28,6 +28,11 @@ def _usage(*args: str) -> str:
     (["scan", "--resume", "--deep", APK], "USAGE_CONFLICT", "--resume needs the scan store"),
     (["scan", "--resume", "--no-store", APK], "USAGE_CONFLICT", "--resume needs the scan store"),
     (["inspect", "--min-sdk-version", "30", "--max-sdk-version", "20", APK], "USAGE_CONFLICT", "is above"),
+    # a negative API level: apksigner refuses it (apksig: "minSdkVersion must not be negative")
+    (["inspect", "--min-sdk-version", "-5", APK], "USAGE_BAD_VALUE", "Invalid value for '--min-sdk-version'"),
+    (["scan", "--no-store", "--min-sdk-version", "-1", APK], "USAGE_BAD_VALUE", "Invalid value for '--min-sdk-version'"),
+    (["scan", "--no-store", "--max-sdk-version", "-1", APK], "USAGE_BAD_VALUE", "Invalid value for '--max-sdk-version'"),
+    (["inspect", "--max-sdk-version", "2147483648", APK], "USAGE_BAD_VALUE", "Invalid value for '--max-sdk-version'"),
     (["scan", "--bogus", APK], "USAGE_ERROR", "No such option '--bogus'"),
     (["--bogus"], "USAGE_ERROR", "No such option '--bogus'"),
     (["nosuch"], "USAGE_ERROR", "No such command 'nosuch'"),

@@ -27,6 +27,9 @@ def parse_hashes(ctx: click.Context, param: click.Parameter, value: str | None) 
     return tuple(n for n in FILE_HASHES if n == "sha256" or n in names)
 
 
+SDK_LEVEL = click.IntRange(0, 2**31 - 1)  # an API level: apksigner refuses a negative one (apksig's IllegalArgumentException)
+
+
 def check_sdk_range(min_sdk: int | None, max_sdk: int | None) -> None:
     """``--min-sdk-version`` above ``--max-sdk-version`` verifies for no release: a usage error,
     as apksigner refuses it (an APK's own minSdkVersion above ``--max-sdk-version`` is that

@@ -13,7 +13,7 @@ import click
 
 from apkscan.apk.model import SCHEME_NAMES, ApkIdentity, Certificate
 from apkscan.cli.common import FORCE_HELP, ExitCode, command_epilog, finish, not_an_input
-from apkscan.cli.identify_options import HASHES_HELP, QUICK_HELP, check_sdk_range, parse_hashes
+from apkscan.cli.identify_options import HASHES_HELP, QUICK_HELP, SDK_LEVEL, check_sdk_range, parse_hashes
 from apkscan.report.escape import safe as _safe  # one escaper for everything shown on a terminal
 
 MAX_NOTED = 3  # recorded certificates named in one note
@@ -27,8 +27,8 @@ MAX_NOTED = 3  # recorded certificates named in one note
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--fail-on", type=click.Choice(["unverified", "never"]), default="unverified", show_default=True,
               help="Exit 1 when an APK does not verify (as apksigner does), or never.")
-@click.option("--min-sdk-version", "min_sdk", type=int, default=None, help="Lowest Android API level to verify for (default: the APK's minSdkVersion).")
-@click.option("--max-sdk-version", "max_sdk", type=int, default=2**31 - 1, show_default=False, help="Highest Android API level to verify for (default: no limit).")
+@click.option("--min-sdk-version", "min_sdk", type=SDK_LEVEL, default=None, help="Lowest Android API level to verify for (default: the APK's minSdkVersion).")
+@click.option("--max-sdk-version", "max_sdk", type=SDK_LEVEL, default=2**31 - 1, show_default=False, help="Highest Android API level to verify for (default: no limit).")
 @click.option("--idsig/--no-idsig", default=True, help="Verify a v4 signature from FILE.idsig beside the APK.")
 @click.option("--quick", is_flag=True, help=QUICK_HELP)
 @click.option("--hashes", default="sha256", show_default=True, callback=parse_hashes, metavar="LIST", help=HASHES_HELP)

@@ -15,7 +15,7 @@ from contextlib import nullcontext
 
 import click
 
-from apkscan.cli.identify_options import HASHES_HELP, QUICK_HELP, check_sdk_range, parse_hashes
+from apkscan.cli.identify_options import HASHES_HELP, QUICK_HELP, SDK_LEVEL, check_sdk_range, parse_hashes
 from apkscan.cli.common import (
     ExitCode,
     checked_outputs,
@@ -68,8 +68,8 @@ def _resolved(ctx, param, value: str | None) -> str | None:
 @click.option("--fail-on", default="prohibited", show_default=True, metavar="[POLICY:]LEVEL", help=FAIL_ON_HELP)
 @report_options
 @click.option("--deep", is_flag=True, help="Also read classes*.dex type tables for vendor SDK prefixes.")
-@click.option("--min-sdk-version", "min_sdk", type=int, default=None, help="Lowest API level to verify for.")
-@click.option("--max-sdk-version", "max_sdk", type=int, default=None, help="Highest API level to verify for.")
+@click.option("--min-sdk-version", "min_sdk", type=SDK_LEVEL, default=None, help="Lowest API level to verify for.")
+@click.option("--max-sdk-version", "max_sdk", type=SDK_LEVEL, default=None, help="Highest API level to verify for.")
 @click.option("--quick", is_flag=True, help=QUICK_HELP)
 @click.option("--hashes", default="sha256", show_default=True, callback=parse_hashes, metavar="LIST", help=HASHES_HELP)
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
