@@ -67,14 +67,29 @@ def builtin_files() -> list[Path]:
 
 
 def rule_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand folders to their ``*.yaml``/``*.yml`` files (not recursing into policies/)."""
+    """Expand folders to their ``*.yaml``/``*.yml`` files, any case (``ORG.YAML``), not recursing
+    (a pack layout's ``policies/`` is not rules). A folder with none stays in the list as itself:
+    :func:`lint_file` refuses it, as a run must not go on with a rule set silently smaller than asked
+    (review 82 F1: a mistyped folder loaded nothing, exit 0)."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(f for f in p.iterdir() if f.is_file() and f.suffix in RULE_SUFFIXES)
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in RULE_SUFFIXES)
+            out += found or [p]
         else:
             out.append(p)
     return out
+
+
+def _empty_folder(path: Path) -> RuleError:
+    """Why a folder given for rules loaded nothing: what it holds, and that subfolders are not read."""
+    try:
+        names = sorted(f.name + ("/" if f.is_dir() else "") for f in path.iterdir())
+    except OSError as exc:
+        return RuleError(str(path), None, f"cannot list this folder: {exc.strerror or exc}")
+    held = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "") if names else "nothing"
+    return RuleError(str(path), None, f"no rule file (*.yaml, *.yml) in this folder (it holds {held}; "
+                                      "subfolders are not read): give the files or the folder that holds them")
 
 
 def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
@@ -197,6 +212,8 @@ def duplicates(packs: list[RulePack]) -> list[RuleError]:
 
 def lint_file(path: str | Path, text: str | None = None) -> tuple[RulePack | None, list[RuleError]]:
     """Parse and check one rule file: (pack, []) when good, (None, errors) when not."""
+    if text is None and Path(path).is_dir():  # a folder that gave no rule file (rule_files)
+        return None, [_empty_folder(Path(path))]
     try:
         doc = read_document(path, text)
     except RuleError as exc:
