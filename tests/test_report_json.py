@@ -72,7 +72,7 @@ def test_report_command_rerenders_every_format(tmp_path):
     r = CliRunner().invoke(main, ["report", str(result), "--html", str(out["html"]),
                                   "--sarif", str(out["sarif"]), "--csv", str(out["csv"]),
                                   "--json", str(out["json"]), "--no-color"])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 3, r.output  # its 2 errors: inputs the scan could not read (scan exited 3)
     assert "2 prohibited, 2 to review, 2 allowed, 2 errors" in r.output
     assert "\x1b[" not in r.output
     assert out["html"].read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
@@ -85,7 +85,7 @@ def test_report_command_stdout_and_errors(tmp_path):
     result = tmp_path / "scan.json"
     result.write_text(json.dumps(sample_document()), encoding="utf-8")
     r = CliRunner().invoke(main, ["report", str(result), "--sarif", "-", "--quiet"])
-    assert r.exit_code == 0
+    assert r.exit_code == 3  # the document's errors
     assert json.loads(r.stdout)["runs"][0]["results"]
     r = CliRunner().invoke(main, ["report", str(result), "--sarif", "-", "--csv", "-"])
     assert r.exit_code == 2 and "only one format" in r.output
@@ -131,3 +131,20 @@ def test_inputs_lists_each_path_given(tmp_path):
     res = invoke("scan", a, b, "--no-store", "-q", "--json", tmp_path / "r.json")
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["inputs"] == [str(a), str(b)]
+
+
+@pytest.mark.parametrize("errors, interrupted, fail_on, code", [
+    (False, False, "never", 0), (True, False, "never", 3), (False, True, "never", 130), (True, True, "never", 130),
+    (True, False, "prohibited", 1), (True, True, "prohibited", 130), (False, False, "prohibited", 1),
+])
+def test_report_exits_as_the_scan_of_its_document_did(tmp_path, errors, interrupted, fail_on, code):
+    """A pipeline gating on ``report --fail-on`` must not read 0 ("every input scanned") from a
+    document whose scan failed inputs (3) or was interrupted (130) (review 82 F2); precedence as scan's."""
+    doc = sample_document()
+    doc["interrupted"] = interrupted
+    if not errors:
+        doc["errors"] = []
+    doc.pop("counts", None)
+    (tmp_path / "scan.json").write_text(json.dumps(doc), encoding="utf-8")
+    r = CliRunner().invoke(main, ["report", str(tmp_path / "scan.json"), "--quiet", "--fail-on", fail_on])
+    assert r.exit_code == code, r.output

@@ -37,10 +37,10 @@ MEANINGS: dict[ExitCode, str] = {
                     "document; nothing was scanned or written (a usage error's message leads with "
                     "its code: USAGE_BAD_VALUE, USAGE_CONFLICT, USAGE_OUTPUT_REFUSED, "
                     "USAGE_TMP_UNTRUSTED or USAGE_ERROR)",
-    ExitCode.INCOMPLETE: "some inputs could not be scanned (missing, not an APK, limits hit)",
+    ExitCode.INCOMPLETE: "some inputs could not be scanned (missing, not an APK, limits hit; report: by the scan of its document)",
     ExitCode.REPORT_FAILED: "a requested report could not be written (the others were)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C, SIGTERM): reports written for what finished, "
-                          "marked interrupted",
+                          "marked interrupted (report: its document's scan was)",
 }
 
 PRECEDENCE = (ExitCode.INTERRUPTED, ExitCode.REPORT_FAILED, ExitCode.FLAGGED, ExitCode.INCOMPLETE,

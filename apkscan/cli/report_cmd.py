@@ -121,7 +121,11 @@ def report_command(result: str, **opts) -> None:
         terminal.render(doc, stream, color=terminal.use_color(stream, opts["no_color"]))
     first = doc.first_policy()  # --fail-on reads the verdicts as scan's does
     flagged = any(fail_on.flags(a.verdict_names(first)) for a in doc.apps)
-    finish(ExitCode.FLAGGED if flagged else ExitCode.OK, ExitCode.REPORT_FAILED if failed else ExitCode.OK)
+    # the scan's own exit, read from its document: inputs it could not scan (3) and an interrupted
+    # run (130) are not "every input scanned" (0) when a pipeline gates on report (review 82 F2)
+    finish(ExitCode.FLAGGED if flagged else ExitCode.INCOMPLETE if doc.errors else ExitCode.OK,
+           ExitCode.REPORT_FAILED if failed else ExitCode.OK,
+           ExitCode.INTERRUPTED if doc.interrupted else ExitCode.OK)
 
 
 def typed(path: str, data: object):
