@@ -140,12 +140,12 @@ def test_a_member_only_tar_reads_cut_short_is_said_not_scanned(run):
 
 # F7 ---------------------------------------------------------------------------------------------
 
-def big_manifest_backup(size: int) -> bytes:
+def big_manifest_backup(size: int, name: str = "apps/com.example.clean/_manifest") -> bytes:
     first = manifest("com.example.clean", 1, [], False)
     big = first + b"#" * (size - len(first) - 1) + b"\n"
     out = io.BytesIO()
     with AbWriter(out, compress=False) as w:
-        w.add("apps/com.example.clean/_manifest", big)
+        w.add(name, big)
         w.add("apps/com.tencent.mm/_manifest", manifest("com.tencent.mm", 1, [], True))
         w.add("apps/com.tencent.mm/a/base.apk", WECHAT)
     return out.getvalue()
@@ -159,6 +159,15 @@ def test_a_manifest_over_64_kib_ends_restore(run):
     stops = [t["message"] for t in wechat["identity"]["tamper"] if t["code"] == STOPS]
     assert stops and "of 70000 bytes: restore refuses a _manifest or _meta over 65536 bytes" in stops[0]
     assert "restore never does" in got["apps/com.example.clean/_manifest"]["identity"]["record_note"]
+
+
+@pytest.mark.parametrize("name", ["apps/com.example.clean/_meta", "shared/_manifest"])
+def test_other_files_restore_reads_as_manifest_or_metadata_end_it_too(run, name):
+    """AOSP ``readMetadata`` has the same 64 KiB limit; ``shared/_manifest`` is ``_manifest`` to
+    ``restoreOneFile`` (``readTarHeaders`` drops ``shared/``)."""
+    wechat = apps(run(big_manifest_backup(70_000, name)))["apps/com.tencent.mm/a/base.apk"]
+    assert wechat["verdict"] == "prohibited"
+    assert [t["code"] for t in wechat["identity"]["tamper"]] == [STOPS]
 
 
 def test_a_manifest_of_exactly_64_kib_is_read_by_restore(run):
