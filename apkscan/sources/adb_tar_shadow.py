@@ -28,7 +28,7 @@ from apkscan.sources.adb_restore_tar import BLOCK, RestoreHeader
 from apkscan.sources.adb_tar import EXTENDED_TYPES, MAX_EXTENDED_CHAIN, MAX_EXTENDED_HEADER, BoundedTarInfo
 
 MAX_FACTS = 32  # said one by one; past this, counted
-MAX_KEPT = 64 << 20  # bytes of members only tar reads kept in memory at once, to be scanned (review 81 F6)
+MAX_KEPT = 24 << 20  # bytes of members only tar reads kept in memory at once, to be scanned (review 81 F6): with the copy handed on, a worker stays under 100 MB
 
 
 @dataclass(slots=True)
