@@ -4611,8 +4611,8 @@ def __create_fn__():
  return __eq__
 TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.rule,self.index,self.passed,self.detail,)==(other.rule,other.index,other.passed,other.detail,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
-def __create_fn__(_type_version, _type_compressed, _type_encryption, _type_user_salt, _type_checksum_salt, _type_rounds, _type_user_iv, _type_master_blob, _type_junk_lines, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_user_salt, _dflt_checksum_salt, _dflt_rounds, _dflt_user_iv, _dflt_master_blob, _dflt_junk_lines, _return_type):
- def __init__(self,version:_type_version,compressed:_type_compressed,encryption:_type_encryption,user_salt:_type_user_salt=_dflt_user_salt,checksum_salt:_type_checksum_salt=_dflt_checksum_salt,rounds:_type_rounds=_dflt_rounds,user_iv:_type_user_iv=_dflt_user_iv,master_blob:_type_master_blob=_dflt_master_blob,junk_lines:_type_junk_lines=_dflt_junk_lines)->_return_type:
+def __create_fn__(_type_version, _type_compressed, _type_encryption, _type_user_salt, _type_checksum_salt, _type_rounds, _type_user_iv, _type_master_blob, _type_junk_lines, _type_unusual, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_user_salt, _dflt_checksum_salt, _dflt_rounds, _dflt_user_iv, _dflt_master_blob, _dflt_junk_lines, _dflt_unusual, _return_type):
+ def __init__(self,version:_type_version,compressed:_type_compressed,encryption:_type_encryption,user_salt:_type_user_salt=_dflt_user_salt,checksum_salt:_type_checksum_salt=_dflt_checksum_salt,rounds:_type_rounds=_dflt_rounds,user_iv:_type_user_iv=_dflt_user_iv,master_blob:_type_master_blob=_dflt_master_blob,junk_lines:_type_junk_lines=_dflt_junk_lines,unusual:_type_unusual=_dflt_unusual)->_return_type:
   __dataclass_builtins_object__.__setattr__(self,'version',version)
   __dataclass_builtins_object__.__setattr__(self,'compressed',compressed)
   __dataclass_builtins_object__.__setattr__(self,'encryption',encryption)
@@ -4622,44 +4622,45 @@ def __create_fn__(_type_version, _type_compressed, _type_encryption, _type_user_
   __dataclass_builtins_object__.__setattr__(self,'user_iv',user_iv)
   __dataclass_builtins_object__.__setattr__(self,'master_blob',master_blob)
   __dataclass_builtins_object__.__setattr__(self,'junk_lines',junk_lines)
+  __dataclass_builtins_object__.__setattr__(self,'unusual',unusual)
  return __init__
-TABLE["def __create_fn__(_type_version, _type_compressed, _type_encryption, _type_user_salt, _type_checksum_salt, _type_rounds, _type_user_iv, _type_master_blob, _type_junk_lines, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_user_salt, _dflt_checksum_salt, _dflt_rounds, _dflt_user_iv, _dflt_master_blob, _dflt_junk_lines, _return_type):\n def __init__(self,version:_type_version,compressed:_type_compressed,encryption:_type_encryption,user_salt:_type_user_salt=_dflt_user_salt,checksum_salt:_type_checksum_salt=_dflt_checksum_salt,rounds:_type_rounds=_dflt_rounds,user_iv:_type_user_iv=_dflt_user_iv,master_blob:_type_master_blob=_dflt_master_blob,junk_lines:_type_junk_lines=_dflt_junk_lines)->_return_type:\n  __dataclass_builtins_object__.__setattr__(self,'version',version)\n  __dataclass_builtins_object__.__setattr__(self,'compressed',compressed)\n  __dataclass_builtins_object__.__setattr__(self,'encryption',encryption)\n  __dataclass_builtins_object__.__setattr__(self,'user_salt',user_salt)\n  __dataclass_builtins_object__.__setattr__(self,'checksum_salt',checksum_salt)\n  __dataclass_builtins_object__.__setattr__(self,'rounds',rounds)\n  __dataclass_builtins_object__.__setattr__(self,'user_iv',user_iv)\n  __dataclass_builtins_object__.__setattr__(self,'master_blob',master_blob)\n  __dataclass_builtins_object__.__setattr__(self,'junk_lines',junk_lines)\n return __init__"] = __create_fn__.__code__
+TABLE["def __create_fn__(_type_version, _type_compressed, _type_encryption, _type_user_salt, _type_checksum_salt, _type_rounds, _type_user_iv, _type_master_blob, _type_junk_lines, _type_unusual, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_user_salt, _dflt_checksum_salt, _dflt_rounds, _dflt_user_iv, _dflt_master_blob, _dflt_junk_lines, _dflt_unusual, _return_type):\n def __init__(self,version:_type_version,compressed:_type_compressed,encryption:_type_encryption,user_salt:_type_user_salt=_dflt_user_salt,checksum_salt:_type_checksum_salt=_dflt_checksum_salt,rounds:_type_rounds=_dflt_rounds,user_iv:_type_user_iv=_dflt_user_iv,master_blob:_type_master_blob=_dflt_master_blob,junk_lines:_type_junk_lines=_dflt_junk_lines,unusual:_type_unusual=_dflt_unusual)->_return_type:\n  __dataclass_builtins_object__.__setattr__(self,'version',version)\n  __dataclass_builtins_object__.__setattr__(self,'compressed',compressed)\n  __dataclass_builtins_object__.__setattr__(self,'encryption',encryption)\n  __dataclass_builtins_object__.__setattr__(self,'user_salt',user_salt)\n  __dataclass_builtins_object__.__setattr__(self,'checksum_salt',checksum_salt)\n  __dataclass_builtins_object__.__setattr__(self,'rounds',rounds)\n  __dataclass_builtins_object__.__setattr__(self,'user_iv',user_iv)\n  __dataclass_builtins_object__.__setattr__(self,'master_blob',master_blob)\n  __dataclass_builtins_object__.__setattr__(self,'junk_lines',junk_lines)\n  __dataclass_builtins_object__.__setattr__(self,'unusual',unusual)\n return __init__"] = __create_fn__.__code__
 
 def __create_fn__():
  def __repr__(self):
-  return self.__class__.__qualname__ + f"(version={self.version!r}, compressed={self.compressed!r}, encryption={self.encryption!r}, user_salt={self.user_salt!r}, checksum_salt={self.checksum_salt!r}, rounds={self.rounds!r}, user_iv={self.user_iv!r}, master_blob={self.master_blob!r}, junk_lines={self.junk_lines!r})"
+  return self.__class__.__qualname__ + f"(version={self.version!r}, compressed={self.compressed!r}, encryption={self.encryption!r}, user_salt={self.user_salt!r}, checksum_salt={self.checksum_salt!r}, rounds={self.rounds!r}, user_iv={self.user_iv!r}, master_blob={self.master_blob!r}, junk_lines={self.junk_lines!r}, unusual={self.unusual!r})"
  return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(version={self.version!r}, compressed={self.compressed!r}, encryption={self.encryption!r}, user_salt={self.user_salt!r}, checksum_salt={self.checksum_salt!r}, rounds={self.rounds!r}, user_iv={self.user_iv!r}, master_blob={self.master_blob!r}, junk_lines={self.junk_lines!r})"\n return __repr__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(version={self.version!r}, compressed={self.compressed!r}, encryption={self.encryption!r}, user_salt={self.user_salt!r}, checksum_salt={self.checksum_salt!r}, rounds={self.rounds!r}, user_iv={self.user_iv!r}, master_blob={self.master_blob!r}, junk_lines={self.junk_lines!r}, unusual={self.unusual!r})"\n return __repr__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __eq__(self,other):
   if other.__class__ is self.__class__:
-   return (self.version,self.compressed,self.encryption,self.user_salt,self.checksum_salt,self.rounds,self.user_iv,self.master_blob,self.junk_lines,)==(other.version,other.compressed,other.encryption,other.user_salt,other.checksum_salt,other.rounds,other.user_iv,other.master_blob,other.junk_lines,)
+   return (self.version,self.compressed,self.encryption,self.user_salt,self.checksum_salt,self.rounds,self.user_iv,self.master_blob,self.junk_lines,self.unusual,)==(other.version,other.compressed,other.encryption,other.user_salt,other.checksum_salt,other.rounds,other.user_iv,other.master_blob,other.junk_lines,other.unusual,)
   return NotImplemented
  return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.version,self.compressed,self.encryption,self.user_salt,self.checksum_salt,self.rounds,self.user_iv,self.master_blob,self.junk_lines,)==(other.version,other.compressed,other.encryption,other.user_salt,other.checksum_salt,other.rounds,other.user_iv,other.master_blob,other.junk_lines,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.version,self.compressed,self.encryption,self.user_salt,self.checksum_salt,self.rounds,self.user_iv,self.master_blob,self.junk_lines,self.unusual,)==(other.version,other.compressed,other.encryption,other.user_salt,other.checksum_salt,other.rounds,other.user_iv,other.master_blob,other.junk_lines,other.unusual,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
 def __create_fn__(cls, FrozenInstanceError):
  def __setattr__(self,name,value):
-  if type(self) is cls or name in ('version','compressed','encryption','user_salt','checksum_salt','rounds','user_iv','master_blob','junk_lines',):
+  if type(self) is cls or name in ('version','compressed','encryption','user_salt','checksum_salt','rounds','user_iv','master_blob','junk_lines','unusual',):
    raise FrozenInstanceError(f"cannot assign to field {name!r}")
   super(cls, self).__setattr__(name, value)
  return __setattr__
-TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __setattr__(self,name,value):\n  if type(self) is cls or name in (\'version\',\'compressed\',\'encryption\',\'user_salt\',\'checksum_salt\',\'rounds\',\'user_iv\',\'master_blob\',\'junk_lines\',):\n   raise FrozenInstanceError(f"cannot assign to field {name!r}")\n  super(cls, self).__setattr__(name, value)\n return __setattr__'] = __create_fn__.__code__
+TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __setattr__(self,name,value):\n  if type(self) is cls or name in (\'version\',\'compressed\',\'encryption\',\'user_salt\',\'checksum_salt\',\'rounds\',\'user_iv\',\'master_blob\',\'junk_lines\',\'unusual\',):\n   raise FrozenInstanceError(f"cannot assign to field {name!r}")\n  super(cls, self).__setattr__(name, value)\n return __setattr__'] = __create_fn__.__code__
 
 def __create_fn__(cls, FrozenInstanceError):
  def __delattr__(self,name):
-  if type(self) is cls or name in ('version','compressed','encryption','user_salt','checksum_salt','rounds','user_iv','master_blob','junk_lines',):
+  if type(self) is cls or name in ('version','compressed','encryption','user_salt','checksum_salt','rounds','user_iv','master_blob','junk_lines','unusual',):
    raise FrozenInstanceError(f"cannot delete field {name!r}")
   super(cls, self).__delattr__(name)
  return __delattr__
-TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __delattr__(self,name):\n  if type(self) is cls or name in (\'version\',\'compressed\',\'encryption\',\'user_salt\',\'checksum_salt\',\'rounds\',\'user_iv\',\'master_blob\',\'junk_lines\',):\n   raise FrozenInstanceError(f"cannot delete field {name!r}")\n  super(cls, self).__delattr__(name)\n return __delattr__'] = __create_fn__.__code__
+TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __delattr__(self,name):\n  if type(self) is cls or name in (\'version\',\'compressed\',\'encryption\',\'user_salt\',\'checksum_salt\',\'rounds\',\'user_iv\',\'master_blob\',\'junk_lines\',\'unusual\',):\n   raise FrozenInstanceError(f"cannot delete field {name!r}")\n  super(cls, self).__delattr__(name)\n return __delattr__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __hash__(self):
-  return hash((self.version,self.compressed,self.encryption,self.user_salt,self.checksum_salt,self.rounds,self.user_iv,self.master_blob,self.junk_lines,))
+  return hash((self.version,self.compressed,self.encryption,self.user_salt,self.checksum_salt,self.rounds,self.user_iv,self.master_blob,self.junk_lines,self.unusual,))
  return __hash__
-TABLE['def __create_fn__():\n def __hash__(self):\n  return hash((self.version,self.compressed,self.encryption,self.user_salt,self.checksum_salt,self.rounds,self.user_iv,self.master_blob,self.junk_lines,))\n return __hash__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __hash__(self):\n  return hash((self.version,self.compressed,self.encryption,self.user_salt,self.checksum_salt,self.rounds,self.user_iv,self.master_blob,self.junk_lines,self.unusual,))\n return __hash__'] = __create_fn__.__code__
 
 def __create_fn__(_type_package, _type_version_code, _type_platform_sdk, _type_installer, _type_apk_included, _type_certificates, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):
  def __init__(self,package:_type_package,version_code:_type_version_code,platform_sdk:_type_platform_sdk,installer:_type_installer,apk_included:_type_apk_included,certificates:_type_certificates)->_return_type:
@@ -4732,30 +4733,55 @@ def __create_fn__():
  return __eq__
 TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.offset,self.path,self.size,self.type,self.raw,)==(other.offset,other.path,other.size,other.type,other.raw,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
-def __create_fn__(_type_kind, _type_name, _type_size, _type_span, _type_note, _type_need, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_name, _dflt_size, _dflt_span, _dflt_note, _dflt_need, _return_type):
- def __init__(self,kind:_type_kind,name:_type_name=_dflt_name,size:_type_size=_dflt_size,span:_type_span=_dflt_span,note:_type_note=_dflt_note,need:_type_need=_dflt_need)->_return_type:
+def __create_fn__(_type_kind, _type_name, _type_size, _type_span, _type_note, _type_need, _type_data, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_name, _dflt_size, _dflt_span, _dflt_note, _dflt_need, _dflt_data, _return_type):
+ def __init__(self,kind:_type_kind,name:_type_name=_dflt_name,size:_type_size=_dflt_size,span:_type_span=_dflt_span,note:_type_note=_dflt_note,need:_type_need=_dflt_need,data:_type_data=_dflt_data)->_return_type:
   self.kind=kind
   self.name=name
   self.size=size
   self.span=span
   self.note=note
   self.need=need
+  self.data=data
  return __init__
-TABLE['def __create_fn__(_type_kind, _type_name, _type_size, _type_span, _type_note, _type_need, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_name, _dflt_size, _dflt_span, _dflt_note, _dflt_need, _return_type):\n def __init__(self,kind:_type_kind,name:_type_name=_dflt_name,size:_type_size=_dflt_size,span:_type_span=_dflt_span,note:_type_note=_dflt_note,need:_type_need=_dflt_need)->_return_type:\n  self.kind=kind\n  self.name=name\n  self.size=size\n  self.span=span\n  self.note=note\n  self.need=need\n return __init__'] = __create_fn__.__code__
+TABLE['def __create_fn__(_type_kind, _type_name, _type_size, _type_span, _type_note, _type_need, _type_data, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_name, _dflt_size, _dflt_span, _dflt_note, _dflt_need, _dflt_data, _return_type):\n def __init__(self,kind:_type_kind,name:_type_name=_dflt_name,size:_type_size=_dflt_size,span:_type_span=_dflt_span,note:_type_note=_dflt_note,need:_type_need=_dflt_need,data:_type_data=_dflt_data)->_return_type:\n  self.kind=kind\n  self.name=name\n  self.size=size\n  self.span=span\n  self.note=note\n  self.need=need\n  self.data=data\n return __init__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __repr__(self):
-  return self.__class__.__qualname__ + f"(kind={self.kind!r}, name={self.name!r}, size={self.size!r}, span={self.span!r}, note={self.note!r}, need={self.need!r})"
+  return self.__class__.__qualname__ + f"(kind={self.kind!r}, name={self.name!r}, size={self.size!r}, span={self.span!r}, note={self.note!r}, need={self.need!r}, data={self.data!r})"
  return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(kind={self.kind!r}, name={self.name!r}, size={self.size!r}, span={self.span!r}, note={self.note!r}, need={self.need!r})"\n return __repr__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(kind={self.kind!r}, name={self.name!r}, size={self.size!r}, span={self.span!r}, note={self.note!r}, need={self.need!r}, data={self.data!r})"\n return __repr__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __eq__(self,other):
   if other.__class__ is self.__class__:
-   return (self.kind,self.name,self.size,self.span,self.note,self.need,)==(other.kind,other.name,other.size,other.span,other.note,other.need,)
+   return (self.kind,self.name,self.size,self.span,self.note,self.need,self.data,)==(other.kind,other.name,other.size,other.span,other.note,other.need,other.data,)
   return NotImplemented
  return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.kind,self.name,self.size,self.span,self.note,self.need,)==(other.kind,other.name,other.size,other.span,other.note,other.need,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.kind,self.name,self.size,self.span,self.note,self.need,self.data,)==(other.kind,other.name,other.size,other.span,other.note,other.need,other.data,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+
+def __create_fn__(_type_name, _type_start, _type_size, _type_message, _type_data, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):
+ def __init__(self,name:_type_name,start:_type_start,size:_type_size,message:_type_message,data:_type_data)->_return_type:
+  self.name=name
+  self.start=start
+  self.size=size
+  self.message=message
+  self.data=data
+ return __init__
+TABLE['def __create_fn__(_type_name, _type_start, _type_size, _type_message, _type_data, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):\n def __init__(self,name:_type_name,start:_type_start,size:_type_size,message:_type_message,data:_type_data)->_return_type:\n  self.name=name\n  self.start=start\n  self.size=size\n  self.message=message\n  self.data=data\n return __init__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(name={self.name!r}, start={self.start!r}, size={self.size!r}, message={self.message!r}, data={self.data!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(name={self.name!r}, start={self.start!r}, size={self.size!r}, message={self.message!r}, data={self.data!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.name,self.start,self.size,self.message,self.data,)==(other.name,other.start,other.size,other.message,other.data,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.name,self.start,self.size,self.message,self.data,)==(other.name,other.start,other.size,other.message,other.data,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
 def __create_fn__(_type_entries, _type_problems, _type_followed, _type_origin, _type_base, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _dflt_problems, _dflt_followed, _dflt_origin, _dflt_base, _return_type):
  def __init__(self,entries:_type_entries=_HAS_DEFAULT_FACTORY,problems:_type_problems=_HAS_DEFAULT_FACTORY,followed:_type_followed=_dflt_followed,origin:_type_origin=_dflt_origin,base:_type_base=_dflt_base)->_return_type:

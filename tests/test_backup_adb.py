@@ -100,9 +100,9 @@ def test_not_a_backup_and_huge_lines():
 
 @pytest.mark.parametrize("header,code", [
     (b"ANDROID BACKUP\n6\n1\nnone\n", "BACKUP_VERSION_UNSUPPORTED"),
-    (b"ANDROID BACKUP\n0\n1\nnone\n", "BACKUP_VERSION_UNSUPPORTED"),
+    (b"ANDROID BACKUP\nfive\n1\nnone\n", "BACKUP_HEADER_INVALID"),  # 0 and -1 restore (review 81 F5)
     (b"ANDROID BACKUP\n5\n1\nAES-128\n", "BACKUP_ENCRYPTION_UNSUPPORTED"),
-    (b"ANDROID BACKUP\n5\n2\nnone\n", "BACKUP_HEADER_INVALID"),
+    (b"ANDROID BACKUP\n5\nyes\nnone\n", "BACKUP_HEADER_INVALID"),  # 2 is compressed to restore
     (b"ANDROID BACKUP\n5\n", "BACKUP_HEADER_INVALID"),
 ])
 def test_bad_headers(header, code):

@@ -4,7 +4,8 @@ Streams header → AES (if any) → zlib (if any) → tar; memory stays bounded 
 backup. The tar is read as Android's restore reads it (:mod:`adb_restore_tar`; review 78 F2: a
 size field tar reads and restore does not hid an APK restore installs), and tar's reading of the
 same bytes is followed alongside (:mod:`adb_tar_shadow`): each header the two read differently is
-``TAMPER_BACKUP_TAR_READ_TWO_WAYS``; where restore stops (a header it cannot read, a type NUL
+``TAMPER_BACKUP_TAR_READ_TWO_WAYS`` (a member tar reads inside restore's content is scanned, so
+flagged: review 81 F6); where restore stops (a header it cannot read, a type NUL
 header) the rest is read by ``tarfile`` (``r|``) as before, members there flagged
 ``TAMPER_BACKUP_RESTORE_STOPS`` (said once on the backup when no member carries it). Layout ``apps/<pkg>/<token>/...`` (shared ``backup-formats.md`` §1):
 
@@ -39,7 +40,7 @@ from apkscan.sources.adb_manifest import MAX_MANIFEST_BYTES, ManifestError, pars
 from apkscan.sources.adb_stream import (MAX_EXPANDED, BackupReadError, Payload, decrypted_chunks,
                                         raw_chunks)
 from apkscan.sources.adb_restore_tar import RestOfPayload, RestoreReader, RestoreSource, RestoreStop, tar_info
-from apkscan.sources.adb_tar_shadow import TarShadow
+from apkscan.sources.adb_tar_shadow import TarShadow, hidden_members
 from apkscan.sources.adb_tar import (MemberStream, after_end, link_or_special, open_stream, past_end_flag,
                                      stop_reason, tar_trailing_issue, type_flag_facts)
 from apkscan.sources import data_stream, detect
@@ -94,6 +95,10 @@ class AdbBackupReader:
         except HeaderError as exc:
             yield self._problem(error(exc.code, exc.message))
             return
+        if header.unusual:
+            yield self._problem(warning("BACKUP_HEADER_UNUSUAL", f"header {', '.join(header.unusual)}: a form adb "
+                                        "never writes, read as Android's restore reads it (Integer.parseInt; "
+                                        f"version {header.version}, {'' if header.compressed else 'not '}compressed)"))
         chunks = raw_chunks(self.stream, head[body_at:])
         first = next(chunks, None)
         if first is None:
@@ -131,9 +136,11 @@ class AdbBackupReader:
                 except RestoreStop as exc:
                     stop = exc
                     self._expire()
+                    yield from hidden_members(shadow, self.chain, ended=True)
                     yield from self._shadow_facts(shadow, [])
                     break
                 self._expire()
+                yield from hidden_members(shadow, self.chain)
                 yield from self._shadow_facts(shadow, [(header.path, m) for m in shadow.on_header(header)])
                 if header.type == "0":
                     count += 1
@@ -146,6 +153,8 @@ class AdbBackupReader:
         except tarfile.TarError as exc:
             failure = self._tar_failure(exc, payload, count)
         self._expire()
+        yield from hidden_members(shadow, self.chain, ended=True)  # a read error cut restore's reading short
+        yield from self._shadow_facts(shadow, [])
         yield from self._ends(payload, tf, failure, count)
 
     def _expire(self) -> None:

@@ -1,11 +1,13 @@
 """The header of an adb backup (``.ab``) and the master key of an encrypted one.
 
 Layout (AOSP ``BackupManagerService``; see shared ``backup-formats.md`` §1): LF-terminated
-ASCII lines ``ANDROID BACKUP``, version 1-5, compressed flag, ``none`` | ``AES-256``, and
+ASCII lines ``ANDROID BACKUP``, version, compressed flag, ``none`` | ``AES-256``, and
 for AES five more lines (user salt, checksum salt, PBKDF2 rounds, user IV, master-key
 blob). MIUI writes junk lines before the magic and Windows pipes turn LF into CRLF, so
 both are tolerated. Every line and the whole header are length-capped: a hostile header
-cannot make us buffer more than :data:`MAX_HEADER_BYTES`.
+cannot make us buffer more than :data:`MAX_HEADER_BYTES`. Numbers are read as AOSP's
+``PerformAdbRestoreTask`` reads them (``Integer.parseInt``: a version up to 5, 0 and below too;
+compressed unless the flag is 0); a form adb never writes is kept in :attr:`AdbHeader.unusual`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ MAX_LINE = 512  # the longest real line is the 192-hex-digit master-key blob
 MAX_JUNK_LINES = 8  # MIUI prefixes a few lines
 MAX_HEADER_BYTES = 8192
 MAX_ROUNDS = 1_000_000  # Android writes 10,000; a hostile header must not buy minutes of CPU
-SUPPORTED_VERSIONS = range(1, 6)
+MAX_VERSION = 5  # AOSP BACKUP_FILE_VERSION: restore takes any version up to it, 0 and negatives too
 
 
 class HeaderError(Exception):
@@ -45,6 +47,7 @@ class AdbHeader:
     user_iv: bytes = b""
     master_blob: bytes = b""
     junk_lines: int = 0  # lines skipped before the magic (MIUI)
+    unusual: tuple[str, ...] = ()  # values read as Integer.parseInt reads them, in a form adb never writes
 
 
 def _lines(head: bytes) -> list[bytes]:
@@ -88,18 +91,20 @@ def parse_header(head: bytes) -> tuple[AdbHeader, int]:
         fields.append(_field(lines, i, "version, compression flag and encryption"))
         i += 1
     version = _int(fields[0], "version")
-    if version not in SUPPORTED_VERSIONS:
-        raise HeaderError("BACKUP_VERSION_UNSUPPORTED", f"backup format version {version} (known: 1 to 5)")
-    if fields[1] not in (b"0", b"1"):
-        raise HeaderError("BACKUP_HEADER_INVALID", f"compression flag {_show(fields[1])} (expected 0 or 1)")
+    if version > MAX_VERSION:
+        raise HeaderError("BACKUP_VERSION_UNSUPPORTED", f"backup format version {version} (known: up to {MAX_VERSION})")
+    flag = _int(fields[1], "compression flag")
+    unusual = tuple(f"{what} {_show(raw)}" for what, raw, plain in (
+        ("version", fields[0], (b"1", b"2", b"3", b"4", b"5")), ("compression flag", fields[1], (b"0", b"1")))
+        if raw not in plain)
     encryption = fields[2].decode("ascii", "replace")
-    header = AdbHeader(version, fields[1] == b"1", encryption, junk_lines=start)
+    header = AdbHeader(version, flag != 0, encryption, junk_lines=start, unusual=unusual)
     if encryption == "AES-256":
         extra = [_field(lines, i + k, "encryption parameters") for k in range(5)]
         i += 5
         header = AdbHeader(version, header.compressed, encryption, _hex(extra[0], 64, "user salt", True),
                            _hex(extra[1], 64, "checksum salt", True), _int(extra[2], "PBKDF2 rounds"),
-                           _hex(extra[3], 16, "user IV"), _hex(extra[4], 96, "master-key blob"), start)
+                           _hex(extra[3], 16, "user IV"), _hex(extra[4], 96, "master-key blob"), start, unusual)
         if not 1 <= header.rounds <= MAX_ROUNDS:
             raise HeaderError("BACKUP_HEADER_INVALID", f"PBKDF2 rounds {header.rounds} out of range")
     elif encryption != "none":
@@ -128,9 +133,16 @@ def _show(raw: bytes) -> str:
 
 
 def _int(raw: bytes, what: str) -> int:
-    if not raw.isdigit() or len(raw) > 9:
+    """The line as AOSP's restore reads it, ``Integer.parseInt``: an optional ``+``/``-``, then ASCII
+    digits (any number of leading zeros), within Java's int range (review 81 F5: ``2``, ``01``, ``+5``,
+    ``-1`` were refused, AOSP restores them)."""
+    digits = raw[1:] if raw[:1] in (b"+", b"-") else raw
+    if not digits or not digits.isascii() or not digits.isdigit():
         raise HeaderError("BACKUP_HEADER_INVALID", f"{what} {_show(raw)} is not a number")
-    return int(raw)
+    value = int(raw)
+    if not -2**31 <= value < 2**31:
+        raise HeaderError("BACKUP_HEADER_INVALID", f"{what} {_show(raw)} is out of Java's int range")
+    return value
 
 
 def _hex(raw: bytes, size: int, what: str, at_least: bool = False) -> bytes:

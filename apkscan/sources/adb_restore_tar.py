@@ -8,7 +8,9 @@ space (``" 00000242000"`` is 0 there, 82,944 to tar), a non-digit stopping the r
 path as prefix + ``/`` + name; know type ``0`` (file), ``5`` (directory, size 0), NUL (the end of
 the restore) and ``x`` (pax: its ``path``/``size`` records override, and the metadata otherwise
 keeps the ``x`` header's *own* size and path: the next header gives only its type); any other type
-stops the restore. A file's content is its ``size`` bytes, then padding to 512. So the bytes tar
+stops the restore, as does a ``_manifest`` or ``_meta`` file over 64 KiB
+(``readAppManifestAndReturnSignatures``, ``readMetadata``: an IOException that ends the restore). A
+file's content is its ``size`` bytes, then padding to 512. So the bytes tar
 calls one member's content can be, for restore, more headers and an APK it installs. This module
 is that reading, written from the AOSP source; :mod:`adb_tar_shadow` says where ``tarfile`` reads
 the same bytes otherwise, and past the point where restore stops :mod:`adb_backup` reads on with
@@ -26,6 +28,7 @@ from apkscan.sources.adb_stream import CHUNK, BackupReadError
 
 BLOCK = 512
 MAX_PAX = 32 * 1024  # AOSP: "Sanity failure: pax header size" above this
+MAX_SMALL_FILE = 64 * 1024  # AOSP: "Restore manifest too big" / "Metadata too big" above this (review 81 F7)
 
 
 class RestoreStop(Exception):
@@ -119,6 +122,16 @@ def semantic_path(path: str) -> None:
         raise ValueError(f"illegal semantic path in non-manifest {rest!r}")
 
 
+def restore_file_of(path: str) -> str:
+    """What AOSP's restore compares with ``_manifest``/``_meta``: the path past ``apps/<pkg>/`` or
+    ``shared/`` (``readTarHeaders``), else the path itself (never one of those: no package)."""
+    if path.startswith("shared/"):
+        return path[7:]
+    if path.startswith("apps/") and "/" in path[5:]:
+        return path[5:].split("/", 1)[1]
+    return ""
+
+
 class RestoreReader:
     """Headers and contents pulled forward from ``payload`` as restore pulls them.
     ``tap(offset, data)``, if given, sees every content and padding byte (not header blocks)."""
@@ -175,6 +188,10 @@ class RestoreReader:
             raise RestoreStop(at, str(exc)) from None
         if header.type == "5":
             header.size = 0
+        small = restore_file_of(header.path) in ("_manifest", "_meta")
+        if small and header.size > MAX_SMALL_FILE:  # its bytes unread: tar reads on from this header
+            raise RestoreStop(at, f"{header.path!r} of {header.size} bytes: restore refuses a _manifest or "
+                              f"_meta over {MAX_SMALL_FILE} bytes (\"too big; corrupt?\") and ends there")
         self._left = header.size + (-header.size % BLOCK)
         return header
 

@@ -8,19 +8,27 @@ part: restore reads headers inside what tar calls one member's content, or tar r
 what restore calls content. :class:`TarShadow` follows tar's reading over the same bytes as they
 pass (nothing is read twice, nothing kept but the header blocks at tar's cursor) and says each such
 point as a ``TAMPER_BACKUP_TAR_READ_TWO_WAYS`` fact, naming the field and both readings. Headers
-are read by ``tarfile`` itself (with :class:`adb_tar.BoundedTarInfo`'s bounds).
+are read by ``tarfile`` itself (with :class:`adb_tar.BoundedTarInfo`'s bounds). A member tar reads
+inside restore's content is kept as it passes (bounded: :data:`MAX_KEPT`) and scanned as tar
+extracts it, the fact on it (:func:`hidden_members`; review 81 F6: a banned APK there was a data
+file's content to restore, never scanned).
 """
 
 from __future__ import annotations
 
 import io
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+from apkscan.issues import error, tamper
+from apkscan.sources.interface import InputProblem, Member
 
 from apkscan.sources.adb_restore_tar import BLOCK, RestoreHeader
 from apkscan.sources.adb_tar import EXTENDED_TYPES, MAX_EXTENDED_CHAIN, MAX_EXTENDED_HEADER, BoundedTarInfo
 
 MAX_FACTS = 32  # said one by one; past this, counted
+MAX_KEPT = 24 << 20  # bytes of members only tar reads kept in memory at once, to be scanned (review 81 F6): with the copy handed on, a worker stays under 100 MB
 
 
 @dataclass(slots=True)
@@ -34,6 +42,19 @@ class TarReading:
     span: int = BLOCK  # bytes from the header to tar's next header
     note: str = ""
     need: int = 0
+    data: int = 0  # where its content starts, from the header
+
+
+@dataclass(slots=True)
+class Hidden:
+    """A member tar reads inside what restore reads as content (or header blocks): its content kept
+    as it passes (``data``, from ``start``), to be scanned as tar extracts it; ``message`` says why."""
+
+    name: str
+    start: int
+    size: int
+    message: str
+    data: bytearray
 
 
 def _block(n: int) -> int:
@@ -66,13 +87,14 @@ def tar_reading(buf: bytes) -> TarReading:
     if info is None:
         return TarReading("invalid", note="no tar header")
     content = info.size if info.isreg() or info.type not in tarfile.SUPPORTED_TYPES else 0
-    return TarReading("member", info.name, content, tf.offset)
+    return TarReading("member", info.name, content, tf.offset, data=info.offset_data)
 
 
 class TarShadow:
     """tar's cursor over the payload. :meth:`on_header` for each header restore reads (what tar reads
     there, as messages), :meth:`feed` for every content byte restore pulls; :meth:`take` the facts
-    found in content (``(name, message)``)."""
+    found in content (``(name, message)``), :meth:`take_hidden` the members tar reads there, whole.
+    A member of more than :data:`MAX_KEPT` bytes is not kept (``(name, message)`` in :attr:`too_big`)."""
 
     def __init__(self):
         self.cursor: int | None = 0  # where tar reads its next header; None once tar's reading ended
@@ -81,6 +103,8 @@ class TarShadow:
         self.content_of = ""  # the restore member whose content is passing
         self.facts = 0
         self._pending: list[tuple[str, str]] = []
+        self._hidden: list[Hidden] = []  # being kept, or whole and not yet taken
+        self.too_big: list[tuple[str, str]] = []
         self._buf = bytearray()
         self._need = BLOCK
 
@@ -100,6 +124,10 @@ class TarShadow:
         return self._count(out)
 
     def feed(self, offset: int, data: bytes) -> None:
+        self._follow(offset, data)
+        self._keep(offset, data)
+
+    def _follow(self, offset: int, data: bytes) -> None:
         end = offset + len(data)
         while self.cursor is not None and self.cursor < end:
             want = self.cursor + len(self._buf)
@@ -121,6 +149,31 @@ class TarShadow:
         out, self._pending = self._pending, []
         return out
 
+    def take_hidden(self, ended: bool = False) -> list[Hidden]:
+        """The members tar reads inside restore's content whose bytes have all passed; ``ended``: the
+        payload is done, so one still being kept is cut short (its fact said, nothing scanned)."""
+        out = [h for h in self._hidden if len(h.data) == h.size]
+        left = [h for h in self._hidden if len(h.data) < h.size]
+        self._hidden = [] if ended else left
+        for h in left if ended else []:
+            self._pending.append((h.name, f"{h.message} (only {len(h.data)} of its {h.size} bytes were read: "
+                                  "not scanned)"))
+        return out
+
+    def _keep(self, offset: int, data: bytes) -> None:
+        for h in self._hidden:
+            have = h.start + len(h.data)
+            if have < h.start + h.size and offset <= have < offset + len(data):
+                h.data += data[have - offset:have - offset + h.size - len(h.data)]
+
+    def _hide(self, name: str, start: int, size: int, message: str) -> None:
+        """Keep a member tar reads inside restore's content, within :data:`MAX_KEPT` bytes held."""
+        held = sum(h.size for h in self._hidden)
+        if held + size > MAX_KEPT:
+            self.too_big.append((name, message))
+        else:
+            self._hidden.append(Hidden(name, start, size, message, bytearray()))
+
     def _advance(self, at: int, reading: TarReading, content_of: str) -> None:
         self._buf, self._need = bytearray(), BLOCK
         where = f"what restore reads as the content of {content_of!r}" if content_of else ""
@@ -128,8 +181,12 @@ class TarShadow:
             self.cursor = at + reading.span
             self.inside = f"what tar reads as the content of {reading.name!r} (its header at offset {at})"
             if where:
-                self._say(reading.name, f"tar reads a member {reading.name!r} ({reading.size} bytes) at offset {at}, "
-                          f"inside {where}: restore never reads it as a file")
+                said = (f"tar reads a member {reading.name!r} ({reading.size} bytes) at offset {at}, "
+                        f"inside {where}: restore never reads it as a file")
+                if reading.size:  # scanned as tar extracts it, the fact on it
+                    self._hide(reading.name, at + reading.data, reading.size, said)
+                else:
+                    self._say(reading.name, said)
         elif reading.kind == "end":
             self.cursor = at + BLOCK  # read on past it as tar -i does
             self.inside = f"what tar reads as the end of the archive (zero block at offset {at})"
@@ -149,6 +206,21 @@ class TarShadow:
     def _count(self, messages: list[str]) -> list[str]:
         self.facts += len(messages)
         return messages if self.facts <= MAX_FACTS else []
+
+
+def hidden_members(shadow: TarShadow, chain: tuple[str, ...], ended: bool = False) -> Iterator[Member | InputProblem]:
+    """Members tar reads inside what restore reads as content, scanned as tar extracts them, the fact
+    on each (review 81 F6: an APK there passed as a data file's content, never scanned); one too large
+    to keep as it passes is an error."""
+    for h in shadow.take_hidden(ended):
+        kept = bytes(h.data)
+        yield Member(name=h.name, size=h.size, open=lambda kept=kept: io.BytesIO(kept),
+                     flags=[tamper("TAMPER_BACKUP_TAR_READ_TWO_WAYS", f"{h.message}; scanned as tar extracts it")])
+    for name, message in shadow.too_big:
+        yield InputProblem(chain + (name,), [tamper("TAMPER_BACKUP_TAR_READ_TWO_WAYS", message), error(
+            "BACKUP_TAR_MEMBER_UNSCANNED", f"{name!r}, a member only tar reads, is larger than the {MAX_KEPT} "
+            "bytes kept as it passes: not scanned; extract the backup with tar and scan that file")])
+    shadow.too_big.clear()
 
 
 def _compare(header: RestoreHeader, reading: TarReading) -> list[str]:
