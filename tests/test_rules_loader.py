@@ -130,6 +130,21 @@ def test_stix_indicators_become_rules(tmp_path):
     assert [(f.kind, f.strength, f.vendor) for f in findings] == [("app", "confirmed", "IOC spy")]
 
 
+def test_stix_indicator_of_two_malware_objects_is_filed_under_the_first_as_mvt_does(tmp_path):
+    """MVT's ``parse_stix2`` stops at an indicator's first ``indicates`` relationship (review 82 F4:
+    the last one won here, so a Pegasus indicator read as "Harmless Tracker")."""
+    bundle = {"type": "bundle", "id": "bundle--1", "objects": [
+        {"type": "malware", "id": "malware--a", "name": "Pegasus", "is_family": False},
+        {"type": "malware", "id": "malware--b", "name": "Harmless Tracker", "is_family": False},
+        {"type": "indicator", "id": "indicator--1", "pattern": "[app:id = 'com.bad.spy']", "pattern_type": "stix"},
+        *({"type": "relationship", "id": f"relationship--{n}", "relationship_type": "indicates",
+           "source_ref": "indicator--1", "target_ref": f"malware--{m}"} for n, m in ((1, "a"), (2, "b")))]}
+    f = tmp_path / "multi.stix2"
+    f.write_text(json.dumps(bundle))
+    (rule,) = load_ruleset(builtin=False, iocs=[f]).rules
+    assert rule.app == "Pegasus" and rule.packages == ["com.bad.spy"]
+
+
 def test_stix_bad_file(tmp_path):
     f = tmp_path / "bad.stix2"
     f.write_text("{not json")

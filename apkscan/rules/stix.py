@@ -104,7 +104,7 @@ def _pack_from_objects(objects: list[Any], stem: str, name: str) -> tuple[RulePa
         if (isinstance(o, dict) and o.get("type") == "relationship" and o.get("relationship_type") == "indicates"
                 and isinstance(o.get("source_ref"), str) and isinstance(o.get("target_ref"), str)
                 and o["target_ref"] in malware):
-            owner[o["source_ref"]] = o["target_ref"]
+            owner.setdefault(o["source_ref"], o["target_ref"])  # MVT files it under the first (review 82 F4)
     vendor = f"IOC {stem}"
     pack = RulePack(name=f"ioc.{stem}", vendor=vendor, version="stix2", reviewed="", path=name)  # load_stix adds the digest
     rules: dict[str, Rule] = {}
