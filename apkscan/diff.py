@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 from apkscan import jsonbound
 from apkscan.apk.io.readonly import open_binary
 # the failure statuses and NewFailure are part of this module's API (cli.diff_cmd, tests): re-exported
-from apkscan.diff_failures import CONTENT_UNKNOWN, NEW, OTHER_CONTENT, SKIPPED_NOW, NewFailure, new_failures, skipped_now
+from apkscan.diff_failures import (CONTENT_UNKNOWN, NEW, OTHER_CONTENT, SKIPPED_NOW, STILL_FAILING, NewFailure,  # noqa: F401
+                                   new_failures, skipped_now)
 from apkscan import diff_keys, diff_policies
 from apkscan.diff_places import DIRECT, SourceKeys, direct_folders, document_sources, outermost
 from apkscan.issues import Issue, Severity
@@ -119,7 +120,7 @@ class SourceDiff:
     changes: list[AppChange] = field(default_factory=list)
     unchanged: int = 0
     new_failures: list[NewFailure] = field(default_factory=list)  # worse: new, or other content failing again
-    still_failing: list[NewFailure] = field(default_factory=list)  # the same place and code, content unknown
+    still_failing: list[NewFailure] = field(default_factory=list)  # the same place and code: content unknown, or the same bytes
 
 
 @dataclass(slots=True)
@@ -186,7 +187,8 @@ class ScanDiff:
                 "worse": sum(c.worse for c in cs) + sum(len(s.new_failures) for s in self.sources),
                 "new_failures": sum(f.status != SKIPPED_NOW for s in self.sources for f in s.new_failures),
                 "skipped_now": sum(f.status == SKIPPED_NOW for s in self.sources for f in s.new_failures),
-                "still_failing_unknown": sum(len(s.still_failing) for s in self.sources),
+                "still_failing_unknown": sum(f.status == CONTENT_UNKNOWN for s in self.sources for f in s.still_failing),
+                "still_failing_same": sum(f.status == STILL_FAILING for s in self.sources for f in s.still_failing),
                 "unchanged": sum(s.unchanged for s in self.sources)}
 
     def to_dict(self) -> dict[str, Any]:

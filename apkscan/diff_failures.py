@@ -21,6 +21,7 @@ NEW = "new"  # no failure with this code at this place before
 OTHER_CONTENT = "failing again, other content"  # the same place and code, other bytes: a new failure
 CONTENT_UNKNOWN = "still failing (content unknown)"  # a document without the failing bytes' SHA-256
 SKIPPED_NOW = "skipped now"  # an app of the old scan whose place the new scan skipped: worse, as unreadable
+STILL_FAILING = "still failing (same content)"  # the same place, code and bytes: listed, not worse (review 82 F2b)
 
 
 @dataclass(slots=True, frozen=True)
@@ -36,11 +37,11 @@ class NewFailure:
     code: str
     message: str
     sha256: str | None = None  # of the bytes that failed, when the document says
-    status: str = NEW  # NEW, OTHER_CONTENT, SKIPPED_NOW (worse), or CONTENT_UNKNOWN (still failing, said, not counted worse)
+    status: str = NEW  # NEW, OTHER_CONTENT, SKIPPED_NOW (worse), CONTENT_UNKNOWN or STILL_FAILING (said, not counted worse)
 
     @property
     def worse(self) -> bool:
-        return self.status != CONTENT_UNKNOWN
+        return self.status not in (CONTENT_UNKNOWN, STILL_FAILING)
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source or None, "name": self.name, "code": self.code, "message": self.message,
@@ -50,7 +51,8 @@ class NewFailure:
 def new_failures(old: ScanDocument, new: ScanDocument, keys: SourceKeys) -> list[NewFailure]:
     """Input errors of the new scan that did not already fail in the old one by (source, place,
     code) and content (the error's SHA-256, or the file's custody record); CONTENT_UNKNOWN ones
-    (either side without a SHA-256: ``--quick``, older documents) are said, not counted worse.
+    (either side without a SHA-256: ``--quick``, older documents) and STILL_FAILING ones (the same
+    bytes failed before) are said, not counted worse.
 
     The place is the path below the scanned input (or the member chain in a container), never
     the file name alone: every pulled APK is ``base.apk``, and an unrelated one that failed
@@ -70,6 +72,8 @@ def new_failures(old: ScanDocument, new: ScanDocument, keys: SourceKeys) -> list
             out.append(replace(f, status=CONTENT_UNKNOWN))
         elif f.sha256 not in seen:
             out.append(replace(f, status=OTHER_CONTENT))
+        else:  # unread in both audits: nothing got worse, but neither could say what it is (review 82 F2b)
+            out.append(replace(f, status=STILL_FAILING))
     return out
 
 

@@ -80,7 +80,7 @@ def test_added_removed_and_resigned(audits, tmp_path):
     assert wechat["old"]["verdict"] == wechat["new"]["verdict"] == "prohibited"
     assert wechat["old"]["signers"] == [keys["tencent-like"]] and wechat["new"]["signers"] == [keys["impostor"]]
     assert d["counts"] == {"added": 1, "removed": 1, "verdict": 0, "signer": 1, "version": 0, "file": 1, "split": 0,
-                           "worse": 2, "new_failures": 0, "skipped_now": 0, "still_failing_unknown": 0, "unchanged": 2,
+                           "worse": 2, "new_failures": 0, "skipped_now": 0, "still_failing_unknown": 0, "still_failing_same": 0, "unchanged": 2,
                            "recorded_signer": 0, "signature_only_signer": 0, "renamed": 0}
     assert "+ com.zhiliaoapp.musically" in res.output and "[WORSE]" in res.output
     assert f"signer {keys['tencent-like'][:12]} -> {keys['impostor'][:12]}" in res.output

@@ -52,6 +52,18 @@ def test_the_same_failure_in_both_audits_is_not_new(tmp_path):
     new = _scan(_pulls(tmp_path / "b", b"PK\x03\x04 cut"), tmp_path / "new.json")
     result = diff_documents(old, new)
     assert result.counts()["new_failures"] == 0 and result.exit_code() == 0
+    # ... but it is listed, not dropped: unread in both audits (review 82 F2b)
+    still = sorted((f.name, f.status, f.worse) for s in result.sources for f in s.still_failing)
+    assert still == [("com.broken-1/base.apk", "still failing (same content)", False),
+                     ("com.tencent.mm-1/base.apk", "still failing (same content)", False)]
+    assert result.counts()["still_failing_same"] == 2 and result.counts()["still_failing_unknown"] == 0
+    res = CliRunner().invoke(main, ["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json"), "--json", "-"])
+    listed = [(f["name"], f["status"]) for s in json.loads(res.stdout)["sources"] for f in s["still_failing"]]
+    assert ("com.broken-1/base.apk", "still failing (same content)") in listed
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    res = CliRunner().invoke(main, ["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json")])
+    assert res.exit_code == 0 and "com.broken-1/base.apk  still failing (same content)" in res.output
+    assert "2 still failing (same content)" in res.output
 
 
 def test_a_failure_inside_a_container_is_keyed_by_its_member_chain(tmp_path):
@@ -112,5 +124,5 @@ def test_a_document_without_the_failing_content_says_still_failing_content_unkno
     assert "still failing (content unknown)" in res.output
     # the page lists it too, with a tile (review 55 F8: it read "No app was added, removed or changed.")
     html = page.read_text("utf-8")
-    assert failure.name in html and "still failing, content unknown" in html and failure.code in html
+    assert failure.name in html and "still failing (content unknown)</td>" in html and failure.code in html
     assert '<span class="n">1</span> still failing (content unknown)' in html and "No app was added" not in html

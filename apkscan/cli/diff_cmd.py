@@ -16,7 +16,7 @@ from typing import TextIO
 
 import click
 
-from apkscan.diff import CONTENT_UNKNOWN, EXIT_USAGE, OTHER_CONTENT, SKIPPED_NOW, AppChange, ScanDiff
+from apkscan.diff import EXIT_USAGE, OTHER_CONTENT, SKIPPED_NOW, AppChange, ScanDiff
 from apkscan.diff_keys import CHECKED_REASON, RECORDED_REASON, describe_key
 
 _MARK = {"added": "+", "removed": "-", "changed": "~", "renamed": "~"}
@@ -92,7 +92,7 @@ def render_text(result: ScanDiff, out: TextIO) -> None:
         for f in src.new_failures:
             out.write(f"  ! {safe(f.name)}  {failure_text(f.status)}: {safe(f.code)}: {safe(f.message)}  [WORSE]\n")
         for f in src.still_failing:
-            out.write(f"  ? {safe(f.name)}  {CONTENT_UNKNOWN}: {safe(f.code)}: {safe(f.message)}\n")
+            out.write(f"  ? {safe(f.name)}  {f.status}: {safe(f.code)}: {safe(f.message)}\n")
     n = result.counts()
     out.write(f"\n{n['added']} added, {n['removed']} removed, "
               + (f"{n['renamed']} renamed (same key), " if n['renamed'] else "")
@@ -101,6 +101,7 @@ def render_text(result: ScanDiff, out: TextIO) -> None:
               f"{n['new_failures']} new input failures, "
               + (f"{n['skipped_now']} skipped now, " if n['skipped_now'] else "")
               + (f"{n['still_failing_unknown']} still failing (content unknown), " if n['still_failing_unknown'] else "")
+              + (f"{n['still_failing_same']} still failing (same content), " if n['still_failing_same'] else "")
               + f"{n['unchanged']} unchanged; "
               f"{_verdict(result, n)}\n")
 
