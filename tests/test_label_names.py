@@ -47,6 +47,15 @@ CASES = {
     "tiktok lite": ("bytedance.tiktok-lite", TIKTOK),
     "wechat": ("tencent.wechat", WECHAT),
     "lemon8": ("bytedance.bd-nproject", BYTEDANCE),
+    # decorations a reader looks past (review 82 F3: no finding): trademark signs, Unicode dashes and dots
+    "TikTok™": ("bytedance.tiktok", TIKTOK),
+    "TikTok®": ("bytedance.tiktok", TIKTOK),
+    "Tik\u2010Tok": ("bytedance.tiktok", TIKTOK),
+    "Tik•Tok": ("bytedance.tiktok", TIKTOK),
+    "Tiktok\u20dd": ("bytedance.tiktok", TIKTOK),
+    "We–Chat": ("tencent.wechat", WECHAT),
+    "W℮Chat": ("tencent.wechat", WECHAT),
+    "We·Chat": ("tencent.wechat", WECHAT),
     "Lark Player": (None, NONE),  # the name inside a longer label: no claim (the bound, pack comment)
     "Skylark": (None, NONE),
 }

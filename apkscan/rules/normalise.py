@@ -9,7 +9,8 @@ compare them the way a reader sees them:
   the braille blank) one space, runs collapsed and ends trimmed, then case-folded;
 - :func:`skeleton`: :func:`normalise`, then the Unicode TR39 confusable mapping for the
   characters in :data:`CONFUSABLES`, and combining diacritics (U+0300-U+036F) dropped
-  (stricter than TR39: ``WéChat`` reads as ``wechat`` too);
+  (stricter than TR39: ``WéChat`` reads as ``wechat`` too); trademark signs dropped, Unicode
+  dashes and middle dots read as ``-`` and ``.`` (:data:`DECORATIONS`);
 - :func:`readings`: what a reader is shown instead of the stored text, when it differs: its
   display order (:mod:`apkscan.rules.display_order`), and for a label Android's safe label
   and its first line (:mod:`apkscan.rules.safe_label`); each is asked every form above.
@@ -120,6 +121,19 @@ def _script_table() -> dict[str, str]:
 
 _CAPITAL_TABLE = str.maketrans({**CAPITAL_CONFUSABLES, **_script_table()})
 
+# Decorations a reader looks past in a name (review 82 F3: "TikTok™", "Tik‐Tok", "We·Chat" matched
+# no label rule): trademark signs dropped (before NFKC, which writes ™ as "TM"), every dash of
+# Unicode's Pd category and the minus sign read as "-", middle dots and bullets as ".", so a rule's
+# separators ([ ._-]) meet them; U+212E (estimated sign) is an "e" in confusables.txt.
+DECORATIONS: dict[str, str | None] = {
+    **dict.fromkeys("\u2122\u2120\u00ae", None),
+    **dict.fromkeys("\u058a\u05be\u1400\u1806\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\u2e17\u2e1a"
+                    "\u2e3a\u2e3b\u2e40\u301c\u3030\u30a0\ufe31\ufe32\ufe58\ufe63\uff0d", "-"),
+    **dict.fromkeys("\u00b7\u0387\u2022\u2024\u2027\u2219\u22c5\u30fb\uff65\u2e31", "."),
+    "\u212e": "e",
+}
+_DECORATION_TABLE = str.maketrans(DECORATIONS)
+
 # Latin letters Unicode *names* as a form of an ASCII letter that NFKC/NFD leave alone: small
 # capitals (LATIN LETTER SMALL CAPITAL T), modifier letters, script/dotless forms, letters
 # with a stroke, bar, hook... (LATIN SMALL LETTER L WITH BAR) and enclosed forms NFKC keeps
@@ -190,10 +204,10 @@ def skeleton(text: str) -> str:
     if text.isascii():  # both tables and latin_letter leave ASCII as it is (a test holds them to it)
         return _visible(text).lower()
     # mapped before NFKC too: NFKC turns lunate sigma Ϲ/ϲ (a c look-alike) into Σ/σ
-    early = text.translate(_CAPITAL_TABLE).translate(_CONFUSABLE_TABLE)
+    early = text.translate(_DECORATION_TABLE).translate(_CAPITAL_TABLE).translate(_CONFUSABLE_TABLE)
     decomposed = unicodedata.normalize("NFD", _visible(early))
-    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn" or ord(ch) < 0x300
-                       or ord(ch) > 0x36F)
+    stripped = "".join(ch for ch in decomposed if (unicodedata.category(ch) != "Mn" or ord(ch) < 0x300
+                       or ord(ch) > 0x36F) and unicodedata.category(ch) != "Me")  # Me: a circle drawn round a letter
     folded = stripped.translate(_CAPITAL_TABLE).casefold().translate(_CONFUSABLE_TABLE)
     return unicodedata.normalize("NFC", "".join(latin_letter(ch) for ch in folded))
 
