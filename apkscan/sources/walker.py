@@ -195,7 +195,8 @@ class Walker:
                 if b.reading is None and (yield from walk_readings.shifted(self, b, (path, off, length), depth)):
                     return
             source.verify()  # its directory was read from the file custody names, unchanged
-            others = walk_readings.Others(b, archive, source, (path, off, length))
+            others = walk_readings.Others(b, archive, source, (path, off, length),
+                                          kind != detect.APK or walk_streamed.archive_named(b.chain))
             b = others.flagged(b)
             yield from self._custody(b, kind)
             if kind == detect.APK:
