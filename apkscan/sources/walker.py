@@ -269,12 +269,8 @@ class Walker:
         reader = ZipReader(archive, window, chain, self.ctx.budget)
         try:
             for entry in entries:
-                try:
-                    m = reader.member(entry)
-                except ApkScanError as exc:
-                    yield InputProblem(chain + (entry.name,), [exc.to_issue()])
-                    continue
-                yield from self.member(m, chain, depth + 1)
+                for m in reader.readings(entry):  # a stored one's sizes may read two ways (review 81 F2)
+                    yield from self.member(m, chain, depth + 1) if isinstance(m, Member) else (m,)
         finally:
             self.ctx.walked.pop(reader.token, None)
 
