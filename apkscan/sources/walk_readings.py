@@ -17,7 +17,7 @@ from typing import Any
 
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.sources.interface import InputProblem, Item
-from apkscan.sources.zip_ends_other import ELEMENTS, other_readings
+from apkscan.sources.zip_ends_other import ELEMENTS, found_in, other_readings
 from apkscan.sources.zip_local import view
 from apkscan.sources.zip_readings import (CLASSIC, SECOND, TWO_READINGS, ZIP64, ZIP64_READING, ZIPFILE_READING,
                                           second_reading, shifted_window, two_readings, zip64_named, zipfile_reading)
@@ -94,8 +94,11 @@ def shifted(walker: Any, b: Any, window: tuple[str, int, int], depth: int) -> It
     returns False when it does not open so either. Its custody record is the whole file's."""
     from apkscan.sources.walker import Blob
 
-    moved = shifted_window(window)
-    others = [] if moved is not None else other_readings(window)
+    found = found_in(window)  # one read of the tail: most bytes met here hold no end record at all
+    if found is None or all(at is None for at in found.values()):
+        return False
+    moved = shifted_window(window) if found["apksig"] is not None else None
+    others = [] if moved is not None else other_readings(window, found)
     if moved is None and not others:
         return False
     yield from walker._custody(b, "zip")

@@ -55,7 +55,8 @@ def picks(source: ByteSource) -> dict[str, int | None]:
         return got == sig
 
     apksig = java = None
-    pos = tail.rfind(EOCD, 0, len(tail) - ENDHDR + 4) if len(tail) >= ENDHDR else -1
+    last = tail.rfind(EOCD)  # one search of the tail when it holds no end record (most files met from their end)
+    pos = last if last <= len(tail) - ENDHDR else tail.rfind(EOCD, 0, len(tail) - ENDHDR + 4)
     while pos >= 0:
         at = start + pos
         cen_len, cen_off, com_len = struct.unpack_from("<IIH", tail, pos + 12)
@@ -70,26 +71,37 @@ def picks(source: ByteSource) -> dict[str, int | None]:
         if apksig is not None and java is not None:
             break
         pos = tail.rfind(EOCD, 0, pos)
-    return {"apksig": apksig, JAVA: java if java != -1 else None, PYTHON: _python(tail, start, size)}
+    return {"apksig": apksig, JAVA: java if java != -1 else None, PYTHON: _python(tail, start, size, last)}
 
 
-def _python(tail: bytes, start: int, size: int) -> int | None:
+def _python(tail: bytes, start: int, size: int, last: int) -> int | None:
+    """``zipfile._EndRecData``: the last 22 bytes when they are a record with no comment, else the last
+    signature in the final 64 KiB + 22 (``last``: the tail's last), if 22 bytes follow it."""
     if size >= ENDHDR and tail[-ENDHDR:-ENDHDR + 4] == EOCD and tail[-2:] == b"\x00\x00":
         return size - ENDHDR
     low = max(size - (1 << 16) - ENDHDR, 0)
-    pos = tail.rfind(EOCD, low - start)
-    return start + pos if pos >= 0 and len(tail) - pos >= ENDHDR else None
+    return start + last if last >= low - start and len(tail) - last >= ENDHDR else None
 
 
-def other_readings(window: tuple[str, int, int]) -> list[tuple]:
+def found_in(window: tuple[str, int, int]) -> dict[str, int | None] | None:
+    """:func:`picks` of a window; None when it cannot be read."""
+    try:
+        with ByteSource(*window) as source:
+            return picks(source)
+    except (OSError, ApkScanError):
+        return None
+
+
+def other_readings(window: tuple[str, int, int], found: dict[str, int | None] | None = None) -> list[tuple]:
     """The readings of these bytes from an end record another reader picks and apksig does not, each
-    opened (the caller closes their sources): ``(archive, window, fact, chain element)``."""
+    opened (the caller closes their sources): ``(archive, window, fact, chain element)``. ``found``:
+    the window's :func:`picks`, when known."""
     from apkscan.apk.io.zipreader import ZipArchive
 
     path, off, length = window
     try:
         with ByteSource(path, off, length) as source:
-            found = picks(source)
+            found = found or picks(source)
             at_picks: dict[int, list[str]] = {}
             for reader in (JAVA, PYTHON):
                 at = found[reader]
