@@ -146,17 +146,22 @@ def test_zipfile_alone_may_take_another_record(scan_path, tmp_path):
     assert _picks(path) == ("another", "another")
 
 
-def test_an_apks_own_end_record_is_still_apksigs(scan_path, tmp_path):
-    """An APK (its directory names AndroidManifest.xml) named as an APK is read as Android installs it:
-    the same bytes as an APK, not a bundle, give one reading."""
+@pytest.mark.parametrize("name", ["app.apk", "app.apks"])
+def test_an_apks_own_end_record_is_still_apksigs(scan_path, tmp_path, name):
+    """An APK (its directory names AndroidManifest.xml) named as an APK is read as Android installs it, by
+    apksig's end record alone; named as an archive SAI and bundletool open, its other record is read too."""
     outer = bytearray(CLEAN)
     comment = _zip([("base.apk", TIKTOK)]) + b"junk"
     assert outer[-22:-18] == b"PK\x05\x06" and outer[-2:] == b"\x00\x00"
     struct.pack_into("<H", outer, len(outer) - 2, len(comment))
-    path = tmp_path / "app.apk"
+    path = tmp_path / name
     path.write_bytes(bytes(outer) + comment)
     doc = scan_path(path)
-    assert [a["package"] for a in doc["apps"]] == ["com.example.clean"] and OTHER_END not in _all_codes(doc)
+    packages = sorted(a["package"] for a in doc["apps"])
+    if name.endswith(".apk"):
+        assert packages == ["com.example.clean"] and OTHER_END not in _all_codes(doc)
+    else:
+        assert packages == ["com.example.clean", TIKTOK_PKG] and OTHER_END in _container_codes(doc)
 
 
 # ---------------------------------------------------------------- F2: a stored member's two sizes

@@ -49,6 +49,7 @@ class BundleReader(ZipReader):
             yield InputProblem(self.chain + (entry.name,), [exc.to_issue()])
             member = None
         if member is not None:
+            zip_member_sizes.flag_first(entry, member)
             yield member
         for other in zip_member_sizes.csize_reading(self, entry, shown_name(entry), member.flags if member else []):
             if not skip or not isinstance(other, Member) or self._holds_apk(other):

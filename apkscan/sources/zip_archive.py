@@ -140,7 +140,7 @@ class ZipReader:
         flags: list[Issue] = []
         try:
             m = self.member(entry)
-            flags = m.flags
+            flags = zip_member_sizes.flag_first(entry, m)
             yield m
         except ApkScanError as exc:
             yield InputProblem(self.chain + (entry.name,), [exc.to_issue()])
@@ -157,8 +157,6 @@ class ZipReader:
             flags.append(zip_local.local_only_fact(entry, shown))
         if encrypted(entry):
             flags.append(self._encrypted(entry))
-        if zip_member_sizes.differs(entry):
-            flags.append(zip_member_sizes.stored_fact(entry, shown))
         start = base + arc.data_offset(entry)
         key = (self.token, start, entry.compressed, entry.uncompressed_size)
         if entry.compressed:

@@ -42,6 +42,14 @@ def stored_fact(entry: ZipEntry, shown: str) -> Issue:
                   f"size: both are scanned, the second as {shown + CSIZE_ELEMENT!r}")
 
 
+def flag_first(entry: ZipEntry, member: Member) -> list[Issue]:
+    """The first reading's flags, with the fact when a second follows (a layout's member, read by name
+    alone, has none: :mod:`apkscan.sources.archive_layouts` reads the first reading only)."""
+    if differs(entry):
+        member.flags.append(stored_fact(entry, member.name))
+    return member.flags
+
+
 def csize_reading(reader: Any, entry: ZipEntry, shown: str, flags: list[Issue]) -> Iterator[Member | InputProblem]:
     """The stored member read at its compressed size (``flags``: the first reading's, less what it
     learnt of its own data), when the sizes differ; the data's start read again when the first
@@ -51,10 +59,9 @@ def csize_reading(reader: Any, entry: ZipEntry, shown: str, flags: list[Issue]) 
     arc, base = reader.archive_of(entry)
     name = shown + CSIZE_ELEMENT
     try:
-        local = read_local_header(arc.source, entry, arc.cd_offset)  # its error is the first reading's
-    except ApkScanError as exc:
-        yield InputProblem(reader.chain + (name,), [exc.to_issue()])
-        return
+        local = read_local_header(arc.source, entry, arc.cd_offset)
+    except ApkScanError:
+        return  # no local header there: the first reading's error says so
     start, size = local.data_offset, entry.compressed_size
     if start + size > arc.source.size:
         yield InputProblem(reader.chain + (name,), [error("ZIP_ENTRY_OUT_OF_RANGE", f"{name!r}: data ({start}+{size}) "
