@@ -251,3 +251,18 @@ def test_the_fixture_containers_and_backups_gain_no_such_fact(scan_path, tmp_pat
     for folder in (ROOT / "fixtures" / "containers", ROOT / "fixtures" / "backups"):
         doc = scan_path(folder)
         assert doc["apps"] and not NEW & _all_codes(doc), folder
+
+
+def test_a_deflated_bundle_in_a_pull_says_its_size_for_itself(scan_path, tmp_path):
+    """A member that is a container carries no app of its own: the fact, known once it was inflated,
+    is said for the member (its apps are the bundle's)."""
+    inner = _zip([("base.apk", TIKTOK)])
+    path = tmp_path / "pull.zip"
+    data = bytearray(deflated(100, inner))
+    data[data.index(b"base.apk"):data.index(b"base.apk") + 8] = b"app.apks"  # renamed, same length
+    data[data.rindex(b"base.apk"):data.rindex(b"base.apk") + 8] = b"app.apks"
+    path.write_bytes(bytes(data))
+    doc = scan_path(path)
+    assert [a["verdict"] for a in doc["apps"] if a["package"] == TIKTOK_PKG] == ["prohibited"]
+    said = {(tuple(e["source"]["chain"][1:]), i["code"]) for e in doc["errors"] for i in e["errors"]}
+    assert (("app.apks",), INFLATED) in said
