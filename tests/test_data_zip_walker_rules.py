@@ -173,19 +173,27 @@ def folder_named(blob: bytes) -> bytes:
 
 def test_a_declared_size_under_a_zips_is_a_claim_in_place(rules, policy, tmp_path):
     """F5: ``bugreport.zip`` in a folder, TikTok deflated declaring 10 bytes: the look inflates it,
-    finds it outgrows its claim and walks it; the walker says so (as it does for the ZIP given alone)."""
+    finds it outgrows its claim and walks it; the walker reads it to its deflate stream's end, as
+    ``ZipFile`` and unzip do, and says so (review 81 F4: before, only ``ZIP_ENTRY_SIZE_MISMATCH``)."""
     report = declared_ten(zip_of([("version.txt", b"2.0\n"), (BASE, TIKTOK)]))
     doc = run(rules, policy, tmp_path, acquisition(tmp_path, report, "folder"))
-    assert codes(doc) == {"ZIP_ENTRY_SIZE_MISMATCH"}
+    assert codes(doc) == set()
+    (app,) = tiktoks(doc)
+    assert app["verdict"] == "prohibited"
+    assert "TAMPER_INFLATED_SIZE_DIFFERS" in {t["code"] for t in app["identity"]["tamper"]}
     assert not any("bugreport.zip" in str(s.get("examples")) for s in doc["skipped"] if s["reason"] == AQF_DATA)
 
 
 def test_a_declared_size_is_a_claim_in_a_tail_zip_too(rules, policy, tmp_path):
     """F5, read from the end: an ``f/`` file that is a tar then a ZIP whose one entry, TikTok deflated,
-    declares 10 bytes (``data_in_place.tail_may_hold_apk`` passed it over by that size): walked, and said."""
+    declares 10 bytes (``data_in_place.tail_may_hold_apk`` passed it over by that size): walked, read to
+    its stream's end (review 81 F4), and said."""
     doc = run(rules, policy, tmp_path, backup(tmp_path, declared_ten(tar_then_zip([(BASE, TIKTOK)]))))
     said = {(tuple(e["source"]["chain"][1:]), i["code"]) for e in doc["errors"] for i in e["errors"]}
-    assert {((F_FILE,), "CONTAINER_POLYGLOT"), ((F_FILE, BASE), "ZIP_ENTRY_SIZE_MISMATCH")} <= said
+    assert ((F_FILE,), "CONTAINER_POLYGLOT") in said
+    (app,) = tiktoks(doc)
+    assert app["verdict"] == "prohibited" and tuple(app["source"]["chain"][-2:]) == (F_FILE, BASE)
+    assert "TAMPER_INFLATED_SIZE_DIFFERS" in {t["code"] for t in app["identity"]["tamper"]}
 
 
 def test_a_folder_named_entry_with_data_is_read(rules, policy, tmp_path):

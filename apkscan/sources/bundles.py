@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from apkscan.issues import ApkScanError
 from apkscan.sources import detect, polyglot
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped, chain_display
-from apkscan.sources.zip_archive import ZipReader, empty_folder, encrypted
+from apkscan.sources import zip_member_sizes
+from apkscan.sources.zip_archive import ZipReader, empty_folder, encrypted, shown_name
 
 _METADATA = re.compile(r"(toc\.pb|manifest\.json|info\.json|meta\.sai_v\d+\.json|icon\.png|APKM_installer\.url)\Z")
 
@@ -43,11 +44,16 @@ class BundleReader(ZipReader):
             member = self.member(entry) if apk else None
             if member is None or (skip and not self._holds_apk(member)):
                 yield Skipped(self.chain, skip, 1, [entry.name])
-                return
+                member = None
         except ApkScanError as exc:
             yield InputProblem(self.chain + (entry.name,), [exc.to_issue()])
-            return
-        yield member
+            member = None
+        if member is not None:
+            zip_member_sizes.flag_first(entry, member)
+            yield member
+        for other in zip_member_sizes.csize_reading(self, entry, shown_name(entry), member.flags if member else []):
+            if not skip or not isinstance(other, Member) or self._holds_apk(other):
+                yield other  # a name skipped as data: its other reading too, unless it holds an APK
 
     def _worth_a_look(self, entry) -> bool:
         """A skipped name's bytes may be an APK: stored (looked at from its end in place, one read) or

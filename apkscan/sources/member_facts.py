@@ -30,15 +30,17 @@ def to_say(flags: Iterable[Issue]) -> list[Issue]:
 
 def kept(flags: list[Issue], chain: tuple[str, ...], items: Iterable[Item]) -> Iterator[Item]:
     """``items`` (what the walk of the member at ``chain`` yields) and, when no APK read from it
-    carries ``flags`` and no problem of its own said them, one problem saying them."""
-    facts = to_say(flags)
-    said = not facts
+    carries ``flags`` and no problem of its own said them, one problem saying them. ``flags`` may
+    grow while the member is read (a deflated member's size, known at its stream's end:
+    :mod:`apkscan.sources.zip_member_sizes`), so what is left to say is settled at the end."""
+    said = False
     for item in items:
         if not said and isinstance(item, ScanInput) and all(f in item.flags for f in flags):
             said = True
-        elif not said and isinstance(item, InputProblem) and tuple(item.chain) == chain:
-            item.issues.extend(f for f in facts if f not in item.issues)
+        elif not said and isinstance(item, InputProblem) and tuple(item.chain) == chain and to_say(flags):
+            item.issues.extend(f for f in to_say(flags) if f not in item.issues)
             said = True
         yield item
-    if not said:
+    facts = to_say(flags)
+    if facts and not said:
         yield InputProblem(chain, facts)

@@ -195,7 +195,8 @@ class Walker:
                 if b.reading is None and (yield from walk_readings.shifted(self, b, (path, off, length), depth)):
                     return
             source.verify()  # its directory was read from the file custody names, unchanged
-            others = walk_readings.Others(b, archive, source, (path, off, length))
+            others = walk_readings.Others(b, archive, source, (path, off, length),
+                                          kind != detect.APK or walk_streamed.archive_named(b.chain))
             b = others.flagged(b)
             yield from self._custody(b, kind)
             if kind == detect.APK:
@@ -268,12 +269,8 @@ class Walker:
         reader = ZipReader(archive, window, chain, self.ctx.budget)
         try:
             for entry in entries:
-                try:
-                    m = reader.member(entry)
-                except ApkScanError as exc:
-                    yield InputProblem(chain + (entry.name,), [exc.to_issue()])
-                    continue
-                yield from self.member(m, chain, depth + 1)
+                for m in reader.readings(entry):  # a stored one's sizes may read two ways (review 81 F2)
+                    yield from self.member(m, chain, depth + 1) if isinstance(m, Member) else (m,)
         finally:
             self.ctx.walked.pop(reader.token, None)
 

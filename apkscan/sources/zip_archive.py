@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
 from apkscan.issues import ApkScanError, Issue, error, tamper
-from apkscan.sources import detect, zip_local
+from apkscan.sources import detect, zip_local, zip_member_sizes
 from apkscan.sources.interface import InputProblem, Member, RecordedApp, Skipped
 from apkscan.sources.streams import InflateBudget, IterStream
 
@@ -93,10 +93,7 @@ class ZipReader:
         if skip:
             yield Skipped(self.chain, skip, 1, [entry.name])
             return
-        try:
-            yield self.member(entry)
-        except ApkScanError as exc:
-            yield InputProblem(self.chain + (entry.name,), [exc.to_issue()])
+        yield from self.readings(entry)
 
     def has_entries(self) -> bool:
         """Whether :meth:`entries` has any record to give (layouts below the root may have read all)."""
@@ -132,10 +129,22 @@ class ZipReader:
             return self.local.origin, self.local.base
         return self.archive, self.base
 
-    def _again(self, entry: ZipEntry) -> IterStream:
+    def _again(self, entry: ZipEntry, flags: list[Issue]) -> IterStream:
         """A deflated member inflated a second time (read again as a ZIP from its end): charged again."""
         self.budget.charge(entry.uncompressed_size)
-        return IterStream(self.archive_of(entry)[0].stream(entry))
+        return IterStream(zip_member_sizes.to_end(self, self.archive_of(entry)[0], entry, flags))
+
+    def readings(self, entry: ZipEntry) -> Iterator[Member | InputProblem]:
+        """The entry's members: the one :meth:`member` gives (or why it fails), then a stored one's
+        other reading (:func:`zip_member_sizes.csize_reading`)."""
+        flags: list[Issue] = []
+        try:
+            m = self.member(entry)
+            flags = zip_member_sizes.flag_first(entry, m)
+            yield m
+        except ApkScanError as exc:
+            yield InputProblem(self.chain + (entry.name,), [exc.to_issue()])
+        yield from zip_member_sizes.csize_reading(self, entry, shown_name(entry), flags)
 
     def member(self, entry: ZipEntry) -> Member:
         """The entry as a Member: a window when stored, an inflating stream otherwise (its declared
@@ -153,9 +162,9 @@ class ZipReader:
         if entry.compressed:
             self.budget.check_declared(entry.name, entry.compressed_size, entry.uncompressed_size)
             self.budget.charge(entry.uncompressed_size)
-            return Member(shown, entry.uncompressed_size, lambda: IterStream(arc.stream(entry)),
+            return Member(shown, entry.uncompressed_size, lambda: IterStream(zip_member_sizes.to_end(self, arc, entry, flags)),
                           bundle=self.bundle_key(entry.name), flags=flags, data_key=key,
-                          charged=entry.uncompressed_size, again=lambda: self._again(entry))
+                          charged=entry.uncompressed_size, again=lambda: self._again(entry, flags))
         return Member(shown, entry.uncompressed_size, lambda: IterStream(arc.stream(entry)),
                       window=(self.path, start, entry.uncompressed_size), bundle=self.bundle_key(entry.name), flags=flags,
                       data_key=key)

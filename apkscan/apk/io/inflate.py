@@ -28,8 +28,10 @@ class EntryInflater:
 
     FEED = 256 << 10
 
-    def __init__(self, entry: ZipEntry, check_deadline, chunk: int = 1 << 20):
-        self.entry, self.limit, self.chunk = entry, entry.uncompressed_size, chunk
+    def __init__(self, entry: ZipEntry, check_deadline, chunk: int = 1 << 20, exact: bool = True):
+        """``exact`` False: inflated to the stream's end whatever the declared size, as
+        ``java.util.zip.ZipFile`` and unzip read a container's member (the caller bounds it)."""
+        self.entry, self.limit, self.chunk, self.exact = entry, entry.uncompressed_size, chunk, exact
         self.check_deadline = check_deadline
         self.produced = 0
         self._z = zlib.decompressobj(-15)
@@ -62,7 +64,7 @@ class EntryInflater:
 
     def _count(self, n: int) -> None:
         self.produced += n
-        if self.produced > self.limit:
+        if self.exact and self.produced > self.limit:
             raise ApkFormatError("ZIP_ENTRY_SIZE_MISMATCH", f"{self.entry.name!r} inflates to more than the declared {self.limit} bytes")
 
     def finish(self) -> bytes:
@@ -76,6 +78,6 @@ class EntryInflater:
         except zlib.error as exc:
             raise ApkFormatError("ZIP_ENTRY_INFLATE_FAILED", f"{self.entry.name!r}: deflate data is corrupt ({exc})") from None
         self._count(len(tail))
-        if self.produced != self.limit:
+        if self.produced != self.limit and (self.exact or not self._z.eof):
             raise ApkFormatError("ZIP_ENTRY_SIZE_MISMATCH", f"{self.entry.name!r} inflated to {self.produced} bytes, central directory declares {self.limit}")
         return tail

@@ -255,11 +255,14 @@ class ZipArchive:
         if entry._local_refusal is not None:
             raise entry._local_refusal
 
-    def stream(self, entry: ZipEntry, chunk: int = 1 << 20, max_size: int | None = None) -> Iterator[bytes]:
+    def stream(self, entry: ZipEntry, chunk: int = 1 << 20, max_size: int | None = None,
+               to_end: bool = False) -> Iterator[bytes]:
         """Yield the entry's uncompressed bytes in chunks, never more than declared.
 
         ``max_size`` (default: unbounded apart from the declared size) guards callers
         that hold the output; the inflater itself never emits more than ``chunk`` at once.
+        ``to_end``: a deflate stream that ends is read to its end whatever size was declared
+        (a container's member, as ``ZipFile`` reads it: the caller bounds and flags it).
         """
         limit = entry.uncompressed_size
         if max_size is not None and limit > max_size:
@@ -268,7 +271,7 @@ class ZipArchive:
         if not entry.compressed:
             yield from self.source.iter_range(start, entry.uncompressed_size, chunk)
             return
-        inflater = EntryInflater(entry, self.source.check_deadline, chunk)
+        inflater = EntryInflater(entry, self.source.check_deadline, chunk, exact=not to_end)
         for raw in self.source.iter_range(start, entry.compressed_size, chunk):
             yield from inflater.feed(raw)
             if inflater.eof:
