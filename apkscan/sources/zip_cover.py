@@ -1,0 +1,98 @@
+"""Whether a streaming reader may find, in a ZIP read as an APK, an entry its central directory does not list.
+
+Why (review 81 F3): Android installs an APK by its central directory, so the walker reads a file
+whose directory makes it an APK as that APK alone. ``java.util.zip.ZipInputStream`` (SAI, ackpine,
+once the file is named as an archive) reads the same bytes by their local headers from byte 0: a
+local entry put between two listed ones, or between the last one and the central directory (its
+offsets moved on), is an entry of its own for it. apksigner verifies such a file (the v1 scheme
+signs listed entries only) and aapt reads its manifest. Following every local header of every APK
+would cost a read per entry, and inflating each entry behind a data descriptor, so this asks the
+central directory first: where the stream goes after each listed entry, in local-offset order.
+
+- A listed entry ends at its header (30 bytes), its name, its data (compressed size, or the
+  uncompressed one when stored, as Android takes it); a data descriptor (flag bit 3) may follow:
+  12, 16, 20 or 24 bytes. The next listed header there: the stream reads on, nothing read.
+- Elsewhere (zipalign pads a stored entry's local extra to 4 bytes, a ``.so`` to 4096; the APK
+  Signing Block lies before the directory) the entry's local header is read (30 bytes, never its
+  data): its own name and extra lengths and sizes say where the stream reads its next header. The
+  next listed header there: read on. Bytes that are no local header there (the signing block's
+  size, a central record, padding): the stream ends, nothing past it is read by it. A local header
+  there: the stream reads an entry the directory may not list, and the local walk decides
+  (:func:`apkscan.sources.zip_local.walk`), as for a file named as an archive.
+- Bytes before the first listed entry: the stream starts at byte 0; a local header there is
+  walked, other bytes give the stream nothing (it reads no entry at all).
+
+An entry whose local header disagrees with its central record where the directory explains every
+byte (no gap) is not looked at here: apksig and libziparchive refuse such an entry (``LocalHeader.refusal``).
+"""
+
+from __future__ import annotations
+
+import struct
+from itertools import compress, count, islice
+from operator import attrgetter, ne
+
+from apkscan.apk.io.zip_entry import METHOD_DEFLATED, METHOD_STORED
+from apkscan.apk.io.zipreader import LFH_HEADER, LFH_SIG, ZipArchive
+
+DESCRIPTORS = (12, 16, 20, 24)  # a data descriptor's lengths: without or with its signature, ZIP64 or not
+_LOCAL = struct.Struct("<IHHHHHIIIHH")
+_SIG = LFH_SIG.to_bytes(4, "little")
+_AT = attrgetter("local_header_offset")
+_MAGIC = 0xFFFFFFFF
+COVERED, STOPS, OPEN = "covered", "stops", "open"
+
+
+def uncovered(archive: ZipArchive, second: ZipArchive | None = None,
+              origin: tuple[ZipArchive, int, int] | None = None) -> bool:
+    """True when the stream (local headers from byte 0) may reach a local header no listed entry is:
+    ``archive``'s entries and ``second``'s (the ZIP64 end record's directory), ``origin`` the bytes
+    the stream starts at when ``archive``'s offsets are moved past them (:func:`zip_local.walk`).
+    Each listed entry's end is computed in one pass; only the few that do not meet the next header
+    are looked at (65,000 entries: a few milliseconds)."""
+    entries = archive.entries if second is None else [*archive.entries, *second.entries]
+    if not entries:
+        return False
+    order = sorted(entries, key=_AT)
+    offsets = [e.local_header_offset for e in order]
+    if offsets[0] + (origin[2] if origin is not None else 0) > 0:  # bytes before the first entry
+        return _signed((origin[0] if origin is not None else archive).source, 0)
+    ends = [e.local_header_offset + LFH_HEADER + (len(e.name) if e.raw_name is None else len(e.raw_name))
+            + (e.uncompressed_size if e.method == METHOD_STORED else e.compressed_size) for e in order]
+    source = archive.source
+    for i in compress(count(), map(ne, ends, islice(offsets, 1, None))):
+        if offsets[i + 1] != offsets[i]:  # else the same header, listed twice
+            state = _gap(source, order[i], ends[i], offsets[i + 1])
+            if state is not COVERED:
+                return state is OPEN
+    return ends[-1] != archive.cd_offset and _gap(source, order[-1], ends[-1], archive.cd_offset) is OPEN
+
+
+def _gap(source, prev, end: int, nxt: int) -> str:
+    """Where the stream goes after ``prev`` when the directory alone says it ends at ``end``, not at
+    the next listed header ``nxt``: COVERED (it reads ``nxt``), STOPS (no local header there: the
+    stream ends) or OPEN (a local header no listed entry is)."""
+    if prev.flags & 8 and nxt - end in DESCRIPTORS:
+        return COVERED
+    at = prev.local_header_offset
+    if at + LFH_HEADER > source.size:
+        return STOPS
+    sig, _v, flags, method, _t, _d, _crc, csize, size, nlen, xlen = _LOCAL.unpack(source.read(at, LFH_HEADER))
+    if sig != LFH_SIG or flags & 1 or method not in (METHOD_STORED, METHOD_DEFLATED) or (
+            flags & 8 and method != METHOD_DEFLATED):
+        return STOPS  # ZipInputStream throws at this header: an installer reading so aborts
+    data = at + LFH_HEADER + nlen + xlen
+    if flags & 8:  # inflated to its end, then the descriptor: where the directory says it ends
+        ends = [data + prev.compressed_size + d for d in DESCRIPTORS]
+    elif _MAGIC in (csize, size):
+        ends = [data + prev.stored_size]  # ZIP64 sizes: the directory's (the walk reads the extra)
+    else:
+        ends = [data + (size if method == METHOD_STORED else csize)]
+    if nxt in ends:
+        return COVERED
+    return OPEN if any(_signed(source, e) for e in ends) else STOPS
+
+
+def _signed(source, at: int) -> bool:
+    """A local header's signature at ``at``."""
+    return 0 <= at and at + 4 <= source.size and source.read(at, 4) == _SIG
