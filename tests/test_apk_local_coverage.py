@@ -211,15 +211,15 @@ def _uncovered(path: Path) -> tuple[bool, int]:
 
 
 def test_an_aligned_apk_is_covered_reading_only_its_padded_headers(tmp_path):
-    """zipalign's padding is explained by each padded entry's local header (30 bytes read, never its
-    data); the deflated entries, flush, read nothing."""
+    """zipalign's padding is explained by each padded entry's local header (its 30 bytes looked at,
+    read a window at a time in offset order: dense headers share a read; nothing inflated)."""
     path = tmp_path / "aligned.apk"
     path.write_bytes(data := _aligned_apk())
     padded = sum(1 for i in zipfile.ZipFile(path).infolist()
                  if struct.unpack_from("<H", data, i.header_offset + 28)[0])
-    assert 0 < padded < 210
+    assert 100 < padded < 210
     covered, reads = _uncovered(path)
-    assert not covered and reads == padded
+    assert not covered and 0 < reads <= len(data) // zip_cover.WINDOW + 2
     hidden = tmp_path / "hidden.apk"
     hidden.write_bytes(insert(data, offset_of(data, "assets/s1.bin"), deflated(b"base.apk", TIKTOK)))
     assert _uncovered(hidden)[0]
@@ -227,8 +227,9 @@ def test_an_aligned_apk_is_covered_reading_only_its_padded_headers(tmp_path):
 
 def test_a_signing_block_ends_the_stream(tmp_path):
     """clean-v1v2v3.apk: zeros then the APK Signing Block between the last entry and the directory:
-    one local header read (the last entry's), and the stream ends at the zeros."""
-    assert _uncovered(APKS / "clean-v1v2v3.apk") == (False, 2)
+    the last entry's local header looked at (one read, the bytes after it in the same window), and
+    the stream ends at the zeros."""
+    assert _uncovered(APKS / "clean-v1v2v3.apk") == (False, 1)
 
 
 def _zips() -> list[Path]:
