@@ -71,8 +71,8 @@ def uncovered(archive: ZipArchive, second: ZipArchive | None = None,
     source = _Bytes(archive.source)
     for i in compress(count(), map(ne, ends, islice(offsets, 1, None))):
         at, nxt = offsets[i], offsets[i + 1]
-        if nxt == at or _padded(source, at, nxt):  # the same header listed twice; zipalign's padding
-            continue
+        if nxt == at or (order[i].flags & 8 and nxt - ends[i] in DESCRIPTORS) or _padded(source, at, nxt):
+            continue  # the same header listed twice; a data descriptor (Java writes one per entry); zipalign's padding
         state = _gap(source, order[i], ends[i], nxt)
         if state is not COVERED:
             return state is OPEN
