@@ -67,16 +67,35 @@ def uncovered(archive: ZipArchive, second: ZipArchive | None = None,
     order = entries
     if offsets[0] + (origin[2] if origin is not None else 0) > 0:  # bytes before the first entry
         return _Bytes((origin[0] if origin is not None else archive).source).read(0, 4) == _SIG
-    ends = _ends(order)
-    source = _Bytes(archive.source)
+    ends, source = _ends(order), _Bytes(archive.source)
+    state = _between(source, order, offsets, ends)
+    if state is None:
+        return ends[-1] != archive.cd_offset and _gap(source, order[-1], ends[-1], archive.cd_offset) is OPEN
+    return state is OPEN
+
+
+def _between(source: _Bytes, order: list, offsets, ends) -> str | None:
+    """The first gap between listed entries the stream does not read across (STOPS or OPEN), None
+    when it reads every listed header. One tight loop: the usual gaps (a data descriptor, Java
+    writes one per entry; zipalign's padding, the local header's own lengths) said inline."""
+    unpack, buf, base = _QUICK.unpack_from, b"", 0
     for i in compress(count(), map(ne, ends, islice(offsets, 1, None))):
-        at, nxt = offsets[i], offsets[i + 1]
-        if nxt == at or (order[i].flags & 8 and nxt - ends[i] in DESCRIPTORS) or _padded(source, at, nxt):
-            continue  # the same header listed twice; a data descriptor (Java writes one per entry); zipalign's padding
-        state = _gap(source, order[i], ends[i], nxt)
+        at, nxt, prev = offsets[i], offsets[i + 1], order[i]
+        if nxt == at or (prev.flags & 8 and nxt - ends[i] in DESCRIPTORS):
+            continue  # the same header listed twice; a data descriptor
+        off = at - base
+        if off < 0 or off + LFH_HEADER > len(buf):
+            buf, base = source.window(at, LFH_HEADER)
+            off = at - base
+        if off + LFH_HEADER <= len(buf):
+            sig, flags, method, csize, size, nlen, xlen = unpack(buf, off)
+            if sig == LFH_SIG and not flags & 9 and method in (METHOD_STORED, METHOD_DEFLATED) and (
+                    at + LFH_HEADER + nlen + xlen + (size if method == METHOD_STORED else csize) == nxt):
+                continue  # padded: the local header's own lengths and size meet the next listed header
+        state = _gap(source, prev, ends[i], nxt)
         if state is not COVERED:
-            return state is OPEN
-    return ends[-1] != archive.cd_offset and _gap(source, order[-1], ends[-1], archive.cd_offset) is OPEN
+            return state
+    return None
 
 
 def _ends(order: list) -> array | list:
@@ -92,17 +111,6 @@ def _column(values) -> array | list:
         return array("q", values())
     except OverflowError:
         return list(values())
-
-
-def _padded(source: _Bytes, at: int, nxt: int) -> bool:
-    """The usual gap, said fast (65,000 padded assets): the local header at ``at`` is one the stream
-    reads, no data descriptor, its own lengths and size ending right at the next listed header."""
-    buf, off = source.window(at, LFH_HEADER)
-    if off + LFH_HEADER > len(buf):
-        return False
-    sig, flags, method, csize, size, nlen, xlen = _QUICK.unpack_from(buf, off)
-    return (sig == LFH_SIG and not flags & 9 and method in (METHOD_STORED, METHOD_DEFLATED)
-            and at + LFH_HEADER + nlen + xlen + (size if method == METHOD_STORED else csize) == nxt)
 
 
 def _gap(source: _Bytes, prev, end: int, nxt: int) -> str:
@@ -141,15 +149,15 @@ class _Bytes:
         self.source, self.base, self.buf = source, 0, b""
 
     def window(self, at: int, n: int) -> tuple[bytes, int]:
-        """The window holding the ``n`` bytes at ``at`` (fewer at the input's end) and where they
-        start in it; nothing outside the input."""
+        """The window holding the ``n`` bytes at ``at`` (fewer at the input's end) and where it
+        starts in the input; nothing outside the input."""
         off = at - self.base
         if off < 0 or off + n > len(self.buf):
             if not 0 <= at < self.source.size:
-                return b"", 0
-            self.base, self.buf, off = at, self.source.read(at, min(max(n, WINDOW), self.source.size - at)), 0
-        return self.buf, off
+                return b"", at
+            self.base, self.buf = at, self.source.read(at, min(max(n, WINDOW), self.source.size - at))
+        return self.buf, self.base
 
     def read(self, at: int, n: int) -> bytes:
-        buf, off = self.window(at, n)
-        return buf[off:off + n]
+        buf, base = self.window(at, n)
+        return buf[at - base:at - base + n]
