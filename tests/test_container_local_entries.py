@@ -288,11 +288,23 @@ def test_an_apk_directory_named_as_a_bundle_is_streamed_too(scan_path, tmp_path,
     assert LOCAL_ONLY in container_codes(doc)
 
 
-def test_an_apk_named_as_one_is_read_as_android_installs_it(scan_path, tmp_path):
-    """The same bytes named ``.apk``: installed by their central directory (no streaming reader
-    opens an ``.apk`` name as an archive); the local headers of an APK are not followed."""
+def test_an_apk_named_as_one_is_read_both_ways_too(scan_path, tmp_path):
+    """The same bytes named ``.apk``: the APK Android installs by its central directory, and
+    TikTok's ``base.apk`` beside it, which ZipInputStream reads from byte 0 once the file is
+    renamed (review 81 F3: the bytes before the first listed entry start with a local header)."""
     doc = scan_file(scan_path, tmp_path, "decoy.apk", moved_past(deflated_with_descriptor(b"base.apk", TIKTOK), CLEAN))
-    assert set(by_package(doc)) == {"com.example.clean"} and LOCAL_ONLY not in codes_in(doc)
+    apps = by_package(doc)
+    assert apps["com.example.clean"]["source"]["chain"] == [str(tmp_path / "decoy.apk")]
+    assert apps["com.zhiliaoapp.musically"]["verdict"] == "prohibited"
+    assert LOCAL_ONLY in codes_in(apps["com.zhiliaoapp.musically"]["identity"]) and LOCAL_ONLY in container_codes(doc)
+
+
+def test_an_apk_named_as_one_is_read_as_android_installs_it(scan_path, tmp_path):
+    """An ordinary APK named ``.apk`` (or not): its directory explains every byte a streaming
+    reader reaches, so its local headers are not followed and it gains no fact."""
+    for name in ("clean.apk", "clean.bin"):
+        doc = scan_file(scan_path, tmp_path, name, CLEAN)
+        assert set(by_package(doc)) == {"com.example.clean"} and LOCAL_ONLY not in codes_in(doc) and doc["errors"] == []
 
 
 def _no_directory(kind: str) -> bytes:

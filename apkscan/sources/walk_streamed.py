@@ -9,8 +9,10 @@ start with a local header but have no usable central directory (no end record, a
 directory, one out of range) open for no ``ZipFile`` reader, yet ``ZipInputStream`` reads their
 entries all the same (review 80 F6). For both, the local headers are followed and the entries no
 central record describes are walked as members, flagged ``TAMPER_CONTAINER_LOCAL_ONLY_ENTRY``,
-beside the APK (or the error) ``identify`` gives. A file named ``.apk`` with a directory is read as
-Android installs it: by its central directory alone (the walk's cost is never paid for every APK).
+beside the APK (or the error) ``identify`` gives. An APK under any other name (``.apk``, ``.bin``,
+none) is walked so when its central directory does not explain every byte the stream reaches
+(:mod:`apkscan.sources.zip_cover`, review 81 F3: SAI reads it once it is renamed): the walk's cost is
+never paid for an ordinary APK, whose entries meet end to end.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from apkscan.apk.io.zipreader import LFH_SIG
-from apkscan.sources import detect, zip_local
+from apkscan.sources import detect, zip_cover, zip_local
 from apkscan.sources.interface import Item
 
 ARCHIVE_NAMES = (".apks", ".xapk", ".apkm", ".zip")  # the names SAI opens as archives, streamed
@@ -33,12 +35,14 @@ def local_walk(b: Any, archive: Any, source: Any, base: int, second: Any, budget
                origin: Any) -> zip_local.Walk | None:
     """The local walk of a ZIP the walker reads as an APK (``archive``) or cannot open (None, over
     ``source``, which starts at ``base`` in its file), when it found what to say: None when no
-    streaming installer reads it as a bundle (named as an APK, or its bytes start with no local
-    header), when it is a reading of its own (walked in the first), or when all was described."""
+    streaming installer reads more than its directory lists (not named as an archive and every
+    byte the stream reaches explained by it, or its bytes start with no local header), when it is
+    a reading of its own (walked in the first), or when all was described."""
     if b.reading is not None:
         return None
     if archive is not None:
-        local = zip_local.walk(archive, budget, second, origin=origin) if archive_named(b.chain) else None
+        streamed = archive_named(b.chain) or zip_cover.uncovered(archive, second, origin)
+        local = zip_local.walk(archive, budget, second, origin=origin) if streamed else None
     elif source.size < 4 or int.from_bytes(source.read(0, 4), "little") != LFH_SIG:
         return None
     else:
