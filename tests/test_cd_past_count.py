@@ -187,7 +187,9 @@ def test_an_extra_record_that_cannot_be_read_is_no_input_error(scan_path, tmp_pa
     path = tmp_path / "broken.apk"
     path.write_bytes(bytes(broken))
     doc = scan_path(path)
-    assert doc["errors"] == [], doc["errors"]
+    # no input error; the uncounted record's local entry is one a streaming reader (ZipInputStream) reads
+    # and no counted record lists: said as such since review 81 F3 (zip_cover), never an error of the app
+    assert {i["code"] for e in doc["errors"] for i in e["errors"]} <= {"TAMPER_CONTAINER_LOCAL_ONLY_ENTRY"}, doc["errors"]
     app = _app(doc)
     assert app["identity"]["package"] == NOTES and app["verdict"] == "review"
     unread = [r for r in app["identity"]["package_readings"] if r["value"] == "?"]
