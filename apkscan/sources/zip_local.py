@@ -156,7 +156,7 @@ def _next(archive: ZipArchive, at: int, budget: InflateBudget, listed: dict) -> 
     if len(meta) < nlen + xlen:
         return None
     if not flags & 8 and _MAGIC in (csize, size):
-        csize, size = _zip64_sizes(meta[nlen:], csize, size)
+        csize, size = zip64_sizes(meta[nlen:], csize, size)
     data = at + LFH_HEADER + nlen + xlen
     if method == METHOD_STORED:
         csize = size
@@ -174,7 +174,7 @@ def _next(archive: ZipArchive, at: int, budget: InflateBudget, listed: dict) -> 
     return entry, (data + csize if not flags & 8 else end)
 
 
-def _zip64_sizes(extra: bytes, csize: int, size: int) -> tuple[int, int]:
+def zip64_sizes(extra: bytes, csize: int, size: int) -> tuple[int, int]:
     """(compressed, uncompressed) as ``readLOC`` takes them (``ZipEntry.setExtra0`` for a local header):
     every extra field in turn while a 4-byte field header lies short of the end and its data fits;
     each ZIP64 field (0x0001) of 16 bytes or more gives both sizes, uncompressed first (the last such
