@@ -18,7 +18,9 @@ Files looked at and not scanned are a row per (place, reason) with verdict ``ski
 and examples under ``errors``): a symlinked banned APK must leave a row. Custody: every row
 names the outermost input file it came from with that file's size and SHA-256
 (``input_file``/``input_size``/``input_sha256``); an input file no other row names gets a
-row of its own with verdict ``input``.
+row of its own with verdict ``input``. A label, package or publisher whose characters pass for
+another script's letters ends with a note naming them (``TikТok [look-alike: Т=U+0422]``,
+:mod:`apkscan.report.lookalike`); paths are left as stored (they name files).
 """
 
 from __future__ import annotations
@@ -77,8 +79,8 @@ def app_record(a: view.AppRow) -> dict[str, object]:
         "signer_debug": "yes" if a.signer_debug else "no",
         "vendors": "; ".join(a.vendors),
         "rules": "; ".join(dict.fromkeys(f.rule for f in a.findings)),
-        "label": a.label,
-        "package": a.package,
+        "label": a.label_shown,  # look-alike characters noted (review 82 F5)
+        "package": a.package_shown,
         "version_name": a.version,
         "version_code": a.version_code,
         "publisher": a.publisher_shown,

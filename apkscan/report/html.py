@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import TextIO
 
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from apkscan.document import ScanDocument
 from apkscan.report import policy_view, view
 from apkscan.report.escape import visible
+from apkscan.report.lookalike import describe, marked_chars, marks, note
 
 _BAR_WIDTH = 260  # px of the longest bar in the inline SVG charts
 
@@ -54,9 +56,33 @@ def _env() -> Environment:
         finalize=_visible,
     )
     env.filters["short"] = short_hash
+    env.filters["marked"] = marked
     env.tests["web_url"] = is_web_url
     env.globals["finding_verdicts"] = policy_view.finding_verdicts  # a finding's typed per-policy verdicts
     return env
+
+
+def marked(value: object, limit: int | None = None) -> Markup:
+    """A name from an APK as HTML: escaped as every text is (:func:`_visible`, autoescape), each
+    character that passes for another script's letter in a ``<mark>`` whose title names it, and
+    a note after it listing them (:mod:`apkscan.report.lookalike`, review 82 F5). ``limit``: cut
+    as ``truncate(limit, true, "…", 0)`` cuts; the marks are found in the whole name."""
+    text = "" if value is None else str(value)
+    cut = limit is not None and len(text) > limit
+    shown = text[:limit - 1] if cut else text
+    end = "…" if cut else ""
+    at = marks(text)
+    if not at:
+        return escape(visible(shown)) + end
+    out, last = [], 0
+    for i in (i for i in at if i < len(shown)):
+        out.append(escape(visible(shown[last:i])))
+        out.append(Markup('<mark class="lookalike" title="{}">{}</mark>').format(describe(text[i]), text[i]))
+        last = i + 1
+    out.append(escape(visible(shown[last:])) + end)
+    whole = "; ".join(describe(c) for c in marked_chars(text))
+    out.append(Markup(' <span class="lookalike-note" title="{}">{}</span>').format(whole, note(text).strip()))
+    return Markup("").join(out)
 
 
 def short_hash(value: str | None, keep: int = 12) -> str:

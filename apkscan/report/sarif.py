@@ -179,11 +179,11 @@ def _artifact(key: tuple, location: dict, parent: int | None, artifacts: list[di
 def _message(a: view.AppRow, f: view.FindingRow) -> str:
     """The alert text dashboards show: the most severe verdict first, with the policy that gives it
     when there are several (review 46 #5: the first policy's "Allowed" under level ``error``)."""
-    who = a.publisher_shown or (f"unverified ({a.present_publisher})" if a.present_publisher else "unverified")
+    who = a.publisher_shown or (f"unverified ({a.present_shown})" if a.present_publisher else "unverified")
     where = f"found in split APK {f.split} of this bundle" if f.split else f"signer {who}"  # a split has its own signer
     by = next((pv.policy for pv in a.verdicts if pv.verdict == a.worst), None) if len(a.verdicts) > 1 else None
     verdict = a.worst.capitalize() + (f" (policy {by})" if by else "")
-    return plain_text(f"{verdict}: {a.label or '(no label)'} ({a.package or 'no package'}) "
+    return plain_text(f"{verdict}: {a.label_shown or '(no label)'} ({a.package_shown or 'no package'}) "
                       f"{f.kind or 'match'} of {f.vendor or '?'} {f.app or ''} rule {f.rule}, "
                       f"strength {f.strength or '?'}, {where}").replace("  ", " ")
 
@@ -274,7 +274,7 @@ def _default_result(a: view.AppRow, rule_index: int, art_index: int, codes: dict
     ``default`` (an allow-list's ``default: prohibited``), or a decision that needs no finding."""
     by = next((pv for pv in a.verdicts if pv.verdict == a.worst), None)
     how = (f"by policy {by.policy} " + (f"decision {by.decision}" if by.decision else "default")) if by else "by the policy"
-    text = (f"{a.worst.capitalize()}: {a.label or '(no label)'} ({a.package or 'no package'}) "
+    text = (f"{a.worst.capitalize()}: {a.label_shown or '(no label)'} ({a.package_shown or 'no package'}) "
             f"{how} (no finding)")
     props: dict[str, Any] = {"verdict": a.verdict, "package": a.package, "label": a.label,
                              "signerVerified": a.verified, "signerSha256": a.signer_sha256,

@@ -244,7 +244,7 @@ def signer_text(a: view.AppRow) -> str:
     """Who verifiably signed it; a debug key and an unverified certificate are said so."""
     if a.publisher:
         return a.publisher_shown + (" [debug key]" if a.signer_debug else "")
-    return f"unverified: {a.present_publisher}" if a.present_publisher else "unverified"
+    return f"unverified: {a.present_shown}" if a.present_publisher else "unverified"
 
 
 def strength_text(a: view.AppRow) -> str:
@@ -261,12 +261,18 @@ def _table(rows: list[view.AppRow], out: TextIO, paint: _Paint, cols: int, verdi
     a free text: a label printing another app's name, package and publisher, padded with spaces,
     took the whole second line and pushed the app's own package and signer past the cut (review
     46 #1)."""
+    from apkscan.report.lookalike import note, noted  # not at import: ``inspect`` needs safe() only
+
     k = len(verdict_heads)
     verdicts = [[pv.verdict for pv in a.verdicts][:k] or [a.verdict] for a in rows]
     verdicts = [v + ["-"] * (k - len(v)) for v in verdicts]
-    # every cell escaped: a saved document given to ``report`` is hostile, its finding kinds too
-    cells = [(*v, safe("+".join(a.kinds) or "-"), safe(strength_text(a)), safe(a.file), safe(a.package or "-"),
-              safe(signer_text(a)), safe(a.label or "(no label)")) for a, v in zip(rows, verdicts)]
+    # every cell escaped: a saved document given to ``report`` is hostile, its finding kinds too;
+    # a name's look-alike characters noted after it (review 82 F5), but on the second line the
+    # label's note comes before the label, so a long label cannot push it past the cut
+    cells = [(*v, safe("+".join(a.kinds) or "-"), safe(strength_text(a)), safe(noted(a.file)),
+              safe(a.package_shown or "-"), safe(signer_text(a)), safe(a.label_shown or "(no label)"))
+             for a, v in zip(rows, verdicts)]
+    label_notes = [safe(note(a.label)) for a in rows]
     head = (*verdict_heads, "KIND", "STRENGTH", "FILE", "PACKAGE", "SIGNER", "LABEL")
     # columns align up to ALIGN_MAX; a longer cell overflows its row (never padded into every
     # row: one hostile 100k-character label must not multiply the output)
@@ -280,7 +286,7 @@ def _table(rows: list[view.AppRow], out: TextIO, paint: _Paint, cols: int, verdi
     out.write(paint("bold", " ".join(pad(h, w) for h, w in zip(shown, widths)).rstrip()) + "\n")
     if not one_line:
         out.write(paint("bold", fit("  PACKAGE · SIGNER · “LABEL”", cols).rstrip()) + "\n")
-    for c in cells:
+    for c, label_note in zip(cells, label_notes):
         first = [paint(c[i], pad(c[i], widths[i])) for i in range(k)] + [pad(c[i], widths[i]) for i in (k, k + 1)]
         if one_line:  # nothing is cut: it fits, or the output is not a terminal
             first += [pad(c[i], widths[i]) for i in range(fixed, len(head))]
@@ -289,7 +295,8 @@ def _table(rows: list[view.AppRow], out: TextIO, paint: _Paint, cols: int, verdi
         out.write(" ".join(first).rstrip() + "\n")
         if not one_line:
             package, signer, label = c[fixed + 1:]
-            out.write(fit(f"  {package} · {signer} · “{label}”", cols).rstrip() + "\n")
+            label = label[:len(label) - len(label_note)]
+            out.write(fit(f"  {package} · {signer} ·{label_note} “{label}”", cols).rstrip() + "\n")
 
 
 def pad(text: str, cols: int) -> str:

@@ -17,6 +17,7 @@ from apkscan.document.scan_document import PolicyMeta, RulesMeta, Tool
 from apkscan.ranks import STRENGTHS, VERDICTS, display_order
 from apkscan.report.detail_view import Detail, detail, issue_rows
 from apkscan.report.finding_view import FindingRow, claims_signer_name, finding, fmt, policy_citation
+from apkscan.report.lookalike import noted
 from apkscan.report.paths import CHAIN_SEPARATOR, outermost_input, short_names
 from apkscan.report.policy_view import PolicyVerdict, app_verdicts, worst
 
@@ -92,8 +93,25 @@ class AppRow:
 
     @property
     def publisher_shown(self) -> str | None:
-        """The publisher with the claim marker when :attr:`publisher_claimed`."""
-        return f"{self.publisher} {CLAIMED}" if self.publisher_claimed else self.publisher
+        """The publisher with its look-alike note (:func:`apkscan.report.lookalike.note`) and the
+        claim marker when :attr:`publisher_claimed`."""
+        shown = noted(self.publisher)
+        return f"{shown} {CLAIMED}" if self.publisher_claimed else shown
+
+    @property
+    def label_shown(self) -> str | None:
+        """The label with its look-alike note: ``TikТok [look-alike: Т=U+0422]`` (review 82 F5)."""
+        return noted(self.label)
+
+    @property
+    def package_shown(self) -> str | None:
+        """The package with its look-alike note."""
+        return noted(self.package)
+
+    @property
+    def present_shown(self) -> str | None:
+        """The present (unverified) certificate's O/CN with its look-alike note."""
+        return noted(self.present_publisher)
 
     @property
     def flagged(self) -> bool:
