@@ -120,7 +120,7 @@ def test_choices_made_explicit(rules):
                                          "eu-commission-tiktok-2023", "texas-prohibited-tech")} == {P}
     sdk = {"package": "com.example.app", "dex_classes": ["com.kaspersky.components.accessibility.KasperskyAccessibility"]}
     assert verdict("us-commerce-kaspersky-2024", **sdk) == R          # "third-party integration", weak evidence
-    assert verdict("canada-tbs-2023", **sdk) == A
+    assert verdict("canada-tbs-2023", **sdk) == R                     # the "Kaspersky suite": its own app code (review 86 F4)
 
 
 def test_claims_do_not_ban_where_a_key_is_known(rules):
