@@ -15,7 +15,6 @@ from apkscan.apk.identify import identify
 from apkscan.cli import main
 from apkscan.policy.loader import builtin_policies, lint_policy, load_policy
 from apkscan.policy.selftest import run_policy_examples
-from apkscan.report import html
 from apkscan.rules.loader import load_ruleset
 from apkscan.scan import evaluate
 
