@@ -168,6 +168,7 @@ def context(doc: ScanDocument | dict) -> dict:
         "skipped": view.skipped(doc),
         "input_files": view.input_files(doc),
         "custody_store": doc.options.get("store") is True,
+        "quick": doc.quick,  # --quick: no content digest checked, nothing verified (review 86 F3)
         "css": css,
         "js": js,
         "csp": csp,
