@@ -14,11 +14,13 @@ from apkscan.cli.exit_codes import ExitCode
 from apkscan.issues import Issue
 from apkscan.policy.decide import Outcome
 from apkscan.policy.multi import FailOn, verdict_entry
+from apkscan.ranks import tally_by_policy, worst_of
 from apkscan.rules.model import Finding
 from apkscan.sources.interface import InputFile, Skipped, chain_display
 from apkscan.sources.names import name_text
 
-SCHEMA_VERSION = "1.2"  # 1.1: source chain/outermost, splits, input_files, skipped; 1.2: verdicts, policies
+SCHEMA_VERSION = "1.3"  # 1.1: source chain/outermost, splits, input_files, skipped; 1.2: verdicts, policies;
+# 1.3: verdict_worst, counts_by_policy, and ``counts`` counts each app by its most severe verdict (review 86 F1)
 EXIT_OK, EXIT_FLAGGED, EXIT_USAGE, EXIT_INPUT_ERRORS = (
     ExitCode.OK, ExitCode.FLAGGED, ExitCode.USAGE, ExitCode.INCOMPLETE)  # the one definition: cli/exit_codes
 
@@ -44,6 +46,11 @@ class AppResult:
         first = next(iter(outcomes.values()))
         self.verdict, self.policy = first.verdict, first.policy
 
+    @property
+    def verdict_worst(self) -> str:
+        """The most severe verdict over every policy of the run: what ``--fail-on LEVEL`` reads."""
+        return worst_of(_verdict_names(self).values())
+
     def source_dict(self) -> dict[str, Any]:
         return source_dict(self.source, self.container, self.chain)
 
@@ -63,6 +70,7 @@ class AppResult:
             "sha256": f.sha256 if f else None,
             "verified": self.identity.verified,
             "verdict": self.verdict,
+            "verdict_worst": self.verdict_worst,
             "policy": self.policy,
             "verdicts": {name: verdict_entry(o, name) for name, o in self.verdicts.items()},
             "findings": [x.to_dict() for x in self.findings],
@@ -135,9 +143,12 @@ class ScanResult:
             have.examples.extend(s.examples[: max(0, 5 - len(have.examples))])
 
     def counts(self) -> dict[str, int]:
+        """Apps by their most severe verdict over the run's policies (one policy: its verdict), so
+        ``counts.prohibited`` is not 0 when ``--fail-on prohibited`` fails the run (review 86 F1)."""
         out = {"prohibited": 0, "review": 0, "allowed": 0}
         for a in self.apps:
-            out[a.verdict] = out.get(a.verdict, 0) + 1
+            worst = worst_of(_verdict_names(a).values())
+            out[worst] = out.get(worst, 0) + 1
         out["errors"] = len(self.errors)
         out["total"] = len(self.apps) + sum(not e.partial for e in self.errors)  # partial: its app counts
         out["skipped"] = sum(s.count for s in self.skipped.values())
@@ -150,6 +161,11 @@ class ScanResult:
         if any(spec.flags(_verdict_names(a)) for a in self.apps):
             return EXIT_FLAGGED
         return EXIT_INPUT_ERRORS if self.errors else EXIT_OK
+
+    def counts_by_policy(self) -> dict[str, dict[str, int]]:
+        """Per policy (``--policy`` order): how many apps got each verdict under it."""
+        names = [p.get("name") for p in self.policies or [self.policy] if isinstance(p, dict)]
+        return tally_by_policy([_verdict_names(a) for a in self.apps], [n for n in names if isinstance(n, str)])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -164,6 +180,7 @@ class ScanResult:
             "policy": self.policy,
             "policies": list(self.policies) or ([self.policy] if self.policy else []),
             "counts": self.counts(),
+            "counts_by_policy": self.counts_by_policy(),
             "apps": [a.to_dict() for a in self.apps],
             "errors": [e.to_dict() for e in self.errors],
             "input_files": [{"path": name_text(f.path), "size": f.size, "kind": f.kind, "sha256": f.sha256,
@@ -177,3 +194,4 @@ class ScanResult:
 
 def _verdict_names(app: AppResult) -> dict[str, str]:
     return {name: o.verdict for name, o in app.verdicts.items()} or {"": app.verdict}
+

@@ -47,11 +47,14 @@ def codes(issues) -> set[str]:
 
 
 def as_schema_1_1(doc: dict) -> dict:
-    """``doc`` (a 1.2 scan document) as a 1.1 one, in place: no ``policies``, no ``verdicts``."""
+    """``doc`` (a 1.3 scan document) as a 1.1 one, in place: no ``policies``, no ``verdicts``,
+    no ``verdict_worst``/``counts_by_policy`` (1.3; the counts are recomputed when read)."""
     doc["schema_version"] = "1.1"
     doc.pop("policies")
+    doc.pop("counts_by_policy", None)
     for a in doc["apps"]:
         a.pop("verdicts")
+        a.pop("verdict_worst", None)
         for f in a["findings"]:
             f.pop("verdicts")
         for s in a.get("splits", []):

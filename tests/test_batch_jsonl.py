@@ -22,7 +22,7 @@ def test_jsonl_lines_equal_the_reports_apps_and_errors(tmp_path):
     doc = json.loads(doc_path.read_text(encoding="utf-8"))
     assert lines[0]["type"] == "run" and lines[0]["run_id"] == doc["options"]["run_id"]
     assert lines[-1] == {"type": "end", "interrupted": False, "counts": doc["counts"],
-                         "finished_at": doc["finished_at"]}
+                         "counts_by_policy": doc["counts_by_policy"], "finished_at": doc["finished_at"]}
     apps = [{k: v for k, v in x.items() if k != "type"} for x in lines if x["type"] == "app"]
     errors = [{k: v for k, v in x.items() if k != "type"} for x in lines if x["type"] == "error"]
     assert apps == doc["apps"] and errors == doc["errors"] and errors

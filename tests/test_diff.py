@@ -243,6 +243,7 @@ def test_hostile_package_names_are_escaped(audits, tmp_path):
     evil["verdict"] = "prohibited"
     for entry in evil.get("verdicts", {}).values():  # consistent: a document whose two disagree is refused
         entry["verdict"] = "prohibited"
+    evil["verdict_worst"] = "prohibited"  # and so is one whose most severe verdict says otherwise (review 86 F1)
     new["apps"].append(evil)
     (tmp_path / "old.json").write_text(json.dumps(old))
     (tmp_path / "new.json").write_text(json.dumps(new))

@@ -75,6 +75,10 @@ def three_doc(tmp_path_factory) -> dict:
     return doc
 
 
+def _worst(verdicts) -> str:
+    return next(v for v in ("prohibited", "review", "allowed") if v in verdicts)
+
+
 def _app(doc: dict, name: str) -> dict:
     return next(a for a in doc["apps"] if a["source"]["path"].endswith(name))
 
@@ -82,13 +86,13 @@ def _app(doc: dict, name: str) -> dict:
 def test_json_has_a_verdict_per_policy_with_citations_and_validates(three_doc):
     doc = dict(three_doc)
     doc.pop("_dir")
-    assert doc["schema_version"] == "1.2" and schema_problems(doc) == []
+    assert doc["schema_version"] == "1.3" and schema_problems(doc) == []
     assert [p["name"] for p in doc["policies"]] == list(THREE) and doc["policy"]["name"] == THREE[0]
     for name, want in EXPECTED.items():
         a = _app(doc, name)
         assert list(a["verdicts"]) == list(THREE)
         assert tuple(a["verdicts"][p]["verdict"] for p in THREE) == want, name
-        assert a["verdict"] == want[0]
+        assert a["verdict"] == want[0] and a["verdict_worst"] == _worst(want)
         assert (a["policy"] or {}).get("decision") == a["verdicts"][THREE[0]]["decision"]
         for p, v in zip(THREE, want, strict=True):
             entry = a["verdicts"][p]
@@ -171,7 +175,8 @@ def test_csv_has_a_verdict_column_per_policy(three_doc):
     assert header[: len(csv_report.COLUMNS)] == csv_report.COLUMNS  # existing columns did not move
     for name, want in EXPECTED.items():
         row = next(r for r in rows if r["source"].endswith(name))
-        assert tuple(row[f"verdict:{p}"] for p in THREE) == want and row["verdict"] == want[0]
+        assert tuple(row[f"verdict:{p}"] for p in THREE) == want
+        assert row["verdict"] == _worst(want)  # the most severe (review 86 F1: it was the first policy's)
 
 
 def test_sarif_carries_every_verdict_and_takes_the_level_of_the_most_severe(three_doc):
@@ -299,6 +304,7 @@ def test_hostile_policy_names_in_a_document_stay_inert(three_doc):
     doc["policies"].append({"name": evil})
     for a in doc["apps"]:
         a["verdicts"][evil] = {"verdict": "review", "decision": "<b>banned</b>"}
+        a.pop("verdict_worst")  # the edit changes the most severe verdict: a stated one would be refused
     buf = io.StringIO()
     csv_report.render(doc, buf)
     header = next(csv.reader(io.StringIO(buf.getvalue())))

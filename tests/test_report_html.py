@@ -342,11 +342,13 @@ def test_a_verdict_column_and_filter_per_policy(browser, three_policy_report):
                          "b.querySelector('td:nth-child(2)').textContent === 'com.zhiliaoapp.musically')"
                          ".map(b => [6, 7, 8].map(i => b.querySelector('td:nth-child(' + i + ')').textContent))")
     assert cells == [["prohibited", "allowed", "prohibited"]]
-    # the tiles count the first policy (the page says so) and filter on it
-    assert "first policy" in browser.eval("document.getElementById('tiles-note').textContent")
+    # the tiles count each app by its most severe verdict (the page says so) and filter on it (review 86 F1)
+    assert "most severe verdict" in browser.eval("document.getElementById('tiles-note').textContent")
     browser.eval("document.querySelector('.tile a[data-filter=\"prohibited\"]').click()")
-    assert browser.eval("document.getElementById('f-policy-0').value") == "prohibited"
-    assert len(browser.eval(shown)) == 5
+    assert browser.eval("document.getElementById('f-verdict').value") == "prohibited"
+    assert browser.eval("document.getElementById('f-policy-0').value") == ""
+    tile = browser.eval("document.querySelector('.tile a[data-filter=\"prohibited\"] .n').textContent")
+    assert len(browser.eval(shown)) == int(tile) == 5
     # the per-policy counts link filters on its own policy
     browser.eval("document.querySelector('#policy-counts a[data-policy=\"1\"][data-filter=\"prohibited\"]').click()")
     assert browser.eval(shown) == ["com.example.notes"]

@@ -109,16 +109,25 @@ def test_one_field_of_a_real_document_replaced_by_anything(real_document, pick, 
         got = typed.to_dict().get("counts") or {}
         assert all(got[k] == v for k, v in real_document["counts"].items() if k in got), (path, got)
         doc["counts"] = got
-    elif path[0] in ("apps", "errors", "skipped") and "counts" in doc:  # the counts follow the lists they count
-        doc["counts"] = typed.to_dict().get("counts", doc["counts"])  # (a whole ``errors`` swapped for [])
+    elif path[0] == "counts_by_policy":  # recomputed from the apps' verdicts, replaced whole (review 86 F1)
+        got = typed.to_dict()["counts_by_policy"]
+        assert got == real_document["counts_by_policy"], (path, got)
+        doc["counts_by_policy"] = got
+    elif path[0] in ("apps", "errors", "skipped"):  # the counts follow the lists they count
+        for key in ("counts", "counts_by_policy"):  # (a whole ``errors`` swapped for [])
+            if key in doc:
+                doc[key] = typed.to_dict().get(key, doc[key])
     assert typed.to_dict() == doc
     _render_all(typed)
 
 
 def _contradiction(exc: DocumentError, changed: list[str]) -> bool:
     """The refusal of an app whose ``verdict`` and first-policy ``verdicts`` entry disagree, after a
-    change to one of them or to the policies that name the first policy."""
+    change to one of them or to the policies that name the first policy; or whose ``verdict_worst``
+    is no longer the most severe of its ``verdicts`` after a change to them (review 86 F1)."""
     where = [str(p) for p in exc.path]
+    if where[:1] == ["apps"] and where[2:] == ["verdict_worst"]:
+        return changed[:2] == where[:2] and changed[2:3] in (["verdict"], ["verdicts"])
     if where[:1] != ["apps"] or "verdicts" not in where:
         return False
     return changed[0] in ("policies", "policy") or (changed[:2] == where[:2] and changed[2:3] in (["verdict"], ["verdicts"]))

@@ -38,7 +38,7 @@ def app_line(app: AppResult) -> str:
     return json.dumps({"type": "app", **app.to_dict()}, ensure_ascii=False)
 
 
-DECIDED = ("verdict", "policy", "verdicts", "findings")  # the keys of a line that rules and policies decide
+DECIDED = ("verdict", "verdict_worst", "policy", "verdicts", "findings")  # the keys of a line that rules and policies decide
 
 
 def decided_text(app: Any) -> str:
@@ -46,7 +46,7 @@ def decided_text(app: Any) -> str:
     line writes them (``"verdict": ..., "findings": [...]``), made without the identity."""
     from apkscan.policy.multi import verdict_entry
 
-    return json.dumps({"verdict": app.verdict, "policy": app.policy,
+    return json.dumps({"verdict": app.verdict, "verdict_worst": app.verdict_worst, "policy": app.policy,
                        "verdicts": {name: verdict_entry(o, name) for name, o in app.verdicts.items()},
                        "findings": [x.to_dict() for x in app.findings]}, ensure_ascii=False)[1:-1]
 
@@ -180,7 +180,7 @@ class JsonlWriter:
             self._input_file(record, None)
         self._unhashed.clear()
         self._line({"type": "end", "interrupted": result.interrupted, "counts": result.counts(),
-                    "finished_at": result.finished_at})
+                    "counts_by_policy": result.counts_by_policy(), "finished_at": result.finished_at})
         if self._fh is not sys.stdout:
             try:
                 self._fh.close()

@@ -35,7 +35,17 @@ from apkscan.policy.loader import DEFAULT_POLICY, builtin_policies  # the help l
 
 FAIL_ON = ("prohibited", "review", "never")  # same as apkscan.scan.FAIL_ON (kept import-free)
 FAIL_ON_HELP = ("Exit 1 when an app's verdict under any --policy is at or above LEVEL "
-                "(prohibited, review, never); POLICY:LEVEL looks at that policy only.")
+                "(prohibited, review, never); POLICY:LEVEL looks at that policy only. "
+                "Default: prohibited, or review with --quick; a LEVEL given is used as given.")
+SCAN_QUICK_HELP = (QUICK_HELP + " An app only a verified signer identifies (a vendor's key, a Kaspersky "
+                   "publisher name) then comes out as review, not prohibited, so --fail-on defaults to review.")
+
+
+def default_fail_on(given: str | None, quick: bool) -> str:
+    """``--fail-on`` as given; else ``prohibited``, or ``review`` under ``--quick``: nothing verifies
+    there, so an app a key identifies comes out as review and a default of prohibited exited 0 for
+    it, a pass for a banned app (review 86 F3)."""
+    return given if given is not None else "review" if quick else "prohibited"
 
 
 def _finite(ctx, param, value: float) -> float:
@@ -65,12 +75,12 @@ def _resolved(ctx, param, value: str | None) -> str | None:
                    "a verdict per policy, the first one's is the app's verdict.")
 @click.option("--allow", "allow", multiple=True, metavar="PACKAGE:SHA256",
               help="Allow-list an app by package and the SHA-256 of its verified signing certificate.")
-@click.option("--fail-on", default="prohibited", show_default=True, metavar="[POLICY:]LEVEL", help=FAIL_ON_HELP)
+@click.option("--fail-on", default=None, metavar="[POLICY:]LEVEL", help=FAIL_ON_HELP)
 @report_options
 @click.option("--deep", is_flag=True, help="Also read classes*.dex type tables for vendor SDK prefixes.")
 @click.option("--min-sdk-version", "min_sdk", type=SDK_LEVEL, default=None, help="Lowest API level to verify for.")
 @click.option("--max-sdk-version", "max_sdk", type=SDK_LEVEL, default=None, help="Highest API level to verify for.")
-@click.option("--quick", is_flag=True, help=QUICK_HELP)
+@click.option("--quick", is_flag=True, help=SCAN_QUICK_HELP)
 @click.option("--hashes", default="sha256", show_default=True, callback=parse_hashes, metavar="LIST", help=HASHES_HELP)
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
 @click.option("-q", "--quiet", is_flag=True, help="No terminal summary.")
@@ -114,7 +124,7 @@ def scan_command(paths: tuple[str, ...], **opts) -> None:
     check_temp(opts["tmp_dir"], real,  # spooled copies never go into evidence, nor where others can swap them
                written=click.get_current_context().meta.get("apkscan.tmp_dir.written"))
     rules, policies = _load_rules_and_policy(opts)
-    fail_on = fail_on_spec(opts["fail_on"], [p.name for p in policies])
+    fail_on = fail_on_spec(default_fail_on(opts["fail_on"], opts["quick"]), [p.name for p in policies])
     read_too = real.with_files(_files_read(opts))  # no report or stream over a rule or password file either
     chosen = checked_outputs(opts, read_too)
     _store_apart(opts, chosen, opts["jsonl_path"])

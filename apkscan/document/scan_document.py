@@ -20,6 +20,7 @@ from typing import Literal, TextIO
 
 from apkscan.document.codec import MALFORMED, DocumentError, Json, Record, decoder, encode
 from apkscan.document.identity import RECORD, Identity, Issue
+from apkscan.document.tally import app_worst, check_worst, recounted
 from apkscan.ranks import VERDICT_RANK
 from apkscan.document.run_meta import InputFile, PackMeta, PolicyMeta, RuleMeta, RulesMeta, Skipped, Tool  # noqa: F401 - re-exported
 
@@ -160,6 +161,7 @@ class App(Record):
     sha256: str | None = None
     verified: bool | None = None
     verdict: Verdict
+    verdict_worst: Verdict | None = None  # 1.3: the most severe of ``verdicts`` (checked: document.tally)
     policy: Decision | str | None = None
     verdicts: Mapping[str, VerdictEntry] = field(default_factory=dict)
     findings: tuple[Finding, ...]
@@ -171,6 +173,11 @@ class App(Record):
     def where(self) -> Source:
         """``source`` as a record (1.0 gave a string)."""
         return _where(self.source)
+
+    @property
+    def worst(self) -> str:
+        """The most severe verdict over every policy (what ``verdict_worst`` must say, stated or not)."""
+        return app_worst(self)
 
     def verdict_names(self, first_policy: str | None) -> dict[str, str]:
         """``{policy: verdict}``; a 1.1 app has only ``verdict`` (the one policy's)."""
@@ -211,6 +218,7 @@ class ScanDocument(Record):
     policy: PolicyMeta | str | None = None
     policies: tuple[PolicyMeta, ...] = ()
     counts: Mapping[str, int] = field(default_factory=dict)
+    counts_by_policy: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # 1.3
     apps: tuple[App, ...]
     errors: tuple[InputError, ...]
     input_files: tuple[InputFile, ...] = ()
@@ -233,28 +241,21 @@ class ScanDocument(Record):
         typed._check_decided_verdicts()
         typed._check_signers()
         typed._check_schemes()
+        check_worst(typed)
         typed._recount()
         return typed
 
     def _recount(self) -> None:
-        """``counts`` as ``apps``, ``errors`` and ``skipped`` add up (as scan computes it), whatever
-        the file said: ``report --json`` writes it back and dashboards read it, so a forged
-        ``counts`` (0 prohibited over 14 prohibited apps) must never be passed on (review 22 #6).
-        Recomputed rather than refused: a document trimmed with ``jq`` is still a document. A
-        document without ``counts`` (1.0) stays without; a key this apkscan does not compute (a
-        later 1.x) is kept as it is; a count an older writer left out is added only when not 0."""
-        if not self.counts:
-            return
-        computed: dict[str, int] = {"prohibited": 0, "review": 0, "allowed": 0}
-        for app in self.apps:
-            computed[app.verdict] = computed.get(app.verdict, 0) + 1
-        # a partial scan's error is its app's (one input); a text file's warnings beside the apps
-        # it lists, or a record's contradiction, are inputs of their own: told by the flag, not the place
-        computed.update(errors=len(self.errors), total=len(self.apps) + sum(not e.partial for e in self.errors),
-                        skipped=sum(s.count for s in self.skipped))
-        counts = dict(self.counts)
-        counts.update((k, v) for k, v in computed.items() if k in counts or v)
-        object.__setattr__(self, "counts", counts)  # a frozen record: set once, while decoding
+        """``counts`` and ``counts_by_policy`` as ``apps``, ``errors`` and ``skipped`` add up (as scan
+        computes them: :func:`apkscan.document.tally.recounted`), whatever the file said: ``report
+        --json`` writes them back and dashboards read them, so a forged count (0 prohibited over 14
+        prohibited apps) must never be passed on (review 22 #6, review 86 F1). Recomputed rather than
+        refused: a document trimmed with ``jq`` is still a document."""
+        counts, by_policy = recounted(self)
+        if counts is not None:
+            object.__setattr__(self, "counts", counts)  # a frozen record: set once, while decoding
+        if by_policy is not None:
+            object.__setattr__(self, "counts_by_policy", by_policy)
 
     def _check_signers(self) -> None:
         """What was verified is never read from a field that contradicts it. ``identity.signers`` lists
@@ -298,9 +299,9 @@ class ScanDocument(Record):
                                         ("apps", str(i), "identity", "schemes", name, "verified"))
 
     def _check_first_verdicts(self) -> None:
-        """Each app's ``verdict`` is its first policy's ``verdicts`` entry. The views count
-        ``verdict`` and ``--fail-on`` reads ``verdicts``: a document where they differ (edited)
-        would show counts its exit code contradicts, so it is refused (DOCUMENT_MALFORMED).
+        """Each app's ``verdict`` is its first policy's ``verdicts`` entry. ``--fail-on`` reads
+        ``verdicts`` (and the counts their most severe): a document where they differ (edited) would
+        show a verdict its exit code contradicts, so it is refused (DOCUMENT_MALFORMED).
         A document that names no first policy (``policies: []``, ``policy`` null or the 1.0
         string) is held to the app's own first ``verdicts`` entry (scan order): the check is
         never skipped (review 22 #5)."""

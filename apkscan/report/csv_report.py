@@ -9,9 +9,13 @@ be scanned appear as rows with verdict ``error``, inputs read with warnings only
 cap) as rows with verdict ``warning``, so totals match the HTML tiles.
 Each row says which file it is (``file``: the shortest path suffix unique in the run;
 ``source``/``container``: the full chain) and what kind of finding made the verdict.
-``verdict`` is the first policy's; after the fixed columns come ``verdict:<policy>`` and
-``decision:<policy>`` for every policy of the scan, in ``--policy`` order (one pair for a
-single policy), so existing column positions never move. An interrupted scan's CSV has
+``verdict`` is the app's most severe verdict over every policy of the scan (one policy: its
+verdict), and ``policy_decision``/``policy``/``policy_url`` cite the decision that gave it (the
+first policy giving it, in ``--policy`` order): a sheet or pipeline filtering the first column
+must not pass an app a second policy prohibits while the exit code is 1 (review 86 F1; it was the
+first policy's). After the fixed columns come ``verdict:<policy>`` and ``decision:<policy>`` for
+every policy of the scan, in ``--policy`` order (one pair for a single policy; the first
+policy's verdict is ``verdict:<first>``), so existing column positions never move. An interrupted scan's CSV has
 a first row with verdict ``interrupted`` (and the reason under ``errors``), so a sheet of
 what finished never passes for the whole run, and the header stays the first line.
 Files looked at and not scanned are a row per (place, reason) with verdict ``skipped`` (count
@@ -35,6 +39,7 @@ from apkscan.document import ScanDocument
 from apkscan.report import view
 from apkscan.report.detail_view import Detail
 from apkscan.report.escape import visible
+from apkscan.report.finding_view import policy_citation
 from apkscan.report.paths import custody_of
 
 COLUMNS = [
@@ -70,8 +75,9 @@ def counted(codes: Iterable[str]) -> str:
 
 def app_record(a: view.AppRow) -> dict[str, object]:
     d = a.detail()
+    text, url, ref = _worst_citation(a)
     return {
-        "verdict": a.verdict,
+        "verdict": a.worst,
         "kinds": " ".join(a.kinds),
         "strength": a.strength,
         "basis": "; ".join(a.basis),
@@ -93,10 +99,20 @@ def app_record(a: view.AppRow) -> dict[str, object]:
         "apk_sha256": a.sha256,
         "tamper": counted(i.code for i in d.tamper),
         "errors": counted(i.code for i in d.errors),
-        "policy_decision": a.policy_ref,
-        "policy": a.policy_text,
-        "policy_url": a.policy_url,
+        "policy_decision": ref,
+        "policy": text,
+        "policy_url": url,
     }
+
+
+def _worst_citation(a: view.AppRow) -> tuple[str | None, str | None, str | None]:
+    """(text, url, reference) of the decision behind the row's ``verdict`` (the most severe): the
+    first policy's citation when it gives that verdict (or there is one policy), else the first
+    policy's that does, so a row never reads ``prohibited`` beside an allowing decision."""
+    by = next((name for name, e in a.app.verdicts.items() if e.verdict == a.worst), None)
+    if by is None or a.verdict == a.worst:
+        return a.policy_text, a.policy_url, a.policy_ref
+    return policy_citation(a.app.verdicts[by])
 
 
 def _schemes_verified(a: view.AppRow, d: Detail) -> str:

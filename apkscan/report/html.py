@@ -23,6 +23,7 @@ from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_aut
 from markupsafe import Markup, escape
 
 from apkscan.document import ScanDocument
+from apkscan.document.tally import per_policy
 from apkscan.report import policy_view, view
 from apkscan.report.escape import visible
 from apkscan.report.lookalike import describe, marked_chars, marks, note
@@ -172,7 +173,7 @@ def context(doc: ScanDocument | dict) -> dict:
     per_vendor: dict[str, Counter] = {}
     for a in apps:
         for f in a.findings:
-            per_vendor.setdefault(f.vendor or "unknown", Counter())[a.verdict] += 1
+            per_vendor.setdefault(f.vendor or "unknown", Counter())[a.worst] += 1
     counts = view.counts(apps, errors)
     per_verdict = {v: Counter({v: counts.get(v, 0)}) for v in view.VERDICTS}
     css, js, csp = _assets()
@@ -180,7 +181,7 @@ def context(doc: ScanDocument | dict) -> dict:
     return {
         "meta": meta,
         "policies": policy_view.policy_metas(doc),  # several: a verdict column and filter per policy
-        "policy_counts": policy_view.counts(apps, meta.policies),
+        "policy_counts": per_policy(doc),  # counts_by_policy, as the JSON says it
         "columns": _columns(meta.policies),
         "apps": apps,
         "errors": errors,
@@ -193,6 +194,7 @@ def context(doc: ScanDocument | dict) -> dict:
         "skipped": view.skipped(doc),
         "input_files": view.input_files(doc),
         "custody_store": doc.options.get("store") is True,
+        "quick": doc.quick,  # --quick: no content digest checked, nothing verified (review 86 F3)
         "css": css,
         "js": js,
         "csp": csp,

@@ -7,14 +7,10 @@ policy) gives one column, the app's ``verdict``, so old documents render as befo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from apkscan.document import App, Decision, Finding, ScanDocument
 from apkscan.document.scan_document import PolicyMeta as DocPolicyMeta
-from apkscan.ranks import VERDICTS, display_order
 from apkscan.report import caveats
-
-VERDICT_ORDER = display_order(VERDICTS)  # 0 = most severe
 
 
 @dataclass(slots=True)
@@ -49,22 +45,6 @@ def app_verdicts(app: App, names: list[str]) -> list[PolicyVerdict]:
         entry = entry or Decision()
         out.append(PolicyVerdict(name, verdict or "unknown", entry.decision, _strip(entry.text),
                                  entry.authority, entry.date, entry.url))
-    return out
-
-
-def worst(verdicts: list[PolicyVerdict], fallback: str) -> str:
-    """The most severe verdict over the policies (``fallback`` when there are none)."""
-    known = [v.verdict for v in verdicts if v.verdict in VERDICT_ORDER]
-    return min(known, key=VERDICT_ORDER.__getitem__) if known else fallback
-
-
-def counts(rows: list[Any], names: list[str]) -> dict[str, dict[str, int]]:
-    """Per policy: how many apps got each verdict (rows: ``view.AppRow``)."""
-    out = {n: {v: 0 for v in VERDICTS} for n in names}
-    for r in rows:
-        for pv in r.verdicts:
-            bucket = out.setdefault(pv.policy, {v: 0 for v in VERDICTS})
-            bucket[pv.verdict] = bucket.get(pv.verdict, 0) + 1
     return out
 
 

@@ -14,7 +14,8 @@ Artifacts: every outermost input file with its size and SHA-256 (custody), each 
 APK's chain nested in the one it came out of, then each APK keyed by its bytes too (two members of one name are two artifacts, each with its own hash).
 With several policies, a result's ``properties.verdicts`` carries every policy's verdict
 for the app (and for the finding, with its decision); ``level`` follows the most severe
-of them, and ``properties.verdict`` stays the first policy's.
+of them (``properties.verdictWorst``, the JSON's ``verdict_worst``), and ``properties.verdict``
+stays the first policy's.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ def _location(a: view.AppRow, art_index: int) -> dict[str, Any]:
 
 def _result(a: view.AppRow, f: view.FindingRow, rule_index: int, art_index: int, codes: dict[str, list[str]]) -> dict:
     loc = _location(a, art_index)
-    props: dict[str, Any] = {"verdict": a.verdict, "strength": f.strength, "kind": f.kind,
+    props: dict[str, Any] = {"verdict": a.verdict, "verdictWorst": a.worst, "strength": f.strength, "kind": f.kind,
                              "vendor": f.vendor, "app": f.app, "package": a.package,
                              "label": a.label, "signerVerified": a.verified,
                              "signerSha256": a.signer_sha256, "publisher": a.publisher,
@@ -276,7 +277,7 @@ def _default_result(a: view.AppRow, rule_index: int, art_index: int, codes: dict
     how = (f"by policy {by.policy} " + (f"decision {by.decision}" if by.decision else "default")) if by else "by the policy"
     text = (f"{a.worst.capitalize()}: {a.label_shown or '(no label)'} ({a.package_shown or 'no package'}) "
             f"{how} (no finding)")
-    props: dict[str, Any] = {"verdict": a.verdict, "package": a.package, "label": a.label,
+    props: dict[str, Any] = {"verdict": a.verdict, "verdictWorst": a.worst, "package": a.package, "label": a.label,
                              "signerVerified": a.verified, "signerSha256": a.signer_sha256,
                              "publisher": a.publisher, "container": a.container,
                              "verdicts": {pv.policy: {k: v for k, v in (("verdict", pv.verdict), ("decision", pv.decision),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from apkscan.report.escape import safe  # noqa: F401 - re-exported: the one escaper
@@ -66,6 +67,7 @@ def render(doc: ScanDocument | dict, out: TextIO, *, color: bool = False, column
     """Flagged apps (prohibited first, up to ``limit``), errors, allowed apps with tamper
     indicators (a BadPack header is worth a look even when no rule matched), skips, then counts."""
     from apkscan.document import ScanDocument
+    from apkscan.document.tally import per_policy
     from apkscan.report import policy_view, view
     from apkscan.report.policy_view import headers
 
@@ -111,19 +113,26 @@ def render(doc: ScanDocument | dict, out: TextIO, *, color: bool = False, column
     caveats = [(p.name, p.uncertain, p.uncertain_more) for p in policy_view.uncertain(doc)]
     _footer(out, paint, meta.rules, meta.policy, counts,
             sum(s.count for s in skipped) if skipped else None,
-            policy_view.counts(apps, meta.policies) if len(meta.policies) > 1 else None, caveats)
+            per_policy(doc) if len(meta.policies) > 1 else None, caveats, doc.quick)
 
 
 Caveat = tuple[str, list[str], int]  # a policy's name, its ``uncertain`` items shown, how many more
 
 
+QUICK_NOTE = ("quick scan (--quick): content digests not checked and no APK verified, so an app only a verified "
+              "signer identifies (a vendor's key, a Kaspersky publisher name) comes out as review under the "
+              "shipped policies, not prohibited")
+
+
 def _footer(out: TextIO, paint: _Paint, rules: list[tuple[str, str | None]], policy: tuple[str, str | None] | None,
-            counts: dict[str, int], skipped: int | None, per_policy: dict[str, dict[str, int]] | None,
-            caveats: list[Caveat]) -> None:
-    """The summary's last lines: each policy's ``uncertain`` items, rule packs and policy, then the
-    counts (``per_policy``: one line per policy of a run with several; ``skipped``: None when
-    nothing was skipped). The caveats come with every run, an all-allowed one too: "allowed"
-    under a policy means nothing it can detect (review 65 H1)."""
+            counts: dict[str, int], skipped: int | None, per_policy: Mapping[str, Mapping[str, int]] | None,
+            caveats: list[Caveat], quick: bool = False) -> None:
+    """The summary's last lines: each policy's ``uncertain`` items, rule packs and policy, what
+    ``--quick`` left out, then the counts (``per_policy``: one line per policy of a run with
+    several, then each app once by its most severe verdict, as JSON ``counts``; ``skipped``: None
+    when nothing was skipped). The caveats come with every run, an all-allowed one too: "allowed"
+    under a policy means nothing it can detect (review 65 H1); so does the --quick note: a banned
+    app read as "to review" under --quick must not pass for a full scan's (review 86 F3)."""
     for name, items, more in caveats:
         out.write(paint("review", f"{safe(name)}, uncertain (what it cannot detect, what its sources leave open):") + "\n")
         out.writelines(f"  - {safe(u)}\n" for u in items)
@@ -132,6 +141,8 @@ def _footer(out: TextIO, paint: _Paint, rules: list[tuple[str, str | None]], pol
     rules_text = ", ".join(f"{n} {v}" if v else n for n, v in rules)
     policy_text = f"{policy[0]} {policy[1] or ''}".strip() if policy else "none"
     out.write(paint("dim", f"rules: {safe(rules_text or 'none')}; policy: {safe(policy_text)}") + "\n")
+    if quick:
+        out.write(paint("review", QUICK_NOTE) + "\n")
     tail = f"{', ' + plural(skipped, 'file') + ' skipped' if skipped is not None else ''}"
     errors = paint('errors', plural(counts['errors'], 'error'))
     if counts.get("warnings"):  # inputs read with warnings only (a listing past its cap): not errors
@@ -142,6 +153,7 @@ def _footer(out: TextIO, paint: _Paint, rules: list[tuple[str, str | None]], pol
     out.write(f"{counts['total']} inputs: {errors}{tail}; apps per policy:\n")  # counts differ by measure
     for name, c in per_policy.items():
         out.write(f"  {safe(name)}: {_counted(c, paint)}\n")
+    out.write(f"  most severe of each app: {_counted(counts, paint)}\n")
 
 
 def render_allowed(doc: dict, out: TextIO, *, color: bool = False) -> bool:
@@ -163,7 +175,9 @@ def render_allowed(doc: dict, out: TextIO, *, color: bool = False) -> bool:
         return False
     counts = {"prohibited": 0, "review": 0, "allowed": len(apps), "errors": 0, "total": len(apps)}
     per_policy = {n: {"prohibited": 0, "review": 0, "allowed": len(apps)} for n in names} if len(names) > 1 else None
-    _footer(out, _Paint(color), rules, policy, counts, None, per_policy, caveats)
+    options = doc.get("options")
+    _footer(out, _Paint(color), rules, policy, counts, None, per_policy, caveats,
+            type(options) is dict and bool(options.get("quick")))
     return True
 
 

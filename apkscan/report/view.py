@@ -19,7 +19,7 @@ from apkscan.report.detail_view import Detail, detail, issue_rows
 from apkscan.report.finding_view import FindingRow, claims_signer_name, finding, fmt, policy_citation
 from apkscan.report.lookalike import noted
 from apkscan.report.paths import CHAIN_SEPARATOR, outermost_input, short_names
-from apkscan.report.policy_view import PolicyVerdict, app_verdicts, worst
+from apkscan.report.policy_view import PolicyVerdict, app_verdicts
 
 CLAIMED = "[name only: not a known vendor key]"  # after a publisher name a finding calls a claim
 VERDICT_RANK = display_order(VERDICTS)  # sort keys here: 0 = most severe / strongest first
@@ -81,8 +81,9 @@ class AppRow:
 
     @property
     def worst(self) -> str:
-        """The most severe verdict over every policy of the scan."""
-        return worst(self.verdicts, self.verdict)
+        """The most severe verdict over every policy of the scan: the app's ``verdict_worst``,
+        from the very entries ``--fail-on`` reads (review 86 F1)."""
+        return self.app.worst
 
     @property
     def publisher_claimed(self) -> bool:
@@ -357,9 +358,11 @@ def rule_catalog(doc: ScanDocument, rows: list[AppRow]) -> dict[str, RuleRow]:
 
 
 def counts(rows: list[AppRow], errs: list[ErrorRow]) -> dict[str, int]:
+    """The run's counts as the JSON ``counts``: apps by their most severe verdict over the policies
+    (one policy: its verdict), so a summary never reads 0 prohibited where the exit code is 1."""
     out = {v: 0 for v in VERDICTS}
     for r in rows:
-        out[r.verdict] = out.get(r.verdict, 0) + 1
+        out[r.worst] = out.get(r.worst, 0) + 1
     out["warnings"] = sum(e.severity == "warning" for e in errs)  # inputs with warnings only
     out["errors"] = len(errs) - out["warnings"]
     out["total"] = len(rows) + sum(not e.partial for e in errs)  # a partial scan: one input
