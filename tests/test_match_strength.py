@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import FIXTURES, generate_module, invoke
 
-from apkscan.rules.normalise import CAPITAL_CONFUSABLES, skeleton
+from apkscan.rules.confusables import CAPITAL_CONFUSABLES
+from apkscan.rules.normalise import skeleton
 
 KEYS = FIXTURES / "keys"
 
