@@ -8,9 +8,16 @@ compare them the way a reader sees them:
   other ``Default_Ignorable_Code_Point`` and every control character removed, white space (and
   the braille blank) one space, runs collapsed and ends trimmed, then case-folded;
 - :func:`skeleton`: :func:`normalise`, then the Unicode TR39 confusable mapping for the
-  look-alike letters of :mod:`apkscan.rules.confusables`, combining diacritics (U+0300-U+036F) dropped
-  (stricter than TR39: ``WéChat`` reads as ``wechat`` too); trademark signs dropped, Unicode
-  dashes and middle dots read as ``-`` and ``.`` (:data:`DECORATIONS`);
+  look-alike letters of :mod:`apkscan.rules.confusables`; the combining diacritics of the
+  script-neutral mark blocks (:data:`DIACRITIC_BLOCKS`: U+0300-U+036F and its Extended and
+  Supplement blocks, the marks for symbols, the half marks) and every enclosing mark dropped
+  (stricter than TR39: ``WéChat`` and ``Tik\u1dc4Tok`` read as ``wechat``, ``tiktok``);
+  trademark signs dropped, Unicode dashes and middle dots read as ``-`` and ``.``
+  (:data:`DECORATIONS`);
+- for a label only, its ``words`` form (:mod:`apkscan.rules.label_words`): the skeleton with
+  the punctuation, symbols and spacing at its ends and between its words looked past
+  (``TikTok!``, ``★WeChat★``, ``Tik/Tok``, ``微 信``, ``T i k T o k``); letters and digits of
+  every script stay, so ``TikTok 2`` and ``Downloader for TikTok!`` are no ``TikTok``;
 - :func:`readings`: what a reader is shown instead of the stored text, when it differs: its
   display order (:mod:`apkscan.rules.display_order`), and for a label Android's safe label
   and its first line (:mod:`apkscan.rules.safe_label`); each is asked every form above.
@@ -28,6 +35,7 @@ from apkscan.rules.confusables import CAPITAL_TABLE as _CAPITAL_TABLE
 from apkscan.rules.confusables import CONFUSABLE_TABLE as _CONFUSABLE_TABLE
 from apkscan.rules.confusables import latin_letter
 from apkscan.rules.display_order import reordered
+from apkscan.rules.label_words import WORDS, label_words
 from apkscan.rules.regex_safety import MAX_ASKED
 from apkscan.rules.safe_label import first_line, safe_label
 
@@ -44,6 +52,15 @@ DECORATIONS: dict[str, str | None] = {
     "\u212e": "e",
 }
 _DECORATION_TABLE = str.maketrans(DECORATIONS)
+
+# The combining-mark blocks of no script (Combining Diacritical Marks, its Extended and
+# Supplement blocks, ... for Symbols, Combining Half Marks): an accent or a stroke drawn on a
+# letter, dropped from the skeleton; only U+0300-U+036F were, so ``Tik\u1dc4Tok`` (an accent
+# from the Supplement block) or ``TikTok\u20d7`` (an arrow above) dodged every label rule.
+DIACRITIC_BLOCKS = ((0x0300, 0x036F), (0x1AB0, 0x1AFF), (0x1DC0, 0x1DFF), (0x20D0, 0x20FF), (0xFE20, 0xFE2F))
+_DIACRITIC_TABLE = {cp: None for lo, hi in DIACRITIC_BLOCKS for cp in range(lo, hi + 1)
+                    if unicodedata.category(chr(cp)) == "Mn"}
+
 
 # Legal-form words dropped from publisher names (English, Russian transliteration, German ...).
 LEGAL_FORMS = frozenset({"zao", "ao", "oao", "ooo", "pao", "jsc", "cjsc", "inc", "incorporated",
@@ -91,15 +108,15 @@ def _visible(text: str) -> str:
 
 @functools.lru_cache(maxsize=16384)
 def skeleton(text: str) -> str:
-    """:func:`normalise` with combining diacritics dropped, the look-alike capitals
-    (:mod:`apkscan.rules.confusables`) mapped before folding, then the lower-case look-alikes."""
+    """:func:`normalise` with combining diacritics (:data:`DIACRITIC_BLOCKS`) and enclosing marks
+    dropped, the look-alike capitals (:mod:`apkscan.rules.confusables`) mapped before folding,
+    then the lower-case look-alikes."""
     if text.isascii():  # both tables and latin_letter leave ASCII as it is (a test holds them to it)
         return _visible(text).lower()
     # mapped before NFKC too: NFKC turns lunate sigma Ϲ/ϲ (a c look-alike) into Σ/σ
     early = text.translate(_DECORATION_TABLE).translate(_CAPITAL_TABLE).translate(_CONFUSABLE_TABLE)
-    decomposed = unicodedata.normalize("NFD", _visible(early))
-    stripped = "".join(ch for ch in decomposed if (unicodedata.category(ch) != "Mn" or ord(ch) < 0x300
-                       or ord(ch) > 0x36F) and unicodedata.category(ch) != "Me")  # Me: a circle drawn round a letter
+    decomposed = unicodedata.normalize("NFD", _visible(early)).translate(_DIACRITIC_TABLE)
+    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Me")  # Me: a circle drawn round a letter
     folded = stripped.translate(_CAPITAL_TABLE).casefold().translate(_CONFUSABLE_TABLE)
     return unicodedata.normalize("NFC", "".join(latin_letter(ch) for ch in folded))
 
@@ -222,13 +239,13 @@ def form_search(patterns: FormPatterns, text: str, folded_only: bool = False,
     once, they cannot drift. ``folded_only``: only the case-ignoring searches (a text equal to its
     normalised form is asked too: it may match only with case ignored). ``label``: ``text`` is an
     app label (its safe-label and first-line readings are asked too)."""
-    found = _search(patterns, text, folded_only)
+    found = _search(patterns, text, folded_only, label)
     if found:
         return found
     for how, value in readings(text, label):
-        found = _search(patterns, value, folded_only)
+        found = _search(patterns, value, folded_only, label)
         if found:
-            return how, found[1]
+            return (how if found[0] != WORDS else f"{how}, {WORDS}"), found[1]
     return None
 
 
@@ -252,33 +269,36 @@ def readings(text: str, label: bool = False) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _search(patterns: FormPatterns, text: str, folded_only: bool) -> tuple[str, str] | None:
+def _search(patterns: FormPatterns, text: str, folded_only: bool, label: bool) -> tuple[str, str] | None:
     """:func:`form_search` of ``text``'s own forms: raw, then the folded ones."""
     raw, folded, mapped = patterns
     if not folded_only and raw.search(bounded_text(text)):
         return "raw", text
-    asked = _folded_forms(text)
-    for how, value in asked:
-        if folded.search(bounded_text(value)) or (how == "skeleton" and mapped is not None
-                                                  and mapped.search(bounded_text(value))):
+    for how, value, skeletal in _folded_forms(text, label):
+        asked = bounded_text(value)
+        if folded.search(asked):
             return how, value
-    if mapped is not None and asked[-1][0] != "skeleton":
-        # the skeleton equals the normalised form (a label all in Latin look-alikes, ``Kacnepckoro``
-        # for ``касперск``): that form is the skeleton too, and is asked as one
-        value = asked[-1][1]
-        if mapped.search(bounded_text(value)):
-            return "skeleton", value
+        if skeletal and mapped is not None and mapped.search(asked):
+            # a normalised form equal to the skeleton (a label all in Latin look-alikes,
+            # ``Kacnepckoro`` for ``касперск``) is the skeleton too, and is asked as one
+            return ("skeleton" if how == "normalised" else how), value
     return None
 
 
 @functools.lru_cache(maxsize=16384)
-def _folded_forms(text: str) -> tuple[tuple[str, str], ...]:
-    """The forms :func:`form_search` asks with case ignored: the normalised form always (also when
-    it equals the text: ``tiktok`` is its own normalised form, and the raw, case-sensitive search
-    of ``^Tik[ ._-]?Tok$`` misses it; review 65 H2), then the skeleton when it differs from it."""
+def _folded_forms(text: str, label: bool = False) -> tuple[tuple[str, str, bool], ...]:
+    """(how, value, a skeleton?) of the forms :func:`form_search` asks with case ignored: the
+    normalised form always (also when it equals the text: ``tiktok`` is its own normalised form,
+    and the raw, case-sensitive search of ``^Tik[ ._-]?Tok$`` misses it; review 65 H2), then the
+    skeleton when it differs from it; for a label then its :data:`WORDS` form
+    (:mod:`apkscan.rules.label_words`: ``TikTok!``, ``微 信``) when it differs from both."""
     norm = normalise(text)
     skel = skeleton(text)
-    return (("normalised", norm),) if skel == norm else (("normalised", norm), ("skeleton", skel))
+    out = [("normalised", norm, skel == norm)] + ([("skeleton", skel, True)] if skel != norm else [])
+    words = label_words(skel) if label else ""
+    if words and words != norm and words != skel:
+        out.append((WORDS, words, True))
+    return tuple(out)
 
 
 def bounded_text(text: str) -> str:
