@@ -92,6 +92,20 @@ def test_the_words_form(label, words):
     assert label_words(skeleton(label)) == words
 
 
+def test_ascii_words_take_the_fast_path_the_slow_one_would_give():
+    """label_words splits an ASCII skeleton on [^A-Za-z0-9]: true only while every other printable
+    ASCII character is a separator (P*, S*, Zs) and the skeleton keeps no ASCII control."""
+    import unicodedata
+
+    from apkscan.rules import label_words as lw
+
+    for cp in range(0x20, 0x7F):
+        assert chr(cp).isalnum() or unicodedata.category(chr(cp))[0] in "PSZ", hex(cp)
+    assert all(skeleton(chr(cp)) == "" for cp in range(0x20)) and skeleton("\x7f") == ""
+    for text in ("a-b", "Tik/Tok!", "T i k T o k", "«x» y", "x\u3000y"):
+        assert lw.label_words(skeleton(text)) == " ".join(lw._joined([r for sep, r in lw._runs(skeleton(text)) if not sep]))
+
+
 def test_the_words_form_is_asked_of_labels_only():
     """Certificate names and packages have no words form: ``O=TikTok!`` is not ``^TikTok$``."""
     tiktok = form_patterns(re.compile("^Tik[ ._-]?Tok$"))

@@ -28,6 +28,7 @@ are compared by their words already (:func:`~apkscan.rules.normalise.publisher_k
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 
 # Names of the scripts written without spaces between a name's characters (UCD character names:
@@ -37,6 +38,7 @@ _CJK_NAMES = ("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY IDEOGRAPH", "HIRAGANA"
               "HALFWIDTH KATAKANA", "HANGUL", "HALFWIDTH HANGUL", "IDEOGRAPHIC ITERATION MARK")
 
 WORDS = "words"  # the form's name in evidence
+_ASCII_SEPARATORS = re.compile("[^A-Za-z0-9]+")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -63,20 +65,29 @@ def label_words(skel: str) -> str:
     """A label's skeleton read as its words (module docstring); ``""`` when it has none."""
     if skel.isalnum():  # most labels: one word, nothing to look past
         return skel
-    words = [run for sep, run in _runs(skel) if not sep]
+    if skel.isascii():  # every ASCII character but a letter or digit is P*, S* or Zs (a test holds it)
+        words = [w for w in _ASCII_SEPARATORS.split(skel) if w]
+    else:
+        words = [run for sep, run in _runs(skel) if not sep]
+    return " ".join(_joined(words))
+
+
+def _joined(words: list[str]) -> list[str]:
+    """The words with those that meet at two CJK letters joined, then each run of two or more
+    one-character words (a letter-spaced name)."""
     parts: list[str] = []
-    for word in words:  # a run between two CJK letters dropped
-        if parts and cjk(parts[-1][-1]) and cjk(word[0]):
+    for word in words:
+        if parts and word[0] >= "\u1100" and cjk(word[0]) and cjk(parts[-1][-1]):  # no CJK below U+1100
             parts[-1] += word
         else:
             parts.append(word)
     out: list[str] = []
-    for i, part in enumerate(parts):  # one-character words in a row joined (letter-spaced)
+    for i, part in enumerate(parts):
         if out and len(part) == 1 and len(parts[i - 1]) == 1:
             out[-1] += part
         else:
             out.append(part)
-    return " ".join(out)
+    return out
 
 
 def label_location(form: str) -> str | None:

@@ -274,7 +274,7 @@ def _search(patterns: FormPatterns, text: str, folded_only: bool, label: bool) -
     raw, folded, mapped = patterns
     if not folded_only and raw.search(bounded_text(text)):
         return "raw", text
-    for how, value, skeletal in _folded_forms(text, label):
+    for how, value, skeletal in (_label_forms(text) if label else _folded_forms(text)):
         asked = bounded_text(value)
         if folded.search(asked):
             return how, value
@@ -286,19 +286,23 @@ def _search(patterns: FormPatterns, text: str, folded_only: bool, label: bool) -
 
 
 @functools.lru_cache(maxsize=16384)
-def _folded_forms(text: str, label: bool = False) -> tuple[tuple[str, str, bool], ...]:
+def _folded_forms(text: str) -> tuple[tuple[str, str, bool], ...]:
     """(how, value, a skeleton?) of the forms :func:`form_search` asks with case ignored: the
     normalised form always (also when it equals the text: ``tiktok`` is its own normalised form,
     and the raw, case-sensitive search of ``^Tik[ ._-]?Tok$`` misses it; review 65 H2), then the
-    skeleton when it differs from it; for a label then its :data:`WORDS` form
-    (:mod:`apkscan.rules.label_words`: ``TikTok!``, ``微 信``) when it differs from both."""
+    skeleton when it differs from it."""
     norm = normalise(text)
     skel = skeleton(text)
-    out = [("normalised", norm, skel == norm)] + ([("skeleton", skel, True)] if skel != norm else [])
-    words = label_words(skel) if label else ""
-    if words and words != norm and words != skel:
-        out.append((WORDS, words, True))
-    return tuple(out)
+    return (("normalised", norm, skel == norm),) if skel == norm else (("normalised", norm, False), ("skeleton", skel, True))
+
+
+@functools.lru_cache(maxsize=16384)  # one argument: the cache's fast key, as _folded_forms'
+def _label_forms(text: str) -> tuple[tuple[str, str, bool], ...]:
+    """:func:`_folded_forms` of a label, then its :data:`WORDS` form (:mod:`apkscan.rules.label_words`:
+    ``TikTok!``, ``微 信``) when it differs from them."""
+    out = _folded_forms(text)
+    words = label_words(out[-1][1])  # of the skeleton (the normalised form when they are equal)
+    return out if not words or any(words == v for _, v, _ in out) else (*out, (WORDS, words, True))
 
 
 def bounded_text(text: str) -> str:
