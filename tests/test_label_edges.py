@@ -86,6 +86,7 @@ def test_edited_names_in_real_apks_take_the_apps_label_rule(gen, tmp_path):
     ("微 Chat", "微 chat"),  # between a CJK and a Latin letter: a space, as a word break
     ("T.i.k.T.o.k", "tiktok"), ("T i k Tok", "tik tok"), ("Lemon 8", "lemon 8"), ("U Like", "u like"),
     ("Ti k Tok", "ti k tok"),  # an uneven split is left (module docstring)
+    ("WeChat 🇨🇳", "wechat"),  # a flag after a name: regional indicators are symbols
     ("!!!", ""), ("★", ""),
 ])
 def test_the_words_form(label, words):

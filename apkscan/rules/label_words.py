@@ -20,7 +20,9 @@ skeleton, labels only) is its :func:`~apkscan.rules.normalise.skeleton` with, fo
 Left, and why: a word split unevenly (``Ti k Tok``: joining every word would make ``U Like``
 the ULike app and ``Ten Cent`` the Tencent brand); Private Use and unassigned characters at
 the ends (a font's glyph or a box, and a newer Unicode may make one a letter); a separator
-between a CJK and a Latin character (``微 Chat`` is no name). Certificate names and packages
+between a CJK and a Latin character (``微 Chat`` is no name); regional indicator letters
+(``🇹🇮🇰🇹🇴🇰``, symbols here: read as letters, a flag after a name, ``WeChat 🇨🇳``, would stop
+being looked past). Certificate names and packages
 have no ``words`` form: a package is the exact string Android installs, and publisher names
 are compared by their words already (:func:`~apkscan.rules.normalise.publisher_key`).
 """
