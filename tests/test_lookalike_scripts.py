@@ -9,8 +9,7 @@ import unicodedata
 import pytest
 from test_match_strength import _apk, _app, _scan, _verdicts, gen  # noqa: F401
 
-from apkscan.rules.confusables import SCRIPT_LOOK_ALIKES, latin_letter
-from apkscan.rules.normalise import skeleton
+from apkscan.rules.normalise import SCRIPT_LOOK_ALIKES, latin_letter, skeleton
 
 # --- #1: scripts designed after Latin capitals, and Latin letters named as forms of a letter ------
 

@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import FIXTURES, generate_module, invoke
 
-from apkscan.rules.confusables import CAPITAL_CONFUSABLES
-from apkscan.rules.normalise import skeleton
+from apkscan.rules.normalise import CAPITAL_CONFUSABLES, skeleton
 
 KEYS = FIXTURES / "keys"
 

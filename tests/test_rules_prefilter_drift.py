@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 
 from apkscan.apk.identify import identify
 from apkscan.rules.matcher import match_identity
-from apkscan.rules.confusables import CAPITAL_CONFUSABLES, CONFUSABLES
-from apkscan.rules.normalise import form_patterns, form_search, forms
+from apkscan.rules.normalise import CAPITAL_CONFUSABLES, CONFUSABLES, form_patterns, form_search, forms
 from test_rules_index import _certs
 from test_rules_prefilter import _sound, with_pack
 

@@ -1,5 +1,6 @@
 """Letters that look like ASCII ones, and the ASCII letter each reads as: the look-alike tables
-of :func:`apkscan.rules.normalise.skeleton` (moved here from that module, unchanged).
+of :func:`apkscan.rules.normalise.skeleton` (moved here from that module, unchanged; that module
+builds its translate tables from them and still names them).
 
 :data:`CONFUSABLES` is a documented subset of Unicode's ``confusables.txt`` (UTS #39,
 https://www.unicode.org/Public/security/latest/confusables.txt): the Cyrillic, Greek,
@@ -43,7 +44,6 @@ CONFUSABLES: dict[str, str] = {
     # Latin extensions and letter-like symbols
     "ı": "i", "ɩ": "i", "ɑ": "a", "ɡ": "g", "ℓ": "l", "ǀ": "l",
 }
-CONFUSABLE_TABLE = str.maketrans(CONFUSABLES)
 
 # confusables.txt subset: capitals whose prototype is an ASCII capital (I-like ones read as I),
 # mapped before folding. A capital not listed here folds and goes through CONFUSABLES.
@@ -90,9 +90,10 @@ SCRIPT_LOOK_ALIKES: dict[str, str] = {
 }
 
 
-def _script_table() -> dict[str, str]:
+def script_table(names: dict[str, str]) -> dict[str, str]:
+    """Each character named in ``names`` (:data:`SCRIPT_LOOK_ALIKES`), in both cases -> its ASCII letter."""
     out: dict[str, str] = {}
-    for name, ascii_ in SCRIPT_LOOK_ALIKES.items():
+    for name, ascii_ in names.items():
         ch = unicodedata.lookup(name)
         for case in {ch, ch.lower(), ch.upper()}:
             if len(case) == 1:
@@ -100,7 +101,6 @@ def _script_table() -> dict[str, str]:
     return out
 
 
-CAPITAL_TABLE = str.maketrans({**CAPITAL_CONFUSABLES, **_script_table()})
 
 # Latin letters Unicode *names* as a form of an ASCII letter that NFKC/NFD leave alone: small
 # capitals (LATIN LETTER SMALL CAPITAL T), modifier letters, script/dotless forms, letters

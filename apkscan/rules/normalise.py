@@ -31,14 +31,17 @@ import unicodedata
 from typing import Any, NamedTuple
 
 from apkscan.ignorable import default_ignorable
-from apkscan.rules.confusables import CAPITAL_TABLE as _CAPITAL_TABLE
-from apkscan.rules.confusables import CONFUSABLE_TABLE as _CONFUSABLE_TABLE
-from apkscan.rules.confusables import latin_letter
+from apkscan.rules.confusables import CAPITAL_CONFUSABLES, CONFUSABLES, SCRIPT_LOOK_ALIKES, latin_letter, script_table
 from apkscan.rules.display_order import reordered
 from apkscan.rules.label_words import WORDS, label_words
 from apkscan.rules.regex_safety import MAX_ASKED
 from apkscan.rules.safe_label import first_line, safe_label
 
+
+# The look-alike tables (apkscan.rules.confusables) as the skeleton's translate tables: the
+# capitals, mapped before folding, and the lower-case letters, mapped after it too.
+_CONFUSABLE_TABLE = str.maketrans(CONFUSABLES)
+_CAPITAL_TABLE = str.maketrans({**CAPITAL_CONFUSABLES, **script_table(SCRIPT_LOOK_ALIKES)})
 
 # Decorations a reader looks past in a name (review 82 F3: "TikTok™", "Tik‐Tok", "We·Chat" matched
 # no label rule): trademark signs dropped (before NFKC, which writes ™ as "TM"), every dash of
