@@ -63,6 +63,7 @@ def _variants(ch: str) -> list[str]:
     if "!" <= ch <= "~":
         out.append(chr(ord(ch) + 0xFEE0))  # full width
     out += [ch + "\u200b", ch + "\u0301", "\u00a0" + ch, ch + "\u2800"]  # invisible, diacritic, blanks
+    out += [ch + " ", ch + "/", ch + "\u1dc4"]  # letter-spaced, split, a mark of another block (the words form)
     return out
 
 
@@ -73,7 +74,7 @@ def texts(draw) -> str:
     out = "".join(draw(st.sampled_from(_variants(ch))) for ch in word)
     cut = draw(st.sampled_from([0, 0, 0, 1, 2]))
     out = out[:len(out) - cut] if cut else out
-    out = draw(st.sampled_from(["", "My ", " ", "\u2800"])) + out + draw(st.sampled_from(["", " app", "\t"]))
+    out = draw(st.sampled_from(["", "My ", " ", "\u2800", "★", '"'])) + out + draw(st.sampled_from(["", " app", "\t", "!", " 🎵"]))
     return draw(st.sampled_from(SHOWN))(out)
 
 
@@ -101,6 +102,10 @@ def _named(findings, basis: tuple[str, ...]) -> bool:
 @example(text="\u202ekoTkiT")  # display order (review 79 F1)
 @example(text="T&#105;kTok")  # safe label (review 79 F2)
 @example(text="TikTok\nFree Notes")
+@example(text="TikTok!")  # the words form: ends, separators, CJK, letter-spaced
+@example(text="微 信")
+@example(text="T i k T o k")
+@example(text="\u202e!koTkiT")
 def test_every_label_the_matcher_finds_the_prefilter_lets_through(world, text):
     rules, base = world
     ident = copy.deepcopy(base)
@@ -159,4 +164,8 @@ def test_form_search_says_which_form_was_found():
     assert form_search(form_patterns(re.compile("^WeChat$")), "wechat") == ("normalised", "wechat")
     assert form_search(form_patterns(re.compile("tok")), "tiktok") == ("raw", "tiktok")
     assert form_search(tiktok, "TikTo") is None
+    # a label's words form (apkscan.rules.label_words): labels only
+    assert form_search(tiktok, "«TikTok»", label=True) == ("words", "tiktok")
+    assert form_search(tiktok, "«TikTok»") is None
+    assert form_search(cyrillic, "К а с п е р с к о г о", label=True) == ("words", "kacnepckoro")
     assert [how for how, _ in forms("ＴikＴok")] == ["raw", "normalised"]

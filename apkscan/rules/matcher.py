@@ -32,6 +32,7 @@ from apkscan.rules.model import (
     RuleSet,
 )
 from apkscan.rules.names import as_claim, foreign_keys, name_evidence, own_keys, publisher_evidence
+from apkscan.rules.label_words import label_location
 from apkscan.rules.normalise import bounded_text, form_patterns, form_search, package_forms
 from apkscan.rules.prefilter import facts_of, prefilter_of, publishers_of
 
@@ -280,11 +281,6 @@ def _folded(packages: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-# A label matched only in a reading Android shows (normalise.readings: display-order, safe-label,
-# first-line) says which (review 79); the folded forms say it by their normalised value.
-FOLDED = ("raw", "normalised", "skeleton")
-
-
 def _label_evidence(rule: Rule, identity: ApkIdentity) -> list[Evidence]:
     if not rule.labels:
         return []
@@ -298,7 +294,7 @@ def _label_evidence(rule: Rule, identity: ApkIdentity) -> list[Evidence]:
                 form, value = found
                 out.append(Evidence("label", label, "label", pattern.pattern,
                                     normalised=None if form == "raw" else value, locale=locale,
-                                    location=None if form in FOLDED else f"the label as Android shows it: {form}"))
+                                    location=label_location(form)))  # a reading or the words form says so
                 break
     return out
 

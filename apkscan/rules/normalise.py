@@ -8,29 +8,19 @@ compare them the way a reader sees them:
   other ``Default_Ignorable_Code_Point`` and every control character removed, white space (and
   the braille blank) one space, runs collapsed and ends trimmed, then case-folded;
 - :func:`skeleton`: :func:`normalise`, then the Unicode TR39 confusable mapping for the
-  characters in :data:`CONFUSABLES`, and combining diacritics (U+0300-U+036F) dropped
-  (stricter than TR39: ``WéChat`` reads as ``wechat`` too); trademark signs dropped, Unicode
-  dashes and middle dots read as ``-`` and ``.`` (:data:`DECORATIONS`);
+  look-alike letters of :mod:`apkscan.rules.confusables`; the combining diacritics of the
+  script-neutral mark blocks (:data:`DIACRITIC_BLOCKS`: U+0300-U+036F and its Extended and
+  Supplement blocks, the marks for symbols, the half marks) and every enclosing mark dropped
+  (stricter than TR39: ``WéChat`` and ``Tik\u1dc4Tok`` read as ``wechat``, ``tiktok``);
+  trademark signs dropped, Unicode dashes and middle dots read as ``-`` and ``.``
+  (:data:`DECORATIONS`);
+- for a label only, its ``words`` form (:mod:`apkscan.rules.label_words`): the skeleton with
+  the punctuation, symbols and spacing at its ends and between its words looked past
+  (``TikTok!``, ``★WeChat★``, ``Tik/Tok``, ``微 信``, ``T i k T o k``); letters and digits of
+  every script stay, so ``TikTok 2`` and ``Downloader for TikTok!`` are no ``TikTok``;
 - :func:`readings`: what a reader is shown instead of the stored text, when it differs: its
   display order (:mod:`apkscan.rules.display_order`), and for a label Android's safe label
   and its first line (:mod:`apkscan.rules.safe_label`); each is asked every form above.
-
-The confusable table is a documented subset of Unicode's ``confusables.txt`` (UTS #39,
-https://www.unicode.org/Public/security/latest/confusables.txt): the Cyrillic, Greek,
-Armenian and Latin-extension letters whose prototype is a *lower-case ASCII* letter or digit,
-and (:data:`CAPITAL_CONFUSABLES`) the capitals that look like an ASCII capital, mapped
-*before* case folding: folding first turned Cyrillic ``Т``/``К`` and Greek ``Τ``/``Κ`` into
-``т``/``к``/``τ``/``κ``, which the table did not map then, and Greek ``Ν`` into ``ν`` (read as
-``v``), so ``ТikТok`` dodged the label rules (review 27 F5). Kept only where the mapping was
-certain; it is not the whole table. Two rules close the classes a picked list kept missing
-(review 32 #1): :data:`SCRIPT_LOOK_ALIKES`, every letter of the scripts designed after Latin
-capitals (Cherokee in both cases, Lisu, Coptic) that looks like an ASCII letter, and the
-Canadian syllabics "fancy text" generators use as Latin, written by Unicode name; and :func:`latin_letter`, any Latin letter whose Unicode *name* says it is a form
-of an ASCII letter (small capitals ``ᴛ``, modifier letters, ``ƚ``/``ł``, negative squared
-``🆃``) reads as that letter. Only
-non-ASCII characters are mapped, so an ASCII name's skeleton is itself in lower case (white
-space trimmed) and rule patterns written in ASCII keep matching. No maintained PyPI package or Debian package on this
-machine ships confusables.txt in a form worth a new runtime dependency.
 """
 
 from __future__ import annotations
@@ -41,85 +31,17 @@ import unicodedata
 from typing import Any, NamedTuple
 
 from apkscan.ignorable import default_ignorable
+from apkscan.rules.confusables import CAPITAL_CONFUSABLES, CONFUSABLES, SCRIPT_LOOK_ALIKES, latin_letter, script_table
 from apkscan.rules.display_order import reordered
+from apkscan.rules.label_words import WORDS, label_words
 from apkscan.rules.regex_safety import MAX_ASKED
 from apkscan.rules.safe_label import first_line, safe_label
 
 
-# confusables.txt subset: source character -> prototype (lower-case ASCII).
-CONFUSABLES: dict[str, str] = {
-    # Cyrillic
-    "а": "a", "с": "c", "ԁ": "d", "е": "e", "һ": "h", "і": "i", "ј": "j", "ӏ": "l",
-    "о": "o", "р": "p", "ԛ": "q", "г": "r", "ѕ": "s", "ԝ": "w", "х": "x", "у": "y",
-    "п": "n", "ѵ": "v",
-    # Cyrillic/Greek lower case shaped as Latin small capitals (в к м н т κ τ read like the
-    # ʙ ᴋ ᴍ ʜ ᴛ that latin_letter maps): "тikтok" is ᴛikᴛok to a reader (review 32 #1)
-    "в": "b", "к": "k", "м": "m", "н": "h", "т": "t", "κ": "k", "τ": "t",
-    # Greek
-    "α": "a", "ϲ": "c", "ι": "i", "ν": "v", "ο": "o", "ρ": "p", "υ": "u", "χ": "x", "γ": "y",
-    # Armenian
-    "օ": "o", "ս": "u", "ց": "g", "հ": "h", "ո": "n", "զ": "q",
-    # Latin extensions and letter-like symbols
-    "ı": "i", "ɩ": "i", "ɑ": "a", "ɡ": "g", "ℓ": "l", "ǀ": "l",
-}
+# The look-alike tables (apkscan.rules.confusables) as the skeleton's translate tables: the
+# capitals, mapped before folding, and the lower-case letters, mapped after it too.
 _CONFUSABLE_TABLE = str.maketrans(CONFUSABLES)
-
-# confusables.txt subset: capitals whose prototype is an ASCII capital (I-like ones read as I),
-# mapped before folding. A capital not listed here folds and goes through CONFUSABLES.
-CAPITAL_CONFUSABLES: dict[str, str] = {
-    # Cyrillic
-    "А": "A", "В": "B", "С": "C", "Е": "E", "Н": "H", "І": "I", "Ј": "J", "К": "K", "М": "M",
-    "О": "O", "Р": "P", "Ѕ": "S", "Т": "T", "Х": "X", "У": "Y", "Ү": "Y", "Һ": "H", "Ӏ": "I",
-    "Ԛ": "Q", "Ԝ": "W", "Ѵ": "V",
-    # Greek
-    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N",
-    "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "Ϲ": "C", "Ϳ": "J",
-    # Armenian
-    "Օ": "O", "Ս": "U", "Տ": "S", "Լ": "L",
-}
-
-# Scripts whose letters were designed after Latin (and Greek) capitals: every letter that looks
-# like an ASCII letter or digit, written by Unicode *name* (so each entry is checked against the
-# character database, and a typo fails at import). Cherokee lower case (U+AB70...) case-folds to
-# upper case, Coptic upper to lower: both cases of each entry are mapped (review 32 #1).
-SCRIPT_LOOK_ALIKES: dict[str, str] = {
-    **{f"CHEROKEE LETTER {n}": a for n, a in (
-        ("A", "D"), ("E", "R"), ("I", "T"), ("V", "I"), ("GI", "Y"), ("GO", "A"), ("GU", "J"),
-        ("GV", "E"), ("LA", "W"), ("LU", "M"), ("MI", "H"), ("MU", "Y"), ("NAH", "G"),
-        ("NI", "H"), ("NO", "Z"), ("SE", "4"), ("SI", "B"), ("SV", "R"), ("TA", "W"),
-        ("DE", "S"), ("DO", "V"), ("DU", "S"), ("TLE", "L"), ("TLI", "C"), ("TLV", "P"),
-        ("TSA", "G"), ("TSO", "K"), ("TSU", "D"), ("YU", "G"), ("YV", "B"))},
-    **{f"LISU LETTER {n}": a for n, a in (
-        ("BA", "B"), ("PA", "P"), ("DA", "D"), ("TA", "T"), ("GA", "G"), ("KA", "K"), ("JA", "J"),
-        ("CA", "C"), ("DZA", "Z"), ("TSA", "F"), ("MA", "M"), ("NA", "N"), ("LA", "L"),
-        ("SA", "S"), ("ZHA", "R"), ("HA", "V"), ("XA", "H"), ("WA", "W"), ("SHA", "X"), ("YA", "Y"),
-        ("A", "A"), ("E", "E"), ("I", "I"), ("O", "O"), ("U", "U"))},
-    **{f"COPTIC CAPITAL LETTER {n}": a for n, a in (
-        ("ALFA", "A"), ("VIDA", "B"), ("EIE", "E"), ("ZATA", "Z"), ("HATE", "H"),
-        ("IAUDA", "I"), ("KAPA", "K"), ("MI", "M"), ("NI", "N"), ("O", "O"), ("RO", "P"),
-        ("SIMA", "C"), ("TAU", "T"), ("UA", "Y"), ("KHI", "X"))},
-    # Canadian syllabics that "fancy text" generators use as Latin letters (ᗯᗴᑕᕼᗩT)
-    **{f"CANADIAN SYLLABICS {n}": a for n, a in (
-        ("CARRIER PO", "A"), ("CARRIER GHO", "A"), ("CARRIER KHE", "B"), ("TA", "C"),
-        ("CARRIER PE", "D"), ("CARRIER THE", "D"), ("CARRIER GA", "E"), ("BLACKFOOT WE", "F"),
-        ("CARRIER JJU", "G"), ("NUNAVUT H", "H"), ("CO", "J"), ("MA", "L"), ("CARRIER GO", "M"),
-        ("TI", "N"), ("KI", "P"), ("KE", "Q"), ("TLHI", "R"), ("SHA", "S"), ("TE", "U"),
-        ("PE", "V"), ("CARRIER GU", "W"), ("CHI SIGN", "X"), ("CARRIER JU", "Z"), ("KA", "B"),
-        ("KO", "D"))},
-}
-
-
-def _script_table() -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, ascii_ in SCRIPT_LOOK_ALIKES.items():
-        ch = unicodedata.lookup(name)
-        for case in {ch, ch.lower(), ch.upper()}:
-            if len(case) == 1:
-                out[case] = ascii_
-    return out
-
-
-_CAPITAL_TABLE = str.maketrans({**CAPITAL_CONFUSABLES, **_script_table()})
+_CAPITAL_TABLE = str.maketrans({**CAPITAL_CONFUSABLES, **script_table(SCRIPT_LOOK_ALIKES)})
 
 # Decorations a reader looks past in a name (review 82 F3: "TikTok™", "Tik‐Tok", "We·Chat" matched
 # no label rule): trademark signs dropped (before NFKC, which writes ™ as "TM"), every dash of
@@ -134,24 +56,14 @@ DECORATIONS: dict[str, str | None] = {
 }
 _DECORATION_TABLE = str.maketrans(DECORATIONS)
 
-# Latin letters Unicode *names* as a form of an ASCII letter that NFKC/NFD leave alone: small
-# capitals (LATIN LETTER SMALL CAPITAL T), modifier letters, script/dotless forms, letters
-# with a stroke, bar, hook... (LATIN SMALL LETTER L WITH BAR) and enclosed forms NFKC keeps
-# (NEGATIVE SQUARED LATIN CAPITAL LETTER T). Derived from the name, so the whole class is
-# covered, not a picked list (review 32 #1).
-_LATIN_NAME = re.compile(
-    r"(?:(?:NEGATIVE )?(?:SQUARED |CIRCLED |PARENTHESIZED )|FULLWIDTH )?"
-    r"(?:LATIN (?:SUBSCRIPT )?(?:SMALL |CAPITAL )?LETTER|MODIFIER LETTER(?: SMALL| CAPITAL)?) "
-    r"(?:SMALL CAPITAL |SCRIPT |DOTLESS )?([A-Z])(?: WITH .+)?")
+# The combining-mark blocks of no script (Combining Diacritical Marks, its Extended and
+# Supplement blocks, ... for Symbols, Combining Half Marks): an accent or a stroke drawn on a
+# letter, dropped from the skeleton; only U+0300-U+036F were, so ``Tik\u1dc4Tok`` (an accent
+# from the Supplement block) or ``TikTok\u20d7`` (an arrow above) dodged every label rule.
+DIACRITIC_BLOCKS = ((0x0300, 0x036F), (0x1AB0, 0x1AFF), (0x1DC0, 0x1DFF), (0x20D0, 0x20FF), (0xFE20, 0xFE2F))
+_DIACRITIC_TABLE = {cp: None for lo, hi in DIACRITIC_BLOCKS for cp in range(lo, hi + 1)
+                    if unicodedata.category(chr(cp)) == "Mn"}
 
-
-@functools.lru_cache(maxsize=4096)
-def latin_letter(ch: str) -> str:
-    """The ASCII letter a Latin letter's Unicode name says it is a form of, else ``ch``."""
-    if ch.isascii():
-        return ch
-    m = _LATIN_NAME.fullmatch(unicodedata.name(ch, ""))
-    return m.group(1).lower() if m else ch
 
 # Legal-form words dropped from publisher names (English, Russian transliteration, German ...).
 LEGAL_FORMS = frozenset({"zao", "ao", "oao", "ooo", "pao", "jsc", "cjsc", "inc", "incorporated",
@@ -199,15 +111,15 @@ def _visible(text: str) -> str:
 
 @functools.lru_cache(maxsize=16384)
 def skeleton(text: str) -> str:
-    """:func:`normalise` with combining diacritics dropped, the capitals of
-    :data:`CAPITAL_CONFUSABLES` mapped before folding, then :data:`CONFUSABLES`."""
+    """:func:`normalise` with combining diacritics (:data:`DIACRITIC_BLOCKS`) and enclosing marks
+    dropped, the look-alike capitals (:mod:`apkscan.rules.confusables`) mapped before folding,
+    then the lower-case look-alikes."""
     if text.isascii():  # both tables and latin_letter leave ASCII as it is (a test holds them to it)
         return _visible(text).lower()
     # mapped before NFKC too: NFKC turns lunate sigma Ϲ/ϲ (a c look-alike) into Σ/σ
     early = text.translate(_DECORATION_TABLE).translate(_CAPITAL_TABLE).translate(_CONFUSABLE_TABLE)
-    decomposed = unicodedata.normalize("NFD", _visible(early))
-    stripped = "".join(ch for ch in decomposed if (unicodedata.category(ch) != "Mn" or ord(ch) < 0x300
-                       or ord(ch) > 0x36F) and unicodedata.category(ch) != "Me")  # Me: a circle drawn round a letter
+    decomposed = unicodedata.normalize("NFD", _visible(early)).translate(_DIACRITIC_TABLE)
+    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Me")  # Me: a circle drawn round a letter
     folded = stripped.translate(_CAPITAL_TABLE).casefold().translate(_CONFUSABLE_TABLE)
     return unicodedata.normalize("NFC", "".join(latin_letter(ch) for ch in folded))
 
@@ -330,13 +242,13 @@ def form_search(patterns: FormPatterns, text: str, folded_only: bool = False,
     once, they cannot drift. ``folded_only``: only the case-ignoring searches (a text equal to its
     normalised form is asked too: it may match only with case ignored). ``label``: ``text`` is an
     app label (its safe-label and first-line readings are asked too)."""
-    found = _search(patterns, text, folded_only)
+    found = _search(patterns, text, folded_only, label)
     if found:
         return found
     for how, value in readings(text, label):
-        found = _search(patterns, value, folded_only)
+        found = _search(patterns, value, folded_only, label)
         if found:
-            return how, found[1]
+            return (how if found[0] != WORDS else f"{how}, {WORDS}"), found[1]
     return None
 
 
@@ -360,33 +272,40 @@ def readings(text: str, label: bool = False) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _search(patterns: FormPatterns, text: str, folded_only: bool) -> tuple[str, str] | None:
+def _search(patterns: FormPatterns, text: str, folded_only: bool, label: bool) -> tuple[str, str] | None:
     """:func:`form_search` of ``text``'s own forms: raw, then the folded ones."""
     raw, folded, mapped = patterns
     if not folded_only and raw.search(bounded_text(text)):
         return "raw", text
-    asked = _folded_forms(text)
-    for how, value in asked:
-        if folded.search(bounded_text(value)) or (how == "skeleton" and mapped is not None
-                                                  and mapped.search(bounded_text(value))):
+    for how, value, skeletal in (_label_forms(text) if label else _folded_forms(text)):
+        asked = bounded_text(value)
+        if folded.search(asked):
             return how, value
-    if mapped is not None and asked[-1][0] != "skeleton":
-        # the skeleton equals the normalised form (a label all in Latin look-alikes, ``Kacnepckoro``
-        # for ``касперск``): that form is the skeleton too, and is asked as one
-        value = asked[-1][1]
-        if mapped.search(bounded_text(value)):
-            return "skeleton", value
+        if skeletal and mapped is not None and mapped.search(asked):
+            # a normalised form equal to the skeleton (a label all in Latin look-alikes,
+            # ``Kacnepckoro`` for ``касперск``) is the skeleton too, and is asked as one
+            return ("skeleton" if how == "normalised" else how), value
     return None
 
 
 @functools.lru_cache(maxsize=16384)
-def _folded_forms(text: str) -> tuple[tuple[str, str], ...]:
-    """The forms :func:`form_search` asks with case ignored: the normalised form always (also when
-    it equals the text: ``tiktok`` is its own normalised form, and the raw, case-sensitive search
-    of ``^Tik[ ._-]?Tok$`` misses it; review 65 H2), then the skeleton when it differs from it."""
+def _folded_forms(text: str) -> tuple[tuple[str, str, bool], ...]:
+    """(how, value, a skeleton?) of the forms :func:`form_search` asks with case ignored: the
+    normalised form always (also when it equals the text: ``tiktok`` is its own normalised form,
+    and the raw, case-sensitive search of ``^Tik[ ._-]?Tok$`` misses it; review 65 H2), then the
+    skeleton when it differs from it."""
     norm = normalise(text)
     skel = skeleton(text)
-    return (("normalised", norm),) if skel == norm else (("normalised", norm), ("skeleton", skel))
+    return (("normalised", norm, skel == norm),) if skel == norm else (("normalised", norm, False), ("skeleton", skel, True))
+
+
+@functools.lru_cache(maxsize=16384)  # one argument: the cache's fast key, as _folded_forms'
+def _label_forms(text: str) -> tuple[tuple[str, str, bool], ...]:
+    """:func:`_folded_forms` of a label, then its :data:`WORDS` form (:mod:`apkscan.rules.label_words`:
+    ``TikTok!``, ``微 信``) when it differs from them."""
+    out = _folded_forms(text)
+    words = label_words(out[-1][1])  # of the skeleton (the normalised form when they are equal)
+    return out if not words or any(words == v for _, v, _ in out) else (*out, (WORDS, words, True))
 
 
 def bounded_text(text: str) -> str:

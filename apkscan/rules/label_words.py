@@ -1,0 +1,103 @@
+"""A label read as its words: the punctuation, symbols and spacing a reader looks past.
+
+Why: the banned apps' label patterns are whole names (``^Tik[ ._-]?Tok$``: a longer label
+holding the name, ``Downloader for TikTok``, claims nothing), so a repackage showing
+``TikTok!``, ``"TikTok"``, ``★WeChat★``, ``TikTok 🎵``, ``Tik/Tok`` or ``微 信`` took no label
+rule, though a reader reads the name in each. A label's ``words`` form (asked after its
+skeleton, labels only) is its :func:`~apkscan.rules.normalise.skeleton` with, for a
+*separator* (a character of Unicode category P*, S* or Z*, and a combining mark on one):
+
+- the separators at either end dropped (``TikTok!``, ``«WeChat»``, ``TikTok 🎵``, ``【微信】``);
+  letters, digits and marks of every script stay, so ``TikTok 2`` and ``TikTok Lite`` are
+  what they were, and ``Downloader for TikTok!`` still no name;
+- a run of them between two Han, Kana or Hangul characters dropped (``微 信``, ``微　信``,
+  ``微·信``, ``抖_音``): these scripts write a name without spaces;
+- every other run between two words one space, which a rule's ``[ ._-]?`` meets (``Tik/Tok``,
+  ``Tik~Tok``, ``Tik - Tok``, ``Tik'Tok``);
+- two or more one-character words in a row joined: a letter-spaced name (``T i k T o k``,
+  ``W.e.C.h.a.t``, ``T i k Tok``).
+
+Left, and why: a word split unevenly (``Ti k Tok``: joining every word would make ``U Like``
+the ULike app and ``Ten Cent`` the Tencent brand); Private Use and unassigned characters at
+the ends (a font's glyph or a box, and a newer Unicode may make one a letter); a separator
+between a CJK and a Latin character (``微 Chat`` is no name); regional indicator letters
+(``🇹🇮🇰🇹🇴🇰``, symbols here: read as letters, a flag after a name, ``WeChat 🇨🇳``, would stop
+being looked past). Certificate names and packages
+have no ``words`` form: a package is the exact string Android installs, and publisher names
+are compared by their words already (:func:`~apkscan.rules.normalise.publisher_key`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+# Names of the scripts written without spaces between a name's characters (UCD character names:
+# "CJK UNIFIED IDEOGRAPH-5FAE", "CJK COMPATIBILITY IDEOGRAPH-F900", "HIRAGANA LETTER A",
+# "KATAKANA LETTER A", "HALFWIDTH KATAKANA ...", "HANGUL SYLLABLE ...", "HANGUL LETTER ...").
+_CJK_NAMES = ("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY IDEOGRAPH", "HIRAGANA", "KATAKANA",
+              "HALFWIDTH KATAKANA", "HANGUL", "HALFWIDTH HANGUL", "IDEOGRAPHIC ITERATION MARK")
+
+WORDS = "words"  # the form's name in evidence
+_ASCII_SEPARATORS = re.compile("[^A-Za-z0-9]+")
+
+
+@functools.lru_cache(maxsize=4096)
+def cjk(ch: str) -> bool:
+    """A Han, Kana or Hangul letter (not a CJK symbol or punctuation mark)."""
+    return unicodedata.category(ch)[0] == "L" and unicodedata.name(ch, "").startswith(_CJK_NAMES)
+
+
+def _runs(text: str) -> list[tuple[bool, str]]:
+    """(separator?, run) of ``text``'s maximal runs; a combining mark goes with what it is on."""
+    out: list[list] = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        sep = cat[0] in "PSZ" or (cat[0] == "M" and (not out or out[-1][0]))
+        if out and out[-1][0] == sep:
+            out[-1][1].append(ch)
+        else:
+            out.append([sep, [ch]])
+    return [(sep, "".join(chars)) for sep, chars in out]
+
+
+@functools.lru_cache(maxsize=16384)
+def label_words(skel: str) -> str:
+    """A label's skeleton read as its words (module docstring); ``""`` when it has none."""
+    if skel.isalnum():  # most labels: one word, nothing to look past
+        return skel
+    if skel.isascii():  # every ASCII character but a letter or digit is P*, S* or Zs (a test holds it)
+        words = [w for w in _ASCII_SEPARATORS.split(skel) if w]
+    else:
+        words = [run for sep, run in _runs(skel) if not sep]
+    return " ".join(_joined(words))
+
+
+def _joined(words: list[str]) -> list[str]:
+    """The words with those that meet at two CJK letters joined, then each run of two or more
+    one-character words (a letter-spaced name)."""
+    parts: list[str] = []
+    for word in words:
+        if parts and word[0] >= "\u1100" and cjk(word[0]) and cjk(parts[-1][-1]):  # no CJK below U+1100
+            parts[-1] += word
+        else:
+            parts.append(word)
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        if out and len(part) == 1 and len(parts[i - 1]) == 1:
+            out[-1] += part
+        else:
+            out.append(part)
+    return out
+
+
+def label_location(form: str) -> str | None:
+    """The evidence ``location`` of a label found in ``form`` (as :func:`~apkscan.rules.
+    normalise.form_search` names it): None for the name's own forms, else the reading."""
+    if form in ("raw", "normalised", "skeleton"):
+        return None
+    if form == WORDS:
+        return "the label read as its words: punctuation, symbols and spacing at its ends and between its words looked past"
+    shown = form.removesuffix(f", {WORDS}")
+    return f"the label as Android shows it: {shown}" + ("; read as its words" if shown != form else "")
