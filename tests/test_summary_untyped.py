@@ -60,10 +60,11 @@ def test_many_allowed_apps_and_several_policies(rules, tmp_path):
     policies = [load_policy(n) for n in ("canada-tbs-2023", "us-dhs-bod-17-01")]
     doc = _doc(clean, rules, policies, tmp_path)
     fast, typed = _both(doc)
-    assert fast == typed and typed.splitlines()[-3:] == [
+    assert fast == typed and typed.splitlines()[-4:] == [
         "4 inputs: 0 errors; apps per policy:",
         "  canada-tbs-2023: 0 prohibited, 0 to review, 4 allowed",
-        "  us-dhs-bod-17-01: 0 prohibited, 0 to review, 4 allowed"]
+        "  us-dhs-bod-17-01: 0 prohibited, 0 to review, 4 allowed",
+        "  most severe of each app: 0 prohibited, 0 to review, 4 allowed"]
 
 
 def _edits(doc: dict):
