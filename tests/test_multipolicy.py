@@ -305,6 +305,10 @@ def test_hostile_policy_names_in_a_document_stay_inert(three_doc):
     for a in doc["apps"]:
         a["verdicts"][evil] = {"verdict": "review", "decision": "<b>banned</b>"}
         a.pop("verdict_worst")  # the edit changes the most severe verdict: a stated one would be refused
+        for f in [*a["findings"], *(f for s in a["splits"] for f in s["findings"])]:  # every policy everywhere,
+            f["verdicts"][evil] = {"verdict": "allowed", "decision": None}  # as a scan writes it (review 87 F4)
+        for s in a["splits"]:
+            s["verdicts"][evil] = "allowed"
     buf = io.StringIO()
     csv_report.render(doc, buf)
     header = next(csv.reader(io.StringIO(buf.getvalue())))

@@ -20,6 +20,7 @@ from typing import Literal, TextIO
 
 from apkscan.document.codec import MALFORMED, DocumentError, Json, Record, decoder, encode
 from apkscan.document.identity import RECORD, Identity, Issue
+from apkscan.document.policy_keys import check_policy_keys
 from apkscan.document.tally import app_worst, check_worst, recounted
 from apkscan.ranks import VERDICT_RANK
 from apkscan.document.run_meta import InputFile, PackMeta, PolicyMeta, RuleMeta, RulesMeta, Skipped, Tool  # noqa: F401 - re-exported
@@ -238,6 +239,7 @@ class ScanDocument(Record):
                                 f"schema_version {version[:40]!r}{'…' if len(version) > 40 else ''} is not supported (this apkscan reads {SUPPORTED_MAJOR}.x)")
         typed = decoder(cls)(doc)
         typed._check_first_verdicts()
+        check_policy_keys(typed)  # review 87 F4
         typed._check_decided_verdicts()
         typed._check_signers()
         typed._check_schemes()

@@ -1,0 +1,68 @@
+"""Every ``verdicts`` object of a scan document is keyed by exactly the document's policies (review 87 F4).
+
+Why: ``--fail-on``, ``verdict_worst``, the counts and the CSV read each app's ``verdicts``. An
+edit that deleted one policy's entry (and ``verdict_worst``), renamed its key
+(``'canada-tbs-2023 '``) or dropped ``verdicts`` whole took a prohibited verdict out of all of
+them, while the app's finding still said prohibited under that policy: ``report --fail-on
+prohibited`` exited 0. A scan writes one entry per policy in every app, finding and split, so any
+other set of keys is an edit and the document is refused (``DOCUMENT_MALFORMED``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from apkscan.document.codec import MALFORMED, DocumentError
+
+if TYPE_CHECKING:
+    from apkscan.document.scan_document import App, ScanDocument
+
+SHOWN = 64  # characters of a name quoted in a message (a key may be a megabyte long)
+
+
+def check_policy_keys(doc: ScanDocument) -> None:
+    """The policies are the names ``policies`` states; a document that states none (1.0/1.1,
+    ``policies: []``) is held to the first app that has ``verdicts``. Where there are policies,
+    every app, finding, split and split finding has a verdict under each of them and no other;
+    where there are none (1.0/1.1), nothing has ``verdicts``: a finding never states a policy its
+    app does not."""
+    named = [p.name for p in doc.policies if p.name is not None]
+    stated = next((a.verdicts for a in doc.apps if a.verdicts), None)
+    names = list(dict.fromkeys(named)) if named else list(stated or ())
+    for i, app in enumerate(doc.apps):
+        _app(app, names, ("apps", str(i)))
+
+
+def _app(app: App, names: list[str], at: tuple[str, ...]) -> None:
+    _same(app.verdicts, names, (*at, "verdicts"))
+    for j, f in enumerate(app.findings):
+        _same(f.verdicts, names, (*at, "findings", str(j), "verdicts"))
+    for k, s in enumerate(app.splits):
+        _same(s.verdicts, names, (*at, "splits", str(k), "verdicts"))
+        for j, f in enumerate(s.findings):
+            _same(f.verdicts, names, (*at, "splits", str(k), "findings", str(j), "verdicts"))
+
+
+def _same(verdicts: Mapping[str, object], names: list[str], path: tuple[str, ...]) -> None:
+    """Refused, naming the key or the object, unless ``verdicts`` is keyed by exactly ``names``."""
+    if len(verdicts) == len(names) and all(n in verdicts for n in names):
+        return
+    if not names:
+        raise DocumentError(MALFORMED, "verdicts in a document that states no policy", path)
+    stray = next((k for k in verdicts if k not in names), None)
+    if stray is not None:
+        raise DocumentError(MALFORMED, f"{_quoted(stray)} is not one of the document's policies "
+                                       f"({_listed(names)})", (*path, stray))
+    missing = next(n for n in names if n not in verdicts)
+    raise DocumentError(MALFORMED, f"no verdict under {_quoted(missing)}, one of the document's policies "
+                                   f"({_listed(names)})", path)
+
+
+def _quoted(name: str) -> str:
+    return repr(name[:SHOWN]) + ("…" if len(name) > SHOWN else "")
+
+
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(_quoted(n) for n in names[:4])
+    return shown + (f" and {len(names) - 4} more" if len(names) > 4 else "")
