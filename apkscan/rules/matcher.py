@@ -34,6 +34,7 @@ from apkscan.rules.names import as_claim, foreign_keys, name_evidence, own_keys,
 from apkscan.rules.label_words import label_location
 from apkscan.rules.normalise import bounded_text, form_patterns, form_search, package_forms
 from apkscan.rules.prefilter import facts_of, prefilter_of, publishers_of
+from apkscan.rules.shared_keys import KEY_BASES, backing, shared_ids
 from apkscan.rules.vendor_text import self_asserted, vendor_message
 
 __all__ = ["CertView", "match_identity"]
@@ -110,7 +111,9 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
     else:
         exact, rules = {p for r in pack.rules for p in r.packages}, pack.rules
     unchecked = unverified is not None
+    shared = shared_ids(pack) if vendor_certs else frozenset()
     out: list[Finding] = []
+    held = False  # a shared key held back from a rule that did not match by its package (review 87 F5)
     for rule in rules:
         if rule.kind == "sdk":
             f = _match_sdk(rule, classes) if classes is not None else None
@@ -122,19 +125,29 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
         impostor = None if unchecked else _impersonation(rule, pack, own, vendor_keys, view)
         if impostor is not None:
             own = [as_claim(e) for e in own]
-        # the vendor's other keys and names back an app rule; an indicator stands alone (MVT): another
-        # malware object's certificate must not raise this one's finding (review 39 #2)
-        extra = [] if rule.indicator else [e for e in vendor_certs + publisher if e not in own]
+        # the vendor's other keys and names back an app rule (a shared key only one matched by its
+        # package: apkscan.rules.shared_keys); an indicator stands alone (MVT): another malware
+        # object's certificate must not raise this one's finding (review 39 #2)
+        extra, kept_back = ([], []) if rule.indicator else backing(
+            [e for e in vendor_certs + publisher if e not in own], own,
+            frozenset() if any(e.basis == "package" for e in own) else shared)
+        held = held or bool(kept_back)
         out.append(_finding(rule, pack, "app", own + (extra if impostor is None
                                                       else [as_claim(e) for e in extra])))
         out += [impostor] if impostor else []
-    if not any(f.kind == "app" for f in out) and (vendor_certs or publisher):
-        out.append(Finding(rule=f"{pack.name}.vendor", vendor=pack.vendor,
-                           app=f"{pack.vendor} (app not identified)", kind="app",
-                           strength=_strength(vendor_certs + publisher),
-                           evidence=vendor_certs + publisher, pack=pack.name,
-                           message=vendor_message(pack, vendor_certs + publisher)))
+    apps = [f for f in out if f.kind == "app"]
+    if (vendor_certs or publisher) and (not apps or held and not any(
+            e.basis in KEY_BASES and e.matched in shared for f in apps for e in f.evidence)):
+        out.append(_vendor_finding(pack, vendor_certs + publisher))
     return out + ([] if unchecked else misplaced_findings(pack, view, known)) + counterfeit
+
+
+def _vendor_finding(pack: RulePack, evidence: list[Evidence]) -> Finding:
+    """``<pack>.vendor``: the vendor's keys or names, and no rule naming the app they back (or
+    only rules a shared key cannot back: a label names no app a shared key signs)."""
+    return Finding(rule=f"{pack.name}.vendor", vendor=pack.vendor, app=f"{pack.vendor} (app not identified)",
+                   kind="app", strength=_strength(evidence), evidence=evidence, pack=pack.name,
+                   message=vendor_message(pack, evidence))
 
 
 def _named_by(pack: RulePack, view: CertView) -> bool:
