@@ -34,7 +34,7 @@ from apkscan.rules.names import as_claim, foreign_keys, name_evidence, own_keys,
 from apkscan.rules.label_words import label_location
 from apkscan.rules.normalise import bounded_text, form_patterns, form_search, package_forms
 from apkscan.rules.prefilter import facts_of, prefilter_of, publishers_of
-from apkscan.rules.shared_keys import KEY_BASES, backing, shared_ids
+from apkscan.rules.shared_keys import backing, held_back, shared_ids
 from apkscan.rules.vendor_text import self_asserted, vendor_message
 
 __all__ = ["CertView", "match_identity"]
@@ -113,7 +113,7 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
     unchecked = unverified is not None
     shared = shared_ids(pack) if vendor_certs else frozenset()
     out: list[Finding] = []
-    held = False  # a shared key held back from a rule that did not match by its package (review 87 F5)
+    held = False  # a shared key only present, held back from a rule not matched by its package (review 87 F5)
     for rule in rules:
         if rule.kind == "sdk":
             f = _match_sdk(rule, classes) if classes is not None else None
@@ -125,8 +125,8 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
         impostor = None if unchecked else _impersonation(rule, pack, own, vendor_keys, view)
         if impostor is not None:
             own = [as_claim(e) for e in own]
-        # the vendor's other keys and names back an app rule (a shared key only one matched by its
-        # package: apkscan.rules.shared_keys); an indicator stands alone (MVT): another malware
+        # the vendor's other keys and names back an app rule (a shared key merely present only one
+        # matched by its package: apkscan.rules.shared_keys); an indicator stands alone (MVT): another malware
         # object's certificate must not raise this one's finding (review 39 #2)
         extra, kept_back = ([], []) if rule.indicator else backing(
             [e for e in vendor_certs + publisher if e not in own], own,
@@ -137,14 +137,14 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
         out += [impostor] if impostor else []
     apps = [f for f in out if f.kind == "app"]
     if (vendor_certs or publisher) and (not apps or held and not any(
-            e.basis in KEY_BASES and e.matched in shared for f in apps for e in f.evidence)):
+            held_back(e, shared) for f in apps for e in f.evidence)):
         out.append(_vendor_finding(pack, vendor_certs + publisher))
     return out + ([] if unchecked else misplaced_findings(pack, view, known)) + counterfeit
 
 
 def _vendor_finding(pack: RulePack, evidence: list[Evidence]) -> Finding:
     """``<pack>.vendor``: the vendor's keys or names, and no rule naming the app they back (or
-    only rules a shared key cannot back: a label names no app a shared key signs)."""
+    only rules a shared key merely present cannot back: a label names no app a pasted key signs)."""
     return Finding(rule=f"{pack.name}.vendor", vendor=pack.vendor, app=f"{pack.vendor} (app not identified)",
                    kind="app", strength=_strength(evidence), evidence=evidence, pack=pack.name,
                    message=vendor_message(pack, evidence))

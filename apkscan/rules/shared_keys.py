@@ -1,13 +1,17 @@
-"""Keys a rule marks ``shared``: what they may back besides the package they corroborate.
+"""Keys a rule marks ``shared``: what a merely present sighting of one may back besides the
+package it corroborates.
 
 Why: one key can sign several of a vendor's apps (ByteDance's "Micro Cao" key signs Douyin,
 Toutiao, Xigua and TikTok's trill build), so it cannot say which of them an APK is. A rule
 counts such a key only when its own package matched (:func:`apkscan.rules.matcher._rule_evidence`),
-but the matcher also lends a rule the vendor's other keys and names: a rule matched by its
-label alone took the shared key that way and became ``confirmed`` (label ``Toutiao`` on
-com.example.tt), and the vendor-level finding the policies review the key by went away
-(review 87 F5). :func:`backing` holds that evidence back from such a rule, and the vendor
-finding keeps it.
+but the matcher also lends a rule the vendor's other keys and names. A verified signer
+(``certificate``) or one the device recorded (``certificate-recorded``: AndroidQF records a
+certificate only when it verified) is lent: the label is inside the bytes the vendor signed, so
+it is the vendor's own word (label ``TikTok`` signed by ByteDance is TikTok). A sighting merely
+present (``certificate-present``: ``--quick``, signatures not read) is not: anyone can paste the
+key's DER into an APK, so a label would launder it into ``confirmed`` (label ``Toutiao`` on
+com.example.tt) and the vendor finding the policies review the key by would go away (review 87
+F5). :func:`backing` holds such a sighting back, and the vendor finding keeps it.
 """
 
 from __future__ import annotations
@@ -26,16 +30,21 @@ def shared_ids(pack: RulePack) -> frozenset[str]:
                                                   if rc.shared))
 
 
+def held_back(e: Evidence, shared: frozenset[str]) -> bool:
+    """Whether ``e`` is a shared key merely present: the sighting :func:`backing` holds back."""
+    return e.basis == "certificate-present" and e.matched in shared
+
+
 def backing(evidence: list[Evidence], own: list[Evidence],
             shared: frozenset[str]) -> tuple[list[Evidence], list[Evidence]]:
     """(what of the vendor's keys and names ``evidence`` may back a rule with that did not match
-    by its package, what is held back). Held back: every sighting of a shared key, and the
-    publisher's name on a verified key (``subject``) unless a key no rule shares is among the
-    evidence or the rule's ``own``: a name verified only through a shared key (it signed, or the
-    app rotated from it) is as shared as the key."""
-    held = [e for e in evidence if e.basis in KEY_BASES and e.matched in shared]
+    by its package, what is held back). Held back: a shared key only present, and then the
+    publisher's name on a verified key (``subject``) unless another key sighting is among the
+    evidence or the rule's ``own`` (a key no rule shares, or a shared one verified or recorded):
+    a name whose only key is the present shared one is as unproven as that key."""
+    held = [e for e in evidence if held_back(e, shared)]
     if not held:
         return evidence, []
-    if not any(e.basis in KEY_BASES and e.matched not in shared for e in evidence + own):
+    if not any(e.basis in KEY_BASES and not held_back(e, shared) for e in evidence + own):
         held += [e for e in evidence if e.basis == "subject" and e.verified]
     return [e for e in evidence if e not in held], held
