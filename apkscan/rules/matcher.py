@@ -17,7 +17,6 @@ import functools
 from collections.abc import Callable, Iterable
 
 from apkscan.apk.model import ApkIdentity, Certificate
-from apkscan.key_fields import key_kind, on_verified_key, whose_key
 from apkscan.rules.certview import CertView
 from apkscan.rules.index import KnownIndex, candidates, index_of, vendor_index
 from apkscan.rules.keys import cert_evidence, counterfeit_findings, misplaced_findings
@@ -35,6 +34,8 @@ from apkscan.rules.names import as_claim, foreign_keys, name_evidence, own_keys,
 from apkscan.rules.label_words import label_location
 from apkscan.rules.normalise import bounded_text, form_patterns, form_search, package_forms
 from apkscan.rules.prefilter import facts_of, prefilter_of, publishers_of
+from apkscan.rules.shared_keys import backing, held_back, shared_ids
+from apkscan.rules.vendor_text import self_asserted, vendor_message
 
 __all__ = ["CertView", "match_identity"]
 
@@ -110,7 +111,9 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
     else:
         exact, rules = {p for r in pack.rules for p in r.packages}, pack.rules
     unchecked = unverified is not None
+    shared = shared_ids(pack) if vendor_certs else frozenset()
     out: list[Finding] = []
+    held = False  # a shared key only present, held back from a rule not matched by its package (review 87 F5)
     for rule in rules:
         if rule.kind == "sdk":
             f = _match_sdk(rule, classes) if classes is not None else None
@@ -122,19 +125,29 @@ def _match_pack(pack: RulePack, identity: ApkIdentity, view: CertView, classes: 
         impostor = None if unchecked else _impersonation(rule, pack, own, vendor_keys, view)
         if impostor is not None:
             own = [as_claim(e) for e in own]
-        # the vendor's other keys and names back an app rule; an indicator stands alone (MVT): another
-        # malware object's certificate must not raise this one's finding (review 39 #2)
-        extra = [] if rule.indicator else [e for e in vendor_certs + publisher if e not in own]
+        # the vendor's other keys and names back an app rule (a shared key merely present only one
+        # matched by its package: apkscan.rules.shared_keys); an indicator stands alone (MVT): another malware
+        # object's certificate must not raise this one's finding (review 39 #2)
+        extra, kept_back = ([], []) if rule.indicator else backing(
+            [e for e in vendor_certs + publisher if e not in own], own,
+            frozenset() if any(e.basis == "package" for e in own) else shared)
+        held = held or bool(kept_back)
         out.append(_finding(rule, pack, "app", own + (extra if impostor is None
                                                       else [as_claim(e) for e in extra])))
         out += [impostor] if impostor else []
-    if not any(f.kind == "app" for f in out) and (vendor_certs or publisher):
-        out.append(Finding(rule=f"{pack.name}.vendor", vendor=pack.vendor,
-                           app=f"{pack.vendor} (app not identified)", kind="app",
-                           strength=_strength(vendor_certs + publisher),
-                           evidence=vendor_certs + publisher, pack=pack.name,
-                           message=_vendor_message(pack, vendor_certs + publisher)))
+    apps = [f for f in out if f.kind == "app"]
+    if (vendor_certs or publisher) and (not apps or held and not any(
+            held_back(e, shared) for f in apps for e in f.evidence)):
+        out.append(_vendor_finding(pack, vendor_certs + publisher))
     return out + ([] if unchecked else misplaced_findings(pack, view, known)) + counterfeit
+
+
+def _vendor_finding(pack: RulePack, evidence: list[Evidence]) -> Finding:
+    """``<pack>.vendor``: the vendor's keys or names, and no rule naming the app they back (or
+    only rules a shared key merely present cannot back: a label names no app a pasted key signs)."""
+    return Finding(rule=f"{pack.name}.vendor", vendor=pack.vendor, app=f"{pack.vendor} (app not identified)",
+                   kind="app", strength=_strength(evidence), evidence=evidence, pack=pack.name,
+                   message=vendor_message(pack, evidence))
 
 
 def _named_by(pack: RulePack, view: CertView) -> bool:
@@ -167,39 +180,8 @@ def _usable(evidence: list[Evidence], unverified: str | None) -> list[Evidence]:
             if e.basis == "certificate-present" else e for e in evidence]
 
 
-def _vendor_message(pack: RulePack, evidence: list[Evidence]) -> str:
-    note = _self_asserted(pack.vendor, evidence)
-    if note and all(e.basis == "subject" for e in evidence):
-        return note
-    if note:
-        return f"signed with or carrying a known {pack.vendor} identity; {note}"
-    if all(e.basis == "certificate-present" for e in evidence):
-        return (f"a known {pack.vendor} certificate is present, but nothing could be verified: "
-                "weak, never confirmed")
-    if all(e.basis == "subject-present" and on_verified_key(e.field) for e in evidence):
-        return (f"{whose_key([e.field for e in evidence])} names {pack.vendor} as publisher, but its key is "
-                f"none of {pack.vendor}'s known keys (or the name is not a listed one, or not in O=): a claim")
-    if all(e.basis == "subject-present" for e in evidence):
-        return (f"a certificate naming {pack.vendor} as publisher is present but is not a "
-                "verified signer")
-    return f"signed with or carrying a known {pack.vendor} identity"
-
-
-def _self_asserted(vendor: str | None, evidence: list[Evidence]) -> str:
-    """What a finding resting on a signer's publisher name (basis ``subject``: only for a vendor
-    with no known key, Kaspersky) must say: the name is the signer's own word (review 65 M2)."""
-    if not any(e.basis == "subject" for e in evidence):
-        return ""
-    named = [e.field for e in evidence if e.basis == "subject"]
-    whose = ("the verified signer's" if any(key_kind(f) == "signer" for f in named)
-             else whose_key(named, possessive=True))
-    return (f"{whose} O= is a listed {vendor} publisher name, which is self-asserted "
-            f"(anyone can write it into a key); no {vendor} signing key is known, so the name stands in "
-            "for one: strong, never confirmed")
-
-
 def _finding(rule: Rule, pack: RulePack, kind: str, evidence: list[Evidence]) -> Finding:
-    note = _self_asserted(rule.vendor, evidence)
+    note = self_asserted(rule.vendor, evidence)
     message = f"{rule.description}; {note}" if note and rule.description else note or rule.description
     return Finding(rule=rule.id, vendor=rule.vendor, app=rule.app, kind=kind,
                    strength=_strength(evidence), evidence=evidence, pack=pack.name,
