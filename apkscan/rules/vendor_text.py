@@ -29,9 +29,13 @@ def vendor_message(pack: RulePack, evidence: list[Evidence]) -> str:
 
 def self_asserted(vendor: str | None, evidence: list[Evidence]) -> str:
     """What a finding resting on a signer's publisher name (basis ``subject``: only for a vendor
-    with no known key, Kaspersky) must say: the name is the signer's own word (review 65 M2)."""
+    with no known key, Kaspersky) must say: the name is the signer's own word (review 65 M2).
+    Nothing when a known key of the vendor is among the evidence: the key makes the finding (a
+    Toutiao signed by ByteDance's key with O=ByteDance was told no ByteDance key is known)."""
     if not any(e.basis == "subject" for e in evidence):
         return ""
+    if any(e.basis in ("certificate", "certificate-recorded") for e in evidence):
+        return ""  # a known key makes the finding: "no signing key is known" would be false
     named = [e.field for e in evidence if e.basis == "subject"]
     whose = ("the verified signer's" if any(key_kind(f) == "signer" for f in named)
              else whose_key(named, possessive=True))
