@@ -18,7 +18,10 @@ import test_match_strength
 from test_match_strength import _apk, _app, _scan
 
 from apkscan.rules.label_words import label_location, label_words
-from apkscan.rules.normalise import form_patterns, form_search, skeleton
+from apkscan.apk.identify import identify
+from apkscan.rules.label_words import WORDS as WORDS_FORM
+from apkscan.rules.normalise import _label_forms, form_patterns, form_search, skeleton
+from apkscan.rules.regex_safety import MAX_ASKED
 
 gen = test_match_strength.gen  # the fixture: fixtures/generate.py with its keys in tmp_path
 
@@ -104,7 +107,7 @@ def test_ascii_words_take_the_fast_path_the_slow_one_would_give():
         assert chr(cp).isalnum() or unicodedata.category(chr(cp))[0] in "PSZ", hex(cp)
     assert all(skeleton(chr(cp)) == "" for cp in range(0x20)) and skeleton("\x7f") == ""
     for text in ("a-b", "Tik/Tok!", "T i k T o k", "«x» y", "x\u3000y"):
-        assert lw.label_words(skeleton(text)) == " ".join(lw._joined([r for sep, r in lw._runs(skeleton(text)) if not sep]))
+        assert lw.label_words(skeleton(text)) == " ".join(lw._joined(list(lw._runs(skeleton(text)))))
 
 
 def test_the_words_form_is_asked_of_labels_only():
@@ -115,3 +118,19 @@ def test_the_words_form_is_asked_of_labels_only():
     assert form_search(tiktok, "TikTok<br>x!", label=True) == ("safe-label", "TikTok")  # its own reading first
     assert form_search(tiktok, "TikTok!<br>x", label=True) == ("safe-label, words", "tiktok")
     assert label_location("words") == WORDS and label_location("skeleton") is None
+
+
+@pytest.mark.parametrize("unit", ["微 ", "a "])
+def test_a_multi_million_character_label_is_read_for_what_a_rule_asks(gen, tmp_path, unit):
+    """Review 87 F1: the words form joined a letter-spaced or CJK-spaced label piece by piece,
+    quadratic in its length (2M characters: about a minute and a gigabyte; matching is not under
+    --timeout). Only the first MAX_ASKED characters of the form are built, what a rule asks."""
+    full = unit * 1_000_000
+    path = _apk(gen, tmp_path, "big.apk", "com.example.video", full, "unlisted-new")
+    read = identify(path).manifest
+    assert any(x == full for x in read.other_labels)  # the whole label, as a resource reader reads it
+    how, words, _ = _label_forms(full)[-1]
+    assert (how, words[:MAX_ASKED + 1]) == (WORDS_FORM, unit[0] * MAX_ASKED)
+    _, doc = _scan(tmp_path, tmp_path / "in", "--policy", "canada-tbs-2023")
+    app = _app(doc, "big.apk")
+    assert app["findings"] == [] and app["verdicts"]["canada-tbs-2023"]["verdict"] == "allowed"

@@ -25,6 +25,9 @@ between a CJK and a Latin character (``微 Chat`` is no name); regional indicato
 being looked past). Certificate names and packages
 have no ``words`` form: a package is the exact string Android installs, and publisher names
 are compared by their words already (:func:`~apkscan.rules.normalise.publisher_key`).
+
+Bound: of a label with more letters than a rule asks about, only the form's first
+:data:`~apkscan.rules.regex_safety.MAX_ASKED` characters are built (review 87 F1).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
+
+from apkscan.rules.regex_safety import MAX_ASKED
 
 # Names of the scripts written without spaces between a name's characters (UCD character names:
 # "CJK UNIFIED IDEOGRAPH-5FAE", "CJK COMPATIBILITY IDEOGRAPH-F900", "HIRAGANA LETTER A",
@@ -40,7 +46,8 @@ _CJK_NAMES = ("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY IDEOGRAPH", "HIRAGANA"
               "HALFWIDTH KATAKANA", "HANGUL", "HALFWIDTH HANGUL", "IDEOGRAPHIC ITERATION MARK")
 
 WORDS = "words"  # the form's name in evidence
-_ASCII_SEPARATORS = re.compile("[^A-Za-z0-9]+")
+_ASCII_WORD = re.compile("[A-Za-z0-9]+")
+_SPACED = 2  # one-character words in a row read as one letter-spaced name
 
 
 @functools.lru_cache(maxsize=4096)
@@ -49,46 +56,70 @@ def cjk(ch: str) -> bool:
     return unicodedata.category(ch)[0] == "L" and unicodedata.name(ch, "").startswith(_CJK_NAMES)
 
 
-def _runs(text: str) -> list[tuple[bool, str]]:
-    """(separator?, run) of ``text``'s maximal runs; a combining mark goes with what it is on."""
-    out: list[list] = []
+# Letters read of a skeleton: a rule asks only a form's first MAX_ASKED characters
+# (normalise.bounded_text); the few more let the last of those join as they would in the whole.
+_LETTERS_READ = MAX_ASKED + 4
+
+
+def _runs(text: str) -> Iterator[str]:
+    """``text``'s words: its maximal runs of non-separators; a combining mark goes with what it is on."""
+    word: list[str] = []
+    sep = True
     for ch in text:
         cat = unicodedata.category(ch)
-        sep = cat[0] in "PSZ" or (cat[0] == "M" and (not out or out[-1][0]))
-        if out and out[-1][0] == sep:
-            out[-1][1].append(ch)
-        else:
-            out.append([sep, [ch]])
-    return [(sep, "".join(chars)) for sep, chars in out]
+        sep = cat[0] in "PSZ" or (cat[0] == "M" and sep)
+        if not sep:
+            word.append(ch)
+        elif word:
+            yield "".join(word)
+            word = []
+    if word:
+        yield "".join(word)
 
 
 @functools.lru_cache(maxsize=16384)
 def label_words(skel: str) -> str:
-    """A label's skeleton read as its words (module docstring); ``""`` when it has none."""
+    """A label's skeleton read as its words (module docstring); ``""`` when it has none. Of a
+    label with more than :data:`_LETTERS_READ` letters only the first :data:`MAX_ASKED`
+    characters, what a rule asks: a multi-million-character label cost seconds to minutes
+    and a gigabyte to join (review 87 F1)."""
     if skel.isalnum():  # most labels: one word, nothing to look past
         return skel
     if skel.isascii():  # every ASCII character but a letter or digit is P*, S* or Zs (a test holds it)
-        words = [w for w in _ASCII_SEPARATORS.split(skel) if w]
+        found: Iterable[str] = (m.group() for m in _ASCII_WORD.finditer(skel))
     else:
-        words = [run for sep, run in _runs(skel) if not sep]
+        found = _runs(skel)
+    words, letters = [], 0
+    for word in found:
+        words.append(word[:_LETTERS_READ - letters])
+        letters += len(words[-1])
+        if letters >= _LETTERS_READ:
+            return " ".join(_joined(words))[:MAX_ASKED]
     return " ".join(_joined(words))
 
 
 def _joined(words: list[str]) -> list[str]:
     """The words with those that meet at two CJK letters joined, then each run of two or more
-    one-character words (a letter-spaced name)."""
-    parts: list[str] = []
+    one-character words (a letter-spaced name). Pieces are joined once (review 87 F1)."""
+    parts: list[list[str]] = []
     for word in words:
-        if parts and word[0] >= "\u1100" and cjk(word[0]) and cjk(parts[-1][-1]):  # no CJK below U+1100
-            parts[-1] += word
+        if parts and word[0] >= "\u1100" and cjk(word[0]) and cjk(parts[-1][-1][-1]):  # no CJK below U+1100
+            parts[-1].append(word)
         else:
-            parts.append(word)
+            parts.append([word])
+    joined = ["".join(p) for p in parts]
     out: list[str] = []
-    for i, part in enumerate(parts):
-        if out and len(part) == 1 and len(parts[i - 1]) == 1:
-            out[-1] += part
+    i = 0
+    while i < len(joined):
+        j = i
+        while j < len(joined) and len(joined[j]) == 1:
+            j += 1
+        if j - i >= _SPACED:
+            out.append("".join(joined[i:j]))
+            i = j
         else:
-            out.append(part)
+            out.append(joined[i])
+            i += 1
     return out
 
 
