@@ -55,7 +55,9 @@ CLAIMS = {
 }
 # longer labels, a digit, another word: no claim, as before
 NO_CLAIM = ["Downloader for TikTok!", "TikTok 2", "TikTok 2!", "«TikTok» 2", "TikTok's", "Lark Player!",
-            "微信 2", "★Notes★", "Tik Tok Tik"]
+            "微信 2", "★Notes★", "Tik Tok Tik",
+            # two one-letter words are no letter-spaced name: QQ's rule is ^QQ$ (review 87 F3)
+            "Q Q", "Q-Q", "Q.Q.", "q q", "Q. Q.", "Q & A"]
 
 
 def test_edited_names_in_real_apks_take_the_apps_label_rule(gen, tmp_path):
@@ -89,6 +91,7 @@ def test_edited_names_in_real_apks_take_the_apps_label_rule(gen, tmp_path):
     ("微 Chat", "微 chat"),  # between a CJK and a Latin letter: a space, as a word break
     ("T.i.k.T.o.k", "tiktok"), ("T i k Tok", "tik tok"), ("Lemon 8", "lemon 8"), ("U Like", "u like"),
     ("Ti k Tok", "ti k tok"),  # an uneven split is left (module docstring)
+    ("Q Q", "q q"), ("Q.Q.", "q q"), ("A B C", "abc"),  # three letters in a row, not two
     ("WeChat 🇨🇳", "wechat"),  # a flag after a name: regional indicators are symbols
     ("!!!", ""), ("★", ""),
 ])

@@ -14,8 +14,9 @@ skeleton, labels only) is its :func:`~apkscan.rules.normalise.skeleton` with, fo
   ``微·信``, ``抖_音``): these scripts write a name without spaces;
 - every other run between two words one space, which a rule's ``[ ._-]?`` meets (``Tik/Tok``,
   ``Tik~Tok``, ``Tik - Tok``, ``Tik'Tok``);
-- two or more one-character words in a row joined: a letter-spaced name (``T i k T o k``,
-  ``W.e.C.h.a.t``, ``T i k Tok``).
+- three or more one-character words in a row joined: a letter-spaced name (``T i k T o k``,
+  ``W.e.C.h.a.t``, ``T i k Tok``); two are not, as ``Q & A``, ``Q Q`` or ``Q.Q.`` would be
+  ``QQ`` (review 87 F3).
 
 Left, and why: a word split unevenly (``Ti k Tok``: joining every word would make ``U Like``
 the ULike app and ``Ten Cent`` the Tencent brand); Private Use and unassigned characters at
@@ -47,7 +48,7 @@ _CJK_NAMES = ("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY IDEOGRAPH", "HIRAGANA"
 
 WORDS = "words"  # the form's name in evidence
 _ASCII_WORD = re.compile("[A-Za-z0-9]+")
-_SPACED = 2  # one-character words in a row read as one letter-spaced name
+_SPACED = 3  # one-character words in a row read as one letter-spaced name (review 87 F3: not 2)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -99,7 +100,7 @@ def label_words(skel: str) -> str:
 
 
 def _joined(words: list[str]) -> list[str]:
-    """The words with those that meet at two CJK letters joined, then each run of two or more
+    """The words with those that meet at two CJK letters joined, then each run of three or more
     one-character words (a letter-spaced name). Pieces are joined once (review 87 F1)."""
     parts: list[list[str]] = []
     for word in words:
