@@ -52,6 +52,16 @@ CLAIMS = {
     # accents and marks of the other script-neutral mark blocks: the skeleton drops them
     "Tik\u1dc4Tok": (TIKTOK, "tiktok", None),
     "TikTok\u20d7": (TIKTOK, "tiktok", None),
+    # a nonspacing or enclosing mark of a script's own block: the words form drops it (review 87 F2a)
+    "TikTok\u0483": (TIKTOK, "tiktok", WORDS),
+    "TikTok\u3099": (TIKTOK, "tiktok", WORDS),
+    "Tik\u0483Tok": (TIKTOK, "tiktok", WORDS),
+    "TikTok\u093c": (TIKTOK, "tiktok", WORDS),
+    "TikTok\u0591": (TIKTOK, "tiktok", WORDS),
+    "TikTok\u0e47": (TIKTOK, "tiktok", WORDS),
+    "TikTok\u0670": (TIKTOK, "tiktok", WORDS),
+    "微信\u302a": (WECHAT, "微信", WORDS),
+    "微\u3099信": (WECHAT, "微信", WORDS),
 }
 # longer labels, a digit, another word: no claim, as before
 NO_CLAIM = ["Downloader for TikTok!", "TikTok 2", "TikTok 2!", "«TikTok» 2", "TikTok's", "Lark Player!",

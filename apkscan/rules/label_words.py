@@ -5,10 +5,12 @@ holding the name, ``Downloader for TikTok``, claims nothing), so a repackage sho
 ``TikTok!``, ``"TikTok"``, ``★WeChat★``, ``TikTok 🎵``, ``Tik/Tok`` or ``微 信`` took no label
 rule, though a reader reads the name in each. A label's ``words`` form (asked after its
 skeleton, labels only) is its :func:`~apkscan.rules.normalise.skeleton` with, for a
-*separator* (a character of Unicode category P*, S* or Z*, and a combining mark on one):
+*separator* (a character of Unicode category P*, S* or Z*, and a spacing mark on one), every
+nonspacing and enclosing mark (categories Mn, Me: ``TikTok\u0483``, ``微\u3099信``; the skeleton
+drops only those of the script-neutral blocks) dropped first:
 
 - the separators at either end dropped (``TikTok!``, ``«WeChat»``, ``TikTok 🎵``, ``【微信】``);
-  letters, digits and marks of every script stay, so ``TikTok 2`` and ``TikTok Lite`` are
+  letters and digits of every script stay, so ``TikTok 2`` and ``TikTok Lite`` are
   what they were, and ``Downloader for TikTok!`` still no name;
 - a run of them between two Han, Kana or Hangul characters dropped (``微 信``, ``微　信``,
   ``微·信``, ``抖_音``): these scripts write a name without spaces;
@@ -57,18 +59,26 @@ def cjk(ch: str) -> bool:
     return unicodedata.category(ch)[0] == "L" and unicodedata.name(ch, "").startswith(_CJK_NAMES)
 
 
+# Marks dropped: a nonspacing or enclosing mark of any script's own block on a Latin or Han
+# letter (``TikTok\u0483``, ``Tik\u0483Tok``, ``微\u3099信``) took no label rule; the banned names
+# are Latin or Han, which these marks only decorate (review 87 F2a).
+_DROPPED_MARKS = frozenset({"Mn", "Me"})
+
 # Letters read of a skeleton: a rule asks only a form's first MAX_ASKED characters
 # (normalise.bounded_text); the few more let the last of those join as they would in the whole.
 _LETTERS_READ = MAX_ASKED + 4
 
 
 def _runs(text: str) -> Iterator[str]:
-    """``text``'s words: its maximal runs of non-separators; a combining mark goes with what it is on."""
+    """``text``'s words: its maximal runs of non-separators; a nonspacing or enclosing mark
+    dropped, a spacing one goes with what it is on."""
     word: list[str] = []
     sep = True
     for ch in text:
         cat = unicodedata.category(ch)
-        sep = cat[0] in "PSZ" or (cat[0] == "M" and sep)
+        if cat in _DROPPED_MARKS:
+            continue
+        sep = cat[0] in "PSZ" or (cat == "Mc" and sep)
         if not sep:
             word.append(ch)
         elif word:
