@@ -62,6 +62,19 @@ CLAIMS = {
     "TikTok\u0670": (TIKTOK, "tiktok", WORDS),
     "微信\u302a": (WECHAT, "微信", WORDS),
     "微\u3099信": (WECHAT, "微信", WORDS),
+    # a letter drawn as a separator, read as one (review 87 F2b); CJK strokes between CJK letters
+    "Tik\u02bcTok": (TIKTOK, "tik tok", WORDS),
+    "Tik\u02cdTok": (TIKTOK, "tik tok", WORDS),
+    "Tik\u02c8Tok": (TIKTOK, "tik tok", WORDS),
+    "Tik\u0640Tok": (TIKTOK, "tik tok", WORDS),
+    "We\u02bcChat": (WECHAT, "we chat", WORDS),
+    "微\u4e28信": (WECHAT, "微信", WORDS),
+    "微\u4e36信": (WECHAT, "微信", WORDS),
+    "微\u4e3f信": (WECHAT, "微信", WORDS),
+    "微\u2f01信": (WECHAT, "微信", WORDS),
+    "微\u3021信": (WECHAT, "微信", WORDS),
+    "抖\u30fc音": (DOUYIN, "抖音", WORDS),
+    "抖\u4e36音": (DOUYIN, "抖音", WORDS),
 }
 # longer labels, a digit, another word: no claim, as before
 NO_CLAIM = ["Downloader for TikTok!", "TikTok 2", "TikTok 2!", "«TikTok» 2", "TikTok's", "Lark Player!",
@@ -102,6 +115,8 @@ def test_edited_names_in_real_apks_take_the_apps_label_rule(gen, tmp_path):
     ("T.i.k.T.o.k", "tiktok"), ("T i k Tok", "tik tok"), ("Lemon 8", "lemon 8"), ("U Like", "u like"),
     ("Ti k Tok", "ti k tok"),  # an uneven split is left (module docstring)
     ("Q Q", "q q"), ("Q.Q.", "q q"), ("A B C", "abc"),  # three letters in a row, not two
+    ("Tik\u02bcTok", "tik tok"), ("微\u4e28\u3099信", "微信"), ("抖\u4e36\u4e36音", "抖音"),
+    ("微\u4e28", "微\u4e28"), ("\u4e28信", "\u4e28信"), ("a\u4e28b", "a\u4e28b"),  # a stroke not between two CJK letters stays
     ("WeChat 🇨🇳", "wechat"),  # a flag after a name: regional indicators are symbols
     ("!!!", ""), ("★", ""),
 ])

@@ -7,7 +7,9 @@ rule, though a reader reads the name in each. A label's ``words`` form (asked af
 skeleton, labels only) is its :func:`~apkscan.rules.normalise.skeleton` with, for a
 *separator* (a character of Unicode category P*, S* or Z*, and a spacing mark on one), every
 nonspacing and enclosing mark (categories Mn, Me: ``TikTok\u0483``, ``微\u3099信``; the skeleton
-drops only those of the script-neutral blocks) dropped first:
+drops only those of the script-neutral blocks) dropped first, and the letters drawn as a
+separator read as one (:data:`SEPARATOR_LETTERS`: ``TikʼTok``, ``TikˍTok``, ``TikـTok``; between
+two CJK letters :data:`CJK_STROKES`: ``微丨信``, ``抖ー音``; review 87 F2b):
 
 - the separators at either end dropped (``TikTok!``, ``«WeChat»``, ``TikTok 🎵``, ``【微信】``);
   letters and digits of every script stay, so ``TikTok 2`` and ``TikTok Lite`` are
@@ -64,21 +66,44 @@ def cjk(ch: str) -> bool:
 # are Latin or Han, which these marks only decorate (review 87 F2a).
 _DROPPED_MARKS = frozenset({"Mn", "Me"})
 
+# Letters drawn as a separator, read as one (review 87 F2b: ``TikʼTok``, ``TikˍTok``, ``TikـTok``
+# took no label rule, though ``Tik'Tok`` and ``Tik_Tok`` did): the spacing modifier letters drawn
+# as an apostrophe, quote, prime, accent, line or colon (confusables.txt maps most of them to
+# ASCII punctuation), the saltillo (an apostrophe) and the Arabic tatweel (a line between letters).
+SEPARATOR_LETTERS = frozenset("\u02b9\u02ba\u02bb\u02bc\u02bd\u02be\u02bf\u02c6\u02c7\u02c8\u02c9"
+                              "\u02ca\u02cb\u02cc\u02cd\u02ce\u02cf\u02d0\u02d1\u02ee\ua78c\u0640")
+# Characters drawn as one stroke, read as a separator between two CJK letters (``微丨信``, ``抖ー音``,
+# ``微丶信`` took no label rule): the stroke radicals 丨 丶 丿 (the Kangxi radicals ⼁ ⼂ ⼃ are
+# these in the skeleton), the Hangzhou numeral 〡 and the prolonged sound mark ー.
+CJK_STROKES = frozenset("\u4e28\u4e36\u4e3f\u3021\u30fc")
+_SEPARATOR_LIKE = re.compile("[%s]" % "".join(sorted(SEPARATOR_LETTERS | CJK_STROKES)))
+
 # Letters read of a skeleton: a rule asks only a form's first MAX_ASKED characters
 # (normalise.bounded_text); the few more let the last of those join as they would in the whole.
 _LETTERS_READ = MAX_ASKED + 4
 
 
 def _runs(text: str) -> Iterator[str]:
-    """``text``'s words: its maximal runs of non-separators; a nonspacing or enclosing mark
+    """``text``'s words: its maximal runs of non-separators (:data:`SEPARATOR_LETTERS` and, between
+    two CJK letters, :data:`CJK_STROKES` are separators too); a nonspacing or enclosing mark
     dropped, a spacing one goes with what it is on."""
     word: list[str] = []
-    sep = True
-    for ch in text:
+    sep, i = True, 0
+    while i < len(text):
+        ch, i = text[i], i + 1
         cat = unicodedata.category(ch)
         if cat in _DROPPED_MARKS:
             continue
-        sep = cat[0] in "PSZ" or (cat == "Mc" and sep)
+        if ch in CJK_STROKES and word and cjk(word[-1]):
+            j = i
+            while j < len(text) and (text[j] in CJK_STROKES or unicodedata.category(text[j]) in _DROPPED_MARKS):
+                j += 1
+            if not (j < len(text) and cjk(text[j])):  # not between two CJK letters: letters
+                word.extend(c for c in text[i - 1:j] if unicodedata.category(c) not in _DROPPED_MARKS)
+                i = j
+                continue
+            ch, i, cat = " ", j, "Zs"  # the whole run one separator
+        sep = cat[0] in "PSZ" or ch in SEPARATOR_LETTERS or (cat == "Mc" and sep)
         if not sep:
             word.append(ch)
         elif word:
@@ -94,7 +119,7 @@ def label_words(skel: str) -> str:
     label with more than :data:`_LETTERS_READ` letters only the first :data:`MAX_ASKED`
     characters, what a rule asks: a multi-million-character label cost seconds to minutes
     and a gigabyte to join (review 87 F1)."""
-    if skel.isalnum():  # most labels: one word, nothing to look past
+    if skel.isalnum() and not _SEPARATOR_LIKE.search(skel):  # most labels: one word, nothing to look past
         return skel
     if skel.isascii():  # every ASCII character but a letter or digit is P*, S* or Zs (a test holds it)
         found: Iterable[str] = (m.group() for m in _ASCII_WORD.finditer(skel))
