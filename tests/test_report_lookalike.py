@@ -241,3 +241,39 @@ def test_which_characters_are_marked(name, want):
     """The rule as documented in :mod:`apkscan.report.lookalike`, on the names it names."""
     assert "".join(name[i] for i in marks(name)) == want
     assert (note(name) != "") == bool(want)
+
+
+def test_a_long_look_alike_label_is_marked_a_bounded_number_of_times(tmp_path):
+    """Review 87 F6: every look-alike of a name was marked, each mark a titled element, so a
+    300,000-character label edited into a saved document made a 10 MB page. A real APK labelled
+    with 4,200 characters of look-alikes, scanned, then its saved label made 300,000 characters:
+    each marked name carries at most MARK_MAX marks, and the page grows with the label's text,
+    not its marks."""
+    from apkscan.report.lookalike import MARK_MAX
+
+    gen = generate_module()
+    keys, saved = tmp_path / "keys", gen.KEYS
+    shutil.copytree(FIXTURES / "keys", keys)
+    gen.KEYS = keys
+    try:
+        unsigned = gen.build_unsigned(gen.App("com.example.whole", WHOLE + (" " + WHOLE) * 600))
+        (tmp_path / "in").mkdir()
+        (tmp_path / "in" / "long.apk").write_bytes(gen.sign(unsigned, tmp_path, ["unlisted-new"], v1=True, v2=True,
+                                                            v3=False, min_sdk=21))
+    finally:
+        gen.KEYS = saved
+    doc_path, page = tmp_path / "scan.json", tmp_path / "scan.html"
+    res = invoke("scan", "--no-store", "--no-color", "--json", doc_path, "--html", page, tmp_path / "in")
+    assert res.exit_code == 0, res.output
+    pages = [page.read_text(encoding="utf-8")]
+    doc = json.loads(doc_path.read_text(encoding="utf-8"))
+    (app,) = doc["apps"]
+    app["label"] = (WHOLE + " ") * 43_000  # 301,000 characters, edited into the saved document
+    doc_path.write_text(json.dumps(doc), encoding="utf-8")
+    res = invoke("report", doc_path, "--html", page)
+    assert res.exit_code == 0, res.output
+    pages.append(page.read_text(encoding="utf-8"))
+    for html in pages:
+        notes, marked = html.count('class="lookalike-note"'), html.count('<mark class="lookalike"')
+        assert notes >= 1 and marked <= MARK_MAX * notes, (notes, marked)
+    assert len(pages[1]) < 3 * len(app["label"].encode("utf-8")) + len(pages[0]), len(pages[1])

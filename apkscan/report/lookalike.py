@@ -28,11 +28,14 @@ the plain letter and is not marked; nor is ``ß``. Marked, in a name:
 Not marked: text in one script that does not read as Latin as a whole (``微信``,
 ``Лаборатория Касперского``, ``Kaspersky Антивирус``), and ASCII look-alikes among themselves
 (``musicaIly`` with a capital I: ASCII is shown as it is; the rules read it as ``package-lookalike``).
+
+Bound: a name's first :data:`MARK_MAX` marked characters are marked and noted, no more (review 87 F6).
 """
 
 from __future__ import annotations
 
 import functools
+import heapq
 import unicodedata
 
 from apkscan.rules.normalise import (CAPITAL_CONFUSABLES, CONFUSABLES, DECORATIONS, SCRIPT_LOOK_ALIKES,
@@ -42,6 +45,9 @@ LATIN = "LATIN"
 # scripts with letters in the confusable tables: their letters are marked by context only
 OTHER_SCRIPTS = frozenset({"CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "LISU", "COPTIC", "CANADIAN"})
 NOTE_MAX = 6  # characters a note names; more are counted
+# positions marked in one name: a hostile 300k-character label made a 10 MB page (review 87 F6);
+# a name a person reads is far shorter, and the note says the marked letters are there
+MARK_MAX = 64
 
 
 def _table_chars() -> frozenset[str]:
@@ -133,7 +139,8 @@ def _mixed(text: str, start: int, end: int, principal: str) -> list[int]:
 
 @functools.lru_cache(maxsize=4096)
 def marks(text: str | None) -> tuple[int, ...]:
-    """Positions in ``text`` of the characters a report marks (see the module), in order."""
+    """Positions in ``text`` of the characters a report marks (see the module), in order: the
+    first :data:`MARK_MAX` of them."""
     if not text or text.isascii():
         return ()
     found: set[int] = {i for i, ch in enumerate(text) if reads_as(ch) and script(ch) in (LATIN, None)}
@@ -148,7 +155,7 @@ def marks(text: str | None) -> tuple[int, ...]:
             word = [text[i] for i in range(start, end) if script(text[i])]
             if all(reads_as(ch) for ch in word):
                 found.update(i for i in range(start, end) if script(text[i]))
-    return tuple(sorted(found))
+    return tuple(heapq.nsmallest(MARK_MAX, found))
 
 
 def code_point(ch: str) -> str:
@@ -163,7 +170,7 @@ def describe(ch: str) -> str:
 
 
 def marked_chars(text: str | None) -> list[str]:
-    """The distinct marked characters of ``text``, in order of first appearance."""
+    """The distinct marked characters of ``text`` (of its first :data:`MARK_MAX` marks), in order of first appearance."""
     return list(dict.fromkeys(text[i] for i in marks(text))) if text else []
 
 

@@ -5,17 +5,22 @@ holding the name, ``Downloader for TikTok``, claims nothing), so a repackage sho
 ``TikTok!``, ``"TikTok"``, ``★WeChat★``, ``TikTok 🎵``, ``Tik/Tok`` or ``微 信`` took no label
 rule, though a reader reads the name in each. A label's ``words`` form (asked after its
 skeleton, labels only) is its :func:`~apkscan.rules.normalise.skeleton` with, for a
-*separator* (a character of Unicode category P*, S* or Z*, and a combining mark on one):
+*separator* (a character of Unicode category P*, S* or Z*, and a spacing mark on one), every
+nonspacing and enclosing mark (categories Mn, Me: ``TikTok\u0483``, ``微\u3099信``; the skeleton
+drops only those of the script-neutral blocks) dropped first, and the letters drawn as a
+separator read as one (:data:`SEPARATOR_LETTERS`: ``TikʼTok``, ``TikˍTok``, ``TikـTok``; between
+two CJK letters :data:`CJK_STROKES`: ``微丨信``, ``抖ー音``; review 87 F2b):
 
 - the separators at either end dropped (``TikTok!``, ``«WeChat»``, ``TikTok 🎵``, ``【微信】``);
-  letters, digits and marks of every script stay, so ``TikTok 2`` and ``TikTok Lite`` are
+  letters and digits of every script stay, so ``TikTok 2`` and ``TikTok Lite`` are
   what they were, and ``Downloader for TikTok!`` still no name;
 - a run of them between two Han, Kana or Hangul characters dropped (``微 信``, ``微　信``,
   ``微·信``, ``抖_音``): these scripts write a name without spaces;
 - every other run between two words one space, which a rule's ``[ ._-]?`` meets (``Tik/Tok``,
   ``Tik~Tok``, ``Tik - Tok``, ``Tik'Tok``);
-- two or more one-character words in a row joined: a letter-spaced name (``T i k T o k``,
-  ``W.e.C.h.a.t``, ``T i k Tok``).
+- three or more one-character words in a row joined: a letter-spaced name (``T i k T o k``,
+  ``W.e.C.h.a.t``, ``T i k Tok``); two are not, as ``Q & A``, ``Q Q`` or ``Q.Q.`` would be
+  ``QQ`` (review 87 F3).
 
 Left, and why: a word split unevenly (``Ti k Tok``: joining every word would make ``U Like``
 the ULike app and ``Ten Cent`` the Tencent brand); Private Use and unassigned characters at
@@ -25,6 +30,9 @@ between a CJK and a Latin character (``微 Chat`` is no name); regional indicato
 being looked past). Certificate names and packages
 have no ``words`` form: a package is the exact string Android installs, and publisher names
 are compared by their words already (:func:`~apkscan.rules.normalise.publisher_key`).
+
+Bound: of a label with more letters than a rule asks about, only the form's first
+:data:`~apkscan.rules.regex_safety.MAX_ASKED` characters are built (review 87 F1).
 """
 
 from __future__ import annotations
@@ -32,6 +40,9 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
+
+from apkscan.rules.regex_safety import MAX_ASKED
 
 # Names of the scripts written without spaces between a name's characters (UCD character names:
 # "CJK UNIFIED IDEOGRAPH-5FAE", "CJK COMPATIBILITY IDEOGRAPH-F900", "HIRAGANA LETTER A",
@@ -40,7 +51,8 @@ _CJK_NAMES = ("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY IDEOGRAPH", "HIRAGANA"
               "HALFWIDTH KATAKANA", "HANGUL", "HALFWIDTH HANGUL", "IDEOGRAPHIC ITERATION MARK")
 
 WORDS = "words"  # the form's name in evidence
-_ASCII_SEPARATORS = re.compile("[^A-Za-z0-9]+")
+_ASCII_WORD = re.compile("[A-Za-z0-9]+")
+_SPACED = 3  # one-character words in a row read as one letter-spaced name (review 87 F3: not 2)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -49,46 +61,101 @@ def cjk(ch: str) -> bool:
     return unicodedata.category(ch)[0] == "L" and unicodedata.name(ch, "").startswith(_CJK_NAMES)
 
 
-def _runs(text: str) -> list[tuple[bool, str]]:
-    """(separator?, run) of ``text``'s maximal runs; a combining mark goes with what it is on."""
-    out: list[list] = []
-    for ch in text:
+# Marks dropped: a nonspacing or enclosing mark of any script's own block on a Latin or Han
+# letter (``TikTok\u0483``, ``Tik\u0483Tok``, ``微\u3099信``) took no label rule; the banned names
+# are Latin or Han, which these marks only decorate (review 87 F2a).
+_DROPPED_MARKS = frozenset({"Mn", "Me"})
+
+# Letters drawn as a separator, read as one (review 87 F2b: ``TikʼTok``, ``TikˍTok``, ``TikـTok``
+# took no label rule, though ``Tik'Tok`` and ``Tik_Tok`` did): the spacing modifier letters drawn
+# as an apostrophe, quote, prime, accent, line or colon (confusables.txt maps most of them to
+# ASCII punctuation), the saltillo (an apostrophe) and the Arabic tatweel (a line between letters).
+SEPARATOR_LETTERS = frozenset("\u02b9\u02ba\u02bb\u02bc\u02bd\u02be\u02bf\u02c6\u02c7\u02c8\u02c9"
+                              "\u02ca\u02cb\u02cc\u02cd\u02ce\u02cf\u02d0\u02d1\u02ee\ua78c\u0640")
+# Characters drawn as one stroke, read as a separator between two CJK letters (``微丨信``, ``抖ー音``,
+# ``微丶信`` took no label rule): the stroke radicals 丨 丶 丿 (the Kangxi radicals ⼁ ⼂ ⼃ are
+# these in the skeleton), the Hangzhou numeral 〡 and the prolonged sound mark ー.
+CJK_STROKES = frozenset("\u4e28\u4e36\u4e3f\u3021\u30fc")
+_SEPARATOR_LIKE = re.compile("[%s]" % "".join(sorted(SEPARATOR_LETTERS | CJK_STROKES)))
+
+# Letters read of a skeleton: a rule asks only a form's first MAX_ASKED characters
+# (normalise.bounded_text); the few more let the last of those join as they would in the whole.
+_LETTERS_READ = MAX_ASKED + 4
+
+
+def _runs(text: str) -> Iterator[str]:
+    """``text``'s words: its maximal runs of non-separators (:data:`SEPARATOR_LETTERS` and, between
+    two CJK letters, :data:`CJK_STROKES` are separators too); a nonspacing or enclosing mark
+    dropped, a spacing one goes with what it is on."""
+    word: list[str] = []
+    sep, i = True, 0
+    while i < len(text):
+        ch, i = text[i], i + 1
         cat = unicodedata.category(ch)
-        sep = cat[0] in "PSZ" or (cat[0] == "M" and (not out or out[-1][0]))
-        if out and out[-1][0] == sep:
-            out[-1][1].append(ch)
-        else:
-            out.append([sep, [ch]])
-    return [(sep, "".join(chars)) for sep, chars in out]
+        if cat in _DROPPED_MARKS:
+            continue
+        if ch in CJK_STROKES and word and cjk(word[-1]):
+            j = i
+            while j < len(text) and (text[j] in CJK_STROKES or unicodedata.category(text[j]) in _DROPPED_MARKS):
+                j += 1
+            if not (j < len(text) and cjk(text[j])):  # not between two CJK letters: letters
+                word.extend(c for c in text[i - 1:j] if unicodedata.category(c) not in _DROPPED_MARKS)
+                i = j
+                continue
+            ch, i, cat = " ", j, "Zs"  # the whole run one separator
+        sep = cat[0] in "PSZ" or ch in SEPARATOR_LETTERS or (cat == "Mc" and sep)
+        if not sep:
+            word.append(ch)
+        elif word:
+            yield "".join(word)
+            word = []
+    if word:
+        yield "".join(word)
 
 
 @functools.lru_cache(maxsize=16384)
 def label_words(skel: str) -> str:
-    """A label's skeleton read as its words (module docstring); ``""`` when it has none."""
-    if skel.isalnum():  # most labels: one word, nothing to look past
+    """A label's skeleton read as its words (module docstring); ``""`` when it has none. Of a
+    label with more than :data:`_LETTERS_READ` letters only the first :data:`MAX_ASKED`
+    characters, what a rule asks: a multi-million-character label cost seconds to minutes
+    and a gigabyte to join (review 87 F1)."""
+    if skel.isalnum() and not _SEPARATOR_LIKE.search(skel):  # most labels: one word, nothing to look past
         return skel
     if skel.isascii():  # every ASCII character but a letter or digit is P*, S* or Zs (a test holds it)
-        words = [w for w in _ASCII_SEPARATORS.split(skel) if w]
+        found: Iterable[str] = (m.group() for m in _ASCII_WORD.finditer(skel))
     else:
-        words = [run for sep, run in _runs(skel) if not sep]
+        found = _runs(skel)
+    words, letters = [], 0
+    for word in found:
+        words.append(word[:_LETTERS_READ - letters])
+        letters += len(words[-1])
+        if letters >= _LETTERS_READ:
+            return " ".join(_joined(words))[:MAX_ASKED]
     return " ".join(_joined(words))
 
 
 def _joined(words: list[str]) -> list[str]:
-    """The words with those that meet at two CJK letters joined, then each run of two or more
-    one-character words (a letter-spaced name)."""
-    parts: list[str] = []
+    """The words with those that meet at two CJK letters joined, then each run of three or more
+    one-character words (a letter-spaced name). Pieces are joined once (review 87 F1)."""
+    parts: list[list[str]] = []
     for word in words:
-        if parts and word[0] >= "\u1100" and cjk(word[0]) and cjk(parts[-1][-1]):  # no CJK below U+1100
-            parts[-1] += word
+        if parts and word[0] >= "\u1100" and cjk(word[0]) and cjk(parts[-1][-1][-1]):  # no CJK below U+1100
+            parts[-1].append(word)
         else:
-            parts.append(word)
+            parts.append([word])
+    joined = ["".join(p) for p in parts]
     out: list[str] = []
-    for i, part in enumerate(parts):
-        if out and len(part) == 1 and len(parts[i - 1]) == 1:
-            out[-1] += part
+    i = 0
+    while i < len(joined):
+        j = i
+        while j < len(joined) and len(joined[j]) == 1:
+            j += 1
+        if j - i >= _SPACED:
+            out.append("".join(joined[i:j]))
+            i = j
         else:
-            out.append(part)
+            out.append(joined[i])
+            i += 1
     return out
 
 
