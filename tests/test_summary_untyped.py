@@ -65,6 +65,7 @@ def test_many_allowed_apps_and_several_policies(rules, tmp_path):
         "  canada-tbs-2023: 0 prohibited, 0 to review, 4 allowed",
         "  us-dhs-bod-17-01: 0 prohibited, 0 to review, 4 allowed",
         "  most severe of each app: 0 prohibited, 0 to review, 4 allowed"]
+    assert "; policy: canada-tbs-2023" in typed and "and 1 more, each counted below" in typed  # not the only one
 
 
 def _edits(doc: dict):

@@ -140,6 +140,8 @@ def _footer(out: TextIO, paint: _Paint, rules: list[tuple[str, str | None]], pol
             out.write(f"  ... and {more} more (apkscan policies show, or the JSON report)\n")
     rules_text = ", ".join(f"{n} {v}" if v else n for n, v in rules)
     policy_text = f"{policy[0]} {policy[1] or ''}".strip() if policy else "none"
+    if per_policy and len(per_policy) > 1:  # the first alone read as the only one (review 86)
+        policy_text = f"{policy_text} and {len(per_policy) - 1} more, each counted below"
     out.write(paint("dim", f"rules: {safe(rules_text or 'none')}; policy: {safe(policy_text)}") + "\n")
     if quick:
         out.write(paint("review", QUICK_NOTE) + "\n")
