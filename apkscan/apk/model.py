@@ -323,6 +323,9 @@ class ApkIdentity:
     origin: str = "apk"
     recorded_by: str | None = None
     recorded_certificates: list[Certificate] = field(default_factory=list)
+    # certificates the record names but its recorder says did not verify, with why (AndroidQF's
+    # verified_certificate false): merely present, never a recorded signer (review 88 F2)
+    recorded_unverified: list[tuple[Certificate, str]] = field(default_factory=list)
     completeness: Completeness = field(default_factory=Completeness)
     record_note: str | None = None  # what the record's source says of it (hashcodes, how it was read)
 
@@ -339,6 +342,8 @@ class ApkIdentity:
         out = self._to_dict()
         if self.record_note:  # a record's only (an APK's document is unchanged)
             out["record_note"] = self.record_note
+        if self.recorded_unverified:
+            out["recorded_unverified"] = [dict(c.to_dict(), why=why) for c, why in self.recorded_unverified]
         return out
 
     def _to_dict(self) -> dict[str, Any]:

@@ -146,6 +146,7 @@ class Identity(Record):
     origin: Literal["apk", "recorded", "listed"] = "apk"
     recorded_by: str | None = None
     recorded_certificates: tuple[Certificate, ...] = ()
+    recorded_unverified: tuple[Certificate, ...] = ()  # its recorder could not verify them (each with ``why``)
     record_note: str | None = None  # a record's note: how it was read, dumpsys signature hashcodes
     size: int | None = None
     sha256: str | None = None

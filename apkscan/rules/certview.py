@@ -11,7 +11,8 @@ certificates are sorted into the roles the matcher needs:
 - ``present``: every other place a certificate sits (:class:`Seen`), with the location and
   whether the signature carrying it verified (a foreign certificate *planted* in a valid
   signature is not the same fact as one in a signature that fails);
-- ``recorded``: certificates a device recorded for an app (no APK bytes: never verified here).
+- ``recorded``: certificates a device recorded for an app (no APK bytes: never verified here);
+  one its recorder says did not verify (AndroidQF) is ``present`` instead, role ``recorded``.
 """
 
 from __future__ import annotations
@@ -32,13 +33,22 @@ class Seen:
     carrier_verified: bool  # the signature (signer, node) carrying it verified (--quick: over the signed data)
     apk_verified: bool = False  # the APK as a whole verified (apksigner's verdict)
     signature_only: bool = False  # --quick: the carrier's signature checked out, the content was not checked
+    why: str = ""  # role "recorded": why its recorder could not verify it (review 88 F2)
 
     @property
     def planted(self) -> bool:
         """Carried by a signature that verified, signing nothing itself."""
         return self.role == "extra" and self.carrier_verified
 
+    @property
+    def unverified_record(self) -> bool:
+        """A device record's certificate its recorder could not verify: neither forged nor planted
+        as far as apkscan knows (it read no signature), only not verified."""
+        return self.role == "recorded"
+
     def describe(self) -> str:
+        if self.unverified_record:
+            return f"{self.location}; not verified: {self.why}"
         if not self.carrier_verified:
             return f"{self.location} (that signature does not verify)"
         if self.signature_only:
@@ -127,6 +137,8 @@ class CertView:
     def of(cls, identity: ApkIdentity) -> CertView:
         view = cls(origin=identity.origin, recorded=list(identity.recorded_certificates),
                    recorded_by=identity.recorded_by)
+        by = f"recorded by {identity.recorded_by or 'the device'}"
+        view.present = [Seen(c, by, "recorded", False, why=why) for c, why in identity.recorded_unverified]
         v = identity.verification
         if v is None:
             return view

@@ -68,7 +68,8 @@ def cert_evidence(certs: Iterable[KnownCert] | KnownIndex, view: CertView) -> li
         for seen in view.present:
             algo = kc.matches(seen.certificate)
             if algo:
-                out.append(Evidence(f"present.{algo}", getattr(seen.certificate, algo),
+                out.append(Evidence(f"{'recorded' if seen.unverified_record else 'present'}.{algo}",
+                                    getattr(seen.certificate, algo),
                                     "certificate-present", kc.id, False, kc.confidence,
                                     location=seen.describe()))
         for cert in view.recorded:
@@ -88,7 +89,8 @@ def misplaced_findings(pack: RulePack, view: CertView, known: KnownIndex | None 
         return []
     certs = known if known is not None else list(pack.certificates.values())
     planted_view = CertView(present=[s for s in view.present if s.planted])
-    forged_view = CertView(present=[s for s in view.present if not s.planted])
+    # a record's certificate its recorder could not verify: apkscan saw no signature to call forged
+    forged_view = CertView(present=[s for s in view.present if not s.planted and not s.unverified_record])
     planted = cert_evidence(certs, planted_view)
     forged = cert_evidence(certs, forged_view)
     out = []

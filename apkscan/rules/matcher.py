@@ -173,9 +173,10 @@ def _usable(evidence: list[Evidence], unverified: str | None) -> list[Evidence]:
     """Known-certificate evidence a finding may rest on. A key merely present is a forged or
     planted finding when verification ran; when it could not run, the key is kept as weak
     ``certificate-present`` evidence saying why, never dropped (review 27 F2: under --quick a
-    vendor key left no trace and the app was ``allowed``)."""
+    vendor key left no trace and the app was ``allowed``). A device record's certificate its
+    recorder could not verify (``recorded.*``, review 88 F2) is kept so too: its location says why."""
     if unverified is None:
-        return [e for e in evidence if e.basis != "certificate-present"]
+        return [e for e in evidence if e.basis != "certificate-present" or e.field.startswith("recorded.")]
     return [dataclasses.replace(e, location=f"{e.location}; not verified: {unverified}")
             if e.basis == "certificate-present" else e for e in evidence]
 

@@ -56,7 +56,7 @@ def facts_of(identity: Any) -> dict[str, Any]:
             readings.insert(0, m.package)
         labels = [v for v in (m.label, *m.labels.values(), *getattr(m, "other_labels", ()),
                                    *getattr(m, "launcher_labels", ())) if v]
-    certs = list(identity.recorded_certificates)
+    certs = [*identity.recorded_certificates, *(c for c, _why in identity.recorded_unverified)]
     v = identity.verification
     if v is not None:
         certs += [*v.signers, *(n.certificate for n in v.lineage), *(s.certificate for s in v.sightings),

@@ -5,10 +5,11 @@ Why: one key can sign several of a vendor's apps (ByteDance's "Micro Cao" key si
 Toutiao, Xigua and TikTok's trill build), so it cannot say which of them an APK is. A rule
 counts such a key only when its own package matched (:func:`apkscan.rules.matcher._rule_evidence`),
 but the matcher also lends a rule the vendor's other keys and names. A verified signer
-(``certificate``) or one the device recorded (``certificate-recorded``: AndroidQF records a
-certificate only when it verified) is lent: the label is inside the bytes the vendor signed, so
-it is the vendor's own word (label ``TikTok`` signed by ByteDance is TikTok). A sighting merely
-present (``certificate-present``: ``--quick``, signatures not read) is not: anyone can paste the
+(``certificate``) or one the device recorded as the app's signer (``certificate-recorded``) is
+lent: the label is inside the bytes the vendor signed, so it is the vendor's own word (label
+``TikTok`` signed by ByteDance is TikTok). A sighting merely present (``certificate-present``:
+``--quick``, signatures not read; or a certificate AndroidQF recorded with ``verified_certificate``
+false, which it writes when the APK's signature failed: review 88 F2) is not: anyone can paste the
 key's DER into an APK, so a label would launder it into ``confirmed`` (label ``Toutiao`` on
 com.example.tt) and the vendor finding the policies review the key by would go away (review 87
 F5). :func:`backing` holds such a sighting back, and the vendor finding keeps it.

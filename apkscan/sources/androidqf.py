@@ -322,9 +322,10 @@ def _package(entry: object, chain: tuple[str, ...]) -> RecordedApp | None:
         if digest:
             digests.add(digest)
         trusted = trusted or f.get("trusted_certificate") is True
-        cert = _certificate(f.get("certificate"), unclear)
-        if cert is not None:
-            certs.setdefault(cert.sha256 or cert.sha1 or cert.md5 or "", cert)
+        cert = _certificate(f.get("certificate"), unclear, _unverified(f))
+        key = cert and (cert.sha256 or cert.sha1 or cert.md5 or "")
+        if cert is not None and (key not in certs or certs[key].unverified and not cert.unverified):
+            certs[key] = cert  # a file that verified under it says more than one that did not
     installer = entry.get("installer")
     notes = [f"installer {installer}" if isinstance(installer, str) and installer not in ("", "null")
              else "no installer"]
@@ -338,10 +339,21 @@ def _package(entry: object, chain: tuple[str, ...]) -> RecordedApp | None:
                        note="; ".join(notes), apk_sha256s=frozenset(digests), warnings=list(unclear.values()))
 
 
-def _certificate(raw: object, unclear: dict[str, Issue]) -> RecordedCertificate | None:
+def _unverified(f: dict) -> str:
+    """Why AndroidQF could not verify the file's signature (``verified_certificate`` false, its
+    ``certificate_error``: modules/packages.go), or "": that certificate is present, not a recorded
+    signer (review 88 F2). The field absent (not AndroidQF's writing): "", a recorded signer as before."""
+    if f.get("verified_certificate") is not False:
+        return ""
+    error = _text(f.get("certificate_error"))
+    return "AndroidQF could not verify it" + (f" ({error[:300]})" if error else "")
+
+
+def _certificate(raw: object, unclear: dict[str, Issue], unverified: str = "") -> RecordedCertificate | None:
     """A recorded certificate: its digests, and its names as text and as attributes (AndroidQF's
     ``C=.., O=.., CN=..`` read back), so subject rules see what an adb ``_manifest``'s DER gives.
-    A name that cannot be read, or reads several ways, is said in ``unclear`` (one issue a code)."""
+    A name that cannot be read, or reads several ways, is said in ``unclear`` (one issue a code).
+    ``unverified``: why its recorder could not verify the APK's signature (:func:`_unverified`)."""
     if not isinstance(raw, dict):
         return None
     sha256, sha1, md5 = _hex(raw.get("Sha256"), 64), _hex(raw.get("Sha1"), 40), _hex(raw.get("Md5"), 32)
@@ -350,7 +362,7 @@ def _certificate(raw: object, unclear: dict[str, Issue]) -> RecordedCertificate 
     names = {which: _name(raw.get(which), which, unclear) for which in ("Subject", "Issuer")}
     return RecordedCertificate(sha256=sha256, sha1=sha1, md5=md5,
                                subject=_text(raw.get("Subject")), issuer=_text(raw.get("Issuer")),
-                               subject_attrs=names["Subject"], issuer_attrs=names["Issuer"])
+                               subject_attrs=names["Subject"], issuer_attrs=names["Issuer"], unverified=unverified)
 
 
 def _name(value: object, which: str, unclear: dict[str, Issue]) -> dict[str, list[str]]:

@@ -103,6 +103,10 @@ class RecordedCertificate:
     # :func:`apkscan.apk.crypto.interop.read_androidqf_name`); from DER they are read from it
     subject_attrs: dict[str, list[str]] = field(default_factory=dict)
     issuer_attrs: dict[str, list[str]] = field(default_factory=dict)
+    # why its recorder says the APK's signature did not verify (AndroidQF's ``verified_certificate``
+    # false, with its ``certificate_error``); "" when it verified or the record does not say. Such a
+    # certificate is no recorded signer: it is kept as one merely present (review 88 F2)
+    unverified: str = ""
 
 
 # Records one device listing may make apps of (an AndroidQF packages.json, an adb backup's

@@ -16,14 +16,15 @@ from apkscan.sources.interface import RecordedApp, RecordedCertificate
 
 def recorded_identity(app: RecordedApp) -> ApkIdentity:
     """The identity a scan matches for ``app``: package and recorded certificates only."""
-    certs = [_certificate(c) for c in app.certificates]
-    certs = [c for c in certs if c is not None]
+    read = [(cert, c.unverified) for c in app.certificates if (cert := _certificate(c)) is not None]
+    certs = [c for c, why in read if not why]
+    unverified = [(c, why) for c, why in read if why]  # its recorder could not verify it: present only
     manifest = ManifestInfo(package=app.package, version_code=app.version_code,
                             version_name=app.version_name, label=app.label,
                             labels={"": app.label} if app.label else {})
     identity = ApkIdentity(path=app.display, manifest=manifest,
-                           origin="recorded" if certs else "listed",
-                           recorded_by=app.recorded_by, recorded_certificates=certs, record_note=app.note or None)
+                           origin="recorded" if read else "listed", recorded_by=app.recorded_by,
+                           recorded_certificates=certs, recorded_unverified=unverified, record_note=app.note or None)
     identity.warnings.extend(app.warnings)
     identity.tamper.extend(app.flags)
     # nothing of an APK was there to read: each part says why, not an empty ``why`` (review 62 L7)
