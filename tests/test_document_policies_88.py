@@ -6,7 +6,7 @@ as one policy's document: ``report --fail-on prohibited`` exited 0, ``diff`` sai
 
 Real bytes through the real CLI (``fixtures/apks``). The oracle is independent of the new check: the
 scan's own exit code (1) and its untouched document. Relabelling the version to 1.1 as well makes a
-legitimate 1.1 document (``conftest.as_schema_1_1``): that is read.
+legitimate 1.1 document (``conftest.as_schema_1_1``): that is read, and ``report`` says what it is.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import fixture, run
+from conftest import as_schema_1_1
 
 HOC, DOC = "canada-house-of-commons-2023", "us-commerce-kaspersky-2024"  # HoC allows Kaspersky, DOC prohibits
+NOTE = "DOCUMENT_ONE_POLICY"
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +63,7 @@ def _refused(tmp_path: Path, original: Path, doc: dict, where: str) -> None:
 def test_the_saved_document_gates_and_says_no_note(saved):
     res = run("report", saved[0], "--fail-on", "prohibited")
     assert res.returncode == 1, res.stderr
+    assert NOTE not in res.stderr and "schema 1.3 document" not in res.stdout
 
 
 def test_policies_deleted_with_every_verdicts_is_refused(saved, tmp_path):
@@ -100,3 +103,19 @@ def test_no_scan_writes_a_document_without_a_policy(tmp_path):
     doc = json.loads((tmp_path / "default.json").read_text("utf-8"))
     assert res.returncode == 3 and doc["apps"] == [] and [p["name"] for p in doc["policies"]] == ["canada-tbs-2023"]
 
+
+def test_a_1_1_document_is_read_and_report_says_it_holds_one_policy(saved, tmp_path):
+    """The limit of the check: the same edit relabelled 1.1 is a legitimate 1.1 document (one
+    policy's verdicts, the first's). It is read, and ``report`` says so, once per stream."""
+    doc = as_schema_1_1(json.loads(json.dumps(saved[1])))
+    older = tmp_path / "old.json"
+    older.write_text(json.dumps(doc), encoding="utf-8")
+    res = run("report", older, "--fail-on", "prohibited")
+    assert res.returncode == 0, res.stderr  # HoC allows it: all a 1.1 document can say
+    said = "schema 1.1 document: it carries one policy's verdicts only"
+    assert f"warning: {NOTE}: {said}" in res.stderr and "not signed" in res.stderr
+    assert res.stdout.count(said) == 1 and res.stderr.count(said) == 1  # the summary's line too
+    quiet = run("report", older, "-q", "--csv", tmp_path / "r.csv")
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr.count(said) == 1, quiet.stderr
+    piped = run("report", older, "--csv", "-")  # the summary goes to stderr: said there once
+    assert piped.returncode == 0 and piped.stderr.count(said) == 1 and said not in piped.stdout, piped.stderr
