@@ -82,6 +82,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "DIFF_SOURCE_NAME_AMBIGUOUS": (W, "two sources of one scan share the file name …: matched by the shortest path suffix that tells them apart"),
     "DIFF_UNREADABLE": (E, "…"),
     "DOCUMENT_MALFORMED": (E, "a field of the scan document is missing or of the wrong type (the message names its path)"),
+    "DOCUMENT_ONE_POLICY": (W, "apkscan report: a schema 1.0/1.1 document carries one policy's verdicts only; a newer document cut down to that form reads the same (documents are not signed)"),
     "DOCUMENT_NOT_A_SCAN": (E, "not an apkscan scan result (not JSON, more JSON values than a scan document holds, not a JSON object, or no schema_version)"),
     "DOCUMENT_VERSION_UNSUPPORTED": (E, "schema_version … is not supported (this apkscan reads 1.x)"),
     "INPUT_BAD_SDK_RANGE": (E, "minSdkVersion … is above maxSdkVersion …"),

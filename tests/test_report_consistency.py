@@ -77,6 +77,10 @@ def test_the_check_holds_when_the_document_names_no_first_policy(scanned, tmp_pa
         scanned["policy"] = None if unnamed == "no-policies-null-policy" else first
     i, app = next((i, a) for i, a in enumerate(scanned["apps"]) if a["verdict"] == "prohibited")
     consistent = tmp_path / "consistent.json"
+    consistent.write_text(json.dumps(scanned), encoding="utf-8")  # 1.3 names its policies (review 88 F1)
+    res = run("report", consistent, "--fail-on", "prohibited")
+    assert res.returncode == 2 and "DOCUMENT_MALFORMED: policies" in res.stderr, res.stdout + res.stderr
+    scanned["schema_version"] = "1.1"  # only a 1.0/1.1 document may name no first policy
     consistent.write_text(json.dumps(scanned), encoding="utf-8")
     res = run("report", consistent, "--fail-on", "prohibited")
     assert res.returncode == 1 and "1 prohibited" in res.stdout, res.stdout + res.stderr

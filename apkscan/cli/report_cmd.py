@@ -115,6 +115,9 @@ def report_command(result: str, **opts) -> None:
         fail_on.check_names(doc.stated_policies())
     except ValueError as exc:
         raise BadResult(f"{result}: {exc}") from None
+    older = terminal.one_policy_note(doc.schema_version)
+    if older and (opts["quiet"] or summary_stream(chosen) is not sys.stderr):  # else the summary says it there
+        click.echo(f"warning: DOCUMENT_ONE_POLICY: {older}", err=True)
     failed = write_reports(doc, chosen)
     if not opts["quiet"]:
         stream = summary_stream(chosen)

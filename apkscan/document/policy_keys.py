@@ -6,10 +6,15 @@ edit that deleted one policy's entry (and ``verdict_worst``), renamed its key
 them, while the app's finding still said prohibited under that policy: ``report --fail-on
 prohibited`` exited 0. A scan writes one entry per policy in every app, finding and split, so any
 other set of keys is an edit and the document is refused (``DOCUMENT_MALFORMED``).
+
+A 1.2+ document with apps names its policies: every 1.2+ writer writes at least one (``--policy``
+defaults to canada-tbs-2023 and takes no empty value). Deleting ``policies`` with every
+``verdicts`` made a 1.3 document be read as one policy's, the first's (review 88 F1).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -22,16 +27,37 @@ SHOWN = 64  # characters of a name quoted in a message (a key may be a megabyte 
 
 
 def check_policy_keys(doc: ScanDocument) -> None:
-    """The policies are the names ``policies`` states; a document that states none (1.0/1.1,
-    ``policies: []``) is held to the first app that has ``verdicts``. Where there are policies,
-    every app, finding, split and split finding has a verdict under each of them and no other;
-    where there are none (1.0/1.1), nothing has ``verdicts``: a finding never states a policy its
-    app does not."""
+    """The policies are the names ``policies`` states; a 1.0/1.1 document states none and is held
+    to the first app that has ``verdicts`` (a 1.2+ one with apps is refused: :func:`_check_named`).
+    Where there are policies, every app, finding, split and split finding has a verdict under each
+    of them and no other; where there are none (1.0/1.1), nothing has ``verdicts``: a finding never
+    states a policy its app does not."""
+    _check_named(doc)
     named = [p.name for p in doc.policies if p.name is not None]
     stated = next((a.verdicts for a in doc.apps if a.verdicts), None)
     names = list(dict.fromkeys(named)) if named else list(stated or ())
     for i, app in enumerate(doc.apps):
         _app(app, names, ("apps", str(i)))
+
+
+def one_policy_schema(version: str) -> bool:
+    """1.0 and 1.1 predate ``policies`` and ``verdicts``: such a document holds one policy's verdicts."""
+    found = re.fullmatch(r"[0-9]+\.([0-9]+)", version)
+    return found is not None and int(found.group(1)) < 2
+
+
+def _check_named(doc: ScanDocument) -> None:
+    """A 1.2+ document with apps states its policies, each by name (review 88 F1): without them the
+    keys would be taken from the apps, and an app with no ``verdicts`` read as a 1.1 app, judged by
+    its first policy's ``verdict`` alone. (No apps: no verdict a policy key could hide.)"""
+    if one_policy_schema(doc.schema_version) or not doc.apps:
+        return
+    if not doc.policies:
+        raise DocumentError(MALFORMED, f"no policies in a schema {doc.schema_version} document (a scan "
+                                       "always names at least one)", ("policies",))
+    nameless = next((i for i, p in enumerate(doc.policies) if not p.name), None)
+    if nameless is not None:
+        raise DocumentError(MALFORMED, "a policy without a name", ("policies", str(nameless), "name"))
 
 
 def _app(app: App, names: list[str], at: tuple[str, ...]) -> None:

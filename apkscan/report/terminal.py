@@ -113,7 +113,8 @@ def render(doc: ScanDocument | dict, out: TextIO, *, color: bool = False, column
     caveats = [(p.name, p.uncertain, p.uncertain_more) for p in policy_view.uncertain(doc)]
     _footer(out, paint, meta.rules, meta.policy, counts,
             sum(s.count for s in skipped) if skipped else None,
-            per_policy(doc) if len(meta.policies) > 1 else None, caveats, doc.quick)
+            per_policy(doc) if len(meta.policies) > 1 else None, caveats, doc.quick,
+            one_policy_note(doc.schema_version))
 
 
 Caveat = tuple[str, list[str], int]  # a policy's name, its ``uncertain`` items shown, how many more
@@ -124,15 +125,28 @@ QUICK_NOTE = ("quick scan (--quick): content digests not checked and no APK veri
               "shipped policies, not prohibited")
 
 
+def one_policy_note(version: str) -> str | None:
+    """What a 1.0/1.1 document cannot say (review 88 F1): its verdicts are one policy's, and a newer
+    document cut down to that form (every other policy's verdicts deleted) reads the same."""
+    from apkscan.document.policy_keys import one_policy_schema
+
+    if not one_policy_schema(version):
+        return None
+    return (f"schema {version} document: it carries one policy's verdicts only; 1.2 and later "
+            f"carry every --policy's, and a newer document with the others deleted and relabelled "
+            f"{version} reads the same (documents are not signed)")
+
+
 def _footer(out: TextIO, paint: _Paint, rules: list[tuple[str, str | None]], policy: tuple[str, str | None] | None,
             counts: dict[str, int], skipped: int | None, per_policy: Mapping[str, Mapping[str, int]] | None,
-            caveats: list[Caveat], quick: bool = False) -> None:
+            caveats: list[Caveat], quick: bool = False, older: str | None = None) -> None:
     """The summary's last lines: each policy's ``uncertain`` items, rule packs and policy, what
     ``--quick`` left out, then the counts (``per_policy``: one line per policy of a run with
     several, then each app once by its most severe verdict, as JSON ``counts``; ``skipped``: None
     when nothing was skipped). The caveats come with every run, an all-allowed one too: "allowed"
     under a policy means nothing it can detect (review 65 H1); so does the --quick note: a banned
-    app read as "to review" under --quick must not pass for a full scan's (review 86 F3)."""
+    app read as "to review" under --quick must not pass for a full scan's (review 86 F3). ``older``: a 1.0/1.1
+    document's :func:`one_policy_note`."""
     for name, items, more in caveats:
         out.write(paint("review", f"{safe(name)}, uncertain (what it cannot detect, what its sources leave open):") + "\n")
         out.writelines(f"  - {safe(u)}\n" for u in items)
@@ -145,6 +159,8 @@ def _footer(out: TextIO, paint: _Paint, rules: list[tuple[str, str | None]], pol
     out.write(paint("dim", f"rules: {safe(rules_text or 'none')}; policy: {safe(policy_text)}") + "\n")
     if quick:
         out.write(paint("review", QUICK_NOTE) + "\n")
+    if older:
+        out.write(paint("review", older) + "\n")
     tail = f"{', ' + plural(skipped, 'file') + ' skipped' if skipped is not None else ''}"
     errors = paint('errors', plural(counts['errors'], 'error'))
     if counts.get("warnings"):  # inputs read with warnings only (a listing past its cap): not errors
