@@ -181,7 +181,9 @@ def render_allowed(doc: dict, out: TextIO, *, color: bool = False) -> bool:
     typing the document (the typed document and the views cost a one-APK ``scan`` ~25 ms of
     imports). False, nothing written, for any other document or field: :func:`render` says it.
     Never for a saved document: those are hostile and read only through ``ScanDocument``."""
-    apps, names = doc.get("apps"), _policy_names(doc)
+    apps, names, version = doc.get("apps"), _policy_names(doc), doc.get("schema_version")
+    if type(version) is not str or version.partition(".")[2] in ("0", "1"):  # 1.0/1.1: render() adds a note
+        return False
     if (names is None or type(apps) is not list or doc.get("interrupted") is not False or doc.get("errors") != []
             or doc.get("skipped") != [] or not all(_all_allowed(a, names) for a in apps)):
         return False
