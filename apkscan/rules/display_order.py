@@ -22,8 +22,9 @@ Latin text reordered by explicit controls.
 
 from __future__ import annotations
 
-import functools
 import unicodedata
+
+from apkscan.rules.text_cache import text_cache
 
 MAX_DEPTH = 125
 STRONG = frozenset({"L", "R", "AL"})
@@ -42,7 +43,7 @@ def _cls(ch: str) -> str:
     return unicodedata.bidirectional(ch) or "L"  # unassigned: L (their defaults barely matter here)
 
 
-@functools.lru_cache(maxsize=16384)
+@text_cache(maxsize=16384)
 def display_order(text: str) -> str:
     """``text`` as a bidi-aware viewer shows it, left to right, its bidi controls (embeddings,
     overrides, isolates, LRM/RLM/ALM) left out. An ASCII text is returned as it is."""
@@ -57,7 +58,7 @@ def display_order(text: str) -> str:
     return "".join(out)
 
 
-@functools.lru_cache(maxsize=16384)
+@text_cache(maxsize=16384)
 def reordered(text: str) -> str | None:
     """:func:`display_order` when it is another order than the stored one (its bidi controls
     aside), else None: text with no RTL letter and no override reads as stored."""

@@ -42,6 +42,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 
+from apkscan.rules.text_cache import text_cache
 from apkscan.rules.regex_safety import MAX_ASKED
 
 # Names of the scripts written without spaces between a name's characters (UCD character names:
@@ -113,7 +114,7 @@ def _runs(text: str) -> Iterator[str]:
         yield "".join(word)
 
 
-@functools.lru_cache(maxsize=16384)
+@text_cache(maxsize=16384)
 def label_words(skel: str) -> str:
     """A label's skeleton read as its words (module docstring); ``""`` when it has none. Of a
     label with more than :data:`_LETTERS_READ` letters only the first :data:`MAX_ASKED`

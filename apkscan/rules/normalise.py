@@ -30,6 +30,7 @@ import re
 import unicodedata
 from typing import Any, NamedTuple
 
+from apkscan.rules.text_cache import text_cache
 from apkscan.ignorable import default_ignorable
 from apkscan.rules.confusables import CAPITAL_CONFUSABLES, CONFUSABLES, SCRIPT_LOOK_ALIKES, latin_letter, script_table
 from apkscan.rules.display_order import reordered
@@ -79,7 +80,7 @@ def _ignorable(ch: str) -> bool:
     return default_ignorable(ord(ch))
 
 
-@functools.lru_cache(maxsize=16384)  # pure; the matcher asks for the same rule patterns per app
+@text_cache(maxsize=16384)  # pure; the matcher asks for the same rule patterns per app
 def normalise(text: str) -> str:
     """NFKC, format/default-ignorable characters removed, case-folded."""
     return _visible(text).casefold()
@@ -109,7 +110,7 @@ def _visible(text: str) -> str:
     return " ".join("".join(out).split())
 
 
-@functools.lru_cache(maxsize=16384)
+@text_cache(maxsize=16384)
 def skeleton(text: str) -> str:
     """:func:`normalise` with combining diacritics (:data:`DIACRITIC_BLOCKS`) and enclosing marks
     dropped, the look-alike capitals (:mod:`apkscan.rules.confusables`) mapped before folding,
@@ -144,7 +145,7 @@ def forms(text: str) -> list[tuple[str, str]]:
     return list(_forms(text))
 
 
-@functools.lru_cache(maxsize=16384)
+@text_cache(maxsize=16384)
 def _forms(text: str) -> tuple[tuple[str, str], ...]:
     """:func:`forms`, kept: a match asks for the same package and label forms once per rule."""
     out = [("raw", text)]
@@ -162,7 +163,7 @@ def _forms(text: str) -> tuple[tuple[str, str], ...]:
 ASCII_CONFUSABLES = str.maketrans({"I": "l", "1": "l", "|": "l", "0": "o"})
 
 
-@functools.lru_cache(maxsize=16384)
+@text_cache(maxsize=16384)
 def package_forms(text: str) -> tuple[tuple[str, str], ...]:
     """:func:`forms` of a package, then its ``lookalike`` form when it differs: the skeleton with
     the ASCII confusables of :data:`ASCII_CONFUSABLES` mapped (``musicaIly``, ``c0m``, ``rnm``)."""
@@ -252,7 +253,7 @@ def form_search(patterns: FormPatterns, text: str, folded_only: bool = False,
     return None
 
 
-@functools.lru_cache(maxsize=16384)
+@text_cache(maxsize=16384)
 def readings(text: str, label: bool = False) -> tuple[tuple[str, str], ...]:
     """(how, text) a reader is shown instead of ``text``, each only when it differs (review 79):
     ``display-order`` when bidi controls or RTL letters reorder it
@@ -288,7 +289,7 @@ def _search(patterns: FormPatterns, text: str, folded_only: bool, label: bool) -
     return None
 
 
-@functools.lru_cache(maxsize=16384)
+@text_cache(maxsize=16384)
 def _folded_forms(text: str) -> tuple[tuple[str, str, bool], ...]:
     """(how, value, a skeleton?) of the forms :func:`form_search` asks with case ignored: the
     normalised form always (also when it equals the text: ``tiktok`` is its own normalised form,
@@ -299,7 +300,7 @@ def _folded_forms(text: str) -> tuple[tuple[str, str, bool], ...]:
     return (("normalised", norm, skel == norm),) if skel == norm else (("normalised", norm, False), ("skeleton", skel, True))
 
 
-@functools.lru_cache(maxsize=16384)  # one argument: the cache's fast key, as _folded_forms'
+@text_cache(maxsize=16384)  # one argument: the cache's fast key, as _folded_forms'
 def _label_forms(text: str) -> tuple[tuple[str, str, bool], ...]:
     """:func:`_folded_forms` of a label, then its :data:`WORDS` form (:mod:`apkscan.rules.label_words`:
     ``TikTok!``, ``微 信``) when it differs from them."""

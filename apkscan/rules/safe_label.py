@@ -20,9 +20,10 @@ makes it, and the width ellipsis is left out (it only cuts the end). At most
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
+
+from apkscan.rules.text_cache import text_cache
 
 MAX_CONSIDERED = 1000  # PackageItemInfo.MAX_SAFE_LABEL_LENGTH: characters makeSafeForPresentation reads
 # tags Html.fromHtml turns into a line break before and after (handleStartTag/handleEndTag)
@@ -33,7 +34,7 @@ _BREAKS = re.compile("[\n\r\u0085\u2028\u2029]")
 _HTMLISH = re.compile(r"[<&\n\r\u2028\u2029\u0085]")
 
 
-@functools.lru_cache(maxsize=16384)
+@text_cache(maxsize=16384)
 def safe_label(label: str) -> str:
     """``label`` as ``loadSafeLabel`` shows it (first line, trimmed); the label itself when it
     holds nothing HTML or line breaking."""
@@ -45,7 +46,7 @@ def safe_label(label: str) -> str:
     return text.strip()
 
 
-@functools.lru_cache(maxsize=16384)
+@text_cache(maxsize=16384)
 def first_line(label: str) -> str:
     """The raw label up to its first line break (line feed, carriage return, NEL, U+2028,
     U+2029), trimmed: what a one-line view shows; the label itself when it has no break."""
