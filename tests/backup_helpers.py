@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import sys
 import zipfile
@@ -32,6 +33,35 @@ def backup_generator():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def androidqf_records(root: Path, der: bytes, packages: list[str], *, algorithm: str = "SHA256-RSA",
+                      verified: object = True, error: str = "") -> Path:
+    """An AndroidQF acquisition folder under ``root`` (no APKs pulled) whose packages.json records
+    ``der`` for each package, as AndroidQF writes a certificate: upper-case digests, ``C=.., CN=..``
+    names (the fixture generator's writer), the real serial number. ``verified`` is each file's
+    ``verified_certificate``; ``None`` leaves the field out, as AndroidQF before it did."""
+    acq = root / "acq"
+    (acq / "apks").mkdir(parents=True)
+    (acq / "acquisition.json").write_text(json.dumps({"uuid": "acq", "androidqf_version": "1.7.0",
+                                                      "started": "2026-11-01T10:00:00Z"}))
+    qf_name = backup_generator().qf_name
+    cert = x509.load_der_x509_certificate(der)
+    fields = {"Md5": hashlib.md5(der).hexdigest().upper(), "Sha1": hashlib.sha1(der).hexdigest().upper(),
+              "Sha256": hashlib.sha256(der).hexdigest().upper(), "Subject": qf_name(cert.subject),
+              "Issuer": qf_name(cert.issuer), "SignatureAlgorithm": algorithm,
+              "SerialNumber": str(cert.serial_number)}
+    records = []
+    for i, package in enumerate(packages):
+        entry = {"path": f"/data/app/~~AAAA==/{package}-BBBB==/base.apk", "local_name": "", "md5": "",
+                 "sha1": "", "sha256": "", "sha512": "", "error": "", "trusted_certificate": False,
+                 "certificate_error": error, "certificate": fields}
+        if verified is not None:
+            entry["verified_certificate"] = verified
+        records.append({"name": package, "installer": "null", "uid": 10300 + i, "disabled": False,
+                        "system": False, "third_party": True, "files": [entry]})
+    (acq / "packages.json").write_text(json.dumps(records))
+    return root
 
 
 def pem_der(key: str) -> bytes:

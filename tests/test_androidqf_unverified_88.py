@@ -18,9 +18,8 @@ from pathlib import Path
 
 import pytest
 import test_match_strength
-from cryptography import x509
+from backup_helpers import androidqf_records
 from test_match_strength import _scan
-from test_policy_review_86 import _qf_name
 
 gen = test_match_strength.gen  # the APK builder with the test keys in tmp_path (a fixture)
 
@@ -33,24 +32,8 @@ MISSING = object()
 def _acquisition(root: Path, der: bytes, verified: object, package: str = TIKTOK) -> Path:
     """An AndroidQF folder (no APKs pulled) recording ``der`` for ``package``; ``verified`` is the
     file's ``verified_certificate`` (MISSING: the field left out, as older AndroidQF wrote)."""
-    acq = root / "acq"
-    (acq / "apks").mkdir(parents=True)
-    (acq / "acquisition.json").write_text(json.dumps({"uuid": "acq", "androidqf_version": "1.7.0",
-                                                      "started": "2026-11-01T10:00:00Z"}))
-    cert = x509.load_der_x509_certificate(der)
-    fields = {"Md5": hashlib.md5(der).hexdigest().upper(), "Sha1": hashlib.sha1(der).hexdigest().upper(),
-              "Sha256": hashlib.sha256(der).hexdigest().upper(), "Subject": _qf_name(cert.subject),
-              "Issuer": _qf_name(cert.issuer), "SignatureAlgorithm": "SHA256-RSA",
-              "SerialNumber": str(cert.serial_number)}
-    entry = {"path": f"/data/app/~~AAAA==/{package}-BBBB==/base.apk", "local_name": "", "md5": "",
-             "sha1": "", "sha256": "", "sha512": "", "error": "", "trusted_certificate": False,
-             "certificate_error": "" if verified is not False else ERROR, "certificate": fields}
-    if verified is not MISSING:
-        entry["verified_certificate"] = verified
-    records = [{"name": package, "installer": "null", "uid": 10300, "disabled": False, "system": False,
-                "third_party": True, "files": [entry]}]
-    (acq / "packages.json").write_text(json.dumps(records))
-    return root
+    return androidqf_records(root, der, [package], verified=None if verified is MISSING else verified,
+                             error=ERROR if verified is False else "")
 
 
 def _key_evidence(app: dict) -> list[dict]:

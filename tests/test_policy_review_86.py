@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import zipfile
 from pathlib import Path
 
 import test_match_strength
-from cryptography import x509
+from backup_helpers import androidqf_records
 from test_dex_bounds import _dex
 from test_match_strength import _app, _scan
 
@@ -51,32 +50,10 @@ def _by_package(doc: dict) -> dict[str, dict]:
 
 # --- F2: the shared Micro Cao key on a package no rule names ---------------------------------
 
-def _qf_name(name: x509.Name) -> str:
-    from backup_helpers import backup_generator
-
-    return backup_generator().qf_name(name)  # the fixture's writer of AndroidQF's name form
-
-
 def _androidqf(root: Path, der: bytes, packages: list[str]) -> Path:
     """An AndroidQF acquisition (no APKs pulled) whose packages.json records ``der`` for each
     package, in the form AndroidQF writes a certificate (upper-case digests, C=.., CN=.. names)."""
-    acq = root / "qf" / "acq"
-    (acq / "apks").mkdir(parents=True)
-    (acq / "acquisition.json").write_text(json.dumps({"uuid": "acq", "androidqf_version": "1.7.0",
-                                                      "started": "2026-11-01T10:00:00Z"}))
-    cert = x509.load_der_x509_certificate(der)
-    fields = {"Md5": hashlib.md5(der).hexdigest().upper(), "Sha1": hashlib.sha1(der).hexdigest().upper(),
-              "Sha256": hashlib.sha256(der).hexdigest().upper(), "Subject": _qf_name(cert.subject),
-              "Issuer": _qf_name(cert.issuer), "SignatureAlgorithm": "SHA1-RSA",
-              "SerialNumber": str(cert.serial_number)}
-    records = [{"name": p, "installer": "null", "uid": 10300 + i, "disabled": False, "system": False,
-                "third_party": True,
-                "files": [{"path": f"/data/app/~~AAAA==/{p}-BBBB==/base.apk", "local_name": "", "md5": "",
-                           "sha1": "", "sha256": "", "sha512": "", "error": "", "verified_certificate": True,
-                           "trusted_certificate": False, "certificate_error": "", "certificate": fields}]}
-               for i, p in enumerate(packages)]
-    (acq / "packages.json").write_text(json.dumps(records))
-    return root / "qf"
+    return androidqf_records(root / "qf", der, packages, algorithm="SHA1-RSA")
 
 
 def test_a_recorded_micro_cao_key_on_an_unnamed_package_is_reviewed(gen, tmp_path):
