@@ -28,14 +28,13 @@ import gzip
 import json
 import os
 import random
-import statistics
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_polyglot_members import ROOT, tar_of, walk  # noqa: E402
+from walk_rounds import ROOT, add_round_args, alternate, compared, tar_of, walk  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "fixtures" / "backups"))
 from adb_writer import AbWriter, manifest  # noqa: E402
@@ -77,34 +76,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--packages", type=int, default=300)
     ap.add_argument("--size-kib", type=int, default=256)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--baseline-src", type=Path)
+    add_round_args(ap, rounds=3)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder, spool = Path(tmp) / "backups", Path(tmp) / "spool"
         folder.mkdir()
         spool.mkdir()
         paths = build(folder, args.packages, args.size_kib << 10)
-        trees = [("this tree", ROOT)] + ([("baseline", args.baseline_src)] if args.baseline_src else [])
-        times: dict[tuple[str, str], list[float]] = {(shape, name): [] for shape in SHAPES for name, _ in trees}
-        for r in range(args.rounds):
-            for shape in SHAPES:
-                for name, src in trees if r % 2 == 0 else trees[::-1]:
-                    took, items = walk(src, paths[shape], spool)
-                    times[shape, name].append(took)
-                    print(f"round {r + 1} {shape} {name}: {took:.2f} s CPU ({items} items)", flush=True)
+        times = alternate(args, SHAPES, lambda src, shape: walk(src, paths[shape], spool))
         print(f"\n{args.packages} packages, a data file of {args.size_kib} KiB each, load {os.getloadavg()[0]:.1f}")
         for shape in SHAPES:
-            mine = times[shape, "this tree"]
-            line = f"{shape}: this tree median {statistics.median(mine):.2f} s CPU"
-            if args.baseline_src:
-                base = times[shape, "baseline"]
-                ratios = [a / b for a, b in zip(mine, base)]
-                per = statistics.median(a - b for a, b in zip(mine, base)) / args.packages * 1e6
-                line += (f", baseline {statistics.median(base):.2f} s, ratio median {statistics.median(ratios):.3f}x "
-                         f"({min(ratios):.2f}-{max(ratios):.2f}), {per:+.0f} us a data file")
-            print(line)
-
+            print(f"{shape}: " + compared(times, shape, per=(args.packages, "a data file")))
 
 if __name__ == "__main__":
     main()

@@ -27,14 +27,13 @@ import io
 import os
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_polyglot_members import ROOT, walk  # noqa: E402
+from walk_rounds import ROOT, add_round_args, alternate, compared, walk  # noqa: E402
 
 SHAPES = ("folder-sizes", "folder-descriptors", "zip-sizes", "zip-descriptors")
 UUID = "0b6c3f0e-5d1a-4c1e-9a57-6f1f2a3b4c5d"
@@ -84,8 +83,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--entries", type=int, default=400)
     ap.add_argument("--size-kib", type=int, default=256)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--baseline-src", type=Path)
+    add_round_args(ap, rounds=5)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder, spool = Path(tmp) / "acq", Path(tmp) / "spool"
@@ -93,26 +91,11 @@ def main() -> None:
         spool.mkdir()
         paths = build(folder, args.entries, args.size_kib << 10)
         report = (paths["folder-sizes"] / "bugreport.zip").stat().st_size
-        trees = [("this tree", ROOT)] + ([("baseline", args.baseline_src)] if args.baseline_src else [])
-        times: dict[tuple[str, str], list[float]] = {(shape, name): [] for shape in SHAPES for name, _ in trees}
-        for r in range(args.rounds):
-            for shape in SHAPES:
-                for name, src in trees if r % 2 == 0 else trees[::-1]:
-                    took, items = walk(src, paths[shape], spool)
-                    times[shape, name].append(took)
-                    print(f"round {r + 1} {shape} {name}: {took:.2f} s CPU ({items} items)", flush=True)
+        times = alternate(args, SHAPES, lambda src, shape: walk(src, paths[shape], spool))
         print(f"\nbugreport.zip of {args.entries} entries of {args.size_kib} KiB text ({report >> 20} MiB deflated, "
               f"{args.entries * args.size_kib >> 10} MiB inflated), load {os.getloadavg()[0]:.1f}")
         for shape in SHAPES:
-            mine = times[shape, "this tree"]
-            line = f"{shape}: this tree median {statistics.median(mine):.2f} s CPU"
-            if args.baseline_src:
-                base = times[shape, "baseline"]
-                ratios = [a / b for a, b in zip(mine, base)]
-                line += (f", baseline {statistics.median(base):.2f} s, ratio median {statistics.median(ratios):.3f}x "
-                         f"({min(ratios):.2f}-{max(ratios):.2f}), {statistics.median(mine) - statistics.median(base):+.2f} s")
-            print(line)
-
+            print(f"{shape}: " + compared(times, shape))
 
 if __name__ == "__main__":
     main()

@@ -17,26 +17,20 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import statistics
-import subprocess
 import sys
 import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-WALK = """
-import sys
-from apkscan.sources.files import FileSource
-from apkscan.sources.walker import WalkOptions
-items = list(FileSource([sys.argv[1]], WalkOptions(tmp_dir=sys.argv[2])).inputs())
-print(len(items))
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from walk_rounds import ROOT, add_round_args, alternate, compared, log_text, walk  # noqa: E402
+
+SHAPE = "tar.gz pulls"
 
 
 def build(folder: Path, files: int, size: int) -> None:
-    text = b"".join(b"line %08d of a pulled log file, not a listing\n" % i for i in range(size // 48 + 1))[:size]
+    text = log_text(size)
     for i in range(files):
         bio = io.BytesIO()
         with tarfile.open(fileobj=bio, mode="w:gz") as tf:
@@ -46,20 +40,11 @@ def build(folder: Path, files: int, size: int) -> None:
         (folder / f"pull-{i:05d}.tar.gz").write_bytes(bio.getvalue())
 
 
-def walk(src: Path, folder: Path, spool: Path) -> tuple[float, str]:
-    env = dict(os.environ, PYTHONPATH=str(src))
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", WALK, str(folder), str(spool)], env=env, capture_output=True,
-                          text=True, check=True)
-    return time.perf_counter() - start, done.stdout.strip()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--size-kib", type=int, default=256)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--baseline-src", type=Path)
+    add_round_args(ap, rounds=5)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder, spool = Path(tmp) / "pulls", Path(tmp) / "spool"
@@ -67,20 +52,10 @@ def main() -> None:
         spool.mkdir()
         build(folder, args.files, args.size_kib << 10)
         size = sum(p.stat().st_size for p in folder.iterdir())
-        trees = [("this tree", ROOT)] + ([("baseline", args.baseline_src)] if args.baseline_src else [])
-        times: dict[str, list[float]] = {name: [] for name, _ in trees}
-        for r in range(args.rounds):
-            for name, src in trees if r % 2 == 0 else trees[::-1]:
-                took, items = walk(src, folder, spool)
-                times[name].append(took)
-                print(f"round {r + 1} {name}: {took:.2f} s ({items} items)", flush=True)
+        times = alternate(args, (SHAPE,), lambda src, _: walk(src, folder, spool, cpu=False), unit="s")
         print(f"\n{args.files} .tar.gz files ({size / args.files / 1024:.0f} KiB each on disk), "
               f"load {os.getloadavg()[0]:.1f}")
-        for name, ts in times.items():
-            print(f"{name}: median {statistics.median(ts):.2f} s")
-        if args.baseline_src:
-            ratios = [a / b for a, b in zip(times["this tree"], times["baseline"])]
-            print(f"this tree / baseline: median {statistics.median(ratios):.3f}x")
+        print(f"{SHAPE}: " + compared(times, SHAPE, unit="s", per=(args.files, "a file")))
         look_alone(folder)
 
 

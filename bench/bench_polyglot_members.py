@@ -25,39 +25,20 @@ import argparse
 import gzip
 import io
 import os
-import resource
-import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-WALK = """
-import sys
-from apkscan.sources.files import FileSource
-from apkscan.sources.walker import WalkOptions
-items = list(FileSource([sys.argv[1]], WalkOptions(tmp_dir=sys.argv[2])).inputs())
-print(len(items))
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from walk_rounds import ROOT, add_round_args, alternate, compared, log_text, tar_of, walk  # noqa: E402
+
 SHAPES = ("tar-of-targz", "targz-of-tar", "zip-of-tar")
 
 
-def tar_of(members: list[tuple[str, bytes]]) -> bytes:
-    bio = io.BytesIO()
-    with tarfile.open(fileobj=bio, mode="w", format=tarfile.USTAR_FORMAT) as tf:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return bio.getvalue()
-
-
 def build(folder: Path, members: int, size: int) -> dict[str, Path]:
-    text = b"".join(b"line %08d of a pulled log file, not a listing\n" % i for i in range(size // 48 + 1))[:size]
+    text = log_text(size)
     inner = [(f"logs/{i}.tar", tar_of([(f"logs/{i}.txt", text)])) for i in range(members)]
     paths = {shape: folder / f"pull-{shape}" for shape in SHAPES}
     paths["tar-of-targz"].write_bytes(tar_of([(n + ".gz", gzip.compress(d, mtime=0)) for n, d in inner]))
@@ -68,49 +49,22 @@ def build(folder: Path, members: int, size: int) -> dict[str, Path]:
     return paths
 
 
-def walk(src: Path, path: Path, spool: Path) -> tuple[float, str]:
-    """The walk's CPU seconds (user + system of its process: less swayed by other load than wall time)."""
-    env = dict(os.environ, PYTHONPATH=str(src))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    # run in the tree: ``-c`` puts the working folder first on sys.path, so run from another checkout's
-    # root both "trees" imported that checkout's apkscan (the baseline was this tree)
-    done = subprocess.run([sys.executable, "-c", WALK, str(path), str(spool)], env=env, capture_output=True,
-                          text=True, check=True, cwd=str(src))
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, done.stdout.strip()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--members", type=int, default=2000)
     ap.add_argument("--size-kib", type=int, default=64)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--baseline-src", type=Path)
+    add_round_args(ap, rounds=5)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder, spool = Path(tmp) / "pulls", Path(tmp) / "spool"
         folder.mkdir()
         spool.mkdir()
         paths = build(folder, args.members, args.size_kib << 10)
-        trees = [("this tree", ROOT)] + ([("baseline", args.baseline_src)] if args.baseline_src else [])
-        times = {(shape, name): [] for shape in SHAPES for name, _ in trees}
-        for r in range(args.rounds):
-            for shape in SHAPES:
-                for name, src in trees if r % 2 == 0 else trees[::-1]:
-                    took, items = walk(src, paths[shape], spool)
-                    times[shape, name].append(took)
-                    print(f"round {r + 1} {shape} {name}: {took:.2f} s CPU ({items} items)", flush=True)
+        times = alternate(args, SHAPES, lambda src, shape: walk(src, paths[shape], spool))
         print(f"\n{args.members} members of {args.size_kib} KiB text each, load {os.getloadavg()[0]:.1f}")
         for shape in SHAPES:
-            mine = times[shape, "this tree"]
-            line = f"{shape} ({paths[shape].stat().st_size >> 10} KiB): this tree median {statistics.median(mine):.2f} s CPU"
-            if args.baseline_src:
-                base = times[shape, "baseline"]
-                ratios = [a / b for a, b in zip(mine, base)]
-                per = statistics.median(a - b for a, b in zip(mine, base)) / args.members * 1e6
-                line += (f", baseline {statistics.median(base):.2f} s, ratio median {statistics.median(ratios):.3f}x "
-                         f"({min(ratios):.2f}-{max(ratios):.2f}), {per:+.0f} us a member")
-            print(line)
+            print(f"{shape} ({paths[shape].stat().st_size >> 10} KiB): "
+                  + compared(times, shape, per=(args.members, "a member")))
         parts_alone(args.size_kib << 10)
 
 
@@ -121,7 +75,7 @@ def parts_alone(size: int, members: int = 2000) -> None:
     sys.path.insert(0, str(ROOT))
     from apkscan.sources import detect, polyglot
 
-    data = b"".join(b"line %08d of a pulled log file, not a listing\n" % i for i in range(size // 48 + 1))[:size]
+    data = log_text(size)
 
     def read(wrap) -> float:
         best = float("inf")
