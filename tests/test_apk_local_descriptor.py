@@ -1,0 +1,220 @@
+"""A deflate stream behind a data descriptor that does not end at its listed size, in an APK.
+
+``java.util.zip.ZipInputStream`` (SAI once the file is named ``.apks``, ackpine) inflates an entry
+flagged with a data descriptor to the end of its deflate stream, reads the descriptor there and the
+next local header after it. The walker took the central record's compressed size as that end when
+the local header and the central record both said "deflated, descriptor", so an adversary's stream
+that ends elsewhere sent the stream, unseen, to a local ``base.apk`` (TikTok) inside listed bytes:
+
+- early: the layout's stream ends inside its own listed bytes, then a descriptor and ``base.apk``;
+- late: the stream runs on through a final stored block over the layout's listed descriptor and
+  the next entry's local header, and ends inside that stored entry's data; a descriptor and
+  ``base.apk`` follow there (that entry's CRC is 0 in both its records: nothing reads its bytes).
+
+Both carriers are v2-signed here by apksigner (``fixtures/generate.py``), verify, and were allowed
+under any name but an archive's; Java 17's ``ZipInputStream`` lists ``base.apk`` in both (checked
+here when ``java`` can run a source file). Now the bytes after the first such entry are searched
+for a local header where no listed one starts (:func:`apkscan.sources.zip_cover._stray_header`),
+and one found has the local headers walked.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import struct
+import subprocess
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+from apkscan.apk.io.bytesource import ByteSource
+from tests.apksigner_helper import apksigner_verify
+from tests.cli_helpers import generate_module
+from tests.test_apk_local_coverage import LOCAL_ONLY, TIKTOK, _uncovered, apps_of, codes_in, container_codes
+
+LAYOUT, BLOB = b"res/layout/main.xml", b"res/raw/blob.bin"
+CONTENT = b"placeholder layout (not compiled)\n" * 4
+_LOC = struct.Struct("<IHHHHHIIIHH")
+_CEN = struct.Struct("<IHHHHHHIIIHHHHHII")
+_DESC = struct.Struct("<IIII")
+JAVA_LIST = """
+import java.io.*; import java.util.zip.*;
+public class ZisList { public static void main(String[] a) throws Exception {
+  try (ZipInputStream z = new ZipInputStream(new BufferedInputStream(new FileInputStream(a[0])))) {
+    ZipEntry e; byte[] b = new byte[8192];
+    while ((e = z.getNextEntry()) != null) { while (z.read(b) > 0) { } System.out.println(e.getName()); }
+  } catch (IOException ex) { System.out.println("THROWS " + ex); } } }
+"""
+
+
+def _deflate(data: bytes) -> bytes:
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush()
+
+
+def _local(name: bytes, method: int, crc: int, csize: int, size: int, flags: int = 0) -> bytes:
+    return _LOC.pack(0x04034B50, 20, flags, method, 0, 0x21, crc, csize, size, len(name), 0) + name
+
+
+def _hidden() -> bytes:
+    packed = _deflate(TIKTOK)
+    return _local(b"base.apk", 8, zlib.crc32(TIKTOK), len(packed), len(TIKTOK)) + packed
+
+
+def _early() -> list[tuple[bytes, bytes, tuple]]:
+    """The layout's listed bytes: its own stream, a descriptor of it, then ``base.apk``."""
+    packed = _deflate(CONTENT)
+    blob = packed + _DESC.pack(0x08074B50, zlib.crc32(CONTENT), len(packed), len(CONTENT)) + _hidden()
+    listed = _DESC.pack(0x08074B50, zlib.crc32(CONTENT), len(blob), len(CONTENT))
+    return [(_local(LAYOUT, 8, 0, 0, 0, flags=8) + blob + listed, LAYOUT, (8, 8, zlib.crc32(CONTENT), len(blob),
+                                                                        len(CONTENT)))]
+
+
+def _late() -> list[tuple[bytes, bytes, tuple]]:
+    """The layout's listed bytes end in a final stored block's header; the block's raw bytes are
+    the layout's listed descriptor, the blob's local header and 40 bytes of its data, where the
+    stream ends; the stream's own descriptor and ``base.apk`` follow in the blob's data."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = c.compress(CONTENT) + c.flush(zlib.Z_SYNC_FLUSH)  # byte-aligned, not final
+    pad, hidden = bytes(40), _hidden()
+    blob_size = len(pad) + _DESC.size + len(hidden)
+    blob_head = _local(BLOB, 0, 0, blob_size, blob_size)
+    raw = _DESC.size + len(blob_head) + len(pad)
+    listed = head + b"\x01" + struct.pack("<HH", raw, raw ^ 0xFFFF)
+    listed_desc = _DESC.pack(0x08074B50, zlib.crc32(CONTENT), len(listed), len(CONTENT))
+    out = CONTENT + listed_desc + blob_head + pad
+    assert zlib.decompressobj(-15).decompress(listed + listed_desc + blob_head + pad) == out
+    real = _DESC.pack(0x08074B50, zlib.crc32(out), len(listed) + raw, len(out))
+    return [(_local(LAYOUT, 8, 0, 0, 0, flags=8) + listed + listed_desc, LAYOUT,
+             (8, 8, zlib.crc32(CONTENT), len(listed), len(CONTENT))),
+            (blob_head + pad + real + hidden, BLOB, (0, 0, 0, blob_size, blob_size))]
+
+
+def _carrier(gen, work: Path, shape: str) -> bytes:
+    """A clean app's entries after the crafted ones, the ZIP written here, v2-signed by apksigner."""
+    app = zipfile.ZipFile(io.BytesIO(gen.build_unsigned(gen.App("com.example.carrier", "Notes", min_sdk=24))))
+    crafted = _early() if shape == "early" else _late()
+    body, cd = bytearray(), bytearray()
+    for record, name, (flags, method, crc, csize, size) in crafted:
+        cd += _CEN.pack(0x02014B50, 20, 20, flags, method, 0, 0x21, crc, csize, size, len(name), 0, 0, 0, 0, 0,
+                        len(body)) + name
+        body += record
+    for info in app.infolist():
+        if info.filename.encode() == LAYOUT:
+            continue
+        data, name = app.read(info), info.filename.encode()
+        packed = _deflate(data) if info.compress_type == 8 else data
+        crc = zlib.crc32(data)
+        cd += _CEN.pack(0x02014B50, 20, 20, 0, info.compress_type, 0, 0x21, crc, len(packed), len(data), len(name),
+                        0, 0, 0, 0, 0, len(body)) + name
+        body += _local(name, info.compress_type, crc, len(packed), len(data)) + packed
+    n = len(crafted) + len(app.infolist()) - 1
+    unsigned = bytes(body + cd + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n, n, len(cd), len(body), 0))
+    work.mkdir(exist_ok=True)
+    return gen.sign(unsigned, work, ["test-rsa"], v1=False, v2=True, v3=False, min_sdk=24)
+
+
+@pytest.fixture(scope="module")
+def carriers(tmp_path_factory) -> dict[str, Path]:
+    gen, root = generate_module(), tmp_path_factory.mktemp("carriers")
+    out = {}
+    for shape in ("early", "late"):
+        out[shape] = root / f"{shape}.apk"
+        out[shape].write_bytes(_carrier(gen, root / f"work-{shape}", shape))
+    return out
+
+
+@pytest.mark.parametrize("shape", ["early", "late"])
+def test_the_carrier_verifies_and_reads_as_the_clean_app(carriers, shape):
+    """The oracle's side: apksigner verifies the carrier and aapt reads the clean app."""
+    assert apksigner_verify(carriers[shape])["verified"]
+    if shutil.which("aapt"):
+        out = subprocess.run(["aapt", "dump", "badging", str(carriers[shape])], capture_output=True, text=True)
+        assert "name='com.example.carrier'" in out.stdout
+
+
+@pytest.mark.parametrize("shape", ["early", "late"])
+def test_java_zipinputstream_lists_the_hidden_base_apk(carriers, shape, tmp_path):
+    """What the check models: Java's own ZipInputStream reads ``base.apk`` out of the carrier."""
+    if not shutil.which("java"):
+        pytest.skip("no java")
+    src = tmp_path / "ZisList.java"
+    src.write_text(JAVA_LIST)
+    run = subprocess.run(["java", str(src), str(carriers[shape])], capture_output=True, text=True, timeout=120)
+    if run.returncode and "error:" in run.stderr:
+        pytest.skip("java cannot run a source file here (a JRE without its compiler)")
+    names = run.stdout.split()
+    assert names[:2] == [LAYOUT.decode(), "base.apk"], run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("shape", ["early", "late"])
+def test_the_stream_is_found_to_reach_a_header_no_entry_lists(carriers, shape):
+    assert _uncovered(carriers[shape])[0]
+
+
+@pytest.mark.parametrize("shape", ["early", "late"])
+@pytest.mark.parametrize("name", ["hidden.apk", "hidden.bin"])
+def test_the_hidden_base_apk_is_scanned_under_any_name(carriers, scan_path, tmp_path, shape, name):
+    """Was: one app, com.example.carrier, allowed, no fact. Now TikTok from the local headers too."""
+    path = tmp_path / name
+    path.write_bytes(carriers[shape].read_bytes())
+    doc = scan_path(path)
+    apps = apps_of(doc)
+    assert apps["com.example.carrier"]["verdict"] == "allowed"
+    tiktok = apps["com.zhiliaoapp.musically"]
+    assert tiktok["verdict"] == "prohibited" and LOCAL_ONLY in codes_in(tiktok["identity"])
+    assert tiktok["source"]["chain"][-1] == "base.apk"
+    assert LOCAL_ONLY in container_codes(doc)
+
+
+def test_a_stored_jar_in_an_apk_with_descriptors_is_looked_at_and_nothing_found(tmp_path, scan_path):
+    """The search's false alarm: a stored JAR inside a ZIP whose entries have descriptors has local
+    headers where no listed one starts; the walk that follows finds that the stream never reaches
+    them (it ends at the stored entry behind a descriptor, where ``ZipInputStream`` throws) and adds
+    no local-only member and no fact."""
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        z.writestr("a.txt", b"inner")
+    sink = _Unseekable()
+    with zipfile.ZipFile(sink, "w") as z:  # written unseekable: every entry behind a descriptor
+        z.writestr(zipfile.ZipInfo("AndroidManifest.xml"), b"x" * 64, zipfile.ZIP_DEFLATED)
+        z.writestr(zipfile.ZipInfo("assets/lib.jar"), inner.getvalue(), zipfile.ZIP_STORED)
+    path = tmp_path / "plain.apk"
+    path.write_bytes(bytes(sink.data))
+    assert _uncovered(path)[0] is True  # the inner JAR's header: looked at
+    doc = scan_path(path)
+    assert LOCAL_ONLY not in container_codes(doc) and LOCAL_ONLY not in codes_in(doc)
+
+
+def test_a_signature_across_two_reads_is_found(tmp_path, monkeypatch):
+    """The search reads 3 bytes into the next read: a header split by the read size is found, and
+    one at a listed offset is not stray."""
+    from apkscan.sources import zip_cover
+
+    monkeypatch.setattr(zip_cover, "SEARCH", 64)
+    data = bytearray(200)
+    data[62:66] = b"PK\x03\x04"
+    path = tmp_path / "bytes"
+    path.write_bytes(bytes(data))
+    source = ByteSource(str(path))
+    assert zip_cover._stray_header(source, 0, [0])
+    assert not zip_cover._stray_header(source, 0, [0, 62])
+    assert not zip_cover._stray_header(source, 62, [0])  # before where the search starts
+
+
+class _Unseekable:
+    def __init__(self):
+        self.data = bytearray()
+
+    def write(self, b):
+        self.data += b
+        return len(b)
+
+    def flush(self):
+        pass
+
+    def tell(self):
+        raise OSError("unseekable")
