@@ -8,6 +8,7 @@ identity.
 
 from __future__ import annotations
 
+from apkscan.apk.completeness import PARTLY_READ
 from apkscan.apk.model import ApkIdentity
 from apkscan.issues import Issue, Severity
 from apkscan.policy.multi import decide_all
@@ -15,9 +16,6 @@ from apkscan.policy.model import Policy
 from apkscan.result import AppResult
 from apkscan.rules.matcher import match_identity
 from apkscan.rules.model import RuleSet
-
-_UNSCANNABLE = ("INPUT_", "ZIP_", "INTERNAL_ERROR")
-
 
 def evaluate(identity: ApkIdentity, rules: RuleSet, policy: Policy | list[Policy], *, source: str,
              container: str | None = None, dex_path: str | None = None,
@@ -61,7 +59,7 @@ def unscannable(identity: ApkIdentity) -> bool:
 def incomplete(identity: ApkIdentity) -> list[Issue]:
     """Input-level errors of a readable APK (limits, timeouts, internal errors): scanned in part;
     a ``--deep`` DEX pass cut short too (SDK rules saw only part of the classes)."""
-    out = [i for i in identity.errors if i.code.startswith(_UNSCANNABLE)]
+    out = [i for i in identity.errors if i.code.startswith(PARTLY_READ)]
     c = identity.completeness
     if c.state.get("dex") == "not read":
         out.append(Issue(c.why.get("dex", "DEX_LIMIT_EXCEEDED"), "--deep: the DEX pass stopped before "

@@ -13,6 +13,9 @@ from typing import Any
 
 
 PARTS = ("manifest", "resources", "signatures", "content_digests", "file_hashes")
+# an identity error with one of these codes leaves the input read in part (a limit, a timeout, a
+# ZIP that stopped the reading, a fault): ``scan`` counts it as an error, ``inspect`` exits 3
+PARTLY_READ = ("INPUT_", "ZIP_", "INTERNAL_ERROR")
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ from contextlib import closing
 
 import click
 
+from apkscan.apk.completeness import PARTLY_READ
 from apkscan.apk.model import SCHEME_NAMES, ApkIdentity, Certificate
 from apkscan.cli.common import FORCE_HELP, ExitCode, command_epilog, finish, not_an_input
 from apkscan.cli.identify_options import HASHES_HELP, QUICK_HELP, SDK_LEVEL, check_sdk_range, parse_hashes
@@ -66,10 +67,11 @@ def inspect_command(paths: tuple[str, ...], json_path: str | None, force: bool, 
     failed = []
     if "json" in chosen:
         failed = write_json([i.to_dict() for i in identities], chosen["json"])
-    # not read as an APK at all (missing, not an APK, a backup without its password): 3, as in scan;
+    # not read as an APK at all (missing, not an APK, a backup without its password) or read in
+    # part (a limit, a timeout, a fault: review 89 F2, an INTERNAL_ERROR exited 0): 3, as in scan;
     # read and not verified: 1, as apksigner
-    unread = [i for i in identities if not i.readable or not i.completeness.has("manifest")]
-    unreadable = bool(unread)
+    unreadable = any(not i.readable or not i.completeness.has("manifest")
+                     or any(e.code.startswith(PARTLY_READ) for e in i.errors) for i in identities)
     unverified = any(not i.verified for i in identities if i.completeness.has("signatures"))
     finish(ExitCode.INCOMPLETE if unreadable else ExitCode.OK,
            ExitCode.FLAGGED if unverified and fail_on == "unverified" else ExitCode.OK,

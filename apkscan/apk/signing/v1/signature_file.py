@@ -7,7 +7,9 @@ throws there, so the whole verification ends, not this signer's alone.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import unicodedata
 from dataclasses import dataclass, field
 
 from apkscan.apk.signing.common import Sdk
@@ -145,12 +147,24 @@ def digest(algorithm: str, data: bytes) -> bytes:
 
 def java_int(text: str) -> int | None:
     """Integer.parseInt: optional sign, decimal digits (any script's, as Character.digit reads
-    them: '٢' is 2), 32-bit range."""
+    them: '٢' is 2), any number of leading zeros, 32-bit range. Java reads UTF-16 code units, so a
+    digit outside the BMP (U+1D7DA '𝟚', a surrogate pair) is no digit there (review 89 F3), and
+    5,000 leading zeros are 0 (review 89 F1: Python's int() refuses over 4,300 digits)."""
     digits = text[1:] if text[:1] in "+-" else text
-    if not digits or not digits.isdecimal():
+    if not digits or not digits.isdecimal() or max(digits) > "\uffff":
         return None
-    value = int(text)
+    significant = digits.lstrip("0" if digits.isascii() else _zero_digits())
+    if len(significant) > 10:  # 2**31 has 10 digits
+        return None
+    value = int(text[:1] + significant if text[:1] == "-" and significant else significant or "0")
     return value if -(1 << 31) <= value < (1 << 31) else None
+
+
+@functools.cache
+def _zero_digits() -> str:
+    """Every BMP character that is a decimal digit 0 (each script's DIGIT ZERO): built on first
+    need (~15 ms; never for ASCII digits, so not at start-up)."""
+    return "".join(c for c in map(chr, range(0x10000)) if c.isdecimal() and unicodedata.decimal(c) == 0)
 
 
 _JAVA_BLANKS = "".join(map(chr, range(0x21)))  # what String.trim() strips: every char up to the space
