@@ -132,7 +132,9 @@ def _note(item, inspected: set[tuple[str, str]]) -> str:
         what = (f"recorded app {_safe(item.package)} ({_safe(item.recorded_by)}): "
                 + ("an APK of this package from this input is inspected above" if seen
                    else "no APK bytes to verify: a name in a record is a claim, not an identity"))
-        certs = [_recorded_name(c) for c in item.certificates[:MAX_NOTED]]
+        # one its recorder could not verify is said so: never the device's signer (review 88 F2)
+        certs = [_recorded_name(c) + (f" [{_safe(c.unverified)}: merely present, not the device's signer]"
+                                      if c.unverified else "") for c in item.certificates[:MAX_NOTED]]
         if certs:
             more = f" and {len(item.certificates) - MAX_NOTED} more" if len(item.certificates) > MAX_NOTED else ""
             what += f"; certificate recorded by the device, NOT verified: {'; '.join(certs)}{more}"

@@ -275,10 +275,13 @@ def plural(n: int, word: str) -> str:
 
 
 def signer_text(a: view.AppRow) -> str:
-    """Who verifiably signed it; a debug key and an unverified certificate are said so."""
+    """Who verifiably signed it; a debug key, an unverified certificate and a device's record
+    (:attr:`view.AppRow.recorded_shown`: never read as verified) are said so."""
     if a.publisher:
         return a.publisher_shown + (" [debug key]" if a.signer_debug else "")
-    return f"unverified: {a.present_shown}" if a.present_publisher else "unverified"
+    if a.present_publisher:
+        return f"unverified: {a.present_shown}"
+    return a.recorded_shown or "unverified"
 
 
 def strength_text(a: view.AppRow) -> str:
