@@ -137,7 +137,8 @@ def test_forged_counts_by_policy_and_counts_are_recomputed(two, tmp_path):
 
 def test_a_document_from_before_1_3_is_counted_by_the_most_severe_verdict(two, tmp_path):
     """A 1.2 document (first-policy counts, no verdict_worst, no counts_by_policy): read, it counts
-    and gates as the scan of today does, and stays without the fields it did not have."""
+    and gates as the scan of today does; written back, it is the 1.3 document those counts mean,
+    with the 1.3 fields computed from its verdicts (review 89: it said 1.2 over 1.3's counts)."""
     doc = json.loads(json.dumps(two["doc"]))
     doc["schema_version"] = "1.2"
     del doc["counts_by_policy"], doc["apps"][0]["verdict_worst"]
@@ -146,8 +147,9 @@ def test_a_document_from_before_1_3_is_counted_by_the_most_severe_verdict(two, t
     res = run("report", old, "--fail-on", "prohibited", "--json", tmp_path / "r.json", "--csv", tmp_path / "r.csv")
     assert res.returncode == 1 and "most severe of each app: 1 prohibited" in res.stdout, res.stdout + res.stderr
     written = json.loads((tmp_path / "r.json").read_text("utf-8"))
-    assert written["counts"]["prohibited"] == 1 and "counts_by_policy" not in written
-    assert "verdict_worst" not in written["apps"][0]
+    assert written["counts"]["prohibited"] == 1 and written["schema_version"] == "1.3"
+    assert written["counts_by_policy"] == two["doc"]["counts_by_policy"]
+    assert written["apps"][0]["verdict_worst"] == "prohibited"
     assert [r["verdict"] for r in _rows(tmp_path / "r.csv") if r["verdict"] not in ("input", "skipped")] == ["prohibited"]
 
 

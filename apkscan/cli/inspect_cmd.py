@@ -129,12 +129,14 @@ def _note(item, inspected: set[tuple[str, str]]) -> str:
     from apkscan.sources.names import name_text
 
     if isinstance(item, RecordedApp):
-        where = _safe(name_text(item.display))
+        where = _named(name_text(item.display))
         seen = (item.chain[0] if item.chain else "", item.package) in inspected
-        what = (f"recorded app {_safe(item.package)} ({_safe(item.recorded_by)}): "
+        what = (f"recorded app {_named(item.package)} ({_safe(item.recorded_by)}): "
                 + ("an APK of this package from this input is inspected above" if seen
                    else "no APK bytes to verify: a name in a record is a claim, not an identity"))
-        certs = [_recorded_name(c) for c in item.certificates[:MAX_NOTED]]
+        # one its recorder could not verify is said so: never the device's signer (review 88 F2)
+        certs = [_recorded_name(c) + (f" [{_safe(c.unverified)}: merely present, not the device's signer]"
+                                      if c.unverified else "") for c in item.certificates[:MAX_NOTED]]
         if certs:
             more = f" and {len(item.certificates) - MAX_NOTED} more" if len(item.certificates) > MAX_NOTED else ""
             what += f"; certificate recorded by the device, NOT verified: {'; '.join(certs)}{more}"
@@ -156,7 +158,7 @@ def _recorded_name(cert) -> str:
         name = f"sha1 {cert.sha1}" if cert.sha1 else f"md5 {cert.md5}"
     else:
         name = "no digest in the record"
-    return _safe(name + (f" {cert.subject}" if cert.subject else ""))
+    return _named(name + (f" {cert.subject}" if cert.subject else ""))
 
 
 def _unlink(path: str) -> None:
@@ -171,7 +173,7 @@ def _unlink(path: str) -> None:
 def format_identity(identity: ApkIdentity) -> str:
     """A human summary, ordered like apksigner's verbose output."""
     d = identity.to_dict()
-    out = [f"File: {_safe(d['path'])}"]  # a file or member name: escapes, newlines, bytes not UTF-8
+    out = [f"File: {_named(d['path'])}"]  # a file or member name: escapes, newlines, bytes not UTF-8
     if d["size"] is not None:
         more = "".join(f"  {name}: {d[key]}" for name, key in (("SHA-1", "sha1"), ("MD5", "md5")) if d.get(key))
         out.append(f"  Size: {d['size']} bytes  SHA-256: {d['sha256']}{more}")  # --hashes: SHA-1, MD5 too
@@ -206,7 +208,7 @@ def format_identity(identity: ApkIdentity) -> str:
                      "checked)" if checked else "Certificate present (NOT verified)")
             out.extend(_cert_lines(title, cert))
         for n, node in enumerate(v.lineage, 1):
-            out.append(f"  Lineage #{n}: {node.certificate.sha256} {_safe(node.certificate.subject)} flags={','.join(node.flag_names) or '-'}")
+            out.append(f"  Lineage #{n}: {node.certificate.sha256} {_named(node.certificate.subject)} flags={','.join(node.flag_names) or '-'}")
         if v.source_stamp is not None:
             out.extend(_cert_lines("Source stamp" + (" (verified)" if v.source_stamp_verified else " (NOT verified)"), v.source_stamp))
         if v.unknown_blocks:
@@ -215,24 +217,32 @@ def format_identity(identity: ApkIdentity) -> str:
     seen = {(i["code"], i["message"]) for _n, i in by_scheme}
     for issue in d["errors"]:  # apksigner's overall list repeats the schemes' errors: print each once
         if (issue["code"], issue["message"]) not in seen:
-            out.append(f"  ERROR {issue['code']}: {_safe(issue['message'])}")
+            out.append(f"  ERROR {issue['code']}: {_named(issue['message'])}")
     for name, issue in by_scheme:
-        out.append(f"  ERROR ({name}) {issue['code']}: {_safe(issue['message'])}")
+        out.append(f"  ERROR ({name}) {issue['code']}: {_named(issue['message'])}")
     scheme_warnings = [(name, issue) for name in SCHEME_NAMES for issue in d["schemes"][name]["warnings"]]
     seen = {(i["code"], i["message"]) for _n, i in scheme_warnings}
     for issue in d["warnings"]:
         if (issue["code"], issue["message"]) not in seen:
-            out.append(f"  WARNING {issue['code']}: {_safe(issue['message'])}")
+            out.append(f"  WARNING {issue['code']}: {_named(issue['message'])}")
     for name, issue in scheme_warnings:
-        out.append(f"  WARNING ({name}) {issue['code']}: {_safe(issue['message'])}")
+        out.append(f"  WARNING ({name}) {issue['code']}: {_named(issue['message'])}")
     for issue in d["tamper"]:
-        out.append(f"  TAMPER {issue['code']}: {_safe(issue['message'])}")
+        out.append(f"  TAMPER {issue['code']}: {_named(issue['message'])}")
     return "\n".join(out)
+
+
+def _named(value: object) -> str:
+    """Text an APK or a record wrote (a label, package, subject, a message naming one), escaped,
+    with its look-alike note: ``TikТok [look-alike: Т=U+0422]``, as the scan's reports show it (review 82 F5)."""
+    from apkscan.report.lookalike import noted
+
+    return _safe(noted(value) if isinstance(value, str) else value)
 
 
 def _fields(**values: object) -> str:
     """``  Name: value`` pairs, leaving out what the manifest does not say (no "None")."""
-    return "  " + "  ".join(f"{k}: {_safe(v)}" for k, v in values.items() if v is not None and v != "")
+    return "  " + "  ".join(f"{k}: {_named(v)}" for k, v in values.items() if v is not None and v != "")
 
 
 def _verified_roles(v, sha256: str) -> list[str]:
@@ -257,7 +267,7 @@ def _cert_lines(title: str, cert: Certificate) -> list[str]:
         flags.append("android-debug")
     flags.extend(cert.weaknesses)
     return [
-        f"  {title}: {_safe(cert.subject)}",
+        f"  {title}: {_named(cert.subject)}",
         f"    SHA-256: {cert.sha256}",
         f"    SHA-1: {cert.sha1}  MD5: {cert.md5}",
         f"    Key: {key}" + (f"  Flags: {', '.join(flags)}" if flags else ""),

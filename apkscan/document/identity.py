@@ -66,6 +66,14 @@ class Certificate(Record):
 
 
 @dataclass(**RECORD)
+class UnverifiedCertificate(Certificate):
+    """A certificate a record names that its recorder could not verify (AndroidQF's
+    ``verified_certificate: false``): merely present, and ``why`` says so in every report."""
+
+    why: str
+
+
+@dataclass(**RECORD)
 class Signer(Record):
     """One signer of one scheme (a v1 signature file, a v2/v3 signer block)."""
 
@@ -146,7 +154,7 @@ class Identity(Record):
     origin: Literal["apk", "recorded", "listed"] = "apk"
     recorded_by: str | None = None
     recorded_certificates: tuple[Certificate, ...] = ()
-    recorded_unverified: tuple[Certificate, ...] = ()  # its recorder could not verify them (each with ``why``)
+    recorded_unverified: tuple[UnverifiedCertificate, ...] = ()  # its recorder could not verify them
     record_note: str | None = None  # a record's note: how it was read, dumpsys signature hashcodes
     size: int | None = None
     sha256: str | None = None

@@ -9,6 +9,8 @@ that is not the most severe of the app's verdicts is refused (``DOCUMENT_MALFORM
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -62,3 +64,26 @@ def recounted(doc: ScanDocument) -> tuple[dict[str, int] | None, dict[str, dict[
 def per_policy(doc: ScanDocument) -> Mapping[str, Mapping[str, int]]:
     """``counts_by_policy`` of any document, stated or not (1.2 and older: computed)."""
     return tally_by_policy((a.verdict_names(doc.first_policy()) for a in doc.apps), doc.policy_names())
+
+
+def as_1_3(doc: ScanDocument) -> ScanDocument:
+    """A schema 1.2 document as the 1.3 document it reads as, for ``report --json`` to write: its
+    ``counts`` are recomputed by each app's most severe verdict (:func:`recounted`), which is 1.3's
+    meaning, so it says 1.3 and carries what 1.3 adds beside them, each app's ``verdict_worst`` and
+    ``counts_by_policy``, computed from the same ``verdicts`` (review 89). Nothing else differs
+    between 1.2 and 1.3. Any other version is returned as it is: 1.3 and later already mean this,
+    and a 1.0/1.1 document holds one policy's verdicts, whose most severe is that policy's."""
+    if re.fullmatch(r"1\.2", doc.schema_version) is None:
+        return doc
+    apps = tuple(dataclasses.replace(a, verdict_worst=app_worst(a), _keys=_after(a._keys, "verdict_worst", "verdict"))
+                 for a in doc.apps)
+    keys = _after(doc._keys, "counts_by_policy", "counts" if doc._keys and "counts" in doc._keys else "policies")
+    return dataclasses.replace(doc, schema_version="1.3", apps=apps, counts_by_policy=per_policy(doc), _keys=keys)
+
+
+def _after(keys: tuple[str, ...] | None, key: str, anchor: str) -> tuple[str, ...] | None:
+    """``keys`` (a record's key order as read) with ``key`` after ``anchor`` (else last); None stays None."""
+    if keys is None or key in keys:
+        return keys
+    at = keys.index(anchor) + 1 if anchor in keys else len(keys)
+    return (*keys[:at], key, *keys[at:])

@@ -33,6 +33,7 @@ class CertRow:
     signature_algorithm: str | None
     flags: list[str]  # weaknesses, "android-debug"
     parse_errors: list[str]
+    why: str = ""  # a recorded certificate its recorder could not verify: why (AndroidQF's error)
 
 
 @dataclass(slots=True)
@@ -64,6 +65,9 @@ class Detail:
     schemes: list[SchemeRow]
     signers: list[CertRow]  # verified signers
     present_only: list[CertRow]  # present, not a verified signer
+    recorded_by: str | None  # the record a recorded app's certificates come from (AndroidQF packages.json ...)
+    recorded: list[CertRow]  # the device's word: recorded, never verified by apkscan
+    recorded_unverified: list[CertRow]  # recorded, and its recorder could not verify it (``why``): merely present
     lineage: list[LineageRow]
     tamper: list[IssueRow]
     errors: list[IssueRow]
@@ -74,13 +78,13 @@ def issue_rows(issues: Iterable[Issue]) -> list[IssueRow]:
     return [IssueRow(i.code or "?", i.message) for i in issues]
 
 
-def cert_row(cert: Certificate) -> CertRow:
+def cert_row(cert: Certificate, why: str = "") -> CertRow:
     key = " ".join("" if v is None else str(v) for v in (cert.key_algorithm, cert.key_size, cert.ec_curve)).split()
     flags = list(cert.weaknesses) + (["android-debug"] if cert.is_android_debug else [])
     return CertRow(sha256=cert.sha256, sha1=cert.sha1, subject=cert.subject, issuer=cert.issuer,
                     not_before=cert.not_before, not_after=cert.not_after, key=" ".join(key) or "?",
                     signature_algorithm=cert.signature_algorithm, flags=flags,
-                    parse_errors=list(cert.parse_errors))
+                    parse_errors=list(cert.parse_errors), why=why)
 
 
 def detail(ident: Identity) -> Detail:
@@ -93,6 +97,8 @@ def detail(ident: Identity) -> Detail:
     lineage = [LineageRow(cert_row(n.certificate), list(n.flag_names), n.verified, n.signature_only)
                for n in ident.lineage]
     return Detail(min_sdk=ident.min_sdk, target_sdk=ident.target_sdk, verified_using=list(ident.verified_using),
-                  schemes=schemes, signers=signers, present_only=present, lineage=lineage,
+                  schemes=schemes, signers=signers, present_only=present, recorded_by=ident.recorded_by,
+                  recorded=[cert_row(c) for c in ident.recorded_certificates],
+                  recorded_unverified=[cert_row(c, c.why) for c in ident.recorded_unverified], lineage=lineage,
                   tamper=issue_rows(ident.tamper), errors=issue_rows(ident.errors),
                   warnings=issue_rows(ident.warnings))

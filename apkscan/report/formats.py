@@ -38,7 +38,9 @@ def _render_json(doc: object, out: TextIO) -> None:
     typed = sys.modules.get("apkscan.document.scan_document")  # a ScanDocument exists only once it is imported
 
     if typed is not None and isinstance(doc, typed.ScanDocument):
-        doc.write_json(out)  # streamed, app by app; the same bytes as dumping to_dict()
+        from apkscan.document.tally import as_1_3
+
+        as_1_3(doc).write_json(out)  # streamed, app by app; a 1.2 document as the 1.3 its counts mean
         return
     import json  # json and tempfile are imported when a report is written: not at every start-up
 

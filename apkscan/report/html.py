@@ -26,7 +26,7 @@ from apkscan.document import ScanDocument
 from apkscan.document.tally import per_policy
 from apkscan.report import policy_view, view
 from apkscan.report.escape import visible
-from apkscan.report.lookalike import describe, marked_chars, marks, note
+from apkscan.report.lookalike import describe, marked_chars, marks, note, noted
 
 _BAR_WIDTH = 260  # px of the longest bar in the inline SVG charts
 
@@ -58,6 +58,7 @@ def _env() -> Environment:
     )
     env.filters["short"] = short_hash
     env.filters["marked"] = marked
+    env.filters["noted"] = noted  # a title attribute holds no <mark>: the name with its note (review 82 F5)
     env.tests["web_url"] = is_web_url
     env.globals["finding_verdicts"] = policy_view.finding_verdicts  # a finding's typed per-policy verdicts
     return env

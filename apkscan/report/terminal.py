@@ -69,6 +69,7 @@ def render(doc: ScanDocument | dict, out: TextIO, *, color: bool = False, column
     from apkscan.document import ScanDocument
     from apkscan.document.tally import per_policy
     from apkscan.report import policy_view, view
+    from apkscan.report.lookalike import noted
     from apkscan.report.policy_view import headers
 
     doc = ScanDocument.of(doc)
@@ -94,14 +95,14 @@ def render(doc: ScanDocument | dict, out: TextIO, *, color: bool = False, column
             out.write(paint("dim", f"... and {len(flagged) - limit} more flagged apps "
                                    "(see the HTML/CSV report)") + "\n")
         out.write("\n")
-    for e in errs[:limit]:
+    for e in errs[:limit]:  # a message may name a label or package: look-alikes noted (review 82 F5)
         label = paint("review", "warning") if e.severity == "warning" else paint("errors", "error")
-        out.write(f"{label} {safe(e.where)}: {safe(e.code)} {safe(e.message)}\n")
+        out.write(f"{label} {safe(noted(e.where))}: {safe(e.code)} {safe(noted(e.message))}\n")
     if len(errs) > limit:
         out.write(f"... and {len(errs) - limit} more inputs with errors or warnings\n")
     marked = [a for a in apps if a.tamper and not a.flagged]  # flagged ones: their details in the reports
     for a in marked[:5]:
-        out.write(paint("review", f"tamper indicators on allowed {safe(a.file)}: {safe(', '.join(a.tamper))}") + "\n")
+        out.write(paint("review", f"tamper indicators on allowed {safe(noted(a.file))}: {safe(', '.join(a.tamper))}") + "\n")
     if len(marked) > 5:
         out.write(paint("review", f"... and {plural(len(marked) - 5, 'more allowed app')} with tamper indicators "
                                   "(see the JSON/HTML report)") + "\n")
@@ -275,10 +276,13 @@ def plural(n: int, word: str) -> str:
 
 
 def signer_text(a: view.AppRow) -> str:
-    """Who verifiably signed it; a debug key and an unverified certificate are said so."""
+    """Who verifiably signed it; a debug key, an unverified certificate and a device's record
+    (:attr:`view.AppRow.recorded_shown`: never read as verified) are said so."""
     if a.publisher:
         return a.publisher_shown + (" [debug key]" if a.signer_debug else "")
-    return f"unverified: {a.present_shown}" if a.present_publisher else "unverified"
+    if a.present_publisher:
+        return f"unverified: {a.present_shown}"
+    return a.recorded_shown or "unverified"
 
 
 def strength_text(a: view.AppRow) -> str:

@@ -67,6 +67,12 @@ class AppRow:
     outermost: str | None = None  # the input file (device backup, archive, APK) it came from
     verdicts: list[PolicyVerdict] = field(default_factory=list)  # one per policy, scan order
     tamper: list[str] = field(default_factory=list)  # the identity's tamper codes, each once (the row marks them)
+    # a recorded app's first recorded certificate (a device's record, never verified here): its
+    # SHA-256, its O/CN, and why its recorder could not verify it (None: the recorder's signer)
+    recorded: bool = False
+    recorded_sha256: str | None = None
+    recorded_publisher: str | None = None
+    recorded_why: str | None = None
 
     def splits(self) -> list[SplitRow]:
         """Split APKs of a bundle (schema 1.1), each with its own verdict and mismatch reasons."""
@@ -113,6 +119,16 @@ class AppRow:
     def present_shown(self) -> str | None:
         """The present (unverified) certificate's O/CN with its look-alike note."""
         return noted(self.present_publisher)
+
+    @property
+    def recorded_shown(self) -> str | None:
+        """What a signer cell says of a recorded certificate: never a verified signer's words (review 88 F2)."""
+        if not self.recorded:
+            return None
+        name = noted(self.recorded_publisher) or "(no name in the record)"
+        if self.recorded_why is None:
+            return f"recorded by the device, not verified here: {name}"
+        return f"unverified (recorded; its recorder could not verify it): {name}"
 
     @property
     def flagged(self) -> bool:
@@ -254,7 +270,17 @@ def app_row(index: int, app: App) -> AppRow:
         basis=_bases(ranked[0].record) if ranked else [],
         signer_debug=bool(signer and signer.is_android_debug),
         file=path, outermost=_outermost(app.source, path, container),
-        tamper=list(dict.fromkeys(i.code for i in ident.tamper)))
+        tamper=list(dict.fromkeys(i.code for i in ident.tamper)), **_recorded(ident))
+
+
+def _recorded(ident) -> dict:
+    """The AppRow fields of a recorded app's first recorded certificate: a recorded signer before
+    one its recorder could not verify."""
+    cert = next(iter(ident.recorded_certificates or ident.recorded_unverified), None)
+    if cert is None:
+        return {}
+    return {"recorded": True, "recorded_sha256": cert.sha256 or None, "recorded_publisher": cert.first_attr("O", "CN"),
+            "recorded_why": getattr(cert, "why", None)}
 
 
 _BASIS_LABELS = {"certificate-unknown": "certificate (not the vendor's)",
