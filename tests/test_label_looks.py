@@ -109,12 +109,15 @@ def test_the_lookalike_forms_are_asked_of_labels_only_after_the_words_form():
     assert [how for how, _, _ in _label_forms("«T1kT0k»")] == ["normalised", "words", LOOKALIKE, LOOKALIKE]
 
 
-@pytest.mark.parametrize("unit", ["T1k ", "ab c ", ri("QZ") + " ", "vv1 "])
-def test_a_long_label_gives_forms_no_longer_than_a_rule_asks(unit):
-    """Each form is built from the words form, itself at most MAX_ASKED characters."""
-    label = unit * 500_000
+@pytest.mark.parametrize("unit", ["T1k ", "ab c ", ri("QZ") + " ", "vv1 ", "T1k", ri("QZ"), "vv"])
+def test_a_long_label_gives_forms_of_what_a_rule_asks(unit):
+    """Each form is built from the words form's first 2 x MAX_ASKED + 8 characters, one word
+    of a million characters too, and begins as the form of the whole label would."""
+    label = unit * 300_000
     forms = lookalike_forms(skeleton(label), label_words(skeleton(label)))
-    assert forms and all(len(f) <= MAX_ASKED for f in forms)
+    assert forms and all(len(f) <= 2 * MAX_ASKED + 8 for f in forms)
+    short = unit * (2 * MAX_ASKED // len(unit) + 2)
+    assert [f[:MAX_ASKED] for f in forms] == [f[:MAX_ASKED] for f in lookalike_forms(skeleton(short), label_words(skeleton(short)))]
 
 
 def _benign() -> list[str]:

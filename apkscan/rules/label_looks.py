@@ -20,7 +20,8 @@ labels only) are that words form read once more, each change a guess a reader ma
   letters (``Q Q`` is no QQ: review 87 F3).
 
 So a label has at most four such forms (two readings of 1, two of a lone letter), each built
-from the words form (bounded: review 87 F1) and only when one of these changes it. They are guesses, weaker
+from the words form's first 2 x MAX_ASKED + 8 characters (what a rule asks of a form, review 87
+F1) and only when one of these changes it. They are guesses, weaker
 than the name written: a match in one is ``label`` evidence (``weak``, as every label) whose
 ``location`` says which reading found it, never more.
 
@@ -38,6 +39,7 @@ from __future__ import annotations
 import re
 
 from apkscan.rules.label_words import label_words
+from apkscan.rules.regex_safety import MAX_ASKED
 from apkscan.rules.text_cache import text_cache
 
 _REGIONAL = re.compile("[\U0001F1E6-\U0001F1FF]+")
@@ -57,6 +59,9 @@ AC CP DG EA IC TA XK EU UN""".lower().split())
 _DIGITS = (str.maketrans("013457", "oieast"), str.maketrans("013457", "oleast"))
 _WORD_ALONE = frozenset("aiou")  # one-letter words of their own: never joined
 _CHANGED = re.compile("[013457 ]|vv")  # what a reading may change (a space: a lone letter)
+# Characters of the words form read: a rule asks a form's first MAX_ASKED characters, and each
+# change at most halves a stretch (vv as w; a lone letter's space), so these hold them.
+_READ = 2 * MAX_ASKED + 8
 
 
 def _letters(run: re.Match[str]) -> str:
@@ -107,10 +112,10 @@ def _read(word: str, table: dict[int, str]) -> str:
 def lookalike_forms(skel: str, base: str) -> tuple[str, ...]:
     """The ``lookalike`` forms of a label's skeleton whose words form is ``base``
     (:func:`~apkscan.rules.label_words.label_words`; module docstring), those that differ from
-    it; ``()`` for most labels. Bounded as the words form is: each is built from it (a few
-    hundred characters at most, review 87 F1) in one pass; only regional indicators are looked
-    for in the whole skeleton, a linear search."""
-    words = label_words(_REGIONAL.sub(_letters, skel)) if _REGIONAL.search(skel) else base
+    it; ``()`` for most labels. Bounded: each is built in one pass from the words form's first
+    :data:`_READ` characters (review 87 F1); only regional indicators are looked for in the
+    whole skeleton, a linear search."""
+    words = (label_words(_REGIONAL.sub(_letters, skel)) if _REGIONAL.search(skel) else base)[:_READ]
     if not words or (words == base and not _CHANGED.search(words)):  # most labels: nothing to read
         return ()
     split = words.split(" ")
