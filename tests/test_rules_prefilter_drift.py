@@ -64,7 +64,13 @@ def _variants(ch: str) -> list[str]:
         out.append(chr(ord(ch) + 0xFEE0))  # full width
     out += [ch + "\u200b", ch + "\u0301", "\u00a0" + ch, ch + "\u2800"]  # invisible, diacritic, blanks
     out += [ch + " ", ch + "/", ch + "\u1dc4"]  # letter-spaced, split, a mark of another block (the words form)
+    out += DRAWN.get(ch.lower(), [])  # the lookalike forms: a digit drawn as the letter, vv, a regional indicator
     return out
+
+
+DRAWN = {c: [d] for c, d in zip("oiest", "01357")} | {"a": ["4"], "w": ["vv", "VV"], "l": ["1"]}
+for _c in "abcdefghijklmnopqrstuvwxyz":
+    DRAWN.setdefault(_c, []).append(chr(0x1F1E6 + ord(_c) - ord("a")))
 
 
 @st.composite
@@ -106,6 +112,9 @@ def _named(findings, basis: tuple[str, ...]) -> bool:
 @example(text="微 信")
 @example(text="T i k T o k")
 @example(text="\u202e!koTkiT")
+@example(text="T1kT0k")  # the lookalike forms: digits, a lone letter, regional indicators
+@example(text="Ti k Tok")
+@example(text="\U0001f1f9\U0001f1ee\U0001f1f0\U0001f1f9\U0001f1f4\U0001f1f0")
 def test_every_label_the_matcher_finds_the_prefilter_lets_through(world, text):
     rules, base = world
     ident = copy.deepcopy(base)

@@ -6,7 +6,7 @@ are computed afresh (apkscan.rules.text_cache)."""
 
 import pytest
 
-from apkscan.rules import display_order, label_words, normalise, safe_label
+from apkscan.rules import display_order, label_looks, label_words, normalise, safe_label
 from apkscan.rules.loader import load_ruleset
 from apkscan.rules.matcher import match_identity
 from apkscan.rules.selftest import example_identity
@@ -14,6 +14,7 @@ from apkscan.rules.text_cache import LONG
 
 CACHES = [normalise.normalise, normalise.skeleton, normalise._forms, normalise.package_forms,
           normalise.readings, normalise._folded_forms, normalise._label_forms, label_words.label_words,
+          label_looks.lookalike_forms,
           display_order.display_order, display_order.reordered, safe_label.safe_label, safe_label.first_line]
 
 
@@ -33,6 +34,7 @@ def test_long_labels_leave_no_entry_in_any_name_cache(rules):
     for i in range(5):
         _findings(rules, "微 " * (LONG // 2 + 10) + str(i))  # every form of it is long too
         _findings(rules, "Tik Tok! " * (LONG // 9 + 10) + str(i))
+        _findings(rules, "T1k T0k y " * (LONG // 10 + 10) + str(i))  # look-alike forms too
     assert [c.cache_info().currsize for c in CACHES] == before
 
 
@@ -42,3 +44,4 @@ def test_a_long_label_is_matched_as_a_short_one(rules):
     assert short and ("bytedance.tiktok", "weak") in short
     assert _findings(rules, "\u200b" * (LONG + 1) + "TikTok") == short
     assert _findings(rules, "\u200b" * (LONG - 10) + "TikTok") == short
+    assert _findings(rules, "\u200b" * (LONG + 1) + "T1kT0k") == short  # its look-alike form too

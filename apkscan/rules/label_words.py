@@ -23,11 +23,11 @@ two CJK letters :data:`CJK_STROKES`: ``微丨信``, ``抖ー音``; review 87 F2b
   ``QQ`` (review 87 F3).
 
 Left, and why: a word split unevenly (``Ti k Tok``: joining every word would make ``U Like``
-the ULike app and ``Ten Cent`` the Tencent brand); Private Use and unassigned characters at
-the ends (a font's glyph or a box, and a newer Unicode may make one a letter); a separator
-between a CJK and a Latin character (``微 Chat`` is no name); regional indicator letters
-(``🇹🇮🇰🇹🇴🇰``, symbols here: read as letters, a flag after a name, ``WeChat 🇨🇳``, would stop
-being looked past). Certificate names and packages
+the ULike app and ``Ten Cent`` the Tencent brand) and regional indicator letters (``🇹🇮🇰🇹🇴🇰``,
+symbols here, so a flag after a name, ``WeChat 🇨🇳``, is looked past): the ``lookalike`` forms
+read them (:mod:`~apkscan.rules.label_looks`); Private Use and unassigned characters at the
+ends (a font's glyph or a box, and a newer Unicode may make one a letter); a separator between
+a CJK and a Latin character (``微 Chat`` is no name). Certificate names and packages
 have no ``words`` form: a package is the exact string Android installs, and publisher names
 are compared by their words already (:func:`~apkscan.rules.normalise.publisher_key`).
 
@@ -52,6 +52,7 @@ _CJK_NAMES = ("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY IDEOGRAPH", "HIRAGANA"
               "HALFWIDTH KATAKANA", "HANGUL", "HALFWIDTH HANGUL", "IDEOGRAPHIC ITERATION MARK")
 
 WORDS = "words"  # the form's name in evidence
+LOOKALIKE = "lookalike"  # the look-alike forms' name (apkscan.rules.label_looks)
 _ASCII_WORD = re.compile("[A-Za-z0-9]+")
 _SPACED = 3  # one-character words in a row read as one letter-spaced name (review 87 F3: not 2)
 
@@ -165,7 +166,17 @@ def label_location(form: str) -> str | None:
     normalise.form_search` names it): None for the name's own forms, else the reading."""
     if form in ("raw", "normalised", "skeleton"):
         return None
-    if form == WORDS:
-        return "the label read as its words: punctuation, symbols and spacing at its ends and between its words looked past"
-    shown = form.removesuffix(f", {WORDS}")
-    return f"the label as Android shows it: {shown}" + ("; read as its words" if shown != form else "")
+    read = next((r for r in _READ_AS if form == r or form.endswith(f", {r}")), None)
+    if form == read:
+        return _READ_AS[read]
+    shown = form if read is None else form.removesuffix(f", {read}")
+    return f"the label as Android shows it: {shown}" + (f"; {_SHORT[read]}" if read else "")
+
+
+# how a finding's evidence names the forms that read more than the name's characters
+_READ_AS = {
+    WORDS: "the label read as its words: punctuation, symbols and spacing at its ends and between its words looked past",
+    LOOKALIKE: "the label read with look-alikes, a guess: digits drawn as letters (0 o, 1 i or l, 3 e, 4 a, 5 s, 7 t),"
+               " vv as w, regional indicators as letters, a lone letter joined to the word beside it",
+}
+_SHORT = {WORDS: "read as its words", LOOKALIKE: "read with look-alikes, a guess"}

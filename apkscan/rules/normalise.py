@@ -18,6 +18,10 @@ compare them the way a reader sees them:
   the punctuation, symbols and spacing at its ends and between its words looked past
   (``TikTok!``, ``★WeChat★``, ``Tik/Tok``, ``微 信``, ``T i k T o k``); letters and digits of
   every script stay, so ``TikTok 2`` and ``Downloader for TikTok!`` are no ``TikTok``;
+- for a label only, its ``lookalike`` forms (:mod:`apkscan.rules.label_looks`): the words form
+  with digits drawn as letters, ``vv``, regional indicators and a lone letter split off a word
+  read as a reader guesses them (``T1kT0k``, ``VVeChat``, ``🇹🇮🇰🇹🇴🇰``, ``T ikTok``), a guess
+  its evidence names;
 - :func:`readings`: what a reader is shown instead of the stored text, when it differs: its
   display order (:mod:`apkscan.rules.display_order`), and for a label Android's safe label
   and its first line (:mod:`apkscan.rules.safe_label`); each is asked every form above.
@@ -34,7 +38,8 @@ from apkscan.rules.text_cache import text_cache
 from apkscan.ignorable import default_ignorable
 from apkscan.rules.confusables import CAPITAL_CONFUSABLES, CONFUSABLES, SCRIPT_LOOK_ALIKES, latin_letter, script_table
 from apkscan.rules.display_order import reordered
-from apkscan.rules.label_words import WORDS, label_words
+from apkscan.rules.label_looks import lookalike_forms
+from apkscan.rules.label_words import LOOKALIKE, WORDS, label_words
 from apkscan.rules.regex_safety import MAX_ASKED
 from apkscan.rules.safe_label import first_line, safe_label
 
@@ -249,7 +254,7 @@ def form_search(patterns: FormPatterns, text: str, folded_only: bool = False,
     for how, value in readings(text, label):
         found = _search(patterns, value, folded_only, label)
         if found:
-            return (how if found[0] != WORDS else f"{how}, {WORDS}"), found[1]
+            return (how if found[0] not in (WORDS, LOOKALIKE) else f"{how}, {found[0]}"), found[1]
     return None
 
 
@@ -303,10 +308,15 @@ def _folded_forms(text: str) -> tuple[tuple[str, str, bool], ...]:
 @text_cache(maxsize=16384)  # one argument: the cache's fast key, as _folded_forms'
 def _label_forms(text: str) -> tuple[tuple[str, str, bool], ...]:
     """:func:`_folded_forms` of a label, then its :data:`WORDS` form (:mod:`apkscan.rules.label_words`:
-    ``TikTok!``, ``微 信``) when it differs from them."""
+    ``TikTok!``, ``微 信``) and its :data:`LOOKALIKE` forms (:mod:`apkscan.rules.label_looks`:
+    ``T1kT0k``, ``Ti k Tok``), each when it differs from those before it."""
     out = _folded_forms(text)
-    words = label_words(out[-1][1])  # of the skeleton (the normalised form when they are equal)
-    return out if not words or any(words == v for _, v, _ in out) else (*out, (WORDS, words, True))
+    skel = out[-1][1]  # the skeleton (the normalised form when they are equal)
+    words = label_words(skel)
+    for how, value in ((WORDS, words), *((LOOKALIKE, v) for v in lookalike_forms(skel, words))):
+        if value and all(value != v for _, v, _ in out):
+            out = (*out, (how, value, True))
+    return out
 
 
 def bounded_text(text: str) -> str:
