@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import TEST_VENDOR_RULES
 
 from apkscan.policy.loader import load_policy
@@ -81,7 +83,8 @@ def test_only_the_data_counts_not_comments_or_layout(tmp_path):
     assert key_a != cache.validation_key("apkscan.rules", read_document(a).data | {"x": 1})
 
 
-def test_a_marker_planted_where_others_can_write_is_not_trusted(tmp_path):
+@pytest.mark.parametrize("mode", [0o777, 0o1777])  # sticky or not: a marker is a name anyone could create there
+def test_a_marker_planted_where_others_can_write_is_not_trusted(tmp_path, mode):
     pack = tmp_path / "vendor.yaml"
     pack.write_text(UNKNOWN_KEY)
     expected = _messages(pack)
@@ -90,7 +93,7 @@ def test_a_marker_planted_where_others_can_write_is_not_trusted(tmp_path):
     os.makedirs(folder)
     marker = cache.validation_key("apkscan.rules", read_document(pack).data)
     open(os.path.join(folder, marker), "w").close()
-    os.chmod(folder, 0o777)
+    os.chmod(folder, mode)
     assert _messages(pack) == expected
     os.chmod(folder, 0o700)  # the same marker in the user's own folder is believed: the check above matters
     assert _messages(pack) == []
