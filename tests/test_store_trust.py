@@ -157,3 +157,22 @@ def test_a_store_folder_made_by_someone_else_while_this_run_opens_it_is_left_unu
     packages, err = _scan(ev, db)
     assert packages == {"com.zhiliaoapp.musically", "com.example.clean"}  # read, not recalled
     assert "STORE_UNTRUSTED" in err and "folder" in err, err
+
+
+@pytest.mark.parametrize("above", ["others-writable", pytest.param("other-user", marks=as_root)])
+def test_a_store_under_a_folder_others_can_rename_it_in_is_left_unused(seeded, tmp_path, above):
+    """The store's own folder is private, but the folder above it is writable by others without the
+    sticky bit (or another user's): they could rename the store's folder away and put their own, a
+    planted store in it, in its place (ssh's StrictModes rule, as for the temporary folder)."""
+    ev, db = seeded
+    if above == "other-user":
+        os.chown(tmp_path, OTHER_UID, -1)
+    else:
+        tmp_path.chmod(0o777)
+    packages, err = _scan(ev, db)
+    assert packages == {"com.zhiliaoapp.musically", "com.example.clean"}  # read, not recalled
+    assert "STORE_UNTRUSTED" in err and str(tmp_path) in err and "renamed away" in err, err
+    tmp_path.chmod(0o1777)  # sticky: others cannot rename what is ours in it
+    if above == "other-user":
+        os.chown(tmp_path, 0, -1)
+    assert _planted_rows_answer(ev, db)
