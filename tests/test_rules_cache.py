@@ -99,6 +99,29 @@ def test_a_marker_planted_where_others_can_write_is_not_trusted(tmp_path, mode):
     assert _messages(pack) == []
 
 
+def test_a_marker_in_a_folder_others_could_rename_away_is_not_trusted(tmp_path):
+    """The ``validated`` folder is the user's, 0700, but the folder above it (``$XDG_CACHE_HOME``)
+    can be written by others without the sticky bit: they could rename ``apkscan`` away and put
+    their own, holding their markers, in its place between the check and the read (review 89)."""
+    pack = tmp_path / "vendor.yaml"
+    pack.write_text(UNKNOWN_KEY)
+    expected = _messages(pack)
+    assert expected and "unknown key" in expected[0], expected
+    folder = cache.cache_dir("validated")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    os.chmod(folder, 0o700)
+    marker = cache.validation_key("apkscan.rules", read_document(pack).data)
+    open(os.path.join(folder, marker), "w").close()
+    above = os.path.dirname(cache.cache_home())
+    os.chmod(above, 0o777)
+    try:
+        assert _messages(pack) == expected
+    finally:
+        os.chmod(above, 0o1777)  # sticky: others cannot rename what is the user's in it
+    assert _messages(pack) == []  # believed: the check above is what refused it
+    os.chmod(above, 0o700)
+
+
 def test_an_unusable_cache_folder_just_means_validate_now(tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
