@@ -202,7 +202,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "STORE_NEWER": (W, "the scan store's schema is newer than this apkscan: left unused"),
     "STORE_ROW_IGNORED": (W, "a scan store row is not what its table holds (damaged or planted): a miss, computed again"),
     "STORE_UNAVAILABLE": (W, "the scan store cannot be opened or written: scanning without it"),
-    "STORE_UNTRUSTED": (W, "the scan store, its -wal/-shm or its folder can be written by someone else: left unused, scanning without it"),
+    "STORE_UNTRUSTED": (W, "the scan store, its -wal/-shm/-journal or its folder can be written by someone else (a folder others can write even when sticky), or its folder renamed by someone else: left unused, scanning without it"),
     "TAMPER_BACKUP_RESTORE_STOPS": (T, "Android's restore of this adb backup stops at offset … (a header it cannot read: a non-digit number field, an unknown type flag, a bad pax header; or a type NUL header) before the end: what follows is read as tar reads it, and each member found there says so"),
     "TAMPER_BACKUP_TAR_READ_TWO_WAYS": (T, "an adb backup's tar header that Android's restore (AOSP TarBackupReader: no checksum, no magic, numbers end at a NUL or space, a pax x header keeps its own size and path) and a standard tar read differently: the field and both readings, or a header one reads inside what the other reads as content; restore's reading is the one scanned"),
     "TAMPER_APK_SIG_BLOCK_DUPLICATE_ID": (T, "APK Signing Block holds id … more than once; the first is used"),

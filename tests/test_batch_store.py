@@ -315,7 +315,7 @@ def test_migration_from_schema_1_keeps_identities(tmp_path):
         c.execute("INSERT INTO identities VALUES ('ab', 'p', 'o', x'00', 0)")
         c.execute("PRAGMA user_version=1")
     conn = st.connect(str(db))
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 11
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 12
     assert conn.execute("SELECT COUNT(*) FROM match_facts").fetchone()[0] == 0
     assert conn.execute("SELECT digest FROM identities").fetchall() == [(None,)]  # a miss when next read: parsed again
     assert conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall() == [("identity_rewritten",)]
@@ -349,8 +349,8 @@ def test_migration_to_10_drops_unsealed_findings_and_decisions(corpus, tmp_path)
     CliRunner().invoke(main, args)
     st.close_connections()
     with sqlite3.connect(db) as c:
-        rows = c.execute("SELECT decided, seal FROM decisions").fetchall()
-    assert rows and all(seal == row_seal(blob) for blob, seal in rows)
+        rows = c.execute("SELECT decided, seal, sha256, parser, options, rules, policies FROM decisions").fetchall()
+    assert rows and all(seal == row_seal(blob, "decisions", *key) for blob, seal, *key in rows)
 
 
 def test_migration_to_9_forgets_stat_keys_stored_before_they_were_proven(corpus, tmp_path):
@@ -373,7 +373,7 @@ def test_migration_to_9_forgets_stat_keys_stored_before_they_were_proven(corpus,
     custody = [f for x in lines if x.get("type") == "input_file" for f in [x]]
     assert custody and all(f.get("hashed") == "this run" for f in custody), custody
     with sqlite3.connect(db) as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == 11
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 12
         keys = dict(c.execute("SELECT path, sha256 FROM stat_keys"))
     assert len(keys) == 4 and len(set(keys.values())) == 4  # proven again, each its own file's
 
@@ -585,9 +585,13 @@ def test_planted_decision_is_refused_and_the_apk_matched(corpus, rules, tmp_path
     evil = _shell_pickle(f"touch {marker}")
     nothing = pickle.dumps([])
     with sqlite3.connect(db) as c:  # sealed as apkscan seals rows: only the shape checks are left to refuse them
-        c.execute("UPDATE decisions SET decided=?, seal=?", (evil, row_seal(evil)))
-        c.execute("UPDATE matches SET findings=?, seal=?", (nothing, row_seal(nothing)))  # a list, but of nothing: wrong but well-formed
-        c.execute("UPDATE matches SET findings=?, seal=? WHERE rowid=1", (evil, row_seal(evil)))
+        c.create_function("row_seal", -1, row_seal)
+        c.execute("UPDATE decisions SET decided=?, seal=row_seal(?, 'decisions', sha256, parser, options, rules, policies)",
+                  (evil, evil))
+        c.execute("UPDATE matches SET findings=?, seal=row_seal(?, 'matches', sha256, parser, options, rules)",
+                  (nothing, nothing))  # a list, but of nothing: wrong but well-formed
+        c.execute("UPDATE matches SET findings=?, seal=row_seal(?, 'matches', sha256, parser, options, rules) "
+                  "WHERE rowid=1", (evil, evil))
     _run([corpus], rules, load_policy(), db)
     assert not marker.exists() and len(parses) == 4
     assert len(matches) == 5  # the refused row is matched again; the others were taken from the store
@@ -872,9 +876,10 @@ def test_a_store_on_a_file_system_with_no_byte_left_says_it_is_full(tmp_path):
 
 
 def _small_tmpfs(point: Path, size: str) -> Path:
-    """A tmpfs of ``size`` mounted at ``point`` (root only: the test skips otherwise); the caller unmounts."""
+    """A tmpfs of ``size`` mounted at ``point`` (root only: the test skips otherwise); the caller unmounts.
+    Mode 0700: a tmpfs root is 1777 by default, a folder the store is not used in (review 89 F1)."""
     point.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "none", str(point)],
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "none", str(point)],
                                            capture_output=True).returncode:
         pytest.skip("needs root to mount a small tmpfs")
     return point

@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import TEST_VENDOR_RULES
 
 from apkscan.policy.loader import load_policy
@@ -81,7 +83,8 @@ def test_only_the_data_counts_not_comments_or_layout(tmp_path):
     assert key_a != cache.validation_key("apkscan.rules", read_document(a).data | {"x": 1})
 
 
-def test_a_marker_planted_where_others_can_write_is_not_trusted(tmp_path):
+@pytest.mark.parametrize("mode", [0o777, 0o1777])  # sticky or not: a marker is a name anyone could create there
+def test_a_marker_planted_where_others_can_write_is_not_trusted(tmp_path, mode):
     pack = tmp_path / "vendor.yaml"
     pack.write_text(UNKNOWN_KEY)
     expected = _messages(pack)
@@ -90,10 +93,33 @@ def test_a_marker_planted_where_others_can_write_is_not_trusted(tmp_path):
     os.makedirs(folder)
     marker = cache.validation_key("apkscan.rules", read_document(pack).data)
     open(os.path.join(folder, marker), "w").close()
-    os.chmod(folder, 0o777)
+    os.chmod(folder, mode)
     assert _messages(pack) == expected
     os.chmod(folder, 0o700)  # the same marker in the user's own folder is believed: the check above matters
     assert _messages(pack) == []
+
+
+def test_a_marker_in_a_folder_others_could_rename_away_is_not_trusted(tmp_path):
+    """The ``validated`` folder is the user's, 0700, but the folder above it (``$XDG_CACHE_HOME``)
+    can be written by others without the sticky bit: they could rename ``apkscan`` away and put
+    their own, holding their markers, in its place between the check and the read (review 89)."""
+    pack = tmp_path / "vendor.yaml"
+    pack.write_text(UNKNOWN_KEY)
+    expected = _messages(pack)
+    assert expected and "unknown key" in expected[0], expected
+    folder = cache.cache_dir("validated")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    os.chmod(folder, 0o700)
+    marker = cache.validation_key("apkscan.rules", read_document(pack).data)
+    open(os.path.join(folder, marker), "w").close()
+    above = os.path.dirname(cache.cache_home())
+    os.chmod(above, 0o777)
+    try:
+        assert _messages(pack) == expected
+    finally:
+        os.chmod(above, 0o1777)  # sticky: others cannot rename what is the user's in it
+    assert _messages(pack) == []  # believed: the check above is what refused it
+    os.chmod(above, 0o700)
 
 
 def test_an_unusable_cache_folder_just_means_validate_now(tmp_path):

@@ -94,10 +94,11 @@ def test_a_store_owned_by_another_user_is_left_unused(seeded):
     assert "STORE_UNTRUSTED" in err and str(OTHER_UID) in err, err
 
 
-@pytest.mark.parametrize("mode,trusted", [(0o777, False), (0o1777, True), (0o755, True)])
-def test_a_store_in_a_folder_others_can_write_is_left_unused_unless_sticky(seeded, mode, trusted):
+@pytest.mark.parametrize("mode,trusted", [(0o777, False), (0o1777, False), (0o775, False), (0o755, True)])
+def test_a_store_in_a_folder_others_can_write_is_left_unused_sticky_or_not(seeded, mode, trusted):
     """Others who can write the folder can rename another store over this one; a sticky folder
-    (``/tmp``) lets them remove or rename only their own files."""
+    (``/tmp``) stops that, but not their creating a name SQLite opens beside the store (a hot
+    ``-journal``: review 89 F1, tests/test_store_journal.py), so it is refused too."""
     ev, db = seeded
     db.parent.chmod(mode)
     if trusted:
@@ -156,3 +157,22 @@ def test_a_store_folder_made_by_someone_else_while_this_run_opens_it_is_left_unu
     packages, err = _scan(ev, db)
     assert packages == {"com.zhiliaoapp.musically", "com.example.clean"}  # read, not recalled
     assert "STORE_UNTRUSTED" in err and "folder" in err, err
+
+
+@pytest.mark.parametrize("above", ["others-writable", pytest.param("other-user", marks=as_root)])
+def test_a_store_under_a_folder_others_can_rename_it_in_is_left_unused(seeded, tmp_path, above):
+    """The store's own folder is private, but the folder above it is writable by others without the
+    sticky bit (or another user's): they could rename the store's folder away and put their own, a
+    planted store in it, in its place (ssh's StrictModes rule, as for the temporary folder)."""
+    ev, db = seeded
+    if above == "other-user":
+        os.chown(tmp_path, OTHER_UID, -1)
+    else:
+        tmp_path.chmod(0o777)
+    packages, err = _scan(ev, db)
+    assert packages == {"com.zhiliaoapp.musically", "com.example.clean"}  # read, not recalled
+    assert "STORE_UNTRUSTED" in err and str(tmp_path) in err and "renamed away" in err, err
+    tmp_path.chmod(0o1777)  # sticky: others cannot rename what is ours in it
+    if above == "other-user":
+        os.chown(tmp_path, 0, -1)
+    assert _planted_rows_answer(ev, db)

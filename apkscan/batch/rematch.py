@@ -122,7 +122,8 @@ def _walk(path: str, s: Any, key: tuple[str, ...]) -> None:
                 continue
             if findings is not None:
                 store.buffered_write(conn, "INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?,?)",
-                                     (sha, parser, options, rules_key, findings, row_seal(findings)))
+                                     (sha, parser, options, rules_key, findings,
+                                      row_seal(findings, "matches", sha, parser, options, rules_key)))
                 store.commit_writes(at_least=BATCH)
     store.commit_writes()
 

@@ -10,6 +10,7 @@ matches. Keys: :func:`result_keys`; rows: the ``matches`` and ``decisions`` tabl
 from __future__ import annotations
 
 import hashlib
+import json
 import pickle
 import sqlite3
 from dataclasses import dataclass
@@ -99,10 +100,10 @@ def recall(path: str, sha: str, sdk: dict[str, Any], rules_key: str, policies_ke
         decided, decided_seal, matched, matched_seal = conn.execute(_BOTH, (*where, policies_key, *where)).fetchone()
     except sqlite3.Error:
         return None
-    if decided is not None and not _sealed(decided, decided_seal):
+    if decided is not None and not _sealed(decided, decided_seal, "decisions", *where, policies_key):
         store.ignored(f"a decisions row for {sha} does not hold what its seal was taken of")
         decided = None
-    if matched is not None and not _sealed(matched, matched_seal):
+    if matched is not None and not _sealed(matched, matched_seal, "matches", *where):
         store.ignored(f"a matches row for {sha} does not hold what its seal was taken of")
         matched = None
     got = store.loads_or_none(decided) if decided is not None else None
@@ -126,14 +127,18 @@ _BOTH = ("SELECT d.decided, d.seal, m.findings, m.seal FROM (SELECT 1) "
          "LEFT JOIN matches m ON m.sha256=? AND m.parser=? AND m.options=? AND m.rules=?")
 
 
-def row_seal(blob: bytes) -> str:
-    """The seal a ``matches`` or ``decisions`` row is written with: its pickle's SHA-256 (128 bits
-    kept). A checksum against damage below SQL, not an authenticator (docs/batch.md)."""
-    return hashlib.sha256(blob).hexdigest()[:32]
+def row_seal(blob: bytes, table: str, *key: str) -> str:
+    """The seal a ``matches`` or ``decisions`` row is written with: a SHA-256 (128 bits kept) of its
+    table, its key (SHA-256, parser, options, rules, and for a decision policies) and its pickle.
+    The key is sealed too (review 89 F2): a clean APK's row copied, seal and all, onto a banned
+    one's SHA-256 was served as the banned APK's verdict; now it is a miss. A checksum against
+    damage below SQL and rows moved onto other keys, not an authenticator (docs/batch.md)."""
+    head = json.dumps([table, *key]).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(head + b"\n" + blob).hexdigest()[:32]
 
 
-def _sealed(blob: Any, seal: Any) -> bool:
-    return isinstance(blob, bytes) and isinstance(seal, str) and row_seal(blob) == seal
+def _sealed(blob: Any, seal: Any, table: str, *key: str) -> bool:
+    return isinstance(blob, bytes) and isinstance(seal, str) and row_seal(blob, table, *key) == seal
 
 
 def _findings(value: Any) -> bool:
@@ -180,7 +185,7 @@ def remember_decided(path: str, sha: str, sdk: dict[str, Any], rules_key: str, p
         return
     remember_matched(path, sha, sdk, rules_key, matched)
     store.buffered_write(conn, "INSERT OR REPLACE INTO decisions VALUES (?,?,?,?,?,?,?)",
-                         (*where, policies_key, decided, row_seal(decided)))
+                         (*where, policies_key, decided, row_seal(decided, "decisions", *where, policies_key)))
 
 
 def remember_matched(path: str, sha: str, sdk: dict[str, Any], rules_key: str, matched: bytes | None) -> None:
@@ -189,5 +194,6 @@ def remember_matched(path: str, sha: str, sdk: dict[str, Any], rules_key: str, m
     it again: :mod:`apkscan.batch.known`). Committed with the lane's rows (:meth:`KnownFiles.flush`)."""
     conn = store.connection(path) if matched is not None else None
     if conn is not None:
+        where = (sha, store.parser_version(), store.options_key(sdk), rules_key)
         store.buffered_write(conn, "INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?,?)",
-                             (sha, store.parser_version(), store.options_key(sdk), rules_key, matched, row_seal(matched)))
+                             (*where, matched, row_seal(matched, "matches", *where)))

@@ -45,13 +45,38 @@ def untrusted(path: str) -> str | None:
 
     A stored row decides what a rescan reports without the file being read again (a stat key
     names a SHA-256, the SHA-256 an identity), so whoever can write the store can make a banned
-    app pass on every later run. The store is used only when it, its ``-wal``/``-shm`` and its
-    folder are this user's alone (a folder others can write, unless sticky as ``/tmp`` is, lets
-    them put another file in the store's place), as the rule cache's folders are
-    (:func:`apkscan.rules.cache._trusted`)."""
+    app pass on every later run. The store is used only when it, its ``-wal``/``-shm``/``-journal``
+    and its folder are this user's alone, as the rule cache's folders are
+    (:func:`apkscan.rules.cache._trusted`). A folder others can write is refused even when sticky
+    (``/tmp``): SQLite opens files beside the store by name (a hot ``-journal`` is copied into the
+    database on open, even a WAL store's), and the sticky bit stops no one creating a name not yet
+    taken (review 89 F1: a planted journal made a banned APK a clean one's stat key).
+    A ``-journal`` another user owns or others can write is refused too (defence in depth), and so
+    is a folder above the store's that fails ssh's StrictModes rule (:func:`apkscan.folders.untrusted`:
+    another user's, or writable by others without the sticky bit, or another user's symlink on the
+    way): its owner could rename the store's folder away and put their own in its place."""
+    from apkscan.folders import untrusted as folder_doubt
+
     me = os.geteuid() if hasattr(os, "geteuid") else None
-    path = os.path.realpath(path)  # a symlinked store: its file and folder are what SQLite writes
-    for p in (path, path + "-wal", path + "-shm"):
+    given, path = path, os.path.realpath(path)  # a symlinked store: its file and folder are what SQLite writes
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        st = os.stat(folder)
+    except FileNotFoundError:
+        st = None  # apkscan makes it, 0700, and checks again once made (store_open._create_private)
+    if st is not None and me is not None and st.st_uid not in (me, 0):
+        return f"its folder {folder} belongs to user {st.st_uid}, who could put another store in its place"
+    if st is not None and st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return (f"its folder {folder} can be written by others (mode {stat.S_IMODE(st.st_mode):04o}), "
+                "who could create the files SQLite opens beside the store by name (its -journal, "
+                "copied into the store on open), sticky bit or not")
+    for named in {os.path.dirname(os.path.abspath(given)), folder}:  # the link's folder and the store's
+        why = folder_doubt(named)
+        if why:
+            return f"{why}: the store's folder could be renamed away and another put in its place"
+    if st is None:
+        return None
+    for p in (path, path + "-wal", path + "-shm", path + "-journal"):
         try:
             st = os.lstat(p)
         except FileNotFoundError:
@@ -60,16 +85,6 @@ def untrusted(path: str) -> str | None:
             return f"{os.path.basename(p)} belongs to user {st.st_uid}, not to this user ({me})"
         if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             return f"{os.path.basename(p)} can be written by others (mode {stat.S_IMODE(st.st_mode):04o})"
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        st = os.stat(folder)
-    except FileNotFoundError:
-        return None  # apkscan makes it, 0700, and checks again once made (store_open._create_private)
-    if me is not None and st.st_uid not in (me, 0):
-        return f"its folder {folder} belongs to user {st.st_uid}, who could put another store in its place"
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
-        return (f"its folder {folder} can be written by others (mode {stat.S_IMODE(st.st_mode):04o}), "
-                "who could put another store in its place")
     return None
 
 

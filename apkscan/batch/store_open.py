@@ -92,6 +92,11 @@ _MIGRATIONS: list[str] = [
        INSERT OR IGNORE INTO used_keys SELECT DISTINCT 'policies', policies, (julianday('now') - 2440587.5) * 86400.0 FROM decisions;
        INSERT OR IGNORE INTO used_keys SELECT DISTINCT 'policies', policies, (julianday('now') - 2440587.5) * 86400.0 FROM known_lines;
        INSERT OR REPLACE INTO used_keys VALUES ('pruned', '', (julianday('now') - 2440587.5) * 86400.0);""",
+    # 12: findings and decisions sealed to their row's key too (review 89 F2: a clean APK's row copied,
+    # seal and all, onto a banned APK's SHA-256 was served); rows sealed without it go, matched and
+    # decided again (their rule set's key, which digests batch/results.py, changed with the seal anyway)
+    """DELETE FROM matches;
+       DELETE FROM decisions;""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 

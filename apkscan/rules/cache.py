@@ -12,7 +12,8 @@ keyed by SHA-256 over everything their result depends on:
 
 Any edit gives a new key, so an edited or hostile file is parsed and validated again, with
 the same messages. Entries live in ``$XDG_CACHE_HOME/apkscan`` (``~/.cache`` when unset or
-relative) and are trusted only in folders owned by this user and writable by no one else;
+relative) and are trusted only in folders owned by this user, writable by no one else and under
+folders where no one else could rename them;
 a missing, unreadable, read-only or foreign folder just means "parse and validate now".
 Entries are JSON, never pickle.
 """
@@ -94,13 +95,19 @@ def _digest(*parts: str | bytes) -> str:
 
 
 def _trusted(folder: str) -> bool:
-    """A folder only this user can write: anyone else could otherwise vouch for any document."""
+    """A folder only this user can write, sticky or not: anyone else could otherwise vouch for any
+    document. Nor may anyone else rename it away (review 89: a folder above it another user's, or
+    writable by others without the sticky bit, let them swap in their own between the check and
+    the read): the folders above it pass ssh's StrictModes rule (:func:`apkscan.folders.untrusted`)."""
+    from apkscan.folders import untrusted
+
     try:
         st = os.stat(folder)
     except OSError:
         return False
     mine = not hasattr(os, "geteuid") or st.st_uid == os.geteuid()
-    return stat.S_ISDIR(st.st_mode) and mine and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    return (stat.S_ISDIR(st.st_mode) and mine and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+            and untrusted(folder) is None)
 
 
 def _write(kind: str, name: str, content: bytes) -> None:
