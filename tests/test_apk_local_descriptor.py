@@ -218,3 +218,69 @@ class _Unseekable:
 
     def tell(self):
         raise OSError("unseekable")
+
+
+# --- the stream past the end of the ZIP read as an APK (review of 9a02a1b) -------------------------
+# A ZIP whose end record sits before the file's end (another reader's end record, the file's own
+# not found) is read as that ZIP; the stream reads the whole file. The check read only the ZIP's
+# bytes, so a local header after its end record was never looked for.
+
+def _past_the_end_deflated() -> bytes:
+    """One entry deflated behind a descriptor whose stream runs on through a (non-final) stored
+    block over the listed descriptor, the directory and the end record, then ends (an empty final
+    block); the stream's own descriptor and ``base.apk`` follow, past the ZIP's end."""
+    name = b"AndroidManifest.xml"
+    content = b"placeholder (not compiled)\n" * 4
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = c.compress(content) + c.flush(zlib.Z_SYNC_FLUSH)
+    header = _local(name, 8, 0, 0, 0, flags=8)
+    raw = _DESC.size + _CEN.size + len(name) + 22
+    listed = head + b"\x00" + struct.pack("<HH", raw, raw ^ 0xFFFF)
+    listed_desc = _DESC.pack(0x08074B50, zlib.crc32(content), len(listed), len(content))
+    cd_at = len(header) + len(listed) + len(listed_desc)
+    cd = _CEN.pack(0x02014B50, 20, 20, 8, 8, 0, 0x21, zlib.crc32(content), len(listed), len(content), len(name),
+                   0, 0, 0, 0, 0, 0) + name
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(cd), cd_at, 0)
+    stream = listed + listed_desc + cd + end + b"\x03\x00"  # an empty final fixed-Huffman block
+    inflated = content + listed_desc + cd + end
+    assert zlib.decompressobj(-15).decompress(stream) == inflated
+    real = _DESC.pack(0x08074B50, zlib.crc32(inflated), len(stream), len(inflated))
+    return header + stream + real + _hidden() + bytes(64)
+
+
+def _past_the_end_stored() -> bytes:
+    """One stored entry whose LOCAL size runs over the directory and end record (the central
+    record says its own size); ``base.apk`` follows the end record."""
+    name, data = b"AndroidManifest.xml", b"not a manifest\n" * 4
+    cd = _CEN.pack(0x02014B50, 20, 20, 0, 0, 0, 0x21, zlib.crc32(data), len(data), len(data), len(name),
+                   0, 0, 0, 0, 0, 0) + name
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(cd), 30 + len(name) + len(data), 0)
+    whole = data + cd + end
+    return _local(name, 0, zlib.crc32(whole), len(whole), len(whole)) + whole + _hidden() + bytes(64)
+
+
+PAST_THE_END = {"deflated": _past_the_end_deflated, "stored": _past_the_end_stored}
+
+
+@pytest.mark.parametrize("shape", list(PAST_THE_END))
+def test_a_local_header_past_the_zips_end_record_is_found(scan_path, tmp_path, shape):
+    """Was: the ZIP's manifest error, TikTok nowhere (exit 3); now TikTok from the local headers."""
+    path = tmp_path / "pull.bin"
+    path.write_bytes(PAST_THE_END[shape]())
+    doc = scan_path(path)
+    tiktok = apps_of(doc)["com.zhiliaoapp.musically"]
+    assert tiktok["verdict"] == "prohibited" and LOCAL_ONLY in codes_in(tiktok["identity"])
+    assert tiktok["source"]["chain"][-1] == "base.apk"
+
+
+@pytest.mark.parametrize("shape", list(PAST_THE_END))
+def test_java_lists_base_apk_past_the_end_record(tmp_path, shape):
+    if not shutil.which("java"):
+        pytest.skip("no java")
+    path, src = tmp_path / "pull.bin", tmp_path / "ZisList.java"
+    path.write_bytes(PAST_THE_END[shape]())
+    src.write_text(JAVA_LIST)
+    run = subprocess.run(["java", str(src), str(path)], capture_output=True, text=True, timeout=120)
+    if run.returncode and "error:" in run.stderr:
+        pytest.skip("java cannot run a source file here (a JRE without its compiler)")
+    assert run.stdout.split()[:2] == ["AndroidManifest.xml", "base.apk"], run.stdout + run.stderr

@@ -79,14 +79,19 @@ def uncovered(archive: ZipArchive, second: ZipArchive | None = None,
     if not all(map(le, offsets, islice(offsets, 1, None))):  # written in offset order, as tools do
         entries = sorted(entries, key=_AT)
         offsets = _column(lambda: map(_AT, entries))
+    # the bytes the stream reads: the whole file when ``archive`` is a reading of part of it (another
+    # end record's ZIP, which may end before the file does: review 89 of 9a02a1b, a local header past
+    # it was never looked for)
+    walked = (origin[0] if origin is not None else archive).source
     if offsets[0] + (origin[2] if origin is not None else 0) > 0:  # bytes before the first entry
-        return _Bytes((origin[0] if origin is not None else archive).source).read(0, 4) == _SIG
-    if _follow(_Bytes(archive.source), entries, offsets, archive.cd_offset) is OPEN:
+        return _Bytes(walked).read(0, 4) == _SIG
+    # from here the reading starts where the file does (no shift): its offsets are the file's
+    if _follow(_Bytes(walked), entries, offsets, archive.cd_offset) is OPEN:
         return True
     # the stream went from header to header (to the directory, or to bytes it ends at: the APK
     # Signing Block of every v2+ APK), each deflated entry behind a descriptor taken at its listed size
     described = [at for e, at in zip(entries, offsets) if e.flags & 8 and e.method == METHOD_DEFLATED]
-    return bool(described) and _stray_header(archive.source, described[0], offsets)
+    return bool(described) and _stray_header(walked, described[0], offsets)
 
 
 def _follow(source: _Bytes, order: list, offsets, last: int) -> str | None:
