@@ -821,29 +821,30 @@ def __create_fn__():
  return __eq__
 TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.applications,self.launchers,self.refused,self.cut,)==(other.applications,other.launchers,other.refused,other.cut,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
-def __create_fn__(_type_label, _type_labels, _type_other, _type_unchecked, _type_unread, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_label, _dflt_labels, _dflt_other, _dflt_unchecked, _dflt_unread, _return_type):
- def __init__(self,label:_type_label=_dflt_label,labels:_type_labels=_HAS_DEFAULT_FACTORY,other:_type_other=_HAS_DEFAULT_FACTORY,unchecked:_type_unchecked=_dflt_unchecked,unread:_type_unread=_dflt_unread)->_return_type:
+def __create_fn__(_type_label, _type_labels, _type_other, _type_unchecked, _type_unread, _type_notes, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_label, _dflt_labels, _dflt_other, _dflt_unchecked, _dflt_unread, _dflt_notes, _return_type):
+ def __init__(self,label:_type_label=_dflt_label,labels:_type_labels=_HAS_DEFAULT_FACTORY,other:_type_other=_HAS_DEFAULT_FACTORY,unchecked:_type_unchecked=_dflt_unchecked,unread:_type_unread=_dflt_unread,notes:_type_notes=_HAS_DEFAULT_FACTORY)->_return_type:
   self.label=label
   self.labels=_dflt_labels() if labels is _HAS_DEFAULT_FACTORY else labels
   self.other=_dflt_other() if other is _HAS_DEFAULT_FACTORY else other
   self.unchecked=unchecked
   self.unread=unread
+  self.notes=_dflt_notes() if notes is _HAS_DEFAULT_FACTORY else notes
  return __init__
-TABLE['def __create_fn__(_type_label, _type_labels, _type_other, _type_unchecked, _type_unread, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_label, _dflt_labels, _dflt_other, _dflt_unchecked, _dflt_unread, _return_type):\n def __init__(self,label:_type_label=_dflt_label,labels:_type_labels=_HAS_DEFAULT_FACTORY,other:_type_other=_HAS_DEFAULT_FACTORY,unchecked:_type_unchecked=_dflt_unchecked,unread:_type_unread=_dflt_unread)->_return_type:\n  self.label=label\n  self.labels=_dflt_labels() if labels is _HAS_DEFAULT_FACTORY else labels\n  self.other=_dflt_other() if other is _HAS_DEFAULT_FACTORY else other\n  self.unchecked=unchecked\n  self.unread=unread\n return __init__'] = __create_fn__.__code__
+TABLE['def __create_fn__(_type_label, _type_labels, _type_other, _type_unchecked, _type_unread, _type_notes, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_label, _dflt_labels, _dflt_other, _dflt_unchecked, _dflt_unread, _dflt_notes, _return_type):\n def __init__(self,label:_type_label=_dflt_label,labels:_type_labels=_HAS_DEFAULT_FACTORY,other:_type_other=_HAS_DEFAULT_FACTORY,unchecked:_type_unchecked=_dflt_unchecked,unread:_type_unread=_dflt_unread,notes:_type_notes=_HAS_DEFAULT_FACTORY)->_return_type:\n  self.label=label\n  self.labels=_dflt_labels() if labels is _HAS_DEFAULT_FACTORY else labels\n  self.other=_dflt_other() if other is _HAS_DEFAULT_FACTORY else other\n  self.unchecked=unchecked\n  self.unread=unread\n  self.notes=_dflt_notes() if notes is _HAS_DEFAULT_FACTORY else notes\n return __init__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __repr__(self):
-  return self.__class__.__qualname__ + f"(label={self.label!r}, labels={self.labels!r}, other={self.other!r}, unchecked={self.unchecked!r}, unread={self.unread!r})"
+  return self.__class__.__qualname__ + f"(label={self.label!r}, labels={self.labels!r}, other={self.other!r}, unchecked={self.unchecked!r}, unread={self.unread!r}, notes={self.notes!r})"
  return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(label={self.label!r}, labels={self.labels!r}, other={self.other!r}, unchecked={self.unchecked!r}, unread={self.unread!r})"\n return __repr__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(label={self.label!r}, labels={self.labels!r}, other={self.other!r}, unchecked={self.unchecked!r}, unread={self.unread!r}, notes={self.notes!r})"\n return __repr__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __eq__(self,other):
   if other.__class__ is self.__class__:
-   return (self.label,self.labels,self.other,self.unchecked,self.unread,)==(other.label,other.labels,other.other,other.unchecked,other.unread,)
+   return (self.label,self.labels,self.other,self.unchecked,self.unread,self.notes,)==(other.label,other.labels,other.other,other.unchecked,other.unread,other.notes,)
   return NotImplemented
  return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.label,self.labels,self.other,self.unchecked,self.unread,)==(other.label,other.labels,other.other,other.unchecked,other.unread,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.label,self.labels,self.other,self.unchecked,self.unread,self.notes,)==(other.label,other.labels,other.other,other.unchecked,other.unread,other.notes,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
 def __create_fn__(_type_fields, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):
  def __init__(self,fields:_type_fields)->_return_type:

@@ -164,6 +164,11 @@ class _Resources:
                 self._android = AndroidArsc.open(self._raw)
         return self._android.resolve(res_id) if self._android is not None else None
 
+    def android_notes(self) -> list[str]:
+        """How the bytes the last :meth:`resolve_as_android` met read another way too (another
+        Android version's reading, a configuration skipped as Android skips it)."""
+        return list(self._android.notes) if self._android is not None else []
+
     def unread_tables(self) -> int:
         """RES_TABLE chunks at the top level of resources.arsc that no reader here reads."""
         return AndroidArsc.unread_tables(self._raw) if self._raw is not None else 0

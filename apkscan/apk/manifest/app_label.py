@@ -28,6 +28,7 @@ class Resources(Protocol):
     def resolve(self, res_id: int) -> dict[str, str]: ...
     def resolve_as_android(self, res_id: int) -> tuple[dict[str, str], list[str]] | None: ...
     def unread_tables(self) -> int: ...
+    def android_notes(self) -> list[str]: ...
 
 
 @dataclass(slots=True)
@@ -40,6 +41,7 @@ class Reading:
     other: list[str] = field(default_factory=list)
     unchecked: bool = False
     unread: str | None = None  # why Android may show a label no reader here finds
+    notes: list[str] = field(default_factory=list)  # how the table's bytes read another way too
 
     def values(self) -> list[str]:
         return [v for v in dict.fromkeys([self.label, *self.labels.values(), *self.other]) if v]
@@ -50,17 +52,21 @@ def default(values: dict[str, str]) -> str | None:
     return values.get("", next(iter(values.values()), None))
 
 
-def of_reference(res: Resources, res_id: int) -> Reading:
+def of_reference(res: Resources, res_id: int, android_id: int | None = None) -> Reading:
     """A label resource as Android shows it; where a parser reading the table another way sees
-    other labels (an entry whose size field lies), or another configuration holds another
-    string, those are ``other``."""
+    other labels (an entry whose size field lies), another configuration holds another string, or
+    another Android version reads the bytes another way (``notes``), those are ``other``.
+    ``android_id``: the id as the manifest holds it (package byte 0x00 is the table's to give)."""
     parsers = res.resolve(res_id)  # androguard's reading
     out = Reading(default(parsers), parsers)
-    read = res.resolve_as_android(res_id)
+    read = res.resolve_as_android(res_id if android_id is None else android_id)
+    out.notes = list(res.android_notes()) if read is not None else []
     if (read is None or not read[0]) and res.unread_tables():
         out.unread = (f"the label 0x{res_id:08x} resolves to nothing in the table read, and resources.arsc holds "
                       f"{res.unread_tables()} more RES_TABLE chunk(s) at its top level, which Android 9+ loads and "
                       "apkscan does not read: Android may show a label apkscan did not see")
+    if read is not None and not read[0] and read[1]:  # only other readings (a table Android 9+ skips)
+        out.other = [v for v in read[1] if v not in parsers.values()]
     if read is None or not read[0]:
         out.unchecked = bool(parsers)  # only androguard's reading: say so
         return out
@@ -74,7 +80,7 @@ def of_reference(res: Resources, res_id: int) -> Reading:
 
 def of_attr(attr: LabelAttr, res: Resources) -> Reading:
     if attr.ref is not None:
-        return of_reference(res, attr.ref)
+        return of_reference(res, attr.ref, attr.ref & 0xFFFFFF if attr.zero_package else None)
     return Reading(attr.text, {"": attr.text} if attr.text is not None else {})
 
 
@@ -90,6 +96,7 @@ def fill(info: ManifestInfo, strict: Reading, app: FrameworkApp | None, res: Res
                                 + ", ".join(map(repr, shown.other)))
     if shown.unread or strict.unread:
         info.label_notes.append(shown.unread or strict.unread)
+    info.label_notes += [n for n in dict.fromkeys([*shown.notes, *strict.notes]) if n not in info.label_notes]
     if first is not None:
         if set(strict.values()) != set(shown.values()):
             _also(info, strict.values(), "apksig's strict walk of the manifest (androguard's too) reads "
@@ -97,8 +104,9 @@ def fill(info: ManifestInfo, strict: Reading, app: FrameworkApp | None, res: Res
         if first.raw is not None and first.raw not in shown.values():
             _also(info, [first.raw], f"the attribute's raw string (aapt's reading) is {first.raw!r}")
         if first.zero_package:
-            info.label_notes.append("the label is a reference with package byte 0x00, which Android rewrites "
-                                    "to the app's 0x7f and other parsers do not")
+            info.label_notes.append("the label is a reference with package byte 0x00, which Android and aapt "
+                                    "read as the id of the package that loads the table (0x7f for an app aapt "
+                                    "built) and other parsers do not")
         for n, later in enumerate(app.applications[1:], 2):
             values = [] if later is None else [*of_attr(later, res).values(), *([later.raw] if later.raw else [])]
             _also(info, values, f"<application> tag {n} (aapt prints it; Android 16 may read it if a feature "

@@ -5,8 +5,13 @@ Android's (``ResTable``/``LoadedArsc``): the first global string pool, entry off
 type chunk's ``headerSize``, a value at its entry's declared size, sparse and 16-bit offsets,
 compact entries, references and dynamic references followed. It is lenient where Android is
 (it does not need androguard's layout), so a table laid out to make androguard and Android
-disagree (a decoy label for parsers) is still read as the device shows it. Bounded: one walk of
-the chunks, a few reference hops; anything unreadable is simply absent, never an exception.
+disagree (a decoy label for parsers) is still read as the device shows it. Where Android
+versions read the same bytes two ways (review 89), the other reading's strings are kept as
+candidates and ``notes`` says why: a chunk flagged for 16-bit offsets or an entry flagged compact
+(Android 13 and older, and aapt, know neither flag), a top chunk not of table type (Android 8 and
+older, and aapt, read it), package byte 0x00 (the loading package's id: each id the table
+holds). A configuration whose entry does not parse is skipped, as Android skips it, and said.
+Bounded: one walk of the chunks, a few reference hops; never an exception.
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ TYPE_SPARSE, TYPE_OFFSET16 = 0x01, 0x02
 APP_PACKAGE = 0x7F
 MAX_HOPS = 20  # aapt follows reference chains of up to 19 hops
 MAX_WORK = 1 << 16  # type chunks looked at per resolve: a table of chained ids cannot stall it
+COMPACT = ("an entry is flagged compact (0x08): Android 14+ reads it compact, Android 13 and older and aapt "
+           "read the value after its header")
+OFFSET16 = ("a type chunk is flagged for 16-bit offsets (0x02): Android 14+ reads them so, Android 13 and "
+            "older and aapt read 32-bit offsets")
 
 
 class _Budget(Exception):
@@ -36,8 +45,11 @@ class AndroidArsc:
         self.buf = buf
         self.pool: StringPool | None = None  # the first global string pool
         self.types: dict[tuple[int, int], list[int]] = {}  # (package id, type id) -> type chunk starts
+        self.package_ids: list[int] = []  # in the order the table holds them
+        self.top_type = RES_TABLE  # the top chunk's type: anything else only Android <= 8 and aapt read
         self._work = 0  # type chunks looked at by the current resolve (MAX_WORK)
         self._candidates: list[str] = []  # every string the current resolve met
+        self.notes: list[str] = []  # how the bytes the current resolve met read another way too
 
     @classmethod
     def open(cls, raw: bytes | None) -> AndroidArsc | None:
@@ -61,8 +73,9 @@ class AndroidArsc:
 
     def _walk(self) -> None:
         kind, header, size = struct.unpack_from("<HHI", self.buf, 0)
-        if kind != RES_TABLE or size > len(self.buf):
+        if size > len(self.buf):
             return
+        self.top_type = kind  # ResTable::addInternal (Android <= 8, aapt) does not check it; 9+ skips the chunk
         for pos, kind, chunk_header, chunk_size in self._chunks(header, size):
             if kind == RES_STRING_POOL and self.pool is None:  # later pools are ignored
                 view = memoryview(self.buf)
@@ -70,6 +83,7 @@ class AndroidArsc:
                                        android=True)
             elif kind == RES_TABLE_PACKAGE:
                 package_id = struct.unpack_from("<I", self.buf, pos + 8)[0] & 0xFF
+                self.package_ids += [] if package_id in self.package_ids else [package_id]
                 for t_pos, t_kind, _, _ in self._chunks(pos + chunk_header, pos + chunk_size):
                     if t_kind == RES_TABLE_TYPE:
                         self.types.setdefault((package_id, self.buf[t_pos + 8]), []).append(t_pos)
@@ -97,62 +111,109 @@ class AndroidArsc:
 
     def resolve(self, res_id: int) -> tuple[dict[str, str], list[str]] | None:
         """({locale: string} as shown, "" the default; every string reachable from the resource in
-        any configuration: what other devices, or other readers, may show), or None when the
-        work budget ran out (the table is built to stall a reader)."""
+        any configuration, or in another reading of the same bytes (``notes`` says which): what
+        other devices, or other readers, may show), or None when the work budget ran out (the
+        table is built to stall a reader)."""
         out: dict[str, str] = {}
-        self._work, self._candidates = 0, []
+        self._work, self._candidates, self.notes = 0, [], []
         try:
             self._resolve(res_id, out, 0, set())
         except (struct.error, IndexError, ValueError):
             pass
         except _Budget:
             return None
+        if self.top_type != RES_TABLE:  # Android 9+ reads none of it: every value is another reading
+            self._note(f"resources.arsc's top chunk is of type 0x{self.top_type:04x}, not a table (0x0002): "
+                       "Android 9+ skips it, Android 8 and older and aapt read it as the table")
+            out = {}
         return out, list(dict.fromkeys(self._candidates))
 
+    def _note(self, text: str) -> None:
+        self.notes += [] if text in self.notes else [text]
+
     def _resolve(self, res_id: int, out: dict[str, str], hops: int, seen: set[int]) -> None:
-        if res_id >> 24 == 0:  # DynamicRefTable: package 0x00 is "this package's own", 0x7f for an app
-            res_id |= APP_PACKAGE << 24
+        if res_id >> 24 == 0:  # DynamicRefTable: package 0x00 is the loading package's own id
+            self._own(res_id, out, hops, seen)
+        else:
+            self._lookup(res_id, out, hops, seen)
+
+    def _lookup(self, res_id: int, out: dict[str, str], hops: int, seen: set[int]) -> None:
         if hops > MAX_HOPS or res_id in seen:
             return
         seen.add(res_id)
-        for locale, default, value in self._values(res_id):
+        for locale, default, value, other in self._values(res_id):
+            into: dict[str, str] = {} if other else out  # another reading: candidates, never the shown label
             if value[0] in (TYPE_REFERENCE, TYPE_DYNAMIC_REFERENCE) and value[1]:
                 target: dict[str, str] = {}
-                self._resolve(value[1], target, hops + 1, seen)
+                self._resolve(value[1], target, hops + 1, set(seen) if other else seen)
                 for loc, text in target.items():
-                    if loc not in out or default:
-                        out[loc] = text
+                    if loc not in into or default:
+                        into[loc] = text
             elif value[0] == TYPE_STRING:
                 text = self.string(value[1])
                 if text is not None:
                     self._candidates.append(text)
-                    if locale not in out or default:
-                        out[locale] = text
+                    if locale not in into or default:
+                        into[locale] = text
+            if other and into:  # said only when that reading gives a string
+                self._note(other)
+
+    def _own(self, res_id: int, out: dict[str, str], hops: int, seen: set[int]) -> None:
+        """Package byte 0x00: ``DynamicRefTable`` gives it the id of the package that loads it, the
+        table's own (0x7f for an app aapt built); each id the table holds is read, the first
+        (0x7f when held) as shown, the others as other readings."""
+        ids = sorted(self.package_ids or [APP_PACKAGE], key=lambda pid: pid != APP_PACKAGE)
+        if ids != [APP_PACKAGE]:
+            self._note(f"a reference with package byte 0x00 (0x{res_id:08x}) is read as the package that loads the "
+                       "table (Android's and aapt's DynamicRefTable), here the table's package id(s) "
+                       + ", ".join(f"0x{pid:02x}" for pid in ids))
+        for n, pid in enumerate(ids):
+            self._lookup(res_id | pid << 24, out if n == 0 else {}, hops, seen if n == 0 else set(seen))
 
     def _values(self, res_id: int):
-        """(locale, config is the default, (type, data)) of each config's entry for ``res_id``."""
-        buf, index = self.buf, res_id & 0xFFFF
+        """(locale, config is the default, (type, data), why it is another reading or "") of each
+        config's entry for ``res_id``; a config whose entry does not parse is skipped, as Android
+        skips it, and said."""
+        index = res_id & 0xFFFF
         chunks = self.types.get((res_id >> 24, (res_id >> 16) & 0xFF), ())
         self._work += len(chunks)
         if self._work > MAX_WORK:
             raise _Budget
         for start in chunks:
-            header, size = struct.unpack_from("<HI", buf, start + 2)
-            flags, count, entries = buf[start + 9], *struct.unpack_from("<II", buf, start + 12)
-            offset = self._offset(start + header, flags, count, index)
-            if offset is None:
-                continue
+            try:
+                where = _locale(self.buf, start + 20)
+                found = self._entry(start, index)
+            except (struct.error, IndexError, ValueError):
+                found, where = [], ("?", False)
+                self._note(f"a configuration's entry for 0x{res_id:08x} could not be read and was skipped")
+            for value, other in found:
+                yield (*where, value, other)
+
+    def _entry(self, start: int, index: int) -> list[tuple[tuple[int, int], str]]:
+        """The (type, data) an entry reads as, each with why it is another reading ("": it is not): Android 14+
+        reads 16-bit offsets and compact entries, Android 13 and older (and aapt) do not know
+        those flags and read 32-bit offsets and the value after the entry's header."""
+        buf = self.buf
+        header, size = struct.unpack_from("<HI", buf, start + 2)
+        flags, count, entries = buf[start + 9], *struct.unpack_from("<II", buf, start + 12)
+        out = []
+        for offset, other in self._offsets(start + header, flags, count, index):
             entry = start + entries + offset
+            if entry + 8 > start + size:  # LoadedArsc and ResTable check this: that config has no entry
+                if not other:
+                    self._note(f"a configuration's entry offset ({offset}) points past its type chunk: "
+                               "skipped, as Android skips it")
+                continue
             e_size, e_flags, key = struct.unpack_from("<HHI", buf, entry)
             if e_flags & FLAG_COMPACT:
-                value = (e_flags >> 8, key)
-            elif e_flags & FLAG_COMPLEX or e_size < 8 or entry + e_size + 8 > start + size:
-                continue
-            else:
-                value = (buf[entry + e_size + 3], struct.unpack_from("<I", buf, entry + e_size + 4)[0])
-            yield (*_locale(buf, start + 20), value)
+                out.append(((e_flags >> 8, key), other))
+            if not e_flags & FLAG_COMPLEX and e_size >= 8 and entry + e_size + 8 <= start + size:
+                why = other or (COMPACT if e_flags & FLAG_COMPACT else "")
+                out.append(((buf[entry + e_size + 3], struct.unpack_from("<I", buf, entry + e_size + 4)[0]), why))
+        return out
 
-    def _offset(self, at: int, flags: int, count: int, index: int) -> int | None:
+    def _offsets(self, at: int, flags: int, count: int, index: int) -> list[tuple[int, str]]:
+        """The entry's offset(s) in the type chunk, each with why it is another reading ("": not)."""
         buf = self.buf
         if flags & TYPE_SPARSE:
             lo, hi = 0, count
@@ -160,16 +221,19 @@ class AndroidArsc:
                 mid = (lo + hi) // 2
                 idx, off = struct.unpack_from("<HH", buf, at + 4 * mid)
                 if idx == index:
-                    return off * 4
+                    return [(off * 4, "")]
                 lo, hi = (mid + 1, hi) if idx < index else (lo, mid)
-            return None
+            return []
         if index >= count:
-            return None
+            return []
+        out = []
         if flags & TYPE_OFFSET16:
             off = struct.unpack_from("<H", buf, at + 2 * index)[0]
-            return None if off == 0xFFFF else off * 4
-        off = struct.unpack_from("<I", buf, at + 4 * index)[0]
-        return None if off == 0xFFFFFFFF else off
+            out += [] if off == 0xFFFF else [(off * 4, "")]
+        wide = struct.unpack_from("<I", buf, at + 4 * index)[0] if at + 4 * index + 4 <= len(buf) else 0xFFFFFFFF
+        if wide != 0xFFFFFFFF and (not out or wide != out[0][0]):
+            out.append((wide, OFFSET16 if flags & TYPE_OFFSET16 else ""))
+        return out
 
 
 def _locale(buf: bytes, config: int) -> tuple[str, bool]:

@@ -14,8 +14,9 @@ this reads with :mod:`apkscan.apk.manifest.framework_xml`'s tree, pool and rules
   (``getAttributeNameResID``), records read at the stride ``attributeSize`` declares;
 - the value as ``TypedArray`` sees it: the typed value (a string of the manifest's pool as
   ``StringBlock`` returns it: UTF-16 offsets halved, UTF-8 up to its first NUL, decoded as ART
-  does; a reference with package byte 0x00 rewritten to 0x7f, as ``DynamicRefTable`` does); the
-  raw string, aapt's reading, kept beside it;
+  does; a reference with package byte 0x00 marked ``zero_package``: ``DynamicRefTable`` gives it
+  the id of the package that loads the table, so the table reader tries the ids it holds, while
+  androguard's reading gets 0x7f); the raw string, aapt's reading, kept beside it;
 - the launcher's label: a depth-3 ``<activity>``/``<activity-alias>`` holding an
   ``<intent-filter>`` with action MAIN and category LAUNCHER (the home screen shows its label;
   aapt's ``launchable-activity``).
@@ -48,7 +49,7 @@ class LabelAttr:
     text: str | None = None
     ref: int | None = None
     raw: str | None = None
-    zero_package: bool = False  # a reference whose package byte was 0x00 (rewritten to 0x7f)
+    zero_package: bool = False  # a reference whose package byte was 0x00 (``ref`` holds it as 0x7f)
 
 
 @dataclass(slots=True)
