@@ -46,8 +46,8 @@ def _table(strings: list[str], chunks: list[bytes], package_id: int = 0x7F) -> b
     return b.table(strings, [b.package(package_id, PKG, ["string"], ["app_name"], [_spec(), *chunks])])
 
 
-def _manifest(ref: int = LABEL, vtype: int = 0x01) -> bytes:
-    manifest = axml_writer.manifest(PKG, label=0x7F0A0B0C)
+def _manifest(ref: int = LABEL, vtype: int = 0x01, min_sdk: int = 21) -> bytes:
+    manifest = axml_writer.manifest(PKG, label=0x7F0A0B0C, min_sdk=min_sdk)
     return manifest.replace(struct.pack("<BI", 0x01, 0x7F0A0B0C), struct.pack("<BI", vtype, ref))
 
 
@@ -184,3 +184,18 @@ def test_a_table_whose_package_id_is_0x00_is_read_once():
     for vtype in (0x01, 0x07):
         info = read_manifest(*_f2(0x00, vtype))
         assert info.label == "TikTok", (info.label, info.other_labels)
+
+
+@pytest.mark.parametrize("make", [_f4, _f5], ids=["compact", "offset16"])
+def test_an_apk_only_android_14_installs_reads_those_forms_once(make):
+    """minSdk 34: no Android 13 or older installs the APK, so the older reading of compact entries
+    and 16-bit offsets (aapt2 writes them for Android 14+ tables, where that reading is the next
+    entry's bytes) is no reading: one label, no fact. The same table at minSdk 33 reads both ways."""
+    from apkscan.apk.manifest.android_manifest import label_ambiguity, read_manifest
+
+    _, table = make()
+    info = read_manifest(_manifest(min_sdk=34), table)
+    assert info.min_sdk == 34
+    assert info.label == "Notes" and info.other_labels == [] and label_ambiguity(info) is None
+    info = read_manifest(_manifest(min_sdk=33), table)
+    assert info.label == "Notes" and info.other_labels == ["TikTok"] and label_ambiguity(info) is not None

@@ -51,7 +51,7 @@ from apkscan.apk.manifest.app_label import default as _default
 from apkscan.apk.manifest.app_label import fill as fill_label
 from apkscan.apk.manifest.arsc import ArscTable
 from apkscan.apk.manifest.framework_app import read_application
-from apkscan.apk.manifest.arsc_android import AndroidArsc
+from apkscan.apk.manifest.arsc_android import ANDROID_14, AndroidArsc
 from apkscan.apk.model import ManifestInfo
 from apkscan.apk.manifest.framework_xml import FrameworkRoot, read_root
 from apkscan.apk.manifest.package_id import framework_elements, framework_string, no_namespace, package_readings
@@ -114,6 +114,7 @@ class _Resources:
         self._fast_tried = False
         self._android: AndroidArsc | None = None
         self._android_tried = False
+        self.min_sdk: int | None = None  # apksig's minSdk: from 34, no Android 13 or older installs the APK
 
     def _get(self):
         if not self._tried:
@@ -162,6 +163,8 @@ class _Resources:
             self._android_tried = True
             if self._raw is not None and len(self._raw) <= MAX_INPUT_SIZE:
                 self._android = AndroidArsc.open(self._raw)
+                if self._android is not None and self.min_sdk is not None and self.min_sdk >= ANDROID_14:
+                    self._android.older_too = False  # a genuine compact table (aapt2 writes them for 14+) reads once
         return self._android.resolve(res_id) if self._android is not None else None
 
     def android_notes(self) -> list[str]:
@@ -323,6 +326,11 @@ def read_manifest(manifest_axml: bytes | None, arsc: bytes | None, *, arsc_unrea
         malformed = True
         info.errors.append(error(MANIFEST_MALFORMED, f"AndroidManifest.xml: {exc}"))
     res = _Resources(arsc, info.errors, arsc_unread)
+    if not malformed:  # the label's readings depend on which Android versions can install the APK
+        try:
+            res.min_sdk = min_sdk_from_elements(elements, [])
+        except (AxmlError, struct.error, IndexError):
+            pass  # said below, where info.min_sdk is read
     android = read_root(xml)
     if android.later_overflow:
         info.errors.append(error("INPUT_MANIFEST_TOO_MANY_TAGS", "more than 16 distinct packages on later <manifest> "
@@ -335,13 +343,17 @@ def read_manifest(manifest_axml: bytes | None, arsc: bytes | None, *, arsc_unrea
     except Exception as exc:  # noqa: BLE001 - partial facts are still worth reporting
         info.errors.append(error(MANIFEST_MALFORMED, f"AndroidManifest.xml fields: {exc}"))
     if not malformed:
-        codenames: list[str] = []
-        try:
-            info.min_sdk = min_sdk_from_elements(elements, codenames)
-        except (AxmlError, struct.error, IndexError) as exc:
-            info.errors.append(error(MANIFEST_MIN_SDK_UNSUPPORTED,
-                                     f"cannot determine minSdkVersion as apksig does: {exc}"))
-        for name in codenames if info.min_sdk is not None else ():
-            info.errors.append(warning(MANIFEST_MIN_SDK_CODENAME, f"minSdkVersion is codename "
-                                       f"{name!r}; apksig treats the APK as minSdk {info.min_sdk}"))
+        _min_sdk(info, elements)
     return info
+
+
+def _min_sdk(info: ManifestInfo, elements: list[Element]) -> None:
+    codenames: list[str] = []
+    try:
+        info.min_sdk = min_sdk_from_elements(elements, codenames)
+    except (AxmlError, struct.error, IndexError) as exc:
+        info.errors.append(error(MANIFEST_MIN_SDK_UNSUPPORTED,
+                                 f"cannot determine minSdkVersion as apksig does: {exc}"))
+    for name in codenames if info.min_sdk is not None else ():
+        info.errors.append(warning(MANIFEST_MIN_SDK_CODENAME, f"minSdkVersion is codename "
+                                   f"{name!r}; apksig treats the APK as minSdk {info.min_sdk}"))

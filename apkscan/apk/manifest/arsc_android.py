@@ -26,6 +26,7 @@ TYPE_REFERENCE, TYPE_STRING, TYPE_DYNAMIC_REFERENCE = 0x01, 0x03, 0x07
 FLAG_COMPLEX, FLAG_COMPACT = 0x0001, 0x0008
 TYPE_SPARSE, TYPE_OFFSET16 = 0x01, 0x02
 APP_PACKAGE = 0x7F
+ANDROID_14 = 34  # the first SDK level that reads compact entries and 16-bit offsets
 MAX_HOPS = 20  # aapt follows reference chains of up to 19 hops
 MAX_WORK = 1 << 16  # type chunks looked at per resolve: a table of chained ids cannot stall it
 COMPACT = ("an entry is flagged compact (0x08): Android 14+ reads it compact, Android 13 and older and aapt "
@@ -50,6 +51,9 @@ class AndroidArsc:
         self._work = 0  # type chunks looked at by the current resolve (MAX_WORK)
         self._candidates: list[str] = []  # every string the current resolve met
         self.notes: list[str] = []  # how the bytes the current resolve met read another way too
+        # read compact entries and 16-bit offsets the way Android 13 and older do too (False when the
+        # APK's minSdk is 34+: no such Android installs it, and aapt2 writes those forms for 14+)
+        self.older_too = True
 
     @classmethod
     def open(cls, raw: bytes | None) -> AndroidArsc | None:
@@ -207,6 +211,8 @@ class AndroidArsc:
             e_size, e_flags, key = struct.unpack_from("<HHI", buf, entry)
             if e_flags & FLAG_COMPACT:
                 out.append(((e_flags >> 8, key), other))
+                if not self.older_too:
+                    continue
             if not e_flags & FLAG_COMPLEX and e_size >= 8 and entry + e_size + 8 <= start + size:
                 why = other or (COMPACT if e_flags & FLAG_COMPACT else "")
                 out.append(((buf[entry + e_size + 3], struct.unpack_from("<I", buf, entry + e_size + 4)[0]), why))
@@ -230,6 +236,8 @@ class AndroidArsc:
         if flags & TYPE_OFFSET16:
             off = struct.unpack_from("<H", buf, at + 2 * index)[0]
             out += [] if off == 0xFFFF else [(off * 4, "")]
+        if flags & TYPE_OFFSET16 and not self.older_too:
+            return out
         wide = struct.unpack_from("<I", buf, at + 4 * index)[0] if at + 4 * index + 4 <= len(buf) else 0xFFFFFFFF
         if wide != 0xFFFFFFFF and (not out or wide != out[0][0]):
             out.append((wide, OFFSET16 if flags & TYPE_OFFSET16 else ""))
