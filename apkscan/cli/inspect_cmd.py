@@ -235,9 +235,11 @@ def format_identity(identity: ApkIdentity) -> str:
 def _named(value: object) -> str:
     """Text an APK or a record wrote (a label, package, subject, a message naming one), escaped,
     with its look-alike note: ``TikТok [look-alike: Т=U+0422]``, as the scan's reports show it (review 82 F5)."""
-    from apkscan.report.lookalike import noted
+    if isinstance(value, str) and not value.isascii():  # ASCII has no look-alike: no import (start-up)
+        from apkscan.report.lookalike import noted
 
-    return _safe(noted(value) if isinstance(value, str) else value)
+        value = noted(value)
+    return _safe(value)
 
 
 def _fields(**values: object) -> str:
