@@ -90,8 +90,8 @@ def uncovered(archive: ZipArchive, second: ZipArchive | None = None,
         return True
     # the stream went from header to header (to the directory, or to bytes it ends at: the APK
     # Signing Block of every v2+ APK), each deflated entry behind a descriptor taken at its listed size
-    described = [at for e, at in zip(entries, offsets) if e.flags & 8 and e.method == METHOD_DEFLATED]
-    return bool(described) and _stray_header(walked, described[0], offsets)
+    first = next((at for e, at in zip(entries, offsets) if e.flags & 8 and e.method == METHOD_DEFLATED), None)
+    return first is not None and _stray_header(walked, first, offsets)
 
 
 def _follow(source: _Bytes, order: list, offsets, last: int) -> str | None:

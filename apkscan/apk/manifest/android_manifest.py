@@ -326,11 +326,9 @@ def read_manifest(manifest_axml: bytes | None, arsc: bytes | None, *, arsc_unrea
         malformed = True
         info.errors.append(error(MANIFEST_MALFORMED, f"AndroidManifest.xml: {exc}"))
     res = _Resources(arsc, info.errors, arsc_unread)
-    if not malformed:  # the label's readings depend on which Android versions can install the APK
-        try:
-            res.min_sdk = min_sdk_from_elements(elements, [])
-        except (AxmlError, struct.error, IndexError):
-            pass  # said below, where info.min_sdk is read
+    # apksig's minSdk, read before the label: its readings depend on which Android versions install the APK
+    sdk = _min_sdk(elements) if not malformed else None
+    res.min_sdk = sdk[0] if sdk is not None else None
     android = read_root(xml)
     if android.later_overflow:
         info.errors.append(error("INPUT_MANIFEST_TOO_MANY_TAGS", "more than 16 distinct packages on later <manifest> "
@@ -342,18 +340,21 @@ def read_manifest(manifest_axml: bytes | None, arsc: bytes | None, *, arsc_unrea
         fill_label(info, strict, read_application(xml), res)
     except Exception as exc:  # noqa: BLE001 - partial facts are still worth reporting
         info.errors.append(error(MANIFEST_MALFORMED, f"AndroidManifest.xml fields: {exc}"))
-    if not malformed:
-        _min_sdk(info, elements)
+    if sdk is not None:  # said after the other fields, as before
+        info.min_sdk, codenames, problem = sdk
+        if problem is not None:
+            info.errors.append(error(MANIFEST_MIN_SDK_UNSUPPORTED,
+                                     f"cannot determine minSdkVersion as apksig does: {problem}"))
+        for name in codenames if info.min_sdk is not None else ():
+            info.errors.append(warning(MANIFEST_MIN_SDK_CODENAME, f"minSdkVersion is codename "
+                                       f"{name!r}; apksig treats the APK as minSdk {info.min_sdk}"))
     return info
 
 
-def _min_sdk(info: ManifestInfo, elements: list[Element]) -> None:
+def _min_sdk(elements: list[Element]) -> tuple[int | None, list[str], Exception | None]:
+    """apksig's minSdk, the codenames it met, and why it could not be determined (or None)."""
     codenames: list[str] = []
     try:
-        info.min_sdk = min_sdk_from_elements(elements, codenames)
+        return min_sdk_from_elements(elements, codenames), codenames, None
     except (AxmlError, struct.error, IndexError) as exc:
-        info.errors.append(error(MANIFEST_MIN_SDK_UNSUPPORTED,
-                                 f"cannot determine minSdkVersion as apksig does: {exc}"))
-    for name in codenames if info.min_sdk is not None else ():
-        info.errors.append(warning(MANIFEST_MIN_SDK_CODENAME, f"minSdkVersion is codename "
-                                   f"{name!r}; apksig treats the APK as minSdk {info.min_sdk}"))
+        return None, codenames, exc
