@@ -54,3 +54,22 @@ def plant_journal(source: os.PathLike, target_db: os.PathLike) -> str:
     with open(journal, "wb") as fh:
         fh.write(hot_journal(data))
     return journal
+
+
+def scan_apps(ev, *store: str) -> tuple[int, dict[str, str], str]:
+    """``apkscan scan ev *store`` in-process (connections closed after): exit code, each app as
+    ``{file name: "package verdict"}``, stderr."""
+    import json
+
+    from click.testing import CliRunner
+
+    from apkscan.batch import store as st
+    from apkscan.cli import main
+
+    out = ev.parent / "r.json"
+    res = CliRunner().invoke(main, ["scan", str(ev), *store, "-q", "--json", str(out)])
+    st.close_connections()
+    assert res.exit_code in (0, 1), res.output
+    apps = {a["source"]["path"].rsplit("/", 1)[-1]: f"{a['package']} {a['verdict']}"
+            for a in json.loads(out.read_text())["apps"]}
+    return res.exit_code, apps, res.stderr

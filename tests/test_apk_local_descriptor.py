@@ -33,7 +33,8 @@ import pytest
 from apkscan.apk.io.bytesource import ByteSource
 from tests.apksigner_helper import apksigner_verify
 from tests.cli_helpers import generate_module
-from tests.test_apk_local_coverage import LOCAL_ONLY, TIKTOK, _uncovered, apps_of, codes_in, container_codes
+from tests.test_apk_local_coverage import (LOCAL_ONLY, TIKTOK, _Unseekable, _uncovered, apps_of, codes_in,
+                                          container_codes)
 
 LAYOUT, BLOB = b"res/layout/main.xml", b"res/raw/blob.bin"
 CONTENT = b"placeholder layout (not compiled)\n" * 4
@@ -178,12 +179,12 @@ def test_a_stored_jar_in_an_apk_with_descriptors_is_looked_at_and_nothing_found(
     inner = io.BytesIO()
     with zipfile.ZipFile(inner, "w") as z:
         z.writestr("a.txt", b"inner")
-    sink = _Unseekable()
-    with zipfile.ZipFile(sink, "w") as z:  # written unseekable: every entry behind a descriptor
+    sink = io.BytesIO()
+    with zipfile.ZipFile(io.BufferedWriter(_Unseekable(sink)), "w") as z:  # unseekable: every entry behind a descriptor
         z.writestr(zipfile.ZipInfo("AndroidManifest.xml"), b"x" * 64, zipfile.ZIP_DEFLATED)
         z.writestr(zipfile.ZipInfo("assets/lib.jar"), inner.getvalue(), zipfile.ZIP_STORED)
     path = tmp_path / "plain.apk"
-    path.write_bytes(bytes(sink.data))
+    path.write_bytes(sink.getvalue())
     assert _uncovered(path)[0] is True  # the inner JAR's header: looked at
     doc = scan_path(path)
     assert LOCAL_ONLY not in container_codes(doc) and LOCAL_ONLY not in codes_in(doc)
@@ -203,21 +204,6 @@ def test_a_signature_across_two_reads_is_found(tmp_path, monkeypatch):
     assert zip_cover._stray_header(source, 0, [0])
     assert not zip_cover._stray_header(source, 0, [0, 62])
     assert not zip_cover._stray_header(source, 62, [0])  # before where the search starts
-
-
-class _Unseekable:
-    def __init__(self):
-        self.data = bytearray()
-
-    def write(self, b):
-        self.data += b
-        return len(b)
-
-    def flush(self):
-        pass
-
-    def tell(self):
-        raise OSError("unseekable")
 
 
 # --- the stream past the end of the ZIP read as an APK (review of 9a02a1b) -------------------------

@@ -94,12 +94,19 @@ def test_edited_names_in_real_apks_take_the_apps_label_rule(gen, tmp_path):
     """Real APKs (fixtures/generate.py, apksigner), package renamed, a key no pack knows, each
     labelled with one edited name; one scan through the CLI under canada-tbs-2023, which reviews
     every TikTok, ByteDance and WeChat claim."""
+    assert_label_claims(gen, tmp_path, CLAIMS, NO_CLAIM)
+
+
+def assert_label_claims(gen, tmp_path, claims: dict, no_claim: list[str]) -> None:
+    """Each label as a real APK (package renamed, a key no pack knows), one CLI scan under
+    canada-tbs-2023: each of ``claims`` takes its rule, weak label evidence in the form and
+    location given, and is reviewed; each of ``no_claim`` has no finding and is allowed."""
     names = {}
-    for i, label in enumerate([*CLAIMS, *NO_CLAIM]):
+    for i, label in enumerate([*claims, *no_claim]):
         names[label] = f"app{i}.apk"
         _apk(gen, tmp_path, names[label], "com.example.video", label, "unlisted-new")
     _, doc = _scan(tmp_path, tmp_path / "in", "--policy", "canada-tbs-2023")
-    for label, (rule, form, location) in CLAIMS.items():
+    for label, (rule, form, location) in claims.items():
         app = _app(doc, names[label])
         assert app["label"] == label
         (f,) = [f for f in app["findings"] if f["rule"] == rule] or [None]
@@ -108,7 +115,7 @@ def test_edited_names_in_real_apks_take_the_apps_label_rule(gen, tmp_path):
         (e,) = f["evidence"]
         assert (e["basis"], e["value"], e.get("normalised"), e.get("location")) == ("label", label, form, location), label
         assert app["verdicts"]["canada-tbs-2023"]["verdict"] == "review", label
-    for label in NO_CLAIM:
+    for label in no_claim:
         app = _app(doc, names[label])
         assert app["findings"] == [] and app["verdicts"]["canada-tbs-2023"]["verdict"] == "allowed", label
 

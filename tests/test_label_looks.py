@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import test_match_strength
-from test_match_strength import _apk, _app, _scan
+from test_label_edges import assert_label_claims
 
 from apkscan.rules.label_looks import lookalike_forms
 from apkscan.rules.label_words import LOOKALIKE, label_location, label_words
@@ -65,23 +65,7 @@ def test_look_alike_names_in_real_apks_take_the_apps_label_rule(gen, tmp_path):
     """Real APKs (fixtures/generate.py, apksigner), package renamed, a key no pack knows, each
     labelled with one look-alike name; one scan through the CLI under canada-tbs-2023, which
     reviews every TikTok, WeChat, QQ and Kaspersky claim."""
-    names = {}
-    for i, label in enumerate([*CLAIMS, *NO_CLAIM]):
-        names[label] = f"app{i}.apk"
-        _apk(gen, tmp_path, names[label], "com.example.video", label, "unlisted-new")
-    _, doc = _scan(tmp_path, tmp_path / "in", "--policy", "canada-tbs-2023")
-    for label, (rule, form, location) in CLAIMS.items():
-        app = _app(doc, names[label])
-        assert app["label"] == label
-        (f,) = [f for f in app["findings"] if f["rule"] == rule] or [None]
-        assert f is not None, (label, app["findings"])
-        assert (f["kind"], f["strength"]) == ("app", "weak"), label  # a guess: never more than a label
-        (e,) = f["evidence"]
-        assert (e["basis"], e["value"], e.get("normalised"), e.get("location")) == ("label", label, form, location), label
-        assert app["verdicts"]["canada-tbs-2023"]["verdict"] == "review", label
-    for label in NO_CLAIM:
-        app = _app(doc, names[label])
-        assert app["findings"] == [] and app["verdicts"]["canada-tbs-2023"]["verdict"] == "allowed", label
+    assert_label_claims(gen, tmp_path, CLAIMS, NO_CLAIM)  # each weak: a guess, never more than a label
 
 
 @pytest.mark.parametrize("label,forms", [

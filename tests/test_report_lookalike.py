@@ -47,25 +47,32 @@ APKS = {"tt.apk": ("com.example.video", TT, "unlisted-new"),
         "signer.apk": ("com.example.notes", "Notes", "lookalike-org")}
 
 
-@pytest.fixture(scope="module")
-def scan(tmp_path_factory) -> dict:
-    """One scan of the APKs above: its JSON, CSV, HTML and terminal text."""
+def signed_apks(tmp, into, apks: dict) -> None:
+    """``{file name: (package, label, key)}`` built and signed v1+v2 into ``into``; the key
+    ``lookalike-org`` has the subject ``CN=Notes,O=`` :data:`ORG`, made in ``tmp``'s own key
+    folder (a made-up subject's key never lands in fixtures/keys)."""
     gen = generate_module()
-    tmp = tmp_path_factory.mktemp("lookalike")
     keys, saved = tmp / "keys", gen.KEYS
-    shutil.copytree(FIXTURES / "keys", keys)  # a made-up subject's key never lands in fixtures/keys
+    shutil.copytree(FIXTURES / "keys", keys)
     gen.KEYS = keys
     gen.KEY_SPECS["lookalike-org"] = (f"CN=Notes,O={ORG}", "ec")
+    into.mkdir(exist_ok=True)
     try:
-        for name, (package, label, key) in APKS.items():
+        for name, (package, label, key) in apks.items():
             work = tmp / f"work-{name}"
             work.mkdir()
-            (tmp / "in").mkdir(exist_ok=True)
             unsigned = gen.build_unsigned(gen.App(package, label))
-            (tmp / "in" / name).write_bytes(gen.sign(unsigned, work, [key], v1=True, v2=True, v3=False, min_sdk=21))
+            (into / name).write_bytes(gen.sign(unsigned, work, [key], v1=True, v2=True, v3=False, min_sdk=21))
     finally:
         gen.KEYS = saved
         gen.KEY_SPECS.pop("lookalike-org", None)
+
+
+@pytest.fixture(scope="module")
+def scan(tmp_path_factory) -> dict:
+    """One scan of the APKs above: its JSON, CSV, HTML and terminal text."""
+    tmp = tmp_path_factory.mktemp("lookalike")
+    signed_apks(tmp, tmp / "in", APKS)
     paths = {f: tmp / f"scan.{f}" for f in ("json", "csv", "html", "sarif")}
     res = invoke("scan", "--no-store", "--no-color", *[a for f, p in paths.items() for a in (f"--{f}", p)],
                  tmp / "in")

@@ -10,16 +10,15 @@ backup (tests/adb_writer.py), scanned and inspected by the CLI.
 
 from __future__ import annotations
 
-import shutil
 from html.parser import HTMLParser
 
 import pytest
 from backup_helpers import build_ab, manifest, pem_der
 from cli_helpers import FIXTURES, generate_module, invoke
+from test_report_lookalike import ORG, signed_apks
 
 TT = "TikТok"  # Cyrillic capital TE (U+0422)
 PACKAGE = "com.zhiliaoapp.musicаlly"  # Cyrillic small A (U+0430)
-ORG = "ВyteDance Ltd"  # Cyrillic capital VE (U+0412)
 LONG = TT + " " + "Video " * 40  # past the 160 characters the table shows: the whole is in a title
 NOTE = {TT: " [look-alike: Т=U+0422]", PACKAGE: " [look-alike: а=U+0430]", ORG: " [look-alike: В=U+0412]"}
 FILE = f"{TT}.apk"
@@ -29,25 +28,11 @@ FILE = f"{TT}.apk"
 def made(tmp_path_factory) -> dict:
     """APKs with a look-alike label (file named so too), a long one, a look-alike signer's name;
     and an adb backup whose _manifest names a look-alike package under another app's folder."""
-    gen = generate_module()
     tmp = tmp_path_factory.mktemp("places")
-    keys, saved = tmp / "keys", gen.KEYS
-    shutil.copytree(FIXTURES / "keys", keys)  # a made-up subject's key never lands in fixtures/keys
-    gen.KEYS = keys
-    gen.KEY_SPECS["lookalike-org"] = (f"CN=Notes,O={ORG}", "ec")
     inputs = tmp / "in"
-    inputs.mkdir()
-    try:
-        for name, package, label, key in ((FILE, "com.example.video", TT, "unlisted-new"),
-                                           ("long.apk", "com.example.long", LONG, "unlisted-new"),
-                                           ("signer.apk", "com.example.notes", "Notes", "lookalike-org")):
-            work = tmp / f"work-{name}"
-            work.mkdir()
-            unsigned = gen.build_unsigned(gen.App(package, label))
-            (inputs / name).write_bytes(gen.sign(unsigned, work, [key], v1=True, v2=True, v3=False, min_sdk=21))
-    finally:
-        gen.KEYS = saved
-        gen.KEY_SPECS.pop("lookalike-org", None)
+    signed_apks(tmp, inputs, {FILE: ("com.example.video", TT, "unlisted-new"),
+                              "long.apk": ("com.example.long", LONG, "unlisted-new"),
+                              "signer.apk": ("com.example.notes", "Notes", "lookalike-org")})
     backup = tmp / "backup.ab"
     backup.write_bytes(build_ab([("apps/com.example.notes/_manifest",
                                   manifest(PACKAGE, 1, [pem_der("tencent-like")], False))]))

@@ -7,7 +7,6 @@ a real hot journal made from another user's real store (:mod:`store_journal_help
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import sqlite3
@@ -15,27 +14,15 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from store_journal_helpers import plant_journal
+from store_journal_helpers import plant_journal, scan_apps
 
 from apkscan.batch import store as st
-from apkscan.cli import main
 
 APKS = Path(__file__).resolve().parents[1] / "fixtures" / "apks"
 BANNED, CLEAN = "tiktok-bytedance-subject.apk", "clean-v1v2v3.apk"
 OLD = 1_600_000_000 * 10**9
 NOBODY = 65534
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-def _scan(ev: Path, *store: str) -> tuple[int, dict[str, str], str]:
-    out = ev.parent / "r.json"
-    res = CliRunner().invoke(main, ["scan", str(ev), *store, "-q", "--json", str(out)])
-    st.close_connections()
-    assert res.exit_code in (0, 1), res.output
-    apps = {a["source"]["path"].rsplit("/", 1)[-1]: f"{a['package']} {a['verdict']}"
-            for a in json.loads(out.read_text())["apps"]}
-    return res.exit_code, apps, res.stderr
 
 
 @pytest.fixture
@@ -53,13 +40,13 @@ def planted(tmp_path, monkeypatch):
     shutil.copy(APKS / CLEAN, att / "in" / CLEAN)
     home.chmod(0o700)
     db = home / "store.sqlite"
-    cold = _scan(ev, "--no-store")
+    cold = scan_apps(ev, "--no-store")
     assert cold[0] == 1 and cold[1][BANNED] == "com.zhiliaoapp.musically prohibited", cold
-    assert _scan(ev, "--store", str(db))[:2] == cold[:2]
-    assert _scan(ev, "--store", str(db))[:2] == cold[:2]  # warm: the stat keys answer
+    assert scan_apps(ev, "--store", str(db))[:2] == cold[:2]
+    assert scan_apps(ev, "--store", str(db))[:2] == cold[:2]  # warm: the stat keys answer
 
     theirs = att / "p.sqlite"
-    _scan(att / "in", "--store", str(theirs))
+    scan_apps(att / "in", "--store", str(theirs))
     clean = hashlib.sha256((APKS / CLEAN).read_bytes()).hexdigest()
     s = os.stat(ev / BANNED)
     with closing(sqlite3.connect(theirs)) as c:
@@ -87,7 +74,7 @@ def test_a_journal_planted_in_a_sticky_folder_leaves_the_store_unused(planted):
     db.parent.chmod(0o1777)
     journal = _plant(theirs, db, 0o644)
     before = db.read_bytes()
-    code, apps, err = _scan(ev, "--store", str(db))
+    code, apps, err = scan_apps(ev, "--store", str(db))
     assert (code, apps) == cold[:2], apps  # as cold: TikTok prohibited, exit 1
     assert "STORE_UNTRUSTED" in err and "folder" in err and "1777" in err and "sticky" in err, err
     assert db.read_bytes() == before and journal.exists()  # never opened: nothing rolled back
@@ -101,7 +88,7 @@ def test_a_journal_not_ones_own_beside_a_private_store_leaves_it_unused(planted,
     if mode == 0o644 and not ROOT:
         pytest.skip("another user's journal needs chown (root)")
     _plant(theirs, db, mode)
-    code, apps, err = _scan(ev, "--store", str(db))
+    code, apps, err = scan_apps(ev, "--store", str(db))
     assert (code, apps) == cold[:2], apps
     assert "STORE_UNTRUSTED" in err and "store.sqlite-journal" in err, err
 
@@ -109,5 +96,5 @@ def test_a_journal_not_ones_own_beside_a_private_store_leaves_it_unused(planted,
 def test_a_private_store_without_a_planted_journal_answers_as_cold(planted):
     """The control: the same store in its private folder is used, and says what a cold run says."""
     ev, db, _theirs, cold = planted
-    code, apps, err = _scan(ev, "--store", str(db))
+    code, apps, err = scan_apps(ev, "--store", str(db))
     assert (code, apps) == cold[:2] and "STORE_" not in err, err

@@ -7,7 +7,6 @@ Real stores from real scans of the fixture APKs."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import sqlite3
@@ -15,12 +14,11 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from store_journal_helpers import scan_apps
 
 from apkscan.batch import store as st
 from apkscan.batch import store_writes
 from apkscan.batch.results import row_seal
-from apkscan.cli import main
 
 APKS = Path(__file__).resolve().parents[1] / "fixtures" / "apks"
 BANNED, CLEAN = "tiktok-bytedance-subject.apk", "clean-v1v2v3.apk"
@@ -31,16 +29,6 @@ BLOB = {"matches": "findings", "decisions": "decided"}
 
 def _sha(name: str) -> str:
     return hashlib.sha256((APKS / name).read_bytes()).hexdigest()
-
-
-def _scan(ev: Path, *store: str) -> tuple[int, dict[str, str], str]:
-    out = ev.parent / "r.json"
-    res = CliRunner().invoke(main, ["scan", str(ev), *store, "-q", "--json", str(out)])
-    st.close_connections()
-    assert res.exit_code in (0, 1), res.output
-    apps = {a["source"]["path"].rsplit("/", 1)[-1]: f"{a['package']} {a['verdict']}"
-            for a in json.loads(out.read_text())["apps"]}
-    return res.exit_code, apps, res.stderr
 
 
 @pytest.fixture
@@ -54,9 +42,9 @@ def warm(tmp_path, monkeypatch):
         shutil.copy(APKS / name, ev / name)
         os.utime(ev / name, ns=(OLD, OLD))
     db = tmp_path / "s.sqlite"
-    cold = _scan(ev, "--no-store")
+    cold = scan_apps(ev, "--no-store")
     assert cold[0] == 1 and cold[1][BANNED] == "com.zhiliaoapp.musically prohibited", cold
-    assert _scan(ev, "--store", str(db))[:2] == cold[:2]
+    assert scan_apps(ev, "--store", str(db))[:2] == cold[:2]
     return ev, db, cold
 
 
@@ -79,7 +67,7 @@ def test_a_row_copied_onto_another_apks_key_is_a_miss(warm, tables):
     if tables == ("matches",):
         with closing(sqlite3.connect(db)) as c, c:
             c.execute("DELETE FROM decisions WHERE sha256=?", (_sha(BANNED),))
-    code, apps, err = _scan(ev, "--store", str(db))
+    code, apps, err = scan_apps(ev, "--store", str(db))
     assert (code, apps) == cold[:2], apps  # TikTok prohibited, exit 1, as without a store
     said = [t for t in tables if f"a {t} row for {_sha(BANNED)} does not hold what its seal" in err]
     assert "STORE_ROW_IGNORED" in err and said, err  # once per process: the first row refused
@@ -103,7 +91,7 @@ def test_a_store_sealed_the_old_way_opens_and_its_rows_are_matched_again(warm):
             c.execute(f"UPDATE {table} SET seal = old_seal({BLOB[table]})")
         c.execute("PRAGMA user_version=11")
     _transplant(db, "decisions")  # moved under the old seal: must not be served either
-    code, apps, err = _scan(ev, "--store", str(db))
+    code, apps, err = scan_apps(ev, "--store", str(db))
     assert (code, apps) == cold[:2] and "STORE_" not in err, err
     test_rows_are_written_sealed_to_their_keys(warm)
     with closing(sqlite3.connect(db)) as c:
