@@ -22,39 +22,17 @@ from __future__ import annotations
 
 import json
 from typing import Any, TextIO
-from urllib.parse import quote
 
 from apkscan.document import Decision, ScanDocument
 from apkscan.document.codec import encode
 from apkscan.report import caveats, view
-from apkscan.report.escape import visible, visible_surrogates
 from apkscan.report.paths import folder_file
 from apkscan.report.policy_view import finding_verdicts
-from apkscan.sources.names import name_bytes
+from apkscan.report.sarif_text import plain_text, uri
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVELS = {"prohibited": "error", "review": "warning", "allowed": "note"}
 RANK = {"confirmed": 95.0, "strong": 75.0, "weak": 40.0}  # SARIF rank: 0..100, higher = surer
-
-
-def uri(path: str, member: bool = False) -> str:
-    """A SARIF-valid URI reference for a file path. ``:`` is percent-encoded: a member named
-    ``https://evil.example/x.apk`` or ``javascript:...`` must stay a relative reference, never
-    become an absolute URI a viewer would follow. Only a path given on the command line (or met
-    in a folder) that is absolute becomes a ``file://`` URI; a ``member`` name is relative to its
-    container whatever it starts with: its backslashes are separators (Windows-made ZIPs) and
-    its leading slashes are encoded (``//host/share/a.apk`` would be a UNC path, review 22 #8).
-    The name's own bytes are encoded (:func:`~apkscan.sources.names.name_bytes`: a byte 0xff
-    of a file name is ``%FF``, a name holding the text ``\\xff`` stays that text)."""
-    raw = name_bytes(visible_surrogates(path))  # a lone surrogate of a saved document: its escape
-    if member:
-        raw = raw.replace(b"\\", b"/")
-        stripped = raw.lstrip(b"/")
-        return "%2F" * (len(raw) - len(stripped)) + quote(stripped, safe="/@-._~!$&'()*+,;=")
-    encoded = quote(raw, safe="/@-._~!$&'()*+,;=")
-    if raw.startswith(b"/"):
-        return "file://" + encoded
-    return encoded
 
 
 def _rules(catalog: dict[str, view.RuleRow]) -> tuple[list[dict], dict[str, int]]:
@@ -197,15 +175,6 @@ def _utc_time(value: str | None) -> bool:
         return bool(value) and datetime.fromisoformat(value).tzinfo is not None
     except (TypeError, ValueError):
         return False
-
-
-def plain_text(text: str) -> str:
-    """SARIF plain text from hostile parts: ``{``/``}`` doubled (else read as placeholders, §3.11.5),
-    ``\\``, ``[`` and ``]`` escaped with a backslash (else ``[text](url)`` is a link a viewer renders,
-    §3.11.6; a backslash first, or ``x\\[a\\](url)`` would still make one: review 47 F6), and
-    invisible or bidi characters shown as escapes (review 46 #9)."""
-    return visible(text).replace("\\", "\\\\").replace("{", "{{").replace("}", "}}").replace(
-        "[", "\\[").replace("]", "\\]")
 
 
 def _location(a: view.AppRow, art_index: int) -> dict[str, Any]:
