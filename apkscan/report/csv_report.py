@@ -22,9 +22,11 @@ Files looked at and not scanned are a row per (place, reason) with verdict ``ski
 and examples under ``errors``): a symlinked banned APK must leave a row. Custody: every row
 names the outermost input file it came from with that file's size and SHA-256
 (``input_file``/``input_size``/``input_sha256``); an input file no other row names gets a
-row of its own with verdict ``input``. A label, package or publisher whose characters pass for
-another script's letters ends with a note naming them (``TikТok [look-alike: Т=U+0422]``,
-:mod:`apkscan.report.lookalike`); paths are left as stored (they name files).
+row of its own with verdict ``input``. Last come ``recorded_cert_sha256`` and ``recorded_cert``: a
+recorded app's first recorded certificate (a device's record, no APK) and whose word it is, never
+a verified signer (:mod:`apkscan.report.recorded_view`; added last, review 90). A label,
+package or publisher whose characters pass for another script's letters ends with a note naming
+them (``TikТok [look-alike: Т=U+0422]``, :mod:`apkscan.report.lookalike`); paths are left as stored (they name files).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from apkscan.document import ScanDocument
-from apkscan.report import view
+from apkscan.report import recorded_view, view
 from apkscan.report.detail_view import Detail
 from apkscan.report.escape import visible
 from apkscan.report.finding_view import policy_citation
@@ -48,6 +50,8 @@ COLUMNS = [
     "unverified_cert_sha256", "schemes_verified", "source", "container", "apk_sha256",
     "tamper", "errors", "policy_decision", "policy", "policy_url", "input_file", "input_size", "input_sha256",
 ]
+# after the policy columns, so no column of an earlier CSV moved (review 90): a recorded app's certificate
+TRAILING = ["recorded_cert_sha256", "recorded_cert"]
 INTERRUPTED = ("interrupted: the scan was stopped (Ctrl-C or SIGTERM) before it finished; "
                "only the inputs that finished are listed")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
@@ -102,6 +106,8 @@ def app_record(a: view.AppRow) -> dict[str, object]:
         "policy_decision": ref,
         "policy": text,
         "policy_url": url,
+        "recorded_cert_sha256": a.recorded_sha256,  # the device's word, never verified (review 90)
+        "recorded_cert": recorded_view.said(a),
     }
 
 
@@ -133,7 +139,7 @@ def render(doc: ScanDocument | dict, out: TextIO) -> None:
     doc = ScanDocument.of(doc)
     writer = csv.writer(out, lineterminator="\r\n")
     names = view.meta(doc).policies
-    columns = COLUMNS + policy_columns(names)
+    columns = COLUMNS + policy_columns(names) + TRAILING
     custody = {f.path: f for f in view.input_files(doc)}
     named: set[str] = set()
 

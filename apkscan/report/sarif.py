@@ -15,7 +15,9 @@ APK's chain nested in the one it came out of, then each APK keyed by its bytes t
 With several policies, a result's ``properties.verdicts`` carries every policy's verdict
 for the app (and for the finding, with its decision); ``level`` follows the most severe
 of them (``properties.verdictWorst``, the JSON's ``verdict_worst``), and ``properties.verdict``
-stays the first policy's.
+stays the first policy's. A recorded app (a device's record, no APK) has no verified signer: its
+result names the recorded certificate (``properties.recordedCertificate`` and the message), whose
+word it is and that apkscan never verified it (:mod:`apkscan.report.recorded_view`, review 90).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any, TextIO
 
 from apkscan.document import Decision, ScanDocument
 from apkscan.document.codec import encode
-from apkscan.report import caveats, view
+from apkscan.report import caveats, recorded_view, view
 from apkscan.report.paths import folder_file
 from apkscan.report.policy_view import finding_verdicts
 from apkscan.report.sarif_text import plain_text, uri
@@ -158,7 +160,8 @@ def _artifact(key: tuple, location: dict, parent: int | None, artifacts: list[di
 def _message(a: view.AppRow, f: view.FindingRow) -> str:
     """The alert text dashboards show: the most severe verdict first, with the policy that gives it
     when there are several (review 46 #5: the first policy's "Allowed" under level ``error``)."""
-    who = a.publisher_shown or (f"unverified ({a.present_shown})" if a.present_publisher else "unverified")
+    who = a.publisher_shown or (f"unverified ({a.present_shown})" if a.present_publisher else
+                                 f"unverified ({recorded_view.said_with_key(a)})" if a.recorded else "unverified")
     where = f"found in split APK {f.split} of this bundle" if f.split else f"signer {who}"  # a split has its own signer
     by = next((pv.policy for pv in a.verdicts if pv.verdict == a.worst), None) if len(a.verdicts) > 1 else None
     verdict = a.worst.capitalize() + (f" (policy {by})" if by else "")
@@ -192,6 +195,7 @@ def _result(a: view.AppRow, f: view.FindingRow, rule_index: int, art_index: int,
                              "vendor": f.vendor, "app": f.app, "package": a.package,
                              "label": a.label, "signerVerified": a.verified,
                              "signerSha256": a.signer_sha256, "publisher": a.publisher,
+                             "recordedCertificate": recorded_view.properties(a),  # never verified (review 90)
                              "evidence": encode(f.record.evidence) if isinstance(f.record.evidence, tuple)
                              else [{"field": k, "value": v} for k, v, _ in f.evidence]}
     if a.container:
@@ -245,10 +249,11 @@ def _default_result(a: view.AppRow, rule_index: int, art_index: int, codes: dict
     by = next((pv for pv in a.verdicts if pv.verdict == a.worst), None)
     how = (f"by policy {by.policy} " + (f"decision {by.decision}" if by.decision else "default")) if by else "by the policy"
     text = (f"{a.worst.capitalize()}: {a.label_shown or '(no label)'} ({a.package_shown or 'no package'}) "
-            f"{how} (no finding)")
+            f"{how} (no finding)" + (f"; {recorded_view.said_with_key(a)}" if a.recorded else ""))
     props: dict[str, Any] = {"verdict": a.verdict, "verdictWorst": a.worst, "package": a.package, "label": a.label,
                              "signerVerified": a.verified, "signerSha256": a.signer_sha256,
                              "publisher": a.publisher, "container": a.container,
+                             "recordedCertificate": recorded_view.properties(a),
                              "verdicts": {pv.policy: {k: v for k, v in (("verdict", pv.verdict), ("decision", pv.decision),
                                                                         ("url", pv.url)) if v is not None}
                                           for pv in a.verdicts}}
