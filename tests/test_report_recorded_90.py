@@ -1,32 +1,41 @@
-"""Review 90: CSV and SARIF name a recorded app's certificate.
+"""Review 90: CSV and SARIF name a recorded app's certificate; the HTML says which schema it read.
 
-A recorded app (an AndroidQF record, no APK bytes) was shown in HTML and JSON with the
-certificate the record names, never as verified; the CSV left ``publisher`` and every
-certificate column empty and SARIF said "signer unverified", so neither told which key the
-verdict rests on nor whose word it is. Now the CSV's last two columns and SARIF's
-``properties.recordedCertificate`` and message name it. Inputs: AndroidQF folders built as
-tests/test_androidqf_unverified_88.py builds them (TikTok's key in the reference, AndroidQF's
-own packages.json form), scanned by the CLI; one with hostile text in the record.
+1. A recorded app (an AndroidQF record, no APK bytes) was shown in HTML and JSON with the
+   certificate the record names, never as verified; the CSV left ``publisher`` and every
+   certificate column empty and SARIF said "signer unverified", so neither told which key the
+   verdict rests on nor whose word it is. Now the CSV's last two columns and SARIF's
+   ``properties.recordedCertificate`` and message name it. Inputs: AndroidQF folders built as
+   tests/test_androidqf_unverified_88.py builds them (TikTok's key in the reference, AndroidQF's
+   own packages.json form), scanned by the CLI; one with hostile text in the record.
+2. ``report --html`` of a 1.2 document said "result schema 1.2" over counts it recomputed as 1.3
+   means them (``report --json`` writes it as 1.3): it now says "(read as 1.3)". The document is
+   the scan's own 1.3 document of a real APK (fixtures/apks) cut back to 1.2 as 1.2 wrote it.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import html as html_lib
 import io
 import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
 import test_match_strength
-from cli_helpers import invoke
+from cli_helpers import fixture, invoke, run
 from test_androidqf_unverified_88 import ERROR, MISSING, _acquisition
-from test_verdict_worst_86 import TBS
+from test_report_schema_89 import _as_1_2
+from test_verdict_worst_86 import EU, KASPERSKY, TBS, _write
+from test_verdict_worst_86 import _scan as _scan_apk
 
 from apkscan.report import csv_report
 
 gen = test_match_strength.gen  # the APK builder with the test keys in tmp_path (a fixture)
 
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PACKAGE = "com.example.clips"
 BY = "AndroidQF packages.json"
 SIGNER = f"recorded by the device ({BY}), not verified by apkscan: musical.ly Inc."
@@ -111,3 +120,57 @@ def test_hostile_record_text_is_escaped_and_a_look_alike_marked(gen, tmp_path):
     assert "TikТok Inc. \\[look-alike: Т=U+0422\\]" in text
     props = result["properties"]["recordedCertificate"]
     assert props["name"] == "TikТok Inc." and "[click](http://evil.example) {0}" in props["why"]
+
+
+def _tool_line(page: Path) -> str:
+    text = page.read_text("utf-8")
+    (dd,) = re.findall(r"<dt>Tool</dt>\s*<dd>(.*?)</dd>", text, re.S)
+    return html_lib.unescape(re.sub(r"<[^>]+>", "", dd))
+
+
+@pytest.fixture(scope="module")
+def documents(tmp_path_factory):
+    """The scan's own 1.3 document of the Kaspersky fixture under two policies, and it as 1.2."""
+    out = tmp_path_factory.mktemp("schema")
+    rc, _, doc = _scan_apk(out, fixture(KASPERSKY), policies=(EU, TBS))
+    assert rc == 1 and doc["schema_version"] == "1.3"
+    return out, doc
+
+
+def test_the_html_of_a_1_2_document_says_it_was_read_as_1_3(documents, tmp_path):
+    """Before: "result schema 1.2" above tiles counting the app as prohibited (1.3's counts)."""
+    _, doc = documents
+    res = run("report", _write(tmp_path, _as_1_2(doc), "old.json"), "--html", tmp_path / "old.html",
+              "--fail-on", "prohibited")
+    assert res.returncode == 1, res.stderr
+    line = _tool_line(tmp_path / "old.html")
+    assert line.endswith(", result schema 1.2 (read as 1.3)"), line
+    page = (tmp_path / "old.html").read_text("utf-8")
+    assert re.search(r'<li class="tile prohibited">.*?<span class="n">1</span>', page)  # 1.3's counts
+
+
+def test_the_html_of_a_1_3_document_says_1_3_alone(documents, tmp_path):
+    out, doc = documents
+    assert _tool_line(out / "r.html").endswith(", result schema 1.3")
+    res = run("report", _write(tmp_path, doc, "new.json"), "--html", tmp_path / "new.html",
+              "--fail-on", "prohibited")
+    assert res.returncode == 1 and _tool_line(tmp_path / "new.html").endswith(", result schema 1.3"), res.stderr
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
+def test_in_chromium_the_tool_line_of_a_1_2_document(documents, tmp_path):
+    pytest.importorskip("websocket", reason="websocket-client not installed")
+    from test_report_html import Browser
+
+    _, doc = documents
+    res = run("report", _write(tmp_path, _as_1_2(doc), "old.json"), "--html", tmp_path / "old.html")
+    assert res.returncode == 0, res.stderr
+    b = Browser(str(tmp_path / "profile"))
+    try:
+        b.open((tmp_path / "old.html").as_uri())
+        assert b.problems() == []
+        line = b.eval("Array.from(document.querySelectorAll('dt')).find(d => d.textContent === 'Tool')"
+                      ".nextElementSibling.textContent")
+        assert line.endswith(", result schema 1.2 (read as 1.3)"), line
+    finally:
+        b.close()

@@ -66,6 +66,12 @@ def per_policy(doc: ScanDocument) -> Mapping[str, Mapping[str, int]]:
     return tally_by_policy((a.verdict_names(doc.first_policy()) for a in doc.apps), doc.policy_names())
 
 
+def read_as(version: str) -> str:
+    """The schema version a document of ``version`` is read as, and ``report --json`` writes it as
+    (:func:`as_1_3`): 1.2 as 1.3, any other as itself. The HTML names both (review 90)."""
+    return "1.3" if re.fullmatch(r"1\.2", version) else version
+
+
 def as_1_3(doc: ScanDocument) -> ScanDocument:
     """A schema 1.2 document as the 1.3 document it reads as, for ``report --json`` to write: its
     ``counts`` are recomputed by each app's most severe verdict (:func:`recounted`), which is 1.3's
@@ -73,7 +79,7 @@ def as_1_3(doc: ScanDocument) -> ScanDocument:
     ``counts_by_policy``, computed from the same ``verdicts`` (review 89). Nothing else differs
     between 1.2 and 1.3. Any other version is returned as it is: 1.3 and later already mean this,
     and a 1.0/1.1 document holds one policy's verdicts, whose most severe is that policy's."""
-    if re.fullmatch(r"1\.2", doc.schema_version) is None:
+    if read_as(doc.schema_version) == doc.schema_version:
         return doc
     apps = tuple(dataclasses.replace(a, verdict_worst=app_worst(a), _keys=_after(a._keys, "verdict_worst", "verdict"))
                  for a in doc.apps)

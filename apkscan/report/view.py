@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from apkscan.document import App, Finding, InputError, ScanDocument, Source
 from apkscan.document.scan_document import PolicyMeta, RulesMeta, Tool
+from apkscan.document.tally import read_as
 from apkscan.ranks import STRENGTHS, VERDICTS, display_order
 from apkscan.report.detail_view import Detail, detail, issue_rows
 from apkscan.report.finding_view import FindingRow, claims_signer_name, finding, fmt, policy_citation
@@ -226,6 +227,7 @@ class RunMeta:
     interrupted: bool = False  # the scan was stopped: the document covers only what finished
     policies: list[str] = field(default_factory=list)  # every policy's name, scan order (first = policy)
     rule_notices: list[str] = field(default_factory=list)  # "<pack>: <what was left out>"
+    schema_read_as: str | None = None  # the version the document was read as (1.2: 1.3), tally.read_as
 
 
 def app_findings(app: App) -> list[FindingRow]:
@@ -358,7 +360,7 @@ def meta(doc: ScanDocument) -> RunMeta:
         rules=_rules(doc.rules), policy=policy, policy_url=policy_url,
         rule_notices=[f"{p.name}: {n}" for p in (doc.rules.packs if doc.rules else ()) for n in p.notices]
         + [f"policy {p.name}: {n}" for p in policy_records(doc) for n in p.notices],
-        interrupted=doc.interrupted, policies=doc.policy_names())
+        interrupted=doc.interrupted, policies=doc.policy_names(), schema_read_as=read_as(doc.schema_version))
 
 
 @dataclass(slots=True)
