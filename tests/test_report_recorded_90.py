@@ -174,3 +174,30 @@ def test_in_chromium_the_tool_line_of_a_1_2_document(documents, tmp_path):
         assert line.endswith(", result schema 1.2 (read as 1.3)"), line
     finally:
         b.close()
+
+
+ALLOWLIST = """schema: apkscan-policy/1
+policy: allowlist-only
+version: "1"
+default: prohibited
+decisions: []
+allow: []
+"""
+
+
+def test_a_recorded_app_no_finding_prohibits_is_named_in_its_default_result(gen, tmp_path):
+    """An allow-list prohibits a recorded app no rule finds (a test key, not a vendor's): its one
+    SARIF result (``apkscan.policy-default``) names the recorded certificate too. Before: none."""
+    der = gen.cert_der("test-rsa")
+    root = _acquisition(tmp_path / "qf", der, True, PACKAGE)
+    (tmp_path / "allow.yaml").write_text(ALLOWLIST)
+    out = tmp_path / "r.sarif"
+    res = invoke("scan", "--no-store", "--no-color", "--sarif", out, root, "--policy", tmp_path / "allow.yaml")
+    assert res.exit_code == 1, res.output
+    (result,) = json.loads(out.read_text("utf-8"))["runs"][0]["results"]
+    sha = hashlib.sha256(der).hexdigest()
+    assert result["ruleId"] == "apkscan.policy-default" and result["level"] == "error"
+    assert result["properties"]["recordedCertificate"]["sha256"] == sha
+    assert result["properties"]["signerVerified"] is False and "publisher" not in result["properties"]
+    said = f"recorded by the device ({BY}), not verified by apkscan: Example Corp (certificate SHA-256 {sha})"
+    assert result["message"]["text"].endswith(f"(no finding); {said}"), result["message"]["text"]
