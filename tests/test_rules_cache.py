@@ -234,6 +234,7 @@ def test_scan_never_writes_the_cache_into_its_evidence(tmp_path, monkeypatch):
     res = run("scan", evidence / "apps", "--no-store", "-q")  # the cache is not in this input: written
     assert res.returncode == 0, res.stderr
     assert len(os.listdir(evidence / ".cache" / "apkscan" / "validated")) >= 2  # the packs and the policy
+    assert len(os.listdir(evidence / ".cache" / "apkscan" / "regex")) == 1  # the compiled patterns (regex_book)
 
 
 def test_deep_nesting_is_a_rule_error_not_a_crash(tmp_path):

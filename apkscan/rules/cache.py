@@ -32,7 +32,7 @@ from typing import Any
 from apkscan import __version__
 
 MAX_ENTRY = 32 << 20  # a parsed-document entry larger than this is not read (rule files are <= 8 MiB)
-KINDS = ("parsed", "validated")
+KINDS = ("parsed", "validated", "regex")  # regex: apkscan.rules.regex_book
 _writable = True
 
 

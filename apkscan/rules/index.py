@@ -79,7 +79,10 @@ def build(pack: RulePack) -> PackIndex:
     if ix.by_label:
         from apkscan.rules.prefilter import _combined  # (prefilter imports this module)
 
+        from apkscan.rules import regex_book
+
         ix.labels = _combined([p for i in ix.by_label for p in pack.rules[i].labels])
+        regex_book.save()
     return ix
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from apkscan.rules import regex_book
 from apkscan.rules.attrs import attribute_name, unknown_attribute
 from apkscan.rules.model import (
     KnownCert,
@@ -129,6 +130,7 @@ def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
     for note in vendor_keys_added(packs, shipped):
         notices.append(note)
         next(p for p in packs if p.path == note.file).notices.append(f"{note.code}: {note.reason}")
+    regex_book.save()  # what this run compiled and found safe, for the next (a no-op when nothing was new)
     return RuleSet(packs, notices=notices)
 
 
@@ -321,10 +323,10 @@ def _regex(doc: Document, at: tuple, text: str) -> re.Pattern[str]:
     """A rule's pattern, compiled; refused when matching it could hang a scan (``re`` cannot be
     interrupted: :mod:`apkscan.rules.regex_safety`), as written or as its skeleton side reads it."""
     try:
-        compiled = re.compile(text)
+        compiled = regex_book.compile(text)
     except re.error as exc:
         raise doc.error(at, f"bad regular expression {text!r}: {exc}") from exc
-    if simple(text):  # its skeleton side is no less simple
+    if simple(text) or regex_book.known_safe(text):  # its skeleton side is no less simple
         return compiled
     why = unsafe(text)
     mapped = skeleton_side(compiled) if why is None else None
@@ -332,6 +334,7 @@ def _regex(doc: Document, at: tuple, text: str) -> re.Pattern[str]:
         why += f" (as its non-ASCII letters read on the skeleton side: {mapped.pattern!r})"
     if why is not None:
         raise doc.error(at, f"regular expression {text!r} refused: {why}", "RULES_REGEX_UNSAFE")
+    regex_book.remember_safe(text)
     return compiled
 
 

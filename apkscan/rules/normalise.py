@@ -34,6 +34,7 @@ import re
 import unicodedata
 from typing import Any, NamedTuple
 
+from apkscan.rules import regex_book
 from apkscan.rules.text_cache import text_cache
 from apkscan.ignorable import default_ignorable
 from apkscan.rules.confusables import CAPITAL_CONFUSABLES, CONFUSABLES, SCRIPT_LOOK_ALIKES, latin_letter, script_table
@@ -191,7 +192,7 @@ def listed_keys(names: tuple[str, ...]) -> list[tuple[str, list[str]]]:
 @functools.lru_cache(maxsize=1024)
 def ignoring_case(pattern: re.Pattern[str]) -> re.Pattern[str]:
     """A label pattern that also ignores case, for the folded forms (compiled once, not per app)."""
-    return re.compile(pattern.pattern, pattern.flags | re.IGNORECASE)
+    return regex_book.compile(pattern.pattern, pattern.flags | re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -217,7 +218,7 @@ def skeleton_side(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
         out.append(ch if ch.isascii() else re.escape(skeleton(ch)))
         i += 1
     try:
-        mapped = re.compile("".join(out), pattern.flags | re.IGNORECASE)
+        mapped = regex_book.compile("".join(out), pattern.flags | re.IGNORECASE)
     except re.error:  # a literal that maps to nothing inside a class ([\u200b] -> []): no variant
         return None
     return None if mapped.pattern == src else mapped

@@ -36,6 +36,7 @@ import fnmatch
 import re
 from typing import Any
 
+from apkscan.rules import regex_book
 from apkscan.rules.index import DIGESTS, KnownIndex, kept
 from apkscan.rules.keys import counterfeit_subject, dn_of_attrs
 from apkscan.rules.model import RuleSet
@@ -103,9 +104,10 @@ class Prefilter:
         # a publisher's O= patterns, asked of CN/OU values too (names._outside_o)
         self.outside_o = _combined([p.attrs["O"] for pack in rules.packs for p in pack.publishers
                                     if "O" in p.attrs])
-        self.globs = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs)) if globs else None
+        self.globs = regex_book.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs)) if globs else None
         self.digests = KnownIndex(known).by_digest  # (algorithm, hex) of every known certificate
         self.dns = {dn for kc in known if (dn := counterfeit_subject(kc)) is not None}
+        regex_book.save()
 
     def could_match(self, facts: dict[str, Any]) -> bool:
         """False: no rule of the set, nor the manifest-ambiguity check, can yield a finding."""
@@ -270,7 +272,7 @@ def _joined(patterns: list[re.Pattern[str]]) -> Any:
         letters = "".join(c for flag, c in _LETTERS if p.flags & flag)
         branches.append(f"(?{letters}:{body})" if letters else f"(?:{body})")
     try:
-        return re.compile("|".join(branches))
+        return regex_book.compile("|".join(branches))
     except re.error:
         return _Any(list(patterns))
 
