@@ -315,7 +315,7 @@ def test_migration_from_schema_1_keeps_identities(tmp_path):
         c.execute("INSERT INTO identities VALUES ('ab', 'p', 'o', x'00', 0)")
         c.execute("PRAGMA user_version=1")
     conn = st.connect(str(db))
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 12
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 13
     assert conn.execute("SELECT COUNT(*) FROM match_facts").fetchone()[0] == 0
     assert conn.execute("SELECT digest FROM identities").fetchall() == [(None,)]  # a miss when next read: parsed again
     assert conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall() == [("identity_rewritten",)]
@@ -373,7 +373,7 @@ def test_migration_to_9_forgets_stat_keys_stored_before_they_were_proven(corpus,
     custody = [f for x in lines if x.get("type") == "input_file" for f in [x]]
     assert custody and all(f.get("hashed") == "this run" for f in custody), custody
     with sqlite3.connect(db) as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == 12
+        assert c.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 13
         keys = dict(c.execute("SELECT path, sha256 FROM stat_keys"))
     assert len(keys) == 4 and len(set(keys.values())) == 4  # proven again, each its own file's
 

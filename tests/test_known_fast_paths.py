@@ -326,8 +326,9 @@ def _reseal(db: Path, how: str) -> None:
     from apkscan.batch.known_seal import MAX_LINE, restored, seal_of
 
     with sqlite3.connect(db) as c:
-        for rowid, sha, package, verdicts, blob in c.execute(
-                "SELECT rowid, sha256, package, verdicts, line FROM known_lines").fetchall():
+        for rowid, sha, package, verdicts, blob, *key in c.execute(
+                "SELECT rowid, sha256, package, verdicts, line, chain, parser, options, rules, policies, fmt "
+                "FROM known_lines").fetchall():
             verdict, pairs, span, _seal = json.loads(verdicts)
             assert line_of(blob, tuple(span)) is not None  # in shape as written
             if how == _OUT_OF_SHAPE[0]:
@@ -339,7 +340,8 @@ def _reseal(db: Path, how: str) -> None:
                 extra = MAX_LINE + 1 - len(line)
                 blob, span = restored(kept, line[span[0]:span[1]] + " " * extra), [span[0], span[1] + extra]
             c.execute("UPDATE known_lines SET verdicts=?, line=? WHERE rowid=?",
-                      (json.dumps([verdict, pairs, span, seal_of(sha, package, verdict, pairs, span, blob)]), blob, rowid))
+                      (json.dumps([verdict, pairs, span, seal_of(tuple(key), sha, package, verdict, pairs, span, blob)]),
+                       blob, rowid))
 
 
 @pytest.mark.parametrize("how", _OUT_OF_SHAPE)

@@ -314,7 +314,7 @@ def test_a_store_of_schema_7_is_migrated_its_facts_kept_again_sealed_to_a_digest
     assert _scan([every_fixture], tmp_path / "r.jsonl", "--store", str(db), *changes["one more pack"]) == \
         _scan([every_fixture], tmp_path / "ref.jsonl", "--no-store", *changes["one more pack"])
     with closing(sqlite3.connect(db)) as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 12
+        assert c.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 13
         rows = c.execute("SELECT identity, digest FROM identities").fetchall()  # (those the lane matched)
         kept = [digest for blob, digest in rows if digest is not None and digest == blob_digest(blob)]
         assert 0 < len(kept) == len([d for _, d in rows if d is not None])

@@ -95,5 +95,5 @@ def test_a_store_sealed_the_old_way_opens_and_its_rows_are_matched_again(warm):
     assert (code, apps) == cold[:2] and "STORE_" not in err, err
     test_rows_are_written_sealed_to_their_keys(warm)
     with closing(sqlite3.connect(db)) as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 12
+        assert c.execute("PRAGMA user_version").fetchone()[0] == st.SCHEMA_VERSION == 13
         assert c.execute("SELECT COUNT(*) FROM identities").fetchone()[0] == 2

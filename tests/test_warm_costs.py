@@ -95,23 +95,32 @@ def test_a_row_is_sealed_over_its_line_as_stored(corpus, tmp_path):
     db = tmp_path / "s.sqlite"
     _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db))
     with sqlite3.connect(db) as c:
-        rows = c.execute("SELECT sha256, package, verdicts, line FROM known_lines").fetchall()
+        rows = c.execute("SELECT sha256, package, verdicts, line, chain, parser, options, rules, policies, fmt "
+                         "FROM known_lines").fetchall()
     assert len(rows) == len(NAMES)
-    for sha, package, verdicts, blob in rows:
+    for sha, package, verdicts, blob, *key in rows:
         verdict, pairs, span, seal = json.loads(verdicts)
-        assert seal == known_seal.seal_of(sha, package, verdict, pairs, span, blob)
+        assert seal == known_seal.seal_of(tuple(key), sha, package, verdict, pairs, span, blob)
 
 
-def test_a_seal_binds_the_stored_bytes_and_the_columns():
+def test_a_seal_binds_the_stored_bytes_the_columns_and_the_key():
     raw = b'{"type": "app", "x": 1}'
     stored = zlib.compress(raw, 1)
-    seal = known_seal.seal_of("ab" * 32, "p", "allowed", [["p1", "allowed"]], None, stored)
-    assert seal == known_seal.seal_of("ab" * 32, "p", "allowed", [["p1", "allowed"]], None, stored)
-    others = [known_seal.seal_of("ab" * 32, "p", "allowed", [["p1", "allowed"]], None, zlib.compress(raw, 9)),
-              known_seal.seal_of("ab" * 32, "q", "allowed", [["p1", "allowed"]], None, stored),
-              known_seal.seal_of("ab" * 32, "p", "allowed", [["p1", "allowed"]], [1, 2], stored),
-              known_seal.seal_of("ab" * 32, None, "allowed", [["p1", "allowed"]], None, stored)]
-    assert len({seal, *others}) == 5 and all(len(s) == 32 for s in others)
+    key = ("/ev/a.apk", "parser", "options", "rules", "policies", "fmt")
+
+    def sealed(*columns, key=key):
+        return known_seal.seal_of(key, "ab" * 32, *columns)
+
+    seal = sealed("p", "allowed", [["p1", "allowed"]], None, stored)
+    assert seal == sealed("p", "allowed", [["p1", "allowed"]], None, stored)
+    others = [sealed("p", "allowed", [["p1", "allowed"]], None, zlib.compress(raw, 9)),
+              sealed("q", "allowed", [["p1", "allowed"]], None, stored),
+              sealed("p", "allowed", [["p1", "allowed"]], [1, 2], stored),
+              sealed(None, "allowed", [["p1", "allowed"]], None, stored)]
+    others += [sealed("p", "allowed", [["p1", "allowed"]], None, stored, key=(*key[:i], "other", *key[i + 1:]))
+               for i in range(len(key))]  # each part of the key (review 90)
+    others.append(sealed("p", "allowed", [["p1", "allowed"]], None, stored, key=(b"/ev/a.apk", *key[1:])))
+    assert len({seal, *others}) == len(others) + 1 and all(len(s) == 32 for s in others)
 
 
 PIECES = ["plain ascii", "\u00e9t\u00e9", "\u4e2d\u6587", "\U0001f600", "\ud800", "\udcff", "\udfff", "\u2028",

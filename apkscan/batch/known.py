@@ -25,7 +25,7 @@ Containers are never answered this way. ``--rehash``, ``--deep``, ``--quick`` an
 turn the lane off. The stat key's limit is documented in docs/batch.md (a file replaced with
 the same size, mtime *and* ctime, inode and device is taken for the old one; ``--rehash``).
 Lines (:class:`KnownApp`) answer only when no report needs the whole document (``--jsonl
--q``); a row's columns and line are bound by a seal, its line's shape checked unparsed
+-q``); a row's columns, line and key are bound by a seal, its line's shape checked unparsed
 (:mod:`apkscan.batch.known_seal`). After a policy or rule change the row of another policy or
 rule set is decided again here (:meth:`KnownFiles._redecided`: its line with a new decided part,
 from the findings stored for this rule set, or after a rule change from the stored identity
@@ -143,7 +143,8 @@ class KnownFiles:
         conn = store.connection(self.path)
         if conn is None:
             return None
-        columns = "SELECT real, size, mtime_ns, ctime_ns, inode, dev, sha256, package, verdicts, line FROM known_lines "
+        columns = ("SELECT real, size, mtime_ns, ctime_ns, inode, dev, sha256, package, verdicts, line, rules, policies "
+                   "FROM known_lines ")
         try:  # this run's row (one probe of the primary key), else the row of another rule set or policies
             chain = store.path_key(path)
             row = conn.execute(columns + "WHERE chain=? AND parser=? AND options=? AND rules=? AND policies=? AND fmt=?",
@@ -161,7 +162,7 @@ class KnownFiles:
         custody = InputFile(path, stat[0], "apk", None)
         app = None
         if exact:
-            served = served_row(row, path, self.policy_names)
+            served = served_row(row, path, _key_of(path, self.key, row), self.policy_names)
             app = KnownApp(path, row[6], row[7], *served[:3], (path,), span=served[3]) if served else None
         elif self.answer:
             app = self._redecided(row, path, (real, stat))
@@ -182,7 +183,7 @@ class KnownFiles:
         stored that fails when used."""
         from apkscan.batch.jsonl import decided_text
 
-        old = sealed_row(row, path)
+        old = sealed_row(row, path, _key_of(path, self.key, row))
         if old is None or self.settings is None or not span_of(old[4], old[2]):
             return None
         (start, end), sha = old[4], row[6]
@@ -308,25 +309,23 @@ class KnownFiles:
 
     def _row(self, path: str, walked: tuple[Any, tuple[int, ...]], app: KnownApp,
              same: tuple[str, bytes] | None = None, kept: bytes | None = None) -> None:
-        """The row answering ``path`` with ``app``'s line in runs with this run's keys. ``same``: the
-        sealed columns (verdicts and seal, the stored line) of a row read for this path whose line,
-        verdicts and span are ``app``'s (a rule or policy change that changed nothing of it: the
-        line is neither stored nor sealed again, ~0.1 ms). ``kept``: that row's deflated rest, the
-        rest of ``app``'s line (its decided part made again): only the new part is put after it."""
+        """The row answering ``path`` with ``app``'s line in runs with this run's keys, sealed to them.
+        ``same``: the sealed columns (verdicts and seal, the stored line) of a row read for this path
+        whose line, verdicts and span are ``app``'s (a rule or policy change that changed nothing of
+        it: the line is not stored again, only sealed to this key, ~10 µs). ``kept``: that row's
+        deflated rest, the rest of ``app``'s line (its decided part made again): only the new part is
+        put after it."""
+        chain = store.path_key(path)
         if same is not None:
-            verdicts, stored = same
-            self._rows.append((store.path_key(path), *self.key, walked[0], *walked[1], app.sha256, app.package,
-                               verdicts, stored))
-            if len(self._rows) >= FLUSH:
-                self.flush()
-            return
-        if kept is not None and app.span is not None:
+            stored = same[1]
+        elif kept is not None and app.span is not None:
             stored = restored(kept, app.line[app.span[0]:app.span[1]])
         else:
             stored = stored_of(app.line, app.span)
         pairs, span = [list(p) for p in app.verdicts], list(app.span) if app.span else None
-        verdicts = json.dumps([app.verdict, pairs, span, seal_of(app.sha256, app.package, app.verdict, pairs, span, stored)])
-        self._rows.append((store.path_key(path), *self.key, walked[0], *walked[1], app.sha256, app.package,
+        seal = seal_of((chain, *self.key), app.sha256, app.package, app.verdict, pairs, span, stored)
+        verdicts = json.dumps([app.verdict, pairs, span, seal])
+        self._rows.append((chain, *self.key, walked[0], *walked[1], app.sha256, app.package,
                            verdicts, stored))
         if len(self._rows) >= FLUSH:
             self.flush()
@@ -377,6 +376,12 @@ def _as_known(app: Any, lines: dict[int, tuple[str, Any]]) -> KnownApp | None:
     return KnownApp(None, app.identity.file.sha256, m.package if m else None, app.verdict,
                     tuple((n, o.verdict) for n, o in app.verdicts.items()), written[0], tuple(app.chain),
                     store.storable(app.identity), app.identity.verified, written[1])
+
+
+def _key_of(path: str, key: tuple[str, ...], row: Any) -> tuple[Any, ...]:
+    """A row's whole key, which its seal covers: the path, parser, options and format asked, the
+    rules and policies it holds (this run's, or another's after a change)."""
+    return (store.path_key(path), key[0], key[1], row[10], row[11], key[4])
 
 
 def _stat(path: str) -> tuple[str | bytes, tuple[int, int, int, int, int]]:

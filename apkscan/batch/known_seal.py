@@ -27,12 +27,18 @@ MAX_LINE = 1 << 20  # a stored line inflates to at most this (real ones: ~15 KB)
 _HEAD = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False) without an encoder per call
 
 
-def seal_of(sha: Any, package: Any, verdict: Any, pairs: Any, span: Any, stored: bytes) -> str:
-    """What binds a row's columns to its line: a SHA-256 (128 bits kept) of the SHA-256, package and
-    verdicts the counts and exit code are taken from, of the decided part's span, and of the
-    line's bytes as stored (deflated: inflating is deterministic, so they bind the line as its
-    text would, and they are ~1/7 of it to hash, ~17 µs less per warm file), written together."""
-    head = _HEAD([sha, package, verdict, pairs, span]).encode("utf-8", "surrogatepass")
+def seal_of(key: tuple[Any, ...], sha: Any, package: Any, verdict: Any, pairs: Any, span: Any, stored: bytes) -> str:
+    """What binds a row's columns to its line and its key: a SHA-256 (128 bits kept) of the row's key
+    (path, parser, options, rules, policies, format: ``known_lines``' primary key), of the SHA-256,
+    package and verdicts the counts and exit code are taken from, of the decided part's span, and of
+    the line's bytes as stored (deflated: inflating is deterministic, so they bind the line as its
+    text would, and they are ~1/7 of it to hash, ~17 µs less per warm file), written together.
+    The key is sealed too (review 90): a row written under a rule pack that did not ban its app,
+    its rules and policies columns set to this run's by one SQL UPDATE, was served: a banned app
+    allowed, exit 0. A path not UTF-8 is keyed by its bytes (``store.path_key``): sealed as their
+    hex, tagged, so it never reads as a text path."""
+    named = [["bytes", k.hex()] if isinstance(k, bytes) else k for k in key]
+    head = _HEAD([named, sha, package, verdict, pairs, span]).encode("utf-8", "surrogatepass")
     return hashlib.sha256(head + b"\n" + stored).hexdigest()[:32]
 
 
@@ -56,14 +62,14 @@ def restored(kept: bytes, decided: str) -> bytes:
 _LAST: list = ["", zlib.compress(b"", 1)]
 
 
-def served_row(row: Any, path: str, policy_names: tuple[str, ...]) -> tuple[str, tuple[tuple[str, str], ...], str,
-                                                                           tuple[int, int] | None] | None:
+def served_row(row: Any, path: str, key: tuple[Any, ...],
+               policy_names: tuple[str, ...]) -> tuple[str, tuple[tuple[str, str], ...], str, tuple[int, int] | None] | None:
     """A row's verdicts and line, checked to be what this run would have written for ``path``
     (None: damaged or planted out of shape; the file is then scanned): :func:`sealed_row`, and
     verdicts of this run's policies, in order."""
     from apkscan.ranks import VERDICTS
 
-    sealed = sealed_row(row, path)
+    sealed = sealed_row(row, path, key)
     if sealed is None:
         return None
     verdict, verdicts, line, _raw, span = sealed
@@ -73,9 +79,10 @@ def served_row(row: Any, path: str, policy_names: tuple[str, ...]) -> tuple[str,
     return verdict, verdicts, line, span
 
 
-def sealed_row(row: Any, path: str) -> tuple[str, tuple[tuple[str, str], ...], str, bytes, Any] | None:
+def sealed_row(row: Any, path: str, key: tuple[Any, ...]) -> tuple[str, tuple[tuple[str, str], ...], str, bytes,
+                                                                      Any] | None:
     """A row's verdict, verdicts, line, the deflated rest of its line (:func:`restored`) and span, when
-    sealed and in shape (None: damaged
+    sealed to its ``key`` and in shape (None: damaged
     or planted out of shape). The store is trusted (docs/batch.md), but a bad row must never crash the
     run, exhaust memory, bend the counts or the exit code, or put more than one line, or a line
     for another file, into the JSONL.
@@ -93,7 +100,8 @@ def sealed_row(row: Any, path: str) -> tuple[str, tuple[tuple[str, str], ...], s
     try:
         verdict, pairs, span, seal = json.loads(row[8])
         verdicts = tuple((n, v) for n, v in pairs)
-        if seal != seal_of(row[6], row[7], verdict, pairs, span, row[9]):  # before inflating anything
+        if seal != seal_of(key, row[6], row[7], verdict, pairs, span, row[9]):  # before inflating anything
+            _refused(row[6])
             return None
         span = tuple(span) if isinstance(span, list) else None
         got = line_of(row[9], span)
@@ -106,6 +114,15 @@ def sealed_row(row: Any, path: str) -> tuple[str, tuple[tuple[str, str], ...], s
             or f'"sha256": "{row[6]}"' not in line or f'"path": {_HEAD(name_text(path))}' not in line):
         return None
     return verdict, verdicts, line, kept, span
+
+
+def _refused(sha: Any) -> None:
+    """A seal that fails is said (``STORE_ROW_IGNORED``, once per run): damage, or a row moved onto
+    another key; the file is then scanned as usual."""
+    from apkscan.batch.store import ignored
+
+    ignored(f"a warm-lane row for {sha if isinstance(sha, str) and len(sha) == 64 else 'an APK'} "
+            "does not hold what its seal was taken of")
 
 
 def line_of(stored: bytes, span: tuple[Any, ...] | None) -> tuple[str, bytes] | None:

@@ -7,10 +7,10 @@ in total when another process holds the store's write lock; the run then scans w
 lock (:func:`apkscan.batch.store.commit_writes` then stops writing for the run, with one warning).
 
 What is set aside (review 29 F6): only a store SQLite reports as damaged (``SQLITE_CORRUPT``,
-``SQLITE_NOTADB``, or a failed ``PRAGMA quick_check``) is renamed ``*.corrupt-<time>`` and replaced
-(``STORE_CORRUPT``); a store that cannot be opened for writing (read-only file system, a file
-without write permission, an immutable file, a full disk, in use) is left exactly as it is and the
-run scans without it (``STORE_UNAVAILABLE``).
+``SQLITE_NOTADB``, or a failed ``PRAGMA quick_check``) is renamed ``*.corrupt-<time>``, with its
+``-wal``, ``-shm`` and ``-journal``, and replaced (``STORE_CORRUPT``); a store that cannot be opened
+for writing (read-only file system, a file without write permission, an immutable file, a full
+disk, in use) is left exactly as it is and the run scans without it (``STORE_UNAVAILABLE``).
 """
 
 from __future__ import annotations
@@ -97,6 +97,10 @@ _MIGRATIONS: list[str] = [
     # decided again (their rule set's key, which digests batch/results.py, changed with the seal anyway)
     """DELETE FROM matches;
        DELETE FROM decisions;""",
+    # 13: the warm lane's rows sealed to their key too (review 90: a row of a rule pack that did not ban
+    # its app, its rules and policies set to today's, was served: allowed, exit 0); rows sealed without
+    # it go (their format key, which digests batch/known_seal.py, changed with the seal anyway)
+    """DELETE FROM known_lines;""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -279,17 +283,52 @@ def _space_left(path: str) -> str:
     return f"; its file system is full ({free} bytes free)" if free < (1 << 20) else ""
 
 
+SIDE_FILES = ("-wal", "-shm", "-journal")  # the files SQLite opens beside a store by name
+
+
 def _set_aside(path: str, why: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
-    aside = f"{path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
-    issues = [warning("STORE_CORRUPT", f"{path}: unreadable store ({why}); set aside as {aside}, a new one is used")]
+    """The damaged store renamed aside with the files SQLite keeps beside it, then a new one opened.
+
+    Its ``-wal``, ``-shm`` and ``-journal`` go first, the store last: interrupted, the damaged store
+    stays under its name, found and set aside again by the next run, and never a new store beside
+    its old WAL or journal (SQLite finds those by name: a stale one is deleted or played into the
+    new file). Each name is renamed as it is, never followed (a symlink named ``<store>-wal`` is
+    moved, not what it points to; nothing is deleted), to a name none of the four has yet: two
+    stores set aside in one second kept each its own bytes and WAL (one overwrote the other's
+    store, leaving its WAL paired with the other's file). A name that cannot be moved: no new store
+    (``STORE_UNAVAILABLE``) rather than one opened beside it."""
+    aside = _free_aside(path)
+    moved: list[str] = []
     try:
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(path + suffix):
-                os.replace(path + suffix, aside + suffix)
+        if aside is None:
+            raise OSError(f"no free name {path}.corrupt-<time>-<n> (n up to 99)")
+        for suffix in (*SIDE_FILES, ""):
+            if os.path.lexists(path + suffix):
+                os.rename(path + suffix, aside + suffix)  # rename never follows a symlink
+                moved.append(suffix)
+    except OSError as exc:
+        said = f" (moved so far: {', '.join(aside + s for s in moved)})" if moved else ""
+        return None, [warning("STORE_UNAVAILABLE", f"{path}: unreadable store ({why}); setting it aside "
+                              f"failed ({exc}){said}; scanning without a store")]
+    beside = [s for s in moved if s]
+    side = f" with its {', '.join(beside)}" if beside else ""
+    issues = [warning("STORE_CORRUPT", f"{path}: unreadable store ({why}); set aside as {aside}{side}, "
+                                       "a new one is used")]
+    try:
         return connect(path), issues
     except (OSError, sqlite3.DatabaseError, StoreProblem) as exc:
         issues.append(warning("STORE_UNAVAILABLE", f"{path}: {exc}; scanning without a store"))
         return None, issues
+
+
+def _free_aside(path: str) -> str | None:
+    """``<store>.corrupt-<time>`` (``-2``, ``-3``, ... after it) where neither it nor its side files exist."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for n in range(1, 100):
+        aside = f"{path}.corrupt-{stamp}" + (f"-{n}" if n > 1 else "")
+        if not any(os.path.lexists(aside + s) for s in ("", *SIDE_FILES)):
+            return aside
+    return None
 
 
 CHECK_ALWAYS_BYTES = 64 << 20  # a store up to this size is checked on every open (~30 ms)
