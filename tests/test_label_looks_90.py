@@ -17,7 +17,7 @@ from test_label_edges import assert_label_claims
 
 from apkscan.rules.label_looks import drawn_letters, lookalike_forms
 from apkscan.rules.label_words import LOOKALIKE, label_location, label_words
-from apkscan.rules.normalise import _label_forms, skeleton
+from apkscan.rules.normalise import _label_forms, drawn_skeleton, skeleton
 
 gen = test_match_strength.gen  # the fixture: fixtures/generate.py with its keys in tmp_path
 
@@ -41,10 +41,19 @@ CLAIMS = {
     "Drearnina": (B + "lemon-dreamina", "dreamina", LOOKS),
     "TikTok Rnusic": (B + "tiktok-android-music", "tiktok music", LOOKS),
     "T1k T0|< 1ite": (B + "tiktok-lite", "tik tok lite", LOOKS),  # a drawing, then 1 read both ways
+    # drawings read in the label as shown: an invisible character between, NFKC, capital look-alikes
+    "I\u200bark": (B + "larksuite-suite", "lark", LOOKS),
+    "\uff29ark": (B + "larksuite-suite", "lark", LOOKS),  # full-width I
+    "\u0406ark": (B + "larksuite-suite", "lark", LOOKS),  # Cyrillic capital I
+    "I\u0430rk": (B + "larksuite-suite", "lark", LOOKS),  # beside a Cyrillic small a
+    "TikTo\u2502<": (B + "tiktok", "tiktok", LOOKS),  # a box-drawing stroke
+    "\u2223ark": (B + "larksuite-suite", "lark", LOOKS),  # divides
+    "\\\u200b/\\/eChat": ("tencent.wechat", "wechat", LOOKS),
 }
 # near a banned name, each no claim
 NO_CLAIM = ["Iris Mail", "Lite Reader", "Barn Manager", "Corn Farm", "\\/PN", "Lark Player", "Lark | Notes",
-            "1ark 2", "Tik|Tok Tik", "I Lark", "IARK", "Lemon 8 Recipes", "Drearn", "\\/\\/eb Chat"]
+            "1ark 2", "Tik|Tok Tik", "I Lark", "IARK", "Lemon 8 Recipes", "Drearn", "\\/\\/eb Chat",
+            "Lark \u2502 Notes", "\u0406ARK"]
 
 
 def test_look_alike_names_left_open_take_the_apps_label_rule(gen, tmp_path):
@@ -74,6 +83,14 @@ def test_the_drawn_letters(label, drawn):
 def test_the_new_readings(label, forms):
     skel = skeleton(label)
     assert lookalike_forms(skel, label_words(skel)) == forms
+
+
+@pytest.mark.parametrize("label,drawn", [
+    ("I\u200bark", "1ark"), ("\uff29ark", "1ark"), ("\u0406ark", "1ark"), ("TikTo|\u200b<", "tiktok"),
+    ("\uffe8ark", "1ark"), ("IARK", ""), ("\u0406ARK", ""), ("Tik Tok", ""),
+])
+def test_the_drawings_are_read_in_the_label_as_shown(label, drawn):
+    assert drawn_skeleton(label) == drawn
 
 
 def test_the_drawn_base_is_asked_as_a_lookalike_form():

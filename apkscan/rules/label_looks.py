@@ -9,10 +9,12 @@ labels only) are that words form read once more, each change a guess a reader ma
 
 - regional indicator symbols (U+1F1E6-U+1F1FF, drawn as boxed capitals) read as the letters
   they show, before the words are split (``🇹🇮🇰🇹🇴🇰``, ``🇶🇶``);
-- ASCII drawings of a letter, read in the label as written, before its case is folded
-  (:func:`drawn_letters`): ``\\/\\/`` w, ``\\/`` v, ``|<`` k, and a ``|`` touching a letter or
-  digit, or a capital ``I`` beside a small letter, as a ``1`` (a stroke, read as 1 is below):
-  ``\\/\\/eChat``, ``TikTo|<``, ``|ark``, ``Iark``, ``TikTok Iite``. A capital ``I`` among
+- ASCII drawings of a letter, read in the label as shown, before its case is folded
+  (:func:`drawn_letters`; NFKC, invisible characters gone, capital look-alikes mapped):
+  ``\\/\\/`` w, ``\\/`` v, ``|<`` k, and a ``|`` (or a stroke drawn as one, :data:`STROKES`)
+  touching a letter or digit, or a capital ``I`` beside a small letter, as a ``1`` (a stroke,
+  read as 1 is below): ``\\/\\/eChat``, ``TikTo|<``, ``|ark``, ``Iark``, ``I\\u200bark``,
+  ``TikTok Iite``. A capital ``I`` among
   capitals (``IARK``) or alone (``I Lark``) stays an I. That reading is a second words form,
   read as the first below, when it differs (review 90);
 - in a word that has letters too, the digits drawn as letters read as those letters: 0 o,
@@ -39,7 +41,8 @@ than the name written: a match in one is ``label`` evidence (``weak``, as every 
 Left, and why: a 1 its neighbours misread (a word-final i after a vowel, ``Qishu1``, or a
 word-initial i before one) while another 1 of the label needs the other reading (no banned name
 of the packs has both); a name that itself holds ``rn`` or ``vv`` (none of the packs' does) is
-found by its words form only, not when it needs a reading too (``F3rn``); other ASCII drawings (``/\\/\\`` m, ``|\\|`` n, ``()`` o: not read);
+found by its words form only, not when it needs a reading too (``F3rn``); other ASCII drawings
+(``/\\/\\`` m, ``|\\|`` n, ``()`` o: not read);
 a separator between a CJK and a Latin letter (``微-Chat``: no
 banned name mixes the two scripts).
 A flag after a name is a word here (``WeChat 🇨🇳`` reads ``wechat cn``), but the ``words`` form,
@@ -68,7 +71,8 @@ SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ
 TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
 AC CP DG EA IC TA XK EU UN""".lower().split())
 # digits drawn as letters; 1 is read three ways (all i, all l, by its neighbours: _one)
-_DIGITS = (str.maketrans("013457", "oieast"), str.maketrans("013457", "oleast"), str.maketrans("03457", "oeast"))
+_DIGITS = (str.maketrans("013457", "oieast"), str.maketrans("013457", "oleast"),
+           str.maketrans("03457", "oeast"))
 _VOWELS = frozenset("aeiou")
 _ONES = re.compile("1+")
 _WORD_ALONE = frozenset("aiou")  # one-letter words of their own: never joined
@@ -76,21 +80,35 @@ _CHANGED = re.compile("[013457 ]|vv|rn")  # what a reading may change (a space: 
 # Characters of the words form read: a rule asks a form's first MAX_ASKED characters, and each
 # change at most halves a stretch (vv as w, rn as m; a lone letter's space), so these hold them.
 _READ = 2 * MAX_ASKED + 8
-# ASCII drawings of a letter in the label as written (before its case is folded): \/\/ w, \/ v,
-# |< k; a | touching a letter or digit, and a capital I beside a small letter, drawn as 1 is:
-# a stroke, then read as a 1 is (i or l: _DIGITS).
-_DRAWN = re.compile(r"\\/\\/|\\/|\|<|(?<=[A-Za-z0-9])\||\|(?=[A-Za-z0-9])|(?<=[a-z])I|I(?=[a-z])")
-_DRAWN_AS = {"\\/\\/": "w", "\\/": "v", "|<": "k", "|": "1", "I": "1"}
+# ASCII drawings of a letter in the label as shown (before its case is folded): \/\/ w, \/ v,
+# |< k; a | (or another of STROKES) touching a letter or digit, and a capital I beside a small
+# letter (of any script), drawn as 1 is: a stroke, then read as a 1 is (i or l: _DIGITS).
+# Strokes drawn as |: the vertical line, divides, the box-drawing verticals (light, heavy; the
+# half-width one is the light one after NFKC), the light vertical bar, the vertical line extension.
+STROKES = "|\u2223\u2502\u2503\u2758\u23d0"
+_DRAWN = re.compile(r"\\/\\/|\\/|[%s]<|[%sI]" % (STROKES, STROKES))
+_DRAWN_AS = {"\\/\\/": "w", "\\/": "v"}
+
+
+def _stroke(m: re.Match[str]) -> str:
+    got = m.group()
+    if got in _DRAWN_AS or got[-1:] == "<":
+        return _DRAWN_AS.get(got, "k")
+    text, at = m.string, m.start()
+    near = str.islower if got == "I" else str.isalnum
+    return "1" if near(text[at - 1:at]) or near(text[at + 1:at + 2]) else got
 
 
 def drawn_letters(text: str) -> str | None:
-    """The label as written with its ASCII drawings of letters read (:data:`_DRAWN`), or None
+    """The label as shown with its ASCII drawings of letters read (:data:`_DRAWN`), or None
     when it has none: ``\\/\\/eChat`` -> ``weChat``, ``TikTo|<`` -> ``TikTok``, ``|ark`` and
-    ``Iark`` -> ``1ark``. Asked of the raw text: the skeleton folds ``I`` to ``i`` and the words
-    form drops ``|`` and ``\\/``. One linear pass."""
-    if not ("I" in text or "|" in text or "\\/" in text):
+    ``Iark`` -> ``1ark``. Asked of the text as shown, before its case is folded (the skeleton
+    folds ``I`` to ``i``, the words form drops ``|`` and ``\\/``): NFKC, invisible characters
+    gone and the capital look-alikes mapped (:func:`~apkscan.rules.normalise.drawn_skeleton`:
+    ``I\\u200bark``, ``Ｉark`` and Cyrillic ``Іark`` are ``Iark``). One linear pass."""
+    if not _DRAWN.search(text):
         return None
-    drawn = _DRAWN.sub(lambda m: _DRAWN_AS[m.group()], text)
+    drawn = _DRAWN.sub(_stroke, text)
     return drawn if drawn != text else None
 
 

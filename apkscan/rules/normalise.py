@@ -314,12 +314,22 @@ def _label_forms(text: str) -> tuple[tuple[str, str, bool], ...]:
     out = _folded_forms(text)
     skel = out[-1][1]  # the skeleton (the normalised form when they are equal)
     words = label_words(skel)
-    drawn = drawn_letters(text)  # the raw text: the skeleton has folded I to i
-    looks = lookalike_forms(skel, words, skeleton(drawn) if drawn else "")
+    looks = lookalike_forms(skel, words, drawn_skeleton(text))
     for how, value in ((WORDS, words), *((LOOKALIKE, v) for v in looks)):
         if value and all(value != v for _, v, _ in out):
             out = (*out, (how, value, True))
     return out
+
+
+def drawn_skeleton(text: str) -> str:
+    """The skeleton of a label with its ASCII drawings of letters read
+    (:func:`~apkscan.rules.label_looks.drawn_letters`), or ``""`` when it has none. They are
+    read in the text as shown before its case is folded: NFKC, invisible characters gone
+    (``I\u200bark``, ``Ｉark``, ``TikTo|\u200b<``), the capital look-alikes mapped (Cyrillic
+    ``Іark``), since the skeleton folds ``I`` to ``i`` and the words form drops ``|``."""
+    shown = _visible(text if text.isascii() else text.translate(_CAPITAL_TABLE))
+    drawn = drawn_letters(shown)
+    return skeleton(drawn) if drawn else ""
 
 
 def bounded_text(text: str) -> str:
