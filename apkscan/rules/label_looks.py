@@ -9,27 +9,42 @@ labels only) are that words form read once more, each change a guess a reader ma
 
 - regional indicator symbols (U+1F1E6-U+1F1FF, drawn as boxed capitals) read as the letters
   they show, before the words are split (``🇹🇮🇰🇹🇴🇰``, ``🇶🇶``);
+- ASCII drawings of a letter, read in the label as shown, before its case is folded
+  (:func:`drawn_letters`; NFKC, invisible characters gone, capital look-alikes mapped):
+  ``\\/\\/`` w, ``\\/`` v, ``|<`` k, and a ``|`` (or a stroke drawn as one, :data:`STROKES`)
+  touching a letter or digit, or a capital ``I`` beside a small letter, as a ``1`` (a stroke,
+  read as 1 is below): ``\\/\\/eChat``, ``TikTo|<``, ``|ark``, ``Iark``, ``I\\u200bark``,
+  ``TikTok Iite``. A capital ``I`` among
+  capitals (``IARK``) or alone (``I Lark``) stays an I. That reading is a second words form,
+  read as the first below, when it differs (review 90);
 - in a word that has letters too, the digits drawn as letters read as those letters: 0 o,
-  1 i or l (one form each), 3 e, 4 a, 5 s, 7 t (``T1kT0k``, ``W3Chat``, ``Musica11y``); a word
-  of digits only stays (``TikTok 2``, ``Lemon 8``, ``365``);
-- in such a word, ``vv`` read as ``w`` (``VVeChat``);
+  3 e, 4 a, 5 s, 7 t, and 1 three ways, one form each: all i, all l, and each 1 by its
+  neighbours (two or more ``ll``, one beginning a word before a vowel or ending it after one
+  ``l``, any other ``i``), so ``T1kTok 1ite`` reads ``tiktok lite`` and ``Mus1ca11y``
+  ``musically`` (``T1kT0k``, ``W3Chat``); a word of digits only stays (``TikTok 2``, ``Lemon 8``,
+  ``365``);
+- in such a word, ``vv`` read as ``w`` and ``rn`` as ``m`` (``VVeChat``, ``Lernon8``,
+  ``Drearnina``);
 - a lone letter standing between separators, next to a word of two or more characters, joined
-  to the word before it (one form) or after it (another): ``Ti k Tok`` reads ``tik tok``,
-  ``T ikTok`` ``tiktok``, ``Kaspersk y`` ``kaspersky``. Not ``a``, ``i``, ``o`` or ``u``,
-  which are words by themselves (``U Like`` is no ULike, ``A Pico`` no Pico), nor two lone
-  letters (``Q Q`` is no QQ: review 87 F3).
+  to the word before it, else after it (one form), or after it, else before it (another):
+  ``Ti k Tok`` reads ``tik tok``, ``T ikTok`` ``tiktok``, ``Kaspersk y`` ``kaspersky``,
+  ``Ti k T ok`` ``tik tok``. Not ``a``, ``i``, ``o`` or ``u``, which are words by themselves
+  (``U Like`` is no ULike, ``A Pico`` no Pico), nor two lone letters (``Q Q`` is no QQ:
+  review 87 F3).
 
-So a label has at most four such forms (two readings of 1, two of a lone letter), each built
-from the words form's first 2 x MAX_ASKED + 8 characters (what a rule asks of a form, review 87
-F1) and only when one of these changes it. They are guesses, weaker
+So a label has at most twelve such forms (two words forms x two joins x three readings of 1),
+each built from a words form's first 2 x MAX_ASKED + 8 characters (what a rule asks of a form,
+review 87 F1) and only when one of these changes it. They are guesses, weaker
 than the name written: a match in one is ``label`` evidence (``weak``, as every label) whose
 ``location`` says which reading found it, never more.
 
-Left, and why: a label whose 1s need both readings (``T1kTok 1ite``); two stray separators
-that need both joins (``Ti k T ok``; ``T ik T ok`` joins); ``I`` or ``|`` for ``l`` and ``rn``
-for ``m`` (packages read them, :data:`~apkscan.rules.normalise.ASCII_CONFUSABLES`; a label's
-case is folded before its forms are built, so ``Iark`` would need the raw text); a separator
-between a CJK and a Latin letter (``微-Chat``: no banned name mixes the two scripts).
+Left, and why: a 1 its neighbours misread (a word-final i after a vowel, ``Qishu1``, or a
+word-initial i before one) while another 1 of the label needs the other reading (no banned name
+of the packs has both); a name that itself holds ``rn`` or ``vv`` (none of the packs' does) is
+found by its words form only, not when it needs a reading too (``F3rn``); other ASCII drawings
+(``/\\/\\`` m, ``|\\|`` n, ``()`` o: not read);
+a separator between a CJK and a Latin letter (``微-Chat``: no
+banned name mixes the two scripts).
 A flag after a name is a word here (``WeChat 🇨🇳`` reads ``wechat cn``), but the ``words`` form,
 asked first, looks past it as before.
 """
@@ -55,13 +70,46 @@ NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA
 SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO
 TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
 AC CP DG EA IC TA XK EU UN""".lower().split())
-# digits drawn as letters; 1 is read both ways (an i in ``T1kTok``, an l in ``Musica11y``)
-_DIGITS = (str.maketrans("013457", "oieast"), str.maketrans("013457", "oleast"))
+# digits drawn as letters; 1 is read three ways (all i, all l, by its neighbours: _one)
+_DIGITS = (str.maketrans("013457", "oieast"), str.maketrans("013457", "oleast"),
+           str.maketrans("03457", "oeast"))
+_VOWELS = frozenset("aeiou")
+_ONES = re.compile("1+")
 _WORD_ALONE = frozenset("aiou")  # one-letter words of their own: never joined
-_CHANGED = re.compile("[013457 ]|vv")  # what a reading may change (a space: a lone letter)
+_CHANGED = re.compile("[013457 ]|vv|rn")  # what a reading may change (a space: a lone letter)
 # Characters of the words form read: a rule asks a form's first MAX_ASKED characters, and each
-# change at most halves a stretch (vv as w; a lone letter's space), so these hold them.
+# change at most halves a stretch (vv as w, rn as m; a lone letter's space), so these hold them.
 _READ = 2 * MAX_ASKED + 8
+# ASCII drawings of a letter in the label as shown (before its case is folded): \/\/ w, \/ v,
+# |< k; a | (or another of STROKES) touching a letter or digit, and a capital I beside a small
+# letter (of any script), drawn as 1 is: a stroke, then read as a 1 is (i or l: _DIGITS).
+# Strokes drawn as |: the vertical line, divides, the box-drawing verticals (light, heavy; the
+# half-width one is the light one after NFKC), the light vertical bar, the vertical line extension.
+STROKES = "|\u2223\u2502\u2503\u2758\u23d0"
+_DRAWN = re.compile(r"\\/\\/|\\/|[%s]<|[%sI]" % (STROKES, STROKES))
+_DRAWN_AS = {"\\/\\/": "w", "\\/": "v"}
+
+
+def _stroke(m: re.Match[str]) -> str:
+    got = m.group()
+    if got in _DRAWN_AS or got[-1:] == "<":
+        return _DRAWN_AS.get(got, "k")
+    text, at = m.string, m.start()
+    near = str.islower if got == "I" else str.isalnum
+    return "1" if near(text[at - 1:at]) or near(text[at + 1:at + 2]) else got
+
+
+def drawn_letters(text: str) -> str | None:
+    """The label as shown with its ASCII drawings of letters read (:data:`_DRAWN`), or None
+    when it has none: ``\\/\\/eChat`` -> ``weChat``, ``TikTo|<`` -> ``TikTok``, ``|ark`` and
+    ``Iark`` -> ``1ark``. Asked of the text as shown, before its case is folded (the skeleton
+    folds ``I`` to ``i``, the words form drops ``|`` and ``\\/``): NFKC, invisible characters
+    gone and the capital look-alikes mapped (:func:`~apkscan.rules.normalise.drawn_skeleton`:
+    ``I\\u200bark``, ``Ｉark`` and Cyrillic ``Іark`` are ``Iark``). One linear pass."""
+    if not _DRAWN.search(text):
+        return None
+    drawn = _DRAWN.sub(_stroke, text)
+    return drawn if drawn != text else None
 
 
 def _letters(run: re.Match[str]) -> str:
@@ -85,16 +133,18 @@ def _lone(words: list[str], i: int) -> bool:
 
 
 def _join(words: list[str], before: bool) -> list[str]:
-    """The words with each lone letter joined to the word before it (``before``) or after it,
-    when that neighbour has two or more characters and a letter (not another lone letter)."""
+    """The words with each lone letter joined to the word before it (``before``), else to the
+    word after it; or after, else before. A neighbour joined to has two or more characters and
+    a letter (never another lone letter), so ``Ti k T ok`` reads ``tik tok`` (review 90)."""
     def word(j: int) -> bool:
         return 0 <= j < len(words) and len(words[j]) > 1 and _lettered(words[j])
     out: list[str] = []
     i = 0
     while i < len(words):
-        if _lone(words, i) and before and word(i - 1):
+        lone = _lone(words, i)
+        if lone and word(i - 1) and (before or not word(i + 1)):
             out[-1] += words[i]
-        elif _lone(words, i) and not before and word(i + 1):
+        elif lone and word(i + 1):
             out.append(words[i] + words[i + 1])
             i += 1
         else:
@@ -103,29 +153,65 @@ def _join(words: list[str], before: bool) -> list[str]:
     return out
 
 
-def _read(word: str, table: dict[int, str]) -> str:
-    """A word with letters read with its digits as letters and ``vv`` as ``w``; others as they are."""
-    return word.translate(table).replace("vv", "w") if _lettered(word) else word
+def _one(run: re.Match[str]) -> str:
+    """A run of 1s read by its neighbours: two or more, ``ll`` (``Musica11y``); one beginning a
+    word before a vowel, or ending it after one, ``l`` (``1ite``, ``Nove1``); any other ``i``
+    (``T1kTok``)."""
+    ones, word, at, end = run.group(), run.string, run.start(), run.end()
+    if len(ones) > 1:
+        return "l" * len(ones)
+    if (at == 0 and word[end:end + 1] in _VOWELS) or (end == len(word) and word[at - 1:at] in _VOWELS):
+        return "l"
+    return "i"
+
+
+def _read(word: str, digits: int) -> str:
+    """A word with letters read with its digits as letters (``_DIGITS[digits]``; the third
+    reads each 1 by its neighbours), ``vv`` as ``w`` and ``rn`` as ``m``; others as they are."""
+    if not _lettered(word):
+        return word
+    read = word.translate(_DIGITS[digits])
+    if digits == 2 and "1" in read:
+        read = _ONES.sub(_one, read)
+    return read.replace("vv", "w").replace("rn", "m")
+
+
+def _bases(skel: str, base: str, drawn: str) -> list[str]:
+    """The words forms the readings start from: the label's own, and that of ``drawn`` (its
+    skeleton with the ASCII drawings read, :func:`drawn_letters`) when it differs; regional
+    indicators read as letters in each; each cut to :data:`_READ` characters."""
+    out = []
+    for s, words in ((skel, base), (drawn, None)):
+        if not s:
+            continue
+        if _REGIONAL.search(s):
+            words = label_words(_REGIONAL.sub(_letters, s))
+        elif words is None:
+            words = label_words(s)
+        if words[:_READ] not in out:
+            out.append(words[:_READ])
+    return out
 
 
 @text_cache(maxsize=16384)
-def lookalike_forms(skel: str, base: str) -> tuple[str, ...]:
+def lookalike_forms(skel: str, base: str, drawn: str = "") -> tuple[str, ...]:
     """The ``lookalike`` forms of a label's skeleton whose words form is ``base``
     (:func:`~apkscan.rules.label_words.label_words`; module docstring), those that differ from
-    it; ``()`` for most labels. Bounded: each is built in one pass from the words form's first
-    :data:`_READ` characters (review 87 F1); only regional indicators are looked for in the
-    whole skeleton, a linear search."""
-    words = (label_words(_REGIONAL.sub(_letters, skel)) if _REGIONAL.search(skel) else base)[:_READ]
-    if not words or (words == base and not _CHANGED.search(words)):  # most labels: nothing to read
-        return ()
-    split = words.split(" ")
-    joins = [split]
-    if len(split) > 1 and any(_lone(split, i) for i in range(len(split))):
-        joins = [j for j in (_join(split, True), _join(split, False)) if j != split] or [split]
+    it; ``()`` for most labels. ``drawn``: the skeleton of :func:`drawn_letters`, or ``""``.
+    Bounded: at most 2 bases x 2 joins x 3 readings of 1 = 12 forms, each built in one pass
+    from a words form's first :data:`_READ` characters (review 87 F1) and only when a change
+    applies; regional indicators and drawings are looked for in the whole text, linear searches."""
     out: list[str] = []
-    for joined in joins:
-        for table in (_DIGITS if "1" in words else _DIGITS[:1]):
-            form = " ".join(_read(w, table) for w in joined)
-            if form != base and form not in out:
-                out.append(form)
+    for words in _bases(skel, base, drawn):
+        if not words or (words == base and not _CHANGED.search(words)):  # most labels: nothing to read
+            continue
+        split = words.split(" ")
+        joins = [split]
+        if len(split) > 1 and any(_lone(split, i) for i in range(len(split))):
+            joins = [j for j in (_join(split, True), _join(split, False)) if j != split] or [split]
+        for joined in joins:
+            for digits in (range(3) if "1" in words else range(1)):
+                form = " ".join(_read(w, digits) for w in joined)
+                if form != base and form not in out:
+                    out.append(form)
     return tuple(out)

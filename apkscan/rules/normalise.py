@@ -19,9 +19,10 @@ compare them the way a reader sees them:
   (``TikTok!``, ``★WeChat★``, ``Tik/Tok``, ``微 信``, ``T i k T o k``); letters and digits of
   every script stay, so ``TikTok 2`` and ``Downloader for TikTok!`` are no ``TikTok``;
 - for a label only, its ``lookalike`` forms (:mod:`apkscan.rules.label_looks`): the words form
-  with digits drawn as letters, ``vv``, regional indicators and a lone letter split off a word
-  read as a reader guesses them (``T1kT0k``, ``VVeChat``, ``🇹🇮🇰🇹🇴🇰``, ``T ikTok``), a guess
-  its evidence names;
+  with digits drawn as letters, ``vv``, ``rn``, ASCII drawings of letters (``|<``, ``\\/``, ``|``
+  and ``I`` for l, read in the text as written), regional indicators and a lone letter split
+  off a word read as a reader guesses them (``T1kT0k``, ``VVeChat``, ``TikTo|<``, ``Iark``,
+  ``🇹🇮🇰🇹🇴🇰``, ``T ikTok``), a guess its evidence names;
 - :func:`readings`: what a reader is shown instead of the stored text, when it differs: its
   display order (:mod:`apkscan.rules.display_order`), and for a label Android's safe label
   and its first line (:mod:`apkscan.rules.safe_label`); each is asked every form above.
@@ -39,7 +40,7 @@ from apkscan.rules.text_cache import text_cache
 from apkscan.ignorable import default_ignorable
 from apkscan.rules.confusables import CAPITAL_CONFUSABLES, CONFUSABLES, SCRIPT_LOOK_ALIKES, latin_letter, script_table
 from apkscan.rules.display_order import reordered
-from apkscan.rules.label_looks import lookalike_forms
+from apkscan.rules.label_looks import drawn_letters, lookalike_forms
 from apkscan.rules.label_words import LOOKALIKE, WORDS, label_words
 from apkscan.rules.regex_safety import MAX_ASKED
 from apkscan.rules.safe_label import first_line, safe_label
@@ -310,14 +311,26 @@ def _folded_forms(text: str) -> tuple[tuple[str, str, bool], ...]:
 def _label_forms(text: str) -> tuple[tuple[str, str, bool], ...]:
     """:func:`_folded_forms` of a label, then its :data:`WORDS` form (:mod:`apkscan.rules.label_words`:
     ``TikTok!``, ``微 信``) and its :data:`LOOKALIKE` forms (:mod:`apkscan.rules.label_looks`:
-    ``T1kT0k``, ``Ti k Tok``), each when it differs from those before it."""
+    ``T1kT0k``, ``Ti k Tok``, ``|ark``), each when it differs from those before it."""
     out = _folded_forms(text)
     skel = out[-1][1]  # the skeleton (the normalised form when they are equal)
     words = label_words(skel)
-    for how, value in ((WORDS, words), *((LOOKALIKE, v) for v in lookalike_forms(skel, words))):
+    looks = lookalike_forms(skel, words, drawn_skeleton(text))
+    for how, value in ((WORDS, words), *((LOOKALIKE, v) for v in looks)):
         if value and all(value != v for _, v, _ in out):
             out = (*out, (how, value, True))
     return out
+
+
+def drawn_skeleton(text: str) -> str:
+    """The skeleton of a label with its ASCII drawings of letters read
+    (:func:`~apkscan.rules.label_looks.drawn_letters`), or ``""`` when it has none. They are
+    read in the text as shown before its case is folded: NFKC, invisible characters gone
+    (``I\u200bark``, ``Ｉark``, ``TikTo|\u200b<``), the capital look-alikes mapped (Cyrillic
+    ``Іark``), since the skeleton folds ``I`` to ``i`` and the words form drops ``|``."""
+    shown = _visible(text if text.isascii() else text.translate(_CAPITAL_TABLE))
+    drawn = drawn_letters(shown)
+    return skeleton(drawn) if drawn else ""
 
 
 def bounded_text(text: str) -> str:
