@@ -85,6 +85,8 @@ def test_matching_is_the_same_with_the_book_as_without(tmp_path):
     [0, ["x"], 0, {}, [None]],  # not ints
     [0, [2 ** 40], 0, {}, [None]],  # out of range
     "nonsense", [0, [], 0], [0.5, [], 0, {}, [None]], [0, [], 0, {"g": "1"}, [None]],
+    [0, [], 2 ** 40, {}, [None]],  # groups the code does not have: a mark array that size per match
+    [0, [], 1, {"g": 1}, [None, "h"]],  # names that disagree
 ])
 def test_a_damaged_entry_is_compiled_again(fresh_book, entry):
     pattern = r"^tik\s?tok$"
@@ -158,3 +160,16 @@ def test_off_where_the_internals_were_not_checked(monkeypatch):
 def test_bad_patterns_raise_as_re_does(fresh_book):
     with pytest.raises(re.error):
         regex_book.compile("(unclosed")
+
+
+def test_groups_and_names_come_back_from_the_book(fresh_book):
+    patterns = [r"(?P<word>tik)[ ._-]?(tok)(?P<rest>.*)", r"(?i)(a)(b)?(?P<c>c)", r"^x$"]
+    for p in patterns:
+        regex_book.compile(p)
+    regex_book.save()
+    fresh_book()
+    for p in patterns:
+        built = regex_book.compile(p)
+        assert built == re.compile(p) and built.groupindex == re.compile(p).groupindex
+        assert built.match("TikTok!") is None or built.match("TikTok!").groups() == re.compile(p).match("TikTok!").groups()
+    assert not regex_book._BOOK.dirty

@@ -26,6 +26,7 @@ import sys
 from typing import Any
 
 MAX_BOOK = 8 << 20  # bytes of a book file read
+MAX_GROUPS = 1000  # groups of a booked pattern (the packs' have a few): a match allocates a mark per group
 MAX_ENTRIES = 4096  # kept in one book; past it, a new book holds this run's patterns only
 _FORMAT = "apkscan-regex-book/1"
 _UNBOOKED = int(re.DEBUG) | int(getattr(re, "TEMPLATE", 0))  # printing or deprecated: left to re
@@ -106,8 +107,10 @@ def _built(pattern: str, entry: Any) -> re.Pattern[str] | None:
         flags, code, groups, groupindex, indexgroup = entry
         if not (type(flags) is int and type(groups) is int and isinstance(code, list)  # code: _sre checks each
                 and isinstance(groupindex, dict) and isinstance(indexgroup, list)
-                and all(isinstance(k, str) and type(v) is int for k, v in groupindex.items())
-                and all(g is None or isinstance(g, str) for g in indexgroup)):
+                and 0 <= groups < MAX_GROUPS and len(indexgroup) == groups + 1
+                and all(isinstance(k, str) and type(v) is int and 0 < v <= groups and indexgroup[v] == k
+                        for k, v in groupindex.items())
+                and all(g is None or groupindex.get(g) == i for i, g in enumerate(indexgroup))):
             return None
         return _BOOK.internals[2](pattern, flags, code, groups, groupindex, tuple(indexgroup))
     except (ValueError, TypeError, RuntimeError, OverflowError, re.error):
