@@ -73,3 +73,27 @@ def scan_apps(ev, *store: str) -> tuple[int, dict[str, str], str]:
     apps = {a["source"]["path"].rsplit("/", 1)[-1]: f"{a['package']} {a['verdict']}"
             for a in json.loads(out.read_text())["apps"]}
     return res.exit_code, apps, res.stderr
+
+
+BANNED, CLEAN = "tiktok-bytedance-subject.apk", "clean-v1v2v3.apk"
+OLD = 1_600_000_000 * 10**9  # an mtime well in the past: the store's stat keys trust it at once
+
+
+def banned_and_clean(tmp_path, monkeypatch):
+    """``tmp_path/ev`` holding the banned and the clean fixture APK (old mtimes), and where the
+    store goes; the store's racy window off and its once-per-process warnings reset."""
+    import shutil
+    from pathlib import Path
+
+    from apkscan.batch import store as st
+    from apkscan.batch import store_writes
+
+    monkeypatch.setattr(st, "RACY_NS", 0)
+    monkeypatch.setattr(store_writes, "_TOLD", set())  # STORE_ROW_IGNORED is said once per process
+    apks = Path(__file__).resolve().parents[1] / "fixtures" / "apks"
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    for name in (BANNED, CLEAN):
+        shutil.copy(apks / name, ev / name)
+        os.utime(ev / name, ns=(OLD, OLD))
+    return ev, tmp_path / "s.sqlite"

@@ -8,23 +8,18 @@ Real stores from real scans of the fixture APKs (``--jsonl -q``: the lane answer
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from store_journal_helpers import BANNED, banned_and_clean
 
 from apkscan.batch import store as st
-from apkscan.batch import store_writes
 from apkscan.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-APKS = REPO / "fixtures" / "apks"
-BANNED, CLEAN = "tiktok-bytedance-subject.apk", "clean-v1v2v3.apk"
-OLD = 1_600_000_000 * 10**9
 TENCENT_ONLY = ("--no-builtin-rules", "--rules", str(REPO / "signatures" / "tencent.yaml"))
 
 
@@ -46,14 +41,7 @@ def _lines(ev: Path, *extra: str) -> tuple[int, dict[str, str], str]:
 def lane(tmp_path, monkeypatch):
     """A store whose lane holds TikTok's row under the Tencent-only rules (allowed) and under the
     built-in rules (prohibited), and what a run without a store says."""
-    monkeypatch.setattr(st, "RACY_NS", 0)
-    monkeypatch.setattr(store_writes, "_TOLD", set())  # STORE_ROW_IGNORED is said once per process
-    ev = tmp_path / "ev"
-    ev.mkdir()
-    for name in (BANNED, CLEAN):
-        shutil.copy(APKS / name, ev / name)
-        os.utime(ev / name, ns=(OLD, OLD))
-    db = tmp_path / "s.sqlite"
+    ev, db = banned_and_clean(tmp_path, monkeypatch)
     cold = _lines(ev, "--no-store")
     assert cold[0] == 1 and cold[1][BANNED] == "com.zhiliaoapp.musically prohibited", cold
     old = _lines(ev, "--store", str(db), *TENCENT_ONLY)

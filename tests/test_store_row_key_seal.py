@@ -7,22 +7,17 @@ Real stores from real scans of the fixture APKs."""
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
 
 import pytest
-from store_journal_helpers import scan_apps
+from store_journal_helpers import BANNED, CLEAN, banned_and_clean, scan_apps
 
 from apkscan.batch import store as st
-from apkscan.batch import store_writes
 from apkscan.batch.results import row_seal
 
 APKS = Path(__file__).resolve().parents[1] / "fixtures" / "apks"
-BANNED, CLEAN = "tiktok-bytedance-subject.apk", "clean-v1v2v3.apk"
-OLD = 1_600_000_000 * 10**9
 KEYS = {"matches": "sha256, parser, options, rules", "decisions": "sha256, parser, options, rules, policies"}
 BLOB = {"matches": "findings", "decisions": "decided"}
 
@@ -34,14 +29,7 @@ def _sha(name: str) -> str:
 @pytest.fixture
 def warm(tmp_path, monkeypatch):
     """A store a real scan of the banned and the clean APK wrote, and what a run without one says."""
-    monkeypatch.setattr(st, "RACY_NS", 0)
-    monkeypatch.setattr(store_writes, "_TOLD", set())  # STORE_ROW_IGNORED is said once per process
-    ev = tmp_path / "ev"
-    ev.mkdir()
-    for name in (BANNED, CLEAN):
-        shutil.copy(APKS / name, ev / name)
-        os.utime(ev / name, ns=(OLD, OLD))
-    db = tmp_path / "s.sqlite"
+    ev, db = banned_and_clean(tmp_path, monkeypatch)
     cold = scan_apps(ev, "--no-store")
     assert cold[0] == 1 and cold[1][BANNED] == "com.zhiliaoapp.musically prohibited", cold
     assert scan_apps(ev, "--store", str(db))[:2] == cold[:2]
