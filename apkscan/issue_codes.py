@@ -167,6 +167,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "POLICY_NAME_RESERVED": (E, "a policy file takes a shipped policy's name with other content: reports would show the shipped measure"),
     "POLICY_NOT_FOUND": (E, "no policy of that name or path"),
     "POLICY_NAME_TWICE": (E, "two policies of one name in one run or lint: verdicts are keyed by policy name"),
+    "POLICY_NO_IOC_DECISION": (W, "--iocs given and no decision of a policy selects the indicator findings: the default decides them, never below review (the indicator floor)"),
     "POLICY_SELECTS_NOTHING": (W, "a policy decision selects a tag, vendor or rule id no loaded rule produces: it never matches"),
     "RULES_EXPORT_PARTIAL": (W, "rules export left out what MVT indicators cannot say (labels, globs, regexes, name patterns, publishers, shared keys, SDK rules): counts by kind"),
     "RULES_ID_RESERVED": (E, "a rule id or pack name apkscan keeps for its own findings (<pack>.vendor, …-certificate, apkscan.*, ioc.*), a pack name already loaded, or a shipped pack's name on other content (--no-builtin-rules)"),

@@ -236,6 +236,7 @@ def _load_rules_and_policy(opts: dict):
         click.echo("error: no rules loaded", err=True)
         sys.exit(ExitCode.USAGE)
     _warn_selects_nothing(policies, rules)
+    _warn_no_ioc_decision(policies, rules)
     names = [p.name for p in policies]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:  # verdicts are keyed by policy name: two policies of one name would hide one
@@ -256,6 +257,20 @@ def _warn_selects_nothing(policies, rules) -> None:
         if found:
             more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
             said = f"POLICY_SELECTS_NOTHING: {'; '.join(found[:3])}{more}: such a decision never matches in this run"
+            policy.notices.append(said)
+            click.echo(f"warning: {said.replace(': ', f': policy {policy.name}: ', 1)}", err=True)
+
+
+def _warn_no_ioc_decision(policies, rules) -> None:
+    """--iocs given and a policy with no decision for its packs: its default would decide a
+    confirmed indicator match; the indicator floor keeps it ``review``, and the user is told so."""
+    from apkscan.policy.selftest import indicators_undecided
+
+    for policy in policies:
+        packs = indicators_undecided(policy, rules)
+        if packs:
+            said = (f"POLICY_NO_IOC_DECISION: no decision selects the findings of {', '.join(packs)}: "
+                    f"the default ({policy.default!r}) decides them, never below 'review' (indicator floor)")
             policy.notices.append(said)
             click.echo(f"warning: {said.replace(': ', f': policy {policy.name}: ', 1)}", err=True)
 

@@ -1,0 +1,98 @@
+"""--iocs against MVT's reading of indicator feeds (review 90).
+
+F1: a confirmed indicator match is never below ``review`` unless a decision names its pack or
+rule; F3: a certificate digest under the wrong algorithm's key is matched by its length; F4: the
+threat is named as MVT names it (a report listing the indicator, then any relationship to a
+malware object); F6: a feed with nothing apkscan matches beside others that have is a warning.
+Every feed is a real STIX2 file and every APK a signed fixture.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from apkscan.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+APKS = REPO / "fixtures" / "apks"
+CLEAN = APKS / "clean-v1v2v3.apk"  # com.example.clean, signed by test-rsa (v1, v2, v3)
+KEY = json.loads((APKS / "index.json").read_text())["keys"]["test-rsa"]
+VENDOR_ONLY = """schema: apkscan-policy/1
+policy: vendor-only
+version: "1"
+default: allowed
+decisions:
+  - id: no-bytedance
+    verdict: prohibited
+    when: {vendors: [ByteDance]}
+"""
+
+
+def _bundle(*patterns: str, extra: tuple = (), rel: str = "indicates") -> dict:
+    objects: list[dict] = [{"type": "malware", "id": "malware--1", "name": "Spy", "is_family": False}]
+    for i, p in enumerate(patterns):
+        objects.append({"type": "indicator", "id": f"indicator--{i}", "pattern": p, "pattern_type": "stix"})
+        objects.append({"type": "relationship", "id": f"relationship--{i}", "relationship_type": rel,
+                        "source_ref": f"indicator--{i}", "target_ref": "malware--1"})
+    return {"type": "bundle", "id": "bundle--1", "objects": objects + list(extra)}
+
+
+def _scan(tmp_path: Path, feeds: dict[str, dict], *extra: str, apk: Path = CLEAN):
+    args = []
+    for name, bundle in feeds.items():
+        (tmp_path / name).write_text(json.dumps(bundle), encoding="utf-8")
+        args += ["--iocs", str(tmp_path / name)]
+    with tempfile.TemporaryDirectory(prefix="apkscan-out-") as folder:
+        out = Path(folder) / "out.json"
+        res = CliRunner().invoke(main, ["scan", "--no-store", "-q", "--no-builtin-rules", *args,
+                                        "--json", str(out), *extra, str(apk)])
+        doc = json.loads(out.read_text(encoding="utf-8")) if out.exists() else None
+    return res, doc
+
+
+def _policy(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "pol.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def _with(decision_rules: str, verdict: str = "allowed") -> str:
+    return VENDOR_ONLY + f"""  - id: iocs-ok
+    verdict: {verdict}
+    when: {{rules: [{decision_rules!r}]}}
+"""
+
+
+def test_f1_a_policy_with_no_ioc_decision_keeps_a_confirmed_indicator_match_review(tmp_path):
+    res, doc = _scan(tmp_path, {"feed.stix2": _bundle(f"[app:cert.sha256 = '{KEY['cert_sha256']}']")},
+                     "--policy", _policy(tmp_path, VENDOR_ONLY), "--fail-on", "review")
+    app = doc["apps"][0]
+    assert [f["strength"] for f in app["findings"]] == ["confirmed"]
+    assert app["verdict"] == "review" and res.exit_code != 0
+    pol = app["findings"][0]["policy"]
+    assert pol["decision"] == "indicator-floor" and "indicator floor" in pol["text"]
+    assert "POLICY_NO_IOC_DECISION" in res.stderr and "ioc.feed" in res.stderr
+    assert any("POLICY_NO_IOC_DECISION" in n for n in doc["policy"]["notices"])
+
+
+def test_f1_the_allow_list_does_not_pass_an_indicator_match(tmp_path):
+    res, doc = _scan(tmp_path, {"feed.stix2": _bundle(f"[app:cert.sha256 = '{KEY['cert_sha256']}']")},
+                     "--policy", _policy(tmp_path, VENDOR_ONLY), "--allow", f"com.example.clean:{KEY['cert_sha256']}")
+    assert doc["apps"][0]["verdict"] == "review"
+    assert "allow-list" in doc["apps"][0]["findings"][0]["policy"]["text"]
+
+
+def test_f1_only_a_decision_naming_the_pack_allows_an_indicator_match(tmp_path):
+    feed = {"feed.stix2": _bundle(f"[app:cert.sha256 = '{KEY['cert_sha256']}']")}
+    res, doc = _scan(tmp_path, feed, "--policy", _policy(tmp_path, _with("ioc.feed.*")), "--fail-on", "review")
+    assert doc["apps"][0]["verdict"] == "allowed" and res.exit_code == 0
+    assert doc["apps"][0]["findings"][0]["policy"]["decision"] == "iocs-ok"
+    assert "POLICY_NO_IOC_DECISION" not in res.stderr
+    res, doc = _scan(tmp_path, feed, "--policy", _policy(tmp_path, _with("ioc.*")))
+    assert doc["apps"][0]["verdict"] == "review"  # every feed, not this one: no waiver
+    assert doc["apps"][0]["findings"][0]["policy"]["decision"] == "indicator-floor"
+    assert "POLICY_NO_IOC_DECISION" not in res.stderr  # a decision does select them
