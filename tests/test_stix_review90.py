@@ -96,3 +96,26 @@ def test_f1_only_a_decision_naming_the_pack_allows_an_indicator_match(tmp_path):
     assert doc["apps"][0]["verdict"] == "review"  # every feed, not this one: no waiver
     assert doc["apps"][0]["findings"][0]["policy"]["decision"] == "indicator-floor"
     assert "POLICY_NO_IOC_DECISION" not in res.stderr  # a decision does select them
+
+
+def _digests() -> dict[str, str]:
+    """The test-rsa certificate's SHA-1 and MD5, from its DER (fixtures/keys)."""
+    import hashlib
+
+    from fixtures.generate import cert_der
+
+    der = cert_der("test-rsa")
+    assert hashlib.sha256(der).hexdigest() == KEY["cert_sha256"]
+    return {"sha1": hashlib.sha1(der).hexdigest(), "md5": hashlib.md5(der).hexdigest()}
+
+
+def test_f3_a_digest_under_another_algorithms_key_is_matched_by_its_length(tmp_path):
+    d = _digests()
+    for algo, key in (("sha1", "sha256"), ("md5", "sha256"), ("sha1", "md5")):
+        res, doc = _scan(tmp_path, {"feed.stix2": _bundle(f"[app:cert.{key} = '{d[algo]}']")})
+        assert res.exit_code in (0, 1), res.stderr
+        found = doc["apps"][0]["findings"]
+        assert [f["strength"] for f in found] == ["confirmed"], (algo, key, found)
+        assert "RULES_IOC_MISLABELLED" in res.stderr and "RULES_IOC_SKIPPED" not in res.stderr
+        notices = doc["rules"]["packs"][0]["notices"]
+        assert any(n.startswith("RULES_IOC_MISLABELLED") and f"cert.{key}" in n for n in notices)

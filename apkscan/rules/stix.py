@@ -5,8 +5,9 @@ as ``[app:id = 'com.example']`` and ``[app:cert.sha256 = '...']``, tied by ``ind
 relationships to a ``malware`` object naming the threat. We read those as rules (one rule
 per malware object) and export our packs the same way, so MVT users can consume them.
 Only equality patterns on ``app:*`` keys are understood; other indicators (and certificate
-digests of the wrong length or alphabet) are left out with a RULES_IOC_SKIPPED notice (count,
-one example), as MVT loads the rest of a feed; a file with none is refused.
+digests of no digest's length or alphabet) are left out with a RULES_IOC_SKIPPED notice (count,
+one example), as MVT loads the rest of a feed; a file with none is refused. A certificate digest is
+matched as the algorithm its length gives, whatever its key says (RULES_IOC_MISLABELLED).
 As in MVT, each indicator stands alone (a package indicator is a hit, a certificate
 indicator is a hit); the rule per malware object only groups them for display and never
 yields an impersonation claim.
@@ -74,8 +75,15 @@ def load_stix(path: str | Path, taken: Iterable[str] = (), notices: list[RuleErr
     stem, n = base, 2
     while f"ioc.{stem}" in taken:
         stem, n = f"{base}-{n}", n + 1
-    pack, skipped = _pack_from_objects(objects, stem, name)
+    pack, skipped, mislabelled = _pack_from_objects(objects, stem, name)
     pack.version = f"stix2 {hashlib.sha256(data).hexdigest()[:12]}"  # a changed feed is another version (diff)
+    if mislabelled:
+        said = (f"{len(mislabelled)} certificate indicator{'s' if len(mislabelled) != 1 else ''} whose digest is "
+                f"another algorithm's than its key says, e.g. {_short(mislabelled[0])!r}: matched as the "
+                "algorithm its length gives (64 hex SHA-256, 40 SHA-1, 32 MD5)")
+        pack.notices.append(f"RULES_IOC_MISLABELLED: {said}")
+        if notices is not None:
+            notices.append(RuleError(name, None, said, "RULES_IOC_MISLABELLED"))
     if skipped and pack.rules:
         said = f"{_skip_text(skipped)}; the other indicators are used"
         pack.notices.append(f"RULES_IOC_SKIPPED: {said}")
@@ -87,14 +95,18 @@ def load_stix(path: str | Path, taken: Iterable[str] = (), notices: list[RuleErr
     return pack
 
 
+def _short(pattern: str) -> str:
+    return pattern if len(pattern) <= 120 else pattern[:117] + "..."
+
+
 def _skip_text(skipped: list[str]) -> str:
-    example = skipped[0] if len(skipped[0]) <= 120 else skipped[0][:117] + "..."
+    example = _short(skipped[0])
     return (f"{len(skipped)} indicator{'s' if len(skipped) != 1 else ''} left out, e.g. {example!r} "
             f"(apkscan reads only {SUPPORTED}; file hashes are not matched: rules match packages "
             "and signing certificates, not file digests)")
 
 
-def _pack_from_objects(objects: list[Any], stem: str, name: str) -> tuple[RulePack, list[str]]:
+def _pack_from_objects(objects: list[Any], stem: str, name: str) -> tuple[RulePack, list[str], list[str]]:
     # ids, references, names and descriptions are strings in STIX2; any other JSON value in
     # them (a list, an object) is treated as absent, never hashed or lower-cased (a crash)
     malware = {o["id"]: o for o in objects if isinstance(o, dict) and o.get("type") == "malware"
@@ -110,17 +122,21 @@ def _pack_from_objects(objects: list[Any], stem: str, name: str) -> tuple[RulePa
     rules: dict[str, Rule] = {}
     taken: dict[str, int] = {}  # rule id -> how many objects asked for it (its next suffix)
     skipped: list[str] = []
+    mislabelled: list[str] = []
     for o in objects:
         if not isinstance(o, dict) or o.get("type") != "indicator":
             continue
         pattern = str(o.get("pattern", "")).strip()
         m = _PATTERN.match(pattern)
         key, value = _key_value(m) if m else ("", "")
-        algo = _CERT_KEYS.get(key)
-        digest = normalise_hash(value.replace("-", "")) if algo else ""  # AB:CD, ab cd, ab-cd
-        if not (value if key == "app:id" else algo and re.fullmatch(f"[0-9a-f]{{{_HASH_LEN[algo]}}}", digest)):
-            skipped.append(pattern)  # another key, no package, or a certificate digest of the wrong form
+        named = _CERT_KEYS.get(key)
+        digest = normalise_hash(value.replace("-", "")) if named else ""  # AB:CD, ab cd, ab-cd
+        algo = _algo_of(digest) if named else None
+        if not (value if key == "app:id" else algo):
+            skipped.append(pattern)  # another key, no package, or a certificate digest of no digest's form
             continue
+        if algo != named and key != "app:id":
+            mislabelled.append(pattern)  # a SHA-1 under sha256: MVT compares it with every digest
         mal_id = owner.get(o["id"], "") if isinstance(o.get("id"), str) else ""
         mal = malware.get(mal_id, {})
         title = _text(mal.get("name"))
@@ -136,7 +152,15 @@ def _pack_from_objects(objects: list[Any], stem: str, name: str) -> tuple[RulePa
             continue
         rule.certificates.append(RuleCert(_known(pack, rule, algo, digest)))
     pack.rules = list(rules.values())
-    return pack, skipped
+    return pack, skipped, mislabelled
+
+
+def _algo_of(digest: str) -> str | None:
+    """The digest's algorithm by its length (64 hex SHA-256, 40 SHA-1, 32 MD5), whatever key it
+    came under: MVT compares a certificate indicator with all three (review 90 F3)."""
+    if re.fullmatch("[0-9a-f]+", digest):
+        return next((a for a, n in _HASH_LEN.items() if len(digest) == n), None)
+    return None
 
 
 def _key_value(m: re.Match) -> tuple[str, str]:
