@@ -119,3 +119,18 @@ def test_f3_a_digest_under_another_algorithms_key_is_matched_by_its_length(tmp_p
         assert "RULES_IOC_MISLABELLED" in res.stderr and "RULES_IOC_SKIPPED" not in res.stderr
         notices = doc["rules"]["packs"][0]["notices"]
         assert any(n.startswith("RULES_IOC_MISLABELLED") and f"cert.{key}" in n for n in notices)
+
+
+def test_f4_any_relationship_to_a_malware_object_names_the_threat(tmp_path):
+    res, doc = _scan(tmp_path, {"feed.stix2": _bundle("[app:id = 'com.example.clean']", rel="related-to")})
+    (found,) = doc["apps"][0]["findings"]
+    assert (found["rule"], found["app"]) == ("ioc.feed.spy", "Spy")
+
+
+def test_f4_a_report_listing_the_indicator_names_it_before_any_relationship(tmp_path):
+    reports = ({"type": "report", "id": "report--1", "name": "Other op", "object_refs": ["indicator--9"]},
+               {"type": "report", "id": "report--2", "name": "Operation Clean", "object_refs": ["indicator--0"]})
+    res, doc = _scan(tmp_path, {"feed.stix2": _bundle("[app:id = 'com.example.clean']", extra=reports)})
+    (found,) = doc["apps"][0]["findings"]
+    assert (found["rule"], found["app"]) == ("ioc.feed.operation-clean", "Operation Clean")
+    assert any("report--2" in r for r in found["references"])

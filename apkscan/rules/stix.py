@@ -1,9 +1,9 @@
 """MVT-style STIX2 indicator files, both ways.
 
 MVT (Mobile Verification Toolkit) reads STIX2 bundles whose indicators carry patterns such
-as ``[app:id = 'com.example']`` and ``[app:cert.sha256 = '...']``, tied by ``indicates``
-relationships to a ``malware`` object naming the threat. We read those as rules (one rule
-per malware object) and export our packs the same way, so MVT users can consume them.
+as ``[app:id = 'com.example']`` and ``[app:cert.sha256 = '...']``, listed by a ``report`` or tied
+by a relationship to a ``malware`` object naming the threat. We read those as rules (one rule
+per report or malware object) and export our packs the same way, so MVT users can consume them.
 Only equality patterns on ``app:*`` keys are understood; other indicators (and certificate
 digests of no digest's length or alphabet) are left out with a RULES_IOC_SKIPPED notice (count,
 one example), as MVT loads the rest of a feed; a file with none is refused. A certificate digest is
@@ -107,16 +107,7 @@ def _skip_text(skipped: list[str]) -> str:
 
 
 def _pack_from_objects(objects: list[Any], stem: str, name: str) -> tuple[RulePack, list[str], list[str]]:
-    # ids, references, names and descriptions are strings in STIX2; any other JSON value in
-    # them (a list, an object) is treated as absent, never hashed or lower-cased (a crash)
-    malware = {o["id"]: o for o in objects if isinstance(o, dict) and o.get("type") == "malware"
-               and isinstance(o.get("id"), str)}
-    owner: dict[str, str] = {}
-    for o in objects:
-        if (isinstance(o, dict) and o.get("type") == "relationship" and o.get("relationship_type") == "indicates"
-                and isinstance(o.get("source_ref"), str) and isinstance(o.get("target_ref"), str)
-                and o["target_ref"] in malware):
-            owner.setdefault(o["source_ref"], o["target_ref"])  # MVT files it under the first (review 82 F4)
+    malware, owner = _owners(objects)
     vendor = f"IOC {stem}"
     pack = RulePack(name=f"ioc.{stem}", vendor=vendor, version="stix2", reviewed="", path=name)  # load_stix adds the digest
     rules: dict[str, Rule] = {}
@@ -153,6 +144,32 @@ def _pack_from_objects(objects: list[Any], stem: str, name: str) -> tuple[RulePa
         rule.certificates.append(RuleCert(_known(pack, rule, algo, digest)))
     pack.rules = list(rules.values())
     return pack, skipped, mislabelled
+
+
+def _owners(objects: list[Any]) -> tuple[dict[str, dict], dict[str, str]]:
+    """(the objects indicators are filed under, by id; indicator id -> its object's id), as MVT
+    files them (review 90 F4): under a ``report`` whose ``object_refs`` lists it (the last such
+    report, as MVT's loop leaves it), else under the ``malware`` object of the first relationship
+    of any type from it (``indicates``, ``related-to`` ...). Ids, references, names and
+    descriptions are strings in STIX2; any other JSON value counts as absent, never hashed or
+    lower-cased (a crash)."""
+    def typed(kind: str) -> list[dict]:
+        return [o for o in objects if isinstance(o, dict) and o.get("type") == kind and isinstance(o.get("id"), str)]
+
+    reports = typed("report")
+    groups = {o["id"]: o for o in reports}
+    groups.update({o["id"]: o for o in typed("malware")})  # MVT looks malware collections up first
+    owner: dict[str, str] = {}
+    for report in reports:
+        refs = report.get("object_refs")
+        for ref in refs if isinstance(refs, list) else ():
+            if isinstance(ref, str):
+                owner[ref] = report["id"]
+    for o in objects:
+        if (isinstance(o, dict) and o.get("type") == "relationship" and isinstance(o.get("source_ref"), str)
+                and isinstance(o.get("target_ref"), str) and groups.get(o["target_ref"], {}).get("type") == "malware"):
+            owner.setdefault(o["source_ref"], o["target_ref"])  # MVT files it under the first (review 82 F4)
+    return groups, owner
 
 
 def _algo_of(digest: str) -> str | None:
