@@ -173,6 +173,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "RULES_ID_RESERVED": (E, "a rule id or pack name apkscan keeps for its own findings (<pack>.vendor, …-certificate, apkscan.*, ioc.*), a pack name already loaded, or a shipped pack's name on other content (--no-builtin-rules)"),
     "RULES_INVALID": (E, "a rule, policy or indicator file does not follow its schema, or is no YAML/JSON apkscan reads (aliases, over 8 MiB, too many values)"),
     "RULES_IOC_EMPTY": (E, "an indicator file with no indicator apkscan can match (app:id, app:cert.*)"),
+    "RULES_IOC_FILE_EMPTY": (W, "an indicator file with no indicator apkscan can match, beside --iocs files that have some: it is left out, the others are used"),
     "RULES_IOC_MISLABELLED": (W, "… certificate indicators whose digest is another algorithm's than its key says (a SHA-1 under sha256): matched as the algorithm its length gives"),
     "RULES_IOC_NOT_BUNDLE": (E, "an indicator file that is JSON but no STIX2 bundle (no 'objects' list)"),
     "RULES_IOC_NOT_JSON": (E, "an indicator file that is no UTF-8 JSON apkscan reads (bad syntax or encoding, nested too deeply, an over-long number)"),

@@ -134,3 +134,14 @@ def test_f4_a_report_listing_the_indicator_names_it_before_any_relationship(tmp_
     (found,) = doc["apps"][0]["findings"]
     assert (found["rule"], found["app"]) == ("ioc.feed.operation-clean", "Operation Clean")
     assert any("report--2" in r for r in found["references"])
+
+
+def test_f6_a_feed_with_nothing_to_match_beside_a_useful_one_is_a_warning(tmp_path):
+    domains = {"type": "bundle", "id": "bundle--2", "objects": [
+        {"type": "indicator", "id": "indicator--d", "pattern": "[domain-name:value = 'evil.example']"}]}
+    res, doc = _scan(tmp_path, {"feed.stix2": _bundle("[app:id = 'com.example.clean']"), "net.stix2": domains})
+    assert res.exit_code in (0, 1) and doc is not None, res.stderr
+    assert [f["rule"] for f in doc["apps"][0]["findings"]] == ["ioc.feed.spy"]
+    assert "RULES_IOC_FILE_EMPTY" in res.stderr and "net.stix2" in res.stderr
+    res, doc = _scan(tmp_path, {"net.stix2": domains})  # alone it is still refused: nothing would be matched
+    assert res.exit_code == 2 and "RULES_IOC_EMPTY" in res.stderr and doc is None
