@@ -145,3 +145,53 @@ def test_f6_a_feed_with_nothing_to_match_beside_a_useful_one_is_a_warning(tmp_pa
     assert "RULES_IOC_FILE_EMPTY" in res.stderr and "net.stix2" in res.stderr
     res, doc = _scan(tmp_path, {"net.stix2": domains})  # alone it is still refused: nothing would be matched
     assert res.exit_code == 2 and "RULES_IOC_EMPTY" in res.stderr and doc is None
+
+
+def _file_digest(algo: str, path: Path = CLEAN) -> str:
+    import hashlib
+
+    return hashlib.new(algo, path.read_bytes()).hexdigest()
+
+
+def _file_hits(doc: dict) -> list[tuple[str, str, list[str]]]:
+    return [(a.get("source"), f["strength"], sorted({e["basis"] for e in f["evidence"]}))
+            for a in doc["apps"] for f in a["findings"]]
+
+
+def test_f2_a_file_sha256_indicator_matches_the_apk_bare_and_inside_a_zip(tmp_path):
+    import zipfile
+
+    pull = tmp_path / "pull.zip"
+    with zipfile.ZipFile(pull, "w") as z:
+        z.write(CLEAN, "data/app/base.apk")
+        z.write(APKS / "v2-only.apk", "data/app/other.apk")  # another APK: its bytes are no indicator's
+    feed = {"feed.stix2": _bundle(f"[file:hashes.'SHA-256' = '{_file_digest('sha256').upper()}']")}
+    for target in (CLEAN, pull):
+        res, doc = _scan(tmp_path, feed, apk=target)
+        assert res.exit_code in (0, 1) and "RULES_IOC_SKIPPED" not in res.stderr, res.stderr
+        hits = _file_hits(doc)
+        assert [(s, b) for _n, s, b in hits] == [("confirmed", ["file-hash"])], hits
+        assert [a["verdict"] for a in doc["apps"] if a["findings"]] == ["review"]
+
+
+def test_f2_a_sha1_or_md5_file_indicator_asks_for_hashes_then_matches(tmp_path):
+    feed = {"feed.stix2": _bundle(f"[file:hashes.sha1 = '{_file_digest('sha1')}']",
+                                  f"[file:hashes.md5 = '{_file_digest('md5')}']")}
+    res, doc = _scan(tmp_path, feed)
+    assert _file_hits(doc) == [] and "RULES_IOC_NEEDS_HASHES" in res.stderr and "--hashes md5,sha1" in res.stderr
+    assert any(n.startswith("RULES_IOC_NEEDS_HASHES") for n in doc["rules"]["packs"][0]["notices"])
+    res, doc = _scan(tmp_path, feed, "--hashes", "sha1,md5")
+    assert "RULES_IOC_NEEDS_HASHES" not in res.stderr
+    assert [(s, b) for _n, s, b in _file_hits(doc)] == [("confirmed", ["file-hash"])]
+    assert sorted(e["field"] for e in doc["apps"][0]["findings"][0]["evidence"]) == ["file.md5", "file.sha1"]
+
+
+def test_f2_file_indicators_survive_an_export_round_trip(tmp_path):
+    from apkscan.rules.loader import load_ruleset
+    from apkscan.rules.stix import export_stix
+
+    digest = _file_digest("sha256")
+    (tmp_path / "feed.stix2").write_text(json.dumps(_bundle(f"[file:hashes.sha256 = '{digest}']")), encoding="utf-8")
+    exported = export_stix(load_ruleset(builtin=False, iocs=[tmp_path / "feed.stix2"]))
+    assert [o["pattern"] for o in exported["objects"] if o["type"] == "indicator"] == [
+        f"[file:hashes.sha256 = '{digest}']"]
