@@ -153,11 +153,11 @@ def _write(path: Path, bundle: dict) -> Path:
     return path
 
 
-FILE_HASH = "[file:hashes.sha256 = '" + "ab" * 32 + "']"
+DOMAIN = "[domain-name:value = 'evil.example']"  # file:hashes are matched since review 90 F2
 
 
 @pytest.mark.parametrize("patterns", [
-    (FILE_HASH,), ("[file:hashes.'SHA-256' = '" + "ab" * 32 + "']",), ('[app:id = "com.example.ownclean"]',),
+    (DOMAIN,), ("[file:hashes.'SHA-256' = '" + "ab" * 31 + "']",), ('[app:id = "com.example.ownclean"]',),
     ("[app:id = 'a' OR app:id = 'com.example.ownclean']",), (),
 ])
 def test_indicator_file_without_a_usable_indicator_is_refused(tmp_path, apks, patterns):
@@ -167,15 +167,15 @@ def test_indicator_file_without_a_usable_indicator_is_refused(tmp_path, apks, pa
     assert [e.code for e in info.value.errors] == ["RULES_IOC_EMPTY"]
     code, err, _ = scan("--iocs", f, apks["clean"])
     assert code == 2 and "no indicator apkscan can match" in err
-    if patterns and "hashes" in patterns[0]:
-        assert "file hashes are not matched" in err
+    if patterns and ("hashes" in patterns[0] or "domain" in patterns[0]):
+        assert "apkscan reads only" in err and "file:hashes.sha256|sha1|md5" in err
 
 
 def test_skipped_indicators_are_counted_on_stderr_and_the_rest_used(tmp_path, apks):
-    f = _write(tmp_path / "feed.stix2", _bundle(FILE_HASH, "[app:id = 'com.example.ownclean']", FILE_HASH))
+    f = _write(tmp_path / "feed.stix2", _bundle(DOMAIN, "[app:id = 'com.example.ownclean']", DOMAIN))
     code, err, doc = scan("--iocs", f, apks["clean"])
     assert code in (0, 1), err
-    assert "warning: RULES_IOC_SKIPPED" in err and "2 indicators left out" in err and "file:hashes" in err
+    assert "warning: RULES_IOC_SKIPPED" in err and "2 indicators left out" in err and "domain-name" in err
     assert [x["rule"] for x in doc["apps"][0]["findings"]] == ["ioc.feed.spy"]
     assert doc["apps"][0]["verdict"] == "review"
 

@@ -260,7 +260,7 @@ def test_many_objects_whose_names_read_alike_get_distinct_ids():
                     {"type": "indicator", "id": f"indicator--{i}", "pattern": f"[app:id = 'p.q{i}']"},
                     {"type": "relationship", "id": f"r-{i}", "relationship_type": "indicates",
                      "source_ref": f"indicator--{i}", "target_ref": f"malware--{i}"}]
-    pack, skipped = _pack_from_objects(objects, "feed", "feed.stix2")
+    pack, skipped, _ = _pack_from_objects(objects, "feed", "feed.stix2")
     ids = [r.id for r in pack.rules]
     assert not skipped and len(ids) == len(names) == len(set(ids))
     assert [r.packages for r in pack.rules] == [[f"p.q{i}"] for i in range(len(names))]

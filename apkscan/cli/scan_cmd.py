@@ -236,6 +236,8 @@ def _load_rules_and_policy(opts: dict):
         click.echo("error: no rules loaded", err=True)
         sys.exit(ExitCode.USAGE)
     _warn_selects_nothing(policies, rules)
+    _warn_no_ioc_decision(policies, rules)
+    _warn_file_hashes_unread(rules, opts["hashes"])
     names = [p.name for p in policies]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:  # verdicts are keyed by policy name: two policies of one name would hide one
@@ -256,6 +258,32 @@ def _warn_selects_nothing(policies, rules) -> None:
         if found:
             more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
             said = f"POLICY_SELECTS_NOTHING: {'; '.join(found[:3])}{more}: such a decision never matches in this run"
+            policy.notices.append(said)
+            click.echo(f"warning: {said.replace(': ', f': policy {policy.name}: ', 1)}", err=True)
+
+
+def _warn_file_hashes_unread(rules, hashes) -> None:
+    """An --iocs file indicator of a digest the run does not compute (SHA-1, MD5 without --hashes)
+    could never match: said, with the option that makes it match (review 90 F2)."""
+    for pack in rules.packs:
+        algos = sorted({a for r in pack.rules for a, _d in r.file_hashes} - set(hashes))
+        if algos:
+            said = (f"RULES_IOC_NEEDS_HASHES: {pack.path}: file indicators of {' and '.join(algos)} digests are "
+                    f"not matched unless those digests are computed: pass --hashes {','.join(algos)}")
+            pack.notices.append(said)
+            click.echo(f"warning: {said}", err=True)
+
+
+def _warn_no_ioc_decision(policies, rules) -> None:
+    """--iocs given and a policy with no decision for its packs: its default would decide a
+    confirmed indicator match; the indicator floor keeps it ``review``, and the user is told so."""
+    from apkscan.policy.selftest import indicators_undecided
+
+    for policy in policies:
+        packs = indicators_undecided(policy, rules)
+        if packs:
+            said = (f"POLICY_NO_IOC_DECISION: no decision selects the findings of {', '.join(packs)}: "
+                    f"the default ({policy.default!r}) decides them, never below 'review' (indicator floor)")
             policy.notices.append(said)
             click.echo(f"warning: {said.replace(': ', f': policy {policy.name}: ', 1)}", err=True)
 

@@ -95,3 +95,19 @@ def selects_nothing(policy: Policy, rules: RuleSet) -> list[str]:
         out += [f"decision {d.id!r}: no loaded rule id matches {g!r}"
                 for g in w.rules if not g.startswith("ioc.") and not fnmatch.filter(ids, g)]
     return out
+
+
+def indicators_undecided(policy: Policy, rules: RuleSet) -> list[str]:
+    """The ``--iocs`` packs (``ioc.<stem>``) no decision of ``policy`` selects by its rule-id, vendor
+    and tag selectors: their matches fall to the default, raised to ``review`` by the indicator
+    floor (review 90 F1: a policy written for one vendor said ``allowed`` to them, silently)."""
+    out = []
+    for pack in rules.packs:
+        if not pack.name.startswith("ioc.") or not pack.rules:
+            continue
+        ids = [r.id for r in pack.rules]
+        if not any(not d.when.tags and (not d.when.rules or any(fnmatch.filter(ids, g) for g in d.when.rules))
+                   and (not d.when.vendors or any(fnmatch.fnmatchcase(pack.vendor, v) for v in d.when.vendors))
+                   for d in policy.decisions):
+            out.append(pack.name)
+    return out

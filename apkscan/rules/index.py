@@ -68,6 +68,8 @@ def build(pack: RulePack) -> PackIndex:
             ix.sdk.append(pos)
         elif _has_pattern(rule):
             (ix.by_label if _labels_only(rule) else ix.always).append(pos)
+        elif rule.file_hashes:  # an --iocs file digest: asked of every APK (one compare per digest)
+            ix.always.append(pos)
         for key in dict.fromkeys(v for name in rule.packages for _how, v in package_forms(name)):  # folded forms too
             ix.by_package.setdefault(key, []).append(pos)
         ix.exact.update(rule.packages)

@@ -107,6 +107,8 @@ def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
             packs.append(pack)
     taken = {p.name for p in packs}
     given: set[str] = set()
+    empty: list[RuleError] = []
+    fed = False  # an --iocs file gave indicators
     for f in iocs:
         from apkscan.rules.stix import load_stix  # local: stix imports this module; only with --iocs
 
@@ -117,10 +119,15 @@ def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
         try:  # two files of one name in two folders: the second pack is ioc.<stem>-2
             pack = load_stix(f, taken, notices)
         except RuleError as exc:
-            errors.append(exc)
+            (empty if exc.code == "RULES_IOC_EMPTY" else errors).append(exc)
             continue
         packs.append(pack)
         taken.add(pack.name)
+        fed = True
+    # a feed of domains only beside one with app indicators: the others are used (review 90 F6)
+    errors += [] if fed else empty
+    notices += [RuleError(e.file, None, f"{e.reason}; the other --iocs files are used", "RULES_IOC_FILE_EMPTY")
+                for e in empty if fed]
     errors += duplicates(packs) + ([] if builtin else shipped_names_taken(packs))
     if errors:
         raise RulesInvalid(errors)

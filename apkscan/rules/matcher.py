@@ -200,6 +200,8 @@ def _strength(evidence: list[Evidence]) -> str:
             s = "strong"
         elif e.basis == "certificate-recorded":
             s = "strong"
+        elif e.basis == "file-hash":  # these very bytes are the indicator's file
+            s = "confirmed"
         else:
             s = "weak"
         if STRENGTH_RANK[s] > STRENGTH_RANK[best]:
@@ -286,6 +288,7 @@ def _rule_evidence(rule: Rule, identity: ApkIdentity, view: CertView, exact: set
                    foreign: Callable[[Certificate], bool] = lambda c: False,
                    unverified: str | None = None, readings: list[tuple[str, str]] | None = None) -> list[Evidence]:
     out = _package_evidence(rule, identity, exact, readings) + _label_evidence(rule, identity)
+    out += _file_evidence(rule, identity)
     package_matched = any(e.basis == "package" for e in out)
     own_certs = [rc.cert for rc in rule.certificates if package_matched or not rc.shared]
     out += _usable(cert_evidence(own_certs, view), unverified)
@@ -298,6 +301,14 @@ def _rule_evidence(rule: Rule, identity: ApkIdentity, view: CertView, exact: set
                 out.append(Evidence(f"source_stamp.{algo}", getattr(view.stamp, algo),
                                     "source-stamp", kc.id, view.stamp_verified, kc.confidence))
     return out
+
+
+def _file_evidence(rule: Rule, identity: ApkIdentity) -> list[Evidence]:
+    """An ``--iocs`` file indicator whose digest is the whole APK file's: the file the identity was
+    read from, a container's member too (MVT matches package file hashes: review 90 F2)."""
+    f = identity.file
+    return [Evidence(f"file.{algo}", digest, "file-hash", digest) for algo, digest in rule.file_hashes
+            if f is not None and getattr(f, algo, None) == digest]
 
 
 def _labels(identity: ApkIdentity) -> list[tuple[str, str]]:

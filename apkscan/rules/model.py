@@ -31,10 +31,11 @@ CONFIDENCES = ("high", "medium-high", "medium", "low")
 #   certificate, that is none of the vendor's known keys; "none verified" when nothing verified);
 # ``subject-present``: a publisher subject on a certificate that is not a verified signer;
 # ``manifest``: a structural fact of the manifest (ambiguous package);
-# ``bundle``: a structural fact of a split bundle (a split's package or verified signers).
+# ``bundle``: a structural fact of a split bundle (a split's package or verified signers);
+# ``file-hash``: the whole APK file's digest is an ``--iocs`` file indicator's (these very bytes).
 BASES = ("package", "package-reading", "package-lookalike", "label", "certificate", "certificate-present",
          "certificate-recorded", "certificate-unknown", "subject", "subject-present", "issuer",
-         "source-stamp", "dex", "manifest", "bundle")
+         "source-stamp", "dex", "manifest", "bundle", "file-hash")
 
 
 @dataclass(slots=True)
@@ -113,6 +114,7 @@ class Rule:
     package_regexes: list[re.Pattern[str]] = field(default_factory=list)
     package_exclude: list[str] = field(default_factory=list)  # globs that never match
     indicator: bool = False  # an MVT STIX2 indicator group: each fact is a hit on its own
+    file_hashes: list[tuple[str, str]] = field(default_factory=list)  # (algorithm, hex) of whole APK files (--iocs)
     labels: list[re.Pattern[str]] = field(default_factory=list)
     certificates: list[RuleCert] = field(default_factory=list)
     subjects: list[NamePattern] = field(default_factory=list)
@@ -138,6 +140,7 @@ class Rule:
             "issuers": [p.describe() for p in self.issuers],
             "source_stamps": [c.to_dict() for c in self.source_stamps],
             "dex_prefixes": list(self.dex_prefixes), "dex_exclude": list(self.dex_exclude),
+            "file_hashes": [f"{a}:{d}" for a, d in self.file_hashes],
             "tags": list(self.tags), "references": list(self.references),
         }
         return {k: v for k, v in out.items() if v not in ([], "")}

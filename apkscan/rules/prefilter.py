@@ -20,7 +20,9 @@ facts of the identity, so one combined test per fact kind says "nothing can matc
   ``CN``/``OU`` value that is either or that a publisher's ``O=`` pattern finds (a claim:
   :func:`apkscan.rules.names._outside_o`), a subject whose attributes are a counterfeitable
   known certificate's subject;
-- two package readings or more (the manifest-ambiguity finding needs no rule).
+- two package readings or more (the manifest-ambiguity finding needs no rule);
+- the whole file's SHA-256 that is an ``--iocs`` file indicator's (a SHA-1 or MD5 one, which the
+  facts do not hold, makes every app a candidate).
 
 :func:`could_match` is True when any holds; False proves :func:`matcher.match_identity`
 (without DEX classes) returns no finding: it tests every certificate in every role, where
@@ -85,6 +87,7 @@ class Prefilter:
         issuers: list[Any] = []
         self.firsts: set[str] = set()
         known: list[Any] = []
+        files: list[tuple[str, str]] = []
         for pack in rules.packs:
             known += pack.certificates.values()
             subjects += pack.publishers
@@ -99,6 +102,7 @@ class Prefilter:
                 known += [rc.cert for rc in rule.certificates] + list(rule.source_stamps)
                 subjects += rule.subjects
                 issuers += rule.issuers
+                files += rule.file_hashes
         self.labels = _combined(labels)  # asked as matcher._label_evidence asks each pattern
         self.subject_attrs, self.issuer_attrs = _by_attr(subjects), _by_attr(issuers)
         # a publisher's O= patterns, asked of CN/OU values too (names._outside_o)
@@ -106,12 +110,15 @@ class Prefilter:
                                     if "O" in p.attrs])
         self.globs = regex_book.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs)) if globs else None
         self.digests = KnownIndex(known).by_digest  # (algorithm, hex) of every known certificate
+        # --iocs file digests: the facts hold the SHA-256 only, so a SHA-1/MD5 one asks every APK
+        self.file_sha256 = {d for a, d in files if a == "sha256"}
+        self.file_other = any(a != "sha256" for a, _d in files)
         self.dns = {dn for kc in known if (dn := counterfeit_subject(kc)) is not None}
         regex_book.save()
 
     def could_match(self, facts: dict[str, Any]) -> bool:
         """False: no rule of the set, nor the manifest-ambiguity check, can yield a finding."""
-        if facts["ambiguous"]:
+        if facts["ambiguous"] or self.file_other or facts["sha256"] in self.file_sha256:
             return True
         for pkg in facts["packages"]:
             for _how, value in package_forms(pkg):

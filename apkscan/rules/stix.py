@@ -1,12 +1,14 @@
 """MVT-style STIX2 indicator files, both ways.
 
 MVT (Mobile Verification Toolkit) reads STIX2 bundles whose indicators carry patterns such
-as ``[app:id = 'com.example']`` and ``[app:cert.sha256 = '...']``, tied by ``indicates``
-relationships to a ``malware`` object naming the threat. We read those as rules (one rule
-per malware object) and export our packs the same way, so MVT users can consume them.
-Only equality patterns on ``app:*`` keys are understood; other indicators (and certificate
-digests of the wrong length or alphabet) are left out with a RULES_IOC_SKIPPED notice (count,
-one example), as MVT loads the rest of a feed; a file with none is refused.
+as ``[app:id = 'com.example']`` and ``[app:cert.sha256 = '...']``, listed by a ``report`` or tied
+by a relationship to a ``malware`` object naming the threat. We read those as rules (one rule
+per report or malware object) and export our packs the same way, so MVT users can consume them.
+Only equality patterns on ``app:*`` and ``file:hashes.*`` keys are understood (a file digest is
+the whole APK file's); other indicators (and digests of no digest's length or alphabet) are left
+out with a RULES_IOC_SKIPPED notice (count, one example), as MVT loads the rest of a feed; a file
+with none is refused. A digest is matched as the algorithm its length gives, whatever its key
+says (RULES_IOC_MISLABELLED).
 As in MVT, each indicator stands alone (a package indicator is a hit, a certificate
 indicator is a hit); the rule per malware object only groups them for display and never
 yields an impersonation claim.
@@ -36,12 +38,13 @@ MAX_STIX_VALUES = 1 << 20
 # and takes ``cert.'SHA-256'``, ``cert.sha-256`` and ``cert.sha256`` as one key): brackets, quotes
 # and spaces optional; an unquoted value has no space, quote, bracket or '=' (so 'a OR b' is no value;
 # a double-quoted one, which MVT would keep with its quotes and never match, is left out too)
-_PATTERN = re.compile(r"^\[?\s*(app:id|app:cert\.'?[a-z0-9-]+'?)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|([^\s'\x22\[\]=]+))\s*\]?$",
+_PATTERN = re.compile(r"^\[?\s*(app:id|app:cert\.'?[a-z0-9-]+'?|file:hashes\.'?[a-z0-9-]+'?)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|([^\s'\x22\[\]=]+))\s*\]?$",
                       re.IGNORECASE)
 _NS = uuid.UUID("6c1bb2f2-7d2c-4b8c-9f1e-0a1d3e5b7c90")  # fixed: stable ids across exports
-_CERT_KEYS = {"app:cert.sha256": "sha256", "app:cert.sha1": "sha1", "app:cert.md5": "md5"}
+_CERT_KEYS = {"app:cert.sha256": "sha256", "app:cert.sha1": "sha1", "app:cert.md5": "md5",
+              "file:hashes.sha256": "sha256", "file:hashes.sha1": "sha1", "file:hashes.md5": "md5"}
 _HASH_LEN = {"sha256": 64, "sha1": 40, "md5": 32}
-SUPPORTED = "[app:id = '...'] and [app:cert.sha256|sha1|md5 = '...'], one comparison"
+SUPPORTED = "[app:id = '...'], [app:cert.sha256|sha1|md5 = '...'] and [file:hashes.sha256|sha1|md5 = '...'], one comparison"
 
 
 def load_stix(path: str | Path, taken: Iterable[str] = (), notices: list[RuleError] | None = None) -> RulePack:
@@ -74,8 +77,15 @@ def load_stix(path: str | Path, taken: Iterable[str] = (), notices: list[RuleErr
     stem, n = base, 2
     while f"ioc.{stem}" in taken:
         stem, n = f"{base}-{n}", n + 1
-    pack, skipped = _pack_from_objects(objects, stem, name)
+    pack, skipped, mislabelled = _pack_from_objects(objects, stem, name)
     pack.version = f"stix2 {hashlib.sha256(data).hexdigest()[:12]}"  # a changed feed is another version (diff)
+    if mislabelled:
+        said = (f"{len(mislabelled)} digest indicator{'s' if len(mislabelled) != 1 else ''} whose digest is "
+                f"another algorithm's than its key says, e.g. {_short(mislabelled[0])!r}: matched as the "
+                "algorithm its length gives (64 hex SHA-256, 40 SHA-1, 32 MD5)")
+        pack.notices.append(f"RULES_IOC_MISLABELLED: {said}")
+        if notices is not None:
+            notices.append(RuleError(name, None, said, "RULES_IOC_MISLABELLED"))
     if skipped and pack.rules:
         said = f"{_skip_text(skipped)}; the other indicators are used"
         pack.notices.append(f"RULES_IOC_SKIPPED: {said}")
@@ -87,40 +97,38 @@ def load_stix(path: str | Path, taken: Iterable[str] = (), notices: list[RuleErr
     return pack
 
 
+def _short(pattern: str) -> str:
+    return pattern if len(pattern) <= 120 else pattern[:117] + "..."
+
+
 def _skip_text(skipped: list[str]) -> str:
-    example = skipped[0] if len(skipped[0]) <= 120 else skipped[0][:117] + "..."
+    example = _short(skipped[0])
     return (f"{len(skipped)} indicator{'s' if len(skipped) != 1 else ''} left out, e.g. {example!r} "
-            f"(apkscan reads only {SUPPORTED}; file hashes are not matched: rules match packages "
-            "and signing certificates, not file digests)")
+            f"(apkscan reads only {SUPPORTED})")
 
 
-def _pack_from_objects(objects: list[Any], stem: str, name: str) -> tuple[RulePack, list[str]]:
-    # ids, references, names and descriptions are strings in STIX2; any other JSON value in
-    # them (a list, an object) is treated as absent, never hashed or lower-cased (a crash)
-    malware = {o["id"]: o for o in objects if isinstance(o, dict) and o.get("type") == "malware"
-               and isinstance(o.get("id"), str)}
-    owner: dict[str, str] = {}
-    for o in objects:
-        if (isinstance(o, dict) and o.get("type") == "relationship" and o.get("relationship_type") == "indicates"
-                and isinstance(o.get("source_ref"), str) and isinstance(o.get("target_ref"), str)
-                and o["target_ref"] in malware):
-            owner.setdefault(o["source_ref"], o["target_ref"])  # MVT files it under the first (review 82 F4)
+def _pack_from_objects(objects: list[Any], stem: str, name: str) -> tuple[RulePack, list[str], list[str]]:
+    malware, owner = _owners(objects)
     vendor = f"IOC {stem}"
     pack = RulePack(name=f"ioc.{stem}", vendor=vendor, version="stix2", reviewed="", path=name)  # load_stix adds the digest
     rules: dict[str, Rule] = {}
     taken: dict[str, int] = {}  # rule id -> how many objects asked for it (its next suffix)
     skipped: list[str] = []
+    mislabelled: list[str] = []
     for o in objects:
         if not isinstance(o, dict) or o.get("type") != "indicator":
             continue
         pattern = str(o.get("pattern", "")).strip()
         m = _PATTERN.match(pattern)
         key, value = _key_value(m) if m else ("", "")
-        algo = _CERT_KEYS.get(key)
-        digest = normalise_hash(value.replace("-", "")) if algo else ""  # AB:CD, ab cd, ab-cd
-        if not (value if key == "app:id" else algo and re.fullmatch(f"[0-9a-f]{{{_HASH_LEN[algo]}}}", digest)):
-            skipped.append(pattern)  # another key, no package, or a certificate digest of the wrong form
+        named = _CERT_KEYS.get(key)
+        digest = normalise_hash(value.replace("-", "")) if named else ""  # AB:CD, ab cd, ab-cd
+        algo = _algo_of(digest) if named else None
+        if not (value if key == "app:id" else algo):
+            skipped.append(pattern)  # another key, no package, or a certificate digest of no digest's form
             continue
+        if algo != named and key != "app:id":
+            mislabelled.append(pattern)  # a SHA-1 under sha256: matched as the SHA-1 it is
         mal_id = owner.get(o["id"], "") if isinstance(o.get("id"), str) else ""
         mal = malware.get(mal_id, {})
         title = _text(mal.get("name"))
@@ -134,17 +142,55 @@ def _pack_from_objects(objects: list[Any], stem: str, name: str) -> tuple[RulePa
         if key == "app:id":
             rule.packages.append(value)
             continue
+        if key.startswith("file:"):  # the whole APK file's digest (MVT: package file hashes)
+            rule.file_hashes.append((algo, digest))
+            continue
         rule.certificates.append(RuleCert(_known(pack, rule, algo, digest)))
     pack.rules = list(rules.values())
-    return pack, skipped
+    return pack, skipped, mislabelled
+
+
+def _owners(objects: list[Any]) -> tuple[dict[str, dict], dict[str, str]]:
+    """(the objects indicators are filed under, by id; indicator id -> its object's id), as MVT
+    files them (review 90 F4): under a ``report`` whose ``object_refs`` lists it (the last such
+    report, as MVT's loop leaves it), else under the ``malware`` object of the first relationship
+    of any type from it (``indicates``, ``related-to`` ...). Ids, references, names and
+    descriptions are strings in STIX2; any other JSON value counts as absent, never hashed or
+    lower-cased (a crash)."""
+    def typed(kind: str) -> list[dict]:
+        return [o for o in objects if isinstance(o, dict) and o.get("type") == kind and isinstance(o.get("id"), str)]
+
+    reports = typed("report")
+    groups = {o["id"]: o for o in reports}
+    groups.update({o["id"]: o for o in typed("malware")})  # MVT looks malware collections up first
+    owner: dict[str, str] = {}
+    for report in reports:
+        refs = report.get("object_refs")
+        for ref in refs if isinstance(refs, list) else ():
+            if isinstance(ref, str):
+                owner[ref] = report["id"]
+    for o in objects:
+        if (isinstance(o, dict) and o.get("type") == "relationship" and isinstance(o.get("source_ref"), str)
+                and isinstance(o.get("target_ref"), str) and groups.get(o["target_ref"], {}).get("type") == "malware"):
+            owner.setdefault(o["source_ref"], o["target_ref"])  # MVT files it under the first (review 82 F4)
+    return groups, owner
+
+
+def _algo_of(digest: str) -> str | None:
+    """The digest's algorithm by its length (64 hex SHA-256, 40 SHA-1, 32 MD5), whatever key it
+    came under: MVT compares a certificate indicator with all three (review 90 F3)."""
+    if re.fullmatch("[0-9a-f]+", digest):
+        return next((a for a, n in _HASH_LEN.items() if len(digest) == n), None)
+    return None
 
 
 def _key_value(m: re.Match) -> tuple[str, str]:
     """``app:id`` or ``app:cert.<algo>`` (quotes and dashes out of the algorithm, lower case), and
     the value with its surrounding spaces stripped, as MVT keeps it."""
     key = m.group(1).lower().replace("'", "")
-    if key.startswith("app:cert."):
-        key = "app:cert." + key[len("app:cert."):].replace("-", "")
+    for head in ("app:cert.", "file:hashes."):
+        if key.startswith(head):
+            key = head + key[len(head):].replace("-", "")
     value = m.group(2).replace("\\'", "'") if m.group(2) is not None else m.group(3)
     return key, value.strip()
 
@@ -203,7 +249,7 @@ def export_stix(rules: RuleSet, *, created: datetime | None = None) -> dict[str,
     for rule in rules.rules:
         own = [rc for rc in rule.certificates if not rc.shared]
         shared = len(rule.certificates) - len(own)
-        if rule.kind != "app" or not (rule.packages or own):
+        if rule.kind != "app" or not (rule.packages or own or rule.file_hashes):
             continue  # MVT indicators are exact packages and certificate digests only
         mal_id = f"malware--{uuid.uuid5(_NS, rule.id)}"
         note = (f"; {shared} certificate{'s' if shared > 1 else ''} shared with other apps left out "
@@ -220,6 +266,7 @@ def export_stix(rules: RuleSet, *, created: datetime | None = None) -> dict[str,
         for rc in own:
             algo = next(a for a in ("sha256", "sha1", "md5") if getattr(rc.cert, a))
             patterns.append(f"[app:cert.{algo} = '{getattr(rc.cert, algo)}']")
+        patterns += [f"[file:hashes.{algo} = '{digest}']" for algo, digest in rule.file_hashes]
         for pattern in dict.fromkeys(patterns):
             objects += _indicator(rule, pattern, mal_id, when)
     return {"type": "bundle", "id": f"bundle--{uuid.uuid5(_NS, when)}", "objects": objects}
@@ -250,7 +297,7 @@ def left_out(rules: RuleSet) -> tuple[dict[str, int], list[str]]:
         if rule.kind != "app":
             add("SDK rule" if rule.kind == "sdk" else f"{rule.kind} rule", 1)
             continue
-        if not (rule.packages or any(not rc.shared for rc in rule.certificates)):
+        if not (rule.packages or rule.file_hashes or any(not rc.shared for rc in rule.certificates)):
             whole.append(rule.id)
         for kind, n in _rule_left_out(rule).items():
             add(kind, n)
