@@ -75,7 +75,8 @@ def lint_command(paths, no_builtin_rules) -> None:
     Each file on its own, then the rule files together and beside the shipped packs, as a
     run would load them: a pack name or rule id used twice is the error a scan would give."""
     from apkscan.policy.loader import lint_policy, policy_dir
-    from apkscan.rules.loader import builtin_files, lint_file, rule_files, shipped_names_taken, vendor_keys_added
+    from apkscan.rules.loader import builtin_files, lint_file, rule_files
+    from apkscan.rules.pack_set import shipped_names_taken, vendor_keys_added
 
     files = rule_files(paths) if paths else builtin_files() + sorted(policy_dir().glob("*.yaml"))
     linted = [(f, _is_policy(f)) for f in files]
@@ -126,7 +127,7 @@ def _shipped_packs(given) -> list:
 
 def _across_files(packs) -> dict[str, list]:
     """Pack names and rule ids used twice over the packs, by file (the later one is named)."""
-    from apkscan.rules.loader import duplicates
+    from apkscan.rules.pack_set import duplicates
 
     out: dict[str, list] = {}
     for err in duplicates(packs):

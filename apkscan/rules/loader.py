@@ -24,6 +24,7 @@ from apkscan.rules.model import (
     RuleSet,
 )
 from apkscan.rules.normalise import publisher_key, skeleton_side
+from apkscan.rules.pack_set import duplicates, shipped_names_taken, vendor_keys_added
 from apkscan.rules.regex_safety import simple, unsafe
 from apkscan.rules.yamlsrc import (
     HASH_LEN,
@@ -32,8 +33,6 @@ from apkscan.rules.yamlsrc import (
     check_example_certs,
     normalise_hash,
     read_document,
-    read_text,
-    shipped_name_taken,
     validate,
 )
 
@@ -141,50 +140,6 @@ def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
     return RuleSet(packs, notices=notices)
 
 
-def vendor_keys_added(packs: list[RulePack], shipped: set[str]) -> list[RuleError]:
-    """A pack not shipped that lists certificates no other pack of its vendor lists, under the
-    vendor name of another pack: they count as that vendor's keys for every pack of the vendor
-    (review 64 F2), so the run says so (a shared rule file must not change how other packs
-    decide without a word)."""
-    out = []
-    for pack in packs:
-        others = [p for p in packs if p is not pack and p.vendor == pack.vendor]
-        if pack.path in shipped or not others or pack.name.startswith("ioc."):
-            continue
-        known = {(a, d) for p in others for kc in p.certificates.values() for a in ("sha256", "sha1", "md5")
-                 if (d := getattr(kc, a))}
-        added = [kc for kc in pack.certificates.values()
-                 if not any((a, getattr(kc, a)) in known for a in ("sha256", "sha1", "md5"))]
-        if not added:
-            continue
-        reason = (f"pack {pack.name!r} adds {len(added)} certificate(s) to vendor {pack.vendor!r} "
-                  f"({', '.join(kc.id for kc in added[:3])}), also the vendor of {', '.join(p.name for p in others)}: "
-                  f"they count as {pack.vendor}'s keys there too (its listed packages signed by one are no "
-                  "impersonation; a vendor name on one is no claim in a pack that lists keys, nor in another "
-                  "user pack); a shipped pack whose vendor no shipped pack lists keys for still identifies the "
-                  "vendor by name")
-        out.append(RuleError(pack.path, None, reason, "RULES_VENDOR_KEYS_ADDED"))
-    return out
-
-
-def shipped_names_taken(packs: list[RulePack]) -> list[RuleError]:
-    """Without the shipped packs (``--no-builtin-rules``), a pack may still not take a shipped pack's
-    name unless it is that file: the summary line and reports would show the shipped pack and
-    version for other rules (review 64 F6). Beside the shipped packs :func:`duplicates` refuses it."""
-    out = []
-    for pack in packs:
-        if pack.name.startswith("ioc.") or not (builtin_dir() / f"{pack.name}.yaml").is_file():
-            continue
-        try:
-            text = read_text(pack.path)
-        except RuleError as exc:  # gone or unreadable since it was parsed: not the shipped file
-            text = exc.message
-        reason = shipped_name_taken(pack.name, pack.path, text, builtin_dir(), "pack")
-        if reason:
-            out.append(RuleError(pack.path, None, reason, "RULES_ID_RESERVED"))
-    return out
-
-
 def reserved_id(rule_id: str) -> str | None:
     """Why ``rule_id`` may not be a rule's id, or None."""
     head, _, last = rule_id.rpartition(".")
@@ -195,28 +150,6 @@ def reserved_id(rule_id: str) -> str | None:
         return (f"rule id {rule_id!r} is reserved: '<pack>.{last}' is the id of the {last} findings "
                 "apkscan makes for a pack; choose another id")
     return None
-
-
-def duplicates(packs: list[RulePack]) -> list[RuleError]:
-    """Rule ids and pack names are unique over the run: both key findings, tags and reports
-    (also what ``rules lint`` checks across the files it is given and the shipped packs)."""
-    seen: dict[str, str] = {}
-    pack_paths: dict[str, str] = {}
-    errors = []
-    for pack in packs:
-        if pack.name in pack_paths:  # e.g. a user "pack: bytedance" beside the shipped one
-            shipped = (builtin_dir() / f"{pack.name}.yaml").is_file()  # kept for that file, --no-builtin-rules too
-            errors.append(RuleError(pack.path, None, f"pack name {pack.name!r} is already used by "
-                                    f"{pack_paths[pack.name]}: rename the pack"
-                                    + (" (a shipped pack's name stays the shipped file's, with --no-builtin-rules too)"
-                                       if shipped else ""), "RULES_ID_RESERVED"))
-        pack_paths.setdefault(pack.name, pack.path)
-        for rule in pack.rules:
-            if rule.id in seen:
-                errors.append(RuleError(pack.path, rule.line,
-                                        f"rule id {rule.id!r} already defined in {seen[rule.id]}"))
-            seen[rule.id] = pack.path
-    return errors
 
 
 def lint_file(path: str | Path, text: str | None = None) -> tuple[RulePack | None, list[RuleError]]:
