@@ -1,0 +1,78 @@
+"""The split sets one source's walk holds open, by bundle key, until the walk leaves their container.
+
+Android and SAI install every ``*.apk`` of a bundle whatever lies between them, so a set is never
+closed by an item inside its container: not by an APK of no set (a ``.bin``, an OBB of APKs), nor
+by a bundle nested in it (a ``.apks`` inside an ``.xapk``: both stay open, each with its own key).
+Before, the first such item closed the set and a planted split after it was a base-less group of
+its own: no ``split-mismatch`` (review 90 F1).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+
+def where(chain: tuple[str, ...]) -> tuple[str, ...]:
+    """A chain as places: a file's folder and name, then the members inside it."""
+    if not chain:
+        return ()
+    return (os.path.dirname(chain[0]), os.path.basename(chain[0]), *chain[1:])
+
+
+class _Set:
+    __slots__ = ("scope", "apps")
+
+    def __init__(self, scope: tuple[str, ...]):
+        self.scope, self.apps = scope, []
+
+    def holds(self, place: tuple[str, ...]) -> bool:
+        return len(place) > len(self.scope) and place[:len(self.scope)] == self.scope
+
+    def widen(self, place: tuple[str, ...]) -> None:
+        """The container is what every member's place shares (a Swift ``.app`` beside its ``.splits``)."""
+        n = 0
+        while n < len(self.scope) and n < len(place) - 1 and self.scope[n] == place[n]:
+            n += 1
+        self.scope = self.scope[:n]
+
+
+class OpenSets:
+    """``leave(item)`` closes the sets the walk has left; ``add`` gathers a set's apps; ``close()``
+    the rest. Each close gives the assembled records (``close_one(apps, key)``)."""
+
+    def __init__(self, close_one):
+        self._open: dict[str, _Set] = {}
+        self._close_one = close_one
+
+    def __bool__(self) -> bool:
+        return bool(self._open)
+
+    def leave(self, item: Any, key: str | None) -> list[Any]:
+        """Close every open set (but ``key``'s) whose container does not hold ``item``."""
+        chain = tuple(getattr(item, "chain", ()) or ())
+        if not chain and getattr(item, "path", None):
+            chain = (item.path,)
+        place = where(chain)
+        if key is not None and key in self._open:
+            self._open[key].widen(place)
+        out: list[Any] = []
+        for k in [k for k, s in self._open.items() if k != key and not s.holds(place)]:
+            out.extend(self._close_one(self._open.pop(k).apps, k))
+        return out
+
+    def add(self, key: str, item: Any, apps: list[Any]) -> list[Any]:
+        """Gather ``apps`` into ``key``'s set."""
+        s = self._open.get(key)
+        if s is None:
+            s = self._open[key] = _Set(where(tuple(item.chain))[:-1])
+        s.apps.extend(apps)
+        return []
+
+    def close(self) -> list[Any]:
+        out: list[Any] = []
+        for k, s in list(self._open.items()):
+            out.extend(self._close_one(s.apps, k))
+        self._open.clear()
+        return out
