@@ -4,13 +4,17 @@ Android and SAI install every ``*.apk`` of a bundle whatever lies between them, 
 closed by an item inside its container: not by an APK of no set (a ``.bin``, an OBB of APKs), nor
 by a bundle nested in it (a ``.apks`` inside an ``.xapk``: both stay open, each with its own key).
 Before, the first such item closed the set and a planted split after it was a base-less group of
-its own: no ``split-mismatch`` (review 90 F1).
+its own: no ``split-mismatch`` (review 90 F1). An APK with a ``split`` attribute that is in no set
+(a loose split, a planted one Android would install with a base elsewhere) is compared with no base:
+said with ``CONTAINER_BUNDLE_NO_BASE`` (review 90 F2).
 """
 
 from __future__ import annotations
 
 import os
 from typing import Any
+
+from apkscan.issues import warning
 
 
 
@@ -19,6 +23,17 @@ def where(chain: tuple[str, ...]) -> tuple[str, ...]:
     if not chain:
         return ()
     return (os.path.dirname(chain[0]), os.path.basename(chain[0]), *chain[1:])
+
+
+def loose(records: list[Any]) -> None:
+    """Say on each split APK of ``records`` (an item of no set) that no base was compared with it."""
+    from apkscan.result import AppResult
+    from apkscan.splits import is_base
+
+    for r in records:
+        if isinstance(r, AppResult) and r.identity.manifest is not None and not is_base(r.identity):
+            r.warnings.append(warning("CONTAINER_BUNDLE_NO_BASE", "a split APK (its manifest has a split attribute) "
+                                      "in no split set: no base APK was compared with it"))
 
 
 class _Set:

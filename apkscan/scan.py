@@ -178,7 +178,7 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
                  progress: Callable[[str], None] | None) -> None:
     """Take one source's scanned items in order; a split set's APKs are assembled when the walk leaves
     its container (:mod:`apkscan.open_sets`: an item inside it, of no set or of a nested one, keeps it open)."""
-    from apkscan.open_sets import OpenSets
+    from apkscan.open_sets import OpenSets, loose
 
     sets = OpenSets(lambda apps, key: _close_bundle(apps, key, settings))
     scanned: dict[str, list[ScannedApk]] = {}  # package -> its scanned APKs (record_check.remember_scanned)
@@ -208,6 +208,8 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
             if item_key is not None:
                 records = [*sets.add(item_key, item, [r for r in records if isinstance(r, AppResult)]),
                            *(r for r in records if not isinstance(r, AppResult))]
+            elif isinstance(item, ScanInput):
+                loose(records)  # a split APK in no set: said (review 90 F2)
             sink.add(records)
             sink.observe(item, records)
         sink.add(sets.close())

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import test_split_sets
-from test_split_sets import FIXTURES, bundle_app, mismatches, run
+from test_split_sets import FIXTURES, bundle_app, folder, mismatches, run
 
 apk = test_split_sets.apk  # the signed-APK builder fixture, shared
 
@@ -92,3 +92,27 @@ def test_two_bundles_one_after_the_other_are_two_sets(rules, policy, tmp_path, a
     notes, other = bundle_app(doc), bundle_app(doc, "com.example.other")
     assert notes["verdict"] == "allowed" and mismatches(notes) == []
     assert other["verdict"] == "review" and len(mismatches(other)) == 1
+
+
+# --- review 90 F2: a pulled install folder is every *.apk beside base.apk, whatever its name
+
+@pytest.mark.parametrize("with_named_split", [True, False], ids=["beside-split_", "base-only"])
+def test_an_odd_name_in_a_pulled_folder_is_compared_with_the_base(rules, policy, tmp_path, apk, with_named_split):
+    """t6: ``extra.apk`` (split="config.fr", another key) was scanned as an allowed app of its own."""
+    members = {"base.apk": apk("com.example.notes", "test-rsa"),
+               "extra.apk": apk("com.example.notes", "impostor", "config.fr")}
+    if with_named_split:
+        members["split_config.en.apk"] = apk("com.example.notes", "test-rsa", "config.en")
+    doc = run(rules, policy, tmp_path, folder(tmp_path / "pull", members))
+    app = bundle_app(doc)
+    assert sorted(s["split"] for s in app["splits"]) == (["config.en", "config.fr"] if with_named_split else ["config.fr"])
+    [f] = mismatches(app)
+    assert "extra.apk" in f["message"] and "signers differ" in f["message"] and app["verdict"] == "review"
+
+
+def test_a_split_apk_in_no_set_is_said(rules, policy, tmp_path, apk):
+    """A split APK outside any set (no base.apk beside it) is compared with no base: a warning says so."""
+    d = folder(tmp_path / "loose", {"extra.apk": apk("com.example.notes", "impostor", "config.fr")})
+    app = bundle_app(run(rules, policy, tmp_path, d))
+    assert [w["code"] for w in app["warnings"]] == ["CONTAINER_BUNDLE_NO_BASE"]
+    assert "in no split set" in app["warnings"][0]["message"]

@@ -99,12 +99,15 @@ class BundleReader(ZipReader):
         return chain_display(self.chain) if name.lower().endswith(".apk") else None
 
 
-SPLIT_NAME = re.compile(r"(split_.+|config\..+)\.apk\Z")
+def in_split_folder(name: str) -> bool:
+    """A file Android reads as part of a pulled install folder's set: every ``*.apk`` of it, as
+    ``parseClusterPackageLite`` reads them (an odd name is no excuse: review 90 F2)."""
+    return name.endswith(".apk")
 
 
 def is_split_folder(file_names: list[str]) -> bool:
-    """A pulled install folder: ``base.apk`` beside ``split_*.apk`` / ``config.*.apk``."""
-    return "base.apk" in file_names and any(SPLIT_NAME.match(n) for n in file_names)
+    """A pulled install folder: ``base.apk`` beside another ``*.apk``, whatever its name."""
+    return "base.apk" in file_names and any(in_split_folder(n) and n != "base.apk" for n in file_names)
 
 
 class InstallSetReader(ZipReader):
