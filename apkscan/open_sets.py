@@ -6,7 +6,9 @@ by a bundle nested in it (a ``.apks`` inside an ``.xapk``: both stay open, each 
 Before, the first such item closed the set and a planted split after it was a base-less group of
 its own: no ``split-mismatch`` (review 90 F1). An APK with a ``split`` attribute that is in no set
 (a loose split, a planted one Android would install with a base elsewhere) is compared with no base:
-said with ``CONTAINER_BUNDLE_NO_BASE`` (review 90 F2).
+said with ``CONTAINER_BUNDLE_NO_BASE`` (review 90 F2). A set gathers at most :data:`MAX_SET` apps
+(held whole until it ends: 40,000 splits took 567 MB); past that its apps are apps of their own,
+never dropped, each said with ``CONTAINER_BUNDLE_TOO_LARGE`` (review 90 F4).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import os
 from typing import Any
 
 from apkscan.issues import warning
+
+MAX_SET = 256  # as AndroidQF's sets (androidqf_sets.MAX_SET): Android installs a base and a few dozen splits
 
 
 
@@ -78,12 +82,16 @@ class OpenSets:
         return out
 
     def add(self, key: str, item: Any, apps: list[Any]) -> list[Any]:
-        """Gather ``apps`` into ``key``'s set."""
+        """Gather ``apps`` into ``key``'s set; those past :data:`MAX_SET` are given back, said."""
         s = self._open.get(key)
         if s is None:
             s = self._open[key] = _Set(where(tuple(item.chain))[:-1])
-        s.apps.extend(apps)
-        return []
+        room = max(0, MAX_SET - len(s.apps))
+        s.apps.extend(apps[:room])
+        for app in apps[room:]:
+            app.warnings.append(warning("CONTAINER_BUNDLE_TOO_LARGE", f"the split set {key} has more than {MAX_SET} "
+                                        "APKs: this one is scanned as an app of its own, not compared with its base"))
+        return apps[room:]
 
     def close(self) -> list[Any]:
         out: list[Any] = []

@@ -51,3 +51,4 @@ def test_the_claim_marker_reads_each_finding_once(many, monkeypatch, render):
      "terminal": lambda d, o: terminal.render(d, o, color=False)}[render](many, out)
     findings = sum(len(a["findings"]) + sum(len(s["findings"]) for s in a["splits"]) for a in many["apps"])
     assert out.getvalue() and 0 < len(calls) <= findings  # once per finding (it was once per finding per finding)
+

@@ -116,3 +116,25 @@ def test_a_split_apk_in_no_set_is_said(rules, policy, tmp_path, apk):
     app = bundle_app(run(rules, policy, tmp_path, d))
     assert [w["code"] for w in app["warnings"]] == ["CONTAINER_BUNDLE_NO_BASE"]
     assert "in no split set" in app["warnings"][0]["message"]
+
+
+# --- review 90 F4: a set is capped as AndroidQF's are
+
+def test_a_set_past_256_apks_gives_the_rest_as_apps_of_their_own(rules, policy, tmp_path, apk):
+    """Review 90 F4: a ZIP bundle's set had no cap (40,000 splits held whole: 567 MB). Past 256 APKs the
+    rest are apps of their own, each said; none is dropped."""
+    g, ax = test_split_sets._generate()
+    target, total = tmp_path / "huge.apks", 260
+    with zipfile.ZipFile(target, "w") as z:
+        z.writestr("base.apk", apk("com.example.notes", "test-rsa"))
+        for i in range(total - 1):
+            attrs = [ax.Attr("package", "com.example.notes", android=False),
+                     ax.Attr("split", f"config.s{i}", android=False)]
+            z.writestr(f"split_config.s{i}.apk", g.build_unsigned(g.App("com.example.notes", None, package_attrs=attrs)))
+    doc = run(rules, policy, tmp_path, target)
+    notes = [a for a in doc["apps"] if a["package"] == "com.example.notes"]
+    [base] = [a for a in notes if a["splits"]]
+    own = [a for a in notes if a is not base]
+    assert len(base["splits"]) == 255 and len(own) == total - 256  # 256 in the set, the rest listed
+    assert all([w["code"] for w in a["warnings"]] == ["CONTAINER_BUNDLE_TOO_LARGE"] for a in own)
+    assert {a["source"]["chain"][-1] for a in own} == {f"split_config.s{i}.apk" for i in range(255, total - 1)}
