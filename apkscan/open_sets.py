@@ -40,33 +40,41 @@ def loose(records: list[Any]) -> None:
                                       "in no split set: no base APK was compared with it"))
 
 
-class _Set:
-    __slots__ = ("scope", "apps")
+def _holds(scope: tuple[str, ...], place: tuple[str, ...]) -> bool:
+    return len(place) > len(scope) and place[:len(scope)] == scope
 
-    def __init__(self, scope: tuple[str, ...]):
-        self.scope, self.apps = scope, []
 
-    def holds(self, place: tuple[str, ...]) -> bool:
-        return len(place) > len(self.scope) and place[:len(self.scope)] == self.scope
-
-    def widen(self, place: tuple[str, ...]) -> None:
-        """The container is what every member's place shares (a Swift ``.app`` beside its ``.splits``)."""
-        n = 0
-        while n < len(self.scope) and n < len(place) - 1 and self.scope[n] == place[n]:
-            n += 1
-        self.scope = self.scope[:n]
+def _shared(scope: tuple[str, ...], place: tuple[str, ...]) -> tuple[str, ...]:
+    """The container every member's place shares (a Swift ``.app`` beside its ``.splits``)."""
+    n = 0
+    while n < len(scope) and n < len(place) - 1 and scope[n] == place[n]:
+        n += 1
+    return scope[:n]
 
 
 class OpenSets:
     """``leave(item)`` closes the sets the walk has left; ``add`` gathers a set's apps; ``close()``
-    the rest. Each close gives the assembled records (``close_one(apps, key)``)."""
+    the rest. Each close gives the assembled records (``close_one(apps, key)``). Sets are filed by
+    container: an item is checked once per open container, not once per open set (an adb backup's
+    thousands of installs share one)."""
 
     def __init__(self, close_one):
-        self._open: dict[str, _Set] = {}
+        self._apps: dict[str, list[Any]] = {}  # key -> the set's apps
+        self._scope: dict[str, tuple[str, ...]] = {}  # key -> its container
+        self._keys: dict[tuple[str, ...], dict[str, None]] = {}  # container -> its sets' keys, in order
         self._close_one = close_one
 
     def __bool__(self) -> bool:
-        return bool(self._open)
+        return bool(self._apps)
+
+    def _file(self, key: str, scope: tuple[str, ...]) -> None:
+        old = self._scope.get(key)
+        if old is not None:
+            del self._keys[old][key]
+            if not self._keys[old]:
+                del self._keys[old]
+        self._scope[key] = scope
+        self._keys.setdefault(scope, {})[key] = None
 
     def leave(self, item: Any, key: str | None) -> list[Any]:
         """Close every open set (but ``key``'s) whose container does not hold ``item``."""
@@ -74,20 +82,26 @@ class OpenSets:
         if not chain and getattr(item, "path", None):
             chain = (item.path,)
         place = where(chain)
-        if key is not None and key in self._open:
-            self._open[key].widen(place)
+        if key is not None and key in self._scope and not _holds(self._scope[key], place):
+            self._file(key, _shared(self._scope[key], place))
         out: list[Any] = []
-        for k in [k for k, s in self._open.items() if k != key and not s.holds(place)]:
-            out.extend(self._close_one(self._open.pop(k).apps, k))
+        for scope in [c for c in self._keys if not _holds(c, place)]:
+            for k in [k for k in self._keys[scope] if k != key]:
+                del self._keys[scope][k], self._scope[k]
+                out.extend(self._close_one(self._apps.pop(k), k))
+            if not self._keys[scope]:
+                del self._keys[scope]
         return out
 
     def add(self, key: str, item: Any, apps: list[Any]) -> list[Any]:
         """Gather ``apps`` into ``key``'s set; those past :data:`MAX_SET` are given back, said."""
-        s = self._open.get(key)
-        if s is None:
-            s = self._open[key] = _Set(where(tuple(item.chain))[:-1])
-        room = max(0, MAX_SET - len(s.apps))
-        s.apps.extend(apps[:room])
+        if key not in self._apps:
+            if not apps:  # a member that gave no app (an input error): no set to hold yet
+                return []
+            self._apps[key] = []
+            self._file(key, where(tuple(item.chain))[:-1])
+        room = max(0, MAX_SET - len(self._apps[key]))
+        self._apps[key].extend(apps[:room])
         for app in apps[room:]:
             app.warnings.append(warning("CONTAINER_BUNDLE_TOO_LARGE", f"the split set {key} has more than {MAX_SET} "
                                         "APKs: this one is scanned as an app of its own, not compared with its base"))
@@ -95,7 +109,9 @@ class OpenSets:
 
     def close(self) -> list[Any]:
         out: list[Any] = []
-        for k, s in list(self._open.items()):
-            out.extend(self._close_one(s.apps, k))
-        self._open.clear()
+        for k, apps in list(self._apps.items()):
+            out.extend(self._close_one(apps, k))
+        self._apps.clear()
+        self._scope.clear()
+        self._keys.clear()
         return out

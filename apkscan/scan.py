@@ -178,7 +178,7 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
                  progress: Callable[[str], None] | None) -> None:
     """Take one source's scanned items in order; a split set's APKs are assembled when the walk leaves
     its container (:mod:`apkscan.open_sets`: an item inside it, of no set or of a nested one, keeps it open)."""
-    from apkscan.open_sets import OpenSets, loose
+    from apkscan.open_sets import OpenSets
 
     sets = OpenSets(lambda apps, key: _close_bundle(apps, key, settings))
     scanned: dict[str, list[ScannedApk]] = {}  # package -> its scanned APKs (record_check.remember_scanned)
@@ -208,8 +208,6 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
             if item_key is not None:
                 records = [*sets.add(item_key, item, [r for r in records if isinstance(r, AppResult)]),
                            *(r for r in records if not isinstance(r, AppResult))]
-            elif isinstance(item, ScanInput):
-                loose(records)  # a split APK in no set: said (review 90 F2)
             sink.add(records)
             sink.observe(item, records)
         sink.add(sets.close())
@@ -232,7 +230,7 @@ def scan_item(item: Any, settings: ScanSettings) -> list[Any]:
     """One input -> its records (AppResult, InputError, Skipped, InputFile); the unit of work."""
     if isinstance(item, ScanInput):
         try:
-            return _scan_input(item, settings)
+            return _loose(item, _scan_input(item, settings))
         finally:
             _discard(item)
             if settings.store:  # what the store learnt about this input: one transaction
@@ -324,13 +322,22 @@ def stored_records(item: Any, settings: ScanSettings) -> list[Any] | None:
             and not item.cleanup):
         return None
     try:
-        return _scan_input(item, settings, stored_only=True)
+        return _loose(item, _scan_input(item, settings, stored_only=True))
     except Exception:  # noqa: BLE001 - the store only ever saves work: any failure here means a worker reads it
         return None
     finally:  # decided again here after a policy change: written in batches (the pool writes the rest as it closes)
         from apkscan.batch.store import BATCH, commit_writes
 
         commit_writes(at_least=BATCH)
+
+
+def _loose(item: ScanInput, records: list[Any] | None) -> list[Any] | None:
+    """A split APK in no set is said (review 90 F2): here, where the worker makes the app's line too."""
+    if records and item.bundle is None:
+        from apkscan.open_sets import loose
+
+        loose(records)
+    return records
 
 
 def _close_bundle(apps: list[AppResult], key: str | None, settings: ScanSettings) -> list[Any]:

@@ -81,6 +81,26 @@ def test_an_adb_backup_file_between_base_and_split_keeps_the_set(rules, policy, 
     _planted(run(rules, policy, Path(tmp_path), target))
 
 
+def test_installs_interleaved_in_an_adb_backup_are_each_one_set(rules, policy, tmp_path, apk):
+    """A set stays open beside another of the same container: an adb backup streaming another
+    install's base between a base and its planted split still compares that split with its base."""
+    if str(FIXTURES / "backups") not in sys.path:
+        sys.path.insert(0, str(FIXTURES / "backups"))
+    from adb_writer import AbWriter, manifest
+
+    target = tmp_path / "device.ab"
+    with target.open("wb") as out, AbWriter(out) as w:
+        w.add("apps/com.example.notes/_manifest", manifest("com.example.notes", 1, [], True))
+        w.add("apps/com.example.notes/a/base.apk", apk("com.example.notes", "test-rsa"))
+        w.add("apps/com.example.other/_manifest", manifest("com.example.other", 1, [], True))
+        w.add("apps/com.example.other/a/base.apk", apk("com.example.other", "test-rsa"))
+        w.add("apps/com.example.notes/a/split_config.en.apk", apk("com.example.notes", "impostor", "config.en"))
+    doc = run(rules, policy, tmp_path, target)
+    _planted(doc)
+    other = bundle_app(doc, "com.example.other")
+    assert other["verdict"] == "allowed" and not other["splits"]
+
+
 def test_two_bundles_one_after_the_other_are_two_sets(rules, policy, tmp_path, apk):
     """The walk leaving a bundle still closes its set: the next bundle's planted split is its own set's."""
     first, second = tmp_path / "a.apks", tmp_path / "b.apks"
