@@ -45,6 +45,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "CONTAINER_AGE_ENCRYPTED": (E, "age-encrypted (AndroidQF with key.txt): decrypt it first with `age --decrypt -i <key> -o acquisition.zip <file>.zip.age`, then scan the zip"),
     "CONTAINER_BOMB": (E, "… declares … bytes from … (ratio over …): a decompression bomb"),
     "CONTAINER_BUNDLE_NO_BASE": (W, "split bundle without a base APK (no manifest without a split attribute)"),
+    "CONTAINER_BUNDLE_TOO_LARGE": (W, "a split set of more than 256 APKs: the rest are scanned as apps of their own, not compared with its base"),
     "CONTAINER_CORRUPT": (E, "cannot read this container: …"),
     "CONTAINER_ENCRYPTED_APKM": (E, "legacy encrypted APKMirror bundle (.apkm, 2020): not readable without its key"),
     "CONTAINER_ENCRYPTED_MEMBER": (E, "… is encrypted (ZipCrypto or WinZip AES, a password-protected ZIP): extract it with its password, then scan the file"),

@@ -176,10 +176,11 @@ def _hold_signals() -> Any:
 
 def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings, sink: _Sink,
                  progress: Callable[[str], None] | None) -> None:
-    """Take one source's scanned items in order; a split bundle's APKs are assembled when it ends."""
-    bundle: list[Any] = []
-    key: str | None = None
-    carrier: tuple[str, ...] = ()  # chain of the open bundle's last APK
+    """Take one source's scanned items in order; a split set's APKs are assembled when the walk leaves
+    its container (:mod:`apkscan.open_sets`: an item inside it, of no set or of a nested one, keeps it open)."""
+    from apkscan.open_sets import OpenSets
+
+    sets = OpenSets(lambda apps, key: _close_bundle(apps, key, settings))
     scanned: dict[str, list[ScannedApk]] = {}  # package -> its scanned APKs (record_check.remember_scanned)
     placed: dict[tuple[str, ...], set[str]] = {}  # file or container -> packages read from it
     try:
@@ -202,23 +203,14 @@ def _scan_source(pairs: Iterator[tuple[Any, list[Any]]], settings: ScanSettings,
             for r in records:  # an answered KnownApp item is its own record
                 remember_scanned(scanned, r, placed)
             item_key = item.bundle if isinstance(item, ScanInput) else None
-            if isinstance(item, ScanInput) and item_key is None and bundle and _carried(item.chain, carrier):
-                sink.add(records)  # an APK inside a bundle's APK (a dropper): its own app, the bundle stays open
-                continue
-            if item_key is not None and isinstance(item, ScanInput):
-                carrier = item.chain
-            if isinstance(item, ScanInput) or type(item).__name__ == "KnownApp":  # so does a lane answer; skips do not
-                if bundle and item_key != key:
-                    sink.add(_close_bundle(bundle, key, settings))
-                    bundle = []
-                key = item_key
+            if sets and (isinstance(item, ScanInput) or type(item).__name__ == "KnownApp"):  # skips do not
+                sink.add(sets.leave(item, item_key))
             if item_key is not None:
-                bundle.extend(r for r in records if isinstance(r, AppResult))
-                records = [r for r in records if not isinstance(r, AppResult)]
+                records = [*sets.add(item_key, item, [r for r in records if isinstance(r, AppResult)]),
+                           *(r for r in records if not isinstance(r, AppResult))]
             sink.add(records)
             sink.observe(item, records)
-        if bundle:
-            sink.add(_close_bundle(bundle, key, settings))
+        sink.add(sets.close())
     finally:  # a runner holding workers or leases releases them now, interrupted or not
         close = getattr(pairs, "close", None)
         if close:
@@ -238,7 +230,7 @@ def scan_item(item: Any, settings: ScanSettings) -> list[Any]:
     """One input -> its records (AppResult, InputError, Skipped, InputFile); the unit of work."""
     if isinstance(item, ScanInput):
         try:
-            return _scan_input(item, settings)
+            return _loose(item, _scan_input(item, settings))
         finally:
             _discard(item)
             if settings.store:  # what the store learnt about this input: one transaction
@@ -330,7 +322,7 @@ def stored_records(item: Any, settings: ScanSettings) -> list[Any] | None:
             and not item.cleanup):
         return None
     try:
-        return _scan_input(item, settings, stored_only=True)
+        return _loose(item, _scan_input(item, settings, stored_only=True))
     except Exception:  # noqa: BLE001 - the store only ever saves work: any failure here means a worker reads it
         return None
     finally:  # decided again here after a policy change: written in batches (the pool writes the rest as it closes)
@@ -339,8 +331,13 @@ def stored_records(item: Any, settings: ScanSettings) -> list[Any] | None:
         commit_writes(at_least=BATCH)
 
 
-def _carried(chain: tuple[str, ...], carrier: tuple[str, ...]) -> bool:
-    return len(chain) > len(carrier) > 0 and tuple(chain[:len(carrier)]) == tuple(carrier)
+def _loose(item: ScanInput, records: list[Any] | None) -> list[Any] | None:
+    """A split APK in no set is said (review 90 F2): here, where the worker makes the app's line too."""
+    if records and item.bundle is None:
+        from apkscan.open_sets import loose
+
+        loose(records)
+    return records
 
 
 def _close_bundle(apps: list[AppResult], key: str | None, settings: ScanSettings) -> list[Any]:

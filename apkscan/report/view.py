@@ -74,6 +74,11 @@ class AppRow:
     recorded_sha256: str | None = None
     recorded_publisher: str | None = None
     recorded_why: str | None = None
+    # the verified signer's name is what a finding calls a claim: a counterfeit certificate, a vendor's
+    # subject on a key that is not the vendor's (``subject-present``). Shown marked: a counterfeit key's
+    # name must not read like a genuine vendor key's (review 55 F10). Read once per app when the row is
+    # made: SARIF asks it for every finding's text (10,000 findings: 100 s, review 90 F3)
+    publisher_claimed: bool = False
 
     def splits(self) -> list[SplitRow]:
         """Split APKs of a bundle (schema 1.1), each with its own verdict and mismatch reasons."""
@@ -91,13 +96,6 @@ class AppRow:
         """The most severe verdict over every policy of the scan: the app's ``verdict_worst``,
         from the very entries ``--fail-on`` reads (review 86 F1)."""
         return self.app.worst
-
-    @property
-    def publisher_claimed(self) -> bool:
-        """The verified signer's name is what a finding calls a claim: a counterfeit certificate, a
-        vendor's subject on a key that is not the vendor's (``subject-present``). Shown marked: a
-        counterfeit key's name must not read like a genuine vendor key's (review 55 F10)."""
-        return bool(self.publisher) and any(claims_signer_name(f) for f in self.findings)
 
     @property
     def publisher_shown(self) -> str | None:
@@ -254,6 +252,7 @@ def app_row(index: int, app: App) -> AppRow:
         decisive = next((f for f in findings if f.policy_text or f.policy_ref), None)
         if decisive:
             text, url, ref = decisive.policy_text, decisive.policy_url, decisive.policy_ref
+    publisher = signer.first_attr("O", "CN") if signer else None
     return AppRow(
         index=index, source=path, container=container,
         package=app.package or ident.package, label=app.label or ident.label,
@@ -262,7 +261,7 @@ def app_row(index: int, app: App) -> AppRow:
         sha256=app.sha256 or ident.sha256, verdict=app.verdict,
         strength=ranked[0].strength if ranked else None,
         vendors=sorted({f.vendor for f in findings if f.vendor}), findings=findings,
-        publisher=signer.first_attr("O", "CN") if signer else None,
+        publisher=publisher, publisher_claimed=bool(publisher) and any(claims_signer_name(f) for f in findings),
         signer_sha256=signer.sha256 if signer else None,
         present_sha256=other.sha256 if other else None,
         present_publisher=other.first_attr("O", "CN") if other else None,

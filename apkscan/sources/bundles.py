@@ -32,6 +32,17 @@ class BundleReader(ZipReader):
         self.kind = kind
         self._judged: dict[tuple | None, bool] = {}  # data key -> an APK? (names skipped as data)
 
+    def entries(self) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+        """The ``*.apk`` entries first, then the rest (random access, as a pulled folder's base and
+        splits are walked first: review 48 F1): the set is gathered before anything else is read, as
+        Android and SAI take every ``*.apk`` of the ZIP wherever it lies (review 90 F1)."""
+        apks = [e.name.lower().endswith(".apk") for e in self.archive.entries]
+        for first in (True, False):
+            for entry, apk in zip(self.archive.entries, apks):
+                if apk is first:
+                    yield from self._entry(entry)
+        yield from self.local_items()
+
     def _entry(self, entry) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         """Like :meth:`ZipReader._entry`, but a member skipped by its name (OBB, APKMirror's
         signature) is scanned after all when its bytes are an APK (a ZIP holding a manifest)."""
@@ -88,12 +99,15 @@ class BundleReader(ZipReader):
         return chain_display(self.chain) if name.lower().endswith(".apk") else None
 
 
-SPLIT_NAME = re.compile(r"(split_.+|config\..+)\.apk\Z")
+def in_split_folder(name: str) -> bool:
+    """A file Android reads as part of a pulled install folder's set: every ``*.apk`` of it, as
+    ``parseClusterPackageLite`` reads them (an odd name is no excuse: review 90 F2)."""
+    return name.endswith(".apk")
 
 
 def is_split_folder(file_names: list[str]) -> bool:
-    """A pulled install folder: ``base.apk`` beside ``split_*.apk`` / ``config.*.apk``."""
-    return "base.apk" in file_names and any(SPLIT_NAME.match(n) for n in file_names)
+    """A pulled install folder: ``base.apk`` beside another ``*.apk``, whatever its name."""
+    return "base.apk" in file_names and any(in_split_folder(n) and n != "base.apk" for n in file_names)
 
 
 class InstallSetReader(ZipReader):

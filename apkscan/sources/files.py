@@ -11,7 +11,7 @@ one file two inputs, or pulled a split set apart: reviews 51 F8, 52 F1); ``--fol
 says where each points. For the same reason a file or folder given twice (by any name, or inside
 a folder given too) is read once, each later mention a counted skip (review 61 F4).
 ``--include``/``--exclude`` globs apply to
-the path relative to the given folder; a folder holding ``base.apk`` + ``split_*.apk`` is
+the path relative to the given folder; a folder holding ``base.apk`` + another ``*.apk`` is
 one split bundle; layout readers (AndroidQF, backup apps) are offered each folder.
 """
 
@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 from apkscan.apk.io.readonly import changed, open_fd, same_inode
 from apkscan.issues import ApkScanError, Issue, error
-from apkscan.sources.bundles import SPLIT_NAME, is_split_folder
+from apkscan.sources.bundles import in_split_folder, is_split_folder
 from apkscan.sources.custody import record as custody_record
 from apkscan.sources.folder_walk import Folder, shallow_listing, walk_down
 from apkscan.sources.interface import InputFile, InputProblem, Item, Member, Skipped
@@ -182,7 +182,7 @@ class FileSource:
                 continue  # a flat layout read this folder's files; its sub-folders are walked on
             split = is_split_folder(names)
             if split:  # the base and its splits first, together: a file sorting between them closed the set
-                names = sorted(names, key=lambda n: not (n == "base.apk" or SPLIT_NAME.match(n)))  # (review 48 F1)
+                names = sorted(names, key=lambda n: not in_split_folder(n))  # (review 48 F1)
             for name in names:
                 full, st = os.path.join(dirpath, name), stats.get(name)
                 reason = self._refuse(root, full, st) or (GIVEN_AGAIN if self._given_before(st, False) else None)
@@ -195,7 +195,7 @@ class FileSource:
                                                        f"more than {self.options.max_files} files under this folder; rest not read")])
                     yield from problems
                     return
-                bundle = dirpath if split and (name == "base.apk" or SPLIT_NAME.match(name)) else None
+                bundle = dirpath if split and in_split_folder(name) else None  # every *.apk (review 90 F2)
                 yield from self._file(walker, full, where, bundle=bundle, listed=st)
         yield from problems
 
