@@ -327,8 +327,8 @@ def _reseal(db: Path, how: str) -> None:
 
     with sqlite3.connect(db) as c:
         for rowid, sha, package, verdicts, blob, *key in c.execute(
-                "SELECT rowid, sha256, package, verdicts, line, chain, parser, options, rules, policies, fmt "
-                "FROM known_lines").fetchall():
+                "SELECT rowid, sha256, package, verdicts, line, chain, parser, options, rules, policies, fmt, "
+                "real, size, mtime_ns, ctime_ns, inode, dev FROM known_lines").fetchall():
             verdict, pairs, span, _seal = json.loads(verdicts)
             assert line_of(blob, tuple(span)) is not None  # in shape as written
             if how == _OUT_OF_SHAPE[0]:

@@ -8,6 +8,7 @@ Real stores from real scans of the fixture APKs (``--jsonl -q``: the lane answer
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -81,7 +82,7 @@ def test_lane_rows_are_written_sealed_to_their_keys(lane, rows=4):
 
     _ev, db, _cold = lane
     with closing(sqlite3.connect(db)) as c:
-        got = c.execute("SELECT chain, parser, options, rules, policies, fmt, sha256, package, verdicts, line "
+        got = c.execute("SELECT chain, parser, options, rules, policies, fmt, real, size, mtime_ns, ctime_ns, inode, dev, sha256, package, verdicts, line "
                         "FROM known_lines").fetchall()
     assert len(got) == rows
     for *key, sha, package, verdicts, line in got:
@@ -105,3 +106,28 @@ def test_a_store_of_schema_12_loses_its_lane_rows_and_answers_as_cold(lane):
         assert c.execute("SELECT COUNT(*) FROM identities").fetchone()[0] == 2
         assert c.execute("SELECT COUNT(*) FROM known_lines").fetchone()[0] == 2  # written again, this key
     test_lane_rows_are_written_sealed_to_their_keys((ev, db, cold), rows=2)
+
+
+def test_a_row_moved_onto_another_file_s_stat_is_not_served(tmp_path, monkeypatch):
+    """Review 90 (second look): the lane compares the row's file columns (real path, size, times,
+    inode, device) with the file; one SQL UPDATE of them made the clean APK's row answer for the
+    banned APK's bytes written at the clean APK's path: ``allowed``, exit 0. They are sealed now."""
+    from store_journal_helpers import CLEAN, OLD
+
+    ev, db = banned_and_clean(tmp_path, monkeypatch)
+    banned = (ev / BANNED).read_bytes()
+    (ev / BANNED).unlink()
+    assert _lines(ev, "--store", str(db))[0] == 0
+    (ev / CLEAN).unlink()
+    (ev / CLEAN).write_bytes(banned)  # another inode, size and ctime: the row no longer fits
+    os.utime(ev / CLEAN, ns=(OLD, OLD))
+    cold = _lines(ev, "--no-store")
+    assert cold[0] == 1 and cold[1][CLEAN] == "com.zhiliaoapp.musically prohibited", cold
+    s = os.stat(ev / CLEAN)
+    with closing(sqlite3.connect(db)) as c, c:
+        moved = c.execute("UPDATE known_lines SET size=?, mtime_ns=?, ctime_ns=?, inode=?, dev=?",
+                          (s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino, s.st_dev)).rowcount
+    assert moved == 1
+    warm = _lines(ev, "--store", str(db))
+    assert warm[:2] == cold[:2], warm
+    assert "STORE_ROW_IGNORED" in warm[2]

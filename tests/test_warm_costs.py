@@ -95,7 +95,7 @@ def test_a_row_is_sealed_over_its_line_as_stored(corpus, tmp_path):
     db = tmp_path / "s.sqlite"
     _scan([corpus], tmp_path / "cold.jsonl", "--store", str(db))
     with sqlite3.connect(db) as c:
-        rows = c.execute("SELECT sha256, package, verdicts, line, chain, parser, options, rules, policies, fmt "
+        rows = c.execute("SELECT sha256, package, verdicts, line, chain, parser, options, rules, policies, fmt, real, size, mtime_ns, ctime_ns, inode, dev "
                          "FROM known_lines").fetchall()
     assert len(rows) == len(NAMES)
     for sha, package, verdicts, blob, *key in rows:

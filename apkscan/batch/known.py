@@ -323,7 +323,7 @@ class KnownFiles:
         else:
             stored = stored_of(app.line, app.span)
         pairs, span = [list(p) for p in app.verdicts], list(app.span) if app.span else None
-        seal = seal_of((chain, *self.key), app.sha256, app.package, app.verdict, pairs, span, stored)
+        seal = seal_of((chain, *self.key, walked[0], *walked[1]), app.sha256, app.package, app.verdict, pairs, span, stored)
         verdicts = json.dumps([app.verdict, pairs, span, seal])
         self._rows.append((chain, *self.key, walked[0], *walked[1], app.sha256, app.package,
                            verdicts, stored))
@@ -379,9 +379,12 @@ def _as_known(app: Any, lines: dict[int, tuple[str, Any]]) -> KnownApp | None:
 
 
 def _key_of(path: str, key: tuple[str, ...], row: Any) -> tuple[Any, ...]:
-    """A row's whole key, which its seal covers: the path, parser, options and format asked, the
-    rules and policies it holds (this run's, or another's after a change)."""
-    return (store.path_key(path), key[0], key[1], row[10], row[11], key[4])
+    """What a row's seal covers besides its answer: its whole key (the path, parser, options and
+    format asked, the rules and policies it holds: this run's, or another's after a change) and the
+    file it answers for (real path, size, times, inode, device: the columns the lane compares with
+    the file; one SQL UPDATE of them made a clean APK's row answer for a banned APK written at its
+    path, review 90)."""
+    return (store.path_key(path), key[0], key[1], row[10], row[11], key[4], *row[:6])
 
 
 def _stat(path: str) -> tuple[str | bytes, tuple[int, int, int, int, int]]:

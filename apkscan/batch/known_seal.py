@@ -35,8 +35,10 @@ def seal_of(key: tuple[Any, ...], sha: Any, package: Any, verdict: Any, pairs: A
     text would, and they are ~1/7 of it to hash, ~17 µs less per warm file), written together.
     The key is sealed too (review 90): a row written under a rule pack that did not ban its app,
     its rules and policies columns set to this run's by one SQL UPDATE, was served: a banned app
-    allowed, exit 0. A path not UTF-8 is keyed by its bytes (``store.path_key``): sealed as their
-    hex, tagged, so it never reads as a text path."""
+    allowed, exit 0; ``key`` also holds the file columns the lane compares (real path, size, times,
+    inode, device: ``known._key_of``), whose UPDATE made a clean APK's row answer for a banned APK
+    written at its path. A path not UTF-8 is keyed by its bytes (``store.path_key``): sealed as
+    their hex, tagged, so it never reads as a text path."""
     named = [["bytes", k.hex()] if isinstance(k, bytes) else k for k in key]
     head = _HEAD([named, sha, package, verdict, pairs, span]).encode("utf-8", "surrogatepass")
     return hashlib.sha256(head + b"\n" + stored).hexdigest()[:32]

@@ -30,14 +30,22 @@ from apkscan.sources.interface import ScanInput
 _unit = scan_item  # what a worker runs per input (tests replace it before the pool starts)
 
 
-def _worker_main(conn: Any, settings: ScanSettings, memory_limit: int | None = None, parent: int = 0) -> None:
-    """Receive ``(seq, item)``, send ``(seq, records)``; the parent alone decides when to stop."""
+def _worker_main(conn: Any, settings: ScanSettings, memory_limit: int | None = None, parent: int = 0,
+                 cache_writable: bool = True) -> None:
+    """Receive ``(seq, item)``, send ``(seq, records)``; the parent alone decides when to stop.
+
+    ``cache_writable``: the parent's word on the rule cache (none written into evidence: ``scan ~``);
+    a forked child inherits it, a spawned one (not Linux) starts afresh and must be told (review 90)."""
     tie_to_parent(parent)  # ends with the parent, even one killed with SIGKILL
     limit_memory(memory_limit)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent unwinds
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     faulthandler.disable()  # a crash costs this input an error record, not a traceback on the user's terminal
     drop_inherited()  # the parent's leased evidence descriptors, copied by the fork
+    if not cache_writable:
+        from apkscan.rules import cache
+
+        cache.read_only()
     from apkscan.batch.known import encoded  # lines for the fast lane (its store module: not in a --no-store parent)
 
     while True:
@@ -76,7 +84,8 @@ class Worker:
             store.close_connections()
         self.conn, child = ctx.Pipe()
         parent_end(self.conn)
-        self.proc = ctx.Process(target=_worker_main, args=(child, settings, memory_limit, os.getpid()), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, settings, memory_limit, os.getpid(), _cache_writable()),
+                                daemon=True)
         self.proc.start()
         child.close()
         self.tasks: deque[Task] = deque()
@@ -103,6 +112,12 @@ class Worker:
 
 
 _DEFERRED: tuple[str, ...] = ()  # certificates no longer import cryptography.x509/asn1crypto (apk/crypto/x509_fast)
+
+
+def _cache_writable() -> bool:
+    """Whether this process may write the rule cache (:func:`apkscan.rules.cache.read_only` not called)."""
+    cache = sys.modules.get("apkscan.rules.cache")
+    return cache is None or cache._writable
 
 
 def preload() -> None:

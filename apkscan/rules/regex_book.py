@@ -25,9 +25,10 @@ import re
 import sys
 from typing import Any
 
-MAX_BOOK = 8 << 20  # bytes of a book file read
+MAX_BOOK = 2 << 20  # bytes of a book file read (the shipped packs' book: ~70 KB, read in ~1 ms)
 MAX_GROUPS = 1000  # groups of a booked pattern (the packs' have a few): a match allocates a mark per group
-MAX_ENTRIES = 4096  # kept in one book; past it, a new book holds this run's patterns only
+MAX_ENTRIES = 1024  # kept in one book; past it, a new book holds this run's patterns only (a book of
+# 4,000 entries, other rule sets' long gone, took ~64 ms to read: more than the book saves)
 _FORMAT = "apkscan-regex-book/1"
 _UNBOOKED = int(re.DEBUG) | int(getattr(re, "TEMPLATE", 0))  # printing or deprecated: left to re
 
@@ -76,7 +77,7 @@ _BOOK = _Book()
 def compile(pattern: str, flags: int = 0) -> re.Pattern[str]:  # noqa: A001 - re.compile's name and contract
     """``re.compile(pattern, flags)`` for a str pattern and int flags, from the book when it holds it."""
     book, flags = _BOOK, int(flags)
-    if book.internals is None or flags & _UNBOOKED or not isinstance(pattern, str):
+    if book.internals is None or flags & _UNBOOKED or type(pattern) is not str:  # a subclass may format otherwise
         return re.compile(pattern, flags)
     book.load()
     key = f"{flags} {pattern}"
@@ -161,11 +162,12 @@ def save() -> None:
 def book_name() -> str:
     """The file name: a digest of everything a book's entries depend on."""
     from apkscan import __version__, ignorable
-    from apkscan.rules import confusables, normalise, regex_safety
+    from apkscan.rules import confusables, loader, normalise, regex_safety
 
     h = hashlib.sha256()
     parts = [_FORMAT, __version__, sys.version, str(getattr(re, "_constants", re).__dict__.get("MAGIC"))]
-    for module in (regex_safety, normalise, confusables, ignorable):  # the safety verdicts' code (skeleton_side, its tables)
+    for module in (regex_safety, normalise, confusables, ignorable, loader):  # the safety verdicts' code (skeleton_side,
+        # its tables, and loader._regex: which checks a pattern takes)
         with open(module.__file__ or "", "rb") as fh:
             parts.append(hashlib.sha256(fh.read()).hexdigest())
     for part in parts:
