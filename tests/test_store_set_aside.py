@@ -88,7 +88,7 @@ def test_side_files_are_moved_as_they_are_never_followed(tmp_path, target_exists
     os.unlink(f"{db}-wal")
     os.symlink(target, f"{db}-wal")
     Path(f"{db}-journal").write_bytes(b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7" + b"\0" * 504)
-    conn, issues = store_open._set_aside(str(db), "damaged")
+    conn, issues = store_open._set_aside(str(db), "damaged", store_open._identity(str(db)))
     assert conn is not None and [i.code for i in issues] == ["STORE_CORRUPT"], issues
     conn.close()
     aside = _aside(issues[0].message)
@@ -98,3 +98,26 @@ def test_side_files_are_moved_as_they_are_never_followed(tmp_path, target_exists
     assert os.readlink(f"{aside}-wal") == str(target) and Path(f"{aside}-journal").read_bytes()[:4] == b"\xd9\xd5\x05\xf9"
     assert not os.path.lexists(f"{db}-journal") and not os.path.islink(f"{db}-wal")
     assert "with its -wal, -shm, -journal" in issues[0].message
+
+
+def test_a_run_that_judged_the_store_damaged_after_another_set_it_aside_leaves_the_new_one(tmp_path, monkeypatch):
+    """Review 90 (second look): run B judged the store damaged; run A set it aside and opened a new
+    one; B then set aside what was at the path: A's new, healthy store (reported as corrupt), or, in
+    the same second, over A's aside copy (the damaged bytes and their WAL lost). B now takes its
+    turn, finds another file at the path and opens it."""
+    monkeypatch.setattr(store_open.time, "strftime", lambda *_a: "20260101T000000")
+    db = tmp_path / "s.sqlite"
+    _damaged_with_live_wal(db, 50)
+    damaged = db.read_bytes()
+    judged_by_b = store_open._identity(str(db))
+    conn_a, issues_a = st.open_checked(str(db))
+    assert [i.code for i in issues_a] == ["STORE_CORRUPT"], issues_a
+    conn_a.execute("INSERT INTO runs VALUES ('A-run', 1, NULL, 'done')")
+    conn_a.commit()
+    conn_b, issues_b = store_open._set_aside(str(db), "B's verdict on the old file", judged_by_b)
+    assert issues_b == [] and conn_b is not None
+    assert conn_b.execute("SELECT run_id FROM runs").fetchall() == [("A-run",)]  # A's store, in place
+    (aside,) = tmp_path.glob("s.sqlite.corrupt-*[0-9]")
+    assert aside.read_bytes() == damaged and Path(f"{aside}-wal").stat().st_size > 0
+    conn_a.close()
+    conn_b.close()

@@ -15,6 +15,7 @@ disk, in use) is left exactly as it is and the run scans without it (``STORE_UNA
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -247,6 +248,7 @@ def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
         return _unavailable(path, why)
     if doubt:
         return None, [untrusted_issue(path, doubt)]
+    seen = _identity(path)  # the file judged below: only it is ever set aside (review 90, a racing run)
     try:
         conn = connect(path)
         if not _needs_check(conn, path):
@@ -269,7 +271,16 @@ def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
         why = f"its schema text is damaged ({exc.reason} at byte {exc.start})"
     except OSError as exc:
         return _unavailable(path, exc.strerror or str(exc))
-    return _set_aside(path, why)
+    return _set_aside(path, why, seen)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file SQLite opens at ``path``; None: none there yet."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _space_left(path: str) -> str:
@@ -286,7 +297,7 @@ def _space_left(path: str) -> str:
 SIDE_FILES = ("-wal", "-shm", "-journal")  # the files SQLite opens beside a store by name
 
 
-def _set_aside(path: str, why: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
+def _set_aside(path: str, why: str, seen: tuple[int, int] | None) -> tuple[sqlite3.Connection | None, list[Issue]]:
     """The damaged store renamed aside with the files SQLite keeps beside it, then a new one opened.
 
     Its ``-wal``, ``-shm`` and ``-journal`` go first, the store last: interrupted, the damaged store
@@ -296,7 +307,51 @@ def _set_aside(path: str, why: str) -> tuple[sqlite3.Connection | None, list[Iss
     moved, not what it points to; nothing is deleted), to a name none of the four has yet: two
     stores set aside in one second kept each its own bytes and WAL (one overwrote the other's
     store, leaving its WAL paired with the other's file). A name that cannot be moved: no new store
-    (``STORE_UNAVAILABLE``) rather than one opened beside it."""
+    (``STORE_UNAVAILABLE``) rather than one opened beside it.
+
+    ``seen``: the file that was judged damaged. Another run may have judged it too and set it aside
+    first (review 90: the second then moved the first's new, healthy store aside as "corrupt", or
+    renamed it over the first's aside copy); runs setting a store aside take turns (an exclusive
+    ``flock`` on the file judged), and the one that finds another file at the path leaves it alone
+    and opens it."""
+    with _turn(path) as now:
+        if now is None or now != seen:  # set aside by another run meanwhile (or gone): open what is there
+            return _reopened(path)
+        return _moved_aside(path, why)
+
+
+@contextlib.contextmanager
+def _turn(path: str):
+    """An exclusive ``flock`` on the file at ``path`` while it is set aside (not SQLite's own
+    ``fcntl`` locks: the two kinds do not meet on Linux); yields its (device, inode), None when
+    there is none or it cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        yield None
+        return
+    try:
+        try:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except (ImportError, OSError):  # no flock here: the identity check below still holds
+            pass
+        st = os.fstat(fd)
+        yield (st.st_dev, st.st_ino) if _identity(path) == (st.st_dev, st.st_ino) else None
+    finally:
+        os.close(fd)  # the lock goes with it
+
+
+def _reopened(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
+    try:
+        return connect(path), []
+    except (OSError, sqlite3.DatabaseError, StoreProblem) as exc:
+        return None, [warning("STORE_UNAVAILABLE", f"{path}: {exc}; scanning without a store")]
+
+
+def _moved_aside(path: str, why: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
+    """:func:`_set_aside`'s renames and the new store, in the caller's turn."""
     aside = _free_aside(path)
     moved: list[str] = []
     try:
