@@ -32,10 +32,10 @@ def where(chain: tuple[str, ...]) -> tuple[str, ...]:
 def loose(records: list[Any]) -> None:
     """Say on each split APK of ``records`` (an item of no set) that no base was compared with it."""
     from apkscan.result import AppResult
-    from apkscan.splits import is_base
 
-    for r in records:
-        if isinstance(r, AppResult) and r.identity.manifest is not None and not is_base(r.identity):
+    for r in records:  # a split: a manifest with a split name (splits.is_base's converse; that module,
+        # with the report types it imports, is loaded only where a set is assembled)
+        if isinstance(r, AppResult) and r.identity.manifest is not None and r.identity.manifest.split:
             r.warnings.append(warning("CONTAINER_BUNDLE_NO_BASE", "a split APK (its manifest has a split attribute) "
                                       "in no split set: no base APK was compared with it"))
 
