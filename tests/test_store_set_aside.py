@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from apkscan.batch import store as st
-from apkscan.batch import store_open
+from apkscan.batch import store_aside
 
 PAGE = 4096
 
@@ -55,7 +55,7 @@ def test_a_damaged_store_goes_aside_with_its_live_wal_and_says_so(tmp_path):
 
 def test_two_stores_set_aside_in_one_second_keep_each_its_own_files(tmp_path, monkeypatch):
     """The second used to be renamed over the first (its bytes lost), its WAL over the first's."""
-    monkeypatch.setattr(store_open.time, "strftime", lambda *_a: "20260101T000000")  # one second for both
+    monkeypatch.setattr(store_aside.time, "strftime", lambda *_a: "20260101T000000")  # one second for both
     db = tmp_path / "s.sqlite"
     kept = []
     for runs in (50, 80):
@@ -88,7 +88,7 @@ def test_side_files_are_moved_as_they_are_never_followed(tmp_path, target_exists
     os.unlink(f"{db}-wal")
     os.symlink(target, f"{db}-wal")
     Path(f"{db}-journal").write_bytes(b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7" + b"\0" * 504)
-    conn, issues = store_open._set_aside(str(db), "damaged", store_open._identity(str(db)))
+    conn, issues = store_aside.set_aside(str(db), "damaged", store_aside.identity(str(db)))
     assert conn is not None and [i.code for i in issues] == ["STORE_CORRUPT"], issues
     conn.close()
     aside = _aside(issues[0].message)
@@ -105,19 +105,37 @@ def test_a_run_that_judged_the_store_damaged_after_another_set_it_aside_leaves_t
     one; B then set aside what was at the path: A's new, healthy store (reported as corrupt), or, in
     the same second, over A's aside copy (the damaged bytes and their WAL lost). B now takes its
     turn, finds another file at the path and opens it."""
-    monkeypatch.setattr(store_open.time, "strftime", lambda *_a: "20260101T000000")
+    monkeypatch.setattr(store_aside.time, "strftime", lambda *_a: "20260101T000000")
     db = tmp_path / "s.sqlite"
     _damaged_with_live_wal(db, 50)
     damaged = db.read_bytes()
-    judged_by_b = store_open._identity(str(db))
+    judged_by_b = store_aside.identity(str(db))
     conn_a, issues_a = st.open_checked(str(db))
     assert [i.code for i in issues_a] == ["STORE_CORRUPT"], issues_a
     conn_a.execute("INSERT INTO runs VALUES ('A-run', 1, NULL, 'done')")
     conn_a.commit()
-    conn_b, issues_b = store_open._set_aside(str(db), "B's verdict on the old file", judged_by_b)
+    conn_b, issues_b = store_aside.set_aside(str(db), "B's verdict on the old file", judged_by_b)
     assert issues_b == [] and conn_b is not None
     assert conn_b.execute("SELECT run_id FROM runs").fetchall() == [("A-run",)]  # A's store, in place
     (aside,) = tmp_path.glob("s.sqlite.corrupt-*[0-9]")
     assert aside.read_bytes() == damaged and Path(f"{aside}-wal").stat().st_size > 0
     conn_a.close()
     conn_b.close()
+
+
+def test_a_run_holding_the_turn_too_long_leaves_this_one_without_a_store_not_hung(tmp_path, monkeypatch):
+    """Another run that holds the turn (stopped mid-rename, say) is waited for a bounded time; then
+    this run scans without a store and moves nothing."""
+    import fcntl
+
+    monkeypatch.setattr(store_aside, "TURN_WAIT", 0.2)
+    db = tmp_path / "s.sqlite"
+    _damaged_with_live_wal(db, 5)
+    held = os.open(db, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        conn, issues = store_aside.set_aside(str(db), "damaged", store_aside.identity(str(db)))
+    finally:
+        os.close(held)
+    assert conn is None and [i.code for i in issues] == ["STORE_UNAVAILABLE"], issues
+    assert not list(tmp_path.glob("s.sqlite.corrupt-*"))

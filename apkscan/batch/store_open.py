@@ -15,11 +15,11 @@ disk, in use) is left exactly as it is and the run scans without it (``STORE_UNA
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import time
 
+from apkscan.batch.store_aside import identity, set_aside
 from apkscan.issues import Issue, warning
 
 BUSY_MS = 5_000  # a write waits this long for another run's lock, then the run stops writing
@@ -248,7 +248,7 @@ def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
         return _unavailable(path, why)
     if doubt:
         return None, [untrusted_issue(path, doubt)]
-    seen = _identity(path)  # the file judged below: only it is ever set aside (review 90, a racing run)
+    seen = identity(path)  # the file judged below: only it is ever set aside (review 90, a racing run)
     try:
         conn = connect(path)
         if not _needs_check(conn, path):
@@ -271,16 +271,7 @@ def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
         why = f"its schema text is damaged ({exc.reason} at byte {exc.start})"
     except OSError as exc:
         return _unavailable(path, exc.strerror or str(exc))
-    return _set_aside(path, why, seen)
-
-
-def _identity(path: str) -> tuple[int, int] | None:
-    """(device, inode) of the file SQLite opens at ``path``; None: none there yet."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
+    return set_aside(path, why, seen)
 
 
 def _space_left(path: str) -> str:
@@ -292,98 +283,6 @@ def _space_left(path: str) -> str:
         return ""
     free = st.f_bavail * st.f_frsize
     return f"; its file system is full ({free} bytes free)" if free < (1 << 20) else ""
-
-
-SIDE_FILES = ("-wal", "-shm", "-journal")  # the files SQLite opens beside a store by name
-
-
-def _set_aside(path: str, why: str, seen: tuple[int, int] | None) -> tuple[sqlite3.Connection | None, list[Issue]]:
-    """The damaged store renamed aside with the files SQLite keeps beside it, then a new one opened.
-
-    Its ``-wal``, ``-shm`` and ``-journal`` go first, the store last: interrupted, the damaged store
-    stays under its name, found and set aside again by the next run, and never a new store beside
-    its old WAL or journal (SQLite finds those by name: a stale one is deleted or played into the
-    new file). Each name is renamed as it is, never followed (a symlink named ``<store>-wal`` is
-    moved, not what it points to; nothing is deleted), to a name none of the four has yet: two
-    stores set aside in one second kept each its own bytes and WAL (one overwrote the other's
-    store, leaving its WAL paired with the other's file). A name that cannot be moved: no new store
-    (``STORE_UNAVAILABLE``) rather than one opened beside it.
-
-    ``seen``: the file that was judged damaged. Another run may have judged it too and set it aside
-    first (review 90: the second then moved the first's new, healthy store aside as "corrupt", or
-    renamed it over the first's aside copy); runs setting a store aside take turns (an exclusive
-    ``flock`` on the file judged), and the one that finds another file at the path leaves it alone
-    and opens it."""
-    with _turn(path) as now:
-        if now is None or now != seen:  # set aside by another run meanwhile (or gone): open what is there
-            return _reopened(path)
-        return _moved_aside(path, why)
-
-
-@contextlib.contextmanager
-def _turn(path: str):
-    """An exclusive ``flock`` on the file at ``path`` while it is set aside (not SQLite's own
-    ``fcntl`` locks: the two kinds do not meet on Linux); yields its (device, inode), None when
-    there is none or it cannot be opened."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        yield None
-        return
-    try:
-        try:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except (ImportError, OSError):  # no flock here: the identity check below still holds
-            pass
-        st = os.fstat(fd)
-        yield (st.st_dev, st.st_ino) if _identity(path) == (st.st_dev, st.st_ino) else None
-    finally:
-        os.close(fd)  # the lock goes with it
-
-
-def _reopened(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
-    try:
-        return connect(path), []
-    except (OSError, sqlite3.DatabaseError, StoreProblem) as exc:
-        return None, [warning("STORE_UNAVAILABLE", f"{path}: {exc}; scanning without a store")]
-
-
-def _moved_aside(path: str, why: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
-    """:func:`_set_aside`'s renames and the new store, in the caller's turn."""
-    aside = _free_aside(path)
-    moved: list[str] = []
-    try:
-        if aside is None:
-            raise OSError(f"no free name {path}.corrupt-<time>-<n> (n up to 99)")
-        for suffix in (*SIDE_FILES, ""):
-            if os.path.lexists(path + suffix):
-                os.rename(path + suffix, aside + suffix)  # rename never follows a symlink
-                moved.append(suffix)
-    except OSError as exc:
-        said = f" (moved so far: {', '.join(aside + s for s in moved)})" if moved else ""
-        return None, [warning("STORE_UNAVAILABLE", f"{path}: unreadable store ({why}); setting it aside "
-                              f"failed ({exc}){said}; scanning without a store")]
-    beside = [s for s in moved if s]
-    side = f" with its {', '.join(beside)}" if beside else ""
-    issues = [warning("STORE_CORRUPT", f"{path}: unreadable store ({why}); set aside as {aside}{side}, "
-                                       "a new one is used")]
-    try:
-        return connect(path), issues
-    except (OSError, sqlite3.DatabaseError, StoreProblem) as exc:
-        issues.append(warning("STORE_UNAVAILABLE", f"{path}: {exc}; scanning without a store"))
-        return None, issues
-
-
-def _free_aside(path: str) -> str | None:
-    """``<store>.corrupt-<time>`` (``-2``, ``-3``, ... after it) where neither it nor its side files exist."""
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    for n in range(1, 100):
-        aside = f"{path}.corrupt-{stamp}" + (f"-{n}" if n > 1 else "")
-        if not any(os.path.lexists(aside + s) for s in ("", *SIDE_FILES)):
-            return aside
-    return None
 
 
 CHECK_ALWAYS_BYTES = 64 << 20  # a store up to this size is checked on every open (~30 ms)
