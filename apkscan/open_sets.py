@@ -29,13 +29,19 @@ def where(chain: tuple[str, ...]) -> tuple[str, ...]:
     return (os.path.dirname(chain[0]), os.path.basename(chain[0]), *chain[1:])
 
 
+def is_base(identity: Any) -> bool:
+    """A base APK to Android: a manifest without a split name (absent or empty). Here, not in
+    :mod:`apkscan.splits` (which uses it too): a scan of one APK asks it without loading that module
+    and the policy and report types it imports."""
+    return identity.manifest is not None and not identity.manifest.split
+
+
 def loose(records: list[Any]) -> None:
     """Say on each split APK of ``records`` (an item of no set) that no base was compared with it."""
     from apkscan.result import AppResult
 
-    for r in records:  # a split: a manifest with a split name (splits.is_base's converse; that module,
-        # with the report types it imports, is loaded only where a set is assembled)
-        if isinstance(r, AppResult) and r.identity.manifest is not None and r.identity.manifest.split:
+    for r in records:
+        if isinstance(r, AppResult) and r.identity.manifest is not None and not is_base(r.identity):
             r.warnings.append(warning("CONTAINER_BUNDLE_NO_BASE", "a split APK (its manifest has a split attribute) "
                                       "in no split set: no base APK was compared with it"))
 

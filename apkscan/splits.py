@@ -28,6 +28,7 @@ import re
 
 from apkscan.apk.model import ApkIdentity
 from apkscan.issues import warning
+from apkscan.open_sets import is_base
 from apkscan.policy.model import Policy
 from apkscan.policy.multi import decide_all, worse
 from apkscan.rules.model import Evidence, Finding, RuleSet
@@ -40,11 +41,6 @@ DUPLICATE = "identical APK (same SHA-256) already scanned in this bundle or back
 # (a claim): there, only each split's own checks apply, not the set's (one base, distinct names)
 BUNDLETOOL = re.compile(r"((splits|standalones|instant|asset-slices)/.*|universal\.apk)\Z")
 UNCHECKED = "not verified: content digests not checked or signatures not read"
-
-
-def is_base(identity: ApkIdentity) -> bool:
-    """A base APK to Android: a manifest without a split name (absent or empty)."""
-    return identity.manifest is not None and not identity.manifest.split
 
 
 def assemble(apps: list, key: str, policies: list[Policy], rules: RuleSet) -> tuple[list, list[Skipped]]:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
 import test_split_sets
-from test_split_sets import FIXTURES, bundle_app, folder, mismatches, run
+from backup_helpers import AbWriter, manifest
+from test_split_sets import bundle_app, folder, mismatches, run
 
 apk = test_split_sets.apk  # the signed-APK builder fixture, shared
 
@@ -68,10 +68,6 @@ def test_a_container_between_base_and_split_keeps_the_set(rules, policy, tmp_pat
 
 def test_an_adb_backup_file_between_base_and_split_keeps_the_set(rules, policy, tmp_path, apk):
     """t4: an APK under ``apps/<pkg>/f/`` (no install set) streamed between ``a/base.apk`` and the split."""
-    if str(FIXTURES / "backups") not in sys.path:
-        sys.path.insert(0, str(FIXTURES / "backups"))
-    from adb_writer import AbWriter, manifest
-
     target = tmp_path / "device.ab"
     with target.open("wb") as out, AbWriter(out) as w:
         w.add("apps/com.example.notes/_manifest", manifest("com.example.notes", 1, [], True))
@@ -84,10 +80,6 @@ def test_an_adb_backup_file_between_base_and_split_keeps_the_set(rules, policy, 
 def test_installs_interleaved_in_an_adb_backup_are_each_one_set(rules, policy, tmp_path, apk):
     """A set stays open beside another of the same container: an adb backup streaming another
     install's base between a base and its planted split still compares that split with its base."""
-    if str(FIXTURES / "backups") not in sys.path:
-        sys.path.insert(0, str(FIXTURES / "backups"))
-    from adb_writer import AbWriter, manifest
-
     target = tmp_path / "device.ab"
     with target.open("wb") as out, AbWriter(out) as w:
         w.add("apps/com.example.notes/_manifest", manifest("com.example.notes", 1, [], True))
