@@ -201,3 +201,16 @@ def test_a_recorded_app_no_finding_prohibits_is_named_in_its_default_result(gen,
     assert result["properties"]["signerVerified"] is False and "publisher" not in result["properties"]
     said = f"recorded by the device ({BY}), not verified by apkscan: Example Corp (certificate SHA-256 {sha})"
     assert result["message"]["text"].endswith(f"(no finding); {said}"), result["message"]["text"]
+
+
+def test_sarif_of_a_1_2_document_says_it_was_read_as_1_3(documents, tmp_path):
+    """SARIF named the input's 1.2 alone over results computed as 1.3 means them; a 1.3 document
+    gets no read-as property."""
+    out, doc = documents
+    for version, source, want in (("1.2", _as_1_2(doc), "1.3"), ("1.3", doc, None)):
+        res = run("report", _write(tmp_path, source, f"{version}.json"), "--sarif", tmp_path / f"{version}.sarif",
+                  "--fail-on", "prohibited")
+        assert res.returncode == 1, res.stderr
+        props = json.loads((tmp_path / f"{version}.sarif").read_text("utf-8"))["runs"][0]["properties"]
+        assert props["resultSchemaVersion"] == version
+        assert props.get("resultSchemaReadAs") == want

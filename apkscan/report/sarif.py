@@ -361,6 +361,8 @@ def _run_properties(doc: ScanDocument, meta: Any, skipped: list[view.SkippedRow]
         run_props["policyUncertain"] = uncertain
     if meta.schema_version:
         run_props["resultSchemaVersion"] = meta.schema_version
+        if meta.schema_read_as and meta.schema_read_as != meta.schema_version:  # 1.2 read as 1.3 (tally.read_as)
+            run_props["resultSchemaReadAs"] = meta.schema_read_as
     if doc.skipped:  # files looked at and not scanned: the results do not cover them
         run_props["skipped"] = [{"where": s.where, "reason": s.reason, "count": s.count,
                                  "examples": list(s.examples)} for s in skipped]
