@@ -11,12 +11,14 @@ directory's), flagged :data:`LOCAL_ONLY`.
 
 The walk is ``ZipInputStream``'s (OpenJDK and libcore ``readLOC``/``readEnd``): a 30-byte header
 signed ``PK\\x03\\x04`` or the end (any other bytes, a central record, a short read); an
-encryption flag, a data descriptor on a method other than deflate, or a method neither stored nor
-deflated ends it (``ZipInputStream`` throws there, and an installer aborts its session). A stored
-entry is its uncompressed size's bytes; a deflated one without a descriptor ends after its
-compressed size (ending elsewhere throws); with one (bit 3) it is inflated to its end, then the
-descriptor read: 16 bytes or 12 without a signature, 24/20 when more than 4 GiB went through, its
-sizes equal to what was inflated. Sizes of 0xFFFFFFFF are read from the last ZIP64 extra of 16 bytes
+encryption flag or a method neither stored nor deflated ends it (``ZipInputStream`` throws there,
+and an installer aborts its session). A stored entry is its uncompressed size's bytes; one flagged
+with a data descriptor is empty and the next header starts where its data does, as Android's
+``ZipInputStream`` reads it (libcore drops OpenJDK's "only DEFLATED entries can have EXT
+descriptor" throw; bit 3 leaves it no size, so it ends at once: review 91). A deflated entry
+without a descriptor ends after its compressed size (ending elsewhere throws); with one (bit 3) it
+is inflated to its end, then the descriptor read: 16 bytes or 12 without a signature, 24/20 when
+more than 4 GiB went through, its sizes equal to what was inflated. Sizes of 0xFFFFFFFF are read from the last ZIP64 extra of 16 bytes
 or more (uncompressed, then compressed), as ``ZipEntry.setExtra0`` walks every field.
 
 Bounds: :data:`MAX_ENTRIES` headers (``ZIP_TOO_MANY_ENTRIES``); the walk's clock at each header and
@@ -132,6 +134,8 @@ def kind_with(kind: str, archive: ZipArchive, local: Walk) -> str:
 
 
 def _described(entry: ZipEntry, records) -> bool:
+    if entry.flags & 8 and not entry.compressed:  # a listed entry Android's stream reads as empty
+        return any(r.name_bytes == entry.name_bytes for r in records)
     for r in records:
         if r.name_bytes == entry.name_bytes and r.compressed == entry.compressed and (
                 r.uncompressed_size == entry.uncompressed_size
@@ -149,8 +153,7 @@ def _next(archive: ZipArchive, at: int, budget: InflateBudget, listed: dict) -> 
     if len(head) < LFH_HEADER:
         return None
     sig, _v, flags, method, _t, _d, crc, csize, size, nlen, xlen = _LOCAL.unpack(head)
-    if sig != LFH_SIG or flags & 1 or method not in (METHOD_STORED, METHOD_DEFLATED) or (
-            flags & 8 and method != METHOD_DEFLATED):
+    if sig != LFH_SIG or flags & 1 or method not in (METHOD_STORED, METHOD_DEFLATED):
         return None
     meta = source.read(at + LFH_HEADER, nlen + xlen)
     if len(meta) < nlen + xlen:
@@ -158,7 +161,9 @@ def _next(archive: ZipArchive, at: int, budget: InflateBudget, listed: dict) -> 
     if not flags & 8 and _MAGIC in (csize, size):
         csize, size = zip64_sizes(meta[nlen:], csize, size)
     data = at + LFH_HEADER + nlen + xlen
-    if method == METHOD_STORED:
+    if method == METHOD_STORED and flags & 8:  # Android's stream: no sizes, read as empty (review 91 A)
+        csize = size = crc = 0
+    elif method == METHOD_STORED:
         csize = size
     elif flags & 8:
         named = any(r.name_bytes == meta[:nlen] and r.compressed for r in listed.get(at, ()))
@@ -171,7 +176,7 @@ def _next(archive: ZipArchive, at: int, budget: InflateBudget, listed: dict) -> 
     name = meta[:nlen]
     text = name.decode("utf-8", JAVA_UTF8)
     entry = ZipEntry(0, text, None if name.isascii() else name, method, flags, crc, csize, size, at, NOT_LISTED)
-    return entry, (data + csize if not flags & 8 else end)
+    return entry, (end if method == METHOD_DEFLATED and flags & 8 else data + csize)
 
 
 def zip64_sizes(extra: bytes, csize: int, size: int) -> tuple[int, int]:
