@@ -38,8 +38,9 @@ may leave them.
 - Bytes before the first listed entry: the stream starts at byte 0; a local header there is
   walked, other bytes give the stream nothing (it reads no entry at all).
 
-Not checked: a stored entry's CRC (``ZipInputStream`` throws at a wrong one): a header reached is
-walked all the same.
+Not checked here: a stored entry's CRC (``ZipInputStream`` throws at a wrong one, so the stream
+ends there): a wrong one only ends the stream sooner, so the stream is taken to read on, and the
+walk that follows checks the CRCs on the way to what it finds (:func:`zip_local.walk`, review 91).
 """
 
 from __future__ import annotations

@@ -26,13 +26,17 @@ each chunk; what is inflated to find an entry's end is charged to the input's in
 (``CONTAINER_INFLATE_LIMIT``) and, for an entry no central record names, held to its ratio rule
 (``CONTAINER_BOMB``; a listed entry is the directory's member, read and judged as one: an OBB or a
 backup's log of zeros, never inflated to be scanned, is no bomb). A bound that stops the walk is
-said for the container (:attr:`Walk.problems`). Memory: a chunk, and the entries found.
+said for the container (:attr:`Walk.problems`). Memory: a chunk, and the entries found (and four
+integers a stored one). When local-only entries are found, the stored entries the stream reads up
+to the last of them have their CRC-32 checked, as ``ZipInputStream`` does (a wrong one: it throws,
+the directory's readers do not look; said, ``TAMPER_CONTAINER_STREAM_CRC``, nothing dropped).
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
+from array import array
 from dataclasses import dataclass, field
 
 from apkscan.apk.io.bytesource import ByteSource
@@ -44,6 +48,7 @@ from apkscan.sources import detect, walkclock
 from apkscan.sources.streams import InflateBudget
 
 LOCAL_ONLY = "TAMPER_CONTAINER_LOCAL_ONLY_ENTRY"
+STREAM_CRC = "TAMPER_CONTAINER_STREAM_CRC"
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _EXTSIG = 0x08074B50
 _MAGIC = 0xFFFFFFFF
@@ -56,7 +61,7 @@ class Walk:
     """What the local headers hold that the central directory does not describe."""
 
     entries: list[ZipEntry] = field(default_factory=list)  # each as a record of its local header's values
-    problems: list[Issue] = field(default_factory=list)  # a bound that stopped the walk
+    problems: list[Issue] = field(default_factory=list)  # where readers part (a stored CRC), a bound that stopped it
     followed: int = 0  # local headers followed (0: the bytes do not start as a streaming reader reads entries)
     origin: ZipArchive | None = None  # the bytes followed when not the reading's own (:func:`view`)
     base: int = 0  # where ``origin``'s bytes start in their file
@@ -107,9 +112,13 @@ def walk(archive: ZipArchive | None, budget: InflateBudget, other: ZipArchive | 
     if origin is not None:
         out.origin, out.base = origin[0], origin[1]
     walked = origin[0] if origin is not None else archive
+    stored = array("q")  # each stored entry the stream reads: header, data offset, size, local CRC
     try:
         while (entry := _next(walked, at, budget, listed)) is not None:
             entry, at = entry
+            if not entry.compressed and entry.uncompressed_size and not entry.flags & 8:
+                stored.extend((entry.local_header_offset, at - entry.uncompressed_size, entry.uncompressed_size,
+                               entry.crc32))
             out.followed += 1
             if out.followed > limit:
                 out.problems.append(error("ZIP_TOO_MANY_ENTRIES", f"more than {limit} local headers followed as a "
@@ -118,6 +127,8 @@ def walk(archive: ZipArchive | None, budget: InflateBudget, other: ZipArchive | 
             if not _described(entry, listed.get(entry.local_header_offset, ())):
                 entry.index = -len(out.entries) - 1  # no central index: never one a layout reader excludes
                 out.entries.append(entry)
+        if out.entries:
+            out.problems += _crc_fact(walked.source, stored, out.entries[-1].local_header_offset)
     except ApkScanError as exc:  # a bound: what was found before it is kept
         out.problems.append(exc.to_issue())
     return out
@@ -177,6 +188,38 @@ def _next(archive: ZipArchive, at: int, budget: InflateBudget, listed: dict) -> 
     text = name.decode("utf-8", JAVA_UTF8)
     entry = ZipEntry(0, text, None if name.isascii() else name, method, flags, crc, csize, size, at, NOT_LISTED)
     return entry, (end if method == METHOD_DEFLATED and flags & 8 else data + csize)
+
+
+def _crc_fact(source: ByteSource, stored: array, last: int) -> list[Issue]:
+    """The stored entries the stream reads up to the last local-only one (``last``) whose bytes'
+    CRC-32 is not their local header's: ``ZipInputStream`` checks it when an entry is read to its end
+    and throws at the first, ending a streaming install there; ``ZipFile`` and libziparchive
+    (``kCrcChecksEnabled`` false) do not. Said, never dropped (review 91). Each entry's bytes streamed
+    once, a chunk at a time (they do not overlap: at most the input), the walk's clock at each."""
+    bad, names = 0, []
+    for i in range(0, len(stored), 4):
+        at, pos, size, want = stored[i:i + 4]
+        if at > last:
+            break
+        crc, end = 0, pos + size
+        while pos < end:
+            walkclock.check()
+            chunk = source.read(pos, min(CHUNK, end - pos))
+            if not chunk:
+                break
+            crc, pos = zlib.crc32(chunk, crc), pos + len(chunk)
+        if crc != want:
+            bad += 1
+            if bad <= 5:
+                nlen = struct.unpack("<H", source.read(at + 26, 2))[0]
+                names.append(f"{source.read(at + LFH_HEADER, nlen).decode('utf-8', JAVA_UTF8)!r} at {at}")
+    if not bad:
+        return []
+    return [tamper(STREAM_CRC, f"{bad} stored entries ({', '.join(names)}{', ...' if bad > 5 else ''}) "
+                   "hold bytes whose CRC-32 is not their local header's: java.util.zip.ZipInputStream (SAI, ackpine) "
+                   "throws \"invalid entry CRC\" at the end of the first, so a streaming install aborts there and "
+                   "reads nothing after it; central-directory readers (java.util.zip.ZipFile, Android's "
+                   "libziparchive) do not check it: each is scanned all the same")]
 
 
 def zip64_sizes(extra: bytes, csize: int, size: int) -> tuple[int, int]:
