@@ -6,7 +6,8 @@ next local header after it. The walker took the central record's compressed size
 the local header and the central record both said "deflated, descriptor", so an adversary's stream
 that ends elsewhere sent the stream, unseen, to a local ``base.apk`` (TikTok) inside listed bytes:
 
-- early: the layout's stream ends inside its own listed bytes, then a descriptor and ``base.apk``;
+- early: the layout's stream ends inside its own listed bytes, then a descriptor and ``base.apk``
+  (unsigned: the same with a descriptor without its optional signature, review 91);
 - late: the stream runs on through a final stored block over the layout's listed descriptor and
   the next entry's local header, and ends inside that stored entry's data; a descriptor and
   ``base.apk`` follow there (that entry's CRC is 0 in both its records: nothing reads its bytes).
@@ -65,10 +66,12 @@ def _hidden() -> bytes:
     return _local(b"base.apk", 8, zlib.crc32(TIKTOK), len(packed), len(TIKTOK)) + packed
 
 
-def _early() -> list[tuple[bytes, bytes, tuple]]:
-    """The layout's listed bytes: its own stream, a descriptor of it, then ``base.apk``."""
+def _early(signed: bool = True) -> list[tuple[bytes, bytes, tuple]]:
+    """The layout's listed bytes: its own stream, a descriptor of it (``signed``: with its optional
+    signature, else the 12 bytes ``readEnd`` takes when the first 4 are no signature), then ``base.apk``."""
     packed = _deflate(CONTENT)
-    blob = packed + _DESC.pack(0x08074B50, zlib.crc32(CONTENT), len(packed), len(CONTENT)) + _hidden()
+    own = _DESC.pack(0x08074B50, zlib.crc32(CONTENT), len(packed), len(CONTENT))
+    blob = packed + (own if signed else own[4:]) + _hidden()
     listed = _DESC.pack(0x08074B50, zlib.crc32(CONTENT), len(blob), len(CONTENT))
     return [(_local(LAYOUT, 8, 0, 0, 0, flags=8) + blob + listed, LAYOUT, (8, 8, zlib.crc32(CONTENT), len(blob),
                                                                         len(CONTENT)))]
@@ -94,8 +97,11 @@ def _late() -> list[tuple[bytes, bytes, tuple]]:
             (blob_head + pad + real + hidden, BLOB, (0, 0, 0, blob_size, blob_size))]
 
 
+SHAPES = ["early", "unsigned", "late"]
+
+
 def _carrier(gen, work: Path, shape: str) -> bytes:
-    return carrier_of(gen, work, _early() if shape == "early" else _late())
+    return carrier_of(gen, work, {"early": _early, "unsigned": lambda: _early(False), "late": _late}[shape]())
 
 
 def carrier_of(gen, work: Path, crafted: list[tuple[bytes, bytes, tuple]]) -> bytes:
@@ -126,13 +132,13 @@ def carrier_of(gen, work: Path, crafted: list[tuple[bytes, bytes, tuple]]) -> by
 def carriers(tmp_path_factory) -> dict[str, Path]:
     gen, root = generate_module(), tmp_path_factory.mktemp("carriers")
     out = {}
-    for shape in ("early", "late"):
+    for shape in SHAPES:
         out[shape] = root / f"{shape}.apk"
         out[shape].write_bytes(_carrier(gen, root / f"work-{shape}", shape))
     return out
 
 
-@pytest.mark.parametrize("shape", ["early", "late"])
+@pytest.mark.parametrize("shape", SHAPES)
 def test_the_carrier_verifies_and_reads_as_the_clean_app(carriers, shape):
     """The oracle's side: apksigner verifies the carrier and aapt reads the clean app."""
     assert apksigner_verify(carriers[shape])["verified"]
@@ -141,7 +147,7 @@ def test_the_carrier_verifies_and_reads_as_the_clean_app(carriers, shape):
         assert "name='com.example.carrier'" in out.stdout
 
 
-@pytest.mark.parametrize("shape", ["early", "late"])
+@pytest.mark.parametrize("shape", SHAPES)
 def test_java_zipinputstream_lists_the_hidden_base_apk(carriers, shape, tmp_path):
     """What the check models: Java's own ZipInputStream reads ``base.apk`` out of the carrier."""
     if not shutil.which("java"):
@@ -155,12 +161,12 @@ def test_java_zipinputstream_lists_the_hidden_base_apk(carriers, shape, tmp_path
     assert names[:2] == [LAYOUT.decode(), "base.apk"], run.stdout + run.stderr
 
 
-@pytest.mark.parametrize("shape", ["early", "late"])
+@pytest.mark.parametrize("shape", SHAPES)
 def test_the_stream_is_found_to_reach_a_header_no_entry_lists(carriers, shape):
     assert _uncovered(carriers[shape])[0]
 
 
-@pytest.mark.parametrize("shape", ["early", "late"])
+@pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("name", ["hidden.apk", "hidden.bin"])
 def test_the_hidden_base_apk_is_scanned_under_any_name(carriers, scan_path, tmp_path, shape, name):
     """Was: one app, com.example.carrier, allowed, no fact. Now TikTok from the local headers too."""
