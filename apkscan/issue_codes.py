@@ -223,6 +223,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "TAMPER_DUPLICATE_ENTRY": (T, "duplicate entry name …"),
     "TAMPER_EMPTY_NAME": (T, "entry #… has an empty name"),
     "TAMPER_CONTAINER_LOCAL_ONLY_ENTRY": (T, "member … (local header at offset …) is read by streaming installers (java.util.zip.ZipInputStream: SAI, ackpine) but not listed by the central directory as such: scanned as a member of its own"),
+    "TAMPER_CONTAINER_STREAM_CRC": (T, "… stored entries (…) hold bytes whose CRC-32 is not their local header's: java.util.zip.ZipInputStream (SAI, ackpine) throws \"invalid entry CRC\" at the end of the first, so a streaming install aborts there and reads nothing after it; central-directory readers (java.util.zip.ZipFile, Android's libziparchive) do not check it: each is scanned all the same"),
     "TAMPER_ENCRYPTION_FLAG": (T, "central directory sets the encryption flag (Android ignores it)"),
     "TAMPER_ENTRY_OVERLAPS_CD": (T, "data overlaps the central directory"),
     "TAMPER_EOCD_DISK_FIELDS": (T, "EOCD disk number, central-directory disk or entries-on-this-disk say spanned archive; apksig and libziparchive ignore them (read with the total count), java.util.zip.ZipFile refuses the file"),

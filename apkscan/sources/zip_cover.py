@@ -28,6 +28,8 @@ may leave them.
   time), and one found has the local headers walked (the walk inflates and decides). A stored
   ZIP or JAR inside such an APK is found so too and costs that walk, which finds it unread by the
   stream and walks nothing.
+- A stored entry flagged with a data descriptor: Android's stream (libcore, what SAI runs on) reads
+  it as empty and the next local header where its data starts (OpenJDK throws there; review 91).
 - The next listed header there: the stream reads on. Bytes that are no local header (the APK
   Signing Block, a central record, zeros, a header ``ZipInputStream`` throws at): the stream ends,
   nothing past it is read by it. A local header there: the stream reads an entry the directory may
@@ -36,8 +38,9 @@ may leave them.
 - Bytes before the first listed entry: the stream starts at byte 0; a local header there is
   walked, other bytes give the stream nothing (it reads no entry at all).
 
-Not checked: a stored entry's CRC (``ZipInputStream`` throws at a wrong one): a header reached is
-walked all the same.
+Not checked here: a stored entry's CRC (``ZipInputStream`` throws at a wrong one, so the stream
+ends there): a wrong one only ends the stream sooner, so the stream is taken to read on, and the
+walk that follows checks the CRCs on the way to what it finds (:func:`zip_local.walk`, review 91).
 """
 
 from __future__ import annotations
@@ -159,11 +162,12 @@ def _gap(source: _Bytes, entry, at: int, nxt: int) -> str:
     if len(head) < LFH_HEADER:
         return STOPS
     sig, _v, flags, method, _t, _d, _crc, csize, size, nlen, xlen = _LOCAL.unpack(head)
-    if sig != LFH_SIG or flags & 1 or method not in (METHOD_STORED, METHOD_DEFLATED) or (
-            flags & 8 and method != METHOD_DEFLATED):
+    if sig != LFH_SIG or flags & 1 or method not in (METHOD_STORED, METHOD_DEFLATED):
         return STOPS  # ZipInputStream throws at this header: an installer reading so aborts
     data = at + LFH_HEADER + nlen + xlen
-    if flags & 8:  # inflated to its end, then the descriptor: where the directory says, if it does
+    if flags & 8 and method == METHOD_STORED:
+        ends = [data]  # Android's stream reads it as empty: the next header where its data starts
+    elif flags & 8:  # inflated to its end, then the descriptor: where the directory says, if it does
         if not (entry.flags & 8 and entry.method == METHOD_DEFLATED):
             return OPEN  # no usable size without inflating: the walk inflates it
         ends = [data + entry.compressed_size + d for d in DESCRIPTORS]

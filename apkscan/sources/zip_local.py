@@ -11,12 +11,14 @@ directory's), flagged :data:`LOCAL_ONLY`.
 
 The walk is ``ZipInputStream``'s (OpenJDK and libcore ``readLOC``/``readEnd``): a 30-byte header
 signed ``PK\\x03\\x04`` or the end (any other bytes, a central record, a short read); an
-encryption flag, a data descriptor on a method other than deflate, or a method neither stored nor
-deflated ends it (``ZipInputStream`` throws there, and an installer aborts its session). A stored
-entry is its uncompressed size's bytes; a deflated one without a descriptor ends after its
-compressed size (ending elsewhere throws); with one (bit 3) it is inflated to its end, then the
-descriptor read: 16 bytes or 12 without a signature, 24/20 when more than 4 GiB went through, its
-sizes equal to what was inflated. Sizes of 0xFFFFFFFF are read from the last ZIP64 extra of 16 bytes
+encryption flag or a method neither stored nor deflated ends it (``ZipInputStream`` throws there,
+and an installer aborts its session). A stored entry is its uncompressed size's bytes; one flagged
+with a data descriptor is empty and the next header starts where its data does, as Android's
+``ZipInputStream`` reads it (libcore drops OpenJDK's "only DEFLATED entries can have EXT
+descriptor" throw; bit 3 leaves it no size, so it ends at once: review 91). A deflated entry
+without a descriptor ends after its compressed size (ending elsewhere throws); with one (bit 3) it
+is inflated to its end, then the descriptor read: 16 bytes or 12 without a signature, 24/20 when
+more than 4 GiB went through, its sizes equal to what was inflated. Sizes of 0xFFFFFFFF are read from the last ZIP64 extra of 16 bytes
 or more (uncompressed, then compressed), as ``ZipEntry.setExtra0`` walks every field.
 
 Bounds: :data:`MAX_ENTRIES` headers (``ZIP_TOO_MANY_ENTRIES``); the walk's clock at each header and
@@ -24,13 +26,17 @@ each chunk; what is inflated to find an entry's end is charged to the input's in
 (``CONTAINER_INFLATE_LIMIT``) and, for an entry no central record names, held to its ratio rule
 (``CONTAINER_BOMB``; a listed entry is the directory's member, read and judged as one: an OBB or a
 backup's log of zeros, never inflated to be scanned, is no bomb). A bound that stops the walk is
-said for the container (:attr:`Walk.problems`). Memory: a chunk, and the entries found.
+said for the container (:attr:`Walk.problems`). Memory: a chunk, and the entries found (and four
+integers a stored one). When local-only entries are found, the stored entries the stream reads up
+to the last of them have their CRC-32 checked, as ``ZipInputStream`` does (a wrong one: it throws,
+the directory's readers do not look; said, ``TAMPER_CONTAINER_STREAM_CRC``, nothing dropped).
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
+from array import array
 from dataclasses import dataclass, field
 
 from apkscan.apk.io.bytesource import ByteSource
@@ -42,6 +48,7 @@ from apkscan.sources import detect, walkclock
 from apkscan.sources.streams import InflateBudget
 
 LOCAL_ONLY = "TAMPER_CONTAINER_LOCAL_ONLY_ENTRY"
+STREAM_CRC = "TAMPER_CONTAINER_STREAM_CRC"
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _EXTSIG = 0x08074B50
 _MAGIC = 0xFFFFFFFF
@@ -54,7 +61,7 @@ class Walk:
     """What the local headers hold that the central directory does not describe."""
 
     entries: list[ZipEntry] = field(default_factory=list)  # each as a record of its local header's values
-    problems: list[Issue] = field(default_factory=list)  # a bound that stopped the walk
+    problems: list[Issue] = field(default_factory=list)  # where readers part (a stored CRC), a bound that stopped it
     followed: int = 0  # local headers followed (0: the bytes do not start as a streaming reader reads entries)
     origin: ZipArchive | None = None  # the bytes followed when not the reading's own (:func:`view`)
     base: int = 0  # where ``origin``'s bytes start in their file
@@ -105,9 +112,13 @@ def walk(archive: ZipArchive | None, budget: InflateBudget, other: ZipArchive | 
     if origin is not None:
         out.origin, out.base = origin[0], origin[1]
     walked = origin[0] if origin is not None else archive
+    stored = array("q")  # each stored entry the stream reads: header, data offset, size, local CRC
     try:
         while (entry := _next(walked, at, budget, listed)) is not None:
             entry, at = entry
+            if not entry.compressed and entry.uncompressed_size and not entry.flags & 8:
+                stored.extend((entry.local_header_offset, at - entry.uncompressed_size, entry.uncompressed_size,
+                               entry.crc32))
             out.followed += 1
             if out.followed > limit:
                 out.problems.append(error("ZIP_TOO_MANY_ENTRIES", f"more than {limit} local headers followed as a "
@@ -116,6 +127,8 @@ def walk(archive: ZipArchive | None, budget: InflateBudget, other: ZipArchive | 
             if not _described(entry, listed.get(entry.local_header_offset, ())):
                 entry.index = -len(out.entries) - 1  # no central index: never one a layout reader excludes
                 out.entries.append(entry)
+        if out.entries:
+            out.problems += _crc_fact(walked.source, stored, out.entries[-1].local_header_offset)
     except ApkScanError as exc:  # a bound: what was found before it is kept
         out.problems.append(exc.to_issue())
     return out
@@ -132,6 +145,8 @@ def kind_with(kind: str, archive: ZipArchive, local: Walk) -> str:
 
 
 def _described(entry: ZipEntry, records) -> bool:
+    if entry.flags & 8 and not entry.compressed:  # a listed entry Android's stream reads as empty
+        return any(r.name_bytes == entry.name_bytes for r in records)
     for r in records:
         if r.name_bytes == entry.name_bytes and r.compressed == entry.compressed and (
                 r.uncompressed_size == entry.uncompressed_size
@@ -149,8 +164,7 @@ def _next(archive: ZipArchive, at: int, budget: InflateBudget, listed: dict) -> 
     if len(head) < LFH_HEADER:
         return None
     sig, _v, flags, method, _t, _d, crc, csize, size, nlen, xlen = _LOCAL.unpack(head)
-    if sig != LFH_SIG or flags & 1 or method not in (METHOD_STORED, METHOD_DEFLATED) or (
-            flags & 8 and method != METHOD_DEFLATED):
+    if sig != LFH_SIG or flags & 1 or method not in (METHOD_STORED, METHOD_DEFLATED):
         return None
     meta = source.read(at + LFH_HEADER, nlen + xlen)
     if len(meta) < nlen + xlen:
@@ -158,7 +172,9 @@ def _next(archive: ZipArchive, at: int, budget: InflateBudget, listed: dict) -> 
     if not flags & 8 and _MAGIC in (csize, size):
         csize, size = zip64_sizes(meta[nlen:], csize, size)
     data = at + LFH_HEADER + nlen + xlen
-    if method == METHOD_STORED:
+    if method == METHOD_STORED and flags & 8:  # Android's stream: no sizes, read as empty (review 91 A)
+        csize = size = crc = 0
+    elif method == METHOD_STORED:
         csize = size
     elif flags & 8:
         named = any(r.name_bytes == meta[:nlen] and r.compressed for r in listed.get(at, ()))
@@ -171,7 +187,39 @@ def _next(archive: ZipArchive, at: int, budget: InflateBudget, listed: dict) -> 
     name = meta[:nlen]
     text = name.decode("utf-8", JAVA_UTF8)
     entry = ZipEntry(0, text, None if name.isascii() else name, method, flags, crc, csize, size, at, NOT_LISTED)
-    return entry, (data + csize if not flags & 8 else end)
+    return entry, (end if method == METHOD_DEFLATED and flags & 8 else data + csize)
+
+
+def _crc_fact(source: ByteSource, stored: array, last: int) -> list[Issue]:
+    """The stored entries the stream reads up to the last local-only one (``last``) whose bytes'
+    CRC-32 is not their local header's: ``ZipInputStream`` checks it when an entry is read to its end
+    and throws at the first, ending a streaming install there; ``ZipFile`` and libziparchive
+    (``kCrcChecksEnabled`` false) do not. Said, never dropped (review 91). Each entry's bytes streamed
+    once, a chunk at a time (they do not overlap: at most the input), the walk's clock at each."""
+    bad, names = 0, []
+    for i in range(0, len(stored), 4):
+        at, pos, size, want = stored[i:i + 4]
+        if at > last:
+            break
+        crc, end = 0, pos + size
+        while pos < end:
+            walkclock.check()
+            chunk = source.read(pos, min(CHUNK, end - pos))
+            if not chunk:
+                break
+            crc, pos = zlib.crc32(chunk, crc), pos + len(chunk)
+        if crc != want:
+            bad += 1
+            if bad <= 5:
+                nlen = struct.unpack("<H", source.read(at + 26, 2))[0]
+                names.append(f"{source.read(at + LFH_HEADER, nlen).decode('utf-8', JAVA_UTF8)!r} at {at}")
+    if not bad:
+        return []
+    return [tamper(STREAM_CRC, f"{bad} stored entries ({', '.join(names)}{', ...' if bad > 5 else ''}) "
+                   "hold bytes whose CRC-32 is not their local header's: java.util.zip.ZipInputStream (SAI, ackpine) "
+                   "throws \"invalid entry CRC\" at the end of the first, so a streaming install aborts there and "
+                   "reads nothing after it; central-directory readers (java.util.zip.ZipFile, Android's "
+                   "libziparchive) do not check it: each is scanned all the same")]
 
 
 def zip64_sizes(extra: bytes, csize: int, size: int) -> tuple[int, int]:
