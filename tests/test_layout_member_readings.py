@@ -1,0 +1,146 @@
+"""A backup layout's ZIP gets the readings any container ZIP gets (review 81 F2, carried over).
+
+A stored member whose central record gives two sizes: Android and apksig read its uncompressed size,
+``java.util.zip.ZipFile``, Python's ``zipfile``, unzip and 7z extract its compressed size. A plain
+container's member was read both ways; a layout (AndroidQF, Neo Backup, Titanium, Swift) read each name
+once, by its uncompressed size: TikTok, what every extractor gives under the name, was never scanned.
+Every ZIP is built here from the shipped fixture APKs; Python's ``zipfile`` is the oracle on the bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+APKS = REPO / "fixtures" / "apks"
+BACKUPS = REPO / "fixtures" / "backups"
+TIKTOK = (APKS / "tiktok-bytedance-subject.apk").read_bytes()
+CLEAN = (APKS / "clean-v1v2v3.apk").read_bytes()
+V1 = (APKS / "v1-only.apk").read_bytes()
+TIKTOK_PKG, V1_PKG = "com.zhiliaoapp.musically", "com.example.v1only"
+STORED, CSIZE = "TAMPER_STORED_SIZES_DIFFER", " [compressed size java.util.zip reads]"
+INST = f"{V1_PKG}/2024-05-01-10-00-00-000-user_0"
+ACQ = json.dumps({"uuid": "11111111-2222-3333-4444-555555555555", "androidqf_version": "1.7.0"}).encode()
+NEO = json.dumps({"packageName": V1_PKG, "packageLabel": "V1", "versionCode": 1}).encode()
+SWIFT = (BACKUPS / "swift" / "com.tencent.mm.xml").read_bytes().replace(b"com.tencent.mm", V1_PKG.encode())
+TITANIUM = (BACKUPS / "titanium" / "com.example.notes-20240501-100000.properties").read_bytes().replace(
+    b"com.example.notes", V1_PKG.encode())
+
+# Each layout: its metadata records and the name its reader reads the APK by.
+LAYOUTS = {
+    "androidqf": ([("acquisition.json", ACQ), ("packages.json", b"[]"), ("getprop.txt", b"[ro.x]: [y]\n")],
+                  f"apks/{V1_PKG}.apk"),
+    "neo": ([(f"{INST}.properties", NEO)], f"{INST}/base.apk"),
+    "titanium": ([(f"{V1_PKG}-20240501-100000.properties", TITANIUM)], f"{V1_PKG}-0123456789abcdef0123456789abcdef.apk"),
+    "swift": ([(f"{V1_PKG}.xml", SWIFT)], f"{V1_PKG}.app"),
+}
+
+
+def two_sized() -> bytes:
+    """TikTok, then a v1 APK whose offsets count TikTok as a prefix: read whole, the v1 app; its first
+    ``len(TIKTOK)`` bytes, TikTok."""
+    apk, shift = bytearray(V1), len(TIKTOK)
+    end = apk.rfind(b"PK\x05\x06")
+    count, _size, cd = struct.unpack_from("<HII", apk, end + 10)
+    pos = cd
+    for _ in range(count):
+        nlen, xlen, clen = struct.unpack_from("<HHH", apk, pos + 28)
+        struct.pack_into("<I", apk, pos + 42, struct.unpack_from("<I", apk, pos + 42)[0] + shift)
+        pos += 46 + nlen + xlen + clen
+    struct.pack_into("<I", apk, end + 16, cd + shift)
+    return TIKTOK + bytes(apk)
+
+
+def stored_zip(members: list[tuple[str, bytes]], two: set[int]) -> bytes:
+    """A stored ZIP of ``members``; those at the indexes ``two`` have TikTok's size and CRC as their
+    compressed size (local and central records), their data left whole."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members:
+            with pytest.warns(UserWarning) if name in z.NameToInfo else _Quiet():
+                z.writestr(name, data)
+        infos = z.infolist()
+    data = bytearray(buf.getvalue())
+    end = data.rindex(b"PK\x05\x06")
+    pos = struct.unpack_from("<I", data, end + 16)[0]
+    for i, info in enumerate(infos):
+        nlen, xlen, clen = struct.unpack_from("<HHH", data, pos + 28)
+        if i in two:
+            struct.pack_into("<II", data, info.header_offset + 14, zlib.crc32(TIKTOK), len(TIKTOK))
+            struct.pack_into("<II", data, pos + 16, zlib.crc32(TIKTOK), len(TIKTOK))
+        pos += 46 + nlen + xlen + clen
+    return bytes(data)
+
+
+class _Quiet:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def apps(doc: dict) -> dict[tuple[str, str], tuple[str, set[str]]]:
+    """(package, chain below the input) -> (verdict, tamper codes)."""
+    return {(a["package"], "/".join(e.rstrip("/") for e in a["source"]["chain"][1:])):
+            (a["verdict"], {t["code"] for t in a["identity"]["tamper"]}) for a in doc["apps"]}
+
+
+def packages(found: dict, package: str) -> dict[str, tuple[str, set[str]]]:
+    return {chain: v for (p, chain), v in found.items() if p == package}
+
+
+@pytest.mark.parametrize("root", ["", "evidence/phone/"], ids=["at-root", "below-root"])
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_a_layouts_apk_is_read_at_both_sizes(scan_path, tmp_path, layout, root):
+    """At an archive's root the layout's reader reads the whole ZIP (or its flat folder), below it
+    the layout's sub-tree: either way the name's compressed-size reading is scanned, flagged."""
+    meta, name = LAYOUTS[layout]
+    members = [(root + n, d) for n, d in meta] + [(root + name, two_sized())]
+    path = tmp_path / "backup.zip"
+    path.write_bytes(stored_zip(members, {len(members) - 1}))
+    assert zipfile.ZipFile(path).read(root + name) == TIKTOK  # the oracle: what extractors give under the name
+    found = apps(scan_path(path))
+    assert packages(found, TIKTOK_PKG) == {root + name + CSIZE: ("prohibited", {STORED})}
+    assert STORED in found[(V1_PKG, root + name)][1]  # Android's reading: still the layout's, flagged
+
+
+@pytest.mark.parametrize("layout", ["androidqf", "neo"])
+def test_an_earlier_record_of_a_layouts_name_is_read_at_both_sizes(scan_path, tmp_path, layout):
+    """A name listed twice: its earlier record (walked after the layout) is read both ways too."""
+    meta, name = LAYOUTS[layout]
+    members = [*meta, (name, two_sized()), (name, CLEAN)]
+    path = tmp_path / "backup.zip"
+    path.write_bytes(stored_zip(members, {len(members) - 2}))
+    z = zipfile.ZipFile(path)
+    assert z.read(z.infolist()[-2]) == TIKTOK and z.read(name) == CLEAN  # the oracle, record by record
+    found = apps(scan_path(path))
+    [(chain, (verdict, codes))] = packages(found, TIKTOK_PKG).items()
+    assert (verdict, chain) == ("prohibited", name + CSIZE) and {STORED, "TAMPER_DUPLICATE_ENTRY"} <= codes
+    assert "TAMPER_DUPLICATE_ENTRY" in found[("com.example.clean", name)][1]
+
+
+def test_a_layouts_metadata_with_two_sizes_says_so(scan_path, tmp_path):
+    """A metadata file the layout reads itself (never walked as an app) says its fact; Android's reading
+    (the uncompressed size: the JSON) is the layout's record, the other is walked by content."""
+    meta, name = LAYOUTS["neo"]
+    data = bytearray(stored_zip([(meta[0][0], NEO + TIKTOK), (name, CLEAN)], set()))
+    info = zipfile.ZipFile(io.BytesIO(bytes(data))).infolist()[0]
+    cd = struct.unpack_from("<I", data, data.rindex(b"PK\x05\x06") + 16)[0]
+    for at in (info.header_offset + 14, cd + 16):  # CRC, then the uncompressed size cut to the JSON's
+        struct.pack_into("<I", data, at, zlib.crc32(NEO))
+        struct.pack_into("<I", data, at + 8, len(NEO))
+    path = tmp_path / "neo.zip"
+    path.write_bytes(bytes(data))
+    doc = scan_path(path)
+    said = {i["code"] for e in doc["errors"] for i in e["errors"]}
+    assert STORED in said
+    assert {a["package"] for a in doc["apps"]} >= {V1_PKG, "com.example.clean"}  # the record still read
+    assert ("com.example.clean", name) in apps(doc)
