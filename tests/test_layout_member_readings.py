@@ -144,3 +144,173 @@ def test_a_layouts_metadata_with_two_sizes_says_so(scan_path, tmp_path):
     assert STORED in said
     assert {a["package"] for a in doc["apps"]} >= {V1_PKG, "com.example.clean"}  # the record still read
     assert ("com.example.clean", name) in apps(doc)
+
+
+# ---------------------------------------------------------------- the end record, the local headers
+def zipped(members: list[tuple[str, bytes]], method: int = zipfile.ZIP_STORED) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", method) as z:
+        for name, data in members:
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def local_entry(name: str, data: bytes) -> bytes:
+    raw = name.encode()
+    return struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, zlib.crc32(data), len(data), len(data),
+                       len(raw), 0) + raw + data
+
+
+def other_ways(kind: str, meta: list[tuple[str, bytes]], name: str) -> bytes:
+    """The layout with the v1 app; TikTok under ``name`` only for another end record or the local headers."""
+    clean, bad = zipped([*meta, (name, V1)]), zipped([*meta, (name, TIKTOK)])
+    if kind == "comment":  # a second layout ZIP in the end record's comment, then junk
+        outer = bytearray(clean)
+        comment = bad + b"\x00junk\x01"
+        struct.pack_into("<H", outer, len(outer) - 2, len(comment))
+        return bytes(outer) + comment
+    if kind == "after":  # no end record ends the file: only ZipFile and zipfile open it
+        return clean + zipped([*meta, (name, TIKTOK), ("pad.bin", bytes(range(256)) * 300)]) + bytes(200)
+    end = clean.rindex(b"PK\x05\x06")  # "local": TikTok's entry before the directory, which names it not
+    cd = struct.unpack_from("<I", clean, end + 16)[0]
+    extra = local_entry(name.replace(V1_PKG, TIKTOK_PKG).replace("app.apk", TIKTOK_PKG + ".apk"), TIKTOK)
+    out = bytearray(clean[:cd] + extra + clean[cd:])
+    struct.pack_into("<I", out, len(out) - 22 + 16, cd + len(extra))
+    return bytes(out)
+
+
+ELEMENT = "[end record java.util.zip and Python's zipfile read]"
+FACTS = {"comment": "TAMPER_ZIP_OTHER_END_RECORD", "after": "TAMPER_ZIP_OTHER_END_RECORD",
+         "local": "TAMPER_CONTAINER_LOCAL_ONLY_ENTRY"}
+
+
+@pytest.mark.parametrize("kind", sorted(FACTS))
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_a_layouts_zip_is_read_as_other_readers_read_it(scan_path, tmp_path, layout, kind):
+    """Review 81's other end record and review 78's local-only entries, for each layout's ZIP: TikTok
+    is scanned under its own chain element (another end record) or after the layout (local headers)."""
+    meta, name = LAYOUTS[layout]
+    path = tmp_path / "backup.zip"
+    path.write_bytes(other_ways(kind, meta, name))
+    if kind != "local":
+        assert zipfile.ZipFile(path).read(name) == TIKTOK  # the oracle
+    doc = scan_path(path)
+    found = packages(apps(doc), TIKTOK_PKG)
+    want = f"{ELEMENT}/{name}" if kind != "local" else name.replace(V1_PKG, TIKTOK_PKG)
+    assert found.keys() == {want} and found[want][0] == "prohibited"
+    said = {i["code"] for e in doc["errors"] for i in e["errors"]} | found[want][1]
+    assert FACTS[kind] in said
+
+
+def data_zip(kind: str, method: int = zipfile.ZIP_STORED) -> bytes:
+    """A ZIP of data (no APK by its central directory) holding TikTok only another reader's way."""
+    notes = [("notes.txt", b"device notes " * 40)]
+    clean = zipped(notes, method)
+    if kind == "comment":
+        outer = bytearray(clean)
+        comment = zipped([*notes, ("app.apk", TIKTOK)], method) + b"\x00junk\x01"
+        struct.pack_into("<H", outer, len(outer) - 2, len(comment))
+        return bytes(outer) + comment
+    if kind == "after":
+        return clean + zipped([*notes, ("app.apk", TIKTOK), ("pad.bin", bytes(range(256)) * 300)], method) + bytes(200)
+    if kind == "sizes":  # a stored blob: ZipFile reads junk then TikTok, Android junk, TikTok and more junk
+        blob = b"\x01junk\x02" * 50 + TIKTOK
+        data = bytearray(stored_zip([*notes, ("blob.bin", blob + b"\x03tail\x04" * 50)], set()))
+        info = zipfile.ZipFile(io.BytesIO(bytes(data))).infolist()[1]
+        cd = struct.unpack_from("<I", data, data.rindex(b"PK\x05\x06") + 16)[0]
+        record = data.index(b"PK\x01\x02" + data[cd + 4:cd + 8], cd + 1)  # the second central record
+        for at in (info.header_offset + 14, record + 16):
+            struct.pack_into("<II", data, at, zlib.crc32(blob), len(blob))
+        return bytes(data)
+    if kind == "directory":  # ZipFile's directory, right before the end record, names TikTok as notes.txt
+        return two_directories(b"device notes " * 40, TIKTOK)
+    end = clean.rindex(b"PK\x05\x06")
+    cd = struct.unpack_from("<I", clean, end + 16)[0]
+    extra = local_entry("app.apk", TIKTOK)
+    out = bytearray(clean[:cd] + extra + clean[cd:])
+    struct.pack_into("<I", out, len(out) - 22 + 16, cd + len(extra))
+    return bytes(out)
+
+
+def two_directories(shown: bytes, hidden: bytes) -> bytes:
+    """``notes.txt`` = ``shown`` in the directory the end record names, ``hidden`` in the one right before
+    the end record, which ZipFile and zipfile read with every offset moved by the first one's size."""
+    def stored(data: bytes, at: int) -> tuple[bytes, bytes]:
+        crc, name = zlib.crc32(data), b"notes.txt"
+        local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0, crc, len(data), len(data), len(name), 0)
+        central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0, crc, len(data), len(data),
+                              len(name), 0, 0, 0, 0, 0, at)
+        return local + name + data, central + name
+
+    local_a, cd_a = stored(shown, 0)
+    local_b, _ = stored(hidden, len(local_a))
+    _, cd_b = stored(hidden, len(local_a) - len(cd_a))  # ZipFile adds len(cd_a) back
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(cd_b), len(local_a) + len(local_b), 0)
+    return local_a + local_b + cd_a + cd_b + end
+
+
+WANT = {"comment": f"bugreport.zip/{ELEMENT}/app.apk", "after": f"bugreport.zip/{ELEMENT}/app.apk",
+        "local": "bugreport.zip/app.apk", "sizes": "bugreport.zip/blob.bin" + CSIZE, "directory": "bugreport.zip/[central directory java.util.zip reads]/notes.txt"}
+
+
+@pytest.mark.parametrize("kind", sorted(WANT))
+@pytest.mark.parametrize("placed", ["stored-member", "deflated-member", "folder-file"])
+def test_a_zip_under_a_data_name_is_read_as_other_readers_read_it(scan_path, tmp_path, kind, placed):
+    """AndroidQF's ``bugreport.zip`` (a data name) holding TikTok only another reader's way is walked, so
+    TikTok is scanned: in place (a stored member, a file of the folder) the look read its central
+    directory alone, and it was data."""
+    meta, name = LAYOUTS["androidqf"]
+    inner = data_zip(kind)
+    files = [*meta, (name, V1), ("bugreport.zip", inner)]
+    if placed == "folder-file":
+        path = tmp_path / "acq"
+        for n, d in files:
+            (path / n).parent.mkdir(parents=True, exist_ok=True)
+            (path / n).write_bytes(d)
+    else:
+        path = tmp_path / "acq.zip"
+        path.write_bytes(zipped(files, zipfile.ZIP_STORED if placed == "stored-member" else zipfile.ZIP_DEFLATED))
+    if kind != "local":
+        z = zipfile.ZipFile(io.BytesIO(inner))
+        assert any(z.read(n).endswith(TIKTOK) for n in ("app.apk", "notes.txt", "blob.bin") if n in z.namelist())
+    doc = scan_path(path)
+    found = packages(apps(doc), TIKTOK_PKG)
+    assert WANT[kind] in found and found[WANT[kind]][0] == "prohibited"
+
+
+@pytest.mark.parametrize("placed", ["stored-member", "folder-file"])
+def test_a_data_zip_every_reader_reads_alike_stays_data(scan_path, tmp_path, placed):
+    """A data ZIP written with data descriptors (as Java writes them) and none of the above: still data."""
+    buf = _Unseekable()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for i in range(3):
+            z.writestr(f"FS/proc/{i}.txt", b"state %d " % i * 500)
+    inner = buf.buf.getvalue()
+    assert inner[6] & 8  # a descriptor: the local walk inflates it to find its end
+    meta, name = LAYOUTS["androidqf"]
+    files = [*meta, (name, V1), ("bugreport.zip", inner)]
+    if placed == "folder-file":
+        path = tmp_path / "acq"
+        for n, d in files:
+            (path / n).parent.mkdir(parents=True, exist_ok=True)
+            (path / n).write_bytes(d)
+    else:
+        path = tmp_path / "acq.zip"
+        path.write_bytes(zipped(files))
+    doc = scan_path(path)
+    assert not [e for e in doc["errors"] if "bugreport.zip" in json.dumps(e)]
+    assert any("bugreport.zip" in s["examples"] for s in doc["skipped"])
+    assert {a["package"] for a in doc["apps"]} == {V1_PKG}
+
+
+class _Unseekable(io.RawIOBase):
+    """A stream zipfile cannot seek back in: it writes each entry's sizes in a data descriptor."""
+
+    def __init__(self):
+        self.buf = io.BytesIO()
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        return self.buf.write(b)
