@@ -314,3 +314,48 @@ class _Unseekable(io.RawIOBase):
 
     def write(self, b):
         return self.buf.write(b)
+
+
+def straddled() -> bytes:
+    """A data ZIP (``readme.txt``) whose end record's comment length reads ``PK`` and whose comment starts
+    ``\\x05\\x06``: an end-record signature straddling the two, which Python's ``zipfile`` and ``ZipFile``
+    take (the last one, its directory and first local header signed where it says). Its directory is a
+    record inside ``readme.txt``'s data, naming TikTok deflated there as ``evil.bin``; the record's
+    comment runs over the real directory and the first 20 bytes of the real end record."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    packed = deflate.compress(TIKTOK) + deflate.flush()
+    evil = b"evil.bin"
+    prefix = b"device notes\n" * 20
+    at_evil = 30 + len(b"readme.txt") + len(prefix)
+    loc_evil = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, zlib.crc32(TIKTOK), len(packed),
+                           len(TIKTOK), len(evil), 0) + evil + packed
+    fake_at = at_evil + len(loc_evil)
+    real_cd_at = fake_at + 46 + len(evil)  # the fake record ends the readme's data
+    end_at = real_cd_at + 46 + len(b"readme.txt")
+    fake_cd = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, zlib.crc32(TIKTOK), len(packed),
+                          len(TIKTOK), len(evil), 0, end_at + 20 - real_cd_at, 0, 0, 0, at_evil) + evil
+    readme = prefix + loc_evil + fake_cd
+    body = local_entry("readme.txt", readme)
+    real_cd = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0x21, zlib.crc32(readme), len(readme),
+                          len(readme), len(b"readme.txt"), 0, 0, 0, 0, 0, 0) + b"readme.txt"
+    assert len(body) == real_cd_at and len(body) + len(real_cd) == end_at
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(real_cd), real_cd_at, 0x4B50)
+    theirs = b"\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 1, 1, end_at + 20 - fake_at, fake_at, 0)
+    comment = theirs + bytes((i * 7 + 1) % 250 + 1 for i in range(0x4B50 - len(theirs)))
+    return body + real_cd + end + comment
+
+
+@pytest.mark.parametrize("placed", ["stored-member", "deflated-member"])
+def test_an_end_record_straddling_the_comment_is_another_readers(scan_path, tmp_path, placed):
+    """The streamed look held the comment alone against another end record: this one, partly in the real
+    end record, was data; in place, the tail's picks (:mod:`zip_ends_other`) see it."""
+    inner = straddled()
+    z = zipfile.ZipFile(io.BytesIO(inner))
+    assert z.namelist() == ["evil.bin"] and z.read("evil.bin") == TIKTOK  # the oracle
+    meta, name = LAYOUTS["androidqf"]
+    path = tmp_path / "acq.zip"
+    path.write_bytes(zipped([*meta, (name, V1), ("bugreport.zip", inner)],
+                            zipfile.ZIP_STORED if placed == "stored-member" else zipfile.ZIP_DEFLATED))
+    found = packages(apps(scan_path(path)), TIKTOK_PKG)
+    want = "bugreport.zip/[end record java.util.zip and Python's zipfile read]/evil.bin"
+    assert found.keys() == {want} and found[want][0] == "prohibited"
