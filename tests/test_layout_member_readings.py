@@ -321,7 +321,8 @@ def straddled() -> bytes:
     ``\\x05\\x06``: an end-record signature straddling the two, which Python's ``zipfile`` and ``ZipFile``
     take (the last one, its directory and first local header signed where it says). Its directory is a
     record inside ``readme.txt``'s data, naming TikTok deflated there as ``evil.bin``; the record's
-    comment runs over the real directory and the first 20 bytes of the real end record."""
+    comment runs over the real directory and the first 20 bytes of the real end record (``ZipFile``, JDK 21,
+    takes the record and then refuses that comment as malformed UTF-8; ``zipfile`` and unzip read TikTok)."""
     deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
     packed = deflate.compress(TIKTOK) + deflate.flush()
     evil = b"evil.bin"
