@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Callable
 
 from apkscan.sources import walkclock
-from apkscan.sources.data_zip import HEAD, Found, holds_apk, kind_of, look_into, stream_look
+from apkscan.sources.data_zip import FREE, HEAD, MAX_RATIO, Found, holds_apk, kind_of, look_into, stream_look
 
 _LOCAL, _CENTRAL = b"PK\x03\x04", b"PK\x01\x02"
 
@@ -23,16 +23,18 @@ def entries_hold_apk(archive, head: Callable, budget, smallest: int, names: Call
     bytes (``head(entry, n)``) are a ZIP's hold an APK, read as a stream (:func:`holds_apk`, one level
     in), one whose head the walker opens hold one as that layer is followed or end in a ZIP
     (:func:`_content`), or a stored one of any head end in a ZIP, read in place? An entry that cannot
-    be read, or data overlapping past the head budget (``budget``, charged for each entry read to its
-    end too): yes (walked, and said). Passed over unread, as the walker reads them: an empty folder
+    be read, data overlapping past the head budget (``budget``, charged for each entry read to its
+    end too), or a stored one whose two sizes differ: yes (walked, and said). Passed over unread, as the walker reads them: an empty folder
     record, a stored entry too short for a ZIP (``smallest``) by both its sizes. A declared size is a
     claim: a deflated entry is inflated whatever it declares, and inflating past it raises (review 70 F5)."""
     from apkscan.issues import ApkScanError
-    from apkscan.sources import zip_archive
+    from apkscan.sources import zip_archive, zip_member_sizes
 
     try:
         for entry in archive.entries:
             walkclock.check()
+            if zip_member_sizes.differs(entry):
+                return True  # read two ways (review 91): the walker reads both, as the stream look's rule says
             if zip_archive.empty_folder(entry) or (
                     not entry.compressed and max(entry.compressed_size, entry.uncompressed_size) < smallest):
                 continue
@@ -113,6 +115,32 @@ def _entry_reader(archive, entry) -> Callable[[int], bytes]:
         pos[0] += len(out)
         return out
     return stored
+
+
+def read_otherwise(archive, window: tuple[str, int, int]) -> bool:
+    """A data ZIP in place whose classic reading holds no APK: do other readers read its bytes otherwise,
+    as the walker reads a container (review 91)? Yes when ``ZipFile`` and ``zipfile`` take a directory
+    before its end record (:func:`zip_readings.zipfile_reading`), or another end record
+    (:func:`zip_ends_other.found_in`: ``TAMPER_ZIP_OTHER_END_RECORD``), or its local headers, followed
+    as a streaming installer follows them (:func:`zip_local.walk`), give an entry no central record
+    names, or stop at a bound. The walker then reads it as any ZIP, every way, and says what it finds.
+    Bounds: those readings' own (the tail read once, the local headers followed once, the walk's clock);
+    what is inflated to find an entry's end, as :mod:`data_zip` bounds it: past 200 times the ZIP's
+    size (and 64 MiB) the walk stops, and a walk stopped so answers yes (the walker reads it and says why)."""
+    from apkscan.sources import zip_ends_other, zip_local
+    from apkscan.sources.streams import InflateBudget
+    from apkscan.sources.zip_readings import zipfile_reading
+
+    other = zipfile_reading(archive, window)
+    if other is not None:
+        other[0].source.close()
+        return True
+    found = zip_ends_other.found_in(window)
+    if found is not None and any(found[r] not in (None, found["apksig"]) for r in (zip_ends_other.JAVA,
+                                                                                 zip_ends_other.PYTHON)):
+        return True
+    local = zip_local.walk(archive, InflateBudget(max(FREE, MAX_RATIO * archive.source.size), MAX_RATIO))
+    return bool(local.entries or local.problems)
 
 
 def refused_holds_apk(path: str, off: int, length: int) -> bool:

@@ -6,8 +6,8 @@ central directory. A local size that swallows the next entry, an end record betw
 ZIP64 field read at the wrong place let the look pass over an entry the walker reads: a banned APK
 under a data name, never scanned. So "data" stands only when the directory the walker will read names
 nothing else than what the look followed: every record's local offset one the look followed, with its
-name, method and sizes; the end record naming that directory; nothing after its comment. Anything
-else raises :class:`Found` (the walker reads the ZIP and says what it cannot read).
+name, method and sizes; the end record naming that directory, no other end-record signature after its
+own (review 91); nothing after its comment. Anything else raises :class:`Found` (the walker reads the ZIP and says what it cannot read).
 """
 
 from __future__ import annotations
@@ -91,8 +91,9 @@ def check_directory(src, start: int, followed: Followed) -> None:
     if record is None or not _names_directory(struct.unpack_from("<HII", record, 6), found, wide):
         raise Found
     comment = src.exact(struct.unpack_from("<H", record, 16)[0])
-    # the walker takes the last end record whose comment ends the bytes (apksig): one in the comment wins
-    if comment is None or END in comment or src.read(1):
+    # another end record after this one's signature (in the comment, or straddling the record and its
+    # comment: ``ZipFile`` and ``zipfile`` take it, review 91): the walker reads that reading too
+    if comment is None or END in record + comment or src.read(1):
         raise Found
 
 

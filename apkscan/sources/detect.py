@@ -285,7 +285,7 @@ def _window_holds_apk(path: str, off: int, length: int, file_key: tuple) -> bool
                 archive = ZipArchive.open(source)
             except ApkScanError:
                 return data_in_place.refused_holds_apk(path, off, length)
-            return archive_holds_apk(archive)
+            return archive_holds_apk(archive) or data_in_place.read_otherwise(archive, (path, off, length))
         head = source.read(0, min(HEAD_SIZE, source.size))
         if data_zip.known_layer(head) and data_in_place.layers_hold_apk(source):
             return True  # a gzip, a tar ...: followed as the walker opens it (review 72 F3, F11)
@@ -294,7 +294,7 @@ def _window_holds_apk(path: str, off: int, length: int, file_key: tuple) -> bool
     if archive is None or archive is ZIP64_ONLY:
         return archive is ZIP64_ONLY
     try:
-        return archive_holds_apk(archive)
+        return archive_holds_apk(archive) or data_in_place.read_otherwise(archive, (path, off, length))
     finally:
         archive.source.close()
 

@@ -43,8 +43,8 @@ def stored_fact(entry: ZipEntry, shown: str) -> Issue:
 
 
 def flag_first(entry: ZipEntry, member: Member) -> list[Issue]:
-    """The first reading's flags, with the fact when a second follows (a layout's member, read by name
-    alone, has none: :mod:`apkscan.sources.archive_layouts` reads the first reading only)."""
+    """The first reading's flags, with the fact when a second follows (a layout's member too: a layout
+    reads the name's first reading, the walker the second after it, :meth:`ZipTree.earlier_walked`)."""
     if differs(entry):
         member.flags.append(stored_fact(entry, member.name))
     return member.flags

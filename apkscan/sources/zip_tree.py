@@ -17,7 +17,11 @@ plain name-to-file pair. Each is read or said, never dropped (review 54):
 - ``__MACOSX/`` (the Finder's resource forks beside the folder it zipped): kept out of the names,
   so the acquisition under its one top folder is still recognised; its AppleDouble files (by
   their magic) are counted as skipped, anything else there is walked by content (F4);
-- a record named like a folder (``x/``) that carries data: walked by content (F11).
+- a record named like a folder (``x/``) that carries data: walked by content (F11);
+- a stored record whose two sizes differ: the name reads as Android reads it (its uncompressed size,
+  flagged ``TAMPER_STORED_SIZES_DIFFER``); the reading ``java.util.zip.ZipFile``, Python's ``zipfile``
+  and unzip extract (its compressed size) is walked after the layout, by content, as any container's
+  member is (:mod:`zip_member_sizes`, review 81 F2): a layout cannot read two files under one name.
 
 What is set aside comes out of :meth:`ZipTree.aside`, which the walker walks after the layout.
 """
@@ -28,7 +32,7 @@ from collections.abc import Iterator
 
 from apkscan.apk.io.zipreader import ZipEntry
 from apkscan.issues import ApkScanError, tamper
-from apkscan.sources import detect
+from apkscan.sources import detect, zip_member_sizes
 from apkscan.sources.interface import InputProblem, Member, Skipped
 from apkscan.sources.zip_archive import ZipReader, empty_folder, shown_name
 
@@ -63,6 +67,7 @@ class ZipTree:
                 self._earlier.setdefault(name, []).append(prev)
             self._last[name] = entry
         self._names = sorted(self._last)
+        self._two_sizes = {name for name, entry in self._last.items() if zip_member_sizes.differs(entry)}
         self._twice = {name: (others, len(earlier) + 1) for name, earlier in self._earlier.items()
                        if (others := self._others(earlier, self._last[name]))}
 
@@ -71,15 +76,23 @@ class ZipTree:
         return list(self._names)
 
     def member(self, name: str) -> Member:
-        """The name's last record, as extractors give it (flagged when the name has others)."""
+        """The name's last record, as extractors give it (flagged when the name has others, or two sizes:
+        the other reading is walked after the layout, :meth:`earlier_walked`)."""
         entry = self._last[name]  # KeyError when absent
         member = self.reader.member(entry)
-        if entry.index in self._backslashed:
-            member.flags.append(tamper("TAMPER_MEMBER_NAME", f"member name {entry.name!r} uses '\\' as its "
-                                       f"separator (a ZIP made on Windows): {READ_AS_SLASH}"))
-        if name in self._twice:
-            member.flags.append(_twice_flag(entry, self._twice[name][1], last=True))
+        member.flags.extend(self._flags(name, entry))
+        zip_member_sizes.flag_first(entry, member)
         return member
+
+    def _flags(self, name: str, entry: ZipEntry) -> list:
+        """The facts of the name's last record as this tree reads it (a Windows-made name, a name listed twice)."""
+        flags = []
+        if entry.index in self._backslashed:
+            flags.append(tamper("TAMPER_MEMBER_NAME", f"member name {entry.name!r} uses '\\' as its "
+                                f"separator (a ZIP made on Windows): {READ_AS_SLASH}"))
+        if name in self._twice:
+            flags.append(_twice_flag(entry, self._twice[name][1], last=True))
+        return flags
 
     def earlier(self, name: str) -> list[Member | ApkScanError]:
         """The name's earlier records with other data, unflagged (the walk of :meth:`aside` flags
@@ -115,25 +128,32 @@ class ZipTree:
                     mac.examples.append(shown_name(entry))
                 continue
             yield from self._walked(entry)
-        yield from self.earlier_walked(self._twice)
+        yield from self.earlier_walked(sorted(self._twice.keys() | self._two_sizes))
         if mac.count:
             yield mac
 
     def earlier_walked(self, names) -> Iterator[Member | InputProblem]:
-        """The earlier records (other data) of ``names``, flagged, for the walker to walk."""
+        """What a layout's reading of ``names`` leaves, flagged, for the walker to walk: the earlier
+        records (other data), and each stored record's compressed-size reading (two sizes, review 81 F2)."""
         for name in names:
             others, times = self._twice.get(name, ((), 0))
             for entry in others:
                 yield from self._walked(entry, _twice_flag(entry, times, last=False))
+            if name in self._two_sizes:
+                last = self._last[name]
+                yield from zip_member_sizes.csize_reading(self.reader, last, shown_name(last), self._flags(name, last))
 
     def _walked(self, entry: ZipEntry, *flags) -> Iterator[Member | InputProblem]:
+        """The record walked by content: its member (or why it fails), then a stored one's other reading."""
         try:
             member = self.reader.member(entry)
         except ApkScanError as exc:
             yield InputProblem(self.chain + (shown_name(entry),), [exc.to_issue()])
-            return
-        member.flags.extend(flags)
-        yield member
+        else:
+            member.flags.extend(flags)
+            zip_member_sizes.flag_first(entry, member)
+            yield member
+        yield from zip_member_sizes.csize_reading(self.reader, entry, shown_name(entry), list(flags))
 
     def _layout_name(self, entry: ZipEntry) -> str:
         name = entry.name
