@@ -149,8 +149,9 @@ def _open(path: str, wait: float) -> sqlite3.Connection:
 
 def _create_private(path: str) -> None:
     """Each folder apkscan creates for the store 0700, a new store file 0600 (SQLite gives its
-    -wal and -shm the main file's mode): the scan history (paths, packages, certificates, verdicts)
-    is for this user only (review 37 R2-3). An existing file is left as it is.
+    -wal and -shm the main file's mode), a symlinked store's where the link points: the scan
+    history (paths, packages, certificates, verdicts) is for this user only (review 37 R2-3). An
+    existing file is left as it is.
 
     The trust check runs again once folder and file exist: ``open_checked``'s check passes a folder
     that does not exist yet, and someone who makes it (or plants the file) in between would
@@ -160,8 +161,9 @@ def _create_private(path: str) -> None:
     from apkscan.rules.cache import private_dirs
 
     private_dirs(os.path.dirname(resolved(path)))
+    made = os.path.realpath(path)  # a symlinked store's file, where the link points (SQLite made it 0644: review 91)
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
+        os.close(os.open(made, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
     except FileExistsError:
         pass
     doubt = untrusted(path)
