@@ -74,6 +74,13 @@ def untrusted(folder: str) -> str | None:
     return None
 
 
+def link_doubt(path: str) -> str | None:
+    """Why a symlink met on the way to ``path``, ``path`` itself included, belongs to someone other
+    than this user or root (who can point it elsewhere whenever they like), or None."""
+    me = os.geteuid() if hasattr(os, "geteuid") else None
+    return None if me is None else _links_on_the_way(os.path.abspath(path), me)
+
+
 def _doubt(path: str, me: int) -> str | None:
     import stat
 

@@ -753,7 +753,7 @@ def _big_store_damaged_deep(db: Path) -> None:
 def test_big_store_recently_checked_is_not_read_whole_on_open(tmp_path, monkeypatch):
     db = tmp_path / "s.sqlite"
     _big_store_damaged_deep(db)
-    monkeypatch.setattr("apkscan.batch.store_open.CHECK_ALWAYS_BYTES", 0)  # every store counts as big
+    monkeypatch.setattr("apkscan.batch.store_judge.CHECK_ALWAYS_BYTES", 0)  # every store counts as big
     conn, issues = st.open_checked(str(db))  # checked on creation, minutes ago: no full read
     assert conn is not None and issues == []
     with pytest.raises(sqlite3.DatabaseError):  # the damage is there, found by the pages a lookup reads
@@ -768,7 +768,7 @@ def test_big_store_recently_checked_is_not_read_whole_on_open(tmp_path, monkeypa
 def test_big_store_is_checked_after_a_run_that_did_not_end(tmp_path, monkeypatch):
     db = tmp_path / "s.sqlite"
     _big_store_damaged_deep(db)
-    monkeypatch.setattr("apkscan.batch.store_open.CHECK_ALWAYS_BYTES", 0)
+    monkeypatch.setattr("apkscan.batch.store_judge.CHECK_ALWAYS_BYTES", 0)
     with sqlite3.connect(db) as c:  # a run began after the last check and never finished (killed)
         c.execute("INSERT INTO runs VALUES ('r', ?, NULL, 'running')", (time.time(),))
     conn, issues = st.open_checked(str(db))

@@ -44,8 +44,9 @@ from apkscan.batch import stat_read, store_writes
 from apkscan.batch.runs import begin_run, end_run, run_id  # noqa: F401 (--resume: its own module, same names)
 from apkscan.batch.safe_pickle import loads, loads_or_none  # noqa: F401 (results.py and the tests read rows here)
 from apkscan.batch.stat_read import located, path_key, stat_key, stat_of  # noqa: F401 (known.py, tests: as before)
+from apkscan.batch.store_judge import CHECK_ALWAYS_BYTES, CHECK_EVERY  # noqa: F401 (as before)
 from apkscan.batch.store_open import (  # noqa: F401 (the store's public names, as before)
-    _MIGRATIONS, BUSY_MS, CHECK_ALWAYS_BYTES, CHECK_EVERY, SCHEMA_VERSION, StoreProblem, connect, open_checked)
+    _MIGRATIONS, BUSY_MS, SCHEMA_VERSION, StoreProblem, connect, open_checked)
 from apkscan.batch.store_writes import (  # noqa: F401 (scan.py, the lanes and the tests write through these names)
     _STALLED, _TOLD, BATCH, buffered_write, commit_writes, write_all)
 from apkscan.issue_codes import TRANSIENT

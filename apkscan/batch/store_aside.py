@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import stat
 import time
 
 from apkscan.issues import Issue, warning
@@ -23,8 +24,9 @@ def set_aside(path: str, why: str, seen: tuple[int, int] | None) -> tuple[sqlite
     Its ``-wal``, ``-shm`` and ``-journal`` go first, the store last: interrupted, the damaged store
     stays under its name, found and set aside again by the next run, and never a new store beside
     its old WAL or journal (SQLite finds those by name: a stale one is deleted or played into the
-    new file). Each name is renamed as it is, never followed (a symlink named ``<store>-wal`` is
-    moved, not what it points to; nothing is deleted), to a name none of the four has yet: two
+    new file). Each side file is renamed as it is, never followed (a symlink named ``<store>-wal`` is
+    moved, not what it points to; nothing is deleted; a symlinked store is the file it names:
+    :func:`_moved_aside`), to a name none of the four has yet: two
     stores set aside in one second kept each its own bytes and WAL (one overwrote the other's
     store, leaving its WAL paired with the other's file). A name that cannot be moved: no new store
     (``STORE_UNAVAILABLE``) rather than one opened beside it.
@@ -40,7 +42,7 @@ def set_aside(path: str, why: str, seen: tuple[int, int] | None) -> tuple[sqlite
                                   f"setting it aside for over {TURN_WAIT:g} s; scanning without a store")]
         if now is None or now != seen:  # set aside by another run meanwhile (or gone): open what is there
             return _reopened(path)
-        return _moved_aside(path, why)
+        return _moved_aside(path, why, now)
 
 
 @contextlib.contextmanager
@@ -89,16 +91,23 @@ def _reopened(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
         return None, [warning("STORE_UNAVAILABLE", f"{path}: {exc}; scanning without a store")]
 
 
-def _moved_aside(path: str, why: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
-    """:func:`_set_aside`'s renames and the new store, in the caller's turn."""
-    aside = _free_aside(path)
+def _moved_aside(path: str, why: str, judged: tuple[int, int]) -> tuple[sqlite3.Connection | None, list[Issue]]:
+    """:func:`set_aside`'s renames and the new store, in the caller's turn. A symlinked store is the
+    file the link names (SQLite keeps its side files beside that file): it goes aside there, the link
+    stays, and the new store is made where it points (review 91: the link was moved, the damaged file
+    and its WAL left in place, a new store made in the link's folder). That file is renamed only while
+    it is still the one judged (a link pointed elsewhere meanwhile moves nothing)."""
+    base = os.path.realpath(path) if os.path.islink(path) else path
+    if _file_id(base) != judged:
+        return _reopened(path)
+    aside = _free_aside(base)
     moved: list[str] = []
     try:
         if aside is None:
-            raise OSError(f"no free name {path}.corrupt-<time>-<n> (n up to 99)")
+            raise OSError(f"no free name {base}.corrupt-<time>-<n> (n up to 99)")
         for suffix in (*SIDE_FILES, ""):
-            if os.path.lexists(path + suffix):
-                os.rename(path + suffix, aside + suffix)  # rename never follows a symlink
+            if os.path.lexists(base + suffix):
+                os.rename(base + suffix, aside + suffix)  # rename never follows a symlink
                 moved.append(suffix)
     except OSError as exc:
         said = f" (moved so far: {', '.join(aside + s for s in moved)})" if moved else ""
@@ -106,7 +115,8 @@ def _moved_aside(path: str, why: str) -> tuple[sqlite3.Connection | None, list[I
                               f"failed ({exc}){said}; scanning without a store")]
     beside = [s for s in moved if s]
     side = f" with its {', '.join(beside)}" if beside else ""
-    issues = [warning("STORE_CORRUPT", f"{path}: unreadable store ({why}); set aside as {aside}{side}, "
+    linked = f"the file it links to, {base}, " if base != path else ""
+    issues = [warning("STORE_CORRUPT", f"{path}: unreadable store ({why}); {linked}set aside as {aside}{side}, "
                                        "a new one is used")]
     try:
         return _connect(path), issues
@@ -132,6 +142,15 @@ def identity(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_dev, st.st_ino
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the regular file named ``path`` itself (a symlink there: None)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
 
 
 def _connect(path: str) -> sqlite3.Connection:

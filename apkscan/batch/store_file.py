@@ -32,8 +32,10 @@ def hard_links(path: str) -> str | None:
 
 
 def store_links(path: str) -> str | None:
-    """Why the store at ``path`` must not be opened: the database or its ``-wal``/``-shm`` has other names."""
-    for p in (path, path + "-wal", path + "-shm"):
+    """Why the store at ``path`` must not be opened: the database or its ``-wal``/``-shm`` has other names
+    (those beside the file a symlinked store names: SQLite's, review 91)."""
+    real = os.path.realpath(path)
+    for p in (real, real + "-wal", real + "-shm"):
         why = hard_links(p)
         if why:
             return f"{os.path.basename(p)} {why}"
@@ -54,7 +56,11 @@ def untrusted(path: str) -> str | None:
     A ``-journal`` another user owns or others can write is refused too (defence in depth), and so
     is a folder above the store's that fails ssh's StrictModes rule (:func:`apkscan.folders.untrusted`:
     another user's, or writable by others without the sticky bit, or another user's symlink on the
-    way): its owner could rename the store's folder away and put their own in its place."""
+    way): its owner could rename the store's folder away and put their own in its place. A store
+    path that is a symlink is followed (the store is the file it names) only when it and every link
+    on the way belong to this user or root (review 91: another user's link, even in a sticky folder
+    where it passes, can point the store, its set-aside and a new store's creation at another file)."""
+    from apkscan.folders import link_doubt
     from apkscan.folders import untrusted as folder_doubt
 
     me = os.geteuid() if hasattr(os, "geteuid") else None
@@ -74,6 +80,9 @@ def untrusted(path: str) -> str | None:
         why = folder_doubt(named)
         if why:
             return f"{why}: the store's folder could be renamed away and another put in its place"
+    why = link_doubt(given) if path != os.path.abspath(given) else None  # a link on the way, the last name's too
+    if why:
+        return f"{why}: its owner could point the store at another file"
     if st is None:
         return None
     for p in (path, path + "-wal", path + "-shm", path + "-journal"):
@@ -94,7 +103,9 @@ def expected_names(migrations: list[str], version: int) -> set[str]:
 
 
 def foreign(path: str, migrations: list[str]) -> str | None:
-    """Why ``path`` is not ours to open as the store, or None (absent, empty, or apkscan's store)."""
+    """Why ``path`` is not ours to open as the store, or None (absent, empty, or apkscan's store).
+    A symlink is judged by the file it names, which SQLite opens (none yet: a new store made there)."""
+    path = os.path.realpath(path)
     if not os.path.lexists(path):
         return None
     if not os.path.isfile(path):

@@ -11,6 +11,8 @@ What is set aside (review 29 F6): only a store SQLite reports as damaged (``SQLI
 ``-wal``, ``-shm`` and ``-journal``, and replaced (``STORE_CORRUPT``); a store that cannot be opened
 for writing (read-only file system, a file without write permission, an immutable file, a full
 disk, in use) is left exactly as it is and the run scans without it (``STORE_UNAVAILABLE``).
+An existing store is judged read-only first (:mod:`apkscan.batch.store_judge`), so a damaged one is
+set aside byte for byte, its ``-wal`` and ``-shm`` as they were (review 91).
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ import sqlite3
 import time
 
 from apkscan.batch.store_aside import identity, set_aside
+from apkscan.batch.store_judge import damaged, judged, verdict
 from apkscan.issues import Issue, warning
 
 BUSY_MS = 5_000  # a write waits this long for another run's lock, then the run stops writing
 OPEN_WAIT = 5.0  # the open (WAL, migration) waits this long in total for another process's lock
-_DAMAGED = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB: the only errors that set a store aside
 
 _MIGRATIONS: list[str] = [
     # 1: identities by content, stat keys by place
@@ -147,8 +149,9 @@ def _open(path: str, wait: float) -> sqlite3.Connection:
 
 def _create_private(path: str) -> None:
     """Each folder apkscan creates for the store 0700, a new store file 0600 (SQLite gives its
-    -wal and -shm the main file's mode): the scan history (paths, packages, certificates, verdicts)
-    is for this user only (review 37 R2-3). An existing file is left as it is.
+    -wal and -shm the main file's mode), a symlinked store's where the link points: the scan
+    history (paths, packages, certificates, verdicts) is for this user only (review 37 R2-3). An
+    existing file is left as it is.
 
     The trust check runs again once folder and file exist: ``open_checked``'s check passes a folder
     that does not exist yet, and someone who makes it (or plants the file) in between would
@@ -158,8 +161,9 @@ def _create_private(path: str) -> None:
     from apkscan.rules.cache import private_dirs
 
     private_dirs(os.path.dirname(resolved(path)))
+    made = os.path.realpath(path)  # a symlinked store's file, where the link points (SQLite made it 0644: review 91)
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
+        os.close(os.open(made, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
     except FileExistsError:
         pass
     doubt = untrusted(path)
@@ -175,15 +179,6 @@ def untrusted_issue(path: str, doubt: str) -> Issue:
 def _busy(exc: sqlite3.Error) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
-
-
-def damaged(exc: sqlite3.Error) -> bool:
-    """SQLite says the file's contents are damaged (not: cannot open, read-only, busy, full)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in _DAMAGED
-    text = str(exc).lower()
-    return "malformed" in text or "not a database" in text
 
 
 def _migrate(conn: sqlite3.Connection, path: str) -> None:
@@ -250,15 +245,11 @@ def open_checked(path: str) -> tuple[sqlite3.Connection | None, list[Issue]]:
         return None, [untrusted_issue(path, doubt)]
     seen = identity(path)  # the file judged below: only it is ever set aside (review 90, a racing run)
     try:
-        conn = connect(path)
-        if not _needs_check(conn, path):
-            return conn, []
-        row = conn.execute("PRAGMA quick_check").fetchone()
-        if row and row[0] == "ok":
-            conn.execute("INSERT OR REPLACE INTO checks VALUES (1, ?)", (time.time(),))
-            return conn, []
-        conn.close()
-        why = row[0] if row else "no answer"
+        why, checked = judged(path)  # read-only: a damaged store goes aside as it was (review 91)
+        if why is None:
+            conn, why = _opened(path, checked)
+            if conn is not None:
+                return conn, []
     except StoreProblem as exc:
         return None, [exc.issue]
     except sqlite3.DatabaseError as exc:
@@ -285,23 +276,18 @@ def _space_left(path: str) -> str:
     return f"; its file system is full ({free} bytes free)" if free < (1 << 20) else ""
 
 
-CHECK_ALWAYS_BYTES = 64 << 20  # a store up to this size is checked on every open (~30 ms)
-CHECK_EVERY = 24 * 3600.0  # a bigger one at least daily (quick_check reads it whole: ~0.45 ms/MB)
-
-
-def _needs_check(conn: sqlite3.Connection, path: str) -> bool:
-    """``PRAGMA quick_check`` on this open? Always for a small store; for a big one when its
-    last check is over a day old, or when a run started since then has not ended (it died
-    mid-write, or it is running now). SQLite also finds damage in the pages a lookup reads:
-    that lookup is then a miss (``sqlite3.Error`` is never fatal here), and the next check
-    sets the store aside."""
-    size = sum(os.path.getsize(path + s) for s in ("", "-wal") if os.path.exists(path + s))
-    if size <= CHECK_ALWAYS_BYTES:
-        return True
-    row = conn.execute("SELECT checked_at FROM checks WHERE id = 1").fetchone()
-    if row is None or not isinstance(row[0], float) or time.time() - row[0] > CHECK_EVERY:
-        return True
-    return conn.execute("SELECT 1 FROM runs WHERE status = 'running' AND started_at >= ? LIMIT 1",
-                        (row[0],)).fetchone() is not None
-
-
+def _opened(path: str, checked: bool | None) -> tuple[sqlite3.Connection | None, str | None]:
+    """The store opened for writing (None and why, when this open finds it damaged: judged here
+    only when :func:`judged` could not read it without a write; then set aside as this open left it)."""
+    conn = connect(path)
+    try:
+        why, checked = (None, checked) if checked is not None else verdict(conn, path)
+        if why is None:
+            if checked:
+                conn.execute("INSERT OR REPLACE INTO checks VALUES (1, ?)", (time.time(),))
+            return conn, None
+    except BaseException:
+        conn.close()
+        raise
+    conn.close()
+    return None, why
