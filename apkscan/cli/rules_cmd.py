@@ -226,10 +226,15 @@ def _warn_no_ioc_decision(policies, packs: list) -> None:
 
 
 def _is_policy(path) -> bool:
+    """Whether the file's head names the policy schema; a FIFO or device is opened without waiting
+    and is no policy (linted as a rule file, which says RULES_NOT_A_FILE: review 91 C)."""
+    from apkscan.apk.io.readonly import open_binary
+    from apkscan.issues import ApkScanError
+
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return "apkscan-policy/" in fh.read(4096)
-    except OSError:
+        with open_binary(path, regular=True) as fh:
+            return b"apkscan-policy/" in fh.read(4096)
+    except (OSError, ApkScanError):
         return False
 
 
