@@ -105,3 +105,51 @@ def test_facts_hold_the_digests_the_run_computed_and_the_prefilter_asks_them(tmp
     assert prefilter_of(rules).could_match(with_md5)
     other = facts_of(identify(str(APKS / "v2-only.apk"), hashes=("sha256", "md5")))
     assert not prefilter_of(rules).could_match(other)  # it was a candidate for any MD5 indicator
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Every real parse and every look-up that hashes a file's bytes (a file read again)."""
+    import apkscan.apk.identify as identify_mod
+
+    seen: list[str] = []
+    real_identify, real_sha = identify_mod.identify, store._sha256
+
+    def counted_identify(path, **kw):
+        seen.append(f"parse {kw.get('display_path') or path}")
+        return real_identify(path, **kw)
+
+    def counted_sha(item, reading):
+        seen.append(f"hash {item.display}")
+        return real_sha(item, reading)
+
+    monkeypatch.setattr(identify_mod, "identify", counted_identify)
+    monkeypatch.setattr(store, "_sha256", counted_sha)
+    return seen
+
+
+def _run(corpus: Path, out: Path, feed: Path, hashes: str, *extra: str) -> list[str]:
+    res = CliRunner().invoke(main, ["scan", str(corpus), "--no-builtin-rules", "--iocs", str(feed),
+                                    "--hashes", hashes, "--jobs", "1", "--jsonl", str(out), "--force", "-q", *extra])
+    assert res.exit_code in (0, 1), res.output
+    return [x for x in out.read_text(encoding="utf-8").splitlines() if x.startswith('{"type": "app"')]
+
+
+def test_a_row_holding_more_digests_answers_a_run_asking_fewer_without_reading_a_file(corpus, tmp_path, reads):
+    """Stored with SHA-1 and MD5, asked for MD5 alone (or SHA-256 alone): the stored identity with
+    the digests not asked set back to None, the very lines a run without a store writes."""
+    db = str(tmp_path / "s.sqlite")
+    feed = _feed(tmp_path, "a.stix2", "md5", corpus / "clean-v1v2v3.apk")
+    _run(corpus, tmp_path / "wide.jsonl", feed, "sha256,sha1,md5", "--store", db)
+    assert len([r for r in reads if r.startswith("parse")]) == len(NAMES)
+    for hashes in ("sha256,md5", "sha256"):
+        reads.clear()
+        warm = _run(corpus, tmp_path / "warm.jsonl", feed, hashes, "--store", db)
+        assert reads == [], hashes  # no file parsed or hashed again
+        assert warm == _run(corpus, tmp_path / "ref.jsonl", feed, hashes, "--no-store")
+        assert _matched(warm) == (["clean-v1v2v3.apk"] if "md5" in hashes else [])
+    narrow = str(tmp_path / "n.sqlite")
+    _run(corpus, tmp_path / "n1.jsonl", feed, "sha256", "--store", narrow)
+    reads.clear()
+    _run(corpus, tmp_path / "n2.jsonl", feed, "sha256,md5", "--store", narrow)
+    assert len([r for r in reads if r.startswith("parse")]) == len(NAMES)  # fewer digests stored: read again
