@@ -97,14 +97,14 @@ def load_iocs(iocs: Iterable[str | Path], taken: set[str],
     """The packs of STIX2 indicator files (``ioc.<stem>``, a name in ``taken`` gets ``-2``) and the
     errors; a feed with nothing apkscan matches beside others that have some is a notice (review 90
     F6). Shared by a run and ``rules lint --iocs``, so both load a feed alike."""
-    from apkscan.rules.stix import load_stix  # local: stix imports this module; only with --iocs
-
     packs: list[RulePack] = []
     errors: list[RuleError] = []
     given: set[str] = set()
     empty: list[RuleError] = []
     taken = set(taken)
     for f in iocs:
+        from apkscan.rules.stix import load_stix  # local: stix imports this module; only with --iocs
+
         if os.path.realpath(f) in given:  # its indicators would count twice
             errors.append(RuleError(str(f), None, "indicator file given twice"))
             continue
