@@ -159,11 +159,24 @@ for load in (read_document, load_stix):
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
-def test_an_endless_file_is_read_only_up_to_the_cap():
-    """``stat`` says 0 bytes for a device or a pipe: the read itself is capped (it read to exhaustion)."""
+def test_an_endless_file_is_never_read_to_exhaustion():
+    """``stat`` says 0 bytes for a device: it read to exhaustion (review 64 F12), then up to the cap;
+    now it is no regular file and is refused unread (review 91 C), by both loaders."""
     out = assert_finished(run_limited(_ENDLESS_CHILD, "/dev/zero", cpu=10, mem_mb=500))
-    assert out.splitlines() == ["RULES_INVALID file larger than 8388608 bytes",
-                                "RULES_IOC_TOO_LARGE indicator file larger than 8388608 bytes"]  # review 64 F12
+    said = "not a regular file (a FIFO, pipe, device or socket): give a file (write a pipe's output to one first)"
+    assert out.splitlines() == [f"RULES_NOT_A_FILE {said}", f"RULES_NOT_A_FILE {said}"]
+
+
+def test_a_file_growing_past_the_cap_after_its_stat_is_read_only_up_to_it(tmp_path, monkeypatch):
+    """The size ``stat`` gave is no bound for a file still being written: the read is capped."""
+    path = tmp_path / "growing.yaml"
+    path.write_bytes(b"#" * (yamlsrc.MAX_RULE_FILE + 10))
+    real_stat = yamlsrc.Path.stat
+    monkeypatch.setattr(yamlsrc.Path, "stat", lambda self, **kw: os.stat_result((0,) * 10) if self == path
+                        else real_stat(self, **kw))  # as it was before the writer went on
+    with pytest.raises(RuleError) as got:
+        read_document(path)
+    assert got.value.code == "RULES_INVALID" and "larger than" in got.value.reason
 
 
 def test_line_ends_read_as_before(tmp_path):

@@ -138,7 +138,7 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
             row = conn.execute("SELECT sha256 FROM stat_keys WHERE path=? AND off=? AND len=? AND size=? AND "
                                "mtime_ns=? AND ctime_ns=? AND inode=? AND dev=?", (*key[0], *key[1])).fetchone()
             linked = _by_file(conn, key) if row is None else None
-            found = (row or linked) and _load(conn, row[0] if row else linked, options)
+            found = (row or linked) and _load_any(conn, row[0] if row else linked, sdk)
             found = found and _adapt(found, item)
             if found:
                 if linked:  # nothing read: the other link's key, proven when stored, holds this stat
@@ -148,7 +148,7 @@ def recall(path: str, item: ScanInput, sdk: dict[str, Any], *, rehash: bool = Fa
             return None, _ignore
         reading = stat_read.Reading(key, at).open(item.path, item.expect)
         sha = _sha256(item, reading)
-        found = _load(conn, sha, options)
+        found = _load_any(conn, sha, sdk)
         found = found and _adapt(found, item)
         if found:
             _put_stat(conn, reading.proven(), sha)
@@ -240,6 +240,30 @@ def storable(identity: Any) -> bool:
 
 
 def _ignore(_identity: Any) -> None:
+    return None
+
+
+def _load_any(conn: sqlite3.Connection, sha: str, sdk: dict[str, Any]) -> Any:
+    """The identity of ``sha`` stored for these options, else one stored for the same options with
+    more whole-file digests (``--hashes``), those this run did not ask set back to None: what a
+    run reading the file again would give (the digests are the only difference ``--hashes`` makes).
+    Why: a run with ``--hashes sha256,sha1,md5`` (an ``--iocs`` MD5 indicator) read every file
+    again when the next run asked fewer digests (review 91 A)."""
+    found = _load(conn, sha, options_key(sdk))
+    asked = sdk.get("hashes")
+    if found is not None or not isinstance(asked, tuple):
+        return found
+    from apkscan.apk.signing.digests import FILE_HASHES as FILE_DIGESTS  # parse_hashes orders them so
+
+    extra = [h for h in FILE_DIGESTS if h not in asked]
+    for mask in range(1, 1 << len(extra)):  # each wider set of digests, as parse_hashes orders them
+        more = {h for i, h in enumerate(extra) if mask >> i & 1}
+        found = _load(conn, sha, options_key({**sdk, "hashes": tuple(h for h in FILE_DIGESTS
+                                                                       if h in asked or h in more)}))
+        if found is not None:
+            for h in more:
+                setattr(found.file, h, None)
+            return found
     return None
 
 

@@ -64,7 +64,8 @@ def _shaped(facts: Any, sha: str, fmt: int) -> bool:
     number as a label or an attribute's value) makes the prefilter raise, which its caller takes
     for "could match" (:func:`matches_nothing`)."""
     if not (type(facts) is dict and facts.get("format") == fmt and facts.get("sha256") == sha
-            and type(facts.get("ambiguous")) is bool):
+            and type(facts.get("ambiguous")) is bool
+            and all(k in facts and (facts[k] is None or type(facts[k]) is str) for k in ("sha1", "md5"))):
         return False
     lists = [facts.get(k) for k in ("packages", "labels", "certificates")]
     return (all(type(x) is list for x in lists)

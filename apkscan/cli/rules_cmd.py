@@ -69,16 +69,23 @@ def list_command(rule_paths, no_builtin_rules, iocs, as_json) -> None:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--no-builtin-rules", is_flag=True,
               help="Check rule files as a run with --no-builtin-rules would use them (not against the shipped packs).")
-def lint_command(paths, no_builtin_rules) -> None:
+@_iocs_opt
+@click.option("--policy", "policy_names", multiple=True, metavar="NAME|PATH",
+              help="A policy as scan --policy names it, checked against the rules and --iocs (repeatable).")
+def lint_command(paths, no_builtin_rules, iocs, policy_names) -> None:
     """Validate rule and policy files (default: the shipped ones); exit 2 on any error.
 
     Each file on its own, then the rule files together and beside the shipped packs, as a
-    run would load them: a pack name or rule id used twice is the error a scan would give."""
+    run would load them: a pack name or rule id used twice is the error a scan would give.
+    With --iocs, the policies (--policy, those linted, else the default) are checked as a scan
+    given the same --iocs checks them (POLICY_NO_IOC_DECISION)."""
     from apkscan.policy.loader import lint_policy, policy_dir
     from apkscan.rules.loader import builtin_files, lint_file, rule_files
     from apkscan.rules.pack_set import shipped_names_taken, vendor_keys_added
 
     files = rule_files(paths) if paths else builtin_files() + sorted(policy_dir().glob("*.yaml"))
+    named = {os.path.realpath(f) for f in files}
+    files += [p for p in dict.fromkeys(map(_policy_path, policy_names)) if os.path.realpath(p) not in named]
     linted = [(f, _is_policy(f)) for f in files]
     linted = [(f, is_policy, *(lint_policy(f) if is_policy else lint_file(f))) for f, is_policy in linted]
     packs = [obj for _f, is_policy, obj, errors in linted if not is_policy and obj is not None]
@@ -102,7 +109,11 @@ def lint_command(paths, no_builtin_rules) -> None:
         for err in errors:
             click.echo(f"error: {err.code}: {err.message}", err=True)
         bad, total = bad + 1, total + len(errors)
-    _warn_selects_nothing(policies, shipped + packs)
+    fed, errors = _ioc_packs(iocs, shipped + packs)
+    bad, total = bad + bool(errors), total + len(errors)
+    _warn_selects_nothing(policies, shipped + packs + fed)
+    if fed:  # as a scan given these --iocs and policies says it
+        _warn_no_ioc_decision(policies or ([] if bad else _default_policy()), shipped + packs + fed)
     for note in vendor_keys_added(shipped + packs, {p.path for p in shipped} if paths else {str(f) for f in files}):
         click.echo(f"warning: {note.code}: {note.message}", err=True)
     if bad:
@@ -163,11 +174,67 @@ def _warn_selects_nothing(policies, packs: list) -> None:
             click.echo(f"warning: POLICY_SELECTS_NOTHING: {policy.path}: {text}", err=True)
 
 
-def _is_policy(path) -> bool:
+def _policy_path(name: str):
+    """The file ``scan --policy name`` reads (a shipped name or a path); an unknown name: exit 2."""
+    from apkscan.policy.loader import resolve
+    from apkscan.rules.loader import RulesInvalid
+
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return "apkscan-policy/" in fh.read(4096)
-    except OSError:
+        return resolve(name)
+    except RulesInvalid as exc:
+        for err in exc.errors:
+            click.echo(f"error: {err.code}: {err.message}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _ioc_packs(iocs, packs: list) -> tuple[list, list]:
+    """The --iocs files' packs as a scan loads them beside ``packs``, and their errors (said here;
+    a scan refuses such a feed, exit 2)."""
+    from apkscan.rules.loader import load_iocs
+
+    notices: list = []
+    fed, errors = load_iocs(iocs, {p.name for p in packs}, notices)
+    for err in notices:
+        click.echo(f"warning: {err.code}: {err.message}", err=True)
+    for err in errors:
+        click.echo(f"error: {err.code}: {err.message}", err=True)
+    for pack in fed:
+        click.echo(f"ok  {pack.path} ({len(pack.rules)} rules, STIX2 indicators)")
+    return fed, errors
+
+
+def _default_policy() -> list:
+    """The policy a scan uses when no --policy is given (checked when the lint names none)."""
+    from apkscan.policy.loader import DEFAULT_POLICY, load_policy
+
+    return [load_policy(DEFAULT_POLICY)]
+
+
+def _warn_no_ioc_decision(policies, packs: list) -> None:
+    """A policy no decision of which selects an --iocs pack: a scan says POLICY_NO_IOC_DECISION (the
+    indicator floor keeps those findings at review); the lint says it too (review 91 B)."""
+    from apkscan.policy.selftest import indicators_undecided
+    from apkscan.rules.model import RuleSet
+
+    rules = RuleSet(list(packs))
+    for policy in policies:
+        undecided = indicators_undecided(policy, rules)
+        if undecided:
+            click.echo(f"warning: POLICY_NO_IOC_DECISION: {policy.path}: no decision selects the findings of "
+                       f"{', '.join(undecided)}: the default ({policy.default!r}) decides them, never below "
+                       "'review' (indicator floor)", err=True)
+
+
+def _is_policy(path) -> bool:
+    """Whether the file's head names the policy schema; a FIFO or device is opened without waiting
+    and is no policy (linted as a rule file, which says RULES_NOT_A_FILE: review 91 C)."""
+    from apkscan.apk.io.readonly import open_binary
+    from apkscan.issues import ApkScanError
+
+    try:
+        with open_binary(path, regular=True) as fh:
+            return b"apkscan-policy/" in fh.read(4096)
+    except (OSError, ApkScanError):
         return False
 
 

@@ -92,22 +92,16 @@ def _empty_folder(path: Path) -> RuleError:
                                       "subfolders are not read): give the files or the folder that holds them")
 
 
-def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
-                 iocs: Iterable[str | Path] = ()) -> RuleSet:
-    """Built-in packs (unless ``builtin=False``) plus user rule files and STIX2 indicator files."""
-    files = (builtin_files() if builtin else []) + rule_files(paths)
+def load_iocs(iocs: Iterable[str | Path], taken: set[str],
+              notices: list[RuleError]) -> tuple[list[RulePack], list[RuleError]]:
+    """The packs of STIX2 indicator files (``ioc.<stem>``, a name in ``taken`` gets ``-2``) and the
+    errors; a feed with nothing apkscan matches beside others that have some is a notice (review 90
+    F6). Shared by a run and ``rules lint --iocs``, so both load a feed alike."""
     packs: list[RulePack] = []
     errors: list[RuleError] = []
-    notices: list[RuleError] = []
-    for f in files:
-        pack, errs = lint_file(f)
-        errors += errs
-        if pack is not None:
-            packs.append(pack)
-    taken = {p.name for p in packs}
     given: set[str] = set()
     empty: list[RuleError] = []
-    fed = False  # an --iocs file gave indicators
+    taken = set(taken)
     for f in iocs:
         from apkscan.rules.stix import load_stix  # local: stix imports this module; only with --iocs
 
@@ -122,11 +116,27 @@ def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
             continue
         packs.append(pack)
         taken.add(pack.name)
-        fed = True
-    # a feed of domains only beside one with app indicators: the others are used (review 90 F6)
-    errors += [] if fed else empty
+    errors += [] if packs else empty
     notices += [RuleError(e.file, None, f"{e.reason}; the other --iocs files are used", "RULES_IOC_FILE_EMPTY")
-                for e in empty if fed]
+                for e in empty if packs]
+    return packs, errors
+
+
+def load_ruleset(paths: Iterable[str | Path] = (), *, builtin: bool = True,
+                 iocs: Iterable[str | Path] = ()) -> RuleSet:
+    """Built-in packs (unless ``builtin=False``) plus user rule files and STIX2 indicator files."""
+    files = (builtin_files() if builtin else []) + rule_files(paths)
+    packs: list[RulePack] = []
+    errors: list[RuleError] = []
+    notices: list[RuleError] = []
+    for f in files:
+        pack, errs = lint_file(f)
+        errors += errs
+        if pack is not None:
+            packs.append(pack)
+    fed, errs = load_iocs(iocs, {p.name for p in packs}, notices)
+    packs += fed
+    errors += errs
     errors += duplicates(packs) + ([] if builtin else shipped_names_taken(packs))
     if errors:
         raise RulesInvalid(errors)

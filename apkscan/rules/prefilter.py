@@ -21,8 +21,10 @@ facts of the identity, so one combined test per fact kind says "nothing can matc
   :func:`apkscan.rules.names._outside_o`), a subject whose attributes are a counterfeitable
   known certificate's subject;
 - two package readings or more (the manifest-ambiguity finding needs no rule);
-- the whole file's SHA-256 that is an ``--iocs`` file indicator's (a SHA-1 or MD5 one, which the
-  facts do not hold, makes every app a candidate).
+- a whole-file digest (SHA-256, and SHA-1 or MD5 when the run computed them: ``--hashes``) that
+  is an ``--iocs`` file indicator's; a digest the identity does not hold is one the matcher cannot
+  match either (it reads the same ``identity.file``), so an MD5 indicator no longer makes every
+  app a candidate, nor a rescan after a feed change unpickle every stored identity (review 91).
 
 :func:`could_match` is True when any holds; False proves :func:`matcher.match_identity`
 (without DEX classes) returns no finding: it tests every certificate in every role, where
@@ -45,7 +47,7 @@ from apkscan.rules.model import RuleSet
 from apkscan.rules.names import OUTSIDE_O
 from apkscan.rules.normalise import FormPatterns, bounded_text, form_patterns, form_search, listed_keys, package_forms, publisher_key, publisher_keys
 
-FORMAT = 1  # of facts_of's value: a stored value of another format is not read
+FORMAT = 2  # of facts_of's value: a stored value of another format is not read (2: "sha1", "md5")
 
 
 def facts_of(identity: Any) -> dict[str, Any]:
@@ -70,7 +72,9 @@ def facts_of(identity: Any) -> dict[str, Any]:
         prior = seen.setdefault(digests, [])
         if all(x[3] != c.subject_attrs or x[4] != c.issuer_attrs for x in prior):
             prior.append([*digests, c.subject_attrs, c.issuer_attrs])
-    return {"format": FORMAT, "sha256": identity.file.sha256 if identity.file else None,
+    f = identity.file
+    return {"format": FORMAT, "sha256": f.sha256 if f else None, "sha1": f.sha1 if f else None,
+            "md5": f.md5 if f else None,
             "ambiguous": m is not None and len(m.package_readings) >= 2,
             "packages": readings, "labels": labels, "certificates": [x for same in seen.values() for x in same]}
 
@@ -110,15 +114,15 @@ class Prefilter:
                                     if "O" in p.attrs])
         self.globs = regex_book.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs)) if globs else None
         self.digests = KnownIndex(known).by_digest  # (algorithm, hex) of every known certificate
-        # --iocs file digests: the facts hold the SHA-256 only, so a SHA-1/MD5 one asks every APK
-        self.file_sha256 = {d for a, d in files if a == "sha256"}
-        self.file_other = any(a != "sha256" for a, _d in files)
+        # --iocs file digests, as (algorithm, hex): asked of the facts' digest of that algorithm
+        self.files = set(files)
+        self.file_algos = tuple(sorted({a for a, _d in files}))
         self.dns = {dn for kc in known if (dn := counterfeit_subject(kc)) is not None}
         regex_book.save()
 
     def could_match(self, facts: dict[str, Any]) -> bool:
         """False: no rule of the set, nor the manifest-ambiguity check, can yield a finding."""
-        if facts["ambiguous"] or self.file_other or facts["sha256"] in self.file_sha256:
+        if facts["ambiguous"] or any((a, facts.get(a)) in self.files for a in self.file_algos):
             return True
         for pkg in facts["packages"]:
             for _how, value in package_forms(pkg):
