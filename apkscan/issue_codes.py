@@ -181,7 +181,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "RULES_IOC_NOT_JSON": (E, "an indicator file that is no UTF-8 JSON apkscan reads (bad syntax or encoding, nested too deeply, an over-long number)"),
     "RULES_IOC_SKIPPED": (W, "… indicators of an indicator file left out: apkscan cannot match their pattern (e.g. domains, processes)"),
     "RULES_IOC_TOO_LARGE": (E, "an indicator file over 8 MiB or with more JSON values than apkscan reads"),
-    "RULES_NOT_A_FILE": (E, "a rule, policy or indicator file that is no regular file (a FIFO, pipe, device or socket): refused unread, its open never waiting for a writer"),
+    "RULES_NOT_A_FILE": (E, "a rule, policy or indicator file that is neither a regular file nor a pipe (a device or socket): refused unread"),
     "RULES_REGEX_UNSAFE": (E, "a rule's regular expression whose matching can backtrack exponentially or beyond a cubic (nested or ambiguous repeats, backreferences): it could hang a scan"),
     "RULES_UNREADABLE": (E, "a rule, policy or indicator file cannot be read"),
     "RULES_VENDOR_KEYS_ADDED": (W, "a user pack lists certificates under the vendor name of another pack: every pack of that vendor takes them as the vendor's keys"),

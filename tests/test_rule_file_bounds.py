@@ -163,7 +163,7 @@ def test_an_endless_file_is_never_read_to_exhaustion():
     """``stat`` says 0 bytes for a device: it read to exhaustion (review 64 F12), then up to the cap;
     now it is no regular file and is refused unread (review 91 C), by both loaders."""
     out = assert_finished(run_limited(_ENDLESS_CHILD, "/dev/zero", cpu=10, mem_mb=500))
-    said = "not a regular file (a FIFO, pipe, device or socket): give a file (write a pipe's output to one first)"
+    said = "not a regular file or pipe (a device or socket): give a file"
     assert out.splitlines() == [f"RULES_NOT_A_FILE {said}", f"RULES_NOT_A_FILE {said}"]
 
 

@@ -88,13 +88,13 @@ def read_document(path: str | Path, text: str | None = None) -> Document:
 def read_capped(name: str, what: str = "file", too_large: str = "RULES_INVALID") -> bytes:
     """At most :data:`MAX_RULE_FILE` bytes of ``name``, read so (the size ``stat`` gave may grow).
 
-    A regular file only (``RULES_NOT_A_FILE``), its open never waiting: a named pipe with no writer
-    held ``--rules FIFO`` / ``--iocs FIFO`` at the open forever, and a device (``/dev/zero``) or
-    pipe has no size to bound it (review 91 C), as an evidence input's FIFO is refused."""
+    A regular file or a pipe (``--rules <(...)``), its open never waiting: a named pipe with no
+    writer held ``--rules FIFO`` / ``--iocs FIFO`` at the open forever (review 91 C); now it reads
+    as empty at once. A device (``/dev/zero``) or socket is ``RULES_NOT_A_FILE``, refused unread."""
     try:
         if Path(name).stat().st_size <= MAX_RULE_FILE:
             # a rule, policy or indicator file: its access time kept (review 66 F6)
-            with open_binary(name, regular=True) as fh:
+            with open_binary(name, regular=True, pipes=True) as fh:
                 data = jsonbound.read_at_most(fh, MAX_RULE_FILE)
             if len(data) <= MAX_RULE_FILE:
                 return bytes(data)
@@ -103,8 +103,8 @@ def read_capped(name: str, what: str = "file", too_large: str = "RULES_INVALID")
     except ApkScanError as exc:  # INPUT_NOT_A_FILE (regular=True), said in the rules' words
         if exc.code != "INPUT_NOT_A_FILE":
             raise RuleError(name, None, f"cannot read: {exc.message}", "RULES_UNREADABLE") from exc
-        raise RuleError(name, None, "not a regular file (a FIFO, pipe, device or socket): give a file "
-                        "(write a pipe's output to one first)", "RULES_NOT_A_FILE") from exc
+        raise RuleError(name, None, "not a regular file or pipe (a device or socket): give a file",
+                        "RULES_NOT_A_FILE") from exc
     raise RuleError(name, None, f"{what} larger than {MAX_RULE_FILE} bytes", too_large)
 
 

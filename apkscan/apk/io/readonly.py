@@ -50,7 +50,8 @@ _SETLEASE, _GETLEASE, _SETSIG = (getattr(fcntl, n, None) for n in ("F_SETLEASE",
 
 
 def open_fd(path: str | os.PathLike[str], *, regular: bool = False, follow: bool = True,
-            expect: os.stat_result | None = None, listed: os.stat_result | None = None, lease: bool = True) -> int:
+            expect: os.stat_result | None = None, listed: os.stat_result | None = None, lease: bool = True,
+            pipes: bool = False) -> int:
     """A read-only descriptor of ``path``, without touching its access time where allowed.
 
     ``regular``: anything but a regular file (FIFO, device, socket) is ``INPUT_NOT_A_FILE``, and
@@ -59,7 +60,9 @@ def open_fd(path: str | os.PathLike[str], *, regular: bool = False, follow: bool
     stat's file, unchanged (else :data:`CHANGED`), as it must be for a path :func:`held`;
     ``listed``: the descriptor must be that stat's file (device and inode; its bytes may have
     changed since it was listed: custody takes its stat from this descriptor), else :data:`CHANGED`;
-    ``lease=False``: a regular file that is no evidence (a rule file) is read without a lease."""
+    ``lease=False``: a regular file that is no evidence (a rule file) is read without a lease;
+    ``pipes`` (with ``regular``): a pipe or FIFO is taken too, opened without waiting for a writer (one
+    that has none reads as empty at once): ``--rules <(...)``."""
     flags = _READ | (_NONBLOCK if regular else 0) | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
     try:
         fd = _open(path, flags)
@@ -79,11 +82,11 @@ def open_fd(path: str | os.PathLike[str], *, regular: bool = False, follow: bool
             st = os.fstat(fd)
             if listed is not None and not same_inode(listed, st):
                 raise changed()
-            if regular and not stat.S_ISREG(st.st_mode):
+            if regular and not (stat.S_ISREG(st.st_mode) or pipes and stat.S_ISFIFO(st.st_mode)):
                 raise ApkScanError("INPUT_NOT_A_FILE", "not a regular file (a FIFO, device or socket took its name)")
             if expect is not None and not same_file(expect, st):
                 raise changed()
-        _lease(fd) if regular and lease else _LEASED.discard(fd)
+        _lease(fd) if regular and lease and stat.S_ISREG(st.st_mode) else _LEASED.discard(fd)
     except BaseException:
         _LEASED.discard(fd)
         os.close(fd)
@@ -203,10 +206,12 @@ def check_held(fd: int, expect: os.stat_result | None) -> None:
         raise changed()
 
 
-def open_binary(path: str | os.PathLike[str], buffering: int = -1, regular: bool = False) -> BinaryIO:
+def open_binary(path: str | os.PathLike[str], buffering: int = -1, regular: bool = False,
+                pipes: bool = False) -> BinaryIO:
     """:func:`open_fd` as a binary file object (``open(path, "rb")``); ``regular``: a regular file
-    only, the open never waiting for a FIFO's writer (``INPUT_NOT_A_FILE``), taken without a lease."""
-    return os.fdopen(open_fd(path, regular=regular, lease=False), "rb", buffering=buffering)
+    only (``pipes``: or a pipe), the open never waiting for a FIFO's writer (``INPUT_NOT_A_FILE``),
+    taken without a lease."""
+    return os.fdopen(open_fd(path, regular=regular, lease=False, pipes=pipes), "rb", buffering=buffering)
 
 
 def same_file(first: os.stat_result | TakenOn | None, then: os.stat_result) -> bool:
