@@ -47,6 +47,7 @@ from apkscan.sources import data_stream, detect
 from apkscan.sources.detect import is_zip
 from apkscan.sources.interface import MAX_DEVICE_RECORDS, InputProblem, Member, RecordedApp, Skipped
 from apkscan.sources.layout_common import in_install, install_key
+from apkscan.sources.tempspace import TempSpace
 
 __all__ = ["AdbBackupReader", "looks_like_adb_backup"]
 
@@ -68,10 +69,12 @@ class AdbBackupReader:
     kind = "adb-backup"
 
     def __init__(self, stream: BinaryIO, chain: tuple[str, ...],
-                 password: str | None | Callable[[], str | None], max_expanded: int = MAX_EXPANDED):
-        """``password``: the string, or a callable asked only when the backup is encrypted
-        (so a run over plain backups never prompts)."""
+                 password: str | None | Callable[[], str | None], max_expanded: int = MAX_EXPANDED,
+                 temp: TempSpace | None = None):
+        """``password``: the string, or a callable asked only when the backup is encrypted (so a run
+        over plain backups never prompts); ``temp``: where members only tar reads are spooled."""
         self.stream = stream
+        self.temp = temp
         self.chain = chain
         self.password = password
         self.max_expanded = max_expanded
@@ -125,10 +128,15 @@ class AdbBackupReader:
     def _walk(self, payload: Payload) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         """The members restore reads (:mod:`adb_restore_tar`), each header compared with tar's reading
         (:mod:`adb_tar_shadow`); where restore stops, the rest as tar reads it (:meth:`_tar_rest`)."""
-        count, failure, tf = 0, None, None
-        shadow = TarShadow()
+        shadow = TarShadow(self.temp)
         reader = RestoreReader(payload, shadow.feed)
-        source = RestoreSource(reader)
+        try:
+            yield from self._read(payload, shadow, reader, RestoreSource(reader))
+        finally:  # ended, failed or cut short (a time budget, an interrupt): its spooled files deleted
+            shadow.close()
+
+    def _read(self, payload: Payload, shadow: TarShadow, reader: RestoreReader, source: RestoreSource):
+        count, failure, tf = 0, None, None
         try:
             while True:
                 try:

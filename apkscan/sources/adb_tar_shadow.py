@@ -9,9 +9,12 @@ what restore calls content. :class:`TarShadow` follows tar's reading over the sa
 pass (nothing is read twice, nothing kept but the header blocks at tar's cursor) and says each such
 point as a ``TAMPER_BACKUP_TAR_READ_TWO_WAYS`` fact, naming the field and both readings. Headers
 are read by ``tarfile`` itself (with :class:`adb_tar.BoundedTarInfo`'s bounds). A member tar reads
-inside restore's content is kept as it passes (bounded: :data:`MAX_KEPT`) and scanned as tar
-extracts it, the fact on it (:func:`hidden_members`; review 81 F6: a banned APK there was a data
-file's content to restore, never scanned).
+inside restore's content is kept as it passes and scanned as tar extracts it, the fact on it
+(:func:`hidden_members`; review 81 F6: a banned APK there was a data file's content to restore,
+never scanned): in memory up to :data:`MAX_KEPT` bytes at once, past that appended to a private
+temporary file within ``--tmp-limit`` (review 91: a hidden APK padded past the memory bound was an
+error, not a verdict); only one the temporary space has no room for is an error
+(``CONTAINER_TMP_LIMIT``, as for any spooled member).
 """
 
 from __future__ import annotations
@@ -21,14 +24,16 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from apkscan.issues import error, tamper
+from apkscan.issues import ApkScanError, Issue, error, tamper
 from apkscan.sources.interface import InputProblem, Member
+from apkscan.sources.streams import WindowStream
+from apkscan.sources.tempspace import Fill, TempSpace
 
 from apkscan.sources.adb_restore_tar import BLOCK, RestoreHeader
 from apkscan.sources.adb_tar import EXTENDED_TYPES, MAX_EXTENDED_CHAIN, MAX_EXTENDED_HEADER, BoundedTarInfo
 
 MAX_FACTS = 32  # said one by one; past this, counted
-MAX_KEPT = 24 << 20  # bytes of members only tar reads kept in memory at once, to be scanned (review 81 F6): with the copy handed on, a worker stays under 100 MB
+MAX_KEPT = 24 << 20  # bytes of members only tar reads kept in memory at once, to be scanned (review 81 F6): with the copy handed on, a worker stays under 100 MB; past it they are spooled
 
 
 @dataclass(slots=True)
@@ -45,16 +50,20 @@ class TarReading:
     data: int = 0  # where its content starts, from the header
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Hidden:
     """A member tar reads inside what restore reads as content (or header blocks): its content kept
-    as it passes (``data``, from ``start``), to be scanned as tar extracts it; ``message`` says why."""
+    as it passes (from ``start``: in ``data``, or in ``fill`` from ``at``), to be scanned as tar
+    extracts it; ``message`` says why."""
 
     name: str
     start: int
     size: int
     message: str
     data: bytearray
+    fill: Fill | None = None
+    at: int = 0
+    got: int = 0  # bytes kept so far
 
 
 def _block(n: int) -> int:
@@ -94,9 +103,11 @@ class TarShadow:
     """tar's cursor over the payload. :meth:`on_header` for each header restore reads (what tar reads
     there, as messages), :meth:`feed` for every content byte restore pulls; :meth:`take` the facts
     found in content (``(name, message)``), :meth:`take_hidden` the members tar reads there, whole.
-    A member of more than :data:`MAX_KEPT` bytes is not kept (``(name, message)`` in :attr:`too_big`)."""
+    Past :data:`MAX_KEPT` bytes in memory a member is appended to a file of ``temp``; one it has no
+    room for (or with no ``temp``) is not kept (``(name, message, issue)`` in :attr:`too_big`).
+    :meth:`close` deletes what is still held."""
 
-    def __init__(self):
+    def __init__(self, temp: TempSpace | None = None):
         self.cursor: int | None = 0  # where tar reads its next header; None once tar's reading ended
         self.ended = ""  # why tar's reading ended
         self.inside = ""  # what tar reads the bytes before its cursor as
@@ -104,7 +115,10 @@ class TarShadow:
         self.facts = 0
         self._pending: list[tuple[str, str]] = []
         self._hidden: list[Hidden] = []  # being kept, or whole and not yet taken
-        self.too_big: list[tuple[str, str]] = []
+        self.too_big: list[tuple[str, str, Issue]] = []
+        self.temp = temp
+        self._fill: Fill | None = None  # the file new spooled members are appended to
+        self._fills: list[Fill] = []  # every file still held (handed on, or being written)
         self._buf = bytearray()
         self._need = BLOCK
 
@@ -151,28 +165,79 @@ class TarShadow:
 
     def take_hidden(self, ended: bool = False) -> list[Hidden]:
         """The members tar reads inside restore's content whose bytes have all passed; ``ended``: the
-        payload is done, so one still being kept is cut short (its fact said, nothing scanned)."""
-        out = [h for h in self._hidden if len(h.data) == h.size]
-        left = [h for h in self._hidden if len(h.data) < h.size]
+        payload is done, so one still being kept is cut short (its fact said, nothing scanned). A
+        file of spooled members takes no new one once some are taken (:meth:`release` drops it)."""
+        out = [h for h in self._hidden if h.got == h.size]
+        left = [h for h in self._hidden if h.got < h.size]
         self._hidden = [] if ended else left
         for h in left if ended else []:
-            self._pending.append((h.name, f"{h.message} (only {len(h.data)} of its {h.size} bytes were read: "
+            self._pending.append((h.name, f"{h.message} (only {h.got} of its {h.size} bytes were read: "
                                   "not scanned)"))
+        if any(h.fill is not None for h in out):
+            self._fill = None
         return out
 
+    def release(self) -> None:
+        """Delete each file no member still being kept is in (those taken were scanned by now)."""
+        live = [f for f in self._fills if any(h.fill is f for h in self._hidden)]
+        for f in self._fills:
+            if not any(f is g for g in live):
+                f.drop()
+        self._fills = live
+        if self._fill is not None and not any(self._fill is f for f in live):
+            self._fill = None
+
+    def close(self) -> None:
+        """Delete every file held (the walk ended, or was cut short)."""
+        self._hidden = [h for h in self._hidden if h.fill is None]
+        self.release()
+
     def _keep(self, offset: int, data: bytes) -> None:
-        for h in self._hidden:
-            have = h.start + len(h.data)
-            if have < h.start + h.size and offset <= have < offset + len(data):
-                h.data += data[have - offset:have - offset + h.size - len(h.data)]
+        for h in list(self._hidden):
+            have = h.start + h.got
+            if have < h.start + h.size and offset <= have < offset + len(data) and h in self._hidden:
+                piece = data[have - offset:have - offset + h.size - h.got]
+                if h.fill is None:
+                    h.data += piece
+                elif not self._spool(h, piece):
+                    continue
+                h.got += len(piece)
+
+    def _spool(self, h: Hidden, piece: bytes) -> bool:
+        """Write to the member's place in its file; on a failure (the disk full, the file swapped) each
+        member of that file still passing is not kept, said."""
+        assert h.fill is not None
+        try:
+            h.fill.write(piece, h.at + h.got)
+            return True
+        except (OSError, ApkScanError) as exc:
+            issue = _as_issue(exc)
+        if self._fill is h.fill:
+            self._fill = None
+        for g in [g for g in self._hidden if g.fill is h.fill and g.got < g.size]:
+            self._hidden.remove(g)
+            self.too_big.append((g.name, g.message, issue))
+        return False
 
     def _hide(self, name: str, start: int, size: int, message: str) -> None:
-        """Keep a member tar reads inside restore's content, within :data:`MAX_KEPT` bytes held."""
-        held = sum(h.size for h in self._hidden)
-        if held + size > MAX_KEPT:
-            self.too_big.append((name, message))
-        else:
+        """Keep a member tar reads inside restore's content: in memory within :data:`MAX_KEPT` bytes
+        held, else appended to a private temporary file within the space's bound."""
+        held = sum(h.size for h in self._hidden if h.fill is None)
+        if held + size <= MAX_KEPT:
             self._hidden.append(Hidden(name, start, size, message, bytearray()))
+            return
+        if self.temp is None:
+            self.too_big.append((name, message, _unscanned(name)))
+            return
+        try:
+            if self._fill is None:
+                self._fill = self.temp.fill()
+                self._fills.append(self._fill)
+            at = self._fill.reserve(size, repr(name))
+        except (ApkScanError, OSError) as exc:
+            self.too_big.append((name, message, _as_issue(exc)))
+            return
+        self._hidden.append(Hidden(name, start, size, message, bytearray(), self._fill, at))
 
     def _advance(self, at: int, reading: TarReading, content_of: str) -> None:
         self._buf, self._need = bytearray(), BLOCK
@@ -210,17 +275,39 @@ class TarShadow:
 
 def hidden_members(shadow: TarShadow, chain: tuple[str, ...], ended: bool = False) -> Iterator[Member | InputProblem]:
     """Members tar reads inside what restore reads as content, scanned as tar extracts them, the fact
-    on each (review 81 F6: an APK there passed as a data file's content, never scanned); one too large
-    to keep as it passes is an error."""
-    for h in shadow.take_hidden(ended):
-        kept = bytes(h.data)
-        yield Member(name=h.name, size=h.size, open=lambda kept=kept: io.BytesIO(kept),
-                     flags=[tamper("TAMPER_BACKUP_TAR_READ_TWO_WAYS", f"{h.message}; scanned as tar extracts it")])
-    for name, message in shadow.too_big:
-        yield InputProblem(chain + (name,), [tamper("TAMPER_BACKUP_TAR_READ_TWO_WAYS", message), error(
-            "BACKUP_TAR_MEMBER_UNSCANNED", f"{name!r}, a member only tar reads, is larger than the {MAX_KEPT} "
-            "bytes kept as it passes: not scanned; extract the backup with tar and scan that file")])
+    on each (review 81 F6: an APK there passed as a data file's content, never scanned): from memory,
+    or in place in the private file they were spooled to, deleted once scanned; one not kept is an error."""
+    try:
+        for h in shadow.take_hidden(ended):
+            said = tamper("TAMPER_BACKUP_TAR_READ_TWO_WAYS", f"{h.message}; scanned as tar extracts it")
+            if h.fill is None:
+                kept = bytes(h.data)
+                yield Member(name=h.name, size=h.size, open=lambda kept=kept: io.BytesIO(kept), flags=[said])
+                continue
+            try:
+                path = h.fill.ready()
+            except (ApkScanError, OSError) as exc:
+                yield InputProblem(chain + (h.name,), [said, _as_issue(exc)])
+                continue
+            yield Member(name=h.name, size=h.size, open=lambda w=(path, h.at, h.size): WindowStream(*w),
+                         window=(path, h.at, h.size), flags=[said])
+    finally:
+        shadow.release()
+    for name, message, issue in shadow.too_big:
+        yield InputProblem(chain + (name,), [tamper("TAMPER_BACKUP_TAR_READ_TWO_WAYS", message), issue])
     shadow.too_big.clear()
+
+
+def _unscanned(name: str) -> Issue:
+    return error("BACKUP_TAR_MEMBER_UNSCANNED", f"{name!r}, a member only tar reads, is larger than the "
+                 f"{MAX_KEPT} bytes kept in memory as it passes and no temporary space was given: not scanned; "
+                 "extract the backup with tar and scan that file")
+
+
+def _as_issue(exc: BaseException) -> Issue:
+    if isinstance(exc, ApkScanError):
+        return exc.to_issue()
+    return error("CONTAINER_TMP_LIMIT", f"temporary space could not be written ({getattr(exc, 'strerror', '') or exc})")
 
 
 def _compare(header: RestoreHeader, reading: TarReading) -> list[str]:

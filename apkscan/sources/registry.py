@@ -42,8 +42,8 @@ def _use(module: str, name: str) -> Callable[..., Any]:
     Start-up: a plain APK path never needs the backup and archive readers, so their
     modules load only when a file or tree turns out to be (possibly) theirs.
     """
-    def call(*args: Any) -> Any:
-        return getattr(importlib.import_module(f"apkscan.sources.{module}"), name)(*args)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(f"apkscan.sources.{module}"), name)(*args, **kwargs)
     call.__name__ = name
     return call
 
@@ -177,7 +177,7 @@ UNREAD_FORMATS: list[StreamFormat] = [
 STREAM_FORMATS: list[StreamFormat] = [
     # the password is asked lazily: only when a backup turns out to be encrypted
     StreamFormat("adb-backup", "an adb backup (.ab)", detect.is_adb_backup,
-                 lambda stream, chain, ctx: AdbBackupReader(stream, chain, ctx.password)),
+                 lambda stream, chain, ctx: AdbBackupReader(stream, chain, ctx.password, temp=ctx.temp)),
     StreamFormat("tar", "a tar archive", detect.is_tar, lambda stream, chain, ctx: TarReader(stream, chain)),
     StreamFormat("7z", "a 7-Zip archive", detect.is_7z, None),
     StreamFormat("apkm-encrypted", "a legacy encrypted APKMirror bundle (.apkm, 2020)", detect.is_legacy_apkm, None,

@@ -35,6 +35,7 @@ class TempSpace:
         self._dir: str | None = None
         self._fd: int | None = None  # the folder, open from its creation: what its name must still lead to
         self.peak = 0  # most bytes held at once, for the benchmark and run metadata
+        self.promised = 0  # bytes a :class:`Fill` reserved and has not written yet: counted as held
 
     @property
     def dir(self) -> str:
@@ -111,10 +112,14 @@ class TempSpace:
                 pass
         return total
 
+    def room(self) -> int:
+        """Bytes that may still be written: the bound less what is held and what fills reserved."""
+        return self.limit - self.used() - self.promised
+
     def spool(self, stream: BinaryIO, what: str) -> str:
         """Copy ``stream`` into a new private file; LimitExceeded (file removed) past the bound,
         CONTAINER_TMP_CHANGED when the folder or the copy was swapped meanwhile."""
-        room = self.limit - self.used()
+        room = self.room()
         fd, name, path = self._create()
         written = 0
         try:
@@ -133,6 +138,17 @@ class TempSpace:
             self.peak = max(self.peak, self.used())
             return path
         except BaseException:
+            self._drop(name)
+            raise
+
+    def fill(self) -> Fill:
+        """A new private file written piece by piece as bytes pass (members only tar reads in an adb
+        backup, :mod:`adb_tar_shadow`), each piece reserved first (:meth:`Fill.reserve`)."""
+        fd, name, path = self._create()
+        try:
+            return Fill(self, fd, name, path)
+        except BaseException:
+            os.close(fd)
             self._drop(name)
             raise
 
@@ -189,6 +205,82 @@ class TempSpace:
             pass
         finally:
             os.close(fd)
+
+
+class Fill:
+    """A private file written as bytes pass: :meth:`reserve` a piece's size first (LimitExceeded when
+    the space's bound has no room for it: the bound holds with several at once), :meth:`write` its
+    bytes where they belong, :meth:`ready` before a reading of it is handed on (its name checked, and
+    closed for writing: a reader refuses a file open for writing), :meth:`drop`. A write after
+    :meth:`ready` opens it again by its name in the folder held open, and must find the same file."""
+
+    def __init__(self, space: TempSpace, fd: int, name: str, path: str):
+        self.space, self.name, self.path = space, name, path
+        self.end = 0  # bytes reserved, from the start of the file
+        self.written = 0
+        self._fd: int | None = fd
+        self._id = _file_id(os.fstat(fd))
+        # read-only, held to the end: while it is open the file's inode cannot become another file's
+        self._anchor = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=space._fd)
+        if _file_id(os.fstat(self._anchor)) != self._id:
+            os.close(self._anchor)
+            raise ApkScanError("CONTAINER_TMP_CHANGED", f"{path} was replaced as it was made")
+        self._gone = False
+
+    def reserve(self, size: int, what: str) -> int:
+        """Where a piece of ``size`` bytes will start in the file."""
+        room = self.space.room()
+        if size > room:
+            raise LimitExceeded("CONTAINER_TMP_LIMIT", f"{what} needs more than the {max(room, 0)} bytes of "
+                                f"temporary space left (--tmp-limit {self.space.limit})")
+        at, self.end = self.end, self.end + size
+        self.space.promised += size
+        return at
+
+    def write(self, data: bytes, at: int) -> None:
+        """``data`` at ``at``, inside what was reserved (a piece before it may never come: a hole)."""
+        assert not self._gone and at + len(data) <= self.end
+        if self._fd is None:
+            fd = os.open(self.name, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.space._fd)
+            self._fd = fd
+            if _file_id(os.fstat(fd)) != self._id:
+                raise ApkScanError("CONTAINER_TMP_CHANGED", f"{self.path} is no longer the copy apkscan wrote")
+        view = memoryview(data)
+        while view:
+            n = os.pwrite(self._fd, view, at)
+            view, at = view[n:], at + n
+        self.written += len(data)
+        self.space.promised -= len(data)
+
+    def ready(self) -> str:
+        """The file's path, closed for writing; CONTAINER_TMP_CHANGED when it was swapped."""
+        assert not self._gone
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                self.space._check(self.name, fd)
+            finally:
+                os.close(fd)
+        self.space.peak = max(self.space.peak, self.space.used())
+        return self.path
+
+    def drop(self) -> None:
+        """Close and delete the file (through the folder held open); what it reserved is given back."""
+        if self._gone:
+            return
+        self._gone = True
+        self.space.promised -= self.end - self.written
+        self.end = self.written
+        for fd in (self._fd, self._anchor):
+            if fd is not None:
+                os.close(fd)
+        self._fd = None
+        if self.space._fd is not None:
+            self.space._drop(self.name)
+
+
+def _file_id(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
 
 
 def _differs(held: os.stat_result, now: os.stat_result) -> str | None:
