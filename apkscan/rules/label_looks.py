@@ -11,9 +11,11 @@ labels only) are that words form read once more, each change a guess a reader ma
   they show, before the words are split (``🇹🇮🇰🇹🇴🇰``, ``🇶🇶``);
 - ASCII drawings of a letter, read in the label as shown, before its case is folded
   (:func:`drawn_letters`; NFKC, invisible characters gone, capital look-alikes mapped):
-  ``\\/\\/`` w, ``\\/`` v, ``|<`` k, and a ``|`` (or a stroke drawn as one, :data:`STROKES`)
-  touching a letter or digit, or a capital ``I`` beside a small letter, as a ``1`` (a stroke,
-  read as 1 is below): ``\\/\\/eChat``, ``TikTo|<``, ``|ark``, ``Iark``, ``I\\u200bark``,
+  ``/\\/\\`` and ``|\\/|`` m, ``\\/\\/`` w, ``|\\|`` n, ``|-|`` h, ``|_|`` u, ``()`` o,
+  ``\\/`` v, ``|<`` k (a ``|`` also any of :data:`STROKES`, a ``-`` any of :data:`BARS`;
+  review 91), and a ``|`` touching a letter or digit, or a capital ``I`` beside a small letter,
+  as a ``1`` (a stroke, read as 1 is below): ``\\/\\/eChat``, ``TikTo|<``, ``/\\/\\usically``,
+  ``Fa|\\||\\|o``, ``|-|ypic``, ``Do|_|yin``, ``Ress()``, ``|ark``, ``Iark``, ``I\\u200bark``,
   ``TikTok Iite``. A capital ``I`` among
   capitals (``IARK``) or alone (``I Lark``) stays an I. That reading is a second words form,
   read as the first below, when it differs (review 90);
@@ -41,8 +43,10 @@ than the name written: a match in one is ``label`` evidence (``weak``, as every 
 Left, and why: a 1 its neighbours misread (a word-final i after a vowel, ``Qishu1``, or a
 word-initial i before one) while another 1 of the label needs the other reading (no banned name
 of the packs has both); a name that itself holds ``rn`` or ``vv`` (none of the packs' does) is
-found by its words form only, not when it needs a reading too (``F3rn``); other ASCII drawings
-(``/\\/\\`` m, ``|\\|`` n, ``()`` o: not read);
+found by its words form only, not when it needs a reading too (``F3rn``); ``()`` read as a
+``Q`` (``()Q`` reads ``oq``, no QQ: O and Q are letters a reader tells apart), and drawings
+of other shapes (``[]`` o, ``|2`` r, ``/-\\`` a: no reader of a launcher title takes them for
+a letter as readily, and ``[]``, ``|2`` stand in real names);
 a separator between a CJK and a Latin letter (``微-Chat``: no
 banned name mixes the two scripts).
 A flag after a name is a word here (``WeChat 🇨🇳`` reads ``wechat cn``), but the ``words`` form,
@@ -80,20 +84,29 @@ _CHANGED = re.compile("[013457 ]|vv|rn")  # what a reading may change (a space: 
 # Characters of the words form read: a rule asks a form's first MAX_ASKED characters, and each
 # change at most halves a stretch (vv as w, rn as m; a lone letter's space), so these hold them.
 _READ = 2 * MAX_ASKED + 8
-# ASCII drawings of a letter in the label as shown (before its case is folded): \/\/ w, \/ v,
-# |< k; a | (or another of STROKES) touching a letter or digit, and a capital I beside a small
-# letter (of any script), drawn as 1 is: a stroke, then read as a 1 is (i or l: _DIGITS).
+# ASCII drawings of a letter in the label as shown (before its case is folded), longest first:
+# /\/\ and |\/| m, \/\/ w, |\| n, |-| h, |_| u, () o, \/ v, |< k; a | (or another of STROKES)
+# touching a letter or digit, and a capital I beside a small letter (of any script), drawn as 1 is:
+# a stroke, then read as a 1 is (i or l: _DIGITS). Each drawing is of fixed length: one pass.
 # Strokes drawn as |: the vertical line, divides, the box-drawing verticals (light, heavy; the
 # half-width one is the light one after NFKC), the light vertical bar, the vertical line extension.
 STROKES = "|\u2223\u2502\u2503\u2758\u23d0"
-_DRAWN = re.compile(r"\\/\\/|\\/|[%s]<|[%sI]" % (STROKES, STROKES))
-_DRAWN_AS = {"\\/\\/": "w", "\\/": "v"}
+# Bars drawn as the - of |-| (h): the hyphen-minus, the Unicode hyphens and dashes left by NFKC
+# (U+2011 is U+2010 after it), the minus sign and the box-drawing horizontals.
+BARS = "-\u2010\u2012\u2013\u2014\u2015\u2212\u2500\u2501"
+_S = "[%s]" % STROKES
+_DRAWN = re.compile("|".join((
+    r"/\\/\\", r"\\/\\/", _S + r"\\/" + _S, _S + r"\\" + _S, "%s[%s]%s" % (_S, BARS, _S),
+    _S + "_" + _S, r"\(\)", r"\\/", _S + "<", "[%sI]" % STROKES)))
+_SHAPE = str.maketrans({**dict.fromkeys(STROKES, "|"), **dict.fromkeys(BARS, "-")})
+_DRAWN_AS = {"/\\/\\": "m", "|\\/|": "m", "\\/\\/": "w", "|\\|": "n", "|-|": "h", "|_|": "u",
+             "()": "o", "\\/": "v", "|<": "k"}
 
 
 def _stroke(m: re.Match[str]) -> str:
     got = m.group()
-    if got in _DRAWN_AS or got[-1:] == "<":
-        return _DRAWN_AS.get(got, "k")
+    if len(got) > 1:
+        return _DRAWN_AS[got.translate(_SHAPE)]
     text, at = m.string, m.start()
     near = str.islower if got == "I" else str.isalnum
     return "1" if near(text[at - 1:at]) or near(text[at + 1:at + 2]) else got
@@ -102,8 +115,8 @@ def _stroke(m: re.Match[str]) -> str:
 def drawn_letters(text: str) -> str | None:
     """The label as shown with its ASCII drawings of letters read (:data:`_DRAWN`), or None
     when it has none: ``\\/\\/eChat`` -> ``weChat``, ``TikTo|<`` -> ``TikTok``, ``|ark`` and
-    ``Iark`` -> ``1ark``. Asked of the text as shown, before its case is folded (the skeleton
-    folds ``I`` to ``i``, the words form drops ``|`` and ``\\/``): NFKC, invisible characters
+    ``Iark`` -> ``1ark``, ``/\\/\\usic`` -> ``music``, ``Ress()`` -> ``Resso``. Asked of the text as shown, before its case is folded (the skeleton
+    folds ``I`` to ``i``, the words form drops ``|``, ``\\/`` and ``()``): NFKC, invisible characters
     gone and the capital look-alikes mapped (:func:`~apkscan.rules.normalise.drawn_skeleton`:
     ``I\\u200bark``, ``Ｉark`` and Cyrillic ``Іark`` are ``Iark``). One linear pass."""
     if not _DRAWN.search(text):

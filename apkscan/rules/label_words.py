@@ -177,7 +177,8 @@ def label_location(form: str) -> str | None:
 _READ_AS = {
     WORDS: "the label read as its words: punctuation, symbols and spacing at its ends and between its words looked past",
     LOOKALIKE: "the label read with look-alikes, a guess: digits drawn as letters (0 o, 1 i or l, 3 e, 4 a, 5 s, 7 t),"
-               " vv as w, rn as m, ASCII drawings of letters (\\/\\/ w, \\/ v, |< k, | or I as 1),"
+               " vv as w, rn as m, ASCII drawings of letters (\\/\\/ w, /\\/\\ or |\\/| m, |\\| n,"
+               " |-| h, |_| u, () o, \\/ v, |< k, | or I as 1),"
                " regional indicators as letters, a lone letter joined to the word beside it",
 }
 _SHORT = {WORDS: "read as its words", LOOKALIKE: "read with look-alikes, a guess"}

@@ -19,10 +19,11 @@ compare them the way a reader sees them:
   (``TikTok!``, ``★WeChat★``, ``Tik/Tok``, ``微 信``, ``T i k T o k``); letters and digits of
   every script stay, so ``TikTok 2`` and ``Downloader for TikTok!`` are no ``TikTok``;
 - for a label only, its ``lookalike`` forms (:mod:`apkscan.rules.label_looks`): the words form
-  with digits drawn as letters, ``vv``, ``rn``, ASCII drawings of letters (``|<``, ``\\/``, ``|``
-  and ``I`` for l, read in the text as written), regional indicators and a lone letter split
-  off a word read as a reader guesses them (``T1kT0k``, ``VVeChat``, ``TikTo|<``, ``Iark``,
-  ``🇹🇮🇰🇹🇴🇰``, ``T ikTok``), a guess its evidence names;
+  with digits drawn as letters, ``vv``, ``rn``, ASCII drawings of letters (``|<``, ``\\/``,
+  ``/\\/\\``, ``|\\|``, ``|-|``, ``|_|``, ``()``, ``|`` and ``I`` for l, read in the text as
+  written), regional indicators and a lone letter split off a word read as a reader guesses
+  them (``T1kT0k``, ``VVeChat``, ``TikTo|<``, ``Iark``, ``Ress()``, ``🇹🇮🇰🇹🇴🇰``, ``T ikTok``),
+  a guess its evidence names;
 - :func:`readings`: what a reader is shown instead of the stored text, when it differs: its
   display order (:mod:`apkscan.rules.display_order`), and for a label Android's safe label
   and its first line (:mod:`apkscan.rules.safe_label`); each is asked every form above.
