@@ -34,6 +34,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "BACKUP_PASSWORD_REQUIRED": (E, "the backup is encrypted: give its password"),
     "BACKUP_PASSWORD_WRONG": (E, "the password does not open this backup (master-key padding or checksum mismatch)"),
     "BACKUP_RECORD_SIGNER_MISMATCH": (T, "a device record (_manifest, packages.json) names signing certificates the APK scanned beside it does not verify under: a tampered record or a swapped APK"),
+    "BACKUP_TAR_HIDDEN_TOO_MANY": (E, "… more members only tar reads inside one file's content (as Android's restore reads it) than the … held at once: not scanned; extract the backup with tar and scan those files"),
     "BACKUP_TAR_MEMBER_UNSCANNED": (E, "…, a member only tar reads (inside what Android's restore reads as another file's content), is larger than the … bytes kept in memory as it passes and no temporary space was given (the reader used as a library; a scan spools it): not scanned; extract the backup with tar and scan that file"),
     "BACKUP_TAR_INVALID": (E, "invalid tar data after … bytes: …"),
     "BACKUP_TRAILING_DATA": (T, "data follows the end of the compressed stream"),

@@ -246,3 +246,39 @@ def test_a_spool_file_written_again_after_a_reading_is_the_same_file(tmp_path):
     fill.drop()
     assert not os.path.exists(path) and temp.used() == 0
     temp.close()
+
+
+def test_members_past_the_held_cap_are_counted_in_one_error(run, monkeypatch):
+    """Millions of 1-byte hidden members each cost a list entry held until restore's next header (and
+    a pass of every chunk over each): past MAX_HELD they are counted, one coded error on the file whose
+    content held them; TikTok among the first is still scanned, nothing else is dropped silently."""
+    monkeypatch.setattr(adb_tar_shadow, "MAX_HELD", 6)
+    names = [f"apps/com.example.clean/f/n{i}.bin" for i in range(10)]
+    data = backup((FIRST, TIKTOK), *[(n, b"x") for n in names])
+    assert set(tar_reads(data)) >= {FIRST, *names}
+    doc = run(data)
+    assert apps(doc)[FIRST]["verdict"] == "prohibited"
+    (said,) = [i for e in doc["errors"] if e["source"]["chain"][-1] == COVER for i in e["errors"]
+               if i["code"] == "BACKUP_TAR_HIDDEN_TOO_MANY"]
+    assert said["message"].startswith("5 more members only tar reads")  # 11 found, 6 held
+    held = [n for n in names if any(e["source"]["chain"][-1] == n for e in doc["errors"])]
+    assert held == names[:5]  # the 5 tiny ones held beside TikTok, each said with its fact
+
+
+def test_whole_members_waiting_are_not_passed_over_for_every_chunk(monkeypatch):
+    """_keep looks only at the member still passing: feeding a chunk after 3,000 whole members wait
+    touches none of them (it looked at each: quadratic in a backup of many tiny hidden members)."""
+    shadow = adb_tar_shadow.TarShadow()
+    shadow.content_of = COVER  # as on_header sets it: what restore reads these bytes as
+    content = b"".join(ustar(f"m{i}", 1) + pad(b"x") for i in range(3000))
+    shadow.feed(0, content)
+    assert len(shadow._hidden) == 3000 and shadow._passing == []
+    looked = []
+
+    class Spy(list):
+        def __iter__(self):
+            looked.append(len(self))
+            return super().__iter__()
+    shadow._passing = Spy(shadow._passing)
+    shadow.feed(len(content), b"\0" * 65536)
+    assert looked == [0]  # the one pass saw no member: every one waiting is whole

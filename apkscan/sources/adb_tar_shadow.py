@@ -33,6 +33,7 @@ from apkscan.sources.adb_restore_tar import BLOCK, RestoreHeader
 from apkscan.sources.adb_tar import EXTENDED_TYPES, MAX_EXTENDED_CHAIN, MAX_EXTENDED_HEADER, BoundedTarInfo
 
 MAX_FACTS = 32  # said one by one; past this, counted
+MAX_HELD = 4096  # members only tar reads held at once (kept, or whole and not yet handed on): past it, counted
 MAX_KEPT = 24 << 20  # bytes of members only tar reads kept in memory at once, to be scanned (review 81 F6): with the copy handed on, a worker stays under 100 MB; past it they are spooled
 
 
@@ -115,6 +116,8 @@ class TarShadow:
         self.facts = 0
         self._pending: list[tuple[str, str]] = []
         self._hidden: list[Hidden] = []  # being kept, or whole and not yet taken
+        self._passing: list[Hidden] = []  # those of them whose bytes have not all passed (tar reads one at a time)
+        self.dropped: dict[str, int] = {}  # restore member whose content held them -> members past MAX_HELD
         self.too_big: list[tuple[str, str, Issue]] = []
         self.temp = temp
         self._fill: Fill | None = None  # the file new spooled members are appended to
@@ -170,6 +173,7 @@ class TarShadow:
         out = [h for h in self._hidden if h.got == h.size]
         left = [h for h in self._hidden if h.got < h.size]
         self._hidden = [] if ended else left
+        self._passing = [] if ended else list(left)
         for h in left if ended else []:
             self._pending.append((h.name, f"{h.message} (only {h.got} of its {h.size} bytes were read: "
                                   "not scanned)"))
@@ -190,18 +194,23 @@ class TarShadow:
     def close(self) -> None:
         """Delete every file held (the walk ended, or was cut short)."""
         self._hidden = [h for h in self._hidden if h.fill is None]
+        self._passing = [h for h in self._passing if h.fill is None]
         self.release()
 
     def _keep(self, offset: int, data: bytes) -> None:
-        for h in list(self._hidden):
+        """Only the members still passing are looked at (a few: a whole one waits in ``_hidden``), so a
+        chunk costs the same however many whole members wait to be handed on."""
+        for h in list(self._passing):
             have = h.start + h.got
-            if have < h.start + h.size and offset <= have < offset + len(data) and h in self._hidden:
+            if offset <= have < offset + len(data) and h in self._passing:
                 piece = data[have - offset:have - offset + h.size - h.got]
                 if h.fill is None:
                     h.data += piece
                 elif not self._spool(h, piece):
                     continue
                 h.got += len(piece)
+                if h.got == h.size:
+                    self._passing.remove(h)
 
     def _spool(self, h: Hidden, piece: bytes) -> bool:
         """Write to the member's place in its file; on a failure (the disk full, the file swapped) each
@@ -214,17 +223,21 @@ class TarShadow:
             issue = _as_issue(exc)
         if self._fill is h.fill:
             self._fill = None
-        for g in [g for g in self._hidden if g.fill is h.fill and g.got < g.size]:
+        for g in [g for g in self._passing if g.fill is h.fill]:
             self._hidden.remove(g)
+            self._passing.remove(g)
             self.too_big.append((g.name, g.message, issue))
         return False
 
     def _hide(self, name: str, start: int, size: int, message: str) -> None:
         """Keep a member tar reads inside restore's content: in memory within :data:`MAX_KEPT` bytes
         held, else appended to a private temporary file within the space's bound."""
+        if len(self._hidden) + len(self.too_big) >= MAX_HELD:  # each costs memory and a pass at hand-on
+            self.dropped[self.content_of] = self.dropped.get(self.content_of, 0) + 1
+            return
         held = sum(h.size for h in self._hidden if h.fill is None)
         if held + size <= MAX_KEPT:
-            self._hidden.append(Hidden(name, start, size, message, bytearray()))
+            self._add(Hidden(name, start, size, message, bytearray()))
             return
         if self.temp is None:
             self.too_big.append((name, message, _unscanned(name)))
@@ -237,7 +250,11 @@ class TarShadow:
         except (ApkScanError, OSError) as exc:
             self.too_big.append((name, message, _as_issue(exc)))
             return
-        self._hidden.append(Hidden(name, start, size, message, bytearray(), self._fill, at))
+        self._add(Hidden(name, start, size, message, bytearray(), self._fill, at))
+
+    def _add(self, h: Hidden) -> None:
+        self._hidden.append(h)
+        self._passing.append(h)
 
     def _advance(self, at: int, reading: TarReading, content_of: str) -> None:
         self._buf, self._need = bytearray(), BLOCK
@@ -296,6 +313,12 @@ def hidden_members(shadow: TarShadow, chain: tuple[str, ...], ended: bool = Fals
     for name, message, issue in shadow.too_big:
         yield InputProblem(chain + (name,), [tamper("TAMPER_BACKUP_TAR_READ_TWO_WAYS", message), issue])
     shadow.too_big.clear()
+    for content_of, n in shadow.dropped.items():
+        yield InputProblem(chain + (content_of,), [error(
+            "BACKUP_TAR_HIDDEN_TOO_MANY", f"{n} more members only tar reads inside what restore reads as the "
+            f"content of {content_of!r} than the {MAX_HELD} held at once: not scanned; extract the backup "
+            "with tar and scan those files")])
+    shadow.dropped.clear()
 
 
 def _unscanned(name: str) -> Issue:
