@@ -73,3 +73,21 @@ def test_an_input_that_shared_a_worker_with_one_that_kills_it_is_still_scanned(t
     assert [a.to_dict() for a in result.apps] == [a.to_dict() for a in reference.apps
                                                    if not a.source.endswith("/" + CRASHER)]
     assert [a.verdict for a in result.apps] == ["prohibited"]  # the innocent input, scanned
+
+
+@pytest.mark.parametrize("processes", [True, False])
+def test_a_remote_clusters_killed_task_is_sent_again_only_where_nannies_restart_workers(processes):
+    """Sent again to workers without a nanny, a crasher could kill the last of them and the run
+    would wait for a worker for ever; the scheduler says which workers have one (a LocalCluster's
+    processes do, its in-process workers do not), reached here as a remote scheduler is."""
+    from distributed import Client, LocalCluster
+
+    from apkscan.batch.dask_runner import DaskRunner
+
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=processes, dashboard_address=None)
+    runner = DaskRunner(Client(cluster.scheduler_address), None)  # no cluster object: as --scheduler
+    try:
+        assert runner._restartable() is processes
+    finally:
+        runner.client.close()
+        cluster.close()

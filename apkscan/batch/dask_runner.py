@@ -23,7 +23,7 @@ a broadcast waits for every worker, and one hung worker stalled a whole run), an
 an absolute one (a worker's working folder is not the client's; reports keep the path as named).
 Results come back in input order (at most ``4 x`` the cluster's threads in flight), so
 the reports equal a local run's. A task Dask fails for killing its workers (``KilledWorker``)
-is sent once more: Dask counts a death against every task the worker held, one running beside
+is sent once more where nannies restart the workers: Dask counts a death against every task the worker held, one running beside
 or queued behind the crasher too. Failing again (or failing otherwise) it is a
 ``BATCH_WORKER_DIED`` / ``BATCH_TASK_FAILED`` error for that input.
 The scan store is used by workers only with ``--dask local:N`` (same machine, same file);
@@ -219,7 +219,8 @@ class DaskRunner:
             from distributed.client import FutureCancelledError
 
             killed = isinstance(exc, KilledWorker)
-            if not retried and (killed or (isinstance(exc, FutureCancelledError) and self._restarts)):
+            cancelled = isinstance(exc, FutureCancelledError) and self._restarts
+            if not retried and (cancelled or (killed and self._restartable())):
                 return self._settle(item, self._resubmit(item), head, retried=True)
             code = "BATCH_WORKER_DIED" if killed else "BATCH_TASK_FAILED"
             sent = " (sent twice)" if killed else ""
@@ -249,6 +250,19 @@ class DaskRunner:
         (review 91 F2); sent again after the crasher failed (results are settled in input order),
         it is scanned, and a crasher fails twice."""
         return self._submit(item)
+
+    def _restartable(self) -> bool:
+        """Whether the workers have nannies, which start them again when they die: a ``local:N``
+        cluster's do; a remote one's are asked (``dask worker`` starts one, ``--no-nanny`` not). A
+        crasher sent again to workers without one could kill the last of them, and the run would
+        wait for a worker for ever."""
+        if self.cluster is not None:
+            return True
+        try:
+            workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
+        except Exception:  # noqa: BLE001 - the scheduler did not answer: no second try
+            return False
+        return bool(workers) and all(w.get("nanny") for w in workers.values())
 
 
 def _as_named(item: ScanInput, records: list[Any]) -> list[Any]:
