@@ -22,8 +22,10 @@ Each task carries the scan settings itself (~75 KB pickled; nothing is scattered
 a broadcast waits for every worker, and one hung worker stalled a whole run), and a local path as
 an absolute one (a worker's working folder is not the client's; reports keep the path as named).
 Results come back in input order (at most ``4 x`` the cluster's threads in flight), so
-the reports equal a local run's. A task whose worker died twice (Dask's ``KilledWorker``)
-or that failed is a ``BATCH_WORKER_DIED`` / ``BATCH_TASK_FAILED`` error for that input.
+the reports equal a local run's. A task Dask fails for killing its workers (``KilledWorker``)
+is sent once more where nannies restart the workers: Dask counts a death against every task the worker held, one running beside
+or queued behind the crasher too. Failing again (or failing otherwise) it is a
+``BATCH_WORKER_DIED`` / ``BATCH_TASK_FAILED`` error for that input.
 The scan store is used by workers only with ``--dask local:N`` (same machine, same file);
 on a remote cluster it is off for the tasks.
 
@@ -67,6 +69,9 @@ class DaskUnavailable(Exception):
 
 
 WARM = ("apkscan.batch.dask_runner", "apkscan.apk.identify", "apkscan.rules.matcher", "apkscan.splits")
+# a local cluster's scheduler fails a task after 2 worker deaths, not Dask's 4: the client sends a
+# failed one once more (DaskRunner._resubmit), so a crashing input still takes 4 workers in all
+_LOCAL_SCHEDULER = {"distributed.scheduler.allowed-failures": 1}
 URL_FETCH_LIMIT = 16 << 30  # one fetched APK at most (a worker copies it to its local disk)
 
 
@@ -140,7 +145,7 @@ class DaskRunner:
             import dask
 
             scratch = tempfile.mkdtemp(prefix="apkscan-dask-", dir=tmp_dir)
-            config = dask.config.set({"temporary-directory": scratch})
+            config = dask.config.set({"temporary-directory": scratch, **_LOCAL_SCHEDULER})
             try:
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                        local_directory=scratch, env={"TMPDIR": scratch}, preload=list(WARM))
@@ -213,10 +218,13 @@ class DaskRunner:
             from distributed import KilledWorker
             from distributed.client import FutureCancelledError
 
-            if isinstance(exc, FutureCancelledError) and self._restarts and not retried:
+            killed = isinstance(exc, KilledWorker)
+            cancelled = isinstance(exc, FutureCancelledError) and self._restarts
+            if not retried and (cancelled or (killed and self._restartable())):
                 return self._settle(item, self._resubmit(item), head, retried=True)
-            code = "BATCH_WORKER_DIED" if isinstance(exc, KilledWorker) else "BATCH_TASK_FAILED"
-            return item, [_failed(item, code, f"Dask task: {type(exc).__name__}: {exc}")]
+            code = "BATCH_WORKER_DIED" if killed else "BATCH_TASK_FAILED"
+            sent = " (sent twice)" if killed else ""
+            return item, [_failed(item, code, f"Dask task{sent}: {type(exc).__name__}: {exc}")]
 
 
     def _abandon(self, fut: Any) -> None:
@@ -236,8 +244,25 @@ class DaskRunner:
                 pass  # not restartable (no nanny) or gone already: the scheduler reschedules what it held
 
     def _resubmit(self, item: Any) -> Any:
-        """A task that a worker restart cancelled: sent once more."""
+        """A task that a worker restart cancelled, or that Dask gave up on as killing its workers
+        (``KilledWorker``): sent once more. Dask counts a worker's death against every task
+        *assigned* to it, queued ones too, so an input waiting behind a crashing one failed with it
+        (review 91 F2); sent again after the crasher failed (results are settled in input order),
+        it is scanned, and a crasher fails twice."""
         return self._submit(item)
+
+    def _restartable(self) -> bool:
+        """Whether the workers have nannies, which start them again when they die: a ``local:N``
+        cluster's do; a remote one's are asked (``dask worker`` starts one, ``--no-nanny`` not). A
+        crasher sent again to workers without one could kill the last of them, and the run would
+        wait for a worker for ever."""
+        if self.cluster is not None:
+            return True
+        try:
+            workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
+        except Exception:  # noqa: BLE001 - the scheduler did not answer: no second try
+            return False
+        return bool(workers) and all(w.get("nanny") for w in workers.values())
 
 
 def _as_named(item: ScanInput, records: list[Any]) -> list[Any]:

@@ -272,6 +272,10 @@ class _Run:
         except (EOFError, OSError):  # the pipe closed: the process is gone (or going)
             self._died(i, w)
             return
+        except Exception as exc:  # noqa: BLE001 - a result the parent cannot rebuild (or hold): that input's error
+            self._replace(i, "INTERNAL_ERROR", f"its result could not be read from the worker "
+                          f"({type(exc).__name__}: {exc}); the worker was replaced")
+            return
         task = w.tasks.popleft()
         w.started = time.monotonic()
         self._finish(task, records)
