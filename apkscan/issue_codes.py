@@ -40,6 +40,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "BACKUP_TRAILING_DATA": (T, "data follows the end of the compressed stream"),
     "BACKUP_TRUNCATED": (E, "truncated inside the tar stream after … bytes"),
     "BACKUP_VERSION_UNSUPPORTED": (E, "adb backup format version this reader does not know"),
+    "BATCH_NO_WORKERS": (E, "the Dask cluster had no worker for … s while this input waited: not scanned; scan it again (--resume continues the run)"),
     "BATCH_TASK_FAILED": (E, "a Dask task for this input failed on its worker (the error is in the message)"),
     "BATCH_TIMEOUT": (E, "not scanned within --timeout; its worker was replaced"),
     "BATCH_WORKER_DIED": (E, "the worker process scanning this input died (signal, out of memory); it was replaced"),
