@@ -44,6 +44,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "BATCH_TASK_FAILED": (E, "a Dask task for this input failed on its worker (the error is in the message)"),
     "BATCH_TIMEOUT": (E, "not scanned within --timeout; its worker was replaced"),
     "BATCH_WORKER_DIED": (E, "the worker process scanning this input died (signal, out of memory); it was replaced"),
+    "BATCH_WORKER_START_FAILED": (E, "no worker process could be started for this input (…: out of memory or processes) and none was running: not scanned; scan it again"),
     "CONTAINER_AGE_ENCRYPTED": (E, "age-encrypted (AndroidQF with key.txt): decrypt it first with `age --decrypt -i <key> -o acquisition.zip <file>.zip.age`, then scan the zip"),
     "CONTAINER_BOMB": (E, "… declares … bytes from … (ratio over …): a decompression bomb"),
     "CONTAINER_BUNDLE_NO_BASE": (W, "split bundle without a base APK (no manifest without a split attribute)"),
