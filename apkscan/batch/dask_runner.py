@@ -25,7 +25,9 @@ Results come back in input order (at most ``4 x`` the cluster's threads in fligh
 the reports equal a local run's. A task Dask fails for killing its workers (``KilledWorker``)
 is sent once more where nannies restart the workers: Dask counts a death against every task the worker held, one running beside
 or queued behind the crasher too. Failing again (or failing otherwise) it is a
-``BATCH_WORKER_DIED`` / ``BATCH_TASK_FAILED`` error for that input.
+``BATCH_WORKER_DIED`` / ``BATCH_TASK_FAILED`` error for that input. A cluster left without any
+worker for a minute ends the waits: the inputs not yet answered are ``BATCH_NO_WORKERS`` errors
+(:mod:`apkscan.batch.dask_watch`).
 The scan store is used by workers only with ``--dask local:N`` (same machine, same file);
 on a remote cluster it is off for the tasks.
 
@@ -55,6 +57,7 @@ from dataclasses import replace
 from typing import Any
 
 from apkscan.apk.io.readonly import TakenOn
+from apkscan.batch.dask_watch import NoWorkers, WorkerWatch, no_workers_message
 from apkscan.folders import resolved
 from apkscan.issues import error
 from apkscan.result import InputError
@@ -127,6 +130,7 @@ class DaskRunner:
         self.unit = unit or _remote_unit  # what a task runs per input (tests give a slow one)
         self._restarts = 0  # workers restarted for overdue tasks
         self._remote: Any = None  # the settings each task carries
+        self.watch = WorkerWatch(client)  # a cluster without workers ends the waits (dask_watch)
 
     @classmethod
     def connect(cls, *, scheduler: str | None = None, local: str | None = None,
@@ -182,7 +186,8 @@ class DaskRunner:
         try:
             for item in items:
                 if isinstance(item, ScanInput) and not item.cleanup and not is_temporary(item.path):
-                    window.append((item, self._submit(item)))
+                    window.append((item, [_failed(item, "BATCH_NO_WORKERS", no_workers_message())]
+                                   if self.watch.starved else self._submit(item)))
                 else:  # records, and bytes only this machine holds (same time budget as a task's)
                     window.append((item, scan_item(item, local)))
                 while len(window) > 4 * threads or (window and not _pending(window[0][1])):
@@ -209,7 +214,10 @@ class DaskRunner:
             head[0], head[1] = x, time.monotonic()
         wait = None if self.timeout is None else max(0.0, head[1] + self.timeout - time.monotonic())
         try:
-            return item, _as_named(item, x.result(timeout=wait))
+            return item, _as_named(item, self.watch.result(x, wait))
+        except NoWorkers:
+            x.cancel()
+            return item, [_failed(item, "BATCH_NO_WORKERS", no_workers_message())]
         except TimeoutError:
             self._abandon(x)
             return item, [_failed(item, "BATCH_TIMEOUT", f"not scanned within --timeout {self.timeout:g} s; "
@@ -226,6 +234,10 @@ class DaskRunner:
             sent = " (sent twice)" if killed else ""
             return item, [_failed(item, code, f"Dask task{sent}: {type(exc).__name__}: {exc}")]
 
+    @property
+    def starved(self) -> bool:
+        """The cluster was left without workers: inputs were not scanned, the run is unfinished."""
+        return self.watch.starved
 
     def _abandon(self, fut: Any) -> None:
         """Cancel an overdue task and restart the worker running it (as the local pool replaces

@@ -104,6 +104,7 @@ class _Run:
         self.seq = self.next_emit = 0
         self.limit = WINDOW * pool.jobs
         self.restore: Any = None  # puts the parent's scheduling policy back (lifeline.batch_policy)
+        self._fork_error = ""  # why the last worker could not be started (_spawn)
 
     def loop(self, items: Iterator[Any]) -> Iterator[tuple[Any, list[Any]]]:
         exhausted = False
@@ -216,7 +217,14 @@ class _Run:
             preload()
             self.restore = self.restore or batch_policy()  # before the first fork: the workers inherit it
         while len(self.queue) > idle and len(self.workers) < self.pool.jobs:
-            self.workers.append(Worker(self.pool.ctx, self.settings, self.pool.memory_limit))
+            worker = self._spawn()
+            if worker is None:  # no process now (EAGAIN, ENOMEM): the running workers go on alone
+                if not self.workers:  # none at all: one input is charged per try, the run moves on
+                    task = self.queue.popleft()
+                    self._finish(task, [failed(task.item, "BATCH_WORKER_START_FAILED", f"{self._fork_error}; "
+                                               "not scanned: scan it again")])
+                break
+            self.workers.append(worker)
             idle += 1
         sent = True
         while self.queue and sent:  # one task at a time to the least loaded worker: the tail stays balanced
@@ -231,7 +239,7 @@ class _Run:
                     self.queue.appendleft(task)
                     self._requeue(i)
                     sent = True
-                    continue
+                    break  # the workers' indices may have changed (_requeue)
                 sent = True
                 if head:
                     self._started(self.workers[i])
@@ -241,11 +249,26 @@ class _Run:
             self.pool.on_dispatch(w.proc.pid, w.task.item)
 
     def _requeue(self, i: int) -> None:
-        """Replace worker ``i``; the tasks it held (none of them at fault) wait for their turn again."""
+        """Replace worker ``i``; the tasks it held (none of them at fault) wait for their turn again.
+        No process for its replacement (EAGAIN, ENOMEM: the OOM killer just took one): the pool
+        goes on with one worker fewer, until a later start succeeds (review 91 F6: the OSError ended
+        the run, no report)."""
         w = self.workers[i]
         w.kill()
         self.queue.extendleft(reversed(w.tasks))
-        self.workers[i] = Worker(self.pool.ctx, self.settings, self.pool.memory_limit)
+        worker = self._spawn()
+        if worker is None:
+            del self.workers[i]
+        else:
+            self.workers[i] = worker
+
+    def _spawn(self) -> Worker | None:
+        """A new worker, or None when the system could not start its process (``_fork_error`` says why)."""
+        try:
+            return Worker(self.pool.ctx, self.settings, self.pool.memory_limit)
+        except OSError as exc:
+            self._fork_error = f"no worker process could be started ({exc.strerror or exc})"
+            return None
 
     def _wait(self, busy: list[Worker]) -> None:
         timeout = None

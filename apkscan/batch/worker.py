@@ -86,8 +86,13 @@ class Worker:
         parent_end(self.conn)
         self.proc = ctx.Process(target=_worker_main, args=(child, settings, memory_limit, os.getpid(), _cache_writable()),
                                 daemon=True)
-        self.proc.start()
-        child.close()
+        try:
+            self.proc.start()
+        except OSError:  # no process (EAGAIN, ENOMEM): the pool goes on without it; no pipe left open
+            self.conn.close()
+            raise
+        finally:
+            child.close()
         self.tasks: deque[Task] = deque()
         self.started = 0.0  # when the head task started (its --timeout runs from here)
 

@@ -84,7 +84,9 @@ def batch_run(opts: dict, paths: tuple[str, ...], walk: Any, jsonl_path: str | N
                     _result_options(opts))
     if conn is not None and (begun := _begin(run, conn, rid, opts["resume"])):
         started, prior = begun
-        run._finish.append(lambda result: _end_run(run.store, rid, started, result.interrupted))
+        # a Dask cluster left without workers (BATCH_NO_WORKERS) leaves the run unfinished too: --resume continues it
+        run._finish.append(lambda result: _end_run(run.store, rid, started, result.interrupted
+                                                   or getattr(run.runner, "starved", False)))
         if prior:
             run.meta["resumed_from"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(prior))
     run.meta.update(run_id=rid, store=run.store is not None)
