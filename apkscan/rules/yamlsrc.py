@@ -18,13 +18,16 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apkscan import jsonbound
 from apkscan.apk.io.readonly import open_binary
 from apkscan.issues import ApkScanError
 from apkscan.rules import cache
 from apkscan.rules.attrs import attribute_name, unknown_attribute
+
+if TYPE_CHECKING:  # annotations only: yaml itself is imported where a YAML file is parsed
+    import yaml
 
 MAX_RULE_FILE = 8 << 20  # a rule or policy file larger than this is refused
 MAX_NESTING = 64  # rule files nest ~6 deep; deeper is refused before any recursive stage can overflow
