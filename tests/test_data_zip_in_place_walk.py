@@ -1,0 +1,119 @@
+"""A data ZIP in place: when its local headers are followed, and what a bound met on the way answers (review 91 of 7d935a8).
+
+The in-place look follows a data ZIP's local headers as a streaming installer does only where the
+stream may leave the listed entries (:func:`apkscan.sources.zip_cover.uncovered`): following them
+inflates every deflated entry behind a data descriptor, 3.8 times the look's cost on a bugreport.zip
+of 20,000 such entries that holds nothing. These guard that a local-only entry is still found behind
+descriptors, and that an inflate bound met on an entry the central directory lists is no "yes" (a
+bugreport of one 80 MiB log of zeros was walked and got a false CONTAINER_BOMB), while one met where
+a local header no record lists may follow still is. Every ZIP is built here; Python's ``zipfile``
+reads each as the oracle.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+APKS = REPO / "fixtures" / "apks"
+TIKTOK = (APKS / "tiktok-bytedance-subject.apk").read_bytes()
+V1 = (APKS / "v1-only.apk").read_bytes()
+TIKTOK_PKG, V1_PKG = "com.zhiliaoapp.musically", "com.example.v1only"
+ACQ = json.dumps({"uuid": "11111111-2222-3333-4444-555555555555", "androidqf_version": "1.7.0"}).encode()
+META = [("acquisition.json", ACQ), ("packages.json", b"[]"), ("getprop.txt", b"[ro.x]: [y]\n"),
+        (f"apks/{V1_PKG}.apk", V1)]
+BIG = 80 << 20  # past the look's 64 MiB bound (the ZIP is far under 64 MiB / 200)
+
+
+class _Unseekable(io.RawIOBase):
+    """A stream zipfile cannot seek back in: it writes each entry's sizes in a data descriptor."""
+
+    def __init__(self):
+        self.buf = io.BytesIO()
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        return self.buf.write(b)
+
+
+def described(entries: list[tuple[str, bytes, int]], big: bool = False) -> bytes:
+    """A ZIP whose every entry has a data descriptor, as Java and an unseekable zipfile write them:
+    (name, data, compresslevel) deflated each; ``big``: then ``FS/data/log/big.txt``, BIG zeros."""
+    sink = _Unseekable()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data, level in entries:
+            z.writestr(name, data, compresslevel=level)
+        if big:
+            with z.open("FS/data/log/big.txt", "w") as w:
+                for _ in range(BIG >> 20):
+                    w.write(bytes(1 << 20))
+    return sink.buf.getvalue()
+
+
+def local_entry(name: str, data: bytes) -> bytes:
+    raw = name.encode()
+    return struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, zlib.crc32(data), len(data), len(data),
+                       len(raw), 0) + raw + data
+
+
+def before_directory(zipped: bytes, extra: bytes) -> bytes:
+    """``extra`` put between the last entry and the central directory, its offset moved on."""
+    end = zipped.rindex(b"PK\x05\x06")
+    cd = struct.unpack_from("<I", zipped, end + 16)[0]
+    out = bytearray(zipped[:cd] + extra + zipped[cd:])
+    struct.pack_into("<I", out, len(out) - 22 + 16, cd + len(extra))
+    return bytes(out)
+
+
+def acquisition(tmp_path: Path, report: bytes) -> Path:
+    path = tmp_path / "acq"
+    for name, data in [*META, ("bugreport.zip", report)]:
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_bytes(data)
+    return path
+
+
+def tiktok_chains(doc: dict) -> dict[str, str]:
+    return {"/".join(e.rstrip("/") for e in a["source"]["chain"][1:]): a["verdict"]
+            for a in doc["apps"] if a["package"] == TIKTOK_PKG}
+
+
+NOTES = [(f"FS/proc/{i}.txt", b"state %d " % i * 500, 6) for i in range(3)]
+
+
+def test_a_local_entry_behind_descriptors_is_found(scan_path, tmp_path):
+    """Entries behind descriptors, TikTok's local entry before the directory, which names it not:
+    the cover check sends the look to the walk, which finds it."""
+    report = before_directory(described(NOTES), local_entry("app.apk", TIKTOK))
+    assert report[6] & 8 and "app.apk" not in zipfile.ZipFile(io.BytesIO(report)).namelist()  # the oracle
+    found = tiktok_chains(scan_path(acquisition(tmp_path, report)))
+    assert found == {"bugreport.zip/app.apk": "prohibited"}
+
+
+def test_a_deflate_stream_ending_early_is_followed(scan_path, tmp_path):
+    """An entry whose deflate stream ends early: its descriptor, then TikTok's local header, inside
+    the bytes its central record's compressed size covers (the cover check takes that size; the
+    stray local header it searches for sends the look to the walk, which inflates and finds it)."""
+    notes = b"device notes " * 40
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+    packed = deflate.compress(notes) + deflate.flush()
+    desc = struct.pack("<IIII", 0x08074B50, zlib.crc32(notes), len(packed), len(notes))
+    hidden = local_entry("app.apk", TIKTOK)
+    data = packed + desc + hidden  # what the central record calls notes.txt's compressed bytes
+    name = b"notes.txt"
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 8, 8, 0, 0x21, 0, 0, 0, len(name), 0) + name
+    tail = struct.pack("<IIII", 0x08074B50, zlib.crc32(notes), len(data), len(notes))
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 8, 8, 0, 0x21, zlib.crc32(notes), len(data),
+                          len(notes), len(name), 0, 0, 0, 0, 0, 0) + name
+    body = local + data + tail
+    report = body + central + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(body), 0)
+    assert zipfile.ZipFile(io.BytesIO(report)).namelist() == ["notes.txt"]  # the oracle: the directory's one entry
+    found = tiktok_chains(scan_path(acquisition(tmp_path, report)))
+    assert found == {"bugreport.zip/app.apk": "prohibited"}
