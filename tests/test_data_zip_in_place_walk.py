@@ -117,3 +117,48 @@ def test_a_deflate_stream_ending_early_is_followed(scan_path, tmp_path):
     assert zipfile.ZipFile(io.BytesIO(report)).namelist() == ["notes.txt"]  # the oracle: the directory's one entry
     found = tiktok_chains(scan_path(acquisition(tmp_path, report)))
     assert found == {"bugreport.zip/app.apk": "prohibited"}
+
+
+def stray_then_big() -> bytes:
+    """A note whose deflate stream is stored blocks holding a local header signature (the cover check
+    cannot vouch for the stream: the look walks), then a log of BIG zeros, all behind descriptors."""
+    note = b"a dumped buffer: PK\x03\x04 and more " * 20
+    report = described([("FS/proc/note.txt", note, 0)], big=True)
+    assert report.index(b"PK\x03\x04", 4) > 30  # the signature in the note's stored blocks
+    return report
+
+
+def test_a_bound_met_in_a_listed_entry_is_no_yes(scan_path, tmp_path):
+    """The walk inflates the listed log to find its end and meets the bound (64 MiB): the entry is the
+    directory's (name, method, sizes agree so far) and no local header lies past where it stopped, so
+    the ZIP stays data; it was walked, and its log a CONTAINER_BOMB error (review 91 F2)."""
+    report = stray_then_big()
+    z = zipfile.ZipFile(io.BytesIO(report))
+    assert z.namelist() == ["FS/proc/note.txt", "FS/data/log/big.txt"]  # the oracle
+    assert z.getinfo("FS/data/log/big.txt").file_size == BIG and len(report) * 200 < 64 << 20
+    doc = scan_path(acquisition(tmp_path, report))
+    assert not [e for e in doc["errors"] if "bugreport.zip" in json.dumps(e)]
+    assert any("bugreport.zip" in s["examples"] for s in doc["skipped"])
+    assert {a["package"] for a in doc["apps"]} == {V1_PKG}
+
+
+def test_a_bound_met_in_a_listed_entry_before_a_local_one_is_yes(scan_path, tmp_path):
+    """The same bound, with TikTok's local entry after the log, before the directory (which names it
+    not): a local header lies past where the walk stopped, so the look answers yes and TikTok is scanned."""
+    report = before_directory(stray_then_big(), local_entry("app.apk", TIKTOK))
+    assert "app.apk" not in zipfile.ZipFile(io.BytesIO(report)).namelist()  # the oracle
+    found = tiktok_chains(scan_path(acquisition(tmp_path, report)))
+    assert found == {"bugreport.zip/app.apk": "prohibited"}
+
+
+def test_a_bound_met_past_a_listed_entrys_size_is_yes(scan_path, tmp_path):
+    """The same bound met in a log whose central record declares 1 MiB: its sizes do not agree (the
+    stream read on past them), so the bound answers yes and the walker reads the ZIP and says why."""
+    report = bytearray(stray_then_big())
+    record = report.index(b"PK\x01\x02", report.index(b"PK\x01\x02") + 4)  # the second central record
+    assert report[record + 46:record + 46 + 19] == b"FS/data/log/big.txt"
+    struct.pack_into("<I", report, record + 24, 1 << 20)  # the directory's uncompressed size
+    assert zipfile.ZipFile(io.BytesIO(bytes(report))).getinfo("FS/data/log/big.txt").file_size == 1 << 20
+    doc = scan_path(acquisition(tmp_path, bytes(report)))
+    assert not any("bugreport.zip" in s["examples"] for s in doc["skipped"])
+    assert [e for e in doc["errors"] if "bugreport.zip" in json.dumps(e)]

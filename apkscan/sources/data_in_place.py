@@ -126,7 +126,10 @@ def read_otherwise(archive, window: tuple[str, int, int]) -> bool:
     listed entries: :func:`_stream_may_leave`), give an entry no central record names, or stop at a bound. The walker then reads it as any ZIP, every way, and says what it finds.
     Bounds: those readings' own (the tail read once, the local headers followed once, the walk's clock);
     what is inflated to find an entry's end, as :mod:`data_zip` bounds it: past 200 times the ZIP's
-    size (and 64 MiB) the walk stops, and a walk stopped so answers yes (the walker reads it and says why)."""
+    size (and 64 MiB) the walk stops, and a walk stopped so answers yes (the walker reads it and says why),
+    unless it stopped inside an entry a central record lists (name, method, its sizes not outgrown: a
+    bugreport's log of zeros, review 91 F2): then yes only for a local header signature past where
+    it stopped that no listed entry's header is (:func:`zip_cover.stray_after`)."""
     from apkscan.sources import zip_ends_other, zip_local
     from apkscan.sources.streams import InflateBudget
     from apkscan.sources.zip_readings import zipfile_reading
@@ -142,6 +145,10 @@ def read_otherwise(archive, window: tuple[str, int, int]) -> bool:
     if not _stream_may_leave(archive):
         return False
     local = zip_local.walk(archive, InflateBudget(max(FREE, MAX_RATIO * archive.source.size), MAX_RATIO))
+    if not local.entries and local.listed_bound >= 0:  # the bound met inside an entry the directory lists
+        from apkscan.sources.zip_cover import stray_after
+
+        return stray_after(archive, local.listed_bound)
     return bool(local.entries or local.problems)
 
 

@@ -97,6 +97,13 @@ def uncovered(archive: ZipArchive, second: ZipArchive | None = None,
     return first is not None and _stray_header(walked, first, offsets)
 
 
+def stray_after(archive: ZipArchive, start: int) -> bool:
+    """Whether a local header signature lies at or after ``start`` in ``archive``'s bytes where no listed
+    entry's local header starts: where a stream that left a listed entry unread (a walk stopped inside
+    it by a bound) could find an entry no record lists (review 91 F2)."""
+    return _stray_header(archive.source, start - 1, _column(lambda: map(_AT, archive.entries)))
+
+
 def _follow(source: _Bytes, order: list, offsets, last: int) -> str | None:
     """Where the stream leaves the listed entries (STOPS or OPEN), None when each one's local header
     sends it to the next (the last one's to ``last``, the directory). One tight loop: an entry
