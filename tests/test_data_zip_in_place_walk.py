@@ -162,3 +162,55 @@ def test_a_bound_met_past_a_listed_entrys_size_is_yes(scan_path, tmp_path):
     doc = scan_path(acquisition(tmp_path, bytes(report)))
     assert not any("bugreport.zip" in s["examples"] for s in doc["skipped"])
     assert [e for e in doc["errors"] if "bugreport.zip" in json.dumps(e)]
+
+
+def method_told_two_ways() -> bytes:
+    """``blob.bin``: TikTok deflated, its local header says so; its central record says stored (CRC
+    and sizes of the raw deflate bytes), so the directory's readers read those bytes as data and a
+    streaming installer inflates TikTok."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("notes.txt", b"device notes " * 40)
+        z.writestr("blob.bin", TIKTOK, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    out = bytearray(buf.getvalue())
+    info = zipfile.ZipFile(io.BytesIO(bytes(out))).getinfo("blob.bin")
+    start = info.header_offset + 30 + len(b"blob.bin") + len(info.extra)
+    raw = bytes(out[start:start + info.compress_size])
+    record = out.index(b"PK\x01\x02", out.index(b"PK\x01\x02") + 4)  # the second central record
+    struct.pack_into("<H", out, record + 10, 0)  # stored
+    struct.pack_into("<III", out, record + 16, zlib.crc32(raw), len(raw), len(raw))
+    return bytes(out)
+
+
+def test_a_method_the_local_header_tells_otherwise_is_followed(scan_path, tmp_path):
+    """The cover check reads each listed entry's local header: one whose method is not its central
+    record's makes the stream read another entry there, and the walk follows it."""
+    report = method_told_two_ways()
+    z = zipfile.ZipFile(io.BytesIO(report))
+    assert z.getinfo("blob.bin").compress_type == zipfile.ZIP_STORED and z.read("blob.bin") != TIKTOK  # the oracle
+    assert zlib.decompressobj(-15).decompress(z.read("blob.bin")) == TIKTOK
+    found = tiktok_chains(scan_path(acquisition(tmp_path, report)))
+    assert found and set(found.values()) == {"prohibited"}, found
+
+
+def test_a_bound_met_before_a_method_told_otherwise_is_yes(scan_path, tmp_path):
+    """The bound met in the listed log, then ``blob.bin``: a local header that says deflated (TikTok)
+    and no descriptor, a central record that says stored. No stray signature follows the log, but the
+    entries past it are checked as the cover check checks them: the look answers yes."""
+    packed = zlib.compress(TIKTOK, 9)[2:-4]
+    name = b"blob.bin"
+    report = bytearray(stray_then_big())
+    end = len(report) - 22
+    count, cd_size, cd = struct.unpack_from("<HII", report, end + 10)
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, zlib.crc32(TIKTOK), len(packed), len(TIKTOK),
+                        len(name), 0) + name + packed
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0x21, zlib.crc32(packed), len(packed),
+                          len(packed), len(name), 0, 0, 0, 0, 0, cd) + name
+    report = report[:cd] + local + report[cd:end] + central + report[end:]
+    struct.pack_into("<HHII", report, len(report) - 22 + 8, count + 1, count + 1, cd_size + len(central),
+                     cd + len(local))
+    z = zipfile.ZipFile(io.BytesIO(bytes(report)))
+    assert z.getinfo("blob.bin").compress_type == zipfile.ZIP_STORED  # the oracle: the directory's reading
+    assert zlib.decompressobj(-15).decompress(z.read("blob.bin")) == TIKTOK
+    found = tiktok_chains(scan_path(acquisition(tmp_path, bytes(report))))
+    assert found and set(found.values()) == {"prohibited"}, found
