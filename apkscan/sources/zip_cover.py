@@ -28,6 +28,13 @@ may leave them.
   time), and one found has the local headers walked (the walk inflates and decides). A stored
   ZIP or JAR inside such an APK is found so too and costs that walk, which finds it unread by the
   stream and walks nothing.
+- Asked so (``agree``: the in-place data look, whose walk this check replaces): a local header
+  without a descriptor whose method or sizes are not its central record's (a stored one's
+  uncompressed size alone, as the walk compares them): the stream reads there another entry than
+  the directory lists (a record saying stored over a deflated TikTok: the directory's readers read
+  the deflate bytes, the stream inflates the APK), and the local headers are walked. Not for an
+  APK: Android reads it by its directory, and a BadPack-style method mismatch is said by the
+  APK's own checks.
 - A stored entry flagged with a data descriptor: Android's stream (libcore, what SAI runs on) reads
   it as empty and the next local header where its data starts (OpenJDK throws there; review 91).
 - The next listed header there: the stream reads on. Bytes that are no local header (the APK
@@ -69,10 +76,11 @@ SEARCH = 1 << 20  # bytes read at once where a stray local header is searched fo
 
 
 def uncovered(archive: ZipArchive, second: ZipArchive | None = None,
-              origin: tuple[ZipArchive, int, int] | None = None) -> bool:
+              origin: tuple[ZipArchive, int, int] | None = None, agree: bool = False) -> bool:
     """True when the stream (local headers from byte 0) may reach a local header no listed entry is:
     ``archive``'s entries and ``second``'s (the ZIP64 end record's directory), ``origin`` the bytes
-    the stream starts at when ``archive``'s offsets are moved past them (:func:`zip_local.walk`).
+    the stream starts at when ``archive``'s offsets are moved past them (:func:`zip_local.walk`);
+    ``agree``: a local header must also tell its entry's method and sizes (:func:`_agrees`).
     Every listed entry's local header is read (65,000 dense entries: a few hundred reads, tens of
     milliseconds)."""
     entries = archive.entries if second is None else [*archive.entries, *second.entries]
@@ -89,7 +97,7 @@ def uncovered(archive: ZipArchive, second: ZipArchive | None = None,
     if offsets[0] + (origin[2] if origin is not None else 0) > 0:  # bytes before the first entry
         return _Bytes(walked).read(0, 4) == _SIG
     # from here the reading starts where the file does (no shift): its offsets are the file's
-    if _follow(_Bytes(walked), entries, offsets, archive.cd_offset) is OPEN:
+    if _follow(_Bytes(walked), entries, offsets, archive.cd_offset, agree) is OPEN:
         return True
     # the stream went from header to header (to the directory, or to bytes it ends at: the APK
     # Signing Block of every v2+ APK), each deflated entry behind a descriptor taken at its listed size
@@ -97,7 +105,25 @@ def uncovered(archive: ZipArchive, second: ZipArchive | None = None,
     return first is not None and _stray_header(walked, first, offsets)
 
 
-def _follow(source: _Bytes, order: list, offsets, last: int) -> str | None:
+def open_after(archive: ZipArchive, start: int) -> bool:
+    """Whether the stream may reach an entry no record lists at or after ``start`` in ``archive``'s bytes,
+    where a walk stopped inside a listed entry (a bound): the check above over the listed entries whose
+    local headers lie there, and a local header signature there where no listed one starts (review 91 F2)."""
+    rest = sorted((e for e in archive.entries if e.local_header_offset >= start), key=_AT)
+    if rest and _follow(_Bytes(archive.source), rest, _column(lambda: map(_AT, rest)), archive.cd_offset, True) is OPEN:
+        return True
+    return _stray_header(archive.source, start - 1, _column(lambda: map(_AT, archive.entries)))
+
+
+def _agrees(entry, method: int, csize: int, size: int) -> bool:
+    """A local header without a descriptor tells its listed entry's method and sizes (a stored one's
+    uncompressed size alone), as :func:`zip_local.walk` compares them: else the stream reads another
+    entry there (a record saying stored over a deflated TikTok: review 91 of the in-place data look)."""
+    return entry.compressed == (method != METHOD_STORED) and entry.uncompressed_size == size and (
+        method == METHOD_STORED or entry.compressed_size == csize)
+
+
+def _follow(source: _Bytes, order: list, offsets, last: int, agree: bool) -> str | None:
     """Where the stream leaves the listed entries (STOPS or OPEN), None when each one's local header
     sends it to the next (the last one's to ``last``, the directory). One tight loop: an entry
     without a descriptor whose lengths and 32-bit sizes meet the next header, and one with a
@@ -115,12 +141,13 @@ def _follow(source: _Bytes, order: list, offsets, last: int) -> str | None:
             if sig == LFH_SIG:
                 if not flags & 9:
                     if (at + head + nlen + xlen + (csize if method else size) == nxt
-                            and method in (METHOD_STORED, METHOD_DEFLATED) and magic != csize and magic != size):
+                            and method in (METHOD_STORED, METHOD_DEFLATED) and magic != csize and magic != size
+                            and (not agree or _agrees(e, method, csize, size))):
                         continue
                 elif flags & 9 == 8 and method == METHOD_DEFLATED and e.flags & 8 and e.method == METHOD_DEFLATED and (
                         nxt - at - head - nlen - xlen - e.compressed_size in DESCRIPTORS):
                     continue  # inflated to the listed compressed size, then its descriptor
-        state = _gap(source, e, at, nxt)
+        state = _gap(source, e, at, nxt, agree)
         if state is not COVERED:
             return state
     return None
@@ -153,7 +180,7 @@ def _column(values) -> array | list:
         return list(values())
 
 
-def _gap(source: _Bytes, entry, at: int, nxt: int) -> str:
+def _gap(source: _Bytes, entry, at: int, nxt: int, agree: bool) -> str:
     """Where the stream goes after the listed ``entry`` (local header at ``at``) when the quick reading
     does not take it to the next listed header ``nxt``: COVERED (it does: a ZIP64 extra's sizes),
     STOPS (no local header there, or one ``ZipInputStream`` throws at: the stream ends) or OPEN (a
@@ -177,6 +204,8 @@ def _gap(source: _Bytes, entry, at: int, nxt: int) -> str:
             if len(meta) < nlen + xlen:
                 return STOPS
             csize, size = zip64_sizes(meta[nlen:], csize, size)
+        if agree and not _agrees(entry, method, csize, size):
+            return OPEN  # the stream reads another entry here than the directory lists: the walk decides
         ends = [data + (size if method == METHOD_STORED else csize)]
     if nxt in ends:
         return COVERED

@@ -26,8 +26,9 @@ each chunk; what is inflated to find an entry's end is charged to the input's in
 (``CONTAINER_INFLATE_LIMIT``) and, for an entry no central record names, held to its ratio rule
 (``CONTAINER_BOMB``; a listed entry is the directory's member, read and judged as one: an OBB or a
 backup's log of zeros, never inflated to be scanned, is no bomb). A bound that stops the walk is
-said for the container (:attr:`Walk.problems`). Memory: a chunk, and the entries found (and four
-integers a stored one). When local-only entries are found, the stored entries the stream reads up
+said for the container (:attr:`Walk.problems`); one met inside a listed entry is told apart
+(:attr:`Walk.listed_bound`), so the in-place data look takes it for no entry of its own (review 91
+F2). Memory: a chunk, and the entries found (and four integers a stored one). When local-only entries are found, the stored entries the stream reads up
 to the last of them have their CRC-32 checked, as ``ZipInputStream`` does (a wrong one: it throws,
 the directory's readers do not look; said, ``TAMPER_CONTAINER_STREAM_CRC``, nothing dropped).
 """
@@ -43,7 +44,7 @@ from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.java_utf8 import ERRORS as JAVA_UTF8
 from apkscan.apk.io.zip_entry import METHOD_DEFLATED, METHOD_STORED, ZipEntry
 from apkscan.apk.io.zipreader import LFH_HEADER, LFH_SIG, MAX_ENTRIES, ZipArchive
-from apkscan.issues import ApkScanError, Issue, error, tamper
+from apkscan.issues import ApkScanError, Issue, LimitExceeded, error, tamper
 from apkscan.sources import detect, walkclock
 from apkscan.sources.streams import InflateBudget
 
@@ -54,6 +55,16 @@ _EXTSIG = 0x08074B50
 _MAGIC = 0xFFFFFFFF
 CHUNK = 1 << 20
 NOT_LISTED = -1  # a local entry's ``cd_record_offset``: no central record gives it
+INFLATE_LIMIT = "CONTAINER_INFLATE_LIMIT"
+
+
+class ListedBound(LimitExceeded):
+    """The inflate bound, met inside an entry a central record lists by the local header's name and
+    method, its sizes not outgrown: ``at``, where the entry's compressed bytes stood (review 91 F2)."""
+
+    def __init__(self, exc: LimitExceeded, at: int):
+        super().__init__(exc.code, exc.message)
+        self.at = at
 
 
 @dataclass(slots=True)
@@ -65,6 +76,7 @@ class Walk:
     followed: int = 0  # local headers followed (0: the bytes do not start as a streaming reader reads entries)
     origin: ZipArchive | None = None  # the bytes followed when not the reading's own (:func:`view`)
     base: int = 0  # where ``origin``'s bytes start in their file
+    listed_bound: int = -1  # a bound met inside a listed entry (:class:`ListedBound`): where; -1: not so
 
 
 def view(source: ByteSource) -> ZipArchive:
@@ -131,6 +143,8 @@ def walk(archive: ZipArchive | None, budget: InflateBudget, other: ZipArchive | 
             out.problems += _crc_fact(walked.source, stored, out.entries[-1].local_header_offset)
     except ApkScanError as exc:  # a bound: what was found before it is kept
         out.problems.append(exc.to_issue())
+        if isinstance(exc, ListedBound):
+            out.listed_bound = exc.at
     return out
 
 
@@ -177,8 +191,8 @@ def _next(archive: ZipArchive, at: int, budget: InflateBudget, listed: dict) -> 
     elif method == METHOD_STORED:
         csize = size
     elif flags & 8:
-        named = any(r.name_bytes == meta[:nlen] and r.compressed for r in listed.get(at, ()))
-        ends = _inflated_end(archive, data, budget, not named)
+        named = next((r for r in listed.get(at, ()) if r.name_bytes == meta[:nlen] and r.compressed), None)
+        ends = _inflated_end(archive, data, budget, named)
         if ends is None:
             return None
         csize, size, crc, end = ends
@@ -239,12 +253,12 @@ def zip64_sizes(extra: bytes, csize: int, size: int) -> tuple[int, int]:
     return csize, size
 
 
-def _inflated_end(archive: ZipArchive, data: int, budget: InflateBudget, bombs: bool):
-    """A deflated entry with a data descriptor: inflated to its end (charged to ``budget``; ``bombs``: held
-    to its ratio rule, for an entry no central record names: a listed one is the directory's member, read
-    and judged as such), then its descriptor. (compressed, uncompressed, crc, where the next header
-    starts); None: it does not end as ``ZipInputStream`` reads it (corrupt, cut short, a descriptor that
-    disagrees: it throws there)."""
+def _inflated_end(archive: ZipArchive, data: int, budget: InflateBudget, record: ZipEntry | None):
+    """A deflated entry with a data descriptor: inflated to its end (charged to ``budget``; held to its
+    ratio rule when no central record names it (``record`` None): a listed one is the directory's member,
+    read and judged as such; the budget met inside it: :class:`ListedBound`), then its descriptor.
+    (compressed, uncompressed, crc, where the next header starts); None: it does not end as
+    ``ZipInputStream`` reads it (corrupt, cut short, a descriptor that disagrees: it throws there)."""
     source, z, pos, made, crc = archive.source, zlib.decompressobj(-15), data, 0, 0
     while not z.eof:
         feed = z.unconsumed_tail
@@ -257,10 +271,16 @@ def _inflated_end(archive: ZipArchive, data: int, budget: InflateBudget, bombs: 
             out = z.decompress(feed, CHUNK)
         except zlib.error:
             return None
-        made, crc = made + len(out), zlib.crc32(out, crc)
-        budget.charge(len(out))  # the walk's clock too
-        if bombs:
-            budget.check_ratio(made, pos - data - len(z.unconsumed_tail))
+        made, crc, used = made + len(out), zlib.crc32(out, crc), pos - data - len(z.unconsumed_tail)
+        try:
+            budget.charge(len(out))  # the walk's clock too
+        except LimitExceeded as exc:
+            if record is None or exc.code != INFLATE_LIMIT or record.method != METHOD_DEFLATED or (
+                    made > record.uncompressed_size or used > record.compressed_size):
+                raise
+            raise ListedBound(exc, data + used) from None
+        if record is None:
+            budget.check_ratio(made, used)
     packed = pos - data - len(z.unused_data)
     end, wide = data + packed, made > _MAGIC or packed > _MAGIC
     tail = source.read(end, min(24 if wide else 16, max(source.size - end, 0)))
