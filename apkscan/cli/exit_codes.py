@@ -13,7 +13,9 @@ written.
 
 from __future__ import annotations
 
+import sys
 from enum import IntEnum
+from typing import Any, NoReturn
 
 
 class ExitCode(IntEnum):
@@ -61,3 +63,13 @@ def epilog() -> str:
     lines += [f"  {int(c):>3}  {c.meaning}" for c in ExitCode]
     lines.append(f"  precedence: {' > '.join(str(int(c)) for c in PRECEDENCE)}")
     return "\n".join(lines)
+
+
+def exit_invalid(exc: Any) -> NoReturn:
+    """Say every problem of a rule, policy or indicator file (``RulesInvalid.errors``) as
+    ``error: CODE: message`` on stderr and exit 2: nothing was scanned or written."""
+    import click
+
+    for err in exc.errors:
+        click.echo(f"error: {err.code}: {err.message}", err=True)
+    sys.exit(ExitCode.USAGE)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from apkscan.cli.exit_codes import ExitCode
+from apkscan.cli.exit_codes import ExitCode, exit_invalid
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = ExitCode.OK, ExitCode.FLAGGED, ExitCode.USAGE
 
@@ -24,9 +24,7 @@ def _load(name: str):
     try:
         return load_policy(name)
     except RulesInvalid as exc:
-        for err in exc.errors:
-            click.echo(f"error: {err.code}: {err.message}", err=True)
-        sys.exit(EXIT_USAGE)
+        exit_invalid(exc)
 
 
 def _when(d) -> str:
@@ -106,9 +104,7 @@ def test_command(names) -> None:
     try:
         rules = load_ruleset()
     except RulesInvalid as exc:
-        for err in exc.errors:
-            click.echo(f"error: {err.code}: {err.message}", err=True)
-        sys.exit(EXIT_USAGE)
+        exit_invalid(exc)
     passed = failed = 0
     for name in names or builtin_policies():
         policy = _load(name)

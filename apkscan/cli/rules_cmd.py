@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from apkscan.cli.exit_codes import ExitCode, epilog
+from apkscan.cli.exit_codes import ExitCode, epilog, exit_invalid
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = ExitCode.OK, ExitCode.FLAGGED, ExitCode.USAGE
 
@@ -29,9 +29,7 @@ def _load(rule_paths, no_builtin_rules, iocs):
     try:
         rules = load_ruleset(rule_paths, builtin=not no_builtin_rules, iocs=iocs)
     except RulesInvalid as exc:
-        for err in exc.errors:
-            click.echo(f"error: {err.code}: {err.message}", err=True)
-        sys.exit(EXIT_USAGE)
+        exit_invalid(exc)
     for note in rules.notices:  # e.g. indicators of a kind apkscan cannot match
         click.echo(f"warning: {note.code}: {note.message}", err=True)
     return rules
@@ -182,9 +180,7 @@ def _policy_path(name: str):
     try:
         return resolve(name)
     except RulesInvalid as exc:
-        for err in exc.errors:
-            click.echo(f"error: {err.code}: {err.message}", err=True)
-        sys.exit(EXIT_USAGE)
+        exit_invalid(exc)
 
 
 def _ioc_packs(iocs, packs: list) -> tuple[list, list]:

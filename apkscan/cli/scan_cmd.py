@@ -26,6 +26,7 @@ from apkscan.cli.common import (
     typed_document,
     write_reports,
 )
+from apkscan.cli.exit_codes import exit_invalid
 from apkscan.cli.batch_opts import (batch_options, batch_run, checked_jsonl, local_inputs, note_and_prune, sources,
                                      worker_memory)
 from apkscan.cli.passwords import password_provider
@@ -224,9 +225,7 @@ def _load_rules_and_policy(opts: dict):
         allow = [parse_allow(a) for a in opts["allow"]]
         policies = [load_policy(name, allow) for name in opts["policy_name"]]
     except RulesInvalid as exc:
-        for err in exc.errors:
-            click.echo(f"error: {err.code}: {err.message}", err=True)
-        sys.exit(ExitCode.USAGE)
+        exit_invalid(exc)
     except RuleError as exc:
         click.echo(f"error: {exc.code}: {exc.message}", err=True)
         sys.exit(ExitCode.USAGE)
