@@ -30,6 +30,9 @@ said for the container (:attr:`Walk.problems`). Memory: a chunk, and the entries
 integers a stored one). When local-only entries are found, the stored entries the stream reads up
 to the last of them have their CRC-32 checked, as ``ZipInputStream`` does (a wrong one: it throws,
 the directory's readers do not look; said, ``TAMPER_CONTAINER_STREAM_CRC``, nothing dropped).
+A local entry that is an entry of a ZIP stored in a listed member flagged with a data descriptor (as
+Info-ZIP writes to a pipe) is kept apart (:mod:`apkscan.sources.zip_nested`, review 91 F3): the
+container's reader walks that member, and says one warning for it (:func:`settled`).
 """
 
 from __future__ import annotations
@@ -37,17 +40,20 @@ from __future__ import annotations
 import struct
 import zlib
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.java_utf8 import ERRORS as JAVA_UTF8
 from apkscan.apk.io.zip_entry import METHOD_DEFLATED, METHOD_STORED, ZipEntry
 from apkscan.apk.io.zipreader import LFH_HEADER, LFH_SIG, MAX_ENTRIES, ZipArchive
-from apkscan.issues import ApkScanError, Issue, error, tamper
+from apkscan.issues import ApkScanError, Issue, error, tamper, warning
 from apkscan.sources import detect, walkclock
 from apkscan.sources.streams import InflateBudget
+from apkscan.sources.zip_nested import Frames, Nested
 
 LOCAL_ONLY = "TAMPER_CONTAINER_LOCAL_ONLY_ENTRY"
+READS_NESTED = "CONTAINER_STREAM_READS_NESTED"
 STREAM_CRC = "TAMPER_CONTAINER_STREAM_CRC"
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _EXTSIG = 0x08074B50
@@ -65,6 +71,7 @@ class Walk:
     followed: int = 0  # local headers followed (0: the bytes do not start as a streaming reader reads entries)
     origin: ZipArchive | None = None  # the bytes followed when not the reading's own (:func:`view`)
     base: int = 0  # where ``origin``'s bytes start in their file
+    nested: list[Nested] = field(default_factory=list)  # local entries a listed member's ZIP explains (:mod:`zip_nested`)
 
 
 def view(source: ByteSource) -> ZipArchive:
@@ -85,15 +92,35 @@ def local_only_fact(entry: ZipEntry, shown: str) -> Issue:
                   "directory as such: scanned as a member of its own")
 
 
-def summary(found: Walk) -> list[Issue]:
-    """What the container says of its walk: the members only it gave (each APK among them carries
-    its own fact too), then why it stopped early."""
-    if not found.entries:
-        return found.problems
-    names = ", ".join(repr(e.name) for e in found.entries[:5]) + (", ..." if len(found.entries) > 5 else "")
-    return [tamper(LOCAL_ONLY, f"{len(found.entries)} members ({names}) are read by streaming installers "
-                   "(java.util.zip.ZipInputStream: SAI, ackpine) from the local headers but not listed by the "
-                   "central directory as such: each is scanned as a member"), *found.problems]
+def settled(found: Walk, walks: Callable[[ZipEntry], bool]) -> tuple[list[ZipEntry], list[Issue]]:
+    """The entries to walk as the container's own local-only members, and what the container says of its
+    walk: the members only it gave (each APK among them carries its own fact too), each listed member whose
+    ZIP the stream reads into (:mod:`zip_nested`), then why the walk stopped early. ``walks``: whether the
+    container's reader walks that member as one of its own (its ZIP read as a container); when not, the
+    entries its ZIP explained are the container's local-only members after all."""
+    entries, notes = list(found.entries), []
+    for n in found.nested:
+        if walks(n.member):
+            notes.append(_nested_fact(n))
+        else:
+            entries += n.entries
+    if len(entries) > len(found.entries):
+        entries.sort(key=lambda e: e.local_header_offset)
+    if not entries:
+        return entries, notes + found.problems
+    names = ", ".join(repr(e.name) for e in entries[:5]) + (", ..." if len(entries) > 5 else "")
+    return entries, [tamper(LOCAL_ONLY, f"{len(entries)} members ({names}) are read by streaming installers "
+                            "(java.util.zip.ZipInputStream: SAI, ackpine) from the local headers but not listed by the "
+                            "central directory as such: each is scanned as a member"), *notes, *found.problems]
+
+
+def _nested_fact(n: Nested) -> Issue:
+    names = ", ".join(repr(e.name) for e in n.entries[:5]) + (", ..." if len(n.entries) > 5 else "")
+    count = f"{len(n.entries)} {'entry' if len(n.entries) == 1 else 'entries'}"
+    return warning(READS_NESTED, f"member {n.member.name!r} is stored with a data descriptor (as Info-ZIP writes to a "
+                   "pipe): a streaming installer (Android's java.util.zip.ZipInputStream: SAI, ackpine) reads it as "
+                   f"empty, then the {count} ({names}) of the ZIP stored in it as this file's own; they are that "
+                   "ZIP's own entries, read where the member is walked")
 
 
 def walk(archive: ZipArchive | None, budget: InflateBudget, other: ZipArchive | None = None, limit: int = MAX_ENTRIES,
@@ -113,6 +140,7 @@ def walk(archive: ZipArchive | None, budget: InflateBudget, other: ZipArchive | 
         out.origin, out.base = origin[0], origin[1]
     walked = origin[0] if origin is not None else archive
     stored = array("q")  # each stored entry the stream reads: header, data offset, size, local CRC
+    frames, unlisted = Frames(walked.source, _described), 0
     try:
         while (entry := _next(walked, at, budget, listed)) is not None:
             entry, at = entry
@@ -124,13 +152,20 @@ def walk(archive: ZipArchive | None, budget: InflateBudget, other: ZipArchive | 
                 out.problems.append(error("ZIP_TOO_MANY_ENTRIES", f"more than {limit} local headers followed as a "
                                           "streaming installer reads them: the rest are not read"))
                 break
-            if not _described(entry, listed.get(entry.local_header_offset, ())):
-                entry.index = -len(out.entries) - 1  # no central index: never one a layout reader excludes
+            records = listed.get(entry.local_header_offset, ())
+            if _described(entry, records):
+                if entry.flags & 8 and not entry.compressed:  # read as empty: the stream goes on into its data
+                    frames.enter(entry, at, records)
+                continue
+            unlisted += 1
+            entry.index = -unlisted  # no central index: never one a layout reader excludes
+            if not frames.explains(entry, at):
                 out.entries.append(entry)
         if out.entries:
             out.problems += _crc_fact(walked.source, stored, out.entries[-1].local_header_offset)
     except ApkScanError as exc:  # a bound: what was found before it is kept
         out.problems.append(exc.to_issue())
+    out.nested = [n for n in frames.groups if n.entries]
     return out
 
 
