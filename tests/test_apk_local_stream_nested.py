@@ -198,3 +198,36 @@ def test_a_zip_the_apk_does_not_walk_is_no_exemption(carriers, scan_path, tmp_pa
     assert tiktok["verdict"] == "prohibited" and LOCAL_ONLY in codes_in(tiktok["identity"])
     assert chains(doc, "com.zhiliaoapp.musically") == [("base.apk",)]
     assert LOCAL_ONLY in container_codes(doc) and not warnings_of(doc)
+
+
+@needs_zip
+def test_a_piped_zip_inside_a_piped_zip_is_followed_in(scan_path, tmp_path):
+    """``inner.zip`` is itself ``zip -0 - v1-only.apk | cat``: the stream reads inner.zip as empty,
+    v1-only.apk as empty, then v1-only.apk's entries. Each level says its one warning; no tamper."""
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(APKS / "v1-only.apk", src / "v1-only.apk")
+    (src / "inner.zip").write_bytes(piped_zip(src, "v1-only.apk"))
+    data = piped_zip(src, "inner.zip")
+    doc = scan_bytes(scan_path, tmp_path, "streamed.zip", data)
+    assert LOCAL_ONLY not in codes_in(doc)
+    assert chains(doc, "com.example.v1only") == [("inner.zip", "v1-only.apk")]
+    said = sorted(i["message"].split("'")[1] for i in warnings_of(doc))
+    assert said == ["inner.zip", "v1-only.apk"]
+
+
+@needs_zip
+def test_a_bundle_obb_is_no_exemption(scan_path, tmp_path):
+    """A bundle skips an OBB by its name (reading it only when it holds an APK): the entries the
+    stream reads from a ZIP stored as ``main.obb`` are local-only members of the bundle, TikTok's
+    ``base.apk`` among them prohibited, as before."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "main.obb").write_bytes(_zip({"base.apk": TIKTOK}))
+    shutil.copy(APKS / "v1-only.apk", src / "base.apk")
+    data = piped_zip(src, "main.obb", "base.apk")
+    doc = scan_bytes(scan_path, tmp_path, "bundle.apks", data)
+    tiktok = [a for a in doc["apps"] if a["package"] == "com.zhiliaoapp.musically"]
+    assert tiktok and all(a["verdict"] == "prohibited" for a in tiktok)
+    assert ("base.apk",) in [tuple(a["source"]["chain"][1:]) for a in tiktok]
+    assert LOCAL_ONLY in container_codes(doc) and not warnings_of(doc)
