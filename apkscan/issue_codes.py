@@ -54,7 +54,6 @@ CODES: dict[str, tuple[Severity, str]] = {
     "CONTAINER_OVERLAP_LIMIT": (E, "… members not checked for nested APKs: their data overlap, and looking into each would read more than the archive's size"),
     "CONTAINER_POLYGLOT": (T, "read two ways: … by its first bytes, and a ZIP from its end record, as Android's and apksigner's ZIP readers find one; both are read"),
     "CONTAINER_POLYGLOT_UNREAD": (E, "read as … by its first bytes, but its last bytes hold a ZIP end record whose central directory lies inside it and its bytes cannot be read again here (or read again, they differ): extract it and scan the file"),
-    "CONTAINER_STREAM_READS_NESTED": (W, "member … is stored with a data descriptor (as Info-ZIP writes to a pipe): a streaming installer reads it as empty, then the … entries of the ZIP stored in it as this file's own; they are that ZIP's own entries, read where the member is walked"),
     "CONTAINER_TAR_CORRUPT": (E, "not a readable tar archive: …"),
     "CONTAINER_TAR_SPARSE_INVALID": (E, "GNU sparse member whose map cannot be read (…): not read; the members after it are"),
     "CONTAINER_TAR_TRAILING_DATA": (T, "… bytes after a tar end-of-archive marker, from offset …, are no tar header: skipped, as tar -i skips them"),

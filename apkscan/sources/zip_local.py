@@ -32,7 +32,8 @@ to the last of them have their CRC-32 checked, as ``ZipInputStream`` does (a wro
 the directory's readers do not look; said, ``TAMPER_CONTAINER_STREAM_CRC``, nothing dropped).
 A local entry that is an entry of a ZIP stored in a listed member flagged with a data descriptor (as
 Info-ZIP writes to a pipe) is kept apart (:mod:`apkscan.sources.zip_nested`, review 91 F3): the
-container's reader walks that member, and says one warning for it (:func:`settled`).
+container's reader walks that member, its ZIP's entries with it, and nothing is said: both readings
+agree (:func:`settled`).
 """
 
 from __future__ import annotations
@@ -47,13 +48,12 @@ from apkscan.apk.io.bytesource import ByteSource
 from apkscan.apk.io.java_utf8 import ERRORS as JAVA_UTF8
 from apkscan.apk.io.zip_entry import METHOD_DEFLATED, METHOD_STORED, ZipEntry
 from apkscan.apk.io.zipreader import LFH_HEADER, LFH_SIG, MAX_ENTRIES, ZipArchive
-from apkscan.issues import ApkScanError, Issue, error, tamper, warning
+from apkscan.issues import ApkScanError, Issue, error, tamper
 from apkscan.sources import detect, walkclock
 from apkscan.sources.streams import InflateBudget
 from apkscan.sources.zip_nested import Frames, Nested
 
 LOCAL_ONLY = "TAMPER_CONTAINER_LOCAL_ONLY_ENTRY"
-READS_NESTED = "CONTAINER_STREAM_READS_NESTED"
 STREAM_CRC = "TAMPER_CONTAINER_STREAM_CRC"
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _EXTSIG = 0x08074B50
@@ -94,33 +94,24 @@ def local_only_fact(entry: ZipEntry, shown: str) -> Issue:
 
 def settled(found: Walk, walks: Callable[[ZipEntry], bool]) -> tuple[list[ZipEntry], list[Issue]]:
     """The entries to walk as the container's own local-only members, and what the container says of its
-    walk: the members only it gave (each APK among them carries its own fact too), each listed member whose
-    ZIP the stream reads into (:mod:`zip_nested`), then why the walk stopped early. ``walks``: whether the
-    container's reader walks that member as one of its own (its ZIP read as a container); when not, the
-    entries its ZIP explained are the container's local-only members after all."""
-    entries, notes = list(found.entries), []
+    walk: the members only it gave (each APK among them carries its own fact too), then why the walk
+    stopped early. ``walks``: whether the container's reader walks a listed member as one of its own
+    (its ZIP read as a container). The entries a walked member's ZIP explains (:mod:`zip_nested`) are
+    that ZIP's, scanned once inside it, and nothing is said of them: both readings agree entry for entry
+    (review 91 F3, second look). When the member is not walked, they are the container's local-only
+    members after all."""
+    entries = list(found.entries)
     for n in found.nested:
-        if walks(n.member):
-            notes.append(_nested_fact(n))
-        else:
+        if not walks(n.member):
             entries += n.entries
     if len(entries) > len(found.entries):
         entries.sort(key=lambda e: e.local_header_offset)
     if not entries:
-        return entries, notes + found.problems
+        return entries, list(found.problems)
     names = ", ".join(repr(e.name) for e in entries[:5]) + (", ..." if len(entries) > 5 else "")
     return entries, [tamper(LOCAL_ONLY, f"{len(entries)} members ({names}) are read by streaming installers "
                             "(java.util.zip.ZipInputStream: SAI, ackpine) from the local headers but not listed by the "
-                            "central directory as such: each is scanned as a member"), *notes, *found.problems]
-
-
-def _nested_fact(n: Nested) -> Issue:
-    names = ", ".join(repr(e.name) for e in n.entries[:5]) + (", ..." if len(n.entries) > 5 else "")
-    count = f"{len(n.entries)} {'entry' if len(n.entries) == 1 else 'entries'}"
-    return warning(READS_NESTED, f"member {n.member.name!r} is stored with a data descriptor (as Info-ZIP writes to a "
-                   "pipe): a streaming installer (Android's java.util.zip.ZipInputStream: SAI, ackpine) reads it as "
-                   f"empty, then the {count} ({names}) of the ZIP stored in it as this file's own; they are that "
-                   "ZIP's own entries, read where the member is walked")
+                            "central directory as such: each is scanned as a member"), *found.problems]
 
 
 def walk(archive: ZipArchive | None, budget: InflateBudget, other: ZipArchive | None = None, limit: int = MAX_ENTRIES,
