@@ -49,13 +49,15 @@ def local_walk(b: Any, archive: Any, source: Any, base: int, second: Any, budget
         local = zip_local.walk(None, budget, origin=(zip_local.view(source), base, 0))
         if not archive_named(b.chain) and detect.zip_kind([e.name for e in local.entries]) == detect.APK:
             return None  # an APK's own entries, its directory lost: identify says why it does not install
-    return local if local is not None and (local.entries or local.problems) else None
+    return local if local is not None and (local.entries or local.problems or local.nested) else None
 
 
 def members(walker: Any, archive: Any, local: zip_local.Walk, window: tuple[str, int], chain: tuple[str, ...],
-            depth: int) -> Iterator[Item]:
+            depth: int, nested: list) -> Iterator[Item]:
     """The entries only the local headers give, walked as a container's members (a split bundle's
-    when their names make one), then the walk's facts."""
+    when their names make one), then the walk's facts. ``nested``: the APK's entries walked as
+    containers of their own (:func:`detect.nested_members`): a ZIP stored in one of them has its
+    entries scanned there, not again here (:mod:`zip_nested`)."""
     from apkscan.sources.bundles import BundleReader
     from apkscan.sources.zip_archive import ZipReader
 
@@ -70,6 +72,7 @@ def members(walker: Any, archive: Any, local: zip_local.Walk, window: tuple[str,
         reader = ZipReader(base, window, chain, walker.ctx.budget)
     reader.local = local
     try:
-        yield from walker._aside(reader.local_items(central=False), chain, depth)
+        walked = {id(e) for e in nested}
+        yield from walker._aside(reader.local_items(central=False, walks=lambda e: id(e) in walked), chain, depth)
     finally:
         walker.ctx.walked.pop(reader.token, None)

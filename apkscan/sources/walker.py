@@ -219,7 +219,7 @@ class Walker:
                 if nested:
                     yield from self._nested(archive, nested, (path, off), b.chain, depth)
                 if streamed is not None:  # a streaming installer's bundle beside it (review 80 F2, F6)
-                    yield from walk_streamed.members(self, archive, streamed, (path, off), b.chain, depth)
+                    yield from walk_streamed.members(self, archive, streamed, (path, off), b.chain, depth, nested)
             elif depth >= self.ctx.options.max_depth:
                 yield self._too_deep(b.chain)
             else:  # the local headers followed once, against every central directory the bytes have
@@ -295,7 +295,7 @@ class Walker:
             if fmt is not None and not fmt.flat:
                 yield from archive_layouts.read_tree(self, tree, fmt, depth)
                 yield from self._aside(tree.aside(), chain, depth)
-                yield from self._aside(reader.local_items(), chain, depth)
+                yield from self._aside(reader.local_items(walks=lambda e: False), chain, depth)  # a layout read the names
                 return
             yield from archive_layouts.read_below(self, tree, reader, depth, fmt)  # a flat layout: its folder's files
             if reader.exclude and not reader.has_entries():

@@ -18,7 +18,7 @@ the walker, once it has read a key without an error, counts the other names as s
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from apkscan.apk.io.zipreader import ZipArchive, ZipEntry
 from apkscan.issues import ApkScanError, Issue, error, tamper
@@ -73,18 +73,26 @@ class ZipReader:
             yield from self._entry(entry)
         yield from self.local_items()
 
-    def local_items(self, central: bool = True) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
+    def local_items(self, central: bool = True, walks: Callable[[ZipEntry], bool] | None = None,
+                    ) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         """The members only a streaming installer reads (:mod:`zip_local`), then why its walk stopped
         early and the central directory's own tamper facts (a prefix, overlapping entries ...), said
         for the container (an APK's are its app's, ``central`` False; a container's had no one to
-        carry them)."""
-        for entry in self.local.entries:
+        carry them). ``walks``: whether a listed member is walked as one of this container's (default
+        :meth:`walks`), so that the entries of a ZIP stored in it are scanned as its own (:mod:`zip_nested`)."""
+        entries, facts = zip_local.settled(self.local, walks or self.walks)
+        for entry in entries:
             yield from self._entry(entry)
-        facts = zip_local.summary(self.local)
         if self.local.followed and central:  # the stream read local headers: a prefix before the directory's first is its
             facts += [f for f in self.archive.central_tamper if f.code in CONTAINER_FACTS]
         if facts:
             yield InputProblem(self.chain, facts)
+
+    def walks(self, entry: ZipEntry) -> bool:
+        """Whether :meth:`entries` gives the listed ``entry`` as a member to walk by its content: not an
+        empty folder, nor read by a layout below the root, nor skipped by its name (a bundle's OBB, which
+        it may still read: not counted on)."""
+        return not empty_folder(entry) and entry.index not in self.exclude and not self.skip_reason(entry.name)
 
     def _entry(self, entry: ZipEntry) -> Iterator[Member | RecordedApp | InputProblem | Skipped]:
         if empty_folder(entry) or entry.index in self.exclude:
@@ -97,7 +105,7 @@ class ZipReader:
 
     def has_entries(self) -> bool:
         """Whether :meth:`entries` has any record to give (layouts below the root may have read all)."""
-        return bool(self.local.entries) or any(not empty_folder(e) and e.index not in self.exclude
+        return bool(self.local.entries or self.local.nested) or any(not empty_folder(e) and e.index not in self.exclude
                                                for e in self.archive.entries)
 
     def skip_reason(self, name: str) -> str | None:

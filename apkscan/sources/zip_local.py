@@ -31,6 +31,10 @@ said for the container (:attr:`Walk.problems`); one met inside a listed entry is
 F2). Memory: a chunk, and the entries found (and four integers a stored one). When local-only entries are found, the stored entries the stream reads up
 to the last of them have their CRC-32 checked, as ``ZipInputStream`` does (a wrong one: it throws,
 the directory's readers do not look; said, ``TAMPER_CONTAINER_STREAM_CRC``, nothing dropped).
+A local entry that is an entry of a ZIP stored in a listed member flagged with a data descriptor (as
+Info-ZIP writes to a pipe) is kept apart (:mod:`apkscan.sources.zip_nested`, review 91 F3): the
+container's reader walks that member, its ZIP's entries with it, and nothing is said: both readings
+agree (:func:`settled`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from __future__ import annotations
 import struct
 import zlib
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from apkscan.apk.io.bytesource import ByteSource
@@ -47,6 +52,7 @@ from apkscan.apk.io.zipreader import LFH_HEADER, LFH_SIG, MAX_ENTRIES, ZipArchiv
 from apkscan.issues import ApkScanError, Issue, LimitExceeded, error, tamper
 from apkscan.sources import detect, walkclock
 from apkscan.sources.streams import InflateBudget
+from apkscan.sources.zip_nested import Frames, Nested
 
 LOCAL_ONLY = "TAMPER_CONTAINER_LOCAL_ONLY_ENTRY"
 STREAM_CRC = "TAMPER_CONTAINER_STREAM_CRC"
@@ -77,6 +83,7 @@ class Walk:
     origin: ZipArchive | None = None  # the bytes followed when not the reading's own (:func:`view`)
     base: int = 0  # where ``origin``'s bytes start in their file
     listed_bound: int = -1  # a bound met inside a listed entry (:class:`ListedBound`): where; -1: not so
+    nested: list[Nested] = field(default_factory=list)  # local entries a listed member's ZIP explains (:mod:`zip_nested`)
 
 
 def view(source: ByteSource) -> ZipArchive:
@@ -97,15 +104,26 @@ def local_only_fact(entry: ZipEntry, shown: str) -> Issue:
                   "directory as such: scanned as a member of its own")
 
 
-def summary(found: Walk) -> list[Issue]:
-    """What the container says of its walk: the members only it gave (each APK among them carries
-    its own fact too), then why it stopped early."""
-    if not found.entries:
-        return found.problems
-    names = ", ".join(repr(e.name) for e in found.entries[:5]) + (", ..." if len(found.entries) > 5 else "")
-    return [tamper(LOCAL_ONLY, f"{len(found.entries)} members ({names}) are read by streaming installers "
-                   "(java.util.zip.ZipInputStream: SAI, ackpine) from the local headers but not listed by the "
-                   "central directory as such: each is scanned as a member"), *found.problems]
+def settled(found: Walk, walks: Callable[[ZipEntry], bool]) -> tuple[list[ZipEntry], list[Issue]]:
+    """The entries to walk as the container's own local-only members, and what the container says of its
+    walk: the members only it gave (each APK among them carries its own fact too), then why the walk
+    stopped early. ``walks``: whether the container's reader walks a listed member as one of its own
+    (its ZIP read as a container). The entries a walked member's ZIP explains (:mod:`zip_nested`) are
+    that ZIP's, scanned once inside it, and nothing is said of them: both readings agree entry for entry
+    (review 91 F3, second look). When the member is not walked, they are the container's local-only
+    members after all."""
+    entries = list(found.entries)
+    for n in found.nested:
+        if not walks(n.member):
+            entries += n.entries
+    if len(entries) > len(found.entries):
+        entries.sort(key=lambda e: e.local_header_offset)
+    if not entries:
+        return entries, list(found.problems)
+    names = ", ".join(repr(e.name) for e in entries[:5]) + (", ..." if len(entries) > 5 else "")
+    return entries, [tamper(LOCAL_ONLY, f"{len(entries)} members ({names}) are read by streaming installers "
+                            "(java.util.zip.ZipInputStream: SAI, ackpine) from the local headers but not listed by the "
+                            "central directory as such: each is scanned as a member"), *found.problems]
 
 
 def walk(archive: ZipArchive | None, budget: InflateBudget, other: ZipArchive | None = None, limit: int = MAX_ENTRIES,
@@ -125,6 +143,7 @@ def walk(archive: ZipArchive | None, budget: InflateBudget, other: ZipArchive | 
         out.origin, out.base = origin[0], origin[1]
     walked = origin[0] if origin is not None else archive
     stored = array("q")  # each stored entry the stream reads: header, data offset, size, local CRC
+    frames, unlisted = Frames(walked.source, _described), 0
     try:
         while (entry := _next(walked, at, budget, listed)) is not None:
             entry, at = entry
@@ -136,8 +155,14 @@ def walk(archive: ZipArchive | None, budget: InflateBudget, other: ZipArchive | 
                 out.problems.append(error("ZIP_TOO_MANY_ENTRIES", f"more than {limit} local headers followed as a "
                                           "streaming installer reads them: the rest are not read"))
                 break
-            if not _described(entry, listed.get(entry.local_header_offset, ())):
-                entry.index = -len(out.entries) - 1  # no central index: never one a layout reader excludes
+            records = listed.get(entry.local_header_offset, ())
+            if _described(entry, records):
+                if entry.flags & 8 and not entry.compressed:  # read as empty: the stream goes on into its data
+                    frames.enter(entry, at, records)
+                continue
+            unlisted += 1
+            entry.index = -unlisted  # no central index: never one a layout reader excludes
+            if not frames.explains(entry, at):
                 out.entries.append(entry)
         if out.entries:
             out.problems += _crc_fact(walked.source, stored, out.entries[-1].local_header_offset)
@@ -145,6 +170,7 @@ def walk(archive: ZipArchive | None, budget: InflateBudget, other: ZipArchive | 
         out.problems.append(exc.to_issue())
         if isinstance(exc, ListedBound):
             out.listed_bound = exc.at
+    out.nested = [n for n in frames.groups if n.entries]
     return out
 
 
