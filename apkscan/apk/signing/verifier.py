@@ -182,17 +182,23 @@ def _digest_pass(zip: ZipArchive, block, parsed, v4_file, hashes: tuple[tuple[st
 
 
 def _parse_block_schemes(pairs: dict[int, bytes], plan: SchemePlan) -> dict[str, v2v3.ParsedScheme]:
-    """v3.1, v3, v2 parsed against the part of the range in which each scheme exists."""
+    """v3.1, v3, v2 parsed against the part of the range in which each scheme exists. A range
+    that ends before N has no v2, one before T no v3.1 (apksig never reads the block): each is
+    checked, for the report only, over every level that reads it (as with no ``--max-sdk-version``),
+    as v3 below P is checked over its signers' own levels. Over the empty range 24-23 every v2
+    signer failed V2_SIG_NO_SUPPORTED_SIGNATURES, and below 33 a v3.1 block V3_MISSING_SDK_VERSIONS,
+    which no platform reading the block says."""
     parsed: dict[str, v2v3.ParsedScheme] = {}
     lo, hi = plan.min_sdk, plan.max_sdk
     if BlockId.V31 in pairs:
-        parsed["v31"] = v2v3.parse_scheme(pairs[BlockId.V31], "v31", max(lo, Sdk.T), hi)
+        parsed["v31"] = v2v3.parse_scheme(pairs[BlockId.V31], "v31", max(lo, Sdk.T), hi if hi >= Sdk.T else MAX_SDK)
     if BlockId.V3 in pairs:
         rotation = parsed["v31"].rotation_min_sdk() if plan.counts("v31") else 0
         parsed["v3"] = v2v3.parse_scheme(pairs[BlockId.V3], "v3", max(lo, Sdk.P), hi, rotation_min_sdk=rotation)
     if BlockId.V2 in pairs:
-        parsed["v2"] = v2v3.parse_scheme(pairs[BlockId.V2], "v2", max(lo, Sdk.N), hi,
-                                         found_scheme_ids=plan.v2_found_ids, supported_scheme_ids=plan.supported_ids)
+        v2 = plan if hi >= Sdk.N else SchemePlan.for_range(lo, MAX_SDK, pairs.keys())
+        parsed["v2"] = v2v3.parse_scheme(pairs[BlockId.V2], "v2", max(v2.min_sdk, Sdk.N), v2.max_sdk,
+                                         found_scheme_ids=v2.v2_found_ids, supported_scheme_ids=v2.supported_ids)
     return parsed
 
 
