@@ -261,6 +261,7 @@ def test_members_past_the_held_cap_are_counted_in_one_error(run, monkeypatch):
     (said,) = [i for e in doc["errors"] if e["source"]["chain"][-1] == COVER for i in e["errors"]
                if i["code"] == "BACKUP_TAR_HIDDEN_TOO_MANY"]
     assert said["message"].startswith("5 more members only tar reads")  # 11 found, 6 held
+    assert f"({', '.join(repr(n) for n in names[5:])})" in said["message"]  # the dropped ones named
     held = [n for n in names if any(e["source"]["chain"][-1] == n for e in doc["errors"])]
     assert held == names[:5]  # the 5 tiny ones held beside TikTok, each said with its fact
 

@@ -117,7 +117,7 @@ class TarShadow:
         self._pending: list[tuple[str, str]] = []
         self._hidden: list[Hidden] = []  # being kept, or whole and not yet taken
         self._passing: list[Hidden] = []  # those of them whose bytes have not all passed (tar reads one at a time)
-        self.dropped: dict[str, int] = {}  # restore member whose content held them -> members past MAX_HELD
+        self.dropped: dict[str, list] = {}  # restore member whose content held them -> [count past MAX_HELD, first names]
         self.too_big: list[tuple[str, str, Issue]] = []
         self.temp = temp
         self._fill: Fill | None = None  # the file new spooled members are appended to
@@ -233,7 +233,10 @@ class TarShadow:
         """Keep a member tar reads inside restore's content: in memory within :data:`MAX_KEPT` bytes
         held, else appended to a private temporary file within the space's bound."""
         if len(self._hidden) + len(self.too_big) >= MAX_HELD:  # each costs memory and a pass at hand-on
-            self.dropped[self.content_of] = self.dropped.get(self.content_of, 0) + 1
+            said = self.dropped.setdefault(self.content_of, [0, []])
+            said[0] += 1
+            if len(said[1]) < 5:
+                said[1].append(name)
             return
         held = sum(h.size for h in self._hidden if h.fill is None)
         if held + size <= MAX_KEPT:
@@ -313,11 +316,12 @@ def hidden_members(shadow: TarShadow, chain: tuple[str, ...], ended: bool = Fals
     for name, message, issue in shadow.too_big:
         yield InputProblem(chain + (name,), [tamper("TAMPER_BACKUP_TAR_READ_TWO_WAYS", message), issue])
     shadow.too_big.clear()
-    for content_of, n in shadow.dropped.items():
+    for content_of, (n, names) in shadow.dropped.items():
+        shown = ", ".join(repr(x) for x in names) + (", ..." if n > len(names) else "")
         yield InputProblem(chain + (content_of,), [error(
             "BACKUP_TAR_HIDDEN_TOO_MANY", f"{n} more members only tar reads inside what restore reads as the "
-            f"content of {content_of!r} than the {MAX_HELD} held at once: not scanned; extract the backup "
-            "with tar and scan those files")])
+            f"content of {content_of!r} than the {MAX_HELD} held at once ({shown}): not scanned; extract the "
+            "backup with tar and scan those files")])
     shadow.dropped.clear()
 
 
