@@ -4831,53 +4831,95 @@ def __create_fn__():
  return __eq__
 TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.kind,self.name,self.size,self.span,self.note,self.need,self.data,)==(other.kind,other.name,other.size,other.span,other.note,other.need,other.data,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
-def __create_fn__(_type_name, _type_start, _type_size, _type_message, _type_data, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):
- def __init__(self,name:_type_name,start:_type_start,size:_type_size,message:_type_message,data:_type_data)->_return_type:
+def __create_fn__(_type_name, _type_start, _type_size, _type_message, _type_data, _type_fill, _type_at, _type_got, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_fill, _dflt_at, _dflt_got, _return_type):
+ def __init__(self,name:_type_name,start:_type_start,size:_type_size,message:_type_message,data:_type_data,fill:_type_fill=_dflt_fill,at:_type_at=_dflt_at,got:_type_got=_dflt_got)->_return_type:
   self.name=name
   self.start=start
   self.size=size
   self.message=message
   self.data=data
+  self.fill=fill
+  self.at=at
+  self.got=got
  return __init__
-TABLE['def __create_fn__(_type_name, _type_start, _type_size, _type_message, _type_data, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):\n def __init__(self,name:_type_name,start:_type_start,size:_type_size,message:_type_message,data:_type_data)->_return_type:\n  self.name=name\n  self.start=start\n  self.size=size\n  self.message=message\n  self.data=data\n return __init__'] = __create_fn__.__code__
+TABLE['def __create_fn__(_type_name, _type_start, _type_size, _type_message, _type_data, _type_fill, _type_at, _type_got, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_fill, _dflt_at, _dflt_got, _return_type):\n def __init__(self,name:_type_name,start:_type_start,size:_type_size,message:_type_message,data:_type_data,fill:_type_fill=_dflt_fill,at:_type_at=_dflt_at,got:_type_got=_dflt_got)->_return_type:\n  self.name=name\n  self.start=start\n  self.size=size\n  self.message=message\n  self.data=data\n  self.fill=fill\n  self.at=at\n  self.got=got\n return __init__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __repr__(self):
-  return self.__class__.__qualname__ + f"(name={self.name!r}, start={self.start!r}, size={self.size!r}, message={self.message!r}, data={self.data!r})"
+  return self.__class__.__qualname__ + f"(name={self.name!r}, start={self.start!r}, size={self.size!r}, message={self.message!r}, data={self.data!r}, fill={self.fill!r}, at={self.at!r}, got={self.got!r})"
  return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(name={self.name!r}, start={self.start!r}, size={self.size!r}, message={self.message!r}, data={self.data!r})"\n return __repr__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(name={self.name!r}, start={self.start!r}, size={self.size!r}, message={self.message!r}, data={self.data!r}, fill={self.fill!r}, at={self.at!r}, got={self.got!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__(_type_member, _type_entries, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _return_type):
+ def __init__(self,member:_type_member,entries:_type_entries=_HAS_DEFAULT_FACTORY)->_return_type:
+  self.member=member
+  self.entries=_dflt_entries() if entries is _HAS_DEFAULT_FACTORY else entries
+ return __init__
+TABLE['def __create_fn__(_type_member, _type_entries, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _return_type):\n def __init__(self,member:_type_member,entries:_type_entries=_HAS_DEFAULT_FACTORY)->_return_type:\n  self.member=member\n  self.entries=_dflt_entries() if entries is _HAS_DEFAULT_FACTORY else entries\n return __init__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(member={self.member!r}, entries={self.entries!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(member={self.member!r}, entries={self.entries!r})"\n return __repr__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __eq__(self,other):
   if other.__class__ is self.__class__:
-   return (self.name,self.start,self.size,self.message,self.data,)==(other.name,other.start,other.size,other.message,other.data,)
+   return (self.member,self.entries,)==(other.member,other.entries,)
   return NotImplemented
  return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.name,self.start,self.size,self.message,self.data,)==(other.name,other.start,other.size,other.message,other.data,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.member,self.entries,)==(other.member,other.entries,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
-def __create_fn__(_type_entries, _type_problems, _type_followed, _type_origin, _type_base, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _dflt_problems, _dflt_followed, _dflt_origin, _dflt_base, _return_type):
- def __init__(self,entries:_type_entries=_HAS_DEFAULT_FACTORY,problems:_type_problems=_HAS_DEFAULT_FACTORY,followed:_type_followed=_dflt_followed,origin:_type_origin=_dflt_origin,base:_type_base=_dflt_base)->_return_type:
+def __create_fn__(_type_start, _type_end, _type_record, _type_group, _type_records, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_records, _return_type):
+ def __init__(self,start:_type_start,end:_type_end,record:_type_record,group:_type_group,records:_type_records=_dflt_records)->_return_type:
+  self.start=start
+  self.end=end
+  self.record=record
+  self.group=group
+  self.records=records
+ return __init__
+TABLE['def __create_fn__(_type_start, _type_end, _type_record, _type_group, _type_records, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_records, _return_type):\n def __init__(self,start:_type_start,end:_type_end,record:_type_record,group:_type_group,records:_type_records=_dflt_records)->_return_type:\n  self.start=start\n  self.end=end\n  self.record=record\n  self.group=group\n  self.records=records\n return __init__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(start={self.start!r}, end={self.end!r}, record={self.record!r}, group={self.group!r}, records={self.records!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(start={self.start!r}, end={self.end!r}, record={self.record!r}, group={self.group!r}, records={self.records!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.start,self.end,self.record,self.group,self.records,)==(other.start,other.end,other.record,other.group,other.records,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.start,self.end,self.record,self.group,self.records,)==(other.start,other.end,other.record,other.group,other.records,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+
+def __create_fn__(_type_entries, _type_problems, _type_followed, _type_origin, _type_base, _type_listed_bound, _type_nested, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _dflt_problems, _dflt_followed, _dflt_origin, _dflt_base, _dflt_listed_bound, _dflt_nested, _return_type):
+ def __init__(self,entries:_type_entries=_HAS_DEFAULT_FACTORY,problems:_type_problems=_HAS_DEFAULT_FACTORY,followed:_type_followed=_dflt_followed,origin:_type_origin=_dflt_origin,base:_type_base=_dflt_base,listed_bound:_type_listed_bound=_dflt_listed_bound,nested:_type_nested=_HAS_DEFAULT_FACTORY)->_return_type:
   self.entries=_dflt_entries() if entries is _HAS_DEFAULT_FACTORY else entries
   self.problems=_dflt_problems() if problems is _HAS_DEFAULT_FACTORY else problems
   self.followed=followed
   self.origin=origin
   self.base=base
+  self.listed_bound=listed_bound
+  self.nested=_dflt_nested() if nested is _HAS_DEFAULT_FACTORY else nested
  return __init__
-TABLE['def __create_fn__(_type_entries, _type_problems, _type_followed, _type_origin, _type_base, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _dflt_problems, _dflt_followed, _dflt_origin, _dflt_base, _return_type):\n def __init__(self,entries:_type_entries=_HAS_DEFAULT_FACTORY,problems:_type_problems=_HAS_DEFAULT_FACTORY,followed:_type_followed=_dflt_followed,origin:_type_origin=_dflt_origin,base:_type_base=_dflt_base)->_return_type:\n  self.entries=_dflt_entries() if entries is _HAS_DEFAULT_FACTORY else entries\n  self.problems=_dflt_problems() if problems is _HAS_DEFAULT_FACTORY else problems\n  self.followed=followed\n  self.origin=origin\n  self.base=base\n return __init__'] = __create_fn__.__code__
+TABLE['def __create_fn__(_type_entries, _type_problems, _type_followed, _type_origin, _type_base, _type_listed_bound, _type_nested, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _dflt_problems, _dflt_followed, _dflt_origin, _dflt_base, _dflt_listed_bound, _dflt_nested, _return_type):\n def __init__(self,entries:_type_entries=_HAS_DEFAULT_FACTORY,problems:_type_problems=_HAS_DEFAULT_FACTORY,followed:_type_followed=_dflt_followed,origin:_type_origin=_dflt_origin,base:_type_base=_dflt_base,listed_bound:_type_listed_bound=_dflt_listed_bound,nested:_type_nested=_HAS_DEFAULT_FACTORY)->_return_type:\n  self.entries=_dflt_entries() if entries is _HAS_DEFAULT_FACTORY else entries\n  self.problems=_dflt_problems() if problems is _HAS_DEFAULT_FACTORY else problems\n  self.followed=followed\n  self.origin=origin\n  self.base=base\n  self.listed_bound=listed_bound\n  self.nested=_dflt_nested() if nested is _HAS_DEFAULT_FACTORY else nested\n return __init__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __repr__(self):
-  return self.__class__.__qualname__ + f"(entries={self.entries!r}, problems={self.problems!r}, followed={self.followed!r}, origin={self.origin!r}, base={self.base!r})"
+  return self.__class__.__qualname__ + f"(entries={self.entries!r}, problems={self.problems!r}, followed={self.followed!r}, origin={self.origin!r}, base={self.base!r}, listed_bound={self.listed_bound!r}, nested={self.nested!r})"
  return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(entries={self.entries!r}, problems={self.problems!r}, followed={self.followed!r}, origin={self.origin!r}, base={self.base!r})"\n return __repr__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(entries={self.entries!r}, problems={self.problems!r}, followed={self.followed!r}, origin={self.origin!r}, base={self.base!r}, listed_bound={self.listed_bound!r}, nested={self.nested!r})"\n return __repr__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __eq__(self,other):
   if other.__class__ is self.__class__:
-   return (self.entries,self.problems,self.followed,self.origin,self.base,)==(other.entries,other.problems,other.followed,other.origin,other.base,)
+   return (self.entries,self.problems,self.followed,self.origin,self.base,self.listed_bound,self.nested,)==(other.entries,other.problems,other.followed,other.origin,other.base,other.listed_bound,other.nested,)
   return NotImplemented
  return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.entries,self.problems,self.followed,self.origin,self.base,)==(other.entries,other.problems,other.followed,other.origin,other.base,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.entries,self.problems,self.followed,self.origin,self.base,self.listed_bound,self.nested,)==(other.entries,other.problems,other.followed,other.origin,other.base,other.listed_bound,other.nested,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
 def __create_fn__(_type_kind, _type_label, _type_detect, _type_open, _type_code, _type_hint, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_open, _dflt_code, _dflt_hint, _return_type):
  def __init__(self,kind:_type_kind,label:_type_label,detect:_type_detect,open:_type_open=_dflt_open,code:_type_code=_dflt_code,hint:_type_hint=_dflt_hint)->_return_type:
