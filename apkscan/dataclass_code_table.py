@@ -2048,8 +2048,8 @@ def __create_fn__():
  return __eq__
 TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.id,self.vendor,self.app,self.pack,self.kind,self.description,self.packages,self.package_globs,self.package_regexes,self.package_exclude,self.indicator,self.file_hashes,self.labels,self.certificates,self.subjects,self.issuers,self.source_stamps,self.dex_prefixes,self.dex_exclude,self.tags,self.references,self.examples,self.line,)==(other.id,other.vendor,other.app,other.pack,other.kind,other.description,other.packages,other.package_globs,other.package_regexes,other.package_exclude,other.indicator,other.file_hashes,other.labels,other.certificates,other.subjects,other.issuers,other.source_stamps,other.dex_prefixes,other.dex_exclude,other.tags,other.references,other.examples,other.line,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
-def __create_fn__(_type_name, _type_vendor, _type_version, _type_reviewed, _type_path, _type_description, _type_sources, _type_certificates, _type_publishers, _type_publisher_names, _type_rules, _type_notices, _type_shipped, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_path, _dflt_description, _dflt_sources, _dflt_certificates, _dflt_publishers, _dflt_publisher_names, _dflt_rules, _dflt_notices, _dflt_shipped, _return_type):
- def __init__(self,name:_type_name,vendor:_type_vendor,version:_type_version,reviewed:_type_reviewed,path:_type_path=_dflt_path,description:_type_description=_dflt_description,sources:_type_sources=_HAS_DEFAULT_FACTORY,certificates:_type_certificates=_HAS_DEFAULT_FACTORY,publishers:_type_publishers=_HAS_DEFAULT_FACTORY,publisher_names:_type_publisher_names=_HAS_DEFAULT_FACTORY,rules:_type_rules=_HAS_DEFAULT_FACTORY,notices:_type_notices=_HAS_DEFAULT_FACTORY,shipped:_type_shipped=_dflt_shipped)->_return_type:
+def __create_fn__(_type_name, _type_vendor, _type_version, _type_reviewed, _type_path, _type_description, _type_sources, _type_certificates, _type_publishers, _type_publisher_names, _type_rules, _type_notices, _type_shipped, _type_text_sha256, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_path, _dflt_description, _dflt_sources, _dflt_certificates, _dflt_publishers, _dflt_publisher_names, _dflt_rules, _dflt_notices, _dflt_shipped, _dflt_text_sha256, _return_type):
+ def __init__(self,name:_type_name,vendor:_type_vendor,version:_type_version,reviewed:_type_reviewed,path:_type_path=_dflt_path,description:_type_description=_dflt_description,sources:_type_sources=_HAS_DEFAULT_FACTORY,certificates:_type_certificates=_HAS_DEFAULT_FACTORY,publishers:_type_publishers=_HAS_DEFAULT_FACTORY,publisher_names:_type_publisher_names=_HAS_DEFAULT_FACTORY,rules:_type_rules=_HAS_DEFAULT_FACTORY,notices:_type_notices=_HAS_DEFAULT_FACTORY,shipped:_type_shipped=_dflt_shipped,text_sha256:_type_text_sha256=_dflt_text_sha256)->_return_type:
   self.name=name
   self.vendor=vendor
   self.version=version
@@ -2063,22 +2063,23 @@ def __create_fn__(_type_name, _type_vendor, _type_version, _type_reviewed, _type
   self.rules=_dflt_rules() if rules is _HAS_DEFAULT_FACTORY else rules
   self.notices=_dflt_notices() if notices is _HAS_DEFAULT_FACTORY else notices
   self.shipped=shipped
+  self.text_sha256=text_sha256
  return __init__
-TABLE['def __create_fn__(_type_name, _type_vendor, _type_version, _type_reviewed, _type_path, _type_description, _type_sources, _type_certificates, _type_publishers, _type_publisher_names, _type_rules, _type_notices, _type_shipped, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_path, _dflt_description, _dflt_sources, _dflt_certificates, _dflt_publishers, _dflt_publisher_names, _dflt_rules, _dflt_notices, _dflt_shipped, _return_type):\n def __init__(self,name:_type_name,vendor:_type_vendor,version:_type_version,reviewed:_type_reviewed,path:_type_path=_dflt_path,description:_type_description=_dflt_description,sources:_type_sources=_HAS_DEFAULT_FACTORY,certificates:_type_certificates=_HAS_DEFAULT_FACTORY,publishers:_type_publishers=_HAS_DEFAULT_FACTORY,publisher_names:_type_publisher_names=_HAS_DEFAULT_FACTORY,rules:_type_rules=_HAS_DEFAULT_FACTORY,notices:_type_notices=_HAS_DEFAULT_FACTORY,shipped:_type_shipped=_dflt_shipped)->_return_type:\n  self.name=name\n  self.vendor=vendor\n  self.version=version\n  self.reviewed=reviewed\n  self.path=path\n  self.description=description\n  self.sources=_dflt_sources() if sources is _HAS_DEFAULT_FACTORY else sources\n  self.certificates=_dflt_certificates() if certificates is _HAS_DEFAULT_FACTORY else certificates\n  self.publishers=_dflt_publishers() if publishers is _HAS_DEFAULT_FACTORY else publishers\n  self.publisher_names=_dflt_publisher_names() if publisher_names is _HAS_DEFAULT_FACTORY else publisher_names\n  self.rules=_dflt_rules() if rules is _HAS_DEFAULT_FACTORY else rules\n  self.notices=_dflt_notices() if notices is _HAS_DEFAULT_FACTORY else notices\n  self.shipped=shipped\n return __init__'] = __create_fn__.__code__
+TABLE['def __create_fn__(_type_name, _type_vendor, _type_version, _type_reviewed, _type_path, _type_description, _type_sources, _type_certificates, _type_publishers, _type_publisher_names, _type_rules, _type_notices, _type_shipped, _type_text_sha256, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_path, _dflt_description, _dflt_sources, _dflt_certificates, _dflt_publishers, _dflt_publisher_names, _dflt_rules, _dflt_notices, _dflt_shipped, _dflt_text_sha256, _return_type):\n def __init__(self,name:_type_name,vendor:_type_vendor,version:_type_version,reviewed:_type_reviewed,path:_type_path=_dflt_path,description:_type_description=_dflt_description,sources:_type_sources=_HAS_DEFAULT_FACTORY,certificates:_type_certificates=_HAS_DEFAULT_FACTORY,publishers:_type_publishers=_HAS_DEFAULT_FACTORY,publisher_names:_type_publisher_names=_HAS_DEFAULT_FACTORY,rules:_type_rules=_HAS_DEFAULT_FACTORY,notices:_type_notices=_HAS_DEFAULT_FACTORY,shipped:_type_shipped=_dflt_shipped,text_sha256:_type_text_sha256=_dflt_text_sha256)->_return_type:\n  self.name=name\n  self.vendor=vendor\n  self.version=version\n  self.reviewed=reviewed\n  self.path=path\n  self.description=description\n  self.sources=_dflt_sources() if sources is _HAS_DEFAULT_FACTORY else sources\n  self.certificates=_dflt_certificates() if certificates is _HAS_DEFAULT_FACTORY else certificates\n  self.publishers=_dflt_publishers() if publishers is _HAS_DEFAULT_FACTORY else publishers\n  self.publisher_names=_dflt_publisher_names() if publisher_names is _HAS_DEFAULT_FACTORY else publisher_names\n  self.rules=_dflt_rules() if rules is _HAS_DEFAULT_FACTORY else rules\n  self.notices=_dflt_notices() if notices is _HAS_DEFAULT_FACTORY else notices\n  self.shipped=shipped\n  self.text_sha256=text_sha256\n return __init__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __repr__(self):
-  return self.__class__.__qualname__ + f"(name={self.name!r}, vendor={self.vendor!r}, version={self.version!r}, reviewed={self.reviewed!r}, path={self.path!r}, description={self.description!r}, sources={self.sources!r}, certificates={self.certificates!r}, publishers={self.publishers!r}, publisher_names={self.publisher_names!r}, rules={self.rules!r}, notices={self.notices!r}, shipped={self.shipped!r})"
+  return self.__class__.__qualname__ + f"(name={self.name!r}, vendor={self.vendor!r}, version={self.version!r}, reviewed={self.reviewed!r}, path={self.path!r}, description={self.description!r}, sources={self.sources!r}, certificates={self.certificates!r}, publishers={self.publishers!r}, publisher_names={self.publisher_names!r}, rules={self.rules!r}, notices={self.notices!r}, shipped={self.shipped!r}, text_sha256={self.text_sha256!r})"
  return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(name={self.name!r}, vendor={self.vendor!r}, version={self.version!r}, reviewed={self.reviewed!r}, path={self.path!r}, description={self.description!r}, sources={self.sources!r}, certificates={self.certificates!r}, publishers={self.publishers!r}, publisher_names={self.publisher_names!r}, rules={self.rules!r}, notices={self.notices!r}, shipped={self.shipped!r})"\n return __repr__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(name={self.name!r}, vendor={self.vendor!r}, version={self.version!r}, reviewed={self.reviewed!r}, path={self.path!r}, description={self.description!r}, sources={self.sources!r}, certificates={self.certificates!r}, publishers={self.publishers!r}, publisher_names={self.publisher_names!r}, rules={self.rules!r}, notices={self.notices!r}, shipped={self.shipped!r}, text_sha256={self.text_sha256!r})"\n return __repr__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __eq__(self,other):
   if other.__class__ is self.__class__:
-   return (self.name,self.vendor,self.version,self.reviewed,self.path,self.description,self.sources,self.certificates,self.publishers,self.publisher_names,self.rules,self.notices,self.shipped,)==(other.name,other.vendor,other.version,other.reviewed,other.path,other.description,other.sources,other.certificates,other.publishers,other.publisher_names,other.rules,other.notices,other.shipped,)
+   return (self.name,self.vendor,self.version,self.reviewed,self.path,self.description,self.sources,self.certificates,self.publishers,self.publisher_names,self.rules,self.notices,self.shipped,self.text_sha256,)==(other.name,other.vendor,other.version,other.reviewed,other.path,other.description,other.sources,other.certificates,other.publishers,other.publisher_names,other.rules,other.notices,other.shipped,other.text_sha256,)
   return NotImplemented
  return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.name,self.vendor,self.version,self.reviewed,self.path,self.description,self.sources,self.certificates,self.publishers,self.publisher_names,self.rules,self.notices,self.shipped,)==(other.name,other.vendor,other.version,other.reviewed,other.path,other.description,other.sources,other.certificates,other.publishers,other.publisher_names,other.rules,other.notices,other.shipped,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.name,self.vendor,self.version,self.reviewed,self.path,self.description,self.sources,self.certificates,self.publishers,self.publisher_names,self.rules,self.notices,self.shipped,self.text_sha256,)==(other.name,other.vendor,other.version,other.reviewed,other.path,other.description,other.sources,other.certificates,other.publishers,other.publisher_names,other.rules,other.notices,other.shipped,other.text_sha256,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
 def __create_fn__(_type_packs, _type_notices, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_packs, _dflt_notices, _return_type):
  def __init__(self,packs:_type_packs=_HAS_DEFAULT_FACTORY,notices:_type_notices=_HAS_DEFAULT_FACTORY)->_return_type:
@@ -4831,53 +4832,95 @@ def __create_fn__():
  return __eq__
 TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.kind,self.name,self.size,self.span,self.note,self.need,self.data,)==(other.kind,other.name,other.size,other.span,other.note,other.need,other.data,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
-def __create_fn__(_type_name, _type_start, _type_size, _type_message, _type_data, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):
- def __init__(self,name:_type_name,start:_type_start,size:_type_size,message:_type_message,data:_type_data)->_return_type:
+def __create_fn__(_type_name, _type_start, _type_size, _type_message, _type_data, _type_fill, _type_at, _type_got, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_fill, _dflt_at, _dflt_got, _return_type):
+ def __init__(self,name:_type_name,start:_type_start,size:_type_size,message:_type_message,data:_type_data,fill:_type_fill=_dflt_fill,at:_type_at=_dflt_at,got:_type_got=_dflt_got)->_return_type:
   self.name=name
   self.start=start
   self.size=size
   self.message=message
   self.data=data
+  self.fill=fill
+  self.at=at
+  self.got=got
  return __init__
-TABLE['def __create_fn__(_type_name, _type_start, _type_size, _type_message, _type_data, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):\n def __init__(self,name:_type_name,start:_type_start,size:_type_size,message:_type_message,data:_type_data)->_return_type:\n  self.name=name\n  self.start=start\n  self.size=size\n  self.message=message\n  self.data=data\n return __init__'] = __create_fn__.__code__
+TABLE['def __create_fn__(_type_name, _type_start, _type_size, _type_message, _type_data, _type_fill, _type_at, _type_got, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_fill, _dflt_at, _dflt_got, _return_type):\n def __init__(self,name:_type_name,start:_type_start,size:_type_size,message:_type_message,data:_type_data,fill:_type_fill=_dflt_fill,at:_type_at=_dflt_at,got:_type_got=_dflt_got)->_return_type:\n  self.name=name\n  self.start=start\n  self.size=size\n  self.message=message\n  self.data=data\n  self.fill=fill\n  self.at=at\n  self.got=got\n return __init__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __repr__(self):
-  return self.__class__.__qualname__ + f"(name={self.name!r}, start={self.start!r}, size={self.size!r}, message={self.message!r}, data={self.data!r})"
+  return self.__class__.__qualname__ + f"(name={self.name!r}, start={self.start!r}, size={self.size!r}, message={self.message!r}, data={self.data!r}, fill={self.fill!r}, at={self.at!r}, got={self.got!r})"
  return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(name={self.name!r}, start={self.start!r}, size={self.size!r}, message={self.message!r}, data={self.data!r})"\n return __repr__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(name={self.name!r}, start={self.start!r}, size={self.size!r}, message={self.message!r}, data={self.data!r}, fill={self.fill!r}, at={self.at!r}, got={self.got!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__(_type_member, _type_entries, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _return_type):
+ def __init__(self,member:_type_member,entries:_type_entries=_HAS_DEFAULT_FACTORY)->_return_type:
+  self.member=member
+  self.entries=_dflt_entries() if entries is _HAS_DEFAULT_FACTORY else entries
+ return __init__
+TABLE['def __create_fn__(_type_member, _type_entries, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _return_type):\n def __init__(self,member:_type_member,entries:_type_entries=_HAS_DEFAULT_FACTORY)->_return_type:\n  self.member=member\n  self.entries=_dflt_entries() if entries is _HAS_DEFAULT_FACTORY else entries\n return __init__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(member={self.member!r}, entries={self.entries!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(member={self.member!r}, entries={self.entries!r})"\n return __repr__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __eq__(self,other):
   if other.__class__ is self.__class__:
-   return (self.name,self.start,self.size,self.message,self.data,)==(other.name,other.start,other.size,other.message,other.data,)
+   return (self.member,self.entries,)==(other.member,other.entries,)
   return NotImplemented
  return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.name,self.start,self.size,self.message,self.data,)==(other.name,other.start,other.size,other.message,other.data,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.member,self.entries,)==(other.member,other.entries,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
-def __create_fn__(_type_entries, _type_problems, _type_followed, _type_origin, _type_base, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _dflt_problems, _dflt_followed, _dflt_origin, _dflt_base, _return_type):
- def __init__(self,entries:_type_entries=_HAS_DEFAULT_FACTORY,problems:_type_problems=_HAS_DEFAULT_FACTORY,followed:_type_followed=_dflt_followed,origin:_type_origin=_dflt_origin,base:_type_base=_dflt_base)->_return_type:
+def __create_fn__(_type_start, _type_end, _type_record, _type_group, _type_records, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_records, _return_type):
+ def __init__(self,start:_type_start,end:_type_end,record:_type_record,group:_type_group,records:_type_records=_dflt_records)->_return_type:
+  self.start=start
+  self.end=end
+  self.record=record
+  self.group=group
+  self.records=records
+ return __init__
+TABLE['def __create_fn__(_type_start, _type_end, _type_record, _type_group, _type_records, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_records, _return_type):\n def __init__(self,start:_type_start,end:_type_end,record:_type_record,group:_type_group,records:_type_records=_dflt_records)->_return_type:\n  self.start=start\n  self.end=end\n  self.record=record\n  self.group=group\n  self.records=records\n return __init__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(start={self.start!r}, end={self.end!r}, record={self.record!r}, group={self.group!r}, records={self.records!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(start={self.start!r}, end={self.end!r}, record={self.record!r}, group={self.group!r}, records={self.records!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.start,self.end,self.record,self.group,self.records,)==(other.start,other.end,other.record,other.group,other.records,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.start,self.end,self.record,self.group,self.records,)==(other.start,other.end,other.record,other.group,other.records,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+
+def __create_fn__(_type_entries, _type_problems, _type_followed, _type_origin, _type_base, _type_listed_bound, _type_nested, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _dflt_problems, _dflt_followed, _dflt_origin, _dflt_base, _dflt_listed_bound, _dflt_nested, _return_type):
+ def __init__(self,entries:_type_entries=_HAS_DEFAULT_FACTORY,problems:_type_problems=_HAS_DEFAULT_FACTORY,followed:_type_followed=_dflt_followed,origin:_type_origin=_dflt_origin,base:_type_base=_dflt_base,listed_bound:_type_listed_bound=_dflt_listed_bound,nested:_type_nested=_HAS_DEFAULT_FACTORY)->_return_type:
   self.entries=_dflt_entries() if entries is _HAS_DEFAULT_FACTORY else entries
   self.problems=_dflt_problems() if problems is _HAS_DEFAULT_FACTORY else problems
   self.followed=followed
   self.origin=origin
   self.base=base
+  self.listed_bound=listed_bound
+  self.nested=_dflt_nested() if nested is _HAS_DEFAULT_FACTORY else nested
  return __init__
-TABLE['def __create_fn__(_type_entries, _type_problems, _type_followed, _type_origin, _type_base, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _dflt_problems, _dflt_followed, _dflt_origin, _dflt_base, _return_type):\n def __init__(self,entries:_type_entries=_HAS_DEFAULT_FACTORY,problems:_type_problems=_HAS_DEFAULT_FACTORY,followed:_type_followed=_dflt_followed,origin:_type_origin=_dflt_origin,base:_type_base=_dflt_base)->_return_type:\n  self.entries=_dflt_entries() if entries is _HAS_DEFAULT_FACTORY else entries\n  self.problems=_dflt_problems() if problems is _HAS_DEFAULT_FACTORY else problems\n  self.followed=followed\n  self.origin=origin\n  self.base=base\n return __init__'] = __create_fn__.__code__
+TABLE['def __create_fn__(_type_entries, _type_problems, _type_followed, _type_origin, _type_base, _type_listed_bound, _type_nested, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _dflt_problems, _dflt_followed, _dflt_origin, _dflt_base, _dflt_listed_bound, _dflt_nested, _return_type):\n def __init__(self,entries:_type_entries=_HAS_DEFAULT_FACTORY,problems:_type_problems=_HAS_DEFAULT_FACTORY,followed:_type_followed=_dflt_followed,origin:_type_origin=_dflt_origin,base:_type_base=_dflt_base,listed_bound:_type_listed_bound=_dflt_listed_bound,nested:_type_nested=_HAS_DEFAULT_FACTORY)->_return_type:\n  self.entries=_dflt_entries() if entries is _HAS_DEFAULT_FACTORY else entries\n  self.problems=_dflt_problems() if problems is _HAS_DEFAULT_FACTORY else problems\n  self.followed=followed\n  self.origin=origin\n  self.base=base\n  self.listed_bound=listed_bound\n  self.nested=_dflt_nested() if nested is _HAS_DEFAULT_FACTORY else nested\n return __init__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __repr__(self):
-  return self.__class__.__qualname__ + f"(entries={self.entries!r}, problems={self.problems!r}, followed={self.followed!r}, origin={self.origin!r}, base={self.base!r})"
+  return self.__class__.__qualname__ + f"(entries={self.entries!r}, problems={self.problems!r}, followed={self.followed!r}, origin={self.origin!r}, base={self.base!r}, listed_bound={self.listed_bound!r}, nested={self.nested!r})"
  return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(entries={self.entries!r}, problems={self.problems!r}, followed={self.followed!r}, origin={self.origin!r}, base={self.base!r})"\n return __repr__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(entries={self.entries!r}, problems={self.problems!r}, followed={self.followed!r}, origin={self.origin!r}, base={self.base!r}, listed_bound={self.listed_bound!r}, nested={self.nested!r})"\n return __repr__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __eq__(self,other):
   if other.__class__ is self.__class__:
-   return (self.entries,self.problems,self.followed,self.origin,self.base,)==(other.entries,other.problems,other.followed,other.origin,other.base,)
+   return (self.entries,self.problems,self.followed,self.origin,self.base,self.listed_bound,self.nested,)==(other.entries,other.problems,other.followed,other.origin,other.base,other.listed_bound,other.nested,)
   return NotImplemented
  return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.entries,self.problems,self.followed,self.origin,self.base,)==(other.entries,other.problems,other.followed,other.origin,other.base,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.entries,self.problems,self.followed,self.origin,self.base,self.listed_bound,self.nested,)==(other.entries,other.problems,other.followed,other.origin,other.base,other.listed_bound,other.nested,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
 def __create_fn__(_type_kind, _type_label, _type_detect, _type_open, _type_code, _type_hint, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_open, _dflt_code, _dflt_hint, _return_type):
  def __init__(self,kind:_type_kind,label:_type_label,detect:_type_detect,open:_type_open=_dflt_open,code:_type_code=_dflt_code,hint:_type_hint=_dflt_hint)->_return_type:
