@@ -17,6 +17,7 @@ from apkscan.rules.yamlsrc import (
     read_document,
     read_text,
     shipped_name_taken,
+    text_digest,
     validate,
 )
 
@@ -101,7 +102,7 @@ def lint_policy(path: str | Path, text: str | None = None) -> tuple[Policy | Non
         return None, [exc]
     except (KeyError, TypeError, ValueError) as exc:  # only without jsonschema installed
         return None, [doc.error((), f"malformed policy: {exc}")]
-    reserved = shipped_name_taken(policy.name, str(path), text, policy_dir(), "policy")
+    reserved = shipped_name_taken(policy.name, str(path), text_digest(text), policy_dir(), "policy")
     return (None, [doc.error(("policy",), reserved, "POLICY_NAME_RESERVED")]) if reserved else (policy, [])
 
 

@@ -33,6 +33,8 @@ from apkscan.rules.yamlsrc import (
     check_example_certs,
     normalise_hash,
     read_document,
+    read_text,
+    text_digest,
     validate,
 )
 
@@ -166,7 +168,8 @@ def lint_file(path: str | Path, text: str | None = None) -> tuple[RulePack | Non
     """Parse and check one rule file: (pack, []) when good, (None, errors) when not."""
     if text is None and Path(path).is_dir():  # a folder that gave no rule file (rule_files)
         return None, [_empty_folder(Path(path))]
-    try:
+    try:  # read once: every later check of the file's bytes uses this text (review 91 F2)
+        text = read_text(str(path)) if text is None else text
         doc = read_document(path, text)
     except RuleError as exc:
         return None, [exc]
@@ -175,7 +178,10 @@ def lint_file(path: str | Path, text: str | None = None) -> tuple[RulePack | Non
     errors = validate(doc, "rules")
     pack, semantic = _collect_pack(doc, schema_valid=not errors)
     errors += semantic  # every problem of the file in one run, not one per run
-    return (None, errors) if errors or pack is None else (pack, [])
+    if errors or pack is None:
+        return None, errors
+    pack.text_sha256 = text_digest(text)
+    return pack, []
 
 
 def build_pack(doc: Document) -> RulePack:

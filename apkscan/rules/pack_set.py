@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from apkscan.rules.model import RulePack
-from apkscan.rules.yamlsrc import RuleError, read_text, shipped_name_taken
+from apkscan.rules.yamlsrc import RuleError, shipped_name_taken
 
 
 def _shipped() -> Path:
@@ -54,11 +54,8 @@ def shipped_names_taken(packs: list[RulePack]) -> list[RuleError]:
     for pack in packs:
         if pack.name.startswith("ioc.") or not (_shipped() / f"{pack.name}.yaml").is_file():
             continue
-        try:
-            text = read_text(pack.path)
-        except RuleError as exc:  # gone or unreadable since it was parsed: not the shipped file
-            text = exc.message
-        reason = shipped_name_taken(pack.name, pack.path, text, _shipped(), "pack")
+        # the text parsed, not the file again: a pipe is drained, a file may have changed (review 91 F2)
+        reason = shipped_name_taken(pack.name, pack.path, pack.text_sha256, _shipped(), "pack")
         if reason:
             out.append(RuleError(pack.path, None, reason, "RULES_ID_RESERVED"))
     return out

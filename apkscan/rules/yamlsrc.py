@@ -14,6 +14,7 @@ conversion (a 4,301-digit integer raises; ``1:2:3:...`` base-60 integers convert
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -274,16 +275,24 @@ def normalise_hash(value: Any) -> str:
     return str(value).replace(":", "").replace(" ", "").lower()
 
 
-def shipped_name_taken(name: str, path: str, text: str, folder: Path, what: str) -> str | None:
+def text_digest(text: str) -> str:
+    """SHA-256 of a file's text as read (:func:`read_text`): what is kept of the bytes parsed, so a
+    later check compares those, not the file opened again (a pipe is drained; a file may change)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def shipped_name_taken(name: str, path: str, digest: str, folder: Path, what: str) -> str | None:
     """Why the file at ``path`` may not take the shipped ``name`` (None: no shipped file of that
     name, or the file *is* that shipped file or its text). A copy with one decision changed kept the
     shipped name, version, title and citation: every report showed the shipped measure (review 64
-    F6). Compared as read (UTF-8, newlines normalised), the shipped file read the same way."""
+    F6). ``digest`` is :func:`text_digest` of the text parsed at load, never of the file read again:
+    a pipe (``--rules <(...)``) read twice was empty and refused, and a file edited between the two
+    reads could pass other rules under the shipped name (review 91 F2)."""
     shipped = folder / f"{name}.yaml"
     if not _PLAIN_NAME.fullmatch(name) or not shipped.is_file() or Path(path) == shipped:
         return None
     try:
-        if read_text(str(shipped)) == text:
+        if digest and text_digest(read_text(str(shipped))) == digest:
             return None
     except RuleError:
         pass
