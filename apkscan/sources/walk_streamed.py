@@ -32,21 +32,22 @@ def archive_named(chain: tuple[str, ...]) -> bool:
 
 
 def local_walk(b: Any, archive: Any, source: Any, base: int, second: Any, budget: Any,
-               origin: Any) -> zip_local.Walk | None:
+               origin: Any, room: int | None = None) -> zip_local.Walk | None:
     """The local walk of a ZIP the walker reads as an APK (``archive``) or cannot open (None, over
     ``source``, which starts at ``base`` in its file), when it found what to say: None when no
     streaming installer reads more than its directory lists (not named as an archive and every
     byte the stream reaches explained by it, or its bytes start with no local header), when it is
-    a reading of its own (walked in the first), or when all was described."""
+    a reading of its own (walked in the first), or when all was described. ``room``: as
+    :func:`zip_local.walk`'s."""
     if b.reading is not None:
         return None
     if archive is not None:
         streamed = archive_named(b.chain) or zip_cover.uncovered(archive, second, origin)
-        local = zip_local.walk(archive, budget, second, origin=origin) if streamed else None
+        local = zip_local.walk(archive, budget, second, origin=origin, room=room) if streamed else None
     elif source.size < 4 or int.from_bytes(source.read(0, 4), "little") != LFH_SIG:
         return None
     else:
-        local = zip_local.walk(None, budget, origin=(zip_local.view(source), base, 0))
+        local = zip_local.walk(None, budget, origin=(zip_local.view(source), base, 0), room=room)
         if not archive_named(b.chain) and detect.zip_kind([e.name for e in local.entries]) == detect.APK:
             return None  # an APK's own entries, its directory lost: identify says why it does not install
     return local if local is not None and (local.entries or local.problems or local.nested) else None

@@ -202,7 +202,7 @@ class Walker:
             if kind == detect.APK:
                 nested, unchecked = detect.nested_members(archive) if archive is not None else ([], [])
                 streamed = None if walked else walk_streamed.local_walk(b, archive, source, off, others.second,
-                                                                         self.ctx.budget, origin)
+                                                                         self.ctx.budget, origin, self._room(depth))
                 walked = walked or streamed is not None
                 if not nested and streamed is None:  # identify opens its own: its entries are not held while it runs
                     archive = opened = None
@@ -224,7 +224,7 @@ class Walker:
                 yield self._too_deep(b.chain)
             else:  # the local headers followed once, against every central directory the bytes have
                 local = zip_local.Walk() if walked else zip_local.walk(archive, self.ctx.budget, others.second,
-                                                                          origin=origin)
+                                                                          origin=origin, room=self._room(depth))
                 walked = True
                 yield from self._zip_entries(archive, kind, (path, off), b.chain, depth, b.bundle, local)
             yield from others.walk(self, b, depth, (path, off, length), walked)
@@ -234,6 +234,12 @@ class Walker:
                 others.close()
             if spooled and not handed_on:
                 release(spooled)
+
+    def _room(self, depth: int) -> int:
+        """How many levels of members below a container walked at ``depth`` are opened as containers
+        (each at ``depth + k``, opened while below ``--max-depth``): a stored ZIP's entries the stream
+        reads past them are the container's own (:mod:`zip_nested`, review 91b F1)."""
+        return self.ctx.options.max_depth - depth - 1
 
     def _zip_source(self, b: Blob, opened: ZipArchive | None, owned: bool):
         """The ZIP's window, the spooled copy this walk owns (``None`` when read in place and not

@@ -127,13 +127,14 @@ def settled(found: Walk, walks: Callable[[ZipEntry], bool]) -> tuple[list[ZipEnt
 
 
 def walk(archive: ZipArchive | None, budget: InflateBudget, other: ZipArchive | None = None, limit: int = MAX_ENTRIES,
-         origin: tuple[ZipArchive, int, int] | None = None) -> Walk:
+         origin: tuple[ZipArchive, int, int] | None = None, room: int | None = None) -> Walk:
     """Follow ``archive``'s local headers from its first byte as ``ZipInputStream`` does; the entries
     no central record describes (at that header's offset, with its name, method and sizes): of its
     directory, nor of the ``other`` one its ZIP64 end record names (the walker's second reading:
     a ZIP of more than 65,535 entries lists the rest there only). ``origin``: the bytes to follow
     instead (:func:`view`), where they start in their file and how far ``archive``'s offsets lie
-    into them (a ZIP read with its offsets moved, or none: ``archive`` None)."""
+    into them (a ZIP read with its offsets moved, or none: ``archive`` None). ``room``: how many levels
+    of members below it the walker opens as containers (:class:`zip_nested.Frames`; None: unbounded)."""
     listed: dict[int, list[ZipEntry]] = {}
     shift = origin[2] if origin is not None else 0
     for e in (*(archive.entries if archive is not None else ()), *(other.entries if other is not None else ())):
@@ -143,7 +144,7 @@ def walk(archive: ZipArchive | None, budget: InflateBudget, other: ZipArchive | 
         out.origin, out.base = origin[0], origin[1]
     walked = origin[0] if origin is not None else archive
     stored = array("q")  # each stored entry the stream reads: header, data offset, size, local CRC
-    frames, unlisted = Frames(walked.source, _described), 0
+    frames, unlisted = Frames(walked.source, _described, room), 0
     try:
         while (entry := _next(walked, at, budget, listed)) is not None:
             entry, at = entry
