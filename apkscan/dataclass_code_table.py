@@ -4872,29 +4872,31 @@ def __create_fn__():
  return __eq__
 TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.member,self.entries,)==(other.member,other.entries,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
-def __create_fn__(_type_start, _type_end, _type_record, _type_group, _type_records, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_records, _return_type):
- def __init__(self,start:_type_start,end:_type_end,record:_type_record,group:_type_group,records:_type_records=_dflt_records)->_return_type:
+def __create_fn__(_type_start, _type_end, _type_record, _type_group, _type_last, _type_records, _type_apk, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_last, _dflt_records, _dflt_apk, _return_type):
+ def __init__(self,start:_type_start,end:_type_end,record:_type_record,group:_type_group,last:_type_last=_dflt_last,records:_type_records=_dflt_records,apk:_type_apk=_dflt_apk)->_return_type:
   self.start=start
   self.end=end
   self.record=record
   self.group=group
+  self.last=last
   self.records=records
+  self.apk=apk
  return __init__
-TABLE['def __create_fn__(_type_start, _type_end, _type_record, _type_group, _type_records, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_records, _return_type):\n def __init__(self,start:_type_start,end:_type_end,record:_type_record,group:_type_group,records:_type_records=_dflt_records)->_return_type:\n  self.start=start\n  self.end=end\n  self.record=record\n  self.group=group\n  self.records=records\n return __init__'] = __create_fn__.__code__
+TABLE['def __create_fn__(_type_start, _type_end, _type_record, _type_group, _type_last, _type_records, _type_apk, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_last, _dflt_records, _dflt_apk, _return_type):\n def __init__(self,start:_type_start,end:_type_end,record:_type_record,group:_type_group,last:_type_last=_dflt_last,records:_type_records=_dflt_records,apk:_type_apk=_dflt_apk)->_return_type:\n  self.start=start\n  self.end=end\n  self.record=record\n  self.group=group\n  self.last=last\n  self.records=records\n  self.apk=apk\n return __init__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __repr__(self):
-  return self.__class__.__qualname__ + f"(start={self.start!r}, end={self.end!r}, record={self.record!r}, group={self.group!r}, records={self.records!r})"
+  return self.__class__.__qualname__ + f"(start={self.start!r}, end={self.end!r}, record={self.record!r}, group={self.group!r}, last={self.last!r}, records={self.records!r}, apk={self.apk!r})"
  return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(start={self.start!r}, end={self.end!r}, record={self.record!r}, group={self.group!r}, records={self.records!r})"\n return __repr__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(start={self.start!r}, end={self.end!r}, record={self.record!r}, group={self.group!r}, last={self.last!r}, records={self.records!r}, apk={self.apk!r})"\n return __repr__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __eq__(self,other):
   if other.__class__ is self.__class__:
-   return (self.start,self.end,self.record,self.group,self.records,)==(other.start,other.end,other.record,other.group,other.records,)
+   return (self.start,self.end,self.record,self.group,self.last,self.records,self.apk,)==(other.start,other.end,other.record,other.group,other.last,other.records,other.apk,)
   return NotImplemented
  return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.start,self.end,self.record,self.group,self.records,)==(other.start,other.end,other.record,other.group,other.records,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.start,self.end,self.record,self.group,self.last,self.records,self.apk,)==(other.start,other.end,other.record,other.group,other.last,other.records,other.apk,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
 def __create_fn__(_type_entries, _type_problems, _type_followed, _type_origin, _type_base, _type_listed_bound, _type_nested, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _dflt_problems, _dflt_followed, _dflt_origin, _dflt_base, _dflt_listed_bound, _dflt_nested, _return_type):
  def __init__(self,entries:_type_entries=_HAS_DEFAULT_FACTORY,problems:_type_problems=_HAS_DEFAULT_FACTORY,followed:_type_followed=_dflt_followed,origin:_type_origin=_dflt_origin,base:_type_base=_dflt_base,listed_bound:_type_listed_bound=_dflt_listed_bound,nested:_type_nested=_HAS_DEFAULT_FACTORY)->_return_type:
