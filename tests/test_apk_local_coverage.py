@@ -27,6 +27,7 @@ from apkscan.apk.io.zipreader import ZipArchive
 from apkscan.issues import ApkScanError
 from apkscan.sources import zip_cover
 from tests.apksigner_helper import apksigner_available, apksigner_verify
+from zip_helpers import Unseekable
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
@@ -129,7 +130,7 @@ def test_a_local_entry_after_a_data_descriptor_is_read(scan_path, tmp_path):
     """Entries written to a stream (each deflated, its sizes in a data descriptor after it), TikTok
     after the last one: the stream inflates each, reads its descriptor, then TikTok's header."""
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BufferedWriter(_Unseekable(out)), "w", zipfile.ZIP_DEFLATED) as z:
+    with zipfile.ZipFile(io.BufferedWriter(Unseekable(out)), "w", zipfile.ZIP_DEFLATED) as z:
         with zipfile.ZipFile(APKS / "unsigned.apk") as src:
             for info in src.infolist():
                 z.writestr(info.filename, src.read(info))
@@ -142,17 +143,6 @@ def test_a_local_entry_after_a_data_descriptor_is_read(scan_path, tmp_path):
     assert _uncovered(tmp_path / "plain.apk") == (False, 2)
     assert_found(scan_file(scan_path, tmp_path, "dd.apk", insert(apk, directory(apk)[2], deflated(b"base.apk", TIKTOK))),
                  carrier="com.example.unsigned")
-
-
-class _Unseekable(io.RawIOBase):
-    def __init__(self, buf: io.BytesIO):
-        self.buf = buf
-
-    def writable(self):
-        return True
-
-    def write(self, b):
-        return self.buf.write(b)
 
 
 @pytest.mark.parametrize("where", ["before the first entry", "between entries"])

@@ -18,6 +18,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from zip_helpers import Unseekable
 
 REPO = Path(__file__).resolve().parents[1]
 APKS = REPO / "fixtures" / "apks"
@@ -56,19 +57,6 @@ def local_only(*records: bytes) -> bytes:
     """Local entries and an empty central directory."""
     body = b"".join(records)
     return body + end(0, b"", len(body))
-
-
-class Unseekable(io.RawIOBase):
-    """A stream zipfile cannot seek back in: it writes each entry's sizes in a data descriptor."""
-
-    def __init__(self):
-        self.buf = io.BytesIO()
-
-    def writable(self):
-        return True
-
-    def write(self, b):
-        return self.buf.write(b)
 
 
 def scan_file(scan_path, tmp_path, name: str, data: bytes) -> dict:

@@ -18,6 +18,7 @@ import struct
 import zipfile
 import zlib
 from pathlib import Path
+from zip_helpers import Unseekable
 
 REPO = Path(__file__).resolve().parents[1]
 APKS = REPO / "fixtures" / "apks"
@@ -30,23 +31,10 @@ META = [("acquisition.json", ACQ), ("packages.json", b"[]"), ("getprop.txt", b"[
 BIG = 80 << 20  # past the look's 64 MiB bound (the ZIP is far under 64 MiB / 200)
 
 
-class _Unseekable(io.RawIOBase):
-    """A stream zipfile cannot seek back in: it writes each entry's sizes in a data descriptor."""
-
-    def __init__(self):
-        self.buf = io.BytesIO()
-
-    def writable(self):
-        return True
-
-    def write(self, b):
-        return self.buf.write(b)
-
-
 def described(entries: list[tuple[str, bytes, int]], big: bool = False) -> bytes:
     """A ZIP whose every entry has a data descriptor, as Java and an unseekable zipfile write them:
     (name, data, compresslevel) deflated each; ``big``: then ``FS/data/log/big.txt``, BIG zeros."""
-    sink = _Unseekable()
+    sink = Unseekable()
     with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data, level in entries:
             z.writestr(name, data, compresslevel=level)

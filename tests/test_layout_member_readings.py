@@ -17,6 +17,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from zip_helpers import Unseekable
 
 REPO = Path(__file__).resolve().parents[1]
 APKS = REPO / "fixtures" / "apks"
@@ -281,7 +282,7 @@ def test_a_zip_under_a_data_name_is_read_as_other_readers_read_it(scan_path, tmp
 @pytest.mark.parametrize("placed", ["stored-member", "folder-file"])
 def test_a_data_zip_every_reader_reads_alike_stays_data(scan_path, tmp_path, placed):
     """A data ZIP written with data descriptors (as Java writes them) and none of the above: still data."""
-    buf = _Unseekable()
+    buf = Unseekable()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for i in range(3):
             z.writestr(f"FS/proc/{i}.txt", b"state %d " % i * 500)
@@ -301,19 +302,6 @@ def test_a_data_zip_every_reader_reads_alike_stays_data(scan_path, tmp_path, pla
     assert not [e for e in doc["errors"] if "bugreport.zip" in json.dumps(e)]
     assert any("bugreport.zip" in s["examples"] for s in doc["skipped"])
     assert {a["package"] for a in doc["apps"]} == {V1_PKG}
-
-
-class _Unseekable(io.RawIOBase):
-    """A stream zipfile cannot seek back in: it writes each entry's sizes in a data descriptor."""
-
-    def __init__(self):
-        self.buf = io.BytesIO()
-
-    def writable(self):
-        return True
-
-    def write(self, b):
-        return self.buf.write(b)
 
 
 def straddled() -> bytes:
