@@ -34,8 +34,8 @@ import pytest
 from apkscan.apk.io.bytesource import ByteSource
 from tests.apksigner_helper import apksigner_verify
 from tests.cli_helpers import generate_module
-from tests.test_apk_local_coverage import (LOCAL_ONLY, TIKTOK, _Unseekable, _uncovered, apps_of, codes_in,
-                                          container_codes)
+from tests.test_apk_local_coverage import LOCAL_ONLY, TIKTOK, _uncovered, apps_of, codes_in, container_codes
+from zip_helpers import Unseekable
 
 LAYOUT, BLOB = b"res/layout/main.xml", b"res/raw/blob.bin"
 CONTENT = b"placeholder layout (not compiled)\n" * 4
@@ -191,7 +191,7 @@ def test_a_stored_jar_behind_a_descriptor_is_read_as_androids_stream_reads_it(tm
     with zipfile.ZipFile(inner, "w") as z:
         z.writestr("a.txt", b"inner")
     sink = io.BytesIO()
-    with zipfile.ZipFile(io.BufferedWriter(_Unseekable(sink)), "w") as z:  # unseekable: every entry behind a descriptor
+    with zipfile.ZipFile(io.BufferedWriter(Unseekable(sink)), "w") as z:  # unseekable: every entry behind a descriptor
         z.writestr(zipfile.ZipInfo("AndroidManifest.xml"), b"x" * 64, zipfile.ZIP_DEFLATED)
         z.writestr(zipfile.ZipInfo("assets/lib.jar"), inner.getvalue(), zipfile.ZIP_STORED)
     path = tmp_path / "plain.apk"
