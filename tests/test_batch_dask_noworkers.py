@@ -30,6 +30,7 @@ CLI = """import sys
 try:
     from apkscan.batch import dask_watch
     dask_watch.NO_WORKER_WAIT = 3.0
+    dask_watch.NEVER_JOINED_WAIT = 4.0  # no worker ever joins this test's scheduler
 except ImportError:
     pass
 from apkscan.cli import main
@@ -64,7 +65,8 @@ def test_a_scheduler_without_workers_gives_each_input_an_error_and_resume_scans_
     assert doc["apps"] == [] and doc["interrupted"] is False
     codes = {e["source"]["path"]: [i["code"] for i in e["errors"]] for e in doc["errors"]}
     assert codes and set(map(tuple, codes.values())) == {("BATCH_NO_WORKERS",)}
-    assert "no worker for 3 s" in doc["errors"][0]["errors"][0]["message"]
+    # no worker had joined: the longer wait (workers may still be queued), said so
+    assert "no worker joined the Dask scheduler in 4 s" in doc["errors"][0]["errors"][0]["message"]
     stream = [json.loads(x) for x in lines.read_text(encoding="utf-8").splitlines()]
     assert stream[-1]["type"] == "end"  # the stream was finished, not cut
     # the run is recorded as unfinished: --resume (here without Dask) continues it and scans them all
@@ -110,6 +112,7 @@ if __name__ == "__main__":
     finally:
         runner.close()
     print(json.dumps({"apps": len(result.apps), "starved": getattr(runner, "starved", None),
+                      "joined": getattr(getattr(runner, "watch", None), "joined", None),
                       "errors": {e.source: [i.code for i in e.errors] for e in result.errors}}))
 """
 
@@ -122,6 +125,7 @@ def test_a_local_cluster_whose_only_worker_died_unrestarted_ends_the_run(tmp_pat
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout.splitlines()[-1])
     assert out["apps"] == 0 and out["starved"] is True
+    assert out["joined"] is True  # the worker was there before it died: the short wait applies
     apks = sorted(str(p) for p in APKS.glob("*.apk"))
     assert sorted(out["errors"]) == apks
     assert {tuple(c) for c in out["errors"].values()} == {("BATCH_NO_WORKERS",)}

@@ -186,7 +186,7 @@ class DaskRunner:
         try:
             for item in items:
                 if isinstance(item, ScanInput) and not item.cleanup and not is_temporary(item.path):
-                    window.append((item, [_failed(item, "BATCH_NO_WORKERS", no_workers_message())]
+                    window.append((item, [_failed(item, "BATCH_NO_WORKERS", no_workers_message(self.watch.joined))]
                                    if self.watch.starved else self._submit(item)))
                 else:  # records, and bytes only this machine holds (same time budget as a task's)
                     window.append((item, scan_item(item, local)))
@@ -217,7 +217,7 @@ class DaskRunner:
             return item, _as_named(item, self.watch.result(x, wait))
         except NoWorkers:
             x.cancel()
-            return item, [_failed(item, "BATCH_NO_WORKERS", no_workers_message())]
+            return item, [_failed(item, "BATCH_NO_WORKERS", no_workers_message(self.watch.joined))]
         except TimeoutError:
             self._abandon(x)
             return item, [_failed(item, "BATCH_TIMEOUT", f"not scanned within --timeout {self.timeout:g} s; "
