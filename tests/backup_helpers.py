@@ -7,6 +7,7 @@ import io
 import json
 import os
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -175,3 +176,18 @@ def zip_folder(root: Path, top: str | None = None) -> bytes:
         for name in FolderTree(root).names():
             z.write(root / name, f"{top}/{name}" if top else name)
     return buf.getvalue()
+
+
+TAR_BLOCK = 512
+
+
+def ustar(name: str, size: int, kind: bytes = tarfile.REGTYPE) -> bytes:
+    """One ustar header for a member of ``size`` bytes (the tests that hide members in a tar write their own data)."""
+    info = tarfile.TarInfo(name)
+    info.size, info.type, info.mtime, info.mode = size, kind, 0, 0o600
+    return info.tobuf(tarfile.USTAR_FORMAT)
+
+
+def pad(data: bytes) -> bytes:
+    """``data`` padded with zeros to tar's 512-byte blocks."""
+    return data + b"\0" * (-len(data) % TAR_BLOCK)

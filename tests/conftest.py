@@ -24,6 +24,19 @@ CORPUS = SHARED / "corpus"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS}")
 
 
+def aged_copies(folder: Path, names, mtime_ns: int = 1_600_000_000 * 10**9) -> Path:
+    """``folder`` made and given copies of the fixture APKs ``names``, each with an mtime long past
+    (a scan store trusts a stat key only outside the racy window of a file just written)."""
+    import os
+    import shutil
+
+    folder.mkdir()
+    for name in names:
+        shutil.copy(APKS / name, folder / name)
+        os.utime(folder / name, ns=(mtime_ns, mtime_ns))
+    return folder
+
+
 def prefixed_apk(apk: bytes, prefix: bytes) -> bytes:
     """``apk`` after ``prefix`` with every offset moved by it, as ``zip -A`` leaves a self-extractor:
     its first bytes are no ZIP, yet it opens as one from its end (apksigner signs and verifies such

@@ -21,6 +21,7 @@ import tarfile
 import zipfile
 
 import pytest
+from backup_helpers import pad, ustar
 from conftest import APKS, KEYS
 
 from apkscan.issues import ApkScanError
@@ -38,16 +39,6 @@ BLOCK = 512
 TWO_WAYS = "TAMPER_BACKUP_TAR_READ_TWO_WAYS"
 FIRST, SECOND = "apps/com.example.clean/f/cache.bin", "apps/com.example.clean/f/cache2.bin"
 COVER = "apps/com.example.clean/f/data.bin"
-
-
-def ustar(name: str, size: int, kind: bytes = tarfile.REGTYPE) -> bytes:
-    info = tarfile.TarInfo(name)
-    info.size, info.type, info.mtime, info.mode = size, kind, 0, 0o600
-    return info.tobuf(tarfile.USTAR_FORMAT)
-
-
-def pad(data: bytes) -> bytes:
-    return data + b"\0" * (-len(data) % BLOCK)
 
 
 def backup(*hidden: tuple[str, bytes]) -> bytes:

@@ -16,6 +16,7 @@ import zlib
 
 import pytest
 from backup_helpers import BACKUPS, PASSWORD
+from backup_helpers import pad
 from conftest import APKS
 
 from adb_writer import _Sink, header as ab_header
@@ -28,10 +29,6 @@ CLEAN = (APKS / "clean-v1v2v3.apk").read_bytes()
 PKG = "com.zhiliaoapp.musically"
 BLOCK = 512
 TWO_WAYS, STOPS = "TAMPER_BACKUP_TAR_READ_TWO_WAYS", "TAMPER_BACKUP_RESTORE_STOPS"
-
-
-def pad(data: bytes) -> bytes:
-    return data + b"\0" * (-len(data) % BLOCK)
 
 
 def raw_header(name: bytes, size_field: bytes, kind: bytes = b"0", checksum: str = "good",

@@ -14,7 +14,7 @@ import io
 import tarfile
 
 import pytest
-from backup_helpers import BACKUPS, AbWriter, manifest
+from backup_helpers import BACKUPS, AbWriter, manifest, pad, ustar
 from conftest import APKS
 
 from apkscan.scan import scan
@@ -87,16 +87,6 @@ def test_header_flag_zero_in_any_form_is_uncompressed():
 
 
 # F6 ---------------------------------------------------------------------------------------------
-
-def ustar(name: str, size: int, kind: bytes = tarfile.REGTYPE) -> bytes:
-    info = tarfile.TarInfo(name)
-    info.size, info.type, info.mtime, info.mode = size, kind, 0, 0o600
-    return info.tobuf(tarfile.USTAR_FORMAT)
-
-
-def pad(data: bytes) -> bytes:
-    return data + b"\0" * (-len(data) % BLOCK)
-
 
 def tar_only_member_payload(hidden_name: str) -> bytes:
     """The reviewer's backup: a pax ``x`` header with no ``size`` record. Restore keeps the x header's

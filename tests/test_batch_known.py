@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 import apkscan.apk.identify as identify_mod
-from conftest import without_hashed
+from conftest import aged_copies, without_hashed
 from apkscan.cli import main
 from apkscan.sources.walker import Walker
 
@@ -37,12 +37,7 @@ def no_racy_wait(monkeypatch, request):
 
 @pytest.fixture
 def corpus(tmp_path):
-    d = tmp_path / "in"
-    d.mkdir()
-    for name in NAMES:
-        shutil.copy(APKS / name, d / name)
-        os.utime(d / name, ns=(OLD, OLD))
-    return d
+    return aged_copies(tmp_path / "in", NAMES, OLD)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from backup_helpers import AbWriter, manifest
+from zip_helpers import Unseekable
 
 from apkscan.scan import scan
 from apkscan.sources import data_zip
@@ -32,25 +33,12 @@ HIDDEN = "FS/data/app/~~eHl6==/com.zhiliaoapp.musically-MTIz==/base"
 REASON = "AndroidQF acquisition file (not scanned)"
 
 
-class _Unseekable(io.RawIOBase):
-    """A write-only stream ``zipfile`` cannot seek: it writes data descriptors (flag bit 3)."""
-
-    def __init__(self):
-        self.out = io.BytesIO()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, b) -> int:
-        return self.out.write(b)
-
-
 def zip_of(members: list[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLATED, descriptors: bool = False) -> bytes:
-    sink = _Unseekable() if descriptors else io.BytesIO()
-    with zipfile.ZipFile(sink, "w", method) as z:
+    out = io.BytesIO()
+    with zipfile.ZipFile(Unseekable(out) if descriptors else out, "w", method) as z:
         for name, data in members:
             z.writestr(name, data)
-    return (sink.out if descriptors else sink).getvalue()
+    return out.getvalue()
 
 
 def bugreport(apk_method: int = zipfile.ZIP_DEFLATED, descriptors: bool = False, nested: bool = False,

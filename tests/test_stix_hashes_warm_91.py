@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import APKS
+from conftest import APKS, aged_copies
 
 from apkscan.batch import store
 from apkscan.cli import main
@@ -35,12 +33,7 @@ def no_racy_wait(monkeypatch):
 
 @pytest.fixture
 def corpus(tmp_path):
-    d = tmp_path / "in"
-    d.mkdir()
-    for name in NAMES:
-        shutil.copy(APKS / name, d / name)
-        os.utime(d / name, ns=(OLD, OLD))
-    return d
+    return aged_copies(tmp_path / "in", NAMES, OLD)
 
 
 @pytest.fixture
