@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
 import time
@@ -145,6 +146,47 @@ def test_worker_that_crashes_itself_costs_that_input_only(rp, monkeypatch):
     died = [e for e in result.errors if e.errors[0].code == "BATCH_WORKER_DIED"]
     assert len(died) == 1 and died[0].source.endswith("clean-v1v2v3.apk")
     assert len(result.apps) == len(_scan(rp, [FIX / "apks"]).apps) - 1
+
+
+def test_a_worker_found_dead_by_a_send_charges_the_input_it_held(rp, monkeypatch, tmp_path):
+    """A worker that dies while the parent has not yet waited on it is found by the next send (the
+    pipe is broken): the input it was scanning is charged as ``_died`` charges it, not handed to a
+    fresh worker (for an input that kills its process, one more worker killed; here, where the kill
+    comes from outside, the input would be scanned again and reported as if nothing happened)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    victim = "a-first.apk"  # the first input: the parent sends its worker a second one right after it
+    shutil.copy(FIX / "apks" / "wechat-impostor.apk", folder / victim)
+    for name in ("clean-v1v2v3.apk", "v1-only.apk", "v2-only.apk", "ec-v2v3.apk"):
+        shutil.copy(FIX / "apks" / name, folder / name)
+    started = tmp_path / "started"
+    real_unit, real_send = pool_mod.scan_item, worker_mod.Worker.send
+
+    def unit(item, settings):
+        if item.display.endswith(victim):
+            with open(started, "a") as f:
+                f.write("x")
+        return real_unit(item, settings)
+
+    killed: list[int] = []
+
+    def send(self, task):
+        if not killed and self.task is not None and self.task.item.display.endswith(victim):
+            os.kill(self.proc.pid, signal.SIGKILL)  # dies holding the victim, once, as the OOM killer takes one
+            self.proc.join(5)
+            killed.append(self.proc.pid)
+        return real_send(self, task)
+
+    monkeypatch.setattr(worker_mod, "_unit", unit)
+    monkeypatch.setattr(worker_mod.Worker, "send", send)
+    reference = _scan(rp, [folder])
+    result = _scan(rp, [folder], pool_mod.Pool(2, timeout=60))
+    died = [e for e in result.errors if e.errors[0].code == "BATCH_WORKER_DIED"]
+    assert [e.source for e in died] == [str(folder / victim)]
+    assert "signal 9" in died[0].errors[0].message
+    assert (len(started.read_text()) if started.exists() else 0) <= 1  # never scanned by a second worker
+    assert [a.to_dict() for a in result.apps] == [a.to_dict() for a in reference.apps if not a.source.endswith(victim)]
+    assert len(killed) == 1 and len(result.apps) == 4 and not multiprocessing.active_children()
 
 
 def test_interrupt_keeps_what_finished_stops_workers_and_removes_temp_files(rp, tmp_path):

@@ -235,9 +235,12 @@ class _Run:
                 task = self.queue.popleft()
                 try:
                     head = self.workers[i].send(task)
-                except OSError:  # a worker that died waiting (OOM killer): its inputs go to a new one
+                except OSError:  # the worker died before a wait saw it (OOM killer, a crash)
                     self.queue.appendleft(task)
-                    self._requeue(i)
+                    if self.workers[i].tasks:  # scanning its head: charged as _died charges it, not sent again
+                        self._died(i, self.workers[i])
+                    else:  # idle: nothing of it at fault
+                        self._requeue(i)
                     sent = True
                     break  # the workers' indices may have changed (_requeue)
                 sent = True
