@@ -13,13 +13,16 @@ of their own. Real bytes: Info-ZIP's ``zip`` writes every level.
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
+import zlib
 
 import pytest
 
 from tests.test_apk_local_coverage import LOCAL_ONLY, TIKTOK, V1, container_codes, directory, insert, stored
 from tests.test_apk_local_stream_depth import chain_of, scan_chain, tiktok_of
 from tests.test_apk_local_stream_nested import _zip, first_is_stored_with_descriptor, needs_zip, piped_zip
+from apkscan.sources.zip_readings import ZIPFILE_READING
 
 V1_PACKAGE = "com.example.v1only"
 
@@ -141,6 +144,46 @@ def test_an_entry_the_outer_bundle_skips_by_name_is_scanned_once(scan_path, tmp_
     assert [a["source"]["chain"][1:] for a in found] == [["data.obb"]]
     assert found[0]["verdict"] == "prohibited" and "'inner.zip'" in row_facts(found[0])[0]
     assert [a["source"]["chain"][1:] for a in doc["apps"] if a["package"] == V1_PACKAGE] == [["base.apk"]]
+
+
+def _record(name: bytes, data: bytes, flags: int, at: int) -> bytes:
+    """A stored entry's central record, its local header at ``at``."""
+    return struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, flags, 0, 0, 0, zlib.crc32(data), len(data),
+                       len(data), len(name), 0, 0, 0, 0, 0, at) + name
+
+
+def two_readings_around(inner: bytes) -> bytes:
+    """``inner.zip`` stored with a data descriptor after a 9-byte-named filler, listed by the directory
+    the end record names and, its offset moved back by that directory's size, twice by a second one
+    right before the end record, which ``java.util.zip.ZipFile`` and Python's ``zipfile`` read (both
+    directories the same size): both readings walk the same ``inner.zip`` bytes."""
+    filler = b"x" * 200
+    first = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0, zlib.crc32(filler), 200, 200, 9, 0) + b"aaaaa.txt"
+    first += filler
+    head = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 8, 0, 0, 0, 0, 0, 0, 9, 0) + b"inner.zip"
+    body = head + inner + struct.pack("<IIII", 0x08074B50, zlib.crc32(inner), len(inner), len(inner))
+    cd_a = _record(b"aaaaa.txt", filler, 0, 0) + _record(b"inner.zip", inner, 8, len(first))
+    cd_b = 2 * _record(b"inner.zip", inner, 8, len(first) - len(cd_a))  # ZipFile adds len(cd_a) back
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 2, 2, len(cd_b), len(first) + len(body), 0)
+    return first + body + cd_a + cd_b + end
+
+
+def test_another_reading_of_the_container_keeps_its_own_row(scan_path, tmp_path):
+    """The entry claimed by the outer walk is yielded before the container's other readings are walked
+    (:mod:`apkscan.sources.walk_readings`): ``ZipFile``'s reading of the same ``inner.zip`` finds the
+    same TikTok, too late to be named with the outer file's row, so it is a row of its own under that
+    reading, as every other reading's app is; never dropped unsaid."""
+    decoy = _zip({"notes.txt": b"notes\n"})
+    data = two_readings_around(insert(decoy, directory(decoy)[2], stored(b"base.apk", TIKTOK)))
+    path = tmp_path / "two.zip"
+    path.write_bytes(data)
+    with zipfile.ZipFile(path) as z:  # the oracle: Python's zipfile reads the second directory, inner.zip in it
+        assert z.namelist() == ["inner.zip", "inner.zip"] and z.read("inner.zip")[:4] == b"PK\x03\x04"
+    doc = scan_path(path)
+    found = sorted(tuple(a["source"]["chain"][1:]) for a in tiktok_of(doc))
+    assert found == [(ZIPFILE_READING, "inner.zip", "base.apk"), ("base.apk",)], found
+    outer = [a for a in tiktok_of(doc) if a["source"]["chain"][1:] == ["base.apk"]][0]
+    assert "'inner.zip'" in row_facts(outer)[0]
 
 
 def test_readings_named_follows_the_walkers_depth():

@@ -127,8 +127,8 @@ def shared(walked: dict[int, dict], chain: tuple[str, ...], place: tuple[str, in
     :attr:`apkscan.sources.walk_context.WalkContext.walked`) found at the same offset of the same file
     (``place``: this walk's file and where its bytes start), with the same name, method, sizes and
     CRC-32, is that container's: dropped here, this reading (``chain``) named with it. The others are
-    kept under a new key for the walks inside, returned for the caller to drop when this walk is
-    done; None: nothing kept. A kept entry is read by content there as inside (a bundle's skipped name
+    kept under a new key for the walks inside, returned for the caller to drop once this container's
+    members are walked (its other readings, walked after them, keep what they find); None: nothing kept. A kept entry is read by content there as inside (a bundle's skipped name
     too, when its bytes hold an APK: :meth:`apkscan.sources.bundles.BundleReader._entry`)."""
     if found is None or not found.entries:
         return None
