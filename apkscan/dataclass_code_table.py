@@ -4898,8 +4898,8 @@ def __create_fn__():
  return __eq__
 TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.start,self.end,self.record,self.group,self.last,self.records,self.apk,)==(other.start,other.end,other.record,other.group,other.last,other.records,other.apk,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
-def __create_fn__(_type_entries, _type_problems, _type_followed, _type_origin, _type_base, _type_listed_bound, _type_nested, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _dflt_problems, _dflt_followed, _dflt_origin, _dflt_base, _dflt_listed_bound, _dflt_nested, _return_type):
- def __init__(self,entries:_type_entries=_HAS_DEFAULT_FACTORY,problems:_type_problems=_HAS_DEFAULT_FACTORY,followed:_type_followed=_dflt_followed,origin:_type_origin=_dflt_origin,base:_type_base=_dflt_base,listed_bound:_type_listed_bound=_dflt_listed_bound,nested:_type_nested=_HAS_DEFAULT_FACTORY)->_return_type:
+def __create_fn__(_type_entries, _type_problems, _type_followed, _type_origin, _type_base, _type_listed_bound, _type_nested, _type_also, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _dflt_problems, _dflt_followed, _dflt_origin, _dflt_base, _dflt_listed_bound, _dflt_nested, _dflt_also, _return_type):
+ def __init__(self,entries:_type_entries=_HAS_DEFAULT_FACTORY,problems:_type_problems=_HAS_DEFAULT_FACTORY,followed:_type_followed=_dflt_followed,origin:_type_origin=_dflt_origin,base:_type_base=_dflt_base,listed_bound:_type_listed_bound=_dflt_listed_bound,nested:_type_nested=_HAS_DEFAULT_FACTORY,also:_type_also=_HAS_DEFAULT_FACTORY)->_return_type:
   self.entries=_dflt_entries() if entries is _HAS_DEFAULT_FACTORY else entries
   self.problems=_dflt_problems() if problems is _HAS_DEFAULT_FACTORY else problems
   self.followed=followed
@@ -4907,22 +4907,23 @@ def __create_fn__(_type_entries, _type_problems, _type_followed, _type_origin, _
   self.base=base
   self.listed_bound=listed_bound
   self.nested=_dflt_nested() if nested is _HAS_DEFAULT_FACTORY else nested
+  self.also=_dflt_also() if also is _HAS_DEFAULT_FACTORY else also
  return __init__
-TABLE['def __create_fn__(_type_entries, _type_problems, _type_followed, _type_origin, _type_base, _type_listed_bound, _type_nested, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _dflt_problems, _dflt_followed, _dflt_origin, _dflt_base, _dflt_listed_bound, _dflt_nested, _return_type):\n def __init__(self,entries:_type_entries=_HAS_DEFAULT_FACTORY,problems:_type_problems=_HAS_DEFAULT_FACTORY,followed:_type_followed=_dflt_followed,origin:_type_origin=_dflt_origin,base:_type_base=_dflt_base,listed_bound:_type_listed_bound=_dflt_listed_bound,nested:_type_nested=_HAS_DEFAULT_FACTORY)->_return_type:\n  self.entries=_dflt_entries() if entries is _HAS_DEFAULT_FACTORY else entries\n  self.problems=_dflt_problems() if problems is _HAS_DEFAULT_FACTORY else problems\n  self.followed=followed\n  self.origin=origin\n  self.base=base\n  self.listed_bound=listed_bound\n  self.nested=_dflt_nested() if nested is _HAS_DEFAULT_FACTORY else nested\n return __init__'] = __create_fn__.__code__
+TABLE['def __create_fn__(_type_entries, _type_problems, _type_followed, _type_origin, _type_base, _type_listed_bound, _type_nested, _type_also, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_entries, _dflt_problems, _dflt_followed, _dflt_origin, _dflt_base, _dflt_listed_bound, _dflt_nested, _dflt_also, _return_type):\n def __init__(self,entries:_type_entries=_HAS_DEFAULT_FACTORY,problems:_type_problems=_HAS_DEFAULT_FACTORY,followed:_type_followed=_dflt_followed,origin:_type_origin=_dflt_origin,base:_type_base=_dflt_base,listed_bound:_type_listed_bound=_dflt_listed_bound,nested:_type_nested=_HAS_DEFAULT_FACTORY,also:_type_also=_HAS_DEFAULT_FACTORY)->_return_type:\n  self.entries=_dflt_entries() if entries is _HAS_DEFAULT_FACTORY else entries\n  self.problems=_dflt_problems() if problems is _HAS_DEFAULT_FACTORY else problems\n  self.followed=followed\n  self.origin=origin\n  self.base=base\n  self.listed_bound=listed_bound\n  self.nested=_dflt_nested() if nested is _HAS_DEFAULT_FACTORY else nested\n  self.also=_dflt_also() if also is _HAS_DEFAULT_FACTORY else also\n return __init__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __repr__(self):
-  return self.__class__.__qualname__ + f"(entries={self.entries!r}, problems={self.problems!r}, followed={self.followed!r}, origin={self.origin!r}, base={self.base!r}, listed_bound={self.listed_bound!r}, nested={self.nested!r})"
+  return self.__class__.__qualname__ + f"(entries={self.entries!r}, problems={self.problems!r}, followed={self.followed!r}, origin={self.origin!r}, base={self.base!r}, listed_bound={self.listed_bound!r}, nested={self.nested!r}, also={self.also!r})"
  return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(entries={self.entries!r}, problems={self.problems!r}, followed={self.followed!r}, origin={self.origin!r}, base={self.base!r}, listed_bound={self.listed_bound!r}, nested={self.nested!r})"\n return __repr__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(entries={self.entries!r}, problems={self.problems!r}, followed={self.followed!r}, origin={self.origin!r}, base={self.base!r}, listed_bound={self.listed_bound!r}, nested={self.nested!r}, also={self.also!r})"\n return __repr__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __eq__(self,other):
   if other.__class__ is self.__class__:
-   return (self.entries,self.problems,self.followed,self.origin,self.base,self.listed_bound,self.nested,)==(other.entries,other.problems,other.followed,other.origin,other.base,other.listed_bound,other.nested,)
+   return (self.entries,self.problems,self.followed,self.origin,self.base,self.listed_bound,self.nested,self.also,)==(other.entries,other.problems,other.followed,other.origin,other.base,other.listed_bound,other.nested,other.also,)
   return NotImplemented
  return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.entries,self.problems,self.followed,self.origin,self.base,self.listed_bound,self.nested,)==(other.entries,other.problems,other.followed,other.origin,other.base,other.listed_bound,other.nested,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.entries,self.problems,self.followed,self.origin,self.base,self.listed_bound,self.nested,self.also,)==(other.entries,other.problems,other.followed,other.origin,other.base,other.listed_bound,other.nested,other.also,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
 def __create_fn__(_type_kind, _type_label, _type_detect, _type_open, _type_code, _type_hint, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_open, _dflt_code, _dflt_hint, _return_type):
  def __init__(self,kind:_type_kind,label:_type_label,detect:_type_detect,open:_type_open=_dflt_open,code:_type_code=_dflt_code,hint:_type_hint=_dflt_hint)->_return_type:

@@ -43,7 +43,9 @@ class WalkContext:
         self.options = options
         self.temp = TempSpace(options.tmp_dir, options.tmp_limit)
         self.budget = InflateBudget(options.max_inflate, options.max_ratio)
-        self.walked: dict[int, dict[tuple, str]] = {}  # per ZIP reader being walked: what was read, by whose name
+        # per ZIP reader being walked: what was read, by whose name; per local walk being walked, the local-only
+        # entries it found, by place (zip_local.shared)
+        self.walked: dict[int, dict[tuple, object]] = {}
         self.read_again = 0  # streamed members read a second time in this input (polyglot.MAX_READ_AGAIN)
         self._password: list[str | None] = []
 

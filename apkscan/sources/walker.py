@@ -185,7 +185,7 @@ class Walker:
         ``origin``: the bytes a streaming reader starts at when the window is moved past them
         (:func:`zip_local.walk`)."""
         (path, off, length), spooled, source = self._zip_source(b, opened, owned)
-        handed_on, archive, others = False, None, None  # others: the readings beside this one (walk_readings)
+        handed_on, archive, others, shared = False, None, None, None  # others: the readings beside this one (walk_readings)
         try:
             try:
                 archive = opened or ZipArchive.open(source, b.reading == ZIP64)
@@ -203,7 +203,7 @@ class Walker:
                 nested, unchecked = detect.nested_members(archive) if archive is not None else ([], [])
                 streamed = None if walked else walk_streamed.local_walk(b, archive, source, off, others.second,
                                                                          self.ctx.budget, origin, self._room(depth))
-                walked = walked or streamed is not None
+                shared, walked = zip_local.shared(self.ctx.walked, b.chain, (path, off), streamed), walked or streamed is not None
                 if not nested and streamed is None:  # identify opens its own: its entries are not held while it runs
                     archive = opened = None
                 alone = not nested and not others and streamed is None  # nothing more walked from these bytes
@@ -225,11 +225,13 @@ class Walker:
             else:  # the local headers followed once, against every central directory the bytes have
                 local = zip_local.Walk() if walked else zip_local.walk(archive, self.ctx.budget, others.second,
                                                                           origin=origin, room=self._room(depth))
-                walked = True
+                shared, walked = zip_local.shared(self.ctx.walked, b.chain, (path, off), local), True
                 yield from self._zip_entries(archive, kind, (path, off), b.chain, depth, b.bundle, local)
+            self.ctx.walked.pop(shared, None)  # the local-only entries it found, walked: another reading's are its own
             yield from others.walk(self, b, depth, (path, off, length), walked)
         finally:
             source.close()
+            self.ctx.walked.pop(shared, None)
             if others is not None:
                 others.close()
             if spooled and not handed_on:

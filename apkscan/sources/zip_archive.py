@@ -162,7 +162,7 @@ class ZipReader:
             if _odd_name(entry.name) else []
         shown = shown_name(entry)
         if zip_local.is_local(entry):
-            flags.append(zip_local.local_only_fact(entry, shown))
+            flags.append(zip_local.local_only_fact(entry, shown, self.local.also.get(entry.local_header_offset)))
         if encrypted(entry):
             flags.append(self._encrypted(entry))
         start = base + arc.data_offset(entry)
@@ -176,6 +176,11 @@ class ZipReader:
         return Member(shown, entry.uncompressed_size, lambda: IterStream(arc.stream(entry)),
                       window=(self.path, start, entry.uncompressed_size), bundle=self.bundle_key(entry.name), flags=flags,
                       data_key=key)
+
+
+def new_token() -> int:
+    """A key of the walk's record of what was read (``WalkContext.walked``) that no other reader holds."""
+    return next(_READERS)
 
 
 def _odd_name(name: str) -> bool:

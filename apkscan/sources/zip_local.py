@@ -34,7 +34,9 @@ the directory's readers do not look; said, ``TAMPER_CONTAINER_STREAM_CRC``, noth
 A local entry that is an entry of a ZIP stored in a listed member flagged with a data descriptor (as
 Info-ZIP writes to a pipe) is kept apart (:mod:`apkscan.sources.zip_nested`, review 91 F3): the
 container's reader walks that member, its ZIP's entries with it, and nothing is said: both readings
-agree (:func:`settled`).
+agree (:func:`settled`). A local-only entry the walk of a container around this one already found (its
+stream read into this ZIP's data: the same header at the same offset of the same bytes) is that
+container's, one app scanned there, this reading named with it (:func:`shared`, rows92).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from apkscan.apk.io.zip_entry import METHOD_DEFLATED, METHOD_STORED, ZipEntry
 from apkscan.apk.io.zipreader import LFH_HEADER, LFH_SIG, MAX_ENTRIES, ZipArchive
 from apkscan.issues import ApkScanError, Issue, LimitExceeded, error, tamper
 from apkscan.sources import detect, walkclock
+from apkscan.sources.interface import CHAIN_SEPARATOR
 from apkscan.sources.streams import InflateBudget
 from apkscan.sources.zip_nested import Frames, Nested
 
@@ -84,6 +87,8 @@ class Walk:
     base: int = 0  # where ``origin``'s bytes start in their file
     listed_bound: int = -1  # a bound met inside a listed entry (:class:`ListedBound`): where; -1: not so
     nested: list[Nested] = field(default_factory=list)  # local entries a listed member's ZIP explains (:mod:`zip_nested`)
+    also: dict[int, list[tuple[str, ...]]] = field(default_factory=dict)  # by local header offset: the ZIPs inside
+    # whose own walks found that entry too (their chains below this one's: :func:`shared`)
 
 
 def view(source: ByteSource) -> ZipArchive:
@@ -98,10 +103,52 @@ def is_local(entry: ZipEntry) -> bool:
     return entry.cd_record_offset == NOT_LISTED
 
 
-def local_only_fact(entry: ZipEntry, shown: str) -> Issue:
+def local_only_fact(entry: ZipEntry, shown: str, also: list[tuple[str, ...]] | None = None) -> Issue:
+    """``also``: the ZIPs inside the container whose streams read the same entry (:func:`shared`)."""
     return tamper(LOCAL_ONLY, f"member {shown!r} (local header at offset {entry.local_header_offset}) is read by "
                   "streaming installers (java.util.zip.ZipInputStream: SAI, ackpine) but not listed by the central "
-                  "directory as such: scanned as a member of its own")
+                  f"directory as such: scanned as a member of its own{_also_said(also or [], 'the same entry')}")
+
+
+def _also_said(readings: list[tuple[str, ...]], what: str) -> str:
+    """The ZIPs inside whose streams read ``what`` too, by their chains below the container's."""
+    if not readings:
+        return ""
+    shown = ", ".join(repr(CHAIN_SEPARATOR.join(r)) for r in readings[:5]) + (", ..." if len(readings) > 5 else "")
+    return (f"; the streams of {len(readings)} ZIPs inside it ({shown}) read {what} too, at the same offset of the "
+            "same bytes: scanned once, here")
+
+
+def shared(walked: dict[int, dict], chain: tuple[str, ...], place: tuple[str, int], found: Walk | None) -> int | None:
+    """One member per entry the streams read (rows92): Info-ZIP piping ZIPs into one another, the stream of
+    the outer file reads on into each ZIP stored with a descriptor, so each container's walk down the
+    chain finds the same local-only ``base.apk`` (four Info-ZIP pipes deep: four apps, four facts). An
+    entry of ``found`` that the walk of a container around this one (``walked``: each reader's keys,
+    :attr:`apkscan.sources.walk_context.WalkContext.walked`) found at the same offset of the same file
+    (``place``: this walk's file and where its bytes start), with the same name, method, sizes and
+    CRC-32, is that container's: dropped here, this reading (``chain``) named with it. The others are
+    kept under a new key for the walks inside, returned for the caller to drop once this container's
+    members are walked (its other readings, walked after them, keep what they find); None: nothing kept. A kept entry is read by content there as inside (a bundle's skipped name
+    too, when its bytes hold an APK: :meth:`apkscan.sources.bundles.BundleReader._entry`)."""
+    if found is None or not found.entries:
+        return None
+    from apkscan.sources.zip_archive import new_token
+
+    token, kept, mine = new_token(), [], {}
+    path, base = place[0], found.base if found.origin is not None else place[1]
+    for e in found.entries:
+        key = ("streamed", path, base + e.local_header_offset, e.name_bytes, e.method, e.compressed_size,
+               e.uncompressed_size, e.crc32)
+        owner = next((keys[key] for keys in walked.values() if key in keys), None)
+        if owner is None:
+            mine[key] = (chain, found.also.setdefault(e.local_header_offset, []))
+            kept.append(e)
+        else:
+            around, readings = owner
+            readings.append(chain[len(around):] if chain[:len(around)] == around else chain)
+    found.entries = kept
+    walked[token] = mine
+    return token
 
 
 def settled(found: Walk, walks: Callable[[ZipEntry], bool]) -> tuple[list[ZipEntry], list[Issue]]:
@@ -121,9 +168,12 @@ def settled(found: Walk, walks: Callable[[ZipEntry], bool]) -> tuple[list[ZipEnt
     if not entries:
         return entries, list(found.problems)
     names = ", ".join(repr(e.name) for e in entries[:5]) + (", ..." if len(entries) > 5 else "")
+    inside = list(dict.fromkeys(r for e in entries for r in found.also.get(e.local_header_offset, ())))
+    met = sum(1 for e in entries if found.also.get(e.local_header_offset))
     return entries, [tamper(LOCAL_ONLY, f"{len(entries)} members ({names}) are read by streaming installers "
                             "(java.util.zip.ZipInputStream: SAI, ackpine) from the local headers but not listed by the "
-                            "central directory as such: each is scanned as a member"), *found.problems]
+                            "central directory as such: each is scanned as a member"
+                            f"{_also_said(inside, f'{met} of them')}"), *found.problems]
 
 
 def walk(archive: ZipArchive | None, budget: InflateBudget, other: ZipArchive | None = None, limit: int = MAX_ENTRIES,
