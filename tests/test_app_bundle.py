@@ -226,3 +226,51 @@ def test_a_bundle_inside_containers_under_any_name_is_found_by_content(run, tmp_
     doc = run(outer)
     assert [(a["source"]["chain"][1:], a["verdict"], a["identity"]["origin"]) for a in doc["apps"]] == [
         (["apps.zip", "store/app.bin"], "prohibited", "bundle")]
+
+
+_ANDROID = b"http://schemas.android.com/apk/res/android"
+
+
+def _attr(ns: bytes, name: bytes, value: bytes | None = None, rid: int = 0, item: bytes = b"") -> bytes:
+    body = _field(1, ns) + _field(2, name) + (_field(3, value) if value is not None else b"")
+    return _field(4, body + (_varint(5 << 3) + _varint(rid) if rid else b"") + (_field(6, item) if item else b""))
+
+
+def _two_readings() -> bytes:
+    """versionCode: plain "5", compiled 1; package: plain com.example.clean, compiled string TikTok's."""
+    el = _field(1, _field(1, b"android") + _field(2, _ANDROID)) + _field(3, b"manifest")
+    el += _attr(_ANDROID, b"versionCode", b"5", 0x0101021B, _field(7, _varint(6 << 3) + _varint(1)))
+    el += _attr(b"", b"package", b"com.example.clean", 0, _field(2, _field(1, b"com.zhiliaoapp.musically")))
+    return _field(1, el)
+
+
+def test_a_plain_string_and_a_compiled_value_that_differ_are_both_said(run, tmp_path):
+    """aapt2 shows the compiled value (``=1 (Raw: "5")``); the package manager reads the raw string
+    of ``package``, aapt2 the compiled one: the package is read from the plain string, and the
+    compiled one is a second reading rules match (an adversary picks which one a reader sees)."""
+    data = _two_readings()
+    if shutil.which("aapt2"):
+        converted = tmp_path / "proto.zip"
+        with zipfile.ZipFile(converted, "w") as z:
+            z.writestr("AndroidManifest.xml", data)
+        dumped = aab.xmltree(str(converted))
+        assert ':versionCode(0x0101021b)=1 (Raw: "5")' in dumped
+        assert 'package="com.zhiliaoapp.musically" (Raw: "com.example.clean")' in dumped
+    bundle = _build(str(APKS / "clean-v1v2v3.apk"), str(tmp_path / "two.aab"), str(tmp_path), manifest=data)
+    app = run(bundle)["apps"][0]
+    ident = app["identity"]
+    assert app["package"] == "com.example.clean" and ident["version_code"] == 1
+    assert [r["value"] for r in ident["package_readings"]] == ["com.example.clean", "com.zhiliaoapp.musically"]
+    assert "TAMPER_MANIFEST_AMBIGUOUS_PACKAGE" in {t["code"] for t in ident["tamper"]}
+    assert "BUNDLE_MANIFEST_READINGS_DIFFER" in {w["code"] for w in ident["warnings"] + ident["errors"]}
+    assert app["verdict"] != "allowed"
+
+
+def test_a_label_that_is_a_resource_is_said_not_read(run, tmp_path):
+    """resources.pb is not read: a referenced label is no label, and completeness says so."""
+    bundle = _build(str(APKS / "label-arsc-locales.apk"), str(tmp_path / "labels.aab"), str(tmp_path))
+    ident = run(bundle)["apps"][0]["identity"]
+    assert ident["label"] is None and ident["completeness"]["resources"] == "not checked"
+    assert ident["completeness"]["why"]["resources"] == "BUNDLE_LABEL_NOT_READ"
+    assert "BUNDLE_LABEL_NOT_READ" in {w["code"] for w in ident["warnings"]}
+    assert ident["certificates_present"] == [] and ident["schemes"]["v1"]["present"] is False  # unsigned
