@@ -112,6 +112,8 @@ def test_tiktok_bundle_is_prohibited_its_upload_key_present_only(run, tmp_path):
     assert "BUNDLE_UPLOAD_SIGNATURE_NOT_VERIFIED" in {w["code"] for w in ident["warnings"]}
     assert ident["completeness"]["signatures"] == "not checked"
     assert all(f["strength"] != "confirmed" for f in app["findings"])
+    said = json.dumps(app["findings"])  # the evidence says it was never checked, not that it failed
+    assert "not the key devices see" in said and "does not verify" not in said
     jsonschema = pytest.importorskip("jsonschema")
     jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
 

@@ -132,8 +132,7 @@ def _signatures(zip: ZipArchive, names: list[str], identity: ApkIdentity) -> Ver
         for c in certs:
             if c.sha256 not in {p.sha256 for p in v.certificates_present}:
                 v.certificates_present.append(c)
-            v.sightings.append(CertificateSighting(c, f"app bundle upload signature {name} (JAR signature not "
-                                                      "verified; not the key devices see)", "signer", False))
+            v.sightings.append(CertificateSighting(c, f"app bundle upload signature {name}", "signer", False))
     if blocks:
         v.warnings.append(bundle.not_verified_issue())
     return v
