@@ -276,3 +276,11 @@ def test_a_label_that_is_a_resource_is_said_not_read(run, tmp_path):
     assert ident["completeness"]["why"]["resources"] == "BUNDLE_LABEL_NOT_READ"
     assert "BUNDLE_LABEL_NOT_READ" in {w["code"] for w in ident["warnings"]}
     assert ident["certificates_present"] == [] and ident["schemes"]["v1"]["present"] is False  # unsigned
+
+
+def test_quick_says_a_bundle_was_not_hashed():
+    from apkscan.apk.identify import identify
+
+    ident = identify(CONTAINERS / "tiktok.aab", quick=True)
+    assert ident.origin == "bundle" and ident.file is None
+    assert ident.completeness.state["file_hashes"] == "not checked" and ident.completeness.why["file_hashes"] == "--quick"

@@ -159,7 +159,7 @@ def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, 
                    zip64: bool = False) -> None:
     """Fill ``identity`` stage by stage; whatever raises, the ZIP's tamper facts so far are kept."""
     zip = ZipArchive.open(source, zip64)
-    if _bundle(zip, identity):
+    if _bundle(zip, identity, quick):
         return
     outcome = None
     try:
@@ -197,7 +197,7 @@ def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, 
         identity.tamper = unique(identity.tamper + zip.tamper + (outcome.tamper if outcome else []) + ambiguous)
 
 
-def _bundle(zip: ZipArchive, identity: ApkIdentity) -> bool:
+def _bundle(zip: ZipArchive, identity: ApkIdentity, quick: bool) -> bool:
     """An app bundle (no AndroidManifest.xml at the root, a bundle's module manifests): read as one
     (:mod:`apkscan.apk.bundle_read`); True when it was."""
     from apkscan.apk.bundle import is_bundle
@@ -209,6 +209,8 @@ def _bundle(zip: ZipArchive, identity: ApkIdentity) -> bool:
 
     try:
         read_bundle(zip, identity)
+        if quick:  # not hashed (as an APK under --quick): said, not left without a why
+            identity.completeness.skip("file_hashes", "--quick")
     finally:
         identity.tamper = unique(identity.tamper + zip.tamper)
     return True
