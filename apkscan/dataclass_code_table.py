@@ -7,195 +7,6 @@ kept under that exact text (see apkscan/dataclass_code.py)."""
 PYTHON = (3, 11)
 TABLE = {}
 
-def __create_fn__(_type_state, _type_why, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_state, _dflt_why, _return_type):
- def __init__(self,state:_type_state=_HAS_DEFAULT_FACTORY,why:_type_why=_HAS_DEFAULT_FACTORY)->_return_type:
-  self.state=_dflt_state() if state is _HAS_DEFAULT_FACTORY else state
-  self.why=_dflt_why() if why is _HAS_DEFAULT_FACTORY else why
- return __init__
-TABLE['def __create_fn__(_type_state, _type_why, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_state, _dflt_why, _return_type):\n def __init__(self,state:_type_state=_HAS_DEFAULT_FACTORY,why:_type_why=_HAS_DEFAULT_FACTORY)->_return_type:\n  self.state=_dflt_state() if state is _HAS_DEFAULT_FACTORY else state\n  self.why=_dflt_why() if why is _HAS_DEFAULT_FACTORY else why\n return __init__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __repr__(self):
-  return self.__class__.__qualname__ + f"(state={self.state!r}, why={self.why!r})"
- return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(state={self.state!r}, why={self.why!r})"\n return __repr__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __eq__(self,other):
-  if other.__class__ is self.__class__:
-   return (self.state,self.why,)==(other.state,other.why,)
-  return NotImplemented
- return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.state,self.why,)==(other.state,other.why,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
-
-def __create_fn__(_type_id, _type_name, _type_key_type, _type_jca, _type_digest, _type_min_sdk, _type_jca_min_sdk, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):
- def __init__(self,id:_type_id,name:_type_name,key_type:_type_key_type,jca:_type_jca,digest:_type_digest,min_sdk:_type_min_sdk,jca_min_sdk:_type_jca_min_sdk)->_return_type:
-  __dataclass_builtins_object__.__setattr__(self,'id',id)
-  __dataclass_builtins_object__.__setattr__(self,'name',name)
-  __dataclass_builtins_object__.__setattr__(self,'key_type',key_type)
-  __dataclass_builtins_object__.__setattr__(self,'jca',jca)
-  __dataclass_builtins_object__.__setattr__(self,'digest',digest)
-  __dataclass_builtins_object__.__setattr__(self,'min_sdk',min_sdk)
-  __dataclass_builtins_object__.__setattr__(self,'jca_min_sdk',jca_min_sdk)
- return __init__
-TABLE["def __create_fn__(_type_id, _type_name, _type_key_type, _type_jca, _type_digest, _type_min_sdk, _type_jca_min_sdk, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):\n def __init__(self,id:_type_id,name:_type_name,key_type:_type_key_type,jca:_type_jca,digest:_type_digest,min_sdk:_type_min_sdk,jca_min_sdk:_type_jca_min_sdk)->_return_type:\n  __dataclass_builtins_object__.__setattr__(self,'id',id)\n  __dataclass_builtins_object__.__setattr__(self,'name',name)\n  __dataclass_builtins_object__.__setattr__(self,'key_type',key_type)\n  __dataclass_builtins_object__.__setattr__(self,'jca',jca)\n  __dataclass_builtins_object__.__setattr__(self,'digest',digest)\n  __dataclass_builtins_object__.__setattr__(self,'min_sdk',min_sdk)\n  __dataclass_builtins_object__.__setattr__(self,'jca_min_sdk',jca_min_sdk)\n return __init__"] = __create_fn__.__code__
-
-def __create_fn__():
- def __repr__(self):
-  return self.__class__.__qualname__ + f"(id={self.id!r}, name={self.name!r}, key_type={self.key_type!r}, jca={self.jca!r}, digest={self.digest!r}, min_sdk={self.min_sdk!r}, jca_min_sdk={self.jca_min_sdk!r})"
- return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(id={self.id!r}, name={self.name!r}, key_type={self.key_type!r}, jca={self.jca!r}, digest={self.digest!r}, min_sdk={self.min_sdk!r}, jca_min_sdk={self.jca_min_sdk!r})"\n return __repr__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __eq__(self,other):
-  if other.__class__ is self.__class__:
-   return (self.id,self.name,self.key_type,self.jca,self.digest,self.min_sdk,self.jca_min_sdk,)==(other.id,other.name,other.key_type,other.jca,other.digest,other.min_sdk,other.jca_min_sdk,)
-  return NotImplemented
- return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.id,self.name,self.key_type,self.jca,self.digest,self.min_sdk,self.jca_min_sdk,)==(other.id,other.name,other.key_type,other.jca,other.digest,other.min_sdk,other.jca_min_sdk,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
-
-def __create_fn__(cls, FrozenInstanceError):
- def __setattr__(self,name,value):
-  if type(self) is cls or name in ('id','name','key_type','jca','digest','min_sdk','jca_min_sdk',):
-   raise FrozenInstanceError(f"cannot assign to field {name!r}")
-  super(cls, self).__setattr__(name, value)
- return __setattr__
-TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __setattr__(self,name,value):\n  if type(self) is cls or name in (\'id\',\'name\',\'key_type\',\'jca\',\'digest\',\'min_sdk\',\'jca_min_sdk\',):\n   raise FrozenInstanceError(f"cannot assign to field {name!r}")\n  super(cls, self).__setattr__(name, value)\n return __setattr__'] = __create_fn__.__code__
-
-def __create_fn__(cls, FrozenInstanceError):
- def __delattr__(self,name):
-  if type(self) is cls or name in ('id','name','key_type','jca','digest','min_sdk','jca_min_sdk',):
-   raise FrozenInstanceError(f"cannot delete field {name!r}")
-  super(cls, self).__delattr__(name)
- return __delattr__
-TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __delattr__(self,name):\n  if type(self) is cls or name in (\'id\',\'name\',\'key_type\',\'jca\',\'digest\',\'min_sdk\',\'jca_min_sdk\',):\n   raise FrozenInstanceError(f"cannot delete field {name!r}")\n  super(cls, self).__delattr__(name)\n return __delattr__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __hash__(self):
-  return hash((self.id,self.name,self.key_type,self.jca,self.digest,self.min_sdk,self.jca_min_sdk,))
- return __hash__
-TABLE['def __create_fn__():\n def __hash__(self):\n  return hash((self.id,self.name,self.key_type,self.jca,self.digest,self.min_sdk,self.jca_min_sdk,))\n return __hash__'] = __create_fn__.__code__
-
-def __create_fn__(_type_cls, _type_constructed, _type_number, _type_start, _type_content_start, _type_content_end, _type_end, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):
- def __init__(self,cls:_type_cls,constructed:_type_constructed,number:_type_number,start:_type_start,content_start:_type_content_start,content_end:_type_content_end,end:_type_end)->_return_type:
-  __dataclass_builtins_object__.__setattr__(self,'cls',cls)
-  __dataclass_builtins_object__.__setattr__(self,'constructed',constructed)
-  __dataclass_builtins_object__.__setattr__(self,'number',number)
-  __dataclass_builtins_object__.__setattr__(self,'start',start)
-  __dataclass_builtins_object__.__setattr__(self,'content_start',content_start)
-  __dataclass_builtins_object__.__setattr__(self,'content_end',content_end)
-  __dataclass_builtins_object__.__setattr__(self,'end',end)
- return __init__
-TABLE["def __create_fn__(_type_cls, _type_constructed, _type_number, _type_start, _type_content_start, _type_content_end, _type_end, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):\n def __init__(self,cls:_type_cls,constructed:_type_constructed,number:_type_number,start:_type_start,content_start:_type_content_start,content_end:_type_content_end,end:_type_end)->_return_type:\n  __dataclass_builtins_object__.__setattr__(self,'cls',cls)\n  __dataclass_builtins_object__.__setattr__(self,'constructed',constructed)\n  __dataclass_builtins_object__.__setattr__(self,'number',number)\n  __dataclass_builtins_object__.__setattr__(self,'start',start)\n  __dataclass_builtins_object__.__setattr__(self,'content_start',content_start)\n  __dataclass_builtins_object__.__setattr__(self,'content_end',content_end)\n  __dataclass_builtins_object__.__setattr__(self,'end',end)\n return __init__"] = __create_fn__.__code__
-
-def __create_fn__():
- def __repr__(self):
-  return self.__class__.__qualname__ + f"(cls={self.cls!r}, constructed={self.constructed!r}, number={self.number!r}, start={self.start!r}, content_start={self.content_start!r}, content_end={self.content_end!r}, end={self.end!r})"
- return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(cls={self.cls!r}, constructed={self.constructed!r}, number={self.number!r}, start={self.start!r}, content_start={self.content_start!r}, content_end={self.content_end!r}, end={self.end!r})"\n return __repr__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __eq__(self,other):
-  if other.__class__ is self.__class__:
-   return (self.cls,self.constructed,self.number,self.start,self.content_start,self.content_end,self.end,)==(other.cls,other.constructed,other.number,other.start,other.content_start,other.content_end,other.end,)
-  return NotImplemented
- return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.cls,self.constructed,self.number,self.start,self.content_start,self.content_end,self.end,)==(other.cls,other.constructed,other.number,other.start,other.content_start,other.content_end,other.end,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
-
-def __create_fn__(cls, FrozenInstanceError):
- def __setattr__(self,name,value):
-  if type(self) is cls or name in ('cls','constructed','number','start','content_start','content_end','end',):
-   raise FrozenInstanceError(f"cannot assign to field {name!r}")
-  super(cls, self).__setattr__(name, value)
- return __setattr__
-TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __setattr__(self,name,value):\n  if type(self) is cls or name in (\'cls\',\'constructed\',\'number\',\'start\',\'content_start\',\'content_end\',\'end\',):\n   raise FrozenInstanceError(f"cannot assign to field {name!r}")\n  super(cls, self).__setattr__(name, value)\n return __setattr__'] = __create_fn__.__code__
-
-def __create_fn__(cls, FrozenInstanceError):
- def __delattr__(self,name):
-  if type(self) is cls or name in ('cls','constructed','number','start','content_start','content_end','end',):
-   raise FrozenInstanceError(f"cannot delete field {name!r}")
-  super(cls, self).__delattr__(name)
- return __delattr__
-TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __delattr__(self,name):\n  if type(self) is cls or name in (\'cls\',\'constructed\',\'number\',\'start\',\'content_start\',\'content_end\',\'end\',):\n   raise FrozenInstanceError(f"cannot delete field {name!r}")\n  super(cls, self).__delattr__(name)\n return __delattr__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __hash__(self):
-  return hash((self.cls,self.constructed,self.number,self.start,self.content_start,self.content_end,self.end,))
- return __hash__
-TABLE['def __create_fn__():\n def __hash__(self):\n  return hash((self.cls,self.constructed,self.number,self.start,self.content_start,self.content_end,self.end,))\n return __hash__'] = __create_fn__.__code__
-
-def __create_fn__(_type_algorithm, _type_encoded, _type_rsa, _type_ec, _type_negative_modulus, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_rsa, _dflt_ec, _dflt_negative_modulus, _return_type):
- def __init__(self,algorithm:_type_algorithm,encoded:_type_encoded,rsa:_type_rsa=_dflt_rsa,ec:_type_ec=_dflt_ec,negative_modulus:_type_negative_modulus=_dflt_negative_modulus)->_return_type:
-  __dataclass_builtins_object__.__setattr__(self,'algorithm',algorithm)
-  __dataclass_builtins_object__.__setattr__(self,'encoded',encoded)
-  __dataclass_builtins_object__.__setattr__(self,'rsa',rsa)
-  __dataclass_builtins_object__.__setattr__(self,'ec',ec)
-  __dataclass_builtins_object__.__setattr__(self,'negative_modulus',negative_modulus)
- return __init__
-TABLE["def __create_fn__(_type_algorithm, _type_encoded, _type_rsa, _type_ec, _type_negative_modulus, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_rsa, _dflt_ec, _dflt_negative_modulus, _return_type):\n def __init__(self,algorithm:_type_algorithm,encoded:_type_encoded,rsa:_type_rsa=_dflt_rsa,ec:_type_ec=_dflt_ec,negative_modulus:_type_negative_modulus=_dflt_negative_modulus)->_return_type:\n  __dataclass_builtins_object__.__setattr__(self,'algorithm',algorithm)\n  __dataclass_builtins_object__.__setattr__(self,'encoded',encoded)\n  __dataclass_builtins_object__.__setattr__(self,'rsa',rsa)\n  __dataclass_builtins_object__.__setattr__(self,'ec',ec)\n  __dataclass_builtins_object__.__setattr__(self,'negative_modulus',negative_modulus)\n return __init__"] = __create_fn__.__code__
-
-def __create_fn__():
- def __repr__(self):
-  return self.__class__.__qualname__ + f"(algorithm={self.algorithm!r}, encoded={self.encoded!r}, rsa={self.rsa!r}, ec={self.ec!r}, negative_modulus={self.negative_modulus!r})"
- return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(algorithm={self.algorithm!r}, encoded={self.encoded!r}, rsa={self.rsa!r}, ec={self.ec!r}, negative_modulus={self.negative_modulus!r})"\n return __repr__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __eq__(self,other):
-  if other.__class__ is self.__class__:
-   return (self.algorithm,self.encoded,self.rsa,self.ec,self.negative_modulus,)==(other.algorithm,other.encoded,other.rsa,other.ec,other.negative_modulus,)
-  return NotImplemented
- return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.algorithm,self.encoded,self.rsa,self.ec,self.negative_modulus,)==(other.algorithm,other.encoded,other.rsa,other.ec,other.negative_modulus,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
-
-def __create_fn__(cls, FrozenInstanceError):
- def __setattr__(self,name,value):
-  if type(self) is cls or name in ('algorithm','encoded','rsa','ec','negative_modulus',):
-   raise FrozenInstanceError(f"cannot assign to field {name!r}")
-  super(cls, self).__setattr__(name, value)
- return __setattr__
-TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __setattr__(self,name,value):\n  if type(self) is cls or name in (\'algorithm\',\'encoded\',\'rsa\',\'ec\',\'negative_modulus\',):\n   raise FrozenInstanceError(f"cannot assign to field {name!r}")\n  super(cls, self).__setattr__(name, value)\n return __setattr__'] = __create_fn__.__code__
-
-def __create_fn__(cls, FrozenInstanceError):
- def __delattr__(self,name):
-  if type(self) is cls or name in ('algorithm','encoded','rsa','ec','negative_modulus',):
-   raise FrozenInstanceError(f"cannot delete field {name!r}")
-  super(cls, self).__delattr__(name)
- return __delattr__
-TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __delattr__(self,name):\n  if type(self) is cls or name in (\'algorithm\',\'encoded\',\'rsa\',\'ec\',\'negative_modulus\',):\n   raise FrozenInstanceError(f"cannot delete field {name!r}")\n  super(cls, self).__delattr__(name)\n return __delattr__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __hash__(self):
-  return hash((self.algorithm,self.encoded,self.rsa,self.ec,self.negative_modulus,))
- return __hash__
-TABLE['def __create_fn__():\n def __hash__(self):\n  return hash((self.algorithm,self.encoded,self.rsa,self.ec,self.negative_modulus,))\n return __hash__'] = __create_fn__.__code__
-
-def __create_fn__(_type_serial, _type_issuer, _type_subject, _type_spki, _type_key_usage, _type_critical, _type_signature_oid, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_signature_oid, _return_type):
- def __init__(self,serial:_type_serial,issuer:_type_issuer,subject:_type_subject,spki:_type_spki,key_usage:_type_key_usage,critical:_type_critical,signature_oid:_type_signature_oid=_dflt_signature_oid)->_return_type:
-  self.serial=serial
-  self.issuer=issuer
-  self.subject=subject
-  self.spki=spki
-  self.key_usage=key_usage
-  self.critical=critical
-  self.signature_oid=signature_oid
- return __init__
-TABLE['def __create_fn__(_type_serial, _type_issuer, _type_subject, _type_spki, _type_key_usage, _type_critical, _type_signature_oid, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_signature_oid, _return_type):\n def __init__(self,serial:_type_serial,issuer:_type_issuer,subject:_type_subject,spki:_type_spki,key_usage:_type_key_usage,critical:_type_critical,signature_oid:_type_signature_oid=_dflt_signature_oid)->_return_type:\n  self.serial=serial\n  self.issuer=issuer\n  self.subject=subject\n  self.spki=spki\n  self.key_usage=key_usage\n  self.critical=critical\n  self.signature_oid=signature_oid\n return __init__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __repr__(self):
-  return self.__class__.__qualname__ + f"(serial={self.serial!r}, issuer={self.issuer!r}, subject={self.subject!r}, spki={self.spki!r}, key_usage={self.key_usage!r}, critical={self.critical!r}, signature_oid={self.signature_oid!r})"
- return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(serial={self.serial!r}, issuer={self.issuer!r}, subject={self.subject!r}, spki={self.spki!r}, key_usage={self.key_usage!r}, critical={self.critical!r}, signature_oid={self.signature_oid!r})"\n return __repr__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __eq__(self,other):
-  if other.__class__ is self.__class__:
-   return (self.serial,self.issuer,self.subject,self.spki,self.key_usage,self.critical,self.signature_oid,)==(other.serial,other.issuer,other.subject,other.spki,other.key_usage,other.critical,other.signature_oid,)
-  return NotImplemented
- return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.serial,self.issuer,self.subject,self.spki,self.key_usage,self.critical,self.signature_oid,)==(other.serial,other.issuer,other.subject,other.spki,other.key_usage,other.critical,other.signature_oid,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
-
 def __create_fn__(_type_code, _type_message, _type_severity, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_severity, _return_type):
  def __init__(self,code:_type_code,message:_type_message,severity:_type_severity=_dflt_severity)->_return_type:
   __dataclass_builtins_object__.__setattr__(self,'code',code)
@@ -239,6 +50,27 @@ def __create_fn__():
   return hash((self.code,self.message,self.severity,))
  return __hash__
 TABLE['def __create_fn__():\n def __hash__(self):\n  return hash((self.code,self.message,self.severity,))\n return __hash__'] = __create_fn__.__code__
+
+def __create_fn__(_type_state, _type_why, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_state, _dflt_why, _return_type):
+ def __init__(self,state:_type_state=_HAS_DEFAULT_FACTORY,why:_type_why=_HAS_DEFAULT_FACTORY)->_return_type:
+  self.state=_dflt_state() if state is _HAS_DEFAULT_FACTORY else state
+  self.why=_dflt_why() if why is _HAS_DEFAULT_FACTORY else why
+ return __init__
+TABLE['def __create_fn__(_type_state, _type_why, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_state, _dflt_why, _return_type):\n def __init__(self,state:_type_state=_HAS_DEFAULT_FACTORY,why:_type_why=_HAS_DEFAULT_FACTORY)->_return_type:\n  self.state=_dflt_state() if state is _HAS_DEFAULT_FACTORY else state\n  self.why=_dflt_why() if why is _HAS_DEFAULT_FACTORY else why\n return __init__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(state={self.state!r}, why={self.why!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(state={self.state!r}, why={self.why!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.state,self.why,)==(other.state,other.why,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.state,self.why,)==(other.state,other.why,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
 def __create_fn__(_type_sha256, _type_sha1, _type_md5, _type_subject, _type_issuer, _type_subject_attrs, _type_issuer_attrs, _type_serial, _type_not_before, _type_not_after, _type_key_algorithm, _type_key_size, _type_ec_curve, _type_public_key_sha256, _type_public_key_sha1, _type_public_key_md5, _type_subject_androidqf, _type_issuer_androidqf, _type_serial_decimal, _type_signature_algorithm, _type_self_signed, _type_is_android_debug, _type_weaknesses, _type_parse_errors, _type_der, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_subject_attrs, _dflt_issuer_attrs, _dflt_serial, _dflt_not_before, _dflt_not_after, _dflt_key_algorithm, _dflt_key_size, _dflt_ec_curve, _dflt_public_key_sha256, _dflt_public_key_sha1, _dflt_public_key_md5, _dflt_subject_androidqf, _dflt_issuer_androidqf, _dflt_serial_decimal, _dflt_signature_algorithm, _dflt_self_signed, _dflt_is_android_debug, _dflt_weaknesses, _dflt_parse_errors, _dflt_der, _return_type):
  def __init__(self,sha256:_type_sha256,sha1:_type_sha1,md5:_type_md5,subject:_type_subject,issuer:_type_issuer,subject_attrs:_type_subject_attrs=_HAS_DEFAULT_FACTORY,issuer_attrs:_type_issuer_attrs=_HAS_DEFAULT_FACTORY,serial:_type_serial=_dflt_serial,not_before:_type_not_before=_dflt_not_before,not_after:_type_not_after=_dflt_not_after,key_algorithm:_type_key_algorithm=_dflt_key_algorithm,key_size:_type_key_size=_dflt_key_size,ec_curve:_type_ec_curve=_dflt_ec_curve,public_key_sha256:_type_public_key_sha256=_dflt_public_key_sha256,public_key_sha1:_type_public_key_sha1=_dflt_public_key_sha1,public_key_md5:_type_public_key_md5=_dflt_public_key_md5,subject_androidqf:_type_subject_androidqf=_dflt_subject_androidqf,issuer_androidqf:_type_issuer_androidqf=_dflt_issuer_androidqf,serial_decimal:_type_serial_decimal=_dflt_serial_decimal,signature_algorithm:_type_signature_algorithm=_dflt_signature_algorithm,self_signed:_type_self_signed=_dflt_self_signed,is_android_debug:_type_is_android_debug=_dflt_is_android_debug,weaknesses:_type_weaknesses=_HAS_DEFAULT_FACTORY,parse_errors:_type_parse_errors=_HAS_DEFAULT_FACTORY,der:_type_der=_dflt_der)->_return_type:
@@ -532,79 +364,6 @@ def __create_fn__():
  return __eq__
 TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.path,self.file,self.manifest,self.verification,self.tamper,self.errors,self.warnings,self.origin,self.recorded_by,self.recorded_certificates,self.recorded_unverified,self.completeness,self.record_note,)==(other.path,other.file,other.manifest,other.verification,other.tamper,other.errors,other.warnings,other.origin,other.recorded_by,other.recorded_certificates,other.recorded_unverified,other.completeness,other.record_note,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
-def __create_fn__(_type_issuer, _type_serial, _type_digest_oid, _type_signature_oid, _type_signed_attrs, _type_signature, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):
- def __init__(self,issuer:_type_issuer,serial:_type_serial,digest_oid:_type_digest_oid,signature_oid:_type_signature_oid,signed_attrs:_type_signed_attrs,signature:_type_signature)->_return_type:
-  self.issuer=issuer
-  self.serial=serial
-  self.digest_oid=digest_oid
-  self.signature_oid=signature_oid
-  self.signed_attrs=signed_attrs
-  self.signature=signature
- return __init__
-TABLE['def __create_fn__(_type_issuer, _type_serial, _type_digest_oid, _type_signature_oid, _type_signed_attrs, _type_signature, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):\n def __init__(self,issuer:_type_issuer,serial:_type_serial,digest_oid:_type_digest_oid,signature_oid:_type_signature_oid,signed_attrs:_type_signed_attrs,signature:_type_signature)->_return_type:\n  self.issuer=issuer\n  self.serial=serial\n  self.digest_oid=digest_oid\n  self.signature_oid=signature_oid\n  self.signed_attrs=signed_attrs\n  self.signature=signature\n return __init__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __repr__(self):
-  return self.__class__.__qualname__ + f"(issuer={self.issuer!r}, serial={self.serial!r}, digest_oid={self.digest_oid!r}, signature_oid={self.signature_oid!r}, signed_attrs={self.signed_attrs!r}, signature={self.signature!r})"
- return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(issuer={self.issuer!r}, serial={self.serial!r}, digest_oid={self.digest_oid!r}, signature_oid={self.signature_oid!r}, signed_attrs={self.signed_attrs!r}, signature={self.signature!r})"\n return __repr__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __eq__(self,other):
-  if other.__class__ is self.__class__:
-   return (self.issuer,self.serial,self.digest_oid,self.signature_oid,self.signed_attrs,self.signature,)==(other.issuer,other.serial,other.digest_oid,other.signature_oid,other.signed_attrs,other.signature,)
-  return NotImplemented
- return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.issuer,self.serial,self.digest_oid,self.signature_oid,self.signed_attrs,self.signature,)==(other.issuer,other.serial,other.digest_oid,other.signature_oid,other.signed_attrs,other.signature,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
-
-def __create_fn__(_type_content_type, _type_certificates, _type_signer_infos, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_signer_infos, _return_type):
- def __init__(self,content_type:_type_content_type,certificates:_type_certificates,signer_infos:_type_signer_infos=_HAS_DEFAULT_FACTORY)->_return_type:
-  self.content_type=content_type
-  self.certificates=certificates
-  self.signer_infos=_dflt_signer_infos() if signer_infos is _HAS_DEFAULT_FACTORY else signer_infos
- return __init__
-TABLE['def __create_fn__(_type_content_type, _type_certificates, _type_signer_infos, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_signer_infos, _return_type):\n def __init__(self,content_type:_type_content_type,certificates:_type_certificates,signer_infos:_type_signer_infos=_HAS_DEFAULT_FACTORY)->_return_type:\n  self.content_type=content_type\n  self.certificates=certificates\n  self.signer_infos=_dflt_signer_infos() if signer_infos is _HAS_DEFAULT_FACTORY else signer_infos\n return __init__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __repr__(self):
-  return self.__class__.__qualname__ + f"(content_type={self.content_type!r}, certificates={self.certificates!r}, signer_infos={self.signer_infos!r})"
- return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(content_type={self.content_type!r}, certificates={self.certificates!r}, signer_infos={self.signer_infos!r})"\n return __repr__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __eq__(self,other):
-  if other.__class__ is self.__class__:
-   return (self.content_type,self.certificates,self.signer_infos,)==(other.content_type,other.certificates,other.signer_infos,)
-  return NotImplemented
- return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.content_type,self.certificates,self.signer_infos,)==(other.content_type,other.certificates,other.signer_infos,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
-
-def __create_fn__(_type_der, _type_serial, _type_issuer, _type_subject, _type_spki, _type_unsupported_critical, _type_key_usage, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):
- def __init__(self,der:_type_der,serial:_type_serial,issuer:_type_issuer,subject:_type_subject,spki:_type_spki,unsupported_critical:_type_unsupported_critical,key_usage:_type_key_usage)->_return_type:
-  self.der=der
-  self.serial=serial
-  self.issuer=issuer
-  self.subject=subject
-  self.spki=spki
-  self.unsupported_critical=unsupported_critical
-  self.key_usage=key_usage
- return __init__
-TABLE['def __create_fn__(_type_der, _type_serial, _type_issuer, _type_subject, _type_spki, _type_unsupported_critical, _type_key_usage, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):\n def __init__(self,der:_type_der,serial:_type_serial,issuer:_type_issuer,subject:_type_subject,spki:_type_spki,unsupported_critical:_type_unsupported_critical,key_usage:_type_key_usage)->_return_type:\n  self.der=der\n  self.serial=serial\n  self.issuer=issuer\n  self.subject=subject\n  self.spki=spki\n  self.unsupported_critical=unsupported_critical\n  self.key_usage=key_usage\n return __init__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __repr__(self):
-  return self.__class__.__qualname__ + f"(der={self.der!r}, serial={self.serial!r}, issuer={self.issuer!r}, subject={self.subject!r}, spki={self.spki!r}, unsupported_critical={self.unsupported_critical!r}, key_usage={self.key_usage!r})"
- return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(der={self.der!r}, serial={self.serial!r}, issuer={self.issuer!r}, subject={self.subject!r}, spki={self.spki!r}, unsupported_critical={self.unsupported_critical!r}, key_usage={self.key_usage!r})"\n return __repr__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __eq__(self,other):
-  if other.__class__ is self.__class__:
-   return (self.der,self.serial,self.issuer,self.subject,self.spki,self.unsupported_critical,self.key_usage,)==(other.der,other.serial,other.issuer,other.subject,other.spki,other.unsupported_critical,other.key_usage,)
-  return NotImplemented
- return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.der,self.serial,self.issuer,self.subject,self.spki,self.unsupported_critical,self.key_usage,)==(other.der,other.serial,other.issuer,other.subject,other.spki,other.unsupported_critical,other.key_usage,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
-
 def __create_fn__(_type_st_dev, _type_st_ino, _type_st_size, _type_st_mtime_ns, _type_st_ctime_ns, _type_machine, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):
  def __init__(self,st_dev:_type_st_dev,st_ino:_type_st_ino,st_size:_type_st_size,st_mtime_ns:_type_st_mtime_ns,st_ctime_ns:_type_st_ctime_ns,machine:_type_machine)->_return_type:
   __dataclass_builtins_object__.__setattr__(self,'st_dev',st_dev)
@@ -651,6 +410,153 @@ def __create_fn__():
   return hash((self.st_dev,self.st_ino,self.st_size,self.st_mtime_ns,self.st_ctime_ns,self.machine,))
  return __hash__
 TABLE['def __create_fn__():\n def __hash__(self):\n  return hash((self.st_dev,self.st_ino,self.st_size,self.st_mtime_ns,self.st_ctime_ns,self.machine,))\n return __hash__'] = __create_fn__.__code__
+
+def __create_fn__(_type_index, _type_name, _type_raw_name, _type_method, _type_flags, _type_crc32, _type_compressed_size, _type_uncompressed_size, _type_local_header_offset, _type_cd_record_offset, _type_raw_sizes, _type_raw_offset, _type__data_delta, _type__local_refusal, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_raw_sizes, _dflt_raw_offset, _dflt__data_delta, _dflt__local_refusal, _return_type):
+ def __init__(self,index:_type_index,name:_type_name,raw_name:_type_raw_name,method:_type_method,flags:_type_flags,crc32:_type_crc32,compressed_size:_type_compressed_size,uncompressed_size:_type_uncompressed_size,local_header_offset:_type_local_header_offset,cd_record_offset:_type_cd_record_offset,raw_sizes:_type_raw_sizes=_dflt_raw_sizes,raw_offset:_type_raw_offset=_dflt_raw_offset,_data_delta:_type__data_delta=_dflt__data_delta,_local_refusal:_type__local_refusal=_dflt__local_refusal)->_return_type:
+  self.index=index
+  self.name=name
+  self.raw_name=raw_name
+  self.method=method
+  self.flags=flags
+  self.crc32=crc32
+  self.compressed_size=compressed_size
+  self.uncompressed_size=uncompressed_size
+  self.local_header_offset=local_header_offset
+  self.cd_record_offset=cd_record_offset
+  self.raw_sizes=raw_sizes
+  self.raw_offset=raw_offset
+  self._data_delta=_data_delta
+  self._local_refusal=_local_refusal
+ return __init__
+TABLE['def __create_fn__(_type_index, _type_name, _type_raw_name, _type_method, _type_flags, _type_crc32, _type_compressed_size, _type_uncompressed_size, _type_local_header_offset, _type_cd_record_offset, _type_raw_sizes, _type_raw_offset, _type__data_delta, _type__local_refusal, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_raw_sizes, _dflt_raw_offset, _dflt__data_delta, _dflt__local_refusal, _return_type):\n def __init__(self,index:_type_index,name:_type_name,raw_name:_type_raw_name,method:_type_method,flags:_type_flags,crc32:_type_crc32,compressed_size:_type_compressed_size,uncompressed_size:_type_uncompressed_size,local_header_offset:_type_local_header_offset,cd_record_offset:_type_cd_record_offset,raw_sizes:_type_raw_sizes=_dflt_raw_sizes,raw_offset:_type_raw_offset=_dflt_raw_offset,_data_delta:_type__data_delta=_dflt__data_delta,_local_refusal:_type__local_refusal=_dflt__local_refusal)->_return_type:\n  self.index=index\n  self.name=name\n  self.raw_name=raw_name\n  self.method=method\n  self.flags=flags\n  self.crc32=crc32\n  self.compressed_size=compressed_size\n  self.uncompressed_size=uncompressed_size\n  self.local_header_offset=local_header_offset\n  self.cd_record_offset=cd_record_offset\n  self.raw_sizes=raw_sizes\n  self.raw_offset=raw_offset\n  self._data_delta=_data_delta\n  self._local_refusal=_local_refusal\n return __init__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(index={self.index!r}, name={self.name!r}, raw_name={self.raw_name!r}, method={self.method!r}, flags={self.flags!r}, crc32={self.crc32!r}, compressed_size={self.compressed_size!r}, uncompressed_size={self.uncompressed_size!r}, local_header_offset={self.local_header_offset!r}, cd_record_offset={self.cd_record_offset!r}, raw_sizes={self.raw_sizes!r}, raw_offset={self.raw_offset!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(index={self.index!r}, name={self.name!r}, raw_name={self.raw_name!r}, method={self.method!r}, flags={self.flags!r}, crc32={self.crc32!r}, compressed_size={self.compressed_size!r}, uncompressed_size={self.uncompressed_size!r}, local_header_offset={self.local_header_offset!r}, cd_record_offset={self.cd_record_offset!r}, raw_sizes={self.raw_sizes!r}, raw_offset={self.raw_offset!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.index,self.name,self.raw_name,self.method,self.flags,self.crc32,self.compressed_size,self.uncompressed_size,self.local_header_offset,self.cd_record_offset,self.raw_sizes,self.raw_offset,self._data_delta,self._local_refusal,)==(other.index,other.name,other.raw_name,other.method,other.flags,other.crc32,other.compressed_size,other.uncompressed_size,other.local_header_offset,other.cd_record_offset,other.raw_sizes,other.raw_offset,other._data_delta,other._local_refusal,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.index,self.name,self.raw_name,self.method,self.flags,self.crc32,self.compressed_size,self.uncompressed_size,self.local_header_offset,self.cd_record_offset,self.raw_sizes,self.raw_offset,self._data_delta,self._local_refusal,)==(other.index,other.name,other.raw_name,other.method,other.flags,other.crc32,other.compressed_size,other.uncompressed_size,other.local_header_offset,other.cd_record_offset,other.raw_sizes,other.raw_offset,other._data_delta,other._local_refusal,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+
+def __create_fn__(_type_index, _type_name, _type_raw_name, _type_method, _type_flags, _type_crc32, _type_compressed_size, _type_uncompressed_size, _type_local_header_offset, _type_cd_record_offset, _type_raw_sizes, _type_raw_offset, _type__data_delta, _type__local_refusal, _type_zipfile_reads, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_raw_sizes, _dflt_raw_offset, _dflt__data_delta, _dflt__local_refusal, _dflt_zipfile_reads, _return_type):
+ def __init__(self,index:_type_index,name:_type_name,raw_name:_type_raw_name,method:_type_method,flags:_type_flags,crc32:_type_crc32,compressed_size:_type_compressed_size,uncompressed_size:_type_uncompressed_size,local_header_offset:_type_local_header_offset,cd_record_offset:_type_cd_record_offset,raw_sizes:_type_raw_sizes=_dflt_raw_sizes,raw_offset:_type_raw_offset=_dflt_raw_offset,_data_delta:_type__data_delta=_dflt__data_delta,_local_refusal:_type__local_refusal=_dflt__local_refusal,zipfile_reads:_type_zipfile_reads=_dflt_zipfile_reads)->_return_type:
+  self.index=index
+  self.name=name
+  self.raw_name=raw_name
+  self.method=method
+  self.flags=flags
+  self.crc32=crc32
+  self.compressed_size=compressed_size
+  self.uncompressed_size=uncompressed_size
+  self.local_header_offset=local_header_offset
+  self.cd_record_offset=cd_record_offset
+  self.raw_sizes=raw_sizes
+  self.raw_offset=raw_offset
+  self._data_delta=_data_delta
+  self._local_refusal=_local_refusal
+  self.zipfile_reads=zipfile_reads
+ return __init__
+TABLE['def __create_fn__(_type_index, _type_name, _type_raw_name, _type_method, _type_flags, _type_crc32, _type_compressed_size, _type_uncompressed_size, _type_local_header_offset, _type_cd_record_offset, _type_raw_sizes, _type_raw_offset, _type__data_delta, _type__local_refusal, _type_zipfile_reads, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_raw_sizes, _dflt_raw_offset, _dflt__data_delta, _dflt__local_refusal, _dflt_zipfile_reads, _return_type):\n def __init__(self,index:_type_index,name:_type_name,raw_name:_type_raw_name,method:_type_method,flags:_type_flags,crc32:_type_crc32,compressed_size:_type_compressed_size,uncompressed_size:_type_uncompressed_size,local_header_offset:_type_local_header_offset,cd_record_offset:_type_cd_record_offset,raw_sizes:_type_raw_sizes=_dflt_raw_sizes,raw_offset:_type_raw_offset=_dflt_raw_offset,_data_delta:_type__data_delta=_dflt__data_delta,_local_refusal:_type__local_refusal=_dflt__local_refusal,zipfile_reads:_type_zipfile_reads=_dflt_zipfile_reads)->_return_type:\n  self.index=index\n  self.name=name\n  self.raw_name=raw_name\n  self.method=method\n  self.flags=flags\n  self.crc32=crc32\n  self.compressed_size=compressed_size\n  self.uncompressed_size=uncompressed_size\n  self.local_header_offset=local_header_offset\n  self.cd_record_offset=cd_record_offset\n  self.raw_sizes=raw_sizes\n  self.raw_offset=raw_offset\n  self._data_delta=_data_delta\n  self._local_refusal=_local_refusal\n  self.zipfile_reads=zipfile_reads\n return __init__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(index={self.index!r}, name={self.name!r}, raw_name={self.raw_name!r}, method={self.method!r}, flags={self.flags!r}, crc32={self.crc32!r}, compressed_size={self.compressed_size!r}, uncompressed_size={self.uncompressed_size!r}, local_header_offset={self.local_header_offset!r}, cd_record_offset={self.cd_record_offset!r}, raw_sizes={self.raw_sizes!r}, raw_offset={self.raw_offset!r}, zipfile_reads={self.zipfile_reads!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(index={self.index!r}, name={self.name!r}, raw_name={self.raw_name!r}, method={self.method!r}, flags={self.flags!r}, crc32={self.crc32!r}, compressed_size={self.compressed_size!r}, uncompressed_size={self.uncompressed_size!r}, local_header_offset={self.local_header_offset!r}, cd_record_offset={self.cd_record_offset!r}, raw_sizes={self.raw_sizes!r}, raw_offset={self.raw_offset!r}, zipfile_reads={self.zipfile_reads!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.index,self.name,self.raw_name,self.method,self.flags,self.crc32,self.compressed_size,self.uncompressed_size,self.local_header_offset,self.cd_record_offset,self.raw_sizes,self.raw_offset,self._data_delta,self._local_refusal,self.zipfile_reads,)==(other.index,other.name,other.raw_name,other.method,other.flags,other.crc32,other.compressed_size,other.uncompressed_size,other.local_header_offset,other.cd_record_offset,other.raw_sizes,other.raw_offset,other._data_delta,other._local_refusal,other.zipfile_reads,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.index,self.name,self.raw_name,self.method,self.flags,self.crc32,self.compressed_size,self.uncompressed_size,self.local_header_offset,self.cd_record_offset,self.raw_sizes,self.raw_offset,self._data_delta,self._local_refusal,self.zipfile_reads,)==(other.index,other.name,other.raw_name,other.method,other.flags,other.crc32,other.compressed_size,other.uncompressed_size,other.local_header_offset,other.cd_record_offset,other.raw_sizes,other.raw_offset,other._data_delta,other._local_refusal,other.zipfile_reads,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+
+def __create_fn__(_type_data_offset, _type_facts, _type_error, _type_refusal, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_facts, _dflt_error, _dflt_refusal, _return_type):
+ def __init__(self,data_offset:_type_data_offset,facts:_type_facts=_dflt_facts,error:_type_error=_dflt_error,refusal:_type_refusal=_dflt_refusal)->_return_type:
+  __dataclass_builtins_object__.__setattr__(self,'data_offset',data_offset)
+  __dataclass_builtins_object__.__setattr__(self,'facts',facts)
+  __dataclass_builtins_object__.__setattr__(self,'error',error)
+  __dataclass_builtins_object__.__setattr__(self,'refusal',refusal)
+ return __init__
+TABLE["def __create_fn__(_type_data_offset, _type_facts, _type_error, _type_refusal, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_facts, _dflt_error, _dflt_refusal, _return_type):\n def __init__(self,data_offset:_type_data_offset,facts:_type_facts=_dflt_facts,error:_type_error=_dflt_error,refusal:_type_refusal=_dflt_refusal)->_return_type:\n  __dataclass_builtins_object__.__setattr__(self,'data_offset',data_offset)\n  __dataclass_builtins_object__.__setattr__(self,'facts',facts)\n  __dataclass_builtins_object__.__setattr__(self,'error',error)\n  __dataclass_builtins_object__.__setattr__(self,'refusal',refusal)\n return __init__"] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(data_offset={self.data_offset!r}, facts={self.facts!r}, error={self.error!r}, refusal={self.refusal!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(data_offset={self.data_offset!r}, facts={self.facts!r}, error={self.error!r}, refusal={self.refusal!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.data_offset,self.facts,self.error,self.refusal,)==(other.data_offset,other.facts,other.error,other.refusal,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.data_offset,self.facts,self.error,self.refusal,)==(other.data_offset,other.facts,other.error,other.refusal,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+
+def __create_fn__(cls, FrozenInstanceError):
+ def __setattr__(self,name,value):
+  if type(self) is cls or name in ('data_offset','facts','error','refusal',):
+   raise FrozenInstanceError(f"cannot assign to field {name!r}")
+  super(cls, self).__setattr__(name, value)
+ return __setattr__
+TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __setattr__(self,name,value):\n  if type(self) is cls or name in (\'data_offset\',\'facts\',\'error\',\'refusal\',):\n   raise FrozenInstanceError(f"cannot assign to field {name!r}")\n  super(cls, self).__setattr__(name, value)\n return __setattr__'] = __create_fn__.__code__
+
+def __create_fn__(cls, FrozenInstanceError):
+ def __delattr__(self,name):
+  if type(self) is cls or name in ('data_offset','facts','error','refusal',):
+   raise FrozenInstanceError(f"cannot delete field {name!r}")
+  super(cls, self).__delattr__(name)
+ return __delattr__
+TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __delattr__(self,name):\n  if type(self) is cls or name in (\'data_offset\',\'facts\',\'error\',\'refusal\',):\n   raise FrozenInstanceError(f"cannot delete field {name!r}")\n  super(cls, self).__delattr__(name)\n return __delattr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __hash__(self):
+  return hash((self.data_offset,self.facts,self.error,self.refusal,))
+ return __hash__
+TABLE['def __create_fn__():\n def __hash__(self):\n  return hash((self.data_offset,self.facts,self.error,self.refusal,))\n return __hash__'] = __create_fn__.__code__
+
+def __create_fn__(_type_source, _type_eocd_offset, _type_cd_offset, _type_cd_size, _type_comment, _type_entries, _type_zip64, _type_other_reading, _type_central_tamper, _type__local_tamper, _type__by_name, _type__tamper_counts, _type_odd_names, _type_limits_hit, _type_trailing, _type_trailing_capped, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_zip64, _dflt_other_reading, _dflt_central_tamper, _dflt__local_tamper, _dflt__by_name, _dflt__tamper_counts, _dflt_odd_names, _dflt_limits_hit, _dflt_trailing, _dflt_trailing_capped, _return_type):
+ def __init__(self,source:_type_source,eocd_offset:_type_eocd_offset,cd_offset:_type_cd_offset,cd_size:_type_cd_size,comment:_type_comment,entries:_type_entries,zip64:_type_zip64=_dflt_zip64,other_reading:_type_other_reading=_dflt_other_reading,central_tamper:_type_central_tamper=_HAS_DEFAULT_FACTORY,_local_tamper:_type__local_tamper=_HAS_DEFAULT_FACTORY,_by_name:_type__by_name=_HAS_DEFAULT_FACTORY,_tamper_counts:_type__tamper_counts=_HAS_DEFAULT_FACTORY,odd_names:_type_odd_names=_HAS_DEFAULT_FACTORY,limits_hit:_type_limits_hit=_HAS_DEFAULT_FACTORY,trailing:_type_trailing=_HAS_DEFAULT_FACTORY,trailing_capped:_type_trailing_capped=_dflt_trailing_capped)->_return_type:
+  self.source=source
+  self.eocd_offset=eocd_offset
+  self.cd_offset=cd_offset
+  self.cd_size=cd_size
+  self.comment=comment
+  self.entries=entries
+  self.zip64=zip64
+  self.other_reading=other_reading
+  self.central_tamper=_dflt_central_tamper() if central_tamper is _HAS_DEFAULT_FACTORY else central_tamper
+  self._local_tamper=_dflt__local_tamper() if _local_tamper is _HAS_DEFAULT_FACTORY else _local_tamper
+  self._by_name=_dflt__by_name() if _by_name is _HAS_DEFAULT_FACTORY else _by_name
+  self._tamper_counts=_dflt__tamper_counts() if _tamper_counts is _HAS_DEFAULT_FACTORY else _tamper_counts
+  self.odd_names=_dflt_odd_names() if odd_names is _HAS_DEFAULT_FACTORY else odd_names
+  self.limits_hit=_dflt_limits_hit() if limits_hit is _HAS_DEFAULT_FACTORY else limits_hit
+  self.trailing=_dflt_trailing() if trailing is _HAS_DEFAULT_FACTORY else trailing
+  self.trailing_capped=trailing_capped
+ return __init__
+TABLE['def __create_fn__(_type_source, _type_eocd_offset, _type_cd_offset, _type_cd_size, _type_comment, _type_entries, _type_zip64, _type_other_reading, _type_central_tamper, _type__local_tamper, _type__by_name, _type__tamper_counts, _type_odd_names, _type_limits_hit, _type_trailing, _type_trailing_capped, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_zip64, _dflt_other_reading, _dflt_central_tamper, _dflt__local_tamper, _dflt__by_name, _dflt__tamper_counts, _dflt_odd_names, _dflt_limits_hit, _dflt_trailing, _dflt_trailing_capped, _return_type):\n def __init__(self,source:_type_source,eocd_offset:_type_eocd_offset,cd_offset:_type_cd_offset,cd_size:_type_cd_size,comment:_type_comment,entries:_type_entries,zip64:_type_zip64=_dflt_zip64,other_reading:_type_other_reading=_dflt_other_reading,central_tamper:_type_central_tamper=_HAS_DEFAULT_FACTORY,_local_tamper:_type__local_tamper=_HAS_DEFAULT_FACTORY,_by_name:_type__by_name=_HAS_DEFAULT_FACTORY,_tamper_counts:_type__tamper_counts=_HAS_DEFAULT_FACTORY,odd_names:_type_odd_names=_HAS_DEFAULT_FACTORY,limits_hit:_type_limits_hit=_HAS_DEFAULT_FACTORY,trailing:_type_trailing=_HAS_DEFAULT_FACTORY,trailing_capped:_type_trailing_capped=_dflt_trailing_capped)->_return_type:\n  self.source=source\n  self.eocd_offset=eocd_offset\n  self.cd_offset=cd_offset\n  self.cd_size=cd_size\n  self.comment=comment\n  self.entries=entries\n  self.zip64=zip64\n  self.other_reading=other_reading\n  self.central_tamper=_dflt_central_tamper() if central_tamper is _HAS_DEFAULT_FACTORY else central_tamper\n  self._local_tamper=_dflt__local_tamper() if _local_tamper is _HAS_DEFAULT_FACTORY else _local_tamper\n  self._by_name=_dflt__by_name() if _by_name is _HAS_DEFAULT_FACTORY else _by_name\n  self._tamper_counts=_dflt__tamper_counts() if _tamper_counts is _HAS_DEFAULT_FACTORY else _tamper_counts\n  self.odd_names=_dflt_odd_names() if odd_names is _HAS_DEFAULT_FACTORY else odd_names\n  self.limits_hit=_dflt_limits_hit() if limits_hit is _HAS_DEFAULT_FACTORY else limits_hit\n  self.trailing=_dflt_trailing() if trailing is _HAS_DEFAULT_FACTORY else trailing\n  self.trailing_capped=trailing_capped\n return __init__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(source={self.source!r}, eocd_offset={self.eocd_offset!r}, cd_offset={self.cd_offset!r}, cd_size={self.cd_size!r}, comment={self.comment!r}, entries={self.entries!r}, zip64={self.zip64!r}, other_reading={self.other_reading!r}, central_tamper={self.central_tamper!r}, odd_names={self.odd_names!r}, limits_hit={self.limits_hit!r}, trailing={self.trailing!r}, trailing_capped={self.trailing_capped!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(source={self.source!r}, eocd_offset={self.eocd_offset!r}, cd_offset={self.cd_offset!r}, cd_size={self.cd_size!r}, comment={self.comment!r}, entries={self.entries!r}, zip64={self.zip64!r}, other_reading={self.other_reading!r}, central_tamper={self.central_tamper!r}, odd_names={self.odd_names!r}, limits_hit={self.limits_hit!r}, trailing={self.trailing!r}, trailing_capped={self.trailing_capped!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.source,self.eocd_offset,self.cd_offset,self.cd_size,self.comment,self.entries,self.zip64,self.other_reading,self.central_tamper,self._local_tamper,self._by_name,self._tamper_counts,self.odd_names,self.limits_hit,self.trailing,self.trailing_capped,)==(other.source,other.eocd_offset,other.cd_offset,other.cd_size,other.comment,other.entries,other.zip64,other.other_reading,other.central_tamper,other._local_tamper,other._by_name,other._tamper_counts,other.odd_names,other.limits_hit,other.trailing,other.trailing_capped,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.source,self.eocd_offset,self.cd_offset,self.cd_size,self.comment,self.entries,self.zip64,self.other_reading,self.central_tamper,self._local_tamper,self._by_name,self._tamper_counts,self.odd_names,self.limits_hit,self.trailing,self.trailing_capped,)==(other.source,other.eocd_offset,other.cd_offset,other.cd_size,other.comment,other.entries,other.zip64,other.other_reading,other.central_tamper,other._local_tamper,other._by_name,other._tamper_counts,other.odd_names,other.limits_hit,other.trailing,other.trailing_capped,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
 def __create_fn__(_type_ns_id, _type_name_id, _type_res_id, _type_vtype, _type_data, _type_pool, _type_raw, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_raw, _return_type):
  def __init__(self,ns_id:_type_ns_id,name_id:_type_name_id,res_id:_type_res_id,vtype:_type_vtype,data:_type_data,pool:_type_pool,raw:_type_raw=_dflt_raw)->_return_type:
@@ -846,6 +752,104 @@ def __create_fn__():
  return __eq__
 TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.label,self.labels,self.other,self.unchecked,self.unread,self.notes,)==(other.label,other.labels,other.other,other.unchecked,other.unread,other.notes,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
+def __create_fn__(_type_namespace, _type_name, _type_value, _type_resource_id, _type_compiled_int, _type_compiled_bool, _type_compiled_str, _type_reference, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_value, _dflt_resource_id, _dflt_compiled_int, _dflt_compiled_bool, _dflt_compiled_str, _dflt_reference, _return_type):
+ def __init__(self,namespace:_type_namespace,name:_type_name,value:_type_value=_dflt_value,resource_id:_type_resource_id=_dflt_resource_id,compiled_int:_type_compiled_int=_dflt_compiled_int,compiled_bool:_type_compiled_bool=_dflt_compiled_bool,compiled_str:_type_compiled_str=_dflt_compiled_str,reference:_type_reference=_dflt_reference)->_return_type:
+  self.namespace=namespace
+  self.name=name
+  self.value=value
+  self.resource_id=resource_id
+  self.compiled_int=compiled_int
+  self.compiled_bool=compiled_bool
+  self.compiled_str=compiled_str
+  self.reference=reference
+ return __init__
+TABLE['def __create_fn__(_type_namespace, _type_name, _type_value, _type_resource_id, _type_compiled_int, _type_compiled_bool, _type_compiled_str, _type_reference, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_value, _dflt_resource_id, _dflt_compiled_int, _dflt_compiled_bool, _dflt_compiled_str, _dflt_reference, _return_type):\n def __init__(self,namespace:_type_namespace,name:_type_name,value:_type_value=_dflt_value,resource_id:_type_resource_id=_dflt_resource_id,compiled_int:_type_compiled_int=_dflt_compiled_int,compiled_bool:_type_compiled_bool=_dflt_compiled_bool,compiled_str:_type_compiled_str=_dflt_compiled_str,reference:_type_reference=_dflt_reference)->_return_type:\n  self.namespace=namespace\n  self.name=name\n  self.value=value\n  self.resource_id=resource_id\n  self.compiled_int=compiled_int\n  self.compiled_bool=compiled_bool\n  self.compiled_str=compiled_str\n  self.reference=reference\n return __init__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(namespace={self.namespace!r}, name={self.name!r}, value={self.value!r}, resource_id={self.resource_id!r}, compiled_int={self.compiled_int!r}, compiled_bool={self.compiled_bool!r}, compiled_str={self.compiled_str!r}, reference={self.reference!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(namespace={self.namespace!r}, name={self.name!r}, value={self.value!r}, resource_id={self.resource_id!r}, compiled_int={self.compiled_int!r}, compiled_bool={self.compiled_bool!r}, compiled_str={self.compiled_str!r}, reference={self.reference!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.namespace,self.name,self.value,self.resource_id,self.compiled_int,self.compiled_bool,self.compiled_str,self.reference,)==(other.namespace,other.name,other.value,other.resource_id,other.compiled_int,other.compiled_bool,other.compiled_str,other.reference,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.namespace,self.name,self.value,self.resource_id,self.compiled_int,self.compiled_bool,self.compiled_str,self.reference,)==(other.namespace,other.name,other.value,other.resource_id,other.compiled_int,other.compiled_bool,other.compiled_str,other.reference,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+
+def __create_fn__(_type_name, _type_namespace, _type_attrs, _type_children, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_namespace, _dflt_attrs, _dflt_children, _return_type):
+ def __init__(self,name:_type_name,namespace:_type_namespace=_dflt_namespace,attrs:_type_attrs=_HAS_DEFAULT_FACTORY,children:_type_children=_HAS_DEFAULT_FACTORY)->_return_type:
+  self.name=name
+  self.namespace=namespace
+  self.attrs=_dflt_attrs() if attrs is _HAS_DEFAULT_FACTORY else attrs
+  self.children=_dflt_children() if children is _HAS_DEFAULT_FACTORY else children
+ return __init__
+TABLE['def __create_fn__(_type_name, _type_namespace, _type_attrs, _type_children, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_namespace, _dflt_attrs, _dflt_children, _return_type):\n def __init__(self,name:_type_name,namespace:_type_namespace=_dflt_namespace,attrs:_type_attrs=_HAS_DEFAULT_FACTORY,children:_type_children=_HAS_DEFAULT_FACTORY)->_return_type:\n  self.name=name\n  self.namespace=namespace\n  self.attrs=_dflt_attrs() if attrs is _HAS_DEFAULT_FACTORY else attrs\n  self.children=_dflt_children() if children is _HAS_DEFAULT_FACTORY else children\n return __init__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(name={self.name!r}, namespace={self.namespace!r}, attrs={self.attrs!r}, children={self.children!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(name={self.name!r}, namespace={self.namespace!r}, attrs={self.attrs!r}, children={self.children!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.name,self.namespace,self.attrs,self.children,)==(other.name,other.namespace,other.attrs,other.children,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.name,self.namespace,self.attrs,self.children,)==(other.name,other.namespace,other.attrs,other.children,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+
+def __create_fn__(_type_id, _type_name, _type_key_type, _type_jca, _type_digest, _type_min_sdk, _type_jca_min_sdk, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):
+ def __init__(self,id:_type_id,name:_type_name,key_type:_type_key_type,jca:_type_jca,digest:_type_digest,min_sdk:_type_min_sdk,jca_min_sdk:_type_jca_min_sdk)->_return_type:
+  __dataclass_builtins_object__.__setattr__(self,'id',id)
+  __dataclass_builtins_object__.__setattr__(self,'name',name)
+  __dataclass_builtins_object__.__setattr__(self,'key_type',key_type)
+  __dataclass_builtins_object__.__setattr__(self,'jca',jca)
+  __dataclass_builtins_object__.__setattr__(self,'digest',digest)
+  __dataclass_builtins_object__.__setattr__(self,'min_sdk',min_sdk)
+  __dataclass_builtins_object__.__setattr__(self,'jca_min_sdk',jca_min_sdk)
+ return __init__
+TABLE["def __create_fn__(_type_id, _type_name, _type_key_type, _type_jca, _type_digest, _type_min_sdk, _type_jca_min_sdk, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):\n def __init__(self,id:_type_id,name:_type_name,key_type:_type_key_type,jca:_type_jca,digest:_type_digest,min_sdk:_type_min_sdk,jca_min_sdk:_type_jca_min_sdk)->_return_type:\n  __dataclass_builtins_object__.__setattr__(self,'id',id)\n  __dataclass_builtins_object__.__setattr__(self,'name',name)\n  __dataclass_builtins_object__.__setattr__(self,'key_type',key_type)\n  __dataclass_builtins_object__.__setattr__(self,'jca',jca)\n  __dataclass_builtins_object__.__setattr__(self,'digest',digest)\n  __dataclass_builtins_object__.__setattr__(self,'min_sdk',min_sdk)\n  __dataclass_builtins_object__.__setattr__(self,'jca_min_sdk',jca_min_sdk)\n return __init__"] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(id={self.id!r}, name={self.name!r}, key_type={self.key_type!r}, jca={self.jca!r}, digest={self.digest!r}, min_sdk={self.min_sdk!r}, jca_min_sdk={self.jca_min_sdk!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(id={self.id!r}, name={self.name!r}, key_type={self.key_type!r}, jca={self.jca!r}, digest={self.digest!r}, min_sdk={self.min_sdk!r}, jca_min_sdk={self.jca_min_sdk!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.id,self.name,self.key_type,self.jca,self.digest,self.min_sdk,self.jca_min_sdk,)==(other.id,other.name,other.key_type,other.jca,other.digest,other.min_sdk,other.jca_min_sdk,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.id,self.name,self.key_type,self.jca,self.digest,self.min_sdk,self.jca_min_sdk,)==(other.id,other.name,other.key_type,other.jca,other.digest,other.min_sdk,other.jca_min_sdk,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+
+def __create_fn__(cls, FrozenInstanceError):
+ def __setattr__(self,name,value):
+  if type(self) is cls or name in ('id','name','key_type','jca','digest','min_sdk','jca_min_sdk',):
+   raise FrozenInstanceError(f"cannot assign to field {name!r}")
+  super(cls, self).__setattr__(name, value)
+ return __setattr__
+TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __setattr__(self,name,value):\n  if type(self) is cls or name in (\'id\',\'name\',\'key_type\',\'jca\',\'digest\',\'min_sdk\',\'jca_min_sdk\',):\n   raise FrozenInstanceError(f"cannot assign to field {name!r}")\n  super(cls, self).__setattr__(name, value)\n return __setattr__'] = __create_fn__.__code__
+
+def __create_fn__(cls, FrozenInstanceError):
+ def __delattr__(self,name):
+  if type(self) is cls or name in ('id','name','key_type','jca','digest','min_sdk','jca_min_sdk',):
+   raise FrozenInstanceError(f"cannot delete field {name!r}")
+  super(cls, self).__delattr__(name)
+ return __delattr__
+TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __delattr__(self,name):\n  if type(self) is cls or name in (\'id\',\'name\',\'key_type\',\'jca\',\'digest\',\'min_sdk\',\'jca_min_sdk\',):\n   raise FrozenInstanceError(f"cannot delete field {name!r}")\n  super(cls, self).__delattr__(name)\n return __delattr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __hash__(self):
+  return hash((self.id,self.name,self.key_type,self.jca,self.digest,self.min_sdk,self.jca_min_sdk,))
+ return __hash__
+TABLE['def __create_fn__():\n def __hash__(self):\n  return hash((self.id,self.name,self.key_type,self.jca,self.digest,self.min_sdk,self.jca_min_sdk,))\n return __hash__'] = __create_fn__.__code__
+
 def __create_fn__(_type_fields, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):
  def __init__(self,fields:_type_fields)->_return_type:
   __dataclass_builtins_object__.__setattr__(self,'fields',fields)
@@ -934,153 +938,6 @@ def __create_fn__():
   return hash((self.config,self.flags,self.count,self.offsets_at,self.entries_at,self.end,))
  return __hash__
 TABLE['def __create_fn__():\n def __hash__(self):\n  return hash((self.config,self.flags,self.count,self.offsets_at,self.entries_at,self.end,))\n return __hash__'] = __create_fn__.__code__
-
-def __create_fn__(_type_index, _type_name, _type_raw_name, _type_method, _type_flags, _type_crc32, _type_compressed_size, _type_uncompressed_size, _type_local_header_offset, _type_cd_record_offset, _type_raw_sizes, _type_raw_offset, _type__data_delta, _type__local_refusal, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_raw_sizes, _dflt_raw_offset, _dflt__data_delta, _dflt__local_refusal, _return_type):
- def __init__(self,index:_type_index,name:_type_name,raw_name:_type_raw_name,method:_type_method,flags:_type_flags,crc32:_type_crc32,compressed_size:_type_compressed_size,uncompressed_size:_type_uncompressed_size,local_header_offset:_type_local_header_offset,cd_record_offset:_type_cd_record_offset,raw_sizes:_type_raw_sizes=_dflt_raw_sizes,raw_offset:_type_raw_offset=_dflt_raw_offset,_data_delta:_type__data_delta=_dflt__data_delta,_local_refusal:_type__local_refusal=_dflt__local_refusal)->_return_type:
-  self.index=index
-  self.name=name
-  self.raw_name=raw_name
-  self.method=method
-  self.flags=flags
-  self.crc32=crc32
-  self.compressed_size=compressed_size
-  self.uncompressed_size=uncompressed_size
-  self.local_header_offset=local_header_offset
-  self.cd_record_offset=cd_record_offset
-  self.raw_sizes=raw_sizes
-  self.raw_offset=raw_offset
-  self._data_delta=_data_delta
-  self._local_refusal=_local_refusal
- return __init__
-TABLE['def __create_fn__(_type_index, _type_name, _type_raw_name, _type_method, _type_flags, _type_crc32, _type_compressed_size, _type_uncompressed_size, _type_local_header_offset, _type_cd_record_offset, _type_raw_sizes, _type_raw_offset, _type__data_delta, _type__local_refusal, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_raw_sizes, _dflt_raw_offset, _dflt__data_delta, _dflt__local_refusal, _return_type):\n def __init__(self,index:_type_index,name:_type_name,raw_name:_type_raw_name,method:_type_method,flags:_type_flags,crc32:_type_crc32,compressed_size:_type_compressed_size,uncompressed_size:_type_uncompressed_size,local_header_offset:_type_local_header_offset,cd_record_offset:_type_cd_record_offset,raw_sizes:_type_raw_sizes=_dflt_raw_sizes,raw_offset:_type_raw_offset=_dflt_raw_offset,_data_delta:_type__data_delta=_dflt__data_delta,_local_refusal:_type__local_refusal=_dflt__local_refusal)->_return_type:\n  self.index=index\n  self.name=name\n  self.raw_name=raw_name\n  self.method=method\n  self.flags=flags\n  self.crc32=crc32\n  self.compressed_size=compressed_size\n  self.uncompressed_size=uncompressed_size\n  self.local_header_offset=local_header_offset\n  self.cd_record_offset=cd_record_offset\n  self.raw_sizes=raw_sizes\n  self.raw_offset=raw_offset\n  self._data_delta=_data_delta\n  self._local_refusal=_local_refusal\n return __init__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __repr__(self):
-  return self.__class__.__qualname__ + f"(index={self.index!r}, name={self.name!r}, raw_name={self.raw_name!r}, method={self.method!r}, flags={self.flags!r}, crc32={self.crc32!r}, compressed_size={self.compressed_size!r}, uncompressed_size={self.uncompressed_size!r}, local_header_offset={self.local_header_offset!r}, cd_record_offset={self.cd_record_offset!r}, raw_sizes={self.raw_sizes!r}, raw_offset={self.raw_offset!r})"
- return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(index={self.index!r}, name={self.name!r}, raw_name={self.raw_name!r}, method={self.method!r}, flags={self.flags!r}, crc32={self.crc32!r}, compressed_size={self.compressed_size!r}, uncompressed_size={self.uncompressed_size!r}, local_header_offset={self.local_header_offset!r}, cd_record_offset={self.cd_record_offset!r}, raw_sizes={self.raw_sizes!r}, raw_offset={self.raw_offset!r})"\n return __repr__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __eq__(self,other):
-  if other.__class__ is self.__class__:
-   return (self.index,self.name,self.raw_name,self.method,self.flags,self.crc32,self.compressed_size,self.uncompressed_size,self.local_header_offset,self.cd_record_offset,self.raw_sizes,self.raw_offset,self._data_delta,self._local_refusal,)==(other.index,other.name,other.raw_name,other.method,other.flags,other.crc32,other.compressed_size,other.uncompressed_size,other.local_header_offset,other.cd_record_offset,other.raw_sizes,other.raw_offset,other._data_delta,other._local_refusal,)
-  return NotImplemented
- return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.index,self.name,self.raw_name,self.method,self.flags,self.crc32,self.compressed_size,self.uncompressed_size,self.local_header_offset,self.cd_record_offset,self.raw_sizes,self.raw_offset,self._data_delta,self._local_refusal,)==(other.index,other.name,other.raw_name,other.method,other.flags,other.crc32,other.compressed_size,other.uncompressed_size,other.local_header_offset,other.cd_record_offset,other.raw_sizes,other.raw_offset,other._data_delta,other._local_refusal,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
-
-def __create_fn__(_type_index, _type_name, _type_raw_name, _type_method, _type_flags, _type_crc32, _type_compressed_size, _type_uncompressed_size, _type_local_header_offset, _type_cd_record_offset, _type_raw_sizes, _type_raw_offset, _type__data_delta, _type__local_refusal, _type_zipfile_reads, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_raw_sizes, _dflt_raw_offset, _dflt__data_delta, _dflt__local_refusal, _dflt_zipfile_reads, _return_type):
- def __init__(self,index:_type_index,name:_type_name,raw_name:_type_raw_name,method:_type_method,flags:_type_flags,crc32:_type_crc32,compressed_size:_type_compressed_size,uncompressed_size:_type_uncompressed_size,local_header_offset:_type_local_header_offset,cd_record_offset:_type_cd_record_offset,raw_sizes:_type_raw_sizes=_dflt_raw_sizes,raw_offset:_type_raw_offset=_dflt_raw_offset,_data_delta:_type__data_delta=_dflt__data_delta,_local_refusal:_type__local_refusal=_dflt__local_refusal,zipfile_reads:_type_zipfile_reads=_dflt_zipfile_reads)->_return_type:
-  self.index=index
-  self.name=name
-  self.raw_name=raw_name
-  self.method=method
-  self.flags=flags
-  self.crc32=crc32
-  self.compressed_size=compressed_size
-  self.uncompressed_size=uncompressed_size
-  self.local_header_offset=local_header_offset
-  self.cd_record_offset=cd_record_offset
-  self.raw_sizes=raw_sizes
-  self.raw_offset=raw_offset
-  self._data_delta=_data_delta
-  self._local_refusal=_local_refusal
-  self.zipfile_reads=zipfile_reads
- return __init__
-TABLE['def __create_fn__(_type_index, _type_name, _type_raw_name, _type_method, _type_flags, _type_crc32, _type_compressed_size, _type_uncompressed_size, _type_local_header_offset, _type_cd_record_offset, _type_raw_sizes, _type_raw_offset, _type__data_delta, _type__local_refusal, _type_zipfile_reads, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_raw_sizes, _dflt_raw_offset, _dflt__data_delta, _dflt__local_refusal, _dflt_zipfile_reads, _return_type):\n def __init__(self,index:_type_index,name:_type_name,raw_name:_type_raw_name,method:_type_method,flags:_type_flags,crc32:_type_crc32,compressed_size:_type_compressed_size,uncompressed_size:_type_uncompressed_size,local_header_offset:_type_local_header_offset,cd_record_offset:_type_cd_record_offset,raw_sizes:_type_raw_sizes=_dflt_raw_sizes,raw_offset:_type_raw_offset=_dflt_raw_offset,_data_delta:_type__data_delta=_dflt__data_delta,_local_refusal:_type__local_refusal=_dflt__local_refusal,zipfile_reads:_type_zipfile_reads=_dflt_zipfile_reads)->_return_type:\n  self.index=index\n  self.name=name\n  self.raw_name=raw_name\n  self.method=method\n  self.flags=flags\n  self.crc32=crc32\n  self.compressed_size=compressed_size\n  self.uncompressed_size=uncompressed_size\n  self.local_header_offset=local_header_offset\n  self.cd_record_offset=cd_record_offset\n  self.raw_sizes=raw_sizes\n  self.raw_offset=raw_offset\n  self._data_delta=_data_delta\n  self._local_refusal=_local_refusal\n  self.zipfile_reads=zipfile_reads\n return __init__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __repr__(self):
-  return self.__class__.__qualname__ + f"(index={self.index!r}, name={self.name!r}, raw_name={self.raw_name!r}, method={self.method!r}, flags={self.flags!r}, crc32={self.crc32!r}, compressed_size={self.compressed_size!r}, uncompressed_size={self.uncompressed_size!r}, local_header_offset={self.local_header_offset!r}, cd_record_offset={self.cd_record_offset!r}, raw_sizes={self.raw_sizes!r}, raw_offset={self.raw_offset!r}, zipfile_reads={self.zipfile_reads!r})"
- return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(index={self.index!r}, name={self.name!r}, raw_name={self.raw_name!r}, method={self.method!r}, flags={self.flags!r}, crc32={self.crc32!r}, compressed_size={self.compressed_size!r}, uncompressed_size={self.uncompressed_size!r}, local_header_offset={self.local_header_offset!r}, cd_record_offset={self.cd_record_offset!r}, raw_sizes={self.raw_sizes!r}, raw_offset={self.raw_offset!r}, zipfile_reads={self.zipfile_reads!r})"\n return __repr__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __eq__(self,other):
-  if other.__class__ is self.__class__:
-   return (self.index,self.name,self.raw_name,self.method,self.flags,self.crc32,self.compressed_size,self.uncompressed_size,self.local_header_offset,self.cd_record_offset,self.raw_sizes,self.raw_offset,self._data_delta,self._local_refusal,self.zipfile_reads,)==(other.index,other.name,other.raw_name,other.method,other.flags,other.crc32,other.compressed_size,other.uncompressed_size,other.local_header_offset,other.cd_record_offset,other.raw_sizes,other.raw_offset,other._data_delta,other._local_refusal,other.zipfile_reads,)
-  return NotImplemented
- return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.index,self.name,self.raw_name,self.method,self.flags,self.crc32,self.compressed_size,self.uncompressed_size,self.local_header_offset,self.cd_record_offset,self.raw_sizes,self.raw_offset,self._data_delta,self._local_refusal,self.zipfile_reads,)==(other.index,other.name,other.raw_name,other.method,other.flags,other.crc32,other.compressed_size,other.uncompressed_size,other.local_header_offset,other.cd_record_offset,other.raw_sizes,other.raw_offset,other._data_delta,other._local_refusal,other.zipfile_reads,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
-
-def __create_fn__(_type_data_offset, _type_facts, _type_error, _type_refusal, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_facts, _dflt_error, _dflt_refusal, _return_type):
- def __init__(self,data_offset:_type_data_offset,facts:_type_facts=_dflt_facts,error:_type_error=_dflt_error,refusal:_type_refusal=_dflt_refusal)->_return_type:
-  __dataclass_builtins_object__.__setattr__(self,'data_offset',data_offset)
-  __dataclass_builtins_object__.__setattr__(self,'facts',facts)
-  __dataclass_builtins_object__.__setattr__(self,'error',error)
-  __dataclass_builtins_object__.__setattr__(self,'refusal',refusal)
- return __init__
-TABLE["def __create_fn__(_type_data_offset, _type_facts, _type_error, _type_refusal, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_facts, _dflt_error, _dflt_refusal, _return_type):\n def __init__(self,data_offset:_type_data_offset,facts:_type_facts=_dflt_facts,error:_type_error=_dflt_error,refusal:_type_refusal=_dflt_refusal)->_return_type:\n  __dataclass_builtins_object__.__setattr__(self,'data_offset',data_offset)\n  __dataclass_builtins_object__.__setattr__(self,'facts',facts)\n  __dataclass_builtins_object__.__setattr__(self,'error',error)\n  __dataclass_builtins_object__.__setattr__(self,'refusal',refusal)\n return __init__"] = __create_fn__.__code__
-
-def __create_fn__():
- def __repr__(self):
-  return self.__class__.__qualname__ + f"(data_offset={self.data_offset!r}, facts={self.facts!r}, error={self.error!r}, refusal={self.refusal!r})"
- return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(data_offset={self.data_offset!r}, facts={self.facts!r}, error={self.error!r}, refusal={self.refusal!r})"\n return __repr__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __eq__(self,other):
-  if other.__class__ is self.__class__:
-   return (self.data_offset,self.facts,self.error,self.refusal,)==(other.data_offset,other.facts,other.error,other.refusal,)
-  return NotImplemented
- return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.data_offset,self.facts,self.error,self.refusal,)==(other.data_offset,other.facts,other.error,other.refusal,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
-
-def __create_fn__(cls, FrozenInstanceError):
- def __setattr__(self,name,value):
-  if type(self) is cls or name in ('data_offset','facts','error','refusal',):
-   raise FrozenInstanceError(f"cannot assign to field {name!r}")
-  super(cls, self).__setattr__(name, value)
- return __setattr__
-TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __setattr__(self,name,value):\n  if type(self) is cls or name in (\'data_offset\',\'facts\',\'error\',\'refusal\',):\n   raise FrozenInstanceError(f"cannot assign to field {name!r}")\n  super(cls, self).__setattr__(name, value)\n return __setattr__'] = __create_fn__.__code__
-
-def __create_fn__(cls, FrozenInstanceError):
- def __delattr__(self,name):
-  if type(self) is cls or name in ('data_offset','facts','error','refusal',):
-   raise FrozenInstanceError(f"cannot delete field {name!r}")
-  super(cls, self).__delattr__(name)
- return __delattr__
-TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __delattr__(self,name):\n  if type(self) is cls or name in (\'data_offset\',\'facts\',\'error\',\'refusal\',):\n   raise FrozenInstanceError(f"cannot delete field {name!r}")\n  super(cls, self).__delattr__(name)\n return __delattr__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __hash__(self):
-  return hash((self.data_offset,self.facts,self.error,self.refusal,))
- return __hash__
-TABLE['def __create_fn__():\n def __hash__(self):\n  return hash((self.data_offset,self.facts,self.error,self.refusal,))\n return __hash__'] = __create_fn__.__code__
-
-def __create_fn__(_type_source, _type_eocd_offset, _type_cd_offset, _type_cd_size, _type_comment, _type_entries, _type_zip64, _type_other_reading, _type_central_tamper, _type__local_tamper, _type__by_name, _type__tamper_counts, _type_odd_names, _type_limits_hit, _type_trailing, _type_trailing_capped, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_zip64, _dflt_other_reading, _dflt_central_tamper, _dflt__local_tamper, _dflt__by_name, _dflt__tamper_counts, _dflt_odd_names, _dflt_limits_hit, _dflt_trailing, _dflt_trailing_capped, _return_type):
- def __init__(self,source:_type_source,eocd_offset:_type_eocd_offset,cd_offset:_type_cd_offset,cd_size:_type_cd_size,comment:_type_comment,entries:_type_entries,zip64:_type_zip64=_dflt_zip64,other_reading:_type_other_reading=_dflt_other_reading,central_tamper:_type_central_tamper=_HAS_DEFAULT_FACTORY,_local_tamper:_type__local_tamper=_HAS_DEFAULT_FACTORY,_by_name:_type__by_name=_HAS_DEFAULT_FACTORY,_tamper_counts:_type__tamper_counts=_HAS_DEFAULT_FACTORY,odd_names:_type_odd_names=_HAS_DEFAULT_FACTORY,limits_hit:_type_limits_hit=_HAS_DEFAULT_FACTORY,trailing:_type_trailing=_HAS_DEFAULT_FACTORY,trailing_capped:_type_trailing_capped=_dflt_trailing_capped)->_return_type:
-  self.source=source
-  self.eocd_offset=eocd_offset
-  self.cd_offset=cd_offset
-  self.cd_size=cd_size
-  self.comment=comment
-  self.entries=entries
-  self.zip64=zip64
-  self.other_reading=other_reading
-  self.central_tamper=_dflt_central_tamper() if central_tamper is _HAS_DEFAULT_FACTORY else central_tamper
-  self._local_tamper=_dflt__local_tamper() if _local_tamper is _HAS_DEFAULT_FACTORY else _local_tamper
-  self._by_name=_dflt__by_name() if _by_name is _HAS_DEFAULT_FACTORY else _by_name
-  self._tamper_counts=_dflt__tamper_counts() if _tamper_counts is _HAS_DEFAULT_FACTORY else _tamper_counts
-  self.odd_names=_dflt_odd_names() if odd_names is _HAS_DEFAULT_FACTORY else odd_names
-  self.limits_hit=_dflt_limits_hit() if limits_hit is _HAS_DEFAULT_FACTORY else limits_hit
-  self.trailing=_dflt_trailing() if trailing is _HAS_DEFAULT_FACTORY else trailing
-  self.trailing_capped=trailing_capped
- return __init__
-TABLE['def __create_fn__(_type_source, _type_eocd_offset, _type_cd_offset, _type_cd_size, _type_comment, _type_entries, _type_zip64, _type_other_reading, _type_central_tamper, _type__local_tamper, _type__by_name, _type__tamper_counts, _type_odd_names, _type_limits_hit, _type_trailing, _type_trailing_capped, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_zip64, _dflt_other_reading, _dflt_central_tamper, _dflt__local_tamper, _dflt__by_name, _dflt__tamper_counts, _dflt_odd_names, _dflt_limits_hit, _dflt_trailing, _dflt_trailing_capped, _return_type):\n def __init__(self,source:_type_source,eocd_offset:_type_eocd_offset,cd_offset:_type_cd_offset,cd_size:_type_cd_size,comment:_type_comment,entries:_type_entries,zip64:_type_zip64=_dflt_zip64,other_reading:_type_other_reading=_dflt_other_reading,central_tamper:_type_central_tamper=_HAS_DEFAULT_FACTORY,_local_tamper:_type__local_tamper=_HAS_DEFAULT_FACTORY,_by_name:_type__by_name=_HAS_DEFAULT_FACTORY,_tamper_counts:_type__tamper_counts=_HAS_DEFAULT_FACTORY,odd_names:_type_odd_names=_HAS_DEFAULT_FACTORY,limits_hit:_type_limits_hit=_HAS_DEFAULT_FACTORY,trailing:_type_trailing=_HAS_DEFAULT_FACTORY,trailing_capped:_type_trailing_capped=_dflt_trailing_capped)->_return_type:\n  self.source=source\n  self.eocd_offset=eocd_offset\n  self.cd_offset=cd_offset\n  self.cd_size=cd_size\n  self.comment=comment\n  self.entries=entries\n  self.zip64=zip64\n  self.other_reading=other_reading\n  self.central_tamper=_dflt_central_tamper() if central_tamper is _HAS_DEFAULT_FACTORY else central_tamper\n  self._local_tamper=_dflt__local_tamper() if _local_tamper is _HAS_DEFAULT_FACTORY else _local_tamper\n  self._by_name=_dflt__by_name() if _by_name is _HAS_DEFAULT_FACTORY else _by_name\n  self._tamper_counts=_dflt__tamper_counts() if _tamper_counts is _HAS_DEFAULT_FACTORY else _tamper_counts\n  self.odd_names=_dflt_odd_names() if odd_names is _HAS_DEFAULT_FACTORY else odd_names\n  self.limits_hit=_dflt_limits_hit() if limits_hit is _HAS_DEFAULT_FACTORY else limits_hit\n  self.trailing=_dflt_trailing() if trailing is _HAS_DEFAULT_FACTORY else trailing\n  self.trailing_capped=trailing_capped\n return __init__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __repr__(self):
-  return self.__class__.__qualname__ + f"(source={self.source!r}, eocd_offset={self.eocd_offset!r}, cd_offset={self.cd_offset!r}, cd_size={self.cd_size!r}, comment={self.comment!r}, entries={self.entries!r}, zip64={self.zip64!r}, other_reading={self.other_reading!r}, central_tamper={self.central_tamper!r}, odd_names={self.odd_names!r}, limits_hit={self.limits_hit!r}, trailing={self.trailing!r}, trailing_capped={self.trailing_capped!r})"
- return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(source={self.source!r}, eocd_offset={self.eocd_offset!r}, cd_offset={self.cd_offset!r}, cd_size={self.cd_size!r}, comment={self.comment!r}, entries={self.entries!r}, zip64={self.zip64!r}, other_reading={self.other_reading!r}, central_tamper={self.central_tamper!r}, odd_names={self.odd_names!r}, limits_hit={self.limits_hit!r}, trailing={self.trailing!r}, trailing_capped={self.trailing_capped!r})"\n return __repr__'] = __create_fn__.__code__
-
-def __create_fn__():
- def __eq__(self,other):
-  if other.__class__ is self.__class__:
-   return (self.source,self.eocd_offset,self.cd_offset,self.cd_size,self.comment,self.entries,self.zip64,self.other_reading,self.central_tamper,self._local_tamper,self._by_name,self._tamper_counts,self.odd_names,self.limits_hit,self.trailing,self.trailing_capped,)==(other.source,other.eocd_offset,other.cd_offset,other.cd_size,other.comment,other.entries,other.zip64,other.other_reading,other.central_tamper,other._local_tamper,other._by_name,other._tamper_counts,other.odd_names,other.limits_hit,other.trailing,other.trailing_capped,)
-  return NotImplemented
- return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.source,self.eocd_offset,self.cd_offset,self.cd_size,self.comment,self.entries,self.zip64,self.other_reading,self.central_tamper,self._local_tamper,self._by_name,self._tamper_counts,self.odd_names,self.limits_hit,self.trailing,self.trailing_capped,)==(other.source,other.eocd_offset,other.cd_offset,other.cd_size,other.comment,other.entries,other.zip64,other.other_reading,other.central_tamper,other._local_tamper,other._by_name,other._tamper_counts,other.odd_names,other.limits_hit,other.trailing,other.trailing_capped,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
 def __create_fn__(_type_ranges, _type_sink, _type_cost_per_byte, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):
  def __init__(self,ranges:_type_ranges,sink:_type_sink,cost_per_byte:_type_cost_per_byte)->_return_type:
@@ -1269,6 +1126,199 @@ def __create_fn__():
   return NotImplemented
  return __eq__
 TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.found,self.offset,self.size,self.pairs,self.pair_ids,self.duplicate_ids,self.tamper,)==(other.found,other.offset,other.size,other.pairs,other.pair_ids,other.duplicate_ids,other.tamper,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+
+def __create_fn__(_type_cls, _type_constructed, _type_number, _type_start, _type_content_start, _type_content_end, _type_end, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):
+ def __init__(self,cls:_type_cls,constructed:_type_constructed,number:_type_number,start:_type_start,content_start:_type_content_start,content_end:_type_content_end,end:_type_end)->_return_type:
+  __dataclass_builtins_object__.__setattr__(self,'cls',cls)
+  __dataclass_builtins_object__.__setattr__(self,'constructed',constructed)
+  __dataclass_builtins_object__.__setattr__(self,'number',number)
+  __dataclass_builtins_object__.__setattr__(self,'start',start)
+  __dataclass_builtins_object__.__setattr__(self,'content_start',content_start)
+  __dataclass_builtins_object__.__setattr__(self,'content_end',content_end)
+  __dataclass_builtins_object__.__setattr__(self,'end',end)
+ return __init__
+TABLE["def __create_fn__(_type_cls, _type_constructed, _type_number, _type_start, _type_content_start, _type_content_end, _type_end, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):\n def __init__(self,cls:_type_cls,constructed:_type_constructed,number:_type_number,start:_type_start,content_start:_type_content_start,content_end:_type_content_end,end:_type_end)->_return_type:\n  __dataclass_builtins_object__.__setattr__(self,'cls',cls)\n  __dataclass_builtins_object__.__setattr__(self,'constructed',constructed)\n  __dataclass_builtins_object__.__setattr__(self,'number',number)\n  __dataclass_builtins_object__.__setattr__(self,'start',start)\n  __dataclass_builtins_object__.__setattr__(self,'content_start',content_start)\n  __dataclass_builtins_object__.__setattr__(self,'content_end',content_end)\n  __dataclass_builtins_object__.__setattr__(self,'end',end)\n return __init__"] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(cls={self.cls!r}, constructed={self.constructed!r}, number={self.number!r}, start={self.start!r}, content_start={self.content_start!r}, content_end={self.content_end!r}, end={self.end!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(cls={self.cls!r}, constructed={self.constructed!r}, number={self.number!r}, start={self.start!r}, content_start={self.content_start!r}, content_end={self.content_end!r}, end={self.end!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.cls,self.constructed,self.number,self.start,self.content_start,self.content_end,self.end,)==(other.cls,other.constructed,other.number,other.start,other.content_start,other.content_end,other.end,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.cls,self.constructed,self.number,self.start,self.content_start,self.content_end,self.end,)==(other.cls,other.constructed,other.number,other.start,other.content_start,other.content_end,other.end,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+
+def __create_fn__(cls, FrozenInstanceError):
+ def __setattr__(self,name,value):
+  if type(self) is cls or name in ('cls','constructed','number','start','content_start','content_end','end',):
+   raise FrozenInstanceError(f"cannot assign to field {name!r}")
+  super(cls, self).__setattr__(name, value)
+ return __setattr__
+TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __setattr__(self,name,value):\n  if type(self) is cls or name in (\'cls\',\'constructed\',\'number\',\'start\',\'content_start\',\'content_end\',\'end\',):\n   raise FrozenInstanceError(f"cannot assign to field {name!r}")\n  super(cls, self).__setattr__(name, value)\n return __setattr__'] = __create_fn__.__code__
+
+def __create_fn__(cls, FrozenInstanceError):
+ def __delattr__(self,name):
+  if type(self) is cls or name in ('cls','constructed','number','start','content_start','content_end','end',):
+   raise FrozenInstanceError(f"cannot delete field {name!r}")
+  super(cls, self).__delattr__(name)
+ return __delattr__
+TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __delattr__(self,name):\n  if type(self) is cls or name in (\'cls\',\'constructed\',\'number\',\'start\',\'content_start\',\'content_end\',\'end\',):\n   raise FrozenInstanceError(f"cannot delete field {name!r}")\n  super(cls, self).__delattr__(name)\n return __delattr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __hash__(self):
+  return hash((self.cls,self.constructed,self.number,self.start,self.content_start,self.content_end,self.end,))
+ return __hash__
+TABLE['def __create_fn__():\n def __hash__(self):\n  return hash((self.cls,self.constructed,self.number,self.start,self.content_start,self.content_end,self.end,))\n return __hash__'] = __create_fn__.__code__
+
+def __create_fn__(_type_algorithm, _type_encoded, _type_rsa, _type_ec, _type_negative_modulus, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_rsa, _dflt_ec, _dflt_negative_modulus, _return_type):
+ def __init__(self,algorithm:_type_algorithm,encoded:_type_encoded,rsa:_type_rsa=_dflt_rsa,ec:_type_ec=_dflt_ec,negative_modulus:_type_negative_modulus=_dflt_negative_modulus)->_return_type:
+  __dataclass_builtins_object__.__setattr__(self,'algorithm',algorithm)
+  __dataclass_builtins_object__.__setattr__(self,'encoded',encoded)
+  __dataclass_builtins_object__.__setattr__(self,'rsa',rsa)
+  __dataclass_builtins_object__.__setattr__(self,'ec',ec)
+  __dataclass_builtins_object__.__setattr__(self,'negative_modulus',negative_modulus)
+ return __init__
+TABLE["def __create_fn__(_type_algorithm, _type_encoded, _type_rsa, _type_ec, _type_negative_modulus, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_rsa, _dflt_ec, _dflt_negative_modulus, _return_type):\n def __init__(self,algorithm:_type_algorithm,encoded:_type_encoded,rsa:_type_rsa=_dflt_rsa,ec:_type_ec=_dflt_ec,negative_modulus:_type_negative_modulus=_dflt_negative_modulus)->_return_type:\n  __dataclass_builtins_object__.__setattr__(self,'algorithm',algorithm)\n  __dataclass_builtins_object__.__setattr__(self,'encoded',encoded)\n  __dataclass_builtins_object__.__setattr__(self,'rsa',rsa)\n  __dataclass_builtins_object__.__setattr__(self,'ec',ec)\n  __dataclass_builtins_object__.__setattr__(self,'negative_modulus',negative_modulus)\n return __init__"] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(algorithm={self.algorithm!r}, encoded={self.encoded!r}, rsa={self.rsa!r}, ec={self.ec!r}, negative_modulus={self.negative_modulus!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(algorithm={self.algorithm!r}, encoded={self.encoded!r}, rsa={self.rsa!r}, ec={self.ec!r}, negative_modulus={self.negative_modulus!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.algorithm,self.encoded,self.rsa,self.ec,self.negative_modulus,)==(other.algorithm,other.encoded,other.rsa,other.ec,other.negative_modulus,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.algorithm,self.encoded,self.rsa,self.ec,self.negative_modulus,)==(other.algorithm,other.encoded,other.rsa,other.ec,other.negative_modulus,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+
+def __create_fn__(cls, FrozenInstanceError):
+ def __setattr__(self,name,value):
+  if type(self) is cls or name in ('algorithm','encoded','rsa','ec','negative_modulus',):
+   raise FrozenInstanceError(f"cannot assign to field {name!r}")
+  super(cls, self).__setattr__(name, value)
+ return __setattr__
+TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __setattr__(self,name,value):\n  if type(self) is cls or name in (\'algorithm\',\'encoded\',\'rsa\',\'ec\',\'negative_modulus\',):\n   raise FrozenInstanceError(f"cannot assign to field {name!r}")\n  super(cls, self).__setattr__(name, value)\n return __setattr__'] = __create_fn__.__code__
+
+def __create_fn__(cls, FrozenInstanceError):
+ def __delattr__(self,name):
+  if type(self) is cls or name in ('algorithm','encoded','rsa','ec','negative_modulus',):
+   raise FrozenInstanceError(f"cannot delete field {name!r}")
+  super(cls, self).__delattr__(name)
+ return __delattr__
+TABLE['def __create_fn__(cls, FrozenInstanceError):\n def __delattr__(self,name):\n  if type(self) is cls or name in (\'algorithm\',\'encoded\',\'rsa\',\'ec\',\'negative_modulus\',):\n   raise FrozenInstanceError(f"cannot delete field {name!r}")\n  super(cls, self).__delattr__(name)\n return __delattr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __hash__(self):
+  return hash((self.algorithm,self.encoded,self.rsa,self.ec,self.negative_modulus,))
+ return __hash__
+TABLE['def __create_fn__():\n def __hash__(self):\n  return hash((self.algorithm,self.encoded,self.rsa,self.ec,self.negative_modulus,))\n return __hash__'] = __create_fn__.__code__
+
+def __create_fn__(_type_serial, _type_issuer, _type_subject, _type_spki, _type_key_usage, _type_critical, _type_signature_oid, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_signature_oid, _return_type):
+ def __init__(self,serial:_type_serial,issuer:_type_issuer,subject:_type_subject,spki:_type_spki,key_usage:_type_key_usage,critical:_type_critical,signature_oid:_type_signature_oid=_dflt_signature_oid)->_return_type:
+  self.serial=serial
+  self.issuer=issuer
+  self.subject=subject
+  self.spki=spki
+  self.key_usage=key_usage
+  self.critical=critical
+  self.signature_oid=signature_oid
+ return __init__
+TABLE['def __create_fn__(_type_serial, _type_issuer, _type_subject, _type_spki, _type_key_usage, _type_critical, _type_signature_oid, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_signature_oid, _return_type):\n def __init__(self,serial:_type_serial,issuer:_type_issuer,subject:_type_subject,spki:_type_spki,key_usage:_type_key_usage,critical:_type_critical,signature_oid:_type_signature_oid=_dflt_signature_oid)->_return_type:\n  self.serial=serial\n  self.issuer=issuer\n  self.subject=subject\n  self.spki=spki\n  self.key_usage=key_usage\n  self.critical=critical\n  self.signature_oid=signature_oid\n return __init__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(serial={self.serial!r}, issuer={self.issuer!r}, subject={self.subject!r}, spki={self.spki!r}, key_usage={self.key_usage!r}, critical={self.critical!r}, signature_oid={self.signature_oid!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(serial={self.serial!r}, issuer={self.issuer!r}, subject={self.subject!r}, spki={self.spki!r}, key_usage={self.key_usage!r}, critical={self.critical!r}, signature_oid={self.signature_oid!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.serial,self.issuer,self.subject,self.spki,self.key_usage,self.critical,self.signature_oid,)==(other.serial,other.issuer,other.subject,other.spki,other.key_usage,other.critical,other.signature_oid,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.serial,self.issuer,self.subject,self.spki,self.key_usage,self.critical,self.signature_oid,)==(other.serial,other.issuer,other.subject,other.spki,other.key_usage,other.critical,other.signature_oid,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+
+def __create_fn__(_type_issuer, _type_serial, _type_digest_oid, _type_signature_oid, _type_signed_attrs, _type_signature, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):
+ def __init__(self,issuer:_type_issuer,serial:_type_serial,digest_oid:_type_digest_oid,signature_oid:_type_signature_oid,signed_attrs:_type_signed_attrs,signature:_type_signature)->_return_type:
+  self.issuer=issuer
+  self.serial=serial
+  self.digest_oid=digest_oid
+  self.signature_oid=signature_oid
+  self.signed_attrs=signed_attrs
+  self.signature=signature
+ return __init__
+TABLE['def __create_fn__(_type_issuer, _type_serial, _type_digest_oid, _type_signature_oid, _type_signed_attrs, _type_signature, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):\n def __init__(self,issuer:_type_issuer,serial:_type_serial,digest_oid:_type_digest_oid,signature_oid:_type_signature_oid,signed_attrs:_type_signed_attrs,signature:_type_signature)->_return_type:\n  self.issuer=issuer\n  self.serial=serial\n  self.digest_oid=digest_oid\n  self.signature_oid=signature_oid\n  self.signed_attrs=signed_attrs\n  self.signature=signature\n return __init__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(issuer={self.issuer!r}, serial={self.serial!r}, digest_oid={self.digest_oid!r}, signature_oid={self.signature_oid!r}, signed_attrs={self.signed_attrs!r}, signature={self.signature!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(issuer={self.issuer!r}, serial={self.serial!r}, digest_oid={self.digest_oid!r}, signature_oid={self.signature_oid!r}, signed_attrs={self.signed_attrs!r}, signature={self.signature!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.issuer,self.serial,self.digest_oid,self.signature_oid,self.signed_attrs,self.signature,)==(other.issuer,other.serial,other.digest_oid,other.signature_oid,other.signed_attrs,other.signature,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.issuer,self.serial,self.digest_oid,self.signature_oid,self.signed_attrs,self.signature,)==(other.issuer,other.serial,other.digest_oid,other.signature_oid,other.signed_attrs,other.signature,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+
+def __create_fn__(_type_content_type, _type_certificates, _type_signer_infos, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_signer_infos, _return_type):
+ def __init__(self,content_type:_type_content_type,certificates:_type_certificates,signer_infos:_type_signer_infos=_HAS_DEFAULT_FACTORY)->_return_type:
+  self.content_type=content_type
+  self.certificates=certificates
+  self.signer_infos=_dflt_signer_infos() if signer_infos is _HAS_DEFAULT_FACTORY else signer_infos
+ return __init__
+TABLE['def __create_fn__(_type_content_type, _type_certificates, _type_signer_infos, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_signer_infos, _return_type):\n def __init__(self,content_type:_type_content_type,certificates:_type_certificates,signer_infos:_type_signer_infos=_HAS_DEFAULT_FACTORY)->_return_type:\n  self.content_type=content_type\n  self.certificates=certificates\n  self.signer_infos=_dflt_signer_infos() if signer_infos is _HAS_DEFAULT_FACTORY else signer_infos\n return __init__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(content_type={self.content_type!r}, certificates={self.certificates!r}, signer_infos={self.signer_infos!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(content_type={self.content_type!r}, certificates={self.certificates!r}, signer_infos={self.signer_infos!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.content_type,self.certificates,self.signer_infos,)==(other.content_type,other.certificates,other.signer_infos,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.content_type,self.certificates,self.signer_infos,)==(other.content_type,other.certificates,other.signer_infos,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+
+def __create_fn__(_type_der, _type_serial, _type_issuer, _type_subject, _type_spki, _type_unsupported_critical, _type_key_usage, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):
+ def __init__(self,der:_type_der,serial:_type_serial,issuer:_type_issuer,subject:_type_subject,spki:_type_spki,unsupported_critical:_type_unsupported_critical,key_usage:_type_key_usage)->_return_type:
+  self.der=der
+  self.serial=serial
+  self.issuer=issuer
+  self.subject=subject
+  self.spki=spki
+  self.unsupported_critical=unsupported_critical
+  self.key_usage=key_usage
+ return __init__
+TABLE['def __create_fn__(_type_der, _type_serial, _type_issuer, _type_subject, _type_spki, _type_unsupported_critical, _type_key_usage, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):\n def __init__(self,der:_type_der,serial:_type_serial,issuer:_type_issuer,subject:_type_subject,spki:_type_spki,unsupported_critical:_type_unsupported_critical,key_usage:_type_key_usage)->_return_type:\n  self.der=der\n  self.serial=serial\n  self.issuer=issuer\n  self.subject=subject\n  self.spki=spki\n  self.unsupported_critical=unsupported_critical\n  self.key_usage=key_usage\n return __init__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __repr__(self):
+  return self.__class__.__qualname__ + f"(der={self.der!r}, serial={self.serial!r}, issuer={self.issuer!r}, subject={self.subject!r}, spki={self.spki!r}, unsupported_critical={self.unsupported_critical!r}, key_usage={self.key_usage!r})"
+ return __repr__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(der={self.der!r}, serial={self.serial!r}, issuer={self.issuer!r}, subject={self.subject!r}, spki={self.spki!r}, unsupported_critical={self.unsupported_critical!r}, key_usage={self.key_usage!r})"\n return __repr__'] = __create_fn__.__code__
+
+def __create_fn__():
+ def __eq__(self,other):
+  if other.__class__ is self.__class__:
+   return (self.der,self.serial,self.issuer,self.subject,self.spki,self.unsupported_critical,self.key_usage,)==(other.der,other.serial,other.issuer,other.subject,other.spki,other.unsupported_critical,other.key_usage,)
+  return NotImplemented
+ return __eq__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.der,self.serial,self.issuer,self.subject,self.spki,self.unsupported_critical,self.key_usage,)==(other.der,other.serial,other.issuer,other.subject,other.spki,other.unsupported_critical,other.key_usage,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
 def __create_fn__(_type_algorithm, _type_digest, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _return_type):
  def __init__(self,algorithm:_type_algorithm,digest:_type_digest)->_return_type:

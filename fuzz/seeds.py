@@ -1,5 +1,6 @@
-"""Fill fuzz/corpus_<target>/ with seeds: the signed fixtures and the hostile corpus (``sources``:
-the container and backup fixtures, each backup-app folder layout also as a ZIP of it)."""
+"""Fill fuzz/corpus_<target>/ with seeds: the signed fixtures, an app bundle (``tiktok.aab``) and the
+hostile corpus (``sources``: the container and backup fixtures, the bundle among them, each
+backup-app folder layout also as a ZIP of it)."""
 
 import io
 import sys
@@ -36,6 +37,8 @@ def seed(target: str, out: Path) -> Path:
     if target == "sources":
         return _sources(out)
     files = sorted((ROOT / "fixtures" / "apks").glob("*.apk")) + sorted((ROOT / "fixtures" / "hostile" / "cases").iterdir())
+    if target != "manifest":  # an app bundle: identify reads its proto manifests (the manifest target is AXML's)
+        files.append(ROOT / "fixtures" / "containers" / "tiktok.aab")
     for f in files:
         data = f.read_bytes()
         if target == "manifest":

@@ -159,6 +159,8 @@ def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, 
                    zip64: bool = False) -> None:
     """Fill ``identity`` stage by stage; whatever raises, the ZIP's tamper facts so far are kept."""
     zip = ZipArchive.open(source, zip64)
+    if _bundle(zip, identity, quick):
+        return
     outcome = None
     try:
         identity.manifest, axml = _read_manifest(zip, identity)
@@ -193,6 +195,25 @@ def _identify_open(source: ByteSource, identity: ApkIdentity, min_sdk, max_sdk, 
         ambiguous = [a for a in (ambiguity(identity.manifest, records), label_ambiguity(identity.manifest))
                      if a is not None] if identity.manifest else []
         identity.tamper = unique(identity.tamper + zip.tamper + (outcome.tamper if outcome else []) + ambiguous)
+
+
+def _bundle(zip: ZipArchive, identity: ApkIdentity, quick: bool) -> bool:
+    """An app bundle (no AndroidManifest.xml at the root, a bundle's module manifests): read as one
+    (:mod:`apkscan.apk.bundle_read`); True when it was."""
+    from apkscan.apk.bundle import is_bundle
+
+    names = [e.name for e in zip.entries]
+    if zip.entry("AndroidManifest.xml") is not None or not is_bundle(names):
+        return False
+    from apkscan.apk.bundle_read import read_bundle
+
+    try:
+        read_bundle(zip, identity)
+        if quick:  # not hashed (as an APK under --quick): said, not left without a why
+            identity.completeness.skip("file_hashes", "--quick")
+    finally:
+        identity.tamper = unique(identity.tamper + zip.tamper)
+    return True
 
 
 def _read_manifest(zip: ZipArchive, identity: ApkIdentity) -> tuple[ManifestInfo, bytes | None]:

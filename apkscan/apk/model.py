@@ -30,7 +30,7 @@ def filed(errors, warnings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
 
 
 SCHEME_NAMES = ("v1", "v2", "v3", "v31", "v4", "source_stamp")
-ORIGINS = ("apk", "recorded", "listed")
+ORIGINS = ("apk", "recorded", "listed", "bundle")
 
 
 @dataclass(slots=True)
@@ -320,6 +320,8 @@ class ApkIdentity:
     # package and its signing certificates, no APK bytes: the certificates are what the
     # device recorded, never verified here, so rules match them at most at "strong".
     # "listed": a package name only (pm list, dumpsys, backup-app metadata): a claim.
+    # "bundle": an Android App Bundle (.aab) read from its bytes: its modules' manifests, and the
+    # certificates of its upload signature as present only (Play re-signs with another key).
     origin: str = "apk"
     recorded_by: str | None = None
     recorded_certificates: list[Certificate] = field(default_factory=list)

@@ -72,7 +72,8 @@ def inspect_command(paths: tuple[str, ...], json_path: str | None, force: bool, 
     # read and not verified: 1, as apksigner
     unreadable = any(not i.readable or not i.completeness.has("manifest")
                      or any(e.code.startswith(PARTLY_READ) for e in i.errors) for i in identities)
-    unverified = any(not i.verified for i in identities if i.completeness.has("signatures"))
+    # an app bundle: nothing of it is verified (its upload signature is not checked): 1, as unverified
+    unverified = any(not i.verified for i in identities if i.completeness.has("signatures") or i.origin == "bundle")
     finish(ExitCode.INCOMPLETE if unreadable else ExitCode.OK,
            ExitCode.FLAGGED if unverified and fail_on == "unverified" else ExitCode.OK,
            ExitCode.REPORT_FAILED if failed else ExitCode.OK,
@@ -183,15 +184,7 @@ def format_identity(identity: ApkIdentity) -> str:
     v = identity.verification
     if v is not None:
         out.append(f"  Verifies: {'yes' if v.verified else 'NO'} (API levels {v.min_sdk}-{_sdk(v.max_sdk)})" + (f", using {', '.join(v.verified_using)}" if v.verified_using else ""))
-        if identity.completeness.state.get("signatures") == "not read":  # a cap hit: partly read (review 24)
-            why = identity.completeness.why.get("signatures", "")
-            out.append(f"  signatures: not read ({why}): a limit stopped verification, this is no verdict on them")
-        elif identity.completeness.state.get("signatures") == "not checked":  # an SDK range apksigner refuses
-            why = identity.completeness.why.get("signatures", "")
-            out.append(f"  signatures: not checked ({why}): certificates read, none verified over this range")
-        quick = identity.completeness.state.get("content_digests") == "not checked"
-        if quick:
-            out.append("  content_digests: not checked (--quick): signatures only, NOT a full verification")
+        out.extend(_unchecked_notes(identity))
         for name in SCHEME_NAMES:
             s = v.schemes[name]
             if s.present:
@@ -230,6 +223,22 @@ def format_identity(identity: ApkIdentity) -> str:
     for issue in d["tamper"]:
         out.append(f"  TAMPER {issue['code']}: {_named(issue['message'])}")
     return "\n".join(out)
+
+
+def _unchecked_notes(identity: ApkIdentity) -> list[str]:
+    """What of the signatures was not read or not checked, and why (a limit, a bundle, an SDK range, --quick)."""
+    state, why = identity.completeness.state, identity.completeness.why.get("signatures", "")
+    out = []
+    if state.get("signatures") == "not read":  # a cap hit: partly read (review 24)
+        out.append(f"  signatures: not read ({why}): a limit stopped verification, this is no verdict on them")
+    elif identity.origin == "bundle":  # Play re-signs what it builds: the upload key is not what devices see
+        out.append("  App bundle (.aab): its upload key's JAR signature is NOT verified here; Play re-signs the "
+                   "APKs it builds with the app-signing key, so no certificate below is the key devices see")
+    elif state.get("signatures") == "not checked":  # an SDK range apksigner refuses
+        out.append(f"  signatures: not checked ({why}): certificates read, none verified over this range")
+    if state.get("content_digests") == "not checked":
+        out.append("  content_digests: not checked (--quick): signatures only, NOT a full verification")
+    return out
 
 
 def _named(value: object) -> str:

@@ -151,7 +151,7 @@ class Identity(Record):
     """What the apk layer established about one APK (or what a device recorded)."""
 
     path: str
-    origin: Literal["apk", "recorded", "listed"] = "apk"
+    origin: Literal["apk", "recorded", "listed", "bundle"] = "apk"
     recorded_by: str | None = None
     recorded_certificates: tuple[Certificate, ...] = ()
     recorded_unverified: tuple[UnverifiedCertificate, ...] = ()  # its recorder could not verify them

@@ -280,8 +280,8 @@ def signer_text(a: view.AppRow) -> str:
     (:attr:`view.AppRow.recorded_shown`: never read as verified) are said so."""
     if a.publisher:
         return a.publisher_shown + (" [debug key]" if a.signer_debug else "")
-    if a.present_publisher:
-        return f"unverified: {a.present_shown}"
+    if a.present_publisher:  # a bundle's is its upload key: never the key devices see
+        return f"{'upload key, ' if a.app_bundle else ''}unverified: {a.present_shown}"
     return a.recorded_shown or "unverified"
 
 
@@ -307,7 +307,7 @@ def _table(rows: list[view.AppRow], out: TextIO, paint: _Paint, cols: int, verdi
     # every cell escaped: a saved document given to ``report`` is hostile, its finding kinds too;
     # a name's look-alike characters noted after it (review 82 F5), but on the second line the
     # label's note comes before the label, so a long label cannot push it past the cut
-    cells = [(*v, safe("+".join(a.kinds) or "-"), safe(strength_text(a)), safe(noted(a.file)),
+    cells = [(*v, safe("+".join(a.kinds) or "-"), safe(strength_text(a)), safe(noted(a.file) + (" [app bundle]" if a.app_bundle else "")),
               safe(a.package_shown or "-"), safe(signer_text(a)), safe(a.label_shown or "(no label)"))
              for a, v in zip(rows, verdicts)]
     label_notes = [safe(note(a.label)) for a in rows]

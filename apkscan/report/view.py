@@ -105,6 +105,11 @@ class AppRow:
         return f"{shown} {CLAIMED}" if self.publisher_claimed else shown
 
     @property
+    def app_bundle(self) -> bool:
+        """An Android App Bundle (.aab), not an APK: what devices install is built from it by Play."""
+        return self.app.identity.origin == "bundle"
+
+    @property
     def label_shown(self) -> str | None:
         """The label with its look-alike note: ``TikТok [look-alike: Т=U+0422]`` (review 82 F5)."""
         return noted(self.label)

@@ -23,6 +23,10 @@ from apkscan.apk.model import ApkIdentity, Certificate, VerificationResult
 from apkscan.apk.signing.outcome import SCHEME_LABEL
 
 
+BUNDLE_UPLOAD_KEY = ("its JAR signature is not checked, and an upload key is not the key devices see "
+                     "(Play re-signs the APKs it builds)")
+
+
 @dataclass(slots=True)
 class Seen:
     """A certificate that is not a verified signer, and where it was found."""
@@ -33,7 +37,7 @@ class Seen:
     carrier_verified: bool  # the signature (signer, node) carrying it verified (--quick: over the signed data)
     apk_verified: bool = False  # the APK as a whole verified (apksigner's verdict)
     signature_only: bool = False  # --quick: the carrier's signature checked out, the content was not checked
-    why: str = ""  # role "recorded": why its recorder could not verify it (review 88 F2)
+    why: str = ""  # role "recorded": why its recorder could not verify it (review 88 F2); an app bundle's: why never checked
 
     @property
     def planted(self) -> bool:
@@ -49,6 +53,8 @@ class Seen:
     def describe(self) -> str:
         if self.unverified_record:
             return f"{self.location}; not verified: {self.why}"
+        if self.why and not self.carrier_verified:  # an app bundle's upload signature: not checked, not failed
+            return f"{self.location}; {self.why}"
         if not self.carrier_verified:
             return f"{self.location} (that signature does not verify)"
         if self.signature_only:
@@ -164,6 +170,9 @@ class CertView:
             if c.sha256 not in trusted and c.sha256 not in seen:
                 seen[c.sha256] = Seen(c, "elsewhere in the signatures", "file", False)
         view.present = list(seen.values())
+        if identity.origin == "bundle":
+            for s in view.present:
+                s.why = BUNDLE_UPLOAD_KEY
         view.others = [NamedKey(c, prefix, view.own_place(c, place, note)) for c, prefix, place, note in others]
         view.stamp, view.stamp_verified = v.source_stamp, _stamp_counts(identity)
         return view

@@ -162,6 +162,8 @@ def _named_by(pack: RulePack, view: CertView) -> bool:
 def _unverified_because(identity: ApkIdentity) -> str | None:
     """Why nothing could be verified (``--quick``, signatures never read), or None."""
     c = identity.completeness
+    if identity.origin == "bundle":
+        return "an app bundle: its upload key's JAR signature is not verified, and Play re-signs with the app-signing key"
     if c.state.get("content_digests") == "not checked":
         return "--quick (content digests not checked)"
     if identity.origin == "apk" and "signatures" in c.why:

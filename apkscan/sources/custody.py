@@ -25,7 +25,7 @@ from apkscan.sources.streams import WindowStream
 def record(path: str, size: int, kind: str, expect: os.stat_result | None = None) -> InputFile:
     """``size``: the bytes the walk reads (its descriptor's ``fstat``); ``expect``: the stat they
     must be read under (else the path's :func:`~apkscan.apk.io.readonly.held` stat)."""
-    if kind == detect.APK:
+    if kind in (detect.APK, detect.AAB):  # hashed by identify's own pass
         return InputFile(path, size, kind)
     return InputFile(path, size, kind, sha256_window(path, size, expect), "this run")
 

@@ -17,6 +17,7 @@ import re
 import struct
 import zlib
 
+from apkscan.apk.bundle import is_bundle
 from apkscan.issues import ApkFormatError, ApkScanError, LimitExceeded
 from apkscan.sources import data_in_place, data_zip, walkclock
 
@@ -28,6 +29,7 @@ APKS_BUNDLETOOL = "apks"
 APKS_SAI = "apks-sai"
 XAPK = "xapk"
 APKM = "apkm"
+AAB = "aab"  # an Android App Bundle: scanned as one app (apkscan.apk.bundle), like an APK
 ZIP = "zip"
 BUNDLE_KINDS = (APKS_BUNDLETOOL, APKS_SAI, XAPK, APKM)
 
@@ -84,10 +86,12 @@ def is_legacy_apkm(head: bytes) -> bool:
 
 
 def zip_kind(names: list[str]) -> str:
-    """APK, one of the split-bundle formats, or a plain archive, from the entry names."""
+    """APK, app bundle (.aab), one of the split-bundle formats, or a plain archive, from the entry names."""
     present = set(names)
     if "AndroidManifest.xml" in present:
         return APK
+    if is_bundle(names):
+        return AAB
     apks = [n for n in names if n.lower().endswith(".apk")]
     if not apks:
         return ZIP

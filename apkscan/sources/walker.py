@@ -199,7 +199,7 @@ class Walker:
                                           kind != detect.APK or walk_streamed.archive_named(b.chain))
             b = others.flagged(b)
             yield from self._custody(b, kind)
-            if kind == detect.APK:
+            if kind in (detect.APK, detect.AAB):  # a bundle is identified as one app, as an APK is
                 nested, unchecked = detect.nested_members(archive) if archive is not None else ([], [])
                 streamed = None if walked else walk_streamed.local_walk(b, archive, source, off, others.second,
                                                                          self.ctx.budget, origin, self._room(depth))
