@@ -16,7 +16,7 @@ import pytest
 
 from cli_helpers import copy, run
 
-from apkscan.rules import cache, normalise, regex_book
+from apkscan.rules import cache, label_looks, normalise, regex_book
 from apkscan.rules.loader import RulesInvalid, load_ruleset
 from apkscan.rules.prefilter import Prefilter
 
@@ -60,6 +60,23 @@ def test_every_shipped_pattern_comes_back_from_the_book_as_re_compiles_it(fresh_
     assert not regex_book._BOOK.dirty, "every pattern was built from the book, none compiled again"
     _rule_set_built()  # a second run of the same packs adds nothing
     assert not regex_book._BOOK.dirty
+
+
+def test_the_drawn_letters_pattern_is_booked_on_first_use_and_built_as_re_compiles_it(fresh_book):
+    """label_looks' drawings of letters (~2 ms of re's compiler at every start-up) are compiled when
+    a label is first read, after the rule set saved the book: kept then, and built from it next time."""
+    label_looks._drawn.cache_clear()
+    try:
+        assert label_looks.drawn_letters("\\/\\/eChat") == "weChat"
+        with open(_book_path(), encoding="utf-8") as fh:
+            assert f"0 {label_looks._DRAWN}" in json.load(fh)["code"]
+        fresh_book()
+        label_looks._drawn.cache_clear()
+        assert label_looks._drawn() == re.compile(label_looks._DRAWN)
+        assert not regex_book._BOOK.dirty, "built from the book, not compiled again"
+        assert label_looks.drawn_letters("TikTo|<") == "TikTok"
+    finally:
+        label_looks._drawn.cache_clear()
 
 
 def test_matching_is_the_same_with_the_book_as_without(tmp_path):

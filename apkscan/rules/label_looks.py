@@ -55,8 +55,10 @@ asked first, looks past it as before.
 
 from __future__ import annotations
 
+import functools
 import re
 
+from apkscan.rules import regex_book
 from apkscan.rules.label_words import label_words
 from apkscan.rules.regex_safety import MAX_ASKED
 from apkscan.rules.text_cache import text_cache
@@ -95,9 +97,9 @@ STROKES = "|\u2223\u2502\u2503\u2758\u23d0"
 # (U+2011 is U+2010 after it), the minus sign and the box-drawing horizontals.
 BARS = "-\u2010\u2012\u2013\u2014\u2015\u2212\u2500\u2501"
 _S = "[%s]" % STROKES
-_DRAWN = re.compile("|".join((
+_DRAWN = "|".join((
     r"/\\/\\", r"\\/\\/", _S + r"\\/" + _S, _S + r"\\" + _S, "%s[%s]%s" % (_S, BARS, _S),
-    _S + "_" + _S, r"\(\)", r"\\/", _S + "<", "[%sI]" % STROKES)))
+    _S + "_" + _S, r"\(\)", r"\\/", _S + "<", "[%sI]" % STROKES))
 _SHAPE = str.maketrans({**dict.fromkeys(STROKES, "|"), **dict.fromkeys(BARS, "-")})
 _DRAWN_AS = {"/\\/\\": "m", "|\\/|": "m", "\\/\\/": "w", "|\\|": "n", "|-|": "h", "|_|": "u",
              "()": "o", "\\/": "v", "|<": "k"}
@@ -112,6 +114,16 @@ def _stroke(m: re.Match[str]) -> str:
     return "1" if near(text[at - 1:at]) or near(text[at + 1:at + 2]) else got
 
 
+@functools.cache
+def _drawn() -> re.Pattern[str]:
+    """:data:`_DRAWN` compiled, on first use and through the regex book: ``re`` took ~2 ms of every
+    start-up for it (its stroke classes hold characters past U+00FF), a label read or not. Asked
+    after the rule set has saved the book (labels are read when apps are matched): saved here."""
+    found = regex_book.compile(_DRAWN)
+    regex_book.save()  # a no-op once the book holds it
+    return found
+
+
 def drawn_letters(text: str) -> str | None:
     """The label as shown with its ASCII drawings of letters read (:data:`_DRAWN`), or None
     when it has none: ``\\/\\/eChat`` -> ``weChat``, ``TikTo|<`` -> ``TikTok``, ``|ark`` and
@@ -119,9 +131,10 @@ def drawn_letters(text: str) -> str | None:
     folds ``I`` to ``i``, the words form drops ``|``, ``\\/`` and ``()``): NFKC, invisible characters
     gone and the capital look-alikes mapped (:func:`~apkscan.rules.normalise.drawn_skeleton`:
     ``I\\u200bark``, ``Ｉark`` and Cyrillic ``Іark`` are ``Iark``). One linear pass."""
-    if not _DRAWN.search(text):
+    found = _drawn()
+    if not found.search(text):
         return None
-    drawn = _DRAWN.sub(_stroke, text)
+    drawn = found.sub(_stroke, text)
     return drawn if drawn != text else None
 
 
