@@ -55,7 +55,6 @@ asked first, looks past it as before.
 
 from __future__ import annotations
 
-import functools
 import re
 
 from apkscan.rules import regex_book
@@ -100,6 +99,7 @@ _S = "[%s]" % STROKES
 _DRAWN = "|".join((
     r"/\\/\\", r"\\/\\/", _S + r"\\/" + _S, _S + r"\\" + _S, "%s[%s]%s" % (_S, BARS, _S),
     _S + "_" + _S, r"\(\)", r"\\/", _S + "<", "[%sI]" % STROKES))
+_drawn = regex_book.later(_DRAWN)  # ~2 ms of re's compiler at every start-up before (regex_book.later)
 _SHAPE = str.maketrans({**dict.fromkeys(STROKES, "|"), **dict.fromkeys(BARS, "-")})
 _DRAWN_AS = {"/\\/\\": "m", "|\\/|": "m", "\\/\\/": "w", "|\\|": "n", "|-|": "h", "|_|": "u",
              "()": "o", "\\/": "v", "|<": "k"}
@@ -112,16 +112,6 @@ def _stroke(m: re.Match[str]) -> str:
     text, at = m.string, m.start()
     near = str.islower if got == "I" else str.isalnum
     return "1" if near(text[at - 1:at]) or near(text[at + 1:at + 2]) else got
-
-
-@functools.cache
-def _drawn() -> re.Pattern[str]:
-    """:data:`_DRAWN` compiled, on first use and through the regex book: ``re`` took ~2 ms of every
-    start-up for it (its stroke classes hold characters past U+00FF), a label read or not. Asked
-    after the rule set has saved the book (labels are read when apps are matched): saved here."""
-    found = regex_book.compile(_DRAWN)
-    regex_book.save()  # a no-op once the book holds it
-    return found
 
 
 def drawn_letters(text: str) -> str | None:
