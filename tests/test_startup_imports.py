@@ -129,7 +129,7 @@ def test_the_program_exits_without_walking_its_objects_again(tmp_path):
 
 def test_the_program_starts_without_a_collection_and_collects_as_before_after():
     """``run`` lets the collector's first young collection wait while the command starts: a scan of
-    one APK (~30,000 new objects) runs without a collection (~60 before, ~8 ms), and once one has
+    one APK (~30,000 new objects) runs without a collection (~50 before, ~6 ms), and once one has
     run the interpreter's own thresholds are back (a batch, a worker collect as before)."""
     probe = ("import atexit, gc, sys\n"
              "from apkscan.cli import run\n"
