@@ -67,7 +67,7 @@ LATER = [(m, name) for m in (confusables, label_looks, label_words, safe_label)
 
 
 def test_the_name_forms_own_patterns_are_booked_on_first_use_and_built_as_re_compiles_them(fresh_book):
-    """The name forms' own patterns (regex_book.later: ~4 ms of re's compiler at every start-up) are
+    """The name forms' own patterns (regex_book.later: ~2–4 ms of re's compiler at every start-up) are
     compiled when first asked, after the rule set saved the book: kept then, and built from it next time."""
     assert len(LATER) >= 7
     for _m, name in LATER:
