@@ -24,7 +24,8 @@ HEAVY = ("jinja2", "jsonschema", "yaml", "apkscan.report.html",
          "apkscan.sources.adb_backup", "apkscan.sources.androidqf", "apkscan.sources.neo_backup",
          "apkscan.sources.swift_titanium", "apkscan.sources.tar_archive", "apkscan.sources.text_evidence", "apkscan.sources.text_detect",
          "apkscan.rules.stix", "apkscan.apk.signing.v4.verifier", "apkscan.apk.signing.stamp.verifier",
-         "apkscan.issue_codes")  # the registry: loaded for a problem's code only
+         "apkscan.issue_codes",  # the registry: loaded for a problem's code only
+         "apkscan.sources.data_in_place")  # the data look in place: ZIPs under data names, polyglots
 # inspect has no rules, policies, reports or store either, nor the scan command, and a plain
 # APK needs no decompressor, tar reader or temporary folder
 INSPECT_ONLY = ("apkscan.scan", "apkscan.evaluate", "apkscan.rules.loader", "apkscan.policy.loader", "apkscan.report.view",
