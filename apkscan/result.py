@@ -119,6 +119,8 @@ class InputError:
 
 @dataclass(slots=True)
 class ScanResult:
+    """Everything one scan found: apps, input errors, the rules and policies used, the run's options."""
+
     apps: list[AppResult] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
     rules: dict[str, Any] = field(default_factory=dict)

@@ -95,10 +95,11 @@ def main() -> None:
         results: dict[str, list[tuple[float, float, int, int]]] = {name: [] for name in cmds}
         load_before = load()
         for i in range(args.repeat):
-            for name, cmd in cmds.items():
+            for k, (name, cmd) in enumerate(cmds.items()):
                 run_env = env
-                if "cold validation" in name:
-                    run_env = dict(env, XDG_CACHE_HOME=str(tmp / f"cold-{i}"))
+                if "cold validation" in name:  # a fresh cache per row and round (the baseline's row
+                    # shared this tree's, warmed a moment before)
+                    run_env = dict(env, XDG_CACHE_HOME=str(tmp / f"cold-{i}-{k}"))
                 results[name].append(run(cmd, run_env))
         report(results, args, load_before, load())
     finally:

@@ -16,7 +16,7 @@ import pytest
 
 from cli_helpers import copy, run
 
-from apkscan.rules import cache, normalise, regex_book
+from apkscan.rules import cache, confusables, label_looks, label_words, normalise, regex_book, safe_label
 from apkscan.rules.loader import RulesInvalid, load_ruleset
 from apkscan.rules.prefilter import Prefilter
 
@@ -60,6 +60,38 @@ def test_every_shipped_pattern_comes_back_from_the_book_as_re_compiles_it(fresh_
     assert not regex_book._BOOK.dirty, "every pattern was built from the book, none compiled again"
     _rule_set_built()  # a second run of the same packs adds nothing
     assert not regex_book._BOOK.dirty
+
+
+LATER = [(m, name) for m in (confusables, label_looks, label_words, safe_label)
+         for name, v in vars(m).items() if callable(v) and hasattr(v, "pattern") and hasattr(v, "cache_clear")]
+
+
+def test_the_name_forms_own_patterns_are_booked_on_first_use_and_built_as_re_compiles_them(fresh_book):
+    """The name forms' own patterns (regex_book.later: ~2–4 ms of re's compiler at every start-up) are
+    compiled when first asked, after the rule set saved the book: kept then, and built from it next time."""
+    assert len(LATER) >= 7
+    for _m, name in LATER:
+        getattr(_m, name).cache_clear()
+    try:
+        assert label_looks.drawn_letters("\\/\\/eChat") == "weChat"
+        assert safe_label.safe_label("<b>We</b>Chat<br>more") == "WeChat"
+        for _m, name in LATER:
+            getattr(_m, name)()
+        with open(_book_path(), encoding="utf-8") as fh:
+            code = json.load(fh)["code"]
+        for m, name in LATER:
+            getter = getattr(m, name)
+            assert f"{int(getter.flags)} {getter.pattern}" in code, name
+        fresh_book()
+        for m, name in LATER:
+            getter = getattr(m, name)
+            getter.cache_clear()
+            assert getter() == re.compile(getter.pattern, getter.flags), name
+        assert not regex_book._BOOK.dirty, "built from the book, not compiled again"
+        assert label_looks.drawn_letters("TikTo|<") == "TikTok"
+    finally:
+        for m, name in LATER:
+            getattr(m, name).cache_clear()
 
 
 def test_matching_is_the_same_with_the_book_as_without(tmp_path):

@@ -69,6 +69,8 @@ def failed(item: ScanInput, code: str, message: str) -> InputError:
 
 @dataclass(slots=True)
 class Task:
+    """One input handed to a worker, as the source gave it and as the worker reads it."""
+
     seq: int
     item: ScanInput  # as the source gave it (reported)
     sent: ScanInput  # what the worker reads (maybe our own copy)

@@ -31,7 +31,6 @@ import click
 
 from apkscan.apk.io.readonly import open_binary
 from apkscan.cli.mounts import MountTable
-from apkscan.issue_codes import meaning
 from apkscan.issues import warning
 from apkscan.report.formats import OutputError, check_targets
 
@@ -201,6 +200,8 @@ class _Mounts:
             self._read = True
             self._table = MountTable.read()
             if self._table is None and sys.platform.startswith("linux"):
+                from apkscan.issue_codes import meaning  # the registry: loaded on a problem only
+
                 issue = warning("MOUNT_TABLE_UNREADABLE", meaning("MOUNT_TABLE_UNREADABLE"))  # the registered text
                 click.echo(f"warning: {issue.code}: {issue.message}", err=True)
         return self._table

@@ -28,6 +28,8 @@ INDICATOR_FLOOR = "indicator-floor"  # the decision id a floored --iocs finding 
 
 @dataclass(slots=True)
 class Outcome:
+    """An app's verdict under one policy, and what decided it (a decision, an allow entry, the default)."""
+
     verdict: str
     policy: dict[str, Any] | None  # provenance of the deciding decision / allow entry
 

@@ -28,6 +28,8 @@ class Condition:
 
 @dataclass(slots=True)
 class Decision:
+    """One decision of a policy: the verdict for findings its condition selects, and its citation."""
+
     id: str
     verdict: str
     when: Condition
@@ -56,12 +58,16 @@ class Decision:
 
 @dataclass(slots=True)
 class UnverifiedUrl:
+    """A URL a decision cites that is not a checked source: kept apart from ``urls``, flagged, with a note."""
+
     url: str
     note: str = ""
 
 
 @dataclass(slots=True)
 class AllowEntry:
+    """An app allowed by package and the SHA-256 of its verified signer (``--allow``, a policy's list)."""
+
     package: str
     certificate: str  # SHA-256 of a verified signer (or verified lineage) certificate
     reason: str = ""
@@ -69,6 +75,8 @@ class AllowEntry:
 
 @dataclass(slots=True)
 class Policy:
+    """A ban policy: its decisions in order, its default verdict, allow-list and provenance."""
+
     name: str
     version: str
     title: str = ""

@@ -25,6 +25,8 @@ from apkscan.rules.model import RuleSet
 
 @dataclass(slots=True)
 class PolicyExampleResult:
+    """One example of a policy file, run: passed or not, and the verdict it got."""
+
     policy: str
     name: str
     passed: bool

@@ -50,6 +50,8 @@ def _render_json(doc: object, out: TextIO) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Format:
+    """A report format: its renderer, its CLI option's help and how its file is written."""
+
     name: str
     render: Callable[[Document, TextIO], None]
     description: str

@@ -24,9 +24,9 @@ worth a new runtime dependency.
 from __future__ import annotations
 
 import functools
-import re
 import unicodedata
 
+from apkscan.rules import regex_book
 
 # confusables.txt subset: source character -> prototype (lower-case ASCII).
 CONFUSABLES: dict[str, str] = {
@@ -107,7 +107,7 @@ def script_table(names: dict[str, str]) -> dict[str, str]:
 # with a stroke, bar, hook... (LATIN SMALL LETTER L WITH BAR) and enclosed forms NFKC keeps
 # (NEGATIVE SQUARED LATIN CAPITAL LETTER T). Derived from the name, so the whole class is
 # covered, not a picked list (review 32 #1).
-_LATIN_NAME = re.compile(
+_LATIN_NAME = regex_book.later(
     r"(?:(?:NEGATIVE )?(?:SQUARED |CIRCLED |PARENTHESIZED )|FULLWIDTH )?"
     r"(?:LATIN (?:SUBSCRIPT )?(?:SMALL |CAPITAL )?LETTER|MODIFIER LETTER(?: SMALL| CAPITAL)?) "
     r"(?:SMALL CAPITAL |SCRIPT |DOTLESS )?([A-Z])(?: WITH .+)?")
@@ -118,5 +118,5 @@ def latin_letter(ch: str) -> str:
     """The ASCII letter a Latin letter's Unicode name says it is a form of, else ``ch``."""
     if ch.isascii():
         return ch
-    m = _LATIN_NAME.fullmatch(unicodedata.name(ch, ""))
+    m = _LATIN_NAME().fullmatch(unicodedata.name(ch, ""))
     return m.group(1).lower() if m else ch

@@ -51,6 +51,8 @@ class KnownIndex:
 
 @dataclass(slots=True)
 class PackIndex:
+    """One pack's rules by what can select them, so an identity asks only the rules that could match."""
+
     by_package: dict[str, list[int]] = field(default_factory=dict)  # exact name and its folded forms -> rule positions
     by_digest: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # (algo, hex) -> positions
     always: list[int] = field(default_factory=list)  # rules with a pattern other than labels: always asked

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import re
 
+from apkscan.rules import regex_book
 from apkscan.rules.label_words import label_words
 from apkscan.rules.regex_safety import MAX_ASKED
 from apkscan.rules.text_cache import text_cache
@@ -95,9 +96,10 @@ STROKES = "|\u2223\u2502\u2503\u2758\u23d0"
 # (U+2011 is U+2010 after it), the minus sign and the box-drawing horizontals.
 BARS = "-\u2010\u2012\u2013\u2014\u2015\u2212\u2500\u2501"
 _S = "[%s]" % STROKES
-_DRAWN = re.compile("|".join((
+_DRAWN = "|".join((
     r"/\\/\\", r"\\/\\/", _S + r"\\/" + _S, _S + r"\\" + _S, "%s[%s]%s" % (_S, BARS, _S),
-    _S + "_" + _S, r"\(\)", r"\\/", _S + "<", "[%sI]" % STROKES)))
+    _S + "_" + _S, r"\(\)", r"\\/", _S + "<", "[%sI]" % STROKES))
+_drawn = regex_book.later(_DRAWN)  # ~2 ms of re's compiler at every start-up before (regex_book.later)
 _SHAPE = str.maketrans({**dict.fromkeys(STROKES, "|"), **dict.fromkeys(BARS, "-")})
 _DRAWN_AS = {"/\\/\\": "m", "|\\/|": "m", "\\/\\/": "w", "|\\|": "n", "|-|": "h", "|_|": "u",
              "()": "o", "\\/": "v", "|<": "k"}
@@ -119,9 +121,10 @@ def drawn_letters(text: str) -> str | None:
     folds ``I`` to ``i``, the words form drops ``|``, ``\\/`` and ``()``): NFKC, invisible characters
     gone and the capital look-alikes mapped (:func:`~apkscan.rules.normalise.drawn_skeleton`:
     ``I\\u200bark``, ``Ｉark`` and Cyrillic ``Іark`` are ``Iark``). One linear pass."""
-    if not _DRAWN.search(text):
+    found = _drawn()
+    if not found.search(text):
         return None
-    drawn = _DRAWN.sub(_stroke, text)
+    drawn = found.sub(_stroke, text)
     return drawn if drawn != text else None
 
 

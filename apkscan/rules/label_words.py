@@ -42,6 +42,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 
+from apkscan.rules import regex_book
 from apkscan.rules.text_cache import text_cache
 from apkscan.rules.regex_safety import MAX_ASKED
 
@@ -78,7 +79,7 @@ SEPARATOR_LETTERS = frozenset("\u02b9\u02ba\u02bb\u02bc\u02bd\u02be\u02bf\u02c6\
 # ``微丶信`` took no label rule): the stroke radicals 丨 丶 丿 (the Kangxi radicals ⼁ ⼂ ⼃ are
 # these in the skeleton), the Hangzhou numeral 〡 and the prolonged sound mark ー.
 CJK_STROKES = frozenset("\u4e28\u4e36\u4e3f\u3021\u30fc")
-_SEPARATOR_LIKE = re.compile("[%s]" % "".join(sorted(SEPARATOR_LETTERS | CJK_STROKES)))
+_SEPARATOR_LIKE = regex_book.later("[%s]" % "".join(sorted(SEPARATOR_LETTERS | CJK_STROKES)))
 
 # Letters read of a skeleton: a rule asks only a form's first MAX_ASKED characters
 # (normalise.bounded_text); the few more let the last of those join as they would in the whole.
@@ -121,7 +122,7 @@ def label_words(skel: str) -> str:
     label with more than :data:`_LETTERS_READ` letters only the first :data:`MAX_ASKED`
     characters, what a rule asks: a multi-million-character label cost seconds to minutes
     and a gigabyte to join (review 87 F1)."""
-    if skel.isalnum() and not _SEPARATOR_LIKE.search(skel):  # most labels: one word, nothing to look past
+    if skel.isalnum() and not _SEPARATOR_LIKE().search(skel):  # most labels: one word, nothing to look past
         return skel
     if skel.isascii():  # every ASCII character but a letter or digit is P*, S* or Zs (a test holds it)
         found: Iterable[str] = (m.group() for m in _ASCII_WORD.finditer(skel))

@@ -230,7 +230,7 @@ def _anchored(p: re.Pattern[str]) -> bool:
     """Whether every match of ``p`` starts at the text's start, so ``match`` answers as ``search``:
     its body begins with ``^`` that no top-level ``|`` escapes, and ``^`` is not MULTILINE's."""
     body = _GLOBAL_FLAGS.sub("", p.pattern)
-    if p.flags & (re.MULTILINE | re.VERBOSE) or not body.startswith("^") or "(?#" in body:
+    if p.flags & _LINE_FLAGS or not body.startswith("^") or "(?#" in body:
         return False  # a comment's text is no structure: ``^a(?#(|)b|z`` has a top-level | (final review 4)
     depth, i, in_class = 0, 1, False
     while i < len(body):
@@ -253,7 +253,9 @@ def _anchored(p: re.Pattern[str]) -> bool:
 
 
 _GLOBAL_FLAGS = re.compile(r"^(?:\(\?[aiLmsux]+\))+")
-_LETTERS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"), (re.ASCII, "a"))
+_LETTERS = ((int(re.IGNORECASE), "i"), (int(re.MULTILINE), "m"), (int(re.DOTALL), "s"), (int(re.ASCII), "a"))
+_LINE_FLAGS = int(re.MULTILINE | re.VERBOSE)  # ints: each & of a RegexFlag builds an enum member (~1 us)
+_UNJOINED = int(re.VERBOSE | re.LOCALE)
 
 
 def _either(patterns: list[re.Pattern[str]]) -> Any:
@@ -262,10 +264,11 @@ def _either(patterns: list[re.Pattern[str]]) -> Any:
     (:func:`_joined`); None: no patterns."""
     if not patterns:
         return None
-    anchored = [p for p in patterns if _anchored(p)]
-    if not anchored:
+    at_start = [_anchored(p) for p in patterns]  # each asked once (a pass over its text)
+    if not any(at_start):
         return _joined(patterns)
-    return _Split(_joined(anchored), _joined([p for p in patterns if not _anchored(p)]))
+    return _Split(_joined([p for p, a in zip(patterns, at_start) if a]),
+                  _joined([p for p, a in zip(patterns, at_start) if not a]))
 
 
 def _joined(patterns: list[re.Pattern[str]]) -> Any:
@@ -277,7 +280,7 @@ def _joined(patterns: list[re.Pattern[str]]) -> Any:
     branches = []
     for p in patterns:
         body = _GLOBAL_FLAGS.sub("", p.pattern)
-        if (p.flags & (re.VERBOSE | re.LOCALE) or "(?P=" in body or "(?(" in body
+        if (p.flags & _UNJOINED or "(?P=" in body or "(?(" in body
                 or re.search(r"\\(?:\d|g)", body)):
             return _Any(list(patterns))
         letters = "".join(c for flag, c in _LETTERS if p.flags & flag)

@@ -9,6 +9,9 @@ safe, in the rule cache (:mod:`apkscan.rules.cache`: JSON, read only from folder
 alone can write), and builds the same ``Pattern`` from it (a pattern's equality compares its
 flags and code: ``tests/test_regex_book.py`` asks it of every pattern the shipped packs use).
 
+The name forms' own patterns (:mod:`~apkscan.rules.label_looks` and its neighbours) are booked too
+(:func:`later`): ``re`` compiled them at every start-up, ~2–4 ms.
+
 One book file per interpreter, ``re`` version and safety code (its name is a digest of them):
 another Python, apkscan or safety rule reads another book. Off on interpreters whose internals
 were not checked (CPython before 3.11 or after 3.13, PyPy): ``re.compile`` and the checks
@@ -23,6 +26,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 MAX_BOOK = 2 << 20  # bytes of a book file read (the shipped packs' book: ~70 KB, read in ~1 ms)
@@ -98,6 +102,23 @@ def compile(pattern: str, flags: int = 0) -> re.Pattern[str]:  # noqa: A001 - re
     book.code[key] = entry
     book.dirty = True
     return sre_compile(pattern, entry[0], code, entry[2], groupindex, tuple(indexgroup))
+
+
+def later(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
+    """A getter of ``compile(pattern, flags)``, compiled on its first call, for a module's own pattern.
+
+    Why: ``re`` compiled the name forms' patterns (:mod:`~apkscan.rules.label_looks`,
+    :mod:`~apkscan.rules.safe_label`, ...) at every start-up, ~2–4 ms with the classes past U+00FF,
+    used or not. First asked when apps are matched, after the rule set saved the book, so a
+    pattern new to the book saves it (a no-op once it holds it)."""
+    @functools.cache
+    def get() -> re.Pattern[str]:
+        found = compile(pattern, flags)
+        save()
+        return found
+
+    get.pattern, get.flags = pattern, flags  # type: ignore[attr-defined]  # what tests compare
+    return get
 
 
 def _built(pattern: str, entry: Any) -> re.Pattern[str] | None:

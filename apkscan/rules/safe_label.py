@@ -23,25 +23,26 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from apkscan.rules import regex_book
 from apkscan.rules.text_cache import text_cache
 
 MAX_CONSIDERED = 1000  # PackageItemInfo.MAX_SAFE_LABEL_LENGTH: characters makeSafeForPresentation reads
 # tags Html.fromHtml turns into a line break before and after (handleStartTag/handleEndTag)
 BLOCKS = frozenset({"p", "div", "ul", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6"})
-_TAG = re.compile(r"<!--.*?(?:-->|$)|<[!?][^>]*>?|<(/?)([A-Za-z][A-Za-z0-9]*)[^>]*>?", re.S)
-_LINE_ENDS = re.compile("[\n\u2028\u2029]")
-_BREAKS = re.compile("[\n\r\u0085\u2028\u2029]")
-_HTMLISH = re.compile(r"[<&\n\r\u2028\u2029\u0085]")
+_TAG = regex_book.later(r"<!--.*?(?:-->|$)|<[!?][^>]*>?|<(/?)([A-Za-z][A-Za-z0-9]*)[^>]*>?", int(re.S))
+_LINE_ENDS = regex_book.later("[\n\u2028\u2029]")
+_BREAKS = regex_book.later("[\n\r\u0085\u2028\u2029]")
+_HTMLISH = regex_book.later(r"[<&\n\r\u2028\u2029\u0085]")
 
 
 @text_cache(maxsize=16384)
 def safe_label(label: str) -> str:
     """``label`` as ``loadSafeLabel`` shows it (first line, trimmed); the label itself when it
     holds nothing HTML or line breaking."""
-    if not _HTMLISH.search(label):
+    if not _HTMLISH().search(label):
         return label
     text = _from_html(label[:MAX_CONSIDERED])
-    text = _LINE_ENDS.split(text, maxsplit=1)[0]
+    text = _LINE_ENDS().split(text, maxsplit=1)[0]
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
     return text.strip()
 
@@ -50,7 +51,7 @@ def safe_label(label: str) -> str:
 def first_line(label: str) -> str:
     """The raw label up to its first line break (line feed, carriage return, NEL, U+2028,
     U+2029), trimmed: what a one-line view shows; the label itself when it has no break."""
-    parts = _BREAKS.split(label, maxsplit=1)
+    parts = _BREAKS().split(label, maxsplit=1)
     return label if len(parts) == 1 else parts[0].strip()
 
 
@@ -59,7 +60,7 @@ def _from_html(source: str) -> str:
     import html  # ~1.4 ms with its entity table: only for a label that holds markup or a line break
     out: list[str] = []
     pos = 0
-    for m in _TAG.finditer(source):
+    for m in _TAG().finditer(source):
         _characters(out, html.unescape(source[pos:m.start()]))
         pos = m.end()
         name = (m.group(2) or "").lower()

@@ -19,7 +19,7 @@ import zlib
 
 from apkscan.apk.bundle import is_bundle
 from apkscan.issues import ApkFormatError, ApkScanError, LimitExceeded
-from apkscan.sources import data_in_place, data_zip, walkclock
+from apkscan.sources import data_zip, walkclock
 
 HEAD_SIZE = 4096
 
@@ -282,6 +282,7 @@ def _window_holds_apk(path: str, off: int, length: int, file_key: tuple) -> bool
     changed or replaced on disk is read again; forgotten at each outermost input anyway."""
     from apkscan.apk.io.bytesource import ByteSource
     from apkscan.apk.io.zipreader import ZipArchive
+    from apkscan.sources import data_in_place  # the data look in place: not for a plain APK (start-up)
 
     with ByteSource(path, off, length) as source:
         if is_zip(source.read(0, min(4, source.size))):
@@ -309,6 +310,8 @@ def archive_holds_apk(archive) -> bool:
     if archive.other_reading or archive.entry("AndroidManifest.xml") is not None or any(
             e.name_bytes[-5:].lower().endswith(_APK_SUFFIXES) for e in archive.entries):
         return True
+    from apkscan.sources import data_in_place  # the data look in place: not for a plain APK (start-up)
+
     budget = HeadBudget(archive.source.size)  # heads as the nested-APK look reads them: overlapping data bounded
     return data_in_place.entries_hold_apk(archive, lambda e, n: zip_entry_head(archive, e, n, budget), budget, MIN_ZIP,
                                      names_an_apk, NAME_SPAN)

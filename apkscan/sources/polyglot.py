@@ -32,7 +32,7 @@ from dataclasses import replace
 from typing import Any, BinaryIO
 
 from apkscan.issues import ApkScanError, Issue, error, tamper
-from apkscan.sources import data_in_place, detect
+from apkscan.sources import detect
 from apkscan.sources.interface import InputProblem, Item, Member
 from apkscan.sources.streams import WindowStream, _Readable
 from apkscan.sources.tempspace import release
@@ -148,6 +148,8 @@ def apk_end_in_tail(tail: bytes, total: int) -> bool:
     if 0xFFFF == count or 0xFFFFFFFF in (cd_size, cd_offset) or start < 0:
         return True
     directory = tail[start:start + cd_size]
+    from apkscan.sources import data_in_place  # the data look in place: not for a plain APK (start-up)
+
     return detect.names_an_apk(directory) or data_in_place.tail_may_hold_apk(tail, total - len(tail), directory)
 
 

@@ -68,6 +68,8 @@ TreeOpener = Callable[[Tree, Any], ContainerReader]
 
 @dataclass(frozen=True, slots=True)
 class StreamFormat:
+    """A container format known by its first bytes, and how to open it (None: recognised, not read)."""
+
     kind: str
     label: str  # "an adb backup (.ab)": used in messages
     detect: Callable[[bytes], bool]
@@ -78,6 +80,8 @@ class StreamFormat:
 
 @dataclass(frozen=True, slots=True)
 class LayoutFormat:
+    """A backup or acquisition known by its file names (a folder, or a container's members)."""
+
     kind: str
     label: str
     marker: Callable[[list[str]], bool]

@@ -44,6 +44,8 @@ SAME_DATA = "same data as another member, read once (the ZIP names those bytes m
 
 @dataclass(slots=True)
 class Blob:
+    """A file or member the walker has in hand: where it sits, its first bytes, how to read the rest."""
+
     chain: tuple[str, ...]
     where: tuple[str, ...]  # the folder or container it sits in (for skipped counts)
     head: bytes

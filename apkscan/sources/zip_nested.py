@@ -52,6 +52,8 @@ class Nested:
 
 @dataclass(slots=True)
 class _Frame:
+    """A stored member the stream reads into: its data's span in the walked bytes, its record and group."""
+
     start: int
     end: int
     record: ZipEntry

@@ -29,6 +29,8 @@ class ContentDigest(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class SignatureAlgorithm:
+    """A v2+ signature algorithm ID as apksig knows it: key type, digest, first SDK levels."""
+
     id: int
     name: str
     key_type: str  # "RSA", "EC", "DSA"

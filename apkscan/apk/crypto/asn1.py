@@ -19,6 +19,8 @@ class Asn1Error(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Tlv:
+    """One DER element's tag and where its header and content sit in the buffer."""
+
     cls: int  # 0 universal, 1 application, 2 context, 3 private
     constructed: bool
     number: int

@@ -57,6 +57,8 @@ class CertificateRefused(Asn1Error):
 
 @dataclass(slots=True)
 class JdkCertificate:
+    """The fields of a certificate the JDK's parser reads, as apksig sees them."""
+
     serial: int
     issuer: bytes  # Name as encoded
     subject: bytes

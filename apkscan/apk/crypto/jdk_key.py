@@ -78,6 +78,8 @@ class KeyRefused(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class JavaKey:
+    """A public key as the JDK decodes it (its ``getEncoded()`` bytes and numbers)."""
+
     algorithm: str  # key algorithm OID
     encoded: bytes  # what getEncoded() returns
     rsa: tuple[int, int] | None = None  # (n, e) as unsigned integers

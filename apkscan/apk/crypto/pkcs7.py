@@ -102,6 +102,8 @@ def decode_octets(buf: bytes, tlv: Tlv, depth: int = 0) -> bytes:
 # --------------------------------------------------------------------------- structures
 @dataclass(slots=True)
 class SignerInfo:
+    """One PKCS #7 SignerInfo: who signed, which algorithms, the signed attributes and signature."""
+
     issuer: bytes | None  # Name as encoded; None when identified by subjectKeyIdentifier
     serial: int | None
     digest_oid: str
@@ -112,6 +114,8 @@ class SignerInfo:
 
 @dataclass(slots=True)
 class SignedData:
+    """A PKCS #7 SignedData: its content type, certificates and signers."""
+
     content_type: str  # encapContentInfo.eContentType
     certificates: list[bytes]  # each exactly as encoded in the block
     signer_infos: list[SignerInfo] = field(default_factory=list)

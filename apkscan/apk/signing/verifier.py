@@ -50,6 +50,8 @@ SIG_BLOCK_SCHEMES = ("v2", "v3", "v31")
 
 @dataclass(slots=True)
 class VerifyOutcome:
+    """What verifying an APK gave: the schemes' result, the file's digests, tamper indicators."""
+
     verification: VerificationResult
     file: FileFacts | None  # None with quick: the file was not read
     tamper: list[Issue] = field(default_factory=list)

@@ -316,6 +316,8 @@ class ManifestOnce:
 
 @dataclass(frozen=True, slots=True)
 class NamedDigest:
+    """A digest from a manifest or signature file, with the JCA name of its algorithm."""
+
     algorithm: str  # JCA name: "SHA-1", "SHA-256", ...
     digest: bytes
 

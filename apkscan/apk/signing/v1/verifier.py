@@ -40,6 +40,8 @@ BLOCK_SUFFIXES = (".RSA", ".DSA", ".EC")
 
 @dataclass(slots=True)
 class V1Result:
+    """The v1 (JAR) scheme's result and what the source stamp and v2+ checks read of it."""
+
     scheme: SchemeResult  # name "v1"
     manifest_sha256: bytes | None  # SHA-256 of MANIFEST.MF (the source stamp's v1 digest)
     apk_signed_schemes: set[int] = field(default_factory=set)  # X-Android-APK-Signed of verified .SF files
@@ -47,6 +49,8 @@ class V1Result:
 
 @dataclass(slots=True, eq=False)
 class _Signer:
+    """One v1 signer while it is checked: its block, its .SF file and their parsed forms."""
+
     name: str  # signature block name without "META-INF/", as apksig names signers
     block: ZipEntry
     sf: ZipEntry

@@ -23,7 +23,6 @@ from apkscan.apk.crypto.certificates import apksig_public_key_der, certificate_f
 from apkscan.apk.signing.common import Buf, Malformed, Sdk
 from apkscan.apk.signing.v2v3.lineage import Lineage, LineageError, parse_lineage, sub_lineage
 from apkscan.apk.model import Certificate
-from apkscan.issue_codes import scheme_code
 from apkscan.issues import ApkScanError, Issue, error, warning
 
 STRIPPING_PROTECTION_ATTR_ID = 0xBEEFF00D  # v2: "also signed with scheme N"
@@ -93,6 +92,14 @@ class SignerContext:
     found_scheme_ids: frozenset[int] = frozenset()  # v2 stripping protection
     supported_scheme_ids: frozenset[int] = frozenset({2, 3})
 
+
+
+def scheme_code(scheme: str, name: str) -> str:
+    """:func:`apkscan.issue_codes.scheme_code`: the registry is loaded on a problem only (~1 ms of
+    every start-up, for codes a good APK never gets)."""
+    from apkscan.issue_codes import scheme_code as registered
+
+    return registered(scheme, name)
 
 
 def parse_signer(block: Buf, index: int, ctx: SignerContext) -> ParsedSigner:

@@ -20,8 +20,7 @@ from apkscan.apk.crypto.algorithms import ContentDigest, by_id
 from apkscan.apk.signing.v2v3.lineage import LineageError, consolidate
 from apkscan.apk.model import SchemeResult, SignerResult
 from apkscan.apk.signing.common import Buf, Malformed, Sdk
-from apkscan.apk.signing.v2v3.signer import ParsedSigner, SignerContext, parse_signer
-from apkscan.issue_codes import scheme_code
+from apkscan.apk.signing.v2v3.signer import ParsedSigner, SignerContext, parse_signer, scheme_code
 from apkscan.issues import Issue, error, warning
 
 MAX_APK_SIGNERS = 10  # apksig Constants.MAX_APK_SIGNERS (v2; v1 has the same limit)
