@@ -42,7 +42,7 @@ from apkscan.apk.signing.v1.entry_digests import plan_entry_digests
 from apkscan.apk.signing.v1.jar_manifest import ManifestOnce
 from apkscan.apk.signing.v2v3 import verifier as v2v3
 from apkscan.apk.signing.v2v3.signer import INPUT_LIMIT_CODES
-from apkscan.issues import ApkScanError, Issue, error, unique, warning
+from apkscan.issues import ApkFormatError, ApkScanError, Issue, error, unique, warning
 
 __all__ = ["MAX_SDK", "VerifyOutcome", "verify"]
 STAMP_CERT_ENTRY = "stamp-cert-sha256"
@@ -251,14 +251,17 @@ def _check_stamp(verdict: _Verdict, plan: SchemePlan, zip: ZipArchive, pairs, pa
         return None
     from apkscan.apk.signing.stamp import verifier as source_stamp  # only with a stamp: start-up
 
+    digest, refused = _read_stamp_entry(zip, stamp_entry)
     stamp = source_stamp.verify_source_stamp(
         pairs.get(BlockId.STAMP_V2),  # current apksig ignores the v1 stamp block
-        _read_small(zip, stamp_entry),
+        digest,
         _scheme_digests(parsed, verdict.used, v1_result),
         max(plan.min_sdk, Sdk.R),
         plan.max_sdk,
     )
     verdict.schemes["source_stamp"] = stamp.scheme
+    if refused is not None:  # apksig throws ("Failed to read APK") before it looks for the block
+        verdict.fail(refused)
     if verdict.ok and stamp_entry is not None:
         if stamp_blocks:
             stamp_errs = stamp.scheme.all_errors()
@@ -314,13 +317,19 @@ def _result(verdict: _Verdict, plan: SchemePlan, stamp, unknown: list[int]) -> V
 
 
 # ---------------------------------------------------------------------- helpers
-def _read_small(zip: ZipArchive, entry) -> bytes | None:
+def _read_stamp_entry(zip: ZipArchive, entry) -> tuple[bytes | None, Issue | None]:
+    """stamp-cert-sha256's bytes, and why apksig cannot read them: it reads the entry through its
+    local record (``LocalFileRecord``) whatever the block, and a local header it refuses or data it
+    cannot inflate makes it throw (review 92 F2). Over the cap: no bytes, so no digest matches."""
     if entry is None:
-        return None
+        return None, None
     try:
-        return zip.read(entry, 1 << 16)
+        zip.check_local_header(entry)
+        return zip.read(entry, 1 << 16), None
+    except ApkFormatError as exc:
+        return b"", exc.to_issue()
     except ApkScanError:
-        return b""
+        return b"", None
 
 
 def _best_v2v3_digests(parsed, used):
