@@ -167,7 +167,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MANIFEST_MIN_SDK_CODENAME": (W, "minSdkVersion is codename …; apksig treats the APK as minSdk …"),
     "MANIFEST_MIN_SDK_UNSUPPORTED": (E, "cannot determine minSdkVersion as apksig does: …"),
     "MANIFEST_MISSING": (E, "AndroidManifest.xml not found"),
-    "MANIFEST_NOT_APKSIG_READABLE": (E, "apksig throws on AndroidManifest.xml (missing, or its binary XML breaks apksig's parser with an unchecked exception) where it reads targetSandboxVersion (API 26 and later) or targetSdkVersion after the signatures it checks first verified: apksigner verifies nothing"),
+    "MANIFEST_NOT_APKSIG_READABLE": (E, "apksig throws on AndroidManifest.xml (missing, its local header refused, or its binary XML breaks apksig's parser with an unchecked exception) where it reads targetSandboxVersion (API 26 and later) or targetSdkVersion after the signatures it checks first verified: apksigner verifies nothing"),
     "MANIFEST_NOT_FRAMEWORK_READABLE": (W, "Android's package manager would refuse AndroidManifest.xml (…); its package and fields are read as apksig reads the file"),
     "MANIFEST_NO_PACKAGE": (E, "AndroidManifest.xml names no package"),
     "MANIFEST_TOO_LARGE": (E, "AndroidManifest.xml of … bytes not parsed"),

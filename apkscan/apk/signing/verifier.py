@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from apkscan.apk.crypto.algorithms import ContentDigest
 from apkscan.apk.io.zipreader import ZipArchive
-from apkscan.apk.manifest.android_manifest import MIN_SDK_BLOCKING_CODES, apksig_target_sandbox_version, apksig_target_sdk
+from apkscan.apk.manifest.android_manifest import apksig_target_sdk
 from apkscan.apk.manifest.axml import AxmlRuntimeError
 from apkscan.apk.model import (
     SCHEME_NAMES,
@@ -34,6 +34,7 @@ from apkscan.apk.model import (
 )
 from apkscan.apk.signing import digests, signing_block
 from apkscan.apk.signing.common import KNOWN_BLOCK_IDS, MAX_SDK, SCHEME_ID, BlockId, SchemePlan, Sdk
+from apkscan.apk.signing.manifest_reads import SIG_BLOCK_SCHEMES, apksig_throws, check_sandbox, min_sdk_of
 from apkscan.apk.signing.outcome import (certificates_present, counted_lineage, mark_range_refused, mark_signature_only,
                                           sightings, verdict_signers)
 from apkscan.apk.signing.v1 import verifier as v1
@@ -41,11 +42,10 @@ from apkscan.apk.signing.v1.entry_digests import plan_entry_digests
 from apkscan.apk.signing.v1.jar_manifest import ManifestOnce
 from apkscan.apk.signing.v2v3 import verifier as v2v3
 from apkscan.apk.signing.v2v3.signer import INPUT_LIMIT_CODES
-from apkscan.issues import ApkScanError, Issue, error, unique, warning
+from apkscan.issues import ApkFormatError, ApkScanError, Issue, error, unique, warning
 
 __all__ = ["MAX_SDK", "VerifyOutcome", "verify"]
 STAMP_CERT_ENTRY = "stamp-cert-sha256"
-SIG_BLOCK_SCHEMES = ("v2", "v3", "v31")
 
 
 @dataclass(slots=True)
@@ -104,7 +104,7 @@ def verify(
     ``idsig_given``: the v4 file was named by the caller (decides as in apksig), not merely found
     beside the APK (reported, never deciding: :func:`_decide_v4`).
     """
-    min_sdk, min_sdk_known = _min_sdk(manifest, min_sdk)
+    min_sdk, min_sdk_known, refused = min_sdk_of(zip, manifest, min_sdk)
     block = signing_block.find_signing_block(zip)
     pairs = block.pairs if block.found else {}
     plan = SchemePlan.for_range(min_sdk, max_sdk, pairs.keys())
@@ -133,27 +133,16 @@ def verify(
     _decide_block_schemes(verdict, plan, parsed, v4_file, pass_)
     if idsig_path is not None and not quick and plan.max_sdk >= Sdk.N:
         _decide_v4(verdict, idsig_given)
-    _check_sandbox(verdict, plan, manifest_axml, min_sdk_known)
+    check_sandbox(verdict, plan, manifest_axml, min_sdk_known, refused)
     if plan.counts("v1") or not any(s in verdict.used for s in SIG_BLOCK_SCHEMES):
         verdict.take("v1")
     stamp = _check_stamp(verdict, plan, zip, pairs, parsed, v1_result)
-    _check_after_stamp(verdict, max_sdk, manifest_axml, min_sdk_known)
+    _check_after_stamp(verdict, max_sdk, None if refused else manifest_axml, min_sdk_known)  # apksig skips the rule
     verdict.ok = verdict.ok and not quick  # never a full verification without the content
     result = _result(verdict, plan, stamp, [b for b in block.pair_ids if b not in KNOWN_BLOCK_IDS] if block.found else [])
     if quick:
         mark_signature_only(result)
     return VerifyOutcome(result, pass_.file if pass_ else None, list(block.tamper))
-
-
-def _min_sdk(manifest: ManifestInfo | None, given: int | None) -> tuple[int, bool]:
-    """The range's floor, and whether it is known: apksigner reads minSdkVersion from the
-    manifest unless told, and refuses the APK when it cannot."""
-    known = given is not None or (
-        manifest is not None and not any(i.code in MIN_SDK_BLOCKING_CODES for i in manifest.errors)
-    )
-    if given is None:
-        given = manifest.min_sdk if manifest and manifest.min_sdk is not None else 1
-    return given, known
 
 
 def _note_limits(zip: ZipArchive, parsed) -> None:
@@ -256,29 +245,6 @@ def _decide_v4(verdict: _Verdict, given: bool) -> None:
                                         "--v4-signature-file would refuse the pair)"))
 
 
-def _check_sandbox(verdict: _Verdict, plan: SchemePlan, manifest_axml: bytes | None, min_sdk_known: bool) -> None:
-    """From API 26 apksig reads targetSandboxVersion, once the signing-block schemes verified; it
-    throws when AndroidManifest.xml is missing or its walk meets an unchecked exception (review 73
-    F3). Without a known minSdkVersion apksig threw before (``MIN_SDK_UNKNOWN``)."""
-    if not (verdict.ok and plan.max_sdk >= Sdk.O):
-        return
-    try:
-        if manifest_axml is None:
-            raise AxmlRuntimeError("AndroidManifest.xml is missing")
-        sandbox = apksig_target_sandbox_version(manifest_axml)
-    except AxmlRuntimeError as exc:
-        if min_sdk_known:
-            verdict.fail(_apksig_throws(f"reading its targetSandboxVersion: {exc}"))
-        return
-    if sandbox > 1 and not any(s in verdict.used for s in SIG_BLOCK_SCHEMES):
-        verdict.fail(error("NO_SIG_FOR_TARGET_SANDBOX_VERSION", f"targetSandboxVersion {sandbox} requires an APK Signature Scheme v2 or newer signature"))
-
-
-def _apksig_throws(why: str) -> Issue:
-    return error("MANIFEST_NOT_APKSIG_READABLE", f"apksig throws on AndroidManifest.xml ({why}), so apksigner "
-                 "verifies nothing")
-
-
 def _check_stamp(verdict: _Verdict, plan: SchemePlan, zip: ZipArchive, pairs, parsed, v1_result):
     """The source stamp is checked whenever present; it decides only when its entry is there."""
     stamp_entry = zip.entry(STAMP_CERT_ENTRY)
@@ -287,14 +253,17 @@ def _check_stamp(verdict: _Verdict, plan: SchemePlan, zip: ZipArchive, pairs, pa
         return None
     from apkscan.apk.signing.stamp import verifier as source_stamp  # only with a stamp: start-up
 
+    digest, refused = _read_stamp_entry(zip, stamp_entry)
     stamp = source_stamp.verify_source_stamp(
         pairs.get(BlockId.STAMP_V2),  # current apksig ignores the v1 stamp block
-        _read_small(zip, stamp_entry),
+        digest,
         _scheme_digests(parsed, verdict.used, v1_result),
         max(plan.min_sdk, Sdk.R),
         plan.max_sdk,
     )
     verdict.schemes["source_stamp"] = stamp.scheme
+    if refused is not None:  # apksig throws ("Failed to read APK") before it looks for the block
+        verdict.fail(refused)
     if verdict.ok and stamp_entry is not None:
         if stamp_blocks:
             stamp_errs = stamp.scheme.all_errors()
@@ -315,7 +284,7 @@ def _check_after_stamp(verdict: _Verdict, max_sdk: int, manifest_axml: bytes | N
         except AxmlRuntimeError as exc:  # apksig reads it whatever the range: the exception ends verify
             target = 0
             if min_sdk_known:  # else apksig threw before, reading minSdkVersion (MIN_SDK_UNKNOWN below)
-                verdict.fail(_apksig_throws(f"reading its targetSdkVersion: {exc}"))
+                verdict.fail(apksig_throws(f"reading its targetSdkVersion: {exc}"))
         if target >= Sdk.R and max_sdk >= target and not any(s in verdict.used for s in SIG_BLOCK_SCHEMES):
             verdict.fail(error("MIN_SIG_SCHEME_FOR_TARGET_SDK_NOT_MET", f"targetSdkVersion {target} requires an APK Signature Scheme v2 or newer signature"))
     if not min_sdk_known:
@@ -350,13 +319,19 @@ def _result(verdict: _Verdict, plan: SchemePlan, stamp, unknown: list[int]) -> V
 
 
 # ---------------------------------------------------------------------- helpers
-def _read_small(zip: ZipArchive, entry) -> bytes | None:
+def _read_stamp_entry(zip: ZipArchive, entry) -> tuple[bytes | None, Issue | None]:
+    """stamp-cert-sha256's bytes, and why apksig cannot read them: it reads the entry through its
+    local record (``LocalFileRecord``) whatever the block, and a local header it refuses or data it
+    cannot inflate makes it throw (review 92 F2). Over the cap: no bytes, so no digest matches."""
     if entry is None:
-        return None
+        return None, None
     try:
-        return zip.read(entry, 1 << 16)
+        zip.check_local_header(entry)
+        return zip.read(entry, 1 << 16), None
+    except ApkFormatError as exc:
+        return b"", exc.to_issue()
     except ApkScanError:
-        return b""
+        return b"", None
 
 
 def _best_v2v3_digests(parsed, used):
