@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 from backup_helpers import build_ab, manifest
-from test_data_zip_by_content import CLEAN, HIDDEN, TIKTOK, _Unseekable, androidqf, tiktoks, zip_of, zipped
+from test_data_zip_by_content import CLEAN, HIDDEN, TIKTOK, androidqf, tiktoks, zip_of, zipped
+from zip_helpers import Unseekable
 
 from apkscan.scan import scan
 from apkscan.sources import data_stream, data_zip
@@ -37,7 +38,7 @@ TEXT = b"not an apk, not a zip: plain text kept by the app\n" * 300
 
 def shaped(shape: str, blob: bytes) -> bytes:
     """A ZIP of [``notes.txt`` in ``shape``, ``blob`` deflated]."""
-    out = _Unseekable() if shape == "go" else io.BytesIO()  # unseekable: every entry behind a descriptor, as Go writes
+    out = Unseekable() if shape == "go" else io.BytesIO()  # unseekable: every entry behind a descriptor, as Go writes
     method = {"bzip2": zipfile.ZIP_BZIP2, "lzma": zipfile.ZIP_LZMA}.get(shape, zipfile.ZIP_STORED)
     with zipfile.ZipFile(out, "w") as z:
         if shape == "zip64":
@@ -49,7 +50,7 @@ def shaped(shape: str, blob: bytes) -> bytes:
             out.write(bytes(16))  # between the first entry's data and the next local header; offsets kept true
             z.start_dir = out.tell()  # where zipfile writes the next header
         z.writestr("blob", blob, compress_type=zipfile.ZIP_DEFLATED)
-    return (out.out if shape == "go" else out).getvalue()
+    return (out.buf if shape == "go" else out).getvalue()
 
 
 def tar_then_zip(members: list[tuple[str, bytes]]) -> bytes:
@@ -178,11 +179,11 @@ def test_a_stored_zip_behind_a_descriptor_starting_at_a_read_boundary(rules, pol
     is read whole first (it began 2 bytes before a 1 MiB read ended, and the ZIP inside, TikTok
     deflated as ``base``, was passed over as data)."""
     pad = data_zip.CHUNK - 2 - 30 - len("pad.bin") - 16 - 30 - len("inner.zip")
-    out = _Unseekable()
+    out = Unseekable()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
         z.writestr("pad.bin", bytes(pad))
         z.writestr("inner.zip", zip_of([("base", TIKTOK)]))
-    data = out.out.getvalue()
+    data = out.buf.getvalue()
     assert data[data_zip.CHUNK - 2:data_zip.CHUNK + 2] == b"PK\x03\x04"
     assert look(data) == data_stream.STREAM_APK
     doc = run(rules, policy, tmp_path, backup(tmp_path, data))
