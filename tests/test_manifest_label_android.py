@@ -119,6 +119,11 @@ CASES = {
         doc(app([label(NOTES)], activity([label()]))), "Notes", set(), False, {"TikTok"}),
     "F10 a launcher activity-alias, its label a reference": (
         doc(app([label(NOTES)], activity([ref()], name=ALIAS))), "Notes", set(), False, {"TikTok"}),
+    # aapt compares a tag name as a C string (String8 of the UTF-16 name stops at its NUL), Java the
+    # whole name: Android skips this tag (no label shown, no launcher), aapt prints its labels (aapt92)
+    "F11 a UTF-16 name 'application' up to a NUL (aapt's alone)": (
+        doc(app([label()], activity([label(NOTES)])), strings=[*S[:APPLICATION], "application\x00", *S[APPLICATION + 1:]]),
+        None, {"TikTok"}, True, {"Notes"}),
 }
 _NAME = bytes([11, 12]) + b"applic\xc1\xa1tion\x00"  # overlong 'a': ART reads "application"
 CASES["F1 overlong UTF-8 in the name 'application'"] = (
@@ -179,7 +184,8 @@ def signed(tmp_path_factory):
 @pytest.mark.parametrize("name", ["F1 overlong UTF-8 'o' (ART reads o)", "F2 a namespaced <application> alone",
                                   "F3 attribute records of 8 bytes, reference", "F5 a reference with package byte 0x00",
                                   "F6 a second <application>", "F10 the launcher activity's label",
-                                  "F4 two resource maps (Android uses the last)"])
+                                  "F4 two resource maps (Android uses the last)",
+                                  "F11 a UTF-16 name 'application' up to a NUL (aapt's alone)"])
 def test_a_tiktok_label_is_review_under_the_tiktok_policy(signed, name):
     """Review 58: each went from `review` to `allowed`; the label rule now matches a reading."""
     from apkscan.apk.identify import identify

@@ -10,6 +10,8 @@ this reads with :mod:`apkscan.apk.manifest.framework_xml`'s tree, pool and rules
   ``XmlBlock.Parser`` counts it; a depth-2 start tag whose *local* name is ``application`` (the
   namespace is not looked at: ``parser.getName()``) is an application, the first one Android's
   (Android 16 can skip a tag by a feature flag, and aapt prints every one: the others are kept);
+  one whose UTF-16 name is ``application`` only up to a NUL is aapt's alone (aapt compares the
+  name as a C string, Java the whole of it and skips the tag): kept apart, its activities walked;
 - attributes found by resource id through the last resource map before the first node
   (``getAttributeNameResID``), records read at the stride ``attributeSize`` declares;
 - the value as ``TypedArray`` sees it: the typed value (a string of the manifest's pool as
@@ -59,6 +61,7 @@ class FrameworkApp:
 
     applications: list[LabelAttr | None] = field(default_factory=list)
     launchers: list[LabelAttr] = field(default_factory=list)
+    aapt_only: list[LabelAttr | None] = field(default_factory=list)  # <application\0...>: aapt reads it, Android skips it
     refused: str | None = None
     cut: bool = False  # MAX_RECORDS reached: tags past it were not read
 
@@ -87,6 +90,7 @@ class _Walk:
         offset, count = tree.res_ids
         ids = struct.unpack_from(f"<{count}I", tree.buf, offset) if count else ()
         self.names = {want: frozenset(i for i, v in enumerate(ids) if v == want) for want in (ATTR_NAME, ATTR_LABEL)}
+        self.cut_names: dict[int, bool] = {}  # name index -> reads "application" up to a NUL (one decode per name)
 
     def run(self, root: int) -> None:
         tree, depth = self.tree, 1
@@ -101,9 +105,7 @@ class _Walk:
             elif kind == START_TAG:
                 depth += 1
                 if depth == 2:
-                    in_app = _StartTag(tree, node).name_is("application")
-                    if in_app and len(self.out.applications) < MAX_LABELS:
-                        self.out.applications.append(self.label(_StartTag(tree, node)))
+                    in_app = self.application(_StartTag(tree, node))
                 elif depth == 3:  # the label's record only: decoded once the activity is a launcher
                     tag = _StartTag(tree, node) if in_app else None
                     activity = tag is not None and (tag.name_is("activity") or tag.name_is("activity-alias"))
@@ -121,6 +123,30 @@ class _Walk:
                 self.out.cut = True
                 return
             node = tree._next_node(node)
+
+    def application(self, tag: _StartTag) -> bool:
+        """Whether ``tag`` is an ``<application>`` to Android or to aapt; its label kept in the list of its reader."""
+        if tag.name_is("application"):
+            found = self.out.applications
+        elif self.aapt_application(tag):
+            found = self.out.aapt_only
+        else:
+            return False
+        if len(found) < MAX_LABELS:
+            found.append(self.label(tag))
+        return True
+
+    def aapt_application(self, tag: _StartTag) -> bool:
+        """aapt's test, ``String8(name) == "application"``: a UTF-16 name up to its first NUL (a UTF-8
+        one Java reads up to it too, so :meth:`_StartTag.name_is` already said yes)."""
+        index = tag.name_index()
+        if index not in self.cut_names:
+            name = _java(self.tree.pool, index, len("application") + 1) or ""
+            answer = "\x00" in name and name.split("\x00", 1)[0] == "application"
+            if len(self.cut_names) >= 4096:
+                return answer
+            self.cut_names[index] = answer
+        return self.cut_names[index]
 
     def filter_item(self, tag: _StartTag) -> str:
         """"main" for ``<action android:name=MAIN>``, "launcher" for the LAUNCHER category, else ""
@@ -182,8 +208,8 @@ def _is(pool: _Pool, index: int, text: str) -> bool:
         return False
 
 
-def _java(pool: _Pool, index: int) -> str | None:
+def _java(pool: _Pool, index: int, limit: int | None = None) -> str | None:
     try:
-        return pool.java(index)
+        return pool.java(index, limit)
     except _ERRORS:
         return None  # no string at that index: no value
