@@ -124,6 +124,12 @@ CASES = {
     "F11 a UTF-16 name 'application' up to a NUL (aapt's alone)": (
         doc(app([label()], activity([label(NOTES)])), strings=[*S[:APPLICATION], "application\x00", *S[APPLICATION + 1:]]),
         None, {"TikTok"}, True, {"Notes"}),
+    "F11 a UTF-16 'category' up to a NUL: aapt's launcher alone": (
+        doc(app([label(NOTES)], activity([label()])), strings=[*S[:CATEGORY], "category\x00", *S[CATEGORY + 1:]]),
+        "Notes", set(), False, {"TikTok"}),
+    "F11 a UTF-16 MAIN up to a NUL: aapt's launcher alone": (
+        doc(app([label(NOTES)], activity([label()])), strings=[*S[:I_MAIN], MAIN + "\x00x", *S[I_MAIN + 1:]]),
+        "Notes", set(), False, {"TikTok"}),
 }
 _NAME = bytes([11, 12]) + b"applic\xc1\xa1tion\x00"  # overlong 'a': ART reads "application"
 CASES["F1 overlong UTF-8 in the name 'application'"] = (
