@@ -274,3 +274,29 @@ def test_a_label_only_an_unread_top_level_table_may_hold_is_said(name):
     assert (fact is not None and "RES_TABLE" in fact.message) == flagged, (info.label, info.label_notes)
     if not flagged:
         assert info.label == "TikTok"
+
+
+def _wrapped_table() -> bytes:
+    """The label's entry offset is 2^32 - 16: entriesStart plus it passes 2^32 (LoadedArsc, Android
+    9+: past the chunk, no entry); ResTable (Android 8.1 and older, aapt) adds in 32 bits and reads
+    the entry at offset slot 1, where four slots hold one: "TikTok" (aapt92 differential run)."""
+    from arsc_builder import package, string, table, type_chunk
+
+    chunk = bytearray(type_chunk(1, {0: string(0, 0)}, count=5))
+    header = struct.unpack_from("<H", chunk, 2)[0]
+    chunk[header + 4:header + 20] = string(0, 1)
+    struct.pack_into("<I", chunk, header, (4 - 20) & 0xFFFFFFFF)
+    spec = struct.pack("<HHIBBHI", 0x0202, 16, 16 + 4 * 5, 1, 0, 0, 5) + b"\0" * 20
+    return table(["Notes", "TikTok"], [package(0x7F, "com.example.notes", ["string"], ["app_name"], [spec, bytes(chunk)])])
+
+
+def test_an_entry_offset_that_wraps_in_32_bits_is_read_as_aapt_reads_it(tmp_path):
+    manifest, table_ = doc(app([ref()])), _wrapped_table()
+    info = read_manifest(manifest, table_)
+    assert info.label != "TikTok" and "TikTok" in info.other_labels, (info.label, info.other_labels)
+    fact = label_ambiguity(info)
+    assert fact is not None and "2^32" in fact.message
+    if shutil.which("aapt") is not None:
+        path = tmp_path / "case.apk"
+        path.write_bytes(apk(manifest, {"resources.arsc": table_}))
+        assert "TikTok" in _aapt(path)
