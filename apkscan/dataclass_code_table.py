@@ -704,28 +704,29 @@ def __create_fn__():
  return __hash__
 TABLE['def __create_fn__():\n def __hash__(self):\n  return hash((self.text,self.ref,self.raw,self.zero_package,))\n return __hash__'] = __create_fn__.__code__
 
-def __create_fn__(_type_applications, _type_launchers, _type_refused, _type_cut, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_applications, _dflt_launchers, _dflt_refused, _dflt_cut, _return_type):
- def __init__(self,applications:_type_applications=_HAS_DEFAULT_FACTORY,launchers:_type_launchers=_HAS_DEFAULT_FACTORY,refused:_type_refused=_dflt_refused,cut:_type_cut=_dflt_cut)->_return_type:
+def __create_fn__(_type_applications, _type_launchers, _type_aapt_only, _type_refused, _type_cut, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_applications, _dflt_launchers, _dflt_aapt_only, _dflt_refused, _dflt_cut, _return_type):
+ def __init__(self,applications:_type_applications=_HAS_DEFAULT_FACTORY,launchers:_type_launchers=_HAS_DEFAULT_FACTORY,aapt_only:_type_aapt_only=_HAS_DEFAULT_FACTORY,refused:_type_refused=_dflt_refused,cut:_type_cut=_dflt_cut)->_return_type:
   self.applications=_dflt_applications() if applications is _HAS_DEFAULT_FACTORY else applications
   self.launchers=_dflt_launchers() if launchers is _HAS_DEFAULT_FACTORY else launchers
+  self.aapt_only=_dflt_aapt_only() if aapt_only is _HAS_DEFAULT_FACTORY else aapt_only
   self.refused=refused
   self.cut=cut
  return __init__
-TABLE['def __create_fn__(_type_applications, _type_launchers, _type_refused, _type_cut, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_applications, _dflt_launchers, _dflt_refused, _dflt_cut, _return_type):\n def __init__(self,applications:_type_applications=_HAS_DEFAULT_FACTORY,launchers:_type_launchers=_HAS_DEFAULT_FACTORY,refused:_type_refused=_dflt_refused,cut:_type_cut=_dflt_cut)->_return_type:\n  self.applications=_dflt_applications() if applications is _HAS_DEFAULT_FACTORY else applications\n  self.launchers=_dflt_launchers() if launchers is _HAS_DEFAULT_FACTORY else launchers\n  self.refused=refused\n  self.cut=cut\n return __init__'] = __create_fn__.__code__
+TABLE['def __create_fn__(_type_applications, _type_launchers, _type_aapt_only, _type_refused, _type_cut, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_applications, _dflt_launchers, _dflt_aapt_only, _dflt_refused, _dflt_cut, _return_type):\n def __init__(self,applications:_type_applications=_HAS_DEFAULT_FACTORY,launchers:_type_launchers=_HAS_DEFAULT_FACTORY,aapt_only:_type_aapt_only=_HAS_DEFAULT_FACTORY,refused:_type_refused=_dflt_refused,cut:_type_cut=_dflt_cut)->_return_type:\n  self.applications=_dflt_applications() if applications is _HAS_DEFAULT_FACTORY else applications\n  self.launchers=_dflt_launchers() if launchers is _HAS_DEFAULT_FACTORY else launchers\n  self.aapt_only=_dflt_aapt_only() if aapt_only is _HAS_DEFAULT_FACTORY else aapt_only\n  self.refused=refused\n  self.cut=cut\n return __init__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __repr__(self):
-  return self.__class__.__qualname__ + f"(applications={self.applications!r}, launchers={self.launchers!r}, refused={self.refused!r}, cut={self.cut!r})"
+  return self.__class__.__qualname__ + f"(applications={self.applications!r}, launchers={self.launchers!r}, aapt_only={self.aapt_only!r}, refused={self.refused!r}, cut={self.cut!r})"
  return __repr__
-TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(applications={self.applications!r}, launchers={self.launchers!r}, refused={self.refused!r}, cut={self.cut!r})"\n return __repr__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __repr__(self):\n  return self.__class__.__qualname__ + f"(applications={self.applications!r}, launchers={self.launchers!r}, aapt_only={self.aapt_only!r}, refused={self.refused!r}, cut={self.cut!r})"\n return __repr__'] = __create_fn__.__code__
 
 def __create_fn__():
  def __eq__(self,other):
   if other.__class__ is self.__class__:
-   return (self.applications,self.launchers,self.refused,self.cut,)==(other.applications,other.launchers,other.refused,other.cut,)
+   return (self.applications,self.launchers,self.aapt_only,self.refused,self.cut,)==(other.applications,other.launchers,other.aapt_only,other.refused,other.cut,)
   return NotImplemented
  return __eq__
-TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.applications,self.launchers,self.refused,self.cut,)==(other.applications,other.launchers,other.refused,other.cut,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
+TABLE['def __create_fn__():\n def __eq__(self,other):\n  if other.__class__ is self.__class__:\n   return (self.applications,self.launchers,self.aapt_only,self.refused,self.cut,)==(other.applications,other.launchers,other.aapt_only,other.refused,other.cut,)\n  return NotImplemented\n return __eq__'] = __create_fn__.__code__
 
 def __create_fn__(_type_label, _type_labels, _type_other, _type_unchecked, _type_unread, _type_notes, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_label, _dflt_labels, _dflt_other, _dflt_unchecked, _dflt_unread, _dflt_notes, _return_type):
  def __init__(self,label:_type_label=_dflt_label,labels:_type_labels=_HAS_DEFAULT_FACTORY,other:_type_other=_HAS_DEFAULT_FACTORY,unchecked:_type_unchecked=_dflt_unchecked,unread:_type_unread=_dflt_unread,notes:_type_notes=_HAS_DEFAULT_FACTORY)->_return_type:

@@ -119,6 +119,17 @@ CASES = {
         doc(app([label(NOTES)], activity([label()]))), "Notes", set(), False, {"TikTok"}),
     "F10 a launcher activity-alias, its label a reference": (
         doc(app([label(NOTES)], activity([ref()], name=ALIAS))), "Notes", set(), False, {"TikTok"}),
+    # aapt compares a tag name as a C string (String8 of the UTF-16 name stops at its NUL), Java the
+    # whole name: Android skips this tag (no label shown, no launcher), aapt prints its labels (aapt92)
+    "F11 a UTF-16 name 'application' up to a NUL (aapt's alone)": (
+        doc(app([label()], activity([label(NOTES)])), strings=[*S[:APPLICATION], "application\x00", *S[APPLICATION + 1:]]),
+        None, {"TikTok"}, True, {"Notes"}),
+    "F11 a UTF-16 'category' up to a NUL: aapt's launcher alone": (
+        doc(app([label(NOTES)], activity([label()])), strings=[*S[:CATEGORY], "category\x00", *S[CATEGORY + 1:]]),
+        "Notes", set(), False, {"TikTok"}),
+    "F11 a UTF-16 MAIN up to a NUL: aapt's launcher alone": (
+        doc(app([label(NOTES)], activity([label()])), strings=[*S[:I_MAIN], MAIN + "\x00x", *S[I_MAIN + 1:]]),
+        "Notes", set(), False, {"TikTok"}),
 }
 _NAME = bytes([11, 12]) + b"applic\xc1\xa1tion\x00"  # overlong 'a': ART reads "application"
 CASES["F1 overlong UTF-8 in the name 'application'"] = (
@@ -179,7 +190,8 @@ def signed(tmp_path_factory):
 @pytest.mark.parametrize("name", ["F1 overlong UTF-8 'o' (ART reads o)", "F2 a namespaced <application> alone",
                                   "F3 attribute records of 8 bytes, reference", "F5 a reference with package byte 0x00",
                                   "F6 a second <application>", "F10 the launcher activity's label",
-                                  "F4 two resource maps (Android uses the last)"])
+                                  "F4 two resource maps (Android uses the last)",
+                                  "F11 a UTF-16 name 'application' up to a NUL (aapt's alone)"])
 def test_a_tiktok_label_is_review_under_the_tiktok_policy(signed, name):
     """Review 58: each went from `review` to `allowed`; the label rule now matches a reading."""
     from apkscan.apk.identify import identify
@@ -262,3 +274,29 @@ def test_a_label_only_an_unread_top_level_table_may_hold_is_said(name):
     assert (fact is not None and "RES_TABLE" in fact.message) == flagged, (info.label, info.label_notes)
     if not flagged:
         assert info.label == "TikTok"
+
+
+def _wrapped_table() -> bytes:
+    """The label's entry offset is 2^32 - 16: entriesStart plus it passes 2^32 (LoadedArsc, Android
+    9+: past the chunk, no entry); ResTable (Android 8.1 and older, aapt) adds in 32 bits and reads
+    the entry at offset slot 1, where four slots hold one: "TikTok" (aapt92 differential run)."""
+    from arsc_builder import package, string, table, type_chunk
+
+    chunk = bytearray(type_chunk(1, {0: string(0, 0)}, count=5))
+    header = struct.unpack_from("<H", chunk, 2)[0]
+    chunk[header + 4:header + 20] = string(0, 1)
+    struct.pack_into("<I", chunk, header, (4 - 20) & 0xFFFFFFFF)
+    spec = struct.pack("<HHIBBHI", 0x0202, 16, 16 + 4 * 5, 1, 0, 0, 5) + b"\0" * 20
+    return table(["Notes", "TikTok"], [package(0x7F, "com.example.notes", ["string"], ["app_name"], [spec, bytes(chunk)])])
+
+
+def test_an_entry_offset_that_wraps_in_32_bits_is_read_as_aapt_reads_it(tmp_path):
+    manifest, table_ = doc(app([ref()])), _wrapped_table()
+    info = read_manifest(manifest, table_)
+    assert info.label != "TikTok" and "TikTok" in info.other_labels, (info.label, info.other_labels)
+    fact = label_ambiguity(info)
+    assert fact is not None and "2^32" in fact.message
+    if shutil.which("aapt") is not None:
+        path = tmp_path / "case.apk"
+        path.write_bytes(apk(manifest, {"resources.arsc": table_}))
+        assert "TikTok" in _aapt(path)

@@ -6,8 +6,9 @@ Why several readings: a label is matched by look-alike rules, and the same bytes
 :mod:`apkscan.apk.manifest.arsc_android` (resources.arsc); beside it are kept apksig's strict
 walk of the manifest with androguard's reading of the table (what other scanners see), the raw
 string of the attribute (what aapt prints), the labels of later ``<application>`` tags (aapt
-prints them; Android 16 can skip a tag by a feature flag) and every reading cut at its first NUL
-(what aapt prints). Each value is matched; a reading that differs from Android's is named in
+prints them; Android 16 can skip a tag by a feature flag), of a tag whose UTF-16 name is
+``application`` up to a NUL (aapt's alone) and every reading cut at its first NUL (what aapt
+prints). Each value is matched; a reading that differs from Android's is named in
 ``TAMPER_MANIFEST_AMBIGUOUS_LABEL``. The launcher activities' labels (what the home screen
 shows) are matched too, but are no disagreement: apps often name their launcher another way.
 """
@@ -111,6 +112,10 @@ def fill(info: ManifestInfo, strict: Reading, app: FrameworkApp | None, res: Res
             values = [] if later is None else [*of_attr(later, res).values(), *([later.raw] if later.raw else [])]
             _also(info, values, f"<application> tag {n} (aapt prints it; Android 16 may read it if a feature "
                   f"flag skips the first) has the label {', '.join(map(repr, values))}")
+    for attr in app.aapt_only if app is not None and app.refused is None else ():
+        values = [] if attr is None else [*of_attr(attr, res).values(), *([attr.raw] if attr.raw else [])]
+        _also(info, values, "a tag whose UTF-16 name reads 'application' up to a NUL (aapt compares it so and "
+              f"prints its label; Android reads another name and skips the tag) has the label {', '.join(map(repr, values))}")
     cut = [v.split("\x00", 1)[0] for v in [*info.labels.values(), *info.other_labels] if "\x00" in v]
     _also(info, cut, f"up to its first NUL (as aapt prints it) the label reads {', '.join(map(repr, cut))}")
     if app is not None and app.refused is None:

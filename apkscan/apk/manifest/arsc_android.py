@@ -25,6 +25,8 @@ RES_STRING_POOL, RES_TABLE, RES_TABLE_PACKAGE, RES_TABLE_TYPE = 0x0001, 0x0002, 
 TYPE_REFERENCE, TYPE_STRING, TYPE_DYNAMIC_REFERENCE = 0x01, 0x03, 0x07
 FLAG_COMPLEX, FLAG_COMPACT = 0x0001, 0x0008
 TYPE_SPARSE, TYPE_OFFSET16 = 0x01, 0x02
+WRAPPED = ("an entry offset plus its type chunk's entriesStart passes 2^32: Android 8.1 and older (ResTable) "
+           "and aapt add them in 32 bits and read the entry the sum wraps to, Android 9+ skips it")
 APP_PACKAGE = 0x7F
 ANDROID_14 = 34  # the first SDK level that reads compact entries and 16-bit offsets
 MAX_HOPS = 20  # aapt follows reference chains of up to 19 hops
@@ -203,6 +205,9 @@ class AndroidArsc:
         out = []
         for offset, other in self._offsets(start + header, flags, count, index):
             entry = start + entries + offset
+            wrapped = (entries + offset) & 0xFFFFFFFF  # ResTable's uint32 sum
+            if entry + 8 > start + size and self.older_too and not other and wrapped + 8 <= size and not wrapped & 3:
+                entry, other = start + wrapped, WRAPPED
             if entry + 8 > start + size:  # LoadedArsc and ResTable check this: that config has no entry
                 if not other:
                     self._note(f"a configuration's entry offset ({offset}) points past its type chunk: "

@@ -10,6 +10,10 @@ this reads with :mod:`apkscan.apk.manifest.framework_xml`'s tree, pool and rules
   ``XmlBlock.Parser`` counts it; a depth-2 start tag whose *local* name is ``application`` (the
   namespace is not looked at: ``parser.getName()``) is an application, the first one Android's
   (Android 16 can skip a tag by a feature flag, and aapt prints every one: the others are kept);
+  one whose UTF-16 name is ``application`` only up to a NUL is aapt's alone (aapt compares names
+  and values as C strings, Java the whole of them and skips the tag): kept apart, its activities
+  walked; the launcher's tags and MAIN/LAUNCHER are matched both ways too (aapt's
+  ``launchable-activity`` is kept beside Android's);
 - attributes found by resource id through the last resource map before the first node
   (``getAttributeNameResID``), records read at the stride ``attributeSize`` declares;
 - the value as ``TypedArray`` sees it: the typed value (a string of the manifest's pool as
@@ -59,6 +63,7 @@ class FrameworkApp:
 
     applications: list[LabelAttr | None] = field(default_factory=list)
     launchers: list[LabelAttr] = field(default_factory=list)
+    aapt_only: list[LabelAttr | None] = field(default_factory=list)  # <application\0...>: aapt reads it, Android skips it
     refused: str | None = None
     cut: bool = False  # MAX_RECORDS reached: tags past it were not read
 
@@ -87,6 +92,7 @@ class _Walk:
         offset, count = tree.res_ids
         ids = struct.unpack_from(f"<{count}I", tree.buf, offset) if count else ()
         self.names = {want: frozenset(i for i, v in enumerate(ids) if v == want) for want in (ATTR_NAME, ATTR_LABEL)}
+        self.cut: dict[tuple[int, str], bool] = {}  # (string index, text) -> aapt's C-string test (one decode each)
 
     def run(self, root: int) -> None:
         tree, depth = self.tree, 1
@@ -101,15 +107,13 @@ class _Walk:
             elif kind == START_TAG:
                 depth += 1
                 if depth == 2:
-                    in_app = _StartTag(tree, node).name_is("application")
-                    if in_app and len(self.out.applications) < MAX_LABELS:
-                        self.out.applications.append(self.label(_StartTag(tree, node)))
+                    in_app = self.application(_StartTag(tree, node))
                 elif depth == 3:  # the label's record only: decoded once the activity is a launcher
                     tag = _StartTag(tree, node) if in_app else None
-                    activity = tag is not None and (tag.name_is("activity") or tag.name_is("activity-alias"))
+                    activity = tag is not None and (self.named(tag, "activity") or self.named(tag, "activity-alias"))
                     found, in_filter = (self.find(tag, ATTR_LABEL) if activity else None), False
                 elif depth == 4 and found is not None:
-                    in_filter, seen = _StartTag(tree, node).name_is("intent-filter"), set()
+                    in_filter, seen = self.named(_StartTag(tree, node), "intent-filter"), set()
                 elif depth == 5 and in_filter:
                     seen.add(self.filter_item(_StartTag(tree, node)))
                     if {"main", "launcher"} <= seen:
@@ -122,17 +126,46 @@ class _Walk:
                 return
             node = tree._next_node(node)
 
+    def application(self, tag: _StartTag) -> bool:
+        """Whether ``tag`` is an ``<application>`` to Android or to aapt; its label kept in the list of its reader."""
+        if tag.name_is("application"):
+            found = self.out.applications
+        elif self.aapt_is(tag.name_index(), "application"):
+            found = self.out.aapt_only
+        else:
+            return False
+        if len(found) < MAX_LABELS:
+            found.append(self.label(tag))
+        return True
+
+    def named(self, tag: _StartTag, text: str) -> bool:
+        """The tag is ``text`` to Java or to aapt (a launcher aapt prints is kept beside Android's)."""
+        return tag.name_is(text) or self.aapt_is(tag.name_index(), text)
+
+    def aapt_is(self, index: int, text: str) -> bool:
+        """aapt's test, ``String8(s) == text`` (C strings): a UTF-16 string up to its first NUL is
+        ``text`` (a UTF-8 one Java reads up to it too, so Java's test already said yes)."""
+        key = (index, text)
+        if key not in self.cut:
+            value = _java(self.tree.pool, index, len(text) + 1) or ""
+            answer = "\x00" in value and value.split("\x00", 1)[0] == text
+            if len(self.cut) >= 4096:
+                return answer
+            self.cut[key] = answer
+        return self.cut[key]
+
     def filter_item(self, tag: _StartTag) -> str:
         """"main" for ``<action android:name=MAIN>``, "launcher" for the LAUNCHER category, else ""
         (the typed string or the raw one: either counts)."""
         pool = self.tree.pool
         for kind, want in (("action", MAIN), ("category", LAUNCHER)):
-            if tag.name_is(kind):
+            if self.named(tag, kind):
                 found = self.find(tag, ATTR_NAME)
                 if found is None:
                     return ""
                 raw, vtype, data = found
-                if (vtype == TYPE_STRING and _is(pool, data, want)) or (raw < 0x80000000 and _is(pool, raw, want)):
+                if any(_is(pool, i, want) or self.aapt_is(i, want) for i in [*([data] if vtype == TYPE_STRING else []),
+                                                                             *([raw] if raw < 0x80000000 else [])]):
                     return "main" if kind == "action" else "launcher"
         return ""
 
@@ -182,8 +215,8 @@ def _is(pool: _Pool, index: int, text: str) -> bool:
         return False
 
 
-def _java(pool: _Pool, index: int) -> str | None:
+def _java(pool: _Pool, index: int, limit: int | None = None) -> str | None:
     try:
-        return pool.java(index)
+        return pool.java(index, limit)
     except _ERRORS:
         return None  # no string at that index: no value
