@@ -284,3 +284,31 @@ def test_quick_says_a_bundle_was_not_hashed():
     ident = identify(CONTAINERS / "tiktok.aab", quick=True)
     assert ident.origin == "bundle" and ident.file is None
     assert ident.completeness.state["file_hashes"] == "not checked" and ident.completeness.why["file_hashes"] == "--quick"
+
+
+@pytest.mark.parametrize("order", ["decoy after", "decoy before"])
+def test_a_root_element_given_twice_is_one_element_as_aapt2_merges_it(order, run, tmp_path):
+    """Protobuf merges a message field met twice: aapt2 reads a root XmlNode with two ``element``
+    fields as one element, the attributes of both in order, and ``dump badging`` takes the first
+    ``package``. The reader kept the last element only: TikTok's manifest followed by an element
+    naming ``com.example.benign`` read as the benign app alone, allowed. Now both packages are
+    readings, in aapt2's order, and TikTok is matched whichever comes first."""
+    if not shutil.which("aapt2"):
+        pytest.skip("aapt2 not installed")
+    with zipfile.ZipFile(aab.proto_zip(str(APKS / "tiktok-bytedance-subject.apk"), str(tmp_path))) as z:
+        real = z.read("AndroidManifest.xml")
+    decoy = _field(1, _field(3, b"manifest") + _attr(b"", b"package", b"com.example.benign"))
+    data = real + decoy if order == "decoy after" else decoy + real
+    converted = tmp_path / "proto.zip"
+    with zipfile.ZipFile(converted, "w") as z:
+        z.writestr("AndroidManifest.xml", data)
+    dumped = re.findall(r'A: package="(.*?)" \(Raw: ', aab.xmltree(str(converted)))  # the oracle's order
+    assert sorted(dumped) == ["com.example.benign", "com.zhiliaoapp.musically"]
+    bundle = _build(str(APKS / "tiktok-bytedance-subject.apk"), str(tmp_path / "twice.aab"), str(tmp_path),
+                    manifest=data)
+    app = run(bundle)["apps"][0]
+    assert app["package"] == dumped[0]
+    assert [r["value"] for r in app["identity"]["package_readings"]] == dumped
+    assert "TAMPER_MANIFEST_AMBIGUOUS_PACKAGE" in {t["code"] for t in app["identity"]["tamper"]}
+    assert app["verdict"] != "allowed"
+    assert any("com.zhiliaoapp.musically" in json.dumps(f) for f in app["findings"])

@@ -96,6 +96,8 @@ def read_module(root, where: str, issues: list[Issue]) -> dict:
            # (the raw string); another reading, matched too
            "package_compiled": pkg.compiled_str if pkg is not None and pkg.value is not None
            and pkg.compiled_str not in (None, pkg.value) else None,
+           # a second package attribute: aapt2 reads the first, another reader may take the last; matched too
+           "package_others": _later_packages(root, pkg),
            "split": str_value(attribute(root, name="split"), where, issues),
            "version_code": int_value(attribute(root, VERSION_CODE), where, issues),
            "version_name": str_value(attribute(root, VERSION_NAME), where, issues),
@@ -116,6 +118,14 @@ def read_module(root, where: str, issues: list[Issue]) -> dict:
         debuggable = attribute(app, DEBUGGABLE)
         out["debuggable"] = debuggable.compiled_bool if debuggable is not None else None
     return out
+
+
+def _later_packages(root, first) -> list[str]:
+    """The values of every ``package`` attribute after the first (plain and compiled strings)."""
+    if first is None:
+        return []
+    later = root.attrs[root.attrs.index(first) + 1:]
+    return [v for a in later if not a.namespace and a.name == "package" for v in (a.value, a.compiled_str) if v]
 
 
 def _bad(message: str):

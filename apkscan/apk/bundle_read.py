@@ -102,7 +102,8 @@ def _modules(info: ManifestInfo, read: dict[str, dict], identity: ApkIdentity) -
     readings: dict[str, str] = {}
     for module, facts in read.items():  # base first
         where = f"{module}/manifest/AndroidManifest.xml"
-        for value, how in ((facts["package"], where), (facts["package_compiled"], where + ", compiled string")):
+        others = [(v, where + ", another package attribute") for v in facts["package_others"]]
+        for value, how in ((facts["package"], where), (facts["package_compiled"], where + ", compiled string"), *others):
             if value and value not in readings:
                 readings[value] = how
     if len(readings) > 1:  # a module of another package (bundletool refuses it), two readings of one attribute

@@ -129,12 +129,15 @@ class _Reader:
         self.count()
         element = None
         for number, _wire, value in fields(self.buf, *span):
-            if number == 1:
-                element = self.element(_message(value), depth)
+            if number == 1:  # a message field met twice is one message, merged (protobuf; aapt2 reads it so)
+                element = self.element(_message(value), depth, element)
         return element
 
-    def element(self, span: tuple[int, int], depth: int) -> Element:
-        el = Element("")
+    def element(self, span: tuple[int, int], depth: int, into: Element | None = None) -> Element:
+        """``into``: the element an earlier occurrence of the same field gave, merged into: its name
+        replaced when this one has one, attributes and children appended (two ``element`` fields
+        hid a first one's ``package``, which aapt2 reads first)."""
+        el = into if into is not None else Element("")
         for number, _wire, value in fields(self.buf, *span):
             if number == 2:
                 el.namespace = _text(self.buf, value)
