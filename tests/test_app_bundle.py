@@ -312,3 +312,24 @@ def test_a_root_element_given_twice_is_one_element_as_aapt2_merges_it(order, run
     assert "TAMPER_MANIFEST_AMBIGUOUS_PACKAGE" in {t["code"] for t in app["identity"]["tamper"]}
     assert app["verdict"] != "allowed"
     assert any("com.zhiliaoapp.musically" in json.dumps(f) for f in app["findings"])
+
+
+def test_a_string_value_given_twice_is_read_as_its_last_as_aapt2_reads_it(run, tmp_path):
+    """A singular field met twice counts as its last (protobuf): the compiled label String
+    ``{value: "Calculator", value: "TikTok"}`` is "TikTok" to aapt2, and read as "Calculator"
+    (the first) before; the plain string "Calculator" stays another reading."""
+    strings = _field(1, b"Calculator") + _field(1, b"TikTok")
+    app_el = _field(3, b"application") + _attr(_ANDROID, b"label", b"Calculator", 0x01010001, _field(2, strings))
+    el = (_field(1, _field(1, b"android") + _field(2, _ANDROID)) + _field(3, b"manifest")
+          + _attr(b"", b"package", b"com.example.clean") + _field(5, _field(1, app_el)))
+    data = _field(1, el)
+    if shutil.which("aapt2"):
+        converted = tmp_path / "proto.zip"
+        with zipfile.ZipFile(converted, "w") as z:
+            z.writestr("AndroidManifest.xml", data)
+        assert ':label(0x01010001)="TikTok" (Raw: "Calculator")' in aab.xmltree(str(converted))
+    bundle = _build(str(APKS / "clean-v1v2v3.apk"), str(tmp_path / "label.aab"), str(tmp_path), manifest=data)
+    ident = run(bundle)["apps"][0]["identity"]
+    assert ident["label"] == "TikTok"
+    said = [t["message"] for t in ident["tamper"] if t["code"] == "TAMPER_MANIFEST_AMBIGUOUS_LABEL"]
+    assert said and "Calculator" in said[0]  # the other reading, named by the fact

@@ -170,11 +170,11 @@ class _Reader:
     def item(self, span: tuple[int, int], attr: Attr) -> None:
         for number, _wire, value in fields(self.buf, *span):
             if number == 1:  # Reference{type=1, id=2, name=3}
-                attr.reference = next((int(v) for n, w, v in fields(self.buf, *_message(value))
-                                       if n == 2 and w == _VARINT), 0)
+                attr.reference = _last([int(v) for n, w, v in fields(self.buf, *_message(value))
+                                        if n == 2 and w == _VARINT], 0)
             elif number in (2, 3):  # String / RawString {value=1}
-                attr.compiled_str = next((_text(self.buf, v) for n, _w, v in fields(self.buf, *_message(value))
-                                          if n == 1), "")
+                attr.compiled_str = _last([_text(self.buf, v) for n, _w, v in fields(self.buf, *_message(value))
+                                           if n == 1], "")
             elif number == 7:
                 self.primitive(_message(value), attr)
 
@@ -187,6 +187,11 @@ class _Reader:
                 attr.compiled_int = int(value) & 0xFFFFFFFF
             elif number == 8 and wire == _VARINT:
                 attr.compiled_bool = bool(value)
+
+
+def _last(values: list, default):
+    """A singular field met more than once: the last one counts (protobuf; aapt2 reads it so)."""
+    return values[-1] if values else default
 
 
 def parse(data: bytes) -> Element:
