@@ -333,3 +333,37 @@ def test_a_string_value_given_twice_is_read_as_its_last_as_aapt2_reads_it(run, t
     assert ident["label"] == "TikTok"
     said = [t["message"] for t in ident["tamper"] if t["code"] == "TAMPER_MANIFEST_AMBIGUOUS_LABEL"]
     assert said and "Calculator" in said[0]  # the other reading, named by the fact
+
+
+def _key(number: int, wire: int) -> bytes:
+    return _varint(number << 3 | wire)
+
+
+@pytest.mark.parametrize("case", ["unknown group", "element as a varint"])
+def test_what_protobuf_skips_is_skipped_as_aapt2_skips_it(case, run, tmp_path):
+    """An unknown field written as a group (wire types 3 and 4), or a known field with another wire
+    type than its own, is skipped by protobuf as an unknown field, and aapt2 reads TikTok past it;
+    the reader refused both (``BUNDLE_MANIFEST_MALFORMED``): a TikTok bundle was an error, never
+    matched. A group with no end, or an end with no group, stays malformed (aapt2 fails too)."""
+    if not shutil.which("aapt2"):
+        pytest.skip("aapt2 not installed")
+    with zipfile.ZipFile(aab.proto_zip(str(APKS / "tiktok-bytedance-subject.apk"), str(tmp_path))) as z:
+        real = z.read("AndroidManifest.xml")
+    prefix = (_key(15, 3) + _key(1, 0) + _varint(7) + _key(16, 3) + _key(2, 5) + bytes(4) + _key(16, 4) + _key(15, 4)
+              if case == "unknown group" else _key(1, 0) + _varint(5))
+    data = prefix + real
+    converted = tmp_path / "proto.zip"
+    with zipfile.ZipFile(converted, "w") as z:
+        z.writestr("AndroidManifest.xml", data)
+    badging = subprocess.run(["aapt2", "dump", "badging", str(converted)], capture_output=True, text=True).stdout
+    assert "package: name='com.zhiliaoapp.musically'" in badging  # the oracle reads past it
+    bundle = _build(str(APKS / "tiktok-bytedance-subject.apk"), str(tmp_path / "skip.aab"), str(tmp_path),
+                    manifest=data)
+    app = run(bundle)["apps"][0]
+    assert app["package"] == "com.zhiliaoapp.musically" and app["verdict"] == "prohibited"
+
+    from apkscan.apk.manifest.proto_xml import ProtoXmlError, parse
+
+    for broken in (_key(15, 3) + real, _key(15, 4) + real, _key(15, 3) + _key(16, 4) + real):
+        with pytest.raises(ProtoXmlError):
+            parse(broken)

@@ -2,8 +2,9 @@
 
 An ``.aab`` keeps each module's AndroidManifest.xml as the protobuf aapt2 writes with
 ``--output-format proto``, not binary AXML. This reader knows protobuf's wire format only as far
-as these messages need (varints and length-delimited fields; fixed 32/64-bit fields skipped,
-groups refused) and caps everything an adversary controls: nesting depth, the number of nodes
+as these messages need (varints and length-delimited fields; fixed-width fields, groups and a
+field of another wire type than its own skipped, as protobuf skips an unknown field and aapt2
+reads past it; a field met twice read as protobuf merges it) and caps everything an adversary controls: nesting depth, the number of nodes
 and attributes, the manifest's size (its caller's read cap). Any malformation is
 :class:`ProtoXmlError` with a code, never another exception.
 
@@ -74,28 +75,62 @@ def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
 
 def fields(buf: bytes, start: int, end: int) -> Iterator[tuple[int, int, int | tuple[int, int]]]:
     """(field number, wire type, value): an int for a varint, the (start, end) span of a
-    length-delimited field; fixed-width fields are skipped, groups refused."""
+    length-delimited field; fixed-width fields and groups (no field of these messages is one)
+    skipped as protobuf skips an unknown field: aapt2 reads past them."""
     pos = start
     while pos < end:
-        key, pos = _varint(buf, pos, end)
-        number, wire = key >> 3, key & 7
-        if number == 0:
-            raise ProtoXmlError(f"field number 0 at byte {pos}")
+        number, wire, pos = _key(buf, pos, end)
         if wire == _VARINT:
             value, pos = _varint(buf, pos, end)
             yield number, wire, value
         elif wire == _LEN:
-            size, pos = _varint(buf, pos, end)
-            if size > end - pos:
-                raise ProtoXmlError(f"field {number} declares {size} bytes, {end - pos} are left")
-            yield number, wire, (pos, pos + size)
-            pos += size
-        elif wire in (_FIXED64, _FIXED32):
-            pos += 8 if wire == _FIXED64 else 4
-            if pos > end:
-                raise ProtoXmlError(f"a fixed-width field {number} runs past its end")
+            span, pos = _length_delimited(buf, pos, end, number)
+            yield number, wire, span
         else:
-            raise ProtoXmlError(f"wire type {wire} (groups or unknown) in field {number}")
+            pos = _skip(buf, pos, end, number, wire, 0)
+
+
+def _key(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    key, pos = _varint(buf, pos, end)
+    if key >> 3 == 0:
+        raise ProtoXmlError(f"field number 0 at byte {pos}")
+    return key >> 3, key & 7, pos
+
+
+def _length_delimited(buf: bytes, pos: int, end: int, number: int) -> tuple[tuple[int, int], int]:
+    size, pos = _varint(buf, pos, end)
+    if size > end - pos:
+        raise ProtoXmlError(f"field {number} declares {size} bytes, {end - pos} are left")
+    return (pos, pos + size), pos + size
+
+
+def _skip(buf: bytes, pos: int, end: int, number: int, wire: int, depth: int) -> int:
+    """Past a field no reader here takes: fixed-width, or a group up to its matching end (groups
+    nest, at most :data:`MAX_DEPTH` deep); an end-group with no start, or wire type 6 or 7, is
+    malformed (protobuf refuses it too)."""
+    if wire in (_FIXED64, _FIXED32):
+        pos += 8 if wire == _FIXED64 else 4
+        if pos > end:
+            raise ProtoXmlError(f"a fixed-width field {number} runs past its end")
+        return pos
+    if wire != _GROUP_START:
+        raise ProtoXmlError(f"wire type {wire} in field {number}" + (" with no group open" if wire == _GROUP_END else ""))
+    if depth >= MAX_DEPTH:
+        raise ProtoXmlError(f"groups nested deeper than {MAX_DEPTH}")
+    while True:
+        if pos >= end:
+            raise ProtoXmlError(f"group {number} has no end")
+        inner, kind, pos = _key(buf, pos, end)
+        if kind == _GROUP_END:
+            if inner != number:
+                raise ProtoXmlError(f"group {number} ended as {inner}")
+            return pos
+        if kind == _VARINT:
+            pos = _varint(buf, pos, end)[1]
+        elif kind == _LEN:
+            pos = _length_delimited(buf, pos, end, inner)[1]
+        else:
+            pos = _skip(buf, pos, end, inner, kind, depth + 1)
 
 
 def _text(buf: bytes, span) -> str:
@@ -128,8 +163,8 @@ class _Reader:
             raise ProtoXmlError(f"elements nested deeper than {MAX_DEPTH}")
         self.count()
         element = None
-        for number, _wire, value in fields(self.buf, *span):
-            if number == 1:  # a message field met twice is one message, merged (protobuf; aapt2 reads it so)
+        for number, wire, value in fields(self.buf, *span):
+            if number == 1 and wire == _LEN:  # a message field met twice is one message, merged (protobuf; aapt2 reads it so)
                 element = self.element(_message(value), depth, element)
         return element
 
@@ -138,7 +173,9 @@ class _Reader:
         replaced when this one has one, attributes and children appended (two ``element`` fields
         hid a first one's ``package``, which aapt2 reads first)."""
         el = into if into is not None else Element("")
-        for number, _wire, value in fields(self.buf, *span):
+        for number, wire, value in fields(self.buf, *span):
+            if wire != _LEN:  # every field of XmlElement is length-delimited; another wire type is an unknown field
+                continue
             if number == 2:
                 el.namespace = _text(self.buf, value)
             elif number == 3:
@@ -155,26 +192,30 @@ class _Reader:
     def attribute(self, span: tuple[int, int]) -> Attr:
         attr = Attr("", "")
         for number, wire, value in fields(self.buf, *span):
-            if number == 1:
+            if number == 5 and wire == _VARINT:
+                attr.resource_id = int(value) & 0xFFFFFFFF
+            elif wire != _LEN:  # a field of another wire type than its own: unknown to protobuf, skipped
+                continue
+            elif number == 1:
                 attr.namespace = _text(self.buf, value)
             elif number == 2:
                 attr.name = _text(self.buf, value)
             elif number == 3:
                 attr.value = _text(self.buf, value)
-            elif number == 5 and wire == _VARINT:
-                attr.resource_id = int(value) & 0xFFFFFFFF
             elif number == 6:
                 self.item(_message(value), attr)
         return attr
 
     def item(self, span: tuple[int, int], attr: Attr) -> None:
-        for number, _wire, value in fields(self.buf, *span):
+        for number, wire, value in fields(self.buf, *span):
+            if wire != _LEN:
+                continue
             if number == 1:  # Reference{type=1, id=2, name=3}
                 attr.reference = _last([int(v) for n, w, v in fields(self.buf, *_message(value))
                                         if n == 2 and w == _VARINT], 0)
             elif number in (2, 3):  # String / RawString {value=1}
-                attr.compiled_str = _last([_text(self.buf, v) for n, _w, v in fields(self.buf, *_message(value))
-                                           if n == 1], "")
+                attr.compiled_str = _last([_text(self.buf, v) for n, w, v in fields(self.buf, *_message(value))
+                                           if n == 1 and w == _LEN], "")
             elif number == 7:
                 self.primitive(_message(value), attr)
 
