@@ -367,3 +367,28 @@ def test_what_protobuf_skips_is_skipped_as_aapt2_skips_it(case, run, tmp_path):
     for broken in (_key(15, 3) + real, _key(15, 4) + real, _key(15, 3) + _key(16, 4) + real):
         with pytest.raises(ProtoXmlError):
             parse(broken)
+
+
+@pytest.mark.parametrize("tiktok_last", [True, False])
+def test_a_module_manifest_listed_twice_is_read_in_every_record(tiktok_last, run, tmp_path):
+    """A bundle whose central directory names ``base/manifest/AndroidManifest.xml`` twice: Java's
+    ``ZipFile`` (bundletool's reader) takes the last record, apkscan read the first only, so a
+    benign manifest first and TikTok's second read as the benign app, allowed. Every record is a
+    reading now, flagged, and TikTok is matched in either order."""
+    if not shutil.which("aapt2"):
+        pytest.skip("aapt2 not installed")
+    with zipfile.ZipFile(aab.proto_zip(str(APKS / "tiktok-bytedance-subject.apk"), str(tmp_path))) as z:
+        tiktok = z.read("AndroidManifest.xml")
+    with zipfile.ZipFile(aab.proto_zip(str(APKS / "clean-v1v2v3.apk"), str(tmp_path))) as z:
+        clean = z.read("AndroidManifest.xml")
+    first, last = (clean, tiktok) if tiktok_last else (tiktok, clean)
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        bundle = _build(str(APKS / "clean-v1v2v3.apk"), str(tmp_path / "twice.aab"), str(tmp_path), manifest=first,
+                        extra={"base/manifest/AndroidManifest.xml": last})
+    with zipfile.ZipFile(bundle) as z:
+        assert [i.filename for i in z.infolist()].count("base/manifest/AndroidManifest.xml") == 2
+    app = run(bundle)["apps"][0]
+    readings = [r["value"] for r in app["identity"]["package_readings"]]
+    assert sorted(readings) == ["com.example.clean", "com.zhiliaoapp.musically"]
+    assert {"TAMPER_DUPLICATE_ENTRY", "TAMPER_MANIFEST_AMBIGUOUS_PACKAGE"} <= {t["code"] for t in app["identity"]["tamper"]}
+    assert app["verdict"] != "allowed"

@@ -45,12 +45,13 @@ def _manifest(zip: ZipArchive, names: list[str], identity: ApkIdentity) -> Manif
         modules = modules[:bundle.MAX_MODULES]
     if not modules or modules[0][0] != "base":
         info.errors.append(bundle.missing_base())
-    read = {}
-    for module, name in modules:
-        facts = _module(zip, name, info, identity)
+    read: list[tuple[str, dict]] = []  # (module, facts) of every record read, base first
+    records = [(module, name, r) for module, name in dict.fromkeys(modules) for r in zip.named(name)]
+    for module, name, record in records[:bundle.MAX_MODULES]:  # a name listed twice: each record a reading
+        facts = _module(zip, record, name, info, identity)  # (Java's ZipFile, bundletool's, takes the last)
         if facts is not None:
-            read[module] = facts
-    base = read.get("base")
+            read.append((module, facts))
+    base = next((facts for module, facts in read if module == "base"), None)
     if base is None:
         if not info.errors:
             info.errors.append(bundle.missing_base())
@@ -62,10 +63,11 @@ def _manifest(zip: ZipArchive, names: list[str], identity: ApkIdentity) -> Manif
     return info
 
 
-def _module(zip: ZipArchive, name: str, info: ManifestInfo, identity: ApkIdentity) -> dict | None:
-    """One module's facts, or None with its coded error (the others are still read)."""
+def _module(zip: ZipArchive, record, name: str, info: ManifestInfo, identity: ApkIdentity) -> dict | None:
+    """One module manifest's facts (``record``: its central-directory entry, ``name``), or None with
+    its coded error (the others are still read)."""
     try:
-        data = zip.read(zip.entry(name), bundle.MAX_PROTO_MANIFEST)
+        data = zip.read(record, bundle.MAX_PROTO_MANIFEST)
         return bundle.read_module(parse(data), name, info.errors)
     except ProtoXmlError as exc:
         info.errors.append(error(exc.code, f"{name}: {exc.message}"))
@@ -96,11 +98,11 @@ def _fill(info: ManifestInfo, base: dict, identity: ApkIdentity) -> None:
         identity.completeness.done("resources")
 
 
-def _modules(info: ManifestInfo, read: dict[str, dict], identity: ApkIdentity) -> None:
+def _modules(info: ManifestInfo, read: list[tuple[str, dict]], identity: ApkIdentity) -> None:
     """Every module's package is a reading of the bundle's package: one that differs is a tamper
     fact, and rules match it too. The modules read are named in the identity's note."""
     readings: dict[str, str] = {}
-    for module, facts in read.items():  # base first
+    for module, facts in read:  # base first
         where = f"{module}/manifest/AndroidManifest.xml"
         others = [(v, where + ", another package attribute") for v in facts["package_others"]]
         for value, how in ((facts["package"], where), (facts["package_compiled"], where + ", compiled string"), *others):
@@ -109,7 +111,7 @@ def _modules(info: ManifestInfo, read: dict[str, dict], identity: ApkIdentity) -
     if len(readings) > 1:  # a module of another package (bundletool refuses it), two readings of one attribute
         info.package_readings = [PackageReading(v, how) for v, how in readings.items()]
         identity.tamper.append(ambiguity(info))
-    listed = ", ".join(m + (f" (split {f['split']!r})" if f["split"] else "") for m, f in read.items())
+    listed = ", ".join(dict.fromkeys(m + (f" (split {f['split']!r})" if f["split"] else "") for m, f in read))
     identity.record_note = f"{bundle.KIND}: modules read: {listed}"
 
 
