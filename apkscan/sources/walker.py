@@ -210,7 +210,7 @@ class Walker:
                     archive = opened = None
                 alone = not nested and not others and streamed is None  # nothing more walked from these bytes
                 handed_on = spooled is not None and alone  # else the spooled copy stays ours until that is done
-                if alone and not unchecked:
+                if alone and not unchecked and kind == detect.APK:  # a bundle's custody line says "aab": never the lane's
                     self._plain(b, source, path)
                 whole = spooled is not None or (off, length) == (0, os.path.getsize(path))
                 yield ScanInput(path, b.chain, 0 if whole else off, None if whole else length,
