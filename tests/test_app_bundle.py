@@ -392,3 +392,26 @@ def test_a_module_manifest_listed_twice_is_read_in_every_record(tiktok_last, run
     assert sorted(readings) == ["com.example.clean", "com.zhiliaoapp.musically"]
     assert {"TAMPER_DUPLICATE_ENTRY", "TAMPER_MANIFEST_AMBIGUOUS_PACKAGE"} <= {t["code"] for t in app["identity"]["tamper"]}
     assert app["verdict"] != "allowed"
+
+
+def test_a_warm_run_says_a_bundle_is_a_bundle(monkeypatch, tmp_path):
+    """The store's fast lane answers a plain APK by path and stat with custody kind ``apk``; a bundle is
+    never that lane's (its cold line says ``aab``), so a warm run writes the same custody line."""
+    from click.testing import CliRunner
+
+    from apkscan.cli import main
+
+    monkeypatch.setattr("apkscan.batch.store.RACY_NS", 0)  # a file copied here has a fresh ctime
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(CONTAINERS / "tiktok.aab", folder / "app.aab")
+    os.utime(folder / "app.aab", ns=(1_600_000_000 * 10**9,) * 2)
+    kinds = []
+    for run_name in ("cold", "warm"):
+        out = tmp_path / f"{run_name}.jsonl"
+        res = CliRunner().invoke(main, ["scan", str(folder), "--store", str(tmp_path / "s.sqlite"), "--jsonl", str(out),
+                                        "--force", "-q"])
+        assert res.exit_code == 1, res.output
+        lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+        kinds.append([x["kind"] for x in lines if x["type"] == "input_file"])
+    assert kinds == [["aab"], ["aab"]]
