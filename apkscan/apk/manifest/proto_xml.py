@@ -133,19 +133,12 @@ def _skip(buf: bytes, pos: int, end: int, number: int, wire: int, depth: int) ->
             pos = _skip(buf, pos, end, inner, kind, depth + 1)
 
 
-def _text(buf: bytes, span) -> str:
-    if not isinstance(span, tuple):
-        raise ProtoXmlError("a string field is not length-delimited")
+def _text(buf: bytes, span: tuple[int, int]) -> str:
+    """A string field's UTF-8 (every caller has checked the field is length-delimited)."""
     try:
         return buf[span[0]:span[1]].decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ProtoXmlError(f"a string is not UTF-8 ({exc.reason})") from None
-
-
-def _message(value) -> tuple[int, int]:
-    if not isinstance(value, tuple):
-        raise ProtoXmlError("a message field is not length-delimited")
-    return value
 
 
 class _Reader:
@@ -165,7 +158,7 @@ class _Reader:
         element = None
         for number, wire, value in fields(self.buf, *span):
             if number == 1 and wire == _LEN:  # a message field met twice is one message, merged (protobuf; aapt2 reads it so)
-                element = self.element(_message(value), depth, element)
+                element = self.element(value, depth, element)
         return element
 
     def element(self, span: tuple[int, int], depth: int, into: Element | None = None) -> Element:
@@ -182,9 +175,9 @@ class _Reader:
                 el.name = _text(self.buf, value)
             elif number == 4:
                 self.count()
-                el.attrs.append(self.attribute(_message(value)))
+                el.attrs.append(self.attribute(value))
             elif number == 5:
-                child = self.node(_message(value), depth + 1)
+                child = self.node(value, depth + 1)
                 if child is not None:
                     el.children.append(child)
         return el
@@ -203,7 +196,7 @@ class _Reader:
             elif number == 3:
                 attr.value = _text(self.buf, value)
             elif number == 6:
-                self.item(_message(value), attr)
+                self.item(value, attr)
         return attr
 
     def item(self, span: tuple[int, int], attr: Attr) -> None:
@@ -211,13 +204,13 @@ class _Reader:
             if wire != _LEN:
                 continue
             if number == 1:  # Reference{type=1, id=2, name=3}
-                attr.reference = _last([int(v) for n, w, v in fields(self.buf, *_message(value))
+                attr.reference = _last([int(v) for n, w, v in fields(self.buf, *value)
                                         if n == 2 and w == _VARINT], 0)
             elif number in (2, 3):  # String / RawString {value=1}
-                attr.compiled_str = _last([_text(self.buf, v) for n, w, v in fields(self.buf, *_message(value))
+                attr.compiled_str = _last([_text(self.buf, v) for n, w, v in fields(self.buf, *value)
                                            if n == 1 and w == _LEN], "")
             elif number == 7:
-                self.primitive(_message(value), attr)
+                self.primitive(value, attr)
 
     def primitive(self, span: tuple[int, int], attr: Attr) -> None:
         for number, wire, value in fields(self.buf, *span):
