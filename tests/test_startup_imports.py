@@ -109,21 +109,29 @@ def test_help_still_lists_every_command():
     assert sorted(listed) == ["diff", "inspect", "policies", "report", "rules", "scan"]
 
 
+def _said(setup: str, label: str, said: str, *args: str, env=None, imported: str = "") -> list[str]:
+    """What a probe says at exit: ``setup`` runs first, then ``apkscan.cli`` is imported and
+    ``imported`` runs, then ``apkscan ARGS`` as its console script runs it (``cli.run``); an exit
+    hook prints ``label`` and ``said`` (an expression). The words after the label; exit 0 asserted."""
+    probe = (f"import atexit, sys\n{setup}\n"
+             f"atexit.register(lambda: print({label!r}, {said}, file=sys.stderr))\n"
+             f"from apkscan.cli import run\n{imported}\n"
+             "sys.argv = ['apkscan', *sys.argv[1:]]\n"
+             "run()\n")
+    proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr
+    return next(ln for ln in proc.stderr.splitlines() if ln.startswith(label + " ")).split()[1:]
+
+
 def test_the_program_exits_without_walking_its_objects_again(tmp_path):
     """``apkscan`` (console script and ``python -m``) freezes the collector once the command is
     done, so the interpreter's final collections skip what the run left (~10 ms of `inspect`).
     The command's own cleanup has run by then: its report is whole, its temporary folder gone."""
-    probe = ("import atexit, gc, sys\n"
-             "atexit.register(lambda: print('FROZEN', gc.get_freeze_count(), file=sys.stderr))\n"
-             "from apkscan.cli import run\n"
-             "sys.argv = ['apkscan', *sys.argv[1:]]\n"
-             "run()\n")
     out = tmp_path / "scan.json"
-    proc = subprocess.run([sys.executable, "-c", probe, "scan", "--no-store", APK, "--json", str(out), "-q"],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, "TMPDIR": str(tmp_path)})
-    assert proc.returncode == 0
-    frozen = next(ln for ln in proc.stderr.splitlines() if ln.startswith("FROZEN "))
-    assert int(frozen.split()[1]) > 10_000
+    frozen = _said("import gc", "FROZEN", "gc.get_freeze_count()", "scan", "--no-store", APK, "--json", str(out), "-q",
+                   env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert int(frozen[0]) > 10_000
     assert json.loads(out.read_text())["apps"][0]["package"] == "com.example.clean"
     assert [p.name for p in tmp_path.iterdir()] == ["scan.json"]
 
@@ -132,19 +140,11 @@ def test_the_program_starts_without_a_collection_and_collects_as_before_after():
     """``run`` lets the collector's first young collection wait while the command starts: a scan of
     one APK (~30,000 new objects) runs without a collection (~50 before, ~6 ms), and once one has
     run the interpreter's own thresholds are back (a batch, a worker collect as before)."""
-    probe = ("import atexit, gc, sys\n"
-             "from apkscan.cli import run\n"
-             "seen = []\n"
-             "gc.callbacks.append(lambda phase, info: seen.append(info['generation']) if phase == 'stop' else None)\n"
-             "default = gc.get_threshold()\n"
-             "atexit.register(lambda: print('COLLECTIONS', len(seen), default == gc.get_threshold(), file=sys.stderr))\n"
-             "sys.argv = ['apkscan', *sys.argv[1:]]\n"
-             "run()\n")
-    proc = subprocess.run([sys.executable, "-c", probe, "scan", "--no-store", APK, "-q"],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    said = next(ln for ln in proc.stderr.splitlines() if ln.startswith("COLLECTIONS ")).split()
-    assert said[1:] == ["0", "False"]  # none while the command ran; the start-up threshold still set
+    counted = ("gc.callbacks.append(lambda phase, info: seen.append(info['generation']) if phase == 'stop' else None)\n"
+               "default = gc.get_threshold()")  # from the command's start: not apkscan.cli's own import
+    said = _said("import gc\nseen = []", "COLLECTIONS", "len(seen), default == gc.get_threshold()",
+                 "scan", "--no-store", APK, "-q", imported=counted)
+    assert said == ["0", "False"]  # none while the command ran; the start-up threshold still set
 
     import gc
 
@@ -167,18 +167,11 @@ def test_the_program_starts_without_a_collection_and_collects_as_before_after():
 def test_no_dataclass_of_a_scan_is_described_by_its_signature():
     """``@dataclass`` writes a class without a docstring one from ``inspect.signature`` (~0.1 ms a class,
     24 classes of a one-APK scan): each of them says why it exists instead."""
-    probe = ("import inspect, sys\n"
+    setup = ("import inspect\n"
              "described, signature = [], inspect.signature\n"
              "def spy(obj, *a, **k):\n"
              "    described.append(f'{obj.__module__}.{obj.__qualname__}')\n"
              "    return signature(obj, *a, **k)\n"
-             "inspect.signature = spy\n"
-             "import atexit\n"
-             "atexit.register(lambda: print('DESCRIBED ' + ' '.join(described), file=sys.stderr))\n"
-             "from apkscan.cli import main\n"
-             "main(sys.argv[1:], prog_name='apkscan')\n")
-    proc = subprocess.run([sys.executable, "-c", probe, "scan", "--no-store", APK, "-q"],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    said = next(ln for ln in proc.stderr.splitlines() if ln.startswith("DESCRIBED"))
-    assert [n for n in said.split()[1:] if n.startswith("apkscan.")] == []
+             "inspect.signature = spy")
+    said = _said(setup, "DESCRIBED", "*described", "scan", "--no-store", APK, "-q")
+    assert [n for n in said if n.startswith("apkscan.")] == []
