@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from apkscan.apk.identify import identify
+from apksigner_helper import apkscan_signer_blocks
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 FOLDERS = ("apksig", "androguard")
@@ -169,3 +170,33 @@ def test_file_digests_match_ground_truth():
     for rec in RECORDS:
         got = identify(rec["_path"], idsig=False)
         assert got.file is not None and got.file.sha256 == rec["sha256"] and got.file.size == rec["size"], rec["_key"]
+
+
+def _current_runs():
+    path = SHARED / "apksigner_current.jsonl"
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        rec = json.loads(line)
+        for run, min_sdk in (("default_range", None), ("min_sdk_24", 24)):
+            if not rec[run]["exception"]:  # RSA-PSS: the JDK's missing algorithm, no verdict
+                yield rec["file"], run, min_sdk, rec[run]
+
+
+CURRENT = list(_current_runs())
+
+
+@pytest.mark.skipif(not CURRENT, reason="apksigner_current.jsonl not available")
+def test_printed_signers_agree_with_current_apksigner():
+    """Current apksigner's verdict and every signer block it printed, label and certificate: for a
+    v3.1 APK each v3.1 and v3 signer with the SDK range (and dev-release flag) it declares, which
+    Debian's 31.0.2 never prints. apkscan's blocks are what ApkSignerTool would print for its
+    verdict (apksigner_helper.apkscan_signer_blocks)."""
+    mismatches, sdk_targeted = [], 0
+    for file, run, min_sdk, want in CURRENT:
+        got = identify(SHARED / file, min_sdk=min_sdk, idsig=False)
+        ours = [(b["label"], b["cert_sha256"]) for b in apkscan_signer_blocks(got.verification)]
+        theirs = [(s["label"], s["sha256"]) for s in want["signers"]] if want["verified"] else []
+        sdk_targeted += any(b[0].startswith("Signer (") for b in theirs)
+        if got.verified != want["verified"] or ours != theirs:
+            mismatches.append(f"{file} [{run}]: apksigner {want['verified']} {theirs} {want['errors'][:2]}; apkscan {ours} {_summary(got)}")
+    assert sdk_targeted >= 10, "the v3.1 files' SDK-targeted signers were not compared"
+    assert not mismatches, f"{len(mismatches)} of {len(CURRENT)} runs differ:\n" + "\n".join(mismatches)

@@ -103,6 +103,9 @@ class SignerResult:
     signature_only: bool = False  # --quick: its signature over the signed data checked out, content not checked
     min_sdk: int | None = None  # v3/v3.1 signer SDK range
     max_sdk: int | None = None
+    # v3.1: the rotation-targets-dev-release attribute, so min_sdk also covers the development
+    # release before it (apksigner prints "minSdkVersion=N (dev release=true)")
+    targets_dev_release: bool = False
     signature_algorithms: list[str] = field(default_factory=list)
     errors: list[Issue] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
@@ -116,6 +119,7 @@ class SignerResult:
             "signature_only": self.signature_only,
             "min_sdk": self.min_sdk,
             "max_sdk": self.max_sdk,
+            "targets_dev_release": self.targets_dev_release,
             "signature_algorithms": list(self.signature_algorithms),
             **dict(zip(("errors", "warnings"), filed(self.errors, self.warnings))),
         }

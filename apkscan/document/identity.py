@@ -84,6 +84,7 @@ class Signer(Record):
     signature_only: bool = False  # --quick: signature over the signed data checked, content not
     min_sdk: int | None = None
     max_sdk: int | None = None
+    targets_dev_release: bool = False  # v3.1: rotation also targets the development release before min_sdk
     signature_algorithms: tuple[str, ...] = ()
     errors: tuple[Issue, ...] = ()
     warnings: tuple[Issue, ...] = ()

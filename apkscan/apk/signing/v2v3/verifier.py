@@ -210,19 +210,26 @@ def finish_scheme(parsed: ParsedScheme, computed: Mapping[ContentDigest, bytes] 
                 result.lineage = list(s.lineage.nodes)
     for s in parsed.signers:
         ok = integrity_checked and not signer_errors[s.index] and bool(s.verified_digests)
-        result.signers.append(SignerResult(
-            name=f"signer #{s.index + 1}",
-            certificate=s.certificates[0] if s.certificates else None,
-            chain=list(s.certificates),
-            verified=ok,
-            min_sdk=s.min_sdk,
-            max_sdk=s.max_sdk,
-            signature_algorithms=[a.name for a in s.verified_algorithms],
-            errors=signer_errors[s.index],
-            warnings=list(s.warnings),
-        ))
+        result.signers.append(_signer_result(s, ok, signer_errors[s.index]))
     result.verified = bool(result.signers) and not result.all_errors()
     return result
+
+
+def _signer_result(s, ok: bool, errors: list) -> SignerResult:
+    """One parsed signer as reported; the dev-release flag only on a v3.1 signer, where apksig
+    honours it (a v3 signer's is warned about and ignored)."""
+    return SignerResult(
+        name=f"signer #{s.index + 1}",
+        certificate=s.certificates[0] if s.certificates else None,
+        chain=list(s.certificates),
+        verified=ok,
+        min_sdk=s.min_sdk,
+        max_sdk=s.max_sdk,
+        targets_dev_release=s.targets_dev_release and s.scheme == "v31",
+        signature_algorithms=[a.name for a in s.verified_algorithms],
+        errors=errors,
+        warnings=list(s.warnings),
+    )
 
 
 def _label(scheme: str) -> str:
